@@ -1,0 +1,79 @@
+/**
+ * The AI job (R5) and what a caller gives to create one.
+ */
+import * as Schema from "effect/Schema"
+import { JobId, TraceId, WorkflowRunId } from "./Ids.js"
+import { JobKind } from "./JobKind.js"
+import { JobMetrics } from "./JobMetrics.js"
+import { AccessMode, JobState, SafetyMode } from "./JobState.js"
+import { Json } from "./Json.js"
+import { Timestamp } from "./Timestamp.js"
+
+/** A reference to an entity a job reads or writes, as the reference stores it. */
+export const EntityRef = Schema.Struct({
+  entity_id: Schema.NonEmptyString,
+  entity_kind: Schema.NonEmptyString
+}).annotations({ identifier: "EntityRef" })
+export type EntityRef = typeof EntityRef.Type
+
+/** What a job plans to do to an entity. */
+export const OperationType = Schema.Literal("read", "write", "plan", "execute").annotations({
+  identifier: "OperationType",
+  message: () => ({ message: "Expected one of the operation types read, write, plan, execute", override: true })
+})
+
+/** One planned operation of a job. */
+export const PlannedOperation = Schema.Struct({
+  op_type: OperationType,
+  target: EntityRef,
+  description: Schema.optionalWith(Schema.String, { exact: true })
+}).annotations({ identifier: "PlannedOperation" })
+export type PlannedOperation = typeof PlannedOperation.Type
+
+/** A stored AI job. */
+export const AiJob = Schema.Struct({
+  job_id: JobId,
+  trace_id: TraceId,
+  workflow_run_id: Schema.NullOr(WorkflowRunId),
+  job_kind: JobKind,
+  state: JobState,
+  protocol_id: Schema.String,
+  profile_id: Schema.String,
+  capability_profile_id: Schema.String,
+  access_mode: AccessMode,
+  safety_mode: SafetyMode,
+  entity_refs: Schema.Array(EntityRef),
+  planned_operations: Schema.Array(PlannedOperation),
+  metrics: JobMetrics,
+  status_reason: Schema.String,
+  error_message: Schema.NullOr(Schema.String),
+  job_inputs: Schema.NullOr(Json),
+  job_outputs: Schema.NullOr(Json),
+  is_pinned: Schema.Boolean,
+  created_at: Timestamp,
+  updated_at: Timestamp
+}).annotations({ identifier: "AiJob" })
+export type AiJob = typeof AiJob.Type
+
+/**
+ * What a caller supplies to create a job. The store fills in the rest:
+ * state `queued`, zeroed metrics, fresh ids unless given, timestamps from the clock.
+ */
+export const NewAiJob = Schema.Struct({
+  job_kind: JobKind,
+  protocol_id: Schema.String,
+  profile_id: Schema.String,
+  capability_profile_id: Schema.String,
+  access_mode: AccessMode,
+  safety_mode: SafetyMode,
+  entity_refs: Schema.optionalWith(Schema.Array(EntityRef), { default: () => [], exact: true }),
+  planned_operations: Schema.optionalWith(Schema.Array(PlannedOperation), { default: () => [], exact: true }),
+  job_inputs: Schema.optionalWith(Schema.NullOr(Json), { default: () => null, exact: true }),
+  status_reason: Schema.optionalWith(Schema.String, { default: () => "", exact: true }),
+  is_pinned: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true }),
+  job_id: Schema.optionalWith(JobId, { exact: true }),
+  trace_id: Schema.optionalWith(TraceId, { exact: true })
+}).annotations({ identifier: "NewAiJob" })
+export type NewAiJob = typeof NewAiJob.Type
+/** `NewAiJob` before defaults are applied: what a caller may write literally. */
+export type NewAiJobInput = typeof NewAiJob.Encoded

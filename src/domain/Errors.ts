@@ -1,0 +1,49 @@
+/** Domain errors a caller can `catchTag`. */
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { JobState } from "./JobState.js"
+
+/** A requested state change that the lifecycle table (R6) does not allow. */
+export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("IllegalTransition", {
+  job_id: Schema.String,
+  from: JobState,
+  to: JobState
+}) {
+  override get message(): string {
+    return `Job ${this.job_id} cannot go from ${this.from} to ${this.to}`
+  }
+}
+
+/** One problem found while decoding: where it is and what was wrong. */
+export const DecodeIssue = Schema.Struct({
+  path: Schema.String,
+  message: Schema.String
+})
+export type DecodeIssue = typeof DecodeIssue.Type
+
+/**
+ * Input that does not match its schema. `issues` lists every problem with its
+ * path, so a CLI or API can print them one per line.
+ */
+export class DecodeFailure extends Schema.TaggedError<DecodeFailure>()("DecodeFailure", {
+  /** What was being decoded, e.g. "NewAiJob". */
+  subject: Schema.String,
+  issues: Schema.Array(DecodeIssue)
+}) {
+  override get message(): string {
+    const lines = this.issues.map((issue) => `  - ${issue.path === "" ? "(value)" : issue.path}: ${issue.message}`)
+    return [`Invalid ${this.subject}:`, ...lines].join("\n")
+  }
+
+  /** Builds the error from a Schema parse error. */
+  static fromParseError(subject: string, error: ParseResult.ParseError): DecodeFailure {
+    return new DecodeFailure({ subject, issues: formatIssues(error) })
+  }
+}
+
+/** Flattens a parse error into path/message rows. */
+export const formatIssues = (error: ParseResult.ParseError): Array<DecodeIssue> =>
+  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
+    path: issue.path.map(String).join("."),
+    message: issue.message
+  }))

@@ -1,0 +1,55 @@
+/**
+ * Job metrics (R4, HSK-JOB-101): nine non-negative integer counters, never null,
+ * zeroed from the moment a job is created.
+ */
+import * as Schema from "effect/Schema"
+
+const U32_MAX = 4_294_967_295
+
+/** A u32 counter, as the reference types it. */
+const Count = Schema.Int.pipe(Schema.between(0, U32_MAX)).annotations({
+  identifier: "Count",
+  message: () => `Expected an integer between 0 and ${U32_MAX}`
+})
+
+/** A u64 duration, bounded by what a JavaScript number holds exactly. */
+const DurationMs = Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)).annotations({
+  identifier: "DurationMs",
+  message: () => `Expected an integer between 0 and ${Number.MAX_SAFE_INTEGER}`
+})
+
+const zeroed = (schema: typeof Count) =>
+  Schema.optionalWith(schema, { default: () => 0, exact: true })
+
+/** The nine metric names, in the reference's order. */
+export const MetricNames = [
+  "duration_ms",
+  "total_tokens",
+  "input_tokens",
+  "output_tokens",
+  "tokens_planner",
+  "tokens_executor",
+  "entities_read",
+  "entities_written",
+  "validators_run_count"
+] as const
+
+/**
+ * The metrics of a job. A missing field decodes to 0 (`{}` is all zeros);
+ * `null`, negatives, fractions, NaN, infinities, numeric strings and
+ * out-of-range values are rejected.
+ */
+export class JobMetrics extends Schema.Class<JobMetrics>("JobMetrics")({
+  duration_ms: zeroed(DurationMs),
+  total_tokens: zeroed(Count),
+  input_tokens: zeroed(Count),
+  output_tokens: zeroed(Count),
+  tokens_planner: zeroed(Count),
+  tokens_executor: zeroed(Count),
+  entities_read: zeroed(Count),
+  entities_written: zeroed(Count),
+  validators_run_count: zeroed(Count)
+}) {
+  /** All nine counters at zero: the metrics of a freshly created job. */
+  static readonly zero: JobMetrics = new JobMetrics({})
+}

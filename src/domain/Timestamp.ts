@@ -1,0 +1,47 @@
+/**
+ * Timestamps: RFC 3339 text on the wire, `DateTime.Utc` in the program.
+ *
+ * `Schema.DateTimeUtc` accepts anything `Date` can parse, including
+ * `YYYY-MM-DD HH:MM:SS` read as *local* time; the reference's legacy rows are
+ * UTC, so we accept only RFC 3339 here and convert legacy text in migrations.
+ */
+import * as DateTime from "effect/DateTime"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/
+
+const MIN = new Date("1970-01-01T00:00:00.000Z")
+const MAX = new Date("9999-12-31T23:59:59.999Z")
+
+/** A UTC instant between 1970 and 9999, the range both databases store exactly. */
+export const TimestampFromSelf = Schema.DateTimeUtcFromSelf.pipe(
+  Schema.filter((d) => {
+    const ms = DateTime.toEpochMillis(d)
+    return ms >= MIN.getTime() && ms <= MAX.getTime()
+  }, { message: () => "Expected an instant between 1970 and 9999" })
+).annotations({
+  identifier: "TimestampFromSelf",
+  arbitrary: () => (fc) =>
+    fc.date({ min: MIN, max: MAX, noInvalidDate: true }).map((d) => DateTime.unsafeFromDate(d))
+})
+
+/** RFC 3339 text (`2026-01-19T23:59:37.328Z`) decoded to a `DateTime.Utc`; encodes with milliseconds and `Z`. */
+export const Timestamp = Schema.transformOrFail(
+  Schema.String.pipe(Schema.pattern(RFC3339, {
+    message: () => "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"
+  })),
+  TimestampFromSelf,
+  {
+    strict: true,
+    // The range check happens on the target side (TimestampFromSelf).
+    decode: (text, _, ast) =>
+      Option.match(DateTime.make(text), {
+        onNone: () => ParseResult.fail(new ParseResult.Type(ast, text, `Not a valid instant: ${text}`)),
+        onSome: (d) => ParseResult.succeed(DateTime.toUtc(d))
+      }),
+    encode: (d) => ParseResult.succeed(DateTime.formatIso(d))
+  }
+).annotations({ identifier: "Timestamp" })
+export type Timestamp = typeof Timestamp.Type

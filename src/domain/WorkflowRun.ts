@@ -1,0 +1,41 @@
+/** Workflow runs and their node executions (R8, HSK-WF-001). */
+import * as Schema from "effect/Schema"
+import { JobId, NodeExecutionId, WorkflowRunId } from "./Ids.js"
+import { JobState } from "./JobState.js"
+import { Json } from "./Json.js"
+import { Timestamp } from "./Timestamp.js"
+
+/** One execution attempt of a job. A retry or resume creates a new one (R6c). */
+export const WorkflowRun = Schema.Struct({
+  id: WorkflowRunId,
+  job_id: JobId,
+  status: JobState,
+  last_heartbeat: Timestamp,
+  error_message: Schema.NullOr(Schema.String),
+  created_at: Timestamp,
+  updated_at: Timestamp
+}).annotations({ identifier: "WorkflowRun" })
+export type WorkflowRun = typeof WorkflowRun.Type
+
+/** The statuses a node execution passes through. */
+export const NodeStatus = Schema.Literal("running", "completed", "failed", "cancelled").annotations({
+  identifier: "NodeStatus",
+  message: () => ({ message: "Expected one of the node statuses running, completed, failed, cancelled", override: true })
+})
+export type NodeStatus = typeof NodeStatus.Type
+
+/** One node of a workflow run, with its payloads, in sequence order. */
+export const NodeExecution = Schema.Struct({
+  id: NodeExecutionId,
+  workflow_run_id: WorkflowRunId,
+  node_id: Schema.NonEmptyString,
+  node_type: Schema.NonEmptyString,
+  status: NodeStatus,
+  sequence: Schema.NonNegativeInt,
+  input_payload: Schema.NullOr(Json),
+  output_payload: Schema.NullOr(Json),
+  error_message: Schema.NullOr(Schema.String),
+  started_at: Timestamp,
+  finished_at: Schema.NullOr(Timestamp)
+}).annotations({ identifier: "NodeExecution" })
+export type NodeExecution = typeof NodeExecution.Type

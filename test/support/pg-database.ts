@@ -1,0 +1,81 @@
+/**
+ * Per-test-file PostgreSQL databases on the server provided by global-setup.ts.
+ *
+ *   const url = await freshDatabaseUrl("job-store")   // in beforeAll
+ *   ...                                                // connect with url
+ *   await dropDatabase(url)                            // in afterAll (best effort)
+ *
+ * One database per test file keeps parallel test files isolated.
+ */
+import { randomBytes } from "node:crypto"
+import { createRequire } from "node:module"
+import { inject } from "vitest"
+
+/** The subset of `pg.Client` the harness and its tests use. */
+export interface PgClient {
+  query<Row = Record<string, unknown>>(
+    text: string,
+    values?: ReadonlyArray<unknown>
+  ): Promise<{ readonly rows: Array<Row>; readonly rowCount: number | null }>
+  end(): Promise<void>
+  on(event: "error", listener: (error: Error) => void): unknown
+  connect(): Promise<void>
+}
+
+interface PgModule {
+  readonly Client: new (config: { connectionString: string }) => PgClient
+}
+
+// @types/pg is not installed (pg comes in transitively via @effect/sql-pg), so
+// `import pg from "pg"` would not type-check; load it untyped and describe the
+// small surface we need above. Swap for `import pg from "pg"` once @types/pg is a devDependency.
+const pg = createRequire(import.meta.url)("pg") as PgModule
+
+/** Opens a connected `pg` client; the caller must `end()` it. */
+export async function connectPg(url: string): Promise<PgClient> {
+  const client = new pg.Client({ connectionString: url })
+  // Without a listener, a server-side disconnect (e.g. DROP DATABASE ... FORCE) would crash the worker.
+  client.on("error", () => {})
+  await client.connect()
+  return client
+}
+
+async function withClient<A>(url: string, f: (client: PgClient) => Promise<A>): Promise<A> {
+  const client = await connectPg(url)
+  try {
+    return await f(client)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`
+
+/** Admin URL provided by the vitest globalSetup. */
+export function pgAdminUrl(): string {
+  return inject("pgAdminUrl")
+}
+
+/** Creates an empty database named after `label` (sanitised, plus a random suffix) and returns its URL. */
+export async function freshDatabaseUrl(label: string): Promise<string> {
+  const admin = pgAdminUrl()
+  const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 40) || "db"
+  // 63 bytes is PostgreSQL's identifier limit: "hsk_" + 40 + "_" + 12 hex = 57.
+  const name = `hsk_${slug}_${randomBytes(6).toString("hex")}`
+  await withClient(admin, (client) => client.query(`CREATE DATABASE ${quoteIdent(name)}`))
+  const url = new URL(admin)
+  url.pathname = `/${encodeURIComponent(name)}`
+  return url.toString()
+}
+
+/** Drops a database made by `freshDatabaseUrl`, disconnecting any leftover sessions. Never throws. */
+export async function dropDatabase(url: string): Promise<void> {
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ""))
+    if (name === "") return
+    // WITH (FORCE) needs PostgreSQL 13+.
+    await withClient(pgAdminUrl(), (client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`))
+  } catch {
+    // best effort: a throwaway cluster is deleted wholesale anyway
+  }
+}
