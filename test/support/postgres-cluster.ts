@@ -77,7 +77,7 @@ function command(bin: string, args: ReadonlyArray<string>): [string, Array<strin
 
 async function run(bin: string, args: ReadonlyArray<string>): Promise<void> {
   const [file, argv] = command(bin, args)
-  await execFileAsync(file, argv, { env: process.env, maxBuffer: 16 * 1024 * 1024 })
+  await execFileAsync(file, argv, { maxBuffer: 16 * 1024 * 1024 })
 }
 
 /** Sync variant for process-exit handlers, where async work never completes. */
@@ -113,13 +113,8 @@ async function logTail(logFile: string, lines = 40): Promise<string> {
   }
 }
 
-function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const stderr = (error as { stderr?: unknown }).stderr
-    return typeof stderr === "string" && stderr.trim() !== "" ? `${error.message}\n${stderr}` : error.message
-  }
-  return String(error)
-}
+// execFile errors already carry the command and its stderr in `message`.
+const errorText = (error: unknown): string => (error instanceof Error ? error.message.trim() : String(error))
 
 /** Starts a fresh, empty PostgreSQL cluster. The caller must call `stop()` (exit/signal handlers are only a safety net). */
 export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
@@ -140,7 +135,11 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
         // best effort
       }
     }
-    rmSync(base, { recursive: true, force: true })
+    try {
+      rmSync(base, { recursive: true, force: true })
+    } catch {
+      // best effort
+    }
   }
   const onExit = (): void => stopSync()
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -154,9 +153,10 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
     process.off("SIGINT", onSignal)
     process.off("SIGTERM", onSignal)
   }
-  process.on("exit", onExit)
-  process.once("SIGINT", onSignal)
-  process.once("SIGTERM", onSignal)
+  // Prepend: vitest's own SIGINT/exit listeners call process.exit(), which skips any listener after them.
+  process.prependListener("exit", onExit)
+  process.prependOnceListener("SIGINT", onSignal)
+  process.prependOnceListener("SIGTERM", onSignal)
 
   try {
     await mkdir(dataDir)

@@ -1,0 +1,67 @@
+/** Errors raised by storage, each a tag a caller can `catchTag`. */
+import * as Schema from "effect/Schema"
+import { DecodeIssue } from "../domain/Errors.js"
+import { JobState } from "../domain/JobState.js"
+
+/** The entity kinds a lookup can miss. */
+export const EntityName = Schema.Literal("job", "workflow_run", "node_execution")
+
+/** A job, run or node execution that does not exist. */
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
+  entity: EntityName,
+  id: Schema.String
+}) {
+  override get message(): string {
+    return `No ${this.entity.replace("_", " ")} with id ${this.id}`
+  }
+}
+
+/** A create whose id is already taken (a job, run, node execution or event). */
+export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyExists", {
+  entity: Schema.Literal("job", "workflow_run", "node_execution", "event"),
+  id: Schema.String
+}) {
+  override get message(): string {
+    return `A ${this.entity.replace("_", " ")} with id ${this.id} already exists`
+  }
+}
+
+/** A heartbeat or status change for a run that is no longer `running`. */
+export class RunNotActive extends Schema.TaggedError<RunNotActive>()("RunNotActive", {
+  workflow_run_id: Schema.String,
+  status: JobState
+}) {
+  override get message(): string {
+    return `Workflow run ${this.workflow_run_id} is ${this.status}, not running`
+  }
+}
+
+/**
+ * A stored row that does not decode: the database holds something the domain
+ * forbids. Names the table, the row and the column so an operator can fix it.
+ */
+export class CorruptRow extends Schema.TaggedError<CorruptRow>()("CorruptRow", {
+  table: Schema.String,
+  row_id: Schema.String,
+  column: Schema.String,
+  issues: Schema.Array(DecodeIssue)
+}) {
+  override get message(): string {
+    const detail = this.issues.map((issue) => issue.message).join("; ")
+    return `Corrupt row in ${this.table} (id ${this.row_id}), column ${this.column}: ${detail}`
+  }
+}
+
+/** The database failed (connection, constraint, lock timeout). Keeps the driver's error in `cause`. */
+export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  /** The Flight Recorder's code for a sink failure (R10). */
+  readonly code = "HSK-500-DB"
+  override get message(): string {
+    const cause = this.cause as { readonly message?: unknown; readonly cause?: { readonly message?: unknown } }
+    const detail = cause?.cause?.message ?? cause?.message
+    return `Storage failed during ${this.operation}${typeof detail === "string" ? `: ${detail}` : ""}`
+  }
+}

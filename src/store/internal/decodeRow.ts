@@ -1,0 +1,30 @@
+/**
+ * Strict decoding of database rows: a row that does not match its schema
+ * becomes a `CorruptRow` naming the table, the row id and the column. Never a
+ * crash, never a silent fix.
+ */
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { formatIssues } from "../../domain/Errors.js"
+import { CorruptRow } from "../StoreErrors.js"
+
+/** Builds a decoder for rows of `table`, identified by their `idColumn`. */
+export const rowDecoder = <A, I>(schema: Schema.Schema<A, I>, table: string, idColumn = "id") => {
+  const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })
+  return (row: unknown): Effect.Effect<A, CorruptRow> =>
+    Effect.mapError(decode(row), (error: ParseResult.ParseError) => {
+      const issues = formatIssues(error)
+      const record = (typeof row === "object" && row !== null ? row : {}) as Record<string, unknown>
+      return new CorruptRow({
+        table,
+        row_id: String(record[idColumn] ?? "(unknown)"),
+        column: issues[0]?.path.split(".")[0] || "(row)",
+        issues
+      })
+    })
+}
+
+/** Decodes every row, failing on the first corrupt one. */
+export const decodeRows = <A>(decode: (row: unknown) => Effect.Effect<A, CorruptRow>) =>
+(rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, CorruptRow> => Effect.forEach(rows, decode)
