@@ -91,6 +91,12 @@ export interface Claim {
   readonly run: WorkflowRun
 }
 
+/** A run moved to `stalled` by recovery: the run as it was, and its job's trace id. */
+export interface StalledRun {
+  readonly run: WorkflowRun
+  readonly trace_id: TraceId
+}
+
 /** The storage service. Every method is an Effect whose errors are tagged. */
 export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<JobStore, {
   /** Which database is behind this store. */
@@ -171,14 +177,16 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * Startup recovery's one write (R9): in one transaction, takes up to `limit`
    * stale running runs not locked by another recoverer, moves each run and its
    * job to `stalled`, and writes the records `events` builds for each. Returns
-   * the runs it moved (as they were before), so concurrent calls never move a
-   * run twice.
+   * the runs it moved (as they were before: status `running`, their last
+   * heartbeat) with their job's trace id, so the caller can write one
+   * `workflow_recovery` event per run without reading each job (no N+1).
+   * Concurrent calls never move a run twice.
    */
   readonly stallStaleRuns: (options: {
     readonly olderThanMs: number
     readonly limit: number
-    readonly events: (run: WorkflowRun) => ReadonlyArray<EventRecord>
-  }) => Effect.Effect<ReadonlyArray<WorkflowRun>, ReadError>
+    readonly events?: (stalled: StalledRun) => ReadonlyArray<EventRecord>
+  }) => Effect.Effect<ReadonlyArray<StalledRun>, ReadError>
 
   // Pruning (R18)
 

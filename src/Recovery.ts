@@ -1,0 +1,108 @@
+/**
+ * Startup recovery (R9, HSK-WF-003): running workflow runs whose heartbeat is
+ * older than the threshold become `stalled`, with their jobs, and each gets
+ * one `workflow_recovery` event — in one transaction per batch, so a crash
+ * never leaves a stalled run without its event. Concurrent recoverers are
+ * safe: the store hands each stale run to exactly one of them.
+ *
+ * This is the only module that moves a job from `running` to `stalled` (R6a).
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type { WorkflowRun } from "./domain/WorkflowRun.js"
+import { FlightRecorder } from "./FlightRecorder.js"
+import { recoveryEvent } from "./internal/auditEvents.js"
+import { JobStore } from "./store/JobStore.js"
+
+/** The spec's default: a run silent for more than 30 s is stalled. */
+export const DEFAULT_THRESHOLD_SECS = 30
+
+/** Options of a recovery scan. */
+export interface RecoveryOptions {
+  /** Heartbeat age, in seconds, beyond which a running run is stalled. Default 30. */
+  readonly thresholdSecs?: number
+  /** Runs moved per transaction. Default 500. */
+  readonly batchSize?: number
+}
+
+/** What a scan did. */
+export interface RecoveryReport {
+  readonly recovered: ReadonlyArray<WorkflowRun>
+  readonly thresholdSecs: number
+}
+
+/**
+ * Moves every stale running run and its job to `stalled`, batch by batch,
+ * writing one `workflow_recovery` event per run in the same transaction.
+ */
+export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(function*(options: RecoveryOptions = {}) {
+  const store = yield* JobStore
+  const recorder = yield* FlightRecorder
+  const thresholdSecs = options.thresholdSecs ?? DEFAULT_THRESHOLD_SECS
+  const batchSize = options.batchSize ?? 500
+  const recovered: Array<WorkflowRun> = []
+
+  const batch = store.transaction(Effect.gen(function*() {
+    const stalled = yield* store.stallStaleRuns({ olderThanMs: thresholdSecs * 1000, limit: batchSize })
+    const records = yield* Effect.forEach(stalled, ({ run, trace_id }) =>
+      Effect.flatMap(recoveryEvent({ run, trace_id, threshold_secs: thresholdSecs }), recorder.prepare))
+    if (records.length > 0) yield* store.appendEvents(records)
+    return stalled
+  }))
+
+  while (true) {
+    const stalled = yield* batch
+    for (const { run } of stalled) recovered.push(run)
+    if (stalled.length < batchSize) break
+  }
+  yield* Effect.annotateCurrentSpan({ "hsk.recovered": recovered.length, "hsk.threshold_secs": thresholdSecs })
+  return { recovered, thresholdSecs } satisfies RecoveryReport
+})
+
+/** Startup recovery failed, so job intake stays closed. Carries the cause. */
+export class RecoveryFailed extends Schema.TaggedError<RecoveryFailed>()("RecoveryFailed", {
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const cause = this.cause as { readonly message?: unknown }
+    return `Startup recovery failed, so no new job is accepted${typeof cause?.message === "string" ? `: ${cause.message}` : ""}`
+  }
+}
+
+/**
+ * The gate that holds job intake until startup recovery has finished (R9:
+ * "no new AI job is accepted until that scan has finished").
+ */
+export class RecoveryGate extends Context.Tag("@handshake/ai-job-model/RecoveryGate")<RecoveryGate, {
+  /** Waits for recovery; fails with `RecoveryFailed` if it failed. */
+  readonly await: Effect.Effect<void, RecoveryFailed>
+  /** The outcome once known: the report, or the failure. */
+  readonly result: Effect.Effect<RecoveryReport, RecoveryFailed>
+}>() {}
+
+/**
+ * Forks the recovery scan when the layer is built — start-up is not blocked —
+ * and holds `Jobs.submit` behind the gate until the scan ends. The scan runs
+ * in the layer's scope: closing the application interrupts it.
+ */
+export const layerStartup = (options: RecoveryOptions = {}): Layer.Layer<RecoveryGate, never, JobStore | FlightRecorder> =>
+  Layer.scoped(RecoveryGate, Effect.gen(function*() {
+    const done = yield* Deferred.make<RecoveryReport, RecoveryFailed>()
+    yield* recoverStalledRuns(options).pipe(
+      Effect.catchAllCause((cause) => Effect.fail(new RecoveryFailed({ cause: Cause.squash(cause) }))),
+      Effect.exit,
+      Effect.flatMap((exit) => Deferred.done(done, exit)),
+      Effect.forkScoped
+    )
+    return RecoveryGate.of({ await: Effect.asVoid(Deferred.await(done)), result: Deferred.await(done) })
+  }))
+
+/** An open gate, for applications (and tests) that run recovery themselves or not at all. */
+export const layerNoStartupRecovery: Layer.Layer<RecoveryGate> = Layer.succeed(RecoveryGate, RecoveryGate.of({
+  await: Effect.void,
+  result: Effect.succeed({ recovered: [], thresholdSecs: DEFAULT_THRESHOLD_SECS })
+}))

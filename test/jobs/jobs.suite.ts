@@ -1,0 +1,348 @@
+/**
+ * The Jobs, Recovery and Capabilities behaviour of R6, R9 and R15, run
+ * unchanged against each store.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import type { NewAiJobInput } from "../../src/domain/AiJob.js"
+import type { EventRecord } from "../../src/domain/EventRecord.js"
+import { Jobs } from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { StorageError } from "../../src/store/StoreErrors.js"
+import type { StoreBackend } from "../support/stores.js"
+import { services } from "./services.js"
+
+export const summarize = (overrides: Partial<NewAiJobInput> = {}): NewAiJobInput => ({
+  job_kind: "doc_summarize",
+  protocol_id: "hsk.demo.v1",
+  profile_id: "tester",
+  capability_profile_id: "Analyst",
+  access_mode: "analysis_only",
+  safety_mode: "normal",
+  ...overrides
+})
+
+/** Lets real I/O (a heartbeat write on another fiber) finish while the TestClock stands still. */
+export const settleIo = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 15)))
+
+const allEvents = Effect.flatMap(JobStore, (store) =>
+  Effect.map(store.listEvents({ limit: 1000 }), (page) => page.items))
+
+const eventsOf = (type: EventRecord["type"]) =>
+  Effect.map(allEvents, (events) => events.filter((event) => event.type === type))
+
+export const runJobsSuite = (backend: StoreBackend) => {
+  const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.provide(effect, services(backend.layer()) as Layer.Layer<Exclude<R, never>, unknown>)
+
+  describe(`Jobs on ${backend.name}`, () => {
+    it.effect("R9 a run whose heartbeat is 29 s old is not recovered; one 31 s old is", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* TestClock.setTime(1_000_000)
+        const job = yield* jobs.submit(summarize())
+        const claim = yield* jobs.claimNext()
+        assert.isNotNull(claim)
+        yield* TestClock.adjust("29 seconds")
+        const early = yield* Recovery.recoverStalledRuns()
+        assert.strictEqual(early.recovered.length, 0)
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
+
+        yield* TestClock.adjust("2 seconds")
+        const late = yield* Recovery.recoverStalledRuns()
+        assert.deepStrictEqual(late.recovered.map((run) => run.id), [claim!.run.id])
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "stalled")
+        const store = yield* JobStore
+        assert.strictEqual((yield* store.getRun(claim!.run.id)).status, "stalled")
+
+        const recoveries = yield* eventsOf("workflow_recovery")
+        assert.strictEqual(recoveries.length, 1)
+        const body = recoveries[0]!.body
+        assert.strictEqual(body.actor, "system")
+        assert.strictEqual(body.job_id, job.job_id)
+        assert.strictEqual(body.workflow_run_id, claim!.run.id)
+        assert.strictEqual(body.trace_id, job.trace_id)
+        assert.strictEqual(body.from_state, "running")
+        assert.strictEqual(body.to_state, "stalled")
+        assert.strictEqual(body.threshold_secs, 30)
+        assert.strictEqual(body.last_heartbeat_ts, DateTime.formatIso(DateTime.unsafeMake(1_000_000)))
+        assert.isString(body.reason)
+
+        const again = yield* Recovery.recoverStalledRuns()
+        assert.strictEqual(again.recovered.length, 0, "R9 exactly once: a second scan moves nothing")
+        assert.strictEqual((yield* eventsOf("workflow_recovery")).length, 1)
+      })))
+
+    it.effect("R9 a run that keeps beating for 5 simulated minutes is never recovered", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        const fiber = yield* Effect.fork(jobs.run(job.job_id, () => Effect.as(Effect.sleep("5 minutes"), { done: true })))
+        for (let second = 10; second <= 300; second += 10) {
+          yield* TestClock.adjust("10 seconds")
+          yield* settleIo
+          const report = yield* Recovery.recoverStalledRuns()
+          assert.strictEqual(report.recovered.length, 0, `recovered at ${second}s`)
+        }
+        const result = yield* Fiber.join(fiber)
+        assert.deepStrictEqual(result, { done: true })
+        const done = yield* jobs.get(job.job_id)
+        assert.strictEqual(done.state, "completed")
+        assert.deepStrictEqual(done.job_outputs, { done: true })
+        assert.strictEqual(done.metrics.duration_ms, 300_000)
+        assert.strictEqual((yield* eventsOf("workflow_recovery")).length, 0)
+      })))
+
+    it.effect("R9 a submit issued while startup recovery runs completes only after it", () =>
+      Effect.gen(function*() {
+        const latch = yield* Deferred.make<void>()
+        const storeContext = yield* Layer.build(backend.layer())
+        const real = Context.get(storeContext, JobStore)
+        // A stale run left behind by a crashed worker.
+        yield* Effect.provide(Effect.gen(function*() {
+          const jobs = yield* Jobs
+          const job = yield* jobs.submit(summarize())
+          yield* jobs.start(job.job_id)
+        }), services(Layer.succeedContext(storeContext)))
+        yield* TestClock.adjust("1 minute")
+        // The storage layer swapped for one whose recovery scan waits for the latch.
+        const slowStore = Layer.succeed(JobStore, {
+          ...real,
+          stallStaleRuns: (options) => Effect.zipRight(Deferred.await(latch), real.stallStaleRuns(options))
+        })
+        yield* Effect.provide(Effect.gen(function*() {
+          const jobs = yield* Jobs
+          const submitted = yield* Effect.fork(jobs.submit(summarize({ job_kind: "doc_edit" })))
+          yield* settleIo
+          assert.isTrue(Option.isNone(yield* Fiber.poll(submitted)), "submit finished before recovery")
+          assert.strictEqual((yield* real.listJobs({ kinds: ["doc_edit"] })).items.length, 0)
+          yield* Deferred.succeed(latch, undefined)
+          const job = yield* Fiber.join(submitted)
+          assert.strictEqual(job.state, "queued")
+          const recoveries = (yield* real.listEvents({ types: ["workflow_recovery"] })).items
+          assert.strictEqual(recoveries.length, 1, "the crashed worker's run was recovered before the submit went through")
+          assert.strictEqual((yield* real.listJobs({ states: ["stalled"] })).items.length, 1)
+        }), services(slowStore, Recovery.layerStartup()))
+      }).pipe(Effect.scoped))
+
+    it.effect("R9 when startup recovery fails, submit fails with RecoveryFailed and stores nothing", () =>
+      Effect.gen(function*() {
+        const storeContext = yield* Layer.build(backend.layer())
+        const real = Context.get(storeContext, JobStore)
+        const broken = Layer.succeed(JobStore, {
+          ...real,
+          stallStaleRuns: () => Effect.fail(new StorageError({ operation: "JobStore.stallStaleRuns", cause: new Error("disk on fire") }))
+        })
+        const error = yield* Effect.provide(
+          Effect.flip(Effect.flatMap(Jobs, (jobs) => jobs.submit(summarize()))),
+          services(broken, Recovery.layerStartup())
+        )
+        assert.strictEqual(error._tag, "RecoveryFailed")
+        assert.include(error.message, "disk on fire")
+        assert.strictEqual((yield* real.listJobs()).items.length, 0)
+      }).pipe(Effect.scoped))
+
+    it.effect("R15 a denied submit stores no job and one deny event", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const error = yield* Effect.flip(jobs.submit(summarize({ job_kind: "terminal_exec", capability_profile_id: "Analyst" })))
+        assert.strictEqual(error._tag, "CapabilityDenied")
+        if (error._tag === "CapabilityDenied") assert.deepStrictEqual(error.missing, ["terminal.exec"])
+        assert.strictEqual((yield* jobs.list()).items.length, 0)
+        const decisions = yield* eventsOf("capability_action")
+        assert.strictEqual(decisions.length, 1)
+        assert.strictEqual(decisions[0]!.body.decision_outcome, "deny")
+        assert.strictEqual(decisions[0]!.body.capability_id, "terminal.exec")
+        assert.strictEqual((yield* eventsOf("system")).length, 0)
+      })))
+
+    it.effect("R15 an allowed submit records each allow decision with the job's trace id", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize({ job_kind: "debug_bundle_export", capability_profile_id: "Operator" }))
+        assert.strictEqual(job.state, "queued")
+        assert.strictEqual(job.metrics.total_tokens, 0)
+        const decisions = yield* eventsOf("capability_action")
+        assert.deepStrictEqual(decisions.map((e) => e.body.capability_id).sort(), ["diagnostics.read", "export.debug_bundle", "fr.read", "jobs.read"])
+        for (const event of decisions) {
+          assert.strictEqual(event.body.decision_outcome, "allow")
+          assert.strictEqual(event.trace_id, job.trace_id)
+          assert.strictEqual(event.job_id, job.job_id)
+        }
+        const lifecycle = yield* eventsOf("system")
+        assert.strictEqual(lifecycle.length, 1)
+        assert.strictEqual(lifecycle[0]!.body.to_state, "queued")
+      })))
+
+    it.effect("R15 an unknown profile or bad input is a typed error and stores nothing", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const unknown = yield* Effect.flip(jobs.submit(summarize({ capability_profile_id: "SuperUser" })))
+        assert.strictEqual(unknown._tag, "UnknownProfile")
+        const bad = yield* Effect.flip(jobs.submit({ ...summarize(), job_kind: "doc_test" }))
+        assert.strictEqual(bad._tag, "DecodeFailure")
+        assert.strictEqual((yield* jobs.list()).items.length, 0)
+        assert.strictEqual((yield* allEvents).length, 0)
+      })))
+
+    it.effect("HSK-WF-001 Jobs.run persists each node's input, output, error and sequence", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const job = yield* jobs.submit(summarize())
+        const { run } = yield* jobs.start(job.job_id)
+        const error = yield* Effect.flip(jobs.run(job.job_id, (ctx) =>
+          Effect.gen(function*() {
+            const text = yield* ctx.node({ node_id: "fetch", node_type: "io", input: { doc: "d1" } }, Effect.succeed("hello"))
+            yield* ctx.node({ node_id: "summarize", node_type: "llm", input: { text } }, Effect.succeed({ summary: "hi" }))
+            yield* ctx.node({ node_id: "publish", node_type: "io" }, Effect.fail(new Error("quota exceeded")))
+          })))
+        assert.strictEqual((error as Error).message, "quota exceeded")
+        const nodes = yield* store.listNodes(run.id)
+        assert.deepStrictEqual(nodes.map((n) => [n.sequence, n.node_id, n.status]), [
+          [0, "fetch", "completed"], [1, "summarize", "completed"], [2, "publish", "failed"]
+        ])
+        assert.deepStrictEqual(nodes[0]!.input_payload, { doc: "d1" })
+        assert.deepStrictEqual(nodes[1]!.output_payload, { summary: "hi" })
+        assert.include(nodes[2]!.error_message ?? "", "quota exceeded")
+        const failed = yield* jobs.get(job.job_id)
+        assert.strictEqual(failed.state, "failed")
+        assert.include(failed.error_message ?? "", "quota exceeded")
+        const finished = yield* store.getRun(run.id)
+        assert.strictEqual(finished.status, "failed")
+        const lifecycle = (yield* eventsOf("system")).map((e) => e.body.to_state)
+        assert.deepStrictEqual(lifecycle, ["queued", "running", "failed"])
+      })))
+
+    it.effect("R6 a defect in Jobs.run leaves the job failed with the error recorded", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* Effect.exit(jobs.run(job.job_id, () => Effect.die(new Error("segfault in tool"))))
+        const failed = yield* jobs.get(job.job_id)
+        assert.strictEqual(failed.state, "failed")
+        assert.include(failed.error_message ?? "", "segfault in tool")
+      })))
+
+    it.effect("R6 interrupting Jobs.run leaves the job cancelled with its event", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const job = yield* jobs.submit(summarize())
+        const { run } = yield* jobs.start(job.job_id)
+        const fiber = yield* Effect.fork(jobs.run(job.job_id, () => Effect.never))
+        yield* settleIo
+        yield* Fiber.interrupt(fiber)
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "cancelled")
+        assert.strictEqual((yield* store.getRun(run.id)).status, "cancelled")
+        const last = (yield* eventsOf("system")).at(-1)!
+        assert.strictEqual(last.body.from_state, "running")
+        assert.strictEqual(last.body.to_state, "cancelled")
+      })))
+
+    it.effect("R6c a retry goes back to queued and the next claim creates a new workflow run; poisoned never retries", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const job = yield* jobs.submit(summarize())
+        const first = yield* jobs.claimNext()
+        yield* jobs.fail(job.job_id, "model timeout")
+        assert.strictEqual((yield* store.getRun(first!.run.id)).status, "failed")
+        yield* jobs.retry(job.job_id, { reason: "operator retry", actor: "human" })
+        const second = yield* jobs.claimNext()
+        assert.strictEqual(second!.job.job_id, job.job_id)
+        assert.notStrictEqual(second!.run.id, first!.run.id)
+        assert.strictEqual((yield* store.listRuns(job.job_id)).length, 2)
+        yield* jobs.fail(job.job_id, "again")
+        yield* jobs.poison(job.job_id, { reason: "gave up" })
+        const error = yield* Effect.flip(jobs.retry(job.job_id))
+        assert.strictEqual(error._tag, "IllegalTransition")
+        const states = (yield* eventsOf("system")).map((e) => `${e.body.from_state}->${e.body.to_state}`)
+        assert.deepStrictEqual(states, [
+          "null->queued", "queued->running", "running->failed", "failed->queued", "queued->running", "running->failed", "failed->poisoned"
+        ])
+      })))
+
+    it.effect("R6 resume of a stalled job is an operator action under a new run", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const first = yield* jobs.claimNext()
+        yield* TestClock.adjust("31 seconds")
+        yield* Recovery.recoverStalledRuns()
+        const resumed = yield* jobs.resume(job.job_id, { actor: "human", reason: "operator resumed" })
+        assert.strictEqual(resumed.job.state, "running")
+        assert.notStrictEqual(resumed.run.id, first!.run.id)
+        assert.strictEqual(resumed.job.workflow_run_id, resumed.run.id)
+        const last = (yield* eventsOf("system")).at(-1)!
+        assert.strictEqual(last.actor, "human")
+        assert.strictEqual(last.body.from_state, "stalled")
+      })))
+
+    it.effect("R6 every guarded transition writes its event; an illegal one writes none", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* jobs.awaitValidation(job.job_id)
+        yield* jobs.awaitUser(job.job_id)
+        yield* jobs.rework(job.job_id)
+        yield* jobs.completeWithIssues(job.job_id, { reason: "two warnings" })
+        const before = (yield* eventsOf("system")).length
+        const error = yield* Effect.flip(jobs.cancel(job.job_id))
+        assert.strictEqual(error._tag, "IllegalTransition")
+        assert.strictEqual((yield* eventsOf("system")).length, before)
+        const done = yield* jobs.get(job.job_id)
+        assert.strictEqual(done.state, "completed_with_issues")
+        assert.strictEqual(done.status_reason, "two warnings")
+        assert.strictEqual(before, 6)
+      })))
+
+    it.effect("R4 addMetrics sums counters and refuses an out-of-range result", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.addMetrics(job.job_id, { input_tokens: 100, output_tokens: 20 })
+        const updated = yield* jobs.addMetrics(job.job_id, { input_tokens: 5 })
+        assert.strictEqual(updated.metrics.input_tokens, 105)
+        assert.strictEqual(updated.metrics.output_tokens, 20)
+        const error = yield* Effect.flip(jobs.addMetrics(job.job_id, { total_tokens: -1 }))
+        assert.strictEqual(error._tag, "DecodeFailure")
+        assert.strictEqual((yield* jobs.get(job.job_id)).metrics.input_tokens, 105)
+      })))
+
+    it.effect("a worker pool claims and runs queued jobs", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const submitted = yield* Effect.forEach([1, 2, 3, 4, 5], (n) => jobs.submit(summarize({ job_inputs: { n } })))
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* jobs.worker({
+            concurrency: 2,
+            pollInterval: "1 second",
+            handler: (ctx) => Effect.succeed({ doubled: (ctx.job.job_inputs as { n: number }).n * 2 })
+          })
+          for (let i = 0; i < 20; i++) {
+            yield* settleIo
+            yield* TestClock.adjust("1 second")
+            const page = yield* jobs.list({ states: ["completed"] })
+            if (page.items.length === submitted.length) break
+          }
+        }))
+        const done = yield* jobs.list({ states: ["completed"] })
+        assert.strictEqual(done.items.length, 5)
+        for (const job of done.items) {
+          assert.deepStrictEqual(job.job_outputs, { doubled: (job.job_inputs as { n: number }).n * 2 })
+        }
+      })))
+  })
+}
