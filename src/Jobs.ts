@@ -27,6 +27,7 @@ import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./in
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
+import { uuidv7 } from "./domain/uuidv7.js"
 import type { AlreadyExists, NotFound, RunNotActive, StorageError } from "./store/StoreErrors.js"
 
 export type { RunContext, RunOptions, SuccessState } from "./internal/runJob.js"
@@ -136,7 +137,7 @@ export const make = Effect.gen(function*() {
   const submit = Effect.fn("Jobs.submit")(function*(input: unknown) {
     yield* gate.await
     const job = yield* decodeNewJob(input)
-    const ids = { job_id: job.job_id ?? crypto.randomUUID() as JobId, trace_id: job.trace_id ?? crypto.randomUUID() as AiJob["trace_id"] }
+    const ids = { job_id: job.job_id ?? uuidv7() as JobId, trace_id: job.trace_id ?? uuidv7() as AiJob["trace_id"] }
     yield* Effect.annotateCurrentSpan({ "hsk.job_id": ids.job_id, "hsk.trace_id": ids.trace_id, "hsk.job_kind": job.job_kind })
     const decisions = yield* capabilities.decide(job.capability_profile_id, job.job_kind)
     const decisionRecords = yield* Effect.forEach(decisions, (decision) =>

@@ -6,13 +6,14 @@
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../domain/AiJob.js"
+import { uuidv7 } from "../domain/uuidv7.js"
 import type { JobState } from "../domain/JobState.js"
 import type { WorkflowRun } from "../domain/WorkflowRun.js"
 import type { Decision } from "../Capabilities.js"
 
 const envelope = (actor: "human" | "agent" | "system", type: string, traceId: string) =>
   Effect.map(DateTime.now, (now) => ({
-    event_id: crypto.randomUUID(),
+    event_id: uuidv7(),
     timestamp: DateTime.formatIso(now),
     actor,
     type,
