@@ -15,6 +15,18 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
 const MIN = new Date("1970-01-01T00:00:00.000Z")
 const MAX = new Date("9999-12-31T23:59:59.999Z")
 
+/**
+ * `Date` rolls impossible dates over (February 30th becomes March 2nd); an
+ * audit timestamp must be refused instead. Checks the fields as written.
+ */
+const isCalendarValid = (text: string): boolean => {
+  const [year, month, day, hour, minute, second] = text.slice(0, 19).split(/[-T:]/).map(Number) as [
+    number, number, number, number, number, number
+  ]
+  const probe = new Date(Date.UTC(year, month - 1, day))
+  return probe.getUTCMonth() === month - 1 && probe.getUTCDate() === day && hour <= 23 && minute <= 59 && second <= 59
+}
+
 /** A UTC instant between 1970 and 9999, the range both databases store exactly. */
 export const TimestampFromSelf = Schema.DateTimeUtcFromSelf.pipe(
   Schema.filter((d) => {
@@ -37,7 +49,7 @@ export const Timestamp = Schema.transformOrFail(
     strict: true,
     // The range check happens on the target side (TimestampFromSelf).
     decode: (text, _, ast) =>
-      Option.match(DateTime.make(text), {
+      Option.match(isCalendarValid(text) ? DateTime.make(text) : Option.none(), {
         onNone: () => ParseResult.fail(new ParseResult.Type(ast, text, `Not a valid instant: ${text}`)),
         onSome: (d) => ParseResult.succeed(DateTime.toUtc(d))
       }),

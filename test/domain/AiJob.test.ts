@@ -65,7 +65,9 @@ describe("R5 AiJob", () => {
     ["bad op type", { planned_operations: [{ op_type: "delete", target: { entity_id: "a", entity_kind: "b" } }] }],
     ["sqlite-style timestamp", { created_at: "2026-01-19 23:59:37" }],
     ["is_pinned as integer", { is_pinned: 1 }],
-    ["NaN in inputs", { job_inputs: { n: Number.NaN } }]
+    ["NaN in inputs", { job_inputs: { n: Number.NaN } }],
+    // Would vanish silently when copied (it sets the prototype instead): refused.
+    ["a __proto__ key in inputs", { job_inputs: JSON.parse('{"a": {"__proto__": {"polluted": true}}}') }]
   ]
 
   it.each(badJobs)("R5 rejects a job with %s", (_label, patch) => {
@@ -81,7 +83,7 @@ describe("R5 AiJob", () => {
   })
 
   it("Timestamp refuses text that is not RFC 3339", () => {
-    for (const text of ["2026-01-19 23:59:37", "2026-01-19", "yesterday", "2026-13-01T00:00:00Z"]) {
+    for (const text of ["2026-01-19 23:59:37", "2026-01-19", "yesterday", "2026-13-01T00:00:00Z", "2026-02-30T23:59:37Z", "2025-02-29T00:00:00Z", "2026-01-19T24:00:00Z", "2026-01-19T23:60:00Z", "2026-01-19T23:59:60Z"]) {
       assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(Timestamp)(text)), text)
     }
   })
