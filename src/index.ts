@@ -14,3 +14,19 @@ export * from "./domain/Json.js"
 export * as Lifecycle from "./domain/Lifecycle.js"
 export * from "./domain/Timestamp.js"
 export * from "./domain/WorkflowRun.js"
+export * from "./domain/EventRecord.js"
+export * from "./domain/FlightEvent.js"
+
+// Services, each a module: `Jobs.Jobs` is the tag, `Jobs.layer` its layer.
+export * as Capabilities from "./Capabilities.js"
+export * as FlightRecorder from "./FlightRecorder.js"
+export * as Redactor from "./flight/Redactor.js"
+export * as Jobs from "./Jobs.js"
+export * as Recovery from "./Recovery.js"
+
+// Storage: the port, its errors, and the two implementations.
+export * as JobStore from "./store/JobStore.js"
+export * from "./store/StoreErrors.js"
+export * as PgStore from "./store/PgStore.js"
+export * as SqliteStore from "./store/SqliteStore.js"
+export * as Storage from "./store/Storage.js"

@@ -1,0 +1,66 @@
+/**
+ * What the Flight Recorder does to an event before storing it (R14):
+ *
+ * - every string, keys and values at any depth, is NFC-normalised, so the same
+ *   text is stored (and searched) the same way whatever its input form;
+ * - every string value passes through the redactor (secrets never stored);
+ * - raw content (prompts, responses, terminal output: `RawContentFields`) is
+ *   dropped unless debug mode is on; a dropped prompt or response is replaced by
+ *   its `sha256:` hash when the caller gave none, a reference instead of text;
+ * - the stored JSON is bounded in size; a larger event is refused, never truncated.
+ */
+import { createHash } from "node:crypto"
+import type { EventType } from "../domain/EventRecord.js"
+import { RawContentFields } from "../domain/FlightEvent.js"
+import type { Json } from "../domain/Json.js"
+import type { Redactor } from "./Redactor.js"
+
+/** Default bound on one event's stored JSON: 64 KiB of UTF-8. */
+export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+
+/** A JSON object, as events are once encoded. */
+export type JsonObject = { readonly [key: string]: Json }
+
+/** NFC-normalises every key and string value, and redacts every string value. */
+export const sanitize = (value: Json, redactor: Redactor): Json => {
+  if (typeof value === "string") return redactor.redact(value.normalize("NFC")).normalize("NFC")
+  if (Array.isArray(value)) return value.map((item: Json) => sanitize(item, redactor))
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, Json> = {}
+    for (const [key, item] of Object.entries(value)) out[key.normalize("NFC")] = sanitize(item, redactor)
+    return out
+  }
+  return value
+}
+
+/** `sha256:` and the hex digest of the NFC form of `text`, as `ContentHash` expects. */
+export const contentHash = (text: string): string =>
+  `sha256:${createHash("sha256").update(text.normalize("NFC"), "utf8").digest("hex")}`
+
+// Which hash field stands for which raw text field when the text is dropped.
+const hashFieldOf: { readonly [field: string]: string } = {
+  prompt_text: "prompt_hash",
+  response_text: "response_hash"
+}
+
+/**
+ * Drops the raw content fields of an encoded event unless `debug` is on,
+ * filling in the matching hash field if the caller did not.
+ */
+export const applyRawContentPolicy = (event: JsonObject, type: EventType, debug: boolean): JsonObject => {
+  const fields = RawContentFields[type]
+  if (debug || fields === undefined || !fields.some((field) => field in event)) return event
+  const out: Record<string, Json> = { ...event }
+  for (const field of fields) {
+    const text = out[field]
+    delete out[field]
+    const hashField = hashFieldOf[field]
+    if (typeof text === "string" && hashField !== undefined && out[hashField] === undefined) {
+      out[hashField] = contentHash(text)
+    }
+  }
+  return out
+}
+
+/** Size of a value's JSON text in UTF-8 bytes: what a store writes. */
+export const encodedSize = (value: Json): number => Buffer.byteLength(JSON.stringify(value), "utf8")

@@ -1,0 +1,247 @@
+/** Flight Recorder events without a database: schemas (R11, R12), privacy (R14), size bound. */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import { EventRecord, EventTypes } from "../../src/domain/EventRecord.js"
+import { FlightEvent, FlightEventSchemas, FlightEventTypes } from "../../src/domain/FlightEvent.js"
+import { EventTooLarge, InvalidEvent } from "../../src/flight/Errors.js"
+import { makePrepare } from "../../src/flight/prepare.js"
+import { contentHash, sanitize } from "../../src/flight/Privacy.js"
+import * as Redactor from "../../src/flight/Redactor.js"
+import { makeEvent, systemEvent } from "../../src/FlightRecorder.js"
+import { eventOf, ids, invalidEvents, validEvents, withField } from "./fixtures.js"
+
+const prepare = makePrepare()
+const decode = Schema.decodeUnknownEither(FlightEvent, { errors: "all", onExcessProperty: "error" })
+const encode = Schema.encodeEither(FlightEvent)
+
+/** Prepares and returns the stored body, failing the test on a rejection. */
+const bodyOf = (event: unknown, options: Parameters<typeof makePrepare>[0] = {}) =>
+  Effect.map(makePrepare(options)(event), (record) => record.body as Record<string, unknown>)
+
+describe("R12 event schemas", () => {
+  it("R12 the union's types are exactly EventTypes, each schema keyed by its own type", () => {
+    assert.deepStrictEqual([...FlightEventTypes], [...EventTypes])
+    assert.deepStrictEqual(Object.keys(FlightEventSchemas), [...EventTypes])
+    for (const [type, schema] of Object.entries(FlightEventSchemas)) {
+      assert.deepStrictEqual<ReadonlyArray<string>>(schema.fields.type.literals, [type])
+    }
+  })
+
+  for (const type of EventTypes) {
+    it(`R11 R12 a valid ${type} event decodes and re-encodes exactly`, () => {
+      const decoded = decode(validEvents[type])
+      assert.isTrue(Either.isRight(decoded), Either.isLeft(decoded) ? String(decoded.left) : "")
+      assert.deepStrictEqual(Either.getOrThrow(encode(Either.getOrThrow(decoded))), validEvents[type])
+    })
+
+    it.effect(`R10 R14 a valid ${type} event is prepared into a record whose body is the event`, () =>
+      Effect.gen(function*() {
+        const record = yield* prepare(validEvents[type])
+        assert.deepStrictEqual(record.body, validEvents[type])
+        assert.strictEqual(record.type, type)
+        assert.strictEqual<string>(record.event_id, ids.event)
+        assert.strictEqual<string>(record.trace_id, ids.trace)
+        assert.strictEqual<string | null>(record.job_id, "job_id" in validEvents[type] ? ids.job : null)
+        assert.strictEqual<string | null>(record.workflow_run_id, "workflow_run_id" in validEvents[type] ? ids.run : null)
+        // The record is a valid EventRecord, as every store expects.
+        assert.isTrue(Schema.is(EventRecord)(record))
+      }))
+  }
+
+  it.effect("R11 an offset timestamp is stored in the one canonical form", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(withField("diagnostic", { timestamp: "2026-01-20T01:59:37.328+02:00" }))
+      assert.strictEqual(body["timestamp"], "2026-01-19T23:59:37.328Z")
+    }))
+})
+
+describe("R10 invalid events are rejected with HSK-400-INVALID-EVENT", () => {
+  it("R10 the table covers at least 30 invalid events", () => {
+    assert.isAtLeast(invalidEvents.length, 30)
+  })
+
+  for (const [name, input, path] of invalidEvents) {
+    it.effect(`R10 rejects: ${name}`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(prepare(input))
+        assert.instanceOf(error, InvalidEvent)
+        if (!(error instanceof InvalidEvent)) return
+        assert.strictEqual(error.code, "HSK-400-INVALID-EVENT")
+        assert.isTrue(
+          error.reasons.some((reason) => reason.path === path),
+          `expected a reason at "${path}", got ${JSON.stringify(error.reasons)}`
+        )
+        assert.include(error.message, path === "" ? "(event)" : path)
+      }))
+  }
+
+  it.effect("R10 every problem is reported, not just the first", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(prepare(withField("workflow_recovery", { actor: "agent", threshold_secs: -1, reason: undefined })))
+      assert.instanceOf(error, InvalidEvent)
+      if (!(error instanceof InvalidEvent)) return
+      assert.strictEqual(error.event_type, "workflow_recovery")
+      assert.deepStrictEqual(error.reasons.map((reason) => reason.path).sort(), ["actor", "reason", "threshold_secs"])
+    }))
+})
+
+describe("R14 normalisation and redaction", () => {
+  it.effect("R14 strings are stored NFC-normalised", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(withField("diagnostic", { message: "caf\u0065\u0301 cr\u0065\u0300me", code: "A\u030A" }))
+      assert.strictEqual(body["message"], "caf\u00e9 cr\u00e8me")
+      assert.strictEqual(body["code"], "\u00c5")
+    }))
+
+  it("R14 sanitize normalises keys and values at any depth", () => {
+    const redactor = Redactor.make()
+    assert.deepStrictEqual(
+      sanitize({ "cafe\u0301": ["e\u0301", { "n\u0303": "Bearer tok" }], n: 1, b: true, z: null }, redactor),
+      { "caf\u00e9": ["\u00e9", { "\u00f1": "Bearer [REDACTED]" }], n: 1, b: true, z: null }
+    )
+  })
+
+  const redactions: ReadonlyArray<readonly [string, string, string]> = [
+    ["bearer token", "curl -H 'Authorization: Bearer abc.def.ghi' https://api.example.com", "curl -H 'Authorization: Bearer [REDACTED]' https://api.example.com"],
+    ["lowercase bearer", "authorization: bearer eyJhbGciOi.J9.x-y_z", "authorization: bearer [REDACTED]"],
+    ["URL password", "psql postgres://app:hunter2@db:5432/x", "psql postgres://app:[REDACTED]@db:5432/x"],
+    ["URL password, https", "git clone https://bob:s3cr%40t@git.example.com/r.git", "git clone https://bob:[REDACTED]@git.example.com/r.git"],
+    ["URL without password", "open https://example.com:8443/a@b", "open https://example.com:8443/a@b"],
+    ["project API key", "OPENAI_API_KEY=sk-proj-AbC123dEf456GhI789_jKl-0 run", "OPENAI_API_KEY=[REDACTED] run"],
+    ["classic API key", "key sk-AbCdEfGhIjKlMnOpQrStUv and sk-0123456789abcdefXYZ", "key [REDACTED] and [REDACTED]"],
+    ["short sk- word kept", "task sk-short is fine", "task sk-short is fine"],
+    ["two secrets in one string", "Bearer t1 then mysql://u:p@h/db", "Bearer [REDACTED] then mysql://u:[REDACTED]@h/db"]
+  ]
+  for (const [name, input, expected] of redactions) {
+    it.effect(`R14 redacts ${name}`, () =>
+      Effect.gen(function*() {
+        const body = yield* bodyOf(withField("terminal_command", { command: input }))
+        assert.strictEqual(body["command"], expected)
+      }))
+  }
+
+  it.effect("R14 redaction reaches every string field, arrays included", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(withField("terminal_command", {
+        cwd: "/srv/sk-proj-AbC123dEf456GhI789",
+        wsids: ["ws-1", "Bearer zzz"]
+      }))
+      assert.strictEqual(body["cwd"], "/srv/[REDACTED]")
+      assert.deepStrictEqual(body["wsids"], ["ws-1", "Bearer [REDACTED]"])
+    }))
+
+  it.effect("R14 user rules apply after the defaults, on every match even without the g flag", () =>
+    Effect.gen(function*() {
+      const redactor = Redactor.make({
+        rules: [{ name: "github", pattern: /ghp_[A-Za-z0-9]{20,}/, replacement: "[GITHUB-TOKEN]" }]
+      })
+      const body = yield* bodyOf(
+        withField("diagnostic", { message: "ghp_aaaaaaaaaaaaaaaaaaaaaaaa and ghp_bbbbbbbbbbbbbbbbbbbbbbbb with Bearer x" }),
+        { redactor }
+      )
+      assert.strictEqual(body["message"], "[GITHUB-TOKEN] and [GITHUB-TOKEN] with Bearer [REDACTED]")
+    }))
+
+  it.effect("R14 a rule that would break a field makes the event invalid rather than storing it", () =>
+    Effect.gen(function*() {
+      const redactor = Redactor.make({ rules: [{ name: "uuids", pattern: /[0-9a-f]{8}-[0-9a-f-]{27}/, replacement: "[ID]" }] })
+      const error = yield* Effect.flip(makePrepare({ redactor })(validEvents.diagnostic))
+      assert.instanceOf(error, InvalidEvent)
+      if (error instanceof InvalidEvent) assert.isTrue(error.reasons.some((reason) => reason.path === "event_id"))
+    }))
+})
+
+describe("R14 raw content only in debug mode", () => {
+  const prompt = "Summarise: my key is sk-proj-AbC123dEf456GhI789"
+  const llm = withField("llm_inference", { prompt_text: prompt, response_text: "ok", prompt_hash: undefined })
+  delete (llm as Record<string, unknown>)["prompt_hash"]
+
+  it.effect("R14 without debug, prompt and response text are dropped and kept as hashes", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(llm)
+      assert.isFalse("prompt_text" in body)
+      assert.isFalse("response_text" in body)
+      assert.strictEqual(body["prompt_hash"], contentHash(prompt))
+      assert.match(String(body["prompt_hash"]), /^sha256:[0-9a-f]{64}$/)
+      // A hash the caller gave wins over the computed one.
+      assert.strictEqual(body["response_hash"], validEvents.llm_inference.response_hash)
+    }))
+
+  it.effect("R14 without debug, terminal output is dropped; the command stays", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(withField("terminal_command", { output: "total 0\n" }))
+      assert.isFalse("output" in body)
+      assert.strictEqual(body["command"], "ls -la")
+    }))
+
+  it.effect("R14 with debug on, raw content is kept, redacted", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(llm, { debug: true })
+      assert.strictEqual(body["prompt_text"], "Summarise: my key is [REDACTED]")
+      assert.strictEqual(body["response_text"], "ok")
+      assert.isFalse("prompt_hash" in body)
+    }))
+})
+
+describe("R14 size bound", () => {
+  it.effect("R14 an event over 64 KiB of JSON is refused with EventTooLarge, nothing truncated", () =>
+    Effect.gen(function*() {
+      const event = withField("diagnostic", { message: "x".repeat(70_000) })
+      const error = yield* Effect.flip(prepare(event))
+      assert.instanceOf(error, EventTooLarge)
+      if (!(error instanceof EventTooLarge)) return
+      assert.strictEqual(error.limit_bytes, 65_536)
+      assert.strictEqual(error.size_bytes, JSON.stringify(event).length)
+      assert.strictEqual(error.event_type, "diagnostic")
+    }))
+
+  it.effect("R14 the bound is configurable and counts UTF-8 bytes of the stored form, inclusive", () =>
+    Effect.gen(function*() {
+      const event = withField("diagnostic", { message: "é".repeat(100) })
+      const size = Buffer.byteLength(JSON.stringify(event), "utf8")
+      const record = yield* makePrepare({ maxEventBytes: size })(event)
+      assert.strictEqual((record.body as { message: string }).message, "é".repeat(100))
+      const error = yield* Effect.flip(makePrepare({ maxEventBytes: size - 1 })(event))
+      assert.instanceOf(error, EventTooLarge)
+      if (error instanceof EventTooLarge) assert.strictEqual(error.size_bytes, size)
+    }))
+
+  it.effect("R14 raw content counts only when it is stored (debug on)", () =>
+    Effect.gen(function*() {
+      const event = withField("terminal_command", { output: "y".repeat(100_000) })
+      const body = yield* bodyOf(event)
+      assert.isFalse("output" in body)
+      const error = yield* Effect.flip(makePrepare({ debug: true })(event))
+      assert.instanceOf(error, EventTooLarge)
+    }))
+})
+
+describe("R10 event builders", () => {
+  it.effect("R10 makeEvent fills a fresh event_id and the Clock's time", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.parse("2026-03-01T12:00:00.250Z"))
+      const a = yield* makeEvent("diagnostic", { actor: "system", trace_id: ids.trace, severity: "info", code: "C1", message: "m" })
+      const b = yield* makeEvent("diagnostic", { actor: "system", trace_id: ids.trace, severity: "info", code: "C1", message: "m" })
+      assert.strictEqual(a.timestamp, "2026-03-01T12:00:00.250Z")
+      assert.notStrictEqual(a.event_id, b.event_id)
+      const record = yield* prepare(a)
+      assert.strictEqual(record.type, "diagnostic")
+    }))
+
+  it.effect("R10 systemEvent builds a valid lifecycle event, actor system by default", () =>
+    Effect.gen(function*() {
+      const event = yield* systemEvent({ trace_id: ids.trace, job_id: ids.job, from_state: "queued", to_state: "running" })
+      assert.strictEqual(event.actor, "system")
+      assert.strictEqual(event.type, "system")
+      const record = yield* prepare(event)
+      assert.strictEqual<string | null>(record.job_id, ids.job)
+      const human = yield* systemEvent({ actor: "human", trace_id: ids.trace, job_id: ids.job, from_state: "running", to_state: "cancelled" })
+      assert.strictEqual((yield* prepare(human)).actor, "human")
+    }))
+
+  it.effect("R10 eventOf fixtures are valid for every type", () =>
+    Effect.forEach(EventTypes, (type) => prepare(eventOf(type)), { discard: true }))
+})

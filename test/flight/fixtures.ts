@@ -1,0 +1,161 @@
+/** Flight Recorder test events: one valid event of every type, in canonical JSON form. */
+import type { EventType } from "../../src/domain/EventRecord.js"
+import type { FlightEventInput } from "../../src/domain/FlightEvent.js"
+
+export const ids = {
+  event: "0b7e5d1c-3f5a-4c2e-9a47-1d2c3b4a5f60",
+  trace: "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+  job: "3c9d1e2f-5a6b-4c7d-8e9f-a0b1c2d3e4f5",
+  run: "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+} as const
+
+/** A fresh uuid (crypto.randomUUID is v4, what `Schema.UUID` accepts). */
+export const uuid = (): string => crypto.randomUUID()
+
+const envelope = (type: EventType, overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+  event_id: ids.event,
+  timestamp: "2026-01-19T23:59:37.328Z",
+  actor: "system",
+  type,
+  trace_id: ids.trace,
+  ...overrides
+})
+
+/** One valid event of each type, using every optional field somewhere. */
+export const validEvents = {
+  workflow_recovery: envelope("workflow_recovery", {
+    job_id: ids.job,
+    workflow_run_id: ids.run,
+    from_state: "running",
+    to_state: "stalled",
+    reason: "no heartbeat for more than 30s at startup",
+    last_heartbeat_ts: "2026-01-19T23:58:00.000Z",
+    threshold_secs: 30
+  }),
+  capability_action: envelope("capability_action", {
+    actor: "agent",
+    capability_id: "fs.read",
+    actor_id: "agent:planner",
+    job_id: ids.job,
+    decision_outcome: "deny",
+    profile_id: "Operator",
+    reason: "not granted by profile Operator",
+    policy_decision_id: "pd-42"
+  }),
+  llm_inference: envelope("llm_inference", {
+    actor: "agent",
+    model_id: "gpt-4o-mini",
+    job_id: ids.job,
+    workflow_run_id: ids.run,
+    token_usage: { prompt: 120, completion: 30, total: 150 },
+    latency_ms: 812,
+    prompt_hash: `sha256:${"a".repeat(64)}`,
+    response_hash: `sha256:${"0123456789abcdef".repeat(4)}`,
+    activity_span_id: "span-activity-1",
+    session_span_id: "span-session-1"
+  }),
+  system: envelope("system", {
+    job_id: ids.job,
+    from_state: null,
+    to_state: "queued",
+    reason: "created"
+  }),
+  terminal_command: envelope("terminal_command", {
+    actor: "human",
+    command: "ls -la",
+    exit_code: 0,
+    cwd: "/home/user",
+    duration_ms: 14,
+    wsids: ["ws-1", "ws-2"]
+  }),
+  diagnostic: envelope("diagnostic", {
+    severity: "warning",
+    code: "HSK-WARN-1",
+    message: "disk almost full",
+    model_id: "none"
+  }),
+  debug_bundle_export: envelope("debug_bundle_export", {
+    actor: "human",
+    bundle_id: "bundle-7",
+    job_id: ids.job,
+    size_bytes: 2048
+  }),
+  security_violation: envelope("security_violation", {
+    violation: "capability_escalation",
+    capability_id: "net.http",
+    detail: "tried net.http under profile Reader"
+  })
+} as { readonly [T in EventType]: Readonly<Record<string, unknown>> }
+
+/** A valid event of `type` with fresh ids (event, trace) and the given overrides. */
+export const eventOf = (type: EventType, overrides: Record<string, unknown> = {}): FlightEventInput =>
+  ({ ...validEvents[type], event_id: uuid(), ...overrides }) as unknown as FlightEventInput
+
+/** A copy of the valid event of `type` without `key`. */
+export const without = (type: keyof typeof validEvents, key: string) => {
+  const copy: Record<string, unknown> = { ...validEvents[type] }
+  delete copy[key]
+  return copy
+}
+/** A copy of the valid event of `type` with `fields` replaced. */
+export const withField = (type: keyof typeof validEvents, fields: Record<string, unknown>) => ({ ...validEvents[type], ...fields })
+
+/** [name, input, a path the reasons must name]. */
+export const invalidEvents: ReadonlyArray<readonly [string, unknown, string]> = [
+  ["not an object", "diagnostic", ""],
+  ["null", null, ""],
+  ["an array", [validEvents.diagnostic], ""],
+  ["unknown type", withField("diagnostic", { type: "user_message" }), "type"],
+  ["type not a string", withField("diagnostic", { type: 7 }), "type"],
+  ["missing type", without("diagnostic", "type"), "type"],
+  ["missing trace_id", without("diagnostic", "trace_id"), "trace_id"],
+  ["trace_id not a uuid", withField("diagnostic", { trace_id: "trace-1" }), "trace_id"],
+  ["missing event_id", without("system", "event_id"), "event_id"],
+  ["event_id not a uuid", withField("system", { event_id: "evt-1" }), "event_id"],
+  ["job_id not a uuid", withField("system", { job_id: "42" }), "job_id"],
+  ["workflow_run_id not a uuid", withField("llm_inference", { workflow_run_id: "run-1" }), "workflow_run_id"],
+  ["optional job_id null", withField("diagnostic", { job_id: null }), "job_id"],
+  ["unknown actor", withField("diagnostic", { actor: "robot" }), "actor"],
+  ["missing timestamp", without("diagnostic", "timestamp"), "timestamp"],
+  ["timestamp without offset", withField("diagnostic", { timestamp: "2026-01-19T23:59:37" }), "timestamp"],
+  ["timestamp in SQL form", withField("diagnostic", { timestamp: "2026-01-19 23:59:37" }), "timestamp"],
+  ["timestamp month 13", withField("diagnostic", { timestamp: "2026-13-01T00:00:00Z" }), "timestamp"],
+  ["timestamp before 1970", withField("diagnostic", { timestamp: "1969-12-31T23:59:59Z" }), "timestamp"],
+  ["timestamp as epoch number", withField("diagnostic", { timestamp: 1768867177328 }), "timestamp"],
+  ["wsids not an array", withField("terminal_command", { wsids: "ws-1" }), "wsids"],
+  ["wsids with an empty id", withField("terminal_command", { wsids: ["ws-1", ""] }), "wsids.1"],
+  ["empty model_id on the envelope", withField("diagnostic", { model_id: "" }), "model_id"],
+  ["excess property", withField("diagnostic", { stdout: "secret output" }), "stdout"],
+  ["excess property of another type", withField("diagnostic", { token_usage: { prompt: 1, completion: 1, total: 2 } }), "token_usage"],
+  ["workflow_recovery with actor agent", withField("workflow_recovery", { actor: "agent" }), "actor"],
+  ["workflow_recovery with actor human", withField("workflow_recovery", { actor: "human" }), "actor"],
+  ...(["workflow_run_id", "job_id", "from_state", "to_state", "reason", "last_heartbeat_ts", "threshold_secs"] as const)
+    .map((field) => [`workflow_recovery missing ${field}`, without("workflow_recovery", field), field] as const),
+  ["workflow_recovery from_state not running", withField("workflow_recovery", { from_state: "queued" }), "from_state"],
+  ["workflow_recovery to_state not stalled", withField("workflow_recovery", { to_state: "failed" }), "to_state"],
+  ["workflow_recovery last_heartbeat_ts not RFC 3339", withField("workflow_recovery", { last_heartbeat_ts: "yesterday" }), "last_heartbeat_ts"],
+  ["workflow_recovery threshold_secs zero", withField("workflow_recovery", { threshold_secs: 0 }), "threshold_secs"],
+  ["workflow_recovery threshold_secs fractional", withField("workflow_recovery", { threshold_secs: 1.5 }), "threshold_secs"],
+  ["capability_action missing capability_id", without("capability_action", "capability_id"), "capability_id"],
+  ["capability_action missing actor_id", without("capability_action", "actor_id"), "actor_id"],
+  ["capability_action missing job_id", without("capability_action", "job_id"), "job_id"],
+  ["capability_action outcome maybe", withField("capability_action", { decision_outcome: "maybe" }), "decision_outcome"],
+  ["llm_inference without model_id", without("llm_inference", "model_id"), "model_id"],
+  ["llm_inference without token_usage", without("llm_inference", "token_usage"), "token_usage"],
+  ["llm_inference negative prompt tokens", withField("llm_inference", { token_usage: { prompt: -1, completion: 0, total: 0 } }), "token_usage.prompt"],
+  ["llm_inference fractional total", withField("llm_inference", { token_usage: { prompt: 1, completion: 1, total: 2.5 } }), "token_usage.total"],
+  ["llm_inference token_usage missing completion", withField("llm_inference", { token_usage: { prompt: 1, total: 1 } }), "token_usage.completion"],
+  ["llm_inference negative latency", withField("llm_inference", { latency_ms: -5 }), "latency_ms"],
+  ["llm_inference prompt_hash not a sha256", withField("llm_inference", { prompt_hash: "the whole prompt text" }), "prompt_hash"],
+  ["system missing job_id", without("system", "job_id"), "job_id"],
+  ["system unknown to_state", withField("system", { to_state: "done" }), "to_state"],
+  ["system missing from_state", without("system", "from_state"), "from_state"],
+  ["terminal_command missing command", without("terminal_command", "command"), "command"],
+  ["terminal_command fractional exit_code", withField("terminal_command", { exit_code: 1.5 }), "exit_code"],
+  ["diagnostic unknown severity", withField("diagnostic", { severity: "fatal" }), "severity"],
+  ["diagnostic missing message", without("diagnostic", "message"), "message"],
+  ["debug_bundle_export missing bundle_id", without("debug_bundle_export", "bundle_id"), "bundle_id"],
+  ["debug_bundle_export negative size", withField("debug_bundle_export", { size_bytes: -1 }), "size_bytes"],
+  ["security_violation missing violation", without("security_violation", "violation"), "violation"]
+]
+

@@ -1,0 +1,453 @@
+/**
+ * Contract: the Flight Recorder over a real store (R10–R14). Every test gets a
+ * fresh, migrated, empty database; the same suite runs on SQLite (memory and
+ * file) and PostgreSQL.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { NewAiJob } from "../../src/domain/AiJob.js"
+import { EventTypes, type EventType } from "../../src/domain/EventRecord.js"
+import { FlightEvent, type FlightEventInput } from "../../src/domain/FlightEvent.js"
+import type { JobId } from "../../src/domain/Ids.js"
+import * as FlightRecorder from "../../src/FlightRecorder.js"
+import { type EventFilter, JobStore } from "../../src/store/JobStore.js"
+import { eventOf, invalidEvents, uuid, withField } from "./fixtures.js"
+
+/** A store under test, with a raw SQL client on the same database. */
+export interface RecorderBackend {
+  readonly name: string
+  /** A fresh, migrated, empty database. Called once per test. */
+  readonly makeStore: () => Layer.Layer<JobStore | SqlClient.SqlClient, unknown>
+}
+
+const DAY = 24 * 60 * 60 * 1000
+const NOW = Date.parse("2026-03-01T00:00:00.000Z")
+const iso = (ms: number): string => new Date(ms).toISOString()
+const encodeEvent = Schema.encodeSync(FlightEvent)
+
+const newJob = () =>
+  Schema.decodeUnknownSync(NewAiJob)({
+    job_kind: "doc_summarize",
+    protocol_id: "hsk.test.v0",
+    profile_id: "test-profile",
+    capability_profile_id: "Analyst",
+    access_mode: "analysis_only",
+    safety_mode: "normal"
+  })
+
+/** Every stored event, oldest first, as JSON. */
+const allEvents = (filter: EventFilter = {}) =>
+  Effect.gen(function*() {
+    const recorder = yield* FlightRecorder.FlightRecorder
+    const page = yield* recorder.list({ ...filter, limit: 1000 })
+    return page.items.map((event) => encodeEvent(event) as unknown)
+  })
+
+/** The raw `body` column of every row, as JSON text: what the database really holds. */
+const rawBodies = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly body: unknown }>`SELECT body FROM flight_recorder_events`
+  return rows.map((row) => typeof row.body === "string" ? row.body : JSON.stringify(row.body))
+})
+
+const countRows = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly n: unknown }>`SELECT COUNT(*) AS n FROM flight_recorder_events`
+  return Number(rows[0]?.n)
+})
+
+/** The Flight Recorder contract suite for one backend. */
+export const recorderContract = (backend: RecorderBackend, config: FlightRecorder.FlightRecorderConfig = {}): void => {
+  /** A test with a fresh store and a recorder over it (`config` merged over the suite's). */
+  const test = <A, E>(
+    name: string,
+    body: () => Effect.Effect<A, E, JobStore | SqlClient.SqlClient | FlightRecorder.FlightRecorder>,
+    testConfig: FlightRecorder.FlightRecorderConfig = {}
+  ) =>
+    it.effect(name, () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.make({ ...config, ...testConfig })
+        return yield* Effect.provideService(body(), FlightRecorder.FlightRecorder, recorder)
+      }).pipe(Effect.provide(backend.makeStore())))
+
+  describe(`${backend.name}: record and list`, () => {
+    test("R10 R11 R12 every event type round-trips exactly through record and list", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const trace_id = uuid()
+        const inputs = EventTypes.map((type, i) => eventOf(type, { trace_id, timestamp: iso(NOW + i * 1000) }))
+        for (const input of inputs) yield* recorder.record(input)
+        assert.deepStrictEqual(yield* allEvents({ trace_id: trace_id as never }), inputs)
+        assert.strictEqual(yield* countRows, EventTypes.length)
+      }))
+
+    test("R10 each invalid event is rejected with HSK-400-INVALID-EVENT and nothing is stored", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        for (const [name, input] of invalidEvents) {
+          const error = yield* Effect.flip(recorder.record(input))
+          assert.strictEqual(error._tag, "InvalidEvent", name)
+          assert.strictEqual((error as FlightRecorder.InvalidEvent).code, "HSK-400-INVALID-EVENT", name)
+        }
+        const tooLarge = yield* Effect.flip(recorder.record(eventOf("diagnostic", { message: "x".repeat(70_000) })))
+        assert.strictEqual(tooLarge._tag, "EventTooLarge")
+        assert.strictEqual(yield* countRows, 0)
+      }))
+
+    test("R10 recordMany is all or nothing: one invalid event in the middle stores none", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const batch = [eventOf("diagnostic"), eventOf("system", { to_state: "done" }), eventOf("security_violation")]
+        const error = yield* Effect.flip(recorder.recordMany(batch))
+        assert.strictEqual(error._tag, "InvalidEvent")
+        assert.strictEqual(yield* countRows, 0)
+        const stored = yield* recorder.recordMany([batch[0], batch[2]])
+        assert.strictEqual(stored.length, 2)
+        assert.strictEqual(yield* countRows, 2)
+      }))
+
+    test("R10 recordMany with a duplicate event_id stores none (in the batch or against a stored event)", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const first = eventOf("diagnostic")
+        const twice = yield* Effect.flip(recorder.recordMany([first, eventOf("system"), { ...eventOf("diagnostic"), event_id: first.event_id }]))
+        assert.strictEqual(twice._tag, "AlreadyExists")
+        assert.strictEqual(yield* countRows, 0)
+        yield* recorder.record(first)
+        const clash = yield* Effect.flip(recorder.recordMany([eventOf("system"), eventOf("llm_inference"), first]))
+        assert.strictEqual(clash._tag, "AlreadyExists")
+        assert.strictEqual(yield* countRows, 1)
+        const again = yield* Effect.flip(recorder.record(first))
+        assert.strictEqual(again._tag, "AlreadyExists")
+      }))
+
+    test("R14 secrets are redacted and text NFC-normalised in the stored row itself", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* recorder.record(eventOf("terminal_command", {
+          command: "psql postgres://app:hunter2@db:5432/x -c 'select 1' # Bearer abc.def.ghi sk-proj-AbC123dEf456GhI789",
+          cwd: "/home/jose\u0301",
+          output: "rows: 1"
+        }))
+        const [body] = yield* rawBodies
+        assert.isDefined(body)
+        for (const secret of ["hunter2", "abc.def.ghi", "sk-proj-AbC123dEf456GhI789", "rows: 1"]) assert.notInclude(body, secret)
+        const [event] = yield* allEvents()
+        assert.deepInclude(event, {
+          command: "psql postgres://app:[REDACTED]@db:5432/x -c 'select 1' # Bearer [REDACTED] [REDACTED]",
+          cwd: "/home/jos\u00e9"
+        })
+        assert.notProperty(event, "output")
+      }))
+
+    test("R14 debug mode stores raw content, still redacted", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* recorder.record(eventOf("terminal_command", { output: "token sk-AbCdEfGhIjKlMnOpQrSt ok" }))
+        const [event] = yield* allEvents()
+        assert.deepInclude(event, { output: "token [REDACTED] ok" })
+      }), { debug: true })
+
+    test("R10 list decodes each body; a stored body that does not decode is CorruptRow", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const good = yield* recorder.prepare(eventOf("diagnostic"))
+        yield* store.appendEvents([good, { ...good, event_id: uuid() as typeof good.event_id, body: { ...good.body, severity: "fatal" } }])
+        const error = yield* Effect.flip(recorder.list())
+        assert.strictEqual(error._tag, "CorruptRow")
+        if (error._tag !== "CorruptRow") return
+        assert.strictEqual(error.table, "flight_recorder_events")
+        assert.strictEqual(error.column, "body")
+        assert.isTrue(error.issues.some((issue) => issue.path === "severity"))
+      }))
+
+    test("R10 a sink failure is the store's StorageError, code HSK-500-DB", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* sql`DROP TABLE flight_recorder_events`
+        const error = yield* Effect.flip(recorder.record(eventOf("diagnostic")))
+        assert.strictEqual(error._tag, "StorageError")
+        assert.strictEqual((error as { readonly code?: string }).code, "HSK-500-DB")
+      }))
+  })
+
+  describe(`${backend.name}: filters and pages`, () => {
+    /** Stores a mixed set: two traces, two jobs, one run, several types and times. */
+    const seed = Effect.gen(function*() {
+      const recorder = yield* FlightRecorder.FlightRecorder
+      const traceA = uuid()
+      const traceB = uuid()
+      const jobA = uuid()
+      const run = uuid()
+      const events: Array<FlightEventInput> = [
+        eventOf("system", { trace_id: traceA, job_id: jobA, timestamp: iso(NOW + 1000) }),
+        eventOf("llm_inference", { trace_id: traceA, job_id: jobA, workflow_run_id: run, timestamp: iso(NOW + 2000) }),
+        eventOf("diagnostic", { trace_id: traceB, timestamp: iso(NOW + 3000) }),
+        eventOf("workflow_recovery", { trace_id: traceA, job_id: jobA, workflow_run_id: run, timestamp: iso(NOW + 4000) }),
+        eventOf("diagnostic", { trace_id: traceA, job_id: jobA, timestamp: iso(NOW + 5000) }),
+        eventOf("security_violation", { trace_id: traceB, timestamp: iso(NOW + 6000) })
+      ]
+      // Stored out of order: listing orders by time, not by insertion.
+      yield* recorder.recordMany([...events].reverse())
+      return { events, traceA, traceB, jobA, run }
+    })
+
+    const eventIds = (events: ReadonlyArray<unknown>) => events.map((event) => (event as { event_id: string }).event_id)
+
+    test("R10 list filters by event id, job id, trace id, workflow run id, type and time range", () =>
+      Effect.gen(function*() {
+        const { events, jobA, run, traceA, traceB } = yield* seed
+        const [e0, e1, e2, e3, e4, e5] = eventIds(events)
+        assert.deepStrictEqual(eventIds(yield* allEvents()), [e0, e1, e2, e3, e4, e5])
+        assert.deepStrictEqual(eventIds(yield* allEvents({ event_id: e3 as never })), [e3])
+        assert.deepStrictEqual(eventIds(yield* allEvents({ job_id: jobA as JobId })), [e0, e1, e3, e4])
+        assert.deepStrictEqual(eventIds(yield* allEvents({ trace_id: traceB as never })), [e2, e5])
+        assert.deepStrictEqual(eventIds(yield* allEvents({ workflow_run_id: run as never })), [e1, e3])
+        assert.deepStrictEqual(eventIds(yield* allEvents({ types: ["diagnostic", "security_violation"] })), [e2, e4, e5])
+        const since = DateTime.unsafeMake(NOW + 1500)
+        const until = DateTime.unsafeMake(NOW + 4500)
+        assert.deepStrictEqual(eventIds(yield* allEvents({ since, until })), [e1, e2, e3])
+        assert.deepStrictEqual(eventIds(yield* allEvents({ trace_id: traceA as never, types: ["diagnostic"], since })), [e4])
+        assert.deepStrictEqual(yield* allEvents({ event_id: uuid() as never }), [])
+      }))
+
+    test("R10 list pages with keyset cursors, oldest first by default, newest first on request", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const { events } = yield* seed
+        // Two more at the same instant: ties are ordered by event_id.
+        const tie = [eventOf("diagnostic", { timestamp: iso(NOW + 3000) }), eventOf("diagnostic", { timestamp: iso(NOW + 3000) })]
+        yield* recorder.recordMany(tie)
+        const expected = [...events, ...tie].sort((a, b) =>
+          Date.parse(a.timestamp) - Date.parse(b.timestamp) || (a.event_id < b.event_id ? -1 : 1))
+
+        const readPages = (order: "asc" | "desc") =>
+          Effect.gen(function*() {
+            const seen: Array<string> = []
+            const sizes: Array<number> = []
+            let cursor: string | null = null
+            do {
+              const page: { items: ReadonlyArray<FlightEvent>; next_cursor: string | null } = yield* recorder.list(
+                cursor === null ? { limit: 3, order } : { limit: 3, order, cursor }
+              )
+              sizes.push(page.items.length)
+              seen.push(...page.items.map((event) => event.event_id))
+              cursor = page.next_cursor
+            } while (cursor !== null && sizes.length < 10)
+            return { seen, sizes }
+          })
+
+        const asc = yield* readPages("asc")
+        assert.deepStrictEqual(asc.seen, eventIds(expected))
+        assert.deepStrictEqual(asc.sizes, [3, 3, 2])
+        const desc = yield* readPages("desc")
+        assert.deepStrictEqual(desc.seen, eventIds(expected).reverse())
+      }))
+  })
+
+  describe(`${backend.name}: retention`, () => {
+    /** Records one diagnostic event per age (ms before NOW) and returns their ids by age. */
+    const recordAges = (ages: ReadonlyArray<number>) =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const events = ages.map((age) => eventOf("diagnostic", { timestamp: iso(NOW - age) }))
+        yield* recorder.recordMany(events)
+        return events.map((event) => event.event_id)
+      })
+
+    test("R13 enforceRetention deletes exactly the events older than 7 days and returns the count", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* TestClock.setTime(NOW)
+        const kept = yield* recordAges([0, DAY, 6 * DAY, 7 * DAY])
+        const expired = yield* recordAges([7 * DAY + 1, 8 * DAY, 30 * DAY, 400 * DAY])
+        assert.strictEqual(yield* recorder.enforceRetention(), expired.length)
+        const left = (yield* allEvents()).map((event) => (event as { event_id: string }).event_id)
+        assert.sameMembers(left, kept)
+        assert.strictEqual(yield* recorder.enforceRetention(), 0)
+        // A day later the 6-day and 7-day-old ones have expired too.
+        yield* TestClock.adjust(Duration.days(1))
+        assert.strictEqual(yield* recorder.enforceRetention(), 1)
+        yield* TestClock.adjust(Duration.millis(1))
+        assert.strictEqual(yield* recorder.enforceRetention(), 1)
+      }))
+
+    test("R13 the retention window is configurable (30 days here)", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* TestClock.setTime(NOW)
+        yield* recordAges([8 * DAY, 29 * DAY, 31 * DAY, 90 * DAY])
+        assert.strictEqual(yield* recorder.enforceRetention(), 2)
+        assert.strictEqual(yield* countRows, 2)
+      }), { retention: Duration.days(30) })
+
+    it.effect("R13 layerConfig reads the recorder's settings from Config", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* TestClock.setTime(NOW)
+        yield* recordAges([2 * DAY, 4 * DAY])
+        assert.strictEqual(yield* recorder.enforceRetention(), 1)
+        assert.strictEqual(yield* countRows, 1)
+      }).pipe(
+        Effect.provide(FlightRecorder.layerConfig({
+          retention: Config.duration("FLIGHT_RECORDER_RETENTION"),
+          debug: Config.boolean("FLIGHT_RECORDER_DEBUG")
+        })),
+        Effect.provide(backend.makeStore()),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([
+          ["FLIGHT_RECORDER_RETENTION", "3 days"],
+          ["FLIGHT_RECORDER_DEBUG", "false"]
+        ])))
+      ))
+
+    test("R13 an explicit cutoff overrides the window", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* TestClock.setTime(NOW)
+        yield* recordAges([1000, 2000, 3000])
+        assert.strictEqual(yield* recorder.enforceRetention({ cutoff: DateTime.unsafeMake(NOW - 1500) }), 2)
+        assert.strictEqual(yield* countRows, 1)
+      }))
+
+    test("R13 enforceRetention purges in batches until a short batch, and returns the total", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(NOW)
+        yield* recordAges(Array.from({ length: 10 }, (_, i) => 8 * DAY + i))
+        yield* recordAges([DAY, 2 * DAY])
+        // The real store, observed: every purge batch and what it deleted.
+        const batches: Array<number> = []
+        const observed = JobStore.of({
+          ...store,
+          purgeEventsBatch: (options) => Effect.tap(store.purgeEventsBatch(options), (n) => Effect.sync(() => batches.push(n)))
+        })
+        const recorder = yield* Effect.provideService(FlightRecorder.make({ ...config, purgeBatchSize: 3 }), JobStore, observed)
+        assert.strictEqual(yield* recorder.enforceRetention(), 10)
+        assert.deepStrictEqual(batches, [3, 3, 3, 1])
+        assert.strictEqual(yield* countRows, 2)
+      }))
+  })
+
+  describe(`${backend.name}: append-only`, () => {
+    test("R10 the database refuses a raw UPDATE of an event", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const record = yield* recorder.record(eventOf("diagnostic"))
+        const exit = yield* Effect.exit(sql`UPDATE flight_recorder_events SET actor = 'human'`)
+        assert.isTrue(Exit.isFailure(exit), "UPDATE must be refused")
+        const exit2 = yield* Effect.exit(sql`UPDATE flight_recorder_events SET trace_id = trace_id WHERE event_id = ${record.event_id}`)
+        assert.isTrue(Exit.isFailure(exit2), "a no-op UPDATE must be refused too")
+        const [event] = yield* allEvents()
+        assert.deepInclude(event, { actor: "system", event_id: record.event_id })
+      }))
+
+    test("R10 R13 the database refuses a raw DELETE, even of expired events", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* TestClock.setTime(NOW)
+        yield* recorder.recordMany([eventOf("diagnostic", { timestamp: iso(NOW - 400 * DAY) }), eventOf("system", { timestamp: iso(NOW) })])
+        const all = yield* Effect.exit(sql`DELETE FROM flight_recorder_events`)
+        assert.isTrue(Exit.isFailure(all), "DELETE must be refused")
+        const old = yield* Effect.exit(sql`DELETE FROM flight_recorder_events WHERE type = 'diagnostic'`)
+        assert.isTrue(Exit.isFailure(old), "DELETE of an expired event outside retention must be refused")
+        assert.strictEqual(yield* countRows, 2)
+        // Retention itself still works.
+        assert.strictEqual(yield* recorder.enforceRetention(), 1)
+        assert.strictEqual(yield* countRows, 1)
+      }))
+  })
+
+  describe(`${backend.name}: events commit with the change they describe`, () => {
+    const lifecycle = (job_id: JobId, trace_id: string, fields: Record<string, unknown> = {}) =>
+      FlightRecorder.systemEvent({ job_id, trace_id, from_state: "queued", to_state: "running", ...fields } as never)
+
+    test("R10 an event that fails prepare inside the transaction leaves the job unchanged and stores nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const job = yield* store.createJob(newJob())
+        yield* TestClock.adjust(Duration.seconds(5))
+        const bad = yield* lifecycle(job.job_id, job.trace_id, { to_state: "started" })
+        const error = yield* Effect.flip(store.transaction(Effect.gen(function*() {
+          const record = yield* recorder.prepare(bad)
+          return yield* store.transition({ job_id: job.job_id, to: "running", events: [record] })
+        })))
+        assert.strictEqual(error._tag, "InvalidEvent")
+        const after = yield* store.getJob(job.job_id)
+        assert.strictEqual(after.state, "queued")
+        assert.isTrue(DateTime.Equivalence(after.updated_at, job.updated_at))
+        assert.strictEqual(yield* countRows, 0)
+      }))
+
+    test("R10 a failure after transition and its events inside one transaction rolls both back", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const job = yield* store.createJob(newJob())
+        const good = yield* recorder.prepare(yield* lifecycle(job.job_id, job.trace_id))
+        const injected = yield* Effect.flip(store.transaction(Effect.gen(function*() {
+          const moved = yield* store.transition({ job_id: job.job_id, to: "running", events: [good] })
+          assert.strictEqual(moved.state, "running")
+          return yield* Effect.fail("injected failure" as const)
+        })))
+        assert.strictEqual(injected, "injected failure")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued")
+        assert.strictEqual(yield* countRows, 0)
+        // An invalid event prepared after the update also rolls the update back.
+        const bad = yield* lifecycle(job.job_id, job.trace_id, { actor: "robot" })
+        const error = yield* Effect.flip(store.transaction(Effect.gen(function*() {
+          yield* store.transition({ job_id: job.job_id, to: "running", events: [good] })
+          return yield* recorder.record(bad)
+        })))
+        assert.strictEqual(error._tag, "InvalidEvent")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued")
+        assert.strictEqual(yield* countRows, 0)
+        // And the same change with a valid event commits both.
+        yield* store.transition({ job_id: job.job_id, to: "running", events: [good] })
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "running")
+        assert.deepStrictEqual((yield* allEvents({ job_id: job.job_id })).map((event) => (event as { type: EventType }).type), ["system"])
+      }))
+
+    test("R10 createJob writes its prepared event with the job; a rejected event creates neither", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const job_id = uuid() as JobId
+        const trace_id = uuid()
+        const created = yield* FlightRecorder.systemEvent({ job_id, trace_id, from_state: null, to_state: "queued" })
+        const rejected = yield* Effect.flip(store.transaction(Effect.gen(function*() {
+          const record = yield* recorder.prepare({ ...created, from_state: "nowhere" })
+          return yield* store.createJob({ ...newJob(), job_id, trace_id: trace_id as never }, { events: [record] })
+        })))
+        assert.strictEqual(rejected._tag, "InvalidEvent")
+        assert.strictEqual((yield* Effect.flip(store.getJob(job_id)))._tag, "NotFound")
+        assert.strictEqual(yield* countRows, 0)
+        const record = yield* recorder.prepare(created)
+        yield* store.createJob({ ...newJob(), job_id, trace_id: trace_id as never }, { events: [record] })
+        assert.deepStrictEqual(yield* allEvents({ job_id }), [created])
+      }))
+  })
+
+  describe(`${backend.name}: prepare is pure`, () => {
+    test("R10 prepare writes nothing", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* recorder.prepare(eventOf("diagnostic"))
+        yield* Effect.flip(recorder.prepare(withField("diagnostic", { type: "nope" })))
+        assert.strictEqual(yield* countRows, 0)
+      }))
+  })
+}
