@@ -224,24 +224,28 @@ export const make = Effect.gen(function*() {
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options?: RunOptions
   ) =>
-    Effect.gen(function*() {
+    // Uninterruptible up to the program itself: an interrupt that arrives during the
+    // lookups takes effect once the program starts, so the job still ends `cancelled`.
+    Effect.uninterruptible(Effect.gen(function*() {
       const job = yield* store.getJob(jobId)
       if (job.state !== "running" || job.workflow_run_id === null) {
         return yield* new JobNotRunning({ job_id: jobId, state: job.state })
       }
       const current = yield* store.getRun(job.workflow_run_id)
       return yield* runner(job, current, program, options)
-    })
+    }))
 
   const worker = <E, R>(options: WorkerOptions<E, R>) =>
     Effect.gen(function*() {
       const poll = options.pollInterval ?? Duration.seconds(1)
-      const loop = Effect.gen(function*() {
+      // Uninterruptible between claim and program start, so closing the pool never
+      // strands a claimed job in `running`: it is either not claimed or settled.
+      const loop = Effect.uninterruptible(Effect.gen(function*() {
         const claim = yield* claimNext(options.kinds !== undefined ? { kinds: options.kinds } : {})
-        if (claim === null) return yield* Effect.sleep(poll)
+        if (claim === null) return yield* Effect.interruptible(Effect.sleep(poll))
         // The job's own failure is recorded on the job; the worker carries on.
         yield* Effect.ignoreLogged(runner(claim.job, claim.run, options.handler, options.run))
-      }).pipe(
+      })).pipe(
         Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), Effect.sleep(poll))),
         Effect.forever
       )

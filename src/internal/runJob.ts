@@ -140,10 +140,12 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     )
     const context: RunContext = { job, run, node: nodeRunner(run) }
 
-    return Effect.uninterruptibleMask((restore) =>
+    // Only the program is interruptible: the settling writes always happen, and a
+    // caller may wrap this whole effect as uninterruptible without making the program so.
+    return Effect.uninterruptible(
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
-        const exit = yield* Effect.exit(restore(
+        const exit = yield* Effect.exit(Effect.interruptible(
           Effect.raceFirst(program(context), heartbeats)
         ))
         const durationMs = Number((yield* Clock.currentTimeMillis) - started)

@@ -124,7 +124,8 @@ export const runJobsSuite = (backend: StoreBackend) => {
           const submitted = yield* Effect.fork(jobs.submit(summarize({ job_kind: "doc_edit" })))
           yield* settleIo
           assert.isTrue(Option.isNone(yield* Fiber.poll(submitted)), "submit finished before recovery")
-          assert.strictEqual((yield* real.listJobs({ kinds: ["doc_edit"] })).items.length, 0)
+          // (No read of the store here: recovery holds its transaction open, and a
+          // single-connection SQLite store serialises every other call behind it.)
           yield* Deferred.succeed(latch, undefined)
           const job = yield* Fiber.join(submitted)
           assert.strictEqual(job.state, "queued")
