@@ -7,12 +7,13 @@ import { JobKind } from "./JobKind.js"
 import { JobMetrics } from "./JobMetrics.js"
 import { AccessMode, JobState, SafetyMode } from "./JobState.js"
 import { Json } from "./Json.js"
+import { NonEmptyText, Text } from "./Text.js"
 import { Timestamp } from "./Timestamp.js"
 
 /** A reference to an entity a job reads or writes, as the reference stores it. */
 export const EntityRef = Schema.Struct({
-  entity_id: Schema.NonEmptyString,
-  entity_kind: Schema.NonEmptyString
+  entity_id: NonEmptyText,
+  entity_kind: NonEmptyText
 }).annotations({ identifier: "EntityRef" })
 export type EntityRef = typeof EntityRef.Type
 
@@ -26,7 +27,7 @@ export const OperationType = Schema.Literal("read", "write", "plan", "execute").
 export const PlannedOperation = Schema.Struct({
   op_type: OperationType,
   target: EntityRef,
-  description: Schema.optionalWith(Schema.String, { exact: true })
+  description: Schema.optionalWith(Text, { exact: true })
 }).annotations({ identifier: "PlannedOperation" })
 export type PlannedOperation = typeof PlannedOperation.Type
 
@@ -37,16 +38,16 @@ export const AiJob = Schema.Struct({
   workflow_run_id: Schema.NullOr(WorkflowRunId),
   job_kind: JobKind,
   state: JobState,
-  protocol_id: Schema.String,
-  profile_id: Schema.String,
-  capability_profile_id: Schema.String,
+  protocol_id: Text,
+  profile_id: Text,
+  capability_profile_id: Text,
   access_mode: AccessMode,
   safety_mode: SafetyMode,
   entity_refs: Schema.Array(EntityRef),
   planned_operations: Schema.Array(PlannedOperation),
   metrics: JobMetrics,
-  status_reason: Schema.String,
-  error_message: Schema.NullOr(Schema.String),
+  status_reason: Text,
+  error_message: Schema.NullOr(Text),
   job_inputs: Schema.NullOr(Json),
   job_outputs: Schema.NullOr(Json),
   is_pinned: Schema.Boolean,
@@ -61,15 +62,15 @@ export type AiJob = typeof AiJob.Type
  */
 export const NewAiJob = Schema.Struct({
   job_kind: JobKind,
-  protocol_id: Schema.String,
-  profile_id: Schema.String,
-  capability_profile_id: Schema.String,
+  protocol_id: Text,
+  profile_id: Text,
+  capability_profile_id: Text,
   access_mode: AccessMode,
   safety_mode: SafetyMode,
   entity_refs: Schema.optionalWith(Schema.Array(EntityRef), { default: () => [], exact: true }),
   planned_operations: Schema.optionalWith(Schema.Array(PlannedOperation), { default: () => [], exact: true }),
   job_inputs: Schema.optionalWith(Schema.NullOr(Json), { default: () => null, exact: true }),
-  status_reason: Schema.optionalWith(Schema.String, { default: () => "", exact: true }),
+  status_reason: Schema.optionalWith(Text, { default: () => "", exact: true }),
   is_pinned: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true }),
   job_id: Schema.optionalWith(JobId, { exact: true }),
   trace_id: Schema.optionalWith(TraceId, { exact: true })

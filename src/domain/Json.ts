@@ -1,13 +1,14 @@
 /** JSON values, as stored in payload columns (job inputs and outputs, node payloads). */
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { Text } from "./Text.js"
 
 /** A JSON value. */
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
 // JSON.parse gives an object an own "__proto__" key, but copying it into a new
 // object sets the prototype instead: the key would vanish silently. Refuse it.
-const SafeKey = Schema.String.pipe(Schema.filter((key) => key !== "__proto__"))
+const SafeKey = Text.pipe(Schema.filter((key) => key !== "__proto__"))
 
 const JsonObject = Schema.transformOrFail(
   Schema.Unknown,
@@ -23,12 +24,12 @@ const JsonObject = Schema.transformOrFail(
   }
 )
 
-/** Any JSON value; numbers must be finite (JSON has no NaN or Infinity); no `__proto__` keys. */
+/** Any JSON value; numbers must be finite (JSON has no NaN or Infinity); no `__proto__` keys; no U+0000 (see Text). */
 export const Json = Schema.Union(
   Schema.Null,
   Schema.Boolean,
   Schema.Finite,
-  Schema.String,
+  Text,
   Schema.Array(Schema.suspend((): Schema.Schema<Json> => Json)),
   JsonObject
 ).annotations({ identifier: "Json" }) as unknown as Schema.Schema<Json>

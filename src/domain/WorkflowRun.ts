@@ -3,6 +3,7 @@ import * as Schema from "effect/Schema"
 import { JobId, NodeExecutionId, WorkflowRunId } from "./Ids.js"
 import { JobState } from "./JobState.js"
 import { Json } from "./Json.js"
+import { NonEmptyText, Text } from "./Text.js"
 import { Timestamp } from "./Timestamp.js"
 
 /** One execution attempt of a job. A retry or resume creates a new one (R6c). */
@@ -11,7 +12,7 @@ export const WorkflowRun = Schema.Struct({
   job_id: JobId,
   status: JobState,
   last_heartbeat: Timestamp,
-  error_message: Schema.NullOr(Schema.String),
+  error_message: Schema.NullOr(Text),
   created_at: Timestamp,
   updated_at: Timestamp
 }).annotations({ identifier: "WorkflowRun" })
@@ -28,13 +29,13 @@ export type NodeStatus = typeof NodeStatus.Type
 export const NodeExecution = Schema.Struct({
   id: NodeExecutionId,
   workflow_run_id: WorkflowRunId,
-  node_id: Schema.NonEmptyString,
-  node_type: Schema.NonEmptyString,
+  node_id: NonEmptyText,
+  node_type: NonEmptyText,
   status: NodeStatus,
   sequence: Schema.NonNegativeInt,
   input_payload: Schema.NullOr(Json),
   output_payload: Schema.NullOr(Json),
-  error_message: Schema.NullOr(Schema.String),
+  error_message: Schema.NullOr(Text),
   started_at: Timestamp,
   finished_at: Schema.NullOr(Timestamp)
 }).annotations({ identifier: "NodeExecution" })

@@ -47,6 +47,13 @@ export const makePrepare = (options: PrepareOptions = {}) => {
       // A redaction rule must not break a field (say, turn an id into "[REDACTED]"):
       // the stored form is validated again.
       const event = yield* Effect.mapError(decode(body), (error) => InvalidEvent.fromParseError(body, error))
+      // PostgreSQL's jsonb cannot hold U+0000; refuse it on every backend alike.
+      if (JSON.stringify(body).includes("\\u0000")) {
+        return yield* new InvalidEvent({
+          event_type: event.type,
+          reasons: [{ path: "", message: "Text must not contain U+0000 (NUL), which PostgreSQL cannot store" }]
+        })
+      }
       const size = encodedSize(body)
       if (size > maxEventBytes) {
         return yield* new EventTooLarge({

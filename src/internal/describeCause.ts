@@ -19,5 +19,7 @@ export const describeCause = (cause: Cause.Cause<unknown>): string => {
   } else {
     text = String(error)
   }
-  return text.length > MAX ? `${text.slice(0, MAX)}…` : text
+  // U+0000 can't be stored by PostgreSQL; an error message must never fail to be recorded.
+  const clean = text.replaceAll("\u0000", "\uFFFD")
+  return clean.length > MAX ? `${clean.slice(0, MAX)}…` : clean
 }

@@ -67,6 +67,8 @@ describe("R5 AiJob", () => {
     ["is_pinned as integer", { is_pinned: 1 }],
     ["NaN in inputs", { job_inputs: { n: Number.NaN } }],
     // Would vanish silently when copied (it sets the prototype instead): refused.
+    ["U+0000 in protocol_id (PostgreSQL cannot store it)", { protocol_id: "hsk\u0000v1" }],
+    ["U+0000 inside a JSON payload", { job_inputs: { text: "a\u0000b" } }],
     ["a __proto__ key in inputs", { job_inputs: JSON.parse('{"a": {"__proto__": {"polluted": true}}}') }]
   ]
 

@@ -245,3 +245,12 @@ describe("R10 event builders", () => {
   it.effect("R10 eventOf fixtures are valid for every type", () =>
     Effect.forEach(EventTypes, (type) => prepare(eventOf(type)), { discard: true }))
 })
+
+describe("R14 text every backend can store", () => {
+  it.effect("R14 an event holding U+0000 is refused with InvalidEvent (PostgreSQL's jsonb cannot store it)", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(makePrepare()({ ...validEvents.diagnostic, message: "before\u0000after" }))
+      assert.instanceOf(error, InvalidEvent)
+      assert.include(error.message, "U+0000")
+    }))
+})
