@@ -5,12 +5,13 @@
  */
 import * as Schema from "effect/Schema"
 
-const noNul = Schema.filter((text: string) => !text.includes("\u0000"), {
-  message: () => "Text must not contain U+0000 (NUL), which PostgreSQL cannot store"
-})
+const hasNoNul = (text: string): boolean => !text.includes("\u0000")
+const message = () => "Text must not contain U+0000 (NUL), which PostgreSQL cannot store"
 
 /** A string without U+0000. */
-export const Text = Schema.String.pipe(noNul).annotations({ identifier: "Text" })
+export const Text = Schema.String.pipe(Schema.filter(hasNoNul, { message })).annotations({ identifier: "Text" })
 
 /** A non-empty string without U+0000. */
-export const NonEmptyText = Schema.NonEmptyString.pipe(noNul).annotations({ identifier: "NonEmptyText" })
+export const NonEmptyText = Schema.NonEmptyString.pipe(Schema.filter(hasNoNul, { message })).annotations({
+  identifier: "NonEmptyText"
+})

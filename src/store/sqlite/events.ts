@@ -1,0 +1,83 @@
+/**
+ * The Flight Recorder sink on SQLite (R10, R11, R13): append, list by
+ * envelope fields and time, and purge in short batches.
+ *
+ * The table is append-only by trigger (migration 0003). The one way to delete
+ * is a retention grant: purge inserts it, deletes a batch older than its
+ * cutoff and removes it again, all in one transaction no other connection sees.
+ */
+import type { Fragment } from "@effect/sql/Statement"
+import * as Effect from "effect/Effect"
+import { pageSize } from "../internal/cursor.js"
+import { decodeRows } from "../internal/decodeRow.js"
+import type { EventFilter, JobStore } from "../JobStore.js"
+import { cursorKey, pageOf } from "./paging.js"
+import { decode } from "./rows.js"
+import { insertEvents, instantText, type SqliteContext, storageErrors } from "./support.js"
+
+type Service = JobStore["Type"]
+
+/** The event methods of the SQLite store. */
+export const makeEventMethods = ({ sql, write }: SqliteContext) => {
+  const appendEvents: Service["appendEvents"] = Effect.fn("JobStore.appendEvents")(
+    function*(events) {
+      if (events.length === 0) return
+      yield* write(insertEvents(sql, events))
+    },
+    storageErrors("JobStore.appendEvents")
+  )
+
+  const listEvents: Service["listEvents"] = Effect.fn("JobStore.listEvents")(
+    function*(filter: EventFilter = {}) {
+      const limit = pageSize(filter.limit)
+      const descending = filter.order === "desc"
+      const where: Array<Fragment> = []
+      if (filter.event_id !== undefined) where.push(sql`event_id = ${filter.event_id}`)
+      if (filter.job_id !== undefined) where.push(sql`job_id = ${filter.job_id}`)
+      if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
+      if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
+      if (filter.types !== undefined) where.push(sql.in("type", filter.types))
+      // A time range is [since, until): consecutive ranges never share an event.
+      if (filter.since !== undefined) where.push(sql`timestamp >= ${instantText(filter.since)}`)
+      if (filter.until !== undefined) where.push(sql`timestamp < ${instantText(filter.until)}`)
+      if (filter.cursor !== undefined) {
+        const [at, id] = yield* cursorKey("JobStore.listEvents", filter.cursor)
+        where.push(descending ? sql`(timestamp, event_id) < (${at}, ${id})` : sql`(timestamp, event_id) > (${at}, ${id})`)
+      }
+      const order = descending ? sql.literal("timestamp DESC, event_id DESC") : sql.literal("timestamp, event_id")
+      const rows = yield* sql`
+        SELECT * FROM flight_recorder_events WHERE ${sql.and(where)}
+        ORDER BY ${order}
+        LIMIT ${limit + 1}`
+      const items = yield* decodeRows(decode.event)(rows.slice(0, limit))
+      return pageOf(items, rows.length > limit, (event) => [event.timestamp, event.event_id])
+    },
+    storageErrors("JobStore.listEvents")
+  )
+
+  const purgeEventsBatch: Service["purgeEventsBatch"] = Effect.fn("JobStore.purgeEventsBatch")(
+    function*(options) {
+      const batchSize = Number.isFinite(options.batchSize) ? Math.floor(options.batchSize) : 0
+      if (batchSize <= 0) return 0
+      const cutoff = instantText(options.before)
+      return yield* write(Effect.gen(function*() {
+        const [grant] = yield* sql<{ readonly grant_id: number }>`
+          INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}) RETURNING grant_id`
+        // UPDATE/DELETE ... LIMIT needs a compile-time option: pick the batch by key instead.
+        const result = yield* sql`
+          DELETE FROM flight_recorder_events
+          WHERE event_id IN (
+            SELECT event_id FROM flight_recorder_events
+            WHERE timestamp < ${cutoff}
+            ORDER BY timestamp, event_id
+            LIMIT ${batchSize}
+          )`.raw
+        yield* sql`DELETE FROM flight_recorder_retention_grants WHERE grant_id = ${grant?.grant_id ?? -1}`
+        return (result as { readonly changes?: number }).changes ?? 0
+      }))
+    },
+    storageErrors("JobStore.purgeEventsBatch")
+  )
+
+  return { appendEvents, listEvents, purgeEventsBatch }
+}

@@ -1,0 +1,116 @@
+/**
+ * Applies the SQLite migrations shipped in `migrations/sqlite/` with
+ * @effect/sql's Migrator, and reports a failure as a typed `MigrationFailed`.
+ *
+ * The Migrator has no loader for `.sql` files, so the files are read here,
+ * split into statements (better-sqlite3 runs one per call) and handed to
+ * `Migrator.fromRecord` as effects. The whole run happens inside one
+ * `BEGIN IMMEDIATE` transaction, so two processes migrating one file at once
+ * queue up: the second finds nothing pending instead of failing on a lock
+ * upgrade.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { readdir, readFile } from "node:fs/promises"
+import { splitStatements } from "./sqlScript.js"
+import { makeWriteTransaction, readBusyTimeout } from "./transaction.js"
+
+/**
+ * Where the SQL files are, relative to this module: `src/store/sqlite/` in
+ * the sources and `dist/store/sqlite/` after a build are both three levels
+ * below the package root, which ships `migrations/`.
+ */
+export const migrationsDirectory: URL = new URL("../../../migrations/sqlite/", import.meta.url)
+
+/** The Migrator's bookkeeping table. */
+export const migrationsTable = "ai_job_model_migrations"
+
+/**
+ * A migration (or the loading of migrations) failed; nothing of the run was
+ * committed. Same tag and id/name fields as PgStore's, so a caller of either
+ * store can `catchTag("MigrationFailed")` alike.
+ */
+export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("MigrationFailed", {
+  /** The failing migration's number (2 for `0002_current_schema.sql`); null when the run failed outside one. */
+  migration_id: Schema.NullOr(Schema.Int),
+  migration_name: Schema.NullOr(Schema.String),
+  /** 1-based index of the failing statement in the file, when one failed. */
+  statement: Schema.NullOr(Schema.Int),
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const cause = this.cause as { readonly message?: unknown; readonly cause?: { readonly message?: unknown } }
+    const detail = cause?.cause?.message ?? cause?.message
+    const which = this.migration_id === null
+      ? "SQLite migrations failed"
+      : `SQLite migration ${String(this.migration_id).padStart(4, "0")}_${this.migration_name ?? ""} failed`
+    const where = this.statement === null ? "" : ` at statement ${this.statement}`
+    return `${which}${where}${typeof detail === "string" ? `: ${detail}` : ""}`
+  }
+}
+
+const FILE_NAME = /^(\d{4})_(\w+)\.sql$/
+
+/** Runs one file's statements in order, naming the one that fails. */
+const runScript = (id: number, name: string, script: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.forEach(splitStatements(script), (statement, index) =>
+      Effect.mapError(
+        sql.unsafe(statement).unprepared,
+        (cause) => new MigrationFailed({ migration_id: id, migration_name: name, statement: index + 1, cause })
+      ), { discard: true }))
+
+/** Reads every `NNNN_name.sql` file into the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
+const readMigrationFiles = Effect.tryPromise({
+  try: async () => {
+    const record: Record<string, Effect.Effect<void, MigrationFailed, SqlClient.SqlClient>> = {}
+    for (const file of (await readdir(migrationsDirectory)).sort()) {
+      const match = FILE_NAME.exec(file)
+      if (match === null) continue
+      const [, number = "", name = ""] = match
+      const script = await readFile(new URL(file, migrationsDirectory), "utf8")
+      record[`${number}_${name}`] = runScript(Number(number), name, script)
+    }
+    return record
+  },
+  catch: (cause) =>
+    new Migrator.MigrationError({ reason: "import-error", message: `Cannot read ${migrationsDirectory.href}`, cause })
+})
+
+const runMigrator = Migrator.make({})({
+  loader: Effect.flatMap(readMigrationFiles, Migrator.fromRecord),
+  table: migrationsTable
+})
+
+const asMigrationFailed = (cause: unknown): MigrationFailed => {
+  if (cause instanceof MigrationFailed) return cause
+  // The Migrator turns a failing migration into a defect wrapping our error.
+  if (cause instanceof Migrator.MigrationError && cause.cause instanceof MigrationFailed) return cause.cause
+  return new MigrationFailed({ migration_id: null, migration_name: null, statement: null, cause })
+}
+
+/**
+ * Applies every pending migration, all or nothing, and returns the ones it
+ * applied as `[id, name]` (empty when the database is up to date).
+ */
+export const migrate: Effect.Effect<
+  ReadonlyArray<readonly [id: number, name: string]>,
+  MigrationFailed,
+  SqlClient.SqlClient
+> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const lockWaitMs = yield* readBusyTimeout
+  const inTransaction = makeWriteTransaction(sql, lockWaitMs)
+  return yield* inTransaction(runMigrator)
+}).pipe(
+  Effect.catchIf(
+    (error): error is SqlError | Migrator.MigrationError =>
+      error instanceof SqlError || error instanceof Migrator.MigrationError,
+    (error) => Effect.fail(asMigrationFailed(error))
+  ),
+  Effect.catchAllDefect((defect) => Effect.fail(asMigrationFailed(defect))),
+  Effect.withSpan("SqliteStore.migrate")
+)

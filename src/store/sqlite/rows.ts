@@ -1,0 +1,104 @@
+/**
+ * SQLite rows ↔ domain values. Every value crosses the boundary through one of
+ * these schemas: strict decode on read (a bad row is a `CorruptRow`), encode on
+ * write (better-sqlite3 binds only strings, numbers, bigints, buffers, null).
+ *
+ * On SQLite, JSON columns are TEXT and timestamps are TEXT in the one stored
+ * form (`Timestamp` encodes exactly that: UTC, milliseconds, `Z`).
+ */
+import * as Schema from "effect/Schema"
+import { AiJob, EntityRef, PlannedOperation } from "../../domain/AiJob.js"
+import { EventRecord } from "../../domain/EventRecord.js"
+import { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
+import { JobKind } from "../../domain/JobKind.js"
+import { JobMetrics } from "../../domain/JobMetrics.js"
+import { AccessMode, JobState, SafetyMode } from "../../domain/JobState.js"
+import { Json } from "../../domain/Json.js"
+import { Timestamp } from "../../domain/Timestamp.js"
+import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
+import { rowDecoder } from "../internal/decodeRow.js"
+
+/** A JSON value stored as TEXT. */
+const JsonText = Schema.parseJson(Json)
+
+/** SQLite's 0/1 integers as booleans. */
+const BooleanFromBit = Schema.transform(Schema.Literal(0, 1), Schema.Boolean, {
+  strict: true,
+  decode: (bit) => bit === 1,
+  encode: (flag) => (flag ? 1 : 0)
+})
+
+/** An `ai_jobs` row, column by column. */
+export const JobRow = Schema.Struct({
+  id: JobId,
+  trace_id: TraceId,
+  workflow_run_id: Schema.NullOr(WorkflowRunId),
+  job_kind: JobKind,
+  status: JobState,
+  status_reason: Schema.String,
+  error_message: Schema.NullOr(Schema.String),
+  protocol_id: Schema.String,
+  profile_id: Schema.String,
+  capability_profile_id: Schema.String,
+  access_mode: AccessMode,
+  safety_mode: SafetyMode,
+  entity_refs: Schema.parseJson(Schema.Array(EntityRef)),
+  planned_operations: Schema.parseJson(Schema.Array(PlannedOperation)),
+  metrics: Schema.parseJson(JobMetrics),
+  job_inputs: Schema.NullOr(JsonText),
+  job_outputs: Schema.NullOr(JsonText),
+  is_pinned: BooleanFromBit,
+  created_at: Timestamp,
+  updated_at: Timestamp
+})
+
+/** An `ai_jobs` row as an `AiJob` (`id` ↔ `job_id`, `status` ↔ `state`). */
+export const JobFromRow = Schema.transform(JobRow, Schema.typeSchema(AiJob), {
+  strict: true,
+  decode: ({ id, status, ...rest }) => ({ ...rest, job_id: id, state: status }),
+  encode: ({ job_id, state, ...rest }) => ({ ...rest, id: job_id, status: state })
+})
+
+/** Some columns of an `ai_jobs` row, for UPDATE ... SET. */
+export const JobColumns = Schema.partialWith(JobRow, { exact: true })
+
+/** A `workflow_runs` row: the columns are the domain's field names. */
+export const RunRow = WorkflowRun
+
+/** A `workflow_runs` row joined with its job's trace id (`job_trace_id`). */
+export const StalledRunRow = Schema.Struct({ ...WorkflowRun.fields, job_trace_id: TraceId })
+
+/** A `workflow_node_executions` row: payloads are JSON TEXT. */
+export const NodeRow = Schema.Struct({
+  ...NodeExecution.fields,
+  input_payload: Schema.NullOr(JsonText),
+  output_payload: Schema.NullOr(JsonText)
+})
+
+/** A `flight_recorder_events` row: the body is JSON TEXT. */
+export const EventRow = Schema.Struct({
+  ...EventRecord.fields,
+  body: Schema.parseJson(EventRecord.fields.body)
+})
+
+/** Strict row decoders, each failing with `CorruptRow` naming its table. */
+export const decode = {
+  job: rowDecoder(JobFromRow, "ai_jobs"),
+  run: rowDecoder(RunRow, "workflow_runs"),
+  stalledRun: rowDecoder(StalledRunRow, "workflow_runs"),
+  node: rowDecoder(NodeRow, "workflow_node_executions"),
+  event: rowDecoder(EventRow, "flight_recorder_events", "event_id")
+}
+
+/** Encoders for writes. They fail only on values the domain types already forbid. */
+export const encode = {
+  job: Schema.encode(JobFromRow),
+  jobColumns: Schema.encode(JobColumns),
+  run: Schema.encode(RunRow),
+  node: Schema.encode(NodeRow),
+  /** A node as startNode writes it: everything but the sequence, which the INSERT computes. */
+  startedNode: Schema.encode(NodeRow.omit("sequence")),
+  nodeColumns: Schema.encode(Schema.partialWith(NodeRow, { exact: true })),
+  event: Schema.encode(EventRow),
+  timestamp: Schema.encode(Timestamp)
+}

@@ -1,0 +1,105 @@
+/**
+ * Splits a SQL script into single statements.
+ *
+ * better-sqlite3 prepares exactly one statement per call, and no Migrator
+ * loader reads `.sql` files, so the migration files are split here. The
+ * splitter knows just enough SQLite lexing to be safe: quoted strings and
+ * identifiers, `--` and `/* *\/` comments, and `CREATE TRIGGER` bodies, whose
+ * `BEGIN ... END` block (and any `CASE ... END` inside it) contains `;`.
+ */
+
+const isWordChar = (char: string | undefined): boolean => char !== undefined && /[A-Za-z0-9_$]/.test(char)
+
+const skipQuoted = (text: string, start: number, quote: string): number => {
+  // A doubled quote inside a quoted run is an escaped quote, not the end.
+  let i = start + 1
+  while (i < text.length) {
+    if (text[i] === quote) {
+      if (text[i + 1] === quote) i += 2
+      else return i + 1
+    } else i++
+  }
+  return i
+}
+
+/** A `[bracketed]` identifier (SQLite's MS Access-style quoting) has no escapes. */
+const skipBracketed = (text: string, start: number): number => {
+  const end = text.indexOf("]", start)
+  return end === -1 ? text.length : end + 1
+}
+
+const skipComment = (text: string, start: number): number => {
+  if (text.startsWith("--", start)) {
+    const end = text.indexOf("\n", start)
+    return end === -1 ? text.length : end + 1
+  }
+  const end = text.indexOf("*/", start + 2)
+  return end === -1 ? text.length : end + 2
+}
+
+/** The statement without comments, for deciding what kind it is and whether it is empty. */
+const stripComments = (statement: string): string => {
+  let out = ""
+  let i = 0
+  while (i < statement.length) {
+    const char = statement[i]
+    if (statement.startsWith("--", i) || statement.startsWith("/*", i)) {
+      i = skipComment(statement, i)
+      out += " "
+    } else if (char === "'" || char === "\"" || char === "`" || char === "[") {
+      const end = char === "[" ? skipBracketed(statement, i) : skipQuoted(statement, i, char)
+      out += statement.slice(i, end)
+      i = end
+    } else {
+      out += char
+      i++
+    }
+  }
+  return out.trim()
+}
+
+const isCreateTrigger = (statementSoFar: string): boolean =>
+  /^CREATE\s+(TEMP\s+|TEMPORARY\s+)?TRIGGER\b/i.test(stripComments(statementSoFar))
+
+/**
+ * The statements of `script`, each without its final `;`, in order. Empty
+ * and comment-only fragments are dropped.
+ */
+export const splitStatements = (script: string): Array<string> => {
+  const statements: Array<string> = []
+  let start = 0
+  // Open BEGIN/CASE blocks of the current CREATE TRIGGER statement.
+  let depth = 0
+  let i = 0
+  const push = (end: number) => {
+    const statement = script.slice(start, end).trim()
+    if (stripComments(statement) !== "") statements.push(statement)
+  }
+  while (i < script.length) {
+    const char = script[i] as string
+    if (script.startsWith("--", i) || script.startsWith("/*", i)) {
+      i = skipComment(script, i)
+    } else if (char === "'" || char === "\"" || char === "`") {
+      i = skipQuoted(script, i, char)
+    } else if (char === "[") {
+      i = skipBracketed(script, i)
+    } else if (char === ";") {
+      if (depth === 0) {
+        push(i)
+        start = i + 1
+      }
+      i++
+    } else if (/[A-Za-z_]/.test(char) && !isWordChar(script[i - 1])) {
+      let end = i
+      while (isWordChar(script[end])) end++
+      const word = script.slice(i, end).toUpperCase()
+      if ((word === "BEGIN" || word === "CASE") && isCreateTrigger(script.slice(start, i))) depth++
+      else if (word === "END" && depth > 0) depth--
+      i = end
+    } else {
+      i++
+    }
+  }
+  push(script.length)
+  return statements
+}

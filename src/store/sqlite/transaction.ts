@@ -1,0 +1,108 @@
+/**
+ * Write transactions that take SQLite's write lock up front (`BEGIN IMMEDIATE`)
+ * and wait for it without blocking the event loop.
+ *
+ * Why not `sql.withTransaction`: the SQLite client begins with a plain
+ * (deferred) `BEGIN`. A deferred transaction that reads and then writes must
+ * upgrade its lock; in WAL mode, if another connection committed in between,
+ * the upgrade fails at once with SQLITE_BUSY(_SNAPSHOT) and the busy timeout
+ * never applies. Claiming a job or stalling runs reads then writes, so two
+ * processes doing it at once would fail instead of waiting. `BEGIN IMMEDIATE`
+ * takes the write lock before the first read, so the second process waits.
+ *
+ * Why not let the busy timeout do the waiting: better-sqlite3 is synchronous,
+ * so SQLite's busy handler would freeze the whole Node process while it waits
+ * — and when both connections live in one process (two store layers on one
+ * file) the holder could never run to release the lock, so the wait would
+ * always end in SQLITE_BUSY after the full timeout. Instead the `BEGIN
+ * IMMEDIATE` is tried with the busy timeout at 0 and retried after short real
+ * sleeps (not the Effect Clock: lock waits are about real concurrency, and a
+ * TestClock must not stall them) until the connection's `busy_timeout`
+ * budget is spent. Once the lock is held nothing inside the transaction waits
+ * for it again (WAL readers never block the writer).
+ *
+ * The transaction is built with `SqlClient.makeWithTransaction` on the
+ * client's own `TransactionConnection` tag, so statements inside it use the
+ * transaction's connection, and nested transactions — ours or
+ * `sql.withTransaction` — become savepoints as usual.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import { sqliteCode } from "./support.js"
+
+/** Runs an effect inside one write transaction (a savepoint when nested). */
+export type WriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+
+/** Whether a failure is SQLite's "database is locked" (any SQLITE_BUSY variant). */
+const isBusy = (error: SqlError): boolean => sqliteCode(error)?.startsWith("SQLITE_BUSY") === true
+
+/**
+ * Whether a ROLLBACK failed because no transaction was open: the BEGIN itself
+ * failed (lock wait spent), or SQLite already rolled back on its own. The
+ * transaction machinery rolls back after any failure and turns a failing
+ * ROLLBACK into a defect, which would hide the real, typed error.
+ */
+const isNoTransaction = (error: SqlError): boolean =>
+  /no transaction is active/i.test(String((error.cause as { readonly message?: unknown } | undefined)?.message))
+
+const sleepRealTime = (ms: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+const beginImmediate = (conn: Connection, lockWaitMs: number): Effect.Effect<void, SqlError> => {
+  // Prepared once and cached by the client: these run on every write.
+  const run = (statement: string) => conn.execute(statement, [], undefined)
+  const attempt = (startedAt: number, delayMs: number): Effect.Effect<void, SqlError> =>
+    Effect.catchIf(
+      run("BEGIN IMMEDIATE"),
+      (error) => isBusy(error) && performance.now() - startedAt < lockWaitMs,
+      () =>
+        Effect.zipRight(
+          // Write locks are held for milliseconds, so poll often (at most every ~10 ms);
+          // jitter keeps two waiting connections from retrying in lockstep.
+          sleepRealTime(delayMs * (0.5 + Math.random())),
+          Effect.suspend(() => attempt(startedAt, Math.min(delayMs * 2, 10)))
+        )
+    )
+  return Effect.acquireUseRelease(
+    run("PRAGMA busy_timeout = 0"),
+    () => Effect.suspend(() => attempt(performance.now(), 1)),
+    () => Effect.orDie(run(`PRAGMA busy_timeout = ${lockWaitMs}`))
+  )
+}
+
+/** The connection's busy timeout in milliseconds: the budget for waiting on the write lock. */
+export const readBusyTimeout: Effect.Effect<number, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly timeout?: unknown }>`PRAGMA busy_timeout`
+  const timeout = rows[0]?.timeout
+  return typeof timeout === "number" && Number.isInteger(timeout) && timeout >= 0 ? timeout : 5000
+})
+
+/**
+ * Builds the `BEGIN IMMEDIATE` transaction runner for `sql`, waiting up to
+ * `lockWaitMs` for the write lock.
+ */
+export const makeWriteTransaction = (sql: SqlClient.SqlClient, lockWaitMs: number): WriteTransaction => {
+  const run = (conn: Connection, statement: string) => conn.executeUnprepared(statement, [], undefined)
+  return SqlClient.makeWithTransaction({
+    transactionTag: SqlClient.TransactionConnection,
+    spanAttributes: [["db.system.name", "sqlite"]],
+    // `reserve` is the client's transaction acquirer: it holds the client's
+    // one-connection semaphore until the scope closes, as sql.withTransaction does.
+    acquireConnection: Effect.flatMap(
+      Scope.make(),
+      (scope) => Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)
+    ),
+    begin: (conn) => beginImmediate(conn, lockWaitMs),
+    savepoint: (conn, id) => run(conn, `SAVEPOINT effect_sql_${id}`),
+    commit: (conn) => run(conn, "COMMIT"),
+    rollback: (conn) => Effect.catchIf(run(conn, "ROLLBACK"), isNoTransaction, () => Effect.void),
+    rollbackSavepoint: (conn, id) => run(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`)
+  })
+}

@@ -1,0 +1,117 @@
+/**
+ * Work that many processes may do at once, on SQLite: claiming queued jobs
+ * and startup recovery's stale-run scan (R6, R9).
+ *
+ * Each runs as one `BEGIN IMMEDIATE` transaction (see transaction.ts): the
+ * write lock is taken before the first read, so what a claimer or recoverer
+ * reads cannot change before it writes, and a second process waits its turn
+ * instead of claiming the same job or stalling the same run.
+ */
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import { WorkflowRunId } from "../../domain/Ids.js"
+import type { WorkflowRun } from "../../domain/WorkflowRun.js"
+import { decodeRows } from "../internal/decodeRow.js"
+import type { JobStore, StalledRun } from "../JobStore.js"
+import { decode, encode } from "./rows.js"
+import { alreadyExistsAsStorageError, insertEvents, instantText, type SqliteContext, storageErrors } from "./support.js"
+
+type Service = JobStore["Type"]
+
+/** A row limit SQLite accepts: absent means none (-1), never negative otherwise. */
+const rowLimit = (limit: number | undefined): number =>
+  limit === undefined ? -1 : Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1
+
+/** The heartbeat text before which a running run is stale, at the Clock's now. */
+const staleCutoff = (olderThanMs: number) =>
+  Effect.map(DateTime.now, (now) => instantText(DateTime.subtract(now, { millis: olderThanMs })))
+
+/** The worker and recovery methods of the SQLite store. */
+export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
+  const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
+    function*(options = {}) {
+      return yield* write(Effect.gen(function*() {
+        const kinds = options.kinds === undefined ? [] : [sql.in("job_kind", options.kinds)]
+        const [candidateRow] = yield* sql`
+          SELECT * FROM ai_jobs
+          WHERE ${sql.and([sql`status = 'queued'`, ...kinds])}
+          ORDER BY created_at, id
+          LIMIT 1`
+        if (candidateRow === undefined) return null
+        const candidate = yield* decode.job(candidateRow)
+        const now = yield* DateTime.now
+        const run: WorkflowRun = {
+          id: WorkflowRunId.make(crypto.randomUUID()),
+          job_id: candidate.job_id,
+          status: "running",
+          last_heartbeat: now,
+          error_message: null,
+          created_at: now,
+          updated_at: now
+        }
+        yield* sql`INSERT INTO workflow_runs ${sql.insert(yield* encode.run(run))}`
+        const set = yield* encode.jobColumns({ status: "running", workflow_run_id: run.id, updated_at: now })
+        const [row] = yield* sql`
+          UPDATE ai_jobs SET ${sql.update(set)}
+          WHERE id = ${candidate.job_id} AND status = 'queued'
+          RETURNING *`
+        // Under the write lock the job read above cannot have changed.
+        if (row === undefined) return yield* Effect.dieMessage(`claimNext: job ${candidate.job_id} left queued under the write lock`)
+        const claim = { job: yield* decode.job(row), run }
+        yield* insertEvents(sql, options.events?.(claim) ?? [])
+        return claim
+      }))
+    },
+    alreadyExistsAsStorageError("JobStore.claimNext"),
+    storageErrors("JobStore.claimNext")
+  )
+
+  const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
+    function*(options) {
+      const cutoff = yield* staleCutoff(options.olderThanMs)
+      const rows = yield* sql`
+        SELECT * FROM workflow_runs
+        WHERE status = 'running' AND last_heartbeat < ${cutoff}
+        ORDER BY last_heartbeat, id
+        LIMIT ${rowLimit(options.limit)}`
+      return yield* decodeRows(decode.run)(rows)
+    },
+    storageErrors("JobStore.findStaleRuns")
+  )
+
+  const stallStaleRuns: Service["stallStaleRuns"] = Effect.fn("JobStore.stallStaleRuns")(
+    function*(options) {
+      return yield* write(Effect.gen(function*() {
+        const cutoff = yield* staleCutoff(options.olderThanMs)
+        const rows = yield* sql`
+          SELECT r.*, j.trace_id AS job_trace_id
+          FROM workflow_runs AS r JOIN ai_jobs AS j ON j.id = r.job_id
+          WHERE r.status = 'running' AND r.last_heartbeat < ${cutoff}
+          ORDER BY r.last_heartbeat, r.id
+          LIMIT ${rowLimit(options.limit)}`
+        if (rows.length === 0) return []
+        const stalled: Array<StalledRun> = (yield* decodeRows(decode.stalledRun)(rows)).map(
+          ({ job_trace_id, ...run }) => ({ run, trace_id: job_trace_id })
+        )
+        // Set-based: one UPDATE for the runs, one for their jobs, whatever the batch size.
+        const runIds = JSON.stringify(stalled.map(({ run }) => run.id))
+        const now = yield* encode.timestamp(yield* DateTime.now)
+        yield* sql`
+          UPDATE workflow_runs SET status = 'stalled', updated_at = ${now}
+          WHERE id IN (SELECT value FROM json_each(${runIds}))`
+        // Only jobs still running follow their run (R6a: recovery's one edge is running -> stalled).
+        yield* sql`
+          UPDATE ai_jobs SET status = 'stalled', updated_at = ${now}
+          WHERE status = 'running'
+            AND id IN (SELECT job_id FROM workflow_runs WHERE id IN (SELECT value FROM json_each(${runIds})))`
+        const build = options.events
+        if (build !== undefined) yield* insertEvents(sql, stalled.flatMap((entry) => build(entry)))
+        return stalled
+      }))
+    },
+    alreadyExistsAsStorageError("JobStore.stallStaleRuns"),
+    storageErrors("JobStore.stallStaleRuns")
+  )
+
+  return { claimNext, findStaleRuns, stallStaleRuns }
+}

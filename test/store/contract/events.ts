@@ -1,0 +1,211 @@
+/**
+ * Contract: the Flight Recorder sink (R10, R11, R13): exact round trips,
+ * filters, ordering, keyset pages, all-or-nothing appends and batched purges.
+ */
+import { assert, describe } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import type { EventRecord } from "../../../src/domain/EventRecord.js"
+import { type EventFilter, JobStore, type Page } from "../../../src/store/JobStore.js"
+import { at, byEventId, encode, eventRecord, expectTag, failureOf, ids } from "../fixtures.js"
+import { type Backend, storeTest } from "./backend.js"
+
+/** Expected order: timestamp, then event_id. */
+const ascending = (a: EventRecord, b: EventRecord): number =>
+  a.timestamp.epochMillis - b.timestamp.epochMillis || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0)
+
+const idsOf = (events: ReadonlyArray<EventRecord>): Array<string> => events.map((event) => event.event_id)
+
+/** Reads every page of `filter` with page size `limit`; returns the page sizes and the events in order. */
+const readAllPages = (filter: EventFilter, limit: number) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const sizes: Array<number> = []
+    const events: Array<EventRecord> = []
+    let cursor: string | null = null
+    for (let pages = 0; pages < 20; pages++) {
+      const page: Page<EventRecord> = yield* store.listEvents(cursor === null ? { ...filter, limit } : { ...filter, limit, cursor })
+      sizes.push(page.items.length)
+      events.push(...page.items)
+      cursor = page.next_cursor
+      if (cursor === null) break
+    }
+    return { sizes, events, cursor }
+  })
+
+/** Flight Recorder sink contract tests. */
+export const eventContract = (backend: Backend): void => {
+  const test = storeTest(backend)
+
+  describe("appendEvents / listEvents", () => {
+    test("R11 appendEvents and listEvents round-trip records exactly, body included", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const rich = eventRecord({
+          timestamp: at(Date.UTC(2026, 0, 19, 23, 59, 37, 328)),
+          actor: "agent",
+          type: "llm_inference",
+          job_id: ids.job(),
+          workflow_run_id: ids.run(),
+          body: {
+            type: "llm_inference",
+            model_id: "model-ü-1",
+            token_usage: { prompt: 1200, completion: 34, total: 1234 },
+            latency_ms: 12.5,
+            camelCaseKey: { nested_key: [1, "zwei", null, true, { "🎉": "emoji key" }] },
+            wsids: [],
+            note: "line\nbreak \"quotes\" \\ backslash"
+          }
+        })
+        const bare = eventRecord({ timestamp: at(1_000) })
+        yield* store.appendEvents([rich, bare])
+        const page = yield* store.listEvents()
+        assert.deepStrictEqual(page.items.map(encode.event), [bare, rich].map(encode.event))
+        assert.isNull(page.next_cursor)
+      }))
+
+    test("R10 appendEvents of an empty batch stores nothing and succeeds", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* store.appendEvents([])
+        assert.deepStrictEqual((yield* store.listEvents()).items, [])
+      }))
+
+    test("R10 listEvents filters by event_id, job_id, trace_id and workflow_run_id", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const jobId = ids.job()
+        const traceId = ids.trace()
+        const runId = ids.run()
+        const a = eventRecord({ job_id: jobId, trace_id: traceId, timestamp: at(1_000) })
+        const b = eventRecord({ job_id: jobId, trace_id: traceId, workflow_run_id: runId, timestamp: at(2_000) })
+        const c = eventRecord({ trace_id: traceId, timestamp: at(3_000) })
+        const d = eventRecord({ timestamp: at(4_000) })
+        yield* store.appendEvents([a, b, c, d])
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ event_id: c.event_id })).items), [c.event_id])
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ job_id: jobId })).items), [a.event_id, b.event_id])
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ trace_id: traceId })).items), [a.event_id, b.event_id, c.event_id])
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ workflow_run_id: runId })).items), [b.event_id])
+        assert.deepStrictEqual((yield* store.listEvents({ event_id: ids.event() })).items, [])
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ trace_id: traceId, job_id: jobId, workflow_run_id: runId })).items), [b.event_id])
+      }))
+
+    test("R12 listEvents filters by types", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const recovery = eventRecord({ type: "workflow_recovery", timestamp: at(1_000) })
+        const llm = eventRecord({ type: "llm_inference", actor: "agent", timestamp: at(2_000) })
+        const system = eventRecord({ type: "system", timestamp: at(3_000) })
+        yield* store.appendEvents([recovery, llm, system])
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ types: ["workflow_recovery", "system"] })).items), [recovery.event_id, system.event_id])
+        assert.deepStrictEqual((yield* store.listEvents({ types: ["security_violation"] })).items, [])
+      }))
+
+    test("R10 listEvents filters by time range", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const events = [1_000, 2_000, 3_000, 4_000].map((ms) => eventRecord({ timestamp: at(ms) }))
+        yield* store.appendEvents(events)
+        const [e1, e2, e3, e4] = events as [EventRecord, EventRecord, EventRecord, EventRecord]
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ since: at(1_500) })).items), idsOf([e2, e3, e4]))
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ until: at(2_500) })).items), idsOf([e1, e2]))
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ since: at(1_500), until: at(3_500) })).items), idsOf([e2, e3]))
+      }))
+
+    test("R10 listEvents orders by timestamp then event_id, ascending by default and descending on request", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const events = [3_000, 1_000, 2_000, 1_000, 3_000, 1_000].map((ms) => eventRecord({ timestamp: at(ms) }))
+        yield* store.appendEvents(events)
+        const sorted = [...events].sort(ascending)
+        assert.deepStrictEqual(idsOf((yield* store.listEvents()).items), idsOf(sorted))
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ order: "asc" })).items), idsOf(sorted))
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ order: "desc" })).items), idsOf(sorted.reverse()))
+      }))
+
+    test("R10 listEvents pages with keyset cursors in both orders: 25 by 10 give 10, 10, 5", () =>
+      Effect.gen(function*() {
+        const traceId = ids.trace()
+        // Five events per instant, so page boundaries fall between equal timestamps; plus noise another filter drops.
+        const events = Array.from({ length: 25 }, (_, i) => eventRecord({ trace_id: traceId, timestamp: at(1_000 * Math.floor(i / 5)) }))
+        const store = yield* JobStore
+        yield* store.appendEvents([...events, ...Array.from({ length: 5 }, () => eventRecord())])
+        const sorted = [...events].sort(ascending)
+
+        const asc = yield* readAllPages({ trace_id: traceId }, 10)
+        assert.deepStrictEqual(asc.sizes, [10, 10, 5])
+        assert.isNull(asc.cursor)
+        assert.deepStrictEqual(idsOf(asc.events), idsOf(sorted))
+
+        const desc = yield* readAllPages({ trace_id: traceId, order: "desc" }, 10)
+        assert.deepStrictEqual(desc.sizes, [10, 10, 5])
+        assert.deepStrictEqual(idsOf(desc.events), idsOf([...sorted].reverse()))
+      }))
+
+    test("R10 listEvents with a cursor that no page returned fails with a typed error, not a defect", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* store.appendEvents([eventRecord()])
+        const error = yield* failureOf(store.listEvents({ cursor: "definitely not a cursor" }))
+        assert.isString((error as { readonly _tag?: unknown })._tag)
+      }))
+
+    test("R10 appendEvents with an event_id already stored fails with AlreadyExists and stores nothing of the batch", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const original = eventRecord({ timestamp: at(1_000) })
+        yield* store.appendEvents([original])
+        const before = eventRecord({ timestamp: at(2_000) })
+        const clash = eventRecord({ event_id: original.event_id, timestamp: at(3_000), type: "diagnostic" })
+        const after = eventRecord({ timestamp: at(4_000) })
+        const error = expectTag(yield* failureOf(store.appendEvents([before, clash, after])), "AlreadyExists")
+        assert.strictEqual(error.entity, "event")
+        assert.strictEqual(error.id, original.event_id)
+        assert.deepStrictEqual((yield* store.listEvents()).items.map(encode.event), [encode.event(original)])
+      }))
+
+    test("R10 appendEvents with the same event_id twice in one batch fails with AlreadyExists and stores nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const first = eventRecord({ timestamp: at(1_000) })
+        const other = eventRecord({ timestamp: at(1_500) })
+        const again = eventRecord({ event_id: first.event_id, timestamp: at(2_000) })
+        expectTag(yield* failureOf(store.appendEvents([first, other, again])), "AlreadyExists")
+        assert.deepStrictEqual((yield* store.listEvents()).items, [])
+      }))
+  })
+
+  describe("purgeEventsBatch", () => {
+    test("R13 purgeEventsBatch deletes at most batchSize events strictly older than before, and returns the count", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const events = Array.from({ length: 10 }, (_, i) => eventRecord({ timestamp: at((i + 1) * 1_000) }))
+        yield* store.appendEvents(events)
+        const before = at(5_000)
+        assert.strictEqual(yield* store.purgeEventsBatch({ before, batchSize: 3 }), 3)
+        assert.strictEqual(yield* store.purgeEventsBatch({ before, batchSize: 3 }), 1)
+        assert.strictEqual(yield* store.purgeEventsBatch({ before, batchSize: 3 }), 0)
+        const left = (yield* store.listEvents()).items
+        assert.deepStrictEqual(byEventId(left), byEventId(events.slice(4)), "the event at exactly `before` and all later ones stay")
+      }))
+
+    test("R13 purgeEventsBatch on nothing old deletes 0 and keeps every event", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const events = [eventRecord({ timestamp: at(10_000) }), eventRecord({ timestamp: at(20_000) })]
+        yield* store.appendEvents(events)
+        assert.strictEqual(yield* store.purgeEventsBatch({ before: at(10_000), batchSize: 100 }), 0)
+        assert.strictEqual((yield* store.listEvents()).items.length, 2)
+      }))
+
+    test("R13 purgeEventsBatch applies each call's own cutoff", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const events = Array.from({ length: 4 }, (_, i) => eventRecord({ timestamp: at((i + 1) * 1_000) }))
+        yield* store.appendEvents(events)
+        assert.strictEqual(yield* store.purgeEventsBatch({ before: at(3_500), batchSize: 1 }), 1)
+        assert.strictEqual(yield* store.purgeEventsBatch({ before: at(1_500), batchSize: 10 }), 0, "an earlier cutoff deletes nothing more")
+        assert.strictEqual(yield* store.purgeEventsBatch({ before: at(3_500), batchSize: 10 }), 2)
+        assert.deepStrictEqual(idsOf((yield* store.listEvents()).items), idsOf(events.slice(3)))
+      }))
+  })
+}

@@ -1,0 +1,312 @@
+/**
+ * Contract: workflow runs and their node executions (R8, HSK-WF-001).
+ */
+import { assert, describe } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
+import type { Json } from "../../../src/domain/Json.js"
+import type { TransitionTarget } from "../../../src/domain/Lifecycle.js"
+import { JobStore } from "../../../src/store/JobStore.js"
+import { encode, eventRecord, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, startedJob } from "../fixtures.js"
+import { type Backend, storeTest } from "./backend.js"
+
+/** Final run statuses `finishRun` accepts. */
+const finalStatuses: ReadonlyArray<Exclude<TransitionTarget, "queued" | "running">> = [
+  "awaiting_validation",
+  "awaiting_user",
+  "completed",
+  "completed_with_issues",
+  "failed",
+  "cancelled",
+  "poisoned"
+]
+
+/** JSON that tends to break on the way through a database: nesting, unicode, number forms, camelCase keys. */
+const awkwardPayload: Json = {
+  text: "naïve café — 日本語 🎉 \"quoted\" back\\slash\nnew line\ttab",
+  camelCaseKey: { snake_case_key: ["a", { deeperCamelKey: null }] },
+  numbers: [0, 1, -1, 1.5, -0.25, 123456789.125, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1e-7, 1e21, 6.02214076e23],
+  flags: [true, false, null],
+  empty: { object: {}, array: [], string: "" },
+  deep: [[[[{ level: 5, list: [[], [[]]] }]]]]
+}
+
+/** Run and node contract tests. */
+export const runContract = (backend: Backend): void => {
+  const test = storeTest(backend)
+
+  describe("workflow runs", () => {
+    test("R8 createRun creates a running run with its heartbeat at now and leaves the job as it is", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        yield* TestClock.setTime(42_000)
+        const event = jobEvent(job)
+        const run = yield* store.createRun(job.job_id, { events: [event] })
+        assert.strictEqual(run.job_id, job.job_id)
+        assert.strictEqual(run.status, "running")
+        assert.isNull(run.error_message)
+        assert.strictEqual(millis(run.last_heartbeat), 42_000)
+        assert.strictEqual(millis(run.created_at), 42_000)
+        assert.strictEqual(millis(run.updated_at), 42_000)
+        assert.deepStrictEqual(encode.run(yield* store.getRun(run.id)), encode.run(run))
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(job), "createRun does not change the job")
+        assert.strictEqual((yield* store.listEvents({ event_id: event.event_id })).items.length, 1)
+      }))
+
+    test("R8 createRun for an unknown job fails with NotFound and writes no event", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const jobId = ids.job()
+        const error = expectTag(yield* failureOf(store.createRun(jobId, { events: [eventRecord({ job_id: jobId })] })), "NotFound")
+        assert.strictEqual(error.entity, "job")
+        assert.strictEqual(error.id, jobId)
+        assert.deepStrictEqual((yield* store.listEvents()).items, [])
+      }))
+
+    test("R8 getRun of an unknown run fails with NotFound", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const runId = ids.run()
+        const error = expectTag(yield* failureOf(store.getRun(runId)), "NotFound")
+        assert.strictEqual(error.entity, "workflow_run")
+        assert.strictEqual(error.id, runId)
+      }))
+
+    test("R6c listRuns gives one job's runs, oldest first", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        const other = yield* store.createJob(newJob())
+        const runs = []
+        for (const ms of [1_000, 2_000, 3_000]) {
+          yield* TestClock.setTime(ms)
+          runs.push(yield* store.createRun(job.job_id))
+          yield* store.createRun(other.job_id)
+        }
+        assert.deepStrictEqual((yield* store.listRuns(job.job_id)).map(encode.run), runs.map(encode.run))
+        assert.deepStrictEqual(yield* store.listRuns(ids.job()), [])
+      }))
+
+    test("R8 heartbeat moves last_heartbeat to the Clock's now", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        yield* TestClock.adjust(12_345)
+        const now = yield* Clock.currentTimeMillis
+        const beaten = yield* store.heartbeat(run.id)
+        assert.strictEqual(millis(beaten.last_heartbeat), now)
+        assert.strictEqual(beaten.status, "running")
+        assert.strictEqual(millis(beaten.created_at), millis(run.created_at))
+        assert.strictEqual(millis((yield* store.getRun(run.id)).last_heartbeat), now)
+      }))
+
+    test("R8 heartbeat of an unknown run fails with NotFound", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const runId = ids.run()
+        const error = expectTag(yield* failureOf(store.heartbeat(runId)), "NotFound")
+        assert.strictEqual(error.entity, "workflow_run")
+        assert.strictEqual(error.id, runId)
+      }))
+
+    test("R8 finishRun ends a running run with each final status and its error message", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        for (const status of finalStatuses) {
+          const run = yield* store.createRun(job.job_id)
+          yield* TestClock.adjust(1_000)
+          const event = jobEvent(job, { workflow_run_id: run.id })
+          const finished = yield* store.finishRun(run.id, status, { error_message: `ended ${status}`, events: [event] })
+          assert.strictEqual(finished.status, status)
+          assert.strictEqual(finished.error_message, `ended ${status}`)
+          assert.deepStrictEqual(encode.run(yield* store.getRun(run.id)), encode.run(finished))
+          assert.strictEqual((yield* store.listEvents({ event_id: event.event_id })).items.length, 1, `${status}: event written`)
+        }
+        const plain = yield* store.createRun(job.job_id)
+        assert.isNull((yield* store.finishRun(plain.id, "completed")).error_message)
+      }))
+
+    test("R8 finishRun of an unknown run fails with NotFound", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const runId = ids.run()
+        const error = expectTag(yield* failureOf(store.finishRun(runId, "completed")), "NotFound")
+        assert.strictEqual(error.entity, "workflow_run")
+        assert.strictEqual(error.id, runId)
+      }))
+
+    test("R8 heartbeat and finishRun of a finished run fail with RunNotActive naming its status, and change nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        const finished = yield* store.finishRun(run.id, "failed", { error_message: "first end" })
+        yield* TestClock.adjust(5_000)
+        const beat = expectTag(yield* failureOf(store.heartbeat(run.id)), "RunNotActive")
+        assert.deepStrictEqual({ id: beat.workflow_run_id, status: beat.status }, { id: run.id, status: "failed" })
+        const event = eventRecord({ workflow_run_id: run.id })
+        const again = expectTag(
+          yield* failureOf(store.finishRun(run.id, "completed", { events: [event] })),
+          "RunNotActive"
+        )
+        assert.deepStrictEqual({ id: again.workflow_run_id, status: again.status }, { id: run.id, status: "failed" })
+        assert.deepStrictEqual(encode.run(yield* store.getRun(run.id)), encode.run(finished))
+        assert.deepStrictEqual((yield* store.listEvents({ event_id: event.event_id })).items, [])
+      }))
+
+    test("R9 heartbeat and finishRun of a stalled run fail with RunNotActive: a late worker cannot revive it", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const [job] = yield* jobsIn("stalled", 1)
+        const runId = job?.workflow_run_id
+        if (runId == null) return assert.fail("setup: the stalled job points at its run")
+        const error = expectTag(yield* failureOf(store.heartbeat(runId)), "RunNotActive")
+        assert.strictEqual(error.status, "stalled")
+        const finish = expectTag(yield* failureOf(store.finishRun(runId, "completed")), "RunNotActive")
+        assert.strictEqual(finish.status, "stalled")
+        assert.strictEqual((yield* store.getRun(runId)).status, "stalled")
+      }))
+  })
+
+  describe("node executions", () => {
+    test("R8 startNode numbers a run's nodes 0, 1, 2, … and each run starts at 0", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        const { run: otherRun } = yield* startedJob()
+        const sequences: Array<number> = []
+        for (const name of ["plan", "fetch", "write", "check"]) {
+          sequences.push((yield* store.startNode({ workflow_run_id: run.id, node_id: name, node_type: "step" })).sequence)
+        }
+        assert.deepStrictEqual(sequences, [0, 1, 2, 3])
+        assert.strictEqual((yield* store.startNode({ workflow_run_id: otherRun.id, node_id: "plan", node_type: "step" })).sequence, 0)
+      }))
+
+    test("R8 startNode records a running node with its input and start time", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        yield* TestClock.setTime(77_000)
+        const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n1", node_type: "llm", input_payload: { prompt: "hi" } })
+        assert.strictEqual(node.workflow_run_id, run.id)
+        assert.strictEqual(node.node_id, "n1")
+        assert.strictEqual(node.node_type, "llm")
+        assert.strictEqual(node.status, "running")
+        assert.deepStrictEqual(node.input_payload, { prompt: "hi" })
+        assert.isNull(node.output_payload)
+        assert.isNull(node.error_message)
+        assert.strictEqual(millis(node.started_at), 77_000)
+        assert.isNull(node.finished_at)
+        const bare = yield* store.startNode({ workflow_run_id: run.id, node_id: "n2", node_type: "tool" })
+        assert.isNull(bare.input_payload, "no input given: null")
+      }))
+
+    test("R8 startNode for an unknown run fails with NotFound", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const runId = ids.run()
+        const error = expectTag(yield* failureOf(store.startNode({ workflow_run_id: runId, node_id: "n", node_type: "t" })), "NotFound")
+        assert.strictEqual(error.entity, "workflow_run")
+        assert.strictEqual(error.id, runId)
+      }))
+
+    test("R8 finishNode records completed with output, failed with error, cancelled, each with its finish time", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        const a = yield* store.startNode({ workflow_run_id: run.id, node_id: "a", node_type: "step", input_payload: [1] })
+        const b = yield* store.startNode({ workflow_run_id: run.id, node_id: "b", node_type: "step" })
+        const c = yield* store.startNode({ workflow_run_id: run.id, node_id: "c", node_type: "step" })
+        yield* TestClock.setTime(90_000)
+        const done = yield* store.finishNode(a.id, { status: "completed", output_payload: { answer: 42 } })
+        assert.strictEqual(done.status, "completed")
+        assert.deepStrictEqual(done.output_payload, { answer: 42 })
+        assert.deepStrictEqual(done.input_payload, [1], "input kept")
+        assert.isNull(done.error_message)
+        assert.strictEqual(done.finished_at === null ? null : millis(done.finished_at), 90_000)
+        const failed = yield* store.finishNode(b.id, { status: "failed", error_message: "tool crashed" })
+        assert.strictEqual(failed.status, "failed")
+        assert.strictEqual(failed.error_message, "tool crashed")
+        assert.isNull(failed.output_payload)
+        const cancelled = yield* store.finishNode(c.id, { status: "cancelled" })
+        assert.strictEqual(cancelled.status, "cancelled")
+        assert.deepStrictEqual(
+          (yield* store.listNodes(run.id)).map(encode.node),
+          [done, failed, cancelled].map(encode.node)
+        )
+      }))
+
+    test("R8 finishNode of an unknown node fails with NotFound", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const nodeId = ids.node()
+        const error = expectTag(yield* failureOf(store.finishNode(nodeId, { status: "completed" })), "NotFound")
+        assert.strictEqual(error.entity, "node_execution")
+        assert.strictEqual(error.id, nodeId)
+      }))
+
+    test("R8 listNodes gives one run's nodes in sequence order", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        const { run: otherRun } = yield* startedJob()
+        const nodes = []
+        for (let i = 0; i < 6; i++) {
+          nodes.push(yield* store.startNode({ workflow_run_id: run.id, node_id: `node-${i}`, node_type: "step" }))
+          yield* store.startNode({ workflow_run_id: otherRun.id, node_id: `other-${i}`, node_type: "step" })
+        }
+        // Finish out of order: the listing still follows the sequence.
+        for (const node of [nodes[4], nodes[1], nodes[5]]) {
+          if (node !== undefined) yield* store.finishNode(node.id, { status: "completed" })
+        }
+        const listed = yield* store.listNodes(run.id)
+        assert.deepStrictEqual(listed.map((n) => n.sequence), [0, 1, 2, 3, 4, 5])
+        assert.deepStrictEqual(listed.map((n) => n.node_id), nodes.map((n) => n.node_id))
+        assert.deepStrictEqual(yield* store.listNodes(ids.run()), [])
+      }))
+
+    test("R8 node payloads round-trip exactly: nested JSON, unicode, numbers, camelCase keys", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        const started = yield* store.startNode({ workflow_run_id: run.id, node_id: "p", node_type: "step", input_payload: awkwardPayload })
+        assert.deepStrictEqual(started.input_payload, awkwardPayload)
+        yield* store.finishNode(started.id, { status: "completed", output_payload: awkwardPayload })
+        const [read] = yield* store.listNodes(run.id)
+        assert.deepStrictEqual(read?.input_payload, awkwardPayload)
+        assert.deepStrictEqual(read?.output_payload, awkwardPayload)
+        for (const scalar of ["just a string", 3.25, true, null, ["array", "at", "top"]] as const) {
+          const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "s", node_type: "step", input_payload: scalar })
+          const [again] = (yield* store.listNodes(run.id)).filter((n) => n.id === node.id)
+          assert.deepStrictEqual(again?.input_payload, scalar)
+        }
+      }))
+
+    test("R8 payloads holding U+0000 are refused alike by every backend (the domain's Json refuses them; PostgreSQL cannot store them)", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const payload = { "key\u0000": "before\u0000after", list: ["\u0000"] } as unknown as Json
+        const { run } = yield* startedJob()
+        const nodeError = yield* Effect.flip(
+          store.startNode({ workflow_run_id: run.id, node_id: "nul", node_type: "step", input_payload: payload })
+        )
+        assert.strictEqual(nodeError._tag, "StorageError")
+        assert.deepStrictEqual(yield* store.listNodes(run.id), [])
+        const jobError = yield* Effect.flip(store.createJob({ ...newJob(), job_inputs: payload }))
+        assert.strictEqual(jobError._tag, "StorageError")
+        assert.strictEqual((yield* store.listJobs()).items.length, 1, "only the started job exists")
+      }))
+
+    test("R5 job inputs and outputs round-trip exactly", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob({ job_inputs: awkwardPayload }))
+        yield* store.updateJob(job.job_id, { job_outputs: awkwardPayload })
+        const read = yield* store.getJob(job.job_id)
+        assert.deepStrictEqual(read.job_inputs, awkwardPayload)
+        assert.deepStrictEqual(read.job_outputs, awkwardPayload)
+      }))
+  })
+}

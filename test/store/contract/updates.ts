@@ -1,0 +1,108 @@
+/**
+ * Contract: changes to a job outside the lifecycle — metrics, outputs, reason,
+ * error (R4, R5) — and pinning (R18).
+ */
+import { assert, describe } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { JobMetrics } from "../../../src/domain/JobMetrics.js"
+import { JobStore } from "../../../src/store/JobStore.js"
+import { encode, expectTag, failureOf, ids, jobEvent, newJob } from "../fixtures.js"
+import { type Backend, storeTest } from "./backend.js"
+
+/** updateJob / setPinned contract tests. */
+export const updateContract = (backend: Backend): void => {
+  const test = storeTest(backend)
+
+  describe("updateJob", () => {
+    test("R4 updateJob stores metrics exactly, including the u32 and safe-integer limits", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        const metrics = new JobMetrics({
+          duration_ms: Number.MAX_SAFE_INTEGER,
+          total_tokens: 4_294_967_295,
+          input_tokens: 1_200,
+          output_tokens: 34,
+          tokens_planner: 5,
+          tokens_executor: 6,
+          entities_read: 7,
+          entities_written: 8,
+          validators_run_count: 9
+        })
+        const updated = yield* store.updateJob(job.job_id, { metrics })
+        assert.deepStrictEqual(encode.job(updated).metrics, encode.job({ ...job, metrics }).metrics)
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)).metrics, encode.job({ ...job, metrics }).metrics)
+        assert.strictEqual(updated.state, "queued", "updateJob never changes the state")
+      }))
+
+    test("R5 updateJob stores outputs, status_reason and error_message and leaves other fields alone", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob({ job_inputs: { q: "in" }, status_reason: "initial" }))
+        const outputs = { summary: "done ✓", scores: [0.5, 1, 2.25], nested: { ok: true, none: null } }
+        const withOutputs = yield* store.updateJob(job.job_id, { job_outputs: outputs })
+        assert.deepStrictEqual(withOutputs.job_outputs, outputs)
+        assert.strictEqual(withOutputs.status_reason, "initial", "left out: kept")
+        assert.isNull(withOutputs.error_message)
+
+        const withReason = yield* store.updateJob(job.job_id, { status_reason: "halfway", error_message: "a warning" })
+        assert.strictEqual(withReason.status_reason, "halfway")
+        assert.strictEqual(withReason.error_message, "a warning")
+        assert.deepStrictEqual(withReason.job_outputs, outputs, "left out: kept")
+
+        const cleared = yield* store.updateJob(job.job_id, { job_outputs: null, error_message: null })
+        assert.isNull(cleared.job_outputs)
+        assert.isNull(cleared.error_message)
+        assert.strictEqual(cleared.status_reason, "halfway")
+
+        const read = encode.job(yield* store.getJob(job.job_id))
+        assert.deepStrictEqual(read, encode.job(cleared))
+        assert.deepStrictEqual(
+          { ...read, status_reason: job.status_reason, updated_at: encode.job(job).updated_at },
+          encode.job(job),
+          "only the patched fields changed"
+        )
+      }))
+
+    test("R10 updateJob writes its events", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        const event = jobEvent(job, { type: "llm_inference", actor: "agent" })
+        yield* store.updateJob(job.job_id, { metrics: new JobMetrics({ total_tokens: 10 }), events: [event] })
+        assert.deepStrictEqual((yield* store.listEvents({ job_id: job.job_id })).items.map(encode.event), [encode.event(event)])
+      }))
+
+    test("R5 updateJob of an unknown job fails with NotFound and writes no event", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const jobId = ids.job()
+        const event = jobEvent({ job_id: jobId, trace_id: ids.trace(), workflow_run_id: null })
+        const error = expectTag(yield* failureOf(store.updateJob(jobId, { status_reason: "x", events: [event] })), "NotFound")
+        assert.strictEqual(error.entity, "job")
+        assert.strictEqual(error.id, jobId)
+        assert.deepStrictEqual((yield* store.listEvents()).items, [])
+      }))
+  })
+
+  describe("setPinned", () => {
+    test("R18 setPinned pins and unpins a job", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        assert.isTrue((yield* store.setPinned(job.job_id, true)).is_pinned)
+        assert.isTrue((yield* store.getJob(job.job_id)).is_pinned)
+        assert.isFalse((yield* store.setPinned(job.job_id, false)).is_pinned)
+        assert.isFalse((yield* store.getJob(job.job_id)).is_pinned)
+      }))
+
+    test("R18 setPinned of an unknown job fails with NotFound", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const jobId = ids.job()
+        const error = expectTag(yield* failureOf(store.setPinned(jobId, true)), "NotFound")
+        assert.strictEqual(error.entity, "job")
+        assert.strictEqual(error.id, jobId)
+      }))
+  })
+}

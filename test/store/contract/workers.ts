@@ -1,0 +1,287 @@
+/**
+ * Contract: what workers and recovery do concurrently — claiming queued jobs,
+ * finding stale runs and moving them to `stalled` (R6a, R9).
+ */
+import { assert, describe } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
+import type { EventRecord } from "../../../src/domain/EventRecord.js"
+import type { WorkflowRun } from "../../../src/domain/WorkflowRun.js"
+import { type Claim, JobStore, type StalledRun } from "../../../src/store/JobStore.js"
+import { encode, eventRecord, jobEvent, millis, newJob, STALE_MS, startedJob } from "../fixtures.js"
+import { type Backend, type Store, storeTest, withTwoStores } from "./backend.js"
+
+/** The recovery event R9 asks for, one per moved run. */
+const recoveryEvent = ({ run, trace_id }: StalledRun): ReadonlyArray<EventRecord> => [
+  eventRecord({
+    type: "workflow_recovery",
+    actor: "system",
+    trace_id,
+    job_id: run.job_id,
+    workflow_run_id: run.id,
+    body: {
+      type: "workflow_recovery",
+      workflow_run_id: run.id,
+      job_id: run.job_id,
+      from_state: "running",
+      to_state: "stalled",
+      reason: "heartbeat stale",
+      last_heartbeat_ts: DateTime.formatIso(run.last_heartbeat),
+      threshold_secs: STALE_MS / 1000
+    }
+  })
+]
+
+/** Claims until the queue is empty; returns what this claimer got. */
+const claimAll = (store: Store): Effect.Effect<Array<Claim>, unknown> =>
+  Effect.gen(function*() {
+    const claims: Array<Claim> = []
+    for (;;) {
+      const claim = yield* store.claimNext()
+      if (claim === null) return claims
+      claims.push(claim)
+    }
+  })
+
+/** Stalls in small batches until nothing is stale; returns what this recoverer moved. */
+const stallAll = (store: Store, limit: number): Effect.Effect<Array<StalledRun>, unknown> =>
+  Effect.gen(function*() {
+    const moved: Array<StalledRun> = []
+    for (;;) {
+      const batch = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvent })
+      if (batch.length === 0) return moved
+      moved.push(...batch)
+    }
+  })
+
+/** claimNext, findStaleRuns and stallStaleRuns contract tests. */
+export const workerContract = (backend: Backend): void => {
+  const test = storeTest(backend)
+
+  describe("claimNext", () => {
+    test("R6 claimNext on an empty store returns null", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        assert.isNull(yield* store.claimNext())
+      }))
+
+    test("R6 claimNext takes queued jobs oldest first and skips jobs that are not queued", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(500)
+        const cancelled = yield* store.createJob(newJob())
+        yield* store.transition({ job_id: cancelled.job_id, to: "cancelled" })
+        const byTime = new Map<number, string>()
+        for (const ms of [3_000, 1_000, 2_000]) {
+          yield* TestClock.setTime(ms)
+          byTime.set(ms, (yield* store.createJob(newJob())).job_id)
+        }
+        const claimed: Array<string> = []
+        for (let i = 0; i < 3; i++) claimed.push((yield* store.claimNext())?.job.job_id ?? "(null)")
+        assert.deepStrictEqual(claimed, [byTime.get(1_000), byTime.get(2_000), byTime.get(3_000)])
+        assert.isNull(yield* store.claimNext())
+        assert.strictEqual((yield* store.getJob(cancelled.job_id)).state, "cancelled")
+      }))
+
+    test("R6 claimNext with kinds takes only jobs of those kinds", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(1_000)
+        const edit = yield* store.createJob(newJob({ job_kind: "doc_edit" }))
+        yield* TestClock.setTime(2_000)
+        const term = yield* store.createJob(newJob({ job_kind: "terminal_exec" }))
+        assert.isNull(yield* store.claimNext({ kinds: ["spec_router"] }))
+        const claim = yield* store.claimNext({ kinds: ["terminal_exec", "asr_transcribe"] })
+        assert.strictEqual(claim?.job.job_id, term.job_id)
+        assert.isNull(yield* store.claimNext({ kinds: ["terminal_exec"] }))
+        assert.strictEqual((yield* store.getJob(edit.job_id)).state, "queued", "the other kind stays queued")
+      }))
+
+    test("R6c claimNext moves the job to running with a new running run, and stores the events it builds", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        yield* TestClock.setTime(9_000)
+        const seen: Array<Claim> = []
+        const claim = yield* store.claimNext({
+          events: (c) => {
+            seen.push(c)
+            return [jobEvent(c.job, { type: "system" }), jobEvent(c.job, { type: "capability_action", actor: "agent" })]
+          }
+        })
+        if (claim === null) return assert.fail("a queued job must be claimed")
+        assert.strictEqual(claim.job.job_id, job.job_id)
+        assert.strictEqual(claim.job.state, "running")
+        assert.strictEqual(claim.job.workflow_run_id, claim.run.id)
+        assert.strictEqual(claim.run.job_id, job.job_id)
+        assert.strictEqual(claim.run.status, "running")
+        assert.strictEqual(millis(claim.run.last_heartbeat), 9_000)
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(claim.job))
+        assert.deepStrictEqual(encode.run(yield* store.getRun(claim.run.id)), encode.run(claim.run))
+        assert.strictEqual(seen.length, 1, "the events builder is called once per claim")
+        assert.strictEqual(seen[0]?.run.id, claim.run.id, "the builder sees the claim")
+        const events = yield* store.listEvents({ job_id: job.job_id })
+        assert.strictEqual(events.items.length, 2)
+        assert.isTrue(events.items.every((e) => e.workflow_run_id === claim.run.id))
+      }))
+
+    test("R6 concurrent claimers never claim a job twice: 30 jobs, 3 claimers, 30 distinct claims", () =>
+      withTwoStores(backend, (a, b) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 30; i++) {
+            yield* TestClock.setTime(i)
+            yield* a.createJob(newJob())
+          }
+          const perClaimer = yield* Effect.all([claimAll(a), claimAll(b), claimAll(a)], { concurrency: "unbounded" })
+          const claims = perClaimer.flat()
+          const jobIds = claims.map((c) => c.job.job_id)
+          assert.strictEqual(jobIds.length, 30, "every job claimed")
+          assert.strictEqual(new Set(jobIds).size, 30, "no job claimed twice")
+          assert.strictEqual(new Set(claims.map((c) => c.run.id)).size, 30, "one run per claim")
+          const all = yield* a.listJobs({ limit: 1000 })
+          assert.isTrue(all.items.every((job) => job.state === "running"))
+          for (const claim of claims) assert.strictEqual((yield* a.listRuns(claim.job.job_id)).length, 1)
+        })))
+  })
+
+  describe("findStaleRuns", () => {
+    test("R9 findStaleRuns: a heartbeat 29 s old is not stale, 31 s old is (threshold 30 s)", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(100_000)
+        const { run } = yield* startedJob()
+        yield* TestClock.setTime(100_000 + 29_000)
+        assert.deepStrictEqual(yield* store.findStaleRuns({ olderThanMs: STALE_MS }), [])
+        yield* TestClock.setTime(100_000 + 31_000)
+        assert.deepStrictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS })).map(encode.run), [encode.run(run)])
+      }))
+
+    test("R9 findStaleRuns never returns runs that are not running", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run: finished } = yield* startedJob()
+        yield* store.finishRun(finished.id, "completed")
+        const { run: failed } = yield* startedJob()
+        yield* store.finishRun(failed.id, "failed")
+        const { run: live } = yield* startedJob()
+        yield* TestClock.adjust(STALE_MS * 10)
+        assert.deepStrictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS })).map((r) => r.id), [live.id])
+      }))
+
+    test("R9 findStaleRuns lists the oldest heartbeat first and honours limit", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run: r0 } = yield* startedJob()
+        const { run: r5 } = yield* startedJob()
+        const { run: r2 } = yield* startedJob()
+        yield* TestClock.setTime(2_000)
+        yield* store.heartbeat(r2.id)
+        yield* TestClock.setTime(5_000)
+        yield* store.heartbeat(r5.id)
+        yield* TestClock.setTime(60_000)
+        assert.deepStrictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS })).map((r) => r.id), [r0.id, r2.id, r5.id])
+        assert.deepStrictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS, limit: 2 })).map((r) => r.id), [r0.id, r2.id])
+      }))
+
+    test("R9 a long-running run that keeps beating is never found stale or stalled", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { job, run } = yield* startedJob()
+        for (let i = 0; i < 30; i++) {
+          yield* TestClock.adjust(10_000)
+          yield* store.heartbeat(run.id)
+          yield* TestClock.adjust(10_000)
+          assert.deepStrictEqual(yield* store.findStaleRuns({ olderThanMs: STALE_MS }), [])
+          assert.deepStrictEqual(yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10, events: recoveryEvent }), [])
+        }
+        assert.strictEqual((yield* store.getRun(run.id)).status, "running")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "running")
+      }))
+  })
+
+  describe("stallStaleRuns", () => {
+    test("R9 stallStaleRuns moves stale runs and their jobs to stalled, writes their events, returns the runs as they were", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const stale = yield* Effect.forEach([1, 2, 3], () => startedJob())
+        yield* TestClock.setTime(20_000)
+        const fresh = yield* startedJob()
+        yield* TestClock.setTime(40_000)
+        const moved = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 100, events: recoveryEvent })
+        const sortById = (runs: ReadonlyArray<WorkflowRun>) => runs.map(encode.run).sort((x, y) => (x.id < y.id ? -1 : 1))
+        assert.deepStrictEqual(sortById(moved.map((s) => s.run)), sortById(stale.map((s) => s.run)), "the moved runs, as they were before")
+        for (const { job, run } of stale) {
+          assert.strictEqual(moved.find((s) => s.run.id === run.id)?.trace_id, job.trace_id, "each moved run comes with its job's trace id")
+          assert.strictEqual((yield* store.getRun(run.id)).status, "stalled")
+          assert.strictEqual((yield* store.getJob(job.job_id)).state, "stalled")
+          const events = yield* store.listEvents({ workflow_run_id: run.id, types: ["workflow_recovery"] })
+          assert.strictEqual(events.items.length, 1, "one recovery event per moved run")
+          assert.strictEqual(events.items[0]?.job_id, job.job_id)
+          assert.strictEqual(events.items[0]?.trace_id, job.trace_id)
+        }
+        assert.strictEqual((yield* store.getRun(fresh.run.id)).status, "running")
+        assert.strictEqual((yield* store.getJob(fresh.job.job_id)).state, "running")
+        assert.strictEqual((yield* store.listEvents({ workflow_run_id: fresh.run.id })).items.length, 0)
+      }))
+
+    test("R9 stallStaleRuns a second time moves nothing and writes no event", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* Effect.forEach([1, 2], () => startedJob())
+        yield* TestClock.adjust(STALE_MS + 1_000)
+        assert.strictEqual((yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 100, events: recoveryEvent })).length, 2)
+        assert.deepStrictEqual(yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 100, events: recoveryEvent }), [])
+        assert.strictEqual((yield* store.listEvents({ types: ["workflow_recovery"] })).items.length, 2)
+      }))
+
+    test("R9 stallStaleRuns without an events builder moves the runs and writes no event", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { job, run } = yield* startedJob()
+        yield* TestClock.adjust(STALE_MS + 1_000)
+        const moved = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10 })
+        assert.deepStrictEqual(moved.map((s) => s.run.id), [run.id])
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "stalled")
+        assert.deepStrictEqual((yield* store.listEvents()).items, [])
+      }))
+
+    test("R9 stallStaleRuns moves at most limit runs per call", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* Effect.forEach([1, 2, 3, 4, 5], () => startedJob())
+        yield* TestClock.adjust(STALE_MS + 1_000)
+        assert.strictEqual((yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 2, events: recoveryEvent })).length, 2)
+        assert.strictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS })).length, 3)
+        assert.strictEqual((yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10, events: recoveryEvent })).length, 3)
+      }))
+
+    test("R6a stallStaleRuns stalls a stale run but leaves its job alone when the job is no longer running", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { job, run } = yield* startedJob()
+        const waiting = yield* store.transition({ job_id: job.job_id, to: "awaiting_validation" })
+        yield* TestClock.adjust(STALE_MS + 1_000)
+        const moved = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10, events: recoveryEvent })
+        assert.deepStrictEqual(moved.map((s) => s.run.id), [run.id])
+        assert.strictEqual((yield* store.getRun(run.id)).status, "stalled")
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(waiting))
+      }))
+
+    test("R9 concurrent stallStaleRuns calls never move a run twice: moved = N, events = N", () =>
+      withTwoStores(backend, (a, b) =>
+        Effect.gen(function*() {
+          const started = yield* Effect.provideService(Effect.forEach(Array.from({ length: 12 }), () => startedJob()), JobStore, a)
+          yield* TestClock.adjust(STALE_MS + 1_000)
+          const [byA, byB] = yield* Effect.all([stallAll(a, 3), stallAll(b, 3)], { concurrency: "unbounded" })
+          const moved = [...byA, ...byB].map((s) => s.run.id)
+          assert.strictEqual(moved.length, 12, "every stale run moved once")
+          assert.sameMembers(moved, started.map((s) => s.run.id))
+          const events = yield* a.listEvents({ types: ["workflow_recovery"], limit: 1000 })
+          assert.strictEqual(events.items.length, 12, "one event per moved run")
+          assert.strictEqual(new Set(events.items.map((e) => e.workflow_run_id)).size, 12)
+          const jobs = yield* a.listJobs({ states: ["stalled"], limit: 1000 })
+          assert.strictEqual(jobs.items.length, 12)
+        })))
+  })
+}

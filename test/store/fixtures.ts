@@ -1,0 +1,165 @@
+/**
+ * Test fixtures for the JobStore contract suite: valid inputs built through
+ * the domain schemas, comparisons on encoded values, and small helpers to put
+ * a job into a given state by a legal path.
+ */
+import { assert } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import { AiJob, NewAiJob, type NewAiJobInput } from "../../src/domain/AiJob.js"
+import { EventRecord } from "../../src/domain/EventRecord.js"
+import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../src/domain/Ids.js"
+import type { JobState } from "../../src/domain/JobState.js"
+import type { TransitionTarget } from "../../src/domain/Lifecycle.js"
+import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
+import { JobStore } from "../../src/store/JobStore.js"
+
+/** An instant `ms` milliseconds after the epoch (TestClock time). */
+export const at = (ms: number): DateTime.Utc => DateTime.unsafeMake(ms)
+
+/** Milliseconds since the epoch of an instant. */
+export const millis = (dateTime: DateTime.DateTime): number => DateTime.toEpochMillis(dateTime)
+
+/** The stale-run threshold recovery uses by default (R9): 30 seconds. */
+export const STALE_MS = 30_000
+
+/** Fresh ids, one per kind. */
+export const ids = {
+  job: (): JobId => JobId.make(crypto.randomUUID()),
+  trace: (): TraceId => TraceId.make(crypto.randomUUID()),
+  run: (): WorkflowRunId => WorkflowRunId.make(crypto.randomUUID()),
+  node: (): NodeExecutionId => NodeExecutionId.make(crypto.randomUUID()),
+  event: (): EventId => EventId.make(crypto.randomUUID())
+}
+
+const decodeNewJob = Schema.decodeUnknownSync(NewAiJob)
+
+/** A valid `NewAiJob`, decoded from literal input so defaults and the kind alias apply as for a caller. */
+export const newJob = (overrides: Partial<NewAiJobInput> = {}): NewAiJob =>
+  decodeNewJob({
+    job_kind: "doc_summarize",
+    protocol_id: "hsk.test.v0",
+    profile_id: "test-profile",
+    capability_profile_id: "Analyst",
+    access_mode: "analysis_only",
+    safety_mode: "normal",
+    ...overrides
+  })
+
+/**
+ * A valid `EventRecord` with fresh ids. Unless `body` is given, the body is the
+ * envelope plus a small payload, as the Flight Recorder would build it.
+ */
+export const eventRecord = (overrides: Partial<EventRecord> = {}): EventRecord => {
+  const envelope = {
+    event_id: ids.event(),
+    timestamp: at(0),
+    actor: "system" as const,
+    type: "system" as const,
+    trace_id: ids.trace(),
+    job_id: null,
+    workflow_run_id: null,
+    ...overrides
+  }
+  const body = overrides.body ?? {
+    event_id: envelope.event_id,
+    timestamp: DateTime.formatIso(envelope.timestamp),
+    actor: envelope.actor,
+    type: envelope.type,
+    trace_id: envelope.trace_id,
+    job_id: envelope.job_id,
+    workflow_run_id: envelope.workflow_run_id,
+    payload: { note: "contract test", n: 1 }
+  }
+  return { ...envelope, body }
+}
+
+/** An event about `job` (its trace and job id), at `ms`. */
+export const jobEvent = (job: Pick<AiJob, "job_id" | "trace_id" | "workflow_run_id">, overrides: Partial<EventRecord> = {}): EventRecord =>
+  eventRecord({ trace_id: job.trace_id, job_id: job.job_id, workflow_run_id: job.workflow_run_id, ...overrides })
+
+/** Encoded forms: plain JSON-like values that compare with deepStrictEqual regardless of class instances. */
+const encodeJob = Schema.encodeSync(AiJob)
+const encodeRun = Schema.encodeSync(WorkflowRun)
+const encodeNode = Schema.encodeSync(NodeExecution)
+const encodeEvent = Schema.encodeSync(EventRecord)
+export const encode = {
+  job: (job: AiJob) => encodeJob(job),
+  run: (run: WorkflowRun) => encodeRun(run),
+  node: (node: NodeExecution) => encodeNode(node),
+  event: (event: EventRecord) => encodeEvent(event)
+}
+
+/** Events encoded and sorted by event_id: compares sets of events, whatever order they come back in. */
+export const byEventId = (events: ReadonlyArray<EventRecord>) =>
+  events.map(encode.event).sort((a, b) => (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0))
+
+/** The typed failure of `effect`; fails the test if it succeeds or dies. */
+export const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<E, never, R> =>
+  Effect.map(Effect.exit(effect), (exit) => {
+    if (Exit.isSuccess(exit)) return assert.fail(`expected a typed failure, got success: ${String(JSON.stringify(exit.value))}`)
+    const failure = Cause.failureOption(exit.cause)
+    if (failure._tag === "None") return assert.fail(`expected a typed failure, got: ${Cause.pretty(exit.cause)}`)
+    return failure.value
+  })
+
+/** The `_tag` of a tagged error, or "(untagged)". */
+export const tagOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" ? error._tag : "(untagged)"
+
+/** Asserts that `error` is tagged `tag` and returns it narrowed. */
+export const expectTag = <E, T extends string>(error: E, tag: T): Extract<E, { readonly _tag: T }> => {
+  assert.strictEqual(tagOf(error), tag, `expected ${tag}, got ${tagOf(error)}: ${String(error)}`)
+  return error as Extract<E, { readonly _tag: T }>
+}
+
+/** A legal path from `queued` to each state but `stalled` (which only recovery writes). */
+export const pathTo: { readonly [S in Exclude<JobState, "stalled">]: ReadonlyArray<TransitionTarget> } = {
+  queued: [],
+  running: ["running"],
+  awaiting_validation: ["running", "awaiting_validation"],
+  awaiting_user: ["running", "awaiting_validation", "awaiting_user"],
+  completed: ["running", "completed"],
+  completed_with_issues: ["running", "completed_with_issues"],
+  failed: ["running", "failed"],
+  cancelled: ["cancelled"],
+  poisoned: ["running", "poisoned"]
+}
+
+/** Creates a job with a `running` run and moves the job to `running` pointing at it. */
+export const startedJob = (overrides: Partial<NewAiJobInput> = {}) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const created = yield* store.createJob(newJob(overrides))
+    const run = yield* store.createRun(created.job_id)
+    const job = yield* store.transition({ job_id: created.job_id, to: "running", workflow_run_id: run.id })
+    return { job, run }
+  })
+
+/**
+ * Creates `count` jobs and brings each to `state` by a legal path. `stalled`
+ * goes the only way it can: running runs whose heartbeat goes stale, moved by
+ * `stallStaleRuns` after the TestClock passes the threshold.
+ */
+export const jobsIn = (state: JobState, count: number) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    if (state === "stalled") {
+      const started = yield* Effect.forEach(Array.from({ length: count }), () => startedJob())
+      yield* TestClock.adjust(STALE_MS + 1_000)
+      const moved = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: count + 10 })
+      assert.strictEqual(moved.length, count, "setup: every started run goes stale")
+      return yield* Effect.forEach(started, ({ job }) => store.getJob(job.job_id))
+    }
+    return yield* Effect.forEach(Array.from({ length: count }), () =>
+      Effect.gen(function*() {
+        let job = yield* store.createJob(newJob())
+        for (const to of pathTo[state]) job = yield* store.transition({ job_id: job.job_id, to })
+        assert.strictEqual(job.state, state, "setup: job reaches the state by a legal path")
+        return job
+      }))
+  })

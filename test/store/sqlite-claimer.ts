@@ -1,0 +1,45 @@
+/**
+ * A claiming worker in its own process, for sqlite-file.test.ts:
+ *
+ *   node --import tsx test/store/sqlite-claimer.ts <database file>
+ *
+ * Opens the store, prints "ready", waits for a "go" line on stdin (so several
+ * workers start claiming at the same moment), claims until the queue is empty
+ * and prints the claimed job ids as one JSON line.
+ */
+import * as Effect from "effect/Effect"
+import { createInterface } from "node:readline"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as SqliteStore from "../../src/store/SqliteStore.js"
+
+const filename = process.argv[2]
+if (filename === undefined) throw new Error("usage: sqlite-claimer.ts <database file>")
+
+const go = Effect.async<void>((resume) => {
+  const lines = createInterface({ input: process.stdin })
+  lines.on("line", (line) => {
+    if (line.trim() !== "go") return
+    lines.close()
+    resume(Effect.void)
+  })
+})
+
+const claimAll = Effect.gen(function*() {
+  const store = yield* JobStore
+  process.stdout.write("ready\n")
+  yield* go
+  const claimed: Array<string> = []
+  for (;;) {
+    const claim = yield* store.claimNext()
+    if (claim === null) return claimed
+    claimed.push(claim.job.job_id)
+  }
+})
+
+Effect.runPromise(Effect.provide(claimAll, SqliteStore.layer({ filename }))).then(
+  (claimed) => process.stdout.write(`${JSON.stringify(claimed)}\n`),
+  (error: unknown) => {
+    process.stderr.write(`${String(error)}\n`)
+    process.exit(1)
+  }
+)

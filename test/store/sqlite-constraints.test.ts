@@ -1,0 +1,355 @@
+/**
+ * R16 ("after it, the database itself refuses ..."), R4, R10: on SQLite the
+ * schema enforces the domain by itself. Raw SQL that bypasses the store is
+ * refused; the event log is append-only; and a row made corrupt behind the
+ * store's back is reported as `CorruptRow`, never decoded silently.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { JobId } from "../../src/domain/Ids.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { at, eventRecord, expectTag, failureOf, newJob } from "./fixtures.js"
+import { rawNumber, rawRows, storeWithClient, zeroMetrics } from "./sqlite-support.js"
+
+type Value = string | number | null
+type Row = Record<string, Value>
+
+const uuid = () => crypto.randomUUID()
+const T = "2024-03-01T12:00:00.000Z"
+
+/** A valid `ai_jobs` row as raw column values. */
+const jobRow = (overrides: Row = {}): Row => ({
+  id: uuid(),
+  trace_id: uuid(),
+  workflow_run_id: null,
+  job_kind: "doc_edit",
+  status: "queued",
+  status_reason: "",
+  error_message: null,
+  protocol_id: "p",
+  profile_id: "p",
+  capability_profile_id: "Analyst",
+  access_mode: "analysis_only",
+  safety_mode: "normal",
+  entity_refs: "[]",
+  planned_operations: "[]",
+  metrics: JSON.stringify(zeroMetrics),
+  job_inputs: null,
+  job_outputs: null,
+  is_pinned: 0,
+  created_at: T,
+  updated_at: T,
+  ...overrides
+})
+
+const runRow = (jobId: string, overrides: Row = {}): Row => ({
+  id: uuid(),
+  job_id: jobId,
+  status: "running",
+  last_heartbeat: T,
+  error_message: null,
+  created_at: T,
+  updated_at: T,
+  ...overrides
+})
+
+const nodeRow = (runId: string, overrides: Row = {}): Row => ({
+  id: uuid(),
+  workflow_run_id: runId,
+  node_id: "n",
+  node_type: "step",
+  status: "running",
+  sequence: 0,
+  input_payload: null,
+  output_payload: null,
+  error_message: null,
+  started_at: T,
+  finished_at: null,
+  ...overrides
+})
+
+const eventRow = (overrides: Row = {}): Row => ({
+  event_id: uuid(),
+  timestamp: T,
+  actor: "system",
+  type: "system",
+  trace_id: uuid(),
+  job_id: null,
+  workflow_run_id: null,
+  body: "{\"type\":\"system\"}",
+  ...overrides
+})
+
+const insert = (table: string, row: Row) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql`INSERT INTO ${sql(table)} ${sql.insert(row)}`)
+
+/** Asserts that `effect` fails with a driver error and returns SQLite's message. */
+const refused = <A, R>(effect: Effect.Effect<A, SqlError, R>, what: string) =>
+  Effect.map(Effect.exit(effect), (exit) => {
+    if (Exit.isSuccess(exit)) return assert.fail(`the database accepted ${what}`)
+    const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    assert.instanceOf(error, SqlError, `${what}: expected a driver error`)
+    return String((error?.cause as { readonly message?: unknown } | undefined)?.message)
+  })
+
+const inMemoryStore = storeWithClient(":memory:")
+
+describe("SQLite constraints after migration (R16)", () => {
+  it.effect("R16 the valid base rows are accepted (the refusals below are about one column each)", () =>
+    Effect.gen(function*() {
+      const job = jobRow()
+      yield* insert("ai_jobs", job)
+      const run = runRow(String(job["id"]))
+      yield* insert("workflow_runs", run)
+      yield* insert("workflow_node_executions", nodeRow(String(run["id"])))
+      yield* insert("flight_recorder_events", eventRow())
+      assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_jobs"), 1)
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R4 a job inserted without metrics gets the zero object, never NULL", () =>
+    Effect.gen(function*() {
+      const { metrics: _metrics, entity_refs: _refs, planned_operations: _ops, status_reason: _reason, is_pinned: _pinned, ...row } = jobRow()
+      yield* insert("ai_jobs", row)
+      const [stored] = yield* rawRows<{ metrics: string; entity_refs: string; status_reason: string; is_pinned: number }>(
+        "SELECT metrics, entity_refs, status_reason, is_pinned FROM ai_jobs"
+      )
+      assert.deepStrictEqual(JSON.parse(stored?.metrics ?? "null"), zeroMetrics)
+      assert.strictEqual(stored?.entity_refs, "[]")
+      assert.strictEqual(stored?.status_reason, "")
+      assert.strictEqual(stored?.is_pinned, 0)
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  const fullMetrics = (overrides: Record<string, unknown>) => JSON.stringify({ ...zeroMetrics, ...overrides })
+
+  const jobCases: ReadonlyArray<readonly [string, Row, string]> = [
+    ["an unknown kind", { job_kind: "mystery_kind" }, "ai_jobs_job_kind_valid"],
+    ["the legacy alias term_exec", { job_kind: "term_exec" }, "ai_jobs_job_kind_valid"],
+    ["the non-kind doc_test", { job_kind: "doc_test" }, "ai_jobs_job_kind_valid"],
+    ["the non-kind governance_pack_export", { job_kind: "governance_pack_export" }, "ai_jobs_job_kind_valid"],
+    ["a kind in the wrong case", { job_kind: "Doc_Edit" }, "ai_jobs_job_kind_valid"],
+    ["an unknown state", { status: "paused" }, "ai_jobs_status_valid"],
+    ["a state in the wrong case", { status: "RUNNING" }, "ai_jobs_status_valid"],
+    ["NULL metrics", { metrics: null }, "NOT NULL constraint failed: ai_jobs.metrics"],
+    ["a negative metric", { metrics: fullMetrics({ total_tokens: -1 }) }, "ai_jobs_metrics_valid"],
+    ["a fractional metric", { metrics: fullMetrics({ duration_ms: 1.5 }) }, "ai_jobs_metrics_valid"],
+    ["a metric given as a string", { metrics: fullMetrics({ input_tokens: "5" }) }, "ai_jobs_metrics_valid"],
+    ["a metric given as null", { metrics: fullMetrics({ output_tokens: null }) }, "ai_jobs_metrics_valid"],
+    ["a u32 metric past 2^32-1", { metrics: fullMetrics({ entities_read: 4_294_967_296 }) }, "ai_jobs_metrics_valid"],
+    ["a duration past 2^53-1", { metrics: fullMetrics({ duration_ms: 9_007_199_254_740_992 }) }, "ai_jobs_metrics_valid"],
+    ["metrics missing a field", { metrics: "{}" }, "ai_jobs_metrics_valid"],
+    ["metrics that are an array", { metrics: "[]" }, "ai_jobs_metrics_valid"],
+    ["metrics that are not JSON", { metrics: "lots" }, "ai_jobs_metrics_valid"],
+    ["a timestamp in the legacy space form", { created_at: "2024-03-01 12:00:00" }, "ai_jobs_created_at_form"],
+    ["a timestamp without milliseconds", { created_at: "2024-03-01T12:00:00Z" }, "ai_jobs_created_at_form"],
+    ["a timestamp with an offset", { updated_at: "2024-03-01T12:00:00.000+02:00" }, "ai_jobs_updated_at_form"],
+    ["a timestamp on a day that does not exist", { created_at: "2024-02-30T12:00:00.000Z" }, "ai_jobs_created_at_form"],
+    ["a timestamp at hour 24", { created_at: "2024-03-01T24:00:00.000Z" }, "ai_jobs_created_at_form"],
+    ["a timestamp that is not one", { updated_at: "yesterday" }, "ai_jobs_updated_at_form"],
+    ["an unknown access mode", { access_mode: "full_access" }, "ai_jobs_access_mode_valid"],
+    ["an unknown safety mode", { safety_mode: "yolo" }, "ai_jobs_safety_mode_valid"],
+    ["a pin flag other than 0/1", { is_pinned: 2 }, "ai_jobs_is_pinned_boolean"],
+    ["entity_refs that are not an array", { entity_refs: "{}" }, "ai_jobs_entity_refs_array"],
+    ["planned_operations that are not JSON", { planned_operations: "read it" }, "ai_jobs_planned_operations_array"],
+    ["job_inputs that are not JSON", { job_inputs: "{oops" }, "ai_jobs_job_inputs_json"],
+    ["a NULL trace_id", { trace_id: null }, "NOT NULL constraint failed: ai_jobs.trace_id"],
+    ["a workflow_run_id of no run", { workflow_run_id: "00000000-0000-4000-8000-000000000000" }, "FOREIGN KEY constraint failed"]
+  ]
+
+  for (const [what, overrides, expected] of jobCases) {
+    it.effect(`R16 a raw insert of a job with ${what} is refused (${expected})`, () =>
+      Effect.gen(function*() {
+        const message = yield* refused(insert("ai_jobs", jobRow(overrides)), what)
+        assert.include(message, expected)
+        assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_jobs"), 0)
+      }).pipe(Effect.provide(inMemoryStore)))
+  }
+
+  it.effect("R16 a raw UPDATE to a legacy kind, a bad state or NULL metrics is refused", () =>
+    Effect.gen(function*() {
+      const job = jobRow()
+      yield* insert("ai_jobs", job)
+      const sql = yield* SqlClient.SqlClient
+      const id = String(job["id"])
+      assert.include(yield* refused(sql`UPDATE ai_jobs SET job_kind = 'term_exec' WHERE id = ${id}`, "term_exec"), "ai_jobs_job_kind_valid")
+      assert.include(yield* refused(sql`UPDATE ai_jobs SET status = 'done' WHERE id = ${id}`, "a bad state"), "ai_jobs_status_valid")
+      assert.include(yield* refused(sql`UPDATE ai_jobs SET metrics = NULL WHERE id = ${id}`, "NULL metrics"), "NOT NULL")
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R8 runs and node executions refuse bad states, timestamps, sequences and dangling references", () =>
+    Effect.gen(function*() {
+      const job = jobRow()
+      yield* insert("ai_jobs", job)
+      const jobId = String(job["id"])
+      assert.include(yield* refused(insert("workflow_runs", runRow(jobId, { status: "paused" })), "run state"), "workflow_runs_status_valid")
+      assert.include(
+        yield* refused(insert("workflow_runs", runRow(jobId, { last_heartbeat: "2024-03-01 12:00:00" })), "run heartbeat"),
+        "workflow_runs_last_heartbeat_form"
+      )
+      assert.include(yield* refused(insert("workflow_runs", runRow(uuid())), "run of no job"), "FOREIGN KEY constraint failed")
+      const run = runRow(jobId)
+      yield* insert("workflow_runs", run)
+      const runId = String(run["id"])
+      yield* insert("workflow_node_executions", nodeRow(runId, { sequence: 0 }))
+      const nodeCases: ReadonlyArray<readonly [string, Row, string]> = [
+        ["a job state as node status", { status: "stalled" }, "workflow_node_executions_status_valid"],
+        ["a negative sequence", { sequence: -1 }, "workflow_node_executions_sequence_valid"],
+        ["a fractional sequence", { sequence: 1.5 }, "workflow_node_executions_sequence_valid"],
+        ["a sequence taken in the run", { sequence: 0 }, "UNIQUE constraint failed"],
+        ["an empty node id", { sequence: 5, node_id: "" }, "workflow_node_executions_node_id_nonempty"],
+        ["a bad finish time", { sequence: 6, finished_at: "soon" }, "workflow_node_executions_finished_at_form"],
+        ["a payload that is not JSON", { sequence: 7, input_payload: "{" }, "workflow_node_executions_input_payload_json"]
+      ]
+      for (const [what, overrides, expected] of nodeCases) {
+        assert.include(yield* refused(insert("workflow_node_executions", nodeRow(runId, overrides)), what), expected, what)
+      }
+      assert.include(
+        yield* refused(insert("workflow_node_executions", nodeRow(uuid(), { sequence: 9 })), "node of no run"),
+        "FOREIGN KEY constraint failed"
+      )
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R11 R12 events refuse unknown actors and types, non-object bodies and malformed timestamps", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [string, Row, string]> = [
+        ["an unknown actor", { actor: "robot" }, "flight_recorder_events_actor_valid"],
+        ["an unknown type", { type: "job_created" }, "flight_recorder_events_type_valid"],
+        ["a body that is an array", { body: "[]" }, "flight_recorder_events_body_object"],
+        ["a body that is not JSON", { body: "hello" }, "flight_recorder_events_body_object"],
+        ["a timestamp with an offset", { timestamp: "2024-03-01T12:00:00.000+01:00" }, "flight_recorder_events_timestamp_form"],
+        ["a NULL trace id", { trace_id: null }, "NOT NULL constraint failed: flight_recorder_events.trace_id"]
+      ]
+      for (const [what, overrides, expected] of cases) {
+        assert.include(yield* refused(insert("flight_recorder_events", eventRow(overrides)), what), expected, what)
+      }
+    }).pipe(Effect.provide(inMemoryStore)))
+})
+
+describe("SQLite event log is append-only (R10, R13)", () => {
+  it.effect("R10 a raw UPDATE of an event is refused, whatever its age", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const event = eventRow({ timestamp: "2000-01-01T00:00:00.000Z" })
+      yield* insert("flight_recorder_events", event)
+      const message = yield* refused(sql`UPDATE flight_recorder_events SET actor = 'human' WHERE event_id = ${event["event_id"] ?? ""}`, "an UPDATE")
+      assert.include(message, "append-only")
+      assert.deepStrictEqual(yield* rawRows("SELECT actor FROM flight_recorder_events"), [{ actor: "system" }])
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R13 a raw DELETE of events outside a retention purge is refused, old or new", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* insert("flight_recorder_events", eventRow({ timestamp: "2000-01-01T00:00:00.000Z" }))
+      yield* insert("flight_recorder_events", eventRow())
+      assert.include(yield* refused(sql`DELETE FROM flight_recorder_events`, "a DELETE of everything"), "append-only")
+      assert.include(
+        yield* refused(sql`DELETE FROM flight_recorder_events WHERE timestamp < '2001-01-01T00:00:00.000Z'`, "a DELETE of an old event"),
+        "append-only"
+      )
+      assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM flight_recorder_events"), 2)
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R13 a retention grant allows deleting only events older than its cutoff", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* insert("flight_recorder_events", eventRow({ timestamp: "2000-01-01T00:00:00.000Z" }))
+      yield* insert("flight_recorder_events", eventRow({ timestamp: "2030-01-01T00:00:00.000Z" }))
+      const outcome = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('2010-01-01T00:00:00.000Z')`
+        const newer = yield* refused(sql`DELETE FROM flight_recorder_events WHERE timestamp > '2020-01-01T00:00:00.000Z'`, "a DELETE newer than the grant")
+        const old = yield* sql`DELETE FROM flight_recorder_events WHERE timestamp < '2010-01-01T00:00:00.000Z'`.raw
+        yield* sql`DELETE FROM flight_recorder_retention_grants`
+        return { newer, old }
+      }))
+      assert.include(outcome.newer, "append-only")
+      assert.strictEqual((outcome.old as { readonly changes: number }).changes, 1)
+      assert.deepStrictEqual(yield* rawRows("SELECT timestamp FROM flight_recorder_events"), [{ timestamp: "2030-01-01T00:00:00.000Z" }])
+      assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM flight_recorder_retention_grants"), 0)
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R13 the store's purge leaves no retention grant behind", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      yield* store.appendEvents([eventRecord({ timestamp: at(0) }), eventRecord({ timestamp: at(5_000) })])
+      assert.strictEqual(yield* store.purgeEventsBatch({ before: at(1_000), batchSize: 10 }), 1)
+      assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM flight_recorder_retention_grants"), 0)
+    }).pipe(Effect.provide(inMemoryStore)))
+})
+
+describe("SQLite schema health after migrations", () => {
+  it.effect("R16 foreign_key_check and integrity_check are clean, foreign keys are on", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const job = yield* store.createJob(newJob())
+      const run = yield* store.createRun(job.job_id)
+      yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "t" })
+      assert.deepStrictEqual(yield* rawRows("PRAGMA foreign_key_check"), [])
+      assert.deepStrictEqual(yield* rawRows("PRAGMA integrity_check"), [{ integrity_check: "ok" }])
+      assert.deepStrictEqual(yield* rawRows("PRAGMA foreign_keys"), [{ foreign_keys: 1 }])
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R16 every query the store runs on a large table uses an index (no full scans of ai_jobs, runs or events)", () =>
+    Effect.gen(function*() {
+      const plans: ReadonlyArray<readonly [string, string]> = [
+        ["stale scan", "SELECT * FROM workflow_runs WHERE status = 'running' AND last_heartbeat < 'x' ORDER BY last_heartbeat, id"],
+        ["runs of a job", "SELECT * FROM workflow_runs WHERE job_id = 'x' ORDER BY created_at, id"],
+        ["claim", "SELECT * FROM ai_jobs WHERE status = 'queued' AND job_kind IN ('doc_edit') ORDER BY created_at, id LIMIT 1"],
+        ["jobs page", "SELECT * FROM ai_jobs WHERE (created_at, id) > ('x', 'y') ORDER BY created_at, id LIMIT 10"],
+        ["jobs by trace", "SELECT * FROM ai_jobs WHERE trace_id = 'x' ORDER BY created_at, id"],
+        ["nodes of a run", "SELECT * FROM workflow_node_executions WHERE workflow_run_id = 'x' ORDER BY sequence"],
+        ["events page", "SELECT * FROM flight_recorder_events WHERE (timestamp, event_id) > ('x', 'y') ORDER BY timestamp, event_id LIMIT 10"],
+        ["events of a job", "SELECT * FROM flight_recorder_events WHERE job_id = 'x' ORDER BY timestamp, event_id"],
+        ["purge batch", "SELECT event_id FROM flight_recorder_events WHERE timestamp < 'x' ORDER BY timestamp, event_id LIMIT 10"]
+      ]
+      for (const [what, query] of plans) {
+        const plan = yield* rawRows<{ readonly detail: string }>(`EXPLAIN QUERY PLAN ${query}`)
+        const scans = plan.map((step) => step.detail).filter((detail) => /^SCAN (ai_jobs|workflow_runs|workflow_node_executions|flight_recorder_events)$/.test(detail))
+        assert.deepStrictEqual(scans, [], `${what}: ${plan.map((step) => step.detail).join(" | ")}`)
+      }
+    }).pipe(Effect.provide(inMemoryStore)))
+})
+
+describe("SQLite rows corrupted behind the store's back (CorruptRow)", () => {
+  /** Inserts a row with CHECK constraints switched off on this connection, as a careless tool might. */
+  const insertUnchecked = (row: Row) =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`PRAGMA ignore_check_constraints = ON`
+      yield* Effect.ensuring(insert("ai_jobs", row), Effect.orDie(sql`PRAGMA ignore_check_constraints = OFF`))
+    })
+
+  const corruptions: ReadonlyArray<readonly [string, Row]> = [
+    ["job_kind", { job_kind: "mystery_kind" }],
+    ["status", { status: "paused" }],
+    ["metrics", { metrics: JSON.stringify({ ...zeroMetrics, total_tokens: -5 }) }],
+    ["created_at", { created_at: "2024-03-01 12:00:00" }],
+    ["access_mode", { access_mode: "root" }]
+  ]
+
+  for (const [column, overrides] of corruptions) {
+    it.effect(`R16 getJob reports a corrupt ${column} as CorruptRow naming ai_jobs, the row id and ${column}`, () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const row = jobRow(overrides)
+        const id = String(row["id"])
+        yield* insertUnchecked(row)
+        const error = expectTag(yield* failureOf(store.getJob(JobId.make(id))), "CorruptRow")
+        assert.strictEqual(error.table, "ai_jobs")
+        assert.strictEqual(error.row_id, id)
+        assert.strictEqual(error.column, column)
+        assert.isAbove(error.issues.length, 0)
+        assert.include(error.message, id)
+        // Listing meets the same row and says the same.
+        const listed = expectTag(yield* failureOf(store.listJobs()), "CorruptRow")
+        assert.deepStrictEqual([listed.table, listed.row_id, listed.column], ["ai_jobs", id, column])
+      }).pipe(Effect.provide(inMemoryStore)))
+  }
+
+  it.effect("R16 CHECK constraints are back on after the corrupting connection is done", () =>
+    Effect.gen(function*() {
+      yield* insertUnchecked(jobRow({ job_kind: "mystery_kind" }))
+      assert.include(yield* refused(insert("ai_jobs", jobRow({ job_kind: "mystery_kind" })), "an unknown kind"), "ai_jobs_job_kind_valid")
+    }).pipe(Effect.provide(inMemoryStore)))
+})
