@@ -1,0 +1,129 @@
+/**
+ * The Flight Recorder sink on PostgreSQL: append, list, and the one way
+ * events are ever deleted (a retention grant inside a short transaction; see
+ * migrations/pg/0003_flight_recorder.sql).
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import type * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { ParseError } from "effect/ParseResult"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import { pageSize } from "../internal/cursor.js"
+import { decodeRows } from "../internal/decodeRow.js"
+import type { EventFilter, JobStore } from "../JobStore.js"
+import { AlreadyExists, StorageError } from "../StoreErrors.js"
+import { cursorKey, toPage } from "./paging.js"
+import { columns, countOf, decode, encodeJson, instantParam } from "./rows.js"
+import { storageErrors } from "./storageErrors.js"
+
+type Service = Context.Tag.Service<JobStore>
+
+/**
+ * Writes event records in one multi-row INSERT. Run it inside a transaction:
+ * a taken event id fails with `AlreadyExists` (naming it) after the other rows
+ * went in, and only the rollback makes that all-or-nothing.
+ */
+export type InsertEvents = (
+  events: ReadonlyArray<EventRecord>
+) => Effect.Effect<void, AlreadyExists | SqlError | ParseError>
+
+/**
+ * `insertEvents` for a method whose port signature has no `AlreadyExists`:
+ * there a taken event id is a violated constraint like any other, a
+ * `StorageError` of that method (with the `AlreadyExists` as its cause).
+ */
+export const insertEventsFor = (insertEvents: InsertEvents, operation: string) =>
+(events: ReadonlyArray<EventRecord> | undefined): Effect.Effect<void, StorageError | SqlError | ParseError> =>
+  insertEvents(events ?? []).pipe(
+    Effect.catchTag("AlreadyExists", (cause) => Effect.fail(new StorageError({ operation, cause })))
+  )
+
+/** The event half of the store, plus `insertEvents` for the methods that write events with a change. */
+export const makeEvents = (sql: SqlClient.SqlClient) => {
+  const insertEvents: InsertEvents = (events) =>
+    events.length === 0 ? Effect.void : Effect.gen(function*() {
+      // ON CONFLICT instead of catching the unique violation: the taken id
+      // comes from RETURNING, not from parsing a (translatable) error text.
+      const inserted = yield* sql<{ readonly event_id: string }>`
+        INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
+        SELECT ${sql.literal(columns.event)}
+        FROM jsonb_to_recordset(${yield* encodeJson.events(events)}::jsonb) AS e(
+          event_id uuid, "timestamp" timestamptz, actor text, type text,
+          trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING event_id`
+      if (inserted.length === events.length) return
+      const fresh = new Set(inserted.map((row) => row.event_id))
+      const taken = events.find((event) => !fresh.delete(event.event_id.toLowerCase()))
+      return yield* new AlreadyExists({ entity: "event", id: taken?.event_id ?? "(unknown)" })
+    })
+
+  const appendEvents: Service["appendEvents"] = Effect.fn("JobStore.appendEvents")(
+    (events: ReadonlyArray<EventRecord>) => sql.withTransaction(insertEvents(events)),
+    storageErrors("JobStore.appendEvents")
+  )
+
+  const listEvents: Service["listEvents"] = Effect.fn("JobStore.listEvents")(
+    function*(filter: EventFilter = {}) {
+      const size = pageSize(filter.limit)
+      const descending = filter.order === "desc"
+      const where: Array<Statement.Fragment> = []
+      if (filter.event_id !== undefined) where.push(sql`event_id = ${filter.event_id}`)
+      if (filter.job_id !== undefined) where.push(sql`job_id = ${filter.job_id}`)
+      if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
+      if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
+      if (filter.types !== undefined) where.push(sql.in("type", filter.types))
+      // A time range is [since, until), as on SQLite: consecutive ranges never share an event.
+      if (filter.since !== undefined) where.push(sql`"timestamp" >= ${instantParam(filter.since)}::timestamptz`)
+      if (filter.until !== undefined) where.push(sql`"timestamp" < ${instantParam(filter.until)}::timestamptz`)
+      if (filter.cursor !== undefined) {
+        const key = yield* cursorKey("JobStore.listEvents", filter.cursor)
+        where.push(descending
+          ? sql`("timestamp", event_id) < (${key.at}::timestamptz, ${key.id}::uuid)`
+          : sql`("timestamp", event_id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
+      }
+      const order = descending ? sql.literal(`"timestamp" DESC, event_id DESC`) : sql.literal(`"timestamp", event_id`)
+      const rows = yield* sql`
+        SELECT ${sql.literal(columns.event)} FROM flight_recorder_events
+        WHERE ${sql.and(where)} ORDER BY ${order} LIMIT ${size + 1}`
+      const events = yield* decodeRows(decode.event)(rows)
+      return toPage(events, size, (event) => [event.timestamp, event.event_id])
+    },
+    storageErrors("JobStore.listEvents")
+  )
+
+  const purgeEventsBatch: Service["purgeEventsBatch"] = Effect.fn("JobStore.purgeEventsBatch")(
+    function*(options: { readonly before: DateTime.Utc; readonly batchSize: number }) {
+      const batchSize = Math.floor(options.batchSize)
+      if (!(batchSize > 0)) return 0
+      const cutoff = instantParam(options.before)
+      // The grant lets the append-only trigger pass deletes of rows older than
+      // the cutoff, in this transaction only; it is gone again before COMMIT.
+      const [grant] = yield* sql<{ readonly grant_id: string }>`
+        INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}::timestamptz)
+        RETURNING grant_id`
+      const purged = yield* sql`
+        WITH expired AS (
+          SELECT event_id FROM flight_recorder_events
+          WHERE "timestamp" < ${cutoff}::timestamptz
+          ORDER BY "timestamp", event_id
+          LIMIT ${batchSize}
+          FOR UPDATE SKIP LOCKED
+        ), purged AS (
+          DELETE FROM flight_recorder_events e USING expired
+          WHERE e.event_id = expired.event_id
+          RETURNING 1
+        )
+        SELECT count(*) AS count FROM purged`.pipe(Effect.flatMap(countOf))
+      yield* sql`DELETE FROM flight_recorder_retention_grants WHERE grant_id = ${grant?.grant_id ?? null}`
+      return purged
+    },
+    sql.withTransaction,
+    storageErrors("JobStore.purgeEventsBatch")
+  )
+
+  return { insertEvents, appendEvents, listEvents, purgeEventsBatch }
+}

@@ -1,0 +1,173 @@
+/** Jobs on PostgreSQL: create, read, list, patch, and the guarded lifecycle UPDATE (R6). */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import type * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import { randomUUID } from "node:crypto"
+import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
+import { IllegalTransition } from "../../domain/Errors.js"
+import { JobId, TraceId } from "../../domain/Ids.js"
+import { JobMetrics } from "../../domain/JobMetrics.js"
+import * as Lifecycle from "../../domain/Lifecycle.js"
+import { pageSize } from "../internal/cursor.js"
+import { decodeRows } from "../internal/decodeRow.js"
+import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } from "../JobStore.js"
+import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
+import { type InsertEvents, insertEventsFor } from "./events.js"
+import { cursorKey, toPage } from "./paging.js"
+import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
+import { storageErrors } from "./storageErrors.js"
+
+type Service = Context.Tag.Service<JobStore>
+
+/** The job half of the store. */
+export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
+  const jobColumns = sql.literal(columns.job)
+
+  /** The job's current row, decoded, or `NotFound`. */
+  const readJob = (jobId: JobId): Effect.Effect<AiJob, NotFound | CorruptRow | SqlError> =>
+    Effect.gen(function*() {
+      const [row] = yield* sql`SELECT ${jobColumns} FROM ai_jobs WHERE id = ${jobId}`
+      if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
+      return toAiJob(yield* decode.job(row))
+    })
+
+  const createJob: Service["createJob"] = Effect.fn("JobStore.createJob")(
+    function*(input: NewAiJob, options?: WithEvents) {
+      const now = yield* DateTime.now
+      const job: AiJob = {
+        job_id: input.job_id ?? JobId.make(randomUUID()),
+        trace_id: input.trace_id ?? TraceId.make(randomUUID()),
+        workflow_run_id: null,
+        job_kind: input.job_kind,
+        state: "queued",
+        protocol_id: input.protocol_id,
+        profile_id: input.profile_id,
+        capability_profile_id: input.capability_profile_id,
+        access_mode: input.access_mode,
+        safety_mode: input.safety_mode,
+        entity_refs: input.entity_refs,
+        planned_operations: input.planned_operations,
+        metrics: JobMetrics.zero,
+        status_reason: input.status_reason,
+        error_message: null,
+        job_inputs: input.job_inputs,
+        job_outputs: null,
+        is_pinned: input.is_pinned,
+        created_at: now,
+        updated_at: now
+      }
+      const at = instantParam(now)
+      // ON CONFLICT instead of catching the unique violation: whether the id
+      // was taken comes from RETURNING, not from parsing an error.
+      const inserted = yield* sql`
+        INSERT INTO ai_jobs (${jobColumns}) VALUES (
+          ${job.job_id}, ${job.trace_id}, NULL, ${job.job_kind}, ${job.state}, ${job.status_reason}, NULL,
+          ${job.protocol_id}, ${job.profile_id}, ${job.capability_profile_id}, ${job.access_mode}, ${job.safety_mode},
+          ${yield* encodeJson.entityRefs(job.entity_refs)}::jsonb,
+          ${yield* encodeJson.plannedOperations(job.planned_operations)}::jsonb,
+          ${yield* encodeJson.metrics(job.metrics)}::jsonb,
+          ${yield* encodeJson.payload(job.job_inputs)}::jsonb, NULL,
+          ${job.is_pinned}, ${at}::timestamptz, ${at}::timestamptz)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id`
+      if (inserted.length === 0) return yield* new AlreadyExists({ entity: "job", id: job.job_id })
+      yield* insertEvents(options?.events ?? [])
+      return job
+    },
+    sql.withTransaction,
+    storageErrors("JobStore.createJob")
+  )
+
+  const getJob: Service["getJob"] = Effect.fn("JobStore.getJob")(
+    (jobId: JobId) => readJob(jobId),
+    storageErrors("JobStore.getJob")
+  )
+
+  const listJobs: Service["listJobs"] = Effect.fn("JobStore.listJobs")(
+    function*(filter: JobFilter = {}) {
+      const size = pageSize(filter.limit)
+      const where: Array<Statement.Fragment> = []
+      if (filter.states !== undefined) where.push(sql.in("status", filter.states))
+      if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
+      if (filter.created_after !== undefined) {
+        where.push(sql`created_at > ${instantParam(filter.created_after)}::timestamptz`)
+      }
+      if (filter.created_before !== undefined) {
+        where.push(sql`created_at < ${instantParam(filter.created_before)}::timestamptz`)
+      }
+      if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
+      if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
+      if (filter.cursor !== undefined) {
+        const key = yield* cursorKey("JobStore.listJobs", filter.cursor)
+        where.push(sql`(created_at, id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
+      }
+      const rows = yield* sql`
+        SELECT ${jobColumns} FROM ai_jobs
+        WHERE ${sql.and(where)} ORDER BY created_at, id LIMIT ${size + 1}`
+      const jobs = yield* decodeRows(decode.job)(rows)
+      return toPage(jobs.map(toAiJob), size, (job) => [job.created_at, job.job_id])
+    },
+    storageErrors("JobStore.listJobs")
+  )
+
+  const transition: Service["transition"] = Effect.fn("JobStore.transition")(
+    function*(request: TransitionRequest) {
+      const now = yield* DateTime.now
+      const set = [sql`status = ${request.to}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
+      if (request.status_reason !== undefined) set.push(sql`status_reason = ${request.status_reason}`)
+      if (request.error_message !== undefined) set.push(sql`error_message = ${request.error_message}`)
+      if (request.workflow_run_id !== undefined) set.push(sql`workflow_run_id = ${request.workflow_run_id}`)
+      // The lifecycle table is the guard: a lost race matches no row, it never
+      // overwrites. (`stalled` is allowed from nowhere, so it always misses.)
+      const guard = [sql`id = ${request.job_id}`, sql.in("status", Lifecycle.allowedFrom(request.to))]
+      if (request.from !== undefined) guard.push(sql`status = ${request.from}`)
+      const [row] = yield* sql`UPDATE ai_jobs SET ${sql.csv(set)} WHERE ${sql.and(guard)} RETURNING ${jobColumns}`
+      if (row === undefined) {
+        const found = yield* readJob(request.job_id)
+        return yield* new IllegalTransition({ job_id: request.job_id, from: found.state, to: request.to })
+      }
+      const job = toAiJob(yield* decode.job(row))
+      yield* insertEventsFor(insertEvents, "JobStore.transition")(request.events)
+      return job
+    },
+    sql.withTransaction,
+    storageErrors("JobStore.transition")
+  )
+
+  /** An UPDATE of one job (plus updated_at), writing `events` with it. */
+  const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: WithEvents["events"], operation: string) =>
+    Effect.gen(function*() {
+      const now = yield* DateTime.now
+      const [row] = yield* sql`
+        UPDATE ai_jobs SET ${sql.csv([...set, sql`updated_at = ${instantParam(now)}::timestamptz`])}
+        WHERE id = ${jobId} RETURNING ${jobColumns}`
+      if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
+      const job = toAiJob(yield* decode.job(row))
+      yield* insertEventsFor(insertEvents, operation)(events)
+      return job
+    }).pipe(sql.withTransaction)
+
+  const updateJob: Service["updateJob"] = Effect.fn("JobStore.updateJob")(
+    function*(jobId: JobId, patch: JobPatch) {
+      const set: Array<Statement.Fragment> = []
+      if (patch.metrics !== undefined) set.push(sql`metrics = ${yield* encodeJson.metrics(patch.metrics)}::jsonb`)
+      if (patch.job_outputs !== undefined) {
+        set.push(sql`job_outputs = ${yield* encodeJson.payload(patch.job_outputs)}::jsonb`)
+      }
+      if (patch.status_reason !== undefined) set.push(sql`status_reason = ${patch.status_reason}`)
+      if (patch.error_message !== undefined) set.push(sql`error_message = ${patch.error_message}`)
+      return yield* patchJob(jobId, set, patch.events, "JobStore.updateJob")
+    },
+    storageErrors("JobStore.updateJob")
+  )
+
+  const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
+    (jobId: JobId, pinned: boolean) => patchJob(jobId, [sql`is_pinned = ${pinned}`], undefined, "JobStore.setPinned"),
+    storageErrors("JobStore.setPinned")
+  )
+
+  return { createJob, getJob, listJobs, transition, updateJob, setPinned }
+}

@@ -1,0 +1,98 @@
+/**
+ * PostgreSQL migrations: the SQL files in `migrations/pg/`, applied by
+ * @effect/sql's Migrator with the migrations table `ai_job_model_migrations`.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { readdir, readFile } from "node:fs/promises"
+
+/** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
+const directory = new URL("../../../migrations/pg/", import.meta.url)
+
+/** The table recording applied migrations. */
+export const migrationsTable = "ai_job_model_migrations"
+
+/** A migration that could not be applied. Nothing of the run is kept: all pending migrations share one transaction. */
+export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("MigrationFailed", {
+  /** The failing migration (e.g. 2 for `0002_current_schema.sql`); null when the run failed before any migration. */
+  migration_id: Schema.NullOr(Schema.Int),
+  migration_name: Schema.NullOr(Schema.String),
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const cause = this.cause as { readonly message?: unknown; readonly cause?: { readonly message?: unknown } }
+    const detail = cause?.cause?.message ?? cause?.message
+    const which = this.migration_id === null
+      ? "PostgreSQL migrations failed"
+      : `PostgreSQL migration ${String(this.migration_id).padStart(4, "0")}_${this.migration_name ?? ""} failed`
+    return `${which}${typeof detail === "string" ? `: ${detail}` : ""}`
+  }
+}
+
+/** Runs one SQL file's text as it is: no parameters, so PostgreSQL accepts several statements at once. */
+const runFile = (id: number, name: string, file: string) =>
+  Effect.gen(function*() {
+    const text = yield* Effect.tryPromise(() => readFile(new URL(file, directory), "utf8"))
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe(text)
+  }).pipe(Effect.mapError((cause) => new MigrationFailed({ migration_id: id, migration_name: name, cause })))
+
+/** Every `NNNN_name.sql` file of the directory, in id order. */
+const loader: Migrator.Loader = Effect.tryPromise({
+  try: () => readdir(directory),
+  catch: (cause) =>
+    new Migrator.MigrationError({ reason: "import-error", message: `Cannot read ${directory.pathname}`, cause })
+}).pipe(
+  Effect.map((files) =>
+    files
+      .flatMap((file): Array<Migrator.ResolvedMigration> => {
+        const match = /^(\d+)_(.+)\.sql$/.exec(file)
+        if (match === null) return []
+        const id = Number(match[1])
+        const name = match[2] ?? ""
+        return [[id, name, Effect.succeed(runFile(id, name, file))]]
+      })
+      .sort(([a], [b]) => a - b)
+  )
+)
+
+/**
+ * Applies the pending migrations and returns the ones it applied (none on an
+ * up-to-date database). Fresh and legacy databases take the same path.
+ *
+ * Concurrent callers are serialised by a transaction-scoped advisory lock
+ * taken before the Migrator looks at its table, so two processes starting
+ * on a fresh database do not race to create it.
+ */
+export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, MigrationFailed, SqlClient.SqlClient> =
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    return yield* sql.withTransaction(Effect.gen(function*() {
+      yield* sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`
+      // The Migrator's own "create if missing" probes with a failing statement,
+      // which would abort this transaction: create the table (same shape) first.
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(migrationsTable)} (
+        migration_id integer PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        name text NOT NULL
+      )`
+      // The Migrator nests its own transaction inside this one (a savepoint).
+      return yield* Migrator.make({})({ loader, table: migrationsTable })
+    }))
+  }).pipe(
+    // The Migrator turns a failing migration into a defect wrapping our
+    // MigrationFailed; take it back out so callers can catchTag it.
+    Effect.catchAllDefect((defect) =>
+      Effect.fail(
+        defect instanceof Migrator.MigrationError && defect.cause instanceof MigrationFailed
+          ? defect.cause
+          : new MigrationFailed({ migration_id: null, migration_name: null, cause: defect })
+      )
+    ),
+    Effect.mapError((error) =>
+      error instanceof MigrationFailed ? error : new MigrationFailed({ migration_id: null, migration_name: null, cause: error })
+    ),
+    Effect.withSpan("PgStore.migrate")
+  )

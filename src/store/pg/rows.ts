@@ -1,0 +1,113 @@
+/**
+ * PostgreSQL rows ↔ domain values.
+ *
+ * `pg` hands back `timestamptz` as `Date`, `jsonb` already parsed and `uuid`
+ * as text, so the row schemas here are the domain schemas with the timestamp
+ * fields swapped for `Instant`. Rows use the column names (`id`, `status`)
+ * so a `CorruptRow` names the column an operator has to look at.
+ *
+ * Writes go the other way through Schema too: instants as RFC 3339 text and
+ * JSON as text, cast in SQL (`$1::timestamptz`, `$1::jsonb`).
+ */
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { ParseError } from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { AiJob } from "../../domain/AiJob.js"
+import { EventRecord } from "../../domain/EventRecord.js"
+import { TraceId } from "../../domain/Ids.js"
+import { JobMetrics } from "../../domain/JobMetrics.js"
+import { Json } from "../../domain/Json.js"
+import { TimestampFromSelf } from "../../domain/Timestamp.js"
+import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
+import { rowDecoder } from "../internal/decodeRow.js"
+
+/** A `timestamptz` as `pg` returns it, decoded to a UTC instant in the domain's range. */
+export const Instant = Schema.compose(Schema.DateTimeUtcFromDate, TimestampFromSelf)
+
+const { job_id: _jobId, state: _state, ...jobFields } = AiJob.fields
+
+/** An `ai_jobs` row. */
+export const JobRow = Schema.Struct({
+  ...jobFields,
+  id: AiJob.fields.job_id,
+  status: AiJob.fields.state,
+  created_at: Instant,
+  updated_at: Instant
+})
+export type JobRow = typeof JobRow.Type
+
+/** A `workflow_runs` row: the domain run with `Date` timestamps. */
+export const RunRow = Schema.Struct({
+  ...WorkflowRun.fields,
+  last_heartbeat: Instant,
+  created_at: Instant,
+  updated_at: Instant
+})
+
+/** A `workflow_runs` row joined with its job's `trace_id`, as stallStaleRuns reads it. */
+export const StalledRunRow = Schema.Struct({ ...RunRow.fields, trace_id: TraceId })
+
+/** A `workflow_node_executions` row. */
+export const NodeRow = Schema.Struct({
+  ...NodeExecution.fields,
+  started_at: Instant,
+  finished_at: Schema.NullOr(Instant)
+})
+
+/** A `flight_recorder_events` row. */
+export const EventRow = Schema.Struct({ ...EventRecord.fields, timestamp: Instant })
+
+/** Column lists, in one place so every SELECT and RETURNING reads the same shape. */
+export const columns = {
+  job: "id, trace_id, workflow_run_id, job_kind, status, status_reason, error_message, protocol_id, profile_id, " +
+    "capability_profile_id, access_mode, safety_mode, entity_refs, planned_operations, metrics, job_inputs, " +
+    "job_outputs, is_pinned, created_at, updated_at",
+  run: "id, job_id, status, last_heartbeat, error_message, created_at, updated_at",
+  node: "id, workflow_run_id, node_id, node_type, status, sequence, input_payload, output_payload, error_message, " +
+    "started_at, finished_at",
+  event: `event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body`
+} as const
+
+/** Decoders failing with `CorruptRow` naming the table, the row id and the column. */
+export const decode = {
+  job: rowDecoder(JobRow, "ai_jobs"),
+  run: rowDecoder(RunRow, "workflow_runs"),
+  stalledRun: rowDecoder(StalledRunRow, "workflow_runs"),
+  node: rowDecoder(NodeRow, "workflow_node_executions"),
+  event: rowDecoder(EventRow, "flight_recorder_events", "event_id")
+}
+
+/** The domain job of a decoded row (the row names `job_id` `id` and `state` `status`). */
+export const toAiJob = ({ id, status, ...rest }: JobRow): AiJob => ({ ...rest, job_id: id, state: status })
+
+/**
+ * An instant as RFC 3339 text with milliseconds, for a `$n::timestamptz`
+ * parameter: `Timestamp`'s encoding, minus its 1970–9999 range check, which
+ * a filter bound need not meet.
+ */
+export const instantParam = (instant: DateTime.Utc): string => DateTime.formatIso(instant)
+
+const jsonParam = <A, I>(schema: Schema.Schema<A, I>) => Schema.encode(Schema.parseJson(schema))
+
+/**
+ * JSON text for `$n::jsonb` parameters, encoded through the domain schemas:
+ * a value the domain forbids (NaN in a payload, a fractional counter) fails
+ * with a ParseError instead of being stored as something else.
+ */
+export const encodeJson = {
+  entityRefs: jsonParam(AiJob.fields.entity_refs),
+  plannedOperations: jsonParam(AiJob.fields.planned_operations),
+  // The struct of JobMetrics' fields accepts a plain object as well as an instance.
+  metrics: jsonParam(Schema.Struct(JobMetrics.fields)),
+  events: jsonParam(Schema.Array(EventRecord)),
+  /** A nullable payload: SQL NULL for null, JSON text otherwise. */
+  payload: (value: Json | null): Effect.Effect<string | null, ParseError> =>
+    value === null ? Effect.succeed(null) : jsonParam(Json)(value)
+}
+
+const decodeCount = Schema.decodeUnknown(Schema.Struct({ count: Schema.NumberFromString }))
+
+/** The `count` column of a one-row result. `pg` returns int8 as text; anything else is a defect. */
+export const countOf = (rows: ReadonlyArray<unknown>): Effect.Effect<number> =>
+  decodeCount(rows[0]).pipe(Effect.map((row) => row.count), Effect.orDie)

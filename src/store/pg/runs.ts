@@ -1,0 +1,200 @@
+/** Workflow runs and their node executions on PostgreSQL (R8, HSK-WF-001). */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import type * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { randomUUID } from "node:crypto"
+import type { JobId } from "../../domain/Ids.js"
+import { NodeExecutionId, WorkflowRunId } from "../../domain/Ids.js"
+import type { Json } from "../../domain/Json.js"
+import type { TransitionTarget } from "../../domain/Lifecycle.js"
+import { JobState } from "../../domain/JobState.js"
+import { NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
+import { decodeRows } from "../internal/decodeRow.js"
+import type { JobStore, WithEvents } from "../JobStore.js"
+import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
+import { type InsertEvents, insertEventsFor } from "./events.js"
+import { columns, decode, encodeJson, instantParam } from "./rows.js"
+import { storageErrors } from "./storageErrors.js"
+
+type Service = Context.Tag.Service<JobStore>
+
+// What the port's types promise, checked again on the way in for callers
+// that got past them: `stalled` stays recovery's alone (R6a), node names are
+// what the domain allows (non-empty text). A violation fails with a
+// ParseError, which storageErrors reports as a StorageError carrying a
+// DecodeFailure.
+const checkRunEnd = Schema.encode(
+  JobState.pipe(Schema.filter((status) => status !== "queued" && status !== "running" && status !== "stalled"))
+)
+const checkNodeEnd = Schema.encode(NodeStatus.pipe(Schema.filter((status) => status !== "running")))
+const checkNodeId = Schema.encode(NodeExecution.fields.node_id)
+const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
+
+/** The run and node half of the store. */
+export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
+  const runColumns = sql.literal(columns.run)
+  const nodeColumns = sql.literal(columns.node)
+
+  const readRun = (runId: WorkflowRunId): Effect.Effect<WorkflowRun, NotFound | CorruptRow | SqlError> =>
+    Effect.gen(function*() {
+      const [row] = yield* sql`SELECT ${runColumns} FROM workflow_runs WHERE id = ${runId}`
+      if (row === undefined) return yield* new NotFound({ entity: "workflow_run", id: runId })
+      return yield* decode.run(row)
+    })
+
+  /**
+   * An UPDATE of a run guarded by `status = 'running'`. No row: the run is
+   * missing (`NotFound`) or already ended (`RunNotActive` with its status).
+   */
+  const updateRunningRun = (runId: WorkflowRunId, set: ReadonlyArray<Statement.Fragment>) =>
+    Effect.gen(function*() {
+      const [row] = yield* sql`
+        UPDATE workflow_runs SET ${sql.csv(set)}
+        WHERE id = ${runId} AND status = 'running'
+        RETURNING ${runColumns}`
+      if (row !== undefined) return yield* decode.run(row)
+      const found = yield* readRun(runId)
+      return yield* new RunNotActive({ workflow_run_id: runId, status: found.status })
+    })
+
+  const createRun: Service["createRun"] = Effect.fn("JobStore.createRun")(
+    function*(jobId: JobId, options?: WithEvents) {
+      const now = yield* DateTime.now
+      const at = instantParam(now)
+      const run: WorkflowRun = {
+        id: WorkflowRunId.make(randomUUID()),
+        job_id: jobId,
+        status: "running",
+        last_heartbeat: now,
+        error_message: null,
+        created_at: now,
+        updated_at: now
+      }
+      const inserted = yield* sql`
+        INSERT INTO workflow_runs (${runColumns})
+        SELECT ${run.id}, id, ${run.status}, ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+        FROM ai_jobs WHERE id = ${jobId}
+        RETURNING id`
+      if (inserted.length === 0) return yield* new NotFound({ entity: "job", id: jobId })
+      yield* insertEventsFor(insertEvents, "JobStore.createRun")(options?.events)
+      return run
+    },
+    sql.withTransaction,
+    storageErrors("JobStore.createRun")
+  )
+
+  const getRun: Service["getRun"] = Effect.fn("JobStore.getRun")(
+    (runId: WorkflowRunId) => readRun(runId),
+    storageErrors("JobStore.getRun")
+  )
+
+  const listRuns: Service["listRuns"] = Effect.fn("JobStore.listRuns")(
+    (jobId: JobId) =>
+      sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`.pipe(
+        Effect.flatMap(decodeRows(decode.run))
+      ),
+    storageErrors("JobStore.listRuns")
+  )
+
+  const finishRun: Service["finishRun"] = Effect.fn("JobStore.finishRun")(
+    function*(
+      runId: WorkflowRunId,
+      status: Exclude<TransitionTarget, "queued" | "running">,
+      options?: WithEvents & { readonly error_message?: string | null }
+    ) {
+      const now = yield* DateTime.now
+      const set = [sql`status = ${yield* checkRunEnd(status)}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
+      if (options?.error_message !== undefined) set.push(sql`error_message = ${options.error_message}`)
+      const run = yield* updateRunningRun(runId, set)
+      yield* insertEventsFor(insertEvents, "JobStore.finishRun")(options?.events)
+      return run
+    },
+    sql.withTransaction,
+    storageErrors("JobStore.finishRun")
+  )
+
+  const heartbeat: Service["heartbeat"] = Effect.fn("JobStore.heartbeat")(
+    function*(runId: WorkflowRunId) {
+      const at = instantParam(yield* DateTime.now)
+      return yield* updateRunningRun(runId, [
+        sql`last_heartbeat = ${at}::timestamptz`,
+        sql`updated_at = ${at}::timestamptz`
+      ])
+    },
+    storageErrors("JobStore.heartbeat")
+  )
+
+  const startNode: Service["startNode"] = Effect.fn("JobStore.startNode")(
+    function*(input: {
+      readonly workflow_run_id: WorkflowRunId
+      readonly node_id: string
+      readonly node_type: string
+      readonly input_payload?: Json | null
+    }) {
+      const now = yield* DateTime.now
+      const node: Omit<NodeExecution, "sequence"> = {
+        id: NodeExecutionId.make(randomUUID()),
+        workflow_run_id: input.workflow_run_id,
+        node_id: yield* checkNodeId(input.node_id),
+        node_type: yield* checkNodeType(input.node_type),
+        status: "running",
+        input_payload: input.input_payload ?? null,
+        output_payload: null,
+        error_message: null,
+        started_at: now,
+        finished_at: null
+      }
+      // Lock the run first, in its own statement: a second startNode on the
+      // same run waits here, and its max(sequence) below then sees this one's
+      // row (a single statement would keep the snapshot from before the wait).
+      const locked = yield* sql`SELECT id FROM workflow_runs WHERE id = ${node.workflow_run_id} FOR NO KEY UPDATE`
+      if (locked.length === 0) return yield* new NotFound({ entity: "workflow_run", id: node.workflow_run_id })
+      const [row] = yield* sql<{ readonly sequence: number }>`
+        INSERT INTO workflow_node_executions (${nodeColumns})
+        SELECT ${node.id}, ${node.workflow_run_id}, ${node.node_id}, ${node.node_type}, ${node.status},
+          COALESCE(max(sequence) + 1, 0), ${yield* encodeJson.payload(node.input_payload)}::jsonb, NULL, NULL,
+          ${instantParam(now)}::timestamptz, NULL
+        FROM workflow_node_executions WHERE workflow_run_id = ${node.workflow_run_id}
+        RETURNING sequence`
+      // An INSERT ... SELECT of an aggregate without GROUP BY inserts exactly one row.
+      if (row === undefined) return yield* Effect.dieMessage("JobStore.startNode: the INSERT returned no row")
+      return { ...node, sequence: row.sequence } satisfies NodeExecution
+    },
+    sql.withTransaction,
+    storageErrors("JobStore.startNode")
+  )
+
+  const finishNode: Service["finishNode"] = Effect.fn("JobStore.finishNode")(
+    function*(nodeId: NodeExecutionId, outcome: {
+      readonly status: Exclude<NodeStatus, "running">
+      readonly output_payload?: Json | null
+      readonly error_message?: string | null
+    }) {
+      const now = yield* DateTime.now
+      const set = [sql`status = ${yield* checkNodeEnd(outcome.status)}`, sql`finished_at = ${instantParam(now)}::timestamptz`]
+      if (outcome.output_payload !== undefined) {
+        set.push(sql`output_payload = ${yield* encodeJson.payload(outcome.output_payload)}::jsonb`)
+      }
+      if (outcome.error_message !== undefined) set.push(sql`error_message = ${outcome.error_message}`)
+      const [row] = yield* sql`
+        UPDATE workflow_node_executions SET ${sql.csv(set)} WHERE id = ${nodeId} RETURNING ${nodeColumns}`
+      if (row === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })
+      return yield* decode.node(row)
+    },
+    storageErrors("JobStore.finishNode")
+  )
+
+  const listNodes: Service["listNodes"] = Effect.fn("JobStore.listNodes")(
+    (runId: WorkflowRunId) =>
+      sql`SELECT ${nodeColumns} FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`.pipe(
+        Effect.flatMap(decodeRows(decode.node))
+      ),
+    storageErrors("JobStore.listNodes")
+  )
+
+  return { createRun, getRun, listRuns, finishRun, heartbeat, startNode, finishNode, listNodes }
+}

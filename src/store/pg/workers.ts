@@ -1,0 +1,160 @@
+/**
+ * The set-based work many processes may do at once on PostgreSQL: claiming
+ * queued jobs, startup recovery (R9) and pruning (R18). Each is one
+ * statement (plus its events) in one transaction; `FOR UPDATE SKIP LOCKED`
+ * lets concurrent workers take disjoint rows instead of waiting on each other.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
+import type * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import { randomUUID } from "node:crypto"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import { WorkflowRunId } from "../../domain/Ids.js"
+import type { JobKind } from "../../domain/JobKind.js"
+import * as Lifecycle from "../../domain/Lifecycle.js"
+import type { WorkflowRun } from "../../domain/WorkflowRun.js"
+import { decodeRows } from "../internal/decodeRow.js"
+import type { Claim, JobStore, StalledRun } from "../JobStore.js"
+import { type InsertEvents, insertEventsFor } from "./events.js"
+import { columns, countOf, decode, instantParam, toAiJob } from "./rows.js"
+import { storageErrors } from "./storageErrors.js"
+
+type Service = Context.Tag.Service<JobStore>
+
+/** Claiming, recovery and pruning. */
+export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
+  const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
+    function*(options: {
+      readonly kinds?: ReadonlyArray<JobKind>
+      readonly events?: (claim: Claim) => ReadonlyArray<EventRecord>
+    } = {}) {
+      const now = yield* DateTime.now
+      const at = instantParam(now)
+      const runId = WorkflowRunId.make(randomUUID())
+      const eligible: Array<Statement.Fragment> = [sql`status = 'queued'`]
+      if (options.kinds !== undefined) eligible.push(sql.in("job_kind", options.kinds))
+      // One statement: lock the oldest eligible job no one else holds, create
+      // its run, point the job at the run and move it to running.
+      const [row] = yield* sql`
+        WITH next_job AS (
+          SELECT id FROM ai_jobs
+          WHERE ${sql.and(eligible)}
+          ORDER BY created_at, id
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED
+        ), new_run AS (
+          INSERT INTO workflow_runs (${sql.literal(columns.run)})
+          SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+          FROM next_job
+          RETURNING id AS run_id, job_id AS claimed_job_id
+        )
+        UPDATE ai_jobs SET status = 'running', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
+        FROM new_run
+        WHERE ai_jobs.id = new_run.claimed_job_id
+        RETURNING ${sql.literal(columns.job)}`
+      if (row === undefined) return null
+      const job = toAiJob(yield* decode.job(row))
+      const run: WorkflowRun = {
+        id: runId,
+        job_id: job.job_id,
+        status: "running",
+        last_heartbeat: now,
+        error_message: null,
+        created_at: now,
+        updated_at: now
+      }
+      const claim: Claim = { job, run }
+      yield* insertEventsFor(insertEvents, "JobStore.claimNext")(options.events?.(claim))
+      return claim
+    },
+    sql.withTransaction,
+    storageErrors("JobStore.claimNext")
+  )
+
+  const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
+    function*(options: { readonly olderThanMs: number; readonly limit?: number }) {
+      const cutoff = instantParam(DateTime.subtract(yield* DateTime.now, { millis: options.olderThanMs }))
+      const rows = yield* sql`
+        SELECT ${sql.literal(columns.run)} FROM workflow_runs
+        WHERE status = 'running' AND last_heartbeat < ${cutoff}::timestamptz
+        ORDER BY last_heartbeat, id
+        LIMIT ${options.limit === undefined ? null : Math.max(0, Math.floor(options.limit))}`
+      return yield* decodeRows(decode.run)(rows)
+    },
+    storageErrors("JobStore.findStaleRuns")
+  )
+
+  const stallStaleRuns: Service["stallStaleRuns"] = Effect.fn("JobStore.stallStaleRuns")(
+    function*(options: {
+      readonly olderThanMs: number
+      readonly limit: number
+      readonly events?: (stalled: StalledRun) => ReadonlyArray<EventRecord>
+    }) {
+      const now = yield* DateTime.now
+      const at = instantParam(now)
+      const cutoff = instantParam(DateTime.subtract(now, { millis: options.olderThanMs }))
+      // `stale` keeps the runs as they were; both UPDATEs work from it. A run
+      // another recoverer holds is skipped, not waited for, and one it has
+      // already moved no longer matches status = 'running' when re-checked.
+      const rows = yield* sql`
+        WITH stale AS (
+          SELECT r.id, r.job_id, r.status, r.last_heartbeat, r.error_message, r.created_at, r.updated_at, j.trace_id
+          FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
+          WHERE r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz
+          ORDER BY r.last_heartbeat, r.id
+          LIMIT ${Math.max(0, Math.floor(options.limit))}
+          FOR UPDATE OF r SKIP LOCKED
+        ), stalled_runs AS (
+          UPDATE workflow_runs r SET status = 'stalled', updated_at = ${at}::timestamptz
+          FROM stale WHERE r.id = stale.id
+        ), stalled_jobs AS (
+          UPDATE ai_jobs j SET status = 'stalled', updated_at = ${at}::timestamptz
+          FROM stale WHERE j.id = stale.job_id AND j.status = 'running'
+        )
+        SELECT * FROM stale ORDER BY last_heartbeat, id`
+      const stalled = yield* Effect.forEach(rows, (row) =>
+        Effect.map(decode.stalledRun(row), ({ trace_id, ...run }): StalledRun => ({ run, trace_id })))
+      const build = options.events
+      if (build !== undefined) {
+        yield* insertEventsFor(insertEvents, "JobStore.stallStaleRuns")(stalled.flatMap((moved) => build(moved)))
+      }
+      return stalled
+    },
+    sql.withTransaction,
+    storageErrors("JobStore.stallStaleRuns")
+  )
+
+  const pruneJobs: Service["pruneJobs"] = Effect.fn("JobStore.pruneJobs")(
+    function*(options: { readonly olderThan: DateTime.Utc; readonly keepNewest: number; readonly dryRun?: boolean }) {
+      // The newest keepNewest terminal jobs are ranked over all terminal jobs,
+      // pinned or not, old or recent; of the rest, the old unpinned ones go.
+      const prunable = sql`
+        WITH ranked AS (
+          SELECT id, updated_at, is_pinned,
+            row_number() OVER (ORDER BY updated_at DESC, id DESC) AS newest_rank
+          FROM ai_jobs
+          WHERE ${sql.in("status", [...Lifecycle.terminalStates])}
+        ), prunable AS (
+          SELECT id FROM ranked
+          WHERE newest_rank > ${Math.max(0, Math.floor(options.keepNewest))}
+            AND updated_at < ${instantParam(options.olderThan)}::timestamptz
+            AND NOT is_pinned
+        )`
+      // Runs and nodes go by ON DELETE CASCADE; events have no foreign key and stay.
+      const rows = options.dryRun === true
+        ? yield* sql`${prunable} SELECT count(*) AS count FROM prunable`
+        : yield* sql`${prunable}, pruned AS (
+            DELETE FROM ai_jobs j USING prunable
+            WHERE j.id = prunable.id AND NOT j.is_pinned
+            RETURNING 1
+          )
+          SELECT count(*) AS count FROM pruned`
+      return { deleted: yield* countOf(rows) }
+    },
+    storageErrors("JobStore.pruneJobs")
+  )
+
+  return { claimNext, findStaleRuns, stallStaleRuns, pruneJobs }
+}

@@ -1,0 +1,304 @@
+/**
+ * R16 and R10 on PostgreSQL: after migration the database itself refuses
+ * what the domain forbids, whoever writes (raw SQL here, behind the store's
+ * back), and keeps the Flight Recorder append-only. And when a row is made
+ * corrupt anyway (constraints dropped, triggers disabled), the store reports
+ * a CorruptRow naming the table, the row and the column instead of crashing.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import { assert, describe, it, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import type { NewAiJob } from "../../src/domain/AiJob.js"
+import { MetricNames } from "../../src/domain/JobMetrics.js"
+import { JobStore, type ReadError } from "../../src/store/JobStore.js"
+import type { NotFound, RunNotActive } from "../../src/store/StoreErrors.js"
+import { at, eventRecord, expectTag, failureOf, newJob, startedJob } from "./fixtures.js"
+import { countWhere, driverError, freshStoreWithRawClient, refusalOf } from "./pg-support.js"
+
+const zero = Object.fromEntries(MetricNames.map((name) => [name, 0]))
+
+/** A jsonb literal for a metrics value. */
+const metrics = (value: unknown): string => `'${JSON.stringify(value)}'::jsonb`
+
+/** Valid values for every required ai_jobs column, as SQL text; tests override one at a time. */
+const validJob: Readonly<Record<string, string>> = {
+  id: "gen_random_uuid()",
+  trace_id: "gen_random_uuid()",
+  job_kind: "'doc_edit'",
+  status: "'queued'",
+  protocol_id: "'hsk.test.v0'",
+  profile_id: "'default'",
+  capability_profile_id: "'Analyst'",
+  access_mode: "'analysis_only'",
+  safety_mode: "'normal'",
+  created_at: "now()",
+  updated_at: "now()"
+}
+
+/** A raw INSERT of one job, bypassing the store. The values are the test's own constants. */
+const insertJob = (overrides: Readonly<Record<string, string>>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => {
+    const row = { ...validJob, ...overrides }
+    return sql.unsafe(`INSERT INTO ai_jobs (${Object.keys(row).join(", ")}) VALUES (${Object.values(row).join(", ")})`)
+  })
+
+const { validators_run_count: _dropped, ...missingOneCounter } = zero
+
+/** [what, column overrides, SQLSTATE, constraint]: every one must be refused. */
+const jobRefusals: ReadonlyArray<readonly [string, Readonly<Record<string, string>>, string, string | undefined]> = [
+  ["an unknown job kind", { job_kind: "'frobnicate'" }, "23514", "ai_jobs_job_kind_check"],
+  ["the legacy alias term_exec", { job_kind: "'term_exec'" }, "23514", "ai_jobs_job_kind_check"],
+  ["the non-kind doc_test", { job_kind: "'doc_test'" }, "23514", "ai_jobs_job_kind_check"],
+  ["the non-kind governance_pack_export", { job_kind: "'governance_pack_export'" }, "23514", "ai_jobs_job_kind_check"],
+  ["a kind in the wrong case", { job_kind: "'Doc_Edit'" }, "23514", "ai_jobs_job_kind_check"],
+  ["an unknown state", { status: "'paused'" }, "23514", "ai_jobs_status_check"],
+  ["a NULL state", { status: "NULL" }, "23502", undefined],
+  ["NULL metrics", { metrics: "NULL" }, "23502", undefined],
+  ["a negative counter", { metrics: metrics({ ...zero, total_tokens: -1 }) }, "23514", "ai_jobs_metrics_check"],
+  ["a fractional counter", { metrics: metrics({ ...zero, input_tokens: 1.5 }) }, "23514", "ai_jobs_metrics_check"],
+  ["a counter as a string", { metrics: metrics({ ...zero, output_tokens: "3" }) }, "23514", "ai_jobs_metrics_check"],
+  ["a null counter", { metrics: metrics({ ...zero, entities_read: null }) }, "23514", "ai_jobs_metrics_check"],
+  ["a counter above u32", { metrics: metrics({ ...zero, total_tokens: 4_294_967_296 }) }, "23514", "ai_jobs_metrics_check"],
+  ["a duration above 2^53-1", { metrics: metrics({ ...zero, duration_ms: 2 ** 53 }) }, "23514", "ai_jobs_metrics_check"],
+  ["a missing counter", { metrics: metrics(missingOneCounter) }, "23514", "ai_jobs_metrics_check"],
+  ["an empty metrics object", { metrics: metrics({}) }, "23514", "ai_jobs_metrics_check"],
+  ["metrics that are an array", { metrics: metrics([zero]) }, "23514", "ai_jobs_metrics_check"],
+  ["metrics that are a number", { metrics: metrics(0) }, "23514", "ai_jobs_metrics_check"],
+  ["an unknown access mode", { access_mode: "'apply_everything'" }, "23514", "ai_jobs_access_mode_check"],
+  ["an unknown safety mode", { safety_mode: "'reckless'" }, "23514", "ai_jobs_safety_mode_check"],
+  ["entity_refs that are not an array", { entity_refs: "'{}'::jsonb" }, "23514", "ai_jobs_entity_refs_check"],
+  ["planned_operations that are not an array", { planned_operations: "'null'::jsonb" }, "23514", "ai_jobs_planned_operations_check"],
+  ["a NULL trace_id", { trace_id: "NULL" }, "23502", undefined],
+  ["a NULL is_pinned", { is_pinned: "NULL" }, "23502", undefined]
+]
+
+layer(freshStoreWithRawClient("pg constraints"), { timeout: "60 seconds" })("R16 PostgreSQL refuses what the domain forbids", (it) => {
+  it.effect("R16 a raw insert of a valid job passes, defaults included, and the counter limits are accepted", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* insertJob({ id: "'00000000-0000-4000-8000-00000000c0de'" })
+      const [row] = yield* sql<{ readonly metrics: unknown; readonly entity_refs: unknown; readonly is_pinned: boolean }>`
+        SELECT metrics, entity_refs, is_pinned FROM ai_jobs WHERE id = '00000000-0000-4000-8000-00000000c0de'`
+      assert.deepStrictEqual(row, { metrics: zero, entity_refs: [], is_pinned: false })
+      yield* insertJob({ metrics: metrics({ ...zero, duration_ms: Number.MAX_SAFE_INTEGER, total_tokens: 4_294_967_295 }) })
+      yield* insertJob({ metrics: metrics({ ...zero, extra_field: "kept" }) })
+    }))
+
+  for (const [what, overrides, code, constraint] of jobRefusals) {
+    it.effect(`R16 a raw insert of ${what} is refused (${code}${constraint === undefined ? "" : ` ${constraint}`})`, () =>
+      Effect.gen(function*() {
+        const refusal = yield* refusalOf(insertJob(overrides))
+        assert.strictEqual(refusal.code, code, refusal.message)
+        assert.strictEqual(refusal.constraint, constraint, refusal.message)
+      }))
+  }
+
+  it.effect("R16 a raw update to a legacy kind, a bad state or NULL metrics is refused too", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const job = yield* (yield* JobStore).createJob(newJob())
+      for (const [set, code] of [
+        ["job_kind = 'term_exec'", "23514"],
+        ["status = 'done'", "23514"],
+        ["metrics = NULL", "23502"],
+        ["metrics = metrics - 'duration_ms'", "23514"]
+      ] as const) {
+        const refusal = yield* refusalOf(sql.unsafe(`UPDATE ai_jobs SET ${set} WHERE id = '${job.job_id}'`))
+        assert.strictEqual(refusal.code, code, `${set}: ${refusal.message}`)
+      }
+    }))
+
+  it.effect("R8 raw runs and node executions with a bad status or sequence are refused", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { job, run } = yield* startedJob()
+      const runRefusal = yield* refusalOf(sql`
+        INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, created_at, updated_at)
+        VALUES (gen_random_uuid(), ${job.job_id}, 'zombie', now(), now(), now())`)
+      assert.strictEqual(runRefusal.constraint, "workflow_runs_status_check")
+      const orphan = yield* refusalOf(sql`
+        INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, created_at, updated_at)
+        VALUES (gen_random_uuid(), gen_random_uuid(), 'running', now(), now(), now())`)
+      assert.strictEqual(orphan.constraint, "workflow_runs_job_id_fkey")
+      const node = (status: string, sequence: number) => sql`
+        INSERT INTO workflow_node_executions (id, workflow_run_id, node_id, node_type, status, sequence, started_at)
+        VALUES (gen_random_uuid(), ${run.id}, 'n', 'step', ${status}, ${sequence}, now())`
+      assert.strictEqual((yield* refusalOf(node("paused", 0))).constraint, "workflow_node_executions_status_check")
+      assert.strictEqual((yield* refusalOf(node("running", -1))).constraint, "workflow_node_executions_sequence_check")
+      yield* node("running", 0)
+      assert.strictEqual((yield* refusalOf(node("running", 0))).constraint, "workflow_node_executions_run_sequence_key")
+    }))
+
+  it.effect("R11 raw events with an unknown actor or type, or a body that is not an object, are refused", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const event = (actor: string, type: string, body: string) => sql`
+        INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+        VALUES (gen_random_uuid(), now(), ${actor}, ${type}, gen_random_uuid(), ${body}::jsonb)`
+      assert.strictEqual((yield* refusalOf(event("robot", "system", "{}"))).constraint, "flight_recorder_events_actor_check")
+      assert.strictEqual((yield* refusalOf(event("system", "gossip", "{}"))).constraint, "flight_recorder_events_type_check")
+      assert.strictEqual((yield* refusalOf(event("system", "system", "[]"))).constraint, "flight_recorder_events_body_check")
+    }))
+
+  it.effect("R1a a store write the database refuses is a StorageError that keeps the SqlError and its SQLSTATE", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      // Forced past the types: the database is the last line.
+      const forced = { ...newJob(), job_kind: "term_exec" } as unknown as NewAiJob
+      const error = expectTag(yield* failureOf(store.createJob(forced)), "StorageError")
+      assert.strictEqual(error.operation, "JobStore.createJob")
+      assert.instanceOf(error.cause, SqlError)
+      assert.deepInclude(driverError(error.cause as SqlError), { code: "23514", constraint: "ai_jobs_job_kind_check" })
+      assert.match(error.message, /ai_jobs_job_kind_check/)
+    }))
+
+  it.effect("R6a R8 values forced past the port's types are refused before SQL: a run ended as stalled, an empty node id", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const { run } = yield* startedJob()
+      const stalled = expectTag(yield* failureOf(store.finishRun(run.id, "stalled" as "failed")), "StorageError")
+      assert.strictEqual(stalled.operation, "JobStore.finishRun")
+      assert.strictEqual((stalled.cause as { readonly _tag?: unknown })._tag, "DecodeFailure")
+      assert.strictEqual((yield* store.getRun(run.id)).status, "running", "only recovery writes stalled")
+      const unnamed = expectTag(
+        yield* failureOf(store.startNode({ workflow_run_id: run.id, node_id: "", node_type: "step" })),
+        "StorageError"
+      )
+      assert.strictEqual((unnamed.cause as { readonly _tag?: unknown })._tag, "DecodeFailure")
+      assert.deepStrictEqual(yield* store.listNodes(run.id), [])
+    }))
+
+  it.effect("R10 the database refuses raw UPDATE, DELETE and TRUNCATE of events; the events stay", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const event = eventRecord({ timestamp: at(1_000) })
+      yield* store.appendEvents([event])
+      for (const statement of [
+        sql`UPDATE flight_recorder_events SET actor = 'human' WHERE event_id = ${event.event_id}`,
+        sql`UPDATE flight_recorder_events SET body = body || '{"edited": true}' WHERE event_id = ${event.event_id}`,
+        sql`DELETE FROM flight_recorder_events WHERE event_id = ${event.event_id}`,
+        sql`DELETE FROM flight_recorder_events`,
+        sql`TRUNCATE flight_recorder_events`
+      ]) {
+        const refusal = yield* refusalOf(statement)
+        assert.strictEqual(refusal.code, "42501", refusal.message)
+        assert.match(refusal.message, /append-only/)
+      }
+      const stored = yield* store.listEvents({ event_id: event.event_id })
+      assert.deepStrictEqual(stored.items.map((e) => e.actor), ["system"])
+      assert.deepStrictEqual(stored.items[0]?.body, event.body)
+    }))
+
+  it.effect("R13 a retention grant opens only rows older than its cutoff, and only inside its transaction", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const old = eventRecord({ timestamp: at(1_000) })
+      const recent = eventRecord({ timestamp: at(9_000) })
+      yield* store.appendEvents([old, recent])
+      const cutoff = "1970-01-01T00:00:05Z"
+      // A grant for 00:00:05 does not open a row at 00:00:09.
+      const newer = yield* refusalOf(sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}::timestamptz)`
+        yield* sql`DELETE FROM flight_recorder_events WHERE event_id = ${recent.event_id}`
+      })))
+      assert.strictEqual(newer.code, "42501")
+      // It does open the older one (rolled back here, to keep it).
+      const deleted = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}::timestamptz)`
+        const gone = yield* sql`DELETE FROM flight_recorder_events WHERE event_id = ${old.event_id} RETURNING event_id`
+        return yield* Effect.fail(gone.length)
+      })).pipe(Effect.flip)
+      assert.strictEqual(deleted, 1)
+      // A grant cannot outlive its transaction: committing one is refused.
+      const committed = yield* refusalOf(sql`INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (now())`)
+      assert.strictEqual(committed.code, "42501")
+      assert.strictEqual(yield* countWhere(sql`SELECT count(*) AS n FROM flight_recorder_retention_grants`), 0)
+      const left = yield* countWhere(sql`
+        SELECT count(*) AS n FROM flight_recorder_events WHERE event_id IN (${old.event_id}, ${recent.event_id})`)
+      assert.strictEqual(left, 2)
+    }))
+})
+
+describe("R16 PostgreSQL rows made corrupt behind the store's back", () => {
+  /** Runs `body` against a store and raw client on a database of its own. */
+  const isolated = <A, E>(label: string, body: Effect.Effect<A, E, JobStore | SqlClient.SqlClient>) =>
+    Effect.provide(body, freshStoreWithRawClient(label))
+
+  it.effect("R16 a job whose kind was rewritten past the dropped CHECK is a CorruptRow naming ai_jobs, the id and job_kind", () =>
+    isolated("pg corrupt kind", Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const job = yield* store.createJob(newJob())
+      yield* sql`ALTER TABLE ai_jobs DROP CONSTRAINT ai_jobs_job_kind_check`
+      yield* sql`UPDATE ai_jobs SET job_kind = 'frobnicate' WHERE id = ${job.job_id}`
+      const reads: ReadonlyArray<Effect.Effect<unknown, ReadError | NotFound>> = [store.getJob(job.job_id), store.listJobs()]
+      for (const read of reads) {
+        const error = expectTag(yield* failureOf(read), "CorruptRow")
+        assert.deepStrictEqual({ table: error.table, row_id: error.row_id, column: error.column }, {
+          table: "ai_jobs",
+          row_id: job.job_id,
+          column: "job_kind"
+        })
+        assert.match(error.message, /ai_jobs.*job_kind/)
+      }
+    })), 60_000)
+
+  it.effect("R4 a job whose metrics went negative past the dropped CHECK is a CorruptRow on metrics", () =>
+    isolated("pg corrupt metrics", Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const job = yield* store.createJob(newJob())
+      yield* sql`ALTER TABLE ai_jobs DROP CONSTRAINT ai_jobs_metrics_check`
+      yield* sql`UPDATE ai_jobs SET metrics = metrics || '{"total_tokens": -5}' WHERE id = ${job.job_id}`
+      const error = expectTag(yield* failureOf(store.getJob(job.job_id)), "CorruptRow")
+      assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", job.job_id, "metrics"])
+    })), 60_000)
+
+  it.effect("R16 an instant the database allows but the domain does not (before 1970) is a CorruptRow on that column", () =>
+    isolated("pg corrupt instant", Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const job = yield* store.createJob(newJob())
+      yield* sql`UPDATE ai_jobs SET created_at = '1969-12-31T23:59:59Z' WHERE id = ${job.job_id}`
+      const error = expectTag(yield* failureOf(store.getJob(job.job_id)), "CorruptRow")
+      assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", job.job_id, "created_at"])
+    })), 60_000)
+
+  it.effect("R8 a run and a node execution holding values the domain forbids are CorruptRows on their tables", () =>
+    isolated("pg corrupt run", Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { job, run } = yield* startedJob()
+      const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      yield* sql`UPDATE workflow_node_executions SET node_id = '' WHERE id = ${node.id}`
+      const nodeError = expectTag(yield* failureOf(store.listNodes(run.id)), "CorruptRow")
+      assert.deepStrictEqual([nodeError.table, nodeError.row_id, nodeError.column], ["workflow_node_executions", node.id, "node_id"])
+      yield* sql`ALTER TABLE workflow_runs DROP CONSTRAINT workflow_runs_status_check`
+      yield* sql`UPDATE workflow_runs SET status = 'zombie' WHERE id = ${run.id}`
+      const reads: ReadonlyArray<Effect.Effect<unknown, ReadError | NotFound | RunNotActive>> = [
+        store.getRun(run.id),
+        store.listRuns(job.job_id),
+        store.heartbeat(run.id)
+      ]
+      for (const read of reads) {
+        const error = expectTag(yield* failureOf(read), "CorruptRow")
+        assert.deepStrictEqual([error.table, error.row_id, error.column], ["workflow_runs", run.id, "status"])
+      }
+    })), 60_000)
+
+  it.effect("R11 an event rewritten with its trigger disabled and CHECK dropped is a CorruptRow naming the event id", () =>
+    isolated("pg corrupt event", Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const event = eventRecord()
+      yield* store.appendEvents([event])
+      yield* sql`ALTER TABLE flight_recorder_events DISABLE TRIGGER flight_recorder_events_append_only`
+      yield* sql`ALTER TABLE flight_recorder_events DROP CONSTRAINT flight_recorder_events_actor_check`
+      yield* sql`UPDATE flight_recorder_events SET actor = 'robot' WHERE event_id = ${event.event_id}`
+      const error = expectTag(yield* failureOf(store.listEvents()), "CorruptRow")
+      assert.deepStrictEqual([error.table, error.row_id, error.column], ["flight_recorder_events", event.event_id, "actor"])
+    })), 60_000)
+})

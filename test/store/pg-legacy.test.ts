@@ -1,0 +1,351 @@
+/**
+ * R16 / R16a on PostgreSQL: a database written by the reference
+ * implementation upgrades in place through the same migrations a fresh one
+ * takes. The database's TimeZone is set to America/New_York before anything
+ * connects, so a conversion that leaned on the session zone would show.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { assert, describe, it, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as PgStore from "../../src/store/PgStore.js"
+import {
+  buildLegacyDatabase,
+  expectedInstants,
+  expectedMetrics,
+  legacyCounts,
+  legacyIds,
+  staleScan
+} from "../fixtures/legacyPg.js"
+import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+
+const ZONE = "America/New_York"
+
+/** A fresh database whose sessions all default to New York time; dropped with the scope. */
+const databaseInNewYork = (label: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const url = await freshDatabaseUrl(label)
+      const client = await connectPg(url)
+      try {
+        const name = decodeURIComponent(new URL(url).pathname.slice(1))
+        await client.query(`ALTER DATABASE "${name}" SET timezone TO '${ZONE}'`)
+      } finally {
+        await client.end()
+      }
+      return url
+    }),
+    (url) => Effect.promise(() => dropDatabase(url))
+  )
+
+/** A plain client on `url`, for building legacy tables and reading behind the store's back. */
+const rawClient = (url: string) => PgClient.layer({ url: Redacted.make(url), transformJson: false })
+
+/** A store on `url` that does not migrate on its own. */
+const storeOn = (url: string) => PgStore.layer({ url, migrate: false })
+
+/** The upgraded legacy database the tests share, and what was in it before. */
+class Legacy extends Context.Tag("test/Legacy")<Legacy, {
+  readonly url: string
+  readonly countsBefore: Record<string, number>
+  readonly applied: ReadonlyArray<readonly [number, string]>
+  readonly sessionZone: string
+}>() {}
+
+const countRows = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const counts: Record<string, number> = {}
+  for (const table of ["ai_jobs", "workflow_runs", "workflow_node_executions"]) {
+    const [row] = yield* sql<{ readonly n: string }>`SELECT count(*) AS n FROM ${sql(table)}`
+    counts[table] = Number(row?.n)
+  }
+  return counts
+})
+
+const LegacyLive = Layer.scoped(
+  Legacy,
+  Effect.gen(function*() {
+    const url = yield* databaseInNewYork("pg legacy")
+    return yield* Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* buildLegacyDatabase
+      const countsBefore = yield* countRows
+      const [zone] = yield* sql<{ readonly zone: string }>`SELECT current_setting('TimeZone') AS zone`
+      const applied = yield* PgStore.migrate
+      return { url, countsBefore, applied, sessionZone: zone?.zone ?? "" }
+    }).pipe(Effect.provide(rawClient(url)))
+  })
+)
+
+/** Runs `body` with a raw client and a (non-migrating) store on the shared legacy database. */
+const onLegacy = <A, E>(body: Effect.Effect<A, E, SqlClient.SqlClient | JobStore | Legacy>) =>
+  Effect.flatMap(Legacy, ({ url }) => Effect.provide(body, Layer.merge(rawClient(url), storeOn(url))))
+
+/** Every row of the three tables as JSON text: for "nothing changed" comparisons. */
+const snapshot = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const [row] = yield* sql<{ readonly jobs: string; readonly runs: string; readonly nodes: string }>`
+    SELECT
+      (SELECT json_agg(j ORDER BY j.id)::text FROM ai_jobs j) AS jobs,
+      (SELECT json_agg(r ORDER BY r.id)::text FROM workflow_runs r) AS runs,
+      (SELECT json_agg(n ORDER BY n.id)::text FROM workflow_node_executions n) AS nodes`
+  return row
+})
+
+/** Column name → "type NULL|NOT NULL default" of the three job tables, plus every constraint's definition. */
+const schemaShape = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const columns = yield* sql<{ readonly col: string; readonly shape: string }>`
+    SELECT table_name || '.' || column_name AS col,
+      data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '-') AS shape
+    FROM information_schema.columns
+    WHERE table_schema = 'public' AND table_name IN ('ai_jobs', 'workflow_runs', 'workflow_node_executions')
+    ORDER BY 1`
+  const constraints = yield* sql<{ readonly name: string; readonly def: string }>`
+    SELECT conrelid::regclass::text || '.' || conname AS name, pg_get_constraintdef(oid) AS def
+    FROM pg_constraint
+    WHERE conrelid IN ('ai_jobs'::regclass, 'workflow_runs'::regclass, 'workflow_node_executions'::regclass)
+    ORDER BY 1`
+  const indexes = yield* sql<{ readonly name: string }>`
+    SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`
+  return {
+    columns: Object.fromEntries(columns.map((c) => [c.col, c.shape])),
+    constraints: Object.fromEntries(constraints.map((c) => [c.name, c.def])),
+    indexes: indexes.map((i) => i.name)
+  }
+})
+
+const millis = (instant: DateTime.DateTime): number => DateTime.toEpochMillis(instant)
+
+layer(LegacyLive, { timeout: "60 seconds" })("R16 PostgreSQL legacy upgrade in place", (it) => {
+  it.effect("R16a the upgrade runs with the session TimeZone set away from UTC and applies all migrations", () =>
+    Effect.gen(function*() {
+      const legacy = yield* Legacy
+      assert.strictEqual(legacy.sessionZone, ZONE, "the migrating session really is on New York time")
+      assert.deepStrictEqual(legacy.applied.map(([id]) => id), [1, 2, 3])
+    }))
+
+  it.effect("R16a row counts are unchanged by the upgrade", () =>
+    onLegacy(Effect.gen(function*() {
+      const legacy = yield* Legacy
+      assert.deepStrictEqual(legacy.countsBefore, legacyCounts, "the fixture built what it says")
+      assert.deepStrictEqual(yield* countRows, legacyCounts)
+    })))
+
+  it.effect("R16 no legacy kind string is stranded: term_exec and doc_test are renamed", () =>
+    onLegacy(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const [stranded] = yield* sql<{ readonly n: string }>`
+        SELECT count(*) AS n FROM ai_jobs WHERE job_kind IN ('term_exec', 'doc_test', 'governance_pack_export')`
+      assert.strictEqual(stranded?.n, "0")
+      const store = yield* JobStore
+      assert.strictEqual((yield* store.getJob(JobId.make(legacyIds.termExecJob))).job_kind, "terminal_exec")
+      assert.strictEqual((yield* store.getJob(JobId.make(legacyIds.docTestJob))).job_kind, "doc_summarize")
+    })))
+
+  it.effect("R16 governance_pack_export becomes workflow_run with protocol hsk.governance_pack.export.v0, inputs kept", () =>
+    onLegacy(Effect.gen(function*() {
+      const job = yield* (yield* JobStore).getJob(JobId.make(legacyIds.governanceJob))
+      assert.strictEqual(job.job_kind, "workflow_run")
+      assert.strictEqual(job.protocol_id, "hsk.governance_pack.export.v0")
+      assert.deepStrictEqual(job.job_inputs, { pack: "gov-1", options: { include: ["a", "b"] } })
+      assert.strictEqual(job.state, "completed")
+    })))
+
+  it.effect("R4 R16 NULL and empty metrics become the zero object; partial and null-field metrics are filled with 0", () =>
+    onLegacy(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const metricsOf = (id: string) =>
+        Effect.map(store.getJob(JobId.make(id)), (job) => ({ ...job.metrics }))
+      assert.deepStrictEqual(yield* metricsOf(legacyIds.termExecJob), expectedMetrics.zero, "NULL")
+      assert.deepStrictEqual(yield* metricsOf(legacyIds.docTestJob), expectedMetrics.zero, "empty string")
+      assert.deepStrictEqual(
+        yield* metricsOf(legacyIds.governanceJob),
+        { ...expectedMetrics.zero, ...expectedMetrics.governancePartial },
+        "partial"
+      )
+      assert.deepStrictEqual(
+        yield* metricsOf(legacyIds.pinnedJob),
+        { ...expectedMetrics.zero, ...expectedMetrics.pinnedPartial },
+        "a null counter"
+      )
+      assert.deepStrictEqual(yield* metricsOf(legacyIds.freshRunJob), expectedMetrics.full, "complete metrics untouched")
+      // Stored, not just decoded: all nine keys are in every row.
+      const [incomplete] = yield* sql<{ readonly n: string }>`
+        SELECT count(*) AS n FROM ai_jobs
+        WHERE NOT metrics ?& ARRAY['duration_ms', 'total_tokens', 'input_tokens', 'output_tokens', 'tokens_planner',
+          'tokens_executor', 'entities_read', 'entities_written', 'validators_run_count']`
+      assert.strictEqual(incomplete?.n, "0")
+    })))
+
+  it.effect("R16a NULL arrays become [], JSON null payloads become NULL, is_pinned becomes a boolean", () =>
+    onLegacy(Effect.gen(function*() {
+      const store = yield* JobStore
+      const pinned = yield* store.getJob(JobId.make(legacyIds.pinnedJob))
+      assert.deepStrictEqual(pinned.entity_refs, [])
+      assert.deepStrictEqual(pinned.planned_operations, [])
+      assert.isTrue(pinned.is_pinned)
+      assert.isNull(pinned.job_outputs)
+      assert.deepStrictEqual(pinned.job_inputs, { doc: "x" })
+      const planned = yield* store.getJob(JobId.make(legacyIds.staleOffsetRunJob))
+      assert.isFalse(planned.is_pinned, "a NULL is_pinned is not pinned")
+      assert.deepStrictEqual(planned.entity_refs, [{ entity_id: "doc-1", entity_kind: "document" }])
+      assert.deepStrictEqual(planned.planned_operations, [
+        { op_type: "read", target: { entity_id: "doc-1", entity_kind: "document" }, description: "read it" }
+      ])
+      const failed = yield* store.getJob(JobId.make(legacyIds.docTestJob))
+      assert.strictEqual(failed.status_reason, "", "a NULL status_reason becomes the empty reason")
+      assert.strictEqual(failed.error_message, "legacy failure")
+    })))
+
+  it.effect("R16a both legacy timestamp forms convert to the exact UTC instant (session on New York time)", () =>
+    onLegacy(Effect.gen(function*() {
+      const store = yield* JobStore
+      for (const [id, expected] of Object.entries(expectedInstants.jobs)) {
+        const job = yield* store.getJob(JobId.make(id))
+        assert.deepStrictEqual(
+          { created_at: millis(job.created_at), updated_at: millis(job.updated_at) },
+          expected,
+          `job ${id}`
+        )
+      }
+      for (const [id, heartbeat] of Object.entries(expectedInstants.runs)) {
+        const run = yield* store.getRun(WorkflowRunId.make(id))
+        assert.strictEqual(millis(run.last_heartbeat), heartbeat, `heartbeat of run ${id}`)
+        assert.strictEqual(millis(run.created_at), heartbeat, `created_at of run ${id}`)
+      }
+      const nodes = yield* store.listNodes(WorkflowRunId.make(legacyIds.doneRun))
+      for (const node of nodes) {
+        const expected = expectedInstants.nodes[node.id as keyof typeof expectedInstants.nodes]
+        assert.deepStrictEqual(
+          { started_at: millis(node.started_at), finished_at: node.finished_at === null ? null : millis(node.finished_at) },
+          expected,
+          `node ${node.id}`
+        )
+      }
+    })))
+
+  it.effect("R16a every legacy row decodes through the store", () =>
+    onLegacy(Effect.gen(function*() {
+      const store = yield* JobStore
+      const page = yield* store.listJobs({ limit: 1000 })
+      assert.strictEqual(page.items.length, legacyCounts.ai_jobs)
+      let runs = 0
+      let nodes = 0
+      for (const job of page.items) {
+        const jobRuns = yield* store.listRuns(job.job_id)
+        runs += jobRuns.length
+        for (const run of jobRuns) nodes += (yield* store.listNodes(run.id)).length
+      }
+      assert.deepStrictEqual({ runs, nodes }, { runs: legacyCounts.workflow_runs, nodes: legacyCounts.workflow_node_executions })
+      const nodeList = yield* store.listNodes(WorkflowRunId.make(legacyIds.doneRun))
+      assert.deepStrictEqual(nodeList.map((n) => [n.sequence, n.node_id, n.status]), [[0, "plan", "completed"], [1, "exec", "running"]])
+      assert.deepStrictEqual(nodeList[0]?.input_payload, { prompt: "list files" })
+      assert.deepStrictEqual(nodeList[0]?.output_payload, { plan: ["ls"] })
+      assert.strictEqual<string | null>(
+        (yield* store.getJob(JobId.make(legacyIds.termExecJob))).workflow_run_id,
+        legacyIds.doneRun,
+        "the run pointer survives the uuid conversion"
+      )
+    })))
+
+  it.effect("R9 R16a findStaleRuns orders heartbeats of both legacy forms by instant, where text comparison fails", () =>
+    onLegacy(Effect.gen(function*() {
+      // The fixture's premise: compared as text, the two forms give the wrong answer.
+      const textStale = Object.entries(staleScan.heartbeatText)
+        .filter(([id, text]) => id !== legacyIds.doneRun && text < staleScan.cutoffText)
+        .map(([id]) => id)
+      assert.sameMembers(
+        textStale,
+        [legacyIds.freshRun, legacyIds.staleSpaceRun, legacyIds.staleZuluRun],
+        "as text, the fresh run looks stale and the +02:00 one fresh"
+      )
+
+      yield* TestClock.setTime(staleScan.now)
+      const store = yield* JobStore
+      const stale = yield* store.findStaleRuns({ olderThanMs: staleScan.olderThanMs })
+      assert.deepStrictEqual(stale.map((run): string => run.id), [...staleScan.staleOldestFirst])
+    })))
+
+  it.effect("R16 the upgraded database takes new work: a legacy failed job is retried and claimed", () =>
+    onLegacy(Effect.gen(function*() {
+      const store = yield* JobStore
+      const id = JobId.make(legacyIds.docTestJob)
+      const outcome = yield* store.transaction(Effect.gen(function*() {
+        const retried = yield* store.transition({ job_id: id, from: "failed", to: "queued" })
+        assert.strictEqual(retried.state, "queued")
+        const claim = yield* store.claimNext({ kinds: ["doc_summarize"] })
+        assert.strictEqual(claim?.job.job_id, id)
+        assert.strictEqual(claim?.job.workflow_run_id, claim?.run.id)
+        // Leave the shared database as it was.
+        return yield* Effect.fail("rollback" as const)
+      })).pipe(Effect.flip)
+      assert.strictEqual(outcome, "rollback")
+      assert.strictEqual((yield* store.getJob(id)).state, "failed")
+    })))
+
+  it.effect("R16 migrating the upgraded database again applies nothing and changes nothing", () =>
+    onLegacy(Effect.gen(function*() {
+      const before = yield* snapshot
+      assert.deepStrictEqual(yield* PgStore.migrate, [])
+      assert.deepStrictEqual(yield* snapshot, before)
+    })))
+
+  it.effect("R16a a fresh database and an upgraded legacy one end with the same schema", () =>
+    Effect.gen(function*() {
+      const legacy = yield* Effect.provide(schemaShape, rawClient((yield* Legacy).url))
+      const fresh = yield* Effect.gen(function*() {
+        const url = yield* databaseInNewYork("pg legacy fresh")
+        return yield* Effect.provide(Effect.zipRight(PgStore.migrate, schemaShape), rawClient(url))
+      }).pipe(Effect.scoped)
+      assert.deepStrictEqual(legacy.columns, fresh.columns)
+      assert.deepStrictEqual(legacy.constraints, fresh.constraints)
+      // The legacy database also keeps its own plain index; ours are all there in both.
+      assert.includeMembers(legacy.indexes, fresh.indexes)
+      assert.deepStrictEqual(legacy.indexes.filter((name) => !fresh.indexes.includes(name)), ["idx_ai_jobs_status"])
+    }))
+})
+
+describe("R16 PostgreSQL legacy values that cannot be converted", () => {
+  const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
+    ["an unparseable timestamp", `UPDATE ai_jobs SET created_at = 'yesterday' WHERE id = '${legacyIds.pinnedJob}'`, /ai_jobs\.created_at/],
+    ["an impossible date", `UPDATE workflow_runs SET last_heartbeat = '2024-02-30 10:00:00' WHERE id = '${legacyIds.freshRun}'`, /out of range/],
+    ["an unknown job kind", `UPDATE ai_jobs SET job_kind = 'frobnicate' WHERE id = '${legacyIds.pinnedJob}'`, /ai_jobs_job_kind_check/],
+    ["a non-uuid id", `UPDATE workflow_node_executions SET id = 'node-1' WHERE id = '${legacyIds.secondNode}'`, /uuid/],
+    ["a fractional counter", `UPDATE ai_jobs SET metrics = '{"total_tokens": 1.5}' WHERE id = '${legacyIds.pinnedJob}'`, /ai_jobs_metrics_check/]
+  ]
+  for (const [what, corrupt, mentions] of cases) {
+    it.scoped(`R16 ${what} fails the upgrade loudly (MigrationFailed, migration 2) and leaves the legacy database as it was`, () =>
+      Effect.gen(function*() {
+        const url = yield* databaseInNewYork("pg legacy bad")
+        yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* buildLegacyDatabase
+          // The legacy CHECK would refuse an unknown kind; the reference's data is what it is.
+          yield* sql`ALTER TABLE ai_jobs DROP CONSTRAINT ai_jobs_job_kind_check`
+          yield* sql.unsafe(corrupt)
+          const before = yield* snapshot
+          const error = yield* Effect.flip(PgStore.migrate)
+          assert.strictEqual(error._tag, "MigrationFailed")
+          assert.strictEqual(error.migration_id, 2)
+          assert.strictEqual(error.migration_name, "current_schema")
+          assert.match(error.message, mentions)
+          // All-or-nothing: no migration recorded, the legacy rows and types untouched.
+          const [table] = yield* sql<{ readonly t: string | null }>`SELECT to_regclass('ai_job_model_migrations')::text AS t`
+          assert.isNull(table?.t, "not even the migrations table is left behind")
+          assert.deepStrictEqual(yield* snapshot, before)
+          const [type] = yield* sql<{ readonly t: string }>`
+            SELECT data_type AS t FROM information_schema.columns WHERE table_name = 'ai_jobs' AND column_name = 'created_at'`
+          assert.strictEqual(type?.t, "text")
+        }).pipe(Effect.provide(rawClient(url)))
+      }), 60_000)
+  }
+})
