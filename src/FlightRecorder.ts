@@ -20,7 +20,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { formatIssues } from "./domain/Errors.js"
+import { type DecodeFailure, formatIssues } from "./domain/Errors.js"
 import type { EventRecord, EventType } from "./domain/EventRecord.js"
 import { FlightEvent, type FlightEventInputOf } from "./domain/FlightEvent.js"
 import type { EventTooLarge, InvalidEvent } from "./flight/Errors.js"
@@ -75,7 +75,7 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
     events: ReadonlyArray<unknown>
   ) => Effect.Effect<ReadonlyArray<EventRecord>, InvalidEvent | EventTooLarge | AlreadyExists | StorageError>
   /** Lists events (R10), decoded back to typed events. A stored body that does not decode is `CorruptRow`. */
-  readonly list: (filter?: EventFilter) => Effect.Effect<Page<FlightEvent>, ReadError>
+  readonly list: (filter?: EventFilter) => Effect.Effect<Page<FlightEvent>, ReadError | DecodeFailure>
   /**
    * Purges events older than `cutoff` (default: now minus the retention
    * window) in batches, and returns how many it purged (R10, R13).

@@ -83,7 +83,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    */
   readonly submit: (job: NewAiJobInput | unknown) => Effect.Effect<AiJob, SubmitError>
   readonly get: (jobId: JobId) => Effect.Effect<AiJob, NotFound | ReadError>
-  readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError>
+  readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
 
   /** Takes the oldest queued job (of `kinds`), creates its run, moves it to running. Null if none. */
   readonly claimNext: (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, ReadError>

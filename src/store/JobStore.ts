@@ -12,7 +12,7 @@ import * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
 import type * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../domain/AiJob.js"
-import type { IllegalTransition } from "../domain/Errors.js"
+import type { DecodeFailure, IllegalTransition } from "../domain/Errors.js"
 import type { EventRecord, EventType } from "../domain/EventRecord.js"
 import type { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../domain/Ids.js"
 import type { JobKind } from "../domain/JobKind.js"
@@ -47,7 +47,7 @@ export interface JobFilter {
   readonly workflow_run_id?: WorkflowRunId
   /** Page size, default 100, at most 1000. */
   readonly limit?: number
-  /** The `next_cursor` of the previous page. */
+  /** The `next_cursor` of the previous page; anything else fails with `DecodeFailure`. */
   readonly cursor?: string
 }
 
@@ -110,7 +110,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /** Stores a new job: state `queued`, zeroed metrics, fresh `job_id`/`trace_id` unless given. */
   readonly createJob: (job: NewAiJob, options?: WithEvents) => Effect.Effect<AiJob, AlreadyExists | StorageError>
   readonly getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | ReadError>
-  readonly listJobs: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError>
+  readonly listJobs: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
   /**
    * Moves a job to `to` only if its current state allows it (and equals `from`
    * when given), in one guarded UPDATE. A lost race is `IllegalTransition`
@@ -205,7 +205,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
 
   /** Appends event records; all or nothing. */
   readonly appendEvents: (events: ReadonlyArray<EventRecord>) => Effect.Effect<void, AlreadyExists | StorageError>
-  readonly listEvents: (filter?: EventFilter) => Effect.Effect<Page<EventRecord>, ReadError>
+  readonly listEvents: (filter?: EventFilter) => Effect.Effect<Page<EventRecord>, ReadError | DecodeFailure>
   /**
    * Deletes up to `batchSize` events older than `before` in one short
    * transaction and returns how many it deleted. The only way events are ever

@@ -17,12 +17,13 @@ import * as Redacted from "effect/Redacted"
 import { JobStore } from "./JobStore.js"
 import { makeEvents } from "./pg/events.js"
 import { makeJobs } from "./pg/jobs.js"
-import { type MigrationFailed, migrate } from "./pg/migrations.js"
+import { migrate } from "./pg/migrations.js"
+import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRuns } from "./pg/runs.js"
 import { makeWorkers } from "./pg/workers.js"
 import { StorageError } from "./StoreErrors.js"
 
-export { MigrationFailed, migrate, migrationsTable } from "./pg/migrations.js"
+export { migrate, migrationsTable } from "./pg/migrations.js"
 
 /**
  * Builds the store on the `SqlClient` in context, which must be PostgreSQL

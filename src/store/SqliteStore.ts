@@ -22,14 +22,15 @@ import * as Layer from "effect/Layer"
 import { JobStore } from "./JobStore.js"
 import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
-import { migrate, type MigrationFailed } from "./sqlite/migrations.js"
+import { migrate } from "./sqlite/migrations.js"
+import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./sqlite/runs.js"
 import type { SqliteContext } from "./sqlite/support.js"
 import { makeWriteTransaction, readBusyTimeout } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import { StorageError } from "./StoreErrors.js"
 
-export { migrate, MigrationFailed, migrationsTable } from "./sqlite/migrations.js"
+export { migrate, migrationsTable } from "./sqlite/migrations.js"
 
 /** How to open a SQLite store. */
 export interface SqliteStoreOptions {

@@ -65,3 +65,29 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
     return `Storage failed during ${this.operation}${typeof detail === "string" ? `: ${detail}` : ""}`
   }
 }
+
+/**
+ * A migration failed; the database is left as it was (migrations run in one
+ * transaction). Names the dialect, the migration and, where known, the
+ * statement in its file.
+ */
+export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("MigrationFailed", {
+  dialect: Schema.Literal("sqlite", "pg"),
+  /** The failing migration's number (2 for `0002_current_schema.sql`); null when the run failed outside one. */
+  migration_id: Schema.NullOr(Schema.Int),
+  migration_name: Schema.NullOr(Schema.String),
+  /** 1-based index of the failing statement in the file, when known. */
+  statement: Schema.NullOr(Schema.Int),
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const cause = this.cause as { readonly message?: unknown; readonly cause?: { readonly message?: unknown } }
+    const detail = cause?.cause?.message ?? cause?.message
+    const database = this.dialect === "pg" ? "PostgreSQL" : "SQLite"
+    const which = this.migration_id === null
+      ? `${database} migrations failed`
+      : `${database} migration ${String(this.migration_id).padStart(4, "0")}_${this.migration_name ?? ""} failed`
+    const where = this.statement === null ? "" : ` at statement ${this.statement}`
+    return `${which}${where}${typeof detail === "string" ? `: ${detail}` : ""}`
+  }
+}

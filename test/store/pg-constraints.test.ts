@@ -10,6 +10,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import type { NewAiJob } from "../../src/domain/AiJob.js"
+import type { DecodeFailure } from "../../src/domain/Errors.js"
 import { MetricNames } from "../../src/domain/JobMetrics.js"
 import { JobStore, type ReadError } from "../../src/store/JobStore.js"
 import type { NotFound, RunNotActive } from "../../src/store/StoreErrors.js"
@@ -234,7 +235,7 @@ describe("R16 PostgreSQL rows made corrupt behind the store's back", () => {
       const job = yield* store.createJob(newJob())
       yield* sql`ALTER TABLE ai_jobs DROP CONSTRAINT ai_jobs_job_kind_check`
       yield* sql`UPDATE ai_jobs SET job_kind = 'frobnicate' WHERE id = ${job.job_id}`
-      const reads: ReadonlyArray<Effect.Effect<unknown, ReadError | NotFound>> = [store.getJob(job.job_id), store.listJobs()]
+      const reads: ReadonlyArray<Effect.Effect<unknown, ReadError | NotFound | DecodeFailure>> = [store.getJob(job.job_id), store.listJobs()]
       for (const read of reads) {
         const error = expectTag(yield* failureOf(read), "CorruptRow")
         assert.deepStrictEqual({ table: error.table, row_id: error.row_id, column: error.column }, {

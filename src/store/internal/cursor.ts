@@ -3,21 +3,47 @@
  * opaque base64url string. Opaque so callers don't build them by hand; keyset
  * (not OFFSET) so a page costs the same at row 10 and row 1,000,000.
  */
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { DecodeFailure } from "../../domain/Errors.js"
+import { Timestamp } from "../../domain/Timestamp.js"
+import type { Page } from "../JobStore.js"
 
-const CursorKey = Schema.parseJson(Schema.Tuple(Schema.String, Schema.String))
+const CursorKey = Schema.parseJson(Schema.Tuple(Timestamp, Schema.UUID))
 
-/** Encodes the last row's (timestamp as RFC 3339 text, id) pair. */
-export const encodeCursor = (at: string, id: string): string =>
-  Buffer.from(Schema.encodeSync(CursorKey)([at, id]), "utf8").toString("base64url")
+/** The key a page continues after: an instant in canonical RFC 3339 text, and a row id. */
+export interface CursorKey {
+  readonly at: string
+  readonly id: string
+}
 
-/** Decodes a cursor back to its (timestamp, id) pair, or fails with `DecodeFailure`. */
-export const decodeCursor = (cursor: string): Effect.Effect<readonly [string, string], DecodeFailure> =>
+/**
+ * Decodes a cursor a previous page returned. Anything else — forged,
+ * truncated, from another listing — is a `DecodeFailure` before it reaches SQL.
+ */
+export const decodeCursor = (cursor: string): Effect.Effect<CursorKey, DecodeFailure> =>
   Schema.decodeUnknown(CursorKey)(Buffer.from(cursor, "base64url").toString("utf8")).pipe(
-    Effect.mapError(() => new DecodeFailure({ subject: "cursor", issues: [{ path: "", message: "Not a cursor returned by a previous page" }] }))
+    Effect.map(([at, id]) => ({ at: DateTime.formatIso(at), id })),
+    Effect.mapError(() =>
+      new DecodeFailure({ subject: "cursor", issues: [{ path: "", message: "Not a cursor returned by a previous page" }] })
+    )
   )
+
+/** The page of `items` (already cut to the page size), with the cursor after its last item when `hasMore`. */
+export const pageOf = <A>(
+  items: ReadonlyArray<A>,
+  hasMore: boolean,
+  keyOf: (item: A) => readonly [DateTime.Utc, string]
+): Page<A> => {
+  const last = items[items.length - 1]
+  if (!hasMore || last === undefined) return { items, next_cursor: null }
+  const [at, id] = keyOf(last)
+  return {
+    items,
+    next_cursor: Buffer.from(JSON.stringify([DateTime.formatIso(at), id]), "utf8").toString("base64url")
+  }
+}
 
 /** Clamps a requested page size to 1..1000, default 100. */
 export const pageSize = (limit: number | undefined): number =>

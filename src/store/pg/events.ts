@@ -15,7 +15,7 @@ import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
 import { AlreadyExists, StorageError } from "../StoreErrors.js"
-import { cursorKey, toPage } from "./paging.js"
+import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, countOf, decode, encodeJson, instantParam } from "./rows.js"
 import { storageErrors } from "./storageErrors.js"
 
@@ -80,7 +80,7 @@ export const makeEvents = (sql: SqlClient.SqlClient) => {
       if (filter.since !== undefined) where.push(sql`"timestamp" >= ${instantParam(filter.since)}::timestamptz`)
       if (filter.until !== undefined) where.push(sql`"timestamp" < ${instantParam(filter.until)}::timestamptz`)
       if (filter.cursor !== undefined) {
-        const key = yield* cursorKey("JobStore.listEvents", filter.cursor)
+        const key = yield* decodeCursor(filter.cursor)
         where.push(descending
           ? sql`("timestamp", event_id) < (${key.at}::timestamptz, ${key.id}::uuid)`
           : sql`("timestamp", event_id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
@@ -90,7 +90,7 @@ export const makeEvents = (sql: SqlClient.SqlClient) => {
         SELECT ${sql.literal(columns.event)} FROM flight_recorder_events
         WHERE ${sql.and(where)} ORDER BY ${order} LIMIT ${size + 1}`
       const events = yield* decodeRows(decode.event)(rows)
-      return toPage(events, size, (event) => [event.timestamp, event.event_id])
+      return pageOf(events.slice(0, size), events.length > size, (event) => [event.timestamp, event.event_id])
     },
     storageErrors("JobStore.listEvents")
   )

@@ -16,7 +16,7 @@ import { decodeRows } from "../internal/decodeRow.js"
 import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } from "../JobStore.js"
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
-import { cursorKey, toPage } from "./paging.js"
+import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
 import { storageErrors } from "./storageErrors.js"
 
@@ -101,14 +101,14 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.cursor !== undefined) {
-        const key = yield* cursorKey("JobStore.listJobs", filter.cursor)
+        const key = yield* decodeCursor(filter.cursor)
         where.push(sql`(created_at, id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
       }
       const rows = yield* sql`
         SELECT ${jobColumns} FROM ai_jobs
         WHERE ${sql.and(where)} ORDER BY created_at, id LIMIT ${size + 1}`
       const jobs = yield* decodeRows(decode.job)(rows)
-      return toPage(jobs.map(toAiJob), size, (job) => [job.created_at, job.job_id])
+      return pageOf(jobs.slice(0, size).map(toAiJob), jobs.length > size, (job) => [job.created_at, job.job_id])
     },
     storageErrors("JobStore.listJobs")
   )

@@ -5,8 +5,8 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import { readdir, readFile } from "node:fs/promises"
+import { MigrationFailed } from "../StoreErrors.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
 const directory = new URL("../../../migrations/pg/", import.meta.url)
@@ -14,22 +14,6 @@ const directory = new URL("../../../migrations/pg/", import.meta.url)
 /** The table recording applied migrations. */
 export const migrationsTable = "ai_job_model_migrations"
 
-/** A migration that could not be applied. Nothing of the run is kept: all pending migrations share one transaction. */
-export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("MigrationFailed", {
-  /** The failing migration (e.g. 2 for `0002_current_schema.sql`); null when the run failed before any migration. */
-  migration_id: Schema.NullOr(Schema.Int),
-  migration_name: Schema.NullOr(Schema.String),
-  cause: Schema.Defect
-}) {
-  override get message(): string {
-    const cause = this.cause as { readonly message?: unknown; readonly cause?: { readonly message?: unknown } }
-    const detail = cause?.cause?.message ?? cause?.message
-    const which = this.migration_id === null
-      ? "PostgreSQL migrations failed"
-      : `PostgreSQL migration ${String(this.migration_id).padStart(4, "0")}_${this.migration_name ?? ""} failed`
-    return `${which}${typeof detail === "string" ? `: ${detail}` : ""}`
-  }
-}
 
 /** Runs one SQL file's text as it is: no parameters, so PostgreSQL accepts several statements at once. */
 const runFile = (id: number, name: string, file: string) =>
@@ -37,7 +21,7 @@ const runFile = (id: number, name: string, file: string) =>
     const text = yield* Effect.tryPromise(() => readFile(new URL(file, directory), "utf8"))
     const sql = yield* SqlClient.SqlClient
     yield* sql.unsafe(text)
-  }).pipe(Effect.mapError((cause) => new MigrationFailed({ migration_id: id, migration_name: name, cause })))
+  }).pipe(Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause })))
 
 /** Every `NNNN_name.sql` file of the directory, in id order. */
 const loader: Migrator.Loader = Effect.tryPromise({
@@ -88,11 +72,11 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
       Effect.fail(
         defect instanceof Migrator.MigrationError && defect.cause instanceof MigrationFailed
           ? defect.cause
-          : new MigrationFailed({ migration_id: null, migration_name: null, cause: defect })
+          : new MigrationFailed({ dialect: "pg", migration_id: null, migration_name: null, statement: null, cause: defect })
       )
     ),
     Effect.mapError((error) =>
-      error instanceof MigrationFailed ? error : new MigrationFailed({ migration_id: null, migration_name: null, cause: error })
+      error instanceof MigrationFailed ? error : new MigrationFailed({ dialect: "pg", migration_id: null, migration_name: null, statement: null, cause: error })
     ),
     Effect.withSpan("PgStore.migrate")
   )

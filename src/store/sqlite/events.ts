@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
-import { cursorKey, pageOf } from "./paging.js"
+import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode } from "./rows.js"
 import { insertEvents, instantText, type SqliteContext, storageErrors } from "./support.js"
 
@@ -41,7 +41,7 @@ export const makeEventMethods = ({ sql, write }: SqliteContext) => {
       if (filter.since !== undefined) where.push(sql`timestamp >= ${instantText(filter.since)}`)
       if (filter.until !== undefined) where.push(sql`timestamp < ${instantText(filter.until)}`)
       if (filter.cursor !== undefined) {
-        const [at, id] = yield* cursorKey("JobStore.listEvents", filter.cursor)
+        const { at, id } = yield* decodeCursor(filter.cursor)
         where.push(descending ? sql`(timestamp, event_id) < (${at}, ${id})` : sql`(timestamp, event_id) > (${at}, ${id})`)
       }
       const order = descending ? sql.literal("timestamp DESC, event_id DESC") : sql.literal("timestamp, event_id")

@@ -16,7 +16,7 @@ import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } from "../JobStore.js"
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
-import { cursorKey, pageOf } from "./paging.js"
+import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode, encode } from "./rows.js"
 import {
   alreadyExistsAsStorageError,
@@ -108,7 +108,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.cursor !== undefined) {
-        const [at, id] = yield* cursorKey("JobStore.listJobs", filter.cursor)
+        const { at, id } = yield* decodeCursor(filter.cursor)
         where.push(sql`(created_at, id) > (${at}, ${id})`)
       }
       const rows = yield* sql`

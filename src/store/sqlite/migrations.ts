@@ -13,8 +13,8 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import { readdir, readFile } from "node:fs/promises"
+import { MigrationFailed } from "../StoreErrors.js"
 import { splitStatements } from "./sqlScript.js"
 import { makeWriteTransaction, readBusyTimeout } from "./transaction.js"
 
@@ -28,29 +28,6 @@ export const migrationsDirectory: URL = new URL("../../../migrations/sqlite/", i
 /** The Migrator's bookkeeping table. */
 export const migrationsTable = "ai_job_model_migrations"
 
-/**
- * A migration (or the loading of migrations) failed; nothing of the run was
- * committed. Same tag and id/name fields as PgStore's, so a caller of either
- * store can `catchTag("MigrationFailed")` alike.
- */
-export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("MigrationFailed", {
-  /** The failing migration's number (2 for `0002_current_schema.sql`); null when the run failed outside one. */
-  migration_id: Schema.NullOr(Schema.Int),
-  migration_name: Schema.NullOr(Schema.String),
-  /** 1-based index of the failing statement in the file, when one failed. */
-  statement: Schema.NullOr(Schema.Int),
-  cause: Schema.Defect
-}) {
-  override get message(): string {
-    const cause = this.cause as { readonly message?: unknown; readonly cause?: { readonly message?: unknown } }
-    const detail = cause?.cause?.message ?? cause?.message
-    const which = this.migration_id === null
-      ? "SQLite migrations failed"
-      : `SQLite migration ${String(this.migration_id).padStart(4, "0")}_${this.migration_name ?? ""} failed`
-    const where = this.statement === null ? "" : ` at statement ${this.statement}`
-    return `${which}${where}${typeof detail === "string" ? `: ${detail}` : ""}`
-  }
-}
 
 const FILE_NAME = /^(\d{4})_(\w+)\.sql$/
 
@@ -60,7 +37,7 @@ const runScript = (id: number, name: string, script: string) =>
     Effect.forEach(splitStatements(script), (statement, index) =>
       Effect.mapError(
         sql.unsafe(statement).unprepared,
-        (cause) => new MigrationFailed({ migration_id: id, migration_name: name, statement: index + 1, cause })
+        (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
       ), { discard: true }))
 
 /** Reads every `NNNN_name.sql` file into the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
@@ -89,7 +66,7 @@ const asMigrationFailed = (cause: unknown): MigrationFailed => {
   if (cause instanceof MigrationFailed) return cause
   // The Migrator turns a failing migration into a defect wrapping our error.
   if (cause instanceof Migrator.MigrationError && cause.cause instanceof MigrationFailed) return cause.cause
-  return new MigrationFailed({ migration_id: null, migration_name: null, statement: null, cause })
+  return new MigrationFailed({ dialect: "sqlite", migration_id: null, migration_name: null, statement: null, cause })
 }
 
 /**

@@ -377,7 +377,7 @@ export const jobContract = (backend: Backend): void => {
         assert.isNull(page.next_cursor, "nothing follows, so this is the last page")
       }))
 
-    test("R5 listJobs with a cursor that no page returned fails with a typed error, not a defect", () =>
+    test("R5 listJobs with a cursor that no page returned fails with DecodeFailure, not a defect", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
         yield* store.createJob(newJob())
@@ -386,7 +386,8 @@ export const jobContract = (backend: Backend): void => {
           assert.isTrue(Exit.isFailure(exit), `cursor ${cursor} must be refused`)
           if (Exit.isFailure(exit)) {
             assert.isFalse(Cause.isDie(exit.cause), `cursor ${cursor}: a defect instead of a typed error: ${Cause.pretty(exit.cause)}`)
-            assert.isTrue(Cause.isFailType(exit.cause) || Cause.failureOption(exit.cause)._tag === "Some")
+            const failure = Cause.failureOption(exit.cause)
+            assert.strictEqual(failure._tag === "Some" ? failure.value._tag : "none", "DecodeFailure")
           }
         }
       }))
