@@ -13,7 +13,7 @@ import type * as Scope from "effect/Scope"
 import type { AiJob, NewAiJobInput } from "./domain/AiJob.js"
 import { NewAiJob } from "./domain/AiJob.js"
 import { decodeWith } from "./domain/decode.js"
-import type { DecodeFailure, IllegalTransition } from "./domain/Errors.js"
+import { DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
 import type { JobId } from "./domain/Ids.js"
 import type { JobKind } from "./domain/JobKind.js"
 import { JobMetrics, type MetricNames } from "./domain/JobMetrics.js"
@@ -61,7 +61,7 @@ export interface TransitionOptions {
   readonly actor?: "human" | "agent" | "system"
 }
 
-type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | ReadError>
+type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
 
 /** A pool of workers, for applications that want one. */
 export interface WorkerOptions<E, R> {
@@ -86,13 +86,13 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
 
   /** Takes the oldest queued job (of `kinds`), creates its run, moves it to running. Null if none. */
-  readonly claimNext: (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, ReadError>
+  readonly claimNext: (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /** Starts one named queued job with a new run. */
-  readonly start: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, NotFound | IllegalTransition | ReadError>
+  readonly start: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, NotFound | IllegalTransition | DecodeFailure | ReadError>
   /** Operator action: a stalled job runs again, under a new workflow run (R6c). */
-  readonly resume: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, NotFound | IllegalTransition | ReadError>
+  readonly resume: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, NotFound | IllegalTransition | DecodeFailure | ReadError>
   /** After user input: an `awaiting_user` job runs again (rework), under a new workflow run. */
-  readonly rework: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, NotFound | IllegalTransition | ReadError>
+  readonly rework: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, NotFound | IllegalTransition | DecodeFailure | ReadError>
 
   /**
    * Runs `program` as the job's current workflow run, heartbeating while it
@@ -103,7 +103,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
     jobId: JobId,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options?: RunOptions
-  ) => Effect.Effect<A, E | JobNotRunning | RunLost | NotFound | RunNotActive | IllegalTransition | ReadError, R>
+  ) => Effect.Effect<A, E | JobNotRunning | RunLost | NotFound | RunNotActive | IllegalTransition | DecodeFailure | ReadError, R>
   /** A scoped pool: `concurrency` loops that claim and run jobs until the scope closes. */
   readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, never, R | Scope.Scope>
 
@@ -115,7 +115,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   readonly poison: Transition
   /** failed → queued. The next claim creates a new workflow run (R6c). Poisoned jobs never retry (R6b). */
   readonly retry: Transition
-  readonly fail: (jobId: JobId, error: string, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | ReadError>
+  readonly fail: (jobId: JobId, error: string, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
   /** Adds to a job's metrics (counters are summed; the result must stay in range). */
   readonly addMetrics: (
     jobId: JobId,
@@ -130,8 +130,15 @@ export const make = Effect.gen(function*() {
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
   const runner = makeRunner(store, recorder)
-  // Events built here come from validated jobs; one that fails its schema is a bug, so a defect.
-  const prepare = (event: Effect.Effect<unknown>) => Effect.orDie(Effect.flatMap(event, recorder.prepare))
+  // An event built from caller input (a 70 kB reason, say) can fail its schema or size
+  // bound: that is bad input, reported as DecodeFailure, and nothing is written.
+  const prepare = (event: Effect.Effect<unknown>) =>
+    Effect.flatMap(event, (input) =>
+      Effect.mapError(recorder.prepare(input), (error) =>
+        new DecodeFailure({
+          subject: "Flight Recorder event",
+          issues: error._tag === "InvalidEvent" ? error.reasons : [{ path: "", message: error.message }]
+        })))
   const decodeNewJob = decodeWith(NewAiJob, "NewAiJob")
 
   const submit = Effect.fn("Jobs.submit")(function*(input: unknown) {

@@ -56,15 +56,18 @@ export const AiJob = Schema.Struct({
 }).annotations({ identifier: "AiJob" })
 export type AiJob = typeof AiJob.Type
 
+/** An identifier a caller names a protocol or profile by: non-empty, at most 256 characters. */
+export const Identifier = NonEmptyText.pipe(Schema.maxLength(256)).annotations({ identifier: "Identifier" })
+
 /**
  * What a caller supplies to create a job. The store fills in the rest:
  * state `queued`, zeroed metrics, fresh ids unless given, timestamps from the clock.
  */
 export const NewAiJob = Schema.Struct({
   job_kind: JobKind,
-  protocol_id: Text,
-  profile_id: Text,
-  capability_profile_id: Text,
+  protocol_id: Identifier,
+  profile_id: Identifier,
+  capability_profile_id: Identifier,
   access_mode: AccessMode,
   safety_mode: SafetyMode,
   entity_refs: Schema.optionalWith(Schema.Array(EntityRef), { default: () => [], exact: true }),

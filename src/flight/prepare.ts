@@ -6,9 +6,11 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type { EventRecord } from "../domain/EventRecord.js"
+import { nestedDeeperThan, tooDeepMessage } from "../domain/depth.js"
+import { type EventRecord, EventTypes } from "../domain/EventRecord.js"
 import { FlightEvent } from "../domain/FlightEvent.js"
-import { EventTooLarge, InvalidEvent } from "./Errors.js"
+import { isStorable } from "../domain/Text.js"
+import { claimedType, EventTooLarge, InvalidEvent } from "./Errors.js"
 import { applyRawContentPolicy, DEFAULT_MAX_EVENT_BYTES, encodedSize, type JsonObject, sanitize } from "./Privacy.js"
 import * as Redactor from "./Redactor.js"
 
@@ -27,6 +29,19 @@ export interface PrepareOptions {
 const decode = Schema.decodeUnknown(FlightEvent, { errors: "all", onExcessProperty: "error" })
 const encode = Schema.encode(FlightEvent)
 
+/** The path of the first key or string value that `isStorable` refuses, or null. Depth is already bounded. */
+const firstUnstorableString = (value: unknown, path = ""): string | null => {
+  if (typeof value === "string") return isStorable(value) ? null : path
+  if (typeof value !== "object" || value === null) return null
+  for (const [key, child] of Object.entries(value)) {
+    const childPath = path === "" ? key : `${path}.${key}`
+    if (!isStorable(key)) return childPath
+    const found = firstUnstorableString(child, childPath)
+    if (found !== null) return found
+  }
+  return null
+}
+
 /** Builds `prepare`: untrusted input → `EventRecord`, or `InvalidEvent` / `EventTooLarge`. */
 export const makePrepare = (options: PrepareOptions = {}) => {
   const debug = options.debug ?? false
@@ -36,8 +51,21 @@ export const makePrepare = (options: PrepareOptions = {}) => {
   return (input: unknown): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
     Effect.gen(function*() {
       // Schema structs accept arrays as objects; an array is never an event.
-      if (Array.isArray(input)) {
-        return yield* new InvalidEvent({ event_type: null, reasons: [{ path: "", message: "Expected an event object, actual an array" }] })
+      if (typeof input !== "object" || input === null || Array.isArray(input)) {
+        const actual = Array.isArray(input) ? "an array" : input === null ? "null" : typeof input
+        return yield* new InvalidEvent({ event_type: null, reasons: [{ path: "", message: `Expected an event object, actual ${actual}` }] })
+      }
+      // Decoding recurses: over-deep input would overflow the stack instead of failing.
+      if (nestedDeeperThan(input)) {
+        return yield* new InvalidEvent({ event_type: claimedType(input), reasons: [{ path: "", message: tooDeepMessage }] })
+      }
+      // The union picks its member by `type`, stringifying it; a non-string `type` must fail here, not throw there.
+      const type = claimedType(input)
+      if (type === null || !(EventTypes as ReadonlyArray<string>).includes(type)) {
+        return yield* new InvalidEvent({
+          event_type: null,
+          reasons: [{ path: "type", message: `Expected one of the event types ${EventTypes.join(", ")}` }]
+        })
       }
       const decoded = yield* Effect.mapError(decode(input), (error) => InvalidEvent.fromParseError(input, error))
       // Encoding canonicalises (timestamps to `…Z` with milliseconds) before the privacy rules see the text.
@@ -47,11 +75,12 @@ export const makePrepare = (options: PrepareOptions = {}) => {
       // A redaction rule must not break a field (say, turn an id into "[REDACTED]"):
       // the stored form is validated again.
       const event = yield* Effect.mapError(decode(body), (error) => InvalidEvent.fromParseError(body, error))
-      // PostgreSQL's jsonb cannot hold U+0000; refuse it on every backend alike.
-      if (JSON.stringify(body).includes("\\u0000")) {
+      // Text PostgreSQL cannot hold (U+0000) or UTF-8 cannot encode (lone surrogates): refused on every backend alike.
+      const unstorable = firstUnstorableString(body)
+      if (unstorable !== null) {
         return yield* new InvalidEvent({
           event_type: event.type,
-          reasons: [{ path: "", message: "Text must not contain U+0000 (NUL), which PostgreSQL cannot store" }]
+          reasons: [{ path: unstorable, message: "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate" }]
         })
       }
       const size = encodedSize(body)

@@ -9,14 +9,15 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../domain/AiJob.js"
-import type { IllegalTransition } from "../domain/Errors.js"
+import { DecodeFailure, formatIssues, type IllegalTransition } from "../domain/Errors.js"
 import { JobMetrics } from "../domain/JobMetrics.js"
-import type { Json } from "../domain/Json.js"
+import { Json } from "../domain/Json.js"
 import type { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../FlightRecorder.js"
 import type { JobStore, ReadError } from "../store/JobStore.js"
@@ -102,21 +103,22 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     readonly outputs?: Json | null
     readonly durationMs: number
   }) =>
+    // Job row first, then the run: the same lock order as every other transition,
+    // so a concurrent cancel and a finishing run cannot deadlock on PostgreSQL.
     store.transaction(Effect.gen(function*() {
-      yield* store.finishRun(run.id, outcome.to, { error_message: outcome.error })
-      const current = yield* store.getJob(job.job_id)
-      yield* store.updateJob(job.job_id, {
-        metrics: new JobMetrics({ ...current.metrics, duration_ms: current.metrics.duration_ms + outcome.durationMs }),
-        ...(outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
-      })
       const record = yield* prepare(lifecycleEvent({ job, from: "running", to: outcome.to, workflow_run_id: run.id }))
-      yield* store.transition({
+      const moved = yield* store.transition({
         job_id: job.job_id,
         from: "running",
         to: outcome.to,
         error_message: outcome.error,
         events: [record]
       })
+      yield* store.updateJob(job.job_id, {
+        metrics: new JobMetrics({ ...moved.metrics, duration_ms: moved.metrics.duration_ms + outcome.durationMs }),
+        ...(outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
+      })
+      yield* store.finishRun(run.id, outcome.to, { error_message: outcome.error })
     }))
 
   return <A extends Json | void, E, R>(
@@ -124,7 +126,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     run: WorkflowRun,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options: RunOptions = {}
-  ): Effect.Effect<A, E | RunLost | NotFound | RunNotActive | ReadError | IllegalTransition, R> => {
+  ): Effect.Effect<A, E | RunLost | NotFound | RunNotActive | ReadError | IllegalTransition | DecodeFailure, R> => {
     const interval = options.heartbeatInterval ?? Duration.seconds(10)
     const heartbeats = store.heartbeat(run.id).pipe(
       Effect.catchTag("RunNotActive", (e) =>
@@ -160,12 +162,15 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           })
           return yield* exit
         }
-        yield* settle(job, run, {
-          to: options.onSuccess ?? "completed",
-          error: null,
-          outputs: (exit.value ?? null) as Json | null,
-          durationMs
-        })
+        // Outputs neither database can store (too deep, U+0000…) fail the job, named,
+        // rather than failing the settling write and stranding the job in `running`.
+        const outputs = Schema.decodeUnknownEither(Json)(exit.value ?? null)
+        if (Either.isLeft(outputs)) {
+          const error = new DecodeFailure({ subject: "job outputs", issues: formatIssues(outputs.left) })
+          yield* settle(job, run, { to: "failed", error: error.message, durationMs })
+          return yield* error
+        }
+        yield* settle(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right, durationMs })
         return exit.value
       })
     ).pipe(Effect.withSpan("Jobs.run", {

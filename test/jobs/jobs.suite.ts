@@ -309,6 +309,40 @@ export const runJobsSuite = (backend: StoreBackend) => {
         assert.strictEqual(before, 6)
       })))
 
+    it.effect("R5 outputs no database can store fail the job with a DecodeFailure instead of stranding it running", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        const error = yield* Effect.flip(jobs.run(job.job_id, () => Effect.succeed({ text: "nul\u0000byte" })))
+        assert.strictEqual(error._tag, "DecodeFailure")
+        const failed = yield* jobs.get(job.job_id)
+        assert.strictEqual(failed.state, "failed")
+        assert.include(failed.error_message ?? "", "job outputs")
+        assert.isNull(failed.job_outputs)
+      })))
+
+    it.effect("R14 a transition whose event would be too large is a DecodeFailure and changes nothing", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const error = yield* Effect.flip(jobs.cancel(job.job_id, { reason: "x".repeat(100_000) }))
+        assert.strictEqual(error._tag, "DecodeFailure")
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "queued")
+        assert.strictEqual((yield* eventsOf("system")).length, 1)
+      })))
+
+    it.effect("R15 an empty or oversized profile id is refused as input, not a crash", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        for (const profile_id of ["", "p".repeat(70_000)]) {
+          const error = yield* Effect.flip(jobs.submit(summarize({ profile_id })))
+          assert.strictEqual(error._tag, "DecodeFailure")
+        }
+        assert.strictEqual((yield* jobs.list()).items.length, 0)
+        assert.strictEqual((yield* allEvents).length, 0)
+      })))
+
     it.effect("R4 addMetrics sums counters and refuses an out-of-range result", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs

@@ -4,7 +4,7 @@
  * crash, never a silent fix.
  */
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { formatIssues } from "../../domain/Errors.js"
 import { CorruptRow } from "../StoreErrors.js"

@@ -17,7 +17,7 @@ import type { EventFilter, JobStore } from "../JobStore.js"
 import { AlreadyExists, StorageError } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, countOf, decode, encodeJson, instantParam } from "./rows.js"
-import { storageErrors } from "./storageErrors.js"
+import { inTransaction, storageErrors } from "./storageErrors.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -62,7 +62,7 @@ export const makeEvents = (sql: SqlClient.SqlClient) => {
     })
 
   const appendEvents: Service["appendEvents"] = Effect.fn("JobStore.appendEvents")(
-    (events: ReadonlyArray<EventRecord>) => sql.withTransaction(insertEvents(events)),
+    (events: ReadonlyArray<EventRecord>) => inTransaction(sql)(insertEvents(events)),
     storageErrors("JobStore.appendEvents")
   )
 
@@ -121,7 +121,7 @@ export const makeEvents = (sql: SqlClient.SqlClient) => {
       yield* sql`DELETE FROM flight_recorder_retention_grants WHERE grant_id = ${grant?.grant_id ?? null}`
       return purged
     },
-    sql.withTransaction,
+    inTransaction(sql),
     storageErrors("JobStore.purgeEventsBatch")
   )
 

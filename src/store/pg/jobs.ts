@@ -18,7 +18,7 @@ import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
-import { storageErrors } from "./storageErrors.js"
+import { inTransaction, storageErrors } from "./storageErrors.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -77,7 +77,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       yield* insertEvents(options?.events ?? [])
       return job
     },
-    sql.withTransaction,
+    inTransaction(sql),
     storageErrors("JobStore.createJob")
   )
 
@@ -133,7 +133,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       yield* insertEventsFor(insertEvents, "JobStore.transition")(request.events)
       return job
     },
-    sql.withTransaction,
+    inTransaction(sql),
     storageErrors("JobStore.transition")
   )
 
@@ -148,7 +148,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       const job = toAiJob(yield* decode.job(row))
       yield* insertEventsFor(insertEvents, operation)(events)
       return job
-    }).pipe(sql.withTransaction)
+    }).pipe(inTransaction(sql))
 
   const updateJob: Service["updateJob"] = Effect.fn("JobStore.updateJob")(
     function*(jobId: JobId, patch: JobPatch) {

@@ -18,7 +18,7 @@ import type { JobStore, WithEvents } from "../JobStore.js"
 import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { columns, decode, encodeJson, instantParam } from "./rows.js"
-import { storageErrors } from "./storageErrors.js"
+import { inTransaction, storageErrors } from "./storageErrors.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -83,7 +83,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       yield* insertEventsFor(insertEvents, "JobStore.createRun")(options?.events)
       return run
     },
-    sql.withTransaction,
+    inTransaction(sql),
     storageErrors("JobStore.createRun")
   )
 
@@ -113,7 +113,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       yield* insertEventsFor(insertEvents, "JobStore.finishRun")(options?.events)
       return run
     },
-    sql.withTransaction,
+    inTransaction(sql),
     storageErrors("JobStore.finishRun")
   )
 
@@ -164,7 +164,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (row === undefined) return yield* Effect.dieMessage("JobStore.startNode: the INSERT returned no row")
       return { ...node, sequence: row.sequence } satisfies NodeExecution
     },
-    sql.withTransaction,
+    inTransaction(sql),
     storageErrors("JobStore.startNode")
   )
 

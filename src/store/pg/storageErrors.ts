@@ -1,4 +1,5 @@
 /** How the PostgreSQL store reports failures that are not domain outcomes. */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
@@ -24,3 +25,15 @@ export const storageErrors = (operation: string) =>
     // Everything else in E is neither of the two handled above.
     return error as Exclude<E, Unhandled>
   })
+
+/**
+ * `sql.withTransaction`, but a ROLLBACK or COMMIT that fails — the connection
+ * died mid-transaction (`pg_terminate_backend`, a server restart) — is a typed
+ * `SqlError` failure, as the statement's own failure would have been, not the
+ * defect @effect/sql raises. Nothing was committed either way.
+ */
+export const inTransaction = (sql: SqlClient.SqlClient) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  sql.withTransaction(effect).pipe(
+    Effect.catchAllDefect((defect) => defect instanceof SqlError ? Effect.fail(defect) : Effect.die(defect))
+  )

@@ -19,7 +19,7 @@ import { decodeRows } from "../internal/decodeRow.js"
 import type { Claim, JobStore, StalledRun } from "../JobStore.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { columns, countOf, decode, instantParam, toAiJob } from "./rows.js"
-import { storageErrors } from "./storageErrors.js"
+import { inTransaction, storageErrors } from "./storageErrors.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -69,7 +69,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       yield* insertEventsFor(insertEvents, "JobStore.claimNext")(options.events?.(claim))
       return claim
     },
-    sql.withTransaction,
+    inTransaction(sql),
     storageErrors("JobStore.claimNext")
   )
 
@@ -122,7 +122,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       }
       return stalled
     },
-    sql.withTransaction,
+    inTransaction(sql),
     storageErrors("JobStore.stallStaleRuns")
   )
 

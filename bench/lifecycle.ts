@@ -1,0 +1,118 @@
+/**
+ * 2. Full lifecycle per second: submit → claim → one heartbeat → complete,
+ * every audit event written (capability decision, queued, running,
+ * completed), with 1, 4 and 16 concurrent workers. Against pg-boss
+ * (send → fetch → complete) and SqlPersistedQueue (offer → take → complete)
+ * on the same PostgreSQL server, and SqlPersistedQueue on SQLite.
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { Jobs } from "../src/Jobs.js"
+import { type Claim, JobStore } from "../src/store/JobStore.js"
+import { type BenchContext, freshTarget, type Target, withServices } from "./app.js"
+import { bossThroughput, startBoss } from "./baselines/pgBoss.js"
+import * as PersistedQueueBench from "./baselines/persistedQueue.js"
+import { NEW_JOB } from "./fixtures.js"
+import { type Measurement, measurement, throughputEffect } from "./harness.js"
+
+type Samples = Map<string, Map<number, Array<number>>>
+
+const push = (out: Samples, system: string, workers: number, value: number) => {
+  const bySystem = out.get(system) ?? new Map<number, Array<number>>()
+  bySystem.set(workers, [...(bySystem.get(workers) ?? []), value])
+  out.set(system, bySystem)
+}
+
+/**
+ * Ours, SqlPersistedQueue and (on PostgreSQL) pg-boss, each on its own fresh
+ * database of the same server, interleaved: every repetition measures each
+ * system at each worker count in turn, so drift hits all alike.
+ */
+const samples = (
+  ctx: BenchContext,
+  ours: Target,
+  queueClient: Layer.Layer<SqlClient.SqlClient, unknown>,
+  bossUrl: string | null,
+  workerCounts: ReadonlyArray<number>
+): Promise<Samples> =>
+  withServices(ours, Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const store = yield* JobStore
+    const cycle = Effect.gen(function*() {
+      yield* jobs.submit(NEW_JOB)
+      let claim: Claim | null = null
+      // Another worker may have taken the job just queued; there is always another one.
+      while (claim === null) claim = yield* jobs.claimNext()
+      yield* store.heartbeat(claim.run.id)
+      yield* jobs.complete(claim.job.job_id)
+    })
+    const queueContext = yield* Layer.build(PersistedQueueBench.layer.pipe(Layer.provide(queueClient)))
+    const boss = bossUrl === null
+      ? null
+      : yield* Effect.acquireRelease(
+        Effect.promise(() => startBoss(bossUrl)),
+        ({ boss }) => Effect.promise(() => boss.stop({ graceful: false, wait: true }))
+      )
+    const out: Samples = new Map()
+    for (let rep = 0; rep < ctx.mode.reps; rep++) {
+      ctx.log(`lifecycle/${ours.dialect}: sample ${rep + 1}/${ctx.mode.reps}`)
+      for (const workers of workerCounts) {
+        push(out, "ours", workers, yield* throughputEffect(workers, ctx.mode.sampleMs, () => cycle))
+        if (boss !== null) push(out, "pgboss", workers, yield* Effect.promise(() => bossThroughput(boss.boss, boss.queue, workers, ctx.mode.sampleMs)))
+        push(out, "queue", workers, yield* Effect.provide(PersistedQueueBench.queueThroughput(workers, ctx.mode.sampleMs), queueContext))
+      }
+    }
+    return out
+  }))
+
+/** Runs the lifecycle comparison on PostgreSQL and SQLite. */
+export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
+  const out: Array<Measurement> = []
+  const add = (dialect: "sqlite" | "pg", system: string, key: string, samples: Map<number, Array<number>>, name: string) => {
+    for (const [workers, values] of samples) {
+      out.push(measurement({
+        id: `lifecycle.${dialect}.w${workers}.${key}`,
+        section: "lifecycle",
+        name: `${name}, ${workers} worker${workers === 1 ? "" : "s"}`,
+        system,
+        dialect,
+        unit: "jobs/s",
+        params: { workers },
+        samples: values
+      }))
+    }
+  }
+  const ours = "submit → claim → heartbeat → complete (4 audit events)"
+  const systems = [["ours", "ours", ours], ["pgboss", "pg-boss 10", "send → fetch → complete"], ["queue", "SqlPersistedQueue", "offer → take → complete"]] as const
+  const record = (dialect: "sqlite" | "pg", all: Samples) => {
+    for (const [key, system, name] of systems) {
+      const bySystem = all.get(key)
+      if (bySystem !== undefined) add(dialect, system, key, bySystem, name)
+    }
+  }
+
+  const pgUrl = (name: string) => freshTarget(ctx, "pg", name).then((t) => (t as { readonly url: string }).url)
+  const queueUrl = await pgUrl("lifecycle_queue")
+  record("pg", await samples(
+    ctx,
+    await freshTarget(ctx, "pg", "lifecycle_ours"),
+    PgClient.layer({ url: Redacted.make(queueUrl) }),
+    await pgUrl("lifecycle_pgboss"),
+    ctx.mode.workers
+  ))
+
+  // SQLite has one writer; more than a few in-process workers only queue on its lock.
+  const queueFile = (await freshTarget(ctx, "sqlite", "lifecycle_queue") as { readonly filename: string }).filename
+  record("sqlite", await samples(
+    ctx,
+    await freshTarget(ctx, "sqlite", "lifecycle_ours"),
+    SqliteClient.layer({ filename: queueFile }),
+    null,
+    ctx.mode.workers.filter((w) => w <= 4)
+  ))
+  return out
+}

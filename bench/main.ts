@@ -1,0 +1,94 @@
+/**
+ * `npm run bench` (`-- --quick` for a smoke run): starts a throwaway
+ * PostgreSQL cluster with durable settings, runs every benchmark in one
+ * process, writes bench/results.json and renders BENCHMARKS.md from it.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import { fileURLToPath } from "node:url"
+import type { BenchContext } from "./app.js"
+import * as Create from "./create.js"
+import { connectPg, openSqlite } from "./drivers.js"
+import { FULL, machine, makeLog, type Measurement, QUICK } from "./harness.js"
+import * as Lifecycle from "./lifecycle.js"
+import { SERVER_SETTINGS, startBenchCluster } from "./postgres.js"
+import * as Queries from "./queries.js"
+import * as Recorder from "./recorder.js"
+import * as Recovery from "./recovery.js"
+import { renderReport, type Results } from "./report.js"
+
+const sections = { create: Create.run, lifecycle: Lifecycle.run, recovery: Recovery.run, recorder: Recorder.run, queries: Queries.run }
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+const main = async (): Promise<void> => {
+  const described = machine()
+  const args = process.argv.slice(2)
+  const mode = args.includes("--quick") ? QUICK : FULL
+  // `--only create,queries` runs a subset (for profiling); the report then covers that subset.
+  const onlyArg = args.find((a) => a.startsWith("--only="))?.slice("--only=".length)
+  const only = onlyArg === undefined ? Object.keys(sections) : onlyArg.split(",")
+  const log = makeLog()
+  const started = performance.now()
+  log(`mode ${mode.name}; sections ${only.join(", ")}`)
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-bench-"))
+  const cluster = await startBenchCluster()
+  const measurements: Array<Measurement> = []
+  let databases: Results["databases"] = { postgres: "?", postgresSettings: [], postgresStartOptions: [], sqlite: "?", sqliteSettings: [] }
+  try {
+    const client = await connectPg(cluster.url)
+    const settings = await client.query<{ name: string; setting: string; unit: string | null }>(
+      `SELECT name, setting, unit FROM pg_settings
+       WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_wal_size', 'max_connections')
+       ORDER BY name`
+    )
+    const version = (await client.query<{ server_version: string }>("SHOW server_version")).rows[0]?.server_version ?? "?"
+    await client.end()
+    const sqlite = openSqlite(path.join(tmp, "version.db"))
+    const sqliteVersion = String((sqlite.prepare("SELECT sqlite_version() AS v").get() ?? {})["v"])
+    const synchronous = String(sqlite.pragma("synchronous", { simple: true }))
+    sqlite.close()
+    databases = {
+      postgres: version,
+      postgresSettings: settings.rows.map((r) => `${r.name}=${r.setting}${r.unit !== null && r.unit !== "" ? ` (${r.unit})` : ""}`),
+      postgresStartOptions: SERVER_SETTINGS.map(([k, v]) => `${k}=${v}`),
+      sqlite: sqliteVersion,
+      sqliteSettings: ["journal_mode=wal", `synchronous=${synchronous}`]
+    }
+    log(`PostgreSQL ${version}, SQLite ${sqliteVersion}`)
+    const ctx: BenchContext = { mode, log, cluster, tmp }
+    for (const [name, run] of Object.entries(sections)) {
+      if (!only.includes(name)) continue
+      log(`== ${name}`)
+      measurements.push(...await run(ctx))
+    }
+  } finally {
+    await cluster.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  const durationS = (performance.now() - started) / 1000
+  const results: Results = {
+    mode: mode.name,
+    config: mode,
+    machine: { ...described, loadAverageAtEnd: Number((os.loadavg()[0] ?? 0).toFixed(2)) },
+    databases,
+    durationS: Math.round(durationS),
+    measurements
+  }
+  fs.writeFileSync(path.join(here, "results.json"), JSON.stringify(results, null, 2) + "\n")
+  fs.writeFileSync(path.join(here, "..", "BENCHMARKS.md"), renderReport(results, readAnalysis()))
+  log(`done in ${durationS.toFixed(0)} s: bench/results.json, BENCHMARKS.md`)
+}
+
+/** The hand-written analysis (profiles, where the time goes), included in the report. */
+const readAnalysis = (): string => {
+  const file = path.join(here, "analysis.md")
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,104 @@
+/**
+ * Choosing the database: `--database <path|url>`, else `DATABASE_URL`, else
+ * `./data/handshake.db` (R17). The URL is checked before anything is opened,
+ * and opening failures become one line naming the database (passwords hidden).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Options from "@effect/cli/Options"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as FlightRecorder from "../FlightRecorder.js"
+import type { JobStore } from "../store/JobStore.js"
+import * as Storage from "../store/Storage.js"
+import { BadInput, describeError, OperationFailed } from "./errors.js"
+
+/** The database used when neither `--database` nor `DATABASE_URL` names one. */
+export const DEFAULT_DATABASE = "./data/handshake.db"
+
+/** The `--database` option every command takes. */
+export const databaseOption = Options.text("database").pipe(
+  Options.withPseudoName("path|url"),
+  Options.withDescription(
+    `SQLite file path (default ${DEFAULT_DATABASE}), sqlite:<path>, or postgres://user:pass@host:port/db. Falls back to DATABASE_URL.`
+  ),
+  Options.optional
+)
+
+/** A database the operator named, checked but not yet opened. */
+export interface Database {
+  readonly target: Storage.DatabaseTarget
+  /** Safe to print: a PostgreSQL password is replaced by `***`. */
+  readonly display: string
+}
+
+const redact = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== "") parsed.password = "***"
+    return parsed.toString()
+  } catch {
+    return url
+  }
+}
+
+/** Resolves `--database`, `DATABASE_URL` or the default into a target; a bad URL is `BadInput`. */
+export const resolve = (option: Option.Option<string>): Effect.Effect<Database, BadInput> =>
+  Effect.gen(function*() {
+    const fromEnv = process.env["DATABASE_URL"]
+    const source = Option.isSome(option) ? "--database" : fromEnv !== undefined && fromEnv !== "" ? "DATABASE_URL" : "default"
+    const url = Option.getOrElse(option, () => source === "DATABASE_URL" ? fromEnv ?? "" : DEFAULT_DATABASE)
+    const target = Storage.parseDatabaseUrl(url)
+    if (Either.isLeft(target)) {
+      // The library's message lists the accepted forms; say which input carried the bad value.
+      return yield* new BadInput({ message: `bad ${source === "default" ? "database" : source}: ${target.left.message}` })
+    }
+    const display = target.right.dialect === "pg" ? redact(target.right.url) : path.resolve(target.right.filename)
+    return { target: target.right, display: target.right.dialect === "sqlite" && target.right.filename === ":memory:" ? ":memory:" : display }
+  })
+
+/** How a command opens its database. */
+export interface OpenOptions {
+  /** Apply pending migrations while opening (migrate, demo). */
+  readonly migrate: boolean
+  /** Create a missing SQLite file and its folder (migrate, demo); otherwise a missing file is an error. */
+  readonly create: boolean
+}
+
+/** The store for `database`. Any failure to open it — unreachable, missing, refused migration — is one `OperationFailed` line. */
+export const storeLayer = (database: Database, options: OpenOptions): Layer.Layer<JobStore, OperationFailed> => {
+  const { target } = database
+  const prepare = Effect.suspend(() => {
+    if (target.dialect !== "sqlite" || target.filename === ":memory:") return Effect.void
+    if (options.create) {
+      return Effect.try({
+        try: () => void fs.mkdirSync(path.dirname(path.resolve(target.filename)), { recursive: true }),
+        catch: (error) => new OperationFailed({ message: `cannot create the folder of ${database.display}: ${describeError(error)}` })
+      })
+    }
+    return fs.existsSync(target.filename)
+      ? Effect.void
+      : Effect.fail(new OperationFailed({
+        message: `no SQLite database at ${database.display}; create it with: ai-jobs migrate --database ${target.filename}`
+      }))
+  })
+  const store = Storage.layerFor(target, { migrate: options.migrate }).pipe(
+    Layer.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Layer.failCause(cause as Cause.Cause<never>)
+        : Layer.fail(new OperationFailed({ message: `cannot open database ${database.display}: ${describeError(Cause.squash(cause))}` }))
+    )
+  )
+  return Layer.unwrapEffect(Effect.as(prepare, store))
+}
+
+/** The store with a Flight Recorder over it: what the inspection and maintenance commands need. */
+export const recorderLayer = (
+  database: Database,
+  options: OpenOptions,
+  config: FlightRecorder.FlightRecorderConfig = {}
+): Layer.Layer<JobStore | FlightRecorder.FlightRecorder, OperationFailed> =>
+  FlightRecorder.layer(config).pipe(Layer.provideMerge(storeLayer(database, options)))

@@ -1,0 +1,210 @@
+/**
+ * Output for people and for machines: aligned tables, an event timeline and
+ * job details for a terminal; for `--json`, the domain objects encoded by
+ * their own Schemas, so the JSON is the library's stable wire form.
+ */
+import * as DateTime from "effect/DateTime"
+import * as Schema from "effect/Schema"
+import { AiJob } from "../domain/AiJob.js"
+import { FlightEvent } from "../domain/FlightEvent.js"
+import type { Json } from "../domain/Json.js"
+import { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
+
+/** A table column: its header and the widest a cell may grow before it is cut with `…`. */
+export interface Column {
+  readonly header: string
+  readonly max?: number
+}
+
+const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text)
+
+/** Rows aligned under their headers; cells are single-line. */
+export const table = (columns: ReadonlyArray<Column>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const cells = rows.map((row) => columns.map((column, i) => cut((row[i] ?? "").replace(/\s+/g, " "), column.max ?? 80)))
+  const widths = columns.map((column, i) => Math.max(column.header.length, ...cells.map((row) => row[i]?.length ?? 0)))
+  const line = (row: ReadonlyArray<string>) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
+  return [line(columns.map((column) => column.header)), ...cells.map(line)].join("\n")
+}
+
+/** `2026-01-19 23:59:37.328Z`: a timestamp a person can scan in a column. */
+export const time = (value: DateTime.Utc): string => DateTime.formatIso(value).replace("T", " ")
+
+/**
+ * The last 8 hex digits of a UUID: enough to tell jobs apart in a timeline.
+ * The end, not the start: time-ordered (v7) ids made in the same second share their first block.
+ */
+export const shortId = (id: string | null | undefined): string => (id === null || id === undefined ? "-" : id.slice(-8))
+
+/** Compact one-line JSON of a payload, cut to `max` characters. */
+export const brief = (value: Json | null | undefined, max = 60): string =>
+  value === null || value === undefined ? "-" : cut(JSON.stringify(value), max)
+
+/** Pretty JSON followed by a newline, for `--json`. */
+export const json = (value: unknown): string => JSON.stringify(value, null, 2)
+
+const encodeAiJob = Schema.encodeSync(AiJob)
+const encodeWorkflowRun = Schema.encodeSync(WorkflowRun)
+const encodeNodeExecution = Schema.encodeSync(NodeExecution)
+const encodeFlightEvent = Schema.encodeSync(FlightEvent)
+
+/** A job in its encoded (wire) form. */
+export const encodeJob = (job: AiJob) => encodeAiJob(job)
+/** A workflow run in its encoded form. */
+export const encodeRun = (run: WorkflowRun) => encodeWorkflowRun(run)
+/** A node execution in its encoded form. */
+export const encodeNode = (node: NodeExecution) => encodeNodeExecution(node)
+/** A Flight Recorder event in its encoded form: exactly the stored event. */
+export const encodeEvent = (event: FlightEvent) => encodeFlightEvent(event)
+
+/** The jobs table of `jobs list` and the demo. */
+export const jobsTable = (jobs: ReadonlyArray<AiJob>): string =>
+  table(
+    [
+      { header: "JOB" },
+      { header: "KIND" },
+      { header: "STATE" },
+      { header: "PROFILE" },
+      { header: "CREATED" },
+      { header: "UPDATED" },
+      { header: "REASON / ERROR", max: 60 }
+    ],
+    jobs.map((job) => [
+      job.job_id,
+      job.job_kind,
+      job.state,
+      job.capability_profile_id,
+      time(job.created_at),
+      time(job.updated_at),
+      job.error_message ?? job.status_reason
+    ])
+  )
+
+const transition = (event: FlightEvent): string => {
+  switch (event.type) {
+    case "system":
+      return `${event.from_state ?? "new"}→${event.to_state}`
+    case "workflow_recovery":
+      return `${event.from_state}→${event.to_state}`
+    default:
+      return "-"
+  }
+}
+
+/** What an event says beyond its envelope, in a few words. */
+export const eventDetail = (event: FlightEvent): string => {
+  switch (event.type) {
+    case "workflow_recovery":
+      return `run ${shortId(event.workflow_run_id)}: last heartbeat ${time(event.last_heartbeat_ts)}, threshold ${event.threshold_secs}s`
+    case "capability_action":
+      return `${event.capability_id}: ${event.decision_outcome}${event.profile_id === undefined ? "" : ` (profile ${event.profile_id})`}`
+    case "system":
+      return [event.workflow_run_id === undefined ? "" : `run ${shortId(event.workflow_run_id)}`, event.reason ?? ""]
+        .filter((part) => part !== "").join("; ")
+    case "llm_inference":
+      return `${event.model_id}: ${event.token_usage.total} tokens${event.latency_ms === undefined ? "" : `, ${event.latency_ms} ms`}`
+    case "terminal_command":
+      return `${event.command}${event.exit_code === undefined ? "" : ` → exit ${event.exit_code}`}`
+    case "diagnostic":
+      return `${event.severity} ${event.code}: ${event.message}`
+    case "debug_bundle_export":
+      return `bundle ${event.bundle_id}${event.size_bytes === undefined ? "" : `, ${event.size_bytes} bytes`}`
+    case "security_violation":
+      return `${event.violation}${event.detail === undefined ? "" : `: ${event.detail}`}`
+  }
+}
+
+/** Flight Recorder events as a timeline: time, type, actor, job, from→to, detail. */
+export const timeline = (events: ReadonlyArray<FlightEvent>): string =>
+  table(
+    [
+      { header: "TIME" },
+      { header: "TYPE" },
+      { header: "ACTOR" },
+      { header: "JOB" },
+      { header: "FROM→TO" },
+      { header: "DETAIL", max: 70 }
+    ],
+    events.map((event) => [
+      time(event.timestamp),
+      event.type,
+      event.actor,
+      shortId(event.job_id),
+      transition(event),
+      eventDetail(event)
+    ])
+  )
+
+/** Label/value lines, labels aligned. */
+export const fields = (rows: ReadonlyArray<readonly [string, string]>, indent = "  "): string => {
+  const width = Math.max(...rows.map(([label]) => label.length))
+  return rows.map(([label, value]) => `${indent}${label.padEnd(width)}  ${value}`).join("\n")
+}
+
+/** The parts of `jobs show`: the job, each run with its nodes, and the job's events. */
+export const jobDetail = (
+  job: AiJob,
+  runs: ReadonlyArray<{ readonly run: WorkflowRun; readonly nodes: ReadonlyArray<NodeExecution> }>,
+  events: ReadonlyArray<FlightEvent>
+): string => {
+  const metrics = Object.entries(job.metrics).filter(([, value]) => value !== 0).map(([name, value]) => `${name}=${value}`)
+  const sections = [
+    `Job ${job.job_id}`,
+    fields([
+      ["kind", job.job_kind],
+      ["state", job.state],
+      ["status reason", job.status_reason === "" ? "-" : job.status_reason],
+      ["error", job.error_message ?? "-"],
+      ["trace", job.trace_id],
+      ["workflow run", job.workflow_run_id ?? "-"],
+      ["protocol", job.protocol_id],
+      ["profile", `${job.profile_id} (capabilities: ${job.capability_profile_id})`],
+      ["modes", `access ${job.access_mode}, safety ${job.safety_mode}`],
+      ["entities", job.entity_refs.map((ref) => `${ref.entity_kind}:${ref.entity_id}`).join(", ") || "-"],
+      ["planned", job.planned_operations.map((op) => `${op.op_type} ${op.target.entity_kind}:${op.target.entity_id}`).join(", ") || "-"],
+      ["metrics", metrics.join(" ") || "all zero"],
+      ["inputs", brief(job.job_inputs, 100)],
+      ["outputs", brief(job.job_outputs, 100)],
+      ["pinned", job.is_pinned ? "yes" : "no"],
+      ["created", time(job.created_at)],
+      ["updated", time(job.updated_at)]
+    ]),
+    "",
+    `Workflow runs (${runs.length})`
+  ]
+  for (const { nodes, run } of runs) {
+    sections.push(
+      `  Run ${run.id}  ${run.status}  created ${time(run.created_at)}  last heartbeat ${time(run.last_heartbeat)}` +
+        (run.error_message === null ? "" : `\n    error: ${cut(run.error_message, 200)}`)
+    )
+    if (nodes.length === 0) {
+      sections.push("    (no node executions)")
+      continue
+    }
+    sections.push(
+      table(
+        [
+          { header: "SEQ" },
+          { header: "NODE" },
+          { header: "TYPE" },
+          { header: "STATUS" },
+          { header: "STARTED" },
+          { header: "FINISHED" },
+          { header: "INPUT", max: 40 },
+          { header: "OUTPUT / ERROR", max: 50 }
+        ],
+        nodes.map((node) => [
+          String(node.sequence),
+          node.node_id,
+          node.node_type,
+          node.status,
+          time(node.started_at),
+          node.finished_at === null ? "-" : time(node.finished_at),
+          brief(node.input_payload),
+          node.error_message ?? brief(node.output_payload)
+        ])
+      ).replace(/^/gm, "    ")
+    )
+  }
+  sections.push("", `Flight Recorder events (${events.length})`, events.length === 0 ? "  (none)" : timeline(events).replace(/^/gm, "  "))
+  return sections.join("\n")
+}

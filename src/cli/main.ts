@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * `ai-jobs`: the operator CLI. Exit codes: 0 success, 1 operational failure
+ * (database unreachable, job missing, query failed), 2 bad input (refused
+ * before anything is touched). Expected errors print one line on stderr,
+ * never a stack trace.
+ */
+import { readFileSync } from "node:fs"
+import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { demoCommand } from "./demo.js"
+import { BadInput, describeError, ExitCode } from "./errors.js"
+import { eventsCommand } from "./events.js"
+import { jobsCommand } from "./jobs.js"
+import { migrateCommand } from "./migrate.js"
+import { pruneCommand } from "./prune.js"
+import { recoverCommand } from "./recover.js"
+import { retentionCommand } from "./retention.js"
+
+// src/cli/ and dist/cli/ are both two levels below the package root.
+const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { readonly version: string }).version
+
+const root = Command.make("ai-jobs").pipe(
+  Command.withDescription("Operate a Handshake AI job database: migrate, recover, inspect, prune."),
+  Command.withSubcommands([demoCommand, migrateCommand, recoverCommand, jobsCommand, eventsCommand, pruneCommand, retentionCommand])
+)
+
+const cli = Command.run(root, { name: "ai-jobs", version: `v${version}` })
+
+/** A missing table usually means an unmigrated database; say how to fix it. */
+const hint = (message: string) =>
+  /no such table|relation .* does not exist/i.test(message) ? `${message} (is the database migrated? run: ai-jobs migrate)` : message
+
+/** Prints an expected failure as one line and chooses the exit code. */
+const report = (error: unknown): Effect.Effect<number> => {
+  // @effect/cli has already printed its usage text for its own validation errors.
+  if (ValidationError.isValidationError(error)) return Effect.succeed(ExitCode.badInput)
+  if (error instanceof BadInput) return Effect.as(Console.error(`error: ${error.message}`), ExitCode.badInput)
+  return Effect.as(Console.error(`error: ${hint(describeError(error))}`), ExitCode.failure)
+}
+
+const program = Effect.suspend(() => cli(process.argv)).pipe(
+  Effect.as(ExitCode.ok as number),
+  Effect.catchAll(report),
+  // A defect is a bug: show the cause, still without exiting 0.
+  Effect.catchAllDefect((defect) => Effect.as(Console.error(`error: unexpected failure: ${Cause.pretty(Cause.die(defect))}`), ExitCode.failure)),
+  Effect.provide(NodeContext.layer)
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => {
+    const code = Exit.isSuccess(exit) ? exit.value : Cause.isInterruptedOnly(exit.cause) ? 130 : ExitCode.failure
+    onExit(typeof code === "number" ? code : ExitCode.failure)
+  }
+})

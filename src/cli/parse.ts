@@ -1,0 +1,94 @@
+/**
+ * Checking operator input before anything is opened: every refusal is one
+ * line naming the flag, the value and what is accepted (exit 2).
+ */
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { EventTypes, type EventType } from "../domain/EventRecord.js"
+import { JobKinds, type JobKind } from "../domain/JobKind.js"
+import { JobStates, type JobState } from "../domain/JobState.js"
+import { BadInput } from "./errors.js"
+
+const oneOf = <A extends string>(flag: string, accepted: ReadonlyArray<A>) => (value: string): Effect.Effect<A, BadInput> =>
+  (accepted as ReadonlyArray<string>).includes(value)
+    ? Effect.succeed(value as A)
+    : Effect.fail(new BadInput({ message: `unknown ${flag} ${JSON.stringify(value)}; expected one of ${accepted.join(", ")}` }))
+
+/** A canonical job kind (the legacy alias `term_exec` is not accepted from operators). */
+export const jobKind: (value: string) => Effect.Effect<JobKind, BadInput> = oneOf("--kind", JobKinds)
+
+/** One of the ten job states. */
+export const jobState: (value: string) => Effect.Effect<JobState, BadInput> = oneOf("--state", JobStates)
+
+/** One of the eight event types. */
+export const eventType: (value: string) => Effect.Effect<EventType, BadInput> = oneOf("--type", EventTypes)
+
+/** A comma-separated list (`--state failed,stalled`), each item checked by `item`. */
+export const list = <A>(item: (value: string) => Effect.Effect<A, BadInput>) => (value: string) =>
+  Effect.forEach(value.split(",").map((part) => part.trim()).filter((part) => part !== ""), item)
+
+const isUuid = Schema.is(Schema.UUID)
+
+/** A UUID for `what` (an argument or flag name), branded by the caller's schema. */
+export const uuid = <A>(what: string, schema: Schema.Schema<A, string>) => (value: string): Effect.Effect<A, BadInput> =>
+  isUuid(value)
+    ? Effect.succeed(Schema.decodeSync(schema)(value))
+    : Effect.fail(new BadInput({
+      message: `malformed ${what} ${JSON.stringify(value)}; expected a UUID like 123e4567-e89b-42d3-a456-426614174000`
+    }))
+
+const UNITS: Record<string, (n: number) => Duration.Duration> = {
+  ms: Duration.millis,
+  s: Duration.seconds,
+  m: Duration.minutes,
+  h: Duration.hours,
+  d: Duration.days,
+  w: Duration.weeks
+}
+
+/** A duration such as `30d`, `12h`, `15m`, `90s`, `500ms` or `2w`. */
+export const duration = (flag: string) => (value: string): Effect.Effect<Duration.Duration, BadInput> => {
+  const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(value.trim())
+  const unit = match?.[2] === undefined ? undefined : UNITS[match[2]]
+  if (match === null || unit === undefined) {
+    return Effect.fail(new BadInput({
+      message: `bad ${flag} ${JSON.stringify(value)}; expected a duration: a whole number and one of the units ms, s, m, h, d, w (e.g. 30d, 12h, 90s)`
+    }))
+  }
+  return Effect.succeed(unit(Number(match[1])))
+}
+
+/** A point in time: an RFC 3339 timestamp, or a duration meaning "that long ago" (`--since 1h`). */
+export const since = (flag: string) => (value: string): Effect.Effect<DateTime.Utc, BadInput> => {
+  if (/^\d+(ms|s|m|h|d|w)$/.test(value.trim())) {
+    return Effect.flatMap(duration(flag)(value), (ago) => Effect.map(DateTime.now, DateTime.subtractDuration(ago)))
+  }
+  const parsed = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value.trim())
+    ? DateTime.make(value.trim())
+    : Option.none()
+  return Option.match(parsed, {
+    onNone: () =>
+      Effect.fail(new BadInput({
+        message: `bad ${flag} ${JSON.stringify(value)}; expected a duration ago (30m, 2h, 7d) or a UTC time (2026-01-19 or 2026-01-19T23:59:37Z)`
+      })),
+    onSome: (time) => Effect.succeed(DateTime.toUtc(time))
+  })
+}
+
+/** A whole number in `[min, max]`, written in decimal digits. */
+export const integer = (flag: string, min: number, max: number) => (value: string): Effect.Effect<number, BadInput> => {
+  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN
+  return Number.isSafeInteger(n) && n >= min && n <= max
+    ? Effect.succeed(n)
+    : Effect.fail(new BadInput({ message: `bad ${flag} ${JSON.stringify(value)}; expected a whole number from ${min} to ${max}` }))
+}
+
+/** Applies `parse` to an optional option's value. */
+export const optional = <A, B>(value: Option.Option<A>, parse: (a: A) => Effect.Effect<B, BadInput>) =>
+  Option.match(value, {
+    onNone: () => Effect.succeed(Option.none<B>()),
+    onSome: (a) => Effect.map(parse(a), Option.some)
+  })

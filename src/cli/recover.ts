@@ -1,0 +1,45 @@
+/** `ai-jobs recover`: the startup recovery scan (R9), run on demand by an operator. */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Recovery from "../Recovery.js"
+import { databaseOption, recorderLayer, resolve } from "./database.js"
+import { encodeRun, json, table, time } from "./format.js"
+import * as Parse from "./parse.js"
+
+/** Moves running runs whose heartbeat is older than the threshold (and their jobs) to `stalled`, with a `workflow_recovery` event each. */
+export const recoverCommand = Command.make(
+  "recover",
+  {
+    database: databaseOption,
+    threshold: Options.text("threshold").pipe(
+      Options.withPseudoName("secs"),
+      Options.withDescription(`Heartbeat age in seconds beyond which a running run is stalled (default ${Recovery.DEFAULT_THRESHOLD_SECS})`),
+      Options.optional
+    ),
+    json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON"))
+  },
+  (options) =>
+    Effect.gen(function*() {
+      const thresholdSecs = Option.getOrElse(
+        yield* Parse.optional(options.threshold, Parse.integer("--threshold", 1, 31_536_000)),
+        () => Recovery.DEFAULT_THRESHOLD_SECS
+      )
+      const database = yield* resolve(options.database)
+      const report = yield* Recovery.recoverStalledRuns({ thresholdSecs }).pipe(
+        Effect.provide(recorderLayer(database, { migrate: false, create: false }))
+      )
+      if (options.json) {
+        return yield* Console.log(json({ threshold_secs: report.thresholdSecs, recovered: report.recovered.map(encodeRun) }))
+      }
+      yield* Console.log(`Recovered ${report.recovered.length} stalled run(s) (threshold ${report.thresholdSecs}s).`)
+      if (report.recovered.length > 0) {
+        yield* Console.log(table(
+          [{ header: "RUN" }, { header: "JOB" }, { header: "LAST HEARTBEAT" }],
+          report.recovered.map((run) => [run.id, run.job_id, time(run.last_heartbeat)])
+        ))
+      }
+    })
+).pipe(Command.withDescription("Move running workflow runs with a stale heartbeat, and their jobs, to stalled (one workflow_recovery event each)."))

@@ -1,0 +1,23 @@
+/**
+ * A bound on how deeply input may nest. Schema decoding recurses, so a value
+ * nested a few thousand levels deep would overflow the stack (a crash, not an
+ * error); this check walks the value iteratively and runs first.
+ */
+
+/** The deepest nesting any decoder accepts: far beyond real payloads, far below the stack's limit. */
+export const MAX_DEPTH = 64
+
+/** Whether `value` has arrays or objects nested more than `max` levels deep. Never recurses. */
+export const nestedDeeperThan = (value: unknown, max: number = MAX_DEPTH): boolean => {
+  const stack: Array<readonly [unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!
+    if (typeof current !== "object" || current === null) continue
+    if (depth >= max) return true
+    for (const child of Array.isArray(current) ? current : Object.values(current)) stack.push([child, depth + 1])
+  }
+  return false
+}
+
+/** The message every decoder gives for over-deep input. */
+export const tooDeepMessage = `Nested more than ${MAX_DEPTH} levels deep`
