@@ -26,6 +26,7 @@ import { FlightEvent, type FlightEventInputOf } from "./domain/FlightEvent.js"
 import type { EventTooLarge, InvalidEvent } from "./flight/Errors.js"
 import { makePrepare } from "./flight/prepare.js"
 import { uuidv7 } from "./domain/uuidv7.js"
+import { yieldToEventLoop } from "./internal/yieldToEventLoop.js"
 import * as Redactor from "./flight/Redactor.js"
 import { type EventFilter, JobStore, type Page, type ReadError } from "./store/JobStore.js"
 import { type AlreadyExists, CorruptRow, type StorageError } from "./store/StoreErrors.js"
@@ -138,6 +139,7 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
         purged += deleted
         batches += 1
         if (deleted < batchSize) break
+        yield* yieldToEventLoop
       }
       yield* Effect.annotateCurrentSpan({
         "hsk.retention.cutoff": DateTime.formatIso(before),

@@ -16,6 +16,7 @@ import * as Schema from "effect/Schema"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { recoveryEvent } from "./internal/auditEvents.js"
+import { yieldToEventLoop } from "./internal/yieldToEventLoop.js"
 import { JobStore } from "./store/JobStore.js"
 
 /** The spec's default: a run silent for more than 30 s is stalled. */
@@ -58,6 +59,7 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
     const stalled = yield* batch
     for (const { run } of stalled) recovered.push(run)
     if (stalled.length < batchSize) break
+    yield* yieldToEventLoop
   }
   yield* Effect.annotateCurrentSpan({ "hsk.recovered": recovered.length, "hsk.threshold_secs": thresholdSecs })
   return { recovered, thresholdSecs } satisfies RecoveryReport

@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import { EventTypes, type EventType } from "../domain/EventRecord.js"
 import { JobKinds, type JobKind } from "../domain/JobKind.js"
 import { JobStates, type JobState } from "../domain/JobState.js"
+import { Timestamp } from "../domain/Timestamp.js"
 import { BadInput } from "./errors.js"
 
 const oneOf = <A extends string>(flag: string, accepted: ReadonlyArray<A>) => (value: string): Effect.Effect<A, BadInput> =>
@@ -49,32 +50,41 @@ const UNITS: Record<string, (n: number) => Duration.Duration> = {
   w: Duration.weeks
 }
 
-/** A duration such as `30d`, `12h`, `15m`, `90s`, `500ms` or `2w`. */
+/** The longest duration accepted: any longer would reach before 1970, which no store holds. */
+const MAX_DURATION = Duration.days(365 * 50)
+
+/** A duration such as `30d`, `12h`, `15m`, `90s`, `500ms` or `2w`, at most 50 years. */
 export const duration = (flag: string) => (value: string): Effect.Effect<Duration.Duration, BadInput> => {
   const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(value.trim())
   const unit = match?.[2] === undefined ? undefined : UNITS[match[2]]
-  if (match === null || unit === undefined) {
+  const amount = match === null ? Number.NaN : Number(match[1])
+  if (match === null || unit === undefined || !Number.isSafeInteger(amount) || Duration.greaterThan(unit(amount), MAX_DURATION)) {
     return Effect.fail(new BadInput({
-      message: `bad ${flag} ${JSON.stringify(value)}; expected a duration: a whole number and one of the units ms, s, m, h, d, w (e.g. 30d, 12h, 90s)`
+      message: `bad ${flag} ${JSON.stringify(value)}; expected a duration up to 50 years: a whole number and one of the units ms, s, m, h, d, w (e.g. 30d, 12h, 90s)`
     }))
   }
-  return Effect.succeed(unit(Number(match[1])))
+  return Effect.succeed(unit(amount))
 }
 
-/** A point in time: an RFC 3339 timestamp, or a duration meaning "that long ago" (`--since 1h`). */
+const decodeTimestamp = Schema.decodeUnknownOption(Timestamp)
+
+/**
+ * A point in time: a duration meaning "that long ago" (`--since 1h`), a UTC
+ * date, or an RFC 3339 time — checked like every stored timestamp (a real
+ * calendar date, between 1970 and 9999).
+ */
 export const since = (flag: string) => (value: string): Effect.Effect<DateTime.Utc, BadInput> => {
-  if (/^\d+(ms|s|m|h|d|w)$/.test(value.trim())) {
+  const text = value.trim()
+  if (/^\d+(ms|s|m|h|d|w)$/.test(text)) {
     return Effect.flatMap(duration(flag)(value), (ago) => Effect.map(DateTime.now, DateTime.subtractDuration(ago)))
   }
-  const parsed = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value.trim())
-    ? DateTime.make(value.trim())
-    : Option.none()
+  const parsed = decodeTimestamp(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text)
   return Option.match(parsed, {
     onNone: () =>
       Effect.fail(new BadInput({
-        message: `bad ${flag} ${JSON.stringify(value)}; expected a duration ago (30m, 2h, 7d) or a UTC time (2026-01-19 or 2026-01-19T23:59:37Z)`
+        message: `bad ${flag} ${JSON.stringify(value)}; expected a duration ago (30m, 2h, 7d) or a UTC time between 1970 and 9999 (2026-01-19 or 2026-01-19T23:59:37Z)`
       })),
-    onSome: (time) => Effect.succeed(DateTime.toUtc(time))
+    onSome: Effect.succeed
   })
 }
 

@@ -100,7 +100,13 @@ const validators: ReadonlyArray<Validator> = [
     name: "duration --older-than",
     valid: ["30d", "12h", "15m", "90s", "500ms", "2w"],
     run: Parse.duration("--older-than"),
-    accepts: (v) => /^\d+(ms|s|m|h|d|w)$/.test(v.trim()),
+    // Accepted: a whole number and a unit, at most 50 years (longer would reach before 1970).
+    accepts: (v) => {
+      const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(v.trim())
+      if (match === null) return false
+      const perUnit: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5 }
+      return Number(match[1]) * perUnit[match[2]!]! <= 365 * 50 * 864e5
+    },
     correct: () => true
   },
   integer("--limit", 1, 1_000_000),

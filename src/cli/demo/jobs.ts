@@ -3,6 +3,7 @@
  * sleeps, a canned model reply), but every record it leaves — node
  * executions, heartbeats, events, metrics — is written by the real services.
  */
+import { uuidv7 } from "../../domain/uuidv7.js"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { NewAiJobInput } from "../../domain/AiJob.js"
@@ -22,7 +23,7 @@ export const newJob = (kind: JobKind, profile: string, inputs: Json, entity: str
   entity_refs: [{ entity_id: entity, entity_kind: kind === "terminal_exec" ? "workspace" : "document" }],
   planned_operations: [{ op_type: kind === "terminal_exec" ? "execute" : "read", target: { entity_id: entity, entity_kind: "document" } }],
   job_inputs: inputs,
-  trace_id: crypto.randomUUID()
+  trace_id: uuidv7()
 } satisfies NewAiJobInput)
 
 /** Simulated work: long enough that the run's heartbeat fires several times. */

@@ -6,7 +6,7 @@ import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { randomUUID } from "node:crypto"
+import { uuidv7 } from "../../domain/uuidv7.js"
 import type { JobId } from "../../domain/Ids.js"
 import { NodeExecutionId, WorkflowRunId } from "../../domain/Ids.js"
 import type { Json } from "../../domain/Json.js"
@@ -66,7 +66,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       const now = yield* DateTime.now
       const at = instantParam(now)
       const run: WorkflowRun = {
-        id: WorkflowRunId.make(randomUUID()),
+        id: WorkflowRunId.make(uuidv7()),
         job_id: jobId,
         status: "running",
         last_heartbeat: now,
@@ -137,7 +137,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     }) {
       const now = yield* DateTime.now
       const node: Omit<NodeExecution, "sequence"> = {
-        id: NodeExecutionId.make(randomUUID()),
+        id: NodeExecutionId.make(uuidv7()),
         workflow_run_id: input.workflow_run_id,
         node_id: yield* checkNodeId(input.node_id),
         node_type: yield* checkNodeType(input.node_type),

@@ -9,7 +9,7 @@ import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import { randomUUID } from "node:crypto"
+import { uuidv7 } from "../../domain/uuidv7.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
@@ -32,7 +32,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
     } = {}) {
       const now = yield* DateTime.now
       const at = instantParam(now)
-      const runId = WorkflowRunId.make(randomUUID())
+      const runId = WorkflowRunId.make(uuidv7())
       const eligible: Array<Statement.Fragment> = [sql`status = 'queued'`]
       if (options.kinds !== undefined) eligible.push(sql.in("job_kind", options.kinds))
       // One statement: lock the oldest eligible job no one else holds, create

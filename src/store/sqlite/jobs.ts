@@ -6,6 +6,7 @@ import type { Fragment } from "@effect/sql/Statement"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { uuidv7 } from "../../domain/uuidv7.js"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
 import { IllegalTransition } from "../../domain/Errors.js"
 import { JobId, TraceId } from "../../domain/Ids.js"
@@ -52,8 +53,8 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
     function*(input: NewAiJob, options?: WithEvents) {
       const now = yield* DateTime.now
       const job: AiJob = {
-        job_id: input.job_id ?? JobId.make(crypto.randomUUID()),
-        trace_id: input.trace_id ?? TraceId.make(crypto.randomUUID()),
+        job_id: input.job_id ?? JobId.make(uuidv7()),
+        trace_id: input.trace_id ?? TraceId.make(uuidv7()),
         workflow_run_id: null,
         job_kind: input.job_kind,
         state: "queued",

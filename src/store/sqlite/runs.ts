@@ -5,6 +5,7 @@
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { uuidv7 } from "../../domain/uuidv7.js"
 import { NodeExecutionId, WorkflowRunId } from "../../domain/Ids.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
@@ -45,7 +46,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
       return yield* write(Effect.gen(function*() {
         const now = yield* DateTime.now
         const run: WorkflowRun = {
-          id: WorkflowRunId.make(crypto.randomUUID()),
+          id: WorkflowRunId.make(uuidv7()),
           job_id: jobId,
           status: "running",
           last_heartbeat: now,
@@ -117,7 +118,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
     function*(input) {
       return yield* write(Effect.gen(function*() {
         const started: Omit<NodeExecution, "sequence"> = {
-          id: NodeExecutionId.make(crypto.randomUUID()),
+          id: NodeExecutionId.make(uuidv7()),
           workflow_run_id: input.workflow_run_id,
           node_id: input.node_id,
           node_type: input.node_type,

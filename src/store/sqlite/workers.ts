@@ -9,6 +9,7 @@
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import { uuidv7 } from "../../domain/uuidv7.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
@@ -41,7 +42,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
         const candidate = yield* decode.job(candidateRow)
         const now = yield* DateTime.now
         const run: WorkflowRun = {
-          id: WorkflowRunId.make(crypto.randomUUID()),
+          id: WorkflowRunId.make(uuidv7()),
           job_id: candidate.job_id,
           status: "running",
           last_heartbeat: now,
