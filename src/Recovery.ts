@@ -13,6 +13,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { DecodeFailure } from "./domain/Errors.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { recoveryEvent } from "./internal/auditEvents.js"
@@ -45,6 +46,13 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
   const recorder = yield* FlightRecorder
   const thresholdSecs = options.thresholdSecs ?? DEFAULT_THRESHOLD_SECS
   const batchSize = options.batchSize ?? 500
+  // Checked up front: the R9 event carries the threshold as a whole number of seconds.
+  if (!Number.isSafeInteger(thresholdSecs) || thresholdSecs < 1 || !Number.isSafeInteger(batchSize) || batchSize < 1) {
+    return yield* new DecodeFailure({
+      subject: "RecoveryOptions",
+      issues: [{ path: "", message: "thresholdSecs and batchSize must be whole numbers of at least 1" }]
+    })
+  }
   const recovered: Array<WorkflowRun> = []
 
   const batch = store.transaction(Effect.gen(function*() {

@@ -81,6 +81,19 @@ export const runJobsSuite = (backend: StoreBackend) => {
         assert.strictEqual((yield* eventsOf("workflow_recovery")).length, 1)
       })))
 
+    it.effect("R9 a threshold that is not a whole number of seconds is refused before anything moves", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* TestClock.adjust("1 minute")
+        for (const thresholdSecs of [0, -1, 1.5, Number.NaN]) {
+          const error = yield* Effect.flip(Recovery.recoverStalledRuns({ thresholdSecs }))
+          assert.strictEqual(error._tag, "DecodeFailure")
+        }
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
+      })))
+
     it.effect("R9 a run that keeps beating for 5 simulated minutes is never recovered", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs

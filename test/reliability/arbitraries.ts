@@ -29,7 +29,7 @@ export const injections: ReadonlyArray<string> = [
   "\"; UPDATE ai_jobs SET status = 'completed'; --"
 ]
 
-/** An injection with U+0000, which PostgreSQL text cannot hold (see known-bugs.ts). */
+/** An injection with U+0000, which PostgreSQL text cannot hold: the domain refuses it on every dialect. */
 export const nulInjection = "\u0000'; DROP TABLE ai_jobs; --"
 
 /** Lone and misordered UTF-16 surrogates: not valid Unicode, legal in a JS string. */
