@@ -5,11 +5,9 @@ import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import { uuidv7 } from "../../domain/uuidv7.js"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
 import { IllegalTransition } from "../../domain/Errors.js"
-import { JobId, TraceId } from "../../domain/Ids.js"
-import { JobMetrics } from "../../domain/JobMetrics.js"
+import { type JobId } from "../../domain/Ids.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
@@ -19,6 +17,7 @@ import { type InsertEvents, insertEventsFor } from "./events.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
+import { newJob } from "../internal/newJob.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -37,28 +36,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   const createJob: Service["createJob"] = Effect.fn("JobStore.createJob")(
     function*(input: NewAiJob, options?: WithEvents) {
       const now = yield* DateTime.now
-      const job: AiJob = {
-        job_id: input.job_id ?? JobId.make(uuidv7()),
-        trace_id: input.trace_id ?? TraceId.make(uuidv7()),
-        workflow_run_id: null,
-        job_kind: input.job_kind,
-        state: "queued",
-        protocol_id: input.protocol_id,
-        profile_id: input.profile_id,
-        capability_profile_id: input.capability_profile_id,
-        access_mode: input.access_mode,
-        safety_mode: input.safety_mode,
-        entity_refs: input.entity_refs,
-        planned_operations: input.planned_operations,
-        metrics: JobMetrics.zero,
-        status_reason: input.status_reason,
-        error_message: null,
-        job_inputs: input.job_inputs,
-        job_outputs: null,
-        is_pinned: input.is_pinned,
-        created_at: now,
-        updated_at: now
-      }
+      const job = newJob(input, now)
       const at = instantParam(now)
       // ON CONFLICT instead of catching the unique violation: whether the id
       // was taken comes from RETURNING, not from parsing an error.

@@ -6,11 +6,8 @@ import type { Fragment } from "@effect/sql/Statement"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { uuidv7 } from "../../domain/uuidv7.js"
-import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
+import type { NewAiJob } from "../../domain/AiJob.js"
 import { IllegalTransition } from "../../domain/Errors.js"
-import { JobId, TraceId } from "../../domain/Ids.js"
-import { JobMetrics } from "../../domain/JobMetrics.js"
 import type { JobState } from "../../domain/JobState.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
@@ -19,6 +16,7 @@ import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } fro
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode, encode } from "./rows.js"
+import { newJob } from "../internal/newJob.js"
 import {
   alreadyExistsAsStorageError,
   insertEvents,
@@ -52,28 +50,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   const createJob: Service["createJob"] = Effect.fn("JobStore.createJob")(
     function*(input: NewAiJob, options?: WithEvents) {
       const now = yield* DateTime.now
-      const job: AiJob = {
-        job_id: input.job_id ?? JobId.make(uuidv7()),
-        trace_id: input.trace_id ?? TraceId.make(uuidv7()),
-        workflow_run_id: null,
-        job_kind: input.job_kind,
-        state: "queued",
-        protocol_id: input.protocol_id,
-        profile_id: input.profile_id,
-        capability_profile_id: input.capability_profile_id,
-        access_mode: input.access_mode,
-        safety_mode: input.safety_mode,
-        entity_refs: input.entity_refs,
-        planned_operations: input.planned_operations,
-        metrics: JobMetrics.zero,
-        status_reason: input.status_reason,
-        error_message: null,
-        job_inputs: input.job_inputs,
-        job_outputs: null,
-        is_pinned: input.is_pinned,
-        created_at: now,
-        updated_at: now
-      }
+      const job = newJob(input, now)
       const row = yield* encode.job(job)
       yield* write(Effect.gen(function*() {
         yield* Effect.catchIf(

@@ -1,0 +1,30 @@
+/** The job a store writes for `createJob`: the same for every dialect. */
+import type * as DateTime from "effect/DateTime"
+import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
+import { JobId, TraceId } from "../../domain/Ids.js"
+import { JobMetrics } from "../../domain/JobMetrics.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
+
+/** A new job as `createJob` stores it: queued, zeroed metrics, no run, fresh ids unless given, timestamps `now`. */
+export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
+  job_id: input.job_id ?? JobId.make(uuidv7()),
+  trace_id: input.trace_id ?? TraceId.make(uuidv7()),
+  workflow_run_id: null,
+  job_kind: input.job_kind,
+  state: "queued",
+  protocol_id: input.protocol_id,
+  profile_id: input.profile_id,
+  capability_profile_id: input.capability_profile_id,
+  access_mode: input.access_mode,
+  safety_mode: input.safety_mode,
+  entity_refs: input.entity_refs,
+  planned_operations: input.planned_operations,
+  metrics: JobMetrics.zero,
+  status_reason: input.status_reason,
+  error_message: null,
+  job_inputs: input.job_inputs,
+  job_outputs: null,
+  is_pinned: input.is_pinned,
+  created_at: now,
+  updated_at: now
+})
