@@ -113,7 +113,7 @@ export const runJobsSuite = (backend: StoreBackend) => {
         assert.deepStrictEqual(done.job_outputs, { done: true })
         assert.strictEqual(done.metrics.duration_ms, 300_000)
         assert.strictEqual((yield* eventsOf("workflow_recovery")).length, 0)
-      })))
+      })), 120_000)
 
     it.effect("R9 a submit issued while startup recovery runs completes only after it", () =>
       Effect.gen(function*() {
