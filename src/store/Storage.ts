@@ -6,9 +6,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import type * as ConfigError from "effect/ConfigError"
 import type { JobStore } from "./JobStore.js"
 import * as PgStore from "./PgStore.js"
 import * as SqliteStore from "./SqliteStore.js"
+import type { MigrationFailed, StorageError } from "./StoreErrors.js"
 
 /** A database URL this library cannot use. */
 export class UnsupportedDatabaseUrl extends Schema.TaggedError<UnsupportedDatabaseUrl>()("UnsupportedDatabaseUrl", {
@@ -59,12 +61,18 @@ export interface StorageOptions {
   readonly migrate?: boolean
 }
 
+/** Why building a store layer can fail. */
+export type StorageLayerError = MigrationFailed | StorageError | ConfigError.ConfigError
+
 /** The store for a target. */
-export const layerFor = (target: DatabaseTarget, options: StorageOptions = {}): Layer.Layer<JobStore, unknown> =>
+export const layerFor = (target: DatabaseTarget, options: StorageOptions = {}): Layer.Layer<JobStore, StorageLayerError> =>
   target.dialect === "pg"
     ? PgStore.layer({ url: target.url, ...options })
     : SqliteStore.layer({ filename: target.filename, ...options })
 
 /** The store a URL names (R17): SQLite for paths and `sqlite:` URLs, PostgreSQL for `postgres://`. */
-export const layerFromUrl = (url: string, options: StorageOptions = {}): Layer.Layer<JobStore, unknown> =>
+export const layerFromUrl = (
+  url: string,
+  options: StorageOptions = {}
+): Layer.Layer<JobStore, StorageLayerError | UnsupportedDatabaseUrl> =>
   Layer.unwrapEffect(Effect.map(parseDatabaseUrl(url), (target) => layerFor(target, options)))
