@@ -16,7 +16,7 @@ import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../s
 import type { JobState } from "../../src/domain/JobState.js"
 import type { TransitionTarget } from "../../src/domain/Lifecycle.js"
 import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
-import { JobStore } from "../../src/store/JobStore.js"
+import { JobStore, type StalledRun } from "../../src/store/JobStore.js"
 
 /** An instant `ms` milliseconds after the epoch (TestClock time). */
 export const at = (ms: number): DateTime.Utc => DateTime.unsafeMake(ms)
@@ -163,3 +163,24 @@ export const jobsIn = (state: JobState, count: number) =>
         return job
       }))
   })
+
+/** The recovery event R9 asks for, one per moved run. */
+export const recoveryEvent = ({ run, trace_id }: StalledRun): ReadonlyArray<EventRecord> => [
+  eventRecord({
+    type: "workflow_recovery",
+    actor: "system",
+    trace_id,
+    job_id: run.job_id,
+    workflow_run_id: run.id,
+    body: {
+      type: "workflow_recovery",
+      workflow_run_id: run.id,
+      job_id: run.job_id,
+      from_state: "running",
+      to_state: "stalled",
+      reason: "heartbeat stale",
+      last_heartbeat_ts: DateTime.formatIso(run.last_heartbeat),
+      threshold_secs: STALE_MS / 1000
+    }
+  })
+]

@@ -9,18 +9,16 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import type { EventRecord } from "../../src/domain/EventRecord.js"
 import type { JobState } from "../../src/domain/JobState.js"
 import { type Claim, JobStore, type StalledRun } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgStore.js"
-import { eventRecord, expectTag, failureOf, jobEvent, newJob, STALE_MS, startedJob } from "./fixtures.js"
+import { expectTag, failureOf, jobEvent, newJob, recoveryEvent, STALE_MS, startedJob } from "./fixtures.js"
 import { countWhere, driverError, freshPgDatabase, rawPgClient } from "./pg-support.js"
 
 type Store = Context.Tag.Service<JobStore>
@@ -41,27 +39,6 @@ const setup = (label: string, count: number) =>
     const sql = yield* Effect.provide(SqlClient.SqlClient, yield* Layer.build(rawPgClient(url)))
     return { url, stores, sql }
   })
-
-/** The recovery event R9 asks for, one per moved run. */
-const recoveryEvent = ({ run, trace_id }: StalledRun): ReadonlyArray<EventRecord> => [
-  eventRecord({
-    type: "workflow_recovery",
-    actor: "system",
-    trace_id,
-    job_id: run.job_id,
-    workflow_run_id: run.id,
-    body: {
-      type: "workflow_recovery",
-      workflow_run_id: run.id,
-      job_id: run.job_id,
-      from_state: "running",
-      to_state: "stalled",
-      reason: "heartbeat stale",
-      last_heartbeat_ts: DateTime.formatIso(run.last_heartbeat),
-      threshold_secs: STALE_MS / 1000
-    }
-  })
-]
 
 const claimUntilEmpty = (store: Store) =>
   Effect.gen(function*() {

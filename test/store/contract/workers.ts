@@ -3,35 +3,12 @@
  * finding stale runs and moving them to `stalled` (R6a, R9).
  */
 import { assert, describe } from "@effect/vitest"
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
-import type { EventRecord } from "../../../src/domain/EventRecord.js"
 import type { WorkflowRun } from "../../../src/domain/WorkflowRun.js"
 import { type Claim, JobStore, type StalledRun } from "../../../src/store/JobStore.js"
-import { encode, eventRecord, jobEvent, millis, newJob, STALE_MS, startedJob } from "../fixtures.js"
+import { encode, jobEvent, millis, newJob, recoveryEvent, STALE_MS, startedJob } from "../fixtures.js"
 import { type Backend, type Store, storeTest, withTwoStores } from "./backend.js"
-
-/** The recovery event R9 asks for, one per moved run. */
-const recoveryEvent = ({ run, trace_id }: StalledRun): ReadonlyArray<EventRecord> => [
-  eventRecord({
-    type: "workflow_recovery",
-    actor: "system",
-    trace_id,
-    job_id: run.job_id,
-    workflow_run_id: run.id,
-    body: {
-      type: "workflow_recovery",
-      workflow_run_id: run.id,
-      job_id: run.job_id,
-      from_state: "running",
-      to_state: "stalled",
-      reason: "heartbeat stale",
-      last_heartbeat_ts: DateTime.formatIso(run.last_heartbeat),
-      threshold_secs: STALE_MS / 1000
-    }
-  })
-]
 
 /** Claims until the queue is empty; returns what this claimer got. */
 const claimAll = (store: Store): Effect.Effect<Array<Claim>, unknown> =>
