@@ -17,7 +17,7 @@ import { type InsertEvents, insertEventsFor } from "./events.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
-import { newJob } from "../internal/newJob.js"
+import { newJob } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
 

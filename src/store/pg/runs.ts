@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { JobId } from "../../domain/Ids.js"
-import { NodeExecutionId, WorkflowRunId } from "../../domain/Ids.js"
+import { NodeExecutionId, type WorkflowRunId } from "../../domain/Ids.js"
 import type { Json } from "../../domain/Json.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { JobState } from "../../domain/JobState.js"
@@ -19,6 +19,7 @@ import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { columns, decode, encodeJson, instantParam } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
+import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -65,15 +66,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     function*(jobId: JobId, options?: WithEvents) {
       const now = yield* DateTime.now
       const at = instantParam(now)
-      const run: WorkflowRun = {
-        id: WorkflowRunId.make(uuidv7()),
-        job_id: jobId,
-        status: "running",
-        last_heartbeat: now,
-        error_message: null,
-        created_at: now,
-        updated_at: now
-      }
+      const run = newRun(jobId, now)
       const inserted = yield* sql`
         INSERT INTO workflow_runs (${runColumns})
         SELECT ${run.id}, id, ${run.status}, ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz

@@ -14,12 +14,12 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
-import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Claim, JobStore, StalledRun } from "../JobStore.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { columns, countOf, decode, instantParam, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
+import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -56,15 +56,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
         RETURNING ${sql.literal(columns.job)}`
       if (row === undefined) return null
       const job = toAiJob(yield* decode.job(row))
-      const run: WorkflowRun = {
-        id: runId,
-        job_id: job.job_id,
-        status: "running",
-        last_heartbeat: now,
-        error_message: null,
-        created_at: now,
-        updated_at: now
-      }
+      const run = newRun(job.job_id, now, runId)
       const claim: Claim = { job, run }
       yield* insertEventsFor(insertEvents, "JobStore.claimNext")(options.events?.(claim))
       return claim

@@ -16,7 +16,7 @@ import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } fro
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode, encode } from "./rows.js"
-import { newJob } from "../internal/newJob.js"
+import { newJob } from "../internal/newRows.js"
 import {
   alreadyExistsAsStorageError,
   insertEvents,

@@ -6,13 +6,14 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { uuidv7 } from "../../domain/uuidv7.js"
-import { NodeExecutionId, WorkflowRunId } from "../../domain/Ids.js"
-import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
+import { NodeExecutionId, type WorkflowRunId } from "../../domain/Ids.js"
+import type { NodeExecution } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore } from "../JobStore.js"
 import { NotFound, RunNotActive } from "../StoreErrors.js"
 import { decode, encode } from "./rows.js"
 import { alreadyExistsAsStorageError, insertEvents, type SqliteContext, sqliteCode, storageErrors } from "./support.js"
+import { newRun } from "../internal/newRows.js"
 
 type Service = JobStore["Type"]
 
@@ -45,15 +46,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
     function*(jobId, options) {
       return yield* write(Effect.gen(function*() {
         const now = yield* DateTime.now
-        const run: WorkflowRun = {
-          id: WorkflowRunId.make(uuidv7()),
-          job_id: jobId,
-          status: "running",
-          last_heartbeat: now,
-          error_message: null,
-          created_at: now,
-          updated_at: now
-        }
+        const run = newRun(jobId, now)
         const row = yield* encode.run(run)
         // job_id is the row's one foreign key, so a violation means the job does not exist.
         yield* Effect.catchIf(

@@ -9,13 +9,11 @@
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import { uuidv7 } from "../../domain/uuidv7.js"
-import { WorkflowRunId } from "../../domain/Ids.js"
-import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, StalledRun } from "../JobStore.js"
 import { decode, encode } from "./rows.js"
 import { alreadyExistsAsStorageError, insertEvents, instantText, type SqliteContext, storageErrors } from "./support.js"
+import { newRun } from "../internal/newRows.js"
 
 type Service = JobStore["Type"]
 
@@ -41,15 +39,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
         if (candidateRow === undefined) return null
         const candidate = yield* decode.job(candidateRow)
         const now = yield* DateTime.now
-        const run: WorkflowRun = {
-          id: WorkflowRunId.make(uuidv7()),
-          job_id: candidate.job_id,
-          status: "running",
-          last_heartbeat: now,
-          error_message: null,
-          created_at: now,
-          updated_at: now
-        }
+        const run = newRun(candidate.job_id, now)
         yield* sql`INSERT INTO workflow_runs ${sql.insert(yield* encode.run(run))}`
         const set = yield* encode.jobColumns({ status: "running", workflow_run_id: run.id, updated_at: now })
         const [row] = yield* sql`

@@ -1,9 +1,10 @@
-/** The job a store writes for `createJob`: the same for every dialect. */
+/** The rows a store writes for a new job and a new run: the same for every dialect. */
 import type * as DateTime from "effect/DateTime"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
-import { JobId, TraceId } from "../../domain/Ids.js"
+import { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
+import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 
 /** A new job as `createJob` stores it: queued, zeroed metrics, no run, fresh ids unless given, timestamps `now`. */
 export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
@@ -25,6 +26,17 @@ export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
   job_inputs: input.job_inputs,
   job_outputs: null,
   is_pinned: input.is_pinned,
+  created_at: now,
+  updated_at: now
+})
+
+/** A new run of `jobId` as `createRun` and `claimNext` store it: running, its heartbeat and timestamps `now`. */
+export const newRun = (jobId: JobId, now: DateTime.Utc, id: WorkflowRunId = WorkflowRunId.make(uuidv7())): WorkflowRun => ({
+  id,
+  job_id: jobId,
+  status: "running",
+  last_heartbeat: now,
+  error_message: null,
   created_at: now,
   updated_at: now
 })
