@@ -5,9 +5,12 @@
  * writes its Flight Recorder event in the same transaction.
  */
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { AiJob, NewAiJobInput } from "./domain/AiJob.js"
@@ -24,11 +27,12 @@ import { Capabilities, CapabilityDenied, type UnknownCapability, type UnknownPro
 import { FlightRecorder } from "./FlightRecorder.js"
 import { capabilityEvent, lifecycleEvent } from "./internal/auditEvents.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/runJob.js"
+import { sleepRealTime } from "./internal/sleepRealTime.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
 import { uuidv7 } from "./domain/uuidv7.js"
-import type { AlreadyExists, NotFound, RunNotActive, StorageError } from "./store/StoreErrors.js"
+import type { AlreadyExists, NotFound, StorageError } from "./store/StoreErrors.js"
 
 export type { RunContext, RunOptions, SuccessState } from "./internal/runJob.js"
 export { RunLost } from "./internal/runJob.js"
@@ -71,9 +75,20 @@ export interface WorkerOptions<E, R> {
   readonly kinds?: ReadonlyArray<JobKind>
   /** How long an idle worker waits before looking again. Default 1 s. */
   readonly pollInterval?: Duration.DurationInput
+  /**
+   * When the pool's scope closes: how long programs already running may take
+   * to finish before they are interrupted and their jobs released back to
+   * `queued` for another worker. Default 20 s (under the usual 30 s a
+   * process manager waits between SIGTERM and SIGKILL). Measured in real
+   * time, like lock waits: a `TestClock` never stalls a shutdown.
+   */
+  readonly drainTimeout?: Duration.DurationInput
   readonly run?: RunOptions
   readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
 }
+
+/** The default `WorkerOptions.drainTimeout`. */
+export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
 
 /** The Jobs service. */
 export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
@@ -96,15 +111,23 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
 
   /**
    * Runs `program` as the job's current workflow run, heartbeating while it
-   * runs; the run and job end completed (or `onSuccess`), failed with the
-   * error recorded, or cancelled when interrupted.
+   * runs; the run and job end completed (or `onSuccess`), or failed with the
+   * error recorded. Interrupted before the program finished, the job is
+   * released back to `queued` (an interrupt is not a cancel: use `cancel`).
+   * If recovery or an operator takes the run away meanwhile, the program is
+   * stopped and `run` fails with `RunLost`, writing nothing more.
    */
   readonly run: <A extends Json | void, E, R>(
     jobId: JobId,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options?: RunOptions
-  ) => Effect.Effect<A, E | JobNotRunning | RunLost | NotFound | RunNotActive | IllegalTransition | DecodeFailure | ReadError, R>
-  /** A scoped pool: `concurrency` loops that claim and run jobs until the scope closes. */
+  ) => Effect.Effect<A, E | JobNotRunning | RunLost | NotFound | DecodeFailure | ReadError, R>
+  /**
+   * A scoped pool: `concurrency` loops that claim and run jobs. When the
+   * scope closes the pool stops claiming, lets running programs finish for
+   * up to `drainTimeout`, then interrupts the rest, releasing their jobs to
+   * `queued` for another worker. A pool's shutdown never cancels a job.
+   */
   readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, never, R | Scope.Scope>
 
   readonly complete: Transition
@@ -159,11 +182,16 @@ export const make = Effect.gen(function*() {
     return yield* store.createJob({ ...job, ...ids }, { events: [...decisionRecords, queued] })
   })
 
-  /** One guarded transition with its event; ends the job's active run too when the job leaves `running`. */
+  /**
+   * One guarded transition with its event; ends the job's active run too when
+   * the job leaves `running`. The job is locked first (the lock order in
+   * JobStore.ts), so the state it is moved from is the state it is in: a
+   * concurrent claim makes a cancel `running → cancelled`, never a lost race.
+   */
   const move = (to: TransitionTarget, span: string) =>
     Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
       return yield* store.transaction(Effect.gen(function*() {
-        const before = yield* store.getJob(jobId)
+        const before = yield* store.lockJob(jobId)
         const record = yield* prepare(lifecycleEvent({
           job: before,
           from: before.state,
@@ -172,7 +200,7 @@ export const make = Effect.gen(function*() {
           ...(options.reason !== undefined ? { reason: options.reason } : {}),
           ...(options.actor !== undefined ? { actor: options.actor } : {})
         }))
-        // Compare-and-set on the state we read: a concurrent change makes this an IllegalTransition, never an overwrite.
+        // Compare-and-set on the state we locked: it still guards a caller's own nested use, never an overwrite.
         const after = yield* store.transition({
           job_id: jobId,
           to,
@@ -190,11 +218,11 @@ export const make = Effect.gen(function*() {
       }))
     })
 
-  /** `from → running` under a new workflow run: start, resume and rework. */
+  /** `from → running` under a new workflow run: start, resume and rework. The job is locked first. */
   const begin = (from: JobState, span: string) =>
     Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
       return yield* store.transaction(Effect.gen(function*() {
-        const before = yield* store.getJob(jobId)
+        const before = yield* store.lockJob(jobId)
         const run = yield* store.createRun(jobId)
         const record = yield* prepare(lifecycleEvent({
           job: before,
@@ -232,7 +260,7 @@ export const make = Effect.gen(function*() {
     options?: RunOptions
   ) =>
     // Uninterruptible up to the program itself: an interrupt that arrives during the
-    // lookups takes effect once the program starts, so the job still ends `cancelled`.
+    // lookups takes effect once the program starts, so the job is still released.
     Effect.uninterruptible(Effect.gen(function*() {
       const job = yield* store.getJob(jobId)
       if (job.state !== "running" || job.workflow_run_id === null) {
@@ -245,18 +273,41 @@ export const make = Effect.gen(function*() {
   const worker = <E, R>(options: WorkerOptions<E, R>) =>
     Effect.gen(function*() {
       const poll = options.pollInterval ?? Duration.seconds(1)
+      const drain = Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT)
+      const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
+      // Set when the pool's scope closes: no loop claims again.
+      const closing = yield* Deferred.make<void>()
+      const idle = Effect.raceFirst(Effect.sleep(poll), Deferred.await(closing))
       // Uninterruptible between claim and program start, so closing the pool never
-      // strands a claimed job in `running`: it is either not claimed or settled.
-      const loop = Effect.uninterruptible(Effect.gen(function*() {
+      // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
+      const iteration = Effect.uninterruptible(Effect.gen(function*() {
         const claim = yield* claimNext(options.kinds !== undefined ? { kinds: options.kinds } : {})
-        if (claim === null) return yield* Effect.interruptible(Effect.sleep(poll))
+        if (claim === null) return yield* Effect.interruptible(idle)
         // The job's own failure is recorded on the job; the worker carries on.
-        yield* Effect.ignoreLogged(runner(claim.job, claim.run, options.handler, options.run))
+        yield* Effect.ignoreLogged(runner(claim.job, claim.run, options.handler, options.run, released))
       })).pipe(
-        Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), Effect.sleep(poll))),
-        Effect.forever
+        Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
       )
-      for (let i = 0; i < Math.max(1, options.concurrency); i++) yield* Effect.forkScoped(loop)
+      const loop: Effect.Effect<void, never, R> = Effect.flatMap(
+        Deferred.isDone(closing),
+        (done) => (done ? Effect.void : Effect.zipRight(iteration, Effect.suspend(() => loop)))
+      )
+      const loops: Array<Fiber.RuntimeFiber<void>> = []
+      for (let i = 0; i < Math.max(1, options.concurrency); i++) loops.push(yield* Effect.forkScoped(loop))
+      // Runs before the scope interrupts the loops (finalizers run in reverse order, and
+      // this one is added last): stop claiming, drain, then release what is still running.
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          yield* Deferred.succeed(closing, undefined)
+          // Interruptible inside the (uninterruptible) finalizer, so the race can stop its loser.
+          const drained = yield* Effect.interruptible(Effect.raceFirst(
+            Effect.asSome(Fiber.awaitAll(loops)),
+            Effect.as(sleepRealTime(Duration.toMillis(drain)), Option.none())
+          ))
+          if (Option.isNone(drained)) yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
+          yield* Fiber.interruptAll(loops)
+        })
+      )
     })
 
   const addMetrics = Effect.fn("Jobs.addMetrics")(function*(

@@ -18,7 +18,9 @@ import type { WorkflowRun } from "./domain/WorkflowRun.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { recoveryEvent } from "./internal/auditEvents.js"
 import { yieldToEventLoop } from "./internal/yieldToEventLoop.js"
+import { sleepRealTime } from "./internal/sleepRealTime.js"
 import { JobStore } from "./store/JobStore.js"
+import { StorageError } from "./store/StoreErrors.js"
 
 /** The spec's default: a run silent for more than 30 s is stalled. */
 export const DEFAULT_THRESHOLD_SECS = 30
@@ -29,7 +31,30 @@ export interface RecoveryOptions {
   readonly thresholdSecs?: number
   /** Runs moved per transaction. Default 500. */
   readonly batchSize?: number
+  /**
+   * How many times a batch that failed with a `StorageError` (the database
+   * unreachable or busy for a moment, a lock wait spent) is tried again, after
+   * 0.1 s, 0.2 s, 0.4 s … of real time, before the scan fails. A batch is one
+   * transaction, so a failed one changed nothing. Default 0;
+   * `layerStartup` uses `STARTUP_RETRIES` unless told otherwise.
+   */
+  readonly retries?: number
 }
+
+/** How many times `layerStartup` retries a failed batch by default (about 3 s of waiting in all). */
+export const STARTUP_RETRIES = 5
+
+/** Runs `batch` again after a `StorageError`, up to `retries` times, backing off in real time. */
+const retryStorageErrors = <A, E, R>(batch: Effect.Effect<A, E, R>, retries: number, attempt = 0): Effect.Effect<A, E, R> =>
+  Effect.catchIf(
+    batch,
+    (error) => attempt < retries && error instanceof StorageError,
+    (error) =>
+      Effect.logWarning(`recovery batch failed, trying again (${attempt + 1} of ${retries})`, error).pipe(
+        Effect.zipRight(sleepRealTime(100 * 2 ** attempt)),
+        Effect.zipRight(retryStorageErrors(batch, retries, attempt + 1))
+      )
+  )
 
 /** What a scan did. */
 export interface RecoveryReport {
@@ -46,11 +71,18 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
   const recorder = yield* FlightRecorder
   const thresholdSecs = options.thresholdSecs ?? DEFAULT_THRESHOLD_SECS
   const batchSize = options.batchSize ?? 500
+  const retries = options.retries ?? 0
   // Checked up front: the R9 event carries the threshold as a whole number of seconds.
   if (!Number.isSafeInteger(thresholdSecs) || thresholdSecs < 1 || !Number.isSafeInteger(batchSize) || batchSize < 1) {
     return yield* new DecodeFailure({
       subject: "RecoveryOptions",
       issues: [{ path: "", message: "thresholdSecs and batchSize must be whole numbers of at least 1" }]
+    })
+  }
+  if (!Number.isSafeInteger(retries) || retries < 0 || retries > 20) {
+    return yield* new DecodeFailure({
+      subject: "RecoveryOptions",
+      issues: [{ path: "retries", message: "retries must be a whole number from 0 to 20" }]
     })
   }
   const recovered: Array<WorkflowRun> = []
@@ -63,10 +95,12 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
     return stalled
   }))
 
+  // Until a batch finds nothing: a short batch does not prove the scan is done, since runs
+  // whose job another transaction held were skipped, not counted.
   while (true) {
-    const stalled = yield* batch
+    const stalled = yield* retryStorageErrors(batch, retries)
     for (const { run } of stalled) recovered.push(run)
-    if (stalled.length < batchSize) break
+    if (stalled.length === 0) break
     yield* yieldToEventLoop
   }
   yield* Effect.annotateCurrentSpan({ "hsk.recovered": recovered.length, "hsk.threshold_secs": thresholdSecs })
@@ -97,12 +131,15 @@ export class RecoveryGate extends Context.Tag("@handshake/ai-job-model/RecoveryG
 /**
  * Forks the recovery scan when the layer is built — start-up is not blocked —
  * and holds `Jobs.submit` behind the gate until the scan ends. The scan runs
- * in the layer's scope: closing the application interrupts it.
+ * in the layer's scope: closing the application interrupts it. A batch that
+ * fails with a `StorageError` is retried (`retries`, default
+ * `STARTUP_RETRIES`) before the gate reports `RecoveryFailed`, so a moment's
+ * trouble with the database does not close job intake until a restart.
  */
 export const layerStartup = (options: RecoveryOptions = {}): Layer.Layer<RecoveryGate, never, JobStore | FlightRecorder> =>
   Layer.scoped(RecoveryGate, Effect.gen(function*() {
     const done = yield* Deferred.make<RecoveryReport, RecoveryFailed>()
-    yield* recoverStalledRuns(options).pipe(
+    yield* recoverStalledRuns({ retries: STARTUP_RETRIES, ...options }).pipe(
       Effect.catchAllCause((cause) => Effect.fail(new RecoveryFailed({ cause: Cause.squash(cause) }))),
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(done, exit)),

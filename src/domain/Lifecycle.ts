@@ -4,6 +4,11 @@
  * R6a by construction: `stalled` is not a `TransitionTarget`, so the general
  * transition API cannot even name `running → stalled`. The one edge into
  * `stalled` is `recoveryTransition`, used only by startup recovery.
+ *
+ * Two edges are reserved to the system and kept out of `table`, so no
+ * general transition can take them: `recoveryTransition` (running → stalled)
+ * and `releaseTransition` (running → queued). Each has its own store write
+ * (`stallStaleRuns`, `releaseRun`) that also ends the run.
  */
 import type { JobState } from "./JobState.js"
 import { JobStates } from "./JobState.js"
@@ -30,6 +35,14 @@ export const table: { readonly [From in JobState]: ReadonlyArray<TransitionTarge
 
 /** The one transition reserved for startup recovery (R6a, R9). */
 export const recoveryTransition = { from: "running", to: "stalled" } as const
+
+/**
+ * The transition reserved for handing a job back: a worker that shuts down
+ * (or a `Jobs.run` that is interrupted) before its program finished releases
+ * the job to `queued`, and the next claim runs it under a new workflow run.
+ * Not an operator action, and never a cancel.
+ */
+export const releaseTransition = { from: "running", to: "queued" } as const
 
 /** States a job never leaves. */
 export const terminalStates: ReadonlySet<JobState> = new Set(

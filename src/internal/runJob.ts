@@ -1,31 +1,49 @@
 /**
  * Running a job as its workflow run: the program runs while a heartbeat fiber
  * beats; node executions are persisted as they start and end (HSK-WF-001);
- * the run and job end `completed`, `failed` or `cancelled`. If recovery took
- * the run away (its heartbeat finds it no longer running), the program is
- * interrupted and nothing more is written: the operator decides what's next.
+ * the run and job end `completed` (or the caller's success state) or
+ * `failed`, each with its event, in one transaction.
+ *
+ * Every write the worker makes for its run — heartbeat, node start and
+ * finish, the final settle — checks that the run is still the job's active
+ * run. If recovery stalled it, or an operator cancelled, resumed or otherwise
+ * moved the job, the program is stopped, nothing more is written, and the
+ * run ends with `RunLost`.
+ *
+ * An interrupt is not a cancel: a run interrupted before its program
+ * finished (a worker pool shutting down, a caller interrupting `Jobs.run`)
+ * releases its job back to `queued` (`Lifecycle.releaseTransition`), so the
+ * next claim runs it again under a new run.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../domain/AiJob.js"
-import { DecodeFailure, formatIssues, type IllegalTransition } from "../domain/Errors.js"
+import { DecodeFailure, formatIssues, IllegalTransition } from "../domain/Errors.js"
 import { JobMetrics } from "../domain/JobMetrics.js"
 import { Json } from "../domain/Json.js"
 import type { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../FlightRecorder.js"
 import type { JobStore, ReadError } from "../store/JobStore.js"
-import type { NotFound, RunNotActive } from "../store/StoreErrors.js"
+import { type NotFound, RunNotActive } from "../store/StoreErrors.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { describeCause } from "./describeCause.js"
 
-/** The heartbeat found the run no longer running: recovery (or an operator) took it. */
+/**
+ * A write for the run (heartbeat, node start or finish, settle) found it no
+ * longer its job's active run: recovery stalled it, or an operator moved the
+ * job on. The program was stopped and nothing more was written for the run.
+ * `status` is the run's status as found (`stalled`, `cancelled`, …).
+ */
 export class RunLost extends Schema.TaggedError<RunLost>()("RunLost", {
   job_id: Schema.String,
   workflow_run_id: Schema.String,
@@ -42,7 +60,9 @@ export interface RunContext {
   readonly run: WorkflowRun
   /**
    * Runs `effect` as one node execution: its input, output or error and its
-   * sequence number are persisted; the node ends completed, failed or cancelled.
+   * sequence number are persisted; the node ends completed, failed or
+   * cancelled (interrupted). If the run was taken away, nothing is written
+   * and the program is stopped right there: `Jobs.run` fails with `RunLost`.
    */
   readonly node: <A extends Json | void, E, R>(
     spec: { readonly node_id: string; readonly node_type: string; readonly input?: Json },
@@ -69,97 +89,150 @@ const jobTraceParent = (job: AiJob) =>
     sampled: true
   })
 
+/** The reason a release records when nobody gave one: `Jobs.run` itself was interrupted. */
+export const interruptedReason = "released: Jobs.run was interrupted before its program finished"
+
+/** How a run ends, as its own worker writes it. */
+type Outcome =
+  | { readonly to: SuccessState | "failed"; readonly error: string | null; readonly outputs?: Json | null }
+  | { readonly to: "queued"; readonly reason: string }
+
 export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"]) => {
   const prepare = (event: Effect.Effect<unknown>) => Effect.orDie(Effect.flatMap(event, recorder.prepare))
 
-  const nodeRunner = (run: WorkflowRun): RunContext["node"] => (spec, effect) =>
-    // Start and finish records are written even if the run is interrupted meanwhile; only the node's own work is interruptible.
-    Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        const node: NodeExecution = yield* store.startNode({
+  /** The `RunLost` of a run that is no longer its job's active run, with the run's status as found. */
+  const lostRun = (job: AiJob, run: WorkflowRun) =>
+    Effect.flatMap(
+      Effect.either(store.getRun(run.id)),
+      (found) =>
+        Effect.fail(new RunLost({
+          job_id: job.job_id,
           workflow_run_id: run.id,
-          node_id: spec.node_id,
-          node_type: spec.node_type,
-          input_payload: spec.input ?? null
-        })
-        const exit = yield* Effect.exit(restore(Effect.withSpan(effect, "Jobs.node", {
-          attributes: { "hsk.node_id": spec.node_id, "hsk.node_type": spec.node_type, "hsk.sequence": node.sequence }
-        })))
-        yield* store.finishNode(node.id, Exit.match(exit, {
-          onSuccess: (value) => ({ status: "completed" as const, output_payload: (value ?? null) as Json | null }),
-          onFailure: (cause) =>
-            Cause.isInterruptedOnly(cause)
-              ? { status: "cancelled" as const, error_message: "interrupted" }
-              : { status: "failed" as const, error_message: describeCause(cause) }
+          status: Either.isRight(found) ? found.right.status : "deleted"
         }))
-        return yield* exit
-      })
     )
 
-  /** Ends the run and moves the job, with its event, in one transaction. */
-  const settle = (job: AiJob, run: WorkflowRun, outcome: {
-    readonly to: SuccessState | "failed" | "cancelled"
-    readonly error: string | null
-    readonly outputs?: Json | null
-    readonly durationMs: number
-  }) =>
-    // Job row first, then the run: the same lock order as every other transition,
-    // so a concurrent cancel and a finishing run cannot deadlock on PostgreSQL.
+  /**
+   * Ends the run and moves the job, with its event, in one transaction — if
+   * the run is still the job's active run; otherwise `RunLost` and nothing is
+   * written. The job is locked first (the lock order in JobStore.ts), so the
+   * check and the writes see the same job.
+   */
+  const settle = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) =>
     store.transaction(Effect.gen(function*() {
-      const record = yield* prepare(lifecycleEvent({ job, from: "running", to: outcome.to, workflow_run_id: run.id }))
-      const moved = yield* store.transition({
-        job_id: job.job_id,
+      const current = yield* store.lockJob(job.job_id)
+      if (current.state !== "running" || current.workflow_run_id !== run.id) return yield* lostRun(job, run)
+      const record = yield* prepare(lifecycleEvent({
+        job,
         from: "running",
         to: outcome.to,
-        error_message: outcome.error,
-        events: [record]
-      })
+        workflow_run_id: run.id,
+        ...(outcome.to === "queued" ? { reason: outcome.reason } : {})
+      }))
+      if (outcome.to === "queued") {
+        yield* store.releaseRun(run.id, { reason: outcome.reason, events: [record] })
+      } else {
+        yield* store.transition({ job_id: job.job_id, from: "running", to: outcome.to, error_message: outcome.error, events: [record] })
+      }
       yield* store.updateJob(job.job_id, {
-        metrics: new JobMetrics({ ...moved.metrics, duration_ms: moved.metrics.duration_ms + outcome.durationMs }),
-        ...(outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
+        metrics: new JobMetrics({ ...current.metrics, duration_ms: current.metrics.duration_ms + durationMs }),
+        ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
       })
-      yield* store.finishRun(run.id, outcome.to, { error_message: outcome.error })
-    }))
+      if (outcome.to !== "queued") yield* store.finishRun(run.id, outcome.to, { error_message: outcome.error })
+    })).pipe(
+      // Unreachable with the job locked and checked; if it happens anyway, the run is not ours.
+      Effect.catchIf(
+        (error): error is IllegalTransition | RunNotActive => error instanceof IllegalTransition || error instanceof RunNotActive,
+        () => lostRun(job, run)
+      )
+    )
 
   return <A extends Json | void, E, R>(
     job: AiJob,
     run: WorkflowRun,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
-    options: RunOptions = {}
-  ): Effect.Effect<A, E | RunLost | NotFound | RunNotActive | ReadError | IllegalTransition | DecodeFailure, R> => {
+    options: RunOptions = {},
+    releaseReason: string = interruptedReason
+  ): Effect.Effect<A, E | RunLost | NotFound | ReadError | DecodeFailure, R> => {
     const interval = options.heartbeatInterval ?? Duration.seconds(10)
-    const heartbeats = store.heartbeat(run.id).pipe(
-      Effect.catchTag("RunNotActive", (e) =>
-        Effect.fail(new RunLost({ job_id: job.job_id, workflow_run_id: run.id, status: e.status }))),
-      // A failed beat is not fatal: the next one may succeed, and if none does, recovery takes the run.
-      Effect.catchTags({
-        StorageError: (e) => Effect.logWarning("heartbeat failed", e),
-        CorruptRow: (e) => Effect.logWarning("heartbeat failed", e),
-        NotFound: (e) => Effect.fail(new RunLost({ job_id: job.job_id, workflow_run_id: e.id, status: "deleted" }))
-      }),
-      Effect.repeat(Schedule.spaced(interval)),
-      Effect.zipRight(Effect.never)
-    )
-    const context: RunContext = { job, run, node: nodeRunner(run) }
 
     // Only the program is interruptible: the settling writes always happen, and a
     // caller may wrap this whole effect as uninterruptible without making the program so.
     return Effect.uninterruptible(
       Effect.gen(function*() {
-        const started = yield* Clock.currentTimeMillis
-        const exit = yield* Effect.exit(Effect.interruptible(
-          Effect.raceFirst(program(context), heartbeats)
-        ))
-        const durationMs = Number((yield* Clock.currentTimeMillis) - started)
-        if (Exit.isFailure(exit)) {
-          const lost = Cause.failureOption(exit.cause)
-          if (lost._tag === "Some" && lost.value instanceof RunLost) return yield* exit
-          const interrupted = Cause.isInterruptedOnly(exit.cause)
-          yield* settle(job, run, {
-            to: interrupted ? "cancelled" : "failed",
-            error: interrupted ? "interrupted" : describeCause(exit.cause),
-            durationMs
+        // Failed by the first write that finds the run taken away; the program races it.
+        const lost = yield* Deferred.make<never, RunLost>()
+        const loseRun = (status: string) => Deferred.fail(lost, new RunLost({ job_id: job.job_id, workflow_run_id: run.id, status }))
+        /** A worker write for this run: if the run is no longer active, report it lost and go on with `then`. */
+        const own = <X, Y, Z, Then>(write: Effect.Effect<X, Y, Z>, then: Effect.Effect<never, Then>) =>
+          Effect.catchIf(
+            write,
+            (error): error is Extract<Y, RunNotActive> => error instanceof RunNotActive,
+            (error) => Effect.zipRight(loseRun(error.status), then)
+          ) as Effect.Effect<X, Exclude<Y, RunNotActive> | Then, Z>
+
+        const heartbeats = own(store.heartbeat(run.id), Deferred.await(lost)).pipe(
+          // A failed beat is not fatal: the next one may succeed, and if none does, recovery takes the run.
+          Effect.catchTags({
+            StorageError: (e) => Effect.logWarning("heartbeat failed", e),
+            CorruptRow: (e) => Effect.logWarning("heartbeat failed", e),
+            NotFound: () => Effect.zipRight(loseRun("deleted"), Deferred.await(lost))
+          }),
+          Effect.repeat(Schedule.spaced(interval)),
+          Effect.zipRight(Effect.never)
+        )
+
+        const node: RunContext["node"] = (spec, effect) =>
+          // Start and finish records are written even if the run is interrupted meanwhile; only the node's own work is interruptible.
+          // A node write that finds the run taken away never returns to the program (which might
+          // swallow the failure): it waits, interruptibly, for the race below to stop the program.
+          Effect.uninterruptibleMask((restore) => {
+            const stopped = restore(Effect.never)
+            return Effect.gen(function*() {
+              const started: NodeExecution = yield* own(store.startNode({
+                workflow_run_id: run.id,
+                node_id: spec.node_id,
+                node_type: spec.node_type,
+                input_payload: spec.input ?? null
+              }), stopped)
+              const exit = yield* Effect.exit(restore(Effect.withSpan(effect, "Jobs.node", {
+                attributes: { "hsk.node_id": spec.node_id, "hsk.node_type": spec.node_type, "hsk.sequence": started.sequence }
+              })))
+              yield* own(store.finishNode(started.id, Exit.match(exit, {
+                onSuccess: (value) => ({ status: "completed" as const, output_payload: (value ?? null) as Json | null }),
+                onFailure: (cause) =>
+                  Cause.isInterruptedOnly(cause)
+                    ? { status: "cancelled" as const, error_message: "interrupted" }
+                    : { status: "failed" as const, error_message: describeCause(cause) }
+              })), stopped)
+              return yield* exit
+            })
           })
+        const context: RunContext = { job, run, node }
+
+        const started = yield* Clock.currentTimeMillis
+        const working = yield* Effect.fork(Effect.interruptible(program(context)))
+        const watching = yield* Effect.fork(Effect.interruptible(Effect.raceFirst(heartbeats, Deferred.await(lost))))
+        const exit = yield* Effect.exit(Effect.interruptible(Effect.raceFirst(Fiber.join(working), Fiber.join(watching))))
+        // However that ended (the program finished, the run was lost, this fiber was
+        // interrupted): stop both and wait until they have, so a node's last write lands
+        // before the run is settled or released.
+        yield* Fiber.interrupt(working)
+        yield* Fiber.interrupt(watching)
+        const durationMs = Number((yield* Clock.currentTimeMillis) - started)
+        // The run was taken away: stop here, whatever the program made of it.
+        if (Option.isSome(yield* Deferred.poll(lost))) return yield* Deferred.await(lost)
+        if (Exit.isFailure(exit)) {
+          if (Cause.isInterruptedOnly(exit.cause)) {
+            // An interrupt is not a cancel: hand the job back. If it was already taken, there is nothing to hand back.
+            yield* Effect.catchIf(
+              settle(job, run, { to: "queued", reason: releaseReason }, durationMs),
+              (error) => error instanceof RunLost,
+              () => Effect.void
+            )
+            return yield* exit
+          }
+          yield* settle(job, run, { to: "failed", error: describeCause(exit.cause) }, durationMs)
           return yield* exit
         }
         // Outputs neither database can store (too deep, U+0000…) fail the job, named,
@@ -167,10 +240,10 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const outputs = Schema.decodeUnknownEither(Json)(exit.value ?? null)
         if (Either.isLeft(outputs)) {
           const error = new DecodeFailure({ subject: "job outputs", issues: formatIssues(outputs.left) })
-          yield* settle(job, run, { to: "failed", error: error.message, durationMs })
+          yield* settle(job, run, { to: "failed", error: error.message }, durationMs)
           return yield* error
         }
-        yield* settle(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right, durationMs })
+        yield* settle(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right }, durationMs)
         return exit.value
       })
     ).pipe(Effect.withSpan("Jobs.run", {

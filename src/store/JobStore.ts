@@ -7,6 +7,33 @@
  * `TestClock`). Every multi-row change runs in one transaction, and operations
  * that change state accept Flight Recorder records to write in that same
  * transaction, so a change and its audit event commit together or not at all.
+ *
+ * ## Lock order
+ *
+ * One order for every path that touches a job and its run, on both stores:
+ * **the job row first, then its run row(s), then node rows and events.**
+ *
+ * - Every `Jobs` transaction that changes a job — start, resume, rework,
+ *   each guarded move (complete, cancel, fail, …), a run's own settle and its
+ *   release — begins with `lockJob`, then writes the job, then the run.
+ * - `claimNext` locks the job (skipping one another transaction holds) before
+ *   it creates the run; `releaseRun` updates the job before the run.
+ * - `stallStaleRuns` locks the jobs of stale runs first (skipping any a
+ *   concurrent change holds: that change decides the job's fate), then the
+ *   runs, then moves both.
+ * - A worker's own writes for its run (`heartbeat`, `startNode`,
+ *   `finishNode`) lock only that run and read — never lock — its job, so
+ *   they can wait behind a job-first transaction but never close a cycle
+ *   with one.
+ * - `pruneJobs` deletes jobs; their runs and nodes follow by cascade.
+ *
+ * On SQLite every write transaction takes the database's write lock before
+ * its first statement (`BEGIN IMMEDIATE`, see sqlite/transaction.ts), so no
+ * two writers interleave at all. On PostgreSQL the row locks follow the
+ * order above; a deadlock (40P01) or serialization failure (40001) that
+ * happens anyway — a caller's own transaction mixing in other locks, a
+ * serializable session — is retried as a whole transaction a bounded number
+ * of times (pg/storageErrors.ts), never turned into a permanent refusal.
  */
 import * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
@@ -110,6 +137,13 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /** Stores a new job: state `queued`, zeroed metrics, fresh `job_id`/`trace_id` unless given. */
   readonly createJob: (job: NewAiJob, options?: WithEvents) => Effect.Effect<AiJob, AlreadyExists | StorageError>
   readonly getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | ReadError>
+  /**
+   * Reads a job and holds its row until the surrounding `transaction` ends:
+   * the first step of every transaction that changes a job and its run (see
+   * the lock order above), so what it reads is what the transaction changes.
+   * Outside a transaction it is a plain read.
+   */
+  readonly lockJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | ReadError>
   readonly listJobs: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
   /**
    * Moves a job to `to` only if its current state allows it (and equals `from`
@@ -128,32 +162,60 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /** Runs of one job, oldest first. */
   readonly listRuns: (jobId: JobId) => Effect.Effect<ReadonlyArray<WorkflowRun>, ReadError>
   /**
-   * Ends a `running` run with a final status (never `stalled`: recovery's alone).
-   * A run that is no longer running fails with `RunNotActive`.
+   * Ends a `running` run with a final status. A run that is no longer running
+   * fails with `RunNotActive`. `stalled` is recovery's alone (R6a), and
+   * `queued`/`running` end nothing: asked for any of them (past the types),
+   * every store refuses with `IllegalTransition` naming the run's job and
+   * status, and changes nothing; a status that is no job state at all is a
+   * `DecodeFailure`.
    */
   readonly finishRun: (
     runId: WorkflowRunId,
     status: Exclude<TransitionTarget, "queued" | "running">,
     options?: WithEvents & { readonly error_message?: string | null }
-  ) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | ReadError>
-  /** Writes a heartbeat at now. A run that is no longer running fails with `RunNotActive`. */
+  ) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | IllegalTransition | DecodeFailure | ReadError>
+  /**
+   * Writes a heartbeat at now, only while the run is its job's active run
+   * (the run `running`, its job `running` under it); otherwise
+   * `RunNotActive` and nothing is written.
+   */
   readonly heartbeat: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | ReadError>
+  /**
+   * Hands a running job back to the queue: the reserved release edge
+   * (`Lifecycle.releaseTransition`, running → queued). In one transaction,
+   * only while `runId` is its job's active run: the job goes to `queued` with
+   * `reason` as its status reason, the run ends `failed` with `reason` as its
+   * error message, and `events` are written. Otherwise `RunNotActive`, and
+   * nothing changes. The next claim runs the job under a new run (R6c).
+   */
+  readonly releaseRun: (
+    runId: WorkflowRunId,
+    options: WithEvents & { readonly reason: string }
+  ) => Effect.Effect<AiJob, NotFound | RunNotActive | ReadError>
 
   // Node executions (HSK-WF-001)
 
-  /** Starts a node execution (`running`), taking the run's next sequence number. */
+  /**
+   * Starts a node execution (`running`), taking the run's next sequence
+   * number — only while the run is its job's active run; otherwise
+   * `RunNotActive` and nothing is written.
+   */
   readonly startNode: (input: {
     readonly workflow_run_id: WorkflowRunId
     readonly node_id: string
     readonly node_type: string
     readonly input_payload?: Json | null
-  }) => Effect.Effect<NodeExecution, NotFound | StorageError>
-  /** Records how a node execution ended. */
+  }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | ReadError>
+  /**
+   * Records how a node execution ended — only while its run is its job's
+   * active run; otherwise `RunNotActive` and nothing is written (no node
+   * history goes into a run that recovery or an operator took away).
+   */
   readonly finishNode: (nodeId: NodeExecutionId, outcome: {
     readonly status: Exclude<NodeStatus, "running">
     readonly output_payload?: Json | null
     readonly error_message?: string | null
-  }) => Effect.Effect<NodeExecution, NotFound | ReadError>
+  }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | ReadError>
   /** Node executions of a run in sequence order. */
   readonly listNodes: (runId: WorkflowRunId) => Effect.Effect<ReadonlyArray<NodeExecution>, ReadError>
 
@@ -175,8 +237,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   }) => Effect.Effect<ReadonlyArray<WorkflowRun>, ReadError>
   /**
    * Startup recovery's one write (R9): in one transaction, takes up to `limit`
-   * stale running runs not locked by another recoverer, moves each run and its
-   * job to `stalled`, and writes the records `events` builds for each. Returns
+   * stale running runs whose job no other transaction holds, moves each run
+   * and its job to `stalled` (the job only while it is running under that
+   * run), and writes the records `events` builds for each. Returns
    * the runs it moved (as they were before: status `running`, their last
    * heartbeat) with their job's trace id, so the caller can write one
    * `workflow_recovery` event per run without reading each job (no N+1).

@@ -26,13 +26,17 @@ export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyE
   }
 }
 
-/** A heartbeat or status change for a run that is no longer `running`. */
+/**
+ * A write for a run that is no longer active: the run has ended (`status` is
+ * its status), or — for a worker's own writes — it is still `running` but no
+ * longer its job's current run (`status` is then the job's state).
+ */
 export class RunNotActive extends Schema.TaggedError<RunNotActive>()("RunNotActive", {
   workflow_run_id: Schema.String,
   status: JobState
 }) {
   override get message(): string {
-    return `Workflow run ${this.workflow_run_id} is ${this.status}, not running`
+    return `Workflow run ${this.workflow_run_id} is no longer active (${this.status})`
   }
 }
 

@@ -248,7 +248,7 @@ export const runJobsSuite = (backend: StoreBackend) => {
         assert.include(failed.error_message ?? "", "segfault in tool")
       })))
 
-    it.effect("R6 interrupting Jobs.run leaves the job cancelled with its event", () =>
+    it.effect("R6 interrupting Jobs.run releases the job back to queued with its event: an interrupt is not a cancel", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs
         const store = yield* JobStore
@@ -257,11 +257,19 @@ export const runJobsSuite = (backend: StoreBackend) => {
         const fiber = yield* Effect.fork(jobs.run(job.job_id, () => Effect.never))
         yield* settleIo
         yield* Fiber.interrupt(fiber)
-        assert.strictEqual((yield* jobs.get(job.job_id)).state, "cancelled")
-        assert.strictEqual((yield* store.getRun(run.id)).status, "cancelled")
+        const released = yield* jobs.get(job.job_id)
+        assert.strictEqual(released.state, "queued")
+        assert.include(released.status_reason, "released")
+        const ended = yield* store.getRun(run.id)
+        assert.strictEqual(ended.status, "failed", "the interrupted run ended; it was not cancelled")
+        assert.include(ended.error_message ?? "", "released")
         const last = (yield* eventsOf("system")).at(-1)!
-        assert.strictEqual(last.body.from_state, "running")
-        assert.strictEqual(last.body.to_state, "cancelled")
+        assert.deepStrictEqual([last.body.from_state, last.body.to_state], ["running", "queued"])
+        assert.include(String(last.body.reason), "interrupted")
+        // The next claim runs it again, under a new run (R6c).
+        const again = yield* jobs.claimNext()
+        assert.strictEqual(again?.job.job_id, job.job_id)
+        assert.notStrictEqual(again?.run.id, run.id)
       })))
 
     it.effect("R6c a retry goes back to queued and the next claim creates a new workflow run; poisoned never retries", () =>

@@ -158,9 +158,9 @@ layer(freshStoreWithRawClient("pg constraints"), { timeout: "60 seconds" })("R16
     Effect.gen(function*() {
       const store = yield* JobStore
       const { run } = yield* startedJob()
-      const stalled = expectTag(yield* failureOf(store.finishRun(run.id, "stalled" as "failed")), "StorageError")
-      assert.strictEqual(stalled.operation, "JobStore.finishRun")
-      assert.strictEqual((stalled.cause as { readonly _tag?: unknown })._tag, "DecodeFailure")
+      // The same refusal as on SQLite (contract: runs.ts), before any SQL.
+      const stalled = expectTag(yield* failureOf(store.finishRun(run.id, "stalled" as "failed")), "IllegalTransition")
+      assert.deepStrictEqual([stalled.from, stalled.to], ["running", "stalled"])
       assert.strictEqual((yield* store.getRun(run.id)).status, "running", "only recovery writes stalled")
       const unnamed = expectTag(
         yield* failureOf(store.startNode({ workflow_run_id: run.id, node_id: "", node_type: "step" })),

@@ -284,6 +284,8 @@ describe("SQLite schema health after migrations", () => {
       const store = yield* JobStore
       const job = yield* store.createJob(newJob())
       const run = yield* store.createRun(job.job_id)
+      // Nodes start only in the job's active run.
+      yield* store.transition({ job_id: job.job_id, to: "running", workflow_run_id: run.id })
       yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "t" })
       assert.deepStrictEqual(yield* rawRows("PRAGMA foreign_key_check"), [])
       assert.deepStrictEqual(yield* rawRows("PRAGMA integrity_check"), [{ integrity_check: "ok" }])

@@ -66,6 +66,17 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     storageErrors("JobStore.getJob")
   )
 
+  const lockJob: Service["lockJob"] = Effect.fn("JobStore.lockJob")(
+    function*(jobId: JobId) {
+      // NO KEY UPDATE: the lock an UPDATE of the row takes, so it neither blocks foreign-key checks
+      // (a new run of this job) nor is weaker than the change that follows.
+      const [row] = yield* sql`SELECT ${jobColumns} FROM ai_jobs WHERE id = ${jobId} FOR NO KEY UPDATE`
+      if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
+      return toAiJob(yield* decode.job(row))
+    },
+    storageErrors("JobStore.lockJob")
+  )
+
   const listJobs: Service["listJobs"] = Effect.fn("JobStore.listJobs")(
     function*(filter: JobFilter = {}) {
       const size = pageSize(filter.limit)
@@ -149,5 +160,5 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     storageErrors("JobStore.setPinned")
   )
 
-  return { createJob, getJob, listJobs, transition, updateJob, setPinned }
+  return { createJob, getJob, lockJob, listJobs, transition, updateJob, setPinned }
 }

@@ -69,6 +69,10 @@ export const columns = {
   event: `event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body`
 } as const
 
+/** A column list with each column qualified by a table alias, for statements that join. */
+export const qualified = (list: string, alias: string): string =>
+  list.split(", ").map((column) => `${alias}.${column}`).join(", ")
+
 /** Decoders failing with `CorruptRow` naming the table, the row id and the column. */
 export const decode = {
   job: rowDecoder(JobRow, "ai_jobs"),

@@ -14,23 +14,21 @@ import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { JobState } from "../../domain/JobState.js"
 import { NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
+import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
 import type { JobStore, WithEvents } from "../JobStore.js"
 import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
-import { columns, decode, encodeJson, instantParam } from "./rows.js"
+import { columns, decode, encodeJson, instantParam, qualified, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
 
 // What the port's types promise, checked again on the way in for callers
-// that got past them: `stalled` stays recovery's alone (R6a), node names are
-// what the domain allows (non-empty text). A violation fails with a
-// ParseError, which storageErrors reports as a StorageError carrying a
-// DecodeFailure.
-const checkRunEnd = Schema.encode(
-  JobState.pipe(Schema.filter((status) => status !== "queued" && status !== "running" && status !== "stalled"))
-)
+// that got past them: node names are what the domain allows (non-empty
+// text). A violation fails with a ParseError, which storageErrors reports as
+// a StorageError carrying a DecodeFailure. (A run's end status is checked
+// alike on both stores, in internal/runEnd.ts.)
 const checkNodeEnd = Schema.encode(NodeStatus.pipe(Schema.filter((status) => status !== "running")))
 const checkNodeId = Schema.encode(NodeExecution.fields.node_id)
 const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
@@ -40,11 +38,32 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   const runColumns = sql.literal(columns.run)
   const nodeColumns = sql.literal(columns.node)
 
+  /**
+   * The run `r` is its job's active run: running, and its job running under
+   * it. The job is only read, never locked (see the lock order in JobStore.ts).
+   */
+  const isActive = sql`r.status = 'running' AND EXISTS (
+    SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running')`
+
   const readRun = (runId: WorkflowRunId): Effect.Effect<WorkflowRun, NotFound | CorruptRow | SqlError> =>
     Effect.gen(function*() {
       const [row] = yield* sql`SELECT ${runColumns} FROM workflow_runs WHERE id = ${runId}`
       if (row === undefined) return yield* new NotFound({ entity: "workflow_run", id: runId })
       return yield* decode.run(row)
+    })
+
+  /**
+   * Why a write guarded on an active run matched nothing: the run is missing
+   * (`NotFound`), ended (`RunNotActive` with its status), or still running
+   * but no longer its job's current run (`RunNotActive` with the job's state).
+   */
+  const notActive = (runId: WorkflowRunId): Effect.Effect<never, NotFound | RunNotActive | CorruptRow | SqlError> =>
+    Effect.gen(function*() {
+      const run = yield* readRun(runId)
+      if (run.status !== "running") return yield* new RunNotActive({ workflow_run_id: runId, status: run.status })
+      const [job] = yield* sql<{ readonly status: unknown }>`SELECT status FROM ai_jobs WHERE id = ${run.job_id}`
+      const status = Schema.is(JobState)(job?.status) ? job.status : run.status
+      return yield* new RunNotActive({ workflow_run_id: runId, status })
     })
 
   /**
@@ -58,8 +77,18 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         WHERE id = ${runId} AND status = 'running'
         RETURNING ${runColumns}`
       if (row !== undefined) return yield* decode.run(row)
-      const found = yield* readRun(runId)
-      return yield* new RunNotActive({ workflow_run_id: runId, status: found.status })
+      return yield* notActive(runId)
+    })
+
+  /**
+   * Locks the run while it is its job's active run (node writes hold it
+   * until they commit, so recovery cannot stall the run in between);
+   * otherwise NotFound or RunNotActive.
+   */
+  const lockActiveRun = (runId: WorkflowRunId) =>
+    Effect.gen(function*() {
+      const locked = yield* sql`SELECT r.id FROM workflow_runs r WHERE r.id = ${runId} AND ${isActive} FOR NO KEY UPDATE OF r`
+      if (locked.length === 0) return yield* notActive(runId)
     })
 
   const createRun: Service["createRun"] = Effect.fn("JobStore.createRun")(
@@ -99,8 +128,9 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       status: Exclude<TransitionTarget, "queued" | "running">,
       options?: WithEvents & { readonly error_message?: string | null }
     ) {
+      if (!isRunEnd(status)) return yield* Effect.flatMap(readRun(runId), (run) => refuseRunEnd(run, status))
       const now = yield* DateTime.now
-      const set = [sql`status = ${yield* checkRunEnd(status)}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
+      const set = [sql`status = ${status}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
       if (options?.error_message !== undefined) set.push(sql`error_message = ${options.error_message}`)
       const run = yield* updateRunningRun(runId, set)
       yield* insertEventsFor(insertEvents, "JobStore.finishRun")(options?.events)
@@ -113,12 +143,37 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   const heartbeat: Service["heartbeat"] = Effect.fn("JobStore.heartbeat")(
     function*(runId: WorkflowRunId) {
       const at = instantParam(yield* DateTime.now)
-      return yield* updateRunningRun(runId, [
-        sql`last_heartbeat = ${at}::timestamptz`,
-        sql`updated_at = ${at}::timestamptz`
-      ])
+      const [row] = yield* sql`
+        UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+        WHERE r.id = ${runId} AND ${isActive}
+        RETURNING ${runColumns}`
+      if (row !== undefined) return yield* decode.run(row)
+      return yield* notActive(runId)
     },
     storageErrors("JobStore.heartbeat")
+  )
+
+  const releaseRun: Service["releaseRun"] = Effect.fn("JobStore.releaseRun")(
+    function*(runId: WorkflowRunId, options: WithEvents & { readonly reason: string }) {
+      const at = instantParam(yield* DateTime.now)
+      // The job first (the lock order), guarded on this run being its active run.
+      const [row] = yield* sql`
+        UPDATE ai_jobs j SET status = 'queued', status_reason = ${options.reason}, updated_at = ${at}::timestamptz
+        FROM workflow_runs r
+        WHERE r.id = ${runId} AND j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running' AND r.status = 'running'
+        RETURNING ${sql.literal(qualified(columns.job, "j"))}`
+      if (row === undefined) return yield* notActive(runId)
+      const job = toAiJob(yield* decode.job(row))
+      yield* updateRunningRun(runId, [
+        sql`status = 'failed'`,
+        sql`error_message = ${options.reason}`,
+        sql`updated_at = ${at}::timestamptz`
+      ])
+      yield* insertEventsFor(insertEvents, "JobStore.releaseRun")(options.events)
+      return job
+    },
+    inTransaction(sql),
+    storageErrors("JobStore.releaseRun")
   )
 
   const startNode: Service["startNode"] = Effect.fn("JobStore.startNode")(
@@ -144,8 +199,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       // Lock the run first, in its own statement: a second startNode on the
       // same run waits here, and its max(sequence) below then sees this one's
       // row (a single statement would keep the snapshot from before the wait).
-      const locked = yield* sql`SELECT id FROM workflow_runs WHERE id = ${node.workflow_run_id} FOR NO KEY UPDATE`
-      if (locked.length === 0) return yield* new NotFound({ entity: "workflow_run", id: node.workflow_run_id })
+      yield* lockActiveRun(node.workflow_run_id)
       const [row] = yield* sql<{ readonly sequence: number }>`
         INSERT INTO workflow_node_executions (${nodeColumns})
         SELECT ${node.id}, ${node.workflow_run_id}, ${node.node_id}, ${node.node_type}, ${node.status},
@@ -173,11 +227,16 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         set.push(sql`output_payload = ${yield* encodeJson.payload(outcome.output_payload)}::jsonb`)
       }
       if (outcome.error_message !== undefined) set.push(sql`error_message = ${outcome.error_message}`)
+      const [owner] = yield* sql<{ readonly workflow_run_id: WorkflowRunId }>`
+        SELECT workflow_run_id FROM workflow_node_executions WHERE id = ${nodeId}`
+      if (owner === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })
+      yield* lockActiveRun(owner.workflow_run_id)
       const [row] = yield* sql`
         UPDATE workflow_node_executions SET ${sql.csv(set)} WHERE id = ${nodeId} RETURNING ${nodeColumns}`
       if (row === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })
       return yield* decode.node(row)
     },
+    inTransaction(sql),
     storageErrors("JobStore.finishNode")
   )
 
@@ -189,5 +248,5 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     storageErrors("JobStore.listNodes")
   )
 
-  return { createRun, getRun, listRuns, finishRun, heartbeat, startNode, finishNode, listNodes }
+  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, startNode, finishNode, listNodes }
 }

@@ -1,9 +1,11 @@
 /** How the PostgreSQL store reports failures that are not domain outcomes. */
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import { DecodeFailure } from "../../domain/Errors.js"
+import { sleepRealTime } from "../../internal/sleepRealTime.js"
 import { StorageError } from "../StoreErrors.js"
 
 type Unhandled = SqlError | ParseResult.ParseError
@@ -27,13 +29,53 @@ export const storageErrors = (operation: string) =>
   })
 
 /**
+ * SQLSTATEs after which the whole transaction can simply run again: the
+ * server rolled it back to break a deadlock (40P01), or because a
+ * serializable/repeatable-read snapshot met a concurrent change (40001).
+ */
+const TRANSIENT = new Set(["40P01", "40001"])
+
+/** Whether `error` — a SqlError, or a StorageError wrapping one — is a transient failure. */
+export const isTransient = (error: unknown): boolean => {
+  const sqlError = error instanceof StorageError ? error.cause : error
+  if (!(sqlError instanceof SqlError)) return false
+  const code = (sqlError.cause as { readonly code?: unknown } | undefined)?.code
+  return typeof code === "string" && TRANSIENT.has(code)
+}
+
+/** Attempts of one transaction before a transient failure is reported: the first and 4 retries. */
+export const TRANSACTION_ATTEMPTS = 5
+
+/**
+ * Runs `transaction` again after a transient failure, up to
+ * `TRANSACTION_ATTEMPTS` times in all, after a short jittered real-time
+ * pause (10, 20, 40, 80 ms …): the transaction rolled back whole, so running
+ * it again is running it for the first time.
+ */
+const retryTransient = <A, E, R>(transaction: Effect.Effect<A, E, R>, attempt = 1): Effect.Effect<A, E, R> =>
+  Effect.catchIf(
+    transaction,
+    (error) => attempt < TRANSACTION_ATTEMPTS && isTransient(error),
+    () => Effect.zipRight(sleepRealTime(10 * 2 ** (attempt - 1) * (0.5 + Math.random())), retryTransient(transaction, attempt + 1))
+  )
+
+/**
  * `sql.withTransaction`, but a ROLLBACK or COMMIT that fails — the connection
  * died mid-transaction (`pg_terminate_backend`, a server restart) — is a typed
  * `SqlError` failure, as the statement's own failure would have been, not the
  * defect @effect/sql raises. Nothing was committed either way.
+ *
+ * The outermost transaction is retried after a transient failure (deadlock,
+ * serialization failure); a nested one (a savepoint) is not: the server
+ * aborted the whole transaction, so only the whole can run again.
  */
 export const inTransaction = (sql: SqlClient.SqlClient) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-  sql.withTransaction(effect).pipe(
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> => {
+  const transaction = sql.withTransaction(effect).pipe(
     Effect.catchAllDefect((defect) => defect instanceof SqlError ? Effect.fail(defect) : Effect.die(defect))
   )
+  return Effect.flatMap(
+    Effect.serviceOption(SqlClient.TransactionConnection),
+    (outer) => Option.isNone(outer) ? retryTransient(transaction) : transaction
+  )
+}

@@ -17,7 +17,7 @@ import * as Lifecycle from "../../domain/Lifecycle.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Claim, JobStore, StalledRun } from "../JobStore.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
-import { columns, countOf, decode, instantParam, toAiJob } from "./rows.js"
+import { columns, countOf, decode, instantParam, qualified, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
 import { newRun } from "../internal/newRows.js"
 
@@ -87,27 +87,39 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       const now = yield* DateTime.now
       const at = instantParam(now)
       const cutoff = instantParam(DateTime.subtract(now, { millis: options.olderThanMs }))
-      // `stale` keeps the runs as they were; both UPDATEs work from it. A run
-      // another recoverer holds is skipped, not waited for, and one it has
-      // already moved no longer matches status = 'running' when re-checked.
+      const stale = sql`r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz`
+      // The lock order (JobStore.ts): the jobs of stale runs first. A job
+      // another transaction holds — a completion, a cancel, another
+      // recoverer — is skipped, not waited for: that transaction decides it.
+      const jobs = yield* sql<{ readonly run_id: WorkflowRunId }>`
+        SELECT r.id AS run_id
+        FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
+        WHERE ${stale}
+        ORDER BY r.last_heartbeat, r.id
+        LIMIT ${Math.max(0, Math.floor(options.limit))}
+        FOR NO KEY UPDATE OF j SKIP LOCKED`
+      if (jobs.length === 0) return []
+      // Then their runs, as they are once locked: a heartbeat that committed
+      // meanwhile made its run fresh, and it drops out here. Nothing that
+      // holds a run lock waits for a job lock, so waiting here is safe.
       const rows = yield* sql`
-        WITH stale AS (
-          SELECT r.id, r.job_id, r.status, r.last_heartbeat, r.error_message, r.created_at, r.updated_at, j.trace_id
-          FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
-          WHERE r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz
-          ORDER BY r.last_heartbeat, r.id
-          LIMIT ${Math.max(0, Math.floor(options.limit))}
-          FOR UPDATE OF r SKIP LOCKED
-        ), stalled_runs AS (
-          UPDATE workflow_runs r SET status = 'stalled', updated_at = ${at}::timestamptz
-          FROM stale WHERE r.id = stale.id
-        ), stalled_jobs AS (
-          UPDATE ai_jobs j SET status = 'stalled', updated_at = ${at}::timestamptz
-          FROM stale WHERE j.id = stale.job_id AND j.status = 'running'
-        )
-        SELECT * FROM stale ORDER BY last_heartbeat, id`
+        SELECT ${sql.literal(qualified(columns.run, "r"))}, j.trace_id
+        FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
+        WHERE ${sql.in("r.id", jobs.map((job) => job.run_id))} AND ${stale}
+        ORDER BY r.last_heartbeat, r.id
+        FOR NO KEY UPDATE OF r`
       const stalled = yield* Effect.forEach(rows, (row) =>
         Effect.map(decode.stalledRun(row), ({ trace_id, ...run }): StalledRun => ({ run, trace_id })))
+      if (stalled.length === 0) return []
+      const runIds = stalled.map(({ run }) => run.id)
+      // Both moves in one statement; a job follows only while it is running under that run (R6a).
+      yield* sql`
+        WITH stalled_runs AS (
+          UPDATE workflow_runs SET status = 'stalled', updated_at = ${at}::timestamptz
+          WHERE ${sql.in("id", runIds)}
+        )
+        UPDATE ai_jobs SET status = 'stalled', updated_at = ${at}::timestamptz
+        WHERE ${sql.in("workflow_run_id", runIds)} AND status = 'running'`
       const build = options.events
       if (build !== undefined) {
         yield* insertEventsFor(insertEvents, "JobStore.stallStaleRuns")(stalled.flatMap((moved) => build(moved)))

@@ -75,6 +75,17 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
     storageErrors("JobStore.getJob")
   )
 
+  // Under the write transaction's lock (a savepoint inside the caller's
+  // transaction): nothing changes the job until the caller's transaction ends.
+  const lockJob: Service["lockJob"] = Effect.fn("JobStore.lockJob")(
+    function*(jobId) {
+      const job = yield* write(findJob(jobId))
+      if (Option.isNone(job)) return yield* new NotFound({ entity: "job", id: jobId })
+      return job.value
+    },
+    storageErrors("JobStore.lockJob")
+  )
+
   const listJobs: Service["listJobs"] = Effect.fn("JobStore.listJobs")(
     function*(filter: JobFilter = {}) {
       const limit = pageSize(filter.limit)
@@ -182,5 +193,5 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { createJob, getJob, listJobs, transition, updateJob, setPinned, pruneJobs }
+  return { createJob, getJob, lockJob, listJobs, transition, updateJob, setPinned, pruneJobs }
 }

@@ -8,7 +8,10 @@ import * as Option from "effect/Option"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { NodeExecutionId, type WorkflowRunId } from "../../domain/Ids.js"
 import type { NodeExecution } from "../../domain/WorkflowRun.js"
+import { JobState } from "../../domain/JobState.js"
+import * as Schema from "effect/Schema"
 import { decodeRows } from "../internal/decodeRow.js"
+import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
 import type { JobStore } from "../JobStore.js"
 import { NotFound, RunNotActive } from "../StoreErrors.js"
 import { decode, encode } from "./rows.js"
@@ -25,22 +28,47 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
       ([row]) => (row === undefined ? Effect.succeedNone : Effect.asSome(decode.run(row)))
     )
 
+  /** The run `workflow_runs` row is its job's active run: running, and its job running under it. */
+  const isActive = sql`workflow_runs.status = 'running' AND EXISTS (
+    SELECT 1 FROM ai_jobs WHERE ai_jobs.id = workflow_runs.job_id
+      AND ai_jobs.workflow_run_id = workflow_runs.id AND ai_jobs.status = 'running')`
+
+  /**
+   * Why a write guarded on an active run matched nothing: the run is missing
+   * (`NotFound`), ended (`RunNotActive` with its status), or still running
+   * but no longer its job's current run (`RunNotActive` with the job's state).
+   */
+  const notActive = (runId: WorkflowRunId) =>
+    Effect.gen(function*() {
+      const current = yield* findRun(runId)
+      if (Option.isNone(current)) return yield* new NotFound({ entity: "workflow_run", id: runId })
+      const run = current.value
+      if (run.status !== "running") return yield* new RunNotActive({ workflow_run_id: runId, status: run.status })
+      const [job] = yield* sql<{ readonly status: unknown }>`SELECT status FROM ai_jobs WHERE id = ${run.job_id}`
+      return yield* new RunNotActive({ workflow_run_id: runId, status: Schema.is(JobState)(job?.status) ? job.status : run.status })
+    })
+
   /**
    * Updates a run only while it is `running` (the guard is in the UPDATE, so a
-   * run finished or stalled concurrently is never revived); otherwise tells
-   * NotFound from RunNotActive.
+   * run finished or stalled concurrently is never revived) and, if `active`,
+   * its job's active run; otherwise tells NotFound from RunNotActive.
    */
-  const updateRunningRun = (runId: WorkflowRunId, set: Record<string, unknown>) =>
+  const updateRunningRun = (runId: WorkflowRunId, set: Record<string, unknown>, guard: "running" | "active" = "running") =>
     Effect.gen(function*() {
       const [row] = yield* sql`
         UPDATE workflow_runs SET ${sql.update(set)}
-        WHERE id = ${runId} AND status = 'running'
+        WHERE id = ${runId} AND ${guard === "active" ? isActive : sql`status = 'running'`}
         RETURNING *`
       if (row !== undefined) return yield* decode.run(row)
-      const current = yield* findRun(runId)
-      if (Option.isNone(current)) return yield* new NotFound({ entity: "workflow_run", id: runId })
-      return yield* new RunNotActive({ workflow_run_id: runId, status: current.value.status })
+      return yield* notActive(runId)
     })
+
+  /** Fails unless the run is its job's active run (inside the caller's write transaction). */
+  const requireActive = (runId: WorkflowRunId) =>
+    Effect.flatMap(
+      sql`SELECT 1 FROM workflow_runs WHERE id = ${runId} AND ${isActive}`,
+      (rows) => (rows.length > 0 ? Effect.void : notActive(runId))
+    )
 
   const createRun: Service["createRun"] = Effect.fn("JobStore.createRun")(
     function*(jobId, options) {
@@ -82,6 +110,11 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
   const finishRun: Service["finishRun"] = Effect.fn("JobStore.finishRun")(
     function*(runId, status, options) {
       return yield* write(Effect.gen(function*() {
+        if (!isRunEnd(status)) {
+          const found = yield* findRun(runId)
+          if (Option.isNone(found)) return yield* new NotFound({ entity: "workflow_run", id: runId })
+          return yield* refuseRunEnd(found.value, status)
+        }
         const now = yield* encode.timestamp(yield* DateTime.now)
         const run = yield* updateRunningRun(runId, {
           status,
@@ -101,15 +134,34 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
       // A write like any other: it waits for the write lock, so it serialises with recovery.
       return yield* write(Effect.gen(function*() {
         const now = yield* encode.timestamp(yield* DateTime.now)
-        return yield* updateRunningRun(runId, { last_heartbeat: now, updated_at: now })
+        return yield* updateRunningRun(runId, { last_heartbeat: now, updated_at: now }, "active")
       }))
     },
     storageErrors("JobStore.heartbeat")
   )
 
+  const releaseRun: Service["releaseRun"] = Effect.fn("JobStore.releaseRun")(
+    function*(runId, options) {
+      return yield* write(Effect.gen(function*() {
+        yield* requireActive(runId)
+        const now = yield* DateTime.now
+        const set = yield* encode.jobColumns({ status: "queued", status_reason: options.reason, updated_at: now })
+        const [row] = yield* sql`UPDATE ai_jobs SET ${sql.update(set)} WHERE workflow_run_id = ${runId} RETURNING *`
+        if (row === undefined) return yield* Effect.dieMessage(`releaseRun: no job points at active run ${runId}`)
+        const job = yield* decode.job(row)
+        yield* updateRunningRun(runId, { status: "failed", error_message: options.reason, updated_at: yield* encode.timestamp(now) })
+        yield* insertEvents(sql, options.events ?? [])
+        return job
+      }))
+    },
+    alreadyExistsAsStorageError("JobStore.releaseRun"),
+    storageErrors("JobStore.releaseRun")
+  )
+
   const startNode: Service["startNode"] = Effect.fn("JobStore.startNode")(
     function*(input) {
       return yield* write(Effect.gen(function*() {
+        yield* requireActive(input.workflow_run_id)
         const started: Omit<NodeExecution, "sequence"> = {
           id: NodeExecutionId.make(uuidv7()),
           workflow_run_id: input.workflow_run_id,
@@ -130,9 +182,9 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
           SELECT ${started.id}, ${started.workflow_run_id}, ${columns.node_id}, ${columns.node_type}, 'running',
             coalesce((SELECT max(sequence) + 1 FROM workflow_node_executions WHERE workflow_run_id = ${started.workflow_run_id}), 0),
             ${columns.input_payload}, ${columns.started_at}
-          WHERE EXISTS (SELECT 1 FROM workflow_runs WHERE id = ${started.workflow_run_id})
           RETURNING sequence`
-        if (row === undefined) return yield* new NotFound({ entity: "workflow_run", id: input.workflow_run_id })
+        // An INSERT ... SELECT without FROM inserts exactly one row.
+        if (row === undefined) return yield* Effect.dieMessage("JobStore.startNode: the INSERT returned no row")
         // Everything but the sequence is what was written, so no read-back is needed.
         return { ...started, sequence: row.sequence } satisfies NodeExecution
       }))
@@ -143,6 +195,10 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
   const finishNode: Service["finishNode"] = Effect.fn("JobStore.finishNode")(
     function*(nodeId, outcome) {
       return yield* write(Effect.gen(function*() {
+        const [owner] = yield* sql<{ readonly workflow_run_id: WorkflowRunId }>`
+          SELECT workflow_run_id FROM workflow_node_executions WHERE id = ${nodeId}`
+        if (owner === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })
+        yield* requireActive(owner.workflow_run_id)
         const set = yield* encode.nodeColumns({
           status: outcome.status,
           finished_at: yield* DateTime.now,
@@ -165,5 +221,5 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
     storageErrors("JobStore.listNodes")
   )
 
-  return { createRun, getRun, listRuns, finishRun, heartbeat, startNode, finishNode, listNodes }
+  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, startNode, finishNode, listNodes }
 }

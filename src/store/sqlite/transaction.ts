@@ -31,6 +31,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
+import { sleepRealTime } from "../../internal/sleepRealTime.js"
 import { sqliteCode } from "./support.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */
@@ -47,12 +48,6 @@ const isBusy = (error: SqlError): boolean => sqliteCode(error)?.startsWith("SQLI
  */
 const isNoTransaction = (error: SqlError): boolean =>
   /no transaction is active/i.test(String((error.cause as { readonly message?: unknown } | undefined)?.message))
-
-const sleepRealTime = (ms: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    const timer = setTimeout(() => resume(Effect.void), ms)
-    return Effect.sync(() => clearTimeout(timer))
-  })
 
 const beginImmediate = (conn: Connection, lockWaitMs: number): Effect.Effect<void, SqlError> => {
   // Prepared once and cached by the client: these run on every write.

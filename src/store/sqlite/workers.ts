@@ -90,11 +90,10 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
         yield* sql`
           UPDATE workflow_runs SET status = 'stalled', updated_at = ${now}
           WHERE id IN (SELECT value FROM json_each(${runIds}))`
-        // Only jobs still running follow their run (R6a: recovery's one edge is running -> stalled).
+        // A job follows only while it is running under that run (R6a: recovery's one edge is running -> stalled).
         yield* sql`
           UPDATE ai_jobs SET status = 'stalled', updated_at = ${now}
-          WHERE status = 'running'
-            AND id IN (SELECT job_id FROM workflow_runs WHERE id IN (SELECT value FROM json_each(${runIds})))`
+          WHERE status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
         const build = options.events
         if (build !== undefined) yield* insertEvents(sql, stalled.flatMap((entry) => build(entry)))
         return stalled
