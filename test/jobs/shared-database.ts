@@ -1,0 +1,67 @@
+/**
+ * One database reached by several independent stores — each its own SQLite
+ * connection or PostgreSQL pool, as separate processes would be — for the
+ * race tests, plus a snapshot of the whole database read behind their backs
+ * (test/reliability/snapshot.ts) for the reliability audit.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as PgStore from "../../src/store/PgStore.js"
+import * as SqliteStore from "../../src/store/SqliteStore.js"
+import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { tempSqliteFile } from "../support/stores.js"
+import { readPg, readSqlite, type Snapshot } from "../reliability/snapshot.js"
+
+/** A database several stores share. */
+export interface SharedDatabase {
+  /** A SQLite file path or a postgres:// URL. */
+  readonly url: string
+  /** A new store on the database, with connections of its own, closed with the scope. */
+  readonly store: (options?: { readonly maxConnections?: number }) => Effect.Effect<JobStore["Type"], unknown, Scope.Scope>
+  /** Every row, read in one consistent snapshot without the stores. */
+  readonly snapshot: Effect.Effect<Snapshot>
+}
+
+/** How to get a fresh shared database of one kind. */
+export interface SharedBackend {
+  readonly name: string
+  readonly fresh: (label: string) => Effect.Effect<SharedDatabase, unknown, Scope.Scope>
+}
+
+const built = <E>(layer: Layer.Layer<JobStore, E>) => Effect.map(Layer.build(layer), (context) => Context.get(context, JobStore))
+
+export const sqliteFileShared: SharedBackend = {
+  name: "SQLite file",
+  fresh: (label) =>
+    Effect.sync(() => {
+      const filename = tempSqliteFile(label)
+      return {
+        url: filename,
+        store: () => built(SqliteStore.layer({ filename })),
+        snapshot: Effect.sync(() => readSqlite(filename))
+      }
+    })
+}
+
+export const postgresShared: SharedBackend = {
+  name: "PostgreSQL",
+  fresh: (label) =>
+    Effect.map(
+      Effect.acquireRelease(Effect.promise(() => freshDatabaseUrl(label)), (url) => Effect.promise(() => dropDatabase(url))),
+      (url) => ({
+        url,
+        store: (options = {}) => built(PgStore.layer({ url, ...options })),
+        snapshot: Effect.promise(() => readPg(url))
+      })
+    )
+}
+
+/** Both kinds: every race test runs on each. */
+export const sharedBackends: ReadonlyArray<SharedBackend> = [sqliteFileShared, postgresShared]
+
+/** Resumes after `ms` of real time (the TestClock drives job time; races happen in real time). */
+export const realSleep = (ms: number): Effect.Effect<void> =>
+  Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
