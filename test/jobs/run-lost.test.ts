@@ -1,0 +1,146 @@
+/**
+ * Issue 11.2: a live worker whose run was taken away — stalled by recovery
+ * (its heartbeat interval longer than the threshold), then perhaps resumed
+ * by an operator under a new run — is told: every write it makes for its run
+ * (heartbeat, node start and finish, settle) finds the run no longer its own,
+ * `Jobs.run` fails with `RunLost`, the program is stopped, and nothing more is
+ * written into the taken run. Before the fix the finishing worker got
+ * `IllegalTransition stalled→completed` (or, after a resume, completed the
+ * job under the operator's new run and then failed with `RunNotActive`), and
+ * wrote node history into the stalled run.
+ *
+ * The recovery scan runs on a store of its own (its own connection or pool),
+ * as another process's startup recovery would.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
+import { Jobs } from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { audit } from "../reliability/invariants.js"
+import { summarize } from "./jobs.suite.js"
+import { services } from "./services.js"
+import { realSleep, type SharedDatabase, sharedBackends } from "./shared-database.js"
+
+/** A worker's Jobs and a second store (another process) that recovers. */
+const setup = (database: SharedDatabase) =>
+  Effect.gen(function*() {
+    const worker = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
+    const operator = yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store())))
+    const recover = Effect.provide(Recovery.recoverStalledRuns(), operator)
+    return { worker, operator: Context.get(operator, Jobs), store: Context.get(operator, JobStore), recover }
+  })
+
+/** Starts a job and runs `program` under `Jobs.run` with a heartbeat too rare to keep the run alive. */
+const startSilentRun = <A, E>(worker: Jobs["Type"], program: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const job = yield* worker.submit(summarize())
+    const { run } = yield* worker.start(job.job_id)
+    const fiber = yield* Effect.fork(worker.run(job.job_id, () => program as Effect.Effect<never, E>, { heartbeatInterval: "1 hour" }))
+    yield* realSleep(50)
+    // Past the 30 s threshold: the run is stale although its worker lives.
+    yield* TestClock.adjust("31 seconds")
+    return { job, run, fiber }
+  })
+
+for (const backend of sharedBackends) {
+  describe(`RunLost on ${backend.name}`, () => {
+    it.effect("R9 a live worker whose run was recovered gets RunLost when its program finishes, and writes nothing more", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("run lost settle")
+        const { worker, store, recover } = yield* setup(database)
+        const finish = yield* Deferred.make<void>()
+        const { job, run, fiber } = yield* startSilentRun(worker, Effect.as(Deferred.await(finish), { answer: 42 }))
+        assert.deepStrictEqual((yield* recover).recovered.map((r) => r.id), [run.id])
+        yield* Deferred.succeed(finish, undefined)
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        assert.strictEqual(error._tag, "RunLost")
+        if (error._tag === "RunLost") assert.deepStrictEqual([error.workflow_run_id, error.status], [run.id, "stalled"])
+        const after = yield* store.getJob(job.job_id)
+        assert.strictEqual(after.state, "stalled")
+        assert.isNull(after.job_outputs, "the finished program's outputs were not written")
+        assert.strictEqual((yield* store.getRun(run.id)).status, "stalled")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R9 a node started after recovery took the run writes nothing: the program is stopped there and Jobs.run fails with RunLost", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("run lost node")
+        const { worker, store, recover } = yield* setup(database)
+        const next = yield* Deferred.make<void>()
+        let carriedOn = false
+        const job = yield* worker.submit(summarize())
+        const { run } = yield* worker.start(job.job_id)
+        const fiber = yield* Effect.fork(worker.run(job.job_id, (ctx) =>
+          Effect.gen(function*() {
+            yield* ctx.node({ node_id: "before", node_type: "step" }, Effect.succeed(1))
+            yield* Deferred.await(next)
+            // A program that swallows the failure is stopped all the same.
+            yield* Effect.ignore(ctx.node({ node_id: "after", node_type: "step", input: { n: 2 } }, Effect.succeed(2)))
+            carriedOn = true
+            return yield* Effect.never
+          }), { heartbeatInterval: "1 hour" }))
+        yield* realSleep(100)
+        yield* TestClock.adjust("31 seconds")
+        assert.deepStrictEqual((yield* recover).recovered.map((r) => r.id), [run.id])
+        yield* Deferred.succeed(next, undefined)
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        assert.strictEqual(error._tag, "RunLost")
+        assert.isFalse(carriedOn, "the program was stopped when its node found the run lost")
+        const nodes = yield* store.listNodes(run.id)
+        assert.deepStrictEqual(nodes.map((n) => [n.node_id, n.status]), [["before", "completed"]], "no node written into the stalled run")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "stalled")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 a worker whose stalled run an operator resumed gets RunLost and never touches the job under its new run", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("run lost resumed")
+        const { worker, operator, store, recover } = yield* setup(database)
+        const finish = yield* Deferred.make<void>()
+        const { job, run, fiber } = yield* startSilentRun(worker, Effect.as(Deferred.await(finish), { stale: true }))
+        yield* recover
+        const resumed = yield* operator.resume(job.job_id, { actor: "human", reason: "operator resumed" })
+        yield* Deferred.succeed(finish, undefined)
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        assert.strictEqual(error._tag, "RunLost")
+        if (error._tag === "RunLost") assert.deepStrictEqual([error.workflow_run_id, error.status], [run.id, "stalled"])
+        const after = yield* store.getJob(job.job_id)
+        assert.strictEqual(after.state, "running", "the old worker did not complete the job under the operator's run")
+        assert.strictEqual(after.workflow_run_id, resumed.run.id)
+        assert.isNull(after.job_outputs)
+        assert.strictEqual((yield* store.getRun(resumed.run.id)).status, "running")
+        assert.strictEqual((yield* store.getRun(run.id)).status, "stalled")
+        // The resumed run is the job's own: its worker can finish it.
+        assert.deepStrictEqual(yield* operator.run(job.job_id, () => Effect.succeed({ fresh: true })), { fresh: true })
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "completed")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 a worker whose job an operator cancelled gets RunLost at its next heartbeat, and its program is stopped", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("run lost cancelled")
+        const { worker, operator, store } = yield* setup(database)
+        const job = yield* worker.submit(summarize())
+        const { run } = yield* worker.start(job.job_id)
+        const fiber = yield* Effect.fork(worker.run(job.job_id, (ctx) =>
+          ctx.node({ node_id: "long", node_type: "llm" }, Effect.never), { heartbeatInterval: "10 seconds" }))
+        yield* realSleep(50)
+        yield* operator.cancel(job.job_id, { actor: "human", reason: "not needed" })
+        yield* TestClock.adjust("10 seconds")
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        assert.strictEqual(error._tag, "RunLost")
+        if (error._tag === "RunLost") assert.strictEqual(error.status, "cancelled")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "cancelled")
+        assert.strictEqual((yield* store.getRun(run.id)).status, "cancelled")
+        const [node] = yield* store.listNodes(run.id)
+        assert.strictEqual(node?.status, "running", "the node's end was not written into the cancelled run")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+  })
+}
