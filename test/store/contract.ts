@@ -9,6 +9,7 @@ import type { Backend } from "./contract/backend.js"
 import { eventContract } from "./contract/events.js"
 import { jobContract } from "./contract/jobs.js"
 import { lifecycleContract } from "./contract/lifecycle.js"
+import { ownershipContract } from "./contract/ownership.js"
 import { pruningContract } from "./contract/pruning.js"
 import { runContract } from "./contract/runs.js"
 import { transactionContract } from "./contract/transactions.js"
@@ -25,6 +26,7 @@ export const runJobStoreContract = (backend: Backend): void => {
     lifecycleContract(backend)
     updateContract(backend)
     runContract(backend)
+    ownershipContract(backend)
     workerContract(backend)
     pruningContract(backend)
     eventContract(backend)
