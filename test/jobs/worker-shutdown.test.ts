@@ -1,0 +1,140 @@
+/**
+ * Issue 11.3: closing a `Jobs.worker` pool mid-job is a graceful shutdown,
+ * not a cancel. The pool stops claiming, lets running programs finish within
+ * its drain time, and releases any job still unfinished back to `queued`
+ * (the reserved release edge, with its event and a reason naming the
+ * shutdown) for another worker — here another pool on its own store, as
+ * another process would be. Before the fix the job ended `cancelled`
+ * ("interrupted") and could never run again.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import type { AiJob } from "../../src/domain/AiJob.js"
+import { Jobs, type RunContext } from "../../src/Jobs.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { audit } from "../reliability/invariants.js"
+import type { Snapshot } from "../reliability/snapshot.js"
+import { summarize } from "./jobs.suite.js"
+import { services } from "./services.js"
+import { realSleep, type SharedDatabase, sharedBackends } from "./shared-database.js"
+
+/** Jobs over a store of their own on the shared database (another process, in effect). */
+const jobsOn = (database: SharedDatabase) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store())))
+    return { jobs: Context.get(context, Jobs), store: Context.get(context, JobStore) }
+  })
+
+/** No job and no run anywhere is cancelled: only an explicit cancel does that. */
+const nothingCancelled = (snapshot: Snapshot) => {
+  assert.deepStrictEqual(snapshot.jobs.filter((job) => job.status === "cancelled"), [], "no job cancelled")
+  assert.deepStrictEqual(snapshot.runs.filter((run) => run.status === "cancelled"), [], "no run cancelled")
+}
+
+/** Starts a pool in a scope of its own; returns the scope to close it with. */
+const startPool = <E>(jobs: Jobs["Type"], handler: (context: RunContext) => Effect.Effect<{ readonly done: string }, E>, drainTimeout: Duration.DurationInput) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    yield* Scope.extend(jobs.worker({ concurrency: 1, pollInterval: "1 hour", drainTimeout, handler }), scope)
+    return scope
+  })
+
+for (const backend of sharedBackends) {
+  describe(`graceful worker shutdown on ${backend.name}`, () => {
+    it.effect("R6 closing a worker pool mid-job lets the program finish within the drain time: completed, no new claim, nothing cancelled", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("shutdown drains")
+        const { jobs, store } = yield* jobsOn(database)
+        const first = yield* jobs.submit(summarize({ job_inputs: { n: 1 } }))
+        const second = yield* jobs.submit(summarize({ job_inputs: { n: 2 } }))
+        const started = yield* Deferred.make<AiJob>()
+        const pool = yield* startPool(jobs, (ctx) =>
+          Effect.gen(function*() {
+            yield* Deferred.succeed(started, ctx.job)
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 500)))
+            return { done: "in time" }
+          }), "10 seconds")
+        assert.strictEqual((yield* Deferred.await(started)).job_id, first.job_id)
+        const closedAt = Date.now()
+        yield* Scope.close(pool, Exit.void)
+        assert.isAtLeast(Date.now() - closedAt, 300, "closing waited for the running program")
+        const done = yield* store.getJob(first.job_id)
+        assert.strictEqual(done.state, "completed")
+        assert.deepStrictEqual(done.job_outputs, { done: "in time" })
+        assert.strictEqual((yield* store.getJob(second.job_id)).state, "queued", "a closing pool claims nothing new")
+        const snapshot = yield* database.snapshot
+        nothingCancelled(snapshot)
+        assert.deepStrictEqual(audit(snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 a program that outlasts the drain time is released to queued with its event, and another worker completes it", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("shutdown releases")
+        const a = yield* jobsOn(database)
+        const job = yield* a.jobs.submit(summarize())
+        const started = yield* Deferred.make<void>()
+        const pool = yield* startPool(a.jobs, (ctx) =>
+          Effect.zipRight(
+            Deferred.succeed(started, undefined),
+            ctx.node({ node_id: "slow", node_type: "llm" }, Effect.as(Effect.never, { done: "never" }))
+          ), "300 millis")
+        yield* Deferred.await(started)
+        yield* realSleep(50)
+        const [first] = yield* a.store.listRuns(job.job_id)
+        yield* Scope.close(pool, Exit.void)
+
+        const released = yield* a.store.getJob(job.job_id)
+        assert.strictEqual(released.state, "queued", "released, not cancelled")
+        assert.include(released.status_reason, "shut down")
+        const run = yield* a.store.getRun(first!.id)
+        assert.strictEqual(run.status, "failed")
+        assert.include(run.error_message ?? "", "shut down")
+        const events = (yield* a.store.listEvents({ job_id: job.job_id, types: ["system"] })).items
+        const last = events.at(-1)!
+        assert.deepStrictEqual([last.body["from_state"], last.body["to_state"]], ["running", "queued"])
+        assert.include(String(last.body["reason"]), "shut down")
+
+        // Another worker (its own store) picks it up and finishes it, under a new run.
+        const b = yield* jobsOn(database)
+        const finished = yield* Deferred.make<void>()
+        const other = yield* startPool(b.jobs, () => Effect.as(Deferred.succeed(finished, undefined), { done: "by b" }), "1 second")
+        yield* Deferred.await(finished)
+        yield* Scope.close(other, Exit.void)
+        const done = yield* b.store.getJob(job.job_id)
+        assert.strictEqual(done.state, "completed")
+        assert.deepStrictEqual(done.job_outputs, { done: "by b" })
+        const runs = yield* b.store.listRuns(job.job_id)
+        assert.deepStrictEqual(runs.map((r) => r.status), ["failed", "completed"])
+        const snapshot = yield* database.snapshot
+        nothingCancelled(snapshot)
+        assert.deepStrictEqual(audit(snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 interrupting the fiber that owns a pool's scope drains the same way: its job is released, not cancelled", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("shutdown interrupted")
+        const { jobs, store } = yield* jobsOn(database)
+        const job = yield* jobs.submit(summarize())
+        const started = yield* Deferred.make<void>()
+        const app = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+          yield* jobs.worker({
+            concurrency: 2,
+            drainTimeout: "200 millis",
+            handler: () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+          })
+          return yield* Effect.never
+        })))
+        yield* Deferred.await(started)
+        yield* Fiber.interrupt(app)
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued")
+        nothingCancelled(yield* database.snapshot)
+      }).pipe(Effect.scoped), 60_000)
+  })
+}
