@@ -10,7 +10,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { AiJob, NewAiJobInput } from "./domain/AiJob.js"
@@ -296,16 +295,18 @@ export const make = Effect.gen(function*() {
       for (let i = 0; i < Math.max(1, options.concurrency); i++) loops.push(yield* Effect.forkScoped(loop))
       // Runs before the scope interrupts the loops (finalizers run in reverse order, and
       // this one is added last): stop claiming, drain, then release what is still running.
+      // Finalizers are uninterruptible — and the fiber closing the scope may itself be
+      // interrupted already — so the drain deadline runs on a fiber of its own.
       yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           yield* Deferred.succeed(closing, undefined)
-          // Interruptible inside the (uninterruptible) finalizer, so the race can stop its loser.
-          const drained = yield* Effect.interruptible(Effect.raceFirst(
-            Effect.asSome(Fiber.awaitAll(loops)),
-            Effect.as(sleepRealTime(Duration.toMillis(drain)), Option.none())
-          ))
-          if (Option.isNone(drained)) yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
-          yield* Fiber.interruptAll(loops)
+          const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
+            yield* sleepRealTime(Duration.toMillis(drain))
+            yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
+            yield* Fiber.interruptAll(loops)
+          })))
+          yield* Fiber.awaitAll(loops)
+          yield* Fiber.interrupt(deadline)
         })
       )
     })

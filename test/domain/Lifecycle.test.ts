@@ -32,6 +32,12 @@ describe("R6 lifecycle table", () => {
     for (const from of JobStates) assert.notInclude(Lifecycle.transitionsFrom(from) as ReadonlyArray<JobState>, "stalled")
   })
 
+  it("R6 running -> queued is not a general transition; it is the release edge of a stopping worker", () => {
+    assert.isFalse(Lifecycle.canTransition("running", "queued"))
+    assert.deepStrictEqual(Lifecycle.releaseTransition, { from: "running", to: "queued" })
+    assert.notInclude(Lifecycle.allowedFrom("queued"), "running")
+  })
+
   it("R6b poisoned is terminal and never retried", () => {
     assert.deepStrictEqual(Lifecycle.transitionsFrom("poisoned"), [])
     assert.isFalse(Lifecycle.canTransition("poisoned", "queued"))

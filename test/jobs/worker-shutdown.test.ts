@@ -132,8 +132,12 @@ for (const backend of sharedBackends) {
           return yield* Effect.never
         })))
         yield* Deferred.await(started)
+        const interruptedAt = Date.now()
         yield* Fiber.interrupt(app)
-        assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued")
+        assert.isAtLeast(Date.now() - interruptedAt, 180, "the interrupted owner still waited out the drain time")
+        const released = yield* store.getJob(job.job_id)
+        assert.strictEqual(released.state, "queued")
+        assert.include(released.status_reason, "drain time 200ms")
         nothingCancelled(yield* database.snapshot)
       }).pipe(Effect.scoped), 60_000)
   })

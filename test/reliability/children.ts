@@ -103,6 +103,8 @@ export interface Child {
   readonly send: (line: string) => void
   /** SIGKILL, then waits until the process is gone. */
   readonly kill: () => Promise<void>
+  /** Sends SIGTERM (a graceful stop); does not wait. */
+  readonly terminate: () => void
   /** Resolves when the process exits. */
   readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
   /** The last few KB of stderr and non-protocol stdout, for failure messages. */
@@ -197,6 +199,9 @@ export const startChild = async (script: string, env: Record<string, string>): P
     kill: async () => {
       if (!isExited && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       await exited
+    },
+    terminate: () => {
+      if (!isExited && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
     },
     exited,
     output: () => tail

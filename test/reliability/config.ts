@@ -23,6 +23,8 @@ export const seed: number = fromEnv("HSK_RELIABILITY_SEED") ?? Math.floor(Math.r
 export const counts = {
   /** SIGKILLs of the crash worker per dialect (≥ 50 in CI across both; ≥ 1,000 in the soak). */
   crashesPerDialect: fromEnv("HSK_CRASHES") ?? (soak ? 520 : 26),
+  /** SIGTERMs of a busy worker process per dialect (graceful shutdown). */
+  shutdownsPerDialect: fromEnv("HSK_SHUTDOWNS") ?? (soak ? 30 : 3),
   /** How long the four concurrent PostgreSQL processes work, in ms. */
   concurrencyMs: soak ? 90_000 : 8_000,
   /** Generated inputs per public decoder. */

@@ -25,6 +25,12 @@ export type WorkerMessage =
   /** sqlite-lock-holder.ts: the write lock is held (`BEGIN IMMEDIATE`), or released again. */
   | { readonly t: "locked" }
   | { readonly t: "released" }
+  /** shutdown-worker.ts: SIGTERM arrived; the pool is draining. */
+  | { readonly t: "stopping" }
+  /** shutdown-worker.ts: the pool's scope closed (drained, unfinished jobs released) `ms` after SIGTERM. */
+  | { readonly t: "stopped"; readonly ms: number }
+  /** shutdown-worker.ts: a handler finished its program (its job settles next). */
+  | { readonly t: "finished"; readonly job: string }
   /** The process could not start (store did not open). */
   | { readonly t: "fatal"; readonly detail: string }
 
