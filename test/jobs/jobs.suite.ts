@@ -99,7 +99,11 @@ export const runJobsSuite = (backend: StoreBackend) => {
         const jobs = yield* Jobs
         const job = yield* jobs.submit(summarize())
         yield* jobs.start(job.job_id)
-        const fiber = yield* Effect.fork(jobs.run(job.job_id, () => Effect.as(Effect.sleep("5 minutes"), { done: true })))
+        const started = yield* Deferred.make<void>()
+        const fiber = yield* Effect.fork(jobs.run(job.job_id, () =>
+          Effect.zipRight(Deferred.succeed(started, undefined), Effect.as(Effect.sleep("5 minutes"), { done: true }))))
+        // The clock moves only once the program's 5 minutes have begun (Jobs.run reads the job first, in real time).
+        yield* Deferred.await(started)
         for (let second = 10; second <= 300; second += 10) {
           yield* TestClock.adjust("10 seconds")
           yield* settleIo

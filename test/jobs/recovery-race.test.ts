@@ -34,7 +34,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { realSleep, sharedBackends } from "./shared-database.js"
+import { countingHeartbeats, realSleep, sharedBackends } from "./shared-database.js"
 
 const JOBS = 300
 const ROUNDS = 4
@@ -58,7 +58,8 @@ for (const backend of sharedBackends) {
       Effect.gen(function*() {
         const database = yield* backend.fresh("recovery race")
         // Completions on one store (a pool of 20 on PostgreSQL), the scan on another.
-        const completer = yield* database.store({ maxConnections: 20 })
+        const beating = countingHeartbeats(yield* database.store({ maxConnections: 20 }))
+        const completer = beating.store
         const recoverer = yield* database.store({ maxConnections: 2 })
 
         let completionsHolding = 0
@@ -95,7 +96,8 @@ for (const backend of sharedBackends) {
           const finish = yield* Deferred.make<void>()
           const workers = yield* Effect.forEach(started.slice(JOBS / 2), (job) =>
             Effect.fork(jobs.run(job.job_id, () => Effect.as(Deferred.await(finish), { done: true }), { heartbeatInterval: "1 hour" })))
-          yield* realSleep(200)
+          // Each live worker's one beat written (at start, in real time) before the runs go stale.
+          yield* beating.atLeast((round + 1) * (JOBS / 2))
           yield* TestClock.adjust("1 minute")
 
           const completeAll = Effect.gen(function*() {

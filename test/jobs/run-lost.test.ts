@@ -25,25 +25,31 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { realSleep, type SharedDatabase, sharedBackends } from "./shared-database.js"
+import { countingHeartbeats, type SharedDatabase, sharedBackends } from "./shared-database.js"
 
 /** A worker's Jobs and a second store (another process) that recovers. */
 const setup = (database: SharedDatabase) =>
   Effect.gen(function*() {
-    const worker = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
+    const beating = countingHeartbeats(yield* database.store())
+    const worker = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, beating.store))), Jobs)
     const operator = yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store())))
     const recover = Effect.provide(Recovery.recoverStalledRuns(), operator)
-    return { worker, operator: Context.get(operator, Jobs), store: Context.get(operator, JobStore), recover }
+    /** Waits until the worker's runs have written `n` heartbeats in all. */
+    const beats = beating.atLeast
+    return { worker, operator: Context.get(operator, Jobs), store: Context.get(operator, JobStore), recover, beats }
   })
 
 /** Starts a job and runs `program` under `Jobs.run` with a heartbeat too rare to keep the run alive. */
-const startSilentRun = <A, E>(worker: Jobs["Type"], program: Effect.Effect<A, E>) =>
+const startSilentRun = <A, E>(
+  { beats, worker }: { readonly worker: Jobs["Type"]; readonly beats: (n: number) => Effect.Effect<void> },
+  program: Effect.Effect<A, E>
+) =>
   Effect.gen(function*() {
     const job = yield* worker.submit(summarize())
     const { run } = yield* worker.start(job.job_id)
     const fiber = yield* Effect.fork(worker.run(job.job_id, () => program as Effect.Effect<never, E>, { heartbeatInterval: "1 hour" }))
-    yield* realSleep(50)
-    // Past the 30 s threshold: the run is stale although its worker lives.
+    // Its one beat written (at start), and past the 30 s threshold: the run is stale although its worker lives.
+    yield* beats(1)
     yield* TestClock.adjust("31 seconds")
     return { job, run, fiber }
   })
@@ -53,9 +59,10 @@ for (const backend of sharedBackends) {
     it.effect("R9 a live worker whose run was recovered gets RunLost when its program finishes, and writes nothing more", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("run lost settle")
-        const { worker, store, recover } = yield* setup(database)
+        const context = yield* setup(database)
+        const { store, recover } = context
         const finish = yield* Deferred.make<void>()
-        const { job, run, fiber } = yield* startSilentRun(worker, Effect.as(Deferred.await(finish), { answer: 42 }))
+        const { job, run, fiber } = yield* startSilentRun(context, Effect.as(Deferred.await(finish), { answer: 42 }))
         assert.deepStrictEqual((yield* recover).recovered.map((r) => r.id), [run.id])
         yield* Deferred.succeed(finish, undefined)
         const error = yield* Effect.flip(Fiber.join(fiber))
@@ -71,21 +78,24 @@ for (const backend of sharedBackends) {
     it.effect("R9 a node started after recovery took the run writes nothing: the program is stopped there and Jobs.run fails with RunLost", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("run lost node")
-        const { worker, store, recover } = yield* setup(database)
+        const { worker, store, recover, beats } = yield* setup(database)
         const next = yield* Deferred.make<void>()
+        const before = yield* Deferred.make<void>()
         let carriedOn = false
         const job = yield* worker.submit(summarize())
         const { run } = yield* worker.start(job.job_id)
         const fiber = yield* Effect.fork(worker.run(job.job_id, (ctx) =>
           Effect.gen(function*() {
             yield* ctx.node({ node_id: "before", node_type: "step" }, Effect.succeed(1))
+            yield* Deferred.succeed(before, undefined)
             yield* Deferred.await(next)
             // A program that swallows the failure is stopped all the same.
             yield* Effect.ignore(ctx.node({ node_id: "after", node_type: "step", input: { n: 2 } }, Effect.succeed(2)))
             carriedOn = true
             return yield* Effect.never
           }), { heartbeatInterval: "1 hour" }))
-        yield* realSleep(100)
+        yield* Deferred.await(before)
+        yield* beats(1)
         yield* TestClock.adjust("31 seconds")
         assert.deepStrictEqual((yield* recover).recovered.map((r) => r.id), [run.id])
         yield* Deferred.succeed(next, undefined)
@@ -101,9 +111,10 @@ for (const backend of sharedBackends) {
     it.effect("R6 a worker whose stalled run an operator resumed gets RunLost and never touches the job under its new run", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("run lost resumed")
-        const { worker, operator, store, recover } = yield* setup(database)
+        const context = yield* setup(database)
+        const { operator, store, recover } = context
         const finish = yield* Deferred.make<void>()
-        const { job, run, fiber } = yield* startSilentRun(worker, Effect.as(Deferred.await(finish), { stale: true }))
+        const { job, run, fiber } = yield* startSilentRun(context, Effect.as(Deferred.await(finish), { stale: true }))
         yield* recover
         const resumed = yield* operator.resume(job.job_id, { actor: "human", reason: "operator resumed" })
         yield* Deferred.succeed(finish, undefined)
@@ -125,12 +136,12 @@ for (const backend of sharedBackends) {
     it.effect("R6 a worker whose job an operator cancelled gets RunLost at its next heartbeat, and its program is stopped", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("run lost cancelled")
-        const { worker, operator, store } = yield* setup(database)
+        const { worker, operator, store, beats } = yield* setup(database)
         const job = yield* worker.submit(summarize())
         const { run } = yield* worker.start(job.job_id)
         const fiber = yield* Effect.fork(worker.run(job.job_id, (ctx) =>
           ctx.node({ node_id: "long", node_type: "llm" }, Effect.never), { heartbeatInterval: "10 seconds" }))
-        yield* realSleep(50)
+        yield* beats(1)
         yield* operator.cancel(job.job_id, { actor: "human", reason: "not needed" })
         yield* TestClock.adjust("10 seconds")
         const error = yield* Effect.flip(Fiber.join(fiber))

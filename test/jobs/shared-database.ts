@@ -65,3 +65,14 @@ export const sharedBackends: ReadonlyArray<SharedBackend> = [sqliteFileShared, p
 /** Resumes after `ms` of real time (the TestClock drives job time; races happen in real time). */
 export const realSleep = (ms: number): Effect.Effect<void> =>
   Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+
+/**
+ * `store` with its heartbeats counted as they complete, so a test can wait for a
+ * run's first beat (written at start, in real time) before it moves the TestClock.
+ */
+export const countingHeartbeats = (store: JobStore["Type"]) => {
+  let beats = 0
+  const counted: JobStore["Type"] = { ...store, heartbeat: (runId) => Effect.ensuring(store.heartbeat(runId), Effect.sync(() => beats++)) }
+  const atLeast = (n: number): Effect.Effect<void> => Effect.suspend(() => (beats >= n ? Effect.void : Effect.zipRight(realSleep(5), atLeast(n))))
+  return { store: counted, beats: () => beats, atLeast }
+}

@@ -72,7 +72,11 @@ const campaign = async (database: string, read: () => Promise<Snapshot>, part: s
       try {
         await worker.waitFor(is("ready"), 60_000)
         // SIGTERM once the pool is busy, at a random moment of its work.
-        while (worker.messages.filter(is("handling")).length < 3) await sleep(10)
+        const busyBy = Date.now() + 60_000
+        while (worker.messages.filter(is("handling")).length < 3) {
+          assert.isBelow(Date.now(), busyBy, `${context}: the worker never got busy: ${worker.output()}`)
+          await sleep(10)
+        }
         await sleep(rng.int(0, 250))
         worker.terminate()
         const ms = await stopped(worker)
