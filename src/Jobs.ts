@@ -199,7 +199,7 @@ export const make = Effect.gen(function*() {
           ...(options.reason !== undefined ? { reason: options.reason } : {}),
           ...(options.actor !== undefined ? { actor: options.actor } : {})
         }))
-        // Compare-and-set on the state we locked: it still guards a caller's own nested use, never an overwrite.
+        // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
         const after = yield* store.transition({
           job_id: jobId,
           to,

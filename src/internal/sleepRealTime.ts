@@ -5,9 +5,14 @@
  */
 import * as Effect from "effect/Effect"
 
-/** Resumes after `ms` milliseconds of real time; interruptible (the timer is cleared). */
+/** Node's longest timer; a longer (or infinite) wait would fire at once. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1
+
+/** Resumes after `ms` milliseconds of real time (never, for an infinite `ms`); interruptible (the timer is cleared). */
 export const sleepRealTime = (ms: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    const timer = setTimeout(() => resume(Effect.void), ms)
-    return Effect.sync(() => clearTimeout(timer))
-  })
+  Number.isNaN(ms) || ms === Infinity
+    ? Effect.never
+    : Effect.async<void>((resume) => {
+      const timer = setTimeout(() => resume(Effect.void), Math.min(Math.max(0, ms), LONGEST_TIMER_MS))
+      return Effect.sync(() => clearTimeout(timer))
+    })
