@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { JobStore } from "./JobStore.js"
-import { inTransaction } from "./pg/storageErrors.js"
+import { inTransaction, retryOutermost } from "./pg/storageErrors.js"
 import { makeEvents } from "./pg/events.js"
 import { makeJobs } from "./pg/jobs.js"
 import { migrate } from "./pg/migrations.js"
@@ -41,7 +41,8 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient
       inTransaction(sql)(effect).pipe(
         Effect.mapError((error) =>
           error instanceof SqlError ? new StorageError({ operation: "JobStore.transaction", cause: error }) : error
-        )
+        ),
+        retryOutermost
       ),
     ...makeJobs(sql, insertEvents),
     ...makeRuns(sql, insertEvents),

@@ -11,24 +11,6 @@ import { StorageError } from "../StoreErrors.js"
 type Unhandled = SqlError | ParseResult.ParseError
 
 /**
- * The last step of every store method: a SqlError becomes the method's
- * `StorageError`, kept whole so its `cause` (the `pg` error with its SQLSTATE
- * `code`) stays reachable; a value that failed encoding on its way in (NaN in
- * a payload) becomes a `StorageError` carrying a `DecodeFailure`, because the
- * port's unions have no input-error member.
- */
-export const storageErrors = (operation: string) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Unhandled> | StorageError, R> =>
-  Effect.mapError(self, (error) => {
-    if (error instanceof SqlError) return new StorageError({ operation, cause: error })
-    if (ParseResult.isParseError(error)) {
-      return new StorageError({ operation, cause: DecodeFailure.fromParseError("value written", error) })
-    }
-    // Everything else in E is neither of the two handled above.
-    return error as Exclude<E, Unhandled>
-  })
-
-/**
  * SQLSTATEs after which the whole transaction can simply run again: the
  * server rolled it back to break a deadlock (40P01), or because a
  * serializable/repeatable-read snapshot met a concurrent change (40001).
@@ -43,39 +25,59 @@ export const isTransient = (error: unknown): boolean => {
   return typeof code === "string" && TRANSIENT.has(code)
 }
 
-/** Attempts of one transaction before a transient failure is reported: the first and 4 retries. */
+/** Attempts before a transient failure is reported: the first and 4 retries. */
 export const TRANSACTION_ATTEMPTS = 5
 
-/**
- * Runs `transaction` again after a transient failure, up to
- * `TRANSACTION_ATTEMPTS` times in all, after a short jittered real-time
- * pause (10, 20, 40, 80 ms …): the transaction rolled back whole, so running
- * it again is running it for the first time.
- */
-const retryTransient = <A, E, R>(transaction: Effect.Effect<A, E, R>, attempt = 1): Effect.Effect<A, E, R> =>
+const retryTransient = <A, E, R>(work: Effect.Effect<A, E, R>, attempt = 1): Effect.Effect<A, E, R> =>
   Effect.catchIf(
-    transaction,
+    work,
     (error) => attempt < TRANSACTION_ATTEMPTS && isTransient(error),
-    () => Effect.zipRight(sleepRealTime(10 * 2 ** (attempt - 1) * (0.5 + Math.random())), retryTransient(transaction, attempt + 1))
+    () => Effect.zipRight(sleepRealTime(10 * 2 ** (attempt - 1) * (0.5 + Math.random())), retryTransient(work, attempt + 1))
   )
+
+/**
+ * Runs `work` again after a transient failure, up to `TRANSACTION_ATTEMPTS`
+ * times in all, after a short jittered real-time pause (10, 20, 40, 80 ms …)
+ * — but only where `work` is the whole transaction: outside any open one. A
+ * failed transaction was rolled back whole, so running it again is running
+ * it for the first time; inside an open transaction (a savepoint) the server
+ * aborted the whole, so only the outermost level may run again.
+ */
+export const retryOutermost = <A, E, R>(work: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.serviceOption(SqlClient.TransactionConnection),
+    (outer) => Option.isNone(outer) ? retryTransient(work) : work
+  )
+
+/**
+ * The last step of every store method: a SqlError becomes the method's
+ * `StorageError`, kept whole so its `cause` (the `pg` error with its SQLSTATE
+ * `code`) stays reachable; a value that failed encoding on its way in (NaN in
+ * a payload) becomes a `StorageError` carrying a `DecodeFailure`, because the
+ * port's unions have no input-error member. Called outside a transaction, the
+ * method runs again after a transient failure (`retryOutermost`).
+ */
+export const storageErrors = (operation: string) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Unhandled> | StorageError, R> =>
+  retryOutermost(Effect.mapError(self, (error) => {
+    if (error instanceof SqlError) return new StorageError({ operation, cause: error })
+    if (ParseResult.isParseError(error)) {
+      return new StorageError({ operation, cause: DecodeFailure.fromParseError("value written", error) })
+    }
+    // Everything else in E is neither of the two handled above.
+    return error as Exclude<E, Unhandled>
+  }))
 
 /**
  * `sql.withTransaction`, but a ROLLBACK or COMMIT that fails — the connection
  * died mid-transaction (`pg_terminate_backend`, a server restart) — is a typed
  * `SqlError` failure, as the statement's own failure would have been, not the
- * defect @effect/sql raises. Nothing was committed either way.
- *
- * The outermost transaction is retried after a transient failure (deadlock,
- * serialization failure); a nested one (a savepoint) is not: the server
- * aborted the whole transaction, so only the whole can run again.
+ * defect @effect/sql raises. Nothing was committed either way. (Transient
+ * failures are retried one level up, by `storageErrors` or the store's
+ * `transaction`, around the whole transaction.)
  */
 export const inTransaction = (sql: SqlClient.SqlClient) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> => {
-  const transaction = sql.withTransaction(effect).pipe(
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  sql.withTransaction(effect).pipe(
     Effect.catchAllDefect((defect) => defect instanceof SqlError ? Effect.fail(defect) : Effect.die(defect))
   )
-  return Effect.flatMap(
-    Effect.serviceOption(SqlClient.TransactionConnection),
-    (outer) => Option.isNone(outer) ? retryTransient(transaction) : transaction
-  )
-}
