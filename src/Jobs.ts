@@ -82,7 +82,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * is recorded; a denied job fails with `CapabilityDenied` and is never stored.
    */
   readonly submit: (job: NewAiJobInput | unknown) => Effect.Effect<AiJob, SubmitError>
-  readonly get: (jobId: JobId) => Effect.Effect<AiJob, NotFound | ReadError>
+  readonly get: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
 
   /** Takes the oldest queued job (of `kinds`), creates its run, moves it to running. Null if none. */

@@ -47,7 +47,7 @@ export interface RunContext {
   readonly node: <A extends Json | void, E, R>(
     spec: { readonly node_id: string; readonly node_type: string; readonly input?: Json },
     effect: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | NotFound | ReadError, R>
+  ) => Effect.Effect<A, E | NotFound | DecodeFailure | ReadError, R>
 }
 
 /** How a successful program ends its job. */

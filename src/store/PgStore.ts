@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { JobStore } from "./JobStore.js"
+import { decodingInputs } from "./internal/portInput.js"
 import { inTransaction } from "./pg/storageErrors.js"
 import { makeEvents } from "./pg/events.js"
 import { makeJobs } from "./pg/jobs.js"
@@ -35,7 +36,7 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient
   const sql = (yield* SqlClient.SqlClient).withoutTransforms()
   const events = makeEvents(sql)
   const { insertEvents, ...sink } = events
-  return JobStore.of({
+  return decodingInputs(JobStore.of({
     dialect: "pg",
     transaction: (effect) =>
       inTransaction(sql)(effect).pipe(
@@ -47,7 +48,7 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient
     ...makeRuns(sql, insertEvents),
     ...makeWorkers(sql, insertEvents),
     ...sink
-  })
+  }))
 })
 
 /** Connection and start-up options of `layer`. */

@@ -20,6 +20,7 @@ import type { ConfigError } from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { JobStore } from "./JobStore.js"
+import { decodingInputs } from "./internal/portInput.js"
 import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
 import { migrate } from "./sqlite/migrations.js"
@@ -61,14 +62,14 @@ export const make: Effect.Effect<JobStore["Type"], StorageError, SqlClient.SqlCl
       (cause) => Effect.fail(new StorageError({ operation: "JobStore.transaction", cause }))
     ) as Effect.Effect<A, E | StorageError, R>
 
-  return JobStore.of({
+  return decodingInputs(JobStore.of({
     dialect: "sqlite",
     transaction,
     ...makeJobMethods(context),
     ...makeRunMethods(context),
     ...makeWorkerMethods(context),
     ...makeEventMethods(context)
-  })
+  }))
 })
 
 /**
