@@ -115,7 +115,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         events: [record]
       })
       yield* store.updateJob(job.job_id, {
-        metrics: new JobMetrics({ ...moved.metrics, duration_ms: moved.metrics.duration_ms + outcome.durationMs }),
+        // Saturating: settling never fails on arithmetic (a huge duration would strand the job).
+        metrics: JobMetrics.add(moved.metrics, { duration_ms: outcome.durationMs }),
         ...(outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
       })
       yield* store.finishRun(run.id, outcome.to, { error_message: outcome.error })
