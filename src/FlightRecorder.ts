@@ -83,6 +83,12 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
    * that is not a `DateTime.Utc` is a `DecodeFailure`.
    */
   readonly enforceRetention: (options?: { readonly cutoff?: DateTime.Utc }) => Effect.Effect<number, DecodeFailure | StorageError>
+  /**
+   * The recorder's redaction (default rules plus `redactionRules`) as a text
+   * function, so text stored outside events — a job's `status_reason`, an
+   * `error_message` — is redacted exactly as the events about it are (R14).
+   */
+  readonly redact: (text: string) => string
 }>() {}
 
 const decodeBody = Schema.decodeUnknown(FlightEvent, { errors: "all", onExcessProperty: "error" })
@@ -156,7 +162,7 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
       return purged
     })
 
-    return FlightRecorder.of({ prepare, record, recordMany, list, enforceRetention })
+    return FlightRecorder.of({ prepare, record, recordMany, list, enforceRetention, redact: redactor.redact })
   })
 
 /** The recorder as a layer over the `JobStore` in context. */
