@@ -77,7 +77,9 @@ export const insertEvents = (
       const chunk = rows.slice(start, start + EVENTS_PER_STATEMENT)
       yield* Effect.catchIf(
         sql`INSERT INTO flight_recorder_events ${sql.insert(chunk)}`,
-        (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY",
+        // A taken id fails on the primary key, or first on the trigger that
+        // refuses INSERT OR REPLACE over an event (migration 0004).
+        (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY" || sqliteCode(error) === "SQLITE_CONSTRAINT_TRIGGER",
         (error) =>
           Effect.flatMap(
             takenEventId(sql, chunk.map((row) => row.event_id)),
