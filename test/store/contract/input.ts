@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { NewAiJob } from "../../../src/domain/AiJob.js"
 import type { EventRecord } from "../../../src/domain/EventRecord.js"
-import { JobId, TraceId } from "../../../src/domain/Ids.js"
+import { JobId, TraceId, type WorkflowRunId } from "../../../src/domain/Ids.js"
 import type { Json } from "../../../src/domain/Json.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { at, encode, eventRecord, expectTag, failureOf, jobsIn, newJob, STALE_MS, startedJob } from "../fixtures.js"
@@ -93,7 +93,7 @@ export const inputContract = (backend: Backend): void => {
     test("R6 a malformed id (not a UUID, empty, NUL inside, the nil UUID) is DecodeFailure from every method that takes one", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
-        const { job, run } = yield* startedJob()
+        const { job } = yield* startedJob()
         for (const raw of badIds) {
           const id = raw as JobId
           const calls: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
@@ -103,11 +103,11 @@ export const inputContract = (backend: Backend): void => {
             ["setPinned", store.setPinned(id, true)],
             ["createRun", store.createRun(id)],
             ["listRuns", store.listRuns(id)],
-            ["getRun", store.getRun(raw as typeof run.id)],
-            ["finishRun", store.finishRun(raw as typeof run.id, "failed")],
-            ["heartbeat", store.heartbeat(raw as typeof run.id)],
-            ["listNodes", store.listNodes(raw as typeof run.id)],
-            ["startNode", store.startNode({ workflow_run_id: raw as typeof run.id, node_id: "n", node_type: "t" })],
+            ["getRun", store.getRun(raw as WorkflowRunId)],
+            ["finishRun", store.finishRun(raw as WorkflowRunId, "failed")],
+            ["heartbeat", store.heartbeat(raw as WorkflowRunId)],
+            ["listNodes", store.listNodes(raw as WorkflowRunId)],
+            ["startNode", store.startNode({ workflow_run_id: raw as WorkflowRunId, node_id: "n", node_type: "t" })],
             ["finishNode", store.finishNode(raw as never, { status: "completed" })],
             ["listJobs by trace", store.listJobs({ trace_id: raw as TraceId })],
             ["listEvents by job", store.listEvents({ job_id: id })],
