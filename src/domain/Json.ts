@@ -14,7 +14,11 @@ export type JsonObject = { readonly [key: string]: Json }
 // Keys are checked by `refuseBadKeys` below, never by the Record's key schema:
 // a key that fails a Record's key schema is not an error, it is skipped, and
 // the default `onExcessProperty: "ignore"` then drops it without a word.
-const JsonRecord = Schema.Record({ key: Schema.String, value: Schema.suspend((): Schema.Schema<Json> => JsonTree) })
+// (The key's arbitrary, for property tests, makes only keys that pass that check.)
+const JsonKey = Schema.String.annotations({
+  arbitrary: () => (fc) => fc.string().filter((key) => badKeyReason(key) === null)
+})
+const JsonRecord = Schema.Record({ key: JsonKey, value: Schema.suspend((): Schema.Schema<Json> => JsonTree) })
 
 const JsonTree: Schema.Schema<Json> = Schema.Union(
   Schema.Null,
