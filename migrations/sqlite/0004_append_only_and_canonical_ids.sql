@@ -74,14 +74,20 @@ END;
 -- 3. Ids in lower case. The domain now decodes every id to lower case, so an
 -- upper-case id written by an earlier version would be unreachable; move it.
 -- An id whose lower-case form is already taken (the duplicate an earlier
--- version let through) stays as it was rather than collide.
-PRAGMA defer_foreign_keys = ON;
+-- version let through) stays as it was rather than collide. A job's runs
+-- follow it within the same statement (a temporary trigger), so no foreign
+-- key is ever left dangling.
+DROP TRIGGER IF EXISTS temp.ai_jobs_id_to_lower_case;
+CREATE TEMP TRIGGER ai_jobs_id_to_lower_case
+AFTER UPDATE OF id ON main.ai_jobs
+BEGIN
+  UPDATE workflow_runs SET job_id = NEW.id WHERE job_id = OLD.id;
+END;
 
 UPDATE ai_jobs SET id = lower(id)
 WHERE id <> lower(id) AND NOT EXISTS (SELECT 1 FROM ai_jobs AS twin WHERE twin.id = lower(ai_jobs.id));
 
-UPDATE workflow_runs SET job_id = lower(job_id)
-WHERE job_id <> lower(job_id) AND NOT EXISTS (SELECT 1 FROM ai_jobs WHERE ai_jobs.id = workflow_runs.job_id);
+DROP TRIGGER IF EXISTS temp.ai_jobs_id_to_lower_case;
 
 UPDATE ai_jobs SET trace_id = lower(trace_id) WHERE trace_id <> lower(trace_id);
 
