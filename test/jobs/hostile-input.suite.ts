@@ -5,6 +5,7 @@
  * the recorder's redaction applied to every caller text stored on a job.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -16,7 +17,7 @@ import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { StoreBackend } from "../support/stores.js"
-import { settleIo, summarize } from "./jobs.suite.js"
+import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 
 /** What the caller's error and the stored text must not share. */
@@ -89,8 +90,12 @@ export const runHostileInputSuite = (backend: StoreBackend) => {
         const jobs = yield* Jobs.Jobs
         const { job } = yield* started
         yield* jobs.addMetrics(job.job_id, { duration_ms: Number.MAX_SAFE_INTEGER - 5 })
-        const fiber = yield* Effect.fork(jobs.run(job.job_id, () => Effect.as(Effect.sleep("10 seconds"), { ok: true })))
-        yield* settleIo
+        // The clock moves only once the program is asleep (a loaded machine may take long to start it).
+        const begun = yield* Deferred.make<void>()
+        const fiber = yield* Effect.fork(jobs.run(job.job_id, () =>
+          Effect.zipRight(Deferred.succeed(begun, undefined), Effect.as(Effect.sleep("10 seconds"), { ok: true }))))
+        yield* Deferred.await(begun)
+        yield* Effect.yieldNow()
         yield* TestClock.adjust("10 seconds")
         assert.deepStrictEqual(yield* Fiber.join(fiber), { ok: true })
         const done = yield* jobs.get(job.job_id)
