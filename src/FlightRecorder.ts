@@ -23,7 +23,7 @@ import * as Schema from "effect/Schema"
 import { type DecodeFailure, formatIssues } from "./domain/Errors.js"
 import type { EventRecord, EventType } from "./domain/EventRecord.js"
 import { FlightEvent, type FlightEventInputOf } from "./domain/FlightEvent.js"
-import type { EventTooLarge, InvalidEvent } from "./flight/Errors.js"
+import { type EventTooLarge, InvalidEvent } from "./flight/Errors.js"
 import { makePrepare } from "./flight/prepare.js"
 import { uuidv7 } from "./domain/uuidv7.js"
 import { yieldToEventLoop } from "./internal/yieldToEventLoop.js"
@@ -79,9 +79,16 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
   readonly list: (filter?: EventFilter) => Effect.Effect<Page<FlightEvent>, ReadError | DecodeFailure>
   /**
    * Purges events older than `cutoff` (default: now minus the retention
-   * window) in batches, and returns how many it purged (R10, R13).
+   * window) in batches, and returns how many it purged (R10, R13). A cutoff
+   * that is not a `DateTime.Utc` is a `DecodeFailure`.
    */
-  readonly enforceRetention: (options?: { readonly cutoff?: DateTime.Utc }) => Effect.Effect<number, StorageError>
+  readonly enforceRetention: (options?: { readonly cutoff?: DateTime.Utc }) => Effect.Effect<number, DecodeFailure | StorageError>
+  /**
+   * The recorder's redaction (default rules plus `redactionRules`) as a text
+   * function, so text stored outside events — a job's `status_reason`, an
+   * `error_message` — is redacted exactly as the events about it are (R14).
+   */
+  readonly redact: (text: string) => string
 }>() {}
 
 const decodeBody = Schema.decodeUnknown(FlightEvent, { errors: "all", onExcessProperty: "error" })
@@ -95,24 +102,30 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
     const store = yield* JobStore
     const retention = Duration.decode(config.retention ?? DEFAULT_RETENTION)
     const batchSize = Math.max(1, Math.floor(config.purgeBatchSize ?? DEFAULT_PURGE_BATCH_SIZE))
+    const redactor = Redactor.make({ rules: config.redactionRules ?? [] })
     const prepareEvent = makePrepare({
       debug: config.debug ?? false,
       ...(config.maxEventBytes === undefined ? {} : { maxEventBytes: config.maxEventBytes }),
-      redactor: Redactor.make({ rules: config.redactionRules ?? [] })
+      redactor
     })
+    // A prepared record always decodes at the port; if one ever did not, the
+    // event is what is invalid, so it is reported as one.
+    const append = (records: ReadonlyArray<EventRecord>) =>
+      Effect.catchTag(store.appendEvents(records), "DecodeFailure", (error) =>
+        Effect.fail(new InvalidEvent({ event_type: records[0]?.type ?? null, reasons: error.issues })))
 
     const prepare = (event: unknown) => prepareEvent(event).pipe(Effect.withSpan("FlightRecorder.prepare"))
 
     const record = Effect.fn("FlightRecorder.record")(function*(event: unknown) {
       const prepared = yield* prepareEvent(event)
-      yield* store.appendEvents([prepared])
+      yield* append([prepared])
       return prepared
     })
 
     const recordMany = Effect.fn("FlightRecorder.recordMany")(function*(events: ReadonlyArray<unknown>) {
       // Prepare everything first: one invalid event fails the call before any write.
       const prepared = yield* Effect.forEach(events, prepareEvent)
-      if (prepared.length > 0) yield* store.appendEvents(prepared)
+      if (prepared.length > 0) yield* append(prepared)
       return prepared
     })
 
@@ -149,7 +162,7 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
       return purged
     })
 
-    return FlightRecorder.of({ prepare, record, recordMany, list, enforceRetention })
+    return FlightRecorder.of({ prepare, record, recordMany, list, enforceRetention, redact: redactor.redact })
   })
 
 /** The recorder as a layer over the `JobStore` in context. */

@@ -25,6 +25,7 @@ import type { TransitionTarget } from "./domain/Lifecycle.js"
 import { Capabilities, CapabilityDenied, type UnknownCapability, type UnknownProfile } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { capabilityEvent, lifecycleEvent } from "./internal/auditEvents.js"
+import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/runJob.js"
 import { sleepRealTime } from "./internal/sleepRealTime.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
@@ -96,7 +97,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * is recorded; a denied job fails with `CapabilityDenied` and is never stored.
    */
   readonly submit: (job: NewAiJobInput | unknown) => Effect.Effect<AiJob, SubmitError>
-  readonly get: (jobId: JobId) => Effect.Effect<AiJob, NotFound | ReadError>
+  readonly get: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
 
   /** Takes the oldest queued job (of `kinds`), creates its run, moves it to running. Null if none. */
@@ -147,8 +148,9 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
 
 /** Builds the service from the store, recorder, capabilities and recovery gate in context. */
 export const make = Effect.gen(function*() {
-  const store = yield* JobStore
   const recorder = yield* FlightRecorder
+  // Caller text stored on jobs, runs and nodes is redacted like the events about it (R14).
+  const store = redactCallerText(yield* JobStore, recorder.redact)
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
   const runner = makeRunner(store, recorder)

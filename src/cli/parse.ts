@@ -31,14 +31,14 @@ export const eventType: (value: string) => Effect.Effect<EventType, BadInput> = 
 export const list = <A>(item: (value: string) => Effect.Effect<A, BadInput>) => (value: string) =>
   Effect.forEach(value.split(",").map((part) => part.trim()).filter((part) => part !== ""), item)
 
-const isUuid = Schema.is(Schema.UUID)
-
-/** A UUID for `what` (an argument or flag name), branded by the caller's schema. */
+/**
+ * A UUID for `what` (an argument or flag name), decoded by the caller's id
+ * schema: canonical lower case, the nil UUID refused.
+ */
 export const uuid = <A>(what: string, schema: Schema.Schema<A, string>) => (value: string): Effect.Effect<A, BadInput> =>
-  isUuid(value)
-    ? Effect.succeed(Schema.decodeSync(schema)(value))
-    : Effect.fail(new BadInput({
-      message: `malformed ${what} ${JSON.stringify(value)}; expected a UUID like 123e4567-e89b-42d3-a456-426614174000`
+  Effect.mapError(Schema.decode(schema)(value), () =>
+    new BadInput({
+      message: `malformed ${what} ${JSON.stringify(value)}; expected a UUID like 123e4567-e89b-42d3-a456-426614174000 (not the nil UUID)`
     }))
 
 const UNITS: Record<string, (n: number) => Duration.Duration> = {

@@ -10,11 +10,16 @@ import { Json } from "./Json.js"
 import { NonEmptyText, Text } from "./Text.js"
 import { Timestamp } from "./Timestamp.js"
 
+// Entity refs and planned operations are stored as JSON: a key their schema
+// does not name would be dropped on the way in (a silent loss), so it is
+// refused instead, whatever the caller's parse options say.
+const refuseUnknownKeys = { onExcessProperty: "error" } as const
+
 /** A reference to an entity a job reads or writes, as the reference stores it. */
 export const EntityRef = Schema.Struct({
   entity_id: NonEmptyText,
   entity_kind: NonEmptyText
-}).annotations({ identifier: "EntityRef" })
+}).annotations({ identifier: "EntityRef", parseOptions: refuseUnknownKeys })
 export type EntityRef = typeof EntityRef.Type
 
 /** What a job plans to do to an entity. */
@@ -28,7 +33,7 @@ export const PlannedOperation = Schema.Struct({
   op_type: OperationType,
   target: EntityRef,
   description: Schema.optionalWith(Text, { exact: true })
-}).annotations({ identifier: "PlannedOperation" })
+}).annotations({ identifier: "PlannedOperation", parseOptions: refuseUnknownKeys })
 export type PlannedOperation = typeof PlannedOperation.Type
 
 /** A stored AI job. */

@@ -2,6 +2,7 @@
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { JobState } from "./JobState.js"
+import { escapeUnstorable } from "./Text.js"
 
 /** A requested state change that the lifecycle table (R6) does not allow. */
 export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("IllegalTransition", {
@@ -23,7 +24,9 @@ export type DecodeIssue = typeof DecodeIssue.Type
 
 /**
  * Input that does not match its schema. `issues` lists every problem with its
- * path, so a CLI or API can print them one per line.
+ * path, so a CLI or API can print them one per line. The message quotes bad
+ * input, so it is escaped into storable text (it may end up in an
+ * `error_message`, e.g. when a job's outputs are refused).
  */
 export class DecodeFailure extends Schema.TaggedError<DecodeFailure>()("DecodeFailure", {
   /** What was being decoded, e.g. "NewAiJob". */
@@ -32,7 +35,7 @@ export class DecodeFailure extends Schema.TaggedError<DecodeFailure>()("DecodeFa
 }) {
   override get message(): string {
     const lines = this.issues.map((issue) => `  - ${issue.path === "" ? "(value)" : issue.path}: ${issue.message}`)
-    return [`Invalid ${this.subject}:`, ...lines].join("\n")
+    return escapeUnstorable([`Invalid ${this.subject}:`, ...lines].join("\n"))
   }
 
   /** Builds the error from a Schema parse error. */

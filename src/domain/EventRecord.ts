@@ -7,7 +7,7 @@
  */
 import * as Schema from "effect/Schema"
 import { EventId, JobId, TraceId, WorkflowRunId } from "./Ids.js"
-import { Json } from "./Json.js"
+import { JsonObject } from "./Json.js"
 import { Timestamp } from "./Timestamp.js"
 
 /** Who caused an event (R11). */
@@ -44,6 +44,6 @@ export const EventRecord = Schema.Struct({
   job_id: Schema.NullOr(JobId),
   workflow_run_id: Schema.NullOr(WorkflowRunId),
   /** The whole event, envelope included, as encoded JSON. */
-  body: Schema.Record({ key: Schema.String, value: Json })
+  body: JsonObject
 }).annotations({ identifier: "EventRecord" })
 export type EventRecord = typeof EventRecord.Type

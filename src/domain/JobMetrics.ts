@@ -33,6 +33,20 @@ export const MetricNames = [
   "entities_written",
   "validators_run_count"
 ] as const
+export type MetricName = typeof MetricNames[number]
+
+/** The largest value each metric holds. */
+export const metricBounds: { readonly [Name in MetricName]: number } = {
+  duration_ms: Number.MAX_SAFE_INTEGER,
+  total_tokens: U32_MAX,
+  input_tokens: U32_MAX,
+  output_tokens: U32_MAX,
+  tokens_planner: U32_MAX,
+  tokens_executor: U32_MAX,
+  entities_read: U32_MAX,
+  entities_written: U32_MAX,
+  validators_run_count: U32_MAX
+}
 
 /**
  * The metrics of a job. A missing field decodes to 0 (`{}` is all zeros);
@@ -52,4 +66,21 @@ export class JobMetrics extends Schema.Class<JobMetrics>("JobMetrics")({
 }) {
   /** All nine counters at zero: the metrics of a freshly created job. */
   static readonly zero: JobMetrics = new JobMetrics({})
+
+  /**
+   * `metrics` plus `delta`, each counter saturating at its bound instead of
+   * failing. For the library's own bookkeeping (a run's duration added when
+   * it settles), which must never fail: a constructor error there would leave
+   * the job `running` for good. A delta that is not a finite number ≥ 0 adds
+   * nothing; fractions are rounded down. Caller-supplied deltas go through
+   * `Jobs.addMetrics`, which refuses out-of-range results instead.
+   */
+  static add(metrics: JobMetrics, delta: Partial<Record<MetricName, number>>): JobMetrics {
+    const sum = (name: MetricName): number => {
+      const add = delta[name]
+      const step = add !== undefined && Number.isFinite(add) && add > 0 ? Math.floor(add) : 0
+      return Math.min(metricBounds[name], metrics[name] + step)
+    }
+    return new JobMetrics(Object.fromEntries(MetricNames.map((name) => [name, sum(name)])))
+  }
 }

@@ -1,52 +1,130 @@
-/** JSON values, as stored in payload columns (job inputs and outputs, node payloads). */
+/**
+ * JSON values, as stored in payload columns (job inputs and outputs, node
+ * payloads, event bodies).
+ *
+ * One walk over the value does all the checking, in both directions, and
+ * gives a fresh copy: finite numbers only (JSON has no NaN or Infinity), no
+ * U+0000 or lone surrogate in strings or keys (see Text), no `__proto__` key,
+ * at most `MAX_DEPTH` levels. A bad key is refused, never dropped — which a
+ * `Schema.Record` would do silently: a key failing its key schema is skipped
+ * and `onExcessProperty: "ignore"` then loses it. (A walk rather than a
+ * recursive union of schemas also makes payloads cheap to check: the port
+ * decodes every one it is given.)
+ */
+import * as Either from "effect/Either"
+import type * as FastCheck from "effect/FastCheck"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
-import { nestedDeeperThan, tooDeepMessage } from "./depth.js"
-import { Text } from "./Text.js"
+import { MAX_DEPTH, nestedDeeperThan, tooDeepMessage } from "./depth.js"
+import { isStorable } from "./Text.js"
 
 /** A JSON value. */
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
-// JSON.parse gives an object an own "__proto__" key, but copying it into a new
-// object sets the prototype instead: the key would vanish silently. Refuse it.
-const SafeKey = Text.pipe(Schema.filter((key) => key !== "__proto__"))
+/** A JSON object: an event body, say. */
+export type JsonObject = { readonly [key: string]: Json }
 
-const JsonObject = Schema.transformOrFail(
-  Schema.Unknown,
-  Schema.Record({ key: SafeKey, value: Schema.suspend((): Schema.Schema<Json> => JsonTree) }),
-  {
-    // The input is only checked, not changed: the Record schema then decodes it.
-    strict: false,
-    decode: (input, _, ast) =>
-      typeof input === "object" && input !== null && Object.prototype.hasOwnProperty.call(input, "__proto__")
-        ? ParseResult.fail(new ParseResult.Type(ast, input, "The key \"__proto__\" is not allowed in a JSON payload"))
-        : ParseResult.succeed(input),
-    encode: ParseResult.succeed
-  }
-)
-
-const JsonTree: Schema.Schema<Json> = Schema.Union(
-  Schema.Null,
-  Schema.Boolean,
-  Schema.Finite,
-  Text,
-  Schema.Array(Schema.suspend((): Schema.Schema<Json> => JsonTree)),
-  JsonObject
-) as unknown as Schema.Schema<Json>
-
-const shallowEnough = (value: unknown, ast: AST.AST) =>
-  nestedDeeperThan(value)
-    ? ParseResult.fail(new ParseResult.Type(ast, value, tooDeepMessage))
-    : ParseResult.succeed(value)
+/** Why a value was refused, and where. */
+class Refused {
+  constructor(readonly path: ReadonlyArray<PropertyKey>, readonly actual: unknown, readonly message: string) {}
+}
 
 /**
- * Any JSON value; numbers must be finite (JSON has no NaN or Infinity); no
- * `__proto__` keys; no U+0000 or lone surrogates (see Text); at most
- * `MAX_DEPTH` levels deep, checked before the recursive decode, both ways.
+ * Why a key can't be stored, or null if it can. JSON.parse gives an object an
+ * own "__proto__" key, but copying it into a new object sets the prototype
+ * instead: the key would vanish. U+0000 and lone surrogates: see Text. The
+ * message quotes the key escaped (error messages are stored too).
  */
-export const Json = Schema.transformOrFail(Schema.Unknown, JsonTree, {
-  strict: false,
-  decode: (input, _, ast) => shallowEnough(input, ast),
-  encode: (value, _, ast) => shallowEnough(value, ast)
-}).annotations({ identifier: "Json" }) as unknown as Schema.Schema<Json>
+const badKeyReason = (key: string): string | null =>
+  key === "__proto__"
+    ? "The key \"__proto__\" is not allowed in a JSON payload"
+    : isStorable(key)
+    ? null
+    : `The key ${JSON.stringify(key)} contains U+0000 (NUL) or a lone UTF-16 surrogate, which cannot be stored`
+
+const kindOf = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value)
+
+/** A checked copy of `value`; throws `Refused`. Recursion is safe: depth is bounded before the walk. */
+const copy = (value: unknown, path: ReadonlyArray<PropertyKey>): Json => {
+  switch (typeof value) {
+    case "boolean":
+      return value
+    case "number":
+      if (Number.isFinite(value)) return value
+      throw new Refused(path, value, `Expected a finite number (JSON has no NaN or Infinity), actual ${value}`)
+    case "string":
+      if (isStorable(value)) return value
+      throw new Refused(path, value, "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate: neither can be stored as UTF-8 text")
+    case "object": {
+      if (value === null) return null
+      if (Array.isArray(value)) return value.map((item, index) => copy(item, [...path, index]))
+      const out: Record<string, Json> = {}
+      for (const key of Object.keys(value)) {
+        const reason = badKeyReason(key)
+        // The path stops at the object: the bad key itself is not storable text.
+        if (reason !== null) throw new Refused(path, value, reason)
+        out[key] = copy((value as Record<string, unknown>)[key], [...path, key])
+      }
+      return out
+    }
+    default:
+      throw new Refused(path, value, `Expected a JSON value (null, a boolean, a finite number, text, an array or an object), actual ${kindOf(value)}`)
+  }
+}
+
+/** The checked copy of `value`, or why it was refused. */
+const walk = (value: unknown, objectOnly: boolean): { readonly json: Json } | Refused => {
+  if (objectOnly && (typeof value !== "object" || value === null || Array.isArray(value))) {
+    return new Refused([], value, `Expected a JSON object, actual ${kindOf(value)}`)
+  }
+  if (nestedDeeperThan(value, MAX_DEPTH)) return new Refused([], value, tooDeepMessage)
+  try {
+    return { json: copy(value, []) }
+  } catch (error) {
+    if (error instanceof Refused) return error
+    throw error
+  }
+}
+
+const check = <A extends Json>(value: unknown, ast: AST.AST, objectOnly: boolean): Either.Either<A, ParseResult.ParseIssue> => {
+  const result = walk(value, objectOnly)
+  if (!(result instanceof Refused)) return Either.right(result.json as A)
+  const issue = new ParseResult.Type(ast, result.actual, result.message)
+  const [first, ...rest] = result.path
+  return Either.left(first === undefined ? issue : new ParseResult.Pointer([first, ...rest], value, issue))
+}
+
+/** Structural equality of two JSON values (depth is bounded by the schema). */
+const equals = (a: Json, b: Json): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => equals(item, b[i] as Json))
+  }
+  const keys = Object.keys(a)
+  const other = b as JsonObject
+  return keys.length === Object.keys(other).length &&
+    keys.every((key) => Object.prototype.hasOwnProperty.call(other, key) && equals((a as JsonObject)[key] as Json, other[key] as Json))
+}
+
+const declaration = <A extends Json>(identifier: string, objectOnly: boolean) =>
+  Schema.declare<A, A, readonly []>([], {
+    decode: () => (input, _, ast) => check<A>(input, ast, objectOnly),
+    encode: () => (input, _, ast) => check<A>(input, ast, objectOnly)
+  }, {
+    identifier,
+    arbitrary: () => (fc) =>
+      fc.jsonValue({ maxDepth: 3 }).filter((value) => !(walk(value, objectOnly) instanceof Refused)) as unknown as FastCheck.Arbitrary<A>,
+    equivalence: () => equals
+  })
+
+/**
+ * Any JSON value; numbers must be finite; no `__proto__` keys; no U+0000 or
+ * lone surrogates in strings or keys (see Text); at most `MAX_DEPTH` levels
+ * deep. A bad key is refused, never dropped. Decodes to a fresh copy.
+ */
+export const Json: Schema.Schema<Json> = declaration<Json>("Json", false)
+
+/** A JSON object (not an array), under the same rules as `Json`. */
+export const JsonObject: Schema.Schema<JsonObject> = declaration<JsonObject>("JsonObject", true)

@@ -4,6 +4,12 @@
  * surrogate has no UTF-8 form, so SQLite silently stores U+FFFD instead and
  * PostgreSQL refuses it. So that every backend behaves the same and nothing is
  * changed silently, the domain refuses both up front with a clear error.
+ *
+ * Caller text that breaks the rule is refused (`DecodeFailure`), never
+ * rewritten. Text the library writes itself (a failure's description, an
+ * error message quoting bad input) must never fail to be stored, so it is made
+ * storable deliberately with `escapeUnstorable`, which spells such code units
+ * out as `\u0000`-style escapes.
  */
 import * as Schema from "effect/Schema"
 
@@ -18,3 +24,27 @@ export const Text = Schema.String.pipe(Schema.filter(isStorable, { message })).a
 export const NonEmptyText = Schema.NonEmptyString.pipe(Schema.filter(isStorable, { message })).annotations({
   identifier: "NonEmptyText"
 })
+
+/**
+ * `text` with every U+0000 and lone surrogate written out as a `\uXXXX`
+ * escape (six ASCII characters): storable, and still readable as what it was.
+ * Identity on text that is already storable.
+ */
+export const escapeUnstorable = (text: string): string =>
+  isStorable(text)
+    ? text
+    : text.replace(
+      // eslint-disable-next-line no-control-regex -- U+0000 is exactly what is being escaped
+      /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+      (unit) => `\\u${unit.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`
+    )
+
+/**
+ * The first `max` UTF-16 code units of `text`, one fewer when the cut would
+ * split a surrogate pair (which would leave a lone surrogate behind).
+ */
+export const truncateStorable = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const code = text.charCodeAt(max - 1)
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)
+}

@@ -15,6 +15,9 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
 const MIN = new Date("1970-01-01T00:00:00.000Z")
 const MAX = new Date("9999-12-31T23:59:59.999Z")
 
+/** The earliest and latest instants a `Timestamp` holds, in epoch milliseconds. */
+export const TIMESTAMP_RANGE_MS = { min: MIN.getTime(), max: MAX.getTime() } as const
+
 /**
  * `Date` rolls impossible dates over (February 30th becomes March 2nd); an
  * audit timestamp must be refused instead. Checks the fields as written.

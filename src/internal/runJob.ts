@@ -67,7 +67,7 @@ export interface RunContext {
   readonly node: <A extends Json | void, E, R>(
     spec: { readonly node_id: string; readonly node_type: string; readonly input?: Json },
     effect: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | NotFound | ReadError, R>
+  ) => Effect.Effect<A, E | NotFound | DecodeFailure | ReadError, R>
 }
 
 /** How a successful program ends its job. */
@@ -135,7 +135,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         yield* store.transition({ job_id: job.job_id, from: "running", to: outcome.to, error_message: outcome.error, events: [record] })
       }
       yield* store.updateJob(job.job_id, {
-        metrics: new JobMetrics({ ...current.metrics, duration_ms: current.metrics.duration_ms + durationMs }),
+        // Saturating: settling never fails on arithmetic (a huge duration would strand the job).
+        metrics: JobMetrics.add(current.metrics, { duration_ms: durationMs }),
         ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
       })
       if (outcome.to !== "queued") yield* store.finishRun(run.id, outcome.to, { error_message: outcome.error })

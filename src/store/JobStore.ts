@@ -34,6 +34,11 @@
  * happens anyway — a caller's own transaction mixing in other locks, a
  * serializable session — is retried as a whole transaction a bounded number
  * of times (pg/storageErrors.ts), never turned into a permanent refusal.
+ *
+ * Every argument is decoded at the port, the same way for every store
+ * (internal/portInput.ts): a malformed id, text that breaks the text rule,
+ * JSON with an unstorable key or an option out of range is a `DecodeFailure`
+ * before any SQL runs. Ids are canonical (lower-case) from there on.
  */
 import * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
@@ -72,7 +77,7 @@ export interface JobFilter {
   readonly created_before?: DateTime.Utc
   readonly trace_id?: TraceId
   readonly workflow_run_id?: WorkflowRunId
-  /** Page size, default 100, at most 1000. */
+  /** Page size: a whole number ≥ 1, default 100; more than 1000 gives 1000. */
   readonly limit?: number
   /** The `next_cursor` of the previous page; anything else fails with `DecodeFailure`. */
   readonly cursor?: string
@@ -108,6 +113,7 @@ export interface EventFilter {
   readonly since?: DateTime.Utc
   readonly until?: DateTime.Utc
   readonly order?: "asc" | "desc"
+  /** Page size, as in `JobFilter`. */
   readonly limit?: number
   readonly cursor?: string
 }
@@ -135,32 +141,32 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   // Jobs
 
   /** Stores a new job: state `queued`, zeroed metrics, fresh `job_id`/`trace_id` unless given. */
-  readonly createJob: (job: NewAiJob, options?: WithEvents) => Effect.Effect<AiJob, AlreadyExists | StorageError>
-  readonly getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | ReadError>
+  readonly createJob: (job: NewAiJob, options?: WithEvents) => Effect.Effect<AiJob, AlreadyExists | DecodeFailure | StorageError>
+  readonly getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   /**
    * Reads a job and holds its row until the surrounding `transaction` ends:
    * the first step of every transaction that changes a job and its run (see
    * the lock order above), so what it reads is what the transaction changes.
    * Outside a transaction it is a plain read.
    */
-  readonly lockJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | ReadError>
+  readonly lockJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   readonly listJobs: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
   /**
    * Moves a job to `to` only if its current state allows it (and equals `from`
    * when given), in one guarded UPDATE. A lost race is `IllegalTransition`
    * naming the state actually found; never an overwrite.
    */
-  readonly transition: (request: TransitionRequest) => Effect.Effect<AiJob, NotFound | IllegalTransition | ReadError>
-  readonly updateJob: (jobId: JobId, patch: JobPatch) => Effect.Effect<AiJob, NotFound | ReadError>
-  readonly setPinned: (jobId: JobId, pinned: boolean) => Effect.Effect<AiJob, NotFound | ReadError>
+  readonly transition: (request: TransitionRequest) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
+  readonly updateJob: (jobId: JobId, patch: JobPatch) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
+  readonly setPinned: (jobId: JobId, pinned: boolean) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
 
   // Workflow runs
 
   /** Creates a `running` run for the job with its heartbeat at now. */
-  readonly createRun: (jobId: JobId, options?: WithEvents) => Effect.Effect<WorkflowRun, NotFound | StorageError>
-  readonly getRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | ReadError>
+  readonly createRun: (jobId: JobId, options?: WithEvents) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | StorageError>
+  readonly getRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | ReadError>
   /** Runs of one job, oldest first. */
-  readonly listRuns: (jobId: JobId) => Effect.Effect<ReadonlyArray<WorkflowRun>, ReadError>
+  readonly listRuns: (jobId: JobId) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
   /**
    * Ends a `running` run with a final status. A run that is no longer running
    * fails with `RunNotActive`. `stalled` is recovery's alone (R6a), and
@@ -179,7 +185,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * (the run `running`, its job `running` under it); otherwise
    * `RunNotActive` and nothing is written.
    */
-  readonly heartbeat: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | ReadError>
+  readonly heartbeat: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | DecodeFailure | ReadError>
   /**
    * Hands a running job back to the queue: the reserved release edge
    * (`Lifecycle.releaseTransition`, running → queued). In one transaction,
@@ -191,7 +197,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly releaseRun: (
     runId: WorkflowRunId,
     options: WithEvents & { readonly reason: string }
-  ) => Effect.Effect<AiJob, NotFound | RunNotActive | ReadError>
+  ) => Effect.Effect<AiJob, NotFound | RunNotActive | DecodeFailure | ReadError>
 
   // Node executions (HSK-WF-001)
 
@@ -205,7 +211,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly node_id: string
     readonly node_type: string
     readonly input_payload?: Json | null
-  }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | ReadError>
+  }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | DecodeFailure | ReadError>
   /**
    * Records how a node execution ended — only while its run is its job's
    * active run; otherwise `RunNotActive` and nothing is written (no node
@@ -215,9 +221,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly status: Exclude<NodeStatus, "running">
     readonly output_payload?: Json | null
     readonly error_message?: string | null
-  }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | ReadError>
+  }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | DecodeFailure | ReadError>
   /** Node executions of a run in sequence order. */
-  readonly listNodes: (runId: WorkflowRunId) => Effect.Effect<ReadonlyArray<NodeExecution>, ReadError>
+  readonly listNodes: (runId: WorkflowRunId) => Effect.Effect<ReadonlyArray<NodeExecution>, DecodeFailure | ReadError>
 
   // Workers and recovery
 
@@ -229,12 +235,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly claimNext: (options?: {
     readonly kinds?: ReadonlyArray<JobKind>
     readonly events?: (claim: Claim) => ReadonlyArray<EventRecord>
-  }) => Effect.Effect<Claim | null, ReadError>
+  }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /** Running runs whose heartbeat is older than `now - olderThanMs`, oldest heartbeat first. */
   readonly findStaleRuns: (options: {
     readonly olderThanMs: number
     readonly limit?: number
-  }) => Effect.Effect<ReadonlyArray<WorkflowRun>, ReadError>
+  }) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
   /**
    * Startup recovery's one write (R9): in one transaction, takes up to `limit`
    * stale running runs whose job no other transaction holds, moves each run
@@ -249,7 +255,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly olderThanMs: number
     readonly limit: number
     readonly events?: (stalled: StalledRun) => ReadonlyArray<EventRecord>
-  }) => Effect.Effect<ReadonlyArray<StalledRun>, ReadError>
+  }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
 
   // Pruning (R18)
 
@@ -262,12 +268,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly olderThan: DateTime.Utc
     readonly keepNewest: number
     readonly dryRun?: boolean
-  }) => Effect.Effect<{ readonly deleted: number }, StorageError>
+  }) => Effect.Effect<{ readonly deleted: number }, DecodeFailure | StorageError>
 
   // Flight Recorder sink
 
   /** Appends event records; all or nothing. */
-  readonly appendEvents: (events: ReadonlyArray<EventRecord>) => Effect.Effect<void, AlreadyExists | StorageError>
+  readonly appendEvents: (events: ReadonlyArray<EventRecord>) => Effect.Effect<void, AlreadyExists | DecodeFailure | StorageError>
   readonly listEvents: (filter?: EventFilter) => Effect.Effect<Page<EventRecord>, ReadError | DecodeFailure>
   /**
    * Deletes up to `batchSize` events older than `before` in one short
@@ -277,5 +283,5 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly purgeEventsBatch: (options: {
     readonly before: DateTime.Utc
     readonly batchSize: number
-  }) => Effect.Effect<number, StorageError>
+  }) => Effect.Effect<number, DecodeFailure | StorageError>
 }>() {}

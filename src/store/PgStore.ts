@@ -11,10 +11,13 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Pg from "pg"
 import { JobStore } from "./JobStore.js"
+import { decodingInputs } from "./internal/portInput.js"
 import { inTransaction, retryOutermost } from "./pg/storageErrors.js"
 import { makeEvents } from "./pg/events.js"
 import { makeJobs } from "./pg/jobs.js"
@@ -35,7 +38,7 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient
   const sql = (yield* SqlClient.SqlClient).withoutTransforms()
   const events = makeEvents(sql)
   const { insertEvents, ...sink } = events
-  return JobStore.of({
+  return decodingInputs(JobStore.of({
     dialect: "pg",
     transaction: (effect) =>
       inTransaction(sql)(effect).pipe(
@@ -48,7 +51,7 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient
     ...makeRuns(sql, insertEvents),
     ...makeWorkers(sql, insertEvents),
     ...sink
-  })
+  }))
 })
 
 /** Connection and start-up options of `layer`. */
@@ -59,12 +62,89 @@ export interface PgStoreOptions {
   readonly migrate?: boolean
   /** Pool size (the `pg` default, 10, when left out). */
   readonly maxConnections?: number
+  /**
+   * How long opening a connection may take (the TCP connect and the server's
+   * greeting) before it fails with `StorageError`. Default 10 s.
+   */
+  readonly connectTimeout?: Duration.DurationInput
+  /**
+   * How long one statement may take. The server cancels it after this long
+   * (`statement_timeout`, which also bounds lock waits), and the client gives
+   * up waiting for an answer a little later (half as long again, at most 5 s
+   * more), so a network that silently drops packets ends in a `StorageError`
+   * too, not a hang. A transaction left idle this long (its client gone) is
+   * ended by the server, releasing its locks. Default 60 s; raise it for
+   * migrations of very large legacy databases. `Duration.infinity` turns all
+   * three off.
+   */
+  readonly statementTimeout?: Duration.DurationInput
 }
+
+/** Default `connectTimeout`. */
+export const DEFAULT_CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
+/** Default `statementTimeout`. */
+export const DEFAULT_STATEMENT_TIMEOUT: Duration.Duration = Duration.seconds(60)
+
+/** A positive whole number of milliseconds for `pg`, or undefined for "no limit". */
+const millisOrOff = (duration: Duration.Duration): number | undefined =>
+  Duration.isFinite(duration) ? Math.max(1, Math.ceil(Duration.toMillis(duration))) : undefined
+
+/**
+ * The `pg` pool with every timeout set, probed with one `SELECT 1`. The probe
+ * is interruptible (it is not part of the acquire, which would not be): an
+ * application that gives up on starting gets its interrupt answered at once,
+ * and the pool is ended on the way out.
+ */
+const acquirePool = (options: PgStoreOptions) =>
+  Effect.gen(function*() {
+    const connect = Duration.decode(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
+    const statement = Duration.decode(options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT)
+    const statementMs = millisOrOff(statement)
+    const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new Pg.Pool({
+          connectionString: url,
+          application_name: "@handshake/ai-job-model",
+          // pg reads 0 as "wait forever": an unreachable or mute server must end in an error.
+          connectionTimeoutMillis: millisOrOff(connect) ?? 0,
+          // Dead peers on idle connections are noticed by the OS instead of the next query.
+          keepAlive: true,
+          ...(statementMs === undefined ? {} : {
+            statement_timeout: statementMs,
+            query_timeout: statementMs + Math.min(5_000, Math.ceil(statementMs / 2)),
+            // A transaction whose client went silent must not hold its row locks until TCP gives up (hours).
+            idle_in_transaction_session_timeout: statementMs
+          }),
+          ...(options.maxConnections === undefined ? {} : { max: options.maxConnections })
+        })
+        // An idle client's error (a server restart) surfaces on its next use; unhandled it would crash the process.
+        pool.on("error", () => {})
+        return pool
+      }),
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
+    )
+    yield* Effect.tryPromise({
+      try: () => pool.query("SELECT 1"),
+      catch: (cause) => new SqlError({ cause, message: "PgStore: failed to connect" })
+    }).pipe(
+      // pg's own connection timeout ends the attempt; this bound only backs it up.
+      Duration.isFinite(connect)
+        ? Effect.timeoutFail({
+          duration: Duration.sum(connect, Duration.seconds(1)),
+          onTimeout: () => new SqlError({ cause: new Error("Connection timed out"), message: "PgStore: connection timed out" })
+        })
+        : (effect) => effect
+    )
+    return pool
+  })
 
 /**
  * The store on its own connection pool. JSON is passed through untouched
  * (`transformJson: false`, no name transforms), so payload keys are never
- * rewritten. Failing to connect is a `StorageError`; a failing migration is
+ * rewritten. Failing to connect — refused, unreachable, or a server that
+ * never answers, within `connectTimeout` — is a `StorageError`; so is a
+ * statement that outlives `statementTimeout`. A failing migration is
  * `MigrationFailed`.
  */
 export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageError | MigrationFailed> =>
@@ -76,10 +156,8 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
     })
   ).pipe(
     Layer.provide(
-      PgClient.layer({
-        url: Redacted.isRedacted(options.url) ? options.url : Redacted.make(options.url),
-        transformJson: false,
-        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
-      }).pipe(Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause })))
+      PgClient.layerFromPool({ acquire: acquirePool(options), transformJson: false }).pipe(
+        Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
+      )
     )
   )

@@ -4,22 +4,29 @@
  *
  *   const Live = SqliteStore.layer({ filename: "jobs.db" })   // or ":memory:"
  *
- * The layer opens its own client, sets the connection up (WAL, busy timeout,
- * foreign keys), applies pending migrations (fresh and legacy databases take
- * the same path, see migrations/sqlite/) and builds the store.
+ * The layer opens its own client (creating the file's folder if needed; a
+ * file that cannot be opened or is not a database is a `StorageError`), sets
+ * the connection up (WAL, busy timeout, foreign keys), applies pending
+ * migrations (fresh and legacy databases take the same path, see
+ * migrations/sqlite/) and builds the store.
  *
  * Time is stored as one text form, `YYYY-MM-DDTHH:MM:SS.sssZ` (UTC, ms), held
  * to by CHECK constraints, so text order is time order. Every write runs in a
  * `BEGIN IMMEDIATE` transaction (see sqlite/transaction.ts for why), which
  * makes claiming and recovery safe across processes sharing one file.
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type { ConfigError } from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { JobStore } from "./JobStore.js"
+import { decodingInputs } from "./internal/portInput.js"
 import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
 import { migrate } from "./sqlite/migrations.js"
@@ -61,14 +68,14 @@ export const make: Effect.Effect<JobStore["Type"], StorageError, SqlClient.SqlCl
       (cause) => Effect.fail(new StorageError({ operation: "JobStore.transaction", cause }))
     ) as Effect.Effect<A, E | StorageError, R>
 
-  return JobStore.of({
+  return decodingInputs(JobStore.of({
     dialect: "sqlite",
     transaction,
     ...makeJobMethods(context),
     ...makeRunMethods(context),
     ...makeWorkerMethods(context),
     ...makeEventMethods(context)
-  })
+  }))
 })
 
 /**
@@ -103,8 +110,28 @@ export const layerFromClient = (
     })
   )
 
+/** Whether `filename` names a file on disk (not an in-memory or URI database). */
+const isFilePath = (filename: string): boolean =>
+  filename !== "" && filename !== ":memory:" && !filename.startsWith("file:")
+
+/**
+ * The client for `filename`, created with its parent folder (the default
+ * `./data/handshake.db` must work in a fresh checkout). better-sqlite3
+ * throws when it cannot open the file or the file is not a database; that is
+ * a `StorageError` naming the file, not a crash.
+ */
+const openClient = (filename: string): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StorageError> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const fail = (cause: unknown) => new StorageError({ operation: `SqliteStore.open ${JSON.stringify(filename)}`, cause })
+    if (isFilePath(filename)) {
+      yield* Effect.try({ try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }), catch: fail })
+    }
+    const client = yield* Effect.catchAllDefect(SqliteClient.make({ filename }), (defect) => Effect.fail(fail(defect)))
+    return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
+  })).pipe(Layer.provide(Reactivity.layer))
+
 /** The store on its own SQLite client for `filename` (a path or ":memory:"). */
 export const layer = (
   options: SqliteStoreOptions
 ): Layer.Layer<JobStore, MigrationFailed | StorageError | ConfigError> =>
-  layerFromClient(options).pipe(Layer.provide(SqliteClient.layer({ filename: options.filename })))
+  layerFromClient(options).pipe(Layer.provide(openClient(options.filename)))

@@ -2,6 +2,7 @@
  * Choosing storage by one URL (R17): a file path or `sqlite:` URL for SQLite,
  * `postgres://` / `postgresql://` for PostgreSQL.
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -55,10 +56,14 @@ export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, Uns
   return Either.right({ dialect: "sqlite", filename: text })
 }
 
-/** Options shared by both stores. */
+/** Options of the store a URL names. */
 export interface StorageOptions {
   /** Apply pending migrations when the layer is built. Default true. */
   readonly migrate?: boolean
+  /** PostgreSQL only: see `PgStoreOptions.connectTimeout` (default 10 s). */
+  readonly connectTimeout?: Duration.DurationInput
+  /** PostgreSQL only: see `PgStoreOptions.statementTimeout` (default 60 s). */
+  readonly statementTimeout?: Duration.DurationInput
 }
 
 /** Why building a store layer can fail. */
@@ -68,7 +73,7 @@ export type StorageLayerError = MigrationFailed | StorageError | ConfigError.Con
 export const layerFor = (target: DatabaseTarget, options: StorageOptions = {}): Layer.Layer<JobStore, StorageLayerError> =>
   target.dialect === "pg"
     ? PgStore.layer({ url: target.url, ...options })
-    : SqliteStore.layer({ filename: target.filename, ...options })
+    : SqliteStore.layer({ filename: target.filename, ...(options.migrate === undefined ? {} : { migrate: options.migrate }) })
 
 /** The store a URL names (R17): SQLite for paths and `sqlite:` URLs, PostgreSQL for `postgres://`. */
 export const layerFromUrl = (

@@ -93,8 +93,9 @@ const validators: ReadonlyArray<Validator> = [
     name: "job id",
     valid: ["123e4567-e89b-42d3-a456-426614174000", "018f2c3d-4e5f-7a6b-8c9d-0e1f2a3b4c5d"],
     run: Parse.uuid("job id", JobId),
-    accepts: (v) => UUID.test(v),
-    correct: (v, r) => r === v
+    // Any-case hex, not the nil UUID; accepted in the canonical lower-case form.
+    accepts: (v) => UUID.test(v) && !/^[0-]+$/.test(v),
+    correct: (v, r) => r === v.toLowerCase()
   },
   {
     name: "duration --older-than",

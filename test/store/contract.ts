@@ -7,6 +7,7 @@
 import { describe } from "@effect/vitest"
 import type { Backend } from "./contract/backend.js"
 import { eventContract } from "./contract/events.js"
+import { inputContract } from "./contract/input.js"
 import { jobContract } from "./contract/jobs.js"
 import { lifecycleContract } from "./contract/lifecycle.js"
 import { ownershipContract } from "./contract/ownership.js"
@@ -31,5 +32,6 @@ export const runJobStoreContract = (backend: Backend): void => {
     pruningContract(backend)
     eventContract(backend)
     transactionContract(backend)
+    inputContract(backend)
   })
 }

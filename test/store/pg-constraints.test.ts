@@ -9,7 +9,6 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import type { NewAiJob } from "../../src/domain/AiJob.js"
 import type { DecodeFailure } from "../../src/domain/Errors.js"
 import { MetricNames } from "../../src/domain/JobMetrics.js"
 import { JobStore, type ReadError } from "../../src/store/JobStore.js"
@@ -144,14 +143,17 @@ layer(freshStoreWithRawClient("pg constraints"), { timeout: "60 seconds" })("R16
 
   it.effect("R1a a store write the database refuses is a StorageError that keeps the SqlError and its SQLSTATE", () =>
     Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
       const store = yield* JobStore
-      // Forced past the types: the database is the last line.
-      const forced = { ...newJob(), job_kind: "term_exec" } as unknown as NewAiJob
-      const error = expectTag(yield* failureOf(store.createJob(forced)), "StorageError")
+      // Every argument is decoded at the port, so the refusal has to come from
+      // the database itself: a constraint added behind the store's back.
+      yield* sql`ALTER TABLE ai_jobs ADD CONSTRAINT test_refused_protocol CHECK (protocol_id <> 'refused.by.the.database')`
+      const error = expectTag(yield* failureOf(store.createJob(newJob({ protocol_id: "refused.by.the.database" }))), "StorageError")
+      yield* sql`ALTER TABLE ai_jobs DROP CONSTRAINT test_refused_protocol`
       assert.strictEqual(error.operation, "JobStore.createJob")
       assert.instanceOf(error.cause, SqlError)
-      assert.deepInclude(driverError(error.cause as SqlError), { code: "23514", constraint: "ai_jobs_job_kind_check" })
-      assert.match(error.message, /ai_jobs_job_kind_check/)
+      assert.deepInclude(driverError(error.cause as SqlError), { code: "23514", constraint: "test_refused_protocol" })
+      assert.match(error.message, /test_refused_protocol/)
     }))
 
   it.effect("R6a R8 values forced past the port's types are refused before SQL: a run ended as stalled, an empty node id", () =>
@@ -162,11 +164,8 @@ layer(freshStoreWithRawClient("pg constraints"), { timeout: "60 seconds" })("R16
       const stalled = expectTag(yield* failureOf(store.finishRun(run.id, "stalled" as "failed")), "IllegalTransition")
       assert.deepStrictEqual([stalled.from, stalled.to], ["running", "stalled"])
       assert.strictEqual((yield* store.getRun(run.id)).status, "running", "only recovery writes stalled")
-      const unnamed = expectTag(
-        yield* failureOf(store.startNode({ workflow_run_id: run.id, node_id: "", node_type: "step" })),
-        "StorageError"
-      )
-      assert.strictEqual((unnamed.cause as { readonly _tag?: unknown })._tag, "DecodeFailure")
+      // Caller input the port decodes: the same DecodeFailure as on SQLite.
+      expectTag(yield* failureOf(store.startNode({ workflow_run_id: run.id, node_id: "", node_type: "step" })), "DecodeFailure")
       assert.deepStrictEqual(yield* store.listNodes(run.id), [])
     }))
 
@@ -279,7 +278,7 @@ describe("R16 PostgreSQL rows made corrupt behind the store's back", () => {
       assert.deepStrictEqual([nodeError.table, nodeError.row_id, nodeError.column], ["workflow_node_executions", node.id, "node_id"])
       yield* sql`ALTER TABLE workflow_runs DROP CONSTRAINT workflow_runs_status_check`
       yield* sql`UPDATE workflow_runs SET status = 'zombie' WHERE id = ${run.id}`
-      const reads: ReadonlyArray<Effect.Effect<unknown, ReadError | NotFound | RunNotActive>> = [
+      const reads: ReadonlyArray<Effect.Effect<unknown, ReadError | NotFound | RunNotActive | DecodeFailure>> = [
         store.getRun(run.id),
         store.listRuns(job.job_id),
         store.heartbeat(run.id)

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import type { ParseError } from "effect/ParseResult"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { pageSize } from "../internal/cursor.js"
+import { clampBound } from "../internal/instants.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
 import { AlreadyExists, StorageError } from "../StoreErrors.js"
@@ -77,8 +78,8 @@ export const makeEvents = (sql: SqlClient.SqlClient) => {
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.types !== undefined) where.push(sql.in("type", filter.types))
       // A time range is [since, until), as on SQLite: consecutive ranges never share an event.
-      if (filter.since !== undefined) where.push(sql`"timestamp" >= ${instantParam(filter.since)}::timestamptz`)
-      if (filter.until !== undefined) where.push(sql`"timestamp" < ${instantParam(filter.until)}::timestamptz`)
+      if (filter.since !== undefined) where.push(sql`"timestamp" >= ${instantParam(clampBound(filter.since))}::timestamptz`)
+      if (filter.until !== undefined) where.push(sql`"timestamp" < ${instantParam(clampBound(filter.until))}::timestamptz`)
       if (filter.cursor !== undefined) {
         const key = yield* decodeCursor(filter.cursor)
         where.push(descending
@@ -99,7 +100,7 @@ export const makeEvents = (sql: SqlClient.SqlClient) => {
     function*(options: { readonly before: DateTime.Utc; readonly batchSize: number }) {
       const batchSize = Math.floor(options.batchSize)
       if (!(batchSize > 0)) return 0
-      const cutoff = instantParam(options.before)
+      const cutoff = instantParam(clampBound(options.before))
       // The grant lets the append-only trigger pass deletes of rows older than
       // the cutoff, in this transaction only; it is gone again before COMMIT.
       const [grant] = yield* sql<{ readonly grant_id: string }>`

@@ -10,6 +10,7 @@ import { IllegalTransition } from "../../domain/Errors.js"
 import { type JobId } from "../../domain/Ids.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
+import { clampBound } from "../internal/instants.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } from "../JobStore.js"
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
@@ -84,10 +85,10 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
       if (filter.created_after !== undefined) {
-        where.push(sql`created_at > ${instantParam(filter.created_after)}::timestamptz`)
+        where.push(sql`created_at > ${instantParam(clampBound(filter.created_after))}::timestamptz`)
       }
       if (filter.created_before !== undefined) {
-        where.push(sql`created_at < ${instantParam(filter.created_before)}::timestamptz`)
+        where.push(sql`created_at < ${instantParam(clampBound(filter.created_before))}::timestamptz`)
       }
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)

@@ -87,8 +87,8 @@ export const toAiJob = ({ id, status, ...rest }: JobRow): AiJob => ({ ...rest, j
 
 /**
  * An instant as RFC 3339 text with milliseconds, for a `$n::timestamptz`
- * parameter: `Timestamp`'s encoding, minus its 1970–9999 range check, which
- * a filter bound need not meet.
+ * parameter: `Timestamp`'s encoding, minus its 1970–9999 range check. Filter
+ * bounds and cutoffs go through `clampBound` first (internal/instants.ts).
  */
 export const instantParam = (instant: DateTime.Utc): string => DateTime.formatIso(instant)
 

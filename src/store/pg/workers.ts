@@ -19,6 +19,7 @@ import type { Claim, JobStore, StalledRun } from "../JobStore.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { columns, countOf, decode, instantParam, qualified, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
+import { clampBound, staleCutoff } from "../internal/instants.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -67,7 +68,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
 
   const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
     function*(options: { readonly olderThanMs: number; readonly limit?: number }) {
-      const cutoff = instantParam(DateTime.subtract(yield* DateTime.now, { millis: options.olderThanMs }))
+      const cutoff = instantParam(staleCutoff(yield* DateTime.now, options.olderThanMs))
       const rows = yield* sql`
         SELECT ${sql.literal(columns.run)} FROM workflow_runs
         WHERE status = 'running' AND last_heartbeat < ${cutoff}::timestamptz
@@ -86,7 +87,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
     }) {
       const now = yield* DateTime.now
       const at = instantParam(now)
-      const cutoff = instantParam(DateTime.subtract(now, { millis: options.olderThanMs }))
+      const cutoff = instantParam(staleCutoff(now, options.olderThanMs))
       const stale = sql`r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz`
       // The lock order (JobStore.ts): the jobs of stale runs first. A job
       // another transaction holds — a completion, a cancel, another
@@ -143,7 +144,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
         ), prunable AS (
           SELECT id FROM ranked
           WHERE newest_rank > ${Math.max(0, Math.floor(options.keepNewest))}
-            AND updated_at < ${instantParam(options.olderThan)}::timestamptz
+            AND updated_at < ${instantParam(clampBound(options.olderThan))}::timestamptz
             AND NOT is_pinned
         )`
       // Runs and nodes go by ON DELETE CASCADE; events have no foreign key and stay.

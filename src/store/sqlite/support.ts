@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { AlreadyExists, StorageError } from "../StoreErrors.js"
+import { clampBound } from "../internal/instants.js"
 import { encode } from "./rows.js"
 import type { WriteTransaction } from "./transaction.js"
 
@@ -19,14 +20,12 @@ export interface SqliteContext {
   readonly write: WriteTransaction
 }
 
-// Years 0000 and 9999: beyond them ISO text grows a sign and six digits and
-// would no longer compare as time against the stored form.
-const FIRST_MS = -62_167_219_200_000
-const LAST_MS = 253_402_300_799_999
-
-/** An instant in the stored text form, for comparisons (clamped to years 0000-9999). */
-export const instantText = (instant: DateTime.Utc): string =>
-  new Date(Math.min(LAST_MS, Math.max(FIRST_MS, DateTime.toEpochMillis(instant)))).toISOString()
+/**
+ * A filter bound or cutoff in the stored text form, for comparisons. Clamped
+ * to the stored range (see internal/instants.ts): beyond year 9999 ISO text
+ * grows a sign and six digits and would no longer compare as time.
+ */
+export const instantText = (instant: DateTime.Utc): string => DateTime.formatIso(clampBound(instant))
 
 /** SQLite's extended result code of a failed statement, e.g. `SQLITE_CONSTRAINT_PRIMARYKEY`. */
 export const sqliteCode = (error: SqlError): string | undefined => {
@@ -78,7 +77,9 @@ export const insertEvents = (
       const chunk = rows.slice(start, start + EVENTS_PER_STATEMENT)
       yield* Effect.catchIf(
         sql`INSERT INTO flight_recorder_events ${sql.insert(chunk)}`,
-        (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY",
+        // A taken id fails on the primary key, or first on the trigger that
+        // refuses INSERT OR REPLACE over an event (migration 0004).
+        (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY" || sqliteCode(error) === "SQLITE_CONSTRAINT_TRIGGER",
         (error) =>
           Effect.flatMap(
             takenEventId(sql, chunk.map((row) => row.event_id)),

@@ -13,6 +13,7 @@ import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, StalledRun } from "../JobStore.js"
 import { decode, encode } from "./rows.js"
 import { alreadyExistsAsStorageError, insertEvents, instantText, type SqliteContext, storageErrors } from "./support.js"
+import { staleCutoff } from "../internal/instants.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = JobStore["Type"]
@@ -22,8 +23,8 @@ const rowLimit = (limit: number | undefined): number =>
   limit === undefined ? -1 : Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1
 
 /** The heartbeat text before which a running run is stale, at the Clock's now. */
-const staleCutoff = (olderThanMs: number) =>
-  Effect.map(DateTime.now, (now) => instantText(DateTime.subtract(now, { millis: olderThanMs })))
+const staleCutoffText = (olderThanMs: number) =>
+  Effect.map(DateTime.now, (now) => instantText(staleCutoff(now, olderThanMs)))
 
 /** The worker and recovery methods of the SQLite store. */
 export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
@@ -59,7 +60,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
 
   const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
     function*(options) {
-      const cutoff = yield* staleCutoff(options.olderThanMs)
+      const cutoff = yield* staleCutoffText(options.olderThanMs)
       const rows = yield* sql`
         SELECT * FROM workflow_runs
         WHERE status = 'running' AND last_heartbeat < ${cutoff}
@@ -73,7 +74,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
   const stallStaleRuns: Service["stallStaleRuns"] = Effect.fn("JobStore.stallStaleRuns")(
     function*(options) {
       return yield* write(Effect.gen(function*() {
-        const cutoff = yield* staleCutoff(options.olderThanMs)
+        const cutoff = yield* staleCutoffText(options.olderThanMs)
         const rows = yield* sql`
           SELECT r.*, j.trace_id AS job_trace_id
           FROM workflow_runs AS r JOIN ai_jobs AS j ON j.id = r.job_id

@@ -284,7 +284,7 @@ export const runContract = (backend: Backend): void => {
         }
       }))
 
-    test("R8 payloads holding U+0000 are refused alike by every backend (the domain's Json refuses them; PostgreSQL cannot store them)", () =>
+    test("R8 payloads holding U+0000 are refused alike by every backend as bad input (the domain's Json refuses them; PostgreSQL cannot store them)", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
         const payload = { "key\u0000": "before\u0000after", list: ["\u0000"] } as unknown as Json
@@ -292,10 +292,10 @@ export const runContract = (backend: Backend): void => {
         const nodeError = yield* Effect.flip(
           store.startNode({ workflow_run_id: run.id, node_id: "nul", node_type: "step", input_payload: payload })
         )
-        assert.strictEqual(nodeError._tag, "StorageError")
+        assert.strictEqual(nodeError._tag, "DecodeFailure")
         assert.deepStrictEqual(yield* store.listNodes(run.id), [])
         const jobError = yield* Effect.flip(store.createJob({ ...newJob(), job_inputs: payload }))
-        assert.strictEqual(jobError._tag, "StorageError")
+        assert.strictEqual(jobError._tag, "DecodeFailure")
         assert.strictEqual((yield* store.listJobs()).items.length, 1, "only the started job exists")
       }))
 

@@ -1,0 +1,36 @@
+/**
+ * The store as Jobs writes through it: free text a caller (or a caller's
+ * program) gives, stored outside the Flight Recorder — a job's
+ * `status_reason`, the `error_message` of a job, run or node — passes the
+ * recorder's redaction first (R14), the very rules that redact the events
+ * about the same change. So a bearer token in a cancel reason is redacted in
+ * the job row exactly as in its `system` event.
+ *
+ * One place: every path by which Jobs and its runner store such text goes
+ * through this wrapper. Ids, kinds and payloads are data and pass unchanged;
+ * so does anything that is not a string (the port refuses it).
+ */
+import type { JobStore } from "../store/JobStore.js"
+
+type Store = JobStore["Type"]
+
+type WithText = { readonly status_reason?: string; readonly error_message?: string | null }
+
+/** The store with `redact` applied to every stored caller text field. */
+export const redactCallerText = (store: Store, redact: (text: string) => string): Store => {
+  const fields = <T extends WithText>(value: T): T => {
+    if (typeof value !== "object" || value === null) return value
+    const out: { status_reason?: string; error_message?: string | null } = { ...value }
+    if (typeof value.status_reason === "string") out.status_reason = redact(value.status_reason)
+    if (typeof value.error_message === "string") out.error_message = redact(value.error_message)
+    return out as T
+  }
+  return {
+    ...store,
+    createJob: (job, options) => store.createJob(fields(job), options),
+    transition: (request) => store.transition(fields(request)),
+    updateJob: (jobId, patch) => store.updateJob(jobId, fields(patch)),
+    finishRun: (runId, status, options) => store.finishRun(runId, status, options === undefined ? options : fields(options)),
+    finishNode: (nodeId, outcome) => store.finishNode(nodeId, fields(outcome))
+  }
+}

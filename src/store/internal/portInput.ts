@@ -1,0 +1,188 @@
+/**
+ * The JobStore port's input boundary, shared by every store: each argument a
+ * caller hands the port is decoded here, once, before any SQL sees it. So the
+ * same bad input gives the same `DecodeFailure` on SQLite and PostgreSQL,
+ * ids reach the database in their one canonical (lower-case) form, every
+ * string follows the text rule (domain/Text.ts), JSON keeps every key or is
+ * refused (domain/Json.ts), and numeric options are whole numbers in range.
+ *
+ * The port's types already say most of this; decoding again is what makes it
+ * true for callers that got past the types (plain JavaScript, an HTTP layer,
+ * a cast). Nothing is rewritten except ids to lower case.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { NewAiJob } from "../../domain/AiJob.js"
+import { decodeWith } from "../../domain/decode.js"
+import { EventRecord, EventType } from "../../domain/EventRecord.js"
+import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
+import { JobKind } from "../../domain/JobKind.js"
+import { JobMetrics } from "../../domain/JobMetrics.js"
+import { JobState } from "../../domain/JobState.js"
+import { Json } from "../../domain/Json.js"
+import { NonEmptyText, Text } from "../../domain/Text.js"
+import { TimestampFromSelf } from "../../domain/Timestamp.js"
+import { NodeStatus } from "../../domain/WorkflowRun.js"
+import type { JobStore } from "../JobStore.js"
+
+type Service = JobStore["Type"]
+
+/** An optional field; an explicit `undefined` (plain JavaScript) counts as absent. */
+const optional = <A, I, R>(schema: Schema.Schema<A, I, R>) =>
+  Schema.optionalToOptional(Schema.UndefinedOr(schema), Schema.typeSchema(schema), {
+    decode: Option.filter((value): value is A => value !== undefined),
+    encode: (value) => value
+  })
+
+const wholeNumber = (min: number, what: string) =>
+  Schema.Number.pipe(Schema.filter((n) => Number.isSafeInteger(n) && n >= min, {
+    message: () => `Expected ${what}: a whole number of at least ${min}`
+  }))
+
+/** A page size: at least 1 (pages are capped at 1000). */
+const PageLimit = wholeNumber(1, "a page size")
+const RowCount = wholeNumber(0, "a row count")
+const BatchSize = wholeNumber(1, "a batch size")
+/** A heartbeat age in milliseconds: any finite amount, the cutoff is clamped to the stored range. */
+const AgeMillis = Schema.Number.pipe(Schema.filter((n) => Number.isFinite(n) && n >= 0, {
+  message: () => "Expected an age in milliseconds: a finite number of at least 0"
+}))
+/** A time bound of a filter: any instant; bounds outside 1970–9999 are clamped by the stores. */
+const Bound = Schema.DateTimeUtcFromSelf.annotations({ message: () => "Expected a DateTime.Utc" })
+
+/** An event record as a caller holds it: ids canonicalised, timestamp in the stored range, body JSON. */
+const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf })
+const Events = { events: optional(Schema.Array(EventRecordInput)) }
+/** A function argument (an events builder), passed through unchanged. */
+const Builder = Schema.declare((input: unknown): input is never => typeof input === "function", {
+  message: () => "Expected a function"
+})
+
+const ErrorMessage = optional(Schema.NullOr(Text))
+
+/** A status a run or node can end in: not `queued` or `running`. */
+const endOf = <S extends string>(status: Schema.Schema<S>) =>
+  status.pipe(Schema.filter((s) => s !== "queued" && s !== "running", {
+    message: () => "Expected a final status (not queued or running)"
+  }))
+
+const decode = {
+  jobId: decodeWith(JobId, "JobId"),
+  runId: decodeWith(WorkflowRunId, "WorkflowRunId"),
+  nodeId: decodeWith(NodeExecutionId, "NodeExecutionId"),
+  newJob: decodeWith(NewAiJob, "NewAiJob"),
+  withEvents: decodeWith(Schema.Struct(Events), "WithEvents"),
+  pinned: decodeWith(Schema.Boolean, "is_pinned"),
+  jobFilter: decodeWith(Schema.Struct({
+    states: optional(Schema.Array(JobState)),
+    kinds: optional(Schema.Array(JobKind)),
+    created_after: optional(Bound),
+    created_before: optional(Bound),
+    trace_id: optional(TraceId),
+    workflow_run_id: optional(WorkflowRunId),
+    limit: optional(PageLimit),
+    cursor: optional(Schema.String)
+  }), "JobFilter"),
+  transition: decodeWith(Schema.Struct({
+    job_id: JobId,
+    to: JobState,
+    from: optional(JobState),
+    status_reason: optional(Text),
+    error_message: ErrorMessage,
+    workflow_run_id: optional(Schema.NullOr(WorkflowRunId)),
+    ...Events
+  }), "TransitionRequest"),
+  patch: decodeWith(Schema.Struct({
+    metrics: optional(JobMetrics),
+    job_outputs: optional(Schema.NullOr(Json)),
+    status_reason: optional(Text),
+    error_message: ErrorMessage,
+    ...Events
+  }), "JobPatch"),
+  release: decodeWith(Schema.Struct({ reason: Text, ...Events }), "releaseRun"),
+  runEnd: decodeWith(Schema.Struct({ status: endOf(JobState), error_message: ErrorMessage, ...Events }), "finishRun"),
+  nodeStart: decodeWith(Schema.Struct({
+    workflow_run_id: WorkflowRunId,
+    node_id: NonEmptyText,
+    node_type: NonEmptyText,
+    input_payload: optional(Schema.NullOr(Json))
+  }), "startNode"),
+  nodeEnd: decodeWith(Schema.Struct({
+    status: endOf(NodeStatus),
+    output_payload: optional(Schema.NullOr(Json)),
+    error_message: ErrorMessage
+  }), "finishNode"),
+  claim: decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder) }), "claimNext"),
+  findStale: decodeWith(Schema.Struct({ olderThanMs: AgeMillis, limit: optional(RowCount) }), "findStaleRuns"),
+  stallStale: decodeWith(
+    Schema.Struct({ olderThanMs: AgeMillis, limit: RowCount, events: optional(Builder) }),
+    "stallStaleRuns"
+  ),
+  prune: decodeWith(
+    Schema.Struct({ olderThan: Bound, keepNewest: RowCount, dryRun: optional(Schema.Boolean) }),
+    "pruneJobs"
+  ),
+  events: decodeWith(Schema.Array(EventRecordInput), "EventRecord"),
+  eventFilter: decodeWith(Schema.Struct({
+    event_id: optional(EventId),
+    job_id: optional(JobId),
+    trace_id: optional(TraceId),
+    workflow_run_id: optional(WorkflowRunId),
+    types: optional(Schema.Array(EventType)),
+    since: optional(Bound),
+    until: optional(Bound),
+    order: optional(Schema.Literal("asc", "desc")),
+    limit: optional(PageLimit),
+    cursor: optional(Schema.String)
+  }), "EventFilter"),
+  purge: decodeWith(Schema.Struct({ before: Bound, batchSize: BatchSize }), "purgeEventsBatch")
+}
+
+/**
+ * The store with every argument decoded at the port (see the module comment).
+ * Decoded values have the port's own types; the few `as` restore what a
+ * schema cannot spell (the events builders' signatures, a status union).
+ */
+export const decodingInputs = (store: Service): Service => ({
+  ...store,
+  createJob: (job, options = {}) =>
+    Effect.flatMap(Effect.all([decode.newJob(job), decode.withEvents(options)]), ([j, o]) => store.createJob(j, o)),
+  getJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.getJob),
+  lockJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.lockJob),
+  listJobs: (filter = {}) => Effect.flatMap(decode.jobFilter(filter), store.listJobs),
+  // `stalled` decodes (it is a JobState), and the store answers IllegalTransition: no edge leads there (R6a).
+  transition: (request) => Effect.flatMap(decode.transition(request), (r) => store.transition(r as typeof request)),
+  updateJob: (jobId, patch) =>
+    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.patch(patch)]), ([id, p]) => store.updateJob(id, p)),
+  setPinned: (jobId, pinned) =>
+    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.pinned(pinned)]), ([id, p]) => store.setPinned(id, p)),
+  createRun: (jobId, options = {}) =>
+    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.withEvents(options)]), ([id, o]) => store.createRun(id, o)),
+  getRun: (runId) => Effect.flatMap(decode.runId(runId), store.getRun),
+  listRuns: (jobId) => Effect.flatMap(decode.jobId(jobId), store.listRuns),
+  finishRun: (runId, status, options = {}) =>
+    Effect.flatMap(
+      Effect.all([decode.runId(runId), decode.runEnd({ ...options, status })]),
+      ([id, { status: end, ...rest }]) => store.finishRun(id, end as typeof status, rest)
+    ),
+  heartbeat: (runId) => Effect.flatMap(decode.runId(runId), store.heartbeat),
+  releaseRun: (runId, options) =>
+    Effect.flatMap(Effect.all([decode.runId(runId), decode.release(options)]), ([id, o]) => store.releaseRun(id, o)),
+  startNode: (input) => Effect.flatMap(decode.nodeStart(input), store.startNode),
+  finishNode: (nodeId, outcome) =>
+    Effect.flatMap(
+      Effect.all([decode.nodeId(nodeId), decode.nodeEnd(outcome)]),
+      ([id, o]) => store.finishNode(id, o as typeof outcome)
+    ),
+  listNodes: (runId) => Effect.flatMap(decode.runId(runId), store.listNodes),
+  claimNext: (options = {}) =>
+    Effect.flatMap(decode.claim(options), (o) => store.claimNext(o as typeof options)),
+  findStaleRuns: (options) => Effect.flatMap(decode.findStale(options), store.findStaleRuns),
+  stallStaleRuns: (options) =>
+    Effect.flatMap(decode.stallStale(options), (o) => store.stallStaleRuns(o as typeof options)),
+  pruneJobs: (options) => Effect.flatMap(decode.prune(options), store.pruneJobs),
+  appendEvents: (events) => Effect.flatMap(decode.events(events), store.appendEvents),
+  listEvents: (filter = {}) => Effect.flatMap(decode.eventFilter(filter), store.listEvents),
+  purgeEventsBatch: (options) => Effect.flatMap(decode.purge(options), store.purgeEventsBatch)
+})

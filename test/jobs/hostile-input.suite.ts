@@ -1,0 +1,193 @@
+/**
+ * Jobs under hostile input (issue 11, points 4-7 and 10), run unchanged on
+ * each store: caller text and ids decoded at the boundary, library-made text
+ * made storable on purpose, metric arithmetic that never strands a job, and
+ * the recorder's redaction applied to every caller text stored on a job.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
+import type { JobId } from "../../src/domain/Ids.js"
+import * as Capabilities from "../../src/Capabilities.js"
+import * as FlightRecorder from "../../src/FlightRecorder.js"
+import * as Jobs from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import type { StoreBackend } from "../support/stores.js"
+import { summarize } from "./jobs.suite.js"
+import { services } from "./services.js"
+
+/** What the caller's error and the stored text must not share. */
+const TOKEN = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig"
+const API_KEY = "sk-proj-0123456789abcdefghij"
+
+/** The typed failure's tag, or a description of what happened instead. */
+const tagOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.exit(effect), (exit) =>
+    exit._tag === "Success"
+      ? "success"
+      : exit.cause._tag === "Fail"
+      ? String((exit.cause.error as { readonly _tag?: unknown })._tag)
+      : `not a typed failure: ${exit.cause._tag}`)
+
+export const runHostileInputSuite = (backend: StoreBackend) => {
+  const provide = <A, E, R>(effect: Effect.Effect<A, E, R>, store: Layer.Layer<JobStore, unknown> = backend.layer()) =>
+    Effect.provide(effect, services(store) as Layer.Layer<Exclude<R, never>, unknown>)
+
+  const started = Effect.gen(function*() {
+    const jobs = yield* Jobs.Jobs
+    const job = yield* jobs.submit(summarize())
+    const claim = yield* jobs.start(job.job_id)
+    return claim
+  })
+
+  describe(`Jobs under hostile input on ${backend.name}`, () => {
+    it.effect("R5 Jobs.fail with U+0000 or a lone surrogate in its error is DecodeFailure, and the job stays running", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const { job } = yield* started
+        for (const error of ["disk \u0000 full", "half a pair \uD83D here", "\uDE00 reversed \uD83D"]) {
+          assert.strictEqual(yield* tagOf(jobs.fail(job.job_id, error)), "DecodeFailure", JSON.stringify(error))
+        }
+        const after = yield* jobs.get(job.job_id)
+        assert.strictEqual(after.state, "running")
+        assert.isNull(after.error_message)
+      })))
+
+    it.effect("R5 a program that dies with U+0000 and lone surrogates in its message settles failed, the text escaped alike on every store", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        const { job, run } = yield* started
+        const message = "boom \u0000 and \uD800 then \uDFFF!"
+        yield* Effect.exit(jobs.run(job.job_id, (ctx) =>
+          ctx.node({ node_id: "tool", node_type: "io" }, Effect.die(new Error(message)))))
+        const escaped = "boom \\u0000 and \\uD800 then \\uDFFF!"
+        const failed = yield* jobs.get(job.job_id)
+        assert.strictEqual(failed.state, "failed", "settled, not stranded in running")
+        assert.strictEqual(failed.error_message, escaped)
+        assert.strictEqual((yield* store.getRun(run.id)).error_message, escaped)
+        assert.deepStrictEqual((yield* store.listNodes(run.id)).map((n) => [n.status, n.error_message]), [["failed", escaped]])
+      })))
+
+    it.effect("R5 job outputs with an unstorable key fail the job, naming the key, instead of being stored without it", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const { job } = yield* started
+        const error = yield* Effect.flip(jobs.run(job.job_id, () => Effect.succeed({ "k\u0000": 1, keep: 2 })))
+        assert.strictEqual(error._tag, "DecodeFailure")
+        const failed = yield* jobs.get(job.job_id)
+        assert.strictEqual(failed.state, "failed")
+        assert.isNull(failed.job_outputs, "nothing was stored, not even the good key")
+        assert.include(failed.error_message ?? "", "\"k\\u0000\"")
+      })))
+
+    it.effect("R4 a run whose job's duration_ms is near its bound settles completed, the duration saturated at the bound", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const { job } = yield* started
+        yield* jobs.addMetrics(job.job_id, { duration_ms: Number.MAX_SAFE_INTEGER - 5 })
+        // The clock moves only once the program is asleep (a loaded machine may take long to start it).
+        const begun = yield* Deferred.make<void>()
+        const fiber = yield* Effect.fork(jobs.run(job.job_id, () =>
+          Effect.zipRight(Deferred.succeed(begun, undefined), Effect.as(Effect.sleep("10 seconds"), { ok: true }))))
+        yield* Deferred.await(begun)
+        yield* Effect.yieldNow()
+        yield* TestClock.adjust("10 seconds")
+        assert.deepStrictEqual(yield* Fiber.join(fiber), { ok: true })
+        const done = yield* jobs.get(job.job_id)
+        assert.strictEqual(done.state, "completed")
+        assert.strictEqual(done.metrics.duration_ms, Number.MAX_SAFE_INTEGER)
+      })))
+
+    it.effect("R9 recoverStalledRuns with thresholdSecs 1e12 or Number.MAX_SAFE_INTEGER answers on every store and stalls nothing younger", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* TestClock.setTime(Date.UTC(2030, 0, 1))
+        const { job } = yield* started
+        yield* TestClock.adjust("1 minute")
+        for (const thresholdSecs of [1e12, Number.MAX_SAFE_INTEGER]) {
+          const report = yield* Recovery.recoverStalledRuns({ thresholdSecs })
+          assert.deepStrictEqual([report.recovered.length, report.thresholdSecs], [0, thresholdSecs])
+        }
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
+        assert.strictEqual((yield* Recovery.recoverStalledRuns()).recovered.length, 1, "the default threshold still recovers it")
+      })))
+
+    it.effect("R14 a bearer token in a cancel reason is redacted in the job's status_reason as in its event", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        const job = yield* jobs.submit(summarize({ status_reason: `queued by a client with Authorization: Bearer ${TOKEN}` }))
+        assert.notInclude(job.status_reason, TOKEN)
+        const cancelled = yield* jobs.cancel(job.job_id, { reason: `operator pasted Authorization: Bearer ${TOKEN}`, actor: "human" })
+        const stored = yield* jobs.get(job.job_id)
+        const events = (yield* store.listEvents({ job_id: job.job_id, types: ["system"] })).items
+        const reason = events.find((event) => event.body["to_state"] === "cancelled")?.body["reason"]
+        assert.strictEqual(cancelled.status_reason, "operator pasted Authorization: Bearer [REDACTED]")
+        assert.strictEqual(stored.status_reason, reason, "the row says what the event says")
+        assert.notInclude(JSON.stringify(stored), TOKEN)
+      })))
+
+    it.effect("R14 secrets in a fail error, a program's failure and a node's failure are redacted in every stored error_message", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        const first = yield* started
+        yield* jobs.fail(first.job.job_id, `upstream 401 for Authorization: Bearer ${TOKEN}`)
+        assert.strictEqual((yield* jobs.get(first.job.job_id)).error_message, "upstream 401 for Authorization: Bearer [REDACTED]")
+        assert.notInclude((yield* store.getRun(first.run.id)).error_message ?? "", TOKEN)
+
+        const second = yield* started
+        yield* Effect.exit(jobs.run(second.job.job_id, (ctx) =>
+          ctx.node({ node_id: "call", node_type: "llm" }, Effect.fail(new Error(`rejected key ${API_KEY}`)))))
+        const texts = [
+          (yield* jobs.get(second.job.job_id)).error_message,
+          (yield* store.getRun(second.run.id)).error_message,
+          ...(yield* store.listNodes(second.run.id)).map((node) => node.error_message)
+        ]
+        assert.deepStrictEqual(texts, ["rejected key [REDACTED]", "rejected key [REDACTED]", "rejected key [REDACTED]"])
+      })))
+
+    it.effect("R14 the recorder's own redaction rules apply to the stored status_reason too", () =>
+      Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize())
+        const cancelled = yield* jobs.cancel(job.job_id, { reason: "customer 123-45-6789 asked" })
+        assert.strictEqual(cancelled.status_reason, "customer [SSN] asked")
+      }).pipe(Effect.provide(Jobs.layer.pipe(
+        Layer.provideMerge(Recovery.layerNoStartupRecovery),
+        Layer.provideMerge(FlightRecorder.layer({
+          redactionRules: [{ name: "ssn", pattern: /\b\d{3}-\d{2}-\d{4}\b/g, replacement: "[SSN]" }]
+        })),
+        Layer.provideMerge(Capabilities.layerDefault),
+        Layer.provideMerge(backend.layer())
+      ))))
+
+    it.effect("R6 Jobs answers a malformed id with DecodeFailure, and an upper-case id as its lower-case form", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        for (const raw of ["not-a-uuid", "", "00000000-0000-0000-0000-000000000000", "a\u0000"]) {
+          const id = raw as JobId
+          const answers = [
+            yield* tagOf(jobs.get(id)),
+            yield* tagOf(jobs.start(id)),
+            yield* tagOf(jobs.cancel(id)),
+            yield* tagOf(jobs.fail(id, "x")),
+            yield* tagOf(jobs.run(id, () => Effect.void)),
+            yield* tagOf(jobs.addMetrics(id, { total_tokens: 1 }))
+          ]
+          assert.deepStrictEqual(answers, Array(answers.length).fill("DecodeFailure"), JSON.stringify(raw))
+        }
+        const lower = crypto.randomUUID()
+        const job = yield* jobs.submit(summarize({ job_id: lower.toUpperCase() }))
+        assert.strictEqual(job.job_id as string, lower)
+        assert.strictEqual((yield* jobs.get(lower.toUpperCase() as JobId)).job_id as string, lower)
+        assert.strictEqual(yield* tagOf(jobs.submit(summarize({ job_id: lower }))), "AlreadyExists")
+        assert.strictEqual((yield* jobs.list()).items.length, 1)
+      })))
+  })
+}
