@@ -12,8 +12,8 @@
 --   4. drop the legacy tables child -> parent (DROP TABLE deletes the rows
 --      first, and a parent must have no children left when it goes).
 --
--- Conversions: legacy kinds are normalised, NULL/empty metrics become the zero
--- object and missing metric fields 0, NULL arrays '[]', and timestamps in
+-- Conversions: legacy kinds are normalised, NULL/empty/JSON-null metrics become
+-- the zero object and missing metric fields 0, NULL arrays '[]', and timestamps in
 -- either legacy form (`YYYY-MM-DD HH:MM:SS`, which is UTC, or RFC 3339 with any
 -- offset) become the one stored form `YYYY-MM-DDTHH:MM:SS.sssZ`. A value that
 -- cannot be converted is copied as it is, so the new table's constraint
@@ -215,13 +215,14 @@ SELECT
   capability_profile_id,
   access_mode,
   safety_mode,
-  coalesce(nullif(trim(entity_refs), ''), '[]'),
-  coalesce(nullif(trim(planned_operations), ''), '[]'),
+  -- SQL NULL, '' and JSON null (serde's `None`) all mean "absent".
+  coalesce(nullif(nullif(trim(entity_refs), ''), 'null'), '[]'),
+  coalesce(nullif(nullif(trim(planned_operations), ''), 'null'), '[]'),
   -- json_patch onto {} drops members that are JSON null; json_insert then adds
   -- each missing metric as 0 and never overwrites a present one, so a bad
   -- value (negative, fraction, string) survives to be refused by the CHECK.
   json_insert(
-    json_patch('{}', coalesce(nullif(trim(metrics), ''), '{}')),
+    json_patch('{}', coalesce(nullif(nullif(trim(metrics), ''), 'null'), '{}')),
     '$.duration_ms', 0,
     '$.total_tokens', 0,
     '$.input_tokens', 0,
