@@ -16,6 +16,7 @@ export * from "./domain/Timestamp.js"
 export * from "./domain/WorkflowRun.js"
 export * from "./domain/EventRecord.js"
 export * from "./domain/FlightEvent.js"
+export * from "./domain/LegacyFlightEvent.js"
 
 // Services, each a module: `Jobs.Jobs` is the tag, `Jobs.layer` its layer.
 export * as Capabilities from "./Capabilities.js"
