@@ -19,6 +19,12 @@
 -- cannot be converted is copied as it is, so the new table's constraint
 -- refuses it and the whole migration fails loudly, naming the constraint.
 -- Nothing is ever dropped silently: row counts stay the same.
+--
+-- Replay-safe (issue 12.4): the rebuild converts a legacy shape once; a
+-- database whose ai_jobs already has this file's constraints skips the file
+-- (see src/store/internal/migrationGuard.ts), so running it again can never
+-- rebuild a table from this older definition.
+-- skip-if: SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ai_jobs' AND sql LIKE '%CONSTRAINT ai_jobs_metrics_valid CHECK%'
 
 -- 1. Rename the legacy tables.
 ALTER TABLE workflow_node_executions RENAME TO legacy_workflow_node_executions;

@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { migrationsDirectory } from "../../src/store/sqlite/migrations.js"
+import { skipIfQuery } from "../../src/store/internal/migrationGuard.js"
 import { splitStatements } from "../../src/store/sqlite/sqlScript.js"
 
 describe("SQLite migration scripts (R16)", () => {
@@ -68,5 +69,25 @@ END`
     const triggers = flightRecorder.filter((statement) => /CREATE TRIGGER/.test(statement))
     assert.strictEqual(triggers.length, 2)
     for (const trigger of triggers) assert.match(trigger, /RAISE\(ABORT, '[^']+'\);\s*END$/)
+  })
+
+  it("issue 12.4 a file that rebuilds or drops a table names the skip-if query that makes it replay-safe; the rest create only what is missing", () => {
+    for (const file of readdirSync(migrationsDirectory).filter((name) => name.endsWith(".sql"))) {
+      const script = readFileSync(new URL(file, migrationsDirectory), "utf8")
+      const statements = splitStatements(script).map((statement) => statement.replace(/^(\s*--[^\n]*\n)*\s*/, ""))
+      if (statements.some((statement) => /^(ALTER TABLE \S+ RENAME|DROP TABLE)/i.test(statement))) {
+        assert.isNotNull(skipIfQuery(script), `${file} rebuilds a table without a skip-if query`)
+        continue
+      }
+      for (const statement of statements.filter((s) => /^CREATE/i.test(s))) {
+        assert.match(statement, /^CREATE (TABLE|INDEX|UNIQUE INDEX|TRIGGER|VIEW) IF NOT EXISTS /i, `${file}: ${statement.slice(0, 60)}`)
+      }
+    }
+  })
+
+  it("issue 12.4 skipIfQuery reads the one-line query after `-- skip-if:`, and nothing when there is none", () => {
+    assert.strictEqual(skipIfQuery("-- header\n-- skip-if: SELECT 1 FROM t WHERE x = 'a'\nCREATE TABLE t (x)"), "SELECT 1 FROM t WHERE x = 'a'")
+    assert.isNull(skipIfQuery("-- skip if: nothing here\nCREATE TABLE t (x)"))
+    assert.isNull(skipIfQuery("CREATE TABLE t (x) -- skip-if: in a statement, not a line of its own"))
   })
 })
