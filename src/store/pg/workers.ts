@@ -14,6 +14,7 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
+import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallReason.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Claim, JobStore, StalledRun } from "../JobStore.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
@@ -22,6 +23,16 @@ import { inTransaction, storageErrors } from "./storageErrors.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
+
+/**
+ * `error_message = ` the recovery reason naming `heartbeat` (a column, or a
+ * subquery giving the job's run's heartbeat: `workflow_run_id` there is the
+ * job's, workflow_runs has no such column) in the one stored text form.
+ */
+const stalledError = (sql: SqlClient.SqlClient, olderThanMs: number, heartbeat: Statement.Fragment) => {
+  const why = stallMessageAround(olderThanMs / 1000)
+  return sql`error_message = ${why.before} || to_char(${heartbeat} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ${why.after}`
+}
 
 /** Claiming, recovery and pruning. */
 export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
@@ -99,10 +110,13 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
           LIMIT ${Math.max(0, Math.floor(options.limit))}
           FOR UPDATE OF r SKIP LOCKED
         ), stalled_runs AS (
-          UPDATE workflow_runs r SET status = 'stalled', updated_at = ${at}::timestamptz
+          UPDATE workflow_runs r SET status = 'stalled', ${stalledError(sql, options.olderThanMs, sql`r.last_heartbeat`)},
+            updated_at = ${at}::timestamptz
           FROM stale WHERE r.id = stale.id
         ), stalled_jobs AS (
-          UPDATE ai_jobs j SET status = 'stalled', updated_at = ${at}::timestamptz
+          UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
+            ${stalledError(sql, options.olderThanMs, sql`(SELECT r.last_heartbeat FROM workflow_runs r WHERE r.id = workflow_run_id)`)},
+            updated_at = ${at}::timestamptz
           FROM stale WHERE j.id = stale.job_id AND j.status = 'running'
         )
         SELECT * FROM stale ORDER BY last_heartbeat, id`
