@@ -22,6 +22,7 @@ export * from "./domain/LegacyFlightEvent.js"
 export * as Capabilities from "./Capabilities.js"
 export * as FlightRecorder from "./FlightRecorder.js"
 export * as Redactor from "./flight/Redactor.js"
+export * as Janitor from "./Janitor.js"
 export * as Jobs from "./Jobs.js"
 export * as Recovery from "./Recovery.js"
 

@@ -103,8 +103,8 @@ export const eventDetail = (event: StoredFlightEvent): string => {
     case "system":
       if ("event_name" in event) {
         return `${event.event_name}: scanned ${event.items_scanned}, pruned ${event.items_pruned}, ` +
-          `spared ${event.items_spared_pinned} pinned and ${event.items_spared_window} in the window, ` +
-          `${event.events_purged} events purged${event.dry_run ? " (dry run)" : ""}`
+          `spared ${event.items_spared_pinned} pinned and ${event.items_spared_window} in the window` +
+          `${optionalPart(", events purged ", event.events_purged)}${event.dry_run ? " (dry run)" : ""}`
       }
       return [event.workflow_run_id === undefined ? "" : `run ${shortId(event.workflow_run_id)}`, event.reason ?? ""]
         .filter((part) => part !== "").join("; ")

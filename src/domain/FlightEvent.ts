@@ -147,24 +147,27 @@ export const JobLifecycleEvent = Schema.Struct({
 
 /**
  * HSK-GC-003: what one Janitor pass did, as the reference records it (a
- * `system` event named `meta.gc_summary` / `gc_summary`, storage/retention.rs),
- * plus the Flight Recorder events its retention purged.
+ * `system` event whose payload is named `meta.gc_summary` / `gc_summary`,
+ * storage/retention.rs): its job counts and whether it was a dry run. The
+ * reference's artifact fields (`total_bytes_freed`, `gc_report_artifact`,
+ * `deleted_artifacts`) are left out: there is no artifact store here. Ours
+ * adds how many Flight Recorder events the pass's retention purged.
  */
 export const GcSummaryEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("system"),
   event_type: Schema.Literal("meta.gc_summary"),
   event_name: Schema.Literal("gc_summary"),
-  /** Terminal jobs older than the cutoff that the pass looked at. */
+  /** Jobs in a prunable state older than the cutoff that the pass looked at. */
   items_scanned: NonNegativeInt,
   items_pruned: NonNegativeInt,
   /** Old enough, but pinned (HSK-GC-002). */
   items_spared_pinned: NonNegativeInt,
   /** Old enough and unpinned, but among the newest kept (the keep-newest window). */
   items_spared_window: NonNegativeInt,
-  total_bytes_freed: NonNegativeInt,
   dry_run: Schema.Boolean,
-  events_purged: NonNegativeInt
+  /** Events the pass's Flight Recorder retention purged; absent when it ran none. */
+  events_purged: optional(NonNegativeInt)
 }).annotations({ identifier: "GcSummaryEvent" })
 
 /** A `system` event: a job lifecycle change, or a Janitor pass's summary. */

@@ -91,6 +91,19 @@ export interface Claim {
   readonly run: WorkflowRun
 }
 
+/**
+ * What a prune found and did (HSK-GC-003's counts). `scanned` jobs were in a
+ * prunable state and older than the cutoff; each was `pruned`, spared because
+ * pinned (`spared_pinned`), or spared as one of the newest kept
+ * (`spared_window`): scanned = pruned + spared_pinned + spared_window.
+ */
+export interface PruneReport {
+  readonly scanned: number
+  readonly pruned: number
+  readonly spared_pinned: number
+  readonly spared_window: number
+}
+
 /** A run moved to `stalled` by recovery: the run as it was, and its job's trace id. */
 export interface StalledRun {
   readonly run: WorkflowRun
@@ -191,15 +204,16 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   // Pruning (R18)
 
   /**
-   * Deletes terminal jobs last updated before `olderThan` (with their runs and
-   * nodes), never pinned ones, always keeping the newest `keepNewest` terminal
-   * jobs. With `dryRun`, counts without deleting.
+   * Deletes jobs in a prunable state (`Lifecycle.prunableStates`: terminal or
+   * failed) last updated before `olderThan`, with their runs and nodes; never
+   * pinned ones, and never the newest `keepNewest` unpinned prunable jobs. One
+   * transaction. With `dryRun`, counts without deleting.
    */
   readonly pruneJobs: (options: {
     readonly olderThan: DateTime.Utc
     readonly keepNewest: number
     readonly dryRun?: boolean
-  }) => Effect.Effect<{ readonly deleted: number }, StorageError>
+  }) => Effect.Effect<PruneReport, StorageError>
 
   // Flight Recorder sink
 

@@ -280,7 +280,7 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
       assert.strictEqual(claim?.job.workflow_run_id, claim?.run.id)
       // The finished term_exec job (completed, unpinned, old) goes with its run and node.
       const pruned = yield* store.pruneJobs({ olderThan: DateTime.unsafeMake("2024-03-15T00:00:00Z"), keepNewest: 0 })
-      assert.strictEqual(pruned.deleted, 1)
+      assert.strictEqual(pruned.pruned, 1)
       expectTag(yield* failureOf(store.getJob(jobId(jobs.termExec))), "NotFound")
       expectTag(yield* failureOf(store.getRun(runId(runs.finished))), "NotFound")
       expectTag(yield* failureOf(store.finishNode(NodeExecutionId.make(nodes.exec), { status: "completed" })), "NotFound")

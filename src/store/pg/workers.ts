@@ -18,7 +18,7 @@ import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallRea
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Claim, JobStore, StalledRun } from "../JobStore.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
-import { columns, countOf, decode, instantParam, toAiJob } from "./rows.js"
+import { columns, decode, instantParam, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
 import { newRun } from "../internal/newRows.js"
 
@@ -134,30 +134,38 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
 
   const pruneJobs: Service["pruneJobs"] = Effect.fn("JobStore.pruneJobs")(
     function*(options: { readonly olderThan: DateTime.Utc; readonly keepNewest: number; readonly dryRun?: boolean }) {
-      // The newest keepNewest terminal jobs are ranked over all terminal jobs,
-      // pinned or not, old or recent; of the rest, the old unpinned ones go.
-      const prunable = sql`
-        WITH ranked AS (
-          SELECT id, updated_at, is_pinned,
-            row_number() OVER (ORDER BY updated_at DESC, id DESC) AS newest_rank
-          FROM ai_jobs
-          WHERE ${sql.in("status", [...Lifecycle.terminalStates])}
-        ), prunable AS (
-          SELECT id FROM ranked
-          WHERE newest_rank > ${Math.max(0, Math.floor(options.keepNewest))}
-            AND updated_at < ${instantParam(options.olderThan)}::timestamptz
-            AND NOT is_pinned
+      const prunable = sql.in("status", [...Lifecycle.prunableStates])
+      const cutoff = sql`${instantParam(options.olderThan)}::timestamptz`
+      // `scanned`: prunable and old. `kept`: the window, the newest keepNewest
+      // unpinned prunable jobs whatever their age. What is neither pinned nor
+      // kept goes; the DELETE re-checks its row, so a job pinned, retried or
+      // touched meanwhile stays.
+      const candidates = sql`
+        WITH scanned AS (
+          SELECT id, is_pinned FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff}
+        ), kept AS (
+          SELECT id FROM ai_jobs WHERE ${prunable} AND NOT is_pinned
+          ORDER BY updated_at DESC, id DESC
+          LIMIT ${Math.max(0, Math.floor(options.keepNewest))}
+        ), doomed AS (
+          SELECT id FROM scanned WHERE NOT is_pinned AND id NOT IN (SELECT id FROM kept)
         )`
+      const counts = sql`
+        (SELECT count(*) FROM scanned) AS scanned,
+        (SELECT count(*) FROM scanned WHERE is_pinned) AS spared_pinned`
       // Runs and nodes go by ON DELETE CASCADE; events have no foreign key and stay.
-      const rows = options.dryRun === true
-        ? yield* sql`${prunable} SELECT count(*) AS count FROM prunable`
-        : yield* sql`${prunable}, pruned AS (
-            DELETE FROM ai_jobs j USING prunable
-            WHERE j.id = prunable.id AND NOT j.is_pinned
+      const [row] = options.dryRun === true
+        ? yield* sql`${candidates} SELECT ${counts}, (SELECT count(*) FROM doomed) AS pruned`
+        : yield* sql`${candidates}, pruned AS (
+            DELETE FROM ai_jobs j USING doomed
+            WHERE j.id = doomed.id AND ${prunable} AND j.updated_at < ${cutoff} AND NOT j.is_pinned
             RETURNING 1
           )
-          SELECT count(*) AS count FROM pruned`
-      return { deleted: yield* countOf(rows) }
+          SELECT ${counts}, (SELECT count(*) FROM pruned) AS pruned`
+      const scanned = Number(row?.["scanned"] ?? 0)
+      const spared_pinned = Number(row?.["spared_pinned"] ?? 0)
+      const pruned = Number(row?.["pruned"] ?? 0)
+      return { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
     },
     storageErrors("JobStore.pruneJobs")
   )
