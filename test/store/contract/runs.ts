@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { Json } from "../../../src/domain/Json.js"
 import type { TransitionTarget } from "../../../src/domain/Lifecycle.js"
+import { JobStates } from "../../../src/domain/JobState.js"
 import type { NodeEndStatus } from "../../../src/domain/WorkflowRun.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { encode, eventRecord, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, startedJob } from "../fixtures.js"
@@ -24,16 +25,7 @@ const finalStatuses: ReadonlyArray<Exclude<TransitionTarget, "queued" | "running
 ]
 
 /** Every status `finishNode` accepts: the ten job states but queued and running (issue 12.1). */
-const nodeEndStatuses: ReadonlyArray<NodeEndStatus> = [
-  "stalled",
-  "awaiting_validation",
-  "awaiting_user",
-  "completed",
-  "completed_with_issues",
-  "failed",
-  "cancelled",
-  "poisoned"
-]
+const nodeEndStatuses = JobStates.filter((status): status is NodeEndStatus => status !== "queued" && status !== "running")
 
 /** JSON that tends to break on the way through a database: nesting, unicode, number forms, camelCase keys. */
 const awkwardPayload: Json = {
