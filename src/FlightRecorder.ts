@@ -22,9 +22,11 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { type DecodeFailure, formatIssues } from "./domain/Errors.js"
 import type { EventRecord, EventType } from "./domain/EventRecord.js"
-import { FlightEvent, type FlightEventInputOf } from "./domain/FlightEvent.js"
+import type { FlightEventInputOf, JobLifecycleEvent } from "./domain/FlightEvent.js"
+import { StoredFlightEvent } from "./domain/LegacyFlightEvent.js"
+import type { JobId } from "./domain/Ids.js"
 import { type EventTooLarge, InvalidEvent } from "./flight/Errors.js"
-import { makePrepare } from "./flight/prepare.js"
+import { freshTraceId, makePrepare } from "./flight/prepare.js"
 import { uuidv7 } from "./domain/uuidv7.js"
 import { yieldToEventLoop } from "./internal/yieldToEventLoop.js"
 import * as Redactor from "./flight/Redactor.js"
@@ -32,6 +34,7 @@ import { type EventFilter, JobStore, type Page, type ReadError } from "./store/J
 import { type AlreadyExists, CorruptRow, type StorageError } from "./store/StoreErrors.js"
 
 export { EventTooLarge, InvalidEvent } from "./flight/Errors.js"
+export type { StoredFlightEvent } from "./domain/LegacyFlightEvent.js"
 export type { RedactionRule } from "./flight/Redactor.js"
 
 /**
@@ -64,19 +67,24 @@ export interface FlightRecorderConfig {
 /** The Flight Recorder service. */
 export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightRecorder")<FlightRecorder, {
   /**
-   * Validates an untrusted event (every problem reported), NFC-normalises,
-   * redacts, applies the raw-content rule and the size bound, and returns the
-   * record a store appends. Writes nothing.
+   * Validates an untrusted event (every problem reported), fills in a missing
+   * `trace_id` (the named job's, else a fresh one: a read of that job),
+   * NFC-normalises, redacts, applies the raw-content rule and the size bound,
+   * and returns the record a store appends. Writes nothing.
    */
-  readonly prepare: (event: unknown) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge>
+  readonly prepare: (event: unknown) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | ReadError>
   /** Prepares and appends one event. */
-  readonly record: (event: unknown) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | AlreadyExists | StorageError>
+  readonly record: (event: unknown) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
   /** Prepares every event, then appends them in one write: all or nothing. */
   readonly recordMany: (
     events: ReadonlyArray<unknown>
-  ) => Effect.Effect<ReadonlyArray<EventRecord>, InvalidEvent | EventTooLarge | AlreadyExists | StorageError>
-  /** Lists events (R10), decoded back to typed events. A stored body that does not decode is `CorruptRow`. */
-  readonly list: (filter?: EventFilter) => Effect.Effect<Page<FlightEvent>, ReadError | DecodeFailure>
+  ) => Effect.Effect<ReadonlyArray<EventRecord>, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
+  /**
+   * Lists events (R10), decoded back to typed events: the current shapes, or
+   * a `LegacyFlightEvent` stored before them (see LegacyFlightEvent.ts). A
+   * stored body that decodes as neither is `CorruptRow`.
+   */
+  readonly list: (filter?: EventFilter) => Effect.Effect<Page<StoredFlightEvent>, ReadError | DecodeFailure>
   /**
    * Purges events older than `cutoff` (default: now minus the retention
    * window) in batches, and returns how many it purged (R10, R13). A cutoff
@@ -91,7 +99,7 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
   readonly redact: (text: string) => string
 }>() {}
 
-const decodeBody = Schema.decodeUnknown(FlightEvent, { errors: "all", onExcessProperty: "error" })
+const decodeBody = Schema.decodeUnknown(StoredFlightEvent, { errors: "all", onExcessProperty: "error" })
 
 /** The table events live in, for `CorruptRow`. */
 const EVENTS_TABLE = "flight_recorder_events"
@@ -103,7 +111,16 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
     const retention = Duration.decode(config.retention ?? DEFAULT_RETENTION)
     const batchSize = Math.max(1, Math.floor(config.purgeBatchSize ?? DEFAULT_PURGE_BATCH_SIZE))
     const redactor = Redactor.make({ rules: config.redactionRules ?? [] })
+    // An event sent without a trace id joins its job's trace; a job that is not
+    // (or no longer) there gives a fresh one, as an event naming no job does.
+    const traceIdFor = (jobId: JobId | undefined) =>
+      jobId === undefined ? freshTraceId : store.getJob(jobId).pipe(
+        Effect.map((job) => job.trace_id),
+        // The event's job id already decoded, so a DecodeFailure cannot happen; if it did, there is no job to join.
+        Effect.catchTags({ NotFound: () => freshTraceId, DecodeFailure: () => freshTraceId })
+      )
     const prepareEvent = makePrepare({
+      traceIdFor,
       debug: config.debug ?? false,
       ...(config.maxEventBytes === undefined ? {} : { maxEventBytes: config.maxEventBytes }),
       redactor
@@ -129,7 +146,7 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
       return prepared
     })
 
-    const decodeRecord = (record: EventRecord): Effect.Effect<FlightEvent, CorruptRow> =>
+    const decodeRecord = (record: EventRecord): Effect.Effect<StoredFlightEvent, CorruptRow> =>
       Effect.mapError(decodeBody(record.body), (error) =>
         new CorruptRow({ table: EVENTS_TABLE, row_id: record.event_id, column: "body", issues: formatIssues(error) }))
 
@@ -175,9 +192,12 @@ export const layerConfig = (
 ): Layer.Layer<FlightRecorder, ConfigError.ConfigError, JobStore> =>
   Layer.effect(FlightRecorder, Effect.flatMap(Config.unwrap(config), make))
 
+/** `Omit` of each member of a union (`system` has two shapes). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
 /** The fields a caller supplies to `makeEvent`: the event minus `type`, with `event_id`/`timestamp` optional. */
 export type EventFields<T extends EventType> =
-  & Omit<FlightEventInputOf<T>, "type" | "event_id" | "timestamp">
+  & OmitEach<FlightEventInputOf<T>, "type" | "event_id" | "timestamp">
   & { readonly event_id?: string; readonly timestamp?: string }
 
 /**
@@ -194,6 +214,9 @@ export const makeEvent = <T extends EventType>(type: T, fields: EventFields<T>):
 
 /** A `system` event for one job lifecycle change; `actor` defaults to `system`, `from_state` null at creation. */
 export const systemEvent = (
-  fields: Omit<EventFields<"system">, "actor"> & { readonly actor?: EventFields<"system">["actor"] }
-): Effect.Effect<FlightEventInputOf<"system">> => makeEvent("system", { ...fields, actor: fields.actor ?? "system" })
+  fields:
+    & Omit<typeof JobLifecycleEvent.Encoded, "type" | "event_id" | "timestamp" | "actor">
+    & { readonly event_id?: string; readonly timestamp?: string; readonly actor?: typeof JobLifecycleEvent.Encoded["actor"] }
+): Effect.Effect<typeof JobLifecycleEvent.Encoded> =>
+  makeEvent("system", { ...fields, actor: fields.actor ?? "system" }) as Effect.Effect<typeof JobLifecycleEvent.Encoded>
 

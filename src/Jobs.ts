@@ -158,11 +158,13 @@ export const make = Effect.gen(function*() {
   // bound: that is bad input, reported as DecodeFailure, and nothing is written.
   const prepare = (event: Effect.Effect<unknown>) =>
     Effect.flatMap(event, (input) =>
-      Effect.mapError(recorder.prepare(input), (error) =>
-        new DecodeFailure({
-          subject: "Flight Recorder event",
-          issues: error._tag === "InvalidEvent" ? error.reasons : [{ path: "", message: error.message }]
-        })))
+      Effect.catchTags(recorder.prepare(input), {
+        InvalidEvent: (error) => new DecodeFailure({ subject: "Flight Recorder event", issues: error.reasons }),
+        EventTooLarge: (error) =>
+          new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] }),
+        // Only an event without a trace id makes prepare read its job; every event built here has one.
+        CorruptRow: (error) => Effect.die(error)
+      }))
   const decodeNewJob = decodeWith(NewAiJob, "NewAiJob")
 
   const submit = Effect.fn("Jobs.submit")(function*(input: unknown) {

@@ -16,11 +16,13 @@ export * from "./domain/Timestamp.js"
 export * from "./domain/WorkflowRun.js"
 export * from "./domain/EventRecord.js"
 export * from "./domain/FlightEvent.js"
+export * from "./domain/LegacyFlightEvent.js"
 
 // Services, each a module: `Jobs.Jobs` is the tag, `Jobs.layer` its layer.
 export * as Capabilities from "./Capabilities.js"
 export * as FlightRecorder from "./FlightRecorder.js"
 export * as Redactor from "./flight/Redactor.js"
+export * as Janitor from "./Janitor.js"
 export * as Jobs from "./Jobs.js"
 export * as Recovery from "./Recovery.js"
 

@@ -7,6 +7,12 @@
 -- right type. A value that cannot be converted fails the whole migration (it
 -- runs in one transaction) and names what it could not convert: nothing is
 -- ever dropped or guessed silently.
+--
+-- Replay-safe (issue 12.4): the conversion happens once; a database whose
+-- ai_jobs already has this file's metrics constraint skips the file (see
+-- src/store/internal/migrationGuard.ts), so running it again never drops and
+-- re-adds constraints later migrations changed.
+-- skip-if: SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('ai_jobs') AND conname = 'ai_jobs_metrics_check' AND pg_get_constraintdef(oid) LIKE '%ai_job_metrics_valid(%'
 
 -- timestamptz -> text casts below must give ISO text whatever the server's DateStyle.
 SET LOCAL datestyle = 'ISO, YMD';
@@ -268,8 +274,10 @@ ALTER TABLE workflow_node_executions
   ALTER COLUMN status SET NOT NULL,
   ALTER COLUMN sequence SET NOT NULL,
   ALTER COLUMN started_at SET NOT NULL,
-  ADD CONSTRAINT workflow_node_executions_status_check
-    CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
+  -- Any job state: the reference stores a node's status as its JobState.
+  ADD CONSTRAINT workflow_node_executions_status_check CHECK (status IN (
+    'queued', 'running', 'stalled', 'awaiting_validation', 'awaiting_user',
+    'completed', 'completed_with_issues', 'failed', 'cancelled', 'poisoned')),
   ADD CONSTRAINT workflow_node_executions_sequence_check CHECK (sequence >= 0),
   -- Also the index for listing a run's nodes in order.
   ADD CONSTRAINT workflow_node_executions_run_sequence_key UNIQUE (workflow_run_id, sequence);

@@ -5,8 +5,11 @@
 -- that exists in the deleting transaction. purgeEventsBatch inserts a grant,
 -- deletes a batch and removes the grant in one short transaction; a grant can
 -- never be committed, so no other session ever sees one.
+--
+-- Replay-safe (issue 12.4): tables and indexes only if missing, functions
+-- replaced, triggers dropped and created again.
 
-CREATE TABLE flight_recorder_events (
+CREATE TABLE IF NOT EXISTS flight_recorder_events (
   event_id uuid PRIMARY KEY,
   "timestamp" timestamptz NOT NULL,
   actor text NOT NULL CHECK (actor IN ('human', 'agent', 'system')),
@@ -21,19 +24,19 @@ CREATE TABLE flight_recorder_events (
   body jsonb NOT NULL CHECK (jsonb_typeof(body) = 'object')
 );
 
-CREATE INDEX flight_recorder_events_time_idx ON flight_recorder_events ("timestamp", event_id);
-CREATE INDEX flight_recorder_events_job_idx ON flight_recorder_events (job_id, "timestamp");
-CREATE INDEX flight_recorder_events_trace_idx ON flight_recorder_events (trace_id, "timestamp");
-CREATE INDEX flight_recorder_events_run_idx ON flight_recorder_events (workflow_run_id, "timestamp");
-CREATE INDEX flight_recorder_events_type_idx ON flight_recorder_events (type, "timestamp");
+CREATE INDEX IF NOT EXISTS flight_recorder_events_time_idx ON flight_recorder_events ("timestamp", event_id);
+CREATE INDEX IF NOT EXISTS flight_recorder_events_job_idx ON flight_recorder_events (job_id, "timestamp");
+CREATE INDEX IF NOT EXISTS flight_recorder_events_trace_idx ON flight_recorder_events (trace_id, "timestamp");
+CREATE INDEX IF NOT EXISTS flight_recorder_events_run_idx ON flight_recorder_events (workflow_run_id, "timestamp");
+CREATE INDEX IF NOT EXISTS flight_recorder_events_type_idx ON flight_recorder_events (type, "timestamp");
 
-CREATE TABLE flight_recorder_retention_grants (
+CREATE TABLE IF NOT EXISTS flight_recorder_retention_grants (
   grant_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   cutoff timestamptz NOT NULL
 );
 
 -- UPDATE: always refused. DELETE: only for rows older than a grant's cutoff.
-CREATE FUNCTION flight_recorder_events_append_only() RETURNS trigger
+CREATE OR REPLACE FUNCTION flight_recorder_events_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE'
@@ -46,11 +49,12 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS flight_recorder_events_append_only ON flight_recorder_events;
 CREATE TRIGGER flight_recorder_events_append_only
   BEFORE UPDATE OR DELETE ON flight_recorder_events
   FOR EACH ROW EXECUTE FUNCTION flight_recorder_events_append_only();
 
-CREATE FUNCTION flight_recorder_events_no_truncate() RETURNS trigger
+CREATE OR REPLACE FUNCTION flight_recorder_events_no_truncate() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION 'flight_recorder_events is append-only: TRUNCATE refused'
@@ -59,13 +63,14 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS flight_recorder_events_no_truncate ON flight_recorder_events;
 CREATE TRIGGER flight_recorder_events_no_truncate
   BEFORE TRUNCATE ON flight_recorder_events
   FOR EACH STATEMENT EXECUTE FUNCTION flight_recorder_events_no_truncate();
 
 -- A grant lives only inside the transaction that made it: one still present
 -- at COMMIT makes the COMMIT fail, so no grant can outlast its purge.
-CREATE FUNCTION flight_recorder_grant_must_not_commit() RETURNS trigger
+CREATE OR REPLACE FUNCTION flight_recorder_grant_must_not_commit() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM flight_recorder_retention_grants g WHERE g.grant_id = NEW.grant_id) THEN
@@ -77,6 +82,7 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS flight_recorder_grant_must_not_commit ON flight_recorder_retention_grants;
 CREATE CONSTRAINT TRIGGER flight_recorder_grant_must_not_commit
   AFTER INSERT ON flight_recorder_retention_grants
   DEFERRABLE INITIALLY DEFERRED

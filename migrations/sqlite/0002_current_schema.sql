@@ -12,13 +12,19 @@
 --   4. drop the legacy tables child -> parent (DROP TABLE deletes the rows
 --      first, and a parent must have no children left when it goes).
 --
--- Conversions: legacy kinds are normalised, NULL/empty metrics become the zero
--- object and missing metric fields 0, NULL arrays '[]', and timestamps in
+-- Conversions: legacy kinds are normalised, NULL/empty/JSON-null metrics become
+-- the zero object and missing metric fields 0, NULL arrays '[]', and timestamps in
 -- either legacy form (`YYYY-MM-DD HH:MM:SS`, which is UTC, or RFC 3339 with any
 -- offset) become the one stored form `YYYY-MM-DDTHH:MM:SS.sssZ`. A value that
 -- cannot be converted is copied as it is, so the new table's constraint
 -- refuses it and the whole migration fails loudly, naming the constraint.
 -- Nothing is ever dropped silently: row counts stay the same.
+--
+-- Replay-safe (issue 12.4): the rebuild converts a legacy shape once; a
+-- database whose ai_jobs already has this file's constraints skips the file
+-- (see src/store/internal/migrationGuard.ts), so running it again can never
+-- rebuild a table from this older definition.
+-- skip-if: SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ai_jobs' AND sql LIKE '%CONSTRAINT ai_jobs_metrics_valid CHECK%'
 
 -- 1. Rename the legacy tables.
 ALTER TABLE workflow_node_executions RENAME TO legacy_workflow_node_executions;
@@ -133,8 +139,11 @@ CREATE TABLE workflow_node_executions (
   workflow_run_id TEXT NOT NULL REFERENCES workflow_runs (id) ON DELETE CASCADE,
   node_id TEXT NOT NULL CONSTRAINT workflow_node_executions_node_id_nonempty CHECK (length(node_id) > 0),
   node_type TEXT NOT NULL CONSTRAINT workflow_node_executions_node_type_nonempty CHECK (length(node_type) > 0),
-  status TEXT NOT NULL CONSTRAINT workflow_node_executions_status_valid
-    CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
+  -- Any job state: the reference stores a node's status as its JobState.
+  status TEXT NOT NULL CONSTRAINT workflow_node_executions_status_valid CHECK (status IN (
+    'queued', 'running', 'stalled', 'awaiting_validation', 'awaiting_user',
+    'completed', 'completed_with_issues', 'failed', 'cancelled', 'poisoned'
+  )),
   sequence INTEGER NOT NULL CONSTRAINT workflow_node_executions_sequence_valid
     CHECK (typeof(sequence) = 'integer' AND sequence >= 0),
   input_payload TEXT CONSTRAINT workflow_node_executions_input_payload_json
@@ -212,13 +221,14 @@ SELECT
   capability_profile_id,
   access_mode,
   safety_mode,
-  coalesce(nullif(trim(entity_refs), ''), '[]'),
-  coalesce(nullif(trim(planned_operations), ''), '[]'),
+  -- SQL NULL, '' and JSON null (serde's `None`) all mean "absent".
+  coalesce(nullif(nullif(trim(entity_refs), ''), 'null'), '[]'),
+  coalesce(nullif(nullif(trim(planned_operations), ''), 'null'), '[]'),
   -- json_patch onto {} drops members that are JSON null; json_insert then adds
   -- each missing metric as 0 and never overwrites a present one, so a bad
   -- value (negative, fraction, string) survives to be refused by the CHECK.
   json_insert(
-    json_patch('{}', coalesce(nullif(trim(metrics), ''), '{}')),
+    json_patch('{}', coalesce(nullif(nullif(trim(metrics), ''), 'null'), '{}')),
     '$.duration_ms', 0,
     '$.total_tokens', 0,
     '$.input_tokens', 0,

@@ -4,8 +4,10 @@
 -- No foreign keys to jobs or runs: the audit trail outlives pruned jobs.
 -- `body` is the whole validated event; the other columns are its envelope,
 -- kept as columns so every listing filter has an index.
+--
+-- Replay-safe (issue 12.4): every statement creates only what is missing.
 
-CREATE TABLE flight_recorder_events (
+CREATE TABLE IF NOT EXISTS flight_recorder_events (
   event_id TEXT PRIMARY KEY NOT NULL,
   timestamp TEXT NOT NULL CONSTRAINT flight_recorder_events_timestamp_form CHECK (
     length(timestamp) = 24
@@ -28,7 +30,7 @@ CREATE TABLE flight_recorder_events (
 -- A retention grant allows deleting events older than its cutoff. The store's
 -- purge inserts one, deletes a batch and removes it again inside one short
 -- transaction, so no grant is ever visible to another connection.
-CREATE TABLE flight_recorder_retention_grants (
+CREATE TABLE IF NOT EXISTS flight_recorder_retention_grants (
   grant_id INTEGER PRIMARY KEY,
   cutoff TEXT NOT NULL CONSTRAINT flight_recorder_retention_grants_cutoff_form CHECK (
     length(cutoff) = 24
@@ -38,13 +40,13 @@ CREATE TABLE flight_recorder_retention_grants (
   )
 );
 
-CREATE TRIGGER flight_recorder_events_refuse_update
+CREATE TRIGGER IF NOT EXISTS flight_recorder_events_refuse_update
 BEFORE UPDATE ON flight_recorder_events
 BEGIN
   SELECT RAISE(ABORT, 'flight_recorder_events is append-only: UPDATE refused');
 END;
 
-CREATE TRIGGER flight_recorder_events_refuse_delete
+CREATE TRIGGER IF NOT EXISTS flight_recorder_events_refuse_delete
 BEFORE DELETE ON flight_recorder_events
 WHEN NOT EXISTS (
   SELECT 1 FROM flight_recorder_retention_grants AS g WHERE OLD.timestamp < g.cutoff
@@ -53,8 +55,8 @@ BEGIN
   SELECT RAISE(ABORT, 'flight_recorder_events is append-only: DELETE refused outside a retention purge');
 END;
 
-CREATE INDEX flight_recorder_events_by_time ON flight_recorder_events (timestamp, event_id);
-CREATE INDEX flight_recorder_events_by_job ON flight_recorder_events (job_id, timestamp);
-CREATE INDEX flight_recorder_events_by_trace ON flight_recorder_events (trace_id, timestamp);
-CREATE INDEX flight_recorder_events_by_run ON flight_recorder_events (workflow_run_id, timestamp);
-CREATE INDEX flight_recorder_events_by_type ON flight_recorder_events (type, timestamp);
+CREATE INDEX IF NOT EXISTS flight_recorder_events_by_time ON flight_recorder_events (timestamp, event_id);
+CREATE INDEX IF NOT EXISTS flight_recorder_events_by_job ON flight_recorder_events (job_id, timestamp);
+CREATE INDEX IF NOT EXISTS flight_recorder_events_by_trace ON flight_recorder_events (trace_id, timestamp);
+CREATE INDEX IF NOT EXISTS flight_recorder_events_by_run ON flight_recorder_events (workflow_run_id, timestamp);
+CREATE INDEX IF NOT EXISTS flight_recorder_events_by_type ON flight_recorder_events (type, timestamp);

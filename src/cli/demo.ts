@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Capabilities from "../Capabilities.js"
 import type { AiJob } from "../domain/AiJob.js"
-import type { FlightEvent } from "../domain/FlightEvent.js"
+import type { StoredFlightEvent } from "../domain/LegacyFlightEvent.js"
 import type { JobId } from "../domain/Ids.js"
 import * as FlightRecorder from "../FlightRecorder.js"
 import * as Jobs from "../Jobs.js"
@@ -155,7 +155,7 @@ const tour = (database: Database) =>
     }).pipe(Effect.provide(services(Recovery.layerStartup())))
   })
 
-const byTime = (a: FlightEvent, b: FlightEvent) => {
+const byTime = (a: StoredFlightEvent, b: StoredFlightEvent) => {
   const delta = DateTime.toEpochMillis(a.timestamp) - DateTime.toEpochMillis(b.timestamp)
   return delta !== 0 ? delta : a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0
 }

@@ -6,7 +6,7 @@
 import * as DateTime from "effect/DateTime"
 import * as Schema from "effect/Schema"
 import { AiJob } from "../domain/AiJob.js"
-import { FlightEvent } from "../domain/FlightEvent.js"
+import { StoredFlightEvent } from "../domain/LegacyFlightEvent.js"
 import type { Json } from "../domain/Json.js"
 import { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 
@@ -45,7 +45,7 @@ export const json = (value: unknown): string => JSON.stringify(value, null, 2)
 const encodeAiJob = Schema.encodeSync(AiJob)
 const encodeWorkflowRun = Schema.encodeSync(WorkflowRun)
 const encodeNodeExecution = Schema.encodeSync(NodeExecution)
-const encodeFlightEvent = Schema.encodeSync(FlightEvent)
+const encodeFlightEvent = Schema.encodeSync(StoredFlightEvent)
 
 /** A job in its encoded (wire) form. */
 export const encodeJob = (job: AiJob) => encodeAiJob(job)
@@ -54,7 +54,7 @@ export const encodeRun = (run: WorkflowRun) => encodeWorkflowRun(run)
 /** A node execution in its encoded form. */
 export const encodeNode = (node: NodeExecution) => encodeNodeExecution(node)
 /** A Flight Recorder event in its encoded form: exactly the stored event. */
-export const encodeEvent = (event: FlightEvent) => encodeFlightEvent(event)
+export const encodeEvent = (event: StoredFlightEvent) => encodeFlightEvent(event)
 
 /** The jobs table of `jobs list` and the demo. */
 export const jobsTable = (jobs: ReadonlyArray<AiJob>): string =>
@@ -79,10 +79,10 @@ export const jobsTable = (jobs: ReadonlyArray<AiJob>): string =>
     ])
   )
 
-const transition = (event: FlightEvent): string => {
+const transition = (event: StoredFlightEvent): string => {
   switch (event.type) {
     case "system":
-      return `${event.from_state ?? "new"}→${event.to_state}`
+      return "to_state" in event ? `${event.from_state ?? "new"}→${event.to_state}` : "-"
     case "workflow_recovery":
       return `${event.from_state}→${event.to_state}`
     default:
@@ -90,31 +90,43 @@ const transition = (event: FlightEvent): string => {
   }
 }
 
+const optionalPart = (label: string, value: unknown): string =>
+  value === undefined || value === null ? "" : `${label}${String(value)}`
+
 /** What an event says beyond its envelope, in a few words. */
-export const eventDetail = (event: FlightEvent): string => {
+export const eventDetail = (event: StoredFlightEvent): string => {
   switch (event.type) {
     case "workflow_recovery":
       return `run ${shortId(event.workflow_run_id)}: last heartbeat ${time(event.last_heartbeat_ts)}, threshold ${event.threshold_secs}s`
     case "capability_action":
       return `${event.capability_id}: ${event.decision_outcome}${event.profile_id === undefined ? "" : ` (profile ${event.profile_id})`}`
     case "system":
+      if ("event_name" in event) {
+        return `${event.event_name}: scanned ${event.items_scanned}, pruned ${event.items_pruned}, ` +
+          `spared ${event.items_spared_pinned} pinned and ${event.items_spared_window} in the window` +
+          `${optionalPart(", events purged ", event.events_purged)}${event.dry_run ? " (dry run)" : ""}`
+      }
       return [event.workflow_run_id === undefined ? "" : `run ${shortId(event.workflow_run_id)}`, event.reason ?? ""]
         .filter((part) => part !== "").join("; ")
     case "llm_inference":
-      return `${event.model_id}: ${event.token_usage.total} tokens${event.latency_ms === undefined ? "" : `, ${event.latency_ms} ms`}`
+      return `${event.model_id}: ${event.token_usage.total_tokens} tokens${optionalPart(", ", event.latency_ms)}${event.latency_ms === undefined || event.latency_ms === null ? "" : " ms"}`
     case "terminal_command":
-      return `${event.command}${event.exit_code === undefined ? "" : ` → exit ${event.exit_code}`}`
+      return `${event.command}${optionalPart(" → exit ", event.exit_code)}`
     case "diagnostic":
-      return `${event.severity} ${event.code}: ${event.message}`
+      return "diagnostic_id" in event
+        ? `${event.severity ?? "diagnostic"} ${event.diagnostic_id}${optionalPart(" from ", event.source)}`
+        : `${event.severity} ${event.code}: ${event.message}`
     case "debug_bundle_export":
-      return `bundle ${event.bundle_id}${event.size_bytes === undefined ? "" : `, ${event.size_bytes} bytes`}`
+      return "scope" in event
+        ? `bundle ${event.bundle_id}: ${event.scope}, ${event.redaction_mode}${optionalPart(", events ", event.event_count)}`
+        : `bundle ${event.bundle_id}${optionalPart(", bytes ", event.size_bytes)}`
     case "security_violation":
       return `${event.violation}${event.detail === undefined ? "" : `: ${event.detail}`}`
   }
 }
 
 /** Flight Recorder events as a timeline: time, type, actor, job, from→to, detail. */
-export const timeline = (events: ReadonlyArray<FlightEvent>): string =>
+export const timeline = (events: ReadonlyArray<StoredFlightEvent>): string =>
   table(
     [
       { header: "TIME" },
@@ -144,7 +156,7 @@ export const fields = (rows: ReadonlyArray<readonly [string, string]>, indent = 
 export const jobDetail = (
   job: AiJob,
   runs: ReadonlyArray<{ readonly run: WorkflowRun; readonly nodes: ReadonlyArray<NodeExecution> }>,
-  events: ReadonlyArray<FlightEvent>
+  events: ReadonlyArray<StoredFlightEvent>
 ): string => {
   const metrics = Object.entries(job.metrics).filter(([, value]) => value !== 0).map(([name, value]) => `${name}=${value}`)
   const sections = [

@@ -1,20 +1,26 @@
-/** `ai-jobs prune`: delete old terminal jobs (R18); pinned jobs and the newest `--keep` always stay, events always stay. */
+/**
+ * `ai-jobs prune`: the Janitor's pruning (R18) on demand. Deletes old jobs in a
+ * prunable state (terminal or failed); pinned jobs and the newest `--keep`
+ * always stay, events always stay; prints the report and records it as a
+ * `gc_summary` event (HSK-GC-003). A dry run counts and writes nothing.
+ */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { JobStore } from "../store/JobStore.js"
-import { databaseOption, resolve, storeLayer } from "./database.js"
+import * as Duration from "effect/Duration"
+import * as Janitor from "../Janitor.js"
+import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { json, time } from "./format.js"
 import * as Parse from "./parse.js"
 import { withProgress } from "./progress.js"
 
-/** Terminal jobs untouched for this long are prunable by default. */
-export const DEFAULT_PRUNE_AGE = "30d"
-/** The newest terminal jobs kept by default, however old. */
-export const DEFAULT_KEEP = 100
+/** Prunable jobs untouched for this long are pruned by default: the Janitor's default. */
+export const DEFAULT_PRUNE_AGE = `${Math.round(Duration.toHours(Janitor.DEFAULT_PRUNE_AGE) / 24)}d`
+/** The newest prunable jobs kept by default, however old: the Janitor's default. */
+export const DEFAULT_KEEP = Janitor.DEFAULT_KEEP_NEWEST
 
 /** Deletes (or with `--dry-run`, counts) prunable jobs with their runs and node executions. */
 export const pruneCommand = Command.make(
@@ -23,15 +29,15 @@ export const pruneCommand = Command.make(
     database: databaseOption,
     olderThan: Options.text("older-than").pipe(
       Options.withPseudoName("duration"),
-      Options.withDescription(`Prune terminal jobs last updated longer ago than this (default ${DEFAULT_PRUNE_AGE}; e.g. 90d, 12h)`),
+      Options.withDescription(`Prune terminal and failed jobs last updated longer ago than this (default ${DEFAULT_PRUNE_AGE}; e.g. 90d, 12h)`),
       Options.optional
     ),
     keep: Options.text("keep").pipe(
       Options.withPseudoName("n"),
-      Options.withDescription(`Always keep the newest N terminal jobs (default ${DEFAULT_KEEP})`),
+      Options.withDescription(`Always keep the newest N unpinned terminal or failed jobs (default ${DEFAULT_KEEP})`),
       Options.optional
     ),
-    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Count what would be deleted; delete nothing")),
+    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Count what would be deleted; change nothing")),
     json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON"))
   },
   (options) =>
@@ -41,21 +47,26 @@ export const pruneCommand = Command.make(
       const keepNewest = Option.getOrElse(yield* Parse.optional(options.keep, Parse.integer("--keep", 0, 1_000_000_000)), () => DEFAULT_KEEP)
       const database = yield* resolve(options.database)
       const olderThan = DateTime.subtractDuration(yield* DateTime.now, age)
-      const { deleted } = yield* Effect.flatMap(JobStore, (store) => store.pruneJobs({ olderThan, keepNewest, dryRun: options.dryRun })).pipe(
+      const report = yield* Janitor.prune({ olderThan, keepNewest, dryRun: options.dryRun }).pipe(
         withProgress(options.dryRun ? "counting prunable jobs" : "pruning jobs"),
-        Effect.provide(storeLayer(database, { migrate: false, create: false }))
+        Effect.provide(recorderLayer(database, { migrate: false, create: false }))
       )
       if (options.json) {
         return yield* Console.log(json({
           dry_run: options.dryRun,
           older_than: DateTime.formatIso(olderThan),
           keep_newest: keepNewest,
-          deleted
+          scanned: report.scanned,
+          pruned: report.pruned,
+          spared_pinned: report.spared_pinned,
+          spared_window: report.spared_window
         }))
       }
       yield* Console.log(
-        `${options.dryRun ? "Would delete" : "Deleted"} ${deleted} terminal job(s) last updated before ${time(olderThan)} ` +
-          `(${ageText} ago), keeping the newest ${keepNewest} and every pinned job. Events are kept.`
+        `${options.dryRun ? "Would prune" : "Pruned"} ${report.pruned} of ${report.scanned} terminal or failed job(s) ` +
+          `last updated before ${time(olderThan)} (${ageText} ago); spared ${report.spared_pinned} pinned and ` +
+          `${report.spared_window} among the newest ${keepNewest}. Events are kept` +
+          `${options.dryRun ? "; nothing changed." : "; a gc_summary event records this pass."}`
       )
     })
-).pipe(Command.withDescription("Delete terminal jobs older than a cutoff, with their runs and node executions (never pinned ones)."))
+).pipe(Command.withDescription("Delete terminal and failed jobs older than a cutoff, with their runs and node executions (never pinned ones); print the Janitor's report."))

@@ -28,11 +28,15 @@ export const OperationType = Schema.Literal("read", "write", "plan", "execute").
   message: () => ({ message: "Expected one of the operation types read, write, plan, execute", override: true })
 })
 
-/** One planned operation of a job. */
+/**
+ * One planned operation of a job. `description` is optional; `null`, the
+ * reference's serde form of an absent `Option`, decodes as absent (and is
+ * never written back).
+ */
 export const PlannedOperation = Schema.Struct({
   op_type: OperationType,
   target: EntityRef,
-  description: Schema.optionalWith(Text, { exact: true })
+  description: Schema.optionalWith(Text, { exact: true, nullable: true })
 }).annotations({ identifier: "PlannedOperation", parseOptions: refuseUnknownKeys })
 export type PlannedOperation = typeof PlannedOperation.Type
 

@@ -1,16 +1,26 @@
 /**
  * Flight Recorder events (R11, R12): one flat JSON object per event, the
  * envelope fields plus its type's payload fields, discriminated by `type`.
+ * The shapes of `terminal_command` (FR-EVT-001), `diagnostic` (FR-EVT-003),
+ * `debug_bundle_export` (FR-EVT-005), `llm_inference` (FR-EVT-006) and
+ * `workflow_recovery` (FR-EVT-WF-RECOVERY) are the Master Spec's §11.5, field
+ * for field (shared/reference/spec-11.5-flight-recorder.md).
  *
  * Flat rather than `{ ...envelope, payload }` because several payload fields
- * are envelope fields made required for one type (`job_id` of a recovery,
- * `model_id` of an inference, `capability_id` of a capability action), and
- * the stores index those envelope columns straight from the event.
+ * are envelope fields made required for one type (`trace_id` and `model_id`
+ * of an inference, `capability_id` of a capability action), and the stores
+ * index those envelope columns straight from the event.
  *
- * Optional fields are absent or valid, never `null` (an absent key round-trips
- * exactly). Timestamps keep millisecond precision (see Timestamp.ts).
- * Unknown keys are rejected by the recorder (`onExcessProperty: "error"`), so
- * nothing beyond these schemas is ever stored (R14).
+ * Optional fields: a field the spec types `T | null` accepts null and keeps
+ * it; any other optional field is absent or valid, and `null` there (how the
+ * reference's serde writes an absent `Option`) decodes as absent. Timestamps
+ * keep millisecond precision (see Timestamp.ts). Unknown keys are rejected by
+ * the recorder (`onExcessProperty: "error"`), so nothing beyond these schemas
+ * is ever stored (R14).
+ *
+ * `trace_id` is optional on the envelope (the spec's has none) except for
+ * `llm_inference`, which requires it; the recorder fills it in before storing
+ * (the named job's trace id, else a fresh one), so every stored event has one.
  */
 import * as Schema from "effect/Schema"
 import { Actor, type EventType } from "./EventRecord.js"
@@ -18,27 +28,43 @@ import { EventId, JobId, TraceId, WorkflowRunId } from "./Ids.js"
 import { JobState } from "./JobState.js"
 import { Timestamp } from "./Timestamp.js"
 
-const optional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
+/** An optional field; `null` (serde's absent `Option`) decodes as absent and is never written back. */
+const optional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true, nullable: true })
+
+/** An optional field the spec types `T | null`: absent, `null` or a value, each kept as given. */
+const optionalOrNull = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(Schema.NullOr(schema), { exact: true })
 
 /** A non-empty name, id or code chosen by the caller (model ids, capability ids, span ids). */
 const Label = Schema.NonEmptyString.annotations({ message: () => "Expected a non-empty string" })
 
 const NonNegativeInt = Schema.NonNegativeInt.annotations({ message: () => "Expected an integer ≥ 0" })
 
-/**
- * A content digest: `sha256:` and 64 lowercase hex digits. A reference to
- * prompt or response text instead of the text itself (R14).
- */
-export const ContentHash = Schema.String.pipe(
-  Schema.pattern(/^sha256:[0-9a-f]{64}$/, { message: () => "Expected sha256: followed by 64 lowercase hex digits" })
-).annotations({ identifier: "ContentHash" })
+const NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
-/** The envelope every event carries (R11), without `type`. */
+/** An id that is not the nil UUID, which the reference refuses for event and trace ids. */
+const notNil = <A extends string, I>(schema: Schema.Schema<A, I>, name: string) =>
+  schema.pipe(Schema.filter((id) => id.toLowerCase() !== NIL_UUID, { message: () => `${name} must not be the nil UUID` }))
+
+/** An event id: a UUID, never the nil UUID. */
+export const EventIdNotNil = notNil(EventId, "event_id")
+
+/** A trace id on an event: a UUID, never the nil UUID. */
+export const TraceIdNotNil = notNil(TraceId, "trace_id")
+
+/**
+ * A content digest such as `sha256:` and 64 hex digits, or the reference's
+ * bare hex: a reference to prompt or response text, not the text (R14). The
+ * spec types the field as a string, so any non-empty text is accepted; the
+ * recorder writes `sha256:` digests when it drops raw text.
+ */
+export const ContentHash = Label.annotations({ identifier: "ContentHash" })
+
+/** The envelope every event carries (R11, spec 11.5.1 `FlightRecorderEventBase`), without `type`. */
 const envelope = {
-  event_id: EventId,
+  event_id: EventIdNotNil,
   timestamp: Timestamp,
   actor: Actor,
-  trace_id: TraceId,
+  trace_id: optional(TraceIdNotNil),
   job_id: optional(JobId),
   workflow_run_id: optional(WorkflowRunId),
   model_id: optional(Label),
@@ -50,8 +76,8 @@ const envelope = {
 }
 
 /**
- * R9: a run (and its job) moved from `running` to `stalled` by startup
- * recovery. Only the system recovers runs.
+ * FR-EVT-WF-RECOVERY (R9): a run moved from `running` to `stalled` by
+ * startup recovery (HSK-WF-003). Only the system recovers runs.
  */
 export const WorkflowRecoveryEvent = Schema.Struct({
   ...envelope,
@@ -62,16 +88,15 @@ export const WorkflowRecoveryEvent = Schema.Struct({
     message: () => "workflow_recovery events are recorded by the system: expected actor system"
   })),
   workflow_run_id: WorkflowRunId,
-  job_id: JobId,
   from_state: Schema.Literal("running"),
   to_state: Schema.Literal("stalled"),
   reason: Schema.String,
   /** The stale heartbeat that triggered recovery. */
   last_heartbeat_ts: Timestamp,
-  threshold_secs: Schema.Positive.pipe(Schema.int()).annotations({ message: () => "Expected a positive integer" })
+  threshold_secs: NonNegativeInt
 }).annotations({ identifier: "WorkflowRecoveryEvent" })
 
-/** A capability check and its outcome (R15–R17). */
+/** A capability check and its outcome (R15). */
 export const CapabilityActionEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("capability_action"),
@@ -84,70 +109,113 @@ export const CapabilityActionEvent = Schema.Struct({
   reason: optional(Schema.String)
 }).annotations({ identifier: "CapabilityActionEvent" })
 
-/** Token counts of one model call. `total` is as reported by the model, not recomputed. */
+/** Token counts of one model call (FR-EVT-006). `total_tokens` is as reported, not recomputed. */
 export const TokenUsage = Schema.Struct({
-  prompt: NonNegativeInt,
-  completion: NonNegativeInt,
-  total: NonNegativeInt
+  prompt_tokens: NonNegativeInt,
+  completion_tokens: NonNegativeInt,
+  total_tokens: NonNegativeInt
 }).annotations({ identifier: "TokenUsage" })
 
 /**
- * One model call. The prompt and response are referenced by hash;
- * `prompt_text`/`response_text` are raw content, kept only in debug mode
- * (the recorder replaces them by their hashes otherwise, R14).
+ * FR-EVT-006: one model call. `trace_id` and `model_id` are required. The
+ * prompt and response are referenced by hash; `prompt_text`/`response_text`
+ * are raw content, our addition for debug mode only (the recorder replaces
+ * them by their hashes otherwise, R14).
  */
 export const LlmInferenceEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("llm_inference"),
+  trace_id: TraceIdNotNil,
   model_id: Label,
   token_usage: TokenUsage,
-  latency_ms: optional(NonNegativeInt),
-  prompt_hash: optional(ContentHash),
-  response_hash: optional(ContentHash),
+  latency_ms: optionalOrNull(NonNegativeInt),
+  prompt_hash: optionalOrNull(ContentHash),
+  response_hash: optionalOrNull(ContentHash),
   prompt_text: optional(Schema.String),
   response_text: optional(Schema.String)
 }).annotations({ identifier: "LlmInferenceEvent" })
 
 /** A job lifecycle change. `from_state` is null when the job was just created. */
-export const SystemEvent = Schema.Struct({
+export const JobLifecycleEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("system"),
   job_id: JobId,
   from_state: Schema.NullOr(JobState),
   to_state: JobState,
   reason: optional(Schema.String)
-}).annotations({ identifier: "SystemEvent" })
+}).annotations({ identifier: "JobLifecycleEvent" })
 
 /**
- * A command run in a terminal. The command line is metadata (redacted);
- * its `output` is raw content, kept only in debug mode (R14).
+ * HSK-GC-003: what one Janitor pass did, as the reference records it (a
+ * `system` event whose payload is named `meta.gc_summary` / `gc_summary`,
+ * storage/retention.rs): its job counts and whether it was a dry run. The
+ * reference's artifact fields (`total_bytes_freed`, `gc_report_artifact`,
+ * `deleted_artifacts`) are left out: there is no artifact store here. Ours
+ * adds how many Flight Recorder events the pass's retention purged.
+ */
+export const GcSummaryEvent = Schema.Struct({
+  ...envelope,
+  type: Schema.Literal("system"),
+  event_type: Schema.Literal("meta.gc_summary"),
+  event_name: Schema.Literal("gc_summary"),
+  /** Jobs in a prunable state older than the cutoff that the pass looked at. */
+  items_scanned: NonNegativeInt,
+  items_pruned: NonNegativeInt,
+  /** Old enough, but pinned (HSK-GC-002). */
+  items_spared_pinned: NonNegativeInt,
+  /** Old enough and unpinned, but among the newest kept (the keep-newest window). */
+  items_spared_window: NonNegativeInt,
+  dry_run: Schema.Boolean,
+  /** Events the pass's Flight Recorder retention purged; absent when it ran none. */
+  events_purged: optional(NonNegativeInt)
+}).annotations({ identifier: "GcSummaryEvent" })
+
+/** A `system` event: a job lifecycle change, or a Janitor pass's summary. */
+export const SystemEvent = Schema.Union(JobLifecycleEvent, GcSummaryEvent).annotations({ identifier: "SystemEvent" })
+
+/**
+ * FR-EVT-001: a command run in a terminal session. Its output is never
+ * inline: `stdout_ref`/`stderr_ref` point at stored chunks.
  */
 export const TerminalCommandEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("terminal_command"),
+  session_id: Label,
+  cwd: optionalOrNull(Schema.String),
   command: Label,
-  exit_code: optional(Schema.Int),
-  cwd: optional(Schema.String),
-  duration_ms: optional(NonNegativeInt),
-  output: optional(Schema.String)
+  args: optional(Schema.Array(Schema.String)),
+  exit_code: optionalOrNull(Schema.Int),
+  duration_ms: optionalOrNull(NonNegativeInt),
+  stdout_ref: optionalOrNull(Label),
+  stderr_ref: optionalOrNull(Label),
+  env_ref: optionalOrNull(Label)
 }).annotations({ identifier: "TerminalCommandEvent" })
 
-/** Something worth telling an operator: a code and a short message. */
+/** FR-EVT-003: links a trace to a Diagnostic by its id, without copying the Diagnostic. */
 export const DiagnosticEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("diagnostic"),
-  severity: Schema.Literal("info", "warning", "error"),
-  code: Label,
-  message: Schema.String
+  diagnostic_id: Label,
+  wsid: optionalOrNull(Label),
+  severity: optional(Schema.Literal("fatal", "error", "warning", "info", "hint")),
+  source: optional(Schema.String)
 }).annotations({ identifier: "DiagnosticEvent" })
 
-/** A debug bundle was exported for a job. */
+/** One piece of evidence a debug bundle lacks, and why (FR-EVT-004, FR-EVT-005). */
+export const MissingEvidence = Schema.Struct({ kind: Label, reason: Schema.String })
+
+/** FR-EVT-005: a debug bundle was exported. */
 export const DebugBundleExportEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("debug_bundle_export"),
-  bundle_id: Label,
-  job_id: JobId,
-  size_bytes: optional(NonNegativeInt)
+  bundle_id: Schema.UUID.annotations({ message: () => "Expected bundle_id to be a UUID" }),
+  scope: Schema.Literal("problem", "job", "time_window", "workspace"),
+  redaction_mode: Schema.Literal("SAFE_DEFAULT", "WORKSPACE", "FULL_LOCAL"),
+  included_job_ids: optional(Schema.Array(Label)),
+  included_diagnostic_ids: optional(Schema.Array(Label)),
+  included_wsids: optional(Schema.Array(Label)),
+  event_count: optional(NonNegativeInt),
+  missing_evidence: optional(Schema.Array(MissingEvidence))
 }).annotations({ identifier: "DebugBundleExportEvent" })
 
 /** A refused or detected breach of policy (e.g. an action outside the job's capabilities). */
@@ -175,7 +243,8 @@ export const FlightEvent = Schema.Union(
   WorkflowRecoveryEvent,
   CapabilityActionEvent,
   LlmInferenceEvent,
-  SystemEvent,
+  JobLifecycleEvent,
+  GcSummaryEvent,
   TerminalCommandEvent,
   DiagnosticEvent,
   DebugBundleExportEvent,
@@ -191,13 +260,14 @@ export type FlightEventOf<T extends EventType> = Extract<FlightEvent, { readonly
 export type FlightEventInputOf<T extends EventType> = Extract<FlightEventInput, { readonly type: T }>
 
 /** The types the union accepts, in declaration order (equal to `EventTypes`). */
-export const FlightEventTypes: ReadonlyArray<EventType> = FlightEvent.members.map((member) => member.fields.type.literals[0])
+export const FlightEventTypes: ReadonlyArray<EventType> = [
+  ...new Set(FlightEvent.members.map((member) => member.fields.type.literals[0]))
+]
 
 /**
- * Fields holding raw content (prompts, responses, terminal output): stored
- * only when the recorder runs in debug mode (R14).
+ * Fields holding raw content (prompts, responses): stored only when the
+ * recorder runs in debug mode (R14). Terminal output is never inline.
  */
 export const RawContentFields: { readonly [T in EventType]?: ReadonlyArray<string> } = {
-  llm_inference: ["prompt_text", "response_text"],
-  terminal_command: ["output"]
+  llm_inference: ["prompt_text", "response_text"]
 }

@@ -49,6 +49,13 @@ export const terminalStates: ReadonlySet<JobState> = new Set(
   JobStates.filter((state) => table[state].length === 0)
 )
 
+/**
+ * States whose old jobs pruning may delete (R18): the terminal ones and
+ * `failed`, as the reference's Janitor prunes failed jobs too (a failed job
+ * can still be retried until it is pruned).
+ */
+export const prunableStates: ReadonlySet<JobState> = new Set([...terminalStates, "failed"])
+
 /** Whether a job in this state is finished for good. */
 export const isTerminal = (state: JobState): boolean => terminalStates.has(state)
 

@@ -7,26 +7,42 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { nestedDeeperThan, tooDeepMessage } from "../domain/depth.js"
-import { type EventRecord, EventTypes } from "../domain/EventRecord.js"
-import { FlightEvent } from "../domain/FlightEvent.js"
+import { type EventRecord, type EventType, EventTypes } from "../domain/EventRecord.js"
+import { FlightEvent, FlightEventSchemas } from "../domain/FlightEvent.js"
+import { type JobId, TraceId } from "../domain/Ids.js"
 import { isStorable } from "../domain/Text.js"
+import { uuidv7 } from "../domain/uuidv7.js"
 import { claimedType, EventTooLarge, InvalidEvent } from "./Errors.js"
 import { applyRawContentPolicy, DEFAULT_MAX_EVENT_BYTES, encodedSize, type JsonObject, sanitize } from "./Privacy.js"
 import * as Redactor from "./Redactor.js"
 
 /** How events are prepared. */
-export interface PrepareOptions {
-  /** Keep raw content (prompt/response text, terminal output). Default false (R14). */
+export interface PrepareOptions<E = never> {
+  /** Keep raw content (prompt and response text). Default false (R14). */
   readonly debug?: boolean
   /** Bound on one event's stored JSON in UTF-8 bytes. Default 64 KiB. */
   readonly maxEventBytes?: number
   /** Redaction; default `Redactor.make()` (the default rules only). */
   readonly redactor?: Redactor.Redactor
+  /**
+   * The trace id of an event sent without one, given the job it names (if
+   * any). Default: a fresh one. The recorder looks up the named job's.
+   */
+  readonly traceIdFor?: (jobId: JobId | undefined) => Effect.Effect<TraceId, E>
 }
+
+/** A fresh trace id, for an event that names no job. */
+export const freshTraceId: Effect.Effect<TraceId> = Effect.sync(() => TraceId.make(uuidv7()))
 
 // errors: "all" so a caller sees every problem at once; excess keys are an
 // error, not silently dropped, so nothing beyond the schema is ever stored.
-const decode = Schema.decodeUnknown(FlightEvent, { errors: "all", onExcessProperty: "error" })
+const decodeAs = (schema: Schema.Schema<FlightEvent, unknown>) =>
+  Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })
+// Decoding with the claimed type's own schema keeps the reasons to that type:
+// the whole union would also report what other types lack.
+const decodeByType = Object.fromEntries(
+  Object.entries(FlightEventSchemas).map(([type, schema]) => [type, decodeAs(schema as Schema.Schema<FlightEvent, unknown>)])
+) as { readonly [T in EventType]: ReturnType<typeof decodeAs> }
 const encode = Schema.encode(FlightEvent)
 
 /** The path of the first key or string value that `isStorable` refuses, or null. Depth is already bounded. */
@@ -42,13 +58,17 @@ const firstUnstorableString = (value: unknown, path = ""): string | null => {
   return null
 }
 
-/** Builds `prepare`: untrusted input → `EventRecord`, or `InvalidEvent` / `EventTooLarge`. */
-export const makePrepare = (options: PrepareOptions = {}) => {
+/**
+ * Builds `prepare`: untrusted input → `EventRecord`, or `InvalidEvent` /
+ * `EventTooLarge` (or what `traceIdFor` fails with).
+ */
+export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
   const debug = options.debug ?? false
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES
   const redactor = options.redactor ?? Redactor.make()
+  const traceIdFor = options.traceIdFor ?? (() => freshTraceId)
 
-  return (input: unknown): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
+  return (input: unknown): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | E> =>
     Effect.gen(function*() {
       // Schema structs accept arrays as objects; an array is never an event.
       if (typeof input !== "object" || input === null || Array.isArray(input)) {
@@ -67,7 +87,12 @@ export const makePrepare = (options: PrepareOptions = {}) => {
           reasons: [{ path: "type", message: `Expected one of the event types ${EventTypes.join(", ")}` }]
         })
       }
-      const decoded = yield* Effect.mapError(decode(input), (error) => InvalidEvent.fromParseError(input, error))
+      const decode = decodeByType[type as EventType]
+      const valid = yield* Effect.mapError(decode(input), (error) => InvalidEvent.fromParseError(input, error))
+      // Every stored event has a trace id (the column is NOT NULL): one sent
+      // without gets its job's, or a fresh one, as the reference does.
+      const trace_id = valid.trace_id ?? (yield* traceIdFor(valid.job_id))
+      const decoded = { ...valid, trace_id }
       // Encoding canonicalises (timestamps to `…Z` with milliseconds) before the privacy rules see the text.
       const encoded = yield* Effect.mapError(encode(decoded), (error) => InvalidEvent.fromParseError(input, error))
       const stripped = applyRawContentPolicy(encoded as unknown as JsonObject, decoded.type, debug)
@@ -97,7 +122,7 @@ export const makePrepare = (options: PrepareOptions = {}) => {
         timestamp: event.timestamp,
         actor: event.actor,
         type: event.type,
-        trace_id: event.trace_id,
+        trace_id: event.trace_id ?? trace_id,
         job_id: event.job_id ?? null,
         workflow_run_id: event.workflow_run_id ?? null,
         body

@@ -6,6 +6,7 @@
 import * as DateTime from "effect/DateTime"
 import type { AiJob } from "../domain/AiJob.js"
 import type { JobState } from "../domain/JobState.js"
+import { stallMessage } from "../domain/stallReason.js"
 import type { WorkflowRun } from "../domain/WorkflowRun.js"
 import type { Decision } from "../Capabilities.js"
 import { makeEvent } from "../FlightRecorder.js"
@@ -60,7 +61,7 @@ export const recoveryEvent = (options: {
     workflow_run_id: options.run.id,
     from_state: "running",
     to_state: "stalled",
-    reason: `no heartbeat for more than ${options.threshold_secs}s at startup (HSK-WF-003)`,
+    reason: stallMessage(DateTime.formatIso(options.run.last_heartbeat), options.threshold_secs),
     last_heartbeat_ts: DateTime.formatIso(options.run.last_heartbeat),
     threshold_secs: options.threshold_secs
   })

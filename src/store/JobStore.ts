@@ -52,7 +52,7 @@ import type { JobMetrics } from "../domain/JobMetrics.js"
 import type { JobState } from "../domain/JobState.js"
 import type { Json } from "../domain/Json.js"
 import type { TransitionTarget } from "../domain/Lifecycle.js"
-import type { NodeExecution, NodeStatus, WorkflowRun } from "../domain/WorkflowRun.js"
+import type { NodeEndStatus, NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 import type { AlreadyExists, CorruptRow, NotFound, RunNotActive, StorageError } from "./StoreErrors.js"
 
 /** Errors every read can raise: the database failed, or a row does not decode. */
@@ -122,6 +122,19 @@ export interface EventFilter {
 export interface Claim {
   readonly job: AiJob
   readonly run: WorkflowRun
+}
+
+/**
+ * What a prune found and did (HSK-GC-003's counts). `scanned` jobs were in a
+ * prunable state and older than the cutoff; each was `pruned`, spared because
+ * pinned (`spared_pinned`), or spared as one of the newest kept
+ * (`spared_window`): scanned = pruned + spared_pinned + spared_window.
+ */
+export interface PruneReport {
+  readonly scanned: number
+  readonly pruned: number
+  readonly spared_pinned: number
+  readonly spared_window: number
 }
 
 /** A run moved to `stalled` by recovery: the run as it was, and its job's trace id. */
@@ -218,7 +231,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * history goes into a run that recovery or an operator took away).
    */
   readonly finishNode: (nodeId: NodeExecutionId, outcome: {
-    readonly status: Exclude<NodeStatus, "running">
+    readonly status: NodeEndStatus
     readonly output_payload?: Json | null
     readonly error_message?: string | null
   }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | DecodeFailure | ReadError>
@@ -260,15 +273,16 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   // Pruning (R18)
 
   /**
-   * Deletes terminal jobs last updated before `olderThan` (with their runs and
-   * nodes), never pinned ones, always keeping the newest `keepNewest` terminal
-   * jobs. With `dryRun`, counts without deleting.
+   * Deletes jobs in a prunable state (`Lifecycle.prunableStates`: terminal or
+   * failed) last updated before `olderThan`, with their runs and nodes; never
+   * pinned ones, and never the newest `keepNewest` unpinned prunable jobs. One
+   * transaction. With `dryRun`, counts without deleting.
    */
   readonly pruneJobs: (options: {
     readonly olderThan: DateTime.Utc
     readonly keepNewest: number
     readonly dryRun?: boolean
-  }) => Effect.Effect<{ readonly deleted: number }, DecodeFailure | StorageError>
+  }) => Effect.Effect<PruneReport, DecodeFailure | StorageError>
 
   // Flight Recorder sink
 

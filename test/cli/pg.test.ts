@@ -75,9 +75,9 @@ describe("ai-jobs on PostgreSQL", () => {
       assert.strictEqual(recover.stdout.trim(), "Recovered 0 stalled run(s) (threshold 45s).")
     })
 
-    it("R18 prune --dry-run counts the terminal jobs", async () => {
-      const result = parseJson<{ deleted: number }>(await runCli(["prune", "--older-than", "0s", "--keep", "0", "--dry-run", "--json", "--database", url]))
-      assert.strictEqual(result.deleted, 4)
+    it("R18 issue 12.6 prune --dry-run counts the terminal and failed jobs", async () => {
+      const result = parseJson<{ pruned: number; scanned: number }>(await runCli(["prune", "--older-than", "0s", "--keep", "0", "--dry-run", "--json", "--database", url]))
+      assert.deepStrictEqual([result.scanned, result.pruned], [5, 5])
     })
 
     it("R17 an unreachable server is an operational failure: exit 1, one line, no password", async () => {

@@ -133,13 +133,17 @@ describe("ai-jobs on a SQLite file", () => {
       assert.match(byJob.stdout, /running→failed/)
     })
 
-    it("R18 prune --dry-run counts terminal jobs and deletes nothing", async () => {
-      const result = parseJson<{ dry_run: boolean; deleted: number; keep_newest: number }>(
+    it("R18 issue 12.6 prune --dry-run reports the Janitor's counts and changes nothing", async () => {
+      const events = await eventCount(db)
+      const result = parseJson<Record<string, unknown>>(
         await runCli(["prune", "--older-than", "0s", "--keep", "1", "--dry-run", "--json"], { cwd })
       )
-      // Terminal: 2 completed, 1 completed_with_issues, 1 cancelled; the newest one is kept.
-      assert.deepStrictEqual(result, { ...result, dry_run: true, deleted: 3, keep_newest: 1 })
+      // Prunable: 2 completed, 1 completed_with_issues, 1 cancelled and the failed one; the newest is kept.
+      assert.deepStrictEqual(result, {
+        ...result, dry_run: true, keep_newest: 1, scanned: 5, pruned: 4, spared_pinned: 0, spared_window: 1
+      })
       assert.strictEqual((await allJobs(db)).length, jobs.length)
+      assert.strictEqual(await eventCount(db), events, "a dry run records nothing")
     })
   })
 
@@ -233,15 +237,18 @@ describe("ai-jobs on a SQLite file", () => {
       assert.strictEqual((await allJobs(db)).length, before + 5)
     })
 
-    it("R18 prune deletes old terminal jobs but keeps the newest --keep; events stay", async () => {
+    it("R18 issue 12.6 prune deletes old terminal and failed jobs but keeps the newest --keep, prints the report; events stay, plus its gc_summary", async () => {
       const before = await allJobs(db)
       const events = await eventCount(db)
-      const terminal = before.filter((job) => ["completed", "completed_with_issues", "cancelled", "poisoned"].includes(job.state))
+      const prunable = before.filter((job) => ["completed", "completed_with_issues", "cancelled", "poisoned", "failed"].includes(job.state))
       const result = await runCli(["prune", "--older-than", "0s", "--keep", "2"], { cwd })
       assert.strictEqual(result.code, 0, result.stderr)
-      assert.match(result.stdout, new RegExp(`^Deleted ${terminal.length - 2} terminal job\\(s\\) last updated before .* keeping the newest 2`))
-      assert.strictEqual((await allJobs(db)).length, before.length - (terminal.length - 2))
-      assert.strictEqual(await eventCount(db), events)
+      assert.match(
+        result.stdout,
+        new RegExp(`^Pruned ${prunable.length - 2} of ${prunable.length} terminal or failed job\\(s\\) last updated before .*; spared 0 pinned and 2 among the newest 2`)
+      )
+      assert.strictEqual((await allJobs(db)).length, before.length - (prunable.length - 2))
+      assert.strictEqual(await eventCount(db), events + 1, "the events stay, and the pass's gc_summary is added")
     })
 
     it("R13 retention purges events older than --older-than", async () => {

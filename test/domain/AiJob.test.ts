@@ -31,6 +31,20 @@ const validJob = {
 }
 
 describe("R5 AiJob", () => {
+  it("R5 issue 12.2 a planned operation's description written as null (serde's absent Option) decodes as absent and encodes without it", () => {
+    const withNull = { ...validJob, planned_operations: [{ op_type: "write", target: { entity_id: "doc-1", entity_kind: "document" }, description: null }] }
+    const job = Either.getOrThrow(Schema.decodeUnknownEither(AiJob)(withNull))
+    assert.deepStrictEqual(job.planned_operations, [{ op_type: "write", target: { entity_id: "doc-1", entity_kind: "document" } }])
+    assert.isFalse("description" in (job.planned_operations[0] ?? {}))
+    const encoded = Either.getOrThrow(Schema.encodeEither(AiJob)(job))
+    assert.deepStrictEqual(encoded.planned_operations, [{ op_type: "write", target: { entity_id: "doc-1", entity_kind: "document" } }])
+    // A present description is kept; anything but text or null is still refused.
+    const described = { ...validJob, planned_operations: [{ op_type: "read", target: { entity_id: "d", entity_kind: "k" }, description: "why" }] }
+    assert.strictEqual(Either.getOrThrow(Schema.decodeUnknownEither(AiJob)(described)).planned_operations[0]?.description, "why")
+    const numbered = { ...validJob, planned_operations: [{ op_type: "read", target: { entity_id: "d", entity_kind: "k" }, description: 7 }] }
+    assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(AiJob)(numbered)))
+  })
+
   it("R5 decodes a job, normalising the kind alias and zeroing metrics", () => {
     const job = Either.getOrThrow(Schema.decodeUnknownEither(AiJob)(validJob))
     assert.strictEqual(job.job_kind, "terminal_exec")

@@ -74,7 +74,12 @@ export const runJobsSuite = (backend: StoreBackend) => {
         assert.strictEqual(body.to_state, "stalled")
         assert.strictEqual(body.threshold_secs, 30)
         assert.strictEqual(body.last_heartbeat_ts, DateTime.formatIso(DateTime.unsafeMake(1_000_000)))
-        assert.isString(body.reason)
+        // Issue 12.5: the job, its run and the event say why, in the reference's words.
+        const why = `stalled (startup recovery: heartbeat timeout): last heartbeat ${body.last_heartbeat_ts}, threshold 30s`
+        assert.strictEqual(body.reason, why)
+        const stalled = yield* jobs.get(job.job_id)
+        assert.deepStrictEqual([stalled.status_reason, stalled.error_message], ["stalled", why])
+        assert.strictEqual((yield* store.getRun(claim!.run.id)).error_message, why)
 
         const again = yield* Recovery.recoverStalledRuns()
         assert.strictEqual(again.recovered.length, 0, "R9 exactly once: a second scan moves nothing")

@@ -255,10 +255,10 @@ for (const backend of [sqlite, pg]) {
             [job.job_id]
           ))
           assert.deepStrictEqual(raw.map((r) => [r["protocol_id"], r["profile_id"]]), [[text, text]], "the raw column holds the text verbatim")
-          const event = yield* recorder.record({ ...validEvents.diagnostic, event_id: crypto.randomUUID(), code: text, message: text, model_id: text })
+          const event = yield* recorder.record({ ...validEvents.diagnostic, event_id: crypto.randomUUID(), diagnostic_id: text, source: text, model_id: text })
           const listed = (yield* store.listEvents({ event_id: event.event_id })).items
-          assert.strictEqual(listed[0]?.body["message"], text)
-          assert.strictEqual(listed[0]?.body["code"], text)
+          assert.strictEqual(listed[0]?.body["source"], text)
+          assert.strictEqual(listed[0]?.body["diagnostic_id"], text)
         }
         // Every table is still there, with what we put in it.
         for (const table of TABLES) {

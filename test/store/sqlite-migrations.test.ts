@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { migrationsDirectory } from "../../src/store/sqlite/migrations.js"
+import { skipIfQuery } from "../../src/store/internal/migrationGuard.js"
 import { splitStatements } from "../../src/store/sqlite/sqlScript.js"
 
 describe("SQLite migration scripts (R16)", () => {
@@ -52,14 +53,10 @@ END`
     ])
   })
 
-  it("R16 the shipped migrations are found relative to the module, numbered 0001..0004, every statement a DDL/DML statement", () => {
+  it("R16 the shipped migrations are found relative to the module, numbered, every statement a DDL/DML statement", () => {
     const files = readdirSync(migrationsDirectory).filter((name) => name.endsWith(".sql")).sort()
-    assert.deepStrictEqual(files, [
-      "0001_reference_schema.sql",
-      "0002_current_schema.sql",
-      "0003_flight_recorder.sql",
-      "0004_append_only_and_canonical_ids.sql"
-    ])
+    assert.includeMembers(files, ["0001_reference_schema.sql", "0002_current_schema.sql", "0003_flight_recorder.sql", "0004_append_only_and_canonical_ids.sql", "0005_node_status.sql"])
+    for (const file of files) assert.match(file, /^\d{4}_\w+\.sql$/)
     for (const file of files) {
       const statements = splitStatements(readFileSync(new URL(file, migrationsDirectory), "utf8"))
       assert.isAbove(statements.length, 0, file)
@@ -72,5 +69,29 @@ END`
     const triggers = flightRecorder.filter((statement) => /CREATE TRIGGER/.test(statement))
     assert.strictEqual(triggers.length, 2)
     for (const trigger of triggers) assert.match(trigger, /RAISE\(ABORT, '[^']+'\);\s*END$/)
+  })
+
+  it("issue 12.4 every migration is replay-safe by construction: a file that renames a table names its skip-if; any other CREATE is IF NOT EXISTS or follows a DROP ... IF EXISTS of the same object", () => {
+    for (const file of readdirSync(migrationsDirectory).filter((name) => name.endsWith(".sql"))) {
+      const script = readFileSync(new URL(file, migrationsDirectory), "utf8")
+      if (skipIfQuery(script) !== null) continue
+      const statements = splitStatements(script).map((statement) => statement.replace(/^(\s*--[^\n]*\n)*\s*/, ""))
+      const dropped = new Set<string>()
+      for (const statement of statements) {
+        assert.notMatch(statement, /^ALTER TABLE \S+ RENAME/i, `${file} rebuilds a table without a skip-if query`)
+        const drop = /^DROP (TABLE|INDEX|TRIGGER|VIEW) IF EXISTS (\S+)/i.exec(statement)
+        if (drop !== null) dropped.add(`${drop[1]?.toUpperCase()} ${drop[2]}`)
+        const create = /^CREATE (?:UNIQUE )?(TABLE|INDEX|TRIGGER|VIEW) (IF NOT EXISTS )?(\S+)/i.exec(statement)
+        if (create !== null && create[2] === undefined) {
+          assert.isTrue(dropped.has(`${create[1]?.toUpperCase()} ${create[3]}`), `${file}: ${statement.slice(0, 70)}`)
+        }
+      }
+    }
+  })
+
+  it("issue 12.4 skipIfQuery reads the one-line query after `-- skip-if:`, and nothing when there is none", () => {
+    assert.strictEqual(skipIfQuery("-- header\n-- skip-if: SELECT 1 FROM t WHERE x = 'a'\nCREATE TABLE t (x)"), "SELECT 1 FROM t WHERE x = 'a'")
+    assert.isNull(skipIfQuery("-- skip if: nothing here\nCREATE TABLE t (x)"))
+    assert.isNull(skipIfQuery("CREATE TABLE t (x) -- skip-if: in a statement, not a line of its own"))
   })
 })

@@ -47,7 +47,7 @@ export const summarize = (context: RunContext) =>
             job_id: job.job_id,
             workflow_run_id: run.id,
             model_id: "demo-model-small",
-            token_usage: { prompt: 1830, completion: 212, total: 2042 },
+            token_usage: { prompt_tokens: 1830, completion_tokens: 212, total_tokens: 2042 },
             latency_ms: 90
           }), recorder.record)))
         return { summary: "Quarterly plan: three goals, two risks, one open question.", tokens: 2042 }
@@ -90,6 +90,8 @@ export const runTests = (context: RunContext) =>
           trace_id: job.trace_id,
           job_id: job.job_id,
           workflow_run_id: run.id,
+          // The terminal session is the run: one shell per run in the demo.
+          session_id: run.id,
           command,
           exit_code: 1,
           cwd: "/workspace/app",

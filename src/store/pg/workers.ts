@@ -14,15 +14,26 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
+import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallReason.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Claim, JobStore, StalledRun } from "../JobStore.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
-import { columns, countOf, decode, instantParam, qualified, toAiJob } from "./rows.js"
+import { columns, decode, instantParam, qualified, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
 import { clampBound, staleCutoff } from "../internal/instants.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
+
+/**
+ * `error_message = ` the recovery reason naming `heartbeat` (a column, or a
+ * subquery giving the job's run's heartbeat: `workflow_run_id` there is the
+ * job's, workflow_runs has no such column) in the one stored text form.
+ */
+const stalledError = (sql: SqlClient.SqlClient, olderThanMs: number, heartbeat: Statement.Fragment) => {
+  const why = stallMessageAround(olderThanMs / 1000)
+  return sql`error_message = ${why.before} || to_char(${heartbeat} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ${why.after}`
+}
 
 /** Claiming, recovery and pruning. */
 export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
@@ -114,13 +125,17 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       if (stalled.length === 0) return []
       const runIds = stalled.map(({ run }) => run.id)
       // Both moves in one statement; a job follows only while it is running under that run (R6a).
+      // The job's error message names its run's stale heartbeat, as the reference's does (issue 12.5).
       yield* sql`
         WITH stalled_runs AS (
-          UPDATE workflow_runs SET status = 'stalled', updated_at = ${at}::timestamptz
-          WHERE ${sql.in("id", runIds)}
+          UPDATE workflow_runs r SET status = 'stalled', ${stalledError(sql, options.olderThanMs, sql`r.last_heartbeat`)},
+            updated_at = ${at}::timestamptz
+          WHERE ${sql.in("r.id", runIds)}
         )
-        UPDATE ai_jobs SET status = 'stalled', updated_at = ${at}::timestamptz
-        WHERE ${sql.in("workflow_run_id", runIds)} AND status = 'running'`
+        UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
+          ${stalledError(sql, options.olderThanMs, sql`(SELECT r.last_heartbeat FROM workflow_runs r WHERE r.id = j.workflow_run_id)`)},
+          updated_at = ${at}::timestamptz
+        WHERE ${sql.in("j.workflow_run_id", runIds)} AND j.status = 'running'`
       const build = options.events
       if (build !== undefined) {
         yield* insertEventsFor(insertEvents, "JobStore.stallStaleRuns")(stalled.flatMap((moved) => build(moved)))
@@ -133,30 +148,38 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
 
   const pruneJobs: Service["pruneJobs"] = Effect.fn("JobStore.pruneJobs")(
     function*(options: { readonly olderThan: DateTime.Utc; readonly keepNewest: number; readonly dryRun?: boolean }) {
-      // The newest keepNewest terminal jobs are ranked over all terminal jobs,
-      // pinned or not, old or recent; of the rest, the old unpinned ones go.
-      const prunable = sql`
-        WITH ranked AS (
-          SELECT id, updated_at, is_pinned,
-            row_number() OVER (ORDER BY updated_at DESC, id DESC) AS newest_rank
-          FROM ai_jobs
-          WHERE ${sql.in("status", [...Lifecycle.terminalStates])}
-        ), prunable AS (
-          SELECT id FROM ranked
-          WHERE newest_rank > ${Math.max(0, Math.floor(options.keepNewest))}
-            AND updated_at < ${instantParam(clampBound(options.olderThan))}::timestamptz
-            AND NOT is_pinned
+      const prunable = sql.in("status", [...Lifecycle.prunableStates])
+      const cutoff = sql`${instantParam(clampBound(options.olderThan))}::timestamptz`
+      // `scanned`: prunable and old. `kept`: the window, the newest keepNewest
+      // unpinned prunable jobs whatever their age. What is neither pinned nor
+      // kept goes; the DELETE re-checks its row, so a job pinned, retried or
+      // touched meanwhile stays.
+      const candidates = sql`
+        WITH scanned AS (
+          SELECT id, is_pinned FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff}
+        ), kept AS (
+          SELECT id FROM ai_jobs WHERE ${prunable} AND NOT is_pinned
+          ORDER BY updated_at DESC, id DESC
+          LIMIT ${Math.max(0, Math.floor(options.keepNewest))}
+        ), doomed AS (
+          SELECT id FROM scanned WHERE NOT is_pinned AND id NOT IN (SELECT id FROM kept)
         )`
+      const counts = sql`
+        (SELECT count(*) FROM scanned) AS scanned,
+        (SELECT count(*) FROM scanned WHERE is_pinned) AS spared_pinned`
       // Runs and nodes go by ON DELETE CASCADE; events have no foreign key and stay.
-      const rows = options.dryRun === true
-        ? yield* sql`${prunable} SELECT count(*) AS count FROM prunable`
-        : yield* sql`${prunable}, pruned AS (
-            DELETE FROM ai_jobs j USING prunable
-            WHERE j.id = prunable.id AND NOT j.is_pinned
+      const [row] = options.dryRun === true
+        ? yield* sql`${candidates} SELECT ${counts}, (SELECT count(*) FROM doomed) AS pruned`
+        : yield* sql`${candidates}, pruned AS (
+            DELETE FROM ai_jobs j USING doomed
+            WHERE j.id = doomed.id AND ${prunable} AND j.updated_at < ${cutoff} AND NOT j.is_pinned
             RETURNING 1
           )
-          SELECT count(*) AS count FROM pruned`
-      return { deleted: yield* countOf(rows) }
+          SELECT ${counts}, (SELECT count(*) FROM pruned) AS pruned`
+      const scanned = Number(row?.["scanned"] ?? 0)
+      const spared_pinned = Number(row?.["spared_pinned"] ?? 0)
+      const pruned = Number(row?.["pruned"] ?? 0)
+      return { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
     },
     storageErrors("JobStore.pruneJobs")
   )

@@ -28,8 +28,8 @@ import {
 
 type Service = JobStore["Type"]
 
-/** The states a job never leaves: the only ones pruning may delete. */
-const terminalStates: ReadonlyArray<JobState> = [...Lifecycle.terminalStates]
+/** The states whose old jobs pruning may delete: terminal, and failed. */
+const prunableStates: ReadonlyArray<JobState> = [...Lifecycle.prunableStates]
 
 /** The job methods of the SQLite store. */
 export const makeJobMethods = ({ sql, write }: SqliteContext) => {
@@ -173,22 +173,30 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
       const cutoff = instantText(options.olderThan)
       // SQLite reads LIMIT -1 as "no limit": never let a negative through.
       const keep = Number.isFinite(options.keepNewest) ? Math.max(0, Math.floor(options.keepNewest)) : 0
-      // One set-based statement; runs and nodes go by ON DELETE CASCADE, events stay.
-      const prunable = sql`
-        status IN ${sql.in(terminalStates)}
-        AND updated_at < ${cutoff}
-        AND is_pinned = 0
-        AND id NOT IN (
-          SELECT id FROM ai_jobs WHERE status IN ${sql.in(terminalStates)}
-          ORDER BY updated_at DESC, id DESC
-          LIMIT ${keep}
-        )`
-      if (options.dryRun === true) {
-        const [row] = yield* sql<{ readonly count: number }>`SELECT count(*) AS count FROM ai_jobs WHERE ${prunable}`
-        return { deleted: row?.count ?? 0 }
-      }
-      const result = yield* write(sql`DELETE FROM ai_jobs WHERE ${prunable}`.raw)
-      return { deleted: (result as { readonly changes?: number }).changes ?? 0 }
+      const old = sql`status IN ${sql.in(prunableStates)} AND updated_at < ${cutoff}`
+      // The window: the newest `keep` unpinned prunable jobs, whatever their age.
+      const kept = sql`
+        SELECT id FROM ai_jobs WHERE status IN ${sql.in(prunableStates)} AND is_pinned = 0
+        ORDER BY updated_at DESC, id DESC
+        LIMIT ${keep}`
+      // Counted and deleted under one write lock, so the report is what happened.
+      return yield* write(Effect.gen(function*() {
+        const [counts] = yield* sql<{ readonly scanned: number; readonly spared_pinned: number; readonly spared_window: number }>`
+          SELECT count(*) AS scanned,
+            coalesce(sum(is_pinned = 1), 0) AS spared_pinned,
+            coalesce(sum(is_pinned = 0 AND id IN (${kept})), 0) AS spared_window
+          FROM ai_jobs WHERE ${old}`
+        const scanned = counts?.scanned ?? 0
+        const spared_pinned = counts?.spared_pinned ?? 0
+        if (options.dryRun === true) {
+          const spared_window = counts?.spared_window ?? 0
+          return { scanned, pruned: scanned - spared_pinned - spared_window, spared_pinned, spared_window }
+        }
+        // One set-based statement; runs and nodes go by ON DELETE CASCADE, events stay.
+        const result = yield* sql`DELETE FROM ai_jobs WHERE ${old} AND is_pinned = 0 AND id NOT IN (${kept})`.raw
+        const pruned = (result as { readonly changes?: number }).changes ?? 0
+        return { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+      }))
     },
     storageErrors("JobStore.pruneJobs")
   )

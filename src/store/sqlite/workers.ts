@@ -9,6 +9,7 @@
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallReason.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, StalledRun } from "../JobStore.js"
 import { decode, encode } from "./rows.js"
@@ -88,12 +89,17 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
         // Set-based: one UPDATE for the runs, one for their jobs, whatever the batch size.
         const runIds = JSON.stringify(stalled.map(({ run }) => run.id))
         const now = yield* encode.timestamp(yield* DateTime.now)
+        const why = stallMessageAround(options.olderThanMs / 1000)
         yield* sql`
-          UPDATE workflow_runs SET status = 'stalled', updated_at = ${now}
+          UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
+            updated_at = ${now}
           WHERE id IN (SELECT value FROM json_each(${runIds}))`
         // A job follows only while it is running under that run (R6a: recovery's one edge is running -> stalled).
+        // `workflow_run_id` in the subquery is the job's: workflow_runs has no such column.
         yield* sql`
-          UPDATE ai_jobs SET status = 'stalled', updated_at = ${now}
+          UPDATE ai_jobs SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
+            error_message = (SELECT ${why.before} || r.last_heartbeat || ${why.after} FROM workflow_runs AS r WHERE r.id = workflow_run_id),
+            updated_at = ${now}
           WHERE status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
         const build = options.events
         if (build !== undefined) yield* insertEvents(sql, stalled.flatMap((entry) => build(entry)))

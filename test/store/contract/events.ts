@@ -49,7 +49,7 @@ export const eventContract = (backend: Backend): void => {
           body: {
             type: "llm_inference",
             model_id: "model-ü-1",
-            token_usage: { prompt: 1200, completion: 34, total: 1234 },
+            token_usage: { prompt_tokens: 1200, completion_tokens: 34, total_tokens: 1234 },
             latency_ms: 12.5,
             camelCaseKey: { nested_key: [1, "zwei", null, true, { "🎉": "emoji key" }] },
             wsids: [],

@@ -198,12 +198,12 @@ export const inputContract = (backend: Backend): void => {
           assert.deepStrictEqual(yield* store.findStaleRuns({ olderThanMs }), [], `nothing is ${olderThanMs} ms old`)
           assert.deepStrictEqual(yield* store.stallStaleRuns({ olderThanMs, limit: 10 }), [])
         }
-        assert.strictEqual((yield* store.pruneJobs({ olderThan: farPast, keepNewest: 0 })).deleted, 0)
+        assert.strictEqual((yield* store.pruneJobs({ olderThan: farPast, keepNewest: 0 })).pruned, 0)
         assert.strictEqual(yield* store.purgeEventsBatch({ before: farPast, batchSize: 10 }), 0)
         assert.strictEqual(yield* store.purgeEventsBatch({ before: farFuture, batchSize: 10 }), 1)
         yield* store.transition({ job_id: job.job_id, to: "cancelled" })
-        assert.strictEqual((yield* store.pruneJobs({ olderThan: farFuture, keepNewest: 0, dryRun: true })).deleted, 1)
-        assert.strictEqual((yield* store.pruneJobs({ olderThan: farFuture, keepNewest: 0 })).deleted, 1)
+        assert.strictEqual((yield* store.pruneJobs({ olderThan: farFuture, keepNewest: 0, dryRun: true })).pruned, 1)
+        assert.strictEqual((yield* store.pruneJobs({ olderThan: farFuture, keepNewest: 0 })).pruned, 1)
       }))
   })
 }

@@ -1,6 +1,8 @@
 /**
- * Contract: pruning finished jobs (R18). Terminal, unpinned, last updated
- * before the cutoff, and not among the newest `keepNewest` terminal jobs.
+ * Contract: pruning finished jobs (R18). Terminal or failed (the reference
+ * prunes failed jobs too), unpinned, last updated before the cutoff, and not
+ * among the newest `keepNewest` unpinned such jobs; with the report of what
+ * was scanned, pruned and spared (HSK-GC-003's counts).
  */
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -41,7 +43,7 @@ export const pruningContract = (backend: Backend): void => {
   const test = storeTest(backend)
 
   describe("pruneJobs", () => {
-    test("R18 pruneJobs deletes only terminal, unpinned jobs last updated before the cutoff", () =>
+    test("R18 issue 12.6 pruneJobs deletes only terminal and failed, unpinned jobs last updated before the cutoff, and reports the counts", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
         const oldByState = new Map<JobState, AiJob>()
@@ -56,12 +58,13 @@ export const pruningContract = (backend: Backend): void => {
         oldByState.set("stalled", stalled)
         const recent = yield* jobAt(CUTOFF + 50_000, "completed")
 
-        const result = yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 0 })
-        assert.strictEqual(result.deleted, 4)
-        const terminal = new Set<JobState>(["completed", "completed_with_issues", "cancelled", "poisoned"])
+        const report = yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 0 })
+        // Five old prunable jobs and the old pinned one were scanned.
+        assert.deepStrictEqual(report, { scanned: 6, pruned: 5, spared_pinned: 1, spared_window: 0 })
+        const prunable = new Set<JobState>(["completed", "completed_with_issues", "cancelled", "poisoned", "failed"])
         for (const [state, job] of oldByState) {
           const exists = (yield* surviving([job])).length === 1
-          assert.strictEqual(exists, !terminal.has(state), `an old ${state} job ${terminal.has(state) ? "is pruned" : "is kept"}`)
+          assert.strictEqual(exists, !prunable.has(state), `an old ${state} job ${prunable.has(state) ? "is pruned" : "is kept"}`)
         }
         assert.deepStrictEqual(yield* surviving([pinned]), [pinned.job_id], "pinned jobs are never pruned")
         assert.deepStrictEqual(yield* surviving([recent]), [recent.job_id], "jobs updated after the cutoff are kept")
@@ -72,9 +75,19 @@ export const pruningContract = (backend: Backend): void => {
         const store = yield* JobStore
         const jobs: Array<AiJob> = []
         for (const ms of [1_000, 2_000, 3_000, 4_000, 5_000]) jobs.push(yield* jobAt(ms, "completed"))
-        const result = yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 2 })
-        assert.strictEqual(result.deleted, 3)
+        const report = yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 2 })
+        assert.deepStrictEqual(report, { scanned: 5, pruned: 3, spared_pinned: 0, spared_window: 2 })
         assert.deepStrictEqual(yield* surviving(jobs), jobs.slice(3).map((job) => job.job_id))
+      }))
+
+    test("R18 issue 12.6 the newest kept are the newest unpinned jobs: a pinned job does not take a place in the window", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const jobs = [yield* jobAt(1_000, "failed"), yield* jobAt(2_000, "completed"), yield* jobAt(3_000, "cancelled")]
+        const pinned = yield* jobAt(4_000, "completed", { pinned: true })
+        const report = yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 1 })
+        assert.deepStrictEqual(report, { scanned: 4, pruned: 2, spared_pinned: 1, spared_window: 1 })
+        assert.deepStrictEqual(yield* surviving([...jobs, pinned]), [jobs[2]!.job_id, pinned.job_id])
       }))
 
     test("R18 pruneJobs breaks updated_at ties by job_id when keeping the newest", () =>
@@ -83,7 +96,7 @@ export const pruningContract = (backend: Backend): void => {
         const jobs = [yield* jobAt(1_000, "completed"), yield* jobAt(1_000, "completed"), yield* jobAt(1_000, "completed")]
         const newest = jobs.map((job) => job.job_id).sort().slice(-1)
         const result = yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 1 })
-        assert.strictEqual(result.deleted, 2)
+        assert.strictEqual(result.pruned, 2)
         assert.deepStrictEqual(yield* surviving(jobs), newest)
       }))
 
@@ -92,8 +105,8 @@ export const pruningContract = (backend: Backend): void => {
         const store = yield* JobStore
         const old = [yield* jobAt(1_000, "completed"), yield* jobAt(2_000, "cancelled"), yield* jobAt(3_000, "poisoned")]
         const recent = [yield* jobAt(CUTOFF + 1_000, "completed"), yield* jobAt(CUTOFF + 2_000, "completed_with_issues")]
-        const result = yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 2 })
-        assert.strictEqual(result.deleted, 3)
+        const report = yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 2 })
+        assert.deepStrictEqual(report, { scanned: 3, pruned: 3, spared_pinned: 0, spared_window: 0 })
         assert.deepStrictEqual(yield* surviving([...old, ...recent]), recent.map((job) => job.job_id))
       }))
 
@@ -102,9 +115,10 @@ export const pruningContract = (backend: Backend): void => {
         const store = yield* JobStore
         const jobs: Array<AiJob> = []
         for (const ms of [1_000, 2_000, 3_000, 4_000, 5_000]) jobs.push(yield* jobAt(ms, "completed"))
-        assert.strictEqual((yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 2, dryRun: true })).deleted, 3)
+        const dry = yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 2, dryRun: true })
         assert.strictEqual((yield* surviving(jobs)).length, 5, "a dry run deletes nothing")
-        assert.strictEqual((yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 2 })).deleted, 3)
+        assert.deepStrictEqual(yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 2 }), dry, "and reports what a real run does")
+        assert.strictEqual(dry.pruned, 3)
       }))
 
     test("R18 pruneJobs removes the runs and nodes of pruned jobs and keeps their events", () =>
@@ -119,7 +133,7 @@ export const pruningContract = (backend: Backend): void => {
         const events = [jobEvent(running), jobEvent(running, { type: "diagnostic" })]
         yield* store.transition({ job_id: job0.job_id, to: "completed", events })
 
-        assert.strictEqual((yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 0 })).deleted, 1)
+        assert.strictEqual((yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 0 })).pruned, 1)
         expectTag(yield* failureOf(store.getJob(job0.job_id)), "NotFound")
         expectTag(yield* failureOf(store.getRun(run.id)), "NotFound")
         assert.deepStrictEqual(yield* store.listRuns(job0.job_id), [])
@@ -133,7 +147,7 @@ export const pruningContract = (backend: Backend): void => {
         const store = yield* JobStore
         yield* jobAt(1_000, "running")
         yield* jobAt(CUTOFF + 1, "completed")
-        assert.strictEqual((yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 0 })).deleted, 0)
+        assert.deepStrictEqual(yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 0 }), { scanned: 0, pruned: 0, spared_pinned: 0, spared_window: 0 })
       }))
   })
 }

@@ -202,6 +202,22 @@ export const workerContract = (backend: Backend): void => {
         assert.strictEqual((yield* store.listEvents({ workflow_run_id: fresh.run.id })).items.length, 0)
       }))
 
+    test("R9 issue 12.5 a stalled job says why, as the reference does: status_reason stalled, error_message naming its run's heartbeat and the threshold", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const first = yield* startedJob()
+        yield* TestClock.setTime(5_250)
+        const second = yield* startedJob()
+        yield* TestClock.setTime(40_000)
+        yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10 })
+        for (const [{ job, run }, heartbeat] of [[first, "1970-01-01T00:00:00.000Z"], [second, "1970-01-01T00:00:05.250Z"]] as const) {
+          const why = `stalled (startup recovery: heartbeat timeout): last heartbeat ${heartbeat}, threshold 30s`
+          const stalled = yield* store.getJob(job.job_id)
+          assert.deepStrictEqual([stalled.state, stalled.status_reason, stalled.error_message], ["stalled", "stalled", why])
+          assert.strictEqual((yield* store.getRun(run.id)).error_message, why)
+        }
+      }))
+
     test("R9 stallStaleRuns a second time moves nothing and writes no event", () =>
       Effect.gen(function*() {
         const store = yield* JobStore

@@ -1,0 +1,177 @@
+/**
+ * The Janitor (R18): garbage collection as the reference runs it
+ * (storage/retention.rs, HSK-GC-001..004). One pass enforces the Flight
+ * Recorder's retention, then prunes old jobs — `completed`,
+ * `completed_with_issues`, `cancelled`, `poisoned` and `failed` ones, never
+ * pinned ones (HSK-GC-002), always keeping the newest `keepNewest` — and
+ * records what it did as a `gc_summary` system event (HSK-GC-003) in the same
+ * transaction as the pruning, so no pruning goes unrecorded (HSK-GC-004).
+ *
+ * `layer` runs a pass when it is built and then every `interval` (default
+ * one hour), in the layer's scope: closing the scope interrupts it. A failed
+ * pass is logged and the schedule goes on, as in the reference.
+ */
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { DecodeFailure } from "./domain/Errors.js"
+import { FlightRecorder, makeEvent } from "./FlightRecorder.js"
+import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
+
+/** How often the scheduled passes run by default: hourly, as the reference's Janitor. */
+export const DEFAULT_INTERVAL: Duration.Duration = Duration.hours(1)
+
+/** Jobs last updated longer ago than this are pruned by default (the reference's 30-day result window). */
+export const DEFAULT_PRUNE_AGE: Duration.Duration = Duration.days(30)
+
+/** The newest prunable jobs kept by default, however old. */
+export const DEFAULT_KEEP_NEWEST = 100
+
+/** How the Janitor prunes. Every field has a default. */
+export interface JanitorConfig {
+  /** Time between scheduled passes. Default one hour. */
+  readonly interval?: Duration.DurationInput
+  /** Prune jobs last updated longer ago than this. Default 30 days. */
+  readonly olderThan?: Duration.DurationInput
+  /** Always keep the newest this many unpinned prunable jobs. Default 100. */
+  readonly keepNewest?: number
+  /** Count, delete nothing and record nothing. Default false. */
+  readonly dryRun?: boolean
+}
+
+/** What one pass did: the prune counts, its cutoff, and the events retention purged (absent in a dry run). */
+export interface JanitorReport extends PruneReport {
+  readonly dry_run: boolean
+  readonly cutoff: DateTime.Utc
+  readonly events_purged?: number
+}
+
+/** Why a pass failed: the database, a row that did not decode, or an option the port refused. */
+export type JanitorError = ReadError | DecodeFailure
+
+/** The scheduled passes so far. */
+export interface JanitorState {
+  /** Scheduled passes finished, failed ones included. */
+  readonly passes: number
+  /** How the last scheduled pass ended. */
+  readonly last: Option.Option<Exit.Exit<JanitorReport, JanitorError>>
+}
+
+/** The Janitor service. */
+export class Janitor extends Context.Tag("@handshake/ai-job-model/Janitor")<Janitor, {
+  /** One pass now (waits for a scheduled one in progress). */
+  readonly runOnce: Effect.Effect<JanitorReport, JanitorError>
+  /** The scheduled passes so far. */
+  readonly state: Effect.Effect<JanitorState>
+  /** The state now and after every scheduled pass. */
+  readonly changes: Stream.Stream<JanitorState>
+}>() {}
+
+/**
+ * Prunes jobs last updated before `olderThan` and, unless it is a dry run,
+ * records the `gc_summary` event in the same transaction. Dry runs write
+ * nothing. `events_purged` is what a retention run before it purged, if any.
+ */
+export const prune = Effect.fn("Janitor.prune")(function*(options: {
+  readonly olderThan: DateTime.Utc
+  readonly keepNewest: number
+  readonly dryRun?: boolean
+  readonly eventsPurged?: number
+}) {
+  const store = yield* JobStore
+  const recorder = yield* FlightRecorder
+  const dry_run = options.dryRun ?? false
+  const report = yield* store.transaction(Effect.gen(function*() {
+    const counts = yield* store.pruneJobs({ olderThan: options.olderThan, keepNewest: options.keepNewest, dryRun: dry_run })
+    if (!dry_run) {
+      const summary = yield* makeEvent("system", {
+        actor: "system",
+        event_type: "meta.gc_summary",
+        event_name: "gc_summary",
+        items_scanned: counts.scanned,
+        items_pruned: counts.pruned,
+        items_spared_pinned: counts.spared_pinned,
+        items_spared_window: counts.spared_window,
+        dry_run,
+        ...(options.eventsPurged === undefined ? {} : { events_purged: options.eventsPurged })
+      })
+      // Built here from counts: an invalid summary is a bug, not bad input.
+      const record = yield* recorder.prepare(summary).pipe(
+        Effect.catchTags({ InvalidEvent: Effect.die, EventTooLarge: Effect.die })
+      )
+      yield* store.appendEvents([record]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
+    }
+    return counts
+  }))
+  yield* Effect.annotateCurrentSpan({ "hsk.gc.scanned": report.scanned, "hsk.gc.pruned": report.pruned })
+  return {
+    ...report,
+    dry_run,
+    cutoff: options.olderThan,
+    ...(options.eventsPurged === undefined ? {} : { events_purged: options.eventsPurged })
+  } satisfies JanitorReport
+})
+
+/** The configuration with its defaults, checked: `DecodeFailure` names what is wrong. */
+const resolveConfig = (config: JanitorConfig) =>
+  Effect.gen(function*() {
+    const interval = Duration.decode(config.interval ?? DEFAULT_INTERVAL)
+    const olderThan = Duration.decode(config.olderThan ?? DEFAULT_PRUNE_AGE)
+    const keepNewest = config.keepNewest ?? DEFAULT_KEEP_NEWEST
+    const issues = [
+      ...(Duration.greaterThan(interval, Duration.zero) && Duration.isFinite(interval) ? [] : [{ path: "interval", message: "Expected a finite duration above zero" }]),
+      ...(Duration.isFinite(olderThan) ? [] : [{ path: "olderThan", message: "Expected a finite duration" }]),
+      ...(Number.isSafeInteger(keepNewest) && keepNewest >= 0 ? [] : [{ path: "keepNewest", message: "Expected a whole number ≥ 0" }])
+    ]
+    if (issues.length > 0) return yield* new DecodeFailure({ subject: "JanitorConfig", issues })
+    return { interval, olderThan, keepNewest, dryRun: config.dryRun ?? false }
+  })
+
+type ResolvedConfig = Effect.Effect.Success<ReturnType<typeof resolveConfig>>
+
+/** One pass: retention first (the recorder's own window, in short batches; skipped in a dry run), then pruning with its summary. */
+const pass = (config: ResolvedConfig) =>
+  Effect.gen(function*() {
+    const recorder = yield* FlightRecorder
+    const eventsPurged = config.dryRun ? undefined : yield* recorder.enforceRetention()
+    const olderThan = DateTime.subtractDuration(yield* DateTime.now, config.olderThan)
+    return yield* prune({
+      olderThan,
+      keepNewest: config.keepNewest,
+      dryRun: config.dryRun,
+      ...(eventsPurged === undefined ? {} : { eventsPurged })
+    })
+  }).pipe(Effect.withSpan("Janitor.runOnce"))
+
+/** One pass with `config`, without the schedule. */
+export const runOnce = (config: JanitorConfig = {}) => Effect.flatMap(resolveConfig(config), pass)
+
+/** Builds the service and starts its schedule in the current scope. */
+export const make = (config: JanitorConfig = {}) =>
+  Effect.gen(function*() {
+    const resolved = yield* resolveConfig(config)
+    const context = yield* Effect.context<JobStore | FlightRecorder>()
+    const state = yield* SubscriptionRef.make<JanitorState>({ passes: 0, last: Option.none() })
+    // One pass at a time, scheduled or asked for.
+    const lock = yield* Effect.makeSemaphore(1)
+    const once = lock.withPermits(1)(Effect.provide(pass(resolved), context))
+    const scheduled = Effect.exit(once).pipe(
+      Effect.tap((exit) =>
+        Exit.isFailure(exit) ? Effect.logError("Janitor pass failed; the next runs on schedule", exit.cause) : Effect.void),
+      Effect.flatMap((exit) => SubscriptionRef.update(state, (s) => ({ passes: s.passes + 1, last: Option.some(exit) })))
+    )
+    // At once, then every interval after the previous pass ends.
+    yield* Effect.forkScoped(Effect.repeat(scheduled, Schedule.spaced(resolved.interval)))
+    return Janitor.of({ runOnce: once, state: SubscriptionRef.get(state), changes: state.changes })
+  })
+
+/** The Janitor, its schedule running in the layer's scope. */
+export const layer = (config: JanitorConfig = {}): Layer.Layer<Janitor, DecodeFailure, JobStore | FlightRecorder> =>
+  Layer.scoped(Janitor, make(config))

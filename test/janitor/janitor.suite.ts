@@ -1,0 +1,231 @@
+/**
+ * The Janitor (R18, issue 12.6) over a real store, under TestClock: its
+ * schedule fires (at once, then every interval) and stops with its scope;
+ * each pass prunes old terminal and failed jobs, never pinned ones, keeps the
+ * newest N, enforces Flight Recorder retention, and records its report as a
+ * `gc_summary` system event (HSK-GC-003).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
+import type { AiJob } from "../../src/domain/AiJob.js"
+import type { JobState } from "../../src/domain/JobState.js"
+import * as FlightRecorder from "../../src/FlightRecorder.js"
+import * as Janitor from "../../src/Janitor.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { jobsIn } from "../store/fixtures.js"
+import type { StoreBackend } from "../support/stores.js"
+
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
+const DAY = 24 * HOUR
+
+/** One job brought to `state` now (TestClock time), pinned if asked. */
+const jobIn = (state: Exclude<JobState, "stalled">, options: { readonly pinned?: boolean } = {}) =>
+  Effect.gen(function*() {
+    const [job] = yield* jobsIn(state, 1)
+    if (job === undefined) return assert.fail("setup: one job")
+    return options.pinned === true ? yield* (yield* JobStore).setPinned(job.job_id, true) : job
+  })
+
+/** Which of `jobs` still exist. */
+const surviving = (jobs: ReadonlyArray<AiJob>) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const left: Array<string> = []
+    for (const job of jobs) if ((yield* Effect.either(store.getJob(job.job_id)))._tag === "Right") left.push(job.job_id)
+    return left
+  })
+
+/** The gc_summary events recorded so far, oldest first, as stored. */
+const gcSummaries = Effect.gen(function*() {
+  const store = yield* JobStore
+  const page = yield* store.listEvents({ types: ["system"], limit: 1000 })
+  return page.items.filter((record) => record.body["event_name"] === "gc_summary")
+})
+
+/** Waits (on the Janitor's own state, not the clock) until `n` scheduled passes have finished. */
+const passesDone = (janitor: Janitor.Janitor["Type"], n: number) =>
+  Effect.flatMap(
+    Stream.runHead(Stream.filter(janitor.changes, (state) => state.passes >= n)),
+    (state) => Option.match(state, { onNone: () => Effect.dieMessage("the Janitor's state stream ended"), onSome: Effect.succeed })
+  )
+
+/**
+ * Waits until the schedule's fiber sleeps on the TestClock: an `adjust` made
+ * before it registers its sleep would not wake it.
+ */
+const scheduleSleeping = Effect.gen(function*() {
+  while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* TestServices.provideLive(Effect.sleep("5 millis"))
+})
+
+/** The report of the last scheduled pass, which must have succeeded. */
+const lastReport = (state: Janitor.JanitorState) => {
+  const exit = Option.getOrThrow(state.last)
+  if (exit._tag === "Failure") return assert.fail(`the pass failed: ${String(exit.cause)}`)
+  return exit.value
+}
+
+export const runJanitorSuite = (backend: StoreBackend) => {
+  const withStore = <A, E>(body: Effect.Effect<A, E, JobStore | FlightRecorder.FlightRecorder | Scope.Scope>) =>
+    Effect.scoped(body).pipe(
+      Effect.provide(FlightRecorder.layer().pipe(Layer.provideMerge(backend.layer())))
+    )
+
+  describe(`Janitor on ${backend.name}`, () => {
+    it.effect("R18 issue 12.6 the schedule fires at once and then every interval; each pass prunes and records gc_summary; closing the scope stops it", () =>
+      withStore(Effect.gen(function*() {
+        const old = [yield* jobIn("completed"), yield* jobIn("failed")]
+        const pinned = yield* jobIn("completed", { pinned: true })
+        const running = yield* jobIn("running")
+        yield* TestClock.setTime(10 * MINUTE)
+
+        const scope = yield* Scope.make()
+        const janitor = yield* Layer.buildWithScope(Janitor.layer({ interval: "1 hour", olderThan: "1 minute", keepNewest: 0 }), scope)
+          .pipe(Effect.map((context) => Context.get(context, Janitor.Janitor)))
+
+        const first = lastReport(yield* passesDone(janitor, 1))
+        assert.deepInclude(first, { scanned: 3, pruned: 2, spared_pinned: 1, spared_window: 0, dry_run: false, events_purged: 0 })
+        assert.deepStrictEqual(yield* surviving([...old, pinned, running]), [pinned.job_id, running.job_id])
+        assert.strictEqual((yield* gcSummaries).length, 1)
+
+        // A job finished now is not old yet; an hour on, the second pass finds it.
+        const later = yield* jobIn("cancelled")
+        yield* scheduleSleeping
+        yield* TestClock.adjust("1 hour")
+        const second = lastReport(yield* passesDone(janitor, 2))
+        assert.deepInclude(second, { scanned: 2, pruned: 1, spared_pinned: 1, spared_window: 0 })
+        assert.deepStrictEqual(yield* surviving([later, pinned]), [pinned.job_id])
+        const summaries = yield* gcSummaries
+        assert.deepStrictEqual(summaries.map((record) => record.body["items_pruned"]), [2, 1])
+
+        // Interrupted with its scope: another hour (and a real pause for a runaway pass) adds nothing.
+        yield* Scope.close(scope, Exit.void)
+        yield* jobIn("completed")
+        yield* TestClock.adjust("2 hours")
+        yield* TestServices.provideLive(Effect.sleep("200 millis"))
+        assert.strictEqual((yield* gcSummaries).length, 2)
+      })), 60_000)
+
+    it.effect("R18 issue 12.6 a pass reports scanned, pruned, spared_pinned and spared_window, and records exactly that as gc_summary", () =>
+      withStore(Effect.gen(function*() {
+        const oldest = yield* jobIn("completed")
+        yield* TestClock.adjust("1 minute")
+        const poisoned = yield* jobIn("poisoned")
+        yield* TestClock.adjust("1 minute")
+        const failed = yield* jobIn("failed")
+        yield* TestClock.adjust("1 minute")
+        const withIssues = yield* jobIn("completed_with_issues")
+        const pinned = yield* jobIn("cancelled", { pinned: true })
+        const queued = yield* jobIn("queued")
+        yield* TestClock.adjust("40 days")
+        const recent = yield* jobIn("completed")
+
+        const report = yield* Janitor.runOnce({ olderThan: "30 days", keepNewest: 2 })
+        // Old and prunable: four unpinned and the pinned one. The newest two unpinned prunable
+        // jobs are `recent` (not old) and `withIssues`, so one old job is spared by the window.
+        assert.deepInclude(report, { scanned: 5, pruned: 3, spared_pinned: 1, spared_window: 1, dry_run: false })
+        assert.deepStrictEqual(
+          yield* surviving([oldest, poisoned, failed, withIssues, pinned, queued, recent]),
+          [withIssues.job_id, pinned.job_id, queued.job_id, recent.job_id]
+        )
+        const [summary, ...more] = yield* gcSummaries
+        assert.strictEqual(more.length, 0)
+        assert.strictEqual(summary?.actor, "system")
+        assert.isNull(summary?.job_id)
+        assert.notStrictEqual(summary?.trace_id, "00000000-0000-0000-0000-000000000000")
+        const { event_id, timestamp, trace_id, ...payload } = summary?.body ?? {}
+        assert.isString(event_id)
+        assert.isString(timestamp)
+        assert.strictEqual(trace_id, summary?.trace_id)
+        assert.deepStrictEqual(payload, {
+          type: "system",
+          actor: "system",
+          event_type: "meta.gc_summary",
+          event_name: "gc_summary",
+          items_scanned: 5,
+          items_pruned: 3,
+          items_spared_pinned: 1,
+          items_spared_window: 1,
+          dry_run: false,
+          events_purged: 0
+        })
+        // And the recorder reads it back as a typed event.
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const listed = yield* recorder.list({ types: ["system"], limit: 1000 })
+        assert.isTrue(listed.items.some((event) => "event_name" in event && event.event_name === "gc_summary"))
+      })), 60_000)
+
+    it.effect("R18 issue 12.6 old failed jobs are pruned, as the reference prunes them; runs and nodes go with them", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const failed = yield* jobIn("failed")
+        const runs = yield* store.listRuns(failed.job_id)
+        yield* TestClock.adjust("31 days")
+        const report = yield* Janitor.runOnce({ keepNewest: 0 })
+        assert.deepInclude(report, { scanned: 1, pruned: 1 })
+        assert.deepStrictEqual(yield* surviving([failed]), [])
+        for (const run of runs) assert.strictEqual((yield* Effect.either(store.getRun(run.id)))._tag, "Left")
+      })), 60_000)
+
+    it.effect("R18 HSK-GC-002 issue 12.6 a pinned job is never pruned, however old, and takes no place among the newest kept", () =>
+      withStore(Effect.gen(function*() {
+        const pinned = [yield* jobIn("completed", { pinned: true }), yield* jobIn("failed", { pinned: true })]
+        const unpinned = yield* jobIn("completed")
+        yield* TestClock.adjust("3650 days")
+        const report = yield* Janitor.runOnce({ olderThan: "1 day", keepNewest: 1 })
+        assert.deepInclude(report, { scanned: 3, pruned: 0, spared_pinned: 2, spared_window: 1 })
+        assert.deepStrictEqual(yield* surviving([...pinned, unpinned]), [...pinned, unpinned].map((job) => job.job_id))
+      })), 60_000)
+
+    it.effect("R13 R18 issue 12.6 the same pass enforces Flight Recorder retention and counts what it purged", () =>
+      withStore(Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const job = yield* jobIn("completed")
+        const before = 3
+        for (let i = 0; i < before; i++) {
+          yield* Effect.flatMap(FlightRecorder.makeEvent("diagnostic", { actor: "system", job_id: job.job_id, diagnostic_id: `d-${i}` }), recorder.record)
+        }
+        yield* TestClock.adjust(Duration.toMillis(FlightRecorder.DEFAULT_RETENTION) + DAY)
+        const report = yield* Janitor.runOnce({ keepNewest: 0 })
+        assert.strictEqual(report.events_purged, before)
+        // What is left is the pass's own summary, saying so.
+        const left = yield* gcSummaries
+        assert.strictEqual((yield* recorder.list({ limit: 1000 })).items.length, 1)
+        // Events live 7 days, jobs 30: the job itself is not old enough to go yet.
+        assert.deepInclude(left[0]?.body, { events_purged: before, items_scanned: 0, items_pruned: 0 })
+        assert.deepStrictEqual(yield* surviving([job]), [job.job_id])
+      })), 60_000)
+
+    it.effect("R18 issue 12.6 a dry run reports what it would do and changes nothing: no job deleted, no event purged or recorded", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const jobs = [yield* jobIn("completed"), yield* jobIn("failed")]
+        yield* TestClock.adjust("40 days")
+        const events = (yield* store.listEvents({ limit: 1000 })).items.length
+        const report = yield* Janitor.runOnce({ keepNewest: 0, dryRun: true })
+        assert.deepInclude(report, { scanned: 2, pruned: 2, spared_pinned: 0, spared_window: 0, dry_run: true })
+        assert.isUndefined(report.events_purged)
+        assert.strictEqual((yield* surviving(jobs)).length, 2)
+        assert.strictEqual((yield* store.listEvents({ limit: 1000 })).items.length, events)
+      })), 60_000)
+
+    it.effect("R18 issue 12.6 a configuration that cannot work is refused with DecodeFailure before anything runs", () =>
+      withStore(Effect.gen(function*() {
+        for (const config of [{ keepNewest: -1 }, { keepNewest: 1.5 }, { interval: "0 seconds" }, { interval: Duration.infinity }] as const) {
+          const error = yield* Effect.flip(Janitor.runOnce(config))
+          assert.strictEqual(error._tag, "DecodeFailure", JSON.stringify(config))
+        }
+        assert.strictEqual((yield* gcSummaries).length, 0)
+      })), 60_000)
+  })
+}
