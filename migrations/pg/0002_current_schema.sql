@@ -268,8 +268,10 @@ ALTER TABLE workflow_node_executions
   ALTER COLUMN status SET NOT NULL,
   ALTER COLUMN sequence SET NOT NULL,
   ALTER COLUMN started_at SET NOT NULL,
-  ADD CONSTRAINT workflow_node_executions_status_check
-    CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
+  -- Any job state: the reference stores a node's status as its JobState.
+  ADD CONSTRAINT workflow_node_executions_status_check CHECK (status IN (
+    'queued', 'running', 'stalled', 'awaiting_validation', 'awaiting_user',
+    'completed', 'completed_with_issues', 'failed', 'cancelled', 'poisoned')),
   ADD CONSTRAINT workflow_node_executions_sequence_check CHECK (sequence >= 0),
   -- Also the index for listing a run's nodes in order.
   ADD CONSTRAINT workflow_node_executions_run_sequence_key UNIQUE (workflow_run_id, sequence);

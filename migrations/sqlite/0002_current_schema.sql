@@ -133,8 +133,11 @@ CREATE TABLE workflow_node_executions (
   workflow_run_id TEXT NOT NULL REFERENCES workflow_runs (id) ON DELETE CASCADE,
   node_id TEXT NOT NULL CONSTRAINT workflow_node_executions_node_id_nonempty CHECK (length(node_id) > 0),
   node_type TEXT NOT NULL CONSTRAINT workflow_node_executions_node_type_nonempty CHECK (length(node_type) > 0),
-  status TEXT NOT NULL CONSTRAINT workflow_node_executions_status_valid
-    CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
+  -- Any job state: the reference stores a node's status as its JobState.
+  status TEXT NOT NULL CONSTRAINT workflow_node_executions_status_valid CHECK (status IN (
+    'queued', 'running', 'stalled', 'awaiting_validation', 'awaiting_user',
+    'completed', 'completed_with_issues', 'failed', 'cancelled', 'poisoned'
+  )),
   sequence INTEGER NOT NULL CONSTRAINT workflow_node_executions_sequence_valid
     CHECK (typeof(sequence) = 'integer' AND sequence >= 0),
   input_payload TEXT CONSTRAINT workflow_node_executions_input_payload_json

@@ -1,7 +1,7 @@
 /** Workflow runs and their node executions (R8, HSK-WF-001). */
 import * as Schema from "effect/Schema"
 import { JobId, NodeExecutionId, WorkflowRunId } from "./Ids.js"
-import { JobState } from "./JobState.js"
+import { JobState, JobStates } from "./JobState.js"
 import { Json } from "./Json.js"
 import { NonEmptyText, Text } from "./Text.js"
 import { Timestamp } from "./Timestamp.js"
@@ -18,12 +18,21 @@ export const WorkflowRun = Schema.Struct({
 }).annotations({ identifier: "WorkflowRun" })
 export type WorkflowRun = typeof WorkflowRun.Type
 
-/** The statuses a node execution passes through. */
-export const NodeStatus = Schema.Literal("running", "completed", "failed", "cancelled").annotations({
+/**
+ * The status of a node execution: any of the ten job states. The reference
+ * types a node's status as its `JobState` and writes more than the four a
+ * node usually passes through (its security-violation path marks the running
+ * nodes `poisoned`; others write `completed_with_issues`, `stalled`, ...), so
+ * every one of them must upgrade and read back.
+ */
+export const NodeStatus = Schema.Literal(...JobStates).annotations({
   identifier: "NodeStatus",
-  message: () => ({ message: "Expected one of the node statuses running, completed, failed, cancelled", override: true })
+  message: () => ({ message: `Expected one of the node statuses ${JobStates.join(", ")}`, override: true })
 })
 export type NodeStatus = typeof NodeStatus.Type
+
+/** How a node execution can end: any status but `queued` and `running`. */
+export type NodeEndStatus = Exclude<NodeStatus, "queued" | "running">
 
 /** One node of a workflow run, with its payloads, in sequence order. */
 export const NodeExecution = Schema.Struct({

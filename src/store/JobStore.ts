@@ -20,7 +20,7 @@ import type { JobMetrics } from "../domain/JobMetrics.js"
 import type { JobState } from "../domain/JobState.js"
 import type { Json } from "../domain/Json.js"
 import type { TransitionTarget } from "../domain/Lifecycle.js"
-import type { NodeExecution, NodeStatus, WorkflowRun } from "../domain/WorkflowRun.js"
+import type { NodeEndStatus, NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 import type { AlreadyExists, CorruptRow, NotFound, RunNotActive, StorageError } from "./StoreErrors.js"
 
 /** Errors every read can raise: the database failed, or a row does not decode. */
@@ -148,9 +148,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly node_type: string
     readonly input_payload?: Json | null
   }) => Effect.Effect<NodeExecution, NotFound | StorageError>
-  /** Records how a node execution ended. */
+  /** Records how a node execution ended: any status but `queued` and `running` (R8). */
   readonly finishNode: (nodeId: NodeExecutionId, outcome: {
-    readonly status: Exclude<NodeStatus, "running">
+    readonly status: NodeEndStatus
     readonly output_payload?: Json | null
     readonly error_message?: string | null
   }) => Effect.Effect<NodeExecution, NotFound | ReadError>

@@ -19,7 +19,7 @@ import type { JobState } from "../../src/domain/JobState.js"
 import { type Claim, JobStore, type StalledRun } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgStore.js"
 import { expectTag, failureOf, jobEvent, newJob, recoveryEvent, STALE_MS, startedJob } from "./fixtures.js"
-import { countWhere, driverError, freshPgDatabase, rawPgClient } from "./pg-support.js"
+import { countWhere, driverError, freshPgDatabase, rawPgClient, shippedPgMigrationIds } from "./pg-support.js"
 
 type Store = Context.Tag.Service<JobStore>
 
@@ -70,7 +70,7 @@ describe("R6 R9 PostgreSQL concurrency across separate pools", () => {
       const { stores, sql } = yield* setup("pg concurrent migrate", 4)
       const migrations = yield* sql<{ readonly migration_id: number }>`
         SELECT migration_id FROM ai_job_model_migrations ORDER BY migration_id`
-      assert.deepStrictEqual(migrations.map((m) => m.migration_id), [1, 2, 3])
+      assert.deepStrictEqual(migrations.map((m) => m.migration_id), shippedPgMigrationIds)
       const created = yield* Effect.forEach(stores, (store) => store.createJob(newJob()), { concurrency: "unbounded" })
       const [first] = stores
       if (first === undefined) return assert.fail("setup: four stores")

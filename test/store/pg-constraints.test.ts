@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import type { NewAiJob } from "../../src/domain/AiJob.js"
 import type { DecodeFailure } from "../../src/domain/Errors.js"
 import { MetricNames } from "../../src/domain/JobMetrics.js"
+import { JobStates } from "../../src/domain/JobState.js"
 import { JobStore, type ReadError } from "../../src/store/JobStore.js"
 import type { NotFound, RunNotActive } from "../../src/store/StoreErrors.js"
 import { at, eventRecord, expectTag, failureOf, newJob, startedJob } from "./fixtures.js"
@@ -129,6 +130,8 @@ layer(freshStoreWithRawClient("pg constraints"), { timeout: "60 seconds" })("R16
       assert.strictEqual((yield* refusalOf(node("running", -1))).constraint, "workflow_node_executions_sequence_check")
       yield* node("running", 0)
       assert.strictEqual((yield* refusalOf(node("running", 0))).constraint, "workflow_node_executions_run_sequence_key")
+      // Issue 12.1: any of the ten job states is a node status, as the reference stores them.
+      for (const [index, status] of JobStates.entries()) yield* node(status, 100 + index)
     }))
 
   it.effect("R11 raw events with an unknown actor or type, or a body that is not an object, are refused", () =>

@@ -10,6 +10,7 @@ import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import { readdirSync } from "node:fs"
 import type { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgStore.js"
 import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
@@ -60,3 +61,11 @@ export const driverError = (error: SqlError): Refusal => {
 /** A count(*) (int8, which `pg` returns as text) as a number. */
 export const countWhere = (query: Effect.Effect<ReadonlyArray<{ readonly n: string }>, SqlError>) =>
   Effect.map(query, ([row]) => Number(row?.n))
+
+/** The ids of the PostgreSQL migrations the package ships, in order: what a full migrate applies. */
+export const shippedPgMigrationIds: ReadonlyArray<number> = readdirSync(new URL("../../migrations/pg/", import.meta.url))
+  .flatMap((file) => {
+    const match = /^(\d{4})_\w+\.sql$/.exec(file)
+    return match === null ? [] : [Number(match[1])]
+  })
+  .sort((a, b) => a - b)

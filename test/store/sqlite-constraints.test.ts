@@ -10,6 +10,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { JobId } from "../../src/domain/Ids.js"
+import { JobStates } from "../../src/domain/JobState.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { at, eventRecord, expectTag, failureOf, newJob } from "./fixtures.js"
 import { rawNumber, rawRows, storeWithClient, zeroMetrics } from "./sqlite-support.js"
@@ -194,7 +195,7 @@ describe("SQLite constraints after migration (R16)", () => {
       const runId = String(run["id"])
       yield* insert("workflow_node_executions", nodeRow(runId, { sequence: 0 }))
       const nodeCases: ReadonlyArray<readonly [string, Row, string]> = [
-        ["a job state as node status", { status: "stalled" }, "workflow_node_executions_status_valid"],
+        ["a node status that is no job state", { status: "paused" }, "workflow_node_executions_status_valid"],
         ["a negative sequence", { sequence: -1 }, "workflow_node_executions_sequence_valid"],
         ["a fractional sequence", { sequence: 1.5 }, "workflow_node_executions_sequence_valid"],
         ["a sequence taken in the run", { sequence: 0 }, "UNIQUE constraint failed"],
@@ -204,6 +205,10 @@ describe("SQLite constraints after migration (R16)", () => {
       ]
       for (const [what, overrides, expected] of nodeCases) {
         assert.include(yield* refused(insert("workflow_node_executions", nodeRow(runId, overrides)), what), expected, what)
+      }
+      // Issue 12.1: any of the ten job states is a node status, as the reference stores them.
+      for (const [index, status] of JobStates.entries()) {
+        yield* insert("workflow_node_executions", nodeRow(runId, { sequence: 100 + index, status }))
       }
       assert.include(
         yield* refused(insert("workflow_node_executions", nodeRow(uuid(), { sequence: 9 })), "node of no run"),

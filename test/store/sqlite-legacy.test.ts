@@ -12,6 +12,7 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { AiJob } from "../../src/domain/AiJob.js"
 import { JobId, NodeExecutionId, WorkflowRunId } from "../../src/domain/Ids.js"
+import { JobStates } from "../../src/domain/JobState.js"
 import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteStore.js"
@@ -23,7 +24,16 @@ import {
   writeLegacyDatabase
 } from "../fixtures/legacySqlite.js"
 import { failureOf, expectTag } from "./fixtures.js"
-import { rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile, zeroMetrics } from "./sqlite-support.js"
+import {
+  rawClient,
+  rawNumber,
+  rawRows,
+  schemaSnapshot,
+  shippedSqliteMigrationIds,
+  storeWithClient,
+  tempDatabaseFile,
+  zeroMetrics
+} from "./sqlite-support.js"
 
 const { jobs, runs, nodes } = legacyIds
 const jobId = (id: string) => JobId.make(id)
@@ -43,6 +53,37 @@ const withUpgradedLegacy = <A, E>(body: Effect.Effect<A, E, JobStore | SqlClient
 
 const tableCount = (table: string) => rawNumber(`SELECT count(*) AS n FROM ${table}`)
 
+
+const insertLegacy = (table: string, row: Record<string, string | number | null>): LegacyTweak =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql`INSERT INTO ${sql(table)} ${sql.insert(row)}`)
+
+const legacyJob = (overrides: Record<string, string | number | null>) =>
+  insertLegacy("ai_jobs", {
+    id: "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1e00ff",
+    trace_id: "7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c00ff",
+    job_kind: "doc_edit",
+    status: "queued",
+    protocol_id: "p",
+    profile_id: "p",
+    capability_profile_id: "Analyst",
+    access_mode: "analysis_only",
+    safety_mode: "normal",
+    created_at: "2024-03-01 12:00:00",
+    updated_at: "2024-03-01 12:00:00",
+    ...overrides
+  })
+
+const legacyNode = (overrides: Record<string, string | number | null>) =>
+  insertLegacy("workflow_node_executions", {
+    id: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b00ff",
+    workflow_run_id: runs.spaceForm,
+    node_id: "extra",
+    node_type: "tool",
+    status: "completed",
+    sequence: 7,
+    started_at: "2024-03-01 12:00:10",
+    ...overrides
+  })
 
 describe("SQLite legacy upgrade (R16, R16a)", () => {
   it.effect("R16a the fixture is really legacy: legacy kinds, NULL metrics, both timestamp forms, no migrations table", () =>
@@ -250,17 +291,13 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
     withUpgradedLegacy(Effect.gen(function*() {
       const schemaBefore = yield* schemaSnapshot
       const rowsBefore = yield* rawRows("SELECT * FROM ai_jobs ORDER BY id")
-      const applied = yield* rawRows("SELECT migration_id, name FROM ai_job_model_migrations ORDER BY migration_id")
-      assert.deepStrictEqual(applied, [
-        { migration_id: 1, name: "reference_schema" },
-        { migration_id: 2, name: "current_schema" },
-        { migration_id: 3, name: "flight_recorder" }
-      ])
+      const applied = yield* rawRows<{ readonly migration_id: number }>("SELECT migration_id FROM ai_job_model_migrations ORDER BY migration_id")
+      assert.deepStrictEqual(applied.map((row) => row.migration_id), shippedSqliteMigrationIds)
       assert.deepStrictEqual(yield* SqliteStore.migrate, [])
       assert.deepStrictEqual(yield* SqliteStore.migrate, [])
       assert.deepStrictEqual(yield* schemaSnapshot, schemaBefore)
       assert.deepStrictEqual(yield* rawRows("SELECT * FROM ai_jobs ORDER BY id"), rowsBefore)
-      assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_job_model_migrations"), 3)
+      assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_job_model_migrations"), shippedSqliteMigrationIds.length)
     })))
 
   it.effect("R16 a fresh database and an upgraded legacy one end with the same schema (one migration path)", () =>
@@ -270,40 +307,17 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
       assert.deepStrictEqual(upgraded, fresh)
       assert.isTrue(fresh.some((entry) => entry.name === "flight_recorder_events_refuse_delete"))
     }))
+
+  it.effect("R8 R16 issue 12.1 legacy node executions in every job state upgrade and read back", () =>
+    withUpgradedLegacy(Effect.gen(function*() {
+      const store = yield* JobStore
+      const nodes = yield* store.listNodes(runId(runs.zuluForm))
+      assert.deepStrictEqual(nodes.map((node) => [node.sequence, node.status]), JobStates.map((status, index) => [index, status]))
+    }), Effect.forEach(JobStates, (status, index) =>
+      legacyNode({ id: `9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b01${String(index).padStart(2, "0")}`, workflow_run_id: runs.zuluForm, status, sequence: index }))))
 })
 
 describe("SQLite legacy upgrade refuses what it cannot convert (R16)", () => {
-  const insertLegacy = (table: string, row: Record<string, string | number | null>): LegacyTweak =>
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`INSERT INTO ${sql(table)} ${sql.insert(row)}`)
-
-  const legacyJob = (overrides: Record<string, string | number | null>) =>
-    insertLegacy("ai_jobs", {
-      id: "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1e00ff",
-      trace_id: "7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c00ff",
-      job_kind: "doc_edit",
-      status: "queued",
-      protocol_id: "p",
-      profile_id: "p",
-      capability_profile_id: "Analyst",
-      access_mode: "analysis_only",
-      safety_mode: "normal",
-      created_at: "2024-03-01 12:00:00",
-      updated_at: "2024-03-01 12:00:00",
-      ...overrides
-    })
-
-  const legacyNode = (overrides: Record<string, string | number | null>) =>
-    insertLegacy("workflow_node_executions", {
-      id: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b00ff",
-      workflow_run_id: runs.spaceForm,
-      node_id: "extra",
-      node_type: "tool",
-      status: "completed",
-      sequence: 7,
-      started_at: "2024-03-01 12:00:10",
-      ...overrides
-    })
-
   const cases: ReadonlyArray<readonly [string, LegacyTweak, string]> = [
     ["an unknown kind", legacyJob({ job_kind: "mystery_kind" }), "ai_jobs_job_kind_valid"],
     ["an unknown state", legacyJob({ status: "paused" }), "ai_jobs_status_valid"],

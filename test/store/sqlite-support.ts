@@ -12,6 +12,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as SqliteStore from "../../src/store/SqliteStore.js"
+import { migrationsDirectory } from "../../src/store/sqlite/migrations.js"
 
 /** The nine metrics at zero, as stored JSON decodes. */
 export const zeroMetrics = {
@@ -55,3 +56,11 @@ export const rawNumber = (query: string, params: ReadonlyArray<unknown> = []) =>
 export const schemaSnapshot = rawRows<{ readonly type: string; readonly name: string; readonly sql: string | null }>(
   "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
 )
+
+/** The ids of the SQLite migrations the package ships, in order: what a full migrate applies. */
+export const shippedSqliteMigrationIds: ReadonlyArray<number> = fs.readdirSync(migrationsDirectory)
+  .flatMap((file) => {
+    const match = /^(\d{4})_\w+\.sql$/.exec(file)
+    return match === null ? [] : [Number(match[1])]
+  })
+  .sort((a, b) => a - b)

@@ -6,6 +6,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
+import { alreadyDone } from "../internal/migrationGuard.js"
 import { MigrationFailed } from "../StoreErrors.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
@@ -15,11 +16,15 @@ const directory = new URL("../../../migrations/pg/", import.meta.url)
 export const migrationsTable = "ai_job_model_migrations"
 
 
-/** Runs one SQL file's text as it is: no parameters, so PostgreSQL accepts several statements at once. */
+/**
+ * Runs one SQL file's text as it is (no parameters, so PostgreSQL accepts
+ * several statements at once), unless its `skip-if` says it is done.
+ */
 const runFile = (id: number, name: string, file: string) =>
   Effect.gen(function*() {
     const text = yield* Effect.tryPromise(() => readFile(new URL(file, directory), "utf8"))
     const sql = yield* SqlClient.SqlClient
+    if (yield* alreadyDone(sql, text)) return
     yield* sql.unsafe(text)
   }).pipe(Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause })))
 

@@ -12,7 +12,7 @@ import { NodeExecutionId, type WorkflowRunId } from "../../domain/Ids.js"
 import type { Json } from "../../domain/Json.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { JobState } from "../../domain/JobState.js"
-import { NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
+import { type NodeEndStatus, NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, WithEvents } from "../JobStore.js"
 import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
@@ -31,7 +31,7 @@ type Service = Context.Tag.Service<JobStore>
 const checkRunEnd = Schema.encode(
   JobState.pipe(Schema.filter((status) => status !== "queued" && status !== "running" && status !== "stalled"))
 )
-const checkNodeEnd = Schema.encode(NodeStatus.pipe(Schema.filter((status) => status !== "running")))
+const checkNodeEnd = Schema.encode(NodeStatus.pipe(Schema.filter((status) => status !== "queued" && status !== "running")))
 const checkNodeId = Schema.encode(NodeExecution.fields.node_id)
 const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
 
@@ -163,7 +163,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
 
   const finishNode: Service["finishNode"] = Effect.fn("JobStore.finishNode")(
     function*(nodeId: NodeExecutionId, outcome: {
-      readonly status: Exclude<NodeStatus, "running">
+      readonly status: NodeEndStatus
       readonly output_payload?: Json | null
       readonly error_message?: string | null
     }) {

@@ -14,6 +14,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
+import { alreadyDone } from "../internal/migrationGuard.js"
 import { MigrationFailed } from "../StoreErrors.js"
 import { splitStatements } from "./sqlScript.js"
 import { makeWriteTransaction, readBusyTimeout } from "./transaction.js"
@@ -31,14 +32,21 @@ export const migrationsTable = "ai_job_model_migrations"
 
 const FILE_NAME = /^(\d{4})_(\w+)\.sql$/
 
-/** Runs one file's statements in order, naming the one that fails. */
+/** Runs one file's statements in order, naming the one that fails; nothing when its `skip-if` says it is done. */
 const runScript = (id: number, name: string, script: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.forEach(splitStatements(script), (statement, index) =>
+    Effect.flatMap(
       Effect.mapError(
-        sql.unsafe(statement).unprepared,
-        (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
-      ), { discard: true }))
+        alreadyDone(sql, script),
+        (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause })
+      ),
+      (done) =>
+        done ? Effect.void : Effect.forEach(splitStatements(script), (statement, index) =>
+          Effect.mapError(
+            sql.unsafe(statement).unprepared,
+            (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
+          ), { discard: true })
+    ))
 
 /** Reads every `NNNN_name.sql` file into the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
 const readMigrationFiles = Effect.tryPromise({

@@ -7,12 +7,25 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { Json } from "../../../src/domain/Json.js"
 import type { TransitionTarget } from "../../../src/domain/Lifecycle.js"
+import type { NodeEndStatus } from "../../../src/domain/WorkflowRun.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { encode, eventRecord, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, startedJob } from "../fixtures.js"
 import { type Backend, storeTest } from "./backend.js"
 
 /** Final run statuses `finishRun` accepts. */
 const finalStatuses: ReadonlyArray<Exclude<TransitionTarget, "queued" | "running">> = [
+  "awaiting_validation",
+  "awaiting_user",
+  "completed",
+  "completed_with_issues",
+  "failed",
+  "cancelled",
+  "poisoned"
+]
+
+/** Every status `finishNode` accepts: the ten job states but queued and running (issue 12.1). */
+const nodeEndStatuses: ReadonlyArray<NodeEndStatus> = [
+  "stalled",
   "awaiting_validation",
   "awaiting_user",
   "completed",
@@ -236,6 +249,24 @@ export const runContract = (backend: Backend): void => {
           (yield* store.listNodes(run.id)).map(encode.node),
           [done, failed, cancelled].map(encode.node)
         )
+      }))
+
+    test("R8 issue 12.1 a node execution ends in any job state but queued and running, as the reference writes them", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        const finished = []
+        for (const status of nodeEndStatuses) {
+          const node = yield* store.startNode({ workflow_run_id: run.id, node_id: status, node_type: "step" })
+          const ended = yield* store.finishNode(node.id, { status, error_message: `ended ${status}` })
+          assert.strictEqual(ended.status, status)
+          finished.push(ended)
+        }
+        assert.deepStrictEqual(
+          (yield* store.listNodes(run.id)).map((node) => [node.node_id, node.status, node.error_message]),
+          nodeEndStatuses.map((status) => [status, status, `ended ${status}`])
+        )
+        assert.deepStrictEqual((yield* store.listNodes(run.id)).map(encode.node), finished.map(encode.node))
       }))
 
     test("R8 finishNode of an unknown node fails with NotFound", () =>
