@@ -28,6 +28,7 @@ import { FlightRecorder } from "./FlightRecorder.js"
 import { type Checkpoint, makeAdmission } from "./internal/admission.js"
 import { lifecycleEvent } from "./internal/auditEvents.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/runJob.js"
+import type { SecurityViolation } from "./internal/securityViolation.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
@@ -36,6 +37,8 @@ import type { AlreadyExists, NotFound, RunNotActive, StorageError } from "./stor
 
 export type { RunContext, RunOptions, SuccessState } from "./internal/runJob.js"
 export { RunLost } from "./internal/runJob.js"
+export type { ViolationReport } from "./internal/securityViolation.js"
+export { SecurityViolation } from "./internal/securityViolation.js"
 
 /** A job that `run` was asked to run but that is not running (claim or start it first). */
 export class JobNotRunning extends Schema.TaggedError<JobNotRunning>()("JobNotRunning", {
@@ -121,13 +124,14 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   /**
    * Runs `program` as the job's current workflow run, heartbeating while it
    * runs; the run and job end completed (or `onSuccess`), failed with the
-   * error recorded, or cancelled when interrupted.
+   * error recorded, or cancelled when interrupted — or poisoned, with
+   * `SecurityViolation`, when the program reports one (`ctx.securityViolation`).
    */
   readonly run: <A extends Json | void, E, R>(
     jobId: JobId,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options?: RunOptions
-  ) => Effect.Effect<A, E | JobNotRunning | RunLost | NotFound | RunNotActive | IllegalTransition | DecodeFailure | ReadError, R>
+  ) => Effect.Effect<A, E | JobNotRunning | RunLost | SecurityViolation | NotFound | RunNotActive | IllegalTransition | DecodeFailure | ReadError, R>
   /** A scoped pool: `concurrency` loops that claim and run jobs until the scope closes. */
   readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, never, R | Scope.Scope>
 

@@ -4,13 +4,17 @@
  * the run and job end `completed`, `failed` or `cancelled`. If recovery took
  * the run away (its heartbeat finds it no longer running), the program is
  * interrupted and nothing more is written: the operator decides what's next.
+ * A program that reports a security violation poisons its job and is stopped
+ * (securityViolation.ts).
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
@@ -24,6 +28,7 @@ import type { JobStore, ReadError } from "../store/JobStore.js"
 import type { NotFound, RunNotActive } from "../store/StoreErrors.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { describeCause } from "./describeCause.js"
+import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 
 /** The heartbeat found the run no longer running: recovery (or an operator) took it. */
 export class RunLost extends Schema.TaggedError<RunLost>()("RunLost", {
@@ -48,6 +53,14 @@ export interface RunContext {
     spec: { readonly node_id: string; readonly node_type: string; readonly input?: Json },
     effect: Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | NotFound | ReadError, R>
+  /**
+   * Reports a security violation found while the job runs. In one transaction
+   * the library records a `security_violation` event and marks the job, its
+   * running node executions and the run `poisoned` (never retried); then the
+   * program is stopped — even if it catches this error — and `Jobs.run` fails
+   * with `SecurityViolation`.
+   */
+  readonly securityViolation: (report: ViolationReport) => Effect.Effect<never, SecurityViolation>
 }
 
 /** How a successful program ends its job. */
@@ -72,7 +85,19 @@ const jobTraceParent = (job: AiJob) =>
 export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"]) => {
   const prepare = (event: Effect.Effect<unknown>) => Effect.orDie(Effect.flatMap(event, recorder.prepare))
 
-  const nodeRunner = (run: WorkflowRun): RunContext["node"] => (spec, effect) =>
+  const poison = makePoison(store, recorder)
+
+  /** Settled by a reported violation: stops the program with the error `Jobs.run` returns. */
+  type Stop = Deferred.Deferred<never, SecurityViolation | NotFound | ReadError>
+
+  /** Whether a reported violation has poisoned the run (not when its transaction failed). */
+  const poisonedBy = (stop: Stop): Effect.Effect<boolean> =>
+    Effect.flatMap(Deferred.poll(stop), Option.match({
+      onNone: () => Effect.succeed(false),
+      onSome: (stopped) => Effect.map(Effect.flip(stopped), (error) => error instanceof SecurityViolation && error.poisoned)
+    }))
+
+  const nodeRunner = (run: WorkflowRun, stop: Stop): RunContext["node"] => (spec, effect) =>
     // Start and finish records are written even if the run is interrupted meanwhile; only the node's own work is interruptible.
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
@@ -85,6 +110,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const exit = yield* Effect.exit(restore(Effect.withSpan(effect, "Jobs.node", {
           attributes: { "hsk.node_id": spec.node_id, "hsk.node_type": spec.node_type, "hsk.sequence": node.sequence }
         })))
+        if (yield* poisonedBy(stop)) {
+          // The violation's transaction poisoned the nodes running then; this one may have started since.
+          yield* Effect.ignore(store.finishNode(node.id, { status: "poisoned", error_message: "Security violation reported" }))
+          return yield* exit
+        }
         yield* store.finishNode(node.id, Exit.match(exit, {
           onSuccess: (value) => ({ status: "completed" as const, output_payload: (value ?? null) as Json | null }),
           onFailure: (cause) =>
@@ -126,7 +156,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     run: WorkflowRun,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options: RunOptions = {}
-  ): Effect.Effect<A, E | RunLost | NotFound | RunNotActive | ReadError | IllegalTransition | DecodeFailure, R> => {
+  ): Effect.Effect<A, E | RunLost | SecurityViolation | NotFound | RunNotActive | ReadError | IllegalTransition | DecodeFailure, R> => {
     const interval = options.heartbeatInterval ?? Duration.seconds(10)
     const heartbeats = store.heartbeat(run.id).pipe(
       Effect.catchTag("RunNotActive", (e) =>
@@ -140,16 +170,33 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
       Effect.repeat(Schedule.spaced(interval)),
       Effect.zipRight(Effect.never)
     )
-    const context: RunContext = { job, run, node: nodeRunner(run) }
+    const reportViolation = (stop: Stop) => (report: ViolationReport) =>
+      Effect.uninterruptible(Effect.gen(function*() {
+        const poisoned = yield* Effect.either(poison(job, run, report))
+        const violation = new SecurityViolation({
+          job_id: job.job_id,
+          workflow_run_id: run.id,
+          violation: report.violation,
+          ...(report.detail !== undefined ? { detail: report.detail } : {}),
+          poisoned: Either.getOrElse(poisoned, () => false)
+        })
+        yield* Deferred.fail(stop, Either.isLeft(poisoned) ? poisoned.left : violation)
+        return yield* violation
+      }))
 
     // Only the program is interruptible: the settling writes always happen, and a
     // caller may wrap this whole effect as uninterruptible without making the program so.
     return Effect.uninterruptible(
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
+        const stop: Stop = yield* Deferred.make<never, SecurityViolation | NotFound | ReadError>()
+        const context: RunContext = { job, run, node: nodeRunner(run, stop), securityViolation: reportViolation(stop) }
         const exit = yield* Effect.exit(Effect.interruptible(
-          Effect.raceFirst(program(context), heartbeats)
+          Effect.raceFirst(Effect.raceFirst(program(context), heartbeats), Deferred.await(stop))
         ))
+        // A reported violation has already ended the job (poisoned): nothing to settle, whatever the program did after.
+        const reported = yield* Deferred.poll(stop)
+        if (Option.isSome(reported)) return yield* reported.value
         const durationMs = Number((yield* Clock.currentTimeMillis) - started)
         if (Exit.isFailure(exit)) {
           const lost = Cause.failureOption(exit.cause)
