@@ -11,7 +11,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import type { NewAiJobInput } from "../../src/domain/AiJob.js"
+import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
@@ -20,11 +20,11 @@ import { StorageError } from "../../src/store/StoreErrors.js"
 import type { StoreBackend } from "../support/stores.js"
 import { services } from "./services.js"
 
-export const summarize = (overrides: Partial<NewAiJobInput> = {}): NewAiJobInput => ({
+/** A job request; it names no capability profile, so the policy places each kind. */
+export const summarize = (overrides: Partial<JobRequestInput> = {}): JobRequestInput => ({
   job_kind: "doc_summarize",
   protocol_id: "hsk.demo.v1",
   profile_id: "tester",
-  capability_profile_id: "Analyst",
   access_mode: "analysis_only",
   safety_mode: "normal",
   ...overrides
@@ -134,7 +134,7 @@ export const runJobsSuite = (backend: StoreBackend) => {
         })
         yield* Effect.provide(Effect.gen(function*() {
           const jobs = yield* Jobs
-          const submitted = yield* Effect.fork(jobs.submit(summarize({ job_kind: "doc_edit", capability_profile_id: "Coder" })))
+          const submitted = yield* Effect.fork(jobs.submit(summarize({ job_kind: "doc_edit" })))
           yield* settleIo
           assert.isTrue(Option.isNone(yield* Fiber.poll(submitted)), "submit finished before recovery")
           // (No read of the store here: recovery holds its transaction open, and a
