@@ -49,18 +49,26 @@ const writeReferenceRows = (dialect: "sqlite" | "pg", rows: ReadonlyArray<Refere
     }
   })
 
-/** A SQLite file holding `rows` as the reference wrote them, opened (and so upgraded) by our store. */
-export const sqliteWithReferenceRows = (rows: ReadonlyArray<ReferenceRow>): Layer.Layer<JobStore, unknown> =>
-  Layer.unwrapScoped(Effect.gen(function*() {
+/** A SQLite file holding `rows` as the reference wrote them (not yet upgraded); removed with the scope. */
+export const sqliteReferenceDatabase = (rows: ReadonlyArray<ReferenceRow>) =>
+  Effect.gen(function*() {
     const filename = yield* tempDatabaseFile()
     yield* Effect.provide(writeReferenceRows("sqlite", rows), rawClient(filename))
-    return SqliteStore.layer({ filename })
-  }))
+    return filename
+  })
 
-/** A PostgreSQL database holding `rows` as the reference wrote them, opened (and so upgraded) by our store. */
-export const pgWithReferenceRows = (rows: ReadonlyArray<ReferenceRow>): Layer.Layer<JobStore, unknown> =>
-  Layer.unwrapScoped(Effect.gen(function*() {
+/** A PostgreSQL database holding `rows` as the reference wrote them (not yet upgraded); dropped with the scope. */
+export const pgReferenceDatabase = (rows: ReadonlyArray<ReferenceRow>) =>
+  Effect.gen(function*() {
     const url = yield* freshPgDatabase("capabilities legacy")
     yield* Effect.provide(writeReferenceRows("pg", rows), rawPgClient(url))
-    return PgStore.layer({ url })
-  }))
+    return url
+  })
+
+/** Our store on a SQLite file holding `rows`: opening it upgrades the database. */
+export const sqliteWithReferenceRows = (rows: ReadonlyArray<ReferenceRow>): Layer.Layer<JobStore, unknown> =>
+  Layer.unwrapScoped(Effect.map(sqliteReferenceDatabase(rows), (filename) => SqliteStore.layer({ filename })))
+
+/** Our store on a PostgreSQL database holding `rows`: opening it upgrades the database. */
+export const pgWithReferenceRows = (rows: ReadonlyArray<ReferenceRow>): Layer.Layer<JobStore, unknown> =>
+  Layer.unwrapScoped(Effect.map(pgReferenceDatabase(rows), (url) => PgStore.layer({ url })))
