@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -227,12 +228,13 @@ export const make = Effect.gen(function*() {
    */
   const begin = (from: JobState, at: Checkpoint, span: string) =>
     Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
+      // The refusal is committed with the transaction, then reported: hence an Either out of it.
       const outcome = yield* store.transaction(Effect.gen(function*() {
         const before = yield* store.getJob(jobId)
         const { records, verdict } = yield* admission.recheck(before)
         if (verdict._tag === "Refused") {
           yield* admission.refuse(before, from, verdict.error, records, at)
-          return verdict.error
+          return Either.left(verdict.error)
         }
         const run = yield* store.createRun(jobId)
         const record = yield* prepare(lifecycleEvent({
@@ -251,9 +253,9 @@ export const make = Effect.gen(function*() {
           ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
           events: [...records, record]
         })
-        return { job, run } satisfies Claim
+        return Either.right<Claim>({ job, run })
       }))
-      return "run" in outcome ? outcome : yield* outcome
+      return yield* outcome
     })
 
   /**
