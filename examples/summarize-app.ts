@@ -31,7 +31,7 @@ export const summarizeDocument = (docId: string, text: string) =>
       job_kind: "doc_summarize",
       protocol_id: "example.summarize.v1",
       profile_id: "example-user",
-      capability_profile_id: "Analyst",
+      // No capability profile: the policy runs doc_summarize jobs under Analyst.
       access_mode: "analysis_only",
       safety_mode: "normal",
       entity_refs: [{ entity_id: docId, entity_kind: "document" }],

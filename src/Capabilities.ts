@@ -1,10 +1,13 @@
 /**
- * Capabilities (R15): profiles grant capability ids, job kinds require them,
- * and a job is queued only if its profile grants every requirement.
+ * Capabilities (R15): a security boundary decided by the server, not by the
+ * caller. A policy places every job — from its kind and protocol — under a
+ * capability profile and names the capabilities the job needs; a caller may
+ * ask for a narrower profile, never a wider one.
  *
  * Ids are either full ids (`doc.summarize`) or axes (`fs.read`) with an
  * optional scope (`fs.read:logs`); a grant of an axis covers all its scopes.
- * An id that is neither is HSK-4001 UnknownCapability — never a silent deny.
+ * An id that is neither is HSK-4001 UnknownCapability — an error, never a
+ * silent deny.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -32,7 +35,7 @@ export class UnknownProfile extends Schema.TaggedError<UnknownProfile>()("Unknow
   }
 }
 
-/** A job whose profile does not grant what its kind requires. */
+/** A job whose profile does not grant what its kind (and protocol) requires. */
 export class CapabilityDenied extends Schema.TaggedError<CapabilityDenied>()("CapabilityDenied", {
   profile_id: Schema.String,
   job_kind: Schema.String,
@@ -43,7 +46,45 @@ export class CapabilityDenied extends Schema.TaggedError<CapabilityDenied>()("Ca
   }
 }
 
-/** The registry a `Capabilities` service is built from. */
+/**
+ * A job asked to run under a profile wider than the one the policy gives its
+ * kind and protocol: `excess` are the grants the policy's profile does not cover.
+ */
+export class EscalationDenied extends Schema.TaggedError<EscalationDenied>()("EscalationDenied", {
+  job_kind: Schema.String,
+  protocol_id: Schema.String,
+  requested_profile_id: Schema.String,
+  policy_profile_id: Schema.String,
+  excess: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Profile ${this.requested_profile_id} is wider than ${this.policy_profile_id}, the profile ${this.job_kind} jobs ` +
+      `with protocol ${this.protocol_id} run under: it also grants ${this.excess.join(", ")}`
+  }
+}
+
+/** Why the policy refuses a job: the error its caller gets. */
+export type Refusal = CapabilityDenied | EscalationDenied | UnknownProfile
+
+/** What the policy looks at: a job's kind and protocol. */
+export interface JobSubject {
+  readonly job_kind: JobKind
+  readonly protocol_id: string
+}
+
+/** Where the policy puts a job: the profile it runs under and the capabilities it needs. */
+export interface Placement {
+  readonly profile: string
+  readonly requires: ReadonlyArray<string>
+}
+
+/** A placement for jobs of one kind with one protocol, ahead of the kind's own. */
+export interface ProtocolOverride extends Placement {
+  readonly job_kind: JobKind
+  readonly protocol_id: string
+}
+
+/** The registry and policy a `Capabilities` service is built from. */
 export interface CapabilityConfig {
   /** Axes: grant `fs.read`, request `fs.read` or `fs.read:<scope>`. */
   readonly axes: ReadonlyArray<string>
@@ -51,110 +92,181 @@ export interface CapabilityConfig {
   readonly ids: ReadonlyArray<string>
   /** Profile id → the capabilities it grants. */
   readonly profiles: Readonly<Record<string, ReadonlyArray<string>>>
-  /** Job kind → the capabilities a job of that kind needs. */
-  readonly requirements: Readonly<Record<JobKind, ReadonlyArray<string>>>
+  /** Job kind → where its jobs run (the reference's `profile_for_job` and job requirements). */
+  readonly kinds: Readonly<Record<JobKind, Placement>>
+  /** (kind, protocol) → where those jobs run instead (the reference's `profile_for_job_request`). */
+  readonly protocols: ReadonlyArray<ProtocolOverride>
 }
 
 /** One allow/deny decision, as recorded in a `capability_action` event. */
 export interface Decision {
   readonly capability_id: string
   readonly outcome: "allow" | "deny"
+  /** The profile the decision was made for. */
+  readonly profile_id: string
+  /** Why, for a denial. */
+  readonly reason?: string
 }
 
+/** The policy's answer for one job: the profile it runs under, or why it may not run. */
+export type Verdict =
+  | { readonly _tag: "Granted"; readonly profile_id: string; readonly decisions: ReadonlyArray<Decision> }
+  | { readonly _tag: "Refused"; readonly error: Refusal; readonly decisions: ReadonlyArray<Decision> }
+
+/** The governance-pack export protocol: what the legacy `governance_pack_export` kind became (R16). */
+export const GOVERNANCE_PACK_EXPORT_PROTOCOL_ID = "hsk.governance_pack.export.v0"
+
+const analyst = (requires: ReadonlyArray<string>): Placement => ({ profile: "Analyst", requires })
+const coder = (requires: ReadonlyArray<string>): Placement => ({ profile: "Coder", requires })
 const DOCUMENT = ["doc.summarize"]
 
 /**
- * The reference's registry: the six mandatory axes, the full ids it knows,
- * and profiles Analyst (read-heavy), Coder (read/write/exec) and Operator
- * (runs and inspects everything, including terminal and debug exports).
+ * The reference's registry and policy (`capabilities.rs`): its axes and full
+ * ids, profiles Analyst (read-heavy), Coder (read/write/exec) and Operator
+ * (file read/write and the governance-pack export, nothing else), its
+ * kind → profile map, and the one protocol override: a `workflow_run` with
+ * the governance-pack protocol runs under Operator.
  */
 export const defaultConfig: CapabilityConfig = {
   axes: ["fs.read", "fs.write", "proc.exec", "net.http", "device", "secrets.use", "creative"],
   ids: [
-    "doc.summarize", "terminal.exec", "terminal.attach_human", "export.debug_bundle", "export.include_payloads",
-    "fr.read", "diagnostics.read", "jobs.read"
+    "doc.summarize", "terminal.exec", "export.debug_bundle", "export.governance_pack", "export.include_payloads",
+    "fr.read", "diagnostics.read", "jobs.read", "terminal.attach_human",
+    "CALENDAR_READ_BASIC", "CALENDAR_READ_DETAILS", "CALENDAR_READ_ANALYTICS", "CALENDAR_WRITE_LOCAL",
+    "CALENDAR_WRITE_EXTERNAL", "CALENDAR_DELETE_LOCAL", "CALENDAR_DELETE_EXTERNAL", "CALENDAR_MOVE_EVENT",
+    "CALENDAR_RESOLVE_CONFLICT", "CALENDAR_ACTIVITY_SUMMARY", "CALENDAR_COMPARE_ACTIVITY_WINDOWS"
   ],
   profiles: {
     Analyst: ["fs.read", "net.http", "doc.summarize", "export.debug_bundle", "fr.read", "diagnostics.read", "jobs.read", "export.include_payloads"],
     Coder: ["fs.read", "fs.write", "proc.exec", "net.http", "doc.summarize", "terminal.exec"],
-    Operator: [
-      "fs.read", "fs.write", "proc.exec", "net.http", "doc.summarize", "terminal.exec", "terminal.attach_human",
-      "export.debug_bundle", "export.include_payloads", "fr.read", "diagnostics.read", "jobs.read"
-    ]
+    Operator: ["fs.read", "fs.write", "export.governance_pack"]
   },
-  requirements: {
-    doc_edit: DOCUMENT,
-    doc_rewrite: DOCUMENT,
-    doc_summarize: DOCUMENT,
-    doc_ingest: DOCUMENT,
-    sheet_transform: DOCUMENT,
-    canvas_cluster: DOCUMENT,
-    asr_transcribe: DOCUMENT,
-    workflow_run: DOCUMENT,
-    spec_router: DOCUMENT,
-    distillation_eval: DOCUMENT,
-    terminal_exec: ["terminal.exec"],
-    debug_bundle_export: ["export.debug_bundle", "fr.read", "diagnostics.read", "jobs.read"]
-  }
+  kinds: {
+    doc_edit: coder(DOCUMENT),
+    doc_rewrite: coder(DOCUMENT),
+    terminal_exec: coder(["terminal.exec"]),
+    doc_summarize: analyst(DOCUMENT),
+    doc_ingest: analyst(DOCUMENT),
+    distillation_eval: analyst(DOCUMENT),
+    sheet_transform: analyst(DOCUMENT),
+    canvas_cluster: analyst(DOCUMENT),
+    asr_transcribe: analyst(DOCUMENT),
+    spec_router: analyst(DOCUMENT),
+    workflow_run: analyst(DOCUMENT),
+    debug_bundle_export: analyst(["export.debug_bundle", "fr.read", "diagnostics.read", "jobs.read"])
+  },
+  protocols: [{
+    job_kind: "workflow_run",
+    protocol_id: GOVERNANCE_PACK_EXPORT_PROTOCOL_ID,
+    profile: "Operator",
+    requires: ["fs.read", "fs.write", "export.governance_pack"]
+  }]
 }
 
 /** The capability service. */
 export class Capabilities extends Context.Tag("@handshake/ai-job-model/Capabilities")<Capabilities, {
-  /** Whether `profileId` grants `capabilityId` (HSK-4001 for an unknown id). */
+  /** Where the policy puts a job of this kind and protocol. */
+  readonly placementFor: (job: JobSubject) => Placement
+  /** Whether `profileId` grants `capabilityId`, axis scopes included (HSK-4001 for an unknown id). */
   readonly profileCan: (profileId: string, capabilityId: string) => Effect.Effect<boolean, UnknownCapability | UnknownProfile>
-  /** The capabilities a job kind requires. */
-  readonly requirementsFor: (kind: JobKind) => ReadonlyArray<string>
-  /** One decision per capability `kind` requires, under `profileId`. */
-  readonly decide: (profileId: string, kind: JobKind) => Effect.Effect<ReadonlyArray<Decision>, UnknownCapability | UnknownProfile>
+  /**
+   * Decides the profile a job runs under: the policy's, or `requested` when it
+   * is narrower (every grant covered by the policy's profile) and still grants
+   * what the job needs. A refusal is a verdict, not a failure, so the caller
+   * can record its decisions.
+   */
+  readonly check: (job: JobSubject, requested?: string) => Effect.Effect<Verdict>
 }>() {}
 
-/** Builds the service, checking that every grant and requirement names a known capability. */
-export const make = (config: CapabilityConfig): Effect.Effect<Capabilities["Type"], UnknownCapability> =>
+/** Whether `held` grants `requested`: the id itself, or the axis of an `axis:scope` id. */
+const covers = (held: ReadonlySet<string>, requested: string): boolean => {
+  if (held.has(requested)) return true
+  const colon = requested.indexOf(":")
+  return colon > 0 && held.has(requested.slice(0, colon))
+}
+
+/** Builds the service, checking that every grant and placement names a known capability and profile. */
+export const make = (config: CapabilityConfig): Effect.Effect<Capabilities["Type"], UnknownCapability | UnknownProfile> =>
   Effect.gen(function*() {
     const ids = new Set(config.ids)
     const axes = new Set(config.axes)
-    const isKnown = (id: string) => {
-      if (ids.has(id) || axes.has(id)) return true
-      const colon = id.indexOf(":")
-      return colon > 0 && axes.has(id.slice(0, colon))
-    }
+    const isKnown = (id: string) => ids.has(id) || covers(axes, id)
     const requireKnown = (id: string) => isKnown(id) ? Effect.void : Effect.fail(new UnknownCapability({ capability_id: id }))
-
-    for (const grants of Object.values(config.profiles)) yield* Effect.forEach(grants, requireKnown)
-    for (const kind of JobKinds) yield* Effect.forEach(config.requirements[kind], requireKnown)
 
     const profiles = new Map(Object.entries(config.profiles).map(([id, grants]) => [id, new Set(grants)]))
     const known = [...profiles.keys()]
+    const requireProfile = (id: string) =>
+      profiles.has(id) ? Effect.void : Effect.fail(new UnknownProfile({ profile_id: id, known }))
 
-    const grants = (held: ReadonlySet<string>, requested: string) => {
-      if (held.has(requested)) return true
-      const colon = requested.indexOf(":")
-      return colon > 0 && held.has(requested.slice(0, colon))
+    for (const grants of Object.values(config.profiles)) yield* Effect.forEach(grants, requireKnown)
+    for (const placement of [...JobKinds.map((kind) => config.kinds[kind]), ...config.protocols]) {
+      yield* requireProfile(placement.profile)
+      yield* Effect.forEach(placement.requires, requireKnown)
     }
+
+    const placementFor = (job: JobSubject): Placement =>
+      config.protocols.find((o) => o.job_kind === job.job_kind && o.protocol_id === job.protocol_id) ?? config.kinds[job.job_kind]
 
     const profileCan = (profileId: string, capabilityId: string) =>
       Effect.gen(function*() {
         yield* requireKnown(capabilityId)
         const held = profiles.get(profileId)
         if (held === undefined) return yield* new UnknownProfile({ profile_id: profileId, known })
-        return grants(held, capabilityId)
+        return covers(held, capabilityId)
       })
 
-    const requirementsFor = (kind: JobKind) => config.requirements[kind]
+    const check = (job: JobSubject, requested?: string): Effect.Effect<Verdict> =>
+      Effect.sync(() => {
+        const placement = placementFor(job)
+        const profileId = requested ?? placement.profile
+        const deny = (capability_id: string, reason: string): Decision =>
+          ({ capability_id, outcome: "deny", profile_id: profileId, reason })
 
-    const decide = (profileId: string, kind: JobKind) =>
-      Effect.forEach(requirementsFor(kind), (capability_id) =>
-        Effect.map(profileCan(profileId, capability_id), (allowed): Decision => ({
-          capability_id,
-          outcome: allowed ? "allow" : "deny"
-        })))
+        const held = profiles.get(profileId)
+        if (held === undefined) {
+          // Bounded: a legacy row may hold any text here, and the reason goes into an event.
+          const shown = profileId.length > 256 ? `${profileId.slice(0, 256)}…` : profileId
+          const reason = `unknown capability profile ${JSON.stringify(shown)}`
+          return {
+            _tag: "Refused",
+            error: new UnknownProfile({ profile_id: profileId, known }),
+            decisions: placement.requires.map((id) => deny(id, reason))
+          }
+        }
 
-    return Capabilities.of({ profileCan, requirementsFor, decide })
+        // Narrower means: every grant of the requested profile is covered by the policy's.
+        const policyGrants = profiles.get(placement.profile)!
+        const excess = [...held].filter((grant) => !covers(policyGrants, grant))
+        if (excess.length > 0) {
+          const error = new EscalationDenied({
+            job_kind: job.job_kind,
+            protocol_id: job.protocol_id,
+            requested_profile_id: profileId,
+            policy_profile_id: placement.profile,
+            excess
+          })
+          return { _tag: "Refused", error, decisions: excess.map((id) => deny(id, `escalation: ${error.message}`)) }
+        }
+
+        const decisions = placement.requires.map((capability_id): Decision =>
+          covers(held, capability_id)
+            ? { capability_id, outcome: "allow", profile_id: profileId }
+            : deny(capability_id, `profile ${profileId} does not grant ${capability_id}`))
+        const missing = decisions.filter((d) => d.outcome === "deny").map((d) => d.capability_id)
+        return missing.length > 0
+          ? { _tag: "Refused", error: new CapabilityDenied({ profile_id: profileId, job_kind: job.job_kind, missing }), decisions }
+          : { _tag: "Granted", profile_id: profileId, decisions }
+      })
+
+    return Capabilities.of({ placementFor, profileCan, check })
   })
 
-/** The reference's profiles and requirements. */
+/** The reference's registry and policy. */
 export const layerDefault: Layer.Layer<Capabilities> = Layer.effect(Capabilities, Effect.orDie(make(defaultConfig)))
 
-/** A registry of the caller's own; fails to build on an unknown capability id. */
-export const layer = (config: CapabilityConfig): Layer.Layer<Capabilities, UnknownCapability> =>
+/**
+ * An application's own registry and policy (start from `defaultConfig`); fails
+ * to build on an unknown capability id (HSK-4001) or profile.
+ */
+export const layer = (config: CapabilityConfig): Layer.Layer<Capabilities, UnknownCapability | UnknownProfile> =>
   Layer.effect(Capabilities, make(config))

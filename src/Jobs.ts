@@ -1,32 +1,38 @@
 /**
- * Jobs: the lifecycle service. Submits jobs (capability-checked before
- * anything is queued), claims and starts them, runs them with heartbeats and
- * node history, and moves them through the R6 table. Every state change
- * writes its Flight Recorder event in the same transaction.
+ * Jobs: the lifecycle service. Submits jobs (placed under a capability
+ * profile by the policy before anything is queued), claims and starts them
+ * (checked against the policy again), runs them with heartbeats and node
+ * history, and moves them through the R6 table. Every state change writes its
+ * Flight Recorder event in the same transaction.
  */
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { AiJob, NewAiJobInput } from "./domain/AiJob.js"
-import { NewAiJob } from "./domain/AiJob.js"
+import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
+import { JobRequest } from "./domain/AiJob.js"
 import { decodeWith } from "./domain/decode.js"
 import { DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
+import type { EventRecord } from "./domain/EventRecord.js"
 import type { JobId } from "./domain/Ids.js"
 import type { JobKind } from "./domain/JobKind.js"
 import { JobMetrics, type MetricNames } from "./domain/JobMetrics.js"
 import type { JobState } from "./domain/JobState.js"
 import type { Json } from "./domain/Json.js"
 import type { TransitionTarget } from "./domain/Lifecycle.js"
-import { Capabilities, CapabilityDenied, type UnknownCapability, type UnknownProfile } from "./Capabilities.js"
+import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
-import { capabilityEvent, lifecycleEvent } from "./internal/auditEvents.js"
+import { type Checkpoint, makeAdmission } from "./internal/admission.js"
+import { lifecycleEvent } from "./internal/auditEvents.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/runJob.js"
+import type { SecurityViolation } from "./internal/securityViolation.js"
 import { sleepRealTime } from "./internal/sleepRealTime.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
@@ -36,6 +42,8 @@ import type { AlreadyExists, NotFound, StorageError } from "./store/StoreErrors.
 
 export type { RunContext, RunOptions, SuccessState } from "./internal/runJob.js"
 export { RunLost } from "./internal/runJob.js"
+export type { ViolationReport } from "./internal/securityViolation.js"
+export { SecurityViolation } from "./internal/securityViolation.js"
 
 /** A job that `run` was asked to run but that is not running (claim or start it first). */
 export class JobNotRunning extends Schema.TaggedError<JobNotRunning>()("JobNotRunning", {
@@ -47,15 +55,29 @@ export class JobNotRunning extends Schema.TaggedError<JobNotRunning>()("JobNotRu
   }
 }
 
-/** Why a submit can fail. */
+/**
+ * Why a submit can fail. A capability `Refusal` (`EscalationDenied`,
+ * `CapabilityDenied`, `UnknownProfile`) is audited but stores no job.
+ */
 export type SubmitError =
   | RecoveryFailed
   | DecodeFailure
-  | CapabilityDenied
-  | UnknownProfile
-  | UnknownCapability
+  | Refusal
   | AlreadyExists
   | StorageError
+
+/**
+ * Why start, resume or rework can fail. A `Refusal` means the policy refused
+ * the stored job: it is now `failed`, with its deny events, and never ran.
+ */
+export type BeginError = NotFound | IllegalTransition | Refusal | DecodeFailure | ReadError
+
+/** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
+class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
+  readonly job: AiJob
+  readonly refusal: Refusal
+  readonly records: ReadonlyArray<EventRecord>
+}> {}
 
 /** Options of a guarded transition. */
 export interface TransitionOptions {
@@ -93,21 +115,27 @@ export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
 /** The Jobs service. */
 export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   /**
-   * Queues a job once startup recovery has finished. Each capability decision
-   * is recorded; a denied job fails with `CapabilityDenied` and is never stored.
+   * Queues a job once startup recovery has finished, under the profile the
+   * capability policy gives its kind and protocol — or the narrower one the
+   * request asks for. Each capability decision is recorded; a refused job
+   * (`EscalationDenied`, `CapabilityDenied`, `UnknownProfile`) is never stored.
    */
-  readonly submit: (job: NewAiJobInput | unknown) => Effect.Effect<AiJob, SubmitError>
+  readonly submit: (job: JobRequestInput | unknown) => Effect.Effect<AiJob, SubmitError>
   readonly get: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
 
-  /** Takes the oldest queued job (of `kinds`), creates its run, moves it to running. Null if none. */
+  /**
+   * Takes the oldest queued job (of `kinds`) the capability policy admits,
+   * creates its run, moves it to running. A job the policy refuses is failed
+   * on the way (with its deny events, and no run) and the search goes on. Null if none.
+   */
   readonly claimNext: (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
-  /** Starts one named queued job with a new run. */
-  readonly start: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, NotFound | IllegalTransition | DecodeFailure | ReadError>
-  /** Operator action: a stalled job runs again, under a new workflow run (R6c). */
-  readonly resume: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, NotFound | IllegalTransition | DecodeFailure | ReadError>
-  /** After user input: an `awaiting_user` job runs again (rework), under a new workflow run. */
-  readonly rework: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, NotFound | IllegalTransition | DecodeFailure | ReadError>
+  /** Starts one named queued job with a new run, if the capability policy still admits it. */
+  readonly start: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, BeginError>
+  /** Operator action: a stalled job runs again, under a new workflow run (R6c), if the policy admits it. */
+  readonly resume: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, BeginError>
+  /** After user input: an `awaiting_user` job runs again (rework), under a new workflow run, if the policy admits it. */
+  readonly rework: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, BeginError>
 
   /**
    * Runs `program` as the job's current workflow run, heartbeating while it
@@ -116,12 +144,14 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * released back to `queued` (an interrupt is not a cancel: use `cancel`).
    * If recovery or an operator takes the run away meanwhile, the program is
    * stopped and `run` fails with `RunLost`, writing nothing more.
+   * A program that reports a security violation (`ctx.securityViolation`)
+   * poisons its job, is stopped, and `run` fails with `SecurityViolation`.
    */
   readonly run: <A extends Json | void, E, R>(
     jobId: JobId,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options?: RunOptions
-  ) => Effect.Effect<A, E | JobNotRunning | RunLost | NotFound | DecodeFailure | ReadError, R>
+  ) => Effect.Effect<A, E | JobNotRunning | RunLost | SecurityViolation | NotFound | DecodeFailure | ReadError, R>
   /**
    * A scoped pool: `concurrency` loops that claim and run jobs. When the
    * scope closes the pool stops claiming, lets running programs finish for
@@ -163,26 +193,29 @@ export const make = Effect.gen(function*() {
         EventTooLarge: (error) =>
           new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] }),
         // Only an event without a trace id makes prepare read its job; every event built here has one.
-        CorruptRow: (error) => Effect.die(error)
+        CorruptRow: (error) => Effect.die(error),
+        StorageError: (error) => Effect.die(error)
       }))
-  const decodeNewJob = decodeWith(NewAiJob, "NewAiJob")
+  const decodeRequest = decodeWith(JobRequest, "JobRequest")
+  const admission = makeAdmission(store, capabilities, prepare)
 
   const submit = Effect.fn("Jobs.submit")(function*(input: unknown) {
     yield* gate.await
-    const job = yield* decodeNewJob(input)
-    const ids = { job_id: job.job_id ?? uuidv7() as JobId, trace_id: job.trace_id ?? uuidv7() as AiJob["trace_id"] }
-    yield* Effect.annotateCurrentSpan({ "hsk.job_id": ids.job_id, "hsk.trace_id": ids.trace_id, "hsk.job_kind": job.job_kind })
-    const decisions = yield* capabilities.decide(job.capability_profile_id, job.job_kind)
-    const decisionRecords = yield* Effect.forEach(decisions, (decision) =>
-      prepare(capabilityEvent({ ...ids, profile_id: job.capability_profile_id, decision, actor_id: job.profile_id })))
-    const missing = decisions.filter((d) => d.outcome === "deny").map((d) => d.capability_id)
-    if (missing.length > 0) {
-      // The denial is audited, but no job row is ever written (R15).
-      yield* store.appendEvents(decisionRecords)
-      return yield* new CapabilityDenied({ profile_id: job.capability_profile_id, job_kind: job.job_kind, missing })
+    const request = yield* decodeRequest(input)
+    const ids = { job_id: request.job_id ?? uuidv7() as JobId, trace_id: request.trace_id ?? uuidv7() as AiJob["trace_id"] }
+    yield* Effect.annotateCurrentSpan({ "hsk.job_id": ids.job_id, "hsk.trace_id": ids.trace_id, "hsk.job_kind": request.job_kind })
+    // The policy decides the profile; the request may only narrow it.
+    const { verdict, records } = yield* admission.decide({ ...request, ...ids }, request.capability_profile_id)
+    if (verdict._tag === "Refused") {
+      // The refusal is audited, but no job row is ever written (R15).
+      yield* store.appendEvents(records)
+      return yield* verdict.error
     }
     const queued = yield* prepare(lifecycleEvent({ job: ids, from: null, to: "queued" }))
-    return yield* store.createJob({ ...job, ...ids }, { events: [...decisionRecords, queued] })
+    return yield* store.createJob(
+      { ...request, ...ids, capability_profile_id: verdict.profile_id },
+      { events: [...records, queued] }
+    )
   })
 
   /**
@@ -221,11 +254,22 @@ export const make = Effect.gen(function*() {
       }))
     })
 
-  /** `from → running` under a new workflow run: start, resume and rework. The job is locked first. */
-  const begin = (from: JobState, span: string) =>
+  /**
+   * `from → running` under a new workflow run: start, resume and rework. The
+   * policy checks the job again in the same transaction; a refused job ends
+   * `from → failed` (committed) and the caller gets the refusal.
+   */
+  const begin = (from: JobState, at: Checkpoint, span: string) =>
     Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
-      return yield* store.transaction(Effect.gen(function*() {
+      // The refusal is committed with the transaction, then reported: hence an Either out of it.
+      const outcome = yield* store.transaction(Effect.gen(function*() {
+        // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
         const before = yield* store.lockJob(jobId)
+        const { records, verdict } = yield* admission.recheck(before)
+        if (verdict._tag === "Refused") {
+          yield* admission.refuse(before, from, verdict.error, records, at)
+          return Either.left(verdict.error)
+        }
         const run = yield* store.createRun(jobId)
         const record = yield* prepare(lifecycleEvent({
           job: before,
@@ -241,20 +285,46 @@ export const make = Effect.gen(function*() {
           to: "running",
           workflow_run_id: run.id,
           ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
-          events: [record]
+          events: [...records, record]
         })
-        return { job, run } satisfies Claim
+        return Either.right<Claim>({ job, run })
       }))
+      return yield* outcome
     })
 
-  const claimNext = Effect.fn("Jobs.claimNext")(function*(options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) {
-    return yield* store.transaction(Effect.gen(function*() {
-      const claim = yield* store.claimNext(options.kinds !== undefined ? { kinds: options.kinds } : {})
-      if (claim === null) return null
-      const record = yield* prepare(lifecycleEvent({ job: claim.job, from: "queued", to: "running", workflow_run_id: claim.run.id }))
-      yield* store.appendEvents([record]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
-      return claim
+  /**
+   * One claim attempt, in one transaction. The claim itself runs in a nested
+   * transaction (a savepoint): if the policy refuses the job, the savepoint is
+   * rolled back — no run, the job queued again — and the job goes
+   * `queued → failed` with its deny events instead. `"refused"` tells the
+   * caller to look again.
+   */
+  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined) =>
+    store.transaction(Effect.gen(function*() {
+      const attempt = yield* store.transaction(Effect.gen(function*() {
+        const claim = yield* store.claimNext(kinds !== undefined ? { kinds } : {})
+        if (claim === null) return null
+        const { records, verdict } = yield* admission.recheck(claim.job)
+        if (verdict._tag === "Refused") return yield* new ClaimRefused({ job: claim.job, refusal: verdict.error, records })
+        const record = yield* prepare(lifecycleEvent({ job: claim.job, from: "queued", to: "running", workflow_run_id: claim.run.id }))
+        yield* store.appendEvents([...records, record]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
+        return claim
+      })).pipe(Effect.catchTag("ClaimRefused", Effect.succeed))
+      if (!(attempt instanceof ClaimRefused)) return attempt
+      yield* admission.refuse(attempt.job, "queued", attempt.refusal, attempt.records, "claim").pipe(
+        // Another worker took the job between the rollback and this write (PostgreSQL
+        // releases the savepoint's row lock): it is that worker's to refuse.
+        Effect.catchTags({ IllegalTransition: () => Effect.void, NotFound: () => Effect.void })
+      )
+      return "refused" as const
     }))
+
+  const claimNext = Effect.fn("Jobs.claimNext")(function*(options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) {
+    // Each refusal takes one job out of `queued`, so this ends.
+    for (;;) {
+      const outcome = yield* claimOne(options.kinds)
+      if (outcome !== "refused") return outcome
+    }
   })
 
   const run = <A extends Json | void, E, R>(
@@ -335,9 +405,9 @@ export const make = Effect.gen(function*() {
     get: store.getJob,
     list: store.listJobs,
     claimNext,
-    start: begin("queued", "Jobs.start"),
-    resume: begin("stalled", "Jobs.resume"),
-    rework: begin("awaiting_user", "Jobs.rework"),
+    start: begin("queued", "start", "Jobs.start"),
+    resume: begin("stalled", "resume", "Jobs.resume"),
+    rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
     worker,
     complete: move("completed", "Jobs.complete"),

@@ -44,7 +44,7 @@ const services = (gate: Layer.Layer<Recovery.RecoveryGate, never, JobStore | Fli
 /** A process that claimed a job ten minutes ago and died mid-run: its run is still `running`, its heartbeat old. */
 const crashedWorker = Effect.gen(function*() {
   const jobs = yield* Jobs.Jobs
-  const job = yield* jobs.submit(newJob("doc_ingest", "Coder", { path: "inbox/report.pdf" }, "report.pdf"))
+  const job = yield* jobs.submit(newJob("doc_ingest", { path: "inbox/report.pdf" }, "report.pdf"))
   return yield* jobs.start(job.job_id)
 }).pipe(Effect.withClock(pastClock(CRASH_AGO)), Effect.provide(services(Recovery.layerNoStartupRecovery)))
 
@@ -109,21 +109,22 @@ const tour = (database: Database) =>
         { heartbeatInterval: HEARTBEAT })
       yield* say(indent(`An operator resumed it under a new workflow run ${resumed.run.id}; it ran to ${(yield* store.getJob(crashed.job.job_id)).state}.`), "")
 
-      yield* say("4. Jobs are submitted; capabilities are checked before anything is queued")
+      yield* say("4. Jobs are submitted; the capability policy picks each job's profile before anything is queued")
       const submit = (input: ReturnType<typeof newJob>) =>
         jobs.submit(input).pipe(
           Effect.tap((job) => say(indent(`queued   ${job.job_kind.padEnd(19)} ${job.capability_profile_id.padEnd(8)} ${job.job_id}`)))
         )
-      const summary = yield* submit(newJob("doc_summarize", "Analyst", { document: "plans/q3.md", style: "bullets" }, "plans/q3.md"))
-      const denied = newJob("terminal_exec", "Analyst", { command: "rm -rf build" }, "workspace")
+      const summary = yield* submit(newJob("doc_summarize", { document: "plans/q3.md", style: "bullets" }, "plans/q3.md"))
+      // A caller may ask for a narrower profile, never a wider one: this summary asks for Coder to run commands.
+      const denied = { ...newJob("doc_summarize", { document: "plans/q3.md", then: "rm -rf build" }, "plans/q3.md"), capability_profile_id: "Coder" }
       yield* jobs.submit(denied).pipe(
-        Effect.flatMap(() => Effect.dieMessage("the Analyst profile was allowed to run a terminal job")),
-        Effect.catchTag("CapabilityDenied", (error) =>
-          say(indent(`DENIED   ${"terminal_exec".padEnd(19)} ${"Analyst".padEnd(8)} ${error._tag}: ${error.message}`)))
+        Effect.flatMap(() => Effect.dieMessage("a summary job was allowed to escalate to the Coder profile")),
+        Effect.catchTag("EscalationDenied", (error) =>
+          say(indent(`DENIED   ${"doc_summarize".padEnd(19)} ${"Coder".padEnd(8)} ${error._tag}: ${error.message}`)))
       )
-      const sheet = yield* submit(newJob("sheet_transform", "Analyst", { sheet: "budget.xlsx" }, "budget.xlsx"))
-      const tests = yield* submit(newJob("terminal_exec", "Coder", { command: "npm test -- --run" }, "workspace"))
-      const bundle = yield* submit(newJob("debug_bundle_export", "Operator", { include_payloads: false }, "incident-7"))
+      const sheet = yield* submit(newJob("sheet_transform", { sheet: "budget.xlsx" }, "budget.xlsx"))
+      const tests = yield* submit(newJob("terminal_exec", { command: "npm test -- --run" }, "workspace"))
+      const bundle = yield* submit(newJob("debug_bundle_export", { include_payloads: false }, "incident-7"))
       yield* say("")
 
       yield* say(`5. Jobs run under Jobs.run: nodes recorded with input/output, a heartbeat every ${HEARTBEAT}`)

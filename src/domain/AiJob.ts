@@ -69,8 +69,9 @@ export type AiJob = typeof AiJob.Type
 export const Identifier = NonEmptyText.pipe(Schema.maxLength(256)).annotations({ identifier: "Identifier" })
 
 /**
- * What a caller supplies to create a job. The store fills in the rest:
- * state `queued`, zeroed metrics, fresh ids unless given, timestamps from the clock.
+ * A job to store (`JobStore.createJob`), its capability profile decided. The
+ * store fills in the rest: state `queued`, zeroed metrics, fresh ids unless
+ * given, timestamps from the clock. Callers submit a `JobRequest` instead.
  */
 export const NewAiJob = Schema.Struct({
   job_kind: JobKind,
@@ -90,3 +91,17 @@ export const NewAiJob = Schema.Struct({
 export type NewAiJob = typeof NewAiJob.Type
 /** `NewAiJob` before defaults are applied: what a caller may write literally. */
 export type NewAiJobInput = typeof NewAiJob.Encoded
+
+/**
+ * What a caller submits (`Jobs.submit`): a `NewAiJob` whose
+ * `capability_profile_id` is a request, not a choice. The capability policy
+ * decides the profile a job runs under from its kind and protocol; a caller
+ * may leave it out (the policy's profile) or ask for a narrower one.
+ */
+export const JobRequest = Schema.Struct({
+  ...NewAiJob.fields,
+  capability_profile_id: Schema.optionalWith(Identifier, { exact: true })
+}).annotations({ identifier: "JobRequest" })
+export type JobRequest = typeof JobRequest.Type
+/** `JobRequest` before defaults are applied: what a caller may write literally. */
+export type JobRequestInput = typeof JobRequest.Encoded

@@ -30,23 +30,33 @@ export const lifecycleEvent = (options: {
     ...(options.reason ? { reason: options.reason } : {})
   })
 
-/** A `capability_action` event recording one allow/deny decision (R15). */
+/**
+ * A name shown in an event: as stored when it is a sensible label, otherwise
+ * none. A legacy row may hold an empty or absurdly long profile id, and its
+ * audit event must still be writable.
+ */
+const label = (name: string): string | undefined => name.length > 0 && name.length <= 256 ? name : undefined
+
+/** A `capability_action` event recording one allow/deny decision (R15), for the profile it was made for. */
 export const capabilityEvent = (options: {
   readonly job_id: string
   readonly trace_id: string
-  readonly profile_id: string
   readonly decision: Decision
+  /** Who asked: the job's `profile_id`. */
   readonly actor_id: string
-}) =>
-  makeEvent("capability_action", {
+}) => {
+  const profileId = label(options.decision.profile_id)
+  return makeEvent("capability_action", {
     actor: "system",
     trace_id: options.trace_id,
     job_id: options.job_id,
     capability_id: options.decision.capability_id,
-    actor_id: options.actor_id,
+    actor_id: label(options.actor_id) ?? "unknown",
     decision_outcome: options.decision.outcome,
-    profile_id: options.profile_id
+    ...(profileId !== undefined ? { profile_id: profileId } : {}),
+    ...(options.decision.reason !== undefined ? { reason: options.decision.reason } : {})
   })
+}
 
 /** The `workflow_recovery` event of R9 for one run moved to `stalled`. */
 export const recoveryEvent = (options: {

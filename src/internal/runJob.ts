@@ -14,6 +14,9 @@
  * finished (a worker pool shutting down, a caller interrupting `Jobs.run`)
  * releases its job back to `queued` (`Lifecycle.releaseTransition`), so the
  * next claim runs it again under a new run.
+ *
+ * A program that reports a security violation (`ctx.securityViolation`)
+ * poisons its job in one transaction and is stopped (securityViolation.ts).
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -37,6 +40,7 @@ import type { JobStore, ReadError } from "../store/JobStore.js"
 import { type NotFound, RunNotActive } from "../store/StoreErrors.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { describeCause } from "./describeCause.js"
+import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 
 /**
  * A write for the run (heartbeat, node start or finish, settle) found it no
@@ -68,6 +72,14 @@ export interface RunContext {
     spec: { readonly node_id: string; readonly node_type: string; readonly input?: Json },
     effect: Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | NotFound | DecodeFailure | ReadError, R>
+  /**
+   * Reports a security violation found while the job runs. In one transaction
+   * the library records a `security_violation` event and marks the job, its
+   * running node executions and the run `poisoned` (never retried); then the
+   * program is stopped — even if it catches this error — and `Jobs.run` fails
+   * with `SecurityViolation`.
+   */
+  readonly securityViolation: (report: ViolationReport) => Effect.Effect<never, SecurityViolation>
 }
 
 /** How a successful program ends its job. */
@@ -99,6 +111,7 @@ type Outcome =
 
 export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"]) => {
   const prepare = (event: Effect.Effect<unknown>) => Effect.orDie(Effect.flatMap(event, recorder.prepare))
+  const poison = makePoison(store, recorder)
 
   /** The `RunLost` of a run that is no longer its job's active run, with the run's status as found. */
   const lostRun = (job: AiJob, run: WorkflowRun) =>
@@ -154,7 +167,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options: RunOptions = {},
     releaseReason: string = interruptedReason
-  ): Effect.Effect<A, E | RunLost | NotFound | ReadError | DecodeFailure, R> => {
+  ): Effect.Effect<A, E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure, R> => {
     const interval = options.heartbeatInterval ?? Duration.seconds(10)
 
     // Only the program is interruptible: the settling writes always happen, and a
@@ -209,18 +222,38 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
               return yield* exit
             })
           })
-        const context: RunContext = { job, run, node }
+        // Settled by a reported violation, after its transaction: the error `Jobs.run` returns.
+        const stop = yield* Deferred.make<never, SecurityViolation | NotFound | DecodeFailure | ReadError>()
+        const securityViolation = (report: ViolationReport) =>
+          Effect.uninterruptible(Effect.gen(function*() {
+            const poisoned = yield* Effect.either(poison(job, run, report))
+            const violation = new SecurityViolation({
+              job_id: job.job_id,
+              workflow_run_id: run.id,
+              violation: report.violation,
+              ...(report.detail !== undefined ? { detail: report.detail } : {}),
+              poisoned: Either.getOrElse(poisoned, () => false)
+            })
+            yield* Deferred.fail(stop, Either.isLeft(poisoned) ? poisoned.left : violation)
+            return yield* violation
+          }))
+        const context: RunContext = { job, run, node, securityViolation }
 
         const started = yield* Clock.currentTimeMillis
         const working = yield* Effect.fork(Effect.interruptible(program(context)))
         const watching = yield* Effect.fork(Effect.interruptible(Effect.raceFirst(heartbeats, Deferred.await(lost))))
-        const exit = yield* Effect.exit(Effect.interruptible(Effect.raceFirst(Fiber.join(working), Fiber.join(watching))))
+        const exit = yield* Effect.exit(Effect.interruptible(
+          Effect.raceAll([Fiber.join(working), Fiber.join(watching), Deferred.await(stop)])
+        ))
         // However that ended (the program finished, the run was lost, this fiber was
         // interrupted): stop both and wait until they have, so a node's last write lands
         // before the run is settled or released.
         yield* Fiber.interrupt(working)
         yield* Fiber.interrupt(watching)
         const durationMs = Number((yield* Clock.currentTimeMillis) - started)
+        // A reported violation has already ended the job (poisoned, or recorded if the run was taken): nothing to settle.
+        const reported = yield* Deferred.poll(stop)
+        if (Option.isSome(reported)) return yield* reported.value
         // The run was taken away: stop here, whatever the program made of it.
         if (Option.isSome(yield* Deferred.poll(lost))) return yield* Deferred.await(lost)
         if (Exit.isFailure(exit)) {

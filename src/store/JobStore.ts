@@ -153,7 +153,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
 
   // Jobs
 
-  /** Stores a new job: state `queued`, zeroed metrics, fresh `job_id`/`trace_id` unless given. */
+  /**
+   * Stores a new job: state `queued`, zeroed metrics, fresh `job_id`/`trace_id` unless given.
+   * No capability check here: `Jobs` checks the policy at submit and again when a job is claimed.
+   */
   readonly createJob: (job: NewAiJob, options?: WithEvents) => Effect.Effect<AiJob, AlreadyExists | DecodeFailure | StorageError>
   readonly getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   /**

@@ -50,7 +50,7 @@ describe("ai-jobs on a SQLite file", () => {
     assert.isTrue(fs.existsSync(db))
     assert.include(demo.stdout, "workflow_recovery")
     assert.match(demo.stdout, /running→stalled/)
-    assert.match(demo.stdout, /DENIED\s+terminal_exec\s+Analyst\s+CapabilityDenied: Profile Analyst may not run terminal_exec jobs: missing terminal\.exec/)
+    assert.match(demo.stdout, /DENIED\s+doc_summarize\s+Coder\s+EscalationDenied: Profile Coder is wider than Analyst, .* also grants fs\.write, proc\.exec, terminal\.exec/)
     assert.match(demo.stdout, /error recorded on the job: CommandFailed/)
     assert.include(demo.stdout, `Database: ${db}`)
     assert.include(demo.stdout, "ai-jobs jobs list")
@@ -90,7 +90,8 @@ describe("ai-jobs on a SQLite file", () => {
       assert.match(result.stdout, /state\s+failed/)
       assert.match(result.stdout, /0\s+plan\s+plan\s+completed/)
       assert.match(result.stdout, /1\s+exec\s+terminal\s+failed/)
-      assert.include(result.stdout, "Flight Recorder events (5)")
+      // terminal.exec allowed at submit and again at start, queued, running, the command, failed.
+      assert.include(result.stdout, "Flight Recorder events (6)")
       assert.match(result.stdout, /running→failed/)
     })
 
@@ -127,8 +128,9 @@ describe("ai-jobs on a SQLite file", () => {
       assert.strictEqual(byJob.code, 0, byJob.stderr)
       const rows = lines(byJob.stdout)
       assert.match(rows[0] ?? "", /^TIME\s+TYPE\s+ACTOR\s+JOB\s+FROM→TO\s+DETAIL$/)
-      assert.strictEqual(rows.length, 6)
-      assert.match(byJob.stdout, /capability_action\s+system\s+\w{8}\s+-\s+terminal\.exec: allow \(profile Coder\)/)
+      assert.strictEqual(rows.length, 7)
+      assert.strictEqual(byJob.stdout.match(/capability_action\s+system\s+\w{8}\s+-\s+terminal\.exec: allow \(profile Coder\)/g)?.length, 2,
+        "terminal.exec is decided at submit and again at start")
       assert.match(byJob.stdout, /terminal_command\s+agent/)
       assert.match(byJob.stdout, /running→failed/)
     })

@@ -21,6 +21,7 @@ describe("examples/summarize-app", () => {
 
       const recorder = yield* FlightRecorder.FlightRecorder
       const events = yield* recorder.list({ trace_id: result.trace_id })
-      assert.deepStrictEqual(events.items.map((e) => e.type), ["capability_action", "system", "system", "system"])
+      // doc.summarize decided at submit and again when the job starts; queued, running, completed.
+      assert.deepStrictEqual(events.items.map((e) => e.type), ["capability_action", "system", "capability_action", "system", "system"])
     }).pipe(Effect.provide(makeApp(SqliteStore.layer({ filename: ":memory:" })))))
 })

@@ -11,7 +11,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import type { NewAiJobInput } from "../../src/domain/AiJob.js"
+import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
@@ -20,11 +20,11 @@ import { StorageError } from "../../src/store/StoreErrors.js"
 import type { StoreBackend } from "../support/stores.js"
 import { services } from "./services.js"
 
-export const summarize = (overrides: Partial<NewAiJobInput> = {}): NewAiJobInput => ({
+/** A job request; it names no capability profile, so the policy places each kind. */
+export const summarize = (overrides: Partial<JobRequestInput> = {}): JobRequestInput => ({
   job_kind: "doc_summarize",
   protocol_id: "hsk.demo.v1",
   profile_id: "tester",
-  capability_profile_id: "Analyst",
   access_mode: "analysis_only",
   safety_mode: "normal",
   ...overrides
@@ -174,24 +174,29 @@ export const runJobsSuite = (backend: StoreBackend) => {
         assert.strictEqual((yield* real.listJobs()).items.length, 0)
       }).pipe(Effect.scoped))
 
-    it.effect("R15 a denied submit stores no job and one deny event", () =>
+    it.effect("R15 a denied submit stores no job and one deny event per capability it tried to escalate to", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs
+        // terminal_exec runs under Coder; Analyst is not narrower (it grants the export and read ids Coder lacks).
         const error = yield* Effect.flip(jobs.submit(summarize({ job_kind: "terminal_exec", capability_profile_id: "Analyst" })))
-        assert.strictEqual(error._tag, "CapabilityDenied")
-        if (error._tag === "CapabilityDenied") assert.deepStrictEqual(error.missing, ["terminal.exec"])
+        assert.strictEqual(error._tag, "EscalationDenied")
+        if (error._tag === "EscalationDenied") {
+          assert.deepStrictEqual(error.excess, ["export.debug_bundle", "fr.read", "diagnostics.read", "jobs.read", "export.include_payloads"])
+        }
         assert.strictEqual((yield* jobs.list()).items.length, 0)
         const decisions = yield* eventsOf("capability_action")
-        assert.strictEqual(decisions.length, 1)
-        assert.strictEqual(decisions[0]!.body.decision_outcome, "deny")
-        assert.strictEqual(decisions[0]!.body.capability_id, "terminal.exec")
+        assert.deepStrictEqual(decisions.map((e) => e.body.capability_id), ["export.debug_bundle", "fr.read", "diagnostics.read", "jobs.read", "export.include_payloads"])
+        for (const decision of decisions) {
+          assert.strictEqual(decision.body.decision_outcome, "deny")
+          assert.strictEqual(decision.body.profile_id, "Analyst")
+        }
         assert.strictEqual((yield* eventsOf("system")).length, 0)
       })))
 
     it.effect("R15 an allowed submit records each allow decision with the job's trace id", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs
-        const job = yield* jobs.submit(summarize({ job_kind: "debug_bundle_export", capability_profile_id: "Operator" }))
+        const job = yield* jobs.submit(summarize({ job_kind: "debug_bundle_export", capability_profile_id: "Analyst" }))
         assert.strictEqual(job.state, "queued")
         assert.strictEqual(job.metrics.total_tokens, 0)
         const decisions = yield* eventsOf("capability_action")
@@ -211,10 +216,16 @@ export const runJobsSuite = (backend: StoreBackend) => {
         const jobs = yield* Jobs
         const unknown = yield* Effect.flip(jobs.submit(summarize({ capability_profile_id: "SuperUser" })))
         assert.strictEqual(unknown._tag, "UnknownProfile")
+        // The refused request is audited: its requirement denied, for the profile it named.
+        const [denied, ...others] = yield* allEvents
+        assert.strictEqual(others.length, 0)
+        assert.strictEqual(denied!.type, "capability_action")
+        assert.strictEqual(denied!.body.decision_outcome, "deny")
+        assert.strictEqual(denied!.body.profile_id, "SuperUser")
         const bad = yield* Effect.flip(jobs.submit({ ...summarize(), job_kind: "doc_test" }))
         assert.strictEqual(bad._tag, "DecodeFailure")
         assert.strictEqual((yield* jobs.list()).items.length, 0)
-        assert.strictEqual((yield* allEvents).length, 0)
+        assert.strictEqual((yield* allEvents).length, 1)
       })))
 
     it.effect("HSK-WF-001 Jobs.run persists each node's input, output, error and sequence", () =>

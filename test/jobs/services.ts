@@ -6,14 +6,21 @@ import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { JobStore } from "../../src/store/JobStore.js"
 
-/** Jobs with the default capabilities and recorder; the gate open unless one is given. */
-export const services = <E>(
+type Gate = Layer.Layer<Recovery.RecoveryGate, never, JobStore | FlightRecorder.FlightRecorder>
+
+/** Jobs under the given capability policy and the default recorder; the gate open unless one is given. */
+export const servicesUnder = <E, EC>(
+  capabilities: Layer.Layer<Capabilities.Capabilities, EC>,
   store: Layer.Layer<JobStore, E>,
-  gate: Layer.Layer<Recovery.RecoveryGate, never, JobStore | FlightRecorder.FlightRecorder> = Recovery.layerNoStartupRecovery
+  gate: Gate = Recovery.layerNoStartupRecovery
 ) =>
   Jobs.layer.pipe(
     Layer.provideMerge(gate),
     Layer.provideMerge(FlightRecorder.layer()),
-    Layer.provideMerge(Capabilities.layerDefault),
+    Layer.provideMerge(capabilities),
     Layer.provideMerge(store)
   )
+
+/** Jobs with the default capabilities and recorder; the gate open unless one is given. */
+export const services = <E>(store: Layer.Layer<JobStore, E>, gate: Gate = Recovery.layerNoStartupRecovery) =>
+  servicesUnder(Capabilities.layerDefault, store, gate)

@@ -50,12 +50,12 @@ const linkFromRepo = (name: string) => {
   fs.symlinkSync(target, link, "dir")
 }
 
-const PROGRAM = `import { AiJob, Capabilities, FlightRecorder, Jobs, NewAiJob, Recovery, Storage } from "@handshake/ai-job-model"
+const PROGRAM = `import { AiJob, Capabilities, FlightRecorder, JobRequest, Jobs, Recovery, Storage } from "@handshake/ai-job-model"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 
-const newJob = Schema.decodeUnknownSync(NewAiJob)({
+const newJob = Schema.decodeUnknownSync(JobRequest)({
   job_kind: "doc_summarize",
   protocol_id: "hsk.example.v1",
   profile_id: "example",
@@ -76,7 +76,7 @@ const program = Effect.gen(function*() {
   const job = yield* jobs.submit(newJob)
   const denied = yield* jobs.submit({ ...newJob, job_kind: "terminal_exec" }).pipe(
     Effect.as("accepted"),
-    Effect.catchTag("CapabilityDenied", (error) => Effect.succeed(\`\${error._tag}: \${error.missing.join(",")}\`))
+    Effect.catchTag("EscalationDenied", (error) => Effect.succeed(\`\${error._tag}: \${error.policy_profile_id}\`))
   )
   const page = yield* jobs.list({ states: ["queued"] })
   const encoded = Schema.encodeSync(AiJob)(page.items[0]!)
@@ -153,7 +153,7 @@ describe("the package as published", { timeout: 300_000 }, () => {
     assert.strictEqual(result.code, 0, result.stderr)
     assert.deepStrictEqual(JSON.parse(result.stdout), {
       state: "queued",
-      denied: "CapabilityDenied: terminal.exec",
+      denied: "EscalationDenied: Coder",
       listed: 1,
       created_at_is_text: true,
       event_types: ["capability_action", "system"]

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { nestedDeeperThan } from "../../src/domain/depth.js"
-import { AiJob, EntityRef, NewAiJob, PlannedOperation } from "../../src/domain/AiJob.js"
+import { AiJob, EntityRef, JobRequest, NewAiJob, PlannedOperation } from "../../src/domain/AiJob.js"
 import { decodeWith } from "../../src/domain/decode.js"
 import { EventTypes } from "../../src/domain/EventRecord.js"
 import { FlightEvent } from "../../src/domain/FlightEvent.js"
@@ -187,6 +187,7 @@ export const decoders: ReadonlyArray<Decoder> = [
   struct("EntityRef", EntityRef, entity, { entity_id: ["a", "doc-1"], entity_kind: ["document", "x"] }),
   struct("PlannedOperation", PlannedOperation, operation as typeof PlannedOperation.Encoded, { op_type: ["read", "write", "plan", "execute"], target: [entity], description: ["", "x"] }),
   struct("NewAiJob", NewAiJob, newJob as typeof NewAiJob.Encoded, jobFields),
+  struct("JobRequest", JobRequest, newJob as typeof JobRequest.Encoded, jobFields),
   struct("AiJob", AiJob, aiJob as typeof AiJob.Encoded, jobFields),
   struct("WorkflowRun", WorkflowRun, run as typeof WorkflowRun.Encoded, { id: UUIDS, job_id: UUIDS, status: JobStates, last_heartbeat: TIMES, created_at: TIMES, updated_at: TIMES, error_message: [null, "x"] }),
   struct("NodeExecution", NodeExecution, node as typeof NodeExecution.Encoded, {

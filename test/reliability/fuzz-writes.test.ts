@@ -161,7 +161,7 @@ const allEvents = Effect.gen(function*() {
   return { records, decoded }
 })
 
-const SUBMIT_REFUSALS = new Set(["DecodeFailure", "CapabilityDenied", "UnknownProfile", "UnknownCapability", "AlreadyExists"])
+const SUBMIT_REFUSALS = new Set(["DecodeFailure", "EscalationDenied", "CapabilityDenied", "UnknownProfile", "AlreadyExists"])
 const RECORD_REFUSALS = new Set(["InvalidEvent", "EventTooLarge", "AlreadyExists"])
 
 for (const backend of [sqlite, pg]) {

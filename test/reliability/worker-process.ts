@@ -134,7 +134,7 @@ const program = Effect.gen(function*() {
       job_kind: rng.pick([...WORKER_KINDS, ...MANUAL_KINDS]),
       protocol_id: "hsk.reliability.v1",
       profile_id: `worker-${process.pid}`,
-      capability_profile_id: "Analyst",
+      // No capability profile: the policy places each kind (doc_edit and doc_rewrite under Coder).
       access_mode: "analysis_only",
       safety_mode: rng.pick(["strict", "normal", "experimental"] as const),
       job_inputs: { seed: rng.int(0, 1_000_000) }

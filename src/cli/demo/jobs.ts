@@ -6,25 +6,27 @@
 import { uuidv7 } from "../../domain/uuidv7.js"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type { NewAiJobInput } from "../../domain/AiJob.js"
+import type { JobRequestInput } from "../../domain/AiJob.js"
 import type { Json } from "../../domain/Json.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import * as FlightRecorder from "../../FlightRecorder.js"
 import type { RunContext } from "../../Jobs.js"
 
-/** A new job of `kind` under capability profile `profile`, with a trace id the demo knows in advance. */
-export const newJob = (kind: JobKind, profile: string, inputs: Json, entity: string) => ({
+/**
+ * A new job of `kind`, with a trace id the demo knows in advance. It names no
+ * capability profile: the policy gives each kind its own.
+ */
+export const newJob = (kind: JobKind, inputs: Json, entity: string) => ({
   job_kind: kind,
   protocol_id: `hsk.demo.${kind}.v1`,
   profile_id: "demo-operator",
-  capability_profile_id: profile,
   access_mode: kind === "terminal_exec" ? "apply_scoped" : "analysis_only",
   safety_mode: "normal",
   entity_refs: [{ entity_id: entity, entity_kind: kind === "terminal_exec" ? "workspace" : "document" }],
   planned_operations: [{ op_type: kind === "terminal_exec" ? "execute" : "read", target: { entity_id: entity, entity_kind: "document" } }],
   job_inputs: inputs,
   trace_id: uuidv7()
-} satisfies NewAiJobInput)
+} satisfies JobRequestInput)
 
 /** Simulated work: long enough that the run's heartbeat fires several times. */
 const work = (ms: number) => Effect.sleep(`${ms} millis`)

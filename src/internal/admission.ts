@@ -1,0 +1,72 @@
+/**
+ * Admission: the capability policy applied to a stored job each time it is
+ * about to run (claim, start, resume, rework), not only when it was
+ * submitted. A row written without `submit` (a legacy database, raw SQL,
+ * `JobStore.createJob`) or under an older policy gets the same check, and a
+ * job the policy refuses ends `failed` with its deny events instead of running.
+ *
+ * Why `failed` and not `poisoned`: a refusal says the job does not fit the
+ * policy in force, not that its content is compromised (that is a security
+ * violation, which poisons). The reference fails such a job too
+ * (`enforce_capabilities`), and a `failed` job can be retried once an
+ * operator has changed the policy — the retry is checked again.
+ */
+import * as Effect from "effect/Effect"
+import type { AiJob } from "../domain/AiJob.js"
+import type { DecodeFailure } from "../domain/Errors.js"
+import type { EventRecord } from "../domain/EventRecord.js"
+import type { JobState } from "../domain/JobState.js"
+import type { Capabilities, Refusal, Verdict } from "../Capabilities.js"
+import type { JobStore } from "../store/JobStore.js"
+import { capabilityEvent, lifecycleEvent } from "./auditEvents.js"
+
+/** Validates an event before it is written (Jobs' `prepare`). */
+type Prepare = (event: Effect.Effect<unknown>) => Effect.Effect<EventRecord, DecodeFailure>
+
+/** Where a stored job is checked again. */
+export type Checkpoint = "claim" | "start" | "resume" | "rework"
+
+/** The policy's verdict on a job and the `capability_action` records that audit it, one per decision. */
+export interface Audited {
+  readonly verdict: Verdict
+  readonly records: ReadonlyArray<EventRecord>
+}
+
+export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilities["Type"], prepare: Prepare) => {
+  /** Decides `job` under `requested` (the policy's profile when absent) and prepares one event per decision. */
+  const decide = (
+    job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id">,
+    requested: string | undefined
+  ): Effect.Effect<Audited, DecodeFailure> =>
+    Effect.gen(function*() {
+      const verdict = yield* capabilities.check(job, requested)
+      const records = yield* Effect.forEach(verdict.decisions, (decision) =>
+        prepare(capabilityEvent({ job_id: job.job_id, trace_id: job.trace_id, decision, actor_id: job.profile_id })))
+      return { verdict, records }
+    })
+
+  /** A stored job checked again under the profile it is stored with. */
+  const recheck = (job: AiJob) => decide(job, job.capability_profile_id)
+
+  /**
+   * Ends a job the policy refused: `from → failed`, with its deny records and
+   * lifecycle event, in the caller's transaction. A job no longer in `from`
+   * is an `IllegalTransition`, and nothing is written.
+   */
+  const refuse = (job: AiJob, from: JobState, refusal: Refusal, records: ReadonlyArray<EventRecord>, at: Checkpoint) =>
+    Effect.gen(function*() {
+      // The reason names the refusal, not the profile: a legacy row's profile id may be any size.
+      const reason = `refused by the capability policy at ${at}: ${refusal._tag}`
+      const record = yield* prepare(lifecycleEvent({ job, from, to: "failed", reason }))
+      return yield* store.transition({
+        job_id: job.job_id,
+        from,
+        to: "failed",
+        status_reason: reason,
+        error_message: refusal.message,
+        events: [...records, record]
+      })
+    })
+
+  return { decide, recheck, refuse }
+}

@@ -1,0 +1,112 @@
+/**
+ * Security violations (the reference's `handle_security_violation`,
+ * HSK-ACE-VAL-101): a program that finds one while its job runs reports it
+ * through its run context. In one transaction the library records a
+ * `security_violation` event and marks the job, the running node executions
+ * and the run `poisoned` — final, never retried (R6b) — and the program is
+ * stopped; `Jobs.run` fails with `SecurityViolation`.
+ *
+ * Better than the reference: its event is "best effort" and its writes are
+ * separate, so a crash can leave a violation unrecorded or a job half
+ * poisoned. Here the event and every poisoned row commit together.
+ */
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type { AiJob } from "../domain/AiJob.js"
+import type { EventRecord } from "../domain/EventRecord.js"
+import type { WorkflowRun } from "../domain/WorkflowRun.js"
+import { makeEvent } from "../FlightRecorder.js"
+import type { FlightRecorder } from "../FlightRecorder.js"
+import type { JobStore } from "../store/JobStore.js"
+import { lifecycleEvent } from "./auditEvents.js"
+
+/** What a program reports: what kind of violation, and what it saw. */
+export interface ViolationReport {
+  /** A short code, e.g. `prompt_injection`, `cloud_leakage`, `export_violation`. */
+  readonly violation: string
+  /** What was found and where (recorded in the event, through the redactor). */
+  readonly detail?: string
+}
+
+/**
+ * `Jobs.run` stopped the program because it reported a security violation.
+ * `poisoned` says whether the job was poisoned: false only when the run had
+ * already been taken away (recovered or cancelled), in which case the
+ * violation is recorded on its own.
+ */
+export class SecurityViolation extends Schema.TaggedError<SecurityViolation>()("SecurityViolation", {
+  job_id: Schema.String,
+  workflow_run_id: Schema.String,
+  violation: Schema.String,
+  detail: Schema.optionalWith(Schema.String, { exact: true }),
+  poisoned: Schema.Boolean
+}) {
+  override get message(): string {
+    return `Security violation ${this.violation} in job ${this.job_id} (run ${this.workflow_run_id}); ` +
+      (this.poisoned ? "the job is poisoned" : "the run had already been taken away, so the violation is recorded but nothing was poisoned")
+  }
+}
+
+/** The label a report is recorded under: never empty, so a careless report still poisons. */
+const violationOf = (report: ViolationReport): string => report.violation.trim() === "" ? "unspecified" : report.violation
+
+/**
+ * Builds `poison(job, run, report)`: the one transaction of a reported
+ * violation. Returns whether the job was poisoned (it may no longer be running).
+ */
+export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Type"]) => {
+  /** The violation event; a detail the recorder refuses (too large) is replaced by the reason, so the event itself is never lost. */
+  const violationRecord = (job: AiJob, run: WorkflowRun, report: ViolationReport): Effect.Effect<EventRecord> => {
+    const build = (detail: string | undefined) =>
+      Effect.flatMap(makeEvent("security_violation", {
+        actor: "system",
+        trace_id: job.trace_id,
+        job_id: job.job_id,
+        workflow_run_id: run.id,
+        violation: violationOf(report),
+        ...(detail !== undefined ? { detail } : {})
+      }), recorder.prepare)
+    return build(report.detail).pipe(
+      Effect.catchAll((error) => build(`detail not recorded: ${error.message}`)),
+      Effect.orDie
+    )
+  }
+
+  return (job: AiJob, run: WorkflowRun, report: ViolationReport) =>
+    Effect.gen(function*() {
+      const violation = violationOf(report)
+      const error = `Security violation: ${violation}`
+      const recorded = yield* violationRecord(job, run, report)
+      const lifecycle = yield* Effect.orDie(Effect.flatMap(
+        lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason: error }),
+        recorder.prepare
+      ))
+      return yield* store.transaction(Effect.gen(function*() {
+        // The job first (the lock order in JobStore.ts), then the run's nodes — while the run is
+        // still the job's active run, as every write for a run requires — then the job and the run.
+        const current = yield* store.lockJob(job.job_id)
+        if (current.state !== "running" || current.workflow_run_id !== run.id) {
+          // The run was taken away (recovered, cancelled): nothing to poison, but the violation is still recorded.
+          yield* store.appendEvents([recorded]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
+          return false
+        }
+        const nodes = yield* store.listNodes(run.id)
+        for (const node of nodes) {
+          if (node.status === "running") yield* store.finishNode(node.id, { status: "poisoned", error_message: error })
+        }
+        yield* store.transition({
+          job_id: job.job_id,
+          from: "running",
+          to: "poisoned",
+          status_reason: `poisoned: ${violation}`,
+          error_message: error,
+          events: [recorded, lifecycle]
+        })
+        yield* store.finishRun(run.id, "poisoned", { error_message: error })
+        return true
+      })).pipe(
+        // With the job locked and running under this run, none of these can happen: a bug, not an outcome.
+        Effect.catchTags({ IllegalTransition: Effect.die, RunNotActive: Effect.die })
+      )
+    }).pipe(Effect.withSpan("Jobs.securityViolation", { attributes: { "hsk.job_id": job.job_id, "hsk.workflow_run_id": run.id } }))
+}

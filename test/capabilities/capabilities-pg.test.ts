@@ -1,0 +1,9 @@
+import { postgres } from "../support/stores.js"
+import { runEscalationSuite } from "./escalation.suite.js"
+import { pgWithReferenceRows } from "./referenceRows.js"
+import { runViolationSuite } from "./violation.suite.js"
+
+const backend = postgres("capabilities")
+
+runEscalationSuite({ name: "PostgreSQL", fresh: backend.layer, withReferenceRows: pgWithReferenceRows })
+runViolationSuite("PostgreSQL", backend.layer)

@@ -1,0 +1,12 @@
+import * as SqliteStore from "../../src/store/SqliteStore.js"
+import { sqliteFile } from "../support/stores.js"
+import { runEscalationSuite } from "./escalation.suite.js"
+import { sqliteWithReferenceRows } from "./referenceRows.js"
+import { runViolationSuite } from "./violation.suite.js"
+
+runEscalationSuite({
+  name: "SQLite",
+  fresh: () => SqliteStore.layer({ filename: ":memory:" }),
+  withReferenceRows: sqliteWithReferenceRows
+})
+runViolationSuite("SQLite file", sqliteFile.layer)

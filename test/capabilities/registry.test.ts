@@ -1,0 +1,96 @@
+/**
+ * The reference's registry and policy (capabilities.rs) as `layerDefault`
+ * holds them: every id and axis it knows, axis inheritance, HSK-4001 for an
+ * unknown id (an error, not a `false`), the profiles' grants, and where the
+ * policy places each kind. Pure: no store.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Capabilities from "../../src/Capabilities.js"
+import { JobKinds } from "../../src/domain/JobKind.js"
+
+const AXES = ["fs.read", "fs.write", "proc.exec", "net.http", "device", "secrets.use", "creative"]
+const FULL_IDS = [
+  "doc.summarize", "terminal.exec", "export.debug_bundle", "export.governance_pack", "export.include_payloads", "fr.read",
+  "diagnostics.read", "jobs.read", "terminal.attach_human", "CALENDAR_READ_BASIC", "CALENDAR_READ_DETAILS",
+  "CALENDAR_READ_ANALYTICS", "CALENDAR_WRITE_LOCAL", "CALENDAR_WRITE_EXTERNAL", "CALENDAR_DELETE_LOCAL",
+  "CALENDAR_DELETE_EXTERNAL", "CALENDAR_MOVE_EVENT", "CALENDAR_RESOLVE_CONFLICT", "CALENDAR_ACTIVITY_SUMMARY",
+  "CALENDAR_COMPARE_ACTIVITY_WINDOWS"
+]
+
+/** Every capability id a profile grants, among the reference's ids and axes. */
+const grantsOf = (profile: string) =>
+  Effect.flatMap(Capabilities.Capabilities, (capabilities) =>
+    Effect.map(
+      Effect.forEach([...AXES, ...FULL_IDS], (id) => Effect.map(capabilities.profileCan(profile, id), (granted) => [id, granted] as const)),
+      (pairs) => pairs.filter(([, granted]) => granted).map(([id]) => id).sort()
+    ))
+
+describe("the reference's capability registry (Capabilities.layerDefault)", () => {
+  it.effect("R15 every full id and axis the reference knows is known, and an axis takes any scope", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.Capabilities
+      for (const id of [...AXES, ...FULL_IDS, ...AXES.map((axis) => `${axis}:some-scope`)]) {
+        const answer = yield* Effect.either(capabilities.profileCan("Analyst", id))
+        assert.isTrue(answer._tag === "Right", `${id} is known`)
+      }
+    }).pipe(Effect.provide(Capabilities.layerDefault)))
+
+  it.effect("HSK-4001 an unknown id is an error, distinct from a denial", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.Capabilities
+      for (const id of ["magic.wand", "fs.reads:logs", "doc.summarize:pdf", "calendar_read_basic", "", ":logs"]) {
+        const error = yield* Effect.flip(capabilities.profileCan("Coder", id))
+        assert.strictEqual(error._tag, "UnknownCapability", id)
+        if (error._tag === "UnknownCapability") assert.strictEqual(error.code, "HSK-4001")
+      }
+      // Known but not granted: a plain false.
+      assert.isFalse(yield* capabilities.profileCan("Analyst", "terminal.exec"))
+      assert.strictEqual((yield* Effect.flip(capabilities.profileCan("Root", "fs.read")))._tag, "UnknownProfile")
+    }).pipe(Effect.provide(Capabilities.layerDefault)))
+
+  it.effect("R15 a grant of an axis covers its scopes; a scope never covers its axis or another axis", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.Capabilities
+      assert.isTrue(yield* capabilities.profileCan("Analyst", "fs.read:logs"))
+      assert.isFalse(yield* capabilities.profileCan("Analyst", "fs.write:logs"))
+      assert.isTrue(yield* capabilities.profileCan("Coder", "fs.write:artifacts"))
+      assert.isFalse(yield* capabilities.profileCan("Coder", "secrets.use:api-key"))
+    }).pipe(Effect.provide(Capabilities.layerDefault)))
+
+  it.effect("R15 the profiles grant exactly what the reference's do (Operator: file read/write and the governance-pack export)", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* grantsOf("Analyst"), [
+        "diagnostics.read", "doc.summarize", "export.debug_bundle", "export.include_payloads", "fr.read", "fs.read", "jobs.read", "net.http"
+      ])
+      assert.deepStrictEqual(yield* grantsOf("Coder"), ["doc.summarize", "fs.read", "fs.write", "net.http", "proc.exec", "terminal.exec"])
+      assert.deepStrictEqual(yield* grantsOf("Operator"), ["export.governance_pack", "fs.read", "fs.write"])
+    }).pipe(Effect.provide(Capabilities.layerDefault)))
+
+  it.effect("R15 the policy places each kind as the reference does, with the governance-pack protocol override", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.Capabilities
+      const placed = Object.fromEntries(JobKinds.map((job_kind) => {
+        const placement = capabilities.placementFor({ job_kind, protocol_id: "any.v1" })
+        return [job_kind, `${placement.profile}: ${placement.requires.join(", ")}`]
+      }))
+      const document = "doc.summarize"
+      assert.deepStrictEqual(placed, {
+        doc_edit: `Coder: ${document}`,
+        doc_rewrite: `Coder: ${document}`,
+        terminal_exec: "Coder: terminal.exec",
+        doc_summarize: `Analyst: ${document}`,
+        doc_ingest: `Analyst: ${document}`,
+        distillation_eval: `Analyst: ${document}`,
+        sheet_transform: `Analyst: ${document}`,
+        canvas_cluster: `Analyst: ${document}`,
+        asr_transcribe: `Analyst: ${document}`,
+        spec_router: `Analyst: ${document}`,
+        workflow_run: `Analyst: ${document}`,
+        debug_bundle_export: "Analyst: export.debug_bundle, fr.read, diagnostics.read, jobs.read"
+      })
+      const governance = capabilities.placementFor({ job_kind: "workflow_run", protocol_id: "hsk.governance_pack.export.v0" })
+      assert.strictEqual(governance.profile, "Operator")
+      assert.deepStrictEqual(governance.requires, ["fs.read", "fs.write", "export.governance_pack"])
+    }).pipe(Effect.provide(Capabilities.layerDefault)))
+})
