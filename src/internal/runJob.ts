@@ -243,7 +243,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const working = yield* Effect.fork(Effect.interruptible(program(context)))
         const watching = yield* Effect.fork(Effect.interruptible(Effect.raceFirst(heartbeats, Deferred.await(lost))))
         const exit = yield* Effect.exit(Effect.interruptible(
-          Effect.raceAll([Fiber.join(working), Fiber.join(watching), Deferred.await(stop)])
+          // Whichever ends first, failure or success: the program, a lost run, a reported violation.
+          Effect.raceFirst(Effect.raceFirst(Fiber.join(working), Fiber.join(watching)), Deferred.await(stop))
         ))
         // However that ended (the program finished, the run was lost, this fiber was
         // interrupted): stop both and wait until they have, so a node's last write lands
