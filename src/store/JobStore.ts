@@ -114,6 +114,17 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | ReadError>
   readonly listJobs: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
   /**
+   * The ids an abbreviated id may stand for (see domain/IdAbbreviation.ts):
+   * ids that start with it, and, when it has 8 hex digits or more, ids that
+   * end with it (the short ids tables print). In id order, at most `limit`
+   * (default 10, at most 1000); both are index searches. A malformed
+   * abbreviation fails with `DecodeFailure`.
+   */
+  readonly findJobIds: (
+    abbreviation: string,
+    options?: { readonly limit?: number }
+  ) => Effect.Effect<ReadonlyArray<JobId>, ReadError | DecodeFailure>
+  /**
    * Moves a job to `to` only if its current state allows it (and equals `from`
    * when given), in one guarded UPDATE. A lost race is `IllegalTransition`
    * naming the state actually found; never an overwrite.

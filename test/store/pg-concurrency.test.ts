@@ -70,7 +70,7 @@ describe("R6 R9 PostgreSQL concurrency across separate pools", () => {
       const { stores, sql } = yield* setup("pg concurrent migrate", 4)
       const migrations = yield* sql<{ readonly migration_id: number }>`
         SELECT migration_id FROM ai_job_model_migrations ORDER BY migration_id`
-      assert.deepStrictEqual(migrations.map((m) => m.migration_id), [1, 2, 3])
+      assert.deepStrictEqual(migrations.map((m) => m.migration_id), [1, 2, 3, 7])
       const created = yield* Effect.forEach(stores, (store) => store.createJob(newJob()), { concurrency: "unbounded" })
       const [first] = stores
       if (first === undefined) return assert.fail("setup: four stores")

@@ -169,7 +169,7 @@ describe("SQLite file shared by two stores (R17)", () => {
         Layer.build(SqliteStore.layer({ filename }))
       ], { concurrency: 2 })
       const applied = yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM ai_job_model_migrations"), a)
-      assert.strictEqual(applied, 3)
+      assert.strictEqual(applied, 4)
     }))
 })
 

@@ -254,13 +254,14 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
       assert.deepStrictEqual(applied, [
         { migration_id: 1, name: "reference_schema" },
         { migration_id: 2, name: "current_schema" },
-        { migration_id: 3, name: "flight_recorder" }
+        { migration_id: 3, name: "flight_recorder" },
+        { migration_id: 7, name: "job_short_ids" }
       ])
       assert.deepStrictEqual(yield* SqliteStore.migrate, [])
       assert.deepStrictEqual(yield* SqliteStore.migrate, [])
       assert.deepStrictEqual(yield* schemaSnapshot, schemaBefore)
       assert.deepStrictEqual(yield* rawRows("SELECT * FROM ai_jobs ORDER BY id"), rowsBefore)
-      assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_job_model_migrations"), 3)
+      assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_job_model_migrations"), 4)
     })))
 
   it.effect("R16 a fresh database and an upgraded legacy one end with the same schema (one migration path)", () =>

@@ -52,9 +52,9 @@ END`
     ])
   })
 
-  it("R16 the shipped migrations are found relative to the module, numbered 0001..0003, every statement a DDL/DML statement", () => {
+  it("R16 the shipped migrations are found relative to the module, numbered 0001..0003 and 0007, every statement a DDL/DML statement", () => {
     const files = readdirSync(migrationsDirectory).filter((name) => name.endsWith(".sql")).sort()
-    assert.deepStrictEqual(files, ["0001_reference_schema.sql", "0002_current_schema.sql", "0003_flight_recorder.sql"])
+    assert.deepStrictEqual(files, ["0001_reference_schema.sql", "0002_current_schema.sql", "0003_flight_recorder.sql", "0007_job_short_ids.sql"])
     for (const file of files) {
       const statements = splitStatements(readFileSync(new URL(file, migrationsDirectory), "utf8"))
       assert.isAbove(statements.length, 0, file)

@@ -18,6 +18,7 @@ import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
 import { newJob } from "../internal/newRows.js"
+import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -97,6 +98,26 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     storageErrors("JobStore.listJobs")
   )
 
+  const findJobIds: Service["findJobIds"] = Effect.fn("JobStore.findJobIds")(
+    function*(text: string, options?: { readonly limit?: number }) {
+      const { abbreviation, limit } = yield* jobIdSearch(text, options)
+      const { ending } = abbreviation
+      // Ids that start with it: a range of the primary key.
+      const starting = sql`SELECT id FROM ai_jobs WHERE id BETWEEN ${abbreviation.first}::uuid AND ${abbreviation.last}::uuid`
+      // Ids that end with it: `right(id::text, 8)` is spelled exactly as index ai_jobs_short_id_idx (migration 0007) has it.
+      const rows = ending === null
+        ? yield* sql`${starting} ORDER BY id LIMIT ${limit}`
+        : yield* sql`
+          ${starting}
+          UNION
+          SELECT id FROM ai_jobs
+          WHERE right(id::text, 8) = ${ending.shortId} AND right(id::text, ${ending.text.length}) = ${ending.text}
+          ORDER BY id LIMIT ${limit}`
+      return yield* decodeJobIds(rows)
+    },
+    storageErrors("JobStore.findJobIds")
+  )
+
   const transition: Service["transition"] = Effect.fn("JobStore.transition")(
     function*(request: TransitionRequest) {
       const now = yield* DateTime.now
@@ -153,5 +174,5 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     storageErrors("JobStore.setPinned")
   )
 
-  return { createJob, getJob, listJobs, transition, updateJob, setPinned }
+  return { createJob, getJob, listJobs, findJobIds, transition, updateJob, setPinned }
 }

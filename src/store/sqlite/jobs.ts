@@ -16,6 +16,7 @@ import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } fro
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode, encode } from "./rows.js"
+import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { newJob } from "../internal/newRows.js"
 import {
   alreadyExistsAsStorageError,
@@ -101,6 +102,25 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
     storageErrors("JobStore.listJobs")
   )
 
+  const findJobIds: Service["findJobIds"] = Effect.fn("JobStore.findJobIds")(
+    function*(text: string, options?: { readonly limit?: number }) {
+      const { abbreviation, limit } = yield* jobIdSearch(text, options)
+      const { ending } = abbreviation
+      // Ids that start with it: a range of the primary key.
+      const starting = sql`SELECT id FROM ai_jobs WHERE id BETWEEN ${abbreviation.first} AND ${abbreviation.last}`
+      // Ids that end with it: `substr(id, 29)` is spelled exactly as index ai_jobs_by_short_id (migration 0007) has it.
+      const rows = ending === null
+        ? yield* sql`${starting} ORDER BY id LIMIT ${limit}`
+        : yield* sql`
+          ${starting}
+          UNION
+          SELECT id FROM ai_jobs WHERE substr(id, 29) = ${ending.shortId} AND substr(id, ${37 - ending.text.length}) = ${ending.text}
+          ORDER BY id LIMIT ${limit}`
+      return yield* decodeJobIds(rows)
+    },
+    storageErrors("JobStore.findJobIds")
+  )
+
   const transition: Service["transition"] = Effect.fn("JobStore.transition")(
     function*(request: TransitionRequest) {
       return yield* write(Effect.gen(function*() {
@@ -184,5 +204,5 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { createJob, getJob, listJobs, transition, updateJob, setPinned, pruneJobs }
+  return { createJob, getJob, listJobs, findJobIds, transition, updateJob, setPinned, pruneJobs }
 }
