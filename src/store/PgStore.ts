@@ -54,10 +54,23 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient
 export interface PgStoreOptions {
   /** A `postgres://` or `postgresql://` URL. */
   readonly url: string | Redacted.Redacted
-  /** Apply pending migrations when the layer is built. Default true. */
+  /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean
+  /**
+   * Every session read-only (`default_transaction_read_only`): no migrations,
+   * and the server refuses any write (a `StorageError`). For tools that only read.
+   */
+  readonly readonly?: boolean
   /** Pool size (the `pg` default, 10, when left out). */
   readonly maxConnections?: number
+}
+
+/** `url` with `-c default_transaction_read_only=on` added to its session options. */
+const readOnlyUrl = (url: string): string => {
+  const parsed = new URL(url)
+  const options = parsed.searchParams.get("options")
+  parsed.searchParams.set("options", `${options === null ? "" : `${options} `}-c default_transaction_read_only=on`)
+  return parsed.toString()
 }
 
 /**
@@ -70,13 +83,15 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
   Layer.effect(
     JobStore,
     Effect.gen(function*() {
-      if (options.migrate !== false) yield* migrate
+      if (options.migrate !== false && options.readonly !== true) yield* migrate
       return yield* make
     })
   ).pipe(
     Layer.provide(
       PgClient.layer({
-        url: Redacted.isRedacted(options.url) ? options.url : Redacted.make(options.url),
+        url: options.readonly === true
+          ? Redacted.make(readOnlyUrl(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url))
+          : Redacted.isRedacted(options.url) ? options.url : Redacted.make(options.url),
         transformJson: false,
         ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
       }).pipe(Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause })))

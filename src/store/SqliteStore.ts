@@ -36,8 +36,13 @@ export { migrate, migrationsTable } from "./sqlite/migrations.js"
 export interface SqliteStoreOptions {
   /** A database file path, or ":memory:" for a private in-memory database. */
   readonly filename: string
-  /** Apply pending migrations when the layer is built. Default true. */
+  /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean
+  /**
+   * Open an existing file read-only: no migrations, the journal mode left as
+   * it is, and any write fails with `StorageError`. For tools that only read.
+   */
+  readonly readonly?: boolean
   /** How long a write waits for another connection's write lock, in ms. Default 5000. */
   readonly busyTimeoutMs?: number
 }
@@ -107,4 +112,9 @@ export const layerFromClient = (
 export const layer = (
   options: SqliteStoreOptions
 ): Layer.Layer<JobStore, MigrationFailed | StorageError | ConfigError> =>
-  layerFromClient(options).pipe(Layer.provide(SqliteClient.layer({ filename: options.filename })))
+  options.readonly === true
+    // Switching to WAL is a write: a read-only connection keeps the file's journal mode.
+    ? layerFromClient({ ...options, migrate: false }).pipe(
+      Layer.provide(SqliteClient.layer({ filename: options.filename, readonly: true, disableWAL: true }))
+    )
+    : layerFromClient(options).pipe(Layer.provide(SqliteClient.layer({ filename: options.filename })))

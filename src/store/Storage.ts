@@ -57,8 +57,10 @@ export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, Uns
 
 /** Options shared by both stores. */
 export interface StorageOptions {
-  /** Apply pending migrations when the layer is built. Default true. */
+  /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean
+  /** Open the database read-only: nothing is migrated and any write fails (see each store's option). */
+  readonly readonly?: boolean
 }
 
 /** Why building a store layer can fail. */
