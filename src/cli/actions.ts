@@ -99,8 +99,9 @@ const verbs: Record<string, string> = { resume: "resumed", retry: "retried", can
 /** Why an action does not apply to a job in its state, naming the states it applies to. */
 const refusal = (action: Action, jobId: string, found: string) => {
   const from = action.to === undefined ? [] : Lifecycle.allowedFrom(action.to).filter((state) => action.name !== "resume" || state === "stalled")
+  const states = from.length < 2 ? from.join("") : `${from.slice(0, -1).join(", ")} or ${from[from.length - 1]}`
   return new OperationFailed({
-    message: `cannot ${action.name} job ${jobId}: it is ${found}; only jobs that are ${from.join(", ")} can be ${verbs[action.name] ?? action.name}`
+    message: `cannot ${action.name} job ${jobId}: it is ${found}; only jobs that are ${states} can be ${verbs[action.name] ?? action.name}`
   })
 }
 

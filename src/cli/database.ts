@@ -130,11 +130,15 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
         catch: (error) => new OperationFailed({ message: `cannot create the folder of ${database.display}: ${describeError(error)}` })
       })
     }
-    return fs.existsSync(target.filename)
-      ? Effect.void
-      : Effect.fail(new OperationFailed({
+    if (!fs.existsSync(target.filename)) {
+      return Effect.fail(new OperationFailed({
         message: `no SQLite database at ${database.display}; create it with: ai-jobs migrate --database ${target.filename}`
       }))
+    }
+    // SQLite would open it anyway, read-only, and fail at the first write, after creating its WAL files beside it.
+    return options.readonly === true || writable(target.filename)
+      ? Effect.void
+      : Effect.fail(new OperationFailed({ message: `cannot change ${database.display}: the file is read-only` }))
   })
   const store = Layer.unwrapEffect(Effect.sync(() =>
     options.readonly === true

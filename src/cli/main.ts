@@ -24,7 +24,7 @@ import { migrateCommand } from "./migrate.js"
 import { pruneCommand } from "./prune.js"
 import { recoverCommand } from "./recover.js"
 import { retentionCommand } from "./retention.js"
-import { colorEnabled, outputWidth, stripAnsi } from "./terminal.js"
+import { colorEnabled, outputWidth } from "./terminal.js"
 
 // src/cli/ and dist/cli/ are both two levels below the package root.
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { readonly version: string }).version
@@ -73,20 +73,6 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
   return undefined
 }
 
-/**
- * The console, writing ANSI styles only where they belong: @effect/cli styles
- * its own messages whatever the stream, so they are made plain for a pipe,
- * NO_COLOR or TERM=dumb.
- */
-const plainWhereNeeded = (base: Console.Console): Console.Console => {
-  const plain = (stream: NodeJS.WriteStream, args: ReadonlyArray<unknown>) =>
-    colorEnabled(stream) ? args : args.map((arg) => (typeof arg === "string" ? stripAnsi(arg) : arg))
-  return {
-    ...base,
-    log: (...args: ReadonlyArray<unknown>) => base.log(...plain(process.stdout, args)),
-    error: (...args: ReadonlyArray<unknown>) => base.error(...plain(process.stderr, args))
-  }
-}
 
 /** A missing table usually means an unmigrated database; say how to fix it. */
 const hint = (message: string) =>
@@ -112,7 +98,6 @@ const program = Effect.suspend(() => {
   Effect.catchAll(report),
   // A defect is a bug: show the cause, still without exiting 0.
   Effect.catchAllDefect((defect) => Effect.as(Console.error(`error: unexpected failure: ${Cause.pretty(Cause.die(defect))}`), ExitCode.failure)),
-  (effect) => Console.consoleWith((base) => Effect.withConsole(effect, plainWhereNeeded(base))),
   Effect.provide(NodeContext.layer)
 )
 

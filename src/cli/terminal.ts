@@ -36,9 +36,3 @@ export const outputWidth = (stream: Stream = process.stdout, env: Env = process.
  */
 export const colorEnabled = (stream: Stream = process.stdout, env: Env = process.env): boolean =>
   stream.isTTY === true && (env["NO_COLOR"] ?? "") === "" && env["TERM"] !== "dumb"
-
-// eslint-disable-next-line no-control-regex
-const ANSI_ESCAPE = /\x1b\[[0-9;]*[A-Za-z]/g
-
-/** `text` without ANSI escape sequences. */
-export const stripAnsi = (text: string): string => text.replace(ANSI_ESCAPE, "")
