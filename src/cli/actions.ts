@@ -12,11 +12,15 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { AiJob } from "../domain/AiJob.js"
+import type { DecodeFailure, IllegalTransition } from "../domain/Errors.js"
 import type { JobId } from "../domain/Ids.js"
+import type { JobState } from "../domain/JobState.js"
 import * as Lifecycle from "../domain/Lifecycle.js"
 import type { WorkflowRun } from "../domain/WorkflowRun.js"
 import * as Jobs from "../Jobs.js"
 import * as Recovery from "../Recovery.js"
+import type { ReadError } from "../store/JobStore.js"
+import type { NotFound } from "../store/StoreErrors.js"
 import { databaseOption, resolve, storeLayer } from "./database.js"
 import { BadInput, OperationFailed } from "./errors.js"
 import { encodeJob, encodeRun, json } from "./format.js"
@@ -45,63 +49,78 @@ interface Outcome {
   readonly run?: WorkflowRun
 }
 
+/** How a Jobs call can fail. */
+type ActionError = NotFound | IllegalTransition | DecodeFailure | ReadError
+
 interface Action {
   readonly name: string
+  /** `cancelled`, as in "only queued … jobs can be cancelled". */
+  readonly done: string
   readonly description: string
-  /** The state the action moves a job to, for the refusal message; none for pin/unpin. */
-  readonly to?: Lifecycle.TransitionTarget
-  readonly act: (jobs: Jobs.Jobs["Type"], jobId: JobId, options: Jobs.TransitionOptions) => Effect.Effect<{ readonly job: AiJob; readonly run?: WorkflowRun }, unknown>
+  /** The states it applies to, named when a job in another state is refused (pin and unpin apply to every job). */
+  readonly appliesTo: ReadonlyArray<JobState>
+  readonly act: (
+    jobs: Jobs.Jobs["Type"],
+    jobId: JobId,
+    options: Jobs.TransitionOptions
+  ) => Effect.Effect<{ readonly job: AiJob; readonly run?: WorkflowRun }, ActionError>
   /** The line printed when it is done. */
-  readonly done: (outcome: Outcome) => string
+  readonly report: (outcome: Outcome) => string
 }
 
-const moved = (verb: string) => ({ before, job }: Outcome) => `${verb} job ${job.job_id}: ${before.state} → ${job.state}.`
+const moved = (verb: string, { before, job }: Outcome) => `${verb} job ${job.job_id}: ${before.state} → ${job.state}`
 
 const actions: ReadonlyArray<Action> = [
   {
     name: "resume",
+    done: "resumed",
     description: "Resume a stalled job under a new workflow run (stalled → running). Your application then runs it " +
       "(Jobs.run); if nothing does, the next recovery stalls it again.",
-    to: "running",
+    // Resume is leaving `stalled` for `running`; start and rework reach `running` from elsewhere.
+    appliesTo: ["stalled"],
     act: (jobs, jobId, options) => jobs.resume(jobId, options),
-    done: (outcome) => `${moved("Resumed")(outcome).slice(0, -1)}, under new workflow run ${outcome.run?.id ?? "-"}.`
+    report: (outcome) => `${moved("Resumed", outcome)}, under new workflow run ${outcome.run?.id ?? "-"}.`
   },
   {
     name: "retry",
+    done: "retried",
     description: "Retry a failed job (failed → queued): the next worker to claim it runs it under a new workflow run. Poisoned jobs are never retried.",
-    to: "queued",
+    appliesTo: Lifecycle.allowedFrom("queued"),
     act: (jobs, jobId, options) => Effect.map(jobs.retry(jobId, options), (job) => ({ job })),
-    done: moved("Retried")
+    report: (outcome) => `${moved("Retried", outcome)}.`
   },
   {
     name: "cancel",
+    done: "cancelled",
     description: "Cancel a job that has not finished (→ cancelled); a running job's workflow run ends cancelled too.",
-    to: "cancelled",
+    appliesTo: Lifecycle.allowedFrom("cancelled"),
     act: (jobs, jobId, options) => Effect.map(jobs.cancel(jobId, options), (job) => ({ job })),
-    done: moved("Cancelled")
+    report: (outcome) => `${moved("Cancelled", outcome)}.`
   },
   {
     name: "pin",
+    done: "pinned",
     description: "Pin a job: pruning never deletes it. Recorded as a Flight Recorder event; pinning a pinned job changes nothing.",
+    appliesTo: [],
     act: (jobs, jobId, options) => Effect.map(jobs.pin(jobId, options), (job) => ({ job })),
-    done: ({ before, job }) => before.is_pinned ? `Job ${job.job_id} is already pinned; nothing changed.` : `Pinned job ${job.job_id}: pruning keeps it.`
+    report: ({ before, job }) => before.is_pinned ? `Job ${job.job_id} is already pinned; nothing changed.` : `Pinned job ${job.job_id}: pruning keeps it.`
   },
   {
     name: "unpin",
+    done: "unpinned",
     description: "Unpin a job: pruning may delete it again once it is old enough. Recorded as a Flight Recorder event.",
+    appliesTo: [],
     act: (jobs, jobId, options) => Effect.map(jobs.unpin(jobId, options), (job) => ({ job })),
-    done: ({ before, job }) => before.is_pinned ? `Unpinned job ${job.job_id}: pruning may delete it again.` : `Job ${job.job_id} is not pinned; nothing changed.`
+    report: ({ before, job }) => before.is_pinned ? `Unpinned job ${job.job_id}: pruning may delete it again.` : `Job ${job.job_id} is not pinned; nothing changed.`
   }
 ]
 
-const verbs: Record<string, string> = { resume: "resumed", retry: "retried", cancel: "cancelled" }
-
 /** Why an action does not apply to a job in its state, naming the states it applies to. */
-const refusal = (action: Action, jobId: string, found: string) => {
-  const from = action.to === undefined ? [] : Lifecycle.allowedFrom(action.to).filter((state) => action.name !== "resume" || state === "stalled")
-  const states = from.length < 2 ? from.join("") : `${from.slice(0, -1).join(", ")} or ${from[from.length - 1]}`
+const refusal = (action: Action, error: IllegalTransition) => {
+  const states = action.appliesTo
+  const named = states.length < 2 ? states.join("") : `${states.slice(0, -1).join(", ")} or ${states[states.length - 1]}`
   return new OperationFailed({
-    message: `cannot ${action.name} job ${jobId}: it is ${found}; only jobs that are ${states} can be ${verbs[action.name] ?? action.name}`
+    message: `cannot ${action.name} job ${error.job_id}: it is ${error.from}; only jobs that are ${named} can be ${action.done}`
   })
 }
 
@@ -122,9 +141,9 @@ const actionCommand = (action: Action) =>
         return { before, ...after } satisfies Outcome
       }).pipe(
         Effect.catchTags({
-          IllegalTransition: (error: { readonly job_id: string; readonly from: string }) => Effect.fail(refusal(action, error.job_id, error.from)),
-          DecodeFailure: (error: { readonly message: string }) =>
-            Effect.fail(new BadInput({ message: `bad --reason: ${error.message.replace(/\s*\n\s*/g, " ")}` }))
+          IllegalTransition: (error) => Effect.fail(refusal(action, error)),
+          // The only caller input a Jobs call decodes here is the reason, in its event.
+          DecodeFailure: (error) => Effect.fail(new BadInput({ message: `bad --reason: ${error.message.replace(/\s*\n\s*/g, " ")}` }))
         }),
         Effect.provide(
           services(Recovery.layerNoStartupRecovery).pipe(Layer.provideMerge(storeLayer(database, { migrate: false, create: false })))
@@ -133,7 +152,7 @@ const actionCommand = (action: Action) =>
       if (options.json) {
         return yield* Console.log(json({ job: encodeJob(outcome.job), ...(outcome.run === undefined ? {} : { run: encodeRun(outcome.run) }) }))
       }
-      yield* Console.log(wrap(action.done(outcome), outputWidth()))
+      yield* Console.log(wrap(action.report(outcome), outputWidth()))
     })).pipe(Command.withDescription(action.description))
 
 /** The action commands, in the order help lists them. */

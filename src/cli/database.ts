@@ -112,10 +112,12 @@ const writable = (filename: string): boolean => {
  * connection has it open (no `-shm`), a read-only connection would either
  * fail (a read-only folder) or leave `-wal`/`-shm` files behind, read-only
  * like the database, that stop its owner's next write. Then the file is
- * opened immutable: read as it is, nothing created or locked.
+ * opened immutable (when URIs are enabled): read as it is, nothing created or
+ * locked.
  */
 const readOnlyName = (filename: string): string =>
-  filename === ":memory:" || writable(filename) || !isWal(filename) || fs.existsSync(`${filename}-shm`)
+  filename === ":memory:" || process.env["SQLITE_USE_URI"] !== "1" || writable(filename) || !isWal(filename) ||
+    fs.existsSync(`${filename}-shm`)
     ? filename
     : `${pathToFileURL(path.resolve(filename)).href}?immutable=1`
 

@@ -73,7 +73,6 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
   return undefined
 }
 
-
 /** A missing table usually means an unmigrated database; say how to fix it. */
 const hint = (message: string) =>
   /no such table|relation .* does not exist/i.test(message) ? `${message} (is the database migrated? run: ai-jobs migrate)` : message
