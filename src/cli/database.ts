@@ -2,9 +2,11 @@
  * Choosing the database: `--database <path|url>`, else `DATABASE_URL`, else
  * `./data/handshake.db` (R17). The URL is checked before anything is opened,
  * and opening failures become one line naming the database (passwords hidden).
+ * Commands that only read open it read-only.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import * as Options from "@effect/cli/Options"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -19,13 +21,13 @@ import { BadInput, describeError, OperationFailed } from "./errors.js"
 /** The database used when neither `--database` nor `DATABASE_URL` names one. */
 export const DEFAULT_DATABASE = "./data/handshake.db"
 
+/** A `--database <path|url>` option described by `description`. */
+export const databaseOptionWith = (description: string) =>
+  Options.text("database").pipe(Options.withPseudoName("path|url"), Options.withDescription(description), Options.optional)
+
 /** The `--database` option every command takes. */
-export const databaseOption = Options.text("database").pipe(
-  Options.withPseudoName("path|url"),
-  Options.withDescription(
-    `SQLite file path (default ${DEFAULT_DATABASE}), sqlite:<path>, or postgres://user:pass@host:port/db. Falls back to DATABASE_URL.`
-  ),
-  Options.optional
+export const databaseOption = databaseOptionWith(
+  `SQLite file path (default ${DEFAULT_DATABASE}), sqlite:<path>, or postgres://user:pass@host:port/db. Falls back to DATABASE_URL.`
 )
 
 /** A database the operator named, checked but not yet opened. */
@@ -66,7 +68,58 @@ export interface OpenOptions {
   readonly migrate: boolean
   /** Create a missing SQLite file and its folder (migrate, demo); otherwise a missing file is an error. */
   readonly create: boolean
+  /** Only read (the inspection commands): nothing is migrated, and the database refuses any write. */
+  readonly readonly?: boolean
 }
+
+/**
+ * Lets SQLite file names be URIs (`file:...?immutable=1`, see below).
+ * better-sqlite3 reads `SQLITE_USE_URI` once, when it first opens a database:
+ * call this before that.
+ */
+export const enableSqliteUris = (): void => {
+  process.env["SQLITE_USE_URI"] ??= "1"
+}
+
+/** Whether a SQLite file is in WAL mode: its header's read and write versions are 2. */
+const isWal = (filename: string): boolean => {
+  try {
+    const header = Buffer.alloc(20)
+    const fd = fs.openSync(filename, "r")
+    try {
+      fs.readSync(fd, header, 0, 20, 0)
+    } finally {
+      fs.closeSync(fd)
+    }
+    return header.toString("latin1", 0, 16) === "SQLite format 3\0" && header[18] === 2 && header[19] === 2
+  } catch {
+    return false
+  }
+}
+
+const writable = (filename: string): boolean => {
+  try {
+    fs.accessSync(filename, fs.constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The name to open a SQLite file read-only by. A WAL database needs a shared
+ * memory file (`-shm`) beside it: when we may not write the database and no
+ * connection has it open (no `-shm`), a read-only connection would either
+ * fail (a read-only folder) or leave `-wal`/`-shm` files behind, read-only
+ * like the database, that stop its owner's next write. Then the file is
+ * opened immutable (when URIs are enabled): read as it is, nothing created or
+ * locked.
+ */
+const readOnlyName = (filename: string): string =>
+  filename === ":memory:" || process.env["SQLITE_USE_URI"] !== "1" || writable(filename) || !isWal(filename) ||
+    fs.existsSync(`${filename}-shm`)
+    ? filename
+    : `${pathToFileURL(path.resolve(filename)).href}?immutable=1`
 
 /** The store for `database`. Any failure to open it — unreachable, missing, refused migration — is one `OperationFailed` line. */
 export const storeLayer = (database: Database, options: OpenOptions): Layer.Layer<JobStore, OperationFailed> => {
@@ -79,13 +132,21 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
         catch: (error) => new OperationFailed({ message: `cannot create the folder of ${database.display}: ${describeError(error)}` })
       })
     }
-    return fs.existsSync(target.filename)
-      ? Effect.void
-      : Effect.fail(new OperationFailed({
+    if (!fs.existsSync(target.filename)) {
+      return Effect.fail(new OperationFailed({
         message: `no SQLite database at ${database.display}; create it with: ai-jobs migrate --database ${target.filename}`
       }))
+    }
+    // SQLite would open it anyway, read-only, and fail at the first write, after creating its WAL files beside it.
+    return options.readonly === true || writable(target.filename)
+      ? Effect.void
+      : Effect.fail(new OperationFailed({ message: `cannot change ${database.display}: the file is read-only` }))
   })
-  const store = Storage.layerFor(target, { migrate: options.migrate }).pipe(
+  const store = Layer.unwrapEffect(Effect.sync(() =>
+    options.readonly === true
+      ? Storage.layerFor(target.dialect === "sqlite" ? { ...target, filename: readOnlyName(target.filename) } : target, { readonly: true })
+      : Storage.layerFor(target, { migrate: options.migrate })
+  )).pipe(
     Layer.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Layer.failCause(cause as Cause.Cause<never>)

@@ -3,9 +3,10 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import { EventTypes } from "../domain/EventRecord.js"
-import { JobId, TraceId } from "../domain/Ids.js"
+import { TraceId } from "../domain/Ids.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { encodeEvent, timeline } from "./format.js"
+import { parseJobRef, resolveJobRef } from "./jobRef.js"
 import { filter, filterOption, limitOption, parseLimit, printListing } from "./listing.js"
 import * as Parse from "./parse.js"
 import { collectEvents } from "./queries.js"
@@ -15,7 +16,7 @@ export const eventsCommand = Command.make(
   "events",
   {
     database: databaseOption,
-    job: filterOption("job", "job-id", "Only events of this job id"),
+    job: filterOption("job", "job-id", "Only events of this job: its id, its start (4+ hex digits) or its short id (last 8 hex digits)"),
     trace: filterOption("trace", "trace-id", "Only events of this trace id"),
     type: filterOption("type", "type,...", `Only events of these types (comma-separated): ${EventTypes.join(", ")}`),
     since: filterOption("since", "time|duration", "Only events since a time (2026-01-19T10:00:00Z) or that long ago (2h, 7d)"),
@@ -24,16 +25,19 @@ export const eventsCommand = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const job = yield* Parse.optional(options.job, Parse.uuid("--job", JobId))
+      const job = yield* Parse.optional(options.job, parseJobRef("--job"))
       const trace = yield* Parse.optional(options.trace, Parse.uuid("--trace", TraceId))
       const types = yield* Parse.optional(options.type, Parse.list(Parse.eventType))
       const since = yield* Parse.optional(options.since, Parse.since("--since"))
       const limit = yield* parseLimit(options.limit)
       const database = yield* resolve(options.database)
-      const events = yield* collectEvents(
-        { ...filter("job_id", job), ...filter("trace_id", trace), ...filter("types", types), ...filter("since", since) },
-        limit
-      ).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false })))
-      yield* printListing(events, { json: options.json, limit, noun: "events", encode: encodeEvent, table: timeline })
+      const events = yield* Effect.gen(function*() {
+        const jobId = yield* Parse.optional(job, resolveJobRef("--job"))
+        return yield* collectEvents(
+          { ...filter("job_id", jobId), ...filter("trace_id", trace), ...filter("types", types), ...filter("since", since) },
+          limit
+        )
+      }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
+      yield* printListing(events, { json: options.json, limit, noun: "events", encode: encodeEvent, table: (items) => timeline(items) })
     })
 ).pipe(Command.withDescription("List Flight Recorder events, oldest first."))

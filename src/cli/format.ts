@@ -1,39 +1,30 @@
 /**
  * Output for people and for machines: aligned tables, an event timeline and
- * job details for a terminal; for `--json`, the domain objects encoded by
- * their own Schemas, so the JSON is the library's stable wire form.
+ * job details for a terminal, each fitted to a width (see layout.ts); for
+ * `--json`, the domain objects encoded by their own Schemas, so the JSON is
+ * the library's stable wire form.
  */
 import * as DateTime from "effect/DateTime"
 import * as Schema from "effect/Schema"
 import { AiJob } from "../domain/AiJob.js"
 import { StoredFlightEvent } from "../domain/LegacyFlightEvent.js"
+import * as IdAbbreviation from "../domain/IdAbbreviation.js"
 import type { Json } from "../domain/Json.js"
 import { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
+import { cut, table, wrap } from "./layout.js"
+import { outputWidth } from "./terminal.js"
 
-/** A table column: its header and the widest a cell may grow before it is cut with `…`. */
-export interface Column {
-  readonly header: string
-  readonly max?: number
-}
-
-const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text)
-
-/** Rows aligned under their headers; cells are single-line. */
-export const table = (columns: ReadonlyArray<Column>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const cells = rows.map((row) => columns.map((column, i) => cut((row[i] ?? "").replace(/\s+/g, " "), column.max ?? 80)))
-  const widths = columns.map((column, i) => Math.max(column.header.length, ...cells.map((row) => row[i]?.length ?? 0)))
-  const line = (row: ReadonlyArray<string>) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
-  return [line(columns.map((column) => column.header)), ...cells.map(line)].join("\n")
-}
-
-/** `2026-01-19 23:59:37.328Z`: a timestamp a person can scan in a column. */
+/** `2026-01-19 23:59:37.328Z`: a timestamp a person can read, to the millisecond. */
 export const time = (value: DateTime.Utc): string => DateTime.formatIso(value).replace("T", " ")
 
+/** `2026-01-19 23:59:37Z`: a timestamp for a table column, to the second (`--json` has the milliseconds). */
+export const tableTime = (value: DateTime.Utc): string => time(value).replace(/\.\d+Z$/, "Z")
+
 /**
- * The last 8 hex digits of a UUID: enough to tell jobs apart in a timeline.
- * The end, not the start: time-ordered (v7) ids made in the same second share their first block.
+ * The short id of a UUID, its last 8 hex digits: enough to tell jobs apart,
+ * and accepted wherever the CLI takes a job id (see domain/IdAbbreviation.ts).
  */
-export const shortId = (id: string | null | undefined): string => (id === null || id === undefined ? "-" : id.slice(-8))
+export const shortId = (id: string | null | undefined): string => (id === null || id === undefined ? "-" : IdAbbreviation.shortId(id))
 
 /** Compact one-line JSON of a payload, cut to `max` characters. */
 export const brief = (value: Json | null | undefined, max = 60): string =>
@@ -56,33 +47,35 @@ export const encodeNode = (node: NodeExecution) => encodeNodeExecution(node)
 /** A Flight Recorder event in its encoded form: exactly the stored event. */
 export const encodeEvent = (event: StoredFlightEvent) => encodeFlightEvent(event)
 
-/** The jobs table of `jobs list` and the demo. */
-export const jobsTable = (jobs: ReadonlyArray<AiJob>): string =>
+/** The jobs table of `jobs list` and the demo: short ids, and what fits of the rest. */
+export const jobsTable = (jobs: ReadonlyArray<AiJob>, width: number = outputWidth()): string =>
   table(
     [
       { header: "JOB" },
       { header: "KIND" },
       { header: "STATE" },
-      { header: "PROFILE" },
+      { header: "PROFILE", optional: 2 },
       { header: "CREATED" },
-      { header: "UPDATED" },
-      { header: "REASON / ERROR", max: 60 }
+      { header: "UPDATED", optional: 1 },
+      { header: "REASON / ERROR", max: 200, below: { min: 24 } }
     ],
     jobs.map((job) => [
-      job.job_id,
+      shortId(job.job_id),
       job.job_kind,
       job.state,
       job.capability_profile_id,
-      time(job.created_at),
-      time(job.updated_at),
+      tableTime(job.created_at),
+      tableTime(job.updated_at),
       job.error_message ?? job.status_reason
-    ])
+    ]),
+    width
   )
 
 const transition = (event: StoredFlightEvent): string => {
   switch (event.type) {
     case "system":
-      return "to_state" in event ? `${event.from_state ?? "new"}→${event.to_state}` : "-"
+      // The same state before and after (a pin, say) is no transition.
+      return !("to_state" in event) || event.from_state === event.to_state ? "-" : `${event.from_state ?? "new"}→${event.to_state}`
     case "workflow_recovery":
       return `${event.from_state}→${event.to_state}`
     default:
@@ -125,38 +118,45 @@ export const eventDetail = (event: StoredFlightEvent): string => {
   }
 }
 
-/** Flight Recorder events as a timeline: time, type, actor, job, from→to, detail. */
-export const timeline = (events: ReadonlyArray<StoredFlightEvent>): string =>
+/** Flight Recorder events as a timeline: time, type, actor, job (short id), from→to, detail. */
+export const timeline = (events: ReadonlyArray<StoredFlightEvent>, width: number = outputWidth()): string =>
   table(
     [
       { header: "TIME" },
       { header: "TYPE" },
       { header: "ACTOR" },
       { header: "JOB" },
-      { header: "FROM→TO" },
-      { header: "DETAIL", max: 70 }
+      { header: "FROM→TO", below: {} },
+      { header: "DETAIL", max: 200, below: { min: 30 } }
     ],
     events.map((event) => [
-      time(event.timestamp),
+      tableTime(event.timestamp),
       event.type,
       event.actor,
       shortId(event.job_id),
       transition(event),
       eventDetail(event)
-    ])
+    ]),
+    width
   )
 
-/** Label/value lines, labels aligned. */
-export const fields = (rows: ReadonlyArray<readonly [string, string]>, indent = "  "): string => {
-  const width = Math.max(...rows.map(([label]) => label.length))
-  return rows.map(([label, value]) => `${indent}${label.padEnd(width)}  ${value}`).join("\n")
+/** Label/value lines, labels aligned; a long value wraps under itself. */
+export const fields = (rows: ReadonlyArray<readonly [string, string]>, width: number = outputWidth(), indent = "  "): string => {
+  const labels = Math.max(...rows.map(([label]) => label.length))
+  return rows.map(([label, value]) =>
+    wrap(value, width, { indent: `${indent}${label.padEnd(labels)}  `, hang: " ".repeat(indent.length + labels + 2) })
+  ).join("\n")
 }
+
+/** `text` indented by `by`, each line. */
+const indented = (text: string, by: string) => text.replace(/^/gm, by)
 
 /** The parts of `jobs show`: the job, each run with its nodes, and the job's events. */
 export const jobDetail = (
   job: AiJob,
   runs: ReadonlyArray<{ readonly run: WorkflowRun; readonly nodes: ReadonlyArray<NodeExecution> }>,
-  events: ReadonlyArray<StoredFlightEvent>
+  events: ReadonlyArray<StoredFlightEvent>,
+  width: number = outputWidth()
 ): string => {
   const metrics = Object.entries(job.metrics).filter(([, value]) => value !== 0).map(([name, value]) => `${name}=${value}`)
   const sections = [
@@ -179,20 +179,21 @@ export const jobDetail = (
       ["pinned", job.is_pinned ? "yes" : "no"],
       ["created", time(job.created_at)],
       ["updated", time(job.updated_at)]
-    ]),
+    ], width),
     "",
     `Workflow runs (${runs.length})`
   ]
   for (const { nodes, run } of runs) {
     sections.push(
-      `  Run ${run.id}  ${run.status}  created ${time(run.created_at)}  last heartbeat ${time(run.last_heartbeat)}` +
-        (run.error_message === null ? "" : `\n    error: ${cut(run.error_message, 200)}`)
+      `  Run ${run.id}  ${run.status}`,
+      wrap(`created ${time(run.created_at)}, last heartbeat ${time(run.last_heartbeat)}`, width, { indent: "    " })
     )
+    if (run.error_message !== null) sections.push(wrap(`error: ${cut(run.error_message, 200)}`, width, { indent: "    ", hang: "      " }))
     if (nodes.length === 0) {
       sections.push("    (no node executions)")
       continue
     }
-    sections.push(
+    sections.push(indented(
       table(
         [
           { header: "SEQ" },
@@ -200,23 +201,29 @@ export const jobDetail = (
           { header: "TYPE" },
           { header: "STATUS" },
           { header: "STARTED" },
-          { header: "FINISHED" },
-          { header: "INPUT", max: 40 },
-          { header: "OUTPUT / ERROR", max: 50 }
+          { header: "FINISHED", optional: 1 },
+          { header: "INPUT", max: 40, optional: 2 },
+          { header: "OUTPUT / ERROR", max: 200, below: { min: 24 } }
         ],
         nodes.map((node) => [
           String(node.sequence),
           node.node_id,
           node.node_type,
           node.status,
-          time(node.started_at),
-          node.finished_at === null ? "-" : time(node.finished_at),
+          tableTime(node.started_at),
+          node.finished_at === null ? "-" : tableTime(node.finished_at),
           brief(node.input_payload),
-          node.error_message ?? brief(node.output_payload)
-        ])
-      ).replace(/^/gm, "    ")
-    )
+          node.error_message ?? brief(node.output_payload, 200)
+        ]),
+        width - 4
+      ),
+      "    "
+    ))
   }
-  sections.push("", `Flight Recorder events (${events.length})`, events.length === 0 ? "  (none)" : timeline(events).replace(/^/gm, "  "))
+  sections.push(
+    "",
+    `Flight Recorder events (${events.length})`,
+    events.length === 0 ? "  (none)" : indented(timeline(events, width - 2), "  ")
+  )
   return sections.join("\n")
 }

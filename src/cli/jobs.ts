@@ -1,15 +1,19 @@
-/** `ai-jobs jobs list|show`: inspecting jobs, their workflow runs, node history and events. */
-import * as Args from "@effect/cli/Args"
+/**
+ * `ai-jobs jobs ...`: inspecting jobs (list, show) — read-only — and acting
+ * on them (resume, retry, cancel, pin, unpin; see actions.ts).
+ */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import { JobId } from "../domain/Ids.js"
+import * as Option from "effect/Option"
 import { JobKinds } from "../domain/JobKind.js"
 import { JobStates } from "../domain/JobState.js"
 import { JobStore } from "../store/JobStore.js"
+import { actionCommands, jobIdArgument } from "./actions.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { encodeEvent, encodeJob, encodeNode, encodeRun, jobDetail, jobsTable, json } from "./format.js"
+import { parseJobRef, resolveJobRef } from "./jobRef.js"
 import * as Parse from "./parse.js"
 import { filter, filterOption, limitOption, parseLimit, printListing } from "./listing.js"
 import { collectEvents, collectJobs } from "./queries.js"
@@ -21,8 +25,9 @@ const listCommand = Command.make(
   {
     database: databaseOption,
     state: filterOption("state", "state,...", `Only jobs in these states (comma-separated): ${JobStates.join(", ")}`),
-    kind: filterOption("kind", "kind,...", `Only jobs of these kinds (comma-separated): ${JobKinds.join(", ")}`),
+    kind: filterOption("kind", "kind,...", `Only jobs of these kinds (comma-separated): ${JobKinds.join(", ")}; term_exec means terminal_exec`),
     since: filterOption("since", "time|duration", "Only jobs created since a time (2026-01-19T10:00:00Z) or that long ago (2h, 7d)"),
+    order: filterOption("order", "newest|oldest", "Newest jobs first (the default) or oldest first"),
     limit: limitOption,
     json: jsonOption
   },
@@ -31,38 +36,43 @@ const listCommand = Command.make(
       const states = yield* Parse.optional(options.state, Parse.list(Parse.jobState))
       const kinds = yield* Parse.optional(options.kind, Parse.list(Parse.jobKind))
       const since = yield* Parse.optional(options.since, Parse.since("--since"))
+      const order = Option.getOrElse(yield* Parse.optional(options.order, Parse.order("--order")), () => "desc" as const)
       const limit = yield* parseLimit(options.limit)
       const database = yield* resolve(options.database)
       const jobs = yield* collectJobs(
-        { ...filter("states", states), ...filter("kinds", kinds), ...filter("created_after", since) },
+        { ...filter("states", states), ...filter("kinds", kinds), ...filter("created_after", since), order },
         limit
-      ).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false })))
-      yield* printListing(jobs, { json: options.json, limit, noun: "jobs", encode: encodeJob, table: jobsTable })
+      ).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
+      yield* printListing(jobs, {
+        json: options.json,
+        limit,
+        noun: "jobs",
+        first: order === "desc" ? "newest" : "oldest",
+        encode: encodeJob,
+        table: (items) => jobsTable(items)
+      })
     })
-).pipe(Command.withDescription("List jobs, oldest first."))
+).pipe(Command.withDescription("List jobs, newest first (--order oldest for the other way)."))
 
 /** Every event of one job; a job's history is small enough to read whole. */
 const ALL_EVENTS = 100_000
 
 const showCommand = Command.make(
   "show",
-  {
-    database: databaseOption,
-    jobId: Args.text({ name: "job-id" }).pipe(Args.withDescription("The job's id (a UUID)")),
-    json: jsonOption
-  },
+  { database: databaseOption, jobId: jobIdArgument, json: jsonOption },
   (options) =>
     Effect.gen(function*() {
-      const jobId = yield* Parse.uuid("job id", JobId)(options.jobId)
+      const ref = yield* parseJobRef("job id")(options.jobId)
       const database = yield* resolve(options.database)
       const detail = yield* Effect.gen(function*() {
         const store = yield* JobStore
+        const jobId = yield* resolveJobRef("job id")(ref)
         const job = yield* store.getJob(jobId)
         const runs = yield* Effect.forEach(yield* store.listRuns(jobId), (run) =>
           Effect.map(store.listNodes(run.id), (nodes) => ({ run, nodes })))
         const events = yield* collectEvents({ job_id: jobId }, ALL_EVENTS)
         return { job, runs, events: events.items }
-      }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false })))
+      }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
       if (!options.json) return yield* Console.log(jobDetail(detail.job, detail.runs, detail.events))
       yield* Console.log(json({
         job: encodeJob(detail.job),
@@ -70,10 +80,15 @@ const showCommand = Command.make(
         events: detail.events.map(encodeEvent)
       }))
     })
-).pipe(Command.withDescription("Show one job: its fields, workflow runs with node history, and Flight Recorder events. An id that names no job exits 1."))
+).pipe(Command.withDescription(
+  "Show one job: its fields, workflow runs with node history, and Flight Recorder events. A job id that names no job exits 1."
+))
+
+/** The commands under `jobs`, in the order help lists them. */
+export const jobsSubcommands = [listCommand, showCommand, ...actionCommands] as const
 
 /** The `jobs` group. */
 export const jobsCommand = Command.make("jobs").pipe(
-  Command.withDescription("Inspect jobs."),
-  Command.withSubcommands([listCommand, showCommand])
+  Command.withDescription("Inspect jobs, and act on them: resume, retry, cancel, pin, unpin."),
+  Command.withSubcommands(jobsSubcommands)
 )

@@ -37,6 +37,8 @@ export const printListing = <A>(collected: Collected<A>, options: {
   readonly json: boolean
   readonly limit: number
   readonly noun: string
+  /** Which end of the listing is shown when it is cut: `first`, `newest`, `oldest`. */
+  readonly first?: string
   readonly encode: (item: A) => unknown
   readonly table: (items: ReadonlyArray<A>) => string
 }) =>
@@ -46,6 +48,6 @@ export const printListing = <A>(collected: Collected<A>, options: {
       options.json ? json(items.map(options.encode)) : items.length === 0 ? `No ${options.noun} match.` : options.table(items)
     )
     if (truncated) {
-      yield* Console.error(`(showing the first ${options.limit} ${options.noun}; more match: narrow the filters or raise --limit)`)
+      yield* Console.error(`(showing the ${options.first ?? "first"} ${options.limit} ${options.noun}; more match: narrow the filters or raise --limit)`)
     }
   })

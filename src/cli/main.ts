@@ -14,24 +14,64 @@ import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { enableSqliteUris } from "./database.js"
 import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
 import { eventsCommand } from "./events.js"
-import { jobsCommand } from "./jobs.js"
+import * as Help from "./help.js"
+import { jobsCommand, jobsSubcommands } from "./jobs.js"
 import { migrateCommand } from "./migrate.js"
 import { pruneCommand } from "./prune.js"
 import { recoverCommand } from "./recover.js"
 import { retentionCommand } from "./retention.js"
+import { colorEnabled, outputWidth } from "./terminal.js"
 
 // src/cli/ and dist/cli/ are both two levels below the package root.
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { readonly version: string }).version
 
+const subcommands = [demoCommand, migrateCommand, recoverCommand, jobsCommand, eventsCommand, pruneCommand, retentionCommand] as const
+
 const root = Command.make("ai-jobs").pipe(
-  Command.withDescription("Operate a Handshake AI job database: migrate, recover, inspect, prune."),
-  Command.withSubcommands([demoCommand, migrateCommand, recoverCommand, jobsCommand, eventsCommand, pruneCommand, retentionCommand])
+  Command.withDescription("Operate a Handshake AI job database: migrate, recover, inspect, act on jobs, prune."),
+  Command.withSubcommands(subcommands)
 )
 
+/** The same tree, for help. */
+const tree: Help.CommandNode = {
+  command: root,
+  children: subcommands.map((command) => ({
+    command,
+    children: command === jobsCommand ? jobsSubcommands.map((leaf) => ({ command: leaf, children: [] })) : []
+  }))
+}
+
 const cli = Command.run(root, { name: "ai-jobs", version: `v${version}` })
+
+/**
+ * Our help instead of @effect/cli's for `--help`/`-h` and for a command
+ * group named without a subcommand (`ai-jobs`, `ai-jobs jobs`).
+ */
+const helpFor = (args: ReadonlyArray<string>): string | undefined => {
+  const { node, path } = Help.locate(tree, args)
+  const asked = args.includes("--help") || args.includes("-h")
+  const bareGroup = node.children.length > 0 && args.length === path.length - 1
+  return asked || bareGroup ? Help.render(node, path, { width: outputWidth(), color: colorEnabled() }) : undefined
+}
+
+/** An option that takes a value given none (`--database` last): @effect/cli would call it an unknown argument. */
+const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const { node } = Help.locate(tree, args)
+  const options = Help.valueOptions(node)
+  for (const [i, arg] of args.entries()) {
+    const pseudo = options.get(arg)
+    const next = args[i + 1]
+    if (pseudo !== undefined && (next === undefined || next.startsWith("--") || next === "-h")) {
+      const description = Help.optionDescription(node, arg)
+      return new BadInput({ message: `${arg} needs a value (${pseudo})${description === "" ? "" : `: ${description}`}` })
+    }
+  }
+  return undefined
+}
 
 /** A missing table usually means an unmigrated database; say how to fix it. */
 const hint = (message: string) =>
@@ -45,13 +85,22 @@ const report = (error: unknown): Effect.Effect<number> => {
   return Effect.as(Console.error(`error: ${hint(describeError(error))}`), ExitCode.failure)
 }
 
-const program = Effect.suspend(() => cli(process.argv)).pipe(
+const program = Effect.suspend(() => {
+  const args = process.argv.slice(2)
+  const help = helpFor(args)
+  if (help !== undefined) return Console.log(help)
+  const missing = missingValue(args)
+  if (missing !== undefined) return Effect.fail(missing)
+  return cli(process.argv)
+}).pipe(
   Effect.as(ExitCode.ok as number),
   Effect.catchAll(report),
   // A defect is a bug: show the cause, still without exiting 0.
   Effect.catchAllDefect((defect) => Effect.as(Console.error(`error: unexpected failure: ${Cause.pretty(Cause.die(defect))}`), ExitCode.failure)),
   Effect.provide(NodeContext.layer)
 )
+
+enableSqliteUris()
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,

@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { EventTypes, type EventType } from "../domain/EventRecord.js"
-import { JobKinds, type JobKind } from "../domain/JobKind.js"
+import { JobKind, JobKinds, LegacyTerminalAlias } from "../domain/JobKind.js"
 import { JobStates, type JobState } from "../domain/JobState.js"
 import { Timestamp } from "../domain/Timestamp.js"
 import { BadInput } from "./errors.js"
@@ -18,8 +18,17 @@ const oneOf = <A extends string>(flag: string, accepted: ReadonlyArray<A>) => (v
     ? Effect.succeed(value as A)
     : Effect.fail(new BadInput({ message: `unknown ${flag} ${JSON.stringify(value)}; expected one of ${accepted.join(", ")}` }))
 
-/** A canonical job kind (the legacy alias `term_exec` is not accepted from operators). */
-export const jobKind: (value: string) => Effect.Effect<JobKind, BadInput> = oneOf("--kind", JobKinds)
+const decodeJobKind = Schema.decodeUnknownOption(JobKind)
+
+/** A job kind: one of the twelve, or the legacy alias `term_exec`, read as `terminal_exec` (R1a) as everywhere else. */
+export const jobKind = (value: string): Effect.Effect<JobKind, BadInput> =>
+  Option.match(decodeJobKind(value), {
+    onNone: () =>
+      Effect.fail(new BadInput({
+        message: `unknown --kind ${JSON.stringify(value)}; expected one of ${JobKinds.join(", ")} (or the legacy alias ${LegacyTerminalAlias})`
+      })),
+    onSome: Effect.succeed
+  })
 
 /** One of the ten job states. */
 export const jobState: (value: string) => Effect.Effect<JobState, BadInput> = oneOf("--state", JobStates)
@@ -30,6 +39,10 @@ export const eventType: (value: string) => Effect.Effect<EventType, BadInput> = 
 /** A comma-separated list (`--state failed,stalled`), each item checked by `item`. */
 export const list = <A>(item: (value: string) => Effect.Effect<A, BadInput>) => (value: string) =>
   Effect.forEach(value.split(",").map((part) => part.trim()).filter((part) => part !== ""), item)
+
+/** The order of a listing: `newest` first or `oldest` first, as the store's `desc`/`asc`. */
+export const order = (flag: string) => (value: string): Effect.Effect<"asc" | "desc", BadInput> =>
+  Effect.map(oneOf(flag, ["newest", "oldest"] as const)(value.trim()), (word) => (word === "newest" ? "desc" : "asc"))
 
 /**
  * A UUID for `what` (an argument or flag name), decoded by the caller's id
@@ -96,9 +109,9 @@ export const integer = (flag: string, min: number, max: number) => (value: strin
     : Effect.fail(new BadInput({ message: `bad ${flag} ${JSON.stringify(value)}; expected a whole number from ${min} to ${max}` }))
 }
 
-/** Applies `parse` to an optional option's value. */
-export const optional = <A, B>(value: Option.Option<A>, parse: (a: A) => Effect.Effect<B, BadInput>) =>
+/** Applies `parse` (or any effect) to an optional option's value. */
+export const optional = <A, B, E = BadInput, R = never>(value: Option.Option<A>, parse: (a: A) => Effect.Effect<B, E, R>) =>
   Option.match(value, {
-    onNone: () => Effect.succeed(Option.none<B>()),
+    onNone: (): Effect.Effect<Option.Option<B>, E, R> => Effect.succeed(Option.none<B>()),
     onSome: (a) => Effect.map(parse(a), Option.some)
   })

@@ -29,7 +29,7 @@ const collect = <A, E>(limit: number, page: (size: number, cursor: string | unde
     return { items: items.slice(0, limit), truncated: items.length > limit } satisfies Collected<A>
   })
 
-/** Jobs matching `filter`, oldest first. */
+/** Jobs matching `filter`, in its order (oldest first by default). */
 export const collectJobs = (filter: Omit<JobFilter, "limit" | "cursor">, limit: number) =>
   Effect.flatMap(JobStore, (store) =>
     collect(limit, (size, cursor) => store.listJobs({ ...filter, limit: size, ...(cursor === undefined ? {} : { cursor }) })))

@@ -6,7 +6,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Recovery from "../Recovery.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
-import { encodeRun, json, table, time } from "./format.js"
+import { encodeRun, json, shortId, tableTime } from "./format.js"
+import { table } from "./layout.js"
 import * as Parse from "./parse.js"
 
 /** Moves running runs whose heartbeat is older than the threshold (and their jobs) to `stalled`, with a `workflow_recovery` event each. */
@@ -38,7 +39,7 @@ export const recoverCommand = Command.make(
       if (report.recovered.length > 0) {
         yield* Console.log(table(
           [{ header: "RUN" }, { header: "JOB" }, { header: "LAST HEARTBEAT" }],
-          report.recovered.map((run) => [run.id, run.job_id, time(run.last_heartbeat)])
+          report.recovered.map((run) => [shortId(run.id), shortId(run.job_id), tableTime(run.last_heartbeat)])
         ))
       }
     })

@@ -69,7 +69,7 @@ export interface Page<A> {
   readonly next_cursor: string | null
 }
 
-/** Filters for listing jobs. Ordered by `created_at`, then `job_id`, oldest first. */
+/** Filters for listing jobs. Ordered by `created_at`, then `job_id`; oldest first unless `order` says otherwise. */
 export interface JobFilter {
   readonly states?: ReadonlyArray<JobState>
   readonly kinds?: ReadonlyArray<JobKind>
@@ -77,6 +77,8 @@ export interface JobFilter {
   readonly created_before?: DateTime.Utc
   readonly trace_id?: TraceId
   readonly workflow_run_id?: WorkflowRunId
+  /** `asc` (default): oldest first; `desc`: newest first. A cursor continues in the order of the page that gave it. */
+  readonly order?: "asc" | "desc"
   /** Page size: a whole number ≥ 1, default 100; more than 1000 gives 1000. */
   readonly limit?: number
   /** The `next_cursor` of the previous page; anything else fails with `DecodeFailure`. */
@@ -168,13 +170,29 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly lockJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   readonly listJobs: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
   /**
+   * The ids an abbreviated id may stand for (see domain/IdAbbreviation.ts):
+   * ids that start with it, and, when it has 8 hex digits or more, ids that
+   * end with it (the short ids tables print). In id order, at most `limit`
+   * (default 10, at most 1000); both are index searches. A malformed
+   * abbreviation fails with `DecodeFailure`.
+   */
+  readonly findJobIds: (
+    abbreviation: string,
+    options?: { readonly limit?: number }
+  ) => Effect.Effect<ReadonlyArray<JobId>, ReadError | DecodeFailure>
+  /**
    * Moves a job to `to` only if its current state allows it (and equals `from`
    * when given), in one guarded UPDATE. A lost race is `IllegalTransition`
    * naming the state actually found; never an overwrite.
    */
   readonly transition: (request: TransitionRequest) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
   readonly updateJob: (jobId: JobId, patch: JobPatch) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
-  readonly setPinned: (jobId: JobId, pinned: boolean) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
+  /**
+   * Pins a job (pruning never deletes it, R18) or unpins it. Only a change is
+   * written: the flag, `updated_at` and `events`, in one guarded UPDATE; a job
+   * already so is returned as it is, with no events written.
+   */
+  readonly setPinned: (jobId: JobId, pinned: boolean, options?: WithEvents) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
 
   // Workflow runs
 

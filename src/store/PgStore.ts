@@ -58,8 +58,13 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient
 export interface PgStoreOptions {
   /** A `postgres://` or `postgresql://` URL. */
   readonly url: string | Redacted.Redacted
-  /** Apply pending migrations when the layer is built. Default true. */
+  /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean
+  /**
+   * Every session read-only (`default_transaction_read_only`): no migrations,
+   * and the server refuses any write (a `StorageError`). For tools that only read.
+   */
+  readonly readonly?: boolean
   /** Pool size (the `pg` default, 10, when left out). */
   readonly maxConnections?: number
   /**
@@ -100,7 +105,8 @@ const acquirePool = (options: PgStoreOptions) =>
     const connect = Duration.decode(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
     const statement = Duration.decode(options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT)
     const statementMs = millisOrOff(statement)
-    const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
+    const given = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
+    const url = options.readonly === true ? readOnlyUrl(given) : given
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const pool = new Pg.Pool({
@@ -139,6 +145,14 @@ const acquirePool = (options: PgStoreOptions) =>
     return pool
   })
 
+/** `url` with `-c default_transaction_read_only=on` added to its session options. */
+const readOnlyUrl = (url: string): string => {
+  const parsed = new URL(url)
+  const options = parsed.searchParams.get("options")
+  parsed.searchParams.set("options", `${options === null ? "" : `${options} `}-c default_transaction_read_only=on`)
+  return parsed.toString()
+}
+
 /**
  * The store on its own connection pool. JSON is passed through untouched
  * (`transformJson: false`, no name transforms), so payload keys are never
@@ -151,7 +165,7 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
   Layer.effect(
     JobStore,
     Effect.gen(function*() {
-      if (options.migrate !== false) yield* migrate
+      if (options.migrate !== false && options.readonly !== true) yield* migrate
       return yield* make
     })
   ).pipe(

@@ -43,8 +43,13 @@ export { migrate, migrationsTable } from "./sqlite/migrations.js"
 export interface SqliteStoreOptions {
   /** A database file path, or ":memory:" for a private in-memory database. */
   readonly filename: string
-  /** Apply pending migrations when the layer is built. Default true. */
+  /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean
+  /**
+   * Open an existing file read-only: no migrations, the journal mode left as
+   * it is, and any write fails with `StorageError`. For tools that only read.
+   */
+  readonly readonly?: boolean
   /** How long a write waits for another connection's write lock, in ms. Default 5000. */
   readonly busyTimeoutMs?: number
 }
@@ -115,18 +120,22 @@ const isFilePath = (filename: string): boolean =>
   filename !== "" && filename !== ":memory:" && !filename.startsWith("file:")
 
 /**
- * The client for `filename`, created with its parent folder (the default
+ * The client for `config.filename`, created (unless read-only) with its parent folder (the default
  * `./data/handshake.db` must work in a fresh checkout). better-sqlite3
  * throws when it cannot open the file or the file is not a database; that is
  * a `StorageError` naming the file, not a crash.
  */
-const openClient = (filename: string): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StorageError> =>
+const openClient = (
+  config: SqliteClient.SqliteClientConfig
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StorageError> =>
   Layer.scopedContext(Effect.gen(function*() {
+    const filename = config.filename
     const fail = (cause: unknown) => new StorageError({ operation: `SqliteStore.open ${JSON.stringify(filename)}`, cause })
-    if (isFilePath(filename)) {
+    // A reader never creates anything: a missing file is an error, not an empty database.
+    if (isFilePath(filename) && config.readonly !== true) {
       yield* Effect.try({ try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }), catch: fail })
     }
-    const client = yield* Effect.catchAllDefect(SqliteClient.make({ filename }), (defect) => Effect.fail(fail(defect)))
+    const client = yield* Effect.catchAllDefect(SqliteClient.make(config), (defect) => Effect.fail(fail(defect)))
     return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
   })).pipe(Layer.provide(Reactivity.layer))
 
@@ -134,4 +143,9 @@ const openClient = (filename: string): Layer.Layer<SqliteClient.SqliteClient | S
 export const layer = (
   options: SqliteStoreOptions
 ): Layer.Layer<JobStore, MigrationFailed | StorageError | ConfigError> =>
-  layerFromClient(options).pipe(Layer.provide(openClient(options.filename)))
+  options.readonly === true
+    // Switching to WAL is a write: a read-only connection keeps the file's journal mode.
+    ? layerFromClient({ ...options, migrate: false }).pipe(
+      Layer.provide(openClient({ filename: options.filename, readonly: true, disableWAL: true }))
+    )
+    : layerFromClient(options).pipe(Layer.provide(openClient({ filename: options.filename })))

@@ -58,12 +58,14 @@ export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, Uns
 
 /** Options of the store a URL names. */
 export interface StorageOptions {
-  /** Apply pending migrations when the layer is built. Default true. */
+  /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean
   /** PostgreSQL only: see `PgStoreOptions.connectTimeout` (default 10 s). */
   readonly connectTimeout?: Duration.DurationInput
   /** PostgreSQL only: see `PgStoreOptions.statementTimeout` (default 60 s). */
   readonly statementTimeout?: Duration.DurationInput
+  /** Open the database read-only: nothing is migrated and any write fails (see each store's option). */
+  readonly readonly?: boolean
 }
 
 /** Why building a store layer can fail. */

@@ -1,7 +1,8 @@
 /**
  * Running the real `ai-jobs` as a subprocess: `node --import tsx
  * src/cli/main.ts ...`, from any working directory, capturing its output and
- * exit code. Nothing is mocked.
+ * exit code — through a pipe, as another user, or on a real terminal (a pty
+ * from util-linux `script`). Nothing is mocked.
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
@@ -23,24 +24,62 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** Runs `ai-jobs <args>` in `cwd`; `DATABASE_URL` is unset unless `env` sets it. */
-export const runCli = (
-  args: ReadonlyArray<string>,
-  options: { readonly cwd?: string; readonly env?: Record<string, string> } = {}
-): Promise<CliResult> =>
+/** How to run it. */
+export interface CliOptions {
+  readonly cwd?: string
+  /** Variables to set. `DATABASE_URL`, `COLUMNS`, `NO_COLOR` and `TERM` are unset unless given here. */
+  readonly env?: Record<string, string>
+  /** Run as this system user (through `runuser`) when the tests run as root, as the user they run as otherwise. */
+  readonly user?: string
+}
+
+const PRESET = ["DATABASE_URL", "COLUMNS", "NO_COLOR", "TERM"]
+
+const environment = (options: CliOptions) => {
+  const env: Record<string, string | undefined> = { ...process.env }
+  for (const name of PRESET) delete env[name]
+  return { ...env, ...options.env }
+}
+
+const command = (args: ReadonlyArray<string>, options: CliOptions): [string, Array<string>] =>
+  options.user !== undefined && process.getuid?.() === 0
+    ? ["runuser", ["-u", options.user, "--", process.execPath, "--import", tsx, main, ...args]]
+    : [process.execPath, ["--import", tsx, main, ...args]]
+
+const run = (file: string, args: ReadonlyArray<string>, cwd: string, env: Record<string, string | undefined>): Promise<CliResult> =>
   new Promise((resolve) => {
-    const env: Record<string, string | undefined> = { ...process.env, ...options.env }
-    if (options.env?.["DATABASE_URL"] === undefined) delete env["DATABASE_URL"]
-    execFile(
-      process.execPath,
-      ["--import", tsx, main, ...args],
-      { cwd: options.cwd ?? repoRoot, env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-        resolve({ code, stdout, stderr })
-      }
-    )
+    execFile(file, args, { cwd, env, timeout: 90_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+      resolve({ code, stdout, stderr })
+    })
   })
+
+/** Runs `ai-jobs <args>` with its output going to pipes. */
+export const runCli = (args: ReadonlyArray<string>, options: CliOptions = {}): Promise<CliResult> => {
+  const [file, argv] = command(args, options)
+  return run(file, argv, options.cwd ?? repoRoot, environment(options))
+}
+
+const shellWord = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`
+
+/**
+ * Runs `ai-jobs <args>` on a pseudo-terminal `columns` wide (util-linux
+ * `script`), as a person at a terminal would. The terminal merges stdout and
+ * stderr; line ends come back as `\n`.
+ */
+export const runCliOnTerminal = async (
+  args: ReadonlyArray<string>,
+  options: CliOptions & { readonly columns: number }
+): Promise<CliResult> => {
+  const line = [process.execPath, "--import", tsx, main, ...args].map(shellWord).join(" ")
+  const result = await run(
+    "script",
+    ["--quiet", "--return", "--command", `stty cols ${options.columns} rows 50; exec ${line}`, "/dev/null"],
+    options.cwd ?? repoRoot,
+    { ...environment(options), TERM: options.env?.["TERM"] ?? "xterm-256color" }
+  )
+  return { ...result, stdout: result.stdout.replace(/\r\n/g, "\n") }
+}
 
 /** A fresh temporary directory, removed when the test process exits. */
 export const tempDir = (label: string): string => {
@@ -51,3 +90,9 @@ export const tempDir = (label: string): string => {
 
 /** The non-empty lines of a text. */
 export const lines = (text: string): Array<string> => text.split("\n").filter((line) => line.trim() !== "")
+
+/** The widest line of a text, in characters (`→` is one). */
+export const widest = (text: string): number => Math.max(0, ...text.split("\n").map((line) => [...line].length))
+
+// eslint-disable-next-line no-control-regex
+export const ANSI = /\x1b\[[0-9;]*[A-Za-z]/

@@ -1,43 +1,103 @@
 /**
- * In-process access to a database the CLI wrote, through the library itself:
- * to find ids the commands are then asked about, to check what a refused
- * command left untouched, and to leave behind a crashed worker's run.
+ * In-process access to a database the CLI works on, through the library
+ * itself: to put jobs in the states a command is then asked about, and to
+ * check what a command changed (or left untouched).
  */
+import { randomBytes } from "node:crypto"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import { pastClock } from "../../src/cli/demo/pastClock.js"
-import type { AiJob } from "../../src/domain/AiJob.js"
-import type { Claim } from "../../src/store/JobStore.js"
+import type { AiJob, NewAiJobInput } from "../../src/domain/AiJob.js"
+import type { EventRecord } from "../../src/domain/EventRecord.js"
+import type { JobId } from "../../src/domain/Ids.js"
+import type { WorkflowRun } from "../../src/domain/WorkflowRun.js"
+import type { FlightRecorder } from "../../src/FlightRecorder.js"
 import { Jobs } from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import type { Claim } from "../../src/store/JobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as Storage from "../../src/store/Storage.js"
 import { services } from "../jobs/services.js"
 
 const store = (url: string) => Storage.layerFromUrl(url, { migrate: false }) as Layer.Layer<JobStore>
 
+const withStore = <A, E>(url: string, effect: Effect.Effect<A, E, JobStore>): Promise<A> =>
+  Effect.runPromise(Effect.provide(effect, store(url)) as Effect.Effect<A>)
+
+const withJobs = <A, E>(url: string, effect: Effect.Effect<A, E, Jobs | JobStore | FlightRecorder>): Promise<A> =>
+  Effect.runPromise(Effect.provide(effect, services(store(url))) as Effect.Effect<A>)
+
 /** Every job in the database, oldest first. */
 export const allJobs = (url: string): Promise<ReadonlyArray<AiJob>> =>
-  Effect.runPromise(Effect.flatMap(JobStore, (s) => Effect.map(s.listJobs({ limit: 1000 }), (page) => page.items)).pipe(
-    Effect.provide(store(url))
-  ))
+  withStore(url, Effect.flatMap(JobStore, (s) => Effect.map(s.listJobs({ limit: 1000 }), (page) => page.items)))
+
+/** One job as it is now. */
+export const jobOf = (url: string, jobId: string): Promise<AiJob> =>
+  withStore(url, Effect.flatMap(JobStore, (s) => s.getJob(jobId as JobId)))
+
+/** A job's workflow runs, oldest first. */
+export const runsOf = (url: string, jobId: string): Promise<ReadonlyArray<WorkflowRun>> =>
+  withStore(url, Effect.flatMap(JobStore, (s) => s.listRuns(jobId as JobId)))
+
+/** A job's Flight Recorder events, oldest first. */
+export const eventsOf = (url: string, jobId: string): Promise<ReadonlyArray<EventRecord>> =>
+  withStore(url, Effect.flatMap(JobStore, (s) => Effect.map(s.listEvents({ job_id: jobId as JobId, limit: 1000 }), (page) => page.items)))
 
 /** How many events the database holds. */
 export const eventCount = (url: string): Promise<number> =>
-  Effect.runPromise(Effect.flatMap(JobStore, (s) => Effect.map(s.listEvents({ limit: 1000 }), (page) => page.items.length)).pipe(
-    Effect.provide(store(url))
+  withStore(url, Effect.flatMap(JobStore, (s) => Effect.map(s.listEvents({ limit: 1000 }), (page) => page.items.length)))
+
+/** A job id that starts with `prefix` (hex digits), the rest random. */
+export const idStartingWith = (prefix: string): JobId => {
+  const hex = (prefix + randomBytes(16).toString("hex")).slice(0, 32).split("")
+  hex[12] = "4"
+  hex[16] = "8"
+  const text = hex.join("")
+  return `${text.slice(0, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}-${text.slice(16, 20)}-${text.slice(20)}` as JobId
+}
+
+const newJob = (overrides: Partial<NewAiJobInput> = {}): NewAiJobInput => ({
+  job_kind: "doc_summarize",
+  protocol_id: "hsk.test.v1",
+  profile_id: "tester",
+  capability_profile_id: "Analyst",
+  access_mode: "analysis_only",
+  safety_mode: "normal",
+  ...overrides
+})
+
+/** A queued job, submitted `ago` in the past (now by default). */
+export const queuedJob = (url: string, overrides: Partial<NewAiJobInput> = {}, ago?: Duration.DurationInput): Promise<AiJob> =>
+  withJobs(url, Effect.flatMap(Jobs, (jobs) => jobs.submit(newJob(overrides))).pipe(
+    ago === undefined ? (effect) => effect : Effect.withClock(pastClock(ago))
   ))
 
-/** What a worker that died ten minutes ago leaves: a job claimed then, its run `running` with a stale heartbeat. */
-export const crashedRun = (url: string): Promise<Claim> =>
-  Effect.runPromise(Effect.gen(function*() {
+/** A job whose run failed. */
+export const failedJob = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<AiJob> =>
+  withJobs(url, Effect.gen(function*() {
     const jobs = yield* Jobs
-    const job = yield* jobs.submit({
-      job_kind: "doc_summarize",
-      protocol_id: "hsk.test.v1",
-      profile_id: "tester",
-      capability_profile_id: "Analyst",
-      access_mode: "analysis_only",
-      safety_mode: "normal"
-    })
-    return yield* jobs.start(job.job_id)
-  }).pipe(Effect.withClock(pastClock("10 minutes")), Effect.provide(services(store(url)))))
+    const job = yield* jobs.submit(newJob(overrides))
+    yield* jobs.start(job.job_id)
+    return yield* jobs.fail(job.job_id, "ToolError: the tool crashed")
+  }))
+
+/** A job that ran to completion. */
+export const completedJob = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<AiJob> =>
+  withJobs(url, Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const job = yield* jobs.submit(newJob(overrides))
+    yield* jobs.start(job.job_id)
+    return yield* jobs.complete(job.job_id)
+  }))
+
+/** What a worker that died ten minutes ago leaves: a job claimed then, its run `running` with a stale heartbeat. */
+export const crashedRun = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<Claim> =>
+  withJobs(url, Effect.flatMap(Jobs, (jobs) => Effect.flatMap(jobs.submit(newJob(overrides)), (job) => jobs.start(job.job_id))).pipe(
+    Effect.withClock(pastClock("10 minutes"))
+  ))
+
+/** A stalled job: a crashed worker's run, recovered. */
+export const stalledJob = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<AiJob> =>
+  crashedRun(url, overrides).then(({ job }) =>
+    withJobs(url, Effect.zipRight(Recovery.recoverStalledRuns({ thresholdSecs: 60 }), Effect.flatMap(Jobs, (jobs) => jobs.get(job.job_id)))))

@@ -1,13 +1,16 @@
 /**
  * The real `ai-jobs` against PostgreSQL (a fresh database on the test
- * cluster): migrate, the demo, inspection as JSON, and an unreachable server.
+ * cluster): migrate, the demo, inspection as JSON, read commands as a role
+ * that may only read, and an unreachable server.
  */
 import * as net from "node:net"
+import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { AiJob } from "../../src/domain/AiJob.js"
-import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
-import { type CliResult, lines, runCli } from "./cli.js"
-import { allJobs } from "./fixtures.js"
+import { connectPg, dropDatabase, freshDatabaseUrl, pgAdminUrl } from "../support/pg-database.js"
+import { type CliResult, lines, runCli, tempDir } from "./cli.js"
+import { allJobs, eventsOf } from "./fixtures.js"
+import { assertOneLineError } from "./operator.suite.js"
 
 let url = ""
 let migrate: CliResult
@@ -17,6 +20,26 @@ let jobs: ReadonlyArray<AiJob> = []
 const parseJson = <A>(result: CliResult): A => {
   assert.strictEqual(result.code, 0, result.stderr)
   return JSON.parse(result.stdout) as A
+}
+
+/** The URL of `url`'s database for a new role that may connect and SELECT, nothing more. */
+const readOnlyRole = async (url: string): Promise<string> => {
+  const role = `hsk_reader_${Math.random().toString(36).slice(2, 10)}`
+  roles.push(role)
+  const client = await connectPg(url)
+  try {
+    const database = decodeURIComponent(new URL(url).pathname.slice(1))
+    await client.query(`CREATE ROLE ${role} LOGIN PASSWORD 'reader'`)
+    await client.query(`GRANT CONNECT ON DATABASE "${database}" TO ${role}`)
+    await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`)
+    await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`)
+  } finally {
+    await client.end()
+  }
+  const reader = new URL(url)
+  reader.username = role
+  reader.password = "reader"
+  return reader.toString()
 }
 
 /** A loopback port nothing listens on: bound, then released. */
@@ -38,7 +61,18 @@ beforeAll(async () => {
   jobs = await allJobs(url)
 }, 120_000)
 
-afterAll(() => dropDatabase(url))
+const roles: Array<string> = []
+
+afterAll(async () => {
+  await dropDatabase(url)
+  // Roles belong to the whole server: drop the ones made here once their database is gone.
+  const admin = await connectPg(pgAdminUrl())
+  try {
+    for (const role of roles) await admin.query(`DROP ROLE IF EXISTS ${role}`)
+  } finally {
+    await admin.end()
+  }
+})
 
 describe("ai-jobs on PostgreSQL", () => {
   it("R17 migrate (database from DATABASE_URL) and demo succeed; the demo's timeline shows workflow_recovery", () => {
@@ -55,7 +89,7 @@ describe("ai-jobs on PostgreSQL", () => {
       const failed = jobs.find((job) => job.state === "failed")
       assert.isDefined(failed)
       const [list, show] = await Promise.all([
-        runCli(["jobs", "list", "--json", "--database", url]),
+        runCli(["jobs", "list", "--order", "oldest", "--json", "--database", url]),
         runCli(["jobs", "show", failed?.job_id ?? "", "--json", "--database", url])
       ])
       assert.deepStrictEqual(parseJson<Array<{ job_id: string }>>(list).map((job) => job.job_id), jobs.map((job) => job.job_id))
@@ -78,6 +112,39 @@ describe("ai-jobs on PostgreSQL", () => {
     it("R18 issue 12.6 prune --dry-run counts the terminal and failed jobs", async () => {
       const result = parseJson<{ pruned: number; scanned: number }>(await runCli(["prune", "--older-than", "0s", "--keep", "0", "--dry-run", "--json", "--database", url]))
       assert.deepStrictEqual([result.scanned, result.pruned], [5, 5])
+    })
+
+    it("R17 the demo never writes into the PostgreSQL database DATABASE_URL names: it runs on its own SQLite file", async () => {
+      const before = await allJobs(url)
+      const dir = tempDir("pg-demo-env")
+      const result = await runCli(["demo"], { cwd: dir, env: { DATABASE_URL: url } })
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.match(result.stdout, /durable, auditable AI jobs on SQLite/)
+      assert.deepStrictEqual((await allJobs(url)).map((job) => job.job_id), before.map((job) => job.job_id))
+      assert.strictEqual((await allJobs(path.join(dir, "data", "demo.db"))).length, 5)
+    })
+
+    it("R17 read commands work for a role that may only read; an action with it is refused and changes nothing", async () => {
+      const failed = jobs.find((job) => job.state === "failed")
+      assert.isDefined(failed)
+      const reader = await readOnlyRole(url)
+      const [list, show, events] = await Promise.all([
+        runCli(["jobs", "list", "--json", "--database", reader]),
+        runCli(["jobs", "show", failed?.job_id.slice(-8) ?? "", "--database", reader]),
+        runCli(["events", "--job", failed?.job_id.slice(0, 18) ?? "", "--json", "--database", reader])
+      ])
+      assert.sameMembers(parseJson<Array<{ job_id: string }>>(list).map((job) => job.job_id), jobs.map((job) => job.job_id))
+      assert.strictEqual(show.code, 0, show.stderr)
+      assert.match(show.stdout, /state\s+failed/)
+      assert.strictEqual(parseJson<Array<unknown>>(events).length, (await eventsOf(url, failed?.job_id ?? "")).length)
+      const eventsBefore = (await eventsOf(url, failed?.job_id ?? "")).length
+      assertOneLineError(
+        await runCli(["jobs", "retry", failed?.job_id.slice(-8) ?? "", "--database", reader]),
+        1,
+        /^error: .*permission denied for table/
+      )
+      assert.strictEqual((await allJobs(url)).find((job) => job.job_id === failed?.job_id)?.state, "failed")
+      assert.strictEqual((await eventsOf(url, failed?.job_id ?? "")).length, eventsBefore)
     })
 
     it("R17 an unreachable server is an operational failure: exit 1, one line, no password", async () => {

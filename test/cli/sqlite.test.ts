@@ -3,22 +3,14 @@
  * code, and the bad-input refusals (exit 2, one line, nothing changed).
  * Read-only checks share one demo database and run concurrently.
  */
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import type { AiJob } from "../../src/domain/AiJob.js"
-import { type CliResult, lines, runCli, tempDir } from "./cli.js"
-import { allJobs, crashedRun, eventCount } from "./fixtures.js"
-
-/** A refusal: exit `code`, nothing on stdout, exactly one line on stderr. */
-const assertOneLineError = (result: CliResult, code: number, pattern: RegExp) => {
-  assert.strictEqual(result.code, code, result.stderr)
-  assert.strictEqual(result.stdout, "")
-  const errorLines = lines(result.stderr)
-  assert.strictEqual(errorLines.length, 1, result.stderr)
-  assert.match(errorLines[0] ?? "", pattern)
-  assert.notMatch(result.stderr, /\n\s+at /, "no stack trace")
-}
+import { type CliOptions, type CliResult, lines, runCli, tempDir, widest } from "./cli.js"
+import { allJobs, crashedRun, eventCount, failedJob } from "./fixtures.js"
+import { assertOneLineError } from "./operator.suite.js"
 
 const parseJson = <A>(result: CliResult): A => {
   assert.strictEqual(result.code, 0, result.stderr)
@@ -29,6 +21,9 @@ let cwd = ""
 let db = ""
 let demo: CliResult
 let jobs: ReadonlyArray<AiJob> = []
+/** `ai-jobs <args>` in the demo's folder, on the demo's database (named by DATABASE_URL). */
+const cli = (args: ReadonlyArray<string>, options: CliOptions = {}) =>
+  runCli(args, { cwd, ...options, env: { DATABASE_URL: db, ...options.env } })
 const jobOf = (state: AiJob["state"]) => {
   const job = jobs.find((j) => j.state === state)
   assert.isDefined(job, `a ${state} job`)
@@ -37,22 +32,44 @@ const jobOf = (state: AiJob["state"]) => {
 
 beforeAll(async () => {
   cwd = tempDir("sqlite")
-  // No --database and no DATABASE_URL: the default ./data/handshake.db, relative to the working directory.
+  // No --database: the demo's own ./data/demo.db, relative to the working directory.
   demo = await runCli(["demo"], { cwd })
-  db = path.join(cwd, "data", "handshake.db")
+  db = path.join(cwd, "data", "demo.db")
   jobs = await allJobs(db)
 }, 120_000)
 
+/** What a folder holds: file names, and the database's bytes (as a hash) and modification time. */
+const snapshot = (dir: string, file: string) => ({
+  files: fs.readdirSync(dir).sort(),
+  sha256: createHash("sha256").update(fs.readFileSync(file)).digest("hex"),
+  mtime: fs.statSync(file).mtimeMs
+})
+
+/** A system user's ids, from /etc/passwd. */
+const account = (user: string) => {
+  const entry = fs.readFileSync("/etc/passwd", "utf8").split("\n").find((line) => line.startsWith(`${user}:`))
+  assert.isDefined(entry, `the ${user} system user (the PostgreSQL test harness runs as it too)`)
+  const [, , uidText = "", gidText = ""] = (entry ?? "").split(":")
+  return { uid: Number(uidText), gid: Number(gidText) }
+}
+const uid = (user: string) => account(user).uid
+const gid = (user: string) => account(user).gid
+
+/** The demo's output with each run of whitespace (line breaks of wrapped text too) as one space. */
+const flat = (text: string) => text.replace(/\s+/g, " ")
+
 describe("ai-jobs on a SQLite file", () => {
-  it("R9 demo creates ./data/handshake.db, recovers a crashed run, and prints a timeline with workflow_recovery", () => {
+  it("R9 demo creates its own ./data/demo.db, recovers a crashed run, and prints a timeline with workflow_recovery", () => {
     assert.strictEqual(demo.code, 0, demo.stderr)
     assert.strictEqual(demo.stderr, "")
     assert.isTrue(fs.existsSync(db))
+    assert.isFalse(fs.existsSync(path.join(cwd, "data", "handshake.db")), "the default database of the other commands is left alone")
     assert.include(demo.stdout, "workflow_recovery")
     assert.match(demo.stdout, /running→stalled/)
-    assert.match(demo.stdout, /DENIED\s+doc_summarize\s+Coder\s+EscalationDenied: Profile Coder is wider than Analyst, .* also grants fs\.write, proc\.exec, terminal\.exec/)
+    assert.match(flat(demo.stdout), /DENIED doc_summarize Coder EscalationDenied: Profile Coder is wider than Analyst, .* also grants fs\.write, proc\.exec, terminal\.exec/)
     assert.match(demo.stdout, /error recorded on the job: CommandFailed/)
-    assert.include(demo.stdout, `Database: ${db}`)
+    assert.include(flat(demo.stdout), `Database: ${db}`)
+    assert.include(demo.stdout, "export DATABASE_URL=./data/demo.db")
     assert.include(demo.stdout, "ai-jobs jobs list")
     assert.deepStrictEqual(
       [...jobs.map((job) => job.state)].sort(),
@@ -60,20 +77,73 @@ describe("ai-jobs on a SQLite file", () => {
     )
   })
 
+  describe.concurrent("the demo's own database, its width, and read-only files", { timeout: 180_000 }, () => {
+    it("R17 the demo never writes into the database DATABASE_URL names: it makes its own ./data/demo.db afresh each run", async () => {
+      const elsewhere = path.join(tempDir("elsewhere"), "app.db")
+      assert.strictEqual((await runCli(["migrate", "--database", elsewhere])).code, 0)
+      const dir = tempDir("demo-env")
+      for (const run of [1, 2]) {
+        const result = await runCli(["demo"], { cwd: dir, env: { DATABASE_URL: elsewhere, COLUMNS: "300" } })
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.include(flat(result.stdout), "(DATABASE_URL is not used by the demo: name a database with --database to run it there.)")
+        assert.isAtMost(widest(result.stdout), 100, "on a wide terminal the demo still fits 100 columns")
+        assert.isAbove(widest(result.stdout), 80)
+        assert.strictEqual((await allJobs(path.join(dir, "data", "demo.db"))).length, 5, `run ${run}: a fresh demo database`)
+      }
+      assert.deepStrictEqual(await allJobs(elsewhere), [], "nothing written where DATABASE_URL points")
+    })
+
+    it("R16 the demo's output fits 80 columns through a pipe", () => {
+      assert.isAtMost(widest(demo.stdout), 80, demo.stdout)
+    })
+
+    for (const folder of ["read-only", "writable"] as const) {
+      it(`R17 read commands read a 0444 SQLite file in a ${folder} folder and write nothing, not even beside it; a write is refused`, async () => {
+        const dir = tempDir(`readonly-${folder}`)
+        const file = path.join(dir, "jobs.db")
+        assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
+        // Written and closed through the library: nothing is left in a WAL file beside it.
+        const job = await failedJob(file)
+        // The tests run as root, whom permissions do not stop: read as the `postgres` user then.
+        const user = "postgres"
+        if (process.getuid?.() === 0) {
+          if (folder === "writable") fs.chownSync(dir, uid(user), gid(user))
+          fs.chownSync(file, folder === "writable" ? uid(user) : 0, 0)
+        }
+        fs.chmodSync(file, 0o444)
+        fs.chmodSync(dir, folder === "writable" ? 0o755 : 0o555)
+        const before = snapshot(dir, file)
+        const read = (args: ReadonlyArray<string>) => runCli([...args, "--database", file], { user, cwd: dir })
+        const listed = await read(["jobs", "list", "--json"])
+        assert.strictEqual(listed.code, 0, listed.stderr)
+        assert.deepStrictEqual((JSON.parse(listed.stdout) as Array<{ job_id: string }>).map((item) => item.job_id), [job.job_id])
+        const shown = await read(["jobs", "show", job.job_id.slice(-8)])
+        assert.strictEqual(shown.code, 0, shown.stderr)
+        assert.match(shown.stdout, /state\s+failed/)
+        const events = await read(["events", "--job", job.job_id.slice(-8)])
+        assert.strictEqual(events.code, 0, events.stderr)
+        assert.match(events.stdout, /running→failed/)
+        assertOneLineError(await read(["jobs", "retry", job.job_id.slice(-8)]), 1, /^error: cannot change .*jobs\.db: the file is read-only$/)
+        assert.deepStrictEqual(snapshot(dir, file), before, "the same files, the database byte for byte, its mtime")
+      })
+    }
+  })
+
   describe.concurrent("read-only commands on the demo database", { timeout: 120_000 }, () => {
-    it("R5 jobs list prints a table, oldest first; --limit cuts it and says so on stderr", async () => {
-      const result = await runCli(["jobs", "list", "--limit", "3"], { cwd })
+    it("R5 jobs list prints a table of short ids, newest first; --limit cuts it and says so on stderr", async () => {
+      const result = await cli(["jobs", "list", "--limit", "3"], { env: { COLUMNS: "200" } })
       assert.strictEqual(result.code, 0, result.stderr)
       const rows = lines(result.stdout)
       assert.match(rows[0] ?? "", /^JOB\s+KIND\s+STATE\s+PROFILE\s+CREATED\s+UPDATED\s+REASON \/ ERROR$/)
-      assert.deepStrictEqual(rows.slice(1).map((row) => row.split(/\s+/)[0]), jobs.slice(0, 3).map((job) => job.job_id))
+      const newestFirst = [...jobs].reverse()
+      assert.deepStrictEqual(rows.slice(1).map((row) => row.split(/\s+/)[0]), newestFirst.slice(0, 3).map((job) => job.job_id.slice(-8)))
       assert.match(rows[3] ?? "", /sheet_transform\s+completed_with_issues\s+Analyst/)
-      assert.strictEqual(result.stderr, "(showing the first 3 jobs; more match: narrow the filters or raise --limit)\n")
+      assert.strictEqual(result.stderr, "(showing the newest 3 jobs; more match: narrow the filters or raise --limit)\n")
     })
 
     it("R5 jobs list --json is the encoded jobs; --state and --kind filter", async () => {
       const failed = jobOf("failed")
-      const result = await runCli(["jobs", "list", "--state", "failed,stalled", "--kind", "terminal_exec,doc_edit", "--since", "1h", "--json"], { cwd })
+      const result = await cli(["jobs", "list", "--state", "failed,stalled", "--kind", "terminal_exec,doc_edit", "--since", "1h", "--json"])
       const encoded = parseJson<Array<Record<string, unknown>>>(result)
       assert.deepStrictEqual(encoded.map((job) => job["job_id"]), [failed.job_id])
       // The wire form of the domain object: same fields, timestamps as RFC 3339 text.
@@ -84,7 +154,7 @@ describe("ai-jobs on a SQLite file", () => {
 
     it("R8 jobs show prints the job, its runs with node history, and its events", async () => {
       const failed = jobOf("failed")
-      const result = await runCli(["jobs", "show", failed.job_id], { cwd })
+      const result = await cli(["jobs", "show", failed.job_id])
       assert.strictEqual(result.code, 0, result.stderr)
       assert.match(result.stdout, new RegExp(`^Job ${failed.job_id}`))
       assert.match(result.stdout, /state\s+failed/)
@@ -102,7 +172,7 @@ describe("ai-jobs on a SQLite file", () => {
         job: { job_id: string; state: string }
         runs: Array<{ status: string; nodes: Array<{ node_id: string }> }>
         events: Array<{ type: string }>
-      }>(await runCli(["jobs", "show", recovered?.job_id ?? "", "--json"], { cwd }))
+      }>(await cli(["jobs", "show", recovered?.job_id ?? "", "--json"]))
       assert.strictEqual(detail.job.job_id, recovered?.job_id)
       // The crashed run was stalled by recovery; the operator's resume ran under a new one (R6c).
       assert.deepStrictEqual(detail.runs.map((run) => run.status), ["stalled", "completed"])
@@ -111,7 +181,7 @@ describe("ai-jobs on a SQLite file", () => {
     })
 
     it("R9 events --type workflow_recovery --json gives the recovery event with every R9 field", async () => {
-      const events = parseJson<Array<Record<string, unknown>>>(await runCli(["events", "--type", "workflow_recovery", "--json"], { cwd }))
+      const events = parseJson<Array<Record<string, unknown>>>(await cli(["events", "--type", "workflow_recovery", "--json"]))
       assert.strictEqual(events.length, 1)
       const event = events[0] ?? {}
       assert.strictEqual(event["actor"], "system")
@@ -124,7 +194,7 @@ describe("ai-jobs on a SQLite file", () => {
 
     it("R10 events --job prints that job's timeline", async () => {
       const failed = jobOf("failed")
-      const byJob = await runCli(["events", "--job", failed.job_id], { cwd })
+      const byJob = await cli(["events", "--job", failed.job_id], { env: { COLUMNS: "200" } })
       assert.strictEqual(byJob.code, 0, byJob.stderr)
       const rows = lines(byJob.stdout)
       assert.match(rows[0] ?? "", /^TIME\s+TYPE\s+ACTOR\s+JOB\s+FROM→TO\s+DETAIL$/)
@@ -138,7 +208,7 @@ describe("ai-jobs on a SQLite file", () => {
     it("R18 issue 12.6 prune --dry-run reports the Janitor's counts and changes nothing", async () => {
       const events = await eventCount(db)
       const result = parseJson<Record<string, unknown>>(
-        await runCli(["prune", "--older-than", "0s", "--keep", "1", "--dry-run", "--json"], { cwd })
+        await cli(["prune", "--older-than", "0s", "--keep", "1", "--dry-run", "--json"])
       )
       // Prunable: 2 completed, 1 completed_with_issues, 1 cancelled and the failed one; the newest is kept.
       assert.deepStrictEqual(result, {
@@ -152,28 +222,32 @@ describe("ai-jobs on a SQLite file", () => {
   describe.concurrent("bad input: exit 2, one line naming the problem and what is accepted, nothing changed", { timeout: 120_000 }, () => {
     it("R1 an unknown --kind", async () => {
       assertOneLineError(
-        await runCli(["jobs", "list", "--kind", "doc_test"], { cwd }),
+        await cli(["jobs", "list", "--kind", "doc_test"]),
         2,
-        /^error: unknown --kind "doc_test"; expected one of doc_edit, doc_rewrite, doc_summarize, .*, distillation_eval$/
+        /^error: unknown --kind "doc_test"; expected one of doc_edit, doc_rewrite, doc_summarize, .*, distillation_eval \(or the legacy alias term_exec\)$/
       )
     })
 
     it("R2 an unknown --state", async () => {
-      assertOneLineError(await runCli(["jobs", "list", "--state", "running,done"], { cwd }), 2, /^error: unknown --state "done"; expected one of queued, running, .*poisoned$/)
+      assertOneLineError(await cli(["jobs", "list", "--state", "running,done"]), 2, /^error: unknown --state "done"; expected one of queued, running, .*poisoned$/)
     })
 
     it("R12 an unknown event --type", async () => {
-      assertOneLineError(await runCli(["events", "--type", "audit"], { cwd }), 2, /^error: unknown --type "audit"; expected one of workflow_recovery, .*security_violation$/)
+      assertOneLineError(await cli(["events", "--type", "audit"]), 2, /^error: unknown --type "audit"; expected one of workflow_recovery, .*security_violation$/)
     })
 
-    it("R5 a malformed UUID in jobs show", async () => {
-      assertOneLineError(await runCli(["jobs", "show", "12345"], { cwd }), 2, /^error: malformed job id "12345"; expected a UUID/)
+    it("R5 a malformed job id in jobs show", async () => {
+      assertOneLineError(
+        await cli(["jobs", "show", "12-zz"]),
+        2,
+        /^error: malformed job id "12-zz"; expected a job id \(a UUID such as 123e4567-e89b-42d3-a456-426614174000\), its start \(4 or more hex digits\) or its short id \(its last 8 hex digits\)$/
+      )
     })
 
     it("R18 a bad duration or count", async () => {
       const [duration, limit] = await Promise.all([
-        runCli(["prune", "--older-than", "30"], { cwd }),
-        runCli(["events", "--limit", "0"], { cwd })
+        cli(["prune", "--older-than", "30"]),
+        cli(["events", "--limit", "0"])
       ])
       assertOneLineError(duration, 2, /^error: bad --older-than "30"; expected a duration up to 50 years: .*\(e\.g\. 30d, 12h, 90s\)$/)
       assertOneLineError(limit, 2, /^error: bad --limit "0"; expected a whole number from 1 to/)
@@ -191,7 +265,7 @@ describe("ai-jobs on a SQLite file", () => {
     })
 
     it("R17 @effect/cli's own refusals (an unknown option) exit 2 too, with its usage text", async () => {
-      const result = await runCli(["jobs", "list", "--colour"], { cwd })
+      const result = await cli(["jobs", "list", "--colour"])
       assert.strictEqual(result.code, 2)
       assert.strictEqual(result.stdout, "")
       assert.match(result.stderr, /unknown argument: '--colour'/)
@@ -200,12 +274,13 @@ describe("ai-jobs on a SQLite file", () => {
 
   describe.concurrent("operational failures: exit 1, one line", { timeout: 120_000 }, () => {
     it("R5 jobs show of an id that names no job", async () => {
-      assertOneLineError(await runCli(["jobs", "show", "123e4567-e89b-42d3-a456-426614174000"], { cwd }), 1, /^error: No job with id 123e4567-e89b-42d3-a456-426614174000$/)
+      assertOneLineError(await cli(["jobs", "show", "123e4567-e89b-42d3-a456-426614174000"]), 1, /^error: No job with id 123e4567-e89b-42d3-a456-426614174000$/)
+      assertOneLineError(await cli(["jobs", "show", "12345"]), 1, /^error: no job id starts with "12345"$/)
     })
 
     it("R17 a SQLite file that does not exist is not created by a read", async () => {
       const missing = path.join(cwd, "missing", "jobs.db")
-      assertOneLineError(await runCli(["events", "--database", missing], { cwd }), 1, /^error: no SQLite database at .*missing\/jobs\.db; create it with: ai-jobs migrate/)
+      assertOneLineError(await cli(["events", "--database", missing]), 1, /^error: no SQLite database at .*missing\/jobs\.db; create it with: ai-jobs migrate/)
       assert.isFalse(fs.existsSync(missing))
     })
   })
@@ -223,7 +298,7 @@ describe("ai-jobs on a SQLite file", () => {
     it("R9 recover moves a crashed worker's run to stalled, with its event", async () => {
       const crashed = await crashedRun(db)
       const result = parseJson<{ threshold_secs: number; recovered: Array<{ id: string; job_id: string }> }>(
-        await runCli(["recover", "--threshold", "60", "--json"], { cwd })
+        await cli(["recover", "--threshold", "60", "--json"])
       )
       assert.strictEqual(result.threshold_secs, 60)
       assert.deepStrictEqual(result.recovered.map((run) => run.id), [crashed.run.id])
@@ -231,9 +306,9 @@ describe("ai-jobs on a SQLite file", () => {
       assert.strictEqual(after?.state, "stalled")
     })
 
-    it("R9 demo runs again on the same database and adds a round of jobs", async () => {
+    it("R9 demo --database runs on the database it names and adds a round of jobs there", async () => {
       const before = (await allJobs(db)).length
-      const again = await runCli(["demo"], { cwd })
+      const again = await runCli(["demo", "--database", db], { cwd: tempDir("demo-again") })
       assert.strictEqual(again.code, 0, again.stderr)
       assert.include(again.stdout, "workflow_recovery")
       assert.strictEqual((await allJobs(db)).length, before + 5)
@@ -243,7 +318,7 @@ describe("ai-jobs on a SQLite file", () => {
       const before = await allJobs(db)
       const events = await eventCount(db)
       const prunable = before.filter((job) => ["completed", "completed_with_issues", "cancelled", "poisoned", "failed"].includes(job.state))
-      const result = await runCli(["prune", "--older-than", "0s", "--keep", "2"], { cwd })
+      const result = await cli(["prune", "--older-than", "0s", "--keep", "2"])
       assert.strictEqual(result.code, 0, result.stderr)
       assert.match(
         result.stdout,
@@ -255,7 +330,7 @@ describe("ai-jobs on a SQLite file", () => {
 
     it("R13 retention purges events older than --older-than", async () => {
       const events = await eventCount(db)
-      const purged = await runCli(["retention", "--older-than", "0s"], { cwd })
+      const purged = await cli(["retention", "--older-than", "0s"])
       assert.strictEqual(purged.code, 0, purged.stderr)
       assert.match(purged.stdout, new RegExp(`^Purged ${events} Flight Recorder event\\(s\\) older than `))
       assert.strictEqual(await eventCount(db), 0)

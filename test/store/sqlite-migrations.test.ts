@@ -55,7 +55,7 @@ END`
 
   it("R16 the shipped migrations are found relative to the module, numbered, every statement a DDL/DML statement", () => {
     const files = readdirSync(migrationsDirectory).filter((name) => name.endsWith(".sql")).sort()
-    assert.includeMembers(files, ["0001_reference_schema.sql", "0002_current_schema.sql", "0003_flight_recorder.sql", "0004_append_only_and_canonical_ids.sql", "0005_node_status.sql"])
+    assert.includeMembers(files, ["0001_reference_schema.sql", "0002_current_schema.sql", "0003_flight_recorder.sql", "0004_append_only_and_canonical_ids.sql", "0005_node_status.sql", "0006_job_short_ids.sql"])
     for (const file of files) assert.match(file, /^\d{4}_\w+\.sql$/)
     for (const file of files) {
       const statements = splitStatements(readFileSync(new URL(file, migrationsDirectory), "utf8"))

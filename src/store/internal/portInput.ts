@@ -81,6 +81,7 @@ const decode = {
     created_before: optional(Bound),
     trace_id: optional(TraceId),
     workflow_run_id: optional(WorkflowRunId),
+    order: optional(Schema.Literal("asc", "desc")),
     limit: optional(PageLimit),
     cursor: optional(Schema.String)
   }), "JobFilter"),
@@ -145,18 +146,25 @@ const decode = {
  * schema cannot spell (the events builders' signatures, a status union).
  */
 export const decodingInputs = (store: Service): Service => ({
-  ...store,
+  // Listed one by one, not spread: a method added to the port must be given its decoding here.
+  dialect: store.dialect,
+  transaction: store.transaction,
   createJob: (job, options = {}) =>
     Effect.flatMap(Effect.all([decode.newJob(job), decode.withEvents(options)]), ([j, o]) => store.createJob(j, o)),
   getJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.getJob),
   lockJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.lockJob),
   listJobs: (filter = {}) => Effect.flatMap(decode.jobFilter(filter), store.listJobs),
+  // The abbreviation is checked by the store's own search (domain/IdAbbreviation.ts), alike on both.
+  findJobIds: (abbreviation, options) => store.findJobIds(abbreviation, options),
   // `stalled` decodes (it is a JobState), and the store answers IllegalTransition: no edge leads there (R6a).
   transition: (request) => Effect.flatMap(decode.transition(request), (r) => store.transition(r as typeof request)),
   updateJob: (jobId, patch) =>
     Effect.flatMap(Effect.all([decode.jobId(jobId), decode.patch(patch)]), ([id, p]) => store.updateJob(id, p)),
-  setPinned: (jobId, pinned) =>
-    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.pinned(pinned)]), ([id, p]) => store.setPinned(id, p)),
+  setPinned: (jobId, pinned, options = {}) =>
+    Effect.flatMap(
+      Effect.all([decode.jobId(jobId), decode.pinned(pinned), decode.withEvents(options)]),
+      ([id, p, o]) => store.setPinned(id, p, o)
+    ),
   createRun: (jobId, options = {}) =>
     Effect.flatMap(Effect.all([decode.jobId(jobId), decode.withEvents(options)]), ([id, o]) => store.createRun(id, o)),
   getRun: (runId) => Effect.flatMap(decode.runId(runId), store.getRun),

@@ -19,6 +19,7 @@ import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
 import { newJob } from "../internal/newRows.js"
+import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -81,6 +82,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   const listJobs: Service["listJobs"] = Effect.fn("JobStore.listJobs")(
     function*(filter: JobFilter = {}) {
       const size = pageSize(filter.limit)
+      const descending = filter.order === "desc"
       const where: Array<Statement.Fragment> = []
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
@@ -94,15 +96,38 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.cursor !== undefined) {
         const key = yield* decodeCursor(filter.cursor)
-        where.push(sql`(created_at, id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
+        where.push(descending
+          ? sql`(created_at, id) < (${key.at}::timestamptz, ${key.id}::uuid)`
+          : sql`(created_at, id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
       }
+      const order = descending ? sql.literal("created_at DESC, id DESC") : sql.literal("created_at, id")
       const rows = yield* sql`
         SELECT ${jobColumns} FROM ai_jobs
-        WHERE ${sql.and(where)} ORDER BY created_at, id LIMIT ${size + 1}`
+        WHERE ${sql.and(where)} ORDER BY ${order} LIMIT ${size + 1}`
       const jobs = yield* decodeRows(decode.job)(rows)
       return pageOf(jobs.slice(0, size).map(toAiJob), jobs.length > size, (job) => [job.created_at, job.job_id])
     },
     storageErrors("JobStore.listJobs")
+  )
+
+  const findJobIds: Service["findJobIds"] = Effect.fn("JobStore.findJobIds")(
+    function*(text: string, options?: { readonly limit?: number }) {
+      const { abbreviation, limit } = yield* jobIdSearch(text, options)
+      const { ending } = abbreviation
+      // Ids that start with it: a range of the primary key.
+      const starting = sql`SELECT id FROM ai_jobs WHERE id BETWEEN ${abbreviation.first}::uuid AND ${abbreviation.last}::uuid`
+      // Ids that end with it: `right(id::text, 8)` is spelled exactly as index ai_jobs_short_id_idx (migration 0006) has it.
+      const rows = ending === null
+        ? yield* sql`${starting} ORDER BY id LIMIT ${limit}`
+        : yield* sql`
+          ${starting}
+          UNION
+          SELECT id FROM ai_jobs
+          WHERE right(id::text, 8) = ${ending.shortId} AND right(id::text, ${ending.text.length}) = ${ending.text}
+          ORDER BY id LIMIT ${limit}`
+      return yield* decodeJobIds(rows)
+    },
+    storageErrors("JobStore.findJobIds")
   )
 
   const transition: Service["transition"] = Effect.fn("JobStore.transition")(
@@ -157,9 +182,20 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   )
 
   const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
-    (jobId: JobId, pinned: boolean) => patchJob(jobId, [sql`is_pinned = ${pinned}`], undefined, "JobStore.setPinned"),
+    function*(jobId: JobId, pinned: boolean, options?: WithEvents) {
+      const now = yield* DateTime.now
+      // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
+      const [row] = yield* sql`
+        UPDATE ai_jobs SET is_pinned = ${pinned}, updated_at = ${instantParam(now)}::timestamptz
+        WHERE id = ${jobId} AND is_pinned <> ${pinned} RETURNING ${jobColumns}`
+      if (row === undefined) return yield* readJob(jobId)
+      const job = toAiJob(yield* decode.job(row))
+      yield* insertEventsFor(insertEvents, "JobStore.setPinned")(options?.events)
+      return job
+    },
+    inTransaction(sql),
     storageErrors("JobStore.setPinned")
   )
 
-  return { createJob, getJob, lockJob, listJobs, transition, updateJob, setPinned }
+  return { createJob, getJob, lockJob, listJobs, findJobIds, transition, updateJob, setPinned }
 }

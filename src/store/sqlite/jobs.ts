@@ -16,6 +16,7 @@ import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } fro
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode, encode } from "./rows.js"
+import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { newJob } from "../internal/newRows.js"
 import {
   alreadyExistsAsStorageError,
@@ -89,6 +90,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   const listJobs: Service["listJobs"] = Effect.fn("JobStore.listJobs")(
     function*(filter: JobFilter = {}) {
       const limit = pageSize(filter.limit)
+      const descending = filter.order === "desc"
       const where: Array<Fragment> = []
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
@@ -98,16 +100,36 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.cursor !== undefined) {
         const { at, id } = yield* decodeCursor(filter.cursor)
-        where.push(sql`(created_at, id) > (${at}, ${id})`)
+        where.push(descending ? sql`(created_at, id) < (${at}, ${id})` : sql`(created_at, id) > (${at}, ${id})`)
       }
+      const order = descending ? sql.literal("created_at DESC, id DESC") : sql.literal("created_at, id")
       const rows = yield* sql`
         SELECT * FROM ai_jobs WHERE ${sql.and(where)}
-        ORDER BY created_at, id
+        ORDER BY ${order}
         LIMIT ${limit + 1}`
       const items = yield* decodeRows(decode.job)(rows.slice(0, limit))
       return pageOf(items, rows.length > limit, (job) => [job.created_at, job.job_id])
     },
     storageErrors("JobStore.listJobs")
+  )
+
+  const findJobIds: Service["findJobIds"] = Effect.fn("JobStore.findJobIds")(
+    function*(text: string, options?: { readonly limit?: number }) {
+      const { abbreviation, limit } = yield* jobIdSearch(text, options)
+      const { ending } = abbreviation
+      // Ids that start with it: a range of the primary key.
+      const starting = sql`SELECT id FROM ai_jobs WHERE id BETWEEN ${abbreviation.first} AND ${abbreviation.last}`
+      // Ids that end with it: `substr(id, 29)` is spelled exactly as index ai_jobs_by_short_id (migration 0006) has it.
+      const rows = ending === null
+        ? yield* sql`${starting} ORDER BY id LIMIT ${limit}`
+        : yield* sql`
+          ${starting}
+          UNION
+          SELECT id FROM ai_jobs WHERE substr(id, 29) = ${ending.shortId} AND substr(id, ${37 - ending.text.length}) = ${ending.text}
+          ORDER BY id LIMIT ${limit}`
+      return yield* decodeJobIds(rows)
+    },
+    storageErrors("JobStore.findJobIds")
   )
 
   const transition: Service["transition"] = Effect.fn("JobStore.transition")(
@@ -161,8 +183,19 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   )
 
   const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
-    function*(jobId, pinned: boolean) {
-      return yield* patchJob(jobId, { is_pinned: pinned }, [])
+    function*(jobId, pinned: boolean, options?: WithEvents) {
+      return yield* write(Effect.gen(function*() {
+        const set = yield* encode.jobColumns({ is_pinned: pinned, updated_at: yield* DateTime.now })
+        // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
+        const updated = yield* updateJobRow(set, [sql`id = ${jobId}`, sql`is_pinned <> ${pinned ? 1 : 0}`])
+        if (Option.isSome(updated)) {
+          yield* insertEvents(sql, options?.events ?? [])
+          return updated.value
+        }
+        const current = yield* findJob(jobId)
+        if (Option.isNone(current)) return yield* new NotFound({ entity: "job", id: jobId })
+        return current.value
+      }))
     },
     alreadyExistsAsStorageError("JobStore.setPinned"),
     storageErrors("JobStore.setPinned")
@@ -201,5 +234,5 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { createJob, getJob, lockJob, listJobs, transition, updateJob, setPinned, pruneJobs }
+  return { createJob, getJob, lockJob, listJobs, findJobIds, transition, updateJob, setPinned, pruneJobs }
 }

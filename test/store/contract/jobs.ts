@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Cause from "effect/Cause"
 import * as TestClock from "effect/TestClock"
 import type { AiJob } from "../../../src/domain/AiJob.js"
+import { JobId } from "../../../src/domain/Ids.js"
 import { MetricNames } from "../../../src/domain/JobMetrics.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { at, byEventId, encode, eventRecord, expectTag, failureOf, ids, jobEvent, millis, newJob } from "../fixtures.js"
@@ -184,6 +185,41 @@ export const jobContract = (backend: Backend): void => {
       }))
   })
 
+  describe("findJobIds", () => {
+    // j1's short id (its last 8 digits) is the start of j3's id; j1 and j2 share their first 4 digits.
+    const j1 = JobId.make("11111111-2222-4333-8444-5555fd5b541b")
+    const j2 = JobId.make("11112222-3333-4444-8555-66667777abcd")
+    const j3 = JobId.make("fd5b541b-0000-4000-8000-000000000001")
+
+    test("R5 findJobIds finds jobs by the start of their id (4+ digits) or its end (8+ digits, the short id), dashes and case ignored", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        for (const id of [j2, j3, j1]) yield* store.createJob(newJob({ job_id: id }))
+        const find = (text: string, limit?: number) => store.findJobIds(text, limit === undefined ? undefined : { limit })
+        assert.deepStrictEqual(yield* find("fd5b541b"), [j1, j3], "j1's short id, and the start of j3: both, in id order")
+        assert.deepStrictEqual(yield* find("5555fd5b541b"), [j1], "a longer ending")
+        assert.deepStrictEqual(yield* find("8444-5555FD5B541B"), [j1], "an ending across a dash, upper case")
+        assert.deepStrictEqual(yield* find("FD5B-541B-0000"), [j3], "a start with dashes anywhere")
+        assert.deepStrictEqual(yield* find("1111"), [j1, j2])
+        assert.deepStrictEqual(yield* find("1111", 1), [j1], "at most limit ids")
+        assert.deepStrictEqual(yield* find("11112"), [j2])
+        assert.deepStrictEqual(yield* find(j1), [j1], "a whole id")
+        assert.deepStrictEqual(yield* find("5b541b"), [], "under 8 digits: only a start, and no id starts so")
+        assert.deepStrictEqual(yield* find("22224333"), [], "digits from the middle of an id match nothing")
+        assert.deepStrictEqual(yield* find("abcd0000"), [])
+      }))
+
+    test("R5 findJobIds refuses a malformed abbreviation with DecodeFailure", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* store.createJob(newJob({ job_id: j1 }))
+        for (const text of ["", "abc", "fd5b541g", "1111 2222", `${j1}0`, "%", "1111%"]) {
+          const error = expectTag(yield* failureOf(store.findJobIds(text)), "DecodeFailure")
+          assert.strictEqual(error.subject, "abbreviated id", text)
+        }
+      }))
+  })
+
   describe("listJobs", () => {
     test("R5 listJobs of an empty store is an empty last page", () =>
       Effect.gen(function*() {
@@ -338,6 +374,41 @@ export const jobContract = (backend: Backend): void => {
         assert.deepStrictEqual(sizes, [10, 10, 5])
         assert.isNull(cursor)
         assert.deepStrictEqual(seen, jobIdsOf([...created].sort(byCreatedThenId)))
+      }))
+
+    test("R5 listJobs with order desc lists newest first and pages back with keyset cursors: 25 by 10 give 10, 10, 5", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const created: Array<AiJob> = []
+        // Five jobs per instant, created out of time order: page boundaries fall between equal created_at values.
+        for (let i = 0; i < 25; i++) {
+          yield* TestClock.setTime(1_000 * ((i * 3) % 5))
+          created.push(yield* store.createJob(newJob({ job_kind: i % 2 === 0 ? "doc_edit" : "doc_rewrite" })))
+        }
+        const pages = (filter: { readonly kinds?: ReadonlyArray<"doc_edit"> }) =>
+          Effect.gen(function*() {
+            const sizes: Array<number> = []
+            const seen: Array<string> = []
+            let cursor: string | null = null
+            for (let n = 0; n < 10; n++) {
+              const page: { items: ReadonlyArray<AiJob>; next_cursor: string | null } = yield* store.listJobs({
+                ...filter,
+                order: "desc",
+                limit: 10,
+                ...(cursor === null ? {} : { cursor })
+              })
+              sizes.push(page.items.length)
+              seen.push(...jobIdsOf(page.items))
+              cursor = page.next_cursor
+              if (cursor === null) break
+            }
+            return { sizes, seen }
+          })
+        const newestFirst = [...created].sort(byCreatedThenId).reverse()
+        assert.deepStrictEqual(yield* pages({}), { sizes: [10, 10, 5], seen: jobIdsOf(newestFirst) })
+        const edits = newestFirst.filter((job) => job.job_kind === "doc_edit")
+        assert.deepStrictEqual(yield* pages({ kinds: ["doc_edit"] }), { sizes: [10, 3], seen: jobIdsOf(edits) })
+        assert.deepStrictEqual(jobIdsOf((yield* store.listJobs({ order: "asc", limit: 3 })).items), jobIdsOf([...created].sort(byCreatedThenId).slice(0, 3)))
       }))
 
     test("R5 listJobs pages 100 jobs by default", () =>

@@ -1,0 +1,4 @@
+-- Looking a job up by its short id (the last 8 hex digits that tables and
+-- timelines print) is an index search, not a scan of every id. The store's
+-- query spells this expression exactly, so SQLite uses the index.
+CREATE INDEX IF NOT EXISTS ai_jobs_by_short_id ON ai_jobs (substr(id, 29));

@@ -1,0 +1,30 @@
+/**
+ * What both stores' `findJobIds` share: checking the abbreviation and the
+ * limit before any SQL, and decoding the ids found.
+ */
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import * as IdAbbreviation from "../../domain/IdAbbreviation.js"
+import { JobId } from "../../domain/Ids.js"
+import type { CorruptRow } from "../StoreErrors.js"
+import { decodeRows, rowDecoder } from "./decodeRow.js"
+
+/** A checked search: the abbreviation spelled out, and how many ids to return (1..1000, default 10). */
+export const jobIdSearch = (
+  abbreviation: string,
+  options?: { readonly limit?: number }
+): Effect.Effect<{ readonly abbreviation: IdAbbreviation.IdAbbreviation; readonly limit: number }, DecodeFailure> =>
+  Effect.map(IdAbbreviation.parse(abbreviation), (parsed) => {
+    const limit = options?.limit
+    return {
+      abbreviation: parsed,
+      limit: limit === undefined || !Number.isFinite(limit) ? 10 : Math.max(1, Math.min(1000, Math.floor(limit)))
+    }
+  })
+
+const decodeIdRows = decodeRows(rowDecoder(Schema.Struct({ id: JobId }), "ai_jobs"))
+
+/** The ids of `SELECT id FROM ai_jobs ...` rows. */
+export const decodeJobIds = (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<JobId>, CorruptRow> =>
+  Effect.map(decodeIdRows(rows), (decoded) => decoded.map((row) => row.id))

@@ -1,0 +1,109 @@
+/**
+ * Help as a person reads it: every option described, usage lines that name
+ * the whole command, plain text through a pipe (and with NO_COLOR or
+ * TERM=dumb), bold headings and the terminal's width on a real terminal, and
+ * a clear refusal of an option given without its value. No database needed.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { ANSI, type CliResult, runCli, runCliOnTerminal, widest } from "./cli.js"
+import { assertOneLineError } from "./operator.suite.js"
+
+const COMMANDS = [
+  [],
+  ["demo"],
+  ["migrate"],
+  ["recover"],
+  ["jobs"],
+  ["jobs", "list"],
+  ["jobs", "show"],
+  ["jobs", "resume"],
+  ["jobs", "retry"],
+  ["jobs", "cancel"],
+  ["jobs", "pin"],
+  ["jobs", "unpin"],
+  ["events"],
+  ["prune"],
+  ["retention"]
+] as const
+
+const ok = (result: CliResult): string => {
+  assert.strictEqual(result.code, 0, result.stderr)
+  return result.stdout
+}
+
+/** The lines of a help section, up to the next heading. */
+const section = (help: string, title: string): Array<string> => {
+  const all = help.split("\n")
+  const start = all.indexOf(title)
+  if (start === -1) return []
+  const end = all.findIndex((line, i) => i > start && /^[A-Z][A-Z ]+$/.test(line))
+  return all.slice(start + 1, end === -1 ? undefined : end).filter((line) => line.trim() !== "")
+}
+
+describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
+  for (const command of COMMANDS) {
+    const name = ["ai-jobs", ...command].join(" ")
+    it(`R17 ${name} --help: every option described, a full usage line, plain, within 80 columns`, async () => {
+      const help = ok(await runCli([...command, "--help"]))
+      assert.notMatch(help, ANSI, "no ANSI styles through a pipe")
+      assert.isAtMost(widest(help), 80, help)
+      for (const boilerplate of ["A user-defined piece of text.", "A true or false value.", "This setting is optional."]) {
+        assert.notInclude(help, boilerplate)
+      }
+      assert.match(help, new RegExp(`^${name} — \\S`), "it starts with the command and what it does")
+      const usage = section(help, "USAGE")
+      assert.match(usage[0] ?? "", new RegExp(`^  \\$ ${name}( |$)`), "the usage line names the whole command")
+      const options = section(help, "OPTIONS")
+      if (command.length > 0 && !(command.length === 1 && command[0] === "jobs")) assert.isNotEmpty(options, "a command has options")
+      for (const [i, line] of options.entries()) {
+        if (!/^ {2}--/.test(line)) continue
+        assert.match(options[i + 1] ?? "", /^ {6}\S/, `${line.trim()} is described`)
+        assert.include(usage.join(" "), line.trim().split(" ")[0] ?? "", `${line.trim()} is in the usage`)
+      }
+      for (const [i, line] of section(help, "ARGUMENTS").entries()) {
+        if (/^ {2}</.test(line)) assert.match(section(help, "ARGUMENTS")[i + 1] ?? "", /^ {6}\S/, `${line.trim()} is described`)
+      }
+    })
+  }
+
+  it("R17 the root and jobs helps list their commands with what each does; a group named alone shows its help", async () => {
+    const root = ok(await runCli([]))
+    const commands = section(root, "COMMANDS").filter((line) => /^ {2}\S/.test(line)).map((line) => line.trim().split(/\s+/)[0])
+    assert.deepStrictEqual(commands, ["demo", "migrate", "recover", "jobs", "events", "prune", "retention"])
+    const jobs = ok(await runCli(["jobs"]))
+    const actions = section(jobs, "COMMANDS").filter((line) => /^ {2}\S/.test(line)).map((line) => line.trim().split(/\s+/)[0])
+    assert.deepStrictEqual(actions, ["list", "show", "resume", "retry", "cancel", "pin", "unpin"])
+    assert.strictEqual(ok(await runCli(["jobs", "--help"])), jobs)
+  })
+
+  it("R17 on a terminal help has bold headings and wraps to its width; NO_COLOR and TERM=dumb make it plain", async () => {
+    const terminal = await runCliOnTerminal(["jobs", "list", "--help"], { columns: 60 })
+    assert.strictEqual(terminal.code, 0, terminal.stdout)
+    assert.include(terminal.stdout, "\x1b[1mOPTIONS\x1b[0m")
+    assert.isAtMost(widest(terminal.stdout.replace(new RegExp(ANSI.source, "g"), "")), 60, terminal.stdout)
+    assert.include(terminal.stdout.replace(/\s+/g, " "), "$ ai-jobs jobs list [--database path|url]")
+    for (const env of [{ NO_COLOR: "1" }, { TERM: "dumb" }]) {
+      const plain = await runCliOnTerminal(["jobs", "list", "--help"], { columns: 60, env })
+      assert.strictEqual(plain.code, 0, plain.stdout)
+      assert.notMatch(plain.stdout, ANSI, JSON.stringify(env))
+      assert.isAtMost(widest(plain.stdout), 60)
+    }
+  })
+
+  it("R17 COLUMNS sets the width of help written to a pipe", async () => {
+    const wide = ok(await runCli(["jobs", "list", "--help"], { env: { COLUMNS: "140" } }))
+    assert.isAtMost(widest(wide), 140)
+    assert.isAbove(widest(wide), 80)
+    assert.isAtMost(widest(ok(await runCli(["jobs", "list", "--help"], { env: { COLUMNS: "50" } }))), 50)
+  })
+
+  it("R17 an option given without its value is refused with one line saying what it takes (exit 2)", async () => {
+    assertOneLineError(
+      await runCli(["jobs", "list", "--database"]),
+      2,
+      /^error: --database needs a value \(path\|url\): SQLite file path \(default \.\/data\/handshake\.db\), sqlite:<path>, or postgres:\/\/user:pass@host:port\/db\. Falls back to DATABASE_URL\.$/
+    )
+    assertOneLineError(await runCli(["events", "--database", "--json"]), 2, /^error: --database needs a value \(path\|url\)/)
+    assertOneLineError(await runCli(["jobs", "cancel", "0123abcd", "--reason"]), 2, /^error: --reason needs a value \(text\): Why, recorded/)
+  })
+})

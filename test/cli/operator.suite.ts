@@ -1,0 +1,256 @@
+/**
+ * The operator's commands as subprocesses, run unchanged on each store:
+ * the actions (resume, retry, cancel, pin, unpin), abbreviated job ids,
+ * the newest-first jobs list and its order flag, the term_exec alias, and
+ * tables that fit the terminal. Each test makes its own jobs in one shared
+ * database, through the library, then asks the real CLI about them.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import type { AiJob } from "../../src/domain/AiJob.js"
+import { type CliResult, lines, runCli, widest } from "./cli.js"
+import {
+  allJobs,
+  completedJob,
+  eventsOf,
+  failedJob,
+  idStartingWith,
+  jobOf,
+  queuedJob,
+  runsOf,
+  stalledJob
+} from "./fixtures.js"
+
+/** A database the suite runs on. */
+export interface CliDatabase {
+  readonly name: string
+  /** A fresh, empty database: a SQLite path or a postgres:// URL. */
+  readonly create: () => Promise<string>
+  readonly drop: (url: string) => Promise<void>
+}
+
+/** A refusal: exit `code`, nothing on stdout, exactly one line on stderr matching `pattern`. */
+export const assertOneLineError = (result: CliResult, code: number, pattern: RegExp) => {
+  assert.strictEqual(result.code, code, result.stderr)
+  assert.strictEqual(result.stdout, "")
+  const errorLines = lines(result.stderr)
+  assert.strictEqual(errorLines.length, 1, result.stderr)
+  assert.match(errorLines[0] ?? "", pattern)
+  assert.notMatch(result.stderr, /\n\s+at /, "no stack trace")
+}
+
+const ok = (result: CliResult): string => {
+  assert.strictEqual(result.code, 0, result.stderr)
+  return result.stdout
+}
+
+/** What a command said, as one line (it wraps to the width it is given). */
+const said = (result: CliResult): string => ok(result).replace(/\s+/g, " ").trim()
+
+const short = (job: AiJob) => job.job_id.slice(-8)
+
+/** The lifecycle events of a job, as `actor from→to reason`. */
+const history = async (url: string, job: AiJob) =>
+  (await eventsOf(url, job.job_id))
+    .filter((event) => event.type === "system")
+    .map((event) => `${event.actor} ${String(event.body["from_state"])}→${String(event.body["to_state"])} ${String(event.body["reason"] ?? "")}`.trim())
+
+export const runOperatorSuite = (database: CliDatabase): void => {
+  describe(`ai-jobs operator commands on ${database.name}`, () => {
+    let url = ""
+    const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => runCli([...args, "--database", url], { env })
+
+    beforeAll(async () => {
+      url = await database.create()
+      const migrated = await runCli(["migrate", "--database", url])
+      assert.strictEqual(migrated.code, 0, migrated.stderr)
+    }, 120_000)
+    afterAll(() => database.drop(url))
+
+    describe.concurrent("actions", { timeout: 120_000 }, () => {
+      it("R6 jobs resume <short id> --reason: a stalled job runs again under a new workflow run, recorded as a human action", async () => {
+        const job = await stalledJob(url)
+        assert.strictEqual(job.state, "stalled")
+        const result = await cli(["jobs", "resume", short(job), "--reason", "disk replaced"])
+        const after = await jobOf(url, job.job_id)
+        assert.strictEqual(after.state, "running")
+        assert.strictEqual(after.status_reason, "disk replaced")
+        const runs = await runsOf(url, job.job_id)
+        assert.deepStrictEqual(runs.map((run) => run.status), ["stalled", "running"], "the crashed run stays stalled; a new one runs")
+        assert.strictEqual(after.workflow_run_id, runs[1]?.id)
+        assert.strictEqual(said(result), `Resumed job ${job.job_id}: stalled → running, under new workflow run ${runs[1]?.id}.`)
+        assert.deepStrictEqual((await history(url, job)).slice(-1), ["human stalled→running disk replaced"])
+      })
+
+      it("R6c jobs retry <start of the id>: a failed job is queued again, recorded as a human action", async () => {
+        const job = await failedJob(url, { job_id: idStartingWith(`a${Math.random().toString(16).slice(2, 9)}`) })
+        const result = await cli(["jobs", "retry", job.job_id.slice(0, 13)])
+        assert.strictEqual(said(result), `Retried job ${job.job_id}: failed → queued.`)
+        assert.strictEqual((await jobOf(url, job.job_id)).state, "queued")
+        assert.deepStrictEqual((await history(url, job)).slice(-1), ["human failed→queued"])
+      })
+
+      it("R6 jobs cancel: a queued job is cancelled by a human; cancelling it again is refused (exit 1, one line) and changes nothing", async () => {
+        const job = await queuedJob(url)
+        assert.strictEqual(said(await cli(["jobs", "cancel", job.job_id, "--reason", "duplicate"])), `Cancelled job ${job.job_id}: queued → cancelled.`)
+        const cancelled = await jobOf(url, job.job_id)
+        assert.strictEqual(cancelled.state, "cancelled")
+        const events = await eventsOf(url, job.job_id)
+        assertOneLineError(
+          await cli(["jobs", "cancel", short(job)]),
+          1,
+          new RegExp(`^error: cannot cancel job ${job.job_id}: it is cancelled; only jobs that are queued, running, stalled, awaiting_validation or awaiting_user can be cancelled$`)
+        )
+        assert.deepStrictEqual(await jobOf(url, job.job_id), cancelled)
+        assert.strictEqual((await eventsOf(url, job.job_id)).length, events.length)
+        assert.deepStrictEqual((await history(url, job)).slice(-1), ["human queued→cancelled duplicate"])
+      })
+
+      it("R6a jobs resume of a job that is not stalled is refused: exit 1, no new run, no event", async () => {
+        const job = await completedJob(url)
+        const events = (await eventsOf(url, job.job_id)).length
+        assertOneLineError(
+          await cli(["jobs", "resume", short(job)]),
+          1,
+          /^error: cannot resume job .*: it is completed; only jobs that are stalled can be resumed$/
+        )
+        assert.strictEqual((await runsOf(url, job.job_id)).length, 1)
+        assert.strictEqual((await eventsOf(url, job.job_id)).length, events)
+      })
+
+      it("R6b jobs retry of a job that did not fail is refused: exit 1, nothing changed", async () => {
+        const job = await completedJob(url)
+        assertOneLineError(await cli(["jobs", "retry", short(job)]), 1, /^error: cannot retry job .*: it is completed; only jobs that are failed can be retried$/)
+        assert.strictEqual((await jobOf(url, job.job_id)).state, "completed")
+      })
+
+      it("R18 jobs pin and unpin are audited human actions; pinning a pinned job changes nothing", async () => {
+        const job = await completedJob(url)
+        assert.strictEqual(said(await cli(["jobs", "pin", short(job), "--reason", "incident 7"])), `Pinned job ${job.job_id}: pruning keeps it.`)
+        assert.isTrue((await jobOf(url, job.job_id)).is_pinned)
+        const events = (await eventsOf(url, job.job_id)).length
+        assert.strictEqual(said(await cli(["jobs", "pin", short(job)])), `Job ${job.job_id} is already pinned; nothing changed.`)
+        assert.strictEqual((await eventsOf(url, job.job_id)).length, events, "no event for a pin that changed nothing")
+        assert.match(ok(await cli(["jobs", "show", short(job)])), /pinned\s+yes/)
+        assert.strictEqual(said(await cli(["jobs", "unpin", short(job)])), `Unpinned job ${job.job_id}: pruning may delete it again.`)
+        assert.isFalse((await jobOf(url, job.job_id)).is_pinned)
+        assert.deepStrictEqual((await history(url, job)).slice(-2), [
+          "human completed→completed pinned: incident 7",
+          "human completed→completed unpinned"
+        ])
+        assert.strictEqual((await jobOf(url, job.job_id)).state, "completed")
+      })
+
+      it("R10 actions print the job as JSON with --json, and resume its new workflow run", async () => {
+        const job = await stalledJob(url)
+        const resumed = JSON.parse(ok(await cli(["jobs", "resume", short(job), "--json"]))) as {
+          job: { job_id: string; state: string; workflow_run_id: string }
+          run: { id: string; status: string; job_id: string }
+        }
+        assert.strictEqual(resumed.job.job_id, job.job_id)
+        assert.strictEqual(resumed.job.state, "running")
+        assert.strictEqual(resumed.run.status, "running")
+        assert.strictEqual(resumed.run.job_id, job.job_id)
+        assert.strictEqual(resumed.job.workflow_run_id, resumed.run.id)
+        const pinned = JSON.parse(ok(await cli(["jobs", "pin", short(job), "--json"]))) as Record<string, Record<string, unknown>>
+        assert.deepStrictEqual(Object.keys(pinned), ["job"])
+        assert.strictEqual(pinned["job"]?.["is_pinned"], true)
+      })
+
+      it("R5 an action on an id that names no job exits 1; a malformed id or a reason the recorder refuses exits 2; nothing changes", async () => {
+        const job = await queuedJob(url)
+        const before = (await eventsOf(url, job.job_id)).length
+        assertOneLineError(await cli(["jobs", "cancel", "123e4567-e89b-42d3-a456-426614174000"]), 1, /^error: No job with id 123e4567-e89b-42d3-a456-426614174000$/)
+        assertOneLineError(await cli(["jobs", "cancel", "12-zz"]), 2, /^error: malformed job id "12-zz"; expected a job id \(a UUID/)
+        assertOneLineError(
+          await cli(["jobs", "cancel", short(job), "--reason", "x".repeat(70_000)]),
+          2,
+          /^error: bad --reason: Invalid Flight Recorder event: .*bytes/
+        )
+        assert.strictEqual((await jobOf(url, job.job_id)).state, "queued")
+        assert.strictEqual((await eventsOf(url, job.job_id)).length, before)
+      })
+    })
+
+    describe.concurrent("abbreviated job ids", { timeout: 120_000 }, () => {
+      it("R5 jobs show and events --job take a job's short id (as tables print it) or the start of its id", async () => {
+        const job = await failedJob(url)
+        const byShort = JSON.parse(ok(await cli(["jobs", "show", short(job), "--json"]))) as { job: { job_id: string } }
+        assert.strictEqual(byShort.job.job_id, job.job_id)
+        const byStart = JSON.parse(ok(await cli(["jobs", "show", job.job_id.slice(0, 23).toUpperCase(), "--json"]))) as { job: { job_id: string } }
+        assert.strictEqual(byStart.job.job_id, job.job_id)
+        const events = JSON.parse(ok(await cli(["events", "--job", short(job), "--json"]))) as Array<{ job_id: string }>
+        assert.deepStrictEqual(events.map((event) => event.job_id), (await eventsOf(url, job.job_id)).map(() => job.job_id))
+        assert.isAbove(events.length, 2)
+      })
+
+      it("R5 an abbreviation that matches several jobs is refused: exit 2, one line naming them", async () => {
+        const prefix = `b${Math.random().toString(16).slice(2, 9)}`
+        const a = await queuedJob(url, { job_id: idStartingWith(`${prefix}1`) })
+        const b = await queuedJob(url, { job_id: idStartingWith(`${prefix}2`) })
+        const [first, second] = [a.job_id, b.job_id].sort()
+        for (const args of [["jobs", "show", prefix], ["events", "--job", prefix], ["jobs", "cancel", prefix]]) {
+          const flag = args[0] === "events" ? "--job" : "job id"
+          assertOneLineError(
+            await cli(args),
+            2,
+            new RegExp(`^error: ambiguous ${flag} "${prefix}": 2 jobs match \\(${first}, ${second}\\); give more of the id$`)
+          )
+        }
+        assert.deepStrictEqual([(await jobOf(url, a.job_id)).state, (await jobOf(url, b.job_id)).state], ["queued", "queued"])
+        assert.strictEqual(said(await cli(["jobs", "cancel", `${prefix}2`])), `Cancelled job ${b.job_id}: queued → cancelled.`)
+      })
+
+      it("R5 an abbreviation that matches no job exits 1 with one line; one that is no abbreviation exits 2", async () => {
+        assertOneLineError(await cli(["jobs", "show", "fffffff0"]), 1, /^error: no job id starts or ends with "fffffff0"$/)
+        assertOneLineError(await cli(["events", "--job", "ffff0"]), 1, /^error: no job id starts with "ffff0"$/)
+        assertOneLineError(await cli(["jobs", "show", "abc"]), 2, /^error: malformed job id "abc"; expected a job id/)
+        assertOneLineError(await cli(["events", "--job", "not-hex"]), 2, /^error: malformed --job "not-hex"; expected a job id/)
+      })
+    })
+
+    describe.concurrent("jobs list", { timeout: 120_000 }, () => {
+      it("R5 jobs list shows the newest jobs first; --order oldest the other way; a cut listing says which end it shows", async () => {
+        const created: Array<AiJob> = []
+        for (const ago of ["3 minutes", "2 minutes", "1 minute"] as const) created.push(await queuedJob(url, { job_kind: "canvas_cluster" }, ago))
+        const ids: Array<string> = created.map((job) => job.job_id)
+        const listed = (result: CliResult) => (JSON.parse(ok(result)) as Array<{ job_id: string }>).map((job) => job.job_id)
+        assert.deepStrictEqual(listed(await cli(["jobs", "list", "--kind", "canvas_cluster", "--json"])), [...ids].reverse())
+        const newest = await cli(["jobs", "list", "--kind", "canvas_cluster", "--limit", "2", "--json"])
+        assert.deepStrictEqual(listed(newest), [ids[2], ids[1]])
+        assert.strictEqual(newest.stderr, "(showing the newest 2 jobs; more match: narrow the filters or raise --limit)\n")
+        const oldest = await cli(["jobs", "list", "--kind", "canvas_cluster", "--order", "oldest", "--limit", "2", "--json"])
+        assert.deepStrictEqual(listed(oldest), [ids[0], ids[1]])
+        assert.strictEqual(oldest.stderr, "(showing the oldest 2 jobs; more match: narrow the filters or raise --limit)\n")
+        const table = lines(ok(await cli(["jobs", "list", "--kind", "canvas_cluster"])))
+        assert.deepStrictEqual(table.filter((line) => /^[0-9a-f]{8}\s/.test(line)).map((line) => line.slice(0, 8)), [...created].reverse().map(short))
+        assertOneLineError(await cli(["jobs", "list", "--order", "sideways"]), 2, /^error: unknown --order "sideways"; expected one of newest, oldest$/)
+      })
+
+      it("R1a jobs list --kind term_exec lists terminal_exec jobs, as submit accepts the alias", async () => {
+        const job = await queuedJob(url, { job_kind: "term_exec", capability_profile_id: "Coder" })
+        assert.strictEqual(job.job_kind, "terminal_exec")
+        const listed = JSON.parse(ok(await cli(["jobs", "list", "--kind", "term_exec", "--json"]))) as Array<{ job_id: string; job_kind: string }>
+        assert.include(listed.map((item) => item.job_id), job.job_id)
+        assert.deepStrictEqual([...new Set(listed.map((item) => item.job_kind))], ["terminal_exec"])
+      })
+
+      it("R5 tables fit 80 columns through a pipe and use a wider terminal's COLUMNS", async () => {
+        const failed = await failedJob(url, { job_kind: "asr_transcribe" })
+        for (const args of [["jobs", "list"], ["events", "--job", short(failed)], ["jobs", "show", short(failed)]]) {
+          const narrow = ok(await cli(args))
+          assert.isAtMost(widest(narrow), 80, `${args.join(" ")}:\n${narrow}`)
+          const wide = ok(await cli(args, { COLUMNS: "200" }))
+          assert.isAtMost(widest(wide), 200)
+          assert.isAbove(widest(wide), 80, `${args.join(" ")} uses the width it is given`)
+        }
+        const wide = lines(ok(await cli(["jobs", "list", "--kind", "asr_transcribe"], { COLUMNS: "200" })))
+        assert.match(wide[0] ?? "", /^JOB\s+KIND\s+STATE\s+PROFILE\s+CREATED\s+UPDATED\s+REASON \/ ERROR$/)
+        assert.match(wide[1] ?? "", new RegExp(`^${short(failed)}\\s+asr_transcribe\\s+failed\\s+Analyst\\s+.*ToolError: the tool crashed$`))
+        const narrow = lines(ok(await cli(["jobs", "list", "--kind", "asr_transcribe"])))
+        assert.notMatch(narrow[0] ?? "", /UPDATED/, "at 80 columns the least useful column is left out")
+        assert.match(narrow.join("\n"), new RegExp(`${short(failed)}\\s+asr_transcribe\\s+failed.*\\n\\s{4}ToolError: the tool crashed`), "the reason moves under its row")
+        assert.strictEqual((await allJobs(url)).find((job) => job.job_id === failed.job_id)?.state, "failed")
+      })
+    })
+  })
+}
