@@ -37,7 +37,7 @@ export interface Page<A> {
   readonly next_cursor: string | null
 }
 
-/** Filters for listing jobs. Ordered by `created_at`, then `job_id`, oldest first. */
+/** Filters for listing jobs. Ordered by `created_at`, then `job_id`; oldest first unless `order` says otherwise. */
 export interface JobFilter {
   readonly states?: ReadonlyArray<JobState>
   readonly kinds?: ReadonlyArray<JobKind>
@@ -45,6 +45,8 @@ export interface JobFilter {
   readonly created_before?: DateTime.Utc
   readonly trace_id?: TraceId
   readonly workflow_run_id?: WorkflowRunId
+  /** `asc` (default): oldest first; `desc`: newest first. A cursor continues in the order of the page that gave it. */
+  readonly order?: "asc" | "desc"
   /** Page size, default 100, at most 1000. */
   readonly limit?: number
   /** The `next_cursor` of the previous page; anything else fails with `DecodeFailure`. */

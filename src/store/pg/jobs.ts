@@ -69,6 +69,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   const listJobs: Service["listJobs"] = Effect.fn("JobStore.listJobs")(
     function*(filter: JobFilter = {}) {
       const size = pageSize(filter.limit)
+      const descending = filter.order === "desc"
       const where: Array<Statement.Fragment> = []
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
@@ -82,11 +83,14 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.cursor !== undefined) {
         const key = yield* decodeCursor(filter.cursor)
-        where.push(sql`(created_at, id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
+        where.push(descending
+          ? sql`(created_at, id) < (${key.at}::timestamptz, ${key.id}::uuid)`
+          : sql`(created_at, id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
       }
+      const order = descending ? sql.literal("created_at DESC, id DESC") : sql.literal("created_at, id")
       const rows = yield* sql`
         SELECT ${jobColumns} FROM ai_jobs
-        WHERE ${sql.and(where)} ORDER BY created_at, id LIMIT ${size + 1}`
+        WHERE ${sql.and(where)} ORDER BY ${order} LIMIT ${size + 1}`
       const jobs = yield* decodeRows(decode.job)(rows)
       return pageOf(jobs.slice(0, size).map(toAiJob), jobs.length > size, (job) => [job.created_at, job.job_id])
     },

@@ -78,6 +78,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   const listJobs: Service["listJobs"] = Effect.fn("JobStore.listJobs")(
     function*(filter: JobFilter = {}) {
       const limit = pageSize(filter.limit)
+      const descending = filter.order === "desc"
       const where: Array<Fragment> = []
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
@@ -87,11 +88,12 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.cursor !== undefined) {
         const { at, id } = yield* decodeCursor(filter.cursor)
-        where.push(sql`(created_at, id) > (${at}, ${id})`)
+        where.push(descending ? sql`(created_at, id) < (${at}, ${id})` : sql`(created_at, id) > (${at}, ${id})`)
       }
+      const order = descending ? sql.literal("created_at DESC, id DESC") : sql.literal("created_at, id")
       const rows = yield* sql`
         SELECT * FROM ai_jobs WHERE ${sql.and(where)}
-        ORDER BY created_at, id
+        ORDER BY ${order}
         LIMIT ${limit + 1}`
       const items = yield* decodeRows(decode.job)(rows.slice(0, limit))
       return pageOf(items, rows.length > limit, (job) => [job.created_at, job.job_id])

@@ -340,6 +340,41 @@ export const jobContract = (backend: Backend): void => {
         assert.deepStrictEqual(seen, jobIdsOf([...created].sort(byCreatedThenId)))
       }))
 
+    test("R5 listJobs with order desc lists newest first and pages back with keyset cursors: 25 by 10 give 10, 10, 5", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const created: Array<AiJob> = []
+        // Five jobs per instant, created out of time order: page boundaries fall between equal created_at values.
+        for (let i = 0; i < 25; i++) {
+          yield* TestClock.setTime(1_000 * ((i * 3) % 5))
+          created.push(yield* store.createJob(newJob({ job_kind: i % 2 === 0 ? "doc_edit" : "doc_rewrite" })))
+        }
+        const pages = (filter: { readonly kinds?: ReadonlyArray<"doc_edit"> }) =>
+          Effect.gen(function*() {
+            const sizes: Array<number> = []
+            const seen: Array<string> = []
+            let cursor: string | null = null
+            for (let n = 0; n < 10; n++) {
+              const page: { items: ReadonlyArray<AiJob>; next_cursor: string | null } = yield* store.listJobs({
+                ...filter,
+                order: "desc",
+                limit: 10,
+                ...(cursor === null ? {} : { cursor })
+              })
+              sizes.push(page.items.length)
+              seen.push(...jobIdsOf(page.items))
+              cursor = page.next_cursor
+              if (cursor === null) break
+            }
+            return { sizes, seen }
+          })
+        const newestFirst = [...created].sort(byCreatedThenId).reverse()
+        assert.deepStrictEqual(yield* pages({}), { sizes: [10, 10, 5], seen: jobIdsOf(newestFirst) })
+        const edits = newestFirst.filter((job) => job.job_kind === "doc_edit")
+        assert.deepStrictEqual(yield* pages({ kinds: ["doc_edit"] }), { sizes: [10, 3], seen: jobIdsOf(edits) })
+        assert.deepStrictEqual(jobIdsOf((yield* store.listJobs({ order: "asc", limit: 3 })).items), jobIdsOf([...created].sort(byCreatedThenId).slice(0, 3)))
+      }))
+
     test("R5 listJobs pages 100 jobs by default", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
