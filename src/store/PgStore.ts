@@ -18,7 +18,7 @@ import { JobStore } from "./JobStore.js"
 import { inTransaction } from "./pg/storageErrors.js"
 import { makeEvents } from "./pg/events.js"
 import { makeJobs } from "./pg/jobs.js"
-import { migrate } from "./pg/migrations.js"
+import { migrate, schemaVersion } from "./pg/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRuns } from "./pg/runs.js"
 import { makeWorkers } from "./pg/workers.js"
@@ -37,6 +37,7 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient
   const { insertEvents, ...sink } = events
   return JobStore.of({
     dialect: "pg",
+    schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
     transaction: (effect) =>
       inTransaction(sql)(effect).pipe(
         Effect.mapError((error) =>

@@ -22,7 +22,7 @@ import * as Layer from "effect/Layer"
 import { JobStore } from "./JobStore.js"
 import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
-import { migrate } from "./sqlite/migrations.js"
+import { migrate, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./sqlite/runs.js"
 import type { SqliteContext } from "./sqlite/support.js"
@@ -63,6 +63,7 @@ export const make: Effect.Effect<JobStore["Type"], StorageError, SqlClient.SqlCl
 
   return JobStore.of({
     dialect: "sqlite",
+    schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
     transaction,
     ...makeJobMethods(context),
     ...makeRunMethods(context),

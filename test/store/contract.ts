@@ -11,6 +11,7 @@ import { jobContract } from "./contract/jobs.js"
 import { lifecycleContract } from "./contract/lifecycle.js"
 import { pruningContract } from "./contract/pruning.js"
 import { runContract } from "./contract/runs.js"
+import { schemaContract } from "./contract/schema.js"
 import { transactionContract } from "./contract/transactions.js"
 import { updateContract } from "./contract/updates.js"
 import { workerContract } from "./contract/workers.js"
@@ -29,5 +30,6 @@ export const runJobStoreContract = (backend: Backend): void => {
     pruningContract(backend)
     eventContract(backend)
     transactionContract(backend)
+    schemaContract(backend)
   })
 }
