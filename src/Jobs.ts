@@ -116,6 +116,15 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   /** failed → queued. The next claim creates a new workflow run (R6c). Poisoned jobs never retry (R6b). */
   readonly retry: Transition
   readonly fail: (jobId: JobId, error: string, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
+  /**
+   * Operator action: pruning never deletes a pinned job (R18). Audited like a
+   * transition: one `system` event (the state is the same before and after,
+   * the reason says `pinned`), written with the change. Pinning a pinned job
+   * changes nothing and writes no event.
+   */
+  readonly pin: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
+  /** Operator action: the job may be pruned again. Audited as `pin` is. */
+  readonly unpin: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   /** Adds to a job's metrics (counters are summed; the result must stay in range). */
   readonly addMetrics: (
     jobId: JobId,
@@ -272,6 +281,25 @@ export const make = Effect.gen(function*() {
     }))
   })
 
+  /** Sets a job's pin, with its event, when that changes it (the store writes nothing otherwise). */
+  const setPin = (pinned: boolean, span: string) =>
+    Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
+      return yield* store.transaction(Effect.gen(function*() {
+        const before = yield* store.getJob(jobId)
+        if (before.is_pinned === pinned) return before
+        const what = pinned ? "pinned" : "unpinned"
+        const record = yield* prepare(lifecycleEvent({
+          job: before,
+          from: before.state,
+          to: before.state,
+          workflow_run_id: before.workflow_run_id,
+          reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
+          ...(options.actor !== undefined ? { actor: options.actor } : {})
+        }))
+        return yield* store.setPinned(jobId, pinned, { events: [record] })
+      }))
+    })
+
   const fail = move("failed", "Jobs.fail")
 
   return Jobs.of({
@@ -292,6 +320,8 @@ export const make = Effect.gen(function*() {
     poison: move("poisoned", "Jobs.poison"),
     retry: move("queued", "Jobs.retry"),
     fail: (jobId, error, options) => fail(jobId, { ...options, error }),
+    pin: setPin(true, "Jobs.pin"),
+    unpin: setPin(false, "Jobs.unpin"),
     addMetrics
   })
 })

@@ -126,7 +126,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    */
   readonly transition: (request: TransitionRequest) => Effect.Effect<AiJob, NotFound | IllegalTransition | ReadError>
   readonly updateJob: (jobId: JobId, patch: JobPatch) => Effect.Effect<AiJob, NotFound | ReadError>
-  readonly setPinned: (jobId: JobId, pinned: boolean) => Effect.Effect<AiJob, NotFound | ReadError>
+  /**
+   * Pins a job (pruning never deletes it, R18) or unpins it. Only a change is
+   * written: the flag, `updated_at` and `events`, in one guarded UPDATE; a job
+   * already so is returned as it is, with no events written.
+   */
+  readonly setPinned: (jobId: JobId, pinned: boolean, options?: WithEvents) => Effect.Effect<AiJob, NotFound | ReadError>
 
   // Workflow runs
 

@@ -303,6 +303,33 @@ export const runJobsSuite = (backend: StoreBackend) => {
         assert.strictEqual(last.body.from_state, "stalled")
       })))
 
+    it.effect("R18 pin and unpin are audited operator actions: one system event each, state unchanged; a repeat writes nothing", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.cancel(job.job_id)
+        const pinned = yield* jobs.pin(job.job_id, { actor: "human", reason: "kept for the incident review" })
+        assert.isTrue(pinned.is_pinned)
+        assert.strictEqual(pinned.state, "cancelled")
+        const again = yield* jobs.pin(job.job_id, { actor: "human" })
+        assert.isTrue(again.is_pinned)
+        const unpinned = yield* jobs.unpin(job.job_id, { actor: "human" })
+        assert.isFalse(unpinned.is_pinned)
+        yield* jobs.unpin(job.job_id)
+        const audit = (yield* eventsOf("system")).slice(-2)
+        assert.deepStrictEqual(
+          audit.map((event) => [event.actor, event.body.from_state, event.body.to_state, event.body.reason]),
+          [
+            ["human", "cancelled", "cancelled", "pinned: kept for the incident review"],
+            ["human", "cancelled", "cancelled", "unpinned"]
+          ]
+        )
+        assert.strictEqual((yield* eventsOf("system")).length, 4, "queued, cancelled, pinned, unpinned: the repeats wrote nothing")
+        assert.strictEqual((yield* jobs.get(job.job_id)).status_reason, "", "a pin is not a state change")
+        const missing = yield* Effect.flip(jobs.pin(job.job_id.replace(/^.{8}/, "00000000") as typeof job.job_id))
+        assert.strictEqual(missing._tag, "NotFound")
+      })))
+
     it.effect("R6 every guarded transition writes its event; an illegal one writes none", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs

@@ -149,7 +149,18 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   )
 
   const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
-    (jobId: JobId, pinned: boolean) => patchJob(jobId, [sql`is_pinned = ${pinned}`], undefined, "JobStore.setPinned"),
+    function*(jobId: JobId, pinned: boolean, options?: WithEvents) {
+      const now = yield* DateTime.now
+      // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
+      const [row] = yield* sql`
+        UPDATE ai_jobs SET is_pinned = ${pinned}, updated_at = ${instantParam(now)}::timestamptz
+        WHERE id = ${jobId} AND is_pinned <> ${pinned} RETURNING ${jobColumns}`
+      if (row === undefined) return yield* readJob(jobId)
+      const job = toAiJob(yield* decode.job(row))
+      yield* insertEventsFor(insertEvents, "JobStore.setPinned")(options?.events)
+      return job
+    },
+    inTransaction(sql),
     storageErrors("JobStore.setPinned")
   )
 

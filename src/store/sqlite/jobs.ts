@@ -152,8 +152,19 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   )
 
   const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
-    function*(jobId, pinned: boolean) {
-      return yield* patchJob(jobId, { is_pinned: pinned }, [])
+    function*(jobId, pinned: boolean, options?: WithEvents) {
+      return yield* write(Effect.gen(function*() {
+        const set = yield* encode.jobColumns({ is_pinned: pinned, updated_at: yield* DateTime.now })
+        // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
+        const updated = yield* updateJobRow(set, [sql`id = ${jobId}`, sql`is_pinned <> ${pinned ? 1 : 0}`])
+        if (Option.isSome(updated)) {
+          yield* insertEvents(sql, options?.events ?? [])
+          return updated.value
+        }
+        const current = yield* findJob(jobId)
+        if (Option.isNone(current)) return yield* new NotFound({ entity: "job", id: jobId })
+        return current.value
+      }))
     },
     alreadyExistsAsStorageError("JobStore.setPinned"),
     storageErrors("JobStore.setPinned")

@@ -4,10 +4,11 @@
  */
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
 import { JobMetrics } from "../../../src/domain/JobMetrics.js"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { encode, expectTag, failureOf, ids, jobEvent, newJob } from "../fixtures.js"
-import { type Backend, storeTest } from "./backend.js"
+import { encode, expectTag, failureOf, ids, jobEvent, millis, newJob } from "../fixtures.js"
+import { type Backend, storeTest, withTwoStores } from "./backend.js"
 
 /** updateJob / setPinned contract tests. */
 export const updateContract = (backend: Backend): void => {
@@ -95,6 +96,45 @@ export const updateContract = (backend: Backend): void => {
         assert.isFalse((yield* store.setPinned(job.job_id, false)).is_pinned)
         assert.isFalse((yield* store.getJob(job.job_id)).is_pinned)
       }))
+
+    test("R10 setPinned writes its events with a change, and changes nothing (no event, same updated_at) for a job already so", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(1_000)
+        const job = yield* store.createJob(newJob())
+        yield* TestClock.setTime(2_000)
+        const pinEvent = jobEvent(job)
+        const pinned = yield* store.setPinned(job.job_id, true, { events: [pinEvent] })
+        assert.isTrue(pinned.is_pinned)
+        assert.strictEqual(millis(pinned.updated_at), 2_000)
+        yield* TestClock.setTime(3_000)
+        const again = yield* store.setPinned(job.job_id, true, { events: [jobEvent(job)] })
+        assert.deepStrictEqual(encode.job(again), encode.job(pinned), "already pinned: returned as it is")
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(pinned))
+        const unpinEvent = jobEvent(job)
+        const unpinned = yield* store.setPinned(job.job_id, false, { events: [unpinEvent] })
+        assert.isFalse(unpinned.is_pinned)
+        assert.strictEqual(millis(unpinned.updated_at), 3_000)
+        yield* store.setPinned(job.job_id, false, { events: [jobEvent(job)] })
+        assert.deepStrictEqual(
+          (yield* store.listEvents({ job_id: job.job_id })).items.map((event) => event.event_id),
+          [pinEvent.event_id, unpinEvent.event_id],
+          "one event per change, none for the no-ops"
+        )
+      }))
+
+    test("R18 concurrent setPinned of one job from two stores: every call succeeds, exactly one writes its event", () =>
+      withTwoStores(backend, (a, b) =>
+        Effect.gen(function*() {
+          const jobs = yield* Effect.forEach([1, 2, 3, 4, 5], () => a.createJob(newJob()))
+          for (const job of jobs) {
+            // Twelve racers per job, half on each store (separate connections where the backend has them).
+            const racers = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).setPinned(job.job_id, true, { events: [jobEvent(job)] }))
+            const results = yield* Effect.all(racers, { concurrency: "unbounded" })
+            assert.isTrue(results.every((result) => result.is_pinned))
+            assert.strictEqual((yield* a.listEvents({ job_id: job.job_id })).items.length, 1, `job ${job.job_id}: one change, one event`)
+          }
+        })))
 
     test("R18 setPinned of an unknown job fails with NotFound", () =>
       Effect.gen(function*() {
