@@ -22,13 +22,14 @@ import { migrateCommand } from "./migrate.js"
 import { pruneCommand } from "./prune.js"
 import { recoverCommand } from "./recover.js"
 import { retentionCommand } from "./retention.js"
+import { serveCommand } from "./serve.js"
 
 // src/cli/ and dist/cli/ are both two levels below the package root.
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { readonly version: string }).version
 
 const root = Command.make("ai-jobs").pipe(
   Command.withDescription("Operate a Handshake AI job database: migrate, recover, inspect, prune."),
-  Command.withSubcommands([demoCommand, migrateCommand, recoverCommand, jobsCommand, eventsCommand, pruneCommand, retentionCommand])
+  Command.withSubcommands([demoCommand, migrateCommand, recoverCommand, jobsCommand, eventsCommand, pruneCommand, retentionCommand, serveCommand])
 )
 
 const cli = Command.run(root, { name: "ai-jobs", version: `v${version}` })
