@@ -31,6 +31,7 @@ import {
   DecodeFailureError,
   HealthFields,
   IllegalTransitionError,
+  LengthRequiredError,
   MalformedBodyError,
   NotFoundError,
   PayloadTooLargeError,
@@ -48,9 +49,9 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@hand
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
-/** Reads a request body up to the configured size (413 past it) and checks it is JSON (400 otherwise). */
+/** Reads a request body up to the configured size (413 past it, 411 without a length) and checks it is JSON (400 otherwise). */
 export class BodyLimit extends HttpApiMiddleware.Tag<BodyLimit>()("@handshake/ai-job-model/http/BodyLimit", {
-  failure: Schema.Union(PayloadTooLargeError, MalformedBodyError)
+  failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError)
 }) {}
 
 /** `a,b,c` in a query string, each item decoded by `item`. */
@@ -118,6 +119,17 @@ export const JobDetail = Schema.Struct({
   events_next_cursor: Schema.NullOr(Schema.String)
 }).annotations({ identifier: "JobDetail" })
 
+/**
+ * The body of `POST /jobs`: a `NewAiJob` as a library caller writes it
+ * (defaults optional). Its shape is checked here; every rule of the domain
+ * (text, ids, depth, sizes) is checked by `Jobs.submit` itself, which answers
+ * `DecodeFailure` exactly as it does in process.
+ */
+export const NewJobRequest = Schema.encodedSchema(NewAiJob).annotations({
+  identifier: "NewJobRequest",
+  description: "A job to queue: kind, protocol, profiles, modes; optional entity refs, planned operations, inputs, ids"
+})
+
 /** The body of an operator action; may be empty. */
 const ActionRequest = Schema.transform(
   Schema.NullOr(Schema.Struct({ reason: Schema.optional(Text) })),
@@ -150,7 +162,7 @@ export class HealthGroup extends HttpApiGroup.make("health").add(
 export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.post("submit", "/jobs")
-      .setPayload(NewAiJob)
+      .setPayload(NewJobRequest)
       .addSuccess(AiJob, { status: 201 })
       .addError(CapabilityDeniedError)
       .addError(UnknownProfileError)

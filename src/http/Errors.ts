@@ -31,6 +31,17 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   }
 }
 
+/**
+ * A request body sent without a Content-Length (chunked). Refused before
+ * reading: a declared length is what lets the limit answer 413 instead of
+ * cutting the connection mid-upload.
+ */
+export class LengthRequired extends Schema.TaggedError<LengthRequired>()("LengthRequired", {}) {
+  override get message(): string {
+    return "A request body needs a Content-Length header"
+  }
+}
+
 /** A request body that is not JSON, or could not be read. */
 export class MalformedBody extends Schema.TaggedError<MalformedBody>()("MalformedBody", {
   reason: Schema.String
@@ -98,6 +109,8 @@ export const NotFoundError = httpError(NotFound, 404)
 export const IllegalTransitionError = httpError(IllegalTransition, 409)
 /** 409: a submit reused a job id. */
 export const AlreadyExistsError = httpError(AlreadyExists, 409)
+/** 411: a body without a Content-Length. */
+export const LengthRequiredError = httpError(LengthRequired, 411)
 /** 413: the body is larger than the server accepts. */
 export const PayloadTooLargeError = httpError(PayloadTooLarge, 413)
 /** 422: the job names a capability profile that does not exist. */

@@ -21,6 +21,7 @@ export {
   JobPage,
   JobsGroup,
   JobsQuery,
+  NewJobRequest,
   RunWithNodes
 } from "./Api.js"
 export { generateToken, InvalidToken, MIN_TOKEN_LENGTH } from "./auth.js"
@@ -34,7 +35,11 @@ export { httpApp, layer, type ServerError, type ServerOptions, type Services } f
  * (`client.jobs.submit({ payload })`), failures are the server's own error
  * classes. Needs an `HttpClient` (e.g. `FetchHttpClient.layer`).
  */
-export const client = (options: { readonly baseUrl: string | URL; readonly token: Redacted.Redacted<string> | string }) =>
+export const client = (options: {
+  /** The server's URL (`http://127.0.0.1:8787/`); leave out when the HttpClient already prepends one. */
+  readonly baseUrl?: string | URL
+  readonly token: Redacted.Redacted<string> | string
+}) =>
   HttpApiClient.make(Api, {
     baseUrl: options.baseUrl,
     transformClient: HttpClient.mapRequest(

@@ -1,7 +1,12 @@
 /**
- * Request size limit: a body is read only up to the limit (a declared
- * Content-Length over it is refused before reading anything), and a JSON
- * body that does not parse is a typed 400 instead of a server error.
+ * Request size limit: a body must declare its length (411 otherwise) and
+ * stay within the limit (413 otherwise), both decided before a byte of it is
+ * read; a JSON body that does not parse is a typed 400 instead of a server
+ * error.
+ *
+ * Why a length is required: a reader that hits the limit mid-stream can only
+ * drop the connection, and the client never sees the 413. With the length
+ * declared, the server (Node's parser) never delivers more than that.
  *
  * The body read here is cached by the request, so the endpoint's own
  * decoding reuses it.
@@ -13,7 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { BodyLimit } from "./Api.js"
-import { MalformedBody, PayloadTooLarge } from "./Errors.js"
+import { LengthRequired, MalformedBody, PayloadTooLarge } from "./Errors.js"
 
 /** The default limit: 1 MiB, well above any job a person submits by hand. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -29,8 +34,12 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
   Layer.succeed(BodyLimit, Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (!HttpMethod.hasBody(request.method)) return
-    const declared = Number(request.headers["content-length"] ?? Number.NaN)
-    if (declared > maxBytes) return yield* new PayloadTooLarge({ limit_bytes: maxBytes })
+    const length = request.headers["content-length"]
+    if (length === undefined) {
+      if (request.headers["transfer-encoding"] !== undefined) return yield* new LengthRequired()
+      return
+    }
+    if (Number(length) > maxBytes) return yield* new PayloadTooLarge({ limit_bytes: maxBytes })
     const text = yield* request.text.pipe(
       HttpIncomingMessage.withMaxBodySize(Option.some(maxBytes)),
       Effect.mapError((error) =>

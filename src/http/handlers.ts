@@ -8,8 +8,6 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import { NewAiJob } from "../domain/AiJob.js"
 import type { JobId } from "../domain/Ids.js"
 import { FlightRecorder } from "../FlightRecorder.js"
 import { packageVersion } from "../internal/packageVersion.js"
@@ -58,7 +56,6 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
     const jobs = yield* Jobs
     const store = yield* JobStore
     const recorder = yield* FlightRecorder
-    const encodeNewJob = Schema.encode(NewAiJob)
 
     const list = (query: typeof JobsQuery.Type) =>
       jobs.list({
@@ -83,8 +80,7 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
       })
 
     return handlers
-      // The payload is decoded already; encoding it back hands Jobs.submit the same input a library caller gives.
-      .handle("submit", ({ payload }) => Effect.flatMap(Effect.orDie(encodeNewJob(payload)), jobs.submit))
+      .handle("submit", ({ payload }) => jobs.submit(payload))
       .handle("list", ({ urlParams }) => list(urlParams))
       .handle("get", ({ path }) => detail(path.job_id))
       .handle("cancel", ({ path, payload }) => jobs.cancel(path.job_id, byOperator(payload)))

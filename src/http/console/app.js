@@ -101,10 +101,8 @@ async function api(path, options = {}) {
   let data = null
   try { data = text === "" ? null : JSON.parse(text) } catch { data = null }
   if (!response.ok) {
-    if (response.status === 401) {
-      sessionStorage.removeItem(TOKEN_KEY)
-      setTimeout(route)
-    }
+    // A refused token is forgotten; the view that asked shows the sign-in form.
+    if (response.status === 401) sessionStorage.removeItem(TOKEN_KEY)
     throw new ApiError(response.status, data)
   }
   return data
@@ -137,6 +135,7 @@ function every(ms, f) {
 }
 
 function showError(container, error) {
+  if (error instanceof ApiError && error.status === 401) return renderLogin("The server refused the token: sign in again.")
   const message = error instanceof ApiError ? `${error.tag}: ${error.message}` : `Cannot reach the server: ${error.message}`
   container.replaceChildren(el("p", { class: "error", role: "alert" }, message))
 }
@@ -396,6 +395,7 @@ function jobActions(job, reload) {
           event.currentTarget.disabled = true
           try {
             await act(job.job_id, action, reason.value.trim())
+            reason.value = ""
             await reload()
           } catch (error) {
             notice(`${label} failed: ${error.message}`, "error")
@@ -559,6 +559,7 @@ async function checkHealth() {
 }
 
 function route() {
+  adoptTokenFromLink()
   const signout = /** @type {HTMLElement} */ (document.getElementById("signout"))
   signout.hidden = token() === null
   if (token() === null) return renderLogin()
@@ -584,7 +585,6 @@ document.getElementById("signout")?.addEventListener("click", () => {
   route()
 })
 window.addEventListener("hashchange", route)
-adoptTokenFromLink()
 route()
 checkHealth()
 setInterval(checkHealth, HEALTH_MS)
