@@ -9,7 +9,7 @@ import { JobStore } from "../../../src/store/JobStore.js"
 import { type Backend, storeTest } from "./backend.js"
 
 /** The highest `NNNN` among the dialect's shipped migration files. */
-const newestShipped = (dialect: "sqlite" | "pg"): number =>
+export const newestShipped = (dialect: "sqlite" | "pg"): number =>
   Math.max(...readdirSync(new URL(`../../../migrations/${dialect}/`, import.meta.url))
     .map((file) => /^(\d{4})_\w+\.sql$/.exec(file)?.[1])
     .filter((id): id is string => id !== undefined)
