@@ -4,10 +4,10 @@
  */
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
-import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
 const directory = new URL("../../../migrations/pg/", import.meta.url)
@@ -83,14 +83,10 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
   )
 
 /** The newest migration applied, 0 when the bookkeeping table is absent or empty. */
-export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const [table] = yield* sql<{ readonly present: boolean }>`SELECT to_regclass(${migrationsTable}) IS NOT NULL AS present`
-  if (table?.present !== true) return 0
-  const [row] = yield* sql<{ readonly version: number }>`
-    SELECT COALESCE(MAX(migration_id), 0) AS version FROM ${sql(migrationsTable)}`
-  return Number(row?.version ?? 0)
-}).pipe(
-  Effect.mapError((cause: SqlError) => new StorageError({ operation: "JobStore.schemaVersion", cause })),
-  Effect.withSpan("JobStore.schemaVersion")
+export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = readSchemaVersion(
+  migrationsTable,
+  Effect.map(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ readonly present: boolean }>`SELECT to_regclass(${migrationsTable}) IS NOT NULL AS present`),
+    ([row]) => row?.present === true
+  )
 )

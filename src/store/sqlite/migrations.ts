@@ -14,7 +14,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
-import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 import { splitStatements } from "./sqlScript.js"
 import { makeWriteTransaction, readBusyTimeout } from "./transaction.js"
 
@@ -93,14 +94,10 @@ export const migrate: Effect.Effect<
 )
 
 /** The newest migration applied, 0 when the bookkeeping table is absent or empty. */
-export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const tables = yield* sql`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${migrationsTable}`
-  if (tables.length === 0) return 0
-  const [row] = yield* sql<{ readonly version: number }>`
-    SELECT COALESCE(MAX(migration_id), 0) AS version FROM ${sql(migrationsTable)}`
-  return Number(row?.version ?? 0)
-}).pipe(
-  Effect.mapError((cause: SqlError) => new StorageError({ operation: "JobStore.schemaVersion", cause })),
-  Effect.withSpan("JobStore.schemaVersion")
+export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = readSchemaVersion(
+  migrationsTable,
+  Effect.map(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${migrationsTable}`),
+    (tables) => tables.length > 0
+  )
 )
