@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type { AiJob, NewAiJobInput } from "../../src/domain/AiJob.js"
+import type { FlightEvent } from "../../src/domain/FlightEvent.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import { FlightRecorder } from "../../src/FlightRecorder.js"
 import { Jobs } from "../../src/Jobs.js"
@@ -48,6 +49,10 @@ const stalledJob = (input: Partial<NewAiJobInput> = {}) =>
     yield* Recovery.recoverStalledRuns()
     return yield* jobs.get(job.job_id)
   })
+
+/** A lifecycle event's [actor, from, to, reason]; null for any other event. */
+const change = (event: FlightEvent) =>
+  "to_state" in event && "from_state" in event ? [event.actor, event.from_state, event.to_state, event.reason] as const : null
 
 /** Events of a job of one type, oldest first. */
 const eventsOf = (jobId: JobId, type: "system" | "capability_action") =>
@@ -111,7 +116,7 @@ export const runApiSuite = (backend: StoreBackend) => {
           [1, "summarize", "completed", { summary: "s" }]
         ])
         assert.deepStrictEqual(
-          detail.events.filter((event) => event.type === "system").map((event) => event.type === "system" ? event.to_state : ""),
+          detail.events.flatMap((event) => change(event)?.[2] ?? []),
           ["queued", "running", "completed"]
         )
       })))
@@ -130,7 +135,7 @@ export const runApiSuite = (backend: StoreBackend) => {
         assert.strictEqual((yield* store.listRuns(stalled.job_id)).length, 2)
         const lastResume = (yield* eventsOf(stalled.job_id, "system")).at(-1)!
         assert.deepStrictEqual(
-          lastResume.type === "system" ? [lastResume.actor, lastResume.from_state, lastResume.to_state, lastResume.reason] : [],
+          change(lastResume),
           ["human", "stalled", "running", "worker replaced"]
         )
 
@@ -149,7 +154,7 @@ export const runApiSuite = (backend: StoreBackend) => {
         const unpinned = yield* api.jobs.unpin({ path: { job_id: failing.job_id }, payload: {} })
         assert.isFalse(unpinned.is_pinned)
         const tail = (yield* eventsOf(failing.job_id, "system")).slice(-3)
-        assert.deepStrictEqual(tail.map((event) => event.type === "system" ? [event.actor, event.to_state, event.reason] : []), [
+        assert.deepStrictEqual(tail.map((event) => change(event)?.filter((_, i) => i !== 1)), [
           ["human", "queued", "transient"],
           ["human", "queued", "pinned: evidence"],
           ["human", "queued", "unpinned"]
@@ -392,7 +397,7 @@ export const runApiSuite = (backend: StoreBackend) => {
         assert.isTrue((yield* api.events.list({ urlParams: { trace_id: term.trace_id } })).items.every((event) => event.job_id === term.job_id))
         const running = (yield* jobs.get(late.job_id)).workflow_run_id!
         assert.deepStrictEqual(
-          (yield* api.events.list({ urlParams: { workflow_run_id: running } })).items.map((event) => event.type === "system" ? event.to_state : ""),
+          (yield* api.events.list({ urlParams: { workflow_run_id: running } })).items.map((event) => change(event)?.[2]),
           ["running"]
         )
         assert.strictEqual((yield* api.events.list({ urlParams: { type: ["capability_action"] } })).items.length, 3)
@@ -418,7 +423,7 @@ export const runApiSuite = (backend: StoreBackend) => {
         assert.strictEqual(wins.length, 1)
         assert.deepStrictEqual(losses, Array(7).fill("IllegalTransition"))
         assert.strictEqual((yield* store.listRuns(stalled.job_id)).length, 2, "the stalled run and one new run")
-        const resumes = (yield* eventsOf(stalled.job_id, "system")).filter((event) => event.type === "system" && event.from_state === "stalled")
+        const resumes = (yield* eventsOf(stalled.job_id, "system")).filter((event) => change(event)?.[1] === "stalled")
         assert.strictEqual(resumes.length, 1)
       })))
 

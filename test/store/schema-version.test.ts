@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as PgStore from "../../src/store/PgStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteStore.js"

@@ -299,17 +299,25 @@ async function renderAttention() {
   await table.load(true)
 }
 
+/** Every other field of an event, as `key=value`: what a summary falls back to. */
+function fields(event) {
+  const envelope = new Set(["event_id", "timestamp", "actor", "type", "trace_id", "job_id", "workflow_run_id"])
+  return Object.entries(event).filter(([key]) => !envelope.has(key)).map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`).join(" ")
+}
+
 function summary(event) {
   switch (event.type) {
     case "system":
+      // A lifecycle change; other system events (a Janitor pass, say) fall back to their fields.
+      if (event.to_state === undefined) return fields(event)
       return `${event.from_state ?? "new"} → ${event.to_state}${event.reason ? ` — ${event.reason}` : ""}`
     case "workflow_recovery":
-      return `${event.from_state} → ${event.to_state} — ${event.reason} (last heartbeat ${event.last_heartbeat_ts}, threshold ${event.threshold_secs} s)`
+      return `${event.from_state ?? "running"} → ${event.to_state ?? "stalled"} — ${event.reason ?? ""} (last heartbeat ${event.last_heartbeat_ts}, threshold ${event.threshold_secs} s)`
     case "capability_action":
       return `${event.capability_id}: ${event.decision_outcome}${event.profile_id ? ` (profile ${event.profile_id})` : ""}`
     case "llm_inference": {
       const usage = event.token_usage ?? {}
-      return `${event.model_id}: ${usage.total ?? usage.total_tokens ?? "?"} tokens`
+      return `${event.model_id}: ${usage.total_tokens ?? usage.total ?? "?"} tokens`
     }
     case "terminal_command":
       return `${event.command}${event.exit_code === undefined ? "" : ` → exit ${event.exit_code}`}`
@@ -320,7 +328,7 @@ function summary(event) {
     case "security_violation":
       return `${event.violation}${event.detail ? `: ${event.detail}` : ""}`
     default:
-      return ""
+      return fields(event)
   }
 }
 
