@@ -28,16 +28,18 @@ afterAll(() => dropDatabase(pg))
 const get = (url: string, token?: string) =>
   fetch(url, { redirect: "manual", headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
 
-describe("ai-jobs serve", { timeout: 120_000 }, () => {
+describe("ai-jobs serve", { timeout: 180_000 }, () => {
   it("17.3 refuses a non-loopback host without a token, and a token under 16 characters (exit 2, one line)", async () => {
-    const open = await runCli(["serve", "--host", "0.0.0.0", "--port", "0", "--database", sqlite])
+    const [open, short, shortEnv] = await Promise.all([
+      runCli(["serve", "--host", "0.0.0.0", "--port", "0", "--database", sqlite]),
+      runCli(["serve", "--port", "0", "--token", "tooshort", "--database", sqlite]),
+      runCli(["serve", "--host", "::", "--port", "0", "--database", sqlite], { env: { AI_JOBS_TOKEN: "short" } })
+    ])
     assert.strictEqual(open.code, 2, open.stdout + open.stderr)
     assert.match(open.stderr, /^error: refusing to serve on 0\.0\.0\.0 without a token/)
     assert.strictEqual(open.stdout, "")
-    const short = await runCli(["serve", "--port", "0", "--token", "tooshort", "--database", sqlite])
     assert.strictEqual(short.code, 2)
     assert.match(short.stderr, /--token: the token must be at least 16 characters/)
-    const shortEnv = await runCli(["serve", "--host", "::", "--port", "0", "--database", sqlite], { env: { AI_JOBS_TOKEN: "short" } })
     assert.strictEqual(shortEnv.code, 2)
     assert.match(shortEnv.stderr, /AI_JOBS_TOKEN: the token must be at least 16 characters/)
   })
@@ -95,10 +97,12 @@ describe("ai-jobs serve", { timeout: 120_000 }, () => {
   })
 
   it("17.3 a database that does not exist, or a port in use, is one line and exit 1", async () => {
-    const missing = await runCli(["serve", "--port", "0", "--database", path.join(tempDir("serve-missing"), "none.db")])
+    const [missing, first] = await Promise.all([
+      runCli(["serve", "--port", "0", "--database", path.join(tempDir("serve-missing"), "none.db")]),
+      startServe(["--database", sqlite], { AI_JOBS_TOKEN: TOKEN })
+    ])
     assert.strictEqual(missing.code, 1)
     assert.match(missing.stderr, /^error: no SQLite database at .*none\.db; create it with: ai-jobs migrate/)
-    const first = await startServe(["--database", sqlite], { AI_JOBS_TOKEN: TOKEN })
     try {
       const port = new URL(first.url).port
       const busy = await runCli(["serve", "--port", port, "--database", sqlite], { env: { AI_JOBS_TOKEN: TOKEN } })

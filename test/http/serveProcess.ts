@@ -39,8 +39,8 @@ export const startServe = (args: ReadonlyArray<string>, env: Record<string, stri
     const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)))
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
-      reject(new Error(`ai-jobs serve did not start within 60 s:\n${stdout}\n${stderr}`))
-    }, 60_000)
+      reject(new Error(`ai-jobs serve did not start within 90 s:\n${stdout}\n${stderr}`))
+    }, 90_000)
     child.stdout?.on("data", (chunk: Buffer) => {
       stdout += chunk.toString("utf8")
       const url = /on (http:\/\/\S+\/)\n/.exec(stdout)?.[1]
