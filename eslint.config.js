@@ -7,6 +7,16 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // The web console: plain browser JavaScript. Only the browser globals it uses.
+    files: ["src/http/console/**/*.js"],
+    languageOptions: {
+      globals: Object.fromEntries([
+        "document", "window", "location", "history", "sessionStorage", "fetch", "URL", "URLSearchParams", "FormData",
+        "Node", "HTMLElement", "setTimeout", "clearTimeout", "setInterval", "clearInterval"
+      ].map((name) => [name, "readonly"]))
+    }
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],

@@ -12,6 +12,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure } from "./domain/Errors.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
@@ -126,7 +127,12 @@ export class RecoveryGate extends Context.Tag("@handshake/ai-job-model/RecoveryG
   readonly await: Effect.Effect<void, RecoveryFailed>
   /** The outcome once known: the report, or the failure. */
   readonly result: Effect.Effect<RecoveryReport, RecoveryFailed>
+  /** Where the scan is, without waiting: for health checks. */
+  readonly status: Effect.Effect<RecoveryStatus>
 }>() {}
+
+/** Where startup recovery is: still scanning, finished, or failed (intake closed). */
+export type RecoveryStatus = "running" | "finished" | "failed"
 
 /**
  * Forks the recovery scan when the layer is built — start-up is not blocked —
@@ -145,11 +151,17 @@ export const layerStartup = (options: RecoveryOptions = {}): Layer.Layer<Recover
       Effect.flatMap((exit) => Deferred.done(done, exit)),
       Effect.forkScoped
     )
-    return RecoveryGate.of({ await: Effect.asVoid(Deferred.await(done)), result: Deferred.await(done) })
+    const status = Effect.flatMap(Deferred.poll(done), (outcome) =>
+      Option.match(outcome, {
+        onNone: () => Effect.succeed<RecoveryStatus>("running"),
+        onSome: (result) => Effect.match(result, { onFailure: (): RecoveryStatus => "failed", onSuccess: (): RecoveryStatus => "finished" })
+      }))
+    return RecoveryGate.of({ await: Effect.asVoid(Deferred.await(done)), result: Deferred.await(done), status })
   }))
 
 /** An open gate, for applications (and tests) that run recovery themselves or not at all. */
 export const layerNoStartupRecovery: Layer.Layer<RecoveryGate> = Layer.succeed(RecoveryGate, RecoveryGate.of({
   await: Effect.void,
-  result: Effect.succeed({ recovered: [], thresholdSecs: DEFAULT_THRESHOLD_SECS })
+  result: Effect.succeed({ recovered: [], thresholdSecs: DEFAULT_THRESHOLD_SECS }),
+  status: Effect.succeed("finished")
 }))

@@ -32,3 +32,6 @@ export * from "./store/StoreErrors.js"
 export * as PgStore from "./store/PgStore.js"
 export * as SqliteStore from "./store/SqliteStore.js"
 export * as Storage from "./store/Storage.js"
+
+// HTTP: the API definition, its server Layer and typed client, and the web console.
+export * as JobsApi from "./http/JobsApi.js"

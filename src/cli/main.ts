@@ -25,14 +25,15 @@ import { pruneCommand } from "./prune.js"
 import { recoverCommand } from "./recover.js"
 import { retentionCommand } from "./retention.js"
 import { colorEnabled, outputWidth } from "./terminal.js"
+import { serveCommand } from "./serve.js"
 
 // src/cli/ and dist/cli/ are both two levels below the package root.
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { readonly version: string }).version
 
-const subcommands = [demoCommand, migrateCommand, recoverCommand, jobsCommand, eventsCommand, pruneCommand, retentionCommand] as const
+const subcommands = [demoCommand, migrateCommand, recoverCommand, jobsCommand, eventsCommand, pruneCommand, retentionCommand, serveCommand] as const
 
 const root = Command.make("ai-jobs").pipe(
-  Command.withDescription("Operate a Handshake AI job database: migrate, recover, inspect, act on jobs, prune."),
+  Command.withDescription("Operate a Handshake AI job database: migrate, recover, inspect, act on jobs, prune, serve the API and console."),
   Command.withSubcommands(subcommands)
 )
 

@@ -150,6 +150,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /** Which database is behind this store. */
   readonly dialect: "sqlite" | "pg"
 
+  /**
+   * The number of the newest migration applied (0 for an empty database).
+   * Answering at all shows the database is reachable: health checks use it.
+   */
+  readonly schemaVersion: Effect.Effect<number, StorageError>
+
   /** Runs `effect` in one transaction (nested calls become savepoints). */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
 

@@ -21,7 +21,7 @@ import { decodingInputs } from "./internal/portInput.js"
 import { inTransaction, retryOutermost } from "./pg/storageErrors.js"
 import { makeEvents } from "./pg/events.js"
 import { makeJobs } from "./pg/jobs.js"
-import { migrate } from "./pg/migrations.js"
+import { migrate, schemaVersion } from "./pg/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRuns } from "./pg/runs.js"
 import { makeWorkers } from "./pg/workers.js"
@@ -40,6 +40,7 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient
   const { insertEvents, ...sink } = events
   return decodingInputs(JobStore.of({
     dialect: "pg",
+    schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
     transaction: (effect) =>
       inTransaction(sql)(effect).pipe(
         Effect.mapError((error) =>

@@ -29,7 +29,7 @@ import { JobStore } from "./JobStore.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
-import { migrate } from "./sqlite/migrations.js"
+import { migrate, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./sqlite/runs.js"
 import type { SqliteContext } from "./sqlite/support.js"
@@ -75,6 +75,7 @@ export const make: Effect.Effect<JobStore["Type"], StorageError, SqlClient.SqlCl
 
   return decodingInputs(JobStore.of({
     dialect: "sqlite",
+    schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
     transaction,
     ...makeJobMethods(context),
     ...makeRunMethods(context),

@@ -50,9 +50,10 @@ const linkFromRepo = (name: string) => {
   fs.symlinkSync(target, link, "dir")
 }
 
-const PROGRAM = `import { AiJob, Capabilities, FlightRecorder, JobRequest, Jobs, Recovery, Storage } from "@handshake/ai-job-model"
+const PROGRAM = `import { AiJob, Capabilities, FlightRecorder, JobRequest, Jobs, JobsApi, Recovery, Storage } from "@handshake/ai-job-model"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
 const newJob = Schema.decodeUnknownSync(JobRequest)({
@@ -81,7 +82,10 @@ const program = Effect.gen(function*() {
   const page = yield* jobs.list({ states: ["queued"] })
   const encoded = Schema.encodeSync(AiJob)(page.items[0]!)
   const events = yield* Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.list({ job_id: job.job_id }))
+  // Building the HTTP app reads the web console's files from the installed package.
+  const httpApp = yield* Effect.scoped(JobsApi.httpApp({ token: Redacted.make("a-token-of-16-chars") }))
   console.log(JSON.stringify({
+    http_app: typeof httpApp,
     state: job.state,
     denied,
     listed: page.items.length,
@@ -137,11 +141,14 @@ afterAll(() => {
 })
 
 describe("the package as published", { timeout: 300_000 }, () => {
-  it("R17 npm pack builds and ships dist and migrations, not the sources or tests", () => {
+  it("R17 npm pack builds and ships dist (with the web console) and migrations, not the sources or tests", () => {
     assert.isTrue(fs.existsSync(path.join(installed, "dist", "index.js")))
     assert.isTrue(fs.existsSync(path.join(installed, "dist", "index.d.ts")))
     assert.isTrue(fs.existsSync(path.join(installed, "migrations", "sqlite", "0001_reference_schema.sql")))
     assert.isTrue(fs.existsSync(path.join(installed, "migrations", "pg", "0001_reference_schema.sql")))
+    for (const file of ["index.html", "app.js", "style.css"]) {
+      assert.isTrue(fs.existsSync(path.join(installed, "dist", "http", "console", file)), `the web console's ${file} ships`)
+    }
     assert.isFalse(fs.existsSync(path.join(installed, "src")))
     assert.isFalse(fs.existsSync(path.join(installed, "test")))
   })
@@ -152,6 +159,7 @@ describe("the package as published", { timeout: 300_000 }, () => {
     const result = await run(process.execPath, [path.join("out", "main.js")], project)
     assert.strictEqual(result.code, 0, result.stderr)
     assert.deepStrictEqual(JSON.parse(result.stdout), {
+      http_app: "object",
       state: "queued",
       denied: "EscalationDenied: Coder",
       listed: 1,

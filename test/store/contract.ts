@@ -13,6 +13,7 @@ import { lifecycleContract } from "./contract/lifecycle.js"
 import { ownershipContract } from "./contract/ownership.js"
 import { pruningContract } from "./contract/pruning.js"
 import { runContract } from "./contract/runs.js"
+import { schemaContract } from "./contract/schema.js"
 import { transactionContract } from "./contract/transactions.js"
 import { updateContract } from "./contract/updates.js"
 import { workerContract } from "./contract/workers.js"
@@ -33,5 +34,6 @@ export const runJobStoreContract = (backend: Backend): void => {
     eventContract(backend)
     transactionContract(backend)
     inputContract(backend)
+    schemaContract(backend)
   })
 }

@@ -148,6 +148,7 @@ const decode = {
 export const decodingInputs = (store: Service): Service => ({
   // Listed one by one, not spread: a method added to the port must be given its decoding here.
   dialect: store.dialect,
+  schemaVersion: store.schemaVersion,
   transaction: store.transaction,
   createJob: (job, options = {}) =>
     Effect.flatMap(Effect.all([decode.newJob(job), decode.withEvents(options)]), ([j, o]) => store.createJob(j, o)),

@@ -7,7 +7,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
-import { MigrationFailed } from "../StoreErrors.js"
+import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
 const directory = new URL("../../../migrations/pg/", import.meta.url)
@@ -85,3 +86,12 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     ),
     Effect.withSpan("PgStore.migrate")
   )
+
+/** The newest migration applied, 0 when the bookkeeping table is absent or empty. */
+export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = readSchemaVersion(
+  migrationsTable,
+  Effect.map(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ readonly present: boolean }>`SELECT to_regclass(${migrationsTable}) IS NOT NULL AS present`),
+    ([row]) => row?.present === true
+  )
+)

@@ -15,7 +15,8 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
-import { MigrationFailed } from "../StoreErrors.js"
+import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 import { splitStatements } from "./sqlScript.js"
 import { makeWriteTransaction, readBusyTimeout } from "./transaction.js"
 
@@ -98,4 +99,13 @@ export const migrate: Effect.Effect<
   ),
   Effect.catchAllDefect((defect) => Effect.fail(asMigrationFailed(defect))),
   Effect.withSpan("SqliteStore.migrate")
+)
+
+/** The newest migration applied, 0 when the bookkeeping table is absent or empty. */
+export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = readSchemaVersion(
+  migrationsTable,
+  Effect.map(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${migrationsTable}`),
+    (tables) => tables.length > 0
+  )
 )

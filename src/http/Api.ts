@@ -1,0 +1,226 @@
+/**
+ * The HTTP API, schema first: this one definition gives the server
+ * (`HttpApi.layer`), a typed client (`HttpApiClient.make(Api)`) and the
+ * OpenAPI document (`OpenApi.fromApi(Api)`).
+ *
+ * Routes follow the reference's (`POST /jobs`, `GET /jobs`, `GET /jobs/:id`,
+ * `GET /events`), plus the operator actions and `GET /health`. Every route
+ * except `/health` needs the bearer token.
+ */
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Schema from "effect/Schema"
+import { AiJob, JobRequest } from "../domain/AiJob.js"
+import { EventType } from "../domain/EventRecord.js"
+import { EventId, JobId, TraceId, WorkflowRunId } from "../domain/Ids.js"
+import { JobKind } from "../domain/JobKind.js"
+import { JobState } from "../domain/JobState.js"
+import { StoredFlightEvent } from "../domain/LegacyFlightEvent.js"
+import { Text } from "../domain/Text.js"
+import { Timestamp } from "../domain/Timestamp.js"
+import { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
+import { packageVersion } from "../internal/packageVersion.js"
+import {
+  AlreadyExistsError,
+  CapabilityDeniedError,
+  CorruptRowError,
+  DecodeFailureError,
+  EscalationDeniedError,
+  HealthFields,
+  IllegalTransitionError,
+  LengthRequiredError,
+  MalformedBodyError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RecoveryFailedError,
+  StorageErrorError,
+  UnauthorizedError,
+  UnhealthyError,
+  UnknownProfileError
+} from "./Errors.js"
+
+/** Checks the bearer token of every request it guards (constant-time); 401 otherwise. */
+export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@handshake/ai-job-model/http/Authorization", {
+  failure: UnauthorizedError,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+/** Reads a request body up to the configured size (413 past it, 411 without a length) and checks it is JSON (400 otherwise). */
+export class BodyLimit extends HttpApiMiddleware.Tag<BodyLimit>()("@handshake/ai-job-model/http/BodyLimit", {
+  failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError)
+}) {}
+
+/** `a,b,c` in a query string, each item decoded by `item`. */
+const CommaList = <A, I extends string>(item: Schema.Schema<A, I>): Schema.Schema<ReadonlyArray<A>, string> =>
+  Schema.compose(Schema.split(","), Schema.Array(item), { strict: false })
+
+/** Page size in a query string: a whole number from 1 to 1000. */
+const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)).annotations({
+  description: "Page size, 1 to 1000 (default 100)"
+})
+
+/** Listing order. */
+const Order = Schema.Literal("asc", "desc")
+
+/** The `next_cursor` of a previous page; opaque. */
+const Cursor = Schema.String.annotations({ description: "The next_cursor of the previous page" })
+
+/** A page of `item`s and the cursor to the next one (null on the last page). */
+const Page = <A, I>(item: Schema.Schema<A, I>) =>
+  Schema.Struct({ items: Schema.Array(item), next_cursor: Schema.NullOr(Schema.String) })
+
+/** Query of `GET /jobs`. Lists are comma-separated. */
+export const JobsQuery = Schema.Struct({
+  state: Schema.optional(CommaList(JobState)),
+  job_kind: Schema.optional(CommaList(JobKind)),
+  created_after: Schema.optional(Timestamp),
+  created_before: Schema.optional(Timestamp),
+  trace_id: Schema.optional(TraceId),
+  order: Schema.optional(Order).annotations({ description: "desc (default): newest first" }),
+  limit: Schema.optional(Limit),
+  cursor: Schema.optional(Cursor)
+})
+
+/** Query of `GET /events`: the Flight Recorder filters (R10). Time range is [since, until). */
+export const EventsQuery = Schema.Struct({
+  event_id: Schema.optional(EventId),
+  job_id: Schema.optional(JobId),
+  trace_id: Schema.optional(TraceId),
+  workflow_run_id: Schema.optional(WorkflowRunId),
+  type: Schema.optional(CommaList(EventType)),
+  since: Schema.optional(Timestamp),
+  until: Schema.optional(Timestamp),
+  order: Schema.optional(Order).annotations({ description: "asc (default): oldest first" }),
+  limit: Schema.optional(Limit),
+  cursor: Schema.optional(Cursor)
+})
+
+/** A page of jobs. */
+export const JobPage = Page(AiJob).annotations({ identifier: "JobPage" })
+
+/** A page of Flight Recorder events, each exactly as recorded. */
+export const EventPage = Page(StoredFlightEvent).annotations({ identifier: "EventPage" })
+
+/** A workflow run with its node executions in sequence order. */
+export const RunWithNodes = Schema.extend(WorkflowRun, Schema.Struct({ nodes: Schema.Array(NodeExecution) })).annotations({
+  identifier: "RunWithNodes"
+})
+
+/** `GET /jobs/:job_id`: the job, its runs with their nodes, and its events (oldest first, up to 1000). */
+export const JobDetail = Schema.Struct({
+  job: AiJob,
+  runs: Schema.Array(RunWithNodes),
+  events: Schema.Array(StoredFlightEvent),
+  /** Set when the job has more than 1000 events: continue with `GET /events?job_id=…&cursor=…`. */
+  events_next_cursor: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "JobDetail" })
+
+/**
+ * The body of `POST /jobs`: a `JobRequest` as a library caller writes it
+ * (defaults optional; `capability_profile_id` may only narrow the policy's profile). Its shape is checked here; every rule of the domain
+ * (text, ids, depth, sizes) is checked by `Jobs.submit` itself, which answers
+ * `DecodeFailure` exactly as it does in process.
+ */
+export const NewJobRequest = Schema.encodedSchema(JobRequest).annotations({
+  identifier: "NewJobRequest",
+  description: "A job to queue: kind, protocol, profiles, modes; optional entity refs, planned operations, inputs, ids"
+})
+
+/** The body of an operator action; may be empty. */
+const ActionRequest = Schema.transform(
+  Schema.NullOr(Schema.Struct({ reason: Schema.optional(Text) })),
+  Schema.Struct({ reason: Schema.optional(Text) }),
+  { strict: true, decode: (body) => body ?? {}, encode: (body) => body }
+).annotations({ identifier: "ActionRequest", description: "Why: stored as the job's status_reason and in its event" })
+
+const jobPath = Schema.Struct({ job_id: JobId })
+
+/** One operator action: a guarded transition (or pin change) with its `human` event. */
+const action = <const Name extends string>(name: Name, summary: string) =>
+  HttpApiEndpoint.post(name, `/jobs/:job_id/${name}`)
+    .setPath(jobPath)
+    .setPayload(ActionRequest)
+    .addSuccess(AiJob)
+    .addError(NotFoundError)
+    .addError(IllegalTransitionError)
+    .addError(DecodeFailureError)
+    .annotate(OpenApi.Summary, summary)
+
+/** `GET /health`: open to all, no token. */
+export class HealthGroup extends HttpApiGroup.make("health").add(
+  HttpApiEndpoint.get("health", "/health")
+    .addSuccess(Schema.Struct(HealthFields).annotations({ identifier: "Health" }))
+    .addError(UnhealthyError)
+    .annotate(OpenApi.Summary, "Database reachable, schema version, startup recovery finished")
+) {}
+
+/** Jobs: submit, list, show, and the operator actions. */
+export class JobsGroup extends HttpApiGroup.make("jobs")
+  .add(
+    HttpApiEndpoint.post("submit", "/jobs")
+      .setPayload(NewJobRequest)
+      .addSuccess(AiJob, { status: 201 })
+      .addError(EscalationDeniedError)
+      .addError(CapabilityDeniedError)
+      .addError(UnknownProfileError)
+      .addError(AlreadyExistsError)
+      .addError(DecodeFailureError)
+      .addError(RecoveryFailedError)
+      .annotate(OpenApi.Summary, "Queue a job, after the same capability check as Jobs.submit")
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/jobs")
+      .setUrlParams(JobsQuery)
+      .addSuccess(JobPage)
+      .addError(DecodeFailureError)
+      .annotate(OpenApi.Summary, "Jobs, newest first, filtered by state, kind, creation time and trace id")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/jobs/:job_id")
+      .setPath(jobPath)
+      .addSuccess(JobDetail)
+      .addError(NotFoundError)
+      .addError(DecodeFailureError)
+      .annotate(OpenApi.Summary, "A job with its workflow runs, node executions and Flight Recorder events")
+  )
+  .add(action("cancel", "Cancel a job that has not ended"))
+  .add(action("retry", "Queue a failed job again (never a poisoned one)"))
+  .add(
+    // The capability policy checks the job again; a refused one ends failed (issue 13).
+    action("resume", "Run a stalled job again under a new workflow run, if the capability policy still admits it")
+      .addError(EscalationDeniedError)
+      .addError(CapabilityDeniedError)
+      .addError(UnknownProfileError)
+  )
+  .add(action("pin", "Keep a job from pruning"))
+  .add(action("unpin", "Let pruning delete a job again"))
+  .middleware(BodyLimit)
+  .middleware(Authorization) {}
+
+/** The Flight Recorder. */
+export class EventsGroup extends HttpApiGroup.make("events").add(
+  HttpApiEndpoint.get("list", "/events")
+    .setUrlParams(EventsQuery)
+    .addSuccess(EventPage)
+    .addError(DecodeFailureError)
+    .annotate(OpenApi.Summary, "Flight Recorder events by event id, job id, trace id, run, type and time")
+).middleware(Authorization) {}
+
+/** The whole API. Every route can fail with a database error (500). */
+export class Api extends HttpApi.make("ai-jobs")
+  .add(HealthGroup)
+  .add(JobsGroup)
+  .add(EventsGroup)
+  .addError(StorageErrorError)
+  .addError(CorruptRowError)
+  .annotate(OpenApi.Title, "Handshake AI Jobs")
+  .annotate(OpenApi.Version, packageVersion)
+  .annotate(
+    OpenApi.Description,
+    "Durable, auditable AI jobs: submit, inspect and operate jobs and read the Flight Recorder. " +
+      "Errors carry their _tag and a message; bad request shapes fail with HttpApiDecodeError (400)."
+  ) {}

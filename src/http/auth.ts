@@ -1,0 +1,55 @@
+/**
+ * Bearer-token authorization: the configured token, compared in constant
+ * time with the one a request presents.
+ */
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { createHash, timingSafeEqual } from "node:crypto"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { Authorization } from "./Api.js"
+import { Unauthorized } from "./Errors.js"
+
+/** The shortest token accepted: 16 characters, so guessing it is hopeless. */
+export const MIN_TOKEN_LENGTH = 16
+
+/** A configured token that is too short to protect anything. */
+export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
+  length: Schema.Int
+}) {
+  override get message(): string {
+    return `The API token must be at least ${MIN_TOKEN_LENGTH} characters long (got ${this.length})`
+  }
+}
+
+// Hashing first gives both sides the same length, so neither the comparison
+// nor an early length check tells an attacker anything about the token.
+const digest = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest()
+
+/** Whether `presented` equals `expected`, in time independent of where they differ. */
+export const tokensMatch = (presented: string, expected: string): boolean =>
+  timingSafeEqual(digest(presented), digest(expected))
+
+/** Whether an `Authorization` header is `Bearer <expected>`. */
+export const isAuthorized = (header: string | undefined, expected: string): boolean => {
+  const match = /^bearer (.*)$/is.exec(header ?? "")
+  return match !== null && tokensMatch(match[1] ?? "", expected)
+}
+
+/** A random token (32 bytes, base64url): what `ai-jobs serve` makes when none is configured. */
+export const generateToken = (): Redacted.Redacted<string> =>
+  Redacted.make(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"))
+
+/** The Authorization middleware for `token`; a token shorter than 16 characters is refused. */
+export const layer = (token: Redacted.Redacted<string>): Layer.Layer<Authorization, InvalidToken> => {
+  const expected = Redacted.value(token)
+  if (expected.length < MIN_TOKEN_LENGTH) return Layer.fail(new InvalidToken({ length: expected.length }))
+  return Layer.succeed(Authorization, Authorization.of({
+    // The platform hands over whatever follows the header's first 7 characters;
+    // read the header itself, so only "Bearer <token>" is accepted.
+    bearer: () =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+        isAuthorized(request.headers.authorization, expected) ? Effect.void : Effect.fail(new Unauthorized()))
+  }))
+}

@@ -1,0 +1,114 @@
+/**
+ * The API's handlers: each route calls the library's services, so the HTTP
+ * surface applies exactly the rules the library does (capability policy on
+ * submit, guarded transitions with their `human` events for operator
+ * actions). Handlers only translate between the wire and the services.
+ */
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { JobId } from "../domain/Ids.js"
+import { FlightRecorder } from "../FlightRecorder.js"
+import { packageVersion } from "../internal/packageVersion.js"
+import { Jobs, type TransitionOptions } from "../Jobs.js"
+import { RecoveryGate } from "../Recovery.js"
+import { JobStore } from "../store/JobStore.js"
+import { Api, type EventsQuery, type JobsQuery } from "./Api.js"
+import { Unhealthy } from "./Errors.js"
+
+/** How long a health check waits for the database before calling it unreachable. */
+const HEALTH_TIMEOUT = "5 seconds"
+
+/** The most events `GET /jobs/:id` returns inline; more are paged through `GET /events`. */
+const DETAIL_EVENTS = 1000
+
+/** `{ [key]: value }` when the value is present, `{}` otherwise (optional fields stay absent, never undefined). */
+const present = <K extends string, A>(key: K, value: A | undefined): { readonly [P in K]?: A } =>
+  (value === undefined ? {} : { [key]: value }) as { readonly [P in K]?: A }
+
+/** Options of an operator action: actor `human`, and the reason when one was given. */
+const byOperator = (payload: { readonly reason?: string | undefined }): TransitionOptions => ({
+  actor: "human",
+  ...present("reason", payload.reason)
+})
+
+/** `GET /health`: 200 when the database answers and startup recovery has finished, 503 with the same report otherwise. */
+export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
+  handlers.handle("health", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const gate = yield* RecoveryGate
+      const version = yield* store.schemaVersion.pipe(Effect.timeout(HEALTH_TIMEOUT), Effect.option)
+      const report = {
+        database: Option.isSome(version) ? "reachable" as const : "unreachable" as const,
+        schema_version: Option.getOrNull(version),
+        recovery: yield* gate.status,
+        version: packageVersion
+      }
+      if (report.database === "reachable" && report.recovery === "finished") return { status: "ok" as const, ...report }
+      return yield* new Unhealthy({ status: "unavailable", ...report })
+    })))
+
+/** Jobs: submit through `Jobs.submit` (capability policy and all), list, show, and the operator actions. */
+export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const store = yield* JobStore
+    const recorder = yield* FlightRecorder
+
+    const list = (query: typeof JobsQuery.Type) =>
+      jobs.list({
+        order: query.order ?? "desc",
+        ...present("states", query.state),
+        ...present("kinds", query.job_kind),
+        ...present("created_after", query.created_after),
+        ...present("created_before", query.created_before),
+        ...present("trace_id", query.trace_id),
+        ...present("limit", query.limit),
+        ...present("cursor", query.cursor)
+      })
+
+    const detail = (jobId: JobId) =>
+      Effect.gen(function*() {
+        const job = yield* jobs.get(jobId)
+        const runs = yield* Effect.forEach(yield* store.listRuns(jobId), (run) =>
+          Effect.map(store.listNodes(run.id), (nodes) => ({ ...run, nodes })))
+        // No cursor is passed, so the listing cannot fail on one.
+        const events = yield* recorder.list({ job_id: jobId, limit: DETAIL_EVENTS }).pipe(Effect.catchTag("DecodeFailure", Effect.die))
+        return { job, runs, events: events.items, events_next_cursor: events.next_cursor }
+      })
+
+    return handlers
+      .handle("submit", ({ payload }) => jobs.submit(payload))
+      .handle("list", ({ urlParams }) => list(urlParams))
+      .handle("get", ({ path }) => detail(path.job_id))
+      .handle("cancel", ({ path, payload }) => jobs.cancel(path.job_id, byOperator(payload)))
+      .handle("retry", ({ path, payload }) => jobs.retry(path.job_id, byOperator(payload)))
+      .handle("resume", ({ path, payload }) => Effect.map(jobs.resume(path.job_id, byOperator(payload)), (claim) => claim.job))
+      .handle("pin", ({ path, payload }) => jobs.pin(path.job_id, byOperator(payload)))
+      .handle("unpin", ({ path, payload }) => jobs.unpin(path.job_id, byOperator(payload)))
+  }))
+
+/** The Flight Recorder, oldest first unless asked otherwise. */
+export const EventsLive = HttpApiBuilder.group(Api, "events", (handlers) =>
+  Effect.gen(function*() {
+    const recorder = yield* FlightRecorder
+    const list = (query: typeof EventsQuery.Type) =>
+      recorder.list({
+        ...present("event_id", query.event_id),
+        ...present("job_id", query.job_id),
+        ...present("trace_id", query.trace_id),
+        ...present("workflow_run_id", query.workflow_run_id),
+        ...present("types", query.type),
+        ...present("since", query.since),
+        ...present("until", query.until),
+        ...present("order", query.order),
+        ...present("limit", query.limit),
+        ...present("cursor", query.cursor)
+      })
+    return handlers.handle("list", ({ urlParams }) => list(urlParams))
+  }))
+
+/** Every group's handlers, needing the library's services. */
+export const layer = Layer.mergeAll(HealthLive, JobsLive, EventsLive)

@@ -1,0 +1,4 @@
+import { sqliteFile } from "../support/stores.js"
+import { runApiSuite } from "./api.suite.js"
+
+runApiSuite(sqliteFile)

@@ -1,0 +1,486 @@
+/**
+ * The HTTP API (issue 17.2), through the client generated from the same
+ * definition, against a real server on a loopback port and a real store.
+ * Runs unchanged on SQLite and PostgreSQL.
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import type { AiJob, NewAiJobInput } from "../../src/domain/AiJob.js"
+import type { StoredFlightEvent } from "../../src/domain/LegacyFlightEvent.js"
+import type { JobId } from "../../src/domain/Ids.js"
+import { FlightRecorder } from "../../src/FlightRecorder.js"
+import { Jobs } from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { StorageError } from "../../src/store/StoreErrors.js"
+import { newestShipped } from "../store/contract/schema.js"
+import type { StoreBackend } from "../support/stores.js"
+import { anonymousClient, apiServer, send, TOKEN, typedClient } from "./server.js"
+
+const summarize = (overrides: Partial<NewAiJobInput> = {}) => ({
+  job_kind: "doc_summarize" as const,
+  protocol_id: "hsk.http.v1",
+  profile_id: "alice",
+  capability_profile_id: "Analyst",
+  access_mode: "analysis_only" as const,
+  safety_mode: "normal" as const,
+  ...overrides
+})
+
+const MISSING = "0190a9d2-7a1e-7c4b-8d2e-00000000beef" as JobId
+
+/** The tag of a failed effect's error (the typed client rebuilds the server's error class). */
+const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.flip(effect), (error) => error._tag)
+
+/** A job moved to `stalled` by recovery: claimed, silent for 31 s, recovered. */
+const stalledJob = (input: Partial<NewAiJobInput> = {}) =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const job = yield* jobs.submit(summarize(input))
+    yield* jobs.start(job.job_id)
+    yield* TestClock.adjust("31 seconds")
+    yield* Recovery.recoverStalledRuns()
+    return yield* jobs.get(job.job_id)
+  })
+
+/** A lifecycle event's [actor, from, to, reason]; null for any other event. */
+const change = (event: StoredFlightEvent) =>
+  "to_state" in event && "from_state" in event ? [event.actor, event.from_state, event.to_state, event.reason] as const : null
+
+/** Events of a job of one type, oldest first. */
+const eventsOf = (jobId: JobId, type: "system" | "capability_action") =>
+  Effect.flatMap(FlightRecorder, (recorder) => Effect.map(recorder.list({ job_id: jobId, types: [type] }), (page) => page.items))
+
+export const runApiSuite = (backend: StoreBackend) => {
+  const withApi = <A, E, R>(effect: Effect.Effect<A, E, R>, options: Parameters<typeof apiServer>[1] = {}) =>
+    Effect.provide(effect, apiServer(backend.layer(), options) as Layer.Layer<Exclude<R, never>, unknown>)
+
+  describe(`HTTP API on ${backend.name}`, () => {
+    it.effect("17.2 every route answers through the typed client: health, submit (201), list, show, events", () =>
+      withApi(Effect.gen(function*() {
+        const api = yield* typedClient()
+        const health = yield* api.health.health()
+        assert.deepStrictEqual({ ...health, version: "-" }, {
+          status: "ok",
+          database: "reachable",
+          schema_version: newestShipped((yield* JobStore).dialect),
+          recovery: "finished",
+          version: "-"
+        })
+
+        const [job, response] = yield* api.jobs.submit({ payload: summarize({ status_reason: "first" }), withResponse: true })
+        assert.strictEqual(response.status, 201)
+        assert.strictEqual(job.state, "queued")
+        assert.strictEqual(job.status_reason, "first")
+        assert.strictEqual((yield* (yield* Jobs).get(job.job_id)).state, "queued", "the job is stored")
+
+        const page = yield* api.jobs.list({ urlParams: {} })
+        assert.deepStrictEqual(page.items.map((item) => item.job_id), [job.job_id])
+        assert.isNull(page.next_cursor)
+
+        const detail = yield* api.jobs.get({ path: { job_id: job.job_id } })
+        assert.strictEqual(detail.job.job_id, job.job_id)
+        assert.deepStrictEqual(detail.runs, [])
+        assert.deepStrictEqual(detail.events.map((event) => event.type), ["capability_action", "system"])
+        assert.isNull(detail.events_next_cursor)
+
+        const events = yield* api.events.list({ urlParams: { job_id: job.job_id } })
+        assert.deepStrictEqual(events.items.map((event) => event.event_id), detail.events.map((event) => event.event_id))
+      })))
+
+    it.effect("17.2 GET /jobs/:id returns the runs with their node executions in order, and the events", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* jobs.run(job.job_id, (context) =>
+          Effect.zipRight(
+            context.node({ node_id: "fetch", node_type: "io", input: { doc: "d1" } }, Effect.succeed({ bytes: 10 })),
+            context.node({ node_id: "summarize", node_type: "llm", input: null }, Effect.succeed({ summary: "s" }))
+          ))
+        const api = yield* typedClient()
+        const detail = yield* api.jobs.get({ path: { job_id: job.job_id } })
+        assert.strictEqual(detail.job.state, "completed")
+        assert.strictEqual(detail.runs.length, 1)
+        const run = detail.runs[0]!
+        assert.strictEqual(run.status, "completed")
+        assert.deepStrictEqual(run.nodes.map((node) => [node.sequence, node.node_id, node.status, node.output_payload]), [
+          [0, "fetch", "completed", { bytes: 10 }],
+          [1, "summarize", "completed", { summary: "s" }]
+        ])
+        assert.deepStrictEqual(
+          detail.events.flatMap((event) => change(event)?.[2] ?? []),
+          ["queued", "running", "completed"]
+        )
+      })))
+
+    it.effect("17.2 operator actions are guarded transitions with a human event: resume, cancel, retry, pin, unpin", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const api = yield* typedClient()
+
+        const stalled = yield* stalledJob()
+        assert.strictEqual(stalled.state, "stalled")
+        const resumed = yield* api.jobs.resume({ path: { job_id: stalled.job_id }, payload: { reason: "worker replaced" } })
+        assert.strictEqual(resumed.state, "running")
+        assert.notStrictEqual(resumed.workflow_run_id, stalled.workflow_run_id, "a resume runs under a new workflow run (R6c)")
+        assert.strictEqual((yield* store.listRuns(stalled.job_id)).length, 2)
+        const lastResume = (yield* eventsOf(stalled.job_id, "system")).at(-1)!
+        assert.deepStrictEqual(
+          change(lastResume),
+          ["human", "stalled", "running", "worker replaced"]
+        )
+
+        const cancelled = yield* api.jobs.cancel({ path: { job_id: stalled.job_id }, payload: {} })
+        assert.strictEqual(cancelled.state, "cancelled")
+
+        const failing = yield* jobs.submit(summarize())
+        yield* jobs.start(failing.job_id)
+        yield* jobs.fail(failing.job_id, "boom")
+        const retried = yield* api.jobs.retry({ path: { job_id: failing.job_id }, payload: { reason: "transient" } })
+        assert.strictEqual(retried.state, "queued")
+        assert.strictEqual(retried.status_reason, "transient")
+
+        const pinned = yield* api.jobs.pin({ path: { job_id: failing.job_id }, payload: { reason: "evidence" } })
+        assert.isTrue(pinned.is_pinned)
+        const unpinned = yield* api.jobs.unpin({ path: { job_id: failing.job_id }, payload: {} })
+        assert.isFalse(unpinned.is_pinned)
+        const tail = (yield* eventsOf(failing.job_id, "system")).slice(-3)
+        assert.deepStrictEqual(tail.map((event) => change(event)?.filter((_, i) => i !== 1)), [
+          ["human", "queued", "transient"],
+          ["human", "queued", "pinned: evidence"],
+          ["human", "queued", "unpinned"]
+        ])
+
+        // An empty body is an action without a reason, as curl -X POST sends it.
+        const bare = yield* send(HttpClientRequest.post(`/jobs/${failing.job_id}/cancel`).pipe(HttpClientRequest.bearerToken(TOKEN)))
+        assert.strictEqual(bare.status, 200, bare.text)
+        assert.strictEqual(bare.body?.["state"], "cancelled")
+      })))
+
+    it.effect("17.2 auth: every route but /health refuses no token, a wrong one and a non-Bearer header with 401 Unauthorized, and changes nothing", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const id = job.job_id
+        const anonymous = yield* anonymousClient
+        const wrong = yield* typedClient("test-token-0123456789-abcdeF")
+        for (const client of [anonymous, wrong]) {
+          const tags = yield* Effect.all([
+            failureTag(client.jobs.submit({ payload: summarize() })),
+            failureTag(client.jobs.list({ urlParams: {} })),
+            failureTag(client.jobs.get({ path: { job_id: id } })),
+            failureTag(client.jobs.cancel({ path: { job_id: id }, payload: {} })),
+            failureTag(client.jobs.retry({ path: { job_id: id }, payload: {} })),
+            failureTag(client.jobs.resume({ path: { job_id: id }, payload: {} })),
+            failureTag(client.jobs.pin({ path: { job_id: id }, payload: {} })),
+            failureTag(client.jobs.unpin({ path: { job_id: id }, payload: {} })),
+            failureTag(client.events.list({ urlParams: {} }))
+          ])
+          assert.deepStrictEqual(tags, Array(9).fill("Unauthorized"))
+          assert.strictEqual((yield* anonymous.health.health()).status, "ok", "/health needs no token")
+        }
+        const after = yield* jobs.get(id)
+        assert.strictEqual(after.state, "queued")
+        assert.isFalse(after.is_pinned)
+        assert.strictEqual((yield* jobs.list()).items.length, 1, "no refused submit was stored")
+
+        for (const authorization of [`Basic ${TOKEN}`, `Token ${TOKEN}`, `Bearer${TOKEN}`, `Bearer ${TOKEN}x`, `xxxxxxx${TOKEN}`, ""]) {
+          const refused = yield* send(HttpClientRequest.get("/jobs").pipe(HttpClientRequest.setHeader("authorization", authorization)))
+          assert.strictEqual(refused.status, 401, authorization)
+          assert.strictEqual(refused.body?.["_tag"], "Unauthorized")
+          assert.isString(refused.body?.["message"])
+        }
+        const schemeCaseInsensitive = yield* send(HttpClientRequest.get("/jobs").pipe(HttpClientRequest.setHeader("authorization", `bearer ${TOKEN}`)))
+        assert.strictEqual(schemeCaseInsensitive.status, 200)
+
+        const openApiRefused = yield* send(HttpClientRequest.get("/openapi.json"))
+        assert.strictEqual(openApiRefused.status, 401)
+        const openApi = yield* send(HttpClientRequest.get("/openapi.json").pipe(HttpClientRequest.bearerToken(TOKEN)))
+        assert.strictEqual(openApi.status, 200)
+        const paths = Object.keys((openApi.body?.["paths"] ?? {}) as object).sort()
+        assert.deepStrictEqual(paths, [
+          "/events", "/health", "/jobs", "/jobs/{job_id}", "/jobs/{job_id}/cancel", "/jobs/{job_id}/pin",
+          "/jobs/{job_id}/resume", "/jobs/{job_id}/retry", "/jobs/{job_id}/unpin"
+        ])
+        // The console's files carry no data and load without the token (the page then asks for it).
+        const page = yield* send(HttpClientRequest.get("/console/"))
+        assert.strictEqual(page.status, 200)
+        assert.include(page.headers["content-security-policy"] ?? "", "script-src 'self'")
+      })))
+
+    it.effect("17.2 POST /jobs applies the capability policy of Jobs.submit: an escalation is 403 EscalationDenied, nothing queued, each denial recorded", () =>
+      withApi(Effect.gen(function*() {
+        const api = yield* typedClient()
+        // The policy runs terminal_exec under Coder; Analyst grants what Coder does not, so asking for it is an escalation.
+        const denied = yield* Effect.flip(api.jobs.submit({
+          payload: summarize({ job_kind: "terminal_exec", capability_profile_id: "Analyst", job_id: MISSING })
+        }))
+        assert.strictEqual(denied._tag, "EscalationDenied")
+        const excess = denied._tag === "EscalationDenied" ? [...denied.excess] : []
+        assert.include(excess, "export.debug_bundle")
+        assert.deepStrictEqual((yield* (yield* Jobs).list()).items, [], "a denied job is never queued")
+        const decisions = yield* eventsOf(MISSING, "capability_action")
+        assert.deepStrictEqual(
+          decisions.map((event) => event.type === "capability_action" ? event.decision_outcome : ""),
+          excess.map(() => "deny"),
+          "one deny event per grant beyond the policy's profile"
+        )
+
+        const raw = yield* send(HttpClientRequest.post("/jobs").pipe(
+          HttpClientRequest.bearerToken(TOKEN),
+          HttpClientRequest.bodyUnsafeJson(summarize({ capability_profile_id: "Coder" }))
+        ))
+        assert.strictEqual(raw.status, 403)
+        assert.strictEqual(raw.body?.["_tag"], "EscalationDenied")
+
+        const unknown = yield* send(HttpClientRequest.post("/jobs").pipe(
+          HttpClientRequest.bearerToken(TOKEN),
+          HttpClientRequest.bodyUnsafeJson(summarize({ capability_profile_id: "Nobody" }))
+        ))
+        assert.strictEqual(unknown.status, 422)
+        assert.strictEqual(unknown.body?.["_tag"], "UnknownProfile")
+
+        // The legacy alias is read as terminal_exec (R1a) and allowed for a Coder.
+        const alias = yield* send(HttpClientRequest.post("/jobs").pipe(
+          HttpClientRequest.bearerToken(TOKEN),
+          HttpClientRequest.bodyUnsafeJson(summarize({ job_kind: "term_exec", capability_profile_id: "Coder" }))
+        ))
+        assert.strictEqual(alias.status, 201, alias.text)
+        assert.strictEqual(alias.body?.["job_kind"], "terminal_exec")
+      })))
+
+    it.effect("17.2 errors keep their tag and status: 404 NotFound, 409 IllegalTransition, 409 AlreadyExists, 400 for bad ids, filters, cursors and bodies", () =>
+      withApi(Effect.gen(function*() {
+        const api = yield* typedClient()
+        const jobs = yield* Jobs
+        const queued = yield* jobs.submit(summarize())
+        const authed = HttpClientRequest.bearerToken(TOKEN)
+
+        const missing = yield* Effect.flip(api.jobs.get({ path: { job_id: MISSING } }))
+        assert.strictEqual(missing._tag, "NotFound")
+        assert.strictEqual((yield* send(HttpClientRequest.get(`/jobs/${MISSING}`).pipe(authed))).status, 404)
+        assert.strictEqual(yield* failureTag(api.jobs.resume({ path: { job_id: MISSING }, payload: {} })), "NotFound")
+
+        const illegal = yield* Effect.flip(api.jobs.retry({ path: { job_id: queued.job_id }, payload: {} }))
+        assert.strictEqual(illegal._tag, "IllegalTransition")
+        assert.deepStrictEqual(illegal._tag === "IllegalTransition" ? [illegal.from, illegal.to] : [], ["queued", "queued"])
+        const illegalRaw = yield* send(HttpClientRequest.post(`/jobs/${queued.job_id}/resume`).pipe(authed, HttpClientRequest.bodyUnsafeJson({})))
+        assert.strictEqual(illegalRaw.status, 409)
+        assert.deepStrictEqual([illegalRaw.body?.["_tag"], illegalRaw.body?.["from"], illegalRaw.body?.["to"]], ["IllegalTransition", "queued", "running"])
+        assert.match(String(illegalRaw.body?.["message"]), /cannot go from queued to running/)
+        assert.strictEqual((yield* jobs.get(queued.job_id)).state, "queued", "a refused action changes nothing")
+
+        const taken = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyUnsafeJson(summarize({ job_id: queued.job_id }))))
+        assert.deepStrictEqual([taken.status, taken.body?.["_tag"]], [409, "AlreadyExists"])
+
+        const badRequests: Array<[HttpClientRequest.HttpClientRequest, string]> = [
+          [HttpClientRequest.get("/jobs/not-a-uuid"), "HttpApiDecodeError"],
+          [HttpClientRequest.get("/jobs?state=running,sleeping"), "HttpApiDecodeError"],
+          [HttpClientRequest.get("/jobs?limit=0"), "HttpApiDecodeError"],
+          [HttpClientRequest.get("/jobs?limit=1001"), "HttpApiDecodeError"],
+          [HttpClientRequest.get("/jobs?created_after=yesterday"), "HttpApiDecodeError"],
+          [HttpClientRequest.get("/events?type=gossip"), "HttpApiDecodeError"],
+          [HttpClientRequest.get("/jobs?cursor=forged"), "DecodeFailure"],
+          [HttpClientRequest.get("/events?cursor=forged"), "DecodeFailure"],
+          [HttpClientRequest.post("/jobs").pipe(HttpClientRequest.bodyText("{not json", "application/json")), "MalformedBody"],
+          [HttpClientRequest.post("/jobs").pipe(HttpClientRequest.bodyUnsafeJson({ job_kind: "doc_test" })), "HttpApiDecodeError"],
+          [HttpClientRequest.post(`/jobs/${queued.job_id}/cancel`).pipe(HttpClientRequest.bodyUnsafeJson({ reason: "nul\u0000" })), "HttpApiDecodeError"],
+          [HttpClientRequest.post(`/jobs/${queued.job_id}/cancel`).pipe(HttpClientRequest.bodyUnsafeJson({ reason: "x".repeat(70_000) })), "DecodeFailure"]
+        ]
+        for (const [request, tag] of badRequests) {
+          const response = yield* send(request.pipe(authed))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, tag], `${request.method} ${request.url}: ${response.text.slice(0, 300)}`)
+        }
+        assert.strictEqual((yield* jobs.get(queued.job_id)).state, "queued")
+        assert.strictEqual((yield* jobs.list()).items.length, 1, "no bad request stored anything")
+      })))
+
+    it.effect("17.2 request size limit: 413 PayloadTooLarge over it, 411 LengthRequired without a Content-Length, 401 first without a token", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const big = JSON.stringify(summarize({ job_inputs: { text: "x".repeat(5_000) } }))
+        const declared = yield* send(HttpClientRequest.post("/jobs").pipe(
+          HttpClientRequest.bearerToken(TOKEN),
+          HttpClientRequest.bodyText(big, "application/json")
+        ))
+        assert.deepStrictEqual([declared.status, declared.body?.["_tag"], declared.body?.["limit_bytes"]], [413, "PayloadTooLarge", 4096])
+
+        // No Content-Length (chunked): refused before reading, whatever its size, so no body is ever read unbounded.
+        const chunks = Stream.make(new TextEncoder().encode("{"), new TextEncoder().encode("}"))
+        const streamed = yield* send(HttpClientRequest.post("/jobs").pipe(
+          HttpClientRequest.bearerToken(TOKEN),
+          HttpClientRequest.bodyStream(chunks, { contentType: "application/json" })
+        ))
+        assert.deepStrictEqual([streamed.status, streamed.body?.["_tag"]], [411, "LengthRequired"])
+
+        const anonymous = yield* send(HttpClientRequest.post("/jobs").pipe(HttpClientRequest.bodyText(big, "application/json")))
+        assert.deepStrictEqual([anonymous.status, anonymous.body?.["_tag"]], [401, "Unauthorized"], "the token is checked before the body is read")
+
+        const small = yield* send(HttpClientRequest.post("/jobs").pipe(
+          HttpClientRequest.bearerToken(TOKEN),
+          HttpClientRequest.bodyUnsafeJson(summarize({ job_inputs: { text: "x".repeat(1_000) } }))
+        ))
+        assert.strictEqual(small.status, 201, small.text)
+        assert.strictEqual((yield* jobs.list()).items.length, 1)
+      }), { maxBodyBytes: 4096 }))
+
+    it.effect("17.2 cursor paging: 25 jobs by 10, newest first by default, no gaps or duplicates, filters kept; oldest first on request", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const api = yield* typedClient()
+        const created: Array<AiJob> = []
+        for (let i = 0; i < 25; i++) {
+          yield* TestClock.setTime(1_000 * Math.floor(i / 4))
+          created.push(yield* jobs.submit(summarize({ job_kind: "doc_edit" })))
+          yield* jobs.submit(summarize({ job_kind: "doc_rewrite" }))
+        }
+        const pages: Array<ReadonlyArray<string>> = []
+        let cursor: string | undefined
+        for (let i = 0; i < 10; i++) {
+          const page: { readonly items: ReadonlyArray<AiJob>; readonly next_cursor: string | null } = yield* api.jobs.list({
+            urlParams: { job_kind: ["doc_edit"], limit: 10, ...(cursor === undefined ? {} : { cursor }) }
+          })
+          pages.push(page.items.map((job) => job.job_id))
+          if (page.next_cursor === null) break
+          cursor = page.next_cursor
+        }
+        assert.deepStrictEqual(pages.map((page) => page.length), [10, 10, 5])
+        // Ids are time-ordered (UUIDv7), so newest first is the reverse of creation.
+        assert.deepStrictEqual(pages.flat(), created.map((job) => job.job_id).reverse())
+        const oldest = yield* api.jobs.list({ urlParams: { job_kind: ["doc_edit"], order: "asc", limit: 3 } })
+        assert.deepStrictEqual(oldest.items.map((job) => job.job_id), created.slice(0, 3).map((job) => job.job_id))
+
+        const events: Array<string> = []
+        cursor = undefined
+        for (let i = 0; i < 20; i++) {
+          const page: { readonly items: ReadonlyArray<{ readonly event_id: string }>; readonly next_cursor: string | null } =
+            yield* api.events.list({ urlParams: { type: ["system"], limit: 7, ...(cursor === undefined ? {} : { cursor }) } })
+          events.push(...page.items.map((event) => event.event_id))
+          if (page.next_cursor === null) break
+          cursor = page.next_cursor
+        }
+        assert.strictEqual(events.length, 50, "one system event per submitted job")
+        assert.strictEqual(new Set(events).size, 50)
+      })))
+
+    it.effect("17.2 filters: jobs by state, kind (term_exec read as terminal_exec), creation time and trace; events by id, job, trace, run, type and time", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const api = yield* typedClient()
+        yield* TestClock.setTime(10_000)
+        const early = yield* jobs.submit(summarize())
+        yield* TestClock.setTime(20_000)
+        const term = yield* jobs.submit(summarize({ job_kind: "terminal_exec", capability_profile_id: "Coder" }))
+        yield* TestClock.setTime(30_000)
+        const late = yield* jobs.submit(summarize())
+        yield* jobs.start(late.job_id)
+        const ids = (page: { readonly items: ReadonlyArray<AiJob> }) => page.items.map((job) => job.job_id)
+
+        assert.deepStrictEqual(ids(yield* api.jobs.list({ urlParams: { state: ["running"] } })), [late.job_id])
+        assert.deepStrictEqual(ids(yield* api.jobs.list({ urlParams: { state: ["queued", "running"] } })), [late.job_id, term.job_id, early.job_id])
+        const aliased = yield* send(HttpClientRequest.get("/jobs?job_kind=term_exec").pipe(HttpClientRequest.bearerToken(TOKEN)))
+        assert.deepStrictEqual(((aliased.body?.["items"] ?? []) as Array<{ job_id: string }>).map((job) => job.job_id), [term.job_id])
+        const window = yield* send(HttpClientRequest.get(
+          "/jobs?created_after=1970-01-01T00:00:15Z&created_before=1970-01-01T00:00:25Z"
+        ).pipe(HttpClientRequest.bearerToken(TOKEN)))
+        assert.deepStrictEqual(((window.body?.["items"] ?? []) as Array<{ job_id: string }>).map((job) => job.job_id), [term.job_id])
+        assert.deepStrictEqual(ids(yield* api.jobs.list({ urlParams: { trace_id: early.trace_id } })), [early.job_id])
+
+        const all = (yield* api.events.list({ urlParams: {} })).items
+        const first = all[0]!
+        assert.deepStrictEqual((yield* api.events.list({ urlParams: { event_id: first.event_id } })).items.map((e) => e.event_id), [first.event_id])
+        const ofLate = yield* api.events.list({ urlParams: { job_id: late.job_id } })
+        assert.deepStrictEqual(ofLate.items.map((event) => event.type), ["capability_action", "system", "system"])
+        assert.isTrue((yield* api.events.list({ urlParams: { trace_id: term.trace_id } })).items.every((event) => event.job_id === term.job_id))
+        const running = (yield* jobs.get(late.job_id)).workflow_run_id!
+        assert.deepStrictEqual(
+          (yield* api.events.list({ urlParams: { workflow_run_id: running } })).items.map((event) => change(event)?.[2]),
+          ["running"]
+        )
+        assert.strictEqual((yield* api.events.list({ urlParams: { type: ["capability_action"] } })).items.length, 3)
+        const since = yield* send(HttpClientRequest.get("/events?since=1970-01-01T00:00:20Z&until=1970-01-01T00:00:30Z&order=desc")
+          .pipe(HttpClientRequest.bearerToken(TOKEN)))
+        const sinceEvents = (since.body?.["items"] ?? []) as Array<{ job_id: string; timestamp: string }>
+        assert.isAbove(sinceEvents.length, 0)
+        assert.isTrue(sinceEvents.every((event) => event.job_id === term.job_id), "only the events of [20 s, 30 s)")
+      })))
+
+    it.effect("17.2 two operators resuming one stalled job at once: exactly one 200, the others 409, one new run and one event", () =>
+      withApi(Effect.gen(function*() {
+        const store = yield* JobStore
+        const stalled = yield* stalledJob()
+        const api = yield* typedClient()
+        const outcomes = yield* Effect.all(
+          Array.from({ length: 8 }, (_, i) =>
+            Effect.either(api.jobs.resume({ path: { job_id: stalled.job_id }, payload: { reason: `operator ${i}` } }))),
+          { concurrency: "unbounded" }
+        )
+        const wins = outcomes.filter((outcome) => outcome._tag === "Right")
+        const losses = outcomes.flatMap((outcome) => outcome._tag === "Left" ? [outcome.left._tag] : [])
+        assert.strictEqual(wins.length, 1)
+        assert.deepStrictEqual(losses, Array(7).fill("IllegalTransition"))
+        assert.strictEqual((yield* store.listRuns(stalled.job_id)).length, 2, "the stalled run and one new run")
+        const resumes = (yield* eventsOf(stalled.job_id, "system")).filter((event) => change(event)?.[1] === "stalled")
+        assert.strictEqual(resumes.length, 1)
+      })))
+
+    it.effect("R9 17.2 /health is 503 Unhealthy while startup recovery runs, and 200 once it has finished", () =>
+      Effect.gen(function*() {
+        const latch = yield* Deferred.make<void>()
+        const storeContext = yield* Layer.build(backend.layer())
+        const real = Context.get(storeContext, JobStore)
+        // Recovery's first transaction waits for the latch before it begins, so the
+        // database stays free to answer (a single SQLite connection would queue behind it).
+        const slowStore = Layer.succeed(JobStore, {
+          ...real,
+          transaction: (effect) => Effect.zipRight(Deferred.await(latch), real.transaction(effect))
+        })
+        yield* Effect.gen(function*() {
+          const api = yield* typedClient()
+          const running = yield* Effect.flip(api.health.health())
+          assert.strictEqual(running._tag, "Unhealthy")
+          assert.deepStrictEqual(running._tag === "Unhealthy" ? [running.status, running.database, running.recovery] : [], ["unavailable", "reachable", "running"])
+          const raw = yield* send(HttpClientRequest.get("/health"))
+          assert.deepStrictEqual([raw.status, raw.body?.["_tag"], raw.body?.["recovery"]], [503, "Unhealthy", "running"])
+          yield* Deferred.succeed(latch, undefined)
+          const gate = yield* Recovery.RecoveryGate
+          yield* gate.await
+          const ok = yield* api.health.health()
+          assert.deepStrictEqual([ok.status, ok.recovery], ["ok", "finished"])
+        }).pipe(Effect.provide(apiServer(slowStore, { gate: Recovery.layerStartup() })))
+      }).pipe(Effect.scoped))
+
+    it.effect("R9 17.2 /health is 503 when startup recovery failed or the database does not answer", () =>
+      Effect.gen(function*() {
+        const storeContext = yield* Layer.build(backend.layer())
+        const real = Context.get(storeContext, JobStore)
+        const disk = new StorageError({ operation: "test", cause: new Error("disk on fire") })
+        const failedRecovery = Layer.succeed(JobStore, { ...real, stallStaleRuns: () => Effect.fail(disk) })
+        yield* Effect.gen(function*() {
+          const api = yield* typedClient()
+          yield* Effect.flip((yield* Recovery.RecoveryGate).await)
+          const failed = yield* Effect.flip(api.health.health())
+          assert.deepStrictEqual(failed._tag === "Unhealthy" ? [failed.database, failed.recovery] : [], ["reachable", "failed"])
+          // And POST /jobs says why intake is closed.
+          assert.strictEqual(yield* failureTag(api.jobs.submit({ payload: summarize() })), "RecoveryFailed")
+          const raw = yield* send(HttpClientRequest.post("/jobs").pipe(HttpClientRequest.bearerToken(TOKEN), HttpClientRequest.bodyUnsafeJson(summarize())))
+          assert.strictEqual(raw.status, 503)
+        }).pipe(Effect.provide(apiServer(failedRecovery, { gate: Recovery.layerStartup() })))
+
+        const unreachable = Layer.succeed(JobStore, { ...real, schemaVersion: Effect.fail(disk) })
+        yield* Effect.gen(function*() {
+          const failed = yield* Effect.flip((yield* typedClient()).health.health())
+          assert.deepStrictEqual(failed._tag === "Unhealthy" ? [failed.database, failed.schema_version] : [], ["unreachable", null])
+        }).pipe(Effect.provide(apiServer(unreachable)))
+      }).pipe(Effect.scoped))
+  })
+}

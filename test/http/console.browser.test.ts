@@ -1,0 +1,218 @@
+/**
+ * The web console (issue 17.3, 17.4) in a real browser: headless Chromium
+ * (Debian's `chromium`) driven by playwright-core, against `ai-jobs serve`
+ * on a loopback port over a SQLite file seeded by the library itself.
+ *
+ * A missing browser fails every test here with the fix, never a skip.
+ * The job page's screenshot is written to test-output/ (not committed).
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import { type BrowserContext, chromium, type Page } from "playwright-core"
+import { pastClock } from "../../src/cli/demo/pastClock.js"
+import type { AiJob } from "../../src/domain/AiJob.js"
+import { Jobs } from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import * as SqliteStore from "../../src/store/SqliteStore.js"
+import { repoRoot, tempDir } from "../cli/cli.js"
+import { services } from "../jobs/services.js"
+import { type Served, startServe } from "./serveProcess.js"
+
+const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
+const TOKEN = "console-test-token-0123456789"
+/** Stored text that would run if the console ever put it in the page as HTML. */
+const SCRIPT_REASON = `<script>window.__injected = "script"</script><img src=x onerror="window.__injected='img'">`
+export const SCREENSHOT = path.join(repoRoot, "test-output", "console-job-page.png")
+
+const job = (overrides: Record<string, unknown>) => ({
+  job_kind: "doc_summarize",
+  protocol_id: "hsk.console.v1",
+  profile_id: "ops",
+  capability_profile_id: "Analyst",
+  access_mode: "analysis_only",
+  safety_mode: "normal",
+  ...overrides
+})
+
+interface Seeded {
+  readonly scripted: AiJob
+  readonly stalled: AiJob
+  readonly completed: AiJob
+  readonly failed: AiJob
+}
+
+/** The database an operator would find after a crash: jobs in several states, one stalled by recovery. */
+const seed = (filename: string) =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs
+    // A worker claimed this one ten minutes ago and died: its heartbeat is that old.
+    const stalled = yield* Effect.gen(function*() {
+      const submitted = yield* jobs.submit(job({ job_kind: "doc_ingest", status_reason: "ingest inbox" }))
+      yield* jobs.start(submitted.job_id)
+      return submitted
+    }).pipe(Effect.withClock(pastClock("10 minutes")))
+    yield* Recovery.recoverStalledRuns()
+    const completed = yield* jobs.submit(job({ status_reason: "summarise q3" }))
+    yield* jobs.start(completed.job_id)
+    yield* jobs.run(completed.job_id, (context) =>
+      Effect.gen(function*() {
+        yield* context.node({ node_id: "load", node_type: "fetch", input: { doc: "q3.md" } }, Effect.as(Effect.sleep("30 millis"), { chars: 1200 }))
+        yield* context.node({ node_id: "summarize", node_type: "llm", input: { chars: 1200 } }, Effect.as(Effect.sleep("60 millis"), { summary: "ok" }))
+      }))
+    const failed = yield* jobs.submit(job({ job_kind: "sheet_transform" }))
+    yield* jobs.start(failed.job_id)
+    yield* jobs.fail(failed.job_id, "TransformFailed: column B is empty")
+    const scripted = yield* jobs.submit(job({ status_reason: SCRIPT_REASON }))
+    return {
+      scripted: yield* jobs.get(scripted.job_id),
+      stalled: yield* jobs.get(stalled.job_id),
+      completed: yield* jobs.get(completed.job_id),
+      failed: yield* jobs.get(failed.job_id)
+    } satisfies Seeded
+  }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
+
+let served: Served | undefined
+let context: BrowserContext | undefined
+let page: Page
+let seeded: Seeded
+const pageErrors: Array<string> = []
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(
+      `The console's browser test needs Chromium at ${CHROMIUM}, and it is missing. ` +
+        "Install it with: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH). .ci/run does this."
+    )
+  }
+  const filename = path.join(tempDir("console"), "jobs.db")
+  seeded = await Effect.runPromise(seed(filename))
+  served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
+  context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "hsk-chromium-")), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"
+    ]
+  })
+  page = context.pages()[0] ?? await context.newPage()
+  page.setDefaultTimeout(20_000)
+  page.on("pageerror", (error) => pageErrors.push(error.message))
+}, 180_000)
+
+afterAll(async () => {
+  await context?.close()
+  await served?.stop()
+})
+
+/** The job list's rows as [short id, state] pairs, top to bottom. */
+const listedRows = () =>
+  page.$$eval("table.jobs tbody tr", (rows) =>
+    rows.map((row) => [row.getAttribute("data-job-id") ?? "", row.querySelector(".badge")?.textContent ?? ""]))
+
+const rowOf = (jobId: string) => page.locator(`table.jobs tr[data-job-id="${jobId}"]`)
+
+describe("the web console in Chromium", { timeout: 120_000 }, () => {
+  it("17.3 without a token it asks for one, refuses a wrong one, and lists the jobs newest first with the right one", async () => {
+    await page.goto(`${served!.url}console/`)
+    await page.locator("form.login").waitFor()
+    await page.fill("input[name=token]", "not-the-token-at-all")
+    await page.click("form.login button[type=submit]")
+    await page.getByText("That token was refused.").waitFor()
+    await page.fill("input[name=token]", TOKEN)
+    await page.click("form.login button[type=submit]")
+    await page.locator("table.jobs tbody tr").nth(3).waitFor()
+    assert.deepStrictEqual(await listedRows(), [
+      [seeded.scripted.job_id, "queued"],
+      [seeded.failed.job_id, "failed"],
+      [seeded.completed.job_id, "completed"],
+      [seeded.stalled.job_id, "stalled"]
+    ])
+    assert.match(await page.locator("#health").innerText(), /healthy · schema \d+/)
+  })
+
+  it("17.3 a <script> in a job's reason is shown as text and never runs, in the list and on the job's page", async () => {
+    await page.goto(`${served!.url}console/#token=${TOKEN}`)
+    const reason = rowOf(seeded.scripted.job_id).locator("td.reason")
+    await reason.waitFor()
+    assert.strictEqual(await reason.textContent(), SCRIPT_REASON)
+    assert.strictEqual(await reason.locator("script, img").count(), 0)
+    await rowOf(seeded.scripted.job_id).locator("a").click()
+    const text = page.locator(".reason-text")
+    await text.waitFor()
+    assert.strictEqual(await text.textContent(), SCRIPT_REASON)
+    assert.strictEqual(await page.locator("main script, main img").count(), 0)
+    assert.isUndefined(await page.evaluate(() => (globalThis as { __injected?: string }).__injected))
+  })
+
+  it("17.4 a stalled job's page shows its run and recovery event; resume moves it to running with a new run and a human event (screenshot written)", async () => {
+    await page.goto(`${served!.url}console/#/attention`)
+    await rowOf(seeded.stalled.job_id).waitFor()
+    assert.sameMembers((await listedRows()).map(([id]) => id), [seeded.stalled.job_id, seeded.failed.job_id])
+    await rowOf(seeded.stalled.job_id).locator("a").click()
+
+    await page.locator("section.job h1 .badge", { hasText: "stalled" }).waitFor()
+    assert.strictEqual(await page.locator(".timeline .run").count(), 1)
+    assert.include(await page.locator("table.events").innerText(), "workflow_recovery")
+
+    await page.fill("input[name=reason]", "worker replaced")
+    await page.click("button[data-action=resume]")
+    await page.locator("section.job h1 .badge", { hasText: "running" }).waitFor()
+    await page.locator(".timeline .run").nth(1).waitFor()
+    const last = page.locator("table.events tbody tr").last()
+    assert.deepStrictEqual(
+      await last.locator("td").evaluateAll((cells) => cells.slice(1, 4).map((cell) => cell.textContent)),
+      ["system", "human", "stalled → running — worker replaced"]
+    )
+    // What the page says is what the server holds.
+    const detail = await (await fetch(`${served!.url}jobs/${seeded.stalled.job_id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as {
+      job: { state: string }
+      runs: Array<unknown>
+    }
+    assert.deepStrictEqual([detail.job.state, detail.runs.length], ["running", 2])
+    // For people to look at: the job page right after the resume (not committed).
+    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true })
+    await page.screenshot({ path: SCREENSHOT, fullPage: true })
+    assert.isAbove(fs.statSync(SCREENSHOT).size, 10_000)
+  })
+
+  it("17.3 the completed job's page draws its run and nodes as a timeline, each bar in proportion", async () => {
+    await page.goto(`${served!.url}console/#/jobs/${seeded.completed.job_id}`)
+    await page.locator(".timeline .node[data-node-id=summarize]").waitFor()
+    assert.deepStrictEqual(
+      await page.locator(".timeline .node[data-node-id] .label").allTextContents(),
+      ["0. load fetch", "1. summarize llm"]
+    )
+    const widths = await page.locator(".timeline .node[data-node-id] .bar").evaluateAll((bars) =>
+      bars.map((bar) => (bar as unknown as { readonly style: { readonly width: string } }).style.width))
+    assert.lengthOf(widths, 2)
+    assert.isTrue(widths.every((width) => /^[\d.]+%$/.test(width)), widths.join(","))
+  })
+
+  it("17.3 the trace link lists the job's events by trace id", async () => {
+    await page.goto(`${served!.url}console/#/jobs/${seeded.failed.job_id}`)
+    await page.locator(`a[href="#/events?trace_id=${seeded.failed.trace_id}"]`).click()
+    await page.locator("table.events tbody tr").first().waitFor()
+    const jobs = await page.$$eval("table.events tbody tr td:nth-child(4) a", (links) => links.map((link) => link.getAttribute("title")))
+    assert.isAbove(jobs.length, 2)
+    assert.isTrue(jobs.every((id) => id === seeded.failed.job_id))
+    assert.include(await page.locator("table.events").innerText(), "running → failed")
+  })
+
+  it("17.3 live refresh: a change made elsewhere appears in the open list without a reload", async () => {
+    await page.goto(`${served!.url}console/#/jobs`)
+    await rowOf(seeded.scripted.job_id).locator(".badge", { hasText: "queued" }).waitFor()
+    const cancelled = await fetch(`${served!.url}jobs/${seeded.scripted.job_id}/cancel`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "cancelled elsewhere" })
+    })
+    assert.strictEqual(cancelled.status, 200)
+    await rowOf(seeded.scripted.job_id).locator(".badge", { hasText: "cancelled" }).waitFor({ timeout: 15_000 })
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
+  })
+})

@@ -1,0 +1,70 @@
+/**
+ * An Effect application mounts the API in its own server (issue 17.2): the
+ * `httpApp` under a path prefix of the application's router, beside the
+ * application's own routes, with the typed client pointed at the prefix.
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as JobsApi from "../../src/http/JobsApi.js"
+import * as SqliteStore from "../../src/store/SqliteStore.js"
+import { services } from "../jobs/services.js"
+import { loopback, send, TOKEN } from "./server.js"
+
+describe("JobsApi mounted in an application's own server", () => {
+  it.effect("17.2 httpApp serves the API and console under /ai-jobs beside the application's routes; the typed client follows the prefix", () =>
+    Effect.gen(function*() {
+      const jobsApp = yield* JobsApi.httpApp({ token: Redacted.make(TOKEN) })
+      const router = HttpRouter.empty.pipe(
+        HttpRouter.get("/hello", HttpServerResponse.text("the application's own route")),
+        HttpRouter.mountApp("/ai-jobs", jobsApp)
+      )
+      yield* HttpServer.serveEffect(router)
+
+      const own = yield* send(HttpClientRequest.get("/hello"))
+      assert.deepStrictEqual([own.status, own.text], [200, "the application's own route"])
+
+      const server = yield* HttpServer.HttpServer
+      const address = server.address as HttpServer.TcpAddress
+      const api = yield* JobsApi.client({ baseUrl: `http://127.0.0.1:${address.port}/ai-jobs`, token: TOKEN }).pipe(
+        Effect.provide(FetchHttpClient.layer)
+      )
+      const job = yield* api.jobs.submit({
+        payload: {
+          job_kind: "doc_summarize",
+          protocol_id: "hsk.mount.v1",
+          profile_id: "app",
+          capability_profile_id: "Analyst",
+          access_mode: "analysis_only",
+          safety_mode: "normal"
+        }
+      })
+      assert.deepStrictEqual((yield* api.jobs.list({ urlParams: {} })).items.map((item) => item.job_id), [job.job_id])
+      assert.strictEqual((yield* api.health.health()).status, "ok")
+
+      const refused = yield* send(HttpClientRequest.get("/ai-jobs/jobs"))
+      assert.strictEqual(refused.status, 401)
+      // The console's redirect and links are relative, so they keep the prefix: fetch follows
+      // /ai-jobs/console to /ai-jobs/console/ (an absolute /console/ would be a 404 here).
+      const bare = yield* send(HttpClientRequest.get("/ai-jobs/console"))
+      assert.strictEqual(bare.status, 200)
+      assert.include(bare.text, "<title>AI Jobs console</title>")
+      const script = yield* send(HttpClientRequest.get("/ai-jobs/console/app.js"))
+      assert.match(script.headers["content-type"] ?? "", /javascript/)
+    }).pipe(
+      Effect.provide(Layer.mergeAll(loopback, services(SqliteStore.layer({ filename: ":memory:" })))),
+      Effect.scoped
+    ))
+
+  it.effect("17.2 a token shorter than 16 characters is refused when the API is built", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(JobsApi.httpApp({ token: Redacted.make("short") }))
+      assert.strictEqual(error._tag, "InvalidToken")
+    }).pipe(Effect.provide(services(SqliteStore.layer({ filename: ":memory:" }))), Effect.scoped))
+})

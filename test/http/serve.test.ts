@@ -1,0 +1,121 @@
+/**
+ * `ai-jobs serve` (issue 17.3) as an operator runs it: a subprocess on a
+ * loopback port, over SQLite and PostgreSQL; the token rules it enforces
+ * before it listens.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as Storage from "../../src/store/Storage.js"
+import { runCli, tempDir } from "../cli/cli.js"
+import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { startServe } from "./serveProcess.js"
+
+const TOKEN = "serve-test-token-0123456789"
+
+let sqlite = ""
+let pg = ""
+
+/** Runs `effect` on the store at `database` (migrating it on the way), in this process. */
+const onStore = <A, E>(database: string, effect: Effect.Effect<A, E, JobStore>) =>
+  Effect.runPromise(Effect.provide(effect, Storage.layerFromUrl(database)))
+
+beforeAll(async () => {
+  sqlite = path.join(tempDir("serve"), "jobs.db")
+  pg = await freshDatabaseUrl("serve")
+  // Migrated in process: fewer CLI subprocesses on a busy machine.
+  await onStore(sqlite, Effect.void)
+  await onStore(pg, Effect.void)
+}, 120_000)
+
+afterAll(() => dropDatabase(pg))
+
+const get = (url: string, token?: string) =>
+  fetch(url, { redirect: "manual", headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+
+describe("ai-jobs serve", { timeout: 180_000 }, () => {
+  it("17.3 refuses a non-loopback host without a token, and a token under 16 characters (exit 2, one line)", async () => {
+    const [open, short, shortEnv] = await Promise.all([
+      runCli(["serve", "--host", "0.0.0.0", "--port", "0", "--database", sqlite]),
+      runCli(["serve", "--port", "0", "--token", "tooshort", "--database", sqlite]),
+      runCli(["serve", "--host", "::", "--port", "0", "--database", sqlite], { env: { AI_JOBS_TOKEN: "short" } })
+    ])
+    assert.strictEqual(open.code, 2, open.stdout + open.stderr)
+    assert.match(open.stderr, /^error: refusing to serve on 0\.0\.0\.0 without a token/)
+    assert.strictEqual(open.stdout, "")
+    assert.strictEqual(short.code, 2)
+    assert.match(short.stderr, /--token: the token must be at least 16 characters/)
+    assert.strictEqual(shortEnv.code, 2)
+    assert.match(shortEnv.stderr, /AI_JOBS_TOKEN: the token must be at least 16 characters/)
+  })
+
+  it("17.3 on loopback without a token it makes one and prints it in the console link; the API takes only that token", async () => {
+    const served = await startServe(["--database", sqlite])
+    try {
+      assert.match(served.url, /^http:\/\/127\.0\.0\.1:\d+\/$/)
+      const token = decodeURIComponent(/#token=(.+)$/.exec(served.consoleLink)?.[1] ?? "")
+      assert.isAtLeast(token.length, 32)
+      assert.strictEqual((await get(`${served.url}health`)).status, 200)
+      assert.strictEqual((await get(`${served.url}jobs`)).status, 401)
+      assert.strictEqual((await get(`${served.url}jobs`, TOKEN)).status, 401)
+      const jobs = await get(`${served.url}jobs`, token)
+      assert.strictEqual(jobs.status, 200)
+      assert.deepStrictEqual(await jobs.json(), { items: [], next_cursor: null })
+      const root = await get(served.url)
+      assert.deepStrictEqual([root.status, root.headers.get("location")], [302, "/console/"])
+      const page = await get(`${served.url}console/`)
+      assert.strictEqual(page.status, 200)
+      assert.include(await page.text(), "<script type=\"module\" src=\"app.js\"></script>")
+    } finally {
+      assert.strictEqual(await served.stop(), 130, "Ctrl-C stops it")
+    }
+  })
+
+  it("17.3 with AI_JOBS_TOKEN it requires that token and never prints it; on PostgreSQL too", async () => {
+    const served = await startServe(["--database", pg], { AI_JOBS_TOKEN: TOKEN })
+    try {
+      assert.notInclude(served.output(), TOKEN)
+      assert.match(served.output(), /\(pg\)/)
+      const health = await (await get(`${served.url}health`)).json() as Record<string, unknown>
+      assert.deepStrictEqual([health["status"], health["recovery"]], ["ok", "finished"])
+      const submit = await fetch(`${served.url}jobs`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          job_kind: "doc_summarize",
+          protocol_id: "hsk.serve.v1",
+          profile_id: "ops",
+          capability_profile_id: "Analyst",
+          access_mode: "analysis_only",
+          safety_mode: "normal"
+        })
+      })
+      assert.strictEqual(submit.status, 201)
+      const spec = await get(`${served.url}openapi.json`, TOKEN)
+      assert.strictEqual(spec.status, 200)
+      assert.strictEqual(((await spec.json()) as { info: { title: string } }).info.title, "Handshake AI Jobs")
+    } finally {
+      await served.stop()
+    }
+    const stored = await onStore(pg, Effect.flatMap(JobStore, (store) => store.listJobs()))
+    assert.deepStrictEqual(stored.items.map((job) => job.protocol_id), ["hsk.serve.v1"], "the job submitted over HTTP is in the database")
+  })
+
+  it("17.3 a database that does not exist, or a port in use, is one line and exit 1", async () => {
+    const [missing, first] = await Promise.all([
+      runCli(["serve", "--port", "0", "--database", path.join(tempDir("serve-missing"), "none.db")]),
+      startServe(["--database", sqlite], { AI_JOBS_TOKEN: TOKEN })
+    ])
+    assert.strictEqual(missing.code, 1)
+    assert.match(missing.stderr, /^error: no SQLite database at .*none\.db; create it with: ai-jobs migrate/)
+    try {
+      const port = new URL(first.url).port
+      const busy = await runCli(["serve", "--port", port, "--database", sqlite], { env: { AI_JOBS_TOKEN: TOKEN } })
+      assert.strictEqual(busy.code, 1)
+      assert.match(busy.stderr, new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`))
+    } finally {
+      await first.stop()
+    }
+  })
+})

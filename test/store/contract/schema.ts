@@ -1,0 +1,31 @@
+/**
+ * Contract: the store reports the schema version it runs on (for health
+ * checks): the newest migration shipped for its dialect, once migrated.
+ */
+import { assert, describe } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { readdirSync } from "node:fs"
+import { JobStore } from "../../../src/store/JobStore.js"
+import { type Backend, storeTest } from "./backend.js"
+
+/** The highest `NNNN` among the dialect's shipped migration files. */
+export const newestShipped = (dialect: "sqlite" | "pg"): number =>
+  Math.max(...readdirSync(new URL(`../../../migrations/${dialect}/`, import.meta.url))
+    .map((file) => /^(\d{4})_\w+\.sql$/.exec(file)?.[1])
+    .filter((id): id is string => id !== undefined)
+    .map(Number))
+
+/** schemaVersion contract tests. */
+export const schemaContract = (backend: Backend): void => {
+  const test = storeTest(backend)
+
+  describe("schemaVersion", () => {
+    test("R17 schemaVersion of a migrated store is the newest migration shipped for its dialect", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const expected = newestShipped(backend.dialect)
+        assert.isAtLeast(expected, 3)
+        assert.strictEqual(yield* store.schemaVersion, expected)
+      }))
+  })
+}
