@@ -114,6 +114,13 @@ const declaration = <A extends Json>(identifier: string, objectOnly: boolean) =>
     encode: () => (input, _, ast) => check<A>(input, ast, objectOnly)
   }, {
     identifier,
+    // For OpenAPI and JSON Schema (the HTTP API documents job inputs and outputs this way).
+    jsonSchema: objectOnly
+      ? { type: "object", description: "A JSON object; keys without U+0000 or lone surrogates, not __proto__" }
+      : {
+        description: "Any JSON value; finite numbers, text without U+0000 or lone surrogates, no __proto__ keys",
+        anyOf: [{ type: "null" }, { type: "boolean" }, { type: "number" }, { type: "string" }, { type: "array" }, { type: "object" }]
+      },
     arbitrary: () => (fc) =>
       fc.jsonValue({ maxDepth: 3 }).filter((value) => !(walk(value, objectOnly) instanceof Refused)) as unknown as FastCheck.Arbitrary<A>,
     equivalence: () => equals

@@ -75,7 +75,11 @@ export type StorageLayerError = MigrationFailed | StorageError | ConfigError.Con
 export const layerFor = (target: DatabaseTarget, options: StorageOptions = {}): Layer.Layer<JobStore, StorageLayerError> =>
   target.dialect === "pg"
     ? PgStore.layer({ url: target.url, ...options })
-    : SqliteStore.layer({ filename: target.filename, ...(options.migrate === undefined ? {} : { migrate: options.migrate }) })
+    : SqliteStore.layer({
+      filename: target.filename,
+      ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
+      ...(options.readonly === undefined ? {} : { readonly: options.readonly })
+    })
 
 /** The store a URL names (R17): SQLite for paths and `sqlite:` URLs, PostgreSQL for `postgres://`. */
 export const layerFromUrl = (

@@ -69,7 +69,7 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
   it("R17 the root and jobs helps list their commands with what each does; a group named alone shows its help", async () => {
     const root = ok(await runCli([]))
     const commands = section(root, "COMMANDS").filter((line) => /^ {2}\S/.test(line)).map((line) => line.trim().split(/\s+/)[0])
-    assert.deepStrictEqual(commands, ["demo", "migrate", "recover", "jobs", "events", "prune", "retention"])
+    assert.deepStrictEqual(commands, ["demo", "migrate", "recover", "jobs", "events", "prune", "retention", "serve"])
     const jobs = ok(await runCli(["jobs"]))
     const actions = section(jobs, "COMMANDS").filter((line) => /^ {2}\S/.test(line)).map((line) => line.trim().split(/\s+/)[0])
     assert.deepStrictEqual(actions, ["list", "show", "resume", "retry", "cancel", "pin", "unpin"])

@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import type { AiJob, NewAiJobInput } from "../../src/domain/AiJob.js"
+import type { AiJob, JobRequestInput } from "../../src/domain/AiJob.js"
 import type { StoredFlightEvent } from "../../src/domain/LegacyFlightEvent.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import { FlightRecorder } from "../../src/FlightRecorder.js"
@@ -23,11 +23,11 @@ import { newestShipped } from "../store/contract/schema.js"
 import type { StoreBackend } from "../support/stores.js"
 import { anonymousClient, apiServer, send, TOKEN, typedClient } from "./server.js"
 
-const summarize = (overrides: Partial<NewAiJobInput> = {}) => ({
+const summarize = (overrides: Partial<JobRequestInput> = {}) => ({
   job_kind: "doc_summarize" as const,
   protocol_id: "hsk.http.v1",
   profile_id: "alice",
-  capability_profile_id: "Analyst",
+  // No profile named: the capability policy places each kind (issue 13).
   access_mode: "analysis_only" as const,
   safety_mode: "normal" as const,
   ...overrides
@@ -40,7 +40,7 @@ const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Ef
   Effect.map(Effect.flip(effect), (error) => error._tag)
 
 /** A job moved to `stalled` by recovery: claimed, silent for 31 s, recovered. */
-const stalledJob = (input: Partial<NewAiJobInput> = {}) =>
+const stalledJob = (input: Partial<JobRequestInput> = {}) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs
     const job = yield* jobs.submit(summarize(input))
@@ -399,14 +399,16 @@ export const runApiSuite = (backend: StoreBackend) => {
         const first = all[0]!
         assert.deepStrictEqual((yield* api.events.list({ urlParams: { event_id: first.event_id } })).items.map((e) => e.event_id), [first.event_id])
         const ofLate = yield* api.events.list({ urlParams: { job_id: late.job_id } })
-        assert.deepStrictEqual(ofLate.items.map((event) => event.type), ["capability_action", "system", "system"])
+        // Submit decides the capability and queues; start decides it again and moves to running (issue 13.3).
+        assert.deepStrictEqual(ofLate.items.map((event) => event.type), ["capability_action", "system", "capability_action", "system"])
         assert.isTrue((yield* api.events.list({ urlParams: { trace_id: term.trace_id } })).items.every((event) => event.job_id === term.job_id))
         const running = (yield* jobs.get(late.job_id)).workflow_run_id!
         assert.deepStrictEqual(
           (yield* api.events.list({ urlParams: { workflow_run_id: running } })).items.map((event) => change(event)?.[2]),
           ["running"]
         )
-        assert.strictEqual((yield* api.events.list({ urlParams: { type: ["capability_action"] } })).items.length, 3)
+        // Three submits decide one capability each, and starting the late job decides its capability again.
+        assert.strictEqual((yield* api.events.list({ urlParams: { type: ["capability_action"] } })).items.length, 4)
         const since = yield* send(HttpClientRequest.get("/events?since=1970-01-01T00:00:20Z&until=1970-01-01T00:00:30Z&order=desc")
           .pipe(HttpClientRequest.bearerToken(TOKEN)))
         const sinceEvents = (since.body?.["items"] ?? []) as Array<{ job_id: string; timestamp: string }>

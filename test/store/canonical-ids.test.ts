@@ -35,6 +35,8 @@ describe("R6 ids written in upper case by an earlier version", () => {
       const store = Context.get(context, JobStore)
       const job = yield* store.createJob(newJob())
       const run = yield* store.createRun(job.job_id)
+      // A node is written only while its run is the job's active run.
+      yield* store.transition({ job_id: job.job_id, to: "running", workflow_run_id: run.id })
       yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
       // What an earlier version stored for a caller who gave upper-case ids.
       const db = openSqlite(filename)
@@ -48,7 +50,8 @@ describe("R6 ids written in upper case by an earlier version", () => {
       }
       const schemaBefore = yield* Effect.provide(schemaSnapshot, context)
       yield* Effect.provide(Effect.gen(function*() {
-        yield* rawRows("DELETE FROM ai_job_model_migrations WHERE migration_id = 4")
+        // 0004 and every later one run again (all replay-safe): the Migrator only runs ids above the highest applied.
+        yield* rawRows("DELETE FROM ai_job_model_migrations WHERE migration_id >= 4")
         yield* SqliteStore.migrate
       }), context)
 

@@ -102,7 +102,9 @@ const decode = {
     ...Events
   }), "JobPatch"),
   release: decodeWith(Schema.Struct({ reason: Text, ...Events }), "releaseRun"),
-  runEnd: decodeWith(Schema.Struct({ status: endOf(JobState), error_message: ErrorMessage, ...Events }), "finishRun"),
+  // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
+  // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
+  runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, ...Events }), "finishRun"),
   nodeStart: decodeWith(Schema.Struct({
     workflow_run_id: WorkflowRunId,
     node_id: NonEmptyText,
