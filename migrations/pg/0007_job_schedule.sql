@@ -1,0 +1,49 @@
+-- 0007: the worker engine's columns (issue 15): retries, scheduled and
+-- prioritised jobs.
+--
+--   attempt       which attempt the job is on (or last made), from 1; a retry
+--                 (failed -> queued) adds one.
+--   max_attempts  how many attempts the job may make in all; 1 = never retried
+--                 by the engine (an operator's `retry` is always allowed).
+--   run_after     the job is not claimed before this instant: its submit time,
+--                 a scheduled time, or a retry's backoff.
+--   priority      higher first; -32768..32767, default 0.
+--
+-- Legacy rows upgrade in place: one attempt of one, eligible since they were
+-- created, priority 0 — what they meant before. Replay-safe: each ADD COLUMN
+-- says IF NOT EXISTS; the fill touches only rows still at the placeholder
+-- default (a row written by the engine always has run_after >= created_at,
+-- so the fill leaves it as it is); the constraints are dropped and made
+-- again, identically; the index is made if it is missing.
+
+ALTER TABLE ai_jobs
+  ADD COLUMN IF NOT EXISTS attempt integer NOT NULL DEFAULT 1,
+  ADD COLUMN IF NOT EXISTS max_attempts integer NOT NULL DEFAULT 1,
+  -- The epoch stands for "at once" until the fill below: a column default
+  -- cannot name another column.
+  ADD COLUMN IF NOT EXISTS run_after timestamptz NOT NULL DEFAULT '1970-01-01T00:00:00Z',
+  ADD COLUMN IF NOT EXISTS priority integer NOT NULL DEFAULT 0;
+
+UPDATE ai_jobs SET run_after = created_at
+WHERE run_after = '1970-01-01T00:00:00Z' AND created_at > run_after;
+
+ALTER TABLE ai_jobs
+  DROP CONSTRAINT IF EXISTS ai_jobs_attempt_check,
+  ADD CONSTRAINT ai_jobs_attempt_check CHECK (attempt BETWEEN 1 AND 1000000),
+  DROP CONSTRAINT IF EXISTS ai_jobs_max_attempts_check,
+  ADD CONSTRAINT ai_jobs_max_attempts_check CHECK (max_attempts BETWEEN 1 AND 1000000),
+  DROP CONSTRAINT IF EXISTS ai_jobs_priority_check,
+  ADD CONSTRAINT ai_jobs_priority_check CHECK (priority BETWEEN -32768 AND 32767),
+  -- Stored instants are 1970-9999, as the store clamps every other time bound.
+  DROP CONSTRAINT IF EXISTS ai_jobs_run_after_check,
+  ADD CONSTRAINT ai_jobs_run_after_check CHECK (
+    run_after >= '1970-01-01T00:00:00Z' AND run_after < '10000-01-01T00:00:00Z');
+
+-- The claim: among queued jobs whose time has come, the highest priority,
+-- then the one eligible longest, then the oldest. Only queued jobs are in the
+-- index, so it stays the size of the queue, not of the history; the claim's
+-- ORDER BY spells these columns in this order, so a claim reads the first
+-- eligible entry and stops (see bench/claim-plan.md for the plan at a
+-- million queued jobs).
+CREATE INDEX IF NOT EXISTS ai_jobs_claim_idx ON ai_jobs (priority DESC, run_after, created_at, id)
+  WHERE status = 'queued';
