@@ -14,7 +14,8 @@
 -- says IF NOT EXISTS; the fill touches only rows still at the placeholder
 -- default (a row written by the engine always has run_after >= created_at,
 -- so the fill leaves it as it is); the constraints are dropped and made
--- again, identically; the index is made if it is missing.
+-- again, identically; the index is made if it is missing; the announcing
+-- function is replaced and its triggers dropped and made again.
 
 ALTER TABLE ai_jobs
   ADD COLUMN IF NOT EXISTS attempt integer NOT NULL DEFAULT 1,
@@ -47,3 +48,32 @@ ALTER TABLE ai_jobs
 -- million queued jobs).
 CREATE INDEX IF NOT EXISTS ai_jobs_claim_idx ON ai_jobs (priority DESC, run_after, created_at, id)
   WHERE status = 'queued';
+
+-- Wake-up (issue 15.3): every new job and every change of a job's state is
+-- announced on the channel `ai_job_model_jobs`, from the same transaction, so
+-- it is delivered when that transaction commits and never for one that rolls
+-- back — whoever wrote the row (this library in any process, an operator's
+-- SQL). Idle workers LISTEN (on a session connection of their own: see
+-- WakeUp.ts) and claim at once instead of at their next poll; a scheduled or
+-- retried job's run_after tells them when it becomes eligible.
+CREATE OR REPLACE FUNCTION ai_job_model_announce_job() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('ai_job_model_jobs', json_build_object(
+    'job_id', NEW.id,
+    'state', NEW.status,
+    'job_kind', NEW.job_kind,
+    'run_after', floor(extract(epoch FROM NEW.run_after) * 1000)::bigint
+  )::text);
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS ai_jobs_announce_insert ON ai_jobs;
+CREATE TRIGGER ai_jobs_announce_insert AFTER INSERT ON ai_jobs
+  FOR EACH ROW EXECUTE FUNCTION ai_job_model_announce_job();
+
+DROP TRIGGER IF EXISTS ai_jobs_announce_state ON ai_jobs;
+CREATE TRIGGER ai_jobs_announce_state AFTER UPDATE OF status, run_after ON ai_jobs
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.run_after IS DISTINCT FROM NEW.run_after)
+  EXECUTE FUNCTION ai_job_model_announce_job();
