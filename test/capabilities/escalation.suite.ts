@@ -491,7 +491,8 @@ export const runEscalationSuite = (backend: CapabilityBackend) => {
               planned_operations: [],
               job_inputs: null,
               status_reason: "",
-              is_pinned: false
+              is_pinned: false,
+              priority: 0
             })
           }
           const subjectId = subject.id as JobId
