@@ -64,10 +64,12 @@ const main = async (): Promise<void> => {
       out.push(`## ${title}`, "", "```sql", claimLookup(kinds).trim(), "```", "", "```", ...plan.rows.map((row) => row["QUERY PLAN"]), "```", "")
     }
     out.push(
-      "The scan reads the partial index in claim order and stops at the first row it can lock: the jobs scheduled",
-      "ahead sit first in the index (highest priority) and are stepped over by the `run_after <= now()` index",
-      "condition without visiting the table; a kind filter is checked on the rows reached, so a pool whose kinds",
-      "are rare among the eligible jobs reads further. No sort and no scan of the table at any size.",
+      "The scan reads the partial index in claim order and stops at the first row it can lock: no sort and no",
+      "scan of the table at any size. What it does cost: the 100,000 jobs scheduled an hour ahead sit first in the",
+      "index (highest priority), and are stepped over by the `run_after <= now()` index condition without visiting",
+      "the table — the ~1,285 index pages read above, a few milliseconds. Without such a block of future jobs at",
+      "the head of the index, the first entry is the one claimed. A kind filter is checked on the rows reached, so a",
+      "pool whose kinds are rare among the eligible jobs reads further.",
       ""
     )
     await client.end()
