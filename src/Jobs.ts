@@ -7,12 +7,13 @@
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Deferred from "effect/Deferred"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
@@ -33,7 +34,12 @@ import { lifecycleEvent } from "./internal/auditEvents.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/runJob.js"
 import type { SecurityViolation } from "./internal/securityViolation.js"
-import { sleepRealTime } from "./internal/sleepRealTime.js"
+import { type AwaitOptions, type AwaitTimeout, makeAwait } from "./internal/engine/awaitJob.js"
+import { dispatch, type Handlers, kindsOf } from "./internal/engine/handlers.js"
+import { type JobHistory, makeHistory } from "./internal/engine/history.js"
+import * as WorkerPool from "./internal/engine/workerPool.js"
+import * as RetryPolicy from "./domain/RetryPolicy.js"
+import { WakeUp } from "./WakeUp.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
@@ -41,6 +47,10 @@ import { uuidv7 } from "./domain/uuidv7.js"
 import type { AlreadyExists, NotFound, StorageError } from "./store/StoreErrors.js"
 
 export type { RunContext, RunOptions, SuccessState } from "./internal/runJob.js"
+export type { AwaitOptions } from "./internal/engine/awaitJob.js"
+export { AwaitTimeout, settledStates } from "./internal/engine/awaitJob.js"
+export type { Handlers, KindContext } from "./internal/engine/handlers.js"
+export type { JobHistory } from "./internal/engine/history.js"
 export { RunLost } from "./internal/runJob.js"
 export type { ViolationReport } from "./internal/securityViolation.js"
 export { SecurityViolation } from "./internal/securityViolation.js"
@@ -90,12 +100,31 @@ export interface TransitionOptions {
 type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
 
 /** A pool of workers, for applications that want one. */
-export interface WorkerOptions<E, R> {
+export type WorkerOptions<E, R> = WorkerPoolOptions & (
+  | {
+    /** One program per job kind, typed by kind; the pool claims only these kinds (issue 15.4). */
+    readonly handlers: Handlers<E, R>
+    readonly handler?: never
+    readonly kinds?: never
+  }
+  | {
+    /** One program for every kind the pool claims. */
+    readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
+    /** Only claim these kinds. */
+    readonly kinds?: ReadonlyArray<JobKind>
+    readonly handlers?: never
+  }
+)
+
+/** What every pool takes, whatever its handlers. */
+export interface WorkerPoolOptions {
   /** How many jobs run at once. */
   readonly concurrency: number
-  /** Only claim these kinds. */
-  readonly kinds?: ReadonlyArray<JobKind>
-  /** How long an idle worker waits before looking again. Default 1 s. */
+  /**
+   * How long an idle worker waits before looking again when nothing wakes it
+   * (WakeUp: at once on a submit, see WakeUp.ts). A sleep on Effect's
+   * `Clock`: under `TestClock`, `TestClock.adjust` drives it. Default 1 s.
+   */
   readonly pollInterval?: Duration.DurationInput
   /**
    * When the pool's scope closes: how long programs already running may take
@@ -106,8 +135,20 @@ export interface WorkerOptions<E, R> {
    */
   readonly drainTimeout?: Duration.DurationInput
   readonly run?: RunOptions
-  readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
 }
+
+/**
+ * The retry policy `Jobs` applies (issue 15.1): attempts per kind and the
+ * backoff between them. None unless provided (`retryPolicy`): a failed job
+ * stays failed until an operator retries it.
+ */
+export class Retries extends Context.Reference<Retries>()("@handshake/ai-job-model/Jobs/Retries", {
+  defaultValue: (): RetryPolicy.RetryPolicy => RetryPolicy.noRetries
+}) {}
+
+/** Provides a retry policy, checked when the layer is built: a bad one fails it with `DecodeFailure`. */
+export const retryPolicy = (policy: RetryPolicy.RetryPolicyInput): Layer.Layer<Retries, DecodeFailure> =>
+  Layer.effect(Retries, decodeWith(RetryPolicy.RetryPolicy, "RetryPolicy")(policy))
 
 /** The default `WorkerOptions.drainTimeout`. */
 export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
@@ -159,6 +200,15 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * `queued` for another worker. A pool's shutdown never cancels a job.
    */
   readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, never, R | Scope.Scope>
+  /**
+   * Waits until the job is in one of `until` (default: a terminal state or
+   * `failed`) and returns it; woken by the same announcements as workers,
+   * reading again every `pollInterval` otherwise. Fails with `AwaitTimeout`
+   * after `timeout` (on Effect's `Clock`).
+   */
+  readonly await: (jobId: JobId, options?: AwaitOptions) => Effect.Effect<AiJob, AwaitTimeout | NotFound | DecodeFailure | ReadError>
+  /** The job, its runs with their node executions, and its Flight Recorder events, oldest first. */
+  readonly history: (jobId: JobId) => Effect.Effect<JobHistory, NotFound | DecodeFailure | ReadError>
 
   readonly complete: Transition
   readonly completeWithIssues: Transition
@@ -192,7 +242,25 @@ export const make = Effect.gen(function*() {
   const store = redactCallerText(yield* JobStore, recorder.redact)
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
-  const runner = makeRunner(store, recorder)
+  const retries = yield* Retries
+  const wakeUp = Option.getOrUndefined(yield* Effect.serviceOption(WakeUp))
+  /** Tells this process's waiters of a committed change (a no-op where the database announces it). */
+  const announce = (job: AiJob) =>
+    wakeUp === undefined ? Effect.void : wakeUp.announce({
+      job_id: job.job_id,
+      state: job.state,
+      job_kind: job.job_kind,
+      run_after: DateTime.toEpochMillis(job.run_after)
+    })
+  const runner = makeRunner(store, recorder, {
+    wakeUp,
+    retryAfter: (job) =>
+      Effect.gen(function*() {
+        const decision = RetryPolicy.decide(job, RetryPolicy.forKind(retries, job.job_kind).backoff, yield* Random.next)
+        if (decision._tag === "GiveUp") return null
+        return { attempt: decision.attempt, run_after: DateTime.addDuration(yield* DateTime.now, decision.delay) }
+      })
+  })
   // An event built from caller input (a 70 kB reason, say) can fail its schema or size
   // bound: that is bad input, reported as DecodeFailure, and nothing is written.
   const prepare = (event: Effect.Effect<unknown>) =>
@@ -220,11 +288,25 @@ export const make = Effect.gen(function*() {
       yield* store.appendEvents(records)
       return yield* verdict.error
     }
-    const queued = yield* prepare(lifecycleEvent({ job: ids, from: null, to: "queued" }))
-    return yield* store.createJob(
-      { ...request, ...ids, capability_profile_id: verdict.profile_id },
+    const queued = yield* prepare(lifecycleEvent({
+      job: ids,
+      from: null,
+      to: "queued",
+      attempt: 1,
+      ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
+    }))
+    const job = yield* store.createJob(
+      {
+        ...request,
+        ...ids,
+        capability_profile_id: verdict.profile_id,
+        // The job's own maximum, else its kind's (issue 15.1).
+        max_attempts: request.max_attempts ?? RetryPolicy.forKind(retries, request.job_kind).maxAttempts
+      },
       { events: [...records, queued] }
     )
+    yield* announce(job)
+    return job
   })
 
   /**
@@ -235,15 +317,20 @@ export const make = Effect.gen(function*() {
    */
   const move = (to: TransitionTarget, span: string) =>
     Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
-      return yield* store.transaction(Effect.gen(function*() {
+      const moved = yield* store.transaction(Effect.gen(function*() {
         const before = yield* store.lockJob(jobId)
+        // A retry by hand is a new attempt, eligible at once (issue 15.1).
+        const retry = before.state === "failed" && to === "queued"
+          ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
+          : undefined
         const record = yield* prepare(lifecycleEvent({
           job: before,
           from: before.state,
           to,
           workflow_run_id: before.workflow_run_id,
           ...(options.reason !== undefined ? { reason: options.reason } : {}),
-          ...(options.actor !== undefined ? { actor: options.actor } : {})
+          ...(options.actor !== undefined ? { actor: options.actor } : {}),
+          ...retry
         }))
         // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
         const after = yield* store.transition({
@@ -252,6 +339,7 @@ export const make = Effect.gen(function*() {
           from: before.state,
           ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
           ...(options.error !== undefined ? { error_message: options.error } : {}),
+          ...retry,
           events: [record]
         })
         if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
@@ -261,6 +349,8 @@ export const make = Effect.gen(function*() {
         }
         return after
       }))
+      yield* announce(moved)
+      return moved
     })
 
   /**
@@ -298,6 +388,7 @@ export const make = Effect.gen(function*() {
         })
         return Either.right<Claim>({ job, run })
       }))
+      if (Either.isRight(outcome)) yield* announce(outcome.right.job)
       return yield* outcome
     })
 
@@ -332,7 +423,9 @@ export const make = Effect.gen(function*() {
     // Each refusal takes one job out of `queued`, so this ends.
     for (;;) {
       const outcome = yield* claimOne(options.kinds)
-      if (outcome !== "refused") return outcome
+      if (outcome === "refused") continue
+      if (outcome !== null) yield* announce(outcome.job)
+      return outcome
     }
   })
 
@@ -352,47 +445,19 @@ export const make = Effect.gen(function*() {
       return yield* runner(job, current, program, options)
     }))
 
-  const worker = <E, R>(options: WorkerOptions<E, R>) =>
-    Effect.gen(function*() {
-      const poll = options.pollInterval ?? Duration.seconds(1)
-      const drain = Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT)
-      const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
-      // Set when the pool's scope closes: no loop claims again.
-      const closing = yield* Deferred.make<void>()
-      const idle = Effect.raceFirst(Effect.sleep(poll), Deferred.await(closing))
-      // Uninterruptible between claim and program start, so closing the pool never
-      // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
-      const iteration = Effect.uninterruptible(Effect.gen(function*() {
-        const claim = yield* claimNext(options.kinds !== undefined ? { kinds: options.kinds } : {})
-        if (claim === null) return yield* Effect.interruptible(idle)
-        // The job's own failure is recorded on the job; the worker carries on.
-        yield* Effect.ignoreLogged(runner(claim.job, claim.run, options.handler, options.run, released))
-      })).pipe(
-        Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
-      )
-      const loop: Effect.Effect<void, never, R> = Effect.flatMap(
-        Deferred.isDone(closing),
-        (done) => (done ? Effect.void : Effect.zipRight(iteration, Effect.suspend(() => loop)))
-      )
-      const loops: Array<Fiber.RuntimeFiber<void>> = []
-      for (let i = 0; i < Math.max(1, options.concurrency); i++) loops.push(yield* Effect.forkScoped(loop))
-      // Runs before the scope interrupts the loops (finalizers run in reverse order, and
-      // this one is added last): stop claiming, drain, then release what is still running.
-      // Finalizers are uninterruptible — and the fiber closing the scope may itself be
-      // interrupted already — so the drain deadline runs on a fiber of its own.
-      yield* Effect.addFinalizer(() =>
-        Effect.gen(function*() {
-          yield* Deferred.succeed(closing, undefined)
-          const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
-            yield* sleepRealTime(Duration.toMillis(drain))
-            yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
-            yield* Fiber.interruptAll(loops)
-          })))
-          yield* Fiber.awaitAll(loops)
-          yield* Fiber.interrupt(deadline)
-        })
-      )
+  const worker = <E, R>(options: WorkerOptions<E, R>) => {
+    const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
+    const kinds = options.handlers !== undefined ? kindsOf(options.handlers) : options.kinds
+    return WorkerPool.start({
+      concurrency: options.concurrency,
+      pollInterval: Duration.decode(options.pollInterval ?? Duration.seconds(1)),
+      drainTimeout: Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT),
+      kinds,
+      claim: (claimKinds) => claimNext(claimKinds !== undefined ? { kinds: claimKinds } : {}),
+      run: (claim, releaseReason) => runner(claim.job, claim.run, handler, options.run, releaseReason),
+      wakeUp
     })
+  }
 
   const addMetrics = Effect.fn("Jobs.addMetrics")(function*(
     jobId: JobId,
@@ -438,6 +503,8 @@ export const make = Effect.gen(function*() {
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
     worker,
+    await: makeAwait(store.getJob, wakeUp),
+    history: makeHistory(store),
     complete: move("completed", "Jobs.complete"),
     completeWithIssues: move("completed_with_issues", "Jobs.completeWithIssues"),
     awaitValidation: move("awaiting_validation", "Jobs.awaitValidation"),
