@@ -293,7 +293,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             Effect.zipRight(loseRun(status), Deferred.await(lost)))
         const started = yield* Clock.currentTimeMillis
         const working = yield* Effect.fork(Effect.interruptible(program(context)))
-        const watching = yield* Effect.fork(Effect.interruptible(Effect.raceAll([heartbeats, Deferred.await(lost), taken])))
+        const watching = yield* Effect.fork(Effect.interruptible(Effect.raceFirst(Effect.raceFirst(heartbeats, Deferred.await(lost)), taken)))
         const exit = yield* Effect.exit(Effect.interruptible(
           // Whichever ends first, failure or success: the program, a lost run, a reported violation.
           Effect.raceFirst(Effect.raceFirst(Fiber.join(working), Fiber.join(watching)), Deferred.await(stop))
