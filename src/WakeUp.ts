@@ -110,6 +110,17 @@ export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> =>
     )
 
 /**
+ * The wake-up for the database a URL names, as `Storage.layerFromUrl` reads
+ * it: LISTEN on PostgreSQL (on `listenUrl` when given — a session connection
+ * past a transaction-mode PgBouncer — `null` for none: poll only); in process
+ * for a SQLite path.
+ */
+export const layerFromUrl = (url: string, options: { readonly listenUrl?: string | null } = {}): Layer.Layer<WakeUp> =>
+  /^postgres(ql)?:\/\//i.test(url)
+    ? layerPg({ listenUrl: options.listenUrl === undefined ? url : options.listenUrl })
+    : layerInProcess
+
+/**
  * Waits, on `subscription`, until a job of one of `kinds` (any kind when
  * absent) may be claimable: one was queued and its time has come, or comes
  * while waiting (a scheduled or retried job: the wait is on Effect's `Clock`),

@@ -25,6 +25,8 @@ export * as Redactor from "./flight/Redactor.js"
 export * as Janitor from "./Janitor.js"
 export * as Jobs from "./Jobs.js"
 export * as Recovery from "./Recovery.js"
+export * as WakeUp from "./WakeUp.js"
+export * as RetryPolicy from "./domain/RetryPolicy.js"
 
 // Storage: the port, its errors, and the two implementations.
 export * as JobStore from "./store/JobStore.js"
