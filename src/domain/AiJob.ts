@@ -51,7 +51,11 @@ export const Priority = Schema.Int.pipe(Schema.between(-32768, 32767)).annotatio
 export const Attempt = Schema.Int.pipe(Schema.between(1, MAX_ATTEMPTS_LIMIT)).annotations({ identifier: "Attempt" })
 
 /** When a job may run: a `DateTime.Utc` or RFC 3339 text. A time already past means at once. */
-export const RunAfter = Schema.Union(TimestampFromSelf, Timestamp).annotations({ identifier: "RunAfter" })
+export const RunAfter = Schema.Union(
+  // Over HTTP it is always the text form; the JSON Schema of the DateTime member says so.
+  Schema.compose(Schema.DateTimeUtcFromSelf.annotations({ jsonSchema: { type: "string", format: "date-time" } }), TimestampFromSelf),
+  Timestamp
+).annotations({ identifier: "RunAfter" })
 
 /** A stored AI job. */
 export const AiJob = Schema.Struct({
