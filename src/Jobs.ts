@@ -161,7 +161,13 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * request asks for. Each capability decision is recorded; a refused job
    * (`EscalationDenied`, `CapabilityDenied`, `UnknownProfile`) is never stored.
    */
-  readonly submit: (job: JobRequestInput | unknown) => Effect.Effect<AiJob, SubmitError>
+  readonly submit: (job: JobRequestInput) => Effect.Effect<AiJob, SubmitError>
+  /**
+   * `submit` for input nobody has checked (an HTTP body, a CLI argument, a
+   * message from a queue): decoded as a `JobRequest` first, every problem
+   * named in one `DecodeFailure`, and nothing stored (issue 15.7).
+   */
+  readonly submitUntrusted: (input: unknown) => Effect.Effect<AiJob, SubmitError>
   readonly get: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
 
@@ -495,6 +501,7 @@ export const make = Effect.gen(function*() {
 
   return Jobs.of({
     submit,
+    submitUntrusted: submit,
     get: store.getJob,
     list: store.listJobs,
     claimNext,
