@@ -186,7 +186,8 @@ beforeAll(async () => {
   // `prepare` script (npm run build) there, so the tarball holds a fresh dist/.
   staging = path.join(work, "staging")
   fs.mkdirSync(staging)
-  const sources = ["package.json", "tsconfig.json", "tsconfig.build.json", ...manifest.files.filter((entry) => entry !== "dist")]
+  // What the build reads, and what `files` ships (dist/ the build makes).
+  const sources = new Set(["package.json", "tsconfig.json", "tsconfig.build.json", "src", ...manifest.files.filter((entry) => entry !== "dist")])
   for (const entry of sources) fs.cpSync(path.join(repoRoot, entry), path.join(staging, entry), { recursive: true })
   fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(staging, "node_modules"), "dir")
   check("npm pack", await run("npm", ["pack", "--pack-destination", work], staging))
