@@ -18,6 +18,7 @@ import * as PgStore from "../../src/store/PgStore.js"
 import * as SqliteStore from "../../src/store/SqliteStore.js"
 import { freshDatabaseUrl } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
+import { claimAll } from "../support/drain.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 
@@ -84,17 +85,10 @@ describe("R9 exactly once and no double claim, across connections and processes"
       const url = yield* Effect.promise(() => freshDatabaseUrl("claim4"))
       const M = 80
       yield* Effect.provide(seed(M, false), services(PgStore.layer({ url })))
-      const claimAll = Effect.gen(function*() {
-        const jobs = yield* Jobs
-        const claimed: Array<string> = []
-        while (true) {
-          const claim = yield* jobs.claimNext()
-          if (claim === null) return claimed
-          claimed.push(claim.job.job_id)
-        }
-      })
+      const claimIds = Effect.flatMap(Jobs, (jobs) =>
+        Effect.map(claimAll(() => jobs.claimNext()), (claims) => claims.map((claim) => claim.job.job_id)))
       const perWorker = yield* Effect.all(
-        Array.from({ length: 4 }, () => Effect.provide(claimAll, services(PgStore.layer({ url, migrate: false })))),
+        Array.from({ length: 4 }, () => Effect.provide(claimIds, services(PgStore.layer({ url, migrate: false })))),
         { concurrency: "unbounded" }
       )
       const all = perWorker.flat()
