@@ -25,7 +25,7 @@ import * as PgStore from "../../src/store/PgStore.js"
 import * as SqliteStore from "../../src/store/SqliteStore.js"
 import { validEvents } from "../flight/fixtures.js"
 import { services } from "../jobs/services.js"
-import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { injections, mutated, nest, nulInjection, surrogates } from "./arbitraries.js"
 import { counts, seed, seedFor } from "./config.js"
@@ -63,7 +63,7 @@ const sqlite: Backend = {
 const pg: Backend = {
   name: "pg",
   open: Effect.map(
-    Effect.acquireRelease(Effect.promise(() => freshDatabaseUrl("reliability fuzz writes")), (url) => Effect.promise(() => dropDatabase(url))),
+    freshPgDatabase("reliability fuzz writes"),
     (url) => ({
       layer: PgStore.layer({ url }),
       query: async (sql, params) => {

@@ -14,9 +14,8 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteStore.js"
 import * as PgStore from "../../src/store/PgStore.js"
 import { openSqlite } from "../reliability/snapshot.js"
-import { connectPg } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { at, eventRecord } from "./fixtures.js"
-import { freshPgDatabase } from "./pg-support.js"
 import { tempDatabaseFile } from "./sqlite-support.js"
 
 /** Raw SQL on a connection of its own; `run` resolves to the error it raised, or null. */

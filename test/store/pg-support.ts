@@ -13,14 +13,7 @@ import * as Redacted from "effect/Redacted"
 import { readdirSync } from "node:fs"
 import type { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgStore.js"
-import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
-
-/** The URL of a new, empty database, dropped when the scope closes. */
-export const freshPgDatabase = (label: string) =>
-  Effect.acquireRelease(
-    Effect.promise(() => freshDatabaseUrl(label)),
-    (url) => Effect.promise(() => dropDatabase(url))
-  )
+import { freshPgDatabase } from "../support/pg-database.js"
 
 /** A plain client on `url`: no migrations, no store, JSON untouched. */
 export const rawPgClient = (url: string): Layer.Layer<SqlClient.SqlClient, SqlError> =>

@@ -1,12 +1,15 @@
 /**
- * Per-test-file PostgreSQL databases on the server provided by global-setup.ts.
+ * Fresh PostgreSQL databases on the server provided by global-setup.ts.
+ *
+ *   const url = yield* freshPgDatabase("job store")   // in an Effect: dropped when the scope closes
  *
  *   const url = await freshDatabaseUrl("job-store")   // in beforeAll
  *   ...                                                // connect with url
  *   await dropDatabase(url)                            // in afterAll (best effort)
  *
- * One database per test file keeps parallel test files isolated.
+ * One database per test (or test file) keeps parallel test files isolated.
  */
+import * as Effect from "effect/Effect"
 import { randomBytes } from "node:crypto"
 import { createRequire } from "node:module"
 import { inject } from "vitest"
@@ -79,3 +82,10 @@ export async function dropDatabase(url: string): Promise<void> {
     // best effort: a throwaway cluster is deleted wholesale anyway
   }
 }
+
+/** The URL of a new, empty database, dropped (with any sessions left on it) when the scope closes. */
+export const freshPgDatabase = (label: string) =>
+  Effect.acquireRelease(
+    Effect.promise(() => freshDatabaseUrl(label)),
+    (url) => Effect.promise(() => dropDatabase(url))
+  )
