@@ -32,8 +32,8 @@ import { counts, seed, seedFor } from "./config.js"
 import { report } from "./report.js"
 import { openSqlite } from "./snapshot.js"
 
-/** A backend: its store layer and raw SQL for the checks that must not trust the store. */
-interface Backend {
+/** A database: its store layer and raw SQL for the checks that must not trust the store (the shared `Backend` has no raw query). */
+interface RawTarget {
   readonly name: "sqlite" | "pg"
   readonly open: Effect.Effect<{
     readonly layer: Layer.Layer<JobStore, unknown>
@@ -42,7 +42,7 @@ interface Backend {
   }, never, Scope.Scope>
 }
 
-const sqlite: Backend = {
+const sqlite: RawTarget = {
   name: "sqlite",
   open: Effect.sync(() => {
     const filename = tempSqliteFile("fuzz-writes")
@@ -60,7 +60,7 @@ const sqlite: Backend = {
   })
 }
 
-const pg: Backend = {
+const pg: RawTarget = {
   name: "pg",
   open: Effect.map(
     freshPgDatabase("reliability fuzz writes"),

@@ -20,8 +20,8 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgStore.js"
 import { claimAll, stallAll } from "../support/drain.js"
 import { expectTag, failureOf, jobEvent, newJob, recoveryEvent, STALE_MS, startedJob } from "./fixtures.js"
-import { freshPgDatabase } from "../support/pg-database.js"
-import { countWhere, driverError, rawPgClient, shippedPgMigrationIds } from "./pg-support.js"
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
+import { countWhere, driverError, shippedPgMigrationIds } from "./pg-support.js"
 
 type Store = Context.Tag.Service<JobStore>
 

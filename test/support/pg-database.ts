@@ -9,7 +9,12 @@
  *
  * One database per test (or test file) keeps parallel test files isolated.
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as SqlPgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import { randomBytes } from "node:crypto"
 import { createRequire } from "node:module"
 import { inject } from "vitest"
@@ -89,3 +94,7 @@ export const freshPgDatabase = (label: string) =>
     Effect.promise(() => freshDatabaseUrl(label)),
     (url) => Effect.promise(() => dropDatabase(url))
   )
+
+/** A plain client on `url`: no migrations, no store, JSON untouched. */
+export const rawPgClient = (url: string): Layer.Layer<SqlClient.SqlClient, SqlError> =>
+  SqlPgClient.layer({ url: Redacted.make(url), transformJson: false })

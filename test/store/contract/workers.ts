@@ -9,7 +9,7 @@ import type { WorkflowRun } from "../../../src/domain/WorkflowRun.js"
 import { type Claim, JobStore, type StalledRun } from "../../../src/store/JobStore.js"
 import { encode, jobEvent, millis, newJob, recoveryEvent, STALE_MS, startedJob } from "../fixtures.js"
 import { claimAll, stallAll } from "../../support/drain.js"
-import { type Backend, type Store, storeTest, withTwoStores } from "./backend.js"
+import { type Backend, type Store, storeTest, withTwoStores } from "../../support/backend.js"
 
 /** Stalls in batches of `limit` until nothing is stale; returns what this recoverer moved. */
 const stallInBatches = (store: Store, limit: number): Effect.Effect<Array<StalledRun>, unknown> =>
