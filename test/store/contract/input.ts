@@ -14,7 +14,7 @@ import { JobId, TraceId, type WorkflowRunId } from "../../../src/domain/Ids.js"
 import type { Json } from "../../../src/domain/Json.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { at, encode, eventRecord, expectTag, failureOf, jobsIn, newJob, STALE_MS, startedJob } from "../fixtures.js"
-import { type Backend, storeTest } from "./backend.js"
+import { type Backend, storeTest } from "../../support/backend.js"
 
 const NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
