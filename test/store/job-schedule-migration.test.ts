@@ -12,7 +12,8 @@ import * as Layer from "effect/Layer"
 import * as PgStore from "../../src/store/PgStore.js"
 import { buildReferencePg, referenceCounts, writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
 import { startedJob } from "./fixtures.js"
-import { freshPgDatabase, rawPgClient, refusalOf } from "./pg-support.js"
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
+import { refusalOf } from "./pg-support.js"
 import { rawNumber, rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 /** Each value the database must refuse, as `SET` clauses on a stored job. */

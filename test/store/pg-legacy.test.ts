@@ -24,16 +24,15 @@ import {
   legacyIds,
   staleScan
 } from "../fixtures/legacyPg.js"
-import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { shippedPgMigrationIds } from "./pg-support.js"
 
 const ZONE = "America/New_York"
 
 /** A fresh database whose sessions all default to New York time; dropped with the scope. */
 const databaseInNewYork = (label: string) =>
-  Effect.acquireRelease(
+  Effect.tap(freshPgDatabase(label), (url) =>
     Effect.promise(async () => {
-      const url = await freshDatabaseUrl(label)
       const client = await connectPg(url)
       try {
         const name = decodeURIComponent(new URL(url).pathname.slice(1))
@@ -41,10 +40,7 @@ const databaseInNewYork = (label: string) =>
       } finally {
         await client.end()
       }
-      return url
-    }),
-    (url) => Effect.promise(() => dropDatabase(url))
-  )
+    }))
 
 /** A plain client on `url`, for building legacy tables and reading behind the store's back. */
 const rawClient = (url: string) => PgClient.layer({ url: Redacted.make(url), transformJson: false })

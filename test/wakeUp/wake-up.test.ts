@@ -19,7 +19,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import { newJob } from "../store/fixtures.js"
-import { freshPgDatabase, rawPgClient } from "../store/pg-support.js"
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 
 const someJobId = "0190a000-0000-7000-8000-000000000001" as JobId
 

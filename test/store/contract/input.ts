@@ -14,7 +14,7 @@ import { JobId, TraceId, type WorkflowRunId } from "../../../src/domain/Ids.js"
 import type { Json } from "../../../src/domain/Json.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { at, encode, eventRecord, expectTag, failureOf, jobsIn, newJob, STALE_MS, startedJob } from "../fixtures.js"
-import { type Backend, storeTest } from "./backend.js"
+import { type Backend, storeTest } from "../../support/backend.js"
 
 const NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -67,6 +67,38 @@ export const inputContract = (backend: Backend): void => {
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)).job_outputs, null)
         assert.deepStrictEqual((yield* store.listNodes(run.id)).map((n) => [n.node_id, n.status, n.output_payload]), [["n", "running", null]])
         assert.strictEqual((yield* store.listEvents()).items.length, 0)
+      }))
+
+    test("R5 an array with a hole is refused as DecodeFailure wherever JSON enters, never stored as null", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { job, run } = yield* startedJob()
+        // eslint-disable-next-line no-sparse-arrays
+        const holed = [1, , 3] as unknown as Json
+        const nested = { list: [{ deeper: holed }] } as Json
+        expectTag(yield* failureOf(store.createJob({ ...newJob(), job_inputs: holed })), "DecodeFailure")
+        expectTag(yield* failureOf(store.createJob({ ...newJob(), job_inputs: nested })), "DecodeFailure")
+        expectTag(yield* failureOf(store.updateJob(job.job_id, { job_outputs: nested })), "DecodeFailure")
+        expectTag(yield* failureOf(store.startNode({
+          workflow_run_id: run.id, node_id: "m", node_type: "step", input_payload: holed
+        })), "DecodeFailure")
+        const event = eventRecord()
+        expectTag(yield* failureOf(store.appendEvents([{ ...event, body: { ...event.body, list: holed } }])), "DecodeFailure")
+        assert.strictEqual((yield* store.listJobs()).items.length, 1, "no job was created")
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)).job_outputs, null)
+        assert.strictEqual((yield* store.listNodes(run.id)).length, 0)
+        assert.strictEqual((yield* store.listEvents()).items.length, 0)
+      }))
+
+    test("R5 -0 in JSON is returned as 0, as every store keeps it: the job returned is the job read back", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const created = yield* store.createJob({ ...newJob(), job_inputs: { n: -0, list: [-0, 1] } })
+        assert.isFalse(Object.is((created.job_inputs as { n: number }).n, -0), "the returned job says 0")
+        assert.deepStrictEqual(encode.job(yield* store.getJob(created.job_id)), encode.job(created))
+        const top = yield* store.createJob({ ...newJob(), job_inputs: -0 })
+        assert.isTrue(Object.is(top.job_inputs, 0))
+        assert.deepStrictEqual(encode.job(yield* store.getJob(top.job_id)), encode.job(top))
       }))
 
     test("R5 text that breaks the text rule is DecodeFailure from every write that stores text, and changes nothing", () =>

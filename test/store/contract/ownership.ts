@@ -12,7 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { encode, expectTag, failureOf, ids, jobEvent, newJob, recoveryEvent, STALE_MS, startedJob } from "../fixtures.js"
-import { type Backend, storeTest, withTwoStores } from "./backend.js"
+import { type Backend, storeTest, withTwoStores } from "../../support/backend.js"
 
 const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 
