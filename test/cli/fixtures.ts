@@ -17,7 +17,7 @@ import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { Claim } from "../../src/store/JobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as Storage from "../../src/store/Storage.js"
+import * as Storage from "../../src/store/DatabaseUrl.js"
 import { services } from "../jobs/services.js"
 
 const store = (url: string) => Storage.layerFromUrl(url, { migrate: false }) as Layer.Layer<JobStore>

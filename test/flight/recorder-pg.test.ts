@@ -6,7 +6,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as PgStore from "../../src/store/PgStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
 import { recorderContract } from "./recorder.contract.js"
 

@@ -9,7 +9,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { recorderContract } from "./recorder.contract.js"
 
 /** A database file in its own temporary folder, deleted when the scope closes. */

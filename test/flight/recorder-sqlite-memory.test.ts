@@ -4,7 +4,7 @@
  */
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Layer from "effect/Layer"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { recorderContract } from "./recorder.contract.js"
 
 recorderContract({

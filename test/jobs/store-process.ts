@@ -11,7 +11,7 @@ import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { JobStore } from "../../src/store/JobStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 
 const [mode, filename, startAt] = process.argv.slice(2)
 if ((mode !== "recover" && mode !== "claim") || filename === undefined) {

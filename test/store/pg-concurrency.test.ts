@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import type { JobState } from "../../src/domain/JobState.js"
 import { type Claim, JobStore, type StalledRun } from "../../src/store/JobStore.js"
-import * as PgStore from "../../src/store/PgStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import { expectTag, failureOf, jobEvent, newJob, recoveryEvent, STALE_MS, startedJob } from "./fixtures.js"
 import { countWhere, driverError, freshPgDatabase, rawPgClient, shippedPgMigrationIds } from "./pg-support.js"
 

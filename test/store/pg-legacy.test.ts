@@ -15,7 +15,7 @@ import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as PgStore from "../../src/store/PgStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import {
   buildLegacyDatabase,
   expectedInstants,

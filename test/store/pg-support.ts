@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { readdirSync } from "node:fs"
 import type { JobStore } from "../../src/store/JobStore.js"
-import * as PgStore from "../../src/store/PgStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
 
 /** The URL of a new, empty database, dropped when the scope closes. */

@@ -5,7 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as PgStore from "../../src/store/PgStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
 import { runJobStoreContract } from "./contract.js"
 

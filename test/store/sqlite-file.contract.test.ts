@@ -8,7 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { runJobStoreContract } from "./contract.js"
 
 /** A database file in its own temporary folder, deleted when the scope closes. */

@@ -17,7 +17,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { JobId } from "../../src/domain/Ids.js"
 import type { Claim } from "../../src/store/JobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { eventRecord, expectTag, failureOf, newJob } from "./fixtures.js"
 import { rawNumber, rawRows, shippedSqliteMigrationIds, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 

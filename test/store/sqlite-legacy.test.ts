@@ -15,7 +15,7 @@ import { JobId, NodeExecutionId, WorkflowRunId } from "../../src/domain/Ids.js"
 import { JobStates } from "../../src/domain/JobState.js"
 import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import {
   legacyCounts,
   legacyHeartbeats,

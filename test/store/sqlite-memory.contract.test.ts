@@ -3,7 +3,7 @@
  * No second connection can reach an in-memory database, so concurrency tests
  * race fibers on one store.
  */
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { runJobStoreContract } from "./contract.js"
 
 runJobStoreContract({

@@ -8,8 +8,8 @@ import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { JobStore } from "../../src/store/JobStore.js"
-import * as PgStore from "../../src/store/PgStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { freshDatabaseUrl } from "./pg-database.js"
 
 /** A named way to get a fresh store. */

@@ -12,12 +12,12 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type { AiJob } from "../domain/AiJob.js"
-import type { EventRecord } from "../domain/EventRecord.js"
-import type { WorkflowRun } from "../domain/WorkflowRun.js"
-import { makeEvent } from "../FlightRecorder.js"
-import type { FlightRecorder } from "../FlightRecorder.js"
-import type { JobStore } from "../store/JobStore.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import type { WorkflowRun } from "../../domain/WorkflowRun.js"
+import { makeEvent } from "../../FlightRecorder.js"
+import type { FlightRecorder } from "../../FlightRecorder.js"
+import type { JobStore } from "../../store/JobStore.js"
 import { lifecycleEvent } from "./auditEvents.js"
 
 /** What a program reports: what kind of violation, and what it saw. */

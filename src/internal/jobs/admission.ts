@@ -12,12 +12,12 @@
  * operator has changed the policy — the retry is checked again.
  */
 import * as Effect from "effect/Effect"
-import type { AiJob } from "../domain/AiJob.js"
-import type { DecodeFailure } from "../domain/Errors.js"
-import type { EventRecord } from "../domain/EventRecord.js"
-import type { JobState } from "../domain/JobState.js"
-import type { Capabilities, Refusal, Verdict } from "../Capabilities.js"
-import type { JobStore } from "../store/JobStore.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import type { JobState } from "../../domain/JobState.js"
+import type { Capabilities, Refusal, Verdict } from "../../Capabilities.js"
+import type { JobStore } from "../../store/JobStore.js"
 import { capabilityEvent, lifecycleEvent } from "./auditEvents.js"
 
 /** Validates an event before it is written (Jobs' `prepare`). */

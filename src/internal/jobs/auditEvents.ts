@@ -4,12 +4,12 @@
  * `FlightRecorder.prepare`, which validates them before anything is written.
  */
 import * as DateTime from "effect/DateTime"
-import type { AiJob } from "../domain/AiJob.js"
-import type { JobState } from "../domain/JobState.js"
-import { stallMessage } from "../domain/stallReason.js"
-import type { WorkflowRun } from "../domain/WorkflowRun.js"
-import type { Decision } from "../Capabilities.js"
-import { makeEvent } from "../FlightRecorder.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { JobState } from "../../domain/JobState.js"
+import { stallMessage } from "../../domain/stallReason.js"
+import type { WorkflowRun } from "../../domain/WorkflowRun.js"
+import type { Decision } from "../../Capabilities.js"
+import { makeEvent } from "../../FlightRecorder.js"
 
 /** A `system` event for one lifecycle change of a job (`from` is null at creation). */
 export const lifecycleEvent = (options: {
