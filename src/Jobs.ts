@@ -28,7 +28,7 @@ import type { Json } from "./domain/Json.js"
 import type { TransitionTarget } from "./domain/Lifecycle.js"
 import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
-import { type Checkpoint, makeAdmission } from "./internal/jobs/admission.js"
+import { type Checked, type Checkpoint, makeAdmission } from "./internal/jobs/admission.js"
 import { lifecycleEvent } from "./internal/jobs/auditEvents.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
@@ -223,7 +223,7 @@ export const make = Effect.gen(function*() {
     const queued = yield* prepare(lifecycleEvent({ job: ids, from: null, to: "queued" }))
     return yield* store.createJob(
       { ...request, ...ids, capability_profile_id: verdict.profile_id },
-      { events: [...records, queued] }
+      { events: () => [...records, queued] }
     )
   })
 
@@ -252,7 +252,7 @@ export const make = Effect.gen(function*() {
           from: before.state,
           ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
           ...(options.error !== undefined ? { error_message: options.error } : {}),
-          events: [record]
+          events: () => [record]
         })
         if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
           yield* store.finishRun(before.workflow_run_id, to, { error_message: options.error ?? null }).pipe(
@@ -294,7 +294,7 @@ export const make = Effect.gen(function*() {
           to: "running",
           workflow_run_id: run.id,
           ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
-          events: [...records, record]
+          events: () => [...records, record]
         })
         return Either.right<Claim>({ job, run })
       }))
@@ -311,12 +311,23 @@ export const make = Effect.gen(function*() {
   const claimOne = (kinds: ReadonlyArray<JobKind> | undefined) =>
     store.transaction(Effect.gen(function*() {
       const attempt = yield* store.transaction(Effect.gen(function*() {
-        const claim = yield* store.claimNext(kinds !== undefined ? { kinds } : {})
+        // The policy's verdict on the claimed job, taken while the claim's records are built:
+        // an admitted claim commits with them; a refused one writes none and is rolled back below.
+        let checked: Checked | undefined
+        const claim = yield* store.claimNext({
+          ...(kinds !== undefined ? { kinds } : {}),
+          events: (claimed) =>
+            Effect.gen(function*() {
+              checked = yield* admission.recheck(claimed.job)
+              if (checked.verdict._tag === "Refused") return []
+              const record = yield* prepare(lifecycleEvent({ job: claimed.job, from: "queued", to: "running", workflow_run_id: claimed.run.id }))
+              return [...checked.records, record]
+            })
+        })
         if (claim === null) return null
-        const { records, verdict } = yield* admission.recheck(claim.job)
-        if (verdict._tag === "Refused") return yield* new ClaimRefused({ job: claim.job, refusal: verdict.error, records })
-        const record = yield* prepare(lifecycleEvent({ job: claim.job, from: "queued", to: "running", workflow_run_id: claim.run.id }))
-        yield* store.appendEvents([...records, record]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
+        if (checked?.verdict._tag === "Refused") {
+          return yield* new ClaimRefused({ job: claim.job, refusal: checked.verdict.error, records: checked.records })
+        }
         return claim
       })).pipe(Effect.catchTag("ClaimRefused", Effect.succeed))
       if (!(attempt instanceof ClaimRefused)) return attempt
@@ -422,7 +433,7 @@ export const make = Effect.gen(function*() {
           reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
           ...(options.actor !== undefined ? { actor: options.actor } : {})
         }))
-        return yield* store.setPinned(jobId, pinned, { events: [record] })
+        return yield* store.setPinned(jobId, pinned, { events: () => [record] })
       }))
     })
 

@@ -88,13 +88,16 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
   }
   const recovered: Array<WorkflowRun> = []
 
-  const batch = store.transaction(Effect.gen(function*() {
-    const stalled = yield* store.stallStaleRuns({ olderThanMs: thresholdSecs * 1000, limit: batchSize })
-    const records = yield* Effect.forEach(stalled, ({ run, trace_id }) =>
-      Effect.flatMap(recoveryEvent({ run, trace_id, threshold_secs: thresholdSecs }), recorder.prepare))
-    if (records.length > 0) yield* store.appendEvents(records)
-    return stalled
-  }))
+  // One transaction per batch, the store's: the runs it stalls and their `workflow_recovery`
+  // records commit together, so each run is recovered — and recorded — exactly once.
+  const batch = store.stallStaleRuns({
+    olderThanMs: thresholdSecs * 1000,
+    limit: batchSize,
+    events: (stalled) =>
+      Effect.forEach(stalled, ({ run, trace_id }) =>
+        // Built from the store's own rows and carrying its trace id: a record that fails here is a bug.
+        Effect.orDie(Effect.flatMap(recoveryEvent({ run, trace_id, threshold_secs: thresholdSecs }), recorder.prepare)))
+  })
 
   // Until a batch finds nothing: a short batch does not prove the scan is done, since runs
   // whose job another transaction held were skipped, not counted.

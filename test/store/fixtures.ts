@@ -184,3 +184,6 @@ export const recoveryEvent = ({ run, trace_id }: StalledRun): ReadonlyArray<Even
     }
   })
 ]
+
+/** The `events` of `stallStaleRuns`: one `workflow_recovery` record per moved run. */
+export const recoveryEvents = (moved: ReadonlyArray<StalledRun>): ReadonlyArray<EventRecord> => moved.flatMap(recoveryEvent)

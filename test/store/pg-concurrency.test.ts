@@ -18,7 +18,7 @@ import * as TestClock from "effect/TestClock"
 import type { JobState } from "../../src/domain/JobState.js"
 import { type Claim, JobStore, type StalledRun } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
-import { expectTag, failureOf, jobEvent, newJob, recoveryEvent, STALE_MS, startedJob } from "./fixtures.js"
+import { expectTag, failureOf, jobEvent, newJob, recoveryEvents, STALE_MS, startedJob } from "./fixtures.js"
 import { countWhere, driverError, freshPgDatabase, rawPgClient, shippedPgMigrationIds } from "./pg-support.js"
 
 type Store = Context.Tag.Service<JobStore>
@@ -54,7 +54,7 @@ const stallUntilNoneLeft = (store: Store, limit: number) =>
   Effect.gen(function*() {
     const moved: Array<StalledRun> = []
     for (;;) {
-      const batch = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvent })
+      const batch = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvents })
       if (batch.length === 0) return moved
       moved.push(...batch)
     }
@@ -150,7 +150,7 @@ describe("R6 R9 PostgreSQL concurrency across separate pools", () => {
         const fresh = yield* runningJobs(first, 1)
         const perStore = yield* Effect.all(
           stores.map((store) =>
-            repeat ? stallUntilNoneLeft(store, limit) : store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvent })
+            repeat ? stallUntilNoneLeft(store, limit) : store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvents })
           ),
           { concurrency: "unbounded" }
         )

@@ -27,7 +27,7 @@ type Prepare = (event: Effect.Effect<unknown>) => Effect.Effect<EventRecord, Dec
 export type Checkpoint = "claim" | "start" | "resume" | "rework"
 
 /** The policy's verdict on a job and the `capability_action` records that audit it, one per decision. */
-export interface Audited {
+export interface Checked {
   readonly verdict: Verdict
   readonly records: ReadonlyArray<EventRecord>
 }
@@ -37,7 +37,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
   const decide = (
     job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id">,
     requested: string | undefined
-  ): Effect.Effect<Audited, DecodeFailure> =>
+  ): Effect.Effect<Checked, DecodeFailure> =>
     Effect.gen(function*() {
       const verdict = yield* capabilities.check(job, requested)
       const records = yield* Effect.forEach(verdict.decisions, (decision) =>
@@ -64,7 +64,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
         to: "failed",
         status_reason: reason,
         error_message: refusal.message,
-        events: [...records, record]
+        events: () => [...records, record]
       })
     })
 

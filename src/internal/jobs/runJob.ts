@@ -143,9 +143,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         ...(outcome.to === "queued" ? { reason: outcome.reason } : {})
       }))
       if (outcome.to === "queued") {
-        yield* store.releaseRun(run.id, { reason: outcome.reason, events: [record] })
+        yield* store.releaseRun(run.id, { reason: outcome.reason, events: () => [record] })
       } else {
-        yield* store.transition({ job_id: job.job_id, from: "running", to: outcome.to, error_message: outcome.error, events: [record] })
+        yield* store.transition({ job_id: job.job_id, from: "running", to: outcome.to, error_message: outcome.error, events: () => [record] })
       }
       yield* store.updateJob(job.job_id, {
         // Saturating: settling never fails on arithmetic (a huge duration would strand the job).

@@ -100,7 +100,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           to: "poisoned",
           status_reason: `poisoned: ${violation}`,
           error_message: error,
-          events: [recorded, lifecycle]
+          events: () => [recorded, lifecycle]
         })
         yield* store.finishRun(run.id, "poisoned", { error_message: error })
         return true

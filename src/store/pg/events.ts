@@ -14,7 +14,9 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import { pageSize } from "../internal/cursor.js"
 import { clampBound } from "../internal/instants.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { EventFilter, JobStore } from "../JobStore.js"
+import type { Audit, EventFilter, JobStore } from "../JobStore.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import { auditRecords } from "../internal/audit.js"
 import { AlreadyExists, StorageError } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, countOf, decode, encodeJson, instantParam } from "./rows.js"
@@ -32,13 +34,13 @@ export type InsertEvents = (
 ) => Effect.Effect<void, AlreadyExists | SqlError | ParseError>
 
 /**
- * `insertEvents` for a method whose port signature has no `AlreadyExists`:
+ * Writes the records a change's `events` gives for its result, for a method whose port signature has no `AlreadyExists`:
  * there a taken event id is a violated constraint like any other, a
  * `StorageError` of that method (with the `AlreadyExists` as its cause).
  */
 export const insertEventsFor = (insertEvents: InsertEvents, operation: string) =>
-(events: ReadonlyArray<EventRecord> | undefined): Effect.Effect<void, StorageError | SqlError | ParseError> =>
-  insertEvents(events ?? []).pipe(
+<A>(events: Audit<A> | undefined, result: A): Effect.Effect<void, DecodeFailure | StorageError | SqlError | ParseError> =>
+  Effect.flatMap(auditRecords(events, result), insertEvents).pipe(
     Effect.catchTag("AlreadyExists", (cause) => Effect.fail(new StorageError({ operation, cause })))
   )
 

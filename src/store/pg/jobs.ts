@@ -12,13 +12,14 @@ import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
 import { clampBound } from "../internal/instants.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } from "../JobStore.js"
+import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
 import { newJob } from "../internal/newRows.js"
+import { auditRecords } from "../internal/audit.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -36,7 +37,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     })
 
   const createJob: Service["createJob"] = Effect.fn("JobStore.createJob")(
-    function*(input: NewAiJob, options?: WithEvents) {
+    function*(input: NewAiJob, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       const job = newJob(input, now)
       const at = instantParam(now)
@@ -54,12 +55,12 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         ON CONFLICT (id) DO NOTHING
         RETURNING id`
       if (inserted.length === 0) return yield* new AlreadyExists({ entity: "job", id: job.job_id })
-      yield* insertEvents(options?.events ?? [])
+      yield* Effect.flatMap(auditRecords(options?.events, job), insertEvents)
       return job
     },
     // One INSERT is atomic by itself: BEGIN/COMMIT only when events come with it
     // (a commit costs a disk flush, so this is most of a lone create's time).
-    (effect, _input, options) => (options?.events?.length ?? 0) > 0 ? inTransaction(sql)(effect) : effect,
+    (effect, _input, options) => options?.events !== undefined ? inTransaction(sql)(effect) : effect,
     storageErrors("JobStore.createJob")
   )
 
@@ -147,7 +148,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         return yield* new IllegalTransition({ job_id: request.job_id, from: found.state, to: request.to })
       }
       const job = toAiJob(yield* decode.job(row))
-      yield* insertEventsFor(insertEvents, "JobStore.transition")(request.events)
+      yield* insertEventsFor(insertEvents, "JobStore.transition")(request.events, job)
       return job
     },
     inTransaction(sql),
@@ -155,7 +156,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   )
 
   /** An UPDATE of one job (plus updated_at), writing `events` with it. */
-  const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: WithEvents["events"], operation: string) =>
+  const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: Audit<AiJob> | undefined, operation: string) =>
     Effect.gen(function*() {
       const now = yield* DateTime.now
       const [row] = yield* sql`
@@ -163,7 +164,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         WHERE id = ${jobId} RETURNING ${jobColumns}`
       if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
       const job = toAiJob(yield* decode.job(row))
-      yield* insertEventsFor(insertEvents, operation)(events)
+      yield* insertEventsFor(insertEvents, operation)(events, job)
       return job
     }).pipe(inTransaction(sql))
 
@@ -182,7 +183,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   )
 
   const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
-    function*(jobId: JobId, pinned: boolean, options?: WithEvents) {
+    function*(jobId: JobId, pinned: boolean, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
       const [row] = yield* sql`
@@ -190,7 +191,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         WHERE id = ${jobId} AND is_pinned <> ${pinned} RETURNING ${jobColumns}`
       if (row === undefined) return yield* readJob(jobId)
       const job = toAiJob(yield* decode.job(row))
-      yield* insertEventsFor(insertEvents, "JobStore.setPinned")(options?.events)
+      yield* insertEventsFor(insertEvents, "JobStore.setPinned")(options?.events, job)
       return job
     },
     inTransaction(sql),

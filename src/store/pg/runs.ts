@@ -15,7 +15,8 @@ import { JobState } from "../../domain/JobState.js"
 import { type NodeEndStatus, NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
-import type { JobStore, WithEvents } from "../JobStore.js"
+import type { Audited, JobStore } from "../JobStore.js"
+import type { AiJob } from "../../domain/AiJob.js"
 import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { columns, decode, encodeJson, instantParam, qualified, toAiJob } from "./rows.js"
@@ -92,7 +93,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     })
 
   const createRun: Service["createRun"] = Effect.fn("JobStore.createRun")(
-    function*(jobId: JobId, options?: WithEvents) {
+    function*(jobId: JobId, options?: Audited<WorkflowRun>) {
       const now = yield* DateTime.now
       const at = instantParam(now)
       const run = newRun(jobId, now)
@@ -102,7 +103,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         FROM ai_jobs WHERE id = ${jobId}
         RETURNING id`
       if (inserted.length === 0) return yield* new NotFound({ entity: "job", id: jobId })
-      yield* insertEventsFor(insertEvents, "JobStore.createRun")(options?.events)
+      yield* insertEventsFor(insertEvents, "JobStore.createRun")(options?.events, run)
       return run
     },
     inTransaction(sql),
@@ -126,14 +127,14 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     function*(
       runId: WorkflowRunId,
       status: Exclude<TransitionTarget, "queued" | "running">,
-      options?: WithEvents & { readonly error_message?: string | null }
+      options?: Audited<WorkflowRun> & { readonly error_message?: string | null }
     ) {
       if (!isRunEnd(status)) return yield* Effect.flatMap(readRun(runId), (run) => refuseRunEnd(run, status))
       const now = yield* DateTime.now
       const set = [sql`status = ${status}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
       if (options?.error_message !== undefined) set.push(sql`error_message = ${options.error_message}`)
       const run = yield* updateRunningRun(runId, set)
-      yield* insertEventsFor(insertEvents, "JobStore.finishRun")(options?.events)
+      yield* insertEventsFor(insertEvents, "JobStore.finishRun")(options?.events, run)
       return run
     },
     inTransaction(sql),
@@ -154,7 +155,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   )
 
   const releaseRun: Service["releaseRun"] = Effect.fn("JobStore.releaseRun")(
-    function*(runId: WorkflowRunId, options: WithEvents & { readonly reason: string }) {
+    function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
       const at = instantParam(yield* DateTime.now)
       // The job first (the lock order), guarded on this run being its active run.
       const [row] = yield* sql`
@@ -169,7 +170,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         sql`error_message = ${options.reason}`,
         sql`updated_at = ${at}::timestamptz`
       ])
-      yield* insertEventsFor(insertEvents, "JobStore.releaseRun")(options.events)
+      yield* insertEventsFor(insertEvents, "JobStore.releaseRun")(options.events, job)
       return job
     },
     inTransaction(sql),

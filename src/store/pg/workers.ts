@@ -10,13 +10,12 @@ import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { uuidv7 } from "../../domain/uuidv7.js"
-import type { EventRecord } from "../../domain/EventRecord.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallReason.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { Claim, JobStore, StalledRun } from "../JobStore.js"
+import type { Audit, Claim, JobStore, PruneReport, StalledRun } from "../JobStore.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { columns, decode, instantParam, qualified, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
@@ -40,7 +39,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
   const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
     function*(options: {
       readonly kinds?: ReadonlyArray<JobKind>
-      readonly events?: (claim: Claim) => ReadonlyArray<EventRecord>
+      readonly events?: Audit<Claim>
     } = {}) {
       const now = yield* DateTime.now
       const at = instantParam(now)
@@ -70,7 +69,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       const job = toAiJob(yield* decode.job(row))
       const run = newRun(job.job_id, now, runId)
       const claim: Claim = { job, run }
-      yield* insertEventsFor(insertEvents, "JobStore.claimNext")(options.events?.(claim))
+      yield* insertEventsFor(insertEvents, "JobStore.claimNext")(options.events, claim)
       return claim
     },
     inTransaction(sql),
@@ -94,7 +93,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
     function*(options: {
       readonly olderThanMs: number
       readonly limit: number
-      readonly events?: (stalled: StalledRun) => ReadonlyArray<EventRecord>
+      readonly events?: Audit<ReadonlyArray<StalledRun>>
     }) {
       const now = yield* DateTime.now
       const at = instantParam(now)
@@ -136,10 +135,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
           ${stalledError(sql, options.olderThanMs, sql`(SELECT r.last_heartbeat FROM workflow_runs r WHERE r.id = j.workflow_run_id)`)},
           updated_at = ${at}::timestamptz
         WHERE ${sql.in("j.workflow_run_id", runIds)} AND j.status = 'running'`
-      const build = options.events
-      if (build !== undefined) {
-        yield* insertEventsFor(insertEvents, "JobStore.stallStaleRuns")(stalled.flatMap((moved) => build(moved)))
-      }
+      yield* insertEventsFor(insertEvents, "JobStore.stallStaleRuns")(options.events, stalled)
       return stalled
     },
     inTransaction(sql),
@@ -147,7 +143,12 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
   )
 
   const pruneJobs: Service["pruneJobs"] = Effect.fn("JobStore.pruneJobs")(
-    function*(options: { readonly olderThan: DateTime.Utc; readonly keepNewest: number; readonly dryRun?: boolean }) {
+    function*(options: {
+      readonly olderThan: DateTime.Utc
+      readonly keepNewest: number
+      readonly dryRun?: boolean
+      readonly events?: Audit<PruneReport>
+    }) {
       const prunable = sql.in("status", [...Lifecycle.prunableStates])
       const cutoff = sql`${instantParam(clampBound(options.olderThan))}::timestamptz`
       // `scanned`: prunable and old. `kept`: the window, the newest keepNewest
@@ -179,8 +180,12 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       const scanned = Number(row?.["scanned"] ?? 0)
       const spared_pinned = Number(row?.["spared_pinned"] ?? 0)
       const pruned = Number(row?.["pruned"] ?? 0)
-      return { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+      const report = { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+      if (options.dryRun !== true) yield* insertEventsFor(insertEvents, "JobStore.pruneJobs")(options.events, report)
+      return report
     },
+    // One statement is atomic by itself: BEGIN/COMMIT only when records are written with it.
+    (effect, options) => options.events !== undefined && options.dryRun !== true ? inTransaction(sql)(effect) : effect,
     storageErrors("JobStore.pruneJobs")
   )
 

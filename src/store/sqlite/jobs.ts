@@ -12,7 +12,9 @@ import type { JobState } from "../../domain/JobState.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } from "../JobStore.js"
+import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import { auditRecords } from "../internal/audit.js"
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode, encode } from "./rows.js"
@@ -49,7 +51,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
     )
 
   const createJob: Service["createJob"] = Effect.fn("JobStore.createJob")(
-    function*(input: NewAiJob, options?: WithEvents) {
+    function*(input: NewAiJob, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       const job = newJob(input, now)
       const row = yield* encode.job(job)
@@ -59,7 +61,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
           (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY",
           () => Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id }))
         )
-        yield* insertEvents(sql, options?.events ?? [])
+        yield* insertEvents(sql, yield* auditRecords(options?.events, job))
       }))
       // What was written is exactly what a read gives back (timestamps are whole milliseconds).
       return job
@@ -151,7 +153,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
           if (Option.isNone(current)) return yield* new NotFound({ entity: "job", id: request.job_id })
           return yield* new IllegalTransition({ job_id: request.job_id, from: current.value.state, to: request.to })
         }
-        yield* insertEvents(sql, request.events ?? [])
+        yield* insertEvents(sql, yield* auditRecords(request.events, updated.value))
         return updated.value
       }))
     },
@@ -160,12 +162,12 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   )
 
   /** Sets columns of one job (and `updated_at`), writing `events` with it. */
-  const patchJob = (jobId: string, columns: Parameters<typeof encode.jobColumns>[0], events: WithEvents["events"]) =>
+  const patchJob = (jobId: string, columns: Parameters<typeof encode.jobColumns>[0], events: Audit<AiJob> | undefined) =>
     write(Effect.gen(function*() {
       const set = yield* encode.jobColumns({ ...columns, updated_at: yield* DateTime.now })
       const updated = yield* updateJobRow(set, [sql`id = ${jobId}`])
       if (Option.isNone(updated)) return yield* new NotFound({ entity: "job", id: jobId })
-      yield* insertEvents(sql, events ?? [])
+      yield* insertEvents(sql, yield* auditRecords(events, updated.value))
       return updated.value
     }))
 
@@ -183,13 +185,13 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   )
 
   const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
-    function*(jobId, pinned: boolean, options?: WithEvents) {
+    function*(jobId, pinned: boolean, options?: Audited<AiJob>) {
       return yield* write(Effect.gen(function*() {
         const set = yield* encode.jobColumns({ is_pinned: pinned, updated_at: yield* DateTime.now })
         // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
         const updated = yield* updateJobRow(set, [sql`id = ${jobId}`, sql`is_pinned <> ${pinned ? 1 : 0}`])
         if (Option.isSome(updated)) {
-          yield* insertEvents(sql, options?.events ?? [])
+          yield* insertEvents(sql, yield* auditRecords(options?.events, updated.value))
           return updated.value
         }
         const current = yield* findJob(jobId)
@@ -228,9 +230,12 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
         // One set-based statement; runs and nodes go by ON DELETE CASCADE, events stay.
         const result = yield* sql`DELETE FROM ai_jobs WHERE ${old} AND is_pinned = 0 AND id NOT IN (${kept})`.raw
         const pruned = (result as { readonly changes?: number }).changes ?? 0
-        return { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+        const report = { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+        yield* insertEvents(sql, yield* auditRecords(options.events, report))
+        return report
       }))
     },
+    alreadyExistsAsStorageError("JobStore.pruneJobs"),
     storageErrors("JobStore.pruneJobs")
   )
 

@@ -15,6 +15,7 @@ import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
 import type { JobStore } from "../JobStore.js"
 import { NotFound, RunNotActive } from "../StoreErrors.js"
 import { decode, encode } from "./rows.js"
+import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError, insertEvents, type SqliteContext, sqliteCode, storageErrors } from "./support.js"
 import { newRun } from "../internal/newRows.js"
 
@@ -82,7 +83,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
           (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
           () => Effect.fail(new NotFound({ entity: "job", id: jobId }))
         )
-        yield* insertEvents(sql, options?.events ?? [])
+        yield* insertEvents(sql, yield* auditRecords(options?.events, run))
         return run
       }))
     },
@@ -121,7 +122,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
           updated_at: now,
           ...(options?.error_message !== undefined ? { error_message: options.error_message } : {})
         })
-        yield* insertEvents(sql, options?.events ?? [])
+        yield* insertEvents(sql, yield* auditRecords(options?.events, run))
         return run
       }))
     },
@@ -150,7 +151,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
         if (row === undefined) return yield* Effect.dieMessage(`releaseRun: no job points at active run ${runId}`)
         const job = yield* decode.job(row)
         yield* updateRunningRun(runId, { status: "failed", error_message: options.reason, updated_at: yield* encode.timestamp(now) })
-        yield* insertEvents(sql, options.events ?? [])
+        yield* insertEvents(sql, yield* auditRecords(options.events, job))
         return job
       }))
     },

@@ -10,6 +10,7 @@
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallReason.js"
+import { auditRecords } from "../internal/audit.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, StalledRun } from "../JobStore.js"
 import { decode, encode } from "./rows.js"
@@ -51,7 +52,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
         // Under the write lock the job read above cannot have changed.
         if (row === undefined) return yield* Effect.dieMessage(`claimNext: job ${candidate.job_id} left queued under the write lock`)
         const claim = { job: yield* decode.job(row), run }
-        yield* insertEvents(sql, options.events?.(claim) ?? [])
+        yield* insertEvents(sql, yield* auditRecords(options.events, claim))
         return claim
       }))
     },
@@ -101,8 +102,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
             error_message = (SELECT ${why.before} || r.last_heartbeat || ${why.after} FROM workflow_runs AS r WHERE r.id = workflow_run_id),
             updated_at = ${now}
           WHERE status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
-        const build = options.events
-        if (build !== undefined) yield* insertEvents(sql, stalled.flatMap((entry) => build(entry)))
+        yield* insertEvents(sql, yield* auditRecords(options.events, stalled))
         return stalled
       }))
     },
