@@ -3,8 +3,11 @@
  * Flight Recorder events. One interface; separate SQLite and PostgreSQL layers
  * (`SqliteStore`, `PgStore`) implement it and pass one contract suite.
  *
- * Time comes from Effect's `Clock` inside the store (tests drive it with
- * `TestClock`). Every multi-row change runs in one transaction.
+ * Time: a change stamps rows with Effect's `Clock` (tests drive it with
+ * `TestClock`). A cutoff is given as an instant, a `DateTime.Utc` bound
+ * (`heartbeatBefore`, `olderThan`, `before`): services turn their
+ * `Duration`s into one with the Clock once, and the store only compares.
+ * Every multi-row change runs in one transaction.
  *
  * ## Auditing a change
  *
@@ -52,6 +55,7 @@
  */
 import * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../domain/AiJob.js"
 import type { DecodeFailure, IllegalTransition } from "../domain/Errors.js"
@@ -294,14 +298,14 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly kinds?: ReadonlyArray<JobKind>
     readonly events?: Audit<Claim>
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
-  /** Running runs whose heartbeat is older than `now - olderThanMs`, oldest heartbeat first. */
+  /** Running runs whose last heartbeat is before `heartbeatBefore`, oldest heartbeat first. */
   readonly findStaleRuns: (options: {
-    readonly olderThanMs: number
+    readonly heartbeatBefore: DateTime.Utc
     readonly limit?: number
   }) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
   /**
    * Startup recovery's one write (R9): in one transaction, takes up to `limit`
-   * stale running runs whose job no other transaction holds, moves each run
+   * running runs last heard from before `heartbeatBefore` whose job no other transaction holds, moves each run
    * and its job to `stalled` (the job only while it is running under that
    * run), and writes the records `events` gives for the runs it moved — so
    * each run's `workflow_recovery` event commits with its stall, exactly
@@ -311,7 +315,13 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * `events` is not called when nothing moved.
    */
   readonly stallStaleRuns: (options: {
-    readonly olderThanMs: number
+    /** A run is stale when its last heartbeat is before this instant (the service's now minus its threshold). */
+    readonly heartbeatBefore: DateTime.Utc
+    /**
+     * The threshold that bound was made from, for the record only: each
+     * stalled run's and job's reason names it, as R9's does. It chooses no row.
+     */
+    readonly threshold: Duration.Duration
     readonly limit: number
     readonly events?: Audit<ReadonlyArray<StalledRun>>
   }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>

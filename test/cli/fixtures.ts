@@ -4,7 +4,7 @@
  * check what a command changed (or left untouched).
  */
 import { randomBytes } from "node:crypto"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import { pastClock } from "../../src/cli/demo/pastClock.js"
@@ -100,4 +100,4 @@ export const crashedRun = (url: string, overrides: Partial<NewAiJobInput> = {}):
 /** A stalled job: a crashed worker's run, recovered. */
 export const stalledJob = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<AiJob> =>
   crashedRun(url, overrides).then(({ job }) =>
-    withJobs(url, Effect.zipRight(Recovery.recoverStalledRuns({ thresholdSecs: 60 }), Effect.flatMap(Jobs, (jobs) => jobs.get(job.job_id)))))
+    withJobs(url, Effect.zipRight(Recovery.recoverStalledRuns({ threshold: Duration.seconds(60) }), Effect.flatMap(Jobs, (jobs) => jobs.get(job.job_id)))))

@@ -4,6 +4,7 @@
  *   node --import tsx store-process.ts <recover|claim> <file> <start at, epoch ms>
  * Prints one JSON line with what this process did.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Capabilities from "../../src/Capabilities.js"
@@ -28,7 +29,7 @@ const app = Jobs.layer.pipe(
 
 const recover = Effect.map(
   // Small batches so the two processes interleave.
-  Recovery.recoverStalledRuns({ thresholdSecs: 30, batchSize: 3 }),
+  Recovery.recoverStalledRuns({ threshold: Duration.seconds(30), batchSize: 3 }),
   (report) => ({ recovered: report.recovered.map((run) => run.id) })
 )
 

@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -42,7 +43,7 @@ describe("reliability: long runs", () => {
         const context = yield* Layer.build(services(yield* open))
         const jobs = Context.get(context, Jobs)
         const store = Context.get(context, JobStore)
-        const scan = Recovery.recoverStalledRuns({ thresholdSecs: THRESHOLD_SECS }).pipe(Effect.provide(context))
+        const scan = Recovery.recoverStalledRuns({ threshold: Duration.seconds(THRESHOLD_SECS) }).pipe(Effect.provide(context))
 
         const beating = yield* jobs.submit(summarize())
         const silent = yield* jobs.submit(summarize({ job_kind: "doc_edit" }))

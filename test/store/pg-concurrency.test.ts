@@ -18,7 +18,7 @@ import * as TestClock from "effect/TestClock"
 import type { JobState } from "../../src/domain/JobState.js"
 import { type Claim, JobStore, type StalledRun } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
-import { expectTag, failureOf, jobEvent, newJob, recoveryEvents, STALE_MS, startedJob } from "./fixtures.js"
+import { expectTag, failureOf, jobEvent, newJob, recoveryEvents, STALE_MS, staleOptions, startedJob } from "./fixtures.js"
 import { countWhere, driverError, freshPgDatabase, rawPgClient, shippedPgMigrationIds } from "./pg-support.js"
 
 type Store = Context.Tag.Service<JobStore>
@@ -54,7 +54,7 @@ const stallUntilNoneLeft = (store: Store, limit: number) =>
   Effect.gen(function*() {
     const moved: Array<StalledRun> = []
     for (;;) {
-      const batch = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvents })
+      const batch = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit, events: recoveryEvents })
       if (batch.length === 0) return moved
       moved.push(...batch)
     }
@@ -148,9 +148,10 @@ describe("R6 R9 PostgreSQL concurrency across separate pools", () => {
         yield* TestClock.adjust(STALE_MS + 1_000)
         // Started at the new now: not stale.
         const fresh = yield* runningJobs(first, 1)
+        const scan = yield* staleOptions()
         const perStore = yield* Effect.all(
           stores.map((store) =>
-            repeat ? stallUntilNoneLeft(store, limit) : store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvents })
+            repeat ? stallUntilNoneLeft(store, limit) : store.stallStaleRuns({ ...scan, limit, events: recoveryEvents })
           ),
           { concurrency: "unbounded" }
         )

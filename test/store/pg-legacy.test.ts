@@ -25,6 +25,7 @@ import {
   staleScan
 } from "../fixtures/legacyPg.js"
 import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { staleBefore } from "./fixtures.js"
 import { shippedPgMigrationIds } from "./pg-support.js"
 
 const ZONE = "America/New_York"
@@ -272,7 +273,7 @@ layer(LegacyLive, { timeout: "60 seconds" })("R16 PostgreSQL legacy upgrade in p
 
       yield* TestClock.setTime(staleScan.now)
       const store = yield* JobStore
-      const stale = yield* store.findStaleRuns({ olderThanMs: staleScan.olderThanMs })
+      const stale = yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore(staleScan.olderThanMs) })
       assert.deepStrictEqual(stale.map((run): string => run.id), [...staleScan.staleOldestFirst])
     })))
 

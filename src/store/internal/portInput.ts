@@ -10,6 +10,7 @@
  * true for callers that got past the types (plain JavaScript, an HTTP layer,
  * a cast). Nothing is rewritten except ids to lower case.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -44,12 +45,12 @@ const wholeNumber = (min: number, what: string) =>
 const PageLimit = wholeNumber(1, "a page size")
 const RowCount = wholeNumber(0, "a row count")
 const BatchSize = wholeNumber(1, "a batch size")
-/** A heartbeat age in milliseconds: any finite amount, the cutoff is clamped to the stored range. */
-const AgeMillis = Schema.Number.pipe(Schema.filter((n) => Number.isFinite(n) && n >= 0, {
-  message: () => "Expected an age in milliseconds: a finite number of at least 0"
-}))
 /** A time bound of a filter: any instant; bounds outside 1970–9999 are clamped by the stores. */
 const Bound = Schema.DateTimeUtcFromSelf.annotations({ message: () => "Expected a DateTime.Utc" })
+/** The stall threshold a reason records: a finite duration. */
+const Threshold = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isFinite(d), {
+  message: () => "Expected a finite Duration"
+}))
 
 /** An event record as a caller holds it: ids canonicalised, timestamp in the stored range, body JSON. */
 const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf })
@@ -116,9 +117,9 @@ const decode = {
     error_message: ErrorMessage
   }), "finishNode"),
   claim: decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder) }), "claimNext"),
-  findStale: decodeWith(Schema.Struct({ olderThanMs: AgeMillis, limit: optional(RowCount) }), "findStaleRuns"),
+  findStale: decodeWith(Schema.Struct({ heartbeatBefore: Bound, limit: optional(RowCount) }), "findStaleRuns"),
   stallStale: decodeWith(
-    Schema.Struct({ olderThanMs: AgeMillis, limit: RowCount, events: optional(Builder) }),
+    Schema.Struct({ heartbeatBefore: Bound, threshold: Threshold, limit: RowCount, events: optional(Builder) }),
     "stallStaleRuns"
   ),
   prune: decodeWith(

@@ -8,18 +8,19 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
-import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallReason.js"
+import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../domain/stallReason.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Audit, Claim, JobStore, PruneReport, StalledRun } from "../JobStore.js"
 import { type InsertEvents, insertEventsFor } from "./events.js"
 import { columns, decode, instantParam, qualified, toAiJob } from "./rows.js"
 import { inTransaction, storageErrors } from "./storageErrors.js"
-import { clampBound, staleCutoff } from "../internal/instants.js"
+import { clampBound } from "../internal/instants.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -29,8 +30,8 @@ type Service = Context.Tag.Service<JobStore>
  * subquery giving the job's run's heartbeat: `workflow_run_id` there is the
  * job's, workflow_runs has no such column) in the one stored text form.
  */
-const stalledError = (sql: SqlClient.SqlClient, olderThanMs: number, heartbeat: Statement.Fragment) => {
-  const why = stallMessageAround(olderThanMs / 1000)
+const stalledError = (sql: SqlClient.SqlClient, threshold: Duration.Duration, heartbeat: Statement.Fragment) => {
+  const why = stallMessageAround(thresholdSecs(threshold))
   return sql`error_message = ${why.before} || to_char(${heartbeat} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ${why.after}`
 }
 
@@ -77,8 +78,8 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
   )
 
   const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
-    function*(options: { readonly olderThanMs: number; readonly limit?: number }) {
-      const cutoff = instantParam(staleCutoff(yield* DateTime.now, options.olderThanMs))
+    function*(options: { readonly heartbeatBefore: DateTime.Utc; readonly limit?: number }) {
+      const cutoff = instantParam(clampBound(options.heartbeatBefore))
       const rows = yield* sql`
         SELECT ${sql.literal(columns.run)} FROM workflow_runs
         WHERE status = 'running' AND last_heartbeat < ${cutoff}::timestamptz
@@ -91,13 +92,13 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
 
   const stallStaleRuns: Service["stallStaleRuns"] = Effect.fn("JobStore.stallStaleRuns")(
     function*(options: {
-      readonly olderThanMs: number
+      readonly heartbeatBefore: DateTime.Utc
+      readonly threshold: Duration.Duration
       readonly limit: number
       readonly events?: Audit<ReadonlyArray<StalledRun>>
     }) {
-      const now = yield* DateTime.now
-      const at = instantParam(now)
-      const cutoff = instantParam(staleCutoff(now, options.olderThanMs))
+      const at = instantParam(yield* DateTime.now)
+      const cutoff = instantParam(clampBound(options.heartbeatBefore))
       const stale = sql`r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz`
       // The lock order (JobStore.ts): the jobs of stale runs first. A job
       // another transaction holds — a completion, a cancel, another
@@ -127,12 +128,12 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       // The job's error message names its run's stale heartbeat, as the reference's does (issue 12.5).
       yield* sql`
         WITH stalled_runs AS (
-          UPDATE workflow_runs r SET status = 'stalled', ${stalledError(sql, options.olderThanMs, sql`r.last_heartbeat`)},
+          UPDATE workflow_runs r SET status = 'stalled', ${stalledError(sql, options.threshold, sql`r.last_heartbeat`)},
             updated_at = ${at}::timestamptz
           WHERE ${sql.in("r.id", runIds)}
         )
         UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
-          ${stalledError(sql, options.olderThanMs, sql`(SELECT r.last_heartbeat FROM workflow_runs r WHERE r.id = j.workflow_run_id)`)},
+          ${stalledError(sql, options.threshold, sql`(SELECT r.last_heartbeat FROM workflow_runs r WHERE r.id = j.workflow_run_id)`)},
           updated_at = ${at}::timestamptz
         WHERE ${sql.in("j.workflow_run_id", runIds)} AND j.status = 'running'`
       yield* insertEventsFor(insertEvents, "JobStore.stallStaleRuns")(options.events, stalled)

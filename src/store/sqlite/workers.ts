@@ -9,13 +9,12 @@
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallReason.js"
+import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../domain/stallReason.js"
 import { auditRecords } from "../internal/audit.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, StalledRun } from "../JobStore.js"
 import { decode, encode } from "./rows.js"
 import { alreadyExistsAsStorageError, insertEvents, instantText, type SqliteContext, storageErrors } from "./support.js"
-import { staleCutoff } from "../internal/instants.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = JobStore["Type"]
@@ -23,10 +22,6 @@ type Service = JobStore["Type"]
 /** A row limit SQLite accepts: absent means none (-1), never negative otherwise. */
 const rowLimit = (limit: number | undefined): number =>
   limit === undefined ? -1 : Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1
-
-/** The heartbeat text before which a running run is stale, at the Clock's now. */
-const staleCutoffText = (olderThanMs: number) =>
-  Effect.map(DateTime.now, (now) => instantText(staleCutoff(now, olderThanMs)))
 
 /** The worker and recovery methods of the SQLite store. */
 export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
@@ -62,7 +57,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
 
   const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
     function*(options) {
-      const cutoff = yield* staleCutoffText(options.olderThanMs)
+      const cutoff = instantText(options.heartbeatBefore)
       const rows = yield* sql`
         SELECT * FROM workflow_runs
         WHERE status = 'running' AND last_heartbeat < ${cutoff}
@@ -76,7 +71,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
   const stallStaleRuns: Service["stallStaleRuns"] = Effect.fn("JobStore.stallStaleRuns")(
     function*(options) {
       return yield* write(Effect.gen(function*() {
-        const cutoff = yield* staleCutoffText(options.olderThanMs)
+        const cutoff = instantText(options.heartbeatBefore)
         const rows = yield* sql`
           SELECT r.*, j.trace_id AS job_trace_id
           FROM workflow_runs AS r JOIN ai_jobs AS j ON j.id = r.job_id
@@ -90,7 +85,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
         // Set-based: one UPDATE for the runs, one for their jobs, whatever the batch size.
         const runIds = JSON.stringify(stalled.map(({ run }) => run.id))
         const now = yield* encode.timestamp(yield* DateTime.now)
-        const why = stallMessageAround(options.olderThanMs / 1000)
+        const why = stallMessageAround(thresholdSecs(options.threshold))
         yield* sql`
           UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
             updated_at = ${now}

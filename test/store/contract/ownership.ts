@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { encode, expectTag, failureOf, ids, jobEvent, newJob, recoveryEvents, STALE_MS, startedJob } from "../fixtures.js"
+import { encode, expectTag, failureOf, ids, jobEvent, newJob, recoveryEvents, STALE_MS, staleOptions, startedJob } from "../fixtures.js"
 import { type Backend, storeTest, withTwoStores } from "./backend.js"
 
 const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
@@ -64,7 +64,7 @@ export const ownershipContract = (backend: Backend): void => {
         const { run } = yield* startedJob()
         const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
         yield* TestClock.adjust(STALE_MS + 1_000)
-        assert.strictEqual((yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10, events: recoveryEvents })).length, 1)
+        assert.strictEqual((yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents })).length, 1)
         const started = expectTag(
           yield* failureOf(store.startNode({ workflow_run_id: run.id, node_id: "late", node_type: "step" })),
           "RunNotActive"
