@@ -18,7 +18,7 @@ import type * as Scope from "effect/Scope"
 import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
 import { JobRequest } from "./domain/AiJob.js"
 import { decodeWith } from "./domain/decode.js"
-import { DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
+import { type DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
 import type { EventRecord } from "./domain/EventRecord.js"
 import type { JobId } from "./domain/Ids.js"
 import type { JobKind } from "./domain/JobKind.js"
@@ -29,7 +29,8 @@ import type { TransitionTarget } from "./domain/Lifecycle.js"
 import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { type Checked, type Checkpoint, makeAdmission } from "./internal/jobs/admission.js"
-import { lifecycleEvent } from "./internal/jobs/auditEvents.js"
+import { lifecycleEvent, makePrepare } from "./internal/jobs/auditEvents.js"
+import { makeEndRun } from "./internal/jobs/endRun.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
@@ -192,19 +193,10 @@ export const make = Effect.gen(function*() {
   const store = redactCallerText(yield* JobStore, recorder.redact)
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
-  const runner = makeRunner(store, recorder)
-  // An event built from caller input (a 70 kB reason, say) can fail its schema or size
-  // bound: that is bad input, reported as DecodeFailure, and nothing is written.
-  const prepare = (event: Effect.Effect<unknown>) =>
-    Effect.flatMap(event, (input) =>
-      Effect.catchTags(recorder.prepare(input), {
-        InvalidEvent: (error) => new DecodeFailure({ subject: "Flight Recorder event", issues: error.reasons }),
-        EventTooLarge: (error) =>
-          new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] }),
-        // Only an event without a trace id makes prepare read its job; every event built here has one.
-        CorruptRow: (error) => Effect.die(error),
-        StorageError: (error) => Effect.die(error)
-      }))
+  // One policy for an event the recorder refuses (auditEvents.ts): bad input, a DecodeFailure, nothing written.
+  const prepare = makePrepare(recorder)
+  const runner = makeRunner(store, recorder, prepare)
+  const endRun = makeEndRun(store, prepare)
   const decodeRequest = decodeWith(JobRequest, "JobRequest")
   const admission = makeAdmission(store, capabilities, prepare)
 
@@ -228,38 +220,35 @@ export const make = Effect.gen(function*() {
   })
 
   /**
-   * One guarded transition with its event; ends the job's active run too when
-   * the job leaves `running`. The job is locked first (the lock order in
-   * JobStore.ts), so the state it is moved from is the state it is in: a
-   * concurrent claim makes a cancel `running → cancelled`, never a lost race.
+   * One guarded transition with its event. The job is locked first (the lock
+   * order in JobStore.ts), so the state it is moved from is the state it is
+   * in: a concurrent claim makes a cancel `running → cancelled`, never a lost
+   * race. A running job leaves `running` the one way a run ends (endRun.ts).
    */
   const move = (to: TransitionTarget, span: string) =>
     Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
       return yield* store.transaction(Effect.gen(function*() {
         const before = yield* store.lockJob(jobId)
-        const record = yield* prepare(lifecycleEvent({
-          job: before,
-          from: before.state,
-          to,
-          workflow_run_id: before.workflow_run_id,
+        const end = {
           ...(options.reason !== undefined ? { reason: options.reason } : {}),
+          ...(options.error !== undefined ? { error: options.error } : {}),
           ...(options.actor !== undefined ? { actor: options.actor } : {})
-        }))
+        }
+        // `running → queued` is no move of the general table (only a run's own release takes it).
+        if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
+          // Only a release fails with RunNotActive, and a move never releases.
+          return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
+        }
+        const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end }))
         // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
-        const after = yield* store.transition({
+        return yield* store.transition({
           job_id: jobId,
           to,
           from: before.state,
-          ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
-          ...(options.error !== undefined ? { error_message: options.error } : {}),
+          ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+          ...(end.error !== undefined ? { error_message: end.error } : {}),
           events: () => [record]
         })
-        if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
-          yield* store.finishRun(before.workflow_run_id, to, { error_message: options.error ?? null }).pipe(
-            Effect.catchTag("RunNotActive", () => Effect.void)
-          )
-        }
-        return after
       }))
     })
 

@@ -18,10 +18,7 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { Capabilities, Refusal, Verdict } from "../../Capabilities.js"
 import type { JobStore } from "../../store/JobStore.js"
-import { capabilityEvent, lifecycleEvent } from "./auditEvents.js"
-
-/** Validates an event before it is written (Jobs' `prepare`). */
-type Prepare = (event: Effect.Effect<unknown>) => Effect.Effect<EventRecord, DecodeFailure>
+import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 
 /** Where a stored job is checked again. */
 export type Checkpoint = "claim" | "start" | "resume" | "rework"
