@@ -6,12 +6,8 @@
  * Flight Recorder event in the same transaction.
  */
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -19,7 +15,6 @@ import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
 import { JobRequest } from "./domain/AiJob.js"
 import { decodeWith } from "./domain/decode.js"
 import { type DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
-import type { EventRecord } from "./domain/EventRecord.js"
 import type { JobId } from "./domain/Ids.js"
 import type { JobKind } from "./domain/JobKind.js"
 import { JobMetrics, type MetricNames } from "./domain/JobMetrics.js"
@@ -28,13 +23,14 @@ import type { Json } from "./domain/Json.js"
 import type { TransitionTarget } from "./domain/Lifecycle.js"
 import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
-import { type Checked, type Checkpoint, makeAdmission } from "./internal/jobs/admission.js"
+import { type Checkpoint, makeAdmission } from "./internal/jobs/admission.js"
 import { lifecycleEvent, makePrepare } from "./internal/jobs/auditEvents.js"
+import { makeClaimNext } from "./internal/jobs/claim.js"
 import { makeEndRun } from "./internal/jobs/endRun.js"
+import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
-import { sleepRealTime } from "./internal/sleepRealTime.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
@@ -42,6 +38,7 @@ import { uuidv7 } from "./domain/uuidv7.js"
 import type { AlreadyExists, NotFound, StorageError } from "./store/StoreErrors.js"
 
 export type { RunContext, RunOptions, SuccessState } from "./internal/jobs/runJob.js"
+export { DEFAULT_DRAIN_TIMEOUT, type WorkerOptions } from "./internal/jobs/workerPool.js"
 export { RunLost } from "./internal/jobs/runJob.js"
 export type { ViolationReport } from "./internal/jobs/securityViolation.js"
 export { SecurityViolation } from "./internal/jobs/securityViolation.js"
@@ -73,13 +70,6 @@ export type SubmitError =
  */
 export type BeginError = NotFound | IllegalTransition | Refusal | DecodeFailure | ReadError
 
-/** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
-class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
-  readonly job: AiJob
-  readonly refusal: Refusal
-  readonly records: ReadonlyArray<EventRecord>
-}> {}
-
 /** Options of a guarded transition. */
 export interface TransitionOptions {
   /** Why, stored as the job's `status_reason` and in the event. */
@@ -89,29 +79,6 @@ export interface TransitionOptions {
 }
 
 type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
-
-/** A pool of workers, for applications that want one. */
-export interface WorkerOptions<E, R> {
-  /** How many jobs run at once. */
-  readonly concurrency: number
-  /** Only claim these kinds. */
-  readonly kinds?: ReadonlyArray<JobKind>
-  /** How long an idle worker waits before looking again. Default 1 s. */
-  readonly pollInterval?: Duration.DurationInput
-  /**
-   * When the pool's scope closes: how long programs already running may take
-   * to finish before they are interrupted and their jobs released back to
-   * `queued` for another worker. Default 20 s (under the usual 30 s a
-   * process manager waits between SIGTERM and SIGKILL). Measured in real
-   * time, like lock waits: a `TestClock` never stalls a shutdown.
-   */
-  readonly drainTimeout?: Duration.DurationInput
-  readonly run?: RunOptions
-  readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
-}
-
-/** The default `WorkerOptions.drainTimeout`. */
-export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
 
 /** The Jobs service. */
 export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
@@ -199,6 +166,8 @@ export const make = Effect.gen(function*() {
   const endRun = makeEndRun(store, prepare)
   const decodeRequest = decodeWith(JobRequest, "JobRequest")
   const admission = makeAdmission(store, capabilities, prepare)
+  const claimNext = makeClaimNext(store, admission, prepare)
+  const worker = makeWorkerPool(claimNext, runner)
 
   const submit = Effect.fn("Jobs.submit")(function*(input: unknown) {
     yield* gate.await
@@ -290,52 +259,6 @@ export const make = Effect.gen(function*() {
       return yield* outcome
     })
 
-  /**
-   * One claim attempt, in one transaction. The claim itself runs in a nested
-   * transaction (a savepoint): if the policy refuses the job, the savepoint is
-   * rolled back — no run, the job queued again — and the job goes
-   * `queued → failed` with its deny events instead. `"refused"` tells the
-   * caller to look again.
-   */
-  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined) =>
-    store.transaction(Effect.gen(function*() {
-      const attempt = yield* store.transaction(Effect.gen(function*() {
-        // The policy's verdict on the claimed job, taken while the claim's records are built:
-        // an admitted claim commits with them; a refused one writes none and is rolled back below.
-        let checked: Checked | undefined
-        const claim = yield* store.claimNext({
-          ...(kinds !== undefined ? { kinds } : {}),
-          events: (claimed) =>
-            Effect.gen(function*() {
-              checked = yield* admission.recheck(claimed.job)
-              if (checked.verdict._tag === "Refused") return []
-              const record = yield* prepare(lifecycleEvent({ job: claimed.job, from: "queued", to: "running", workflow_run_id: claimed.run.id }))
-              return [...checked.records, record]
-            })
-        })
-        if (claim === null) return null
-        if (checked?.verdict._tag === "Refused") {
-          return yield* new ClaimRefused({ job: claim.job, refusal: checked.verdict.error, records: checked.records })
-        }
-        return claim
-      })).pipe(Effect.catchTag("ClaimRefused", Effect.succeed))
-      if (!(attempt instanceof ClaimRefused)) return attempt
-      yield* admission.refuse(attempt.job, "queued", attempt.refusal, attempt.records, "claim").pipe(
-        // Another worker took the job between the rollback and this write (PostgreSQL
-        // releases the savepoint's row lock): it is that worker's to refuse.
-        Effect.catchTags({ IllegalTransition: () => Effect.void, NotFound: () => Effect.void })
-      )
-      return "refused" as const
-    }))
-
-  const claimNext = Effect.fn("Jobs.claimNext")(function*(options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) {
-    // Each refusal takes one job out of `queued`, so this ends.
-    for (;;) {
-      const outcome = yield* claimOne(options.kinds)
-      if (outcome !== "refused") return outcome
-    }
-  })
-
   const run = <A extends Json | void, E, R>(
     jobId: JobId,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
@@ -351,48 +274,6 @@ export const make = Effect.gen(function*() {
       const current = yield* store.getRun(job.workflow_run_id)
       return yield* runner(job, current, program, options)
     }))
-
-  const worker = <E, R>(options: WorkerOptions<E, R>) =>
-    Effect.gen(function*() {
-      const poll = options.pollInterval ?? Duration.seconds(1)
-      const drain = Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT)
-      const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
-      // Set when the pool's scope closes: no loop claims again.
-      const closing = yield* Deferred.make<void>()
-      const idle = Effect.raceFirst(Effect.sleep(poll), Deferred.await(closing))
-      // Uninterruptible between claim and program start, so closing the pool never
-      // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
-      const iteration = Effect.uninterruptible(Effect.gen(function*() {
-        const claim = yield* claimNext(options.kinds !== undefined ? { kinds: options.kinds } : {})
-        if (claim === null) return yield* Effect.interruptible(idle)
-        // The job's own failure is recorded on the job; the worker carries on.
-        yield* Effect.ignoreLogged(runner(claim.job, claim.run, options.handler, options.run, released))
-      })).pipe(
-        Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
-      )
-      const loop: Effect.Effect<void, never, R> = Effect.flatMap(
-        Deferred.isDone(closing),
-        (done) => (done ? Effect.void : Effect.zipRight(iteration, Effect.suspend(() => loop)))
-      )
-      const loops: Array<Fiber.RuntimeFiber<void>> = []
-      for (let i = 0; i < Math.max(1, options.concurrency); i++) loops.push(yield* Effect.forkScoped(loop))
-      // Runs before the scope interrupts the loops (finalizers run in reverse order, and
-      // this one is added last): stop claiming, drain, then release what is still running.
-      // Finalizers are uninterruptible — and the fiber closing the scope may itself be
-      // interrupted already — so the drain deadline runs on a fiber of its own.
-      yield* Effect.addFinalizer(() =>
-        Effect.gen(function*() {
-          yield* Deferred.succeed(closing, undefined)
-          const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
-            yield* sleepRealTime(Duration.toMillis(drain))
-            yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
-            yield* Fiber.interruptAll(loops)
-          })))
-          yield* Fiber.awaitAll(loops)
-          yield* Fiber.interrupt(deadline)
-        })
-      )
-    })
 
   const addMetrics = Effect.fn("Jobs.addMetrics")(function*(
     jobId: JobId,
