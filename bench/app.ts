@@ -49,7 +49,7 @@ export type Services = Jobs.Jobs | FlightRecorder.FlightRecorder | Capabilities.
 
 /** Jobs, FlightRecorder and Capabilities over our store on `target`; no startup recovery. */
 export const servicesLayer = (target: Target): Layer.Layer<Services, unknown> =>
-  Jobs.layer.pipe(
+  Jobs.layer().pipe(
     Layer.provideMerge(Recovery.layerNoStartupRecovery),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(Capabilities.layerDefault),

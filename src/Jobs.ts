@@ -333,5 +333,8 @@ export const make = Effect.gen(function*() {
   })
 })
 
-/** The Jobs service; needs a JobStore, FlightRecorder, Capabilities and a RecoveryGate. */
-export const layer: Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate> = Layer.effect(Jobs, make)
+/**
+ * The Jobs service; needs a JobStore, FlightRecorder, Capabilities and a
+ * RecoveryGate. (Every `layer` of this package is a function, options or not.)
+ */
+export const layer = (): Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate> => Layer.effect(Jobs, make)

@@ -18,7 +18,7 @@ export * from "./domain/EventRecord.js"
 export * from "./domain/FlightEvent.js"
 export * from "./domain/LegacyFlightEvent.js"
 
-// Services, each a module: `Jobs.Jobs` is the tag, `Jobs.layer` its layer.
+// Services, each a module: `Jobs.Jobs` is the tag, `Jobs.layer()` its layer.
 export * as Capabilities from "./Capabilities.js"
 export * as FlightRecorder from "./FlightRecorder.js"
 export * as Redactor from "./internal/flight/Redactor.js"

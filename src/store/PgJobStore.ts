@@ -10,6 +10,8 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -30,12 +32,12 @@ import { StorageError } from "./StoreErrors.js"
 export { migrate, migrationsTable } from "./pg/migrations.js"
 
 /**
- * Builds the store on the `SqlClient` in context, which must be PostgreSQL
- * and already migrated (see `migrate`). Name transforms of the client are
+ * Builds the store on the `PgClient` in context, whose database is already
+ * migrated (see `migrate`). Name transforms of the client are
  * bypassed: rows and JSON keep the column and field names as stored.
  */
-export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.PgClient> = Effect.gen(function*() {
+  const sql = (yield* PgClient.PgClient).withoutTransforms()
   const events = makeEvents(sql)
   const { insertEvents, ...sink } = events
   return decodingInputs(JobStore.of({
@@ -163,16 +165,32 @@ const readOnlyUrl = (url: string): string => {
  * `MigrationFailed`.
  */
 export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageError | MigrationFailed> =>
-  Layer.effect(
-    JobStore,
-    Effect.gen(function*() {
-      if (options.migrate !== false && options.readonly !== true) yield* migrate
-      return yield* make
-    })
-  ).pipe(
+  layerFromClient(options).pipe(
     Layer.provide(
       PgClient.layerFromPool({ acquire: acquirePool(options), transformJson: false }).pipe(
         Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
       )
     )
   )
+
+/**
+ * The store over the `PgClient` in context: migrates unless told not to (or
+ * `readonly`), and builds the service. For callers that own the client.
+ */
+export const layerFromClient = (
+  options: Pick<PgStoreOptions, "migrate" | "readonly"> = {}
+): Layer.Layer<JobStore, MigrationFailed, PgClient.PgClient> =>
+  Layer.effect(
+    JobStore,
+    Effect.gen(function*() {
+      const client = yield* PgClient.PgClient
+      if (options.migrate !== false && options.readonly !== true) yield* Effect.provideService(migrate, SqlClient.SqlClient, client)
+      return yield* make
+    })
+  )
+
+/** `layer` with its options read from Effect `Config` (e.g. `Config.redacted("DATABASE_URL")` for the URL). */
+export const layerConfig = (
+  config: Config.Config.Wrap<PgStoreOptions>
+): Layer.Layer<JobStore, StorageError | MigrationFailed | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

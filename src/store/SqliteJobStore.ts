@@ -19,6 +19,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
+import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -57,13 +58,16 @@ export interface SqliteStoreOptions {
 const DEFAULT_BUSY_TIMEOUT_MS = 5000
 
 /**
- * Builds the JobStore service on the `SqlClient` in context (a
+ * Builds the JobStore service on the `SqliteClient` in context (a
  * @effect/sql-sqlite-node client whose schema is migrated). Writes wait for
  * the write lock up to the connection's `busy_timeout`.
  */
-export const make: Effect.Effect<JobStore["Type"], StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const lockWaitMs = yield* Effect.mapError(readBusyTimeout, (cause) => new StorageError({ operation: "SqliteStore.make", cause }))
+export const make: Effect.Effect<JobStore["Type"], StorageError, SqliteClient.SqliteClient> = Effect.gen(function*() {
+  const sql: SqlClient.SqlClient = yield* SqliteClient.SqliteClient
+  const lockWaitMs = yield* Effect.mapError(
+    Effect.provideService(readBusyTimeout, SqlClient.SqlClient, sql),
+    (cause) => new StorageError({ operation: "SqliteStore.make", cause })
+  )
   const context: SqliteContext = { sql, write: makeWriteTransaction(sql, lockWaitMs) }
 
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | StorageError, R> =>
@@ -106,12 +110,16 @@ export const configureConnection = (options: { readonly busyTimeoutMs?: number }
  */
 export const layerFromClient = (
   options: Omit<SqliteStoreOptions, "filename"> = {}
-): Layer.Layer<JobStore, MigrationFailed | StorageError, SqlClient.SqlClient> =>
+): Layer.Layer<JobStore, MigrationFailed | StorageError, SqliteClient.SqliteClient> =>
   Layer.effect(
     JobStore,
     Effect.gen(function*() {
-      yield* configureConnection(options)
-      if (options.migrate !== false) yield* migrate
+      const client = yield* SqliteClient.SqliteClient
+      yield* Effect.provideService(
+        Effect.zipRight(configureConnection(options), options.migrate !== false ? migrate : Effect.void),
+        SqlClient.SqlClient,
+        client
+      )
       return yield* make
     })
   )
@@ -150,3 +158,9 @@ export const layer = (
       Layer.provide(openClient({ filename: options.filename, readonly: true, disableWAL: true }))
     )
     : layerFromClient(options).pipe(Layer.provide(openClient({ filename: options.filename })))
+
+/** `layer` with its options read from Effect `Config` (e.g. environment variables). */
+export const layerConfig = (
+  config: Config.Config.Wrap<SqliteStoreOptions>
+): Layer.Layer<JobStore, MigrationFailed | StorageError | ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -159,7 +159,7 @@ export const runHostileInputSuite = (backend: StoreBackend) => {
         const job = yield* jobs.submit(summarize())
         const cancelled = yield* jobs.cancel(job.job_id, { reason: "customer 123-45-6789 asked" })
         assert.strictEqual(cancelled.status_reason, "customer [SSN] asked")
-      }).pipe(Effect.provide(Jobs.layer.pipe(
+      }).pipe(Effect.provide(Jobs.layer().pipe(
         Layer.provideMerge(Recovery.layerNoStartupRecovery),
         Layer.provideMerge(FlightRecorder.layer({
           redactionRules: [{ name: "ssn", pattern: /\b\d{3}-\d{2}-\d{4}\b/g, replacement: "[SSN]" }]

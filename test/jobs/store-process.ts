@@ -20,7 +20,7 @@ if ((mode !== "recover" && mode !== "claim") || filename === undefined) {
   process.exit(2)
 }
 
-const app = Jobs.layer.pipe(
+const app = Jobs.layer().pipe(
   Layer.provideMerge(Recovery.layerNoStartupRecovery),
   Layer.provideMerge(FlightRecorder.layer()),
   Layer.provideMerge(Capabilities.layerDefault),

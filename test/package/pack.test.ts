@@ -65,7 +65,7 @@ const newJob = Schema.decodeUnknownSync(JobRequest)({
   safety_mode: "normal"
 })
 
-const app = Jobs.layer.pipe(
+const app = Jobs.layer().pipe(
   Layer.provideMerge(Recovery.layerStartup()),
   Layer.provideMerge(FlightRecorder.layer()),
   Layer.provideMerge(Capabilities.layerDefault),
