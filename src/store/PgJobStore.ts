@@ -20,13 +20,14 @@ import * as Redacted from "effect/Redacted"
 import * as Pg from "pg"
 import { JobStore } from "./JobStore.js"
 import { decodingInputs } from "./internal/portInput.js"
-import { inTransaction, retryOutermost } from "./pg/storageErrors.js"
-import { makeEvents } from "./pg/events.js"
-import { makeJobs } from "./pg/jobs.js"
+import { retryOutermost } from "./pg/transaction.js"
+import { makeContext } from "./pg/context.js"
+import { makeEventMethods } from "./pg/events.js"
+import { makeJobMethods } from "./pg/jobs.js"
 import { migrate, schemaVersion } from "./pg/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
-import { makeRuns } from "./pg/runs.js"
-import { makeWorkers } from "./pg/workers.js"
+import { makeRunMethods } from "./pg/runs.js"
+import { makeWorkerMethods } from "./pg/workers.js"
 import { StorageError } from "./StoreErrors.js"
 
 export { migrate, migrationsTable } from "./pg/migrations.js"
@@ -38,22 +39,21 @@ export { migrate, migrationsTable } from "./pg/migrations.js"
  */
 export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.PgClient> = Effect.gen(function*() {
   const sql = (yield* PgClient.PgClient).withoutTransforms()
-  const events = makeEvents(sql)
-  const { insertEvents, ...sink } = events
+  const context = makeContext(sql)
   return decodingInputs(JobStore.of({
     dialect: "pg",
     schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
     transaction: (effect) =>
-      inTransaction(sql)(effect).pipe(
+      context.transaction(effect).pipe(
         Effect.mapError((error) =>
           error instanceof SqlError ? new StorageError({ operation: "JobStore.transaction", cause: error }) : error
         ),
         retryOutermost
       ),
-    ...makeJobs(sql, insertEvents),
-    ...makeRuns(sql, insertEvents),
-    ...makeWorkers(sql, insertEvents),
-    ...sink
+    ...makeJobMethods(context),
+    ...makeRunMethods(context),
+    ...makeWorkerMethods(context),
+    ...makeEventMethods(context)
   }))
 })
 

@@ -33,7 +33,7 @@ import { makeJobMethods } from "./sqlite/jobs.js"
 import { migrate, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./sqlite/runs.js"
-import type { SqliteContext } from "./sqlite/support.js"
+import { makeContext } from "./sqlite/context.js"
 import { makeWriteTransaction, readBusyTimeout } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import { StorageError } from "./StoreErrors.js"
@@ -68,11 +68,11 @@ export const make: Effect.Effect<JobStore["Type"], StorageError, SqliteClient.Sq
     Effect.provideService(readBusyTimeout, SqlClient.SqlClient, sql),
     (cause) => new StorageError({ operation: "SqliteStore.make", cause })
   )
-  const context: SqliteContext = { sql, write: makeWriteTransaction(sql, lockWaitMs) }
+  const context = makeContext(sql, makeWriteTransaction(sql, lockWaitMs))
 
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | StorageError, R> =>
     Effect.catchIf(
-      context.write(effect),
+      context.transaction(effect),
       (error): error is SqlError => error instanceof SqlError,
       (cause) => Effect.fail(new StorageError({ operation: "JobStore.transaction", cause }))
     ) as Effect.Effect<A, E | StorageError, R>

@@ -1,5 +1,4 @@
 /** Jobs on PostgreSQL: create, read, list, patch, and the guarded lifecycle UPDATE (R6). */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
@@ -10,14 +9,14 @@ import { IllegalTransition } from "../../domain/Errors.js"
 import { type JobId } from "../../domain/Ids.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
-import { clampBound } from "../internal/instants.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
-import { type InsertEvents, insertEventsFor } from "./events.js"
+import type { PgContext } from "./context.js"
+import { insertEventsFor } from "./events.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
-import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
-import { inTransaction, storageErrors } from "./storageErrors.js"
+import { columns, decode, encodeJson, instantParam, toAiJob, instantBound } from "./rows.js"
+import { storageErrors } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
 import { auditRecords } from "../internal/audit.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
@@ -25,7 +24,7 @@ import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 type Service = Context.Tag.Service<JobStore>
 
 /** The job half of the store. */
-export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
+export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) => {
   const jobColumns = sql.literal(columns.job)
 
   /** The job's current row, decoded, or `NotFound`. */
@@ -60,7 +59,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     },
     // One INSERT is atomic by itself: BEGIN/COMMIT only when events come with it
     // (a commit costs a disk flush, so this is most of a lone create's time).
-    (effect, _input, options) => options?.events !== undefined ? inTransaction(sql)(effect) : effect,
+    (effect, _input, options) => options?.events !== undefined ? transaction(effect) : effect,
     storageErrors("JobStore.createJob")
   )
 
@@ -88,10 +87,10 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
       if (filter.created_after !== undefined) {
-        where.push(sql`created_at > ${instantParam(clampBound(filter.created_after))}::timestamptz`)
+        where.push(sql`created_at > ${instantBound(filter.created_after)}::timestamptz`)
       }
       if (filter.created_before !== undefined) {
-        where.push(sql`created_at < ${instantParam(clampBound(filter.created_before))}::timestamptz`)
+        where.push(sql`created_at < ${instantBound(filter.created_before)}::timestamptz`)
       }
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
@@ -151,7 +150,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       yield* insertEventsFor(insertEvents, "JobStore.transition")(request.events, job)
       return job
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.transition")
   )
 
@@ -166,7 +165,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       const job = toAiJob(yield* decode.job(row))
       yield* insertEventsFor(insertEvents, operation)(events, job)
       return job
-    }).pipe(inTransaction(sql))
+    }).pipe(transaction)
 
   const updateJob: Service["updateJob"] = Effect.fn("JobStore.updateJob")(
     function*(jobId: JobId, patch: JobPatch) {
@@ -194,7 +193,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       yield* insertEventsFor(insertEvents, "JobStore.setPinned")(options?.events, job)
       return job
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.setPinned")
   )
 

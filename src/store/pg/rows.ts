@@ -21,6 +21,7 @@ import { Json } from "../../domain/Json.js"
 import { TimestampFromSelf } from "../../domain/Timestamp.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoder } from "../internal/decodeRow.js"
+import { clampBound } from "../internal/instants.js"
 
 /** A `timestamptz` as `pg` returns it, decoded to a UTC instant in the domain's range. */
 export const Instant = Schema.compose(Schema.DateTimeUtcFromDate, TimestampFromSelf)
@@ -115,3 +116,9 @@ const decodeCount = Schema.decodeUnknown(Schema.Struct({ count: Schema.NumberFro
 /** The `count` column of a one-row result. `pg` returns int8 as text; anything else is a defect. */
 export const countOf = (rows: ReadonlyArray<unknown>): Effect.Effect<number> =>
   decodeCount(rows[0]).pipe(Effect.map((row) => row.count), Effect.orDie)
+
+/**
+ * A filter bound or cutoff, clamped to the stored range (see
+ * internal/instants.ts): PostgreSQL refuses years beyond 9999 in `timestamptz` input.
+ */
+export const instantBound = (instant: DateTime.Utc): string => instantParam(clampBound(instant))

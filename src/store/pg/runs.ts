@@ -1,5 +1,4 @@
 /** Workflow runs and their node executions on PostgreSQL (R8, HSK-WF-001). */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
@@ -18,9 +17,10 @@ import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
 import type { Audited, JobStore } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
-import { type InsertEvents, insertEventsFor } from "./events.js"
+import type { PgContext } from "./context.js"
+import { insertEventsFor } from "./events.js"
 import { columns, decode, encodeJson, instantParam, qualified, toAiJob } from "./rows.js"
-import { inTransaction, storageErrors } from "./storageErrors.js"
+import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -35,7 +35,7 @@ const checkNodeId = Schema.encode(NodeExecution.fields.node_id)
 const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
 
 /** The run and node half of the store. */
-export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
+export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) => {
   const runColumns = sql.literal(columns.run)
   const nodeColumns = sql.literal(columns.node)
 
@@ -106,7 +106,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       yield* insertEventsFor(insertEvents, "JobStore.createRun")(options?.events, run)
       return run
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.createRun")
   )
 
@@ -137,7 +137,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       yield* insertEventsFor(insertEvents, "JobStore.finishRun")(options?.events, run)
       return run
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.finishRun")
   )
 
@@ -173,7 +173,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       yield* insertEventsFor(insertEvents, "JobStore.releaseRun")(options.events, job)
       return job
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.releaseRun")
   )
 
@@ -212,7 +212,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (row === undefined) return yield* Effect.dieMessage("JobStore.startNode: the INSERT returned no row")
       return { ...node, sequence: row.sequence } satisfies NodeExecution
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.startNode")
   )
 
@@ -237,7 +237,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (row === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })
       return yield* decode.node(row)
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.finishNode")
   )
 

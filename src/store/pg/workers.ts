@@ -17,10 +17,10 @@ import * as Lifecycle from "../../domain/Lifecycle.js"
 import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../domain/stallReason.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Audit, Claim, JobStore, PruneReport, StalledRun } from "../JobStore.js"
-import { type InsertEvents, insertEventsFor } from "./events.js"
-import { columns, decode, instantParam, qualified, toAiJob } from "./rows.js"
-import { inTransaction, storageErrors } from "./storageErrors.js"
-import { clampBound } from "../internal/instants.js"
+import type { PgContext } from "./context.js"
+import { insertEventsFor } from "./events.js"
+import { columns, decode, instantParam, qualified, toAiJob, instantBound } from "./rows.js"
+import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -36,7 +36,7 @@ const stalledError = (sql: SqlClient.SqlClient, threshold: Duration.Duration, he
 }
 
 /** Claiming, recovery and pruning. */
-export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
+export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext) => {
   const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
     function*(options: {
       readonly kinds?: ReadonlyArray<JobKind>
@@ -73,13 +73,13 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       yield* insertEventsFor(insertEvents, "JobStore.claimNext")(options.events, claim)
       return claim
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.claimNext")
   )
 
   const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
     function*(options: { readonly heartbeatBefore: DateTime.Utc; readonly limit?: number }) {
-      const cutoff = instantParam(clampBound(options.heartbeatBefore))
+      const cutoff = instantBound(options.heartbeatBefore)
       const rows = yield* sql`
         SELECT ${sql.literal(columns.run)} FROM workflow_runs
         WHERE status = 'running' AND last_heartbeat < ${cutoff}::timestamptz
@@ -98,7 +98,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       readonly events?: Audit<ReadonlyArray<StalledRun>>
     }) {
       const at = instantParam(yield* DateTime.now)
-      const cutoff = instantParam(clampBound(options.heartbeatBefore))
+      const cutoff = instantBound(options.heartbeatBefore)
       const stale = sql`r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz`
       // The lock order (JobStore.ts): the jobs of stale runs first. A job
       // another transaction holds — a completion, a cancel, another
@@ -139,7 +139,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       yield* insertEventsFor(insertEvents, "JobStore.stallStaleRuns")(options.events, stalled)
       return stalled
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.stallStaleRuns")
   )
 
@@ -151,7 +151,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       readonly events?: Audit<PruneReport>
     }) {
       const prunable = sql.in("status", [...Lifecycle.prunableStates])
-      const cutoff = sql`${instantParam(clampBound(options.olderThan))}::timestamptz`
+      const cutoff = sql`${instantBound(options.olderThan)}::timestamptz`
       // `scanned`: prunable and old. `kept`: the window, the newest keepNewest
       // unpinned prunable jobs whatever their age. What is neither pinned nor
       // kept goes; the DELETE re-checks its row, so a job pinned, retried or
@@ -186,7 +186,7 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       return report
     },
     // One statement is atomic by itself: BEGIN/COMMIT only when records are written with it.
-    (effect, options) => options.events !== undefined && options.dryRun !== true ? inTransaction(sql)(effect) : effect,
+    (effect, options) => options.events !== undefined && options.dryRun !== true ? transaction(effect) : effect,
     storageErrors("JobStore.pruneJobs")
   )
 

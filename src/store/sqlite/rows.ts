@@ -6,6 +6,7 @@
  * On SQLite, JSON columns are TEXT and timestamps are TEXT in the one stored
  * form (`Timestamp` encodes exactly that: UTC, milliseconds, `Z`).
  */
+import * as DateTime from "effect/DateTime"
 import * as Schema from "effect/Schema"
 import { AiJob, EntityRef, PlannedOperation } from "../../domain/AiJob.js"
 import { EventRecord } from "../../domain/EventRecord.js"
@@ -17,6 +18,7 @@ import { Json } from "../../domain/Json.js"
 import { Timestamp } from "../../domain/Timestamp.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoder } from "../internal/decodeRow.js"
+import { clampBound } from "../internal/instants.js"
 
 /** A JSON value stored as TEXT. */
 const JsonText = Schema.parseJson(Json)
@@ -102,3 +104,10 @@ export const encode = {
   event: Schema.encode(EventRow),
   timestamp: Schema.encode(Timestamp)
 }
+
+/**
+ * A filter bound or cutoff in the stored text form, for comparisons. Clamped
+ * to the stored range (see internal/instants.ts): beyond year 9999 ISO text
+ * grows a sign and six digits and would no longer compare as time.
+ */
+export const instantBound = (instant: DateTime.Utc): string => DateTime.formatIso(clampBound(instant))

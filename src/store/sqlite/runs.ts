@@ -16,13 +16,14 @@ import type { JobStore } from "../JobStore.js"
 import { NotFound, RunNotActive } from "../StoreErrors.js"
 import { decode, encode } from "./rows.js"
 import { auditRecords } from "../internal/audit.js"
-import { alreadyExistsAsStorageError, insertEvents, type SqliteContext, sqliteCode, storageErrors } from "./support.js"
+import { alreadyExistsAsStorageError, sqliteCode, storageErrors } from "./errors.js"
+import type { SqliteContext } from "./context.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = JobStore["Type"]
 
 /** The run and node methods of the SQLite store. */
-export const makeRunMethods = ({ sql, write }: SqliteContext) => {
+export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
   const findRun = (runId: string) =>
     Effect.flatMap(
       sql`SELECT * FROM workflow_runs WHERE id = ${runId}`,
@@ -73,7 +74,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const createRun: Service["createRun"] = Effect.fn("JobStore.createRun")(
     function*(jobId, options) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         const now = yield* DateTime.now
         const run = newRun(jobId, now)
         const row = yield* encode.run(run)
@@ -83,7 +84,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
           (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
           () => Effect.fail(new NotFound({ entity: "job", id: jobId }))
         )
-        yield* insertEvents(sql, yield* auditRecords(options?.events, run))
+        yield* insertEvents(yield* auditRecords(options?.events, run))
         return run
       }))
     },
@@ -110,7 +111,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const finishRun: Service["finishRun"] = Effect.fn("JobStore.finishRun")(
     function*(runId, status, options) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         if (!isRunEnd(status)) {
           const found = yield* findRun(runId)
           if (Option.isNone(found)) return yield* new NotFound({ entity: "workflow_run", id: runId })
@@ -122,7 +123,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
           updated_at: now,
           ...(options?.error_message !== undefined ? { error_message: options.error_message } : {})
         })
-        yield* insertEvents(sql, yield* auditRecords(options?.events, run))
+        yield* insertEvents(yield* auditRecords(options?.events, run))
         return run
       }))
     },
@@ -133,7 +134,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
   const heartbeat: Service["heartbeat"] = Effect.fn("JobStore.heartbeat")(
     function*(runId) {
       // A write like any other: it waits for the write lock, so it serialises with recovery.
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         const now = yield* encode.timestamp(yield* DateTime.now)
         return yield* updateRunningRun(runId, { last_heartbeat: now, updated_at: now }, "active")
       }))
@@ -143,7 +144,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const releaseRun: Service["releaseRun"] = Effect.fn("JobStore.releaseRun")(
     function*(runId, options) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         yield* requireActive(runId)
         const now = yield* DateTime.now
         const set = yield* encode.jobColumns({ status: "queued", status_reason: options.reason, updated_at: now })
@@ -151,7 +152,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
         if (row === undefined) return yield* Effect.dieMessage(`releaseRun: no job points at active run ${runId}`)
         const job = yield* decode.job(row)
         yield* updateRunningRun(runId, { status: "failed", error_message: options.reason, updated_at: yield* encode.timestamp(now) })
-        yield* insertEvents(sql, yield* auditRecords(options.events, job))
+        yield* insertEvents(yield* auditRecords(options.events, job))
         return job
       }))
     },
@@ -161,7 +162,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const startNode: Service["startNode"] = Effect.fn("JobStore.startNode")(
     function*(input) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         yield* requireActive(input.workflow_run_id)
         const started: Omit<NodeExecution, "sequence"> = {
           id: NodeExecutionId.make(uuidv7()),
@@ -195,7 +196,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const finishNode: Service["finishNode"] = Effect.fn("JobStore.finishNode")(
     function*(nodeId, outcome) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         const [owner] = yield* sql<{ readonly workflow_run_id: WorkflowRunId }>`
           SELECT workflow_run_id FROM workflow_node_executions WHERE id = ${nodeId}`
         if (owner === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })
