@@ -7,9 +7,10 @@
  * driver error (SQLite's code, PostgreSQL's SQLSTATE) stays reachable.
  */
 import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
 import { DecodeFailure } from "../../domain/Errors.js"
-import { StorageError } from "../StoreErrors.js"
+import { AlreadyExists, StorageError } from "../StoreErrors.js"
 
 /** A failure a store reports as `StorageError`. */
 export type Unhandled = SqlError | ParseResult.ParseError
@@ -21,3 +22,15 @@ export const toStorageError = (operation: string, error: Unhandled): StorageErro
   error instanceof SqlError
     ? new StorageError({ operation, cause: error })
     : new StorageError({ operation, cause: DecodeFailure.fromParseError("value written", error) })
+
+/**
+ * For methods whose errors don't include `AlreadyExists`: there a taken event
+ * id is a violated constraint like any other, a `StorageError` of that method.
+ */
+export const alreadyExistsAsStorageError = (operation: string) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, AlreadyExists> | StorageError, R> =>
+  Effect.catchIf(
+    effect,
+    (error): error is Extract<E, AlreadyExists> => error instanceof AlreadyExists,
+    (cause) => Effect.fail(new StorageError({ operation, cause }))
+  ) as Effect.Effect<A, Exclude<E, AlreadyExists> | StorageError, R>

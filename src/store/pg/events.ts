@@ -3,36 +3,20 @@
  * events are ever deleted (a retention grant inside a short transaction; see
  * migrations/pg/0003_flight_recorder.sql).
  */
-import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import type { ParseError } from "effect/ParseResult"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { Audit, EventFilter, JobStore } from "../JobStore.js"
-import type { DecodeFailure } from "../../domain/Errors.js"
-import { auditRecords } from "../internal/audit.js"
-import { StorageError } from "../StoreErrors.js"
+import type { EventFilter, JobStore } from "../JobStore.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, countOf, decode, instantBound } from "./rows.js"
-import type { InsertEvents, PgContext } from "./context.js"
+import type { PgContext } from "./context.js"
 import { storageErrors } from "./errors.js"
 
 type Service = Context.Tag.Service<JobStore>
-
-/**
- * Writes the records a change's `events` gives for its result, for a method whose port signature has no `AlreadyExists`:
- * there a taken event id is a violated constraint like any other, a
- * `StorageError` of that method (with the `AlreadyExists` as its cause).
- */
-export const insertEventsFor = (insertEvents: InsertEvents, operation: string) =>
-<A>(events: Audit<A> | undefined, result: A): Effect.Effect<void, DecodeFailure | StorageError | SqlError | ParseError> =>
-  Effect.flatMap(auditRecords(events, result), insertEvents).pipe(
-    Effect.catchTag("AlreadyExists", (cause) => Effect.fail(new StorageError({ operation, cause })))
-  )
 
 /** The event methods of the PostgreSQL store. */
 export const makeEventMethods = ({ sql, transaction, insertEvents }: PgContext) => {

@@ -13,12 +13,12 @@ import { decodeRows } from "../internal/decodeRow.js"
 import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
-import { insertEventsFor } from "./events.js"
+import { auditRecords } from "../internal/audit.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, toAiJob, instantBound } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
-import { auditRecords } from "../internal/audit.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -147,15 +147,16 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
         return yield* new IllegalTransition({ job_id: request.job_id, from: found.state, to: request.to })
       }
       const job = toAiJob(yield* decode.job(row))
-      yield* insertEventsFor(insertEvents, "JobStore.transition")(request.events, job)
+      yield* insertEvents(yield* auditRecords(request.events, job))
       return job
     },
     transaction,
+    alreadyExistsAsStorageError("JobStore.transition"),
     storageErrors("JobStore.transition")
   )
 
   /** An UPDATE of one job (plus updated_at), writing `events` with it. */
-  const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: Audit<AiJob> | undefined, operation: string) =>
+  const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: Audit<AiJob> | undefined) =>
     Effect.gen(function*() {
       const now = yield* DateTime.now
       const [row] = yield* sql`
@@ -163,7 +164,7 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
         WHERE id = ${jobId} RETURNING ${jobColumns}`
       if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
       const job = toAiJob(yield* decode.job(row))
-      yield* insertEventsFor(insertEvents, operation)(events, job)
+      yield* insertEvents(yield* auditRecords(events, job))
       return job
     }).pipe(transaction)
 
@@ -176,8 +177,9 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
       }
       if (patch.status_reason !== undefined) set.push(sql`status_reason = ${patch.status_reason}`)
       if (patch.error_message !== undefined) set.push(sql`error_message = ${patch.error_message}`)
-      return yield* patchJob(jobId, set, patch.events, "JobStore.updateJob")
+      return yield* patchJob(jobId, set, patch.events)
     },
+    alreadyExistsAsStorageError("JobStore.updateJob"),
     storageErrors("JobStore.updateJob")
   )
 
@@ -190,10 +192,11 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
         WHERE id = ${jobId} AND is_pinned <> ${pinned} RETURNING ${jobColumns}`
       if (row === undefined) return yield* readJob(jobId)
       const job = toAiJob(yield* decode.job(row))
-      yield* insertEventsFor(insertEvents, "JobStore.setPinned")(options?.events, job)
+      yield* insertEvents(yield* auditRecords(options?.events, job))
       return job
     },
     transaction,
+    alreadyExistsAsStorageError("JobStore.setPinned"),
     storageErrors("JobStore.setPinned")
   )
 

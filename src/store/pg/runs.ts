@@ -18,7 +18,8 @@ import type { Audited, JobStore } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
-import { insertEventsFor } from "./events.js"
+import { auditRecords } from "../internal/audit.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, encodeJson, instantParam, qualified, toAiJob } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
@@ -103,10 +104,11 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) =>
         FROM ai_jobs WHERE id = ${jobId}
         RETURNING id`
       if (inserted.length === 0) return yield* new NotFound({ entity: "job", id: jobId })
-      yield* insertEventsFor(insertEvents, "JobStore.createRun")(options?.events, run)
+      yield* insertEvents(yield* auditRecords(options?.events, run))
       return run
     },
     transaction,
+    alreadyExistsAsStorageError("JobStore.createRun"),
     storageErrors("JobStore.createRun")
   )
 
@@ -134,10 +136,11 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) =>
       const set = [sql`status = ${status}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
       if (options?.error_message !== undefined) set.push(sql`error_message = ${options.error_message}`)
       const run = yield* updateRunningRun(runId, set)
-      yield* insertEventsFor(insertEvents, "JobStore.finishRun")(options?.events, run)
+      yield* insertEvents(yield* auditRecords(options?.events, run))
       return run
     },
     transaction,
+    alreadyExistsAsStorageError("JobStore.finishRun"),
     storageErrors("JobStore.finishRun")
   )
 
@@ -170,10 +173,11 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) =>
         sql`error_message = ${options.reason}`,
         sql`updated_at = ${at}::timestamptz`
       ])
-      yield* insertEventsFor(insertEvents, "JobStore.releaseRun")(options.events, job)
+      yield* insertEvents(yield* auditRecords(options.events, job))
       return job
     },
     transaction,
+    alreadyExistsAsStorageError("JobStore.releaseRun"),
     storageErrors("JobStore.releaseRun")
   )
 

@@ -18,7 +18,8 @@ import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Audit, Claim, JobStore, PruneReport, StalledRun } from "../JobStore.js"
 import type { PgContext } from "./context.js"
-import { insertEventsFor } from "./events.js"
+import { auditRecords } from "../internal/audit.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, instantParam, qualified, toAiJob, instantBound } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
@@ -70,10 +71,11 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext)
       const job = toAiJob(yield* decode.job(row))
       const run = newRun(job.job_id, now, runId)
       const claim: Claim = { job, run }
-      yield* insertEventsFor(insertEvents, "JobStore.claimNext")(options.events, claim)
+      yield* insertEvents(yield* auditRecords(options.events, claim))
       return claim
     },
     transaction,
+    alreadyExistsAsStorageError("JobStore.claimNext"),
     storageErrors("JobStore.claimNext")
   )
 
@@ -136,10 +138,11 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext)
           ${stalledError(sql, options.threshold, sql`(SELECT r.last_heartbeat FROM workflow_runs r WHERE r.id = j.workflow_run_id)`)},
           updated_at = ${at}::timestamptz
         WHERE ${sql.in("j.workflow_run_id", runIds)} AND j.status = 'running'`
-      yield* insertEventsFor(insertEvents, "JobStore.stallStaleRuns")(options.events, stalled)
+      yield* insertEvents(yield* auditRecords(options.events, stalled))
       return stalled
     },
     transaction,
+    alreadyExistsAsStorageError("JobStore.stallStaleRuns"),
     storageErrors("JobStore.stallStaleRuns")
   )
 
@@ -182,11 +185,12 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext)
       const spared_pinned = Number(row?.["spared_pinned"] ?? 0)
       const pruned = Number(row?.["pruned"] ?? 0)
       const report = { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
-      if (options.dryRun !== true) yield* insertEventsFor(insertEvents, "JobStore.pruneJobs")(options.events, report)
+      if (options.dryRun !== true) yield* insertEvents(yield* auditRecords(options.events, report))
       return report
     },
     // One statement is atomic by itself: BEGIN/COMMIT only when records are written with it.
     (effect, options) => options.events !== undefined && options.dryRun !== true ? transaction(effect) : effect,
+    alreadyExistsAsStorageError("JobStore.pruneJobs"),
     storageErrors("JobStore.pruneJobs")
   )
 

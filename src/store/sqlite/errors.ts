@@ -5,7 +5,7 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { isUnhandled, toStorageError, type Unhandled } from "../internal/storageError.js"
-import { AlreadyExists, StorageError } from "../StoreErrors.js"
+import type { StorageError } from "../StoreErrors.js"
 
 /** SQLite's extended result code of a failed statement, e.g. `SQLITE_CONSTRAINT_PRIMARYKEY`. */
 export const sqliteCode = (error: SqlError): string | undefined => {
@@ -24,12 +24,3 @@ export const storageErrors = (operation: string) =>
     Exclude<E, Unhandled> | StorageError,
     R
   >
-
-/** For methods whose errors don't include `AlreadyExists` (a duplicate event id there is a storage failure). */
-export const alreadyExistsAsStorageError = (operation: string) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, AlreadyExists> | StorageError, R> =>
-  Effect.catchIf(
-    effect,
-    (error): error is Extract<E, AlreadyExists> => error instanceof AlreadyExists,
-    (cause) => Effect.fail(new StorageError({ operation, cause }))
-  ) as Effect.Effect<A, Exclude<E, AlreadyExists> | StorageError, R>
