@@ -17,7 +17,7 @@ import { AccessMode, JobState, SafetyMode } from "../../domain/JobState.js"
 import { Json } from "../../domain/Json.js"
 import { Timestamp } from "../../domain/Timestamp.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
-import { rowDecoder } from "../internal/decodeRow.js"
+import { rowDecoders } from "../internal/decodeRow.js"
 import { clampBound } from "../internal/instants.js"
 
 /** A JSON value stored as TEXT. */
@@ -84,13 +84,7 @@ export const EventRow = Schema.Struct({
 })
 
 /** Strict row decoders, each failing with `CorruptRow` naming its table. */
-export const decode = {
-  job: rowDecoder(JobFromRow, "ai_jobs"),
-  run: rowDecoder(RunRow, "workflow_runs"),
-  stalledRun: rowDecoder(StalledRunRow, "workflow_runs"),
-  node: rowDecoder(NodeRow, "workflow_node_executions"),
-  event: rowDecoder(EventRow, "flight_recorder_events", "event_id")
-}
+export const decode = rowDecoders({ job: JobFromRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
 
 /** Encoders for writes. They fail only on values the domain types already forbid. */
 export const encode = {
