@@ -26,6 +26,26 @@ export * as Janitor from "./Janitor.js"
 export * as Jobs from "./Jobs.js"
 export * as Recovery from "./Recovery.js"
 
+// Every error a caller catches, by name from the root (the README's error
+// table). Each also stays reachable through its service module
+// (`Jobs.RunLost`, `Capabilities.CapabilityDenied`, ...). The domain's
+// `DecodeFailure` and `IllegalTransition` come with `domain/Errors.js` above,
+// the store's with `store/StoreErrors.js` below.
+export { CapabilityDenied, EscalationDenied, UnknownCapability, UnknownProfile } from "./Capabilities.js"
+export { EventTooLarge, InvalidEvent } from "./FlightRecorder.js"
+export { JobNotRunning, RunLost, SecurityViolation } from "./Jobs.js"
+export { RecoveryFailed } from "./Recovery.js"
+export { UnsupportedDatabaseUrl } from "./store/Storage.js"
+export {
+  ConsoleAssetMissing,
+  InvalidToken,
+  LengthRequired,
+  MalformedBody,
+  PayloadTooLarge,
+  Unauthorized,
+  Unhealthy
+} from "./http/JobsApi.js"
+
 // Storage: the port, its errors, and the two implementations.
 export * as JobStore from "./store/JobStore.js"
 export * from "./store/StoreErrors.js"

@@ -4,6 +4,7 @@
  *
  * One walk over the value does all the checking, in both directions, and
  * gives a fresh copy: finite numbers only (JSON has no NaN or Infinity), no
+ * holes in arrays, no
  * U+0000 or lone surrogate in strings or keys (see Text), no `__proto__` key,
  * at most `MAX_DEPTH` levels. A bad key is refused, never dropped — which a
  * `Schema.Record` would do silently: a key failing its key schema is skipped
@@ -58,7 +59,18 @@ const copy = (value: unknown, path: ReadonlyArray<PropertyKey>): Json => {
       throw new Refused(path, value, "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate: neither can be stored as UTF-8 text")
     case "object": {
       if (value === null) return null
-      if (Array.isArray(value)) return value.map((item, index) => copy(item, [...path, index]))
+      if (Array.isArray(value)) {
+        // Not `map`: it skips holes and keeps them, and JSON text would turn
+        // each into null behind the caller's back. A hole is refused instead.
+        const out: Array<Json> = new Array(value.length)
+        for (let index = 0; index < value.length; index++) {
+          if (!(index in value)) {
+            throw new Refused([...path, index], undefined, "Expected a JSON value, actual a hole (a missing array element)")
+          }
+          out[index] = copy(value[index], [...path, index])
+        }
+        return out
+      }
       const out: Record<string, Json> = {}
       for (const key of Object.keys(value)) {
         const reason = badKeyReason(key)

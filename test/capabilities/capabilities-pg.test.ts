@@ -5,5 +5,5 @@ import { runViolationSuite } from "./violation.suite.js"
 
 const backend = postgres("capabilities")
 
-runEscalationSuite({ name: "PostgreSQL", fresh: backend.layer, withReferenceRows: pgWithReferenceRows })
-runViolationSuite("PostgreSQL", backend.layer)
+runEscalationSuite({ name: "PostgreSQL", fresh: backend.makeStore, withReferenceRows: pgWithReferenceRows })
+runViolationSuite("PostgreSQL", backend.makeStore)

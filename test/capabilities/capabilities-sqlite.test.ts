@@ -9,4 +9,4 @@ runEscalationSuite({
   fresh: () => SqliteStore.layer({ filename: ":memory:" }),
   withReferenceRows: sqliteWithReferenceRows
 })
-runViolationSuite("SQLite file", sqliteFile.layer)
+runViolationSuite("SQLite file", sqliteFile.makeStore)

@@ -19,6 +19,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { servicesUnder } from "../jobs/services.js"
+import { claimAll } from "../support/drain.js"
 import { pgReferenceDatabase, type ReferenceRow, sqliteReferenceDatabase } from "./referenceRows.js"
 
 const CLAIMERS = 4
@@ -60,16 +61,8 @@ describe("capability re-check under concurrent claims", () => {
         const others = yield* Effect.forEach(Array.from({ length: CLAIMERS - 1 }), () =>
           Layer.build(servicesUnder(Capabilities.layerDefault, widenRefusal(backend.store(target)))))
 
-        const claimAll = (jobs: Jobs["Type"]) =>
-          Effect.gen(function*() {
-            const mine: Array<string> = []
-            for (;;) {
-              const claim = yield* jobs.claimNext()
-              if (claim === null) return mine
-              mine.push(claim.job.job_id)
-            }
-          })
-        const claimed = (yield* Effect.forEach([first, ...others], (context) => claimAll(Context.get(context, Jobs)), { concurrency: "unbounded" })).flat()
+        const claimIds = (jobs: Jobs["Type"]) => Effect.map(claimAll(() => jobs.claimNext()), (claims) => claims.map((claim) => claim.job.job_id))
+        const claimed = (yield* Effect.forEach([first, ...others], (context) => claimIds(Context.get(context, Jobs)), { concurrency: "unbounded" })).flat()
 
         assert.deepStrictEqual([...claimed].sort(), [...admitted].sort(), "every admitted job claimed exactly once, no refused one ever")
         const store = Context.get(first, JobStore)

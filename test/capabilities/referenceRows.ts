@@ -13,7 +13,7 @@ import type { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { splitStatements } from "../../src/store/sqlite/sqlScript.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { freshPgDatabase, rawPgClient } from "../store/pg-support.js"
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { rawClient, tempDatabaseFile } from "../store/sqlite-support.js"
 
 /** A job row as the reference's `create_ai_job` (or a later status update) leaves it. */

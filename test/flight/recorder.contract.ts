@@ -10,7 +10,6 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -21,14 +20,8 @@ import { StoredFlightEvent } from "../../src/domain/LegacyFlightEvent.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import { type EventFilter, JobStore } from "../../src/store/JobStore.js"
+import type { Backend } from "../support/backend.js"
 import { eventOf, invalidEvents, uuid, withField } from "./fixtures.js"
-
-/** A store under test, with a raw SQL client on the same database. */
-export interface RecorderBackend {
-  readonly name: string
-  /** A fresh, migrated, empty database. Called once per test. */
-  readonly makeStore: () => Layer.Layer<JobStore | SqlClient.SqlClient, unknown>
-}
 
 const DAY = 24 * 60 * 60 * 1000
 const NOW = Date.parse("2026-03-01T00:00:00.000Z")
@@ -67,7 +60,7 @@ const countRows = Effect.gen(function*() {
 })
 
 /** The Flight Recorder contract suite for one backend. */
-export const recorderContract = (backend: RecorderBackend, config: FlightRecorder.FlightRecorderConfig = {}): void => {
+export const recorderContract = (backend: Backend, config: FlightRecorder.FlightRecorderConfig = {}): void => {
   /** A test with a fresh store and a recorder over it (`config` merged over the suite's). */
   const test = <A, E>(
     name: string,
@@ -78,7 +71,7 @@ export const recorderContract = (backend: RecorderBackend, config: FlightRecorde
       Effect.gen(function*() {
         const recorder = yield* FlightRecorder.make({ ...config, ...testConfig })
         return yield* Effect.provideService(body(), FlightRecorder.FlightRecorder, recorder)
-      }).pipe(Effect.provide(backend.makeStore())))
+      }).pipe(Effect.provide(backend.makeStoreWithSql())))
 
   describe(`${backend.name}: record and list`, () => {
     test("R10 R11 R12 every event type round-trips exactly through record and list", () =>
@@ -303,7 +296,7 @@ export const recorderContract = (backend: RecorderBackend, config: FlightRecorde
           retention: Config.duration("FLIGHT_RECORDER_RETENTION"),
           debug: Config.boolean("FLIGHT_RECORDER_DEBUG")
         })),
-        Effect.provide(backend.makeStore()),
+        Effect.provide(backend.makeStoreWithSql()),
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([
           ["FLIGHT_RECORDER_RETENTION", "3 days"],
           ["FLIGHT_RECORDER_DEBUG", "false"]

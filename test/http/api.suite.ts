@@ -20,7 +20,7 @@ import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 import { newestShipped } from "../store/contract/schema.js"
-import type { StoreBackend } from "../support/stores.js"
+import type { Backend } from "../support/backend.js"
 import { anonymousClient, apiServer, send, TOKEN, typedClient } from "./server.js"
 
 const summarize = (overrides: Partial<JobRequestInput> = {}) => ({
@@ -58,9 +58,9 @@ const change = (event: StoredFlightEvent) =>
 const eventsOf = (jobId: JobId, type: "system" | "capability_action") =>
   Effect.flatMap(FlightRecorder, (recorder) => Effect.map(recorder.list({ job_id: jobId, types: [type] }), (page) => page.items))
 
-export const runApiSuite = (backend: StoreBackend) => {
+export const runApiSuite = (backend: Backend) => {
   const withApi = <A, E, R>(effect: Effect.Effect<A, E, R>, options: Parameters<typeof apiServer>[1] = {}) =>
-    Effect.provide(effect, apiServer(backend.layer(), options) as Layer.Layer<Exclude<R, never>, unknown>)
+    Effect.provide(effect, apiServer(backend.makeStore(), options) as Layer.Layer<Exclude<R, never>, unknown>)
 
   describe(`HTTP API on ${backend.name}`, () => {
     it.effect("17.2 every route answers through the typed client: health, submit (201), list, show, events", () =>
@@ -438,7 +438,7 @@ export const runApiSuite = (backend: StoreBackend) => {
     it.effect("R9 17.2 /health is 503 Unhealthy while startup recovery runs, and 200 once it has finished", () =>
       Effect.gen(function*() {
         const latch = yield* Deferred.make<void>()
-        const storeContext = yield* Layer.build(backend.layer())
+        const storeContext = yield* Layer.build(backend.makeStore())
         const real = Context.get(storeContext, JobStore)
         // Recovery's first batch waits for the latch before its transaction begins, so the
         // database stays free to answer (a single SQLite connection would queue behind it).
@@ -463,7 +463,7 @@ export const runApiSuite = (backend: StoreBackend) => {
 
     it.effect("R9 17.2 /health is 503 when startup recovery failed or the database does not answer", () =>
       Effect.gen(function*() {
-        const storeContext = yield* Layer.build(backend.layer())
+        const storeContext = yield* Layer.build(backend.makeStore())
         const real = Context.get(storeContext, JobStore)
         const disk = new StorageError({ operation: "test", cause: new Error("disk on fire") })
         const failedRecovery = Layer.succeed(JobStore, { ...real, stallStaleRuns: () => Effect.fail(disk) })

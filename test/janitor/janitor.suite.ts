@@ -23,7 +23,7 @@ import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Janitor from "../../src/Janitor.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { jobsIn } from "../store/fixtures.js"
-import type { StoreBackend } from "../support/stores.js"
+import type { Backend } from "../support/backend.js"
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -75,10 +75,10 @@ const lastReport = (state: Janitor.JanitorState) => {
   return exit.value
 }
 
-export const runJanitorSuite = (backend: StoreBackend) => {
+export const runJanitorSuite = (backend: Backend) => {
   const withStore = <A, E>(body: Effect.Effect<A, E, JobStore | FlightRecorder.FlightRecorder | Scope.Scope>) =>
     Effect.scoped(body).pipe(
-      Effect.provide(FlightRecorder.layer().pipe(Layer.provideMerge(backend.layer())))
+      Effect.provide(FlightRecorder.layer().pipe(Layer.provideMerge(backend.makeStore())))
     )
 
   describe(`Janitor on ${backend.name}`, () => {

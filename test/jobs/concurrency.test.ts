@@ -16,8 +16,9 @@ import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { freshDatabaseUrl } from "../support/pg-database.js"
+import { freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
+import { claimAll } from "../support/drain.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 
@@ -47,9 +48,9 @@ const assertRecoveredOnce = (count: number, recoveredIds: ReadonlyArray<string>)
 const nodeArgs = (mode: string, file: string, startAt: number) => ["--import", "tsx", script, mode, file, String(startAt)]
 
 describe("R9 exactly once and no double claim, across connections and processes", () => {
-  it.effect("R9 4 concurrent recoverers on PostgreSQL, each with its own pool: N stale runs, N transitions, N events", () =>
+  it.scoped("R9 4 concurrent recoverers on PostgreSQL, each with its own pool: N stale runs, N transitions, N events", () =>
     Effect.gen(function*() {
-      const url = yield* Effect.promise(() => freshDatabaseUrl("recover4"))
+      const url = yield* freshPgDatabase("recover4")
       const N = 60
       yield* Effect.provide(seed(N, true), services(PgStore.layer({ url })))
       yield* TestClock.adjust("1 minute")
@@ -79,22 +80,15 @@ describe("R9 exactly once and no double claim, across connections and processes"
       yield* Effect.provide(assertRecoveredOnce(N, ids), SqliteStore.layer({ filename, migrate: false }))
     }), 60_000)
 
-  it.effect("R9 no double claim: 4 PostgreSQL workers with their own pools over M queued jobs", () =>
+  it.scoped("R9 no double claim: 4 PostgreSQL workers with their own pools over M queued jobs", () =>
     Effect.gen(function*() {
-      const url = yield* Effect.promise(() => freshDatabaseUrl("claim4"))
+      const url = yield* freshPgDatabase("claim4")
       const M = 80
       yield* Effect.provide(seed(M, false), services(PgStore.layer({ url })))
-      const claimAll = Effect.gen(function*() {
-        const jobs = yield* Jobs
-        const claimed: Array<string> = []
-        while (true) {
-          const claim = yield* jobs.claimNext()
-          if (claim === null) return claimed
-          claimed.push(claim.job.job_id)
-        }
-      })
+      const claimIds = Effect.flatMap(Jobs, (jobs) =>
+        Effect.map(claimAll(() => jobs.claimNext()), (claims) => claims.map((claim) => claim.job.job_id)))
       const perWorker = yield* Effect.all(
-        Array.from({ length: 4 }, () => Effect.provide(claimAll, services(PgStore.layer({ url, migrate: false })))),
+        Array.from({ length: 4 }, () => Effect.provide(claimIds, services(PgStore.layer({ url, migrate: false })))),
         { concurrency: "unbounded" }
       )
       const all = perWorker.flat()

@@ -17,7 +17,7 @@ import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import type { StoreBackend } from "../support/stores.js"
+import type { Backend } from "../support/backend.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 
@@ -34,8 +34,8 @@ const tagOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       ? String((exit.cause.error as { readonly _tag?: unknown })._tag)
       : `not a typed failure: ${exit.cause._tag}`)
 
-export const runHostileInputSuite = (backend: StoreBackend) => {
-  const provide = <A, E, R>(effect: Effect.Effect<A, E, R>, store: Layer.Layer<JobStore, unknown> = backend.layer()) =>
+export const runHostileInputSuite = (backend: Backend) => {
+  const provide = <A, E, R>(effect: Effect.Effect<A, E, R>, store: Layer.Layer<JobStore, unknown> = backend.makeStore()) =>
     Effect.provide(effect, services(store) as Layer.Layer<Exclude<R, never>, unknown>)
 
   const started = Effect.gen(function*() {
@@ -165,7 +165,7 @@ export const runHostileInputSuite = (backend: StoreBackend) => {
           redactionRules: [{ name: "ssn", pattern: /\b\d{3}-\d{2}-\d{4}\b/g, replacement: "[SSN]" }]
         })),
         Layer.provideMerge(Capabilities.layerDefault),
-        Layer.provideMerge(backend.layer())
+        Layer.provideMerge(backend.makeStore())
       ))))
 
     it.effect("R6 Jobs answers a malformed id with DecodeFailure, and an upper-case id as its lower-case form", () =>

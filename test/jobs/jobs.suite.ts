@@ -18,7 +18,7 @@ import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
-import type { StoreBackend } from "../support/stores.js"
+import type { Backend } from "../support/backend.js"
 import { services } from "./services.js"
 
 /** A job request; it names no capability profile, so the policy places each kind. */
@@ -40,9 +40,9 @@ const allEvents = Effect.flatMap(JobStore, (store) =>
 const eventsOf = (type: EventRecord["type"]) =>
   Effect.map(allEvents, (events) => events.filter((event) => event.type === type))
 
-export const runJobsSuite = (backend: StoreBackend) => {
+export const runJobsSuite = (backend: Backend) => {
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-    Effect.provide(effect, services(backend.layer()) as Layer.Layer<Exclude<R, never>, unknown>)
+    Effect.provide(effect, services(backend.makeStore()) as Layer.Layer<Exclude<R, never>, unknown>)
 
   describe(`Jobs on ${backend.name}`, () => {
     it.effect("R9 a run whose heartbeat is 29 s old is not recovered; one 31 s old is", () =>
@@ -128,7 +128,7 @@ export const runJobsSuite = (backend: StoreBackend) => {
     it.effect("R9 a submit issued while startup recovery runs completes only after it", () =>
       Effect.gen(function*() {
         const latch = yield* Deferred.make<void>()
-        const storeContext = yield* Layer.build(backend.layer())
+        const storeContext = yield* Layer.build(backend.makeStore())
         const real = Context.get(storeContext, JobStore)
         // A stale run left behind by a crashed worker.
         yield* Effect.provide(Effect.gen(function*() {
@@ -160,7 +160,7 @@ export const runJobsSuite = (backend: StoreBackend) => {
 
     it.effect("R9 when startup recovery fails, submit fails with RecoveryFailed and stores nothing", () =>
       Effect.gen(function*() {
-        const storeContext = yield* Layer.build(backend.layer())
+        const storeContext = yield* Layer.build(backend.makeStore())
         const real = Context.get(storeContext, JobStore)
         const broken = Layer.succeed(JobStore, {
           ...real,

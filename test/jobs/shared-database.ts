@@ -11,7 +11,7 @@ import type * as Scope from "effect/Scope"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { readPg, readSqlite, type Snapshot } from "../reliability/snapshot.js"
 
@@ -50,7 +50,7 @@ export const postgresShared: SharedBackend = {
   name: "PostgreSQL",
   fresh: (label) =>
     Effect.map(
-      Effect.acquireRelease(Effect.promise(() => freshDatabaseUrl(label)), (url) => Effect.promise(() => dropDatabase(url))),
+      freshPgDatabase(label),
       (url) => ({
         url,
         store: (options = {}) => built(PgStore.layer({ url, ...options })),

@@ -13,6 +13,7 @@ import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { claimAll } from "../support/drain.js"
 
 const [mode, filename, startAt] = process.argv.slice(2)
 if ((mode !== "recover" && mode !== "claim") || filename === undefined) {
@@ -35,12 +36,8 @@ const recover = Effect.map(
 
 const claim = Effect.gen(function*() {
   const jobs = yield* Jobs.Jobs
-  const claimed: Array<string> = []
-  while (true) {
-    const next = yield* jobs.claimNext()
-    if (next === null) return { claimed }
-    claimed.push(next.job.job_id)
-  }
+  const claims = yield* claimAll(() => jobs.claimNext())
+  return { claimed: claims.map((next) => next.job.job_id) }
 })
 
 // Both processes start their work at the same wall-clock instant, so they really overlap.

@@ -1,11 +1,21 @@
 /**
- * The package as published works: `npm pack` (whose `prepare` script builds
- * `dist/`), unpack the tarball into a separate project's node_modules, compile
- * a strict TypeScript program that imports only `@handshake/ai-job-model`, run
- * it, and run the packaged `ai-jobs` bin.
+ * The package as published works, installed the way a user installs it:
  *
- * Offline and fast: the project's dependencies are symlinks to this
- * repository's node_modules instead of a registry install.
+ * 1. `npm pack` in a staging copy of the checkout (its `prepare` script builds
+ *    `dist/` there), so the checkout's own `dist/` is never deleted under
+ *    commands that use it;
+ * 2. `npm install <tarball> effect @effect/...` in a new project, the peers by
+ *    the ranges the package declares: npm resolves the package's own
+ *    dependencies and checks its peerDependencies like any registry install;
+ * 3. compile a strict TypeScript program that imports only
+ *    `@handshake/ai-job-model` and effect, run it, and run the `ai-jobs` bin.
+ *
+ * Fast: npm reads the packages from its cache (`--prefer-offline`; the
+ * registry only for a package the cache lacks) and runs no install scripts.
+ * The one install script the program needs, better-sqlite3's native build
+ * (minutes of C++), is replaced by the binary this checkout already built for
+ * the same version; typescript and @types/node, the consumer's own tools, are
+ * linked from this checkout.
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
@@ -31,18 +41,33 @@ const run = (command: string, args: ReadonlyArray<string>, cwd: string): Promise
 interface PackageJson {
   readonly name: string
   readonly version: string
+  readonly license: string
+  readonly files: ReadonlyArray<string>
   readonly bin: Record<string, string>
   readonly dependencies: Record<string, string>
+  readonly peerDependencies: Record<string, string>
+  readonly devDependencies: Record<string, string>
 }
 
 const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as PackageJson
 
 let work = ""
+let staging = ""
 let project = ""
 let installed = ""
-let pack: Run
+let tree: Run
+/** The checkout's `dist/` before and after packing: its inode and mtime, or null when absent. */
+let checkoutDistBefore: string | null = null
+let checkoutDistAfter: string | null = null
 
-/** Links `name` (e.g. `@effect/sql`) in the project's node_modules to the repository's copy. */
+const distIdentity = (): string | null => {
+  const dist = path.join(repoRoot, "dist")
+  if (!fs.existsSync(dist)) return null
+  const stat = fs.statSync(dist)
+  return `${stat.ino}:${stat.mtimeMs}`
+}
+
+/** Links `name` (e.g. `typescript`) in the project's node_modules to the repository's copy. */
 const linkFromRepo = (name: string) => {
   const target = path.join(repoRoot, "node_modules", name)
   const link = path.join(project, "node_modules", name)
@@ -50,7 +75,35 @@ const linkFromRepo = (name: string) => {
   fs.symlinkSync(target, link, "dir")
 }
 
-const PROGRAM = `import { AiJob, Capabilities, FlightRecorder, JobRequest, Jobs, JobsApi, Recovery, Storage } from "@handshake/ai-job-model"
+const versionOf = (packageDir: string): string =>
+  (JSON.parse(fs.readFileSync(path.join(packageDir, "package.json"), "utf8")) as PackageJson).version
+
+/** Every file under `dir`, recursively. */
+const filesUnder = (dir: string): Array<string> =>
+  fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name))
+
+/** Fails with the command's own output when it did not succeed. */
+const check = (what: string, result: Run): Run => {
+  if (result.code !== 0) throw new Error(`${what} failed (exit ${result.code}):\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`)
+  return result
+}
+
+const PROGRAM = `import {
+  AiJob,
+  Capabilities,
+  CapabilityDenied,
+  EscalationDenied,
+  FlightRecorder,
+  InvalidEvent,
+  JobRequest,
+  Jobs,
+  JobsApi,
+  Recovery,
+  RunLost,
+  Storage
+} from "@handshake/ai-job-model"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -79,6 +132,9 @@ const program = Effect.gen(function*() {
     Effect.as("accepted"),
     Effect.catchTag("EscalationDenied", (error) => Effect.succeed(\`\${error._tag}: \${error.policy_profile_id}\`))
   )
+  // The error classes from the root are the ones the services fail with.
+  const deniedClass = yield* Effect.flip(jobs.submit({ ...newJob, job_kind: "terminal_exec" }))
+  const invalid = yield* Effect.flip(Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.record({ type: "nope" })))
   const page = yield* jobs.list({ states: ["queued"] })
   const encoded = Schema.encodeSync(AiJob)(page.items[0]!)
   const events = yield* Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.list({ job_id: job.job_id }))
@@ -88,6 +144,12 @@ const program = Effect.gen(function*() {
     http_app: typeof httpApp,
     state: job.state,
     denied,
+    root_errors: [
+      deniedClass instanceof EscalationDenied,
+      invalid instanceof InvalidEvent,
+      Capabilities.CapabilityDenied === CapabilityDenied,
+      Jobs.RunLost === RunLost
+    ],
     listed: page.items.length,
     created_at_is_text: typeof encoded.created_at === "string",
     event_types: events.items.map((event) => event.type)
@@ -118,20 +180,47 @@ const TSCONFIG = {
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-pack-"))
-  // `npm pack` runs the `prepare` script (npm run build) first, so the tarball holds a fresh dist/.
-  pack = await run("npm", ["pack", "--pack-destination", work], repoRoot)
-  const tarball = fs.readdirSync(work).find((name) => name.endsWith(".tgz"))
-  if (pack.code !== 0 || tarball === undefined) {
-    // Every test below depends on the tarball: fail them all with the build's own words.
-    throw new Error(`npm pack failed (exit ${pack.code}):\n${pack.stdout.slice(-4000)}\n${pack.stderr.slice(-2000)}`)
-  }
+  checkoutDistBefore = distIdentity()
 
+  // A staging copy of what the build and the tarball need; `npm pack` runs the
+  // `prepare` script (npm run build) there, so the tarball holds a fresh dist/.
+  staging = path.join(work, "staging")
+  fs.mkdirSync(staging)
+  // What the build reads, and what `files` ships (dist/ the build makes).
+  const sources = new Set(["package.json", "tsconfig.json", "tsconfig.build.json", "src", ...manifest.files.filter((entry) => entry !== "dist")])
+  for (const entry of sources) fs.cpSync(path.join(repoRoot, entry), path.join(staging, entry), { recursive: true })
+  fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(staging, "node_modules"), "dir")
+  check("npm pack", await run("npm", ["pack", "--pack-destination", work], staging))
+  checkoutDistAfter = distIdentity()
+  const tarball = fs.readdirSync(work).find((name) => name.endsWith(".tgz"))
+  if (tarball === undefined) throw new Error("npm pack wrote no tarball")
+
+  // A user's project: the package and its peers, by the ranges the package declares.
   project = path.join(work, "project")
-  installed = path.join(project, "node_modules", ...manifest.name.split("/"))
-  fs.mkdirSync(installed, { recursive: true })
-  await run("tar", ["-xzf", path.join(work, tarball), "-C", installed, "--strip-components=1"], work)
-  for (const dependency of [...Object.keys(manifest.dependencies), "typescript", "@types/node"]) linkFromRepo(dependency)
+  fs.mkdirSync(project)
   fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }))
+  const peers = Object.entries(manifest.peerDependencies).map(([name, range]) => `${name}@${range}`)
+  check("npm install", await run("npm", [
+    "install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", path.join(work, tarball), ...peers
+  ], project))
+  installed = path.join(project, "node_modules", ...manifest.name.split("/"))
+  // npm's own check of the tree it installed (before any tool is linked in).
+  tree = await run("npm", ["ls", "--all"], project)
+
+  // better-sqlite3's install script compiles its native module; take the one
+  // this checkout built, which is only right for the very same version.
+  const betterSqlite = path.join(project, "node_modules", "better-sqlite3")
+  const builtBetterSqlite = path.join(repoRoot, "node_modules", "better-sqlite3")
+  if (versionOf(betterSqlite) !== versionOf(builtBetterSqlite)) {
+    throw new Error(`better-sqlite3 ${versionOf(betterSqlite)} in the project, ${versionOf(builtBetterSqlite)} built here: the native module does not fit`)
+  }
+  fs.mkdirSync(path.join(betterSqlite, "build", "Release"), { recursive: true })
+  fs.copyFileSync(
+    path.join(builtBetterSqlite, "build", "Release", "better_sqlite3.node"),
+    path.join(betterSqlite, "build", "Release", "better_sqlite3.node")
+  )
+
+  for (const tool of ["typescript", "@types/node"]) linkFromRepo(tool)
   fs.writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify(TSCONFIG, null, 2))
   fs.writeFileSync(path.join(project, "main.ts"), PROGRAM)
 }, 300_000)
@@ -141,7 +230,12 @@ afterAll(() => {
 })
 
 describe("the package as published", { timeout: 300_000 }, () => {
-  it("R17 npm pack builds and ships dist (with the web console) and migrations, not the sources or tests", () => {
+  it("R17 packing builds in a staging copy and leaves the checkout's dist/ alone", () => {
+    assert.strictEqual(checkoutDistAfter, checkoutDistBefore)
+    assert.isTrue(fs.existsSync(path.join(staging, "dist", "index.js")), "the build ran in the staging copy")
+  })
+
+  it("R17 the tarball ships dist (with the web console), src for the source maps, migrations and the LICENSE, not the tests", () => {
     assert.isTrue(fs.existsSync(path.join(installed, "dist", "index.js")))
     assert.isTrue(fs.existsSync(path.join(installed, "dist", "index.d.ts")))
     assert.isTrue(fs.existsSync(path.join(installed, "migrations", "sqlite", "0001_reference_schema.sql")))
@@ -149,8 +243,48 @@ describe("the package as published", { timeout: 300_000 }, () => {
     for (const file of ["index.html", "app.js", "style.css"]) {
       assert.isTrue(fs.existsSync(path.join(installed, "dist", "http", "console", file)), `the web console's ${file} ships`)
     }
-    assert.isFalse(fs.existsSync(path.join(installed, "src")))
+    assert.isTrue(fs.existsSync(path.join(installed, "src", "index.ts")))
     assert.isFalse(fs.existsSync(path.join(installed, "test")))
+    assert.isFalse(fs.existsSync(path.join(installed, "bench")))
+    assert.strictEqual(manifest.license, "MIT")
+    const license = fs.readFileSync(path.join(installed, "LICENSE"), "utf8")
+    assert.match(license, /^MIT License\n\nCopyright \(c\) \d{4} the @handshake\/ai-job-model authors\n/)
+    assert.include(license, "THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND")
+  })
+
+  it("R17 every source map points at files the package ships", () => {
+    const maps = filesUnder(path.join(installed, "dist")).filter((file) => file.endsWith(".map"))
+    assert.isAbove(maps.length, 100, "the build writes .js.map and .d.ts.map files")
+    for (const map of maps) {
+      const { sourceRoot = "", sources } = JSON.parse(fs.readFileSync(map, "utf8")) as { sourceRoot?: string; sources: Array<string> }
+      assert.isNotEmpty(sources, map)
+      for (const source of sources) {
+        const resolved = path.resolve(path.dirname(map), sourceRoot, source)
+        assert.isTrue(resolved.startsWith(installed + path.sep), `${map} points outside the package: ${source}`)
+        assert.isTrue(fs.existsSync(resolved), `${map} points at ${source}, which the package does not ship`)
+      }
+    }
+    // And each compiled file names a map that ships beside it.
+    for (const file of filesUnder(path.join(installed, "dist")).filter((file) => /\.(js|d\.ts)$/.test(file) && !file.includes(`${path.sep}console${path.sep}`))) {
+      const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(fs.readFileSync(file, "utf8"))?.[1]
+      assert.isDefined(url, `${file} names its map`)
+      assert.isTrue(fs.existsSync(path.resolve(path.dirname(file), url!)), `${file}'s map ${url} ships`)
+    }
+  })
+
+  it("R17 effect and the @effect/* libraries are peers (one copy in the user's tree); pg is a dependency", async () => {
+    const shipped = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")) as PackageJson
+    assert.deepStrictEqual(Object.keys(shipped.dependencies), ["pg"])
+    assert.includeMembers(Object.keys(shipped.peerDependencies), ["effect", "@effect/platform", "@effect/sql", "@effect/sql-pg", "@effect/sql-sqlite-node"])
+    for (const [name, range] of Object.entries(shipped.peerDependencies)) {
+      assert.isTrue(name === "effect" || name.startsWith("@effect/"), `${name} is an Effect library`)
+      assert.strictEqual(manifest.devDependencies[name], range, `${name}: the dev copy has the peer's range`)
+      const copies = filesUnder(path.join(project, "node_modules"))
+        .filter((file) => file.endsWith(path.join("node_modules", name, "package.json")))
+      assert.deepStrictEqual(copies, [path.join(project, "node_modules", name, "package.json")], `one copy of ${name}`)
+    }
+    // npm's own check: nothing missing, nothing invalid, every peer satisfied.
+    assert.strictEqual(tree.code, 0, tree.stdout + tree.stderr)
   })
 
   it("R17 a strict TypeScript project compiles and runs a program that imports only the package", async () => {
@@ -162,19 +296,26 @@ describe("the package as published", { timeout: 300_000 }, () => {
       http_app: "object",
       state: "queued",
       denied: "EscalationDenied: Coder",
+      root_errors: [true, true, true, true],
       listed: 1,
       created_at_is_text: true,
       event_types: ["capability_action", "system"]
     })
   })
 
-  it("R17 the bin ai-jobs is the built CLI with its shebang, and it runs from the package", async () => {
+  it("R17 the build makes the bin ai-jobs executable, with its shebang, and it runs from the package", async () => {
     assert.strictEqual(manifest.bin["ai-jobs"], "./dist/cli/main.js")
+    // The build itself sets the mode (npm install would chmod a bin, a rebuild in a checkout would not).
+    assert.notStrictEqual(fs.statSync(path.join(staging, "dist", "cli", "main.js")).mode & 0o111, 0, "the build makes it executable")
     const bin = path.join(installed, "dist", "cli", "main.js")
     assert.isTrue(fs.readFileSync(bin, "utf8").startsWith("#!/usr/bin/env node\n"))
-    const version = await run(process.execPath, [bin, "--version"], project)
+    assert.notStrictEqual(fs.statSync(bin).mode & 0o111, 0, "the tarball keeps the mode")
+    // Run as a program (through its shebang), the way `npx ai-jobs` does.
+    const version = await run(path.join(project, "node_modules", ".bin", "ai-jobs"), ["--version"], project)
     assert.strictEqual(version.code, 0, version.stderr)
     assert.strictEqual(version.stdout.trim(), `v${manifest.version}`)
+    const direct = await run(bin, ["--version"], project)
+    assert.strictEqual(direct.code, 0, direct.stderr)
     // The migrations ship beside dist/, and the built CLI finds them.
     const migrate = await run(process.execPath, [bin, "migrate", "--database", path.join(project, "data", "jobs.db")], project)
     assert.strictEqual(migrate.code, 0, migrate.stderr)

@@ -20,7 +20,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { services } from "../jobs/services.js"
 import { summarize } from "../jobs/jobs.suite.js"
-import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { report } from "./report.js"
 import { startMuteServer, startTcpProxy } from "./tcpProxy.js"
 
@@ -29,10 +29,7 @@ const STATEMENT_TIMEOUT = Duration.seconds(2)
 /** The most a typed error may take to arrive: the timeout, the client's grace, and room for a loaded machine. */
 const ANSWER_WITHIN = Duration.seconds(15)
 
-const freshDatabase = Effect.acquireRelease(
-  Effect.promise(() => freshDatabaseUrl("reliability network faults")),
-  (url) => Effect.promise(() => dropDatabase(url))
-)
+const freshDatabase = freshPgDatabase("reliability network faults")
 
 const proxyTo = (url: string) =>
   Effect.acquireRelease(

@@ -15,17 +15,14 @@ import * as Layer from "effect/Layer"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
-import { connectPg, dropDatabase, freshDatabaseUrl, pgAdminUrl, type PgClient } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase, pgAdminUrl, type PgClient } from "../support/pg-database.js"
 import { ids, newJob } from "../store/fixtures.js"
 import { sleep } from "./children.js"
 import { report } from "./report.js"
 
 /** A fresh database, its store layer built in the test's scope, and an admin connection. */
 const setup = Effect.gen(function*() {
-  const url = yield* Effect.acquireRelease(
-    Effect.promise(() => freshDatabaseUrl("reliability faults")),
-    (url) => Effect.promise(() => dropDatabase(url))
-  )
+  const url = yield* freshPgDatabase("reliability faults")
   const admin = yield* Effect.acquireRelease(
     Effect.promise(() => connectPg(pgAdminUrl())),
     (client) => Effect.promise(() => client.end().catch(() => {}))

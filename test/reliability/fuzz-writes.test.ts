@@ -25,15 +25,15 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { validEvents } from "../flight/fixtures.js"
 import { services } from "../jobs/services.js"
-import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { injections, mutated, nest, nulInjection, surrogates } from "./arbitraries.js"
 import { counts, seed, seedFor } from "./config.js"
 import { report } from "./report.js"
 import { openSqlite } from "./snapshot.js"
 
-/** A backend: its store layer and raw SQL for the checks that must not trust the store. */
-interface Backend {
+/** A database: its store layer and raw SQL for the checks that must not trust the store (the shared `Backend` has no raw query). */
+interface RawTarget {
   readonly name: "sqlite" | "pg"
   readonly open: Effect.Effect<{
     readonly layer: Layer.Layer<JobStore, unknown>
@@ -42,7 +42,7 @@ interface Backend {
   }, never, Scope.Scope>
 }
 
-const sqlite: Backend = {
+const sqlite: RawTarget = {
   name: "sqlite",
   open: Effect.sync(() => {
     const filename = tempSqliteFile("fuzz-writes")
@@ -60,10 +60,10 @@ const sqlite: Backend = {
   })
 }
 
-const pg: Backend = {
+const pg: RawTarget = {
   name: "pg",
   open: Effect.map(
-    Effect.acquireRelease(Effect.promise(() => freshDatabaseUrl("reliability fuzz writes")), (url) => Effect.promise(() => dropDatabase(url))),
+    freshPgDatabase("reliability fuzz writes"),
     (url) => ({
       layer: PgStore.layer({ url }),
       query: async (sql, params) => {

@@ -21,7 +21,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
-import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { freshPgDatabase } from "../support/pg-database.js"
 
 const codeOf = <A, E>(exit: Exit.Exit<A, E>): string => {
   if (Exit.isSuccess(exit)) return "success"
@@ -35,10 +35,7 @@ const codeOf = <A, E>(exit: Exit.Exit<A, E>): string => {
 describe("reliability: lock order on PostgreSQL", () => {
   it.live("R6 an operator's cancel racing the worker's settle of the same job ends in one of the two outcomes, never a deadlock (40P01)", () =>
     Effect.gen(function*() {
-      const url = yield* Effect.acquireRelease(
-        Effect.promise(() => freshDatabaseUrl("reliability lock order")),
-        (url) => Effect.promise(() => dropDatabase(url))
-      )
+      const url = yield* freshPgDatabase("reliability lock order")
       const real = Context.get(yield* Layer.build(PgStore.layer({ url })), JobStore)
       // Each write below keeps its row locks 300 ms longer (the sleep is inside the caller's transaction).
       const slow: JobStore["Type"] = {

@@ -20,7 +20,7 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
-import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { counts } from "./config.js"
 import { report } from "./report.js"
@@ -31,7 +31,7 @@ const SCAN_EVERY_MS = 350
 const stores: ReadonlyArray<readonly [string, Effect.Effect<Layer.Layer<JobStore, unknown>, never, Scope.Scope>]> = [
   ["sqlite", Effect.sync(() => SqliteStore.layer({ filename: tempSqliteFile("long-run") }))],
   ["pg", Effect.map(
-    Effect.acquireRelease(Effect.promise(() => freshDatabaseUrl("reliability long run")), (url) => Effect.promise(() => dropDatabase(url))),
+    freshPgDatabase("reliability long run"),
     (url) => PgStore.layer({ url })
   )]
 ]

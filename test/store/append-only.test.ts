@@ -14,9 +14,8 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { openSqlite } from "../reliability/snapshot.js"
-import { connectPg } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { at, eventRecord } from "./fixtures.js"
-import { freshPgDatabase } from "./pg-support.js"
 import { tempDatabaseFile } from "./sqlite-support.js"
 
 /** Raw SQL on a connection of its own; `run` resolves to the error it raised, or null. */
@@ -25,7 +24,8 @@ interface RawConnection {
   readonly close: () => Promise<void>
 }
 
-interface Backend {
+/** A database with raw access beside the store (the shared `Backend` has no raw connections of its own). */
+interface RawTarget {
   readonly name: string
   /** A migrated store on a fresh database, and a way to open raw connections to it. */
   readonly open: Effect.Effect<{
@@ -37,7 +37,7 @@ interface Backend {
   readonly grant: string
 }
 
-const sqliteFile: Backend = {
+const sqliteFile: RawTarget = {
   name: "SQLite file",
   open: Effect.gen(function*() {
     const filename = yield* tempDatabaseFile()
@@ -76,7 +76,7 @@ const sqliteFile: Backend = {
   grant: "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('9999-12-31T23:59:59.999Z')"
 }
 
-const postgres: Backend = {
+const postgres: RawTarget = {
   name: "PostgreSQL",
   open: Effect.gen(function*() {
     const url = yield* freshPgDatabase("append only")

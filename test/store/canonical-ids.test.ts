@@ -15,9 +15,8 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { openSqlite } from "../reliability/snapshot.js"
-import { connectPg } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { newJob } from "./fixtures.js"
-import { freshPgDatabase } from "./pg-support.js"
 import { rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 /** An event row as raw SQL values, its ids in upper case. */

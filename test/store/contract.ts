@@ -5,7 +5,7 @@
  * they prove.
  */
 import { describe } from "@effect/vitest"
-import type { Backend } from "./contract/backend.js"
+import type { Backend } from "../support/backend.js"
 import { eventContract } from "./contract/events.js"
 import { inputContract } from "./contract/input.js"
 import { jobContract } from "./contract/jobs.js"
@@ -17,8 +17,6 @@ import { schemaContract } from "./contract/schema.js"
 import { transactionContract } from "./contract/transactions.js"
 import { updateContract } from "./contract/updates.js"
 import { workerContract } from "./contract/workers.js"
-
-export type { Backend } from "./contract/backend.js"
 
 /** Defines the whole JobStore contract suite against `backend`. */
 export const runJobStoreContract = (backend: Backend): void => {

@@ -13,7 +13,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { startedJob } from "./fixtures.js"
-import { freshPgDatabase, rawPgClient } from "./pg-support.js"
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 const NARROW = "('running', 'completed', 'failed', 'cancelled')"

@@ -16,10 +16,12 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import type { JobState } from "../../src/domain/JobState.js"
-import { type Claim, JobStore, type StalledRun } from "../../src/store/JobStore.js"
+import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
+import { claimAll, stallAll } from "../support/drain.js"
 import { expectTag, failureOf, jobEvent, newJob, recoveryEvents, STALE_MS, staleOptions, startedJob } from "./fixtures.js"
-import { countWhere, driverError, freshPgDatabase, rawPgClient, shippedPgMigrationIds } from "./pg-support.js"
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
+import { countWhere, driverError, shippedPgMigrationIds } from "./pg-support.js"
 
 type Store = Context.Tag.Service<JobStore>
 
@@ -41,24 +43,10 @@ const setup = (label: string, count: number) =>
   })
 
 const claimUntilEmpty = (store: Store) =>
-  Effect.gen(function*() {
-    const claims: Array<Claim> = []
-    for (;;) {
-      const claim = yield* store.claimNext({ events: (c) => [jobEvent(c.job, { workflow_run_id: c.run.id })] })
-      if (claim === null) return claims
-      claims.push(claim)
-    }
-  })
+  claimAll(() => store.claimNext({ events: (c) => [jobEvent(c.job, { workflow_run_id: c.run.id })] }))
 
 const stallUntilNoneLeft = (store: Store, limit: number) =>
-  Effect.gen(function*() {
-    const moved: Array<StalledRun> = []
-    for (;;) {
-      const batch = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit, events: recoveryEvents })
-      if (batch.length === 0) return moved
-      moved.push(...batch)
-    }
-  })
+  stallAll(() => Effect.flatMap(staleOptions(), (scan) => store.stallStaleRuns({ ...scan, limit, events: recoveryEvents })))
 
 /** Puts `count` jobs in `running` with a running run each, through `store`, with the clock at 0. */
 const runningJobs = (store: Store, count: number) =>

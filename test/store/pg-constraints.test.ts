@@ -15,7 +15,8 @@ import { JobStates } from "../../src/domain/JobState.js"
 import { JobStore, type ReadError } from "../../src/store/JobStore.js"
 import type { NotFound, RunNotActive } from "../../src/store/StoreErrors.js"
 import { at, eventRecord, expectTag, failureOf, newJob, startedJob } from "./fixtures.js"
-import { countWhere, driverError, freshStoreWithRawClient, refusalOf } from "./pg-support.js"
+import { postgres } from "../support/stores.js"
+import { countWhere, driverError, refusalOf } from "./pg-support.js"
 
 const zero = Object.fromEntries(MetricNames.map((name) => [name, 0]))
 
@@ -74,7 +75,7 @@ const jobRefusals: ReadonlyArray<readonly [string, Readonly<Record<string, strin
   ["a NULL is_pinned", { is_pinned: "NULL" }, "23502", undefined]
 ]
 
-layer(freshStoreWithRawClient("pg constraints"), { timeout: "60 seconds" })("R16 PostgreSQL refuses what the domain forbids", (it) => {
+layer(postgres("pg constraints").makeStoreWithSql(), { timeout: "60 seconds" })("R16 PostgreSQL refuses what the domain forbids", (it) => {
   it.effect("R16 a raw insert of a valid job passes, defaults included, and the counter limits are accepted", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -228,7 +229,7 @@ layer(freshStoreWithRawClient("pg constraints"), { timeout: "60 seconds" })("R16
 describe("R16 PostgreSQL rows made corrupt behind the store's back", () => {
   /** Runs `body` against a store and raw client on a database of its own. */
   const isolated = <A, E>(label: string, body: Effect.Effect<A, E, JobStore | SqlClient.SqlClient>) =>
-    Effect.provide(body, freshStoreWithRawClient(label))
+    Effect.provide(body, postgres(label).makeStoreWithSql())
 
   it.effect("R16 a job whose kind was rewritten past the dropped CHECK is a CorruptRow naming ai_jobs, the id and job_kind", () =>
     isolated("pg corrupt kind", Effect.gen(function*() {

@@ -24,7 +24,7 @@ import {
   legacyIds,
   staleScan
 } from "../fixtures/legacyPg.js"
-import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { staleBefore } from "./fixtures.js"
 import { shippedPgMigrationIds } from "./pg-support.js"
 
@@ -32,9 +32,8 @@ const ZONE = "America/New_York"
 
 /** A fresh database whose sessions all default to New York time; dropped with the scope. */
 const databaseInNewYork = (label: string) =>
-  Effect.acquireRelease(
+  Effect.tap(freshPgDatabase(label), (url) =>
     Effect.promise(async () => {
-      const url = await freshDatabaseUrl(label)
       const client = await connectPg(url)
       try {
         const name = decodeURIComponent(new URL(url).pathname.slice(1))
@@ -42,10 +41,7 @@ const databaseInNewYork = (label: string) =>
       } finally {
         await client.end()
       }
-      return url
-    }),
-    (url) => Effect.promise(() => dropDatabase(url))
-  )
+    }))
 
 /** A plain client on `url`, for building legacy tables and reading behind the store's back. */
 const rawClient = (url: string) => PgClient.layer({ url: Redacted.make(url), transformJson: false })

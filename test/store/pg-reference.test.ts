@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { buildReferencePg } from "../fixtures/referenceDatabase.js"
-import { freshPgDatabase, rawPgClient } from "./pg-support.js"
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { ReferenceProbe, referenceUpgradeSuite } from "./reference-upgrade.suite.js"
 
 const probe = Layer.effect(ReferenceProbe, Effect.map(SqlClient.SqlClient, (sql) => ReferenceProbe.of({

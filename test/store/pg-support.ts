@@ -1,36 +1,12 @@
 /**
  * Helpers shared by the PostgreSQL-specific store tests (pg-*.test.ts):
- * scoped fresh databases, a raw client for writing behind the store's back,
- * and reading the SQLSTATE out of a refused statement.
+ * reading the SQLSTATE out of a refused statement, counts, and the shipped
+ * migrations. (Fresh databases and raw clients: test/support/pg-database.ts.)
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import { readdirSync } from "node:fs"
-import type { JobStore } from "../../src/store/JobStore.js"
-import * as PgStore from "../../src/store/PgJobStore.js"
-import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
-
-/** The URL of a new, empty database, dropped when the scope closes. */
-export const freshPgDatabase = (label: string) =>
-  Effect.acquireRelease(
-    Effect.promise(() => freshDatabaseUrl(label)),
-    (url) => Effect.promise(() => dropDatabase(url))
-  )
-
-/** A plain client on `url`: no migrations, no store, JSON untouched. */
-export const rawPgClient = (url: string): Layer.Layer<SqlClient.SqlClient, SqlError> =>
-  PgClient.layer({ url: Redacted.make(url), transformJson: false })
-
-/** A migrated store and a raw client on one fresh database of its own. */
-export const freshStoreWithRawClient = (label: string): Layer.Layer<JobStore | SqlClient.SqlClient, unknown> =>
-  Layer.unwrapScoped(
-    Effect.map(freshPgDatabase(label), (url) => Layer.merge(PgStore.layer({ url }), rawPgClient(url)))
-  )
 
 /** What the server said when it refused a statement: SQLSTATE, constraint and message. */
 export interface Refusal {

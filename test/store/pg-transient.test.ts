@@ -19,9 +19,8 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
-import { connectPg } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { newJob } from "./fixtures.js"
-import { freshPgDatabase } from "./pg-support.js"
 
 /** A store whose sessions use these server settings (`-c name=value`). */
 const storeWith = (url: string, settings: ReadonlyArray<string>) =>

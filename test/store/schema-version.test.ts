@@ -9,7 +9,7 @@ import type * as Layer from "effect/Layer"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { freshDatabaseUrl } from "../support/pg-database.js"
+import { freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { newestShipped } from "./contract/schema.js"
 
@@ -23,9 +23,9 @@ describe("JobStore.schemaVersion before and after migrating", () => {
       assert.strictEqual(yield* versionOf(SqliteStore.layer({ filename })), newestShipped("sqlite"))
     }))
 
-  it.effect("R17 an unmigrated PostgreSQL database reports 0; migrating brings the newest shipped migration", () =>
+  it.scoped("R17 an unmigrated PostgreSQL database reports 0; migrating brings the newest shipped migration", () =>
     Effect.gen(function*() {
-      const url = yield* Effect.promise(() => freshDatabaseUrl("schema version"))
+      const url = yield* freshPgDatabase("schema version")
       assert.strictEqual(yield* versionOf(PgStore.layer({ url, migrate: false })), 0)
       assert.strictEqual(yield* versionOf(PgStore.layer({ url })), newestShipped("pg"))
     }))

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import { createInterface } from "node:readline"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { claimAll } from "../support/drain.js"
 
 const filename = process.argv[2]
 if (filename === undefined) throw new Error("usage: sqlite-claimer.ts <database file>")
@@ -24,19 +25,15 @@ const go = Effect.async<void>((resume) => {
   })
 })
 
-const claimAll = Effect.gen(function*() {
+const claimIds = Effect.gen(function*() {
   const store = yield* JobStore
   process.stdout.write("ready\n")
   yield* go
-  const claimed: Array<string> = []
-  for (;;) {
-    const claim = yield* store.claimNext()
-    if (claim === null) return claimed
-    claimed.push(claim.job.job_id)
-  }
+  const claims = yield* claimAll(() => store.claimNext())
+  return claims.map((claim) => claim.job.job_id)
 })
 
-Effect.runPromise(Effect.provide(claimAll, SqliteStore.layer({ filename }))).then(
+Effect.runPromise(Effect.provide(claimIds, SqliteStore.layer({ filename }))).then(
   (claimed) => process.stdout.write(`${JSON.stringify(claimed)}\n`),
   (error: unknown) => {
     process.stderr.write(`${String(error)}\n`)

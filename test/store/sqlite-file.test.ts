@@ -15,9 +15,9 @@ import * as Queue from "effect/Queue"
 import * as TestClock from "effect/TestClock"
 import { type ChildProcess, spawn } from "node:child_process"
 import { JobId } from "../../src/domain/Ids.js"
-import type { Claim } from "../../src/store/JobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { claimAll } from "../support/drain.js"
 import { eventRecord, expectTag, failureOf, newJob } from "./fixtures.js"
 import { rawNumber, rawRows, shippedSqliteMigrationIds, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
@@ -42,16 +42,7 @@ const twoStores = (options: { readonly busyTimeoutMsOfB?: number } = {}) =>
 const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 
 /** Claims until the queue is empty, letting other fibers run between claims. */
-const claimAll = (store: Store) =>
-  Effect.gen(function*() {
-    const claims: Array<Claim> = []
-    for (;;) {
-      const claim = yield* store.claimNext()
-      if (claim === null) return claims
-      claims.push(claim)
-      yield* Effect.yieldNow()
-    }
-  })
+const claimYielding = (store: Store) => claimAll(() => Effect.zipLeft(store.claimNext(), Effect.yieldNow()))
 
 /**
  * Holds `store`'s write lock (an open write transaction) for `ms` of real
@@ -86,7 +77,7 @@ describe("SQLite file shared by two stores (R17)", () => {
         yield* TestClock.setTime(i)
         yield* (i % 2 === 0 ? a : b).createJob(newJob())
       }
-      const [byA, byB] = yield* Effect.all([claimAll(a), claimAll(b)], { concurrency: 2 })
+      const [byA, byB] = yield* Effect.all([claimYielding(a), claimYielding(b)], { concurrency: 2 })
       const jobIds = [...byA, ...byB].map((claim) => claim.job.job_id)
       assert.isAbove(byA.length, 0, "both stores claimed")
       assert.isAbove(byB.length, 0, "both stores claimed")

@@ -3,11 +3,7 @@
  * No second connection can reach an in-memory database, so concurrency tests
  * race fibers on one store.
  */
-import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { sqliteMemory } from "../support/stores.js"
 import { runJobStoreContract } from "./contract.js"
 
-runJobStoreContract({
-  name: "SQLite in memory",
-  dialect: "sqlite",
-  makeStore: () => SqliteStore.layer({ filename: ":memory:" })
-})
+runJobStoreContract(sqliteMemory)

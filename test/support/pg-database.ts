@@ -1,12 +1,20 @@
 /**
- * Per-test-file PostgreSQL databases on the server provided by global-setup.ts.
+ * Fresh PostgreSQL databases on the server provided by global-setup.ts.
+ *
+ *   const url = yield* freshPgDatabase("job store")   // in an Effect: dropped when the scope closes
  *
  *   const url = await freshDatabaseUrl("job-store")   // in beforeAll
  *   ...                                                // connect with url
  *   await dropDatabase(url)                            // in afterAll (best effort)
  *
- * One database per test file keeps parallel test files isolated.
+ * One database per test (or test file) keeps parallel test files isolated.
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as SqlPgClient from "@effect/sql-pg/PgClient"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import { randomBytes } from "node:crypto"
 import { createRequire } from "node:module"
 import { inject } from "vitest"
@@ -79,3 +87,14 @@ export async function dropDatabase(url: string): Promise<void> {
     // best effort: a throwaway cluster is deleted wholesale anyway
   }
 }
+
+/** The URL of a new, empty database, dropped (with any sessions left on it) when the scope closes. */
+export const freshPgDatabase = (label: string) =>
+  Effect.acquireRelease(
+    Effect.promise(() => freshDatabaseUrl(label)),
+    (url) => Effect.promise(() => dropDatabase(url))
+  )
+
+/** A plain client on `url`: no migrations, no store, JSON untouched. */
+export const rawPgClient = (url: string): Layer.Layer<SqlClient.SqlClient, SqlError> =>
+  SqlPgClient.layer({ url: Redacted.make(url), transformJson: false })

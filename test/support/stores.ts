@@ -1,24 +1,19 @@
 /**
- * Store layers for service-level tests: a fresh SQLite database in memory, on
- * a temporary file, or a fresh PostgreSQL database on the test cluster.
+ * The backends every suite runs on (the `Backend` type is in backend.ts): a
+ * fresh SQLite database in memory, on a temporary file, or a fresh PostgreSQL
+ * database on the test cluster. Each store's database goes away with its
+ * layer: the file's folder is removed, the PostgreSQL database dropped.
  */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { freshDatabaseUrl } from "./pg-database.js"
-
-/** A named way to get a fresh store. */
-export interface StoreBackend {
-  readonly name: string
-  readonly layer: () => Layer.Layer<JobStore, unknown>
-  /** A URL or path another process (or a second layer) can open to reach the same database. */
-  readonly shared?: () => Effect.Effect<{ readonly url: string; readonly layer: () => Layer.Layer<JobStore, unknown> }>
-}
+import type { Backend } from "./backend.js"
+import { freshPgDatabase, rawPgClient } from "./pg-database.js"
 
 /** A temporary SQLite file path, removed with its WAL files at exit. */
 export const tempSqliteFile = (label: string): string => {
@@ -27,24 +22,57 @@ export const tempSqliteFile = (label: string): string => {
   return path.join(dir, "jobs.db")
 }
 
-export const sqliteMemory: StoreBackend = {
+/** A database file in its own temporary folder, removed (with its WAL files) when the scope closes. */
+const scopedSqliteFile = (label: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), `hsk-${label}-`))),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  ).pipe(Effect.map((dir) => path.join(dir, "jobs.db")))
+
+/** One fresh database in memory per store. No second connection can reach it. */
+export const sqliteMemory: Backend = {
   name: "SQLite in memory",
-  layer: () => SqliteStore.layer({ filename: ":memory:" })
+  dialect: "sqlite",
+  makeStore: () => SqliteStore.layer({ filename: ":memory:" }),
+  // The raw client is the store's own: nothing else can reach an in-memory database.
+  makeStoreWithSql: () => SqliteStore.layerFromClient().pipe(Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" })))
 }
 
-export const sqliteFile: StoreBackend = {
+/** A temporary file per store. Two stores over one file are two clients, as two processes would be. */
+export const sqliteFile: Backend = {
   name: "SQLite file",
-  layer: () => SqliteStore.layer({ filename: tempSqliteFile("store") }),
-  shared: () =>
-    Effect.sync(() => {
-      const filename = tempSqliteFile("shared")
-      return { url: filename, layer: () => SqliteStore.layer({ filename }) }
+  dialect: "sqlite",
+  makeStore: () => Layer.unwrapScoped(Effect.map(scopedSqliteFile("store"), (filename) => SqliteStore.layer({ filename }))),
+  makeStoreWithSql: () =>
+    Layer.unwrapScoped(Effect.map(scopedSqliteFile("store"), (filename) =>
+      // The store first (it migrates), then the raw client on the migrated file.
+      Layer.merge(SqliteStore.layer({ filename }), SqliteClient.layer({ filename })))),
+  makeTwoStores: () =>
+    Effect.gen(function*() {
+      const filename = yield* scopedSqliteFile("store")
+      const a = yield* Layer.build(SqliteStore.layer({ filename }))
+      const b = yield* Layer.build(SqliteStore.layer({ filename }))
+      return [a, b] as const
     })
 }
 
-export const postgres = (label: string): StoreBackend => ({
+/**
+ * A fresh database per store on the test cluster, named after `label`. Two
+ * stores over one database are two connection pools, as two processes would
+ * be. Its tests may run concurrently: each has its own database.
+ */
+export const postgres = (label: string): Backend => ({
   name: "PostgreSQL",
-  layer: () => Layer.unwrapEffect(Effect.map(Effect.promise(() => freshDatabaseUrl(label)), (url) => PgStore.layer({ url }))),
-  shared: () =>
-    Effect.map(Effect.promise(() => freshDatabaseUrl(label)), (url) => ({ url, layer: () => PgStore.layer({ url }) }))
+  dialect: "pg",
+  concurrent: true,
+  makeStore: () => Layer.unwrapScoped(Effect.map(freshPgDatabase(label), (url) => PgStore.layer({ url }))),
+  makeStoreWithSql: () =>
+    Layer.unwrapScoped(Effect.map(freshPgDatabase(label), (url) => Layer.merge(PgStore.layer({ url }), rawPgClient(url)))),
+  makeTwoStores: () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase(label)
+      const a = yield* Layer.build(PgStore.layer({ url }))
+      const b = yield* Layer.build(PgStore.layer({ url }))
+      return [a, b] as const
+    })
 })

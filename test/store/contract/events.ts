@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import type { EventRecord } from "../../../src/domain/EventRecord.js"
 import { type EventFilter, JobStore, type Page } from "../../../src/store/JobStore.js"
 import { at, byEventId, encode, eventRecord, expectTag, failureOf, ids } from "../fixtures.js"
-import { type Backend, storeTest } from "./backend.js"
+import { type Backend, storeTest } from "../../support/backend.js"
 
 /** Expected order: timestamp, then event_id. */
 const ascending = (a: EventRecord, b: EventRecord): number =>

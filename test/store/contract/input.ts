@@ -14,8 +14,8 @@ import type { EventRecord } from "../../../src/domain/EventRecord.js"
 import { JobId, TraceId, type WorkflowRunId } from "../../../src/domain/Ids.js"
 import type { Json } from "../../../src/domain/Json.js"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { at, encode, eventRecord, expectTag, failureOf, jobsIn, newJob, staleBefore, staleOptions, startedJob } from "../fixtures.js"
-import { type Backend, storeTest } from "./backend.js"
+import { at, failureOf, jobsIn, encode, newJob, staleBefore, staleOptions, startedJob, eventRecord, expectTag } from "../fixtures.js"
+import { type Backend, storeTest } from "../../support/backend.js"
 
 const NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -67,6 +67,27 @@ export const inputContract = (backend: Backend): void => {
         assert.strictEqual((yield* store.listJobs()).items.length, 1, "no job was created")
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)).job_outputs, null)
         assert.deepStrictEqual((yield* store.listNodes(run.id)).map((n) => [n.node_id, n.status, n.output_payload]), [["n", "running", null]])
+        assert.strictEqual((yield* store.listEvents()).items.length, 0)
+      }))
+
+    test("R5 an array with a hole is refused as DecodeFailure wherever JSON enters, never stored as null", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { job, run } = yield* startedJob()
+        // eslint-disable-next-line no-sparse-arrays
+        const holed = [1, , 3] as unknown as Json
+        const nested = { list: [{ deeper: holed }] } as Json
+        expectTag(yield* failureOf(store.createJob({ ...newJob(), job_inputs: holed })), "DecodeFailure")
+        expectTag(yield* failureOf(store.createJob({ ...newJob(), job_inputs: nested })), "DecodeFailure")
+        expectTag(yield* failureOf(store.updateJob(job.job_id, { job_outputs: nested })), "DecodeFailure")
+        expectTag(yield* failureOf(store.startNode({
+          workflow_run_id: run.id, node_id: "m", node_type: "step", input_payload: holed
+        })), "DecodeFailure")
+        const event = eventRecord()
+        expectTag(yield* failureOf(store.appendEvents([{ ...event, body: { ...event.body, list: holed } }])), "DecodeFailure")
+        assert.strictEqual((yield* store.listJobs()).items.length, 1, "no job was created")
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)).job_outputs, null)
+        assert.strictEqual((yield* store.listNodes(run.id)).length, 0)
         assert.strictEqual((yield* store.listEvents()).items.length, 0)
       }))
 

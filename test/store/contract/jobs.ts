@@ -11,7 +11,7 @@ import { JobId } from "../../../src/domain/Ids.js"
 import { MetricNames } from "../../../src/domain/JobMetrics.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { at, byEventId, encode, eventRecord, expectTag, failureOf, ids, jobEvent, millis, newJob } from "../fixtures.js"
-import { type Backend, storeTest } from "./backend.js"
+import { type Backend, storeTest } from "../../support/backend.js"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 

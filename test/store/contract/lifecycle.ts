@@ -13,7 +13,7 @@ import { type JobState, JobStates } from "../../../src/domain/JobState.js"
 import * as Lifecycle from "../../../src/domain/Lifecycle.js"
 import { JobStore, type TransitionRequest } from "../../../src/store/JobStore.js"
 import { encode, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, startedJob } from "../fixtures.js"
-import { type Backend, storeTest, withTwoStores } from "./backend.js"
+import { type Backend, storeTest, withTwoStores } from "../../support/backend.js"
 
 const targets = JobStates.filter((state): state is Lifecycle.TransitionTarget => state !== "stalled")
 

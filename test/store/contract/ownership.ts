@@ -11,8 +11,8 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { encode, expectTag, failureOf, ids, jobEvent, newJob, recoveryEvents, STALE_MS, staleOptions, startedJob } from "../fixtures.js"
-import { type Backend, storeTest, withTwoStores } from "./backend.js"
+import { failureOf, ids, jobEvent, encode, newJob, recoveryEvents, STALE_MS, staleOptions, startedJob, expectTag } from "../fixtures.js"
+import { type Backend, storeTest, withTwoStores } from "../../support/backend.js"
 
 const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 

@@ -12,7 +12,7 @@ import { JobStates } from "../../../src/domain/JobState.js"
 import type { JobState } from "../../../src/domain/JobState.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { at, expectTag, failureOf, jobEvent, jobsIn } from "../fixtures.js"
-import { type Backend, storeTest } from "./backend.js"
+import { type Backend, storeTest } from "../../support/backend.js"
 
 const CUTOFF = 100_000
 

@@ -11,7 +11,7 @@ import { JobStates } from "../../../src/domain/JobState.js"
 import type { NodeEndStatus } from "../../../src/domain/WorkflowRun.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { encode, eventRecord, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, startedJob } from "../fixtures.js"
-import { type Backend, storeTest } from "./backend.js"
+import { type Backend, storeTest } from "../../support/backend.js"
 
 /** Final run statuses `finishRun` accepts. */
 const finalStatuses: ReadonlyArray<Exclude<TransitionTarget, "queued" | "running">> = [

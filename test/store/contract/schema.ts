@@ -6,7 +6,7 @@ import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { readdirSync } from "node:fs"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { type Backend, storeTest } from "./backend.js"
+import { type Backend, storeTest } from "../../support/backend.js"
 
 /** The highest `NNNN` among the dialect's shipped migration files. */
 export const newestShipped = (dialect: "sqlite" | "pg"): number =>

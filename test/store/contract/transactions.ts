@@ -10,7 +10,7 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { eventRecord, failureOf, ids, jobEvent, jobsIn, newJob, startedJob, tagOf } from "../fixtures.js"
-import { type Backend, storeTest } from "./backend.js"
+import { type Backend, storeTest } from "../../support/backend.js"
 
 /** A caller's own failure, to abort a transaction with. */
 class Boom extends Schema.TaggedError<Boom>()("Boom", {}) {}

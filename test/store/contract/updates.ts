@@ -8,7 +8,7 @@ import * as TestClock from "effect/TestClock"
 import { JobMetrics } from "../../../src/domain/JobMetrics.js"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { encode, expectTag, failureOf, ids, jobEvent, millis, newJob } from "../fixtures.js"
-import { type Backend, storeTest, withTwoStores } from "./backend.js"
+import { type Backend, storeTest, withTwoStores } from "../../support/backend.js"
 
 /** updateJob / setPinned contract tests. */
 export const updateContract = (backend: Backend): void => {

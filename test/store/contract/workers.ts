@@ -7,30 +7,13 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { WorkflowRun } from "../../../src/domain/WorkflowRun.js"
 import { type Claim, JobStore, type StalledRun } from "../../../src/store/JobStore.js"
-import { encode, jobEvent, millis, newJob, recoveryEvents, STALE_MS, staleBefore, staleOptions, startedJob } from "../fixtures.js"
-import { type Backend, type Store, storeTest, withTwoStores } from "./backend.js"
+import { jobEvent, millis, encode, newJob, recoveryEvents, STALE_MS, staleBefore, staleOptions, startedJob } from "../fixtures.js"
+import { claimAll, stallAll } from "../../support/drain.js"
+import { type Backend, type Store, storeTest, withTwoStores } from "../../support/backend.js"
 
-/** Claims until the queue is empty; returns what this claimer got. */
-const claimAll = (store: Store): Effect.Effect<Array<Claim>, unknown> =>
-  Effect.gen(function*() {
-    const claims: Array<Claim> = []
-    for (;;) {
-      const claim = yield* store.claimNext()
-      if (claim === null) return claims
-      claims.push(claim)
-    }
-  })
-
-/** Stalls in small batches until nothing is stale; returns what this recoverer moved. */
-const stallAll = (store: Store, limit: number): Effect.Effect<Array<StalledRun>, unknown> =>
-  Effect.gen(function*() {
-    const moved: Array<StalledRun> = []
-    for (;;) {
-      const batch = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit, events: recoveryEvents })
-      if (batch.length === 0) return moved
-      moved.push(...batch)
-    }
-  })
+/** Stalls in batches of `limit` until nothing is stale; returns what this recoverer moved. */
+const stallInBatches = (store: Store, limit: number): Effect.Effect<Array<StalledRun>, unknown> =>
+  stallAll(() => Effect.flatMap(staleOptions(), (scan) => store.stallStaleRuns({ ...scan, limit, events: recoveryEvents })))
 
 /** claimNext, findStaleRuns and stallStaleRuns contract tests. */
 export const workerContract = (backend: Backend): void => {
@@ -110,7 +93,7 @@ export const workerContract = (backend: Backend): void => {
             yield* TestClock.setTime(i)
             yield* a.createJob(newJob())
           }
-          const perClaimer = yield* Effect.all([claimAll(a), claimAll(b), claimAll(a)], { concurrency: "unbounded" })
+          const perClaimer = yield* Effect.all([claimAll(() => a.claimNext()), claimAll(() => b.claimNext()), claimAll(() => a.claimNext())], { concurrency: "unbounded" })
           const claims = perClaimer.flat()
           const jobIds = claims.map((c) => c.job.job_id)
           assert.strictEqual(jobIds.length, 30, "every job claimed")
@@ -266,7 +249,7 @@ export const workerContract = (backend: Backend): void => {
         Effect.gen(function*() {
           const started = yield* Effect.provideService(Effect.forEach(Array.from({ length: 12 }), () => startedJob()), JobStore, a)
           yield* TestClock.adjust(STALE_MS + 1_000)
-          const [byA, byB] = yield* Effect.all([stallAll(a, 3), stallAll(b, 3)], { concurrency: "unbounded" })
+          const [byA, byB] = yield* Effect.all([stallInBatches(a, 3), stallInBatches(b, 3)], { concurrency: "unbounded" })
           const moved = [...byA, ...byB].map((s) => s.run.id)
           assert.strictEqual(moved.length, 12, "every stale run moved once")
           assert.sameMembers(moved, started.map((s) => s.run.id))

@@ -1,13 +1,18 @@
 /**
- * What the contract suite needs from a backend, and the two ways a test gets
- * stores from it: one fresh store, or two stores over the same database.
+ * The one description of a JobStore implementation under test, shared by the
+ * store contract, the Flight Recorder contract and the service-level suites
+ * (Jobs, Janitor, HTTP API, capabilities), and the two ways a test gets stores
+ * from it: one fresh store, or two stores over the same database. The
+ * backends themselves (`sqliteMemory`, `sqliteFile`, `postgres(label)`) are in
+ * stores.ts.
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { JobStore } from "../../../src/store/JobStore.js"
+import { JobStore } from "../../src/store/JobStore.js"
 
 /** The JobStore service itself. */
 export type Store = Context.Tag.Service<JobStore>
@@ -24,8 +29,14 @@ export interface Backend {
    * migrations take about a second) for wall time.
    */
   readonly concurrent?: boolean
-  /** A fresh, migrated, empty store. Called once per test. */
+  /** A fresh, migrated, empty store, its database removed with the layer. Called once per test. */
   readonly makeStore: () => Layer.Layer<JobStore, unknown>
+  /**
+   * A fresh store and a raw SQL client on the same database, to look behind
+   * the store's back: a client of its own where the database can have one,
+   * the store's own client in memory.
+   */
+  readonly makeStoreWithSql: () => Layer.Layer<JobStore | SqlClient.SqlClient, unknown>
   /**
    * Two stores over one fresh database, each with its own connections (two
    * pools, two SQLite clients). Omitted where that is impossible (SQLite in
