@@ -52,7 +52,8 @@ const copy = (value: unknown, path: ReadonlyArray<PropertyKey>): Json => {
     case "boolean":
       return value
     case "number":
-      if (Number.isFinite(value)) return value
+      // JSON text has no -0 (it writes "0"): the copy says 0, as the stored value will.
+      if (Number.isFinite(value)) return value === 0 ? 0 : value
       throw new Refused(path, value, `Expected a finite number (JSON has no NaN or Infinity), actual ${value}`)
     case "string":
       if (isStorable(value)) return value

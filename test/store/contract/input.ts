@@ -91,6 +91,17 @@ export const inputContract = (backend: Backend): void => {
         assert.strictEqual((yield* store.listEvents()).items.length, 0)
       }))
 
+    test("R5 -0 in JSON is returned as 0, as every store keeps it: the job returned is the job read back", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const created = yield* store.createJob({ ...newJob(), job_inputs: { n: -0, list: [-0, 1] } })
+        assert.isFalse(Object.is((created.job_inputs as { n: number }).n, -0), "the returned job says 0")
+        assert.deepStrictEqual(encode.job(yield* store.getJob(created.job_id)), encode.job(created))
+        const top = yield* store.createJob({ ...newJob(), job_inputs: -0 })
+        assert.isTrue(Object.is(top.job_inputs, 0))
+        assert.deepStrictEqual(encode.job(yield* store.getJob(top.job_id)), encode.job(top))
+      }))
+
     test("R5 text that breaks the text rule is DecodeFailure from every write that stores text, and changes nothing", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
