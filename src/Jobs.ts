@@ -6,20 +6,15 @@
  * Flight Recorder event in the same transaction.
  */
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
 import { JobRequest } from "./domain/AiJob.js"
 import { decodeWith } from "./domain/decode.js"
-import { DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
-import type { EventRecord } from "./domain/EventRecord.js"
+import { type DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
 import type { JobId } from "./domain/Ids.js"
 import type { JobKind } from "./domain/JobKind.js"
 import { JobMetrics, type MetricNames } from "./domain/JobMetrics.js"
@@ -28,22 +23,25 @@ import type { Json } from "./domain/Json.js"
 import type { TransitionTarget } from "./domain/Lifecycle.js"
 import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
-import { type Checkpoint, makeAdmission } from "./internal/admission.js"
-import { lifecycleEvent } from "./internal/auditEvents.js"
+import { type Checkpoint, makeAdmission } from "./internal/jobs/admission.js"
+import { lifecycleEvent, makePrepare } from "./internal/jobs/auditEvents.js"
+import { makeClaimNext } from "./internal/jobs/claim.js"
+import { makeEndRun } from "./internal/jobs/endRun.js"
+import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
-import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/runJob.js"
-import type { SecurityViolation } from "./internal/securityViolation.js"
-import { sleepRealTime } from "./internal/sleepRealTime.js"
+import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
+import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
 import { uuidv7 } from "./domain/uuidv7.js"
 import type { AlreadyExists, NotFound, StorageError } from "./store/StoreErrors.js"
 
-export type { RunContext, RunOptions, SuccessState } from "./internal/runJob.js"
-export { RunLost } from "./internal/runJob.js"
-export type { ViolationReport } from "./internal/securityViolation.js"
-export { SecurityViolation } from "./internal/securityViolation.js"
+export type { RunContext, RunOptions, SuccessState } from "./internal/jobs/runJob.js"
+export { DEFAULT_DRAIN_TIMEOUT, type WorkerOptions } from "./internal/jobs/workerPool.js"
+export { RunLost } from "./internal/jobs/runJob.js"
+export type { ViolationReport } from "./internal/jobs/securityViolation.js"
+export { SecurityViolation } from "./internal/jobs/securityViolation.js"
 
 /** A job that `run` was asked to run but that is not running (claim or start it first). */
 export class JobNotRunning extends Schema.TaggedError<JobNotRunning>()("JobNotRunning", {
@@ -72,13 +70,6 @@ export type SubmitError =
  */
 export type BeginError = NotFound | IllegalTransition | Refusal | DecodeFailure | ReadError
 
-/** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
-class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
-  readonly job: AiJob
-  readonly refusal: Refusal
-  readonly records: ReadonlyArray<EventRecord>
-}> {}
-
 /** Options of a guarded transition. */
 export interface TransitionOptions {
   /** Why, stored as the job's `status_reason` and in the event. */
@@ -88,29 +79,6 @@ export interface TransitionOptions {
 }
 
 type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
-
-/** A pool of workers, for applications that want one. */
-export interface WorkerOptions<E, R> {
-  /** How many jobs run at once. */
-  readonly concurrency: number
-  /** Only claim these kinds. */
-  readonly kinds?: ReadonlyArray<JobKind>
-  /** How long an idle worker waits before looking again. Default 1 s. */
-  readonly pollInterval?: Duration.DurationInput
-  /**
-   * When the pool's scope closes: how long programs already running may take
-   * to finish before they are interrupted and their jobs released back to
-   * `queued` for another worker. Default 20 s (under the usual 30 s a
-   * process manager waits between SIGTERM and SIGKILL). Measured in real
-   * time, like lock waits: a `TestClock` never stalls a shutdown.
-   */
-  readonly drainTimeout?: Duration.DurationInput
-  readonly run?: RunOptions
-  readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
-}
-
-/** The default `WorkerOptions.drainTimeout`. */
-export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
 
 /** The Jobs service. */
 export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
@@ -192,21 +160,14 @@ export const make = Effect.gen(function*() {
   const store = redactCallerText(yield* JobStore, recorder.redact)
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
-  const runner = makeRunner(store, recorder)
-  // An event built from caller input (a 70 kB reason, say) can fail its schema or size
-  // bound: that is bad input, reported as DecodeFailure, and nothing is written.
-  const prepare = (event: Effect.Effect<unknown>) =>
-    Effect.flatMap(event, (input) =>
-      Effect.catchTags(recorder.prepare(input), {
-        InvalidEvent: (error) => new DecodeFailure({ subject: "Flight Recorder event", issues: error.reasons }),
-        EventTooLarge: (error) =>
-          new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] }),
-        // Only an event without a trace id makes prepare read its job; every event built here has one.
-        CorruptRow: (error) => Effect.die(error),
-        StorageError: (error) => Effect.die(error)
-      }))
+  // One policy for an event the recorder refuses (auditEvents.ts): bad input, a DecodeFailure, nothing written.
+  const prepare = makePrepare(recorder)
+  const runner = makeRunner(store, recorder, prepare)
+  const endRun = makeEndRun(store, prepare)
   const decodeRequest = decodeWith(JobRequest, "JobRequest")
   const admission = makeAdmission(store, capabilities, prepare)
+  const claimNext = makeClaimNext(store, admission, prepare)
+  const worker = makeWorkerPool(claimNext, runner)
 
   const submit = Effect.fn("Jobs.submit")(function*(input: unknown) {
     yield* gate.await
@@ -223,43 +184,40 @@ export const make = Effect.gen(function*() {
     const queued = yield* prepare(lifecycleEvent({ job: ids, from: null, to: "queued" }))
     return yield* store.createJob(
       { ...request, ...ids, capability_profile_id: verdict.profile_id },
-      { events: [...records, queued] }
+      { events: () => [...records, queued] }
     )
   })
 
   /**
-   * One guarded transition with its event; ends the job's active run too when
-   * the job leaves `running`. The job is locked first (the lock order in
-   * JobStore.ts), so the state it is moved from is the state it is in: a
-   * concurrent claim makes a cancel `running → cancelled`, never a lost race.
+   * One guarded transition with its event. The job is locked first (the lock
+   * order in JobStore.ts), so the state it is moved from is the state it is
+   * in: a concurrent claim makes a cancel `running → cancelled`, never a lost
+   * race. A running job leaves `running` the one way a run ends (endRun.ts).
    */
   const move = (to: TransitionTarget, span: string) =>
     Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
       return yield* store.transaction(Effect.gen(function*() {
         const before = yield* store.lockJob(jobId)
-        const record = yield* prepare(lifecycleEvent({
-          job: before,
-          from: before.state,
-          to,
-          workflow_run_id: before.workflow_run_id,
+        const end = {
           ...(options.reason !== undefined ? { reason: options.reason } : {}),
+          ...(options.error !== undefined ? { error: options.error } : {}),
           ...(options.actor !== undefined ? { actor: options.actor } : {})
-        }))
+        }
+        // `running → queued` is no move of the general table (only a run's own release takes it).
+        if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
+          // Only a release fails with RunNotActive, and a move never releases.
+          return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
+        }
+        const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end }))
         // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
-        const after = yield* store.transition({
+        return yield* store.transition({
           job_id: jobId,
           to,
           from: before.state,
-          ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
-          ...(options.error !== undefined ? { error_message: options.error } : {}),
-          events: [record]
+          ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+          ...(end.error !== undefined ? { error_message: end.error } : {}),
+          events: () => [record]
         })
-        if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
-          yield* store.finishRun(before.workflow_run_id, to, { error_message: options.error ?? null }).pipe(
-            Effect.catchTag("RunNotActive", () => Effect.void)
-          )
-        }
-        return after
       }))
     })
 
@@ -294,47 +252,12 @@ export const make = Effect.gen(function*() {
           to: "running",
           workflow_run_id: run.id,
           ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
-          events: [...records, record]
+          events: () => [...records, record]
         })
         return Either.right<Claim>({ job, run })
       }))
       return yield* outcome
     })
-
-  /**
-   * One claim attempt, in one transaction. The claim itself runs in a nested
-   * transaction (a savepoint): if the policy refuses the job, the savepoint is
-   * rolled back — no run, the job queued again — and the job goes
-   * `queued → failed` with its deny events instead. `"refused"` tells the
-   * caller to look again.
-   */
-  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined) =>
-    store.transaction(Effect.gen(function*() {
-      const attempt = yield* store.transaction(Effect.gen(function*() {
-        const claim = yield* store.claimNext(kinds !== undefined ? { kinds } : {})
-        if (claim === null) return null
-        const { records, verdict } = yield* admission.recheck(claim.job)
-        if (verdict._tag === "Refused") return yield* new ClaimRefused({ job: claim.job, refusal: verdict.error, records })
-        const record = yield* prepare(lifecycleEvent({ job: claim.job, from: "queued", to: "running", workflow_run_id: claim.run.id }))
-        yield* store.appendEvents([...records, record]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
-        return claim
-      })).pipe(Effect.catchTag("ClaimRefused", Effect.succeed))
-      if (!(attempt instanceof ClaimRefused)) return attempt
-      yield* admission.refuse(attempt.job, "queued", attempt.refusal, attempt.records, "claim").pipe(
-        // Another worker took the job between the rollback and this write (PostgreSQL
-        // releases the savepoint's row lock): it is that worker's to refuse.
-        Effect.catchTags({ IllegalTransition: () => Effect.void, NotFound: () => Effect.void })
-      )
-      return "refused" as const
-    }))
-
-  const claimNext = Effect.fn("Jobs.claimNext")(function*(options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) {
-    // Each refusal takes one job out of `queued`, so this ends.
-    for (;;) {
-      const outcome = yield* claimOne(options.kinds)
-      if (outcome !== "refused") return outcome
-    }
-  })
 
   const run = <A extends Json | void, E, R>(
     jobId: JobId,
@@ -351,48 +274,6 @@ export const make = Effect.gen(function*() {
       const current = yield* store.getRun(job.workflow_run_id)
       return yield* runner(job, current, program, options)
     }))
-
-  const worker = <E, R>(options: WorkerOptions<E, R>) =>
-    Effect.gen(function*() {
-      const poll = options.pollInterval ?? Duration.seconds(1)
-      const drain = Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT)
-      const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
-      // Set when the pool's scope closes: no loop claims again.
-      const closing = yield* Deferred.make<void>()
-      const idle = Effect.raceFirst(Effect.sleep(poll), Deferred.await(closing))
-      // Uninterruptible between claim and program start, so closing the pool never
-      // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
-      const iteration = Effect.uninterruptible(Effect.gen(function*() {
-        const claim = yield* claimNext(options.kinds !== undefined ? { kinds: options.kinds } : {})
-        if (claim === null) return yield* Effect.interruptible(idle)
-        // The job's own failure is recorded on the job; the worker carries on.
-        yield* Effect.ignoreLogged(runner(claim.job, claim.run, options.handler, options.run, released))
-      })).pipe(
-        Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
-      )
-      const loop: Effect.Effect<void, never, R> = Effect.flatMap(
-        Deferred.isDone(closing),
-        (done) => (done ? Effect.void : Effect.zipRight(iteration, Effect.suspend(() => loop)))
-      )
-      const loops: Array<Fiber.RuntimeFiber<void>> = []
-      for (let i = 0; i < Math.max(1, options.concurrency); i++) loops.push(yield* Effect.forkScoped(loop))
-      // Runs before the scope interrupts the loops (finalizers run in reverse order, and
-      // this one is added last): stop claiming, drain, then release what is still running.
-      // Finalizers are uninterruptible — and the fiber closing the scope may itself be
-      // interrupted already — so the drain deadline runs on a fiber of its own.
-      yield* Effect.addFinalizer(() =>
-        Effect.gen(function*() {
-          yield* Deferred.succeed(closing, undefined)
-          const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
-            yield* sleepRealTime(Duration.toMillis(drain))
-            yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
-            yield* Fiber.interruptAll(loops)
-          })))
-          yield* Fiber.awaitAll(loops)
-          yield* Fiber.interrupt(deadline)
-        })
-      )
-    })
 
   const addMetrics = Effect.fn("Jobs.addMetrics")(function*(
     jobId: JobId,
@@ -422,7 +303,7 @@ export const make = Effect.gen(function*() {
           reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
           ...(options.actor !== undefined ? { actor: options.actor } : {})
         }))
-        return yield* store.setPinned(jobId, pinned, { events: [record] })
+        return yield* store.setPinned(jobId, pinned, { events: () => [record] })
       }))
     })
 
@@ -452,5 +333,8 @@ export const make = Effect.gen(function*() {
   })
 })
 
-/** The Jobs service; needs a JobStore, FlightRecorder, Capabilities and a RecoveryGate. */
-export const layer: Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate> = Layer.effect(Jobs, make)
+/**
+ * The Jobs service; needs a JobStore, FlightRecorder, Capabilities and a
+ * RecoveryGate. (Every `layer` of this package is a function, options or not.)
+ */
+export const layer = (): Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate> => Layer.effect(Jobs, make)
