@@ -13,8 +13,8 @@ import * as FlightRecorder from "../src/FlightRecorder.js"
 import * as Jobs from "../src/Jobs.js"
 import * as Recovery from "../src/Recovery.js"
 import type { JobStore } from "../src/store/JobStore.js"
-import * as PgStore from "../src/store/PgStore.js"
-import * as SqliteStore from "../src/store/SqliteStore.js"
+import * as PgStore from "../src/store/PgJobStore.js"
+import * as SqliteStore from "../src/store/SqliteJobStore.js"
 import type { Mode } from "./harness.js"
 import type { BenchCluster } from "./postgres.js"
 
@@ -49,7 +49,7 @@ export type Services = Jobs.Jobs | FlightRecorder.FlightRecorder | Capabilities.
 
 /** Jobs, FlightRecorder and Capabilities over our store on `target`; no startup recovery. */
 export const servicesLayer = (target: Target): Layer.Layer<Services, unknown> =>
-  Jobs.layer.pipe(
+  Jobs.layer().pipe(
     Layer.provideMerge(Recovery.layerNoStartupRecovery),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(Capabilities.layerDefault),

@@ -12,7 +12,7 @@ import { Capabilities, FlightRecorder, Jobs, type JobStore, Recovery, Storage } 
 
 /** The application's services over any store: swap the store layer in tests. */
 export const makeApp = <E>(store: Layer.Layer<JobStore.JobStore, E>) =>
-  Jobs.layer.pipe(
+  Jobs.layer().pipe(
     // Startup recovery runs in the background; submits wait for it (R9).
     Layer.provideMerge(Recovery.layerStartup()),
     Layer.provideMerge(FlightRecorder.layer()),

@@ -14,7 +14,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Capabilities, FlightRecorder, Jobs, type JobStore, Recovery, Storage, WakeUp } from "../src/index.js"
+import { Capabilities, DatabaseUrl, FlightRecorder, Jobs, type JobStore, Recovery, WakeUp } from "../src/index.js"
 
 /** Retries: ingestion talks to a flaky service, so it gets 3 attempts, 2 s then 4 s apart (±20 %). */
 export const retries = {
@@ -24,7 +24,7 @@ export const retries = {
 
 /** The application's services over any store and wake-up: swap both in tests. */
 export const makeWorkerApp = <E>(store: Layer.Layer<JobStore.JobStore, E>, wakeUp: Layer.Layer<WakeUp.WakeUp>) =>
-  Jobs.layer.pipe(
+  Jobs.layer().pipe(
     Layer.provideMerge(Recovery.layerStartup()),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(Capabilities.layerDefault),
@@ -34,7 +34,7 @@ export const makeWorkerApp = <E>(store: Layer.Layer<JobStore.JobStore, E>, wakeU
   )
 
 /** Production wiring: the store named by a URL or path, woken by LISTEN/NOTIFY on PostgreSQL. */
-export const AppLive = (database: string) => makeWorkerApp(Storage.layerFromUrl(database), WakeUp.layerFromUrl(database))
+export const AppLive = (database: string) => makeWorkerApp(DatabaseUrl.layerFromUrl(database), WakeUp.layerFromUrl(database))
 
 /** A stand-in for a flaky network call: fails on the attempts `job_inputs.fail_attempts` names. */
 const fetchDocument = (docId: string, attempt: number, failAttempts: ReadonlyArray<number>) =>

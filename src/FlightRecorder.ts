@@ -25,17 +25,17 @@ import type { EventRecord, EventType } from "./domain/EventRecord.js"
 import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "./domain/FlightEvent.js"
 import { StoredFlightEvent } from "./domain/LegacyFlightEvent.js"
 import type { JobId } from "./domain/Ids.js"
-import { type EventTooLarge, InvalidEvent } from "./flight/Errors.js"
-import { freshTraceId, makePrepare } from "./flight/prepare.js"
+import { type EventTooLarge, InvalidEvent } from "./internal/flight/Errors.js"
+import { freshTraceId, makePrepare } from "./internal/flight/prepare.js"
 import { uuidv7 } from "./domain/uuidv7.js"
 import { yieldToEventLoop } from "./internal/yieldToEventLoop.js"
-import * as Redactor from "./flight/Redactor.js"
+import * as Redactor from "./internal/flight/Redactor.js"
 import { type EventFilter, JobStore, type Page, type ReadError } from "./store/JobStore.js"
 import { type AlreadyExists, CorruptRow, type StorageError } from "./store/StoreErrors.js"
 
-export { EventTooLarge, InvalidEvent } from "./flight/Errors.js"
+export { EventTooLarge, InvalidEvent } from "./internal/flight/Errors.js"
 export type { StoredFlightEvent } from "./domain/LegacyFlightEvent.js"
-export type { RedactionRule } from "./flight/Redactor.js"
+export type { RedactionRule } from "./internal/flight/Redactor.js"
 
 /**
  * Retention window default: 7 days. SPEC 11.5 says 7 days, FR-EVT-004 says

@@ -88,28 +88,29 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
   const store = yield* JobStore
   const recorder = yield* FlightRecorder
   const dry_run = options.dryRun ?? false
-  const report = yield* store.transaction(Effect.gen(function*() {
-    const counts = yield* store.pruneJobs({ olderThan: options.olderThan, keepNewest: options.keepNewest, dryRun: dry_run })
-    if (!dry_run) {
-      const summary = yield* makeEvent("system", {
-        actor: "system",
-        event_type: "meta.gc_summary",
-        event_name: "gc_summary",
-        items_scanned: counts.scanned,
-        items_pruned: counts.pruned,
-        items_spared_pinned: counts.spared_pinned,
-        items_spared_window: counts.spared_window,
-        dry_run,
-        ...(options.eventsPurged === undefined ? {} : { events_purged: options.eventsPurged })
+  // The summary is written by the store with the pruning, in its transaction (HSK-GC-004);
+  // a dry run writes neither.
+  const report = yield* store.pruneJobs({
+    olderThan: options.olderThan,
+    keepNewest: options.keepNewest,
+    dryRun: dry_run,
+    events: (counts) =>
+      Effect.gen(function*() {
+        const summary = yield* makeEvent("system", {
+          actor: "system",
+          event_type: "meta.gc_summary",
+          event_name: "gc_summary",
+          items_scanned: counts.scanned,
+          items_pruned: counts.pruned,
+          items_spared_pinned: counts.spared_pinned,
+          items_spared_window: counts.spared_window,
+          dry_run,
+          ...(options.eventsPurged === undefined ? {} : { events_purged: options.eventsPurged })
+        })
+        // Built here from counts: an invalid summary is a bug, not bad input.
+        return [yield* Effect.orDie(recorder.prepare(summary))]
       })
-      // Built here from counts: an invalid summary is a bug, not bad input.
-      const record = yield* recorder.prepare(summary).pipe(
-        Effect.catchTags({ InvalidEvent: Effect.die, EventTooLarge: Effect.die })
-      )
-      yield* store.appendEvents([record]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
-    }
-    return counts
-  }))
+  })
   yield* Effect.annotateCurrentSpan({ "hsk.gc.scanned": report.scanned, "hsk.gc.pruned": report.pruned })
   return {
     ...report,

@@ -6,9 +6,7 @@
  * Flight Recorder event in the same transaction.
  */
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as DateTime from "effect/DateTime"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -19,8 +17,7 @@ import type * as Scope from "effect/Scope"
 import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
 import { JobRequest } from "./domain/AiJob.js"
 import { decodeWith } from "./domain/decode.js"
-import { DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
-import type { EventRecord } from "./domain/EventRecord.js"
+import { type DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
 import type { JobId } from "./domain/Ids.js"
 import type { JobKind } from "./domain/JobKind.js"
 import { JobMetrics, type MetricNames } from "./domain/JobMetrics.js"
@@ -29,31 +26,34 @@ import type { Json } from "./domain/Json.js"
 import type { TransitionTarget } from "./domain/Lifecycle.js"
 import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
-import { type Checkpoint, makeAdmission } from "./internal/admission.js"
-import { lifecycleEvent } from "./internal/auditEvents.js"
+import { type Checkpoint, makeAdmission } from "./internal/jobs/admission.js"
+import { lifecycleEvent, makePrepare } from "./internal/jobs/auditEvents.js"
+import { makeClaimNext } from "./internal/jobs/claim.js"
+import { makeEndRun } from "./internal/jobs/endRun.js"
+import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
-import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/runJob.js"
-import type { SecurityViolation } from "./internal/securityViolation.js"
+import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
+import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
+import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import { type AwaitOptions, type AwaitTimeout, makeAwait } from "./internal/engine/awaitJob.js"
-import { dispatch, type Handlers, kindsOf } from "./internal/engine/handlers.js"
 import { type JobHistory, makeHistory } from "./internal/engine/history.js"
-import * as WorkerPool from "./internal/engine/workerPool.js"
 import * as RetryPolicy from "./domain/RetryPolicy.js"
 import { WakeUp } from "./WakeUp.js"
-import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
 import { uuidv7 } from "./domain/uuidv7.js"
 import type { AlreadyExists, NotFound, StorageError } from "./store/StoreErrors.js"
 
-export type { RunContext, RunOptions, SuccessState } from "./internal/runJob.js"
+export type { RunContext, RunOptions, SuccessState } from "./internal/jobs/runJob.js"
+export { DEFAULT_DRAIN_TIMEOUT, type WorkerOptions } from "./internal/jobs/workerPool.js"
+export { RunLost } from "./internal/jobs/runJob.js"
+export type { WorkerPoolOptions } from "./internal/jobs/workerPool.js"
 export type { AwaitOptions } from "./internal/engine/awaitJob.js"
 export { AwaitTimeout, settledStates } from "./internal/engine/awaitJob.js"
 export type { Handlers, KindContext } from "./internal/engine/handlers.js"
 export type { JobHistory } from "./internal/engine/history.js"
-export { RunLost } from "./internal/runJob.js"
-export type { ViolationReport } from "./internal/securityViolation.js"
-export { SecurityViolation } from "./internal/securityViolation.js"
+export type { ViolationReport } from "./internal/jobs/securityViolation.js"
+export { SecurityViolation } from "./internal/jobs/securityViolation.js"
 
 /** A job that `run` was asked to run but that is not running (claim or start it first). */
 export class JobNotRunning extends Schema.TaggedError<JobNotRunning>()("JobNotRunning", {
@@ -82,13 +82,6 @@ export type SubmitError =
  */
 export type BeginError = NotFound | IllegalTransition | Refusal | DecodeFailure | ReadError
 
-/** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
-class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
-  readonly job: AiJob
-  readonly refusal: Refusal
-  readonly records: ReadonlyArray<EventRecord>
-}> {}
-
 /** Options of a guarded transition. */
 export interface TransitionOptions {
   /** Why, stored as the job's `status_reason` and in the event. */
@@ -98,44 +91,6 @@ export interface TransitionOptions {
 }
 
 type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
-
-/** A pool of workers, for applications that want one. */
-export type WorkerOptions<E, R> = WorkerPoolOptions & (
-  | {
-    /** One program per job kind, typed by kind; the pool claims only these kinds (issue 15.4). */
-    readonly handlers: Handlers<E, R>
-    readonly handler?: never
-    readonly kinds?: never
-  }
-  | {
-    /** One program for every kind the pool claims. */
-    readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
-    /** Only claim these kinds. */
-    readonly kinds?: ReadonlyArray<JobKind>
-    readonly handlers?: never
-  }
-)
-
-/** What every pool takes, whatever its handlers. */
-export interface WorkerPoolOptions {
-  /** How many jobs run at once. */
-  readonly concurrency: number
-  /**
-   * How long an idle worker waits before looking again when nothing wakes it
-   * (WakeUp: at once on a submit, see WakeUp.ts). A sleep on Effect's
-   * `Clock`: under `TestClock`, `TestClock.adjust` drives it. Default 1 s.
-   */
-  readonly pollInterval?: Duration.DurationInput
-  /**
-   * When the pool's scope closes: how long programs already running may take
-   * to finish before they are interrupted and their jobs released back to
-   * `queued` for another worker. Default 20 s (under the usual 30 s a
-   * process manager waits between SIGTERM and SIGKILL). Measured in real
-   * time, like lock waits: a `TestClock` never stalls a shutdown.
-   */
-  readonly drainTimeout?: Duration.DurationInput
-  readonly run?: RunOptions
-}
 
 /**
  * The retry policy `Jobs` applies (issue 15.1): attempts per kind and the
@@ -149,9 +104,6 @@ export class Retries extends Context.Reference<Retries>()("@handshake/ai-job-mod
 /** Provides a retry policy, checked when the layer is built: a bad one fails it with `DecodeFailure`. */
 export const retryPolicy = (policy: RetryPolicy.RetryPolicyInput): Layer.Layer<Retries, DecodeFailure> =>
   Layer.effect(Retries, decodeWith(RetryPolicy.RetryPolicy, "RetryPolicy")(policy))
-
-/** The default `WorkerOptions.drainTimeout`. */
-export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
 
 /** The Jobs service. */
 export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
@@ -172,7 +124,8 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
 
   /**
-   * Takes the oldest queued job (of `kinds`) the capability policy admits,
+   * Takes the next queued job (of `kinds`) whose time has come — the highest
+   * priority, then the one eligible longest, then the oldest — that the capability policy admits,
    * creates its run, moves it to running. A job the policy refuses is failed
    * on the way (with its deny events, and no run) and the search goes on. Null if none.
    */
@@ -222,7 +175,10 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   readonly awaitUser: Transition
   readonly cancel: Transition
   readonly poison: Transition
-  /** failed → queued. The next claim creates a new workflow run (R6c). Poisoned jobs never retry (R6b). */
+  /**
+   * failed → queued, eligible at once, as a new attempt. The next claim
+   * creates a new workflow run (R6c). Poisoned jobs never retry (R6b).
+   */
   readonly retry: Transition
   readonly fail: (jobId: JobId, error: string, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
   /**
@@ -258,8 +214,11 @@ export const make = Effect.gen(function*() {
       job_kind: job.job_kind,
       run_after: DateTime.toEpochMillis(job.run_after)
     })
-  const runner = makeRunner(store, recorder, {
+  // One policy for an event the recorder refuses (auditEvents.ts): bad input, a DecodeFailure, nothing written.
+  const prepare = makePrepare(recorder)
+  const runner = makeRunner(store, recorder, prepare, {
     wakeUp,
+    // A failed attempt with attempts left: the next one's number and when it becomes eligible (issue 15.1).
     retryAfter: (job) =>
       Effect.gen(function*() {
         const decision = RetryPolicy.decide(job, RetryPolicy.forKind(retries, job.job_kind).backoff, yield* Random.next)
@@ -267,20 +226,13 @@ export const make = Effect.gen(function*() {
         return { attempt: decision.attempt, run_after: DateTime.addDuration(yield* DateTime.now, decision.delay) }
       })
   })
-  // An event built from caller input (a 70 kB reason, say) can fail its schema or size
-  // bound: that is bad input, reported as DecodeFailure, and nothing is written.
-  const prepare = (event: Effect.Effect<unknown>) =>
-    Effect.flatMap(event, (input) =>
-      Effect.catchTags(recorder.prepare(input), {
-        InvalidEvent: (error) => new DecodeFailure({ subject: "Flight Recorder event", issues: error.reasons }),
-        EventTooLarge: (error) =>
-          new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] }),
-        // Only an event without a trace id makes prepare read its job; every event built here has one.
-        CorruptRow: (error) => Effect.die(error),
-        StorageError: (error) => Effect.die(error)
-      }))
+  const endRun = makeEndRun(store, prepare)
   const decodeRequest = decodeWith(JobRequest, "JobRequest")
   const admission = makeAdmission(store, capabilities, prepare)
+  const claimJob = makeClaimNext(store, admission, prepare)
+  const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
+    Effect.tap(claimJob(options), (claim) => (claim === null ? Effect.void : announce(claim.job)))
+  const worker = makeWorkerPool(claimNext, runner, wakeUp)
 
   const submit = Effect.fn("Jobs.submit")(function*(input: unknown) {
     yield* gate.await
@@ -309,51 +261,47 @@ export const make = Effect.gen(function*() {
         // The job's own maximum, else its kind's (issue 15.1).
         max_attempts: request.max_attempts ?? RetryPolicy.forKind(retries, request.job_kind).maxAttempts
       },
-      { events: [...records, queued] }
+      { events: () => [...records, queued] }
     )
     yield* announce(job)
     return job
   })
 
   /**
-   * One guarded transition with its event; ends the job's active run too when
-   * the job leaves `running`. The job is locked first (the lock order in
-   * JobStore.ts), so the state it is moved from is the state it is in: a
-   * concurrent claim makes a cancel `running → cancelled`, never a lost race.
+   * One guarded transition with its event. The job is locked first (the lock
+   * order in JobStore.ts), so the state it is moved from is the state it is
+   * in: a concurrent claim makes a cancel `running → cancelled`, never a lost
+   * race. A running job leaves `running` the one way a run ends (endRun.ts).
    */
   const move = (to: TransitionTarget, span: string) =>
     Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
       const moved = yield* store.transaction(Effect.gen(function*() {
         const before = yield* store.lockJob(jobId)
+        const end = {
+          ...(options.reason !== undefined ? { reason: options.reason } : {}),
+          ...(options.error !== undefined ? { error: options.error } : {}),
+          ...(options.actor !== undefined ? { actor: options.actor } : {})
+        }
+        // `running → queued` is no move of the general table (only a run's own release takes it).
+        if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
+          // Only a release fails with RunNotActive, and a move never releases.
+          return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
+        }
         // A retry by hand is a new attempt, eligible at once (issue 15.1).
         const retry = before.state === "failed" && to === "queued"
           ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
           : undefined
-        const record = yield* prepare(lifecycleEvent({
-          job: before,
-          from: before.state,
-          to,
-          workflow_run_id: before.workflow_run_id,
-          ...(options.reason !== undefined ? { reason: options.reason } : {}),
-          ...(options.actor !== undefined ? { actor: options.actor } : {}),
-          ...retry
-        }))
+        const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry }))
         // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
-        const after = yield* store.transition({
+        return yield* store.transition({
           job_id: jobId,
           to,
           from: before.state,
-          ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
-          ...(options.error !== undefined ? { error_message: options.error } : {}),
+          ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+          ...(end.error !== undefined ? { error_message: end.error } : {}),
           ...retry,
-          events: [record]
+          events: () => [record]
         })
-        if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
-          yield* store.finishRun(before.workflow_run_id, to, { error_message: options.error ?? null }).pipe(
-            Effect.catchTag("RunNotActive", () => Effect.void)
-          )
-        }
-        return after
       }))
       yield* announce(moved)
       return moved
@@ -390,50 +338,13 @@ export const make = Effect.gen(function*() {
           to: "running",
           workflow_run_id: run.id,
           ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
-          events: [...records, record]
+          events: () => [...records, record]
         })
         return Either.right<Claim>({ job, run })
       }))
       if (Either.isRight(outcome)) yield* announce(outcome.right.job)
       return yield* outcome
     })
-
-  /**
-   * One claim attempt, in one transaction. The claim itself runs in a nested
-   * transaction (a savepoint): if the policy refuses the job, the savepoint is
-   * rolled back — no run, the job queued again — and the job goes
-   * `queued → failed` with its deny events instead. `"refused"` tells the
-   * caller to look again.
-   */
-  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined) =>
-    store.transaction(Effect.gen(function*() {
-      const attempt = yield* store.transaction(Effect.gen(function*() {
-        const claim = yield* store.claimNext(kinds !== undefined ? { kinds } : {})
-        if (claim === null) return null
-        const { records, verdict } = yield* admission.recheck(claim.job)
-        if (verdict._tag === "Refused") return yield* new ClaimRefused({ job: claim.job, refusal: verdict.error, records })
-        const record = yield* prepare(lifecycleEvent({ job: claim.job, from: "queued", to: "running", workflow_run_id: claim.run.id }))
-        yield* store.appendEvents([...records, record]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
-        return claim
-      })).pipe(Effect.catchTag("ClaimRefused", Effect.succeed))
-      if (!(attempt instanceof ClaimRefused)) return attempt
-      yield* admission.refuse(attempt.job, "queued", attempt.refusal, attempt.records, "claim").pipe(
-        // Another worker took the job between the rollback and this write (PostgreSQL
-        // releases the savepoint's row lock): it is that worker's to refuse.
-        Effect.catchTags({ IllegalTransition: () => Effect.void, NotFound: () => Effect.void })
-      )
-      return "refused" as const
-    }))
-
-  const claimNext = Effect.fn("Jobs.claimNext")(function*(options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) {
-    // Each refusal takes one job out of `queued`, so this ends.
-    for (;;) {
-      const outcome = yield* claimOne(options.kinds)
-      if (outcome === "refused") continue
-      if (outcome !== null) yield* announce(outcome.job)
-      return outcome
-    }
-  })
 
   const run = <A extends Json | void, E, R>(
     jobId: JobId,
@@ -450,20 +361,6 @@ export const make = Effect.gen(function*() {
       const current = yield* store.getRun(job.workflow_run_id)
       return yield* runner(job, current, program, options)
     }))
-
-  const worker = <E, R>(options: WorkerOptions<E, R>) => {
-    const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
-    const kinds = options.handlers !== undefined ? kindsOf(options.handlers) : options.kinds
-    return WorkerPool.start({
-      concurrency: options.concurrency,
-      pollInterval: Duration.decode(options.pollInterval ?? Duration.seconds(1)),
-      drainTimeout: Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT),
-      kinds,
-      claim: (claimKinds) => claimNext(claimKinds !== undefined ? { kinds: claimKinds } : {}),
-      run: (claim, releaseReason) => runner(claim.job, claim.run, handler, options.run, releaseReason),
-      wakeUp
-    })
-  }
 
   const addMetrics = Effect.fn("Jobs.addMetrics")(function*(
     jobId: JobId,
@@ -493,7 +390,7 @@ export const make = Effect.gen(function*() {
           reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
           ...(options.actor !== undefined ? { actor: options.actor } : {})
         }))
-        return yield* store.setPinned(jobId, pinned, { events: [record] })
+        return yield* store.setPinned(jobId, pinned, { events: () => [record] })
       }))
     })
 
@@ -526,5 +423,8 @@ export const make = Effect.gen(function*() {
   })
 })
 
-/** The Jobs service; needs a JobStore, FlightRecorder, Capabilities and a RecoveryGate. */
-export const layer: Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate> = Layer.effect(Jobs, make)
+/**
+ * The Jobs service; needs a JobStore, FlightRecorder, Capabilities and a
+ * RecoveryGate. (Every `layer` of this package is a function, options or not.)
+ */
+export const layer = (): Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate> => Layer.effect(Jobs, make)

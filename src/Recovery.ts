@@ -9,27 +9,36 @@
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure } from "./domain/Errors.js"
+import { instantBefore } from "./domain/Timestamp.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
 import { FlightRecorder } from "./FlightRecorder.js"
-import { recoveryEvent } from "./internal/auditEvents.js"
+import { recoveryEvent } from "./internal/jobs/auditEvents.js"
 import { yieldToEventLoop } from "./internal/yieldToEventLoop.js"
 import { sleepRealTime } from "./internal/sleepRealTime.js"
 import { JobStore } from "./store/JobStore.js"
 import { StorageError } from "./store/StoreErrors.js"
 
 /** The spec's default: a run silent for more than 30 s is stalled. */
+export const DEFAULT_THRESHOLD: Duration.Duration = Duration.seconds(30)
+
+/** @deprecated Use `DEFAULT_THRESHOLD` (a `Duration`); this alias goes in the next release. */
 export const DEFAULT_THRESHOLD_SECS = 30
 
 /** Options of a recovery scan. */
 export interface RecoveryOptions {
-  /** Heartbeat age, in seconds, beyond which a running run is stalled. Default 30. */
-  readonly thresholdSecs?: number
+  /**
+   * Heartbeat age beyond which a running run is stalled: a whole number of
+   * seconds, at least one (R9's event records it in seconds). Default 30 s.
+   */
+  readonly threshold?: Duration.DurationInput
   /** Runs moved per transaction. Default 500. */
   readonly batchSize?: number
   /**
@@ -60,7 +69,7 @@ const retryStorageErrors = <A, E, R>(batch: Effect.Effect<A, E, R>, retries: num
 /** What a scan did. */
 export interface RecoveryReport {
   readonly recovered: ReadonlyArray<WorkflowRun>
-  readonly thresholdSecs: number
+  readonly threshold: Duration.Duration
 }
 
 /**
@@ -70,14 +79,15 @@ export interface RecoveryReport {
 export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(function*(options: RecoveryOptions = {}) {
   const store = yield* JobStore
   const recorder = yield* FlightRecorder
-  const thresholdSecs = options.thresholdSecs ?? DEFAULT_THRESHOLD_SECS
+  const threshold = Option.getOrUndefined(Duration.decodeUnknown(options.threshold ?? DEFAULT_THRESHOLD))
+  const thresholdSecs = threshold === undefined ? Number.NaN : Duration.toSeconds(threshold)
   const batchSize = options.batchSize ?? 500
   const retries = options.retries ?? 0
   // Checked up front: the R9 event carries the threshold as a whole number of seconds.
-  if (!Number.isSafeInteger(thresholdSecs) || thresholdSecs < 1 || !Number.isSafeInteger(batchSize) || batchSize < 1) {
+  if (threshold === undefined || !Number.isSafeInteger(thresholdSecs) || thresholdSecs < 1 || !Number.isSafeInteger(batchSize) || batchSize < 1) {
     return yield* new DecodeFailure({
       subject: "RecoveryOptions",
-      issues: [{ path: "", message: "thresholdSecs and batchSize must be whole numbers of at least 1" }]
+      issues: [{ path: "", message: "threshold must be a whole number of seconds, at least 1 s; batchSize a whole number of at least 1" }]
     })
   }
   if (!Number.isSafeInteger(retries) || retries < 0 || retries > 20) {
@@ -88,13 +98,19 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
   }
   const recovered: Array<WorkflowRun> = []
 
-  const batch = store.transaction(Effect.gen(function*() {
-    const stalled = yield* store.stallStaleRuns({ olderThanMs: thresholdSecs * 1000, limit: batchSize })
-    const records = yield* Effect.forEach(stalled, ({ run, trace_id }) =>
-      Effect.flatMap(recoveryEvent({ run, trace_id, threshold_secs: thresholdSecs }), recorder.prepare))
-    if (records.length > 0) yield* store.appendEvents(records)
-    return stalled
-  }))
+  // One transaction per batch, the store's: the runs it stalls and their `workflow_recovery`
+  // records commit together, so each run is recovered — and recorded — exactly once.
+  const batch = Effect.flatMap(DateTime.now, (now) =>
+    store.stallStaleRuns({
+      // The threshold becomes an instant once per batch, with the Clock; the store only compares.
+      heartbeatBefore: instantBefore(now, threshold),
+      threshold,
+      limit: batchSize,
+      events: (stalled) =>
+        Effect.forEach(stalled, ({ run, trace_id }) =>
+          // Built from the store's own rows and carrying its trace id: a record that fails here is a bug.
+          Effect.orDie(Effect.flatMap(recoveryEvent({ run, trace_id, threshold_secs: thresholdSecs }), recorder.prepare)))
+    }))
 
   // Until a batch finds nothing: a short batch does not prove the scan is done, since runs
   // whose job another transaction held were skipped, not counted.
@@ -105,7 +121,7 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
     yield* yieldToEventLoop
   }
   yield* Effect.annotateCurrentSpan({ "hsk.recovered": recovered.length, "hsk.threshold_secs": thresholdSecs })
-  return { recovered, thresholdSecs } satisfies RecoveryReport
+  return { recovered, threshold } satisfies RecoveryReport
 })
 
 /** Startup recovery failed, so job intake stays closed. Carries the cause. */
@@ -162,6 +178,6 @@ export const layerStartup = (options: RecoveryOptions = {}): Layer.Layer<Recover
 /** An open gate, for applications (and tests) that run recovery themselves or not at all. */
 export const layerNoStartupRecovery: Layer.Layer<RecoveryGate> = Layer.succeed(RecoveryGate, RecoveryGate.of({
   await: Effect.void,
-  result: Effect.succeed({ recovered: [], thresholdSecs: DEFAULT_THRESHOLD_SECS }),
+  result: Effect.succeed({ recovered: [], threshold: DEFAULT_THRESHOLD }),
   status: Effect.succeed("finished")
 }))

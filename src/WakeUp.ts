@@ -110,7 +110,7 @@ export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> =>
     )
 
 /**
- * The wake-up for the database a URL names, as `Storage.layerFromUrl` reads
+ * The wake-up for the database a URL names, as `DatabaseUrl.layerFromUrl` reads
  * it: LISTEN on PostgreSQL (on `listenUrl` when given — a session connection
  * past a transaction-mode PgBouncer — `null` for none: poll only); in process
  * for a SQLite path.

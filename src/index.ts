@@ -18,10 +18,10 @@ export * from "./domain/EventRecord.js"
 export * from "./domain/FlightEvent.js"
 export * from "./domain/LegacyFlightEvent.js"
 
-// Services, each a module: `Jobs.Jobs` is the tag, `Jobs.layer` its layer.
+// Services, each a module: `Jobs.Jobs` is the tag, `Jobs.layer()` its layer.
 export * as Capabilities from "./Capabilities.js"
 export * as FlightRecorder from "./FlightRecorder.js"
-export * as Redactor from "./flight/Redactor.js"
+export * as Redactor from "./internal/flight/Redactor.js"
 export * as Janitor from "./Janitor.js"
 export * as Jobs from "./Jobs.js"
 export * as Recovery from "./Recovery.js"
@@ -51,8 +51,14 @@ export {
 // Storage: the port, its errors, and the two implementations.
 export * as JobStore from "./store/JobStore.js"
 export * from "./store/StoreErrors.js"
+export * as PgJobStore from "./store/PgJobStore.js"
+export * as SqliteJobStore from "./store/SqliteJobStore.js"
+export * as DatabaseUrl from "./store/DatabaseUrl.js"
+/** @deprecated Renamed `PgJobStore`; this alias goes in the next release. */
 export * as PgStore from "./store/PgStore.js"
+/** @deprecated Renamed `SqliteJobStore`; this alias goes in the next release. */
 export * as SqliteStore from "./store/SqliteStore.js"
+/** @deprecated Renamed `DatabaseUrl`; this alias goes in the next release. */
 export * as Storage from "./store/Storage.js"
 
 // HTTP: the API definition, its server Layer and typed client, and the web console.

@@ -15,7 +15,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
 import type { JobStore } from "../store/JobStore.js"
-import * as Storage from "../store/Storage.js"
+import * as Storage from "../store/DatabaseUrl.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
 
 /** The database used when neither `--database` nor `DATABASE_URL` names one. */

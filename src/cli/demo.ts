@@ -13,6 +13,7 @@ import * as fs from "node:fs"
 import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -129,7 +130,7 @@ const tour = (out: Page, database: Database) =>
       const gate = yield* Recovery.RecoveryGate
       yield* out.heading("3. The application starts: startup recovery runs first (no job is accepted until it ends)")
       const report = yield* gate.result
-      yield* out.say(`Recovered ${report.recovered.length} run(s) silent for more than ${report.thresholdSecs}s:`)
+      yield* out.say(`Recovered ${report.recovered.length} run(s) silent for more than ${Duration.toSeconds(report.threshold)}s:`)
       const recovery = yield* collectEvents({ job_id: crashed.job.job_id, types: ["workflow_recovery"] }, 10)
       yield* out.block(timeline(recovery.items, out.width - 3))
       const resumed = yield* jobs.resume(crashed.job.job_id, { actor: "human", reason: "operator resumed after the crash" })

@@ -2,6 +2,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Recovery from "../Recovery.js"
@@ -17,25 +18,26 @@ export const recoverCommand = Command.make(
     database: databaseOption,
     threshold: Options.text("threshold").pipe(
       Options.withPseudoName("secs"),
-      Options.withDescription(`Heartbeat age in seconds beyond which a running run is stalled (default ${Recovery.DEFAULT_THRESHOLD_SECS})`),
+      Options.withDescription(`Heartbeat age in seconds beyond which a running run is stalled (default ${Duration.toSeconds(Recovery.DEFAULT_THRESHOLD)})`),
       Options.optional
     ),
     json: Options.boolean("json").pipe(Options.withDescription("Print the result as JSON"))
   },
   (options) =>
     Effect.gen(function*() {
-      const thresholdSecs = Option.getOrElse(
+      // Seconds on the command line, a Duration from here on.
+      const threshold = Option.match(
         yield* Parse.optional(options.threshold, Parse.integer("--threshold", 1, 31_536_000)),
-        () => Recovery.DEFAULT_THRESHOLD_SECS
+        { onNone: () => Recovery.DEFAULT_THRESHOLD, onSome: Duration.seconds }
       )
       const database = yield* resolve(options.database)
-      const report = yield* Recovery.recoverStalledRuns({ thresholdSecs }).pipe(
+      const report = yield* Recovery.recoverStalledRuns({ threshold }).pipe(
         Effect.provide(recorderLayer(database, { migrate: false, create: false }))
       )
       if (options.json) {
-        return yield* Console.log(json({ threshold_secs: report.thresholdSecs, recovered: report.recovered.map(encodeRun) }))
+        return yield* Console.log(json({ threshold_secs: Duration.toSeconds(report.threshold), recovered: report.recovered.map(encodeRun) }))
       }
-      yield* Console.log(`Recovered ${report.recovered.length} stalled run(s) (threshold ${report.thresholdSecs}s).`)
+      yield* Console.log(`Recovered ${report.recovered.length} stalled run(s) (threshold ${Duration.toSeconds(report.threshold)}s).`)
       if (report.recovered.length > 0) {
         yield* Console.log(table(
           [{ header: "RUN" }, { header: "JOB" }, { header: "LAST HEARTBEAT" }],

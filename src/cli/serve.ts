@@ -101,7 +101,7 @@ export const serveCommand = Command.make(
       const database = yield* resolve(options.database)
 
       // One process of an application: startup recovery first (R9), then intake.
-      const services = Jobs.layer.pipe(
+      const services = Jobs.layer().pipe(
         Layer.provideMerge(Recovery.layerStartup()),
         Layer.provideMerge(Capabilities.layerDefault),
         Layer.provideMerge(recorderLayer(database, { migrate: false, create: false }))

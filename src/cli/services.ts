@@ -8,7 +8,7 @@ import type { JobStore } from "../store/JobStore.js"
 
 /** Jobs over the store in context; `gate` decides whether startup recovery runs first. */
 export const services = (gate: Layer.Layer<Recovery.RecoveryGate, never, JobStore | FlightRecorder.FlightRecorder>) =>
-  Jobs.layer.pipe(
+  Jobs.layer().pipe(
     Layer.provideMerge(gate),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(Capabilities.layerDefault)

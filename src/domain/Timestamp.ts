@@ -6,6 +6,7 @@
  * UTC, so we accept only RFC 3339 here and convert legacy text in migrations.
  */
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -60,3 +61,13 @@ export const Timestamp = Schema.transformOrFail(
   }
 ).annotations({ identifier: "Timestamp" })
 export type Timestamp = typeof Timestamp.Type
+
+/**
+ * The instant `age` before `now`: how a service turns a `Duration` (a
+ * threshold, a retention) into the bound a store compares with. Computed on
+ * plain numbers and kept just outside the stored range, so an age beyond
+ * what `Date` can hold (a threshold of `Number.MAX_SAFE_INTEGER` seconds)
+ * gives a bound before every stored instant instead of an invalid date.
+ */
+export const instantBefore = (now: DateTime.Utc, age: Duration.Duration): DateTime.Utc =>
+  DateTime.unsafeMake(Math.max(MIN.getTime() - 1, Math.min(MAX.getTime(), DateTime.toEpochMillis(now) - Duration.toMillis(age))))

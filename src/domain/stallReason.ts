@@ -6,6 +6,8 @@
  * naming the stale heartbeat and the threshold.
  */
 
+import * as Duration from "effect/Duration"
+
 /** The stalled job's `status_reason`. */
 export const STALLED_STATUS_REASON = "stalled"
 
@@ -25,3 +27,6 @@ export const stallMessageAround = (thresholdSecs: number): { readonly before: st
   const [before = "", after = ""] = stallMessage(marker, thresholdSecs).split(marker)
   return { before, after }
 }
+
+/** A threshold as the reason names it: in seconds. */
+export const thresholdSecs = (threshold: Duration.Duration): number => Duration.toMillis(threshold) / 1000

@@ -111,4 +111,4 @@ export const EventsLive = HttpApiBuilder.group(Api, "events", (handlers) =>
   }))
 
 /** Every group's handlers, needing the library's services. */
-export const layer = Layer.mergeAll(HealthLive, JobsLive, EventsLive)
+export const layer = () => Layer.mergeAll(HealthLive, JobsLive, EventsLive)

@@ -88,7 +88,7 @@ const consoleRoutes = HttpApiBuilder.Router.use((router) =>
 export const layer = (options: ServerOptions): Layer.Layer<HttpApi.Api, ServerError, Services> =>
   Layer.mergeAll(
     HttpApiBuilder.api(Api).pipe(
-      Layer.provide(Handlers.layer),
+      Layer.provide(Handlers.layer()),
       Layer.provide(Auth.layer(options.token)),
       Layer.provide(BodyLimit.layer(options.maxBodyBytes))
     ),

@@ -3,10 +3,23 @@
  * Flight Recorder events. One interface; separate SQLite and PostgreSQL layers
  * (`SqliteStore`, `PgStore`) implement it and pass one contract suite.
  *
- * Time comes from Effect's `Clock` inside the store (tests drive it with
- * `TestClock`). Every multi-row change runs in one transaction, and operations
- * that change state accept Flight Recorder records to write in that same
- * transaction, so a change and its audit event commit together or not at all.
+ * Time: a change stamps rows with Effect's `Clock` (tests drive it with
+ * `TestClock`). A cutoff is given as an instant, a `DateTime.Utc` bound
+ * (`heartbeatBefore`, `olderThan`, `before`): services turn their
+ * `Duration`s into one with the Clock once, and the store only compares.
+ * Every multi-row change runs in one transaction.
+ *
+ * ## Auditing a change
+ *
+ * One way: every method that changes state takes `events`, a function of the
+ * change's result (the job, run, claim, stalled runs or prune counts the
+ * store just wrote) giving the Flight Recorder records about it (`Audit`).
+ * The store calls it inside the change's own transaction and writes its
+ * records there, so a change and its audit records commit together or not at
+ * all — including where the store makes the ids (a claim's run, recovery's
+ * stalled runs). `transaction` composes several changes (lock the job, move
+ * it, create its run); `appendEvents` is only the Flight Recorder's sink for
+ * events tied to no change.
  *
  * ## Lock order
  *
@@ -42,6 +55,7 @@
  */
 import * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../domain/AiJob.js"
 import type { DecodeFailure, IllegalTransition } from "../domain/Errors.js"
@@ -58,9 +72,17 @@ import type { AlreadyExists, CorruptRow, NotFound, RunNotActive, StorageError } 
 /** Errors every read can raise: the database failed, or a row does not decode. */
 export type ReadError = StorageError | CorruptRow
 
-/** Records to write in the same transaction as a change. */
-export interface WithEvents {
-  readonly events?: ReadonlyArray<EventRecord>
+/**
+ * The audit records of a change, from its result (see "Auditing a change"
+ * above). Records or an Effect of them (to read the Clock or validate an
+ * event); a `DecodeFailure` from it — or a record the port refuses — fails
+ * the change, and nothing of it is written.
+ */
+export type Audit<A> = (result: A) => ReadonlyArray<EventRecord> | Effect.Effect<ReadonlyArray<EventRecord>, DecodeFailure>
+
+/** The `events` option of a change whose result is `A`. */
+export interface Audited<A> {
+  readonly events?: Audit<A>
 }
 
 /** A page of results and the cursor for the next one (absent on the last page). */
@@ -86,7 +108,7 @@ export interface JobFilter {
 }
 
 /** A guarded state change (R6). `to` can never be `stalled`: that belongs to recovery (R6a). */
-export interface TransitionRequest extends WithEvents {
+export interface TransitionRequest extends Audited<AiJob> {
   readonly job_id: JobId
   readonly to: TransitionTarget
   /** Compare-and-set: apply only if the job is in exactly this state now. */
@@ -102,7 +124,7 @@ export interface TransitionRequest extends WithEvents {
 }
 
 /** Fields of a job that change outside the lifecycle. */
-export interface JobPatch extends WithEvents {
+export interface JobPatch extends Audited<AiJob> {
   readonly metrics?: JobMetrics
   readonly job_outputs?: Json | null
   readonly status_reason?: string
@@ -169,7 +191,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * Stores a new job: state `queued`, zeroed metrics, fresh `job_id`/`trace_id` unless given.
    * No capability check here: `Jobs` checks the policy at submit and again when a job is claimed.
    */
-  readonly createJob: (job: NewAiJob, options?: WithEvents) => Effect.Effect<AiJob, AlreadyExists | DecodeFailure | StorageError>
+  readonly createJob: (job: NewAiJob, options?: Audited<AiJob>) => Effect.Effect<AiJob, AlreadyExists | DecodeFailure | StorageError>
   readonly getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   /**
    * Reads a job and holds its row until the surrounding `transaction` ends:
@@ -202,12 +224,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * written: the flag, `updated_at` and `events`, in one guarded UPDATE; a job
    * already so is returned as it is, with no events written.
    */
-  readonly setPinned: (jobId: JobId, pinned: boolean, options?: WithEvents) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
+  readonly setPinned: (jobId: JobId, pinned: boolean, options?: Audited<AiJob>) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
 
   // Workflow runs
 
   /** Creates a `running` run for the job with its heartbeat at now. */
-  readonly createRun: (jobId: JobId, options?: WithEvents) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | StorageError>
+  readonly createRun: (jobId: JobId, options?: Audited<WorkflowRun>) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | StorageError>
   readonly getRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | ReadError>
   /** Runs of one job, oldest first. */
   readonly listRuns: (jobId: JobId) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
@@ -222,7 +244,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly finishRun: (
     runId: WorkflowRunId,
     status: Exclude<TransitionTarget, "queued" | "running">,
-    options?: WithEvents & { readonly error_message?: string | null }
+    options?: Audited<WorkflowRun> & { readonly error_message?: string | null }
   ) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | IllegalTransition | DecodeFailure | ReadError>
   /**
    * Writes a heartbeat at now, only while the run is its job's active run
@@ -240,7 +262,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    */
   readonly releaseRun: (
     runId: WorkflowRunId,
-    options: WithEvents & { readonly reason: string }
+    options: Audited<AiJob> & { readonly reason: string }
   ) => Effect.Effect<AiJob, NotFound | RunNotActive | DecodeFailure | ReadError>
 
   // Node executions (HSK-WF-001)
@@ -276,31 +298,38 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * `run_after` has come — the highest `priority`, then the one eligible
    * longest, then the oldest — creates its run and moves the job to
    * `running`. Safe across processes: no job is claimed twice (SKIP LOCKED on
-   * PostgreSQL). `events` builds the records written with it.
+   * PostgreSQL). `events` gets the claim (when there is one).
    */
   readonly claimNext: (options?: {
     readonly kinds?: ReadonlyArray<JobKind>
-    readonly events?: (claim: Claim) => ReadonlyArray<EventRecord>
+    readonly events?: Audit<Claim>
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
-  /** Running runs whose heartbeat is older than `now - olderThanMs`, oldest heartbeat first. */
+  /** Running runs whose last heartbeat is before `heartbeatBefore`, oldest heartbeat first. */
   readonly findStaleRuns: (options: {
-    readonly olderThanMs: number
+    readonly heartbeatBefore: DateTime.Utc
     readonly limit?: number
   }) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
   /**
    * Startup recovery's one write (R9): in one transaction, takes up to `limit`
-   * stale running runs whose job no other transaction holds, moves each run
+   * running runs last heard from before `heartbeatBefore` whose job no other transaction holds, moves each run
    * and its job to `stalled` (the job only while it is running under that
-   * run), and writes the records `events` builds for each. Returns
-   * the runs it moved (as they were before: status `running`, their last
-   * heartbeat) with their job's trace id, so the caller can write one
-   * `workflow_recovery` event per run without reading each job (no N+1).
-   * Concurrent calls never move a run twice.
+   * run), and writes the records `events` gives for the runs it moved — so
+   * each run's `workflow_recovery` event commits with its stall, exactly
+   * once. Returns the runs it moved (as they were before: status `running`,
+   * their last heartbeat) with their job's trace id, so building those
+   * events reads no job (no N+1). Concurrent calls never move a run twice;
+   * `events` is not called when nothing moved.
    */
   readonly stallStaleRuns: (options: {
-    readonly olderThanMs: number
+    /** A run is stale when its last heartbeat is before this instant (the service's now minus its threshold). */
+    readonly heartbeatBefore: DateTime.Utc
+    /**
+     * The threshold that bound was made from, for the record only: each
+     * stalled run's and job's reason names it, as R9's does. It chooses no row.
+     */
+    readonly threshold: Duration.Duration
     readonly limit: number
-    readonly events?: (stalled: StalledRun) => ReadonlyArray<EventRecord>
+    readonly events?: Audit<ReadonlyArray<StalledRun>>
   }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
 
   // Pruning (R18)
@@ -309,17 +338,19 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * Deletes jobs in a prunable state (`Lifecycle.prunableStates`: terminal or
    * failed) last updated before `olderThan`, with their runs and nodes; never
    * pinned ones, and never the newest `keepNewest` unpinned prunable jobs. One
-   * transaction. With `dryRun`, counts without deleting.
+   * transaction, with the records `events` gives for its counts. With
+   * `dryRun`, counts without deleting, and writes no records.
    */
   readonly pruneJobs: (options: {
     readonly olderThan: DateTime.Utc
     readonly keepNewest: number
     readonly dryRun?: boolean
+    readonly events?: Audit<PruneReport>
   }) => Effect.Effect<PruneReport, DecodeFailure | StorageError>
 
   // Flight Recorder sink
 
-  /** Appends event records; all or nothing. */
+  /** Appends event records tied to no change (the Flight Recorder's `record`); all or nothing. */
   readonly appendEvents: (events: ReadonlyArray<EventRecord>) => Effect.Effect<void, AlreadyExists | DecodeFailure | StorageError>
   readonly listEvents: (filter?: EventFilter) => Effect.Effect<Page<EventRecord>, ReadError | DecodeFailure>
   /**

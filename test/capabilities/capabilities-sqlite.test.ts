@@ -1,4 +1,4 @@
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { sqliteFile } from "../support/stores.js"
 import { runEscalationSuite } from "./escalation.suite.js"
 import { sqliteWithReferenceRows } from "./referenceRows.js"

@@ -4,7 +4,7 @@
  * check what a command changed (or left untouched).
  */
 import { randomBytes } from "node:crypto"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import { pastClock } from "../../src/cli/demo/pastClock.js"
@@ -17,7 +17,7 @@ import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { Claim } from "../../src/store/JobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as Storage from "../../src/store/Storage.js"
+import * as Storage from "../../src/store/DatabaseUrl.js"
 import { services } from "../jobs/services.js"
 
 const store = (url: string) => Storage.layerFromUrl(url, { migrate: false }) as Layer.Layer<JobStore>
@@ -100,4 +100,4 @@ export const crashedRun = (url: string, overrides: Partial<NewAiJobInput> = {}):
 /** A stalled job: a crashed worker's run, recovered. */
 export const stalledJob = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<AiJob> =>
   crashedRun(url, overrides).then(({ job }) =>
-    withJobs(url, Effect.zipRight(Recovery.recoverStalledRuns({ thresholdSecs: 60 }), Effect.flatMap(Jobs, (jobs) => jobs.get(job.job_id)))))
+    withJobs(url, Effect.zipRight(Recovery.recoverStalledRuns({ threshold: Duration.seconds(60) }), Effect.flatMap(Jobs, (jobs) => jobs.get(job.job_id)))))

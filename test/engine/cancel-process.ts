@@ -10,7 +10,7 @@ import type { JobId } from "../../src/domain/Ids.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
-import * as Storage from "../../src/store/Storage.js"
+import * as DatabaseUrl from "../../src/store/DatabaseUrl.js"
 
 const [url, jobId] = process.argv.slice(2)
 if (url === undefined || jobId === undefined) {
@@ -18,11 +18,11 @@ if (url === undefined || jobId === undefined) {
   process.exit(2)
 }
 
-const app = Jobs.layer.pipe(
+const app = Jobs.layer().pipe(
   Layer.provideMerge(Recovery.layerNoStartupRecovery),
   Layer.provideMerge(FlightRecorder.layer()),
   Layer.provideMerge(Capabilities.layerDefault),
-  Layer.provideMerge(Storage.layerFromUrl(url))
+  Layer.provideMerge(DatabaseUrl.layerFromUrl(url))
 )
 
 const cancel = Effect.flatMap(Jobs.Jobs, (jobs) => jobs.cancel(jobId as JobId, { actor: "human", reason: "stop it" }))

@@ -375,7 +375,7 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         const bad = yield* lifecycle(job.job_id, job.trace_id, { to_state: "started" })
         const error = yield* Effect.flip(store.transaction(Effect.gen(function*() {
           const record = yield* recorder.prepare(bad)
-          return yield* store.transition({ job_id: job.job_id, to: "running", events: [record] })
+          return yield* store.transition({ job_id: job.job_id, to: "running", events: () => [record] })
         })))
         assert.strictEqual(error._tag, "InvalidEvent")
         const after = yield* store.getJob(job.job_id)
@@ -391,7 +391,7 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         const job = yield* store.createJob(newJob())
         const good = yield* recorder.prepare(yield* lifecycle(job.job_id, job.trace_id))
         const injected = yield* Effect.flip(store.transaction(Effect.gen(function*() {
-          const moved = yield* store.transition({ job_id: job.job_id, to: "running", events: [good] })
+          const moved = yield* store.transition({ job_id: job.job_id, to: "running", events: () => [good] })
           assert.strictEqual(moved.state, "running")
           return yield* Effect.fail("injected failure" as const)
         })))
@@ -401,14 +401,14 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         // An invalid event prepared after the update also rolls the update back.
         const bad = yield* lifecycle(job.job_id, job.trace_id, { actor: "robot" })
         const error = yield* Effect.flip(store.transaction(Effect.gen(function*() {
-          yield* store.transition({ job_id: job.job_id, to: "running", events: [good] })
+          yield* store.transition({ job_id: job.job_id, to: "running", events: () => [good] })
           return yield* recorder.record(bad)
         })))
         assert.strictEqual(error._tag, "InvalidEvent")
         assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued")
         assert.strictEqual(yield* countRows, 0)
         // And the same change with a valid event commits both.
-        yield* store.transition({ job_id: job.job_id, to: "running", events: [good] })
+        yield* store.transition({ job_id: job.job_id, to: "running", events: () => [good] })
         assert.strictEqual((yield* store.getJob(job.job_id)).state, "running")
         assert.deepStrictEqual((yield* allEvents({ job_id: job.job_id })).map((event) => (event as { type: EventType }).type), ["system"])
       }))
@@ -422,13 +422,13 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         const created = yield* FlightRecorder.systemEvent({ job_id, trace_id, from_state: null, to_state: "queued" })
         const rejected = yield* Effect.flip(store.transaction(Effect.gen(function*() {
           const record = yield* recorder.prepare({ ...created, from_state: "nowhere" })
-          return yield* store.createJob({ ...newJob(), job_id, trace_id: trace_id as never }, { events: [record] })
+          return yield* store.createJob({ ...newJob(), job_id, trace_id: trace_id as never }, { events: () => [record] })
         })))
         assert.strictEqual(rejected._tag, "InvalidEvent")
         assert.strictEqual((yield* Effect.flip(store.getJob(job_id)))._tag, "NotFound")
         assert.strictEqual(yield* countRows, 0)
         const record = yield* recorder.prepare(created)
-        yield* store.createJob({ ...newJob(), job_id, trace_id: trace_id as never }, { events: [record] })
+        yield* store.createJob({ ...newJob(), job_id, trace_id: trace_id as never }, { events: () => [record] })
         assert.deepStrictEqual(yield* allEvents({ job_id }), [created])
       }))
   })

@@ -9,8 +9,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { EventRecord } from "../../src/domain/EventRecord.js"
-import { InvalidEvent } from "../../src/flight/Errors.js"
-import { makePrepare } from "../../src/flight/prepare.js"
+import { InvalidEvent } from "../../src/internal/flight/Errors.js"
+import { makePrepare } from "../../src/internal/flight/prepare.js"
 
 const prepare = makePrepare()
 

@@ -440,11 +440,11 @@ export const runApiSuite = (backend: Backend) => {
         const latch = yield* Deferred.make<void>()
         const storeContext = yield* Layer.build(backend.makeStore())
         const real = Context.get(storeContext, JobStore)
-        // Recovery's first transaction waits for the latch before it begins, so the
+        // Recovery's first batch waits for the latch before its transaction begins, so the
         // database stays free to answer (a single SQLite connection would queue behind it).
         const slowStore = Layer.succeed(JobStore, {
           ...real,
-          transaction: (effect) => Effect.zipRight(Deferred.await(latch), real.transaction(effect))
+          stallStaleRuns: (options) => Effect.zipRight(Deferred.await(latch), real.stallStaleRuns(options))
         })
         yield* Effect.gen(function*() {
           const api = yield* typedClient()

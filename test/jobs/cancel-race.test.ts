@@ -1,7 +1,7 @@
 /**
  * Issue 11.11: an operator's `Jobs.cancel` racing a worker's claim of the
  * same job. The claim holds its transaction open for a moment after it took
- * the job (its event write is held back), and the cancel, from another store
+ * the job (the building of its events is held back), and the cancel, from another store
  * (another pool or connection), starts right then. Before the fix the cancel
  * read the job as `queued`, lost the compare-and-set to the claim, and failed
  * with `IllegalTransition running→cancelled` — a move the lifecycle allows.
@@ -35,21 +35,27 @@ for (const backend of sharedBackends) {
         const claimerStore = yield* database.store({ maxConnections: JOBS })
         const operator = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
 
-        // The claim's event write: the job is taken (its row locked) but not yet committed.
+        // The claim's events, built inside its transaction: the job is taken (its row locked) but not yet committed.
         // The operator's cancel of that very job starts now; the claim commits a moment later.
         // (The cancel is started by the test's own fiber, not forked from inside the claim's
         // transaction, whose connection a forked fiber would inherit.)
         const claimed = yield* Queue.unbounded<JobId>()
         const held: JobStore["Type"] = {
           ...claimerStore,
-          appendEvents: (events) =>
-            Effect.gen(function*() {
-              const job = events.find((event) => event.body["to_state"] === "running")?.job_id
-              if (job != null) {
-                yield* Queue.offer(claimed, job as JobId)
-                yield* realSleep(pg ? 300 : 150)
-              }
-              return yield* claimerStore.appendEvents(events)
+          claimNext: (options = {}) =>
+            claimerStore.claimNext({
+              ...options,
+              events: (claim) =>
+                Effect.gen(function*() {
+                  const given = options.events?.(claim) ?? []
+                  const events = Effect.isEffect(given) ? yield* given : given
+                  const job = events.find((event) => event.body["to_state"] === "running")?.job_id
+                  if (job != null) {
+                    yield* Queue.offer(claimed, job as JobId)
+                    yield* realSleep(pg ? 300 : 150)
+                  }
+                  return events
+                })
             })
         }
         const worker = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, held))), Jobs)

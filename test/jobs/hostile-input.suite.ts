@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -110,8 +111,8 @@ export const runHostileInputSuite = (backend: Backend) => {
         const { job } = yield* started
         yield* TestClock.adjust("1 minute")
         for (const thresholdSecs of [1e12, Number.MAX_SAFE_INTEGER]) {
-          const report = yield* Recovery.recoverStalledRuns({ thresholdSecs })
-          assert.deepStrictEqual([report.recovered.length, report.thresholdSecs], [0, thresholdSecs])
+          const report = yield* Recovery.recoverStalledRuns({ threshold: Duration.seconds(thresholdSecs) })
+          assert.deepStrictEqual([report.recovered.length, Duration.toSeconds(report.threshold)], [0, thresholdSecs])
         }
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
         assert.strictEqual((yield* Recovery.recoverStalledRuns()).recovered.length, 1, "the default threshold still recovers it")
@@ -158,7 +159,7 @@ export const runHostileInputSuite = (backend: Backend) => {
         const job = yield* jobs.submit(summarize())
         const cancelled = yield* jobs.cancel(job.job_id, { reason: "customer 123-45-6789 asked" })
         assert.strictEqual(cancelled.status_reason, "customer [SSN] asked")
-      }).pipe(Effect.provide(Jobs.layer.pipe(
+      }).pipe(Effect.provide(Jobs.layer().pipe(
         Layer.provideMerge(Recovery.layerNoStartupRecovery),
         Layer.provideMerge(FlightRecorder.layer({
           redactionRules: [{ name: "ssn", pattern: /\b\d{3}-\d{2}-\d{4}\b/g, replacement: "[SSN]" }]

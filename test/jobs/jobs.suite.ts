@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -93,7 +94,7 @@ export const runJobsSuite = (backend: Backend) => {
         yield* jobs.start(job.job_id)
         yield* TestClock.adjust("1 minute")
         for (const thresholdSecs of [0, -1, 1.5, Number.NaN]) {
-          const error = yield* Effect.flip(Recovery.recoverStalledRuns({ thresholdSecs }))
+          const error = yield* Effect.flip(Recovery.recoverStalledRuns({ threshold: Duration.seconds(thresholdSecs) }))
           assert.strictEqual(error._tag, "DecodeFailure")
         }
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")

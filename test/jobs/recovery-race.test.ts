@@ -8,8 +8,8 @@
  *
  * - completions first: the scan starts once completions hold their job rows
  *   (each completion's run write is held back 300 ms on PostgreSQL);
- * - the scan first: completions start once the scan holds its rows (its event
- *   write is held back).
+ * - the scan first: completions start once the scan holds its rows (the
+ *   building of its events, inside its transaction, is held back).
  *
  * Before the fix the first order deadlocked on PostgreSQL every time
  * (completion: job then run; recovery: run then job), and a live worker's
@@ -75,11 +75,19 @@ for (const backend of sharedBackends) {
         }
         const heldRecoverer: JobStore["Type"] = {
           ...recoverer,
-          appendEvents: (events) =>
-            Effect.zipRight(
-              Effect.zipRight(scanHolding === undefined ? Effect.void : Deferred.succeed(scanHolding, undefined), realSleep(pg ? 300 : 100)),
-              recoverer.appendEvents(events)
-            )
+          // The scan's events are built inside its transaction, with its rows locked: hold them there.
+          stallStaleRuns: (options) =>
+            recoverer.stallStaleRuns({
+              ...options,
+              events: (stalled) =>
+                Effect.zipRight(
+                  Effect.zipRight(scanHolding === undefined ? Effect.void : Deferred.succeed(scanHolding, undefined), realSleep(pg ? 300 : 100)),
+                  Effect.suspend(() => {
+                    const records = options.events?.(stalled) ?? []
+                    return Effect.isEffect(records) ? records : Effect.succeed(records)
+                  })
+                )
+            })
         }
         const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, heldCompleter))), Jobs)
         const scanner = yield* Layer.build(services(Layer.succeed(JobStore, heldRecoverer)))

@@ -14,7 +14,7 @@ export const servicesUnder = <E, EC>(
   store: Layer.Layer<JobStore, E>,
   gate: Gate = Recovery.layerNoStartupRecovery
 ) =>
-  Jobs.layer.pipe(
+  Jobs.layer().pipe(
     Layer.provideMerge(gate),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(capabilities),

@@ -4,6 +4,7 @@
  *   node --import tsx store-process.ts <recover|claim> <file> <start at, epoch ms>
  * Prints one JSON line with what this process did.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Capabilities from "../../src/Capabilities.js"
@@ -11,7 +12,7 @@ import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { JobStore } from "../../src/store/JobStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { claimAll } from "../support/drain.js"
 
 const [mode, filename, startAt] = process.argv.slice(2)
@@ -20,7 +21,7 @@ if ((mode !== "recover" && mode !== "claim") || filename === undefined) {
   process.exit(2)
 }
 
-const app = Jobs.layer.pipe(
+const app = Jobs.layer().pipe(
   Layer.provideMerge(Recovery.layerNoStartupRecovery),
   Layer.provideMerge(FlightRecorder.layer()),
   Layer.provideMerge(Capabilities.layerDefault),
@@ -29,7 +30,7 @@ const app = Jobs.layer.pipe(
 
 const recover = Effect.map(
   // Small batches so the two processes interleave.
-  Recovery.recoverStalledRuns({ thresholdSecs: 30, batchSize: 3 }),
+  Recovery.recoverStalledRuns({ threshold: Duration.seconds(30), batchSize: 3 }),
   (report) => ({ recovered: report.recovered.map((run) => run.id) })
 )
 

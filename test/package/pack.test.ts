@@ -118,7 +118,7 @@ const newJob = Schema.decodeUnknownSync(JobRequest)({
   safety_mode: "normal"
 })
 
-const app = Jobs.layer.pipe(
+const app = Jobs.layer().pipe(
   Layer.provideMerge(Recovery.layerStartup()),
   Layer.provideMerge(FlightRecorder.layer()),
   Layer.provideMerge(Capabilities.layerDefault),
@@ -220,7 +220,10 @@ beforeAll(async () => {
     path.join(betterSqlite, "build", "Release", "better_sqlite3.node")
   )
 
-  for (const tool of ["typescript", "@types/node"]) linkFromRepo(tool)
+  // Tools from the checkout, unless the install brought them (@types/node comes with @types/pg).
+  for (const tool of ["typescript", "@types/node"]) {
+    if (!fs.existsSync(path.join(project, "node_modules", tool))) linkFromRepo(tool)
+  }
   fs.writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify(TSCONFIG, null, 2))
   fs.writeFileSync(path.join(project, "main.ts"), PROGRAM)
 }, 300_000)
@@ -272,9 +275,10 @@ describe("the package as published", { timeout: 300_000 }, () => {
     }
   })
 
-  it("R17 effect and the @effect/* libraries are peers (one copy in the user's tree); pg is a dependency", async () => {
+  it("R17 effect and the @effect/* libraries are peers (one copy in the user's tree); pg and its types are dependencies", async () => {
     const shipped = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")) as PackageJson
-    assert.deepStrictEqual(Object.keys(shipped.dependencies), ["pg"])
+    // @types/pg too: PgJobStore's public types name the PgClient, whose declarations import pg's.
+    assert.deepStrictEqual(Object.keys(shipped.dependencies), ["@types/pg", "pg"])
     assert.includeMembers(Object.keys(shipped.peerDependencies), ["effect", "@effect/platform", "@effect/sql", "@effect/sql-pg", "@effect/sql-sqlite-node"])
     for (const [name, range] of Object.entries(shipped.peerDependencies)) {
       assert.isTrue(name === "effect" || name.startsWith("@effect/"), `${name} is an Effect library`)

@@ -17,7 +17,7 @@ import { JobMetrics, MetricNames } from "../../src/domain/JobMetrics.js"
 import { AccessMode, AccessModes, JobState, JobStates, SafetyMode, SafetyModes } from "../../src/domain/JobState.js"
 import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import type { FlightRecorder } from "../../src/FlightRecorder.js"
-import { parseDatabaseUrl } from "../../src/store/Storage.js"
+import { parseDatabaseUrl } from "../../src/store/DatabaseUrl.js"
 import { validEvents } from "../flight/fixtures.js"
 
 /** One decoder under test: how to call it and how to judge its answer. */

@@ -17,8 +17,8 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
-import * as Storage from "../../src/store/Storage.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import * as Storage from "../../src/store/DatabaseUrl.js"
 import { newJob } from "../store/fixtures.js"
 
 const tempFolder = Effect.acquireRelease(

@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -18,7 +19,7 @@ import * as Layer from "effect/Layer"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
 import { ids, newJob } from "../store/fixtures.js"
@@ -78,7 +79,7 @@ describe("reliability: SQLite write lock held by another process", () => {
         claimNext: jobs.claimNext(),
         heartbeat: store.heartbeat(claim!.run.id),
         transition: jobs.cancel(existing.job_id),
-        recovery: Recovery.recoverStalledRuns({ thresholdSecs: 1 }).pipe(Effect.provide(context))
+        recovery: Recovery.recoverStalledRuns({ threshold: Duration.seconds(1) }).pipe(Effect.provide(context))
       }
       const waits: Record<string, number> = {}
       for (const [name, write] of Object.entries(writes)) {

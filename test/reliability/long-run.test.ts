@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -15,8 +16,8 @@ import type * as Scope from "effect/Scope"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as PgStore from "../../src/store/PgStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
 import { freshPgDatabase } from "../support/pg-database.js"
@@ -42,7 +43,7 @@ describe("reliability: long runs", () => {
         const context = yield* Layer.build(services(yield* open))
         const jobs = Context.get(context, Jobs)
         const store = Context.get(context, JobStore)
-        const scan = Recovery.recoverStalledRuns({ thresholdSecs: THRESHOLD_SECS }).pipe(Effect.provide(context))
+        const scan = Recovery.recoverStalledRuns({ threshold: Duration.seconds(THRESHOLD_SECS) }).pipe(Effect.provide(context))
 
         const beating = yield* jobs.submit(summarize())
         const silent = yield* jobs.submit(summarize({ job_kind: "doc_edit" }))

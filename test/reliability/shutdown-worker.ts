@@ -22,7 +22,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { Jobs, type RunContext } from "../../src/Jobs.js"
-import * as Storage from "../../src/store/Storage.js"
+import * as Storage from "../../src/store/DatabaseUrl.js"
 import { services } from "../jobs/services.js"
 import { MARK, type WorkerMessage } from "./protocol.js"
 

@@ -30,7 +30,7 @@ import type { JobState } from "../../src/domain/JobState.js"
 import type { Json } from "../../src/domain/Json.js"
 import { Jobs, type RunContext } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
-import * as Storage from "../../src/store/Storage.js"
+import * as Storage from "../../src/store/DatabaseUrl.js"
 import { services } from "../jobs/services.js"
 import { MARK, type WorkerMessage } from "./protocol.js"
 import { random } from "./random.js"
@@ -197,7 +197,7 @@ const program = Effect.gen(function*() {
   if (mode === "crash") {
     const wait = recoverAt - Date.now()
     if (wait > 0) yield* sleepMs(wait)
-    const report = yield* Recovery.recoverStalledRuns({ thresholdSecs: THRESHOLD_SECS })
+    const report = yield* Recovery.recoverStalledRuns({ threshold: Duration.seconds(THRESHOLD_SECS) })
     emit({ t: "recovered", runs: report.recovered.map((run) => run.id) })
     const go = yield* nextLine
     if (go !== "go") return
@@ -211,7 +211,7 @@ const program = Effect.gen(function*() {
   yield* Effect.forkScoped(Effect.forever(Effect.zipRight(guarded("submit", submitOne), sleepMs(rng.int(20, 120)))))
   yield* Effect.forkScoped(Effect.forever(Effect.zipRight(
     sleepMs(rng.int(150, 400)),
-    guarded("recovery", Effect.tap(Recovery.recoverStalledRuns({ thresholdSecs: THRESHOLD_SECS }), (report) =>
+    guarded("recovery", Effect.tap(Recovery.recoverStalledRuns({ threshold: Duration.seconds(THRESHOLD_SECS) }), (report) =>
       report.recovered.length > 0 ? Effect.sync(() => emit({ t: "scan", runs: report.recovered.map((run) => run.id) })) : Effect.void))
   )))
   yield* sleepMs(durationMs)

@@ -6,12 +6,14 @@
 import { assert } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { AiJob, NewAiJob, type NewAiJobInput } from "../../src/domain/AiJob.js"
 import { EventRecord } from "../../src/domain/EventRecord.js"
+import { instantBefore } from "../../src/domain/Timestamp.js"
 import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../src/domain/Ids.js"
 import type { JobState } from "../../src/domain/JobState.js"
 import type { TransitionTarget } from "../../src/domain/Lifecycle.js"
@@ -26,6 +28,14 @@ export const millis = (dateTime: DateTime.DateTime): number => DateTime.toEpochM
 
 /** The stale-run threshold recovery uses by default (R9): 30 seconds. */
 export const STALE_MS = 30_000
+
+/** The heartbeat bound of a stale-run scan at the Clock's now: `age` (default `STALE_MS`) ago. */
+export const staleBefore = (age: Duration.DurationInput = STALE_MS): Effect.Effect<DateTime.Utc> =>
+  Effect.map(DateTime.now, (now) => instantBefore(now, Duration.decode(age)))
+
+/** The time options of `stallStaleRuns` at the Clock's now, for a threshold of `age` (default `STALE_MS`). */
+export const staleOptions = (age: Duration.DurationInput = STALE_MS) =>
+  Effect.map(staleBefore(age), (heartbeatBefore) => ({ heartbeatBefore, threshold: Duration.decode(age) }))
 
 /** Fresh ids, one per kind. */
 export const ids = {
@@ -151,7 +161,7 @@ export const jobsIn = (state: JobState, count: number) =>
     if (state === "stalled") {
       const started = yield* Effect.forEach(Array.from({ length: count }), () => startedJob())
       yield* TestClock.adjust(STALE_MS + 1_000)
-      const moved = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: count + 10 })
+      const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: count + 10 })
       assert.strictEqual(moved.length, count, "setup: every started run goes stale")
       return yield* Effect.forEach(started, ({ job }) => store.getJob(job.job_id))
     }
@@ -184,3 +194,6 @@ export const recoveryEvent = ({ run, trace_id }: StalledRun): ReadonlyArray<Even
     }
   })
 ]
+
+/** The `events` of `stallStaleRuns`: one `workflow_recovery` record per moved run. */
+export const recoveryEvents = (moved: ReadonlyArray<StalledRun>): ReadonlyArray<EventRecord> => moved.flatMap(recoveryEvent)

@@ -17,9 +17,9 @@ import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import type { JobState } from "../../src/domain/JobState.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as PgStore from "../../src/store/PgStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import { claimAll, stallAll } from "../support/drain.js"
-import { expectTag, failureOf, jobEvent, newJob, recoveryEvent, STALE_MS, startedJob } from "./fixtures.js"
+import { expectTag, failureOf, jobEvent, newJob, recoveryEvents, STALE_MS, staleOptions, startedJob } from "./fixtures.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { countWhere, driverError, shippedPgMigrationIds } from "./pg-support.js"
 
@@ -46,7 +46,7 @@ const claimUntilEmpty = (store: Store) =>
   claimAll(() => store.claimNext({ events: (c) => [jobEvent(c.job, { workflow_run_id: c.run.id })] }))
 
 const stallUntilNoneLeft = (store: Store, limit: number) =>
-  stallAll(() => store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvent }))
+  stallAll(() => Effect.flatMap(staleOptions(), (scan) => store.stallStaleRuns({ ...scan, limit, events: recoveryEvents })))
 
 /** Puts `count` jobs in `running` with a running run each, through `store`, with the clock at 0. */
 const runningJobs = (store: Store, count: number) =>
@@ -136,9 +136,10 @@ describe("R6 R9 PostgreSQL concurrency across separate pools", () => {
         yield* TestClock.adjust(STALE_MS + 1_000)
         // Started at the new now: not stale.
         const fresh = yield* runningJobs(first, 1)
+        const scan = yield* staleOptions()
         const perStore = yield* Effect.all(
           stores.map((store) =>
-            repeat ? stallUntilNoneLeft(store, limit) : store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvent })
+            repeat ? stallUntilNoneLeft(store, limit) : store.stallStaleRuns({ ...scan, limit, events: recoveryEvents })
           ),
           { concurrency: "unbounded" }
         )

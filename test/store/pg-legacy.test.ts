@@ -15,7 +15,7 @@ import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as PgStore from "../../src/store/PgStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import {
   buildLegacyDatabase,
   expectedInstants,
@@ -25,6 +25,7 @@ import {
   staleScan
 } from "../fixtures/legacyPg.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
+import { staleBefore } from "./fixtures.js"
 import { shippedPgMigrationIds } from "./pg-support.js"
 
 const ZONE = "America/New_York"
@@ -268,7 +269,7 @@ layer(LegacyLive, { timeout: "60 seconds" })("R16 PostgreSQL legacy upgrade in p
 
       yield* TestClock.setTime(staleScan.now)
       const store = yield* JobStore
-      const stale = yield* store.findStaleRuns({ olderThanMs: staleScan.olderThanMs })
+      const stale = yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore(staleScan.olderThanMs) })
       assert.deepStrictEqual(stale.map((run): string => run.id), [...staleScan.staleOldestFirst])
     })))
 

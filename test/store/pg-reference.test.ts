@@ -2,7 +2,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as PgStore from "../../src/store/PgStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import { buildReferencePg } from "../fixtures/referenceDatabase.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { ReferenceProbe, referenceUpgradeSuite } from "./reference-upgrade.suite.js"

@@ -18,7 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as PgStore from "../../src/store/PgStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { newJob } from "./fixtures.js"
 

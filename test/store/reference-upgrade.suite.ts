@@ -14,6 +14,7 @@ import { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
 import { JobStates } from "../../src/domain/JobState.js"
 import { MetricNames } from "../../src/domain/JobMetrics.js"
 import { JobStore } from "../../src/store/JobStore.js"
+import { staleOptions } from "./fixtures.js"
 import {
   expectedMillis,
   referenceCounts,
@@ -187,7 +188,7 @@ export const referenceUpgradeSuite = (backend: ReferenceBackend): void => {
         assert.strictEqual<string | undefined>(claim?.job.job_id, jobs.governanceQueued)
         const node = yield* store.startNode({ workflow_run_id: WorkflowRunId.make(runs.router), node_id: "after", node_type: "step" })
         assert.strictEqual(node.sequence, 2, "the sequence continues after the reference's nodes")
-        const stalled = yield* store.stallStaleRuns({ olderThanMs: 30_000, limit: 100 })
+        const stalled = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 100 })
         assert.deepStrictEqual(stalled.map(({ run }) => run.id as string), [runs.router])
         assert.strictEqual((yield* store.getJob(JobId.make(jobs.routerRunning))).state, "stalled")
       }))

@@ -10,7 +10,7 @@
 import * as Effect from "effect/Effect"
 import { createInterface } from "node:readline"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { claimAll } from "../support/drain.js"
 
 const filename = process.argv[2]

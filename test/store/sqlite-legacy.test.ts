@@ -15,7 +15,7 @@ import { JobId, NodeExecutionId, WorkflowRunId } from "../../src/domain/Ids.js"
 import { JobStates } from "../../src/domain/JobState.js"
 import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import {
   legacyCounts,
   legacyHeartbeats,
@@ -23,7 +23,7 @@ import {
   type LegacyTweak,
   writeLegacyDatabase
 } from "../fixtures/legacySqlite.js"
-import { failureOf, expectTag } from "./fixtures.js"
+import { expectTag, failureOf, staleBefore, staleOptions } from "./fixtures.js"
 import {
   rawClient,
   rawNumber,
@@ -249,7 +249,10 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
 
       const store = yield* JobStore
       const staleIds = (olderThanMs: number) =>
-        Effect.map(store.findStaleRuns({ olderThanMs }), (found): Array<string> => found.map((run) => run.id))
+        Effect.map(
+          Effect.flatMap(staleBefore(olderThanMs), (heartbeatBefore) => store.findStaleRuns({ heartbeatBefore })),
+          (found): Array<string> => found.map((run) => run.id)
+        )
 
       // 12:00:40 with a 30 s threshold: the cutoff is 12:00:10. Raw text would wrongly pick the
       // space form (12:00:30) and miss the +02:00 one (12:00:02).
@@ -262,7 +265,7 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
       yield* TestClock.setTime(Date.parse("2024-03-01T12:01:00Z"))
       assert.deepStrictEqual(yield* staleIds(30_000), [runs.offsetForm, runs.zuluForm])
 
-      const moved = yield* store.stallStaleRuns({ olderThanMs: 30_000, limit: 10 })
+      const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10 })
       assert.deepStrictEqual(moved.map(({ run, trace_id }): Array<string> => [run.id, trace_id]), [
         [runs.offsetForm, legacyIds.traces.terminal],
         [runs.zuluForm, legacyIds.traces.docEdit]

@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as SqliteStore from "../../src/store/SqliteStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { migrationsDirectory } from "../../src/store/sqlite/migrations.js"
 
 /** The nine metrics at zero, as stored JSON decodes. */

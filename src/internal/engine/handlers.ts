@@ -7,7 +7,7 @@ import type * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import { isJobKind, type JobKind } from "../../domain/JobKind.js"
 import type { Json } from "../../domain/Json.js"
-import type { RunContext } from "../../Jobs.js"
+import type { RunContext } from "../jobs/runJob.js"
 
 /** The run context of a job of kind `K`. */
 export interface KindContext<K extends JobKind> extends RunContext {

@@ -28,3 +28,22 @@ export const rowDecoder = <A, I>(schema: Schema.Schema<A, I>, table: string, idC
 /** Decodes every row, failing on the first corrupt one. */
 export const decodeRows = <A>(decode: (row: unknown) => Effect.Effect<A, CorruptRow>) =>
 (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, CorruptRow> => Effect.forEach(rows, decode)
+
+/**
+ * A store's decode table: one strict decoder per table, from its dialect's
+ * row schemas (the tables, and the column that names a row, are the same on
+ * both stores; how a column is stored — JSON text or jsonb — is not).
+ */
+export const rowDecoders = <J, JI, R, RI, S, SI, N, NI, E, EI>(rows: {
+  readonly job: Schema.Schema<J, JI>
+  readonly run: Schema.Schema<R, RI>
+  readonly stalledRun: Schema.Schema<S, SI>
+  readonly node: Schema.Schema<N, NI>
+  readonly event: Schema.Schema<E, EI>
+}) => ({
+  job: rowDecoder(rows.job, "ai_jobs"),
+  run: rowDecoder(rows.run, "workflow_runs"),
+  stalledRun: rowDecoder(rows.stalledRun, "workflow_runs"),
+  node: rowDecoder(rows.node, "workflow_node_executions"),
+  event: rowDecoder(rows.event, "flight_recorder_events", "event_id")
+})

@@ -22,11 +22,3 @@ const clampMillis = (ms: number): number => Math.min(HIGHEST_MS, Math.max(LOWEST
 /** A filter bound clamped to the stored range's edges. */
 export const clampBound = (instant: DateTime.Utc): DateTime.Utc =>
   DateTime.unsafeMake(clampMillis(DateTime.toEpochMillis(instant)))
-
-/**
- * The heartbeat instant before which a running run is stale: `now - olderThanMs`,
- * computed on plain numbers (a threshold of `Number.MAX_SAFE_INTEGER` seconds
- * would take a `Date` out of its range) and clamped.
- */
-export const staleCutoff = (now: DateTime.Utc, olderThanMs: number): DateTime.Utc =>
-  DateTime.unsafeMake(clampMillis(DateTime.toEpochMillis(now) - olderThanMs))

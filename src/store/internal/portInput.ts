@@ -10,6 +10,7 @@
  * true for callers that got past the types (plain JavaScript, an HTTP layer,
  * a cast). Nothing is rewritten except ids to lower case.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -44,17 +45,16 @@ const wholeNumber = (min: number, what: string) =>
 const PageLimit = wholeNumber(1, "a page size")
 const RowCount = wholeNumber(0, "a row count")
 const BatchSize = wholeNumber(1, "a batch size")
-/** A heartbeat age in milliseconds: any finite amount, the cutoff is clamped to the stored range. */
-const AgeMillis = Schema.Number.pipe(Schema.filter((n) => Number.isFinite(n) && n >= 0, {
-  message: () => "Expected an age in milliseconds: a finite number of at least 0"
-}))
 /** A time bound of a filter: any instant; bounds outside 1970–9999 are clamped by the stores. */
 const Bound = Schema.DateTimeUtcFromSelf.annotations({ message: () => "Expected a DateTime.Utc" })
+/** The stall threshold a reason records: a finite duration. */
+const Threshold = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isFinite(d), {
+  message: () => "Expected a finite Duration"
+}))
 
 /** An event record as a caller holds it: ids canonicalised, timestamp in the stored range, body JSON. */
 const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf })
-const Events = { events: optional(Schema.Array(EventRecordInput)) }
-/** A function argument (an events builder), passed through unchanged. */
+/** A function argument (a change's `events`), passed through unchanged; its records are decoded when it runs (audit.ts). */
 const Builder = Schema.declare((input: unknown): input is never => typeof input === "function", {
   message: () => "Expected a function"
 })
@@ -72,7 +72,7 @@ const decode = {
   runId: decodeWith(WorkflowRunId, "WorkflowRunId"),
   nodeId: decodeWith(NodeExecutionId, "NodeExecutionId"),
   newJob: decodeWith(NewAiJob, "NewAiJob"),
-  withEvents: decodeWith(Schema.Struct(Events), "WithEvents"),
+  audited: decodeWith(Schema.Struct({ events: optional(Builder) }), "events"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
   jobFilter: decodeWith(Schema.Struct({
     states: optional(Schema.Array(JobState)),
@@ -94,19 +94,19 @@ const decode = {
     workflow_run_id: optional(Schema.NullOr(WorkflowRunId)),
     attempt: optional(Attempt),
     run_after: optional(TimestampFromSelf),
-    ...Events
+    events: optional(Builder)
   }), "TransitionRequest"),
   patch: decodeWith(Schema.Struct({
     metrics: optional(JobMetrics),
     job_outputs: optional(Schema.NullOr(Json)),
     status_reason: optional(Text),
     error_message: ErrorMessage,
-    ...Events
+    events: optional(Builder)
   }), "JobPatch"),
-  release: decodeWith(Schema.Struct({ reason: Text, ...Events }), "releaseRun"),
+  release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
-  runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, ...Events }), "finishRun"),
+  runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
   nodeStart: decodeWith(Schema.Struct({
     workflow_run_id: WorkflowRunId,
     node_id: NonEmptyText,
@@ -119,13 +119,13 @@ const decode = {
     error_message: ErrorMessage
   }), "finishNode"),
   claim: decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder) }), "claimNext"),
-  findStale: decodeWith(Schema.Struct({ olderThanMs: AgeMillis, limit: optional(RowCount) }), "findStaleRuns"),
+  findStale: decodeWith(Schema.Struct({ heartbeatBefore: Bound, limit: optional(RowCount) }), "findStaleRuns"),
   stallStale: decodeWith(
-    Schema.Struct({ olderThanMs: AgeMillis, limit: RowCount, events: optional(Builder) }),
+    Schema.Struct({ heartbeatBefore: Bound, threshold: Threshold, limit: RowCount, events: optional(Builder) }),
     "stallStaleRuns"
   ),
   prune: decodeWith(
-    Schema.Struct({ olderThan: Bound, keepNewest: RowCount, dryRun: optional(Schema.Boolean) }),
+    Schema.Struct({ olderThan: Bound, keepNewest: RowCount, dryRun: optional(Schema.Boolean), events: optional(Builder) }),
     "pruneJobs"
   ),
   events: decodeWith(Schema.Array(EventRecordInput), "EventRecord"),
@@ -144,6 +144,9 @@ const decode = {
   purge: decodeWith(Schema.Struct({ before: Bound, batchSize: BatchSize }), "purgeEventsBatch")
 }
 
+/** Event records as the port decodes them: for `appendEvents`, and for what a change's `events` gives (audit.ts). */
+export const decodeEventRecords = decode.events
+
 /**
  * The store with every argument decoded at the port (see the module comment).
  * Decoded values have the port's own types; the few `as` restore what a
@@ -155,7 +158,7 @@ export const decodingInputs = (store: Service): Service => ({
   schemaVersion: store.schemaVersion,
   transaction: store.transaction,
   createJob: (job, options = {}) =>
-    Effect.flatMap(Effect.all([decode.newJob(job), decode.withEvents(options)]), ([j, o]) => store.createJob(j, o)),
+    Effect.flatMap(Effect.all([decode.newJob(job), decode.audited(options)]), ([j, o]) => store.createJob(j, o as typeof options)),
   getJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.getJob),
   lockJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.lockJob),
   listJobs: (filter = {}) => Effect.flatMap(decode.jobFilter(filter), store.listJobs),
@@ -164,24 +167,24 @@ export const decodingInputs = (store: Service): Service => ({
   // `stalled` decodes (it is a JobState), and the store answers IllegalTransition: no edge leads there (R6a).
   transition: (request) => Effect.flatMap(decode.transition(request), (r) => store.transition(r as typeof request)),
   updateJob: (jobId, patch) =>
-    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.patch(patch)]), ([id, p]) => store.updateJob(id, p)),
+    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.patch(patch)]), ([id, p]) => store.updateJob(id, p as typeof patch)),
   setPinned: (jobId, pinned, options = {}) =>
     Effect.flatMap(
-      Effect.all([decode.jobId(jobId), decode.pinned(pinned), decode.withEvents(options)]),
-      ([id, p, o]) => store.setPinned(id, p, o)
+      Effect.all([decode.jobId(jobId), decode.pinned(pinned), decode.audited(options)]),
+      ([id, p, o]) => store.setPinned(id, p, o as typeof options)
     ),
   createRun: (jobId, options = {}) =>
-    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.withEvents(options)]), ([id, o]) => store.createRun(id, o)),
+    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.audited(options)]), ([id, o]) => store.createRun(id, o as typeof options)),
   getRun: (runId) => Effect.flatMap(decode.runId(runId), store.getRun),
   listRuns: (jobId) => Effect.flatMap(decode.jobId(jobId), store.listRuns),
   finishRun: (runId, status, options = {}) =>
     Effect.flatMap(
       Effect.all([decode.runId(runId), decode.runEnd({ ...options, status })]),
-      ([id, { status: end, ...rest }]) => store.finishRun(id, end as typeof status, rest)
+      ([id, { status: end, ...rest }]) => store.finishRun(id, end as typeof status, rest as typeof options)
     ),
   heartbeat: (runId) => Effect.flatMap(decode.runId(runId), store.heartbeat),
   releaseRun: (runId, options) =>
-    Effect.flatMap(Effect.all([decode.runId(runId), decode.release(options)]), ([id, o]) => store.releaseRun(id, o)),
+    Effect.flatMap(Effect.all([decode.runId(runId), decode.release(options)]), ([id, o]) => store.releaseRun(id, o as typeof options)),
   startNode: (input) => Effect.flatMap(decode.nodeStart(input), store.startNode),
   finishNode: (nodeId, outcome) =>
     Effect.flatMap(
@@ -194,7 +197,7 @@ export const decodingInputs = (store: Service): Service => ({
   findStaleRuns: (options) => Effect.flatMap(decode.findStale(options), store.findStaleRuns),
   stallStaleRuns: (options) =>
     Effect.flatMap(decode.stallStale(options), (o) => store.stallStaleRuns(o as typeof options)),
-  pruneJobs: (options) => Effect.flatMap(decode.prune(options), store.pruneJobs),
+  pruneJobs: (options) => Effect.flatMap(decode.prune(options), (o) => store.pruneJobs(o as typeof options)),
   appendEvents: (events) => Effect.flatMap(decode.events(events), store.appendEvents),
   listEvents: (filter = {}) => Effect.flatMap(decode.eventFilter(filter), store.listEvents),
   purgeEventsBatch: (options) => Effect.flatMap(decode.purge(options), store.purgeEventsBatch)

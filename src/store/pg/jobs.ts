@@ -1,5 +1,4 @@
 /** Jobs on PostgreSQL: create, read, list, patch, and the guarded lifecycle UPDATE (R6). */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
@@ -10,21 +9,22 @@ import { IllegalTransition } from "../../domain/Errors.js"
 import { type JobId } from "../../domain/Ids.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
-import { clampBound } from "../internal/instants.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } from "../JobStore.js"
+import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
-import { type InsertEvents, insertEventsFor } from "./events.js"
+import type { PgContext } from "./context.js"
+import { auditRecords } from "../internal/audit.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
-import { columns, decode, encodeJson, instantParam, toAiJob } from "./rows.js"
-import { inTransaction, storageErrors } from "./storageErrors.js"
+import { columns, decode, encodeJson, instantParam, toAiJob, instantBound } from "./rows.js"
+import { storageErrors } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 
 type Service = Context.Tag.Service<JobStore>
 
 /** The job half of the store. */
-export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
+export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) => {
   const jobColumns = sql.literal(columns.job)
 
   /** The job's current row, decoded, or `NotFound`. */
@@ -36,7 +36,7 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     })
 
   const createJob: Service["createJob"] = Effect.fn("JobStore.createJob")(
-    function*(input: NewAiJob, options?: WithEvents) {
+    function*(input: NewAiJob, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       const job = newJob(input, now)
       const at = instantParam(now)
@@ -55,12 +55,12 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         ON CONFLICT (id) DO NOTHING
         RETURNING id`
       if (inserted.length === 0) return yield* new AlreadyExists({ entity: "job", id: job.job_id })
-      yield* insertEvents(options?.events ?? [])
+      yield* Effect.flatMap(auditRecords(options?.events, job), insertEvents)
       return job
     },
     // One INSERT is atomic by itself: BEGIN/COMMIT only when events come with it
     // (a commit costs a disk flush, so this is most of a lone create's time).
-    (effect, _input, options) => (options?.events?.length ?? 0) > 0 ? inTransaction(sql)(effect) : effect,
+    (effect, _input, options) => options?.events !== undefined ? transaction(effect) : effect,
     storageErrors("JobStore.createJob")
   )
 
@@ -88,10 +88,10 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
       if (filter.created_after !== undefined) {
-        where.push(sql`created_at > ${instantParam(clampBound(filter.created_after))}::timestamptz`)
+        where.push(sql`created_at > ${instantBound(filter.created_after)}::timestamptz`)
       }
       if (filter.created_before !== undefined) {
-        where.push(sql`created_at < ${instantParam(clampBound(filter.created_before))}::timestamptz`)
+        where.push(sql`created_at < ${instantBound(filter.created_before)}::timestamptz`)
       }
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
@@ -150,15 +150,16 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         return yield* new IllegalTransition({ job_id: request.job_id, from: found.state, to: request.to })
       }
       const job = toAiJob(yield* decode.job(row))
-      yield* insertEventsFor(insertEvents, "JobStore.transition")(request.events)
+      yield* insertEvents(yield* auditRecords(request.events, job))
       return job
     },
-    inTransaction(sql),
+    transaction,
+    alreadyExistsAsStorageError("JobStore.transition"),
     storageErrors("JobStore.transition")
   )
 
   /** An UPDATE of one job (plus updated_at), writing `events` with it. */
-  const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: WithEvents["events"], operation: string) =>
+  const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: Audit<AiJob> | undefined) =>
     Effect.gen(function*() {
       const now = yield* DateTime.now
       const [row] = yield* sql`
@@ -166,9 +167,9 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         WHERE id = ${jobId} RETURNING ${jobColumns}`
       if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
       const job = toAiJob(yield* decode.job(row))
-      yield* insertEventsFor(insertEvents, operation)(events)
+      yield* insertEvents(yield* auditRecords(events, job))
       return job
-    }).pipe(inTransaction(sql))
+    }).pipe(transaction)
 
   const updateJob: Service["updateJob"] = Effect.fn("JobStore.updateJob")(
     function*(jobId: JobId, patch: JobPatch) {
@@ -179,13 +180,14 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       }
       if (patch.status_reason !== undefined) set.push(sql`status_reason = ${patch.status_reason}`)
       if (patch.error_message !== undefined) set.push(sql`error_message = ${patch.error_message}`)
-      return yield* patchJob(jobId, set, patch.events, "JobStore.updateJob")
+      return yield* patchJob(jobId, set, patch.events)
     },
+    alreadyExistsAsStorageError("JobStore.updateJob"),
     storageErrors("JobStore.updateJob")
   )
 
   const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
-    function*(jobId: JobId, pinned: boolean, options?: WithEvents) {
+    function*(jobId: JobId, pinned: boolean, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
       const [row] = yield* sql`
@@ -193,10 +195,11 @@ export const makeJobs = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         WHERE id = ${jobId} AND is_pinned <> ${pinned} RETURNING ${jobColumns}`
       if (row === undefined) return yield* readJob(jobId)
       const job = toAiJob(yield* decode.job(row))
-      yield* insertEventsFor(insertEvents, "JobStore.setPinned")(options?.events)
+      yield* insertEvents(yield* auditRecords(options?.events, job))
       return job
     },
-    inTransaction(sql),
+    transaction,
+    alreadyExistsAsStorageError("JobStore.setPinned"),
     storageErrors("JobStore.setPinned")
   )
 

@@ -20,7 +20,8 @@ import { JobMetrics } from "../../domain/JobMetrics.js"
 import { Json } from "../../domain/Json.js"
 import { TimestampFromSelf } from "../../domain/Timestamp.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
-import { rowDecoder } from "../internal/decodeRow.js"
+import { rowDecoders } from "../internal/decodeRow.js"
+import { clampBound } from "../internal/instants.js"
 
 /** A `timestamptz` as `pg` returns it, decoded to a UTC instant in the domain's range. */
 export const Instant = Schema.compose(Schema.DateTimeUtcFromDate, TimestampFromSelf)
@@ -75,13 +76,7 @@ export const qualified = (list: string, alias: string): string =>
   list.split(", ").map((column) => `${alias}.${column}`).join(", ")
 
 /** Decoders failing with `CorruptRow` naming the table, the row id and the column. */
-export const decode = {
-  job: rowDecoder(JobRow, "ai_jobs"),
-  run: rowDecoder(RunRow, "workflow_runs"),
-  stalledRun: rowDecoder(StalledRunRow, "workflow_runs"),
-  node: rowDecoder(NodeRow, "workflow_node_executions"),
-  event: rowDecoder(EventRow, "flight_recorder_events", "event_id")
-}
+export const decode = rowDecoders({ job: JobRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
 
 /** The domain job of a decoded row (the row names `job_id` `id` and `state` `status`). */
 export const toAiJob = ({ id, status, ...rest }: JobRow): AiJob => ({ ...rest, job_id: id, state: status })
@@ -116,3 +111,9 @@ const decodeCount = Schema.decodeUnknown(Schema.Struct({ count: Schema.NumberFro
 /** The `count` column of a one-row result. `pg` returns int8 as text; anything else is a defect. */
 export const countOf = (rows: ReadonlyArray<unknown>): Effect.Effect<number> =>
   decodeCount(rows[0]).pipe(Effect.map((row) => row.count), Effect.orDie)
+
+/**
+ * A filter bound or cutoff, clamped to the stored range (see
+ * internal/instants.ts): PostgreSQL refuses years beyond 9999 in `timestamptz` input.
+ */
+export const instantBound = (instant: DateTime.Utc): string => instantParam(clampBound(instant))

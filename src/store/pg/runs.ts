@@ -1,5 +1,4 @@
 /** Workflow runs and their node executions on PostgreSQL (R8, HSK-WF-001). */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
@@ -15,11 +14,14 @@ import { JobState } from "../../domain/JobState.js"
 import { type NodeEndStatus, NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
-import type { JobStore, WithEvents } from "../JobStore.js"
+import type { Audited, JobStore } from "../JobStore.js"
+import type { AiJob } from "../../domain/AiJob.js"
 import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
-import { type InsertEvents, insertEventsFor } from "./events.js"
+import type { PgContext } from "./context.js"
+import { auditRecords } from "../internal/audit.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, encodeJson, instantParam, qualified, toAiJob } from "./rows.js"
-import { inTransaction, storageErrors } from "./storageErrors.js"
+import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -34,7 +36,7 @@ const checkNodeId = Schema.encode(NodeExecution.fields.node_id)
 const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
 
 /** The run and node half of the store. */
-export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
+export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) => {
   const runColumns = sql.literal(columns.run)
   const nodeColumns = sql.literal(columns.node)
 
@@ -92,7 +94,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     })
 
   const createRun: Service["createRun"] = Effect.fn("JobStore.createRun")(
-    function*(jobId: JobId, options?: WithEvents) {
+    function*(jobId: JobId, options?: Audited<WorkflowRun>) {
       const now = yield* DateTime.now
       const at = instantParam(now)
       const run = newRun(jobId, now)
@@ -102,10 +104,11 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         FROM ai_jobs WHERE id = ${jobId}
         RETURNING id`
       if (inserted.length === 0) return yield* new NotFound({ entity: "job", id: jobId })
-      yield* insertEventsFor(insertEvents, "JobStore.createRun")(options?.events)
+      yield* insertEvents(yield* auditRecords(options?.events, run))
       return run
     },
-    inTransaction(sql),
+    transaction,
+    alreadyExistsAsStorageError("JobStore.createRun"),
     storageErrors("JobStore.createRun")
   )
 
@@ -126,17 +129,18 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
     function*(
       runId: WorkflowRunId,
       status: Exclude<TransitionTarget, "queued" | "running">,
-      options?: WithEvents & { readonly error_message?: string | null }
+      options?: Audited<WorkflowRun> & { readonly error_message?: string | null }
     ) {
       if (!isRunEnd(status)) return yield* Effect.flatMap(readRun(runId), (run) => refuseRunEnd(run, status))
       const now = yield* DateTime.now
       const set = [sql`status = ${status}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
       if (options?.error_message !== undefined) set.push(sql`error_message = ${options.error_message}`)
       const run = yield* updateRunningRun(runId, set)
-      yield* insertEventsFor(insertEvents, "JobStore.finishRun")(options?.events)
+      yield* insertEvents(yield* auditRecords(options?.events, run))
       return run
     },
-    inTransaction(sql),
+    transaction,
+    alreadyExistsAsStorageError("JobStore.finishRun"),
     storageErrors("JobStore.finishRun")
   )
 
@@ -154,7 +158,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
   )
 
   const releaseRun: Service["releaseRun"] = Effect.fn("JobStore.releaseRun")(
-    function*(runId: WorkflowRunId, options: WithEvents & { readonly reason: string }) {
+    function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
       const at = instantParam(yield* DateTime.now)
       // The job first (the lock order), guarded on this run being its active run.
       const [row] = yield* sql`
@@ -169,10 +173,11 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
         sql`error_message = ${options.reason}`,
         sql`updated_at = ${at}::timestamptz`
       ])
-      yield* insertEventsFor(insertEvents, "JobStore.releaseRun")(options.events)
+      yield* insertEvents(yield* auditRecords(options.events, job))
       return job
     },
-    inTransaction(sql),
+    transaction,
+    alreadyExistsAsStorageError("JobStore.releaseRun"),
     storageErrors("JobStore.releaseRun")
   )
 
@@ -211,7 +216,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (row === undefined) return yield* Effect.dieMessage("JobStore.startNode: the INSERT returned no row")
       return { ...node, sequence: row.sequence } satisfies NodeExecution
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.startNode")
   )
 
@@ -236,7 +241,7 @@ export const makeRuns = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) =
       if (row === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })
       return yield* decode.node(row)
     },
-    inTransaction(sql),
+    transaction,
     storageErrors("JobStore.finishNode")
   )
 

@@ -8,19 +8,20 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { uuidv7 } from "../../domain/uuidv7.js"
-import type { EventRecord } from "../../domain/EventRecord.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
-import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallReason.js"
+import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../domain/stallReason.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { Claim, JobStore, StalledRun } from "../JobStore.js"
-import { type InsertEvents, insertEventsFor } from "./events.js"
-import { columns, decode, instantParam, qualified, toAiJob } from "./rows.js"
-import { inTransaction, storageErrors } from "./storageErrors.js"
-import { clampBound, staleCutoff } from "../internal/instants.js"
+import type { Audit, Claim, JobStore, PruneReport, StalledRun } from "../JobStore.js"
+import type { PgContext } from "./context.js"
+import { auditRecords } from "../internal/audit.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
+import { columns, decode, instantParam, qualified, toAiJob, instantBound } from "./rows.js"
+import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -30,17 +31,17 @@ type Service = Context.Tag.Service<JobStore>
  * subquery giving the job's run's heartbeat: `workflow_run_id` there is the
  * job's, workflow_runs has no such column) in the one stored text form.
  */
-const stalledError = (sql: SqlClient.SqlClient, olderThanMs: number, heartbeat: Statement.Fragment) => {
-  const why = stallMessageAround(olderThanMs / 1000)
+const stalledError = (sql: SqlClient.SqlClient, threshold: Duration.Duration, heartbeat: Statement.Fragment) => {
+  const why = stallMessageAround(thresholdSecs(threshold))
   return sql`error_message = ${why.before} || to_char(${heartbeat} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ${why.after}`
 }
 
 /** Claiming, recovery and pruning. */
-export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents) => {
+export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext) => {
   const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
     function*(options: {
       readonly kinds?: ReadonlyArray<JobKind>
-      readonly events?: (claim: Claim) => ReadonlyArray<EventRecord>
+      readonly events?: Audit<Claim>
     } = {}) {
       const now = yield* DateTime.now
       const at = instantParam(now)
@@ -72,16 +73,17 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       const job = toAiJob(yield* decode.job(row))
       const run = newRun(job.job_id, now, runId)
       const claim: Claim = { job, run }
-      yield* insertEventsFor(insertEvents, "JobStore.claimNext")(options.events?.(claim))
+      yield* insertEvents(yield* auditRecords(options.events, claim))
       return claim
     },
-    inTransaction(sql),
+    transaction,
+    alreadyExistsAsStorageError("JobStore.claimNext"),
     storageErrors("JobStore.claimNext")
   )
 
   const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
-    function*(options: { readonly olderThanMs: number; readonly limit?: number }) {
-      const cutoff = instantParam(staleCutoff(yield* DateTime.now, options.olderThanMs))
+    function*(options: { readonly heartbeatBefore: DateTime.Utc; readonly limit?: number }) {
+      const cutoff = instantBound(options.heartbeatBefore)
       const rows = yield* sql`
         SELECT ${sql.literal(columns.run)} FROM workflow_runs
         WHERE status = 'running' AND last_heartbeat < ${cutoff}::timestamptz
@@ -94,13 +96,13 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
 
   const stallStaleRuns: Service["stallStaleRuns"] = Effect.fn("JobStore.stallStaleRuns")(
     function*(options: {
-      readonly olderThanMs: number
+      readonly heartbeatBefore: DateTime.Utc
+      readonly threshold: Duration.Duration
       readonly limit: number
-      readonly events?: (stalled: StalledRun) => ReadonlyArray<EventRecord>
+      readonly events?: Audit<ReadonlyArray<StalledRun>>
     }) {
-      const now = yield* DateTime.now
-      const at = instantParam(now)
-      const cutoff = instantParam(staleCutoff(now, options.olderThanMs))
+      const at = instantParam(yield* DateTime.now)
+      const cutoff = instantBound(options.heartbeatBefore)
       const stale = sql`r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz`
       // The lock order (JobStore.ts): the jobs of stale runs first. A job
       // another transaction holds — a completion, a cancel, another
@@ -130,28 +132,31 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       // The job's error message names its run's stale heartbeat, as the reference's does (issue 12.5).
       yield* sql`
         WITH stalled_runs AS (
-          UPDATE workflow_runs r SET status = 'stalled', ${stalledError(sql, options.olderThanMs, sql`r.last_heartbeat`)},
+          UPDATE workflow_runs r SET status = 'stalled', ${stalledError(sql, options.threshold, sql`r.last_heartbeat`)},
             updated_at = ${at}::timestamptz
           WHERE ${sql.in("r.id", runIds)}
         )
         UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
-          ${stalledError(sql, options.olderThanMs, sql`(SELECT r.last_heartbeat FROM workflow_runs r WHERE r.id = j.workflow_run_id)`)},
+          ${stalledError(sql, options.threshold, sql`(SELECT r.last_heartbeat FROM workflow_runs r WHERE r.id = j.workflow_run_id)`)},
           updated_at = ${at}::timestamptz
         WHERE ${sql.in("j.workflow_run_id", runIds)} AND j.status = 'running'`
-      const build = options.events
-      if (build !== undefined) {
-        yield* insertEventsFor(insertEvents, "JobStore.stallStaleRuns")(stalled.flatMap((moved) => build(moved)))
-      }
+      yield* insertEvents(yield* auditRecords(options.events, stalled))
       return stalled
     },
-    inTransaction(sql),
+    transaction,
+    alreadyExistsAsStorageError("JobStore.stallStaleRuns"),
     storageErrors("JobStore.stallStaleRuns")
   )
 
   const pruneJobs: Service["pruneJobs"] = Effect.fn("JobStore.pruneJobs")(
-    function*(options: { readonly olderThan: DateTime.Utc; readonly keepNewest: number; readonly dryRun?: boolean }) {
+    function*(options: {
+      readonly olderThan: DateTime.Utc
+      readonly keepNewest: number
+      readonly dryRun?: boolean
+      readonly events?: Audit<PruneReport>
+    }) {
       const prunable = sql.in("status", [...Lifecycle.prunableStates])
-      const cutoff = sql`${instantParam(clampBound(options.olderThan))}::timestamptz`
+      const cutoff = sql`${instantBound(options.olderThan)}::timestamptz`
       // `scanned`: prunable and old. `kept`: the window, the newest keepNewest
       // unpinned prunable jobs whatever their age. What is neither pinned nor
       // kept goes; the DELETE re-checks its row, so a job pinned, retried or
@@ -181,8 +186,13 @@ export const makeWorkers = (sql: SqlClient.SqlClient, insertEvents: InsertEvents
       const scanned = Number(row?.["scanned"] ?? 0)
       const spared_pinned = Number(row?.["spared_pinned"] ?? 0)
       const pruned = Number(row?.["pruned"] ?? 0)
-      return { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+      const report = { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+      if (options.dryRun !== true) yield* insertEvents(yield* auditRecords(options.events, report))
+      return report
     },
+    // One statement is atomic by itself: BEGIN/COMMIT only when records are written with it.
+    (effect, options) => options.events !== undefined && options.dryRun !== true ? transaction(effect) : effect,
+    alreadyExistsAsStorageError("JobStore.pruneJobs"),
     storageErrors("JobStore.pruneJobs")
   )
 

@@ -13,16 +13,18 @@ import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode } from "./rows.js"
-import { insertEvents, instantText, type SqliteContext, storageErrors } from "./support.js"
+import { storageErrors } from "./errors.js"
+import type { SqliteContext } from "./context.js"
+import { instantBound } from "./rows.js"
 
 type Service = JobStore["Type"]
 
 /** The event methods of the SQLite store. */
-export const makeEventMethods = ({ sql, write }: SqliteContext) => {
+export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
   const appendEvents: Service["appendEvents"] = Effect.fn("JobStore.appendEvents")(
     function*(events) {
       if (events.length === 0) return
-      yield* write(insertEvents(sql, events))
+      yield* transaction(insertEvents(events))
     },
     storageErrors("JobStore.appendEvents")
   )
@@ -38,8 +40,8 @@ export const makeEventMethods = ({ sql, write }: SqliteContext) => {
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.types !== undefined) where.push(sql.in("type", filter.types))
       // A time range is [since, until): consecutive ranges never share an event.
-      if (filter.since !== undefined) where.push(sql`timestamp >= ${instantText(filter.since)}`)
-      if (filter.until !== undefined) where.push(sql`timestamp < ${instantText(filter.until)}`)
+      if (filter.since !== undefined) where.push(sql`timestamp >= ${instantBound(filter.since)}`)
+      if (filter.until !== undefined) where.push(sql`timestamp < ${instantBound(filter.until)}`)
       if (filter.cursor !== undefined) {
         const { at, id } = yield* decodeCursor(filter.cursor)
         where.push(descending ? sql`(timestamp, event_id) < (${at}, ${id})` : sql`(timestamp, event_id) > (${at}, ${id})`)
@@ -59,8 +61,8 @@ export const makeEventMethods = ({ sql, write }: SqliteContext) => {
     function*(options) {
       const batchSize = Number.isFinite(options.batchSize) ? Math.floor(options.batchSize) : 0
       if (batchSize <= 0) return 0
-      const cutoff = instantText(options.before)
-      return yield* write(Effect.gen(function*() {
+      const cutoff = instantBound(options.before)
+      return yield* transaction(Effect.gen(function*() {
         const [grant] = yield* sql<{ readonly grant_id: number }>`
           INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}) RETURNING grant_id`
         // UPDATE/DELETE ... LIMIT needs a compile-time option: pick the batch by key instead.

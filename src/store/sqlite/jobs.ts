@@ -1,6 +1,6 @@
 /**
- * Jobs on SQLite: create, read, list, guarded transitions, patches, pinning
- * and pruning (R5, R6, R18).
+ * Jobs on SQLite: create, read, list, guarded transitions, patches and
+ * pinning (R5, R6).
  */
 import type { Fragment } from "@effect/sql/Statement"
 import * as DateTime from "effect/DateTime"
@@ -8,32 +8,26 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { NewAiJob } from "../../domain/AiJob.js"
 import { IllegalTransition } from "../../domain/Errors.js"
-import type { JobState } from "../../domain/JobState.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { JobFilter, JobPatch, JobStore, TransitionRequest, WithEvents } from "../JobStore.js"
+import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import { auditRecords } from "../internal/audit.js"
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode, encode } from "./rows.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { newJob } from "../internal/newRows.js"
-import {
-  alreadyExistsAsStorageError,
-  insertEvents,
-  instantText,
-  type SqliteContext,
-  sqliteCode,
-  storageErrors
-} from "./support.js"
+import { sqliteCode, storageErrors } from "./errors.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
+import type { SqliteContext } from "./context.js"
+import { instantBound } from "./rows.js"
 
 type Service = JobStore["Type"]
 
-/** The states whose old jobs pruning may delete: terminal, and failed. */
-const prunableStates: ReadonlyArray<JobState> = [...Lifecycle.prunableStates]
-
 /** The job methods of the SQLite store. */
-export const makeJobMethods = ({ sql, write }: SqliteContext) => {
+export const makeJobMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
   /** A job by id, if it exists (inside or outside a transaction). */
   const findJob = (jobId: string) =>
     Effect.flatMap(
@@ -49,17 +43,17 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
     )
 
   const createJob: Service["createJob"] = Effect.fn("JobStore.createJob")(
-    function*(input: NewAiJob, options?: WithEvents) {
+    function*(input: NewAiJob, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       const job = newJob(input, now)
       const row = yield* encode.job(job)
-      yield* write(Effect.gen(function*() {
+      yield* transaction(Effect.gen(function*() {
         yield* Effect.catchIf(
           sql`INSERT INTO ai_jobs ${sql.insert(row)}`,
           (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY",
           () => Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id }))
         )
-        yield* insertEvents(sql, options?.events ?? [])
+        yield* insertEvents(yield* auditRecords(options?.events, job))
       }))
       // What was written is exactly what a read gives back (timestamps are whole milliseconds).
       return job
@@ -80,7 +74,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   // transaction): nothing changes the job until the caller's transaction ends.
   const lockJob: Service["lockJob"] = Effect.fn("JobStore.lockJob")(
     function*(jobId) {
-      const job = yield* write(findJob(jobId))
+      const job = yield* transaction(findJob(jobId))
       if (Option.isNone(job)) return yield* new NotFound({ entity: "job", id: jobId })
       return job.value
     },
@@ -94,8 +88,8 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
       const where: Array<Fragment> = []
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
-      if (filter.created_after !== undefined) where.push(sql`created_at > ${instantText(filter.created_after)}`)
-      if (filter.created_before !== undefined) where.push(sql`created_at < ${instantText(filter.created_before)}`)
+      if (filter.created_after !== undefined) where.push(sql`created_at > ${instantBound(filter.created_after)}`)
+      if (filter.created_before !== undefined) where.push(sql`created_at < ${instantBound(filter.created_before)}`)
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.cursor !== undefined) {
@@ -134,7 +128,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
 
   const transition: Service["transition"] = Effect.fn("JobStore.transition")(
     function*(request: TransitionRequest) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         const set = yield* encode.jobColumns({
           status: request.to,
           updated_at: yield* DateTime.now,
@@ -153,7 +147,7 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
           if (Option.isNone(current)) return yield* new NotFound({ entity: "job", id: request.job_id })
           return yield* new IllegalTransition({ job_id: request.job_id, from: current.value.state, to: request.to })
         }
-        yield* insertEvents(sql, request.events ?? [])
+        yield* insertEvents(yield* auditRecords(request.events, updated.value))
         return updated.value
       }))
     },
@@ -162,12 +156,12 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   )
 
   /** Sets columns of one job (and `updated_at`), writing `events` with it. */
-  const patchJob = (jobId: string, columns: Parameters<typeof encode.jobColumns>[0], events: WithEvents["events"]) =>
-    write(Effect.gen(function*() {
+  const patchJob = (jobId: string, columns: Parameters<typeof encode.jobColumns>[0], events: Audit<AiJob> | undefined) =>
+    transaction(Effect.gen(function*() {
       const set = yield* encode.jobColumns({ ...columns, updated_at: yield* DateTime.now })
       const updated = yield* updateJobRow(set, [sql`id = ${jobId}`])
       if (Option.isNone(updated)) return yield* new NotFound({ entity: "job", id: jobId })
-      yield* insertEvents(sql, events ?? [])
+      yield* insertEvents(yield* auditRecords(events, updated.value))
       return updated.value
     }))
 
@@ -185,13 +179,13 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
   )
 
   const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
-    function*(jobId, pinned: boolean, options?: WithEvents) {
-      return yield* write(Effect.gen(function*() {
+    function*(jobId, pinned: boolean, options?: Audited<AiJob>) {
+      return yield* transaction(Effect.gen(function*() {
         const set = yield* encode.jobColumns({ is_pinned: pinned, updated_at: yield* DateTime.now })
         // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
         const updated = yield* updateJobRow(set, [sql`id = ${jobId}`, sql`is_pinned <> ${pinned ? 1 : 0}`])
         if (Option.isSome(updated)) {
-          yield* insertEvents(sql, options?.events ?? [])
+          yield* insertEvents(yield* auditRecords(options?.events, updated.value))
           return updated.value
         }
         const current = yield* findJob(jobId)
@@ -203,38 +197,5 @@ export const makeJobMethods = ({ sql, write }: SqliteContext) => {
     storageErrors("JobStore.setPinned")
   )
 
-  const pruneJobs: Service["pruneJobs"] = Effect.fn("JobStore.pruneJobs")(
-    function*(options) {
-      const cutoff = instantText(options.olderThan)
-      // SQLite reads LIMIT -1 as "no limit": never let a negative through.
-      const keep = Number.isFinite(options.keepNewest) ? Math.max(0, Math.floor(options.keepNewest)) : 0
-      const old = sql`status IN ${sql.in(prunableStates)} AND updated_at < ${cutoff}`
-      // The window: the newest `keep` unpinned prunable jobs, whatever their age.
-      const kept = sql`
-        SELECT id FROM ai_jobs WHERE status IN ${sql.in(prunableStates)} AND is_pinned = 0
-        ORDER BY updated_at DESC, id DESC
-        LIMIT ${keep}`
-      // Counted and deleted under one write lock, so the report is what happened.
-      return yield* write(Effect.gen(function*() {
-        const [counts] = yield* sql<{ readonly scanned: number; readonly spared_pinned: number; readonly spared_window: number }>`
-          SELECT count(*) AS scanned,
-            coalesce(sum(is_pinned = 1), 0) AS spared_pinned,
-            coalesce(sum(is_pinned = 0 AND id IN (${kept})), 0) AS spared_window
-          FROM ai_jobs WHERE ${old}`
-        const scanned = counts?.scanned ?? 0
-        const spared_pinned = counts?.spared_pinned ?? 0
-        if (options.dryRun === true) {
-          const spared_window = counts?.spared_window ?? 0
-          return { scanned, pruned: scanned - spared_pinned - spared_window, spared_pinned, spared_window }
-        }
-        // One set-based statement; runs and nodes go by ON DELETE CASCADE, events stay.
-        const result = yield* sql`DELETE FROM ai_jobs WHERE ${old} AND is_pinned = 0 AND id NOT IN (${kept})`.raw
-        const pruned = (result as { readonly changes?: number }).changes ?? 0
-        return { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
-      }))
-    },
-    storageErrors("JobStore.pruneJobs")
-  )
-
-  return { createJob, getJob, lockJob, listJobs, findJobIds, transition, updateJob, setPinned, pruneJobs }
+  return { createJob, getJob, lockJob, listJobs, findJobIds, transition, updateJob, setPinned }
 }

@@ -6,6 +6,7 @@
  * On SQLite, JSON columns are TEXT and timestamps are TEXT in the one stored
  * form (`Timestamp` encodes exactly that: UTC, milliseconds, `Z`).
  */
+import * as DateTime from "effect/DateTime"
 import * as Schema from "effect/Schema"
 import { AiJob, EntityRef, PlannedOperation } from "../../domain/AiJob.js"
 import { EventRecord } from "../../domain/EventRecord.js"
@@ -16,7 +17,8 @@ import { AccessMode, JobState, SafetyMode } from "../../domain/JobState.js"
 import { Json } from "../../domain/Json.js"
 import { Timestamp } from "../../domain/Timestamp.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
-import { rowDecoder } from "../internal/decodeRow.js"
+import { rowDecoders } from "../internal/decodeRow.js"
+import { clampBound } from "../internal/instants.js"
 
 /** A JSON value stored as TEXT. */
 const JsonText = Schema.parseJson(Json)
@@ -86,13 +88,7 @@ export const EventRow = Schema.Struct({
 })
 
 /** Strict row decoders, each failing with `CorruptRow` naming its table. */
-export const decode = {
-  job: rowDecoder(JobFromRow, "ai_jobs"),
-  run: rowDecoder(RunRow, "workflow_runs"),
-  stalledRun: rowDecoder(StalledRunRow, "workflow_runs"),
-  node: rowDecoder(NodeRow, "workflow_node_executions"),
-  event: rowDecoder(EventRow, "flight_recorder_events", "event_id")
-}
+export const decode = rowDecoders({ job: JobFromRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
 
 /** Encoders for writes. They fail only on values the domain types already forbid. */
 export const encode = {
@@ -106,3 +102,10 @@ export const encode = {
   event: Schema.encode(EventRow),
   timestamp: Schema.encode(Timestamp)
 }
+
+/**
+ * A filter bound or cutoff in the stored text form, for comparisons. Clamped
+ * to the stored range (see internal/instants.ts): beyond year 9999 ISO text
+ * grows a sign and six digits and would no longer compare as time.
+ */
+export const instantBound = (instant: DateTime.Utc): string => DateTime.formatIso(clampBound(instant))

@@ -15,13 +15,16 @@ import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
 import type { JobStore } from "../JobStore.js"
 import { NotFound, RunNotActive } from "../StoreErrors.js"
 import { decode, encode } from "./rows.js"
-import { alreadyExistsAsStorageError, insertEvents, type SqliteContext, sqliteCode, storageErrors } from "./support.js"
+import { auditRecords } from "../internal/audit.js"
+import { sqliteCode, storageErrors } from "./errors.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
+import type { SqliteContext } from "./context.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = JobStore["Type"]
 
 /** The run and node methods of the SQLite store. */
-export const makeRunMethods = ({ sql, write }: SqliteContext) => {
+export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
   const findRun = (runId: string) =>
     Effect.flatMap(
       sql`SELECT * FROM workflow_runs WHERE id = ${runId}`,
@@ -72,7 +75,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const createRun: Service["createRun"] = Effect.fn("JobStore.createRun")(
     function*(jobId, options) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         const now = yield* DateTime.now
         const run = newRun(jobId, now)
         const row = yield* encode.run(run)
@@ -82,7 +85,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
           (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
           () => Effect.fail(new NotFound({ entity: "job", id: jobId }))
         )
-        yield* insertEvents(sql, options?.events ?? [])
+        yield* insertEvents(yield* auditRecords(options?.events, run))
         return run
       }))
     },
@@ -109,7 +112,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const finishRun: Service["finishRun"] = Effect.fn("JobStore.finishRun")(
     function*(runId, status, options) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         if (!isRunEnd(status)) {
           const found = yield* findRun(runId)
           if (Option.isNone(found)) return yield* new NotFound({ entity: "workflow_run", id: runId })
@@ -121,7 +124,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
           updated_at: now,
           ...(options?.error_message !== undefined ? { error_message: options.error_message } : {})
         })
-        yield* insertEvents(sql, options?.events ?? [])
+        yield* insertEvents(yield* auditRecords(options?.events, run))
         return run
       }))
     },
@@ -132,7 +135,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
   const heartbeat: Service["heartbeat"] = Effect.fn("JobStore.heartbeat")(
     function*(runId) {
       // A write like any other: it waits for the write lock, so it serialises with recovery.
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         const now = yield* encode.timestamp(yield* DateTime.now)
         return yield* updateRunningRun(runId, { last_heartbeat: now, updated_at: now }, "active")
       }))
@@ -142,7 +145,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const releaseRun: Service["releaseRun"] = Effect.fn("JobStore.releaseRun")(
     function*(runId, options) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         yield* requireActive(runId)
         const now = yield* DateTime.now
         const set = yield* encode.jobColumns({ status: "queued", status_reason: options.reason, updated_at: now })
@@ -150,7 +153,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
         if (row === undefined) return yield* Effect.dieMessage(`releaseRun: no job points at active run ${runId}`)
         const job = yield* decode.job(row)
         yield* updateRunningRun(runId, { status: "failed", error_message: options.reason, updated_at: yield* encode.timestamp(now) })
-        yield* insertEvents(sql, options.events ?? [])
+        yield* insertEvents(yield* auditRecords(options.events, job))
         return job
       }))
     },
@@ -160,7 +163,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const startNode: Service["startNode"] = Effect.fn("JobStore.startNode")(
     function*(input) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         yield* requireActive(input.workflow_run_id)
         const started: Omit<NodeExecution, "sequence"> = {
           id: NodeExecutionId.make(uuidv7()),
@@ -194,7 +197,7 @@ export const makeRunMethods = ({ sql, write }: SqliteContext) => {
 
   const finishNode: Service["finishNode"] = Effect.fn("JobStore.finishNode")(
     function*(nodeId, outcome) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         const [owner] = yield* sql<{ readonly workflow_run_id: WorkflowRunId }>`
           SELECT workflow_run_id FROM workflow_node_executions WHERE id = ${nodeId}`
         if (owner === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })

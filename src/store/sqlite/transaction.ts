@@ -32,7 +32,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../internal/sleepRealTime.js"
-import { sqliteCode } from "./support.js"
+import { sqliteCode } from "./errors.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */
 export type WriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>

@@ -1,6 +1,6 @@
 /**
- * Work that many processes may do at once, on SQLite: claiming queued jobs
- * and startup recovery's stale-run scan (R6, R9).
+ * Work that many processes may do at once, on SQLite: claiming queued jobs,
+ * startup recovery's stale-run scan and pruning (R6, R9, R18).
  *
  * Each runs as one `BEGIN IMMEDIATE` transaction (see transaction.ts): the
  * write lock is taken before the first read, so what a claimer or recoverer
@@ -9,12 +9,17 @@
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import { STALLED_STATUS_REASON, stallMessageAround } from "../../domain/stallReason.js"
+import type { JobState } from "../../domain/JobState.js"
+import * as Lifecycle from "../../domain/Lifecycle.js"
+import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../domain/stallReason.js"
+import { auditRecords } from "../internal/audit.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, StalledRun } from "../JobStore.js"
 import { decode, encode } from "./rows.js"
-import { alreadyExistsAsStorageError, insertEvents, instantText, type SqliteContext, storageErrors } from "./support.js"
-import { staleCutoff } from "../internal/instants.js"
+import { storageErrors } from "./errors.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
+import type { SqliteContext } from "./context.js"
+import { instantBound } from "./rows.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = JobStore["Type"]
@@ -23,15 +28,14 @@ type Service = JobStore["Type"]
 const rowLimit = (limit: number | undefined): number =>
   limit === undefined ? -1 : Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1
 
-/** The heartbeat text before which a running run is stale, at the Clock's now. */
-const staleCutoffText = (olderThanMs: number) =>
-  Effect.map(DateTime.now, (now) => instantText(staleCutoff(now, olderThanMs)))
+/** The states whose old jobs pruning may delete: terminal, and failed. */
+const prunableStates: ReadonlyArray<JobState> = [...Lifecycle.prunableStates]
 
-/** The worker and recovery methods of the SQLite store. */
-export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
+/** The worker, recovery and pruning methods of the SQLite store. */
+export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
   const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
     function*(options = {}) {
-      return yield* write(Effect.gen(function*() {
+      return yield* transaction(Effect.gen(function*() {
         const now = yield* DateTime.now
         const kinds = options.kinds === undefined ? [] : [sql.in("job_kind", options.kinds)]
         // The highest priority, then the one eligible longest, then the oldest, among
@@ -40,7 +44,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
         // the status index and sort every queued job.
         const [candidateRow] = yield* sql`
           SELECT * FROM ai_jobs INDEXED BY ai_jobs_by_claim
-          WHERE ${sql.and([sql`status = 'queued'`, sql`run_after <= ${instantText(now)}`, ...kinds])}
+          WHERE ${sql.and([sql`status = 'queued'`, sql`run_after <= ${instantBound(now)}`, ...kinds])}
           ORDER BY priority DESC, run_after, created_at, id
           LIMIT 1`
         if (candidateRow === undefined) return null
@@ -55,7 +59,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
         // Under the write lock the job read above cannot have changed.
         if (row === undefined) return yield* Effect.dieMessage(`claimNext: job ${candidate.job_id} left queued under the write lock`)
         const claim = { job: yield* decode.job(row), run }
-        yield* insertEvents(sql, options.events?.(claim) ?? [])
+        yield* insertEvents(yield* auditRecords(options.events, claim))
         return claim
       }))
     },
@@ -65,7 +69,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
 
   const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
     function*(options) {
-      const cutoff = yield* staleCutoffText(options.olderThanMs)
+      const cutoff = instantBound(options.heartbeatBefore)
       const rows = yield* sql`
         SELECT * FROM workflow_runs
         WHERE status = 'running' AND last_heartbeat < ${cutoff}
@@ -78,8 +82,8 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
 
   const stallStaleRuns: Service["stallStaleRuns"] = Effect.fn("JobStore.stallStaleRuns")(
     function*(options) {
-      return yield* write(Effect.gen(function*() {
-        const cutoff = yield* staleCutoffText(options.olderThanMs)
+      return yield* transaction(Effect.gen(function*() {
+        const cutoff = instantBound(options.heartbeatBefore)
         const rows = yield* sql`
           SELECT r.*, j.trace_id AS job_trace_id
           FROM workflow_runs AS r JOIN ai_jobs AS j ON j.id = r.job_id
@@ -93,7 +97,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
         // Set-based: one UPDATE for the runs, one for their jobs, whatever the batch size.
         const runIds = JSON.stringify(stalled.map(({ run }) => run.id))
         const now = yield* encode.timestamp(yield* DateTime.now)
-        const why = stallMessageAround(options.olderThanMs / 1000)
+        const why = stallMessageAround(thresholdSecs(options.threshold))
         yield* sql`
           UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
             updated_at = ${now}
@@ -105,8 +109,7 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
             error_message = (SELECT ${why.before} || r.last_heartbeat || ${why.after} FROM workflow_runs AS r WHERE r.id = workflow_run_id),
             updated_at = ${now}
           WHERE status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
-        const build = options.events
-        if (build !== undefined) yield* insertEvents(sql, stalled.flatMap((entry) => build(entry)))
+        yield* insertEvents(yield* auditRecords(options.events, stalled))
         return stalled
       }))
     },
@@ -114,5 +117,41 @@ export const makeWorkerMethods = ({ sql, write }: SqliteContext) => {
     storageErrors("JobStore.stallStaleRuns")
   )
 
-  return { claimNext, findStaleRuns, stallStaleRuns }
+  const pruneJobs: Service["pruneJobs"] = Effect.fn("JobStore.pruneJobs")(
+    function*(options) {
+      const cutoff = instantBound(options.olderThan)
+      // SQLite reads LIMIT -1 as "no limit": never let a negative through.
+      const keep = Number.isFinite(options.keepNewest) ? Math.max(0, Math.floor(options.keepNewest)) : 0
+      const old = sql`status IN ${sql.in(prunableStates)} AND updated_at < ${cutoff}`
+      // The window: the newest `keep` unpinned prunable jobs, whatever their age.
+      const kept = sql`
+        SELECT id FROM ai_jobs WHERE status IN ${sql.in(prunableStates)} AND is_pinned = 0
+        ORDER BY updated_at DESC, id DESC
+        LIMIT ${keep}`
+      // Counted and deleted under one write lock, so the report is what happened.
+      return yield* transaction(Effect.gen(function*() {
+        const [counts] = yield* sql<{ readonly scanned: number; readonly spared_pinned: number; readonly spared_window: number }>`
+          SELECT count(*) AS scanned,
+            coalesce(sum(is_pinned = 1), 0) AS spared_pinned,
+            coalesce(sum(is_pinned = 0 AND id IN (${kept})), 0) AS spared_window
+          FROM ai_jobs WHERE ${old}`
+        const scanned = counts?.scanned ?? 0
+        const spared_pinned = counts?.spared_pinned ?? 0
+        if (options.dryRun === true) {
+          const spared_window = counts?.spared_window ?? 0
+          return { scanned, pruned: scanned - spared_pinned - spared_window, spared_pinned, spared_window }
+        }
+        // One set-based statement; runs and nodes go by ON DELETE CASCADE, events stay.
+        const result = yield* sql`DELETE FROM ai_jobs WHERE ${old} AND is_pinned = 0 AND id NOT IN (${kept})`.raw
+        const pruned = (result as { readonly changes?: number }).changes ?? 0
+        const report = { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+        yield* insertEvents(yield* auditRecords(options.events, report))
+        return report
+      }))
+    },
+    alreadyExistsAsStorageError("JobStore.pruneJobs"),
+    storageErrors("JobStore.pruneJobs")
+  )
+
+  return { claimNext, findStaleRuns, stallStaleRuns, pruneJobs }
 }

@@ -6,6 +6,7 @@
  */
 import { assert, describe } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { NewAiJob } from "../../../src/domain/AiJob.js"
@@ -13,7 +14,7 @@ import type { EventRecord } from "../../../src/domain/EventRecord.js"
 import { JobId, TraceId, type WorkflowRunId } from "../../../src/domain/Ids.js"
 import type { Json } from "../../../src/domain/Json.js"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { at, encode, eventRecord, expectTag, failureOf, jobsIn, newJob, STALE_MS, startedJob } from "../fixtures.js"
+import { at, failureOf, jobsIn, encode, newJob, staleBefore, staleOptions, startedJob, eventRecord, expectTag } from "../fixtures.js"
 import { type Backend, storeTest } from "../../support/backend.js"
 
 const NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -202,13 +203,18 @@ export const inputContract = (backend: Backend): void => {
         }
         for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -1, 2.5]) {
           expectTag(yield* failureOf(store.pruneJobs({ olderThan: at(10 ** 12), keepNewest: bad })), "DecodeFailure")
-          expectTag(yield* failureOf(store.stallStaleRuns({ olderThanMs: STALE_MS, limit: bad })), "DecodeFailure")
-          expectTag(yield* failureOf(store.findStaleRuns({ olderThanMs: STALE_MS, limit: bad })), "DecodeFailure")
+          expectTag(yield* failureOf(store.stallStaleRuns({ ...(yield* staleOptions()), limit: bad })), "DecodeFailure")
+          expectTag(yield* failureOf(store.findStaleRuns({ heartbeatBefore: yield* staleBefore(), limit: bad })), "DecodeFailure")
         }
-        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1]) {
-          expectTag(yield* failureOf(store.findStaleRuns({ olderThanMs: bad })), "DecodeFailure")
-          expectTag(yield* failureOf(store.stallStaleRuns({ olderThanMs: bad, limit: 10 })), "DecodeFailure")
+        for (const bad of [Number.NaN, -1, "yesterday"]) {
+          const heartbeatBefore = bad as unknown as DateTime.Utc
+          expectTag(yield* failureOf(store.findStaleRuns({ heartbeatBefore })), "DecodeFailure")
+          expectTag(yield* failureOf(store.stallStaleRuns({ heartbeatBefore, threshold: Duration.seconds(30), limit: 10 })), "DecodeFailure")
         }
+        expectTag(
+          yield* failureOf(store.stallStaleRuns({ heartbeatBefore: yield* staleBefore(), threshold: Duration.infinity, limit: 10 })),
+          "DecodeFailure"
+        )
         expectTag(yield* failureOf(store.listJobs({ created_after: "yesterday" as unknown as DateTime.Utc })), "DecodeFailure")
         assert.strictEqual((yield* store.getJob(done!.job_id)).state, "completed", "nothing was pruned")
         assert.strictEqual((yield* store.listJobs({ limit: 5_000 })).items.length, 1, "a page size above 1000 is capped, not refused")
@@ -226,9 +232,10 @@ export const inputContract = (backend: Backend): void => {
         assert.strictEqual((yield* store.listJobs({ created_before: farPast })).items.length, 0)
         assert.strictEqual((yield* store.listEvents({ since: farPast, until: farFuture })).items.length, 1)
         assert.strictEqual((yield* store.listEvents({ until: farPast })).items.length, 0)
-        for (const olderThanMs of [1e12 * 1000, Number.MAX_SAFE_INTEGER * 1000, Number.MAX_VALUE]) {
-          assert.deepStrictEqual(yield* store.findStaleRuns({ olderThanMs }), [], `nothing is ${olderThanMs} ms old`)
-          assert.deepStrictEqual(yield* store.stallStaleRuns({ olderThanMs, limit: 10 }), [])
+        for (const age of [1e12 * 1000, Number.MAX_SAFE_INTEGER * 1000, Number.MAX_VALUE]) {
+          const heartbeatBefore = yield* staleBefore(age)
+          assert.deepStrictEqual(yield* store.findStaleRuns({ heartbeatBefore }), [], `nothing is ${age} ms old`)
+          assert.deepStrictEqual(yield* store.stallStaleRuns({ heartbeatBefore, threshold: Duration.millis(age), limit: 10 }), [])
         }
         assert.strictEqual((yield* store.pruneJobs({ olderThan: farPast, keepNewest: 0 })).pruned, 0)
         assert.strictEqual(yield* store.purgeEventsBatch({ before: farPast, batchSize: 10 }), 0)

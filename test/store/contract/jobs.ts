@@ -156,7 +156,7 @@ export const jobContract = (backend: Backend): void => {
           eventRecord({ job_id: jobId, trace_id: traceId }),
           eventRecord({ job_id: jobId, trace_id: traceId, type: "capability_action", actor: "agent" })
         ]
-        yield* store.createJob(newJob({ job_id: jobId, trace_id: traceId }), { events })
+        yield* store.createJob(newJob({ job_id: jobId, trace_id: traceId }), { events: () => events })
         const stored = yield* store.listEvents({ job_id: jobId })
         assert.deepStrictEqual(byEventId(stored.items), byEventId(events))
       }))
@@ -166,7 +166,7 @@ export const jobContract = (backend: Backend): void => {
         const store = yield* JobStore
         const existing = yield* store.createJob(newJob())
         const event = jobEvent(existing)
-        yield* failureOf(store.createJob(newJob({ job_id: existing.job_id }), { events: [event] }))
+        yield* failureOf(store.createJob(newJob({ job_id: existing.job_id }), { events: () => [event] }))
         const stored = yield* store.listEvents({ event_id: event.event_id })
         assert.deepStrictEqual(stored.items, [])
         const all = yield* store.listEvents()

@@ -38,7 +38,7 @@ export const lifecycleContract = (backend: Backend): void => {
               yield* TestClock.adjust(5_000)
               const now = yield* Clock.currentTimeMillis
               const event = jobEvent(before)
-              const after = yield* store.transition({ job_id: before.job_id, to, events: [event] })
+              const after = yield* store.transition({ job_id: before.job_id, to, events: () => [event] })
               assert.strictEqual(after.state, to)
               assert.strictEqual(after.job_id, before.job_id)
               assert.strictEqual(millis(after.updated_at), now, "updated_at moves to the Clock's now")
@@ -56,7 +56,7 @@ export const lifecycleContract = (backend: Backend): void => {
               yield* TestClock.adjust(5_000)
               const event = jobEvent(before)
               const error = expectTag(
-                yield* failureOf(store.transition({ job_id: before.job_id, to, events: [event] })),
+                yield* failureOf(store.transition({ job_id: before.job_id, to, events: () => [event] })),
                 "IllegalTransition"
               )
               assert.deepStrictEqual({ job_id: error.job_id, from: error.from, to: error.to }, { job_id: before.job_id, from, to })
@@ -155,7 +155,7 @@ export const lifecycleContract = (backend: Backend): void => {
         const store = yield* JobStore
         const job = yield* store.createJob(newJob())
         const events = [jobEvent(job), jobEvent(job, { type: "diagnostic" })]
-        yield* store.transition({ job_id: job.job_id, to: "running", events })
+        yield* store.transition({ job_id: job.job_id, to: "running", events: () => events })
         const stored = yield* store.listEvents({ job_id: job.job_id })
         assert.sameMembers(stored.items.map((e) => e.event_id), events.map((e) => e.event_id))
       }))

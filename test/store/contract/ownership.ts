@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { encode, expectTag, failureOf, ids, jobEvent, newJob, recoveryEvent, STALE_MS, startedJob } from "../fixtures.js"
+import { failureOf, ids, jobEvent, encode, newJob, recoveryEvents, STALE_MS, staleOptions, startedJob, expectTag } from "../fixtures.js"
 import { type Backend, storeTest, withTwoStores } from "../../support/backend.js"
 
 const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
@@ -28,7 +28,7 @@ export const ownershipContract = (backend: Backend): void => {
         for (const status of ["stalled", "queued", "running"] as const) {
           const event = jobEvent(job, { workflow_run_id: run.id })
           const error = expectTag(
-            yield* failureOf(store.finishRun(run.id, status as "failed", { error_message: "forced", events: [event] })),
+            yield* failureOf(store.finishRun(run.id, status as "failed", { error_message: "forced", events: () => [event] })),
             "IllegalTransition"
           )
           assert.deepStrictEqual([error.job_id, error.from, error.to], [job.job_id, "running", status])
@@ -64,7 +64,7 @@ export const ownershipContract = (backend: Backend): void => {
         const { run } = yield* startedJob()
         const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
         yield* TestClock.adjust(STALE_MS + 1_000)
-        assert.strictEqual((yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10, events: recoveryEvent })).length, 1)
+        assert.strictEqual((yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents })).length, 1)
         const started = expectTag(
           yield* failureOf(store.startNode({ workflow_run_id: run.id, node_id: "late", node_type: "step" })),
           "RunNotActive"
@@ -82,7 +82,7 @@ export const ownershipContract = (backend: Backend): void => {
         const { job, run } = yield* startedJob()
         yield* TestClock.adjust(2_000)
         const event = jobEvent(job, { workflow_run_id: run.id })
-        const released = yield* store.releaseRun(run.id, { reason: "released: worker shutting down", events: [event] })
+        const released = yield* store.releaseRun(run.id, { reason: "released: worker shutting down", events: () => [event] })
         assert.strictEqual(released.state, "queued")
         assert.strictEqual(released.status_reason, "released: worker shutting down")
         assert.strictEqual(released.workflow_run_id, run.id, "the job still names its last run until the next claim")
@@ -102,7 +102,7 @@ export const ownershipContract = (backend: Backend): void => {
         const { job, run } = yield* startedJob()
         const cancelled = yield* store.transition({ job_id: job.job_id, to: "cancelled" })
         const event = jobEvent(job)
-        const error = expectTag(yield* failureOf(store.releaseRun(run.id, { reason: "late", events: [event] })), "RunNotActive")
+        const error = expectTag(yield* failureOf(store.releaseRun(run.id, { reason: "late", events: () => [event] })), "RunNotActive")
         assert.strictEqual(error.status, "cancelled")
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(cancelled))
         assert.strictEqual((yield* store.getRun(run.id)).status, "running")

@@ -131,7 +131,7 @@ export const pruningContract = (backend: Backend): void => {
         yield* store.finishNode(node.id, { status: "completed" })
         yield* store.finishRun(run.id, "completed")
         const events = [jobEvent(running), jobEvent(running, { type: "diagnostic" })]
-        yield* store.transition({ job_id: job0.job_id, to: "completed", events })
+        yield* store.transition({ job_id: job0.job_id, to: "completed", events: () => events })
 
         assert.strictEqual((yield* store.pruneJobs({ olderThan: at(CUTOFF), keepNewest: 0 })).pruned, 1)
         expectTag(yield* failureOf(store.getJob(job0.job_id)), "NotFound")

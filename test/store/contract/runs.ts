@@ -48,7 +48,7 @@ export const runContract = (backend: Backend): void => {
         const job = yield* store.createJob(newJob())
         yield* TestClock.setTime(42_000)
         const event = jobEvent(job)
-        const run = yield* store.createRun(job.job_id, { events: [event] })
+        const run = yield* store.createRun(job.job_id, { events: () => [event] })
         assert.strictEqual(run.job_id, job.job_id)
         assert.strictEqual(run.status, "running")
         assert.isNull(run.error_message)
@@ -64,7 +64,7 @@ export const runContract = (backend: Backend): void => {
       Effect.gen(function*() {
         const store = yield* JobStore
         const jobId = ids.job()
-        const error = expectTag(yield* failureOf(store.createRun(jobId, { events: [eventRecord({ job_id: jobId })] })), "NotFound")
+        const error = expectTag(yield* failureOf(store.createRun(jobId, { events: () => [eventRecord({ job_id: jobId })] })), "NotFound")
         assert.strictEqual(error.entity, "job")
         assert.strictEqual(error.id, jobId)
         assert.deepStrictEqual((yield* store.listEvents()).items, [])
@@ -124,7 +124,7 @@ export const runContract = (backend: Backend): void => {
           const run = yield* store.createRun(job.job_id)
           yield* TestClock.adjust(1_000)
           const event = jobEvent(job, { workflow_run_id: run.id })
-          const finished = yield* store.finishRun(run.id, status, { error_message: `ended ${status}`, events: [event] })
+          const finished = yield* store.finishRun(run.id, status, { error_message: `ended ${status}`, events: () => [event] })
           assert.strictEqual(finished.status, status)
           assert.strictEqual(finished.error_message, `ended ${status}`)
           assert.deepStrictEqual(encode.run(yield* store.getRun(run.id)), encode.run(finished))
@@ -153,7 +153,7 @@ export const runContract = (backend: Backend): void => {
         assert.deepStrictEqual({ id: beat.workflow_run_id, status: beat.status }, { id: run.id, status: "failed" })
         const event = eventRecord({ workflow_run_id: run.id })
         const again = expectTag(
-          yield* failureOf(store.finishRun(run.id, "completed", { events: [event] })),
+          yield* failureOf(store.finishRun(run.id, "completed", { events: () => [event] })),
           "RunNotActive"
         )
         assert.deepStrictEqual({ id: again.workflow_run_id, status: again.status }, { id: run.id, status: "failed" })

@@ -27,7 +27,7 @@ export const transactionContract = (backend: Backend): void => {
         const traceId = ids.trace()
         const event = eventRecord({ job_id: jobId, trace_id: traceId })
         const error = yield* failureOf(store.transaction(Effect.gen(function*() {
-          yield* store.createJob(newJob({ job_id: jobId, trace_id: traceId }), { events: [event] })
+          yield* store.createJob(newJob({ job_id: jobId, trace_id: traceId }), { events: () => [event] })
           return yield* new Boom()
         })))
         assert.strictEqual(tagOf(error), "Boom", "the caller's own error comes out unchanged")
@@ -53,7 +53,7 @@ export const transactionContract = (backend: Backend): void => {
         const job = yield* store.createJob(newJob())
         yield* failureOf(store.transaction(Effect.gen(function*() {
           const run = yield* store.createRun(job.job_id)
-          yield* store.transition({ job_id: job.job_id, to: "running", workflow_run_id: run.id, events: [jobEvent(job)] })
+          yield* store.transition({ job_id: job.job_id, to: "running", workflow_run_id: run.id, events: () => [jobEvent(job)] })
           return yield* new Boom()
         })))
         const after = yield* store.getJob(job.job_id)

@@ -70,7 +70,7 @@ export const updateContract = (backend: Backend): void => {
         const store = yield* JobStore
         const job = yield* store.createJob(newJob())
         const event = jobEvent(job, { type: "llm_inference", actor: "agent" })
-        yield* store.updateJob(job.job_id, { metrics: new JobMetrics({ total_tokens: 10 }), events: [event] })
+        yield* store.updateJob(job.job_id, { metrics: new JobMetrics({ total_tokens: 10 }), events: () => [event] })
         assert.deepStrictEqual((yield* store.listEvents({ job_id: job.job_id })).items.map(encode.event), [encode.event(event)])
       }))
 
@@ -79,7 +79,7 @@ export const updateContract = (backend: Backend): void => {
         const store = yield* JobStore
         const jobId = ids.job()
         const event = jobEvent({ job_id: jobId, trace_id: ids.trace(), workflow_run_id: null })
-        const error = expectTag(yield* failureOf(store.updateJob(jobId, { status_reason: "x", events: [event] })), "NotFound")
+        const error = expectTag(yield* failureOf(store.updateJob(jobId, { status_reason: "x", events: () => [event] })), "NotFound")
         assert.strictEqual(error.entity, "job")
         assert.strictEqual(error.id, jobId)
         assert.deepStrictEqual((yield* store.listEvents()).items, [])
@@ -104,18 +104,18 @@ export const updateContract = (backend: Backend): void => {
         const job = yield* store.createJob(newJob())
         yield* TestClock.setTime(2_000)
         const pinEvent = jobEvent(job)
-        const pinned = yield* store.setPinned(job.job_id, true, { events: [pinEvent] })
+        const pinned = yield* store.setPinned(job.job_id, true, { events: () => [pinEvent] })
         assert.isTrue(pinned.is_pinned)
         assert.strictEqual(millis(pinned.updated_at), 2_000)
         yield* TestClock.setTime(3_000)
-        const again = yield* store.setPinned(job.job_id, true, { events: [jobEvent(job)] })
+        const again = yield* store.setPinned(job.job_id, true, { events: () => [jobEvent(job)] })
         assert.deepStrictEqual(encode.job(again), encode.job(pinned), "already pinned: returned as it is")
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(pinned))
         const unpinEvent = jobEvent(job)
-        const unpinned = yield* store.setPinned(job.job_id, false, { events: [unpinEvent] })
+        const unpinned = yield* store.setPinned(job.job_id, false, { events: () => [unpinEvent] })
         assert.isFalse(unpinned.is_pinned)
         assert.strictEqual(millis(unpinned.updated_at), 3_000)
-        yield* store.setPinned(job.job_id, false, { events: [jobEvent(job)] })
+        yield* store.setPinned(job.job_id, false, { events: () => [jobEvent(job)] })
         // The fixture's events share one timestamp, so they list in event-id order: compare as a set.
         assert.sameMembers(
           (yield* store.listEvents({ job_id: job.job_id })).items.map((event) => event.event_id),
@@ -130,7 +130,7 @@ export const updateContract = (backend: Backend): void => {
           const jobs = yield* Effect.forEach([1, 2, 3, 4, 5], () => a.createJob(newJob()))
           for (const job of jobs) {
             // Twelve racers per job, half on each store (separate connections where the backend has them).
-            const racers = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).setPinned(job.job_id, true, { events: [jobEvent(job)] }))
+            const racers = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).setPinned(job.job_id, true, { events: () => [jobEvent(job)] }))
             const results = yield* Effect.all(racers, { concurrency: "unbounded" })
             assert.isTrue(results.every((result) => result.is_pinned))
             assert.strictEqual((yield* a.listEvents({ job_id: job.job_id })).items.length, 1, `job ${job.job_id}: one change, one event`)

@@ -7,13 +7,13 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { WorkflowRun } from "../../../src/domain/WorkflowRun.js"
 import { type Claim, JobStore, type StalledRun } from "../../../src/store/JobStore.js"
-import { encode, jobEvent, millis, newJob, recoveryEvent, STALE_MS, startedJob } from "../fixtures.js"
+import { jobEvent, millis, encode, newJob, recoveryEvents, STALE_MS, staleBefore, staleOptions, startedJob } from "../fixtures.js"
 import { claimAll, stallAll } from "../../support/drain.js"
 import { type Backend, type Store, storeTest, withTwoStores } from "../../support/backend.js"
 
 /** Stalls in batches of `limit` until nothing is stale; returns what this recoverer moved. */
 const stallInBatches = (store: Store, limit: number): Effect.Effect<Array<StalledRun>, unknown> =>
-  stallAll(() => store.stallStaleRuns({ olderThanMs: STALE_MS, limit, events: recoveryEvent }))
+  stallAll(() => Effect.flatMap(staleOptions(), (scan) => store.stallStaleRuns({ ...scan, limit, events: recoveryEvents })))
 
 /** claimNext, findStaleRuns and stallStaleRuns contract tests. */
 export const workerContract = (backend: Backend): void => {
@@ -114,9 +114,9 @@ export const workerContract = (backend: Backend): void => {
         yield* TestClock.setTime(100_000)
         const { run } = yield* startedJob()
         yield* TestClock.setTime(100_000 + 29_000)
-        assert.deepStrictEqual(yield* store.findStaleRuns({ olderThanMs: STALE_MS }), [])
+        assert.deepStrictEqual(yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() }), [])
         yield* TestClock.setTime(100_000 + 31_000)
-        assert.deepStrictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS })).map(encode.run), [encode.run(run)])
+        assert.deepStrictEqual((yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() })).map(encode.run), [encode.run(run)])
       }))
 
     test("R9 findStaleRuns never returns runs that are not running", () =>
@@ -128,7 +128,7 @@ export const workerContract = (backend: Backend): void => {
         yield* store.finishRun(failed.id, "failed")
         const { run: live } = yield* startedJob()
         yield* TestClock.adjust(STALE_MS * 10)
-        assert.deepStrictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS })).map((r) => r.id), [live.id])
+        assert.deepStrictEqual((yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() })).map((r) => r.id), [live.id])
       }))
 
     test("R9 findStaleRuns lists the oldest heartbeat first and honours limit", () =>
@@ -142,8 +142,8 @@ export const workerContract = (backend: Backend): void => {
         yield* TestClock.setTime(5_000)
         yield* store.heartbeat(r5.id)
         yield* TestClock.setTime(60_000)
-        assert.deepStrictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS })).map((r) => r.id), [r0.id, r2.id, r5.id])
-        assert.deepStrictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS, limit: 2 })).map((r) => r.id), [r0.id, r2.id])
+        assert.deepStrictEqual((yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() })).map((r) => r.id), [r0.id, r2.id, r5.id])
+        assert.deepStrictEqual((yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore(), limit: 2 })).map((r) => r.id), [r0.id, r2.id])
       }))
 
     test("R9 a long-running run that keeps beating is never found stale or stalled", () =>
@@ -154,8 +154,8 @@ export const workerContract = (backend: Backend): void => {
           yield* TestClock.adjust(10_000)
           yield* store.heartbeat(run.id)
           yield* TestClock.adjust(10_000)
-          assert.deepStrictEqual(yield* store.findStaleRuns({ olderThanMs: STALE_MS }), [])
-          assert.deepStrictEqual(yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10, events: recoveryEvent }), [])
+          assert.deepStrictEqual(yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() }), [])
+          assert.deepStrictEqual(yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents }), [])
         }
         assert.strictEqual((yield* store.getRun(run.id)).status, "running")
         assert.strictEqual((yield* store.getJob(job.job_id)).state, "running")
@@ -170,7 +170,7 @@ export const workerContract = (backend: Backend): void => {
         yield* TestClock.setTime(20_000)
         const fresh = yield* startedJob()
         yield* TestClock.setTime(40_000)
-        const moved = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 100, events: recoveryEvent })
+        const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 100, events: recoveryEvents })
         const sortById = (runs: ReadonlyArray<WorkflowRun>) => runs.map(encode.run).sort((x, y) => (x.id < y.id ? -1 : 1))
         assert.deepStrictEqual(sortById(moved.map((s) => s.run)), sortById(stale.map((s) => s.run)), "the moved runs, as they were before")
         for (const { job, run } of stale) {
@@ -194,7 +194,7 @@ export const workerContract = (backend: Backend): void => {
         yield* TestClock.setTime(5_250)
         const second = yield* startedJob()
         yield* TestClock.setTime(40_000)
-        yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10 })
+        yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10 })
         for (const [{ job, run }, heartbeat] of [[first, "1970-01-01T00:00:00.000Z"], [second, "1970-01-01T00:00:05.250Z"]] as const) {
           const why = `stalled (startup recovery: heartbeat timeout): last heartbeat ${heartbeat}, threshold 30s`
           const stalled = yield* store.getJob(job.job_id)
@@ -208,8 +208,8 @@ export const workerContract = (backend: Backend): void => {
         const store = yield* JobStore
         yield* Effect.forEach([1, 2], () => startedJob())
         yield* TestClock.adjust(STALE_MS + 1_000)
-        assert.strictEqual((yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 100, events: recoveryEvent })).length, 2)
-        assert.deepStrictEqual(yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 100, events: recoveryEvent }), [])
+        assert.strictEqual((yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 100, events: recoveryEvents })).length, 2)
+        assert.deepStrictEqual(yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 100, events: recoveryEvents }), [])
         assert.strictEqual((yield* store.listEvents({ types: ["workflow_recovery"] })).items.length, 2)
       }))
 
@@ -218,7 +218,7 @@ export const workerContract = (backend: Backend): void => {
         const store = yield* JobStore
         const { job, run } = yield* startedJob()
         yield* TestClock.adjust(STALE_MS + 1_000)
-        const moved = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10 })
+        const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10 })
         assert.deepStrictEqual(moved.map((s) => s.run.id), [run.id])
         assert.strictEqual((yield* store.getJob(job.job_id)).state, "stalled")
         assert.deepStrictEqual((yield* store.listEvents()).items, [])
@@ -229,9 +229,9 @@ export const workerContract = (backend: Backend): void => {
         const store = yield* JobStore
         yield* Effect.forEach([1, 2, 3, 4, 5], () => startedJob())
         yield* TestClock.adjust(STALE_MS + 1_000)
-        assert.strictEqual((yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 2, events: recoveryEvent })).length, 2)
-        assert.strictEqual((yield* store.findStaleRuns({ olderThanMs: STALE_MS })).length, 3)
-        assert.strictEqual((yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10, events: recoveryEvent })).length, 3)
+        assert.strictEqual((yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 2, events: recoveryEvents })).length, 2)
+        assert.strictEqual((yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() })).length, 3)
+        assert.strictEqual((yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents })).length, 3)
       }))
 
     test("R6a stallStaleRuns stalls a stale run but leaves its job alone when the job is no longer running", () =>
@@ -240,7 +240,7 @@ export const workerContract = (backend: Backend): void => {
         const { job, run } = yield* startedJob()
         const waiting = yield* store.transition({ job_id: job.job_id, to: "awaiting_validation" })
         yield* TestClock.adjust(STALE_MS + 1_000)
-        const moved = yield* store.stallStaleRuns({ olderThanMs: STALE_MS, limit: 10, events: recoveryEvent })
+        const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents })
         assert.deepStrictEqual(moved.map((s) => s.run.id), [run.id])
         assert.strictEqual((yield* store.getRun(run.id)).status, "stalled")
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(waiting))

@@ -1,14 +1,14 @@
-/** How the PostgreSQL store reports failures that are not domain outcomes. */
+/**
+ * PostgreSQL transactions: `sql.withTransaction` with a dead connection's
+ * failure kept typed, and a whole transaction run again after a deadlock or
+ * serialization failure. (SQLite's differ: see sqlite/transaction.ts.)
+ */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
-import { DecodeFailure } from "../../domain/Errors.js"
 import { sleepRealTime } from "../../internal/sleepRealTime.js"
 import { StorageError } from "../StoreErrors.js"
-
-type Unhandled = SqlError | ParseResult.ParseError
 
 /**
  * SQLSTATEs after which the whole transaction can simply run again: the
@@ -48,25 +48,6 @@ export const retryOutermost = <A, E, R>(work: Effect.Effect<A, E, R>): Effect.Ef
     Effect.serviceOption(SqlClient.TransactionConnection),
     (outer) => Option.isNone(outer) ? retryTransient(work) : work
   )
-
-/**
- * The last step of every store method: a SqlError becomes the method's
- * `StorageError`, kept whole so its `cause` (the `pg` error with its SQLSTATE
- * `code`) stays reachable; a value that failed encoding on its way in (NaN in
- * a payload) becomes a `StorageError` carrying a `DecodeFailure`, because the
- * port's unions have no input-error member. Called outside a transaction, the
- * method runs again after a transient failure (`retryOutermost`).
- */
-export const storageErrors = (operation: string) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Unhandled> | StorageError, R> =>
-  retryOutermost(Effect.mapError(self, (error) => {
-    if (error instanceof SqlError) return new StorageError({ operation, cause: error })
-    if (ParseResult.isParseError(error)) {
-      return new StorageError({ operation, cause: DecodeFailure.fromParseError("value written", error) })
-    }
-    // Everything else in E is neither of the two handled above.
-    return error as Exclude<E, Unhandled>
-  }))
 
 /**
  * `sql.withTransaction`, but a ROLLBACK or COMMIT that fails — the connection

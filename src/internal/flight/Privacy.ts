@@ -10,9 +10,9 @@
  * - the stored JSON is bounded in size; a larger event is refused, never truncated.
  */
 import { createHash } from "node:crypto"
-import type { EventType } from "../domain/EventRecord.js"
-import { RawContentFields } from "../domain/FlightEvent.js"
-import type { Json } from "../domain/Json.js"
+import type { EventType } from "../../domain/EventRecord.js"
+import { RawContentFields } from "../../domain/FlightEvent.js"
+import type { Json } from "../../domain/Json.js"
 import type { Redactor } from "./Redactor.js"
 
 /** Default bound on one event's stored JSON: 64 KiB of UTF-8. */

@@ -1,7 +1,7 @@
 /** Errors of the Flight Recorder, each a tag a caller can `catchTag`. */
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { DecodeIssue, formatIssues } from "../domain/Errors.js"
+import { DecodeIssue, formatIssues } from "../../domain/Errors.js"
 
 /**
  * An event that does not match its type's schema (R10), or carries a key the

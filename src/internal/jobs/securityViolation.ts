@@ -12,13 +12,13 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type { AiJob } from "../domain/AiJob.js"
-import type { EventRecord } from "../domain/EventRecord.js"
-import type { WorkflowRun } from "../domain/WorkflowRun.js"
-import { makeEvent } from "../FlightRecorder.js"
-import type { FlightRecorder } from "../FlightRecorder.js"
-import type { JobStore } from "../store/JobStore.js"
-import { lifecycleEvent } from "./auditEvents.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import type { WorkflowRun } from "../../domain/WorkflowRun.js"
+import { makeEvent } from "../../FlightRecorder.js"
+import type { FlightRecorder } from "../../FlightRecorder.js"
+import type { JobStore } from "../../store/JobStore.js"
+import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 
 /** What a program reports: what kind of violation, and what it saw. */
 export interface ViolationReport {
@@ -54,7 +54,7 @@ const violationOf = (report: ViolationReport): string => report.violation.trim()
  * Builds `poison(job, run, report)`: the one transaction of a reported
  * violation. Returns whether the job was poisoned (it may no longer be running).
  */
-export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Type"]) => {
+export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare) => {
   /** The violation event; a detail the recorder refuses (too large) is replaced by the reason, so the event itself is never lost. */
   const violationRecord = (job: AiJob, run: WorkflowRun, report: ViolationReport): Effect.Effect<EventRecord> => {
     const build = (detail: string | undefined) =>
@@ -77,10 +77,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
       const violation = violationOf(report)
       const error = `Security violation: ${violation}`
       const recorded = yield* violationRecord(job, run, report)
-      const lifecycle = yield* Effect.orDie(Effect.flatMap(
-        lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason: error }),
-        recorder.prepare
-      ))
+      const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason: error }))
       return yield* store.transaction(Effect.gen(function*() {
         // The job first (the lock order in JobStore.ts), then the run's nodes — while the run is
         // still the job's active run, as every write for a run requires — then the job and the run.
@@ -100,7 +97,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           to: "poisoned",
           status_reason: `poisoned: ${violation}`,
           error_message: error,
-          events: [recorded, lifecycle]
+          events: () => [recorded, lifecycle]
         })
         yield* store.finishRun(run.id, "poisoned", { error_message: error })
         return true

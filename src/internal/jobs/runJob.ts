@@ -31,19 +31,20 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
-import type { AiJob } from "../domain/AiJob.js"
-import { DecodeFailure, formatIssues, IllegalTransition } from "../domain/Errors.js"
-import { JobMetrics } from "../domain/JobMetrics.js"
-import { Json } from "../domain/Json.js"
-import type { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
-import type { FlightRecorder } from "../FlightRecorder.js"
-import type { JobStore, ReadError } from "../store/JobStore.js"
-import { type NotFound, RunNotActive } from "../store/StoreErrors.js"
-import { lifecycleEvent } from "./auditEvents.js"
-import { describeCause } from "./describeCause.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Errors.js"
+import { JobMetrics } from "../../domain/JobMetrics.js"
+import { Json } from "../../domain/Json.js"
+import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
+import type { FlightRecorder } from "../../FlightRecorder.js"
+import type { JobStore, ReadError } from "../../store/JobStore.js"
+import { type NotFound, RunNotActive } from "../../store/StoreErrors.js"
+import { lifecycleEvent, type Prepare } from "./auditEvents.js"
+import { makeEndRun } from "./endRun.js"
+import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
-import type { WakeUp } from "../WakeUp.js"
-import { awaitLoss } from "./engine/lossWatch.js"
+import type { WakeUp } from "../../WakeUp.js"
+import { awaitLoss } from "../engine/lossWatch.js"
 
 /** A failed attempt the retry policy takes back: the next attempt's number and when it becomes eligible. */
 export interface Retry {
@@ -128,9 +129,9 @@ type Outcome =
   | { readonly to: SuccessState | "failed"; readonly error: string | null; readonly outputs?: Json | null }
   | { readonly to: "queued"; readonly reason: string }
 
-export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"], hooks: EngineHooks = noHooks) => {
-  const prepare = (event: Effect.Effect<unknown>) => Effect.orDie(Effect.flatMap(event, recorder.prepare))
-  const poison = makePoison(store, recorder)
+export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare, hooks: EngineHooks = noHooks) => {
+  const poison = makePoison(store, recorder, prepare)
+  const endRun = makeEndRun(store, prepare)
 
   /** The `RunLost` of a run that is no longer its job's active run, with the run's status as found. */
   const lostRun = (job: AiJob, run: WorkflowRun) =>
@@ -145,38 +146,28 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     )
 
   /**
-   * Ends the run and moves the job, with its event, in one transaction — if
-   * the run is still the job's active run; otherwise `RunLost` and nothing is
-   * written. The job is locked first (the lock order in JobStore.ts), so the
-   * check and the writes see the same job.
+   * Ends the run (endRun.ts) and records its duration and outputs on the job,
+   * in one transaction — if the run is still the job's active run; otherwise
+   * `RunLost` and nothing is written. The job is locked first, so the check
+   * and the writes see the same job.
    */
   const settle = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) =>
     store.transaction(Effect.gen(function*() {
       const current = yield* store.lockJob(job.job_id)
       if (current.state !== "running" || current.workflow_run_id !== run.id) return yield* lostRun(job, run)
-      const record = yield* prepare(lifecycleEvent({
-        job,
-        from: "running",
-        to: outcome.to,
-        workflow_run_id: run.id,
-        attempt: current.attempt,
-        ...(outcome.to === "queued" ? { reason: outcome.reason } : {})
-      }))
-      if (outcome.to === "queued") {
-        yield* store.releaseRun(run.id, { reason: outcome.reason, events: [record] })
-      } else {
-        yield* store.transition({ job_id: job.job_id, from: "running", to: outcome.to, error_message: outcome.error, events: [record] })
-      }
+      const ended = yield* endRun(current, run.id, outcome.to === "queued"
+        ? { to: "queued", reason: outcome.reason }
+        : { to: outcome.to, error: outcome.error })
       yield* store.updateJob(job.job_id, {
         // Saturating: settling never fails on arithmetic (a huge duration would strand the job).
         metrics: JobMetrics.add(current.metrics, { duration_ms: durationMs }),
         ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
       })
-      if (outcome.to !== "queued") yield* store.finishRun(run.id, outcome.to, { error_message: outcome.error })
       // A failed attempt with attempts left goes back to the queue in the same transaction (issue 15.1).
       const retry = outcome.to === "failed" ? yield* hooks.retryAfter(current) : null
-      if (retry === null) return { ...current, state: outcome.to }
+      if (retry === null) return ended
       const reason = `retry: attempt ${retry.attempt} of ${current.max_attempts}`
+      const requeued = yield* prepare(lifecycleEvent({ job, from: "failed", to: "queued", workflow_run_id: run.id, reason, ...retry }))
       return yield* store.transition({
         job_id: job.job_id,
         from: "failed",
@@ -184,7 +175,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         attempt: retry.attempt,
         run_after: retry.run_after,
         status_reason: reason,
-        events: [yield* prepare(lifecycleEvent({ job, from: "failed", to: "queued", workflow_run_id: run.id, reason, ...retry }))]
+        events: () => [requeued]
       })
     })).pipe(
       // Told after the commit: a waiter in this process reads what was committed.

@@ -1,63 +1,36 @@
 /**
- * What every SQLite store module shares: the client, the write transaction,
- * the clock, error wrapping and the event insert that state changes reuse.
+ * The SQLite store context every group of methods is built from: the
+ * client, the write transaction, and the event insert that changes reuse —
+ * the same shape as pg/context.ts.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { SqlError } from "@effect/sql/SqlError"
-import * as DateTime from "effect/DateTime"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import { AlreadyExists, StorageError } from "../StoreErrors.js"
-import { clampBound } from "../internal/instants.js"
+import { AlreadyExists } from "../StoreErrors.js"
+import { sqliteCode } from "./errors.js"
 import { encode } from "./rows.js"
 import type { WriteTransaction } from "./transaction.js"
+
+/** Writes event records inside the caller's transaction; a taken event id is `AlreadyExists` naming it. */
+export type InsertEvents = (
+  events: ReadonlyArray<EventRecord>
+) => Effect.Effect<void, AlreadyExists | SqlError | ParseResult.ParseError>
 
 /** The pieces each group of store methods is built from. */
 export interface SqliteContext {
   readonly sql: SqlClient.SqlClient
   /** One `BEGIN IMMEDIATE` transaction (a savepoint when nested). Every write goes through it. */
-  readonly write: WriteTransaction
+  readonly transaction: WriteTransaction
+  readonly insertEvents: InsertEvents
 }
 
-/**
- * A filter bound or cutoff in the stored text form, for comparisons. Clamped
- * to the stored range (see internal/instants.ts): beyond year 9999 ISO text
- * grows a sign and six digits and would no longer compare as time.
- */
-export const instantText = (instant: DateTime.Utc): string => DateTime.formatIso(clampBound(instant))
-
-/** SQLite's extended result code of a failed statement, e.g. `SQLITE_CONSTRAINT_PRIMARYKEY`. */
-export const sqliteCode = (error: SqlError): string | undefined => {
-  const code = (error.cause as { readonly code?: unknown } | undefined)?.code
-  return typeof code === "string" ? code : undefined
-}
-
-/** A failure the store reports as `StorageError`: the driver's, or a value that would not encode. */
-type Wrapped = SqlError | ParseResult.ParseError
-
-const isWrapped = (error: unknown): error is Wrapped => error instanceof SqlError || ParseResult.isParseError(error)
-
-/**
- * Wraps driver failures (and encode failures) as `StorageError` naming the
- * operation, keeping the original as `cause`.
- */
-export const storageErrors = (operation: string) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Wrapped> | StorageError, R> =>
-  Effect.catchIf(
-    effect,
-    isWrapped,
-    (cause) => Effect.fail(new StorageError({ operation, cause }))
-  ) as Effect.Effect<A, Exclude<E, Wrapped> | StorageError, R>
-
-/** For methods whose errors don't include `AlreadyExists` (a duplicate event id there is a storage failure). */
-export const alreadyExistsAsStorageError = (operation: string) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, AlreadyExists> | StorageError, R> =>
-  Effect.catchIf(
-    effect,
-    (error): error is Extract<E, AlreadyExists> => error instanceof AlreadyExists,
-    (cause) => Effect.fail(new StorageError({ operation, cause }))
-  ) as Effect.Effect<A, Exclude<E, AlreadyExists> | StorageError, R>
+export const makeContext = (sql: SqlClient.SqlClient, transaction: WriteTransaction): SqliteContext => ({
+  sql,
+  transaction,
+  insertEvents: (events) => insertEvents(sql, events)
+})
 
 // 8 columns per row: 500 rows stay far below SQLite's bound-parameter limit.
 const EVENTS_PER_STATEMENT = 500
@@ -66,7 +39,7 @@ const EVENTS_PER_STATEMENT = 500
  * Inserts event records (inside the caller's transaction). A taken event id
  * is `AlreadyExists` naming it.
  */
-export const insertEvents = (
+const insertEvents = (
   sql: SqlClient.SqlClient,
   events: ReadonlyArray<EventRecord>
 ): Effect.Effect<void, AlreadyExists | SqlError | ParseResult.ParseError> =>

@@ -4,14 +4,17 @@
  * `FlightRecorder.prepare`, which validates them before anything is written.
  */
 import * as DateTime from "effect/DateTime"
-import type { AiJob } from "../domain/AiJob.js"
-import type { JobState } from "../domain/JobState.js"
-import { stallMessage } from "../domain/stallReason.js"
-import type { WorkflowRun } from "../domain/WorkflowRun.js"
-import type { Decision } from "../Capabilities.js"
-import { makeEvent } from "../FlightRecorder.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { JobState } from "../../domain/JobState.js"
+import { stallMessage } from "../../domain/stallReason.js"
+import type { WorkflowRun } from "../../domain/WorkflowRun.js"
+import type { Decision } from "../../Capabilities.js"
+import * as Effect from "effect/Effect"
+import { DecodeFailure } from "../../domain/Errors.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import { type FlightRecorder, makeEvent, systemEvent } from "../../FlightRecorder.js"
 
-/** A `system` event for one lifecycle change of a job (`from` is null at creation). */
+/** A `system` event for one lifecycle change of a job (`from` is null at creation): `systemEvent`'s fields, from the job. */
 export const lifecycleEvent = (options: {
   readonly job: Pick<AiJob, "job_id" | "trace_id">
   readonly from: JobState | null
@@ -24,8 +27,8 @@ export const lifecycleEvent = (options: {
   /** When the job becomes eligible, for a change to `queued` (issue 15.1/15.2). */
   readonly run_after?: DateTime.Utc
 }) =>
-  makeEvent("system", {
-    actor: options.actor ?? "system",
+  systemEvent({
+    ...(options.actor !== undefined ? { actor: options.actor } : {}),
     trace_id: options.job.trace_id,
     job_id: options.job.job_id,
     ...(options.workflow_run_id ? { workflow_run_id: options.workflow_run_id } : {}),
@@ -35,6 +38,26 @@ export const lifecycleEvent = (options: {
     ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
     ...(options.run_after !== undefined ? { run_after: DateTime.formatIso(options.run_after) } : {})
   })
+
+/** Validates an event before it is written: `FlightRecorder.prepare` under the policy below. */
+export type Prepare = (event: Effect.Effect<unknown>) => Effect.Effect<EventRecord, DecodeFailure>
+
+/**
+ * The one policy for an event the job code builds and the recorder refuses:
+ * the event carries caller input (a 70 kB reason, a bad profile id), so the
+ * refusal is bad input — a `DecodeFailure`, and the change it belongs to is
+ * not made. Only an event without a trace id makes the recorder read its job,
+ * and every event built here has one: a storage failure there is a defect.
+ */
+export const makePrepare = (recorder: FlightRecorder["Type"]): Prepare => (event) =>
+  Effect.flatMap(event, (input) =>
+    Effect.catchTags(recorder.prepare(input), {
+      InvalidEvent: (error) => new DecodeFailure({ subject: "Flight Recorder event", issues: error.reasons }),
+      EventTooLarge: (error) =>
+        new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] }),
+      CorruptRow: (error) => Effect.die(error),
+      StorageError: (error) => Effect.die(error)
+    }))
 
 /**
  * A name shown in an event: as stored when it is a sensible label, otherwise

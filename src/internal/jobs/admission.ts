@@ -12,22 +12,19 @@
  * operator has changed the policy — the retry is checked again.
  */
 import * as Effect from "effect/Effect"
-import type { AiJob } from "../domain/AiJob.js"
-import type { DecodeFailure } from "../domain/Errors.js"
-import type { EventRecord } from "../domain/EventRecord.js"
-import type { JobState } from "../domain/JobState.js"
-import type { Capabilities, Refusal, Verdict } from "../Capabilities.js"
-import type { JobStore } from "../store/JobStore.js"
-import { capabilityEvent, lifecycleEvent } from "./auditEvents.js"
-
-/** Validates an event before it is written (Jobs' `prepare`). */
-type Prepare = (event: Effect.Effect<unknown>) => Effect.Effect<EventRecord, DecodeFailure>
+import type { AiJob } from "../../domain/AiJob.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import type { JobState } from "../../domain/JobState.js"
+import type { Capabilities, Refusal, Verdict } from "../../Capabilities.js"
+import type { JobStore } from "../../store/JobStore.js"
+import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 
 /** Where a stored job is checked again. */
 export type Checkpoint = "claim" | "start" | "resume" | "rework"
 
 /** The policy's verdict on a job and the `capability_action` records that audit it, one per decision. */
-export interface Audited {
+export interface Checked {
   readonly verdict: Verdict
   readonly records: ReadonlyArray<EventRecord>
 }
@@ -37,7 +34,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
   const decide = (
     job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id">,
     requested: string | undefined
-  ): Effect.Effect<Audited, DecodeFailure> =>
+  ): Effect.Effect<Checked, DecodeFailure> =>
     Effect.gen(function*() {
       const verdict = yield* capabilities.check(job, requested)
       const records = yield* Effect.forEach(verdict.decisions, (decision) =>
@@ -64,7 +61,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
         to: "failed",
         status_reason: reason,
         error_message: refusal.message,
-        events: [...records, record]
+        events: () => [...records, record]
       })
     })
 

@@ -1,0 +1,60 @@
+/**
+ * The one way out of `running` for a job's own code paths (recovery's stall,
+ * R6a, is the other, and only recovery's): the job moves on — completed,
+ * failed, cancelled, poisoned, … or handed back to `queued` — and its active
+ * run ends with the same status, with the job's lifecycle event, in the
+ * caller's transaction.
+ *
+ * Lock order (JobStore.ts): the caller has locked the job (`lockJob`) and
+ * checked it is running under `runId`; only then is the job written, then
+ * the run. `Jobs` moves (an operator cancelling a running job, say) and a
+ * run's own settle (runJob.ts) both end here.
+ */
+import * as Effect from "effect/Effect"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { WorkflowRunId } from "../../domain/Ids.js"
+import type { TransitionTarget } from "../../domain/Lifecycle.js"
+import type { JobStore } from "../../store/JobStore.js"
+import { lifecycleEvent, type Prepare } from "./auditEvents.js"
+
+/** How a run ends: the job's next state, and what is recorded about it. */
+export interface RunEnd {
+  readonly to: Exclude<TransitionTarget, "running">
+  /** The job's `status_reason` and the event's reason, when given. */
+  readonly reason?: string
+  /** The job's and the run's `error_message`, when given. */
+  readonly error?: string | null
+  readonly actor?: "human" | "agent" | "system"
+}
+
+export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
+  /** Ends `runId`, the active run of the locked, running `job`, and moves the job to `end.to`. */
+  (job: AiJob, runId: WorkflowRunId, end: RunEnd) =>
+    Effect.gen(function*() {
+      const record = yield* prepare(lifecycleEvent({
+        job,
+        from: "running",
+        to: end.to,
+        workflow_run_id: runId,
+        // The attempt the run was (issue 15.1).
+        attempt: job.attempt,
+        ...(end.reason !== undefined ? { reason: end.reason } : {}),
+        ...(end.actor !== undefined ? { actor: end.actor } : {})
+      }))
+      // Handing the job back is the reserved release edge: the job queued, the run failed, in one write.
+      if (end.to === "queued") return yield* store.releaseRun(runId, { reason: end.reason ?? "released", events: () => [record] })
+      const after = yield* store.transition({
+        job_id: job.job_id,
+        // Compare-and-set on the state locked: with the row held it cannot miss, and it never overwrites.
+        from: "running",
+        to: end.to,
+        ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+        ...(end.error !== undefined ? { error_message: end.error } : {}),
+        events: () => [record]
+      })
+      // A run already ended (it cannot be, with its job locked running under it) has nothing left to end.
+      yield* store.finishRun(runId, end.to, { error_message: end.error ?? null }).pipe(
+        Effect.catchTag("RunNotActive", () => Effect.void)
+      )
+      return after
+    })

@@ -1,0 +1,119 @@
+/**
+ * The worker pool (`Jobs.worker`): `concurrency` loops that claim a job of
+ * the pool's kinds and run it, and a shutdown that drains, then releases what
+ * is still running.
+ *
+ * An idle loop waits for the first of: a wake-up that work of its kinds may
+ * be there (WakeUp: LISTEN/NOTIFY on PostgreSQL, in process on SQLite), its
+ * poll interval — a sleep on Effect's `Clock`, so a test drives it with
+ * `TestClock` (issue 15.8) — or the pool closing.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import type { JobKind } from "../../domain/JobKind.js"
+import type { Json } from "../../domain/Json.js"
+import type { Claim, ReadError } from "../../store/JobStore.js"
+import * as WakeUp from "../../WakeUp.js"
+import { dispatch, type Handlers, kindsOf } from "../engine/handlers.js"
+import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
+import { sleepRealTime } from "../sleepRealTime.js"
+
+/** What every pool takes, whatever its handlers. */
+export interface WorkerPoolOptions {
+  /** How many jobs run at once. */
+  readonly concurrency: number
+  /**
+   * How long an idle worker waits before looking again when nothing wakes it
+   * (with a WakeUp, a submit wakes it at once). A sleep on Effect's `Clock`:
+   * under `TestClock`, `TestClock.adjust` drives it. Default 1 s.
+   */
+  readonly pollInterval?: Duration.DurationInput
+  /**
+   * When the pool's scope closes: how long programs already running may take
+   * to finish before they are interrupted and their jobs released back to
+   * `queued` for another worker. Default 20 s (under the usual 30 s a
+   * process manager waits between SIGTERM and SIGKILL). Measured in real
+   * time, like lock waits: a `TestClock` never stalls a shutdown.
+   */
+  readonly drainTimeout?: Duration.DurationInput
+  readonly run?: RunOptions
+}
+
+/** A pool of workers, for applications that want one: one program per kind, or one for all. */
+export type WorkerOptions<E, R> = WorkerPoolOptions & (
+  | {
+    /** One program per job kind, typed by kind; the pool claims only these kinds (issue 15.4). */
+    readonly handlers: Handlers<E, R>
+    readonly handler?: never
+    readonly kinds?: never
+  }
+  | {
+    /** One program for every kind the pool claims. */
+    readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
+    /** Only claim these kinds. */
+    readonly kinds?: ReadonlyArray<JobKind>
+    readonly handlers?: never
+  }
+)
+
+/** The default `WorkerOptions.drainTimeout`. */
+export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
+
+type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
+
+export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof makeRunner>, wakeUp: WakeUp.WakeUp["Type"] | undefined) =>
+<E, R>(options: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
+    const kinds = options.handlers !== undefined ? kindsOf(options.handlers) : options.kinds
+    const poll = options.pollInterval ?? Duration.seconds(1)
+    const drain = Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT)
+    const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
+    // Set when the pool's scope closes: no loop claims again.
+    const closing = yield* Deferred.make<void>()
+    // One subscription for the pool, taken before the first claim: a job
+    // announced while every loop is busy wakes the next loop that goes idle.
+    const subscription = wakeUp === undefined ? undefined : yield* wakeUp.subscribe
+    const wanted = kinds === undefined ? undefined : new Set(kinds)
+    const idle = Effect.raceAll([
+      Effect.sleep(poll),
+      Deferred.await(closing),
+      ...(subscription === undefined ? [] : [WakeUp.awaitWork(subscription, wanted)])
+    ])
+    // Uninterruptible between claim and program start, so closing the pool never
+    // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
+    const iteration = Effect.uninterruptible(Effect.gen(function*() {
+      const claim = yield* claimNext(kinds !== undefined ? { kinds } : {})
+      if (claim === null) return yield* Effect.interruptible(idle)
+      // The job's own failure is recorded on the job; the worker carries on.
+      yield* Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released))
+    })).pipe(
+      Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
+    )
+    const loop: Effect.Effect<void, never, R> = Effect.flatMap(
+      Deferred.isDone(closing),
+      (done) => (done ? Effect.void : Effect.zipRight(iteration, Effect.suspend(() => loop)))
+    )
+    const loops: Array<Fiber.RuntimeFiber<void>> = []
+    for (let i = 0; i < Math.max(1, options.concurrency); i++) loops.push(yield* Effect.forkScoped(loop))
+    // Runs before the scope interrupts the loops (finalizers run in reverse order, and
+    // this one is added last): stop claiming, drain, then release what is still running.
+    // Finalizers are uninterruptible — and the fiber closing the scope may itself be
+    // interrupted already — so the drain deadline runs on a fiber of its own.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* Deferred.succeed(closing, undefined)
+        const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
+          yield* sleepRealTime(Duration.toMillis(drain))
+          yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
+          yield* Fiber.interruptAll(loops)
+        })))
+        yield* Fiber.awaitAll(loops)
+        yield* Fiber.interrupt(deadline)
+      })
+    )
+  })

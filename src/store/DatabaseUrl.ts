@@ -1,0 +1,89 @@
+/**
+ * Choosing storage by one URL (R17): a file path or `sqlite:` URL for SQLite,
+ * `postgres://` / `postgresql://` for PostgreSQL.
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as ConfigError from "effect/ConfigError"
+import type { JobStore } from "./JobStore.js"
+import * as PgStore from "./PgJobStore.js"
+import * as SqliteStore from "./SqliteJobStore.js"
+import type { MigrationFailed, StorageError } from "./StoreErrors.js"
+
+/** A database URL this library cannot use. */
+export class UnsupportedDatabaseUrl extends Schema.TaggedError<UnsupportedDatabaseUrl>()("UnsupportedDatabaseUrl", {
+  url: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Unsupported database ${JSON.stringify(this.url)}: ${this.reason}. ` +
+      "Use a SQLite file path (./data/handshake.db), sqlite:<path>, sqlite::memory:, or postgres://user@host:port/db"
+  }
+}
+
+/** Where a URL points. */
+export type DatabaseTarget =
+  | { readonly dialect: "sqlite"; readonly filename: string }
+  | { readonly dialect: "pg"; readonly url: string }
+
+/** Parses a database URL or path without touching the database. */
+export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, UnsupportedDatabaseUrl> => {
+  const text = url.trim()
+  if (text === "") return Either.left(new UnsupportedDatabaseUrl({ url, reason: "it is empty" }))
+  if (/^postgres(ql)?:\/\//i.test(text)) {
+    try {
+      const parsed = new URL(text)
+      if (parsed.hostname === "" && !parsed.searchParams.has("host")) {
+        return Either.left(new UnsupportedDatabaseUrl({ url, reason: "it names no host" }))
+      }
+    } catch {
+      return Either.left(new UnsupportedDatabaseUrl({ url, reason: "it is not a valid URL" }))
+    }
+    return Either.right({ dialect: "pg", url: text })
+  }
+  if (/^sqlite:/i.test(text)) {
+    const filename = text.replace(/^sqlite:(\/\/)?/i, "")
+    return filename === ""
+      ? Either.left(new UnsupportedDatabaseUrl({ url, reason: "it names no file" }))
+      : Either.right({ dialect: "sqlite", filename })
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    return Either.left(new UnsupportedDatabaseUrl({ url, reason: `the scheme ${text.split(":")[0]} is not supported` }))
+  }
+  return Either.right({ dialect: "sqlite", filename: text })
+}
+
+/** Options of the store a URL names. */
+export interface StorageOptions {
+  /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
+  readonly migrate?: boolean
+  /** PostgreSQL only: see `PgStoreOptions.connectTimeout` (default 10 s). */
+  readonly connectTimeout?: Duration.DurationInput
+  /** PostgreSQL only: see `PgStoreOptions.statementTimeout` (default 60 s). */
+  readonly statementTimeout?: Duration.DurationInput
+  /** Open the database read-only: nothing is migrated and any write fails (see each store's option). */
+  readonly readonly?: boolean
+}
+
+/** Why building a store layer can fail. */
+export type StorageLayerError = MigrationFailed | StorageError | ConfigError.ConfigError
+
+/** The store for a target. */
+export const layerFor = (target: DatabaseTarget, options: StorageOptions = {}): Layer.Layer<JobStore, StorageLayerError> =>
+  target.dialect === "pg"
+    ? PgStore.layer({ url: target.url, ...options })
+    : SqliteStore.layer({
+      filename: target.filename,
+      ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
+      ...(options.readonly === undefined ? {} : { readonly: options.readonly })
+    })
+
+/** The store a URL names (R17): SQLite for paths and `sqlite:` URLs, PostgreSQL for `postgres://`. */
+export const layerFromUrl = (
+  url: string,
+  options: StorageOptions = {}
+): Layer.Layer<JobStore, StorageLayerError | UnsupportedDatabaseUrl> =>
+  Layer.unwrapEffect(Effect.map(parseDatabaseUrl(url), (target) => layerFor(target, options)))

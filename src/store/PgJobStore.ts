@@ -1,0 +1,196 @@
+/**
+ * The PostgreSQL `JobStore` (R17): jobs, runs, nodes and Flight Recorder
+ * events in one database, `timestamptz` and `jsonb` columns, the domain
+ * enforced by CHECK constraints and triggers (migrations/pg/), and
+ * `FOR UPDATE SKIP LOCKED` where several processes work the same rows.
+ *
+ * The SQL lives in `pg/`, one module per part of the port: jobs, runs and
+ * nodes, workers (claiming, recovery, pruning), events.
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Pg from "pg"
+import { JobStore } from "./JobStore.js"
+import { decodingInputs } from "./internal/portInput.js"
+import { retryOutermost } from "./pg/transaction.js"
+import { makeContext } from "./pg/context.js"
+import { makeEventMethods } from "./pg/events.js"
+import { makeJobMethods } from "./pg/jobs.js"
+import { migrate, schemaVersion } from "./pg/migrations.js"
+import type { MigrationFailed } from "./StoreErrors.js"
+import { makeRunMethods } from "./pg/runs.js"
+import { makeWorkerMethods } from "./pg/workers.js"
+import { StorageError } from "./StoreErrors.js"
+
+export { migrate, migrationsTable } from "./pg/migrations.js"
+
+/**
+ * Builds the store on the `PgClient` in context, whose database is already
+ * migrated (see `migrate`). Name transforms of the client are
+ * bypassed: rows and JSON keep the column and field names as stored.
+ */
+export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.PgClient> = Effect.gen(function*() {
+  const sql = (yield* PgClient.PgClient).withoutTransforms()
+  const context = makeContext(sql)
+  return decodingInputs(JobStore.of({
+    dialect: "pg",
+    schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
+    transaction: (effect) =>
+      context.transaction(effect).pipe(
+        Effect.mapError((error) =>
+          error instanceof SqlError ? new StorageError({ operation: "JobStore.transaction", cause: error }) : error
+        ),
+        retryOutermost
+      ),
+    ...makeJobMethods(context),
+    ...makeRunMethods(context),
+    ...makeWorkerMethods(context),
+    ...makeEventMethods(context)
+  }))
+})
+
+/** Connection and start-up options of `layer`. */
+export interface PgStoreOptions {
+  /** A `postgres://` or `postgresql://` URL. */
+  readonly url: string | Redacted.Redacted
+  /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
+  readonly migrate?: boolean
+  /**
+   * Every session read-only (`default_transaction_read_only`): no migrations,
+   * and the server refuses any write (a `StorageError`). For tools that only read.
+   */
+  readonly readonly?: boolean
+  /** Pool size (the `pg` default, 10, when left out). */
+  readonly maxConnections?: number
+  /**
+   * How long opening a connection may take (the TCP connect and the server's
+   * greeting) before it fails with `StorageError`. Default 10 s.
+   */
+  readonly connectTimeout?: Duration.DurationInput
+  /**
+   * How long one statement may take. The server cancels it after this long
+   * (`statement_timeout`, which also bounds lock waits), and the client gives
+   * up waiting for an answer a little later (half as long again, at most 5 s
+   * more), so a network that silently drops packets ends in a `StorageError`
+   * too, not a hang. A transaction left idle this long (its client gone) is
+   * ended by the server, releasing its locks. Default 60 s; raise it for
+   * migrations of very large legacy databases. `Duration.infinity` turns all
+   * three off.
+   */
+  readonly statementTimeout?: Duration.DurationInput
+}
+
+/** Default `connectTimeout`. */
+export const DEFAULT_CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
+/** Default `statementTimeout`. */
+export const DEFAULT_STATEMENT_TIMEOUT: Duration.Duration = Duration.seconds(60)
+
+/** A positive whole number of milliseconds for `pg`, or undefined for "no limit". */
+const millisOrOff = (duration: Duration.Duration): number | undefined =>
+  Duration.isFinite(duration) ? Math.max(1, Math.ceil(Duration.toMillis(duration))) : undefined
+
+/**
+ * The `pg` pool with every timeout set, probed with one `SELECT 1`. The probe
+ * is interruptible (it is not part of the acquire, which would not be): an
+ * application that gives up on starting gets its interrupt answered at once,
+ * and the pool is ended on the way out.
+ */
+const acquirePool = (options: PgStoreOptions) =>
+  Effect.gen(function*() {
+    const connect = Duration.decode(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
+    const statement = Duration.decode(options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT)
+    const statementMs = millisOrOff(statement)
+    const given = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
+    const url = options.readonly === true ? readOnlyUrl(given) : given
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new Pg.Pool({
+          connectionString: url,
+          application_name: "@handshake/ai-job-model",
+          // pg reads 0 as "wait forever": an unreachable or mute server must end in an error.
+          connectionTimeoutMillis: millisOrOff(connect) ?? 0,
+          // Dead peers on idle connections are noticed by the OS instead of the next query.
+          keepAlive: true,
+          ...(statementMs === undefined ? {} : {
+            statement_timeout: statementMs,
+            query_timeout: statementMs + Math.min(5_000, Math.ceil(statementMs / 2)),
+            // A transaction whose client went silent must not hold its row locks until TCP gives up (hours).
+            idle_in_transaction_session_timeout: statementMs
+          }),
+          ...(options.maxConnections === undefined ? {} : { max: options.maxConnections })
+        })
+        // An idle client's error (a server restart) surfaces on its next use; unhandled it would crash the process.
+        pool.on("error", () => {})
+        return pool
+      }),
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
+    )
+    yield* Effect.tryPromise({
+      try: () => pool.query("SELECT 1"),
+      catch: (cause) => new SqlError({ cause, message: "PgStore: failed to connect" })
+    }).pipe(
+      // pg's own connection timeout ends the attempt; this bound only backs it up.
+      Duration.isFinite(connect)
+        ? Effect.timeoutFail({
+          duration: Duration.sum(connect, Duration.seconds(1)),
+          onTimeout: () => new SqlError({ cause: new Error("Connection timed out"), message: "PgStore: connection timed out" })
+        })
+        : (effect) => effect
+    )
+    return pool
+  })
+
+/** `url` with `-c default_transaction_read_only=on` added to its session options. */
+const readOnlyUrl = (url: string): string => {
+  const parsed = new URL(url)
+  const options = parsed.searchParams.get("options")
+  parsed.searchParams.set("options", `${options === null ? "" : `${options} `}-c default_transaction_read_only=on`)
+  return parsed.toString()
+}
+
+/**
+ * The store on its own connection pool. JSON is passed through untouched
+ * (`transformJson: false`, no name transforms), so payload keys are never
+ * rewritten. Failing to connect — refused, unreachable, or a server that
+ * never answers, within `connectTimeout` — is a `StorageError`; so is a
+ * statement that outlives `statementTimeout`. A failing migration is
+ * `MigrationFailed`.
+ */
+export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageError | MigrationFailed> =>
+  layerFromClient(options).pipe(
+    Layer.provide(
+      PgClient.layerFromPool({ acquire: acquirePool(options), transformJson: false }).pipe(
+        Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
+      )
+    )
+  )
+
+/**
+ * The store over the `PgClient` in context: migrates unless told not to (or
+ * `readonly`), and builds the service. For callers that own the client.
+ */
+export const layerFromClient = (
+  options: Pick<PgStoreOptions, "migrate" | "readonly"> = {}
+): Layer.Layer<JobStore, MigrationFailed, PgClient.PgClient> =>
+  Layer.effect(
+    JobStore,
+    Effect.gen(function*() {
+      const client = yield* PgClient.PgClient
+      if (options.migrate !== false && options.readonly !== true) yield* Effect.provideService(migrate, SqlClient.SqlClient, client)
+      return yield* make
+    })
+  )
+
+/** `layer` with its options read from Effect `Config` (e.g. `Config.redacted("DATABASE_URL")` for the URL). */
+export const layerConfig = (
+  config: Config.Config.Wrap<PgStoreOptions>
+): Layer.Layer<JobStore, StorageError | MigrationFailed | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -1,0 +1,166 @@
+/**
+ * The JobStore on SQLite (R17's local-first default), through
+ * `@effect/sql-sqlite-node` (better-sqlite3).
+ *
+ *   const Live = SqliteJobStore.layer({ filename: "jobs.db" })   // or ":memory:"
+ *
+ * The layer opens its own client (creating the file's folder if needed; a
+ * file that cannot be opened or is not a database is a `StorageError`), sets
+ * the connection up (WAL, busy timeout, foreign keys), applies pending
+ * migrations (fresh and legacy databases take the same path, see
+ * migrations/sqlite/) and builds the store.
+ *
+ * Time is stored as one text form, `YYYY-MM-DDTHH:MM:SS.sssZ` (UTC, ms), held
+ * to by CHECK constraints, so text order is time order. Every write runs in a
+ * `BEGIN IMMEDIATE` transaction (see sqlite/transaction.ts for why), which
+ * makes claiming and recovery safe across processes sharing one file.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Config from "effect/Config"
+import type { ConfigError } from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { JobStore } from "./JobStore.js"
+import { decodingInputs } from "./internal/portInput.js"
+import { makeEventMethods } from "./sqlite/events.js"
+import { makeJobMethods } from "./sqlite/jobs.js"
+import { migrate, schemaVersion } from "./sqlite/migrations.js"
+import type { MigrationFailed } from "./StoreErrors.js"
+import { makeRunMethods } from "./sqlite/runs.js"
+import { makeContext } from "./sqlite/context.js"
+import { makeWriteTransaction, readBusyTimeout } from "./sqlite/transaction.js"
+import { makeWorkerMethods } from "./sqlite/workers.js"
+import { StorageError } from "./StoreErrors.js"
+
+export { migrate, migrationsTable } from "./sqlite/migrations.js"
+
+/** How to open a SQLite store. */
+export interface SqliteStoreOptions {
+  /** A database file path, or ":memory:" for a private in-memory database. */
+  readonly filename: string
+  /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
+  readonly migrate?: boolean
+  /**
+   * Open an existing file read-only: no migrations, the journal mode left as
+   * it is, and any write fails with `StorageError`. For tools that only read.
+   */
+  readonly readonly?: boolean
+  /** How long a write waits for another connection's write lock, in ms. Default 5000. */
+  readonly busyTimeoutMs?: number
+}
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5000
+
+/**
+ * Builds the JobStore service on the `SqliteClient` in context (a
+ * @effect/sql-sqlite-node client whose schema is migrated). Writes wait for
+ * the write lock up to the connection's `busy_timeout`.
+ */
+export const make: Effect.Effect<JobStore["Type"], StorageError, SqliteClient.SqliteClient> = Effect.gen(function*() {
+  const sql: SqlClient.SqlClient = yield* SqliteClient.SqliteClient
+  const lockWaitMs = yield* Effect.mapError(
+    Effect.provideService(readBusyTimeout, SqlClient.SqlClient, sql),
+    (cause) => new StorageError({ operation: "SqliteStore.make", cause })
+  )
+  const context = makeContext(sql, makeWriteTransaction(sql, lockWaitMs))
+
+  const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | StorageError, R> =>
+    Effect.catchIf(
+      context.transaction(effect),
+      (error): error is SqlError => error instanceof SqlError,
+      (cause) => Effect.fail(new StorageError({ operation: "JobStore.transaction", cause }))
+    ) as Effect.Effect<A, E | StorageError, R>
+
+  return decodingInputs(JobStore.of({
+    dialect: "sqlite",
+    schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
+    transaction,
+    ...makeJobMethods(context),
+    ...makeRunMethods(context),
+    ...makeWorkerMethods(context),
+    ...makeEventMethods(context)
+  }))
+})
+
+/**
+ * Sets up the client's one connection: the busy timeout and foreign keys
+ * (better-sqlite3 enables them by default; we don't rely on that). WAL is
+ * switched on by the client itself when it opens the database.
+ */
+export const configureConnection = (options: { readonly busyTimeoutMs?: number } = {}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const requested = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
+    const busyTimeoutMs = Number.isFinite(requested) ? Math.max(0, Math.floor(requested)) : DEFAULT_BUSY_TIMEOUT_MS
+    // PRAGMA takes no bound parameters; the value is a checked integer.
+    yield* sql.unsafe(`PRAGMA busy_timeout = ${busyTimeoutMs}`)
+    yield* sql`PRAGMA foreign_keys = ON`
+  }).pipe(Effect.mapError((cause) => new StorageError({ operation: "SqliteStore.configureConnection", cause })))
+
+/**
+ * The store over the `SqlClient` in context: configures the connection,
+ * migrates unless told not to, and builds the service. For callers that
+ * need the client too (e.g. tests reading raw rows).
+ */
+export const layerFromClient = (
+  options: Omit<SqliteStoreOptions, "filename"> = {}
+): Layer.Layer<JobStore, MigrationFailed | StorageError, SqliteClient.SqliteClient> =>
+  Layer.effect(
+    JobStore,
+    Effect.gen(function*() {
+      const client = yield* SqliteClient.SqliteClient
+      yield* Effect.provideService(
+        Effect.zipRight(configureConnection(options), options.migrate !== false ? migrate : Effect.void),
+        SqlClient.SqlClient,
+        client
+      )
+      return yield* make
+    })
+  )
+
+/** Whether `filename` names a file on disk (not an in-memory or URI database). */
+const isFilePath = (filename: string): boolean =>
+  filename !== "" && filename !== ":memory:" && !filename.startsWith("file:")
+
+/**
+ * The client for `config.filename`, created (unless read-only) with its parent folder (the default
+ * `./data/handshake.db` must work in a fresh checkout). better-sqlite3
+ * throws when it cannot open the file or the file is not a database; that is
+ * a `StorageError` naming the file, not a crash.
+ */
+const openClient = (
+  config: SqliteClient.SqliteClientConfig
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StorageError> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const filename = config.filename
+    const fail = (cause: unknown) => new StorageError({ operation: `SqliteStore.open ${JSON.stringify(filename)}`, cause })
+    // A reader never creates anything: a missing file is an error, not an empty database.
+    if (isFilePath(filename) && config.readonly !== true) {
+      yield* Effect.try({ try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }), catch: fail })
+    }
+    const client = yield* Effect.catchAllDefect(SqliteClient.make(config), (defect) => Effect.fail(fail(defect)))
+    return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
+  })).pipe(Layer.provide(Reactivity.layer))
+
+/** The store on its own SQLite client for `filename` (a path or ":memory:"). */
+export const layer = (
+  options: SqliteStoreOptions
+): Layer.Layer<JobStore, MigrationFailed | StorageError | ConfigError> =>
+  options.readonly === true
+    // Switching to WAL is a write: a read-only connection keeps the file's journal mode.
+    ? layerFromClient({ ...options, migrate: false }).pipe(
+      Layer.provide(openClient({ filename: options.filename, readonly: true, disableWAL: true }))
+    )
+    : layerFromClient(options).pipe(Layer.provide(openClient({ filename: options.filename })))
+
+/** `layer` with its options read from Effect `Config` (e.g. environment variables). */
+export const layerConfig = (
+  config: Config.Config.Wrap<SqliteStoreOptions>
+): Layer.Layer<JobStore, MigrationFailed | StorageError | ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

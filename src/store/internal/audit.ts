@@ -1,0 +1,20 @@
+/**
+ * The one way a change is audited (see "Auditing a change" in JobStore.ts):
+ * the records a change's `events` gives for its result, checked as the port
+ * checks every record, for the store to write in the change's transaction.
+ */
+import * as Effect from "effect/Effect"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import type { Audit } from "../JobStore.js"
+import { decodeEventRecords } from "./portInput.js"
+
+/** The records `events` gives for `result` (none without `events`), decoded at the port. */
+export const auditRecords = <A>(
+  events: Audit<A> | undefined,
+  result: A
+): Effect.Effect<ReadonlyArray<EventRecord>, DecodeFailure> => {
+  if (events === undefined) return Effect.succeed([])
+  const given = events(result)
+  return Effect.flatMap(Effect.isEffect(given) ? given : Effect.succeed(given), decodeEventRecords)
+}

@@ -1,0 +1,36 @@
+/**
+ * How both stores report a failure that is not a domain outcome: the
+ * driver's `SqlError`, or a value that would not encode on its way in (NaN in
+ * a payload), becomes the method's `StorageError` naming the operation. An
+ * encode failure carries a `DecodeFailure` as its cause (the port's unions
+ * have no input-error member for it); a `SqlError` is kept whole, so its
+ * driver error (SQLite's code, PostgreSQL's SQLSTATE) stays reachable.
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import { DecodeFailure } from "../../domain/Errors.js"
+import { AlreadyExists, StorageError } from "../StoreErrors.js"
+
+/** A failure a store reports as `StorageError`. */
+export type Unhandled = SqlError | ParseResult.ParseError
+
+export const isUnhandled = (error: unknown): error is Unhandled => error instanceof SqlError || ParseResult.isParseError(error)
+
+/** The `StorageError` of `operation` for an unhandled failure. */
+export const toStorageError = (operation: string, error: Unhandled): StorageError =>
+  error instanceof SqlError
+    ? new StorageError({ operation, cause: error })
+    : new StorageError({ operation, cause: DecodeFailure.fromParseError("value written", error) })
+
+/**
+ * For methods whose errors don't include `AlreadyExists`: there a taken event
+ * id is a violated constraint like any other, a `StorageError` of that method.
+ */
+export const alreadyExistsAsStorageError = (operation: string) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, AlreadyExists> | StorageError, R> =>
+  Effect.catchIf(
+    effect,
+    (error): error is Extract<E, AlreadyExists> => error instanceof AlreadyExists,
+    (cause) => Effect.fail(new StorageError({ operation, cause }))
+  ) as Effect.Effect<A, Exclude<E, AlreadyExists> | StorageError, R>
