@@ -35,7 +35,7 @@ export * as RetryPolicy from "./domain/RetryPolicy.js"
 // the store's with `store/StoreErrors.js` below.
 export { CapabilityDenied, EscalationDenied, UnknownCapability, UnknownProfile } from "./Capabilities.js"
 export { EventTooLarge, InvalidEvent } from "./FlightRecorder.js"
-export { JobNotRunning, RunLost, SecurityViolation } from "./Jobs.js"
+export { AwaitTimeout, JobNotRunning, RunLost, SecurityViolation } from "./Jobs.js"
 export { RecoveryFailed } from "./Recovery.js"
 export { UnsupportedDatabaseUrl } from "./store/Storage.js"
 export {
