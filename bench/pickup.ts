@@ -54,7 +54,7 @@ const startLatch = () => {
   }
 }
 
-/** Ours: a one-worker pool with `wakeUp`, submitting through `Jobs.submit`. */
+/** Ours: a one-worker pool with `wakeUp` (provided to Jobs, not merged beside it), submitting through `Jobs.submit`. */
 const ours = (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp>, count: number): Promise<Array<number>> =>
   // The pool's scope closes inside the services' (provided outside it), so no loop outlives the store.
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -65,7 +65,7 @@ const ours = (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp>, count: number)
     return yield* Effect.promise(() =>
       sampleLatencies(count, () => Effect.runPromise(Effect.asVoid(jobs.submit(NEW_JOB))), latch.next)
     )
-  })).pipe(Effect.provide(Layer.merge(servicesLayer(target), wakeUp))))
+  })).pipe(Effect.provide(servicesLayer(target).pipe(Layer.provideMerge(wakeUp)))))
 
 /** Runs the pickup comparison. */
 export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
