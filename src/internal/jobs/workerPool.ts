@@ -12,7 +12,7 @@ import type { JobKind } from "../../domain/JobKind.js"
 import type { Json } from "../../domain/Json.js"
 import type { Claim, ReadError } from "../../store/JobStore.js"
 import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
-import { sleepRealTime } from "../sleepRealTime.js"
+import { sleepRealTime } from "../../util/sleepRealTime.js"
 
 /** A pool of workers, for applications that want one. */
 export interface WorkerOptions<E, R> {
