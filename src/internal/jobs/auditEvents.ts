@@ -12,7 +12,7 @@ import type { Decision } from "../../Capabilities.js"
 import * as Effect from "effect/Effect"
 import { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import { type FlightRecorder, makeEvent, systemEvent } from "../../FlightRecorder.js"
+import { type FlightRecorder, makeEvent, systemEvent } from "../flight/recorder.js"
 
 /** A `system` event for one lifecycle change of a job (`from` is null at creation): `systemEvent`'s fields, from the job. */
 export const lifecycleEvent = (options: {

@@ -36,7 +36,7 @@ import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Err
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { Json } from "../../domain/Json.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
-import type { FlightRecorder } from "../../FlightRecorder.js"
+import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive } from "../../store/StoreErrors.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"

@@ -20,7 +20,7 @@ import type { Claim, ReadError } from "../../store/JobStore.js"
 import * as WakeUp from "../../WakeUp.js"
 import { dispatch, type Handlers, kindsOf } from "../engine/handlers.js"
 import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
-import { sleepRealTime } from "../sleepRealTime.js"
+import { sleepRealTime } from "../../util/sleepRealTime.js"
 
 /** What every pool takes, whatever its handlers. */
 export interface WorkerPoolOptions {

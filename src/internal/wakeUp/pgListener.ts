@@ -13,7 +13,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Pg from "pg"
-import { sleepRealTime } from "../sleepRealTime.js"
+import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { fromPayload, lookAgain, type Signal } from "./signal.js"
 
 /** The channel migration 0007's trigger announces jobs on. */

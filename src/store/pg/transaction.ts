@@ -7,7 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { sleepRealTime } from "../../internal/sleepRealTime.js"
+import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { StorageError } from "../StoreErrors.js"
 
 /**

@@ -31,7 +31,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import { sleepRealTime } from "../../internal/sleepRealTime.js"
+import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { sqliteCode } from "./errors.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */

@@ -1,0 +1,237 @@
+/**
+ * The Flight Recorder (R10–R14): a validated, privacy-filtered, append-only
+ * event log on top of the `JobStore` sink.
+ *
+ * Services build events with `makeEvent`, turn them into records with
+ * `prepare` (which fails before any write when an event is invalid) and pass
+ * the records to the store's `events` options, so a change and its audit event
+ * commit together. `record`/`recordMany` are for events that stand alone.
+ *
+ * Errors: `InvalidEvent` (HSK-400-INVALID-EVENT), `EventTooLarge`, and the
+ * store's own errors unchanged — a sink failure is the store's `StorageError`,
+ * whose `code` is already HSK-500-DB (R10); wrapping it again would only hide
+ * the tag callers already handle everywhere else.
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { type DecodeFailure, formatIssues } from "../../domain/Errors.js"
+import type { EventRecord, EventType } from "../../domain/EventRecord.js"
+import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
+import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
+import type { JobId } from "../../domain/Ids.js"
+import { type EventTooLarge, InvalidEvent } from "./Errors.js"
+import { freshTraceId, makePrepare } from "./prepare.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
+import { yieldToEventLoop } from "../../util/yieldToEventLoop.js"
+import * as Redactor from "./Redactor.js"
+import { type EventFilter, JobStore, type Page, type ReadError } from "../../store/JobStore.js"
+import { type AlreadyExists, CorruptRow, type StorageError } from "../../store/StoreErrors.js"
+
+export { EventTooLarge, InvalidEvent } from "./Errors.js"
+export type { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
+export type { RedactionRule } from "./Redactor.js"
+
+/**
+ * Retention window default: 7 days. SPEC 11.5 says 7 days, FR-EVT-004 says
+ * "configurable, default 30 days"; we follow the trait's contract (R13) and
+ * make it configurable.
+ */
+export const DEFAULT_RETENTION: Duration.Duration = Duration.days(7)
+
+/** Default number of events deleted per purge transaction: short transactions, bounded locks. */
+export const DEFAULT_PURGE_BATCH_SIZE = 1000
+
+/** How the recorder behaves. Every field has a default. */
+export interface FlightRecorderConfig {
+  /** Events older than this are purged by `enforceRetention`. Default 7 days (R13). */
+  readonly retention?: Duration.DurationInput
+  /** Events deleted per purge transaction. Default 1000. */
+  readonly purgeBatchSize?: number
+  /** Bound on one event's stored JSON, in UTF-8 bytes. Default 64 KiB (R14). */
+  readonly maxEventBytes?: number
+  /**
+   * Keep raw content (prompt/response text, terminal output). Default false:
+   * such fields are dropped, prompts and responses kept as `sha256:` hashes (R14).
+   */
+  readonly debug?: boolean
+  /** Redaction rules applied after the defaults (bearer tokens, `sk-` keys, URL passwords). */
+  readonly redactionRules?: ReadonlyArray<Redactor.RedactionRule>
+}
+
+/** The Flight Recorder service. */
+export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightRecorder")<FlightRecorder, {
+  /**
+   * Validates an untrusted event (every problem reported), fills in a missing
+   * `trace_id` (the named job's, else a fresh one: a read of that job),
+   * NFC-normalises, redacts, applies the raw-content rule and the size bound,
+   * and returns the record a store appends. Writes nothing.
+   */
+  readonly prepare: (event: unknown) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | ReadError>
+  /** Prepares and appends one event; a misspelt field does not compile (issue 15.7). */
+  readonly record: (event: FlightEventInput) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
+  /** `record` for input nobody has checked: every problem is reported in one `InvalidEvent`, nothing stored. */
+  readonly recordUntrusted: (event: unknown) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
+  /** Prepares every event, then appends them in one write: all or nothing. */
+  readonly recordMany: (
+    events: ReadonlyArray<FlightEventInput>
+  ) => Effect.Effect<ReadonlyArray<EventRecord>, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
+  /** `recordMany` for input nobody has checked. */
+  readonly recordManyUntrusted: (
+    events: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<EventRecord>, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
+  /**
+   * Lists events (R10), decoded back to typed events: the current shapes, or
+   * a `LegacyFlightEvent` stored before them (see LegacyFlightEvent.ts). A
+   * stored body that decodes as neither is `CorruptRow`.
+   */
+  readonly list: (filter?: EventFilter) => Effect.Effect<Page<StoredFlightEvent>, ReadError | DecodeFailure>
+  /**
+   * Purges events older than `cutoff` (default: now minus the retention
+   * window) in batches, and returns how many it purged (R10, R13). A cutoff
+   * that is not a `DateTime.Utc` is a `DecodeFailure`.
+   */
+  readonly enforceRetention: (options?: { readonly cutoff?: DateTime.Utc }) => Effect.Effect<number, DecodeFailure | StorageError>
+  /**
+   * The recorder's redaction (default rules plus `redactionRules`) as a text
+   * function, so text stored outside events — a job's `status_reason`, an
+   * `error_message` — is redacted exactly as the events about it are (R14).
+   */
+  readonly redact: (text: string) => string
+}>() {}
+
+const decodeBody = Schema.decodeUnknown(StoredFlightEvent, { errors: "all", onExcessProperty: "error" })
+
+/** The table events live in, for `CorruptRow`. */
+const EVENTS_TABLE = "flight_recorder_events"
+
+/** Builds the recorder over the `JobStore` in context. */
+export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRecorder["Type"], never, JobStore> =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const retention = Duration.decode(config.retention ?? DEFAULT_RETENTION)
+    const batchSize = Math.max(1, Math.floor(config.purgeBatchSize ?? DEFAULT_PURGE_BATCH_SIZE))
+    const redactor = Redactor.make({ rules: config.redactionRules ?? [] })
+    // An event sent without a trace id joins its job's trace; a job that is not
+    // (or no longer) there gives a fresh one, as an event naming no job does.
+    const traceIdFor = (jobId: JobId | undefined) =>
+      jobId === undefined ? freshTraceId : store.getJob(jobId).pipe(
+        Effect.map((job) => job.trace_id),
+        // The event's job id already decoded, so a DecodeFailure cannot happen; if it did, there is no job to join.
+        Effect.catchTags({ NotFound: () => freshTraceId, DecodeFailure: () => freshTraceId })
+      )
+    const prepareEvent = makePrepare({
+      traceIdFor,
+      debug: config.debug ?? false,
+      ...(config.maxEventBytes === undefined ? {} : { maxEventBytes: config.maxEventBytes }),
+      redactor
+    })
+    // A prepared record always decodes at the port; if one ever did not, the
+    // event is what is invalid, so it is reported as one.
+    const append = (records: ReadonlyArray<EventRecord>) =>
+      Effect.catchTag(store.appendEvents(records), "DecodeFailure", (error) =>
+        Effect.fail(new InvalidEvent({ event_type: records[0]?.type ?? null, reasons: error.issues })))
+
+    const prepare = (event: unknown) => prepareEvent(event).pipe(Effect.withSpan("FlightRecorder.prepare"))
+
+    const record = Effect.fn("FlightRecorder.record")(function*(event: unknown) {
+      const prepared = yield* prepareEvent(event)
+      yield* append([prepared])
+      return prepared
+    })
+
+    const recordMany = Effect.fn("FlightRecorder.recordMany")(function*(events: ReadonlyArray<unknown>) {
+      // Prepare everything first: one invalid event fails the call before any write.
+      const prepared = yield* Effect.forEach(events, prepareEvent)
+      if (prepared.length > 0) yield* append(prepared)
+      return prepared
+    })
+
+    const decodeRecord = (record: EventRecord): Effect.Effect<StoredFlightEvent, CorruptRow> =>
+      Effect.mapError(decodeBody(record.body), (error) =>
+        new CorruptRow({ table: EVENTS_TABLE, row_id: record.event_id, column: "body", issues: formatIssues(error) }))
+
+    const list = Effect.fn("FlightRecorder.list")(function*(filter?: EventFilter) {
+      const page = yield* store.listEvents(filter)
+      const items = yield* Effect.forEach(page.items, decodeRecord)
+      return { items, next_cursor: page.next_cursor }
+    })
+
+    const enforceRetention = Effect.fn("FlightRecorder.enforceRetention")(function*(
+      options?: { readonly cutoff?: DateTime.Utc }
+    ) {
+      const before = options?.cutoff ?? DateTime.subtractDuration(yield* DateTime.now, retention)
+      let purged = 0
+      let batches = 0
+      // One short transaction per batch (inside purgeEventsBatch), so a large
+      // purge never holds a long lock; a short batch means nothing older is left.
+      while (true) {
+        const deleted = yield* store.purgeEventsBatch({ before, batchSize })
+        purged += deleted
+        batches += 1
+        if (deleted < batchSize) break
+        yield* yieldToEventLoop
+      }
+      yield* Effect.annotateCurrentSpan({
+        "hsk.retention.cutoff": DateTime.formatIso(before),
+        "hsk.retention.purged": purged,
+        "hsk.retention.batches": batches
+      })
+      return purged
+    })
+
+    return FlightRecorder.of({
+      prepare,
+      record,
+      recordUntrusted: record,
+      recordMany,
+      recordManyUntrusted: recordMany,
+      list,
+      enforceRetention,
+      redact: redactor.redact
+    })
+  })
+
+/** The recorder as a layer over the `JobStore` in context. */
+export const layer = (config: FlightRecorderConfig = {}): Layer.Layer<FlightRecorder, never, JobStore> =>
+  Layer.effect(FlightRecorder, make(config))
+
+/** The recorder configured from Effect `Config` (e.g. environment variables). */
+export const layerConfig = (
+  config: Config.Config.Wrap<FlightRecorderConfig>
+): Layer.Layer<FlightRecorder, ConfigError.ConfigError, JobStore> =>
+  Layer.effect(FlightRecorder, Effect.flatMap(Config.unwrap(config), make))
+
+/** `Omit` of each member of a union (`system` has two shapes). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** The fields a caller supplies to `makeEvent`: the event minus `type`, with `event_id`/`timestamp` optional. */
+export type EventFields<T extends EventType> =
+  & OmitEach<FlightEventInputOf<T>, "type" | "event_id" | "timestamp">
+  & { readonly event_id?: string; readonly timestamp?: string }
+
+/**
+ * Builds an event of `type` (JSON form, ready for `prepare`/`record`) with a
+ * fresh `event_id` and the Clock's time unless given.
+ */
+export const makeEvent = <T extends EventType>(type: T, fields: EventFields<T>): Effect.Effect<FlightEventInputOf<T>> =>
+  Effect.map(DateTime.now, (now) => ({
+    event_id: uuidv7(),
+    timestamp: DateTime.formatIso(now),
+    ...fields,
+    type
+  }) as unknown as FlightEventInputOf<T>)
+
+/** A `system` event for one job lifecycle change; `actor` defaults to `system`, `from_state` null at creation. */
+export const systemEvent = (
+  fields:
+    & Omit<typeof JobLifecycleEvent.Encoded, "type" | "event_id" | "timestamp" | "actor">
+    & { readonly event_id?: string; readonly timestamp?: string; readonly actor?: typeof JobLifecycleEvent.Encoded["actor"] }
+): Effect.Effect<typeof JobLifecycleEvent.Encoded> =>
+  makeEvent("system", { ...fields, actor: fields.actor ?? "system" }) as Effect.Effect<typeof JobLifecycleEvent.Encoded>
+
