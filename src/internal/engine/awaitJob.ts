@@ -13,7 +13,7 @@ import type { JobId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { ReadError } from "../../store/JobStore.js"
 import type { NotFound } from "../../store/StoreErrors.js"
-import * as WakeUp from "../../WakeUp.js"
+import * as WakeUp from "../wakeUp/wakeUp.js"
 
 /**
  * The states `await` waits for unless told otherwise: the terminal ones and

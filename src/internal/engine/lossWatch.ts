@@ -11,7 +11,7 @@
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { JobId, WorkflowRunId } from "../../domain/Ids.js"
-import * as WakeUp from "../../WakeUp.js"
+import * as WakeUp from "../wakeUp/wakeUp.js"
 
 /**
  * Completes with the job's state once job `jobId` is no longer running under

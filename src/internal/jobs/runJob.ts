@@ -43,7 +43,7 @@ import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
-import type { WakeUp } from "../../WakeUp.js"
+import type { WakeUp } from "../wakeUp/wakeUp.js"
 import { awaitLoss } from "../engine/lossWatch.js"
 
 /** A failed attempt the retry policy takes back: the next attempt's number and when it becomes eligible. */
