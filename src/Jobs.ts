@@ -8,29 +8,30 @@
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
-import { JobRequest } from "./domain/AiJob.js"
 import { decodeWith } from "./domain/decode.js"
 import { type DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
 import type { JobId } from "./domain/Ids.js"
 import type { JobKind } from "./domain/JobKind.js"
-import { JobMetrics, type MetricNames } from "./domain/JobMetrics.js"
-import type { JobState } from "./domain/JobState.js"
+import type { MetricNames } from "./domain/JobMetrics.js"
 import type { Json } from "./domain/Json.js"
-import type { TransitionTarget } from "./domain/Lifecycle.js"
 import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
-import { type Checkpoint, makeAdmission } from "./internal/jobs/admission.js"
-import { lifecycleEvent, makePrepare } from "./internal/jobs/auditEvents.js"
+import { makeAdmission } from "./internal/jobs/admission.js"
+import { makePrepare } from "./internal/jobs/auditEvents.js"
 import { makeClaimNext } from "./internal/jobs/claim.js"
 import { makeEndRun } from "./internal/jobs/endRun.js"
 import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
+import { makeBegin } from "./internal/jobs/begin.js"
+import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
+import { makeMove } from "./internal/jobs/move.js"
+import type { Operations, TransitionOptions } from "./internal/jobs/operations.js"
+import { makeSubmit } from "./internal/jobs/submit.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
@@ -41,7 +42,6 @@ import * as RetryPolicy from "./domain/RetryPolicy.js"
 import { WakeUp } from "./WakeUp.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
-import { uuidv7 } from "./domain/uuidv7.js"
 import type { AlreadyExists, NotFound, StorageError } from "./store/StoreErrors.js"
 
 export type { RunContext, RunOptions, SuccessState } from "./internal/jobs/runJob.js"
@@ -82,13 +82,7 @@ export type SubmitError =
  */
 export type BeginError = NotFound | IllegalTransition | Refusal | DecodeFailure | ReadError
 
-/** Options of a guarded transition. */
-export interface TransitionOptions {
-  /** Why, stored as the job's `status_reason` and in the event. */
-  readonly reason?: string
-  /** Who asked: `human` for operator actions. Default `system`. */
-  readonly actor?: "human" | "agent" | "system"
-}
+export type { TransitionOptions } from "./internal/jobs/operations.js"
 
 type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
 
@@ -226,125 +220,15 @@ export const make = Effect.gen(function*() {
         return { attempt: decision.attempt, run_after: DateTime.addDuration(yield* DateTime.now, decision.delay) }
       })
   })
-  const endRun = makeEndRun(store, prepare)
-  const decodeRequest = decodeWith(JobRequest, "JobRequest")
+  const operations: Operations = { store, prepare, announce }
   const admission = makeAdmission(store, capabilities, prepare)
   const claimJob = makeClaimNext(store, admission, prepare)
   const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
     Effect.tap(claimJob(options), (claim) => (claim === null ? Effect.void : announce(claim.job)))
-  const worker = makeWorkerPool(claimNext, runner, wakeUp)
-
-  const submit = Effect.fn("Jobs.submit")(function*(input: unknown) {
-    yield* gate.await
-    const request = yield* decodeRequest(input)
-    const ids = { job_id: request.job_id ?? uuidv7() as JobId, trace_id: request.trace_id ?? uuidv7() as AiJob["trace_id"] }
-    yield* Effect.annotateCurrentSpan({ "hsk.job_id": ids.job_id, "hsk.trace_id": ids.trace_id, "hsk.job_kind": request.job_kind })
-    // The policy decides the profile; the request may only narrow it.
-    const { verdict, records } = yield* admission.decide({ ...request, ...ids }, request.capability_profile_id)
-    if (verdict._tag === "Refused") {
-      // The refusal is audited, but no job row is ever written (R15).
-      yield* store.appendEvents(records)
-      return yield* verdict.error
-    }
-    const queued = yield* prepare(lifecycleEvent({
-      job: ids,
-      from: null,
-      to: "queued",
-      attempt: 1,
-      ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
-    }))
-    const job = yield* store.createJob(
-      {
-        ...request,
-        ...ids,
-        capability_profile_id: verdict.profile_id,
-        // The job's own maximum, else its kind's (issue 15.1).
-        max_attempts: request.max_attempts ?? RetryPolicy.forKind(retries, request.job_kind).maxAttempts
-      },
-      { events: () => [...records, queued] }
-    )
-    yield* announce(job)
-    return job
-  })
-
-  /**
-   * One guarded transition with its event. The job is locked first (the lock
-   * order in JobStore.ts), so the state it is moved from is the state it is
-   * in: a concurrent claim makes a cancel `running → cancelled`, never a lost
-   * race. A running job leaves `running` the one way a run ends (endRun.ts).
-   */
-  const move = (to: TransitionTarget, span: string) =>
-    Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
-      const moved = yield* store.transaction(Effect.gen(function*() {
-        const before = yield* store.lockJob(jobId)
-        const end = {
-          ...(options.reason !== undefined ? { reason: options.reason } : {}),
-          ...(options.error !== undefined ? { error: options.error } : {}),
-          ...(options.actor !== undefined ? { actor: options.actor } : {})
-        }
-        // `running → queued` is no move of the general table (only a run's own release takes it).
-        if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
-          // Only a release fails with RunNotActive, and a move never releases.
-          return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
-        }
-        // A retry by hand is a new attempt, eligible at once (issue 15.1).
-        const retry = before.state === "failed" && to === "queued"
-          ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
-          : undefined
-        const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry }))
-        // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
-        return yield* store.transition({
-          job_id: jobId,
-          to,
-          from: before.state,
-          ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
-          ...(end.error !== undefined ? { error_message: end.error } : {}),
-          ...retry,
-          events: () => [record]
-        })
-      }))
-      yield* announce(moved)
-      return moved
-    })
-
-  /**
-   * `from → running` under a new workflow run: start, resume and rework. The
-   * policy checks the job again in the same transaction; a refused job ends
-   * `from → failed` (committed) and the caller gets the refusal.
-   */
-  const begin = (from: JobState, at: Checkpoint, span: string) =>
-    Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
-      // The refusal is committed with the transaction, then reported: hence an Either out of it.
-      const outcome = yield* store.transaction(Effect.gen(function*() {
-        // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
-        const before = yield* store.lockJob(jobId)
-        const { records, verdict } = yield* admission.recheck(before)
-        if (verdict._tag === "Refused") {
-          yield* admission.refuse(before, from, verdict.error, records, at)
-          return Either.left(verdict.error)
-        }
-        const run = yield* store.createRun(jobId)
-        const record = yield* prepare(lifecycleEvent({
-          job: before,
-          from,
-          to: "running",
-          workflow_run_id: run.id,
-          ...(options.reason !== undefined ? { reason: options.reason } : {}),
-          ...(options.actor !== undefined ? { actor: options.actor } : {})
-        }))
-        const job = yield* store.transition({
-          job_id: jobId,
-          from,
-          to: "running",
-          workflow_run_id: run.id,
-          ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
-          events: () => [...records, record]
-        })
-        return Either.right<Claim>({ job, run })
-      }))
-      if (Either.isRight(outcome)) yield* announce(outcome.right.job)
-      return yield* outcome
-    })
+  const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries })
+  const move = makeMove(operations, makeEndRun(store, prepare))
+  const begin = makeBegin(operations, admission)
+  const setPin = makeSetPin(operations)
 
   const run = <A extends Json | void, E, R>(
     jobId: JobId,
@@ -362,38 +246,6 @@ export const make = Effect.gen(function*() {
       return yield* runner(job, current, program, options)
     }))
 
-  const addMetrics = Effect.fn("Jobs.addMetrics")(function*(
-    jobId: JobId,
-    delta: Partial<Record<typeof MetricNames[number], number>>
-  ) {
-    return yield* store.transaction(Effect.gen(function*() {
-      const job = yield* store.getJob(jobId)
-      const summed: Record<string, number> = { ...job.metrics }
-      for (const [name, value] of Object.entries(delta)) summed[name] = (summed[name] ?? 0) + (value ?? 0)
-      const metrics = yield* decodeWith(JobMetrics, "JobMetrics")(summed)
-      return yield* store.updateJob(jobId, { metrics })
-    }))
-  })
-
-  /** Sets a job's pin, with its event, when that changes it (the store writes nothing otherwise). */
-  const setPin = (pinned: boolean, span: string) =>
-    Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
-      return yield* store.transaction(Effect.gen(function*() {
-        const before = yield* store.getJob(jobId)
-        if (before.is_pinned === pinned) return before
-        const what = pinned ? "pinned" : "unpinned"
-        const record = yield* prepare(lifecycleEvent({
-          job: before,
-          from: before.state,
-          to: before.state,
-          workflow_run_id: before.workflow_run_id,
-          reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
-          ...(options.actor !== undefined ? { actor: options.actor } : {})
-        }))
-        return yield* store.setPinned(jobId, pinned, { events: () => [record] })
-      }))
-    })
-
   const fail = move("failed", "Jobs.fail")
 
   return Jobs.of({
@@ -406,7 +258,7 @@ export const make = Effect.gen(function*() {
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
-    worker,
+    worker: makeWorkerPool(claimNext, runner, wakeUp),
     await: makeAwait(store.getJob, wakeUp),
     history: makeHistory(store),
     complete: move("completed", "Jobs.complete"),
@@ -419,7 +271,7 @@ export const make = Effect.gen(function*() {
     fail: (jobId, error, options) => fail(jobId, { ...options, error }),
     pin: setPin(true, "Jobs.pin"),
     unpin: setPin(false, "Jobs.unpin"),
-    addMetrics
+    addMetrics: makeAddMetrics(operations)
   })
 })
 

@@ -1,0 +1,48 @@
+/**
+ * `from → running` under a new workflow run: start, resume and rework. The
+ * policy checks the job again in the same transaction; a refused job ends
+ * `from → failed` (committed) and the caller gets the refusal.
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type { JobId } from "../../domain/Ids.js"
+import type { JobState } from "../../domain/JobState.js"
+import type { Claim } from "../../store/JobStore.js"
+import type { Checkpoint, makeAdmission } from "./admission.js"
+import { lifecycleEvent } from "./auditEvents.js"
+import type { Operations, TransitionOptions } from "./operations.js"
+
+export const makeBegin = ({ announce, prepare, store }: Operations, admission: ReturnType<typeof makeAdmission>) =>
+(from: JobState, at: Checkpoint, span: string) =>
+  Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
+    // The refusal is committed with the transaction, then reported: hence an Either out of it.
+    const outcome = yield* store.transaction(Effect.gen(function*() {
+      // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
+      const before = yield* store.lockJob(jobId)
+      const { records, verdict } = yield* admission.recheck(before)
+      if (verdict._tag === "Refused") {
+        yield* admission.refuse(before, from, verdict.error, records, at)
+        return Either.left(verdict.error)
+      }
+      const run = yield* store.createRun(jobId)
+      const record = yield* prepare(lifecycleEvent({
+        job: before,
+        from,
+        to: "running",
+        workflow_run_id: run.id,
+        ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        ...(options.actor !== undefined ? { actor: options.actor } : {})
+      }))
+      const job = yield* store.transition({
+        job_id: jobId,
+        from,
+        to: "running",
+        workflow_run_id: run.id,
+        ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
+        events: () => [...records, record]
+      })
+      return Either.right<Claim>({ job, run })
+    }))
+    if (Either.isRight(outcome)) yield* announce(outcome.right.job)
+    return yield* outcome
+  })

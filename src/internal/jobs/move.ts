@@ -1,0 +1,49 @@
+/**
+ * The guarded moves of `Jobs` (complete, cancel, fail, retry, …): one
+ * transition with its event. The job is locked first (the lock order in
+ * JobStore.ts), so the state it is moved from is the state it is in: a
+ * concurrent claim makes a cancel `running → cancelled`, never a lost race. A
+ * running job leaves `running` the one way a run ends (endRun.ts).
+ */
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { JobId } from "../../domain/Ids.js"
+import type { TransitionTarget } from "../../domain/Lifecycle.js"
+import { lifecycleEvent } from "./auditEvents.js"
+import type { makeEndRun } from "./endRun.js"
+import type { Operations, TransitionOptions } from "./operations.js"
+
+export const makeMove = ({ announce, prepare, store }: Operations, endRun: ReturnType<typeof makeEndRun>) =>
+(to: TransitionTarget, span: string) =>
+  Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
+    const moved = yield* store.transaction(Effect.gen(function*() {
+      const before = yield* store.lockJob(jobId)
+      const end = {
+        ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        ...(options.error !== undefined ? { error: options.error } : {}),
+        ...(options.actor !== undefined ? { actor: options.actor } : {})
+      }
+      // `running → queued` is no move of the general table (only a run's own release takes it).
+      if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
+        // Only a release fails with RunNotActive, and a move never releases.
+        return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
+      }
+      // A retry by hand is a new attempt, eligible at once (issue 15.1).
+      const retry = before.state === "failed" && to === "queued"
+        ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
+        : undefined
+      const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry }))
+      // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
+      return yield* store.transition({
+        job_id: jobId,
+        to,
+        from: before.state,
+        ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+        ...(end.error !== undefined ? { error_message: end.error } : {}),
+        ...retry,
+        events: () => [record]
+      })
+    }))
+    yield* announce(moved)
+    return moved
+  })

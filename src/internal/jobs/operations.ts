@@ -1,0 +1,24 @@
+/**
+ * What every Jobs operation is built from: the store (with caller text
+ * redacted), the one policy for an event build (`prepare`), and the
+ * announcement that wakes this process's waiters after a commit.
+ */
+import type * as Effect from "effect/Effect"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { JobStore } from "../../store/JobStore.js"
+import type { Prepare } from "./auditEvents.js"
+
+export interface Operations {
+  readonly store: JobStore["Type"]
+  readonly prepare: Prepare
+  /** Tells this process's waiters of a committed change (a no-op where the database announces it). */
+  readonly announce: (job: AiJob) => Effect.Effect<void>
+}
+
+/** Options of a guarded transition. */
+export interface TransitionOptions {
+  /** Why, stored as the job's `status_reason` and in the event. */
+  readonly reason?: string
+  /** Who asked: `human` for operator actions. Default `system`. */
+  readonly actor?: "human" | "agent" | "system"
+}
