@@ -12,11 +12,11 @@
  *
  *   npx tsx bench/metricsCheck.ts [N]
  */
-import Database from "better-sqlite3"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import pg from "pg"
+import { openSqlite } from "./drivers.js"
 import { startBenchCluster } from "./postgres.js"
 
 const N = Number(process.argv[2] ?? 2000)
@@ -84,8 +84,7 @@ const benchSqlite = (): ReadonlyArray<readonly [string, ReadonlyArray<number>]> 
     const results = new Map<string, Array<number>>()
     const forms = [["CHECK of 0002 (as shipped)", false], ["the same table without the CHECK", true]] as const
     const dbs = forms.map(([, strip], i) => {
-      const db = new Database(join(dir, `${i}.db`))
-      db.pragma("journal_mode = WAL")
+      const db = openSqlite(join(dir, `${i}.db`))
       for (const text of migrations("sqlite")) {
         db.exec(strip ? text.replace(/CONSTRAINT ai_jobs_metrics_valid CHECK \([\s\S]*?'\$\.validators_run_count'\) BETWEEN 0 AND 4294967295\s*\)/, "") : text)
       }
@@ -94,7 +93,7 @@ const benchSqlite = (): ReadonlyArray<readonly [string, ReadonlyArray<number>]> 
         'analysis_only', 'normal', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`).run()
       return db
     })
-    const hasCheck = dbs.map((db) => /ai_jobs_metrics_valid CHECK/.test(String(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'ai_jobs'").pluck().get())))
+    const hasCheck = dbs.map((db) => /ai_jobs_metrics_valid CHECK/.test(String(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'ai_jobs'").get()?.["sql"])))
     if (hasCheck[0] !== true || hasCheck[1] !== false) throw new Error(`SQLite forms not as intended: ${JSON.stringify(hasCheck)}`)
     for (let round = 0; round < ROUNDS; round++) {
       forms.forEach(([name], i) => {
