@@ -34,7 +34,7 @@ import { migrate, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./sqlite/runs.js"
 import { makeContext } from "./sqlite/context.js"
-import { makeWriteTransaction, readBusyTimeout } from "./sqlite/transaction.js"
+import { forgetTakeOver, makeWriteTransaction, readBusyTimeout } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import { StorageError } from "./StoreErrors.js"
 
@@ -81,7 +81,9 @@ const synchronousLevel: Record<SqliteDurability, string> = { normal: "NORMAL", f
 /**
  * Builds the JobStore service on the `SqliteClient` in context (a
  * @effect/sql-sqlite-node client whose schema is migrated). Writes wait for
- * the write lock up to the connection's `busy_timeout`.
+ * the write lock up to the connection's `busy_timeout`, without blocking the
+ * process: the store takes that waiting over (and sets the connection's
+ * `busy_timeout` to 0) at its first write, see sqlite/transaction.ts.
  */
 export const make: Effect.Effect<JobStore["Type"], StorageError, SqliteClient.SqliteClient> = Effect.gen(function*() {
   const sql: SqlClient.SqlClient = yield* SqliteClient.SqliteClient
@@ -124,6 +126,8 @@ export const configureConnection = (
     const busyTimeoutMs = Number.isFinite(requested) ? Math.max(0, Math.floor(requested)) : DEFAULT_BUSY_TIMEOUT_MS
     // PRAGMA takes no bound parameters; the value is a checked integer.
     yield* sql.unsafe(`PRAGMA busy_timeout = ${busyTimeoutMs}`)
+    // The budget is read again (and the waiting taken over) at the next write transaction.
+    forgetTakeOver(sql)
     yield* sql`PRAGMA foreign_keys = ON`
     const durability = options.durability ?? DEFAULT_DURABILITY
     if (!Object.hasOwn(synchronousLevel, durability)) {

@@ -23,7 +23,7 @@ const synchronousOf = (filename: string, options: Omit<SqliteStore.SqliteStoreOp
   )
 
 /** Builds a layer and returns its failure (the test fails if it builds). */
-const buildFailure = <E>(layer: Layer.Layer<unknown, E>) => failureOf(Effect.scoped(Layer.build(layer)))
+const buildFailure = <A, E>(layer: Layer.Layer<A, E>) => failureOf(Effect.scoped(Layer.build(layer)))
 
 describe("issue 16.2 SQLite durability option", () => {
   it.scoped("issue 16.2 on a WAL file the pragma in effect is FULL by default and for \"full\", NORMAL for \"normal\"", () =>
