@@ -51,7 +51,11 @@ export interface SqliteStoreOptions {
    * it is, and any write fails with `StorageError`. For tools that only read.
    */
   readonly readonly?: boolean
-  /** How long a write waits for another connection's write lock, in ms. Default 5000. */
+  /**
+   * How long a write waits for another connection's write lock, in ms. Default 5000.
+   * The store does the waiting (without blocking the process); once it has written,
+   * the connection's own `PRAGMA busy_timeout` reads 0.
+   */
   readonly busyTimeoutMs?: number
   /**
    * What a commit survives (`PRAGMA synchronous`, set on the connection). Default "full".
