@@ -12,7 +12,7 @@ import * as Fiber from "effect/Fiber"
 export interface Measurement {
   /** Stable key, used by comparisons and in results.json. */
   readonly id: string
-  readonly section: "create" | "lifecycle" | "recovery" | "recorder" | "queries"
+  readonly section: "create" | "lifecycle" | "recovery" | "recorder" | "queries" | "pickup"
   /** What was measured, in words. */
   readonly name: string
   /** Whose code did it: `ours`, `raw better-sqlite3`, `pg-boss`, ... */
@@ -47,6 +47,8 @@ export interface Mode {
   readonly querySizes: ReadonlyArray<number>
   /** Query calls per sample. */
   readonly queryCalls: number
+  /** Jobs submitted, one at a time, per pickup-latency measurement. */
+  readonly pickupSamples: number
 }
 
 /** The full run: the issue's sizes. */
@@ -61,7 +63,8 @@ export const FULL: Mode = {
   recoveryStale: 10_000,
   purgeEvents: 1_000_000,
   querySizes: [10_000, 1_000_000],
-  queryCalls: 100
+  queryCalls: 100,
+  pickupSamples: 120
 }
 
 /** `--quick`: a smoke run, same code paths, small sizes. */
@@ -76,7 +79,8 @@ export const QUICK: Mode = {
   recoveryStale: 500,
   purgeEvents: 20_000,
   querySizes: [10_000, 50_000],
-  queryCalls: 50
+  queryCalls: 50,
+  pickupSamples: 40
 }
 
 /** Median of a non-empty list. */

@@ -13,13 +13,14 @@ import * as Create from "./create.js"
 import { connectPg, openSqlite } from "./drivers.js"
 import { FULL, machine, makeLog, type Measurement, QUICK } from "./harness.js"
 import * as Lifecycle from "./lifecycle.js"
+import * as Pickup from "./pickup.js"
 import { SERVER_SETTINGS, startBenchCluster } from "./postgres.js"
 import * as Queries from "./queries.js"
 import * as Recorder from "./recorder.js"
 import * as Recovery from "./recovery.js"
 import { renderReport, type Results } from "./report.js"
 
-const sections = { create: Create.run, lifecycle: Lifecycle.run, recovery: Recovery.run, recorder: Recorder.run, queries: Queries.run }
+const sections = { create: Create.run, lifecycle: Lifecycle.run, recovery: Recovery.run, recorder: Recorder.run, queries: Queries.run, pickup: Pickup.run }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -69,17 +70,25 @@ const main = async (): Promise<void> => {
     fs.rmSync(tmp, { recursive: true, force: true })
   }
   const durationS = (performance.now() - started) / 1000
+  // `--only=... --keep-others`: the sections not run keep their figures from the previous results.json.
+  const kept = args.includes("--keep-others") ? previousMeasurements().filter((m) => !only.includes(m.section)) : []
   const results: Results = {
     mode: mode.name,
     config: mode,
     machine: { ...described, loadAverageAtEnd: Number((os.loadavg()[0] ?? 0).toFixed(2)) },
     databases,
     durationS: Math.round(durationS),
-    measurements
+    measurements: [...kept, ...measurements]
   }
   fs.writeFileSync(path.join(here, "results.json"), JSON.stringify(results, null, 2) + "\n")
   fs.writeFileSync(path.join(here, "..", "BENCHMARKS.md"), renderReport(results, readAnalysis()))
   log(`done in ${durationS.toFixed(0)} s: bench/results.json, BENCHMARKS.md`)
+}
+
+/** The measurements of the previous run, if any. */
+const previousMeasurements = (): ReadonlyArray<Measurement> => {
+  const file = path.join(here, "results.json")
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Results).measurements : []
 }
 
 /** The hand-written analysis (profiles, where the time goes), included in the report. */

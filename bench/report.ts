@@ -110,7 +110,8 @@ const SECTIONS: ReadonlyArray<readonly [Measurement["section"], string, string]>
   ["lifecycle", "2. Full lifecycle", "Jobs taken through their whole life per second. Ours writes every audit event (capability decision, queued, running, completed), a run row and a heartbeat; the peers write no audit trail. Ratio: ours ÷ the peer (higher is better for us)."],
   ["recovery", "3. Recovery", "Wall time to recover every stale run. Ratio: the per-row loop's time ÷ ours (how many times faster ours is)."],
   ["recorder", "4. Flight Recorder", "Events appended per second, and the retention purge of expired events with the latency of `record` calls made during it."],
-  ["queries", "5. Queries", "Median latency of one `listJobs` call (each sample is the median of many calls; the figure is the median of the samples)."]
+  ["queries", "5. Queries", "Median latency of one `listJobs` call (each sample is the median of many calls; the figure is the median of the samples)."],
+  ["pickup", "6. Pickup latency", "Submit → the job's program starts, one idle worker waiting, jobs submitted one at a time after a random 20–1020 ms pause (so a 1 s poll is at a random phase). Milliseconds, lower is better."]
 ]
 
 /** The whole BENCHMARKS.md. */
@@ -134,7 +135,7 @@ export const renderReport = (results: Results, analysis: string): string => {
     ["Node.js", machine.node],
     ["PostgreSQL", `${databases.postgres} — throwaway local cluster on 127.0.0.1, started with ${databases.postgresStartOptions.map((s) => `\`${s}\``).join(", ")}; durability left on: ${databases.postgresSettings.map((s) => `\`${s}\``).join(", ")}`],
     ["SQLite", `${databases.sqlite} (better-sqlite3), files on local disk, ${databases.sqliteSettings.map((s) => `\`${s}\``).join(", ")}`],
-    ["Peers", "pg-boss 10.4 (`schedule: false`, otherwise defaults), @effect/sql 0.52 SqlPersistedQueue (poll interval 5 ms instead of 1 s)"],
+    ["Peers", "pg-boss 10.4 (`schedule: false`, otherwise defaults), @effect/sql 0.52 SqlPersistedQueue (poll interval 5 ms instead of 1 s), graphile-worker 0.16 (defaults; pickup latency only)"],
     ["Pools", "every PostgreSQL client (ours, pg-boss, SqlPersistedQueue) uses node-postgres's default pool of 10 connections"]
   ]), "")
   out.push("## How to reproduce", "")
@@ -165,6 +166,17 @@ export const renderReport = (results: Results, analysis: string): string => {
     const rows = results.measurements.filter((m) => m.section === section)
     if (rows.length === 0) continue
     out.push(`## ${title}`, "", description, "")
+    if (section === "pickup") {
+      out.push(table(["Database", "System", "p50", "p99", "max", "Jobs"], rows.map((m) => [
+        m.dialect === "sqlite" ? "SQLite" : "PostgreSQL",
+        m.name.replace(/^pickup latency p50, /, ""),
+        `**${fmt(Number(m.extra?.["p50"]))}**`,
+        `**${fmt(Number(m.extra?.["p99"]))}**`,
+        fmt(Number(m.extra?.["max"])),
+        String(m.params["jobs"])
+      ])), "")
+      continue
+    }
     out.push(table(["Database", "Measured", "System", "Median", "Unit", "Samples", "Ratio"], rows.map((m) => {
       const base = baselineOf(m, byId)
       const ratio = base === undefined ? "" : ratioText(m.section === "lifecycle" ? base.median / m.median : m.section === "recovery" ? m.median / base.median : m.median / base.median)

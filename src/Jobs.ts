@@ -6,9 +6,12 @@
  * Flight Recorder event in the same transaction.
  */
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
@@ -32,6 +35,10 @@ import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
+import { type AwaitOptions, type AwaitTimeout, makeAwait } from "./internal/engine/awaitJob.js"
+import { type JobHistory, makeHistory } from "./internal/engine/history.js"
+import * as RetryPolicy from "./domain/RetryPolicy.js"
+import { WakeUp } from "./WakeUp.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
 import { uuidv7 } from "./domain/uuidv7.js"
@@ -40,6 +47,11 @@ import type { AlreadyExists, NotFound, StorageError } from "./store/StoreErrors.
 export type { RunContext, RunOptions, SuccessState } from "./internal/jobs/runJob.js"
 export { DEFAULT_DRAIN_TIMEOUT, type WorkerOptions } from "./internal/jobs/workerPool.js"
 export { RunLost } from "./internal/jobs/runJob.js"
+export type { WorkerPoolOptions } from "./internal/jobs/workerPool.js"
+export type { AwaitOptions } from "./internal/engine/awaitJob.js"
+export { AwaitTimeout, settledStates } from "./internal/engine/awaitJob.js"
+export type { Handlers, KindContext } from "./internal/engine/handlers.js"
+export type { JobHistory } from "./internal/engine/history.js"
 export type { ViolationReport } from "./internal/jobs/securityViolation.js"
 export { SecurityViolation } from "./internal/jobs/securityViolation.js"
 
@@ -80,6 +92,19 @@ export interface TransitionOptions {
 
 type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
 
+/**
+ * The retry policy `Jobs` applies (issue 15.1): attempts per kind and the
+ * backoff between them. None unless provided (`retryPolicy`): a failed job
+ * stays failed until an operator retries it.
+ */
+export class Retries extends Context.Reference<Retries>()("@handshake/ai-job-model/Jobs/Retries", {
+  defaultValue: (): RetryPolicy.RetryPolicy => RetryPolicy.noRetries
+}) {}
+
+/** Provides a retry policy, checked when the layer is built: a bad one fails it with `DecodeFailure`. */
+export const retryPolicy = (policy: RetryPolicy.RetryPolicyInput): Layer.Layer<Retries, DecodeFailure> =>
+  Layer.effect(Retries, decodeWith(RetryPolicy.RetryPolicy, "RetryPolicy")(policy))
+
 /** The Jobs service. */
 export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   /**
@@ -88,12 +113,19 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * request asks for. Each capability decision is recorded; a refused job
    * (`EscalationDenied`, `CapabilityDenied`, `UnknownProfile`) is never stored.
    */
-  readonly submit: (job: JobRequestInput | unknown) => Effect.Effect<AiJob, SubmitError>
+  readonly submit: (job: JobRequestInput) => Effect.Effect<AiJob, SubmitError>
+  /**
+   * `submit` for input nobody has checked (an HTTP body, a CLI argument, a
+   * message from a queue): decoded as a `JobRequest` first, every problem
+   * named in one `DecodeFailure`, and nothing stored (issue 15.7).
+   */
+  readonly submitUntrusted: (input: unknown) => Effect.Effect<AiJob, SubmitError>
   readonly get: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
 
   /**
-   * Takes the oldest queued job (of `kinds`) the capability policy admits,
+   * Takes the next queued job (of `kinds`) whose time has come — the highest
+   * priority, then the one eligible longest, then the oldest — that the capability policy admits,
    * creates its run, moves it to running. A job the policy refuses is failed
    * on the way (with its deny events, and no run) and the search goes on. Null if none.
    */
@@ -127,6 +159,15 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * `queued` for another worker. A pool's shutdown never cancels a job.
    */
   readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, never, R | Scope.Scope>
+  /**
+   * Waits until the job is in one of `until` (default: a terminal state or
+   * `failed`) and returns it; woken by the same announcements as workers,
+   * reading again every `pollInterval` otherwise. Fails with `AwaitTimeout`
+   * after `timeout` (on Effect's `Clock`).
+   */
+  readonly await: (jobId: JobId, options?: AwaitOptions) => Effect.Effect<AiJob, AwaitTimeout | NotFound | DecodeFailure | ReadError>
+  /** The job, its runs with their node executions, and its Flight Recorder events, oldest first. */
+  readonly history: (jobId: JobId) => Effect.Effect<JobHistory, NotFound | DecodeFailure | ReadError>
 
   readonly complete: Transition
   readonly completeWithIssues: Transition
@@ -134,7 +175,10 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   readonly awaitUser: Transition
   readonly cancel: Transition
   readonly poison: Transition
-  /** failed → queued. The next claim creates a new workflow run (R6c). Poisoned jobs never retry (R6b). */
+  /**
+   * failed → queued, eligible at once, as a new attempt. The next claim
+   * creates a new workflow run (R6c). Poisoned jobs never retry (R6b).
+   */
   readonly retry: Transition
   readonly fail: (jobId: JobId, error: string, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
   /**
@@ -160,14 +204,35 @@ export const make = Effect.gen(function*() {
   const store = redactCallerText(yield* JobStore, recorder.redact)
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
+  const retries = yield* Retries
+  const wakeUp = Option.getOrUndefined(yield* Effect.serviceOption(WakeUp))
+  /** Tells this process's waiters of a committed change (a no-op where the database announces it). */
+  const announce = (job: AiJob) =>
+    wakeUp === undefined ? Effect.void : wakeUp.announce({
+      job_id: job.job_id,
+      state: job.state,
+      job_kind: job.job_kind,
+      run_after: DateTime.toEpochMillis(job.run_after)
+    })
   // One policy for an event the recorder refuses (auditEvents.ts): bad input, a DecodeFailure, nothing written.
   const prepare = makePrepare(recorder)
-  const runner = makeRunner(store, recorder, prepare)
+  const runner = makeRunner(store, recorder, prepare, {
+    wakeUp,
+    // A failed attempt with attempts left: the next one's number and when it becomes eligible (issue 15.1).
+    retryAfter: (job) =>
+      Effect.gen(function*() {
+        const decision = RetryPolicy.decide(job, RetryPolicy.forKind(retries, job.job_kind).backoff, yield* Random.next)
+        if (decision._tag === "GiveUp") return null
+        return { attempt: decision.attempt, run_after: DateTime.addDuration(yield* DateTime.now, decision.delay) }
+      })
+  })
   const endRun = makeEndRun(store, prepare)
   const decodeRequest = decodeWith(JobRequest, "JobRequest")
   const admission = makeAdmission(store, capabilities, prepare)
-  const claimNext = makeClaimNext(store, admission, prepare)
-  const worker = makeWorkerPool(claimNext, runner)
+  const claimJob = makeClaimNext(store, admission, prepare)
+  const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
+    Effect.tap(claimJob(options), (claim) => (claim === null ? Effect.void : announce(claim.job)))
+  const worker = makeWorkerPool(claimNext, runner, wakeUp)
 
   const submit = Effect.fn("Jobs.submit")(function*(input: unknown) {
     yield* gate.await
@@ -181,11 +246,25 @@ export const make = Effect.gen(function*() {
       yield* store.appendEvents(records)
       return yield* verdict.error
     }
-    const queued = yield* prepare(lifecycleEvent({ job: ids, from: null, to: "queued" }))
-    return yield* store.createJob(
-      { ...request, ...ids, capability_profile_id: verdict.profile_id },
+    const queued = yield* prepare(lifecycleEvent({
+      job: ids,
+      from: null,
+      to: "queued",
+      attempt: 1,
+      ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
+    }))
+    const job = yield* store.createJob(
+      {
+        ...request,
+        ...ids,
+        capability_profile_id: verdict.profile_id,
+        // The job's own maximum, else its kind's (issue 15.1).
+        max_attempts: request.max_attempts ?? RetryPolicy.forKind(retries, request.job_kind).maxAttempts
+      },
       { events: () => [...records, queued] }
     )
+    yield* announce(job)
+    return job
   })
 
   /**
@@ -196,7 +275,7 @@ export const make = Effect.gen(function*() {
    */
   const move = (to: TransitionTarget, span: string) =>
     Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
-      return yield* store.transaction(Effect.gen(function*() {
+      const moved = yield* store.transaction(Effect.gen(function*() {
         const before = yield* store.lockJob(jobId)
         const end = {
           ...(options.reason !== undefined ? { reason: options.reason } : {}),
@@ -208,7 +287,11 @@ export const make = Effect.gen(function*() {
           // Only a release fails with RunNotActive, and a move never releases.
           return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
         }
-        const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end }))
+        // A retry by hand is a new attempt, eligible at once (issue 15.1).
+        const retry = before.state === "failed" && to === "queued"
+          ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
+          : undefined
+        const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry }))
         // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
         return yield* store.transition({
           job_id: jobId,
@@ -216,9 +299,12 @@ export const make = Effect.gen(function*() {
           from: before.state,
           ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
           ...(end.error !== undefined ? { error_message: end.error } : {}),
+          ...retry,
           events: () => [record]
         })
       }))
+      yield* announce(moved)
+      return moved
     })
 
   /**
@@ -256,6 +342,7 @@ export const make = Effect.gen(function*() {
         })
         return Either.right<Claim>({ job, run })
       }))
+      if (Either.isRight(outcome)) yield* announce(outcome.right.job)
       return yield* outcome
     })
 
@@ -311,6 +398,7 @@ export const make = Effect.gen(function*() {
 
   return Jobs.of({
     submit,
+    submitUntrusted: submit,
     get: store.getJob,
     list: store.listJobs,
     claimNext,
@@ -319,6 +407,8 @@ export const make = Effect.gen(function*() {
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
     worker,
+    await: makeAwait(store.getJob, wakeUp),
+    history: makeHistory(store),
     complete: move("completed", "Jobs.complete"),
     completeWithIssues: move("completed_with_issues", "Jobs.completeWithIssues"),
     awaitValidation: move("awaiting_validation", "Jobs.awaitValidation"),

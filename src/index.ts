@@ -25,6 +25,8 @@ export * as Redactor from "./internal/flight/Redactor.js"
 export * as Janitor from "./Janitor.js"
 export * as Jobs from "./Jobs.js"
 export * as Recovery from "./Recovery.js"
+export * as WakeUp from "./WakeUp.js"
+export * as RetryPolicy from "./domain/RetryPolicy.js"
 
 // Every error a caller catches, by name from the root (the README's error
 // table). Each also stays reachable through its service module
@@ -33,7 +35,7 @@ export * as Recovery from "./Recovery.js"
 // the store's with `store/StoreErrors.js` below.
 export { CapabilityDenied, EscalationDenied, UnknownCapability, UnknownProfile } from "./Capabilities.js"
 export { EventTooLarge, InvalidEvent } from "./FlightRecorder.js"
-export { JobNotRunning, RunLost, SecurityViolation } from "./Jobs.js"
+export { AwaitTimeout, JobNotRunning, RunLost, SecurityViolation } from "./Jobs.js"
 export { RecoveryFailed } from "./Recovery.js"
 export { UnsupportedDatabaseUrl } from "./store/Storage.js"
 export {

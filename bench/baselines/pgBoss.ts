@@ -36,3 +36,19 @@ export const bossCycle = async (boss: PgBossType, queue: string): Promise<void> 
 /** Lifecycles per second with `workers` concurrent loops for `durationMs`. */
 export const bossThroughput = (boss: PgBossType, queue: string, workers: number, durationMs: number): Promise<number> =>
   throughput(workers, durationMs, () => bossCycle(boss, queue))
+
+/**
+ * A pg-boss worker (`work`) polling `queue` every `pollingIntervalSeconds`
+ * (its default is 2; 0.5 is the least it allows), calling `onStart` when a
+ * job's handler begins. pg-boss has no push wake-up: an idle worker finds a
+ * job at its next poll.
+ */
+export const startBossWorker = async (
+  boss: PgBossType,
+  queue: string,
+  pollingIntervalSeconds: number,
+  onStart: (data: unknown) => void
+): Promise<string> =>
+  boss.work(queue, { pollingIntervalSeconds, batchSize: 1 }, async ([job]) => {
+    onStart(job?.data)
+  })

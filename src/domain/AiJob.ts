@@ -8,7 +8,8 @@ import { JobMetrics } from "./JobMetrics.js"
 import { AccessMode, JobState, SafetyMode } from "./JobState.js"
 import { Json } from "./Json.js"
 import { NonEmptyText, Text } from "./Text.js"
-import { Timestamp } from "./Timestamp.js"
+import { Timestamp, TimestampFromSelf } from "./Timestamp.js"
+import { MAX_ATTEMPTS_LIMIT, MaxAttempts } from "./RetryPolicy.js"
 
 // Entity refs and planned operations are stored as JSON: a key their schema
 // does not name would be dropped on the way in (a silent loss), so it is
@@ -40,6 +41,22 @@ export const PlannedOperation = Schema.Struct({
 }).annotations({ identifier: "PlannedOperation", parseOptions: refuseUnknownKeys })
 export type PlannedOperation = typeof PlannedOperation.Type
 
+/** A job's priority: a whole number from −32768 to 32767; higher is claimed first. Default 0. */
+export const Priority = Schema.Int.pipe(Schema.between(-32768, 32767)).annotations({
+  identifier: "Priority",
+  message: () => ({ message: "Expected a whole-number priority from -32768 to 32767", override: true })
+})
+
+/** Which attempt a job is on (or last made): from 1. */
+export const Attempt = Schema.Int.pipe(Schema.between(1, MAX_ATTEMPTS_LIMIT)).annotations({ identifier: "Attempt" })
+
+/** When a job may run: a `DateTime.Utc` or RFC 3339 text. A time already past means at once. */
+export const RunAfter = Schema.Union(
+  // Over HTTP it is always the text form; the JSON Schema of the DateTime member says so.
+  Schema.compose(Schema.DateTimeUtcFromSelf.annotations({ jsonSchema: { type: "string", format: "date-time" } }), TimestampFromSelf),
+  Timestamp
+).annotations({ identifier: "RunAfter" })
+
 /** A stored AI job. */
 export const AiJob = Schema.Struct({
   job_id: JobId,
@@ -61,7 +78,15 @@ export const AiJob = Schema.Struct({
   job_outputs: Schema.NullOr(Json),
   is_pinned: Schema.Boolean,
   created_at: Timestamp,
-  updated_at: Timestamp
+  updated_at: Timestamp,
+  /** Which attempt the job is on, or last made (issue 15.1); a retry adds one. */
+  attempt: Attempt,
+  /** How many attempts it may make in all; 1: the engine never retries it. */
+  max_attempts: MaxAttempts,
+  /** Not claimed before this instant: its submit time, a scheduled time, or a retry's backoff. */
+  run_after: Timestamp,
+  /** Higher is claimed first (issue 15.2). */
+  priority: Priority
 }).annotations({ identifier: "AiJob" })
 export type AiJob = typeof AiJob.Type
 
@@ -86,7 +111,13 @@ export const NewAiJob = Schema.Struct({
   status_reason: Schema.optionalWith(Text, { default: () => "", exact: true }),
   is_pinned: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true }),
   job_id: Schema.optionalWith(JobId, { exact: true }),
-  trace_id: Schema.optionalWith(TraceId, { exact: true })
+  trace_id: Schema.optionalWith(TraceId, { exact: true }),
+  /** Not before this time (a time already past: at once). Default: at once. */
+  run_after: Schema.optionalWith(RunAfter, { exact: true }),
+  /** Higher first. Default 0. */
+  priority: Schema.optionalWith(Priority, { default: () => 0, exact: true }),
+  /** Attempts in all, overriding the retry policy of the job's kind. */
+  max_attempts: Schema.optionalWith(MaxAttempts, { exact: true })
 }).annotations({ identifier: "NewAiJob" })
 export type NewAiJob = typeof NewAiJob.Type
 /** `NewAiJob` before defaults are applied: what a caller may write literally. */

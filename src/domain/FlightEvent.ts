@@ -142,7 +142,11 @@ export const JobLifecycleEvent = Schema.Struct({
   job_id: JobId,
   from_state: Schema.NullOr(JobState),
   to_state: JobState,
-  reason: optional(Schema.String)
+  reason: optional(Schema.String),
+  /** Issue 15.1: the attempt the change belongs to (a failure's, or a retry's next one). */
+  attempt: optional(Schema.Int.pipe(Schema.positive())),
+  /** Issue 15.1/15.2: when a queued job becomes eligible (a retry's backoff, a scheduled submit). */
+  run_after: optional(Timestamp)
 }).annotations({ identifier: "JobLifecycleEvent" })
 
 /**

@@ -117,6 +117,10 @@ export interface TransitionRequest extends Audited<AiJob> {
   readonly error_message?: string | null
   /** Point the job at a new workflow run (start, resume, rework). */
   readonly workflow_run_id?: WorkflowRunId | null
+  /** A retry (`failed → queued`): the number of the attempt it makes next. */
+  readonly attempt?: number
+  /** A retry: not claimed before this instant (the backoff); stored in the one time form. */
+  readonly run_after?: DateTime.Utc
 }
 
 /** Fields of a job that change outside the lifecycle. */
@@ -290,9 +294,11 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   // Workers and recovery
 
   /**
-   * Atomically takes the oldest queued job (of the given kinds, if any),
-   * creates its run and moves the job to `running`. Safe across processes:
-   * no job is claimed twice. `events` gets the claim (when there is one).
+   * Atomically takes the next queued job (of the given kinds, if any) whose
+   * `run_after` has come — the highest `priority`, then the one eligible
+   * longest, then the oldest — creates its run and moves the job to
+   * `running`. Safe across processes: no job is claimed twice (SKIP LOCKED on
+   * PostgreSQL). `events` gets the claim (when there is one).
    */
   readonly claimNext: (options?: {
     readonly kinds?: ReadonlyArray<JobKind>

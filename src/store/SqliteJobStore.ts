@@ -69,7 +69,7 @@ export interface SqliteStoreOptions {
    *
    * Set explicitly because better-sqlite3 is built with
    * SQLITE_DEFAULT_WAL_SYNCHRONOUS=1: in WAL mode it silently runs "normal"
-   * while `PRAGMA synchronous` still reads 2 unless a connection sets it.
+   * (no fsync per commit) unless the connection sets it.
    */
   readonly durability?: SqliteDurability
 }

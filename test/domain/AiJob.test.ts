@@ -27,7 +27,11 @@ const validJob = {
   job_outputs: null,
   is_pinned: false,
   created_at: "2026-01-19T23:59:37.328Z",
-  updated_at: "2026-01-19T23:59:37.328+00:00"
+  updated_at: "2026-01-19T23:59:37.328+00:00",
+  attempt: 1,
+  max_attempts: 3,
+  run_after: "2026-01-19T23:59:37.328Z",
+  priority: 0
 }
 
 describe("R5 AiJob", () => {

@@ -88,7 +88,7 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
       Effect.gen(function*() {
         const recorder = yield* FlightRecorder.FlightRecorder
         for (const [name, input] of invalidEvents) {
-          const error = yield* Effect.flip(recorder.record(input))
+          const error = yield* Effect.flip(recorder.recordUntrusted(input))
           assert.strictEqual(error._tag, "InvalidEvent", name)
           assert.strictEqual((error as FlightRecorder.InvalidEvent).code, "HSK-400-INVALID-EVENT", name)
         }
@@ -104,7 +104,7 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         const error = yield* Effect.flip(recorder.recordMany(batch))
         assert.strictEqual(error._tag, "InvalidEvent")
         assert.strictEqual(yield* countRows, 0)
-        const stored = yield* recorder.recordMany([batch[0], batch[2]])
+        const stored = yield* recorder.recordManyUntrusted([batch[0], batch[2]])
         assert.strictEqual(stored.length, 2)
         assert.strictEqual(yield* countRows, 2)
       }))
@@ -444,10 +444,10 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
           delete event["trace_id"]
           return event
         }
-        const ofJob = yield* recorder.record(bare({ job_id: job.job_id }))
+        const ofJob = yield* recorder.recordUntrusted(bare({ job_id: job.job_id }))
         assert.strictEqual(ofJob.trace_id, job.trace_id)
-        const ofNoJob = yield* recorder.record(bare({}))
-        const ofGoneJob = yield* recorder.record(bare({ job_id: uuid() }))
+        const ofNoJob = yield* recorder.recordUntrusted(bare({}))
+        const ofGoneJob = yield* recorder.recordUntrusted(bare({ job_id: uuid() }))
         for (const fresh of [ofNoJob.trace_id, ofGoneJob.trace_id]) {
           assert.notStrictEqual(fresh, job.trace_id)
           assert.notStrictEqual(fresh, "00000000-0000-0000-0000-000000000000")

@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import { type BrowserContext, chromium, type Page } from "playwright-core"
 import { pastClock } from "../../src/cli/demo/pastClock.js"
 import type { AiJob } from "../../src/domain/AiJob.js"
+import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
@@ -27,7 +28,7 @@ const TOKEN = "console-test-token-0123456789"
 const SCRIPT_REASON = `<script>window.__injected = "script"</script><img src=x onerror="window.__injected='img'">`
 export const SCREENSHOT = path.join(repoRoot, "test-output", "console-job-page.png")
 
-const job = (overrides: Record<string, unknown>) => ({
+const job = (overrides: Partial<JobRequestInput>): JobRequestInput => ({
   job_kind: "doc_summarize",
   protocol_id: "hsk.console.v1",
   profile_id: "ops",

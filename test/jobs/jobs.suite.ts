@@ -223,7 +223,7 @@ export const runJobsSuite = (backend: Backend) => {
         assert.strictEqual(denied!.type, "capability_action")
         assert.strictEqual(denied!.body.decision_outcome, "deny")
         assert.strictEqual(denied!.body.profile_id, "SuperUser")
-        const bad = yield* Effect.flip(jobs.submit({ ...summarize(), job_kind: "doc_test" }))
+        const bad = yield* Effect.flip(jobs.submitUntrusted({ ...summarize(), job_kind: "doc_test" }))
         assert.strictEqual(bad._tag, "DecodeFailure")
         assert.strictEqual((yield* jobs.list()).items.length, 0)
         assert.strictEqual((yield* allEvents).length, 1)

@@ -134,7 +134,7 @@ const program = Effect.gen(function*() {
   )
   // The error classes from the root are the ones the services fail with.
   const deniedClass = yield* Effect.flip(jobs.submit({ ...newJob, job_kind: "terminal_exec" }))
-  const invalid = yield* Effect.flip(Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.record({ type: "nope" })))
+  const invalid = yield* Effect.flip(Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.recordUntrusted({ type: "nope" })))
   const page = yield* jobs.list({ states: ["queued"] })
   const encoded = Schema.encodeSync(AiJob)(page.items[0]!)
   const events = yield* Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.list({ job_id: job.job_id }))

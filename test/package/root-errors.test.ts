@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url"
 import * as Root from "../../src/index.js"
 import {
   AlreadyExists,
+  AwaitTimeout,
   CapabilityDenied,
   ConsoleAssetMissing,
   CorruptRow,
@@ -72,6 +73,7 @@ const oneOfEach = [
   new RunLost({ job_id: "j", workflow_run_id: "r", status: "stalled" }),
   new SecurityViolation({ job_id: "j", workflow_run_id: "r", violation: "prompt_injection", poisoned: true }),
   new JobNotRunning({ job_id: "j", state: "queued" }),
+  new AwaitTimeout({ job_id: "j", state: "running", until: ["completed"], timeout: "5s" }),
   new EscalationDenied({ job_kind: "terminal_exec", protocol_id: "p", requested_profile_id: "Coder", policy_profile_id: "Analyst", excess: [] }),
   new CapabilityDenied({ profile_id: "Analyst", job_kind: "terminal_exec", missing: ["proc.exec"] }),
   new UnknownProfile({ profile_id: "Nobody", known: ["Analyst"] }),
@@ -109,6 +111,7 @@ const handleAll = (error: AnyError): Effect.Effect<string> =>
       RunLost: (e) => Effect.succeed(e._tag),
       SecurityViolation: (e) => Effect.succeed(e._tag),
       JobNotRunning: (e) => Effect.succeed(e._tag),
+      AwaitTimeout: (e) => Effect.succeed(e._tag),
       EscalationDenied: (e) => Effect.succeed(e._tag),
       CapabilityDenied: (e) => Effect.succeed(e._tag),
       UnknownProfile: (e) => Effect.succeed(e._tag),

@@ -160,7 +160,11 @@ const aiJob = {
   error_message: null,
   job_outputs: null,
   created_at: TIMES[0],
-  updated_at: TIMES[0]
+  updated_at: TIMES[0],
+  attempt: 1,
+  max_attempts: 3,
+  run_after: TIMES[0],
+  priority: 0
 }
 const run = { id: UUIDS[0], job_id: UUIDS[1], status: "running", last_heartbeat: TIMES[0], error_message: null, created_at: TIMES[0], updated_at: TIMES[0] }
 const node = {

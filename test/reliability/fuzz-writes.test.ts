@@ -176,7 +176,7 @@ for (const backend of [sqlite, pg]) {
         const accepted = new Map<string, AiJob>()
         const storageErrors: Array<string> = []
         for (const input of submitInputs(counts.writeInputs, backend.name)) {
-          const exit = yield* Effect.exit(jobs.submit(input))
+          const exit = yield* Effect.exit(jobs.submitUntrusted(input))
           const tag = tagOf(exit)
           outcomes[`submit ${tag}`] = (outcomes[`submit ${tag}`] ?? 0) + 1
           if (Exit.isSuccess(exit)) accepted.set(exit.value.job_id, exit.value)
@@ -185,7 +185,7 @@ for (const backend of [sqlite, pg]) {
         }
         const recorded: Array<EventRecord> = []
         for (const input of eventInputs(counts.writeInputs, backend.name)) {
-          const exit = yield* Effect.exit(recorder.record(input))
+          const exit = yield* Effect.exit(recorder.recordUntrusted(input))
           const tag = tagOf(exit)
           outcomes[`record ${tag}`] = (outcomes[`record ${tag}`] ?? 0) + 1
           if (Exit.isSuccess(exit)) recorded.push(exit.value)
@@ -234,7 +234,7 @@ for (const backend of [sqlite, pg]) {
         const store = Context.get(context, JobStore)
         const recorder = Context.get(context, FlightRecorder.FlightRecorder)
         for (const text of injections) {
-          const job = yield* jobs.submit({
+          const job = yield* jobs.submitUntrusted({
             ...newJobBase,
             protocol_id: text,
             profile_id: text,
@@ -255,7 +255,7 @@ for (const backend of [sqlite, pg]) {
             [job.job_id]
           ))
           assert.deepStrictEqual(raw.map((r) => [r["protocol_id"], r["profile_id"]]), [[text, text]], "the raw column holds the text verbatim")
-          const event = yield* recorder.record({ ...validEvents.diagnostic, event_id: crypto.randomUUID(), diagnostic_id: text, source: text, model_id: text })
+          const event = yield* recorder.recordUntrusted({ ...validEvents.diagnostic, event_id: crypto.randomUUID(), diagnostic_id: text, source: text, model_id: text })
           const listed = (yield* store.listEvents({ event_id: event.event_id })).items
           assert.strictEqual(listed[0]?.body["source"], text)
           assert.strictEqual(listed[0]?.body["diagnostic_id"], text)
@@ -281,7 +281,7 @@ for (const backend of [sqlite, pg]) {
         const store = Context.get(context, JobStore)
         const changed: Array<string> = []
         for (const text of [...surrogates, "\u0000", "a\u0000b"]) {
-          const exit = yield* Effect.exit(jobs.submit({ ...newJobBase, protocol_id: text, job_inputs: { text } }))
+          const exit = yield* Effect.exit(jobs.submitUntrusted({ ...newJobBase, protocol_id: text, job_inputs: { text } }))
           const tag = tagOf(exit)
           if (!Exit.isSuccess(exit)) {
             if (tag !== "DecodeFailure") changed.push(`${JSON.stringify(text)} refused with ${tag.slice(0, 120)}: ${String(Cause.squash(exit.cause)).slice(0, 160)}`)
@@ -303,7 +303,7 @@ for (const backend of [sqlite, pg]) {
         const answers: Array<string> = []
         for (const profile of ["", "p".repeat(70_000)]) {
           // Valid NewAiJob input (profile_id is any string), but the capability_action event needs a non-empty actor_id within 64 KiB.
-          const exit = yield* Effect.exit(jobs.submit({ ...newJobBase, profile_id: profile }))
+          const exit = yield* Effect.exit(jobs.submitUntrusted({ ...newJobBase, profile_id: profile }))
           answers.push(`${profile.length} chars: ${tagOf(exit).slice(0, 140)}`)
         }
         assert.deepStrictEqual(answers, ["0 chars: DecodeFailure", "70000 chars: DecodeFailure"], "refused as bad input, not a defect from Jobs.submit's orDie on prepare")
@@ -318,7 +318,7 @@ for (const backend of [sqlite, pg]) {
         const store = Context.get(context, JobStore)
         // JSON.parse, as an API would receive it: no exotic object needed.
         const event = JSON.parse(JSON.stringify({ ...validEvents.system, event_id: crypto.randomUUID(), type: { toString: 1 } })) as unknown
-        const exit = yield* Effect.exit(recorder.record(event))
+        const exit = yield* Effect.exit(recorder.recordUntrusted(event))
         assert.strictEqual(tagOf(exit), "InvalidEvent", "a typed refusal, not a defect from Schema.Union's discriminator (String(input.type) throws)")
         assert.strictEqual((yield* store.listEvents()).items.length, 0)
       }).pipe(Effect.scoped), 60_000)

@@ -22,7 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { type DecodeFailure, formatIssues } from "../../domain/Errors.js"
 import type { EventRecord, EventType } from "../../domain/EventRecord.js"
-import type { FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
+import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
 import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
 import type { JobId } from "../../domain/Ids.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
@@ -73,10 +73,16 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
    * and returns the record a store appends. Writes nothing.
    */
   readonly prepare: (event: unknown) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | ReadError>
-  /** Prepares and appends one event. */
-  readonly record: (event: unknown) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
+  /** Prepares and appends one event; a misspelt field does not compile (issue 15.7). */
+  readonly record: (event: FlightEventInput) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
+  /** `record` for input nobody has checked: every problem is reported in one `InvalidEvent`, nothing stored. */
+  readonly recordUntrusted: (event: unknown) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
   /** Prepares every event, then appends them in one write: all or nothing. */
   readonly recordMany: (
+    events: ReadonlyArray<FlightEventInput>
+  ) => Effect.Effect<ReadonlyArray<EventRecord>, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
+  /** `recordMany` for input nobody has checked. */
+  readonly recordManyUntrusted: (
     events: ReadonlyArray<unknown>
   ) => Effect.Effect<ReadonlyArray<EventRecord>, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
   /**
@@ -179,7 +185,16 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
       return purged
     })
 
-    return FlightRecorder.of({ prepare, record, recordMany, list, enforceRetention, redact: redactor.redact })
+    return FlightRecorder.of({
+      prepare,
+      record,
+      recordUntrusted: record,
+      recordMany,
+      recordManyUntrusted: recordMany,
+      list,
+      enforceRetention,
+      redact: redactor.redact
+    })
   })
 
 /** The recorder as a layer over the `JobStore` in context. */

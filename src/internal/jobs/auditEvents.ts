@@ -22,6 +22,10 @@ export const lifecycleEvent = (options: {
   readonly workflow_run_id?: string | null
   readonly reason?: string
   readonly actor?: "human" | "agent" | "system"
+  /** The attempt the change belongs to (issue 15.1). */
+  readonly attempt?: number
+  /** When the job becomes eligible, for a change to `queued` (issue 15.1/15.2). */
+  readonly run_after?: DateTime.Utc
 }) =>
   systemEvent({
     ...(options.actor !== undefined ? { actor: options.actor } : {}),
@@ -30,7 +34,9 @@ export const lifecycleEvent = (options: {
     ...(options.workflow_run_id ? { workflow_run_id: options.workflow_run_id } : {}),
     from_state: options.from,
     to_state: options.to,
-    ...(options.reason ? { reason: options.reason } : {})
+    ...(options.reason ? { reason: options.reason } : {}),
+    ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
+    ...(options.run_after !== undefined ? { run_after: DateTime.formatIso(options.run_after) } : {})
   })
 
 /** Validates an event before it is written: `FlightRecorder.prepare` under the policy below. */

@@ -36,6 +36,8 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         from: "running",
         to: end.to,
         workflow_run_id: runId,
+        // The attempt the run was (issue 15.1).
+        attempt: job.attempt,
         ...(end.reason !== undefined ? { reason: end.reason } : {}),
         ...(end.actor !== undefined ? { actor: end.actor } : {})
       }))

@@ -20,6 +20,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as DateTimeValue from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -38,10 +39,28 @@ import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive } from "../../store/StoreErrors.js"
-import type { Prepare } from "./auditEvents.js"
+import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
+import type { WakeUp } from "../wakeUp/wakeUp.js"
+import { awaitLoss } from "../engine/lossWatch.js"
+
+/** A failed attempt the retry policy takes back: the next attempt's number and when it becomes eligible. */
+export interface Retry {
+  readonly attempt: number
+  readonly run_after: DateTimeValue.Utc
+}
+
+/** What the engine adds to a run: retries after a failure, and announcements that reach it. */
+export interface EngineHooks {
+  /** Whether a job whose attempt just failed is tried again (issue 15.1); null: it stays failed. */
+  readonly retryAfter: (job: AiJob) => Effect.Effect<Retry | null>
+  /** Announces a committed change in process, and lets a run hear that its job was taken (issue 15.5). */
+  readonly wakeUp: WakeUp["Type"] | undefined
+}
+
+const noHooks: EngineHooks = { retryAfter: () => Effect.succeed(null), wakeUp: undefined }
 
 /**
  * A write for the run (heartbeat, node start or finish, settle) found it no
@@ -110,7 +129,7 @@ type Outcome =
   | { readonly to: SuccessState | "failed"; readonly error: string | null; readonly outputs?: Json | null }
   | { readonly to: "queued"; readonly reason: string }
 
-export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare) => {
+export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare, hooks: EngineHooks = noHooks) => {
   const poison = makePoison(store, recorder, prepare)
   const endRun = makeEndRun(store, prepare)
 
@@ -136,7 +155,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     store.transaction(Effect.gen(function*() {
       const current = yield* store.lockJob(job.job_id)
       if (current.state !== "running" || current.workflow_run_id !== run.id) return yield* lostRun(job, run)
-      yield* endRun(current, run.id, outcome.to === "queued"
+      const ended = yield* endRun(current, run.id, outcome.to === "queued"
         ? { to: "queued", reason: outcome.reason }
         : { to: outcome.to, error: outcome.error })
       yield* store.updateJob(job.job_id, {
@@ -144,13 +163,38 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         metrics: JobMetrics.add(current.metrics, { duration_ms: durationMs }),
         ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
       })
+      // A failed attempt with attempts left goes back to the queue in the same transaction (issue 15.1).
+      const retry = outcome.to === "failed" ? yield* hooks.retryAfter(current) : null
+      if (retry === null) return ended
+      const reason = `retry: attempt ${retry.attempt} of ${current.max_attempts}`
+      const requeued = yield* prepare(lifecycleEvent({ job, from: "failed", to: "queued", workflow_run_id: run.id, reason, ...retry }))
+      return yield* store.transition({
+        job_id: job.job_id,
+        from: "failed",
+        to: "queued",
+        attempt: retry.attempt,
+        run_after: retry.run_after,
+        status_reason: reason,
+        events: () => [requeued]
+      })
     })).pipe(
+      // Told after the commit: a waiter in this process reads what was committed.
+      Effect.tap((settled) => announce(settled)),
       // Unreachable with the job locked and checked; if it happens anyway, the run is not ours.
       Effect.catchIf(
         (error): error is IllegalTransition | RunNotActive => error instanceof IllegalTransition || error instanceof RunNotActive,
         () => lostRun(job, run)
       )
     )
+
+  /** Tells this process's waiters of a committed change (a no-op where the database announces). */
+  const announce = (job: Pick<AiJob, "job_id" | "state" | "job_kind" | "run_after">) =>
+    hooks.wakeUp === undefined ? Effect.void : hooks.wakeUp.announce({
+      job_id: job.job_id,
+      state: job.state,
+      job_kind: job.job_kind,
+      run_after: DateTimeValue.toEpochMillis(job.run_after)
+    })
 
   return <A extends Json | void, E, R>(
     job: AiJob,
@@ -164,7 +208,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     // Only the program is interruptible: the settling writes always happen, and a
     // caller may wrap this whole effect as uninterruptible without making the program so.
     return Effect.uninterruptible(
-      Effect.gen(function*() {
+      Effect.scoped(Effect.gen(function*() {
         // Failed by the first write that finds the run taken away; the program races it.
         const lost = yield* Deferred.make<never, RunLost>()
         const loseRun = (status: string) => Deferred.fail(lost, new RunLost({ job_id: job.job_id, workflow_run_id: run.id, status }))
@@ -230,9 +274,17 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           }))
         const context: RunContext = { job, run, node, securityViolation }
 
+        // Announcements that the job was taken (a cancel from any process) stop the program
+        // at once; without them, the next heartbeat does (issue 15.5). Subscribed before the
+        // program starts, so a cancel in between is heard.
+        const subscription = hooks.wakeUp === undefined ? undefined : yield* hooks.wakeUp.subscribe
+        const taken = subscription === undefined
+          ? Effect.never
+          : Effect.flatMap(awaitLoss(subscription, job.job_id, run.id, store.getJob), (status) =>
+            Effect.zipRight(loseRun(status), Deferred.await(lost)))
         const started = yield* Clock.currentTimeMillis
         const working = yield* Effect.fork(Effect.interruptible(program(context)))
-        const watching = yield* Effect.fork(Effect.interruptible(Effect.raceFirst(heartbeats, Deferred.await(lost))))
+        const watching = yield* Effect.fork(Effect.interruptible(Effect.raceFirst(Effect.raceFirst(heartbeats, Deferred.await(lost)), taken)))
         const exit = yield* Effect.exit(Effect.interruptible(
           // Whichever ends first, failure or success: the program, a lost run, a reported violation.
           Effect.raceFirst(Effect.raceFirst(Fiber.join(working), Fiber.join(watching)), Deferred.await(stop))
@@ -271,7 +323,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         }
         yield* settle(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right }, durationMs)
         return exit.value
-      })
+      }))
     ).pipe(Effect.withSpan("Jobs.run", {
       parent: jobTraceParent(job),
       attributes: { "hsk.job_id": job.job_id, "hsk.trace_id": job.trace_id, "hsk.workflow_run_id": run.id, "hsk.job_kind": job.job_kind }

@@ -1,6 +1,12 @@
 /**
- * The worker pool (`Jobs.worker`): `concurrency` loops that claim and run
- * jobs, and a shutdown that drains, then releases what is still running.
+ * The worker pool (`Jobs.worker`): `concurrency` loops that claim a job of
+ * the pool's kinds and run it, and a shutdown that drains, then releases what
+ * is still running.
+ *
+ * An idle loop waits for the first of: a wake-up that work of its kinds may
+ * be there (WakeUp: LISTEN/NOTIFY on PostgreSQL, in process on SQLite), its
+ * poll interval — a sleep on Effect's `Clock`, so a test drives it with
+ * `TestClock` (issue 15.8) — or the pool closing.
  */
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -11,16 +17,20 @@ import type { DecodeFailure } from "../../domain/Errors.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { Json } from "../../domain/Json.js"
 import type { Claim, ReadError } from "../../store/JobStore.js"
+import * as WakeUp from "../wakeUp/wakeUp.js"
+import { dispatch, type Handlers, kindsOf } from "../engine/handlers.js"
 import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
-/** A pool of workers, for applications that want one. */
-export interface WorkerOptions<E, R> {
+/** What every pool takes, whatever its handlers. */
+export interface WorkerPoolOptions {
   /** How many jobs run at once. */
   readonly concurrency: number
-  /** Only claim these kinds. */
-  readonly kinds?: ReadonlyArray<JobKind>
-  /** How long an idle worker waits before looking again. Default 1 s. */
+  /**
+   * How long an idle worker waits before looking again when nothing wakes it
+   * (with a WakeUp, a submit wakes it at once). A sleep on Effect's `Clock`:
+   * under `TestClock`, `TestClock.adjust` drives it. Default 1 s.
+   */
   readonly pollInterval?: Duration.DurationInput
   /**
    * When the pool's scope closes: how long programs already running may take
@@ -31,30 +41,56 @@ export interface WorkerOptions<E, R> {
    */
   readonly drainTimeout?: Duration.DurationInput
   readonly run?: RunOptions
-  readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
 }
+
+/** A pool of workers, for applications that want one: one program per kind, or one for all. */
+export type WorkerOptions<E, R> = WorkerPoolOptions & (
+  | {
+    /** One program per job kind, typed by kind; the pool claims only these kinds (issue 15.4). */
+    readonly handlers: Handlers<E, R>
+    readonly handler?: never
+    readonly kinds?: never
+  }
+  | {
+    /** One program for every kind the pool claims. */
+    readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
+    /** Only claim these kinds. */
+    readonly kinds?: ReadonlyArray<JobKind>
+    readonly handlers?: never
+  }
+)
 
 /** The default `WorkerOptions.drainTimeout`. */
 export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
 
 type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
 
-export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof makeRunner>) =>
+export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof makeRunner>, wakeUp: WakeUp.WakeUp["Type"] | undefined) =>
 <E, R>(options: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function*() {
+    const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
+    const kinds = options.handlers !== undefined ? kindsOf(options.handlers) : options.kinds
     const poll = options.pollInterval ?? Duration.seconds(1)
     const drain = Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT)
     const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
     // Set when the pool's scope closes: no loop claims again.
     const closing = yield* Deferred.make<void>()
-    const idle = Effect.raceFirst(Effect.sleep(poll), Deferred.await(closing))
+    // One subscription for the pool, taken before the first claim: a job
+    // announced while every loop is busy wakes the next loop that goes idle.
+    const subscription = wakeUp === undefined ? undefined : yield* wakeUp.subscribe
+    const wanted = kinds === undefined ? undefined : new Set(kinds)
+    const idle = Effect.raceAll([
+      Effect.sleep(poll),
+      Deferred.await(closing),
+      ...(subscription === undefined ? [] : [WakeUp.awaitWork(subscription, wanted)])
+    ])
     // Uninterruptible between claim and program start, so closing the pool never
     // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
     const iteration = Effect.uninterruptible(Effect.gen(function*() {
-      const claim = yield* claimNext(options.kinds !== undefined ? { kinds: options.kinds } : {})
+      const claim = yield* claimNext(kinds !== undefined ? { kinds } : {})
       if (claim === null) return yield* Effect.interruptible(idle)
       // The job's own failure is recorded on the job; the worker carries on.
-      yield* Effect.ignoreLogged(runner(claim.job, claim.run, options.handler, options.run, released))
+      yield* Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released))
     })).pipe(
       Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
     )

@@ -1,12 +1,17 @@
 /** The rows a store writes for a new job and a new run: the same for every dialect. */
-import type * as DateTime from "effect/DateTime"
+import * as DateTime from "effect/DateTime"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
 import { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 
-/** A new job as `createJob` stores it: queued, zeroed metrics, no run, fresh ids unless given, timestamps `now`. */
+/**
+ * A new job as `createJob` stores it: queued, zeroed metrics, no run, fresh
+ * ids unless given, timestamps `now`, its first attempt (of one unless
+ * given), eligible at its run-after time or `now`, whichever is later (so a
+ * job is never eligible before it existed).
+ */
 export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
   job_id: input.job_id ?? JobId.make(uuidv7()),
   trace_id: input.trace_id ?? TraceId.make(uuidv7()),
@@ -27,7 +32,11 @@ export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
   job_outputs: null,
   is_pinned: input.is_pinned,
   created_at: now,
-  updated_at: now
+  updated_at: now,
+  attempt: 1,
+  max_attempts: input.max_attempts ?? 1,
+  run_after: input.run_after === undefined ? now : DateTime.max(now, input.run_after),
+  priority: input.priority
 })
 
 /** A new run of `jobId` as `createRun` and `claimNext` store it: running, its heartbeat and timestamps `now`. */

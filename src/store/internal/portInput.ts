@@ -14,7 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { NewAiJob } from "../../domain/AiJob.js"
+import { Attempt, NewAiJob } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
 import { EventRecord, EventType } from "../../domain/EventRecord.js"
 import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
@@ -92,6 +92,8 @@ const decode = {
     status_reason: optional(Text),
     error_message: ErrorMessage,
     workflow_run_id: optional(Schema.NullOr(WorkflowRunId)),
+    attempt: optional(Attempt),
+    run_after: optional(TimestampFromSelf),
     events: optional(Builder)
   }), "TransitionRequest"),
   patch: decodeWith(Schema.Struct({

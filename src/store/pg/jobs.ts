@@ -50,7 +50,8 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
           ${yield* encodeJson.plannedOperations(job.planned_operations)}::jsonb,
           ${yield* encodeJson.metrics(job.metrics)}::jsonb,
           ${yield* encodeJson.payload(job.job_inputs)}::jsonb, NULL,
-          ${job.is_pinned}, ${at}::timestamptz, ${at}::timestamptz)
+          ${job.is_pinned}, ${at}::timestamptz, ${at}::timestamptz,
+          ${job.attempt}, ${job.max_attempts}, ${instantParam(job.run_after)}::timestamptz, ${job.priority})
         ON CONFLICT (id) DO NOTHING
         RETURNING id`
       if (inserted.length === 0) return yield* new AlreadyExists({ entity: "job", id: job.job_id })
@@ -137,6 +138,8 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
       if (request.status_reason !== undefined) set.push(sql`status_reason = ${request.status_reason}`)
       if (request.error_message !== undefined) set.push(sql`error_message = ${request.error_message}`)
       if (request.workflow_run_id !== undefined) set.push(sql`workflow_run_id = ${request.workflow_run_id}`)
+      if (request.attempt !== undefined) set.push(sql`attempt = ${request.attempt}`)
+      if (request.run_after !== undefined) set.push(sql`run_after = ${instantParam(request.run_after)}::timestamptz`)
       // The lifecycle table is the guard: a lost race matches no row, it never
       // overwrites. (`stalled` is allowed from nowhere, so it always misses.)
       const guard = [sql`id = ${request.job_id}`, sql.in("status", Lifecycle.allowedFrom(request.to))]

@@ -34,7 +34,8 @@ export const JobRow = Schema.Struct({
   id: AiJob.fields.job_id,
   status: AiJob.fields.state,
   created_at: Instant,
-  updated_at: Instant
+  updated_at: Instant,
+  run_after: Instant
 })
 export type JobRow = typeof JobRow.Type
 
@@ -63,7 +64,7 @@ export const EventRow = Schema.Struct({ ...EventRecord.fields, timestamp: Instan
 export const columns = {
   job: "id, trace_id, workflow_run_id, job_kind, status, status_reason, error_message, protocol_id, profile_id, " +
     "capability_profile_id, access_mode, safety_mode, entity_refs, planned_operations, metrics, job_inputs, " +
-    "job_outputs, is_pinned, created_at, updated_at",
+    "job_outputs, is_pinned, created_at, updated_at, attempt, max_attempts, run_after, priority",
   run: "id, job_id, status, last_heartbeat, error_message, created_at, updated_at",
   node: "id, workflow_run_id, node_id, node_type, status, sequence, input_payload, output_payload, error_message, " +
     "started_at, finished_at",

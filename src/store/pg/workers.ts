@@ -46,15 +46,17 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext)
       const now = yield* DateTime.now
       const at = instantParam(now)
       const runId = WorkflowRunId.make(uuidv7())
-      const eligible: Array<Statement.Fragment> = [sql`status = 'queued'`]
+      const eligible: Array<Statement.Fragment> = [sql`status = 'queued'`, sql`run_after <= ${at}::timestamptz`]
       if (options.kinds !== undefined) eligible.push(sql.in("job_kind", options.kinds))
-      // One statement: lock the oldest eligible job no one else holds, create
-      // its run, point the job at the run and move it to running.
+      // One statement: lock the first eligible job no one else holds — the
+      // highest priority, then the one eligible longest, then the oldest, the
+      // order of migration 0007's partial index — create its run, point the
+      // job at the run and move it to running.
       const [row] = yield* sql`
         WITH next_job AS (
           SELECT id FROM ai_jobs
           WHERE ${sql.and(eligible)}
-          ORDER BY created_at, id
+          ORDER BY priority DESC, run_after, created_at, id
           LIMIT 1
           FOR UPDATE SKIP LOCKED
         ), new_run AS (

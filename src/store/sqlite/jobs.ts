@@ -134,7 +134,9 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: SqliteContext
           updated_at: yield* DateTime.now,
           ...(request.status_reason !== undefined ? { status_reason: request.status_reason } : {}),
           ...(request.error_message !== undefined ? { error_message: request.error_message } : {}),
-          ...(request.workflow_run_id !== undefined ? { workflow_run_id: request.workflow_run_id } : {})
+          ...(request.workflow_run_id !== undefined ? { workflow_run_id: request.workflow_run_id } : {}),
+          ...(request.attempt !== undefined ? { attempt: request.attempt } : {}),
+          ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
         })
         // The lifecycle table is the guard: `stalled` has no allowed source here (R6a).
         const guards: Array<Fragment> = [sql`id = ${request.job_id}`, sql.in("status", Lifecycle.allowedFrom(request.to))]

@@ -51,7 +51,11 @@ export const JobRow = Schema.Struct({
   job_outputs: Schema.NullOr(JsonText),
   is_pinned: BooleanFromBit,
   created_at: Timestamp,
-  updated_at: Timestamp
+  updated_at: Timestamp,
+  attempt: AiJob.fields.attempt,
+  max_attempts: AiJob.fields.max_attempts,
+  run_after: Timestamp,
+  priority: AiJob.fields.priority
 })
 
 /** An `ai_jobs` row as an `AiJob` (`id` ↔ `job_id`, `status` ↔ `state`). */

@@ -36,15 +36,19 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteCont
   const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
     function*(options = {}) {
       return yield* transaction(Effect.gen(function*() {
+        const now = yield* DateTime.now
         const kinds = options.kinds === undefined ? [] : [sql.in("job_kind", options.kinds)]
+        // The highest priority, then the one eligible longest, then the oldest, among
+        // jobs whose time has come. The partial index of migration 0007 gives this
+        // order; it is named because, without statistics, SQLite would rather take
+        // the status index and sort every queued job.
         const [candidateRow] = yield* sql`
-          SELECT * FROM ai_jobs
-          WHERE ${sql.and([sql`status = 'queued'`, ...kinds])}
-          ORDER BY created_at, id
+          SELECT * FROM ai_jobs INDEXED BY ai_jobs_by_claim
+          WHERE ${sql.and([sql`status = 'queued'`, sql`run_after <= ${instantBound(now)}`, ...kinds])}
+          ORDER BY priority DESC, run_after, created_at, id
           LIMIT 1`
         if (candidateRow === undefined) return null
         const candidate = yield* decode.job(candidateRow)
-        const now = yield* DateTime.now
         const run = newRun(candidate.job_id, now)
         yield* sql`INSERT INTO workflow_runs ${sql.insert(yield* encode.run(run))}`
         const set = yield* encode.jobColumns({ status: "running", workflow_run_id: run.id, updated_at: now })

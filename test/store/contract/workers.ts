@@ -37,6 +37,8 @@ export const workerContract = (backend: Backend): void => {
           yield* TestClock.setTime(ms)
           byTime.set(ms, (yield* store.createJob(newJob())).job_id)
         }
+        // Claimed once all three exist: a job is never eligible before it was created (issue 15.2).
+        yield* TestClock.setTime(3_000)
         const claimed: Array<string> = []
         for (let i = 0; i < 3; i++) claimed.push((yield* store.claimNext())?.job.job_id ?? "(null)")
         assert.deepStrictEqual(claimed, [byTime.get(1_000), byTime.get(2_000), byTime.get(3_000)])

@@ -1,0 +1,124 @@
+/**
+ * 6. Pickup latency (issue 15.3): submit → the job's program starts, with
+ * one idle worker waiting. Ours (woken by LISTEN/NOTIFY on PostgreSQL, in
+ * process on SQLite; and polling only, for a deployment without a listener),
+ * pg-boss (polling: its default 2 s and its least 0.5 s) and graphile-worker
+ * (LISTEN/NOTIFY), each on its own fresh database of the same server.
+ *
+ * Each sample: the worker is idle (the previous job has started and a random
+ * pause of 20–1020 ms has passed, so a 1 s poll is at a random phase — right
+ * after a job a poller has just begun its sleep, and a fixed short pause
+ * would measure its worst case); the clock starts
+ * just before submit is called and stops when the program (handler) begins,
+ * in the same process. p50 and p99 of `pickupSamples` jobs.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { performance } from "node:perf_hooks"
+import { Jobs } from "../src/Jobs.js"
+import * as WakeUp from "../src/WakeUp.js"
+import { type BenchContext, freshTarget, servicesLayer, type Target } from "./app.js"
+import { startGraphile } from "./baselines/graphileWorker.js"
+import { startBoss, startBossWorker } from "./baselines/pgBoss.js"
+import { NEW_JOB } from "./fixtures.js"
+import { type Measurement, measurement, percentile } from "./harness.js"
+
+const pause = () => new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 1000))
+
+/** Latencies of `count` submits, each waited for: `submit` resolves when the job is queued, `started` when its program begins. */
+const sampleLatencies = async (
+  count: number,
+  submit: () => Promise<void>,
+  started: () => Promise<void>
+): Promise<Array<number>> => {
+  const out: Array<number> = []
+  for (let i = 0; i < count; i++) {
+    await pause()
+    const begin = performance.now()
+    const start = started()
+    await submit()
+    await start
+    out.push(performance.now() - begin)
+  }
+  return out
+}
+
+/** A latch the handler opens: `next()` gives the promise of the next start. */
+const startLatch = () => {
+  let open: () => void = () => {}
+  return {
+    next: () => new Promise<void>((resolve) => {
+      open = resolve
+    }),
+    hit: () => open()
+  }
+}
+
+/** Ours: a one-worker pool with `wakeUp` (provided to Jobs, not merged beside it), submitting through `Jobs.submit`. */
+const ours = (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp>, count: number): Promise<Array<number>> =>
+  // The pool's scope closes inside the services' (provided outside it), so no loop outlives the store.
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const latch = startLatch()
+    yield* jobs.worker({ concurrency: 1, handler: () => Effect.sync(latch.hit) })
+    yield* Effect.flatMap(WakeUp.WakeUp, (wake) => wake.ready)
+    return yield* Effect.promise(() =>
+      sampleLatencies(count, () => Effect.runPromise(Effect.asVoid(jobs.submit(NEW_JOB))), latch.next)
+    )
+  })).pipe(Effect.provide(servicesLayer(target).pipe(Layer.provideMerge(wakeUp)))))
+
+/** Runs the pickup comparison. */
+export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
+  const count = ctx.mode.pickupSamples
+  const results: Array<readonly [system: string, dialect: "pg" | "sqlite", what: string, samples: Array<number>]> = []
+
+  const pgOurs = await freshTarget(ctx, "pg", "pickup_ours")
+  if (pgOurs.dialect !== "pg") throw new Error("unreachable")
+  ctx.log(`pickup/pg: ours, LISTEN/NOTIFY (${count} jobs)`)
+  results.push(["ours", "pg", "ours, LISTEN/NOTIFY", await ours(pgOurs, WakeUp.layerPg({ listenUrl: pgOurs.url }), count)])
+  ctx.log("pickup/pg: ours, polling only (no listener)")
+  results.push(["ours-poll", "pg", "ours, polling only (1 s)", await ours(pgOurs, WakeUp.layerPollOnly, Math.min(count, 50))])
+
+  const sqliteOurs = await freshTarget(ctx, "sqlite", "pickup_ours")
+  ctx.log("pickup/sqlite: ours, in process")
+  results.push(["ours", "sqlite", "ours, in process", await ours(sqliteOurs, WakeUp.layerInProcess, count)])
+
+  for (const seconds of [2, 0.5]) {
+    const target = await freshTarget(ctx, "pg", `pickup_boss_${String(seconds).replace(".", "_")}`)
+    if (target.dialect !== "pg") throw new Error("unreachable")
+    ctx.log(`pickup/pg: pg-boss, polling every ${seconds} s`)
+    const { boss, queue } = await startBoss(target.url)
+    const latch = startLatch()
+    await startBossWorker(boss, queue, seconds, latch.hit)
+    const samples = await sampleLatencies(Math.min(count, seconds >= 2 ? 50 : 100), async () => {
+      await boss.send(queue, { doc: "bench" })
+    }, latch.next)
+    await boss.stop({ graceful: false, wait: true })
+    results.push([seconds >= 2 ? "pgboss" : "pgboss-fast", "pg", `pg-boss, polling every ${seconds} s${seconds >= 2 ? " (default)" : " (least)"}`, samples])
+  }
+
+  const graphileTarget = await freshTarget(ctx, "pg", "pickup_graphile")
+  if (graphileTarget.dialect !== "pg") throw new Error("unreachable")
+  ctx.log("pickup/pg: graphile-worker, LISTEN/NOTIFY")
+  const latch = startLatch()
+  const graphile = await startGraphile(graphileTarget.url, latch.hit)
+  results.push(["graphile", "pg", "graphile-worker, LISTEN/NOTIFY", await sampleLatencies(count, () => graphile.add({ doc: "bench" }), latch.next)])
+  await graphile.stop()
+
+  return results.map(([system, dialect, what, samples]) =>
+    measurement({
+      id: `pickup.${dialect}.${system}`,
+      section: "pickup",
+      name: `pickup latency p50, ${what}`,
+      system,
+      dialect,
+      unit: "ms",
+      params: { jobs: samples.length, workers: 1 },
+      samples: [percentile(samples, 50)],
+      extra: {
+        p50: Number(percentile(samples, 50).toFixed(2)),
+        p99: Number(percentile(samples, 99).toFixed(2)),
+        max: Number(Math.max(...samples).toFixed(2))
+      }
+    }))
+}

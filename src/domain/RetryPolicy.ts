@@ -1,0 +1,112 @@
+/**
+ * The retry policy (issue 15.1): how many attempts a job may make in all,
+ * and how long a failed job waits before its next attempt — exponential
+ * backoff with jitter, bounded. Per job kind, with a default for the kinds
+ * not named, and a job's own `max_attempts` (given at submit) overriding its
+ * kind's. Pure: the caller supplies the random draw, so a test can too.
+ *
+ * A failed job with attempts left goes back to `queued`, eligible again after
+ * the delay; with none left it stays `failed`. `poisoned` is never retried
+ * (R6b): this module is only asked about `failed` jobs.
+ */
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+import { CanonicalJobKind } from "./JobKind.js"
+import type { JobKind } from "./JobKind.js"
+
+/** The most attempts a job may make: what the databases' CHECK allows (migration 0007). */
+export const MAX_ATTEMPTS_LIMIT = 1_000_000
+
+/** A job's total number of attempts: a whole number from 1 (never retried) to 1,000,000. */
+export const MaxAttempts = Schema.Int.pipe(Schema.between(1, MAX_ATTEMPTS_LIMIT)).annotations({
+  identifier: "MaxAttempts",
+  message: () => ({ message: `Expected a whole number of attempts from 1 to ${MAX_ATTEMPTS_LIMIT}`, override: true })
+})
+
+/** A delay, as an Effect `Duration` input ("30 seconds", 1000 for milliseconds, …), finite and not negative. */
+const Delay = Schema.declare(
+  (input: unknown): input is Duration.DurationInput => {
+    const decoded = Duration.decodeUnknown(input)
+    return decoded._tag === "Some" && Duration.isFinite(decoded.value)
+  },
+  { identifier: "Delay", message: () => "Expected a finite duration (\"30 seconds\", milliseconds as a number, …)" }
+)
+
+/**
+ * Exponential backoff with jitter, bounded: after attempt `n` failed, the job
+ * waits `min(max, initial × factor^(n−1))`, less a random share of up to
+ * `jitter` of it (so retries of jobs that failed together spread out, and the
+ * wait never exceeds `max`).
+ */
+export const Backoff = Schema.Struct({
+  /** The wait after the first failure. Default 1 s. */
+  initial: Schema.optionalWith(Delay, { default: () => Duration.seconds(1), exact: true }),
+  /** Each further failure multiplies the wait by this (≥ 1). Default 2. */
+  factor: Schema.optionalWith(Schema.Number.pipe(Schema.finite(), Schema.greaterThanOrEqualTo(1)), { default: () => 2, exact: true }),
+  /** The longest wait. Default 10 minutes. */
+  max: Schema.optionalWith(Delay, { default: () => Duration.minutes(10), exact: true }),
+  /** The share (0 to 1) of the wait that is random. Default 0.2. */
+  jitter: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.2, exact: true })
+}).annotations({ identifier: "Backoff" })
+export type Backoff = typeof Backoff.Type
+
+/** One kind's policy: how many attempts in all, and the backoff between them. */
+export const KindPolicy = Schema.Struct({
+  /** Attempts in all, the first included. Default 1: a failed job stays failed. */
+  maxAttempts: Schema.optionalWith(MaxAttempts, { default: () => 1, exact: true }),
+  backoff: Schema.optionalWith(Backoff, { default: () => Schema.decodeSync(Backoff)({}), exact: true })
+}).annotations({ identifier: "KindPolicy" })
+export type KindPolicy = typeof KindPolicy.Type
+
+/** The retry policy of an application: a default, and the kinds that differ from it. */
+export const RetryPolicy = Schema.Struct({
+  default: Schema.optionalWith(KindPolicy, { default: () => Schema.decodeSync(KindPolicy)({}), exact: true }),
+  // A misspelt kind would be ignored, its policy silently lost: refused instead.
+  kinds: Schema.optionalWith(
+    Schema.partial(Schema.Record({ key: CanonicalJobKind, value: KindPolicy })).annotations({ parseOptions: { onExcessProperty: "error" } }),
+    { default: () => ({}), exact: true }
+  )
+}).annotations({ identifier: "RetryPolicy" })
+export type RetryPolicy = typeof RetryPolicy.Type
+/** A policy as an application writes it: every field optional. */
+export type RetryPolicyInput = typeof RetryPolicy.Encoded
+
+/** No automatic retries: what a job had before the engine (and a legacy row still has). */
+export const noRetries: RetryPolicy = Schema.decodeSync(RetryPolicy)({})
+
+/** The policy of `kind`: its own if the policy names it, else the default. */
+export const forKind = (policy: RetryPolicy, kind: JobKind): KindPolicy => policy.kinds[kind] ?? policy.default
+
+/**
+ * The wait after attempt `attempt` (1 = the first) failed, given a draw
+ * `random` in [0, 1). Bounded: never more than `max`, never less than
+ * `(1 − jitter)` of the capped exponential.
+ */
+export const delayAfter = (backoff: Backoff, attempt: number, random: number): Duration.Duration => {
+  const initial = Duration.toMillis(backoff.initial)
+  const max = Duration.toMillis(backoff.max)
+  // Capped before it can overflow: factor^(n−1) grows past any max quickly.
+  const exponent = Math.max(0, Math.floor(attempt) - 1)
+  const capped = Math.min(max, initial * Math.pow(backoff.factor, exponent))
+  const draw = Math.min(Math.max(random, 0), 1)
+  return Duration.millis(Math.round(capped * (1 - backoff.jitter * draw)))
+}
+
+/** What happens to a job whose attempt just failed. */
+export type RetryDecision =
+  | { readonly _tag: "Retry"; readonly attempt: number; readonly delay: Duration.Duration }
+  | { readonly _tag: "GiveUp" }
+
+/**
+ * Whether a job that failed on `job.attempt` of `job.max_attempts` is tried
+ * again, and after how long: the next attempt's number and the wait, or
+ * `GiveUp` when none is left.
+ */
+export const decide = (
+  job: { readonly attempt: number; readonly max_attempts: number },
+  backoff: Backoff,
+  random: number
+): RetryDecision =>
+  job.attempt < job.max_attempts
+    ? { _tag: "Retry", attempt: job.attempt + 1, delay: delayAfter(backoff, job.attempt, random) }
+    : { _tag: "GiveUp" }

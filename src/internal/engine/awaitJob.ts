@@ -1,0 +1,77 @@
+/**
+ * Awaiting a job (issue 15.6): read it; if it is not yet in a wanted state,
+ * wait for an announcement that it changed (WakeUp) or the poll interval,
+ * whichever comes first, and read it again — until the timeout. Both waits
+ * are on Effect's `Clock`, so `TestClock` drives them.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import type { JobId } from "../../domain/Ids.js"
+import type { JobState } from "../../domain/JobState.js"
+import type { ReadError } from "../../store/JobStore.js"
+import type { NotFound } from "../../store/StoreErrors.js"
+import * as WakeUp from "../wakeUp/wakeUp.js"
+
+/**
+ * The states `await` waits for unless told otherwise: the terminal ones and
+ * `failed` (a failed job the retry policy takes back is queued in the same
+ * transaction, so a `failed` job one can read has no automatic retry coming).
+ */
+export const settledStates: ReadonlyArray<JobState> = ["completed", "completed_with_issues", "cancelled", "poisoned", "failed"]
+
+/** `Jobs.await` gave up: the job did not reach a wanted state in time. */
+export class AwaitTimeout extends Schema.TaggedError<AwaitTimeout>()("AwaitTimeout", {
+  job_id: Schema.String,
+  /** The state the job was last seen in. */
+  state: Schema.String,
+  /** The states waited for. */
+  until: Schema.Array(Schema.String),
+  timeout: Schema.String
+}) {
+  override get message(): string {
+    return `Job ${this.job_id} is still ${this.state} after ${this.timeout} (waited for ${this.until.join(", ")})`
+  }
+}
+
+/** Options of `Jobs.await`. */
+export interface AwaitOptions {
+  /** The states to wait for. Default: a terminal state or `failed` (`settledStates`). */
+  readonly until?: ReadonlyArray<JobState>
+  /** How long to wait before failing with `AwaitTimeout`. Default: without end. */
+  readonly timeout?: Duration.DurationInput
+  /** How often to read the job again without an announcement. Default 1 s. */
+  readonly pollInterval?: Duration.DurationInput
+}
+
+/** `Jobs.await`, over a way to read a job and the wake-up service, if any. */
+export const makeAwait = (
+  getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>,
+  wakeUp: WakeUp.WakeUp["Type"] | undefined
+) =>
+(jobId: JobId, options: AwaitOptions = {}): Effect.Effect<AiJob, AwaitTimeout | NotFound | DecodeFailure | ReadError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const until = options.until ?? settledStates
+    const wanted = (state: JobState) => until.includes(state)
+    const poll = Duration.decode(options.pollInterval ?? Duration.seconds(1))
+    // Subscribed before the first read: a change between the read and the wait is not missed.
+    const subscription = wakeUp === undefined ? undefined : yield* wakeUp.subscribe
+    let last = yield* getJob(jobId)
+    const watch = Effect.gen(function*() {
+      while (!wanted(last.state)) {
+        yield* subscription === undefined
+          ? Effect.sleep(poll)
+          : Effect.raceFirst(Effect.sleep(poll), WakeUp.awaitChange(subscription, last.job_id, wanted))
+        last = yield* getJob(jobId)
+      }
+      return last
+    })
+    if (options.timeout === undefined) return yield* watch
+    const timeout = Duration.decode(options.timeout)
+    return yield* Effect.timeoutFail(watch, {
+      duration: timeout,
+      onTimeout: () => new AwaitTimeout({ job_id: last.job_id, state: last.state, until: [...until], timeout: Duration.format(timeout) })
+    })
+  }))

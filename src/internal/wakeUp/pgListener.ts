@@ -1,0 +1,69 @@
+/**
+ * LISTEN on a connection of its own. `LISTEN` needs a session: through
+ * PgBouncer in transaction mode a notification would go to whichever client
+ * holds the server connection next, so the listener connects to a URL of its
+ * own (straight to the server, or a session-mode pool).
+ *
+ * A listener that loses its connection says "look again" (announcements made
+ * meanwhile are lost), waits, connects again and says it once more when it
+ * listens again. It never fails: polling covers the gaps. The wait is real
+ * time (a network matter): a `TestClock` never stalls a reconnection.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Pg from "pg"
+import { sleepRealTime } from "../../util/sleepRealTime.js"
+import { fromPayload, lookAgain, type Signal } from "./signal.js"
+
+/** The channel migration 0007's trigger announces jobs on. */
+export const CHANNEL = "ai_job_model_jobs"
+
+export interface ListenerOptions {
+  readonly url: string
+  /** Told of every signal. */
+  readonly emit: (signal: Signal) => Effect.Effect<void>
+  /** Completed once the first LISTEN is in place. */
+  readonly listening: Deferred.Deferred<void>
+  /** Wait before connecting again after the connection was lost. */
+  readonly reconnectDelay: Duration.Duration
+}
+
+/** One connection's life: connect, LISTEN, emit until the connection fails. Fails with why it ended. */
+const session = (options: ListenerOptions) =>
+  Effect.async<never, Error>((resume) => {
+    const client = new Pg.Client({ connectionString: options.url, application_name: "ai-job-model listener" })
+    let ended = false
+    const end = (error: Error) => {
+      if (ended) return
+      ended = true
+      resume(Effect.fail(error))
+    }
+    client.on("notification", (message) => {
+      if (message.channel === CHANNEL) Effect.runFork(options.emit(fromPayload(message.payload ?? "")))
+    })
+    client.on("error", end)
+    client.on("end", () => end(new Error("the listener's connection ended")))
+    client.connect()
+      .then(() => client.query(`LISTEN ${Pg.escapeIdentifier(CHANNEL)}`))
+      .then(() => Effect.runFork(Effect.zipRight(Deferred.succeed(options.listening, undefined), options.emit(lookAgain))))
+      .catch(end)
+    return Effect.sync(() => {
+      ended = true
+      client.removeAllListeners("end")
+      client.on("error", () => {})
+      void client.end().catch(() => {})
+    })
+  })
+
+/** Listens for as long as the calling fiber runs, reconnecting after each loss. */
+export const listen = (options: ListenerOptions): Effect.Effect<never> =>
+  Effect.forever(
+    session(options).pipe(
+      Effect.catchAll((error) =>
+        Effect.zipRight(
+          Effect.logWarning(`wake-up listener: ${error.message}; polling until it listens again`),
+          Effect.zipRight(options.emit(lookAgain), sleepRealTime(Duration.toMillis(options.reconnectDelay)))
+        ))
+    )
+  )

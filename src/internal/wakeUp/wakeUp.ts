@@ -1,0 +1,159 @@
+/**
+ * WakeUp (issue 15.3): how idle workers, runs and callers awaiting a job hear
+ * that a job changed, instead of waiting for their next poll.
+ *
+ * - **PostgreSQL** (`layerPg`): migration 0007's trigger announces every new
+ *   job and every state change with `pg_notify`, in the writing transaction,
+ *   so the announcement is delivered at commit, to every process, whoever
+ *   wrote. This layer LISTENs on a connection of its own — its own URL, since
+ *   PgBouncer in transaction mode cannot hold a `LISTEN` (point `listenUrl`
+ *   straight at the server or at a session-mode pool).
+ * - **SQLite** (`layerInProcess`): there is no cross-process channel; `Jobs`
+ *   announces its own changes after they commit, which wakes this process's
+ *   workers at once. Other processes find the work at their next poll.
+ * - **None** (`layerPollOnly`, or no WakeUp in context): workers poll.
+ *
+ * Whatever the mode, polling stays on as the fallback, so a lost
+ * announcement (a dropped listener connection) costs at most one poll
+ * interval, never a job.
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import type { JobId } from "../../domain/Ids.js"
+import type { JobKind } from "../../domain/JobKind.js"
+import type { JobState } from "../../domain/JobState.js"
+import { listen } from "./pgListener.js"
+import type { JobChanged, Signal } from "./signal.js"
+
+export type { JobChanged, LookAgain, Signal } from "./signal.js"
+export { CHANNEL } from "./pgListener.js"
+
+/** A subscription to wake-up signals, from the moment it was taken. */
+export type Subscription = Queue.Dequeue<Signal>
+
+/** The WakeUp service. */
+export class WakeUp extends Context.Tag("@handshake/ai-job-model/WakeUp")<WakeUp, {
+  /** `listen`: the database announces every change; `in-process`: this process's own changes; `poll`: nothing. */
+  readonly mode: "listen" | "in-process" | "poll"
+  /**
+   * Announces a change this process committed. Only where the database does
+   * not (`in-process`); elsewhere it does nothing, since the database's own
+   * announcement reaches every process, this one included.
+   */
+  readonly announce: (change: Omit<JobChanged, "_tag">) => Effect.Effect<void>
+  /** Signals from now until the scope closes. Take it before looking, so nothing between is missed. */
+  readonly subscribe: Effect.Effect<Subscription, never, Scope.Scope>
+  /** Completes once signals flow: at once in-process; on PostgreSQL when the first LISTEN is in place. */
+  readonly ready: Effect.Effect<void>
+}>() {}
+
+const make = (mode: WakeUp["Type"]["mode"]) =>
+  Effect.gen(function*() {
+    const hub = yield* Effect.acquireRelease(PubSub.unbounded<Signal>(), PubSub.shutdown)
+    const ready = yield* Deferred.make<void>()
+    if (mode !== "listen") yield* Deferred.succeed(ready, undefined)
+    const service = WakeUp.of({
+      mode,
+      announce: (change) => (mode === "in-process" ? PubSub.publish(hub, { _tag: "JobChanged", ...change }) : Effect.void),
+      subscribe: PubSub.subscribe(hub),
+      ready: Deferred.await(ready)
+    })
+    return { service, hub, ready }
+  })
+
+/** In-process wake-up: `Jobs` announces its own committed changes (SQLite). */
+export const layerInProcess: Layer.Layer<WakeUp> = Layer.scoped(WakeUp, Effect.map(make("in-process"), (made) => made.service))
+
+/** No wake-up: workers poll, awaiting callers re-read. */
+export const layerPollOnly: Layer.Layer<WakeUp> = Layer.scoped(WakeUp, Effect.map(make("poll"), (made) => made.service))
+
+/** Options of `layerPg`. */
+export interface PgOptions {
+  /**
+   * Where the listener connects: a session connection (directly to the
+   * server, or a PgBouncer pool in session mode). `null`: no listener at all,
+   * the engine polls — for a deployment that only has a transaction-mode pool.
+   */
+  readonly listenUrl: string | null
+  /** Wait before connecting again after the listener's connection was lost. Default 1 s. */
+  readonly reconnectDelay?: Duration.DurationInput
+}
+
+/**
+ * PostgreSQL wake-up: LISTENs on `listenUrl` in a fiber of the layer's scope
+ * (closing the scope closes the connection). Building the layer does not wait
+ * for the connection: until it listens, and whenever it has lost its
+ * connection, the engine polls.
+ */
+export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> =>
+  options.listenUrl === null
+    ? layerPollOnly
+    : Layer.scoped(
+      WakeUp,
+      Effect.gen(function*() {
+        const { hub, ready, service } = yield* make("listen")
+        yield* Effect.forkScoped(listen({
+          url: options.listenUrl!,
+          emit: (signal) => Effect.asVoid(PubSub.publish(hub, signal)),
+          listening: ready,
+          reconnectDelay: Duration.decode(options.reconnectDelay ?? Duration.seconds(1))
+        }))
+        return service
+      })
+    )
+
+/**
+ * The wake-up for the database a URL names, as `DatabaseUrl.layerFromUrl` reads
+ * it: LISTEN on PostgreSQL (on `listenUrl` when given — a session connection
+ * past a transaction-mode PgBouncer — `null` for none: poll only); in process
+ * for a SQLite path.
+ */
+export const layerFromUrl = (url: string, options: { readonly listenUrl?: string | null } = {}): Layer.Layer<WakeUp> =>
+  /^postgres(ql)?:\/\//i.test(url)
+    ? layerPg({ listenUrl: options.listenUrl === undefined ? url : options.listenUrl })
+    : layerInProcess
+
+/**
+ * Waits, on `subscription`, until a job of one of `kinds` (any kind when
+ * absent) may be claimable: one was queued and its time has come, or comes
+ * while waiting (a scheduled or retried job: the wait is on Effect's `Clock`),
+ * or announcements may have been missed. Signals that arrived while the caller
+ * was busy count: they were queued on the subscription.
+ */
+export const awaitWork = (
+  subscription: Subscription,
+  kinds?: ReadonlySet<JobKind>
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const signal = yield* Queue.take(subscription)
+    if (signal._tag === "LookAgain") return
+    if (signal.state !== "queued" || (kinds !== undefined && !kinds.has(signal.job_kind))) {
+      return yield* awaitWork(subscription, kinds)
+    }
+    const wait = signal.run_after - (yield* Clock.currentTimeMillis)
+    if (wait <= 0) return
+    // Eligible later: wake then, unless something else wakes us first.
+    return yield* Effect.raceFirst(Effect.sleep(Duration.millis(wait)), awaitWork(subscription, kinds))
+  })
+
+/**
+ * Waits, on `subscription`, for an announcement that job `jobId` changed (to
+ * a state `wanted` accepts), or that announcements may have been missed: the
+ * caller reads the job again either way.
+ */
+export const awaitChange = (
+  subscription: Subscription,
+  jobId: JobId,
+  wanted: (state: JobState) => boolean = () => true
+): Effect.Effect<void> =>
+  Effect.flatMap(Queue.take(subscription), (signal) =>
+    signal._tag === "LookAgain" || (signal.job_id === jobId && wanted(signal.state))
+      ? Effect.void
+      : awaitChange(subscription, jobId, wanted))

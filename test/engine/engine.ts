@@ -1,0 +1,37 @@
+/**
+ * The engine's application, as a user composes it, over one shared database:
+ * Jobs with a retry policy and the dialect's wake-up (LISTEN/NOTIFY on
+ * PostgreSQL, in process on SQLite) — or none.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { RetryPolicyInput } from "../../src/domain/RetryPolicy.js"
+import * as Jobs from "../../src/Jobs.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as WakeUp from "../../src/WakeUp.js"
+import { services } from "../jobs/services.js"
+import type { SharedDatabase } from "../jobs/shared-database.js"
+
+export type Wake = "dialect" | "poll"
+
+/** Jobs (and its store and wake-up) on `database`, closed with the scope. */
+export const engineOn = (
+  database: SharedDatabase,
+  options: { readonly retry?: RetryPolicyInput; readonly wake?: Wake; readonly maxConnections?: number } = {}
+): Effect.Effect<{ readonly jobs: Jobs.Jobs["Type"]; readonly store: JobStore["Type"]; readonly wakeUp: WakeUp.WakeUp["Type"] }, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const store = yield* database.store(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {})
+    const pg = database.url.startsWith("postgres")
+    const wake = options.wake === "poll"
+      ? WakeUp.layerPollOnly
+      : pg ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" }) : WakeUp.layerInProcess
+    const context = yield* Layer.build(services(Layer.succeed(JobStore, store)).pipe(
+      Layer.provideMerge(wake),
+      Layer.provideMerge(options.retry !== undefined ? Jobs.retryPolicy(options.retry) : Layer.empty)
+    ))
+    const wakeUp = Context.get(context, WakeUp.WakeUp)
+    yield* wakeUp.ready
+    return { jobs: Context.get(context, Jobs.Jobs), store, wakeUp }
+  })
