@@ -66,20 +66,26 @@ export interface StorageOptions {
   readonly statementTimeout?: Duration.DurationInput
   /** Open the database read-only: nothing is migrated and any write fails (see each store's option). */
   readonly readonly?: boolean
+  /** SQLite only: what a commit survives, "full" (default) or "normal" — see `SqliteStoreOptions.durability`. */
+  readonly durability?: SqliteStore.SqliteDurability
 }
 
 /** Why building a store layer can fail. */
 export type StorageLayerError = MigrationFailed | StorageError | ConfigError.ConfigError
 
 /** The store for a target. */
-export const layerFor = (target: DatabaseTarget, options: StorageOptions = {}): Layer.Layer<JobStore, StorageLayerError> =>
-  target.dialect === "pg"
-    ? PgStore.layer({ url: target.url, ...options })
+export const layerFor = (target: DatabaseTarget, options: StorageOptions = {}): Layer.Layer<JobStore, StorageLayerError> => {
+  // PostgreSQL's durability is the server's (synchronous_commit); the option is SQLite's alone.
+  const { durability: _sqliteOnly, ...pgOptions } = options
+  return target.dialect === "pg"
+    ? PgStore.layer({ url: target.url, ...pgOptions })
     : SqliteStore.layer({
       filename: target.filename,
       ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
-      ...(options.readonly === undefined ? {} : { readonly: options.readonly })
+      ...(options.readonly === undefined ? {} : { readonly: options.readonly }),
+      ...(options.durability === undefined ? {} : { durability: options.durability })
     })
+}
 
 /** The store a URL names (R17): SQLite for paths and `sqlite:` URLs, PostgreSQL for `postgres://`. */
 export const layerFromUrl = (

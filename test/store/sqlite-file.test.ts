@@ -17,6 +17,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { JobId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { readBusyTimeout } from "../../src/store/sqlite/transaction.js"
 import { claimAll } from "../support/drain.js"
 import { eventRecord, expectTag, failureOf, newJob } from "./fixtures.js"
 import { rawNumber, rawRows, shippedSqliteMigrationIds, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
@@ -165,22 +166,25 @@ describe("SQLite file shared by two stores (R17)", () => {
 })
 
 describe("SQLite connection setup (R17)", () => {
-  it.scoped("R17 the layer turns on WAL and foreign keys and sets the busy timeout (default 5000 ms)", () =>
+  it.scoped("R17 the layer turns on WAL and foreign keys and takes the busy timeout (default 5000 ms) as its lock-wait budget", () =>
     Effect.gen(function*() {
       const filename = yield* tempDatabaseFile()
       const pragmas = Effect.all({
         journal: rawRows("PRAGMA journal_mode"),
         foreignKeys: rawRows("PRAGMA foreign_keys"),
-        busy: rawRows("PRAGMA busy_timeout")
+        // The store does the waiting itself (issue 16.3): SQLite's own busy handler is off.
+        busy: rawRows("PRAGMA busy_timeout"),
+        budget: readBusyTimeout
       })
       const defaults = yield* Effect.provide(pragmas, storeWithClient(filename))
       assert.deepStrictEqual(defaults, {
         journal: [{ journal_mode: "wal" }],
         foreignKeys: [{ foreign_keys: 1 }],
-        busy: [{ timeout: 5000 }]
+        busy: [{ timeout: 0 }],
+        budget: 5000
       })
       const custom = yield* Effect.provide(pragmas, storeWithClient(filename, { busyTimeoutMs: 1234 }))
-      assert.deepStrictEqual(custom.busy, [{ timeout: 1234 }])
+      assert.deepStrictEqual([custom.busy, custom.budget], [[{ timeout: 0 }], 1234])
     }))
 
   it.scoped("R17 a store waits for a write lock held by another process", () =>

@@ -14,12 +14,19 @@
  * so SQLite's busy handler would freeze the whole Node process while it waits
  * — and when both connections live in one process (two store layers on one
  * file) the holder could never run to release the lock, so the wait would
- * always end in SQLITE_BUSY after the full timeout. Instead the `BEGIN
- * IMMEDIATE` is tried with the busy timeout at 0 and retried after short real
- * sleeps (not the Effect Clock: lock waits are about real concurrency, and a
- * TestClock must not stall them) until the connection's `busy_timeout`
- * budget is spent. Once the lock is held nothing inside the transaction waits
- * for it again (WAL readers never block the writer).
+ * always end in SQLITE_BUSY after the full timeout. Instead the store takes
+ * the waiting over: on a connection's first write transaction it reads the
+ * `busy_timeout` as its budget and sets it to 0, once (issue 16: before, two
+ * PRAGMAs around every BEGIN turned it off and on again, 8 of 31 statements
+ * per job). `BEGIN IMMEDIATE` then fails at once when the lock is taken and is
+ * retried after short real sleeps (not the Effect Clock: lock waits are about
+ * real concurrency, and a TestClock must not stall them) until the budget is
+ * spent. Once the lock is held nothing inside the transaction waits for it
+ * again (WAL readers never block the writer). The price: a statement run
+ * outside these transactions on the same connection no longer sleeps in
+ * SQLite's busy handler (a WAL read only meets a lock while another
+ * connection recovers the WAL after a crash) — it fails at once instead of
+ * freezing the process.
  *
  * The transaction is built with `SqlClient.makeWithTransaction` on the
  * client's own `TransactionConnection` tag, so statements inside it use the
@@ -49,12 +56,24 @@ const isBusy = (error: SqlError): boolean => sqliteCode(error)?.startsWith("SQLI
 const isNoTransaction = (error: SqlError): boolean =>
   /no transaction is active/i.test(String((error.cause as { readonly message?: unknown } | undefined)?.message))
 
+/**
+ * The write-lock budget (ms) of each client whose connection's busy timeout
+ * the store has taken over (set to 0). A SQLite client has one connection, so
+ * the client stands for it; `configureConnection` forgets the entry when it
+ * sets the busy timeout again.
+ */
+const takenOver = new WeakMap<SqlClient.SqlClient, number>()
+
+/** Gives the connection's `busy_timeout` back to SQLite (after `PRAGMA busy_timeout = n` set it anew). */
+export const forgetTakeOver = (sql: SqlClient.SqlClient): void => {
+  takenOver.delete(sql)
+}
+
 const beginImmediate = (conn: Connection, lockWaitMs: number): Effect.Effect<void, SqlError> => {
-  // Prepared once and cached by the client: these run on every write.
-  const run = (statement: string) => conn.execute(statement, [], undefined)
   const attempt = (startedAt: number, delayMs: number): Effect.Effect<void, SqlError> =>
     Effect.catchIf(
-      run("BEGIN IMMEDIATE"),
+      // Prepared once and cached by the client: this runs on every write.
+      conn.execute("BEGIN IMMEDIATE", [], undefined),
       (error) => isBusy(error) && performance.now() - startedAt < lockWaitMs,
       () =>
         Effect.zipRight(
@@ -64,16 +83,17 @@ const beginImmediate = (conn: Connection, lockWaitMs: number): Effect.Effect<voi
           Effect.suspend(() => attempt(startedAt, Math.min(delayMs * 2, 10)))
         )
     )
-  return Effect.acquireUseRelease(
-    run("PRAGMA busy_timeout = 0"),
-    () => Effect.suspend(() => attempt(performance.now(), 1)),
-    () => Effect.orDie(run(`PRAGMA busy_timeout = ${lockWaitMs}`))
-  )
+  return Effect.suspend(() => attempt(performance.now(), 1))
 }
 
-/** The connection's busy timeout in milliseconds: the budget for waiting on the write lock. */
+/**
+ * The budget for waiting on the write lock, in ms: the connection's busy
+ * timeout, or what it was when the store took the waiting over.
+ */
 export const readBusyTimeout: Effect.Effect<number, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  const budget = takenOver.get(sql)
+  if (budget !== undefined) return budget
   const rows = yield* sql<{ readonly timeout?: unknown }>`PRAGMA busy_timeout`
   const timeout = rows[0]?.timeout
   return typeof timeout === "number" && Number.isInteger(timeout) && timeout >= 0 ? timeout : 5000
@@ -94,7 +114,14 @@ export const makeWriteTransaction = (sql: SqlClient.SqlClient, lockWaitMs: numbe
       Scope.make(),
       (scope) => Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)
     ),
-    begin: (conn) => beginImmediate(conn, lockWaitMs),
+    begin: (conn) =>
+      takenOver.has(sql)
+        ? beginImmediate(conn, lockWaitMs)
+        // Once per connection: from here on SQLite never sleeps in its busy handler.
+        : Effect.zipRight(
+          Effect.tap(run(conn, "PRAGMA busy_timeout = 0"), () => Effect.sync(() => takenOver.set(sql, lockWaitMs))),
+          beginImmediate(conn, lockWaitMs)
+        ),
     savepoint: (conn, id) => run(conn, `SAVEPOINT effect_sql_${id}`),
     commit: (conn) => run(conn, "COMMIT"),
     rollback: (conn) => Effect.catchIf(run(conn, "ROLLBACK"), isNoTransaction, () => Effect.void),

@@ -1,0 +1,57 @@
+/**
+ * Issue 16.2: SQLite durability is an explicit store option. better-sqlite3 is
+ * built with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1, so on a WAL file it commits
+ * without an fsync unless the connection sets `PRAGMA synchronous` itself;
+ * the store sets it from `durability` ("full" by default: fsync per commit).
+ * The option reaches the store from `layer`, `layerConfig` and a database URL.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Storage from "../../src/store/DatabaseUrl.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { expectTag, failureOf } from "./fixtures.js"
+import { rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
+
+/** `PRAGMA synchronous` as the store's own connection reports it: 1 = NORMAL, 2 = FULL. */
+const synchronousOf = (filename: string, options: Omit<SqliteStore.SqliteStoreOptions, "filename">) =>
+  Effect.provide(
+    Effect.map(rawRows<{ readonly synchronous: number }>("PRAGMA synchronous"), (rows) => rows[0]?.synchronous),
+    storeWithClient(filename, options)
+  )
+
+/** Builds a layer and returns its failure (the test fails if it builds). */
+const buildFailure = <A, E>(layer: Layer.Layer<A, E>) => failureOf(Effect.scoped(Layer.build(layer)))
+
+describe("issue 16.2 SQLite durability option", () => {
+  it.scoped("issue 16.2 on a WAL file the pragma in effect is FULL by default and for \"full\", NORMAL for \"normal\"", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const journal = yield* Effect.provide(rawRows<{ readonly journal_mode: string }>("PRAGMA journal_mode"), storeWithClient(filename))
+      assert.deepStrictEqual(journal, [{ journal_mode: "wal" }])
+      assert.strictEqual(yield* synchronousOf(filename, {}), 2)
+      assert.strictEqual(yield* synchronousOf(filename, { durability: "full" }), 2)
+      assert.strictEqual(yield* synchronousOf(filename, { durability: "normal" }), 1)
+      // Per connection, not per file: a later "full" connection is FULL again.
+      assert.strictEqual(yield* synchronousOf(filename, { durability: "full" }), 2)
+    }))
+
+  it.scoped("issue 16.2 an unknown durability is a StorageError from layer, layerConfig and a database URL", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const bogus = "fsync-sometimes" as SqliteStore.SqliteDurability
+      const fromLayer = yield* buildFailure(SqliteStore.layer({ filename, durability: bogus }))
+      assert.match(expectTag(fromLayer, "StorageError").message, /durability must be "normal" or "full"/)
+      const fromConfig = yield* buildFailure(
+        SqliteStore.layerConfig({
+          filename: Config.succeed(filename),
+          durability: Config.string("durability") as Config.Config<SqliteStore.SqliteDurability>
+        }).pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["durability", bogus]])))))
+      )
+      assert.match(expectTag(fromConfig, "StorageError").message, /durability must be "normal" or "full"/)
+      const fromUrl = yield* buildFailure(Storage.layerFromUrl(`sqlite:${filename}`, { durability: bogus }))
+      assert.match(expectTag(fromUrl, "StorageError").message, /durability must be "normal" or "full"/)
+    }))
+})
