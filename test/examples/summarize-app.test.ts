@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { makeApp, summarizeDocument } from "../../examples/summarize-app.js"
-import { FlightRecorder, JobStore, SqliteStore } from "../../src/index.js"
+import { FlightRecorder, JobStore, SqliteJobStore } from "../../src/index.js"
 
 describe("examples/summarize-app", () => {
   it.effect("runs a summary job on a swapped-in SQLite store, with its audit trail", () =>
@@ -23,5 +23,5 @@ describe("examples/summarize-app", () => {
       const events = yield* recorder.list({ trace_id: result.trace_id })
       // doc.summarize decided at submit and again when the job starts; queued, running, completed.
       assert.deepStrictEqual(events.items.map((e) => e.type), ["capability_action", "system", "capability_action", "system", "system"])
-    }).pipe(Effect.provide(makeApp(SqliteStore.layer({ filename: ":memory:" })))))
+    }).pipe(Effect.provide(makeApp(SqliteJobStore.layer({ filename: ":memory:" })))))
 })

@@ -10,9 +10,9 @@ import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as TestServices from "effect/TestServices"
 import { makeWorkerApp, worker } from "../../examples/worker-app.js"
-import { Jobs, SqliteStore, WakeUp } from "../../src/index.js"
+import { Jobs, SqliteJobStore, WakeUp } from "../../src/index.js"
 
-const app = () => makeWorkerApp(SqliteStore.layer({ filename: ":memory:" }), WakeUp.layerInProcess)
+const app = () => makeWorkerApp(SqliteJobStore.layer({ filename: ":memory:" }), WakeUp.layerInProcess)
 
 const request = { protocol_id: "example.v1", profile_id: "example-user", access_mode: "analysis_only", safety_mode: "normal" } as const
 
