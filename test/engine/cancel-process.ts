@@ -4,13 +4,10 @@
  * Prints the cancelled job's state as one JSON line.
  */
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Capabilities from "../../src/Capabilities.js"
 import type { JobId } from "../../src/domain/Ids.js"
-import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
-import * as Recovery from "../../src/Recovery.js"
 import * as DatabaseUrl from "../../src/store/DatabaseUrl.js"
+import { services } from "../jobs/services.js"
 
 const [url, jobId] = process.argv.slice(2)
 if (url === undefined || jobId === undefined) {
@@ -18,12 +15,7 @@ if (url === undefined || jobId === undefined) {
   process.exit(2)
 }
 
-const app = Jobs.layer().pipe(
-  Layer.provideMerge(Recovery.layerNoStartupRecovery),
-  Layer.provideMerge(FlightRecorder.layer()),
-  Layer.provideMerge(Capabilities.layerDefault),
-  Layer.provideMerge(DatabaseUrl.layerFromUrl(url))
-)
+const app = services(DatabaseUrl.layerFromUrl(url))
 
 const cancel = Effect.flatMap(Jobs.Jobs, (jobs) => jobs.cancel(jobId as JobId, { actor: "human", reason: "stop it" }))
 Effect.runPromise(Effect.provide(cancel, app)).then(

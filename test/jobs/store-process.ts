@@ -6,14 +6,13 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Capabilities from "../../src/Capabilities.js"
-import * as FlightRecorder from "../../src/FlightRecorder.js"
+import type * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { claimAll } from "../support/drain.js"
+import { services } from "./services.js"
 
 const [mode, filename, startAt] = process.argv.slice(2)
 if ((mode !== "recover" && mode !== "claim") || filename === undefined) {
@@ -21,12 +20,7 @@ if ((mode !== "recover" && mode !== "claim") || filename === undefined) {
   process.exit(2)
 }
 
-const app = Jobs.layer().pipe(
-  Layer.provideMerge(Recovery.layerNoStartupRecovery),
-  Layer.provideMerge(FlightRecorder.layer()),
-  Layer.provideMerge(Capabilities.layerDefault),
-  Layer.provideMerge(SqliteStore.layer({ filename, migrate: false, busyTimeoutMs: 20_000 }))
-)
+const app = services(SqliteStore.layer({ filename, migrate: false, busyTimeoutMs: 20_000 }))
 
 const recover = Effect.map(
   // Small batches so the two processes interleave.
