@@ -112,6 +112,18 @@ export interface LibraryEventPolicy {
 
 type Body = Record<string, Json>
 
+/** The refusal of the body's empty labels, in the schema's own wording (an optional label also accepts null), or null. */
+const emptyLabels = (type: EventType, body: Body, labels: ReadonlyArray<string>): InvalidEvent | null => {
+  const empty = labels.filter((key) => body[key] === "")
+  return empty.length === 0 ? null : new InvalidEvent({
+    event_type: type,
+    reasons: empty.flatMap((path) => [
+      { path, message: "Expected a non-empty string" },
+      ...(optionalLabels.includes(path) ? [{ path, message: "Expected null, actual \"\"" }] : [])
+    ])
+  })
+}
+
 /**
  * The body's caller text, sanitized in place, then checked as `prepare`
  * checks the stored form: every label a rule emptied (one issue each), else
@@ -124,17 +136,15 @@ const checkText = (
   labels: ReadonlyArray<string>,
   policy: LibraryEventPolicy
 ): Effect.Effect<void, InvalidEvent> => {
+  // Empty as given, else emptied by a rule: `prepare` checks the input, then the stored form.
+  const given = emptyLabels(type, body, labels)
+  if (given !== null) return given
   for (const key of text) {
     const value = body[key]
     if (typeof value === "string") body[key] = sanitizeText(value, policy.redactor)
   }
-  const emptied = labels.filter((key) => body[key] === "")
-  if (emptied.length > 0) {
-    return new InvalidEvent({
-      event_type: type,
-      reasons: emptied.map((path) => ({ path, message: "Expected a non-empty string" }))
-    })
-  }
+  const emptied = emptyLabels(type, body, labels)
+  if (emptied !== null) return emptied
   // Body order, as `prepare` walks it: the same field is named when several are unstorable.
   for (const key of Object.keys(body)) {
     if (text.includes(key) && !isStorable(body[key] as string)) return unstorableText(type, key)
@@ -242,6 +252,9 @@ const countFields: { readonly [K in LibraryEvent["kind"]]: ReadonlyArray<string>
   security_violation: [],
   gc_summary: ["items_scanned", "items_pruned", "items_spared_pinned", "items_spared_window", "events_purged"]
 }
+
+/** Labels a library event may leave out: the schema's `optional(Label)`. */
+const optionalLabels: ReadonlyArray<string> = ["profile_id"]
 
 /** Which fields of each kind are caller text, and which of those must stay non-empty. */
 const textFields: { readonly [K in LibraryEvent["kind"]]: { readonly text: ReadonlyArray<string>; readonly labels: ReadonlyArray<string> } } = {
