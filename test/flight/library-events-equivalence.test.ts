@@ -37,16 +37,14 @@ const prepare = makePrepare({ redactor, maxEventBytes })
 /** Each library event kind with caller text `t` in every caller-text field: the typed fields and the JSON a caller would send. */
 const cases = (t: string, u: string): ReadonlyArray<readonly [string, LibraryEvent, Record<string, unknown>]> => {
   const envelope = { event_id: ids.event, timestamp: iso, trace_id: ids.trace, job_id: ids.job }
+  const typed = { event_id: ids.event, timestamp: at, trace_id: ids.trace, job_id: ids.job }
   const lifecycle = (from: JobState | null, to: JobState, reason: string | undefined) =>
     [
       `lifecycle ${from}->${to}`,
       {
         kind: "lifecycle",
-        event_id: ids.event,
-        timestamp: at,
+        ...typed,
         actor: "human",
-        trace_id: ids.trace,
-        job_id: ids.job,
         workflow_run_id: ids.run,
         from_state: from,
         to_state: to,
@@ -73,10 +71,7 @@ const cases = (t: string, u: string): ReadonlyArray<readonly [string, LibraryEve
       "capability",
       {
         kind: "capability",
-        event_id: ids.event,
-        timestamp: at,
-        trace_id: ids.trace,
-        job_id: ids.job,
+        ...typed,
         capability_id: t,
         actor_id: u,
         decision_outcome: "deny",
@@ -98,10 +93,7 @@ const cases = (t: string, u: string): ReadonlyArray<readonly [string, LibraryEve
       "recovery",
       {
         kind: "recovery",
-        event_id: ids.event,
-        timestamp: at,
-        trace_id: ids.trace,
-        job_id: ids.job,
+        ...typed,
         workflow_run_id: ids.run,
         reason: t,
         last_heartbeat_ts: at,
@@ -123,10 +115,7 @@ const cases = (t: string, u: string): ReadonlyArray<readonly [string, LibraryEve
       "security_violation",
       {
         kind: "security_violation",
-        event_id: ids.event,
-        timestamp: at,
-        trace_id: ids.trace,
-        job_id: ids.job,
+        ...typed,
         workflow_run_id: ids.run,
         violation: u,
         detail: t
@@ -140,12 +129,7 @@ const cases = (t: string, u: string): ReadonlyArray<readonly [string, LibraryEve
         event_id: ids.event,
         timestamp: at,
         trace_id: ids.trace,
-        items_scanned: 3,
-        items_pruned: 2,
-        items_spared_pinned: 1,
-        items_spared_window: 0,
-        dry_run: false,
-        events_purged: 7
+        ...counts
       },
       {
         event_id: ids.event,
@@ -155,16 +139,14 @@ const cases = (t: string, u: string): ReadonlyArray<readonly [string, LibraryEve
         type: "system",
         event_type: "meta.gc_summary",
         event_name: "gc_summary",
-        items_scanned: 3,
-        items_pruned: 2,
-        items_spared_pinned: 1,
-        items_spared_window: 0,
-        dry_run: false,
-        events_purged: 7
+        ...counts
       }
     ]
   ]
 }
+
+/** A Janitor pass's counts, as both forms carry them. */
+const counts = { items_scanned: 3, items_pruned: 2, items_spared_pinned: 1, items_spared_window: 0, dry_run: false, events_purged: 7 }
 
 /** A record or an error, in a form two runs can be compared by. */
 const outcome = (effect: Effect.Effect<EventRecord, { readonly _tag: string }>) =>

@@ -19,14 +19,13 @@ import * as TestClock from "effect/TestClock"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import { formatIssues } from "../../src/domain/Errors.js"
 import { FlightEvent } from "../../src/domain/FlightEvent.js"
-import type { JobId, TraceId } from "../../src/domain/Ids.js"
-import { uuidv7 } from "../../src/domain/uuidv7.js"
 import * as Janitor from "../../src/Janitor.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
 import { summarize } from "../jobs/jobs.suite.js"
+import { newJob } from "../store/fixtures.js"
 import { services } from "../jobs/services.js"
 
 const retry = { kinds: { doc_summarize: { maxAttempts: 2, backoff: { initial: "10 seconds", factor: 2, max: "1 hour", jitter: 0 } } } } as const
@@ -130,22 +129,7 @@ export const runLibraryEventsSuite = (backend: Backend) => {
         yield* jobs.fail(stalled.job_id, "gave up")
 
         // A stored job the policy no longer admits is failed at claim, with its deny decisions.
-        yield* store.createJob({
-          job_id: uuidv7() as JobId,
-          trace_id: uuidv7() as TraceId,
-          job_kind: "doc_summarize",
-          protocol_id: "hsk.demo.v1",
-          profile_id: "tester",
-          capability_profile_id: "SuperUser",
-          access_mode: "analysis_only",
-          safety_mode: "normal",
-          entity_refs: [],
-          planned_operations: [],
-          job_inputs: null,
-          status_reason: "",
-          is_pinned: false,
-          priority: 0
-        })
+        yield* store.createJob(newJob({ capability_profile_id: "SuperUser" }))
         assert.isNull(yield* jobs.claimNext())
 
         // A Janitor pass: its summary event.

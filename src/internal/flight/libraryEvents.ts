@@ -154,13 +154,12 @@ const checkText = (
 
 /** The stored body of `event` (JSON, in the schema's encoding order), its caller text not yet sanitized. */
 const bodyOf = (event: LibraryEvent, event_id: EventId, timestamp: string, trace_id: TraceId): Body => {
+  // The envelope first, in the schema's order; every kind but a lifecycle change is the system's.
+  const envelope = { event_id, timestamp, actor: event.kind === "lifecycle" ? event.actor : "system", trace_id }
   switch (event.kind) {
     case "lifecycle":
       return {
-        event_id,
-        timestamp,
-        actor: event.actor,
-        trace_id,
+        ...envelope,
         job_id: event.job_id,
         ...(event.workflow_run_id ? { workflow_run_id: event.workflow_run_id } : {}),
         type: "system",
@@ -172,10 +171,7 @@ const bodyOf = (event: LibraryEvent, event_id: EventId, timestamp: string, trace
       }
     case "capability":
       return {
-        event_id,
-        timestamp,
-        actor: "system",
-        trace_id,
+        ...envelope,
         job_id: event.job_id,
         capability_id: event.capability_id,
         type: "capability_action",
@@ -186,10 +182,7 @@ const bodyOf = (event: LibraryEvent, event_id: EventId, timestamp: string, trace
       }
     case "recovery":
       return {
-        event_id,
-        timestamp,
-        actor: "system",
-        trace_id,
+        ...envelope,
         job_id: event.job_id,
         workflow_run_id: event.workflow_run_id,
         type: "workflow_recovery",
@@ -201,10 +194,7 @@ const bodyOf = (event: LibraryEvent, event_id: EventId, timestamp: string, trace
       }
     case "security_violation":
       return {
-        event_id,
-        timestamp,
-        actor: "system",
-        trace_id,
+        ...envelope,
         job_id: event.job_id,
         workflow_run_id: event.workflow_run_id,
         type: "security_violation",
@@ -213,10 +203,7 @@ const bodyOf = (event: LibraryEvent, event_id: EventId, timestamp: string, trace
       }
     case "gc_summary":
       return {
-        event_id,
-        timestamp,
-        actor: "system",
-        trace_id,
+        ...envelope,
         type: "system",
         event_type: "meta.gc_summary",
         event_name: "gc_summary",
