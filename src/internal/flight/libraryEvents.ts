@@ -232,32 +232,36 @@ const checkCounts = (type: EventType, body: Body, counts: ReadonlyArray<string>)
   })
 }
 
-const countFields: { readonly [K in LibraryEvent["kind"]]: ReadonlyArray<string> } = {
-  lifecycle: ["attempt"],
-  capability: [],
-  recovery: ["threshold_secs"],
-  security_violation: [],
-  gc_summary: ["items_scanned", "items_pruned", "items_spared_pinned", "items_spared_window", "events_purged"]
-}
-
 /** Labels a library event may leave out: the schema's `optional(Label)`. */
 const optionalLabels: ReadonlyArray<string> = ["profile_id"]
 
-/** Which fields of each kind are caller text, and which of those must stay non-empty. */
-const textFields: { readonly [K in LibraryEvent["kind"]]: { readonly text: ReadonlyArray<string>; readonly labels: ReadonlyArray<string> } } = {
-  lifecycle: { text: ["reason"], labels: [] },
-  capability: { text: ["capability_id", "actor_id", "profile_id", "reason"], labels: ["capability_id", "actor_id", "profile_id"] },
-  recovery: { text: ["reason"], labels: [] },
-  security_violation: { text: ["violation", "detail"], labels: ["violation"] },
-  gc_summary: { text: [], labels: [] }
+/** What each kind is stored as, and which of its fields carry caller text, labels and counts. */
+interface Shape {
+  readonly type: EventType
+  /** Caller text: sanitized and held to the storable-text rule. */
+  readonly text: ReadonlyArray<string>
+  /** Caller text that must stay non-empty (the schema's `Label`). */
+  readonly labels: ReadonlyArray<string>
+  /** Whole numbers (the schema's `NonNegativeInt`, `attempt` from 1). */
+  readonly counts: ReadonlyArray<string>
 }
 
-const typeOf: { readonly [K in LibraryEvent["kind"]]: EventType } = {
-  lifecycle: "system",
-  capability: "capability_action",
-  recovery: "workflow_recovery",
-  security_violation: "security_violation",
-  gc_summary: "system"
+const shapes: { readonly [K in LibraryEvent["kind"]]: Shape } = {
+  lifecycle: { type: "system", text: ["reason"], labels: [], counts: ["attempt"] },
+  capability: {
+    type: "capability_action",
+    text: ["capability_id", "actor_id", "profile_id", "reason"],
+    labels: ["capability_id", "actor_id", "profile_id"],
+    counts: []
+  },
+  recovery: { type: "workflow_recovery", text: ["reason"], labels: [], counts: ["threshold_secs"] },
+  security_violation: { type: "security_violation", text: ["violation", "detail"], labels: ["violation"], counts: [] },
+  gc_summary: {
+    type: "system",
+    text: [],
+    labels: [],
+    counts: ["items_scanned", "items_pruned", "items_spared_pinned", "items_spared_window", "events_purged"]
+  }
 }
 
 /**
@@ -268,7 +272,7 @@ const typeOf: { readonly [K in LibraryEvent["kind"]]: EventType } = {
 export const makeBuild = (policy: LibraryEventPolicy) =>
 (event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
   Effect.suspend(() => {
-    const type = typeOf[event.kind]
+    const { counts, labels, text, type } = shapes[event.kind]
     // uuidv7 gives canonical lower-case ids: no need to check them again.
     const event_id = event.event_id ?? uuidv7() as EventId
     const trace_id = event.trace_id ?? uuidv7() as TraceId
@@ -276,10 +280,9 @@ export const makeBuild = (policy: LibraryEventPolicy) =>
       event.timestamp === undefined ? DateTime.now : Effect.succeed(event.timestamp),
       (now) => {
         const body = bodyOf(event, event_id, DateTime.formatIso(now), trace_id)
-        const { labels, text } = textFields[event.kind]
         // Sanitizes `body` in place before anything below reads it.
         const checked = checkText(type, body, text, labels, policy)
-        return checkCounts(type, body, countFields[event.kind]).pipe(
+        return checkCounts(type, body, counts).pipe(
           Effect.zipRight(checked),
           Effect.zipRight(checkSize(body as JsonObject, event_id, type, policy.maxEventBytes)),
           Effect.as<EventRecord>({
