@@ -270,7 +270,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /**
    * Writes a heartbeat at now, only while the run is its job's active run
    * (the run `running`, its job `running` under it); otherwise
-   * `RunNotActive` and nothing is written.
+   * `RunNotActive` and nothing is written. On PostgreSQL, called outside a
+   * transaction, its commit does not wait for the WAL flush: a server crash
+   * a moment later may lose the beat, never anything else.
    */
   readonly heartbeat: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | DecodeFailure | ReadError>
   /**

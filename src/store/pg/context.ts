@@ -14,7 +14,7 @@ import { auditRecords, recordsGiven } from "../internal/audit.js"
 import type { Audit } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { columns, encodeJson } from "./rows.js"
-import { inTransaction, joinOrBegin, outsideTransaction } from "./transaction.js"
+import { insideTransaction, inTransaction, joinOrBegin } from "./transaction.js"
 
 /**
  * Writes event records in one multi-row INSERT, all or nothing: a taken event
@@ -79,20 +79,26 @@ export const makeContext = (sql: SqlClient.SqlClient): PgContext => {
           trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)`)
 
   /**
-   * Which of `events` made a statement fail with a unique violation: one
-   * given twice, else one already stored (looked up on a connection of its
-   * own: the failed statement aborted any transaction it was in). Undefined
-   * when none is: the violation was another constraint's.
+   * Which of `events` made a statement fail with a unique violation: the one
+   * whose id the server's detail names (our own id found in it, whatever the
+   * message's language), else — outside a transaction, where a lookup can
+   * run — one given twice or already stored. Undefined when none is: the
+   * violation was another constraint's (or the server hid the key).
    */
-  const takenEventId = (events: ReadonlyArray<EventRecord>) =>
+  const takenEventId = (events: ReadonlyArray<EventRecord>, violation: SqlError) =>
     Effect.gen(function*() {
+      const detail = (violation.cause as { readonly detail?: unknown } | undefined)?.detail
+      const named = typeof detail === "string" ? events.find(({ event_id }) => detail.includes(event_id)) : undefined
+      if (named !== undefined) return named.event_id
+      // Inside a transaction the failed statement aborted it, and a lookup would need a second connection.
+      if (yield* insideTransaction) return undefined
       const ids = new Set<string>()
       for (const { event_id } of events) {
         if (ids.has(event_id)) return event_id
         ids.add(event_id)
       }
-      const [row] = yield* outsideTransaction(sql<{ readonly event_id: string }>`
-        SELECT event_id FROM flight_recorder_events WHERE ${sql.in("event_id", [...ids])} LIMIT 1`)
+      const [row] = yield* sql<{ readonly event_id: string }>`
+        SELECT event_id FROM flight_recorder_events WHERE ${sql.in("event_id", [...ids])} LIMIT 1`
       return row?.event_id
     }).pipe(Effect.orElseSucceed(() => undefined))
 
@@ -100,7 +106,7 @@ export const makeContext = (sql: SqlClient.SqlClient): PgContext => {
   const namingTakenEvent = (events: ReadonlyArray<EventRecord>) =>
   <A, E, R>(statement: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, E | SqlError | AlreadyExists, R> =>
     Effect.catchIf(statement, isUniqueViolation, (violation) =>
-      Effect.flatMap(takenEventId(events), (id): Effect.Effect<never, SqlError | AlreadyExists> =>
+      Effect.flatMap(takenEventId(events, violation), (id): Effect.Effect<never, SqlError | AlreadyExists> =>
         id === undefined ? Effect.fail(violation) : Effect.fail(new AlreadyExists({ entity: "event", id }))))
 
   // No ON CONFLICT: a taken event id fails the whole statement, so nothing of it is written

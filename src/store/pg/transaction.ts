@@ -5,7 +5,6 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
@@ -81,7 +80,3 @@ export const joinOrBegin = (sql: SqlClient.SqlClient) => {
   return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
     Effect.flatMap(insideTransaction, (inside) => inside ? effect : begin(effect))
 }
-
-/** Runs `effect` on a connection of its own, outside any transaction the caller has open. */
-export const outsideTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.mapInputContext(effect, (context: Context.Context<R>) => Context.omit(SqlClient.TransactionConnection)(context) as Context.Context<R>)
