@@ -11,9 +11,12 @@
  * durable unless the statement turned `synchronous_commit` off for itself.
  * The counts are pinned: a change that adds a round trip to a step fails here.
  */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import { createRequire } from "node:module"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
@@ -174,5 +177,30 @@ describe("issue 16 PostgreSQL lifecycle round trips", () => {
         assert.strictEqual(all.durableCommits, 3, report)
       }),
     120_000
+  )
+
+  it.scoped(
+    "issue 16 a heartbeat's unwaited commit is its own: the connection's next transactions commit synchronously again",
+    () =>
+      Effect.gen(function*() {
+        const url = yield* freshPgDatabase("unwaited heartbeat")
+        // One connection, so the heartbeat and the SHOW below share a session.
+        const client = PgClient.layer({ url: Redacted.make(url), maxConnections: 1, transformJson: false })
+        const context = yield* Layer.build(PgStore.layerFromClient().pipe(Layer.provideMerge(client)))
+        yield* Effect.gen(function*() {
+          const store = yield* JobStore
+          const sql = yield* SqlClient.SqlClient
+          // The test cluster runs without synchronous commits; this session asks for them.
+          yield* sql`SET synchronous_commit = on`
+          yield* store.createJob(newJob())
+          const claim = yield* store.claimNext()
+          if (claim === null) return assert.fail("setup: a claim")
+          const beat = yield* store.heartbeat(claim.run.id)
+          assert.strictEqual(beat.id, claim.run.id)
+          const [setting] = yield* sql<{ readonly synchronous_commit: string }>`SHOW synchronous_commit`
+          assert.strictEqual(setting?.synchronous_commit, "on")
+        }).pipe(Effect.provide(context))
+      }),
+    60_000
   )
 })
