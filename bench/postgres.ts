@@ -6,7 +6,7 @@
  * measured without them would say nothing about a real server.
  */
 import { execFile, execFileSync } from "node:child_process"
-import { existsSync, rmSync, statSync } from "node:fs"
+import { existsSync, realpathSync, rmSync, statSync } from "node:fs"
 import { chown, mkdir, mkdtemp } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -24,7 +24,8 @@ const RUN_AS = "postgres"
  */
 const hasPgStatStatements = (initdb: string): boolean => {
   try {
-    const ask = (flag: string) => execFileSync(join(dirname(initdb), "pg_config"), [flag], { encoding: "utf8" }).trim()
+    // initdb on PATH may be a symlink into the version's own bin directory, where pg_config is.
+    const ask = (flag: string) => execFileSync(join(dirname(realpathSync(initdb)), "pg_config"), [flag], { encoding: "utf8" }).trim()
     return existsSync(join(ask("--pkglibdir"), "pg_stat_statements.so")) &&
       existsSync(join(ask("--sharedir"), "extension", "pg_stat_statements.control"))
   } catch {

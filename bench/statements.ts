@@ -6,8 +6,9 @@
  *
  * PostgreSQL: counted on the server, on a cluster of its own started with
  * pg_stat_statements (the timed figures run without it). Statements are
- * pg_stat_statements' calls in the system's own database (transaction control
- * and savepoints included, statements run inside triggers not); commits are
+ * pg_stat_statements' top-level calls in the system's own database (transaction
+ * control and savepoints included; a trigger's or a foreign key check's
+ * queries are not round trips, and not counted); commits are
  * pg_stat_database.xact_commit (every committed transaction: a lone statement
  * in autocommit is one, a read-only one too). Both are cumulative and a
  * backend reports its transaction counts when it goes idle or exits, so each
@@ -120,7 +121,11 @@ const pgBoss = (url: string): Counted => ({
 const serverCounts = async (admin: pg.Client, database: string) => {
   const statements = await admin.query<{ readonly query: string; readonly calls: number }>(
     `SELECT s.query, sum(s.calls)::float8 AS calls FROM pg_stat_statements AS s
-     JOIN pg_database AS d ON d.oid = s.dbid WHERE d.datname = $1 GROUP BY s.query`,
+     JOIN pg_database AS d ON d.oid = s.dbid
+     WHERE d.datname = $1 AND s.toplevel
+       -- A deferred foreign key check runs at commit, outside any statement, so it shows as top level (ri_triggers.c's text, normalised).
+       AND s.query NOT LIKE 'SELECT $% FROM ONLY %FOR KEY SHARE OF x'
+     GROUP BY s.query`,
     [database]
   )
   const commits = await admin.query<{ readonly commits: number }>(
