@@ -19,8 +19,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { type BenchContext, freshTarget, migrateTarget, type Target } from "./app.js"
-import { connectPg, openSqlite } from "./drivers.js"
-import { seedJobsPg, seedJobsSqlite } from "./fixtures.js"
+import { connectPg } from "./drivers.js"
+import { loadJobs } from "./fixtures.js"
 import { type Measurement, measurement } from "./harness.js"
 import type { HeapSample, MemoryWorkerConfig, MemoryWorkerReport } from "./memoryWorker.js"
 
@@ -34,20 +34,10 @@ const FLAT = 0.1
 
 /** Loads `count` queued jobs (created a day ago: all eligible now). */
 const load = async (target: Target, count: number): Promise<void> => {
-  const fixture = { count, state: "queued", startMs: Date.now() - 86_400_000, jobsPerTrace: 1 } as const
-  if (target.dialect === "sqlite") {
-    const db = openSqlite(target.filename)
-    try {
-      seedJobsSqlite(db, fixture)
-    } finally {
-      db.close()
-    }
-    return
-  }
+  await loadJobs(target, { count, state: "queued", startMs: Date.now() - 86_400_000, jobsPerTrace: 1 })
+  if (target.dialect !== "pg") return
   const client = await connectPg(target.url)
   try {
-    await seedJobsPg(client, fixture)
-    await client.query("VACUUM ANALYZE ai_jobs")
     // New sessions of this database (the worker's) commit without waiting for the WAL flush.
     await client.query(`ALTER DATABASE "${new URL(target.url).pathname.slice(1)}" SET synchronous_commit = off`)
   } finally {

@@ -11,32 +11,14 @@ import type { TraceId } from "../src/domain/Ids.js"
 import { Jobs } from "../src/Jobs.js"
 import { type JobFilter, JobStore } from "../src/store/JobStore.js"
 import { type BenchContext, freshTarget, migrateTarget, type Target, withServices } from "./app.js"
-import { connectPg, openSqlite } from "./drivers.js"
-import { fixtureId, PREFIX, seedJobsPg, seedJobsSqlite } from "./fixtures.js"
+import { fixtureId, loadJobs, PREFIX } from "./fixtures.js"
 import { type Measurement, measurement, median } from "./harness.js"
 
 const PAGE = 100
 
-/** Loads `count` jobs, then refreshes planner statistics as autovacuum would after a bulk load (PostgreSQL only). */
-const load = async (target: Target, count: number, state: "mixed" | "queued" = "mixed"): Promise<void> => {
-  const fixture = { count, state, startMs: Date.UTC(2025, 0, 1), jobsPerTrace: 4 } as const
-  if (target.dialect === "sqlite") {
-    const db = openSqlite(target.filename)
-    try {
-      seedJobsSqlite(db, fixture)
-    } finally {
-      db.close()
-    }
-  } else {
-    const client = await connectPg(target.url)
-    try {
-      await seedJobsPg(client, fixture)
-      await client.query("VACUUM ANALYZE ai_jobs")
-    } finally {
-      await client.end()
-    }
-  }
-}
+/** Loads `count` jobs, states spread evenly (or all queued), four per trace. */
+const load = (target: Target, count: number, state: "mixed" | "queued" = "mixed"): Promise<void> =>
+  loadJobs(target, { count, state, startMs: Date.UTC(2025, 0, 1), jobsPerTrace: 4 })
 
 /** Median latency (ms) of each query, one sample per repetition. */
 const sample = (ctx: BenchContext, target: Target, size: number) =>
