@@ -85,7 +85,7 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
         out.push(measurement({
           id: `queries.${dialect}.${key}.${size}`,
           section: "queries",
-          name: `list ${name}`,
+          name: `list ${name}, ${size.toLocaleString("en-US")} jobs`,
           system: "ours (JobStore.listJobs)",
           dialect,
           unit: "ms",
@@ -100,7 +100,7 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
       out.push(measurement({
         id: `queries.${dialect}.claim.${size}`,
         section: "queries",
-        name: "claim the next queued job (Jobs.claimNext: claim, run, events, commit)",
+        name: `claim the next queued job (Jobs.claimNext: claim, run, events, commit), ${size.toLocaleString("en-US")} queued`,
         system: "ours (Jobs.claimNext)",
         dialect,
         unit: "ms",
