@@ -1,7 +1,10 @@
 /**
  * `npm run bench` (`-- --quick` for a smoke run): starts a throwaway
  * PostgreSQL cluster with durable settings, runs every benchmark in one
- * process, writes bench/results.json and renders BENCHMARKS.md from it.
+ * process (the memory section's worker in a child process, the statements
+ * section on a cluster of its own), recording the load average at the start
+ * and end of each section, writes bench/results.json and renders
+ * BENCHMARKS.md from it.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -44,6 +47,8 @@ const main = async (): Promise<void> => {
   // `--only create,queries` runs a subset (for profiling); the report then covers that subset.
   const onlyArg = args.find((a) => a.startsWith("--only="))?.slice("--only=".length)
   const only = onlyArg === undefined ? Object.keys(sections) : onlyArg.split(",")
+  const unknown = only.filter((name) => !Object.hasOwn(sections, name))
+  if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(", ")}; sections: ${Object.keys(sections).join(", ")}`)
   const log = makeLog()
   const started = performance.now()
   log(`mode ${mode.name}; sections ${only.join(", ")}`)
@@ -78,8 +83,8 @@ const main = async (): Promise<void> => {
     const ctx: BenchContext = { mode, log, cluster, tmp }
     for (const [name, run] of Object.entries(sections)) {
       if (!only.includes(name)) continue
-      log(`== ${name} (load average ${loadAverage()})`)
       const loadAtStart = loadAverage()
+      log(`== ${name} (load average ${loadAtStart})`)
       const sectionStarted = performance.now()
       measurements.push(...await run(ctx))
       sectionRuns.push({
