@@ -12,6 +12,7 @@ import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { makeEndRun } from "./endRun.js"
+import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
 
 export const makeMove = ({ announce, prepare, store }: Operations, endRun: ReturnType<typeof makeEndRun>) =>
@@ -43,7 +44,7 @@ export const makeMove = ({ announce, prepare, store }: Operations, endRun: Retur
         ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
         ...(end.error !== undefined ? { error_message: end.error } : {}),
         ...retry,
-        events: () => [record]
+        events: auditWith([record])
       })
     }))
     yield* annotateJob(moved)
