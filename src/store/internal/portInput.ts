@@ -72,6 +72,7 @@ const decode = {
   runId: decodeWith(WorkflowRunId, "WorkflowRunId"),
   nodeId: decodeWith(NodeExecutionId, "NodeExecutionId"),
   newJob: decodeWith(NewAiJob, "NewAiJob"),
+  newJobs: decodeWith(Schema.Array(NewAiJob), "NewAiJob"),
   audited: decodeWith(Schema.Struct({ events: optional(Builder) }), "events"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
   jobFilter: decodeWith(Schema.Struct({
@@ -121,7 +122,18 @@ const decode = {
   claim: decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder) }), "claimNext"),
   findStale: decodeWith(Schema.Struct({ heartbeatBefore: Bound, limit: optional(RowCount) }), "findStaleRuns"),
   stallStale: decodeWith(
-    Schema.Struct({ heartbeatBefore: Bound, threshold: Threshold, limit: RowCount, events: optional(Builder) }),
+    Schema.Struct({
+      heartbeatBefore: Bound,
+      threshold: Threshold,
+      limit: RowCount,
+      events: optional(Builder),
+      recordRecovery: optional(Schema.Boolean)
+    }).pipe(Schema.filter((o) =>
+      // The `workflow_recovery` record carries the threshold as whole seconds (`threshold_secs`).
+      o.recordRecovery !== true || Duration.toMillis(o.threshold) % 1000 === 0 || {
+        path: ["threshold"],
+        message: "Expected a threshold of whole seconds: the workflow_recovery record names it in seconds"
+      })),
     "stallStaleRuns"
   ),
   prune: decodeWith(
@@ -159,6 +171,8 @@ export const decodingInputs = (store: Service): Service => ({
   transaction: store.transaction,
   createJob: (job, options = {}) =>
     Effect.flatMap(Effect.all([decode.newJob(job), decode.audited(options)]), ([j, o]) => store.createJob(j, o as typeof options)),
+  createJobs: (jobs, options = {}) =>
+    Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.audited(options)]), ([js, o]) => store.createJobs(js, o as typeof options)),
   getJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.getJob),
   lockJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.lockJob),
   listJobs: (filter = {}) => Effect.flatMap(decode.jobFilter(filter), store.listJobs),
