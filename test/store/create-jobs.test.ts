@@ -8,7 +8,7 @@ import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { AiJob, NewAiJob } from "../../src/domain/AiJob.js"
-import { JobStore } from "../../src/store/JobStore.js"
+import { JobStore, type Page } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
 import { storeTest } from "../support/backend.js"
 import { postgres, sqliteFile, sqliteMemory } from "../support/stores.js"
@@ -155,7 +155,7 @@ const batchContract = (backend: Backend) => {
         let count = 0
         let cursor: string | null | undefined = undefined
         do {
-          const page = yield* store.listJobs({ limit: 1000, ...(cursor ? { cursor } : {}) })
+          const page: Page<AiJob> = yield* store.listJobs({ limit: 1000, ...(cursor ? { cursor } : {}) })
           count += page.items.length
           cursor = page.next_cursor
         } while (cursor !== null)

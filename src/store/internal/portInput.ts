@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Attempt, NewAiJob } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
+import { decodeEach } from "../../domain/decodeEach.js"
 import { EventRecord, EventType } from "../../domain/EventRecord.js"
 import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKind } from "../../domain/JobKind.js"
@@ -72,7 +73,8 @@ const decode = {
   runId: decodeWith(WorkflowRunId, "WorkflowRunId"),
   nodeId: decodeWith(NodeExecutionId, "NodeExecutionId"),
   newJob: decodeWith(NewAiJob, "NewAiJob"),
-  newJobs: decodeWith(Schema.Array(NewAiJob), "NewAiJob"),
+  // Job by job, as `createJob` decodes one: the same checks, each path led by the job's index.
+  newJobs: decodeEach(decodeWith(NewAiJob, "NewAiJob"), "NewAiJob"),
   audited: decodeWith(Schema.Struct({ events: optional(Builder) }), "events"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
   jobFilter: decodeWith(Schema.Struct({
