@@ -24,18 +24,14 @@ import type { JobId } from "../../domain/Ids.js"
 import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { NewAiJob } from "../../domain/AiJob.js"
-import type { makeAdmission } from "./admission.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { Operations } from "./operations.js"
+import type { makeSubmit } from "./submit.js"
 
+/** What `submitMany` is built from: what `submit` is (the operations, the intake gate, admission, the retry policy). */
 export const makeSubmitMany = <GateError>(
   { announce, prepare, store }: Operations,
-  deps: {
-    /** Holds intake until startup recovery has ended (R9). */
-    readonly intakeOpen: Effect.Effect<void, GateError>
-    readonly admission: ReturnType<typeof makeAdmission>
-    readonly retries: RetryPolicy.RetryPolicy
-  }
+  deps: Parameters<typeof makeSubmit<GateError>>[1]
 ) => {
   const decodeRequests = decodeEach(decodeWith(JobRequest, "JobRequest"), "JobRequest")
   return Effect.fn("Jobs.submitMany")(function*(input: unknown) {
