@@ -57,28 +57,30 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteCont
         UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
           updated_at = ${batch.at}
         WHERE id IN (SELECT value FROM json_each(${runIds}))`
-      // `workflow_run_id` in the subquery is the job's: workflow_runs has no such column.
+      // `workflow_run_id` in the subquery is the job's: workflow_runs has no such column. `+status`
+      // keeps the planner off the status index (every running job) and on the workflow_run_id one.
       yield* sql`
         UPDATE ai_jobs SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
           error_message = (SELECT r.error_message FROM workflow_runs AS r WHERE r.id = workflow_run_id),
           updated_at = ${batch.at}
-        WHERE status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
+        WHERE +status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
       if (!batch.record) return
-      // Event ids are made here (time-ordered UUIDv7, in the batch's order), paired with the runs by position.
-      const eventIds = JSON.stringify(stalled.map(() => uuidv7()))
+      // Event ids are made here (time-ordered UUIDv7, in the batch's order), each paired with its run.
+      const pairs = JSON.stringify(stalled.map(({ run }) => [run.id, uuidv7()]))
       yield* sql`
         INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
-        SELECT e.value, ${batch.at}, 'system', 'workflow_recovery', j.trace_id, r.job_id, r.id,
+        SELECT m.event_id, ${batch.at}, 'system', 'workflow_recovery', j.trace_id, r.job_id, r.id,
           json_object(
-            'event_id', e.value, 'timestamp', ${batch.at}, 'actor', 'system', 'trace_id', j.trace_id,
+            'event_id', m.event_id, 'timestamp', ${batch.at}, 'actor', 'system', 'trace_id', j.trace_id,
             'job_id', r.job_id, 'workflow_run_id', r.id, 'type', 'workflow_recovery',
             'from_state', 'running', 'to_state', 'stalled', 'reason', r.error_message,
             'last_heartbeat_ts', r.last_heartbeat, 'threshold_secs', CAST(${secs} AS INTEGER))
-        FROM json_each(${runIds}) AS m
-        JOIN json_each(${eventIds}) AS e ON e.key = m.key
-        JOIN workflow_runs AS r ON r.id = m.value
-        JOIN ai_jobs AS j ON j.id = r.job_id
-        ORDER BY m.key`
+        FROM (
+          SELECT json_extract(value, '$[0]') AS run_id, json_extract(value, '$[1]') AS event_id
+          FROM json_each(${pairs})
+        ) AS m
+        JOIN workflow_runs AS r ON r.id = m.run_id
+        JOIN ai_jobs AS j ON j.id = r.job_id`
     })
 
   const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
