@@ -132,7 +132,7 @@ const decode = {
       recordRecovery: optional(Schema.Boolean)
     }).pipe(Schema.filter((o) =>
       // The `workflow_recovery` record carries the threshold as whole seconds (`threshold_secs`).
-      o.recordRecovery !== true || Duration.toMillis(o.threshold) % 1000 === 0 || {
+      o.recordRecovery !== true || Number.isSafeInteger(Duration.toSeconds(o.threshold)) || {
         path: ["threshold"],
         message: "Expected a threshold of whole seconds: the workflow_recovery record names it in seconds"
       })),

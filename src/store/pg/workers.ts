@@ -56,7 +56,7 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
           'event_id', s.event_id, 'timestamp', ${batch.at}::text, 'actor', 'system', 'trace_id', s.trace_id,
           'job_id', s.job_id, 'workflow_run_id', s.id, 'type', 'workflow_recovery',
           'from_state', 'running', 'to_state', 'stalled', 'reason', s.reason,
-          'last_heartbeat_ts', s.heartbeat, 'threshold_secs', ${secs}::int)
+          'last_heartbeat_ts', s.heartbeat, 'threshold_secs', ${secs}::bigint)
       FROM stalled_runs s`
     : sql`SELECT 1`
   // Data-modifying CTEs all run, referenced or not; every part sees the rows as they were before it.
