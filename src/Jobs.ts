@@ -33,6 +33,7 @@ import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
 import { makeMove } from "./internal/jobs/move.js"
 import type { Operations, TransitionOptions } from "./internal/jobs/operations.js"
 import { makeSubmit } from "./internal/jobs/submit.js"
+import { makeSubmitMany } from "./internal/jobs/submitMany.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
@@ -115,6 +116,19 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * named in one `DecodeFailure`, and nothing stored (issue 15.7).
    */
   readonly submitUntrusted: (input: unknown) => Effect.Effect<AiJob, SubmitError>
+  /**
+   * Queues many jobs at once, all or nothing (issue 16): each request is
+   * decoded and placed by the capability policy exactly as `submit` does,
+   * all before anything is queued, then every job is created in one write
+   * with its events; returns them in the order given. A request that does not
+   * decode fails the call with `DecodeFailure` naming each problem (paths
+   * led by the request's index) and records nothing. A refused request
+   * queues nothing: each refused request's decisions are recorded as
+   * `submit` records them (no job row), and the call fails with the first
+   * refusal. A job id stored already or given twice: `AlreadyExists`,
+   * nothing written.
+   */
+  readonly submitMany: (jobs: ReadonlyArray<JobRequestInput>) => Effect.Effect<ReadonlyArray<AiJob>, SubmitError>
   readonly get: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   readonly list: (filter?: JobFilter) => Effect.Effect<Page<AiJob>, ReadError | DecodeFailure>
 
@@ -227,6 +241,7 @@ export const make = Effect.gen(function*() {
   const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
     Effect.tap(claimJob(options), (claim) => (claim === null ? Effect.void : announce(claim.job)))
   const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries })
+  const submitMany = makeSubmitMany(operations, { intakeOpen: gate.await, admission, retries })
   const move = makeMove(operations, makeEndRun(store, prepare))
   const begin = makeBegin(operations, admission)
   const setPin = makeSetPin(operations)
@@ -253,6 +268,7 @@ export const make = Effect.gen(function*() {
   return Jobs.of({
     submit,
     submitUntrusted: submit,
+    submitMany,
     get: (jobId) => tapJob(store.getJob(jobId)).pipe(Effect.withSpan("Jobs.get", { attributes: { "hsk.job_id": jobId } })),
     list: (filter) => Effect.withSpan(store.listJobs(filter), "Jobs.list"),
     claimNext,

@@ -19,8 +19,6 @@ import * as Schema from "effect/Schema"
 import { DecodeFailure } from "./domain/Errors.js"
 import { instantBefore } from "./domain/Timestamp.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
-import { FlightRecorder } from "./FlightRecorder.js"
-import { recoveryEvent } from "./internal/jobs/auditEvents.js"
 import { yieldToEventLoop } from "./util/yieldToEventLoop.js"
 import { sleepRealTime } from "./util/sleepRealTime.js"
 import { JobStore } from "./store/JobStore.js"
@@ -78,7 +76,6 @@ export interface RecoveryReport {
  */
 export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(function*(options: RecoveryOptions = {}) {
   const store = yield* JobStore
-  const recorder = yield* FlightRecorder
   const threshold = Option.getOrUndefined(Duration.decodeUnknown(options.threshold ?? DEFAULT_THRESHOLD))
   const thresholdSecs = threshold === undefined ? Number.NaN : Duration.toSeconds(threshold)
   const batchSize = options.batchSize ?? 500
@@ -99,17 +96,16 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
   const recovered: Array<WorkflowRun> = []
 
   // One transaction per batch, the store's: the runs it stalls and their `workflow_recovery`
-  // records commit together, so each run is recovered — and recorded — exactly once.
+  // records commit together, so each run is recovered — and recorded — exactly once. The
+  // store builds those records in SQL, set-based (`recordRecovery`): the fixed shape
+  // `recoveryEvent` gives, with no caller text in it, so no JavaScript runs per run (issue 16).
   const batch = Effect.flatMap(DateTime.now, (now) =>
     store.stallStaleRuns({
       // The threshold becomes an instant once per batch, with the Clock; the store only compares.
       heartbeatBefore: instantBefore(now, threshold),
       threshold,
       limit: batchSize,
-      events: (stalled) =>
-        Effect.forEach(stalled, ({ run, trace_id }) =>
-          // Built from the store's own rows and carrying its trace id: a record that fails here is a bug.
-          Effect.orDie(recorder.build(recoveryEvent({ run, trace_id, threshold_secs: thresholdSecs }))))
+      recordRecovery: true
     }))
 
   // Until a batch finds nothing: a short batch does not prove the scan is done, since runs
@@ -158,7 +154,7 @@ export type RecoveryStatus = "running" | "finished" | "failed"
  * `STARTUP_RETRIES`) before the gate reports `RecoveryFailed`, so a moment's
  * trouble with the database does not close job intake until a restart.
  */
-export const layerStartup = (options: RecoveryOptions = {}): Layer.Layer<RecoveryGate, never, JobStore | FlightRecorder> =>
+export const layerStartup = (options: RecoveryOptions = {}): Layer.Layer<RecoveryGate, never, JobStore> =>
   Layer.scoped(RecoveryGate, Effect.gen(function*() {
     const done = yield* Deferred.make<RecoveryReport, RecoveryFailed>()
     yield* recoverStalledRuns({ retries: STARTUP_RETRIES, ...options }).pipe(

@@ -28,6 +28,8 @@ export const redactCallerText = (store: Store, redact: (text: string) => string)
   return {
     ...store,
     createJob: (job, options) => store.createJob(fields(job), options),
+    // Not an array (plain JavaScript): passed on for the port to refuse.
+    createJobs: (jobs, options) => store.createJobs(Array.isArray(jobs) ? jobs.map(fields) : jobs, options),
     transition: (request) => store.transition(fields(request)),
     updateJob: (jobId, patch) => store.updateJob(jobId, fields(patch)),
     finishRun: (runId, status, options) => store.finishRun(runId, status, options === undefined ? options : fields(options)),

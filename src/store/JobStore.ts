@@ -213,6 +213,20 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * No capability check here: `Jobs` checks the policy at submit and again when a job is claimed.
    */
   readonly createJob: (job: NewAiJob, options?: Audited<AiJob>) => Effect.Effect<AiJob, AlreadyExists | DecodeFailure | StorageError>
+  /**
+   * Stores new jobs as `createJob` does, all or nothing, in one write (one
+   * multi-row INSERT on PostgreSQL; one transaction of prepared statements on
+   * SQLite), with the records `events` gives for the jobs it stored, in the
+   * same transaction. Returns the jobs in the order given. A job id that is
+   * taken — stored already, or given twice in `jobs` — fails with
+   * `AlreadyExists` naming it, and a job that does not decode with
+   * `DecodeFailure` (its index in the path): either way nothing is written.
+   * An empty list writes nothing, calls no `events`, and returns `[]`.
+   */
+  readonly createJobs: (
+    jobs: ReadonlyArray<NewAiJob>,
+    options?: Audited<ReadonlyArray<AiJob>>
+  ) => Effect.Effect<ReadonlyArray<AiJob>, AlreadyExists | DecodeFailure | StorageError>
   readonly getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   /**
    * Reads a job and holds its row until the surrounding `transaction` ends:
@@ -353,6 +367,17 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly threshold: Duration.Duration
     readonly limit: number
     readonly events?: Audit<ReadonlyArray<StalledRun>>
+    /**
+     * Also write R9's `workflow_recovery` record for each run moved — actor
+     * `system`, the run's and job's ids, the job's trace id, `from_state`
+     * running, `to_state` stalled, `reason` (the run's new error message),
+     * `last_heartbeat_ts`, `threshold_secs` — built by the database in the
+     * stall's own statements, with no JavaScript per run (issue 16): the
+     * records `recoveryEvent` would build, timestamped at the stall. Needs a
+     * threshold of whole seconds (the event's `threshold_secs`); otherwise
+     * `DecodeFailure`. Default false. `events`, when given too, adds its own.
+     */
+    readonly recordRecovery?: boolean
   }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
 
   // Pruning (R18)

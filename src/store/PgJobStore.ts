@@ -24,6 +24,7 @@ import { retryOutermost } from "./pg/transaction.js"
 import { makeContext } from "./pg/context.js"
 import { makeEventMethods } from "./pg/events.js"
 import { makeJobMethods } from "./pg/jobs.js"
+import { makeBatchMethods } from "./pg/createJobs.js"
 import { migrate, schemaVersion } from "./pg/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./pg/runs.js"
@@ -51,6 +52,7 @@ export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.
         retryOutermost
       ),
     ...makeJobMethods(context),
+    ...makeBatchMethods(context),
     ...makeRunMethods(context),
     ...makeWorkerMethods(context),
     ...makeEventMethods(context)

@@ -30,6 +30,7 @@ import { JobStore } from "./JobStore.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
+import { makeBatchMethods } from "./sqlite/createJobs.js"
 import { migrate, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./sqlite/runs.js"
@@ -109,6 +110,7 @@ export const make: Effect.Effect<JobStore["Type"], StorageError, SqliteClient.Sq
     schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
     transaction,
     ...makeJobMethods(context),
+    ...makeBatchMethods(context),
     ...makeRunMethods(context),
     ...makeWorkerMethods(context),
     ...makeEventMethods(context)

@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Attempt, NewAiJob } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
+import { decodeEach } from "../../domain/decodeEach.js"
 import { EventRecord, EventType } from "../../domain/EventRecord.js"
 import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKind } from "../../domain/JobKind.js"
@@ -72,6 +73,8 @@ const decode = {
   runId: decodeWith(WorkflowRunId, "WorkflowRunId"),
   nodeId: decodeWith(NodeExecutionId, "NodeExecutionId"),
   newJob: decodeWith(NewAiJob, "NewAiJob"),
+  // Job by job, as `createJob` decodes one: the same checks, each path led by the job's index.
+  newJobs: decodeEach(decodeWith(NewAiJob, "NewAiJob"), "NewAiJob"),
   audited: decodeWith(Schema.Struct({ events: optional(Builder) }), "events"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
   jobFilter: decodeWith(Schema.Struct({
@@ -121,7 +124,18 @@ const decode = {
   claim: decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder) }), "claimNext"),
   findStale: decodeWith(Schema.Struct({ heartbeatBefore: Bound, limit: optional(RowCount) }), "findStaleRuns"),
   stallStale: decodeWith(
-    Schema.Struct({ heartbeatBefore: Bound, threshold: Threshold, limit: RowCount, events: optional(Builder) }),
+    Schema.Struct({
+      heartbeatBefore: Bound,
+      threshold: Threshold,
+      limit: RowCount,
+      events: optional(Builder),
+      recordRecovery: optional(Schema.Boolean)
+    }).pipe(Schema.filter((o) =>
+      // The `workflow_recovery` record carries the threshold as whole seconds (`threshold_secs`).
+      o.recordRecovery !== true || Number.isSafeInteger(Duration.toSeconds(o.threshold)) || {
+        path: ["threshold"],
+        message: "Expected a threshold of whole seconds: the workflow_recovery record names it in seconds"
+      })),
     "stallStaleRuns"
   ),
   prune: decodeWith(
@@ -159,6 +173,8 @@ export const decodingInputs = (store: Service): Service => ({
   transaction: store.transaction,
   createJob: (job, options = {}) =>
     Effect.flatMap(Effect.all([decode.newJob(job), decode.audited(options)]), ([j, o]) => store.createJob(j, o as typeof options)),
+  createJobs: (jobs, options = {}) =>
+    Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.audited(options)]), ([js, o]) => store.createJobs(js, o as typeof options)),
   getJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.getJob),
   lockJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.lockJob),
   listJobs: (filter = {}) => Effect.flatMap(decode.jobFilter(filter), store.listJobs),

@@ -26,14 +26,57 @@ import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
 
+/** A `timestamptz` column in the one stored text form (RFC 3339, UTC, milliseconds), as `DateTime.formatIso` writes it. */
+const isoText = (sql: SqlClient.SqlClient, column: string) =>
+  sql`to_char(${sql.literal(column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+
 /**
- * `error_message = ` the recovery reason naming `heartbeat` (a column, or a
- * subquery giving the job's run's heartbeat: `workflow_run_id` there is the
- * job's, workflow_runs has no such column) in the one stored text form.
+ * Recovery's one write for a batch of locked stale runs, set-based in one
+ * statement whatever the batch size: each run `stalled` with the recovery
+ * reason naming its heartbeat (issue 12.5); its job too, only while it is
+ * running under that run (R6a); and, with `record`, R9's `workflow_recovery`
+ * record per run, built here with the fields and key order of
+ * `recoveryEvent` (internal/jobs/auditEvents.ts) — no JavaScript per run.
  */
-const stalledError = (sql: SqlClient.SqlClient, threshold: Duration.Duration, heartbeat: Statement.Fragment) => {
-  const why = stallMessageAround(thresholdSecs(threshold))
-  return sql`error_message = ${why.before} || to_char(${heartbeat} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ${why.after}`
+const stallStatement = (sql: SqlClient.SqlClient, batch: {
+  readonly at: string
+  readonly threshold: Duration.Duration
+  readonly stalled: ReadonlyArray<StalledRun>
+  readonly record: boolean
+}) => {
+  const secs = thresholdSecs(batch.threshold)
+  const why = stallMessageAround(secs)
+  // Event ids are made here (time-ordered UUIDv7, in the batch's order); the runs' own fields come from their rows.
+  const moved = JSON.stringify(batch.stalled.map(({ run, trace_id }) => ({ run_id: run.id, trace_id, event_id: uuidv7() })))
+  const recorded = batch.record
+    ? sql`
+      INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
+      SELECT s.event_id, ${batch.at}::timestamptz, 'system', 'workflow_recovery', s.trace_id, s.job_id, s.id,
+        jsonb_build_object(
+          'event_id', s.event_id, 'timestamp', ${batch.at}::text, 'actor', 'system', 'trace_id', s.trace_id,
+          'job_id', s.job_id, 'workflow_run_id', s.id, 'type', 'workflow_recovery',
+          'from_state', 'running', 'to_state', 'stalled', 'reason', s.reason,
+          'last_heartbeat_ts', s.heartbeat, 'threshold_secs', ${secs}::bigint)
+      FROM stalled_runs s`
+    : sql`SELECT 1`
+  // Data-modifying CTEs all run, referenced or not; every part sees the rows as they were before it.
+  return sql`
+    WITH moved AS (
+      SELECT * FROM jsonb_to_recordset(${moved}::jsonb) AS m(run_id uuid, trace_id uuid, event_id uuid)
+    ), stalled_runs AS (
+      UPDATE workflow_runs r SET status = 'stalled',
+        error_message = ${why.before} || ${isoText(sql, "r.last_heartbeat")} || ${why.after},
+        updated_at = ${batch.at}::timestamptz
+      FROM moved WHERE r.id = moved.run_id
+      RETURNING r.id, r.job_id, moved.trace_id, moved.event_id, r.error_message AS reason,
+        ${isoText(sql, "r.last_heartbeat")} AS heartbeat
+    ), stalled_jobs AS (
+      UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
+        error_message = s.reason, updated_at = ${batch.at}::timestamptz
+      FROM stalled_runs s
+      WHERE j.workflow_run_id = s.id AND j.status = 'running'
+    )
+    ${recorded}`
 }
 
 /** Claiming, recovery and pruning. */
@@ -80,7 +123,7 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
     storageErrors("JobStore.claimNext")
   )
 
-  const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
+  const findStaleRuns: Service["findStaleRuns"] = Effect.fnUntraced(
     function*(options: { readonly heartbeatBefore: DateTime.Utc; readonly limit?: number }) {
       const cutoff = instantBound(options.heartbeatBefore)
       const rows = yield* sql`
@@ -93,12 +136,13 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
     storageErrors("JobStore.findStaleRuns")
   )
 
-  const stallStaleRuns: Service["stallStaleRuns"] = Effect.fn("JobStore.stallStaleRuns")(
+  const stallStaleRuns: Service["stallStaleRuns"] = Effect.fnUntraced(
     function*(options: {
       readonly heartbeatBefore: DateTime.Utc
       readonly threshold: Duration.Duration
       readonly limit: number
       readonly events?: Audit<ReadonlyArray<StalledRun>>
+      readonly recordRecovery?: boolean
     }) {
       const at = instantParam(yield* DateTime.now)
       const cutoff = instantBound(options.heartbeatBefore)
@@ -120,25 +164,14 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
       const rows = yield* sql`
         SELECT ${sql.literal(qualified(columns.run, "r"))}, j.trace_id
         FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
-        WHERE ${sql.in("r.id", jobs.map((job) => job.run_id))} AND ${stale}
+        WHERE r.id IN (SELECT value::uuid FROM jsonb_array_elements_text(${JSON.stringify(jobs.map((job) => job.run_id))}::jsonb))
+          AND ${stale}
         ORDER BY r.last_heartbeat, r.id
         FOR NO KEY UPDATE OF r`
       const stalled = yield* Effect.forEach(rows, (row) =>
         Effect.map(decode.stalledRun(row), ({ trace_id, ...run }): StalledRun => ({ run, trace_id })))
       if (stalled.length === 0) return []
-      const runIds = stalled.map(({ run }) => run.id)
-      // Both moves in one statement; a job follows only while it is running under that run (R6a).
-      // The job's error message names its run's stale heartbeat, as the reference's does (issue 12.5).
-      yield* sql`
-        WITH stalled_runs AS (
-          UPDATE workflow_runs r SET status = 'stalled', ${stalledError(sql, options.threshold, sql`r.last_heartbeat`)},
-            updated_at = ${at}::timestamptz
-          WHERE ${sql.in("r.id", runIds)}
-        )
-        UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
-          ${stalledError(sql, options.threshold, sql`(SELECT r.last_heartbeat FROM workflow_runs r WHERE r.id = j.workflow_run_id)`)},
-          updated_at = ${at}::timestamptz
-        WHERE ${sql.in("j.workflow_run_id", runIds)} AND j.status = 'running'`
+      yield* stallStatement(sql, { at, threshold: options.threshold, stalled, record: options.recordRecovery === true })
       yield* insertEvents(yield* auditRecords(options.events, stalled))
       return stalled
     },

@@ -8,8 +8,10 @@
  * instead of claiming the same job or stalling the same run.
  */
 import * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { JobState } from "../../domain/JobState.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../domain/stallReason.js"
 import { auditRecords } from "../internal/audit.js"
@@ -33,6 +35,54 @@ const prunableStates: ReadonlyArray<JobState> = [...Lifecycle.prunableStates]
 
 /** The worker, recovery and pruning methods of the SQLite store. */
 export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
+  /**
+   * Recovery's writes for a batch of stale runs read under the write lock,
+   * set-based whatever the batch size: each run `stalled` with the recovery
+   * reason naming its heartbeat (issue 12.5); its job too, only while it is
+   * running under that run (R6a); and, with `record`, R9's
+   * `workflow_recovery` record per run, built by SQLite with the fields and
+   * key order of `recoveryEvent` (internal/jobs/auditEvents.ts) — no
+   * JavaScript per run.
+   */
+  const stall = (stalled: ReadonlyArray<StalledRun>, batch: {
+    readonly at: string
+    readonly threshold: Duration.Duration
+    readonly record: boolean
+  }) =>
+    Effect.gen(function*() {
+      const runIds = JSON.stringify(stalled.map(({ run }) => run.id))
+      const secs = thresholdSecs(batch.threshold)
+      const why = stallMessageAround(secs)
+      yield* sql`
+        UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
+          updated_at = ${batch.at}
+        WHERE id IN (SELECT value FROM json_each(${runIds}))`
+      // `workflow_run_id` in the subquery is the job's: workflow_runs has no such column. `+status`
+      // keeps the planner off the status index (every running job) and on the workflow_run_id one.
+      yield* sql`
+        UPDATE ai_jobs SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
+          error_message = (SELECT r.error_message FROM workflow_runs AS r WHERE r.id = workflow_run_id),
+          updated_at = ${batch.at}
+        WHERE +status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
+      if (!batch.record) return
+      // Event ids are made here (time-ordered UUIDv7, in the batch's order), each paired with its run.
+      const pairs = JSON.stringify(stalled.map(({ run }) => [run.id, uuidv7()]))
+      yield* sql`
+        INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
+        SELECT m.event_id, ${batch.at}, 'system', 'workflow_recovery', j.trace_id, r.job_id, r.id,
+          json_object(
+            'event_id', m.event_id, 'timestamp', ${batch.at}, 'actor', 'system', 'trace_id', j.trace_id,
+            'job_id', r.job_id, 'workflow_run_id', r.id, 'type', 'workflow_recovery',
+            'from_state', 'running', 'to_state', 'stalled', 'reason', r.error_message,
+            'last_heartbeat_ts', r.last_heartbeat, 'threshold_secs', CAST(${secs} AS INTEGER))
+        FROM (
+          SELECT json_extract(value, '$[0]') AS run_id, json_extract(value, '$[1]') AS event_id
+          FROM json_each(${pairs})
+        ) AS m
+        JOIN workflow_runs AS r ON r.id = m.run_id
+        JOIN ai_jobs AS j ON j.id = r.job_id`
+    })
+
   const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
     function*(options = {}) {
       return yield* transaction(Effect.gen(function*() {
@@ -67,7 +117,7 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteCont
     storageErrors("JobStore.claimNext")
   )
 
-  const findStaleRuns: Service["findStaleRuns"] = Effect.fn("JobStore.findStaleRuns")(
+  const findStaleRuns: Service["findStaleRuns"] = Effect.fnUntraced(
     function*(options) {
       const cutoff = instantBound(options.heartbeatBefore)
       const rows = yield* sql`
@@ -80,7 +130,7 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteCont
     storageErrors("JobStore.findStaleRuns")
   )
 
-  const stallStaleRuns: Service["stallStaleRuns"] = Effect.fn("JobStore.stallStaleRuns")(
+  const stallStaleRuns: Service["stallStaleRuns"] = Effect.fnUntraced(
     function*(options) {
       return yield* transaction(Effect.gen(function*() {
         const cutoff = instantBound(options.heartbeatBefore)
@@ -94,21 +144,11 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteCont
         const stalled: Array<StalledRun> = (yield* decodeRows(decode.stalledRun)(rows)).map(
           ({ job_trace_id, ...run }) => ({ run, trace_id: job_trace_id })
         )
-        // Set-based: one UPDATE for the runs, one for their jobs, whatever the batch size.
-        const runIds = JSON.stringify(stalled.map(({ run }) => run.id))
-        const now = yield* encode.timestamp(yield* DateTime.now)
-        const why = stallMessageAround(thresholdSecs(options.threshold))
-        yield* sql`
-          UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
-            updated_at = ${now}
-          WHERE id IN (SELECT value FROM json_each(${runIds}))`
-        // A job follows only while it is running under that run (R6a: recovery's one edge is running -> stalled).
-        // `workflow_run_id` in the subquery is the job's: workflow_runs has no such column.
-        yield* sql`
-          UPDATE ai_jobs SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
-            error_message = (SELECT ${why.before} || r.last_heartbeat || ${why.after} FROM workflow_runs AS r WHERE r.id = workflow_run_id),
-            updated_at = ${now}
-          WHERE status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
+        yield* stall(stalled, {
+          at: yield* encode.timestamp(yield* DateTime.now),
+          threshold: options.threshold,
+          record: options.recordRecovery === true
+        })
         yield* insertEvents(yield* auditRecords(options.events, stalled))
         return stalled
       }))

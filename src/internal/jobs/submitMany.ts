@@ -1,0 +1,77 @@
+/**
+ * `Jobs.submitMany` (issue 16): many submits as one, all or nothing.
+ *
+ * Each request meets exactly the checks `submit` applies to one — decoded,
+ * then placed by the capability policy (the request may only narrow its
+ * profile) — and all of them are checked before anything is queued:
+ *
+ * - a request that does not decode: `DecodeFailure` naming every problem of
+ *   every request (paths led by its index); nothing is stored or recorded;
+ * - a request the policy refuses: nothing is queued, the decisions of each
+ *   refused request are recorded as `submit` records them (its
+ *   `capability_action` events, no job row), and the call fails with the
+ *   first refusal;
+ * - otherwise every job is created `queued` in one write (`createJobs`), with
+ *   its decisions and its `queued` lifecycle event, in one transaction; a
+ *   job id stored already or given twice is `AlreadyExists`, nothing written.
+ */
+import * as Effect from "effect/Effect"
+import { type AiJob, JobRequest } from "../../domain/AiJob.js"
+import { decodeWith } from "../../domain/decode.js"
+import { decodeEach } from "../../domain/decodeEach.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import type { JobId } from "../../domain/Ids.js"
+import * as RetryPolicy from "../../domain/RetryPolicy.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
+import type { NewAiJob } from "../../domain/AiJob.js"
+import { lifecycleEvent } from "./auditEvents.js"
+import type { Operations } from "./operations.js"
+import type { makeSubmit } from "./submit.js"
+
+/** What `submitMany` is built from: what `submit` is (the operations, the intake gate, admission, the retry policy). */
+export const makeSubmitMany = <GateError>(
+  { announce, prepare, store }: Operations,
+  deps: Parameters<typeof makeSubmit<GateError>>[1]
+) => {
+  const decodeRequests = decodeEach(decodeWith(JobRequest, "JobRequest"), "JobRequest")
+  return Effect.fn("Jobs.submitMany")(function*(input: unknown) {
+    yield* deps.intakeOpen
+    const requests = yield* decodeRequests(input)
+    yield* Effect.annotateCurrentSpan({ "hsk.jobs": requests.length })
+    // Every request placed by the policy before anything is queued.
+    const placed = yield* Effect.forEach(requests, (request) =>
+      Effect.gen(function*() {
+        const ids = { job_id: request.job_id ?? uuidv7() as JobId, trace_id: request.trace_id ?? uuidv7() as AiJob["trace_id"] }
+        const checked = yield* deps.admission.decide({ ...request, ...ids }, request.capability_profile_id)
+        return { request, ids, ...checked }
+      }))
+    const refused = placed.flatMap(({ records, verdict }) => verdict._tag === "Refused" ? [{ error: verdict.error, records }] : [])
+    if (refused.length > 0) {
+      // Audited as submit audits each refusal; no job row is written for any request (R15).
+      yield* store.appendEvents(refused.flatMap(({ records }) => records))
+      return yield* refused[0]!.error
+    }
+    const jobs: Array<NewAiJob> = []
+    const records: Array<EventRecord> = []
+    for (const { ids, records: decisions, request, verdict } of placed) {
+      if (verdict._tag === "Refused") continue
+      jobs.push({
+        ...request,
+        ...ids,
+        capability_profile_id: verdict.profile_id,
+        // The job's own maximum, else its kind's (issue 15.1).
+        max_attempts: request.max_attempts ?? RetryPolicy.forKind(deps.retries, request.job_kind).maxAttempts
+      })
+      records.push(...decisions, yield* prepare(lifecycleEvent({
+        job: ids,
+        from: null,
+        to: "queued",
+        attempt: 1,
+        ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
+      })))
+    }
+    const created = yield* store.createJobs(jobs, { events: () => records })
+    yield* Effect.forEach(created, announce, { discard: true })
+    return created
+  })
+}

@@ -1,0 +1,14 @@
+/** Naming the id a batch insert could not write, the same way on every store. */
+
+/**
+ * The first of `given` ids (in order) that `written` lacks: stored already,
+ * or given twice (its second occurrence). `written` holds the ids an
+ * `INSERT … ON CONFLICT DO NOTHING RETURNING id` gave back.
+ */
+export const firstTaken = (given: ReadonlyArray<string>, written: ReadonlyArray<string>): string => {
+  const fresh = new Set(written.map((id) => id.toLowerCase()))
+  for (const id of given) {
+    if (!fresh.delete(id.toLowerCase())) return id
+  }
+  return "(unknown)"
+}

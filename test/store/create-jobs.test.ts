@@ -1,0 +1,169 @@
+/**
+ * Issue 16: `JobStore.createJobs`, the batch create, on every store (SQLite in
+ * memory, on a file, PostgreSQL). All or nothing: a taken or repeated id is
+ * `AlreadyExists` naming it, a job that does not decode is `DecodeFailure`
+ * naming its index, and either way no job and no event is written.
+ */
+import { assert, describe } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
+import type { AiJob, NewAiJob } from "../../src/domain/AiJob.js"
+import { JobStore, type Page } from "../../src/store/JobStore.js"
+import type { Backend } from "../support/backend.js"
+import { storeTest } from "../support/backend.js"
+import { postgres, sqliteFile, sqliteMemory } from "../support/stores.js"
+import { encode, expectTag, failureOf, ids, jobEvent, millis, newJob } from "./fixtures.js"
+
+/** Every job and every event in the store (the tests stay below a page). */
+const everything = Effect.gen(function*() {
+  const store = yield* JobStore
+  const jobs = yield* store.listJobs({ limit: 1000 })
+  const events = yield* store.listEvents({ limit: 1000 })
+  return { jobs: jobs.items.length, events: events.items.length }
+})
+
+const batchContract = (backend: Backend) => {
+  const test = storeTest(backend)
+
+  describe(`createJobs on ${backend.name}`, () => {
+    test("issue 16 createJobs stores each job as createJob does, in the order given, and reads back what it returned", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(5_000)
+        const given = { job: ids.job(), trace: ids.trace() }
+        const inputs: ReadonlyArray<NewAiJob> = [
+          newJob({ job_inputs: { doc: "a", nested: [1, { b: null }] }, entity_refs: [{ entity_id: "d1", entity_kind: "document" }] }),
+          newJob({ job_id: given.job, trace_id: given.trace, status_reason: "from a batch", is_pinned: true, priority: -3, max_attempts: 4 }),
+          newJob({ job_kind: "term_exec", planned_operations: [{ op_type: "read", target: { entity_id: "f", entity_kind: "file" } }] }),
+          newJob({ run_after: "1970-01-01T01:00:00.000Z" })
+        ]
+        const jobs = yield* store.createJobs(inputs)
+        assert.strictEqual(jobs.length, 4)
+        assert.strictEqual(jobs[1]?.job_id, given.job)
+        assert.strictEqual(jobs[1]?.trace_id, given.trace)
+        assert.strictEqual(new Set(jobs.map((job) => job.job_id)).size, 4, "fresh ids, one per job")
+        for (const job of jobs) {
+          assert.strictEqual(job.state, "queued")
+          assert.strictEqual(millis(job.created_at), 5_000)
+          assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(job), "read back as returned")
+        }
+        assert.strictEqual(jobs[2]?.job_kind, "terminal_exec")
+        assert.strictEqual(millis(jobs[3]!.run_after), 3_600_000)
+        assert.isNull(jobs[3]?.job_inputs)
+        // The same job through createJob is stored alike, field for field (ids and times aside).
+        const single = yield* store.createJob(inputs[0]!)
+        const { job_id: _a, trace_id: _b, ...one } = encode.job(single)
+        const { job_id: _c, trace_id: _d, ...batched } = encode.job(jobs[0]!)
+        assert.deepStrictEqual(batched, one)
+      }))
+
+    test("issue 16 createJobs writes the records events gives for the stored jobs, with them", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        let seen: ReadonlyArray<AiJob> = []
+        const jobs = yield* store.createJobs([newJob(), newJob()], {
+          events: (stored) => {
+            seen = stored
+            return stored.map((job) => jobEvent(job))
+          }
+        })
+        assert.deepStrictEqual(seen.map((job) => job.job_id), jobs.map((job) => job.job_id))
+        for (const job of jobs) {
+          const events = yield* store.listEvents({ job_id: job.job_id })
+          assert.strictEqual(events.items.length, 1, "one record per job")
+        }
+      }))
+
+    test("issue 16 createJobs with an id already stored fails with AlreadyExists naming it, and writes no job and no event", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const stored = yield* store.createJob(newJob())
+        const error = yield* failureOf(store.createJobs(
+          [newJob(), newJob({ job_id: stored.job_id }), newJob()],
+          { events: (jobs) => jobs.map((job) => jobEvent(job)) }
+        ))
+        assert.strictEqual(expectTag(error, "AlreadyExists").id, stored.job_id)
+        assert.deepStrictEqual(yield* everything, { jobs: 1, events: 0 })
+      }))
+
+    test("issue 16 createJobs with one id given twice fails with AlreadyExists naming it, and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const twice = ids.job()
+        const error = yield* failureOf(store.createJobs(
+          [newJob({ job_id: twice }), newJob(), newJob({ job_id: twice.toUpperCase() as typeof twice })],
+          { events: (jobs) => jobs.map((job) => jobEvent(job)) }
+        ))
+        assert.strictEqual(expectTag(error, "AlreadyExists").id.toLowerCase(), twice)
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+      }))
+
+    test("issue 16 createJobs whose event id is taken fails with AlreadyExists, and writes no job", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const taken = jobEvent({ job_id: ids.job(), trace_id: ids.trace(), workflow_run_id: null })
+        yield* store.appendEvents([taken])
+        const error = yield* failureOf(store.createJobs([newJob(), newJob()], {
+          events: (jobs) => [jobEvent(jobs[0]!), jobEvent(jobs[1]!, { event_id: taken.event_id })]
+        }))
+        assert.strictEqual(expectTag(error, "AlreadyExists").id, taken.event_id)
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 1 })
+      }))
+
+    test("issue 16 createJobs with one job that does not decode fails with DecodeFailure naming its index, and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const bad = { ...newJob(), job_kind: "no_such_kind" } as unknown as NewAiJob
+        const error = yield* failureOf(store.createJobs([newJob(), newJob(), bad], { events: (jobs) => jobs.map((job) => jobEvent(job)) }))
+        const failure = expectTag(error, "DecodeFailure")
+        assert.isTrue(failure.issues.some((issue) => issue.path.startsWith("2")), JSON.stringify(failure.issues))
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+        // Not a list at all (plain JavaScript): refused the same way.
+        expectTag(yield* failureOf(store.createJobs("jobs" as unknown as ReadonlyArray<NewAiJob>)), "DecodeFailure")
+      }))
+
+    test("issue 16 createJobs with an events builder that refuses fails with its DecodeFailure, and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const error = yield* failureOf(store.createJobs([newJob()], {
+          events: (jobs) => [{ ...jobEvent(jobs[0]!), actor: "robot" } as never]
+        }))
+        expectTag(error, "DecodeFailure")
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+      }))
+
+    test("issue 16 createJobs of no jobs writes nothing and calls no events builder", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        let called = false
+        assert.deepStrictEqual(yield* store.createJobs([], { events: () => (called = true, []) }), [])
+        assert.isFalse(called)
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+      }))
+
+    test("issue 16 createJobs of 1,200 jobs stores them all, and a repeated id at the very end writes none of them", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const many = Array.from({ length: 1_200 }, () => newJob())
+        const first = many[0]!
+        const firstId = ids.job()
+        const failed = yield* failureOf(store.createJobs([{ ...first, job_id: firstId }, ...many.slice(1), newJob({ job_id: firstId })]))
+        assert.strictEqual(expectTag(failed, "AlreadyExists").id, firstId)
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+        const jobs = yield* store.createJobs(many)
+        assert.strictEqual(jobs.length, 1_200)
+        let count = 0
+        let cursor: string | null | undefined = undefined
+        do {
+          const page: Page<AiJob> = yield* store.listJobs({ limit: 1000, ...(cursor ? { cursor } : {}) })
+          count += page.items.length
+          cursor = page.next_cursor
+        } while (cursor !== null)
+        assert.strictEqual(count, 1_200)
+      }), 60_000)
+  })
+}
+
+batchContract(sqliteMemory)
+batchContract(sqliteFile)
+batchContract({ ...postgres("create jobs"), concurrent: true })
