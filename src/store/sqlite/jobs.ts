@@ -18,7 +18,7 @@ import { auditRecords } from "../internal/audit.js"
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode } from "./rows.js"
-import { JOB_COLUMNS, jobValues, storedInstant } from "./rowCodec.js"
+import { JOB_COLUMNS, jobValues, jsonText, storedInstant } from "./rowCodec.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { newJob } from "../internal/newRows.js"
 import { sqliteCode, storageErrors } from "./errors.js"
@@ -181,8 +181,8 @@ export const makeJobMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
   const updateJob: Service["updateJob"] = Effect.fnUntraced(
     function*(jobId, patch: JobPatch) {
       const set: Array<readonly [string, unknown]> = []
-      if (patch.metrics !== undefined) set.push(["metrics", JSON.stringify(patch.metrics)])
-      if (patch.job_outputs !== undefined) set.push(["job_outputs", patch.job_outputs === null ? null : JSON.stringify(patch.job_outputs)])
+      if (patch.metrics !== undefined) set.push(["metrics", jsonText(patch.metrics)])
+      if (patch.job_outputs !== undefined) set.push(["job_outputs", jsonText(patch.job_outputs)])
       if (patch.status_reason !== undefined) set.push(["status_reason", patch.status_reason])
       if (patch.error_message !== undefined) set.push(["error_message", patch.error_message])
       return yield* patchJob(jobId, set, patch.events)

@@ -160,8 +160,12 @@ export const fastRun = (row: unknown): WorkflowRun | undefined =>
 /** An instant in the one stored form. */
 export const storedInstant = (instant: DateTime.Utc): string => DateTime.formatIso(instant)
 
-const jsonText = (value: unknown): string => JSON.stringify(value)
-const nullableJsonText = (value: unknown): string | null => (value === null ? null : JSON.stringify(value))
+/**
+ * A JSON value as TEXT. A null job input or output is JSON `null` too: the
+ * row Schema's `NullOr(JsonText)` encodes it so (Json holds null), and the
+ * column keeps the form it always had.
+ */
+export const jsonText = (value: unknown): string => JSON.stringify(value)
 
 /** The `ai_jobs` columns, in the order `jobValues` gives them. */
 export const JOB_COLUMNS = [
@@ -176,7 +180,7 @@ export const jobValues = (job: AiJob): ReadonlyArray<Bindable> => [
   job.job_id, job.trace_id, job.workflow_run_id, job.job_kind, job.state, job.status_reason, job.error_message,
   job.protocol_id, job.profile_id, job.capability_profile_id, job.access_mode, job.safety_mode,
   jsonText(job.entity_refs), jsonText(job.planned_operations), jsonText(job.metrics),
-  nullableJsonText(job.job_inputs), nullableJsonText(job.job_outputs), job.is_pinned ? 1 : 0,
+  jsonText(job.job_inputs), jsonText(job.job_outputs), job.is_pinned ? 1 : 0,
   storedInstant(job.created_at), storedInstant(job.updated_at), job.attempt, job.max_attempts,
   storedInstant(job.run_after), job.priority
 ]
