@@ -40,35 +40,39 @@ const rowOf = (columns: ReadonlyArray<string>, encoded: Record<string, unknown>)
 
 const RUNS = { numRuns: 300 }
 
+/**
+ * For any value of `schema`: the hand-built row values are the row Schema's
+ * encode, column by column, and the fast decode of that row is the Schema's
+ * decode, fields in the same order.
+ */
+const sameAsSchema = <A, I>(codec: {
+  readonly schema: Schema.Schema<A, I>
+  readonly columns: ReadonlyArray<string>
+  readonly values: (value: A) => ReadonlyArray<unknown>
+  readonly encode: (value: A) => unknown
+  readonly decode: (row: unknown) => A
+  readonly fast: (row: unknown) => A | undefined
+}) =>
+  FastCheck.assert(
+    FastCheck.property(Arbitrary.make(codec.schema), (value) => {
+      const encoded = codec.encode(value) as Record<string, unknown>
+      assert.deepStrictEqual(codec.values(value), codec.columns.map((column) => encoded[column]))
+      const row = rowOf(codec.columns, encoded)
+      const fast = codec.fast(row)
+      assert.isDefined(fast, "a row the store wrote takes the fast path")
+      const expected = codec.decode(row)
+      assert.deepStrictEqual(fast, expected)
+      assert.deepStrictEqual(Object.keys(fast ?? {}), Object.keys(expected as object), "fields in the Schema's order")
+    }),
+    RUNS
+  )
+
 describe("issue 16 SQLite hand-built row codecs are the row Schemas", () => {
   it("issue 16 any job: the hand-built row is the Schema's, and its fast decode is the Schema's decode", () =>
-    FastCheck.assert(
-      FastCheck.property(Arbitrary.make(AiJob), (job) => {
-        const encoded = jobRow(job) as unknown as Record<string, unknown>
-        assert.deepStrictEqual<ReadonlyArray<unknown>>(jobValues(job), JOB_COLUMNS.map((column) => encoded[column]))
-        const row = rowOf(JOB_COLUMNS, encoded)
-        const fast = fastJob(row)
-        assert.isDefined(fast, "a row the store wrote takes the fast path")
-        const expected = schemaJob(row)
-        assert.deepStrictEqual(fast, expected)
-        assert.deepStrictEqual(Object.keys(fast ?? {}), Object.keys(expected), "fields in the Schema's order")
-      }),
-      RUNS
-    ))
+    sameAsSchema({ schema: AiJob, columns: JOB_COLUMNS, values: jobValues, encode: jobRow, decode: schemaJob, fast: fastJob }))
 
   it("issue 16 any run: the hand-built row is the Schema's, and its fast decode is the Schema's decode", () =>
-    FastCheck.assert(
-      FastCheck.property(Arbitrary.make(WorkflowRun), (run) => {
-        const encoded = runRow(run) as unknown as Record<string, unknown>
-        assert.deepStrictEqual<ReadonlyArray<unknown>>(runValues(run), RUN_COLUMNS.map((column) => encoded[column]))
-        const row = rowOf(RUN_COLUMNS, encoded)
-        const fast = fastRun(row)
-        const expected = schemaRun(row)
-        assert.deepStrictEqual(fast, expected)
-        assert.deepStrictEqual(Object.keys(fast ?? {}), Object.keys(expected))
-      }),
-      RUNS
-    ))
+    sameAsSchema({ schema: WorkflowRun, columns: RUN_COLUMNS, values: runValues, encode: runRow, decode: schemaRun, fast: fastRun }))
 
   it("issue 16 any event record: the hand-built row is the Schema's", () =>
     FastCheck.assert(
