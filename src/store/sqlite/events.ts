@@ -25,7 +25,7 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
     function*(events) {
       if (events.length === 0) return
       // Up to one statement's worth of events is one INSERT, atomic by itself.
-      yield* events.length <= EVENTS_PER_STATEMENT ? transaction.single(insertEvents(events)) : transaction(insertEvents(events))
+      yield* events.length <= EVENTS_PER_STATEMENT ? transaction.single(insertEvents(events)) : transaction.join(insertEvents(events))
     },
     storageErrors("JobStore.appendEvents")
   )
@@ -63,7 +63,7 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
       const batchSize = Number.isFinite(options.batchSize) ? Math.floor(options.batchSize) : 0
       if (batchSize <= 0) return 0
       const cutoff = instantBound(options.before)
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         const [grant] = yield* sql<{ readonly grant_id: number }>`
           INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}) RETURNING grant_id`
         // UPDATE/DELETE ... LIMIT needs a compile-time option: pick the batch by key instead.

@@ -53,11 +53,11 @@ export const makeJobMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
   /**
    * A change of one job row and its events: the row's statement alone when
    * the change is not audited (one statement is atomic by itself), else one
-   * transaction (a savepoint inside the caller's, so a failure after the
-   * row's write never leaves it without its events).
+   * transaction — the caller's when there is one (joined: a failure there
+   * ends it, so the row is never left without its events).
    */
   const auditedChange = <A, E, R>(events: unknown, change: Effect.Effect<A, E | SqlError, R>) =>
-    events === undefined ? transaction.single(change) : transaction(change)
+    events === undefined ? transaction.single(change) : transaction.join(change)
 
   const INSERT_JOB = insertText("ai_jobs", JOB_COLUMNS)
 
@@ -74,7 +74,7 @@ export const makeJobMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
       )
       yield* records.length === 0
         ? transaction.single(insert)
-        : transaction(Effect.zipRight(insert, insertEvents(records)))
+        : transaction.join(Effect.zipRight(insert, insertEvents(records)))
       // What was written is exactly what a read gives back (timestamps are whole milliseconds).
       return job
     },

@@ -83,7 +83,7 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
 
   /** A change of one run row and its events: the statement alone when not audited, else one transaction (see jobs.ts). */
   const auditedChange = <A, E, R>(events: unknown, change: Effect.Effect<A, E, R>) =>
-    events === undefined ? change : transaction(change)
+    events === undefined ? change : transaction.join(change)
 
   const INSERT_RUN = insertText("workflow_runs", RUN_COLUMNS)
 
@@ -98,7 +98,7 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
         (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
         () => Effect.fail(new NotFound({ entity: "job", id: jobId }))
       )
-      yield* records.length === 0 ? insert : transaction(Effect.zipRight(insert, insertEvents(records)))
+      yield* records.length === 0 ? insert : transaction.join(Effect.zipRight(insert, insertEvents(records)))
       return run
     },
     alreadyExistsAsStorageError("JobStore.createRun"),
@@ -155,7 +155,7 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId, options) {
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         yield* requireActive(runId)
         const now = yield* DateTime.now
         const set = yield* encode.jobColumns({ status: "queued", status_reason: options.reason, updated_at: now })
@@ -173,7 +173,7 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
     function*(input) {
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         yield* requireActive(input.workflow_run_id)
         const started: Omit<NodeExecution, "sequence"> = {
           id: NodeExecutionId.make(uuidv7()),
@@ -207,7 +207,7 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
 
   const finishNode: Service["finishNode"] = Effect.fnUntraced(
     function*(nodeId, outcome) {
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         const [owner] = yield* sql<{ readonly workflow_run_id: WorkflowRunId }>`
           SELECT workflow_run_id FROM workflow_node_executions WHERE id = ${nodeId}`
         if (owner === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })

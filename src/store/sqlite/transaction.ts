@@ -59,6 +59,14 @@ export interface WriteTransaction {
    * again after SQLITE_BUSY, which a statement fails with before changing anything.
    */
   readonly single: <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>) => Effect.Effect<A, E | SqlError, R>
+  /**
+   * Runs a store method's change of several statements: in the caller's
+   * transaction when there is one — joining it, with no savepoint of its own
+   * (see "Auditing a change" in JobStore.ts: a failure there ends the
+   * caller's transaction, or the caller nests the call to carry on) — else
+   * in a transaction of its own.
+   */
+  readonly join: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
 }
 
 /** Whether a failure is SQLite's "database is locked" (any SQLITE_BUSY variant). */
@@ -182,5 +190,10 @@ export const makeWriteTransaction = (sql: SqlClient.SqlClient, lockWaitMs: numbe
         : Effect.zipRight(takeOver((statement) => sql.unsafe(statement)), waitingForWriteLock(effect, lockWaitMs))
     )
 
-  return Object.assign(transaction, { single })
+  const join = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+    Effect.withFiberRuntime<A, E | SqlError, R>((fiber) =>
+      Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ? effect : transaction(effect)
+    )
+
+  return Object.assign(transaction, { single, join })
 }

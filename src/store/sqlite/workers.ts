@@ -42,7 +42,7 @@ export const makeWorkerMethods = ({ exec, insertEvents, sql, transaction }: Sqli
       const at = storedInstant(now)
       const kinds = options.kinds ?? []
       const runId = WorkflowRunId.make(uuidv7())
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         // The run is created for the job the claim takes, in the statement that picks it:
         // the highest priority, then the one eligible longest, then the oldest, among
         // jobs whose time has come. The partial index of migration 0007 gives this
@@ -140,7 +140,7 @@ export const makeWorkerMethods = ({ exec, insertEvents, sql, transaction }: Sqli
         ORDER BY updated_at DESC, id DESC
         LIMIT ${keep}`
       // Counted and deleted under one write lock, so the report is what happened.
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         const [counts] = yield* sql<{ readonly scanned: number; readonly spared_pinned: number; readonly spared_window: number }>`
           SELECT count(*) AS scanned,
             coalesce(sum(is_pinned = 1), 0) AS spared_pinned,
