@@ -22,7 +22,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { DecodeFailure } from "./domain/Errors.js"
-import { FlightRecorder, makeEvent } from "./FlightRecorder.js"
+import { FlightRecorder } from "./FlightRecorder.js"
 import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
 
 /** How often the scheduled passes run by default: hourly, as the reference's Janitor. */
@@ -95,21 +95,19 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
     keepNewest: options.keepNewest,
     dryRun: dry_run,
     events: (counts) =>
-      Effect.gen(function*() {
-        const summary = yield* makeEvent("system", {
-          actor: "system",
-          event_type: "meta.gc_summary",
-          event_name: "gc_summary",
+      // Built here from counts: an invalid summary is a bug, not bad input.
+      Effect.map(
+        Effect.orDie(recorder.build({
+          kind: "gc_summary",
           items_scanned: counts.scanned,
           items_pruned: counts.pruned,
           items_spared_pinned: counts.spared_pinned,
           items_spared_window: counts.spared_window,
           dry_run,
           ...(options.eventsPurged === undefined ? {} : { events_purged: options.eventsPurged })
-        })
-        // Built here from counts: an invalid summary is a bug, not bad input.
-        return [yield* Effect.orDie(recorder.prepare(summary))]
-      })
+        })),
+        (summary) => [summary]
+      )
   })
   yield* Effect.annotateCurrentSpan({ "hsk.gc.scanned": report.scanned, "hsk.gc.pruned": report.pruned })
   return {

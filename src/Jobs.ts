@@ -22,6 +22,7 @@ import type { MetricNames } from "./domain/JobMetrics.js"
 import type { Json } from "./domain/Json.js"
 import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
+import { tapJob } from "./internal/flight/jobSpan.js"
 import { makeAdmission } from "./internal/jobs/admission.js"
 import { makePrepare } from "./internal/jobs/auditEvents.js"
 import { makeClaimNext } from "./internal/jobs/claim.js"
@@ -247,19 +248,21 @@ export const make = Effect.gen(function*() {
     }))
 
   const fail = move("failed", "Jobs.fail")
+  const awaitJob = makeAwait(store.getJob, wakeUp)
 
   return Jobs.of({
     submit,
     submitUntrusted: submit,
-    get: store.getJob,
-    list: store.listJobs,
+    get: (jobId) => tapJob(store.getJob(jobId)).pipe(Effect.withSpan("Jobs.get", { attributes: { "hsk.job_id": jobId } })),
+    list: (filter) => Effect.withSpan(store.listJobs(filter), "Jobs.list"),
     claimNext,
     start: begin("queued", "start", "Jobs.start"),
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
     worker: makeWorkerPool(claimNext, runner, wakeUp),
-    await: makeAwait(store.getJob, wakeUp),
+    await: (jobId, options) =>
+      tapJob(awaitJob(jobId, options)).pipe(Effect.withSpan("Jobs.await", { attributes: { "hsk.job_id": jobId } })),
     history: makeHistory(store),
     complete: move("completed", "Jobs.complete"),
     completeWithIssues: move("completed_with_issues", "Jobs.completeWithIssues"),

@@ -109,7 +109,7 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
       events: (stalled) =>
         Effect.forEach(stalled, ({ run, trace_id }) =>
           // Built from the store's own rows and carrying its trace id: a record that fails here is a bug.
-          Effect.orDie(Effect.flatMap(recoveryEvent({ run, trace_id, threshold_secs: thresholdSecs }), recorder.prepare)))
+          Effect.orDie(recorder.build(recoveryEvent({ run, trace_id, threshold_secs: thresholdSecs }))))
     }))
 
   // Until a batch finds nothing: a short batch does not prove the scan is done, since runs

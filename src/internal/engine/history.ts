@@ -8,6 +8,7 @@ import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { JobId } from "../../domain/Ids.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
+import { tapJob } from "../flight/jobSpan.js"
 import type { JobStore } from "../../store/JobStore.js"
 
 /** What `Jobs.history` returns. */
@@ -20,7 +21,7 @@ export interface JobHistory {
 /** `Jobs.history` over a store. */
 export const makeHistory = (store: JobStore["Type"]) => (jobId: JobId) =>
   Effect.gen(function*() {
-    const job = yield* store.getJob(jobId)
+    const job = yield* tapJob(store.getJob(jobId))
     const runs = yield* Effect.forEach(
       yield* store.listRuns(job.job_id),
       (run) => Effect.map(store.listNodes(run.id), (nodes) => ({ run, nodes }))

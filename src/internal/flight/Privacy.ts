@@ -21,9 +21,12 @@ export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 /** A JSON object, as events are once encoded. */
 export type JsonObject = { readonly [key: string]: Json }
 
+/** One string as it is stored: NFC-normalised, redacted, and normalised again (a replacement may not be NFC). */
+export const sanitizeText = (text: string, redactor: Redactor): string => redactor.redact(text.normalize("NFC")).normalize("NFC")
+
 /** NFC-normalises every key and string value, and redacts every string value. */
 export const sanitize = (value: Json, redactor: Redactor): Json => {
-  if (typeof value === "string") return redactor.redact(value.normalize("NFC")).normalize("NFC")
+  if (typeof value === "string") return sanitizeText(value, redactor)
   if (Array.isArray(value)) return value.map((item: Json) => sanitize(item, redactor))
   if (typeof value === "object" && value !== null) {
     const out: Record<string, Json> = {}

@@ -58,6 +58,21 @@ const firstUnstorableString = (value: unknown, path = ""): string | null => {
   return null
 }
 
+/** The refusal of text that `isStorable` refuses, at `path`: the same for every way an event is built. */
+export const unstorableText = (type: EventType, path: string): Effect.Effect<never, InvalidEvent> =>
+  new InvalidEvent({
+    event_type: type,
+    reasons: [{ path, message: "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate" }]
+  })
+
+/** The size bound on a stored body (R14): larger is `EventTooLarge`, never truncated. */
+export const checkSize = (body: JsonObject, eventId: string, type: EventType, maxEventBytes: number): Effect.Effect<void, EventTooLarge> => {
+  const size = encodedSize(body)
+  return size > maxEventBytes
+    ? new EventTooLarge({ event_id: eventId, event_type: type, size_bytes: size, limit_bytes: maxEventBytes })
+    : Effect.void
+}
+
 /**
  * Builds `prepare`: untrusted input → `EventRecord`, or `InvalidEvent` /
  * `EventTooLarge` (or what `traceIdFor` fails with).
@@ -102,21 +117,8 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       const event = yield* Effect.mapError(decode(body), (error) => InvalidEvent.fromParseError(body, error))
       // Text PostgreSQL cannot hold (U+0000) or UTF-8 cannot encode (lone surrogates): refused on every backend alike.
       const unstorable = firstUnstorableString(body)
-      if (unstorable !== null) {
-        return yield* new InvalidEvent({
-          event_type: event.type,
-          reasons: [{ path: unstorable, message: "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate" }]
-        })
-      }
-      const size = encodedSize(body)
-      if (size > maxEventBytes) {
-        return yield* new EventTooLarge({
-          event_id: event.event_id,
-          event_type: event.type,
-          size_bytes: size,
-          limit_bytes: maxEventBytes
-        })
-      }
+      if (unstorable !== null) return yield* unstorableText(event.type, unstorable)
+      yield* checkSize(body, event.event_id, event.type, maxEventBytes)
       return {
         event_id: event.event_id,
         timestamp: event.timestamp,

@@ -26,7 +26,9 @@ import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "..
 import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
 import type { JobId } from "../../domain/Ids.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
+import { type LibraryEvent, makeBuild } from "./libraryEvents.js"
 import { freshTraceId, makePrepare } from "./prepare.js"
+import { DEFAULT_MAX_EVENT_BYTES } from "./Privacy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { yieldToEventLoop } from "../../util/yieldToEventLoop.js"
 import * as Redactor from "./Redactor.js"
@@ -36,6 +38,7 @@ import { type AlreadyExists, CorruptRow, type StorageError } from "../../store/S
 export { EventTooLarge, InvalidEvent } from "./Errors.js"
 export type { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
 export type { RedactionRule } from "./Redactor.js"
+export type { LibraryEvent } from "./libraryEvents.js"
 
 /**
  * Retention window default: 7 days. SPEC 11.5 says 7 days, FR-EVT-004 says
@@ -86,6 +89,14 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
     events: ReadonlyArray<unknown>
   ) => Effect.Effect<ReadonlyArray<EventRecord>, InvalidEvent | EventTooLarge | AlreadyExists | ReadError>
   /**
+   * The events this library writes itself (lifecycle changes, capability
+   * decisions, recoveries, security violations, Janitor summaries), built
+   * from typed fields without decoding the union: their caller text is
+   * NFC-normalised, redacted and checked as `prepare` does, with the same
+   * errors, and the size bound applies. Writes nothing.
+   */
+  readonly build: (event: LibraryEvent) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge>
+  /**
    * Lists events (R10), decoded back to typed events: the current shapes, or
    * a `LegacyFlightEvent` stored before them (see LegacyFlightEvent.ts). A
    * stored body that decodes as neither is `CorruptRow`.
@@ -131,6 +142,7 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
       ...(config.maxEventBytes === undefined ? {} : { maxEventBytes: config.maxEventBytes }),
       redactor
     })
+    const build = makeBuild({ redactor, maxEventBytes: config.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES })
     // A prepared record always decodes at the port; if one ever did not, the
     // event is what is invalid, so it is reported as one.
     const append = (records: ReadonlyArray<EventRecord>) =>
@@ -187,6 +199,7 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
 
     return FlightRecorder.of({
       prepare,
+      build,
       record,
       recordUntrusted: record,
       recordMany,

@@ -1,10 +1,12 @@
 /**
- * The Flight Recorder events that job lifecycle code writes, built with
- * `FlightRecorder.makeEvent` (typed fields, fresh id, Clock time) and handed to
- * `FlightRecorder.prepare`, which validates them before anything is written.
+ * The Flight Recorder events that job lifecycle code writes, as typed fields
+ * for the recorder's fixed-shape constructors (`FlightRecorder.build`, see
+ * internal/flight/libraryEvents.ts): no union decode, and their caller text
+ * still NFC-normalised, redacted and checked before anything is written.
  */
 import * as DateTime from "effect/DateTime"
 import type { AiJob } from "../../domain/AiJob.js"
+import type { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import { stallMessage } from "../../domain/stallReason.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
@@ -12,52 +14,50 @@ import type { Decision } from "../../Capabilities.js"
 import * as Effect from "effect/Effect"
 import { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import { type FlightRecorder, makeEvent, systemEvent } from "../flight/recorder.js"
+import type { FlightRecorder } from "../flight/recorder.js"
+import type * as Library from "../flight/libraryEvents.js"
 
-/** A `system` event for one lifecycle change of a job (`from` is null at creation): `systemEvent`'s fields, from the job. */
+/** A `system` event for one lifecycle change of a job (`from` is null at creation), from the job. */
 export const lifecycleEvent = (options: {
   readonly job: Pick<AiJob, "job_id" | "trace_id">
   readonly from: JobState | null
   readonly to: JobState
-  readonly workflow_run_id?: string | null
+  readonly workflow_run_id?: WorkflowRunId | null
   readonly reason?: string
   readonly actor?: "human" | "agent" | "system"
   /** The attempt the change belongs to (issue 15.1). */
   readonly attempt?: number
   /** When the job becomes eligible, for a change to `queued` (issue 15.1/15.2). */
   readonly run_after?: DateTime.Utc
-}) =>
-  systemEvent({
-    ...(options.actor !== undefined ? { actor: options.actor } : {}),
-    trace_id: options.job.trace_id,
-    job_id: options.job.job_id,
-    ...(options.workflow_run_id ? { workflow_run_id: options.workflow_run_id } : {}),
-    from_state: options.from,
-    to_state: options.to,
-    ...(options.reason ? { reason: options.reason } : {}),
-    ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
-    ...(options.run_after !== undefined ? { run_after: DateTime.formatIso(options.run_after) } : {})
-  })
+}): Library.LifecycleEvent => ({
+  kind: "lifecycle",
+  actor: options.actor ?? "system",
+  trace_id: options.job.trace_id,
+  job_id: options.job.job_id,
+  ...(options.workflow_run_id ? { workflow_run_id: options.workflow_run_id } : {}),
+  from_state: options.from,
+  to_state: options.to,
+  // An empty reason is no reason.
+  ...(options.reason ? { reason: options.reason } : {}),
+  ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
+  ...(options.run_after !== undefined ? { run_after: options.run_after } : {})
+})
 
-/** Validates an event before it is written: `FlightRecorder.prepare` under the policy below. */
-export type Prepare = (event: Effect.Effect<unknown>) => Effect.Effect<EventRecord, DecodeFailure>
+/** Builds an event before it is written: `FlightRecorder.build` under the policy below. */
+export type Prepare = (event: Library.LibraryEvent) => Effect.Effect<EventRecord, DecodeFailure>
 
 /**
  * The one policy for an event the job code builds and the recorder refuses:
- * the event carries caller input (a 70 kB reason, a bad profile id), so the
+ * the event carries caller input (a 70 kB reason, text with U+0000), so the
  * refusal is bad input — a `DecodeFailure`, and the change it belongs to is
- * not made. Only an event without a trace id makes the recorder read its job,
- * and every event built here has one: a storage failure there is a defect.
+ * not made.
  */
 export const makePrepare = (recorder: FlightRecorder["Type"]): Prepare => (event) =>
-  Effect.flatMap(event, (input) =>
-    Effect.catchTags(recorder.prepare(input), {
-      InvalidEvent: (error) => new DecodeFailure({ subject: "Flight Recorder event", issues: error.reasons }),
-      EventTooLarge: (error) =>
-        new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] }),
-      CorruptRow: (error) => Effect.die(error),
-      StorageError: (error) => Effect.die(error)
-    }))
+  Effect.catchTags(recorder.build(event), {
+    InvalidEvent: (error) => new DecodeFailure({ subject: "Flight Recorder event", issues: error.reasons }),
+    EventTooLarge: (error) =>
+      new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] })
+  })
 
 /**
  * A name shown in an event: as stored when it is a sensible label, otherwise
@@ -68,15 +68,15 @@ const label = (name: string): string | undefined => name.length > 0 && name.leng
 
 /** A `capability_action` event recording one allow/deny decision (R15), for the profile it was made for. */
 export const capabilityEvent = (options: {
-  readonly job_id: string
-  readonly trace_id: string
+  readonly job_id: AiJob["job_id"]
+  readonly trace_id: AiJob["trace_id"]
   readonly decision: Decision
   /** Who asked: the job's `profile_id`. */
   readonly actor_id: string
-}) => {
+}): Library.CapabilityEvent => {
   const profileId = label(options.decision.profile_id)
-  return makeEvent("capability_action", {
-    actor: "system",
+  return {
+    kind: "capability",
     trace_id: options.trace_id,
     job_id: options.job_id,
     capability_id: options.decision.capability_id,
@@ -84,23 +84,35 @@ export const capabilityEvent = (options: {
     decision_outcome: options.decision.outcome,
     ...(profileId !== undefined ? { profile_id: profileId } : {}),
     ...(options.decision.reason !== undefined ? { reason: options.decision.reason } : {})
-  })
+  }
 }
 
 /** The `workflow_recovery` event of R9 for one run moved to `stalled`. */
 export const recoveryEvent = (options: {
   readonly run: WorkflowRun
-  readonly trace_id: string
+  readonly trace_id: AiJob["trace_id"]
   readonly threshold_secs: number
-}) =>
-  makeEvent("workflow_recovery", {
-    actor: "system",
-    trace_id: options.trace_id,
-    job_id: options.run.job_id,
-    workflow_run_id: options.run.id,
-    from_state: "running",
-    to_state: "stalled",
-    reason: stallMessage(DateTime.formatIso(options.run.last_heartbeat), options.threshold_secs),
-    last_heartbeat_ts: DateTime.formatIso(options.run.last_heartbeat),
-    threshold_secs: options.threshold_secs
-  })
+}): Library.RecoveryEvent => ({
+  kind: "recovery",
+  trace_id: options.trace_id,
+  job_id: options.run.job_id,
+  workflow_run_id: options.run.id,
+  reason: stallMessage(DateTime.formatIso(options.run.last_heartbeat), options.threshold_secs),
+  last_heartbeat_ts: options.run.last_heartbeat,
+  threshold_secs: options.threshold_secs
+})
+
+/** The `security_violation` event of a violation a running program reported. */
+export const securityViolationEvent = (options: {
+  readonly job: Pick<AiJob, "job_id" | "trace_id">
+  readonly run: Pick<WorkflowRun, "id">
+  readonly violation: string
+  readonly detail?: string
+}): Library.SecurityViolationEvent => ({
+  kind: "security_violation",
+  trace_id: options.job.trace_id,
+  job_id: options.job.job_id,
+  workflow_run_id: options.run.id,
+  violation: options.violation,
+  ...(options.detail !== undefined ? { detail: options.detail } : {})
+})

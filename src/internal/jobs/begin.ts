@@ -9,12 +9,14 @@ import type { JobId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import { auditWith, type Claim } from "../../store/JobStore.js"
 import type { Checkpoint, makeAdmission } from "./admission.js"
+import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { Operations, TransitionOptions } from "./operations.js"
 
 export const makeBegin = ({ announce, prepare, store }: Operations, admission: ReturnType<typeof makeAdmission>) =>
 (from: JobState, at: Checkpoint, span: string) =>
   Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
+    yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
     // The refusal is committed with the transaction, then reported: hence an Either out of it.
     const outcome = yield* store.transaction(Effect.gen(function*() {
       // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
@@ -43,6 +45,7 @@ export const makeBegin = ({ announce, prepare, store }: Operations, admission: R
       })
       return Either.right<Claim>({ job, run })
     }))
+    if (Either.isRight(outcome)) yield* annotateJob(outcome.right.job)
     if (Either.isRight(outcome)) yield* announce(outcome.right.job)
     return yield* outcome
   })

@@ -11,6 +11,7 @@ import type { JobKind } from "../../domain/JobKind.js"
 import type { Refusal } from "../../Capabilities.js"
 import type { JobStore } from "../../store/JobStore.js"
 import type { Checked, makeAdmission } from "./admission.js"
+import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 
 /** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
@@ -61,6 +62,7 @@ export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typ
     // Each refusal takes one job out of `queued`, so this ends.
     for (;;) {
       const outcome = yield* claimOne(options.kinds)
+      if (outcome !== null && outcome !== "refused") yield* annotateJob(outcome.job)
       if (outcome !== "refused") return outcome
     }
   })

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import { decodeWith } from "../../domain/decode.js"
 import type { JobId } from "../../domain/Ids.js"
 import { JobMetrics, type MetricNames } from "../../domain/JobMetrics.js"
+import { tapJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
@@ -12,7 +13,7 @@ import type { Operations, TransitionOptions } from "./operations.js"
 /** Sets a job's pin, with its event, when that changes it (the store writes nothing otherwise). */
 export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, span: string) =>
   Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
-    return yield* store.transaction(Effect.gen(function*() {
+    return yield* tapJob(store.transaction(Effect.gen(function*() {
       const before = yield* store.getJob(jobId)
       if (before.is_pinned === pinned) return before
       const what = pinned ? "pinned" : "unpinned"
@@ -25,7 +26,7 @@ export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, 
         ...(options.actor !== undefined ? { actor: options.actor } : {})
       }))
       return yield* store.setPinned(jobId, pinned, { events: auditWith([record]) })
-    }))
+    })))
   })
 
 /** Adds to a job's metrics; a sum that is no valid metrics is a `DecodeFailure` and changes nothing. */
@@ -34,11 +35,11 @@ export const makeAddMetrics = ({ store }: Operations) =>
     jobId: JobId,
     delta: Partial<Record<typeof MetricNames[number], number>>
   ) {
-    return yield* store.transaction(Effect.gen(function*() {
+    return yield* tapJob(store.transaction(Effect.gen(function*() {
       const job = yield* store.getJob(jobId)
       const summed: Record<string, number> = { ...job.metrics }
       for (const [name, value] of Object.entries(delta)) summed[name] = (summed[name] ?? 0) + (value ?? 0)
       const metrics = yield* decodeWith(JobMetrics, "JobMetrics")(summed)
       return yield* store.updateJob(jobId, { metrics })
-    }))
+    })))
   })

@@ -9,6 +9,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { JobId } from "../../domain/Ids.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
+import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { makeEndRun } from "./endRun.js"
 import { auditWith } from "../../store/JobStore.js"
@@ -17,6 +18,7 @@ import type { Operations, TransitionOptions } from "./operations.js"
 export const makeMove = ({ announce, prepare, store }: Operations, endRun: ReturnType<typeof makeEndRun>) =>
 (to: TransitionTarget, span: string) =>
   Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
+    yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
     const moved = yield* store.transaction(Effect.gen(function*() {
       const before = yield* store.lockJob(jobId)
       const end = {
@@ -45,6 +47,7 @@ export const makeMove = ({ announce, prepare, store }: Operations, endRun: Retur
         events: auditWith([record])
       })
     }))
+    yield* annotateJob(moved)
     yield* announce(moved)
     return moved
   })

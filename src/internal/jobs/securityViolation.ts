@@ -15,10 +15,9 @@ import * as Schema from "effect/Schema"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
-import { makeEvent } from "../flight/recorder.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore } from "../../store/JobStore.js"
-import { lifecycleEvent, type Prepare } from "./auditEvents.js"
+import { lifecycleEvent, type Prepare, securityViolationEvent } from "./auditEvents.js"
 
 /** What a program reports: what kind of violation, and what it saw. */
 export interface ViolationReport {
@@ -58,14 +57,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
   /** The violation event; a detail the recorder refuses (too large) is replaced by the reason, so the event itself is never lost. */
   const violationRecord = (job: AiJob, run: WorkflowRun, report: ViolationReport): Effect.Effect<EventRecord> => {
     const build = (detail: string | undefined) =>
-      Effect.flatMap(makeEvent("security_violation", {
-        actor: "system",
-        trace_id: job.trace_id,
-        job_id: job.job_id,
-        workflow_run_id: run.id,
-        violation: violationOf(report),
-        ...(detail !== undefined ? { detail } : {})
-      }), recorder.prepare)
+      recorder.build(securityViolationEvent({ job, run, violation: violationOf(report), ...(detail !== undefined ? { detail } : {}) }))
     return build(report.detail).pipe(
       Effect.catchAll((error) => build(`detail not recorded: ${error.message}`)),
       Effect.orDie

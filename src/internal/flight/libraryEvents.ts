@@ -1,0 +1,301 @@
+/**
+ * Fixed-shape constructors for the events the library writes itself: job
+ * lifecycle changes (pins included), capability decisions, recoveries,
+ * security violations and the Janitor's summaries.
+ *
+ * `prepare` decodes an event of unknown shape against the union, encodes it,
+ * sanitizes it and decodes it again (50–110 µs an event). These events are
+ * built from fields the library already holds decoded — branded ids, states,
+ * `DateTime`s, counts — so their shape is known and is written directly, in
+ * the order the schema encodes it. What they still carry from callers (a
+ * reason, an error message, a profile id, a violation's detail) gets exactly
+ * `prepare`'s treatment: NFC and redaction (`sanitizeText`), a label that a
+ * rule emptied is refused, then the storable-text rule and the size bound,
+ * with the same errors. Ids, states and timestamps are not text: they are not
+ * redacted (a caller's rule cannot turn a job id into "[REDACTED]" and make the
+ * library's own event unwritable). The test that every event the library
+ * writes decodes as `FlightEvent` holds the shapes to the schema.
+ */
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { Actor, EventRecord, EventType } from "../../domain/EventRecord.js"
+import type { EventId, JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
+import type { JobState } from "../../domain/JobState.js"
+import type { Json } from "../../domain/Json.js"
+import { isStorable } from "../../domain/Text.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
+import { type EventTooLarge, InvalidEvent } from "./Errors.js"
+import { checkSize, unstorableText } from "./prepare.js"
+import { type JsonObject, sanitizeText } from "./Privacy.js"
+import type { Redactor } from "./Redactor.js"
+
+/** What every library event may be given: its id and time (default a fresh id, the Clock's now). */
+interface Envelope {
+  readonly event_id?: EventId
+  readonly timestamp?: DateTime.Utc
+}
+
+/** A `system` event for one lifecycle change of a job (`from_state` null at creation); pin and unpin too. */
+export interface LifecycleEvent extends Envelope {
+  readonly kind: "lifecycle"
+  readonly actor: Actor
+  readonly trace_id: TraceId
+  readonly job_id: JobId
+  readonly workflow_run_id?: WorkflowRunId | null
+  readonly from_state: JobState | null
+  readonly to_state: JobState
+  /** Caller text. */
+  readonly reason?: string
+  readonly attempt?: number
+  readonly run_after?: DateTime.Utc
+}
+
+/** A `capability_action` event: one allow/deny decision (R15). */
+export interface CapabilityEvent extends Envelope {
+  readonly kind: "capability"
+  readonly trace_id: TraceId
+  readonly job_id: JobId
+  /** Caller text, non-empty. */
+  readonly capability_id: string
+  /** Caller text, non-empty. */
+  readonly actor_id: string
+  readonly decision_outcome: "allow" | "deny"
+  /** Caller text, non-empty. */
+  readonly profile_id?: string
+  /** Caller text. */
+  readonly reason?: string
+}
+
+/** The `workflow_recovery` event (FR-EVT-WF-RECOVERY) of one run moved `running → stalled`. */
+export interface RecoveryEvent extends Envelope {
+  readonly kind: "recovery"
+  readonly trace_id: TraceId
+  readonly job_id: JobId
+  readonly workflow_run_id: WorkflowRunId
+  readonly reason: string
+  readonly last_heartbeat_ts: DateTime.Utc
+  readonly threshold_secs: number
+}
+
+/** A `security_violation` event a running program reported. */
+export interface SecurityViolationEvent extends Envelope {
+  readonly kind: "security_violation"
+  readonly trace_id: TraceId
+  readonly job_id: JobId
+  readonly workflow_run_id: WorkflowRunId
+  /** Caller text, non-empty. */
+  readonly violation: string
+  /** Caller text. */
+  readonly detail?: string
+}
+
+/** The Janitor's `system` summary of one pass (HSK-GC-003); it names no job, so its trace is a fresh one. */
+export interface GcSummaryEvent extends Envelope {
+  readonly kind: "gc_summary"
+  readonly trace_id?: TraceId
+  readonly items_scanned: number
+  readonly items_pruned: number
+  readonly items_spared_pinned: number
+  readonly items_spared_window: number
+  readonly dry_run: boolean
+  readonly events_purged?: number
+}
+
+/** Every event the library writes itself. */
+export type LibraryEvent = LifecycleEvent | CapabilityEvent | RecoveryEvent | SecurityViolationEvent | GcSummaryEvent
+
+/** The policy the constructors apply: the recorder's redaction and size bound. */
+export interface LibraryEventPolicy {
+  readonly redactor: Redactor
+  readonly maxEventBytes: number
+}
+
+type Body = Record<string, Json>
+
+/** The refusal of the body's empty labels, in the schema's own wording (an optional label also accepts null), or null. */
+const emptyLabels = (type: EventType, body: Body, labels: ReadonlyArray<string>): InvalidEvent | null => {
+  const empty = labels.filter((key) => body[key] === "")
+  return empty.length === 0 ? null : new InvalidEvent({
+    event_type: type,
+    reasons: empty.flatMap((path) => [
+      { path, message: "Expected a non-empty string" },
+      ...(optionalLabels.includes(path) ? [{ path, message: "Expected null, actual \"\"" }] : [])
+    ])
+  })
+}
+
+/**
+ * The body's caller text, sanitized in place, then checked as `prepare`
+ * checks the stored form: every label a rule emptied (one issue each), else
+ * the first unstorable string in body order.
+ */
+const checkText = (
+  type: EventType,
+  body: Body,
+  text: ReadonlyArray<string>,
+  labels: ReadonlyArray<string>,
+  policy: LibraryEventPolicy
+): Effect.Effect<void, InvalidEvent> => {
+  // Empty as given, else emptied by a rule: `prepare` checks the input, then the stored form.
+  const given = emptyLabels(type, body, labels)
+  if (given !== null) return given
+  for (const key of text) {
+    const value = body[key]
+    if (typeof value === "string") body[key] = sanitizeText(value, policy.redactor)
+  }
+  const emptied = emptyLabels(type, body, labels)
+  if (emptied !== null) return emptied
+  // Body order, as `prepare` walks it: the same field is named when several are unstorable.
+  for (const key of Object.keys(body)) {
+    if (text.includes(key) && !isStorable(body[key] as string)) return unstorableText(type, key)
+  }
+  return Effect.void
+}
+
+/** The stored body of `event` (JSON, in the schema's encoding order), its caller text not yet sanitized. */
+const bodyOf = (event: LibraryEvent, event_id: EventId, timestamp: string, trace_id: TraceId): Body => {
+  // The envelope first, in the schema's order; every kind but a lifecycle change is the system's.
+  const envelope = { event_id, timestamp, actor: event.kind === "lifecycle" ? event.actor : "system", trace_id }
+  switch (event.kind) {
+    case "lifecycle":
+      return {
+        ...envelope,
+        job_id: event.job_id,
+        ...(event.workflow_run_id ? { workflow_run_id: event.workflow_run_id } : {}),
+        type: "system",
+        from_state: event.from_state,
+        to_state: event.to_state,
+        ...(event.reason !== undefined ? { reason: event.reason } : {}),
+        ...(event.attempt !== undefined ? { attempt: event.attempt } : {}),
+        ...(event.run_after !== undefined ? { run_after: DateTime.formatIso(event.run_after) } : {})
+      }
+    case "capability":
+      return {
+        ...envelope,
+        job_id: event.job_id,
+        capability_id: event.capability_id,
+        type: "capability_action",
+        actor_id: event.actor_id,
+        decision_outcome: event.decision_outcome,
+        ...(event.profile_id !== undefined ? { profile_id: event.profile_id } : {}),
+        ...(event.reason !== undefined ? { reason: event.reason } : {})
+      }
+    case "recovery":
+      return {
+        ...envelope,
+        job_id: event.job_id,
+        workflow_run_id: event.workflow_run_id,
+        type: "workflow_recovery",
+        from_state: "running",
+        to_state: "stalled",
+        reason: event.reason,
+        last_heartbeat_ts: DateTime.formatIso(event.last_heartbeat_ts),
+        threshold_secs: event.threshold_secs
+      }
+    case "security_violation":
+      return {
+        ...envelope,
+        job_id: event.job_id,
+        workflow_run_id: event.workflow_run_id,
+        type: "security_violation",
+        violation: event.violation,
+        ...(event.detail !== undefined ? { detail: event.detail } : {})
+      }
+    case "gc_summary":
+      return {
+        ...envelope,
+        type: "system",
+        event_type: "meta.gc_summary",
+        event_name: "gc_summary",
+        items_scanned: event.items_scanned,
+        items_pruned: event.items_pruned,
+        items_spared_pinned: event.items_spared_pinned,
+        items_spared_window: event.items_spared_window,
+        dry_run: event.dry_run,
+        ...(event.events_purged !== undefined ? { events_purged: event.events_purged } : {})
+      }
+  }
+}
+
+/**
+ * Counts a caller may pass on (a Janitor pass's `events_purged`, a threshold)
+ * are held to the schema's integer rules; ids, states and times are typed.
+ */
+const checkCounts = (type: EventType, body: Body, counts: ReadonlyArray<string>): Effect.Effect<void, InvalidEvent> => {
+  const wrong = counts.filter((key) => {
+    const value = body[key]
+    return value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= (key === "attempt" ? 1 : 0))
+  })
+  return wrong.length === 0 ? Effect.void : new InvalidEvent({
+    event_type: type,
+    reasons: wrong.map((path) => ({ path, message: path === "attempt" ? "Expected an integer ≥ 1" : "Expected an integer ≥ 0" }))
+  })
+}
+
+/** Labels a library event may leave out: the schema's `optional(Label)`. */
+const optionalLabels: ReadonlyArray<string> = ["profile_id"]
+
+/** What each kind is stored as, and which of its fields carry caller text, labels and counts. */
+interface Shape {
+  readonly type: EventType
+  /** Caller text: sanitized and held to the storable-text rule. */
+  readonly text: ReadonlyArray<string>
+  /** Caller text that must stay non-empty (the schema's `Label`). */
+  readonly labels: ReadonlyArray<string>
+  /** Whole numbers (the schema's `NonNegativeInt`, `attempt` from 1). */
+  readonly counts: ReadonlyArray<string>
+}
+
+const shapes: { readonly [K in LibraryEvent["kind"]]: Shape } = {
+  lifecycle: { type: "system", text: ["reason"], labels: [], counts: ["attempt"] },
+  capability: {
+    type: "capability_action",
+    text: ["capability_id", "actor_id", "profile_id", "reason"],
+    labels: ["capability_id", "actor_id", "profile_id"],
+    counts: []
+  },
+  recovery: { type: "workflow_recovery", text: ["reason"], labels: [], counts: ["threshold_secs"] },
+  security_violation: { type: "security_violation", text: ["violation", "detail"], labels: ["violation"], counts: [] },
+  gc_summary: {
+    type: "system",
+    text: [],
+    labels: [],
+    counts: ["items_scanned", "items_pruned", "items_spared_pinned", "items_spared_window", "events_purged"]
+  }
+}
+
+/**
+ * Builds the constructor under `policy`: a library event → the record a store
+ * appends, or `InvalidEvent`/`EventTooLarge` for its caller text, as `prepare`
+ * would give.
+ */
+export const makeBuild = (policy: LibraryEventPolicy) =>
+(event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
+  Effect.suspend(() => {
+    const { counts, labels, text, type } = shapes[event.kind]
+    // uuidv7 gives canonical lower-case ids: no need to check them again.
+    const event_id = event.event_id ?? uuidv7() as EventId
+    const trace_id = event.trace_id ?? uuidv7() as TraceId
+    return Effect.flatMap(
+      event.timestamp === undefined ? DateTime.now : Effect.succeed(event.timestamp),
+      (now) => {
+        const body = bodyOf(event, event_id, DateTime.formatIso(now), trace_id)
+        // Sanitizes `body` in place before anything below reads it.
+        const checked = checkText(type, body, text, labels, policy)
+        return checkCounts(type, body, counts).pipe(
+          Effect.zipRight(checked),
+          Effect.zipRight(checkSize(body as JsonObject, event_id, type, policy.maxEventBytes)),
+          Effect.as<EventRecord>({
+            event_id,
+            timestamp: now,
+            actor: body.actor as Actor,
+            type,
+            trace_id,
+            job_id: event.kind === "gc_summary" ? null : event.job_id,
+            workflow_run_id: (body.workflow_run_id as WorkflowRunId | undefined) ?? null,
+            body: body as JsonObject
+          })
+        )
+      }
+    )
+  })
