@@ -11,9 +11,10 @@
  * migrations/sqlite/) and builds the store.
  *
  * Time is stored as one text form, `YYYY-MM-DDTHH:MM:SS.sssZ` (UTC, ms), held
- * to by CHECK constraints, so text order is time order. Every write runs in a
- * `BEGIN IMMEDIATE` transaction (see sqlite/transaction.ts for why), which
- * makes claiming and recovery safe across processes sharing one file.
+ * to by CHECK constraints, so text order is time order. Every write of more
+ * than one statement runs in a `BEGIN IMMEDIATE` transaction (see
+ * sqlite/transaction.ts for why; a single statement runs alone), which makes
+ * claiming and recovery safe across processes sharing one file.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"

@@ -3,14 +3,15 @@
  * client, the write transaction, and the event insert that changes reuse —
  * the same shape as pg/context.ts.
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { sqliteCode } from "./errors.js"
-import { encode } from "./rows.js"
+import { EVENT_COLUMNS, eventValues } from "./rowCodec.js"
 import type { WriteTransaction } from "./transaction.js"
 
 /** Writes event records inside the caller's transaction; a taken event id is `AlreadyExists` naming it. */
@@ -21,19 +22,46 @@ export type InsertEvents = (
 /** The pieces each group of store methods is built from. */
 export interface SqliteContext {
   readonly sql: SqlClient.SqlClient
-  /** One `BEGIN IMMEDIATE` transaction (a savepoint when nested). Every write goes through it. */
+  /**
+   * One `BEGIN IMMEDIATE` transaction (a savepoint when nested) for a change
+   * of several statements; `transaction.single` for a change of one.
+   */
   readonly transaction: WriteTransaction
   readonly insertEvents: InsertEvents
+  readonly exec: Exec
 }
 
-export const makeContext = (sql: SqlClient.SqlClient, transaction: WriteTransaction): SqliteContext => ({
-  sql,
-  transaction,
-  insertEvents: (events) => insertEvents(sql, events)
-})
+/**
+ * Runs one statement of fixed text (`?` placeholders): on the transaction's
+ * connection when inside one, without @effect/sql's per-statement compile
+ * and span (issue 16); the client's cache prepares each text once.
+ */
+export type Exec = <Row = Record<string, unknown>>(
+  text: string,
+  params?: ReadonlyArray<unknown>
+) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+
+const makeExec = (sql: SqlClient.SqlClient): Exec => (text, params = []) =>
+  Effect.withFiberRuntime((fiber) => {
+    const transaction = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
+    return (transaction._tag === "Some"
+      ? transaction.value[0].execute(text, params, undefined)
+      : sql.unsafe(text, params)) as Effect.Effect<ReadonlyArray<never>, SqlError>
+  })
+
+export const makeContext = (sql: SqlClient.SqlClient, transaction: WriteTransaction): SqliteContext => {
+  const exec = makeExec(sql)
+  return { sql, transaction, exec, insertEvents: (events) => insertEvents(sql, exec, events) }
+}
+
+/** `INSERT ... VALUES (?, ...), ...` for `rows` rows of `columns` (the text, so its prepared statement, is reused). */
+export const insertText = (table: string, columns: ReadonlyArray<string>, rows = 1): string => {
+  const row = `(${columns.map(() => "?").join(", ")})`
+  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${Array.from({ length: rows }, () => row).join(", ")}`
+}
 
 // 8 columns per row: 500 rows stay far below SQLite's bound-parameter limit.
-const EVENTS_PER_STATEMENT = 500
+export const EVENTS_PER_STATEMENT = 500
 
 /**
  * Inserts event records (inside the caller's transaction). A taken event id
@@ -41,15 +69,15 @@ const EVENTS_PER_STATEMENT = 500
  */
 const insertEvents = (
   sql: SqlClient.SqlClient,
+  exec: Exec,
   events: ReadonlyArray<EventRecord>
 ): Effect.Effect<void, AlreadyExists | SqlError | ParseResult.ParseError> =>
   Effect.gen(function*() {
     if (events.length === 0) return
-    const rows = yield* Effect.forEach(events, (event) => encode.event(event))
-    for (let start = 0; start < rows.length; start += EVENTS_PER_STATEMENT) {
-      const chunk = rows.slice(start, start + EVENTS_PER_STATEMENT)
+    for (let start = 0; start < events.length; start += EVENTS_PER_STATEMENT) {
+      const chunk = events.slice(start, start + EVENTS_PER_STATEMENT)
       yield* Effect.catchIf(
-        sql`INSERT INTO flight_recorder_events ${sql.insert(chunk)}`,
+        exec(insertText("flight_recorder_events", EVENT_COLUMNS, chunk.length), chunk.flatMap(eventValues)),
         // A taken id fails on the primary key, or first on the trigger that
         // refuses INSERT OR REPLACE over an event (migration 0004).
         (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY" || sqliteCode(error) === "SQLITE_CONSTRAINT_TRIGGER",

@@ -14,22 +14,23 @@ import type { EventFilter, JobStore } from "../JobStore.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode } from "./rows.js"
 import { storageErrors } from "./errors.js"
-import type { SqliteContext } from "./context.js"
+import { EVENTS_PER_STATEMENT, type SqliteContext } from "./context.js"
 import { instantBound } from "./rows.js"
 
 type Service = JobStore["Type"]
 
 /** The event methods of the SQLite store. */
 export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
-  const appendEvents: Service["appendEvents"] = Effect.fn("JobStore.appendEvents")(
+  const appendEvents: Service["appendEvents"] = Effect.fnUntraced(
     function*(events) {
       if (events.length === 0) return
-      yield* transaction(insertEvents(events))
+      // Up to one statement's worth of events is one INSERT, atomic by itself.
+      yield* events.length <= EVENTS_PER_STATEMENT ? transaction.single(insertEvents(events)) : transaction.join(insertEvents(events))
     },
     storageErrors("JobStore.appendEvents")
   )
 
-  const listEvents: Service["listEvents"] = Effect.fn("JobStore.listEvents")(
+  const listEvents: Service["listEvents"] = Effect.fnUntraced(
     function*(filter: EventFilter = {}) {
       const limit = pageSize(filter.limit)
       const descending = filter.order === "desc"
@@ -57,12 +58,12 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
     storageErrors("JobStore.listEvents")
   )
 
-  const purgeEventsBatch: Service["purgeEventsBatch"] = Effect.fn("JobStore.purgeEventsBatch")(
+  const purgeEventsBatch: Service["purgeEventsBatch"] = Effect.fnUntraced(
     function*(options) {
       const batchSize = Number.isFinite(options.batchSize) ? Math.floor(options.batchSize) : 0
       if (batchSize <= 0) return 0
       const cutoff = instantBound(options.before)
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         const [grant] = yield* sql<{ readonly grant_id: number }>`
           INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}) RETURNING grant_id`
         // UPDATE/DELETE ... LIMIT needs a compile-time option: pick the batch by key instead.

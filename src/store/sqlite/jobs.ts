@@ -2,6 +2,7 @@
  * Jobs on SQLite: create, read, list, guarded transitions, patches and
  * pinning (R5, R6).
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import type { Fragment } from "@effect/sql/Statement"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -16,52 +17,71 @@ import type { AiJob } from "../../domain/AiJob.js"
 import { auditRecords } from "../internal/audit.js"
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
-import { decode, encode } from "./rows.js"
+import { decode } from "./rows.js"
+import { JOB_COLUMNS, jobValues, jsonText, storedInstant } from "./rowCodec.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { newJob } from "../internal/newRows.js"
 import { sqliteCode, storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import type { SqliteContext } from "./context.js"
+import { insertText, type SqliteContext } from "./context.js"
 import { instantBound } from "./rows.js"
 
 type Service = JobStore["Type"]
 
+/** Column assignments for `UPDATE ... SET`: the columns are the store's own names, never input. */
+type Assignments = ReadonlyArray<readonly [column: string, value: unknown]>
+
 /** The job methods of the SQLite store. */
-export const makeJobMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
+export const makeJobMethods = ({ exec, insertEvents, sql, transaction }: SqliteContext) => {
   /** A job by id, if it exists (inside or outside a transaction). */
   const findJob = (jobId: string) =>
     Effect.flatMap(
-      sql`SELECT * FROM ai_jobs WHERE id = ${jobId}`,
+      exec("SELECT * FROM ai_jobs WHERE id = ?", [jobId]),
       ([row]) => (row === undefined ? Effect.succeedNone : Effect.asSome(decode.job(row)))
     )
 
-  /** Runs `UPDATE ai_jobs SET ... WHERE <guards> RETURNING *` and decodes the row, if one matched. */
-  const updateJobRow = (set: Record<string, unknown>, guards: ReadonlyArray<Fragment>) =>
+  /** Runs `UPDATE ai_jobs SET ... WHERE <where> RETURNING *` and decodes the row, if one matched. */
+  const updateJobRow = (set: Assignments, where: string, whereParams: ReadonlyArray<unknown>) =>
     Effect.flatMap(
-      sql`UPDATE ai_jobs SET ${sql.update(set)} WHERE ${sql.and(guards)} RETURNING *`,
+      exec(
+        `UPDATE ai_jobs SET ${set.map(([column]) => `${column} = ?`).join(", ")} WHERE ${where} RETURNING *`,
+        [...set.map(([, value]) => value), ...whereParams]
+      ),
       ([row]) => (row === undefined ? Effect.succeedNone : Effect.asSome(decode.job(row)))
     )
 
-  const createJob: Service["createJob"] = Effect.fn("JobStore.createJob")(
+  /**
+   * A change of one job row and its events: the row's statement alone when
+   * the change is not audited (one statement is atomic by itself), else one
+   * transaction — the caller's when there is one (joined: a failure there
+   * ends it, so the row is never left without its events).
+   */
+  const auditedChange = <A, E, R>(events: unknown, change: Effect.Effect<A, E | SqlError, R>) =>
+    events === undefined ? transaction.single(change) : transaction.join(change)
+
+  const INSERT_JOB = insertText("ai_jobs", JOB_COLUMNS)
+
+  const createJob: Service["createJob"] = Effect.fnUntraced(
     function*(input: NewAiJob, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       const job = newJob(input, now)
-      const row = yield* encode.job(job)
-      yield* transaction(Effect.gen(function*() {
-        yield* Effect.catchIf(
-          sql`INSERT INTO ai_jobs ${sql.insert(row)}`,
-          (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY",
-          () => Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id }))
-        )
-        yield* insertEvents(yield* auditRecords(options?.events, job))
-      }))
+      // The records are a function of the job, known before it is written.
+      const records = yield* auditRecords(options?.events, job)
+      const insert = Effect.catchIf(
+        exec(INSERT_JOB, jobValues(job)),
+        (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY",
+        () => Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id }))
+      )
+      yield* records.length === 0
+        ? transaction.single(insert)
+        : transaction.join(Effect.zipRight(insert, insertEvents(records)))
       // What was written is exactly what a read gives back (timestamps are whole milliseconds).
       return job
     },
     storageErrors("JobStore.createJob")
   )
 
-  const getJob: Service["getJob"] = Effect.fn("JobStore.getJob")(
+  const getJob: Service["getJob"] = Effect.fnUntraced(
     function*(jobId) {
       const job = yield* findJob(jobId)
       if (Option.isNone(job)) return yield* new NotFound({ entity: "job", id: jobId })
@@ -70,18 +90,12 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: SqliteContext
     storageErrors("JobStore.getJob")
   )
 
-  // Under the write transaction's lock (a savepoint inside the caller's
-  // transaction): nothing changes the job until the caller's transaction ends.
-  const lockJob: Service["lockJob"] = Effect.fn("JobStore.lockJob")(
-    function*(jobId) {
-      const job = yield* transaction(findJob(jobId))
-      if (Option.isNone(job)) return yield* new NotFound({ entity: "job", id: jobId })
-      return job.value
-    },
-    storageErrors("JobStore.lockJob")
-  )
+  // Inside the caller's transaction, which took the write lock at its BEGIN
+  // IMMEDIATE: nothing changes the job until that transaction ends. Outside
+  // one it is a plain read (see JobStore.lockJob).
+  const lockJob: Service["lockJob"] = getJob
 
-  const listJobs: Service["listJobs"] = Effect.fn("JobStore.listJobs")(
+  const listJobs: Service["listJobs"] = Effect.fnUntraced(
     function*(filter: JobFilter = {}) {
       const limit = pageSize(filter.limit)
       const descending = filter.order === "desc"
@@ -107,7 +121,7 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: SqliteContext
     storageErrors("JobStore.listJobs")
   )
 
-  const findJobIds: Service["findJobIds"] = Effect.fn("JobStore.findJobIds")(
+  const findJobIds: Service["findJobIds"] = Effect.fnUntraced(
     function*(text: string, options?: { readonly limit?: number }) {
       const { abbreviation, limit } = yield* jobIdSearch(text, options)
       const { ending } = abbreviation
@@ -126,22 +140,21 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: SqliteContext
     storageErrors("JobStore.findJobIds")
   )
 
-  const transition: Service["transition"] = Effect.fn("JobStore.transition")(
+  const transition: Service["transition"] = Effect.fnUntraced(
     function*(request: TransitionRequest) {
-      return yield* transaction(Effect.gen(function*() {
-        const set = yield* encode.jobColumns({
-          status: request.to,
-          updated_at: yield* DateTime.now,
-          ...(request.status_reason !== undefined ? { status_reason: request.status_reason } : {}),
-          ...(request.error_message !== undefined ? { error_message: request.error_message } : {}),
-          ...(request.workflow_run_id !== undefined ? { workflow_run_id: request.workflow_run_id } : {}),
-          ...(request.attempt !== undefined ? { attempt: request.attempt } : {}),
-          ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
-        })
-        // The lifecycle table is the guard: `stalled` has no allowed source here (R6a).
-        const guards: Array<Fragment> = [sql`id = ${request.job_id}`, sql.in("status", Lifecycle.allowedFrom(request.to))]
-        if (request.from !== undefined) guards.push(sql`status = ${request.from}`)
-        const updated = yield* updateJobRow(set, guards)
+      const now = storedInstant(yield* DateTime.now)
+      const set: Array<readonly [string, unknown]> = [["status", request.to], ["updated_at", now]]
+      if (request.status_reason !== undefined) set.push(["status_reason", request.status_reason])
+      if (request.error_message !== undefined) set.push(["error_message", request.error_message])
+      if (request.workflow_run_id !== undefined) set.push(["workflow_run_id", request.workflow_run_id])
+      if (request.attempt !== undefined) set.push(["attempt", request.attempt])
+      if (request.run_after !== undefined) set.push(["run_after", storedInstant(request.run_after)])
+      // The lifecycle table is the guard: `stalled` has no allowed source here (R6a).
+      const allowed = Lifecycle.allowedFrom(request.to)
+      const where = `id = ? AND status IN (${allowed.map(() => "?").join(", ")})${request.from !== undefined ? " AND status = ?" : ""}`
+      const whereParams = [request.job_id, ...allowed, ...(request.from !== undefined ? [request.from] : [])]
+      return yield* auditedChange(request.events, Effect.gen(function*() {
+        const updated = yield* updateJobRow(set, where, whereParams)
         if (Option.isNone(updated)) {
           const current = yield* findJob(request.job_id)
           if (Option.isNone(current)) return yield* new NotFound({ entity: "job", id: request.job_id })
@@ -156,34 +169,37 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: SqliteContext
   )
 
   /** Sets columns of one job (and `updated_at`), writing `events` with it. */
-  const patchJob = (jobId: string, columns: Parameters<typeof encode.jobColumns>[0], events: Audit<AiJob> | undefined) =>
-    transaction(Effect.gen(function*() {
-      const set = yield* encode.jobColumns({ ...columns, updated_at: yield* DateTime.now })
-      const updated = yield* updateJobRow(set, [sql`id = ${jobId}`])
-      if (Option.isNone(updated)) return yield* new NotFound({ entity: "job", id: jobId })
-      yield* insertEvents(yield* auditRecords(events, updated.value))
-      return updated.value
-    }))
+  const patchJob = (jobId: string, columns: Assignments, events: Audit<AiJob> | undefined) =>
+    Effect.flatMap(DateTime.now, (now) =>
+      auditedChange(events, Effect.gen(function*() {
+        const updated = yield* updateJobRow([...columns, ["updated_at", storedInstant(now)]], "id = ?", [jobId])
+        if (Option.isNone(updated)) return yield* new NotFound({ entity: "job", id: jobId })
+        yield* insertEvents(yield* auditRecords(events, updated.value))
+        return updated.value
+      })))
 
-  const updateJob: Service["updateJob"] = Effect.fn("JobStore.updateJob")(
+  const updateJob: Service["updateJob"] = Effect.fnUntraced(
     function*(jobId, patch: JobPatch) {
-      return yield* patchJob(jobId, {
-        ...(patch.metrics !== undefined ? { metrics: patch.metrics } : {}),
-        ...(patch.job_outputs !== undefined ? { job_outputs: patch.job_outputs } : {}),
-        ...(patch.status_reason !== undefined ? { status_reason: patch.status_reason } : {}),
-        ...(patch.error_message !== undefined ? { error_message: patch.error_message } : {})
-      }, patch.events)
+      const set: Array<readonly [string, unknown]> = []
+      if (patch.metrics !== undefined) set.push(["metrics", jsonText(patch.metrics)])
+      if (patch.job_outputs !== undefined) set.push(["job_outputs", jsonText(patch.job_outputs)])
+      if (patch.status_reason !== undefined) set.push(["status_reason", patch.status_reason])
+      if (patch.error_message !== undefined) set.push(["error_message", patch.error_message])
+      return yield* patchJob(jobId, set, patch.events)
     },
     alreadyExistsAsStorageError("JobStore.updateJob"),
     storageErrors("JobStore.updateJob")
   )
 
-  const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
+  const setPinned: Service["setPinned"] = Effect.fnUntraced(
     function*(jobId, pinned: boolean, options?: Audited<AiJob>) {
-      return yield* transaction(Effect.gen(function*() {
-        const set = yield* encode.jobColumns({ is_pinned: pinned, updated_at: yield* DateTime.now })
+      const now = storedInstant(yield* DateTime.now)
+      return yield* auditedChange(options?.events, Effect.gen(function*() {
         // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
-        const updated = yield* updateJobRow(set, [sql`id = ${jobId}`, sql`is_pinned <> ${pinned ? 1 : 0}`])
+        const updated = yield* updateJobRow([["is_pinned", pinned ? 1 : 0], ["updated_at", now]], "id = ? AND is_pinned <> ?", [
+          jobId,
+          pinned ? 1 : 0
+        ])
         if (Option.isSome(updated)) {
           yield* insertEvents(yield* auditRecords(options?.events, updated.value))
           return updated.value

@@ -7,6 +7,7 @@
  * form (`Timestamp` encodes exactly that: UTC, milliseconds, `Z`).
  */
 import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { AiJob, EntityRef, PlannedOperation } from "../../domain/AiJob.js"
 import { EventRecord } from "../../domain/EventRecord.js"
@@ -18,6 +19,8 @@ import { Json } from "../../domain/Json.js"
 import { Timestamp } from "../../domain/Timestamp.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoders } from "../internal/decodeRow.js"
+import type { CorruptRow } from "../StoreErrors.js"
+import { fastJob, fastRun } from "./rowCodec.js"
 import { clampBound } from "../internal/instants.js"
 
 /** A JSON value stored as TEXT. */
@@ -87,8 +90,22 @@ export const EventRow = Schema.Struct({
   body: Schema.parseJson(EventRecord.fields.body)
 })
 
+/** The row Schemas' strict decoders, each failing with `CorruptRow` naming its table. */
+const schemaDecode = rowDecoders({ job: JobFromRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
+
+/** A decoder that tries the hand-built tier first and leaves every other row to the Schema (see rowCodec.ts). */
+const fastFirst = <A>(fast: (row: unknown) => A | undefined, schema: (row: unknown) => Effect.Effect<A, CorruptRow>) =>
+(row: unknown): Effect.Effect<A, CorruptRow> => {
+  const value = fast(row)
+  return value === undefined ? schema(row) : Effect.succeed(value)
+}
+
 /** Strict row decoders, each failing with `CorruptRow` naming its table. */
-export const decode = rowDecoders({ job: JobFromRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
+export const decode = {
+  ...schemaDecode,
+  job: fastFirst(fastJob, schemaDecode.job),
+  run: fastFirst(fastRun, schemaDecode.run)
+}
 
 /** Encoders for writes. They fail only on values the domain types already forbid. */
 export const encode = {

@@ -15,24 +15,25 @@ import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
 import type { JobStore } from "../JobStore.js"
 import { NotFound, RunNotActive } from "../StoreErrors.js"
 import { decode, encode } from "./rows.js"
+import { RUN_COLUMNS, runValues, storedInstant } from "./rowCodec.js"
 import { auditRecords } from "../internal/audit.js"
 import { sqliteCode, storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import type { SqliteContext } from "./context.js"
+import { insertText, type SqliteContext } from "./context.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = JobStore["Type"]
 
 /** The run and node methods of the SQLite store. */
-export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
+export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteContext) => {
   const findRun = (runId: string) =>
     Effect.flatMap(
-      sql`SELECT * FROM workflow_runs WHERE id = ${runId}`,
+      exec("SELECT * FROM workflow_runs WHERE id = ?", [runId]),
       ([row]) => (row === undefined ? Effect.succeedNone : Effect.asSome(decode.run(row)))
     )
 
   /** The run `workflow_runs` row is its job's active run: running, and its job running under it. */
-  const isActive = sql`workflow_runs.status = 'running' AND EXISTS (
+  const IS_ACTIVE = `workflow_runs.status = 'running' AND EXISTS (
     SELECT 1 FROM ai_jobs WHERE ai_jobs.id = workflow_runs.job_id
       AND ai_jobs.workflow_run_id = workflow_runs.id AND ai_jobs.status = 'running')`
 
@@ -47,7 +48,7 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext
       if (Option.isNone(current)) return yield* new NotFound({ entity: "workflow_run", id: runId })
       const run = current.value
       if (run.status !== "running") return yield* new RunNotActive({ workflow_run_id: runId, status: run.status })
-      const [job] = yield* sql<{ readonly status: unknown }>`SELECT status FROM ai_jobs WHERE id = ${run.job_id}`
+      const [job] = yield* exec<{ readonly status: unknown }>("SELECT status FROM ai_jobs WHERE id = ?", [run.job_id])
       return yield* new RunNotActive({ workflow_run_id: runId, status: Schema.is(JobState)(job?.status) ? job.status : run.status })
     })
 
@@ -56,12 +57,19 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext
    * run finished or stalled concurrently is never revived) and, if `active`,
    * its job's active run; otherwise tells NotFound from RunNotActive.
    */
-  const updateRunningRun = (runId: WorkflowRunId, set: Record<string, unknown>, guard: "running" | "active" = "running") =>
+  const updateRunningRun = (
+    runId: WorkflowRunId,
+    set: ReadonlyArray<readonly [column: string, value: unknown]>,
+    guard: "running" | "active" = "running"
+  ) =>
     Effect.gen(function*() {
-      const [row] = yield* sql`
-        UPDATE workflow_runs SET ${sql.update(set)}
-        WHERE id = ${runId} AND ${guard === "active" ? isActive : sql`status = 'running'`}
-        RETURNING *`
+      // One statement: atomic by itself, so on its own it needs no transaction.
+      const [row] = yield* transaction.single(exec(
+        `UPDATE workflow_runs SET ${set.map(([column]) => `${column} = ?`).join(", ")}
+        WHERE id = ? AND ${guard === "active" ? IS_ACTIVE : "status = 'running'"}
+        RETURNING *`,
+        [...set.map(([, value]) => value), runId]
+      ))
       if (row !== undefined) return yield* decode.run(row)
       return yield* notActive(runId)
     })
@@ -69,31 +77,35 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext
   /** Fails unless the run is its job's active run (inside the caller's write transaction). */
   const requireActive = (runId: WorkflowRunId) =>
     Effect.flatMap(
-      sql`SELECT 1 FROM workflow_runs WHERE id = ${runId} AND ${isActive}`,
+      exec(`SELECT 1 FROM workflow_runs WHERE id = ? AND ${IS_ACTIVE}`, [runId]),
       (rows) => (rows.length > 0 ? Effect.void : notActive(runId))
     )
 
-  const createRun: Service["createRun"] = Effect.fn("JobStore.createRun")(
+  /** A change of one run row and its events: the statement alone when not audited, else one transaction (see jobs.ts). */
+  const auditedChange = <A, E, R>(events: unknown, change: Effect.Effect<A, E, R>) =>
+    events === undefined ? change : transaction.join(change)
+
+  const INSERT_RUN = insertText("workflow_runs", RUN_COLUMNS)
+
+  const createRun: Service["createRun"] = Effect.fnUntraced(
     function*(jobId, options) {
-      return yield* transaction(Effect.gen(function*() {
-        const now = yield* DateTime.now
-        const run = newRun(jobId, now)
-        const row = yield* encode.run(run)
-        // job_id is the row's one foreign key, so a violation means the job does not exist.
-        yield* Effect.catchIf(
-          sql`INSERT INTO workflow_runs ${sql.insert(row)}`,
-          (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
-          () => Effect.fail(new NotFound({ entity: "job", id: jobId }))
-        )
-        yield* insertEvents(yield* auditRecords(options?.events, run))
-        return run
-      }))
+      const run = newRun(jobId, yield* DateTime.now)
+      // The records are a function of the run, known before it is written.
+      const records = yield* auditRecords(options?.events, run)
+      // job_id is the row's one foreign key, so a violation means the job does not exist.
+      const insert = Effect.catchIf(
+        transaction.single(exec(INSERT_RUN, runValues(run))),
+        (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
+        () => Effect.fail(new NotFound({ entity: "job", id: jobId }))
+      )
+      yield* records.length === 0 ? insert : transaction.join(Effect.zipRight(insert, insertEvents(records)))
+      return run
     },
     alreadyExistsAsStorageError("JobStore.createRun"),
     storageErrors("JobStore.createRun")
   )
 
-  const getRun: Service["getRun"] = Effect.fn("JobStore.getRun")(
+  const getRun: Service["getRun"] = Effect.fnUntraced(
     function*(runId) {
       const run = yield* findRun(runId)
       if (Option.isNone(run)) return yield* new NotFound({ entity: "workflow_run", id: runId })
@@ -102,7 +114,7 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext
     storageErrors("JobStore.getRun")
   )
 
-  const listRuns: Service["listRuns"] = Effect.fn("JobStore.listRuns")(
+  const listRuns: Service["listRuns"] = Effect.fnUntraced(
     function*(jobId) {
       const rows = yield* sql`SELECT * FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`
       return yield* decodeRows(decode.run)(rows)
@@ -110,20 +122,20 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext
     storageErrors("JobStore.listRuns")
   )
 
-  const finishRun: Service["finishRun"] = Effect.fn("JobStore.finishRun")(
+  const finishRun: Service["finishRun"] = Effect.fnUntraced(
     function*(runId, status, options) {
-      return yield* transaction(Effect.gen(function*() {
-        if (!isRunEnd(status)) {
-          const found = yield* findRun(runId)
-          if (Option.isNone(found)) return yield* new NotFound({ entity: "workflow_run", id: runId })
-          return yield* refuseRunEnd(found.value, status)
-        }
-        const now = yield* encode.timestamp(yield* DateTime.now)
-        const run = yield* updateRunningRun(runId, {
-          status,
-          updated_at: now,
-          ...(options?.error_message !== undefined ? { error_message: options.error_message } : {})
-        })
+      if (!isRunEnd(status)) {
+        const found = yield* findRun(runId)
+        if (Option.isNone(found)) return yield* new NotFound({ entity: "workflow_run", id: runId })
+        return yield* refuseRunEnd(found.value, status)
+      }
+      const now = storedInstant(yield* DateTime.now)
+      return yield* auditedChange(options?.events, Effect.gen(function*() {
+        const run = yield* updateRunningRun(runId, [
+          ["status", status],
+          ["updated_at", now],
+          ...(options?.error_message !== undefined ? [["error_message", options.error_message] as const] : [])
+        ])
         yield* insertEvents(yield* auditRecords(options?.events, run))
         return run
       }))
@@ -132,27 +144,25 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext
     storageErrors("JobStore.finishRun")
   )
 
-  const heartbeat: Service["heartbeat"] = Effect.fn("JobStore.heartbeat")(
+  const heartbeat: Service["heartbeat"] = Effect.fnUntraced(
     function*(runId) {
       // A write like any other: it waits for the write lock, so it serialises with recovery.
-      return yield* transaction(Effect.gen(function*() {
-        const now = yield* encode.timestamp(yield* DateTime.now)
-        return yield* updateRunningRun(runId, { last_heartbeat: now, updated_at: now }, "active")
-      }))
+      const now = storedInstant(yield* DateTime.now)
+      return yield* updateRunningRun(runId, [["last_heartbeat", now], ["updated_at", now]], "active")
     },
     storageErrors("JobStore.heartbeat")
   )
 
-  const releaseRun: Service["releaseRun"] = Effect.fn("JobStore.releaseRun")(
+  const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId, options) {
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         yield* requireActive(runId)
         const now = yield* DateTime.now
         const set = yield* encode.jobColumns({ status: "queued", status_reason: options.reason, updated_at: now })
         const [row] = yield* sql`UPDATE ai_jobs SET ${sql.update(set)} WHERE workflow_run_id = ${runId} RETURNING *`
         if (row === undefined) return yield* Effect.dieMessage(`releaseRun: no job points at active run ${runId}`)
         const job = yield* decode.job(row)
-        yield* updateRunningRun(runId, { status: "failed", error_message: options.reason, updated_at: yield* encode.timestamp(now) })
+        yield* updateRunningRun(runId, [["status", "failed"], ["error_message", options.reason], ["updated_at", storedInstant(now)]])
         yield* insertEvents(yield* auditRecords(options.events, job))
         return job
       }))
@@ -161,9 +171,9 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext
     storageErrors("JobStore.releaseRun")
   )
 
-  const startNode: Service["startNode"] = Effect.fn("JobStore.startNode")(
+  const startNode: Service["startNode"] = Effect.fnUntraced(
     function*(input) {
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         yield* requireActive(input.workflow_run_id)
         const started: Omit<NodeExecution, "sequence"> = {
           id: NodeExecutionId.make(uuidv7()),
@@ -195,9 +205,9 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext
     storageErrors("JobStore.startNode")
   )
 
-  const finishNode: Service["finishNode"] = Effect.fn("JobStore.finishNode")(
+  const finishNode: Service["finishNode"] = Effect.fnUntraced(
     function*(nodeId, outcome) {
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         const [owner] = yield* sql<{ readonly workflow_run_id: WorkflowRunId }>`
           SELECT workflow_run_id FROM workflow_node_executions WHERE id = ${nodeId}`
         if (owner === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })
@@ -216,7 +226,7 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: SqliteContext
     storageErrors("JobStore.finishNode")
   )
 
-  const listNodes: Service["listNodes"] = Effect.fn("JobStore.listNodes")(
+  const listNodes: Service["listNodes"] = Effect.fnUntraced(
     function*(runId) {
       const rows = yield* sql`SELECT * FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`
       return yield* decodeRows(decode.node)(rows)

@@ -28,21 +28,46 @@
  * connection recovers the WAL after a crash) — it fails at once instead of
  * freezing the process.
  *
- * The transaction is built with `SqlClient.makeWithTransaction` on the
- * client's own `TransactionConnection` tag, so statements inside it use the
- * transaction's connection, and nested transactions — ours or
- * `sql.withTransaction` — become savepoints as usual.
+ * The transaction is the store's own (issue 16: `SqlClient.makeWithTransaction`
+ * cost 50–85 µs of JavaScript per call, most of it a span and its events):
+ * no span (store internals are untraced), BEGIN/COMMIT prepared once. It
+ * sits on the client's own `TransactionConnection` tag, exactly as
+ * `sql.withTransaction` does, so statements inside it use the transaction's
+ * connection, and nested transactions — ours or `sql.withTransaction` —
+ * become savepoints as usual. A single write statement needs no transaction
+ * at all (`single`): it is atomic by itself, and only its wait for the write
+ * lock is done here.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { sqliteCode } from "./errors.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */
-export type WriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+export interface WriteTransaction {
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R>
+  /**
+   * Runs one write statement: as it is inside a transaction, else on its own
+   * (SQLite makes a single statement atomic), waiting for the write lock as a
+   * transaction's BEGIN does. `effect` must be that one statement: it is run
+   * again after SQLITE_BUSY, which a statement fails with before changing anything.
+   */
+  readonly single: <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>) => Effect.Effect<A, E | SqlError, R>
+  /**
+   * Runs a store method's change of several statements: in the caller's
+   * transaction when there is one — joining it, with no savepoint of its own
+   * (see "Auditing a change" in JobStore.ts: a failure there ends the
+   * caller's transaction, or the caller nests the call to carry on) — else
+   * in a transaction of its own.
+   */
+  readonly join: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+}
 
 /** Whether a failure is SQLite's "database is locked" (any SQLITE_BUSY variant). */
 const isBusy = (error: SqlError): boolean => sqliteCode(error)?.startsWith("SQLITE_BUSY") === true
@@ -69,12 +94,15 @@ export const forgetTakeOver = (sql: SqlClient.SqlClient): void => {
   takenOver.delete(sql)
 }
 
-const beginImmediate = (conn: Connection, lockWaitMs: number): Effect.Effect<void, SqlError> => {
-  const attempt = (startedAt: number, delayMs: number): Effect.Effect<void, SqlError> =>
+/** Runs `effect` (a BEGIN IMMEDIATE, or one write statement) again while it meets the write lock, up to `lockWaitMs`. */
+const waitingForWriteLock = <A, E, R>(
+  effect: Effect.Effect<A, E | SqlError, R>,
+  lockWaitMs: number
+): Effect.Effect<A, E | SqlError, R> => {
+  const attempt = (startedAt: number, delayMs: number): Effect.Effect<A, E | SqlError, R> =>
     Effect.catchIf(
-      // Prepared once and cached by the client: this runs on every write.
-      conn.execute("BEGIN IMMEDIATE", [], undefined),
-      (error) => isBusy(error) && performance.now() - startedAt < lockWaitMs,
+      effect,
+      (error) => error instanceof SqlError && isBusy(error) && performance.now() - startedAt < lockWaitMs,
       () =>
         Effect.zipRight(
           // Write locks are held for milliseconds, so poll often (at most every ~10 ms);
@@ -85,6 +113,9 @@ const beginImmediate = (conn: Connection, lockWaitMs: number): Effect.Effect<voi
     )
   return Effect.suspend(() => attempt(performance.now(), 1))
 }
+
+/** The transaction's own statements, prepared once and cached by the client: they run on every write. */
+const execute = (conn: Connection, statement: string) => conn.execute(statement, [], undefined)
 
 /**
  * The budget for waiting on the write lock, in ms: the connection's busy
@@ -104,27 +135,65 @@ export const readBusyTimeout: Effect.Effect<number, SqlError, SqlClient.SqlClien
  * `lockWaitMs` for the write lock.
  */
 export const makeWriteTransaction = (sql: SqlClient.SqlClient, lockWaitMs: number): WriteTransaction => {
-  const run = (conn: Connection, statement: string) => conn.executeUnprepared(statement, [], undefined)
-  return SqlClient.makeWithTransaction({
-    transactionTag: SqlClient.TransactionConnection,
-    spanAttributes: [["db.system.name", "sqlite"]],
-    // `reserve` is the client's transaction acquirer: it holds the client's
-    // one-connection semaphore until the scope closes, as sql.withTransaction does.
-    acquireConnection: Effect.flatMap(
-      Scope.make(),
-      (scope) => Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)
-    ),
-    begin: (conn) =>
-      takenOver.has(sql)
-        ? beginImmediate(conn, lockWaitMs)
-        // Once per connection: from here on SQLite never sleeps in its busy handler.
-        : Effect.zipRight(
-          Effect.tap(run(conn, "PRAGMA busy_timeout = 0"), () => Effect.sync(() => takenOver.set(sql, lockWaitMs))),
-          beginImmediate(conn, lockWaitMs)
-        ),
-    savepoint: (conn, id) => run(conn, `SAVEPOINT effect_sql_${id}`),
-    commit: (conn) => run(conn, "COMMIT"),
-    rollback: (conn) => Effect.catchIf(run(conn, "ROLLBACK"), isNoTransaction, () => Effect.void),
-    rollbackSavepoint: (conn, id) => run(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`)
-  })
+  /**
+   * Once per connection: from here on SQLite never sleeps in its busy handler.
+   * `run` is the connection already held (a transaction's), else the client.
+   */
+  const takeOver = (run: (statement: string) => Effect.Effect<unknown, SqlError>) =>
+    Effect.suspend(() =>
+      takenOver.has(sql) ? Effect.void : Effect.map(run("PRAGMA busy_timeout = 0"), () => {
+        takenOver.set(sql, lockWaitMs)
+      })
+    )
+  const begin = (conn: Connection) =>
+    Effect.zipRight(
+      takeOver((statement) => conn.executeUnprepared(statement, [], undefined)),
+      waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs)
+    )
+  const rollback = (conn: Connection) => Effect.catchIf(execute(conn, "ROLLBACK"), isNoTransaction, () => Effect.void)
+
+  /** Ends a transaction or savepoint as `exit` says; a failing COMMIT or ROLLBACK is a defect, as in @effect/sql. */
+  const settle = <A, E>(exit: Exit.Exit<A, E>, end: Effect.Effect<unknown, SqlError>, undo: Effect.Effect<unknown, SqlError>) =>
+    Effect.zipRight(Effect.orDie(Exit.isSuccess(exit) ? end : undo), exit)
+
+  const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<A, E | SqlError, R>((fiber) => {
+        const context = fiber.currentContext
+        const current = Context.getOption(context, SqlClient.TransactionConnection)
+        const inside = (conn: Connection, id: number) =>
+          Effect.exit(Effect.locally(restore(effect), FiberRef.currentContext, Context.add(context, SqlClient.TransactionConnection, [conn, id])))
+        if (current._tag === "Some") {
+          // Nested: a savepoint, rolled back alone on failure (never released, as in @effect/sql).
+          const [conn, depth] = current.value
+          const id = depth + 1
+          return Effect.flatMap(
+            Effect.zipRight(execute(conn, `SAVEPOINT effect_sql_${id}`), inside(conn, id)),
+            (exit) => settle(exit, Effect.void, execute(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`))
+          )
+        }
+        // `reserve` is the client's transaction acquirer: it holds the client's
+        // one-connection semaphore until the scope closes, as sql.withTransaction does.
+        return Effect.flatMap(Scope.make(), (scope) =>
+          Effect.flatMap(Scope.extend(sql.reserve, scope), (conn) =>
+            Effect.flatMap(
+              Effect.zipRight(begin(conn), inside(conn, 0)),
+              (exit) => settle(exit, execute(conn, "COMMIT"), rollback(conn))
+            )).pipe(Effect.ensuring(Scope.close(scope, Exit.void))))
+      })
+    )
+
+  const single = <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, E | SqlError, R> =>
+    Effect.withFiberRuntime<A, E | SqlError, R>((fiber) =>
+      Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some"
+        ? effect
+        : Effect.zipRight(takeOver((statement) => sql.unsafe(statement)), waitingForWriteLock(effect, lockWaitMs))
+    )
+
+  const join = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+    Effect.withFiberRuntime<A, E | SqlError, R>((fiber) =>
+      Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ? effect : transaction(effect)
+    )
+
+  return Object.assign(transaction, { single, join })
 }

@@ -17,7 +17,9 @@ import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../
 import { auditRecords } from "../internal/audit.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, StalledRun } from "../JobStore.js"
+import { WorkflowRunId } from "../../domain/Ids.js"
 import { decode, encode } from "./rows.js"
+import { RUN_COLUMNS, storedInstant } from "./rowCodec.js"
 import { storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import type { SqliteContext } from "./context.js"
@@ -34,7 +36,7 @@ const rowLimit = (limit: number | undefined): number =>
 const prunableStates: ReadonlyArray<JobState> = [...Lifecycle.prunableStates]
 
 /** The worker, recovery and pruning methods of the SQLite store. */
-export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
+export const makeWorkerMethods = ({ exec, insertEvents, sql, transaction }: SqliteContext) => {
   /**
    * Recovery's writes for a batch of stale runs read under the write lock,
    * set-based whatever the batch size: each run `stalled` with the recovery
@@ -83,32 +85,40 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteCont
         JOIN ai_jobs AS j ON j.id = r.job_id`
     })
 
-  const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
+  const claimNext: Service["claimNext"] = Effect.fnUntraced(
     function*(options = {}) {
-      return yield* transaction(Effect.gen(function*() {
-        const now = yield* DateTime.now
-        const kinds = options.kinds === undefined ? [] : [sql.in("job_kind", options.kinds)]
-        // The highest priority, then the one eligible longest, then the oldest, among
+      const now = yield* DateTime.now
+      const at = storedInstant(now)
+      const kinds = options.kinds ?? []
+      const runId = WorkflowRunId.make(uuidv7())
+      return yield* transaction.join(Effect.gen(function*() {
+        // The run is created for the job the claim takes, in the statement that picks it:
+        // the highest priority, then the one eligible longest, then the oldest, among
         // jobs whose time has come. The partial index of migration 0007 gives this
         // order; it is named because, without statistics, SQLite would rather take
         // the status index and sort every queued job.
-        const [candidateRow] = yield* sql`
-          SELECT * FROM ai_jobs INDEXED BY ai_jobs_by_claim
-          WHERE ${sql.and([sql`status = 'queued'`, sql`run_after <= ${instantBound(now)}`, ...kinds])}
+        const [picked] = yield* exec<{ readonly job_id: string }>(
+          `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
+          SELECT ?, id, 'running', ?, NULL, ?, ? FROM ai_jobs INDEXED BY ai_jobs_by_claim
+          WHERE status = 'queued' AND run_after <= ?${
+            options.kinds === undefined ? "" : ` AND job_kind IN (${kinds.map(() => "?").join(", ") || "NULL"})`
+          }
           ORDER BY priority DESC, run_after, created_at, id
-          LIMIT 1`
-        if (candidateRow === undefined) return null
-        const candidate = yield* decode.job(candidateRow)
-        const run = newRun(candidate.job_id, now)
-        yield* sql`INSERT INTO workflow_runs ${sql.insert(yield* encode.run(run))}`
-        const set = yield* encode.jobColumns({ status: "running", workflow_run_id: run.id, updated_at: now })
-        const [row] = yield* sql`
-          UPDATE ai_jobs SET ${sql.update(set)}
-          WHERE id = ${candidate.job_id} AND status = 'queued'
-          RETURNING *`
-        // Under the write lock the job read above cannot have changed.
-        if (row === undefined) return yield* Effect.dieMessage(`claimNext: job ${candidate.job_id} left queued under the write lock`)
-        const claim = { job: yield* decode.job(row), run }
+          LIMIT 1
+          RETURNING job_id`,
+          [runId, at, at, at, at, ...kinds]
+        )
+        if (picked === undefined) return null
+        const [row] = yield* exec(
+          `UPDATE ai_jobs SET status = 'running', workflow_run_id = ?, updated_at = ?
+          WHERE id = ? AND status = 'queued'
+          RETURNING *`,
+          [runId, at, picked.job_id]
+        )
+        // Under the write lock the job picked above cannot have changed.
+        if (row === undefined) return yield* Effect.dieMessage(`claimNext: job ${picked.job_id} left queued under the write lock`)
+        const job = yield* decode.job(row)
+        const claim = { job, run: newRun(job.job_id, now, runId) }
         yield* insertEvents(yield* auditRecords(options.events, claim))
         return claim
       }))
@@ -157,7 +167,7 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteCont
     storageErrors("JobStore.stallStaleRuns")
   )
 
-  const pruneJobs: Service["pruneJobs"] = Effect.fn("JobStore.pruneJobs")(
+  const pruneJobs: Service["pruneJobs"] = Effect.fnUntraced(
     function*(options) {
       const cutoff = instantBound(options.olderThan)
       // SQLite reads LIMIT -1 as "no limit": never let a negative through.
@@ -169,7 +179,7 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: SqliteCont
         ORDER BY updated_at DESC, id DESC
         LIMIT ${keep}`
       // Counted and deleted under one write lock, so the report is what happened.
-      return yield* transaction(Effect.gen(function*() {
+      return yield* transaction.join(Effect.gen(function*() {
         const [counts] = yield* sql<{ readonly scanned: number; readonly spared_pinned: number; readonly spared_window: number }>`
           SELECT count(*) AS scanned,
             coalesce(sum(is_pinned = 1), 0) AS spared_pinned,
