@@ -215,7 +215,7 @@ export const make = Effect.gen(function*() {
     // A failed attempt with attempts left: the next one's number and when it becomes eligible (issue 15.1).
     retryAfter: (job) =>
       Effect.gen(function*() {
-        const decision = RetryPolicy.decide(job, RetryPolicy.forKind(retries, job.job_kind).backoff, yield* Random.next)
+        const decision = RetryPolicy.decide(job, RetryPolicy.backoffOf(retries, job), yield* Random.next)
         if (decision._tag === "GiveUp") return null
         return { attempt: decision.attempt, run_after: DateTime.addDuration(yield* DateTime.now, decision.delay) }
       })

@@ -51,7 +51,8 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
           ${yield* encodeJson.metrics(job.metrics)}::jsonb,
           ${yield* encodeJson.payload(job.job_inputs)}::jsonb, NULL,
           ${job.is_pinned}, ${at}::timestamptz, ${at}::timestamptz,
-          ${job.attempt}, ${job.max_attempts}, ${instantParam(job.run_after)}::timestamptz, ${job.priority})
+          ${job.attempt}, ${job.max_attempts}, ${instantParam(job.run_after)}::timestamptz, ${job.priority},
+          ${yield* encodeJson.backoff(job.backoff)}::jsonb)
         ON CONFLICT (id) DO NOTHING
         RETURNING id`
       if (inserted.length === 0) return yield* new AlreadyExists({ entity: "job", id: job.job_id })
