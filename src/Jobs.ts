@@ -9,7 +9,6 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -191,7 +190,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   ) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
 }>() {}
 
-/** Builds the service from the store, recorder, capabilities and recovery gate in context. */
+/** Builds the service from the store, recorder, capabilities, recovery gate and wake-up in context. */
 export const make = Effect.gen(function*() {
   const recorder = yield* FlightRecorder
   // Caller text stored on jobs, runs and nodes is redacted like the events about it (R14).
@@ -199,7 +198,10 @@ export const make = Effect.gen(function*() {
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
   const retries = yield* Retries
-  const wakeUp = Option.getOrUndefined(yield* Effect.serviceOption(WakeUp))
+  // Required, not optional: a WakeUp merged beside this layer instead of provided to it would
+  // otherwise leave the engine polling without a word. `WakeUp.layerPollOnly` says "poll" out loud.
+  const wakeService = yield* WakeUp
+  const wakeUp = wakeService.mode === "poll" ? undefined : wakeService
   /** Tells this process's waiters of a committed change (a no-op where the database announces it). */
   const announce = (job: AiJob) =>
     wakeUp === undefined ? Effect.void : wakeUp.announce({
@@ -276,7 +278,11 @@ export const make = Effect.gen(function*() {
 })
 
 /**
- * The Jobs service; needs a JobStore, FlightRecorder, Capabilities and a
- * RecoveryGate. (Every `layer` of this package is a function, options or not.)
+ * The Jobs service; needs a JobStore, FlightRecorder, Capabilities, a
+ * RecoveryGate and a WakeUp — provided *to* it (`Layer.provideMerge`), so a
+ * wake-up merged beside it instead does not compile. `WakeUp.layerFromUrl(url)`
+ * for LISTEN/NOTIFY or in-process wake-up, `WakeUp.layerPollOnly` to poll.
+ * (Every `layer` of this package is a function, options or not.)
  */
-export const layer = (): Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate> => Layer.effect(Jobs, make)
+export const layer = (): Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate | WakeUp> =>
+  Layer.effect(Jobs, make)

@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { RetryPolicyInput } from "../../src/domain/RetryPolicy.js"
 import * as Jobs from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import { services } from "../jobs/services.js"
@@ -27,8 +28,7 @@ export const engineOn = (
     const wake = options.wake === "poll"
       ? WakeUp.layerPollOnly
       : pg ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" }) : WakeUp.layerInProcess
-    const context = yield* Layer.build(services(Layer.succeed(JobStore, store)).pipe(
-      Layer.provideMerge(wake),
+    const context = yield* Layer.build(services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, wake).pipe(
       Layer.provideMerge(options.retry !== undefined ? Jobs.retryPolicy(options.retry) : Layer.empty)
     ))
     const wakeUp = Context.get(context, WakeUp.WakeUp)
