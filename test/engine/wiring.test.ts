@@ -7,15 +7,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import { Capabilities, DatabaseUrl, FlightRecorder, Jobs, Recovery, SqliteJobStore, WakeUp } from "../../src/index.js"
 import { summarize } from "../jobs/jobs.suite.js"
-import { realSleep } from "../jobs/shared-database.js"
 import { freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
+import { idlePoolStarts } from "./engine.js"
 
 /** The README's worker composition ("Workers: handlers per kind, retries, scheduling, wake-up"), word for word. */
 const readmeApp = (url: string) =>
@@ -45,12 +43,7 @@ describe("issue 15.3 the wake-up is provided to Jobs", () => {
         assert.strictEqual(wakeUp.mode, database.mode)
         yield* wakeUp.ready
         const jobs = Context.get(context, Jobs.Jobs)
-        const started = yield* Deferred.make<void>()
-        yield* jobs.worker({ concurrency: 1, pollInterval: "30 seconds", handlers: { doc_summarize: () => Deferred.succeed(started, undefined) } })
-        yield* realSleep(300) // the pool has looked, found nothing, and gone idle
-        yield* jobs.submit(summarize())
-        const woke = yield* Deferred.await(started).pipe(Effect.timeoutOption("10 seconds"))
-        assert.isTrue(Option.isSome(woke), "the program started without waiting for the poll")
+        assert.isTrue(yield* idlePoolStarts(jobs, jobs.submit(summarize())), "the program started without waiting for the poll")
       }).pipe(Effect.scoped), 60_000)
   }
 })
