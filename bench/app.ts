@@ -19,9 +19,12 @@ import * as SqliteStore from "../src/store/SqliteJobStore.js"
 import type { Mode } from "./harness.js"
 import type { BenchCluster } from "./postgres.js"
 
-/** A database a benchmark runs against. */
+/**
+ * A database a benchmark runs against. A SQLite target runs at the store's
+ * default durability ("full") unless it names one.
+ */
 export type Target =
-  | { readonly dialect: "sqlite"; readonly filename: string }
+  | { readonly dialect: "sqlite"; readonly filename: string; readonly durability?: SqliteStore.SqliteDurability }
   | { readonly dialect: "pg"; readonly url: string }
 
 /** What every benchmark module gets. */
@@ -43,7 +46,9 @@ export const freshTarget = async (ctx: BenchContext, dialect: "sqlite" | "pg", n
 
 /** Our store on a target (migrating it on first use). */
 export const storeLayer = (target: Target): Layer.Layer<JobStore, unknown> =>
-  target.dialect === "pg" ? PgStore.layer({ url: target.url }) : SqliteStore.layer({ filename: target.filename })
+  target.dialect === "pg"
+    ? PgStore.layer({ url: target.url })
+    : SqliteStore.layer({ filename: target.filename, ...(target.durability === undefined ? {} : { durability: target.durability }) })
 
 /** The services an application uses, over a store. */
 export type Services = Jobs.Jobs | FlightRecorder.FlightRecorder | Capabilities.Capabilities | Recovery.RecoveryGate | WakeUp.WakeUp | JobStore

@@ -24,10 +24,17 @@ export interface SqliteDatabase {
 
 const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => SqliteDatabase
 
-/** Opens a SQLite file the way `@effect/sql-sqlite-node` does (WAL; other pragmas at their defaults). */
-export const openSqlite = (filename: string): SqliteDatabase => {
+/**
+ * Opens a SQLite file the way our store does: WAL, and `PRAGMA synchronous`
+ * set explicitly for `durability` (default "full", the store's default).
+ * Left alone, better-sqlite3 runs a WAL file at NORMAL (it is built with
+ * SQLITE_DEFAULT_WAL_SYNCHRONOUS=1), so a raw baseline would skip the fsync
+ * per commit that our store pays.
+ */
+export const openSqlite = (filename: string, durability: "full" | "normal" = "full"): SqliteDatabase => {
   const db = new Database(filename)
   db.pragma("journal_mode = WAL")
+  db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`)
   return db
 }
 

@@ -9,7 +9,8 @@
  * (e.g. a trace id) without reading it back.
  */
 import type pg from "pg"
-import type { SqliteDatabase } from "./drivers.js"
+import type { Target } from "./app.js"
+import { connectPg, openSqlite, type SqliteDatabase } from "./drivers.js"
 
 /** The states, in the order mixed fixtures cycle through them. */
 export const STATES = [
@@ -88,6 +89,28 @@ export const seedEventsPg = async (client: pg.Client, options: { readonly count:
      ) AS s`,
     [options.count, options.startMs, options.offset ?? 0]
   )
+}
+
+// Either ---------------------------------------------------------------------
+
+/** Loads jobs into `target` in one statement, then (PostgreSQL) refreshes planner statistics as autovacuum would after a bulk load. */
+export const loadJobs = async (target: Target, fixture: JobFixture): Promise<void> => {
+  if (target.dialect === "sqlite") {
+    const db = openSqlite(target.filename)
+    try {
+      seedJobsSqlite(db, fixture)
+    } finally {
+      db.close()
+    }
+    return
+  }
+  const client = await connectPg(target.url)
+  try {
+    await seedJobsPg(client, fixture)
+    await client.query("VACUUM ANALYZE ai_jobs")
+  } finally {
+    await client.end()
+  }
 }
 
 // SQLite ---------------------------------------------------------------------

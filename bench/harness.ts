@@ -8,17 +8,29 @@ import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 
+/** The report's sections, in the order main.ts runs them. */
+export type Section =
+  | "create"
+  | "lifecycle"
+  | "recovery"
+  | "recorder"
+  | "queries"
+  | "pickup"
+  | "durability"
+  | "statements"
+  | "memory"
+
 /** One measured figure: every sample and their median. */
 export interface Measurement {
   /** Stable key, used by comparisons and in results.json. */
   readonly id: string
-  readonly section: "create" | "lifecycle" | "recovery" | "recorder" | "queries" | "pickup"
+  readonly section: Section
   /** What was measured, in words. */
   readonly name: string
   /** Whose code did it: `ours`, `raw better-sqlite3`, `pg-boss`, ... */
   readonly system: string
   readonly dialect: "sqlite" | "pg"
-  readonly unit: "ops/s" | "jobs/s" | "events/s" | "ms"
+  readonly unit: "ops/s" | "jobs/s" | "events/s" | "ms" | "per job" | "MiB"
   /** Whether a higher number is better (throughput) or a lower one (time). */
   readonly better: "higher" | "lower"
   readonly params: Readonly<Record<string, number | string>>
@@ -49,6 +61,10 @@ export interface Mode {
   readonly queryCalls: number
   /** Jobs submitted, one at a time, per pickup-latency measurement. */
   readonly pickupSamples: number
+  /** Lifecycles counted per system in the statements-per-job section. */
+  readonly statementJobs: number
+  /** Jobs the worker process runs in the memory section (issue 16 asks for 100k). */
+  readonly memoryJobs: number
 }
 
 /** The full run: the issue's sizes. */
@@ -64,7 +80,9 @@ export const FULL: Mode = {
   purgeEvents: 1_000_000,
   querySizes: [10_000, 1_000_000],
   queryCalls: 100,
-  pickupSamples: 120
+  pickupSamples: 120,
+  statementJobs: 500,
+  memoryJobs: 100_000
 }
 
 /** `--quick`: a smoke run, same code paths, small sizes. */
@@ -80,7 +98,9 @@ export const QUICK: Mode = {
   purgeEvents: 20_000,
   querySizes: [10_000, 50_000],
   queryCalls: 50,
-  pickupSamples: 40
+  pickupSamples: 40,
+  statementJobs: 100,
+  memoryJobs: 10_000
 }
 
 /** Median of a non-empty list. */
@@ -170,6 +190,9 @@ export const latencies = <E, R>(
     return out
   })
 
+/** The 1-minute load average now, rounded (other work on the machine skews every figure). */
+export const loadAverage = (): number => Number((os.loadavg()[0] ?? 0).toFixed(2))
+
 /** The machine, as BENCHMARKS.md describes it. */
 export interface Machine {
   readonly cpu: string
@@ -190,7 +213,7 @@ export const machine = (): Machine => ({
   os: `${os.type()} ${os.release()} ${os.arch()}`,
   node: process.version,
   date: new Date().toISOString(),
-  loadAverage: Number((os.loadavg()[0] ?? 0).toFixed(2))
+  loadAverage: loadAverage()
 })
 
 /** Progress on stderr with the time since start, so a long run shows where it is. */

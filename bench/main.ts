@@ -1,7 +1,10 @@
 /**
  * `npm run bench` (`-- --quick` for a smoke run): starts a throwaway
  * PostgreSQL cluster with durable settings, runs every benchmark in one
- * process, writes bench/results.json and renders BENCHMARKS.md from it.
+ * process (the memory section's worker in a child process, the statements
+ * section on a cluster of its own), recording the load average at the start
+ * and end of each section, writes bench/results.json and renders
+ * BENCHMARKS.md from it.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -11,16 +14,29 @@ import { fileURLToPath } from "node:url"
 import type { BenchContext } from "./app.js"
 import * as Create from "./create.js"
 import { connectPg, openSqlite } from "./drivers.js"
-import { FULL, machine, makeLog, type Measurement, QUICK } from "./harness.js"
+import * as Durability from "./durability.js"
+import { FULL, loadAverage, machine, makeLog, type Measurement, QUICK, type Section } from "./harness.js"
 import * as Lifecycle from "./lifecycle.js"
+import * as Memory from "./memory.js"
 import * as Pickup from "./pickup.js"
 import { SERVER_SETTINGS, startBenchCluster } from "./postgres.js"
 import * as Queries from "./queries.js"
 import * as Recorder from "./recorder.js"
 import * as Recovery from "./recovery.js"
-import { renderReport, type Results } from "./report.js"
+import { renderReport, type Results, type SectionRun } from "./report.js"
+import * as Statements from "./statements.js"
 
-const sections = { create: Create.run, lifecycle: Lifecycle.run, recovery: Recovery.run, recorder: Recorder.run, queries: Queries.run, pickup: Pickup.run }
+const sections: Record<Section, (ctx: BenchContext) => Promise<Array<Measurement>>> = {
+  create: Create.run,
+  lifecycle: Lifecycle.run,
+  recovery: Recovery.run,
+  recorder: Recorder.run,
+  queries: Queries.run,
+  pickup: Pickup.run,
+  durability: Durability.run,
+  statements: Statements.run,
+  memory: Memory.run
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -31,12 +47,15 @@ const main = async (): Promise<void> => {
   // `--only create,queries` runs a subset (for profiling); the report then covers that subset.
   const onlyArg = args.find((a) => a.startsWith("--only="))?.slice("--only=".length)
   const only = onlyArg === undefined ? Object.keys(sections) : onlyArg.split(",")
+  const unknown = only.filter((name) => !Object.hasOwn(sections, name))
+  if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(", ")}; sections: ${Object.keys(sections).join(", ")}`)
   const log = makeLog()
   const started = performance.now()
   log(`mode ${mode.name}; sections ${only.join(", ")}`)
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-bench-"))
   const cluster = await startBenchCluster()
   const measurements: Array<Measurement> = []
+  const sectionRuns: Array<SectionRun> = []
   let databases: Results["databases"] = { postgres: "?", postgresSettings: [], postgresStartOptions: [], sqlite: "?", sqliteSettings: [] }
   try {
     const client = await connectPg(cluster.url)
@@ -49,21 +68,31 @@ const main = async (): Promise<void> => {
     await client.end()
     const sqlite = openSqlite(path.join(tmp, "version.db"))
     const sqliteVersion = String((sqlite.prepare("SELECT sqlite_version() AS v").get() ?? {})["v"])
-    const synchronous = String(sqlite.pragma("synchronous", { simple: true }))
     sqlite.close()
+    // Read back from the store's own connection: what every SQLite figure outside the durability section ran at.
+    const store = await Durability.storeSettings(path.join(tmp, "settings.db"))
     databases = {
       postgres: version,
       postgresSettings: settings.rows.map((r) => `${r.name}=${r.setting}${r.unit !== null && r.unit !== "" ? ` (${r.unit})` : ""}`),
       postgresStartOptions: SERVER_SETTINGS.map(([k, v]) => `${k}=${v}`),
       sqlite: sqliteVersion,
-      sqliteSettings: ["journal_mode=wal", `synchronous=${synchronous}`]
+      sqliteSettings: [`journal_mode=${store.journalMode}`, `synchronous=${store.synchronous}`],
+      sqliteDurability: store.durability
     }
     log(`PostgreSQL ${version}, SQLite ${sqliteVersion}`)
     const ctx: BenchContext = { mode, log, cluster, tmp }
     for (const [name, run] of Object.entries(sections)) {
       if (!only.includes(name)) continue
-      log(`== ${name}`)
+      const loadAtStart = loadAverage()
+      log(`== ${name} (load average ${loadAtStart})`)
+      const sectionStarted = performance.now()
       measurements.push(...await run(ctx))
+      sectionRuns.push({
+        section: name as Section,
+        loadAverageAtStart: loadAtStart,
+        loadAverageAtEnd: loadAverage(),
+        durationS: Math.round((performance.now() - sectionStarted) / 1000)
+      })
     }
   } finally {
     await cluster.stop()
@@ -71,13 +100,16 @@ const main = async (): Promise<void> => {
   }
   const durationS = (performance.now() - started) / 1000
   // `--only=... --keep-others`: the sections not run keep their figures from the previous results.json.
-  const kept = args.includes("--keep-others") ? previousMeasurements().filter((m) => !only.includes(m.section)) : []
+  const previous = args.includes("--keep-others") ? previousResults() : undefined
+  const kept = (previous?.measurements ?? []).filter((m) => !only.includes(m.section))
+  const keptRuns = (previous?.sections ?? []).filter((r) => !only.includes(r.section))
   const results: Results = {
     mode: mode.name,
     config: mode,
-    machine: { ...described, loadAverageAtEnd: Number((os.loadavg()[0] ?? 0).toFixed(2)) },
+    machine: { ...described, loadAverageAtEnd: loadAverage() },
     databases,
     durationS: Math.round(durationS),
+    sections: [...keptRuns, ...sectionRuns],
     measurements: [...kept, ...measurements]
   }
   fs.writeFileSync(path.join(here, "results.json"), JSON.stringify(results, null, 2) + "\n")
@@ -85,10 +117,10 @@ const main = async (): Promise<void> => {
   log(`done in ${durationS.toFixed(0)} s: bench/results.json, BENCHMARKS.md`)
 }
 
-/** The measurements of the previous run, if any. */
-const previousMeasurements = (): ReadonlyArray<Measurement> => {
+/** The previous run's results, if any. */
+const previousResults = (): Results | undefined => {
   const file = path.join(here, "results.json")
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Results).measurements : []
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) as Results : undefined
 }
 
 /** The hand-written analysis (profiles, where the time goes), included in the report. */

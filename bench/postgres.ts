@@ -6,10 +6,10 @@
  * measured without them would say nothing about a real server.
  */
 import { execFile, execFileSync } from "node:child_process"
-import { rmSync, statSync } from "node:fs"
+import { existsSync, realpathSync, rmSync, statSync } from "node:fs"
 import { chown, mkdir, mkdtemp } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { promisify } from "node:util"
 import pg from "pg"
 import { findFreePort, findPostgresBinaries } from "../test/support/postgres-cluster.js"
@@ -18,6 +18,24 @@ const execFileAsync = promisify(execFile)
 const asRoot = process.getuid?.() === 0
 const RUN_AS = "postgres"
 
+/**
+ * Whether the installed server ships pg_stat_statements (its library and its
+ * extension files, found through the cluster's own `pg_config`).
+ */
+const hasPgStatStatements = (initdb: string): boolean => {
+  try {
+    // initdb on PATH may be a symlink into the version's own bin directory, where pg_config is.
+    const ask = (flag: string) => execFileSync(join(dirname(realpathSync(initdb)), "pg_config"), [flag], { encoding: "utf8" }).trim()
+    return existsSync(join(ask("--pkglibdir"), "pg_stat_statements.so")) &&
+      existsSync(join(ask("--sharedir"), "extension", "pg_stat_statements.control"))
+  } catch {
+    return false
+  }
+}
+
+/** Whether this server can load pg_stat_statements (the statements section counts with it). */
+export const PG_STAT_STATEMENTS = hasPgStatStatements(findPostgresBinaries().initdb)
+
 /** Server settings the benchmark runs with (reported in BENCHMARKS.md). Durability settings are left at their defaults. */
 export const SERVER_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ["max_connections", "200"],
@@ -25,6 +43,13 @@ export const SERVER_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   // Fewer forced checkpoints while the 1M-row fixtures load; durability is unchanged.
   ["max_wal_size", "4GB"]
 ]
+
+/**
+ * The extra setting of the statements section's own cluster, which counts
+ * statements on the server; the cluster every timed figure runs on does
+ * without (pg_stat_statements costs every statement a little).
+ */
+export const COUNTING_SETTINGS: ReadonlyArray<readonly [string, string]> = [["shared_preload_libraries", "pg_stat_statements"]]
 
 /** A running benchmark cluster. */
 export interface BenchCluster {
@@ -51,8 +76,8 @@ const tempRoot = (): string => {
   throw new Error("no temp directory the postgres user can traverse; set TMPDIR")
 }
 
-/** initdb + start a cluster with durable settings. The caller must `stop()` it. */
-export const startBenchCluster = async (): Promise<BenchCluster> => {
+/** initdb + start a cluster with durable settings (and `extraSettings`). The caller must `stop()` it. */
+export const startBenchCluster = async (extraSettings: ReadonlyArray<readonly [string, string]> = []): Promise<BenchCluster> => {
   const bins = findPostgresBinaries()
   const base = await mkdtemp(join(tempRoot(), "hsk-bench-pg-"))
   const dataDir = join(base, "data")
@@ -89,7 +114,7 @@ export const startBenchCluster = async (): Promise<BenchCluster> => {
       `-p ${port}`,
       `-k ${sockDir}`,
       "-c listen_addresses=127.0.0.1",
-      ...SERVER_SETTINGS.map(([name, value]) => `-c ${name}=${value}`)
+      ...[...SERVER_SETTINGS, ...extraSettings].map(([name, value]) => `-c ${name}=${value}`)
     ].join(" ")
     await run(bins.pgCtl, ["-D", dataDir, "-w", "-t", "60", "-l", join(base, "log"), "-o", options, "start"])
   } catch (error) {

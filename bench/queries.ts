@@ -1,39 +1,24 @@
 /**
  * 5. Queries: `listJobs` by state (first page and the next page through its
  * cursor) and by `trace_id`, at 10k and at 1M jobs (states spread evenly,
- * four jobs per trace). Each figure is the median latency of many calls.
+ * four jobs per trace); and `Jobs.claimNext` with 10k and with 1M jobs
+ * queued (its own database, every job queued). Each figure is the median
+ * latency of many calls.
  */
 import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
 import type { TraceId } from "../src/domain/Ids.js"
+import { Jobs } from "../src/Jobs.js"
 import { type JobFilter, JobStore } from "../src/store/JobStore.js"
 import { type BenchContext, freshTarget, migrateTarget, type Target, withServices } from "./app.js"
-import { connectPg, openSqlite } from "./drivers.js"
-import { fixtureId, PREFIX, seedJobsPg, seedJobsSqlite } from "./fixtures.js"
+import { fixtureId, loadJobs, PREFIX } from "./fixtures.js"
 import { type Measurement, measurement, median } from "./harness.js"
 
 const PAGE = 100
 
-/** Loads `count` jobs, then refreshes planner statistics as autovacuum would after a bulk load (PostgreSQL only). */
-const load = async (target: Target, count: number): Promise<void> => {
-  const fixture = { count, state: "mixed", startMs: Date.UTC(2025, 0, 1), jobsPerTrace: 4 } as const
-  if (target.dialect === "sqlite") {
-    const db = openSqlite(target.filename)
-    try {
-      seedJobsSqlite(db, fixture)
-    } finally {
-      db.close()
-    }
-  } else {
-    const client = await connectPg(target.url)
-    try {
-      await seedJobsPg(client, fixture)
-      await client.query("VACUUM ANALYZE ai_jobs")
-    } finally {
-      await client.end()
-    }
-  }
-}
+/** Loads `count` jobs, states spread evenly (or all queued), four per trace. */
+const load = (target: Target, count: number, state: "mixed" | "queued" = "mixed"): Promise<void> =>
+  loadJobs(target, { count, state, startMs: Date.UTC(2025, 0, 1), jobsPerTrace: 4 })
 
 /** Median latency (ms) of each query, one sample per repetition. */
 const sample = (ctx: BenchContext, target: Target, size: number) =>
@@ -68,6 +53,24 @@ const sample = (ctx: BenchContext, target: Target, size: number) =>
     return out
   }))
 
+/** Median latency (ms) of `Jobs.claimNext` (claim, run row, events, commit), one sample per repetition. */
+const sampleClaims = (ctx: BenchContext, target: Target) =>
+  withServices(target, Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const samples: Array<number> = []
+    for (let rep = 0; rep < ctx.mode.reps; rep++) {
+      const times: Array<number> = []
+      for (let i = 0; i < ctx.mode.queryCalls; i++) {
+        const start = performance.now()
+        const claim = yield* jobs.claimNext()
+        times.push(performance.now() - start)
+        if (claim === null) return yield* Effect.die(new Error("the queue ran dry"))
+      }
+      samples.push(median(times))
+    }
+    return samples
+  }))
+
 /** Runs the query benchmarks at each size on both dialects. */
 export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
   const out: Array<Measurement> = []
@@ -82,7 +85,7 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
         out.push(measurement({
           id: `queries.${dialect}.${key}.${size}`,
           section: "queries",
-          name: `list ${name}`,
+          name: `list ${name}, ${size.toLocaleString("en-US")} jobs`,
           system: "ours (JobStore.listJobs)",
           dialect,
           unit: "ms",
@@ -90,6 +93,20 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
           samples
         }))
       }
+      const queued = await freshTarget(ctx, dialect, `claims_${dialect}_${size}`)
+      await migrateTarget(queued)
+      ctx.log(`queries/${dialect}: loading ${size} queued jobs, claiming`)
+      await load(queued, size, "queued")
+      out.push(measurement({
+        id: `queries.${dialect}.claim.${size}`,
+        section: "queries",
+        name: `claim the next queued job (Jobs.claimNext: claim, run, events, commit), ${size.toLocaleString("en-US")} queued`,
+        system: "ours (Jobs.claimNext)",
+        dialect,
+        unit: "ms",
+        params: { jobs: size, queued: size, calls: ctx.mode.queryCalls },
+        samples: await sampleClaims(ctx, queued)
+      }))
     }
   }
   return out

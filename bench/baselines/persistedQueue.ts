@@ -5,12 +5,23 @@
  */
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as SqlPersistedQueue from "@effect/sql/SqlPersistedQueue"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { throughputEffect } from "../harness.js"
+
+/**
+ * A SQLite client for the queue's file with `PRAGMA synchronous` set for
+ * `durability`, as our store sets it (left alone, better-sqlite3 runs a WAL
+ * file at NORMAL).
+ */
+export const sqliteClient = (filename: string, durability: "full" | "normal") =>
+  Layer.effectDiscard(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`))
+  ).pipe(Layer.provideMerge(SqliteClient.layer({ filename })))
 
 /**
  * The queue factory over a SQL client. The poll interval is lowered from its
@@ -22,10 +33,13 @@ export const layer: Layer.Layer<PersistedQueue.PersistedQueueFactory, SqlError, 
 
 const Payload = Schema.Struct({ doc: Schema.String })
 
+/** The benchmark's queue. */
+export const makeQueue = PersistedQueue.make({ name: "bench", schema: Payload })
+
+/** One lifecycle: offer an item, take one (completion is written when the handler succeeds). */
+export const queueCycle = (queue: Effect.Effect.Success<typeof makeQueue>) =>
+  Effect.zipRight(queue.offer({ doc: "bench" }), queue.take(() => Effect.void))
+
 /** Lifecycles per second with `workers` concurrent fibers for `durationMs`. */
 export const queueThroughput = (workers: number, durationMs: number) =>
-  Effect.gen(function*() {
-    const queue = yield* PersistedQueue.make({ name: "bench", schema: Payload })
-    return yield* throughputEffect(workers, durationMs, () =>
-      Effect.zipRight(queue.offer({ doc: "bench" }), queue.take(() => Effect.void)))
-  })
+  Effect.flatMap(makeQueue, (queue) => throughputEffect(workers, durationMs, () => queueCycle(queue)))

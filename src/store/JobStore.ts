@@ -14,12 +14,20 @@
  * One way: every method that changes state takes `events`, a function of the
  * change's result (the job, run, claim, stalled runs or prune counts the
  * store just wrote) giving the Flight Recorder records about it (`Audit`).
- * The store calls it inside the change's own transaction and writes its
- * records there, so a change and its audit records commit together or not at
- * all — including where the store makes the ids (a claim's run, recovery's
- * stalled runs). `transaction` composes several changes (lock the job, move
- * it, create its run); `appendEvents` is only the Flight Recorder's sink for
- * events tied to no change.
+ * The store writes them with the change — in the change's own statement
+ * where it knows them before writing (`auditWith`: records that do not
+ * depend on the result; a new job's or run's), else after it in the change's
+ * own transaction — so a change and its audit records commit together or
+ * not at all, including where the store makes the ids (a claim's run,
+ * recovery's stalled runs). `transaction`
+ * composes several changes (lock the job, move it, create its run);
+ * `appendEvents` is only the Flight Recorder's sink for events tied to no
+ * change.
+ *
+ * A method called inside `transaction` joins it: it opens no savepoint of
+ * its own (a change of one statement opens no transaction at all). If it
+ * fails there, let the failure end the transaction (it rolls back whole), or
+ * nest the call in its own `transaction` (a savepoint) to carry on without it.
  *
  * ## Lock order
  *
@@ -79,6 +87,19 @@ export type ReadError = StorageError | CorruptRow
  * the change, and nothing of it is written.
  */
 export type Audit<A> = (result: A) => ReadonlyArray<EventRecord> | Effect.Effect<ReadonlyArray<EventRecord>, DecodeFailure>
+
+/** Where an `Audit` made by `auditWith` keeps its records. */
+export const AuditRecords: unique symbol = Symbol.for("@handshake/ai-job-model/JobStore/AuditRecords")
+
+/**
+ * The `Audit` of a change whose records do not depend on its result: they
+ * are known before the change, so a store can write them in the change's own
+ * statement (one round trip, no transaction). It is an `Audit` like any
+ * other — a wrapper that calls it still gets the records — and the port
+ * checks the records as it checks every record.
+ */
+export const auditWith = <A>(records: ReadonlyArray<EventRecord>): Audit<A> =>
+  Object.assign((_result: A) => records, { [AuditRecords]: records })
 
 /** The `events` option of a change whose result is `A`. */
 export interface Audited<A> {
@@ -249,7 +270,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /**
    * Writes a heartbeat at now, only while the run is its job's active run
    * (the run `running`, its job `running` under it); otherwise
-   * `RunNotActive` and nothing is written.
+   * `RunNotActive` and nothing is written. On PostgreSQL, called outside a
+   * transaction, its commit does not wait for the WAL flush: a server crash
+   * a moment later may lose the beat, never anything else.
    */
   readonly heartbeat: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | DecodeFailure | ReadError>
   /**

@@ -6,6 +6,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
@@ -25,7 +26,7 @@ export const settledStates: ReadonlyArray<JobState> = ["completed", "completed_w
 /** `Jobs.await` gave up: the job did not reach a wanted state in time. */
 export class AwaitTimeout extends Schema.TaggedError<AwaitTimeout>()("AwaitTimeout", {
   job_id: Schema.String,
-  /** The state the job was last seen in. */
+  /** The state the job is in when the time ran out. */
   state: Schema.String,
   /** The states waited for. */
   until: Schema.Array(Schema.String),
@@ -70,8 +71,12 @@ export const makeAwait = (
     })
     if (options.timeout === undefined) return yield* watch
     const timeout = Duration.decode(options.timeout)
-    return yield* Effect.timeoutFail(watch, {
-      duration: timeout,
-      onTimeout: () => new AwaitTimeout({ job_id: last.job_id, state: last.state, until: [...until], timeout: Duration.format(timeout) })
-    })
+    const settled = yield* Effect.timeoutOption(watch, timeout)
+    if (Option.isSome(settled)) return settled.value
+    // Timed out: read once more, so the error names the state the job is in now
+    // (a read in flight when the time ran out is not lost) and a job that got
+    // there at the last moment is returned, not reported as late.
+    const seen = yield* getJob(jobId)
+    if (wanted(seen.state)) return seen
+    return yield* new AwaitTimeout({ job_id: seen.job_id, state: seen.state, until: [...until], timeout: Duration.format(timeout) })
   }))

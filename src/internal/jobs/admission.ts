@@ -17,7 +17,7 @@ import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { Capabilities, Refusal, Verdict } from "../../Capabilities.js"
-import type { JobStore } from "../../store/JobStore.js"
+import { auditWith, type JobStore } from "../../store/JobStore.js"
 import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 
 /** Where a stored job is checked again. */
@@ -61,7 +61,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
         to: "failed",
         status_reason: reason,
         error_message: refusal.message,
-        events: () => [...records, record]
+        events: auditWith([...records, record])
       })
     })
 

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { JobId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
-import type { Claim } from "../../store/JobStore.js"
+import { auditWith, type Claim } from "../../store/JobStore.js"
 import type { Checkpoint, makeAdmission } from "./admission.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { Operations, TransitionOptions } from "./operations.js"
@@ -39,7 +39,7 @@ export const makeBegin = ({ announce, prepare, store }: Operations, admission: R
         to: "running",
         workflow_run_id: run.id,
         ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
-        events: () => [...records, record]
+        events: auditWith([...records, record])
       })
       return Either.right<Claim>({ job, run })
     }))

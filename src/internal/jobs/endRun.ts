@@ -14,7 +14,7 @@ import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { WorkflowRunId } from "../../domain/Ids.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
-import type { JobStore } from "../../store/JobStore.js"
+import { auditWith, type JobStore } from "../../store/JobStore.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 
 /** How a run ends: the job's next state, and what is recorded about it. */
@@ -42,7 +42,7 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         ...(end.actor !== undefined ? { actor: end.actor } : {})
       }))
       // Handing the job back is the reserved release edge: the job queued, the run failed, in one write.
-      if (end.to === "queued") return yield* store.releaseRun(runId, { reason: end.reason ?? "released", events: () => [record] })
+      if (end.to === "queued") return yield* store.releaseRun(runId, { reason: end.reason ?? "released", events: auditWith([record]) })
       const after = yield* store.transition({
         job_id: job.job_id,
         // Compare-and-set on the state locked: with the row held it cannot miss, and it never overwrites.
@@ -50,7 +50,7 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         to: end.to,
         ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
         ...(end.error !== undefined ? { error_message: end.error } : {}),
-        events: () => [record]
+        events: auditWith([record])
       })
       // A run already ended (it cannot be, with its job locked running under it) has nothing left to end.
       yield* store.finishRun(runId, end.to, { error_message: end.error ?? null }).pipe(

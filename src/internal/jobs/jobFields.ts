@@ -6,6 +6,7 @@ import { decodeWith } from "../../domain/decode.js"
 import type { JobId } from "../../domain/Ids.js"
 import { JobMetrics, type MetricNames } from "../../domain/JobMetrics.js"
 import { lifecycleEvent } from "./auditEvents.js"
+import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
 
 /** Sets a job's pin, with its event, when that changes it (the store writes nothing otherwise). */
@@ -23,7 +24,7 @@ export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, 
         reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
         ...(options.actor !== undefined ? { actor: options.actor } : {})
       }))
-      return yield* store.setPinned(jobId, pinned, { events: () => [record] })
+      return yield* store.setPinned(jobId, pinned, { events: auditWith([record]) })
     }))
   })
 

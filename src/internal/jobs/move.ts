@@ -11,6 +11,7 @@ import type { JobId } from "../../domain/Ids.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { makeEndRun } from "./endRun.js"
+import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
 
 export const makeMove = ({ announce, prepare, store }: Operations, endRun: ReturnType<typeof makeEndRun>) =>
@@ -41,7 +42,7 @@ export const makeMove = ({ announce, prepare, store }: Operations, endRun: Retur
         ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
         ...(end.error !== undefined ? { error_message: end.error } : {}),
         ...retry,
-        events: () => [record]
+        events: auditWith([record])
       })
     }))
     yield* announce(moved)

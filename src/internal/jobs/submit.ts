@@ -11,6 +11,7 @@ import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { makeAdmission } from "./admission.js"
 import { lifecycleEvent } from "./auditEvents.js"
+import { auditWith } from "../../store/JobStore.js"
 import type { Operations } from "./operations.js"
 
 export const makeSubmit = <GateError>(
@@ -50,7 +51,7 @@ export const makeSubmit = <GateError>(
         // The job's own maximum, else its kind's (issue 15.1).
         max_attempts: request.max_attempts ?? RetryPolicy.forKind(deps.retries, request.job_kind).maxAttempts
       },
-      { events: () => [...records, queued] }
+      { events: auditWith([...records, queued]) }
     )
     yield* announce(job)
     return job

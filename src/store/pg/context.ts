@@ -1,51 +1,146 @@
 /**
  * The PostgreSQL store context every group of methods is built from: the
- * client, the transaction, and the event insert that changes reuse — the
- * same shape as sqlite/context.ts.
+ * client, the transactions, and the one way a change is written with its
+ * audit records (`audited`) — the same shape as sqlite/context.ts.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import type { ParseError } from "effect/ParseResult"
+import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
+import { auditRecords, recordsGiven } from "../internal/audit.js"
+import type { Audit } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { columns, encodeJson } from "./rows.js"
-import { inTransaction } from "./transaction.js"
+import { insideTransaction, inTransaction, joinOrBegin } from "./transaction.js"
 
 /**
- * Writes event records in one multi-row INSERT. Run it inside a transaction:
- * a taken event id fails with `AlreadyExists` (naming it) after the other rows
- * went in, and only the rollback makes that all-or-nothing.
+ * Writes event records in one multi-row INSERT, all or nothing: a taken event
+ * id (stored already, or given twice) fails it with `AlreadyExists` naming it.
  */
 export type InsertEvents = (
   events: ReadonlyArray<EventRecord>
 ) => Effect.Effect<void, AlreadyExists | SqlError | ParseError>
+
+/** One step of a change: a named common table expression (`name AS (statement)`). */
+export type Step = readonly [name: string, statement: Statement.Fragment]
+
+/**
+ * A change and its audit (see `audited`): its steps, the last one RETURNING
+ * the changed row — none when the change did not apply (a guard missed) —
+ * which `result` turns into the change's result.
+ */
+export interface Change<A, E, R> {
+  readonly steps: ReadonlyArray<Step>
+  readonly events: Audit<A> | undefined
+  /** The change's result when it is known before it is written (a new job, a new run): its records are too. */
+  readonly known?: A
+  readonly result: (row: unknown) => Effect.Effect<A, E, R>
+}
 
 /** The pieces each group of store methods is built from. */
 export interface PgContext {
   readonly sql: SqlClient.SqlClient
   /** One transaction (a savepoint when nested); a dead connection is a typed `SqlError`. */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+  /** A method's own transaction when none is open; inside the caller's, it joins it (no savepoint). */
+  readonly atomic: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   readonly insertEvents: InsertEvents
+  /**
+   * Writes a change with its audit records; undefined when the change did
+   * not apply (and nothing was written). Records given up front go in the
+   * change's own statement, written only if it changed a row: one round
+   * trip, atomic without a transaction. Records that are a function of the
+   * result follow in a second statement, in one transaction with the change.
+   * A taken event id fails with `AlreadyExists` naming it, and nothing is written.
+   */
+  readonly audited: <A, E, R>(
+    change: Change<A, E, R>
+  ) => Effect.Effect<A | undefined, E | AlreadyExists | DecodeFailure | SqlError | ParseError, R>
 }
 
+/** The unique violation (SQLSTATE 23505) a taken event id raises in a statement without ON CONFLICT. */
+const isUniqueViolation = (error: unknown): error is SqlError =>
+  error instanceof SqlError && (error.cause as { readonly code?: unknown } | undefined)?.code === "23505"
+
 export const makeContext = (sql: SqlClient.SqlClient): PgContext => {
-  const insertEvents: InsertEvents = (events) =>
-    events.length === 0 ? Effect.void : Effect.gen(function*() {
-      // ON CONFLICT instead of catching the unique violation: the taken id
-      // comes from RETURNING, not from parsing a (translatable) error text.
-      const inserted = yield* sql<{ readonly event_id: string }>`
-        INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
-        SELECT ${sql.literal(columns.event)}
-        FROM jsonb_to_recordset(${yield* encodeJson.events(events)}::jsonb) AS e(
+  const eventColumns = sql.literal(columns.event)
+
+  /** `INSERT … SELECT` of the records, from one jsonb parameter: a WHERE or ON CONFLICT may follow. */
+  const eventsInsert = (events: ReadonlyArray<EventRecord>) =>
+    Effect.map(encodeJson.events(events), (json) =>
+      sql`
+        INSERT INTO flight_recorder_events (${eventColumns})
+        SELECT ${eventColumns}
+        FROM jsonb_to_recordset(${json}::jsonb) AS e(
           event_id uuid, "timestamp" timestamptz, actor text, type text,
-          trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)
-        ON CONFLICT (event_id) DO NOTHING
-        RETURNING event_id`
-      if (inserted.length === events.length) return
-      const fresh = new Set(inserted.map((row) => row.event_id))
-      const taken = events.find((event) => !fresh.delete(event.event_id.toLowerCase()))
-      return yield* new AlreadyExists({ entity: "event", id: taken?.event_id ?? "(unknown)" })
+          trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)`)
+
+  /**
+   * Which of `events` made a statement fail with a unique violation: the one
+   * whose id the server's detail names (our own id found in it, whatever the
+   * message's language), else — outside a transaction, where a lookup can
+   * run — one given twice or already stored. Undefined when none is: the
+   * violation was another constraint's (or the server hid the key).
+   */
+  const takenEventId = (events: ReadonlyArray<EventRecord>, violation: SqlError) =>
+    Effect.gen(function*() {
+      const detail = (violation.cause as { readonly detail?: unknown } | undefined)?.detail
+      const named = typeof detail === "string" ? events.find(({ event_id }) => detail.includes(event_id)) : undefined
+      if (named !== undefined) return named.event_id
+      // Inside a transaction the failed statement aborted it, and a lookup would need a second connection.
+      if (yield* insideTransaction) return undefined
+      const ids = new Set<string>()
+      for (const { event_id } of events) {
+        if (ids.has(event_id)) return event_id
+        ids.add(event_id)
+      }
+      const [row] = yield* sql<{ readonly event_id: string }>`
+        SELECT event_id FROM flight_recorder_events WHERE ${sql.in("event_id", [...ids])} LIMIT 1`
+      return row?.event_id
+    }).pipe(Effect.orElseSucceed(() => undefined))
+
+  /** A statement writing `events` fails with `AlreadyExists` naming the taken id, instead of the unique violation. */
+  const namingTakenEvent = (events: ReadonlyArray<EventRecord>) =>
+  <A, E, R>(statement: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, E | SqlError | AlreadyExists, R> =>
+    Effect.catchIf(statement, isUniqueViolation, (violation) =>
+      Effect.flatMap(takenEventId(events, violation), (id): Effect.Effect<never, SqlError | AlreadyExists> =>
+        id === undefined ? Effect.fail(violation) : Effect.fail(new AlreadyExists({ entity: "event", id }))))
+
+  // No ON CONFLICT: a taken event id fails the whole statement, so nothing of it is written
+  // (a transaction it is in is then aborted, and must roll back).
+  const insertEvents: InsertEvents = (events) =>
+    events.length === 0
+      ? Effect.void
+      : Effect.flatMap(eventsInsert(events), (insert) => Effect.asVoid(namingTakenEvent(events)(insert)))
+
+  const atomic = joinOrBegin(sql)
+
+  const audited: PgContext["audited"] = ({ events, known, result, steps }) => {
+    const changed = sql(steps[steps.length - 1]?.[0] ?? "changed")
+    const statement = (audit: ReadonlyArray<Statement.Fragment>) =>
+      sql`WITH ${sql.csv([...steps.map(([name, step]) => sql`${sql(name)} AS (${step})`), ...audit])} SELECT * FROM ${changed}`
+    const given = known !== undefined ? auditRecords(events, known) : recordsGiven(events)
+    if (given === undefined) {
+      return atomic(Effect.gen(function*() {
+        const [row] = yield* statement([])
+        if (row === undefined) return undefined
+        const value = yield* result(row)
+        yield* insertEvents(yield* auditRecords(events, value))
+        return value
+      }))
+    }
+    return Effect.gen(function*() {
+      const records = yield* given
+      const audit = records.length === 0
+        ? []
+        : [sql`audit AS (${yield* eventsInsert(records)} WHERE EXISTS (SELECT 1 FROM ${changed}))`]
+      const [row] = yield* namingTakenEvent(records)(statement(audit))
+      return row === undefined ? undefined : yield* result(row)
     })
-  return { sql, transaction: inTransaction(sql), insertEvents }
+  }
+
+  return { sql, transaction: inTransaction(sql), atomic, insertEvents, audited }
 }

@@ -7,7 +7,6 @@ import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import type { EventRecord } from "../../domain/EventRecord.js"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
@@ -19,13 +18,11 @@ import { storageErrors } from "./errors.js"
 type Service = Context.Tag.Service<JobStore>
 
 /** The event methods of the PostgreSQL store. */
-export const makeEventMethods = ({ sql, transaction, insertEvents }: PgContext) => {
-  const appendEvents: Service["appendEvents"] = Effect.fn("JobStore.appendEvents")(
-    (events: ReadonlyArray<EventRecord>) => transaction(insertEvents(events)),
-    storageErrors("JobStore.appendEvents")
-  )
+export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
+  // One INSERT: all or nothing by itself.
+  const appendEvents: Service["appendEvents"] = (events) => storageErrors("JobStore.appendEvents")(insertEvents(events))
 
-  const listEvents: Service["listEvents"] = Effect.fn("JobStore.listEvents")(
+  const listEvents: Service["listEvents"] = Effect.fnUntraced(
     function*(filter: EventFilter = {}) {
       const size = pageSize(filter.limit)
       const descending = filter.order === "desc"
@@ -54,7 +51,7 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: PgContext) 
     storageErrors("JobStore.listEvents")
   )
 
-  const purgeEventsBatch: Service["purgeEventsBatch"] = Effect.fn("JobStore.purgeEventsBatch")(
+  const purgeEventsBatch: Service["purgeEventsBatch"] = Effect.fnUntraced(
     function*(options: { readonly before: DateTime.Utc; readonly batchSize: number }) {
       const batchSize = Math.floor(options.batchSize)
       if (!(batchSize > 0)) return 0
@@ -80,7 +77,7 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: PgContext) 
       yield* sql`DELETE FROM flight_recorder_retention_grants WHERE grant_id = ${grant?.grant_id ?? null}`
       return purged
     },
-    transaction,
+    atomic,
     storageErrors("JobStore.purgeEventsBatch")
   )
 

@@ -13,7 +13,6 @@ import { decodeRows } from "../internal/decodeRow.js"
 import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
-import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, toAiJob, instantBound } from "./rows.js"
@@ -24,64 +23,66 @@ import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 type Service = Context.Tag.Service<JobStore>
 
 /** The job half of the store. */
-export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) => {
+export const makeJobMethods = ({ audited, sql }: PgContext) => {
   const jobColumns = sql.literal(columns.job)
+
+  const decodeJob = (row: unknown) => Effect.map(decode.job(row), toAiJob)
 
   /** The job's current row, decoded, or `NotFound`. */
   const readJob = (jobId: JobId): Effect.Effect<AiJob, NotFound | CorruptRow | SqlError> =>
     Effect.gen(function*() {
       const [row] = yield* sql`SELECT ${jobColumns} FROM ai_jobs WHERE id = ${jobId}`
       if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
-      return toAiJob(yield* decode.job(row))
+      return yield* decodeJob(row)
     })
 
-  const createJob: Service["createJob"] = Effect.fn("JobStore.createJob")(
+  const createJob: Service["createJob"] = Effect.fnUntraced(
     function*(input: NewAiJob, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       const job = newJob(input, now)
       const at = instantParam(now)
-      // ON CONFLICT instead of catching the unique violation: whether the id
-      // was taken comes from RETURNING, not from parsing an error.
-      const inserted = yield* sql`
-        INSERT INTO ai_jobs (${jobColumns}) VALUES (
-          ${job.job_id}, ${job.trace_id}, NULL, ${job.job_kind}, ${job.state}, ${job.status_reason}, NULL,
-          ${job.protocol_id}, ${job.profile_id}, ${job.capability_profile_id}, ${job.access_mode}, ${job.safety_mode},
-          ${yield* encodeJson.entityRefs(job.entity_refs)}::jsonb,
-          ${yield* encodeJson.plannedOperations(job.planned_operations)}::jsonb,
-          ${yield* encodeJson.metrics(job.metrics)}::jsonb,
-          ${yield* encodeJson.payload(job.job_inputs)}::jsonb, NULL,
-          ${job.is_pinned}, ${at}::timestamptz, ${at}::timestamptz,
-          ${job.attempt}, ${job.max_attempts}, ${instantParam(job.run_after)}::timestamptz, ${job.priority},
-          ${yield* encodeJson.backoff(job.backoff)}::jsonb)
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id`
-      if (inserted.length === 0) return yield* new AlreadyExists({ entity: "job", id: job.job_id })
-      yield* Effect.flatMap(auditRecords(options?.events, job), insertEvents)
-      return job
+      // The job is known before it is written, and so are its records: they go
+      // in the INSERT's own statement, atomic without BEGIN/COMMIT. ON CONFLICT
+      // instead of catching the unique violation: whether the id was taken
+      // comes from RETURNING, not from parsing an error.
+      const created = yield* audited({
+        steps: [["created", sql`
+          INSERT INTO ai_jobs (${jobColumns}) VALUES (
+            ${job.job_id}, ${job.trace_id}, NULL, ${job.job_kind}, ${job.state}, ${job.status_reason}, NULL,
+            ${job.protocol_id}, ${job.profile_id}, ${job.capability_profile_id}, ${job.access_mode}, ${job.safety_mode},
+            ${yield* encodeJson.entityRefs(job.entity_refs)}::jsonb,
+            ${yield* encodeJson.plannedOperations(job.planned_operations)}::jsonb,
+            ${yield* encodeJson.metrics(job.metrics)}::jsonb,
+            ${yield* encodeJson.payload(job.job_inputs)}::jsonb, NULL,
+            ${job.is_pinned}, ${at}::timestamptz, ${at}::timestamptz,
+            ${job.attempt}, ${job.max_attempts}, ${instantParam(job.run_after)}::timestamptz, ${job.priority},
+            ${yield* encodeJson.backoff(job.backoff)}::jsonb)
+          ON CONFLICT (id) DO NOTHING
+          RETURNING id`]],
+        events: options?.events,
+        known: job,
+        result: () => Effect.succeed(job)
+      })
+      if (created === undefined) return yield* new AlreadyExists({ entity: "job", id: job.job_id })
+      return created
     },
-    // One INSERT is atomic by itself: BEGIN/COMMIT only when events come with it
-    // (a commit costs a disk flush, so this is most of a lone create's time).
-    (effect, _input, options) => options?.events !== undefined ? transaction(effect) : effect,
     storageErrors("JobStore.createJob")
   )
 
-  const getJob: Service["getJob"] = Effect.fn("JobStore.getJob")(
-    (jobId: JobId) => readJob(jobId),
-    storageErrors("JobStore.getJob")
-  )
+  const getJob: Service["getJob"] = (jobId) => storageErrors("JobStore.getJob")(readJob(jobId))
 
-  const lockJob: Service["lockJob"] = Effect.fn("JobStore.lockJob")(
+  const lockJob: Service["lockJob"] = Effect.fnUntraced(
     function*(jobId: JobId) {
       // NO KEY UPDATE: the lock an UPDATE of the row takes, so it neither blocks foreign-key checks
       // (a new run of this job) nor is weaker than the change that follows.
       const [row] = yield* sql`SELECT ${jobColumns} FROM ai_jobs WHERE id = ${jobId} FOR NO KEY UPDATE`
       if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
-      return toAiJob(yield* decode.job(row))
+      return yield* decodeJob(row)
     },
     storageErrors("JobStore.lockJob")
   )
 
-  const listJobs: Service["listJobs"] = Effect.fn("JobStore.listJobs")(
+  const listJobs: Service["listJobs"] = Effect.fnUntraced(
     function*(filter: JobFilter = {}) {
       const size = pageSize(filter.limit)
       const descending = filter.order === "desc"
@@ -112,7 +113,7 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
     storageErrors("JobStore.listJobs")
   )
 
-  const findJobIds: Service["findJobIds"] = Effect.fn("JobStore.findJobIds")(
+  const findJobIds: Service["findJobIds"] = Effect.fnUntraced(
     function*(text: string, options?: { readonly limit?: number }) {
       const { abbreviation, limit } = yield* jobIdSearch(text, options)
       const { ending } = abbreviation
@@ -132,7 +133,7 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
     storageErrors("JobStore.findJobIds")
   )
 
-  const transition: Service["transition"] = Effect.fn("JobStore.transition")(
+  const transition: Service["transition"] = Effect.fnUntraced(
     function*(request: TransitionRequest) {
       const now = yield* DateTime.now
       const set = [sql`status = ${request.to}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
@@ -145,16 +146,15 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
       // overwrites. (`stalled` is allowed from nowhere, so it always misses.)
       const guard = [sql`id = ${request.job_id}`, sql.in("status", Lifecycle.allowedFrom(request.to))]
       if (request.from !== undefined) guard.push(sql`status = ${request.from}`)
-      const [row] = yield* sql`UPDATE ai_jobs SET ${sql.csv(set)} WHERE ${sql.and(guard)} RETURNING ${jobColumns}`
-      if (row === undefined) {
-        const found = yield* readJob(request.job_id)
-        return yield* new IllegalTransition({ job_id: request.job_id, from: found.state, to: request.to })
-      }
-      const job = toAiJob(yield* decode.job(row))
-      yield* insertEvents(yield* auditRecords(request.events, job))
-      return job
+      const moved = yield* audited({
+        steps: [["moved", sql`UPDATE ai_jobs SET ${sql.csv(set)} WHERE ${sql.and(guard)} RETURNING ${jobColumns}`]],
+        events: request.events,
+        result: decodeJob
+      })
+      if (moved !== undefined) return moved
+      const found = yield* readJob(request.job_id)
+      return yield* new IllegalTransition({ job_id: request.job_id, from: found.state, to: request.to })
     },
-    transaction,
     alreadyExistsAsStorageError("JobStore.transition"),
     storageErrors("JobStore.transition")
   )
@@ -163,16 +163,18 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
   const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: Audit<AiJob> | undefined) =>
     Effect.gen(function*() {
       const now = yield* DateTime.now
-      const [row] = yield* sql`
-        UPDATE ai_jobs SET ${sql.csv([...set, sql`updated_at = ${instantParam(now)}::timestamptz`])}
-        WHERE id = ${jobId} RETURNING ${jobColumns}`
-      if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
-      const job = toAiJob(yield* decode.job(row))
-      yield* insertEvents(yield* auditRecords(events, job))
-      return job
-    }).pipe(transaction)
+      const patched = yield* audited({
+        steps: [["patched", sql`
+          UPDATE ai_jobs SET ${sql.csv([...set, sql`updated_at = ${instantParam(now)}::timestamptz`])}
+          WHERE id = ${jobId} RETURNING ${jobColumns}`]],
+        events,
+        result: decodeJob
+      })
+      if (patched === undefined) return yield* new NotFound({ entity: "job", id: jobId })
+      return patched
+    })
 
-  const updateJob: Service["updateJob"] = Effect.fn("JobStore.updateJob")(
+  const updateJob: Service["updateJob"] = Effect.fnUntraced(
     function*(jobId: JobId, patch: JobPatch) {
       const set: Array<Statement.Fragment> = []
       if (patch.metrics !== undefined) set.push(sql`metrics = ${yield* encodeJson.metrics(patch.metrics)}::jsonb`)
@@ -187,19 +189,19 @@ export const makeJobMethods = ({ sql, transaction, insertEvents }: PgContext) =>
     storageErrors("JobStore.updateJob")
   )
 
-  const setPinned: Service["setPinned"] = Effect.fn("JobStore.setPinned")(
+  const setPinned: Service["setPinned"] = Effect.fnUntraced(
     function*(jobId: JobId, pinned: boolean, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
-      const [row] = yield* sql`
-        UPDATE ai_jobs SET is_pinned = ${pinned}, updated_at = ${instantParam(now)}::timestamptz
-        WHERE id = ${jobId} AND is_pinned <> ${pinned} RETURNING ${jobColumns}`
-      if (row === undefined) return yield* readJob(jobId)
-      const job = toAiJob(yield* decode.job(row))
-      yield* insertEvents(yield* auditRecords(options?.events, job))
-      return job
+      const changed = yield* audited({
+        steps: [["pinned", sql`
+          UPDATE ai_jobs SET is_pinned = ${pinned}, updated_at = ${instantParam(now)}::timestamptz
+          WHERE id = ${jobId} AND is_pinned <> ${pinned} RETURNING ${jobColumns}`]],
+        events: options?.events,
+        result: decodeJob
+      })
+      return changed ?? (yield* readJob(jobId))
     },
-    transaction,
     alreadyExistsAsStorageError("JobStore.setPinned"),
     storageErrors("JobStore.setPinned")
   )

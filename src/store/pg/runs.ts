@@ -22,6 +22,7 @@ import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, encodeJson, instantParam, qualified, toAiJob } from "./rows.js"
 import { storageErrors } from "./errors.js"
+import { insideTransaction } from "./transaction.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -36,7 +37,7 @@ const checkNodeId = Schema.encode(NodeExecution.fields.node_id)
 const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
 
 /** The run and node half of the store. */
-export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) => {
+export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext) => {
   const runColumns = sql.literal(columns.run)
   const nodeColumns = sql.literal(columns.node)
 
@@ -93,39 +94,38 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) =>
       if (locked.length === 0) return yield* notActive(runId)
     })
 
-  const createRun: Service["createRun"] = Effect.fn("JobStore.createRun")(
+  const createRun: Service["createRun"] = Effect.fnUntraced(
     function*(jobId: JobId, options?: Audited<WorkflowRun>) {
       const now = yield* DateTime.now
       const at = instantParam(now)
       const run = newRun(jobId, now)
-      const inserted = yield* sql`
-        INSERT INTO workflow_runs (${runColumns})
-        SELECT ${run.id}, id, ${run.status}, ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
-        FROM ai_jobs WHERE id = ${jobId}
-        RETURNING id`
-      if (inserted.length === 0) return yield* new NotFound({ entity: "job", id: jobId })
-      yield* insertEvents(yield* auditRecords(options?.events, run))
-      return run
+      // The run is known before it is written, and so are its records: one statement.
+      const created = yield* audited({
+        steps: [["created", sql`
+          INSERT INTO workflow_runs (${runColumns})
+          SELECT ${run.id}, id, ${run.status}, ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+          FROM ai_jobs WHERE id = ${jobId}
+          RETURNING id`]],
+        events: options?.events,
+        known: run,
+        result: () => Effect.succeed(run)
+      })
+      if (created === undefined) return yield* new NotFound({ entity: "job", id: jobId })
+      return created
     },
-    transaction,
     alreadyExistsAsStorageError("JobStore.createRun"),
     storageErrors("JobStore.createRun")
   )
 
-  const getRun: Service["getRun"] = Effect.fn("JobStore.getRun")(
-    (runId: WorkflowRunId) => readRun(runId),
-    storageErrors("JobStore.getRun")
-  )
+  const getRun: Service["getRun"] = (runId) => storageErrors("JobStore.getRun")(readRun(runId))
 
-  const listRuns: Service["listRuns"] = Effect.fn("JobStore.listRuns")(
-    (jobId: JobId) =>
-      sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`.pipe(
-        Effect.flatMap(decodeRows(decode.run))
-      ),
-    storageErrors("JobStore.listRuns")
-  )
+  const listRuns: Service["listRuns"] = (jobId) =>
+    sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`.pipe(
+      Effect.flatMap(decodeRows(decode.run)),
+      storageErrors("JobStore.listRuns")
+    )
 
-  const finishRun: Service["finishRun"] = Effect.fn("JobStore.finishRun")(
+  const finishRun: Service["finishRun"] = Effect.fnUntraced(
     function*(
       runId: WorkflowRunId,
       status: Exclude<TransitionTarget, "queued" | "running">,
@@ -135,20 +135,32 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) =>
       const now = yield* DateTime.now
       const set = [sql`status = ${status}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
       if (options?.error_message !== undefined) set.push(sql`error_message = ${options.error_message}`)
-      const run = yield* updateRunningRun(runId, set)
-      yield* insertEvents(yield* auditRecords(options?.events, run))
-      return run
+      const ended = yield* audited({
+        steps: [["ended", sql`
+          UPDATE workflow_runs SET ${sql.csv(set)}
+          WHERE id = ${runId} AND status = 'running'
+          RETURNING ${runColumns}`]],
+        events: options?.events,
+        result: decode.run
+      })
+      return ended ?? (yield* notActive(runId))
     },
-    transaction,
     alreadyExistsAsStorageError("JobStore.finishRun"),
     storageErrors("JobStore.finishRun")
   )
 
-  const heartbeat: Service["heartbeat"] = Effect.fn("JobStore.heartbeat")(
+  const heartbeat: Service["heartbeat"] = Effect.fnUntraced(
     function*(runId: WorkflowRunId) {
       const at = instantParam(yield* DateTime.now)
+      // On its own, the heartbeat is its own transaction, and its commit is not
+      // waited for (synchronous_commit off for it alone): it is written, and
+      // durable a fraction of a second later; only a server crash in between
+      // loses it — and with it only how recent the beat was. Inside a caller's
+      // transaction, the caller's commit decides.
+      const unwaited = (yield* insideTransaction) ? sql`` : sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
       const [row] = yield* sql`
         UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+        ${unwaited}
         WHERE r.id = ${runId} AND ${isActive}
         RETURNING ${runColumns}`
       if (row !== undefined) return yield* decode.run(row)
@@ -157,7 +169,7 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) =>
     storageErrors("JobStore.heartbeat")
   )
 
-  const releaseRun: Service["releaseRun"] = Effect.fn("JobStore.releaseRun")(
+  const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
       const at = instantParam(yield* DateTime.now)
       // The job first (the lock order), guarded on this run being its active run.
@@ -176,12 +188,12 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) =>
       yield* insertEvents(yield* auditRecords(options.events, job))
       return job
     },
-    transaction,
+    atomic,
     alreadyExistsAsStorageError("JobStore.releaseRun"),
     storageErrors("JobStore.releaseRun")
   )
 
-  const startNode: Service["startNode"] = Effect.fn("JobStore.startNode")(
+  const startNode: Service["startNode"] = Effect.fnUntraced(
     function*(input: {
       readonly workflow_run_id: WorkflowRunId
       readonly node_id: string
@@ -216,11 +228,11 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) =>
       if (row === undefined) return yield* Effect.dieMessage("JobStore.startNode: the INSERT returned no row")
       return { ...node, sequence: row.sequence } satisfies NodeExecution
     },
-    transaction,
+    atomic,
     storageErrors("JobStore.startNode")
   )
 
-  const finishNode: Service["finishNode"] = Effect.fn("JobStore.finishNode")(
+  const finishNode: Service["finishNode"] = Effect.fnUntraced(
     function*(nodeId: NodeExecutionId, outcome: {
       readonly status: NodeEndStatus
       readonly output_payload?: Json | null
@@ -241,17 +253,15 @@ export const makeRunMethods = ({ sql, transaction, insertEvents }: PgContext) =>
       if (row === undefined) return yield* new NotFound({ entity: "node_execution", id: nodeId })
       return yield* decode.node(row)
     },
-    transaction,
+    atomic,
     storageErrors("JobStore.finishNode")
   )
 
-  const listNodes: Service["listNodes"] = Effect.fn("JobStore.listNodes")(
-    (runId: WorkflowRunId) =>
-      sql`SELECT ${nodeColumns} FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`.pipe(
-        Effect.flatMap(decodeRows(decode.node))
-      ),
-    storageErrors("JobStore.listNodes")
-  )
+  const listNodes: Service["listNodes"] = (runId) =>
+    sql`SELECT ${nodeColumns} FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`.pipe(
+      Effect.flatMap(decodeRows(decode.node)),
+      storageErrors("JobStore.listNodes")
+    )
 
   return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, startNode, finishNode, listNodes }
 }

@@ -37,8 +37,8 @@ const stalledError = (sql: SqlClient.SqlClient, threshold: Duration.Duration, he
 }
 
 /** Claiming, recovery and pruning. */
-export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext) => {
-  const claimNext: Service["claimNext"] = Effect.fn("JobStore.claimNext")(
+export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transaction }: PgContext) => {
+  const claimNext: Service["claimNext"] = Effect.fnUntraced(
     function*(options: {
       readonly kinds?: ReadonlyArray<JobKind>
       readonly events?: Audit<Claim>
@@ -51,32 +51,31 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext)
       // One statement: lock the first eligible job no one else holds — the
       // highest priority, then the one eligible longest, then the oldest, the
       // order of migration 0007's partial index — create its run, point the
-      // job at the run and move it to running.
-      const [row] = yield* sql`
-        WITH next_job AS (
-          SELECT id FROM ai_jobs
-          WHERE ${sql.and(eligible)}
-          ORDER BY priority DESC, run_after, created_at, id
-          LIMIT 1
-          FOR UPDATE SKIP LOCKED
-        ), new_run AS (
-          INSERT INTO workflow_runs (${sql.literal(columns.run)})
-          SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
-          FROM next_job
-          RETURNING id AS run_id, job_id AS claimed_job_id
-        )
-        UPDATE ai_jobs SET status = 'running', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
-        FROM new_run
-        WHERE ai_jobs.id = new_run.claimed_job_id
-        RETURNING ${sql.literal(columns.job)}`
-      if (row === undefined) return null
-      const job = toAiJob(yield* decode.job(row))
-      const run = newRun(job.job_id, now, runId)
-      const claim: Claim = { job, run }
-      yield* insertEvents(yield* auditRecords(options.events, claim))
-      return claim
+      // job at the run and move it to running. Its records follow (they are a
+      // function of the job claimed) in the same transaction.
+      return (yield* audited({
+        steps: [
+          ["next_job", sql`
+            SELECT id FROM ai_jobs
+            WHERE ${sql.and(eligible)}
+            ORDER BY priority DESC, run_after, created_at, id
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED`],
+          ["new_run", sql`
+            INSERT INTO workflow_runs (${sql.literal(columns.run)})
+            SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+            FROM next_job
+            RETURNING id AS run_id, job_id AS claimed_job_id`],
+          ["claimed", sql`
+            UPDATE ai_jobs SET status = 'running', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
+            FROM new_run
+            WHERE ai_jobs.id = new_run.claimed_job_id
+            RETURNING ${sql.literal(qualified(columns.job, "ai_jobs"))}`]
+        ],
+        events: options.events,
+        result: (row) => Effect.map(decode.job(row), (decoded): Claim => ({ job: toAiJob(decoded), run: newRun(decoded.id, now, runId) }))
+      })) ?? null
     },
-    transaction,
     alreadyExistsAsStorageError("JobStore.claimNext"),
     storageErrors("JobStore.claimNext")
   )
@@ -148,7 +147,7 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext)
     storageErrors("JobStore.stallStaleRuns")
   )
 
-  const pruneJobs: Service["pruneJobs"] = Effect.fn("JobStore.pruneJobs")(
+  const pruneJobs: Service["pruneJobs"] = Effect.fnUntraced(
     function*(options: {
       readonly olderThan: DateTime.Utc
       readonly keepNewest: number
@@ -191,7 +190,7 @@ export const makeWorkerMethods = ({ sql, transaction, insertEvents }: PgContext)
       return report
     },
     // One statement is atomic by itself: BEGIN/COMMIT only when records are written with it.
-    (effect, options) => options.events !== undefined && options.dryRun !== true ? transaction(effect) : effect,
+    (effect, options) => options.events !== undefined && options.dryRun !== true ? atomic(effect) : effect,
     alreadyExistsAsStorageError("JobStore.pruneJobs"),
     storageErrors("JobStore.pruneJobs")
   )
