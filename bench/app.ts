@@ -12,6 +12,7 @@ import * as Capabilities from "../src/Capabilities.js"
 import * as FlightRecorder from "../src/FlightRecorder.js"
 import * as Jobs from "../src/Jobs.js"
 import * as Recovery from "../src/Recovery.js"
+import * as WakeUp from "../src/WakeUp.js"
 import type { JobStore } from "../src/store/JobStore.js"
 import * as PgStore from "../src/store/PgJobStore.js"
 import * as SqliteStore from "../src/store/SqliteJobStore.js"
@@ -50,12 +51,13 @@ export const storeLayer = (target: Target): Layer.Layer<JobStore, unknown> =>
     : SqliteStore.layer({ filename: target.filename, ...(target.durability === undefined ? {} : { durability: target.durability }) })
 
 /** The services an application uses, over a store. */
-export type Services = Jobs.Jobs | FlightRecorder.FlightRecorder | Capabilities.Capabilities | Recovery.RecoveryGate | JobStore
+export type Services = Jobs.Jobs | FlightRecorder.FlightRecorder | Capabilities.Capabilities | Recovery.RecoveryGate | WakeUp.WakeUp | JobStore
 
-/** Jobs, FlightRecorder and Capabilities over our store on `target`; no startup recovery. */
-export const servicesLayer = (target: Target): Layer.Layer<Services, unknown> =>
+/** Jobs, FlightRecorder and Capabilities over our store on `target`; no startup recovery; polling unless a wake-up is given. */
+export const servicesLayer = (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp> = WakeUp.layerPollOnly): Layer.Layer<Services, unknown> =>
   Jobs.layer().pipe(
     Layer.provideMerge(Recovery.layerNoStartupRecovery),
+    Layer.provideMerge(wakeUp),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(Capabilities.layerDefault),
     Layer.provideMerge(storeLayer(target))

@@ -13,7 +13,7 @@
  * in the same process. p50 and p99 of `pickupSamples` jobs.
  */
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import { performance } from "node:perf_hooks"
 import { Jobs } from "../src/Jobs.js"
 import * as WakeUp from "../src/WakeUp.js"
@@ -65,7 +65,7 @@ const ours = (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp>, count: number)
     return yield* Effect.promise(() =>
       sampleLatencies(count, () => Effect.runPromise(Effect.asVoid(jobs.submit(NEW_JOB))), latch.next)
     )
-  })).pipe(Effect.provide(servicesLayer(target).pipe(Layer.provideMerge(wakeUp)))))
+  })).pipe(Effect.provide(servicesLayer(target, wakeUp))))
 
 /** Runs the pickup comparison. */
 export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {

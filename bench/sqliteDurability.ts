@@ -16,6 +16,7 @@ import * as FlightRecorder from "../src/FlightRecorder.js"
 import { Jobs } from "../src/Jobs.js"
 import * as JobsModule from "../src/Jobs.js"
 import * as Recovery from "../src/Recovery.js"
+import * as WakeUp from "../src/WakeUp.js"
 import { JobStore } from "../src/store/JobStore.js"
 import * as SqliteJobStore from "../src/store/SqliteJobStore.js"
 import { newJob } from "./create.js"
@@ -28,6 +29,7 @@ const durabilities: ReadonlyArray<SqliteJobStore.SqliteDurability> = ["normal", 
 const app = (filename: string, durability: SqliteJobStore.SqliteDurability) =>
   JobsModule.layer().pipe(
     Layer.provideMerge(Recovery.layerNoStartupRecovery),
+    Layer.provideMerge(WakeUp.layerPollOnly),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(Capabilities.layerDefault),
     Layer.provideMerge(SqliteJobStore.layer({ filename, durability }))

@@ -8,13 +8,15 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Capabilities, FlightRecorder, Jobs, type JobStore, Recovery, Storage } from "../src/index.js"
+import { Capabilities, FlightRecorder, Jobs, type JobStore, Recovery, Storage, WakeUp } from "../src/index.js"
 
 /** The application's services over any store: swap the store layer in tests. */
 export const makeApp = <E>(store: Layer.Layer<JobStore.JobStore, E>) =>
   Jobs.layer().pipe(
     // Startup recovery runs in the background; submits wait for it (R9).
     Layer.provideMerge(Recovery.layerStartup()),
+    // It runs its job itself (start + run), with no worker pool to wake: polling only.
+    Layer.provideMerge(WakeUp.layerPollOnly),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(Capabilities.layerDefault),
     Layer.provideMerge(store)

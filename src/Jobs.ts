@@ -9,7 +9,6 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -206,7 +205,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   ) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
 }>() {}
 
-/** Builds the service from the store, recorder, capabilities and recovery gate in context. */
+/** Builds the service from the store, recorder, capabilities, recovery gate and wake-up in context. */
 export const make = Effect.gen(function*() {
   const recorder = yield* FlightRecorder
   // Caller text stored on jobs, runs and nodes is redacted like the events about it (R14).
@@ -214,7 +213,10 @@ export const make = Effect.gen(function*() {
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
   const retries = yield* Retries
-  const wakeUp = Option.getOrUndefined(yield* Effect.serviceOption(WakeUp))
+  // Required, not optional: a WakeUp merged beside this layer instead of provided to it would
+  // otherwise leave the engine polling without a word. `WakeUp.layerPollOnly` says "poll" out loud.
+  const wakeService = yield* WakeUp
+  const wakeUp = wakeService.mode === "poll" ? undefined : wakeService
   /** Tells this process's waiters of a committed change (a no-op where the database announces it). */
   const announce = (job: AiJob) =>
     wakeUp === undefined ? Effect.void : wakeUp.announce({
@@ -230,7 +232,7 @@ export const make = Effect.gen(function*() {
     // A failed attempt with attempts left: the next one's number and when it becomes eligible (issue 15.1).
     retryAfter: (job) =>
       Effect.gen(function*() {
-        const decision = RetryPolicy.decide(job, RetryPolicy.forKind(retries, job.job_kind).backoff, yield* Random.next)
+        const decision = RetryPolicy.decide(job, RetryPolicy.backoffOf(retries, job), yield* Random.next)
         if (decision._tag === "GiveUp") return null
         return { attempt: decision.attempt, run_after: DateTime.addDuration(yield* DateTime.now, decision.delay) }
       })
@@ -295,7 +297,11 @@ export const make = Effect.gen(function*() {
 })
 
 /**
- * The Jobs service; needs a JobStore, FlightRecorder, Capabilities and a
- * RecoveryGate. (Every `layer` of this package is a function, options or not.)
+ * The Jobs service; needs a JobStore, FlightRecorder, Capabilities, a
+ * RecoveryGate and a WakeUp — provided *to* it (`Layer.provideMerge`), so a
+ * wake-up merged beside it instead does not compile. `WakeUp.layerFromUrl(url)`
+ * for LISTEN/NOTIFY or in-process wake-up, `WakeUp.layerPollOnly` to poll.
+ * (Every `layer` of this package is a function, options or not.)
  */
-export const layer = (): Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate> => Layer.effect(Jobs, make)
+export const layer = (): Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate | WakeUp> =>
+  Layer.effect(Jobs, make)

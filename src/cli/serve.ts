@@ -24,6 +24,7 @@ import * as Capabilities from "../Capabilities.js"
 import * as JobsApi from "../http/JobsApi.js"
 import * as Jobs from "../Jobs.js"
 import * as Recovery from "../Recovery.js"
+import * as WakeUp from "../WakeUp.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
 import * as Parse from "./parse.js"
@@ -101,8 +102,10 @@ export const serveCommand = Command.make(
       const database = yield* resolve(options.database)
 
       // One process of an application: startup recovery first (R9), then intake.
+      // It runs no worker and awaits no job: nothing to wake.
       const services = Jobs.layer().pipe(
         Layer.provideMerge(Recovery.layerStartup()),
+        Layer.provideMerge(WakeUp.layerPollOnly),
         Layer.provideMerge(Capabilities.layerDefault),
         Layer.provideMerge(recorderLayer(database, { migrate: false, create: false }))
       )

@@ -9,7 +9,7 @@ import { AccessMode, JobState, SafetyMode } from "./JobState.js"
 import { Json } from "./Json.js"
 import { NonEmptyText, Text } from "./Text.js"
 import { Timestamp, TimestampFromSelf } from "./Timestamp.js"
-import { MAX_ATTEMPTS_LIMIT, MaxAttempts } from "./RetryPolicy.js"
+import { BackoffMillis, JobBackoff, MAX_ATTEMPTS_LIMIT, MaxAttempts } from "./RetryPolicy.js"
 
 // Entity refs and planned operations are stored as JSON: a key their schema
 // does not name would be dropped on the way in (a silent loss), so it is
@@ -86,7 +86,9 @@ export const AiJob = Schema.Struct({
   /** Not claimed before this instant: its submit time, a scheduled time, or a retry's backoff. */
   run_after: Timestamp,
   /** Higher is claimed first (issue 15.2). */
-  priority: Priority
+  priority: Priority,
+  /** The job's own backoff between attempts, waits in milliseconds; null: its kind's (issue 15.1). Absent reads as null. */
+  backoff: Schema.optionalWith(Schema.NullOr(BackoffMillis), { default: () => null, exact: true })
 }).annotations({ identifier: "AiJob" })
 export type AiJob = typeof AiJob.Type
 
@@ -117,7 +119,9 @@ export const NewAiJob = Schema.Struct({
   /** Higher first. Default 0. */
   priority: Schema.optionalWith(Priority, { default: () => 0, exact: true }),
   /** Attempts in all, overriding the retry policy of the job's kind. */
-  max_attempts: Schema.optionalWith(MaxAttempts, { exact: true })
+  max_attempts: Schema.optionalWith(MaxAttempts, { exact: true }),
+  /** The wait between attempts, overriding the retry policy of the job's kind (the same shape, the same defaults). */
+  backoff: Schema.optionalWith(JobBackoff, { exact: true })
 }).annotations({ identifier: "NewAiJob" })
 export type NewAiJob = typeof NewAiJob.Type
 /** `NewAiJob` before defaults are applied: what a caller may write literally. */

@@ -2,8 +2,8 @@
  * The retry policy (issue 15.1): how many attempts a job may make in all,
  * and how long a failed job waits before its next attempt — exponential
  * backoff with jitter, bounded. Per job kind, with a default for the kinds
- * not named, and a job's own `max_attempts` (given at submit) overriding its
- * kind's. Pure: the caller supplies the random draw, so a test can too.
+ * not named, and a job's own `max_attempts` and `backoff` (given at submit)
+ * overriding its kind's. Pure: the caller supplies the random draw, so a test can too.
  *
  * A failed job with attempts left goes back to `queued`, eligible again after
  * the delay; with none left it stays `failed`. `poisoned` is never retried
@@ -23,32 +23,86 @@ export const MaxAttempts = Schema.Int.pipe(Schema.between(1, MAX_ATTEMPTS_LIMIT)
   message: () => ({ message: `Expected a whole number of attempts from 1 to ${MAX_ATTEMPTS_LIMIT}`, override: true })
 })
 
-/** A delay, as an Effect `Duration` input ("30 seconds", 1000 for milliseconds, …), finite and not negative. */
+/**
+ * The longest wait a backoff may name: 365 days. A longer one is a mistake of
+ * units, and a retry's eligible time must stay within what the databases
+ * store (years 1970–9999).
+ */
+export const MAX_DELAY = Duration.days(365)
+const MAX_DELAY_MS = Duration.toMillis(MAX_DELAY)
+
+const delayMessage = "Expected a finite duration from 0 to 365 days (\"30 seconds\", milliseconds as a number, …)"
+
+/** A delay, as an Effect `Duration` input ("30 seconds", 1000 for milliseconds, …): finite, from 0 to `MAX_DELAY`. */
 const Delay = Schema.declare(
   (input: unknown): input is Duration.DurationInput => {
+    // Duration reads a negative number as zero: refused here instead, as the mistake it is.
+    if ((typeof input === "number" || typeof input === "bigint") && input < 0) return false
     const decoded = Duration.decodeUnknown(input)
-    return decoded._tag === "Some" && Duration.isFinite(decoded.value)
+    return decoded._tag === "Some" && Duration.isFinite(decoded.value) && Duration.lessThanOrEqualTo(decoded.value, MAX_DELAY)
   },
-  { identifier: "Delay", message: () => "Expected a finite duration (\"30 seconds\", milliseconds as a number, …)" }
+  {
+    identifier: "Delay",
+    message: () => delayMessage,
+    jsonSchema: { anyOf: [{ type: "string", description: "an Effect duration: \"30 seconds\", \"2 minutes\"" }, { type: "number", minimum: 0, maximum: MAX_DELAY_MS, description: "milliseconds" }] }
+  }
 )
+
+/** Each further failure multiplies the wait by this: finite, at least 1. */
+const Factor = Schema.Number.pipe(Schema.finite(), Schema.greaterThanOrEqualTo(1))
+/** The share (0 to 1) of the wait that is random. */
+const Jitter = Schema.Number.pipe(Schema.between(0, 1))
 
 /**
  * Exponential backoff with jitter, bounded: after attempt `n` failed, the job
  * waits `min(max, initial × factor^(n−1))`, less a random share of up to
  * `jitter` of it (so retries of jobs that failed together spread out, and the
- * wait never exceeds `max`).
+ * wait never exceeds `max`). A field it does not know (a misspelt `intial`)
+ * is refused, not ignored: its default would silently stand in.
  */
 export const Backoff = Schema.Struct({
   /** The wait after the first failure. Default 1 s. */
   initial: Schema.optionalWith(Delay, { default: () => Duration.seconds(1), exact: true }),
   /** Each further failure multiplies the wait by this (≥ 1). Default 2. */
-  factor: Schema.optionalWith(Schema.Number.pipe(Schema.finite(), Schema.greaterThanOrEqualTo(1)), { default: () => 2, exact: true }),
+  factor: Schema.optionalWith(Factor, { default: () => 2, exact: true }),
   /** The longest wait. Default 10 minutes. */
   max: Schema.optionalWith(Delay, { default: () => Duration.minutes(10), exact: true }),
   /** The share (0 to 1) of the wait that is random. Default 0.2. */
-  jitter: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.2, exact: true })
-}).annotations({ identifier: "Backoff" })
+  jitter: Schema.optionalWith(Jitter, { default: () => 0.2, exact: true })
+}).annotations({ identifier: "Backoff", parseOptions: { onExcessProperty: "error" } })
 export type Backoff = typeof Backoff.Type
+
+/** A wait in milliseconds: finite, 0 to `MAX_DELAY`. */
+const Millis = Schema.Number.pipe(Schema.finite(), Schema.between(0, MAX_DELAY_MS))
+
+/**
+ * A backoff as a job stores its own (`AiJob.backoff`): every field given,
+ * the waits in milliseconds. It is a `Backoff` too (a number is milliseconds
+ * there), so it can be submitted again as it reads.
+ */
+export const BackoffMillis = Schema.Struct({
+  initial: Millis,
+  factor: Factor,
+  max: Millis,
+  jitter: Jitter
+}).annotations({ identifier: "BackoffMillis", parseOptions: { onExcessProperty: "error" } })
+export type BackoffMillis = typeof BackoffMillis.Type
+
+/**
+ * A job's own backoff as `submit` takes it (issue 15.1, "overridable per
+ * job"): the kind's shape and defaults, stored with its waits in
+ * milliseconds. A job without one uses its kind's.
+ */
+export const JobBackoff = Schema.transform(Backoff, BackoffMillis, {
+  strict: true,
+  decode: (backoff) => ({
+    initial: Duration.toMillis(backoff.initial),
+    factor: backoff.factor,
+    max: Duration.toMillis(backoff.max),
+    jitter: backoff.jitter
+  }),
+  encode: (stored) => stored
+}).annotations({ identifier: "JobBackoff" })
 
 /** One kind's policy: how many attempts in all, and the backoff between them. */
 export const KindPolicy = Schema.Struct({
@@ -76,6 +130,12 @@ export const noRetries: RetryPolicy = Schema.decodeSync(RetryPolicy)({})
 
 /** The policy of `kind`: its own if the policy names it, else the default. */
 export const forKind = (policy: RetryPolicy, kind: JobKind): KindPolicy => policy.kinds[kind] ?? policy.default
+
+/** The backoff of a job that failed: its own if it was submitted with one, else its kind's. */
+export const backoffOf = (
+  policy: RetryPolicy,
+  job: { readonly job_kind: JobKind; readonly backoff: BackoffMillis | null }
+): Backoff => job.backoff ?? forKind(policy, job.job_kind).backoff
 
 /**
  * The wait after attempt `attempt` (1 = the first) failed, given a draw

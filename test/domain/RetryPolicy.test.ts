@@ -86,4 +86,25 @@ describe("issue 15.1 retry policy", () => {
         assert.strictEqual((yield* Effect.flip(decode(bad)))._tag, "DecodeFailure", String(bad))
       }
     }))
+
+  it.effect("issue 15.1 a wait is from 0 to 365 days: a negative number, a longer wait and a misspelt field are refused, for a kind and for a job", () =>
+    Effect.gen(function*() {
+      const decodeBackoff = decodeWith(RetryPolicy.Backoff, "Backoff")
+      const decodeJob = decodeWith(RetryPolicy.JobBackoff, "backoff")
+      for (const bad of [{ initial: -1 }, { max: -5n }, { max: "366 days" }, { initial: Infinity }, { intial: "1 second" }]) {
+        assert.strictEqual((yield* Effect.flip(decodeBackoff(bad)))._tag, "DecodeFailure", JSON.stringify(bad, (_, v) => typeof v === "bigint" ? String(v) : v))
+        assert.strictEqual((yield* Effect.flip(decodeJob(bad)))._tag, "DecodeFailure")
+      }
+      assert.strictEqual(ms(Duration.decode((yield* decodeBackoff({ max: "365 days" })).max)), Duration.toMillis(RetryPolicy.MAX_DELAY))
+    }))
+
+  it.effect("issue 15.1 a job's own backoff is the kind's shape and defaults, stored in milliseconds, and wins over its kind's; none: the kind's", () =>
+    Effect.gen(function*() {
+      const policy = yield* decodePolicy({ kinds: { doc_summarize: { backoff: { initial: "10 seconds" } } } })
+      const own = yield* decodeWith(RetryPolicy.JobBackoff, "backoff")({ initial: "2 seconds", max: "1 minute" })
+      assert.deepStrictEqual(own, { initial: 2000, factor: 2, max: 60_000, jitter: 0.2 })
+      assert.deepStrictEqual(yield* decodeWith(RetryPolicy.JobBackoff, "backoff")(own), own, "the stored form decodes to itself")
+      assert.strictEqual(RetryPolicy.backoffOf(policy, { job_kind: "doc_summarize", backoff: own }), own)
+      assert.strictEqual(ms(Duration.decode(RetryPolicy.backoffOf(policy, { job_kind: "doc_summarize", backoff: null }).initial)), 10_000)
+    }))
 })

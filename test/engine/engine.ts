@@ -4,15 +4,19 @@
  * PostgreSQL, in process on SQLite) — or none.
  */
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { RetryPolicyInput } from "../../src/domain/RetryPolicy.js"
 import * as Jobs from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import { services } from "../jobs/services.js"
-import type { SharedDatabase } from "../jobs/shared-database.js"
+import { realSleep, type SharedDatabase } from "../jobs/shared-database.js"
 
 export type Wake = "dialect" | "poll"
 
@@ -27,11 +31,29 @@ export const engineOn = (
     const wake = options.wake === "poll"
       ? WakeUp.layerPollOnly
       : pg ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" }) : WakeUp.layerInProcess
-    const context = yield* Layer.build(services(Layer.succeed(JobStore, store)).pipe(
-      Layer.provideMerge(wake),
+    const context = yield* Layer.build(services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, wake).pipe(
       Layer.provideMerge(options.retry !== undefined ? Jobs.retryPolicy(options.retry) : Layer.empty)
     ))
     const wakeUp = Context.get(context, WakeUp.WakeUp)
     yield* wakeUp.ready
     return { jobs: Context.get(context, Jobs.Jobs), store, wakeUp }
+  })
+
+/**
+ * Whether an idle one-loop pool of `jobs` (polling every `pollInterval`)
+ * starts the `doc_summarize` job `submit` queues within 10 s. The pool first
+ * looks, finds nothing and goes idle (300 ms of real time), so only a
+ * wake-up (or a short poll) can start it that soon.
+ */
+export const idlePoolStarts = <E, R>(
+  jobs: Jobs.Jobs["Type"],
+  submit: Effect.Effect<unknown, E, R>,
+  pollInterval: Duration.DurationInput = "30 seconds"
+): Effect.Effect<boolean, E, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const started = yield* Deferred.make<void>()
+    yield* jobs.worker({ concurrency: 1, pollInterval, handlers: { doc_summarize: () => Deferred.succeed(started, undefined) } })
+    yield* realSleep(300)
+    yield* submit
+    return Option.isSome(yield* Deferred.await(started).pipe(Effect.timeoutOption("10 seconds")))
   })

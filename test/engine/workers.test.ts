@@ -9,7 +9,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
 import * as TestServices from "effect/TestServices"
@@ -17,7 +16,7 @@ import type { JobKind } from "../../src/domain/JobKind.js"
 import type { Handlers } from "../../src/Jobs.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { realSleep, sharedBackends } from "../jobs/shared-database.js"
-import { engineOn } from "./engine.js"
+import { engineOn, idlePoolStarts } from "./engine.js"
 
 const EACH = 12
 
@@ -60,12 +59,7 @@ for (const backend of sharedBackends) {
       Effect.gen(function*() {
         const database = yield* backend.fresh("wake pool")
         const { jobs } = yield* engineOn(database)
-        const started = yield* Deferred.make<void>()
-        yield* jobs.worker({ concurrency: 1, pollInterval: "30 seconds", handlers: { doc_summarize: () => Deferred.succeed(started, undefined) } })
-        yield* realSleep(300) // the pool has looked, found nothing, and gone idle
-        yield* jobs.submit(summarize())
-        const woke = yield* Deferred.await(started).pipe(Effect.timeoutOption("10 seconds"))
-        assert.isTrue(Option.isSome(woke), "the program started without waiting for the poll")
+        assert.isTrue(yield* idlePoolStarts(jobs, jobs.submit(summarize())), "the program started without waiting for the poll")
       }).pipe(Effect.scoped), 60_000)
 
     it.live("issue 15.3 a job submitted from another process's store wakes the pool: by LISTEN/NOTIFY on PostgreSQL; on SQLite by the next poll", () =>
@@ -73,13 +67,8 @@ for (const backend of sharedBackends) {
         const database = yield* backend.fresh("wake other")
         const { jobs } = yield* engineOn(database)
         const other = yield* engineOn(database)
-        const started = yield* Deferred.make<void>()
         const poll = backend.name === "PostgreSQL" ? "30 seconds" : "500 millis"
-        yield* jobs.worker({ concurrency: 1, pollInterval: poll, handlers: { doc_summarize: () => Deferred.succeed(started, undefined) } })
-        yield* realSleep(300)
-        yield* other.jobs.submit(summarize())
-        const woke = yield* Deferred.await(started).pipe(Effect.timeoutOption("10 seconds"))
-        assert.isTrue(Option.isSome(woke))
+        assert.isTrue(yield* idlePoolStarts(jobs, other.jobs.submit(summarize()), poll))
       }).pipe(Effect.scoped), 60_000)
 
     it.effect("issue 15.8 README pattern: it.effect + a worker + TestClock — a job another store queued is claimed when TestClock.adjust reaches the poll, not before", () =>

@@ -17,6 +17,7 @@ import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
+import * as WakeUp from "../../src/WakeUp.js"
 import type { Backend } from "../support/backend.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
@@ -161,6 +162,7 @@ export const runHostileInputSuite = (backend: Backend) => {
         assert.strictEqual(cancelled.status_reason, "customer [SSN] asked")
       }).pipe(Effect.provide(Jobs.layer().pipe(
         Layer.provideMerge(Recovery.layerNoStartupRecovery),
+        Layer.provideMerge(WakeUp.layerPollOnly),
         Layer.provideMerge(FlightRecorder.layer({
           redactionRules: [{ name: "ssn", pattern: /\b\d{3}-\d{2}-\d{4}\b/g, replacement: "[SSN]" }]
         })),

@@ -5,22 +5,28 @@ import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { JobStore } from "../../src/store/JobStore.js"
+import * as WakeUp from "../../src/WakeUp.js"
 
 type Gate = Layer.Layer<Recovery.RecoveryGate, never, JobStore | FlightRecorder.FlightRecorder>
 
-/** Jobs under the given capability policy and the default recorder; the gate open unless one is given. */
+/** Jobs under the given capability policy and the default recorder; the gate open and polling only unless given. */
 export const servicesUnder = <E, EC>(
   capabilities: Layer.Layer<Capabilities.Capabilities, EC>,
   store: Layer.Layer<JobStore, E>,
-  gate: Gate = Recovery.layerNoStartupRecovery
+  gate: Gate = Recovery.layerNoStartupRecovery,
+  wakeUp: Layer.Layer<WakeUp.WakeUp> = WakeUp.layerPollOnly
 ) =>
   Jobs.layer().pipe(
     Layer.provideMerge(gate),
+    Layer.provideMerge(wakeUp),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(capabilities),
     Layer.provideMerge(store)
   )
 
-/** Jobs with the default capabilities and recorder; the gate open unless one is given. */
-export const services = <E>(store: Layer.Layer<JobStore, E>, gate: Gate = Recovery.layerNoStartupRecovery) =>
-  servicesUnder(Capabilities.layerDefault, store, gate)
+/** Jobs with the default capabilities and recorder; the gate open and polling only unless given. */
+export const services = <E>(
+  store: Layer.Layer<JobStore, E>,
+  gate: Gate = Recovery.layerNoStartupRecovery,
+  wakeUp: Layer.Layer<WakeUp.WakeUp> = WakeUp.layerPollOnly
+) => servicesUnder(Capabilities.layerDefault, store, gate, wakeUp)

@@ -102,7 +102,8 @@ const PROGRAM = `import {
   JobsApi,
   Recovery,
   RunLost,
-  Storage
+  Storage,
+  WakeUp
 } from "@handshake/ai-job-model"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -120,6 +121,7 @@ const newJob = Schema.decodeUnknownSync(JobRequest)({
 
 const app = Jobs.layer().pipe(
   Layer.provideMerge(Recovery.layerStartup()),
+  Layer.provideMerge(WakeUp.layerPollOnly),
   Layer.provideMerge(FlightRecorder.layer()),
   Layer.provideMerge(Capabilities.layerDefault),
   Layer.provideMerge(Storage.layerFromUrl(":memory:"))

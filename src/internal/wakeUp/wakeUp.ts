@@ -11,7 +11,9 @@
  * - **SQLite** (`layerInProcess`): there is no cross-process channel; `Jobs`
  *   announces its own changes after they commit, which wakes this process's
  *   workers at once. Other processes find the work at their next poll.
- * - **None** (`layerPollOnly`, or no WakeUp in context): workers poll.
+ * - **None** (`layerPollOnly`): workers poll. `Jobs.layer()` requires one of
+ *   these, provided to it, so forgetting it (or merging it beside Jobs) is a
+ *   compile error rather than a silently polling engine.
  *
  * Whatever the mode, polling stays on as the fallback, so a lost
  * announcement (a dropped listener connection) costs at most one poll
@@ -71,7 +73,7 @@ const make = (mode: WakeUp["Type"]["mode"]) =>
 /** In-process wake-up: `Jobs` announces its own committed changes (SQLite). */
 export const layerInProcess: Layer.Layer<WakeUp> = Layer.scoped(WakeUp, Effect.map(make("in-process"), (made) => made.service))
 
-/** No wake-up: workers poll, awaiting callers re-read. */
+/** No wake-up: workers poll, awaiting callers re-read. For processes that run no worker (a CLI, an HTTP API) or cannot LISTEN. */
 export const layerPollOnly: Layer.Layer<WakeUp> = Layer.scoped(WakeUp, Effect.map(make("poll"), (made) => made.service))
 
 /** Options of `layerPg`. */

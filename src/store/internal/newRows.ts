@@ -9,7 +9,7 @@ import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 /**
  * A new job as `createJob` stores it: queued, zeroed metrics, no run, fresh
  * ids unless given, timestamps `now`, its first attempt (of one unless
- * given), eligible at its run-after time or `now`, whichever is later (so a
+ * given; its own backoff, if any), eligible at its run-after time or `now`, whichever is later (so a
  * job is never eligible before it existed).
  */
 export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
@@ -36,7 +36,8 @@ export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
   attempt: 1,
   max_attempts: input.max_attempts ?? 1,
   run_after: input.run_after === undefined ? now : DateTime.max(now, input.run_after),
-  priority: input.priority
+  priority: input.priority,
+  backoff: input.backoff ?? null
 })
 
 /** A new run of `jobId` as `createRun` and `claimNext` store it: running, its heartbeat and timestamps `now`. */

@@ -55,7 +55,8 @@ export const makeJobMethods = ({ audited, sql }: PgContext) => {
             ${yield* encodeJson.metrics(job.metrics)}::jsonb,
             ${yield* encodeJson.payload(job.job_inputs)}::jsonb, NULL,
             ${job.is_pinned}, ${at}::timestamptz, ${at}::timestamptz,
-            ${job.attempt}, ${job.max_attempts}, ${instantParam(job.run_after)}::timestamptz, ${job.priority})
+            ${job.attempt}, ${job.max_attempts}, ${instantParam(job.run_after)}::timestamptz, ${job.priority},
+            ${yield* encodeJson.backoff(job.backoff)}::jsonb)
           ON CONFLICT (id) DO NOTHING
           RETURNING id`]],
         events: options?.events,

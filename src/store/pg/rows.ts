@@ -19,6 +19,7 @@ import { TraceId } from "../../domain/Ids.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { Json } from "../../domain/Json.js"
 import { TimestampFromSelf } from "../../domain/Timestamp.js"
+import { BackoffMillis } from "../../domain/RetryPolicy.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoders } from "../internal/decodeRow.js"
 import { clampBound } from "../internal/instants.js"
@@ -64,7 +65,7 @@ export const EventRow = Schema.Struct({ ...EventRecord.fields, timestamp: Instan
 export const columns = {
   job: "id, trace_id, workflow_run_id, job_kind, status, status_reason, error_message, protocol_id, profile_id, " +
     "capability_profile_id, access_mode, safety_mode, entity_refs, planned_operations, metrics, job_inputs, " +
-    "job_outputs, is_pinned, created_at, updated_at, attempt, max_attempts, run_after, priority",
+    "job_outputs, is_pinned, created_at, updated_at, attempt, max_attempts, run_after, priority, backoff",
   run: "id, job_id, status, last_heartbeat, error_message, created_at, updated_at",
   node: "id, workflow_run_id, node_id, node_type, status, sequence, input_payload, output_payload, error_message, " +
     "started_at, finished_at",
@@ -100,6 +101,9 @@ export const encodeJson = {
   plannedOperations: jsonParam(AiJob.fields.planned_operations),
   // The struct of JobMetrics' fields accepts a plain object as well as an instance.
   metrics: jsonParam(Schema.Struct(JobMetrics.fields)),
+  /** A job's own backoff: SQL NULL for none. */
+  backoff: (value: BackoffMillis | null): Effect.Effect<string | null, ParseError> =>
+    value === null ? Effect.succeed(null) : jsonParam(BackoffMillis)(value),
   events: jsonParam(Schema.Array(EventRecord)),
   /** A nullable payload: SQL NULL for null, JSON text otherwise. */
   payload: (value: Json | null): Effect.Effect<string | null, ParseError> =>

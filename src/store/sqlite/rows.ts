@@ -17,6 +17,7 @@ import { JobMetrics } from "../../domain/JobMetrics.js"
 import { AccessMode, JobState, SafetyMode } from "../../domain/JobState.js"
 import { Json } from "../../domain/Json.js"
 import { Timestamp } from "../../domain/Timestamp.js"
+import { BackoffMillis } from "../../domain/RetryPolicy.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoders } from "../internal/decodeRow.js"
 import type { CorruptRow } from "../StoreErrors.js"
@@ -58,7 +59,8 @@ export const JobRow = Schema.Struct({
   attempt: AiJob.fields.attempt,
   max_attempts: AiJob.fields.max_attempts,
   run_after: Timestamp,
-  priority: AiJob.fields.priority
+  priority: AiJob.fields.priority,
+  backoff: Schema.NullOr(Schema.parseJson(BackoffMillis))
 })
 
 /** An `ai_jobs` row as an `AiJob` (`id` ↔ `job_id`, `status` ↔ `state`). */

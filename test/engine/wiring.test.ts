@@ -1,0 +1,68 @@
+/**
+ * Issue 15.3, wiring the wake-up. `Jobs.layer()` requires a `WakeUp` provided
+ * to it: the composition the README shows — every layer `provideMerge`d under
+ * Jobs, the wake-up and the store from one URL — wakes an idle worker at once
+ * on a SQLite file and on PostgreSQL; a wake-up merged *beside* Jobs instead
+ * (which used to leave the engine polling without a word) does not compile.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { Capabilities, DatabaseUrl, FlightRecorder, Jobs, Recovery, SqliteJobStore, WakeUp } from "../../src/index.js"
+import { summarize } from "../jobs/jobs.suite.js"
+import { freshPgDatabase } from "../support/pg-database.js"
+import { tempSqliteFile } from "../support/stores.js"
+import { idlePoolStarts } from "./engine.js"
+
+/** The README's worker composition ("Workers: handlers per kind, retries, scheduling, wake-up"), word for word. */
+const readmeApp = (url: string) =>
+  Jobs.layer().pipe(
+    Layer.provideMerge(Recovery.layerStartup()),
+    Layer.provideMerge(FlightRecorder.layer()),
+    Layer.provideMerge(Capabilities.layerDefault),
+    Layer.provideMerge(Jobs.retryPolicy({
+      default: { maxAttempts: 1 },
+      kinds: { doc_ingest: { maxAttempts: 3, backoff: { initial: "2 seconds", factor: 2, max: "1 minute", jitter: 0.2 } } }
+    })),
+    Layer.provideMerge(WakeUp.layerFromUrl(url)),
+    Layer.provideMerge(DatabaseUrl.layerFromUrl(url))
+  )
+
+const databases = [
+  { name: "a SQLite file", url: Effect.sync(() => tempSqliteFile("readme wiring")), mode: "in-process" },
+  { name: "PostgreSQL", url: freshPgDatabase("readme wiring"), mode: "listen" }
+] as const
+
+describe("issue 15.3 the wake-up is provided to Jobs", () => {
+  for (const database of databases) {
+    it.live(`issue 15.3 the README's composition on ${database.name} wakes an idle worker at once, long before its 30 s poll`, () =>
+      Effect.gen(function*() {
+        const context = yield* Layer.build(readmeApp(yield* database.url))
+        const wakeUp = Context.get(context, WakeUp.WakeUp)
+        assert.strictEqual(wakeUp.mode, database.mode)
+        yield* wakeUp.ready
+        const jobs = Context.get(context, Jobs.Jobs)
+        assert.isTrue(yield* idlePoolStarts(jobs, jobs.submit(summarize())), "the program started without waiting for the poll")
+      }).pipe(Effect.scoped), 60_000)
+  }
+})
+
+/** The mistake: a wake-up merged beside Jobs, not provided to it. Jobs' need for a WakeUp stays unmet. */
+const besideJobs = Layer.merge(Jobs.layer(), WakeUp.layerInProcess).pipe(
+  Layer.provideMerge(Recovery.layerNoStartupRecovery),
+  Layer.provideMerge(FlightRecorder.layer()),
+  Layer.provideMerge(Capabilities.layerDefault),
+  Layer.provideMerge(SqliteJobStore.layer({ filename: ":memory:" }))
+)
+/** The same layers with the wake-up provided to Jobs: complete. */
+const underJobs = Jobs.layer().pipe(
+  Layer.provideMerge(Recovery.layerNoStartupRecovery),
+  Layer.provideMerge(WakeUp.layerInProcess),
+  Layer.provideMerge(FlightRecorder.layer()),
+  Layer.provideMerge(Capabilities.layerDefault),
+  Layer.provideMerge(SqliteJobStore.layer({ filename: ":memory:" }))
+)
+export const _provided: Effect.Effect<void, unknown, never> = Effect.provide(Effect.void, underJobs)
+// @ts-expect-error a WakeUp merged beside Jobs.layer() leaves Jobs needing one: the program does not compile
+export const _besideJobs: Effect.Effect<void, unknown, never> = Effect.provide(Effect.void, besideJobs)
