@@ -33,7 +33,7 @@ const batchContract = (backend: Backend) => {
         const given = { job: ids.job(), trace: ids.trace() }
         const inputs: ReadonlyArray<NewAiJob> = [
           newJob({ job_inputs: { doc: "a", nested: [1, { b: null }] }, entity_refs: [{ entity_id: "d1", entity_kind: "document" }] }),
-          newJob({ job_id: given.job, trace_id: given.trace, status_reason: "from a batch", is_pinned: true, priority: -3, max_attempts: 4 }),
+          newJob({ job_id: given.job, trace_id: given.trace, status_reason: "from a batch", is_pinned: true, priority: -3, max_attempts: 4, backoff: { initial: 1_500, factor: 3, max: 60_000, jitter: 0.25 } }),
           newJob({ job_kind: "term_exec", planned_operations: [{ op_type: "read", target: { entity_id: "f", entity_kind: "file" } }] }),
           newJob({ run_after: "1970-01-01T01:00:00.000Z" })
         ]
@@ -47,6 +47,8 @@ const batchContract = (backend: Backend) => {
           assert.strictEqual(millis(job.created_at), 5_000)
           assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(job), "read back as returned")
         }
+        assert.deepStrictEqual(jobs[1]?.backoff, { initial: 1_500, factor: 3, max: 60_000, jitter: 0.25 }, "its own backoff (issue 15.1)")
+        assert.isNull(jobs[0]?.backoff, "none given: its kind's")
         assert.strictEqual(jobs[2]?.job_kind, "terminal_exec")
         assert.strictEqual(millis(jobs[3]!.run_after), 3_600_000)
         assert.isNull(jobs[3]?.job_inputs)

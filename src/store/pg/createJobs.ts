@@ -40,7 +40,8 @@ const NewJobRows = Schema.parseJson(Schema.Array(Schema.Struct({
   is_pinned: AiJob.fields.is_pinned,
   max_attempts: AiJob.fields.max_attempts,
   run_after: AiJob.fields.run_after,
-  priority: AiJob.fields.priority
+  priority: AiJob.fields.priority,
+  backoff: AiJob.fields.backoff
 })))
 const encodeRows = Schema.encode(NewJobRows)
 
@@ -62,12 +63,13 @@ export const makeBatchMethods = ({ sql, transaction, insertEvents }: PgContext) 
           INSERT INTO ai_jobs (${sql.literal(columns.job)})
           SELECT id, trace_id, NULL, job_kind, 'queued', status_reason, NULL, protocol_id, profile_id,
             capability_profile_id, access_mode, safety_mode, entity_refs, planned_operations, metrics,
-            job_inputs, NULL, is_pinned, ${at}::timestamptz, ${at}::timestamptz, 1, max_attempts, run_after, priority
+            job_inputs, NULL, is_pinned, ${at}::timestamptz, ${at}::timestamptz, 1, max_attempts, run_after, priority,
+            backoff
           FROM jsonb_to_recordset(${rows}::jsonb) AS j(
             id uuid, trace_id uuid, job_kind text, status_reason text, protocol_id text, profile_id text,
             capability_profile_id text, access_mode text, safety_mode text, entity_refs jsonb,
             planned_operations jsonb, metrics jsonb, job_inputs jsonb, is_pinned boolean, max_attempts integer,
-            run_after timestamptz, priority integer)
+            run_after timestamptz, priority integer, backoff jsonb)
           ON CONFLICT (id) DO NOTHING
           RETURNING id`
         if (inserted.length < jobs.length) {

@@ -13,49 +13,22 @@ import { newJob } from "../internal/newRows.js"
 import type { Audited, JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import type { SqliteContext } from "./context.js"
+import { JOB_COLUMNS, jobValues } from "./rowCodec.js"
 import { storageErrors } from "./errors.js"
 
 type Service = JobStore["Type"]
 
-// 24 columns per row: 500 rows stay far below SQLite's bound-parameter limit (32766).
+// 25 columns per row: 500 rows stay far below SQLite's bound-parameter limit (32766).
 const JOBS_PER_STATEMENT = 500
 
 /**
- * The `ai_jobs` row of a new job, built by hand: every value came through
- * the port's decode (NewAiJob) and `newJob`, so it is already in the domain;
- * what is left is the stored form — JSON as text, the flag as 0/1,
- * instants in the one text form — which Schema's row encode would spend
- * most of a batch's time re-checking (issue 16). The table's CHECK
- * constraints still hold every column.
+ * The `ai_jobs` row of a new job: the hot path's hand-built encoding
+ * (rowCodec.ts), as a column → value record for `sql.insert`. Every value
+ * came through the port's decode, so only its stored form is left to make.
  */
 const newJobRow = (job: AiJob) => {
-  const at = DateTime.formatIso(job.created_at)
-  return {
-    id: job.job_id,
-    trace_id: job.trace_id,
-    workflow_run_id: null,
-    job_kind: job.job_kind,
-    status: job.state,
-    status_reason: job.status_reason,
-    error_message: null,
-    protocol_id: job.protocol_id,
-    profile_id: job.profile_id,
-    capability_profile_id: job.capability_profile_id,
-    access_mode: job.access_mode,
-    safety_mode: job.safety_mode,
-    entity_refs: JSON.stringify(job.entity_refs),
-    planned_operations: JSON.stringify(job.planned_operations),
-    metrics: JSON.stringify(job.metrics),
-    job_inputs: job.job_inputs === null ? null : JSON.stringify(job.job_inputs),
-    job_outputs: null,
-    is_pinned: job.is_pinned ? 1 : 0,
-    created_at: at,
-    updated_at: at,
-    attempt: job.attempt,
-    max_attempts: job.max_attempts,
-    run_after: DateTime.formatIso(job.run_after),
-    priority: job.priority
-  }
+  const values = jobValues(job)
+  return Object.fromEntries(JOB_COLUMNS.map((column, i) => [column, values[i] ?? null]))
 }
 
 /** `createJobs` of the SQLite store. */
@@ -76,7 +49,7 @@ export const makeBatchMethods = ({ sql, transaction, insertEvents }: SqliteConte
           const inserted = yield* sql<{ readonly id: string }>`
             INSERT INTO ai_jobs ${sql.insert(chunk)} ON CONFLICT (id) DO NOTHING RETURNING id`
           if (inserted.length < chunk.length) {
-            const id = firstTaken(chunk.map((row) => row.id), inserted.map((row) => row.id))
+            const id = firstTaken(jobs.slice(start, start + JOBS_PER_STATEMENT).map((job) => job.job_id), inserted.map((row) => row.id))
             return yield* new AlreadyExists({ entity: "job", id })
           }
         }

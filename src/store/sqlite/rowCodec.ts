@@ -25,7 +25,7 @@ import { JobKinds } from "../../domain/JobKind.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { AccessModes, JobStates, SafetyModes } from "../../domain/JobState.js"
 import { Json } from "../../domain/Json.js"
-import { MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
+import { BackoffMillis, MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
 import { isStorable } from "../../domain/Text.js"
 import { TIMESTAMP_RANGE_MS } from "../../domain/Timestamp.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
@@ -78,6 +78,7 @@ const entityRefs = jsonColumn(Schema.Array(EntityRef))
 const plannedOperations = jsonColumn(Schema.Array(PlannedOperation))
 const metricsColumn = jsonColumn(JobMetrics)
 const jsonValue = jsonColumn(Json)
+const backoffColumn = jsonColumn(BackoffMillis)
 
 /** A fresh job's metrics, as stored: decoded to the shared zero without parsing. */
 const ZERO_METRICS = JSON.stringify(Schema.encodeSync(JobMetrics)(JobMetrics.zero))
@@ -137,7 +138,8 @@ export const fastJob = (row: unknown): AiJob | undefined =>
       attempt: need(intBetween(row.attempt, 1, MAX_ATTEMPTS_LIMIT)),
       max_attempts: need(intBetween(row.max_attempts, 1, MAX_ATTEMPTS_LIMIT)),
       run_after: need(instant(row.run_after)),
-      priority: need(intBetween(row.priority, -32768, 32767))
+      priority: need(intBetween(row.priority, -32768, 32767)),
+      backoff: need(nullOr(backoffColumn)(row.backoff))
     }))
     : undefined
 
@@ -172,7 +174,7 @@ export const JOB_COLUMNS = [
   "id", "trace_id", "workflow_run_id", "job_kind", "status", "status_reason", "error_message", "protocol_id",
   "profile_id", "capability_profile_id", "access_mode", "safety_mode", "entity_refs", "planned_operations",
   "metrics", "job_inputs", "job_outputs", "is_pinned", "created_at", "updated_at", "attempt", "max_attempts",
-  "run_after", "priority"
+  "run_after", "priority", "backoff"
 ] as const
 
 /** A job's row values, in `JOB_COLUMNS` order. */
@@ -182,7 +184,7 @@ export const jobValues = (job: AiJob): ReadonlyArray<Bindable> => [
   jsonText(job.entity_refs), jsonText(job.planned_operations), jsonText(job.metrics),
   jsonText(job.job_inputs), jsonText(job.job_outputs), job.is_pinned ? 1 : 0,
   storedInstant(job.created_at), storedInstant(job.updated_at), job.attempt, job.max_attempts,
-  storedInstant(job.run_after), job.priority
+  storedInstant(job.run_after), job.priority, job.backoff === null ? null : jsonText(job.backoff)
 ]
 
 /** The `workflow_runs` columns, in the order `runValues` gives them. */
