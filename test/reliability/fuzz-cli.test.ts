@@ -241,7 +241,10 @@ describe("reliability: the CLI's arguments under hostile input", () => {
   it(`R17 ${counts.cliProcesses} real ai-jobs processes with hostile arguments exit 1 or 2 with one line on stderr, never a stack trace`, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-cli-fuzz-"))
     const database = path.join(dir, "missing.db")
-    const samples = fc.sample(argvs(processFlags), { numRuns: counts.cliProcesses, seed: seedFor("cli-process") })
+    // An argv entry is a C string: a NUL cannot reach a process at all (Node refuses it before
+    // spawning), so these vectors hold none; the in-process parser test above keeps them.
+    const deliverable = argvs(processFlags).filter((argv) => argv.every((arg) => !arg.includes("\u0000")))
+    const samples = fc.sample(deliverable, { numRuns: counts.cliProcesses, seed: seedFor("cli-process") })
       // Never let a generated argv run the demo or migrate against the working directory: point every command at a temp file.
       .map((argv) => [...argv, "--database", database])
     const codes: Record<string, number> = {}
