@@ -59,8 +59,8 @@ export const makeAwait = (
     const poll = Duration.decode(options.pollInterval ?? Duration.seconds(1))
     // Subscribed before the first read: a change between the read and the wait is not missed.
     const subscription = wakeUp === undefined ? undefined : yield* wakeUp.subscribe
-    let last = yield* getJob(jobId)
     const watch = Effect.gen(function*() {
+      let last = yield* getJob(jobId)
       while (!wanted(last.state)) {
         yield* subscription === undefined
           ? Effect.sleep(poll)
@@ -70,6 +70,8 @@ export const makeAwait = (
       return last
     })
     if (options.timeout === undefined) return yield* watch
+    // The time counts from the call, the first read included: a slow first
+    // read must not start the clock late (a caller's "5 seconds" means 5 s).
     const timeout = Duration.decode(options.timeout)
     const settled = yield* Effect.timeoutOption(watch, timeout)
     if (Option.isSome(settled)) return settled.value
