@@ -24,6 +24,7 @@ import type { JobState } from "../../domain/JobState.js"
 import type { Json } from "../../domain/Json.js"
 import { isStorable } from "../../domain/Text.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
+import { vouch } from "../../domain/vouched.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
 import { checkSize, unstorableText } from "./prepare.js"
 import { type JsonObject, sanitizeText } from "./Privacy.js"
@@ -285,16 +286,19 @@ export const makeBuild = (policy: LibraryEventPolicy) =>
         return checkCounts(type, body, counts).pipe(
           Effect.zipRight(checked),
           Effect.zipRight(checkSize(body as JsonObject, event_id, type, policy.maxEventBytes)),
-          Effect.as<EventRecord>({
-            event_id,
-            timestamp: now,
-            actor: body.actor as Actor,
-            type,
-            trace_id,
-            job_id: event.kind === "gc_summary" ? null : event.job_id,
-            workflow_run_id: (body.workflow_run_id as WorkflowRunId | undefined) ?? null,
-            body: body as JsonObject
-          })
+          // Checked: vouched for, so the store's port does not decode it again (domain/vouched.ts).
+          Effect.map((): EventRecord =>
+            vouch({
+              event_id,
+              timestamp: now,
+              actor: body.actor as Actor,
+              type,
+              trace_id,
+              job_id: event.kind === "gc_summary" ? null : event.job_id,
+              workflow_run_id: (body.workflow_run_id as WorkflowRunId | undefined) ?? null,
+              body: body as JsonObject
+            })
+          )
         )
       }
     )

@@ -12,6 +12,7 @@ import { FlightEvent, FlightEventSchemas } from "../../domain/FlightEvent.js"
 import { type JobId, TraceId } from "../../domain/Ids.js"
 import { isStorable } from "../../domain/Text.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
+import { vouch } from "../../domain/vouched.js"
 import { claimedType, EventTooLarge, InvalidEvent } from "./Errors.js"
 import { applyRawContentPolicy, DEFAULT_MAX_EVENT_BYTES, encodedSize, type JsonObject, sanitize } from "./Privacy.js"
 import * as Redactor from "./Redactor.js"
@@ -119,7 +120,8 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       const unstorable = firstUnstorableString(body)
       if (unstorable !== null) return yield* unstorableText(event.type, unstorable)
       yield* checkSize(body, event.event_id, event.type, maxEventBytes)
-      return {
+      // Decoded, sanitized and checked: vouched for, so the store's port does not decode it again (domain/vouched.ts).
+      return vouch({
         event_id: event.event_id,
         timestamp: event.timestamp,
         actor: event.actor,
@@ -128,6 +130,6 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
         job_id: event.job_id ?? null,
         workflow_run_id: event.workflow_run_id ?? null,
         body
-      }
+      })
     })
 }

@@ -6,10 +6,14 @@
  * string follows the text rule (domain/Text.ts), JSON keeps every key or is
  * refused (domain/Json.ts), and numeric options are whole numbers in range.
  *
+ * Records the library built and checked itself (vouched for, domain/vouched.ts)
+ * are taken as they are; everything else is decoded, whoever sends it.
+ *
  * The port's types already say most of this; decoding again is what makes it
  * true for callers that got past the types (plain JavaScript, an HTTP layer,
  * a cast). Nothing is rewritten except ids to lower case.
  */
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -17,6 +21,7 @@ import * as Schema from "effect/Schema"
 import { Attempt, NewAiJob } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
 import { decodeEach } from "../../domain/decodeEach.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
 import { EventRecord, EventType } from "../../domain/EventRecord.js"
 import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKind } from "../../domain/JobKind.js"
@@ -24,7 +29,8 @@ import { JobMetrics } from "../../domain/JobMetrics.js"
 import { JobState } from "../../domain/JobState.js"
 import { Json } from "../../domain/Json.js"
 import { NonEmptyText, Text } from "../../domain/Text.js"
-import { TimestampFromSelf } from "../../domain/Timestamp.js"
+import { TIMESTAMP_RANGE_MS, TimestampFromSelf } from "../../domain/Timestamp.js"
+import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { JobStore } from "../JobStore.js"
 
@@ -158,8 +164,30 @@ const decode = {
   purge: decodeWith(Schema.Struct({ before: Bound, batchSize: BatchSize }), "purgeEventsBatch")
 }
 
+/** Whether `value` is a `DateTime.Utc` in the stored range: what a vouched record's timestamp (never frozen) is held to. */
+const isStoredInstant = (value: unknown): boolean =>
+  DateTime.isDateTime(value) && DateTime.isUtc(value) && value.epochMillis >= TIMESTAMP_RANGE_MS.min &&
+  value.epochMillis <= TIMESTAMP_RANGE_MS.max
+
+/**
+ * Records the library built and checked itself (`FlightRecorder.build` and
+ * `prepare` vouch for theirs, domain/vouched.ts), as a copy of the list;
+ * null when any record is not one of them: then the whole list is decoded,
+ * so a caller's records meet the same checks and errors as ever.
+ */
+const libraryRecords = (input: unknown): ReadonlyArray<EventRecord> | null => {
+  if (!Array.isArray(input)) return null
+  for (const record of input) {
+    if (!isVouched(record) || !isStoredInstant((record as EventRecord).timestamp)) return null
+  }
+  return input.slice()
+}
+
 /** Event records as the port decodes them: for `appendEvents`, and for what a change's `events` gives (audit.ts). */
-export const decodeEventRecords = decode.events
+export const decodeEventRecords = (input: unknown): Effect.Effect<ReadonlyArray<EventRecord>, DecodeFailure> => {
+  const own = libraryRecords(input)
+  return own === null ? decode.events(input) : Effect.succeed(own)
+}
 
 /**
  * The store with every argument decoded at the port (see the module comment).
@@ -214,7 +242,7 @@ export const decodingInputs = (store: Service): Service => ({
   stallStaleRuns: (options) =>
     Effect.flatMap(decode.stallStale(options), (o) => store.stallStaleRuns(o as typeof options)),
   pruneJobs: (options) => Effect.flatMap(decode.prune(options), (o) => store.pruneJobs(o as typeof options)),
-  appendEvents: (events) => Effect.flatMap(decode.events(events), store.appendEvents),
+  appendEvents: (events) => Effect.flatMap(decodeEventRecords(events), store.appendEvents),
   listEvents: (filter = {}) => Effect.flatMap(decode.eventFilter(filter), store.listEvents),
   purgeEventsBatch: (options) => Effect.flatMap(decode.purge(options), store.purgeEventsBatch)
 })
