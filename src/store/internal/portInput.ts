@@ -29,6 +29,7 @@ import { JobMetrics } from "../../domain/JobMetrics.js"
 import { JobState } from "../../domain/JobState.js"
 import { Json } from "../../domain/Json.js"
 import { NonEmptyText, Text } from "../../domain/Text.js"
+import { commonNewAiJob } from "../../domain/newAiJobCheck.js"
 import { TIMESTAMP_RANGE_MS, TimestampFromSelf } from "../../domain/Timestamp.js"
 import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
@@ -74,13 +75,20 @@ const endOf = <S extends string>(status: Schema.Schema<S>) =>
     message: () => "Expected a final status (not queued or running)"
   }))
 
+/** A new job: the hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts). */
+const decodeNewJobBySchema = decodeWith(NewAiJob, "NewAiJob")
+const decodeNewJob = (input: unknown): Effect.Effect<NewAiJob, DecodeFailure> => {
+  const job = commonNewAiJob(input)
+  return job === undefined ? decodeNewJobBySchema(input) : Effect.succeed(job)
+}
+
 const decode = {
   jobId: decodeWith(JobId, "JobId"),
   runId: decodeWith(WorkflowRunId, "WorkflowRunId"),
   nodeId: decodeWith(NodeExecutionId, "NodeExecutionId"),
-  newJob: decodeWith(NewAiJob, "NewAiJob"),
+  newJob: decodeNewJob,
   // Job by job, as `createJob` decodes one: the same checks, each path led by the job's index.
-  newJobs: decodeEach(decodeWith(NewAiJob, "NewAiJob"), "NewAiJob"),
+  newJobs: decodeEach(decodeNewJob, "NewAiJob"),
   audited: decodeWith(Schema.Struct({ events: optional(Builder) }), "events"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
   jobFilter: decodeWith(Schema.Struct({
