@@ -18,6 +18,10 @@ export const NIL_UUID = "00000000-0000-0000-0000-000000000000"
 const ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
+/** Whether `text` is an id in its stored form (lower case, not nil): what every id schema decodes it to, unchanged. */
+export const isCanonicalId = (text: unknown): text is string =>
+  typeof text === "string" && CANONICAL.test(text) && text !== NIL_UUID
+
 const id = <B extends string>(brand: B) => {
   /** The stored form: lower-case, not nil. */
   const canonical = Schema.String.pipe(

@@ -18,7 +18,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import type { NewAiJob } from "./AiJob.js"
 import { MAX_DEPTH, nestedDeeperThan } from "./depth.js"
-import type { JobId, TraceId } from "./Ids.js"
+import { isCanonicalId, type JobId, type TraceId } from "./Ids.js"
 import { JobKinds, LegacyTerminalAlias } from "./JobKind.js"
 import { AccessModes, SafetyModes } from "./JobState.js"
 import { Json } from "./Json.js"
@@ -72,12 +72,9 @@ const wholeNumber = (value: unknown, min: number, max: number): number => {
   throw unusual
 }
 
-const CANONICAL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-const NIL = "00000000-0000-0000-0000-000000000000"
-
 /** An id already in its stored form (lower case, not nil); another case is the Schema's to canonicalise. */
 const canonicalId = (value: unknown): string => {
-  if (typeof value === "string" && CANONICAL_ID.test(value) && value !== NIL) return value
+  if (isCanonicalId(value)) return value
   throw unusual
 }
 

@@ -23,7 +23,7 @@ import { decodeWith } from "../../domain/decode.js"
 import { decodeEach } from "../../domain/decodeEach.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import { EventRecord, EventType } from "../../domain/EventRecord.js"
-import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
+import { EventId, isCanonicalId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKind } from "../../domain/JobKind.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { JobState } from "../../domain/JobState.js"
@@ -82,10 +82,19 @@ const decodeNewJob = (input: unknown): Effect.Effect<NewAiJob, DecodeFailure> =>
   return job === undefined ? decodeNewJobBySchema(input) : Effect.succeed(job)
 }
 
+/**
+ * An id argument: one already in its stored form is what the schema would
+ * give, unchanged (so it is passed on as it is); any other input meets the schema.
+ */
+const decodeId = <A extends string>(schema: Schema.Schema<A, string>, subject: string) => {
+  const bySchema = decodeWith(schema, subject)
+  return (input: unknown): Effect.Effect<A, DecodeFailure> => isCanonicalId(input) ? Effect.succeed(input as A) : bySchema(input)
+}
+
 const decode = {
-  jobId: decodeWith(JobId, "JobId"),
-  runId: decodeWith(WorkflowRunId, "WorkflowRunId"),
-  nodeId: decodeWith(NodeExecutionId, "NodeExecutionId"),
+  jobId: decodeId(JobId, "JobId"),
+  runId: decodeId(WorkflowRunId, "WorkflowRunId"),
+  nodeId: decodeId(NodeExecutionId, "NodeExecutionId"),
   newJob: decodeNewJob,
   // Job by job, as `createJob` decodes one: the same checks, each path led by the job's index.
   newJobs: decodeEach(decodeNewJob, "NewAiJob"),
