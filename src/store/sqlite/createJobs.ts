@@ -12,7 +12,7 @@ import { firstTaken } from "../internal/firstTaken.js"
 import { newJob } from "../internal/newRows.js"
 import type { Audited, JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
-import type { SqliteContext } from "./context.js"
+import { insertText, type SqliteContext } from "./context.js"
 import { JOB_COLUMNS, jobValues } from "./rowCodec.js"
 import { storageErrors } from "./errors.js"
 
@@ -22,34 +22,38 @@ type Service = JobStore["Type"]
 const JOBS_PER_STATEMENT = 500
 
 /**
- * The `ai_jobs` row of a new job: the hot path's hand-built encoding
- * (rowCodec.ts), as a column → value record for `sql.insert`. Every value
- * came through the port's decode, so only its stored form is left to make.
+ * The INSERT of `rows` jobs, its text made once per batch size (the client
+ * prepares and caches each text): run through `exec` with the hand-built row
+ * values (rowCodec.ts), without @effect/sql compiling a statement from row
+ * objects on every call. Every value came through the port's decode.
  */
-const newJobRow = (job: AiJob) => {
-  const values = jobValues(job)
-  return Object.fromEntries(JOB_COLUMNS.map((column, i) => [column, values[i] ?? null]))
+const insertJobsText = new Map<number, string>()
+const insertJobs = (rows: number): string => {
+  let text = insertJobsText.get(rows)
+  if (text === undefined) {
+    text = `${insertText("ai_jobs", JOB_COLUMNS, rows)} ON CONFLICT (id) DO NOTHING RETURNING id`
+    insertJobsText.set(rows, text)
+  }
+  return text
 }
 
 /** `createJobs` of the SQLite store. */
-export const makeBatchMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
+export const makeBatchMethods = ({ exec, transaction, insertEvents }: SqliteContext) => {
   const createJobs: Service["createJobs"] = Effect.fnUntraced(
     function*(inputs: ReadonlyArray<NewAiJob>, options?: Audited<ReadonlyArray<AiJob>>) {
       if (inputs.length === 0) return []
       const now = yield* DateTime.now
       const jobs = inputs.map((input) => newJob(input, now))
-      const rows = jobs.map(newJobRow)
       const events = yield* auditRecords(options?.events, jobs)
       yield* transaction(Effect.gen(function*() {
-        for (let start = 0; start < rows.length; start += JOBS_PER_STATEMENT) {
-          const chunk = rows.slice(start, start + JOBS_PER_STATEMENT)
+        for (let start = 0; start < jobs.length; start += JOBS_PER_STATEMENT) {
+          const chunk = jobs.slice(start, start + JOBS_PER_STATEMENT)
           // ON CONFLICT instead of catching the constraint error: an id stored
           // already, or given twice, is missing from RETURNING and named from
           // there; the rollback then takes back the rows that did go in.
-          const inserted = yield* sql<{ readonly id: string }>`
-            INSERT INTO ai_jobs ${sql.insert(chunk)} ON CONFLICT (id) DO NOTHING RETURNING id`
+          const inserted = yield* exec<{ readonly id: string }>(insertJobs(chunk.length), chunk.flatMap(jobValues))
           if (inserted.length < chunk.length) {
-            const id = firstTaken(jobs.slice(start, start + JOBS_PER_STATEMENT).map((job) => job.job_id), inserted.map((row) => row.id))
+            const id = firstTaken(chunk.map((job) => job.job_id), inserted.map((row) => row.id))
             return yield* new AlreadyExists({ entity: "job", id })
           }
         }
