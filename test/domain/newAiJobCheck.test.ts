@@ -49,6 +49,13 @@ const nested = (depth: number): unknown => {
   return value
 }
 
+/** `[1, <hole>, 2]`: an array with a missing element. */
+const holey = (): Array<number> => {
+  const array = [1]
+  array[2] = 2
+  return array
+}
+
 /** Values no field should take lightly. */
 const hostile: ReadonlyArray<unknown> = [
   undefined, null, "", " ", "\u0000", "a\u0000b", "\uD800", "x".repeat(256), "x".repeat(257), "😀".repeat(128), "😀".repeat(129),
@@ -58,7 +65,7 @@ const hostile: ReadonlyArray<unknown> = [
   LOWER_ID, LOWER_ID.toUpperCase(), "00000000-0000-0000-0000-000000000000", "2026-01-19T23:59:37.328Z", "2026-02-30T00:00:00Z",
   DateTime.unsafeMake(0), DateTime.unsafeMake("2026-01-19T23:59:37.328Z"), DateTime.unsafeMake(253402300800000),
   DateTime.unsafeMakeZoned(0, { timeZone: "Europe/Paris" }), new Date(0), { constant: 100 }, Symbol.for("x"),
-  nested(62), nested(63), nested(64), { __proto__: null, a: 1 }, JSON.parse("{\"__proto__\": 1}"), [1, , 2], () => 1
+  nested(62), nested(63), nested(64), { __proto__: null, a: 1 }, JSON.parse("{\"__proto__\": 1}"), holey(), () => 1
 ]
 
 const fields = [...Object.keys(NewAiJob.fields), "extra"]

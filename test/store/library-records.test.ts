@@ -9,6 +9,7 @@
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { vi } from "vitest"
+import type * as Decode from "../../src/domain/decode.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import { TIMESTAMP_RANGE_MS } from "../../src/domain/Timestamp.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
@@ -22,7 +23,7 @@ import { expectTag, failureOf, newJob } from "./fixtures.js"
 const decodes = vi.hoisted(() => new Map<string, number>())
 
 vi.mock("../../src/domain/decode.js", async (importOriginal) => {
-  const original = await importOriginal<typeof import("../../src/domain/decode.js")>()
+  const original = await importOriginal<typeof Decode>()
   return {
     ...original,
     decodeWith: ((schema, subject) => {
