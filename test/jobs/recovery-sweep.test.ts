@@ -80,9 +80,9 @@ for (const backend of sharedBackends) {
     it.effect("R9 a bad sweepEvery closes intake with RecoveryFailed naming it, like any bad recovery option", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("recovery sweep bad")
-        for (const sweepEvery of ["0 seconds", "soon", Infinity] as const) {
+        for (const sweepEvery of ["0 seconds", "soon", Infinity]) {
           const jobs = Context.get(
-            yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()), Recovery.layerStartup({ sweepEvery }))),
+            yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()), Recovery.layerStartup({ sweepEvery: sweepEvery as never }))),
             Jobs
           )
           const error = yield* Effect.flip(jobs.submit(summarize()))
