@@ -22,6 +22,8 @@ import { TimestampFromSelf } from "../../domain/Timestamp.js"
 import { BackoffMillis } from "../../domain/RetryPolicy.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoders } from "../internal/decodeRow.js"
+import type { CorruptRow } from "../StoreErrors.js"
+import { fastJob, fastRun } from "./rowCodec.js"
 import { clampBound } from "../internal/instants.js"
 
 /** A `timestamptz` as `pg` returns it, decoded to a UTC instant in the domain's range. */
@@ -76,11 +78,29 @@ export const columns = {
 export const qualified = (list: string, alias: string): string =>
   list.split(", ").map((column) => `${alias}.${column}`).join(", ")
 
-/** Decoders failing with `CorruptRow` naming the table, the row id and the column. */
-export const decode = rowDecoders({ job: JobRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
-
 /** The domain job of a decoded row (the row names `job_id` `id` and `state` `status`). */
 export const toAiJob = ({ id, status, ...rest }: JobRow): AiJob => ({ ...rest, job_id: id, state: status })
+
+const schemaDecode = rowDecoders({ job: JobRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
+
+/**
+ * Decoders failing with `CorruptRow` naming the table, the row id and the
+ * column. Jobs and runs, read on every step of a lifecycle, take the
+ * hand-built decode (rowCodec.ts) when the row is in the store's own form,
+ * and the row Schema otherwise.
+ */
+export const decode = {
+  ...schemaDecode,
+  /** An `ai_jobs` row as the domain job. */
+  aiJob: (row: unknown): Effect.Effect<AiJob, CorruptRow> => {
+    const fast = fastJob(row)
+    return fast !== undefined ? Effect.succeed(fast) : Effect.map(schemaDecode.job(row), toAiJob)
+  },
+  run: (row: unknown): Effect.Effect<WorkflowRun, CorruptRow> => {
+    const fast = fastRun(row)
+    return fast !== undefined ? Effect.succeed(fast) : schemaDecode.run(row)
+  }
+}
 
 /**
  * An instant as RFC 3339 text with milliseconds, for a `$n::timestamptz`

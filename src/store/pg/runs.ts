@@ -20,7 +20,7 @@ import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { columns, decode, encodeJson, instantParam, qualified, toAiJob } from "./rows.js"
+import { columns, decode, encodeJson, instantParam, qualified } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { insideTransaction } from "./transaction.js"
 import { newRun } from "../internal/newRows.js"
@@ -179,7 +179,7 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext
         WHERE r.id = ${runId} AND j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running' AND r.status = 'running'
         RETURNING ${sql.literal(qualified(columns.job, "j"))}`
       if (row === undefined) return yield* notActive(runId)
-      const job = toAiJob(yield* decode.job(row))
+      const job = yield* decode.aiJob(row)
       yield* updateRunningRun(runId, [
         sql`status = 'failed'`,
         sql`error_message = ${options.reason}`,
