@@ -19,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { AiJob } from "../../src/domain/AiJob.js"
+import { WorkflowRunId } from "../../src/domain/Ids.js"
 import { WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
@@ -151,7 +152,7 @@ describe("issue 16 PostgreSQL hand-built row decoders are the row Schemas", () =
   })
 
   it("issue 16 odd and hostile run rows go to the Schema", () => {
-    const row = runRowOf({ id: JOB.job_id, job_id: JOB.job_id, status: "running", last_heartbeat: JOB.created_at, error_message: null, created_at: JOB.created_at, updated_at: JOB.updated_at } as WorkflowRun) as unknown as Record<string, unknown>
+    const row = runRowOf({ id: WorkflowRunId.make(JOB.job_id), job_id: JOB.job_id, status: "running", last_heartbeat: JOB.created_at, error_message: null, created_at: JOB.created_at, updated_at: JOB.updated_at }) as unknown as Record<string, unknown>
     sameAsSchema(fastRun, schemaRun, row, true)
     for (const [column, value] of [
       ["id", "0192A0E0-0000-7000-8000-000000000001"],
