@@ -19,13 +19,14 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { AiJob } from "../../src/domain/AiJob.js"
+import { EventRecord } from "../../src/domain/EventRecord.js"
 import { WorkflowRunId } from "../../src/domain/Ids.js"
 import { WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { fastJob, fastRun } from "../../src/store/pg/rowCodec.js"
-import { columns, decode, JobRow, RunRow, toAiJob } from "../../src/store/pg/rows.js"
+import { columns, decode, encodeJson, JobRow, RunRow, toAiJob } from "../../src/store/pg/rows.js"
 import { services } from "../jobs/services.js"
 import { freshPgDatabase } from "../support/pg-database.js"
 import { newJob } from "./fixtures.js"
@@ -94,6 +95,15 @@ describe("issue 16 PostgreSQL hand-built row decoders are the row Schemas", () =
     FastCheck.assert(
       FastCheck.property(Arbitrary.make(WorkflowRun), (run) => sameAsSchema(fastRun, schemaRun, runRowOf(run), true)),
       { numRuns: 300 }
+    ))
+
+  it("issue 16 any event records: the hand-built jsonb parameter is the Schema's encoding", () =>
+    FastCheck.assert(
+      FastCheck.property(FastCheck.array(Arbitrary.make(EventRecord), { maxLength: 3 }), (events) => {
+        const json = Effect.runSync(encodeJson.events(events))
+        assert.strictEqual(json, JSON.stringify(Schema.encodeSync(Schema.Array(EventRecord))(events)))
+      }),
+      { numRuns: 200 }
     ))
 
   it("issue 16 odd and hostile job rows go to the Schema: never accepted when it refuses, never a different value", () => {
