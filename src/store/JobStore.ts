@@ -37,6 +37,9 @@
  * - Every `Jobs` transaction that changes a job — start, resume, rework,
  *   each guarded move (complete, cancel, fail, …), a run's own settle and its
  *   release — begins with `lockJob`, then writes the job, then the run.
+ *   Where the store has `finishRunningJob` (PostgreSQL), a move out of
+ *   `running` is one statement in the same order: its UPDATE of the job
+ *   takes the job's lock, then its run is ended, then the record written.
  * - `claimNext` locks the job (skipping one another transaction holds) before
  *   it creates the run; `releaseRun` updates the job before the run.
  * - `stallStaleRuns` locks the jobs of stale runs first (skipping any a
