@@ -25,7 +25,7 @@ import { tapJob } from "./internal/flight/jobSpan.js"
 import { makeAdmission } from "./internal/jobs/admission.js"
 import { makePrepare } from "./internal/jobs/auditEvents.js"
 import { makeClaimNext } from "./internal/jobs/claim.js"
-import { makeEndRun } from "./internal/jobs/endRun.js"
+import { makeEndRun, makeFinishRunning } from "./internal/jobs/endRun.js"
 import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { makeBegin } from "./internal/jobs/begin.js"
 import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
@@ -245,7 +245,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     Effect.tap(claimJob(options), (claim) => (claim === null ? Effect.void : announce(claim.job)))
   const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries })
   const submitMany = makeSubmitMany(operations, { intakeOpen: gate.await, admission, retries })
-  const move = makeMove(operations, makeEndRun(store, prepare))
+  const move = makeMove(operations, makeEndRun(store, prepare), makeFinishRunning(store, prepare))
   const begin = makeBegin(operations, admission)
   const setPin = makeSetPin(operations)
 
