@@ -24,11 +24,10 @@ export const retries = {
 
 /** The application's services over any store and wake-up: swap both in tests. */
 export const makeWorkerApp = <E>(store: Layer.Layer<JobStore.JobStore, E>, wakeUp: Layer.Layer<WakeUp.WakeUp>) =>
-  Jobs.layer().pipe(
+  Jobs.layer({ retry: retries }).pipe(
     Layer.provideMerge(Recovery.layerStartup()),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(Capabilities.layerDefault),
-    Layer.provideMerge(Jobs.retryPolicy(retries)),
     Layer.provideMerge(wakeUp),
     Layer.provideMerge(store)
   )

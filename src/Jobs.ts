@@ -25,7 +25,7 @@ import { tapJob } from "./internal/flight/jobSpan.js"
 import { makeAdmission } from "./internal/jobs/admission.js"
 import { makePrepare } from "./internal/jobs/auditEvents.js"
 import { makeClaimNext } from "./internal/jobs/claim.js"
-import { makeEndRun } from "./internal/jobs/endRun.js"
+import { makeEndRun, makeFinishRunning } from "./internal/jobs/endRun.js"
 import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { makeBegin } from "./internal/jobs/begin.js"
 import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
@@ -87,18 +87,17 @@ export type { TransitionOptions } from "./internal/jobs/operations.js"
 
 type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
 
-/**
- * The retry policy `Jobs` applies (issue 15.1): attempts per kind and the
- * backoff between them. None unless provided (`retryPolicy`): a failed job
- * stays failed until an operator retries it.
- */
-export class Retries extends Context.Reference<Retries>()("@handshake/ai-job-model/Jobs/Retries", {
-  defaultValue: (): RetryPolicy.RetryPolicy => RetryPolicy.noRetries
-}) {}
-
-/** Provides a retry policy, checked when the layer is built: a bad one fails it with `DecodeFailure`. */
-export const retryPolicy = (policy: RetryPolicy.RetryPolicyInput): Layer.Layer<Retries, DecodeFailure> =>
-  Layer.effect(Retries, decodeWith(RetryPolicy.RetryPolicy, "RetryPolicy")(policy))
+/** Options of `Jobs.layer`. */
+export interface Options {
+  /**
+   * The retry policy (issue 15.1): attempts per kind and the backoff between
+   * them. None when absent: a failed job stays failed until an operator
+   * retries it. Checked when the layer is built: a bad one fails it with
+   * `DecodeFailure`. An option, not a layer of its own, so it cannot be
+   * merged beside Jobs and silently ignored.
+   */
+  readonly retry?: RetryPolicy.RetryPolicyInput
+}
 
 /** The Jobs service. */
 export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
@@ -206,13 +205,15 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
 }>() {}
 
 /** Builds the service from the store, recorder, capabilities, recovery gate and wake-up in context. */
-export const make = Effect.gen(function*() {
+export const make = (options: Options = {}) => Effect.gen(function*() {
   const recorder = yield* FlightRecorder
   // Caller text stored on jobs, runs and nodes is redacted like the events about it (R14).
   const store = redactCallerText(yield* JobStore, recorder.redact)
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
-  const retries = yield* Retries
+  const retries = options.retry === undefined
+    ? RetryPolicy.noRetries
+    : yield* decodeWith(RetryPolicy.RetryPolicy, "RetryPolicy")(options.retry)
   // Required, not optional: a WakeUp merged beside this layer instead of provided to it would
   // otherwise leave the engine polling without a word. `WakeUp.layerPollOnly` says "poll" out loud.
   const wakeService = yield* WakeUp
@@ -244,7 +245,7 @@ export const make = Effect.gen(function*() {
     Effect.tap(claimJob(options), (claim) => (claim === null ? Effect.void : announce(claim.job)))
   const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries })
   const submitMany = makeSubmitMany(operations, { intakeOpen: gate.await, admission, retries })
-  const move = makeMove(operations, makeEndRun(store, prepare))
+  const move = makeMove(operations, makeEndRun(store, prepare), makeFinishRunning(store, prepare))
   const begin = makeBegin(operations, admission)
   const setPin = makeSetPin(operations)
 
@@ -301,7 +302,14 @@ export const make = Effect.gen(function*() {
  * RecoveryGate and a WakeUp — provided *to* it (`Layer.provideMerge`), so a
  * wake-up merged beside it instead does not compile. `WakeUp.layerFromUrl(url)`
  * for LISTEN/NOTIFY or in-process wake-up, `WakeUp.layerPollOnly` to poll.
- * (Every `layer` of this package is a function, options or not.)
+ * The retry policy is an option (`{ retry }`); a bad one fails the layer with
+ * `DecodeFailure`. (Every `layer` of this package is a function, options or not.)
  */
-export const layer = (): Layer.Layer<Jobs, never, JobStore | FlightRecorder | Capabilities | RecoveryGate | WakeUp> =>
-  Layer.effect(Jobs, make)
+export function layer(): Layer.Layer<Jobs, never, Requirements>
+export function layer(options: Options): Layer.Layer<Jobs, DecodeFailure, Requirements>
+export function layer(options: Options = {}): Layer.Layer<Jobs, DecodeFailure, Requirements> {
+  return Layer.effect(Jobs, make(options))
+}
+
+/** What `Jobs.layer` needs provided to it. */
+type Requirements = JobStore | FlightRecorder | Capabilities | RecoveryGate | WakeUp

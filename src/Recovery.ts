@@ -49,6 +49,20 @@ export interface RecoveryOptions {
   readonly retries?: number
 }
 
+/** Options of `layerStartup`: the scan's, and whether to scan again while the process runs. */
+export interface StartupOptions extends RecoveryOptions {
+  /**
+   * Scan again at this interval once startup recovery has finished (on
+   * Effect's `Clock`), so the runs of a worker process that died while this
+   * one lives are stalled without waiting for a restart — on a server where
+   * several processes share the database. Every process may sweep: each
+   * stale run is still stalled exactly once. A sweep that fails is logged and
+   * tried again at the next interval; it never closes job intake. Default:
+   * none (startup only, as R9 asks).
+   */
+  readonly sweepEvery?: Duration.DurationInput
+}
+
 /** How many times `layerStartup` retries a failed batch by default (about 3 s of waiting in all). */
 export const STARTUP_RETRIES = 5
 
@@ -152,17 +166,40 @@ export type RecoveryStatus = "running" | "finished" | "failed"
  * in the layer's scope: closing the application interrupts it. A batch that
  * fails with a `StorageError` is retried (`retries`, default
  * `STARTUP_RETRIES`) before the gate reports `RecoveryFailed`, so a moment's
- * trouble with the database does not close job intake until a restart.
+ * trouble with the database does not close job intake until a restart. With
+ * `sweepEvery`, the scan runs again at that interval for as long as the layer
+ * lives.
  */
-export const layerStartup = (options: RecoveryOptions = {}): Layer.Layer<RecoveryGate, never, JobStore> =>
+export const layerStartup = (options: StartupOptions = {}): Layer.Layer<RecoveryGate, never, JobStore> =>
   Layer.scoped(RecoveryGate, Effect.gen(function*() {
+    const { sweepEvery, ...scan } = options
     const done = yield* Deferred.make<RecoveryReport, RecoveryFailed>()
-    yield* recoverStalledRuns({ retries: STARTUP_RETRIES, ...options }).pipe(
+    const every = sweepEvery === undefined ? Option.none() : Duration.decodeUnknown(sweepEvery)
+    const sweepIsValid = Option.match(every, {
+      onNone: () => sweepEvery === undefined,
+      onSome: (interval) => Duration.isFinite(interval) && Duration.greaterThan(interval, Duration.zero)
+    })
+    // A bad interval is a bad option of the scan: intake stays closed with the reason, like a bad threshold.
+    const startup = sweepIsValid
+      ? recoverStalledRuns({ retries: STARTUP_RETRIES, ...scan })
+      : Effect.fail(new DecodeFailure({ subject: "StartupOptions", issues: [{ path: "sweepEvery", message: "sweepEvery must be a finite duration above zero" }] }))
+    yield* startup.pipe(
       Effect.catchAllCause((cause) => Effect.fail(new RecoveryFailed({ cause: Cause.squash(cause) }))),
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(done, exit)),
       Effect.forkScoped
     )
+    if (sweepIsValid && Option.isSome(every)) {
+      // Sweeps begin once startup recovery has succeeded; a failed one waits for the next interval.
+      const sweep = recoverStalledRuns({ retries: 0, ...scan }).pipe(
+        Effect.catchAllCause((cause) => Effect.logWarning("recovery sweep failed; trying again at the next interval", cause))
+      )
+      yield* Deferred.await(done).pipe(
+        Effect.zipRight(Effect.forever(Effect.zipRight(Effect.sleep(every.value), sweep))),
+        Effect.ignore,
+        Effect.forkScoped
+      )
+    }
     const status = Effect.flatMap(Deferred.poll(done), (outcome) =>
       Option.match(outcome, {
         onNone: () => Effect.succeed<RecoveryStatus>("running"),

@@ -33,6 +33,9 @@ export const redactCallerText = (store: Store, redact: (text: string) => string)
     transition: (request) => store.transition(fields(request)),
     updateJob: (jobId, patch) => store.updateJob(jobId, fields(patch)),
     finishRun: (runId, status, options) => store.finishRun(runId, status, options === undefined ? options : fields(options)),
-    finishNode: (nodeId, outcome) => store.finishNode(nodeId, fields(outcome))
+    finishNode: (nodeId, outcome) => store.finishNode(nodeId, fields(outcome)),
+    ...(store.finishRunningJob === undefined ? {} : {
+      finishRunningJob: (end: Parameters<NonNullable<Store["finishRunningJob"]>>[0]) => store.finishRunningJob!(fields(end))
+    })
   }
 }

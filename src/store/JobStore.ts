@@ -37,6 +37,9 @@
  * - Every `Jobs` transaction that changes a job — start, resume, rework,
  *   each guarded move (complete, cancel, fail, …), a run's own settle and its
  *   release — begins with `lockJob`, then writes the job, then the run.
+ *   Where the store has `finishRunningJob` (PostgreSQL), a move out of
+ *   `running` is one statement in the same order: its UPDATE of the job
+ *   takes the job's lock, then its run is ended, then the record written.
  * - `claimNext` locks the job (skipping one another transaction holds) before
  *   it creates the run; `releaseRun` updates the job before the run.
  * - `stallStaleRuns` locks the jobs of stale runs first (skipping any a
@@ -142,6 +145,22 @@ export interface TransitionRequest extends Audited<AiJob> {
   readonly attempt?: number
   /** A retry: not claimed before this instant (the backoff); stored in the one time form. */
   readonly run_after?: DateTime.Utc
+}
+
+/**
+ * A running job's move out of `running` that ends its active run with the
+ * same status (`finishRunningJob`). Its lifecycle record is prepared before
+ * the job is read: the record's `trace_id` and `workflow_run_id`, and its
+ * body's `trace_id`, `workflow_run_id` and `attempt`, are placeholders the
+ * store replaces with the job row's.
+ */
+export interface RunningJobEnd {
+  readonly job_id: JobId
+  readonly to: Exclude<TransitionTarget, "queued" | "running">
+  readonly status_reason?: string
+  /** The job's (when given) and the run's (null when not given) error message. */
+  readonly error_message?: string | null
+  readonly event: EventRecord
 }
 
 /** Fields of a job that change outside the lifecycle. */
@@ -301,6 +320,17 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     runId: WorkflowRunId,
     options: Audited<AiJob> & { readonly reason: string }
   ) => Effect.Effect<AiJob, NotFound | RunNotActive | DecodeFailure | ReadError>
+
+  /**
+   * Optional (PostgreSQL has it): a running job moves to `end.to` and its
+   * active run ends with the same status, with the move's lifecycle record,
+   * in one statement — the job locked first (the lock order above), its
+   * move a compare-and-set on `running` under its run. Null, and nothing
+   * written, when the job is not running under a run (missing, or in any
+   * other state): the caller takes the general path (`lockJob`, then
+   * `transition` and `finishRun`), which tells those cases apart.
+   */
+  readonly finishRunningJob?: (end: RunningJobEnd) => Effect.Effect<AiJob | null, DecodeFailure | ReadError>
 
   // Node executions (HSK-WF-001)
 

@@ -1,21 +1,23 @@
 /**
- * Running the real `ai-jobs` as a subprocess: `node --import tsx
- * src/cli/main.ts ...`, from any working directory, capturing its output and
- * exit code — through a pipe, as another user, or on a real terminal (a pty
- * from util-linux `script`). Nothing is mocked.
+ * Running the real `ai-jobs` as a subprocess: `src/cli/main.ts` bundled once
+ * per test file (test/support/bundle.ts: the same sources, starting in a
+ * fraction of tsx's time, so a loaded machine does not decide whether a
+ * suite of hundreds of commands passes; `HSK_WORKER_TSX=1` runs them through
+ * tsx), from any working directory, capturing its output and exit code —
+ * through a pipe, as another user, or on a real terminal (a pty from
+ * util-linux `script`). Nothing is mocked.
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
+import { nodeArgsFor } from "../support/bundle.js"
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 
 const main = path.join(repoRoot, "src", "cli", "main.ts")
-// An absolute loader URL, so the CLI can run with any cwd (a temp dir has no node_modules).
-const tsx = pathToFileURL(path.join(repoRoot, "node_modules", "tsx", "dist", "loader.mjs")).href
 
 /** What a run printed and how it exited. */
 export interface CliResult {
@@ -41,10 +43,13 @@ const environment = (options: CliOptions) => {
   return { ...env, ...options.env }
 }
 
-const command = (args: ReadonlyArray<string>, options: CliOptions): [string, Array<string>] =>
-  options.user !== undefined && process.getuid?.() === 0
-    ? ["runuser", ["-u", options.user, "--", process.execPath, "--import", tsx, main, ...args]]
-    : [process.execPath, ["--import", tsx, main, ...args]]
+/** `node <the CLI> ...args`: absolute paths, so it runs from any cwd (a temp dir has no node_modules). */
+const nodeLine = async (args: ReadonlyArray<string>): Promise<Array<string>> => [process.execPath, ...await nodeArgsFor(main), ...args]
+
+const command = async (args: ReadonlyArray<string>, options: CliOptions): Promise<[string, Array<string>]> => {
+  const line = await nodeLine(args)
+  return options.user !== undefined && process.getuid?.() === 0 ? ["runuser", ["-u", options.user, "--", ...line]] : [line[0]!, line.slice(1)]
+}
 
 const run = (file: string, args: ReadonlyArray<string>, cwd: string, env: Record<string, string | undefined>): Promise<CliResult> =>
   new Promise((resolve) => {
@@ -55,8 +60,8 @@ const run = (file: string, args: ReadonlyArray<string>, cwd: string, env: Record
   })
 
 /** Runs `ai-jobs <args>` with its output going to pipes. */
-export const runCli = (args: ReadonlyArray<string>, options: CliOptions = {}): Promise<CliResult> => {
-  const [file, argv] = command(args, options)
+export const runCli = async (args: ReadonlyArray<string>, options: CliOptions = {}): Promise<CliResult> => {
+  const [file, argv] = await command(args, options)
   return run(file, argv, options.cwd ?? repoRoot, environment(options))
 }
 
@@ -71,7 +76,7 @@ export const runCliOnTerminal = async (
   args: ReadonlyArray<string>,
   options: CliOptions & { readonly columns: number }
 ): Promise<CliResult> => {
-  const line = [process.execPath, "--import", tsx, main, ...args].map(shellWord).join(" ")
+  const line = (await nodeLine(args)).map(shellWord).join(" ")
   const result = await run(
     "script",
     ["--quiet", "--return", "--command", `stty cols ${options.columns} rows 50; exec ${line}`, "/dev/null"],

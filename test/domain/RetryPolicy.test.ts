@@ -87,11 +87,11 @@ describe("issue 15.1 retry policy", () => {
       }
     }))
 
-  it.effect("issue 15.1 a wait is from 0 to 365 days: a negative number, a longer wait and a misspelt field are refused, for a kind and for a job", () =>
+  it.effect("issue 15.1 a wait is from 0 to 365 days: a negative one (number, text or tuple), a longer wait and a misspelt field are refused, for a kind and for a job", () =>
     Effect.gen(function*() {
       const decodeBackoff = decodeWith(RetryPolicy.Backoff, "Backoff")
       const decodeJob = decodeWith(RetryPolicy.JobBackoff, "backoff")
-      for (const bad of [{ initial: -1 }, { max: -5n }, { max: "366 days" }, { initial: Infinity }, { intial: "1 second" }]) {
+      for (const bad of [{ initial: -1 }, { max: -5n }, { initial: "-1 seconds" }, { max: " -5 millis" }, { initial: [-1, 0] }, { max: "366 days" }, { initial: Infinity }, { intial: "1 second" }]) {
         assert.strictEqual((yield* Effect.flip(decodeBackoff(bad)))._tag, "DecodeFailure", JSON.stringify(bad, (_, v) => typeof v === "bigint" ? String(v) : v))
         assert.strictEqual((yield* Effect.flip(decodeJob(bad)))._tag, "DecodeFailure")
       }

@@ -31,9 +31,9 @@ export const engineOn = (
     const wake = options.wake === "poll"
       ? WakeUp.layerPollOnly
       : pg ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" }) : WakeUp.layerInProcess
-    const context = yield* Layer.build(services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, wake).pipe(
-      Layer.provideMerge(options.retry !== undefined ? Jobs.retryPolicy(options.retry) : Layer.empty)
-    ))
+    const context = yield* Layer.build(
+      services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, wake, options.retry !== undefined ? { retry: options.retry } : {})
+    )
     const wakeUp = Context.get(context, WakeUp.WakeUp)
     yield* wakeUp.ready
     return { jobs: Context.get(context, Jobs.Jobs), store, wakeUp }

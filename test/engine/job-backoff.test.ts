@@ -87,6 +87,7 @@ for (const backend of sharedBackends) {
         const bad: ReadonlyArray<readonly [unknown, string]> = [
           [{ initial: "soon" }, "backoff.initial"],
           [{ initial: -1 }, "backoff.initial"],
+          [{ initial: "-2 seconds" }, "backoff.initial"],
           [{ max: "400 days" }, "backoff.max"],
           [{ max: Infinity }, "backoff.max"],
           [{ factor: 0.5 }, "backoff.factor"],

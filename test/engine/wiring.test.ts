@@ -4,6 +4,9 @@
  * Jobs, the wake-up and the store from one URL — wakes an idle worker at once
  * on a SQLite file and on PostgreSQL; a wake-up merged *beside* Jobs instead
  * (which used to leave the engine polling without a word) does not compile.
+ * Issue 15.1, wiring the retry policy: it is an option of `Jobs.layer`, not a
+ * layer of its own that could be merged beside Jobs and silently ignored; a
+ * bad policy fails the layer's build with `DecodeFailure`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -11,20 +14,22 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Capabilities, DatabaseUrl, FlightRecorder, Jobs, Recovery, SqliteJobStore, WakeUp } from "../../src/index.js"
 import { summarize } from "../jobs/jobs.suite.js"
+import { services } from "../jobs/services.js"
 import { freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { idlePoolStarts } from "./engine.js"
 
 /** The README's worker composition ("Workers: handlers per kind, retries, scheduling, wake-up"), word for word. */
 const readmeApp = (url: string) =>
-  Jobs.layer().pipe(
+  Jobs.layer({
+    retry: {
+      default: { maxAttempts: 1 },
+      kinds: { doc_ingest: { maxAttempts: 3, backoff: { initial: "2 seconds", factor: 2, max: "1 minute", jitter: 0.2 } } }
+    }
+  }).pipe(
     Layer.provideMerge(Recovery.layerStartup()),
     Layer.provideMerge(FlightRecorder.layer()),
     Layer.provideMerge(Capabilities.layerDefault),
-    Layer.provideMerge(Jobs.retryPolicy({
-      default: { maxAttempts: 1 },
-      kinds: { doc_ingest: { maxAttempts: 3, backoff: { initial: "2 seconds", factor: 2, max: "1 minute", jitter: 0.2 } } }
-    })),
     Layer.provideMerge(WakeUp.layerFromUrl(url)),
     Layer.provideMerge(DatabaseUrl.layerFromUrl(url))
   )
@@ -47,6 +52,22 @@ describe("issue 15.3 the wake-up is provided to Jobs", () => {
       }).pipe(Effect.scoped), 60_000)
   }
 })
+
+describe("issue 15.1 the retry policy is an option of Jobs.layer", () => {
+  it.effect("issue 15.1 a bad retry policy fails the layer's build with DecodeFailure naming the field", () =>
+    Effect.gen(function*() {
+      const store = SqliteJobStore.layer({ filename: ":memory:" })
+      for (const retry of [{ default: { maxAttempts: 0 } }, { default: { maxAttempts: 2, backoff: { initial: "-1 seconds" } } }, { kinds: { doc_ingest: { maxAttempts: 2, backof: {} } } }]) {
+        const failure = yield* Effect.flip(Layer.build(services(store, undefined, undefined, { retry: retry as never })))
+        assert.strictEqual(failure._tag, "DecodeFailure", JSON.stringify(retry))
+      }
+      // The same composition with a good policy builds.
+      yield* Layer.build(services(store, undefined, undefined, { retry: { default: { maxAttempts: 2 } } }))
+    }).pipe(Effect.scoped))
+})
+
+// @ts-expect-error there is no retry-policy layer to merge beside Jobs (and have ignored): it is `Jobs.layer({ retry })`
+export const _retryLayer = Jobs.retryPolicy
 
 /** The mistake: a wake-up merged beside Jobs, not provided to it. Jobs' need for a WakeUp stays unmet. */
 const besideJobs = Layer.merge(Jobs.layer(), WakeUp.layerInProcess).pipe(

@@ -13,7 +13,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
@@ -62,7 +62,7 @@ export const runLibraryEventsSuite = (backend: Backend) => {
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provide(
       effect,
-      services(backend.makeStore()).pipe(Layer.provideMerge(Jobs.retryPolicy(retry))) as Layer.Layer<Exclude<R, never>, unknown>
+      services(backend.makeStore(), undefined, undefined, { retry }) as Layer.Layer<Exclude<R, never>, unknown>
     )
 
   describe(`issue 16 library-built events on ${backend.name}`, () => {

@@ -139,9 +139,14 @@ for (const backend of sharedBackends) {
         const { worker, operator, store, beats } = yield* setup(database)
         const job = yield* worker.submit(summarize())
         const { run } = yield* worker.start(job.job_id)
+        // The node's body runs once its start is written: the cancel comes after it, on purpose.
+        const nodeStarted = yield* Deferred.make<void>()
         const fiber = yield* Effect.fork(worker.run(job.job_id, (ctx) =>
-          ctx.node({ node_id: "long", node_type: "llm" }, Effect.never), { heartbeatInterval: "10 seconds" }))
+          ctx.node({ node_id: "long", node_type: "llm" }, Effect.zipRight(Deferred.succeed(nodeStarted, undefined), Effect.never)), {
+            heartbeatInterval: "10 seconds"
+          }))
         yield* beats(1)
+        yield* Deferred.await(nodeStarted)
         yield* operator.cancel(job.job_id, { actor: "human", reason: "not needed" })
         yield* TestClock.adjust("10 seconds")
         const error = yield* Effect.flip(Fiber.join(fiber))

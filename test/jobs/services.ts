@@ -9,14 +9,15 @@ import * as WakeUp from "../../src/WakeUp.js"
 
 type Gate = Layer.Layer<Recovery.RecoveryGate, never, JobStore | FlightRecorder.FlightRecorder>
 
-/** Jobs under the given capability policy and the default recorder; the gate open and polling only unless given. */
+/** Jobs (with its options) under the given capability policy and the default recorder; the gate open and polling only unless given. */
 export const servicesUnder = <E, EC>(
   capabilities: Layer.Layer<Capabilities.Capabilities, EC>,
   store: Layer.Layer<JobStore, E>,
   gate: Gate = Recovery.layerNoStartupRecovery,
-  wakeUp: Layer.Layer<WakeUp.WakeUp> = WakeUp.layerPollOnly
+  wakeUp: Layer.Layer<WakeUp.WakeUp> = WakeUp.layerPollOnly,
+  options: Jobs.Options = {}
 ) =>
-  Jobs.layer().pipe(
+  Jobs.layer(options).pipe(
     Layer.provideMerge(gate),
     Layer.provideMerge(wakeUp),
     Layer.provideMerge(FlightRecorder.layer()),
@@ -28,5 +29,6 @@ export const servicesUnder = <E, EC>(
 export const services = <E>(
   store: Layer.Layer<JobStore, E>,
   gate: Gate = Recovery.layerNoStartupRecovery,
-  wakeUp: Layer.Layer<WakeUp.WakeUp> = WakeUp.layerPollOnly
-) => servicesUnder(Capabilities.layerDefault, store, gate, wakeUp)
+  wakeUp: Layer.Layer<WakeUp.WakeUp> = WakeUp.layerPollOnly,
+  options: Jobs.Options = {}
+) => servicesUnder(Capabilities.layerDefault, store, gate, wakeUp, options)

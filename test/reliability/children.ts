@@ -1,68 +1,17 @@
 /**
  * Starting, talking to and killing worker processes (worker-process.ts) from
- * a test. Plain promises: these are real OS processes and real time.
- *
- * Speed: `node --import tsx worker-process.ts` spends 3–4 s of this 2-core
- * machine loading Effect's modules through the loader hooks; bundled once per
- * test file with esbuild it starts in under a second, which is what lets the
- * campaign kill hundreds of processes. The bundle is the same sources,
- * compiled once; `HSK_WORKER_TSX=1` runs the script through tsx instead.
+ * a test. Plain promises: these are real OS processes and real time. The
+ * scripts run bundled (test/support/bundle.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import * as esbuild from "esbuild"
+import { nodeArgsFor, repoRoot } from "../support/bundle.js"
 import { parseLine, type WorkerMessage } from "./protocol.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** The repository root: children run from it so `tsx` resolves the sources. */
-export const repoRoot = path.resolve(here, "../..")
-
-const bundles = new Map<string, Promise<string>>()
-
-/**
- * Bundles `script` into a temporary folder laid out like the repository where
- * it matters: the store modules find `migrations/` three folders above
- * themselves (`new URL("../../../migrations/…", import.meta.url)`), and the
- * native driver (better-sqlite3) is loaded from `node_modules`; both are
- * symlinks to the repository's.
- */
-const bundle = (entry: string): Promise<string> => {
-  const cached = bundles.get(entry)
-  if (cached !== undefined) return cached
-  const built = (async () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-worker-"))
-    process.once("exit", () => fs.rmSync(root, { recursive: true, force: true }))
-    fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"))
-    fs.symlinkSync(path.join(repoRoot, "migrations"), path.join(root, "migrations"))
-    // The CLI reads its version from package.json two folders above itself.
-    fs.mkdirSync(path.join(root, "bundle"))
-    fs.symlinkSync(path.join(repoRoot, "package.json"), path.join(root, "bundle", "package.json"))
-    // Same depth as in the repository: bundle/<dir>/<dir>/<file>.mjs.
-    const outfile = path.join(root, "bundle", path.relative(repoRoot, entry).replace(/\.ts$/, ".mjs"))
-    await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      outfile,
-      external: ["better-sqlite3", "pg-native"],
-      // Bundled CommonJS (pg) calls require(): give the ES module one.
-      banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" },
-      logLevel: "error"
-    })
-    return outfile
-  })()
-  bundles.set(entry, built)
-  return built
-}
-
-/** The command that runs `entry` (a .ts path): its bundle, or `node --import tsx` when HSK_WORKER_TSX=1. */
-const commandFor = async (entry: string): Promise<ReadonlyArray<string>> =>
-  process.env["HSK_WORKER_TSX"] === "1" ? ["--import", "tsx", entry] : [await bundle(entry)]
+export { repoRoot }
 
 /** What a finished CLI run printed and how it exited. */
 export interface CliRun {
@@ -73,7 +22,7 @@ export interface CliRun {
 
 /** Runs the operator CLI (src/cli/main.ts) with `argv` and waits for it to exit (killed after `timeoutMs`). */
 export const runCli = async (argv: ReadonlyArray<string>, env: Record<string, string>, timeoutMs = 60_000): Promise<CliRun> => {
-  const args = await commandFor(path.join(repoRoot, "src", "cli", "main.ts"))
+  const args = await nodeArgsFor(path.join(repoRoot, "src", "cli", "main.ts"))
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...args, ...argv], { cwd: env["HSK_CWD"] ?? repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
@@ -116,7 +65,7 @@ export const is = <T extends WorkerMessage["t"]>(t: T) => (m: WorkerMessage): m 
 
 /** Starts `script` (a file of this folder) with the given environment. */
 export const startChild = async (script: string, env: Record<string, string>): Promise<Child> => {
-  const child: ChildProcess = spawn(process.execPath, [...await commandFor(path.join(here, script))], {
+  const child: ChildProcess = spawn(process.execPath, [...await nodeArgsFor(path.join(here, script))], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"]

@@ -22,6 +22,14 @@ export interface CrashCampaignOptions {
   readonly database: string
   /** How to snapshot the database from the test process. */
   readonly read: () => Promise<Snapshot>
+  /**
+   * Waits, after a kill, until the database has finished the dead process's
+   * work. On PostgreSQL a transaction whose COMMIT the server received before
+   * the kill still commits, later: a snapshot taken before that would miss
+   * the run it started, and the next recovery would stall a run the campaign
+   * never saw running.
+   */
+  readonly settle?: () => Promise<void>
   readonly crashes: number
   readonly seed: number
   /** Progress lines (soak). */
@@ -123,6 +131,7 @@ export const runCrashCampaign = async (options: CrashCampaignOptions): Promise<C
       }
       await child.kill()
       lastKillAt = Date.now()
+      await options.settle?.()
       killsByPhase[phase] += 1
       if (child.messages.some(is("ready"))) migrated = true
       absorb(child, context)

@@ -5,7 +5,7 @@
  * of invariants.ts holds.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { awaitOtherSessionsGone, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
 import { budgetMs, counts, seed, seedFor } from "./config.js"
 import { runCrashCampaign } from "./crash-campaign.js"
 import { report } from "./report.js"
@@ -19,6 +19,7 @@ describe("reliability: crashes on PostgreSQL", () => {
       const result = await runCrashCampaign({
         database: url,
         read: () => readPg(url),
+        settle: () => awaitOtherSessionsGone(url),
         crashes: counts.crashesPerDialect,
         seed: seedFor("crash-pg"),
         log: (line) => console.log(`[reliability] ${line}`)

@@ -48,6 +48,25 @@ export async function connectPg(url: string): Promise<PgClient> {
   return client
 }
 
+/**
+ * Waits until no other session is connected to the database `url` names —
+ * after a client process was SIGKILLed, until the server has finished what
+ * that process had already sent (a COMMIT received before the kill still
+ * commits) and dropped its connections.
+ */
+export async function awaitOtherSessionsGone(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const others = await withClient(url, async (client) =>
+      Number((await client.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+      )).rows[0]!.n))
+    if (others === 0) return
+    if (Date.now() > deadline) throw new Error(`${others} other sessions still connected to ${url} after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 async function withClient<A>(url: string, f: (client: PgClient) => Promise<A>): Promise<A> {
   const client = await connectPg(url)
   try {

@@ -12,9 +12,11 @@
  */
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
-import type { WorkflowRunId } from "../../domain/Ids.js"
+import type { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
+import { MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
-import { auditWith, type JobStore } from "../../store/JobStore.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import { auditWith, type JobStore, type ReadError } from "../../store/JobStore.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 
 /** How a run ends: the job's next state, and what is recorded about it. */
@@ -58,3 +60,38 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
       )
       return after
     })
+
+/**
+ * `makeEndRun` in one statement, where the store has it
+ * (`JobStore.finishRunningJob`): the job need not be locked and read first.
+ * Its lifecycle record is the one `makeEndRun` builds, prepared before the
+ * job is read: the job's trace id, run id and attempt are placeholders the
+ * store fills from the row — the attempt at its widest, so the record's size
+ * is checked at its largest. Null when the store has no such path or the job
+ * is not running under a run: the caller takes the general path.
+ */
+export const makeFinishRunning = (store: JobStore["Type"], prepare: Prepare) =>
+  (jobId: JobId, end: RunEnd): Effect.Effect<AiJob | null, DecodeFailure | ReadError> => {
+    const finishRunningJob = store.finishRunningJob
+    if (finishRunningJob === undefined || end.to === "queued") return Effect.succeed(null)
+    const to = end.to
+    return Effect.flatMap(
+      prepare(lifecycleEvent({
+        job: { job_id: jobId, trace_id: jobId as string as TraceId },
+        from: "running",
+        to,
+        workflow_run_id: jobId as string as WorkflowRunId,
+        attempt: MAX_ATTEMPTS_LIMIT,
+        ...(end.reason !== undefined ? { reason: end.reason } : {}),
+        ...(end.actor !== undefined ? { actor: end.actor } : {})
+      })),
+      (event) =>
+        finishRunningJob({
+          job_id: jobId,
+          to,
+          ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+          ...(end.error !== undefined ? { error_message: end.error } : {}),
+          event
+        })
+    )
+  }

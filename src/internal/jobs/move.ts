@@ -11,21 +11,27 @@ import type { JobId } from "../../domain/Ids.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
-import type { makeEndRun } from "./endRun.js"
+import type { makeEndRun, makeFinishRunning } from "./endRun.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
 
-export const makeMove = ({ announce, prepare, store }: Operations, endRun: ReturnType<typeof makeEndRun>) =>
+export const makeMove = (
+  { announce, prepare, store }: Operations,
+  endRun: ReturnType<typeof makeEndRun>,
+  finishRunning: ReturnType<typeof makeFinishRunning>
+) =>
 (to: TransitionTarget, span: string) =>
   Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
     yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
-    const moved = yield* store.transaction(Effect.gen(function*() {
+    const end = {
+      ...(options.reason !== undefined ? { reason: options.reason } : {}),
+      ...(options.error !== undefined ? { error: options.error } : {}),
+      ...(options.actor !== undefined ? { actor: options.actor } : {})
+    }
+    // A running job's move that ends its run: one statement where the store has one (null: not running, or no such path).
+    const finished = to === "queued" || to === "running" ? null : yield* finishRunning(jobId, { ...end, to })
+    const moved = finished ?? (yield* store.transaction(Effect.gen(function*() {
       const before = yield* store.lockJob(jobId)
-      const end = {
-        ...(options.reason !== undefined ? { reason: options.reason } : {}),
-        ...(options.error !== undefined ? { error: options.error } : {}),
-        ...(options.actor !== undefined ? { actor: options.actor } : {})
-      }
       // `running → queued` is no move of the general table (only a run's own release takes it).
       if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
         // Only a release fails with RunNotActive, and a move never releases.
@@ -46,7 +52,7 @@ export const makeMove = ({ announce, prepare, store }: Operations, endRun: Retur
         ...retry,
         events: auditWith([record])
       })
-    }))
+    })))
     yield* annotateJob(moved)
     yield* announce(moved)
     return moved

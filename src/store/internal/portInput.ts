@@ -130,6 +130,13 @@ const decode = {
     events: optional(Builder)
   }), "JobPatch"),
   release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
+  runningJobEnd: decodeWith(Schema.Struct({
+    job_id: JobId,
+    to: endOf(JobState),
+    status_reason: optional(Text),
+    error_message: ErrorMessage,
+    event: EventRecordInput
+  }), "RunningJobEnd"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
   runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
@@ -244,6 +251,11 @@ export const decodingInputs = (store: Service): Service => ({
       ([id, { status: end, ...rest }]) => store.finishRun(id, end as typeof status, rest as typeof options)
     ),
   heartbeat: (runId) => Effect.flatMap(decode.runId(runId), store.heartbeat),
+  // Optional on the port: present only where the store has it.
+  ...(store.finishRunningJob === undefined ? {} : {
+    finishRunningJob: (end: Parameters<NonNullable<Service["finishRunningJob"]>>[0]) =>
+      Effect.flatMap(decode.runningJobEnd(end), (e) => store.finishRunningJob!(e as typeof end))
+  }),
   releaseRun: (runId, options) =>
     Effect.flatMap(Effect.all([decode.runId(runId), decode.release(options)]), ([id, o]) => store.releaseRun(id, o as typeof options)),
   startNode: (input) => Effect.flatMap(decode.nodeStart(input), store.startNode),

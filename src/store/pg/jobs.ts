@@ -15,7 +15,7 @@ import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
-import { columns, decode, encodeJson, instantParam, toAiJob, instantBound } from "./rows.js"
+import { columns, decode, encodeJson, instantParam, instantBound } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
@@ -26,7 +26,7 @@ type Service = Context.Tag.Service<JobStore>
 export const makeJobMethods = ({ audited, sql }: PgContext) => {
   const jobColumns = sql.literal(columns.job)
 
-  const decodeJob = (row: unknown) => Effect.map(decode.job(row), toAiJob)
+  const decodeJob = decode.aiJob
 
   /** The job's current row, decoded, or `NotFound`. */
   const readJob = (jobId: JobId): Effect.Effect<AiJob, NotFound | CorruptRow | SqlError> =>
@@ -107,8 +107,8 @@ export const makeJobMethods = ({ audited, sql }: PgContext) => {
       const rows = yield* sql`
         SELECT ${jobColumns} FROM ai_jobs
         WHERE ${sql.and(where)} ORDER BY ${order} LIMIT ${size + 1}`
-      const jobs = yield* decodeRows(decode.job)(rows)
-      return pageOf(jobs.slice(0, size).map(toAiJob), jobs.length > size, (job) => [job.created_at, job.job_id])
+      const jobs = yield* decodeRows(decode.aiJob)(rows)
+      return pageOf(jobs.slice(0, size), jobs.length > size, (job) => [job.created_at, job.job_id])
     },
     storageErrors("JobStore.listJobs")
   )

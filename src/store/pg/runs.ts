@@ -9,18 +9,19 @@ import { uuidv7 } from "../../domain/uuidv7.js"
 import type { JobId } from "../../domain/Ids.js"
 import { NodeExecutionId, type WorkflowRunId } from "../../domain/Ids.js"
 import type { Json } from "../../domain/Json.js"
+import * as Lifecycle from "../../domain/Lifecycle.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { JobState } from "../../domain/JobState.js"
 import { type NodeEndStatus, NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
-import type { Audited, JobStore } from "../JobStore.js"
+import type { Audited, JobStore, RunningJobEnd } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { columns, decode, encodeJson, instantParam, qualified, toAiJob } from "./rows.js"
+import { columns, decode, encodeJson, instantParam, qualified } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { insideTransaction } from "./transaction.js"
 import { newRun } from "../internal/newRows.js"
@@ -40,6 +41,8 @@ const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
 export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext) => {
   const runColumns = sql.literal(columns.run)
   const nodeColumns = sql.literal(columns.node)
+  const jobColumns = sql.literal(columns.job)
+  const eventColumns = sql.literal(columns.event)
 
   /**
    * The run `r` is its job's active run: running, and its job running under
@@ -179,7 +182,7 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext
         WHERE r.id = ${runId} AND j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running' AND r.status = 'running'
         RETURNING ${sql.literal(qualified(columns.job, "j"))}`
       if (row === undefined) return yield* notActive(runId)
-      const job = toAiJob(yield* decode.job(row))
+      const job = yield* decode.aiJob(row)
       yield* updateRunningRun(runId, [
         sql`status = 'failed'`,
         sql`error_message = ${options.reason}`,
@@ -191,6 +194,40 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext
     atomic,
     alreadyExistsAsStorageError("JobStore.releaseRun"),
     storageErrors("JobStore.releaseRun")
+  )
+
+  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
+    function*(end: RunningJobEnd) {
+      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
+      if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
+      const at = instantParam(yield* DateTime.now)
+      const set = [sql`status = ${end.to}`, sql`updated_at = ${at}::timestamptz`]
+      if (end.status_reason !== undefined) set.push(sql`status_reason = ${end.status_reason}`)
+      if (end.error_message !== undefined) set.push(sql`error_message = ${end.error_message}`)
+      const { event } = end
+      // One statement, in the lock order: the job (compare-and-set on `running`
+      // under a run), then its active run, then the record — written only when
+      // the job moved, its placeholders replaced by the job row's trace, run and attempt.
+      const [row] = yield* sql`
+        WITH moved AS (
+          UPDATE ai_jobs SET ${sql.csv(set)}
+          WHERE id = ${end.job_id} AND status = 'running' AND workflow_run_id IS NOT NULL
+          RETURNING ${jobColumns}
+        ), ended AS (
+          UPDATE workflow_runs r SET status = ${end.to}, error_message = ${end.error_message ?? null}, updated_at = ${at}::timestamptz
+          FROM moved WHERE r.id = moved.workflow_run_id AND r.status = 'running'
+        ), audit AS (
+          INSERT INTO flight_recorder_events (${eventColumns})
+          SELECT ${event.event_id}, ${instantParam(event.timestamp)}::timestamptz, ${event.actor}, ${event.type},
+            m.trace_id, m.id, m.workflow_run_id,
+            ${JSON.stringify(event.body)}::jsonb ||
+              jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt)
+          FROM moved m
+        )
+        SELECT * FROM moved`
+      return row === undefined ? null : yield* decode.aiJob(row)
+    },
+    storageErrors("JobStore.finishRunningJob")
   )
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
@@ -263,5 +300,5 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext
       storageErrors("JobStore.listNodes")
     )
 
-  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, startNode, finishNode, listNodes }
+  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, startNode, finishNode, listNodes }
 }

@@ -20,7 +20,7 @@ import type { Audit, Claim, JobStore, PruneReport, StalledRun } from "../JobStor
 import type { PgContext } from "./context.js"
 import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { columns, decode, instantParam, qualified, toAiJob, instantBound } from "./rows.js"
+import { columns, decode, instantParam, qualified, instantBound } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
 
@@ -116,7 +116,7 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
             RETURNING ${sql.literal(qualified(columns.job, "ai_jobs"))}`]
         ],
         events: options.events,
-        result: (row) => Effect.map(decode.job(row), (decoded): Claim => ({ job: toAiJob(decoded), run: newRun(decoded.id, now, runId) }))
+        result: (row) => Effect.map(decode.aiJob(row), (job): Claim => ({ job, run: newRun(job.job_id, now, runId) }))
       })) ?? null
     },
     alreadyExistsAsStorageError("JobStore.claimNext"),

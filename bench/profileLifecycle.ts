@@ -1,0 +1,106 @@
+/**
+ * Where a PostgreSQL lifecycle's time goes (issue 16): `npx tsx
+ * bench/profileLifecycle.ts [jobs]` runs `oneLifecycle`'s four steps (submit →
+ * claim → heartbeat → complete, every audit event written) one job at a
+ * time on a throwaway cluster (bench/postgres.ts, durable settings), and
+ * prints
+ *
+ * - each step's wall time per call (median, µs), timed in-process;
+ * - a CPU profile of the same loop (the V8 inspector, as `node --cpu-prof`
+ *   takes it, but only around the loop): self time by module and by
+ *   function, as shares of the busy (non-idle) time. The `.cpuprofile` is
+ *   written to the temp directory printed, for a viewer.
+ *
+ * Not part of `npm run bench`; used to write bench/analysis.md.
+ */
+import * as fs from "node:fs"
+import { Session } from "node:inspector/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import * as Effect from "effect/Effect"
+import { Jobs } from "../src/Jobs.js"
+import { type Claim, JobStore } from "../src/store/JobStore.js"
+import { freshTarget, withServices, type BenchContext } from "./app.js"
+import { NEW_JOB } from "./fixtures.js"
+import { makeLog, QUICK } from "./harness.js"
+import { startBenchCluster } from "./postgres.js"
+import { summarise, type CpuProfile } from "./cpuProfile.js"
+
+const STEPS = ["submit", "claim", "heartbeat", "complete"] as const
+type Step = typeof STEPS[number]
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** `jobs` lifecycles one after another, each step timed (µs). */
+const timedLifecycles = (jobs: number) =>
+  Effect.gen(function*() {
+    const service = yield* Jobs
+    const store = yield* JobStore
+    const times: Record<Step, Array<number>> = { submit: [], claim: [], heartbeat: [], complete: [] }
+    const timed = <A, E, R>(step: Step, effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const start = performance.now()
+        const value = yield* effect
+        times[step].push((performance.now() - start) * 1000)
+        return value
+      })
+    for (let i = 0; i < jobs; i++) {
+      yield* timed("submit", service.submit(NEW_JOB))
+      let claim: Claim | null = null
+      while (claim === null) claim = yield* timed("claim", service.claimNext())
+      yield* timed("heartbeat", store.heartbeat(claim.run.id))
+      yield* timed("complete", service.complete(claim.job.job_id))
+    }
+    return times
+  })
+
+const main = async () => {
+  const jobs = Number(process.argv[2] ?? 400)
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-profile-lifecycle-"))
+  const cluster = await startBenchCluster()
+  const ctx: BenchContext = { mode: QUICK, log: makeLog(), cluster, tmp }
+  try {
+    const target = await freshTarget(ctx, "pg", "profile_lifecycle")
+    await withServices(target, Effect.gen(function*() {
+      yield* timedLifecycles(50) // warm-up: JIT, pool connections, plans
+      const start = performance.now()
+      const times = yield* timedLifecycles(jobs)
+      const wallMs = performance.now() - start
+      console.log(`\n## ${jobs} lifecycles on PostgreSQL, 1 worker: ${(wallMs / jobs).toFixed(2)} ms per job (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+      console.log("| step | median µs | p90 µs |")
+      console.log("|---|---|---|")
+      for (const step of STEPS) {
+        const sorted = [...times[step]].sort((a, b) => a - b)
+        console.log(`| ${step} | ${median(sorted).toFixed(0)} | ${sorted[Math.floor(sorted.length * 0.9)]!.toFixed(0)} |`)
+      }
+
+      const session = new Session()
+      session.connect()
+      yield* Effect.promise(() => session.post("Profiler.enable"))
+      yield* Effect.promise(() => session.post("Profiler.setSamplingInterval", { interval: 100 }))
+      yield* Effect.promise(() => session.post("Profiler.start"))
+      const profiledStart = performance.now()
+      yield* timedLifecycles(jobs)
+      const profiledMs = performance.now() - profiledStart
+      const { profile } = yield* Effect.promise(() => session.post("Profiler.stop"))
+      session.disconnect()
+      const file = path.join(os.tmpdir(), `lifecycle-${Date.now()}.cpuprofile`)
+      fs.writeFileSync(file, JSON.stringify(profile))
+      console.log(`\nCPU profile of ${jobs} more lifecycles (${(profiledMs / jobs).toFixed(2)} ms per job): ${file}`)
+      summarise(profile as unknown as CpuProfile, jobs)
+    }))
+  } finally {
+    await cluster.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,94 @@
+/**
+ * R9 on a server where several processes share the database: with
+ * `Recovery.layerStartup({ sweepEvery })` a living process stalls the runs of
+ * a worker that died after startup — at its next sweep, not at the next
+ * restart — each exactly once with one `workflow_recovery` event; runs with a
+ * fresh heartbeat are left alone. On a SQLite file and on PostgreSQL, under
+ * the TestClock: each sweep is awaited (real I/O) before the clock moves on.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
+import { Jobs } from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { summarize } from "./jobs.suite.js"
+import { services } from "./services.js"
+import { realSleep, sharedBackends } from "./shared-database.js"
+
+/** `store` with its finished sweeps counted: a sweep ends with a batch that found nothing. */
+const countingSweeps = (store: JobStore["Type"]) => {
+  let sweeps = 0
+  const counted: JobStore["Type"] = {
+    ...store,
+    stallStaleRuns: (options) => Effect.tap(store.stallStaleRuns(options), (stalled) => Effect.sync(() => stalled.length === 0 && sweeps++))
+  }
+  const atLeast = (n: number): Effect.Effect<void> => Effect.suspend(() => (sweeps >= n ? Effect.void : Effect.zipRight(realSleep(5), atLeast(n))))
+  return { store: counted, sweeps: () => sweeps, atLeast }
+}
+
+/**
+ * Waits (real time) until the next sweep is armed: a sleep due 10 s from the
+ * clock's now. Moving the clock before that would arm it 10 s late.
+ */
+const nextSweepArmed: Effect.Effect<void> = Effect.gen(function*() {
+  const due = (yield* Clock.currentTimeMillis) + 10_000
+  while (!Chunk.toReadonlyArray(yield* TestClock.sleeps()).includes(due)) yield* realSleep(2)
+})
+
+for (const backend of sharedBackends) {
+  describe(`R9 recovery sweeps on ${backend.name}`, () => {
+    it.effect("R9 with sweepEvery, the run of a worker that died after startup is stalled at the next sweep once its heartbeat is 30 s old — exactly once, with one workflow_recovery event", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("recovery sweep")
+        // The worker that dies: it claims a job (its run beats once, at the claim) and is never heard of again.
+        const dead = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
+        const lost = yield* dead.submit(summarize())
+        const claim = (yield* dead.claimNext())!
+        // This process: startup recovery finds nothing stale, then sweeps every 10 s.
+        const sweeping = countingSweeps(yield* database.store())
+        const context = yield* Layer.build(services(Layer.succeed(JobStore, sweeping.store), Recovery.layerStartup({ sweepEvery: "10 seconds" })))
+        const jobs = Context.get(context, Jobs)
+        yield* jobs.submit(summarize())
+        yield* sweeping.atLeast(1)
+        yield* nextSweepArmed
+        assert.strictEqual((yield* jobs.get(lost.job_id)).state, "running", "startup recovery left the fresh run alone")
+        // 10, 20 and 30 s: the heartbeat is not older than the threshold yet.
+        for (let n = 2; n <= 4; n++) {
+          yield* TestClock.adjust("10 seconds")
+          yield* sweeping.atLeast(n)
+          yield* nextSweepArmed
+          assert.strictEqual((yield* jobs.get(lost.job_id)).state, "running", `sweep ${n - 1} stalled a run whose heartbeat was not stale`)
+        }
+        // 40 s: stale. Then more sweeps find nothing more to do.
+        for (let n = 5; n <= 7; n++) {
+          yield* TestClock.adjust("10 seconds")
+          yield* sweeping.atLeast(n)
+          yield* nextSweepArmed
+        }
+        assert.strictEqual((yield* jobs.get(lost.job_id)).state, "stalled")
+        const store = Context.get(context, JobStore)
+        const recoveries = (yield* store.listEvents({ types: ["workflow_recovery"] })).items
+        assert.strictEqual(recoveries.length, 1, "one workflow_recovery event, whatever the number of sweeps")
+        assert.strictEqual(recoveries[0]!.workflow_run_id, claim.run.id)
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R9 a bad sweepEvery closes intake with RecoveryFailed naming it, like any bad recovery option", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("recovery sweep bad")
+        for (const sweepEvery of ["0 seconds", "soon", Infinity]) {
+          const jobs = Context.get(
+            yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()), Recovery.layerStartup({ sweepEvery: sweepEvery as never }))),
+            Jobs
+          )
+          const error = yield* Effect.flip(jobs.submit(summarize()))
+          assert.strictEqual(error._tag, "RecoveryFailed", String(sweepEvery))
+          assert.include(error.message, "sweepEvery")
+        }
+      }).pipe(Effect.scoped), 60_000)
+  })
+}
