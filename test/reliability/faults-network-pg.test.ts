@@ -104,7 +104,10 @@ describe("reliability: PostgreSQL behind a faulty network", () => {
       report("network-stall", { statementTimeoutMs: Duration.toMillis(STATEMENT_TIMEOUT), rounds: 3, failedAfterMs: timings })
     }).pipe(Effect.scoped), 120_000)
 
-  it.live("R17 a transition cut by a network that drops bytes ends in StorageError, leaves the job wholly unmoved, and the store serves the next call", () =>
+  // Both ways Jobs.complete writes on PostgreSQL: the one-statement move out of `running`
+  // (finishRunningJob), and the general path's transaction (lock, transition, finish the run).
+  for (const path of ["one statement", "a transaction"] as const) {
+  it.live(`R17 a transition cut by a network that drops bytes (${path}) ends in StorageError, leaves the job wholly unmoved, and the store serves the next call`, () =>
     Effect.gen(function*() {
       const url = yield* freshDatabase
       const proxy = yield* proxyTo(url)
@@ -112,13 +115,14 @@ describe("reliability: PostgreSQL behind a faulty network", () => {
         yield* Layer.build(PgStore.layer({ url: proxy.via(url), statementTimeout: STATEMENT_TIMEOUT })),
         JobStore
       )
-      // The network fails between the job's read and its guarded UPDATE, inside Jobs.complete's transaction.
+      // The network fails just before the move: its one statement, or — without finishRunningJob —
+      // between the job's lock and its guarded UPDATE, inside Jobs.complete's transaction.
       let cut = false
-      const store: JobStore["Type"] = {
-        ...real,
-        transition: (request) =>
-          Effect.zipRight(Effect.sync(() => cut && proxy.setMode("drop")), real.transition(request))
-      }
+      const dropFirst = <A, E>(write: Effect.Effect<A, E>) => Effect.zipRight(Effect.sync(() => cut && proxy.setMode("drop")), write)
+      const { finishRunningJob, ...general } = real
+      const store: JobStore["Type"] = path === "one statement"
+        ? { ...real, finishRunningJob: (end) => dropFirst(finishRunningJob!(end)) }
+        : { ...general, transition: (request) => dropFirst(real.transition(request)) }
       const context = yield* Layer.build(services(Layer.succeed(JobStore, store)))
       const jobs = Context.get(context, Jobs)
       const job = yield* jobs.submit(summarize())
@@ -156,6 +160,7 @@ describe("reliability: PostgreSQL behind a faulty network", () => {
       } while (Exit.isFailure(completed) && tagOf(completed) === "StorageError" && attempts < 3)
       assert.strictEqual(tagOf(completed), "success", `after ${attempts} attempts`)
       assert.strictEqual((yield* jobs.get(job.job_id)).state, "completed")
-      report("network-drop-mid-transaction", { statementTimeoutMs: Duration.toMillis(STATEMENT_TIMEOUT), failedAfterMs: ms, attemptsAfterHeal: attempts })
+      report(`network-drop-${path === "one statement" ? "one-statement" : "mid-transaction"}`, { statementTimeoutMs: Duration.toMillis(STATEMENT_TIMEOUT), failedAfterMs: ms, attemptsAfterHeal: attempts })
     }).pipe(Effect.scoped), 120_000)
+  }
 })
