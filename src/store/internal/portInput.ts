@@ -134,8 +134,7 @@ const decode = {
     job_id: JobId,
     to: endOf(JobState),
     status_reason: optional(Text),
-    error_message: ErrorMessage,
-    event: EventRecordInput
+    error_message: ErrorMessage
   }), "RunningJobEnd"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
@@ -253,8 +252,14 @@ export const decodingInputs = (store: Service): Service => ({
   heartbeat: (runId) => Effect.flatMap(decode.runId(runId), store.heartbeat),
   // Optional on the port: present only where the store has it.
   ...(store.finishRunningJob === undefined ? {} : {
-    finishRunningJob: (end: Parameters<NonNullable<Service["finishRunningJob"]>>[0]) =>
-      Effect.flatMap(decode.runningJobEnd(end), (e) => store.finishRunningJob!(e as typeof end))
+    finishRunningJob: (end: Parameters<NonNullable<Service["finishRunningJob"]>>[0]) => {
+      // The record as any change's records: one the library vouched for is not decoded again.
+      const { event, ...rest } = typeof end === "object" && end !== null ? end : { event: undefined }
+      return Effect.flatMap(
+        Effect.all([decode.runningJobEnd(rest), decodeEventRecords([event])]),
+        ([e, [record]]) => store.finishRunningJob!({ ...e, event: record } as typeof end)
+      )
+    }
   }),
   releaseRun: (runId, options) =>
     Effect.flatMap(Effect.all([decode.runId(runId), decode.release(options)]), ([id, o]) => store.releaseRun(id, o as typeof options)),
