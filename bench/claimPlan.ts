@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url"
 import { connectPg } from "./drivers.js"
 import { migrateTarget } from "./app.js"
 import { startBenchCluster } from "./postgres.js"
+import { runMain } from "./runMain.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -80,7 +81,4 @@ const main = async (): Promise<void> => {
   console.log(out.join("\n"))
 }
 
-main().catch((error: unknown) => {
-  console.error(error)
-  process.exit(1)
-})
+runMain(main)

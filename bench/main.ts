@@ -25,6 +25,7 @@ import * as Recorder from "./recorder.js"
 import * as Recovery from "./recovery.js"
 import { renderReport, type Results, type SectionRun } from "./report.js"
 import * as Statements from "./statements.js"
+import { runMain } from "./runMain.js"
 
 const sections: Record<Section, (ctx: BenchContext) => Promise<Array<Measurement>>> = {
   create: Create.run,
@@ -129,7 +130,4 @@ const readAnalysis = (): string => {
   return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""
 }
 
-main().catch((error: unknown) => {
-  console.error(error)
-  process.exit(1)
-})
+runMain(main)

@@ -19,6 +19,7 @@ import { NEW_JOB, seedJobsPg, seedJobsSqlite, seedRunsPg, seedRunsSqlite } from 
 import { makeLog, QUICK } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
 import { makeSpanProfile } from "./spans.js"
+import { runMain } from "./runMain.js"
 
 const print = (title: string, ms: number, rows: ReturnType<ReturnType<typeof makeSpanProfile>["report"]>) => {
   console.log(`\n### ${title} — wall ${ms.toFixed(0)} ms`)
@@ -82,7 +83,4 @@ const main = async () => {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error)
-  process.exit(1)
-})
+runMain(main)

@@ -26,6 +26,7 @@ import { NEW_JOB } from "./fixtures.js"
 import { makeLog, QUICK } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
 import { summarise, type CpuProfile } from "./cpuProfile.js"
+import { runMain } from "./runMain.js"
 
 const STEPS = ["submit", "claim", "heartbeat", "complete"] as const
 type Step = typeof STEPS[number]
@@ -100,7 +101,4 @@ const main = async () => {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error)
-  process.exit(1)
-})
+runMain(main)
