@@ -103,7 +103,10 @@ const main = async (): Promise<void> => {
   // `--only=... --keep-others`: the sections not run keep their figures from the previous results.json.
   const previous = args.includes("--keep-others") ? previousResults() : undefined
   const kept = (previous?.measurements ?? []).filter((m) => !only.includes(m.section))
-  const keptRuns = (previous?.sections ?? []).filter((r) => !only.includes(r.section))
+  const keptRuns = (previous?.sections ?? []).filter((r) => !only.includes(r.section)).map((run) => ({
+    ...run,
+    keptFrom: run.keptFrom ?? { mode: previous!.mode, date: previous!.machine.date }
+  }))
   const results: Results = {
     mode: mode.name,
     config: mode,

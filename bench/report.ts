@@ -19,6 +19,8 @@ export interface SectionRun {
   readonly loadAverageAtStart: number
   readonly loadAverageAtEnd: number
   readonly durationS: number
+  /** The mode and date of the run that measured it, when it was kept from an earlier run (`--keep-others`). */
+  readonly keptFrom?: { readonly mode: Mode["name"]; readonly date: string }
 }
 
 /** Everything one run produced (bench/results.json). */
@@ -176,7 +178,7 @@ const sectionLoad = (results: Results, section: Section): string => {
   const run = results.sections?.find((r) => r.section === section)
   return run === undefined
     ? "Load average while it ran: not recorded in this run."
-    : `Load average (1 min) while it ran: ${run.loadAverageAtStart} at start, ${run.loadAverageAtEnd} at end; it took ${run.durationS} s.`
+    : `${run.keptFrom === undefined ? "" : `Kept from the **${run.keptFrom.mode}** run of ${run.keptFrom.date} (this run did not measure it). `}Load average (1 min) while it ran: ${run.loadAverageAtStart} at start, ${run.loadAverageAtEnd} at end; it took ${run.durationS} s.`
 }
 
 /** The targets table, and what it leaves out. */
@@ -223,7 +225,11 @@ export const renderReport = (results: Results, analysis: string): string => {
     "comes from bench/analysis.md.",
     ""
   )
+  const kept = (results.sections ?? []).filter((run) => run.keptFrom !== undefined)
   out.push(`Run: **${results.mode}** mode, ${machine.date}, took ${Math.round(results.durationS / 60)} min (${results.durationS} s).`, "")
+  if (kept.length > 0) {
+    out.push(`Sections kept from an earlier run (\`--keep-others\`), each marked under its heading: ${kept.map((run) => `${run.section} (${run.keptFrom!.mode}, ${run.keptFrom!.date})`).join(", ")}.`, "")
+  }
   out.push("## Machine", "")
   out.push(table(["", ""], [
     ["CPU", `${machine.cpu} (${machine.cores} cores)`],
