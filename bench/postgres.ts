@@ -57,6 +57,8 @@ export interface BenchCluster {
   readonly url: string
   /** URL of a new, empty database on this cluster. */
   readonly createDatabase: (name: string) => Promise<string>
+  /** The server's log file (gone once the cluster is stopped). */
+  readonly logFile: string
   readonly stop: () => Promise<void>
 }
 
@@ -127,6 +129,7 @@ export const startBenchCluster = async (extraSettings: ReadonlyArray<readonly [s
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`
   return {
     url,
+    logFile: join(base, "log"),
     createDatabase: async (name) => {
       const client = new pg.Client({ connectionString: url })
       await client.connect()
