@@ -16,6 +16,7 @@ import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
 import { withServices } from "./app.js"
 import { oneLifecycle } from "./lifecycle.js"
+import { runMain } from "./runMain.js"
 
 const main = async () => {
   const n = Number(process.argv[2] ?? 2000)
@@ -35,4 +36,4 @@ const main = async () => {
   }
 }
 
-void main()
+runMain(main)

@@ -174,28 +174,26 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
   Layer.scoped(RecoveryGate, Effect.gen(function*() {
     const { sweepEvery, ...scan } = options
     const done = yield* Deferred.make<RecoveryReport, RecoveryFailed>()
-    const every = sweepEvery === undefined ? Option.none() : Duration.decodeUnknown(sweepEvery)
-    const sweepIsValid = Option.match(every, {
-      onNone: () => sweepEvery === undefined,
-      onSome: (interval) => Duration.isFinite(interval) && Duration.greaterThan(interval, Duration.zero)
-    })
+    const interval = sweepEvery === undefined ? undefined : Option.getOrUndefined(Duration.decodeUnknown(sweepEvery))
+    const badInterval = sweepEvery !== undefined &&
+      (interval === undefined || !Duration.isFinite(interval) || !Duration.greaterThan(interval, Duration.zero))
     // A bad interval is a bad option of the scan: intake stays closed with the reason, like a bad threshold.
-    const startup = sweepIsValid
-      ? recoverStalledRuns({ retries: STARTUP_RETRIES, ...scan })
-      : Effect.fail(new DecodeFailure({ subject: "StartupOptions", issues: [{ path: "sweepEvery", message: "sweepEvery must be a finite duration above zero" }] }))
+    const startup = badInterval
+      ? Effect.fail(new DecodeFailure({ subject: "StartupOptions", issues: [{ path: "sweepEvery", message: "sweepEvery must be a finite duration above zero" }] }))
+      : recoverStalledRuns({ retries: STARTUP_RETRIES, ...scan })
     yield* startup.pipe(
       Effect.catchAllCause((cause) => Effect.fail(new RecoveryFailed({ cause: Cause.squash(cause) }))),
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(done, exit)),
       Effect.forkScoped
     )
-    if (sweepIsValid && Option.isSome(every)) {
+    if (interval !== undefined && !badInterval) {
       // Sweeps begin once startup recovery has succeeded; a failed one waits for the next interval.
       const sweep = recoverStalledRuns({ retries: 0, ...scan }).pipe(
         Effect.catchAllCause((cause) => Effect.logWarning("recovery sweep failed; trying again at the next interval", cause))
       )
       yield* Deferred.await(done).pipe(
-        Effect.zipRight(Effect.forever(Effect.zipRight(Effect.sleep(every.value), sweep))),
+        Effect.zipRight(Effect.forever(Effect.zipRight(Effect.sleep(interval), sweep))),
         Effect.ignore,
         Effect.forkScoped
       )

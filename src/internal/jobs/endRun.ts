@@ -16,7 +16,7 @@ import type { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
-import { auditWith, type JobStore, type ReadError } from "../../store/JobStore.js"
+import { auditWith, type JobStore, type ReadError, type RunningJobEnd } from "../../store/JobStore.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 
 /** How a run ends: the job's next state, and what is recorded about it. */
@@ -71,9 +71,9 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
  * is not running under a run: the caller takes the general path.
  */
 export const makeFinishRunning = (store: JobStore["Type"], prepare: Prepare) =>
-  (jobId: JobId, end: RunEnd): Effect.Effect<AiJob | null, DecodeFailure | ReadError> => {
+  (jobId: JobId, end: RunEnd & { readonly to: RunningJobEnd["to"] }): Effect.Effect<AiJob | null, DecodeFailure | ReadError> => {
     const finishRunningJob = store.finishRunningJob
-    if (finishRunningJob === undefined || end.to === "queued") return Effect.succeed(null)
+    if (finishRunningJob === undefined) return Effect.succeed(null)
     const to = end.to
     return Effect.flatMap(
       prepare(lifecycleEvent({
