@@ -61,16 +61,18 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
   const updateRunningRun = (
     runId: WorkflowRunId,
     set: ReadonlyArray<readonly [column: string, value: unknown]>,
-    guard: "running" | "active" = "running"
+    /** A heartbeat: guarded on the run being its job's active run, and not fsynced on its own. */
+    heartbeat = false
   ) =>
     Effect.gen(function*() {
+      const text = `UPDATE workflow_runs SET ${set.map(([column]) => `${column} = ?`).join(", ")}
+        WHERE id = ? AND ${heartbeat ? IS_ACTIVE : "status = 'running'"}
+        RETURNING *`
+      const params = [...set.map(([, value]) => value), runId]
       // One statement: atomic by itself, so on its own it needs no transaction.
-      const [row] = yield* transaction.single(exec(
-        `UPDATE workflow_runs SET ${set.map(([column]) => `${column} = ?`).join(", ")}
-        WHERE id = ? AND ${guard === "active" ? IS_ACTIVE : "status = 'running'"}
-        RETURNING *`,
-        [...set.map(([, value]) => value), runId]
-      ))
+      const [row] = yield* heartbeat
+        ? transaction.unsynced((conn) => conn.execute(text, params, undefined))
+        : transaction.single(exec(text, params))
       if (row !== undefined) return yield* decode.run(row)
       return yield* notActive(runId)
     })
@@ -149,7 +151,7 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
     function*(runId) {
       // A write like any other: it waits for the write lock, so it serialises with recovery.
       const now = storedInstant(yield* DateTime.now)
-      return yield* updateRunningRun(runId, [["last_heartbeat", now], ["updated_at", now]], "active")
+      return yield* updateRunningRun(runId, [["last_heartbeat", now], ["updated_at", now]], true)
     },
     storageErrors("JobStore.heartbeat")
   )
