@@ -163,12 +163,13 @@ describe("issue 16 SQLite statements per lifecycle", () => {
               if (claim === null) return assert.fail("a queued job to claim")
               claims.push(claim)
             }
-            // Every fiber's statements queue for the one connection at once.
-            yield* Effect.all([
+            // Every fiber's statements queue for the one connection at once, and
+            // each fiber yields after every step, so their statements interleave.
+            yield* Effect.withMaxOpsBeforeYield(Effect.all([
               ...claims.slice(0, 20).map((claim) => Effect.repeatN(store.heartbeat(claim.run.id), 4)),
               ...claims.map(() => jobs.submit(newJob())),
               ...claims.slice(20).map((claim) => Effect.zipRight(Effect.yieldNow(), jobs.complete(claim.job.job_id)))
-            ], { concurrency: "unbounded", discard: true })
+            ], { concurrency: "unbounded", discard: true }), 32)
           }).pipe(Effect.provide(context))
         )
         let lowered = 0
