@@ -4,7 +4,7 @@
  * many times on a SQLite file, after a warm-up, one job at a time. Prints,
  * per step: its median wall time, the statements better-sqlite3 ran and the
  * commits (COMMITs plus statements outside a transaction, as
- * bench/statements.ts counts them) per call, and the time spent inside the
+ * bench/statements.ts counts them, without PRAGMAs and reads) per call, and the time spent inside the
  * driver (the statement's run/all, which at "full" includes each commit's
  * fsync) against the rest (JavaScript: the Effect runtime, our code).
  *
@@ -62,7 +62,8 @@ const instrumentDriver = (current: () => StepFigures | undefined) => {
     proto[method] = function(this: StatementLike & { readonly database: { readonly inTransaction: boolean } }, ...args: Array<unknown>) {
       const figures = current()
       if (figures === undefined) return original.apply(this, args)
-      const autocommit = !this.database.inTransaction && !/^\s*BEGIN\b/i.test(this.source)
+      // A write outside a transaction is its own commit; BEGIN, a PRAGMA or a read is none.
+      const autocommit = !this.database.inTransaction && !/^\s*(BEGIN|PRAGMA|SELECT)\b/i.test(this.source)
       const start = performance.now()
       try {
         return original.apply(this, args)
