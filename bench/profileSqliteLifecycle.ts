@@ -6,7 +6,9 @@
  * commits (COMMITs plus statements outside a transaction, as
  * bench/statements.ts counts them, without PRAGMAs and reads) per call, and the time spent inside the
  * driver (the statement's run/all, which at "full" includes each commit's
- * fsync) against the rest (JavaScript: the Effect runtime, our code).
+ * fsync), the store's own JavaScript (time inside JobStore methods less the
+ * driver's) and the rest (Jobs, the Flight Recorder, Capabilities, the
+ * port's checks and the Effect runtime around them).
  *
  *   npx tsx bench/profileSqliteLifecycle.ts [n] [normal|full]
  *
@@ -22,11 +24,17 @@ import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { Claim } from "../src/store/JobStore.js"
 import { JobStore } from "../src/store/JobStore.js"
-import { Jobs } from "../src/Jobs.js"
-import { withServices } from "./app.js"
+import * as Jobs from "../src/Jobs.js"
+import * as Capabilities from "../src/Capabilities.js"
+import * as FlightRecorder from "../src/FlightRecorder.js"
+import * as Recovery from "../src/Recovery.js"
+import * as WakeUp from "../src/WakeUp.js"
+import { storeLayer } from "./app.js"
 import { NEW_JOB } from "./fixtures.js"
 import { runMain } from "./runMain.js"
 
@@ -35,6 +43,8 @@ const STEPS: ReadonlyArray<Step> = ["submit", "claim", "heartbeat", "complete"]
 
 interface StepFigures {
   readonly wallUs: Array<number>
+  /** Time inside the JobStore's methods (the outermost call), driver included. */
+  storeUs: number
   statements: number
   commits: number
   driverUs: number
@@ -80,6 +90,33 @@ const instrumentDriver = (current: () => StepFigures | undefined) => {
   }
 }
 
+/**
+ * The store with every method timed into `current()`: the outermost call only
+ * (a store method the store calls itself, or one inside `transaction`, is in it).
+ */
+const timedStore = (store: JobStore["Type"], current: () => StepFigures | undefined): JobStore["Type"] => {
+  let depth = 0
+  const timed = (method: (...args: Array<unknown>) => unknown) => (...args: Array<unknown>) => {
+    const effect = method(...args)
+    if (!Effect.isEffect(effect)) return effect
+    return Effect.suspend(() => {
+      const figures = depth === 0 ? current() : undefined
+      depth++
+      const start = performance.now()
+      return Effect.ensuring(
+        effect,
+        Effect.sync(() => {
+          depth--
+          if (figures !== undefined) figures.storeUs += (performance.now() - start) * 1000
+        })
+      )
+    })
+  }
+  return Object.fromEntries(
+    Object.entries(store).map(([name, value]) => [name, typeof value === "function" ? timed(value as never) : value])
+  ) as unknown as JobStore["Type"]
+}
+
 const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? 0
@@ -90,7 +127,7 @@ const main = async () => {
   const durability = process.argv[3] === "normal" ? "normal" : "full"
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-profile-sqlite-"))
   const figures = new Map<Step, StepFigures>(
-    STEPS.map((step) => [step, { wallUs: [], statements: 0, commits: 0, driverUs: 0, commitUs: 0 }])
+    STEPS.map((step) => [step, { wallUs: [], storeUs: 0, statements: 0, commits: 0, driverUs: 0, commitUs: 0 }])
   )
   let measuring: StepFigures | undefined
   instrumentDriver(() => measuring)
@@ -109,7 +146,7 @@ const main = async () => {
       : effect
   const lifecycle = (measure: boolean) =>
     Effect.gen(function*() {
-      const jobs = yield* Jobs
+      const jobs = yield* Jobs.Jobs
       const store = yield* JobStore
       yield* step("submit", measure, jobs.submit(NEW_JOB))
       let claim: Claim | null = null
@@ -119,16 +156,24 @@ const main = async () => {
     })
   try {
     const target = { dialect: "sqlite", filename: path.join(tmp, "lifecycle.db"), durability } as const
-    await withServices(target, Effect.gen(function*() {
+    const store = Layer.map(storeLayer(target), (context) => Context.add(context, JobStore, timedStore(Context.get(context, JobStore), () => measuring)))
+    const services = Jobs.layer().pipe(
+      Layer.provideMerge(Recovery.layerNoStartupRecovery),
+      Layer.provideMerge(WakeUp.layerPollOnly),
+      Layer.provideMerge(FlightRecorder.layer()),
+      Layer.provideMerge(Capabilities.layerDefault),
+      Layer.provideMerge(store)
+    )
+    await Effect.runPromise(Effect.scoped(Effect.provide(Effect.gen(function*() {
       for (let i = 0; i < 200; i++) yield* lifecycle(false)
       const start = performance.now()
       for (let i = 0; i < n; i++) yield* lifecycle(true)
       const ms = performance.now() - start
       console.log(`${n} lifecycles on a SQLite file (durability ${durability}): ${ms.toFixed(0)} ms, ${(ms * 1000 / n).toFixed(0)} µs each (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
-    }))
-    console.log("| step | median µs | statements | commits | driver µs (mean) | of it commits µs | rest µs (mean) |")
-    console.log("|---|---|---|---|---|---|---|")
-    const total = { statements: 0, commits: 0, driverUs: 0, commitUs: 0, wallUs: 0, median: 0 }
+    }), services)))
+    console.log("| step | median µs | statements | commits | driver µs (mean) | of it commits µs | store's JS µs (mean) | rest µs (mean) |")
+    console.log("|---|---|---|---|---|---|---|---|")
+    const total = { statements: 0, commits: 0, driverUs: 0, commitUs: 0, wallUs: 0, median: 0, storeUs: 0 }
     for (const [name, f] of figures) {
       const calls = f.wallUs.length
       const mean = f.wallUs.reduce((a, b) => a + b, 0) / calls
@@ -144,16 +189,18 @@ const main = async () => {
       total.commitUs += f.commitUs / n
       total.wallUs += mean * calls / n
       total.median += median(f.wallUs)
+      total.storeUs += f.storeUs / n
+      const storeJs = f.storeUs / calls - row.driverUs
       console.log(
         `| ${name} | ${median(f.wallUs).toFixed(0)} | ${row.statements.toFixed(1)} | ${row.commits.toFixed(1)} | ${row.driverUs.toFixed(0)} | ${
           row.commitUs.toFixed(0)
-        } | ${(mean - row.driverUs).toFixed(0)} |`
+        } | ${storeJs.toFixed(0)} | ${(mean - f.storeUs / calls).toFixed(0)} |`
       )
     }
     console.log(
       `| job | ${total.median.toFixed(0)} | ${total.statements.toFixed(1)} | ${total.commits.toFixed(1)} | ${total.driverUs.toFixed(0)} | ${
         total.commitUs.toFixed(0)
-      } | ${(total.wallUs - total.driverUs).toFixed(0)} |`
+      } | ${(total.storeUs - total.driverUs).toFixed(0)} | ${(total.wallUs - total.storeUs).toFixed(0)} |`
     )
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })
