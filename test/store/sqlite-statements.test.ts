@@ -99,6 +99,15 @@ const withClient = (filename: string) => {
   return Layer.provideMerge(services(store), store)
 }
 
+/** A job submitted and claimed: its claim. */
+const claimedJob = Effect.gen(function*() {
+  const jobs = yield* Jobs
+  yield* jobs.submit(newJob())
+  const claim = yield* jobs.claimNext()
+  if (claim === null) return assert.fail("a queued job to claim")
+  return claim
+})
+
 const JOBS = 20
 type Step = "submit" | "claim" | "heartbeat" | "complete"
 
@@ -157,12 +166,7 @@ describe("issue 16 SQLite statements per lifecycle", () => {
             const jobs = yield* Jobs
             const store = yield* JobStore
             const claims = []
-            for (let i = 0; i < 40; i++) {
-              yield* jobs.submit(newJob())
-              const claim = yield* jobs.claimNext()
-              if (claim === null) return assert.fail("a queued job to claim")
-              claims.push(claim)
-            }
+            for (let i = 0; i < 40; i++) claims.push(yield* claimedJob)
             // Every fiber's statements queue for the one connection at once, and
             // each fiber yields after every step, so their statements interleave.
             yield* Effect.withMaxOpsBeforeYield(Effect.all([
@@ -196,20 +200,13 @@ describe("issue 16 SQLite statements per lifecycle", () => {
         const normal = yield* tempDatabaseFile()
         const fullContext = yield* Layer.build(withClient(full))
         const normalContext = yield* Layer.build(services(SqliteStore.layer({ filename: normal, durability: "normal" })))
-        const claimed = Effect.gen(function*() {
-          const jobs = yield* Jobs
-          yield* jobs.submit(newJob())
-          const claim = yield* jobs.claimNext()
-          if (claim === null) return assert.fail("a queued job to claim")
-          return claim
-        })
         const { seen } = yield* recordingStatements(() =>
           Effect.gen(function*() {
-            const claim = yield* Effect.provide(claimed, fullContext)
+            const claim = yield* Effect.provide(claimedJob, fullContext)
             const store = Context.get(fullContext, JobStore)
             yield* store.transaction(store.heartbeat(claim.run.id))
             yield* Effect.provide(
-              Effect.flatMap(claimed, (other) => Effect.flatMap(JobStore, (s) => s.heartbeat(other.run.id))),
+              Effect.flatMap(claimedJob, (other) => Effect.flatMap(JobStore, (s) => s.heartbeat(other.run.id))),
               normalContext
             )
             yield* Effect.provide(Effect.flatMap(Jobs, (jobs) => jobs.complete(claim.job.job_id)), fullContext)
