@@ -2,8 +2,9 @@
  * A PostgreSQL lifecycle's steps side by side with a base tree, in one
  * process (issue 16): `npx tsx bench/compareSteps.ts <base checkout> [reps] [jobs]`
  * runs, on one throwaway cluster, `reps` rounds of `jobs` lifecycles
- * (submit → claim → heartbeat → complete, every audit event written) one job
- * at a time through each tree's own Jobs and store, the tree that goes first
+ * (submit → claim → heartbeat → complete, every audit event written) by
+ * `workers` concurrent workers (default 1: one job at a time) through each
+ * tree's own Jobs and store, the tree that goes first
  * alternating round by round so drift on a loaded machine hits both alike.
  * Prints per step the median wall time and the median CPU time of this
  * process per call (`process.cpuUsage` around the step: JavaScript, the
@@ -11,7 +12,7 @@
  * second, mine ÷ base, and the load average. Not part of `npm run bench`.
  *
  *   git worktree add --detach /tmp/base main && ln -s "$PWD/node_modules" /tmp/base/node_modules
- *   npx tsx bench/compareSteps.ts /tmp/base 4 300
+ *   npx tsx bench/compareSteps.ts /tmp/base 4 300 [workers]
  */
 import * as os from "node:os"
 import * as path from "node:path"
@@ -55,8 +56,12 @@ const cpuMicros = () => {
   return user + system
 }
 
-/** `count` lifecycles through `tree`, one at a time: per step, wall and CPU µs per call; and the block's wall ms. */
-const lifecycles = (tree: Tree, count: number) =>
+/**
+ * `count` lifecycles through `tree` by `workers` concurrent workers: per step, wall and
+ * CPU µs per call (with several workers the CPU of a step includes the others' work
+ * meanwhile: compare the sums), and the block's wall ms.
+ */
+const lifecycles = (tree: Tree, count: number, workers: number) =>
   Effect.gen(function*() {
     const service = yield* tree.jobs.Jobs
     const store = yield* tree.store.JobStore
@@ -70,22 +75,33 @@ const lifecycles = (tree: Tree, count: number) =>
         wall[step].push((performance.now() - startWall) * 1000)
         return value
       })
+    // With several workers another may take the job just queued; there is always another, so the claim is retried.
+    const claimOne = Effect.gen(function*() {
+      for (;;) {
+        const claim = yield* service.claimNext()
+        if (claim !== null) return claim
+      }
+    })
+    const worker = (lifecycles: number) =>
+      Effect.gen(function*() {
+        for (let i = 0; i < lifecycles; i++) {
+          yield* timed("submit", service.submit(tree.fixtures.NEW_JOB))
+          const claim = yield* timed("claim", claimOne)
+          yield* timed("heartbeat", store.heartbeat(claim.run.id))
+          yield* timed("complete", service.complete(claim.job.job_id))
+        }
+      })
     const start = performance.now()
-    for (let i = 0; i < count; i++) {
-      yield* timed("submit", service.submit(tree.fixtures.NEW_JOB))
-      const claim = yield* timed("claim", service.claimNext())
-      if (claim === null) return yield* Effect.die("nothing to claim")
-      yield* timed("heartbeat", store.heartbeat(claim.run.id))
-      yield* timed("complete", service.complete(claim.job.job_id))
-    }
+    yield* Effect.all(Array.from({ length: workers }, () => worker(Math.ceil(count / workers))), { concurrency: "unbounded" })
     return { wall, cpu, ms: performance.now() - start }
   })
 
 const main = async () => {
-  const [baseRoot, repsArg, jobsArg] = process.argv.slice(2)
-  if (baseRoot === undefined) throw new Error("usage: compareSteps.ts <base checkout> [reps] [jobs]")
+  const [baseRoot, repsArg, jobsArg, workersArg] = process.argv.slice(2)
+  if (baseRoot === undefined) throw new Error("usage: compareSteps.ts <base checkout> [reps] [jobs] [workers]")
   const reps = Number(repsArg ?? 4)
   const jobs = Number(jobsArg ?? 300)
+  const workers = Number(workersArg ?? 1)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
   const trees = [await load("base", path.resolve(baseRoot)), await load("mine", here)]
   const cluster = await startBenchCluster()
@@ -98,11 +114,11 @@ const main = async () => {
       runtime: ManagedRuntime.make(tree.app.servicesLayer({ dialect: "pg", url: await cluster.createDatabase(`steps_${tree.name}`) }))
     })))
     // A warm-up block each (JIT, pools, the claim memo's first subject), not counted.
-    for (const { runtime, tree } of runtimes) await runtime.runPromise(lifecycles(tree, 50))
+    for (const { runtime, tree } of runtimes) await runtime.runPromise(lifecycles(tree, 50, workers))
     for (let rep = 0; rep < reps; rep++) {
       console.error(`rep ${rep + 1}/${reps}`)
       for (const { runtime, tree } of rep % 2 === 0 ? runtimes : [...runtimes].reverse()) {
-        const block = await runtime.runPromise(lifecycles(tree, jobs))
+        const block = await runtime.runPromise(lifecycles(tree, jobs, workers))
         const mine = steps.get(tree.name) ?? {
           wall: { submit: [], claim: [], heartbeat: [], complete: [] },
           cpu: { submit: [], claim: [], heartbeat: [], complete: [] }
@@ -120,7 +136,7 @@ const main = async () => {
   } finally {
     await cluster.stop()
   }
-  console.log(`\n## ${reps} × ${jobs} lifecycles per tree on PostgreSQL, 1 worker, interleaved`)
+  console.log(`\n## ${reps} × ${jobs} lifecycles per tree on PostgreSQL, ${workers} worker(s), interleaved`)
   console.log(`load average (1/5/15 min) at start and after each rep: ${loads.join(" | ")}`)
   console.log("| step | base wall µs | mine wall µs | mine ÷ base | base CPU µs | mine CPU µs | mine ÷ base |")
   console.log("|---|---|---|---|---|---|---|")
