@@ -409,7 +409,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly events?: Audit<Claim>
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /**
-   * Optional (PostgreSQL has it): `claimNext` in one statement, for a caller
+   * Optional (both stores have it): `claimNext` in one statement (on SQLite,
+   * one transaction with no records built per claim), for a caller
    * whose audit records are a function of the claimed job's subject alone.
    * Locks the job `claimNext` would take (same order, same skipping); only
    * if its subject is among `templates` does it create the run, move the job

@@ -22,6 +22,7 @@ import { decode, encode } from "./rows.js"
 import { RUN_COLUMNS, storedInstant } from "./rowCodec.js"
 import { storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
+import { makeClaimAdmitted, nextJobText } from "./claim.js"
 import type { SqliteContext } from "./context.js"
 import { instantBound } from "./rows.js"
 import { newRun } from "../internal/newRows.js"
@@ -36,7 +37,8 @@ const rowLimit = (limit: number | undefined): number =>
 const prunableStates: ReadonlyArray<JobState> = [...Lifecycle.prunableStates]
 
 /** The worker, recovery and pruning methods of the SQLite store. */
-export const makeWorkerMethods = ({ exec, insertEvents, sql, transaction }: SqliteContext) => {
+export const makeWorkerMethods = (context: SqliteContext) => {
+  const { exec, insertEvents, sql, transaction } = context
   /**
    * Recovery's writes for a batch of stale runs read under the write lock,
    * set-based whatever the batch size: each run `stalled` with the recovery
@@ -92,19 +94,10 @@ export const makeWorkerMethods = ({ exec, insertEvents, sql, transaction }: Sqli
       const kinds = options.kinds ?? []
       const runId = WorkflowRunId.make(uuidv7())
       return yield* transaction.join(Effect.gen(function*() {
-        // The run is created for the job the claim takes, in the statement that picks it:
-        // the highest priority, then the one eligible longest, then the oldest, among
-        // jobs whose time has come. The partial index of migration 0007 gives this
-        // order; it is named because, without statistics, SQLite would rather take
-        // the status index and sort every queued job.
+        // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
         const [picked] = yield* exec<{ readonly job_id: string }>(
           `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
-          SELECT ?, id, 'running', ?, NULL, ?, ? FROM ai_jobs INDEXED BY ai_jobs_by_claim
-          WHERE status = 'queued' AND run_after <= ?${
-            options.kinds === undefined ? "" : ` AND job_kind IN (${kinds.map(() => "?").join(", ") || "NULL"})`
-          }
-          ORDER BY priority DESC, run_after, created_at, id
-          LIMIT 1
+          SELECT ?, id, 'running', ?, NULL, ?, ? FROM (${nextJobText("id", options.kinds)})
           RETURNING job_id`,
           [runId, at, at, at, at, ...kinds]
         )
@@ -203,5 +196,5 @@ export const makeWorkerMethods = ({ exec, insertEvents, sql, transaction }: Sqli
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { claimNext, findStaleRuns, stallStaleRuns, pruneJobs }
+  return { claimNext, ...makeClaimAdmitted(context), findStaleRuns, stallStaleRuns, pruneJobs }
 }
