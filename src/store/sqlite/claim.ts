@@ -18,7 +18,7 @@ import { uuidv7 } from "../../domain/uuidv7.js"
 import { newRun } from "../internal/newRows.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import type { AdmittedClaim, ClaimSubject, ClaimTemplate, JobStore } from "../JobStore.js"
-import type { SqliteContext } from "./context.js"
+import type { Exec, SqliteContext } from "./context.js"
 import { storageErrors } from "./errors.js"
 import { RUN_COLUMNS, storedInstant } from "./rowCodec.js"
 import { decode } from "./rows.js"
@@ -39,6 +39,43 @@ export const nextJobText = (select: string, kinds: ReadonlyArray<JobKind> | unde
   }
   ORDER BY priority DESC, run_after, created_at, id
   LIMIT 1`
+
+/** A claim's instant (as stored, too) and its new run's id. */
+export const claimStart = Effect.map(DateTime.now, (now) => ({ now, at: storedInstant(now), runId: WorkflowRunId.make(uuidv7()) }))
+
+/**
+ * Creates a claim's run, running, for the job `from` selects (its `id`), and
+ * returns the job's id. Parameters: the run's id, the claim's instant three
+ * times, then `from`'s.
+ */
+export const insertRunText = (from: string): string =>
+  `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
+  SELECT ?, id, 'running', ?, NULL, ?, ? FROM (${from})
+  RETURNING job_id`
+
+/**
+ * Moves the job a claim picked (and created `runId` for) to running, and
+ * reads it back. Under the claim's write lock the job cannot have changed
+ * since it was picked: if it did, that is a defect.
+ */
+export const startJob = (exec: Exec, claim: {
+  readonly job_id: string
+  readonly runId: WorkflowRunId
+  readonly at: string
+  readonly operation: string
+}) =>
+  Effect.flatMap(
+    exec(
+      `UPDATE ai_jobs SET status = 'running', workflow_run_id = ?, updated_at = ?
+      WHERE id = ? AND status = 'queued'
+      RETURNING *`,
+      [claim.runId, claim.at, claim.job_id]
+    ),
+    ([row]) =>
+      row === undefined
+        ? Effect.dieMessage(`${claim.operation}: job ${claim.job_id} left queued under the write lock`)
+        : decode.job(row)
+  )
 
 const SUBJECT_COLUMNS = "job_kind, protocol_id, profile_id, capability_profile_id"
 
@@ -67,20 +104,15 @@ export const makeClaimAdmitted = ({ exec, insertEvents, transaction }: SqliteCon
       readonly templates: ReadonlyArray<ClaimTemplate>
       readonly event_ids: ReadonlyArray<EventId>
     }) {
-      const now = yield* DateTime.now
-      const at = storedInstant(now)
+      const { at, now, runId } = yield* claimStart
       const kinds = options.kinds ?? []
-      const runId = WorkflowRunId.make(uuidv7())
       return yield* transaction.join(Effect.gen(function*() {
         const [picked] = yield* exec<{ readonly job_id: string }>(
-          `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
-          SELECT ?, h.id, 'running', ?, NULL, ?, ?
-          FROM (${nextJobText(`id, ${SUBJECT_COLUMNS}`, options.kinds)}) AS h
+          insertRunText(`SELECT h.id FROM (${nextJobText(`id, ${SUBJECT_COLUMNS}`, options.kinds)}) AS h
           WHERE EXISTS (
             SELECT 1 FROM json_each(?) AS t
             WHERE json_extract(t.value, '$[0]') = h.job_kind AND json_extract(t.value, '$[1]') = h.protocol_id
-              AND json_extract(t.value, '$[2]') = h.profile_id AND json_extract(t.value, '$[3]') = h.capability_profile_id)
-          RETURNING job_id`,
+              AND json_extract(t.value, '$[2]') = h.profile_id AND json_extract(t.value, '$[3]') = h.capability_profile_id)`),
           [runId, at, at, at, at, ...kinds, subjectsJson(options.templates)]
         )
         if (picked === undefined) {
@@ -95,15 +127,7 @@ export const makeClaimAdmitted = ({ exec, insertEvents, transaction }: SqliteCon
           }
           return { _tag: "Undecided", subject } satisfies AdmittedClaim
         }
-        const [row] = yield* exec(
-          `UPDATE ai_jobs SET status = 'running', workflow_run_id = ?, updated_at = ?
-          WHERE id = ? AND status = 'queued'
-          RETURNING *`,
-          [runId, at, picked.job_id]
-        )
-        // Under the write lock the job picked above cannot have changed.
-        if (row === undefined) return yield* Effect.dieMessage(`claimAdmitted: job ${picked.job_id} left queued under the write lock`)
-        const job = yield* decode.job(row)
+        const job = yield* startJob(exec, { job_id: picked.job_id, runId, at, operation: "claimAdmitted" })
         // The statement matched the stored subject to a template; stored canonically, it decodes to itself.
         const template = templateOf(options.templates, job)
         if (template === undefined) return yield* Effect.dieMessage(`claimAdmitted: no template for claimed job ${job.job_id}`)

@@ -17,12 +17,10 @@ import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../
 import { auditRecords } from "../internal/audit.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, StalledRun } from "../JobStore.js"
-import { WorkflowRunId } from "../../domain/Ids.js"
 import { decode, encode } from "./rows.js"
-import { RUN_COLUMNS, storedInstant } from "./rowCodec.js"
 import { storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { makeClaimAdmitted, nextJobText } from "./claim.js"
+import { claimStart, insertRunText, makeClaimAdmitted, nextJobText, startJob } from "./claim.js"
 import type { SqliteContext } from "./context.js"
 import { instantBound } from "./rows.js"
 import { newRun } from "../internal/newRows.js"
@@ -89,28 +87,13 @@ export const makeWorkerMethods = (context: SqliteContext) => {
 
   const claimNext: Service["claimNext"] = Effect.fnUntraced(
     function*(options = {}) {
-      const now = yield* DateTime.now
-      const at = storedInstant(now)
+      const { at, now, runId } = yield* claimStart
       const kinds = options.kinds ?? []
-      const runId = WorkflowRunId.make(uuidv7())
       return yield* transaction.join(Effect.gen(function*() {
         // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
-        const [picked] = yield* exec<{ readonly job_id: string }>(
-          `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
-          SELECT ?, id, 'running', ?, NULL, ?, ? FROM (${nextJobText("id", options.kinds)})
-          RETURNING job_id`,
-          [runId, at, at, at, at, ...kinds]
-        )
+        const [picked] = yield* exec<{ readonly job_id: string }>(insertRunText(nextJobText("id", options.kinds)), [runId, at, at, at, at, ...kinds])
         if (picked === undefined) return null
-        const [row] = yield* exec(
-          `UPDATE ai_jobs SET status = 'running', workflow_run_id = ?, updated_at = ?
-          WHERE id = ? AND status = 'queued'
-          RETURNING *`,
-          [runId, at, picked.job_id]
-        )
-        // Under the write lock the job picked above cannot have changed.
-        if (row === undefined) return yield* Effect.dieMessage(`claimNext: job ${picked.job_id} left queued under the write lock`)
-        const job = yield* decode.job(row)
+        const job = yield* startJob(exec, { job_id: picked.job_id, runId, at, operation: "claimNext" })
         const claim = { job, run: newRun(job.job_id, now, runId) }
         yield* insertEvents(yield* auditRecords(options.events, claim))
         return claim
