@@ -5,12 +5,17 @@
  * reference per-row loop on each database (so each ratio is against the loop
  * on the same schema, triggers included), sample by sample interleaved so
  * drift in a loaded machine hits all alike. Prints medians, each tree's
- * ratio and mine ÷ base, and the load average. `--profile` adds a CPU profile
- * of one more recovery of this tree (self time by module and function).
+ * ratio and mine ÷ base, and the load average; and, less sensitive to the
+ * load, each recovery's CPU: the client's (`process.cpuUsage`) and the
+ * server's (`log_statement_stats` on the store's connections, summed from
+ * the server log over the recovery's statements). `--profile` adds a CPU profile
+ * of one more recovery of this tree (self time by module and function);
+ * `--ours-only` leaves out the per-row loop (for quick looks: no ratio);
+ * `--batch=N` gives this tree's recovery that batch size.
  * Not part of `npm run bench`.
  *
  *   git worktree add --detach /tmp/base main && ln -s "$PWD/node_modules" /tmp/base/node_modules
- *   npx tsx bench/compareRecovery.ts /tmp/base [reps] [--profile]
+ *   npx tsx bench/compareRecovery.ts /tmp/base [reps] [--profile] [--ours-only] [--batch=N]
  */
 import * as fs from "node:fs"
 import { Session } from "node:inspector/promises"
@@ -57,6 +62,13 @@ const median = (values: ReadonlyArray<number>) => {
 const main = async () => {
   const args = process.argv.slice(2)
   const profile = args.includes("--profile")
+  const oursOnly = args.includes("--ours-only")
+  const batchArg = args.find((a) => a.startsWith("--batch="))?.slice("--batch=".length)
+  const concurrencyArg = args.find((a) => a.startsWith("--concurrency="))?.slice("--concurrency=".length)
+  const mineOptions = {
+    ...(batchArg === undefined ? {} : { batchSize: Number(batchArg) }),
+    ...(concurrencyArg === undefined ? {} : { concurrency: Number(concurrencyArg) })
+  }
   const [baseRoot, repsArg] = args.filter((a) => !a.startsWith("--"))
   if (baseRoot === undefined) throw new Error("usage: compareRecovery.ts <base checkout> [reps] [--profile]")
   const reps = Number(repsArg ?? 3)
@@ -82,6 +94,8 @@ const main = async () => {
       await seedJobsPg(client, { count, state: "running", startMs: now - 2 * HOUR, jobsPerTrace: 1 })
       await seedRunsPg(client, { count, staleEvery: Math.round(count / stale), staleMs: now - HOUR, freshMs: now + 24 * HOUR })
       await client.query("VACUUM ANALYZE")
+      // For the store's own connections, opened after this: each statement's CPU in the server log.
+      await client.query(`ALTER DATABASE recovery_${tree.name} SET log_statement_stats = on`)
       // Opened once, as bench/recovery.ts does: only the recovery is timed.
       const runtime = ManagedRuntime.make(tree.app.servicesLayer(target))
       await runtime.runPromise(tree.recovery.recoverStalledRuns({ threshold: "1 day" })) // warm-up: pool, plans; moves nothing
@@ -90,10 +104,25 @@ const main = async () => {
     const reset = async (client: Awaited<ReturnType<typeof connectPg>>) => {
       for (const statement of RESET) await client.query(statement)
     }
+    /** Server CPU (ms) of the statements logged since `from` (a byte offset of the log). */
+    const serverCpu = (from: number) => {
+      const text = fs.readFileSync(cluster.logFile).subarray(from).toString("utf8")
+      let ms = 0
+      for (const match of text.matchAll(/^\s*!\s+([\d.]+) s user, ([\d.]+) s system, [\d.]+ s elapsed$/gm)) {
+        ms += (Number(match[1]) + Number(match[2])) * 1000
+      }
+      return ms
+    }
     const recoverOnce = async (entry: typeof targets[number]) => {
+      const logFrom = fs.statSync(cluster.logFile).size
+      const cpu = process.cpuUsage()
       const start = performance.now()
-      const report = await entry.runtime.runPromise(entry.tree.recovery.recoverStalledRuns())
+      const report = await entry.runtime.runPromise(entry.tree.recovery.recoverStalledRuns(entry.tree.name === "mine" ? mineOptions : {}))
       const ms = performance.now() - start
+      const client = process.cpuUsage(cpu)
+      push(`${entry.tree.name} client cpu`, (client.user + client.system) / 1000)
+      await new Promise((resolve) => setTimeout(resolve, 200)) // the log is written asynchronously
+      push(`${entry.tree.name} server cpu`, serverCpu(logFrom))
       if (report.recovered.length !== stale) throw new Error(`${entry.tree.name} recovered ${report.recovered.length}, expected ${stale}`)
       await reset(entry.client)
       return ms
@@ -101,21 +130,30 @@ const main = async () => {
     for (let rep = 0; rep < reps; rep++) {
       for (const entry of targets) {
         push(`${entry.tree.name} ours`, await recoverOnce(entry))
+        if (oursOnly) continue
         const start = performance.now()
         const moved = await referenceRecoveryPg(entry.client)
         push(`${entry.tree.name} reference`, performance.now() - start)
         if (moved !== stale) throw new Error(`reference recovered ${moved}, expected ${stale}`)
         await reset(entry.client)
       }
-      console.log(`rep ${rep + 1}/${reps}: ${[...samples].map(([k, v]) => `${k} ${v.at(-1)!.toFixed(0)} ms`).join(", ")}`)
+      console.log(`rep ${rep + 1}/${reps}: ${[...samples].map(([k, v]) => `${k} ${v.at(-1)!.toFixed(0)} ms`).join(", ")} (load ${os.loadavg()[0]!.toFixed(1)})`)
     }
     loads.push(os.loadavg().map((l) => l.toFixed(1)).join(" "))
     console.log(`\n## recovery of ${stale} stale among ${count} runs, PostgreSQL, ${reps} interleaved samples (load ${loads.join(" → ")})`)
     console.log("| tree | ours median ms | per-row loop median ms | ratio |")
     console.log("|---|---|---|---|")
-    const ratio = (name: string) => median(samples.get(`${name} reference`)!) / median(samples.get(`${name} ours`)!)
     for (const { name } of trees) {
-      console.log(`| ${name} | ${median(samples.get(`${name} ours`)!).toFixed(0)} | ${median(samples.get(`${name} reference`)!).toFixed(0)} | ${ratio(name).toFixed(1)}× |`)
+      const ours = median(samples.get(`${name} ours`)!)
+      const reference = oursOnly ? Number.NaN : median(samples.get(`${name} reference`)!)
+      console.log(`| ${name} | ${ours.toFixed(0)} | ${reference.toFixed(0)} | ${(reference / ours).toFixed(1)}× |`)
+    }
+    console.log("\n| tree | client CPU median ms | server CPU median ms | CPU µs per run |")
+    console.log("|---|---|---|---|")
+    for (const { name } of trees) {
+      const client = median(samples.get(`${name} client cpu`)!)
+      const server = median(samples.get(`${name} server cpu`)!)
+      console.log(`| ${name} | ${client.toFixed(0)} | ${server.toFixed(0)} | ${((client + server) * 1000 / stale).toFixed(0)} |`)
     }
     console.log(`mine ÷ base (ours, time): ${(median(samples.get("mine ours")!) / median(samples.get("base ours")!)).toFixed(2)}`)
     if (profile) {
@@ -126,7 +164,7 @@ const main = async () => {
       await session.post("Profiler.setSamplingInterval", { interval: 100 })
       await session.post("Profiler.start")
       const start = performance.now()
-      await entry.runtime.runPromise(entry.tree.recovery.recoverStalledRuns())
+      await entry.runtime.runPromise(entry.tree.recovery.recoverStalledRuns(mineOptions))
       const ms = performance.now() - start
       const { profile: cpu } = await session.post("Profiler.stop")
       session.disconnect()
