@@ -30,7 +30,7 @@ import { referenceRecoveryPg } from "./baselines/referenceRecovery.js"
 import { summarise, type CpuProfile } from "./cpuProfile.js"
 import { connectPg } from "./drivers.js"
 import { seedJobsPg, seedRunsPg } from "./fixtures.js"
-import { FULL } from "./harness.js"
+import { FULL, median } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 
@@ -52,12 +52,6 @@ const load = async (name: string, root: string): Promise<Tree> => ({
   app: await import(path.join(root, "bench/app.ts")) as typeof App,
   recovery: await import(path.join(root, "src/Recovery.ts")) as typeof RecoveryModule
 })
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 const main = async () => {
   const args = process.argv.slice(2)
