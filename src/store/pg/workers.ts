@@ -101,6 +101,13 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
     SELECT ${sql.literal(columns.run)}, trace_id FROM moved ORDER BY n`
 }
 
+/**
+ * The most runs one recovery statement moves, so the event ids it is given
+ * stay small whatever `limit` a caller asks for; a larger limit is moved in
+ * several statements, in one transaction.
+ */
+const MAX_STALLED_PER_STATEMENT = 10_000
+
 /** Claiming, recovery and pruning. */
 export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transaction }: PgContext) => {
   const claimNext: Service["claimNext"] = Effect.fnUntraced(
@@ -157,20 +164,29 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
       readonly events?: Audit<ReadonlyArray<StalledRun>>
       readonly recordRecovery?: boolean
     }) {
-      const rows = yield* stallStatement(sql, {
-        at: instantParam(yield* DateTime.now),
-        cutoff: instantBound(options.heartbeatBefore),
-        limit: Math.max(0, Math.floor(options.limit)),
-        threshold: options.threshold,
-        record: options.recordRecovery === true
-      })
+      const at = instantParam(yield* DateTime.now)
+      const limit = Math.max(0, Math.floor(options.limit))
+      const rows: Array<unknown> = []
+      while (true) {
+        const take = Math.min(limit - rows.length, MAX_STALLED_PER_STATEMENT)
+        const moved = yield* stallStatement(sql, {
+          at,
+          cutoff: instantBound(options.heartbeatBefore),
+          limit: take,
+          threshold: options.threshold,
+          record: options.recordRecovery === true
+        })
+        for (const row of moved) rows.push(row)
+        // Fewer than asked: no stale run is left that no other transaction holds.
+        if (moved.length < take || rows.length >= limit) break
+      }
       const stalled = yield* Effect.forEach(rows, (row) =>
         Effect.map(decode.stalledRun(row), ({ trace_id, ...run }): StalledRun => ({ run, trace_id })))
       if (options.events !== undefined && stalled.length > 0) yield* insertEvents(yield* auditRecords(options.events, stalled))
       return stalled
     },
-    // The statement is atomic by itself; records `events` adds go with it in one transaction.
-    (effect, options) => options.events !== undefined ? transaction(effect) : effect,
+    // One statement is atomic by itself; records `events` adds, or a second statement, go with it in one transaction.
+    (effect, options) => options.events !== undefined || options.limit > MAX_STALLED_PER_STATEMENT ? transaction(effect) : effect,
     alreadyExistsAsStorageError("JobStore.stallStaleRuns"),
     storageErrors("JobStore.stallStaleRuns")
   )
