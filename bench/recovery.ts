@@ -1,7 +1,8 @@
 /**
  * 3. Recovery: 10k stale runs among 100k running ones. Our set-based
- * `recoverStalledRuns` (batches of 500, one transaction each, one
- * `workflow_recovery` event per run) against the reference-style per-row
+ * `recoverStalledRuns` at its defaults (PostgreSQL: batches of 1,000, each
+ * one statement, two at once; SQLite: batches of 500, one transaction each;
+ * one `workflow_recovery` event per run) against the reference-style per-row
  * loop. Between samples the moved runs and jobs are put back to `running`
  * (their heartbeats stay stale); the events stay, as they would.
  */

@@ -37,8 +37,14 @@ export interface RecoveryOptions {
    * seconds, at least one (R9's event records it in seconds). Default 30 s.
    */
   readonly threshold?: Duration.DurationInput
-  /** Runs moved per transaction. Default 500. */
+  /** Runs moved per transaction. Default 1000 on PostgreSQL (one statement a batch), 500 on SQLite. */
   readonly batchSize?: number
+  /**
+   * How many batches run at once, each in its own transaction on its own
+   * connection: a whole number from 1 to 64. Default 2 on PostgreSQL, 1 on
+   * SQLite (one writer at a time).
+   */
+  readonly concurrency?: number
   /**
    * How many times a batch that failed with a `StorageError` (the database
    * unreachable or busy for a moment, a lock wait spent) is tried again, after
@@ -62,6 +68,13 @@ export interface StartupOptions extends RecoveryOptions {
    */
   readonly sweepEvery?: Duration.DurationInput
 }
+
+/**
+ * The defaults per dialect (issue 16, bench/analysis.md): on PostgreSQL a
+ * batch is one statement, so larger batches cost less each, and two at once
+ * keep two server cores busy; SQLite has one writer.
+ */
+const DEFAULTS = { pg: { batchSize: 1000, concurrency: 2 }, sqlite: { batchSize: 500, concurrency: 1 } } as const
 
 /** How many times `layerStartup` retries a failed batch by default (about 3 s of waiting in all). */
 export const STARTUP_RETRIES = 5
@@ -92,13 +105,20 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
   const store = yield* JobStore
   const threshold = Option.getOrUndefined(Duration.decodeUnknown(options.threshold ?? DEFAULT_THRESHOLD))
   const thresholdSecs = threshold === undefined ? Number.NaN : Duration.toSeconds(threshold)
-  const batchSize = options.batchSize ?? 500
+  const batchSize = options.batchSize ?? DEFAULTS[store.dialect].batchSize
+  const concurrency = options.concurrency ?? DEFAULTS[store.dialect].concurrency
   const retries = options.retries ?? 0
   // Checked up front: the R9 event carries the threshold as a whole number of seconds.
   if (threshold === undefined || !Number.isSafeInteger(thresholdSecs) || thresholdSecs < 1 || !Number.isSafeInteger(batchSize) || batchSize < 1) {
     return yield* new DecodeFailure({
       subject: "RecoveryOptions",
       issues: [{ path: "", message: "threshold must be a whole number of seconds, at least 1 s; batchSize a whole number of at least 1" }]
+    })
+  }
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    return yield* new DecodeFailure({
+      subject: "RecoveryOptions",
+      issues: [{ path: "concurrency", message: "concurrency must be a whole number from 1 to 64" }]
     })
   }
   if (!Number.isSafeInteger(retries) || retries < 0 || retries > 20) {
@@ -124,12 +144,18 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
 
   // Until a batch finds nothing: a short batch does not prove the scan is done, since runs
   // whose job another transaction held were skipped, not counted.
-  while (true) {
-    const stalled = yield* retryStorageErrors(batch, retries)
-    for (const { run } of stalled) recovered.push(run)
-    if (stalled.length === 0) break
-    yield* yieldToEventLoop
-  }
+  const scan = Effect.gen(function*() {
+    while (true) {
+      const stalled = yield* retryStorageErrors(batch, retries)
+      for (const { run } of stalled) recovered.push(run)
+      if (stalled.length === 0) break
+      yield* yieldToEventLoop
+    }
+  })
+  // `concurrency` scans at once, each batch on its own connection: the store hands each stale
+  // run to one of them (a batch skips the jobs another holds), and the server moves their
+  // batches on as many cores.
+  yield* Effect.all(Array.from({ length: concurrency }, () => scan), { concurrency: "unbounded", discard: true })
   yield* Effect.annotateCurrentSpan({ "hsk.recovered": recovered.length, "hsk.threshold_secs": thresholdSecs })
   return { recovered, threshold } satisfies RecoveryReport
 })

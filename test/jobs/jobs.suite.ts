@@ -87,7 +87,7 @@ export const runJobsSuite = (backend: Backend) => {
         assert.strictEqual((yield* eventsOf("workflow_recovery")).length, 1)
       })))
 
-    it.effect("R9 a threshold that is not a whole number of seconds is refused before anything moves", () =>
+    it.effect("R9 a threshold that is not a whole number of seconds, or a concurrency not from 1 to 64, is refused before anything moves", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs
         const job = yield* jobs.submit(summarize())
@@ -97,7 +97,14 @@ export const runJobsSuite = (backend: Backend) => {
           const error = yield* Effect.flip(Recovery.recoverStalledRuns({ threshold: Duration.seconds(thresholdSecs) }))
           assert.strictEqual(error._tag, "DecodeFailure")
         }
+        for (const concurrency of [0, -1, 1.5, 65, Number.NaN]) {
+          const error = yield* Effect.flip(Recovery.recoverStalledRuns({ concurrency }))
+          assert.strictEqual(error._tag, "DecodeFailure", String(concurrency))
+        }
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
+        const recovered = yield* Recovery.recoverStalledRuns({ concurrency: 3, batchSize: 1 })
+        assert.strictEqual(recovered.recovered.length, 1, "three scans at once still move the run once")
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "stalled")
       })))
 
     it.effect("R9 a run that keeps beating for 5 simulated minutes is never recovered", () =>

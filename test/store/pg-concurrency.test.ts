@@ -16,6 +16,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import type { JobState } from "../../src/domain/JobState.js"
+import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { claimAll, stallAll } from "../support/drain.js"
@@ -157,6 +158,51 @@ describe("R6 R9 PostgreSQL concurrency across separate pools", () => {
         for (const { run } of fresh) assert.strictEqual((yield* first.getRun(run.id)).status, "running", "the beating run is left alone")
       }), 60_000)
   }
+
+  // A batch is one statement (issue 16): the stale runs' jobs are locked, then their runs, and a
+  // run whose lock it had to wait for is re-read as it is once locked. Forced here: a heartbeat
+  // holds its run's row (uncommitted) while the batch runs; the batch must wait for it — not skip
+  // it, not stall it on the heartbeat it read before — and leave it running once the beat commits.
+  it.scoped("R9 a heartbeat committing while a recovery batch waits for its run's lock keeps the run running; the batch moves the others", () =>
+    Effect.gen(function*() {
+      const { stores: [store], sql } = yield* setup("pg stall waits for a beat", 1)
+      if (store === undefined) return assert.fail("setup: a store")
+      const started = yield* runningJobs(store, 3)
+      const [beating, ...silent] = started
+      if (beating === undefined) return assert.fail("setup: three running jobs")
+      yield* TestClock.adjust(STALE_MS + 1_000)
+      const scan = yield* staleOptions()
+      const beatHeld = yield* Deferred.make<void>()
+      const commitBeat = yield* Deferred.make<void>()
+      const beat = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+        yield* store.heartbeat(beating.run.id)
+        yield* Deferred.succeed(beatHeld, undefined)
+        yield* Deferred.await(commitBeat)
+      })))
+      yield* Deferred.await(beatHeld)
+      const stall = yield* Effect.fork(store.stallStaleRuns({ ...scan, limit: 10, recordRecovery: true }))
+      // Until the batch is blocked on the beating run's row lock (real time: the wait is the server's).
+      let waiting = 0
+      for (let tries = 0; waiting === 0 && tries < 500; tries++) {
+        yield* sleepRealTime(20)
+        waiting = yield* countWhere(sql`
+          SELECT count(*) AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%stale_jobs%'`)
+      }
+      assert.strictEqual(waiting, 1, "the batch waits for the run's lock instead of skipping the run")
+      assert.isNull(stall.unsafePoll(), "the batch has not finished while the beat holds the run")
+      yield* Deferred.succeed(commitBeat, undefined)
+      yield* Fiber.join(beat)
+      const moved = yield* Fiber.join(stall)
+      assert.sameMembers(moved.map((s) => s.run.id), silent.map((s) => s.run.id), "the silent runs moved, the beating one not")
+      assert.strictEqual((yield* store.getRun(beating.run.id)).status, "running")
+      assert.strictEqual((yield* store.getJob(beating.job.job_id)).state, "running")
+      for (const { job } of silent) assert.strictEqual((yield* store.getJob(job.job_id)).state, "stalled")
+      assert.strictEqual(yield* countWhere(sql`
+        SELECT count(*) AS n FROM flight_recorder_events
+        WHERE type = 'workflow_recovery' AND workflow_run_id = ${beating.run.id}`), 0, "no record for the beating run")
+      assert.strictEqual(yield* countWhere(sql`SELECT count(*) AS n FROM flight_recorder_events WHERE type = 'workflow_recovery'`), 2)
+    }), 60_000)
 
   it.scoped("R8 two stores starting nodes on one run at once number them 0..n-1 with no gap or duplicate", () =>
     Effect.gen(function*() {

@@ -25,14 +25,15 @@ import { WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
-import { fastJob, fastRun } from "../../src/store/pg/rowCodec.js"
-import { columns, decode, encodeJson, JobRow, RunRow, toAiJob } from "../../src/store/pg/rows.js"
+import { fastJob, fastRun, fastStalledRun } from "../../src/store/pg/rowCodec.js"
+import { columns, decode, encodeJson, JobRow, RunRow, StalledRunRow, toAiJob } from "../../src/store/pg/rows.js"
 import { services } from "../jobs/services.js"
 import { freshPgDatabase } from "../support/pg-database.js"
 import { newJob } from "./fixtures.js"
 
 const schemaJob = (row: unknown) => Either.map(Schema.decodeUnknownEither(JobRow)(row), toAiJob)
 const schemaRun = Schema.decodeUnknownEither(RunRow)
+const schemaStalledRun = Schema.decodeUnknownEither(StalledRunRow)
 const jobRowOf = ({ job_id, state, ...rest }: AiJob) => Schema.encodeSync(JobRow)({ ...rest, id: job_id, status: state })
 const runRowOf = Schema.encodeSync(RunRow)
 
@@ -172,6 +173,19 @@ describe("issue 16 PostgreSQL hand-built row decoders are the row Schemas", () =
       ["error_message", "\u0000"],
       ["created_at", 0]
     ] as const) sameAsSchema(fastRun, schemaRun, withColumn(row, column, value), false)
+  })
+
+  it("issue 16 recovery's run rows (a run with its job's trace id) decode by hand to the Schema's value; odd ones go to the Schema", () => {
+    const run = runRowOf({ id: WorkflowRunId.make(JOB.job_id), job_id: JOB.job_id, status: "running", last_heartbeat: JOB.created_at, error_message: null, created_at: JOB.created_at, updated_at: JOB.updated_at }) as unknown as Record<string, unknown>
+    const row = { ...run, trace_id: JOB.trace_id }
+    sameAsSchema(fastStalledRun, schemaStalledRun, row, true)
+    for (const [column, value] of [
+      ["trace_id", "0192A0E0-0000-7000-8000-000000000002"],
+      ["trace_id", "00000000-0000-0000-0000-000000000000"],
+      ["trace_id", null],
+      ["id", "not-a-uuid"],
+      ["last_heartbeat", new Date(Number.NaN)]
+    ] as const) sameAsSchema(fastStalledRun, schemaStalledRun, withColumn(row, column, value), false)
   })
 
   it.scoped("issue 16 rows read back from a real PostgreSQL server (a whole lifecycle, metrics and outputs written) decode by hand to the Schema's value", () =>

@@ -73,6 +73,16 @@ const recordsContract = (backend: Backend) => {
         assert.strictEqual((yield* store.getJob(fresh.job.job_id)).state, "running")
       }))
 
+    test("R9 issue 16 recording in SQL with a limit far above the stale runs (the largest safe integer) moves them all, one record each", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const started = yield* Effect.forEach([1, 2, 3], () => startedJob())
+        yield* TestClock.adjust(STALE_MS + 1_000)
+        const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: Number.MAX_SAFE_INTEGER, recordRecovery: true })
+        assert.sameMembers(moved.map((s) => s.run.id), started.map((s) => s.run.id))
+        assert.strictEqual((yield* store.listEvents({ types: ["workflow_recovery"] })).items.length, 3)
+      }))
+
     test("R9 issue 16 recording in SQL, a second scan moves nothing and writes no record", () =>
       Effect.gen(function*() {
         const store = yield* JobStore

@@ -4,7 +4,8 @@
  * order, so a batch reads as many rows as it takes. Before, the index stopped
  * at last_heartbeat: every batch joined every stale run to a sequential scan
  * of ai_jobs and sorted them all (10k stale among 100k: ~60% of a batch).
- * The statement below is the scan's, as src/store/pg/workers.ts writes it.
+ * The statement below is the scan's, the first part of the batch's one
+ * statement as src/store/pg/workers.ts writes it (`stale_jobs`).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
@@ -14,7 +15,7 @@ import * as PgStore from "../../src/store/PgStore.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 
 describe("R9 recovery's scan on PostgreSQL (migration 0010)", () => {
-  it.effect("R9 among 20,000 running runs, 2,000 stale, a batch of the recovery scan walks the stale-scan index in order: no sort, no sequential scan", () =>
+  it.effect("R9 among 40,000 running runs, 4,000 stale, a batch (1,000, the default) of the recovery scan walks the stale-scan index in order: no sort, no sequential scan", () =>
     Effect.scoped(Effect.gen(function*() {
       const url = yield* freshPgDatabase("stale scan plan")
       yield* Effect.gen(function*() {
@@ -28,23 +29,23 @@ describe("R9 recovery's scan on PostgreSQL (migration 0010)", () => {
                                access_mode, safety_mode, created_at, updated_at)
           SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, gen_random_uuid(), 'doc_summarize', 'queued',
                  'p', 'u', 'Analyst', 'analysis_only', 'normal', timestamptz '2026-01-01', timestamptz '2026-01-01'
-          FROM generate_series(1, 20000) AS i`)
+          FROM generate_series(1, 40000) AS i`)
         yield* sql.unsafe(`
           INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, created_at, updated_at)
           SELECT ('00000000-0000-7000-9000-' || lpad(to_hex(i), 12, '0'))::uuid,
                  ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'running',
                  CASE WHEN i % 10 = 0 THEN timestamptz '2026-01-01' ELSE timestamptz '2026-06-01' END + i * interval '1 millisecond',
                  timestamptz '2026-01-01', timestamptz '2026-01-01'
-          FROM generate_series(1, 20000) AS i`)
+          FROM generate_series(1, 40000) AS i`)
         yield* sql.unsafe(`UPDATE ai_jobs j SET status = 'running', workflow_run_id = r.id FROM workflow_runs r WHERE r.job_id = j.id`)
         yield* sql.unsafe("ANALYZE workflow_runs")
         yield* sql.unsafe("ANALYZE ai_jobs")
         const plan = yield* sql.unsafe<{ readonly "QUERY PLAN": string }>(`
-          EXPLAIN SELECT r.id AS run_id
+          EXPLAIN SELECT r.id, j.trace_id
           FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
           WHERE r.status = 'running' AND r.last_heartbeat < timestamptz '2026-03-01'
           ORDER BY r.last_heartbeat, r.id
-          LIMIT 500
+          LIMIT 1000
           FOR NO KEY UPDATE OF j SKIP LOCKED`)
         const text = plan.map((row) => row["QUERY PLAN"]).join("\n")
         assert.match(text, /Index Scan using workflow_runs_stale_scan_order_idx on workflow_runs/, text)

@@ -146,3 +146,12 @@ export const fastRun: (row: unknown) => WorkflowRun | undefined = attempt((row):
   created_at: instant(row.created_at),
   updated_at: instant(row.updated_at)
 }))
+
+/** A `workflow_runs` row joined with its job's `trace_id` (recovery's), if every column is in the store's own form. */
+export const fastStalledRun = (row: unknown): (WorkflowRun & { readonly trace_id: TraceId }) | undefined => {
+  const run = fastRun(row)
+  const traceId = (row as { readonly trace_id?: unknown } | undefined)?.trace_id
+  return run !== undefined && typeof traceId === "string" && CANONICAL_ID.test(traceId) && traceId !== NIL_UUID
+    ? { ...run, trace_id: traceId as TraceId }
+    : undefined
+}

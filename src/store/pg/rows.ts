@@ -23,7 +23,7 @@ import { BackoffMillis } from "../../domain/RetryPolicy.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoders } from "../internal/decodeRow.js"
 import type { CorruptRow } from "../StoreErrors.js"
-import { fastJob, fastRun } from "./rowCodec.js"
+import { fastJob, fastRun, fastStalledRun } from "./rowCodec.js"
 import { clampBound } from "../internal/instants.js"
 
 /** A `timestamptz` as `pg` returns it, decoded to a UTC instant in the domain's range. */
@@ -99,6 +99,11 @@ export const decode = {
   run: (row: unknown): Effect.Effect<WorkflowRun, CorruptRow> => {
     const fast = fastRun(row)
     return fast !== undefined ? Effect.succeed(fast) : schemaDecode.run(row)
+  },
+  /** A run row with its job's trace id, as recovery moves it. */
+  stalledRun: (row: unknown): Effect.Effect<typeof StalledRunRow.Type, CorruptRow> => {
+    const fast = fastStalledRun(row)
+    return fast !== undefined ? Effect.succeed(fast) : schemaDecode.stalledRun(row)
   }
 }
 

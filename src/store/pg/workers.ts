@@ -31,53 +31,82 @@ const isoText = (sql: SqlClient.SqlClient, column: string) =>
   sql`to_char(${sql.literal(column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 /**
- * Recovery's one write for a batch of locked stale runs, set-based in one
- * statement whatever the batch size: each run `stalled` with the recovery
- * reason naming its heartbeat (issue 12.5); its job too, only while it is
- * running under that run (R6a); and, with `record`, R9's `workflow_recovery`
- * record per run, built here with the fields and key order of
- * `recoveryEvent` (internal/jobs/auditEvents.ts) — no JavaScript per run.
+ * Recovery's batch in one statement (R9), set-based whatever the batch size,
+ * in the lock order (JobStore.ts): the jobs of up to `limit` stale runs
+ * first, skipping any another transaction holds — a completion, a cancel,
+ * another recoverer: that transaction decides it; then their runs, waited for
+ * (nothing that holds a run lock waits for a job lock) and re-checked as they
+ * are once locked — PostgreSQL re-reads a row it had to wait for, so a
+ * heartbeat or an end that committed meanwhile drops its run; then each run
+ * `stalled` with the recovery reason naming its heartbeat (issue 12.5), its
+ * job too while it is running under that run (R6a), and, with `record`, R9's
+ * `workflow_recovery` record per run, built here with the fields and key
+ * order of `recoveryEvent` (internal/jobs/auditEvents.ts) — no JavaScript per
+ * run. Returns the runs as they were locked (status `running`), oldest
+ * heartbeat first, with their job's trace id. One statement is atomic by
+ * itself: no BEGIN/COMMIT around it (issue 16: a batch is one round trip).
  */
 const stallStatement = (sql: SqlClient.SqlClient, batch: {
   readonly at: string
+  readonly cutoff: string
+  readonly limit: number
   readonly threshold: Duration.Duration
-  readonly stalled: ReadonlyArray<StalledRun>
   readonly record: boolean
 }) => {
   const secs = thresholdSecs(batch.threshold)
   const why = stallMessageAround(secs)
-  // Event ids are made here (time-ordered UUIDv7, in the batch's order); the runs' own fields come from their rows.
-  const moved = JSON.stringify(batch.stalled.map(({ run, trace_id }) => ({ run_id: run.id, trace_id, event_id: uuidv7() })))
+  const heartbeat = isoText(sql, "s.last_heartbeat")
+  const stale = (alias: string) => sql`${sql.literal(alias)}.status = 'running' AND ${sql.literal(alias)}.last_heartbeat < ${batch.cutoff}::timestamptz`
+  // Event ids are made here, time-ordered (UUIDv7), one per run the batch may move; the n-th run moved takes the n-th.
+  const eventIds = batch.record ? `{${Array.from({ length: batch.limit }, uuidv7).join(",")}}` : "{}"
   const recorded = batch.record
-    ? sql`
+    ? sql`, recorded AS (
       INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
-      SELECT s.event_id, ${batch.at}::timestamptz, 'system', 'workflow_recovery', s.trace_id, s.job_id, s.id,
+      SELECT e.event_id, ${batch.at}::timestamptz, 'system', 'workflow_recovery', s.trace_id, s.job_id, s.id,
         jsonb_build_object(
-          'event_id', s.event_id, 'timestamp', ${batch.at}::text, 'actor', 'system', 'trace_id', s.trace_id,
+          'event_id', e.event_id, 'timestamp', ${batch.at}::text, 'actor', 'system', 'trace_id', s.trace_id,
           'job_id', s.job_id, 'workflow_run_id', s.id, 'type', 'workflow_recovery',
           'from_state', 'running', 'to_state', 'stalled', 'reason', s.reason,
           'last_heartbeat_ts', s.heartbeat, 'threshold_secs', ${secs}::bigint)
-      FROM stalled_runs s`
-    : sql`SELECT 1`
+      FROM moved s JOIN unnest(${eventIds}::uuid[]) WITH ORDINALITY AS e(event_id, n) ON e.n = s.n
+    )`
+    : sql.literal("")
   // Data-modifying CTEs all run, referenced or not; every part sees the rows as they were before it.
   return sql`
-    WITH moved AS (
-      SELECT * FROM jsonb_to_recordset(${moved}::jsonb) AS m(run_id uuid, trace_id uuid, event_id uuid)
+    WITH stale_jobs AS MATERIALIZED (
+      SELECT r.id, j.trace_id
+      FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
+      WHERE ${stale("r")}
+      ORDER BY r.last_heartbeat, r.id
+      LIMIT ${batch.limit}
+      FOR NO KEY UPDATE OF j SKIP LOCKED
+    ), locked_runs AS MATERIALIZED (
+      SELECT ${sql.literal(qualified(columns.run, "r"))}, s.trace_id
+      FROM workflow_runs r JOIN stale_jobs s ON s.id = r.id
+      WHERE ${stale("r")}
+      FOR NO KEY UPDATE OF r
+    ), moved AS MATERIALIZED (
+      SELECT s.*, row_number() OVER (ORDER BY s.last_heartbeat, s.id) AS n,
+        ${why.before} || ${heartbeat} || ${why.after} AS reason, ${heartbeat} AS heartbeat
+      FROM locked_runs s
     ), stalled_runs AS (
-      UPDATE workflow_runs r SET status = 'stalled',
-        error_message = ${why.before} || ${isoText(sql, "r.last_heartbeat")} || ${why.after},
-        updated_at = ${batch.at}::timestamptz
-      FROM moved WHERE r.id = moved.run_id
-      RETURNING r.id, r.job_id, moved.trace_id, moved.event_id, r.error_message AS reason,
-        ${isoText(sql, "r.last_heartbeat")} AS heartbeat
+      UPDATE workflow_runs r SET status = 'stalled', error_message = s.reason, updated_at = ${batch.at}::timestamptz
+      FROM moved s WHERE r.id = s.id
     ), stalled_jobs AS (
       UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
         error_message = s.reason, updated_at = ${batch.at}::timestamptz
-      FROM stalled_runs s
-      WHERE j.workflow_run_id = s.id AND j.status = 'running'
-    )
-    ${recorded}`
+      FROM moved s
+      WHERE j.id = s.job_id AND j.workflow_run_id = s.id AND j.status = 'running'
+    )${recorded}
+    SELECT ${sql.literal(columns.run)}, trace_id FROM moved ORDER BY n`
 }
+
+/**
+ * The most runs one recovery statement moves, so the event ids it is given
+ * stay small whatever `limit` a caller asks for; a larger limit is moved in
+ * several statements, in one transaction.
+ */
+const MAX_STALLED_PER_STATEMENT = 10_000
 
 /** Claiming, recovery and pruning. */
 export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transaction }: PgContext) => {
@@ -136,37 +165,28 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
       readonly recordRecovery?: boolean
     }) {
       const at = instantParam(yield* DateTime.now)
-      const cutoff = instantBound(options.heartbeatBefore)
-      const stale = sql`r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz`
-      // The lock order (JobStore.ts): the jobs of stale runs first. A job
-      // another transaction holds — a completion, a cancel, another
-      // recoverer — is skipped, not waited for: that transaction decides it.
-      const jobs = yield* sql<{ readonly run_id: WorkflowRunId }>`
-        SELECT r.id AS run_id
-        FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
-        WHERE ${stale}
-        ORDER BY r.last_heartbeat, r.id
-        LIMIT ${Math.max(0, Math.floor(options.limit))}
-        FOR NO KEY UPDATE OF j SKIP LOCKED`
-      if (jobs.length === 0) return []
-      // Then their runs, as they are once locked: a heartbeat that committed
-      // meanwhile made its run fresh, and it drops out here. Nothing that
-      // holds a run lock waits for a job lock, so waiting here is safe.
-      const rows = yield* sql`
-        SELECT ${sql.literal(qualified(columns.run, "r"))}, j.trace_id
-        FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
-        WHERE r.id IN (SELECT value::uuid FROM jsonb_array_elements_text(${JSON.stringify(jobs.map((job) => job.run_id))}::jsonb))
-          AND ${stale}
-        ORDER BY r.last_heartbeat, r.id
-        FOR NO KEY UPDATE OF r`
+      const limit = Math.max(0, Math.floor(options.limit))
+      const rows: Array<unknown> = []
+      while (true) {
+        const take = Math.min(limit - rows.length, MAX_STALLED_PER_STATEMENT)
+        const moved = yield* stallStatement(sql, {
+          at,
+          cutoff: instantBound(options.heartbeatBefore),
+          limit: take,
+          threshold: options.threshold,
+          record: options.recordRecovery === true
+        })
+        for (const row of moved) rows.push(row)
+        // Fewer than asked: no stale run is left that no other transaction holds.
+        if (moved.length < take || rows.length >= limit) break
+      }
       const stalled = yield* Effect.forEach(rows, (row) =>
         Effect.map(decode.stalledRun(row), ({ trace_id, ...run }): StalledRun => ({ run, trace_id })))
-      if (stalled.length === 0) return []
-      yield* stallStatement(sql, { at, threshold: options.threshold, stalled, record: options.recordRecovery === true })
-      yield* insertEvents(yield* auditRecords(options.events, stalled))
+      if (options.events !== undefined && stalled.length > 0) yield* insertEvents(yield* auditRecords(options.events, stalled))
       return stalled
     },
-    transaction,
+    // One statement is atomic by itself; records `events` adds, or a second statement, go with it in one transaction.
+    (effect, options) => options.events !== undefined || options.limit > MAX_STALLED_PER_STATEMENT ? transaction(effect) : effect,
     alreadyExistsAsStorageError("JobStore.stallStaleRuns"),
     storageErrors("JobStore.stallStaleRuns")
   )
