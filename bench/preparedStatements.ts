@@ -1,0 +1,186 @@
+/**
+ * Named prepared statements on PostgreSQL, measured (issue 16): `npx tsx
+ * bench/preparedStatements.ts [jobs]` runs the same work through the store
+ * with `preparedStatements` off (every statement unnamed, as @effect/sql-pg
+ * sends it) and on, each on its own database of one cluster started with
+ * pg_stat_statements (planning tracked), interleaved round by round, and prints
+ *
+ * - per statement its server planning and execution time, off and on;
+ * - the wall time per call of each lifecycle step (median), and of
+ *   `createJob` one at a time next to the raw driver's named INSERT.
+ *
+ * `npx tsx bench/preparedStatements.ts plan` instead loads 1,000,000 queued
+ * and 1,000,000 finished jobs (claimPlan.ts's data; a cluster with fsync off:
+ * plans only), then claims ten times through the store with prepared
+ * statements on and `auto_explain` logging every plan, and prints which plan
+ * each claim ran: PostgreSQL switches a named statement to a generic plan
+ * after five custom ones when it looks no costlier, and the claim must stay
+ * the index scan of migration 0007.
+ *
+ * Not part of `npm run bench`; used to write bench/analysis.md.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import { performance } from "node:perf_hooks"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { Jobs } from "../src/Jobs.js"
+import { type Claim, JobStore } from "../src/store/JobStore.js"
+import { migrateTarget, servicesLayer, type Target } from "./app.js"
+import { rawPgInsert } from "./baselines/rawInsert.js"
+import { newJob } from "./create.js"
+import { connectPg } from "./drivers.js"
+import { NEW_JOB } from "./fixtures.js"
+import { median } from "./harness.js"
+import { COUNTING_SETTINGS, startBenchCluster } from "./postgres.js"
+import { runMain } from "./runMain.js"
+import { printStatementStats, statementStats } from "./statementStats.js"
+
+const STEPS = ["submit", "claim", "heartbeat", "complete", "createJob"] as const
+type Step = typeof STEPS[number]
+type Times = Record<Step, Array<number>>
+
+const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ")
+
+/** `jobs` lifecycles and `jobs` createJob calls, each call timed (µs) into `times`. */
+const timedWork = (jobs: number, times: Times) =>
+  Effect.gen(function*() {
+    const service = yield* Jobs
+    const store = yield* JobStore
+    const timed = <A, E, R>(step: Step, effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const start = performance.now()
+        const value = yield* effect
+        times[step].push((performance.now() - start) * 1000)
+        return value
+      })
+    for (let i = 0; i < jobs; i++) {
+      yield* timed("submit", service.submit(NEW_JOB))
+      let claim: Claim | null = null
+      while (claim === null) claim = yield* timed("claim", service.claimNext())
+      yield* timed("heartbeat", store.heartbeat(claim.run.id))
+      yield* timed("complete", service.complete(claim.job.job_id))
+    }
+    for (let i = 0; i < jobs; i++) yield* timed("createJob", store.createJob(newJob))
+  })
+
+const emptyTimes = (): Times => ({ submit: [], claim: [], heartbeat: [], complete: [], createJob: [] })
+
+const compare = async (jobs: number) => {
+  const cluster = await startBenchCluster([...COUNTING_SETTINGS, ["pg_stat_statements.track_planning", "on"]])
+  const admin = await connectPg(cluster.url)
+  try {
+    await admin.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    const targets = {
+      off: { dialect: "pg", url: await cluster.createDatabase("prepared_off"), preparedStatements: false },
+      on: { dialect: "pg", url: await cluster.createDatabase("prepared_on"), preparedStatements: true }
+    } as const satisfies Record<string, Target>
+    const rawUrl = await cluster.createDatabase("prepared_raw")
+    await migrateTarget({ dialect: "pg", url: rawUrl })
+    const raw = await connectPg(rawUrl)
+    const rawInsert = rawPgInsert(raw)
+    const times = { off: emptyTimes(), on: emptyTimes() }
+    const rawTimes: Array<number> = []
+    const rounds = 10
+    const perRound = Math.max(1, Math.round(jobs / rounds))
+    console.log(`load at start: ${load()}`)
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const off = yield* Layer.build(servicesLayer(targets.off))
+      const on = yield* Layer.build(servicesLayer(targets.on))
+      // Warm-up: JIT, pool connections, and (on) every statement prepared on the connections it uses.
+      yield* Effect.provide(timedWork(50, emptyTimes()), off)
+      yield* Effect.provide(timedWork(50, emptyTimes()), on)
+      yield* Effect.promise(() => admin.query("SELECT pg_stat_statements_reset()"))
+      for (let round = 0; round < rounds; round++) {
+        yield* Effect.provide(timedWork(perRound, times.off), off)
+        yield* Effect.provide(timedWork(perRound, times.on), on)
+        for (let i = 0; i < perRound; i++) {
+          const start = performance.now()
+          yield* Effect.promise(() => rawInsert.insertOne())
+          rawTimes.push((performance.now() - start) * 1000)
+        }
+      }
+    }).pipe(Effect.orDie)))
+    await raw.end()
+    const done = perRound * rounds
+    const server = {
+      off: printStatementStats(`preparedStatements: false (per job: a lifecycle and a createJob)`, await statementStats(admin, "prepared_off"), done),
+      on: printStatementStats(`preparedStatements: true (per job: a lifecycle and a createJob)`, await statementStats(admin, "prepared_on"), done)
+    }
+    console.log(`\n## Wall time per call, median µs (${done} of each, interleaved in ${rounds} rounds; load at end ${load()})`)
+    console.log("| step | off | on | on/off |")
+    console.log("|---|---|---|---|")
+    for (const step of STEPS) {
+      const [a, b] = [median(times.off[step]), median(times.on[step])]
+      console.log(`| ${step} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(2)} |`)
+    }
+    const lifecycle = (t: Times) => median(t.submit) + median(t.claim) + median(t.heartbeat) + median(t.complete)
+    console.log(`| lifecycle (sum of step medians) | ${lifecycle(times.off).toFixed(0)} | ${lifecycle(times.on).toFixed(0)} | ${(lifecycle(times.on) / lifecycle(times.off)).toFixed(2)} |`)
+    const rawMedian = median(rawTimes)
+    console.log(`\nraw pg named INSERT: ${rawMedian.toFixed(0)} µs; createJob/raw speed: off ${(rawMedian / median(times.off.createJob)).toFixed(2)}×, on ${(rawMedian / median(times.on.createJob)).toFixed(2)}×`)
+    console.log(`server µs per job (lifecycle + createJob): off ${server.off.total.toFixed(0)} (planning ${server.off.planning.toFixed(0)}), on ${server.on.total.toFixed(0)} (planning ${server.on.planning.toFixed(0)})`)
+  } finally {
+    await admin.end()
+    await cluster.stop()
+  }
+}
+
+/** The claim's plans at a million queued jobs, execution by execution, with prepared statements on. */
+const plans = async () => {
+  const cluster = await startBenchCluster([["fsync", "off"], ["synchronous_commit", "off"], ["full_page_writes", "off"]])
+  try {
+    const url = await cluster.createDatabase("claim_plan")
+    await migrateTarget({ dialect: "pg", url })
+    const client = await connectPg(url)
+    const fill = (count: number, status: string, extra: string) => client.query(`
+      INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id,
+                           access_mode, safety_mode, created_at, updated_at, run_after, priority)
+      SELECT gen_random_uuid(), gen_random_uuid(),
+             (ARRAY['doc_summarize','doc_edit','terminal_exec','workflow_run'])[1 + i % 4],
+             '${status}', 'bench.v1', 'bench', 'Analyst', 'analysis_only', 'normal',
+             now() - interval '1 day' + i * interval '80 milliseconds', now(), ${extra}
+      FROM generate_series(1, ${count}) AS i`)
+    const started = Date.now()
+    await fill(1_000_000, "queued", `CASE WHEN i % 10 = 0 THEN now() + interval '1 hour' ELSE now() - interval '1 day' + i * interval '80 milliseconds' END,
+             CASE WHEN i % 10 = 0 THEN 2 ELSE (i % 3) - 1 END`)
+    await fill(1_000_000, "completed", "now() - interval '2 days', 0")
+    await client.query("ANALYZE ai_jobs")
+    console.log(`loaded 2M jobs in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+    for (const setting of ["session_preload_libraries = 'auto_explain'", "auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = off"]) {
+      await client.query(`ALTER DATABASE claim_plan SET ${setting}`)
+    }
+    await client.end()
+    const from = fs.statSync(cluster.logFile).size
+    const claims: Array<number> = []
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const context = yield* Layer.build(servicesLayer({ dialect: "pg", url, preparedStatements: true }))
+      const store = Context.get(context, JobStore)
+      for (const kinds of [undefined, ["doc_edit", "workflow_run"] as const]) {
+        for (let i = 0; i < 10; i++) {
+          const start = performance.now()
+          yield* store.claimNext(kinds === undefined ? {} : { kinds })
+          claims.push((performance.now() - start) * 1000)
+        }
+      }
+    }).pipe(Effect.orDie)))
+    const log = fs.readFileSync(cluster.logFile, "utf8").slice(from)
+    const entries = log.split(/\n(?=\S+ \S+ \S+ \[\d+\] LOG:\s+duration:)/).filter((entry) => entry.includes("next_job AS"))
+    console.log(`\n## The claim at 1M queued, named statement, one plan per execution (auto_explain)`)
+    console.log("| # | kinds | generic plan | scan of next_job | duration |")
+    console.log("|---|---|---|---|---|")
+    entries.forEach((entry, i) => {
+      const scanLine = /(Index Scan using \S+|Index Only Scan using \S+|Seq Scan|Bitmap Heap Scan) on ai_jobs/.exec(entry)?.[1] ?? "?"
+      const generic = /run_after <= \$\d/.test(entry)
+      const duration = /duration: ([\d.]+) ms/.exec(entry)?.[1] ?? "?"
+      console.log(`| ${i + 1} | ${entry.includes("job_kind") ? "2 kinds" : "any"} | ${generic ? "yes" : "no"} | ${scanLine} | ${duration} ms |`)
+    })
+    console.log(`\nwall per claim, µs: ${claims.map((c) => c.toFixed(0)).join(", ")}`)
+    fs.writeFileSync(`${os.tmpdir()}/claim-plan-prepared.log`, entries.join("\n"))
+    console.log(`plans: ${os.tmpdir()}/claim-plan-prepared.log`)
+  } finally {
+    await cluster.stop()
+  }
+}
+
+runMain(() => process.argv[2] === "plan" ? plans() : compare(Number(process.argv[2] ?? 500)))
