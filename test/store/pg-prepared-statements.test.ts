@@ -135,6 +135,23 @@ describe("issue 16 named prepared statements on PostgreSQL", () => {
       assert.strictEqual(stored.rows[0]?.["status_reason"], "r7+")
     }), { timeout: 60_000 })
 
+  it.scoped("issue 16 on the pool's own connections, a statement refused after a schema change is prepared again and run once, and answers with the new columns", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("prepared select star")
+      const pool = yield* Effect.acquireRelease(
+        Effect.sync(() => new Pg.Pool({ connectionString: url, max: 1, Client: preparingClient(10) as never })),
+        (pool) => Effect.promise(() => pool.end())
+      )
+      const read = () => Effect.promise(() => pool.query("SELECT * FROM t WHERE id = $1", [1]))
+      yield* Effect.promise(() => pool.query("CREATE TABLE t (id int PRIMARY KEY, a text); INSERT INTO t VALUES (1, 'x')"))
+      for (let i = 0; i < 7; i++) assert.deepStrictEqual((yield* read()).rows, [{ id: 1, a: "x" }])
+      const other = yield* session(url)
+      yield* Effect.promise(() => other.query("ALTER TABLE t ADD COLUMN b int NOT NULL DEFAULT 7"))
+      assert.deepStrictEqual((yield* read()).rows, [{ id: 1, a: "x", b: 7 }])
+      yield* Effect.promise(() => other.query("ALTER TABLE t ALTER COLUMN b TYPE text"))
+      assert.deepStrictEqual((yield* read()).rows, [{ id: 1, a: "x", b: "7" }])
+    }), { timeout: 60_000 })
+
   it.effect("issue 16 maxPreparedStatements that is not a whole number ≥ 1 fails the layer with a StorageError", () =>
     Effect.gen(function*() {
       for (const bad of [0, -1, 1.5, Number.NaN]) {
