@@ -1,9 +1,11 @@
 /**
  * Named prepared statements on PostgreSQL, measured (issue 16): `npx tsx
- * bench/preparedStatements.ts [jobs]` runs the same work through the store
- * with `preparedStatements` off (every statement unnamed, as @effect/sql-pg
- * sends it) and on, each on its own database of one cluster started with
- * pg_stat_statements (planning tracked), interleaved round by round, and prints
+ * bench/preparedStatements.ts [jobs] [base checkout]` runs the same work
+ * through the store with `preparedStatements` off (every statement unnamed,
+ * as @effect/sql-pg sends it) and on — and through a base checkout's store
+ * when one is given (`git worktree add --detach /tmp/base main`, with a
+ * node_modules symlink) — each on its own database of one cluster started
+ * with pg_stat_statements (planning tracked), interleaved round by round, and prints
  *
  * - per statement its server planning and execution time, off and on;
  * - the wall time per call of each lifecycle step (median), and of
@@ -21,13 +23,15 @@
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
+import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Jobs } from "../src/Jobs.js"
 import { type Claim, JobStore } from "../src/store/JobStore.js"
-import { migrateTarget, servicesLayer, type Target } from "./app.js"
+import type * as App from "./app.js"
+import { migrateTarget, type Services, servicesLayer } from "./app.js"
 import { rawPgInsert } from "./baselines/rawInsert.js"
 import { newJob } from "./create.js"
 import { connectPg } from "./drivers.js"
@@ -67,34 +71,48 @@ const timedWork = (jobs: number, times: Times) =>
 
 const emptyTimes = (): Times => ({ submit: [], claim: [], heartbeat: [], complete: [], createJob: [] })
 
-const compare = async (jobs: number) => {
+/** A store build compared: this tree with the option off or on, or a base checkout's (`git worktree add`). */
+interface Variant {
+  readonly name: string
+  readonly database: string
+  readonly layer: (url: string) => Layer.Layer<Services, unknown>
+}
+
+const compare = async (jobs: number, baseRoot: string | undefined) => {
   const cluster = await startBenchCluster([...COUNTING_SETTINGS, ["pg_stat_statements.track_planning", "on"]])
   const admin = await connectPg(cluster.url)
   try {
     await admin.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    const targets = {
-      off: { dialect: "pg", url: await cluster.createDatabase("prepared_off"), preparedStatements: false },
-      on: { dialect: "pg", url: await cluster.createDatabase("prepared_on"), preparedStatements: true }
-    } as const satisfies Record<string, Target>
+    const base = baseRoot === undefined ? undefined : await import(path.join(path.resolve(baseRoot), "bench/app.ts")) as typeof App
+    const variants: Array<Variant> = [
+      ...(base === undefined ? [] : [{ name: "base", database: "prepared_base", layer: (url: string) => base.servicesLayer({ dialect: "pg", url }) }]),
+      { name: "off", database: "prepared_off", layer: (url) => servicesLayer({ dialect: "pg", url, preparedStatements: false }) },
+      { name: "on", database: "prepared_on", layer: (url) => servicesLayer({ dialect: "pg", url, preparedStatements: true }) }
+    ]
     const rawUrl = await cluster.createDatabase("prepared_raw")
     await migrateTarget({ dialect: "pg", url: rawUrl })
     const raw = await connectPg(rawUrl)
     const rawInsert = rawPgInsert(raw)
-    const times = { off: emptyTimes(), on: emptyTimes() }
+    const times = new Map(variants.map((variant) => [variant.name, emptyTimes()]))
     const rawTimes: Array<number> = []
     const rounds = 10
     const perRound = Math.max(1, Math.round(jobs / rounds))
     console.log(`load at start: ${load()}`)
     await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const off = yield* Layer.build(servicesLayer(targets.off))
-      const on = yield* Layer.build(servicesLayer(targets.on))
+      const built: Array<readonly [Variant, Context.Context<Services>]> = []
+      for (const variant of variants) {
+        const url = yield* Effect.promise(() => cluster.createDatabase(variant.database))
+        built.push([variant, yield* Layer.build(variant.layer(url))])
+      }
       // Warm-up: JIT, pool connections, and (on) every statement prepared on the connections it uses.
-      yield* Effect.provide(timedWork(50, emptyTimes()), off)
-      yield* Effect.provide(timedWork(50, emptyTimes()), on)
+      for (const [, context] of built) yield* Effect.provide(timedWork(50, emptyTimes()), context)
       yield* Effect.promise(() => admin.query("SELECT pg_stat_statements_reset()"))
       for (let round = 0; round < rounds; round++) {
-        yield* Effect.provide(timedWork(perRound, times.off), off)
-        yield* Effect.provide(timedWork(perRound, times.on), on)
+        // Which goes first turns round by round: none always meets another's leftovers.
+        for (let i = 0; i < built.length; i++) {
+          const [variant, context] = built[(round + i) % built.length]!
+          yield* Effect.provide(timedWork(perRound, times.get(variant.name)!), context)
+        }
         for (let i = 0; i < perRound; i++) {
           const start = performance.now()
           yield* Effect.promise(() => rawInsert.insertOne())
@@ -104,22 +122,27 @@ const compare = async (jobs: number) => {
     }).pipe(Effect.orDie)))
     await raw.end()
     const done = perRound * rounds
-    const server = {
-      off: printStatementStats(`preparedStatements: false (per job: a lifecycle and a createJob)`, await statementStats(admin, "prepared_off"), done),
-      on: printStatementStats(`preparedStatements: true (per job: a lifecycle and a createJob)`, await statementStats(admin, "prepared_on"), done)
+    const server = new Map<string, { total: number; planning: number }>()
+    for (const variant of variants) {
+      const stats = await statementStats(admin, variant.database)
+      server.set(variant.name, printStatementStats(`${variant.name} (per job: a lifecycle and a createJob)`, stats, done))
     }
+    const names = variants.map((variant) => variant.name)
+    const last = names[names.length - 1]!
     console.log(`\n## Wall time per call, median µs (${done} of each, interleaved in ${rounds} rounds; load at end ${load()})`)
-    console.log("| step | off | on | on/off |")
-    console.log("|---|---|---|---|")
-    for (const step of STEPS) {
-      const [a, b] = [median(times.off[step]), median(times.on[step])]
-      console.log(`| ${step} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(2)} |`)
-    }
+    console.log(`| step | ${names.join(" | ")} | ${names.slice(0, -1).map((name) => `${last}/${name}`).join(" | ")} |`)
+    console.log(`|---|${names.map(() => "---|").join("")}${names.slice(0, -1).map(() => "---|").join("")}`)
     const lifecycle = (t: Times) => median(t.submit) + median(t.claim) + median(t.heartbeat) + median(t.complete)
-    console.log(`| lifecycle (sum of step medians) | ${lifecycle(times.off).toFixed(0)} | ${lifecycle(times.on).toFixed(0)} | ${(lifecycle(times.on) / lifecycle(times.off)).toFixed(2)} |`)
+    const row = (label: string, of: (t: Times) => number) => {
+      const values = names.map((name) => of(times.get(name)!))
+      const mine = values[values.length - 1]!
+      console.log(`| ${label} | ${values.map((v) => v.toFixed(0)).join(" | ")} | ${values.slice(0, -1).map((v) => (mine / v).toFixed(2)).join(" | ")} |`)
+    }
+    for (const step of STEPS) row(step, (t) => median(t[step]))
+    row("lifecycle (sum of step medians)", lifecycle)
     const rawMedian = median(rawTimes)
-    console.log(`\nraw pg named INSERT: ${rawMedian.toFixed(0)} µs; createJob/raw speed: off ${(rawMedian / median(times.off.createJob)).toFixed(2)}×, on ${(rawMedian / median(times.on.createJob)).toFixed(2)}×`)
-    console.log(`server µs per job (lifecycle + createJob): off ${server.off.total.toFixed(0)} (planning ${server.off.planning.toFixed(0)}), on ${server.on.total.toFixed(0)} (planning ${server.on.planning.toFixed(0)})`)
+    console.log(`\nraw pg named INSERT: ${rawMedian.toFixed(0)} µs; createJob speed ÷ raw: ${names.map((name) => `${name} ${(rawMedian / median(times.get(name)!.createJob)).toFixed(2)}×`).join(", ")}`)
+    console.log(`server µs per job (lifecycle + createJob): ${names.map((name) => `${name} ${server.get(name)!.total.toFixed(0)} (planning ${server.get(name)!.planning.toFixed(0)})`).join(", ")}`)
   } finally {
     await admin.end()
     await cluster.stop()
@@ -165,7 +188,7 @@ const plans = async () => {
       }
     }).pipe(Effect.orDie)))
     const log = fs.readFileSync(cluster.logFile, "utf8").slice(from)
-    const entries = log.split(/\n(?=\S+ \S+ \S+ \[\d+\] LOG:\s+duration:)/).filter((entry) => entry.includes("next_job AS"))
+    const entries = log.split(/\n(?=\S+ \S+ \S+ \[\d+\] LOG:\s+duration:)/).filter((entry) => entry.includes("next_job"))
     console.log(`\n## The claim at 1M queued, named statement, one plan per execution (auto_explain)`)
     console.log("| # | kinds | generic plan | scan of next_job | duration |")
     console.log("|---|---|---|---|---|")
@@ -183,4 +206,4 @@ const plans = async () => {
   }
 }
 
-runMain(() => process.argv[2] === "plan" ? plans() : compare(Number(process.argv[2] ?? 500)))
+runMain(() => process.argv[2] === "plan" ? plans() : compare(Number(process.argv[2] ?? 500), process.argv[3]))

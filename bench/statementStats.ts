@@ -24,8 +24,9 @@ export const statementStats = async (admin: pg.Client, database: string): Promis
   )).rows
 
 /**
- * Prints the statements run at least every other unit (`per` units in all) and
- * returns the server time per unit, µs: planning and execution in all, and planning alone.
+ * Prints the statements run at least once every 20 units (`per` units in all)
+ * and returns the server time per unit of all statements, µs: planning and
+ * execution in all, and planning alone.
  */
 export const printStatementStats = (title: string, rows: ReadonlyArray<StatementStat>, per: number) => {
   let total = 0
@@ -35,10 +36,10 @@ export const printStatementStats = (title: string, rows: ReadonlyArray<Statement
   console.log("|---|---|---|---|---|")
   for (const r of rows) {
     const perUnit = r.calls / per
-    if (perUnit < 0.5) continue
     const each = (r.plan + r.exec) / r.calls * 1000
     total += each * perUnit
     planning += r.plan / r.calls * 1000 * perUnit
+    if (perUnit < 0.05) continue
     console.log(`| ${r.query.replace(/\s+/g, " ").slice(0, 110)} | ${perUnit.toFixed(2)} | ${(r.plan / r.calls * 1000).toFixed(0)} | ${(r.exec / r.calls * 1000).toFixed(0)} | ${(each * perUnit).toFixed(0)} |`)
   }
   console.log(`server time per unit (statements, not commit flushes): ${total.toFixed(0)} µs, of which planning ${planning.toFixed(0)} µs`)

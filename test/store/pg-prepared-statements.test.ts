@@ -28,7 +28,7 @@ beforeEach(() => {
   parsed.length = 0
   Pg.Connection.prototype.parse = function(this: Pg.Connection, query: { readonly name?: string }) {
     parsed.push(query.name ?? "")
-    return originalParse.call(this, query as never)
+    Reflect.apply(originalParse, this, [query])
   }
 })
 afterEach(() => {
