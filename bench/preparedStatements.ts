@@ -193,10 +193,11 @@ const plans = async () => {
     console.log("| # | kinds | generic plan | scan of next_job | duration |")
     console.log("|---|---|---|---|---|")
     entries.forEach((entry, i) => {
-      const scanLine = /(Index Scan using \S+|Index Only Scan using \S+|Seq Scan|Bitmap Heap Scan) on ai_jobs/.exec(entry)?.[1] ?? "?"
-      const generic = /run_after <= \$\d/.test(entry)
+      // The plan's own lines (the query text above them holds `$1` too).
+      const plan = entry.split("\n").filter((line) => /\(cost=|Cond:|Filter:/.test(line)).join("\n")
+      const scan = /(Index Scan using \S+|Index Only Scan using \S+|Seq Scan|Bitmap Heap Scan) on ai_jobs /.exec(plan)?.[1] ?? "?"
       const duration = /duration: ([\d.]+) ms/.exec(entry)?.[1] ?? "?"
-      console.log(`| ${i + 1} | ${entry.includes("job_kind") ? "2 kinds" : "any"} | ${generic ? "yes" : "no"} | ${scanLine} | ${duration} ms |`)
+      console.log(`| ${i + 1} | ${plan.includes("job_kind") ? "2 kinds" : "any"} | ${/run_after <= \$\d/.test(plan) ? "yes" : "no"} | ${scan} | ${duration} ms |`)
     })
     console.log(`\nwall per claim, µs: ${claims.map((c) => c.toFixed(0)).join(", ")}`)
     fs.writeFileSync(`${os.tmpdir()}/claim-plan-prepared.log`, entries.join("\n"))
