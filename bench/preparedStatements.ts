@@ -28,48 +28,33 @@ import { performance } from "node:perf_hooks"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Jobs } from "../src/Jobs.js"
-import { type Claim, JobStore } from "../src/store/JobStore.js"
+import { JobStore } from "../src/store/JobStore.js"
 import type * as App from "./app.js"
 import { migrateTarget, type Services, servicesLayer } from "./app.js"
 import { rawPgInsert } from "./baselines/rawInsert.js"
 import { newJob } from "./create.js"
 import { connectPg } from "./drivers.js"
-import { NEW_JOB } from "./fixtures.js"
+import { seedClaimQueuePg } from "./fixtures.js"
 import { median } from "./harness.js"
 import { COUNTING_SETTINGS, startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 import { printStatementStats, statementStats } from "./statementStats.js"
+import { emptyStepTimes, STEPS as LIFECYCLE_STEPS, type StepTimes, timed, timedLifecycles } from "./timedSteps.js"
 
-const STEPS = ["submit", "claim", "heartbeat", "complete", "createJob"] as const
-type Step = typeof STEPS[number]
-type Times = Record<Step, Array<number>>
+const STEPS = [...LIFECYCLE_STEPS, "createJob"] as const
+type Times = StepTimes & { readonly createJob: Array<number> }
 
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ")
 
 /** `jobs` lifecycles and `jobs` createJob calls, each call timed (µs) into `times`. */
 const timedWork = (jobs: number, times: Times) =>
   Effect.gen(function*() {
-    const service = yield* Jobs
+    yield* timedLifecycles(jobs, times)
     const store = yield* JobStore
-    const timed = <A, E, R>(step: Step, effect: Effect.Effect<A, E, R>) =>
-      Effect.gen(function*() {
-        const start = performance.now()
-        const value = yield* effect
-        times[step].push((performance.now() - start) * 1000)
-        return value
-      })
-    for (let i = 0; i < jobs; i++) {
-      yield* timed("submit", service.submit(NEW_JOB))
-      let claim: Claim | null = null
-      while (claim === null) claim = yield* timed("claim", service.claimNext())
-      yield* timed("heartbeat", store.heartbeat(claim.run.id))
-      yield* timed("complete", service.complete(claim.job.job_id))
-    }
-    for (let i = 0; i < jobs; i++) yield* timed("createJob", store.createJob(newJob))
+    for (let i = 0; i < jobs; i++) yield* timed(times.createJob, store.createJob(newJob))
   })
 
-const emptyTimes = (): Times => ({ submit: [], claim: [], heartbeat: [], complete: [], createJob: [] })
+const emptyTimes = (): Times => ({ ...emptyStepTimes(), createJob: [] })
 
 /** A store build compared: this tree with the option off or on, or a base checkout's (`git worktree add`). */
 interface Variant {
@@ -156,19 +141,8 @@ const plans = async () => {
     const url = await cluster.createDatabase("claim_plan")
     await migrateTarget({ dialect: "pg", url })
     const client = await connectPg(url)
-    const fill = (count: number, status: string, extra: string) => client.query(`
-      INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id,
-                           access_mode, safety_mode, created_at, updated_at, run_after, priority)
-      SELECT gen_random_uuid(), gen_random_uuid(),
-             (ARRAY['doc_summarize','doc_edit','terminal_exec','workflow_run'])[1 + i % 4],
-             '${status}', 'bench.v1', 'bench', 'Analyst', 'analysis_only', 'normal',
-             now() - interval '1 day' + i * interval '80 milliseconds', now(), ${extra}
-      FROM generate_series(1, ${count}) AS i`)
     const started = Date.now()
-    await fill(1_000_000, "queued", `CASE WHEN i % 10 = 0 THEN now() + interval '1 hour' ELSE now() - interval '1 day' + i * interval '80 milliseconds' END,
-             CASE WHEN i % 10 = 0 THEN 2 ELSE (i % 3) - 1 END`)
-    await fill(1_000_000, "completed", "now() - interval '2 days', 0")
-    await client.query("ANALYZE ai_jobs")
+    await seedClaimQueuePg(client)
     console.log(`loaded 2M jobs in ${((Date.now() - started) / 1000).toFixed(0)} s`)
     for (const setting of ["session_preload_libraries = 'auto_explain'", "auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = off"]) {
       await client.query(`ALTER DATABASE claim_plan SET ${setting}`)

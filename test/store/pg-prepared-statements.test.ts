@@ -53,6 +53,13 @@ const lifecycle = (store: Context.Tag.Service<JobStore>) =>
 const session = (url: string) =>
   Effect.acquireRelease(Effect.promise(() => connectPg(url)), (client) => Effect.promise(() => client.end().catch(() => {})))
 
+/** A one-connection `pg` pool of the store's client class, keeping `perConnection` statements; ended with the scope. */
+const preparingPool = (url: string, perConnection: number) =>
+  Effect.acquireRelease(
+    Effect.sync(() => new Pg.Pool({ connectionString: url, max: 1, Client: preparingClient(perConnection) as never })),
+    (pool) => Effect.promise(() => pool.end())
+  )
+
 describe("issue 16 named prepared statements on PostgreSQL", () => {
   it.scoped("issue 16 on (the default), the store's parameterised statements are named, each parsed once per connection; off, none is", () =>
     Effect.gen(function*() {
@@ -77,10 +84,7 @@ describe("issue 16 named prepared statements on PostgreSQL", () => {
   it.scoped("issue 16 each connection keeps at most maxPreparedStatements, least recently used closed first, and evicted texts still run right", () =>
     Effect.gen(function*() {
       const url = yield* freshPgDatabase("prepared bound")
-      const pool = yield* Effect.acquireRelease(
-        Effect.sync(() => new Pg.Pool({ connectionString: url, max: 1, Client: preparingClient(5) as never })),
-        (pool) => Effect.promise(() => pool.end())
-      )
+      const pool = yield* preparingPool(url, 5)
       const run = (text: string, values: ReadonlyArray<unknown>) =>
         Effect.promise(() => pool.query<{ readonly v: number }>(text, [...values]))
       const held = () =>
@@ -138,10 +142,7 @@ describe("issue 16 named prepared statements on PostgreSQL", () => {
   it.scoped("issue 16 on the pool's own connections, a statement refused after a schema change is prepared again and run once, and answers with the new columns", () =>
     Effect.gen(function*() {
       const url = yield* freshPgDatabase("prepared select star")
-      const pool = yield* Effect.acquireRelease(
-        Effect.sync(() => new Pg.Pool({ connectionString: url, max: 1, Client: preparingClient(10) as never })),
-        (pool) => Effect.promise(() => pool.end())
-      )
+      const pool = yield* preparingPool(url, 10)
       const read = () => Effect.promise(() => pool.query("SELECT * FROM t WHERE id = $1", [1]))
       yield* Effect.promise(() => pool.query("CREATE TABLE t (id int PRIMARY KEY, a text); INSERT INTO t VALUES (1, 'x')"))
       for (let i = 0; i < 7; i++) assert.deepStrictEqual((yield* read()).rows, [{ id: 1, a: "x" }])
