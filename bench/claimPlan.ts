@@ -11,9 +11,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { connectPg } from "./drivers.js"
-import { migrateTarget } from "./app.js"
-import { seedClaimQueuePg } from "./fixtures.js"
+import { claimQueueDatabase } from "./fixtures.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 
@@ -31,12 +29,8 @@ const main = async (): Promise<void> => {
   const cluster = await startBenchCluster()
   const out: Array<string> = []
   try {
-    const url = await cluster.createDatabase("claim_plan")
-    await migrateTarget({ dialect: "pg", url })
-    const client = await connectPg(url)
-    const started = Date.now()
-    await seedClaimQueuePg(client)
-    const loaded = ((Date.now() - started) / 1000).toFixed(0)
+    const { client, seconds } = await claimQueueDatabase(cluster)
+    const loaded = seconds.toFixed(0)
     const version = (await client.query<{ server_version: string }>("SHOW server_version")).rows[0]?.server_version ?? "?"
     out.push(
       "# The claim's plan at a million queued jobs (issue 15.2)",

@@ -9,7 +9,8 @@
  * (e.g. a trace id) without reading it back.
  */
 import type pg from "pg"
-import type { Target } from "./app.js"
+import { migrateTarget, type Target } from "./app.js"
+import type { BenchCluster } from "./postgres.js"
 import { connectPg, openSqlite, type SqliteDatabase } from "./drivers.js"
 
 /** The states, in the order mixed fixtures cycle through them. */
@@ -187,6 +188,19 @@ export const ZERO_METRICS = JSON.stringify({
   duration_ms: 0, total_tokens: 0, input_tokens: 0, output_tokens: 0, tokens_planner: 0,
   tokens_executor: 0, entities_read: 0, entities_written: 0, validators_run_count: 0
 })
+
+/**
+ * A migrated database `claim_plan` on `cluster` holding the claim fixture
+ * below, and an open client on it; `seconds` is how long loading took.
+ */
+export const claimQueueDatabase = async (cluster: BenchCluster) => {
+  const url = await cluster.createDatabase("claim_plan")
+  await migrateTarget({ dialect: "pg", url })
+  const client = await connectPg(url)
+  const started = Date.now()
+  await seedClaimQueuePg(client)
+  return { url, client, seconds: (Date.now() - started) / 1000 }
+}
 
 /**
  * The claim's plan fixture (claimPlan.ts, preparedStatements.ts): 1,000,000

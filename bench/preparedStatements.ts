@@ -34,7 +34,7 @@ import { migrateTarget, type Services, servicesLayer } from "./app.js"
 import { rawPgInsert } from "./baselines/rawInsert.js"
 import { newJob } from "./create.js"
 import { connectPg } from "./drivers.js"
-import { seedClaimQueuePg } from "./fixtures.js"
+import { claimQueueDatabase } from "./fixtures.js"
 import { median } from "./harness.js"
 import { COUNTING_SETTINGS, startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
@@ -138,12 +138,8 @@ const compare = async (jobs: number, baseRoot: string | undefined) => {
 const plans = async () => {
   const cluster = await startBenchCluster([["fsync", "off"], ["synchronous_commit", "off"], ["full_page_writes", "off"]])
   try {
-    const url = await cluster.createDatabase("claim_plan")
-    await migrateTarget({ dialect: "pg", url })
-    const client = await connectPg(url)
-    const started = Date.now()
-    await seedClaimQueuePg(client)
-    console.log(`loaded 2M jobs in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+    const { client, seconds, url } = await claimQueueDatabase(cluster)
+    console.log(`loaded 2M jobs in ${seconds.toFixed(0)} s`)
     for (const setting of ["session_preload_libraries = 'auto_explain'", "auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = off"]) {
       await client.query(`ALTER DATABASE claim_plan SET ${setting}`)
     }
