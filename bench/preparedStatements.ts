@@ -9,7 +9,9 @@
  *
  * - per statement its server planning and execution time, off and on;
  * - the wall time per call of each lifecycle step (median), and of
- *   `createJob` one at a time next to the raw driver's named INSERT.
+ *   `createJob` one at a time next to the raw driver's named INSERT;
+ * - the same with named statements but `plan_cache_mode = force_custom_plan`
+ *   (parsed once, planned every call), to weigh the generic plans.
  *
  * `npx tsx bench/preparedStatements.ts plan` instead loads 1,000,000 queued
  * and 1,000,000 finished jobs (claimPlan.ts's data; a cluster with fsync off:
@@ -72,6 +74,8 @@ const compare = async (jobs: number, baseRoot: string | undefined) => {
     const variants: Array<Variant> = [
       ...(base === undefined ? [] : [{ name: "base", database: "prepared_base", layer: (url: string) => base.servicesLayer({ dialect: "pg", url }) }]),
       { name: "off", database: "prepared_off", layer: (url) => servicesLayer({ dialect: "pg", url, preparedStatements: false }) },
+      // Named, but planned on every call: what `plan_cache_mode` would trade back if generic plans were worse.
+      { name: "on, custom plans", database: "prepared_custom", layer: (url) => servicesLayer({ dialect: "pg", url: `${url}?options=${encodeURIComponent("-c plan_cache_mode=force_custom_plan")}`, preparedStatements: true }) },
       { name: "on", database: "prepared_on", layer: (url) => servicesLayer({ dialect: "pg", url, preparedStatements: true }) }
     ]
     const rawUrl = await cluster.createDatabase("prepared_raw")
