@@ -153,6 +153,36 @@ describe("issue 16 named prepared statements on PostgreSQL", () => {
       assert.deepStrictEqual((yield* read()).rows, [{ id: 1, a: "x", b: "7" }])
     }), { timeout: 60_000 })
 
+  it.scoped("issue 16 after one connection's statement is refused inside a transaction, the pool's other connections prepare afresh before their next use", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("prepared pool generation")
+      const pool = yield* Effect.acquireRelease(
+        Effect.sync(() => new Pg.Pool({ connectionString: url, max: 2, Client: preparingClient(10) as never })),
+        (pool) => Effect.promise(() => pool.end())
+      )
+      yield* Effect.promise(() => pool.query("CREATE TABLE t (id int PRIMARY KEY, a text); INSERT INTO t VALUES (1, 'x')"))
+      // Two connections held at once, each with the statement prepared.
+      const first = yield* Effect.acquireRelease(Effect.promise(() => pool.connect()), (client) => Effect.sync(() => client.release()))
+      const second = yield* Effect.acquireRelease(Effect.promise(() => pool.connect()), (client) => Effect.sync(() => client.release()))
+      const read = (client: Pg.PoolClient) => Effect.promise(() => client.query("SELECT * FROM t WHERE id = $1", [1]).then((r) => r.rows, (e: Error) => e))
+      for (const client of [first, second]) assert.deepStrictEqual(yield* read(client), [{ id: 1, a: "x" }])
+      const other = yield* session(url)
+      yield* Effect.promise(() => other.query("ALTER TABLE t ADD COLUMN b int NOT NULL DEFAULT 7"))
+      // Inside a transaction the first connection's refusal stands (the transaction is aborted: its caller runs it again).
+      yield* Effect.promise(() => first.query("BEGIN"))
+      const refused = yield* read(first)
+      assert.instanceOf(refused, Error)
+      assert.strictEqual((refused as Error & { code?: string }).code, "0A000")
+      yield* Effect.promise(() => first.query("ROLLBACK"))
+      // The second connection, inside a transaction too, has dropped its statement: no refusal.
+      yield* Effect.promise(() => second.query("BEGIN"))
+      assert.deepStrictEqual(yield* read(second), [{ id: 1, a: "x", b: 7 }])
+      yield* Effect.promise(() => second.query("COMMIT"))
+      yield* Effect.promise(() => first.query("BEGIN"))
+      assert.deepStrictEqual(yield* read(first), [{ id: 1, a: "x", b: 7 }])
+      yield* Effect.promise(() => first.query("COMMIT"))
+    }), { timeout: 60_000 })
+
   it.effect("issue 16 maxPreparedStatements that is not a whole number ≥ 1 fails the layer with a StorageError", () =>
     Effect.gen(function*() {
       for (const bad of [0, -1, 1.5, Number.NaN]) {
