@@ -53,10 +53,10 @@ const lifecycle = (store: Context.Tag.Service<JobStore>) =>
 const session = (url: string) =>
   Effect.acquireRelease(Effect.promise(() => connectPg(url)), (client) => Effect.promise(() => client.end().catch(() => {})))
 
-/** A one-connection `pg` pool of the store's client class, keeping `perConnection` statements; ended with the scope. */
-const preparingPool = (url: string, perConnection: number) =>
+/** A `pg` pool of the store's client class (one connection unless told), keeping `perConnection` statements each; ended with the scope. */
+const preparingPool = (url: string, perConnection: number, connections = 1) =>
   Effect.acquireRelease(
-    Effect.sync(() => new Pg.Pool({ connectionString: url, max: 1, Client: preparingClient(perConnection) as never })),
+    Effect.sync(() => new Pg.Pool({ connectionString: url, max: connections, Client: preparingClient(perConnection) as never })),
     (pool) => Effect.promise(() => pool.end())
   )
 
@@ -156,10 +156,7 @@ describe("issue 16 named prepared statements on PostgreSQL", () => {
   it.scoped("issue 16 after one connection's statement is refused inside a transaction, the pool's other connections prepare afresh before their next use", () =>
     Effect.gen(function*() {
       const url = yield* freshPgDatabase("prepared pool generation")
-      const pool = yield* Effect.acquireRelease(
-        Effect.sync(() => new Pg.Pool({ connectionString: url, max: 2, Client: preparingClient(10) as never })),
-        (pool) => Effect.promise(() => pool.end())
-      )
+      const pool = yield* preparingPool(url, 10, 2)
       yield* Effect.promise(() => pool.query("CREATE TABLE t (id int PRIMARY KEY, a text); INSERT INTO t VALUES (1, 'x')"))
       // Two connections held at once, each with the statement prepared.
       const first = yield* Effect.acquireRelease(Effect.promise(() => pool.connect()), (client) => Effect.sync(() => client.release()))
