@@ -176,6 +176,16 @@ export class Capabilities extends Context.Tag("@handshake/ai-job-model/Capabilit
    * can record its decisions.
    */
   readonly check: (job: JobSubject, requested?: string) => Effect.Effect<Verdict>
+  /**
+   * Set by a policy whose `check` is a pure function of its arguments — the
+   * same kind, protocol and requested profile always get the same verdict and
+   * decisions — as `make`'s is. Jobs may then remember the records of an
+   * admitted claim per kind, protocol and profiles, and claim a job of a
+   * remembered one in a single statement (issue 16) instead of asking again.
+   * A policy without it (a caller's own `Capabilities.of({...})`) is asked on
+   * every claim.
+   */
+  readonly deterministic?: boolean
 }>() {}
 
 /** Whether `held` grants `requested`: the id itself, or the axis of an `axis:scope` id. */
@@ -185,9 +195,22 @@ const covers = (held: ReadonlySet<string>, requested: string): boolean => {
   return colon > 0 && held.has(requested.slice(0, colon))
 }
 
+const copyPlacement = <P extends Placement>(placement: P): P => ({ ...placement, requires: [...placement.requires] })
+
+/** A deep copy of a config (its lists, profiles and placements). */
+const copyConfig = (config: CapabilityConfig): CapabilityConfig => ({
+  axes: [...config.axes],
+  ids: [...config.ids],
+  profiles: Object.fromEntries(Object.entries(config.profiles).map(([id, grants]) => [id, [...grants]])),
+  kinds: Object.fromEntries(JobKinds.map((kind) => [kind, copyPlacement(config.kinds[kind])])) as Record<JobKind, Placement>,
+  protocols: config.protocols.map(copyPlacement)
+})
+
 /** Builds the service, checking that every grant and placement names a known capability and profile. */
-export const make = (config: CapabilityConfig): Effect.Effect<Capabilities["Type"], UnknownCapability | UnknownProfile> =>
+export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"], UnknownCapability | UnknownProfile> =>
   Effect.gen(function*() {
+    // A copy: the service declares itself deterministic, so a later change to the caller's object must not reach it.
+    const config = copyConfig(given)
     const ids = new Set(config.ids)
     const axes = new Set(config.axes)
     const isKnown = (id: string) => ids.has(id) || covers(axes, id)
@@ -258,7 +281,7 @@ export const make = (config: CapabilityConfig): Effect.Effect<Capabilities["Type
           : { _tag: "Granted", profile_id: profileId, decisions }
       })
 
-    return Capabilities.of({ placementFor, profileCan, check })
+    return Capabilities.of({ placementFor, profileCan, check, deterministic: true })
   })
 
 /** The reference's registry and policy. */

@@ -193,6 +193,41 @@ export interface Claim {
 }
 
 /**
+ * What a deterministic capability policy decides a claim from — a job's
+ * kind, protocol and requested profile — with the profile its records name
+ * (`profile_id`): as stored in the job's row (a legacy row's kind may be
+ * the alias `term_exec`, which no template matches).
+ */
+export interface ClaimSubject {
+  readonly job_kind: string
+  readonly protocol_id: string
+  readonly profile_id: string
+  readonly capability_profile_id: string
+}
+
+/**
+ * A subject the policy admits, and the records that audit the claim of a job
+ * of it (`claimAdmitted`), prepared once for a placeholder job. In each
+ * record the store replaces, in its columns and body alike, the `event_id`
+ * (the claim's next given id), the `timestamp` (the claim's), the `trace_id`
+ * and `job_id` (the job's) and, where the record has one, the
+ * `workflow_run_id` (the new run's); everything else is written as given.
+ */
+export interface ClaimTemplate extends ClaimSubject {
+  readonly job_kind: JobKind
+  readonly records: ReadonlyArray<EventRecord>
+}
+
+/**
+ * What `claimAdmitted` did: claimed the next job (with its run and its
+ * records), or claimed nothing because that job's subject is not among the
+ * templates — the caller decides it and asks again.
+ */
+export type AdmittedClaim =
+  | { readonly _tag: "Claimed"; readonly claim: Claim }
+  | { readonly _tag: "Undecided"; readonly subject: ClaimSubject }
+
+/**
  * What a prune found and did (HSK-GC-003's counts). `scanned` jobs were in a
  * prunable state and older than the cutoff; each was `pruned`, spared because
  * pinned (`spared_pinned`), or spared as one of the newest kept
@@ -371,6 +406,22 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly kinds?: ReadonlyArray<JobKind>
     readonly events?: Audit<Claim>
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
+  /**
+   * Optional (PostgreSQL has it): `claimNext` in one statement, for a caller
+   * whose audit records are a function of the claimed job's subject alone.
+   * Locks the job `claimNext` would take (same order, same skipping); only
+   * if its subject is among `templates` does it create the run, move the job
+   * to running and write that template's records (see `ClaimTemplate`),
+   * using `event_ids` in order — one per record at least: fewer is a
+   * `DecodeFailure`. Otherwise it claims nothing and answers `Undecided`
+   * with the job's subject: a job is never passed over for a later one.
+   * Null when no job is eligible. A taken event id fails it, and nothing is written.
+   */
+  readonly claimAdmitted?: (options: {
+    readonly kinds?: ReadonlyArray<JobKind>
+    readonly templates: ReadonlyArray<ClaimTemplate>
+    readonly event_ids: ReadonlyArray<EventId>
+  }) => Effect.Effect<AdmittedClaim | null, DecodeFailure | ReadError>
   /** Running runs whose last heartbeat is before `heartbeatBefore`, oldest heartbeat first. */
   readonly findStaleRuns: (options: {
     readonly heartbeatBefore: DateTime.Utc

@@ -93,4 +93,23 @@ describe("the reference's capability registry (Capabilities.layerDefault)", () =
       assert.strictEqual(governance.profile, "Operator")
       assert.deepStrictEqual(governance.requires, ["fs.read", "fs.write", "export.governance_pack"])
     }).pipe(Effect.provide(Capabilities.layerDefault)))
+  it.effect("issue 16 a policy built by make declares itself deterministic, and holds to it: changing the config object afterwards changes no verdict", () =>
+    Effect.gen(function*() {
+      const config = {
+        ...Capabilities.defaultConfig,
+        profiles: { ...Capabilities.defaultConfig.profiles, Analyst: [...Capabilities.defaultConfig.profiles["Analyst"]!] },
+        kinds: { ...Capabilities.defaultConfig.kinds, doc_summarize: { profile: "Analyst", requires: ["doc.summarize"] } },
+        protocols: [...Capabilities.defaultConfig.protocols]
+      }
+      const capabilities = yield* Capabilities.make(config)
+      assert.isTrue(capabilities.deterministic)
+      const subject = { job_kind: "doc_summarize", protocol_id: "hsk.demo.v1" } as const
+      const before = yield* capabilities.check(subject)
+      // The caller's objects change under the built service: it must not see it.
+      ;(config.kinds.doc_summarize.requires as Array<string>).push("proc.exec")
+      ;(config.profiles["Analyst"] as Array<string>).length = 0
+      ;(config.protocols as Array<Capabilities.ProtocolOverride>).push({ job_kind: "doc_summarize", protocol_id: "hsk.demo.v1", profile: "Coder", requires: [] })
+      assert.deepStrictEqual(yield* capabilities.check(subject), before)
+      assert.strictEqual(before._tag, "Granted")
+    }))
 })

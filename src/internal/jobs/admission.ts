@@ -43,7 +43,8 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
     })
 
   /** A stored job checked again under the profile it is stored with. */
-  const recheck = (job: AiJob) => decide(job, job.capability_profile_id)
+  const recheck = (job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id" | "capability_profile_id">) =>
+    decide(job, job.capability_profile_id)
 
   /**
    * Ends a job the policy refused: `from → failed`, with its deny records and
@@ -65,5 +66,11 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
       })
     })
 
-  return { decide, recheck, refuse }
+  return {
+    decide,
+    recheck,
+    refuse,
+    /** Whether the policy's verdicts may be remembered (`Capabilities.deterministic`): the one-statement claim's condition. */
+    deterministic: capabilities.deterministic === true
+  }
 }

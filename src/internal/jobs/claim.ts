@@ -2,17 +2,24 @@
  * Claiming (`Jobs.claimNext`): the oldest queued job the capability policy
  * admits, with its run and its events, in one transaction; a job the policy
  * refuses is failed on the way (admission.ts) and the search goes on.
+ *
+ * Where the store can claim in one statement (`JobStore.claimAdmitted`) and
+ * the policy is deterministic, a job of a subject already admitted is
+ * claimed with its records in that one statement (claimTemplates.ts); any
+ * other job meets the policy first, as below.
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
+import type { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { Refusal } from "../../Capabilities.js"
-import type { JobStore } from "../../store/JobStore.js"
+import type { Claim, JobStore } from "../../store/JobStore.js"
 import type { Checked, makeAdmission } from "./admission.js"
 import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
+import { type ClaimedJob, makeClaimTemplates } from "./claimTemplates.js"
 
 /** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
 class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
@@ -22,6 +29,19 @@ class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
 }> {}
 
 export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typeof makeAdmission>, prepare: Prepare) => {
+  /**
+   * The policy's verdict on a claim of `job` under run `runId`, and the
+   * records it commits with: the decisions, then `queued → running`. A
+   * refusal's records are its decisions alone (the claim is not made).
+   */
+  const claimRecords = (job: ClaimedJob, runId: WorkflowRunId) =>
+    Effect.gen(function*() {
+      const checked = yield* admission.recheck(job)
+      if (checked.verdict._tag === "Refused") return { checked, records: null }
+      const record = yield* prepare(lifecycleEvent({ job, from: "queued", to: "running", workflow_run_id: runId }))
+      return { checked, records: [...checked.records, record] }
+    })
+
   /**
    * One claim attempt, in one transaction (the store's claim joins it: no
    * savepoint). If the policy refuses the claimed job, the transaction rolls
@@ -36,11 +56,9 @@ export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typ
       const claim = yield* store.claimNext({
         ...(kinds !== undefined ? { kinds } : {}),
         events: (claimed) =>
-          Effect.gen(function*() {
-            checked = yield* admission.recheck(claimed.job)
-            if (checked.verdict._tag === "Refused") return []
-            const record = yield* prepare(lifecycleEvent({ job: claimed.job, from: "queued", to: "running", workflow_run_id: claimed.run.id }))
-            return [...checked.records, record]
+          Effect.map(claimRecords(claimed.job, claimed.run.id), (built) => {
+            checked = built.checked
+            return built.records ?? []
           })
       })
       if (claim === null) return null
@@ -58,12 +76,40 @@ export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typ
         ))
     )
 
+  const claimAdmitted = store.claimAdmitted
+  /**
+   * One claim attempt in one statement, for a job of a subject the memo
+   * holds. The next job's subject not among them is decided and, admitted,
+   * remembered — `"undecided"`: look again, and the same job comes first
+   * again (none is passed over); refused or not templatable, the general
+   * attempt takes it.
+   */
+  const claimOneFast = claimAdmitted === undefined || !admission.deterministic
+    ? undefined
+    : (() => {
+      const memo = makeClaimTemplates((job, runId) => Effect.map(claimRecords(job, runId), (built) => built.records))
+      return (kinds: ReadonlyArray<JobKind> | undefined) =>
+        Effect.gen(function*() {
+          const outcome = yield* claimAdmitted({ ...(kinds !== undefined ? { kinds } : {}), ...memo.current() })
+          if (outcome === null) return null
+          if (outcome._tag === "Claimed") {
+            memo.used(outcome.claim.job)
+            return outcome.claim
+          }
+          return (yield* memo.learn(outcome.subject)) ? "undecided" as const : yield* claimOne(kinds)
+        })
+    })()
+
   const claimNext = Effect.fn("Jobs.claimNext")(function*(options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) {
-    // Each refusal takes one job out of `queued`, so this ends.
+    // Each refusal takes one job out of `queued`, and each "undecided" adds a subject
+    // the next attempt claims in (unless another claimer took that job first): this ends.
     for (;;) {
-      const outcome = yield* claimOne(options.kinds)
-      if (outcome !== null && outcome !== "refused") yield* annotateJob(outcome.job)
-      if (outcome !== "refused") return outcome
+      const outcome: Claim | null | "refused" | "undecided" = claimOneFast !== undefined
+        ? yield* claimOneFast(options.kinds)
+        : yield* claimOne(options.kinds)
+      if (outcome === "refused" || outcome === "undecided") continue
+      if (outcome !== null) yield* annotateJob(outcome.job)
+      return outcome
     }
   })
   return claimNext

@@ -21,10 +21,10 @@ import * as Schema from "effect/Schema"
 import { Attempt, NewAiJob } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
 import { decodeEach } from "../../domain/decodeEach.js"
-import type { DecodeFailure } from "../../domain/Errors.js"
+import { DecodeFailure } from "../../domain/Errors.js"
 import { EventRecord, EventType } from "../../domain/EventRecord.js"
 import { EventId, isCanonicalId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
-import { JobKind } from "../../domain/JobKind.js"
+import { CanonicalJobKind, JobKind } from "../../domain/JobKind.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { JobState } from "../../domain/JobState.js"
 import { Json } from "../../domain/Json.js"
@@ -33,7 +33,7 @@ import { commonNewAiJob } from "../../domain/newAiJobCheck.js"
 import { TIMESTAMP_RANGE_MS, TimestampFromSelf } from "../../domain/Timestamp.js"
 import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
-import type { JobStore } from "../JobStore.js"
+import type { ClaimTemplate, JobStore } from "../JobStore.js"
 
 type Service = JobStore["Type"]
 
@@ -187,6 +187,51 @@ const decode = {
   purge: decodeWith(Schema.Struct({ before: Bound, batchSize: BatchSize }), "purgeEventsBatch")
 }
 
+/** A claim template (`claimAdmitted`) as a caller gives it: its subject as stored text, its records as any records. */
+const ClaimTemplateInput = Schema.Struct({
+  // Canonical only: a template matches the kind as stored, and the alias is never written.
+  job_kind: CanonicalJobKind,
+  protocol_id: Text,
+  profile_id: Text,
+  capability_profile_id: Text,
+  records: Schema.Array(EventRecordInput)
+})
+const decodeTemplatesBySchema = decodeWith(Schema.Array(ClaimTemplateInput), "ClaimTemplate")
+const decodeEventIdsBySchema = decodeWith(Schema.Array(EventId), "event_ids")
+const decodeClaimAdmitted = decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)) }), "claimAdmitted")
+
+/**
+ * `claimAdmitted`'s options. Templates the library built from checked parts
+ * and vouched for (a Jobs layer's memo, internal/jobs/claimTemplates.ts) are
+ * taken as they are; any others are decoded. Event ids in their stored form
+ * pass unchanged. There must be an id for each record of the longest template.
+ */
+const decodeAdmittedClaim = (options: unknown) => {
+  const { event_ids, templates, ...rest } = typeof options === "object" && options !== null
+    ? options as Record<string, unknown>
+    : { event_ids: undefined, templates: undefined }
+  return Effect.flatMap(
+    Effect.all([
+      decodeClaimAdmitted(rest),
+      Array.isArray(templates) && isVouched(templates)
+        ? Effect.succeed(templates as ReadonlyArray<ClaimTemplate>)
+        : decodeTemplatesBySchema(templates),
+      Array.isArray(event_ids) && event_ids.every(isCanonicalId)
+        ? Effect.succeed(event_ids as ReadonlyArray<unknown> as ReadonlyArray<EventId>)
+        : decodeEventIdsBySchema(event_ids)
+    ]),
+    ([o, ts, ids]) => {
+      const needed = ts.reduce((most, template) => Math.max(most, template.records.length), 0)
+      return ids.length >= needed
+        ? Effect.succeed({ ...o, templates: ts, event_ids: ids })
+        : Effect.fail(new DecodeFailure({
+          subject: "claimAdmitted",
+          issues: [{ path: "event_ids", message: `Expected at least ${needed} event ids: one for each record of the longest template` }]
+        }))
+    }
+  )
+}
+
 /** Whether `value` is a `DateTime.Utc` in the stored range: what a vouched record's timestamp (never frozen) is held to. */
 const isStoredInstant = (value: unknown): boolean =>
   DateTime.isDateTime(value) && DateTime.isUtc(value) && value.epochMillis >= TIMESTAMP_RANGE_MS.min &&
@@ -272,6 +317,10 @@ export const decodingInputs = (store: Service): Service => ({
   listNodes: (runId) => Effect.flatMap(decode.runId(runId), store.listNodes),
   claimNext: (options = {}) =>
     Effect.flatMap(decode.claim(options), (o) => store.claimNext(o as typeof options)),
+  ...(store.claimAdmitted === undefined ? {} : {
+    claimAdmitted: (options: Parameters<NonNullable<Service["claimAdmitted"]>>[0]) =>
+      Effect.flatMap(decodeAdmittedClaim(options), store.claimAdmitted!)
+  }),
   findStaleRuns: (options) => Effect.flatMap(decode.findStale(options), store.findStaleRuns),
   stallStaleRuns: (options) =>
     Effect.flatMap(decode.stallStale(options), (o) => store.stallStaleRuns(o as typeof options)),

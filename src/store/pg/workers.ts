@@ -5,7 +5,6 @@
  * lets concurrent workers take disjoint rows instead of waiting on each other.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
@@ -23,6 +22,7 @@ import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, instantParam, qualified, instantBound } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
+import { makeClaimAdmitted, nextJob } from "./claim.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -89,21 +89,12 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
       const now = yield* DateTime.now
       const at = instantParam(now)
       const runId = WorkflowRunId.make(uuidv7())
-      const eligible: Array<Statement.Fragment> = [sql`status = 'queued'`, sql`run_after <= ${at}::timestamptz`]
-      if (options.kinds !== undefined) eligible.push(sql.in("job_kind", options.kinds))
-      // One statement: lock the first eligible job no one else holds — the
-      // highest priority, then the one eligible longest, then the oldest, the
-      // order of migration 0007's partial index — create its run, point the
-      // job at the run and move it to running. Its records follow (they are a
-      // function of the job claimed) in the same transaction.
+      // One statement: lock the next job (claim.ts), create its run, point
+      // the job at the run and move it to running. Its records follow (they
+      // are a function of the job claimed) in the same transaction.
       return (yield* audited({
         steps: [
-          ["next_job", sql`
-            SELECT id FROM ai_jobs
-            WHERE ${sql.and(eligible)}
-            ORDER BY priority DESC, run_after, created_at, id
-            LIMIT 1
-            FOR UPDATE SKIP LOCKED`],
+          ["next_job", nextJob(sql, { at, kinds: options.kinds, select: "id" })],
           ["new_run", sql`
             INSERT INTO workflow_runs (${sql.literal(columns.run)})
             SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
@@ -228,5 +219,5 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { claimNext, findStaleRuns, stallStaleRuns, pruneJobs }
+  return { claimNext, ...makeClaimAdmitted(sql), findStaleRuns, stallStaleRuns, pruneJobs }
 }

@@ -1,0 +1,152 @@
+/**
+ * Claiming on PostgreSQL: which job is next (shared by `claimNext` and
+ * `claimAdmitted`), and `claimAdmitted` — a claim and its audit records in
+ * one statement, for a caller whose records depend only on the claimed
+ * job's subject (issue 16: a claim in 1 round trip instead of 4).
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { EventId } from "../../domain/Ids.js"
+import { WorkflowRunId } from "../../domain/Ids.js"
+import type { JobKind } from "../../domain/JobKind.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
+import type { AdmittedClaim, ClaimSubject, ClaimTemplate, JobStore } from "../JobStore.js"
+import { newRun } from "../internal/newRows.js"
+import { storageErrors } from "./errors.js"
+import { columns, decode, instantParam, qualified } from "./rows.js"
+
+type Service = Context.Tag.Service<JobStore>
+
+/**
+ * The first eligible job no one else holds, locked: the highest priority,
+ * then the one eligible longest, then the oldest — the order of migration
+ * 0007's partial index. `select` names the columns the statement needs.
+ */
+export const nextJob = (sql: SqlClient.SqlClient, options: {
+  readonly at: string
+  readonly kinds: ReadonlyArray<JobKind> | undefined
+  readonly select: string
+}) =>
+  sql`
+    SELECT ${sql.literal(options.select)} FROM ai_jobs
+    WHERE ${
+    sql.and([
+      sql`status = 'queued'`,
+      sql`run_after <= ${options.at}::timestamptz`,
+      ...(options.kinds !== undefined ? [sql.in("job_kind", options.kinds)] : [])
+    ])
+  }
+    ORDER BY priority DESC, run_after, created_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED`
+
+/** What a template is sent as: its subject and, per record, what is not replaced. */
+const templatesJson = (templates: ReadonlyArray<ClaimTemplate>): string =>
+  JSON.stringify(templates.map((template) => ({
+    job_kind: template.job_kind,
+    protocol_id: template.protocol_id,
+    profile_id: template.profile_id,
+    capability_profile_id: template.capability_profile_id,
+    records: template.records.map((record) => ({
+      actor: record.actor,
+      type: record.type,
+      run: record.workflow_run_id !== null,
+      body: record.body
+    }))
+  })))
+
+/** The head job's subject columns, as the claim statement returns them beside the claimed row. */
+interface Head {
+  readonly head_job_kind: string
+  readonly head_protocol_id: string
+  readonly head_profile_id: string
+  readonly head_capability_profile_id: string
+}
+
+export const makeClaimAdmitted = (sql: SqlClient.SqlClient) => {
+  // A caller passes the same template list until its memo changes: its JSON is made once.
+  const sent = new WeakMap<ReadonlyArray<ClaimTemplate>, string>()
+  const json = (templates: ReadonlyArray<ClaimTemplate>) => {
+    let text = sent.get(templates)
+    if (text === undefined) {
+      text = templatesJson(templates)
+      sent.set(templates, text)
+    }
+    return text
+  }
+
+  const claimAdmitted: NonNullable<Service["claimAdmitted"]> = Effect.fnUntraced(
+    function*(options: {
+      readonly kinds?: ReadonlyArray<JobKind>
+      readonly templates: ReadonlyArray<ClaimTemplate>
+      readonly event_ids: ReadonlyArray<EventId>
+    }) {
+      const now = yield* DateTime.now
+      const at = instantParam(now)
+      const runId = WorkflowRunId.make(uuidv7())
+      // One statement, atomic by itself: lock the job claimNext would take;
+      // only if its subject is a template's, create its run, move it to
+      // running and write that template's records with the claim's ids, time
+      // and event ids (a missing id is a NULL, which the NOT NULL refuses).
+      // The head's subject is returned either way: without a claimed row it
+      // is the caller's to decide. Data-modifying CTEs all run, referenced or not.
+      const [row] = yield* sql`
+        WITH next_job AS (
+          ${nextJob(sql, { at, kinds: options.kinds, select: "id, job_kind, protocol_id, profile_id, capability_profile_id" })}
+        ), admitted AS (
+          SELECT n.id, t.records
+          FROM next_job n
+          JOIN jsonb_to_recordset(${json(options.templates)}::jsonb) AS t(
+            job_kind text, protocol_id text, profile_id text, capability_profile_id text, records jsonb)
+          ON t.job_kind = n.job_kind AND t.protocol_id = n.protocol_id
+            AND t.profile_id = n.profile_id AND t.capability_profile_id = n.capability_profile_id
+          LIMIT 1
+        ), new_run AS (
+          INSERT INTO workflow_runs (${sql.literal(columns.run)})
+          SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+          FROM admitted
+          RETURNING id AS run_id, job_id AS claimed_job_id
+        ), claimed AS (
+          UPDATE ai_jobs SET status = 'running', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
+          FROM new_run
+          WHERE ai_jobs.id = new_run.claimed_job_id
+          RETURNING ${sql.literal(qualified(columns.job, "ai_jobs"))}
+        ), audit AS (
+          INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
+          SELECT e.event_id, ${at}::timestamptz, r.actor, r.type, c.trace_id, c.id,
+            CASE WHEN r.run THEN c.workflow_run_id END,
+            r.body || jsonb_build_object('event_id', e.event_id, 'timestamp', ${at}::text, 'trace_id', c.trace_id, 'job_id', c.id)
+              || CASE WHEN r.run THEN jsonb_build_object('workflow_run_id', c.workflow_run_id) ELSE '{}'::jsonb END
+          FROM claimed c
+          CROSS JOIN admitted a
+          CROSS JOIN LATERAL ROWS FROM (
+            jsonb_to_recordset(a.records) AS (actor text, type text, run boolean, body jsonb)
+          ) WITH ORDINALITY AS r(actor, type, run, body, n)
+          CROSS JOIN LATERAL (SELECT (${`{${options.event_ids.join(",")}}`}::uuid[])[r.n::int] AS event_id) e
+        )
+        SELECT n.job_kind AS head_job_kind, n.protocol_id AS head_protocol_id, n.profile_id AS head_profile_id,
+          n.capability_profile_id AS head_capability_profile_id, c.*
+        FROM next_job n LEFT JOIN claimed c ON true`
+      if (row === undefined) return null
+      const { head_capability_profile_id, head_job_kind, head_profile_id, head_protocol_id, ...claimed } = row as unknown as
+        & Head
+        & Record<string, unknown>
+      if (claimed["id"] === null) {
+        const subject: ClaimSubject = {
+          job_kind: head_job_kind,
+          protocol_id: head_protocol_id,
+          profile_id: head_profile_id,
+          capability_profile_id: head_capability_profile_id
+        }
+        return { _tag: "Undecided", subject } satisfies AdmittedClaim
+      }
+      const job = yield* decode.aiJob(claimed)
+      return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
+    },
+    storageErrors("JobStore.claimAdmitted")
+  )
+
+  return { claimAdmitted }
+}
