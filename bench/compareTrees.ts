@@ -1,10 +1,11 @@
 /**
  * Two checkouts side by side in one process (issue 16): create one at a time
- * and batched (both dialects) and one worker's lifecycle on a SQLite file
- * (both durabilities), of a base tree and this one, interleaved sample by
- * sample with the raw driver, so drift in a loaded machine hits all alike.
- * Prints medians, ratios to the raw driver and mine ÷ base. Not part of
- * `npm run bench`.
+ * and batched (both dialects) and the lifecycle on a SQLite file
+ * (both durabilities) at 1 and 4 workers, of a base tree and this one,
+ * interleaved sample by sample with the raw driver (for the lifecycle:
+ * SqlPersistedQueue at the same durability, in the "raw" column), so drift in
+ * a loaded machine hits all alike. Prints medians, ratios to the raw driver
+ * and mine ÷ base. Not part of `npm run bench`.
  *
  *   git worktree add --detach /tmp/base main && ln -s "$PWD/node_modules" /tmp/base/node_modules
  *   npx tsx bench/compareTrees.ts /tmp/base [reps] [sampleMs]
@@ -14,10 +15,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import type { NewAiJob } from "../src/domain/AiJob.js"
 import { JobStore } from "../src/store/JobStore.js"
 import type * as App from "./app.js"
+import * as PersistedQueueBench from "./baselines/persistedQueue.js"
 import { rawPgInsert, rawSqliteInsert } from "./baselines/rawInsert.js"
 import { connectPg, openSqlite } from "./drivers.js"
 import { throughput, throughputEffect } from "./harness.js"
@@ -83,6 +86,11 @@ const main = async () => {
     ]) await trees[0]!.app.migrateTarget(target)
     const rawPg = await connectPg(rawPgUrl)
     const raw = { full: rawSqliteInsert(rawFull), normal: rawSqliteInsert(rawNormal), pg: rawPgInsert(rawPg) }
+    // The lifecycle's "raw" is SqlPersistedQueue at the same durability (as bench/lifecycle.ts and durability.ts run it).
+    const queues = {
+      full: ManagedRuntime.make(PersistedQueueBench.layer.pipe(Layer.provide(PersistedQueueBench.sqliteClient(path.join(tmp, "queue-full.db"), "full")))),
+      normal: ManagedRuntime.make(PersistedQueueBench.layer.pipe(Layer.provide(PersistedQueueBench.sqliteClient(path.join(tmp, "queue-normal.db"), "normal"))))
+    }
     for (let rep = 0; rep < reps; rep++) {
       console.error(`rep ${rep + 1}/${reps}`)
       for (const where of ["full", "normal", "pg"] as const) {
@@ -97,12 +105,17 @@ const main = async () => {
         }
         push(`create batch ${where} raw`, batch * await throughput(1, sampleMs, async () => void (await r.insertBatch(batch))))
         if (where !== "pg") {
-          for (const rt of ordered) push(`lifecycle ${where} ${rt.tree.name}`, await rt[where].runPromise(throughputEffect(1, sampleMs, () => rt.tree.oneLifecycle)))
+          for (const workers of [1, 4]) {
+            for (const rt of ordered) {
+              push(`lifecycle w${workers} ${where} ${rt.tree.name}`, await rt[where].runPromise(throughputEffect(workers, sampleMs, () => rt.tree.oneLifecycle)))
+            }
+            push(`lifecycle w${workers} ${where} raw`, await queues[where].runPromise(PersistedQueueBench.queueThroughput(workers, sampleMs)))
+          }
         }
       }
       loads.push(os.loadavg().map((l) => l.toFixed(1)).join(" "))
     }
-    await Promise.all(runtimes.flatMap((rt) => [rt.full.dispose(), rt.normal.dispose(), rt.pg.dispose()]))
+    await Promise.all([...runtimes.flatMap((rt) => [rt.full.dispose(), rt.normal.dispose(), rt.pg.dispose()]), queues.full.dispose(), queues.normal.dispose()])
     rawFull.close()
     rawNormal.close()
     await rawPg.end()

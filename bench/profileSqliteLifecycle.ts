@@ -1,8 +1,18 @@
 /**
- * The SQLite lifecycle's JavaScript under a CPU profile (issue 16):
- * `oneLifecycle` (submit → claim → heartbeat → complete, the lifecycle
- * benchmark's unit) many times on a SQLite file, after a warm-up. Run it
- * under the profiler and summarise:
+ * Where a SQLite lifecycle's time goes (issue 16): `oneLifecycle`'s steps
+ * (submit → claim → heartbeat → complete, the lifecycle benchmark's unit)
+ * many times on a SQLite file, after a warm-up, one job at a time. Prints,
+ * per step: its median wall time, the statements better-sqlite3 ran and the
+ * commits (COMMITs plus statements outside a transaction, as
+ * bench/statements.ts counts them, without PRAGMAs and reads) per call, and the time spent inside the
+ * driver (the statement's run/all, which at "full" includes each commit's
+ * fsync), the store's own JavaScript (time inside JobStore methods less the
+ * driver's) and the rest (Jobs, the Flight Recorder, Capabilities, the
+ * port's checks and the Effect runtime around them).
+ *
+ *   npx tsx bench/profileSqliteLifecycle.ts [n] [normal|full]
+ *
+ * Or under the CPU profiler, then summarised:
  *
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profileSqliteLifecycle.ts [n] [normal|full]
  *   npx tsx bench/cpuProfileSummary.ts /tmp/prof/<file>.cpuprofile
@@ -10,27 +20,188 @@
  * Not part of `npm run bench`.
  */
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import { withServices } from "./app.js"
-import { oneLifecycle } from "./lifecycle.js"
+import * as Layer from "effect/Layer"
+import type { Claim } from "../src/store/JobStore.js"
+import { JobStore } from "../src/store/JobStore.js"
+import * as Jobs from "../src/Jobs.js"
+import * as Capabilities from "../src/Capabilities.js"
+import * as FlightRecorder from "../src/FlightRecorder.js"
+import * as Recovery from "../src/Recovery.js"
+import * as WakeUp from "../src/WakeUp.js"
+import { storeLayer } from "./app.js"
+import { NEW_JOB } from "./fixtures.js"
 import { runMain } from "./runMain.js"
+
+type Step = "submit" | "claim" | "heartbeat" | "complete"
+const STEPS: ReadonlyArray<Step> = ["submit", "claim", "heartbeat", "complete"]
+
+interface StepFigures {
+  readonly wallUs: Array<number>
+  /** Time inside the JobStore's methods (the outermost call), driver included. */
+  storeUs: number
+  statements: number
+  commits: number
+  driverUs: number
+  /** Driver time of COMMITs (and autocommitted statements): at "full", their fsyncs. */
+  commitUs: number
+}
+
+interface StatementLike {
+  readonly source: string
+}
+type Method = "run" | "all"
+
+/** Wraps better-sqlite3's Statement prototype: every statement run is counted and timed into `current()`. */
+const instrumentDriver = (current: () => StepFigures | undefined) => {
+  const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
+    prepare(sql: string): StatementLike
+    close(): void
+    readonly inTransaction: boolean
+  }
+  const probe = new Database(":memory:")
+  const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<Method, (...args: Array<unknown>) => unknown>
+  probe.close()
+  for (const method of ["run", "all"] as const) {
+    const original = proto[method]
+    proto[method] = function(this: StatementLike & { readonly database: { readonly inTransaction: boolean } }, ...args: Array<unknown>) {
+      const figures = current()
+      if (figures === undefined) return original.apply(this, args)
+      // A write outside a transaction is its own commit; BEGIN, a PRAGMA or a read is none.
+      const autocommit = !this.database.inTransaction && !/^\s*(BEGIN|PRAGMA|SELECT)\b/i.test(this.source)
+      const start = performance.now()
+      try {
+        return original.apply(this, args)
+      } finally {
+        const us = (performance.now() - start) * 1000
+        figures.statements++
+        figures.driverUs += us
+        if (autocommit || /^\s*COMMIT\b/i.test(this.source)) {
+          figures.commits++
+          figures.commitUs += us
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The store with every method timed into `current()`: the outermost call only
+ * (a store method the store calls itself, or one inside `transaction`, is in it).
+ */
+const timedStore = (store: JobStore["Type"], current: () => StepFigures | undefined): JobStore["Type"] => {
+  let depth = 0
+  const timed = (method: (...args: Array<unknown>) => unknown) => (...args: Array<unknown>) => {
+    const effect = method(...args)
+    if (!Effect.isEffect(effect)) return effect
+    return Effect.suspend(() => {
+      const figures = depth === 0 ? current() : undefined
+      depth++
+      const start = performance.now()
+      return Effect.ensuring(
+        effect,
+        Effect.sync(() => {
+          depth--
+          if (figures !== undefined) figures.storeUs += (performance.now() - start) * 1000
+        })
+      )
+    })
+  }
+  return Object.fromEntries(
+    Object.entries(store).map(([name, value]) => [name, typeof value === "function" ? timed(value as never) : value])
+  ) as unknown as JobStore["Type"]
+}
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? 0
+}
 
 const main = async () => {
   const n = Number(process.argv[2] ?? 2000)
-  const durability = process.argv[3] === "full" ? "full" : "normal"
+  const durability = process.argv[3] === "normal" ? "normal" : "full"
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-profile-sqlite-"))
+  const figures = new Map<Step, StepFigures>(
+    STEPS.map((step) => [step, { wallUs: [], storeUs: 0, statements: 0, commits: 0, driverUs: 0, commitUs: 0 }])
+  )
+  let measuring: StepFigures | undefined
+  instrumentDriver(() => measuring)
+  /** Runs one step, measured when `measure`. */
+  const step = <A, E, R>(name: Step, measure: boolean, effect: Effect.Effect<A, E, R>) =>
+    measure
+      ? Effect.suspend(() => {
+        const current = figures.get(name)!
+        measuring = current
+        const start = performance.now()
+        return Effect.ensuring(effect, Effect.sync(() => {
+          current.wallUs.push((performance.now() - start) * 1000)
+          measuring = undefined
+        }))
+      })
+      : effect
+  const lifecycle = (measure: boolean) =>
+    Effect.gen(function*() {
+      const jobs = yield* Jobs.Jobs
+      const store = yield* JobStore
+      yield* step("submit", measure, jobs.submit(NEW_JOB))
+      let claim: Claim | null = null
+      while (claim === null) claim = yield* step("claim", measure, jobs.claimNext())
+      yield* step("heartbeat", measure, store.heartbeat(claim.run.id))
+      yield* step("complete", measure, jobs.complete(claim.job.job_id))
+    })
   try {
     const target = { dialect: "sqlite", filename: path.join(tmp, "lifecycle.db"), durability } as const
-    await withServices(target, Effect.gen(function*() {
-      for (let i = 0; i < 200; i++) yield* oneLifecycle
+    const store = Layer.map(storeLayer(target), (context) => Context.add(context, JobStore, timedStore(Context.get(context, JobStore), () => measuring)))
+    const services = Jobs.layer().pipe(
+      Layer.provideMerge(Recovery.layerNoStartupRecovery),
+      Layer.provideMerge(WakeUp.layerPollOnly),
+      Layer.provideMerge(FlightRecorder.layer()),
+      Layer.provideMerge(Capabilities.layerDefault),
+      Layer.provideMerge(store)
+    )
+    await Effect.runPromise(Effect.scoped(Effect.provide(Effect.gen(function*() {
+      for (let i = 0; i < 200; i++) yield* lifecycle(false)
       const start = performance.now()
-      for (let i = 0; i < n; i++) yield* oneLifecycle
+      for (let i = 0; i < n; i++) yield* lifecycle(true)
       const ms = performance.now() - start
-      console.log(`${n} lifecycles on a SQLite file (durability ${durability}): ${ms.toFixed(0)} ms, ${(ms * 1000 / n).toFixed(0)} µs each`)
-    }))
+      console.log(`${n} lifecycles on a SQLite file (durability ${durability}): ${ms.toFixed(0)} ms, ${(ms * 1000 / n).toFixed(0)} µs each (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+    }), services)))
+    console.log("| step | median µs | statements | commits | driver µs (mean) | of it commits µs | store's JS µs (mean) | rest µs (mean) |")
+    console.log("|---|---|---|---|---|---|---|---|")
+    const total = { statements: 0, commits: 0, driverUs: 0, commitUs: 0, wallUs: 0, median: 0, storeUs: 0 }
+    for (const [name, f] of figures) {
+      const calls = f.wallUs.length
+      const mean = f.wallUs.reduce((a, b) => a + b, 0) / calls
+      const row = {
+        statements: f.statements / n,
+        commits: f.commits / n,
+        driverUs: f.driverUs / calls,
+        commitUs: f.commitUs / calls
+      }
+      total.statements += row.statements
+      total.commits += row.commits
+      total.driverUs += f.driverUs / n
+      total.commitUs += f.commitUs / n
+      total.wallUs += mean * calls / n
+      total.median += median(f.wallUs)
+      total.storeUs += f.storeUs / n
+      const storeJs = f.storeUs / calls - row.driverUs
+      console.log(
+        `| ${name} | ${median(f.wallUs).toFixed(0)} | ${row.statements.toFixed(1)} | ${row.commits.toFixed(1)} | ${row.driverUs.toFixed(0)} | ${
+          row.commitUs.toFixed(0)
+        } | ${storeJs.toFixed(0)} | ${(mean - f.storeUs / calls).toFixed(0)} |`
+      )
+    }
+    console.log(
+      `| job | ${total.median.toFixed(0)} | ${total.statements.toFixed(1)} | ${total.commits.toFixed(1)} | ${total.driverUs.toFixed(0)} | ${
+        total.commitUs.toFixed(0)
+      } | ${(total.storeUs - total.driverUs).toFixed(0)} | ${(total.wallUs - total.storeUs).toFixed(0)} |`
+    )
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })
   }

@@ -237,8 +237,9 @@ const countingSqlite = async (during: () => Promise<void>): Promise<Counts> => {
     proto[method] = function(this: StatementLike, ...args: Array<unknown>) {
       const kind = kindOf(this.source)
       statements[kind]++
-      // A COMMIT, or a statement outside any transaction (its own autocommit); not BEGIN or a rollback.
-      if (isCommit(this.source) || (!this.database.inTransaction && kind === "other")) commits++
+      // A COMMIT, or a statement outside any transaction (its own autocommit); not BEGIN or a rollback,
+      // nor a PRAGMA (a connection setting: the heartbeat's `synchronous` switch opens no transaction).
+      if (isCommit(this.source) || (!this.database.inTransaction && kind === "other" && !/^\s*PRAGMA\b/i.test(this.source))) commits++
       return original.apply(this, args)
     }
   }

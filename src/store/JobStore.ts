@@ -338,9 +338,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /**
    * Writes a heartbeat at now, only while the run is its job's active run
    * (the run `running`, its job `running` under it); otherwise
-   * `RunNotActive` and nothing is written. On PostgreSQL, called outside a
-   * transaction, its commit does not wait for the WAL flush: a server crash
-   * a moment later may lose the beat, never anything else.
+   * `RunNotActive` and nothing is written. Called outside a transaction, its
+   * commit does not wait for the WAL flush (PostgreSQL: `synchronous_commit`
+   * off; SQLite: `synchronous = NORMAL` for that statement): a crash a moment
+   * later may lose the beat, never anything else.
    */
   readonly heartbeat: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | DecodeFailure | ReadError>
   /**
@@ -357,9 +358,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   ) => Effect.Effect<AiJob, NotFound | RunNotActive | DecodeFailure | ReadError>
 
   /**
-   * Optional (PostgreSQL has it): a running job moves to `end.to` and its
+   * Optional (both stores have it): a running job moves to `end.to` and its
    * active run ends with the same status, with the move's lifecycle record,
-   * in one statement — the job locked first (the lock order above), its
+   * in one write (one statement on PostgreSQL, one transaction on SQLite) —
+   * the job locked first (the lock order above), its
    * move a compare-and-set on `running` under its run. Null, and nothing
    * written, when the job is not running under a run (missing, or in any
    * other state): the caller takes the general path (`lockJob`, then
@@ -407,7 +409,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly events?: Audit<Claim>
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /**
-   * Optional (PostgreSQL has it): `claimNext` in one statement, for a caller
+   * Optional (both stores have it): `claimNext` in one statement (on SQLite,
+   * one transaction with no records built per claim), for a caller
    * whose audit records are a function of the claimed job's subject alone.
    * Locks the job `claimNext` would take (same order, same skipping); only
    * if its subject is among `templates` does it create the run, move the job

@@ -36,7 +36,7 @@ import { migrate, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./sqlite/runs.js"
 import { makeContext } from "./sqlite/context.js"
-import { forgetTakeOver, makeWriteTransaction, readBusyTimeout } from "./sqlite/transaction.js"
+import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import { StorageError } from "./StoreErrors.js"
 
@@ -64,6 +64,10 @@ export interface SqliteStoreOptions {
    *
    * - "full": every commit is fsynced before it returns. A committed change
    *   and its audit events survive a process crash, an OS crash and a power loss.
+   *   One exception, as on PostgreSQL: a heartbeat written outside a
+   *   transaction is fsynced with the next commit, not on its own (an OS
+   *   crash may lose the last beat, which the dead worker no longer needs;
+   *   never anything else).
    * - "normal": in WAL mode commits are written to the WAL but fsynced only at
    *   checkpoints. A committed change survives a crash of the process; an OS
    *   crash or power loss can roll back the last commits (never corrupt the
@@ -97,7 +101,11 @@ export const make: Effect.Effect<JobStore["Type"], StorageError, SqliteClient.Sq
     Effect.provideService(readBusyTimeout, SqlClient.SqlClient, sql),
     (cause) => new StorageError({ operation: "SqliteStore.make", cause })
   )
-  const context = makeContext(sql, makeWriteTransaction(sql, lockWaitMs))
+  const synchronous = yield* Effect.mapError(
+    Effect.provideService(readSynchronous, SqlClient.SqlClient, sql),
+    (cause) => new StorageError({ operation: "SqliteStore.make", cause })
+  )
+  const context = makeContext(sql, makeWriteTransaction(sql, lockWaitMs, synchronous))
 
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | StorageError, R> =>
     Effect.catchIf(

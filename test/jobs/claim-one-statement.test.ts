@@ -1,6 +1,6 @@
 /**
- * Issue 16: `Jobs.claimNext` in one statement on PostgreSQL
- * (`JobStore.claimAdmitted`). Under the built-in (deterministic) capability
+ * Issue 16: `Jobs.claimNext` in one statement on PostgreSQL, one
+ * transaction on SQLite (`JobStore.claimAdmitted`). Under the built-in (deterministic) capability
  * policy, Jobs remembers the records of each admitted subject — kind,
  * protocol, profile, requested profile — prepared once for a placeholder
  * job, and the store claims a job of a remembered subject and writes those
@@ -11,8 +11,8 @@
  * policy refuses; never pass a job over for a newer one; ask a policy that
  * does not declare itself deterministic on every claim; hand each job to
  * one of many racing claimers once; and write nothing when it fails. Each
- * scenario runs on both stores (SQLite has only the general path, and must
- * give the same outcome).
+ * scenario runs on both stores (on SQLite the claim is one transaction of
+ * the run, the job and the records, none built per claim).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -47,7 +47,7 @@ const SECRET = `Bearer ${SECRET_TAIL}`
 const ODD = "Ame\u0301lie \u2603 \u{1F600}\u200B"
 const GOVERNANCE = Capabilities.GOVERNANCE_PACK_EXPORT_PROTOCOL_ID
 
-/** The store counting what its one-statement claim answered (PostgreSQL; SQLite has none). */
+/** The store counting what its one-statement claim answered. */
 const counting = (store: Store) => {
   const answers = { calls: 0, claimed: 0, undecided: 0, widestTemplates: 0 }
   const claimAdmitted = store.claimAdmitted
@@ -170,10 +170,8 @@ describe("issue 16 a claim in one statement", () => {
           const two = yield* (yield* backend.fresh("claim general")).store()
           const fast = yield* claimScenario(one.store, ids)
           const general = yield* claimScenario(generalOnly(two), ids)
-          if (backend.name === "PostgreSQL") {
-            // Six admitted jobs, all claimed by the one statement; four subjects met first (and the refused one).
-            assert.deepStrictEqual([one.answers.claimed, one.answers.undecided], [6, 5], "the one-statement path claimed them")
-          }
+          // Six admitted jobs, all claimed by the one statement; four subjects met first (and the refused one).
+          assert.deepStrictEqual([one.answers.claimed, one.answers.undecided], [6, 5], "the one-statement path claimed them")
           assert.deepStrictEqual(fast, general)
           assert.deepStrictEqual(fast.order, [0, 1, 2, 3, 5, 6], "in queue order, the refused one never claimed")
 
@@ -241,11 +239,9 @@ describe("issue 16 a claim in one statement", () => {
             assert.strictEqual(records[0]!.body["actor_id"], claim.job.profile_id)
             assert.strictEqual(records[1]!.workflow_run_id, claim.run.id)
           }
-          if (backend.name === "PostgreSQL") {
-            assert.strictEqual(answers.claimed, claims.length + 1, "every claim took the one statement")
-            assert.isAtMost(answers.widestTemplates, MAX_TEMPLATES, "the memo is bounded")
-            assert.strictEqual(answers.widestTemplates, MAX_TEMPLATES, "and was filled")
-          }
+          assert.strictEqual(answers.claimed, claims.length + 1, "every claim took the one statement")
+          assert.isAtMost(answers.widestTemplates, MAX_TEMPLATES, "the memo is bounded")
+          assert.strictEqual(answers.widestTemplates, MAX_TEMPLATES, "and was filled")
         }),
       180_000
     )
@@ -344,12 +340,10 @@ describe("issue 16 a claim in one statement", () => {
             const claimed = yield* Effect.fromFiber(running)
             const all = claimed.flat()
             assert.isAbove(claimed.filter((ids) => ids.length > 0).length, 1, "the claimers shared the work")
-            if (backend.name === "PostgreSQL") {
-              // Every claim of a one-subject queue is one statement; in the mixed one, the general
-              // claim that takes a refused job may find an admitted one instead (another took the refused one).
-              if (mixed) assert.isAbove(oneStatement, 0, "the one-statement claim raced")
-              else assert.strictEqual(oneStatement, queued.length, "every claim was one statement")
-            }
+            // Every claim of a one-subject queue is one statement; in the mixed one, the general
+            // claim that takes a refused job may find an admitted one instead (another took the refused one).
+            if (mixed) assert.isAbove(oneStatement, 0, "the one-statement claim raced")
+            else assert.strictEqual(oneStatement, queued.length, "every claim was one statement")
             assert.strictEqual(new Set(all).size, all.length, "no job claimed twice")
             assert.deepStrictEqual(
               [...all].sort(),
@@ -377,12 +371,12 @@ describe("issue 16 a claim in one statement", () => {
     )
   }
 
-  it.scoped("issue 16 PostgreSQL: a taken event id, an id given twice, too few ids or a bad template fail the one-statement claim and write nothing; then it claims the job with the records as given", () =>
+  for (const backend of sharedBackends) {
+  it.scoped(`issue 16 ${backend.name}: a taken event id, an id given twice, too few ids or a bad template fail the one-statement claim and write nothing; then it claims the job with the records as given`, () =>
     Effect.gen(function*() {
-      const postgres = sharedBackends.find((backend) => backend.name === "PostgreSQL")!
-      const store = yield* (yield* postgres.fresh("claim atomic")).store()
+      const store = yield* (yield* backend.fresh("claim atomic")).store()
       const claimAdmitted = store.claimAdmitted
-      if (claimAdmitted === undefined) return assert.fail("PostgreSQL has the one-statement claim")
+      if (claimAdmitted === undefined) return assert.fail(`${backend.name} has the one-statement claim`)
       const jobs = yield* jobsOver(store)
       // The records of an earlier claim of the same subject, as templates (their ids are replaced).
       yield* store.createJob(newJob({ profile_id: `svc ${SECRET}` }))
@@ -446,4 +440,5 @@ describe("issue 16 a claim in one statement", () => {
         }))
       )
     }), 120_000)
+  }
 })

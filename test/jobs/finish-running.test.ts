@@ -1,6 +1,6 @@
 /**
  * Issue 16: a running job's move out of `running` (complete, fail, cancel, …)
- * as one statement on PostgreSQL (`JobStore.finishRunningJob`): the job
+ * as one statement on PostgreSQL and one transaction on SQLite (`JobStore.finishRunningJob`): the job
  * moved, its active run ended with the same status, and its lifecycle
  * record written — the record built from a template whose trace id, run id
  * and attempt the database fills from the row. It must write exactly what
@@ -129,7 +129,7 @@ describe("issue 16 a running job's move ends its run in one statement", () => {
           const one = yield* backend.fresh("finish running")
           const two = yield* backend.fresh("finish running general")
           const store = yield* one.store()
-          if (backend.name === "PostgreSQL") assert.isDefined(store.finishRunningJob, "PostgreSQL has the one-statement path")
+          assert.isDefined(store.finishRunningJob, `${backend.name} has the one-step path`)
           const fast = yield* scenario(store)
           const general = yield* scenario(generalOnly(yield* two.store()))
           assert.deepStrictEqual(fast, general)
@@ -138,10 +138,10 @@ describe("issue 16 a running job's move ends its run in one statement", () => {
     )
   }
 
-  it.scoped("issue 16 PostgreSQL: finishRunningJob on a job not running under a run writes nothing and answers null; Jobs then reports as before", () =>
+  for (const backend of sharedBackends) {
+  it.scoped(`issue 16 ${backend.name}: finishRunningJob on a job not running under a run writes nothing and answers null; Jobs then reports as before`, () =>
     Effect.gen(function*() {
-      const postgres = sharedBackends.find((backend) => backend.name === "PostgreSQL")!
-      const database = yield* postgres.fresh("finish running null")
+      const database = yield* backend.fresh("finish running null")
       const store = yield* database.store()
       const context = yield* Layer.build(services(Layer.succeed(JobStore, store)))
       const jobs = Context.get(context, Jobs)
@@ -161,4 +161,5 @@ describe("issue 16 a running job's move ends its run in one statement", () => {
       assert.isNull(stalled)
       assert.strictEqual((yield* store.getJob(claim.job.job_id)).state, "running")
     }), 120_000)
+  }
 })

@@ -12,7 +12,8 @@ import { JobState } from "../../domain/JobState.js"
 import * as Schema from "effect/Schema"
 import { decodeRows } from "../internal/decodeRow.js"
 import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
-import type { JobStore } from "../JobStore.js"
+import type { JobStore, RunningJobEnd } from "../JobStore.js"
+import * as Lifecycle from "../../domain/Lifecycle.js"
 import { NotFound, RunNotActive } from "../StoreErrors.js"
 import { decode, encode } from "./rows.js"
 import { RUN_COLUMNS, runValues, storedInstant } from "./rowCodec.js"
@@ -60,16 +61,18 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
   const updateRunningRun = (
     runId: WorkflowRunId,
     set: ReadonlyArray<readonly [column: string, value: unknown]>,
-    guard: "running" | "active" = "running"
+    /** A heartbeat: guarded on the run being its job's active run, and not fsynced on its own. */
+    heartbeat = false
   ) =>
     Effect.gen(function*() {
+      const text = `UPDATE workflow_runs SET ${set.map(([column]) => `${column} = ?`).join(", ")}
+        WHERE id = ? AND ${heartbeat ? IS_ACTIVE : "status = 'running'"}
+        RETURNING *`
+      const params = [...set.map(([, value]) => value), runId]
       // One statement: atomic by itself, so on its own it needs no transaction.
-      const [row] = yield* transaction.single(exec(
-        `UPDATE workflow_runs SET ${set.map(([column]) => `${column} = ?`).join(", ")}
-        WHERE id = ? AND ${guard === "active" ? IS_ACTIVE : "status = 'running'"}
-        RETURNING *`,
-        [...set.map(([, value]) => value), runId]
-      ))
+      const [row] = yield* heartbeat
+        ? transaction.unsynced((conn) => conn.execute(text, params, undefined))
+        : transaction.single(exec(text, params))
       if (row !== undefined) return yield* decode.run(row)
       return yield* notActive(runId)
     })
@@ -148,7 +151,7 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
     function*(runId) {
       // A write like any other: it waits for the write lock, so it serialises with recovery.
       const now = storedInstant(yield* DateTime.now)
-      return yield* updateRunningRun(runId, [["last_heartbeat", now], ["updated_at", now]], "active")
+      return yield* updateRunningRun(runId, [["last_heartbeat", now], ["updated_at", now]], true)
     },
     storageErrors("JobStore.heartbeat")
   )
@@ -169,6 +172,48 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
     },
     alreadyExistsAsStorageError("JobStore.releaseRun"),
     storageErrors("JobStore.releaseRun")
+  )
+
+  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
+    function*(end: RunningJobEnd) {
+      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
+      if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
+      const at = storedInstant(yield* DateTime.now)
+      const set: Array<readonly [string, unknown]> = [["status", end.to], ["updated_at", at]]
+      if (end.status_reason !== undefined) set.push(["status_reason", end.status_reason])
+      if (end.error_message !== undefined) set.push(["error_message", end.error_message])
+      // One transaction (the caller's when there is one), in the lock order: the
+      // job (compare-and-set on `running` under a run), then its active run,
+      // then the record — written only when the job moved, its placeholders
+      // replaced by the job row's trace, run and attempt.
+      return yield* transaction.join(Effect.gen(function*() {
+        const [row] = yield* exec(
+          `UPDATE ai_jobs SET ${set.map(([column]) => `${column} = ?`).join(", ")}
+          WHERE id = ? AND status = 'running' AND workflow_run_id IS NOT NULL
+          RETURNING *`,
+          [...set.map(([, value]) => value), end.job_id]
+        )
+        if (row === undefined) return null
+        const job = yield* decode.job(row)
+        const runId = job.workflow_run_id!
+        yield* exec("UPDATE workflow_runs SET status = ?, error_message = ?, updated_at = ? WHERE id = ? AND status = 'running'", [
+          end.to,
+          end.error_message ?? null,
+          at,
+          runId
+        ])
+        const { event } = end
+        yield* insertEvents([{
+          ...event,
+          trace_id: job.trace_id,
+          workflow_run_id: runId,
+          body: { ...event.body, trace_id: job.trace_id, workflow_run_id: runId, attempt: job.attempt }
+        }])
+        return job
+      }))
+    },
+    alreadyExistsAsStorageError("JobStore.finishRunningJob"),
+    storageErrors("JobStore.finishRunningJob")
   )
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
@@ -234,5 +279,5 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
     storageErrors("JobStore.listNodes")
   )
 
-  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, startNode, finishNode, listNodes }
+  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, startNode, finishNode, listNodes }
 }

@@ -67,6 +67,19 @@ export interface WriteTransaction {
    * in a transaction of its own.
    */
   readonly join: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+  /**
+   * Runs one write statement as `single` does, but outside a transaction its
+   * commit is not fsynced (`PRAGMA synchronous = NORMAL` for that statement
+   * only, the connection held throughout so no other commit runs at that
+   * level): it becomes durable with the connection's next fsynced commit, as
+   * WAL frames are synced in order. For a heartbeat, whose loss in an OS crash
+   * costs nothing (the worker died with it). Inside a transaction the
+   * transaction's commit decides.
+   */
+  readonly unsynced: (statement: (conn: Connection) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>) => Effect.Effect<
+    ReadonlyArray<Record<string, unknown>>,
+    SqlError
+  >
 }
 
 /** Whether a failure is SQLite's "database is locked" (any SQLITE_BUSY variant). */
@@ -130,11 +143,20 @@ export const readBusyTimeout: Effect.Effect<number, SqlError, SqlClient.SqlClien
   return typeof timeout === "number" && Number.isInteger(timeout) && timeout >= 0 ? timeout : 5000
 })
 
+/** The connection's `PRAGMA synchronous` level (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA). */
+export const readSynchronous: Effect.Effect<number, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly synchronous?: unknown }>`PRAGMA synchronous`
+  const level = rows[0]?.synchronous
+  return typeof level === "number" && Number.isInteger(level) && level >= 0 && level <= 3 ? level : 2
+})
+
 /**
  * Builds the `BEGIN IMMEDIATE` transaction runner for `sql`, waiting up to
- * `lockWaitMs` for the write lock.
+ * `lockWaitMs` for the write lock; `synchronous` is the connection's level,
+ * restored after an `unsynced` statement (below FULL, 2, there is nothing to lower).
  */
-export const makeWriteTransaction = (sql: SqlClient.SqlClient, lockWaitMs: number): WriteTransaction => {
+export const makeWriteTransaction = (sql: SqlClient.SqlClient, lockWaitMs: number, synchronous = 1): WriteTransaction => {
   /**
    * Once per connection: from here on SQLite never sleeps in its busy handler.
    * `run` is the connection already held (a transaction's), else the client.
@@ -195,5 +217,27 @@ export const makeWriteTransaction = (sql: SqlClient.SqlClient, lockWaitMs: numbe
       Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ? effect : transaction(effect)
     )
 
-  return Object.assign(transaction, { single, join })
+  // Below FULL (2) a commit is not fsynced anyway: nothing to lower.
+  const lowered = synchronous >= 2
+  const unsynced = (statement: (conn: Connection) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>) =>
+    Effect.withFiberRuntime<ReadonlyArray<Record<string, unknown>>, SqlError>((fiber) => {
+      const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
+      if (current._tag === "Some") return statement(current.value[0])
+      return Effect.scoped(Effect.flatMap(sql.reserve, (conn) => {
+        const write = Effect.zipRight(
+          takeOver((text) => conn.executeUnprepared(text, [], undefined)),
+          waitingForWriteLock(statement(conn), lockWaitMs)
+        )
+        // The connection is held (the client's semaphore) from the first PRAGMA to the last.
+        return lowered
+          ? Effect.acquireUseRelease(
+            execute(conn, "PRAGMA synchronous = NORMAL"),
+            () => write,
+            () => Effect.orDie(execute(conn, `PRAGMA synchronous = ${synchronous}`))
+          )
+          : write
+      }))
+    })
+
+  return Object.assign(transaction, { single, join, unsynced })
 }

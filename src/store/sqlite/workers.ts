@@ -17,11 +17,10 @@ import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../
 import { auditRecords } from "../internal/audit.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { JobStore, StalledRun } from "../JobStore.js"
-import { WorkflowRunId } from "../../domain/Ids.js"
 import { decode, encode } from "./rows.js"
-import { RUN_COLUMNS, storedInstant } from "./rowCodec.js"
 import { storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
+import { claimStart, insertRunText, makeClaimAdmitted, nextJobText, startJob } from "./claim.js"
 import type { SqliteContext } from "./context.js"
 import { instantBound } from "./rows.js"
 import { newRun } from "../internal/newRows.js"
@@ -36,7 +35,8 @@ const rowLimit = (limit: number | undefined): number =>
 const prunableStates: ReadonlyArray<JobState> = [...Lifecycle.prunableStates]
 
 /** The worker, recovery and pruning methods of the SQLite store. */
-export const makeWorkerMethods = ({ exec, insertEvents, sql, transaction }: SqliteContext) => {
+export const makeWorkerMethods = (context: SqliteContext) => {
+  const { exec, insertEvents, sql, transaction } = context
   /**
    * Recovery's writes for a batch of stale runs read under the write lock,
    * set-based whatever the batch size: each run `stalled` with the recovery
@@ -87,37 +87,13 @@ export const makeWorkerMethods = ({ exec, insertEvents, sql, transaction }: Sqli
 
   const claimNext: Service["claimNext"] = Effect.fnUntraced(
     function*(options = {}) {
-      const now = yield* DateTime.now
-      const at = storedInstant(now)
+      const { at, now, runId } = yield* claimStart
       const kinds = options.kinds ?? []
-      const runId = WorkflowRunId.make(uuidv7())
       return yield* transaction.join(Effect.gen(function*() {
-        // The run is created for the job the claim takes, in the statement that picks it:
-        // the highest priority, then the one eligible longest, then the oldest, among
-        // jobs whose time has come. The partial index of migration 0007 gives this
-        // order; it is named because, without statistics, SQLite would rather take
-        // the status index and sort every queued job.
-        const [picked] = yield* exec<{ readonly job_id: string }>(
-          `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
-          SELECT ?, id, 'running', ?, NULL, ?, ? FROM ai_jobs INDEXED BY ai_jobs_by_claim
-          WHERE status = 'queued' AND run_after <= ?${
-            options.kinds === undefined ? "" : ` AND job_kind IN (${kinds.map(() => "?").join(", ") || "NULL"})`
-          }
-          ORDER BY priority DESC, run_after, created_at, id
-          LIMIT 1
-          RETURNING job_id`,
-          [runId, at, at, at, at, ...kinds]
-        )
+        // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
+        const [picked] = yield* exec<{ readonly job_id: string }>(insertRunText(nextJobText("id", options.kinds)), [runId, at, at, at, at, ...kinds])
         if (picked === undefined) return null
-        const [row] = yield* exec(
-          `UPDATE ai_jobs SET status = 'running', workflow_run_id = ?, updated_at = ?
-          WHERE id = ? AND status = 'queued'
-          RETURNING *`,
-          [runId, at, picked.job_id]
-        )
-        // Under the write lock the job picked above cannot have changed.
-        if (row === undefined) return yield* Effect.dieMessage(`claimNext: job ${picked.job_id} left queued under the write lock`)
-        const job = yield* decode.job(row)
+        const job = yield* startJob(exec, { job_id: picked.job_id, runId, at, operation: "claimNext" })
         const claim = { job, run: newRun(job.job_id, now, runId) }
         yield* insertEvents(yield* auditRecords(options.events, claim))
         return claim
@@ -203,5 +179,5 @@ export const makeWorkerMethods = ({ exec, insertEvents, sql, transaction }: Sqli
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { claimNext, findStaleRuns, stallStaleRuns, pruneJobs }
+  return { claimNext, ...makeClaimAdmitted(context), findStaleRuns, stallStaleRuns, pruneJobs }
 }

@@ -1,0 +1,164 @@
+/**
+ * `claimAdmitted` on SQLite (issue 16): a claim whose audit records come
+ * from the caller's templates (see `ClaimTemplate` in JobStore.ts), so no
+ * records are built per claim. One `BEGIN IMMEDIATE` transaction, as
+ * `claimNext`: the run is created for the job `claimNext` would take, in the
+ * statement that picks it, only if that job's subject is a template's; then
+ * the job moves to running and the template's records are written with the
+ * claim's ids. A head job of another subject is claimed by no one here: its
+ * subject is answered (`Undecided`) for the caller to decide.
+ */
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import type { EventId } from "../../domain/Ids.js"
+import { WorkflowRunId } from "../../domain/Ids.js"
+import type { JobKind } from "../../domain/JobKind.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
+import { newRun } from "../internal/newRows.js"
+import { alreadyExistsAsStorageError } from "../internal/storageError.js"
+import type { AdmittedClaim, ClaimSubject, ClaimTemplate, JobStore } from "../JobStore.js"
+import type { Exec, SqliteContext } from "./context.js"
+import { storageErrors } from "./errors.js"
+import { RUN_COLUMNS, storedInstant } from "./rowCodec.js"
+import { decode } from "./rows.js"
+
+type Service = JobStore["Type"]
+
+/**
+ * The next job `claimNext` takes: the highest priority, then the one
+ * eligible longest, then the oldest, among queued jobs whose time has come
+ * (migration 0007's partial index, named: without statistics SQLite would
+ * rather take the status index and sort every queued job). Its parameters:
+ * the claim's instant, then the kinds when `kinds` is given.
+ */
+export const nextJobText = (select: string, kinds: ReadonlyArray<JobKind> | undefined): string =>
+  `SELECT ${select} FROM ai_jobs INDEXED BY ai_jobs_by_claim
+  WHERE status = 'queued' AND run_after <= ?${
+    kinds === undefined ? "" : ` AND job_kind IN (${kinds.map(() => "?").join(", ") || "NULL"})`
+  }
+  ORDER BY priority DESC, run_after, created_at, id
+  LIMIT 1`
+
+/** A claim's instant (as stored, too) and its new run's id. */
+export const claimStart = Effect.map(DateTime.now, (now) => ({ now, at: storedInstant(now), runId: WorkflowRunId.make(uuidv7()) }))
+
+/**
+ * Creates a claim's run, running, for the job `from` selects (its `id`), and
+ * returns the job's id. Parameters: the run's id, the claim's instant three
+ * times, then `from`'s.
+ */
+export const insertRunText = (from: string): string =>
+  `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
+  SELECT ?, id, 'running', ?, NULL, ?, ? FROM (${from})
+  RETURNING job_id`
+
+/**
+ * Moves the job a claim picked (and created `runId` for) to running, and
+ * reads it back. Under the claim's write lock the job cannot have changed
+ * since it was picked: if it did, that is a defect.
+ */
+export const startJob = (exec: Exec, claim: {
+  readonly job_id: string
+  readonly runId: WorkflowRunId
+  readonly at: string
+  readonly operation: string
+}) =>
+  Effect.flatMap(
+    exec(
+      `UPDATE ai_jobs SET status = 'running', workflow_run_id = ?, updated_at = ?
+      WHERE id = ? AND status = 'queued'
+      RETURNING *`,
+      [claim.runId, claim.at, claim.job_id]
+    ),
+    ([row]) =>
+      row === undefined
+        ? Effect.dieMessage(`${claim.operation}: job ${claim.job_id} left queued under the write lock`)
+        : decode.job(row)
+  )
+
+const SUBJECT_COLUMNS = "job_kind, protocol_id, profile_id, capability_profile_id"
+
+/** The template for a job's subject, if any. */
+const templateOf = (templates: ReadonlyArray<ClaimTemplate>, subject: ClaimSubject) =>
+  templates.find((t) =>
+    t.job_kind === subject.job_kind && t.protocol_id === subject.protocol_id && t.profile_id === subject.profile_id &&
+    t.capability_profile_id === subject.capability_profile_id
+  )
+
+export const makeClaimAdmitted = ({ exec, insertEvents, transaction }: SqliteContext) => {
+  // A caller passes the same template list until its memo changes: the subjects' JSON is made once.
+  const subjects = new WeakMap<ReadonlyArray<ClaimTemplate>, string>()
+  const subjectsJson = (templates: ReadonlyArray<ClaimTemplate>) => {
+    let text = subjects.get(templates)
+    if (text === undefined) {
+      text = JSON.stringify(templates.map((t) => [t.job_kind, t.protocol_id, t.profile_id, t.capability_profile_id]))
+      subjects.set(templates, text)
+    }
+    return text
+  }
+
+  const claimAdmitted: NonNullable<Service["claimAdmitted"]> = Effect.fnUntraced(
+    function*(options: {
+      readonly kinds?: ReadonlyArray<JobKind>
+      readonly templates: ReadonlyArray<ClaimTemplate>
+      readonly event_ids: ReadonlyArray<EventId>
+    }) {
+      const { at, now, runId } = yield* claimStart
+      const kinds = options.kinds ?? []
+      return yield* transaction.join(Effect.gen(function*() {
+        const [picked] = yield* exec<{ readonly job_id: string }>(
+          insertRunText(`SELECT h.id FROM (${nextJobText(`id, ${SUBJECT_COLUMNS}`, options.kinds)}) AS h
+          WHERE EXISTS (
+            SELECT 1 FROM json_each(?) AS t
+            WHERE json_extract(t.value, '$[0]') = h.job_kind AND json_extract(t.value, '$[1]') = h.protocol_id
+              AND json_extract(t.value, '$[2]') = h.profile_id AND json_extract(t.value, '$[3]') = h.capability_profile_id)`),
+          [runId, at, at, at, at, ...kinds, subjectsJson(options.templates)]
+        )
+        if (picked === undefined) {
+          // No run: no job is eligible, or the next one's subject is no template's (read under the same lock).
+          const [head] = yield* exec<ClaimSubject>(nextJobText(SUBJECT_COLUMNS, options.kinds), [at, ...kinds])
+          if (head === undefined) return null
+          const subject: ClaimSubject = {
+            job_kind: head.job_kind,
+            protocol_id: head.protocol_id,
+            profile_id: head.profile_id,
+            capability_profile_id: head.capability_profile_id
+          }
+          return { _tag: "Undecided", subject } satisfies AdmittedClaim
+        }
+        const job = yield* startJob(exec, { job_id: picked.job_id, runId, at, operation: "claimAdmitted" })
+        // The statement matched the stored subject to a template; stored canonically, it decodes to itself.
+        const template = templateOf(options.templates, job)
+        if (template === undefined) return yield* Effect.dieMessage(`claimAdmitted: no template for claimed job ${job.job_id}`)
+        // The template's records with the claim's ids, in their columns and bodies alike.
+        const records = template.records.map((record, i): EventRecord => {
+          const event_id = options.event_ids[i]!
+          const workflow_run_id = record.workflow_run_id === null ? null : runId
+          return {
+            ...record,
+            event_id,
+            timestamp: now,
+            trace_id: job.trace_id,
+            job_id: job.job_id,
+            workflow_run_id,
+            body: {
+              ...record.body,
+              event_id,
+              timestamp: at,
+              trace_id: job.trace_id,
+              job_id: job.job_id,
+              ...(workflow_run_id === null ? {} : { workflow_run_id })
+            }
+          }
+        })
+        yield* insertEvents(records)
+        return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
+      }))
+    },
+    alreadyExistsAsStorageError("JobStore.claimAdmitted"),
+    storageErrors("JobStore.claimAdmitted")
+  )
+
+  return { claimAdmitted }
+}
