@@ -25,7 +25,7 @@ import type { BenchCluster } from "./postgres.js"
  */
 export type Target =
   | { readonly dialect: "sqlite"; readonly filename: string; readonly durability?: SqliteStore.SqliteDurability }
-  | { readonly dialect: "pg"; readonly url: string }
+  | { readonly dialect: "pg"; readonly url: string; readonly preparedStatements?: boolean }
 
 /** What every benchmark module gets. */
 export interface BenchContext {
@@ -47,7 +47,7 @@ export const freshTarget = async (ctx: BenchContext, dialect: "sqlite" | "pg", n
 /** Our store on a target (migrating it on first use). */
 export const storeLayer = (target: Target): Layer.Layer<JobStore, unknown> =>
   target.dialect === "pg"
-    ? PgStore.layer({ url: target.url })
+    ? PgStore.layer({ url: target.url, ...(target.preparedStatements === undefined ? {} : { preparedStatements: target.preparedStatements }) })
     : SqliteStore.layer({ filename: target.filename, ...(target.durability === undefined ? {} : { durability: target.durability }) })
 
 /** The services an application uses, over a store. */

@@ -11,8 +11,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { connectPg } from "./drivers.js"
-import { migrateTarget } from "./app.js"
+import { claimQueueDatabase } from "./fixtures.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 
@@ -30,23 +29,8 @@ const main = async (): Promise<void> => {
   const cluster = await startBenchCluster()
   const out: Array<string> = []
   try {
-    const url = await cluster.createDatabase("claim_plan")
-    await migrateTarget({ dialect: "pg", url })
-    const client = await connectPg(url)
-    const load = (count: number, status: string, extra: string) => client.query(`
-      INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id,
-                           access_mode, safety_mode, created_at, updated_at, run_after, priority)
-      SELECT gen_random_uuid(), gen_random_uuid(),
-             (ARRAY['doc_summarize','doc_edit','terminal_exec','workflow_run'])[1 + i % 4],
-             '${status}', 'bench.v1', 'bench', 'Analyst', 'analysis_only', 'normal',
-             now() - interval '1 day' + i * interval '80 milliseconds', now(), ${extra}
-      FROM generate_series(1, ${count}) AS i`)
-    const started = Date.now()
-    await load(1_000_000, "queued", `CASE WHEN i % 10 = 0 THEN now() + interval '1 hour' ELSE now() - interval '1 day' + i * interval '80 milliseconds' END,
-             CASE WHEN i % 10 = 0 THEN 2 ELSE (i % 3) - 1 END`)
-    await load(1_000_000, "completed", "now() - interval '2 days', 0")
-    await client.query("ANALYZE ai_jobs")
-    const loaded = ((Date.now() - started) / 1000).toFixed(0)
+    const { client, seconds } = await claimQueueDatabase(cluster)
+    const loaded = seconds.toFixed(0)
     const version = (await client.query<{ server_version: string }>("SHOW server_version")).rows[0]?.server_version ?? "?"
     out.push(
       "# The claim's plan at a million queued jobs (issue 15.2)",

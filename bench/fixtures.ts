@@ -9,7 +9,8 @@
  * (e.g. a trace id) without reading it back.
  */
 import type pg from "pg"
-import type { Target } from "./app.js"
+import { migrateTarget, type Target } from "./app.js"
+import type { BenchCluster } from "./postgres.js"
 import { connectPg, openSqlite, type SqliteDatabase } from "./drivers.js"
 
 /** The states, in the order mixed fixtures cycle through them. */
@@ -187,3 +188,37 @@ export const ZERO_METRICS = JSON.stringify({
   duration_ms: 0, total_tokens: 0, input_tokens: 0, output_tokens: 0, tokens_planner: 0,
   tokens_executor: 0, entities_read: 0, entities_written: 0, validators_run_count: 0
 })
+
+/**
+ * A migrated database `claim_plan` on `cluster` holding the claim fixture
+ * below, and an open client on it; `seconds` is how long loading took.
+ */
+export const claimQueueDatabase = async (cluster: BenchCluster) => {
+  const url = await cluster.createDatabase("claim_plan")
+  await migrateTarget({ dialect: "pg", url })
+  const client = await connectPg(url)
+  const started = Date.now()
+  await seedClaimQueuePg(client)
+  return { url, client, seconds: (Date.now() - started) / 1000 }
+}
+
+/**
+ * The claim's plan fixture (claimPlan.ts, preparedStatements.ts): 1,000,000
+ * queued jobs (priority −1..1, eligible times spread over the past day, a
+ * tenth scheduled an hour ahead at the highest priority) and 1,000,000
+ * completed ones, ANALYZEd.
+ */
+export const seedClaimQueuePg = async (client: pg.Client): Promise<void> => {
+  const load = (count: number, status: string, extra: string) => client.query(`
+    INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id,
+                         access_mode, safety_mode, created_at, updated_at, run_after, priority)
+    SELECT gen_random_uuid(), gen_random_uuid(),
+           (ARRAY['doc_summarize','doc_edit','terminal_exec','workflow_run'])[1 + i % 4],
+           '${status}', 'bench.v1', 'bench', 'Analyst', 'analysis_only', 'normal',
+           now() - interval '1 day' + i * interval '80 milliseconds', now(), ${extra}
+    FROM generate_series(1, ${count}) AS i`)
+  await load(1_000_000, "queued", `CASE WHEN i % 10 = 0 THEN now() + interval '1 hour' ELSE now() - interval '1 day' + i * interval '80 milliseconds' END,
+           CASE WHEN i % 10 = 0 THEN 2 ELSE (i % 3) - 1 END`)
+  await load(1_000_000, "completed", "now() - interval '2 days', 0")
+  await client.query("ANALYZE ai_jobs")
+}

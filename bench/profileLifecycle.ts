@@ -19,46 +19,18 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
-import { Jobs } from "../src/Jobs.js"
-import { type Claim, JobStore } from "../src/store/JobStore.js"
 import { freshTarget, withServices, type BenchContext } from "./app.js"
-import { NEW_JOB } from "./fixtures.js"
 import { makeLog, QUICK } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
 import { summarise, type CpuProfile } from "./cpuProfile.js"
 import { runMain } from "./runMain.js"
-
-const STEPS = ["submit", "claim", "heartbeat", "complete"] as const
-type Step = typeof STEPS[number]
+import { STEPS, timedLifecycles } from "./timedSteps.js"
 
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
-
-/** `jobs` lifecycles one after another, each step timed (µs). */
-const timedLifecycles = (jobs: number) =>
-  Effect.gen(function*() {
-    const service = yield* Jobs
-    const store = yield* JobStore
-    const times: Record<Step, Array<number>> = { submit: [], claim: [], heartbeat: [], complete: [] }
-    const timed = <A, E, R>(step: Step, effect: Effect.Effect<A, E, R>) =>
-      Effect.gen(function*() {
-        const start = performance.now()
-        const value = yield* effect
-        times[step].push((performance.now() - start) * 1000)
-        return value
-      })
-    for (let i = 0; i < jobs; i++) {
-      yield* timed("submit", service.submit(NEW_JOB))
-      let claim: Claim | null = null
-      while (claim === null) claim = yield* timed("claim", service.claimNext())
-      yield* timed("heartbeat", store.heartbeat(claim.run.id))
-      yield* timed("complete", service.complete(claim.job.job_id))
-    }
-    return times
-  })
 
 const main = async () => {
   const jobs = Number(process.argv[2] ?? 400)

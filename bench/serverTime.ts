@@ -16,6 +16,7 @@ import { connectPg } from "./drivers.js"
 import { oneLifecycle } from "./lifecycle.js"
 import { COUNTING_SETTINGS, startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
+import { printStatementStats, statementStats } from "./statementStats.js"
 
 const main = async () => {
   const jobs = Number(process.argv[2] ?? 500)
@@ -23,26 +24,8 @@ const main = async () => {
   const admin = await connectPg(cluster.url)
   try {
     await admin.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    const report = async (name: string, database: string, wallMs: number) => {
-      const { rows } = await admin.query<{ query: string; calls: number; plan: number; exec: number }>(
-        `SELECT s.query, sum(s.calls)::float8 AS calls, sum(s.total_plan_time)::float8 AS plan, sum(s.total_exec_time)::float8 AS exec
-         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-         WHERE d.datname = $1 AND s.toplevel GROUP BY s.query ORDER BY sum(s.total_exec_time) DESC`,
-        [database]
-      )
-      let total = 0
-      console.log(`\n## ${name}: ${(wallMs / jobs * 1000).toFixed(0)} µs per job wall`)
-      console.log("| statement | calls/job | plan µs | exec µs | µs/job |")
-      console.log("|---|---|---|---|---|")
-      for (const r of rows) {
-        const perJob = r.calls / jobs
-        if (perJob < 0.5) continue
-        const each = (r.plan + r.exec) / r.calls * 1000
-        total += each * perJob
-        console.log(`| ${r.query.replace(/\s+/g, " ").slice(0, 110)} | ${perJob.toFixed(2)} | ${(r.plan / r.calls * 1000).toFixed(0)} | ${(r.exec / r.calls * 1000).toFixed(0)} | ${(each * perJob).toFixed(0)} |`)
-      }
-      console.log(`server time per job (statements, not commit flushes): ${total.toFixed(0)} µs`)
-    }
+    const report = async (name: string, database: string, wallMs: number) =>
+      printStatementStats(`${name}: ${(wallMs / jobs * 1000).toFixed(0)} µs per job wall`, await statementStats(admin, database), jobs)
     const oursUrl = await cluster.createDatabase("time_ours")
     await withServices({ dialect: "pg", url: oursUrl }, Effect.gen(function*() {
       for (let i = 0; i < 50; i++) yield* oneLifecycle

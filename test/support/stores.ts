@@ -57,6 +57,14 @@ export const sqliteFile: Backend = {
 }
 
 /**
+ * The store's options in the suites built on `postgres`: named prepared
+ * statements are on by default, as for users; `HSK_PG_PREPARED_STATEMENTS=off`
+ * runs the same suites with every statement unnamed.
+ */
+const pgStore = (url: string) =>
+  PgStore.layer({ url, preparedStatements: process.env["HSK_PG_PREPARED_STATEMENTS"] !== "off" })
+
+/**
  * A fresh database per store on the test cluster, named after `label`. Two
  * stores over one database are two connection pools, as two processes would
  * be. Its tests may run concurrently: each has its own database.
@@ -65,14 +73,14 @@ export const postgres = (label: string): Backend => ({
   name: "PostgreSQL",
   dialect: "pg",
   concurrent: true,
-  makeStore: () => Layer.unwrapScoped(Effect.map(freshPgDatabase(label), (url) => PgStore.layer({ url }))),
+  makeStore: () => Layer.unwrapScoped(Effect.map(freshPgDatabase(label), pgStore)),
   makeStoreWithSql: () =>
-    Layer.unwrapScoped(Effect.map(freshPgDatabase(label), (url) => Layer.merge(PgStore.layer({ url }), rawPgClient(url)))),
+    Layer.unwrapScoped(Effect.map(freshPgDatabase(label), (url) => Layer.merge(pgStore(url), rawPgClient(url)))),
   makeTwoStores: () =>
     Effect.gen(function*() {
       const url = yield* freshPgDatabase(label)
-      const a = yield* Layer.build(PgStore.layer({ url }))
-      const b = yield* Layer.build(PgStore.layer({ url }))
+      const a = yield* Layer.build(pgStore(url))
+      const b = yield* Layer.build(pgStore(url))
       return [a, b] as const
     })
 })

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { StorageError } from "../StoreErrors.js"
+import { isStalePreparedStatement } from "./preparedStatements.js"
 
 /**
  * SQLSTATEs after which the whole transaction can simply run again: the
@@ -17,12 +18,17 @@ import { StorageError } from "../StoreErrors.js"
  */
 const TRANSIENT = new Set(["40P01", "40001"])
 
-/** Whether `error` — a SqlError, or a StorageError wrapping one — is a transient failure. */
+/**
+ * Whether `error` — a SqlError, or a StorageError wrapping one — is a
+ * transient failure. A named statement the server refused after a schema
+ * change is one too: it aborted its transaction before running, and every
+ * connection prepares afresh (preparedStatements.ts).
+ */
 export const isTransient = (error: unknown): boolean => {
   const sqlError = error instanceof StorageError ? error.cause : error
   if (!(sqlError instanceof SqlError)) return false
   const code = (sqlError.cause as { readonly code?: unknown } | undefined)?.code
-  return typeof code === "string" && TRANSIENT.has(code)
+  return (typeof code === "string" && TRANSIENT.has(code)) || isStalePreparedStatement(sqlError.cause)
 }
 
 /** Attempts before a transient failure is reported: the first and 4 retries. */

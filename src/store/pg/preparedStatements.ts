@@ -1,0 +1,182 @@
+/**
+ * Named prepared statements on PostgreSQL (issue 16), below @effect/sql:
+ * @effect/sql-pg sends every statement unnamed, so the server parses and
+ * plans it on every call — about a third of a lifecycle's server time. The
+ * store's pool is built with `preparingClient`, a `pg.Client` whose
+ * parameterised statements are sent as named ones, like postgres.js's
+ * `prepare: true`:
+ *
+ * - the name is a hash of the text, so one name always means one text,
+ *   whichever server connection (or pooler) answers;
+ * - each connection keeps at most `perConnection` of them, least recently
+ *   used closed first (a protocol Close, which works even in an aborted
+ *   transaction and which PgBouncer ≥ 1.21 tracks), so texts that vary
+ *   (IN lists, batch sizes) cannot grow the server's memory without bound;
+ * - a statement the server no longer accepts — "cached plan must not change
+ *   result type" after another process's DDL, or one dropped under us
+ *   (DISCARD ALL) — makes every connection of the pool drop what it prepared;
+ *   run outside a transaction the statement is then prepared again and run
+ *   once more (it failed before running); inside one the error stands, the
+ *   transaction is aborted, and the store runs it again whole (`isTransient`
+ *   in transaction.ts).
+ *
+ * Statements without parameters (BEGIN, COMMIT, multi-statement texts) and
+ * anything that is not a plain text-and-values query (cursors) go through
+ * `pg` unchanged.
+ */
+import { createHash } from "node:crypto"
+import * as Pg from "pg"
+
+/** Default bound of named statements per connection (PgBouncer's `max_prepared_statements` default is 200 per server connection). */
+export const DEFAULT_MAX_PREPARED_STATEMENTS = 100
+
+/** The `pg` internals a named statement touches: the statements its connection has parsed. */
+interface ProtocolConnection {
+  readonly parsedStatements: Record<string, string | undefined>
+  readonly stream: { cork?: () => void; uncork?: () => void }
+  close(message: { readonly type: "S"; readonly name: string }): void
+}
+
+type Callback = (error: Error | null, result?: unknown) => void
+
+/** A text-and-values query with at least one value: what is sent named. */
+interface Parameterised {
+  readonly text: string
+  readonly values: ReadonlyArray<unknown>
+  readonly rowMode?: "array"
+  readonly callback: Callback | undefined
+}
+
+const CONFIG_KEYS = new Set(["text", "values", "rowMode"])
+
+/** The query as `Client.query`'s arguments give it, when it is one to send named. */
+const parameterised = (config: unknown, values: unknown, callback: unknown): Parameterised | undefined => {
+  const done = (typeof values === "function" ? values : typeof callback === "function" ? callback : undefined) as Callback | undefined
+  if (typeof config === "string") {
+    return Array.isArray(values) && values.length > 0 ? { text: config, values, callback: done } : undefined
+  }
+  if (typeof config !== "object" || config === null || !Object.keys(config).every((key) => CONFIG_KEYS.has(key))) return undefined
+  const { rowMode, text, values: given } = config as { text?: unknown; values?: unknown; rowMode?: unknown }
+  const bound = given ?? (Array.isArray(values) ? values : undefined)
+  if (typeof text !== "string" || !Array.isArray(bound) || bound.length === 0) return undefined
+  if (rowMode !== undefined && rowMode !== "array") return undefined
+  return { text, values: bound, ...(rowMode === "array" ? { rowMode } : {}), callback: done }
+}
+
+const names = new Map<string, string>()
+const NAMES_KEPT = 1024
+
+/** The statement's name: a hash of its text (remembered for the texts seen lately: hashing costs ~5 µs). */
+export const statementName = (text: string): string => {
+  const known = names.get(text)
+  if (known !== undefined) return known
+  if (names.size >= NAMES_KEPT) names.clear()
+  const name = `hsk_${createHash("sha1").update(text).digest("hex")}`
+  names.set(text, name)
+  return name
+}
+
+/**
+ * Whether `error` is the server refusing a named statement it holds for us:
+ * its cached plan would now return other columns (0A000 from
+ * RevalidateCachedQuery, after an ALTER TABLE), or it is gone (26000). Both
+ * fail at Bind, before the statement runs.
+ */
+export const isStalePreparedStatement = (error: unknown): boolean => {
+  if (typeof error !== "object" || error === null) return false
+  const { code, routine } = error as { readonly code?: unknown; readonly routine?: unknown }
+  return (code === "0A000" && routine === "RevalidateCachedQuery") || code === "26000"
+}
+
+/**
+ * The `pg.Client` class for a pool whose connections send parameterised
+ * statements named, each keeping at most `perConnection`. One class per
+ * pool: its connections share the "drop everything" signal.
+ */
+export const preparingClient = (perConnection: number): typeof Pg.Client => {
+  const pool = { generation: 0 }
+
+  return class PreparingClient extends Pg.Client {
+    /** Names prepared on this connection, least recently used first. */
+    readonly #prepared = new Map<string, undefined>()
+    /** Names to close before the next named statement is sent. */
+    #toClose: Array<string> = []
+    #generation = pool.generation
+
+    /** Every name this connection holds is closed before its next named statement. */
+    #dropAll(connection: ProtocolConnection) {
+      for (const name of this.#prepared.keys()) {
+        this.#toClose.push(name)
+        delete connection.parsedStatements[name]
+      }
+      this.#prepared.clear()
+    }
+
+    /** Called as a named statement is written: keep the bound, and close first what leaves. */
+    #use(connection: ProtocolConnection, name: string) {
+      if (this.#generation !== pool.generation) {
+        this.#generation = pool.generation
+        this.#dropAll(connection)
+      }
+      this.#prepared.delete(name)
+      this.#prepared.set(name, undefined)
+      for (const oldest of this.#prepared.keys()) {
+        if (this.#prepared.size <= perConnection) break
+        this.#prepared.delete(oldest)
+        this.#toClose.push(oldest)
+      }
+      for (const closing of this.#toClose) {
+        connection.close({ type: "S", name: closing })
+        delete connection.parsedStatements[closing]
+      }
+      this.#toClose = []
+    }
+
+    #send(query: Parameterised, name: string, retried: boolean, done: Callback) {
+      // eslint-disable-next-line @typescript-eslint/no-this-alias
+      const client = this
+      let outsideTransaction = false
+      const named = new Pg.Query({
+        name,
+        text: query.text,
+        values: query.values as Array<unknown>,
+        ...(query.rowMode === undefined ? {} : { rowMode: query.rowMode })
+      } as Pg.QueryConfig, (error: Error | undefined, result: unknown) => {
+        if (error === undefined || error === null || !isStalePreparedStatement(error)) return done(error ?? null, result)
+        // Every connection of the pool may hold plans of the changed table: each drops
+        // what it prepared before its next named statement (this one's retry included).
+        pool.generation++
+        if (outsideTransaction && !retried) return client.#send(query, name, true, done)
+        done(error)
+      })
+      const submit = named.submit.bind(named)
+      named.submit = (connection) => {
+        const protocol = connection as unknown as ProtocolConnection
+        outsideTransaction = client.getTransactionStatus() === "I"
+        protocol.stream.cork?.()
+        try {
+          client.#use(protocol, name)
+          return submit(connection)
+        } finally {
+          protocol.stream.uncork?.()
+        }
+      }
+      super.query(named)
+    }
+
+    override query(...args: Array<unknown>): never {
+      const [config, values, callback] = args
+      const query = parameterised(config, values, callback)
+      const untouched = super.query as (...args: Array<unknown>) => never
+      if (query === undefined) return untouched.apply(this, args)
+      const name = statementName(query.text)
+      if (query.callback !== undefined) {
+        this.#send(query, name, false, query.callback)
+        return undefined as never
+      }
+      return new Promise((resolve, reject) =>
+        this.#send(query, name, false, (error, result) => error === null ? resolve(result) : reject(error))
+      ) as never
+    }
+  }
+}
