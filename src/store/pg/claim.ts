@@ -14,6 +14,7 @@ import type { JobKind } from "../../domain/JobKind.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { AdmittedClaim, ClaimSubject, ClaimTemplate, JobStore } from "../JobStore.js"
 import { newRun } from "../internal/newRows.js"
+import { renderedOncePerList } from "../internal/templatesText.js"
 import { storageErrors } from "./errors.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 
@@ -67,15 +68,7 @@ interface Head {
 
 export const makeClaimAdmitted = (sql: SqlClient.SqlClient) => {
   // A caller passes the same template list until its memo changes: its JSON is made once.
-  const sent = new WeakMap<ReadonlyArray<ClaimTemplate>, string>()
-  const json = (templates: ReadonlyArray<ClaimTemplate>) => {
-    let text = sent.get(templates)
-    if (text === undefined) {
-      text = templatesJson(templates)
-      sent.set(templates, text)
-    }
-    return text
-  }
+  const json = renderedOncePerList(templatesJson)
 
   const claimAdmitted: NonNullable<Service["claimAdmitted"]> = Effect.fnUntraced(
     function*(options: {

@@ -17,6 +17,7 @@ import type { JobKind } from "../../domain/JobKind.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { newRun } from "../internal/newRows.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
+import { renderedOncePerList } from "../internal/templatesText.js"
 import type { AdmittedClaim, ClaimSubject, ClaimTemplate, JobStore } from "../JobStore.js"
 import type { Exec, SqliteContext } from "./context.js"
 import { storageErrors } from "./errors.js"
@@ -88,15 +89,9 @@ const templateOf = (templates: ReadonlyArray<ClaimTemplate>, subject: ClaimSubje
 
 export const makeClaimAdmitted = ({ exec, insertEvents, transaction }: SqliteContext) => {
   // A caller passes the same template list until its memo changes: the subjects' JSON is made once.
-  const subjects = new WeakMap<ReadonlyArray<ClaimTemplate>, string>()
-  const subjectsJson = (templates: ReadonlyArray<ClaimTemplate>) => {
-    let text = subjects.get(templates)
-    if (text === undefined) {
-      text = JSON.stringify(templates.map((t) => [t.job_kind, t.protocol_id, t.profile_id, t.capability_profile_id]))
-      subjects.set(templates, text)
-    }
-    return text
-  }
+  const subjectsJson = renderedOncePerList((templates) =>
+    JSON.stringify(templates.map((t) => [t.job_kind, t.protocol_id, t.profile_id, t.capability_profile_id]))
+  )
 
   const claimAdmitted: NonNullable<Service["claimAdmitted"]> = Effect.fnUntraced(
     function*(options: {
