@@ -9,6 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -202,6 +203,54 @@ describe("R6 R9 PostgreSQL concurrency across separate pools", () => {
         SELECT count(*) AS n FROM flight_recorder_events
         WHERE type = 'workflow_recovery' AND workflow_run_id = ${beating.run.id}`), 0, "no record for the beating run")
       assert.strictEqual(yield* countWhere(sql`SELECT count(*) AS n FROM flight_recorder_events WHERE type = 'workflow_recovery'`), 2)
+    }), 60_000)
+
+  // @effect/sql-pg answers an interrupt with pg_cancel_backend for the statement's connection and
+  // hands the connection back once that returns; the server acts on the cancel asynchronously, so it
+  // could land on the next statement on that connection (the four-process campaign saw a submit fail
+  // with 57014 after a worker's heartbeat was interrupted at the end of its job). Forced here: the
+  // heartbeat is blocked on its run's row lock when it is interrupted; it must still be waiting on the
+  // server afterwards (no cancel sent), and commit once the lock is released.
+  it.scoped("R10 interrupting a store call does not cancel its statement on the server: it finishes, then the interrupt takes effect", () =>
+    Effect.gen(function*() {
+      const { stores: [store], sql } = yield* setup("pg interrupt finishes the statement", 1)
+      if (store === undefined) return assert.fail("setup: a store")
+      const [started] = yield* runningJobs(store, 1)
+      if (started === undefined) return assert.fail("setup: a running job")
+      yield* TestClock.adjust(5_000)
+      const held = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT id FROM workflow_runs WHERE id = ${started.run.id} FOR UPDATE`
+        yield* Deferred.succeed(held, undefined)
+        yield* Deferred.await(release)
+      })))
+      yield* Deferred.await(held)
+      const beat = yield* Effect.fork(store.heartbeat(started.run.id))
+      const waitingBeats = countWhere(sql`
+        SELECT count(*) AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%last_heartbeat%'`)
+      let waiting = 0
+      for (let tries = 0; waiting === 0 && tries < 500; tries++) {
+        yield* sleepRealTime(20)
+        waiting = yield* waitingBeats
+      }
+      assert.strictEqual(waiting, 1, "setup: the heartbeat waits for its run's lock")
+      yield* Fiber.interruptFork(beat)
+      // Time for a cancel to reach the server and end the statement, had one been sent.
+      yield* sleepRealTime(500)
+      assert.strictEqual(yield* waitingBeats, 1, "the interrupted heartbeat still waits on the server: no cancel was sent")
+      assert.isNull(beat.unsafePoll(), "the interrupt waits for the statement")
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      const exit = yield* Fiber.await(beat)
+      assert.isTrue(Exit.isInterrupted(exit), "the caller's interrupt took effect once the statement finished")
+      const run = yield* store.getRun(started.run.id)
+      assert.strictEqual(
+        DateTime.toEpochMillis(run.last_heartbeat) - DateTime.toEpochMillis(started.run.last_heartbeat),
+        5_000,
+        "the heartbeat was written, at the clock's time"
+      )
     }), 60_000)
 
   it.scoped("R8 two stores starting nodes on one run at once number them 0..n-1 with no gap or duplicate", () =>

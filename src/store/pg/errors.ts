@@ -8,9 +8,19 @@ import { retryOutermost } from "./transaction.js"
  * The last step of every store method: a driver or encode failure becomes
  * the method's `StorageError` (internal/storageError.ts). Called outside a
  * transaction, the method runs again after a transient failure (`retryOutermost`).
+ *
+ * Each attempt runs to its end even if the caller is interrupted meanwhile
+ * (the interrupt takes effect right after it). @effect/sql-pg answers an
+ * interrupt by sending `pg_cancel_backend` for the statement's connection and
+ * handing the connection back to the pool once that returns — but the
+ * server acts on a cancel asynchronously, so it could land on the next
+ * statement sent on that connection: another fiber's submit failed with
+ * "canceling statement due to user request" (57014) after a worker's
+ * heartbeat was interrupted at the end of its job. The store's statements are
+ * short and atomic; finishing one is cheaper than risking another's.
  */
 export const storageErrors = (operation: string) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Unhandled> | StorageError, R> =>
-  retryOutermost(Effect.mapError(self, (error) =>
+  retryOutermost(Effect.uninterruptible(Effect.mapError(self, (error) =>
     // Everything else in E is neither of the two handled.
-    isUnhandled(error) ? toStorageError(operation, error) : error as Exclude<E, Unhandled>))
+    isUnhandled(error) ? toStorageError(operation, error) : error as Exclude<E, Unhandled>)))
