@@ -226,6 +226,8 @@ describe("R6 R9 PostgreSQL concurrency across separate pools", () => {
         yield* Deferred.await(release)
       })))
       yield* Deferred.await(held)
+      // A failed assertion below must not leave the lock held while the test's scope closes.
+      yield* Effect.addFinalizer(() => Deferred.succeed(release, undefined))
       const beat = yield* Effect.fork(store.heartbeat(started.run.id))
       const waitingBeats = countWhere(sql`
         SELECT count(*) AS n FROM pg_stat_activity
