@@ -43,6 +43,9 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
     LIMIT 1
     FOR UPDATE SKIP LOCKED`
 
+/** A claim's instant (as a statement parameter, too) and its new run's id. */
+export const claimStart = Effect.map(DateTime.now, (now) => ({ now, at: instantParam(now), runId: WorkflowRunId.make(uuidv7()) }))
+
 /** What a template is sent as: its subject and, per record, what is not replaced. */
 const templatesJson = (templates: ReadonlyArray<ClaimTemplate>): string =>
   JSON.stringify(templates.map((template) => ({
@@ -76,9 +79,7 @@ export const makeClaimAdmitted = (sql: SqlClient.SqlClient) => {
       readonly templates: ReadonlyArray<ClaimTemplate>
       readonly event_ids: ReadonlyArray<EventId>
     }) {
-      const now = yield* DateTime.now
-      const at = instantParam(now)
-      const runId = WorkflowRunId.make(uuidv7())
+      const { at, now, runId } = yield* claimStart
       // One statement, atomic by itself: lock the job claimNext would take;
       // only if its subject is a template's, create its run, move it to
       // running and write that template's records with the claim's ids, time

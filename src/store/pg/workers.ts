@@ -10,7 +10,6 @@ import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { uuidv7 } from "../../domain/uuidv7.js"
-import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../domain/stallReason.js"
@@ -22,7 +21,7 @@ import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, instantParam, qualified, instantBound } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
-import { makeClaimAdmitted, nextJob } from "./claim.js"
+import { claimStart, makeClaimAdmitted, nextJob } from "./claim.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -115,9 +114,7 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
       readonly kinds?: ReadonlyArray<JobKind>
       readonly events?: Audit<Claim>
     } = {}) {
-      const now = yield* DateTime.now
-      const at = instantParam(now)
-      const runId = WorkflowRunId.make(uuidv7())
+      const { at, now, runId } = yield* claimStart
       // One statement: lock the next job (claim.ts), create its run, point
       // the job at the run and move it to running. Its records follow (they
       // are a function of the job claimed) in the same transaction.
