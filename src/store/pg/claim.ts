@@ -8,7 +8,6 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import type { EventId } from "../../domain/Ids.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
@@ -74,11 +73,7 @@ export const makeClaimAdmitted = (sql: SqlClient.SqlClient) => {
   const json = renderedOncePerList(templatesJson)
 
   const claimAdmitted: NonNullable<Service["claimAdmitted"]> = Effect.fnUntraced(
-    function*(options: {
-      readonly kinds?: ReadonlyArray<JobKind>
-      readonly templates: ReadonlyArray<ClaimTemplate>
-      readonly event_ids: ReadonlyArray<EventId>
-    }) {
+    function*(options) {
       const { at, now, runId } = yield* claimStart
       // One statement, atomic by itself: lock the job claimNext would take;
       // only if its subject is a template's, create its run, move it to

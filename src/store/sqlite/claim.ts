@@ -11,7 +11,6 @@
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import type { EventId } from "../../domain/Ids.js"
 import { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
@@ -94,11 +93,7 @@ export const makeClaimAdmitted = ({ exec, insertEvents, transaction }: SqliteCon
   )
 
   const claimAdmitted: NonNullable<Service["claimAdmitted"]> = Effect.fnUntraced(
-    function*(options: {
-      readonly kinds?: ReadonlyArray<JobKind>
-      readonly templates: ReadonlyArray<ClaimTemplate>
-      readonly event_ids: ReadonlyArray<EventId>
-    }) {
+    function*(options) {
       const { at, now, runId } = yield* claimStart
       const kinds = options.kinds ?? []
       return yield* transaction.join(Effect.gen(function*() {
