@@ -1,0 +1,109 @@
+/**
+ * Group commit for a store's statements (issue 16): concurrent callers of
+ * one kind of statement share a statement — and its commit — instead of each
+ * paying its own round trip and durable commit.
+ *
+ * No timer and no added latency: at most `slots` statements of the kind are
+ * in flight. A caller who finds a slot free runs its own statement at once,
+ * in its own fiber (one worker always runs alone: the cost is a counter).
+ * Callers who find every slot busy wait in line; when a statement ends, its
+ * runner hands the slot to the first in line, who runs one statement for
+ * itself and every waiter with the same `key` behind it (up to `maxBatch`),
+ * in its own fiber, and hands each of them its own result. A batch lasts as
+ * long as one statement did: the busier the store, the larger the batches.
+ *
+ * Failure isolation: when a batch's statement fails (one member's taken
+ * event id, a constraint, a lost connection), each member runs again alone,
+ * so each gets its own result or its own typed error.
+ *
+ * A call is uninterruptible from the moment it joins the line to its result:
+ * a caller interrupted after its input went into a statement could leave a
+ * claimed job no one runs, and the leader of a batch must serve every member.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+
+export interface CoalesceOptions<I, A, E> {
+  /** Statements of this kind in flight at once (≥ 1). */
+  readonly slots: number
+  /** Most callers one statement serves (≥ 1). */
+  readonly maxBatch: number
+  /** One caller's statement: a batch of one, and a failed batch's members, one by one. */
+  readonly one: (input: I) => Effect.Effect<A, E>
+  /**
+   * One statement for ≥ 2 inputs of the same key: their results, in their
+   * order — `alone` for an input the statement did not settle (its answer
+   * needs its own statement: an error to tell apart, a second end of one
+   * job), which then runs `one`. A failure (or a defect) sends each member to `one`.
+   */
+  readonly many: (inputs: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<A | typeof alone>, unknown>
+  /** Inputs that may share a statement have equal (`===`) keys. Default: all may. */
+  readonly key?: (input: I) => unknown
+}
+
+/** A batch's answer for a member that must run alone. */
+export const alone: unique symbol = Symbol("coalesce/alone")
+
+/** What a waiter is woken with: its own outcome, or the slot (it now leads a batch). */
+const LEAD = Symbol("coalesce/lead")
+
+interface Waiter<I, A, E> {
+  readonly input: I
+  readonly key: unknown
+  readonly wake: Deferred.Deferred<A | typeof LEAD, E>
+}
+
+/** A coalescing runner for one kind of statement: `submit(input)` gives that input's own result. */
+export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => Effect.Effect<A, E> => {
+  const { maxBatch, one, slots } = options
+  const keyOf = options.key ?? (() => undefined)
+  let busy = 0
+  const line: Array<Waiter<I, A, E>> = []
+
+  /** The slot passes to the first in line, or is freed. */
+  const release = () => {
+    const next = line.shift()
+    if (next === undefined) busy--
+    else Deferred.unsafeDone(next.wake, Exit.succeed(LEAD))
+  }
+
+  /** Each member's outcome: from the one statement, or — when it failed — from each member's own. */
+  const outcomes = (inputs: ReadonlyArray<I>): Effect.Effect<ReadonlyArray<Exit.Exit<A, E>>> =>
+    Effect.flatMap(Effect.exit(options.many(inputs)), (shared) =>
+      Effect.forEach(inputs, (input, i) => {
+        const settled = Exit.isSuccess(shared) && shared.value.length === inputs.length ? shared.value[i] : alone
+        return settled === alone ? Effect.exit(one(input)) : Effect.succeed(Exit.succeed(settled as A))
+      }))
+
+  /** Runs `first`'s batch holding a slot: the waiters of its key join it; each gets its outcome; the slot moves on. */
+  const lead = (first: I, key: unknown): Effect.Effect<A, E> => {
+    const members: Array<Waiter<I, A, E>> = []
+    for (let i = 0; i < line.length && members.length < maxBatch - 1;) {
+      const waiter = line[i]!
+      if (waiter.key === key) {
+        members.push(waiter)
+        line.splice(i, 1)
+      } else i++
+    }
+    if (members.length === 0) return Effect.ensuring(one(first), Effect.sync(release))
+    return Effect.flatMap(outcomes([first, ...members.map((member) => member.input)]), (exits) => {
+      members.forEach((member, i) => Deferred.unsafeDone(member.wake, exits[i + 1]!))
+      release()
+      return exits[0]!
+    })
+  }
+
+  return (input) =>
+    Effect.uninterruptible(Effect.suspend(() => {
+      const key = keyOf(input)
+      if (busy < slots) {
+        busy++
+        return lead(input, key)
+      }
+      const wake = Deferred.unsafeMake<A | typeof LEAD, E>(FiberId.none)
+      line.push({ input, key, wake })
+      return Effect.flatMap(Deferred.await(wake), (woken) => woken === LEAD ? lead(input, key) : Effect.succeed(woken))
+    }))
+}

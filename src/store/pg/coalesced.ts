@@ -1,0 +1,116 @@
+/**
+ * Group commit on PostgreSQL (issue 16): concurrent workers' claims,
+ * heartbeats and completions share statements — and commits — instead of
+ * each paying its own (internal/coalesce.ts says how a batch forms: no timer,
+ * at one worker every statement runs alone as before). A call made inside a
+ * caller's transaction is never coalesced: it must run on that transaction's
+ * connection.
+ */
+import type * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { WorkflowRunId } from "../../domain/Ids.js"
+import * as Lifecycle from "../../domain/Lifecycle.js"
+import * as Coalesce from "../internal/coalesce.js"
+import type { JobStore, RunningJobEnd } from "../JobStore.js"
+import { type Claimer, makeClaimAdmitted } from "./claim.js"
+import type { PgContext } from "./context.js"
+import { finishRunningJobs } from "./finishBatch.js"
+import { columns, decode, instantParam } from "./rows.js"
+import { activeRun } from "./runs.js"
+import type { CorruptRow } from "../StoreErrors.js"
+import { insideTransaction } from "./transaction.js"
+
+type Service = Context.Tag.Service<JobStore>
+type Coalesced = "finishRunningJob" | "claimAdmitted" | "heartbeat"
+type Method<K extends Coalesced> = NonNullable<Service[K]>
+type Success<K extends Coalesced> = Effect.Effect.Success<ReturnType<Method<K>>>
+type Failure<K extends Coalesced> = Effect.Effect.Error<ReturnType<Method<K>>>
+
+/**
+ * Statements of one kind in flight at once: while they run, later callers
+ * line up and the next statement takes them all. Two keep the server busy
+ * while the client builds the next batch; the pool (10 by default) keeps
+ * room for everything else.
+ */
+export const SLOTS = 2
+/** Most callers one statement serves. */
+export const MAX_BATCH = 64
+
+/** The methods coalesced, in place of `single`'s: outside a transaction, concurrent calls share statements. */
+export const makeCoalescedMethods = (
+  { sql }: PgContext,
+  single: { readonly [K in Coalesced]: Method<K> }
+): { readonly [K in Coalesced]: Method<K> } => {
+  /** `coalesced` outside a transaction, `alone` inside one. */
+  const outsideTransactions = <I, A, E>(alone: (input: I) => Effect.Effect<A, E>, coalesced: (input: I) => Effect.Effect<A, E>) =>
+  (input: I): Effect.Effect<A, E> => Effect.flatMap(insideTransaction, (inside) => inside ? alone(input) : coalesced(input))
+
+  const finishEach = finishRunningJobs(sql)
+  const finishRunningJob = Coalesce.make<RunningJobEnd, Success<"finishRunningJob">, Failure<"finishRunningJob">>({
+    slots: SLOTS,
+    maxBatch: MAX_BATCH,
+    one: single.finishRunningJob,
+    many: (ends) => {
+      // A second end of the same job runs alone, after: it finds the job moved (null → the general path).
+      const seen = new Set<string>()
+      const first = ends.map((end) => !seen.has(end.job_id) && seen.add(end.job_id) !== undefined)
+      return Effect.map(finishEach(ends.filter((_, i) => first[i])), (moved) => {
+        let next = 0
+        return ends.map((_, i) => first[i] ? moved[next++]! : Coalesce.alone)
+      })
+    }
+  })
+
+  const { claimEach } = makeClaimAdmitted(sql)
+  const templateIds = new WeakMap<object, number>()
+  let templateLists = 0
+  const templatesId = (templates: object) => {
+    let id = templateIds.get(templates)
+    if (id === undefined) templateIds.set(templates, id = ++templateLists)
+    return id
+  }
+  const claimAdmitted = Coalesce.make<Claimer, Success<"claimAdmitted">, Failure<"claimAdmitted">>({
+    slots: SLOTS,
+    maxBatch: MAX_BATCH,
+    one: ({ kinds, ...rest }) => single.claimAdmitted(kinds !== undefined ? { kinds, ...rest } : rest),
+    many: claimEach,
+    // Claimers share a statement when they take the same kinds under the same templates (Jobs passes one list per memo).
+    key: (claimer) => `${templatesId(claimer.templates)}:${claimer.kinds?.join(",") ?? "*"}`
+  })
+
+  const isActive = activeRun(sql)
+  const runColumns = sql.literal(columns.run)
+  const heartbeat = Coalesce.make<WorkflowRunId, Success<"heartbeat">, Failure<"heartbeat">>({
+    slots: SLOTS,
+    maxBatch: MAX_BATCH,
+    one: single.heartbeat,
+    many: (runIds) =>
+      Effect.gen(function*() {
+        const at = instantParam(yield* DateTime.now)
+        // As a heartbeat alone: its commit not waited for (runs.ts says why).
+        const rows = yield* sql<{ readonly id: string }>`
+          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited
+          WHERE r.id = ANY(${`{${runIds.join(",")}}`}::uuid[]) AND ${isActive}
+          RETURNING ${runColumns}`
+        const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
+        // A run not beaten (missing, ended, no longer its job's) runs alone, to say which.
+        return yield* Effect.forEach(runIds, (runId): Effect.Effect<Success<"heartbeat"> | typeof Coalesce.alone, CorruptRow> => {
+          const row = byId.get(runId)
+          return row === undefined ? Effect.succeed(Coalesce.alone) : decode.run(row)
+        })
+      })
+  })
+
+  return {
+    finishRunningJob: outsideTransactions(
+      single.finishRunningJob,
+      // A target that is no move out of `running` is answered without a statement, as alone.
+      (end) => Lifecycle.allowedFrom(end.to).includes("running") ? finishRunningJob(end) : single.finishRunningJob(end)
+    ),
+    claimAdmitted: outsideTransactions(single.claimAdmitted, (options) =>
+      claimAdmitted({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids })),
+    heartbeat: outsideTransactions(single.heartbeat, heartbeat)
+  }
+}
