@@ -30,8 +30,10 @@ const endRow = (end: RunningJobEnd) => ({
 
 /**
  * The statement for `ends` (distinct jobs, each end's target a move out of
- * `running`): each caller's moved job, or null where its job was not running
- * under a run (nothing written for it).
+ * `running`): each caller's moved job, or undefined where the statement did
+ * not move it (nothing written for it) — its job not running under a run, or
+ * locked by another transaction (skipped, so one member's lock wait is not
+ * the batch's): the caller's own statement tells which.
  */
 export const finishRunningJobs = (sql: SqlClient.SqlClient) => {
   const jobColumns = sql.literal(qualified(columns.job, "j"))
@@ -44,12 +46,16 @@ export const finishRunningJobs = (sql: SqlClient.SqlClient) => {
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(ends.map(endRow))}::jsonb) AS e(
             job_id uuid, target text, reason_given boolean, status_reason text, error_given boolean, error_message text,
             event_id uuid, event_at timestamptz, actor text, type text, body jsonb)
+        ), locked AS (
+          SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id
+          WHERE j.status = 'running' AND j.workflow_run_id IS NOT NULL
+          FOR NO KEY UPDATE OF j SKIP LOCKED
         ), moved AS (
           UPDATE ai_jobs j SET status = e.target, updated_at = ${at}::timestamptz,
             status_reason = CASE WHEN e.reason_given THEN e.status_reason ELSE j.status_reason END,
             error_message = CASE WHEN e.error_given THEN e.error_message ELSE j.error_message END
-          FROM ends e
-          WHERE j.id = e.job_id AND j.status = 'running' AND j.workflow_run_id IS NOT NULL
+          FROM ends e JOIN locked l ON l.id = e.job_id
+          WHERE j.id = e.job_id
           RETURNING ${jobColumns}
         ), ended AS (
           UPDATE workflow_runs r SET status = m.status, error_message = e.error_message, updated_at = ${at}::timestamptz
@@ -63,9 +69,9 @@ export const finishRunningJobs = (sql: SqlClient.SqlClient) => {
         )
         SELECT * FROM moved`
       const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
-      return yield* Effect.forEach(ends, (end): Effect.Effect<AiJob | null, unknown> => {
+      return yield* Effect.forEach(ends, (end): Effect.Effect<AiJob | undefined, unknown> => {
         const row = byId.get(end.job_id)
-        return row === undefined ? Effect.succeed(null) : decode.aiJob(row)
+        return row === undefined ? Effect.succeed(undefined) : decode.aiJob(row)
       })
     })
 }
