@@ -338,6 +338,40 @@ describe("issue 16 group commit on PostgreSQL", () => {
   )
 
   it.scopedLive(
+    "issue 16 interrupting callers of a shared statement loses nobody's end: the interrupted leader still serves its line, an interrupted member's end is written whole, every other caller gets its own job",
+    () =>
+      withStore("coalesce interrupt", true, (url) =>
+        Effect.scoped(Effect.gen(function*() {
+          const store = yield* JobStore
+          const started = yield* Effect.forEach(Array.from({ length: 12 }), () => startedJob())
+          const ends = started.map(({ job }) => completion(job))
+          const held = yield* holdRuns(url)
+          const leader = yield* Effect.fork(store.finishRunningJob!(ends[0]!))
+          yield* held.blocked(1)
+          const members = yield* Effect.forEach(ends.slice(1), (end) => Effect.fork(store.finishRunningJob!(end)))
+          yield* Effect.sleep("100 millis")
+          // Interrupts asked while the leader's statement is blocked and the members wait in line: the first
+          // in line is the one the slot passes to, who must still lead the line's statement.
+          const interrupting = yield* Effect.forEach([leader, members[0]!, members[3]!], (fiber) => Effect.fork(Fiber.interrupt(fiber)))
+          yield* Effect.sleep("50 millis")
+          yield* held.release
+          yield* Fiber.joinAll(interrupting)
+          for (const [i, member] of members.entries()) {
+            const exit = yield* Fiber.await(member)
+            if (i === 0 || i === 3) continue
+            assert.isTrue(exit._tag === "Success", `member ${i} gets its result`)
+            if (exit._tag === "Success") assert.strictEqual(exit.value?.job_id, started[i + 1]!.job.job_id)
+          }
+          for (const { job, run } of started) {
+            assert.strictEqual((yield* store.getJob(job.job_id)).state, "completed", "every end written, the interrupted callers' too")
+            assert.strictEqual((yield* store.getRun(run.id)).status, "completed")
+            assert.strictEqual((yield* store.listEvents({ job_id: job.job_id })).items.length, 1)
+          }
+        }))),
+    60_000
+  )
+
+  it.scopedLive(
     "issue 16 concurrent heartbeats share a statement; a run no longer active gets its own RunNotActive, the others are beaten",
     () =>
       withStore("coalesce heartbeat", true, (url) =>
