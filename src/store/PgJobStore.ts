@@ -60,6 +60,7 @@ export const makeWith = (
   Effect.gen(function*() {
     const sql = (yield* PgClient.PgClient).withoutTransforms()
     const context = makeContext(sql)
+    const jobs = makeJobMethods(context)
     const runs = makeRunMethods(context)
     const workers = makeWorkerMethods(context)
     return decodingInputs(JobStore.of({
@@ -72,12 +73,12 @@ export const makeWith = (
           ),
           retryOutermost
         ),
-      ...makeJobMethods(context),
+      ...jobs,
       ...makeBatchMethods(context),
       ...runs,
       ...workers,
       ...makeEventMethods(context),
-      ...(options.coalesce === false ? {} : makeCoalescedMethods(context, { ...runs, ...workers }))
+      ...(options.coalesce === false ? {} : makeCoalescedMethods(context, { ...jobs, ...runs, ...workers }))
     }))
   })
 

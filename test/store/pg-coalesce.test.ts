@@ -16,6 +16,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { Jobs } from "../../src/Jobs.js"
@@ -24,13 +25,14 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import { SLOTS } from "../../src/store/pg/coalesced.js"
 import { services } from "../jobs/services.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
-import { eventRecord, newJob, startedJob, tagOf } from "./fixtures.js"
+import { eventRecord, ids, newJob, startedJob, tagOf } from "./fixtures.js"
 
 type Query = (this: object, ...args: Array<unknown>) => unknown
 const pg = createRequire(import.meta.url)("pg") as { readonly Client: { readonly prototype: { query: Query } } }
 
 /** What a statement is, by its text. */
 const STATEMENTS = {
+  create: /INSERT INTO ai_jobs/,
   claim: /INSERT INTO workflow_runs/,
   heartbeat: /SET last_heartbeat/,
   complete: /UPDATE workflow_runs r SET status/,
@@ -45,7 +47,7 @@ const countingStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.sync(() => {
       const proto = pg.Client.prototype
       const original = proto.query
-      const counts: Record<Kind, number> = { claim: 0, heartbeat: 0, complete: 0, completeBatch: 0 }
+      const counts: Record<Kind, number> = { create: 0, claim: 0, heartbeat: 0, complete: 0, completeBatch: 0 }
       proto.query = function(this: object, ...args: Array<unknown>) {
         const [config] = args
         const text = typeof config === "string" ? config : String((config as { readonly text?: unknown } | null)?.text ?? "")
@@ -61,17 +63,18 @@ const countingStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   )
 
 /**
- * Another session holding `workflow_runs` in EXCLUSIVE mode (every claim,
- * heartbeat and complete writes it, so each blocks), released by `release`
- * or at the end of the scope.
+ * Another session holding `table` in EXCLUSIVE mode (every claim, heartbeat
+ * and complete writes `workflow_runs`, every create with records
+ * `flight_recorder_events`, so each blocks), released by `release` or at the
+ * end of the scope.
  */
-const holdRuns = (url: string) =>
+const holdTable = (url: string, table = "workflow_runs") =>
   Effect.gen(function*() {
     const holder = yield* Effect.acquireRelease(
       Effect.promise(async () => {
         const client = await connectPg(url)
         await client.query("BEGIN")
-        await client.query("LOCK TABLE workflow_runs IN EXCLUSIVE MODE")
+        await client.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`)
         return client
       }),
       (client) => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined).then(() => client.end()))
@@ -80,13 +83,15 @@ const holdRuns = (url: string) =>
     /** Waits until `count` sessions of the store wait on a lock. */
     const blocked = (count: number) =>
       Effect.promise(async () => {
-        for (;;) {
+        // A blocker that failed instead of blocking would leave this waiting: say so instead of timing out.
+        for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
           const { rows } = await watcher.query<{ readonly n: string }>(
             "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
           )
           if (Number(rows[0]?.n) >= count) return
           await new Promise((resolve) => setTimeout(resolve, 10))
         }
+        throw new Error(`setup: ${count} store sessions never blocked on the held table`)
       })
     const release = Effect.promise(() => holder.query("COMMIT"))
     return { blocked, release }
@@ -98,9 +103,14 @@ const holdRuns = (url: string) =>
  * are released together and line up (they run no statement: every slot is
  * busy); then the table is released. Returns the blockers' and racers' outcomes.
  */
-const raceBehindBlockers = <A, E, R>(url: string, blockers: ReadonlyArray<Effect.Effect<A, E, R>>, racers: ReadonlyArray<Effect.Effect<A, E, R>>) =>
+const raceBehindBlockers = <A, E, R>(
+  url: string,
+  blockers: ReadonlyArray<Effect.Effect<A, E, R>>,
+  racers: ReadonlyArray<Effect.Effect<A, E, R>>,
+  table?: string
+) =>
   Effect.scoped(Effect.gen(function*() {
-    const held = yield* holdRuns(url)
+    const held = yield* holdTable(url, table)
     const blocking = yield* Effect.forEach(blockers, (blocker) => Effect.fork(Effect.either(blocker)))
     yield* held.blocked(blockers.length)
     const gate = yield* Deferred.make<void>()
@@ -113,7 +123,7 @@ const raceBehindBlockers = <A, E, R>(url: string, blockers: ReadonlyArray<Effect
   }))
 
 /** A store (and Jobs over it) on a fresh database. */
-const withStore = <A, E>(label: string, coalesce: boolean, body: (url: string) => Effect.Effect<A, E, JobStore | Jobs>) =>
+const withStore = <A, E>(label: string, coalesce: boolean, body: (url: string) => Effect.Effect<A, E, JobStore | Jobs | Scope.Scope>) =>
   Effect.gen(function*() {
     const url = yield* freshPgDatabase(label)
     const context = yield* Layer.build(services(PgStore.layer({ url, coalesce })))
@@ -345,7 +355,7 @@ describe("issue 16 group commit on PostgreSQL", () => {
           const store = yield* JobStore
           const started = yield* Effect.forEach(Array.from({ length: 12 }), () => startedJob())
           const ends = started.map(({ job }) => completion(job))
-          const held = yield* holdRuns(url)
+          const held = yield* holdTable(url)
           const leader = yield* Effect.fork(store.finishRunningJob!(ends[0]!))
           yield* held.blocked(1)
           const members = yield* Effect.forEach(ends.slice(1), (end) => Effect.fork(store.finishRunningJob!(end)))
@@ -368,6 +378,43 @@ describe("issue 16 group commit on PostgreSQL", () => {
             assert.strictEqual((yield* store.listEvents({ job_id: job.job_id })).items.length, 1)
           }
         }))),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 concurrent submits share a statement: each caller gets its own job with its own records; a taken job id gets AlreadyExists alone and changes nothing",
+    () =>
+      withStore("coalesce create", true, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const existing = yield* store.createJob(newJob())
+          const inputs = Array.from({ length: 16 }, (_, i) => newJob({ job_id: i === 7 ? existing.job_id : ids.job(), trace_id: ids.trace() }))
+          const records = inputs.map((input) => eventRecord({ job_id: input.job_id!, trace_id: input.trace_id! }))
+          const create = (i: number) => store.createJob(inputs[i]!, { events: () => [records[i]!] })
+          // A create writes no run: its blockers are held by a lock on the events table instead.
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            Array.from({ length: SLOTS }, (_, i) => create(i)),
+            inputs.slice(SLOTS).map((_, i) => create(i + SLOTS)),
+            "flight_recorder_events"
+          ))
+          assert.strictEqual(counts.create, SLOTS + 2, "the blocked ones alone, one for the line, then the taken id's alone to say so")
+          for (const [i, outcome] of [...value.blockers, ...value.racers].entries()) {
+            if (i === 7) {
+              assert.strictEqual(outcome._tag, "Left")
+              if (outcome._tag === "Left") assert.strictEqual(tagOf(outcome.left), "AlreadyExists")
+              continue
+            }
+            assert.strictEqual(outcome._tag, "Right")
+            if (outcome._tag !== "Right") continue
+            assert.strictEqual(outcome.right.job_id, inputs[i]!.job_id)
+            assert.strictEqual((yield* store.getJob(inputs[i]!.job_id!)).state, "queued")
+            const events = yield* store.listEvents({ job_id: inputs[i]!.job_id! })
+            assert.deepStrictEqual(events.items.map((event) => event.event_id), [records[i]!.event_id], "its own record, once")
+          }
+          const existingEvents = yield* store.listEvents({ job_id: existing.job_id })
+          assert.strictEqual(existingEvents.items.length, 0, "the taken id's record was not written")
+        })),
     60_000
   )
 

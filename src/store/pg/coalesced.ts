@@ -15,6 +15,7 @@ import * as Coalesce from "../internal/coalesce.js"
 import type { JobStore, RunningJobEnd } from "../JobStore.js"
 import { type Claimer, makeClaimAdmitted } from "./claim.js"
 import type { PgContext } from "./context.js"
+import { createEach, type NewJobRequest } from "./createBatch.js"
 import { finishRunningJobs } from "./finishBatch.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 import { activeRun } from "./runs.js"
@@ -22,7 +23,7 @@ import type { CorruptRow } from "../StoreErrors.js"
 import { insideTransaction } from "./transaction.js"
 
 type Service = Context.Tag.Service<JobStore>
-type Coalesced = "finishRunningJob" | "claimAdmitted" | "heartbeat"
+type Coalesced = "createJob" | "finishRunningJob" | "claimAdmitted" | "heartbeat"
 type Method<K extends Coalesced> = NonNullable<Service[K]>
 type Success<K extends Coalesced> = Effect.Effect.Success<ReturnType<Method<K>>>
 type Failure<K extends Coalesced> = Effect.Effect.Error<ReturnType<Method<K>>>
@@ -47,24 +48,47 @@ export const makeCoalescedMethods = (
   const outsideTransactions = <I, A, E>(alone: (input: I) => Effect.Effect<A, E>, coalesced: (input: I) => Effect.Effect<A, E>) =>
   (input: I): Effect.Effect<A, E> => Effect.flatMap(insideTransaction, (inside) => inside ? alone(input) : coalesced(input))
 
+  /** The requests whose job id comes first in the batch; a later one of the same id runs alone, after (→ `AlreadyExists`). */
+  const firstOfEach = <I>(inputs: ReadonlyArray<I>, id: (input: I) => string | undefined) => {
+    const seen = new Set<string>()
+    return inputs.map((input) => {
+      const key = id(input)
+      if (key === undefined) return true
+      if (seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
+  }
+  /** `settle` run on the first of each id only; every other input, and any the statement left unsettled (undefined), runs alone. */
+  const distinct = <I, A, E>(
+    id: (input: I) => string | undefined,
+    settle: (inputs: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<A | undefined>, E>
+  ) =>
+  (inputs: ReadonlyArray<I>) => {
+    const first = firstOfEach(inputs, id)
+    return Effect.map(settle(inputs.filter((_, i) => first[i])), (settled) => {
+      let next = 0
+      return inputs.map((_, i) => first[i] ? settled[next++] ?? Coalesce.alone : Coalesce.alone)
+    })
+  }
+
+  const newJobs = createEach(sql)
+  const createJob = Coalesce.make<NewJobRequest, Success<"createJob">, Failure<"createJob">>({
+    slots: SLOTS,
+    maxBatch: MAX_BATCH,
+    one: ({ input, options }) => single.createJob(input, options),
+    // A job whose id is taken is left out of the statement's rows, and its caller hears AlreadyExists alone.
+    many: distinct(({ input }) => input.job_id, newJobs)
+  })
+
   const finishEach = finishRunningJobs(sql)
   const finishRunningJob = Coalesce.make<RunningJobEnd, Success<"finishRunningJob">, Failure<"finishRunningJob">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     one: single.finishRunningJob,
-    many: (ends) => {
-      // A second end of the same job runs alone, after: it finds the job moved (null → the general path).
-      // So does an end the statement did not move (its job not running, or locked by another transaction).
-      const seen = new Set<string>()
-      const first = ends.map((end) => !seen.has(end.job_id) && seen.add(end.job_id) !== undefined)
-      return Effect.map(finishEach(ends.filter((_, i) => first[i])), (moved) => {
-        let next = 0
-        return ends.map((_, i) => {
-          if (!first[i]) return Coalesce.alone
-          return moved[next++] ?? Coalesce.alone
-        })
-      })
-    }
+    // A second end of the same job runs alone, after: it finds the job moved (null → the general path).
+    // So does an end the statement did not move (its job not running, or locked by another transaction).
+    many: distinct((end) => end.job_id, finishEach)
   })
 
   const { claimEach } = makeClaimAdmitted(sql)
@@ -114,6 +138,8 @@ export const makeCoalescedMethods = (
   })
 
   return {
+    createJob: (input, options) =>
+      Effect.flatMap(insideTransaction, (inside) => inside ? single.createJob(input, options) : createJob({ input, options })),
     finishRunningJob: outsideTransactions(
       single.finishRunningJob,
       // A target that is no move out of `running` is answered without a statement, as alone.
