@@ -14,7 +14,9 @@
  *
  * Failure isolation: when a batch's statement fails (one member's taken
  * event id, a constraint, a lost connection), each member runs again alone,
- * so each gets its own result or its own typed error.
+ * so each gets its own result or its own typed error; so does a member the
+ * statement left unsettled (`alone`) — each in its own fiber, after the
+ * settled members have their results and the slot has moved on.
  *
  * A call is uninterruptible from the moment it joins the line to its result:
  * a caller interrupted after its input went into a statement could leave a
@@ -46,13 +48,13 @@ export interface CoalesceOptions<I, A, E> {
 /** A batch's answer for a member that must run alone. */
 export const alone: unique symbol = Symbol("coalesce/alone")
 
-/** What a waiter is woken with: its own outcome, or the slot (it now leads a batch). */
+/** What a waiter is woken with: its own result, `alone` (run its own statement), or the slot (it now leads a batch). */
 const LEAD = Symbol("coalesce/lead")
 
-interface Waiter<I, A, E> {
+interface Waiter<I, A> {
   readonly input: I
   readonly key: unknown
-  readonly wake: Deferred.Deferred<A | typeof LEAD, E>
+  readonly wake: Deferred.Deferred<A | typeof alone | typeof LEAD>
 }
 
 /** A coalescing runner for one kind of statement: `submit(input)` gives that input's own result. */
@@ -60,7 +62,7 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
   const { maxBatch, one, slots } = options
   const keyOf = options.key ?? (() => undefined)
   let busy = 0
-  const line: Array<Waiter<I, A, E>> = []
+  const line: Array<Waiter<I, A>> = []
 
   /** The slot passes to the first in line, or is freed. */
   const release = () => {
@@ -69,17 +71,15 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
     else Deferred.unsafeDone(next.wake, Exit.succeed(LEAD))
   }
 
-  /** Each member's outcome: from the one statement, or — when it failed — from each member's own. */
-  const outcomes = (inputs: ReadonlyArray<I>): Effect.Effect<ReadonlyArray<Exit.Exit<A, E>>> =>
-    Effect.flatMap(Effect.exit(options.many(inputs)), (shared) =>
-      Effect.forEach(inputs, (input, i) => {
-        const settled = Exit.isSuccess(shared) && shared.value.length === inputs.length ? shared.value[i] : alone
-        return settled === alone ? Effect.exit(one(input)) : Effect.succeed(Exit.succeed(settled as A))
-      }))
-
-  /** Runs `first`'s batch holding a slot: the waiters of its key join it; each gets its outcome; the slot moves on. */
+  /**
+   * Runs `first`'s batch holding a slot: the waiters of its key join it. Each
+   * member settled by the statement gets its result at once and the slot
+   * moves on; the others (the statement failed, or left them) then run alone,
+   * each in its own fiber and outside the slots, so one member's lock wait or
+   * error holds up neither the batch nor the line.
+   */
   const lead = (first: I, key: unknown): Effect.Effect<A, E> => {
-    const members: Array<Waiter<I, A, E>> = []
+    const members: Array<Waiter<I, A>> = []
     for (let i = 0; i < line.length && members.length < maxBatch - 1;) {
       const waiter = line[i]!
       if (waiter.key === key) {
@@ -88,10 +88,13 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
       } else i++
     }
     if (members.length === 0) return Effect.ensuring(one(first), Effect.sync(release))
-    return Effect.flatMap(outcomes([first, ...members.map((member) => member.input)]), (exits) => {
-      members.forEach((member, i) => Deferred.unsafeDone(member.wake, exits[i + 1]!))
+    const inputs = [first, ...members.map((member) => member.input)]
+    return Effect.flatMap(Effect.exit(options.many(inputs)), (shared) => {
+      const settled = Exit.isSuccess(shared) && shared.value.length === inputs.length ? shared.value : undefined
+      members.forEach((member, i) => Deferred.unsafeDone(member.wake, Exit.succeed(settled === undefined ? alone : settled[i + 1]!)))
       release()
-      return exits[0]!
+      const own = settled === undefined ? alone : settled[0]!
+      return own === alone ? one(first) : Effect.succeed(own)
     })
   }
 
@@ -102,8 +105,11 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
         busy++
         return lead(input, key)
       }
-      const wake = Deferred.unsafeMake<A | typeof LEAD, E>(FiberId.none)
+      const wake = Deferred.unsafeMake<A | typeof alone | typeof LEAD>(FiberId.none)
       line.push({ input, key, wake })
-      return Effect.flatMap(Deferred.await(wake), (woken) => woken === LEAD ? lead(input, key) : Effect.succeed(woken))
+      return Effect.flatMap(
+        Deferred.await(wake),
+        (woken) => woken === LEAD ? lead(input, key) : woken === alone ? one(input) : Effect.succeed(woken)
+      )
     }))
 }
