@@ -1,6 +1,6 @@
 /**
- * Group commit on PostgreSQL (issue 16): concurrent workers' claims,
- * heartbeats and completions share statements — and commits — instead of
+ * Group commit on PostgreSQL (issue 16): concurrent workers' submits,
+ * claims, heartbeats and completions share statements — and commits — instead of
  * each paying its own (internal/coalesce.ts says how a batch forms: no timer,
  * at one worker every statement runs alone as before). A call made inside a
  * caller's transaction is never coalesced: it must run on that transaction's
@@ -31,9 +31,10 @@ type Failure<K extends Coalesced> = Effect.Effect.Error<ReturnType<Method<K>>>
 /**
  * Statements of one kind in flight at once: while one runs, later callers
  * line up and the next statement takes them all. One gave the fewest
- * statements and the least client CPU per job at 16 workers (1.97 statements
- * a job against 2.51 with two; bench/coalesceCount.ts); the pool keeps its
- * other connections for everything else.
+ * statements and the least client CPU per job at 16 workers (1.36 statements
+ * a job against 2.06 with two, 4.05 alone; bench/coalesceCount.ts), and at 4
+ * workers was within the noise of sending each call alone; the pool keeps
+ * its other connections for everything else.
  */
 export const SLOTS = 1
 /** Most callers one statement serves. */
