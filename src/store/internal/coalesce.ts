@@ -18,6 +18,12 @@
  * statement left unsettled (`alone`) — each in its own fiber, after the
  * settled members have their results and the slot has moved on.
  *
+ * Why not Effect's own batching: a `RequestResolver` batches the requests
+ * of one `Effect.all`/`forEach`, not of separate fibers (workers), and a
+ * `Queue` with committer fibers costs every call two fiber hand-offs, even
+ * alone. Here the callers' own fibers run the statements: the line is an
+ * array and each waiter a `Deferred`.
+ *
  * A call is uninterruptible from the moment it joins the line to its result:
  * a caller interrupted after its input went into a statement could leave a
  * claimed job no one runs, and the leader of a batch must serve every member.
@@ -32,7 +38,7 @@ export interface CoalesceOptions<I, A, E> {
   readonly slots: number
   /** Most callers one statement serves (≥ 1). */
   readonly maxBatch: number
-  /** One caller's statement: a batch of one, and a failed batch's members, one by one. */
+  /** One caller's statement: a batch of one, and each member a shared statement did not settle. */
   readonly one: (input: I) => Effect.Effect<A, E>
   /**
    * One statement for ≥ 2 inputs of the same key: their results, in their
