@@ -8,7 +8,8 @@
  * driver (the statement's run/all, which at "full" includes each commit's
  * fsync), the store's own JavaScript (time inside JobStore methods less the
  * driver's) and the rest (Jobs, the Flight Recorder, Capabilities, the
- * port's checks and the Effect runtime around them).
+ * port's checks and the Effect runtime around them); then each statement's
+ * calls per job and driver time per call.
  *
  *   npx tsx bench/profileSqliteLifecycle.ts [n] [normal|full]
  *
@@ -50,6 +51,8 @@ interface StepFigures {
   driverUs: number
   /** Driver time of COMMITs (and autocommitted statements): at "full", their fsyncs. */
   commitUs: number
+  /** Driver calls and time by statement (its first words). */
+  readonly byStatement: Map<string, { calls: number; us: number }>
 }
 
 interface StatementLike {
@@ -81,6 +84,11 @@ const instrumentDriver = (current: () => StepFigures | undefined) => {
         const us = (performance.now() - start) * 1000
         figures.statements++
         figures.driverUs += us
+        const key = this.source.replace(/\s+/g, " ").trim().slice(0, 70)
+        const entry = figures.byStatement.get(key) ?? { calls: 0, us: 0 }
+        entry.calls++
+        entry.us += us
+        figures.byStatement.set(key, entry)
         if (autocommit || /^\s*COMMIT\b/i.test(this.source)) {
           figures.commits++
           figures.commitUs += us
@@ -127,7 +135,7 @@ const main = async () => {
   const durability = process.argv[3] === "normal" ? "normal" : "full"
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-profile-sqlite-"))
   const figures = new Map<Step, StepFigures>(
-    STEPS.map((step) => [step, { wallUs: [], storeUs: 0, statements: 0, commits: 0, driverUs: 0, commitUs: 0 }])
+    STEPS.map((step) => [step, { wallUs: [], storeUs: 0, statements: 0, commits: 0, driverUs: 0, commitUs: 0, byStatement: new Map() }])
   )
   let measuring: StepFigures | undefined
   instrumentDriver(() => measuring)
@@ -202,6 +210,13 @@ const main = async () => {
         total.commitUs.toFixed(0)
       } | ${(total.storeUs - total.driverUs).toFixed(0)} | ${(total.wallUs - total.storeUs).toFixed(0)} |`
     )
+    console.log("\n| step | statement | calls per job | driver µs per call |")
+    console.log("|---|---|---|---|")
+    for (const [name, f] of figures) {
+      for (const [text, entry] of f.byStatement) {
+        console.log(`| ${name} | \`${text}\` | ${(entry.calls / n).toFixed(1)} | ${(entry.us / entry.calls).toFixed(0)} |`)
+      }
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })
   }
