@@ -3,14 +3,16 @@
  * in one process (issue 16), next to SqlPersistedQueue and the raw driver:
  *
  *   git worktree add --detach /tmp/base main && ln -s "$PWD/node_modules" /tmp/base/node_modules
- *   npx tsx bench/compareSqliteSteps.ts /tmp/base [reps] [jobs] [full|normal]
+ *   npx tsx bench/compareSqliteSteps.ts /tmp/base [reps] [jobs] [full|normal] [sampleMs]
  *
  * Each rep runs, one job at a time on its own SQLite file per tree: `jobs`
  * lifecycles (submit → claim → heartbeat → complete, every audit event
  * written) and `jobs` single `createJob`s through each tree (the tree that
  * goes first alternating rep by rep, so drift on a loaded machine hits both
  * alike), then `jobs` SqlPersistedQueue cycles (offer → take → complete) and
- * `jobs` raw prepared INSERTs at the same durability. Prints per step the
+ * `jobs` raw prepared INSERTs at the same durability; then lifecycles per
+ * second at 1 and 4 concurrent workers for `sampleMs` each (base, mine,
+ * SqlPersistedQueue), as bench/lifecycle.ts measures them. Prints per step the
  * median wall and CPU µs of this process per call (`process.cpuUsage`
  * around the step: JavaScript, the driver and the kernel's writes and
  * fsyncs), per job the sum, and mine ÷ base, with the load average. Not part
@@ -31,6 +33,7 @@ import type * as Fixtures from "./fixtures.js"
 import * as PersistedQueueBench from "./baselines/persistedQueue.js"
 import { rawSqliteInsert } from "./baselines/rawInsert.js"
 import { openSqlite } from "./drivers.js"
+import { throughputEffect } from "./harness.js"
 
 const STEPS = ["submit", "claim", "heartbeat", "complete", "createJob"] as const
 type Step = typeof STEPS[number]
@@ -42,6 +45,9 @@ interface Tree {
   readonly jobs: typeof JobsModule
   readonly store: typeof JobStoreModule
   readonly fixtures: typeof Fixtures
+  /** The create benchmark's new job (every field given, as `createJob` takes it). */
+  readonly newJob: Parameters<JobStoreModule.JobStore["Type"]["createJob"]>[0]
+  readonly oneLifecycle: Effect.Effect<void, unknown, App.Services>
 }
 
 const load = async (name: string, root: string): Promise<Tree> => ({
@@ -49,7 +55,9 @@ const load = async (name: string, root: string): Promise<Tree> => ({
   app: await import(path.join(root, "bench/app.ts")) as typeof App,
   jobs: await import(path.join(root, "src/Jobs.ts")) as typeof JobsModule,
   store: await import(path.join(root, "src/store/JobStore.ts")) as typeof JobStoreModule,
-  fixtures: await import(path.join(root, "bench/fixtures.ts")) as typeof Fixtures
+  fixtures: await import(path.join(root, "bench/fixtures.ts")) as typeof Fixtures,
+  newJob: (await import(path.join(root, "bench/create.ts"))).newJob,
+  oneLifecycle: (await import(path.join(root, "bench/lifecycle.ts"))).oneLifecycle
 })
 
 const median = (values: ReadonlyArray<number>) => {
@@ -91,15 +99,16 @@ const block = (tree: Tree, count: number, figures: Figures) =>
       yield* timed("heartbeat", store.heartbeat(claim.run.id))
       yield* timed("complete", service.complete(claim.job.job_id))
     }
-    for (let i = 0; i < count; i++) yield* timed("createJob", store.createJob(tree.fixtures.NEW_JOB))
+    for (let i = 0; i < count; i++) yield* timed("createJob", store.createJob(tree.newJob))
   })
 
 const main = async () => {
-  const [baseRoot, repsArg, jobsArg, durabilityArg] = process.argv.slice(2)
+  const [baseRoot, repsArg, jobsArg, durabilityArg, sampleArg] = process.argv.slice(2)
   if (baseRoot === undefined) throw new Error("usage: compareSqliteSteps.ts <base checkout> [reps] [jobs] [full|normal]")
   const reps = Number(repsArg ?? 4)
   const jobs = Number(jobsArg ?? 300)
   const durability = durabilityArg === "normal" ? "normal" : "full"
+  const sampleMs = Number(sampleArg ?? 1500)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
   const trees = [await load("base", path.resolve(baseRoot)), await load("mine", here)]
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-sqlite-steps-"))
@@ -109,6 +118,9 @@ const main = async () => {
   const queueWall: Array<number> = []
   const rawCpu: Array<number> = []
   const rawWall: Array<number> = []
+  /** Lifecycles per second by "<who> w<workers>", one sample per rep. */
+  const perSecond = new Map<string, Array<number>>()
+  const push = (key: string, value: number) => perSecond.set(key, [...(perSecond.get(key) ?? []), value])
   try {
     const runtimes = trees.map((tree) => ({
       tree,
@@ -149,6 +161,13 @@ const main = async () => {
         rawCpu.push(cpuMicros() - cpu)
         rawWall.push((performance.now() - wall) * 1000)
       }
+      // Throughput at 1 and 4 concurrent workers, as bench/lifecycle.ts measures it.
+      for (const workers of [1, 4]) {
+        for (const { runtime, tree } of rep % 2 === 0 ? runtimes : [...runtimes].reverse()) {
+          push(`${tree.name} w${workers}`, await runtime.runPromise(throughputEffect(workers, sampleMs, () => tree.oneLifecycle)))
+        }
+        push(`queue w${workers}`, await queue.runPromise(PersistedQueueBench.queueThroughput(workers, sampleMs)))
+      }
       loads.push(os.loadavg().map((l) => l.toFixed(1)).join(" "))
     }
     await Promise.all([...runtimes.map(({ runtime }) => runtime.dispose()), queue.dispose()])
@@ -173,6 +192,13 @@ const main = async () => {
     `\nSqlPersistedQueue cycle (offer → take → complete): wall ${median(queueWall).toFixed(0)} µs, CPU ${median(queueCpu).toFixed(0)} µs; ` +
       `raw prepared INSERT: wall ${median(rawWall).toFixed(0)} µs, CPU ${median(rawCpu).toFixed(0)} µs (medians)`
   )
+  console.log("\n| lifecycles/s (median of reps) | base | mine | SqlPersistedQueue | mine ÷ base | base ÷ queue | mine ÷ queue |")
+  console.log("|---|---|---|---|---|---|---|")
+  for (const workers of [1, 4]) {
+    const [b, m, q] = ["base", "mine", "queue"].map((who) => median(perSecond.get(`${who} w${workers}`) ?? []))
+    console.log(`| ${workers} worker(s) | ${b!.toFixed(0)} | ${m!.toFixed(0)} | ${q!.toFixed(0)} | ${ratio(m!, b!)} | ${ratio(b!, q!)} | ${ratio(m!, q!)} |`)
+    console.error(`w${workers}`, ["base", "mine", "queue"].map((who) => `${who}: ${(perSecond.get(`${who} w${workers}`) ?? []).map((v) => v.toFixed(0)).join(" ")}`).join("; "))
+  }
 }
 
 void main()
