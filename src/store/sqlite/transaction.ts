@@ -250,9 +250,10 @@ export const makeWriteTransaction = (
    * never overlap: each waits for the connection and commits alone. Instead,
    * a transaction opens a group before it waits for the connection; callers
    * arriving until it commits join its line rather than wait for the
-   * connection. Its owner begins, runs its own change, yields once (so
-   * workers ready to write reach the line), then runs the members' changes
-   * one after another on its connection, each in a savepoint of its own (a
+   * connection. Its owner yields once before taking the connection (so
+   * workers ready to write reach the line, and those waiting for the
+   * connection get their turn), begins, runs its own change, then runs the
+   * members' changes one after another on its connection, each in a savepoint of its own (a
    * member's failure rolls back its savepoint alone, and that member gets its
    * error at once), and commits them all at once; each member returns only
    * after that COMMIT. If the owner's own change fails, it rolls back and the
