@@ -33,7 +33,7 @@ import type * as Fixtures from "./fixtures.js"
 import * as PersistedQueueBench from "./baselines/persistedQueue.js"
 import { rawSqliteInsert } from "./baselines/rawInsert.js"
 import { openSqlite } from "./drivers.js"
-import { throughputEffect } from "./harness.js"
+import { median, throughputEffect } from "./harness.js"
 
 const STEPS = ["submit", "claim", "heartbeat", "complete", "createJob"] as const
 type Step = typeof STEPS[number]
@@ -59,12 +59,6 @@ const load = async (name: string, root: string): Promise<Tree> => ({
   newJob: (await import(path.join(root, "bench/create.ts"))).newJob,
   oneLifecycle: (await import(path.join(root, "bench/lifecycle.ts"))).oneLifecycle
 })
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 const cpuMicros = () => {
   const { system, user } = process.cpuUsage()
