@@ -8,8 +8,10 @@
  * driver (the statement's run/all, which at "full" includes each commit's
  * fsync), the store's own JavaScript (time inside JobStore methods less the
  * driver's) and the rest (Jobs, the Flight Recorder, Capabilities, the
- * port's checks and the Effect runtime around them); then each statement's
- * calls per job and driver time per call.
+ * port's checks and the Effect runtime around them), and the WAL frames
+ * (pages written) each step appends, counted over 100 more lifecycles; then
+ * each statement's calls per job and driver time per call. One job at a
+ * time: group commit (sqlite/transaction.ts) has nobody to group here.
  *
  *   npx tsx bench/profileSqliteLifecycle.ts [n] [normal|full]
  *
