@@ -37,6 +37,10 @@
  * become savepoints as usual. A single write statement needs no transaction
  * at all (`single`): it is atomic by itself, and only its wait for the write
  * lock is done here.
+ *
+ * With `groupCommit` (the store's default), write transactions of concurrent
+ * callers in one process share one BEGIN IMMEDIATE … COMMIT, each in its own
+ * savepoint (see "Group commit" below): one fsync for several workers' changes.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
