@@ -30,9 +30,8 @@ const cpuMicros = () => {
 }
 
 /** `jobs` claims, each retried until it takes a job (one is always queued). */
-const claimAll = (jobs: number) =>
+const claimAll = (service: Jobs["Type"], jobs: number) =>
   Effect.gen(function*() {
-    const service = yield* Jobs
     const claims: Array<Claim> = []
     while (claims.length < jobs) {
       const claim = yield* service.claimNext()
@@ -43,14 +42,14 @@ const claimAll = (jobs: number) =>
 
 /** The step `step` run `jobs` times, with what it needs done before (unmeasured) and the step itself. */
 const prepared = (step: Step, jobs: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function*(): Effect.fn.Return<Effect.Effect<void, unknown>, unknown, Jobs | JobStore> {
     const service = yield* Jobs
     const store = yield* JobStore
     const submitAll = Effect.forEach(Array.from({ length: jobs }), () => service.submit(NEW_JOB), { discard: true })
     if (step === "submit") return submitAll
     yield* submitAll
-    if (step === "claim") return Effect.asVoid(claimAll(jobs))
-    const claims = yield* claimAll(jobs)
+    if (step === "claim") return Effect.asVoid(claimAll(service, jobs))
+    const claims = yield* claimAll(service, jobs)
     if (step === "heartbeat") return Effect.forEach(claims, (claim) => store.heartbeat(claim.run.id), { discard: true })
     return Effect.forEach(claims, (claim) => service.complete(claim.job.job_id), { discard: true })
   })

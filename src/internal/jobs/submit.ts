@@ -6,6 +6,8 @@
 import * as Effect from "effect/Effect"
 import { type AiJob, JobRequest } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import { commonJobRequest } from "../../domain/newAiJobCheck.js"
 import type { JobId } from "../../domain/Ids.js"
 import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
@@ -23,7 +25,12 @@ export const makeSubmit = <GateError>(
     readonly retries: RetryPolicy.RetryPolicy
   }
 ) => {
-  const decodeRequest = decodeWith(JobRequest, "JobRequest")
+  // The hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts).
+  const decodeBySchema = decodeWith(JobRequest, "JobRequest")
+  const decodeRequest = (input: unknown): Effect.Effect<JobRequest, DecodeFailure> => {
+    const request = commonJobRequest(input)
+    return request === undefined ? decodeBySchema(input) : Effect.succeed(request)
+  }
   return Effect.fn("Jobs.submit")(function*(input: unknown) {
     yield* deps.intakeOpen
     const request = yield* decodeRequest(input)
