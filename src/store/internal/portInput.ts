@@ -16,7 +16,6 @@
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Attempt, NewAiJob } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
@@ -34,15 +33,10 @@ import { TIMESTAMP_RANGE_MS, TimestampFromSelf } from "../../domain/Timestamp.js
 import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { ClaimTemplate, JobStore } from "../JobStore.js"
+import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, decodeCommon } from "./commonInputs.js"
+import { AuditedOptions, Builder, ClaimAdmittedOptions, endOf, ErrorMessage, optional, RunningJobEnd } from "./portSchemas.js"
 
 type Service = JobStore["Type"]
-
-/** An optional field; an explicit `undefined` (plain JavaScript) counts as absent. */
-const optional = <A, I, R>(schema: Schema.Schema<A, I, R>) =>
-  Schema.optionalToOptional(Schema.UndefinedOr(schema), Schema.typeSchema(schema), {
-    decode: Option.filter((value): value is A => value !== undefined),
-    encode: (value) => value
-  })
 
 const wholeNumber = (min: number, what: string) =>
   Schema.Number.pipe(Schema.filter((n) => Number.isSafeInteger(n) && n >= min, {
@@ -62,18 +56,6 @@ const Threshold = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isF
 
 /** An event record as a caller holds it: ids canonicalised, timestamp in the stored range, body JSON. */
 const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf })
-/** A function argument (a change's `events`), passed through unchanged; its records are decoded when it runs (audit.ts). */
-const Builder = Schema.declare((input: unknown): input is never => typeof input === "function", {
-  message: () => "Expected a function"
-})
-
-const ErrorMessage = optional(Schema.NullOr(Text))
-
-/** A status a run or node can end in: not `queued` or `running`. */
-const endOf = <S extends string>(status: Schema.Schema<S>) =>
-  status.pipe(Schema.filter((s) => s !== "queued" && s !== "running", {
-    message: () => "Expected a final status (not queued or running)"
-  }))
 
 /** A new job: the hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts). */
 const decodeNewJobBySchema = decodeWith(NewAiJob, "NewAiJob")
@@ -98,7 +80,7 @@ const decode = {
   newJob: decodeNewJob,
   // Job by job, as `createJob` decodes one: the same checks, each path led by the job's index.
   newJobs: decodeEach(decodeNewJob, "NewAiJob"),
-  audited: decodeWith(Schema.Struct({ events: optional(Builder) }), "events"),
+  audited: decodeCommon(commonAudited, AuditedOptions, "events"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
   jobFilter: decodeWith(Schema.Struct({
     states: optional(Schema.Array(JobState)),
@@ -130,12 +112,7 @@ const decode = {
     events: optional(Builder)
   }), "JobPatch"),
   release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
-  runningJobEnd: decodeWith(Schema.Struct({
-    job_id: JobId,
-    to: endOf(JobState),
-    status_reason: optional(Text),
-    error_message: ErrorMessage
-  }), "RunningJobEnd"),
+  runningJobEnd: decodeCommon(commonRunningJobEnd, RunningJobEnd, "RunningJobEnd"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
   runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
@@ -198,7 +175,7 @@ const ClaimTemplateInput = Schema.Struct({
 })
 const decodeTemplatesBySchema = decodeWith(Schema.Array(ClaimTemplateInput), "ClaimTemplate")
 const decodeEventIdsBySchema = decodeWith(Schema.Array(EventId), "event_ids")
-const decodeClaimAdmitted = decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)) }), "claimAdmitted")
+const decodeClaimAdmitted = decodeCommon(commonClaimAdmittedOptions, ClaimAdmittedOptions, "claimAdmitted")
 
 /**
  * `claimAdmitted`'s options. Templates the library built from checked parts
