@@ -68,6 +68,15 @@ const CLAIM_KEYS = ["kinds"]
 export const commonClaimAdmittedOptions = (input: unknown): typeof ClaimAdmittedOptions.Type | undefined =>
   plainWith(input, CLAIM_KEYS) && !own(input, "kinds") ? {} : undefined
 
+/** `common`, leaving to the Schema an input whose getter throws (the Schema's to meet, like every other oddity). */
+export const guarded = <A>(common: (input: unknown) => A | undefined) => (input: unknown): A | undefined => {
+  try {
+    return common(input)
+  } catch {
+    return undefined
+  }
+}
+
 /** A decoder taking the common shape by `common`, anything else by the Schema. */
 export const decodeCommon = <A, I>(
   common: (input: unknown) => A | undefined,
@@ -75,14 +84,7 @@ export const decodeCommon = <A, I>(
   subject: string
 ) => {
   const bySchema = decodeWith(schema, subject)
-  const checked = (input: unknown): A | undefined => {
-    try {
-      return common(input)
-    } catch {
-      // A getter of the caller's that throws is the Schema's to meet, like every other oddity.
-      return undefined
-    }
-  }
+  const checked = guarded(common)
   return (input: unknown): Effect.Effect<A, DecodeFailure> => {
     const value = checked(input)
     return value === undefined ? bySchema(input) : Effect.succeed(value)
