@@ -28,7 +28,7 @@ import { vouch } from "../../domain/vouched.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
 import { checkSize, unstorableText } from "./prepare.js"
 import { type JsonObject, sanitizeText } from "./Privacy.js"
-import { contentKey, makeRecordMemo, readdress } from "./recordMemo.js"
+import { makeRecordMemo, readdress } from "./recordMemo.js"
 import type { Redactor } from "./Redactor.js"
 
 /** What every library event may be given: its id and time (default a fresh id, the Clock's now). */
@@ -264,6 +264,46 @@ const shapes: { readonly [K in LibraryEvent["kind"]]: Shape } = {
     labels: [],
     counts: ["items_scanned", "items_pruned", "items_spared_pinned", "items_spared_window", "events_purged"]
   }
+}
+
+/** Caller text longer than this is built every time: a memo of long reasons would only hold memory. */
+const MAX_KEY_LENGTH = 1024
+
+/**
+ * The event's content apart from its address, as a key; undefined when the
+ * event is built in full every time (a kind with per-event values — a
+ * recovery's heartbeat, a scheduled `run_after` — or long caller text).
+ */
+const contentKey = (event: LibraryEvent): string | undefined => {
+  let key: string
+  switch (event.kind) {
+    case "lifecycle":
+      if (event.run_after !== undefined) return undefined
+      key = JSON.stringify([
+        event.kind,
+        event.actor,
+        event.from_state,
+        event.to_state,
+        // The body holds a run id only when there is one.
+        Boolean(event.workflow_run_id),
+        event.reason ?? null,
+        event.attempt ?? null
+      ])
+      break
+    case "capability":
+      key = JSON.stringify([
+        event.kind,
+        event.capability_id,
+        event.actor_id,
+        event.decision_outcome,
+        event.profile_id ?? null,
+        event.reason ?? null
+      ])
+      break
+    default:
+      return undefined
+  }
+  return key.length <= MAX_KEY_LENGTH ? key : undefined
 }
 
 /**

@@ -16,8 +16,9 @@
  * RFC 3339 time of the same width), so the stored size — the one check that
  * reads the whole body — is the template's, already checked. Anything else
  * (a non-canonical id, a time of another width, a run where the template had
- * none) is built in full. test/flight/record-memo.test.ts holds the copies
- * to fresh builds.
+ * none) is built in full. Which events are memoised, by what key, is
+ * libraryEvents.ts's (`contentKey`). test/flight/record-memo.test.ts holds
+ * the copies to fresh builds.
  */
 import * as DateTime from "effect/DateTime"
 import type { EventRecord } from "../../domain/EventRecord.js"
@@ -25,13 +26,9 @@ import { type EventId, isCanonicalId, type JobId, type TraceId, type WorkflowRun
 import type { Json } from "../../domain/Json.js"
 import { vouch } from "../../domain/vouched.js"
 import type { JsonObject } from "./Privacy.js"
-import type { LibraryEvent } from "./libraryEvents.js"
 
 /** Contents remembered at most; the oldest is dropped first. Each is one small record. */
 export const MAX_MEMO_ENTRIES = 256
-
-/** Caller text longer than this is built every time: a memo of long reasons would only hold memory. */
-const MAX_KEY_LENGTH = 1024
 
 /** Where a record goes: what a re-addressed copy takes from the new event. */
 export interface Address {
@@ -40,43 +37,6 @@ export interface Address {
   readonly trace_id: TraceId
   readonly job_id: JobId
   readonly workflow_run_id: WorkflowRunId | null
-}
-
-/**
- * The event's content apart from its address, as a key; undefined when the
- * event is built in full every time (a kind with per-event values — a
- * recovery's heartbeat, a scheduled `run_after` — or long caller text).
- */
-export const contentKey = (event: LibraryEvent): string | undefined => {
-  let key: string
-  switch (event.kind) {
-    case "lifecycle":
-      if (event.run_after !== undefined) return undefined
-      key = JSON.stringify([
-        event.kind,
-        event.actor,
-        event.from_state,
-        event.to_state,
-        // The body holds a run id only when there is one.
-        Boolean(event.workflow_run_id),
-        event.reason ?? null,
-        event.attempt ?? null
-      ])
-      break
-    case "capability":
-      key = JSON.stringify([
-        event.kind,
-        event.capability_id,
-        event.actor_id,
-        event.decision_outcome,
-        event.profile_id ?? null,
-        event.reason ?? null
-      ])
-      break
-    default:
-      return undefined
-  }
-  return key.length <= MAX_KEY_LENGTH ? key : undefined
 }
 
 /** `template` under `address`, or undefined when the copy could differ from a build (see the module comment). */
