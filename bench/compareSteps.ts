@@ -24,41 +24,11 @@ import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type * as App from "./app.js"
-import type * as JobsModule from "../src/Jobs.js"
-import type * as JobStoreModule from "../src/store/JobStore.js"
-import type * as Fixtures from "./fixtures.js"
 import { startBenchCluster } from "./postgres.js"
+import { type Tree, cpuMicros, loadTree, median } from "./trees.js"
 
 const STEPS = ["submit", "claim", "heartbeat", "complete"] as const
 type Step = typeof STEPS[number]
-
-interface Tree {
-  readonly name: string
-  readonly app: typeof App
-  readonly jobs: typeof JobsModule
-  readonly store: typeof JobStoreModule
-  readonly fixtures: typeof Fixtures
-}
-
-const load = async (name: string, root: string): Promise<Tree> => ({
-  name,
-  app: await import(path.join(root, "bench/app.ts")) as typeof App,
-  jobs: await import(path.join(root, "src/Jobs.ts")) as typeof JobsModule,
-  store: await import(path.join(root, "src/store/JobStore.ts")) as typeof JobStoreModule,
-  fixtures: await import(path.join(root, "bench/fixtures.ts")) as typeof Fixtures
-})
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-const cpuMicros = () => {
-  const { system, user } = process.cpuUsage()
-  return user + system
-}
 
 /**
  * `count` lifecycles through `tree` by `workers` concurrent workers: per step, wall and
@@ -109,7 +79,7 @@ const main = async () => {
   const jobs = Number(jobsArg ?? 300)
   const workers = Number(workersArg ?? 1)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-  const trees = [await load("base", path.resolve(baseRoot)), await load("mine", here)]
+  const trees = [await loadTree("base", path.resolve(baseRoot)), await loadTree("mine", here)]
   const cluster = await startBenchCluster()
   const loads = [os.loadavg().map((l) => l.toFixed(1)).join(" ")]
   const perSecond = new Map<string, Array<number>>(trees.map((tree) => [tree.name, []]))

@@ -15,36 +15,9 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type * as App from "./app.js"
-import type * as Create from "./create.js"
-import type * as JobStoreModule from "../src/store/JobStore.js"
 import { startBenchCluster } from "./postgres.js"
+import { type Tree, cpuMicros, loadTree, median } from "./trees.js"
 import { runMain } from "./runMain.js"
-
-interface Tree {
-  readonly name: string
-  readonly app: typeof App
-  readonly store: typeof JobStoreModule
-  readonly create: typeof Create
-}
-
-const load = async (name: string, root: string): Promise<Tree> => ({
-  name,
-  app: await import(path.join(root, "bench/app.ts")) as typeof App,
-  store: await import(path.join(root, "src/store/JobStore.ts")) as typeof JobStoreModule,
-  create: await import(path.join(root, "bench/create.ts")) as typeof Create
-})
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-const cpuMicros = () => {
-  const { system, user } = process.cpuUsage()
-  return user + system
-}
 
 /** CPU µs per call of `calls` creates through `tree`'s store. */
 const block = (tree: Tree, calls: number) =>
@@ -61,7 +34,7 @@ const main = async () => {
   const reps = Number(repsArg ?? 6)
   const calls = Number(callsArg ?? 500)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-  const trees = [await load("base", path.resolve(baseRoot)), await load("mine", here)]
+  const trees = [await loadTree("base", path.resolve(baseRoot)), await loadTree("mine", here)]
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-create-cpu-"))
   const cluster = await startBenchCluster()
   const loads = [os.loadavg().map((l) => l.toFixed(1)).join(" ")]

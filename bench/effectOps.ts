@@ -17,31 +17,12 @@ import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scheduler from "effect/Scheduler"
-import type * as App from "./app.js"
-import type * as JobsModule from "../src/Jobs.js"
-import type * as JobStoreModule from "../src/store/JobStore.js"
-import type * as Fixtures from "./fixtures.js"
 import { startBenchCluster } from "./postgres.js"
+import { type Tree, loadTree } from "./trees.js"
 import { runMain } from "./runMain.js"
 
 const STEPS = ["submit", "claim", "heartbeat", "complete"] as const
 type Step = typeof STEPS[number]
-
-interface Tree {
-  readonly name: string
-  readonly app: typeof App
-  readonly jobs: typeof JobsModule
-  readonly store: typeof JobStoreModule
-  readonly fixtures: typeof Fixtures
-}
-
-const load = async (name: string, root: string): Promise<Tree> => ({
-  name,
-  app: await import(path.join(root, "bench/app.ts")) as typeof App,
-  jobs: await import(path.join(root, "src/Jobs.ts")) as typeof JobsModule,
-  store: await import(path.join(root, "src/store/JobStore.ts")) as typeof JobStoreModule,
-  fixtures: await import(path.join(root, "bench/fixtures.ts")) as typeof Fixtures
-})
 
 /** The default scheduler, counting the runtime's per-operation `shouldYield` calls. */
 const countingScheduler = () => {
@@ -84,7 +65,7 @@ const main = async () => {
   if (baseRoot === undefined) throw new Error("usage: effectOps.ts <base checkout> [jobs]")
   const jobs = Number(jobsArg ?? 200)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-  const trees = [await load("base", path.resolve(baseRoot)), await load("mine", here)]
+  const trees = [await loadTree("base", path.resolve(baseRoot)), await loadTree("mine", here)]
   const cluster = await startBenchCluster()
   const results = new Map<string, Record<Step, number>>()
   try {

@@ -18,22 +18,22 @@ import { isVouched } from "../../src/domain/vouched.js"
 import { type LibraryEvent, makeBuild } from "../../src/internal/flight/libraryEvents.js"
 import { MAX_MEMO_ENTRIES } from "../../src/internal/flight/recordMemo.js"
 import * as Redactor from "../../src/internal/flight/Redactor.js"
+import { hostileText } from "./fixtures.js"
 
+/** An address whose ids all end in `digit`, at `timestamp`. */
+const address = (digit: string, timestamp: DateTime.Utc) => {
+  const id = (last: string) => `0190a00${digit}-0000-7000-8000-00000000000${last}`
+  return {
+    event_id: id("e") as EventId,
+    trace_id: id("f") as TraceId,
+    job_id: id("a") as JobId,
+    run: id("b") as WorkflowRunId,
+    timestamp
+  }
+}
 /** Two addresses: the first build's, and the next one's. */
-const first = {
-  event_id: "0190a000-0000-7000-8000-00000000000e" as EventId,
-  trace_id: "0190a000-0000-7000-8000-00000000000f" as TraceId,
-  job_id: "0190a000-0000-7000-8000-00000000000a" as JobId,
-  run: "0190a000-0000-7000-8000-00000000000b" as WorkflowRunId,
-  timestamp: DateTime.unsafeMake(Date.UTC(2026, 0, 2, 3, 4, 5, 678))
-}
-const next = {
-  event_id: "0190b111-1111-7111-8111-11111111111e" as EventId,
-  trace_id: "0190b111-1111-7111-8111-11111111111f" as TraceId,
-  job_id: "0190b111-1111-7111-8111-11111111111a" as JobId,
-  run: "0190b111-1111-7111-8111-11111111111b" as WorkflowRunId,
-  timestamp: DateTime.unsafeMake(Date.UTC(2027, 11, 30, 23, 59, 59, 1))
-}
+const first = address("0", DateTime.unsafeMake(Date.UTC(2026, 0, 2, 3, 4, 5, 678)))
+const next = address("1", DateTime.unsafeMake(Date.UTC(2027, 11, 30, 23, 59, 59, 1)))
 type Address = typeof first
 
 /** The events whose records the memo keeps, with caller text `t` and `u` where they carry it, at `address`. */
@@ -81,18 +81,7 @@ const countingRedactor = (rules: ReadonlyArray<Redactor.RedactionRule> = []) => 
 const maxEventBytes = 4 * 1024
 const erase = { name: "erase", pattern: /^ERASE-ME$/, replacement: "" }
 
-const hostile = [
-  "plain",
-  "nul \u0000 inside",
-  "lone \uD800 high surrogate",
-  "Authorization: Bearer abc.def.ghi",
-  "key sk-abcdefghijklmnopqrstuvwx",
-  "postgres://user:hunter2@db/x",
-  "e\u0301 decomposed, \uFB01 ligature",
-  "ERASE-ME",
-  "",
-  "x".repeat(5000)
-]
+const hostile = hostileText
 
 describe("issue 16 the recorder re-addresses a record built for the same content (R14)", () => {
   it.effect("issue 16 R14 for hostile caller text, a re-addressed record (or error) is exactly a fresh build's", () =>
