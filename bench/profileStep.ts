@@ -1,7 +1,8 @@
 /**
- * One lifecycle step's client CPU on PostgreSQL, profiled alone (issue 16):
- * `npx tsx bench/profileStep.ts <submit|claim|heartbeat|complete> [jobs]`
- * runs `jobs` of that step back to back on a throwaway cluster — the steps
+ * One lifecycle step's client CPU, profiled alone (issue 16):
+ * `npx tsx bench/profileStep.ts <submit|claim|heartbeat|complete> [jobs] [pg|sqlite]`
+ * runs `jobs` of that step back to back on a throwaway cluster (or a SQLite
+ * file at `"normal"`) — the steps
  * before it done first, unprofiled (claims need queued jobs, completes
  * running ones) — and prints the process's CPU µs per call
  * (`process.cpuUsage`) and a V8 CPU profile of those calls alone, by module,
@@ -58,11 +59,13 @@ const main = async () => {
   const step = process.argv[2] as Step
   if (!STEPS.includes(step)) throw new Error(`usage: profileStep.ts <${STEPS.join("|")}> [jobs]`)
   const jobs = Number(process.argv[3] ?? 1000)
+  const dialect = process.argv[4] === "sqlite" ? "sqlite" : "pg"
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-profile-step-"))
   const cluster = await startBenchCluster()
   const ctx: BenchContext = { mode: QUICK, log: makeLog(), cluster, tmp }
   try {
-    const target = await freshTarget(ctx, "pg", "profile_step")
+    const fresh = await freshTarget(ctx, dialect, "profile_step")
+    const target = fresh.dialect === "sqlite" ? { ...fresh, durability: "normal" as const } : fresh
     await withServices(target, Effect.gen(function*() {
       // Warm-up: JIT, pool connections, plans, the claim memo's subject.
       yield* Effect.flatten(prepared(step, 100))
@@ -70,7 +73,7 @@ const main = async () => {
       const startCpu = cpuMicros()
       yield* measured
       const cpu = (cpuMicros() - startCpu) / jobs
-      console.log(`\n## ${step} on PostgreSQL, ${jobs} calls one at a time: ${cpu.toFixed(0)} CPU µs a call (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+      console.log(`\n## ${step} on ${dialect === "pg" ? "PostgreSQL" : "a SQLite file (\"normal\")"}, ${jobs} calls one at a time: ${cpu.toFixed(0)} CPU µs a call (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
 
       const profiled = yield* prepared(step, jobs)
       const session = new Session()
