@@ -12,49 +12,23 @@
  * second, mine ÷ base, and the load average. Not part of `npm run bench`.
  *
  *   git worktree add --detach /tmp/base main && ln -s "$PWD/node_modules" /tmp/base/node_modules
- *   npx tsx bench/compareSteps.ts /tmp/base 4 300 [workers]
+ *   npx tsx bench/compareSteps.ts /tmp/base 4 300 [workers] [pg|sqlite]
+ *
+ * With `sqlite` last, the same on a SQLite file per tree at `"normal"` durability
+ * (the fsync would otherwise drown the JavaScript being compared).
  */
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type * as App from "./app.js"
-import type * as JobsModule from "../src/Jobs.js"
-import type * as JobStoreModule from "../src/store/JobStore.js"
-import type * as Fixtures from "./fixtures.js"
 import { startBenchCluster } from "./postgres.js"
+import { type Tree, cpuMicros, loadTree, median } from "./trees.js"
 
 const STEPS = ["submit", "claim", "heartbeat", "complete"] as const
 type Step = typeof STEPS[number]
-
-interface Tree {
-  readonly name: string
-  readonly app: typeof App
-  readonly jobs: typeof JobsModule
-  readonly store: typeof JobStoreModule
-  readonly fixtures: typeof Fixtures
-}
-
-const load = async (name: string, root: string): Promise<Tree> => ({
-  name,
-  app: await import(path.join(root, "bench/app.ts")) as typeof App,
-  jobs: await import(path.join(root, "src/Jobs.ts")) as typeof JobsModule,
-  store: await import(path.join(root, "src/store/JobStore.ts")) as typeof JobStoreModule,
-  fixtures: await import(path.join(root, "bench/fixtures.ts")) as typeof Fixtures
-})
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-const cpuMicros = () => {
-  const { system, user } = process.cpuUsage()
-  return user + system
-}
 
 /**
  * `count` lifecycles through `tree` by `workers` concurrent workers: per step, wall and
@@ -97,13 +71,15 @@ const lifecycles = (tree: Tree, count: number, workers: number) =>
   })
 
 const main = async () => {
-  const [baseRoot, repsArg, jobsArg, workersArg] = process.argv.slice(2)
-  if (baseRoot === undefined) throw new Error("usage: compareSteps.ts <base checkout> [reps] [jobs] [workers]")
+  const [baseRoot, repsArg, jobsArg, workersArg, dialectArg] = process.argv.slice(2)
+  if (baseRoot === undefined) throw new Error("usage: compareSteps.ts <base checkout> [reps] [jobs] [workers] [pg|sqlite]")
+  const dialect = dialectArg === "sqlite" ? "sqlite" : "pg"
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-compare-steps-"))
   const reps = Number(repsArg ?? 4)
   const jobs = Number(jobsArg ?? 300)
   const workers = Number(workersArg ?? 1)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-  const trees = [await load("base", path.resolve(baseRoot)), await load("mine", here)]
+  const trees = [await loadTree("base", path.resolve(baseRoot)), await loadTree("mine", here)]
   const cluster = await startBenchCluster()
   const loads = [os.loadavg().map((l) => l.toFixed(1)).join(" ")]
   const perSecond = new Map<string, Array<number>>(trees.map((tree) => [tree.name, []]))
@@ -111,7 +87,11 @@ const main = async () => {
   try {
     const runtimes = await Promise.all(trees.map(async (tree) => ({
       tree,
-      runtime: ManagedRuntime.make(tree.app.servicesLayer({ dialect: "pg", url: await cluster.createDatabase(`steps_${tree.name}`) }))
+      runtime: ManagedRuntime.make(tree.app.servicesLayer(
+        dialect === "pg"
+          ? { dialect, url: await cluster.createDatabase(`steps_${tree.name}`) }
+          : { dialect, filename: path.join(tmp, `steps_${tree.name}.db`), durability: "normal" }
+      ))
     })))
     // A warm-up block each (JIT, pools, the claim memo's first subject), not counted.
     for (const { runtime, tree } of runtimes) await runtime.runPromise(lifecycles(tree, 50, workers))
@@ -135,8 +115,10 @@ const main = async () => {
     await Promise.all(runtimes.map(({ runtime }) => runtime.dispose()))
   } finally {
     await cluster.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
   }
-  console.log(`\n## ${reps} × ${jobs} lifecycles per tree on PostgreSQL, ${workers} worker(s), interleaved`)
+  const where = dialect === "pg" ? "PostgreSQL" : "a SQLite file (\"normal\")"
+  console.log(`\n## ${reps} × ${jobs} lifecycles per tree on ${where}, ${workers} worker(s), interleaved`)
   console.log(`load average (1/5/15 min) at start and after each rep: ${loads.join(" | ")}`)
   console.log("| step | base wall µs | mine wall µs | mine ÷ base | base CPU µs | mine CPU µs | mine ÷ base |")
   console.log("|---|---|---|---|---|---|---|")

@@ -8,7 +8,10 @@
  * driver (the statement's run/all, which at "full" includes each commit's
  * fsync), the store's own JavaScript (time inside JobStore methods less the
  * driver's) and the rest (Jobs, the Flight Recorder, Capabilities, the
- * port's checks and the Effect runtime around them).
+ * port's checks and the Effect runtime around them), and the WAL frames
+ * (pages written) each step appends, counted over 100 more lifecycles; then
+ * each statement's calls per job and driver time per call. One job at a
+ * time: group commit (sqlite/transaction.ts) has nobody to group here.
  *
  *   npx tsx bench/profileSqliteLifecycle.ts [n] [normal|full]
  *
@@ -50,6 +53,8 @@ interface StepFigures {
   driverUs: number
   /** Driver time of COMMITs (and autocommitted statements): at "full", their fsyncs. */
   commitUs: number
+  /** Driver calls and time by statement (its first words). */
+  readonly byStatement: Map<string, { calls: number; us: number }>
 }
 
 interface StatementLike {
@@ -81,6 +86,11 @@ const instrumentDriver = (current: () => StepFigures | undefined) => {
         const us = (performance.now() - start) * 1000
         figures.statements++
         figures.driverUs += us
+        const key = this.source.replace(/\s+/g, " ").trim().slice(0, 70)
+        const entry = figures.byStatement.get(key) ?? { calls: 0, us: 0 }
+        entry.calls++
+        entry.us += us
+        figures.byStatement.set(key, entry)
         if (autocommit || /^\s*COMMIT\b/i.test(this.source)) {
           figures.commits++
           figures.commitUs += us
@@ -117,6 +127,9 @@ const timedStore = (store: JobStore["Type"], current: () => StepFigures | undefi
   ) as unknown as JobStore["Type"]
 }
 
+/** Lifecycles whose WAL frames are counted, after the timed ones. */
+const WAL_SAMPLE = 100
+
 const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? 0
@@ -127,9 +140,10 @@ const main = async () => {
   const durability = process.argv[3] === "normal" ? "normal" : "full"
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-profile-sqlite-"))
   const figures = new Map<Step, StepFigures>(
-    STEPS.map((step) => [step, { wallUs: [], storeUs: 0, statements: 0, commits: 0, driverUs: 0, commitUs: 0 }])
+    STEPS.map((step) => [step, { wallUs: [], storeUs: 0, statements: 0, commits: 0, driverUs: 0, commitUs: 0, byStatement: new Map() }])
   )
   let measuring: StepFigures | undefined
+  const walFrames = new Map<Step, number>()
   instrumentDriver(() => measuring)
   /** Runs one step, measured when `measure`. */
   const step = <A, E, R>(name: Step, measure: boolean, effect: Effect.Effect<A, E, R>) =>
@@ -170,9 +184,34 @@ const main = async () => {
       for (let i = 0; i < n; i++) yield* lifecycle(true)
       const ms = performance.now() - start
       console.log(`${n} lifecycles on a SQLite file (durability ${durability}): ${ms.toFixed(0)} ms, ${(ms * 1000 / n).toFixed(0)} µs each (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+      // WAL frames each step appends: a reader holding one snapshot keeps every checkpoint
+      // from restarting the WAL, so it only grows, by one frame (header and page) per page written.
+      const reader = new (createRequire(import.meta.url)("better-sqlite3"))(target.filename, { readonly: true })
+      reader.exec("BEGIN")
+      reader.prepare("SELECT count(*) FROM ai_jobs").get()
+      const wal = `${target.filename}-wal`
+      const pageSize = (reader.pragma("page_size", { simple: true }) as number) + 24
+      for (let i = 0; i < WAL_SAMPLE; i++) {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        const framed = <A, E, R>(name: Step, effect: Effect.Effect<A, E, R>) =>
+          Effect.suspend(() => {
+            const before = fs.statSync(wal).size
+            return Effect.tap(effect, () => {
+              walFrames.set(name, (walFrames.get(name) ?? 0) + (fs.statSync(wal).size - before) / pageSize)
+            })
+          })
+        yield* framed("submit", jobs.submit(NEW_JOB))
+        const claim = yield* framed("claim", jobs.claimNext())
+        if (claim === null) return yield* Effect.dieMessage("nothing to claim after a submit")
+        yield* framed("heartbeat", store.heartbeat(claim.run.id))
+        yield* framed("complete", jobs.complete(claim.job.job_id))
+      }
+      reader.exec("COMMIT")
+      reader.close()
     }), services)))
-    console.log("| step | median µs | statements | commits | driver µs (mean) | of it commits µs | store's JS µs (mean) | rest µs (mean) |")
-    console.log("|---|---|---|---|---|---|---|---|")
+    console.log("| step | median µs | statements | commits | WAL frames | driver µs (mean) | of it commits µs | store's JS µs (mean) | rest µs (mean) |")
+    console.log("|---|---|---|---|---|---|---|---|---|")
     const total = { statements: 0, commits: 0, driverUs: 0, commitUs: 0, wallUs: 0, median: 0, storeUs: 0 }
     for (const [name, f] of figures) {
       const calls = f.wallUs.length
@@ -192,16 +231,25 @@ const main = async () => {
       total.storeUs += f.storeUs / n
       const storeJs = f.storeUs / calls - row.driverUs
       console.log(
-        `| ${name} | ${median(f.wallUs).toFixed(0)} | ${row.statements.toFixed(1)} | ${row.commits.toFixed(1)} | ${row.driverUs.toFixed(0)} | ${
+        `| ${name} | ${median(f.wallUs).toFixed(0)} | ${row.statements.toFixed(1)} | ${row.commits.toFixed(1)} | ${((walFrames.get(name) ?? 0) / WAL_SAMPLE).toFixed(1)} | ${row.driverUs.toFixed(0)} | ${
           row.commitUs.toFixed(0)
         } | ${storeJs.toFixed(0)} | ${(mean - f.storeUs / calls).toFixed(0)} |`
       )
     }
     console.log(
-      `| job | ${total.median.toFixed(0)} | ${total.statements.toFixed(1)} | ${total.commits.toFixed(1)} | ${total.driverUs.toFixed(0)} | ${
+      `| job | ${total.median.toFixed(0)} | ${total.statements.toFixed(1)} | ${total.commits.toFixed(1)} | ${
+        ([...walFrames.values()].reduce((a, b) => a + b, 0) / WAL_SAMPLE).toFixed(1)
+      } | ${total.driverUs.toFixed(0)} | ${
         total.commitUs.toFixed(0)
       } | ${(total.storeUs - total.driverUs).toFixed(0)} | ${(total.wallUs - total.storeUs).toFixed(0)} |`
     )
+    console.log("\n| step | statement | calls per job | driver µs per call |")
+    console.log("|---|---|---|---|")
+    for (const [name, f] of figures) {
+      for (const [text, entry] of f.byStatement) {
+        console.log(`| ${name} | \`${text}\` | ${(entry.calls / n).toFixed(1)} | ${(entry.us / entry.calls).toFixed(0)} |`)
+      }
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })
   }

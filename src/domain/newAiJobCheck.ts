@@ -1,7 +1,9 @@
 /**
  * A hand-built check of a `NewAiJob` in its common shape (issue 16): the
  * Schema decode costs 30–50 µs a job, most of a batch create's CPU, for
- * plain objects of strings, numbers and flat arrays.
+ * plain objects of strings, numbers and flat arrays. The same check serves
+ * a `JobRequest` (what `Jobs.submit` decodes), whose one difference is a
+ * capability profile the caller may leave out (`commonJobRequest`).
  *
  * The Schema stays the authority. `commonNewAiJob` either returns exactly
  * what `Schema.decodeUnknown(NewAiJob)` (with the port's options) would give
@@ -16,7 +18,7 @@
 import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import type { NewAiJob } from "./AiJob.js"
+import type { JobRequest, NewAiJob } from "./AiJob.js"
 import { MAX_DEPTH, nestedDeeperThan } from "./depth.js"
 import { isCanonicalId, type JobId, type TraceId } from "./Ids.js"
 import { JobKinds, LegacyTerminalAlias } from "./JobKind.js"
@@ -153,24 +155,26 @@ const FIELDS: ReadonlyArray<string> = [
   "backoff"
 ]
 const REQUIRED = FIELDS.slice(0, 6)
+/** A request may leave its capability profile out: the policy's, then. */
+const REQUIRED_OF_REQUEST = REQUIRED.filter((field) => field !== "capability_profile_id")
 
-/** The fields, in the Schema's order, with its defaults. */
-const check = (input: Plain): NewAiJob => {
-  exactly(input, REQUIRED, FIELDS)
+/** The fields, in the Schema's order, with its defaults; a request's absent capability profile stays absent. */
+const check = (input: Plain, required: ReadonlyArray<string>): Record<string, unknown> => {
+  exactly(input, required, FIELDS)
   const kind = oneOf([...JobKinds, LegacyTerminalAlias], input.job_kind)
   const job: Record<string, unknown> = {
     job_kind: kind === LegacyTerminalAlias ? "terminal_exec" : kind,
     protocol_id: identifier(input.protocol_id),
-    profile_id: identifier(input.profile_id),
-    capability_profile_id: identifier(input.capability_profile_id),
-    access_mode: oneOf(AccessModes, input.access_mode),
-    safety_mode: oneOf(SafetyModes, input.safety_mode),
-    entity_refs: own(input, "entity_refs") ? listOf(input.entity_refs, entityRef) : [],
-    planned_operations: own(input, "planned_operations") ? listOf(input.planned_operations, plannedOperation) : [],
-    job_inputs: own(input, "job_inputs") ? jobInputs(input.job_inputs) : null,
-    status_reason: own(input, "status_reason") ? text(input.status_reason) : "",
-    is_pinned: own(input, "is_pinned") ? boolean(input.is_pinned) : false
+    profile_id: identifier(input.profile_id)
   }
+  if (own(input, "capability_profile_id")) job.capability_profile_id = identifier(input.capability_profile_id)
+  job.access_mode = oneOf(AccessModes, input.access_mode)
+  job.safety_mode = oneOf(SafetyModes, input.safety_mode)
+  job.entity_refs = own(input, "entity_refs") ? listOf(input.entity_refs, entityRef) : []
+  job.planned_operations = own(input, "planned_operations") ? listOf(input.planned_operations, plannedOperation) : []
+  job.job_inputs = own(input, "job_inputs") ? jobInputs(input.job_inputs) : null
+  job.status_reason = own(input, "status_reason") ? text(input.status_reason) : ""
+  job.is_pinned = own(input, "is_pinned") ? boolean(input.is_pinned) : false
   if (own(input, "job_id")) job.job_id = canonicalId(input.job_id) as JobId
   if (own(input, "trace_id")) job.trace_id = canonicalId(input.trace_id) as TraceId
   if (own(input, "run_after")) job.run_after = runAfter(input.run_after)
@@ -178,19 +182,26 @@ const check = (input: Plain): NewAiJob => {
   if (own(input, "max_attempts")) job.max_attempts = wholeNumber(input.max_attempts, 1, MAX_ATTEMPTS_LIMIT)
   // A job's own backoff has several shapes and defaults: the Schema's.
   if (own(input, "backoff")) throw unusual
-  return job as unknown as NewAiJob
+  return job
+}
+
+const checked = (input: unknown, required: ReadonlyArray<string>): Record<string, unknown> | undefined => {
+  if (!isPlain(input)) return undefined
+  try {
+    return check(input, required)
+  } catch {
+    // A getter of the caller's that throws is the Schema's to meet, like every other oddity.
+    return undefined
+  }
 }
 
 /**
  * `input` as a `NewAiJob` when it is in the common shape and valid — exactly
  * the Schema's result — else `undefined`: the Schema decides (see above).
  */
-export const commonNewAiJob = (input: unknown): NewAiJob | undefined => {
-  if (!isPlain(input)) return undefined
-  try {
-    return check(input)
-  } catch {
-    // A getter of the caller's that throws is the Schema's to meet, like every other oddity.
-    return undefined
-  }
-}
+export const commonNewAiJob = (input: unknown): NewAiJob | undefined =>
+  checked(input, REQUIRED) as NewAiJob | undefined
+
+/** `commonNewAiJob` for a `JobRequest`: the same check, its capability profile optional. */
+export const commonJobRequest = (input: unknown): JobRequest | undefined =>
+  checked(input, REQUIRED_OF_REQUEST) as JobRequest | undefined

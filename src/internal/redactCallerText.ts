@@ -20,9 +20,13 @@ type WithText = { readonly status_reason?: string; readonly error_message?: stri
 export const redactCallerText = (store: Store, redact: (text: string) => string): Store => {
   const fields = <T extends WithText>(value: T): T => {
     if (typeof value !== "object" || value === null) return value
+    const reason = typeof value.status_reason === "string" ? redact(value.status_reason) : value.status_reason
+    const error = typeof value.error_message === "string" ? redact(value.error_message) : value.error_message
+    // Nothing redacted (the usual case: no text, or no secret in it): the value as given, not a copy.
+    if (reason === value.status_reason && error === value.error_message) return value
     const out: { status_reason?: string; error_message?: string | null } = { ...value }
-    if (typeof value.status_reason === "string") out.status_reason = redact(value.status_reason)
-    if (typeof value.error_message === "string") out.error_message = redact(value.error_message)
+    if (typeof value.status_reason === "string") out.status_reason = reason!
+    if (typeof value.error_message === "string") out.error_message = error!
     return out as T
   }
   return {

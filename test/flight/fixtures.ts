@@ -177,3 +177,22 @@ export const invalidEvents: ReadonlyArray<readonly [string, unknown, string]> = 
   ["security_violation missing violation", without("security_violation", "violation"), "violation"]
 ]
 
+
+/**
+ * Caller text a library event must treat as the decode path does (R14):
+ * U+0000, lone surrogates, secrets the default rules redact, NFD and a
+ * ligature, text the tests' `erase` rule empties, the empty string, oversize.
+ */
+export const hostileText: ReadonlyArray<string> = [
+  "plain",
+  "nul \u0000 inside",
+  "lone \uD800 high surrogate",
+  "lone \uDC00 low surrogate",
+  "Authorization: Bearer abc.def.ghi",
+  "key sk-abcdefghijklmnopqrstuvwx",
+  "postgres://user:hunter2@db/x",
+  "e\u0301 decomposed, \uFB01 ligature",
+  "ERASE-ME",
+  "",
+  "x".repeat(5000)
+]

@@ -18,6 +18,7 @@ import type { JobState } from "../../src/domain/JobState.js"
 import { type LibraryEvent, makeBuild } from "../../src/internal/flight/libraryEvents.js"
 import { makePrepare } from "../../src/internal/flight/prepare.js"
 import * as Redactor from "../../src/internal/flight/Redactor.js"
+import { hostileText } from "./fixtures.js"
 
 const ids = {
   event: "0190a000-0000-7000-8000-00000000000e" as EventId,
@@ -170,19 +171,7 @@ const sameBothWays = (t: string, u: string) =>
       return built
     }))
 
-const hostile = [
-  "plain",
-  "nul \u0000 inside",
-  "lone \uD800 high surrogate",
-  "lone \uDC00 low surrogate",
-  "Authorization: Bearer abc.def.ghi",
-  "key sk-abcdefghijklmnopqrstuvwx",
-  "postgres://user:hunter2@db/x",
-  "e\u0301 decomposed, \uFB01 ligature",
-  "ERASE-ME",
-  "",
-  "x".repeat(5000)
-]
+const hostile = hostileText
 
 describe("issue 16 library event constructors and the decode path agree on caller text (R14)", () => {
   it.effect("issue 16 R14 hostile caller text (U+0000, lone surrogates, secrets, NFD, emptied labels, oversize) gives the same record or error both ways", () =>

@@ -27,8 +27,8 @@ import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { services } from "../jobs/services.js"
-import { newJob } from "./fixtures.js"
-import { rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
+import { jobEvent, newJob } from "./fixtures.js"
+import { rawNumber, rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 interface StatementLike {
   readonly source: string
@@ -225,6 +225,122 @@ describe("issue 16 SQLite statements per lifecycle", () => {
         assert.deepStrictEqual(pragmas, ["PRAGMA synchronous = NORMAL", "PRAGMA synchronous = 2"])
         const [level] = yield* Effect.provide(rawRows<{ readonly synchronous: number }>("PRAGMA synchronous"), fullContext)
         assert.strictEqual(level?.synchronous, 2)
+      }),
+    60_000
+  )
+})
+
+/**
+ * Issue 16 (SQLite group commit): better-sqlite3 runs each statement and its
+ * fsync synchronously, so concurrent workers' transactions never overlap and
+ * each paid its own COMMIT. With group commit (the store's default) a write
+ * transaction opens a group before it takes the connection, and callers
+ * arriving meanwhile run their changes inside it, each in its own savepoint,
+ * before one COMMIT. The racers here all start at once (Effect.all), so every
+ * one reaches its transaction while the first holds the group open.
+ */
+describe("issue 16 SQLite group commit", () => {
+  const RACERS = 8
+  const countOf = (seen: ReadonlyArray<Seen>, pattern: RegExp) => seen.filter(({ source }) => pattern.test(source)).length
+
+  it.scoped(
+    `issue 16 ${RACERS} concurrent audited createJobs share one BEGIN IMMEDIATE … COMMIT (one fsync at "full"), and every job is stored with its event`,
+    () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const context = yield* Layer.build(storeWithClient(filename))
+        const { seen, value: jobs } = yield* recordingStatements(() =>
+          Effect.all(
+            Array.from({ length: RACERS }, () =>
+              Effect.flatMap(JobStore, (store) => store.createJob(newJob(), { events: (job) => [jobEvent(job)] }))),
+            { concurrency: "unbounded" }
+          ).pipe(Effect.provide(context))
+        )
+        assert.strictEqual(countOf(seen, /^BEGIN IMMEDIATE$/), 1)
+        assert.strictEqual(countOf(seen, /^COMMIT$/), 1)
+        assert.deepStrictEqual(commitsOf(seen), { commits: 1, fsynced: 1 })
+        // Each member's change ran in its own savepoint, released into the shared transaction.
+        assert.strictEqual(countOf(seen, /^SAVEPOINT hsk_group_member$/), RACERS - 1)
+        for (const job of jobs) {
+          const stored = yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM ai_jobs WHERE id = ?", [job.job_id]), context)
+          const events = yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM flight_recorder_events WHERE job_id = ?", [job.job_id]), context)
+          assert.deepStrictEqual([stored, events], [1, 1], job.job_id)
+        }
+      }),
+    60_000
+  )
+
+  /** Three changes through `store.transaction` at once; the one at `failing` creates its job, then fails. */
+  const raceWithOneFailing = (filename: string, failing: number) =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(storeWithClient(filename))
+      const { seen, value: outcomes } = yield* recordingStatements(() =>
+        Effect.all(
+          [0, 1, 2].map((i) =>
+            Effect.flatMap(JobStore, (store) =>
+              store.transaction(Effect.flatMap(store.createJob(newJob(), { events: (job) => [jobEvent(job)] }), (job) =>
+                i === failing ? Effect.fail({ _tag: "Refused" as const, job }) : Effect.succeed(job))))
+          ),
+          { concurrency: "unbounded", mode: "either" }
+        ).pipe(Effect.provide(context))
+      )
+      const jobIds = outcomes.map((outcome) => (outcome._tag === "Right" ? outcome.right.job_id : (outcome.left as { readonly job: { readonly job_id: string } }).job.job_id))
+      const stored = []
+      for (const id of jobIds) {
+        stored.push(
+          yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM ai_jobs WHERE id = ?", [id]), context),
+          yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM flight_recorder_events WHERE job_id = ?", [id]), context)
+        )
+      }
+      return { seen, outcomes: outcomes.map((outcome) => outcome._tag), stored }
+    })
+
+  it.scoped(
+    "issue 16 a group member whose change fails is rolled back alone (its job and event gone, its error returned) while the others commit in the same COMMIT",
+    () =>
+      Effect.gen(function*() {
+        const { outcomes, seen, stored } = yield* raceWithOneFailing(yield* tempDatabaseFile(), 1)
+        assert.deepStrictEqual(outcomes, ["Right", "Left", "Right"])
+        assert.deepStrictEqual(stored, [1, 1, 0, 0, 1, 1])
+        assert.strictEqual(countOf(seen, /^COMMIT$/), 1)
+        assert.strictEqual(countOf(seen, /^ROLLBACK TO hsk_group_member$/), 1)
+      }),
+    60_000
+  )
+
+  it.scoped(
+    "issue 16 when the group's owner fails, its change is rolled back and the members waiting in its line commit without it",
+    () =>
+      Effect.gen(function*() {
+        const { outcomes, seen, stored } = yield* raceWithOneFailing(yield* tempDatabaseFile(), 0)
+        assert.deepStrictEqual(outcomes, ["Left", "Right", "Right"])
+        assert.deepStrictEqual(stored, [0, 0, 1, 1, 1, 1])
+        assert.strictEqual(countOf(seen, /^ROLLBACK$/), 1)
+        // The two members, sent to transactions of their own, form the next group.
+        assert.strictEqual(countOf(seen, /^COMMIT$/), 1)
+      }),
+    60_000
+  )
+
+  it.scoped(
+    `issue 16 a group member returns only after the shared COMMIT: as each of ${RACERS} racers returns, a second connection already reads its job`,
+    () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const context = yield* Layer.build(storeWithClient(filename))
+        const reader = yield* Effect.acquireRelease(
+          Effect.sync(() => new Database(filename)),
+          (db) => Effect.sync(() => db.close())
+        )
+        const visible = reader.prepare("SELECT count(*) AS n FROM ai_jobs WHERE id = ?")
+        const seenByReader = yield* Effect.all(
+          Array.from({ length: RACERS }, () =>
+            Effect.flatMap(JobStore, (store) =>
+              Effect.map(store.createJob(newJob(), { events: (job) => [jobEvent(job)] }), (job) =>
+                (visible.all(job.job_id) as ReadonlyArray<{ readonly n: number }>)[0]?.n))),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.provide(context))
+        assert.deepStrictEqual(seenByReader, Array(RACERS).fill(1))
       }),
     60_000
   )

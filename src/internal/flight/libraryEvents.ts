@@ -28,6 +28,7 @@ import { vouch } from "../../domain/vouched.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
 import { checkSize, unstorableText } from "./prepare.js"
 import { type JsonObject, sanitizeText } from "./Privacy.js"
+import { makeRecordMemo, readdress } from "./recordMemo.js"
 import type { Redactor } from "./Redactor.js"
 
 /** What every library event may be given: its id and time (default a fresh id, the Clock's now). */
@@ -265,41 +266,96 @@ const shapes: { readonly [K in LibraryEvent["kind"]]: Shape } = {
   }
 }
 
+/** Caller text longer than this is built every time: a memo of long reasons would only hold memory. */
+const MAX_KEY_LENGTH = 1024
+
+/**
+ * The event's content apart from its address, as a key; undefined when the
+ * event is built in full every time (a kind with per-event values — a
+ * recovery's heartbeat, a scheduled `run_after` — or long caller text).
+ */
+const contentKey = (event: LibraryEvent): string | undefined => {
+  let key: string
+  switch (event.kind) {
+    case "lifecycle":
+      if (event.run_after !== undefined) return undefined
+      key = JSON.stringify([
+        event.kind,
+        event.actor,
+        event.from_state,
+        event.to_state,
+        // The body holds a run id only when there is one.
+        Boolean(event.workflow_run_id),
+        event.reason ?? null,
+        event.attempt ?? null
+      ])
+      break
+    case "capability":
+      key = JSON.stringify([
+        event.kind,
+        event.capability_id,
+        event.actor_id,
+        event.decision_outcome,
+        event.profile_id ?? null,
+        event.reason ?? null
+      ])
+      break
+    default:
+      return undefined
+  }
+  return key.length <= MAX_KEY_LENGTH ? key : undefined
+}
+
 /**
  * Builds the constructor under `policy`: a library event → the record a store
  * appends, or `InvalidEvent`/`EventTooLarge` for its caller text, as `prepare`
- * would give.
+ * would give. An event whose content was built before is that record
+ * re-addressed (recordMemo.ts): its text was sanitized and checked then.
  */
-export const makeBuild = (policy: LibraryEventPolicy) =>
-(event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
-  Effect.suspend(() => {
-    const { counts, labels, text, type } = shapes[event.kind]
-    // uuidv7 gives canonical lower-case ids: no need to check them again.
-    const event_id = event.event_id ?? uuidv7() as EventId
-    const trace_id = event.trace_id ?? uuidv7() as TraceId
-    return Effect.flatMap(
-      event.timestamp === undefined ? DateTime.now : Effect.succeed(event.timestamp),
-      (now) => {
-        const body = bodyOf(event, event_id, DateTime.formatIso(now), trace_id)
-        // Sanitizes `body` in place before anything below reads it.
-        const checked = checkText(type, body, text, labels, policy)
-        return checkCounts(type, body, counts).pipe(
-          Effect.zipRight(checked),
-          Effect.zipRight(checkSize(body as JsonObject, event_id, type, policy.maxEventBytes)),
-          // Checked: vouched for, so the store's port does not decode it again (domain/vouched.ts).
-          Effect.map((): EventRecord =>
-            vouch({
-              event_id,
-              timestamp: now,
-              actor: body.actor as Actor,
-              type,
-              trace_id,
-              job_id: event.kind === "gc_summary" ? null : event.job_id,
-              workflow_run_id: (body.workflow_run_id as WorkflowRunId | undefined) ?? null,
-              body: body as JsonObject
+export const makeBuild = (policy: LibraryEventPolicy) => {
+  const memo = makeRecordMemo()
+  return (event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
+    Effect.suspend(() => {
+      const { counts, labels, text, type } = shapes[event.kind]
+      // uuidv7 gives canonical lower-case ids: no need to check them again.
+      const event_id = event.event_id ?? uuidv7() as EventId
+      const trace_id = event.trace_id ?? uuidv7() as TraceId
+      const key = contentKey(event)
+      return Effect.flatMap(
+        event.timestamp === undefined ? DateTime.now : Effect.succeed(event.timestamp),
+        (now) => {
+          const template = key === undefined ? undefined : memo.template(key)
+          const copy = template === undefined || event.kind === "gc_summary" ? undefined : readdress(template, {
+            event_id,
+            timestamp: now,
+            trace_id,
+            job_id: event.job_id,
+            workflow_run_id: ("workflow_run_id" in event && event.workflow_run_id) || null
+          })
+          if (copy !== undefined) return Effect.succeed(copy)
+          const body = bodyOf(event, event_id, DateTime.formatIso(now), trace_id)
+          // Sanitizes `body` in place before anything below reads it.
+          const checked = checkText(type, body, text, labels, policy)
+          return checkCounts(type, body, counts).pipe(
+            Effect.zipRight(checked),
+            Effect.zipRight(checkSize(body as JsonObject, event_id, type, policy.maxEventBytes)),
+            // Checked: vouched for, so the store's port does not decode it again (domain/vouched.ts).
+            Effect.map((): EventRecord => {
+              const record = vouch({
+                event_id,
+                timestamp: now,
+                actor: body.actor as Actor,
+                type,
+                trace_id,
+                job_id: event.kind === "gc_summary" ? null : event.job_id,
+                workflow_run_id: (body.workflow_run_id as WorkflowRunId | undefined) ?? null,
+                body: body as JsonObject
+              })
+              if (key !== undefined) memo.remember(key, record)
+              return record
             })
           )
-        )
-      }
-    )
-  })
+        }
+      )
+    })
+}

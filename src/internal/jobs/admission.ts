@@ -16,7 +16,7 @@ import type { AiJob } from "../../domain/AiJob.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { JobState } from "../../domain/JobState.js"
-import type { Capabilities, Refusal, Verdict } from "../../Capabilities.js"
+import type { Capabilities, Decision, Refusal, Verdict } from "../../Capabilities.js"
 import { auditWith, type JobStore } from "../../store/JobStore.js"
 import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 
@@ -29,17 +29,39 @@ export interface Checked {
   readonly records: ReadonlyArray<EventRecord>
 }
 
+/** Admitting verdicts remembered at most, per kind, protocol and requested profile. */
+export const MAX_VERDICTS = 64
+
 export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilities["Type"], prepare: Prepare) => {
+  const deterministic = capabilities.deterministic === true
+  // A deterministic policy's verdict depends on the kind, protocol and requested profile alone
+  // (Capabilities.deterministic): an admitting one is asked once. Refusals are asked every time.
+  const admitted = new Map<string, Verdict>()
+  const verdictOf = (job: Pick<AiJob, "job_kind" | "protocol_id">, requested: string | undefined): Effect.Effect<Verdict> => {
+    if (!deterministic) return capabilities.check(job, requested)
+    const key = JSON.stringify([job.job_kind, job.protocol_id, requested ?? null])
+    const known = admitted.get(key)
+    if (known !== undefined) return Effect.succeed(known)
+    return Effect.tap(capabilities.check(job, requested), (verdict) => {
+      if (verdict._tag !== "Granted") return
+      admitted.set(key, verdict)
+      if (admitted.size > MAX_VERDICTS) admitted.delete(admitted.keys().next().value!)
+    })
+  }
+
   /** Decides `job` under `requested` (the policy's profile when absent) and prepares one event per decision. */
   const decide = (
     job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id">,
     requested: string | undefined
   ): Effect.Effect<Checked, DecodeFailure> =>
-    Effect.gen(function*() {
-      const verdict = yield* capabilities.check(job, requested)
-      const records = yield* Effect.forEach(verdict.decisions, (decision) =>
-        prepare(capabilityEvent({ job_id: job.job_id, trace_id: job.trace_id, decision, actor_id: job.profile_id })))
-      return { verdict, records }
+    Effect.flatMap(verdictOf(job, requested), (verdict) => {
+      const record = (decision: Decision) =>
+        prepare(capabilityEvent({ job_id: job.job_id, trace_id: job.trace_id, decision, actor_id: job.profile_id }))
+      // One decision is the usual verdict: its record without a loop.
+      const records = verdict.decisions.length === 1
+        ? Effect.map(record(verdict.decisions[0]!), (one) => [one])
+        : Effect.forEach(verdict.decisions, record)
+      return Effect.map(records, (records): Checked => ({ verdict, records }))
     })
 
   /** A stored job checked again under the profile it is stored with. */
@@ -71,6 +93,6 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
     recheck,
     refuse,
     /** Whether the policy's verdicts may be remembered (`Capabilities.deterministic`): the one-statement claim's condition. */
-    deterministic: capabilities.deterministic === true
+    deterministic
   }
 }

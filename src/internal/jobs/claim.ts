@@ -17,7 +17,7 @@ import type { JobKind } from "../../domain/JobKind.js"
 import type { Refusal } from "../../Capabilities.js"
 import type { Claim, JobStore } from "../../store/JobStore.js"
 import type { Checked, makeAdmission } from "./admission.js"
-import { annotateJob } from "../flight/jobSpan.js"
+import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { type ClaimedJob, makeClaimTemplates } from "./claimTemplates.js"
 
@@ -100,17 +100,19 @@ export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typ
         })
     })()
 
-  const claimNext = Effect.fn("Jobs.claimNext")(function*(options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) {
-    // Each refusal takes one job out of `queued`, and each "undecided" adds a subject
-    // the next attempt claims in (unless another claimer took that job first): this ends.
-    for (;;) {
-      const outcome: Claim | null | "refused" | "undecided" = claimOneFast !== undefined
-        ? yield* claimOneFast(options.kinds)
-        : yield* claimOne(options.kinds)
-      if (outcome === "refused" || outcome === "undecided") continue
-      if (outcome !== null) yield* annotateJob(outcome.job)
-      return outcome
-    }
-  })
+  const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
+    withJobSpan("Jobs.claimNext", (span) =>
+      Effect.gen(function*() {
+        // Each refusal takes one job out of `queued`, and each "undecided" adds a subject
+        // the next attempt claims in (unless another claimer took that job first): this ends.
+        for (;;) {
+          const outcome: Claim | null | "refused" | "undecided" = claimOneFast !== undefined
+            ? yield* claimOneFast(options.kinds)
+            : yield* claimOne(options.kinds)
+          if (outcome === "refused" || outcome === "undecided") continue
+          if (outcome !== null) nameJob(span, outcome.job)
+          return outcome
+        }
+      }))
   return claimNext
 }

@@ -9,7 +9,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { JobId } from "../../domain/Ids.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
-import { annotateJob } from "../flight/jobSpan.js"
+import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { makeEndRun, makeFinishRunning } from "./endRun.js"
 import { auditWith } from "../../store/JobStore.js"
@@ -20,40 +20,42 @@ export const makeMove = (
   endRun: ReturnType<typeof makeEndRun>,
   finishRunning: ReturnType<typeof makeFinishRunning>
 ) =>
-(to: TransitionTarget, span: string) =>
-  Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) {
-    yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
-    const end = {
-      ...(options.reason !== undefined ? { reason: options.reason } : {}),
-      ...(options.error !== undefined ? { error: options.error } : {}),
-      ...(options.actor !== undefined ? { actor: options.actor } : {})
-    }
-    // A running job's move that ends its run: one statement where the store has one (null: not running, or no such path).
-    const finished = to === "queued" || to === "running" ? null : yield* finishRunning(jobId, { ...end, to })
-    const moved = finished ?? (yield* store.transaction(Effect.gen(function*() {
-      const before = yield* store.lockJob(jobId)
-      // `running → queued` is no move of the general table (only a run's own release takes it).
-      if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
-        // Only a release fails with RunNotActive, and a move never releases.
-        return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
+(to: TransitionTarget, name: string) =>
+(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) =>
+  withJobSpan(name, (span) =>
+    Effect.gen(function*() {
+      nameJob(span, { job_id: jobId })
+      const end = {
+        ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        ...(options.error !== undefined ? { error: options.error } : {}),
+        ...(options.actor !== undefined ? { actor: options.actor } : {})
       }
-      // A retry by hand is a new attempt, eligible at once (issue 15.1).
-      const retry = before.state === "failed" && to === "queued"
-        ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
-        : undefined
-      const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry }))
-      // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
-      return yield* store.transition({
-        job_id: jobId,
-        to,
-        from: before.state,
-        ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
-        ...(end.error !== undefined ? { error_message: end.error } : {}),
-        ...retry,
-        events: auditWith([record])
-      })
-    })))
-    yield* annotateJob(moved)
-    yield* announce(moved)
-    return moved
-  })
+      // A running job's move that ends its run: one statement where the store has one (null: not running, or no such path).
+      const finished = to === "queued" || to === "running" ? null : yield* finishRunning(jobId, { ...end, to })
+      const moved = finished ?? (yield* store.transaction(Effect.gen(function*() {
+        const before = yield* store.lockJob(jobId)
+        // `running → queued` is no move of the general table (only a run's own release takes it).
+        if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
+          // Only a release fails with RunNotActive, and a move never releases.
+          return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
+        }
+        // A retry by hand is a new attempt, eligible at once (issue 15.1).
+        const retry = before.state === "failed" && to === "queued"
+          ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
+          : undefined
+        const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry }))
+        // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
+        return yield* store.transition({
+          job_id: jobId,
+          to,
+          from: before.state,
+          ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+          ...(end.error !== undefined ? { error_message: end.error } : {}),
+          ...retry,
+          events: auditWith([record])
+        })
+      })))
+      nameJob(span, moved)
+      yield* announce(moved)
+      return moved
+    }))

@@ -6,10 +6,13 @@
 import * as Effect from "effect/Effect"
 import { type AiJob, JobRequest } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import { commonJobRequest } from "../../domain/newAiJobCheck.js"
 import type { JobId } from "../../domain/Ids.js"
 import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { makeAdmission } from "./admission.js"
+import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations } from "./operations.js"
@@ -23,37 +26,45 @@ export const makeSubmit = <GateError>(
     readonly retries: RetryPolicy.RetryPolicy
   }
 ) => {
-  const decodeRequest = decodeWith(JobRequest, "JobRequest")
-  return Effect.fn("Jobs.submit")(function*(input: unknown) {
-    yield* deps.intakeOpen
-    const request = yield* decodeRequest(input)
-    const ids = { job_id: request.job_id ?? uuidv7() as JobId, trace_id: request.trace_id ?? uuidv7() as AiJob["trace_id"] }
-    yield* Effect.annotateCurrentSpan({ "hsk.job_id": ids.job_id, "hsk.trace_id": ids.trace_id, "hsk.job_kind": request.job_kind })
-    // The policy decides the profile; the request may only narrow it.
-    const { verdict, records } = yield* deps.admission.decide({ ...request, ...ids }, request.capability_profile_id)
-    if (verdict._tag === "Refused") {
-      // The refusal is audited, but no job row is ever written (R15).
-      yield* store.appendEvents(records)
-      return yield* verdict.error
-    }
-    const queued = yield* prepare(lifecycleEvent({
-      job: ids,
-      from: null,
-      to: "queued",
-      attempt: 1,
-      ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
-    }))
-    const job = yield* store.createJob(
-      {
-        ...request,
-        ...ids,
-        capability_profile_id: verdict.profile_id,
-        // The job's own maximum, else its kind's (issue 15.1).
-        max_attempts: request.max_attempts ?? RetryPolicy.forKind(deps.retries, request.job_kind).maxAttempts
-      },
-      { events: auditWith([...records, queued]) }
-    )
-    yield* announce(job)
-    return job
-  })
+  // The hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts).
+  const decodeBySchema = decodeWith(JobRequest, "JobRequest")
+  const decodeRequest = (input: unknown): Effect.Effect<JobRequest, DecodeFailure> => {
+    const request = commonJobRequest(input)
+    return request === undefined ? decodeBySchema(input) : Effect.succeed(request)
+  }
+  return (input: unknown) =>
+    withJobSpan("Jobs.submit", (span) =>
+      Effect.gen(function*() {
+        yield* deps.intakeOpen
+        const request = yield* decodeRequest(input)
+        const ids = { job_id: request.job_id ?? uuidv7() as JobId, trace_id: request.trace_id ?? uuidv7() as AiJob["trace_id"] }
+        nameJob(span, ids)
+        span.attribute("hsk.job_kind", request.job_kind)
+        // The policy decides the profile; the request may only narrow it.
+        const { verdict, records } = yield* deps.admission.decide({ ...request, ...ids }, request.capability_profile_id)
+        if (verdict._tag === "Refused") {
+          // The refusal is audited, but no job row is ever written (R15).
+          yield* store.appendEvents(records)
+          return yield* verdict.error
+        }
+        const queued = yield* prepare(lifecycleEvent({
+          job: ids,
+          from: null,
+          to: "queued",
+          attempt: 1,
+          ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
+        }))
+        const job = yield* store.createJob(
+          {
+            ...request,
+            ...ids,
+            capability_profile_id: verdict.profile_id,
+            // The job's own maximum, else its kind's (issue 15.1).
+            max_attempts: request.max_attempts ?? RetryPolicy.forKind(deps.retries, request.job_kind).maxAttempts
+          },
+          { events: auditWith([...records, queued]) }
+        )
+        yield* announce(job)
+        return job
+      }))
 }

@@ -1,7 +1,7 @@
 /** The rows a store writes for a new job and a new run: the same for every dialect. */
 import * as DateTime from "effect/DateTime"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
-import { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
+import type { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
@@ -13,8 +13,9 @@ import type { WorkflowRun } from "../../domain/WorkflowRun.js"
  * job is never eligible before it existed).
  */
 export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
-  job_id: input.job_id ?? JobId.make(uuidv7()),
-  trace_id: input.trace_id ?? TraceId.make(uuidv7()),
+  // uuidv7 gives canonical lower-case ids: the brands' checks would only say so again (issue 16).
+  job_id: input.job_id ?? uuidv7() as JobId,
+  trace_id: input.trace_id ?? uuidv7() as TraceId,
   workflow_run_id: null,
   job_kind: input.job_kind,
   state: "queued",
@@ -41,7 +42,7 @@ export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
 })
 
 /** A new run of `jobId` as `createRun` and `claimNext` store it: running, its heartbeat and timestamps `now`. */
-export const newRun = (jobId: JobId, now: DateTime.Utc, id: WorkflowRunId = WorkflowRunId.make(uuidv7())): WorkflowRun => ({
+export const newRun = (jobId: JobId, now: DateTime.Utc, id: WorkflowRunId = uuidv7() as WorkflowRunId): WorkflowRun => ({
   id,
   job_id: jobId,
   status: "running",

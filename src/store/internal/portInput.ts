@@ -16,7 +16,6 @@
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Attempt, NewAiJob } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
@@ -34,15 +33,10 @@ import { TIMESTAMP_RANGE_MS, TimestampFromSelf } from "../../domain/Timestamp.js
 import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { ClaimTemplate, JobStore } from "../JobStore.js"
+import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, decodeCommon, guarded } from "./commonInputs.js"
+import { AuditedOptions, Builder, ClaimAdmittedOptions, endOf, ErrorMessage, optional, RunningJobEnd } from "./portSchemas.js"
 
 type Service = JobStore["Type"]
-
-/** An optional field; an explicit `undefined` (plain JavaScript) counts as absent. */
-const optional = <A, I, R>(schema: Schema.Schema<A, I, R>) =>
-  Schema.optionalToOptional(Schema.UndefinedOr(schema), Schema.typeSchema(schema), {
-    decode: Option.filter((value): value is A => value !== undefined),
-    encode: (value) => value
-  })
 
 const wholeNumber = (min: number, what: string) =>
   Schema.Number.pipe(Schema.filter((n) => Number.isSafeInteger(n) && n >= min, {
@@ -62,18 +56,9 @@ const Threshold = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isF
 
 /** An event record as a caller holds it: ids canonicalised, timestamp in the stored range, body JSON. */
 const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf })
-/** A function argument (a change's `events`), passed through unchanged; its records are decoded when it runs (audit.ts). */
-const Builder = Schema.declare((input: unknown): input is never => typeof input === "function", {
-  message: () => "Expected a function"
-})
 
-const ErrorMessage = optional(Schema.NullOr(Text))
-
-/** A status a run or node can end in: not `queued` or `running`. */
-const endOf = <S extends string>(status: Schema.Schema<S>) =>
-  status.pipe(Schema.filter((s) => s !== "queued" && s !== "running", {
-    message: () => "Expected a final status (not queued or running)"
-  }))
+const commonAuditedOptions = guarded(commonAudited)
+const commonEnd = guarded(commonRunningJobEnd)
 
 /** A new job: the hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts). */
 const decodeNewJobBySchema = decodeWith(NewAiJob, "NewAiJob")
@@ -98,7 +83,7 @@ const decode = {
   newJob: decodeNewJob,
   // Job by job, as `createJob` decodes one: the same checks, each path led by the job's index.
   newJobs: decodeEach(decodeNewJob, "NewAiJob"),
-  audited: decodeWith(Schema.Struct({ events: optional(Builder) }), "events"),
+  audited: decodeCommon(commonAudited, AuditedOptions, "events"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
   jobFilter: decodeWith(Schema.Struct({
     states: optional(Schema.Array(JobState)),
@@ -130,12 +115,7 @@ const decode = {
     events: optional(Builder)
   }), "JobPatch"),
   release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
-  runningJobEnd: decodeWith(Schema.Struct({
-    job_id: JobId,
-    to: endOf(JobState),
-    status_reason: optional(Text),
-    error_message: ErrorMessage
-  }), "RunningJobEnd"),
+  runningJobEnd: decodeCommon(commonRunningJobEnd, RunningJobEnd, "RunningJobEnd"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
   runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
@@ -198,7 +178,8 @@ const ClaimTemplateInput = Schema.Struct({
 })
 const decodeTemplatesBySchema = decodeWith(Schema.Array(ClaimTemplateInput), "ClaimTemplate")
 const decodeEventIdsBySchema = decodeWith(Schema.Array(EventId), "event_ids")
-const decodeClaimAdmitted = decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)) }), "claimAdmitted")
+const decodeClaimAdmitted = decodeCommon(commonClaimAdmittedOptions, ClaimAdmittedOptions, "claimAdmitted")
+const commonClaimOptions = guarded(commonClaimAdmittedOptions)
 
 /**
  * `claimAdmitted`'s options. Templates the library built from checked parts
@@ -210,25 +191,31 @@ const decodeAdmittedClaim = (options: unknown) => {
   const { event_ids, templates, ...rest } = typeof options === "object" && options !== null
     ? options as Record<string, unknown>
     : { event_ids: undefined, templates: undefined }
+  const checked = (
+    [o, ts, ids]: readonly [typeof ClaimAdmittedOptions.Type, ReadonlyArray<ClaimTemplate>, ReadonlyArray<EventId>]
+  ) => {
+    const needed = ts.reduce((most, template) => Math.max(most, template.records.length), 0)
+    return ids.length >= needed
+      ? Effect.succeed({ ...o, templates: ts, event_ids: ids })
+      : Effect.fail(new DecodeFailure({
+        subject: "claimAdmitted",
+        issues: [{ path: "event_ids", message: `Expected at least ${needed} event ids: one for each record of the longest template` }]
+      }))
+  }
+  const ownTemplates = Array.isArray(templates) && isVouched(templates) ? templates as ReadonlyArray<ClaimTemplate> : undefined
+  const storedIds = Array.isArray(event_ids) && event_ids.every(isCanonicalId)
+    ? event_ids as ReadonlyArray<unknown> as ReadonlyArray<EventId>
+    : undefined
+  const common = commonClaimOptions(rest)
+  // The memo's own templates, ids in stored form, no odd option (every claim of a Jobs layer): no decode step.
+  if (common !== undefined && ownTemplates !== undefined && storedIds !== undefined) return checked([common, ownTemplates, storedIds])
   return Effect.flatMap(
     Effect.all([
       decodeClaimAdmitted(rest),
-      Array.isArray(templates) && isVouched(templates)
-        ? Effect.succeed(templates as ReadonlyArray<ClaimTemplate>)
-        : decodeTemplatesBySchema(templates),
-      Array.isArray(event_ids) && event_ids.every(isCanonicalId)
-        ? Effect.succeed(event_ids as ReadonlyArray<unknown> as ReadonlyArray<EventId>)
-        : decodeEventIdsBySchema(event_ids)
+      ownTemplates !== undefined ? Effect.succeed(ownTemplates) : decodeTemplatesBySchema(templates),
+      storedIds !== undefined ? Effect.succeed(storedIds) : decodeEventIdsBySchema(event_ids)
     ]),
-    ([o, ts, ids]) => {
-      const needed = ts.reduce((most, template) => Math.max(most, template.records.length), 0)
-      return ids.length >= needed
-        ? Effect.succeed({ ...o, templates: ts, event_ids: ids })
-        : Effect.fail(new DecodeFailure({
-          subject: "claimAdmitted",
-          issues: [{ path: "event_ids", message: `Expected at least ${needed} event ids: one for each record of the longest template` }]
-        }))
-    }
+    checked
   )
 }
 
@@ -267,8 +254,13 @@ export const decodingInputs = (store: Service): Service => ({
   dialect: store.dialect,
   schemaVersion: store.schemaVersion,
   transaction: store.transaction,
-  createJob: (job, options = {}) =>
-    Effect.flatMap(Effect.all([decode.newJob(job), decode.audited(options)]), ([j, o]) => store.createJob(j, o as typeof options)),
+  createJob: (job, options = {}) => {
+    // Both in their common shape (every submit): no decode step at all.
+    const [j, o] = [commonNewAiJob(job), commonAuditedOptions(options)]
+    return j !== undefined && o !== undefined
+      ? store.createJob(j, o as typeof options)
+      : Effect.flatMap(Effect.all([decode.newJob(job), decode.audited(options)]), ([j, o]) => store.createJob(j, o as typeof options))
+  },
   createJobs: (jobs, options = {}) =>
     Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.audited(options)]), ([js, o]) => store.createJobs(js, o as typeof options)),
   getJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.getJob),
@@ -300,6 +292,9 @@ export const decodingInputs = (store: Service): Service => ({
     finishRunningJob: (end: Parameters<NonNullable<Service["finishRunningJob"]>>[0]) => {
       // The record as any change's records: one the library vouched for is not decoded again.
       const { event, ...rest } = typeof end === "object" && end !== null ? end : { event: undefined }
+      // Both in their common shape (every complete): no decode step at all.
+      const [e, own] = [commonEnd(rest), libraryRecords([event])]
+      if (e !== undefined && own !== null) return store.finishRunningJob!({ ...e, event: own[0]! } as typeof end)
       return Effect.flatMap(
         Effect.all([decode.runningJobEnd(rest), decodeEventRecords([event])]),
         ([e, [record]]) => store.finishRunningJob!({ ...e, event: record } as typeof end)

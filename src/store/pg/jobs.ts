@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
 import { IllegalTransition } from "../../domain/Errors.js"
 import { type JobId } from "../../domain/Ids.js"
+import { JobMetrics } from "../../domain/JobMetrics.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
@@ -36,6 +37,9 @@ export const makeJobMethods = ({ audited, sql }: PgContext) => {
       return yield* decodeJob(row)
     })
 
+  // A new job's usual JSON columns, encoded once: no lists, and `JobMetrics.zero` (the readonly constant `newJob` gives every new job).
+  const emptyListJson = Effect.runSync(encodeJson.entityRefs([]))
+  const zeroMetricsJson = Effect.runSync(encodeJson.metrics(JobMetrics.zero))
   const createJob: Service["createJob"] = Effect.fnUntraced(
     function*(input: NewAiJob, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
@@ -50,9 +54,9 @@ export const makeJobMethods = ({ audited, sql }: PgContext) => {
           INSERT INTO ai_jobs (${jobColumns}) VALUES (
             ${job.job_id}, ${job.trace_id}, NULL, ${job.job_kind}, ${job.state}, ${job.status_reason}, NULL,
             ${job.protocol_id}, ${job.profile_id}, ${job.capability_profile_id}, ${job.access_mode}, ${job.safety_mode},
-            ${yield* encodeJson.entityRefs(job.entity_refs)}::jsonb,
-            ${yield* encodeJson.plannedOperations(job.planned_operations)}::jsonb,
-            ${yield* encodeJson.metrics(job.metrics)}::jsonb,
+            ${job.entity_refs.length === 0 ? emptyListJson : yield* encodeJson.entityRefs(job.entity_refs)}::jsonb,
+            ${job.planned_operations.length === 0 ? emptyListJson : yield* encodeJson.plannedOperations(job.planned_operations)}::jsonb,
+            ${job.metrics === JobMetrics.zero ? zeroMetricsJson : yield* encodeJson.metrics(job.metrics)}::jsonb,
             ${yield* encodeJson.payload(job.job_inputs)}::jsonb, NULL,
             ${job.is_pinned}, ${at}::timestamptz, ${at}::timestamptz,
             ${job.attempt}, ${job.max_attempts}, ${instantParam(job.run_after)}::timestamptz, ${job.priority},

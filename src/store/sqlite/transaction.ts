@@ -37,13 +37,20 @@
  * become savepoints as usual. A single write statement needs no transaction
  * at all (`single`): it is atomic by itself, and only its wait for the write
  * lock is done here.
+ *
+ * With `groupCommit` (the store's default), write transactions of concurrent
+ * callers in one process share one BEGIN IMMEDIATE … COMMIT, each in its own
+ * savepoint (see "Group commit" below): one fsync for several workers' changes.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
@@ -80,6 +87,29 @@ export interface WriteTransaction {
     ReadonlyArray<Record<string, unknown>>,
     SqlError
   >
+}
+
+/** Most changes one group commit takes (its owner's included), so a busy store still commits often. */
+const MAX_GROUP = 16
+
+/** A caller waiting to run its change inside an open group's transaction. */
+interface Member {
+  /** Set by the group's owner: run now, or start a transaction of your own (the group closed first). */
+  readonly turn: Deferred.Deferred<"run" | "alone">
+  /** Set by the member once its savepoint has ended. */
+  readonly ran: Deferred.Deferred<void>
+}
+
+/** A write transaction open for group commit: its connection, its line, and the members waiting for its COMMIT. */
+interface Group {
+  /** The owner's connection, once it has begun. */
+  conn: Connection | undefined
+  readonly line: Array<Member>
+  /** Members whose turn has come. */
+  served: number
+  readonly committed: Array<Deferred.Deferred<void, SqlError>>
+  /** Set when a member found the transaction gone (rolled back by SQLite itself): the group rolls back. */
+  broken?: SqlError
 }
 
 /** Whether a failure is SQLite's "database is locked" (any SQLITE_BUSY variant). */
@@ -156,7 +186,12 @@ export const readSynchronous: Effect.Effect<number, SqlError, SqlClient.SqlClien
  * `lockWaitMs` for the write lock; `synchronous` is the connection's level,
  * restored after an `unsynced` statement (below FULL, 2, there is nothing to lower).
  */
-export const makeWriteTransaction = (sql: SqlClient.SqlClient, lockWaitMs: number, synchronous = 1): WriteTransaction => {
+export const makeWriteTransaction = (
+  sql: SqlClient.SqlClient,
+  lockWaitMs: number,
+  synchronous = 1,
+  options: { readonly groupCommit?: boolean } = {}
+): WriteTransaction => {
   /**
    * Once per connection: from here on SQLite never sleeps in its busy handler.
    * `run` is the connection already held (a transaction's), else the client.
@@ -194,16 +229,116 @@ export const makeWriteTransaction = (sql: SqlClient.SqlClient, lockWaitMs: numbe
             (exit) => settle(exit, Effect.void, execute(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`))
           )
         }
+        // A group open (its owner's transaction begun or about to be), still taking members: join it.
+        if (group !== undefined) return joinGroup(group, inside, () => transaction(effect))
+        // Opened before the connection is ours: callers arriving while this one waits for it queue here.
+        const opened: Group | undefined = groupCommitting ? { conn: undefined, line: [], committed: [], served: 0 } : undefined
+        if (opened !== undefined) group = opened
         // `reserve` is the client's transaction acquirer: it holds the client's
         // one-connection semaphore until the scope closes, as sql.withTransaction does.
-        return Effect.flatMap(Scope.make(), (scope) =>
+        const run = Effect.flatMap(Scope.make(), (scope) =>
           Effect.flatMap(Scope.extend(sql.reserve, scope), (conn) =>
             Effect.flatMap(
               Effect.zipRight(begin(conn), inside(conn, 0)),
-              (exit) => settle(exit, execute(conn, "COMMIT"), rollback(conn))
-            )).pipe(Effect.ensuring(Scope.close(scope, Exit.void))))
+              (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
+            )).pipe(Effect.ensuring(Effect.zipRight(Effect.sync(() => opened !== undefined && closeGroup(opened)), Scope.close(scope, Exit.void)))))
+        // The group's one yield, before the connection is taken: workers ready to write reach
+        // its line, and those waiting for the connection (a heartbeat, a read) get their turn.
+        return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
       })
     )
+
+  /**
+   * Group commit (`groupCommit`). better-sqlite3 runs every statement — and
+   * at "full" its fsync — synchronously, so concurrent workers' transactions
+   * never overlap: each waits for the connection and commits alone. Instead,
+   * a transaction opens a group before it waits for the connection; callers
+   * arriving until it commits join its line rather than wait for the
+   * connection. Its owner yields once before taking the connection (so
+   * workers ready to write reach the line, and those waiting for the
+   * connection get their turn), begins, runs its own change, then runs the
+   * members' changes one after another on its connection, each in a savepoint of its own (a
+   * member's failure rolls back its savepoint alone, and that member gets its
+   * error at once), and commits them all at once; each member returns only
+   * after that COMMIT. If the owner's own change fails, it rolls back and the
+   * members start transactions of their own. One worker: nobody joins, the
+   * cost is a yield.
+   */
+  let group: Group | undefined
+  const groupCommitting = options.groupCommit === true
+
+  /** Takes no more members; those in line start transactions of their own. */
+  const closeGroup = (current: Group) => {
+    if (group === current) group = undefined
+    for (const member of current.line.splice(0)) Deferred.unsafeDone(member.turn, Exit.succeed("alone"))
+  }
+
+  /** After the owner's change: the members' changes in turn, then one COMMIT for all. */
+  const leadGroup = <A, E>(current: Group, conn: Connection, own: Exit.Exit<A, E>): Effect.Effect<A, E | SqlError> => {
+    if (Exit.isFailure(own)) {
+      closeGroup(current)
+      return settle(own, execute(conn, "COMMIT"), rollback(conn))
+    }
+    current.conn = conn
+    const nextMember: Effect.Effect<void> = Effect.suspend(() => {
+      const member = current.served < MAX_GROUP - 1 ? current.line.shift() : undefined
+      if (member === undefined) return Effect.void
+      current.served++
+      Deferred.unsafeDone(member.turn, Exit.succeed("run"))
+      // A member records itself in `committed` (or breaks the group) before it signals.
+      return Effect.zipRight(Deferred.await(member.ran), nextMember)
+    })
+    return nextMember.pipe(
+      Effect.zipRight(Effect.suspend(() => {
+        closeGroup(current)
+        const outcome: Effect.Effect<void, SqlError> = current.broken === undefined
+          ? execute(conn, "COMMIT")
+          : Effect.zipRight(rollback(conn), Effect.fail(current.broken))
+        return Effect.flatMap(Effect.exit(outcome), (committed) => {
+          for (const member of current.committed) Deferred.unsafeDone(member, committed)
+          return settle(own, Exit.isSuccess(committed) ? Effect.void : committed, Effect.void)
+        })
+      }))
+    )
+  }
+
+  /** Runs `inside` as a member of `current` (or, when it closes first, as a transaction of its own). */
+  const joinGroup = <A, E, R>(
+    current: Group,
+    inside: (conn: Connection, id: number) => Effect.Effect<Exit.Exit<A, E>, never, R>,
+    alone: () => Effect.Effect<A, E | SqlError, R>
+  ): Effect.Effect<A, E | SqlError, R> => {
+    const member: Member = { turn: Deferred.unsafeMake(FiberId.none), ran: Deferred.unsafeMake(FiberId.none) }
+    current.line.push(member)
+    return Effect.flatMap(Deferred.await(member.turn), (turn) => {
+      if (turn === "alone") return alone()
+      const conn = current.conn!
+      const committed = Deferred.unsafeMake<void, SqlError>(FiberId.none)
+      /** A savepoint that cannot be begun or ended means SQLite rolled the whole transaction back: nothing of it may commit. */
+      const breaks = (ended: Exit.Exit<unknown, SqlError>) => {
+        if (Exit.isSuccess(ended)) return false
+        current.broken ??= new SqlError({ cause: Cause.squash(ended.cause), message: "group commit: a member's savepoint failed" })
+        return true
+      }
+      const ran = Effect.gen(function*() {
+        const began = yield* Effect.exit(execute(conn, "SAVEPOINT hsk_group_member"))
+        if (breaks(began)) return yield* Effect.die(current.broken)
+        const exit = yield* inside(conn, 1)
+        const ended = yield* Effect.exit(
+          Exit.isSuccess(exit)
+            ? execute(conn, "RELEASE hsk_group_member")
+            : Effect.zipRight(execute(conn, "ROLLBACK TO hsk_group_member"), execute(conn, "RELEASE hsk_group_member"))
+        )
+        if (breaks(ended)) return yield* Effect.die(current.broken)
+        if (Exit.isSuccess(exit)) current.committed.push(committed)
+        return exit
+      })
+      // The owner runs the next member (or commits) once this one's savepoint has ended, whatever happened.
+      return Effect.flatMap(Effect.ensuring(ran, Effect.sync(() => Deferred.unsafeDone(member.ran, Exit.void))), (exit) =>
+        // A success is answered only once the group's COMMIT has ended; a failing COMMIT is a defect, as alone.
+        Exit.isSuccess(exit) ? Effect.zipRight(Effect.orDie(Deferred.await(committed)), exit) : exit)
+    })
+  }
 
   const single = <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, E | SqlError, R> =>
     Effect.withFiberRuntime<A, E | SqlError, R>((fiber) =>

@@ -1,0 +1,44 @@
+/**
+ * Two checkouts in one process (issue 16): each tree's own modules, loaded
+ * from its root, so a script can run a base tree and this one side by side
+ * (compareSteps.ts, effectOps.ts, createCpu.ts), and the figures those
+ * scripts take.
+ */
+import * as path from "node:path"
+import type * as App from "./app.js"
+import type * as Create from "./create.js"
+import type * as Fixtures from "./fixtures.js"
+import type * as JobsModule from "../src/Jobs.js"
+import type * as JobStoreModule from "../src/store/JobStore.js"
+
+/** A checkout's modules a comparison runs through. */
+export interface Tree {
+  readonly name: string
+  readonly app: typeof App
+  readonly jobs: typeof JobsModule
+  readonly store: typeof JobStoreModule
+  readonly fixtures: typeof Fixtures
+  readonly create: typeof Create
+}
+
+/** The tree checked out at `root`, named `name`. */
+export const loadTree = async (name: string, root: string): Promise<Tree> => ({
+  name,
+  app: await import(path.join(root, "bench/app.ts")) as typeof App,
+  jobs: await import(path.join(root, "src/Jobs.ts")) as typeof JobsModule,
+  store: await import(path.join(root, "src/store/JobStore.ts")) as typeof JobStoreModule,
+  fixtures: await import(path.join(root, "bench/fixtures.ts")) as typeof Fixtures,
+  create: await import(path.join(root, "bench/create.ts")) as typeof Create
+})
+
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** This process's CPU time so far (user + system), µs. */
+export const cpuMicros = (): number => {
+  const { system, user } = process.cpuUsage()
+  return user + system
+}

@@ -1,0 +1,92 @@
+/**
+ * Hand-built checks of the port's small option objects in their common
+ * shape (issue 16): each Schema decode costs 3–10 µs of CPU, and every
+ * lifecycle step passes one or two. Each check returns exactly what the
+ * Schema (portSchemas.ts, with the port's options) would give, or
+ * `undefined`: "not the common shape — ask the Schema", which then gives
+ * the value or the `DecodeFailure`. Anything unusual (another key, an
+ * inherited or non-enumerable field, a class instance, an id in another
+ * case, an odd value) is the Schema's. test/store/common-inputs.test.ts
+ * holds each check to its Schema.
+ */
+import * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
+import { decodeWith } from "../../domain/decode.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import { isCanonicalId } from "../../domain/Ids.js"
+import { JobStates } from "../../domain/JobState.js"
+import { isStorable } from "../../domain/Text.js"
+import type { AuditedOptions, ClaimAdmittedOptions, RunningJobEnd } from "./portSchemas.js"
+
+type Plain = Record<string, unknown>
+
+/** A plain object whose own keys are all enumerable strings among `allowed`. */
+const plainWith = (value: unknown, allowed: ReadonlyArray<string>): value is Plain => {
+  if (typeof value !== "object" || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return false
+  for (const key of Reflect.ownKeys(value)) {
+    if (typeof key !== "string" || !allowed.includes(key) || !Object.prototype.propertyIsEnumerable.call(value, key)) return false
+  }
+  return true
+}
+
+const own = (object: Plain, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key) && object[key] !== undefined
+
+const AUDITED_KEYS = ["events"]
+
+/** A change's options: none, or a function as `events`. */
+export const commonAudited = (input: unknown): typeof AuditedOptions.Type | undefined => {
+  if (!plainWith(input, AUDITED_KEYS)) return undefined
+  if (!own(input, "events")) return {}
+  return typeof input.events === "function" ? { events: input.events as never } : undefined
+}
+
+const END_KEYS = ["job_id", "to", "status_reason", "error_message"]
+const ENDS: ReadonlyArray<string> = JobStates.filter((state) => state !== "queued" && state !== "running")
+
+/** A running job's end: an id in its stored form, a final state, storable texts. */
+export const commonRunningJobEnd = (input: unknown): typeof RunningJobEnd.Type | undefined => {
+  if (!plainWith(input, END_KEYS)) return undefined
+  const { error_message, job_id, status_reason, to } = input
+  if (!isCanonicalId(job_id) || typeof to !== "string" || !ENDS.includes(to)) return undefined
+  const end: Record<string, unknown> = { job_id, to }
+  if (own(input, "status_reason")) {
+    if (typeof status_reason !== "string" || !isStorable(status_reason)) return undefined
+    end.status_reason = status_reason
+  }
+  if (own(input, "error_message")) {
+    if (error_message !== null && (typeof error_message !== "string" || !isStorable(error_message))) return undefined
+    end.error_message = error_message
+  }
+  return end as typeof RunningJobEnd.Type
+}
+
+const CLAIM_KEYS = ["kinds"]
+
+/** A one-statement claim's options without a kind filter (a filter's kinds are the Schema's: an alias is rewritten). */
+export const commonClaimAdmittedOptions = (input: unknown): typeof ClaimAdmittedOptions.Type | undefined =>
+  plainWith(input, CLAIM_KEYS) && !own(input, "kinds") ? {} : undefined
+
+/** `common`, leaving to the Schema an input whose getter throws (the Schema's to meet, like every other oddity). */
+export const guarded = <A>(common: (input: unknown) => A | undefined) => (input: unknown): A | undefined => {
+  try {
+    return common(input)
+  } catch {
+    return undefined
+  }
+}
+
+/** A decoder taking the common shape by `common`, anything else by the Schema. */
+export const decodeCommon = <A, I>(
+  common: (input: unknown) => A | undefined,
+  schema: Schema.Schema<A, I>,
+  subject: string
+) => {
+  const bySchema = decodeWith(schema, subject)
+  const checked = guarded(common)
+  return (input: unknown): Effect.Effect<A, DecodeFailure> => {
+    const value = checked(input)
+    return value === undefined ? bySchema(input) : Effect.succeed(value)
+  }
+}
