@@ -9,6 +9,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
+import { JobMetrics } from "../../domain/JobMetrics.js"
 import { auditRecords } from "../internal/audit.js"
 import { newJob } from "../internal/newRows.js"
 import type { Audited } from "../JobStore.js"
@@ -20,13 +21,17 @@ export interface NewJobRequest {
   readonly options: Audited<AiJob> | undefined
 }
 
+// A new job's usual JSON columns, encoded once (as createJob does): no lists, and `JobMetrics.zero`.
+const emptyListJson = Effect.runSync(encodeJson.entityRefs([]))
+const zeroMetricsJson = Effect.runSync(encodeJson.metrics(JobMetrics.zero))
+
 /** The columns of a new job that differ from job to job (JSON columns as their text, cast in SQL). */
 const jobRow = (job: AiJob) =>
   Effect.map(
     Effect.all([
-      encodeJson.entityRefs(job.entity_refs),
-      encodeJson.plannedOperations(job.planned_operations),
-      encodeJson.metrics(job.metrics),
+      job.entity_refs.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.entityRefs(job.entity_refs),
+      job.planned_operations.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.plannedOperations(job.planned_operations),
+      job.metrics === JobMetrics.zero ? Effect.succeed(zeroMetricsJson) : encodeJson.metrics(job.metrics),
       encodeJson.payload(job.job_inputs),
       encodeJson.backoff(job.backoff)
     ]),
