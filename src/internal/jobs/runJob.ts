@@ -28,6 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -245,7 +246,14 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     run: WorkflowRun,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options: RunOptions = {},
-    releaseReason: string = interruptedReason
+    releaseReason: string = interruptedReason,
+    /**
+     * The run's heartbeat was written just now (a pool runs what it has just
+     * claimed, and the claim wrote it): the first beat comes one interval
+     * later, the same margin as between any two. Otherwise (`Jobs.run` of a
+     * run claimed at any time) the first beat is at once.
+     */
+    justBeaten: boolean = false
   ): Effect.Effect<A, E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure, R> => {
     const interval = options.heartbeatInterval ?? Duration.seconds(10)
 
@@ -272,6 +280,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             NotFound: () => Effect.zipRight(loseRun("deleted"), Deferred.await(lost))
           }),
           Effect.repeat(Schedule.spaced(interval)),
+          justBeaten ? Effect.delay(interval) : identity,
           Effect.zipRight(Effect.never)
         )
 
