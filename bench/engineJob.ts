@@ -19,6 +19,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as Pg from "pg"
+import type * as WakeUpModule from "../src/WakeUp.js"
 import { startBenchCluster } from "./postgres.js"
 import { cpuMicros, loadTree, median, type Tree } from "./trees.js"
 
@@ -70,7 +71,7 @@ const once = (tree: Tree, target: Target, jobs: number) =>
   })).pipe(Effect.provide(tree.app.servicesLayer(target, wakeUps.get(tree.name)!(target)))))
 
 /** Each tree's own WakeUp module: its layer for a target. */
-const wakeUps = new Map<string, (target: Target) => any>()
+const wakeUps = new Map<string, (target: Target) => ReturnType<typeof WakeUpModule.layerPg>>()
 
 const main = async () => {
   const [baseRoot, jobsArg, roundsArg] = process.argv.slice(2)
@@ -80,7 +81,7 @@ const main = async () => {
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
   const trees = [await loadTree("base", path.resolve(baseRoot)), await loadTree("mine", here)]
   for (const [tree, root] of [[trees[0]!, path.resolve(baseRoot)], [trees[1]!, here]] as const) {
-    const wake = await import(path.join(root, "src/WakeUp.ts")) as typeof import("../src/WakeUp.js")
+    const wake = await import(path.join(root, "src/WakeUp.ts")) as typeof WakeUpModule
     wakeUps.set(tree.name, (target) => target.dialect === "pg" ? wake.layerPg({ listenUrl: target.url }) : wake.layerInProcess)
   }
   console.log(`load average ${os.loadavg().map((n) => n.toFixed(1)).join(" ")}`)
