@@ -109,7 +109,11 @@ export type SuccessState = "completed" | "completed_with_issues" | "awaiting_val
 
 /** Options of `Jobs.run`. */
 export interface RunOptions {
-  /** Time between heartbeats. Default 10 s: well under the 30 s recovery threshold. */
+  /**
+   * Time between heartbeats. Default 10 s: well under the 30 s recovery
+   * threshold. A pool's run beats first one interval after its claim (which
+   * wrote the run's heartbeat); `Jobs.run` beats at once.
+   */
   readonly heartbeatInterval?: Duration.DurationInput
   /** The state a successful run leaves its job in. Default `completed`. */
   readonly onSuccess?: SuccessState
