@@ -30,39 +30,63 @@ import { migrate, schemaVersion } from "./pg/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./pg/runs.js"
 import { makeWorkerMethods } from "./pg/workers.js"
+import { makeCoalescedMethods } from "./pg/coalesced.js"
 import { StorageError } from "./StoreErrors.js"
 
 export { migrate, migrationsTable } from "./pg/migrations.js"
 export { DEFAULT_MAX_PREPARED_STATEMENTS } from "./pg/preparedStatements.js"
+
+/** Options of the store itself (whichever client it is built on). */
+export interface PgStoreBehaviour {
+  /**
+   * Let concurrent calls share statements (group commit): while statements
+   * of a kind — claims, heartbeats, completions — are in flight, later
+   * callers line up and the next statement serves them all, with one commit,
+   * each caller getting its own result or its own error. No timer: a call
+   * that finds the store idle runs at once, alone. Calls inside a
+   * transaction are never shared. Default true; false sends every call alone.
+   */
+  readonly coalesce?: boolean
+}
 
 /**
  * Builds the store on the `PgClient` in context, whose database is already
  * migrated (see `migrate`). Name transforms of the client are
  * bypassed: rows and JSON keep the column and field names as stored.
  */
-export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.PgClient> = Effect.gen(function*() {
-  const sql = (yield* PgClient.PgClient).withoutTransforms()
-  const context = makeContext(sql)
-  return decodingInputs(JobStore.of({
-    dialect: "pg",
-    schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
-    transaction: (effect) =>
-      context.transaction(effect).pipe(
-        Effect.mapError((error) =>
-          error instanceof SqlError ? new StorageError({ operation: "JobStore.transaction", cause: error }) : error
+export const makeWith = (
+  options: PgStoreBehaviour = {}
+): Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.PgClient> =>
+  Effect.gen(function*() {
+    const sql = (yield* PgClient.PgClient).withoutTransforms()
+    const context = makeContext(sql)
+    const jobs = makeJobMethods(context)
+    const runs = makeRunMethods(context)
+    const workers = makeWorkerMethods(context)
+    return decodingInputs(JobStore.of({
+      dialect: "pg",
+      schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
+      transaction: (effect) =>
+        context.transaction(effect).pipe(
+          Effect.mapError((error) =>
+            error instanceof SqlError ? new StorageError({ operation: "JobStore.transaction", cause: error }) : error
+          ),
+          retryOutermost
         ),
-        retryOutermost
-      ),
-    ...makeJobMethods(context),
-    ...makeBatchMethods(context),
-    ...makeRunMethods(context),
-    ...makeWorkerMethods(context),
-    ...makeEventMethods(context)
-  }))
-})
+      ...jobs,
+      ...makeBatchMethods(context),
+      ...runs,
+      ...workers,
+      ...makeEventMethods(context),
+      ...(options.coalesce === false ? {} : makeCoalescedMethods(context, { ...jobs, ...runs, ...workers }))
+    }))
+  })
+
+/** `makeWith` with the default options. */
+export const make: Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.PgClient> = makeWith()
 
 /** Connection and start-up options of `layer`. */
-export interface PgStoreOptions {
+export interface PgStoreOptions extends PgStoreBehaviour {
   /** A `postgres://` or `postgresql://` URL. */
   readonly url: string | Redacted.Redacted
   /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
@@ -207,14 +231,14 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
  * `readonly`), and builds the service. For callers that own the client.
  */
 export const layerFromClient = (
-  options: Pick<PgStoreOptions, "migrate" | "readonly"> = {}
+  options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce"> = {}
 ): Layer.Layer<JobStore, MigrationFailed, PgClient.PgClient> =>
   Layer.effect(
     JobStore,
     Effect.gen(function*() {
       const client = yield* PgClient.PgClient
       if (options.migrate !== false && options.readonly !== true) yield* Effect.provideService(migrate, SqlClient.SqlClient, client)
-      return yield* make
+      return yield* makeWith(options)
     })
   )
 

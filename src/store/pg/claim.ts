@@ -8,12 +8,13 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import { WorkflowRunId } from "../../domain/Ids.js"
+import { type EventId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { AdmittedClaim, ClaimSubject, ClaimTemplate, JobStore } from "../JobStore.js"
 import { newRun } from "../internal/newRows.js"
 import { renderedOncePerList } from "../internal/templatesText.js"
+import type { CorruptRow } from "../StoreErrors.js"
 import { storageErrors } from "./errors.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 
@@ -28,6 +29,8 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
   readonly at: string
   readonly kinds: ReadonlyArray<JobKind> | undefined
   readonly select: string
+  /** How many jobs (default 1). */
+  readonly limit?: number
 }) =>
   sql`
     SELECT ${sql.literal(options.select)} FROM ai_jobs
@@ -39,7 +42,7 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
     ])
   }
     ORDER BY priority DESC, run_after, created_at, id
-    LIMIT 1
+    LIMIT ${sql.literal(String(options.limit ?? 1))}
     FOR UPDATE SKIP LOCKED`
 
 /** A claim's instant (as a statement parameter, too) and its new run's id. */
@@ -68,33 +71,78 @@ interface Head {
   readonly head_capability_profile_id: string
 }
 
+/** One claimer of a statement: its options (those of a batch share `kinds` and `templates`), its instant and run id. */
+export interface Claimer {
+  readonly kinds: ReadonlyArray<JobKind> | undefined
+  readonly templates: ReadonlyArray<ClaimTemplate>
+  readonly event_ids: ReadonlyArray<EventId>
+}
+
+/** What the claim statement answers per job it locked: the job's subject, and the claimed row (its `id` null when not admitted). */
+const outcome = (row: Record<string, unknown>, now: DateTime.Utc, runId: WorkflowRunId) =>
+  Effect.gen(function*() {
+    const { claim_n: _n, head_capability_profile_id, head_job_kind, head_profile_id, head_protocol_id, ...claimed } =
+      row as unknown as Head & Record<string, unknown>
+    if (claimed["id"] === null) {
+      const subject: ClaimSubject = {
+        job_kind: head_job_kind,
+        protocol_id: head_protocol_id,
+        profile_id: head_profile_id,
+        capability_profile_id: head_capability_profile_id
+      }
+      return { _tag: "Undecided", subject } satisfies AdmittedClaim
+    }
+    const job = yield* decode.aiJob(claimed)
+    return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
+  })
+
 export const makeClaimAdmitted = (sql: SqlClient.SqlClient) => {
   // A caller passes the same template list until its memo changes: its JSON is made once.
   const json = renderedOncePerList(templatesJson)
 
-  const claimAdmitted: NonNullable<Service["claimAdmitted"]> = Effect.fnUntraced(
-    function*(options) {
+  /**
+   * The claims of `claimers` (≥ 1; a batch shares `kinds` and `templates`)
+   * in one statement, atomic by itself: lock the next jobs claimNext would
+   * take, as many as there are claimers, the n-th claimer's the n-th; for
+   * each job whose subject is a template's, create its run, move it to
+   * running and write that template's records with its claimer's ids, the
+   * claim's time and event ids (a missing id is a NULL, which the NOT NULL
+   * refuses). Each job's subject is returned either way: without a claimed
+   * row it is its claimer's to decide. A claimer beyond the jobs found gets
+   * null. Data-modifying CTEs all run, referenced or not.
+   */
+  const claimEach = (claimers: ReadonlyArray<Claimer>) =>
+    Effect.gen(function*() {
       const { at, now, runId } = yield* claimStart
-      // One statement, atomic by itself: lock the job claimNext would take;
-      // only if its subject is a template's, create its run, move it to
-      // running and write that template's records with the claim's ids, time
-      // and event ids (a missing id is a NULL, which the NOT NULL refuses).
-      // The head's subject is returned either way: without a claimed row it
-      // is the caller's to decide. Data-modifying CTEs all run, referenced or not.
-      const [row] = yield* sql`
-        WITH next_job AS (
-          ${nextJob(sql, { at, kinds: options.kinds, select: "id, job_kind, protocol_id, profile_id, capability_profile_id" })}
+      const { kinds, templates } = claimers[0]!
+      const runIds = claimers.map((_, i) => i === 0 ? runId : WorkflowRunId.make(uuidv7()))
+      const claimersJson = JSON.stringify(claimers.map((claimer, i) => ({ run_id: runIds[i], event_ids: claimer.event_ids })))
+      const rows = yield* sql`
+        WITH locked AS (
+          ${
+        nextJob(sql, {
+          at,
+          kinds,
+          limit: claimers.length,
+          select: "id, job_kind, protocol_id, profile_id, capability_profile_id, priority, run_after, created_at"
+        })
+      }
+        ), next_job AS (
+          SELECT l.*, row_number() OVER (ORDER BY priority DESC, run_after, created_at, id) AS claim_n FROM locked l
+        ), claimers AS (
+          SELECT * FROM ROWS FROM (jsonb_to_recordset(${claimersJson}::jsonb) AS (run_id uuid, event_ids jsonb))
+            WITH ORDINALITY AS k(run_id, event_ids, claim_n)
         ), admitted AS (
-          SELECT n.id, t.records
+          SELECT DISTINCT ON (n.id) n.id, k.run_id, k.event_ids, t.records
           FROM next_job n
-          JOIN jsonb_to_recordset(${json(options.templates)}::jsonb) AS t(
+          JOIN claimers k ON k.claim_n = n.claim_n
+          JOIN jsonb_to_recordset(${json(templates)}::jsonb) AS t(
             job_kind text, protocol_id text, profile_id text, capability_profile_id text, records jsonb)
           ON t.job_kind = n.job_kind AND t.protocol_id = n.protocol_id
             AND t.profile_id = n.profile_id AND t.capability_profile_id = n.capability_profile_id
-          LIMIT 1
         ), new_run AS (
           INSERT INTO workflow_runs (${sql.literal(columns.run)})
-          SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+          SELECT run_id, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
           FROM admitted
           RETURNING id AS run_id, job_id AS claimed_job_id
         ), claimed AS (
@@ -109,33 +157,30 @@ export const makeClaimAdmitted = (sql: SqlClient.SqlClient) => {
             r.body || jsonb_build_object('event_id', e.event_id, 'timestamp', ${at}::text, 'trace_id', c.trace_id, 'job_id', c.id)
               || CASE WHEN r.run THEN jsonb_build_object('workflow_run_id', c.workflow_run_id) ELSE '{}'::jsonb END
           FROM claimed c
-          CROSS JOIN admitted a
+          JOIN admitted a ON a.id = c.id
           CROSS JOIN LATERAL ROWS FROM (
             jsonb_to_recordset(a.records) AS (actor text, type text, run boolean, body jsonb)
           ) WITH ORDINALITY AS r(actor, type, run, body, n)
-          CROSS JOIN LATERAL (SELECT (${`{${options.event_ids.join(",")}}`}::uuid[])[r.n::int] AS event_id) e
+          CROSS JOIN LATERAL (SELECT (a.event_ids ->> (r.n::int - 1))::uuid AS event_id) e
         )
-        SELECT n.job_kind AS head_job_kind, n.protocol_id AS head_protocol_id, n.profile_id AS head_profile_id,
+        SELECT n.claim_n, n.job_kind AS head_job_kind, n.protocol_id AS head_protocol_id, n.profile_id AS head_profile_id,
           n.capability_profile_id AS head_capability_profile_id, c.*
-        FROM next_job n LEFT JOIN claimed c ON true`
-      if (row === undefined) return null
-      const { head_capability_profile_id, head_job_kind, head_profile_id, head_protocol_id, ...claimed } = row as unknown as
-        & Head
-        & Record<string, unknown>
-      if (claimed["id"] === null) {
-        const subject: ClaimSubject = {
-          job_kind: head_job_kind,
-          protocol_id: head_protocol_id,
-          profile_id: head_profile_id,
-          capability_profile_id: head_capability_profile_id
+        FROM next_job n LEFT JOIN claimed c ON c.id = n.id
+        ORDER BY n.claim_n`
+      return yield* Effect.forEach(
+        claimers,
+        (_, i): Effect.Effect<AdmittedClaim | null, CorruptRow> => {
+          const row = rows[i]
+          return row === undefined ? Effect.succeed(null) : outcome(row, now, runIds[i]!)
         }
-        return { _tag: "Undecided", subject } satisfies AdmittedClaim
-      }
-      const job = yield* decode.aiJob(claimed)
-      return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
-    },
-    storageErrors("JobStore.claimAdmitted")
-  )
+      )
+    })
 
-  return { claimAdmitted }
+  const claimAdmitted: NonNullable<Service["claimAdmitted"]> = (options) =>
+    claimEach([{ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids }]).pipe(
+      Effect.map(([claim]) => claim ?? null),
+      storageErrors("JobStore.claimAdmitted")
+    )
+
+  return { claimAdmitted, claimEach }
 }

@@ -115,7 +115,7 @@ export const decode = {
 export const instantParam = (instant: DateTime.Utc): string => DateTime.formatIso(instant)
 
 /** An event record as JSON for `jsonb_to_recordset`: `EventRecord`'s encoded form. */
-const eventJson = (event: EventRecord) => ({
+export const eventJson = (event: EventRecord) => ({
   event_id: event.event_id,
   timestamp: DateTime.formatIso(event.timestamp),
   actor: event.actor,

@@ -1,4 +1,5 @@
 /** Workflow runs and their node executions on PostgreSQL (R8, HSK-WF-001). */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
@@ -37,6 +38,14 @@ const checkNodeEnd = Schema.encode(NodeStatus.pipe(Schema.filter((status) => sta
 const checkNodeId = Schema.encode(NodeExecution.fields.node_id)
 const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
 
+/**
+ * The run `r` is its job's active run: running, and its job running under
+ * it. The job is only read, never locked (see the lock order in JobStore.ts).
+ */
+export const activeRun = (sql: SqlClient.SqlClient) =>
+  sql`r.status = 'running' AND EXISTS (
+    SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running')`
+
 /** The run and node half of the store. */
 export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext) => {
   const runColumns = sql.literal(columns.run)
@@ -44,12 +53,7 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext
   const jobColumns = sql.literal(columns.job)
   const eventColumns = sql.literal(columns.event)
 
-  /**
-   * The run `r` is its job's active run: running, and its job running under
-   * it. The job is only read, never locked (see the lock order in JobStore.ts).
-   */
-  const isActive = sql`r.status = 'running' AND EXISTS (
-    SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running')`
+  const isActive = activeRun(sql)
 
   const readRun = (runId: WorkflowRunId): Effect.Effect<WorkflowRun, NotFound | CorruptRow | SqlError> =>
     Effect.gen(function*() {

@@ -236,5 +236,5 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { claimNext, ...makeClaimAdmitted(sql), findStaleRuns, stallStaleRuns, pruneJobs }
+  return { claimNext, claimAdmitted: makeClaimAdmitted(sql).claimAdmitted, findStaleRuns, stallStaleRuns, pruneJobs }
 }

@@ -1,0 +1,121 @@
+/**
+ * Group commit for a store's statements (issue 16): concurrent callers of
+ * one kind of statement share a statement — and its commit — instead of each
+ * paying its own round trip and durable commit.
+ *
+ * No timer and no added latency: at most `slots` statements of the kind are
+ * in flight. A caller who finds a slot free runs its own statement at once,
+ * in its own fiber (one worker always runs alone: the cost is a counter).
+ * Callers who find every slot busy wait in line; when a statement ends, its
+ * runner hands the slot to the first in line, who runs one statement for
+ * itself and every waiter with the same `key` behind it (up to `maxBatch`),
+ * in its own fiber, and hands each of them its own result. A batch lasts as
+ * long as one statement did: the busier the store, the larger the batches.
+ *
+ * Failure isolation: when a batch's statement fails (one member's taken
+ * event id, a constraint, a lost connection), each member runs again alone,
+ * so each gets its own result or its own typed error; so does a member the
+ * statement left unsettled (`alone`) — each in its own fiber, after the
+ * settled members have their results and the slot has moved on.
+ *
+ * Why not Effect's own batching: a `RequestResolver` batches the requests
+ * of one `Effect.all`/`forEach`, not of separate fibers (workers), and a
+ * `Queue` with committer fibers costs every call two fiber hand-offs, even
+ * alone. Here the callers' own fibers run the statements: the line is an
+ * array and each waiter a `Deferred`.
+ *
+ * A call is uninterruptible from the moment it joins the line to its result:
+ * a caller interrupted after its input went into a statement could leave a
+ * claimed job no one runs, and the leader of a batch must serve every member.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+
+export interface CoalesceOptions<I, A, E> {
+  /** Statements of this kind in flight at once (≥ 1). */
+  readonly slots: number
+  /** Most callers one statement serves (≥ 1). */
+  readonly maxBatch: number
+  /** One caller's statement: a batch of one, and each member a shared statement did not settle. */
+  readonly one: (input: I) => Effect.Effect<A, E>
+  /**
+   * One statement for ≥ 2 inputs of the same key: their results, in their
+   * order — `alone` for an input the statement did not settle (its answer
+   * needs its own statement: an error to tell apart, a second end of one
+   * job), which then runs `one`. A failure (or a defect) sends each member to `one`.
+   */
+  readonly many: (inputs: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<A | typeof alone>, unknown>
+  /** Inputs that may share a statement have equal (`===`) keys. Default: all may. */
+  readonly key?: (input: I) => unknown
+}
+
+/** A batch's answer for a member that must run alone. */
+export const alone: unique symbol = Symbol("coalesce/alone")
+
+/** What a waiter is woken with: its own result, `alone` (run its own statement), or the slot (it now leads a batch). */
+const LEAD = Symbol("coalesce/lead")
+
+interface Waiter<I, A> {
+  readonly input: I
+  readonly key: unknown
+  readonly wake: Deferred.Deferred<A | typeof alone | typeof LEAD>
+}
+
+/** A coalescing runner for one kind of statement: `submit(input)` gives that input's own result. */
+export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => Effect.Effect<A, E> => {
+  const { maxBatch, one, slots } = options
+  const keyOf = options.key ?? (() => undefined)
+  let busy = 0
+  const line: Array<Waiter<I, A>> = []
+
+  /** The slot passes to the first in line, or is freed. */
+  const release = () => {
+    const next = line.shift()
+    if (next === undefined) busy--
+    else Deferred.unsafeDone(next.wake, Exit.succeed(LEAD))
+  }
+
+  /**
+   * Runs `first`'s batch holding a slot: the waiters of its key join it. Each
+   * member settled by the statement gets its result at once and the slot
+   * moves on; the others (the statement failed, or left them) then run alone,
+   * each in its own fiber and outside the slots, so one member's lock wait or
+   * error holds up neither the batch nor the line.
+   */
+  const lead = (first: I, key: unknown): Effect.Effect<A, E> => {
+    const members: Array<Waiter<I, A>> = []
+    for (let i = 0; i < line.length && members.length < maxBatch - 1;) {
+      const waiter = line[i]!
+      if (waiter.key === key) {
+        members.push(waiter)
+        line.splice(i, 1)
+      } else i++
+    }
+    if (members.length === 0) return Effect.ensuring(one(first), Effect.sync(release))
+    const inputs = [first, ...members.map((member) => member.input)]
+    return Effect.flatMap(Effect.exit(options.many(inputs)), (shared) => {
+      const settled = Exit.isSuccess(shared) && shared.value.length === inputs.length ? shared.value : undefined
+      members.forEach((member, i) => Deferred.unsafeDone(member.wake, Exit.succeed(settled === undefined ? alone : settled[i + 1]!)))
+      release()
+      const own = settled === undefined ? alone : settled[0]!
+      return own === alone ? one(first) : Effect.succeed(own)
+    })
+  }
+
+  return (input) =>
+    Effect.uninterruptible(Effect.suspend(() => {
+      const key = keyOf(input)
+      if (busy < slots) {
+        busy++
+        return lead(input, key)
+      }
+      const wake = Deferred.unsafeMake<A | typeof alone | typeof LEAD>(FiberId.none)
+      line.push({ input, key, wake })
+      return Effect.flatMap(
+        Deferred.await(wake),
+        (woken) => woken === LEAD ? lead(input, key) : woken === alone ? one(input) : Effect.succeed(woken)
+      )
+    }))
+}

@@ -1,0 +1,103 @@
+/**
+ * `createJob` for many jobs in one statement (issue 16, group commit): each
+ * new job with its own audit records, written only if its row went in — what
+ * jobs.ts's statement does for one job — with one commit. A job whose id is
+ * taken is not created and writes no record: its caller's own statement says
+ * `AlreadyExists` (`createJobs`, by contrast, is all or nothing).
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
+import { JobMetrics } from "../../domain/JobMetrics.js"
+import { auditRecords } from "../internal/audit.js"
+import { newJob } from "../internal/newRows.js"
+import type { Audited } from "../JobStore.js"
+import { columns, encodeJson, eventJson, instantParam } from "./rows.js"
+
+/** One caller's `createJob` arguments. */
+export interface NewJobRequest {
+  readonly input: NewAiJob
+  readonly options: Audited<AiJob> | undefined
+}
+
+// A new job's usual JSON columns, encoded once (as createJob does): no lists, and `JobMetrics.zero`.
+const emptyListJson = Effect.runSync(encodeJson.entityRefs([]))
+const zeroMetricsJson = Effect.runSync(encodeJson.metrics(JobMetrics.zero))
+
+/** The columns of a new job that differ from job to job (JSON columns as their text, cast in SQL). */
+const jobRow = (job: AiJob) =>
+  Effect.map(
+    Effect.all([
+      job.entity_refs.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.entityRefs(job.entity_refs),
+      job.planned_operations.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.plannedOperations(job.planned_operations),
+      job.metrics === JobMetrics.zero ? Effect.succeed(zeroMetricsJson) : encodeJson.metrics(job.metrics),
+      encodeJson.payload(job.job_inputs),
+      encodeJson.backoff(job.backoff)
+    ]),
+    ([entity_refs, planned_operations, metrics, job_inputs, backoff]) => ({
+      id: job.job_id,
+      trace_id: job.trace_id,
+      job_kind: job.job_kind,
+      status: job.state,
+      status_reason: job.status_reason,
+      protocol_id: job.protocol_id,
+      profile_id: job.profile_id,
+      capability_profile_id: job.capability_profile_id,
+      access_mode: job.access_mode,
+      safety_mode: job.safety_mode,
+      entity_refs,
+      planned_operations,
+      metrics,
+      job_inputs,
+      is_pinned: job.is_pinned,
+      attempt: job.attempt,
+      max_attempts: job.max_attempts,
+      run_after: instantParam(job.run_after),
+      priority: job.priority,
+      backoff
+    })
+  )
+
+/**
+ * The statement for `requests` (distinct job ids): each caller's new job, or
+ * undefined where its id was taken (nothing written for it).
+ */
+export const createEach = (sql: SqlClient.SqlClient) => {
+  const jobColumns = sql.literal(columns.job)
+  const eventColumns = sql.literal(columns.event)
+  return (requests: ReadonlyArray<NewJobRequest>) =>
+    Effect.gen(function*() {
+      const now = yield* DateTime.now
+      const at = instantParam(now)
+      const jobs = requests.map(({ input }) => newJob(input, now))
+      const rows = yield* Effect.forEach(jobs, jobRow)
+      const records = yield* Effect.forEach(requests, ({ options }, i) =>
+        Effect.map(auditRecords(options?.events, jobs[i]!), (built) => built.map((record) => ({ owner: jobs[i]!.job_id, ...eventJson(record) }))))
+      const created = yield* sql<{ readonly id: string }>`
+        WITH created AS (
+          INSERT INTO ai_jobs (${jobColumns})
+          SELECT id, trace_id, NULL, job_kind, status, status_reason, NULL, protocol_id, profile_id,
+            capability_profile_id, access_mode, safety_mode, entity_refs::jsonb, planned_operations::jsonb, metrics::jsonb,
+            job_inputs::jsonb, NULL, is_pinned, ${at}::timestamptz, ${at}::timestamptz, attempt, max_attempts, run_after, priority,
+            backoff::jsonb
+          FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS j(
+            id uuid, trace_id uuid, job_kind text, status text, status_reason text, protocol_id text, profile_id text,
+            capability_profile_id text, access_mode text, safety_mode text, entity_refs text, planned_operations text,
+            metrics text, job_inputs text, is_pinned boolean, attempt integer, max_attempts integer, run_after timestamptz,
+            priority integer, backoff text)
+          ON CONFLICT (id) DO NOTHING
+          RETURNING id
+        ), audit AS (
+          INSERT INTO flight_recorder_events (${eventColumns})
+          SELECT ${eventColumns}
+          FROM jsonb_to_recordset(${JSON.stringify(records.flat())}::jsonb) AS e(
+            owner uuid, event_id uuid, "timestamp" timestamptz, actor text, type text,
+            trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)
+          WHERE e.owner IN (SELECT id FROM created)
+        )
+        SELECT id FROM created`
+      const ids = new Set(created.map((row) => row.id))
+      return jobs.map((job) => ids.has(job.job_id) ? job : undefined)
+    })
+}

@@ -1,0 +1,77 @@
+/**
+ * `finishRunningJob` for many jobs in one statement (issue 16, group
+ * commit): what runs.ts's statement does for one job — the job moved by
+ * compare-and-set on `running` under a run, its active run ended with the
+ * same status, its lifecycle record written only if the job moved, in the
+ * lock order — for every end of a batch, with one commit. Each end's own
+ * target, reason, error and record travel in one JSON parameter.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { RunningJobEnd } from "../JobStore.js"
+import { columns, decode, instantParam, qualified } from "./rows.js"
+
+/** One end as the statement reads it (`jsonb_to_recordset`). */
+const endRow = (end: RunningJobEnd) => ({
+  job_id: end.job_id,
+  target: end.to,
+  reason_given: end.status_reason !== undefined,
+  status_reason: end.status_reason ?? null,
+  error_given: end.error_message !== undefined,
+  error_message: end.error_message ?? null,
+  event_id: end.event.event_id,
+  event_at: instantParam(end.event.timestamp),
+  actor: end.event.actor,
+  type: end.event.type,
+  body: end.event.body
+})
+
+/**
+ * The statement for `ends` (distinct jobs, each end's target a move out of
+ * `running`): each caller's moved job, or undefined where the statement did
+ * not move it (nothing written for it) — its job not running under a run, or
+ * locked by another transaction (skipped, so one member's lock wait is not
+ * the batch's): the caller's own statement tells which.
+ */
+export const finishRunningJobs = (sql: SqlClient.SqlClient) => {
+  const jobColumns = sql.literal(qualified(columns.job, "j"))
+  const eventColumns = sql.literal(columns.event)
+  return (ends: ReadonlyArray<RunningJobEnd>) =>
+    Effect.gen(function*() {
+      const at = instantParam(yield* DateTime.now)
+      const rows = yield* sql<{ readonly id: string }>`
+        WITH ends AS (
+          SELECT * FROM jsonb_to_recordset(${JSON.stringify(ends.map(endRow))}::jsonb) AS e(
+            job_id uuid, target text, reason_given boolean, status_reason text, error_given boolean, error_message text,
+            event_id uuid, event_at timestamptz, actor text, type text, body jsonb)
+        ), locked AS (
+          SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id
+          WHERE j.status = 'running' AND j.workflow_run_id IS NOT NULL
+          FOR NO KEY UPDATE OF j SKIP LOCKED
+        ), moved AS (
+          UPDATE ai_jobs j SET status = e.target, updated_at = ${at}::timestamptz,
+            status_reason = CASE WHEN e.reason_given THEN e.status_reason ELSE j.status_reason END,
+            error_message = CASE WHEN e.error_given THEN e.error_message ELSE j.error_message END
+          FROM ends e JOIN locked l ON l.id = e.job_id
+          WHERE j.id = e.job_id
+          RETURNING ${jobColumns}
+        ), ended AS (
+          UPDATE workflow_runs r SET status = m.status, error_message = e.error_message, updated_at = ${at}::timestamptz
+          FROM moved m JOIN ends e ON e.job_id = m.id
+          WHERE r.id = m.workflow_run_id AND r.status = 'running'
+        ), audit AS (
+          INSERT INTO flight_recorder_events (${eventColumns})
+          SELECT e.event_id, e.event_at, e.actor, e.type, m.trace_id, m.id, m.workflow_run_id,
+            e.body || jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt)
+          FROM moved m JOIN ends e ON e.job_id = m.id
+        )
+        SELECT * FROM moved`
+      const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
+      return yield* Effect.forEach(ends, (end): Effect.Effect<AiJob | undefined, unknown> => {
+        const row = byId.get(end.job_id)
+        return row === undefined ? Effect.succeed(undefined) : decode.aiJob(row)
+      })
+    })
+}

@@ -1,0 +1,450 @@
+/**
+ * Issue 16 (group commit on PostgreSQL): concurrent workers' claims,
+ * heartbeats and completions share statements, and every caller still gets
+ * exactly its own result.
+ *
+ * The interleaving is forced, not hoped for: another session holds
+ * `workflow_runs` in EXCLUSIVE mode, so the first calls of a kind (as many
+ * as the statements the store lets be in flight, `SLOTS`) block on it — seen blocked in
+ * `pg_stat_activity` — while the racers, released together by a gate, line
+ * up behind them. When the lock goes, the first statement to end hands its
+ * slot to the line, whose one statement serves every racer. Every query the
+ * real `pg` driver sends is counted (its `Client.prototype.query` wrapped).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { createRequire } from "node:module"
+import type { AiJob } from "../../src/domain/AiJob.js"
+import { Jobs } from "../../src/Jobs.js"
+import { JobStore, type RunningJobEnd } from "../../src/store/JobStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
+import { SLOTS } from "../../src/store/pg/coalesced.js"
+import { services } from "../jobs/services.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
+import { eventRecord, ids, newJob, startedJob, tagOf } from "./fixtures.js"
+
+type Query = (this: object, ...args: Array<unknown>) => unknown
+const pg = createRequire(import.meta.url)("pg") as { readonly Client: { readonly prototype: { query: Query } } }
+
+/** What a statement is, by its text. */
+const STATEMENTS = {
+  create: /INSERT INTO ai_jobs/,
+  claim: /INSERT INTO workflow_runs/,
+  heartbeat: /SET last_heartbeat/,
+  complete: /UPDATE workflow_runs r SET status/,
+  /** A complete serving several callers. */
+  completeBatch: /WITH ends AS/
+} as const
+type Kind = keyof typeof STATEMENTS
+
+/** Counts, by kind, the statements `pg` sends while `effect` runs. */
+const countingStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      const proto = pg.Client.prototype
+      const original = proto.query
+      const counts: Record<Kind, number> = { create: 0, claim: 0, heartbeat: 0, complete: 0, completeBatch: 0 }
+      proto.query = function(this: object, ...args: Array<unknown>) {
+        const [config] = args
+        const text = typeof config === "string" ? config : String((config as { readonly text?: unknown } | null)?.text ?? "")
+        for (const kind of Object.keys(STATEMENTS) as Array<Kind>) if (STATEMENTS[kind].test(text)) counts[kind]++
+        return original.apply(this, args)
+      }
+      return { proto, original, counts }
+    }),
+    ({ counts }) => Effect.map(effect, (value) => ({ value, counts })),
+    ({ original, proto }) => Effect.sync(() => {
+      proto.query = original
+    })
+  )
+
+/**
+ * Another session holding `table` in EXCLUSIVE mode (every claim, heartbeat
+ * and complete writes `workflow_runs`, every create with records
+ * `flight_recorder_events`, so each blocks), released by `release` or at the
+ * end of the scope.
+ */
+const holdTable = (url: string, table = "workflow_runs") =>
+  Effect.gen(function*() {
+    const holder = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const client = await connectPg(url)
+        await client.query("BEGIN")
+        await client.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`)
+        return client
+      }),
+      (client) => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined).then(() => client.end()))
+    )
+    const watcher = yield* Effect.acquireRelease(Effect.promise(() => connectPg(url)), (client) => Effect.promise(() => client.end()))
+    /** Waits until `count` sessions of the store wait on a lock. */
+    const blocked = (count: number) =>
+      Effect.promise(async () => {
+        // A blocker that failed instead of blocking would leave this waiting: say so instead of timing out.
+        for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+          const { rows } = await watcher.query<{ readonly n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+          )
+          if (Number(rows[0]?.n) >= count) return
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+        throw new Error(`setup: ${count} store sessions never blocked on the held table`)
+      })
+    const release = Effect.promise(() => holder.query("COMMIT"))
+    return { blocked, release }
+  })
+
+/**
+ * The forced interleaving: `blockers` take every statement slot of their kind
+ * and block on the held table; then the racers, forked waiting on one gate,
+ * are released together and line up (they run no statement: every slot is
+ * busy); then the table is released. Returns the blockers' and racers' outcomes.
+ */
+const raceBehindBlockers = <A, E, R>(
+  url: string,
+  blockers: ReadonlyArray<Effect.Effect<A, E, R>>,
+  racers: ReadonlyArray<Effect.Effect<A, E, R>>,
+  table?: string
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const held = yield* holdTable(url, table)
+    const blocking = yield* Effect.forEach(blockers, (blocker) => Effect.fork(Effect.either(blocker)))
+    yield* held.blocked(blockers.length)
+    const gate = yield* Deferred.make<void>()
+    const racing = yield* Effect.forEach(racers, (racer) => Effect.fork(Effect.zipRight(Deferred.await(gate), Effect.either(racer))))
+    yield* Deferred.succeed(gate, undefined)
+    // The racers need only the CPU to join the line; give them the event loop, then let the table go.
+    yield* Effect.sleep("100 millis")
+    yield* held.release
+    return { blockers: yield* Fiber.joinAll(blocking), racers: yield* Fiber.joinAll(racing) }
+  }))
+
+/** A store (and Jobs over it) on a fresh database. */
+const withStore = <A, E>(label: string, coalesce: boolean, body: (url: string) => Effect.Effect<A, E, JobStore | Jobs | Scope.Scope>) =>
+  Effect.gen(function*() {
+    const url = yield* freshPgDatabase(label)
+    const context = yield* Layer.build(services(PgStore.layer({ url, coalesce })))
+    return yield* Effect.provide(body(url), context)
+  })
+
+/** A completion of the running `job`, with its lifecycle record (placeholders the store fills). */
+const completion = (job: AiJob, overrides: Partial<RunningJobEnd> = {}): RunningJobEnd => ({
+  job_id: job.job_id,
+  to: "completed",
+  event: eventRecord({ job_id: job.job_id, trace_id: job.trace_id, workflow_run_id: job.workflow_run_id }),
+  ...overrides
+})
+
+const RACERS = 22
+
+describe("issue 16 group commit on PostgreSQL", () => {
+  it.scopedLive(
+    `issue 16 ${RACERS} concurrent completes share one statement (${RACERS + SLOTS} callers, ${SLOTS + 1} statements) and each caller gets its own job, completed with its own record`,
+    () =>
+      withStore("coalesce complete", true, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const started = yield* Effect.forEach(Array.from({ length: RACERS + SLOTS }), () => startedJob())
+          const ends = started.map(({ job }) => completion(job))
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            ends.slice(0, SLOTS).map((end) => store.finishRunningJob!(end)),
+            ends.slice(SLOTS).map((end) => store.finishRunningJob!(end))
+          ))
+          const outcomes = [...value.blockers, ...value.racers]
+          outcomes.forEach((outcome, i) => {
+            assert.strictEqual(outcome._tag, "Right")
+            if (outcome._tag !== "Right") return
+            assert.strictEqual(outcome.right?.job_id, started[i]!.job.job_id, "each caller gets its own job")
+            assert.strictEqual(outcome.right?.state, "completed")
+          })
+          assert.strictEqual(counts.complete, SLOTS + 1, "the blocked ones alone, then one for the whole line")
+          assert.strictEqual(counts.completeBatch, 1)
+          for (const [i, { job, run }] of started.entries()) {
+            assert.strictEqual((yield* store.getRun(run.id)).status, "completed", "its run ended with it")
+            const events = yield* store.listEvents({ job_id: job.job_id })
+            assert.deepStrictEqual(events.items.map((event) => event.event_id), [ends[i]!.event.event_id], "its own record, once")
+            assert.strictEqual(events.items[0]!.workflow_run_id, run.id)
+          }
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 with coalesce off the same race sends one complete statement per caller (what the counts above are measured against)",
+    () =>
+      withStore("coalesce off", false, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const started = yield* Effect.forEach(Array.from({ length: 8 }), () => startedJob())
+          const ends = started.map(({ job }) => completion(job))
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            ends.slice(0, SLOTS).map((end) => store.finishRunningJob!(end)),
+            ends.slice(SLOTS).map((end) => store.finishRunningJob!(end))
+          ))
+          assert.strictEqual(counts.complete, 8)
+          assert.strictEqual(counts.completeBatch, 0)
+          for (const outcome of [...value.blockers, ...value.racers]) assert.strictEqual(outcome._tag, "Right")
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 exactly-once claims under coalescing: 32 racing claimers of 24 jobs share statements, each job is claimed once, none is lost",
+    () =>
+      withStore("coalesce claim", true, (url) =>
+        Effect.gen(function*() {
+          const jobs = yield* Jobs
+          const store = yield* JobStore
+          // The first claim of a subject meets the policy; after it, claims take the one-statement path.
+          yield* jobs.submit(newJob())
+          const first = yield* jobs.claimNext()
+          yield* jobs.complete(first!.job.job_id)
+          const submitted = yield* Effect.forEach(Array.from({ length: 24 }), () => jobs.submit(newJob()))
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            Array.from({ length: SLOTS }, () => jobs.claimNext()),
+            Array.from({ length: 32 - SLOTS }, () => jobs.claimNext())
+          ))
+          const claims = [...value.blockers, ...value.racers].map((outcome) => {
+            assert.strictEqual(outcome._tag, "Right")
+            return outcome._tag === "Right" ? outcome.right : null
+          })
+          const claimed = claims.flatMap((claim) => claim === null ? [] : [claim])
+          assert.strictEqual(claimed.length, 24, "every job claimed; the 8 claimers too many get null")
+          assert.deepStrictEqual(
+            new Set(claimed.map((claim) => claim.job.job_id)),
+            new Set(submitted.map((job) => job.job_id)),
+            "no job claimed twice, none lost"
+          )
+          assert.strictEqual(new Set(claimed.map((claim) => claim.run.id)).size, 24)
+          assert.isBelow(counts.claim, 32, "the line shared statements")
+          assert.strictEqual(counts.claim, SLOTS + 1, "the blocked ones alone, then one for the whole line")
+          for (const claim of claimed) {
+            const job = yield* store.getJob(claim.job.job_id)
+            assert.strictEqual(job.state, "running")
+            assert.strictEqual(job.workflow_run_id, claim.run.id, "the job runs under the run its claimer got")
+            const runs = yield* store.listRuns(claim.job.job_id)
+            assert.deepStrictEqual(runs.map((run) => run.id), [claim.run.id], "one run per job")
+            const running = yield* store.listEvents({ job_id: claim.job.job_id, workflow_run_id: claim.run.id })
+            assert.isAbove(running.items.length, 0, "its claim's records, with its run")
+          }
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 a shared statement with one bad member (a taken event id): that caller gets its own StorageError and nothing of its end is written; the others complete",
+    () =>
+      withStore("coalesce bad member", true, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const started = yield* Effect.forEach(Array.from({ length: 10 }), () => startedJob())
+          const taken = eventRecord()
+          yield* store.appendEvents([taken])
+          const ends = started.map(({ job }, i) =>
+            i === 5 ? completion(job, { event: { ...completion(job).event, event_id: taken.event_id } }) : completion(job)
+          )
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            ends.slice(0, SLOTS).map((end) => store.finishRunningJob!(end)),
+            ends.slice(SLOTS).map((end) => store.finishRunningJob!(end))
+          ))
+          assert.strictEqual(counts.completeBatch, 1, "the line went into one statement, which failed")
+          const outcomes = [...value.blockers, ...value.racers]
+          for (const [i, outcome] of outcomes.entries()) {
+            const { job, run } = started[i]!
+            if (i === 5) {
+              assert.strictEqual(outcome._tag, "Left")
+              if (outcome._tag === "Left") assert.strictEqual(tagOf(outcome.left), "StorageError")
+              assert.strictEqual((yield* store.getJob(job.job_id)).state, "running", "nothing of it written")
+              assert.strictEqual((yield* store.getRun(run.id)).status, "running")
+            } else {
+              assert.strictEqual(outcome._tag, "Right")
+              if (outcome._tag === "Right") assert.strictEqual(outcome.right?.job_id, job.job_id)
+              assert.strictEqual((yield* store.getJob(job.job_id)).state, "completed")
+            }
+          }
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 complete's guard holds in a shared statement: a job cancelled between its claim and its complete is refused (null) alone, the others complete",
+    () =>
+      withStore("coalesce guard", true, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const started = yield* Effect.forEach(Array.from({ length: 10 }), () => startedJob())
+          const cancelled = started[6]!.job
+          yield* store.transition({ job_id: cancelled.job_id, from: "running", to: "cancelled" })
+          const ends = started.map(({ job }) => completion(job))
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            ends.slice(0, SLOTS).map((end) => store.finishRunningJob!(end)),
+            ends.slice(SLOTS).map((end) => store.finishRunningJob!(end))
+          ))
+          assert.strictEqual(counts.completeBatch, 1)
+          for (const [i, outcome] of [...value.blockers, ...value.racers].entries()) {
+            assert.strictEqual(outcome._tag, "Right")
+            if (outcome._tag !== "Right") continue
+            if (i === 6) assert.isNull(outcome.right, "not running: the caller takes the general path")
+            else assert.strictEqual(outcome.right?.state, "completed")
+          }
+          assert.strictEqual((yield* store.getJob(cancelled.job_id)).state, "cancelled", "never overwritten")
+          const records = yield* store.listEvents({ job_id: cancelled.job_id })
+          assert.strictEqual(records.items.length, 0, "no record of a move that did not happen")
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 a job another transaction holds does not hold up a shared statement: every other caller has its result while its caller waits alone, then it completes too",
+    () =>
+      withStore("coalesce row lock", true, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const started = yield* Effect.forEach(Array.from({ length: 10 }), () => startedJob())
+          const held = started[5]!.job
+          const rowHolder = yield* Effect.acquireRelease(
+            Effect.promise(async () => {
+              const client = await connectPg(url)
+              await client.query("BEGIN")
+              await client.query("SELECT id FROM ai_jobs WHERE id = $1 FOR NO KEY UPDATE", [held.job_id])
+              return client
+            }),
+            (client) => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined).then(() => client.end()))
+          )
+          // The held job's lock goes only once every other caller has its result: a shared
+          // statement (or a line) that waited for it would never end, and this test would time out.
+          const answered = new Set<string>()
+          const others = started.filter(({ job }) => job.job_id !== held.job_id)
+          const releaser = yield* Effect.fork(Effect.gen(function*() {
+            while (!others.every(({ job }) => answered.has(job.job_id))) yield* Effect.sleep("20 millis")
+            yield* Effect.promise(() => rowHolder.query("COMMIT"))
+          }))
+          const finish = (job: AiJob) =>
+            Effect.tap(store.finishRunningJob!(completion(job)), () => Effect.sync(() => answered.add(job.job_id)))
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            started.slice(0, SLOTS).map(({ job }) => finish(job)),
+            started.slice(SLOTS).map(({ job }) => finish(job))
+          ))
+          yield* Fiber.join(releaser)
+          assert.strictEqual(counts.completeBatch, 1)
+          for (const [i, outcome] of [...value.blockers, ...value.racers].entries()) {
+            assert.strictEqual(outcome._tag, "Right")
+            if (outcome._tag === "Right") assert.strictEqual(outcome.right?.job_id, started[i]!.job.job_id)
+          }
+          assert.strictEqual((yield* store.getJob(held.job_id)).state, "completed")
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 interrupting callers of a shared statement loses nobody's end: the interrupted leader still serves its line, an interrupted member's end is written whole, every other caller gets its own job",
+    () =>
+      withStore("coalesce interrupt", true, (url) =>
+        Effect.scoped(Effect.gen(function*() {
+          const store = yield* JobStore
+          const started = yield* Effect.forEach(Array.from({ length: 12 }), () => startedJob())
+          const ends = started.map(({ job }) => completion(job))
+          const held = yield* holdTable(url)
+          const leader = yield* Effect.fork(store.finishRunningJob!(ends[0]!))
+          yield* held.blocked(1)
+          const members = yield* Effect.forEach(ends.slice(1), (end) => Effect.fork(store.finishRunningJob!(end)))
+          yield* Effect.sleep("100 millis")
+          // Interrupts asked while the leader's statement is blocked and the members wait in line: the first
+          // in line is the one the slot passes to, who must still lead the line's statement.
+          const interrupting = yield* Effect.forEach([leader, members[0]!, members[3]!], (fiber) => Effect.fork(Fiber.interrupt(fiber)))
+          yield* Effect.sleep("50 millis")
+          yield* held.release
+          yield* Fiber.joinAll(interrupting)
+          for (const [i, member] of members.entries()) {
+            const exit = yield* Fiber.await(member)
+            if (i === 0 || i === 3) continue
+            assert.isTrue(exit._tag === "Success", `member ${i} gets its result`)
+            if (exit._tag === "Success") assert.strictEqual(exit.value?.job_id, started[i + 1]!.job.job_id)
+          }
+          for (const { job, run } of started) {
+            assert.strictEqual((yield* store.getJob(job.job_id)).state, "completed", "every end written, the interrupted callers' too")
+            assert.strictEqual((yield* store.getRun(run.id)).status, "completed")
+            assert.strictEqual((yield* store.listEvents({ job_id: job.job_id })).items.length, 1)
+          }
+        }))),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 concurrent submits share a statement: each caller gets its own job with its own records; a taken job id gets AlreadyExists alone and changes nothing",
+    () =>
+      withStore("coalesce create", true, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const existing = yield* store.createJob(newJob())
+          const inputs = Array.from({ length: 16 }, (_, i) => newJob({ job_id: i === 7 ? existing.job_id : ids.job(), trace_id: ids.trace() }))
+          const records = inputs.map((input) => eventRecord({ job_id: input.job_id!, trace_id: input.trace_id! }))
+          const create = (i: number) => store.createJob(inputs[i]!, { events: () => [records[i]!] })
+          // A create writes no run: its blockers are held by a lock on the events table instead.
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            Array.from({ length: SLOTS }, (_, i) => create(i)),
+            inputs.slice(SLOTS).map((_, i) => create(i + SLOTS)),
+            "flight_recorder_events"
+          ))
+          assert.strictEqual(counts.create, SLOTS + 2, "the blocked ones alone, one for the line, then the taken id's alone to say so")
+          for (const [i, outcome] of [...value.blockers, ...value.racers].entries()) {
+            if (i === 7) {
+              assert.strictEqual(outcome._tag, "Left")
+              if (outcome._tag === "Left") assert.strictEqual(tagOf(outcome.left), "AlreadyExists")
+              continue
+            }
+            assert.strictEqual(outcome._tag, "Right")
+            if (outcome._tag !== "Right") continue
+            assert.strictEqual(outcome.right.job_id, inputs[i]!.job_id)
+            assert.strictEqual((yield* store.getJob(inputs[i]!.job_id!)).state, "queued")
+            const events = yield* store.listEvents({ job_id: inputs[i]!.job_id! })
+            assert.deepStrictEqual(events.items.map((event) => event.event_id), [records[i]!.event_id], "its own record, once")
+          }
+          const existingEvents = yield* store.listEvents({ job_id: existing.job_id })
+          assert.strictEqual(existingEvents.items.length, 0, "the taken id's record was not written")
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 concurrent heartbeats share a statement; a run no longer active gets its own RunNotActive, the others are beaten",
+    () =>
+      withStore("coalesce heartbeat", true, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const started = yield* Effect.forEach(Array.from({ length: 16 }), () => startedJob())
+          const ended = started[9]!
+          yield* store.finishRunningJob!(completion(ended.job))
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            started.slice(0, SLOTS).map(({ run }) => store.heartbeat(run.id)),
+            started.slice(SLOTS).map(({ run }) => store.heartbeat(run.id))
+          ))
+          assert.strictEqual(counts.heartbeat, SLOTS + 2, "the blocked ones alone, one for the line, then the ended run's alone to say why")
+          for (const [i, outcome] of [...value.blockers, ...value.racers].entries()) {
+            const { run } = started[i]!
+            if (i === 9) {
+              assert.strictEqual(outcome._tag, "Left")
+              if (outcome._tag === "Left") assert.strictEqual(tagOf(outcome.left), "RunNotActive")
+            } else {
+              assert.strictEqual(outcome._tag, "Right")
+              if (outcome._tag === "Right") {
+                assert.strictEqual(outcome.right.id, run.id)
+                assert.isTrue(outcome.right.last_heartbeat.epochMillis > run.last_heartbeat.epochMillis, "beaten")
+              }
+            }
+          }
+        })),
+    60_000
+  )
+})
