@@ -12,7 +12,6 @@
  * executes (in-process wake-up). Rounds alternate base and mine; medians.
  * Not part of `npm run bench`.
  */
-import { createRequire } from "node:module"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -21,6 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Pg from "pg"
 import type * as WakeUpModule from "../src/WakeUp.js"
 import { startBenchCluster } from "./postgres.js"
+import { METHODS, statementPrototype } from "./statements.js"
 import { cpuMicros, loadTree, median, type Tree } from "./trees.js"
 
 let statements = 0
@@ -30,15 +30,9 @@ Pg.Client.prototype.query = function(this: Pg.Client, ...args: Array<unknown>) {
   if (counting) statements++
   return (query as (...a: Array<unknown>) => unknown).apply(this, args)
 } as typeof query
-const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
-  prepare(sql: string): object
-  close(): void
-}
-const probe = new Database(":memory:")
-const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<string, (...args: Array<unknown>) => unknown>
-probe.close()
-for (const method of ["run", "all", "get", "iterate"]) {
-  const original = proto[method]!
+const proto = statementPrototype()
+for (const method of METHODS) {
+  const original = proto[method]
   proto[method] = function(this: unknown, ...args: Array<unknown>) {
     if (counting) statements++
     return original.apply(this, args)
