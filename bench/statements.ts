@@ -211,11 +211,11 @@ interface StatementLike {
   readonly reader: boolean
   readonly database: { readonly inTransaction: boolean }
 }
-type Method = "run" | "all" | "get" | "iterate"
-const METHODS: ReadonlyArray<Method> = ["run", "all", "get", "iterate"]
+export type Method = "run" | "all" | "get" | "iterate"
+export const METHODS: ReadonlyArray<Method> = ["run", "all", "get", "iterate"]
 
 /** better-sqlite3's Statement prototype (shared by every database the process opens). */
-const statementPrototype = (): Record<Method, (...args: Array<unknown>) => unknown> => {
+export const statementPrototype = (): Record<Method, (...args: Array<unknown>) => unknown> => {
   const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
     prepare(sql: string): object
     close(): void

@@ -20,6 +20,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
 import * as DateTimeValue from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -27,6 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -40,7 +42,7 @@ import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive } from "../../store/StoreErrors.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
-import { makeEndRun } from "./endRun.js"
+import { makeEndRun, makeFinishRunning } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
@@ -107,7 +109,11 @@ export type SuccessState = "completed" | "completed_with_issues" | "awaiting_val
 
 /** Options of `Jobs.run`. */
 export interface RunOptions {
-  /** Time between heartbeats. Default 10 s: well under the 30 s recovery threshold. */
+  /**
+   * Time between heartbeats. Default 10 s: well under the 30 s recovery
+   * threshold. A pool's run beats first one interval after its claim (which
+   * wrote the run's heartbeat); `Jobs.run` beats at once.
+   */
   readonly heartbeatInterval?: Duration.DurationInput
   /** The state a successful run leaves its job in. Default `completed`. */
   readonly onSuccess?: SuccessState
@@ -124,6 +130,9 @@ const jobTraceParent = (job: AiJob) =>
 /** The reason a release records when nobody gave one: `Jobs.run` itself was interrupted. */
 export const interruptedReason = "released: Jobs.run was interrupted before its program finished"
 
+/** The job `finishRunningJob` moved runs under another run than the settling one: its transaction rolls back. */
+class NotThisRun extends Data.TaggedError("NotThisRun") {}
+
 /** How a run ends, as its own worker writes it. */
 type Outcome =
   | { readonly to: SuccessState | "failed"; readonly error: string | null; readonly outputs?: Json | null }
@@ -132,6 +141,7 @@ type Outcome =
 export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare, hooks: EngineHooks = noHooks) => {
   const poison = makePoison(store, recorder, prepare)
   const endRun = makeEndRun(store, prepare)
+  const finishRunning = makeFinishRunning(store, prepare)
 
   /** The `RunLost` of a run that is no longer its job's active run, with the run's status as found. */
   const lostRun = (job: AiJob, run: WorkflowRun) =>
@@ -146,27 +156,22 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     )
 
   /**
-   * Ends the run (endRun.ts) and records its duration and outputs on the job,
-   * in one transaction — if the run is still the job's active run; otherwise
-   * `RunLost` and nothing is written. The job is locked first, so the check
-   * and the writes see the same job.
+   * What the settle records once the run has ended — `ended` is the job as
+   * its move left it, `before` as it was while running: the run's duration
+   * added to its metrics and its outputs; then, for a failed attempt with
+   * attempts left, the job back in the queue (issue 15.1). In the caller's
+   * transaction.
    */
-  const settle = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) =>
-    store.transaction(Effect.gen(function*() {
-      const current = yield* store.lockJob(job.job_id)
-      if (current.state !== "running" || current.workflow_run_id !== run.id) return yield* lostRun(job, run)
-      const ended = yield* endRun(current, run.id, outcome.to === "queued"
-        ? { to: "queued", reason: outcome.reason }
-        : { to: outcome.to, error: outcome.error })
-      yield* store.updateJob(job.job_id, {
+  const record = (job: AiJob, run: WorkflowRun, before: AiJob, ended: AiJob, outcome: Outcome, durationMs: number) =>
+    Effect.gen(function*() {
+      const updated = yield* store.updateJob(job.job_id, {
         // Saturating: settling never fails on arithmetic (a huge duration would strand the job).
-        metrics: JobMetrics.add(current.metrics, { duration_ms: durationMs }),
+        metrics: JobMetrics.add(ended.metrics, { duration_ms: durationMs }),
         ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
       })
-      // A failed attempt with attempts left goes back to the queue in the same transaction (issue 15.1).
-      const retry = outcome.to === "failed" ? yield* hooks.retryAfter(current) : null
-      if (retry === null) return ended
-      const reason = `retry: attempt ${retry.attempt} of ${current.max_attempts}`
+      const retry = outcome.to === "failed" ? yield* hooks.retryAfter(before) : null
+      if (retry === null) return updated
+      const reason = `retry: attempt ${retry.attempt} of ${before.max_attempts}`
       const requeued = yield* prepare(lifecycleEvent({ job, from: "failed", to: "queued", workflow_run_id: run.id, reason, ...retry }))
       return yield* store.transition({
         job_id: job.job_id,
@@ -177,7 +182,51 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         status_reason: reason,
         events: () => [requeued]
       })
-    })).pipe(
+    })
+
+  /**
+   * Ends the run (endRun.ts) and records its duration and outputs on the job,
+   * in one transaction — if the run is still the job's active run; otherwise
+   * `RunLost` and nothing is written. The job is locked first, so the check
+   * and the writes see the same job.
+   */
+  const settleLocked = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) =>
+    store.transaction(Effect.gen(function*() {
+      const current = yield* store.lockJob(job.job_id)
+      if (current.state !== "running" || current.workflow_run_id !== run.id) return yield* lostRun(job, run)
+      const ended = yield* endRun(current, run.id, outcome.to === "queued"
+        ? { to: "queued", reason: outcome.reason }
+        : { to: outcome.to, error: outcome.error })
+      return yield* record(job, run, current, ended, outcome, durationMs)
+    }))
+
+  /**
+   * The settle's common case where the store has `finishRunningJob`: the job
+   * moves and the run ends in that one write (the job row locked by it, as
+   * `lockJob` would), then `record` — no lock-and-read first. If the job it
+   * finished is not running under this run (recovery stalled it and an
+   * operator resumed it under another), the transaction rolls back whole and
+   * the locked path says `RunLost`, as it does when nothing was running
+   * (null). A release (`queued`) always takes the locked path.
+   */
+  const settleFinishing = store.finishRunningJob === undefined
+    ? undefined
+    : (job: AiJob, run: WorkflowRun, outcome: Outcome & { readonly to: SuccessState | "failed" }, durationMs: number) =>
+      store.transaction(Effect.gen(function*() {
+        const ended = yield* finishRunning(job.job_id, { to: outcome.to, error: outcome.error })
+        if (ended === null) return null
+        if (ended.workflow_run_id !== run.id) return yield* new NotThisRun()
+        // The job as it was while running: the move changed its state, status fields and time only.
+        return yield* record(job, run, ended, ended, outcome, durationMs)
+      })).pipe(Effect.catchTag("NotThisRun", () => Effect.succeed(null)))
+
+  const settle = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) =>
+    Effect.flatMap(
+      outcome.to === "queued" || settleFinishing === undefined
+        ? Effect.succeed(null)
+        : settleFinishing(job, run, outcome, durationMs),
+      (settled) => (settled !== null ? Effect.succeed(settled) : settleLocked(job, run, outcome, durationMs))
+    ).pipe(
       // Told after the commit: a waiter in this process reads what was committed.
       Effect.tap((settled) => announce(settled)),
       // Unreachable with the job locked and checked; if it happens anyway, the run is not ours.
@@ -201,7 +250,14 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     run: WorkflowRun,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options: RunOptions = {},
-    releaseReason: string = interruptedReason
+    releaseReason: string = interruptedReason,
+    /**
+     * The run's heartbeat was written just now (a pool runs what it has just
+     * claimed, and the claim wrote it): the first beat comes one interval
+     * later, the same margin as between any two. Otherwise (`Jobs.run` of a
+     * run claimed at any time) the first beat is at once.
+     */
+    justBeaten: boolean = false
   ): Effect.Effect<A, E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure, R> => {
     const interval = options.heartbeatInterval ?? Duration.seconds(10)
 
@@ -228,6 +284,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             NotFound: () => Effect.zipRight(loseRun("deleted"), Deferred.await(lost))
           }),
           Effect.repeat(Schedule.spaced(interval)),
+          justBeaten ? Effect.delay(interval) : identity,
           Effect.zipRight(Effect.never)
         )
 

@@ -90,7 +90,8 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
       const claim = yield* claimNext(kinds !== undefined ? { kinds } : {})
       if (claim === null) return yield* Effect.interruptible(idle)
       // The job's own failure is recorded on the job; the worker carries on.
-      yield* Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released))
+      // The claim has just written the run's heartbeat: the run's first beat is one interval away.
+      yield* Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true))
     })).pipe(
       Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
     )
