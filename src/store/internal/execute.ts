@@ -27,25 +27,32 @@ export type Execute = <Row = Record<string, unknown>>(
 ) => Effect.Effect<ReadonlyArray<Row>, SqlError>
 
 /**
- * `Execute` for `sql`. The connection is the one every statement of `sql`
- * acquires (the transaction's when one is open, else the client's): a
- * statement's `acquirer`. For @effect/sql-pg and @effect/sql-sqlite-node it
- * never uses the scope its type allows (pg: a pool-backed connection value;
- * SQLite: its connection behind the client's semaphore), so none is made. A
- * client without one (another @effect/sql version) runs `sql.unsafe`, the
- * full path.
+ * `Execute` for `sql`, on `connectionOf(sql)` (pg: a pool-backed connection
+ * value; SQLite: its one connection, behind the client's semaphore). A client
+ * without one (another @effect/sql version) runs `sql.unsafe`, the full path.
  */
 export const makeExecute = (sql: SqlClient.SqlClient): Execute => {
-  const acquirer: unknown = (sql.unsafe("SELECT 1") as unknown as { readonly acquirer?: unknown }).acquirer
-  if (!Effect.isEffect(acquirer)) {
+  const connection = connectionOf(sql)
+  if (connection === undefined) {
     return function fullPath<Row>(text: string, params: ReadonlyArray<unknown>) {
       return sql.unsafe<Row & object>(text, params)
     }
   }
-  const connection = acquirer as Effect.Effect<Connection, SqlError>
   return function untraced<Row>(text: string, params: ReadonlyArray<unknown>) {
     return Effect.flatMap(connection, (conn) => conn.execute(text, params, undefined) as Effect.Effect<ReadonlyArray<Row>, SqlError>)
   }
+}
+
+/**
+ * The connection every statement of `sql` acquires — the transaction's inside
+ * one, else the client's — as a statement's `acquirer` holds it; undefined for a
+ * client without one. For @effect/sql-pg and @effect/sql-sqlite-node it never
+ * uses the scope its type allows, so none is made (Effect.scoped alone costs
+ * ~37 Effect operations).
+ */
+export const connectionOf = (sql: SqlClient.SqlClient): Effect.Effect<Connection, SqlError> | undefined => {
+  const acquirer: unknown = (sql.unsafe("SELECT 1") as unknown as { readonly acquirer?: unknown }).acquirer
+  return Effect.isEffect(acquirer) ? acquirer as Effect.Effect<Connection, SqlError> : undefined
 }
 
 /** Runs a statement built with `sql`'s template through `execute`: compiled here, once per call. */
