@@ -4,7 +4,7 @@
  * costs @effect/sql's per-statement machinery: a `sql.execute` span, the
  * transformer lookup, and a scope around acquiring the connection — ~50 of
  * the ~80 Effect operations of one statement, ~30 µs of CPU
- * (bench/scratch/probe.ts measured it). `makeExecute` runs a statement's text
+ * (bench/statementOverhead.ts). `makeExecute` runs a statement's text
  * on the client's own `Connection` (@effect/sql's, so its connection
  * handling — the transaction's connection inside a transaction, the pool or
  * SQLite's one-connection semaphore outside — and its `SqlError`s stay),
