@@ -14,6 +14,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Scheduler from "effect/Scheduler"
 import * as Redacted from "effect/Redacted"
+import { connectionOf } from "../src/store/internal/execute.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 import { cpuMicros, median } from "./trees.js"
@@ -34,7 +35,7 @@ const main = async () => {
     const program = Effect.gen(function*() {
       const sql = (yield* PgClient.PgClient).withoutTransforms()
       const text = "SELECT $1::int AS x"
-      const acquirer = (sql`SELECT 1` as any).acquirer as Effect.Effect<any>
+      const acquirer = connectionOf(sql)!
       const variants: Record<string, (i: number) => Effect.Effect<unknown, unknown>> = {
         template: (i) => sql`SELECT ${i}::int AS x`,
         templateNoTrace: (i) => Effect.withTracerEnabled(sql`SELECT ${i}::int AS x`, false),
@@ -42,7 +43,11 @@ const main = async () => {
         reserve: (i) => Effect.scoped(Effect.flatMap(sql.reserve, (c) => c.execute(text, [i], undefined))),
         scopedAcq: (i) => Effect.scoped(Effect.flatMap(acquirer, (c) => c.execute(text, [i], undefined))),
         acquirer: (i) => Effect.flatMap(acquirer, (c) => c.execute(text, [i], undefined)),
-        txOrAcq: (i) => Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (o) => o._tag === "Some" ? o.value[0].execute(text, [i], undefined) : Effect.flatMap(acquirer, (c) => c.execute(text, [i], undefined)))
+        txOrAcq: (i) =>
+          Effect.flatMap(
+            Effect.serviceOption(SqlClient.TransactionConnection),
+            (o) => o._tag === "Some" ? o.value[0].execute(text, [i], undefined) : Effect.flatMap(acquirer, (c) => c.execute(text, [i], undefined))
+          )
       }
       const ops: Record<string, number> = {}
       const cpu: Record<string, Array<number>> = {}
