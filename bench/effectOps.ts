@@ -10,8 +10,12 @@
  * what the runtime costs a step is roughly proportional to it.
  * Not part of `npm run bench`.
  *
- *   npx tsx bench/effectOps.ts /tmp/base 200
+ *   npx tsx bench/effectOps.ts /tmp/base 200 [pg|sqlite]
+ *
+ * With `sqlite` last, the same on a SQLite file per tree at `"normal"` durability.
  */
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
@@ -61,8 +65,10 @@ const countOps = (tree: Tree, count: number) =>
   })
 
 const main = async () => {
-  const [baseRoot, jobsArg] = process.argv.slice(2)
-  if (baseRoot === undefined) throw new Error("usage: effectOps.ts <base checkout> [jobs]")
+  const [baseRoot, jobsArg, dialectArg] = process.argv.slice(2)
+  if (baseRoot === undefined) throw new Error("usage: effectOps.ts <base checkout> [jobs] [pg|sqlite]")
+  const dialect = dialectArg === "sqlite" ? "sqlite" : "pg"
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-ops-"))
   const jobs = Number(jobsArg ?? 200)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
   const trees = [await loadTree("base", path.resolve(baseRoot)), await loadTree("mine", here)]
@@ -70,7 +76,11 @@ const main = async () => {
   const results = new Map<string, Record<Step, number>>()
   try {
     for (const tree of trees) {
-      const runtime = ManagedRuntime.make(tree.app.servicesLayer({ dialect: "pg", url: await cluster.createDatabase(`ops_${tree.name}`) }))
+      const runtime = ManagedRuntime.make(tree.app.servicesLayer(
+        dialect === "pg"
+          ? { dialect, url: await cluster.createDatabase(`ops_${tree.name}`) }
+          : { dialect, filename: path.join(dir, `${tree.name}.db`), durability: "normal" }
+      ))
       // A warm-up block (the claim memo's first subject, the recorder's first records), not counted.
       await runtime.runPromise(countOps(tree, 20))
       results.set(tree.name, await runtime.runPromise(countOps(tree, jobs)))
@@ -78,9 +88,10 @@ const main = async () => {
     }
   } finally {
     await cluster.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
   }
   const [base, mine] = [results.get("base")!, results.get("mine")!]
-  console.log(`\n## Effect operations per step, ${jobs} lifecycles on PostgreSQL, one at a time`)
+  console.log(`\n## Effect operations per step, ${jobs} lifecycles on ${dialect === "pg" ? "PostgreSQL" : "SQLite"}, one at a time`)
   console.log("| step | base | mine | mine ÷ base |")
   console.log("|---|---|---|---|")
   const row = (name: string, b: number, m: number) =>

@@ -15,6 +15,7 @@ import type { AdmittedClaim, ClaimSubject, ClaimTemplate, JobStore } from "../Jo
 import { newRun } from "../internal/newRows.js"
 import { renderedOncePerList } from "../internal/templatesText.js"
 import type { CorruptRow } from "../StoreErrors.js"
+import type { PgContext } from "./context.js"
 import { storageErrors } from "./errors.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 
@@ -96,7 +97,7 @@ const outcome = (row: Record<string, unknown>, now: DateTime.Utc, runId: Workflo
     return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
   })
 
-export const makeClaimAdmitted = (sql: SqlClient.SqlClient) => {
+export const makeClaimAdmitted = ({ run, sql }: Pick<PgContext, "sql" | "run">) => {
   // A caller passes the same template list until its memo changes: its JSON is made once.
   const json = renderedOncePerList(templatesJson)
 
@@ -117,7 +118,7 @@ export const makeClaimAdmitted = (sql: SqlClient.SqlClient) => {
       const { kinds, templates } = claimers[0]!
       const runIds = claimers.map((_, i) => i === 0 ? runId : WorkflowRunId.make(uuidv7()))
       const claimersJson = JSON.stringify(claimers.map((claimer, i) => ({ run_id: runIds[i], event_ids: claimer.event_ids })))
-      const rows = yield* sql`
+      const rows = yield* run(sql`
         WITH locked AS (
           ${
         nextJob(sql, {
@@ -166,7 +167,7 @@ export const makeClaimAdmitted = (sql: SqlClient.SqlClient) => {
         SELECT n.claim_n, n.job_kind AS head_job_kind, n.protocol_id AS head_protocol_id, n.profile_id AS head_profile_id,
           n.capability_profile_id AS head_capability_profile_id, c.*
         FROM next_job n LEFT JOIN claimed c ON c.id = n.id
-        ORDER BY n.claim_n`
+        ORDER BY n.claim_n`)
       return yield* Effect.forEach(
         claimers,
         (_, i): Effect.Effect<AdmittedClaim | null, CorruptRow> => {

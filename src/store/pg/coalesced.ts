@@ -42,7 +42,7 @@ export const MAX_BATCH = 64
 
 /** The methods coalesced, in place of `single`'s: outside a transaction, concurrent calls share statements. */
 export const makeCoalescedMethods = (
-  { sql }: PgContext,
+  context: PgContext,
   single: { readonly [K in Coalesced]: Method<K> }
 ): { readonly [K in Coalesced]: Method<K> } => {
   /** `coalesced` outside a transaction, `alone` inside one. */
@@ -73,7 +73,8 @@ export const makeCoalescedMethods = (
     })
   }
 
-  const newJobs = createEach(sql)
+  const { run, sql } = context
+  const newJobs = createEach(context)
   const createJob = Coalesce.make<NewJobRequest, Success<"createJob">, Failure<"createJob">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
@@ -82,7 +83,7 @@ export const makeCoalescedMethods = (
     many: distinct(({ input }) => input.job_id, newJobs)
   })
 
-  const finishEach = finishRunningJobs(sql)
+  const finishEach = finishRunningJobs(context)
   const finishRunningJob = Coalesce.make<RunningJobEnd, Success<"finishRunningJob">, Failure<"finishRunningJob">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
@@ -92,7 +93,7 @@ export const makeCoalescedMethods = (
     many: distinct((end) => end.job_id, finishEach)
   })
 
-  const { claimEach } = makeClaimAdmitted(sql)
+  const { claimEach } = makeClaimAdmitted(context)
   const templateIds = new WeakMap<object, number>()
   let templateLists = 0
   const templatesId = (templates: object) => {
@@ -119,7 +120,7 @@ export const makeCoalescedMethods = (
         const at = instantParam(yield* DateTime.now)
         // As a heartbeat alone: its commit not waited for (runs.ts says why). A run
         // another transaction holds is skipped — its heartbeat waits alone, not the line's.
-        const rows = yield* sql<{ readonly id: string }>`
+        const rows = yield* run(sql<{ readonly id: string }>`
           WITH beaten AS (
             SELECT r.id FROM workflow_runs r
             WHERE r.id = ANY(${`{${runIds.join(",")}}`}::uuid[]) AND ${isActive}
@@ -128,7 +129,7 @@ export const makeCoalescedMethods = (
           UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
           FROM beaten, (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited
           WHERE r.id = beaten.id
-          RETURNING ${sql.literal(qualified(columns.run, "r"))}`
+          RETURNING ${sql.literal(qualified(columns.run, "r"))}`)
         const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
         // A run not beaten (missing, ended, no longer its job's) runs alone, to say which.
         return yield* Effect.forEach(runIds, (runId): Effect.Effect<Success<"heartbeat"> | typeof Coalesce.alone, CorruptRow> => {

@@ -11,6 +11,7 @@ import type { ParseError } from "effect/ParseResult"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { auditRecords, recordsGiven } from "../internal/audit.js"
+import { type Execute, makeExecute, runWith } from "../internal/execute.js"
 import type { Audit } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { columns, encodeJson } from "./rows.js"
@@ -43,6 +44,10 @@ export interface Change<A, E, R> {
 /** The pieces each group of store methods is built from. */
 export interface PgContext {
   readonly sql: SqlClient.SqlClient
+  /** Runs a statement's text on the client's connection, untraced (internal/execute.ts). */
+  readonly execute: Execute
+  /** Runs a statement built with `sql` as `execute` does: the hot paths' way. */
+  readonly run: <Row>(statement: Statement.Statement<Row>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
   /** One transaction (a savepoint when nested); a dead connection is a typed `SqlError`. */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   /** A method's own transaction when none is open; inside the caller's, it joins it (no savepoint). */
@@ -66,6 +71,8 @@ const isUniqueViolation = (error: unknown): error is SqlError =>
   error instanceof SqlError && (error.cause as { readonly code?: unknown } | undefined)?.code === "23505"
 
 export const makeContext = (sql: SqlClient.SqlClient): PgContext => {
+  const execute = makeExecute(sql)
+  const run = runWith(execute)
   const eventColumns = sql.literal(columns.event)
 
   /** `INSERT … SELECT` of the records, from one jsonb parameter: a WHERE or ON CONFLICT may follow. */
@@ -114,14 +121,14 @@ export const makeContext = (sql: SqlClient.SqlClient): PgContext => {
   const insertEvents: InsertEvents = (events) =>
     events.length === 0
       ? Effect.void
-      : Effect.flatMap(eventsInsert(events), (insert) => Effect.asVoid(namingTakenEvent(events)(insert)))
+      : Effect.flatMap(eventsInsert(events), (insert) => Effect.asVoid(namingTakenEvent(events)(run(insert))))
 
   const atomic = joinOrBegin(sql)
 
   const audited: PgContext["audited"] = ({ events, known, result, steps }) => {
     const changed = sql(steps[steps.length - 1]?.[0] ?? "changed")
     const statement = (audit: ReadonlyArray<Statement.Fragment>) =>
-      sql`WITH ${sql.csv([...steps.map(([name, step]) => sql`${sql(name)} AS (${step})`), ...audit])} SELECT * FROM ${changed}`
+      run(sql`WITH ${sql.csv([...steps.map(([name, step]) => sql`${sql(name)} AS (${step})`), ...audit])} SELECT * FROM ${changed}`)
     const given = known !== undefined ? auditRecords(events, known) : recordsGiven(events)
     if (given === undefined) {
       return atomic(Effect.gen(function*() {
@@ -142,5 +149,5 @@ export const makeContext = (sql: SqlClient.SqlClient): PgContext => {
     })
   }
 
-  return { sql, transaction: inTransaction(sql), atomic, insertEvents, audited }
+  return { sql, execute, run, transaction: inTransaction(sql), atomic, insertEvents, audited }
 }

@@ -5,7 +5,6 @@
  * taken is not created and writes no record: its caller's own statement says
  * `AlreadyExists` (`createJobs`, by contrast, is all or nothing).
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
@@ -13,6 +12,7 @@ import { JobMetrics } from "../../domain/JobMetrics.js"
 import { auditRecords } from "../internal/audit.js"
 import { newJob } from "../internal/newRows.js"
 import type { Audited } from "../JobStore.js"
+import type { PgContext } from "./context.js"
 import { columns, encodeJson, eventJson, instantParam } from "./rows.js"
 
 /** One caller's `createJob` arguments. */
@@ -63,7 +63,7 @@ const jobRow = (job: AiJob) =>
  * The statement for `requests` (distinct job ids): each caller's new job, or
  * undefined where its id was taken (nothing written for it).
  */
-export const createEach = (sql: SqlClient.SqlClient) => {
+export const createEach = ({ run, sql }: Pick<PgContext, "sql" | "run">) => {
   const jobColumns = sql.literal(columns.job)
   const eventColumns = sql.literal(columns.event)
   return (requests: ReadonlyArray<NewJobRequest>) =>
@@ -74,7 +74,7 @@ export const createEach = (sql: SqlClient.SqlClient) => {
       const rows = yield* Effect.forEach(jobs, jobRow)
       const records = yield* Effect.forEach(requests, ({ options }, i) =>
         Effect.map(auditRecords(options?.events, jobs[i]!), (built) => built.map((record) => ({ owner: jobs[i]!.job_id, ...eventJson(record) }))))
-      const created = yield* sql<{ readonly id: string }>`
+      const created = yield* run(sql<{ readonly id: string }>`
         WITH created AS (
           INSERT INTO ai_jobs (${jobColumns})
           SELECT id, trace_id, NULL, job_kind, status, status_reason, NULL, protocol_id, profile_id,
@@ -96,7 +96,7 @@ export const createEach = (sql: SqlClient.SqlClient) => {
             trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)
           WHERE e.owner IN (SELECT id FROM created)
         )
-        SELECT id FROM created`
+        SELECT id FROM created`)
       const ids = new Set(created.map((row) => row.id))
       return jobs.map((job) => ids.has(job.job_id) ? job : undefined)
     })

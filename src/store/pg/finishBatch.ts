@@ -6,11 +6,11 @@
  * lock order — for every end of a batch, with one commit. Each end's own
  * target, reason, error and record travel in one JSON parameter.
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { RunningJobEnd } from "../JobStore.js"
+import type { PgContext } from "./context.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 
 /** One end as the statement reads it (`jsonb_to_recordset`). */
@@ -35,13 +35,13 @@ const endRow = (end: RunningJobEnd) => ({
  * locked by another transaction (skipped, so one member's lock wait is not
  * the batch's): the caller's own statement tells which.
  */
-export const finishRunningJobs = (sql: SqlClient.SqlClient) => {
+export const finishRunningJobs = ({ run, sql }: Pick<PgContext, "sql" | "run">) => {
   const jobColumns = sql.literal(qualified(columns.job, "j"))
   const eventColumns = sql.literal(columns.event)
   return (ends: ReadonlyArray<RunningJobEnd>) =>
     Effect.gen(function*() {
       const at = instantParam(yield* DateTime.now)
-      const rows = yield* sql<{ readonly id: string }>`
+      const rows = yield* run(sql<{ readonly id: string }>`
         WITH ends AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(ends.map(endRow))}::jsonb) AS e(
             job_id uuid, target text, reason_given boolean, status_reason text, error_given boolean, error_message text,
@@ -67,7 +67,7 @@ export const finishRunningJobs = (sql: SqlClient.SqlClient) => {
             e.body || jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt)
           FROM moved m JOIN ends e ON e.job_id = m.id
         )
-        SELECT * FROM moved`
+        SELECT * FROM moved`)
       const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
       return yield* Effect.forEach(ends, (end): Effect.Effect<AiJob | undefined, unknown> => {
         const row = byId.get(end.job_id)

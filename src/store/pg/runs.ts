@@ -47,7 +47,7 @@ export const activeRun = (sql: SqlClient.SqlClient) =>
     SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running')`
 
 /** The run and node half of the store. */
-export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext) => {
+export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgContext) => {
   const runColumns = sql.literal(columns.run)
   const nodeColumns = sql.literal(columns.node)
   const jobColumns = sql.literal(columns.job)
@@ -165,11 +165,11 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext
       // loses it — and with it only how recent the beat was. Inside a caller's
       // transaction, the caller's commit decides.
       const unwaited = (yield* insideTransaction) ? sql`` : sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
-      const [row] = yield* sql`
+      const [row] = yield* run(sql`
         UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
         ${unwaited}
         WHERE r.id = ${runId} AND ${isActive}
-        RETURNING ${runColumns}`
+        RETURNING ${runColumns}`)
       if (row !== undefined) return yield* decode.run(row)
       return yield* notActive(runId)
     },
@@ -212,7 +212,7 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext
       // One statement, in the lock order: the job (compare-and-set on `running`
       // under a run), then its active run, then the record — written only when
       // the job moved, its placeholders replaced by the job row's trace, run and attempt.
-      const [row] = yield* sql`
+      const [row] = yield* run(sql`
         WITH moved AS (
           UPDATE ai_jobs SET ${sql.csv(set)}
           WHERE id = ${end.job_id} AND status = 'running' AND workflow_run_id IS NOT NULL
@@ -228,7 +228,7 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, sql }: PgContext
               jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt)
           FROM moved m
         )
-        SELECT * FROM moved`
+        SELECT * FROM moved`)
       return row === undefined ? null : yield* decode.aiJob(row)
     },
     storageErrors("JobStore.finishRunningJob")

@@ -108,7 +108,8 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
 const MAX_STALLED_PER_STATEMENT = 10_000
 
 /** Claiming, recovery and pruning. */
-export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transaction }: PgContext) => {
+export const makeWorkerMethods = (context: PgContext) => {
+  const { atomic, audited, insertEvents, sql, transaction } = context
   const claimNext: Service["claimNext"] = Effect.fnUntraced(
     function*(options: {
       readonly kinds?: ReadonlyArray<JobKind>
@@ -236,5 +237,5 @@ export const makeWorkerMethods = ({ atomic, audited, insertEvents, sql, transact
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { claimNext, claimAdmitted: makeClaimAdmitted(sql).claimAdmitted, findStaleRuns, stallStaleRuns, pruneJobs }
+  return { claimNext, claimAdmitted: makeClaimAdmitted(context).claimAdmitted, findStaleRuns, stallStaleRuns, pruneJobs }
 }

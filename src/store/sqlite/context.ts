@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import type { EventRecord } from "../../domain/EventRecord.js"
+import { makeExecute } from "../internal/execute.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { sqliteCode } from "./errors.js"
 import { EVENT_COLUMNS, eventValues } from "./rowCodec.js"
@@ -33,21 +34,26 @@ export interface SqliteContext {
 
 /**
  * Runs one statement of fixed text (`?` placeholders): on the transaction's
- * connection when inside one, without @effect/sql's per-statement compile
- * and span (issue 16); the client's cache prepares each text once.
+ * connection when inside one, else the client's; without @effect/sql's
+ * per-statement compile, span and scope (issue 16); the client's cache
+ * prepares each text once.
  */
 export type Exec = <Row = Record<string, unknown>>(
   text: string,
   params?: ReadonlyArray<unknown>
 ) => Effect.Effect<ReadonlyArray<Row>, SqlError>
 
-const makeExec = (sql: SqlClient.SqlClient): Exec => (text, params = []) =>
-  Effect.withFiberRuntime((fiber) => {
-    const transaction = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
-    return (transaction._tag === "Some"
-      ? transaction.value[0].execute(text, params, undefined)
-      : sql.unsafe(text, params)) as Effect.Effect<ReadonlyArray<never>, SqlError>
-  })
+const makeExec = (sql: SqlClient.SqlClient): Exec => {
+  // Outside a transaction: the client's connection, behind its semaphore, without span or scope (internal/execute.ts).
+  const execute = makeExecute(sql)
+  return (text, params = []) =>
+    Effect.withFiberRuntime((fiber) => {
+      const transaction = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
+      return (transaction._tag === "Some"
+        ? transaction.value[0].execute(text, params, undefined)
+        : execute(text, params)) as Effect.Effect<ReadonlyArray<never>, SqlError>
+    })
+}
 
 export const makeContext = (sql: SqlClient.SqlClient, transaction: WriteTransaction): SqliteContext => {
   const exec = makeExec(sql)

@@ -54,6 +54,7 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
+import { connectionOf } from "../internal/execute.js"
 import { sqliteCode } from "./errors.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */
@@ -354,10 +355,18 @@ export const makeWriteTransaction = (
 
   // Below FULL (2) a commit is not fsynced anyway: nothing to lower.
   const lowered = synchronous >= 2
+  // Nothing lowered: the statement needs the connection for itself only, as any statement takes it (no scope).
+  const connection = connectionOf(sql)
   const unsynced = (statement: (conn: Connection) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>) =>
     Effect.withFiberRuntime<ReadonlyArray<Record<string, unknown>>, SqlError>((fiber) => {
       const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
       if (current._tag === "Some") return statement(current.value[0])
+      if (!lowered && connection !== undefined) {
+        return Effect.zipRight(
+          takeOver((text) => sql.unsafe(text)),
+          waitingForWriteLock(Effect.flatMap(connection, statement), lockWaitMs)
+        )
+      }
       return Effect.scoped(Effect.flatMap(sql.reserve, (conn) => {
         const write = Effect.zipRight(
           takeOver((text) => conn.executeUnprepared(text, [], undefined)),

@@ -1,0 +1,62 @@
+/**
+ * How the stores run their own statements (issue 16: per-call overhead off
+ * the hot paths, store internals untraced). A statement yielded directly
+ * costs @effect/sql's per-statement machinery: a `sql.execute` span, the
+ * transformer lookup, and a scope around acquiring the connection — ~50 of
+ * the ~80 Effect operations of one statement, ~30 µs of CPU
+ * (bench/statementOverhead.ts). `makeExecute` runs a statement's text
+ * on the client's own `Connection` (@effect/sql's, so its connection
+ * handling — the transaction's connection inside a transaction, the pool or
+ * SQLite's one-connection semaphore outside — and its `SqlError`s stay),
+ * without the span, the transformer or the scope.
+ *
+ * What it gives up: a `Statement.withTransformer` set by an application
+ * does not see the store's statements, and they have no `sql.execute` span;
+ * tracing stays at one span per Jobs operation.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import * as Effect from "effect/Effect"
+
+/** Runs one statement's text with its parameters: its rows, untransformed. */
+export type Execute = <Row = Record<string, unknown>>(
+  text: string,
+  params: ReadonlyArray<unknown>
+) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+
+/**
+ * `Execute` for `sql`, on `connectionOf(sql)` (pg: a pool-backed connection
+ * value; SQLite: its one connection, behind the client's semaphore). A client
+ * without one (another @effect/sql version) runs `sql.unsafe`, the full path.
+ */
+export const makeExecute = (sql: SqlClient.SqlClient): Execute => {
+  const connection = connectionOf(sql)
+  if (connection === undefined) {
+    return function fullPath<Row>(text: string, params: ReadonlyArray<unknown>) {
+      return sql.unsafe<Row & object>(text, params)
+    }
+  }
+  return function untraced<Row>(text: string, params: ReadonlyArray<unknown>) {
+    return Effect.flatMap(connection, (conn) => conn.execute(text, params, undefined) as Effect.Effect<ReadonlyArray<Row>, SqlError>)
+  }
+}
+
+/**
+ * The connection every statement of `sql` acquires — the transaction's inside
+ * one, else the client's — as a statement's `acquirer` holds it; undefined for a
+ * client without one. For @effect/sql-pg and @effect/sql-sqlite-node it never
+ * uses the scope its type allows, so none is made (Effect.scoped alone costs
+ * ~37 Effect operations).
+ */
+export const connectionOf = (sql: SqlClient.SqlClient): Effect.Effect<Connection, SqlError> | undefined => {
+  const acquirer: unknown = (sql.unsafe("SELECT 1") as unknown as { readonly acquirer?: unknown }).acquirer
+  return Effect.isEffect(acquirer) ? acquirer as Effect.Effect<Connection, SqlError> : undefined
+}
+
+/** Runs a statement built with `sql`'s template through `execute`: compiled here, once per call. */
+export const runWith = (execute: Execute) => <Row>(statement: Statement.Statement<Row>): Effect.Effect<ReadonlyArray<Row>, SqlError> => {
+  const [text, params] = statement.compile()
+  return execute<Row>(text, params)
+}
