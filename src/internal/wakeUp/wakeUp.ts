@@ -109,7 +109,9 @@ export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> =>
         const { hub, ready, service } = yield* make("listen")
         yield* Effect.forkScoped(listen({
           url: options.listenUrl!,
-          emit: (signal) => Effect.asVoid(PubSub.publish(hub, signal)),
+          emit: (signal) => {
+            hub.unsafeOffer(signal)
+          },
           listening: ready,
           reconnectDelay: Duration.decode(options.reconnectDelay ?? Duration.seconds(1))
         }))
