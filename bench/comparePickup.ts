@@ -23,6 +23,7 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import { fork } from "node:child_process"
 import * as os from "node:os"
@@ -134,6 +135,54 @@ const graphile = async (url: string): Promise<System> => {
   }
 }
 
+/**
+ * The Effect operations (the runtime's one `shouldYield` question per
+ * operation) and scheduled tasks (fiber starts and resumptions) from the call
+ * to submit to the program's start, per pickup, through the checkout's
+ * in-process pool: a deterministic figure, unlike time on a shared machine.
+ * The pool and the submit run under the counting scheduler; a listener's
+ * own fiber (where a checkout forks one per notification) is not counted.
+ */
+const countOps = async (root: string, url: string, count: number) => {
+  const tree = await loadTree(root)
+  let ops = 0
+  let tasks = 0
+  const scheduler: Scheduler.Scheduler = {
+    scheduleTask: (task, priority) => {
+      tasks++
+      Scheduler.defaultScheduler.scheduleTask(task, priority)
+    },
+    shouldYield: (fiber) => {
+      ops++
+      return Scheduler.defaultScheduler.shouldYield(fiber)
+    }
+  }
+  const runtime = ManagedRuntime.make(tree.app.servicesLayer({ dialect: "pg", url }, tree.WakeUp.layerPg({ listenUrl: url })))
+  const scope = await runtime.runPromise(Scope.make())
+  let atStart: [number, number] = [0, 0]
+  const latch = startLatch()
+  const jobs = await runtime.runPromise(Effect.gen(function*() {
+    const jobs = yield* tree.Jobs
+    const handler = () => Effect.sync(() => { atStart = [ops, tasks]; latch.hit() })
+    yield* Scope.extend(Effect.withScheduler(jobs.worker({ concurrency: 1, handler }), scheduler), scope)
+    yield* Effect.flatMap(tree.WakeUp.WakeUp, (wake) => wake.ready)
+    return jobs
+  }))
+  const perPickup: Array<[number, number]> = []
+  for (let i = 0; i < count + 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 100))
+    const started = latch.next()
+    const before: [number, number] = [ops, tasks]
+    await runtime.runPromise(Effect.withScheduler(jobs.submit(NEW_JOB), scheduler))
+    await started
+    // The first five warm the claim memo and the recorder up.
+    if (i >= 5) perPickup.push([atStart[0] - before[0], atStart[1] - before[1]])
+  }
+  await runtime.runPromise(Scope.close(scope, Exit.void))
+  await runtime.dispose()
+  return { ops: percentile(perPickup.map((p) => p[0]), 50), tasks: percentile(perPickup.map((p) => p[1]), 50) }
+}
+
 const main = async () => {
   const [baseRoot, samplesArg] = process.argv.slice(2)
   if (baseRoot === undefined) throw new Error("usage: comparePickup.ts <base checkout> [samples]")
@@ -143,6 +192,9 @@ const main = async () => {
   const cluster = await startBenchCluster()
   const systems: Array<System> = []
   try {
+    const opsBase = await countOps(path.resolve(baseRoot), await cluster.createDatabase("pickup_ops_base"), 30)
+    const opsMine = await countOps(here, await cluster.createDatabase("pickup_ops_mine"), 30)
+    console.log(`Effect operations from submit to the program's start, p50 of 30 pickups: base ${opsBase.ops} (${opsBase.tasks} scheduled tasks), mine ${opsMine.ops} (${opsMine.tasks})`)
     systems.push(await inProcess("base", path.resolve(baseRoot), await cluster.createDatabase("pickup_base")))
     systems.push(await inProcess("mine", here, await cluster.createDatabase("pickup_mine")))
     systems.push(await crossProcess(await cluster.createDatabase("pickup_cross")))

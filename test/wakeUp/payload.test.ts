@@ -6,20 +6,22 @@
  * never a dropped change.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { fromPayload } from "../../src/internal/wakeUp/signal.js"
+import { fromPayload, type Signal } from "../../src/internal/wakeUp/signal.js"
 
 const id = "0190a000-0000-7000-8000-0000000000aa"
 const trigger = { job_id: id, state: "queued", job_kind: "doc_summarize", run_after: 1764441600123 }
+/** As a signal, for comparing (deepStrictEqual wants the signal's own type). */
+const changed = { _tag: "JobChanged", ...trigger } as unknown as Signal
 
 describe("issue 15.3 a notification's payload", () => {
   it("issue 15.3 the trigger's payload reads as the change it announces", () => {
-    assert.deepStrictEqual(fromPayload(JSON.stringify(trigger)), { _tag: "JobChanged", ...trigger })
+    assert.deepStrictEqual(fromPayload(JSON.stringify(trigger)), changed)
   })
 
   it("issue 15.3 other shapes the Schema accepts read the same as before: an upper-case id, a numeric string, extra fields", () => {
-    assert.deepStrictEqual(fromPayload(JSON.stringify({ ...trigger, job_id: id.toUpperCase() })), { _tag: "JobChanged", ...trigger })
-    assert.deepStrictEqual(fromPayload(JSON.stringify({ ...trigger, run_after: "1764441600123" })), { _tag: "JobChanged", ...trigger })
-    assert.deepStrictEqual(fromPayload(JSON.stringify({ ...trigger, extra: 1 })), { _tag: "JobChanged", ...trigger })
+    assert.deepStrictEqual(fromPayload(JSON.stringify({ ...trigger, job_id: id.toUpperCase() })), changed)
+    assert.deepStrictEqual(fromPayload(JSON.stringify({ ...trigger, run_after: "1764441600123" })), changed)
+    assert.deepStrictEqual(fromPayload(JSON.stringify({ ...trigger, extra: 1 })), changed)
   })
 
   it("issue 15.3 a payload that does not read is look again, never a dropped change", () => {
