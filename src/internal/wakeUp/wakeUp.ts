@@ -8,8 +8,8 @@
  *   wrote. This layer LISTENs on a connection of its own — its own URL, since
  *   PgBouncer in transaction mode cannot hold a `LISTEN` (point `listenUrl`
  *   straight at the server or at a session-mode pool). `Jobs` also announces
- *   its own committed changes in process, so this process's idle workers
- *   start at once, without waiting for the NOTIFY to come back.
+ *   the jobs it queued in process, once committed, so this process's idle
+ *   workers start at once, without waiting for the NOTIFY to come back.
  * - **SQLite** (`layerInProcess`): there is no cross-process channel; `Jobs`
  *   announces its own changes after they commit, which wakes this process's
  *   workers at once. Other processes find the work at their next poll.
@@ -49,11 +49,12 @@ export class WakeUp extends Context.Tag("@handshake/ai-job-model/WakeUp")<WakeUp
   readonly mode: "listen" | "in-process" | "poll"
   /**
    * Announces a change this process committed to this process's waiters, at
-   * once (`in-process` and `listen`; `poll`: nothing). With `listen` the
-   * database's own announcement follows at commit, to every process, this one
-   * included — so a local waiter (an idle worker of this process) does not
-   * wait for the NOTIFY's round trip, and may hear the change twice: a worker
-   * pool skips the second (RecentClaims); other waiters just read again.
+   * once. `in-process`: every change. `listen`: a job queued (what an idle
+   * worker waits for), so this process's workers do not wait for the NOTIFY's
+   * round trip; the database's own announcement follows at commit, to every
+   * process, this one included — a worker pool skips that second one for a
+   * job it claimed (RecentClaims). Other changes are left to the database's
+   * announcement alone. `poll`: nothing.
    */
   readonly announce: (change: Omit<JobChanged, "_tag">) => Effect.Effect<void>
   /** Signals from now until the scope closes. Take it before looking, so nothing between is missed. */
@@ -69,7 +70,10 @@ const make = (mode: WakeUp["Type"]["mode"]) =>
     if (mode !== "listen") yield* Deferred.succeed(ready, undefined)
     const service = WakeUp.of({
       mode,
-      announce: (change) => (mode === "poll" ? Effect.void : PubSub.publish(hub, { _tag: "JobChanged", ...change })),
+      announce: (change) =>
+        mode === "in-process" || (mode === "listen" && change.state === "queued")
+          ? PubSub.publish(hub, { _tag: "JobChanged", ...change })
+          : Effect.void,
       subscribe: PubSub.subscribe(hub),
       ready: Deferred.await(ready)
     })
