@@ -78,6 +78,29 @@ const announced = (subscription: WakeUp.Subscription, jobIds: ReadonlyArray<JobI
   return next
 }
 
+/**
+ * An idle one-worker pool of `doc_summarize` (30 s poll) on `database`, its
+ * looks that found nothing counted; `starts` gets each job it starts with
+ * that count as of the start; `seen` is a subscription of the test's own.
+ * Returns once the pool has looked once and gone idle.
+ */
+const countedIdlePool = (database: SharedDatabase) =>
+  Effect.gen(function*() {
+    const counting = { current: undefined as ReturnType<typeof countingEmptyClaims> | undefined }
+    const { jobs, wakeUp } = yield* jobsOn(database, { wrap: (store) => (counting.current = countingEmptyClaims(store)).store })
+    yield* wakeUp.ready
+    const claims = counting.current!
+    const seen = yield* wakeUp.subscribe
+    const starts = yield* Queue.unbounded<readonly [JobId, number]>()
+    yield* jobs.worker({
+      concurrency: 1,
+      pollInterval: "30 seconds",
+      handlers: { doc_summarize: (ctx) => Queue.offer(starts, [ctx.job.job_id, claims.empty()] as const) }
+    })
+    yield* claims.atLeast(1)
+    return { claims, jobs, seen, starts }
+  })
+
 for (const backend of sharedBackends) {
   const pg = backend.name === "PostgreSQL"
   describe(`issue 16 pickup: a submit wakes this process's idle workers at once, on ${backend.name}`, () => {
@@ -109,45 +132,21 @@ for (const backend of sharedBackends) {
     it.live(`issue 16 pickup ${backend.name}: a wake for a kind the pool does not serve does not make it look; its own kind does, once`, () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("local wake other kind")
-        const counting = { current: undefined as ReturnType<typeof countingEmptyClaims> | undefined }
-        const { jobs, wakeUp } = yield* jobsOn(database, { wrap: (store) => (counting.current = countingEmptyClaims(store)).store })
-        yield* wakeUp.ready
-        const claims = counting.current!
-        const seen = yield* wakeUp.subscribe
-        // The looks that found nothing, as counted when the program starts.
-        const started = yield* Deferred.make<readonly [JobId, number]>()
-        yield* jobs.worker({
-          concurrency: 1,
-          pollInterval: "30 seconds",
-          handlers: { doc_summarize: (ctx) => Deferred.succeed(started, [ctx.job.job_id, claims.empty()] as const) }
-        })
-        yield* claims.atLeast(1)
+        const { jobs, seen, starts } = yield* countedIdlePool(database)
         const other = yield* Effect.forEach(["doc_edit", "doc_rewrite", "terminal_exec"] as const, (job_kind: JobKind) =>
           jobs.submit(summarize({ job_kind })))
         // Every announcement of them — in process, and on PostgreSQL the NOTIFY too — has been made.
         yield* announced(seen, other.map((job) => job.job_id), "queued", pg ? 2 : 1)
         const mine = yield* jobs.submit(summarize())
         // The pool took its signals in order: had any other kind woken it, it would have looked (and found nothing) before this job.
-        assert.deepStrictEqual(yield* Deferred.await(started), [mine.job_id, 1], "only the pool's first look found nothing")
+        assert.deepStrictEqual(yield* Queue.take(starts), [mine.job_id, 1], "only the pool's first look found nothing")
         for (const job of other) assert.strictEqual((yield* jobs.get(job.job_id)).state, "queued")
       }).pipe(Effect.scoped), 60_000)
 
     it.live(`issue 16 pickup ${backend.name}: the pool that claimed a job does not look again when the job's second announcement (the NOTIFY) arrives`, () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("local wake echo")
-        const counting = { current: undefined as ReturnType<typeof countingEmptyClaims> | undefined }
-        const { jobs, wakeUp } = yield* jobsOn(database, { wrap: (store) => (counting.current = countingEmptyClaims(store)).store })
-        yield* wakeUp.ready
-        const claims = counting.current!
-        const seen = yield* wakeUp.subscribe
-        // Each start, with the looks that had found nothing by then.
-        const starts = yield* Queue.unbounded<readonly [JobId, number]>()
-        yield* jobs.worker({
-          concurrency: 1,
-          pollInterval: "30 seconds",
-          handlers: { doc_summarize: (ctx) => Queue.offer(starts, [ctx.job.job_id, claims.empty()] as const) }
-        })
-        yield* claims.atLeast(1)
+        const { claims, jobs, seen, starts } = yield* countedIdlePool(database)
         const first = yield* jobs.submit(summarize())
         assert.deepStrictEqual(yield* Queue.take(starts), [first.job_id, 1])
         // Every announcement of the first job has reached this process (on PostgreSQL its completion's
