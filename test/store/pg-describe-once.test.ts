@@ -35,7 +35,7 @@ const originalQuery = Pg.Client.prototype.query
 beforeEach(() => {
   describes.length = 0
   answers.length = 0
-  Pg.Connection.prototype.describe = function(this: Pg.Connection, message: { readonly name?: string }) {
+  Pg.Connection.prototype.describe = function(this: Pg.Connection, message: { readonly name?: string | undefined }) {
     describes.push(message.name ?? "")
     Reflect.apply(originalDescribe, this, [message])
   }
@@ -89,7 +89,7 @@ const workload = Effect.gen(function*() {
     const claim = yield* jobs.claimNext()
     const done = claim!.job
     yield* store.heartbeat(claim!.run.id)
-    yield* jobs.addMetrics(done.job_id, { tokens_in: 3 })
+    yield* jobs.addMetrics(done.job_id, { input_tokens: 3 })
     yield* jobs.complete(done.job_id)
     yield* jobs.submit(summarize({ entity_refs: [{ entity_id: `doc-${round}`, entity_kind: "document" }] }))
     const failed = yield* jobs.claimNext()

@@ -211,12 +211,7 @@ export const preparingClient = (perConnection: number, options: PreparingOptions
       const client = this
       let outsideTransaction = false
       let described = false
-      const named = new Pg.Query({
-        name,
-        text: query.text,
-        values: query.values as Array<unknown>,
-        ...(query.rowMode === undefined ? {} : { rowMode: query.rowMode })
-      } as Pg.QueryConfig, (error: Error | undefined, result: unknown) => {
+      const settle = (error: Error | undefined, result: unknown) => {
         if (error === undefined || error === null) {
           if (described) client.#shapes.set(name, learnt((named as unknown as QueryResult)._result))
           return done(null, result)
@@ -228,7 +223,13 @@ export const preparingClient = (perConnection: number, options: PreparingOptions
         pool.generation++
         if (outsideTransaction && !retried) return client.#send(query, name, true, done)
         done(error)
-      })
+      }
+      // From a text and its values pg builds its own config; a config object it copies
+      // through its property descriptors (~7 µs a statement). The name is set after.
+      const named: Pg.Query & { name?: string } = query.rowMode === undefined
+        ? new Pg.Query(query.text, query.values as Array<unknown>, settle)
+        : new Pg.Query({ text: query.text, values: query.values as Array<unknown>, rowMode: query.rowMode } as Pg.QueryConfig, settle)
+      named.name = name
       const submit = named.submit.bind(named)
       named.submit = (connection) => {
         const protocol = connection as unknown as ProtocolConnection
