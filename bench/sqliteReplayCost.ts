@@ -14,7 +14,10 @@
  * A measurement on scratch copies only: nothing here is a proposal to drop
  * a constraint. Not part of `npm run bench`.
  *
- *   npx tsx bench/sqliteReplayCost.ts [jobs per round] [rounds] [full|normal]
+ * `before-0011` as a fourth argument runs only the schema as migrated against
+ * the same schema with migration 0011's four indexes as they were before it.
+ *
+ *   npx tsx bench/sqliteReplayCost.ts [jobs per round] [rounds] [full|normal] [before-0011]
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -85,6 +88,19 @@ const perStatement = (template: string, tmp: string, events: ReadonlyArray<Event
   console.log(`| **all, per job** | ${total.toFixed(0)} | |`)
 }
 
+/** Migration 0011's four indexes as 0002–0004 made them (the schema before it). */
+const BEFORE_0011: Variant = {
+  name: "the four indexes as before migration 0011",
+  apply: (db) =>
+    db.exec(`
+      DROP INDEX ai_jobs_by_run; DROP INDEX ai_jobs_prunable_by_updated;
+      DROP INDEX workflow_runs_running_by_heartbeat; DROP INDEX flight_recorder_events_by_run_time;
+      CREATE INDEX ai_jobs_by_workflow_run ON ai_jobs (workflow_run_id);
+      CREATE INDEX ai_jobs_by_status_updated ON ai_jobs (status, updated_at, id);
+      CREATE INDEX workflow_runs_by_status_heartbeat ON workflow_runs (status, last_heartbeat, id);
+      CREATE INDEX flight_recorder_events_by_run ON flight_recorder_events (workflow_run_id, timestamp);`)
+}
+
 const variantsOf = (template: string): ReadonlyArray<Variant> => {
   const db = openSqlite(template, "normal")
   const objects = db.prepare(
@@ -107,6 +123,7 @@ const main = async () => {
   const jobs = Number(process.argv[2] ?? 1000)
   const rounds = Number(process.argv[3] ?? 5)
   const durability = process.argv[4] === "full" ? "full" : "normal"
+  const only0011 = process.argv[5] === "before-0011"
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-replay-cost-"))
   const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ")
   console.log(`## The SQLite replay's cost per statement and per schema object (k = 1, "${durability}", load ${load()})`)
@@ -117,8 +134,9 @@ const main = async () => {
     const checkpoint = openSqlite(template, "normal")
     checkpoint.pragma("wal_checkpoint(TRUNCATE)")
     checkpoint.close()
-    perStatement(template, tmp, events, jobs)
-    const variants = variantsOf(template).map((variant, index) => {
+    if (!only0011) perStatement(template, tmp, events, jobs)
+    const chosen = only0011 ? [{ name: "schema as migrated", apply: () => {} }, BEFORE_0011] : variantsOf(template)
+    const variants = chosen.map((variant, index) => {
       const filename = path.join(tmp, `variant-${index}.db`)
       fs.copyFileSync(template, filename)
       const db = openSqlite(filename, durability)

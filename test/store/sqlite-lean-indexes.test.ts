@@ -6,11 +6,12 @@
  * each query the store runs for the port's lists and filters, the claim, the
  * stale scan and pruning is recorded as better-sqlite3 runs it and explained
  * with its own parameters (`EXPLAIN QUERY PLAN`): none reads a hot table by a
- * full scan, and the four queries of the changed indexes use them in order
- * (no sort).
+ * full scan, and the queries of the changed indexes use them (the stale scan
+ * and pruning in order, no sort).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Jobs } from "../../src/Jobs.js"
@@ -123,7 +124,9 @@ describe("issue 16 migration 0011: SQLite's hot indexes are partial, and every q
           "events by run": db.listEvents({ workflow_run_id: run.id }),
           "events by trace": db.listEvents({ trace_id: job.trace_id }),
           "events by type": db.listEvents({ types: ["system"] }),
-          "events by time": db.listEvents({ since: DateTime.subtract(now, { hours: 1 }) })
+          "events by time": db.listEvents({ since: DateTime.subtract(now, { hours: 1 }) }),
+          // Last: it stalls the running runs (the scan, then the runs and their jobs by id).
+          "recovery's stall": db.stallStaleRuns({ heartbeatBefore: DateTime.add(now, { hours: 1 }), threshold: Duration.seconds(30), limit: 100 })
         }
         const out: Record<string, ReadonlyArray<{ readonly source: string; readonly plan: ReadonlyArray<string> }>> = {}
         for (const [name, query] of Object.entries(queries)) out[name] = yield* plansOf(filename, query)
@@ -146,6 +149,7 @@ describe("issue 16 migration 0011: SQLite's hot indexes are partial, and every q
       }
       assert.match(planOf("jobs by run"), /USING INDEX ai_jobs_by_run \(workflow_run_id=\?\)/, planOf("jobs by run"))
       inOrder("stale scan", "workflow_runs_running_by_heartbeat")
+      inOrder("recovery's stall", "workflow_runs_running_by_heartbeat")
       inOrder("pruning", "ai_jobs_prunable_by_updated")
       inOrder("events by run", "flight_recorder_events_by_run_time")
     }), 60_000)
