@@ -6,12 +6,14 @@
  * round), `batches` createJobs of `batch` jobs through the tree's store, then
  * as many raw better-sqlite3 batches (bench/baselines/rawInsert.ts: one
  * prepared INSERT per job in one transaction) on the same file. Prints the
- * median CPU µs of this process per job and raw ÷ ours (the create target's
- * ratio, in CPU), with the load average. Not part of `npm run bench`.
+ * median CPU µs of this process and wall µs per job, and raw ÷ ours of each
+ * (in wall time, the create target's ratio), with the load average. Not part
+ * of `npm run bench`.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -25,9 +27,15 @@ const block = (tree: Tree, batches: number, batch: number) =>
     const store = yield* tree.store.JobStore
     const inputs = Array.from({ length: batch }, () => tree.create.newJob)
     const start = cpuMicros()
+    const wall = performance.now()
     for (let i = 0; i < batches; i++) yield* store.createJobs(inputs)
-    return (cpuMicros() - start) / (batches * batch)
+    return { cpu: (cpuMicros() - start) / (batches * batch), wall: (performance.now() - wall) * 1000 / (batches * batch) }
   })
+
+interface PerJob {
+  readonly cpu: number
+  readonly wall: number
+}
 
 const main = async () => {
   const [baseRoot, repsArg, batchesArg, batchArg, durabilityArg] = process.argv.slice(2)
@@ -51,27 +59,31 @@ const main = async () => {
       const db = openSqlite(run.filename, durability)
       return { db, raw: rawSqliteInsert(db) }
     })
-    const ours = new Map<string, Array<number>>(trees.map((tree) => [tree.name, []]))
-    const raw = new Map<string, Array<number>>(trees.map((tree) => [tree.name, []]))
+    const ours = new Map<string, Array<PerJob>>(trees.map((tree) => [tree.name, []]))
+    const raw = new Map<string, Array<PerJob>>(trees.map((tree) => [tree.name, []]))
     for (let rep = 0; rep < reps; rep++) {
       const order = rep % 2 === 0 ? [0, 1] : [1, 0]
       for (const i of order) {
         const { runtime, tree } = runs[i]!
         ours.get(tree.name)!.push(await runtime.runPromise(block(tree, batches, batch)))
         const start = cpuMicros()
+        const wall = performance.now()
         for (let b = 0; b < batches; b++) raws[i]!.raw.insertBatch(batch)
-        raw.get(tree.name)!.push((cpuMicros() - start) / (batches * batch))
+        raw.get(tree.name)!.push({ cpu: (cpuMicros() - start) / (batches * batch), wall: (performance.now() - wall) * 1000 / (batches * batch) })
       }
     }
     loads.push(os.loadavg().map((l) => l.toFixed(2)).join(" "))
     for (const { db } of raws) db.close()
     await Promise.all(runs.map(({ runtime }) => runtime.dispose()))
-    console.log(`SQLite createJobs of ${batch}, "${durability}", CPU µs per job, median of ${reps} blocks of ${batches} batches:`)
-    for (const tree of trees) {
-      const [o, r] = [median(ours.get(tree.name)!), median(raw.get(tree.name)!)]
-      console.log(`  ${tree.name}: ours ${o.toFixed(1)}, raw driver ${r.toFixed(1)} on the same schema, raw ÷ ours ${(r / o).toFixed(2)}×`)
+    console.log(`SQLite createJobs of ${batch}, "${durability}", µs per job, median of ${reps} blocks of ${batches} batches:`)
+    const of = (samples: ReadonlyArray<PerJob>, key: keyof PerJob) => median(samples.map((sample) => sample[key]))
+    for (const key of ["cpu", "wall"] as const) {
+      for (const tree of trees) {
+        const [o, r] = [of(ours.get(tree.name)!, key), of(raw.get(tree.name)!, key)]
+        console.log(`  ${key} ${tree.name}: ours ${o.toFixed(1)}, raw driver ${r.toFixed(1)} on the same schema, raw ÷ ours ${(r / o).toFixed(2)}×`)
+      }
+      console.log(`  ${key} mine ÷ base (ours): ${(of(ours.get("mine")!, key) / of(ours.get("base")!, key)).toFixed(2)}×`)
     }
-    console.log(`  mine ÷ base (ours): ${(median(ours.get("mine")!) / median(ours.get("base")!)).toFixed(2)}×`)
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })
   }
