@@ -39,8 +39,13 @@ const median = (xs: ReadonlyArray<number>) => {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
 }
 
-/** Frames a run of `work` writes to the WAL (a reader's snapshot keeps the WAL from restarting). */
-const framesOf = (filename: string, durability: "full" | "normal", work: () => void) => {
+/**
+ * Frames a run of `work` on `db` writes to the WAL: no checkpoint runs
+ * meanwhile (autocheckpoint off) and a reader holds a snapshot, so the WAL
+ * only grows — never restarts from its beginning — while `work` runs.
+ */
+const framesOf = (db: SqliteDatabase, filename: string, durability: "full" | "normal", work: () => void) => {
+  db.pragma("wal_autocheckpoint = 0")
   const reader = openSqlite(filename, durability)
   reader.exec("BEGIN")
   reader.prepare("SELECT count(*) FROM ai_jobs").get()
@@ -49,6 +54,7 @@ const framesOf = (filename: string, durability: "full" | "normal", work: () => v
   const frames = walFrames(fs.statSync(`${filename}-wal`).size - before)
   reader.exec("COMMIT")
   reader.close()
+  db.pragma("wal_autocheckpoint = 1000")
   return frames
 }
 
@@ -70,7 +76,7 @@ const perStatement = (template: string, tmp: string, events: ReadonlyArray<Event
   })
   const frames = new Map<string, number>()
   const walSize = () => fs.statSync(`${filename}-wal`).size
-  framesOf(filename, "normal", () =>
+  framesOf(db, filename, "normal", () =>
     statementsAlone(200, (name, work) => {
       const before = walSize()
       work()
@@ -143,7 +149,7 @@ const main = async () => {
       variant.apply(db)
       const { lifecycles } = replayStatements(db, events)
       lifecycles(200, { k: 1, durability })
-      const frames = framesOf(filename, durability, () => lifecycles(200, { k: 1, durability })) / 200
+      const frames = framesOf(db, filename, durability, () => lifecycles(200, { k: 1, durability })) / 200
       return { variant, db, lifecycles, frames, cpu: [] as Array<number> }
     })
     for (let round = 0; round < rounds; round++) {
