@@ -67,6 +67,18 @@ const decodeNewJob = (input: unknown): Effect.Effect<NewAiJob, DecodeFailure> =>
   return job === undefined ? decodeNewJobBySchema(input) : Effect.succeed(job)
 }
 
+/** A batch of new jobs when every one is in the common shape and valid (`commonNewAiJob`), else `undefined`. */
+const commonNewAiJobs = (input: unknown): ReadonlyArray<NewAiJob> | undefined => {
+  if (!Array.isArray(input)) return undefined
+  const jobs: Array<NewAiJob> = []
+  for (const item of input as ReadonlyArray<unknown>) {
+    const job = commonNewAiJob(item)
+    if (job === undefined) return undefined
+    jobs.push(job)
+  }
+  return jobs
+}
+
 /**
  * An id argument: one already in its stored form is what the schema would
  * give, unchanged (so it is passed on as it is); any other input meets the schema.
@@ -261,8 +273,13 @@ export const decodingInputs = (store: Service): Service => ({
       ? store.createJob(j, o as typeof options)
       : Effect.flatMap(Effect.all([decode.newJob(job), decode.audited(options)]), ([j, o]) => store.createJob(j, o as typeof options))
   },
-  createJobs: (jobs, options = {}) =>
-    Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.audited(options)]), ([js, o]) => store.createJobs(js, o as typeof options)),
+  createJobs: (jobs, options = {}) => {
+    // Every job and the options in their common shape (a batch of submits): no Effect per job.
+    const [js, o] = [commonNewAiJobs(jobs), commonAuditedOptions(options)]
+    return js !== undefined && o !== undefined
+      ? store.createJobs(js, o as typeof options)
+      : Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.audited(options)]), ([js, o]) => store.createJobs(js, o as typeof options))
+  },
   getJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.getJob),
   lockJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.lockJob),
   listJobs: (filter = {}) => Effect.flatMap(decode.jobFilter(filter), store.listJobs),
