@@ -64,14 +64,15 @@ for (const backend of sharedBackends) {
 
         let completionsHolding = 0
         let scanHolding: Deferred.Deferred<void> | undefined
-        // A completion's write after its move waits with its job row locked (a run's own settle: the
-        // outputs and duration after its one-write move; the locked path: the run's end after the
-        // job's); the scan's event write waits with its rows locked.
+        // A completion's write after its move waits with its job row locked (a run's own settle: its
+        // one write, then held inside a transaction before the commit; the locked path: the run's end
+        // after the job's); the scan's event write waits with its rows locked.
         const hold = Effect.zipRight(Effect.sync(() => completionsHolding++), pg ? realSleep(300) : Effect.void)
         const heldCompleter: JobStore["Type"] = {
           ...completer,
           finishRun: (...args) => Effect.zipRight(hold, completer.finishRun(...args)),
-          updateJob: (...args) => Effect.zipRight(hold, completer.updateJob(...args))
+          updateJob: (...args) => Effect.zipRight(hold, completer.updateJob(...args)),
+          settleRun: (settle) => completer.transaction(Effect.zipLeft(completer.settleRun!(settle), hold))
         }
         const heldRecoverer: JobStore["Type"] = {
           ...recoverer,
