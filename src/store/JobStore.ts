@@ -40,6 +40,7 @@
  *   Where the store has `finishRunningJob` (PostgreSQL), a move out of
  *   `running` is one statement in the same order: its UPDATE of the job
  *   takes the job's lock, then its run is ended, then the record written.
+ *   A worker's own settle (`settleRun`) is that write, guarded on its run.
  * - `claimNext` locks the job (skipping one another transaction holds) before
  *   it creates the run; `releaseRun` updates the job before the run.
  * - `stallStaleRuns` locks the jobs of stale runs first (skipping any a
