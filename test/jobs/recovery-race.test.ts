@@ -34,7 +34,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { countingHeartbeats, realSleep, sharedBackends } from "./shared-database.js"
+import { countingHeartbeats, holdingScan, realSleep, sharedBackends } from "./shared-database.js"
 
 const JOBS = 300
 const ROUNDS = 4
@@ -74,22 +74,13 @@ for (const backend of sharedBackends) {
           updateJob: (...args) => Effect.zipRight(hold, completer.updateJob(...args)),
           settleRun: (settle) => completer.transaction(Effect.zipLeft(completer.settleRun!(settle), hold))
         }
-        const heldRecoverer: JobStore["Type"] = {
-          ...recoverer,
-          // The scan's events are built inside its transaction, with its rows locked: hold them there.
-          stallStaleRuns: (options) =>
-            recoverer.stallStaleRuns({
-              ...options,
-              events: (stalled) =>
-                Effect.zipRight(
-                  Effect.zipRight(scanHolding === undefined ? Effect.void : Deferred.succeed(scanHolding, undefined), realSleep(pg ? 300 : 100)),
-                  Effect.suspend(() => {
-                    const records = options.events?.(stalled) ?? []
-                    return Effect.isEffect(records) ? records : Effect.succeed(records)
-                  })
-                )
-            })
-        }
+        // The scan's events are built inside its transaction, with its rows locked: hold them there.
+        const heldRecoverer = holdingScan(
+          recoverer,
+          Effect.suspend(() =>
+            Effect.zipRight(scanHolding === undefined ? Effect.void : Deferred.succeed(scanHolding, undefined), realSleep(pg ? 300 : 100))
+          )
+        )
         const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, heldCompleter))), Jobs)
         const scanner = yield* Layer.build(services(Layer.succeed(JobStore, heldRecoverer)))
 

@@ -32,7 +32,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { countingHeartbeats, realSleep, sharedBackends } from "./shared-database.js"
+import { countingHeartbeats, holdingScan, realSleep, sharedBackends } from "./shared-database.js"
 
 const JOBS = 40
 
@@ -71,21 +71,10 @@ for (const backend of sharedBackends) {
             }
             // The scan first: its events are built inside its transaction, with its rows locked; hold them there.
             const scanHolding = yield* Deferred.make<void>()
-            const heldRecoverer: JobStore["Type"] = {
-              ...recoverer,
-              stallStaleRuns: (options) =>
-                recoverer.stallStaleRuns({
-                  ...options,
-                  events: (stalled) =>
-                    Effect.zipRight(
-                      Effect.zipRight(Deferred.succeed(scanHolding, undefined), scanFirst ? realSleep(500) : Effect.void) as Effect.Effect<unknown>,
-                      Effect.suspend(() => {
-                        const records = options.events?.(stalled) ?? []
-                        return Effect.isEffect(records) ? records : Effect.succeed(records)
-                      })
-                    )
-                })
-            }
+            const heldRecoverer = holdingScan(
+              recoverer,
+              Effect.zipRight(Deferred.succeed(scanHolding, undefined), scanFirst ? realSleep(500) : Effect.void)
+            )
             const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, heldSettler))), Jobs)
             const scanner = yield* Layer.build(services(Layer.succeed(JobStore, heldRecoverer)))
 
