@@ -34,7 +34,7 @@ import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { ClaimTemplate, JobStore } from "../JobStore.js"
 import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, decodeCommon, guarded } from "./commonInputs.js"
-import { AuditedOptions, Builder, ClaimAdmittedOptions, endOf, ErrorMessage, optional, RunningJobEnd } from "./portSchemas.js"
+import { AuditedOptions, Builder, ClaimAdmittedOptions, endOf, ErrorMessage, optional, RunningJobEnd, RunSettle } from "./portSchemas.js"
 
 type Service = JobStore["Type"]
 
@@ -128,6 +128,7 @@ const decode = {
   }), "JobPatch"),
   release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
   runningJobEnd: decodeCommon(commonRunningJobEnd, RunningJobEnd, "RunningJobEnd"),
+  runSettle: decodeWith(RunSettle, "RunSettle"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
   runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
@@ -315,6 +316,17 @@ export const decodingInputs = (store: Service): Service => ({
       return Effect.flatMap(
         Effect.all([decode.runningJobEnd(rest), decodeEventRecords([event])]),
         ([e, [record]]) => store.finishRunningJob!({ ...e, event: record } as typeof end)
+      )
+    }
+  }),
+  ...(store.settleRun === undefined ? {} : {
+    settleRun: (settle: Parameters<NonNullable<Service["settleRun"]>>[0]) => {
+      // As `finishRunningJob`: the record the library vouched for is not decoded again.
+      const { event, ...rest } = typeof settle === "object" && settle !== null ? settle : { event: undefined }
+      const own = libraryRecords([event])
+      return Effect.flatMap(
+        Effect.all([decode.runSettle(rest), own !== null ? Effect.succeed(own) : decodeEventRecords([event])]),
+        ([s, [record]]) => store.settleRun!({ ...s, event: record } as typeof settle)
       )
     }
   }),
