@@ -8,6 +8,7 @@
  * poll interval — a sleep on Effect's `Clock`, so a test drives it with
  * `TestClock` (issue 15.8) — or the pool closing.
  */
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,6 +19,7 @@ import type { JobKind } from "../../domain/JobKind.js"
 import type { Json } from "../../domain/Json.js"
 import type { Claim, ReadError } from "../../store/JobStore.js"
 import * as WakeUp from "../wakeUp/wakeUp.js"
+import { RecentClaims } from "../wakeUp/recentClaims.js"
 import { dispatch, type Handlers, kindsOf } from "../engine/handlers.js"
 import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
@@ -79,16 +81,20 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
     // announced while every loop is busy wakes the next loop that goes idle.
     const subscription = wakeUp === undefined ? undefined : yield* wakeUp.subscribe
     const wanted = kinds === undefined ? undefined : new Set(kinds)
+    // A job this process submitted is announced twice on PostgreSQL (in process, then by the
+    // database): the pool that claimed it on the first does not look again on the second.
+    const claims = new RecentClaims()
     const idle = Effect.raceAll([
       Effect.sleep(poll),
       Deferred.await(closing),
-      ...(subscription === undefined ? [] : [WakeUp.awaitWork(subscription, wanted)])
+      ...(subscription === undefined ? [] : [WakeUp.awaitWork(subscription, wanted, claims)])
     ])
     // Uninterruptible between claim and program start, so closing the pool never
     // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
     const iteration = Effect.uninterruptible(Effect.gen(function*() {
       const claim = yield* claimNext(kinds !== undefined ? { kinds } : {})
       if (claim === null) return yield* Effect.interruptible(idle)
+      claims.note({ job_id: claim.job.job_id, run_after: DateTime.toEpochMillis(claim.job.run_after) })
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
       yield* Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true))

@@ -21,8 +21,8 @@ export const CHANNEL = "ai_job_model_jobs"
 
 export interface ListenerOptions {
   readonly url: string
-  /** Told of every signal. */
-  readonly emit: (signal: Signal) => Effect.Effect<void>
+  /** Told of every signal, synchronously: a notification reaches the waiters with no fiber started for it. */
+  readonly emit: (signal: Signal) => void
   /** Completed once the first LISTEN is in place. */
   readonly listening: Deferred.Deferred<void>
   /** Wait before connecting again after the connection was lost. */
@@ -40,13 +40,16 @@ const session = (options: ListenerOptions) =>
       resume(Effect.fail(error))
     }
     client.on("notification", (message) => {
-      if (message.channel === CHANNEL) Effect.runFork(options.emit(fromPayload(message.payload ?? "")))
+      if (message.channel === CHANNEL) options.emit(fromPayload(message.payload ?? ""))
     })
     client.on("error", end)
     client.on("end", () => end(new Error("the listener's connection ended")))
     client.connect()
       .then(() => client.query(`LISTEN ${Pg.escapeIdentifier(CHANNEL)}`))
-      .then(() => Effect.runFork(Effect.zipRight(Deferred.succeed(options.listening, undefined), options.emit(lookAgain))))
+      .then(() => {
+        options.emit(lookAgain)
+        Effect.runFork(Deferred.succeed(options.listening, undefined))
+      })
       .catch(end)
     return Effect.sync(() => {
       ended = true
@@ -63,7 +66,7 @@ export const listen = (options: ListenerOptions): Effect.Effect<never> =>
       Effect.catchAll((error) =>
         Effect.zipRight(
           Effect.logWarning(`wake-up listener: ${error.message}; polling until it listens again`),
-          Effect.zipRight(options.emit(lookAgain), sleepRealTime(Duration.toMillis(options.reconnectDelay)))
+          Effect.zipRight(Effect.sync(() => options.emit(lookAgain)), sleepRealTime(Duration.toMillis(options.reconnectDelay)))
         ))
     )
   )

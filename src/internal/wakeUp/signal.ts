@@ -5,9 +5,9 @@
  */
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import { JobId } from "../../domain/Ids.js"
-import { CanonicalJobKind } from "../../domain/JobKind.js"
-import { JobState } from "../../domain/JobState.js"
+import { isCanonicalId, JobId } from "../../domain/Ids.js"
+import { CanonicalJobKind, JobKinds } from "../../domain/JobKind.js"
+import { JobState, JobStates } from "../../domain/JobState.js"
 
 /** A job was stored or changed state (or its eligible time moved). */
 export const JobChanged = Schema.TaggedStruct("JobChanged", {
@@ -34,13 +34,36 @@ const decodePayload = Schema.decodeUnknownEither(Schema.parseJson(Schema.Struct(
   run_after: Schema.Union(Schema.Number, Schema.NumberFromString)
 })))
 
+const states: ReadonlySet<unknown> = new Set(JobStates)
+const kinds: ReadonlySet<unknown> = new Set(JobKinds)
+
+/**
+ * The trigger's own payload, read by hand: an object with a stored-form id, a
+ * state, a canonical kind and a finite number. Anything else is left to the
+ * Schema above, which stays the authority (every notification is read on the
+ * listener's path to the worker: the Schema costs tens of µs, this a JSON.parse).
+ */
+const triggerPayload = (payload: string): JobChanged | undefined => {
+  let fields: unknown
+  try {
+    fields = JSON.parse(payload)
+  } catch {
+    return undefined
+  }
+  if (typeof fields !== "object" || fields === null) return undefined
+  const { job_id, job_kind, run_after, state } = fields as Record<string, unknown>
+  return isCanonicalId(job_id) && states.has(state) && kinds.has(job_kind) && typeof run_after === "number" && Number.isFinite(run_after)
+    ? { _tag: "JobChanged", job_id: job_id as JobId, state: state as JobState, job_kind: job_kind as JobChanged["job_kind"], run_after }
+    : undefined
+}
+
 /**
  * The signal of one `ai_job_model_jobs` notification (migration 0007's
  * trigger). A payload that does not read is not dropped silently: it becomes
  * "look again", so no waiter can miss the change it was about.
  */
 export const fromPayload = (payload: string): Signal =>
-  Either.match(decodePayload(payload), {
+  triggerPayload(payload) ?? Either.match(decodePayload(payload), {
     onLeft: () => lookAgain,
     onRight: (fields) => ({ _tag: "JobChanged", ...fields })
   })

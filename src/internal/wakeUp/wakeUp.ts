@@ -7,7 +7,9 @@
  *   so the announcement is delivered at commit, to every process, whoever
  *   wrote. This layer LISTENs on a connection of its own — its own URL, since
  *   PgBouncer in transaction mode cannot hold a `LISTEN` (point `listenUrl`
- *   straight at the server or at a session-mode pool).
+ *   straight at the server or at a session-mode pool). `Jobs` also announces
+ *   the jobs it queued in process, once committed, so this process's idle
+ *   workers start at once, without waiting for the NOTIFY to come back.
  * - **SQLite** (`layerInProcess`): there is no cross-process channel; `Jobs`
  *   announces its own changes after they commit, which wakes this process's
  *   workers at once. Other processes find the work at their next poll.
@@ -32,6 +34,7 @@ import type { JobId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { JobState } from "../../domain/JobState.js"
 import { listen } from "./pgListener.js"
+import type { RecentClaims } from "./recentClaims.js"
 import type { JobChanged, Signal } from "./signal.js"
 
 export type { JobChanged, LookAgain, Signal } from "./signal.js"
@@ -45,9 +48,13 @@ export class WakeUp extends Context.Tag("@handshake/ai-job-model/WakeUp")<WakeUp
   /** `listen`: the database announces every change; `in-process`: this process's own changes; `poll`: nothing. */
   readonly mode: "listen" | "in-process" | "poll"
   /**
-   * Announces a change this process committed. Only where the database does
-   * not (`in-process`); elsewhere it does nothing, since the database's own
-   * announcement reaches every process, this one included.
+   * Announces a change this process committed to this process's waiters, at
+   * once. `in-process`: every change. `listen`: a job queued (what an idle
+   * worker waits for), so this process's workers do not wait for the NOTIFY's
+   * round trip; the database's own announcement follows at commit, to every
+   * process, this one included — a worker pool skips that second one for a
+   * job it claimed (RecentClaims). Other changes are left to the database's
+   * announcement alone. `poll`: nothing.
    */
   readonly announce: (change: Omit<JobChanged, "_tag">) => Effect.Effect<void>
   /** Signals from now until the scope closes. Take it before looking, so nothing between is missed. */
@@ -63,7 +70,10 @@ const make = (mode: WakeUp["Type"]["mode"]) =>
     if (mode !== "listen") yield* Deferred.succeed(ready, undefined)
     const service = WakeUp.of({
       mode,
-      announce: (change) => (mode === "in-process" ? PubSub.publish(hub, { _tag: "JobChanged", ...change }) : Effect.void),
+      announce: (change) =>
+        mode === "in-process" || (mode === "listen" && change.state === "queued")
+          ? PubSub.publish(hub, { _tag: "JobChanged", ...change })
+          : Effect.void,
       subscribe: PubSub.subscribe(hub),
       ready: Deferred.await(ready)
     })
@@ -103,7 +113,9 @@ export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> =>
         const { hub, ready, service } = yield* make("listen")
         yield* Effect.forkScoped(listen({
           url: options.listenUrl!,
-          emit: (signal) => Effect.asVoid(PubSub.publish(hub, signal)),
+          emit: (signal) => {
+            hub.unsafeOffer(signal)
+          },
           listening: ready,
           reconnectDelay: Duration.decode(options.reconnectDelay ?? Duration.seconds(1))
         }))
@@ -127,22 +139,28 @@ export const layerFromUrl = (url: string, options: { readonly listenUrl?: string
  * absent) may be claimable: one was queued and its time has come, or comes
  * while waiting (a scheduled or retried job: the wait is on Effect's `Clock`),
  * or announcements may have been missed. Signals that arrived while the caller
- * was busy count: they were queued on the subscription.
+ * was busy count: they were queued on the subscription. A job in `claims`
+ * (the caller claimed it already) is no work.
  */
 export const awaitWork = (
   subscription: Subscription,
-  kinds?: ReadonlySet<JobKind>
+  kinds?: ReadonlySet<JobKind>,
+  claims?: RecentClaims
 ): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const signal = yield* Queue.take(subscription)
-    if (signal._tag === "LookAgain") return
-    if (signal.state !== "queued" || (kinds !== undefined && !kinds.has(signal.job_kind))) {
-      return yield* awaitWork(subscription, kinds)
+  Effect.flatMap(Queue.take(subscription), (signal) => {
+    if (signal._tag === "LookAgain") return Effect.void
+    if (
+      claims?.claimed(signal) === true || signal.state !== "queued" ||
+      (kinds !== undefined && !kinds.has(signal.job_kind))
+    ) {
+      return awaitWork(subscription, kinds, claims)
     }
-    const wait = signal.run_after - (yield* Clock.currentTimeMillis)
-    if (wait <= 0) return
-    // Eligible later: wake then, unless something else wakes us first.
-    return yield* Effect.raceFirst(Effect.sleep(Duration.millis(wait)), awaitWork(subscription, kinds))
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const wait = signal.run_after - now
+      if (wait <= 0) return Effect.void
+      // Eligible later: wake then, unless something else wakes us first.
+      return Effect.raceFirst(Effect.sleep(Duration.millis(wait)), awaitWork(subscription, kinds, claims))
+    })
   })
 
 /**
