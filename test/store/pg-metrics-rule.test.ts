@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { MetricNames } from "../../src/domain/JobMetrics.js"
+import type { JobId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { buildReferencePg } from "../fixtures/referenceDatabase.js"
@@ -152,40 +153,45 @@ describe("issue 16 PostgreSQL migration 0012: the metrics CHECK becomes the metr
       assert.deepStrictEqual(yield* Effect.provide(ruleShape, onDatabase(legacy)), migratedShape)
     })), 60_000)
 
-  it.effect("issue 16 a database at 0011 (the CHECK in place, rows valid) upgrades: 0012 alone runs, rows kept, the rule still refuses", () =>
+  /**
+   * On a migrated database with one job: takes 0012 back out (its triggers and
+   * its bookkeeping row, so the next migrate runs it again), lets `meanwhile`
+   * change the schema or the job without the rule, then runs `check`.
+   */
+  const before0012 = <E>(label: string, meanwhile: (jobId: JobId) => string, check: (jobId: JobId) => Effect.Effect<void, E, JobStore | SqlClient.SqlClient>) =>
     Effect.scoped(Effect.gen(function*() {
-      const url = yield* freshPgDatabase("metrics rule at 0011")
+      const url = yield* freshPgDatabase(label)
       yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const job = yield* (yield* JobStore).createJob(newJob())
-        // Back to the schema before 0012: the CHECK as 0002 added it, 0012 not recorded.
         yield* sql`DROP TRIGGER ai_jobs_metrics_check_insert ON ai_jobs`
         yield* sql`DROP TRIGGER ai_jobs_metrics_check_update ON ai_jobs`
-        yield* sql`ALTER TABLE ai_jobs ADD CONSTRAINT ai_jobs_metrics_check CHECK (ai_job_metrics_valid(metrics))`
+        yield* sql.unsafe(meanwhile(job.job_id))
         yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id = 12`
+        yield* check(job.job_id)
+      }).pipe(Effect.provide(onDatabase(url)))
+    }))
+
+  it.effect("issue 16 a database at 0011 (the CHECK in place, rows valid) upgrades: 0012 alone runs, rows kept, the rule still refuses", () =>
+    // The schema before 0012: the CHECK as 0002 added it.
+    before0012("metrics rule at 0011", () => "ALTER TABLE ai_jobs ADD CONSTRAINT ai_jobs_metrics_check CHECK (ai_job_metrics_valid(metrics))", (jobId) =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
         assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [12])
         assert.deepStrictEqual(yield* ruleShape, migratedShape)
-        assert.strictEqual((yield* (yield* JobStore).getJob(job.job_id)).job_id, job.job_id)
-        const refusal = yield* refusalOf(sql`UPDATE ai_jobs SET metrics = '{}'::jsonb WHERE id = ${job.job_id}`)
+        assert.strictEqual((yield* (yield* JobStore).getJob(jobId)).job_id, jobId)
+        const refusal = yield* refusalOf(sql`UPDATE ai_jobs SET metrics = '{}'::jsonb WHERE id = ${jobId}`)
         assert.strictEqual(refusal.constraint, "ai_jobs_metrics_check")
-      }).pipe(Effect.provide(onDatabase(url)))
-    })), 60_000)
+      })), 60_000)
 
   it.effect("issue 16 a row that broke the rule while it was off fails 0012 (MigrationFailed) and the database stays as it was", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const url = yield* freshPgDatabase("metrics rule bad row")
-      yield* Effect.gen(function*() {
+    before0012("metrics rule bad row", (jobId) => `UPDATE ai_jobs SET metrics = metrics || '{"total_tokens": -5}' WHERE id = '${jobId}'`, (jobId) =>
+      Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        const job = yield* (yield* JobStore).createJob(newJob())
-        yield* sql`DROP TRIGGER ai_jobs_metrics_check_insert ON ai_jobs`
-        yield* sql`DROP TRIGGER ai_jobs_metrics_check_update ON ai_jobs`
-        yield* sql`UPDATE ai_jobs SET metrics = metrics || '{"total_tokens": -5}' WHERE id = ${job.job_id}`
-        yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id = 12`
         const error = expectTag(yield* failureOf(PgStore.migrate), "MigrationFailed")
         assert.strictEqual(error.migration_id, 12)
         assert.deepStrictEqual(yield* ruleShape, { checks: [], triggers: [] }, "nothing of 0012 stayed")
-        const [row] = yield* sql<{ readonly tokens: number }>`SELECT (metrics ->> 'total_tokens')::int AS tokens FROM ai_jobs WHERE id = ${job.job_id}`
+        const [row] = yield* sql<{ readonly tokens: number }>`SELECT (metrics ->> 'total_tokens')::int AS tokens FROM ai_jobs WHERE id = ${jobId}`
         assert.strictEqual(row?.tokens, -5, "the row is left for its owner to fix")
-      }).pipe(Effect.provide(onDatabase(url)))
-    })), 60_000)
+      })), 60_000)
 })
