@@ -2,7 +2,7 @@
  * Statements and client CPU per job through the worker engine (`Jobs.worker`,
  * one loop), side by side with a base tree (h26, issue 16):
  *
- *   npx tsx bench/engineJob.ts <base checkout> [jobs] [rounds]
+ *   npx tsx bench/engineJob.ts <base checkout> [jobs] [rounds] [concurrency]
  *
  * `jobs` jobs are queued first (not counted); then a one-loop pool claims,
  * runs (a program returning a small output) and settles them; counted from
@@ -10,6 +10,8 @@
  * the last settle lands; the pool then waits idle). PostgreSQL: every `pg`
  * query (LISTEN/NOTIFY wake-up); SQLite: every statement better-sqlite3
  * executes (in-process wake-up). Rounds alternate base and mine; medians.
+ * `concurrency` (default 1): the pool's loops; jobs/s is from the pool's
+ * start to the last program's return.
  * Not part of `npm run bench`.
  */
 import * as fs from "node:fs"
@@ -41,7 +43,7 @@ for (const method of METHODS) {
 
 type Target = { readonly dialect: "pg"; readonly url: string } | { readonly dialect: "sqlite"; readonly filename: string }
 
-const once = (tree: Tree, target: Target, jobs: number) =>
+const once = (tree: Tree, target: Target, jobs: number, concurrency: number) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const service = yield* tree.jobs.Jobs
     for (let i = 0; i < jobs; i++) yield* service.submit(tree.fixtures.NEW_JOB)
@@ -51,27 +53,30 @@ const once = (tree: Tree, target: Target, jobs: number) =>
     statements = 0
     counting = true
     const cpu0 = cpuMicros()
+    const t0 = performance.now()
     yield* service.worker({
-      concurrency: 1,
+      concurrency,
       handler: () => Effect.sync(() => {
         if (++done === jobs) last()
         return { ok: true }
       })
     })
     yield* Effect.promise(() => all)
+    const perSecond = jobs / ((performance.now() - t0) / 1000)
     yield* Effect.sleep("300 millis")
     counting = false
-    return { statements: statements / jobs, cpu: (cpuMicros() - cpu0) / jobs }
+    return { statements: statements / jobs, cpu: (cpuMicros() - cpu0) / jobs, perSecond }
   })).pipe(Effect.provide(tree.app.servicesLayer(target, wakeUps.get(tree.name)!(target)))))
 
 /** Each tree's own WakeUp module: its layer for a target. */
 const wakeUps = new Map<string, (target: Target) => ReturnType<typeof WakeUpModule.layerPg>>()
 
 const main = async () => {
-  const [baseRoot, jobsArg, roundsArg] = process.argv.slice(2)
+  const [baseRoot, jobsArg, roundsArg, concurrencyArg] = process.argv.slice(2)
   if (baseRoot === undefined) throw new Error("usage: engineJob.ts <base checkout> [jobs] [rounds]")
   const jobs = Number(jobsArg ?? 200)
   const rounds = Number(roundsArg ?? 3)
+  const concurrency = Number(concurrencyArg ?? 1)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
   const trees = [await loadTree("base", path.resolve(baseRoot)), await loadTree("mine", here)]
   for (const [tree, root] of [[trees[0]!, path.resolve(baseRoot)], [trees[1]!, here]] as const) {
@@ -81,7 +86,7 @@ const main = async () => {
   console.log(`load average ${os.loadavg().map((n) => n.toFixed(1)).join(" ")}`)
   const cluster = await startBenchCluster()
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-engine-job-"))
-  const results = new Map<string, Array<{ statements: number; cpu: number }>>()
+  const results = new Map<string, Array<{ statements: number; cpu: number; perSecond: number }>>()
   try {
     for (let round = 0; round < rounds; round++) {
       for (const tree of trees) {
@@ -90,7 +95,7 @@ const main = async () => {
           const target: Target = dialect === "pg"
             ? { dialect, url: await cluster.createDatabase(`engine_${name}`) }
             : { dialect, filename: path.join(tmp, `${name}.db`) }
-          const result = await once(tree, target, jobs)
+          const result = await once(tree, target, jobs, concurrency)
           const key = `${dialect} ${tree.name}`
           results.set(key, [...(results.get(key) ?? []), result])
         }
@@ -100,11 +105,15 @@ const main = async () => {
     await cluster.stop()
     fs.rmSync(tmp, { recursive: true, force: true })
   }
-  console.log(`\n${jobs} jobs a round, ${rounds} rounds (medians)`)
-  console.log("| tree | statements per job | client CPU µs per job |")
-  console.log("|---|---|---|")
+  console.log(`\n${jobs} jobs a round, ${rounds} rounds, ${concurrency} worker loop(s) (medians)`)
+  console.log("| tree | statements per job | client CPU µs per job | jobs/s |")
+  console.log("|---|---|---|---|")
   for (const [key, values] of results) {
-    console.log(`| ${key} | ${median(values.map((v) => v.statements)).toFixed(2)} | ${median(values.map((v) => v.cpu)).toFixed(0)} |`)
+    console.log(
+      `| ${key} | ${median(values.map((v) => v.statements)).toFixed(2)} | ${median(values.map((v) => v.cpu)).toFixed(0)} | ${
+        median(values.map((v) => v.perSecond)).toFixed(0)
+      } |`
+    )
   }
   console.log(`load average ${os.loadavg().map((n) => n.toFixed(1)).join(" ")}`)
 }

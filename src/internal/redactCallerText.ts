@@ -40,6 +40,9 @@ export const redactCallerText = (store: Store, redact: (text: string) => string)
     finishNode: (nodeId, outcome) => store.finishNode(nodeId, fields(outcome)),
     ...(store.finishRunningJob === undefined ? {} : {
       finishRunningJob: (end: Parameters<NonNullable<Store["finishRunningJob"]>>[0]) => store.finishRunningJob!(fields(end))
+    }),
+    ...(store.settleRun === undefined ? {} : {
+      settleRun: (settle: Parameters<NonNullable<Store["settleRun"]>>[0]) => store.settleRun!(fields(settle))
     })
   }
 }

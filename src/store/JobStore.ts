@@ -40,6 +40,7 @@
  *   Where the store has `finishRunningJob` (PostgreSQL), a move out of
  *   `running` is one statement in the same order: its UPDATE of the job
  *   takes the job's lock, then its run is ended, then the record written.
+ *   A worker's own settle (`settleRun`) is that write, guarded on its run.
  * - `claimNext` locks the job (skipping one another transaction holds) before
  *   it creates the run; `releaseRun` updates the job before the run.
  * - `stallStaleRuns` locks the jobs of stale runs first (skipping any a
@@ -161,6 +162,22 @@ export interface RunningJobEnd {
   /** The job's (when given) and the run's (null when not given) error message. */
   readonly error_message?: string | null
   readonly event: EventRecord
+}
+
+/**
+ * A worker's end of its own run (`settleRun`): the run's job moves out of
+ * `running` — only while it is running under exactly `workflow_run_id` —
+ * the run ends with the same status, the job's outputs (when given) and its
+ * run's duration are written, and the move's record, in one write. The
+ * record's placeholders are filled from the job row as for `RunningJobEnd`.
+ */
+export interface RunSettle extends RunningJobEnd {
+  /** The run being settled: it must be the job's current run, and running. */
+  readonly workflow_run_id: WorkflowRunId
+  /** The job's new outputs; absent: left as they are. */
+  readonly job_outputs?: Json | null
+  /** Milliseconds added to the job's `metrics.duration_ms` (a whole number ≥ 0), saturating at the metric's bound. */
+  readonly duration_ms: number
 }
 
 /** Fields of a job that change outside the lifecycle. */
@@ -368,6 +385,22 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * `transition` and `finishRun`), which tells those cases apart.
    */
   readonly finishRunningJob?: (end: RunningJobEnd) => Effect.Effect<AiJob | null, DecodeFailure | ReadError>
+
+  /**
+   * Optional (both stores have it): a worker's run ends (`RunSettle`) in one
+   * write — one statement on PostgreSQL, which concurrent settles and
+   * `finishRunningJob`s outside a transaction share (group commit); one
+   * write transaction on SQLite. The move is guarded in that write: only if
+   * the job is `running` under `workflow_run_id` and the run is running.
+   * Otherwise nothing is written and it fails as a heartbeat does:
+   * `RunNotActive` naming the run's status as found (recovery stalled it, an
+   * operator cancelled or released it), or `NotFound` for a missing run. A
+   * target that is no move out of `running` (`stalled` is recovery's alone)
+   * is an `IllegalTransition`; a malformed request a `DecodeFailure`.
+   */
+  readonly settleRun?: (
+    settle: RunSettle
+  ) => Effect.Effect<AiJob, NotFound | RunNotActive | IllegalTransition | DecodeFailure | ReadError>
 
   // Node executions (HSK-WF-001)
 

@@ -34,7 +34,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { countingHeartbeats, realSleep, sharedBackends } from "./shared-database.js"
+import { countingHeartbeats, holdingScan, realSleep, sharedBackends } from "./shared-database.js"
 
 const JOBS = 300
 const ROUNDS = 4
@@ -64,31 +64,23 @@ for (const backend of sharedBackends) {
 
         let completionsHolding = 0
         let scanHolding: Deferred.Deferred<void> | undefined
-        // A completion's write after its move waits with its job row locked (a run's own settle: the
-        // outputs and duration after its one-write move; the locked path: the run's end after the
-        // job's); the scan's event write waits with its rows locked.
+        // A completion's write after its move waits with its job row locked (a run's own settle: its
+        // one write, then held inside a transaction before the commit; the locked path: the run's end
+        // after the job's); the scan's event write waits with its rows locked.
         const hold = Effect.zipRight(Effect.sync(() => completionsHolding++), pg ? realSleep(300) : Effect.void)
         const heldCompleter: JobStore["Type"] = {
           ...completer,
           finishRun: (...args) => Effect.zipRight(hold, completer.finishRun(...args)),
-          updateJob: (...args) => Effect.zipRight(hold, completer.updateJob(...args))
+          updateJob: (...args) => Effect.zipRight(hold, completer.updateJob(...args)),
+          settleRun: (settle) => completer.transaction(Effect.zipLeft(completer.settleRun!(settle), hold))
         }
-        const heldRecoverer: JobStore["Type"] = {
-          ...recoverer,
-          // The scan's events are built inside its transaction, with its rows locked: hold them there.
-          stallStaleRuns: (options) =>
-            recoverer.stallStaleRuns({
-              ...options,
-              events: (stalled) =>
-                Effect.zipRight(
-                  Effect.zipRight(scanHolding === undefined ? Effect.void : Deferred.succeed(scanHolding, undefined), realSleep(pg ? 300 : 100)),
-                  Effect.suspend(() => {
-                    const records = options.events?.(stalled) ?? []
-                    return Effect.isEffect(records) ? records : Effect.succeed(records)
-                  })
-                )
-            })
-        }
+        // The scan's events are built inside its transaction, with its rows locked: hold them there.
+        const heldRecoverer = holdingScan(
+          recoverer,
+          Effect.suspend(() =>
+            Effect.zipRight(scanHolding === undefined ? Effect.void : Deferred.succeed(scanHolding, undefined), realSleep(pg ? 300 : 100))
+          )
+        )
         const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, heldCompleter))), Jobs)
         const scanner = yield* Layer.build(services(Layer.succeed(JobStore, heldRecoverer)))
 

@@ -76,3 +76,24 @@ export const countingHeartbeats = (store: JobStore["Type"]) => {
   const atLeast = (n: number): Effect.Effect<void> => Effect.suspend(() => (beats >= n ? Effect.void : Effect.zipRight(realSleep(5), atLeast(n))))
   return { store: counted, beats: () => beats, atLeast }
 }
+
+/**
+ * `store` whose recovery scan (`stallStaleRuns`) runs `hold` inside its
+ * transaction, with its rows locked, before its events are built: a race
+ * test's way to make the scan go first.
+ */
+export const holdingScan = (store: JobStore["Type"], hold: Effect.Effect<unknown>): JobStore["Type"] => ({
+  ...store,
+  stallStaleRuns: (options) =>
+    store.stallStaleRuns({
+      ...options,
+      events: (stalled) =>
+        Effect.zipRight(
+          hold,
+          Effect.suspend(() => {
+            const records = options.events?.(stalled) ?? []
+            return Effect.isEffect(records) ? records : Effect.succeed(records)
+          })
+        )
+    })
+})

@@ -20,7 +20,7 @@ import type * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { Jobs } from "../../src/Jobs.js"
-import { JobStore, type RunningJobEnd } from "../../src/store/JobStore.js"
+import { JobStore, type RunningJobEnd, type RunSettle } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { SLOTS } from "../../src/store/pg/coalesced.js"
 import { services } from "../jobs/services.js"
@@ -168,6 +168,50 @@ describe("issue 16 group commit on PostgreSQL", () => {
             const events = yield* store.listEvents({ job_id: job.job_id })
             assert.deepStrictEqual(events.items.map((event) => event.event_id), [ends[i]!.event.event_id], "its own record, once")
             assert.strictEqual(events.items[0]!.workflow_run_id, run.id)
+          }
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    `issue 16 ${RACERS} concurrent settles share one statement, each guarded on its own run: a settle whose run was released is refused with RunNotActive and writes nothing, the others settle with their outputs and duration`,
+    () =>
+      withStore("coalesce settle", true, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const started = yield* Effect.forEach(Array.from({ length: RACERS + SLOTS }), () => startedJob())
+          // Every third racer's run was handed back (released) and its job claimed again under a new run.
+          const lost = new Set(started.filter((_, i) => i >= SLOTS && i % 3 === 0).map(({ job }) => job.job_id as string))
+          for (const { run } of started.filter(({ job }) => lost.has(job.job_id))) yield* store.releaseRun(run.id, { reason: "released" })
+          const settles = started.map(({ job, run }, i): RunSettle => ({
+            ...completion(job),
+            workflow_run_id: run.id,
+            error_message: null,
+            job_outputs: { i },
+            duration_ms: 100 + i
+          }))
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            settles.slice(0, SLOTS).map((settle) => store.settleRun!(settle)),
+            settles.slice(SLOTS).map((settle) => store.settleRun!(settle))
+          ))
+          const outcomes = [...value.blockers, ...value.racers]
+          assert.strictEqual(counts.completeBatch, 1, "the line's settles share one statement")
+          for (const [i, { job, run }] of started.entries()) {
+            const outcome = outcomes[i]!
+            const events = (yield* store.listEvents({ job_id: job.job_id })).items.map((event) => event.event_id)
+            if (lost.has(job.job_id)) {
+              assert.strictEqual(outcome._tag === "Left" ? outcome.left._tag : "settled", "RunNotActive")
+              const stored = yield* store.getJob(job.job_id)
+              assert.deepStrictEqual([stored.state, stored.job_outputs, stored.metrics.duration_ms], ["queued", null, 0], "nothing written")
+              assert.notInclude(events, settles[i]!.event.event_id)
+              continue
+            }
+            assert.strictEqual(outcome._tag === "Right" ? outcome.right.state : outcome.left._tag, "completed")
+            const stored = yield* store.getJob(job.job_id)
+            assert.deepStrictEqual([stored.state, stored.job_outputs, stored.metrics.duration_ms], ["completed", { i }, 100 + i])
+            assert.strictEqual((yield* store.getRun(run.id)).status, "completed")
+            assert.deepStrictEqual(events, [settles[i]!.event.event_id], "its own record, once")
           }
         })),
     60_000

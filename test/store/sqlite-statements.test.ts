@@ -22,54 +22,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createRequire } from "node:module"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { services } from "../jobs/services.js"
 import { jobEvent, newJob } from "./fixtures.js"
+import { Database, recordingStatements, type Seen } from "./sqlite-recorder.js"
 import { rawNumber, rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
-
-interface StatementLike {
-  readonly source: string
-  readonly database: { readonly inTransaction: boolean }
-  run(...params: ReadonlyArray<unknown>): unknown
-  all(...params: ReadonlyArray<unknown>): unknown
-}
-type Method = "run" | "all"
-
-const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
-  prepare(sql: string): StatementLike
-  close(): void
-}
-
-/** One statement better-sqlite3 executed: its text, and whether its connection was inside a transaction. */
-interface Seen {
-  readonly source: string
-  readonly inTransaction: boolean
-}
-
-/** Runs `effect` while recording every statement better-sqlite3 executes. */
-const recordingStatements = <A, E, R>(effect: (seen: ReadonlyArray<Seen>) => Effect.Effect<A, E, R>) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => {
-      const probe = new Database(":memory:")
-      const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<Method, (...args: Array<unknown>) => unknown>
-      probe.close()
-      const seen: Array<Seen> = []
-      const originals = { run: proto.run, all: proto.all }
-      for (const method of ["run", "all"] as const) {
-        const original = originals[method]
-        proto[method] = function(this: StatementLike, ...args: Array<unknown>) {
-          seen.push({ source: this.source, inTransaction: this.database.inTransaction })
-          return original.apply(this, args)
-        }
-      }
-      return { proto, originals, seen }
-    }),
-    ({ seen }) => Effect.map(effect(seen), (value) => ({ value, seen })),
-    ({ originals, proto }) => Effect.sync(() => Object.assign(proto, originals))
-  )
 
 const isPragma = (source: string) => /^\s*PRAGMA\b/i.test(source)
 const LOWER = /^PRAGMA synchronous = NORMAL$/

@@ -20,7 +20,6 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as DateTimeValue from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -35,14 +34,14 @@ import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
 import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Errors.js"
-import { JobMetrics } from "../../domain/JobMetrics.js"
+import { JobMetrics, metricBounds } from "../../domain/JobMetrics.js"
 import { Json } from "../../domain/Json.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive } from "../../store/StoreErrors.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
-import { makeEndRun, makeFinishRunning } from "./endRun.js"
+import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
@@ -130,9 +129,6 @@ const jobTraceParent = (job: AiJob) =>
 /** The reason a release records when nobody gave one: `Jobs.run` itself was interrupted. */
 export const interruptedReason = "released: Jobs.run was interrupted before its program finished"
 
-/** The job `finishRunningJob` moved runs under another run than the settling one: its transaction rolls back. */
-class NotThisRun extends Data.TaggedError("NotThisRun") {}
-
 /** How a run ends, as its own worker writes it. */
 type Outcome =
   | { readonly to: SuccessState | "failed"; readonly error: string | null; readonly outputs?: Json | null }
@@ -141,7 +137,6 @@ type Outcome =
 export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare, hooks: EngineHooks = noHooks) => {
   const poison = makePoison(store, recorder, prepare)
   const endRun = makeEndRun(store, prepare)
-  const finishRunning = makeFinishRunning(store, prepare)
 
   /** The `RunLost` of a run that is no longer its job's active run, with the run's status as found. */
   const lostRun = (job: AiJob, run: WorkflowRun) =>
@@ -156,21 +151,12 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     )
 
   /**
-   * What the settle records once the run has ended — `ended` is the job as
-   * its move left it, `before` as it was while running: the run's duration
-   * added to its metrics and its outputs; then, for a failed attempt with
-   * attempts left, the job back in the queue (issue 15.1). In the caller's
-   * transaction.
+   * A failed attempt the retry policy takes back (issue 15.1): the job, just
+   * failed, goes back to the queue for attempt `retry.attempt`. In the
+   * caller's transaction, with the failure.
    */
-  const record = (job: AiJob, run: WorkflowRun, before: AiJob, ended: AiJob, outcome: Outcome, durationMs: number) =>
+  const requeue = (job: AiJob, run: WorkflowRun, before: AiJob, retry: Retry) =>
     Effect.gen(function*() {
-      const updated = yield* store.updateJob(job.job_id, {
-        // Saturating: settling never fails on arithmetic (a huge duration would strand the job).
-        metrics: JobMetrics.add(ended.metrics, { duration_ms: durationMs }),
-        ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
-      })
-      const retry = outcome.to === "failed" ? yield* hooks.retryAfter(before) : null
-      if (retry === null) return updated
       const reason = `retry: attempt ${retry.attempt} of ${before.max_attempts}`
       const requeued = yield* prepare(lifecycleEvent({ job, from: "failed", to: "queued", workflow_run_id: run.id, reason, ...retry }))
       return yield* store.transition({
@@ -185,10 +171,28 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     })
 
   /**
+   * What the settle records once the run has ended — `ended` is the job as
+   * its move left it, `before` as it was while running: the run's duration
+   * added to its metrics and its outputs; then, for a failed attempt with
+   * attempts left, the job back in the queue. In the caller's transaction.
+   */
+  const record = (job: AiJob, run: WorkflowRun, before: AiJob, ended: AiJob, outcome: Outcome, durationMs: number) =>
+    Effect.gen(function*() {
+      const updated = yield* store.updateJob(job.job_id, {
+        // Saturating: settling never fails on arithmetic (a huge duration would strand the job).
+        metrics: JobMetrics.add(ended.metrics, { duration_ms: durationMs }),
+        ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
+      })
+      const retry = outcome.to === "failed" ? yield* hooks.retryAfter(before) : null
+      return retry === null ? updated : yield* requeue(job, run, before, retry)
+    })
+
+  /**
    * Ends the run (endRun.ts) and records its duration and outputs on the job,
    * in one transaction — if the run is still the job's active run; otherwise
    * `RunLost` and nothing is written. The job is locked first, so the check
-   * and the writes see the same job.
+   * and the writes see the same job. The path of a release (`queued`), and of
+   * a store without `settleRun`.
    */
   const settleLocked = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) =>
     store.transaction(Effect.gen(function*() {
@@ -201,40 +205,48 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     }))
 
   /**
-   * The settle's common case where the store has `finishRunningJob`: the job
-   * moves and the run ends in that one write (the job row locked by it, as
-   * `lockJob` would), then `record` — no lock-and-read first. If the job it
-   * finished is not running under this run (recovery stalled it and an
-   * operator resumed it under another), the transaction rolls back whole and
-   * the locked path says `RunLost`, as it does when nothing was running
-   * (null). A release (`queued`) always takes the locked path.
+   * The settle as one write where the store has it (`JobStore.settleRun`):
+   * the job moves and its run ends — guarded in that write on the run still
+   * being the job's active run — with its outputs, its duration and its
+   * lifecycle record (the one `makeEndRun` builds). On PostgreSQL, concurrent
+   * workers' settles share that statement and its commit. A run no longer
+   * active fails with `RunNotActive` and nothing is written (→ `RunLost`).
+   * A failed attempt the retry policy takes back is requeued in the same
+   * transaction as its failure.
    */
-  const settleFinishing = store.finishRunningJob === undefined
+  const settleRun = store.settleRun
+  const settleOne = settleRun === undefined
     ? undefined
     : (job: AiJob, run: WorkflowRun, outcome: Outcome & { readonly to: SuccessState | "failed" }, durationMs: number) =>
-      store.transaction(Effect.gen(function*() {
-        const ended = yield* finishRunning(job.job_id, { to: outcome.to, error: outcome.error })
-        if (ended === null) return null
-        if (ended.workflow_run_id !== run.id) return yield* new NotThisRun()
-        // The job as it was while running: the move changed its state, status fields and time only.
-        return yield* record(job, run, ended, ended, outcome, durationMs)
-      })).pipe(Effect.catchTag("NotThisRun", () => Effect.succeed(null)))
+      Effect.gen(function*() {
+        // The job as claimed is the job while running: its attempt and retry settings do not change under a run.
+        const retry = outcome.to === "failed" ? yield* hooks.retryAfter(job) : null
+        const event = yield* prepare(lifecycleEvent({ job, from: "running", to: outcome.to, workflow_run_id: run.id, attempt: job.attempt }))
+        const settle = settleRun({
+          job_id: job.job_id,
+          workflow_run_id: run.id,
+          to: outcome.to,
+          error_message: outcome.error,
+          ...(outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {}),
+          // Saturating, as `JobMetrics.add`: settling never fails on arithmetic (nor on a clock stepped back).
+          duration_ms: Math.min(Math.max(0, Math.floor(durationMs)), metricBounds.duration_ms),
+          event
+        })
+        return yield* retry === null ? settle : store.transaction(Effect.zipRight(settle, requeue(job, run, job, retry)))
+      })
 
   const settle = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) =>
-    Effect.flatMap(
-      outcome.to === "queued" || settleFinishing === undefined
-        ? Effect.succeed(null)
-        : settleFinishing(job, run, outcome, durationMs),
-      (settled) => (settled !== null ? Effect.succeed(settled) : settleLocked(job, run, outcome, durationMs))
-    ).pipe(
-      // Told after the commit: a waiter in this process reads what was committed.
-      Effect.tap((settled) => announce(settled)),
-      // Unreachable with the job locked and checked; if it happens anyway, the run is not ours.
-      Effect.catchIf(
-        (error): error is IllegalTransition | RunNotActive => error instanceof IllegalTransition || error instanceof RunNotActive,
-        () => lostRun(job, run)
+    (outcome.to === "queued" || settleOne === undefined
+      ? settleLocked(job, run, outcome, durationMs)
+      : settleOne(job, run, outcome, durationMs)).pipe(
+        // Told after the commit: a waiter in this process reads what was committed.
+        Effect.tap((settled) => announce(settled)),
+        // The run is no longer its job's active run (recovery stalled it, an operator moved the job): not ours.
+        Effect.catchIf(
+          (error): error is IllegalTransition | RunNotActive => error instanceof IllegalTransition || error instanceof RunNotActive,
+          () => lostRun(job, run)
+        )
       )
-    )
 
   /** Tells this process's waiters of a committed change (a no-op where the database announces). */
   const announce = (job: Pick<AiJob, "job_id" | "state" | "job_kind" | "run_after">) =>

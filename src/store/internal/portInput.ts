@@ -34,7 +34,7 @@ import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { ClaimTemplate, JobStore } from "../JobStore.js"
 import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, decodeCommon, guarded } from "./commonInputs.js"
-import { AuditedOptions, Builder, ClaimAdmittedOptions, endOf, ErrorMessage, optional, RunningJobEnd } from "./portSchemas.js"
+import { AuditedOptions, Builder, ClaimAdmittedOptions, endOf, ErrorMessage, optional, RunningJobEnd, RunSettle } from "./portSchemas.js"
 
 type Service = JobStore["Type"]
 
@@ -65,6 +65,18 @@ const decodeNewJobBySchema = decodeWith(NewAiJob, "NewAiJob")
 const decodeNewJob = (input: unknown): Effect.Effect<NewAiJob, DecodeFailure> => {
   const job = commonNewAiJob(input)
   return job === undefined ? decodeNewJobBySchema(input) : Effect.succeed(job)
+}
+
+/** A batch of new jobs when every one is in the common shape and valid (`commonNewAiJob`), else `undefined`. */
+const commonNewAiJobs = (input: unknown): ReadonlyArray<NewAiJob> | undefined => {
+  if (!Array.isArray(input)) return undefined
+  const jobs: Array<NewAiJob> = []
+  for (const item of input as ReadonlyArray<unknown>) {
+    const job = commonNewAiJob(item)
+    if (job === undefined) return undefined
+    jobs.push(job)
+  }
+  return jobs
 }
 
 /**
@@ -116,6 +128,7 @@ const decode = {
   }), "JobPatch"),
   release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
   runningJobEnd: decodeCommon(commonRunningJobEnd, RunningJobEnd, "RunningJobEnd"),
+  runSettle: decodeWith(RunSettle, "RunSettle"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
   runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
@@ -261,8 +274,13 @@ export const decodingInputs = (store: Service): Service => ({
       ? store.createJob(j, o as typeof options)
       : Effect.flatMap(Effect.all([decode.newJob(job), decode.audited(options)]), ([j, o]) => store.createJob(j, o as typeof options))
   },
-  createJobs: (jobs, options = {}) =>
-    Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.audited(options)]), ([js, o]) => store.createJobs(js, o as typeof options)),
+  createJobs: (jobs, options = {}) => {
+    // Every job and the options in their common shape (a batch of submits): no Effect per job.
+    const [js, o] = [commonNewAiJobs(jobs), commonAuditedOptions(options)]
+    return js !== undefined && o !== undefined
+      ? store.createJobs(js, o as typeof options)
+      : Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.audited(options)]), ([js, o]) => store.createJobs(js, o as typeof options))
+  },
   getJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.getJob),
   lockJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.lockJob),
   listJobs: (filter = {}) => Effect.flatMap(decode.jobFilter(filter), store.listJobs),
@@ -298,6 +316,17 @@ export const decodingInputs = (store: Service): Service => ({
       return Effect.flatMap(
         Effect.all([decode.runningJobEnd(rest), decodeEventRecords([event])]),
         ([e, [record]]) => store.finishRunningJob!({ ...e, event: record } as typeof end)
+      )
+    }
+  }),
+  ...(store.settleRun === undefined ? {} : {
+    settleRun: (settle: Parameters<NonNullable<Service["settleRun"]>>[0]) => {
+      // As `finishRunningJob`: the record the library vouched for is not decoded again.
+      const { event, ...rest } = typeof settle === "object" && settle !== null ? settle : { event: undefined }
+      const own = libraryRecords([event])
+      return Effect.flatMap(
+        Effect.all([decode.runSettle(rest), own !== null ? Effect.succeed(own) : decodeEventRecords([event])]),
+        ([s, [record]]) => store.settleRun!({ ...s, event: record } as typeof settle)
       )
     }
   }),

@@ -6,8 +6,10 @@
  */
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { JobId } from "../../domain/Ids.js"
+import { JobId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKind } from "../../domain/JobKind.js"
+import { metricBounds } from "../../domain/JobMetrics.js"
+import { Json } from "../../domain/Json.js"
 import { JobState } from "../../domain/JobState.js"
 import { Text } from "../../domain/Text.js"
 
@@ -40,6 +42,16 @@ export const RunningJobEnd = Schema.Struct({
   to: endOf(JobState),
   status_reason: optional(Text),
   error_message: ErrorMessage
+})
+
+/** `settleRun`'s request, its record apart: a running job's end plus its run, outputs and duration. */
+export const RunSettle = Schema.Struct({
+  ...RunningJobEnd.fields,
+  workflow_run_id: WorkflowRunId,
+  job_outputs: optional(Schema.NullOr(Json)),
+  duration_ms: Schema.Int.pipe(Schema.between(0, metricBounds.duration_ms)).annotations({
+    message: () => `Expected a duration: a whole number of milliseconds between 0 and ${metricBounds.duration_ms}`
+  })
 })
 
 /** `claimAdmitted`'s options, its templates and event ids apart. */

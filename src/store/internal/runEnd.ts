@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { DecodeFailure, IllegalTransition } from "../../domain/Errors.js"
 import { JobState, JobStates } from "../../domain/JobState.js"
+import * as Lifecycle from "../../domain/Lifecycle.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 
@@ -35,3 +36,11 @@ export const refuseRunEnd = (run: WorkflowRun, status: unknown): Effect.Effect<n
         issues: [{ path: "", message: `Expected one of ${JobStates.filter((s) => isRunEnd(s)).join(", ")}` }]
       })
     )
+
+/**
+ * `settleRun`'s target, checked the same way by every store before any SQL
+ * runs: a move out of `running` (`stalled` is recovery's alone, R6a);
+ * anything else is the `IllegalTransition` of the settled job.
+ */
+export const refuseSettleTarget = (jobId: string, to: TransitionTarget): Effect.Effect<void, IllegalTransition> =>
+  Lifecycle.allowedFrom(to).includes("running") ? Effect.void : Effect.fail(new IllegalTransition({ job_id: jobId, from: "running", to }))

@@ -1,6 +1,6 @@
 /**
  * Group commit on PostgreSQL (issue 16): concurrent workers' submits,
- * claims, heartbeats and completions share statements — and commits — instead of
+ * claims, heartbeats, completions and settles share statements — and commits — instead of
  * each paying its own (internal/coalesce.ts says how a batch forms: no timer,
  * at one worker every statement runs alone as before). A call made inside a
  * caller's transaction is never coalesced: it must run on that transaction's
@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import type { WorkflowRunId } from "../../domain/Ids.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import * as Coalesce from "../internal/coalesce.js"
-import type { JobStore, RunningJobEnd } from "../JobStore.js"
+import type { JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
 import { type Claimer, makeClaimAdmitted } from "./claim.js"
 import type { PgContext } from "./context.js"
 import { createEach, type NewJobRequest } from "./createBatch.js"
@@ -23,7 +23,7 @@ import type { CorruptRow } from "../StoreErrors.js"
 import { insideTransaction } from "./transaction.js"
 
 type Service = Context.Tag.Service<JobStore>
-type Coalesced = "createJob" | "finishRunningJob" | "claimAdmitted" | "heartbeat"
+type Coalesced = "createJob" | "finishRunningJob" | "settleRun" | "claimAdmitted" | "heartbeat"
 type Method<K extends Coalesced> = NonNullable<Service[K]>
 type Success<K extends Coalesced> = Effect.Effect.Success<ReturnType<Method<K>>>
 type Failure<K extends Coalesced> = Effect.Effect.Error<ReturnType<Method<K>>>
@@ -93,6 +93,15 @@ export const makeCoalescedMethods = (
     many: distinct((end) => end.job_id, finishEach)
   })
 
+  // A worker's settle: the same statement, guarded on its run. One the statement did not move
+  // (its run no longer the job's active run, its job locked by another transaction) runs alone, to say why.
+  const settleRun = Coalesce.make<RunSettle, Success<"settleRun">, Failure<"settleRun">>({
+    slots: SLOTS,
+    maxBatch: MAX_BATCH,
+    one: single.settleRun,
+    many: distinct((settle) => settle.job_id, finishEach)
+  })
+
   const { claimEach } = makeClaimAdmitted(context)
   const templateIds = new WeakMap<object, number>()
   let templateLists = 0
@@ -146,6 +155,11 @@ export const makeCoalescedMethods = (
       single.finishRunningJob,
       // A target that is no move out of `running` is answered without a statement, as alone.
       (end) => Lifecycle.allowedFrom(end.to).includes("running") ? finishRunningJob(end) : single.finishRunningJob(end)
+    ),
+    settleRun: outsideTransactions(
+      single.settleRun,
+      // A target that is no move out of `running` is refused without a statement, as alone.
+      (settle) => Lifecycle.allowedFrom(settle.to).includes("running") ? settleRun(settle) : single.settleRun(settle)
     ),
     claimAdmitted: outsideTransactions(single.claimAdmitted, (options) =>
       claimAdmitted({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids })),

@@ -4,17 +4,27 @@
  * compare-and-set on `running` under a run, its active run ended with the
  * same status, its lifecycle record written only if the job moved, in the
  * lock order — for every end of a batch, with one commit. Each end's own
- * target, reason, error and record travel in one JSON parameter.
+ * target, reason, error and record travel in one JSON parameter — and, for
+ * a worker's settle (`settleRun`), its run (the guard), outputs and duration.
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
-import type { RunningJobEnd } from "../JobStore.js"
+import type * as Statement from "@effect/sql/Statement"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { metricBounds } from "../../domain/JobMetrics.js"
+import type { RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { PgContext } from "./context.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 
+/** `metrics` with `ms` added to its `duration_ms`, saturating at the metric's bound (as `JobMetrics.add`). */
+export const addDuration = (sql: SqlClient.SqlClient, metrics: Statement.Fragment, ms: Statement.Fragment) =>
+  sql`jsonb_set(${metrics}, '{duration_ms}', to_jsonb(LEAST(COALESCE((${metrics} ->> 'duration_ms')::bigint, 0) + ${ms}, ${
+    sql.literal(String(metricBounds.duration_ms))
+  })))`
+
 /** One end as the statement reads it (`jsonb_to_recordset`). */
-const endRow = (end: RunningJobEnd) => ({
+const endRow = (end: RunningJobEnd | RunSettle) => ({
   job_id: end.job_id,
   target: end.to,
   reason_given: end.status_reason !== undefined,
@@ -25,7 +35,11 @@ const endRow = (end: RunningJobEnd) => ({
   event_at: instantParam(end.event.timestamp),
   actor: end.event.actor,
   type: end.event.type,
-  body: end.event.body
+  body: end.event.body,
+  run_id: "workflow_run_id" in end ? end.workflow_run_id : null,
+  outputs_given: "workflow_run_id" in end && end.job_outputs !== undefined,
+  outputs: "workflow_run_id" in end ? end.job_outputs ?? null : null,
+  duration_ms: "workflow_run_id" in end ? end.duration_ms : null
 })
 
 /**
@@ -33,27 +47,35 @@ const endRow = (end: RunningJobEnd) => ({
  * `running`): each caller's moved job, or undefined where the statement did
  * not move it (nothing written for it) — its job not running under a run, or
  * locked by another transaction (skipped, so one member's lock wait is not
- * the batch's): the caller's own statement tells which.
+ * the batch's), or, for a settle, not running under its run: the caller's
+ * own statement tells which.
  */
 export const finishRunningJobs = ({ run, sql }: Pick<PgContext, "sql" | "run">) => {
   const jobColumns = sql.literal(qualified(columns.job, "j"))
   const eventColumns = sql.literal(columns.event)
-  return (ends: ReadonlyArray<RunningJobEnd>) =>
+  return (ends: ReadonlyArray<RunningJobEnd | RunSettle>) =>
     Effect.gen(function*() {
       const at = instantParam(yield* DateTime.now)
+      // Settles also write outputs and duration; a batch of moves alone leaves those columns out of the SET.
+      const settled = ends.some((end) => "workflow_run_id" in end)
+        ? sql`,
+            job_outputs = CASE WHEN e.outputs_given THEN NULLIF(e.outputs, 'null'::jsonb) ELSE j.job_outputs END,
+            metrics = CASE WHEN e.duration_ms IS NULL THEN j.metrics ELSE ${addDuration(sql, sql`j.metrics`, sql`e.duration_ms`)} END`
+        : sql``
       const rows = yield* run(sql<{ readonly id: string }>`
         WITH ends AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(ends.map(endRow))}::jsonb) AS e(
             job_id uuid, target text, reason_given boolean, status_reason text, error_given boolean, error_message text,
-            event_id uuid, event_at timestamptz, actor text, type text, body jsonb)
+            event_id uuid, event_at timestamptz, actor text, type text, body jsonb,
+            run_id uuid, outputs_given boolean, outputs jsonb, duration_ms bigint)
         ), locked AS (
           SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id
-          WHERE j.status = 'running' AND j.workflow_run_id IS NOT NULL
+          WHERE j.status = 'running' AND j.workflow_run_id IS NOT NULL AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id)
           FOR NO KEY UPDATE OF j SKIP LOCKED
         ), moved AS (
           UPDATE ai_jobs j SET status = e.target, updated_at = ${at}::timestamptz,
             status_reason = CASE WHEN e.reason_given THEN e.status_reason ELSE j.status_reason END,
-            error_message = CASE WHEN e.error_given THEN e.error_message ELSE j.error_message END
+            error_message = CASE WHEN e.error_given THEN e.error_message ELSE j.error_message END${settled}
           FROM ends e JOIN locked l ON l.id = e.job_id
           WHERE j.id = e.job_id
           RETURNING ${jobColumns}

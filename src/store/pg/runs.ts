@@ -15,8 +15,8 @@ import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { JobState } from "../../domain/JobState.js"
 import { type NodeEndStatus, NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
-import type { Audited, JobStore, RunningJobEnd } from "../JobStore.js"
+import { isRunEnd, refuseRunEnd, refuseSettleTarget } from "../internal/runEnd.js"
+import type { Audited, JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
@@ -25,6 +25,7 @@ import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, encodeJson, instantParam, qualified } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { insideTransaction } from "./transaction.js"
+import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -200,14 +201,22 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgCo
     storageErrors("JobStore.releaseRun")
   )
 
-  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
-    function*(end: RunningJobEnd) {
-      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
-      if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
+  /**
+   * `finishRunningJob`'s statement, and `settleRun`'s when the end carries a
+   * run (the guard: the job running under exactly that run), outputs and a
+   * duration: the job's move, its run's end and its record in one statement.
+   * Null when it moved nothing.
+   */
+  const finishRunning = (end: RunningJobEnd | RunSettle) =>
+    Effect.gen(function*() {
       const at = instantParam(yield* DateTime.now)
       const set = [sql`status = ${end.to}`, sql`updated_at = ${at}::timestamptz`]
       if (end.status_reason !== undefined) set.push(sql`status_reason = ${end.status_reason}`)
       if (end.error_message !== undefined) set.push(sql`error_message = ${end.error_message}`)
+      const settle = "workflow_run_id" in end ? end : undefined
+      if (settle?.job_outputs !== undefined) set.push(sql`job_outputs = ${yield* encodeJson.payload(settle.job_outputs)}::jsonb`)
+      if (settle !== undefined) set.push(sql`metrics = ${addDuration(sql, sql`metrics`, sql`${settle.duration_ms}::bigint`)}`)
+      const underRun = settle === undefined ? sql`workflow_run_id IS NOT NULL` : sql`workflow_run_id = ${settle.workflow_run_id}`
       const { event } = end
       // One statement, in the lock order: the job (compare-and-set on `running`
       // under a run), then its active run, then the record — written only when
@@ -215,7 +224,7 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgCo
       const [row] = yield* run(sql`
         WITH moved AS (
           UPDATE ai_jobs SET ${sql.csv(set)}
-          WHERE id = ${end.job_id} AND status = 'running' AND workflow_run_id IS NOT NULL
+          WHERE id = ${end.job_id} AND status = 'running' AND ${underRun}
           RETURNING ${jobColumns}
         ), ended AS (
           UPDATE workflow_runs r SET status = ${end.to}, error_message = ${end.error_message ?? null}, updated_at = ${at}::timestamptz
@@ -230,8 +239,24 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgCo
         )
         SELECT * FROM moved`)
       return row === undefined ? null : yield* decode.aiJob(row)
+    })
+
+  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
+    function*(end: RunningJobEnd) {
+      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
+      if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
+      return yield* finishRunning(end)
     },
     storageErrors("JobStore.finishRunningJob")
+  )
+
+  const settleRun: NonNullable<Service["settleRun"]> = Effect.fnUntraced(
+    function*(settle: RunSettle) {
+      yield* refuseSettleTarget(settle.job_id, settle.to)
+      // Not moved: the run is not the job's active run; say why (nothing was written).
+      return (yield* finishRunning(settle)) ?? (yield* notActive(settle.workflow_run_id))
+    },
+    storageErrors("JobStore.settleRun")
   )
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
@@ -304,5 +329,5 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgCo
       storageErrors("JobStore.listNodes")
     )
 
-  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, startNode, finishNode, listNodes }
+  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
 }

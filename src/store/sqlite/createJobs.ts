@@ -13,7 +13,7 @@ import { newJob } from "../internal/newRows.js"
 import type { Audited, JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { insertText, type SqliteContext } from "./context.js"
-import { JOB_COLUMNS, jobValues } from "./rowCodec.js"
+import { type Bindable, JOB_COLUMNS, pushJobValues } from "./rowCodec.js"
 import { storageErrors } from "./errors.js"
 
 type Service = JobStore["Type"]
@@ -51,7 +51,9 @@ export const makeBatchMethods = ({ exec, transaction, insertEvents }: SqliteCont
           // ON CONFLICT instead of catching the constraint error: an id stored
           // already, or given twice, is missing from RETURNING and named from
           // there; the rollback then takes back the rows that did go in.
-          const inserted = yield* exec<{ readonly id: string }>(insertJobs(chunk.length), chunk.flatMap(jobValues))
+          const values: Array<Bindable> = []
+          for (const job of chunk) pushJobValues(values, job)
+          const inserted = yield* exec<{ readonly id: string }>(insertJobs(chunk.length), values)
           if (inserted.length < chunk.length) {
             const id = firstTaken(chunk.map((job) => job.job_id), inserted.map((row) => row.id))
             return yield* new AlreadyExists({ entity: "job", id })

@@ -31,7 +31,7 @@ import { TIMESTAMP_RANGE_MS } from "../../domain/Timestamp.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 
 /** A value better-sqlite3 binds. */
-type Bindable = string | number | null
+export type Bindable = string | number | null
 
 // ---- decode: column checks, each `undefined` when the column is not in the store's own form
 
@@ -159,8 +159,21 @@ export const fastRun = (row: unknown): WorkflowRun | undefined =>
 
 // ---- encode: decoded domain values to the stored form
 
-/** An instant in the one stored form. */
-export const storedInstant = (instant: DateTime.Utc): string => DateTime.formatIso(instant)
+/**
+ * An instant in the one stored form. The last one is remembered: a job's
+ * `created_at`, `updated_at` and `run_after` are usually one `now`, shared by
+ * a whole `createJobs` batch (a `DateTime.Utc` never changes, so the same
+ * object always has the same text).
+ */
+let lastInstant: DateTime.Utc | undefined
+let lastInstantText = ""
+export const storedInstant = (instant: DateTime.Utc): string => {
+  if (instant !== lastInstant) {
+    lastInstantText = DateTime.formatIso(instant)
+    lastInstant = instant
+  }
+  return lastInstantText
+}
 
 /**
  * A JSON value as TEXT. A null job input or output is JSON `null` too: the
@@ -177,15 +190,24 @@ export const JOB_COLUMNS = [
   "run_after", "priority", "backoff"
 ] as const
 
+/** Appends a job's row values, in `JOB_COLUMNS` order, to `out` (a batch's values, one array for all its rows). */
+export const pushJobValues = (out: Array<Bindable>, job: AiJob): void => {
+  out.push(
+    job.job_id, job.trace_id, job.workflow_run_id, job.job_kind, job.state, job.status_reason, job.error_message,
+    job.protocol_id, job.profile_id, job.capability_profile_id, job.access_mode, job.safety_mode,
+    jsonText(job.entity_refs), jsonText(job.planned_operations), jsonText(job.metrics),
+    jsonText(job.job_inputs), jsonText(job.job_outputs), job.is_pinned ? 1 : 0,
+    storedInstant(job.created_at), storedInstant(job.updated_at), job.attempt, job.max_attempts,
+    storedInstant(job.run_after), job.priority, job.backoff === null ? null : jsonText(job.backoff)
+  )
+}
+
 /** A job's row values, in `JOB_COLUMNS` order. */
-export const jobValues = (job: AiJob): ReadonlyArray<Bindable> => [
-  job.job_id, job.trace_id, job.workflow_run_id, job.job_kind, job.state, job.status_reason, job.error_message,
-  job.protocol_id, job.profile_id, job.capability_profile_id, job.access_mode, job.safety_mode,
-  jsonText(job.entity_refs), jsonText(job.planned_operations), jsonText(job.metrics),
-  jsonText(job.job_inputs), jsonText(job.job_outputs), job.is_pinned ? 1 : 0,
-  storedInstant(job.created_at), storedInstant(job.updated_at), job.attempt, job.max_attempts,
-  storedInstant(job.run_after), job.priority, job.backoff === null ? null : jsonText(job.backoff)
-]
+export const jobValues = (job: AiJob): ReadonlyArray<Bindable> => {
+  const out: Array<Bindable> = []
+  pushJobValues(out, job)
+  return out
+}
 
 /** The `workflow_runs` columns, in the order `runValues` gives them. */
 export const RUN_COLUMNS = ["id", "job_id", "status", "last_heartbeat", "error_message", "created_at", "updated_at"] as const

@@ -11,12 +11,13 @@ import type { NodeExecution } from "../../domain/WorkflowRun.js"
 import { JobState } from "../../domain/JobState.js"
 import * as Schema from "effect/Schema"
 import { decodeRows } from "../internal/decodeRow.js"
-import { isRunEnd, refuseRunEnd } from "../internal/runEnd.js"
-import type { JobStore, RunningJobEnd } from "../JobStore.js"
+import { isRunEnd, refuseRunEnd, refuseSettleTarget } from "../internal/runEnd.js"
+import type { JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
+import { metricBounds } from "../../domain/JobMetrics.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { NotFound, RunNotActive } from "../StoreErrors.js"
 import { decode, encode } from "./rows.js"
-import { RUN_COLUMNS, runValues, storedInstant } from "./rowCodec.js"
+import { jsonText, RUN_COLUMNS, runValues, storedInstant } from "./rowCodec.js"
 import { auditRecords } from "../internal/audit.js"
 import { sqliteCode, storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
@@ -174,24 +175,36 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
     storageErrors("JobStore.releaseRun")
   )
 
-  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
-    function*(end: RunningJobEnd) {
-      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
-      if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
+  /**
+   * `finishRunningJob`'s write, and `settleRun`'s when the end carries a run
+   * (the guard: the job running under exactly that run), outputs and a
+   * duration. Null when it moved nothing.
+   */
+  const finishRunning = (end: RunningJobEnd | RunSettle) =>
+    Effect.gen(function*() {
       const at = storedInstant(yield* DateTime.now)
       const set: Array<readonly [string, unknown]> = [["status", end.to], ["updated_at", at]]
       if (end.status_reason !== undefined) set.push(["status_reason", end.status_reason])
       if (end.error_message !== undefined) set.push(["error_message", end.error_message])
+      const settle = "workflow_run_id" in end ? end : undefined
+      if (settle?.job_outputs !== undefined) set.push(["job_outputs", settle.job_outputs === null ? null : jsonText(settle.job_outputs)])
+      const assignments = set.map(([column]) => `${column} = ?`)
+      const values = set.map(([, value]) => value)
+      if (settle !== undefined) {
+        // The run's duration added, saturating at the metric's bound (as `JobMetrics.add`).
+        assignments.push(`metrics = json_set(metrics, '$.duration_ms', min(coalesce(json_extract(metrics, '$.duration_ms'), 0) + CAST(? AS INTEGER), ${metricBounds.duration_ms}))`)
+        values.push(settle.duration_ms)
+      }
       // One transaction (the caller's when there is one), in the lock order: the
-      // job (compare-and-set on `running` under a run), then its active run,
-      // then the record — written only when the job moved, its placeholders
-      // replaced by the job row's trace, run and attempt.
+      // job (compare-and-set on `running` under a run — this run, for a settle),
+      // then its active run, then the record — written only when the job moved,
+      // its placeholders replaced by the job row's trace, run and attempt.
       return yield* transaction.join(Effect.gen(function*() {
         const [row] = yield* exec(
-          `UPDATE ai_jobs SET ${set.map(([column]) => `${column} = ?`).join(", ")}
-          WHERE id = ? AND status = 'running' AND workflow_run_id IS NOT NULL
+          `UPDATE ai_jobs SET ${assignments.join(", ")}
+          WHERE id = ? AND status = 'running' AND ${settle === undefined ? "workflow_run_id IS NOT NULL" : "workflow_run_id = ?"}
           RETURNING *`,
-          [...set.map(([, value]) => value), end.job_id]
+          [...values, end.job_id, ...(settle === undefined ? [] : [settle.workflow_run_id])]
         )
         if (row === undefined) return null
         const job = yield* decode.job(row)
@@ -211,9 +224,29 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
         }])
         return job
       }))
+    })
+
+  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
+    function*(end: RunningJobEnd) {
+      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
+      if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
+      return yield* finishRunning(end)
     },
     alreadyExistsAsStorageError("JobStore.finishRunningJob"),
     storageErrors("JobStore.finishRunningJob")
+  )
+
+  const settleRun: NonNullable<Service["settleRun"]> = Effect.fnUntraced(
+    function*(settle: RunSettle) {
+      yield* refuseSettleTarget(settle.job_id, settle.to)
+      // One write transaction; not moved: the run is not the job's active run, and nothing was written — say why.
+      return yield* transaction.join(Effect.flatMap(
+        finishRunning(settle),
+        (job) => job === null ? notActive(settle.workflow_run_id) : Effect.succeed(job)
+      ))
+    },
+    alreadyExistsAsStorageError("JobStore.settleRun"),
+    storageErrors("JobStore.settleRun")
   )
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
@@ -279,5 +312,5 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
     storageErrors("JobStore.listNodes")
   )
 
-  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, startNode, finishNode, listNodes }
+  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
 }

@@ -31,8 +31,13 @@ type Service = JobStore["Type"]
 const rowLimit = (limit: number | undefined): number =>
   limit === undefined ? -1 : Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1
 
-/** The states whose old jobs pruning may delete: terminal, and failed. */
-const prunableStates: ReadonlyArray<JobState> = [...Lifecycle.prunableStates]
+/**
+ * The states whose old jobs pruning may delete (terminal, and failed), as
+ * literal SQL: index ai_jobs_prunable_by_updated (migration 0011) is partial
+ * over exactly this WHERE, and SQLite uses it only for a query that spells
+ * the same list (bound parameters would not match).
+ */
+export const prunableStatus: string = `status IN (${[...Lifecycle.prunableStates].map((state: JobState) => `'${state}'`).join(", ")})`
 
 /** The worker, recovery and pruning methods of the SQLite store. */
 export const makeWorkerMethods = (context: SqliteContext) => {
@@ -148,10 +153,13 @@ export const makeWorkerMethods = (context: SqliteContext) => {
       const cutoff = instantBound(options.olderThan)
       // SQLite reads LIMIT -1 as "no limit": never let a negative through.
       const keep = Number.isFinite(options.keepNewest) ? Math.max(0, Math.floor(options.keepNewest)) : 0
-      const old = sql`status IN ${sql.in(prunableStates)} AND updated_at < ${cutoff}`
+      const prunable = sql.literal(prunableStatus)
+      // Named, so the planner never prefers the status index and a sort (it would on a young database).
+      const prunableJobs = sql.literal("ai_jobs INDEXED BY ai_jobs_prunable_by_updated")
+      const old = sql`${prunable} AND updated_at < ${cutoff}`
       // The window: the newest `keep` unpinned prunable jobs, whatever their age.
       const kept = sql`
-        SELECT id FROM ai_jobs WHERE status IN ${sql.in(prunableStates)} AND is_pinned = 0
+        SELECT id FROM ${prunableJobs} WHERE ${prunable} AND is_pinned = 0
         ORDER BY updated_at DESC, id DESC
         LIMIT ${keep}`
       // Counted and deleted under one write lock, so the report is what happened.
@@ -160,7 +168,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
           SELECT count(*) AS scanned,
             coalesce(sum(is_pinned = 1), 0) AS spared_pinned,
             coalesce(sum(is_pinned = 0 AND id IN (${kept})), 0) AS spared_window
-          FROM ai_jobs WHERE ${old}`
+          FROM ${prunableJobs} WHERE ${old}`
         const scanned = counts?.scanned ?? 0
         const spared_pinned = counts?.spared_pinned ?? 0
         if (options.dryRun === true) {
@@ -168,7 +176,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
           return { scanned, pruned: scanned - spared_pinned - spared_window, spared_pinned, spared_window }
         }
         // One set-based statement; runs and nodes go by ON DELETE CASCADE, events stay.
-        const result = yield* sql`DELETE FROM ai_jobs WHERE ${old} AND is_pinned = 0 AND id NOT IN (${kept})`.raw
+        const result = yield* sql`DELETE FROM ${prunableJobs} WHERE ${old} AND is_pinned = 0 AND id NOT IN (${kept})`.raw
         const pruned = (result as { readonly changes?: number }).changes ?? 0
         const report = { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
         yield* insertEvents(yield* auditRecords(options.events, report))
