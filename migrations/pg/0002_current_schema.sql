@@ -9,10 +9,11 @@
 -- ever dropped or guessed silently.
 --
 -- Replay-safe (issue 12.4): the conversion happens once; a database whose
--- ai_jobs already has this file's metrics constraint skips the file (see
+-- ai_jobs already has this file's metrics constraint (or the triggers 0012
+-- replaced it with) skips the file (see
 -- src/store/internal/migrationGuard.ts), so running it again never drops and
 -- re-adds constraints later migrations changed.
--- skip-if: SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('ai_jobs') AND conname = 'ai_jobs_metrics_check' AND pg_get_constraintdef(oid) LIKE '%ai_job_metrics_valid(%'
+-- skip-if: SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('ai_jobs') AND conname = 'ai_jobs_metrics_check' AND pg_get_constraintdef(oid) LIKE '%ai_job_metrics_valid(%' UNION ALL SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('ai_jobs') AND tgname = 'ai_jobs_metrics_check_insert'
 
 -- timestamptz -> text casts below must give ISO text whatever the server's DateStyle.
 SET LOCAL datestyle = 'ISO, YMD';
