@@ -74,10 +74,10 @@ export const makeJobMethods = ({ audited, execute, sql }: PgContext) => {
         job.metrics === JobMetrics.zero ? zeroMetricsJson : yield* encodeJson.metrics(job.metrics),
         encodeJson.portPayload(job.job_inputs),
         job.is_pinned, at, at,
-        job.attempt, job.max_attempts, instantParam(job.run_after), job.priority,
+        job.attempt, job.max_attempts, job.run_after === now ? at : instantParam(job.run_after), job.priority,
         job.backoff === null ? null : yield* encodeJson.backoff(job.backoff)
       ]
-      // Without caller records (every plain submit) the INSERT alone, as one
+      // Without caller records the INSERT alone, as one
       // fixed text: no template built or compiled per call.
       const created = options?.events === undefined
         ? (yield* execute(insertJob.text, params))[0]
