@@ -23,8 +23,29 @@ import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 
 type Service = Context.Tag.Service<JobStore>
 
+/**
+ * createJob's INSERT, one `?` per parameter: as a fixed text with `$n`
+ * placeholders, and as the pieces of a `sql` template (the audited path puts it
+ * in a statement with the records) — one statement, spelled once. ON CONFLICT
+ * instead of catching the unique violation: whether the id was taken comes
+ * from RETURNING, not from parsing an error.
+ */
+const insertJob = (() => {
+  const pieces = `
+    INSERT INTO ai_jobs (${columns.job}) VALUES (
+      ?, ?, NULL, ?, ?, ?, NULL, ?, ?, ?, ?, ?,
+      ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, NULL,
+      ?, ?::timestamptz, ?::timestamptz, ?, ?, ?::timestamptz, ?, ?::jsonb)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id`.split("?")
+  return {
+    text: pieces.reduce((text, piece, index) => `${text}$${index}${piece}`),
+    template: Object.assign([...pieces], { raw: pieces }) as TemplateStringsArray
+  }
+})()
+
 /** The job half of the store. */
-export const makeJobMethods = ({ audited, sql }: PgContext) => {
+export const makeJobMethods = ({ audited, execute, sql }: PgContext) => {
   const jobColumns = sql.literal(columns.job)
 
   const decodeJob = decode.aiJob
@@ -45,30 +66,31 @@ export const makeJobMethods = ({ audited, sql }: PgContext) => {
       const now = yield* DateTime.now
       const job = newJob(input, now)
       const at = instantParam(now)
-      // The job is known before it is written, and so are its records: they go
-      // in the INSERT's own statement, atomic without BEGIN/COMMIT. ON CONFLICT
-      // instead of catching the unique violation: whether the id was taken
-      // comes from RETURNING, not from parsing an error.
-      const created = yield* audited({
-        steps: [["created", sql`
-          INSERT INTO ai_jobs (${jobColumns}) VALUES (
-            ${job.job_id}, ${job.trace_id}, NULL, ${job.job_kind}, ${job.state}, ${job.status_reason}, NULL,
-            ${job.protocol_id}, ${job.profile_id}, ${job.capability_profile_id}, ${job.access_mode}, ${job.safety_mode},
-            ${job.entity_refs.length === 0 ? emptyListJson : yield* encodeJson.entityRefs(job.entity_refs)}::jsonb,
-            ${job.planned_operations.length === 0 ? emptyListJson : yield* encodeJson.plannedOperations(job.planned_operations)}::jsonb,
-            ${job.metrics === JobMetrics.zero ? zeroMetricsJson : yield* encodeJson.metrics(job.metrics)}::jsonb,
-            ${yield* encodeJson.payload(job.job_inputs)}::jsonb, NULL,
-            ${job.is_pinned}, ${at}::timestamptz, ${at}::timestamptz,
-            ${job.attempt}, ${job.max_attempts}, ${instantParam(job.run_after)}::timestamptz, ${job.priority},
-            ${yield* encodeJson.backoff(job.backoff)}::jsonb)
-          ON CONFLICT (id) DO NOTHING
-          RETURNING id`]],
-        events: options?.events,
-        known: job,
-        result: () => Effect.succeed(job)
-      })
+      const params = [
+        job.job_id, job.trace_id, job.job_kind, job.state, job.status_reason,
+        job.protocol_id, job.profile_id, job.capability_profile_id, job.access_mode, job.safety_mode,
+        job.entity_refs.length === 0 ? emptyListJson : yield* encodeJson.entityRefs(job.entity_refs),
+        job.planned_operations.length === 0 ? emptyListJson : yield* encodeJson.plannedOperations(job.planned_operations),
+        job.metrics === JobMetrics.zero ? zeroMetricsJson : yield* encodeJson.metrics(job.metrics),
+        encodeJson.portPayload(job.job_inputs),
+        job.is_pinned, at, at,
+        job.attempt, job.max_attempts, job.run_after === now ? at : instantParam(job.run_after), job.priority,
+        job.backoff === null ? null : yield* encodeJson.backoff(job.backoff)
+      ]
+      // Without caller records the INSERT alone, as one
+      // fixed text: no template built or compiled per call.
+      const created = options?.events === undefined
+        ? (yield* execute(insertJob.text, params))[0]
+        // The job is known before it is written, and so are its records: they go
+        // in the INSERT's own statement, atomic without BEGIN/COMMIT.
+        : yield* audited({
+          steps: [["created", sql(insertJob.template, ...params)]],
+          events: options.events,
+          known: job,
+          result: () => Effect.succeed(job)
+        })
       if (created === undefined) return yield* new AlreadyExists({ entity: "job", id: job.job_id })
-      return created
+      return job
     },
     storageErrors("JobStore.createJob")
   )

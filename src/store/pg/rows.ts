@@ -152,6 +152,14 @@ export const encodeJson = {
    */
   events: (events: ReadonlyArray<EventRecord>): Effect.Effect<string, ParseError> =>
     Effect.succeed(JSON.stringify(events.map(eventJson))),
+  /**
+   * A payload decoded at the port (internal/portInput.ts): `Json`'s decode
+   * already walked it and gave a fresh copy of plain values (finite numbers,
+   * storable text, no `__proto__`, bounded depth), so its JSON text is
+   * `JSON.stringify`'s — what `payload` gives after walking it again
+   * (test/store/pg-create-fast-path.test.ts proves the two agree).
+   */
+  portPayload: (value: Json | null): string | null => value === null ? null : JSON.stringify(value),
   /** A nullable payload: SQL NULL for null, JSON text otherwise. */
   payload: (value: Json | null): Effect.Effect<string | null, ParseError> =>
     value === null ? Effect.succeed(null) : payloadJson(value)
