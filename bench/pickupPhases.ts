@@ -15,7 +15,10 @@
  * phase: the median time and the median Effect operations (the runtime's one
  * `shouldYield` question per operation, through a counting scheduler under
  * which the pool and the submit run; the listener's fiber is not counted).
- * Both checkouts import the same `pg` module (their node_modules are the same
+ * Each phase also gets this process's CPU time (a phase whose CPU is close
+ * to its time is JavaScript; the rest is waiting). `PAUSE=1-2` shortens the
+ * idle pause before each submit (default 20–220 ms) to compare a warm pickup
+ * with one after an idle pause. Both checkouts import the same `pg` module (their node_modules are the same
  * install), so one patch of its prototypes marks both. Not part of `npm run bench`.
  */
 import * as Effect from "effect/Effect"
@@ -48,9 +51,15 @@ const scheduler: Scheduler.Scheduler = {
 }
 
 /** The marks of the sample in progress: the first time and operation count of each phase. */
-let marks: Map<Phase, [number, number]> | undefined
+/** A mark: wall time (ms), Effect operations so far, this process's CPU time (ms). */
+type Mark = [number, number, number]
+const cpuNow = () => {
+  const used = process.cpuUsage()
+  return (used.user + used.system) / 1000
+}
+let marks: Map<Phase, Mark> | undefined
 const mark = (phase: Phase) => {
-  if (marks !== undefined && !marks.has(phase)) marks.set(phase, [performance.now(), ops])
+  if (marks !== undefined && !marks.has(phase)) marks.set(phase, [performance.now(), ops, cpuNow()])
 }
 // To count inside the library, call `(globalThis as any).__hskMark?.("name")` there for the run (never
 // committed): each such mark prints the median operations from the claim's reply to it.
@@ -114,7 +123,7 @@ const system = async (root: string, url: string) => {
     sample: async () => {
       const program = new Promise<void>((resolve) => (started = resolve))
       marks = new Map()
-      const begin: [number, number] = [performance.now(), ops]
+      const begin: Mark = [performance.now(), ops, cpuNow()]
       await runtime.runPromise(Effect.withScheduler(jobs.submit(NEW_JOB), scheduler))
       await program
       const seen = marks
@@ -123,7 +132,7 @@ const system = async (root: string, url: string) => {
       let last = begin
       return PHASES.map((phase) => {
         const at = seen.get(phase) ?? last
-        const step: [number, number] = [at[0] - last[0], at[1] - last[1]]
+        const step: Mark = [at[0] - last[0], at[1] - last[1], at[2] - last[2]]
         last = at
         return step
       })
@@ -139,6 +148,10 @@ const main = async () => {
   const [baseRoot, countArg] = process.argv.slice(2)
   if (baseRoot === undefined) throw new Error("usage: pickupPhases.ts <base checkout> [pickups]")
   const count = Number(countArg ?? 40)
+  // The idle pause before each submit, ms (PAUSE=min-max; default 20-220): a short one shows what an idle pause costs.
+  const [min, max] = (process.env["PAUSE"] ?? "20-220").split("-").map(Number)
+  const pause = { min: min ?? 20, max: max ?? min ?? 220 }
+  console.log(`idle pause before each submit ${pause.min}–${pause.max} ms`)
   const load = () => os.loadavg().map((n) => n.toFixed(2)).join(" ")
   console.log(`load average at start ${load()}`)
   const cluster = await startBenchCluster()
@@ -146,17 +159,17 @@ const main = async () => {
   try {
     systems.push({ name: "base", run: await system(path.resolve(baseRoot), await cluster.createDatabase("phases_base")) })
     systems.push({ name: "mine", run: await system(here, await cluster.createDatabase("phases_mine")) })
-    const rows = systems.map(() => [] as Array<Array<[number, number]>>)
+    const rows = systems.map(() => [] as Array<Array<Mark>>)
     for (let round = 0; round < count + 5; round++) {
       for (const [i, s] of systems.entries()) {
-        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 200))
+        await new Promise((resolve) => setTimeout(resolve, pause.min + Math.random() * (pause.max - pause.min)))
         const phases = await s.run.sample()
         // The first five warm caches and memos up.
         if (round >= 5) rows[i]!.push(phases)
       }
     }
     console.log(`\none pickup by phase, from the previous mark (${count} pickups each, interleaved; medians)`)
-    console.log(`  ${"phase".padEnd(34)} ${systems.map((s) => `${s.name} ms`.padStart(9) + `${s.name} ops`.padStart(10)).join("")}`)
+    console.log(`  ${"phase".padEnd(34)} ${systems.map((s) => `${s.name} ms`.padStart(9) + `${s.name} ops`.padStart(10) + "CPU ms".padStart(10)).join("")}`)
     const labels: Record<Phase, string> = {
       "submit sent": "submit called → submit sent",
       "submit's reply": "→ submit's reply (commit)",
@@ -167,12 +180,13 @@ const main = async () => {
     for (const [k, phase] of PHASES.entries()) {
       console.log(`  ${labels[phase].padEnd(34)} ${
         rows.map((r) =>
-          percentile(r.map((p) => p[k]![0]), 50).toFixed(2).padStart(9) + String(percentile(r.map((p) => p[k]![1]), 50)).padStart(10)
+          percentile(r.map((p) => p[k]![0]), 50).toFixed(2).padStart(9) + String(percentile(r.map((p) => p[k]![1]), 50)).padStart(10) +
+          percentile(r.map((p) => p[k]![2]), 50).toFixed(2).padStart(10)
         ).join("")
       }`)
     }
-    const total = (r: Array<Array<[number, number]>>, j: 0 | 1) => percentile(r.map((p) => p.reduce((s, x) => s + x[j], 0)), 50)
-    console.log(`  ${"total (submit called → program)".padEnd(34)} ${rows.map((r) => total(r, 0).toFixed(2).padStart(9) + String(total(r, 1)).padStart(10)).join("")}`)
+    const total = (r: Array<Array<Mark>>, j: 0 | 1 | 2) => percentile(r.map((p) => p.reduce((s, x) => s + x[j], 0)), 50)
+    console.log(`  ${"total (submit called → program)".padEnd(34)} ${rows.map((r) => total(r, 0).toFixed(2).padStart(9) + String(total(r, 1)).padStart(10) + total(r, 2).toFixed(2).padStart(10)).join("")}`)
     for (const [name, v] of extra) console.log(`  extra ${name.padEnd(30)} n ${v.length} ops p50 ${percentile(v, 50)}`)
   } finally {
     for (const s of systems) await s.run.stop()
