@@ -24,7 +24,6 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -34,6 +33,7 @@ import * as Pg from "pg"
 import type * as App from "./app.js"
 import type * as JobsModule from "../src/Jobs.js"
 import type * as WakeUpModule from "../src/WakeUp.js"
+import { countingScheduler } from "./countingScheduler.js"
 import { NEW_JOB } from "./fixtures.js"
 import { percentile } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
@@ -41,14 +41,8 @@ import { startBenchCluster } from "./postgres.js"
 const PHASES = ["submit sent", "submit's reply", "claim sent", "claim's reply", "program"] as const
 type Phase = typeof PHASES[number]
 
-let ops = 0
-const scheduler: Scheduler.Scheduler = {
-  scheduleTask: (task, priority) => Scheduler.defaultScheduler.scheduleTask(task, priority),
-  shouldYield: (fiber) => {
-    ops++
-    return Scheduler.defaultScheduler.shouldYield(fiber)
-  }
-}
+const counting = countingScheduler()
+const scheduler = counting.scheduler
 
 /** The marks of the sample in progress: the first time and operation count of each phase. */
 /** A mark: wall time (ms), Effect operations so far, this process's CPU time (ms). */
@@ -59,7 +53,7 @@ const cpuNow = () => {
 }
 let marks: Map<Phase, Mark> | undefined
 const mark = (phase: Phase) => {
-  if (marks !== undefined && !marks.has(phase)) marks.set(phase, [performance.now(), ops, cpuNow()])
+  if (marks !== undefined && !marks.has(phase)) marks.set(phase, [performance.now(), counting.ops(), cpuNow()])
 }
 // To count inside the library, call `(globalThis as any).__hskMark?.("name")` there for the run (never
 // committed): each such mark prints the median operations from the claim's reply to it.
@@ -68,7 +62,7 @@ const extra = new Map<string, Array<number>>()
   const reply = marks?.get("claim's reply")
   if (reply !== undefined) {
     if (!extra.has(name)) extra.set(name, [])
-    extra.get(name)!.push(ops - reply[1])
+    extra.get(name)!.push(counting.ops() - reply[1])
   }
 }
 
@@ -123,7 +117,7 @@ const system = async (root: string, url: string) => {
     sample: async () => {
       const program = new Promise<void>((resolve) => (started = resolve))
       marks = new Map()
-      const begin: Mark = [performance.now(), ops, cpuNow()]
+      const begin: Mark = [performance.now(), counting.ops(), cpuNow()]
       await runtime.runPromise(Effect.withScheduler(jobs.submit(NEW_JOB), scheduler))
       await program
       const seen = marks
