@@ -16,8 +16,8 @@
 --   1. rename the four tables (RENAME rewrites the children's REFERENCES, so
 --      old points at old);
 --   2. create the tables again, with the new CHECKs (new points at new);
---   3. copy every row, parent -> child: jobs without their run pointer, runs,
---      the pointer, node executions; the events;
+--   3. copy every row (its rowid too), parent -> child: jobs without their
+--      run pointer, runs, the pointer, node executions; the events;
 --   4. drop the old tables child -> parent (DROP TABLE deletes the rows
 --      first, and a parent must have no children left when it goes);
 --   5. every index and trigger again, as 0002-0011 left them.
@@ -88,7 +88,7 @@ CREATE TABLE ai_jobs (
   -- so text order is time order: the digits where they go (minutes and
   -- seconds below 60 by the pattern), a month 01-12, a day the month has
   -- (29 February in leap years only), an hour below 24. Same accept/refuse as
-  -- 0002's strftime round trip (test/store/sqlite-check-rewrite.test.ts).
+  -- 0002's round trip through the date functions (sqlite-check-rewrite test).
   -- Bytes (the text as a blob), not characters: length() stops at a NUL. A CHECK whose
   -- expression is NULL passes; NOT NULL refuses NULL first.
   created_at TEXT NOT NULL CONSTRAINT ai_jobs_created_at_form CHECK (
@@ -222,33 +222,33 @@ CREATE TABLE flight_recorder_events (
 
 -- 3. Every row, parent -> child.
 INSERT INTO ai_jobs (
-  id, trace_id, workflow_run_id, job_kind, status, status_reason, error_message, protocol_id, profile_id,
+  rowid, id, trace_id, workflow_run_id, job_kind, status, status_reason, error_message, protocol_id, profile_id,
   capability_profile_id, access_mode, safety_mode, entity_refs, planned_operations, metrics, job_inputs,
   job_outputs, is_pinned, created_at, updated_at, attempt, max_attempts, run_after, priority, backoff
 )
 SELECT
-  id, trace_id, NULL, job_kind, status, status_reason, error_message, protocol_id, profile_id,
+  rowid, id, trace_id, NULL, job_kind, status, status_reason, error_message, protocol_id, profile_id,
   capability_profile_id, access_mode, safety_mode, entity_refs, planned_operations, metrics, job_inputs,
   job_outputs, is_pinned, created_at, updated_at, attempt, max_attempts, run_after, priority, backoff
 FROM ai_jobs_0012;
 
-INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, error_message, created_at, updated_at)
-SELECT id, job_id, status, last_heartbeat, error_message, created_at, updated_at FROM workflow_runs_0012;
+INSERT INTO workflow_runs (rowid, id, job_id, status, last_heartbeat, error_message, created_at, updated_at)
+SELECT rowid, id, job_id, status, last_heartbeat, error_message, created_at, updated_at FROM workflow_runs_0012;
 
 UPDATE ai_jobs SET workflow_run_id = (SELECT old.workflow_run_id FROM ai_jobs_0012 AS old WHERE old.id = ai_jobs.id)
 WHERE id IN (SELECT id FROM ai_jobs_0012 WHERE workflow_run_id IS NOT NULL);
 
 INSERT INTO workflow_node_executions (
-  id, workflow_run_id, node_id, node_type, status, sequence,
+  rowid, id, workflow_run_id, node_id, node_type, status, sequence,
   input_payload, output_payload, error_message, started_at, finished_at
 )
 SELECT
-  id, workflow_run_id, node_id, node_type, status, sequence,
+  rowid, id, workflow_run_id, node_id, node_type, status, sequence,
   input_payload, output_payload, error_message, started_at, finished_at
 FROM workflow_node_executions_0012;
 
-INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
-SELECT event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body FROM flight_recorder_events_0012;
+INSERT INTO flight_recorder_events (rowid, event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
+SELECT rowid, event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body FROM flight_recorder_events_0012;
 
 -- 4. Drop the old tables, child -> parent; the old jobs' run pointers are
 -- cleared first so dropping the old runs (an implicit DELETE) has nothing to
