@@ -24,9 +24,11 @@
 -- A stored row that breaks a rule fails its copy: the migration fails naming
 -- the constraint, and the transaction leaves the database as it was.
 --
--- Replay-safe: done once; a database whose ai_jobs has no strftime left in
--- its CHECKs skips the file (see src/store/internal/migrationGuard.ts).
--- skip-if: SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ai_jobs' AND sql NOT LIKE '%strftime%'
+-- Replay-safe: a database where none of the four tables has strftime left
+-- in its CHECKs skips the file (see src/store/internal/migrationGuard.ts); one
+-- where an earlier migration run again (0005) rebuilt a table with the old
+-- words is rebuilt once more, to the same schema.
+-- skip-if: SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('ai_jobs', 'workflow_runs', 'workflow_node_executions', 'flight_recorder_events') AND sql LIKE '%strftime%')
 
 -- 1. Rename the four tables.
 ALTER TABLE workflow_node_executions RENAME TO workflow_node_executions_0012;
