@@ -1,8 +1,9 @@
 /**
  * CHECK constraints as text (issue 16, bench/sqliteReplayChecks.ts): finds the
- * named CHECKs of a `CREATE TABLE`, and the candidate rewrite of the stored
- * timestamp form without its `strftime` round trip, priced there and held to
- * the form's meaning by test/store/sqlite-timestamp-form.test.ts.
+ * named CHECKs of a `CREATE TABLE` text (test/store/sqlite-check-rewrite.test.ts
+ * reads the migrations with it), and the rewrites priced there: constant lists
+ * as ORs of equalities (migration 0013), the timestamp form without strftime
+ * (a candidate, not shipped).
  */
 
 export interface NamedCheck {
@@ -39,8 +40,11 @@ export const namedChecks = (table: string, sql: string): ReadonlyArray<NamedChec
  * bytes (the text as a blob: `length` of text stops at a NUL), not a blob, the digits
  * where they go, a real month, a day the month has (29 February only in a
  * leap year), an hour below 24; minutes and seconds below 60 by the pattern.
- * Same accept/refuse as 0002's form on 330k values (every month/day of 17
- * years, 29 February of every year, every hh:mm, every ss.sss, and garbage).
+ * Same accept/refuse as 0002's form on the 330k values tried (every
+ * month/day of 17 years, 29 February of every year, every hh:mm, every
+ * ss.sss, and garbage), but priced no cheaper per statement execution than
+ * the round trip (`candidate` and `before-0013` in bench/sqliteReplayChecks.ts),
+ * so migration 0013 keeps the old words: a candidate measured, not shipped.
  */
 export const timestampFormWithoutStrftime = (column: string) =>
   `length(CAST(${column} AS BLOB)) = 24 AND typeof(${column}) <> 'blob'

@@ -21,11 +21,20 @@
  * same edit unchanged, every timestamp-form CHECK off, every CHECK off by edit
  * and by `ignore_check_constraints`.
  *
- *   npx tsx bench/sqliteReplayChecks.ts [jobs per round] [rounds] [full|normal] [focus]
+ * `groups` prices groups of CHECKs (per table, JSON, lists and integers,
+ * timestamp forms); `candidate` the rewrites 0013 makes, applied by edit;
+ * `before-0013` the schema as migrated against the schema at 0011 (the
+ * shipped migrations before 0013): migration 0013's gain, before → after.
+ *
+ *   npx tsx bench/sqliteReplayChecks.ts [jobs per round] [rounds] [full|normal] [focus|groups|candidate|before-0013]
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Effect from "effect/Effect"
+import { pathToFileURL } from "node:url"
+import { migrateFrom, migrationsDirectory } from "../src/store/sqlite/migrations.js"
 import { migrateTarget } from "./app.js"
 import { openSqlite, type SqliteDatabase } from "./drivers.js"
 import { inListsAsEqualities, type NamedCheck, namedChecks, timestampFormWithoutStrftime } from "./checkForms.js"
@@ -71,6 +80,19 @@ const ZERO_METRICS_TEXT =
 /** A form CHECK's column: the name its expression starts with (`finished_at IS NULL OR (...)` is not on a hot table). */
 const formColumn = (check: NamedCheck) => /length\((\w+)\)/.exec(check.expression)?.[1] ?? ""
 
+/** A database as migrations 0001-0011 left it: the shipped files before 0013, run by the store's migrator. */
+const migrateBefore0013 = async (filename: string, tmp: string) => {
+  const dir = path.join(tmp, "migrations-before-0013")
+  fs.mkdirSync(dir)
+  for (const file of fs.readdirSync(migrationsDirectory).filter((name) => /^\d{4}_\w+\.sql$/.test(name) && name < "0013")) {
+    fs.copyFileSync(new URL(file, migrationsDirectory), path.join(dir, file))
+  }
+  await Effect.runPromise(Effect.provide(migrateFrom(pathToFileURL(`${dir}/`)), SqliteClient.layer({ filename })))
+  const db = openSqlite(filename, "normal")
+  db.pragma("wal_checkpoint(TRUNCATE)")
+  db.close()
+}
+
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
 
 /**
@@ -105,6 +127,7 @@ const main = async () => {
   const focus = process.argv[5] === "focus"
   const groups = process.argv[5] === "groups"
   const candidate = process.argv[5] === "candidate"
+  const before0013 = process.argv[5] === "before-0013"
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-replay-checks-"))
   const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ")
   console.log(`## What each CHECK of the hot tables costs per job (k = 1, "${durability}", load ${load()})`)
@@ -112,6 +135,8 @@ const main = async () => {
     const events = await capturedEvents(path.join(tmp, "capture.db"))
     const template = path.join(tmp, "template.db")
     await migrateTarget({ dialect: "sqlite", filename: template })
+    const templateAt0011 = path.join(tmp, "template-0011.db")
+    if (before0013) await migrateBefore0013(templateAt0011, tmp)
     const probe = openSqlite(template, "normal")
     probe.pragma("wal_checkpoint(TRUNCATE)")
     const checks = HOT_TABLES.flatMap((table) => namedChecks(table, tableSql(probe, table)))
@@ -129,7 +154,14 @@ const main = async () => {
       prepare: (filename) => rewriteAll(filename, (check) => (pick(check) ? "1" : check.expression))
     })
     const isJson = (check: NamedCheck) => /json_/.test(check.expression)
-    const variants: ReadonlyArray<Variant> = groups
+    const variants: ReadonlyArray<Variant> = before0013
+      ? [
+        { name: "schema at 0011 (before 0013)", prepare: (filename) => fs.copyFileSync(templateAt0011, filename) },
+        { name: "schema at 0013", prepare: () => {} },
+        { name: "schema at 0011 again, last in the round", prepare: (filename) => fs.copyFileSync(templateAt0011, filename) },
+        { ...checksOff, name: "schema at 0013, every CHECK off (ignore_check_constraints)" }
+      ]
+      : groups
       ? [
         control,
         ...HOT_TABLES.map((table) => offWhere(`every CHECK of ${table} replaced by 1`, (check) => check.table === table)),
@@ -209,18 +241,22 @@ const main = async () => {
       const cpu = median(entry.cpu)
       console.log(`| ${entry.variant.name} | ${cpu.toFixed(0)} | ${(cpu - base).toFixed(0)} |`)
     }
-    const measured = running[0]!.db
-    console.log(`\n### Each CHECK expression alone (CPU per evaluation on the replay's rows, median of 5; load ${load()})`)
-    console.log("| table | CHECK | µs per evaluation | evaluations per job | µs per job |")
-    console.log("|---|---|---|---|---|")
-    let total = 0
+    // Priced on each schema the run compares (before-0013: 0011's words and 0013's), else on the schema as migrated.
+    const priced = (before0013 ? running.slice(0, 2) : running.slice(0, 1)).map((entry) => ({
+      name: entry.variant.name,
+      cost: new Map(HOT_TABLES.flatMap((table) => namedChecks(table, tableSql(entry.db, table))).map((check) => [check.name, perEvaluation(entry.db, check)]))
+    }))
+    console.log(`\n### Each CHECK expression alone (CPU µs per evaluation on the replay's rows, median of 7; load ${load()})`)
+    console.log(`| table | CHECK | evaluations per job | ${priced.map((each) => `µs per evaluation, ${each.name}`).join(" | ")} | ${priced.map((each) => `µs per job, ${each.name}`).join(" | ")} |`)
+    console.log(`|---|---|---|${priced.map(() => "---|---|").join("")}`)
+    const totals = priced.map(() => 0)
     for (const check of checks) {
-      const each = perEvaluation(measured, check)
       const count = evaluationsPerJob(check)
-      total += each * count
-      console.log(`| ${check.table} | ${check.name} | ${each.toFixed(2)} | ${count} | ${(each * count).toFixed(1)} |`)
+      const each = priced.map((entry) => entry.cost.get(check.name) ?? Number.NaN)
+      each.forEach((value, index) => (totals[index]! += value * count))
+      console.log(`| ${check.table} | ${check.name} | ${count} | ${each.map((value) => value.toFixed(2)).join(" | ")} | ${each.map((value) => (value * count).toFixed(1)).join(" | ")} |`)
     }
-    console.log(`| **all** | | | | ${total.toFixed(0)} |`)
+    console.log(`| **all** | | | ${priced.map(() => "").join(" | ")} | ${totals.map((total) => total.toFixed(0)).join(" | ")} |`)
     for (const entry of running) entry.db.close()
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })

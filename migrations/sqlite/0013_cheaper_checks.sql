@@ -1,14 +1,17 @@
 -- 0013: the same CHECKs in cheaper words (issue 16, SQLite only).
 --
--- Measured per write (bench/sqliteReplayChecks.ts): a constant list of more
--- than two terms (`status IN (...)`) makes SQLite build an ephemeral index on
--- every execution of the statement (~2 us a list), and the timestamp form's
--- `strftime` round trip is ~0.4 us; a lifecycle paid ~50 us of CPU for them.
--- Each such CHECK now says the same thing without either: a list as an OR of
--- equalities (same result for every value, NULL included), the timestamp
--- form as its pattern and ranges. Same constraint names, so a refused write
--- fails as before; test/store/sqlite-check-rewrite.test.ts holds every
--- rewritten expression to the old one on generated and exhaustive values.
+-- Measured per write (bench/sqliteReplayChecks.ts, each CHECK priced alone
+-- per statement execution): a constant list of more than two terms
+-- (`status IN ('queued', ...)`) makes SQLite build an ephemeral index on
+-- every execution of the statement, ~1.5-2.3 us a list; a lifecycle paid
+-- ~34 us of CPU for the eight lists of the hot tables. Each list is now an OR
+-- of equalities, the same result for every value (NULL included: NULL
+-- either way; the column's affinity and collation either way), at ~0.3-0.6
+-- us. Same constraint names, so a refused write fails as before;
+-- test/store/sqlite-check-rewrite.test.ts holds every rewritten expression
+-- to the old one in SQLite itself. Nothing else changes: the timestamp
+-- form's strftime round trip was priced too (~1.2 us a write, its GLOB and
+-- range equivalent no cheaper per execution) and keeps its words.
 --
 -- SQLite changes a CHECK only by rebuilding the table, inside the Migrator's
 -- transaction where foreign keys stay on; ordered as 0002 so no reference
@@ -24,11 +27,11 @@
 -- A stored row that breaks a rule fails its copy: the migration fails naming
 -- the constraint, and the transaction leaves the database as it was.
 --
--- Replay-safe: a database where none of the four tables has strftime left
--- in its CHECKs skips the file (see src/store/internal/migrationGuard.ts); one
+-- Replay-safe: a database where none of the four tables has a list left in
+-- its CHECKs skips the file (see src/store/internal/migrationGuard.ts); one
 -- where an earlier migration run again (0005) rebuilt a table with the old
 -- words is rebuilt once more, to the same schema.
--- skip-if: SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('ai_jobs', 'workflow_runs', 'workflow_node_executions', 'flight_recorder_events') AND sql LIKE '%strftime%')
+-- skip-if: SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('ai_jobs', 'workflow_runs', 'workflow_node_executions', 'flight_recorder_events') AND (sql LIKE '%status IN (%' OR sql LIKE '%actor IN (%'))
 
 -- 1. Rename the four tables.
 ALTER TABLE workflow_node_executions RENAME TO workflow_node_executions_0012;
@@ -43,17 +46,45 @@ CREATE TABLE ai_jobs (
   -- Checked immediately: rows are copied before their runs exist, so the
   -- pointer is filled in after the runs (step 3 of 0002 and of 0013).
   workflow_run_id TEXT REFERENCES workflow_runs (id) ON DELETE SET NULL,
-  job_kind TEXT NOT NULL CONSTRAINT ai_jobs_job_kind_valid CHECK ((job_kind = 'doc_edit' OR job_kind = 'doc_rewrite' OR job_kind = 'doc_summarize' OR job_kind = 'sheet_transform' OR job_kind = 'canvas_cluster' OR job_kind = 'asr_transcribe' OR job_kind = 'workflow_run' OR job_kind = 'spec_router' OR job_kind = 'debug_bundle_export' OR job_kind = 'terminal_exec' OR job_kind = 'doc_ingest' OR job_kind = 'distillation_eval')),
-  status TEXT NOT NULL CONSTRAINT ai_jobs_status_valid CHECK ((status = 'queued' OR status = 'running' OR status = 'stalled' OR status = 'awaiting_validation' OR status = 'awaiting_user' OR status = 'completed' OR status = 'completed_with_issues' OR status = 'failed' OR status = 'cancelled' OR status = 'poisoned')),
+  job_kind TEXT NOT NULL CONSTRAINT ai_jobs_job_kind_valid CHECK ((
+      job_kind = 'doc_edit'
+      OR job_kind = 'doc_rewrite'
+      OR job_kind = 'doc_summarize'
+      OR job_kind = 'sheet_transform'
+      OR job_kind = 'canvas_cluster'
+      OR job_kind = 'asr_transcribe'
+      OR job_kind = 'workflow_run'
+      OR job_kind = 'spec_router'
+      OR job_kind = 'debug_bundle_export'
+      OR job_kind = 'terminal_exec'
+      OR job_kind = 'doc_ingest'
+      OR job_kind = 'distillation_eval')),
+  status TEXT NOT NULL CONSTRAINT ai_jobs_status_valid CHECK ((
+      status = 'queued'
+      OR status = 'running'
+      OR status = 'stalled'
+      OR status = 'awaiting_validation'
+      OR status = 'awaiting_user'
+      OR status = 'completed'
+      OR status = 'completed_with_issues'
+      OR status = 'failed'
+      OR status = 'cancelled'
+      OR status = 'poisoned')),
   status_reason TEXT NOT NULL DEFAULT '',
   error_message TEXT,
   protocol_id TEXT NOT NULL,
   profile_id TEXT NOT NULL,
   capability_profile_id TEXT NOT NULL,
   access_mode TEXT NOT NULL CONSTRAINT ai_jobs_access_mode_valid
-    CHECK ((access_mode = 'analysis_only' OR access_mode = 'preview_only' OR access_mode = 'apply_scoped')),
+    CHECK ((
+        access_mode = 'analysis_only'
+        OR access_mode = 'preview_only'
+        OR access_mode = 'apply_scoped')),
   safety_mode TEXT NOT NULL CONSTRAINT ai_jobs_safety_mode_valid
-    CHECK ((safety_mode = 'strict' OR safety_mode = 'normal' OR safety_mode = 'experimental')),
+    CHECK ((
+        safety_mode = 'strict'
+        OR safety_mode = 'normal'
+        OR safety_mode = 'experimental')),
   entity_refs TEXT NOT NULL DEFAULT '[]' CONSTRAINT ai_jobs_entity_refs_array
     CHECK (json_valid(entity_refs) AND json_type(entity_refs) IS 'array'),
   planned_operations TEXT NOT NULL DEFAULT '[]' CONSTRAINT ai_jobs_planned_operations_array
@@ -86,40 +117,32 @@ CREATE TABLE ai_jobs (
   job_inputs TEXT CONSTRAINT ai_jobs_job_inputs_json CHECK (job_inputs IS NULL OR json_valid(job_inputs)),
   job_outputs TEXT CONSTRAINT ai_jobs_job_outputs_json CHECK (job_outputs IS NULL OR json_valid(job_outputs)),
   is_pinned INTEGER NOT NULL DEFAULT 0 CONSTRAINT ai_jobs_is_pinned_boolean CHECK (is_pinned IN (0, 1)),
-  -- The one stored time form: 24 bytes, UTC, milliseconds, a real instant,
-  -- so text order is time order: the digits where they go (minutes and
-  -- seconds below 60 by the pattern), a month 01-12, a day the month has
-  -- (29 February in leap years only), an hour below 24. Same accept/refuse as
-  -- 0002's round trip through the date functions (sqlite-check-rewrite test).
-  -- Bytes (the text as a blob), not characters: length() stops at a NUL. A CHECK whose
-  -- expression is NULL passes; NOT NULL refuses NULL first.
+  -- The one stored time form: 24 characters, UTC, milliseconds, a real instant,
+  -- so text order is time order. strftime must give it back unchanged (which
+  -- rules out 2024-02-30 and :60) and the hour must be below 24 (SQLite
+  -- accepts and keeps 24:00). `IS`, not `=`, wherever a side can be NULL: a
+  -- CHECK whose expression is NULL passes.
   created_at TEXT NOT NULL CONSTRAINT ai_jobs_created_at_form CHECK (
-    length(CAST(created_at AS BLOB)) = 24 AND typeof(created_at) <> 'blob'
-    AND created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[012][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
-    AND substr(created_at, 6, 2) BETWEEN '01' AND '12'
-    AND substr(created_at, 9, 2) BETWEEN '01' AND substr('312931303130313130313031', substr(created_at, 6, 2) * 2 - 1, 2)
+    length(created_at) = 24
+    AND created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'
     AND substr(created_at, 12, 2) < '24'
-    AND (substr(created_at, 6, 5) <> '02-29'
-      OR (substr(created_at, 1, 4) % 4 = 0 AND (substr(created_at, 1, 4) % 100 <> 0 OR substr(created_at, 1, 4) % 400 = 0)))),
+    AND strftime('%Y-%m-%dT%H:%M:%fZ', created_at) IS created_at
+  ),
   updated_at TEXT NOT NULL CONSTRAINT ai_jobs_updated_at_form CHECK (
-    length(CAST(updated_at AS BLOB)) = 24 AND typeof(updated_at) <> 'blob'
-    AND updated_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[012][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
-    AND substr(updated_at, 6, 2) BETWEEN '01' AND '12'
-    AND substr(updated_at, 9, 2) BETWEEN '01' AND substr('312931303130313130313031', substr(updated_at, 6, 2) * 2 - 1, 2)
+    length(updated_at) = 24
+    AND updated_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'
     AND substr(updated_at, 12, 2) < '24'
-    AND (substr(updated_at, 6, 5) <> '02-29'
-      OR (substr(updated_at, 1, 4) % 4 = 0 AND (substr(updated_at, 1, 4) % 100 <> 0 OR substr(updated_at, 1, 4) % 400 = 0))))
+    AND strftime('%Y-%m-%dT%H:%M:%fZ', updated_at) IS updated_at
+  )
 , attempt INTEGER NOT NULL DEFAULT 1
   CONSTRAINT ai_jobs_attempt_valid CHECK (typeof(attempt) = 'integer' AND attempt BETWEEN 1 AND 1000000), max_attempts INTEGER NOT NULL DEFAULT 1
   CONSTRAINT ai_jobs_max_attempts_valid CHECK (typeof(max_attempts) = 'integer' AND max_attempts BETWEEN 1 AND 1000000), run_after TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000Z'
   CONSTRAINT ai_jobs_run_after_form CHECK (
-    length(CAST(run_after AS BLOB)) = 24 AND typeof(run_after) <> 'blob'
-    AND run_after GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[012][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
-    AND substr(run_after, 6, 2) BETWEEN '01' AND '12'
-    AND substr(run_after, 9, 2) BETWEEN '01' AND substr('312931303130313130313031', substr(run_after, 6, 2) * 2 - 1, 2)
+    length(run_after) = 24
+    AND run_after GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'
     AND substr(run_after, 12, 2) < '24'
-    AND (substr(run_after, 6, 5) <> '02-29'
-      OR (substr(run_after, 1, 4) % 4 = 0 AND (substr(run_after, 1, 4) % 100 <> 0 OR substr(run_after, 1, 4) % 400 = 0)))), priority INTEGER NOT NULL DEFAULT 0
+    AND strftime('%Y-%m-%dT%H:%M:%fZ', run_after) IS run_after
+  ), priority INTEGER NOT NULL DEFAULT 0
   CONSTRAINT ai_jobs_priority_valid CHECK (typeof(priority) = 'integer' AND priority BETWEEN -32768 AND 32767), backoff TEXT
   CONSTRAINT ai_jobs_backoff_valid CHECK (backoff IS NULL OR (
     typeof(backoff) = 'text'
@@ -140,32 +163,36 @@ CREATE TABLE ai_jobs (
 CREATE TABLE workflow_runs (
   id TEXT PRIMARY KEY NOT NULL,
   job_id TEXT NOT NULL REFERENCES ai_jobs (id) ON DELETE CASCADE,
-  status TEXT NOT NULL CONSTRAINT workflow_runs_status_valid CHECK ((status = 'queued' OR status = 'running' OR status = 'stalled' OR status = 'awaiting_validation' OR status = 'awaiting_user' OR status = 'completed' OR status = 'completed_with_issues' OR status = 'failed' OR status = 'cancelled' OR status = 'poisoned')),
+  status TEXT NOT NULL CONSTRAINT workflow_runs_status_valid CHECK ((
+      status = 'queued'
+      OR status = 'running'
+      OR status = 'stalled'
+      OR status = 'awaiting_validation'
+      OR status = 'awaiting_user'
+      OR status = 'completed'
+      OR status = 'completed_with_issues'
+      OR status = 'failed'
+      OR status = 'cancelled'
+      OR status = 'poisoned')),
   last_heartbeat TEXT NOT NULL CONSTRAINT workflow_runs_last_heartbeat_form CHECK (
-    length(CAST(last_heartbeat AS BLOB)) = 24 AND typeof(last_heartbeat) <> 'blob'
-    AND last_heartbeat GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[012][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
-    AND substr(last_heartbeat, 6, 2) BETWEEN '01' AND '12'
-    AND substr(last_heartbeat, 9, 2) BETWEEN '01' AND substr('312931303130313130313031', substr(last_heartbeat, 6, 2) * 2 - 1, 2)
+    length(last_heartbeat) = 24
+    AND last_heartbeat GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'
     AND substr(last_heartbeat, 12, 2) < '24'
-    AND (substr(last_heartbeat, 6, 5) <> '02-29'
-      OR (substr(last_heartbeat, 1, 4) % 4 = 0 AND (substr(last_heartbeat, 1, 4) % 100 <> 0 OR substr(last_heartbeat, 1, 4) % 400 = 0)))),
+    AND strftime('%Y-%m-%dT%H:%M:%fZ', last_heartbeat) IS last_heartbeat
+  ),
   error_message TEXT,
   created_at TEXT NOT NULL CONSTRAINT workflow_runs_created_at_form CHECK (
-    length(CAST(created_at AS BLOB)) = 24 AND typeof(created_at) <> 'blob'
-    AND created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[012][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
-    AND substr(created_at, 6, 2) BETWEEN '01' AND '12'
-    AND substr(created_at, 9, 2) BETWEEN '01' AND substr('312931303130313130313031', substr(created_at, 6, 2) * 2 - 1, 2)
+    length(created_at) = 24
+    AND created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'
     AND substr(created_at, 12, 2) < '24'
-    AND (substr(created_at, 6, 5) <> '02-29'
-      OR (substr(created_at, 1, 4) % 4 = 0 AND (substr(created_at, 1, 4) % 100 <> 0 OR substr(created_at, 1, 4) % 400 = 0)))),
+    AND strftime('%Y-%m-%dT%H:%M:%fZ', created_at) IS created_at
+  ),
   updated_at TEXT NOT NULL CONSTRAINT workflow_runs_updated_at_form CHECK (
-    length(CAST(updated_at AS BLOB)) = 24 AND typeof(updated_at) <> 'blob'
-    AND updated_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[012][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
-    AND substr(updated_at, 6, 2) BETWEEN '01' AND '12'
-    AND substr(updated_at, 9, 2) BETWEEN '01' AND substr('312931303130313130313031', substr(updated_at, 6, 2) * 2 - 1, 2)
+    length(updated_at) = 24
+    AND updated_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'
     AND substr(updated_at, 12, 2) < '24'
-    AND (substr(updated_at, 6, 5) <> '02-29'
-      OR (substr(updated_at, 1, 4) % 4 = 0 AND (substr(updated_at, 1, 4) % 100 <> 0 OR substr(updated_at, 1, 4) % 400 = 0))))
+    AND strftime('%Y-%m-%dT%H:%M:%fZ', updated_at) IS updated_at
+  )
 );
 
 CREATE TABLE workflow_node_executions (
@@ -174,7 +201,17 @@ CREATE TABLE workflow_node_executions (
   node_id TEXT NOT NULL CONSTRAINT workflow_node_executions_node_id_nonempty CHECK (length(node_id) > 0),
   node_type TEXT NOT NULL CONSTRAINT workflow_node_executions_node_type_nonempty CHECK (length(node_type) > 0),
   -- Any job state: the reference stores a node's status as its JobState.
-  status TEXT NOT NULL CONSTRAINT workflow_node_executions_status_valid CHECK ((status = 'queued' OR status = 'running' OR status = 'stalled' OR status = 'awaiting_validation' OR status = 'awaiting_user' OR status = 'completed' OR status = 'completed_with_issues' OR status = 'failed' OR status = 'cancelled' OR status = 'poisoned')),
+  status TEXT NOT NULL CONSTRAINT workflow_node_executions_status_valid CHECK ((
+      status = 'queued'
+      OR status = 'running'
+      OR status = 'stalled'
+      OR status = 'awaiting_validation'
+      OR status = 'awaiting_user'
+      OR status = 'completed'
+      OR status = 'completed_with_issues'
+      OR status = 'failed'
+      OR status = 'cancelled'
+      OR status = 'poisoned')),
   sequence INTEGER NOT NULL CONSTRAINT workflow_node_executions_sequence_valid
     CHECK (typeof(sequence) = 'integer' AND sequence >= 0),
   input_payload TEXT CONSTRAINT workflow_node_executions_input_payload_json
@@ -183,22 +220,19 @@ CREATE TABLE workflow_node_executions (
     CHECK (output_payload IS NULL OR json_valid(output_payload)),
   error_message TEXT,
   started_at TEXT NOT NULL CONSTRAINT workflow_node_executions_started_at_form CHECK (
-    length(CAST(started_at AS BLOB)) = 24 AND typeof(started_at) <> 'blob'
-    AND started_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[012][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
-    AND substr(started_at, 6, 2) BETWEEN '01' AND '12'
-    AND substr(started_at, 9, 2) BETWEEN '01' AND substr('312931303130313130313031', substr(started_at, 6, 2) * 2 - 1, 2)
+    length(started_at) = 24
+    AND started_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'
     AND substr(started_at, 12, 2) < '24'
-    AND (substr(started_at, 6, 5) <> '02-29'
-      OR (substr(started_at, 1, 4) % 4 = 0 AND (substr(started_at, 1, 4) % 100 <> 0 OR substr(started_at, 1, 4) % 400 = 0)))),
-  finished_at TEXT CONSTRAINT workflow_node_executions_finished_at_form CHECK (finished_at IS NULL OR (
-    length(CAST(finished_at AS BLOB)) = 24 AND typeof(finished_at) <> 'blob'
-    AND finished_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[012][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
-    AND substr(finished_at, 6, 2) BETWEEN '01' AND '12'
-    AND substr(finished_at, 9, 2) BETWEEN '01' AND substr('312931303130313130313031', substr(finished_at, 6, 2) * 2 - 1, 2)
-    AND substr(finished_at, 12, 2) < '24'
-    AND (substr(finished_at, 6, 5) <> '02-29'
-      OR (substr(finished_at, 1, 4) % 4 = 0 AND (substr(finished_at, 1, 4) % 100 <> 0 OR substr(finished_at, 1, 4) % 400 = 0)))
-  )),
+    AND strftime('%Y-%m-%dT%H:%M:%fZ', started_at) IS started_at
+  ),
+  finished_at TEXT CONSTRAINT workflow_node_executions_finished_at_form CHECK (
+    finished_at IS NULL OR (
+      length(finished_at) = 24
+      AND finished_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'
+      AND substr(finished_at, 12, 2) < '24'
+      AND strftime('%Y-%m-%dT%H:%M:%fZ', finished_at) IS finished_at
+    )
+  ),
   -- Also the index for listing a run's nodes in order.
   CONSTRAINT workflow_node_executions_sequence_unique UNIQUE (workflow_run_id, sequence)
 );
@@ -206,15 +240,24 @@ CREATE TABLE workflow_node_executions (
 CREATE TABLE flight_recorder_events (
   event_id TEXT PRIMARY KEY NOT NULL,
   timestamp TEXT NOT NULL CONSTRAINT flight_recorder_events_timestamp_form CHECK (
-    length(CAST(timestamp AS BLOB)) = 24 AND typeof(timestamp) <> 'blob'
-    AND timestamp GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[012][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9]Z'
-    AND substr(timestamp, 6, 2) BETWEEN '01' AND '12'
-    AND substr(timestamp, 9, 2) BETWEEN '01' AND substr('312931303130313130313031', substr(timestamp, 6, 2) * 2 - 1, 2)
+    length(timestamp) = 24
+    AND timestamp GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'
     AND substr(timestamp, 12, 2) < '24'
-    AND (substr(timestamp, 6, 5) <> '02-29'
-      OR (substr(timestamp, 1, 4) % 4 = 0 AND (substr(timestamp, 1, 4) % 100 <> 0 OR substr(timestamp, 1, 4) % 400 = 0)))),
-  actor TEXT NOT NULL CONSTRAINT flight_recorder_events_actor_valid CHECK ((actor = 'human' OR actor = 'agent' OR actor = 'system')),
-  type TEXT NOT NULL CONSTRAINT flight_recorder_events_type_valid CHECK ((type = 'workflow_recovery' OR type = 'capability_action' OR type = 'llm_inference' OR type = 'system' OR type = 'terminal_command' OR type = 'diagnostic' OR type = 'debug_bundle_export' OR type = 'security_violation')),
+    AND strftime('%Y-%m-%dT%H:%M:%fZ', timestamp) IS timestamp
+  ),
+  actor TEXT NOT NULL CONSTRAINT flight_recorder_events_actor_valid CHECK ((
+      actor = 'human'
+      OR actor = 'agent'
+      OR actor = 'system')),
+  type TEXT NOT NULL CONSTRAINT flight_recorder_events_type_valid CHECK ((
+      type = 'workflow_recovery'
+      OR type = 'capability_action'
+      OR type = 'llm_inference'
+      OR type = 'system'
+      OR type = 'terminal_command'
+      OR type = 'diagnostic'
+      OR type = 'debug_bundle_export'
+      OR type = 'security_violation')),
   trace_id TEXT NOT NULL,
   job_id TEXT,
   workflow_run_id TEXT,

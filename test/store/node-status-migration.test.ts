@@ -25,7 +25,7 @@ const narrowSqliteNodeTable = Effect.gen(function*() {
     SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'workflow_node_executions'`
   const narrowed = (table?.sql ?? "")
     // 0013 spells the list as an OR of equalities.
-    .replace(/CHECK \(\(status = [^)]*\)\)/, `CHECK (status IN ${NARROW})`)
+    .replace(/CHECK \(\(\s*status = [^)]*\)\)/, `CHECK (status IN ${NARROW})`)
     .replace(/CREATE TABLE "?workflow_node_executions"?/, "CREATE TABLE narrowed_nodes")
   assert.include(narrowed, NARROW)
   yield* sql.unsafe(narrowed)
