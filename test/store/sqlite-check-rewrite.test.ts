@@ -49,9 +49,9 @@ const columnOf = (expression: string) => /^\s*(\w+)/.exec(expression)?.[1] ?? ""
 const disagreements = (column: string, before: string, after: string, values: ReadonlyArray<unknown>) => {
   const db = new Database(":memory:")
   try {
-    db.exec(`CREATE TABLE v (${column} TEXT)`)
-    db.exec(`CREATE TABLE t_before (${column} TEXT CHECK (${before}))`)
-    db.exec(`CREATE TABLE t_after (${column} TEXT CHECK (${after}))`)
+    db.prepare(`CREATE TABLE v (${column} TEXT)`).run()
+    db.prepare(`CREATE TABLE t_before (${column} TEXT CHECK (${before}))`).run()
+    db.prepare(`CREATE TABLE t_after (${column} TEXT CHECK (${after}))`).run()
     const insert = db.prepare(`INSERT INTO v (rowid, ${column}) VALUES (?, ?)`)
     values.forEach((value, index) => insert.run(index + 1, value))
     const found: Array<{ readonly value: unknown; readonly before: unknown; readonly after: unknown; readonly as: string }> = []
