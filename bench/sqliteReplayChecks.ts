@@ -38,7 +38,7 @@ import { migrateFrom, migrationsDirectory } from "../src/store/sqlite/migrations
 import { migrateTarget } from "./app.js"
 import { openSqlite, type SqliteDatabase } from "./drivers.js"
 import { inListsAsEqualities, type NamedCheck, namedChecks, timestampFormWithoutStrftime } from "./checkForms.js"
-import { capturedEvents, replayStatements } from "./sqliteReplayStatements.js"
+import { capturedEvents, replayStatements, sampleCpuInterleaved } from "./sqliteReplayStatements.js"
 
 const HOT_TABLES = ["ai_jobs", "workflow_runs", "flight_recorder_events"] as const
 
@@ -225,16 +225,9 @@ const main = async () => {
       lifecycles(200, { k: 1, durability })
       return { variant, db, lifecycles, cpu: [] as Array<number> }
     })
-    for (let round = 0; round < rounds; round++) {
-      for (const entry of running) {
-        const cpu = process.cpuUsage()
-        entry.lifecycles(jobs, { k: 1, durability })
-        const { system, user } = process.cpuUsage(cpu)
-        entry.cpu.push((user + system) / jobs)
-      }
-    }
+    sampleCpuInterleaved(running, rounds, jobs, durability)
     const base = median(running[0]!.cpu)
-    console.log(`\n### The replay, one CHECK removed at a time (${rounds} rounds of ${jobs} jobs, interleaved; median CPU; load at end ${load()})`)
+    console.log(`\n### The replay per variant (${rounds} rounds of ${jobs} jobs, interleaved; median CPU; load at end ${load()})`)
     console.log("| variant | CPU µs per job | Δ vs migrated |")
     console.log("|---|---|---|")
     for (const entry of running) {
