@@ -20,7 +20,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Scheduler from "effect/Scheduler"
+import { countingScheduler } from "./countingScheduler.js"
 import { startBenchCluster } from "./postgres.js"
 import { type Tree, loadTree } from "./trees.js"
 import { runMain } from "./runMain.js"
@@ -28,18 +28,6 @@ import { runMain } from "./runMain.js"
 const STEPS = ["submit", "claim", "heartbeat", "complete"] as const
 type Step = typeof STEPS[number]
 
-/** The default scheduler, counting the runtime's per-operation `shouldYield` calls. */
-const countingScheduler = () => {
-  let ops = 0
-  const scheduler: Scheduler.Scheduler = {
-    scheduleTask: (task, priority) => Scheduler.defaultScheduler.scheduleTask(task, priority),
-    shouldYield: (fiber) => {
-      ops++
-      return Scheduler.defaultScheduler.shouldYield(fiber)
-    }
-  }
-  return { scheduler, ops: () => ops }
-}
 
 /** Operations per step, summed over `count` lifecycles through `tree`. */
 const countOps = (tree: Tree, count: number) =>
