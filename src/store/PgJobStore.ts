@@ -31,6 +31,7 @@ import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./pg/runs.js"
 import { makeWorkerMethods } from "./pg/workers.js"
 import { makeCoalescedMethods } from "./pg/coalesced.js"
+import { type HeldConnections, holdConnections } from "./pg/heldConnections.js"
 import { StorageError } from "./StoreErrors.js"
 
 export { migrate, migrationsTable } from "./pg/migrations.js"
@@ -57,9 +58,17 @@ export interface PgStoreBehaviour {
 export const makeWith = (
   options: PgStoreBehaviour = {}
 ): Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.PgClient> =>
-  Effect.gen(function*() {
-    const sql = (yield* PgClient.PgClient).withoutTransforms()
-    const context = makeContext(sql)
+  Effect.flatMap(PgClient.PgClient, (client) => makeOn(client, options, undefined))
+
+/** The store on `client`; with `held`, its statements outside a transaction run on connections it holds. */
+const makeOn = (
+  client: PgClient.PgClient,
+  options: PgStoreBehaviour,
+  held: HeldConnections | undefined
+): Effect.Effect<Context.Tag.Service<JobStore>> =>
+  Effect.sync(() => {
+    const sql = client.withoutTransforms()
+    const context = makeContext(sql, held?.execute)
     const jobs = makeJobMethods(context)
     const runs = makeRunMethods(context)
     const workers = makeWorkerMethods(context)
@@ -218,12 +227,21 @@ const readOnlyUrl = (url: string): string => {
  * `MigrationFailed`.
  */
 export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageError | MigrationFailed> =>
-  layerFromClient(options).pipe(
-    Layer.provide(
-      PgClient.layerFromPool({ acquire: acquirePool(options), transformJson: false }).pipe(
-        Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
+  Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const pool = yield* acquirePool(options).pipe(
+        Effect.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
       )
-    )
+      // Given back before the pool is ended (finalizers run last-added first).
+      const held = yield* holdConnections(pool)
+      return storeLayer(options, held).pipe(
+        Layer.provide(
+          PgClient.layerFromPool({ acquire: Effect.succeed(pool), transformJson: false }).pipe(
+            Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
+          )
+        )
+      )
+    })
   )
 
 /**
@@ -232,13 +250,18 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
  */
 export const layerFromClient = (
   options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce"> = {}
+): Layer.Layer<JobStore, MigrationFailed, PgClient.PgClient> => storeLayer(options, undefined)
+
+const storeLayer = (
+  options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce">,
+  held: HeldConnections | undefined
 ): Layer.Layer<JobStore, MigrationFailed, PgClient.PgClient> =>
   Layer.effect(
     JobStore,
     Effect.gen(function*() {
       const client = yield* PgClient.PgClient
       if (options.migrate !== false && options.readonly !== true) yield* Effect.provideService(migrate, SqlClient.SqlClient, client)
-      return yield* makeWith(options)
+      return yield* makeOn(client, options, held)
     })
   )
 

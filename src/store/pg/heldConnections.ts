@@ -1,0 +1,175 @@
+/**
+ * The connections the PostgreSQL store runs its statements on outside a
+ * transaction (issue 16). @effect/sql-pg checks a connection out of the `pg`
+ * pool for every such statement and releases it after: two timers, a
+ * `process.nextTick` hop before the statement is even written, listeners
+ * added and removed — ~20 µs of CPU a statement (bench/statementOverhead.ts,
+ * `acquirer` vs `heldOnce`). Here a connection checked out once is kept:
+ *
+ * - a statement takes a free held connection synchronously when there is
+ *   one, else checks one out of the pool (waiting there like anyone else)
+ *   and keeps it afterwards, so concurrent statements still use as many
+ *   connections as are busy, and never two share one;
+ * - a held connection is the pool's, so the pool's size still bounds the
+ *   store: whoever asks the pool for one (a transaction) while it is full
+ *   and has none free gets a free held one given back first, and a
+ *   statement that ends while the pool has waiters gives its connection
+ *   back instead of keeping it;
+ * - a connection that breaks (the server ended its session, the socket
+ *   closed, a read timed out with the statement maybe still running) is
+ *   dropped — released to the pool with the error, which closes it — and the
+ *   next statement checks out a fresh one; the statement that met it fails
+ *   with the `SqlError` @effect/sql-pg would have raised;
+ * - closing the scope gives every held connection back (one still busy, as
+ *   its statement ends), before the pool is ended.
+ *
+ * Inside a transaction the store keeps using the transaction's connection
+ * (internal/execute.ts). Each held connection keeps its own named
+ * statements and row shapes (preparedStatements.ts), like any pool client.
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Pg from "pg"
+
+/** Runs statements outside a transaction on connections held from the pool. */
+export interface HeldConnections {
+  /** Runs one statement's text with its parameters on a held connection: its rows. */
+  readonly execute: (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
+  /** How many connections are held now, busy or free. */
+  readonly held: () => number
+}
+
+/** The `pg.Client` state that says whether it can take another statement. */
+interface ClientState {
+  readonly _queryable?: boolean
+  readonly _ending?: boolean
+}
+
+interface Held {
+  readonly client: Pg.PoolClient
+  readonly onError: (error: Error) => void
+  broken: boolean
+}
+
+/**
+ * Whether a statement's failure leaves its connection unfit for the next: a
+ * server error (SQLSTATE) at ERROR level leaves the session usable; anything
+ * else — a FATAL/PANIC, a socket error, pg's read timeout (its statement may
+ * still be running) — does not.
+ */
+const breaks = (error: unknown): boolean => {
+  const { code, severity } = error as { readonly code?: unknown; readonly severity?: unknown }
+  return typeof code !== "string" || severity === "FATAL" || severity === "PANIC"
+}
+
+/** The rows of a result (one per statement for a multi-statement text, as @effect/sql-pg gives them). */
+const rowsOf = (result: unknown): ReadonlyArray<unknown> =>
+  Array.isArray(result)
+    ? result.map((r: { readonly rows?: ReadonlyArray<unknown> }) => r.rows ?? [])
+    : (result as { readonly rows?: ReadonlyArray<unknown> } | undefined)?.rows ?? []
+
+type Taken = (error: Error | undefined, held: Held | undefined) => void
+
+/** Held connections of `pool`, for as long as the scope is open. */
+export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const free: Array<Held> = []
+    const all = new Set<Held>()
+    let closed = false
+
+    /** Back to the pool: with an error it closes the connection, without one it may lend it to the next caller. */
+    const release = (held: Held, error?: Error) => {
+      all.delete(held)
+      held.client.off("error", held.onError)
+      held.client.release(error)
+    }
+
+    const isFit = (held: Held) => {
+      const state = held.client as unknown as ClientState
+      return !held.broken && state._queryable !== false && state._ending !== true
+    }
+
+    /** After a statement: kept free, given back to a waiting pool, or dropped when broken. */
+    const put = (held: Held) => {
+      if (!isFit(held)) return release(held, new Error("PgStore: held connection broken"))
+      if (closed || pool.waitingCount > 0) return release(held)
+      free.push(held)
+    }
+
+    const take = (taken: Taken) => {
+      const held = free.pop()
+      if (held !== undefined) return taken(undefined, held)
+      connect((error, client) => {
+        if (error !== undefined || client === undefined) return taken(error ?? new Error("No client returned"), undefined)
+        const held: Held = {
+          client,
+          broken: false,
+          onError: () => {
+            held.broken = true
+            const at = free.indexOf(held)
+            if (at !== -1) {
+              free.splice(at, 1)
+              release(held, new Error("PgStore: held connection broken"))
+            }
+          }
+        }
+        client.on("error", held.onError)
+        all.add(held)
+        taken(undefined, held)
+      })
+    }
+
+    // Whoever asks the full pool for a connection gets a free held one back first:
+    // held connections never keep a transaction waiting on an idle store.
+    const connect: (callback: (error: Error | undefined, client: Pg.PoolClient | undefined) => void) => void =
+      pool.connect.bind(pool) as never
+    const poolConnect = pool.connect
+    pool.connect = function(this: Pg.Pool, ...args: Array<unknown>) {
+      if (free.length > 0 && pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10)) {
+        release(free.pop()!)
+      }
+      return (poolConnect as (...args: Array<unknown>) => unknown).apply(this, args)
+    } as typeof pool.connect
+
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+        pool.connect = poolConnect
+        for (const held of free.splice(0)) release(held)
+      })
+    )
+
+    const execute = (text: string, params: ReadonlyArray<unknown>) =>
+      Effect.async<ReadonlyArray<unknown>, SqlError>((resume) => {
+        // An interrupt waits for the statement's end (no cancel sent: it could land on the
+        // connection's next statement), as the store's calls are uninterruptible anyway.
+        let finished: (() => void) | undefined
+        let done = false
+        const end = (effect: Effect.Effect<ReadonlyArray<unknown>, SqlError>) => {
+          done = true
+          resume(effect)
+          finished?.()
+        }
+        take((error, held) => {
+          if (held === undefined) {
+            return end(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection" })))
+          }
+          held.client.query(text, params as Array<unknown>, (error: Error | null, result: unknown) => {
+            if (error !== null && error !== undefined) {
+              if (breaks(error)) held.broken = true
+              put(held)
+              return end(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
+            }
+            put(held)
+            end(Effect.succeed(rowsOf(result)))
+          })
+        })
+        return Effect.async<void>((resumeCancel) => {
+          if (done) return resumeCancel(Effect.void)
+          finished = () => resumeCancel(Effect.void)
+        })
+      })
+
+    return { execute, held: () => all.size }
+  })
