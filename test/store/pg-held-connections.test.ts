@@ -123,6 +123,22 @@ describe("issue 16 PostgreSQL statements outside a transaction run on connection
       )
     }), 60_000)
 
+  it.scoped("R10 a transaction lent a held connection whose backend was killed fails typed and writes nothing, and the next one commits", () =>
+    Effect.gen(function*() {
+      const { sql, store } = yield* setup("held killed transaction", yield* Effect.scope, { coalesce: false })
+      yield* store.createJob(newJob())
+      assert.isAtLeast(yield* countWhere(sql`SELECT count(pg_terminate_backend(pid)) AS n ${sql.unsafe(STORE_SESSIONS)}`), 1, "setup: killed")
+      const pair = store.transaction(Effect.zip(store.createJob(newJob()), store.createJob(newJob())))
+      const first = yield* Effect.either(pair)
+      if (Either.isLeft(first)) expectTag(first.left, "StorageError")
+      yield* pair
+      assert.strictEqual(
+        yield* countWhere(sql`SELECT count(*) AS n FROM ai_jobs`),
+        1 + 2 + (Either.isRight(first) ? 2 : 0),
+        "both jobs of a transaction or neither"
+      )
+    }), 60_000)
+
   it.scoped("R17 closing the store's layer closes every connection it held", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()

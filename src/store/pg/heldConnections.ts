@@ -11,10 +11,11 @@
  *   and keeps it afterwards, so concurrent statements still use as many
  *   connections as are busy, and never two share one;
  * - a held connection is the pool's, so the pool's size still bounds the
- *   store: whoever asks the pool for one (a transaction) while it is full
- *   and has none free gets a free held one given back first, and a
- *   statement that ends while the pool has waiters gives its connection
- *   back instead of keeping it;
+ *   store: whoever else asks the pool for one (a transaction, @effect/sql-pg's
+ *   own statements) is lent a free held one synchronously — no checkout, and
+ *   never kept waiting by connections held idle — and a statement that ends
+ *   while the pool has waiters gives its connection back instead of keeping
+ *   it;
  * - a connection that breaks (the server ended its session, the socket
  *   closed, a read timed out with the statement maybe still running) is
  *   dropped — released to the pool with the error, which closes it — and the
@@ -24,7 +25,8 @@
  *   its statement ends), before the pool is ended.
  *
  * Inside a transaction the store keeps using the transaction's connection
- * (internal/execute.ts). Each held connection keeps its own named
+ * (internal/execute.ts); a connection comes back from a transaction only
+ * idle (no transaction left open on it), else it is dropped. Each held connection keeps its own named
  * statements and row shapes (preparedStatements.ts), like any pool client.
  */
 import { SqlError } from "@effect/sql/SqlError"
@@ -44,10 +46,13 @@ export interface HeldConnections {
 interface ClientState {
   readonly _queryable?: boolean
   readonly _ending?: boolean
+  readonly getTransactionStatus?: () => string | null
 }
 
 interface Held {
   readonly client: Pg.PoolClient
+  /** The pool's release of this checkout (`client.release` is replaced while the connection is lent). */
+  readonly poolRelease: (error?: Error) => void
   readonly onError: (error: Error) => void
   broken: boolean
 }
@@ -82,12 +87,27 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
     const release = (held: Held, error?: Error) => {
       all.delete(held)
       held.client.off("error", held.onError)
-      held.client.release(error)
+      held.poolRelease(error)
+    }
+
+    /** Lends `held` to a caller of `pool.connect`: its release (once) holds it again, or drops it on an error. */
+    const lend = (held: Held) => {
+      let returned = false
+      const giveBack = (error?: Error) => {
+        if (returned) return
+        returned = true
+        if (error instanceof Error) held.broken = true
+        put(held)
+      }
+      held.client.release = giveBack
+      return giveBack
     }
 
     const isFit = (held: Held) => {
       const state = held.client as unknown as ClientState
-      return !held.broken && state._queryable !== false && state._ending !== true
+      // A connection left inside a transaction (a lender that never ended it) is not reused either.
+      const status = state.getTransactionStatus?.() ?? "I"
+      return !held.broken && state._queryable !== false && state._ending !== true && status === "I"
     }
 
     /** After a statement: kept free, given back to a waiting pool, or dropped when broken. */
@@ -100,10 +120,11 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
     const take = (taken: Taken) => {
       const held = free.pop()
       if (held !== undefined) return taken(undefined, held)
-      connect((error, client) => {
+      poolConnect.call(pool, (error: Error | undefined, client: Pg.PoolClient | undefined) => {
         if (error !== undefined || client === undefined) return taken(error ?? new Error("No client returned"), undefined)
         const held: Held = {
           client,
+          poolRelease: client.release,
           broken: false,
           onError: () => {
             held.broken = true
@@ -120,16 +141,18 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
       })
     }
 
-    // Whoever asks the full pool for a connection gets a free held one back first:
-    // held connections never keep a transaction waiting on an idle store.
-    const connect: (callback: (error: Error | undefined, client: Pg.PoolClient | undefined) => void) => void =
-      pool.connect.bind(pool) as never
+    // Whoever else asks the pool for a connection (a transaction, @effect/sql-pg's own
+    // statements and cancels) is lent a free held one, synchronously, before the pool is
+    // asked: held connections never keep a transaction waiting on a full pool, and a
+    // transaction skips the pool's checkout too. Released, it is held again.
     const poolConnect = pool.connect
     pool.connect = function(this: Pg.Pool, ...args: Array<unknown>) {
-      if (free.length > 0 && pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10)) {
-        release(free.pop()!)
-      }
-      return (poolConnect as (...args: Array<unknown>) => unknown).apply(this, args)
+      const held = closed ? undefined : free.pop()
+      if (held === undefined) return (poolConnect as (...args: Array<unknown>) => unknown).apply(this, args)
+      const giveBack = lend(held)
+      const [callback] = args
+      if (typeof callback === "function") return void callback(undefined, held.client, giveBack)
+      return Promise.resolve(held.client)
     } as typeof pool.connect
 
     yield* Effect.addFinalizer(() =>
