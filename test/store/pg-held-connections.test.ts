@@ -19,7 +19,9 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import * as Pg from "pg"
 import { JobStore } from "../../src/store/JobStore.js"
+import { holdConnections } from "../../src/store/pg/heldConnections.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
@@ -155,5 +157,28 @@ describe("issue 16 PostgreSQL statements outside a transaction run on connection
         open = yield* sessions
       }
       assert.strictEqual(open, 0, "no session of the store left open")
+    }), 60_000)
+
+  it.scoped("R17 connections held through a burst go back to the pool once left free for its idle period, and the pool closes them", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("held idle")
+      const pool = yield* Effect.acquireRelease(
+        Effect.sync(() => new Pg.Pool({ connectionString: url, max: 4, idleTimeoutMillis: 100 }).on("error", () => {})),
+        (pool) => Effect.promise(() => pool.end())
+      )
+      const held = yield* holdConnections(pool)
+      const pids = yield* Effect.forEach(
+        Array.from({ length: 4 }),
+        () => held.execute("SELECT pg_backend_pid() AS pid, pg_sleep($1::float8)", [0.1]),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(new Set(pids.map(([row]) => (row as { readonly pid: number }).pid)).size, 4, "setup: a burst of four")
+      assert.strictEqual(held.held(), 4)
+      // Idle sweeps run every 100 ms here: wait for them, boundedly.
+      for (let tries = 0; pool.totalCount > 0 && tries < 250; tries++) yield* sleepRealTime(20)
+      assert.strictEqual(held.held(), 0, "none held")
+      assert.strictEqual(pool.totalCount, 0, "every connection closed")
+      // And the store works on: a statement checks out a fresh connection.
+      assert.deepStrictEqual(yield* held.execute("SELECT $1::int AS x", [1]), [{ x: 1 }])
     }), 60_000)
 })

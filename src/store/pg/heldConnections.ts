@@ -21,6 +21,8 @@
  *   dropped — released to the pool with the error, which closes it — and the
  *   next statement checks out a fresh one; the statement that met it fails
  *   with the `SqlError` @effect/sql-pg would have raised;
+ * - one left free for a whole idle period (the pool's `idleTimeoutMillis`)
+ *   goes back to the pool, which closes it as it closes its own idle ones;
  * - closing the scope gives every held connection back (one still busy, as
  *   its statement ends), before the pool is ended.
  *
@@ -55,6 +57,8 @@ interface Held {
   readonly poolRelease: (error?: Error) => void
   readonly onError: (error: Error) => void
   broken: boolean
+  /** Taken since the last idle sweep. */
+  used: boolean
 }
 
 /**
@@ -92,6 +96,7 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
 
     /** Lends `held` to a caller of `pool.connect`: its release (once) holds it again, or drops it on an error. */
     const lend = (held: Held) => {
+      held.used = true
       let returned = false
       const giveBack = (error?: Error) => {
         if (returned) return
@@ -119,13 +124,17 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
 
     const take = (taken: Taken) => {
       const held = free.pop()
-      if (held !== undefined) return taken(undefined, held)
+      if (held !== undefined) {
+        held.used = true
+        return taken(undefined, held)
+      }
       poolConnect.call(pool, (error: Error | undefined, client: Pg.PoolClient | undefined) => {
         if (error !== undefined || client === undefined) return taken(error ?? new Error("No client returned"), undefined)
         const held: Held = {
           client,
           poolRelease: client.release,
           broken: false,
+          used: true,
           onError: () => {
             held.broken = true
             const at = free.indexOf(held)
@@ -155,8 +164,25 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
       return Promise.resolve(held.client)
     } as typeof pool.connect
 
+    // A held connection left free for a whole idle period goes back to the pool, whose
+    // own idle timeout then closes it: after a burst the store does not keep its peak.
+    const idleMillis = pool.options.idleTimeoutMillis ?? 10_000
+    const sweep = idleMillis > 0
+      ? setInterval(() => {
+        for (const held of free.splice(0)) {
+          if (held.used) {
+            held.used = false
+            free.push(held)
+          } else {
+            release(held)
+          }
+        }
+      }, idleMillis).unref()
+      : undefined
+
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
+        clearInterval(sweep)
         closed = true
         pool.connect = poolConnect
         for (const held of free.splice(0)) release(held)
