@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { startBenchCluster } from "./postgres.js"
-import { type Tree, loadTree } from "./trees.js"
+import { lifecyclesOneAtATime, type Tree, loadTree } from "./trees.js"
 import { runMain } from "./runMain.js"
 
 const STEPS = ["create", "submit", "claim", "heartbeat", "complete"] as const
@@ -42,7 +42,6 @@ const countCheckouts = (root: string) => {
 /** Checkouts per step, summed over `count` creates and `count` lifecycles through `tree`. */
 const countSteps = (tree: Tree, count: number, checkouts: () => number) =>
   Effect.gen(function*() {
-    const service = yield* tree.jobs.Jobs
     const store = yield* tree.store.JobStore
     const totals: Record<Step, number> = { create: 0, submit: 0, claim: 0, heartbeat: 0, complete: 0 }
     const counted = <A, E, R>(step: Step, effect: Effect.Effect<A, E, R>) =>
@@ -53,13 +52,7 @@ const countSteps = (tree: Tree, count: number, checkouts: () => number) =>
         return value
       })
     for (let i = 0; i < count; i++) yield* counted("create", store.createJob(tree.create.newJob))
-    for (let i = 0; i < count; i++) {
-      yield* counted("submit", service.submit(tree.fixtures.NEW_JOB))
-      let claim = null
-      while (claim === null) claim = yield* counted("claim", service.claimNext())
-      yield* counted("heartbeat", store.heartbeat(claim.run.id))
-      yield* counted("complete", service.complete(claim.job.job_id))
-    }
+    yield* lifecyclesOneAtATime(tree, count, counted)
     return totals
   })
 
