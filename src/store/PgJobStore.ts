@@ -224,7 +224,8 @@ const readOnlyUrl = (url: string): string => {
  * rewritten. Failing to connect — refused, unreachable, or a server that
  * never answers, within `connectTimeout` — is a `StorageError`; so is a
  * statement that outlives `statementTimeout`. A failing migration is
- * `MigrationFailed`.
+ * `MigrationFailed`. Statements outside a transaction run on connections the
+ * store holds from its pool, not a checkout each (pg/heldConnections.ts).
  */
 export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageError | MigrationFailed> =>
   Layer.unwrapScoped(
@@ -246,7 +247,8 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
 
 /**
  * The store over the `PgClient` in context: migrates unless told not to (or
- * `readonly`), and builds the service. For callers that own the client.
+ * `readonly`), and builds the service. For callers that own the client (its
+ * pool is not the store's: every statement checks a connection out of it).
  */
 export const layerFromClient = (
   options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce"> = {}
