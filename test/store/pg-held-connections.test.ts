@@ -25,7 +25,7 @@ import { holdConnections } from "../../src/store/pg/heldConnections.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
-import { expectTag, newJob } from "./fixtures.js"
+import { expectTag, failureOf, jobEvent, newJob } from "./fixtures.js"
 import { countWhere } from "./pg-support.js"
 
 /** The store's own sessions on the current database (the raw client is `@effect/sql-pg`'s). */
@@ -104,6 +104,19 @@ describe("issue 16 PostgreSQL statements outside a transaction run on connection
       }))
       assert.strictEqual((yield* store.getJob(job.job_id)).job_id, job.job_id)
       assert.strictEqual(yield* countWhere(sql`SELECT count(*) AS n FROM ai_jobs`), 3)
+    }), 60_000)
+
+  it.scoped("R17 a statement the server refuses (a taken event id) keeps its connection held: the store's sessions are the same before and after", () =>
+    Effect.gen(function*() {
+      const { sql, store } = yield* setup("held refused", yield* Effect.scope, { coalesce: false })
+      const job = yield* store.createJob(newJob())
+      const event = jobEvent(job)
+      yield* store.appendEvents([event])
+      const sessions = Effect.map(sql<{ readonly pid: number }>`SELECT pid ${sql.unsafe(STORE_SESSIONS)} ORDER BY pid`, (rows) => rows.map((r) => r.pid))
+      const before = yield* sessions
+      expectTag(yield* failureOf(store.appendEvents([event])), "AlreadyExists")
+      yield* store.appendEvents([jobEvent(job)])
+      assert.deepStrictEqual(yield* sessions, before, "no connection dropped or added")
     }), 60_000)
 
   it.scoped("R17 a held connection whose backend is killed (pg_terminate_backend): the next statement fails typed or runs on a fresh connection, and the store keeps working", () =>
