@@ -54,6 +54,12 @@ const stackTraceOf = (name: string): () => string | undefined => {
   return trace
 }
 
+/** FiberRuntime's own `setFiberRef` (not in the public `RuntimeFiber` type): a fiber-local change without an Effect step. */
+interface SettableFiber {
+  readonly setFiberRef: <X>(fiberRef: FiberRef.FiberRef<X>, value: X) => void
+}
+const isSettable = (fiber: object): fiber is SettableFiber => typeof (fiber as Partial<SettableFiber>).setFiberRef === "function"
+
 /**
  * `body` as the span `name`, given the span itself so it names its job with
  * `nameJob` — plain attribute writes, where `Effect.annotateCurrentSpan`
@@ -62,27 +68,31 @@ const stackTraceOf = (name: string): () => string | undefined => {
  * makes, and the parent of the spans made inside `body` as
  * `Effect.withParentSpan` would make it.
  *
- * In ~12 Effect operations where `useSpan` with `withParentSpan` takes ~36
- * (issue 16): the span is made once, set as the parent in the fiber's
- * context, and one `onExit` both restores the caller's context and ends the
- * span — however `body` ends, interruption included (the caller's finalizers
- * already see the caller's span). Fibers `body` forks inherit the span.
+ * In ~13 Effect operations where `useSpan` with `withParentSpan` took ~36
+ * (issue 16): the span is made once, set as the parent in the fiber's own
+ * context by the fiber's `setFiberRef` (with no such setter, `useSpan` and
+ * `withParentSpan` as before), and one `onExit` both restores the caller's
+ * context and ends the span — however `body` ends, interruption included (the caller's
+ * finalizers already see the caller's span). Fibers `body` forks inherit the span.
  */
-export const withJobSpan = <A, E, R>(name: string, body: (span: Tracer.Span) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.makeSpan(name, { captureStackTrace: stackTraceOf(name) }), (span) =>
-    Effect.withFiberRuntime<A, E, R>((fiber) => {
+export const withJobSpan = <A, E, R>(name: string, body: (span: Tracer.Span) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const captureStackTrace = stackTraceOf(name)
+  return Effect.withFiberRuntime<A, E, R>((fiber) => {
+    // Without the fiber's own setter (another Effect version), Effect's own way: the same span, in more steps.
+    if (!isSettable(fiber)) return Effect.useSpan(name, { captureStackTrace }, (span) => Effect.withParentSpan(body(span), span))
+    return Effect.flatMap(Effect.makeSpan(name, { captureStackTrace }), (span) => {
       const outer = fiber.currentContext
+      fiber.setFiberRef(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span))
       const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
       const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      return Effect.zipRight(
-        FiberRef.set(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span)),
-        Effect.onExit(body(span), (exit) =>
-          Effect.zipRight(
-            FiberRef.set(FiberRef.currentContext, outer),
-            Effect.sync(() => endSpan(span, exit, timed ? clock.unsafeCurrentTimeNanos() : 0n))
-          ))
-      )
-    }))
+      return Effect.onExit(body(span), (exit) =>
+        Effect.sync(() => {
+          fiber.setFiberRef(FiberRef.currentContext, outer)
+          endSpan(span, exit, timed ? clock.unsafeCurrentTimeNanos() : 0n)
+        }))
+    })
+  })
+}
 
 /** Ends `span` as `Effect.useSpan` ends its own: a failure carries where the span was opened. */
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, endTime: bigint): void => {
