@@ -204,12 +204,14 @@ export const runHostileInputSuite = (backend: Backend) => {
         const jobs = yield* Jobs.Jobs
         yield* jobs.submit(summarize())
         const before = yield* everything
+        let tooDeep: unknown = []
+        for (let depth = 0; depth < 80; depth++) tooDeep = [tooDeep]
         const bad: ReadonlyArray<unknown> = [
           summarize({ job_kind: "nope" as never }),
           summarize({ profile_id: "a\u0000b" }),
           summarize({ protocol_id: "half \uD83D pair" }),
           summarize({ job_id: "not-a-uuid" as never }),
-          summarize({ job_inputs: { deep: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]] } }),
+          summarize({ job_inputs: { deep: tooDeep } as never }),
           null,
           [summarize()]
         ]
