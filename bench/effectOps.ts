@@ -20,26 +20,13 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Scheduler from "effect/Scheduler"
 import { startBenchCluster } from "./postgres.js"
 import { type Tree, loadTree } from "./trees.js"
 import { runMain } from "./runMain.js"
+import { countOperations } from "../test/support/effectOperations.js"
 
 const STEPS = ["submit", "claim", "heartbeat", "complete"] as const
 type Step = typeof STEPS[number]
-
-/** The default scheduler, counting the runtime's per-operation `shouldYield` calls. */
-const countingScheduler = () => {
-  let ops = 0
-  const scheduler: Scheduler.Scheduler = {
-    scheduleTask: (task, priority) => Scheduler.defaultScheduler.scheduleTask(task, priority),
-    shouldYield: (fiber) => {
-      ops++
-      return Scheduler.defaultScheduler.shouldYield(fiber)
-    }
-  }
-  return { scheduler, ops: () => ops }
-}
 
 /** Operations per step, summed over `count` lifecycles through `tree`. */
 const countOps = (tree: Tree, count: number) =>
@@ -48,10 +35,8 @@ const countOps = (tree: Tree, count: number) =>
     const store = yield* tree.store.JobStore
     const totals: Record<Step, number> = { submit: 0, claim: 0, heartbeat: 0, complete: 0 }
     const counted = <A, E, R>(step: Step, effect: Effect.Effect<A, E, R>) =>
-      Effect.gen(function*() {
-        const counting = countingScheduler()
-        const value = yield* Effect.withScheduler(effect, counting.scheduler)
-        totals[step] += counting.ops()
+      Effect.map(countOperations(effect), ([value, ops]) => {
+        totals[step] += ops
         return value
       })
     for (let i = 0; i < count; i++) {

@@ -13,7 +13,6 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Scheduler from "effect/Scheduler"
 import { FlightRecorder } from "../src/FlightRecorder.js"
 import { Jobs } from "../src/Jobs.js"
 import { withJobSpan } from "../src/internal/flight/jobSpan.js"
@@ -26,20 +25,7 @@ import { newJob } from "./create.js"
 import { NEW_JOB } from "./fixtures.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
-
-const countOps = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    let ops = 0
-    const scheduler: Scheduler.Scheduler = {
-      scheduleTask: (task, priority) => Scheduler.defaultScheduler.scheduleTask(task, priority),
-      shouldYield: (fiber) => {
-        ops++
-        return Scheduler.defaultScheduler.shouldYield(fiber)
-      }
-    }
-    const value = yield* Effect.withScheduler(effect, scheduler)
-    return [value, ops] as const
-  })
+import { countOperations } from "../test/support/effectOperations.js"
 
 const parts = (jobs: number) =>
   Effect.gen(function*() {
@@ -49,7 +35,7 @@ const parts = (jobs: number) =>
     const totals = new Map<string, number>()
     const add = (name: string, ops: number) => totals.set(name, (totals.get(name) ?? 0) + ops)
     const counted = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
-      Effect.map(countOps(effect), ([value, ops]) => {
+      Effect.map(countOperations(effect), ([value, ops]) => {
         add(name, ops)
         return value
       })

@@ -7,7 +7,6 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Scheduler from "effect/Scheduler"
 import type { JobId, TraceId } from "../../src/domain/Ids.js"
 import { uuidv7 } from "../../src/domain/uuidv7.js"
 import { withJobSpan } from "../../src/internal/flight/jobSpan.js"
@@ -15,23 +14,11 @@ import { makeBuild } from "../../src/internal/flight/libraryEvents.js"
 import { DEFAULT_MAX_EVENT_BYTES } from "../../src/internal/flight/Privacy.js"
 import * as Redactor from "../../src/internal/flight/Redactor.js"
 import * as Coalesce from "../../src/store/internal/coalesce.js"
+import { countOperations } from "../support/effectOperations.js"
 
 /** Operations `effect` takes beyond a bare `Effect.void`, counted the way bench/effectOps.ts counts a step. */
-const operations = <A, E>(effect: Effect.Effect<A, E>) => {
-  const measure = (counted: Effect.Effect<unknown, unknown>) =>
-    Effect.suspend(() => {
-      let ops = 0
-      const scheduler: Scheduler.Scheduler = {
-        scheduleTask: (task, priority) => Scheduler.defaultScheduler.scheduleTask(task, priority),
-        shouldYield: (fiber) => {
-          ops++
-          return Scheduler.defaultScheduler.shouldYield(fiber)
-        }
-      }
-      return Effect.map(Effect.withScheduler(Effect.exit(counted), scheduler), () => ops)
-    })
-  return Effect.zipWith(measure(effect), measure(Effect.void), (ops, bare) => ops - bare)
-}
+const operations = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.zipWith(countOperations(Effect.exit(effect)), countOperations(Effect.exit(Effect.void)), ([, ops], [, bare]) => ops - bare)
 
 describe("issue 16 Effect operations of the Jobs layer's own parts", () => {
   it.effect("issue 16 a Jobs span (made, parent of the operation, ended) costs at most 13 Effect operations [24]", () =>
