@@ -308,7 +308,7 @@ const contentKey = (event: LibraryEvent): string | undefined => {
 }
 
 /** A library event's record, or why its caller text is refused: the outcome of a build, as a value. */
-export type Built = Exit.Exit<EventRecord, InvalidEvent | EventTooLarge>
+type Built = Exit.Exit<EventRecord, InvalidEvent | EventTooLarge>
 
 /**
  * Builds the constructor under `policy`: a library event → the record a store
@@ -316,11 +316,9 @@ export type Built = Exit.Exit<EventRecord, InvalidEvent | EventTooLarge>
  * would give. An event whose content was built before is that record
  * re-addressed (recordMemo.ts): its text was sanitized and checked then.
  *
- * The constructor is an Effect that reads the Clock itself: ~2 Effect
- * operations, where a chain of Effect steps took ~6 (issue 16). Its `at` is
- * the synchronous core, for an event at a time the caller read from the
- * Clock; it has effects (a fresh event id, a memo update), so call it where
- * they belong (inside `Effect.suspend`, `Effect.sync` or the like).
+ * One Effect operation a build (issue 16; a chain of Effect steps took ~6):
+ * the Clock is read once and the rest is a synchronous core whose outcome is
+ * an `Exit`, itself the Effect returned.
  */
 export const makeBuild = (policy: LibraryEventPolicy) => {
   const memo = makeRecordMemo()
@@ -360,7 +358,6 @@ export const makeBuild = (policy: LibraryEventPolicy) => {
     if (key !== undefined) memo.remember(key, record)
     return Exit.succeed(record)
   }
-  const build = (event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
+  return (event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
     Effect.clockWith((clock) => buildAt(event, DateTime.unsafeMake(clock.unsafeCurrentTimeMillis())))
-  return Object.assign(build, { at: buildAt })
 }
