@@ -20,24 +20,21 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import { countingScheduler } from "./countingScheduler.js"
 import { startBenchCluster } from "./postgres.js"
 import { LIFECYCLE_STEPS, type LifecycleStep, lifecyclesOneAtATime, type Tree, loadTree } from "./trees.js"
 import { runMain } from "./runMain.js"
+import { countOperations } from "../test/support/effectOperations.js"
 
 const STEPS = LIFECYCLE_STEPS
 type Step = LifecycleStep
-
 
 /** Operations per step, summed over `count` lifecycles through `tree`. */
 const countOps = (tree: Tree, count: number) =>
   Effect.gen(function*() {
     const totals: Record<Step, number> = { submit: 0, claim: 0, heartbeat: 0, complete: 0 }
     yield* lifecyclesOneAtATime(tree, count, (step, effect) =>
-      Effect.gen(function*() {
-        const counting = countingScheduler()
-        const value = yield* Effect.withScheduler(effect, counting.scheduler)
-        totals[step] += counting.ops()
+      Effect.map(countOperations(effect), ([value, ops]) => {
+        totals[step] += ops
         return value
       }))
     return totals

@@ -226,6 +226,12 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
       job_kind: job.job_kind,
       run_after: DateTime.toEpochMillis(job.run_after)
     })
+  /** `effect`, then its job announced — no step at all where there is no one to tell. */
+  const announced = <A, E>(effect: Effect.Effect<A, E>, jobOf: (a: A) => AiJob | undefined): Effect.Effect<A, E> =>
+    wakeUp === undefined ? effect : Effect.tap(effect, (a) => {
+      const job = jobOf(a)
+      return job === undefined ? Effect.void : announce(job)
+    })
   // One policy for an event the recorder refuses (auditEvents.ts): bad input, a DecodeFailure, nothing written.
   const prepare = makePrepare(recorder)
   const runner = makeRunner(store, recorder, prepare, {
@@ -242,7 +248,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const admission = makeAdmission(store, capabilities, prepare)
   const claimJob = makeClaimNext(store, admission, prepare)
   const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
-    Effect.tap(claimJob(options), (claim) => (claim === null ? Effect.void : announce(claim.job)))
+    announced(claimJob(options), (claim) => claim?.job)
   const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries })
   const submitMany = makeSubmitMany(operations, { intakeOpen: gate.await, admission, retries })
   const move = makeMove(operations, makeEndRun(store, prepare), makeFinishRunning(store, prepare))

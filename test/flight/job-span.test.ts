@@ -64,4 +64,24 @@ describe("issue 16 the Jobs span is the parent inside its operation, and the cal
       assert.strictEqual(yield* withJobSpan("Jobs.op", () => currentName), "Jobs.op")
       assert.strictEqual(yield* currentName, "none")
     }))
+  it.effect("issue 16 a failed Jobs span's code.stacktrace names where the operation was opened (the caller of withJobSpan), captured once per name", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const fail = withJobSpan("Jobs.stacktraceProbe", (span) => {
+        spans.push(span)
+        return Effect.fail("no")
+      })
+      yield* Effect.exit(fail)
+      yield* Effect.exit(fail)
+      assert.strictEqual(spans.length, 2)
+      for (const span of spans) {
+        assert.strictEqual(span.status._tag, "Ended")
+        const trace = span.attributes.get("code.stacktrace")
+        assert.isString(trace)
+        assert.include(trace as string, "job-span.test.ts", "the frame that opened the operation, not jobSpan.ts")
+      }
+      // A span that succeeds carries none, as with Effect.useSpan.
+      const ok = yield* withJobSpan("Jobs.stacktraceProbe", (span) => Effect.succeed(span))
+      assert.isFalse(ok.attributes.has("code.stacktrace"))
+    }))
 })

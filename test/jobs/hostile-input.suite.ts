@@ -192,5 +192,59 @@ export const runHostileInputSuite = (backend: Backend) => {
         assert.strictEqual(yield* tagOf(jobs.submit(summarize({ job_id: lower }))), "AlreadyExists")
         assert.strictEqual((yield* jobs.list()).items.length, 1)
       })))
+    // Issue 16's fast paths (a request checked in place, a remembered admitting verdict, records built by
+    // a synchronous core under one Clock read): bad input still gets the same typed error and changes nothing.
+    const everything = Effect.gen(function*() {
+      const store = yield* JobStore
+      return { jobs: (yield* store.listJobs()).items.length, events: (yield* store.listEvents()).items.length }
+    })
+
+    it.effect("issue 16 Jobs.submit's in-place request check: every request it hands to the Schema that the Schema refuses is DecodeFailure, and nothing is stored", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* jobs.submit(summarize())
+        const before = yield* everything
+        let tooDeep: unknown = []
+        for (let depth = 0; depth < 80; depth++) tooDeep = [tooDeep]
+        const bad: ReadonlyArray<unknown> = [
+          summarize({ job_kind: "nope" as never }),
+          summarize({ profile_id: "a\u0000b" }),
+          summarize({ protocol_id: "half \uD83D pair" }),
+          summarize({ job_id: "not-a-uuid" as never }),
+          summarize({ job_inputs: { deep: tooDeep } as never }),
+          null,
+          [summarize()]
+        ]
+        for (const input of bad) assert.strictEqual(yield* tagOf(jobs.submitUntrusted(input)), "DecodeFailure", JSON.stringify(input))
+        assert.deepStrictEqual(yield* everything, before)
+      })))
+
+    it.effect("issue 16 a remembered admitting verdict does not admit another request: a refused profile is still refused, with its deny events and no job", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        // Admitted, and remembered, under the kind's own profile.
+        yield* jobs.submit(summarize({ job_kind: "terminal_exec" }))
+        const before = yield* everything
+        // The same kind asking for a profile that is not narrower: decided by the policy, refused.
+        assert.strictEqual(yield* tagOf(jobs.submit(summarize({ job_kind: "terminal_exec", capability_profile_id: "Analyst" }))), "EscalationDenied")
+        const after = yield* everything
+        assert.strictEqual(after.jobs, before.jobs)
+        const store = yield* JobStore
+        const denials = (yield* store.listEvents({ types: ["capability_action"] })).items.filter((e) => e.body.decision_outcome === "deny")
+        assert.strictEqual(after.events - before.events, denials.length)
+        assert.isAbove(denials.length, 0)
+      })))
+
+    it.effect("issue 16 a record built under the operation's one Clock read still refuses caller text: complete with U+0000 in its reason is DecodeFailure, and the job stays running", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const { job } = yield* started
+        const before = yield* everything
+        for (const reason of ["done \u0000 now", "half a pair \uD83D here"]) {
+          assert.strictEqual(yield* tagOf(jobs.complete(job.job_id, { reason })), "DecodeFailure", JSON.stringify(reason))
+        }
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
+        assert.deepStrictEqual(yield* everything, before)
+      })))
   })
 }

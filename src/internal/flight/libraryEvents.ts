@@ -18,6 +18,7 @@
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { Actor, EventRecord, EventType } from "../../domain/EventRecord.js"
 import type { EventId, JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
@@ -26,7 +27,7 @@ import { isStorable } from "../../domain/Text.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { vouch } from "../../domain/vouched.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
-import { checkSize, unstorableText } from "./prepare.js"
+import { sizeRefusal, unstorableText } from "./prepare.js"
 import { type JsonObject, sanitizeText } from "./Privacy.js"
 import { makeRecordMemo, readdress } from "./recordMemo.js"
 import type { Redactor } from "./Redactor.js"
@@ -137,7 +138,7 @@ const checkText = (
   text: ReadonlyArray<string>,
   labels: ReadonlyArray<string>,
   policy: LibraryEventPolicy
-): Effect.Effect<void, InvalidEvent> => {
+): InvalidEvent | undefined => {
   // Empty as given, else emptied by a rule: `prepare` checks the input, then the stored form.
   const given = emptyLabels(type, body, labels)
   if (given !== null) return given
@@ -151,7 +152,7 @@ const checkText = (
   for (const key of Object.keys(body)) {
     if (text.includes(key) && !isStorable(body[key] as string)) return unstorableText(type, key)
   }
-  return Effect.void
+  return undefined
 }
 
 /** The stored body of `event` (JSON, in the schema's encoding order), its caller text not yet sanitized. */
@@ -223,12 +224,12 @@ const bodyOf = (event: LibraryEvent, event_id: EventId, timestamp: string, trace
  * Counts a caller may pass on (a Janitor pass's `events_purged`, a threshold)
  * are held to the schema's integer rules; ids, states and times are typed.
  */
-const checkCounts = (type: EventType, body: Body, counts: ReadonlyArray<string>): Effect.Effect<void, InvalidEvent> => {
+const checkCounts = (type: EventType, body: Body, counts: ReadonlyArray<string>): InvalidEvent | undefined => {
   const wrong = counts.filter((key) => {
     const value = body[key]
     return value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= (key === "attempt" ? 1 : 0))
   })
-  return wrong.length === 0 ? Effect.void : new InvalidEvent({
+  return wrong.length === 0 ? undefined : new InvalidEvent({
     event_type: type,
     reasons: wrong.map((path) => ({ path, message: path === "attempt" ? "Expected an integer ≥ 1" : "Expected an integer ≥ 0" }))
   })
@@ -306,56 +307,57 @@ const contentKey = (event: LibraryEvent): string | undefined => {
   return key.length <= MAX_KEY_LENGTH ? key : undefined
 }
 
+/** A library event's record, or why its caller text is refused: the outcome of a build, as a value. */
+type Built = Exit.Exit<EventRecord, InvalidEvent | EventTooLarge>
+
 /**
  * Builds the constructor under `policy`: a library event → the record a store
  * appends, or `InvalidEvent`/`EventTooLarge` for its caller text, as `prepare`
  * would give. An event whose content was built before is that record
  * re-addressed (recordMemo.ts): its text was sanitized and checked then.
+ *
+ * One Effect operation a build (issue 16; a chain of Effect steps took ~6):
+ * the Clock is read once and the rest is a synchronous core whose outcome is
+ * an `Exit`, itself the Effect returned.
  */
 export const makeBuild = (policy: LibraryEventPolicy) => {
   const memo = makeRecordMemo()
-  return (event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
-    Effect.suspend(() => {
-      const { counts, labels, text, type } = shapes[event.kind]
-      // uuidv7 gives canonical lower-case ids: no need to check them again.
-      const event_id = event.event_id ?? uuidv7() as EventId
-      const trace_id = event.trace_id ?? uuidv7() as TraceId
-      const key = contentKey(event)
-      return Effect.flatMap(
-        event.timestamp === undefined ? DateTime.now : Effect.succeed(event.timestamp),
-        (now) => {
-          const template = key === undefined ? undefined : memo.template(key)
-          const copy = template === undefined || event.kind === "gc_summary" ? undefined : readdress(template, {
-            event_id,
-            timestamp: now,
-            trace_id,
-            job_id: event.job_id,
-            workflow_run_id: ("workflow_run_id" in event && event.workflow_run_id) || null
-          })
-          if (copy !== undefined) return Effect.succeed(copy)
-          const body = bodyOf(event, event_id, DateTime.formatIso(now), trace_id)
-          // Sanitizes `body` in place before anything below reads it.
-          const checked = checkText(type, body, text, labels, policy)
-          return checkCounts(type, body, counts).pipe(
-            Effect.zipRight(checked),
-            Effect.zipRight(checkSize(body as JsonObject, event_id, type, policy.maxEventBytes)),
-            // Checked: vouched for, so the store's port does not decode it again (domain/vouched.ts).
-            Effect.map((): EventRecord => {
-              const record = vouch({
-                event_id,
-                timestamp: now,
-                actor: body.actor as Actor,
-                type,
-                trace_id,
-                job_id: event.kind === "gc_summary" ? null : event.job_id,
-                workflow_run_id: (body.workflow_run_id as WorkflowRunId | undefined) ?? null,
-                body: body as JsonObject
-              })
-              if (key !== undefined) memo.remember(key, record)
-              return record
-            })
-          )
-        }
-      )
+  const buildAt = (event: LibraryEvent, now: DateTime.Utc): Built => {
+    const { counts, labels, text, type } = shapes[event.kind]
+    // uuidv7 gives canonical lower-case ids: no need to check them again.
+    const event_id = event.event_id ?? uuidv7() as EventId
+    const trace_id = event.trace_id ?? uuidv7() as TraceId
+    const timestamp = event.timestamp ?? now
+    const key = contentKey(event)
+    const template = key === undefined ? undefined : memo.template(key)
+    const copy = template === undefined || event.kind === "gc_summary" ? undefined : readdress(template, {
+      event_id,
+      timestamp,
+      trace_id,
+      job_id: event.job_id,
+      workflow_run_id: ("workflow_run_id" in event && event.workflow_run_id) || null
     })
+    if (copy !== undefined) return Exit.succeed(copy)
+    const body = bodyOf(event, event_id, DateTime.formatIso(timestamp), trace_id)
+    // The counts first, then the caller text (sanitized in place before anything below reads it), then the size.
+    const refused = checkCounts(type, body, counts) ??
+      checkText(type, body, text, labels, policy) ??
+      sizeRefusal(body as JsonObject, event_id, type, policy.maxEventBytes)
+    if (refused !== undefined) return Exit.fail(refused)
+    // Checked: vouched for, so the store's port does not decode it again (domain/vouched.ts).
+    const record = vouch<EventRecord>({
+      event_id,
+      timestamp,
+      actor: body.actor as Actor,
+      type,
+      trace_id,
+      job_id: event.kind === "gc_summary" ? null : event.job_id,
+      workflow_run_id: (body.workflow_run_id as WorkflowRunId | undefined) ?? null,
+      body: body as JsonObject
+    })
+    if (key !== undefined) memo.remember(key, record)
+    return Exit.succeed(record)
+  }
+  return (event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
+    Effect.clockWith((clock) => buildAt(event, DateTime.unsafeMake(clock.unsafeCurrentTimeMillis())))
 }

@@ -60,18 +60,18 @@ const firstUnstorableString = (value: unknown, path = ""): string | null => {
 }
 
 /** The refusal of text that `isStorable` refuses, at `path`: the same for every way an event is built. */
-export const unstorableText = (type: EventType, path: string): Effect.Effect<never, InvalidEvent> =>
+export const unstorableText = (type: EventType, path: string): InvalidEvent =>
   new InvalidEvent({
     event_type: type,
     reasons: [{ path, message: "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate" }]
   })
 
-/** The size bound on a stored body (R14): larger is `EventTooLarge`, never truncated. */
-export const checkSize = (body: JsonObject, eventId: string, type: EventType, maxEventBytes: number): Effect.Effect<void, EventTooLarge> => {
+/** The size bound on a stored body (R14): larger is `EventTooLarge` (returned, never thrown), never truncated. */
+export const sizeRefusal = (body: JsonObject, eventId: string, type: EventType, maxEventBytes: number): EventTooLarge | undefined => {
   const size = encodedSize(body)
   return size > maxEventBytes
     ? new EventTooLarge({ event_id: eventId, event_type: type, size_bytes: size, limit_bytes: maxEventBytes })
-    : Effect.void
+    : undefined
 }
 
 /**
@@ -119,7 +119,8 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       // Text PostgreSQL cannot hold (U+0000) or UTF-8 cannot encode (lone surrogates): refused on every backend alike.
       const unstorable = firstUnstorableString(body)
       if (unstorable !== null) return yield* unstorableText(event.type, unstorable)
-      yield* checkSize(body, event.event_id, event.type, maxEventBytes)
+      const tooLarge = sizeRefusal(body, event.event_id, event.type, maxEventBytes)
+      if (tooLarge !== undefined) return yield* tooLarge
       // Decoded, sanitized and checked: vouched for, so the store's port does not decode it again (domain/vouched.ts).
       return vouch({
         event_id: event.event_id,

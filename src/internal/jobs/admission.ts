@@ -37,11 +37,12 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
   // A deterministic policy's verdict depends on the kind, protocol and requested profile alone
   // (Capabilities.deterministic): an admitting one is asked once. Refusals are asked every time.
   const admitted = new Map<string, Verdict>()
-  const verdictOf = (job: Pick<AiJob, "job_kind" | "protocol_id">, requested: string | undefined): Effect.Effect<Verdict> => {
+  /** The remembered verdict, or the policy's answer as an Effect (remembered when it admits). */
+  const verdictOf = (job: Pick<AiJob, "job_kind" | "protocol_id">, requested: string | undefined): Verdict | Effect.Effect<Verdict> => {
     if (!deterministic) return capabilities.check(job, requested)
     const key = JSON.stringify([job.job_kind, job.protocol_id, requested ?? null])
     const known = admitted.get(key)
-    if (known !== undefined) return Effect.succeed(known)
+    if (known !== undefined) return known
     return Effect.tap(capabilities.check(job, requested), (verdict) => {
       if (verdict._tag !== "Granted") return
       admitted.set(key, verdict)
@@ -53,16 +54,19 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
   const decide = (
     job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id">,
     requested: string | undefined
-  ): Effect.Effect<Checked, DecodeFailure> =>
-    Effect.flatMap(verdictOf(job, requested), (verdict) => {
+  ): Effect.Effect<Checked, DecodeFailure> => {
+    const checked = (verdict: Verdict): Effect.Effect<Checked, DecodeFailure> => {
       const record = (decision: Decision) =>
         prepare(capabilityEvent({ job_id: job.job_id, trace_id: job.trace_id, decision, actor_id: job.profile_id }))
       // One decision is the usual verdict: its record without a loop.
-      const records = verdict.decisions.length === 1
-        ? Effect.map(record(verdict.decisions[0]!), (one) => [one])
-        : Effect.forEach(verdict.decisions, record)
-      return Effect.map(records, (records): Checked => ({ verdict, records }))
-    })
+      return verdict.decisions.length === 1
+        ? Effect.map(record(verdict.decisions[0]!), (one): Checked => ({ verdict, records: [one] }))
+        : Effect.map(Effect.forEach(verdict.decisions, record), (records): Checked => ({ verdict, records }))
+    }
+    // A remembered verdict without an Effect step of its own.
+    const verdict = verdictOf(job, requested)
+    return Effect.isEffect(verdict) ? Effect.flatMap(verdict, checked) : checked(verdict)
+  }
 
   /** A stored job checked again under the profile it is stored with. */
   const recheck = (job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id" | "capability_profile_id">) =>

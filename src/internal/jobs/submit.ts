@@ -6,7 +6,6 @@
 import * as Effect from "effect/Effect"
 import { type AiJob, JobRequest } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
-import type { DecodeFailure } from "../../domain/Errors.js"
 import { commonJobRequest } from "../../domain/newAiJobCheck.js"
 import type { JobId } from "../../domain/Ids.js"
 import * as RetryPolicy from "../../domain/RetryPolicy.js"
@@ -28,15 +27,12 @@ export const makeSubmit = <GateError>(
 ) => {
   // The hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts).
   const decodeBySchema = decodeWith(JobRequest, "JobRequest")
-  const decodeRequest = (input: unknown): Effect.Effect<JobRequest, DecodeFailure> => {
-    const request = commonJobRequest(input)
-    return request === undefined ? decodeBySchema(input) : Effect.succeed(request)
-  }
   return (input: unknown) =>
     withJobSpan("Jobs.submit", (span) =>
       Effect.gen(function*() {
         yield* deps.intakeOpen
-        const request = yield* decodeRequest(input)
+        // The common shape checked in place: no Effect step unless the Schema must decide.
+        const request: JobRequest = commonJobRequest(input) ?? (yield* decodeBySchema(input))
         const ids = { job_id: request.job_id ?? uuidv7() as JobId, trace_id: request.trace_id ?? uuidv7() as AiJob["trace_id"] }
         nameJob(span, ids)
         span.attribute("hsk.job_kind", request.job_kind)

@@ -93,7 +93,14 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
         line.splice(i, 1)
       } else i++
     }
-    if (members.length === 0) return Effect.ensuring(one(first), Effect.sync(release))
+    // Alone: the slot moves on however the statement ends. The call is uninterruptible, so its
+    // `Exit` is the whole outcome — a cheaper finalizer than `ensuring` (~4 Effect operations against ~9).
+    if (members.length === 0) {
+      return Effect.flatMap(Effect.exit(one(first)), (exit) => {
+        release()
+        return exit
+      })
+    }
     const inputs = [first, ...members.map((member) => member.input)]
     return Effect.flatMap(Effect.exit(options.many(inputs)), (shared) => {
       const settled = Exit.isSuccess(shared) && shared.value.length === inputs.length ? shared.value : undefined

@@ -88,6 +88,17 @@ const decodeId = <A extends string>(schema: Schema.Schema<A, string>, subject: s
   return (input: unknown): Effect.Effect<A, DecodeFailure> => isCanonicalId(input) ? Effect.succeed(input as A) : bySchema(input)
 }
 
+/**
+ * A method of one id argument: an id in its stored form is passed on at
+ * once, without an Effect step of its own (issue 16: a heartbeat's every
+ * call); any other input is decoded by `decodeIt` first.
+ */
+const withId = <A extends string, B, E, R>(
+  decodeIt: (input: unknown) => Effect.Effect<A, DecodeFailure>,
+  method: (id: A) => Effect.Effect<B, E, R>
+) =>
+(input: unknown): Effect.Effect<B, E | DecodeFailure, R> => isCanonicalId(input) ? method(input as A) : Effect.flatMap(decodeIt(input), method)
+
 const decode = {
   jobId: decodeId(JobId, "JobId"),
   runId: decodeId(WorkflowRunId, "WorkflowRunId"),
@@ -200,35 +211,43 @@ const commonClaimOptions = guarded(commonClaimAdmittedOptions)
  * taken as they are; any others are decoded. Event ids in their stored form
  * pass unchanged. There must be an id for each record of the longest template.
  */
-const decodeAdmittedClaim = (options: unknown) => {
+const decodeAdmittedClaim = <A, E, R>(
+  options: unknown,
+  method: (options: Parameters<NonNullable<Service["claimAdmitted"]>>[0]) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | DecodeFailure, R> => {
   const { event_ids, templates, ...rest } = typeof options === "object" && options !== null
     ? options as Record<string, unknown>
     : { event_ids: undefined, templates: undefined }
+  /** The options, or why not: too few event ids. A value, so the common path takes no Effect step. */
   const checked = (
     [o, ts, ids]: readonly [typeof ClaimAdmittedOptions.Type, ReadonlyArray<ClaimTemplate>, ReadonlyArray<EventId>]
   ) => {
     const needed = ts.reduce((most, template) => Math.max(most, template.records.length), 0)
     return ids.length >= needed
-      ? Effect.succeed({ ...o, templates: ts, event_ids: ids })
-      : Effect.fail(new DecodeFailure({
+      ? { ...o, templates: ts, event_ids: ids }
+      : new DecodeFailure({
         subject: "claimAdmitted",
         issues: [{ path: "event_ids", message: `Expected at least ${needed} event ids: one for each record of the longest template` }]
-      }))
+      })
   }
   const ownTemplates = Array.isArray(templates) && isVouched(templates) ? templates as ReadonlyArray<ClaimTemplate> : undefined
   const storedIds = Array.isArray(event_ids) && event_ids.every(isCanonicalId)
     ? event_ids as ReadonlyArray<unknown> as ReadonlyArray<EventId>
     : undefined
   const common = commonClaimOptions(rest)
+  const call = (parts: Parameters<typeof checked>[0]): Effect.Effect<A, E | DecodeFailure, R> => {
+    const claim = checked(parts)
+    return claim instanceof DecodeFailure ? Effect.fail(claim) : method(claim)
+  }
   // The memo's own templates, ids in stored form, no odd option (every claim of a Jobs layer): no decode step.
-  if (common !== undefined && ownTemplates !== undefined && storedIds !== undefined) return checked([common, ownTemplates, storedIds])
+  if (common !== undefined && ownTemplates !== undefined && storedIds !== undefined) return call([common, ownTemplates, storedIds])
   return Effect.flatMap(
     Effect.all([
       decodeClaimAdmitted(rest),
       ownTemplates !== undefined ? Effect.succeed(ownTemplates) : decodeTemplatesBySchema(templates),
       storedIds !== undefined ? Effect.succeed(storedIds) : decodeEventIdsBySchema(event_ids)
     ]),
-    checked
+    call
   )
 }
 
@@ -281,8 +300,8 @@ export const decodingInputs = (store: Service): Service => ({
       ? store.createJobs(js, o as typeof options)
       : Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.audited(options)]), ([js, o]) => store.createJobs(js, o as typeof options))
   },
-  getJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.getJob),
-  lockJob: (jobId) => Effect.flatMap(decode.jobId(jobId), store.lockJob),
+  getJob: withId(decode.jobId, store.getJob),
+  lockJob: withId(decode.jobId, store.lockJob),
   listJobs: (filter = {}) => Effect.flatMap(decode.jobFilter(filter), store.listJobs),
   // The abbreviation is checked by the store's own search (domain/IdAbbreviation.ts), alike on both.
   findJobIds: (abbreviation, options) => store.findJobIds(abbreviation, options),
@@ -297,14 +316,14 @@ export const decodingInputs = (store: Service): Service => ({
     ),
   createRun: (jobId, options = {}) =>
     Effect.flatMap(Effect.all([decode.jobId(jobId), decode.audited(options)]), ([id, o]) => store.createRun(id, o as typeof options)),
-  getRun: (runId) => Effect.flatMap(decode.runId(runId), store.getRun),
-  listRuns: (jobId) => Effect.flatMap(decode.jobId(jobId), store.listRuns),
+  getRun: withId(decode.runId, store.getRun),
+  listRuns: withId(decode.jobId, store.listRuns),
   finishRun: (runId, status, options = {}) =>
     Effect.flatMap(
       Effect.all([decode.runId(runId), decode.runEnd({ ...options, status })]),
       ([id, { status: end, ...rest }]) => store.finishRun(id, end as typeof status, rest as typeof options)
     ),
-  heartbeat: (runId) => Effect.flatMap(decode.runId(runId), store.heartbeat),
+  heartbeat: withId(decode.runId, store.heartbeat),
   // Optional on the port: present only where the store has it.
   ...(store.finishRunningJob === undefined ? {} : {
     finishRunningJob: (end: Parameters<NonNullable<Service["finishRunningJob"]>>[0]) => {
@@ -338,12 +357,11 @@ export const decodingInputs = (store: Service): Service => ({
       Effect.all([decode.nodeId(nodeId), decode.nodeEnd(outcome)]),
       ([id, o]) => store.finishNode(id, o as typeof outcome)
     ),
-  listNodes: (runId) => Effect.flatMap(decode.runId(runId), store.listNodes),
+  listNodes: withId(decode.runId, store.listNodes),
   claimNext: (options = {}) =>
     Effect.flatMap(decode.claim(options), (o) => store.claimNext(o as typeof options)),
   ...(store.claimAdmitted === undefined ? {} : {
-    claimAdmitted: (options: Parameters<NonNullable<Service["claimAdmitted"]>>[0]) =>
-      Effect.flatMap(decodeAdmittedClaim(options), store.claimAdmitted!)
+    claimAdmitted: (options: Parameters<NonNullable<Service["claimAdmitted"]>>[0]) => decodeAdmittedClaim(options, store.claimAdmitted!)
   }),
   findStaleRuns: (options) => Effect.flatMap(decode.findStale(options), store.findStaleRuns),
   stallStaleRuns: (options) =>
