@@ -50,6 +50,10 @@
  *   `finishNode`) lock only that run and read — never lock — its job, so
  *   they can wait behind a job-first transaction but never close a cycle
  *   with one.
+ * - A transaction that reads a run's rows before it writes them (the
+ *   poison lists the run's nodes, then ends them) takes `lockJob`, then
+ *   `lockRun`, before the read: a node start in flight commits first and is
+ *   read, and any later one waits and then finds the run ended.
  * - `pruneJobs` deletes jobs; their runs and nodes follow by cascade.
  *
  * On SQLite every write transaction takes the database's write lock before
@@ -337,6 +341,22 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /** Creates a `running` run for the job with its heartbeat at now. */
   readonly createRun: (jobId: JobId, options?: Audited<WorkflowRun>) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | StorageError>
   readonly getRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | ReadError>
+  /**
+   * Reads a run and holds it until the surrounding `transaction` ends,
+   * changing nothing (no heartbeat, no `updated_at`): a node start or finish,
+   * a heartbeat or an end of that run by anyone else waits for the
+   * transaction, then sees what it did. For a transaction that reads a run's
+   * state and then writes from it — the poison lists the run's nodes, then
+   * ends them and the run — after `lockJob` (the lock order above). On
+   * PostgreSQL it is the row lock an UPDATE of the run takes
+   * (`FOR NO KEY UPDATE`: it blocks every writer of the run, and no
+   * foreign-key check of a new node row); on SQLite, which has no row
+   * locks, it is the database's write lock, which the store's transactions
+   * take at their `BEGIN IMMEDIATE` and which it takes itself inside a
+   * transaction begun any other way. A missing run is `NotFound`. Outside a
+   * transaction it is a plain read.
+   */
+  readonly lockRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | ReadError>
   /** Runs of one job, oldest first. */
   readonly listRuns: (jobId: JobId) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
   /**

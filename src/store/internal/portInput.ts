@@ -298,6 +298,7 @@ export const decodingInputs = (store: Service): Service => ({
   createRun: (jobId, options = {}) =>
     Effect.flatMap(Effect.all([decode.jobId(jobId), decode.audited(options)]), ([id, o]) => store.createRun(id, o as typeof options)),
   getRun: (runId) => Effect.flatMap(decode.runId(runId), store.getRun),
+  lockRun: (runId) => Effect.flatMap(decode.runId(runId), store.lockRun),
   listRuns: (jobId) => Effect.flatMap(decode.jobId(jobId), store.listRuns),
   finishRun: (runId, status, options = {}) =>
     Effect.flatMap(

@@ -127,6 +127,17 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgCo
 
   const getRun: Service["getRun"] = (runId) => storageErrors("JobStore.getRun")(readRun(runId))
 
+  const lockRun: Service["lockRun"] = Effect.fnUntraced(
+    function*(runId: WorkflowRunId) {
+      // NO KEY UPDATE: the lock the run's own writes take (heartbeat, end, a node's lockActiveRun),
+      // so every one of them waits; foreign-key checks of new node rows do not (as lockJob).
+      const [row] = yield* sql`SELECT ${runColumns} FROM workflow_runs WHERE id = ${runId} FOR NO KEY UPDATE`
+      if (row === undefined) return yield* new NotFound({ entity: "workflow_run", id: runId })
+      return yield* decode.run(row)
+    },
+    storageErrors("JobStore.lockRun")
+  )
+
   const listRuns: Service["listRuns"] = (jobId) =>
     sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`.pipe(
       Effect.flatMap(decodeRows(decode.run)),
@@ -329,5 +340,5 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgCo
       storageErrors("JobStore.listNodes")
     )
 
-  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
 }
