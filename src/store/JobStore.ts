@@ -184,6 +184,24 @@ export interface RunSettle extends RunningJobEnd {
   readonly duration_ms: number
 }
 
+/**
+ * A job whose stored row does not decode (`CorruptRow` naming it: a value
+ * the database accepts and the domain refuses, written by another tool or
+ * an old version), failed without decoding it (`failUnreadableJob`).
+ */
+export interface UnreadableJobFailure {
+  readonly job_id: JobId
+  /** What does not decode and why (the column and the reason): the job's status reason and error message, and its run's. */
+  readonly reason: string
+  /**
+   * The job's lifecycle record to `failed`, prepared before the row is read:
+   * its `trace_id` and `workflow_run_id`, and its body's `trace_id`,
+   * `workflow_run_id`, `from_state` and `attempt`, are placeholders the store
+   * replaces with the row's (as for `RunningJobEnd`).
+   */
+  readonly event: EventRecord
+}
+
 /** Fields of a job that change outside the lifecycle. */
 export interface JobPatch extends Audited<AiJob> {
   readonly metrics?: JobMetrics
@@ -335,6 +353,21 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * already so is returned as it is, with no events written.
    */
   readonly setPinned: (jobId: JobId, pinned: boolean, options?: Audited<AiJob>) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
+
+  /**
+   * Fails a job whose row does not decode, reading only its state, run,
+   * trace id and attempt — so a claim that met such a row never leaves it
+   * `running` with nobody working it, nor at the head of the queue for ever.
+   * In one transaction, the job locked first: a `running` job fails with its
+   * active run; a `queued` one is claimed and failed at once (a run created
+   * `failed`); either way the job and the run carry `reason`, and the record
+   * is written with them. Returns that run. Null, and nothing written, when
+   * the job is in any other state (someone else ended it); a missing job is
+   * `NotFound`.
+   */
+  readonly failUnreadableJob: (
+    failure: UnreadableJobFailure
+  ) => Effect.Effect<WorkflowRunId | null, NotFound | DecodeFailure | StorageError>
 
   // Workflow runs
 

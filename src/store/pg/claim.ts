@@ -8,6 +8,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { type EventId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
@@ -168,18 +169,20 @@ export const makeClaimAdmitted = ({ run, sql }: Pick<PgContext, "sql" | "run">) 
           n.capability_profile_id AS head_capability_profile_id, c.*
         FROM next_job n LEFT JOIN claimed c ON c.id = n.id
         ORDER BY n.claim_n`)
+      // Each claimer's own outcome: a claimed row that does not decode is its claimer's
+      // CorruptRow alone (the claim is committed: the caller fails the job), never the batch's.
       return yield* Effect.forEach(
         claimers,
-        (_, i): Effect.Effect<AdmittedClaim | null, CorruptRow> => {
+        (_, i): Effect.Effect<Either.Either<AdmittedClaim | null, CorruptRow>> => {
           const row = rows[i]
-          return row === undefined ? Effect.succeed(null) : outcome(row, now, runIds[i]!)
+          return row === undefined ? Effect.succeed(Either.right(null)) : Effect.either(outcome(row, now, runIds[i]!))
         }
       )
     })
 
   const claimAdmitted: NonNullable<Service["claimAdmitted"]> = (options) =>
     claimEach([{ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids }]).pipe(
-      Effect.map(([claim]) => claim ?? null),
+      Effect.flatMap(([claim]) => claim ?? Either.right(null)),
       storageErrors("JobStore.claimAdmitted")
     )
 

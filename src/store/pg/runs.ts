@@ -27,6 +27,7 @@ import { storageErrors } from "./errors.js"
 import { insideTransaction } from "./transaction.js"
 import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
+import { makeFailUnreadableJob } from "./unreadableJob.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -48,7 +49,8 @@ export const activeRun = (sql: SqlClient.SqlClient) =>
     SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running')`
 
 /** The run and node half of the store. */
-export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgContext) => {
+export const makeRunMethods = (context: PgContext) => {
+  const { atomic, audited, insertEvents, run, sql } = context
   const runColumns = sql.literal(columns.run)
   const nodeColumns = sql.literal(columns.node)
   const jobColumns = sql.literal(columns.job)
@@ -340,5 +342,5 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgCo
       storageErrors("JobStore.listNodes")
     )
 
-  return { createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
 }

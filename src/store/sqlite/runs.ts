@@ -24,11 +24,13 @@ import { sqliteCode, storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { insertText, type SqliteContext } from "./context.js"
 import { newRun } from "../internal/newRows.js"
+import { makeFailUnreadableJob } from "./unreadableJob.js"
 
 type Service = JobStore["Type"]
 
 /** The run and node methods of the SQLite store. */
-export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteContext) => {
+export const makeRunMethods = (context: SqliteContext) => {
+  const { exec, insertEvents, sql, transaction } = context
   const findRun = (runId: string) =>
     Effect.flatMap(
       exec("SELECT * FROM workflow_runs WHERE id = ?", [runId]),
@@ -324,5 +326,5 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
     storageErrors("JobStore.listNodes")
   )
 
-  return { createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
 }
