@@ -282,6 +282,49 @@ describe("issue 16 group commit on PostgreSQL", () => {
   )
 
   it.scopedLive(
+    "R6 a claimed row that does not decode fails its own claimer's claim alone in a shared statement: that job fails with its run, every other claimer keeps the job it claimed, none is left running unclaimed",
+    () =>
+      withStore("coalesce unreadable claim", true, (url) =>
+        Effect.gen(function*() {
+          const jobs = yield* Jobs
+          const store = yield* JobStore
+          yield* jobs.submit(newJob())
+          const first = yield* jobs.claimNext()
+          yield* jobs.complete(first!.job.job_id)
+          const submitted = yield* Effect.forEach(Array.from({ length: 13 }), () => jobs.submit(newJob()))
+          // A job the line's statement claims (not the blocker's): its inputs stored by another tool, refused by the Schema.
+          const broken = submitted[SLOTS + 3]!
+          const client = yield* Effect.acquireRelease(Effect.promise(() => connectPg(url)), (c) => Effect.promise(() => c.end()))
+          yield* Effect.promise(() => client.query(`UPDATE ai_jobs SET job_inputs = '{"__proto__": 1}' WHERE id = $1`, [broken.job_id]))
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            Array.from({ length: SLOTS }, () => jobs.claimNext()),
+            Array.from({ length: 12 - SLOTS }, () => jobs.claimNext())
+          ))
+          const claimed = [...value.blockers, ...value.racers].map((outcome) => {
+            assert.strictEqual(outcome._tag, "Right", "every claimer gets a job, the broken job's claimer the next one")
+            return outcome._tag === "Right" ? outcome.right : null
+          }).flatMap((claim) => claim === null ? [] : [claim])
+          assert.strictEqual(counts.claim, SLOTS + 2, "the blocked ones alone, one for the whole line, then the broken job's claimer alone")
+          const readable = submitted.filter((job) => job.job_id !== broken.job_id)
+          assert.deepStrictEqual(new Set(claimed.map((claim) => claim.job.job_id)), new Set(readable.map((job) => job.job_id)))
+          for (const claim of claimed) {
+            const job = yield* store.getJob(claim.job.job_id)
+            assert.deepStrictEqual([job.state, job.workflow_run_id], ["running", claim.run.id], "the job runs under the run its claimer got")
+          }
+          const { rows } = yield* Effect.promise(() =>
+            client.query<{ readonly status: string; readonly error_message: string }>(
+              "SELECT status, error_message FROM ai_jobs WHERE id = $1",
+              [broken.job_id]
+            )
+          )
+          assert.strictEqual(rows[0]?.status, "failed")
+          assert.include(rows[0]?.error_message, "column job_inputs")
+        })),
+    60_000
+  )
+
+  it.scopedLive(
     "issue 16 a shared statement with one bad member (a taken event id): that caller gets its own StorageError and nothing of its end is written; the others complete",
     () =>
       withStore("coalesce bad member", true, (url) =>
