@@ -23,6 +23,7 @@ import { EventId, JobId } from "../../src/domain/Ids.js"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { openSqlite } from "../reliability/snapshot.js"
+import { engineOn } from "../engine/engine.js"
 import { services } from "./services.js"
 import { type SharedBackend, sharedBackends, type SharedDatabase } from "./shared-database.js"
 
@@ -131,6 +132,22 @@ for (const backend of sharedBackends) {
       }
     })
   }
+
+  describe(`a worker pool meeting a job whose row does not decode, on ${backend.name}`, () => {
+    it.live("issue 15 R6 the pool fails that job and runs every job queued behind it", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("unreadable pool")
+        const { jobs } = yield* engineOn(database)
+        const broken = yield* jobs.submit(request)
+        const behind = yield* Effect.forEach(Array.from({ length: 4 }), () => jobs.submit(request))
+        yield* raw(database, backend, `UPDATE ai_jobs SET job_inputs = '{"__proto__": 1}' WHERE id = $1`, [broken.job_id])
+        yield* jobs.worker({ concurrency: 2, pollInterval: "50 millis", handlers: { doc_summarize: () => Effect.void } })
+        const done = yield* Effect.forEach(behind, (job) => jobs.await(job.job_id, { timeout: "60 seconds" }))
+        assert.deepStrictEqual(done.map((job) => job.state), behind.map(() => "completed"))
+        const [row] = yield* raw(database, backend, "SELECT status FROM ai_jobs WHERE id = $1", [broken.job_id])
+        assert.strictEqual(row?.status, "failed")
+      }).pipe(Effect.scoped), 120_000)
+  })
 
   describe(`JobStore.failUnreadableJob on ${backend.name}`, () => {
     it.scoped("R6 a job already ended is left as it is (null, nothing written); a missing one is NotFound; bad input a DecodeFailure", () =>
