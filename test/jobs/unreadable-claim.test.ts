@@ -24,6 +24,7 @@ import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { engineOn } from "../engine/engine.js"
+import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { type SharedBackend, sharedBackends, type SharedDatabase } from "./shared-database.js"
 
@@ -54,15 +55,6 @@ const raw = (database: SharedDatabase, backend: SharedBackend, text: string, par
       db.close()
     }
   })
-
-const request = {
-  job_kind: "doc_summarize",
-  protocol_id: "hsk.test.v1",
-  profile_id: "tester",
-  access_mode: "analysis_only",
-  safety_mode: "normal",
-  job_inputs: 1
-} as const
 
 const nested = (depth: number): string => "[".repeat(depth) + "]".repeat(depth)
 
@@ -95,8 +87,8 @@ for (const backend of sharedBackends) {
               const database = yield* backend.fresh("unreadable claim")
               const store = path.store(yield* database.store())
               const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, store))), Jobs)
-              const broken = yield* jobs.submit(request)
-              const next = yield* jobs.submit(request)
+              const broken = yield* jobs.submit(summarize())
+              const next = yield* jobs.submit(summarize())
               yield* raw(database, backend, `UPDATE ai_jobs SET ${bad.column} = $1 WHERE id = $2`, [bad.value, broken.job_id])
 
               const claim = yield* jobs.claimNext()
@@ -138,8 +130,8 @@ for (const backend of sharedBackends) {
       Effect.gen(function*() {
         const database = yield* backend.fresh("unreadable pool")
         const { jobs } = yield* engineOn(database)
-        const broken = yield* jobs.submit(request)
-        const behind = yield* Effect.forEach(Array.from({ length: 4 }), () => jobs.submit(request))
+        const broken = yield* jobs.submit(summarize())
+        const behind = yield* Effect.forEach(Array.from({ length: 4 }), () => jobs.submit(summarize()))
         yield* raw(database, backend, `UPDATE ai_jobs SET job_inputs = '{"__proto__": 1}' WHERE id = $1`, [broken.job_id])
         yield* jobs.worker({ concurrency: 2, pollInterval: "50 millis", handlers: { doc_summarize: () => Effect.void } })
         const done = yield* Effect.forEach(behind, (job) => jobs.await(job.job_id, { timeout: "60 seconds" }))
@@ -155,7 +147,7 @@ for (const backend of sharedBackends) {
         const database = yield* backend.fresh("unreadable refuses")
         const store = yield* database.store()
         const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, store))), Jobs)
-        const job = yield* jobs.submit(request)
+        const job = yield* jobs.submit(summarize())
         yield* jobs.cancel(job.job_id)
         const before = yield* database.snapshot
         const [record] = (yield* store.listEvents({ job_id: job.job_id, limit: 1 })).items

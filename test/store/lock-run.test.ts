@@ -20,23 +20,14 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { sharedBackends, untilLockWaiter } from "../jobs/shared-database.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
-import { encode, expectTag, failureOf, ids, newJob } from "./fixtures.js"
-
-/** A queued job claimed: the job running under its new run. */
-const claimed = (store: JobStore["Type"]) =>
-  Effect.gen(function*() {
-    yield* store.createJob(newJob())
-    const claim = yield* store.claimNext()
-    if (claim === null) return yield* Effect.dieMessage("setup: a claim")
-    return claim
-  })
+import { claimedOn, encode, expectTag, failureOf, ids } from "./fixtures.js"
 
 for (const backend of sharedBackends) {
   describe(`JobStore.lockRun on ${backend.name}`, () => {
     it.scoped("R8 lockRun reads the run and changes nothing: no heartbeat, no updated_at, in or out of a transaction", () =>
       Effect.gen(function*() {
         const store = yield* (yield* backend.fresh("lockRun reads")).store()
-        const { run } = yield* claimed(store)
+        const { run } = yield* claimedOn(store)
         yield* TestClock.adjust(Duration.seconds(5))
         assert.deepStrictEqual(encode.run(yield* store.transaction(store.lockRun(run.id))), encode.run(run))
         assert.deepStrictEqual(encode.run(yield* store.lockRun(run.id)), encode.run(run))
@@ -49,7 +40,7 @@ for (const backend of sharedBackends) {
     it.scoped("R8 lockRun of an unknown run is NotFound, a malformed id a DecodeFailure, and nothing is written", () =>
       Effect.gen(function*() {
         const store = yield* (yield* backend.fresh("lockRun refuses")).store()
-        const { job, run } = yield* claimed(store)
+        const { job, run } = yield* claimedOn(store)
         expectTag(yield* failureOf(store.transaction(store.lockRun(ids.run()))), "NotFound")
         expectTag(yield* failureOf(store.lockRun(ids.run())), "NotFound")
         expectTag(yield* failureOf(store.lockRun("not-a-run" as typeof run.id)), "DecodeFailure")
@@ -63,7 +54,7 @@ for (const backend of sharedBackends) {
         Effect.gen(function*() {
           const database = yield* backend.fresh("lockRun holds")
           const [holder, starter] = [yield* database.store(), yield* database.store()]
-          const { job, run } = yield* claimed(holder)
+          const { job, run } = yield* claimedOn(holder)
           const locked = yield* Deferred.make<void>()
           const release = yield* Deferred.make<void>()
           // A failed assertion below must not leave the lock held while the scope closes.
@@ -101,7 +92,7 @@ describe("JobStore.lockRun on SQLite, in a transaction the store did not begin",
       const filename = yield* tempDatabaseFile()
       const context = yield* Layer.build(storeWithClient(filename))
       const [store, sql] = [Context.get(context, JobStore), Context.get(context, SqlClient.SqlClient)]
-      const { run } = yield* claimed(store)
+      const { run } = yield* claimedOn(store)
       // Another connection, as another process: does it get the write lock while the run is held?
       const other = yield* Effect.acquireRelease(Effect.sync(() => openSqlite(filename, { timeout: 0 })), (db) => Effect.sync(() => db.close()))
       const otherWriterBlocked = () => {

@@ -140,6 +140,21 @@ const completion = (job: AiJob, overrides: Partial<RunningJobEnd> = {}): Running
 
 const RACERS = 22
 
+/**
+ * `count` queued jobs of one subject, claims of which take the one-statement
+ * path: the first claim of a subject meets the policy, so one is claimed first.
+ */
+const queuedForClaims = (count: number) =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const store = yield* JobStore
+    yield* jobs.submit(newJob())
+    const first = yield* jobs.claimNext()
+    yield* jobs.complete(first!.job.job_id)
+    const submitted = yield* Effect.forEach(Array.from({ length: count }), () => jobs.submit(newJob()))
+    return { jobs, store, submitted }
+  })
+
 describe("issue 16 group commit on PostgreSQL", () => {
   it.scopedLive(
     `issue 16 ${RACERS} concurrent completes share one statement (${RACERS + SLOTS} callers, ${SLOTS + 1} statements) and each caller gets its own job, completed with its own record`,
@@ -242,13 +257,7 @@ describe("issue 16 group commit on PostgreSQL", () => {
     () =>
       withStore("coalesce claim", true, (url) =>
         Effect.gen(function*() {
-          const jobs = yield* Jobs
-          const store = yield* JobStore
-          // The first claim of a subject meets the policy; after it, claims take the one-statement path.
-          yield* jobs.submit(newJob())
-          const first = yield* jobs.claimNext()
-          yield* jobs.complete(first!.job.job_id)
-          const submitted = yield* Effect.forEach(Array.from({ length: 24 }), () => jobs.submit(newJob()))
+          const { jobs, store, submitted } = yield* queuedForClaims(24)
           const { counts, value } = yield* countingStatements(raceBehindBlockers(
             url,
             Array.from({ length: SLOTS }, () => jobs.claimNext()),
@@ -286,12 +295,7 @@ describe("issue 16 group commit on PostgreSQL", () => {
     () =>
       withStore("coalesce unreadable claim", true, (url) =>
         Effect.gen(function*() {
-          const jobs = yield* Jobs
-          const store = yield* JobStore
-          yield* jobs.submit(newJob())
-          const first = yield* jobs.claimNext()
-          yield* jobs.complete(first!.job.job_id)
-          const submitted = yield* Effect.forEach(Array.from({ length: 13 }), () => jobs.submit(newJob()))
+          const { jobs, store, submitted } = yield* queuedForClaims(13)
           // A job the line's statement claims (not the blocker's): its inputs stored by another tool, refused by the Schema.
           const broken = submitted[SLOTS + 3]!
           const client = yield* Effect.acquireRelease(Effect.promise(() => connectPg(url)), (c) => Effect.promise(() => c.end()))
