@@ -103,7 +103,7 @@ export const makeCoalescedMethods = (
     many: distinct((settle) => settle.job_id, finishEach)
   })
 
-  const { claimEach } = makeClaimAdmitted(context)
+  const { claimAlone, claimEach } = makeClaimAdmitted(context)
   const templateIds = new WeakMap<object, number>()
   let templateLists = 0
   const templatesId = (templates: object) => {
@@ -112,10 +112,10 @@ export const makeCoalescedMethods = (
     return id
   }
   // Each member's outcome as a value: one claimed row that does not decode fails its own claimer only.
-  const claimAdmitted = Coalesce.make<Claimer, Either.Either<Success<"claimAdmitted">, Failure<"claimAdmitted">>, never>({
+  const claimAdmitted = Coalesce.make<Claimer, Either.Either<Success<"claimAdmitted">, CorruptRow>, Failure<"claimAdmitted">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
-    one: ({ kinds, ...rest }) => Effect.either(single.claimAdmitted(kinds !== undefined ? { kinds, ...rest } : rest)),
+    one: claimAlone,
     many: claimEach,
     // Claimers share a statement when they take the same kinds under the same templates (Jobs passes one list per memo).
     key: (claimer) => `${templatesId(claimer.templates)}:${claimer.kinds?.join(",") ?? "*"}`
