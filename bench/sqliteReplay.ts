@@ -11,7 +11,8 @@
  * CPU and wall µs per job, commits and WAL frames per job (and per step),
  * next to SqlPersistedQueue's figures from bench/compareSqliteSteps.ts. Not
  * part of `npm run bench`. bench/sqliteReplayCost.ts breaks the same replay
- * down per statement and per index, CHECK and trigger.
+ * down per statement and per index, CHECK and trigger; bench/sqliteReplayChecks.ts
+ * per CHECK (and migration 0013's gain, schema at 0011 against 0013).
  *
  *   npx tsx bench/sqliteReplay.ts [jobs] [full|normal]
  */

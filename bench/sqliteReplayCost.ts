@@ -25,7 +25,7 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { migrateTarget } from "./app.js"
 import { openSqlite, type SqliteDatabase } from "./drivers.js"
-import { capturedEvents, type EventRow, replayStatements, walFrames } from "./sqliteReplayStatements.js"
+import { capturedEvents, type EventRow, replayStatements, sampleCpuInterleaved, walFrames } from "./sqliteReplayStatements.js"
 
 const HOT_TABLES = ["ai_jobs", "workflow_runs", "flight_recorder_events"]
 
@@ -152,14 +152,7 @@ const main = async () => {
       const frames = framesOf(db, filename, durability, () => lifecycles(200, { k: 1, durability })) / 200
       return { variant, db, lifecycles, frames, cpu: [] as Array<number> }
     })
-    for (let round = 0; round < rounds; round++) {
-      for (const entry of variants) {
-        const cpu = process.cpuUsage()
-        entry.lifecycles(jobs, { k: 1, durability })
-        const { system, user } = process.cpuUsage(cpu)
-        entry.cpu.push((user + system) / jobs)
-      }
-    }
+    sampleCpuInterleaved(variants, rounds, jobs, durability)
     const [base] = variants
     console.log(`\n### Per schema object (${rounds} rounds of ${jobs} jobs each, interleaved; median CPU; load at end ${load()})`)
     console.log("| variant | CPU µs per job | Δ vs migrated | WAL frames per job | Δ frames |")

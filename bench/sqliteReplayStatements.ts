@@ -162,3 +162,25 @@ export const replayStatements = (db: SqliteDatabase, events: ReadonlyArray<Event
 
 /** WAL frames written so far (a reader holding a snapshot keeps checkpoints from restarting the WAL: it only grows). */
 export const walFrames = (size: number) => size / (4096 + 24)
+
+/** A replay on one database whose CPU per job is sampled round by round. */
+export interface CpuSampled {
+  readonly lifecycles: ReturnType<typeof replayStatements>["lifecycles"]
+  readonly cpu: Array<number>
+}
+
+/**
+ * `rounds` rounds of `jobs` lifecycles (k = 1) on each entry in turn, the
+ * entries interleaved within each round so drift on a loaded machine hits
+ * them alike; pushes each round's CPU µs per job (this process) to `cpu`.
+ */
+export const sampleCpuInterleaved = (entries: ReadonlyArray<CpuSampled>, rounds: number, jobs: number, durability: "full" | "normal") => {
+  for (let round = 0; round < rounds; round++) {
+    for (const entry of entries) {
+      const cpu = process.cpuUsage()
+      entry.lifecycles(jobs, { k: 1, durability })
+      const { system, user } = process.cpuUsage(cpu)
+      entry.cpu.push((user + system) / jobs)
+    }
+  }
+}

@@ -24,7 +24,8 @@ const narrowSqliteNodeTable = Effect.gen(function*() {
   const [table] = yield* sql<{ readonly sql: string }>`
     SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'workflow_node_executions'`
   const narrowed = (table?.sql ?? "")
-    .replace(/CHECK \(status IN \([^)]*\)\)/, `CHECK (status IN ${NARROW})`)
+    // 0013 spells the list as an OR of equalities.
+    .replace(/CHECK \(\(\s*status = [^)]*\)\)/, `CHECK (status IN ${NARROW})`)
     .replace(/CREATE TABLE "?workflow_node_executions"?/, "CREATE TABLE narrowed_nodes")
   assert.include(narrowed, NARROW)
   yield* sql.unsafe(narrowed)

@@ -32,7 +32,8 @@ const BEFORE_0011 = [
   "CREATE INDEX ai_jobs_by_status_updated ON ai_jobs (status, updated_at, id)",
   "CREATE INDEX workflow_runs_by_status_heartbeat ON workflow_runs (status, last_heartbeat, id)",
   "CREATE INDEX flight_recorder_events_by_run ON flight_recorder_events (workflow_run_id, timestamp)",
-  "DELETE FROM ai_job_model_migrations WHERE migration_id = 11"
+  // The Migrator runs only ids above the highest applied: 0013 goes too (and is skipped, its work done).
+  "DELETE FROM ai_job_model_migrations WHERE migration_id >= 11"
 ]
 
 /** Each new index holds exactly the rows its WHERE names (read through the index, against a read of the table). */

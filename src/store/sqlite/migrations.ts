@@ -49,27 +49,28 @@ const runScript = (id: number, name: string, script: string) =>
           ), { discard: true })
     ))
 
-/** Reads every `NNNN_name.sql` file into the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
-const readMigrationFiles = Effect.tryPromise({
-  try: async () => {
-    const record: Record<string, Effect.Effect<void, MigrationFailed, SqlClient.SqlClient>> = {}
-    for (const file of (await readdir(migrationsDirectory)).sort()) {
-      const match = FILE_NAME.exec(file)
-      if (match === null) continue
-      const [, number = "", name = ""] = match
-      const script = await readFile(new URL(file, migrationsDirectory), "utf8")
-      record[`${number}_${name}`] = runScript(Number(number), name, script)
-    }
-    return record
-  },
-  catch: (cause) =>
-    new Migrator.MigrationError({ reason: "import-error", message: `Cannot read ${migrationsDirectory.href}`, cause })
-})
+/** Reads every `NNNN_name.sql` file of `directory` into the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
+const readMigrationFiles = (directory: URL) =>
+  Effect.tryPromise({
+    try: async () => {
+      const record: Record<string, Effect.Effect<void, MigrationFailed, SqlClient.SqlClient>> = {}
+      for (const file of (await readdir(directory)).sort()) {
+        const match = FILE_NAME.exec(file)
+        if (match === null) continue
+        const [, number = "", name = ""] = match
+        const script = await readFile(new URL(file, directory), "utf8")
+        record[`${number}_${name}`] = runScript(Number(number), name, script)
+      }
+      return record
+    },
+    catch: (cause) => new Migrator.MigrationError({ reason: "import-error", message: `Cannot read ${directory.href}`, cause })
+  })
 
-const runMigrator = Migrator.make({})({
-  loader: Effect.flatMap(readMigrationFiles, Migrator.fromRecord),
-  table: migrationsTable
-})
+const runMigrator = (directory: URL) =>
+  Migrator.make({})({
+    loader: Effect.flatMap(readMigrationFiles(directory), Migrator.fromRecord),
+    table: migrationsTable
+  })
 
 const asMigrationFailed = (cause: unknown): MigrationFailed => {
   if (cause instanceof MigrationFailed) return cause
@@ -79,27 +80,37 @@ const asMigrationFailed = (cause: unknown): MigrationFailed => {
 }
 
 /**
- * Applies every pending migration, all or nothing, and returns the ones it
- * applied as `[id, name]` (empty when the database is up to date).
+ * Applies every pending migration found in `directory`, all or nothing, and
+ * returns the ones it applied as `[id, name]` (empty when the database is up
+ * to date). Tests use a directory holding the files up to some migration to
+ * build a database as that migration left it.
  */
+export const migrateFrom = (directory: URL): Effect.Effect<
+  ReadonlyArray<readonly [id: number, name: string]>,
+  MigrationFailed,
+  SqlClient.SqlClient
+> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const lockWaitMs = yield* readBusyTimeout
+    const inTransaction = makeWriteTransaction(sql, lockWaitMs)
+    return yield* inTransaction(runMigrator(directory))
+  }).pipe(
+    Effect.catchIf(
+      (error): error is SqlError | Migrator.MigrationError =>
+        error instanceof SqlError || error instanceof Migrator.MigrationError,
+      (error) => Effect.fail(asMigrationFailed(error))
+    ),
+    Effect.catchAllDefect((defect) => Effect.fail(asMigrationFailed(defect))),
+    Effect.withSpan("SqliteStore.migrate")
+  )
+
+/** Applies every pending migration shipped in `migrations/sqlite/` (see `migrateFrom`). */
 export const migrate: Effect.Effect<
   ReadonlyArray<readonly [id: number, name: string]>,
   MigrationFailed,
   SqlClient.SqlClient
-> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const lockWaitMs = yield* readBusyTimeout
-  const inTransaction = makeWriteTransaction(sql, lockWaitMs)
-  return yield* inTransaction(runMigrator)
-}).pipe(
-  Effect.catchIf(
-    (error): error is SqlError | Migrator.MigrationError =>
-      error instanceof SqlError || error instanceof Migrator.MigrationError,
-    (error) => Effect.fail(asMigrationFailed(error))
-  ),
-  Effect.catchAllDefect((defect) => Effect.fail(asMigrationFailed(defect))),
-  Effect.withSpan("SqliteStore.migrate")
-)
+> = migrateFrom(migrationsDirectory)
 
 /** The newest migration applied, 0 when the bookkeeping table is absent or empty. */
 export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = readSchemaVersion(
