@@ -20,47 +20,26 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Scheduler from "effect/Scheduler"
+import { countingScheduler } from "./countingScheduler.js"
 import { startBenchCluster } from "./postgres.js"
-import { type Tree, loadTree } from "./trees.js"
+import { LIFECYCLE_STEPS, type LifecycleStep, lifecyclesOneAtATime, type Tree, loadTree } from "./trees.js"
 import { runMain } from "./runMain.js"
 
-const STEPS = ["submit", "claim", "heartbeat", "complete"] as const
-type Step = typeof STEPS[number]
+const STEPS = LIFECYCLE_STEPS
+type Step = LifecycleStep
 
-/** The default scheduler, counting the runtime's per-operation `shouldYield` calls. */
-const countingScheduler = () => {
-  let ops = 0
-  const scheduler: Scheduler.Scheduler = {
-    scheduleTask: (task, priority) => Scheduler.defaultScheduler.scheduleTask(task, priority),
-    shouldYield: (fiber) => {
-      ops++
-      return Scheduler.defaultScheduler.shouldYield(fiber)
-    }
-  }
-  return { scheduler, ops: () => ops }
-}
 
 /** Operations per step, summed over `count` lifecycles through `tree`. */
 const countOps = (tree: Tree, count: number) =>
   Effect.gen(function*() {
-    const service = yield* tree.jobs.Jobs
-    const store = yield* tree.store.JobStore
     const totals: Record<Step, number> = { submit: 0, claim: 0, heartbeat: 0, complete: 0 }
-    const counted = <A, E, R>(step: Step, effect: Effect.Effect<A, E, R>) =>
+    yield* lifecyclesOneAtATime(tree, count, (step, effect) =>
       Effect.gen(function*() {
         const counting = countingScheduler()
         const value = yield* Effect.withScheduler(effect, counting.scheduler)
         totals[step] += counting.ops()
         return value
-      })
-    for (let i = 0; i < count; i++) {
-      yield* counted("submit", service.submit(tree.fixtures.NEW_JOB))
-      let claim = null
-      while (claim === null) claim = yield* counted("claim", service.claimNext())
-      yield* counted("heartbeat", store.heartbeat(claim.run.id))
-      yield* counted("complete", service.complete(claim.job.job_id))
-    }
+      }))
     return totals
   })
 

@@ -5,7 +5,8 @@
  * each, interleaved — the tagged template (span, transformer, compile,
  * scope), the same with the tracer disabled, `sql.unsafe`, a reserved
  * connection, and the client's connection (`acquirer`) with and without a
- * scope. Not part of `npm run bench`.
+ * scope, a connection reserved once (`heldOnce`), and the store's held
+ * connections (`heldSet`, store/pg/heldConnections.ts). Not part of `npm run bench`.
  *
  *   npx tsx bench/statementOverhead.ts
  */
@@ -14,7 +15,9 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Scheduler from "effect/Scheduler"
 import * as Redacted from "effect/Redacted"
+import * as Pg from "pg"
 import { connectionOf } from "../src/store/internal/execute.js"
+import { holdConnections } from "../src/store/pg/heldConnections.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 import { cpuMicros, median } from "./trees.js"
@@ -49,6 +52,16 @@ const main = async () => {
             (o) => o._tag === "Some" ? o.value[0].execute(text, [i], undefined) : Effect.flatMap(acquirer, (c) => c.execute(text, [i], undefined))
           )
       }
+      // One connection checked out of the pool once, for the whole run: what a statement costs without the checkout.
+      const held = yield* sql.reserve
+      variants.heldOnce = (i) => held.execute(text, [i], undefined)
+      // The store's way (store/pg/heldConnections.ts): connections held from a pool of its own.
+      const pool = yield* Effect.acquireRelease(
+        Effect.sync(() => new Pg.Pool({ connectionString: url })),
+        (pool) => Effect.promise(() => pool.end())
+      )
+      const heldSet = yield* holdConnections(pool)
+      variants.heldSet = (i) => heldSet.execute(text, [i])
       const ops: Record<string, number> = {}
       const cpu: Record<string, Array<number>> = {}
       for (const name of Object.keys(variants)) { cpu[name] = [] }
@@ -63,7 +76,7 @@ const main = async () => {
       }
       for (const name of Object.keys(variants)) console.log(name, "ops", ops[name], "cpu µs", median(cpu[name]!).toFixed(1))
     })
-    await Effect.runPromise(Effect.scoped(Effect.provide(program, PgClient.layer({ url: Redacted.make(url), transformJson: false }))))
+    await Effect.runPromise(Effect.scoped(Effect.provide(Effect.scoped(program), PgClient.layer({ url: Redacted.make(url), transformJson: false }))))
   } finally {
     await cluster.stop()
   }

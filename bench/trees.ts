@@ -4,6 +4,7 @@
  * (compareSteps.ts, effectOps.ts, createCpu.ts), and the figures those
  * scripts take.
  */
+import * as Effect from "effect/Effect"
 import * as path from "node:path"
 import type * as App from "./app.js"
 import type * as Create from "./create.js"
@@ -42,3 +43,29 @@ export const cpuMicros = (): number => {
   const { system, user } = process.cpuUsage()
   return user + system
 }
+
+/** The steps of one lifecycle. */
+export const LIFECYCLE_STEPS = ["submit", "claim", "heartbeat", "complete"] as const
+export type LifecycleStep = typeof LIFECYCLE_STEPS[number]
+
+/**
+ * `count` lifecycles one at a time through `tree`'s Jobs and store (submit →
+ * claim → heartbeat → complete, every audit event written), each step run
+ * through `step`, which measures it.
+ */
+export const lifecyclesOneAtATime = (
+  tree: Tree,
+  count: number,
+  step: <A, E, R>(name: LifecycleStep, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function*() {
+    const service = yield* tree.jobs.Jobs
+    const store = yield* tree.store.JobStore
+    for (let i = 0; i < count; i++) {
+      yield* step("submit", service.submit(tree.fixtures.NEW_JOB))
+      let claim = null
+      while (claim === null) claim = yield* step("claim", service.claimNext())
+      yield* step("heartbeat", store.heartbeat(claim.run.id))
+      yield* step("complete", service.complete(claim.job.job_id))
+    }
+  })

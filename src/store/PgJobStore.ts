@@ -31,6 +31,7 @@ import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./pg/runs.js"
 import { makeWorkerMethods } from "./pg/workers.js"
 import { makeCoalescedMethods } from "./pg/coalesced.js"
+import { type HeldConnections, holdConnections } from "./pg/heldConnections.js"
 import { StorageError } from "./StoreErrors.js"
 
 export { migrate, migrationsTable } from "./pg/migrations.js"
@@ -57,9 +58,17 @@ export interface PgStoreBehaviour {
 export const makeWith = (
   options: PgStoreBehaviour = {}
 ): Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.PgClient> =>
-  Effect.gen(function*() {
-    const sql = (yield* PgClient.PgClient).withoutTransforms()
-    const context = makeContext(sql)
+  Effect.flatMap(PgClient.PgClient, (client) => makeOn(client, options, undefined))
+
+/** The store on `client`; with `held`, its statements outside a transaction run on connections it holds. */
+const makeOn = (
+  client: PgClient.PgClient,
+  options: PgStoreBehaviour,
+  held: HeldConnections | undefined
+): Effect.Effect<Context.Tag.Service<JobStore>> =>
+  Effect.sync(() => {
+    const sql = client.withoutTransforms()
+    const context = makeContext(sql, held?.execute)
     const jobs = makeJobMethods(context)
     const runs = makeRunMethods(context)
     const workers = makeWorkerMethods(context)
@@ -215,30 +224,46 @@ const readOnlyUrl = (url: string): string => {
  * rewritten. Failing to connect — refused, unreachable, or a server that
  * never answers, within `connectTimeout` — is a `StorageError`; so is a
  * statement that outlives `statementTimeout`. A failing migration is
- * `MigrationFailed`.
+ * `MigrationFailed`. Statements outside a transaction run on connections the
+ * store holds from its pool, not a checkout each (pg/heldConnections.ts).
  */
 export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageError | MigrationFailed> =>
-  layerFromClient(options).pipe(
-    Layer.provide(
-      PgClient.layerFromPool({ acquire: acquirePool(options), transformJson: false }).pipe(
-        Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
+  Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const pool = yield* acquirePool(options).pipe(
+        Effect.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
       )
-    )
+      // Given back before the pool is ended (finalizers run last-added first).
+      const held = yield* holdConnections(pool)
+      return storeLayer(options, held).pipe(
+        Layer.provide(
+          PgClient.layerFromPool({ acquire: Effect.succeed(pool), transformJson: false }).pipe(
+            Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
+          )
+        )
+      )
+    })
   )
 
 /**
  * The store over the `PgClient` in context: migrates unless told not to (or
- * `readonly`), and builds the service. For callers that own the client.
+ * `readonly`), and builds the service. For callers that own the client (its
+ * pool is not the store's: every statement checks a connection out of it).
  */
 export const layerFromClient = (
   options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce"> = {}
+): Layer.Layer<JobStore, MigrationFailed, PgClient.PgClient> => storeLayer(options, undefined)
+
+const storeLayer = (
+  options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce">,
+  held: HeldConnections | undefined
 ): Layer.Layer<JobStore, MigrationFailed, PgClient.PgClient> =>
   Layer.effect(
     JobStore,
     Effect.gen(function*() {
       const client = yield* PgClient.PgClient
       if (options.migrate !== false && options.readonly !== true) yield* Effect.provideService(migrate, SqlClient.SqlClient, client)
-      return yield* makeWith(options)
+      return yield* makeOn(client, options, held)
     })
   )
 

@@ -23,14 +23,24 @@ export type Wake = "dialect" | "poll"
 /** Jobs (and its store and wake-up) on `database`, closed with the scope. */
 export const engineOn = (
   database: SharedDatabase,
-  options: { readonly retry?: RetryPolicyInput; readonly wake?: Wake; readonly maxConnections?: number } = {}
+  options: {
+    readonly retry?: RetryPolicyInput
+    readonly wake?: Wake
+    readonly maxConnections?: number
+    /** Wraps the wake-up service Jobs gets (a test that watches how Jobs uses it). */
+    readonly wrapWake?: (wakeUp: WakeUp.WakeUp["Type"]) => WakeUp.WakeUp["Type"]
+  } = {}
 ): Effect.Effect<{ readonly jobs: Jobs.Jobs["Type"]; readonly store: JobStore["Type"]; readonly wakeUp: WakeUp.WakeUp["Type"] }, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const store = yield* database.store(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {})
     const pg = database.url.startsWith("postgres")
-    const wake = options.wake === "poll"
+    const dialectWake = options.wake === "poll"
       ? WakeUp.layerPollOnly
       : pg ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" }) : WakeUp.layerInProcess
+    const wrap = options.wrapWake
+    const wake = wrap === undefined
+      ? dialectWake
+      : Layer.map(dialectWake, (built) => Context.add(built, WakeUp.WakeUp, wrap(Context.get(built, WakeUp.WakeUp))))
     const context = yield* Layer.build(
       services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, wake, options.retry !== undefined ? { retry: options.retry } : {})
     )

@@ -20,6 +20,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as DateTimeValue from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -27,10 +28,13 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
 import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Errors.js"
@@ -45,7 +49,7 @@ import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
-import { awaitLoss } from "../engine/lossWatch.js"
+import { watchLoss } from "../engine/lossWatch.js"
 
 /** A failed attempt the retry policy takes back: the next attempt's number and when it becomes eligible. */
 export interface Retry {
@@ -125,6 +129,27 @@ const jobTraceParent = (job: AiJob) =>
     spanId: crypto.randomUUID().replaceAll("-", "").slice(0, 16),
     sampled: true
   })
+
+/**
+ * `body` with the run's span as the parent of the spans made inside it, and a
+ * scope of its own as the `Scope` its program sees (closed with `body`'s exit,
+ * after the settle, as `Effect.scoped` did): both set on the fiber's context
+ * and restored in one `onExit`, where `Effect.withSpan`'s `withParentSpan`
+ * and `Effect.scoped` paid ~25 Effect operations more before the program
+ * could start (issue 16, pickup). Fibers `body` forks inherit both.
+ */
+const inRunContext = <A, E, R>(span: Tracer.Span, body: (scope: Scope.Scope) => Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Scope.make(), (scope) =>
+    Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const outer = fiber.currentContext
+      return Effect.onExit(
+        Effect.zipRight(
+          FiberRef.set(FiberRef.currentContext, Context.add(Context.add(outer, Tracer.ParentSpan, span), Scope.Scope, scope)),
+          body(scope)
+        ),
+        (exit) => Effect.zipRight(FiberRef.set(FiberRef.currentContext, outer), Scope.close(scope, exit))
+      )
+    }))
 
 /** The reason a release records when nobody gave one: `Jobs.run` itself was interrupted. */
 export const interruptedReason = "released: Jobs.run was interrupted before its program finished"
@@ -273,13 +298,23 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
   ): Effect.Effect<A, E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure, R> => {
     const interval = options.heartbeatInterval ?? Duration.seconds(10)
 
+    type Ending = E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure
     // Only the program is interruptible: the settling writes always happen, and a
     // caller may wrap this whole effect as uninterruptible without making the program so.
-    return Effect.uninterruptible(
-      Effect.scoped(Effect.gen(function*() {
-        // Failed by the first write that finds the run taken away; the program races it.
-        const lost = yield* Deferred.make<never, RunLost>()
-        const loseRun = (status: string) => Deferred.fail(lost, new RunLost({ job_id: job.job_id, workflow_run_id: run.id, status }))
+    const body = (scope: Scope.Scope) =>
+      Effect.gen(function*() {
+        // Completed by the first of: the program's exit, a lost run, a reported violation, a
+        // failed watch. Built without Effect steps (as the two below): nothing the run sets up
+        // before its program starts costs more than it must (issue 16, pickup).
+        const ended = Deferred.unsafeMake<A, Ending>(FiberId.none)
+        // Failed by the first write that finds the run taken away.
+        const lost = Deferred.unsafeMake<never, RunLost>(FiberId.none)
+        const loseRun = (status: string) =>
+          Effect.sync(() => {
+            const failed = Exit.fail(new RunLost({ job_id: job.job_id, workflow_run_id: run.id, status }))
+            Deferred.unsafeDone(lost, failed)
+            Deferred.unsafeDone(ended, failed)
+          })
         /** A worker write for this run: if the run is no longer active, report it lost and go on with `then`. */
         const own = <X, Y, Z, Then>(write: Effect.Effect<X, Y, Z>, then: Effect.Effect<never, Then>) =>
           Effect.catchIf(
@@ -296,8 +331,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             NotFound: () => Effect.zipRight(loseRun("deleted"), Deferred.await(lost))
           }),
           Effect.repeat(Schedule.spaced(interval)),
-          justBeaten ? Effect.delay(interval) : identity,
-          Effect.zipRight(Effect.never)
+          justBeaten ? Effect.delay(interval) : identity
         )
 
         const node: RunContext["node"] = (spec, effect) =>
@@ -327,7 +361,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             })
           })
         // Settled by a reported violation, after its transaction: the error `Jobs.run` returns.
-        const stop = yield* Deferred.make<never, SecurityViolation | NotFound | DecodeFailure | ReadError>()
+        const stop = Deferred.unsafeMake<never, SecurityViolation | NotFound | DecodeFailure | ReadError>(FiberId.none)
         const securityViolation = (report: ViolationReport) =>
           Effect.uninterruptible(Effect.gen(function*() {
             const poisoned = yield* Effect.either(poison(job, run, report))
@@ -338,31 +372,44 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
               ...(report.detail !== undefined ? { detail: report.detail } : {}),
               poisoned: Either.getOrElse(poisoned, () => false)
             })
-            yield* Deferred.fail(stop, Either.isLeft(poisoned) ? poisoned.left : violation)
+            const stopped = Exit.fail(Either.isLeft(poisoned) ? poisoned.left : violation)
+            Deferred.unsafeDone(stop, stopped)
+            Deferred.unsafeDone(ended, stopped)
             return yield* violation
           }))
         const context: RunContext = { job, run, node, securityViolation }
 
         // Announcements that the job was taken (a cancel from any process) stop the program
-        // at once; without them, the next heartbeat does (issue 15.5). Subscribed before the
-        // program starts, so a cancel in between is heard.
-        const subscription = hooks.wakeUp === undefined ? undefined : yield* hooks.wakeUp.subscribe
-        const taken = subscription === undefined
-          ? Effect.never
-          : Effect.flatMap(awaitLoss(subscription, job.job_id, run.id, store.getJob), (status) =>
-            Effect.zipRight(loseRun(status), Deferred.await(lost)))
+        // at once; without them, the next heartbeat does (issue 15.5). Watched from here, before
+        // the program starts, so a cancel in between is heard; closed with the run's scope.
+        const watch = hooks.wakeUp === undefined ? undefined : watchLoss(hooks.wakeUp, job.job_id, run.id, store.getJob)
+        if (watch !== undefined) yield* Scope.addFinalizer(scope, Effect.sync(watch.close))
         const started = yield* Clock.currentTimeMillis
         const working = yield* Effect.fork(Effect.interruptible(program(context)))
-        const watching = yield* Effect.fork(Effect.interruptible(Effect.raceFirst(Effect.raceFirst(heartbeats, Deferred.await(lost)), taken)))
-        const exit = yield* Effect.exit(Effect.interruptible(
-          // Whichever ends first, failure or success: the program, a lost run, a reported violation.
-          Effect.raceFirst(Effect.raceFirst(Fiber.join(working), Fiber.join(watching)), Deferred.await(stop))
-        ))
+        working.addObserver((exit) => Deferred.unsafeDone(ended, exit))
+        // The heartbeat and the loss watch are forked after the program: their fibers first run
+        // once the program's has started (the scheduler runs fibers in the order they were
+        // forked). Nothing is missed meanwhile: the watch above already records announcements,
+        // a node write that finds the run taken fails `lost` itself, and the first beat is due
+        // an interval after the claim. A failure of theirs other than an interrupt ends the run
+        // like the program's would.
+        const endOnFailure = (exit: Exit.Exit<unknown, Ending>) => {
+          if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) Deferred.unsafeDone(ended, exit as Exit.Exit<never, Ending>)
+        }
+        const beating = yield* Effect.fork(Effect.interruptible(heartbeats))
+        beating.addObserver(endOnFailure)
+        const watching = watch === undefined
+          ? undefined
+          : yield* Effect.fork(Effect.interruptible(Effect.flatMap(watch.lost, loseRun)))
+        watching?.addObserver(endOnFailure)
+        // Whichever ends first, failure or success: the program, a lost run, a reported violation.
+        const exit = yield* Effect.exit(Effect.interruptible(Deferred.await(ended)))
         // However that ended (the program finished, the run was lost, this fiber was
-        // interrupted): stop both and wait until they have, so a node's last write lands
+        // interrupted): stop them all and wait until they have, so a node's last write lands
         // before the run is settled or released.
         yield* Fiber.interrupt(working)
-        yield* Fiber.interrupt(watching)
+        yield* Fiber.interrupt(beating)
+        if (watching !== undefined) yield* Fiber.interrupt(watching)
         const durationMs = Number((yield* Clock.currentTimeMillis) - started)
         // A reported violation has already ended the job (poisoned, or recorded if the run was taken): nothing to settle.
         const reported = yield* Deferred.poll(stop)
@@ -392,10 +439,12 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         }
         yield* settle(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right }, durationMs)
         return exit.value
-      }))
-    ).pipe(Effect.withSpan("Jobs.run", {
+      })
+    return Effect.useSpan("Jobs.run", {
       parent: jobTraceParent(job),
-      attributes: { "hsk.job_id": job.job_id, "hsk.trace_id": job.trace_id, "hsk.workflow_run_id": run.id, "hsk.job_kind": job.job_kind }
-    }))
+      attributes: { "hsk.job_id": job.job_id, "hsk.trace_id": job.trace_id, "hsk.workflow_run_id": run.id, "hsk.job_kind": job.job_kind },
+      // The trace would point here, not at the caller's code: not worth a `new Error()` per run.
+      captureStackTrace: false
+    }, (span) => Effect.uninterruptible(inRunContext(span, body)))
   }
 }

@@ -33,6 +33,7 @@ import type * as Scope from "effect/Scope"
 import type { JobId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { JobState } from "../../domain/JobState.js"
+import { JobWatchers, type OnSignal } from "./jobWatchers.js"
 import { listen } from "./pgListener.js"
 import type { RecentClaims } from "./recentClaims.js"
 import type { JobChanged, Signal } from "./signal.js"
@@ -59,6 +60,13 @@ export class WakeUp extends Context.Tag("@handshake/ai-job-model/WakeUp")<WakeUp
   readonly announce: (change: Omit<JobChanged, "_tag">) => Effect.Effect<void>
   /** Signals from now until the scope closes. Take it before looking, so nothing between is missed. */
   readonly subscribe: Effect.Effect<Subscription, never, Scope.Scope>
+  /**
+   * Calls `onSignal`, synchronously, with each signal about job `jobId` (and
+   * each "look again") from now on, until the returned function is called: a
+   * run's watch over its job without a subscription (jobWatchers.ts). Not an
+   * Effect, so registering costs nothing on the way to the run's program.
+   */
+  readonly watchJob: (jobId: JobId, onSignal: OnSignal) => () => void
   /** Completes once signals flow: at once in-process; on PostgreSQL when the first LISTEN is in place. */
   readonly ready: Effect.Effect<void>
 }>() {}
@@ -66,18 +74,25 @@ export class WakeUp extends Context.Tag("@handshake/ai-job-model/WakeUp")<WakeUp
 const make = (mode: WakeUp["Type"]["mode"]) =>
   Effect.gen(function*() {
     const hub = yield* Effect.acquireRelease(PubSub.unbounded<Signal>(), PubSub.shutdown)
+    const watchers = new JobWatchers()
+    // To every subscription and to the job's watchers, at once (an unbounded hub never refuses one).
+    const publish = (signal: Signal) => {
+      hub.unsafeOffer(signal)
+      watchers.deliver(signal)
+    }
     const ready = yield* Deferred.make<void>()
     if (mode !== "listen") yield* Deferred.succeed(ready, undefined)
     const service = WakeUp.of({
       mode,
       announce: (change) =>
         mode === "in-process" || (mode === "listen" && change.state === "queued")
-          ? PubSub.publish(hub, { _tag: "JobChanged", ...change })
+          ? Effect.sync(() => publish({ _tag: "JobChanged", ...change }))
           : Effect.void,
       subscribe: PubSub.subscribe(hub),
+      watchJob: (jobId, onSignal) => watchers.watch(jobId, onSignal),
       ready: Deferred.await(ready)
     })
-    return { service, hub, ready }
+    return { service, publish, ready }
   })
 
 /** In-process wake-up: `Jobs` announces its own committed changes (SQLite). */
@@ -110,12 +125,10 @@ export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> =>
     : Layer.scoped(
       WakeUp,
       Effect.gen(function*() {
-        const { hub, ready, service } = yield* make("listen")
+        const { publish, ready, service } = yield* make("listen")
         yield* Effect.forkScoped(listen({
           url: options.listenUrl!,
-          emit: (signal) => {
-            hub.unsafeOffer(signal)
-          },
+          emit: publish,
           listening: ready,
           reconnectDelay: Duration.decode(options.reconnectDelay ?? Duration.seconds(1))
         }))

@@ -10,11 +10,16 @@
  * SQLite's one-connection semaphore outside — and its `SqlError`s stay),
  * without the span, the transformer or the scope.
  *
+ * PostgreSQL's store built on its own pool (`PgStore.layer`) goes further:
+ * outside a transaction its statements skip @effect/sql-pg's pool checkout
+ * per statement and run on connections the store holds (`outside`,
+ * pg/heldConnections.ts).
+ *
  * What it gives up: a `Statement.withTransformer` set by an application
  * does not see the store's statements, and they have no `sql.execute` span;
  * tracing stays at one span per Jobs operation.
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
@@ -26,16 +31,29 @@ export type Execute = <Row = Record<string, unknown>>(
   params: ReadonlyArray<unknown>
 ) => Effect.Effect<ReadonlyArray<Row>, SqlError>
 
+/** Runs a statement outside any transaction, on connections of the store's own (pg/heldConnections.ts). */
+export type OutsideTransaction = (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
+
 /**
  * `Execute` for `sql`, on `connectionOf(sql)` (pg: a pool-backed connection
  * value; SQLite: its one connection, behind the client's semaphore). A client
  * without one (another @effect/sql version) runs `sql.unsafe`, the full path.
+ * With `outside`, a statement outside a transaction runs there instead (the
+ * transaction's connection inside one, as ever).
  */
-export const makeExecute = (sql: SqlClient.SqlClient): Execute => {
+export const makeExecute = (sql: SqlClient.SqlClient, outside?: OutsideTransaction): Execute => {
   const connection = connectionOf(sql)
   if (connection === undefined) {
     return function fullPath<Row>(text: string, params: ReadonlyArray<unknown>) {
       return sql.unsafe<Row & object>(text, params)
+    }
+  }
+  if (outside !== undefined) {
+    return function held<Row>(text: string, params: ReadonlyArray<unknown>) {
+      return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
+        (transaction._tag === "Some"
+          ? transaction.value[0].execute(text, params, undefined)
+          : outside(text, params)) as Effect.Effect<ReadonlyArray<Row>, SqlError>)
     }
   }
   return function untraced<Row>(text: string, params: ReadonlyArray<unknown>) {

@@ -11,7 +11,7 @@ import type { ParseError } from "effect/ParseResult"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { auditRecords, recordsGiven } from "../internal/audit.js"
-import { type Execute, makeExecute, runWith } from "../internal/execute.js"
+import { type Execute, makeExecute, type OutsideTransaction, runWith } from "../internal/execute.js"
 import type { Audit } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { columns, encodeJson } from "./rows.js"
@@ -70,8 +70,9 @@ export interface PgContext {
 const isUniqueViolation = (error: unknown): error is SqlError =>
   error instanceof SqlError && (error.cause as { readonly code?: unknown } | undefined)?.code === "23505"
 
-export const makeContext = (sql: SqlClient.SqlClient): PgContext => {
-  const execute = makeExecute(sql)
+/** The context on `sql`; with `outside`, statements outside a transaction run there (pg/heldConnections.ts). */
+export const makeContext = (sql: SqlClient.SqlClient, outside?: OutsideTransaction): PgContext => {
+  const execute = makeExecute(sql, outside)
   const run = runWith(execute)
   const eventColumns = sql.literal(columns.event)
 

@@ -1,0 +1,224 @@
+/**
+ * The connections the PostgreSQL store runs its statements on outside a
+ * transaction (issue 16). @effect/sql-pg checks a connection out of the `pg`
+ * pool for every such statement and releases it after: two timers, a
+ * `process.nextTick` hop before the statement is even written, listeners
+ * added and removed — ~20 µs of CPU a statement (bench/statementOverhead.ts,
+ * `acquirer` vs `heldOnce`). Here a connection checked out once is kept:
+ *
+ * - a statement takes a free held connection synchronously when there is
+ *   one, else checks one out of the pool (waiting there like anyone else)
+ *   and keeps it afterwards, so concurrent statements still use as many
+ *   connections as are busy, and never two share one;
+ * - a held connection is the pool's, so the pool's size still bounds the
+ *   store: whoever else asks the pool for one (a transaction, @effect/sql-pg's
+ *   own statements) is lent a free held one synchronously — no checkout, and
+ *   never kept waiting by connections held idle — and a statement that ends
+ *   while the pool has waiters gives its connection back instead of keeping
+ *   it;
+ * - a connection that breaks (the server ended its session, the socket
+ *   closed, a read timed out with the statement maybe still running) is
+ *   dropped — released to the pool with the error, which closes it — and the
+ *   next statement checks out a fresh one; the statement that met it fails
+ *   with the `SqlError` @effect/sql-pg would have raised;
+ * - one left free for a whole idle period (the pool's `idleTimeoutMillis`)
+ *   goes back to the pool, which closes it as it closes its own idle ones;
+ * - closing the scope gives every held connection back (one still busy, as
+ *   its statement ends), before the pool is ended.
+ *
+ * Inside a transaction the store keeps using the transaction's connection
+ * (internal/execute.ts); a connection comes back from a transaction only
+ * idle (no transaction left open on it), else it is dropped. Each held connection keeps its own named
+ * statements and row shapes (preparedStatements.ts), like any pool client.
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Pg from "pg"
+
+/** Runs statements outside a transaction on connections held from the pool. */
+export interface HeldConnections {
+  /** Runs one statement's text with its parameters on a held connection: its rows. */
+  readonly execute: (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
+  /** How many connections are held now, busy or free. */
+  readonly held: () => number
+}
+
+/** The `pg.Client` state that says whether it can take another statement. */
+interface ClientState {
+  readonly _queryable?: boolean
+  readonly _ending?: boolean
+  readonly getTransactionStatus?: () => string | null
+}
+
+interface Held {
+  readonly client: Pg.PoolClient
+  /** The pool's release of this checkout (`client.release` is replaced while the connection is lent). */
+  readonly poolRelease: (error?: Error) => void
+  readonly onError: (error: Error) => void
+  broken: boolean
+  /** Taken since the last idle sweep. */
+  used: boolean
+}
+
+/**
+ * Whether a statement's failure leaves its connection unfit for the next: a
+ * server error (SQLSTATE) at ERROR level leaves the session usable; anything
+ * else — a FATAL/PANIC, a socket error, pg's read timeout (its statement may
+ * still be running) — does not.
+ */
+const breaks = (error: unknown): boolean => {
+  const { code, severity } = error as { readonly code?: unknown; readonly severity?: unknown }
+  return typeof code !== "string" || severity === "FATAL" || severity === "PANIC"
+}
+
+/** The rows of a result (one per statement for a multi-statement text, as @effect/sql-pg gives them). */
+const rowsOf = (result: unknown): ReadonlyArray<unknown> =>
+  Array.isArray(result)
+    ? result.map((r: { readonly rows?: ReadonlyArray<unknown> }) => r.rows ?? [])
+    : (result as { readonly rows?: ReadonlyArray<unknown> } | undefined)?.rows ?? []
+
+type Taken = (error: Error | undefined, held: Held | undefined) => void
+
+/** Held connections of `pool`, for as long as the scope is open. */
+export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const free: Array<Held> = []
+    const all = new Set<Held>()
+    let closed = false
+
+    /** Back to the pool: with an error it closes the connection, without one it may lend it to the next caller. */
+    const release = (held: Held, error?: Error) => {
+      all.delete(held)
+      held.client.off("error", held.onError)
+      held.poolRelease(error)
+    }
+
+    /** Lends `held` to a caller of `pool.connect`: its release (once) holds it again, or drops it on an error. */
+    const lend = (held: Held) => {
+      held.used = true
+      let returned = false
+      const giveBack = (error?: Error) => {
+        if (returned) return
+        returned = true
+        if (error instanceof Error) held.broken = true
+        put(held)
+      }
+      held.client.release = giveBack
+      return giveBack
+    }
+
+    const isFit = (held: Held) => {
+      const state = held.client as unknown as ClientState
+      // A connection left inside a transaction (a lender that never ended it) is not reused either.
+      const status = state.getTransactionStatus?.() ?? "I"
+      return !held.broken && state._queryable !== false && state._ending !== true && status === "I"
+    }
+
+    /** After a statement: kept free, given back to a waiting pool, or dropped when broken. */
+    const put = (held: Held) => {
+      if (!isFit(held)) return release(held, new Error("PgStore: held connection broken"))
+      if (closed || pool.waitingCount > 0) return release(held)
+      free.push(held)
+    }
+
+    const take = (taken: Taken) => {
+      const held = free.pop()
+      if (held !== undefined) {
+        held.used = true
+        return taken(undefined, held)
+      }
+      poolConnect.call(pool, (error: Error | undefined, client: Pg.PoolClient | undefined) => {
+        if (error !== undefined || client === undefined) return taken(error ?? new Error("No client returned"), undefined)
+        const held: Held = {
+          client,
+          poolRelease: client.release,
+          broken: false,
+          used: true,
+          onError: () => {
+            held.broken = true
+            const at = free.indexOf(held)
+            if (at !== -1) {
+              free.splice(at, 1)
+              release(held, new Error("PgStore: held connection broken"))
+            }
+          }
+        }
+        client.on("error", held.onError)
+        all.add(held)
+        taken(undefined, held)
+      })
+    }
+
+    // Whoever else asks the pool for a connection (a transaction, @effect/sql-pg's own
+    // statements and cancels) is lent a free held one, synchronously, before the pool is
+    // asked: held connections never keep a transaction waiting on a full pool, and a
+    // transaction skips the pool's checkout too. Released, it is held again.
+    const poolConnect = pool.connect
+    pool.connect = function(this: Pg.Pool, ...args: Array<unknown>) {
+      const held = closed ? undefined : free.pop()
+      if (held === undefined) return (poolConnect as (...args: Array<unknown>) => unknown).apply(this, args)
+      const giveBack = lend(held)
+      const [callback] = args
+      if (typeof callback === "function") return void callback(undefined, held.client, giveBack)
+      return Promise.resolve(held.client)
+    } as typeof pool.connect
+
+    // A held connection left free for a whole idle period goes back to the pool, whose
+    // own idle timeout then closes it: after a burst the store does not keep its peak.
+    const idleMillis = pool.options.idleTimeoutMillis ?? 10_000
+    const sweep = idleMillis > 0
+      ? setInterval(() => {
+        for (const held of free.splice(0)) {
+          if (held.used) {
+            held.used = false
+            free.push(held)
+          } else {
+            release(held)
+          }
+        }
+      }, idleMillis).unref()
+      : undefined
+
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        clearInterval(sweep)
+        closed = true
+        pool.connect = poolConnect
+        for (const held of free.splice(0)) release(held)
+      })
+    )
+
+    const execute = (text: string, params: ReadonlyArray<unknown>) =>
+      Effect.async<ReadonlyArray<unknown>, SqlError>((resume) => {
+        // An interrupt waits for the statement's end (no cancel sent: it could land on the
+        // connection's next statement), as the store's calls are uninterruptible anyway.
+        let finished: (() => void) | undefined
+        let done = false
+        const end = (effect: Effect.Effect<ReadonlyArray<unknown>, SqlError>) => {
+          done = true
+          resume(effect)
+          finished?.()
+        }
+        take((error, held) => {
+          if (held === undefined) {
+            return end(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection" })))
+          }
+          held.client.query(text, params as Array<unknown>, (error: Error | null, result: unknown) => {
+            if (error !== null && error !== undefined) {
+              if (breaks(error)) held.broken = true
+              put(held)
+              return end(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
+            }
+            put(held)
+            end(Effect.succeed(rowsOf(result)))
+          })
+        })
+        return Effect.async<void>((resumeCancel) => {
+          if (done) return resumeCancel(Effect.void)
+          finished = () => resumeCancel(Effect.void)
+        })
+      })
+
+    return { execute, held: () => all.size }
+  })
