@@ -50,6 +50,10 @@
  *   `finishNode`) lock only that run and read — never lock — its job, so
  *   they can wait behind a job-first transaction but never close a cycle
  *   with one.
+ * - A transaction that reads a run's rows before it writes them (the
+ *   poison lists the run's nodes, then ends them) takes `lockJob`, then
+ *   `lockRun`, before the read: a node start in flight commits first and is
+ *   read, and any later one waits and then finds the run ended.
  * - `pruneJobs` deletes jobs; their runs and nodes follow by cascade.
  *
  * On SQLite every write transaction takes the database's write lock before
@@ -178,6 +182,24 @@ export interface RunSettle extends RunningJobEnd {
   readonly job_outputs?: Json | null
   /** Milliseconds added to the job's `metrics.duration_ms` (a whole number ≥ 0), saturating at the metric's bound. */
   readonly duration_ms: number
+}
+
+/**
+ * A job whose stored row does not decode (`CorruptRow` naming it: a value
+ * the database accepts and the domain refuses, written by another tool or
+ * an old version), failed without decoding it (`failUnreadableJob`).
+ */
+export interface UnreadableJobFailure {
+  readonly job_id: JobId
+  /** What does not decode and why (the column and the reason): the job's status reason and error message, and its run's. */
+  readonly reason: string
+  /**
+   * The job's lifecycle record to `failed`, prepared before the row is read:
+   * its `trace_id` and `workflow_run_id`, and its body's `trace_id`,
+   * `workflow_run_id`, `from_state` and `attempt`, are placeholders the store
+   * replaces with the row's (as for `RunningJobEnd`).
+   */
+  readonly event: EventRecord
 }
 
 /** Fields of a job that change outside the lifecycle. */
@@ -332,11 +354,42 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    */
   readonly setPinned: (jobId: JobId, pinned: boolean, options?: Audited<AiJob>) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
 
+  /**
+   * Fails a job whose row does not decode, reading only its state, run,
+   * trace id and attempt — so a claim that met such a row never leaves it
+   * `running` with nobody working it, nor at the head of the queue for ever.
+   * In one transaction, the job locked first: a `running` job fails with its
+   * active run; a `queued` one is claimed and failed at once (a run created
+   * `failed`); either way the job and the run carry `reason`, and the record
+   * is written with them. Returns that run. Null, and nothing written, when
+   * the job is in any other state (someone else ended it); a missing job is
+   * `NotFound`.
+   */
+  readonly failUnreadableJob: (
+    failure: UnreadableJobFailure
+  ) => Effect.Effect<WorkflowRunId | null, NotFound | DecodeFailure | StorageError>
+
   // Workflow runs
 
   /** Creates a `running` run for the job with its heartbeat at now. */
   readonly createRun: (jobId: JobId, options?: Audited<WorkflowRun>) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | StorageError>
   readonly getRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | ReadError>
+  /**
+   * Reads a run and holds it until the surrounding `transaction` ends,
+   * changing nothing (no heartbeat, no `updated_at`): a node start or finish,
+   * a heartbeat or an end of that run by anyone else waits for the
+   * transaction, then sees what it did. For a transaction that reads a run's
+   * state and then writes from it — the poison lists the run's nodes, then
+   * ends them and the run — after `lockJob` (the lock order above). On
+   * PostgreSQL it is the row lock an UPDATE of the run takes
+   * (`FOR NO KEY UPDATE`: it blocks every writer of the run, and no
+   * foreign-key check of a new node row); on SQLite, which has no row
+   * locks, it is the database's write lock, which the store's transactions
+   * take at their `BEGIN IMMEDIATE` and which it takes itself inside a
+   * transaction begun any other way. A missing run is `NotFound`. Outside a
+   * transaction it is a plain read.
+   */
+  readonly lockRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | ReadError>
   /** Runs of one job, oldest first. */
   readonly listRuns: (jobId: JobId) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
   /**

@@ -2,8 +2,9 @@
  * A reported security violation poisons the job, its run and every running
  * node in one transaction (HSK-ACE-VAL-101). A node start can be in flight at
  * that moment — another fiber of the same program. Forced here: the start is
- * written and its transaction held open before it commits, and the program
- * reports the violation meanwhile. Whichever commits first, no node may be
+ * written and its transaction held open until the poison's transaction waits
+ * for it (seen on the server, on PostgreSQL), and the program reports the
+ * violation meanwhile. Whichever commits first, no node may be
  * left `running` in the poisoned run. (Found by the four-process reliability
  * campaign on PostgreSQL, where the poison listed the nodes before the start
  * committed and then ended the run after it.)
@@ -17,7 +18,7 @@ import * as Layer from "effect/Layer"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { services } from "./services.js"
-import { realSleep, sharedBackends } from "./shared-database.js"
+import { sharedBackends, untilLockWaiter } from "./shared-database.js"
 
 for (const backend of sharedBackends) {
   describe(`a violation racing a node start on ${backend.name}`, () => {
@@ -28,13 +29,13 @@ for (const backend of sharedBackends) {
           const database = yield* backend.fresh("poison race")
           const store = yield* database.store({ maxConnections: 10 })
           const written = yield* Deferred.make<void>()
-          // The node "late" is written, then its transaction held open before it commits.
+          // The node "late" is written, then its transaction held open until the poison waits for it.
           const held: JobStore["Type"] = {
             ...store,
             startNode: (input) =>
               input.node_id !== "late" ? store.startNode(input) : store.transaction(Effect.zipLeft(
                 store.startNode(input),
-                Effect.zipRight(Deferred.succeed(written, undefined), realSleep(backend.name === "PostgreSQL" ? 500 : 50))
+                Effect.zipRight(Deferred.succeed(written, undefined), untilLockWaiter(database, backend))
               ))
           }
           const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, held))), Jobs)

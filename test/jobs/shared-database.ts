@@ -4,6 +4,8 @@
  * race tests, plus a snapshot of the whole database read behind their backs
  * (test/reliability/snapshot.ts) for the reliability audit.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -11,7 +13,7 @@ import type * as Scope from "effect/Scope"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { freshPgDatabase } from "../support/pg-database.js"
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { readPg, readSqlite, type Snapshot } from "../reliability/snapshot.js"
 
@@ -65,6 +67,25 @@ export const sharedBackends: ReadonlyArray<SharedBackend> = [sqliteFileShared, p
 /** Resumes after `ms` of real time (the TestClock drives job time; races happen in real time). */
 export const realSleep = (ms: number): Effect.Effect<void> =>
   Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+
+/**
+ * Until another session on `database` waits for a row lock — a race test's
+ * way to hold a transaction open exactly until its rival is blocked by it.
+ * PostgreSQL shows the wait on the server (`pg_stat_activity`); SQLite's
+ * waits are the store's own retries of BEGIN IMMEDIATE, invisible from
+ * outside, so there it is a moment of real time.
+ */
+export const untilLockWaiter = (database: SharedDatabase, backend: SharedBackend): Effect.Effect<void> =>
+  backend !== postgresShared ? realSleep(100) : Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (let tries = 0; tries < 1_000; tries++) {
+      const [row] = yield* sql<{ readonly n: string }>`
+        SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+      if (Number(row?.n) > 0) return
+      yield* realSleep(20)
+    }
+    return assert.fail("no session waits for a lock")
+  }).pipe(Effect.provide(rawPgClient(database.url)), Effect.orDie)
 
 /**
  * `store` with its heartbeats counted as they complete, so a test can wait for a

@@ -150,6 +150,15 @@ export const startedJob = (overrides: Partial<NewAiJobInput> = {}) =>
     return { job, run }
   })
 
+/** A queued job created on `store` and claimed: the job running under its new run. */
+export const claimedOn = (store: JobStore["Type"]) =>
+  Effect.gen(function*() {
+    yield* store.createJob(newJob())
+    const claim = yield* store.claimNext()
+    if (claim === null) return yield* Effect.dieMessage("setup: a claim")
+    return claim
+  })
+
 /**
  * Creates `count` jobs and brings each to `state` by a legal path. `stalled`
  * goes the only way it can: running runs whose heartbeat goes stale, moved by

@@ -140,6 +140,21 @@ const completion = (job: AiJob, overrides: Partial<RunningJobEnd> = {}): Running
 
 const RACERS = 22
 
+/**
+ * `count` queued jobs of one subject, claims of which take the one-statement
+ * path: the first claim of a subject meets the policy, so one is claimed first.
+ */
+const queuedForClaims = (count: number) =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const store = yield* JobStore
+    yield* jobs.submit(newJob())
+    const first = yield* jobs.claimNext()
+    yield* jobs.complete(first!.job.job_id)
+    const submitted = yield* Effect.forEach(Array.from({ length: count }), () => jobs.submit(newJob()))
+    return { jobs, store, submitted }
+  })
+
 describe("issue 16 group commit on PostgreSQL", () => {
   it.scopedLive(
     `issue 16 ${RACERS} concurrent completes share one statement (${RACERS + SLOTS} callers, ${SLOTS + 1} statements) and each caller gets its own job, completed with its own record`,
@@ -242,13 +257,7 @@ describe("issue 16 group commit on PostgreSQL", () => {
     () =>
       withStore("coalesce claim", true, (url) =>
         Effect.gen(function*() {
-          const jobs = yield* Jobs
-          const store = yield* JobStore
-          // The first claim of a subject meets the policy; after it, claims take the one-statement path.
-          yield* jobs.submit(newJob())
-          const first = yield* jobs.claimNext()
-          yield* jobs.complete(first!.job.job_id)
-          const submitted = yield* Effect.forEach(Array.from({ length: 24 }), () => jobs.submit(newJob()))
+          const { jobs, store, submitted } = yield* queuedForClaims(24)
           const { counts, value } = yield* countingStatements(raceBehindBlockers(
             url,
             Array.from({ length: SLOTS }, () => jobs.claimNext()),
@@ -277,6 +286,44 @@ describe("issue 16 group commit on PostgreSQL", () => {
             const running = yield* store.listEvents({ job_id: claim.job.job_id, workflow_run_id: claim.run.id })
             assert.isAbove(running.items.length, 0, "its claim's records, with its run")
           }
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "R6 a claimed row that does not decode fails its own claimer's claim alone in a shared statement: that job fails with its run, every other claimer keeps the job it claimed, none is left running unclaimed",
+    () =>
+      withStore("coalesce unreadable claim", true, (url) =>
+        Effect.gen(function*() {
+          const { jobs, store, submitted } = yield* queuedForClaims(13)
+          // A job the line's statement claims (not the blocker's): its inputs stored by another tool, refused by the Schema.
+          const broken = submitted[SLOTS + 3]!
+          const client = yield* Effect.acquireRelease(Effect.promise(() => connectPg(url)), (c) => Effect.promise(() => c.end()))
+          yield* Effect.promise(() => client.query(`UPDATE ai_jobs SET job_inputs = '{"__proto__": 1}' WHERE id = $1`, [broken.job_id]))
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            Array.from({ length: SLOTS }, () => jobs.claimNext()),
+            Array.from({ length: 12 - SLOTS }, () => jobs.claimNext())
+          ))
+          const claimed = [...value.blockers, ...value.racers].map((outcome) => {
+            assert.strictEqual(outcome._tag, "Right", "every claimer gets a job, the broken job's claimer the next one")
+            return outcome._tag === "Right" ? outcome.right : null
+          }).flatMap((claim) => claim === null ? [] : [claim])
+          assert.strictEqual(counts.claim, SLOTS + 2, "the blocked ones alone, one for the whole line, then the broken job's claimer alone")
+          const readable = submitted.filter((job) => job.job_id !== broken.job_id)
+          assert.deepStrictEqual(new Set(claimed.map((claim) => claim.job.job_id)), new Set(readable.map((job) => job.job_id)))
+          for (const claim of claimed) {
+            const job = yield* store.getJob(claim.job.job_id)
+            assert.deepStrictEqual([job.state, job.workflow_run_id], ["running", claim.run.id], "the job runs under the run its claimer got")
+          }
+          const { rows } = yield* Effect.promise(() =>
+            client.query<{ readonly status: string; readonly error_message: string }>(
+              "SELECT status, error_message FROM ai_jobs WHERE id = $1",
+              [broken.job_id]
+            )
+          )
+          assert.strictEqual(rows[0]?.status, "failed")
+          assert.include(rows[0]?.error_message, "column job_inputs")
         })),
     60_000
   )

@@ -24,7 +24,7 @@ import * as Redactor from "../../src/internal/flight/Redactor.js"
 import { lifecycleEvent } from "../../src/internal/jobs/auditEvents.js"
 import type { JobStore, RunSettle } from "../../src/store/JobStore.js"
 import { sharedBackends } from "../jobs/shared-database.js"
-import { newJob } from "./fixtures.js"
+import { claimedOn } from "./fixtures.js"
 
 const build = makeBuild({ redactor: Redactor.make(), maxEventBytes: DEFAULT_MAX_EVENT_BYTES })
 
@@ -48,15 +48,6 @@ const settleOf = (job: AiJob, run: WorkflowRun, overrides: Partial<RunSettle> = 
     ...overrides
   }))
 
-/** A queued job claimed: the job running under its new run. */
-const claimed = (store: JobStore["Type"]) =>
-  Effect.gen(function*() {
-    yield* store.createJob(newJob())
-    const claim = yield* store.claimNext()
-    if (claim === null) return yield* Effect.dieMessage("setup: a claim")
-    return claim
-  })
-
 /** What a settle could have changed about a job: its row, its runs and its records. */
 const footprint = (store: JobStore["Type"], job: AiJob) =>
   Effect.all([
@@ -71,7 +62,7 @@ for (const backend of sharedBackends) {
       Effect.gen(function*() {
         const store = yield* (yield* backend.fresh("settle writes")).store()
         assert.isDefined(store.settleRun, `${backend.name} has settleRun`)
-        const { job, run } = yield* claimed(store)
+        const { job, run } = yield* claimedOn(store)
         const settle = yield* settleOf(job, run)
         const settled = yield* store.settleRun!(settle)
         assert.strictEqual(settled.state, "completed")
@@ -97,7 +88,7 @@ for (const backend of sharedBackends) {
     it.scoped("issue 16 a failed settle keeps the outputs when none are given, and the duration saturates at its bound", () =>
       Effect.gen(function*() {
         const store = yield* (yield* backend.fresh("settle saturates")).store()
-        const { job, run } = yield* claimed(store)
+        const { job, run } = yield* claimedOn(store)
         yield* store.updateJob(job.job_id, {
           job_outputs: { partial: true },
           metrics: { ...job.metrics, duration_ms: metricBounds.duration_ms - 10 } as AiJob["metrics"]
@@ -118,7 +109,7 @@ for (const backend of sharedBackends) {
         const store = yield* database.store()
 
         // Recovery stalled the run.
-        const stale = yield* claimed(store)
+        const stale = yield* claimedOn(store)
         const stalled = yield* store.stallStaleRuns({
           heartbeatBefore: DateTime.add(yield* DateTime.now, { minutes: 1 }),
           threshold: Duration.seconds(30),
@@ -126,11 +117,11 @@ for (const backend of sharedBackends) {
         })
         assert.strictEqual(stalled.length, 1)
         // An operator cancelled the job (the general path: lock, move, end the run).
-        const cancelledClaim = yield* claimed(store)
+        const cancelledClaim = yield* claimedOn(store)
         yield* store.transition({ job_id: cancelledClaim.job.job_id, from: "running", to: "cancelled" })
         yield* store.finishRun(cancelledClaim.run.id, "cancelled")
         // The run was released and the job claimed again under a new run: the old run's settle is not the new one's.
-        const released = yield* claimed(store)
+        const released = yield* claimedOn(store)
         yield* store.releaseRun(released.run.id, { reason: "released" })
         const again = yield* store.claimNext()
         if (again === null || again.job.job_id !== released.job.job_id) return assert.fail("setup: the released job claimed again")
@@ -155,7 +146,7 @@ for (const backend of sharedBackends) {
     it.scoped("issue 16 bad settle input gets a typed error and writes nothing", () =>
       Effect.gen(function*() {
         const store = yield* (yield* backend.fresh("settle input")).store()
-        const { job, run } = yield* claimed(store)
+        const { job, run } = yield* claimedOn(store)
         const good = yield* settleOf(job, run)
         const before = yield* footprint(store, job)
         const bad: ReadonlyArray<readonly [string, unknown, string]> = [

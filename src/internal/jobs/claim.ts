@@ -20,6 +20,7 @@ import type { Checked, makeAdmission } from "./admission.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { type ClaimedJob, makeClaimTemplates } from "./claimTemplates.js"
+import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 
 /** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
 class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
@@ -100,15 +101,17 @@ export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typ
         })
     })()
 
+  const failUnreadable = makeFailUnreadable(store, prepare)
   const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
     withJobSpan("Jobs.claimNext", (span) =>
       Effect.gen(function*() {
         // Each refusal takes one job out of `queued`, and each "undecided" adds a subject
         // the next attempt claims in (unless another claimer took that job first): this ends.
         for (;;) {
-          const outcome: Claim | null | "refused" | "undecided" = claimOneFast !== undefined
-            ? yield* claimOneFast(options.kinds)
-            : yield* claimOne(options.kinds)
+          const outcome: Claim | null | "refused" | "undecided" = yield* (claimOneFast ?? claimOne)(options.kinds).pipe(
+            // A claimed job whose row does not decode fails at once (unreadableClaim.ts); look again.
+            Effect.catchIf(isUnreadableJob, (error) => Effect.as(failUnreadable(error), "refused" as const))
+          )
           if (outcome === "refused" || outcome === "undecided") continue
           if (outcome !== null) nameJob(span, outcome.job)
           return outcome

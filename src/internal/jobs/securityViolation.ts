@@ -79,11 +79,11 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           yield* store.appendEvents([recorded]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
           return false
         }
-        // Take the run's lock before listing its nodes (a heartbeat is the port's write of the run
-        // alone): a node start holds that lock until it commits, so one in flight lands first and is
-        // listed here, and any later one finds the run poisoned. Without it, PostgreSQL could commit a
-        // node started between the list and the run's end: running forever in a poisoned run.
-        yield* store.heartbeat(run.id)
+        // The run's lock before its nodes are listed (after the job's: the lock order): a node start
+        // holds it until it commits, so one in flight lands first and is listed here, and any later
+        // one waits and then finds the run poisoned. Without it, PostgreSQL could commit a node
+        // started between the list and the run's end: running forever in a poisoned run.
+        yield* store.lockRun(run.id)
         const nodes = yield* store.listNodes(run.id)
         for (const node of nodes) {
           if (node.status === "running") yield* store.finishNode(node.id, { status: "poisoned", error_message: error })

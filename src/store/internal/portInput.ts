@@ -138,6 +138,7 @@ const decode = {
     events: optional(Builder)
   }), "JobPatch"),
   release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
+  unreadable: decodeWith(Schema.Struct({ job_id: JobId, reason: NonEmptyText }), "UnreadableJobFailure"),
   runningJobEnd: decodeCommon(commonRunningJobEnd, RunningJobEnd, "RunningJobEnd"),
   runSettle: decodeWith(RunSettle, "RunSettle"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
@@ -314,9 +315,17 @@ export const decodingInputs = (store: Service): Service => ({
       Effect.all([decode.jobId(jobId), decode.pinned(pinned), decode.audited(options)]),
       ([id, p, o]) => store.setPinned(id, p, o as typeof options)
     ),
+  failUnreadableJob: (failure) => {
+    const { event, ...rest } = typeof failure === "object" && failure !== null ? failure : { event: undefined }
+    return Effect.flatMap(
+      Effect.all([decode.unreadable(rest), decodeEventRecords([event])]),
+      ([f, [record]]) => store.failUnreadableJob({ ...f, event: record! })
+    )
+  },
   createRun: (jobId, options = {}) =>
     Effect.flatMap(Effect.all([decode.jobId(jobId), decode.audited(options)]), ([id, o]) => store.createRun(id, o as typeof options)),
   getRun: withId(decode.runId, store.getRun),
+  lockRun: withId(decode.runId, store.lockRun),
   listRuns: withId(decode.jobId, store.listRuns),
   finishRun: (runId, status, options = {}) =>
     Effect.flatMap(

@@ -8,6 +8,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { type EventId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
@@ -18,6 +19,8 @@ import type { CorruptRow } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { storageErrors } from "./errors.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
+import { fastJob } from "./rowCodec.js"
+import type { AiJob } from "../../domain/AiJob.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -79,23 +82,32 @@ export interface Claimer {
   readonly event_ids: ReadonlyArray<EventId>
 }
 
-/** What the claim statement answers per job it locked: the job's subject, and the claimed row (its `id` null when not admitted). */
-const outcome = (row: Record<string, unknown>, now: DateTime.Utc, runId: WorkflowRunId) =>
-  Effect.gen(function*() {
-    const { claim_n: _n, head_capability_profile_id, head_job_kind, head_profile_id, head_protocol_id, ...claimed } =
-      row as unknown as Head & Record<string, unknown>
-    if (claimed["id"] === null) {
-      const subject: ClaimSubject = {
-        job_kind: head_job_kind,
-        protocol_id: head_protocol_id,
-        profile_id: head_profile_id,
-        capability_profile_id: head_capability_profile_id
-      }
-      return { _tag: "Undecided", subject } satisfies AdmittedClaim
+/**
+ * What the claim statement answers per job it locked: the job's subject, and
+ * the claimed row (its `id` null when not admitted) — or the row's
+ * `CorruptRow` when it does not decode, as a value: its claimer's alone.
+ */
+const outcome = (
+  row: Record<string, unknown>,
+  now: DateTime.Utc,
+  runId: WorkflowRunId
+): Effect.Effect<Either.Either<AdmittedClaim, CorruptRow>> => {
+  const { claim_n: _n, head_capability_profile_id, head_job_kind, head_profile_id, head_protocol_id, ...claimed } =
+    row as unknown as Head & Record<string, unknown>
+  if (claimed["id"] === null) {
+    const subject: ClaimSubject = {
+      job_kind: head_job_kind,
+      protocol_id: head_protocol_id,
+      profile_id: head_profile_id,
+      capability_profile_id: head_capability_profile_id
     }
-    const job = yield* decode.aiJob(claimed)
-    return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
-  })
+    return Effect.succeed(Either.right({ _tag: "Undecided", subject }))
+  }
+  const claimedOf = (job: AiJob): AdmittedClaim => ({ _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } })
+  // The row in the store's own form (every claim but a legacy or corrupt one) needs no Effect to decode.
+  const fast = fastJob(claimed)
+  return fast !== undefined ? Effect.succeed(Either.right(claimedOf(fast))) : Effect.either(Effect.map(decode.aiJob(claimed), claimedOf))
+}
 
 export const makeClaimAdmitted = ({ run, sql }: Pick<PgContext, "sql" | "run">) => {
   // A caller passes the same template list until its memo changes: its JSON is made once.
@@ -168,20 +180,26 @@ export const makeClaimAdmitted = ({ run, sql }: Pick<PgContext, "sql" | "run">) 
           n.capability_profile_id AS head_capability_profile_id, c.*
         FROM next_job n LEFT JOIN claimed c ON c.id = n.id
         ORDER BY n.claim_n`)
+      // Each claimer's own outcome: a claimed row that does not decode is its claimer's
+      // CorruptRow alone (the claim is committed: the caller fails the job), never the batch's.
       return yield* Effect.forEach(
         claimers,
-        (_, i): Effect.Effect<AdmittedClaim | null, CorruptRow> => {
+        (_, i): Effect.Effect<Either.Either<AdmittedClaim | null, CorruptRow>> => {
           const row = rows[i]
-          return row === undefined ? Effect.succeed(null) : outcome(row, now, runIds[i]!)
+          return row === undefined ? Effect.succeed(Either.right(null)) : outcome(row, now, runIds[i]!)
         }
       )
     })
 
-  const claimAdmitted: NonNullable<Service["claimAdmitted"]> = (options) =>
-    claimEach([{ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids }]).pipe(
-      Effect.map(([claim]) => claim ?? null),
+  /** One claimer's claim alone, its outcome as a value (a row that does not decode is its `CorruptRow`). */
+  const claimAlone = (claimer: Claimer) =>
+    claimEach([claimer]).pipe(
+      Effect.map(([claim]) => claim ?? Either.right(null)),
       storageErrors("JobStore.claimAdmitted")
     )
 
-  return { claimAdmitted, claimEach }
+  const claimAdmitted: NonNullable<Service["claimAdmitted"]> = (options) =>
+    Effect.flatMap(claimAlone({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids }), (outcome) => outcome)
+
+  return { claimAdmitted, claimAlone, claimEach }
 }

@@ -9,6 +9,7 @@
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type { WorkflowRunId } from "../../domain/Ids.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import * as Coalesce from "../internal/coalesce.js"
@@ -102,7 +103,7 @@ export const makeCoalescedMethods = (
     many: distinct((settle) => settle.job_id, finishEach)
   })
 
-  const { claimEach } = makeClaimAdmitted(context)
+  const { claimAlone, claimEach } = makeClaimAdmitted(context)
   const templateIds = new WeakMap<object, number>()
   let templateLists = 0
   const templatesId = (templates: object) => {
@@ -110,10 +111,11 @@ export const makeCoalescedMethods = (
     if (id === undefined) templateIds.set(templates, id = ++templateLists)
     return id
   }
-  const claimAdmitted = Coalesce.make<Claimer, Success<"claimAdmitted">, Failure<"claimAdmitted">>({
+  // Each member's outcome as a value: one claimed row that does not decode fails its own claimer only.
+  const claimAdmitted = Coalesce.make<Claimer, Either.Either<Success<"claimAdmitted">, CorruptRow>, Failure<"claimAdmitted">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
-    one: ({ kinds, ...rest }) => single.claimAdmitted(kinds !== undefined ? { kinds, ...rest } : rest),
+    one: claimAlone,
     many: claimEach,
     // Claimers share a statement when they take the same kinds under the same templates (Jobs passes one list per memo).
     key: (claimer) => `${templatesId(claimer.templates)}:${claimer.kinds?.join(",") ?? "*"}`
@@ -162,7 +164,7 @@ export const makeCoalescedMethods = (
       (settle) => Lifecycle.allowedFrom(settle.to).includes("running") ? settleRun(settle) : single.settleRun(settle)
     ),
     claimAdmitted: outsideTransactions(single.claimAdmitted, (options) =>
-      claimAdmitted({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids })),
+      Effect.flatMap(claimAdmitted({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids }), (outcome) => outcome)),
     heartbeat: outsideTransactions(single.heartbeat, heartbeat)
   }
 }

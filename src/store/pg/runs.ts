@@ -27,6 +27,7 @@ import { storageErrors } from "./errors.js"
 import { insideTransaction } from "./transaction.js"
 import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
+import { makeFailUnreadableJob } from "./unreadableJob.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -48,7 +49,8 @@ export const activeRun = (sql: SqlClient.SqlClient) =>
     SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running')`
 
 /** The run and node half of the store. */
-export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgContext) => {
+export const makeRunMethods = (context: PgContext) => {
+  const { atomic, audited, insertEvents, run, sql } = context
   const runColumns = sql.literal(columns.run)
   const nodeColumns = sql.literal(columns.node)
   const jobColumns = sql.literal(columns.job)
@@ -126,6 +128,17 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgCo
   )
 
   const getRun: Service["getRun"] = (runId) => storageErrors("JobStore.getRun")(readRun(runId))
+
+  const lockRun: Service["lockRun"] = Effect.fnUntraced(
+    function*(runId: WorkflowRunId) {
+      // NO KEY UPDATE: the lock the run's own writes take (heartbeat, end, a node's lockActiveRun),
+      // so every one of them waits; foreign-key checks of new node rows do not (as lockJob).
+      const [row] = yield* sql`SELECT ${runColumns} FROM workflow_runs WHERE id = ${runId} FOR NO KEY UPDATE`
+      if (row === undefined) return yield* new NotFound({ entity: "workflow_run", id: runId })
+      return yield* decode.run(row)
+    },
+    storageErrors("JobStore.lockRun")
+  )
 
   const listRuns: Service["listRuns"] = (jobId) =>
     sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`.pipe(
@@ -329,5 +342,5 @@ export const makeRunMethods = ({ atomic, audited, insertEvents, run, sql }: PgCo
       storageErrors("JobStore.listNodes")
     )
 
-  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
 }

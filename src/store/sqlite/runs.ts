@@ -2,6 +2,7 @@
  * Workflow runs and node executions on SQLite (R8, HSK-WF-001): create,
  * heartbeat and finish runs; start, finish and list nodes.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -23,11 +24,13 @@ import { sqliteCode, storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { insertText, type SqliteContext } from "./context.js"
 import { newRun } from "../internal/newRows.js"
+import { makeFailUnreadableJob } from "./unreadableJob.js"
 
 type Service = JobStore["Type"]
 
 /** The run and node methods of the SQLite store. */
-export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteContext) => {
+export const makeRunMethods = (context: SqliteContext) => {
+  const { exec, insertEvents, sql, transaction } = context
   const findRun = (runId: string) =>
     Effect.flatMap(
       exec("SELECT * FROM workflow_runs WHERE id = ?", [runId]),
@@ -109,13 +112,24 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
     storageErrors("JobStore.createRun")
   )
 
-  const getRun: Service["getRun"] = Effect.fnUntraced(
+  /** The run, or NotFound. */
+  const readRun = (runId: WorkflowRunId) =>
+    Effect.flatMap(findRun(runId), (run) =>
+      Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new NotFound({ entity: "workflow_run", id: runId })))
+
+  const getRun: Service["getRun"] = (runId) => storageErrors("JobStore.getRun")(readRun(runId))
+
+  const lockRun: Service["lockRun"] = Effect.fnUntraced(
     function*(runId) {
-      const run = yield* findRun(runId)
-      if (Option.isNone(run)) return yield* new NotFound({ entity: "workflow_run", id: runId })
-      return run.value
+      // SQLite locks the database, not rows. The store's own transactions hold its write lock since
+      // their BEGIN IMMEDIATE; in a transaction begun otherwise (a deferred BEGIN), a write that
+      // matches no row takes it now, changing nothing. Outside a transaction: a plain read.
+      if (Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection))) {
+        yield* exec("UPDATE workflow_runs SET status = status WHERE 0", [])
+      }
+      return yield* readRun(runId)
     },
-    storageErrors("JobStore.getRun")
+    storageErrors("JobStore.lockRun")
   )
 
   const listRuns: Service["listRuns"] = Effect.fnUntraced(
@@ -312,5 +326,5 @@ export const makeRunMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
     storageErrors("JobStore.listNodes")
   )
 
-  return { createRun, getRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
 }
