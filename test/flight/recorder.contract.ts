@@ -473,6 +473,20 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.deepStrictEqual(yield* allEvents({ trace_id: trace_id as never }), inputs)
       }))
 
+    test("R10 a recorded -0 is returned as 0, as it is stored and read back (JSON text has no -0)", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const trace_id = uuid()
+        const input = eventOf("terminal_command", { trace_id, exit_code: -0, duration_ms: -0 })
+        const recorded = yield* recorder.recordUntrusted(input)
+        const body = recorded.body as { readonly exit_code: number; readonly duration_ms: number }
+        assert.isTrue(Object.is(body.exit_code, 0) && Object.is(body.duration_ms, 0), "the returned record says 0, not -0")
+        const [listed] = yield* recorder.list({ trace_id: trace_id as never }).pipe(Effect.map((page) => page.items))
+        const [stored] = yield* Effect.flatMap(JobStore, (store) => store.listEvents({ trace_id: trace_id as never })).pipe(Effect.map((page) => page.items))
+        assert.deepStrictEqual(stored, recorded, "read back exactly as returned")
+        assert.isTrue(Object.is((listed as { readonly exit_code: number }).exit_code, 0))
+      }))
+
     test("issue 12.3 events stored in the 0.1.0 shapes still list: llm_inference renamed, the others as written", () =>
       Effect.gen(function*() {
         const store = yield* JobStore

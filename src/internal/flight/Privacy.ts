@@ -24,9 +24,14 @@ export type JsonObject = { readonly [key: string]: Json }
 /** One string as it is stored: NFC-normalised, redacted, and normalised again (a replacement may not be NFC). */
 export const sanitizeText = (text: string, redactor: Redactor): string => redactor.redact(text.normalize("NFC")).normalize("NFC")
 
-/** NFC-normalises every key and string value, and redacts every string value. */
+/**
+ * NFC-normalises every key and string value, and redacts every string value;
+ * a -0 becomes 0 (JSON text has no -0: the stored body says 0, so the
+ * returned record must too, as domain/Json.ts does for job inputs).
+ */
 export const sanitize = (value: Json, redactor: Redactor): Json => {
   if (typeof value === "string") return sanitizeText(value, redactor)
+  if (typeof value === "number") return value === 0 ? 0 : value
   if (Array.isArray(value)) return value.map((item: Json) => sanitize(item, redactor))
   if (typeof value === "object" && value !== null) {
     const out: Record<string, Json> = {}
