@@ -143,6 +143,54 @@ const batchContract = (backend: Backend) => {
         assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
       }))
 
+    // Without events a batch that fits one statement is that statement alone on SQLite (no transaction):
+    // all or nothing must hold there too, and inside a caller's transaction.
+    test("issue 16 createJobs without events, an id already stored in the middle of 50: AlreadyExists naming it, and none of the 50 written", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const stored = yield* store.createJob(newJob())
+        const batch = Array.from({ length: 50 }, (_, i) => i === 25 ? newJob({ job_id: stored.job_id }) : newJob())
+        const error = yield* failureOf(store.createJobs(batch))
+        assert.strictEqual(expectTag(error, "AlreadyExists").id, stored.job_id)
+        assert.deepStrictEqual(yield* everything, { jobs: 1, events: 0 })
+      }))
+
+    test("issue 16 createJobs without events, one id given twice among 50: AlreadyExists naming it, and nothing written", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const twice = ids.job()
+        const batch = Array.from({ length: 50 }, (_, i) => i === 10 || i === 40 ? newJob({ job_id: twice }) : newJob())
+        const error = yield* failureOf(store.createJobs(batch))
+        assert.strictEqual(expectTag(error, "AlreadyExists").id, twice)
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+      }))
+
+    test("issue 16 createJobs without events, with one job that does not decode: DecodeFailure naming its index, and nothing written", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const bad = { ...newJob(), priority: 1.5 } as unknown as NewAiJob
+        const error = yield* failureOf(store.createJobs([newJob(), bad, newJob()]))
+        const failure = expectTag(error, "DecodeFailure")
+        assert.isTrue(failure.issues.some((issue) => issue.path.startsWith("1")), JSON.stringify(failure.issues))
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+      }))
+
+    test("issue 16 createJobs without events inside a caller's transaction: a taken id fails it alone, naming it, and the caller's own writes commit", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const stored = yield* store.createJob(newJob())
+        const [mine, failed] = yield* store.transaction(Effect.gen(function*() {
+          const mine = yield* store.createJob(newJob())
+          const failed = yield* failureOf(store.createJobs([newJob(), newJob(), newJob({ job_id: stored.job_id }), newJob()]))
+          // The transaction carries on after the failure, and its later writes count.
+          const later = yield* store.createJobs([newJob()])
+          return [[mine, ...later], failed] as const
+        }))
+        assert.strictEqual(expectTag(failed, "AlreadyExists").id, stored.job_id)
+        assert.deepStrictEqual(yield* everything, { jobs: 3, events: 0 })
+        for (const job of mine) assert.strictEqual((yield* store.getJob(job.job_id)).job_id, job.job_id)
+      }))
+
     test("issue 16 createJobs of 1,200 jobs stores them all, and a repeated id at the very end writes none of them", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
