@@ -4,13 +4,14 @@
  * `AlreadyExists` naming it, a job that does not decode is `DecodeFailure`
  * naming its index, and either way no job and no event is written.
  */
-import { assert, describe } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { AiJob, NewAiJob } from "../../src/domain/AiJob.js"
 import { JobStore, type Page } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
-import { storeTest } from "../support/backend.js"
+import { storeTest, withTwoStores } from "../support/backend.js"
 import { postgres, sqliteFile, sqliteMemory } from "../support/stores.js"
 import { encode, expectTag, failureOf, ids, jobEvent, millis, newJob } from "./fixtures.js"
 
@@ -190,6 +191,29 @@ const batchContract = (backend: Backend) => {
         assert.deepStrictEqual(yield* everything, { jobs: 3, events: 0 })
         for (const job of mine) assert.strictEqual((yield* store.getJob(job.job_id)).job_id, job.job_id)
       }))
+
+    it.effect("issue 16 createJobs without events, 12 racers on two stores' own connections each writing 20 jobs around one shared id: exactly one batch is stored, every other fails AlreadyExists naming the id, and none leaves a row", () =>
+      withTwoStores(backend, (a, b) =>
+        Effect.gen(function*() {
+          const shared = ids.job()
+          const batches = Array.from({ length: 12 }, () => Array.from({ length: 20 }, (_, i) => i === 10 ? newJob({ job_id: shared }) : newJob()))
+          const outcomes = yield* Effect.all(
+            batches.map((batch, i) => Effect.either((i % 2 === 0 ? a : b).createJobs(batch))),
+            { concurrency: "unbounded" }
+          )
+          const won = outcomes.flatMap((outcome, i) => Either.isRight(outcome) ? [i] : [])
+          assert.strictEqual(won.length, 1, JSON.stringify(outcomes.map((outcome) => outcome._tag)))
+          for (const outcome of outcomes) {
+            if (Either.isLeft(outcome)) assert.strictEqual(expectTag(outcome.left, "AlreadyExists").id, shared)
+          }
+          const stored = yield* a.listJobs({ limit: 1000 })
+          const winner = outcomes[won[0]!]!
+          assert.deepStrictEqual(
+            stored.items.map((job) => job.job_id).sort(),
+            Either.isRight(winner) ? winner.right.map((job) => job.job_id).sort() : assert.fail("the winner's jobs")
+          )
+          assert.isTrue(stored.items.some((job) => job.job_id === shared))
+        })), 60_000)
 
     test("issue 16 createJobs of 1,200 jobs stores them all, and a repeated id at the very end writes none of them", () =>
       Effect.gen(function*() {
