@@ -13,7 +13,6 @@
  * (bench/createBatchPieces.ts). A statement on its own needs none: its
  * failure rolls back its implicit transaction.
  */
-import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -55,8 +54,7 @@ const insertRows = (exec: Exec, jobs: ReadonlyArray<AiJob>) => {
 }
 
 /** A statement that failed on a taken job id (stored already, or given twice): it wrote nothing. */
-const isTakenId = (error: unknown): error is SqlError =>
-  error instanceof SqlErrorClass && sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY"
+const isTakenId = (error: SqlError): boolean => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY"
 
 /**
  * The first of `ids` (in order) that is stored already or repeated within
