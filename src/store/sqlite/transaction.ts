@@ -56,6 +56,7 @@ import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { connectionOf } from "../internal/execute.js"
 import { sqliteCode } from "./errors.js"
+import { ownConnection } from "./ownClient.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */
 export interface WriteTransaction {
@@ -235,14 +236,25 @@ export const makeWriteTransaction = (
         // Opened before the connection is ours: callers arriving while this one waits for it queue here.
         const opened: Group | undefined = groupCommitting ? { conn: undefined, line: [], committed: [], served: 0 } : undefined
         if (opened !== undefined) group = opened
-        // `reserve` is the client's transaction acquirer: it holds the client's
-        // one-connection semaphore until the scope closes, as sql.withTransaction does.
-        const run = Effect.flatMap(Scope.make(), (scope) =>
-          Effect.flatMap(Scope.extend(sql.reserve, scope), (conn) =>
-            Effect.flatMap(
-              Effect.zipRight(begin(conn), inside(conn, 0)),
-              (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
-            )).pipe(Effect.ensuring(Effect.zipRight(Effect.sync(() => opened !== undefined && closeGroup(opened)), Scope.close(scope, Exit.void)))))
+        const body = (conn: Connection) =>
+          Effect.flatMap(
+            Effect.zipRight(begin(conn), inside(conn, 0)),
+            (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
+          )
+        const close = () => opened !== undefined && closeGroup(opened)
+        const run = own !== undefined
+          // The store's own client: its one-permit semaphore held directly, no Scope per transaction.
+          // The wait for the permit is interruptible (as the client's acquirer's); once taken, it is released.
+          ? Effect.flatMap(
+            Effect.onInterrupt(restore(own.semaphore.take(1)), () => Effect.sync(close)),
+            () => Effect.ensuring(body(own.connection), Effect.suspend(() => (close(), own.semaphore.release(1))))
+          )
+          // `reserve` is the client's transaction acquirer: it holds the client's
+          // one-connection semaphore until the scope closes, as sql.withTransaction does.
+          : Effect.flatMap(Scope.make(), (scope) =>
+            Effect.flatMap(Scope.extend(sql.reserve, scope), body).pipe(
+              Effect.ensuring(Effect.zipRight(Effect.sync(close), Scope.close(scope, Exit.void)))
+            ))
         // The group's one yield, before the connection is taken: workers ready to write reach
         // its line, and those waiting for the connection (a heartbeat, a read) get their turn.
         return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
@@ -267,6 +279,8 @@ export const makeWriteTransaction = (
    */
   let group: Group | undefined
   const groupCommitting = options.groupCommit === true
+  /** The connection and semaphore of the store's own client (ownClient.ts); undefined on a caller's client. */
+  const own = ownConnection(sql)
 
   /** Takes no more members; those in line start transactions of their own. */
   const closeGroup = (current: Group) => {
@@ -367,7 +381,10 @@ export const makeWriteTransaction = (
           waitingForWriteLock(Effect.flatMap(connection, statement), lockWaitMs)
         )
       }
-      return Effect.scoped(Effect.flatMap(sql.reserve, (conn) => {
+      // The connection held (the client's semaphore): directly on the store's own client, else through `reserve`.
+      const held = (use: (conn: Connection) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>) =>
+        own !== undefined ? own.semaphore.withPermits(1)(use(own.connection)) : Effect.scoped(Effect.flatMap(sql.reserve, use))
+      return held((conn) => {
         const write = Effect.zipRight(
           takeOver((text) => conn.executeUnprepared(text, [], undefined)),
           waitingForWriteLock(statement(conn), lockWaitMs)
@@ -380,7 +397,7 @@ export const makeWriteTransaction = (
             () => Effect.orDie(execute(conn, `PRAGMA synchronous = ${synchronous}`))
           )
           : write
-      }))
+      })
     })
 
   return Object.assign(transaction, { single, join, unsynced })
