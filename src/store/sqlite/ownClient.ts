@@ -79,6 +79,11 @@ export interface OwnConnection {
   readonly connection: Connection
   /** The client's one permit: held, nothing else runs on the connection. */
   readonly semaphore: Effect.Semaphore
+  /**
+   * Runs a statement without parameters (BEGIN, COMMIT) now, synchronously; throws its `SqlError`.
+   * Only while holding the permit.
+   */
+  readonly runNow: (text: string) => void
 }
 
 /** The clients this module built, by client. */
@@ -195,6 +200,13 @@ export const make = (
       loadExtension: (path: string) => Effect.flatMap(acquirer, (conn) => conn.loadExtension(path)),
       updateValues: undefined as never
     })
-    owned.set(client, { connection, semaphore })
+    const runNow = (text: string) => {
+      try {
+        prepare(text).run()
+      } catch (cause) {
+        throw new SqlError({ cause, message: "Failed to execute statement" })
+      }
+    }
+    owned.set(client, { connection, semaphore, runNow })
     return client
   })

@@ -194,6 +194,8 @@ export const makeWriteTransaction = (
   synchronous = 1,
   options: { readonly groupCommit?: boolean } = {}
 ): WriteTransaction => {
+  /** The connection and semaphore of the store's own client (ownClient.ts); undefined on a caller's client. */
+  const own = ownConnection(sql)
   /**
    * Once per connection: from here on SQLite never sleeps in its busy handler.
    * `run` is the connection already held (a transaction's), else the client.
@@ -205,7 +207,19 @@ export const makeWriteTransaction = (
       })
     )
   const begin = (conn: Connection) =>
-    Effect.zipRight(
+    own !== undefined && takenOver.has(sql)
+      // The store's own client, its busy timeout taken over: BEGIN IMMEDIATE at once, waiting only when the lock is taken.
+      ? Effect.suspend(() => {
+        try {
+          own.runNow("BEGIN IMMEDIATE")
+          return Effect.void
+        } catch (error) {
+          return error instanceof SqlError && isBusy(error)
+            ? waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs)
+            : Effect.fail(error as SqlError)
+        }
+      })
+      : Effect.zipRight(
       takeOver((statement) => conn.executeUnprepared(statement, [], undefined)),
       waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs)
     )
@@ -220,8 +234,13 @@ export const makeWriteTransaction = (
       Effect.withFiberRuntime<A, E | SqlError, R>((fiber) => {
         const context = fiber.currentContext
         const current = Context.getOption(context, SqlClient.TransactionConnection)
+        // `effect` with the transaction's connection in its context, as `Effect.locally` would set it, without
+        // its acquireUseRelease (~15 operations): inside this uninterruptible region the context is always put back.
         const inside = (conn: Connection, id: number) =>
-          Effect.exit(Effect.locally(restore(effect), FiberRef.currentContext, Context.add(context, SqlClient.TransactionConnection, [conn, id])))
+          Effect.flatMap(
+            FiberRef.getAndSet(FiberRef.currentContext, Context.add(context, SqlClient.TransactionConnection, [conn, id]) as Context.Context<never>),
+            (previous) => Effect.flatMap(Effect.exit(restore(effect)), (exit) => Effect.as(FiberRef.set(FiberRef.currentContext, previous), exit))
+          )
         if (current._tag === "Some") {
           // Nested: a savepoint, rolled back alone on failure (never released, as in @effect/sql).
           const [conn, depth] = current.value
@@ -279,8 +298,6 @@ export const makeWriteTransaction = (
    */
   let group: Group | undefined
   const groupCommitting = options.groupCommit === true
-  /** The connection and semaphore of the store's own client (ownClient.ts); undefined on a caller's client. */
-  const own = ownConnection(sql)
 
   /** Takes no more members; those in line start transactions of their own. */
   const closeGroup = (current: Group) => {
@@ -289,10 +306,20 @@ export const makeWriteTransaction = (
   }
 
   /** After the owner's change: the members' changes in turn, then one COMMIT for all. */
-  const leadGroup = <A, E>(current: Group, conn: Connection, own: Exit.Exit<A, E>): Effect.Effect<A, E | SqlError> => {
-    if (Exit.isFailure(own)) {
+  const leadGroup = <A, E>(current: Group, conn: Connection, ownExit: Exit.Exit<A, E>): Effect.Effect<A, E | SqlError> => {
+    if (Exit.isFailure(ownExit)) {
       closeGroup(current)
-      return settle(own, execute(conn, "COMMIT"), rollback(conn))
+      return settle(ownExit, execute(conn, "COMMIT"), rollback(conn))
+    }
+    if (own !== undefined && conn === own.connection && current.line.length === 0) {
+      // Nobody in line (one worker): the COMMIT now, on the store's own client; a failing one is a defect, as in `settle`.
+      closeGroup(current)
+      try {
+        own.runNow("COMMIT")
+      } catch (error) {
+        return Effect.die(error)
+      }
+      return ownExit
     }
     current.conn = conn
     const nextMember: Effect.Effect<void> = Effect.suspend(() => {
@@ -311,7 +338,7 @@ export const makeWriteTransaction = (
           : Effect.zipRight(rollback(conn), Effect.fail(current.broken))
         return Effect.flatMap(Effect.exit(outcome), (committed) => {
           for (const member of current.committed) Deferred.unsafeDone(member, committed)
-          return settle(own, Exit.isSuccess(committed) ? Effect.void : committed, Effect.void)
+          return settle(ownExit, Exit.isSuccess(committed) ? Effect.void : committed, Effect.void)
         })
       }))
     )
