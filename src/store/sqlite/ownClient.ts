@@ -26,7 +26,7 @@
  * transactions of @effect/sql. A caller's own client (`layerFromClient`)
  * keeps @effect/sql-sqlite-node's path; the store works on both.
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -120,7 +120,7 @@ export const make = (
 
     /** Runs `text` (prepared or cached): the rows of a reader, else [] (or the run's result when `raw`). */
     const run = (text: string, params: ReadonlyArray<unknown>, raw: boolean, cache: boolean) =>
-      Effect.withFiberRuntime<ReadonlyArray<any>, SqlError>((fiber) => {
+      Effect.withFiberRuntime<ReadonlyArray<Record<string, unknown>>, SqlError>((fiber) => {
         try {
           const statement = cache ? prepare(text) : db.prepare(text)
           const safe = Context.get(fiber.currentContext, SqlClient.SafeIntegers)
@@ -131,7 +131,8 @@ export const make = (
           }
           if (statement.reader) return Effect.succeed(statement.all(...params))
           const result = statement.run(...params)
-          return Effect.succeed(raw ? result as unknown as ReadonlyArray<any> : [])
+          // `raw` (a statement's `.raw`): the driver's run result (`changes`, `lastInsertRowid`), as @effect/sql-sqlite-node answers.
+          return Effect.succeed(raw ? result as unknown as ReadonlyArray<Record<string, unknown>> : [])
         } catch (cause) {
           return Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
         }
