@@ -417,6 +417,19 @@ export const makeWriteTransaction = (
           waitingForWriteLock(statement(conn), lockWaitMs)
         )
         // The connection is held (the client's semaphore) from the first PRAGMA to the last.
+        if (lowered && own !== undefined) {
+          // The store's own client: the PRAGMAs run at once, the level put back however the write ends.
+          return Effect.uninterruptibleMask((restore) =>
+            Effect.suspend(() => {
+              try {
+                own.runNow("PRAGMA synchronous = NORMAL")
+              } catch (error) {
+                return Effect.fail(error as SqlError)
+              }
+              return Effect.onExit(restore(write), () => Effect.sync(() => own.runNow(`PRAGMA synchronous = ${synchronous}`)))
+            })
+          )
+        }
         return lowered
           ? Effect.acquireUseRelease(
             execute(conn, "PRAGMA synchronous = NORMAL"),
