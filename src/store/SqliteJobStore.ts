@@ -38,6 +38,7 @@ import { makeRunMethods } from "./sqlite/runs.js"
 import { makeContext } from "./sqlite/context.js"
 import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
+import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
 
 export { migrate, migrationsTable } from "./sqlite/migrations.js"
@@ -201,7 +202,7 @@ const isFilePath = (filename: string): boolean =>
  * a `StorageError` naming the file, not a crash.
  */
 const openClient = (
-  config: SqliteClient.SqliteClientConfig
+  config: { readonly filename: string; readonly readonly?: boolean; readonly disableWAL?: boolean }
 ): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StorageError> =>
   Layer.scopedContext(Effect.gen(function*() {
     const filename = config.filename
@@ -210,7 +211,8 @@ const openClient = (
     if (isFilePath(filename) && config.readonly !== true) {
       yield* Effect.try({ try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }), catch: fail })
     }
-    const client = yield* Effect.catchAllDefect(SqliteClient.make(config), (defect) => Effect.fail(fail(defect)))
+    // The store's own client (sqlite/ownClient.ts): statements prepared once in a plain Map, the connection's semaphore its transactions' to hold.
+    const client = yield* Effect.catchAllDefect(OwnClient.make(config), (defect) => Effect.fail(fail(defect)))
     return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
   })).pipe(Layer.provide(Reactivity.layer))
 

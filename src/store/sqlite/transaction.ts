@@ -56,6 +56,7 @@ import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { connectionOf } from "../internal/execute.js"
 import { sqliteCode } from "./errors.js"
+import { ownConnection } from "./ownClient.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */
 export interface WriteTransaction {
@@ -193,6 +194,8 @@ export const makeWriteTransaction = (
   synchronous = 1,
   options: { readonly groupCommit?: boolean } = {}
 ): WriteTransaction => {
+  /** The connection and semaphore of the store's own client (ownClient.ts); undefined on a caller's client. */
+  const own = ownConnection(sql)
   /**
    * Once per connection: from here on SQLite never sleeps in its busy handler.
    * `run` is the connection already held (a transaction's), else the client.
@@ -204,7 +207,19 @@ export const makeWriteTransaction = (
       })
     )
   const begin = (conn: Connection) =>
-    Effect.zipRight(
+    own !== undefined && takenOver.has(sql)
+      // The store's own client, its busy timeout taken over: BEGIN IMMEDIATE at once, waiting only when the lock is taken.
+      ? Effect.suspend(() => {
+        try {
+          own.runNow("BEGIN IMMEDIATE")
+          return Effect.void
+        } catch (error) {
+          return error instanceof SqlError && isBusy(error)
+            ? waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs)
+            : Effect.fail(error as SqlError)
+        }
+      })
+      : Effect.zipRight(
       takeOver((statement) => conn.executeUnprepared(statement, [], undefined)),
       waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs)
     )
@@ -219,8 +234,13 @@ export const makeWriteTransaction = (
       Effect.withFiberRuntime<A, E | SqlError, R>((fiber) => {
         const context = fiber.currentContext
         const current = Context.getOption(context, SqlClient.TransactionConnection)
+        // `effect` with the transaction's connection in its context, as `Effect.locally` would set it, without
+        // its acquireUseRelease (~15 operations): inside this uninterruptible region the context is always put back.
         const inside = (conn: Connection, id: number) =>
-          Effect.exit(Effect.locally(restore(effect), FiberRef.currentContext, Context.add(context, SqlClient.TransactionConnection, [conn, id])))
+          Effect.flatMap(
+            FiberRef.getAndSet(FiberRef.currentContext, Context.add(context, SqlClient.TransactionConnection, [conn, id]) as Context.Context<never>),
+            (previous) => Effect.flatMap(Effect.exit(restore(effect)), (exit) => Effect.as(FiberRef.set(FiberRef.currentContext, previous), exit))
+          )
         if (current._tag === "Some") {
           // Nested: a savepoint, rolled back alone on failure (never released, as in @effect/sql).
           const [conn, depth] = current.value
@@ -235,14 +255,25 @@ export const makeWriteTransaction = (
         // Opened before the connection is ours: callers arriving while this one waits for it queue here.
         const opened: Group | undefined = groupCommitting ? { conn: undefined, line: [], committed: [], served: 0 } : undefined
         if (opened !== undefined) group = opened
-        // `reserve` is the client's transaction acquirer: it holds the client's
-        // one-connection semaphore until the scope closes, as sql.withTransaction does.
-        const run = Effect.flatMap(Scope.make(), (scope) =>
-          Effect.flatMap(Scope.extend(sql.reserve, scope), (conn) =>
-            Effect.flatMap(
-              Effect.zipRight(begin(conn), inside(conn, 0)),
-              (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
-            )).pipe(Effect.ensuring(Effect.zipRight(Effect.sync(() => opened !== undefined && closeGroup(opened)), Scope.close(scope, Exit.void)))))
+        const body = (conn: Connection) =>
+          Effect.flatMap(
+            Effect.zipRight(begin(conn), inside(conn, 0)),
+            (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
+          )
+        const close = () => opened !== undefined && closeGroup(opened)
+        const run = own !== undefined
+          // The store's own client: its one-permit semaphore held directly, no Scope per transaction.
+          // The wait for the permit is interruptible (as the client's acquirer's); once taken, it is released.
+          ? Effect.flatMap(
+            Effect.onInterrupt(restore(own.semaphore.take(1)), () => Effect.sync(close)),
+            () => Effect.ensuring(body(own.connection), Effect.suspend(() => (close(), own.semaphore.release(1))))
+          )
+          // `reserve` is the client's transaction acquirer: it holds the client's
+          // one-connection semaphore until the scope closes, as sql.withTransaction does.
+          : Effect.flatMap(Scope.make(), (scope) =>
+            Effect.flatMap(Scope.extend(sql.reserve, scope), body).pipe(
+              Effect.ensuring(Effect.zipRight(Effect.sync(close), Scope.close(scope, Exit.void)))
+            ))
         // The group's one yield, before the connection is taken: workers ready to write reach
         // its line, and those waiting for the connection (a heartbeat, a read) get their turn.
         return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
@@ -275,10 +306,20 @@ export const makeWriteTransaction = (
   }
 
   /** After the owner's change: the members' changes in turn, then one COMMIT for all. */
-  const leadGroup = <A, E>(current: Group, conn: Connection, own: Exit.Exit<A, E>): Effect.Effect<A, E | SqlError> => {
-    if (Exit.isFailure(own)) {
+  const leadGroup = <A, E>(current: Group, conn: Connection, ownExit: Exit.Exit<A, E>): Effect.Effect<A, E | SqlError> => {
+    if (Exit.isFailure(ownExit)) {
       closeGroup(current)
-      return settle(own, execute(conn, "COMMIT"), rollback(conn))
+      return settle(ownExit, execute(conn, "COMMIT"), rollback(conn))
+    }
+    if (own !== undefined && conn === own.connection && current.line.length === 0) {
+      // Nobody in line (one worker): the COMMIT now, on the store's own client; a failing one is a defect, as in `settle`.
+      closeGroup(current)
+      try {
+        own.runNow("COMMIT")
+      } catch (error) {
+        return Effect.die(error)
+      }
+      return ownExit
     }
     current.conn = conn
     const nextMember: Effect.Effect<void> = Effect.suspend(() => {
@@ -297,7 +338,7 @@ export const makeWriteTransaction = (
           : Effect.zipRight(rollback(conn), Effect.fail(current.broken))
         return Effect.flatMap(Effect.exit(outcome), (committed) => {
           for (const member of current.committed) Deferred.unsafeDone(member, committed)
-          return settle(own, Exit.isSuccess(committed) ? Effect.void : committed, Effect.void)
+          return settle(ownExit, Exit.isSuccess(committed) ? Effect.void : committed, Effect.void)
         })
       }))
     )
@@ -367,12 +408,28 @@ export const makeWriteTransaction = (
           waitingForWriteLock(Effect.flatMap(connection, statement), lockWaitMs)
         )
       }
-      return Effect.scoped(Effect.flatMap(sql.reserve, (conn) => {
+      // The connection held (the client's semaphore): directly on the store's own client, else through `reserve`.
+      const held = (use: (conn: Connection) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>) =>
+        own !== undefined ? own.semaphore.withPermits(1)(use(own.connection)) : Effect.scoped(Effect.flatMap(sql.reserve, use))
+      return held((conn) => {
         const write = Effect.zipRight(
           takeOver((text) => conn.executeUnprepared(text, [], undefined)),
           waitingForWriteLock(statement(conn), lockWaitMs)
         )
         // The connection is held (the client's semaphore) from the first PRAGMA to the last.
+        if (lowered && own !== undefined) {
+          // The store's own client: the PRAGMAs run at once, the level put back however the write ends.
+          return Effect.uninterruptibleMask((restore) =>
+            Effect.suspend(() => {
+              try {
+                own.runNow("PRAGMA synchronous = NORMAL")
+              } catch (error) {
+                return Effect.fail(error as SqlError)
+              }
+              return Effect.onExit(restore(write), () => Effect.sync(() => own.runNow(`PRAGMA synchronous = ${synchronous}`)))
+            })
+          )
+        }
         return lowered
           ? Effect.acquireUseRelease(
             execute(conn, "PRAGMA synchronous = NORMAL"),
@@ -380,7 +437,7 @@ export const makeWriteTransaction = (
             () => Effect.orDie(execute(conn, `PRAGMA synchronous = ${synchronous}`))
           )
           : write
-      }))
+      })
     })
 
   return Object.assign(transaction, { single, join, unsynced })
