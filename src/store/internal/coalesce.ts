@@ -49,7 +49,28 @@ export interface CoalesceOptions<I, A, E> {
   readonly many: (inputs: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<A | typeof alone>, unknown>
   /** Inputs that may share a statement have equal (`===`) keys. Default: all may. */
   readonly key?: (input: I) => unknown
+  /**
+   * The store's calls in flight across its coalesced kinds (`activity()`),
+   * shared by them. While another call is in flight, a caller who finds a
+   * slot free leads its statement one event-loop turn later, so the callers
+   * whose replies came in that turn join it; with none in flight (one
+   * worker) it runs at once. Without it, a free slot always runs at once.
+   */
+  readonly activity?: Activity
 }
+
+/** Calls in flight across a store's coalesced kinds (see `CoalesceOptions.activity`). */
+export interface Activity {
+  inFlight: number
+}
+
+/** A new, idle `Activity`. */
+export const activity = (): Activity => ({ inFlight: 0 })
+
+/** One event-loop turn: every socket reply ready now is handled (and its caller's next call made) first. */
+const nextTurn = Effect.async<void>((resume) => {
+  setImmediate(() => resume(Effect.void))
+})
 
 /** A batch's answer for a member that must run alone. */
 export const alone: unique symbol = Symbol("coalesce/alone")
@@ -111,18 +132,33 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
     })
   }
 
+  const inStore = options.activity
+  /** Leads at once with nobody else in flight; else a turn later, with whoever came meanwhile. */
+  const leadNow = (input: I, key: unknown): Effect.Effect<A, E> =>
+    inStore === undefined || inStore.inFlight <= 1
+      ? lead(input, key)
+      : Effect.zipRight(nextTurn, Effect.suspend(() => lead(input, key)))
+  const call = (input: I): Effect.Effect<A, E> => {
+    const key = keyOf(input)
+    if (busy < slots) {
+      busy++
+      return leadNow(input, key)
+    }
+    const wake = Deferred.unsafeMake<A | typeof alone | typeof LEAD>(FiberId.none)
+    line.push({ input, key, wake })
+    return Effect.flatMap(
+      Deferred.await(wake),
+      (woken) => woken === LEAD ? lead(input, key) : woken === alone ? one(input) : Effect.succeed(woken)
+    )
+  }
+
+  if (inStore === undefined) return (input) => Effect.uninterruptible(Effect.suspend(() => call(input)))
   return (input) =>
     Effect.uninterruptible(Effect.suspend(() => {
-      const key = keyOf(input)
-      if (busy < slots) {
-        busy++
-        return lead(input, key)
-      }
-      const wake = Deferred.unsafeMake<A | typeof alone | typeof LEAD>(FiberId.none)
-      line.push({ input, key, wake })
-      return Effect.flatMap(
-        Deferred.await(wake),
-        (woken) => woken === LEAD ? lead(input, key) : woken === alone ? one(input) : Effect.succeed(woken)
-      )
+      inStore.inFlight++
+      return Effect.flatMap(Effect.exit(call(input)), (exit) => {
+        inStore.inFlight--
+        return exit
+      })
     }))
 }
