@@ -13,6 +13,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
+import type * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -145,6 +146,37 @@ const completion = (job: AiJob, overrides: Partial<RunningJobEnd> = {}): Running
 })
 
 const RACERS = 22
+
+/**
+ * Each create's outcome is its own: its job queued with its own record once;
+ * the one of a taken id (`taken`) `AlreadyExists`, and no record written for
+ * the job that holds the id.
+ */
+const ownCreates = (
+  outcomes: ReadonlyArray<Either.Either<AiJob, unknown>>,
+  inputs: ReadonlyArray<{ readonly job_id?: string }>,
+  records: ReadonlyArray<{ readonly event_id: string }>,
+  taken: number,
+  existingId: AiJob["job_id"]
+) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    for (const [i, outcome] of outcomes.entries()) {
+      if (i === taken) {
+        assert.strictEqual(outcome._tag, "Left")
+        if (outcome._tag === "Left") assert.strictEqual(tagOf(outcome.left), "AlreadyExists")
+        continue
+      }
+      assert.strictEqual(outcome._tag, "Right")
+      if (outcome._tag !== "Right") continue
+      const jobId = outcome.right.job_id
+      assert.strictEqual(jobId, inputs[i]!.job_id)
+      assert.strictEqual((yield* store.getJob(jobId)).state, "queued")
+      const events = yield* store.listEvents({ job_id: jobId })
+      assert.deepStrictEqual(events.items.map((event) => event.event_id), [records[i]!.event_id], "its own record, once")
+    }
+    assert.strictEqual((yield* store.listEvents({ job_id: existingId })).items.length, 0, "the taken id's record was not written")
+  })
 
 /**
  * `count` queued jobs of one subject, claims of which take the one-statement
@@ -494,21 +526,7 @@ describe("issue 16 group commit on PostgreSQL", () => {
             "flight_recorder_events"
           ))
           assert.strictEqual(counts.create, SLOTS + 2, "the blocked ones alone, one for the line, then the taken id's alone to say so")
-          for (const [i, outcome] of [...value.blockers, ...value.racers].entries()) {
-            if (i === 7) {
-              assert.strictEqual(outcome._tag, "Left")
-              if (outcome._tag === "Left") assert.strictEqual(tagOf(outcome.left), "AlreadyExists")
-              continue
-            }
-            assert.strictEqual(outcome._tag, "Right")
-            if (outcome._tag !== "Right") continue
-            assert.strictEqual(outcome.right.job_id, inputs[i]!.job_id)
-            assert.strictEqual((yield* store.getJob(inputs[i]!.job_id!)).state, "queued")
-            const events = yield* store.listEvents({ job_id: inputs[i]!.job_id! })
-            assert.deepStrictEqual(events.items.map((event) => event.event_id), [records[i]!.event_id], "its own record, once")
-          }
-          const existingEvents = yield* store.listEvents({ job_id: existing.job_id })
-          assert.strictEqual(existingEvents.items.length, 0, "the taken id's record was not written")
+          yield* ownCreates([...value.blockers, ...value.racers], inputs, records, 7, existing.job_id)
         })),
     60_000
   )
@@ -578,24 +596,10 @@ describe("issue 16 group commit on PostgreSQL", () => {
     () =>
       withStore("coalesce one turn", true, (url) =>
         Effect.gen(function*() {
-          const store = yield* JobStore
           const { counts, existing, inputs, outcomes, records } = yield* createsInOneTurn(url, 6, 4, true)
           // Before: the first ran alone at once and the others shared the next statement (3 with the taken id's).
           assert.strictEqual(counts.create, 2, "one shared statement, then the taken id's alone to say so")
-          for (const [i, outcome] of outcomes.entries()) {
-            if (i === 4) {
-              assert.strictEqual(outcome._tag, "Left")
-              if (outcome._tag === "Left") assert.strictEqual(tagOf(outcome.left), "AlreadyExists")
-              continue
-            }
-            assert.strictEqual(outcome._tag, "Right")
-            if (outcome._tag !== "Right") continue
-            assert.strictEqual(outcome.right.job_id, inputs[i]!.job_id)
-            assert.strictEqual((yield* store.getJob(inputs[i]!.job_id!)).state, "queued")
-            const events = yield* store.listEvents({ job_id: inputs[i]!.job_id! })
-            assert.deepStrictEqual(events.items.map((event) => event.event_id), [records[i]!.event_id], "its own record, once")
-          }
-          assert.strictEqual((yield* store.listEvents({ job_id: existing.job_id })).items.length, 0, "the taken id's record was not written")
+          yield* ownCreates(outcomes, inputs, records, 4, existing.job_id)
         })),
     60_000
   )
