@@ -75,7 +75,7 @@ export const makeCoalescedMethods = (
   }
 
   const { run, sql } = context
-  // Every coalesced kind's calls in flight: while another is, a free slot waits a turn for company.
+  // The statements in flight across the coalesced kinds: while another kind's is, a free slot waits a turn for company.
   const activity = Coalesce.activity()
   const newJobs = createEach(context)
   const createJob = Coalesce.make<NewJobRequest, Success<"createJob">, Failure<"createJob">>({
