@@ -11,6 +11,10 @@
  *   function, as shares of the busy (non-idle) time. The `.cpuprofile` is
  *   written to the temp directory printed, for a viewer.
  *
+ * With `workers` > 1 (`npx tsx bench/profileLifecycle.ts 800 4`), the profile
+ * is of `workers` concurrent workers sharing the `jobs` lifecycles (the steps
+ * are still timed, each worker's own).
+ *
  * Not part of `npm run bench`; used to write bench/analysis.md.
  */
 import * as fs from "node:fs"
@@ -24,7 +28,7 @@ import { makeLog, QUICK } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
 import { summarise, type CpuProfile } from "./cpuProfile.js"
 import { runMain } from "./runMain.js"
-import { STEPS, timedLifecycles } from "./timedSteps.js"
+import { emptyStepTimes, STEPS, timedLifecycles } from "./timedSteps.js"
 
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -34,17 +38,24 @@ const median = (values: ReadonlyArray<number>): number => {
 
 const main = async () => {
   const jobs = Number(process.argv[2] ?? 400)
+  const workers = Number(process.argv[3] ?? 1)
+  // `workers` loops sharing the jobs, each step timed into the same lists.
+  const lifecycles = (count: number, times = emptyStepTimes()) =>
+    Effect.as(
+      Effect.all(Array.from({ length: workers }, () => timedLifecycles(Math.ceil(count / workers), times)), { concurrency: "unbounded", discard: true }),
+      times
+    )
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-profile-lifecycle-"))
   const cluster = await startBenchCluster()
   const ctx: BenchContext = { mode: QUICK, log: makeLog(), cluster, tmp }
   try {
     const target = await freshTarget(ctx, "pg", "profile_lifecycle")
     await withServices(target, Effect.gen(function*() {
-      yield* timedLifecycles(50) // warm-up: JIT, pool connections, plans
+      yield* lifecycles(50) // warm-up: JIT, pool connections, plans
       const start = performance.now()
-      const times = yield* timedLifecycles(jobs)
+      const times = yield* lifecycles(jobs)
       const wallMs = performance.now() - start
-      console.log(`\n## ${jobs} lifecycles on PostgreSQL, 1 worker: ${(wallMs / jobs).toFixed(2)} ms per job (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+      console.log(`\n## ${jobs} lifecycles on PostgreSQL, ${workers} worker(s): ${(wallMs / jobs).toFixed(2)} ms per job (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
       console.log("| step | median µs | p90 µs |")
       console.log("|---|---|---|")
       for (const step of STEPS) {
@@ -58,7 +69,7 @@ const main = async () => {
       yield* Effect.promise(() => session.post("Profiler.setSamplingInterval", { interval: 100 }))
       yield* Effect.promise(() => session.post("Profiler.start"))
       const profiledStart = performance.now()
-      yield* timedLifecycles(jobs)
+      yield* lifecycles(jobs)
       const profiledMs = performance.now() - profiledStart
       const { profile } = yield* Effect.promise(() => session.post("Profiler.stop"))
       session.disconnect()

@@ -44,8 +44,10 @@ export interface PgStoreBehaviour {
    * of a kind — claims, heartbeats, completions — are in flight, later
    * callers line up and the next statement serves them all, with one commit,
    * each caller getting its own result or its own error. No timer: a call
-   * that finds the store idle runs at once, alone. Calls inside a
-   * transaction are never shared. Default true; false sends every call alone.
+   * that finds the store idle runs at once, alone; one that finds only other
+   * kinds' statements in flight starts a turn of the event loop later, with
+   * the calls of its kind made meanwhile. Calls inside a transaction are
+   * never shared. Default true; false sends every call alone.
    */
   readonly coalesce?: boolean
 }

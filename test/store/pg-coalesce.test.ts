@@ -13,6 +13,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
+import type * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -68,13 +69,19 @@ const countingStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
  * `flight_recorder_events`, so each blocks), released by `release` or at the
  * end of the scope.
  */
-const holdTable = (url: string, table = "workflow_runs") =>
+const holdTable = (url: string, table = "workflow_runs") => holding(url, `LOCK TABLE ${table} IN EXCLUSIVE MODE`)
+
+/** Another session holding one run's row (as a writer of it would), released as `holdTable`'s lock is. */
+const holdRun = (url: string, runId: string) => holding(url, `SELECT 1 FROM workflow_runs WHERE id = '${runId}' FOR UPDATE`)
+
+/** Another session in a transaction that took a lock by `lock`: store sessions wanting it wait. */
+const holding = (url: string, lock: string) =>
   Effect.gen(function*() {
     const holder = yield* Effect.acquireRelease(
       Effect.promise(async () => {
         const client = await connectPg(url)
         await client.query("BEGIN")
-        await client.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`)
+        await client.query(lock)
         return client
       }),
       (client) => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined).then(() => client.end()))
@@ -139,6 +146,37 @@ const completion = (job: AiJob, overrides: Partial<RunningJobEnd> = {}): Running
 })
 
 const RACERS = 22
+
+/**
+ * Each create's outcome is its own: its job queued with its own record once;
+ * the one of a taken id (`taken`) `AlreadyExists`, and no record written for
+ * the job that holds the id.
+ */
+const ownCreates = (
+  outcomes: ReadonlyArray<Either.Either<AiJob, unknown>>,
+  inputs: ReadonlyArray<{ readonly job_id?: string }>,
+  records: ReadonlyArray<{ readonly event_id: string }>,
+  taken: number,
+  existingId: AiJob["job_id"]
+) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    for (const [i, outcome] of outcomes.entries()) {
+      if (i === taken) {
+        assert.strictEqual(outcome._tag, "Left")
+        if (outcome._tag === "Left") assert.strictEqual(tagOf(outcome.left), "AlreadyExists")
+        continue
+      }
+      assert.strictEqual(outcome._tag, "Right")
+      if (outcome._tag !== "Right") continue
+      const jobId = outcome.right.job_id
+      assert.strictEqual(jobId, inputs[i]!.job_id)
+      assert.strictEqual((yield* store.getJob(jobId)).state, "queued")
+      const events = yield* store.listEvents({ job_id: jobId })
+      assert.deepStrictEqual(events.items.map((event) => event.event_id), [records[i]!.event_id], "its own record, once")
+    }
+    assert.strictEqual((yield* store.listEvents({ job_id: existingId })).items.length, 0, "the taken id's record was not written")
+  })
 
 /**
  * `count` queued jobs of one subject, claims of which take the one-statement
@@ -488,21 +526,7 @@ describe("issue 16 group commit on PostgreSQL", () => {
             "flight_recorder_events"
           ))
           assert.strictEqual(counts.create, SLOTS + 2, "the blocked ones alone, one for the line, then the taken id's alone to say so")
-          for (const [i, outcome] of [...value.blockers, ...value.racers].entries()) {
-            if (i === 7) {
-              assert.strictEqual(outcome._tag, "Left")
-              if (outcome._tag === "Left") assert.strictEqual(tagOf(outcome.left), "AlreadyExists")
-              continue
-            }
-            assert.strictEqual(outcome._tag, "Right")
-            if (outcome._tag !== "Right") continue
-            assert.strictEqual(outcome.right.job_id, inputs[i]!.job_id)
-            assert.strictEqual((yield* store.getJob(inputs[i]!.job_id!)).state, "queued")
-            const events = yield* store.listEvents({ job_id: inputs[i]!.job_id! })
-            assert.deepStrictEqual(events.items.map((event) => event.event_id), [records[i]!.event_id], "its own record, once")
-          }
-          const existingEvents = yield* store.listEvents({ job_id: existing.job_id })
-          assert.strictEqual(existingEvents.items.length, 0, "the taken id's record was not written")
+          yield* ownCreates([...value.blockers, ...value.racers], inputs, records, 7, existing.job_id)
         })),
     60_000
   )
@@ -535,6 +559,59 @@ describe("issue 16 group commit on PostgreSQL", () => {
               }
             }
           }
+        })),
+    60_000
+  )
+  /**
+   * `count` creates (the `taken` one of an id already stored) released
+   * together by one gate — their calls made in one event-loop turn — with a
+   * heartbeat blocked in flight when `withHeartbeat`: the statements they
+   * sent, their outcomes, and their inputs and records.
+   */
+  const createsInOneTurn = (url: string, count: number, taken: number, withHeartbeat: boolean) =>
+    Effect.scoped(Effect.gen(function*() {
+      const store = yield* JobStore
+      const { run } = yield* startedJob()
+      const existing = yield* store.createJob(newJob())
+      const inputs = Array.from({ length: count }, (_, i) => newJob({ job_id: i === taken ? existing.job_id : ids.job(), trace_id: ids.trace() }))
+      const records = inputs.map((input) => eventRecord({ job_id: input.job_id!, trace_id: input.trace_id! }))
+      // The run's row only: the creates write no run, and must not wait.
+      const held = yield* holdRun(url, run.id)
+      const heartbeat = withHeartbeat ? yield* Effect.fork(store.heartbeat(run.id)) : undefined
+      if (withHeartbeat) yield* held.blocked(1)
+      const { counts, value } = yield* countingStatements(Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const creates = yield* Effect.forEach(inputs, (input, i) =>
+          Effect.fork(Effect.zipRight(Deferred.await(gate), Effect.either(store.createJob(input, { events: () => [records[i]!] })))))
+        yield* Deferred.succeed(gate, undefined)
+        return yield* Fiber.joinAll(creates)
+      }))
+      yield* held.release
+      if (heartbeat !== undefined) assert.strictEqual((yield* Fiber.join(heartbeat)).id, run.id, "the blocked heartbeat beats its run")
+      return { counts, outcomes: value, inputs, records, existing }
+    }))
+
+  it.scopedLive(
+    "issue 16 group commit at a few workers: creates called in one event-loop turn while another kind's statement is in flight share one statement (the first waits that turn for them); each caller gets its own job and record, a taken job id gets AlreadyExists alone and nothing of it is written",
+    () =>
+      withStore("coalesce one turn", true, (url) =>
+        Effect.gen(function*() {
+          const { counts, existing, inputs, outcomes, records } = yield* createsInOneTurn(url, 6, 4, true)
+          // Before: the first ran alone at once and the others shared the next statement (3 with the taken id's).
+          assert.strictEqual(counts.create, 2, "one shared statement, then the taken id's alone to say so")
+          yield* ownCreates(outcomes, inputs, records, 4, existing.job_id)
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 group commit at one worker: with no other statement in flight, a create runs at once, alone (no turn waited); the creates called after it in the same turn share the next statement",
+    () =>
+      withStore("coalesce alone at once", true, (url) =>
+        Effect.gen(function*() {
+          const { counts, outcomes } = yield* createsInOneTurn(url, 6, -1, false)
+          assert.strictEqual(counts.create, 2, "the first alone at once, then one for the rest")
+          for (const outcome of outcomes) assert.strictEqual(outcome._tag, "Right")
         })),
     60_000
   )

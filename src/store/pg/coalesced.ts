@@ -75,10 +75,13 @@ export const makeCoalescedMethods = (
   }
 
   const { run, sql } = context
+  // The statements in flight across the coalesced kinds: while another kind's is, a free slot waits a turn for company.
+  const activity = Coalesce.activity()
   const newJobs = createEach(context)
   const createJob = Coalesce.make<NewJobRequest, Success<"createJob">, Failure<"createJob">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
+    activity,
     one: ({ input, options }) => single.createJob(input, options),
     // A job whose id is taken is left out of the statement's rows, and its caller hears AlreadyExists alone.
     many: distinct(({ input }) => input.job_id, newJobs)
@@ -88,6 +91,7 @@ export const makeCoalescedMethods = (
   const finishRunningJob = Coalesce.make<RunningJobEnd, Success<"finishRunningJob">, Failure<"finishRunningJob">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
+    activity,
     one: single.finishRunningJob,
     // A second end of the same job runs alone, after: it finds the job moved (null → the general path).
     // So does an end the statement did not move (its job not running, or locked by another transaction).
@@ -99,6 +103,7 @@ export const makeCoalescedMethods = (
   const settleRun = Coalesce.make<RunSettle, Success<"settleRun">, Failure<"settleRun">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
+    activity,
     one: single.settleRun,
     many: distinct((settle) => settle.job_id, finishEach)
   })
@@ -115,6 +120,7 @@ export const makeCoalescedMethods = (
   const claimAdmitted = Coalesce.make<Claimer, Either.Either<Success<"claimAdmitted">, CorruptRow>, Failure<"claimAdmitted">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
+    activity,
     one: claimAlone,
     many: claimEach,
     // Claimers share a statement when they take the same kinds under the same templates (Jobs passes one list per memo).
@@ -125,6 +131,7 @@ export const makeCoalescedMethods = (
   const heartbeat = Coalesce.make<WorkflowRunId, Success<"heartbeat">, Failure<"heartbeat">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
+    activity,
     one: single.heartbeat,
     many: (runIds) =>
       Effect.gen(function*() {
