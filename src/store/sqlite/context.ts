@@ -9,10 +9,10 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import { makeExecute } from "../internal/execute.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { sqliteCode } from "./errors.js"
 import { EVENT_COLUMNS, eventValues } from "./rowCodec.js"
+import { holdingConnection } from "./ownClient.js"
 import type { WriteTransaction } from "./transaction.js"
 
 /** Writes event records inside the caller's transaction; a taken event id is `AlreadyExists` naming it. */
@@ -44,14 +44,14 @@ export type Exec = <Row = Record<string, unknown>>(
 ) => Effect.Effect<ReadonlyArray<Row>, SqlError>
 
 const makeExec = (sql: SqlClient.SqlClient): Exec => {
-  // Outside a transaction: the client's connection, behind its semaphore, without span or scope (internal/execute.ts).
-  const execute = makeExecute(sql)
+  // Outside a transaction: the client's connection, held until the statement has run, without span (ownClient.ts).
+  const holding = holdingConnection(sql)
   return (text, params = []) =>
     Effect.withFiberRuntime((fiber) => {
       const transaction = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
       return (transaction._tag === "Some"
         ? transaction.value[0].execute(text, params, undefined)
-        : execute(text, params)) as Effect.Effect<ReadonlyArray<never>, SqlError>
+        : holding((conn) => conn.execute(text, params, undefined))) as Effect.Effect<ReadonlyArray<never>, SqlError>
     })
 }
 

@@ -92,6 +92,20 @@ const owned = new WeakMap<SqlClient.SqlClient, OwnConnection>()
 /** `sql`'s connection and semaphore when `sql` is a client of this module, else undefined. */
 export const ownConnection = (sql: SqlClient.SqlClient): OwnConnection | undefined => owned.get(sql)
 
+/**
+ * Runs `use` on `sql`'s one connection outside any transaction, holding the
+ * connection until `use` ends: its semaphore taken directly on a client of
+ * this module, else through the client's `reserve` (@effect/sql-sqlite-node's
+ * transaction acquirer, which holds it until its scope closes). A statement
+ * taken through a client's plain acquirer may run after another fiber began a
+ * transaction on the connection — inside it (see `make`).
+ */
+export const holdingConnection = (sql: SqlClient.SqlClient) => {
+  const own = owned.get(sql)
+  return <A, E>(use: (conn: Connection) => Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
+    own !== undefined ? own.semaphore.withPermits(1)(use(own.connection)) : Effect.scoped(Effect.flatMap(sql.reserve, use))
+}
+
 const failed = (message: string) => (cause: unknown) => new SqlError({ cause, message })
 
 /** Opens `filename` (better-sqlite3 throws when it cannot: a defect, as `SqliteClient.make`) and builds the client. */
@@ -178,9 +192,12 @@ export const make = (
     }
 
     const semaphore = yield* Effect.makeSemaphore(1)
-    const acquirer = semaphore.withPermits(1)(Effect.succeed(connection))
-    // A transaction holds the permit until its scope closes.
-    const transactionAcquirer = Effect.uninterruptibleMask((restore) =>
+    // A statement, like a transaction, holds the permit until its scope closes (@effect/sql runs every
+    // statement in a scope). Not @effect/sql-sqlite-node's way, which gives the permit back as it hands
+    // the connection out: a fiber yielding before its statement runs lets another BEGIN on the
+    // connection, and the statement then runs inside that transaction — and is undone by its rollback
+    // (test/store/sqlite-lone-write-race.test.ts).
+    const acquirer = Effect.uninterruptibleMask((restore) =>
       Effect.zipRight(
         restore(semaphore.take(1)),
         Effect.as(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, semaphore.release(1))), connection)
@@ -189,16 +206,16 @@ export const make = (
 
     const sql = yield* SqlClient.make({
       acquirer,
-      transactionAcquirer,
+      transactionAcquirer: acquirer,
       compiler: Statement.makeCompilerSqlite(),
       spanAttributes: [["db.system.name", "sqlite"]]
     })
     const client: SqliteClient.SqliteClient = Object.assign(sql, {
       [SqliteClient.TypeId]: SqliteClient.TypeId as SqliteClient.TypeId,
       config: { filename: config.filename, ...(config.readonly === undefined ? {} : { readonly: config.readonly }), ...(config.disableWAL === undefined ? {} : { disableWAL: config.disableWAL }) },
-      export: Effect.flatMap(acquirer, (conn) => conn.export),
-      backup: (destination: string) => Effect.flatMap(acquirer, (conn) => conn.backup(destination)),
-      loadExtension: (path: string) => Effect.flatMap(acquirer, (conn) => conn.loadExtension(path)),
+      export: semaphore.withPermits(1)(connection.export),
+      backup: (destination: string) => semaphore.withPermits(1)(connection.backup(destination)),
+      loadExtension: (path: string) => semaphore.withPermits(1)(connection.loadExtension(path)),
       updateValues: undefined as never
     })
     const runNow = (text: string) => {

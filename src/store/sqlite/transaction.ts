@@ -54,9 +54,8 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
-import { connectionOf } from "../internal/execute.js"
 import { sqliteCode } from "./errors.js"
-import { ownConnection } from "./ownClient.js"
+import { holdingConnection, ownConnection } from "./ownClient.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */
 export interface WriteTransaction {
@@ -396,22 +395,16 @@ export const makeWriteTransaction = (
 
   // Below FULL (2) a commit is not fsynced anyway: nothing to lower.
   const lowered = synchronous >= 2
-  // Nothing lowered: the statement needs the connection for itself only, as any statement takes it (no scope).
-  const connection = connectionOf(sql)
+  const holding = holdingConnection(sql)
   const unsynced = (statement: (conn: Connection) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>) =>
     Effect.withFiberRuntime<ReadonlyArray<Record<string, unknown>>, SqlError>((fiber) => {
       const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
       if (current._tag === "Some") return statement(current.value[0])
-      if (!lowered && connection !== undefined) {
-        return Effect.zipRight(
-          takeOver((text) => sql.unsafe(text)),
-          waitingForWriteLock(Effect.flatMap(connection, statement), lockWaitMs)
-        )
+      if (!lowered) {
+        // Nothing lowered: the connection held for each attempt only, so a lock wait does not keep it.
+        return Effect.zipRight(takeOver((text) => sql.unsafe(text)), waitingForWriteLock(holding(statement), lockWaitMs))
       }
-      // The connection held (the client's semaphore): directly on the store's own client, else through `reserve`.
-      const held = (use: (conn: Connection) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>) =>
-        own !== undefined ? own.semaphore.withPermits(1)(use(own.connection)) : Effect.scoped(Effect.flatMap(sql.reserve, use))
-      return held((conn) => {
+      return holding((conn) => {
         const write = Effect.zipRight(
           takeOver((text) => conn.executeUnprepared(text, [], undefined)),
           waitingForWriteLock(statement(conn), lockWaitMs)
