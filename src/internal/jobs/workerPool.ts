@@ -10,7 +10,6 @@
  * the pool closing.
  */
 import * as DateTime from "effect/DateTime"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -79,7 +78,7 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
     const drain = Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT)
     const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
     // Set when the pool's scope closes: no loop claims again.
-    const closing = yield* Deferred.make<void>()
+    let closing = false
     // A job this process submitted is announced twice on PostgreSQL (in process, then by the
     // database): the pool that claimed it on the first does not look again on the second.
     const claims = new RecentClaims()
@@ -102,7 +101,10 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
         const pollOver = Effect.sync(() => {
           const wake = parked?.wake
           if (parked !== undefined) bell.leave(parked)
-          wake?.("work")
+          if (wake !== undefined) {
+            bell.waitOver()
+            wake("work")
+          }
         })
         return Effect.flatMap(Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(ms)), pollOver)), (poller) =>
           Effect.zipLeft(
@@ -119,20 +121,17 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
     })
     // Uninterruptible between claim and program start, so closing the pool never
     // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
-    const iteration = Effect.uninterruptible(Effect.gen(function*() {
-      const claim = yield* claimNext(kinds !== undefined ? { kinds } : {})
-      if (claim === null) return yield* Effect.interruptible(idle)
+    const claimOptions = kinds !== undefined ? { kinds } : {}
+    const iteration = Effect.uninterruptible(Effect.flatMap(claimNext(claimOptions), (claim) => {
+      if (claim === null) return Effect.interruptible(idle)
       claims.note({ job_id: claim.job.job_id, run_after: DateTime.toEpochMillis(claim.job.run_after) })
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
-      yield* Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true))
+      return Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true))
     })).pipe(
       Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
     )
-    const loop: Effect.Effect<void, never, R> = Effect.flatMap(
-      Deferred.isDone(closing),
-      (done) => (done ? Effect.void : Effect.zipRight(iteration, Effect.suspend(() => loop)))
-    )
+    const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
     const loops: Array<Fiber.RuntimeFiber<void>> = []
     for (let i = 0; i < Math.max(1, options.concurrency); i++) loops.push(yield* Effect.forkScoped(loop))
     // Runs before the scope interrupts the loops (finalizers run in reverse order, and
@@ -141,7 +140,7 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
     // interrupted already — so the drain deadline runs on a fiber of its own.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        yield* Deferred.succeed(closing, undefined)
+        closing = true
         bell.close()
         const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
           yield* sleepRealTime(Duration.toMillis(drain))

@@ -90,13 +90,25 @@ export class WorkBell {
       if (meaning === "work") return 0
       if (meaning !== "none") this.due.push(meaning)
     }
-    if (this.due.length === 0) return poll
-    let earliest = 0
-    for (let i = 1; i < this.due.length; i++) if (this.due[i]! < this.due[earliest]!) earliest = i
+    const earliest = this.earliest()
+    if (earliest === undefined) return poll
     const wait = this.due[earliest]! - this.clock.unsafeCurrentTimeMillis()
     if (wait > 0) return Math.min(poll, wait)
     this.due.splice(earliest, 1)
     return 0
+  }
+
+  /** A loop's wait ran out, and it looks now: the earliest job due by now (if any) is what it looks for. */
+  waitOver(): void {
+    const earliest = this.earliest()
+    if (earliest !== undefined && this.due[earliest]! <= this.clock.unsafeCurrentTimeMillis()) this.due.splice(earliest, 1)
+  }
+
+  private earliest(): number | undefined {
+    if (this.due.length === 0) return undefined
+    let earliest = 0
+    for (let i = 1; i < this.due.length; i++) if (this.due[i]! < this.due[earliest]!) earliest = i
+    return earliest
   }
 
   /** Parks a loop until a ring, `wake` called at most once. */
