@@ -30,7 +30,11 @@ export interface Parked {
   wake: ((ring: Ring) => void) | undefined
 }
 
-/** Signals kept while every loop is busy: past this many, one "look again" stands for them all. */
+/**
+ * Signals kept while every loop is busy: past this many, one "look again"
+ * stands for them all. Also the most jobs-due-later remembered: past it the
+ * latest is forgotten, and found by the poll (at most one interval late).
+ */
 const KEPT = 1024
 
 export class WorkBell {
@@ -66,7 +70,7 @@ export class WorkBell {
     const meaning = this.judge(signal)
     if (meaning === "none") return
     if (meaning === "work") return this.wakeOne("work")
-    this.due.push(meaning)
+    this.remember(meaning)
     // A parked loop's wait may end later than this job's time: it recomputes.
     this.wakeOne("recompute")
   }
@@ -88,7 +92,7 @@ export class WorkBell {
     while (this.kept.length > 0) {
       const meaning = this.judge(this.kept.shift()!)
       if (meaning === "work") return 0
-      if (meaning !== "none") this.due.push(meaning)
+      if (meaning !== "none") this.remember(meaning)
     }
     const earliest = this.earliest()
     if (earliest === undefined) return poll
@@ -102,6 +106,14 @@ export class WorkBell {
   waitOver(): void {
     const earliest = this.earliest()
     if (earliest !== undefined && this.due[earliest]! <= this.clock.unsafeCurrentTimeMillis()) this.due.splice(earliest, 1)
+  }
+
+  private remember(dueAt: number): void {
+    this.due.push(dueAt)
+    if (this.due.length <= KEPT) return
+    let latest = 0
+    for (let i = 1; i < this.due.length; i++) if (this.due[i]! > this.due[latest]!) latest = i
+    this.due.splice(latest, 1)
   }
 
   private earliest(): number | undefined {
