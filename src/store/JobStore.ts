@@ -308,10 +308,11 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly createJob: (job: NewAiJob, options?: Audited<AiJob>) => Effect.Effect<AiJob, AlreadyExists | DecodeFailure | StorageError>
   /**
    * Stores new jobs as `createJob` does, all or nothing, in one write (one
-   * multi-row INSERT on PostgreSQL; one transaction of prepared statements on
-   * SQLite), with the records `events` gives for the jobs it stored, in the
-   * same transaction. Returns the jobs in the order given. A job id that is
-   * taken — stored already, or given twice in `jobs` — fails with
+   * multi-row INSERT on PostgreSQL; on SQLite multi-row INSERTs, in one
+   * transaction unless one statement is all there is), with the records
+   * `events` gives for the jobs it stored, in the same transaction. Returns
+   * the jobs in the order given. A job id that is taken — stored already, or
+   * given twice in `jobs` — fails with
    * `AlreadyExists` naming it, and a job that does not decode with
    * `DecodeFailure` (its index in the path): either way nothing is written.
    * An empty list writes nothing, calls no `events`, and returns `[]`.

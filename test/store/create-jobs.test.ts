@@ -4,13 +4,15 @@
  * `AlreadyExists` naming it, a job that does not decode is `DecodeFailure`
  * naming its index, and either way no job and no event is written.
  */
-import { assert, describe } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { AiJob, NewAiJob } from "../../src/domain/AiJob.js"
+import type { JobId } from "../../src/domain/Ids.js"
 import { JobStore, type Page } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
-import { storeTest } from "../support/backend.js"
+import { storeTest, withTwoStores } from "../support/backend.js"
 import { postgres, sqliteFile, sqliteMemory } from "../support/stores.js"
 import { encode, expectTag, failureOf, ids, jobEvent, millis, newJob } from "./fixtures.js"
 
@@ -21,6 +23,10 @@ const everything = Effect.gen(function*() {
   const events = yield* store.listEvents({ limit: 1000 })
   return { jobs: jobs.items.length, events: events.items.length }
 })
+
+/** `size` new jobs, fresh ids but at the given indexes. */
+const batchOf = (size: number, given: Readonly<Record<number, JobId>>): ReadonlyArray<NewAiJob> =>
+  Array.from({ length: size }, (_, i) => given[i] === undefined ? newJob() : newJob({ job_id: given[i] }))
 
 const batchContract = (backend: Backend) => {
   const test = storeTest(backend)
@@ -76,29 +82,30 @@ const batchContract = (backend: Backend) => {
         }
       }))
 
-    test("issue 16 createJobs with an id already stored fails with AlreadyExists naming it, and writes no job and no event", () =>
-      Effect.gen(function*() {
-        const store = yield* JobStore
-        const stored = yield* store.createJob(newJob())
-        const error = yield* failureOf(store.createJobs(
-          [newJob(), newJob({ job_id: stored.job_id }), newJob()],
-          { events: (jobs) => jobs.map((job) => jobEvent(job)) }
-        ))
-        assert.strictEqual(expectTag(error, "AlreadyExists").id, stored.job_id)
-        assert.deepStrictEqual(yield* everything, { jobs: 1, events: 0 })
-      }))
+    // Without events a batch that fits one statement is that statement alone on SQLite (no transaction
+    // around it): all or nothing holds either way.
+    for (const [how, options] of [
+      ["with events", { events: (jobs: ReadonlyArray<AiJob>) => jobs.map((job) => jobEvent(job)) }],
+      ["without events", {}]
+    ] as const) {
+      test(`issue 16 createJobs ${how}, an id already stored in the middle of 50: AlreadyExists naming it, and no job or event written`, () =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const stored = yield* store.createJob(newJob())
+          const error = yield* failureOf(store.createJobs(batchOf(50, { 25: stored.job_id }), options))
+          assert.strictEqual(expectTag(error, "AlreadyExists").id, stored.job_id)
+          assert.deepStrictEqual(yield* everything, { jobs: 1, events: 0 })
+        }))
 
-    test("issue 16 createJobs with one id given twice fails with AlreadyExists naming it, and writes nothing", () =>
-      Effect.gen(function*() {
-        const store = yield* JobStore
-        const twice = ids.job()
-        const error = yield* failureOf(store.createJobs(
-          [newJob({ job_id: twice }), newJob(), newJob({ job_id: twice.toUpperCase() as typeof twice })],
-          { events: (jobs) => jobs.map((job) => jobEvent(job)) }
-        ))
-        assert.strictEqual(expectTag(error, "AlreadyExists").id.toLowerCase(), twice)
-        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
-      }))
+      test(`issue 16 createJobs ${how}, one id given twice among 50 (once in upper case): AlreadyExists naming it, and nothing written`, () =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const twice = ids.job()
+          const error = yield* failureOf(store.createJobs(batchOf(50, { 10: twice, 40: twice.toUpperCase() as JobId }), options))
+          assert.strictEqual(expectTag(error, "AlreadyExists").id.toLowerCase(), twice)
+          assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+        }))
+    }
 
     test("issue 16 createJobs whose event id is taken fails with AlreadyExists, and writes no job", () =>
       Effect.gen(function*() {
@@ -142,6 +149,55 @@ const batchContract = (backend: Backend) => {
         assert.isFalse(called)
         assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
       }))
+
+    test("issue 16 createJobs without events, with one job that does not decode: DecodeFailure naming its index, and nothing written", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const bad = { ...newJob(), priority: 1.5 } as unknown as NewAiJob
+        const error = yield* failureOf(store.createJobs([newJob(), bad, newJob()]))
+        const failure = expectTag(error, "DecodeFailure")
+        assert.isTrue(failure.issues.some((issue) => issue.path.startsWith("1")), JSON.stringify(failure.issues))
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+      }))
+
+    test("issue 16 createJobs without events inside a caller's transaction: a taken id fails it alone, naming it, and the caller's own writes commit", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const stored = yield* store.createJob(newJob())
+        const [mine, failed] = yield* store.transaction(Effect.gen(function*() {
+          const mine = yield* store.createJob(newJob())
+          const failed = yield* failureOf(store.createJobs([newJob(), newJob(), newJob({ job_id: stored.job_id }), newJob()]))
+          // The transaction carries on after the failure, and its later writes count.
+          const later = yield* store.createJobs([newJob()])
+          return [[mine, ...later], failed] as const
+        }))
+        assert.strictEqual(expectTag(failed, "AlreadyExists").id, stored.job_id)
+        assert.deepStrictEqual(yield* everything, { jobs: 3, events: 0 })
+        for (const job of mine) assert.strictEqual((yield* store.getJob(job.job_id)).job_id, job.job_id)
+      }))
+
+    it.effect("issue 16 createJobs without events, 12 racers on two stores' own connections each writing 20 jobs around one shared id: exactly one batch is stored, every other fails AlreadyExists naming the id, and none leaves a row", () =>
+      withTwoStores(backend, (a, b) =>
+        Effect.gen(function*() {
+          const shared = ids.job()
+          const batches = Array.from({ length: 12 }, () => batchOf(20, { 10: shared }))
+          const outcomes = yield* Effect.all(
+            batches.map((batch, i) => Effect.either((i % 2 === 0 ? a : b).createJobs(batch))),
+            { concurrency: "unbounded" }
+          )
+          const won = outcomes.flatMap((outcome, i) => Either.isRight(outcome) ? [i] : [])
+          assert.strictEqual(won.length, 1, JSON.stringify(outcomes.map((outcome) => outcome._tag)))
+          for (const outcome of outcomes) {
+            if (Either.isLeft(outcome)) assert.strictEqual(expectTag(outcome.left, "AlreadyExists").id, shared)
+          }
+          const stored = yield* a.listJobs({ limit: 1000 })
+          const winner = outcomes[won[0]!]!
+          assert.deepStrictEqual(
+            stored.items.map((job) => job.job_id).sort(),
+            Either.isRight(winner) ? winner.right.map((job) => job.job_id).sort() : assert.fail("the winner's jobs")
+          )
+          assert.isTrue(stored.items.some((job) => job.job_id === shared))
+        })), 60_000)
 
     test("issue 16 createJobs of 1,200 jobs stores them all, and a repeated id at the very end writes none of them", () =>
       Effect.gen(function*() {
