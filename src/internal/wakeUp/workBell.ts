@@ -123,8 +123,17 @@ export class WorkBell {
     return earliest
   }
 
-  /** Parks a loop until a ring, `wake` called at most once. */
+  /**
+   * Parks a loop until a ring, `wake` called at most once. A signal kept
+   * since the loop's `idle` (the loop's fiber may yield in between, and an
+   * announcement arrive meanwhile), or the bell closed meanwhile, wakes it at
+   * once to look again: no announcement waits for the poll.
+   */
   park(wake: (ring: Ring) => void): Parked {
+    if (this.kept.length > 0 || this.closed) {
+      wake("recompute")
+      return { wake: undefined }
+    }
     const parked: Parked = { wake }
     this.parked.push(parked)
     return parked
