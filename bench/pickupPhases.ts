@@ -56,15 +56,16 @@ const mark = (phase: Phase) => {
   if (marks !== undefined && !marks.has(phase)) marks.set(phase, [performance.now(), counting.ops(), cpuNow()])
 }
 // To count inside the library, call `(globalThis as any).__hskMark?.("name")` there for the run (never
-// committed): each such mark prints the median operations from the claim's reply to it.
+// committed): each such mark prints the median operations from the last phase mark before it (named with it).
 const extra = new Map<string, Array<number>>()
 ;(globalThis as { __hskMark?: (name: string) => void }).__hskMark = (name: string) => {
-  const reply = marks?.get("claim's reply")
-  if (reply !== undefined) {
-    if (!extra.has(name)) extra.set(name, [])
-    extra.get(name)!.push(counting.ops() - reply[1])
-  }
+  if (marks === undefined) return
+  const last = [...marks.entries()].at(-1)
+  const key = `${name} (after ${last?.[0] ?? "submit called"})`
+  if (!extra.has(key)) extra.set(key, [])
+  extra.get(key)!.push(counting.ops() - (last?.[1][1] ?? sampleStart))
 }
+let sampleStart = 0
 
 const textOf = (args: ReadonlyArray<unknown>) =>
   String(typeof args[0] === "string" ? args[0] : (args[0] as { readonly text?: unknown } | undefined)?.text ?? "")
@@ -118,6 +119,7 @@ const system = async (root: string, url: string) => {
       const program = new Promise<void>((resolve) => (started = resolve))
       marks = new Map()
       const begin: Mark = [performance.now(), counting.ops(), cpuNow()]
+      sampleStart = begin[1]
       await runtime.runPromise(Effect.withScheduler(jobs.submit(NEW_JOB), scheduler))
       await program
       const seen = marks
@@ -181,7 +183,7 @@ const main = async () => {
     }
     const total = (r: Array<Array<Mark>>, j: 0 | 1 | 2) => percentile(r.map((p) => p.reduce((s, x) => s + x[j], 0)), 50)
     console.log(`  ${"total (submit called → program)".padEnd(34)} ${rows.map((r) => total(r, 0).toFixed(2).padStart(9) + String(total(r, 1)).padStart(10) + total(r, 2).toFixed(2).padStart(10)).join("")}`)
-    for (const [name, v] of extra) console.log(`  extra ${name.padEnd(30)} n ${v.length} ops p50 ${percentile(v, 50)}`)
+    for (const [name, v] of extra) console.log(`  extra ${name.padEnd(50)} n ${String(v.length).padStart(3)} ops p50 ${percentile(v, 50)}`)
   } finally {
     for (const s of systems) await s.run.stop()
     await cluster.stop()

@@ -10,6 +10,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Tracer from "effect/Tracer"
 
@@ -61,37 +62,62 @@ interface SettableFiber {
 const isSettable = (fiber: object): fiber is SettableFiber => typeof (fiber as Partial<SettableFiber>).setFiberRef === "function"
 
 /**
+ * `body` with the fiber's context extended by `extend` (a span as the parent
+ * of the spans made inside it, a scope…), restored however `body` ends,
+ * interruption included; then `after` runs, given the exit and the fiber, with
+ * the caller's context back. Fibers `body` forks inherit the extended context.
+ *
+ * Set by the fiber's own `setFiberRef` and restored in one `onExit`: no
+ * Effect step for either, where `Effect.withParentSpan`, `Effect.scoped` or a
+ * `FiberRef.set` each cost several (issue 16). With no such setter (another
+ * Effect version), `FiberRef.set`. The one way a `Jobs.<op>` span
+ * (`withJobSpan`) and a run's span and scope (runJob.ts) go on the fiber.
+ */
+export const inFiberContext = <A, E, R>(
+  extend: (context: Context.Context<never>) => Context.Context<never>,
+  body: Effect.Effect<A, E, R>,
+  after: (exit: Exit.Exit<A, E>, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<void>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime<A, E, R>((fiber) => {
+    const outer = fiber.currentContext
+    if (!isSettable(fiber)) {
+      return Effect.onExit(
+        Effect.zipRight(FiberRef.set(FiberRef.currentContext, extend(outer)), body),
+        (exit) => Effect.zipRight(FiberRef.set(FiberRef.currentContext, outer), after(exit, fiber))
+      )
+    }
+    fiber.setFiberRef(FiberRef.currentContext, extend(outer))
+    return Effect.onExit(body, (exit) => {
+      fiber.setFiberRef(FiberRef.currentContext, outer)
+      return after(exit, fiber)
+    })
+  })
+
+/** Ends `span` at the fiber's clock (when tracer timing is on), as `Effect.useSpan` does. */
+export const endSpanOf = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+  Effect.sync(() =>
+    endSpan(
+      span,
+      exit,
+      fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeNanos() : 0n
+    )
+  )
+
+/**
  * `body` as the span `name`, given the span itself so it names its job with
  * `nameJob` — plain attribute writes, where `Effect.annotateCurrentSpan`
  * costs ~7 Effect operations each (issue 16) — wherever the current span is,
  * a store transaction's own included. The same span `Effect.useSpan(name)`
  * makes, and the parent of the spans made inside `body` as
- * `Effect.withParentSpan` would make it.
- *
- * In ~13 Effect operations where `useSpan` with `withParentSpan` took ~36
- * (issue 16): the span is made once, set as the parent in the fiber's own
- * context by the fiber's `setFiberRef` (with no such setter, `useSpan` and
- * `withParentSpan` as before), and one `onExit` both restores the caller's
- * context and ends the span — however `body` ends, interruption included (the caller's
- * finalizers already see the caller's span). Fibers `body` forks inherit the span.
+ * `Effect.withParentSpan` would make it (`inFiberContext`); ended however
+ * `body` ends, interruption included (the caller's finalizers already see
+ * the caller's span). In ~13 Effect operations where `useSpan` with
+ * `withParentSpan` took ~36 (issue 16).
  */
 export const withJobSpan = <A, E, R>(name: string, body: (span: Tracer.Span) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
   const captureStackTrace = stackTraceOf(name)
-  return Effect.withFiberRuntime<A, E, R>((fiber) => {
-    // Without the fiber's own setter (another Effect version), Effect's own way: the same span, in more steps.
-    if (!isSettable(fiber)) return Effect.useSpan(name, { captureStackTrace }, (span) => Effect.withParentSpan(body(span), span))
-    return Effect.flatMap(Effect.makeSpan(name, { captureStackTrace }), (span) => {
-      const outer = fiber.currentContext
-      fiber.setFiberRef(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span))
-      const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      return Effect.onExit(body(span), (exit) =>
-        Effect.sync(() => {
-          fiber.setFiberRef(FiberRef.currentContext, outer)
-          endSpan(span, exit, timed ? clock.unsafeCurrentTimeNanos() : 0n)
-        }))
-    })
-  })
+  return Effect.flatMap(Effect.makeSpan(name, { captureStackTrace }), (span) =>
+    inFiberContext((context) => Context.add(context, Tracer.ParentSpan, span), body(span), (exit, fiber) => endSpanOf(span, exit, fiber)))
 }
 
 /** Ends `span` as `Effect.useSpan` ends its own: a failure carries where the span was opened. */

@@ -29,7 +29,6 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -50,6 +49,7 @@ import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
 import { watchLoss } from "../engine/lossWatch.js"
+import { endSpanOf, inFiberContext } from "../flight/jobSpan.js"
 
 /** A failed attempt the retry policy takes back: the next attempt's number and when it becomes eligible. */
 export interface Retry {
@@ -129,27 +129,6 @@ const jobTraceParent = (job: AiJob) =>
     spanId: crypto.randomUUID().replaceAll("-", "").slice(0, 16),
     sampled: true
   })
-
-/**
- * `body` with the run's span as the parent of the spans made inside it, and a
- * scope of its own as the `Scope` its program sees (closed with `body`'s exit,
- * after the settle, as `Effect.scoped` did): both set on the fiber's context
- * and restored in one `onExit`, where `Effect.withSpan`'s `withParentSpan`
- * and `Effect.scoped` paid ~25 Effect operations more before the program
- * could start (issue 16, pickup). Fibers `body` forks inherit both.
- */
-const inRunContext = <A, E, R>(span: Tracer.Span, body: (scope: Scope.Scope) => Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Scope.make(), (scope) =>
-    Effect.withFiberRuntime<A, E, R>((fiber) => {
-      const outer = fiber.currentContext
-      return Effect.onExit(
-        Effect.zipRight(
-          FiberRef.set(FiberRef.currentContext, Context.add(Context.add(outer, Tracer.ParentSpan, span), Scope.Scope, scope)),
-          body(scope)
-        ),
-        (exit) => Effect.zipRight(FiberRef.set(FiberRef.currentContext, outer), Scope.close(scope, exit))
-      )
-    }))
 
 /** The reason a release records when nobody gave one: `Jobs.run` itself was interrupted. */
 export const interruptedReason = "released: Jobs.run was interrupted before its program finished"
@@ -440,11 +419,25 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         yield* settle(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right }, durationMs)
         return exit.value
       })
-    return Effect.useSpan("Jobs.run", {
-      parent: jobTraceParent(job),
-      attributes: { "hsk.job_id": job.job_id, "hsk.trace_id": job.trace_id, "hsk.workflow_run_id": run.id, "hsk.job_kind": job.job_kind },
-      // The trace would point here, not at the caller's code: not worth a `new Error()` per run.
-      captureStackTrace: false
-    }, (span) => Effect.uninterruptible(inRunContext(span, body)))
+    // The run's span is the parent of the spans made inside it, and a scope of its own the `Scope`
+    // its program sees (closed with the body's exit, after the settle, as `Effect.scoped` did): both
+    // put on the fiber and taken off in one `onExit` (inFiberContext), where `Effect.useSpan`,
+    // `withParentSpan` and `Effect.scoped` paid ~25 Effect operations more before the program
+    // could start (issue 16, pickup). Fibers the body forks inherit both.
+    return Effect.uninterruptible(Effect.flatMap(
+      Effect.makeSpan("Jobs.run", {
+        parent: jobTraceParent(job),
+        attributes: { "hsk.job_id": job.job_id, "hsk.trace_id": job.trace_id, "hsk.workflow_run_id": run.id, "hsk.job_kind": job.job_kind },
+        // The trace would point here, not at the caller's code: not worth a `new Error()` per run.
+        captureStackTrace: false
+      }),
+      (span) =>
+        Effect.flatMap(Scope.make(), (scope) =>
+          inFiberContext(
+            (context) => Context.add(Context.add(context, Tracer.ParentSpan, span), Scope.Scope, scope),
+            body(scope),
+            (exit, fiber) => Effect.zipRight(Scope.close(scope, exit), endSpanOf(span, exit, fiber))
+          ))
+    ))
   }
 }

@@ -4,22 +4,24 @@
  * is still running.
  *
  * An idle loop waits for the first of: a wake-up that work of its kinds may
- * be there (WakeUp: LISTEN/NOTIFY on PostgreSQL, in process on SQLite), its
- * poll interval — a sleep on Effect's `Clock`, so a test drives it with
- * `TestClock` (issue 15.8) — or the pool closing.
+ * be there (WakeUp: LISTEN/NOTIFY on PostgreSQL, in process on SQLite; heard
+ * through the pool's doorbell, workBell.ts), its poll interval — a sleep on
+ * Effect's `Clock`, so a test drives it with `TestClock` (issue 15.8) — or
+ * the pool closing.
  */
 import * as DateTime from "effect/DateTime"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { Json } from "../../domain/Json.js"
 import type { Claim, ReadError } from "../../store/JobStore.js"
-import * as WakeUp from "../wakeUp/wakeUp.js"
+import type * as WakeUp from "../wakeUp/wakeUp.js"
 import { RecentClaims } from "../wakeUp/recentClaims.js"
+import { type Parked, type Ring, WorkBell } from "../wakeUp/workBell.js"
 import { dispatch, type Handlers, kindsOf } from "../engine/handlers.js"
 import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
@@ -72,39 +74,64 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
   Effect.gen(function*() {
     const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
     const kinds = options.handlers !== undefined ? kindsOf(options.handlers) : options.kinds
-    const poll = options.pollInterval ?? Duration.seconds(1)
+    const poll = Duration.toMillis(Duration.decode(options.pollInterval ?? Duration.seconds(1)))
     const drain = Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT)
     const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
     // Set when the pool's scope closes: no loop claims again.
-    const closing = yield* Deferred.make<void>()
-    // One subscription for the pool, taken before the first claim: a job
-    // announced while every loop is busy wakes the next loop that goes idle.
-    const subscription = wakeUp === undefined ? undefined : yield* wakeUp.subscribe
-    const wanted = kinds === undefined ? undefined : new Set(kinds)
+    let closing = false
     // A job this process submitted is announced twice on PostgreSQL (in process, then by the
     // database): the pool that claimed it on the first does not look again on the second.
     const claims = new RecentClaims()
-    const idle = Effect.raceAll([
-      Effect.sleep(poll),
-      Deferred.await(closing),
-      ...(subscription === undefined ? [] : [WakeUp.awaitWork(subscription, wanted, claims)])
-    ])
+    // The pool's doorbell, rung from before the first claim: a job announced while every
+    // loop is busy wakes the next loop that goes idle. Closing the pool rings it too.
+    const bell = new WorkBell(yield* Effect.clock, kinds === undefined ? undefined : new Set(kinds), claims)
+    if (wakeUp !== undefined) {
+      const stop = wakeUp.watchWork(bell.ring)
+      yield* Effect.addFinalizer(() => Effect.sync(stop))
+    }
+    /**
+     * Parked on the bell for at most `ms`: the poll is a fiber of its own that
+     * wakes the loop as a ring would, so a ring resumes the loop directly —
+     * no race to settle, no loser to wait for on the way to the claim (issue
+     * 16, pickup). The poll's fiber is told to stop, not waited for.
+     */
+    const parkFor = (ms: number): Effect.Effect<Ring> =>
+      Effect.suspend(() => {
+        let parked: Parked | undefined
+        const pollOver = Effect.sync(() => {
+          const wake = parked?.wake
+          if (parked !== undefined) bell.leave(parked)
+          if (wake !== undefined) {
+            bell.waitOver()
+            wake("work")
+          }
+        })
+        return Effect.flatMap(Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(ms)), pollOver)), (poller) =>
+          Effect.zipLeft(
+            Effect.async<Ring>((resume) => {
+              parked = bell.park((ring) => resume(Effect.succeed(ring)))
+              return Effect.sync(() => bell.leave(parked!))
+            }),
+            Fiber.interruptAsFork(poller, FiberId.none)
+          ))
+      })
+    const idle: Effect.Effect<void> = Effect.suspend(() => {
+      const wait = bell.idle(poll)
+      return wait <= 0 ? Effect.void : Effect.flatMap(parkFor(wait), (ring) => (ring === "recompute" ? idle : Effect.void))
+    })
     // Uninterruptible between claim and program start, so closing the pool never
     // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
-    const iteration = Effect.uninterruptible(Effect.gen(function*() {
-      const claim = yield* claimNext(kinds !== undefined ? { kinds } : {})
-      if (claim === null) return yield* Effect.interruptible(idle)
+    const claimOptions = kinds !== undefined ? { kinds } : {}
+    const iteration = Effect.uninterruptible(Effect.flatMap(claimNext(claimOptions), (claim) => {
+      if (claim === null) return Effect.interruptible(idle)
       claims.note({ job_id: claim.job.job_id, run_after: DateTime.toEpochMillis(claim.job.run_after) })
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
-      yield* Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true))
+      return Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true))
     })).pipe(
       Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
     )
-    const loop: Effect.Effect<void, never, R> = Effect.flatMap(
-      Deferred.isDone(closing),
-      (done) => (done ? Effect.void : Effect.zipRight(iteration, Effect.suspend(() => loop)))
-    )
+    const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
     const loops: Array<Fiber.RuntimeFiber<void>> = []
     for (let i = 0; i < Math.max(1, options.concurrency); i++) loops.push(yield* Effect.forkScoped(loop))
     // Runs before the scope interrupts the loops (finalizers run in reverse order, and
@@ -113,7 +140,8 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
     // interrupted already — so the drain deadline runs on a fiber of its own.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        yield* Deferred.succeed(closing, undefined)
+        closing = true
+        bell.close()
         const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
           yield* sleepRealTime(Duration.toMillis(drain))
           yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)

@@ -67,6 +67,12 @@ export class WakeUp extends Context.Tag("@handshake/ai-job-model/WakeUp")<WakeUp
    * Effect, so registering costs nothing on the way to the run's program.
    */
   readonly watchJob: (jobId: JobId, onSignal: OnSignal) => () => void
+  /**
+   * Calls `onSignal`, synchronously, with every signal from now on, until the
+   * returned function is called: a worker pool's doorbell (workBell.ts), which
+   * wakes an idle loop without a subscription fiber. Not an Effect.
+   */
+  readonly watchWork: (onSignal: OnSignal) => () => void
   /** Completes once signals flow: at once in-process; on PostgreSQL when the first LISTEN is in place. */
   readonly ready: Effect.Effect<void>
 }>() {}
@@ -75,9 +81,11 @@ const make = (mode: WakeUp["Type"]["mode"]) =>
   Effect.gen(function*() {
     const hub = yield* Effect.acquireRelease(PubSub.unbounded<Signal>(), PubSub.shutdown)
     const watchers = new JobWatchers()
-    // To every subscription and to the job's watchers, at once (an unbounded hub never refuses one).
+    const pools = new Set<OnSignal>()
+    // To every subscription, every pool's doorbell and the job's watchers, at once (an unbounded hub never refuses one).
     const publish = (signal: Signal) => {
       hub.unsafeOffer(signal)
+      for (const onSignal of pools) onSignal(signal)
       watchers.deliver(signal)
     }
     const ready = yield* Deferred.make<void>()
@@ -90,6 +98,12 @@ const make = (mode: WakeUp["Type"]["mode"]) =>
           : Effect.void,
       subscribe: PubSub.subscribe(hub),
       watchJob: (jobId, onSignal) => watchers.watch(jobId, onSignal),
+      watchWork: (onSignal) => {
+        // Its own entry, so the same callback registered twice is two registrations.
+        const entry: OnSignal = (signal) => onSignal(signal)
+        pools.add(entry)
+        return () => void pools.delete(entry)
+      },
       ready: Deferred.await(ready)
     })
     return { service, publish, ready }
