@@ -18,6 +18,12 @@
  *
  *   npx tsx bench/sqlitePageSize.ts [rounds] [jobs] [full|normal] [sizes, e.g. 4096,2048,1024]
  *
+ * and, with `reads` first, the reads at 10k and 1M jobs (list by state, its
+ * next page, by trace, claim with every job queued; median ms of `calls`)
+ * and recovery of 10k stale runs among 100k against the per-row loop:
+ *
+ *   npx tsx bench/sqlitePageSize.ts reads [calls] [sizes] [largest, e.g. 1000000] [recovery]
+ *
  * Not part of `npm run bench`.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
@@ -40,10 +46,12 @@ import { JobStore } from "../src/store/JobStore.js"
 import * as OwnClient from "../src/store/sqlite/ownClient.js"
 import * as SqliteStore from "../src/store/SqliteJobStore.js"
 import * as WakeUp from "../src/WakeUp.js"
+import type { TraceId } from "../src/domain/Ids.js"
 import { rawSqliteInsert } from "./baselines/rawInsert.js"
+import { referenceRecoverySqlite } from "./baselines/referenceRecovery.js"
 import { newJob } from "./create.js"
 import { openSqlite } from "./drivers.js"
-import { NEW_JOB } from "./fixtures.js"
+import { fixtureId, NEW_JOB, PREFIX, seedJobsSqlite, seedRunsSqlite } from "./fixtures.js"
 import { oneLifecycle } from "./lifecycle.js"
 import { runMain } from "./runMain.js"
 import { median } from "./trees.js"
@@ -184,7 +192,7 @@ const main = async () => {
       await s.runtime.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe("PRAGMA wal_autocheckpoint = 1000")))
       return bytes
     }
-    const wal = []
+    const wal: Array<{ lifecycle: number; one: number; in8k: number; in64k: number }> = []
     for (const s of systems) {
       wal.push({
         lifecycle: await walPerJob(s, 200, Effect.repeatN(oneLifecycle, 199)),
@@ -226,4 +234,100 @@ const main = async () => {
   }
 }
 
-runMain(main)
+/** Median ms of `calls` runs of `effect`. */
+const medianMs = <A, E, R>(calls: number, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const times: Array<number> = []
+    for (let i = 0; i < calls; i++) {
+      const start = performance.now()
+      yield* effect
+      times.push(performance.now() - start)
+    }
+    return median(times)
+  })
+
+/** A migrated file of `pageSize`-byte pages, seeded by `seed` through the raw driver. */
+const seeded = async (filename: string, pageSize: number, seed: (db: ReturnType<typeof openSqlite>) => void) => {
+  pageSizedFile(filename, pageSize)
+  const runtime = services(filename, "full")
+  await runtime.runPromise(Effect.void)
+  const db = openSqlite(filename)
+  seed(db)
+  return { runtime, db }
+}
+
+const reads = async () => {
+  const calls = Number(process.argv[3] ?? 200)
+  const sizes = (process.argv[4] ?? "4096,2048").split(",").map(Number)
+  const largest = Number(process.argv[5] ?? 1_000_000)
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-pagesize-reads-"))
+  const loadBefore = os.loadavg()
+  const rows: Array<string> = []
+  try {
+    for (const count of [10_000, largest]) {
+      for (const pageSize of sizes) {
+        const startMs = Date.UTC(2025, 0, 1)
+        const mixed = await seeded(path.join(tmp, `mixed-${pageSize}-${count}.db`), pageSize, (db) =>
+          seedJobsSqlite(db, { count, state: "mixed", startMs, jobsPerTrace: 4 }))
+        const traceId = fixtureId(PREFIX.trace, Math.floor(count / 8)) as TraceId
+        const lists = await mixed.runtime.runPromise(Effect.gen(function*() {
+          const store = yield* JobStore
+          const first = yield* store.listJobs({ states: ["queued"], limit: 100 })
+          const cursor = first.next_cursor!
+          return [
+            yield* medianMs(calls, store.listJobs({ states: ["queued"], limit: 100 })),
+            yield* medianMs(calls, store.listJobs({ states: ["queued"], limit: 100, cursor })),
+            yield* medianMs(calls, store.listJobs({ trace_id: traceId }))
+          ]
+        }))
+        mixed.db.close()
+        await mixed.runtime.dispose()
+        const queued = await seeded(path.join(tmp, `queued-${pageSize}-${count}.db`), pageSize, (db) =>
+          seedJobsSqlite(db, { count, state: "queued", startMs, jobsPerTrace: 4 }))
+        const claim = await queued.runtime.runPromise(Effect.flatMap(Jobs.Jobs, (jobs) => medianMs(calls, jobs.claimNext())))
+        queued.db.close()
+        await queued.runtime.dispose()
+        rows.push(`| ${count} | ${pageSize} | ${[...lists, claim].map((ms) => ms.toFixed(3)).join(" | ")} |`)
+        for (const file of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, file))
+      }
+    }
+    // Recovery only when asked ("recovery" last): its per-row loop fsyncs 10k commits.
+    for (const pageSize of process.argv[6] === "recovery" ? sizes : []) {
+      const now = Date.now()
+      const count = 100_000
+      const stale = 10_000
+      const { runtime, db } = await seeded(path.join(tmp, `recovery-${pageSize}.db`), pageSize, (db) => {
+        seedJobsSqlite(db, { count, state: "running", startMs: now - 7_200_000, jobsPerTrace: 1 })
+        seedRunsSqlite(db, { count, staleEvery: count / stale, staleMs: now - 3_600_000, freshMs: now + 86_400_000 })
+      })
+      const reset = () => {
+        db.exec(`UPDATE workflow_runs SET status = 'running' WHERE status = 'stalled'`)
+        db.exec(`UPDATE ai_jobs SET status = 'running' WHERE status = 'stalled'`)
+      }
+      const ours: Array<number> = []
+      const loop: Array<number> = []
+      for (let rep = 0; rep < 3; rep++) {
+        let start = performance.now()
+        const report = await runtime.runPromise(Recovery.recoverStalledRuns())
+        ours.push(performance.now() - start)
+        if (report.recovered.length !== stale) throw new Error(`recovered ${report.recovered.length}`)
+        reset()
+        start = performance.now()
+        if (referenceRecoverySqlite(db) !== stale) throw new Error("the loop missed runs")
+        loop.push(performance.now() - start)
+        reset()
+      }
+      rows.push(`| recovery 10k of 100k | ${pageSize} | ours ${median(ours).toFixed(0)} ms | loop ${median(loop).toFixed(0)} ms | ${(median(loop) / median(ours)).toFixed(2)}× | |`)
+      db.close()
+      await runtime.dispose()
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  console.log(`## SQLite page size, reads ("full"; load ${loadBefore.map((l) => l.toFixed(2)).join(" ")} → ${os.loadavg().map((l) => l.toFixed(2)).join(" ")})`)
+  console.log("| jobs | page | by state ms | next page ms | by trace ms | claim ms |")
+  console.log("|---|---|---|---|---|---|")
+  for (const row of rows) console.log(row)
+}
+
+runMain(process.argv[2] === "reads" ? reads : main)
