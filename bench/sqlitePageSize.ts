@@ -25,6 +25,14 @@
  *   npx tsx bench/sqlitePageSize.ts reads [calls] [sizes] [largest, e.g. 1000000] [recovery]
  *
  * Not part of `npm run bench`.
+ *
+ * Measured 2026-11-30 (load 5–18, so CPU and WAL bytes, not wall time): 2048
+ * against 4096 writes 42% fewer WAL bytes per lifecycle (250 → 145 KiB) but
+ * more frames (62 → 72, each its own write), 1024 fewer still (90 KiB, 88
+ * frames); lifecycle CPU per job −1% to −19% (−10% typical, through the
+ * store, where JavaScript dominates); create costs more CPU per job (one at a
+ * time +1–24%, batched +23%, the raw driver's +15%). Not a clear win: the
+ * default stayed SQLite's 4096.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
