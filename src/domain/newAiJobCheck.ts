@@ -196,12 +196,58 @@ const checked = (input: unknown, required: ReadonlyArray<string>): Record<string
 }
 
 /**
+ * New jobs `submittedJob` built from a request this module checked: the
+ * port's check takes them as they are. Module-private, so only this module
+ * adds to it; a caller never holds such an object before it is written (it
+ * goes straight from `Jobs.submit` to the store), and a copy of it — a spread,
+ * a redacted copy — is not in it and meets the full check.
+ */
+const checkedJobs = new WeakSet<object>()
+
+/**
  * `input` as a `NewAiJob` when it is in the common shape and valid — exactly
  * the Schema's result — else `undefined`: the Schema decides (see above).
  */
 export const commonNewAiJob = (input: unknown): NewAiJob | undefined =>
-  checked(input, REQUIRED) as NewAiJob | undefined
+  typeof input === "object" && input !== null && checkedJobs.has(input)
+    ? input as NewAiJob
+    : checked(input, REQUIRED) as NewAiJob | undefined
 
 /** `commonNewAiJob` for a `JobRequest`: the same check, its capability profile optional. */
 export const commonJobRequest = (input: unknown): JobRequest | undefined =>
   checked(input, REQUIRED_OF_REQUEST) as JobRequest | undefined
+
+/** What `Jobs.submit` adds to a request: its ids, the policy's profile, its maximum attempts. */
+export interface Submitted {
+  readonly job_id: JobId
+  readonly trace_id: TraceId
+  readonly capability_profile_id: string
+  readonly max_attempts: number
+}
+
+/**
+ * The `NewAiJob` that `Jobs.submit` writes: `request` with what it adds.
+ * When `request` is one `commonJobRequest` returned (a fresh value, every
+ * part checked) and the added parts pass the same rules — the policy's
+ * profile id an `Identifier`, ids canonical, the maximum in range — the job
+ * is marked checked, so the port does not walk it again (issue 16: the same
+ * job was checked twice per submit). Otherwise it is a plain object, and the
+ * port's check decides as for any caller's.
+ */
+export const submittedJob = (request: JobRequest, checkedRequest: boolean, added: Submitted): NewAiJob => {
+  const job = { ...request, ...added } as NewAiJob
+  if (checkedRequest && addedPartsValid(added)) checkedJobs.add(job)
+  return job
+}
+
+const addedPartsValid = (added: Submitted): boolean => {
+  try {
+    identifier(added.capability_profile_id)
+    canonicalId(added.job_id)
+    canonicalId(added.trace_id)
+    wholeNumber(added.max_attempts, 1, MAX_ATTEMPTS_LIMIT)
+    return true
+  } catch {
+    return false
+  }
+}
