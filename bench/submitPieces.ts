@@ -24,6 +24,7 @@ import type * as AuditEventsModule from "../src/internal/jobs/auditEvents.js"
 import type * as CheckModule from "../src/domain/newAiJobCheck.js"
 import type { JobId, TraceId } from "../src/domain/Ids.js"
 import { uuidv7 } from "../src/domain/uuidv7.js"
+import type * as App from "./app.js"
 import { startBenchCluster } from "./postgres.js"
 import { countOperations } from "../test/support/effectOperations.js"
 import { cpuMicros, loadTree, median, type Tree } from "./trees.js"
@@ -35,8 +36,8 @@ const IDLE = "Jobs.submit after 20 ms idle"
 
 interface Loaded {
   readonly tree: Tree
-  readonly runtime: ManagedRuntime.ManagedRuntime<any, unknown>
-  readonly piece: (name: Piece) => Effect.Effect<unknown, unknown, any>
+  readonly runtime: ManagedRuntime.ManagedRuntime<App.Services, unknown>
+  readonly piece: (name: Piece) => Effect.Effect<unknown, unknown, App.Services>
 }
 
 const load = async (tree: Tree, root: string, target: Parameters<Tree["app"]["servicesLayer"]>[0]): Promise<Loaded> => {
@@ -63,7 +64,7 @@ const load = async (tree: Tree, root: string, target: Parameters<Tree["app"]["se
       services.recorder.build(audit.lifecycleEvent({ job: ids, from: null, to: "queued", attempt: 1 }))
     ])
   const freshIds = () => ({ job_id: uuidv7() as JobId, trace_id: uuidv7() as TraceId })
-  const piece = (name: Piece): Effect.Effect<unknown, unknown, any> => {
+  const piece = (name: Piece): Effect.Effect<unknown, unknown, App.Services> => {
     switch (name) {
       case "(counting itself: Effect.void)":
         return Effect.void
@@ -89,7 +90,7 @@ const load = async (tree: Tree, root: string, target: Parameters<Tree["app"]["se
 }
 
 /** CPU µs per call and Effect operations per call of `effect` run `calls` times back to back. */
-const measure = (effect: Effect.Effect<unknown, unknown, any>, calls: number) =>
+const measure = <R>(effect: Effect.Effect<unknown, unknown, R>, calls: number) =>
   Effect.suspend(() => {
     let ops = 0
     const start = cpuMicros()
