@@ -235,8 +235,37 @@ export interface Submitted {
  * port's check decides as for any caller's.
  */
 export const submittedJob = (request: JobRequest, checkedRequest: boolean, added: Submitted): NewAiJob => {
-  const job = { ...request, ...added } as NewAiJob
-  if (checkedRequest && addedPartsValid(added)) checkedJobs.add(job)
+  if (!checkedRequest) return Object.assign({}, request, added) as NewAiJob
+  const job = checkedWith(request, added)
+  if (addedPartsValid(added)) checkedJobs.add(job)
+  return job
+}
+
+/**
+ * `{ ...request, ...added }` for a request `check` built, as one literal: the
+ * fields `check` may set, in its order, and `run_after` only when the request
+ * has it. (An object spread of the checked request costs several µs, the
+ * literal next to nothing — issue 16.)
+ */
+const checkedWith = (request: JobRequest, added: Submitted): NewAiJob => {
+  const job: { -readonly [K in keyof NewAiJob]: NewAiJob[K] } = {
+    job_kind: request.job_kind,
+    protocol_id: request.protocol_id,
+    profile_id: request.profile_id,
+    capability_profile_id: added.capability_profile_id,
+    access_mode: request.access_mode,
+    safety_mode: request.safety_mode,
+    entity_refs: request.entity_refs,
+    planned_operations: request.planned_operations,
+    job_inputs: request.job_inputs,
+    status_reason: request.status_reason,
+    is_pinned: request.is_pinned,
+    job_id: added.job_id,
+    trace_id: added.trace_id,
+    priority: request.priority,
+    max_attempts: added.max_attempts
+  }
+  if (request.run_after !== undefined) job.run_after = request.run_after
   return job
 }
 
