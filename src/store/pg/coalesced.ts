@@ -44,7 +44,10 @@ export const MAX_BATCH = 64
 /** The methods coalesced, in place of `single`'s: outside a transaction, concurrent calls share statements. */
 export const makeCoalescedMethods = (
   context: PgContext,
-  single: { readonly [K in Coalesced]: Method<K> }
+  single: { readonly [K in Coalesced]: Method<K> } & {
+    /** `heartbeat` for a caller outside any transaction (runs.ts): what a heartbeat served alone runs. */
+    readonly heartbeatOutside: Method<"heartbeat">
+  }
 ): { readonly [K in Coalesced]: Method<K> } => {
   /** `coalesced` outside a transaction, `alone` inside one. */
   const outsideTransactions = <I, A, E>(alone: (input: I) => Effect.Effect<A, E>, coalesced: (input: I) => Effect.Effect<A, E>) =>
@@ -132,7 +135,8 @@ export const makeCoalescedMethods = (
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
-    one: single.heartbeat,
+    // Every caller here checked it is outside a transaction (`outsideTransactions`): no second look.
+    one: single.heartbeatOutside,
     many: (runIds) =>
       Effect.gen(function*() {
         const at = instantParam(yield* DateTime.now)

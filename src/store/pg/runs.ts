@@ -23,7 +23,9 @@ import type { PgContext } from "./context.js"
 import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, encodeJson, instantParam, qualified } from "./rows.js"
-import { storageErrors } from "./errors.js"
+import { storageErrors, storageErrorsOutside } from "./errors.js"
+import { type FixedStatement, fixedStatement } from "./fixedStatement.js"
+import type { Execute } from "../internal/execute.js"
 import { insideTransaction } from "./transaction.js"
 import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
@@ -170,25 +172,34 @@ export const makeRunMethods = (context: PgContext) => {
     storageErrors("JobStore.finishRun")
   )
 
-  const heartbeat: Service["heartbeat"] = Effect.fnUntraced(
-    function*(runId: WorkflowRunId) {
-      const at = instantParam(yield* DateTime.now)
-      // On its own, the heartbeat is its own transaction, and its commit is not
-      // waited for (synchronous_commit off for it alone): it is written, and
-      // durable a fraction of a second later; only a server crash in between
-      // loses it — and with it only how recent the beat was. Inside a caller's
-      // transaction, the caller's commit decides.
-      const unwaited = (yield* insideTransaction) ? sql`` : sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
-      const [row] = yield* run(sql`
+  // On its own, the heartbeat is its own transaction, and its commit is not
+  // waited for (synchronous_commit off for it alone): it is written, and
+  // durable a fraction of a second later; only a server crash in between
+  // loses it — and with it only how recent the beat was. Inside a caller's
+  // transaction, the caller's commit decides. Both texts are fixed, compiled once.
+  const beat = (unwaited: Statement.Fragment) =>
+    fixedStatement(sql, 2, (sql, at, runId) =>
+      sql`
         UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
         ${unwaited}
         WHERE r.id = ${runId} AND ${isActive}
         RETURNING ${runColumns}`)
-      if (row !== undefined) return yield* decode.run(row)
-      return yield* notActive(runId)
-    },
-    storageErrors("JobStore.heartbeat")
-  )
+  const beatAlone = beat(sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`)
+  const beatInside = beat(sql``)
+  const beatWith = (execute: Execute, statement: FixedStatement, runId: WorkflowRunId) =>
+    Effect.flatMap(DateTime.now, (now) =>
+      Effect.flatMap(execute(statement.text, statement.params([instantParam(now), runId])), ([row]) =>
+        row !== undefined ? decode.run(row) : notActive(runId)))
+
+  const heartbeat: Service["heartbeat"] = (runId) =>
+    Effect.flatMap(insideTransaction, (inside) =>
+      inside
+        ? beatWith(context.execute, beatInside, runId).pipe(storageErrors("JobStore.heartbeat"))
+        : heartbeatOutside(runId))
+
+  /** `heartbeat` for a caller that knows no transaction is open (group commit's): the same statement, no second look. */
+  const heartbeatOutside = (runId: WorkflowRunId) =>
+    beatWith(context.executeOutside, beatAlone, runId).pipe(storageErrorsOutside("JobStore.heartbeat"))
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
@@ -342,5 +353,5 @@ export const makeRunMethods = (context: PgContext) => {
       storageErrors("JobStore.listNodes")
     )
 
-  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, heartbeatOutside, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
 }
