@@ -24,8 +24,6 @@ import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, encodeJson, instantParam, qualified } from "./rows.js"
 import { storageErrors, storageErrorsOutside } from "./errors.js"
-import { type FixedStatement, fixedStatement } from "./fixedStatement.js"
-import type { Execute } from "../internal/execute.js"
 import { insideTransaction } from "./transaction.js"
 import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
@@ -176,30 +174,30 @@ export const makeRunMethods = (context: PgContext) => {
   // waited for (synchronous_commit off for it alone): it is written, and
   // durable a fraction of a second later; only a server crash in between
   // loses it — and with it only how recent the beat was. Inside a caller's
-  // transaction, the caller's commit decides. Both texts are fixed, compiled once.
-  const beat = (unwaited: Statement.Fragment) =>
-    fixedStatement(sql, 2, (sql, at, runId) =>
-      sql`
-        UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
-        ${unwaited}
-        WHERE r.id = ${runId} AND ${isActive}
-        RETURNING ${runColumns}`)
-  const beatAlone = beat(sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`)
-  const beatInside = beat(sql``)
-  const beatWith = (execute: Execute, statement: FixedStatement, runId: WorkflowRunId) =>
-    Effect.flatMap(DateTime.now, (now) =>
-      Effect.flatMap(execute(statement.text, statement.params([instantParam(now), runId])), ([row]) =>
-        row !== undefined ? decode.run(row) : notActive(runId)))
+  // transaction, the caller's commit decides.
+  const unwaited = sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
+  const beat = (runStatement: PgContext["run"], inside: boolean, runId: WorkflowRunId) =>
+    Effect.flatMap(DateTime.now, (now) => {
+      const at = instantParam(now)
+      return Effect.flatMap(
+        runStatement(sql`
+          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+          ${inside ? sql`` : unwaited}
+          WHERE r.id = ${runId} AND ${isActive}
+          RETURNING ${runColumns}`),
+        ([row]) => row !== undefined ? decode.run(row) : notActive(runId)
+      )
+    })
 
   const heartbeat: Service["heartbeat"] = (runId) =>
     Effect.flatMap(insideTransaction, (inside) =>
       inside
-        ? beatWith(context.execute, beatInside, runId).pipe(storageErrors("JobStore.heartbeat"))
+        ? beat(run, true, runId).pipe(storageErrors("JobStore.heartbeat"))
         : heartbeatOutside(runId))
 
   /** `heartbeat` for a caller that knows no transaction is open (group commit's): the same statement, no second look. */
   const heartbeatOutside = (runId: WorkflowRunId) =>
-    beatWith(context.executeOutside, beatAlone, runId).pipe(storageErrorsOutside("JobStore.heartbeat"))
+    beat(context.runOutside, false, runId).pipe(storageErrorsOutside("JobStore.heartbeat"))
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
