@@ -59,8 +59,8 @@ const main = async () => {
       const client = yield* PgClient.PgClient
       const sql = client.withoutTransforms()
       const context = makeContext(sql, held.execute)
-      const runs = makeRunMethods(context)
-      const coalesced = makeCoalescedMethods(context, { ...makeJobMethods(context), ...runs, ...makeWorkerMethods(context) })
+      const { outside, ...runs } = makeRunMethods(context)
+      const coalesced = makeCoalescedMethods(context, { ...makeJobMethods(context), ...runs, ...makeWorkerMethods(context) }, outside)
       const isActive = activeRun(sql)
       const text = `UPDATE workflow_runs r SET last_heartbeat = $1::timestamptz, updated_at = $1::timestamptz
       FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited

@@ -229,7 +229,7 @@ export const makeRunMethods = (context: PgContext) => {
    * duration: the job's move, its run's end and its record in one statement.
    * Null when it moved nothing.
    */
-  const finishRunning = (end: RunningJobEnd | RunSettle) =>
+  const finishRunningOn = (runStatement: PgContext["run"]) => (end: RunningJobEnd | RunSettle) =>
     Effect.gen(function*() {
       const at = instantParam(yield* DateTime.now)
       const set = [sql`status = ${end.to}`, sql`updated_at = ${at}::timestamptz`]
@@ -243,7 +243,7 @@ export const makeRunMethods = (context: PgContext) => {
       // One statement, in the lock order: the job (compare-and-set on `running`
       // under a run), then its active run, then the record — written only when
       // the job moved, its placeholders replaced by the job row's trace, run and attempt.
-      const [row] = yield* run(sql`
+      const [row] = yield* runStatement(sql`
         WITH moved AS (
           UPDATE ai_jobs SET ${sql.csv(set)}
           WHERE id = ${end.job_id} AND status = 'running' AND ${underRun}
@@ -263,23 +263,28 @@ export const makeRunMethods = (context: PgContext) => {
       return row === undefined ? null : yield* decode.aiJob(row)
     })
 
-  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
-    function*(end: RunningJobEnd) {
-      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
-      if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
-      return yield* finishRunning(end)
-    },
-    storageErrors("JobStore.finishRunningJob")
-  )
-
-  const settleRun: NonNullable<Service["settleRun"]> = Effect.fnUntraced(
-    function*(settle: RunSettle) {
-      yield* refuseSettleTarget(settle.job_id, settle.to)
-      // Not moved: the run is not the job's active run; say why (nothing was written).
-      return (yield* finishRunning(settle)) ?? (yield* notActive(settle.workflow_run_id))
-    },
-    storageErrors("JobStore.settleRun")
-  )
+  /** A running job's end and a worker's settle, on `runStatement`, reported by `reported`. */
+  const finishMethods = (runStatement: PgContext["run"], reported: typeof storageErrors) => {
+    const finishRunning = finishRunningOn(runStatement)
+    const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
+      function*(end: RunningJobEnd) {
+        // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
+        if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
+        return yield* finishRunning(end)
+      },
+      reported("JobStore.finishRunningJob")
+    )
+    const settleRun: NonNullable<Service["settleRun"]> = Effect.fnUntraced(
+      function*(settle: RunSettle) {
+        yield* refuseSettleTarget(settle.job_id, settle.to)
+        // Not moved: the run is not the job's active run; say why (nothing was written).
+        return (yield* finishRunning(settle)) ?? (yield* notActive(settle.workflow_run_id))
+      },
+      reported("JobStore.settleRun")
+    )
+    return { finishRunningJob, settleRun }
+  }
+  const { finishRunningJob, settleRun } = finishMethods(run, storageErrors)
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
     function*(input: {
@@ -351,5 +356,8 @@ export const makeRunMethods = (context: PgContext) => {
       storageErrors("JobStore.listNodes")
     )
 
-  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, heartbeatOutside, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes,
+    /** For callers that checked they are outside any transaction (group commit, coalesced.ts): no second look. */
+    outside: { heartbeat: heartbeatOutside, ...finishMethods(context.runOutside, storageErrorsOutside) }
+  }
 }
