@@ -13,7 +13,11 @@
  *
  * Not part of `npm run bench`.
  *
- *   npx tsx bench/statementPieces.ts [calls] [rounds]
+ *   npx tsx bench/statementPieces.ts [calls] [rounds] [piece]
+ *
+ * With a piece's name last, only that piece runs (for a CPU profile of it:
+ * `node --cpu-prof --import tsx bench/statementPieces.ts 5000 4 store`, then
+ * `npx tsx bench/cpuProfileSummary.ts <file>`).
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as DateTime from "effect/DateTime"
@@ -38,7 +42,7 @@ import { runMain } from "./runMain.js"
 import { cpuMicros, median } from "./trees.js"
 
 const main = async () => {
-  const [callsArg, roundsArg] = process.argv.slice(2)
+  const [callsArg, roundsArg, only] = process.argv.slice(2)
   const CALLS = Number(callsArg ?? 1_000)
   const ROUNDS = Number(roundsArg ?? 6)
   const cluster = await startBenchCluster()
@@ -93,6 +97,7 @@ const main = async () => {
           return (cpuMicros() - start) / CALLS
         })] as const)
       ]
+      if (only !== undefined) variants.splice(0, variants.length, ...variants.filter(([name]) => name === only))
       for (const [name, effect] of effects) ops.set(name, (yield* countOperations(effect))[1])
       for (const [, v] of variants) yield* v // warm-up
       for (let round = 0; round < ROUNDS; round++) {
