@@ -196,12 +196,87 @@ const checked = (input: unknown, required: ReadonlyArray<string>): Record<string
 }
 
 /**
+ * New jobs `submittedJob` built from a request this module checked: the
+ * port's check takes them as they are. Module-private, so only this module
+ * adds to it; a caller never holds such an object before it is written (it
+ * goes straight from `Jobs.submit` to the store), and a copy of it — a spread,
+ * a redacted copy — is not in it and meets the full check.
+ */
+const checkedJobs = new WeakSet<object>()
+
+/**
  * `input` as a `NewAiJob` when it is in the common shape and valid — exactly
  * the Schema's result — else `undefined`: the Schema decides (see above).
  */
 export const commonNewAiJob = (input: unknown): NewAiJob | undefined =>
-  checked(input, REQUIRED) as NewAiJob | undefined
+  typeof input === "object" && input !== null && checkedJobs.has(input)
+    ? input as NewAiJob
+    : checked(input, REQUIRED) as NewAiJob | undefined
 
 /** `commonNewAiJob` for a `JobRequest`: the same check, its capability profile optional. */
 export const commonJobRequest = (input: unknown): JobRequest | undefined =>
   checked(input, REQUIRED_OF_REQUEST) as JobRequest | undefined
+
+/** What `Jobs.submit` adds to a request: its ids, the policy's profile, its maximum attempts. */
+export interface Submitted {
+  readonly job_id: JobId
+  readonly trace_id: TraceId
+  readonly capability_profile_id: string
+  readonly max_attempts: number
+}
+
+/**
+ * The `NewAiJob` that `Jobs.submit` writes: `request` with what it adds.
+ * When `request` is one `commonJobRequest` returned (a fresh value, every
+ * part checked) and the added parts pass the same rules — the policy's
+ * profile id an `Identifier`, ids canonical, the maximum in range — the job
+ * is marked checked, so the port does not walk it again (issue 16: the same
+ * job was checked twice per submit). Otherwise it is a plain object, and the
+ * port's check decides as for any caller's.
+ */
+export const submittedJob = (request: JobRequest, checkedRequest: boolean, added: Submitted): NewAiJob => {
+  if (!checkedRequest) return Object.assign({}, request, added) as NewAiJob
+  const job = checkedWith(request, added)
+  if (addedPartsValid(added)) checkedJobs.add(job)
+  return job
+}
+
+/**
+ * `{ ...request, ...added }` for a request `check` built, as one literal: the
+ * fields `check` may set, in its order, and `run_after` only when the request
+ * has it. (An object spread of the checked request costs several µs, the
+ * literal next to nothing — issue 16.)
+ */
+const checkedWith = (request: JobRequest, added: Submitted): NewAiJob => {
+  const job: { -readonly [K in keyof NewAiJob]: NewAiJob[K] } = {
+    job_kind: request.job_kind,
+    protocol_id: request.protocol_id,
+    profile_id: request.profile_id,
+    capability_profile_id: added.capability_profile_id,
+    access_mode: request.access_mode,
+    safety_mode: request.safety_mode,
+    entity_refs: request.entity_refs,
+    planned_operations: request.planned_operations,
+    job_inputs: request.job_inputs,
+    status_reason: request.status_reason,
+    is_pinned: request.is_pinned,
+    job_id: added.job_id,
+    trace_id: added.trace_id,
+    priority: request.priority,
+    max_attempts: added.max_attempts
+  }
+  if (request.run_after !== undefined) job.run_after = request.run_after
+  return job
+}
+
+const addedPartsValid = (added: Submitted): boolean => {
+  try {
+    identifier(added.capability_profile_id)
+    canonicalId(added.job_id)
+    canonicalId(added.trace_id)
+    wholeNumber(added.max_attempts, 1, MAX_ATTEMPTS_LIMIT)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -72,7 +72,7 @@ const makeOn = (
     const sql = client.withoutTransforms()
     const context = makeContext(sql, held?.execute)
     const jobs = makeJobMethods(context)
-    const runs = makeRunMethods(context)
+    const { outside, ...runs } = makeRunMethods(context)
     const workers = makeWorkerMethods(context)
     return decodingInputs(JobStore.of({
       dialect: "pg",
@@ -89,7 +89,7 @@ const makeOn = (
       ...runs,
       ...workers,
       ...makeEventMethods(context),
-      ...(options.coalesce === false ? {} : makeCoalescedMethods(context, { ...jobs, ...runs, ...workers }))
+      ...(options.coalesce === false ? {} : makeCoalescedMethods(context, { ...jobs, ...runs, ...workers }, outside))
     }))
   })
 

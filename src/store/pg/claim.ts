@@ -17,7 +17,7 @@ import { newRun } from "../internal/newRows.js"
 import { renderedOncePerList } from "../internal/templatesText.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
-import { storageErrors } from "./errors.js"
+import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 import { fastJob } from "./rowCodec.js"
 import type { AiJob } from "../../domain/AiJob.js"
@@ -109,7 +109,15 @@ const outcome = (
   return fast !== undefined ? Effect.succeed(Either.right(claimedOf(fast))) : Effect.either(Effect.map(decode.aiJob(claimed), claimedOf))
 }
 
-export const makeClaimAdmitted = ({ run, sql }: Pick<PgContext, "sql" | "run">) => {
+/**
+ * The claim statement's methods. `outside`: for a caller that checked it is
+ * outside any transaction (group commit, coalesced.ts) — the statement and
+ * its retry then look for a transaction no more.
+ */
+export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "runOutside">, outside = false) => {
+  const { sql } = context
+  const run = outside ? context.runOutside : context.run
+  const reported = outside ? storageErrorsOutside : storageErrors
   // A caller passes the same template list until its memo changes: its JSON is made once.
   const json = renderedOncePerList(templatesJson)
 
@@ -195,7 +203,7 @@ export const makeClaimAdmitted = ({ run, sql }: Pick<PgContext, "sql" | "run">) 
   const claimAlone = (claimer: Claimer) =>
     claimEach([claimer]).pipe(
       Effect.map(([claim]) => claim ?? Either.right(null)),
-      storageErrors("JobStore.claimAdmitted")
+      reported("JobStore.claimAdmitted")
     )
 
   const claimAdmitted: NonNullable<Service["claimAdmitted"]> = (options) =>

@@ -41,10 +41,16 @@ export const SLOTS = 1
 /** Most callers one statement serves. */
 export const MAX_BATCH = 64
 
-/** The methods coalesced, in place of `single`'s: outside a transaction, concurrent calls share statements. */
+/**
+ * The methods coalesced, in place of `single`'s: outside a transaction, concurrent calls share statements.
+ * Every call that reaches a `Coalesce` runner checked once that no transaction is open
+ * (`outsideTransactions`), so what it runs alone (`outside`) looks no more.
+ */
 export const makeCoalescedMethods = (
   context: PgContext,
-  single: { readonly [K in Coalesced]: Method<K> }
+  single: { readonly [K in Coalesced]: Method<K> },
+  /** The same methods for a caller outside any transaction (runs.ts `outside`): what a call served alone here runs. */
+  outside: { readonly [K in "heartbeat" | "finishRunningJob" | "settleRun"]: Method<K> }
 ): { readonly [K in Coalesced]: Method<K> } => {
   /** `coalesced` outside a transaction, `alone` inside one. */
   const outsideTransactions = <I, A, E>(alone: (input: I) => Effect.Effect<A, E>, coalesced: (input: I) => Effect.Effect<A, E>) =>
@@ -92,7 +98,7 @@ export const makeCoalescedMethods = (
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
-    one: single.finishRunningJob,
+    one: outside.finishRunningJob,
     // A second end of the same job runs alone, after: it finds the job moved (null → the general path).
     // So does an end the statement did not move (its job not running, or locked by another transaction).
     many: distinct((end) => end.job_id, finishEach)
@@ -104,11 +110,11 @@ export const makeCoalescedMethods = (
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
-    one: single.settleRun,
+    one: outside.settleRun,
     many: distinct((settle) => settle.job_id, finishEach)
   })
 
-  const { claimAlone, claimEach } = makeClaimAdmitted(context)
+  const { claimAlone, claimEach } = makeClaimAdmitted(context, true)
   const templateIds = new WeakMap<object, number>()
   let templateLists = 0
   const templatesId = (templates: object) => {
@@ -132,7 +138,7 @@ export const makeCoalescedMethods = (
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
-    one: single.heartbeat,
+    one: outside.heartbeat,
     many: (runIds) =>
       Effect.gen(function*() {
         const at = instantParam(yield* DateTime.now)

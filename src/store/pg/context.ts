@@ -48,6 +48,11 @@ export interface PgContext {
   readonly execute: Execute
   /** Runs a statement built with `sql` as `execute` does: the hot paths' way. */
   readonly run: <Row>(statement: Statement.Statement<Row>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+  /**
+   * `run` for a caller that knows it is outside any transaction (it checked
+   * once, e.g. group commit's `outsideTransactions`): no second look.
+   */
+  readonly runOutside: <Row>(statement: Statement.Statement<Row>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
   /** One transaction (a savepoint when nested); a dead connection is a typed `SqlError`. */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   /** A method's own transaction when none is open; inside the caller's, it joins it (no savepoint). */
@@ -73,6 +78,9 @@ const isUniqueViolation = (error: unknown): error is SqlError =>
 /** The context on `sql`; with `outside`, statements outside a transaction run there (pg/heldConnections.ts). */
 export const makeContext = (sql: SqlClient.SqlClient, outside?: OutsideTransaction): PgContext => {
   const execute = makeExecute(sql, outside)
+  const runOutside = runWith(
+    outside === undefined ? makeExecute(sql) : (text, params) => outside(text, params) as Effect.Effect<ReadonlyArray<never>, SqlError>
+  )
   const run = runWith(execute)
   const eventColumns = sql.literal(columns.event)
 
@@ -150,5 +158,5 @@ export const makeContext = (sql: SqlClient.SqlClient, outside?: OutsideTransacti
     })
   }
 
-  return { sql, execute, run, transaction: inTransaction(sql), atomic, insertEvents, audited }
+  return { sql, execute, run, runOutside, transaction: inTransaction(sql), atomic, insertEvents, audited }
 }

@@ -2,7 +2,14 @@
 import * as Effect from "effect/Effect"
 import { isUnhandled, toStorageError, type Unhandled } from "../internal/storageError.js"
 import type { StorageError } from "../StoreErrors.js"
-import { retryOutermost } from "./transaction.js"
+import { retryOutermost, retryOutside } from "./transaction.js"
+
+/** A method's failures reported as `storageErrors` says, around `retry`. */
+const reported = (operation: string, retry: <A, E, R>(work: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Unhandled> | StorageError, R> =>
+  retry(Effect.uninterruptible(Effect.mapError(self, (error) =>
+    // Everything else in E is neither of the two handled.
+    isUnhandled(error) ? toStorageError(operation, error) : error as Exclude<E, Unhandled>)))
 
 /**
  * The last step of every store method: a driver or encode failure becomes
@@ -19,8 +26,7 @@ import { retryOutermost } from "./transaction.js"
  * heartbeat was interrupted at the end of its job. The store's statements are
  * short and atomic; finishing one is cheaper than risking another's.
  */
-export const storageErrors = (operation: string) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Unhandled> | StorageError, R> =>
-  retryOutermost(Effect.uninterruptible(Effect.mapError(self, (error) =>
-    // Everything else in E is neither of the two handled.
-    isUnhandled(error) ? toStorageError(operation, error) : error as Exclude<E, Unhandled>)))
+export const storageErrors = (operation: string) => reported(operation, retryOutermost)
+
+/** `storageErrors` for a method its caller runs outside any transaction (it checked): retried without looking again. */
+export const storageErrorsOutside = (operation: string) => reported(operation, retryOutside)

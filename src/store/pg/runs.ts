@@ -23,7 +23,7 @@ import type { PgContext } from "./context.js"
 import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, encodeJson, instantParam, qualified } from "./rows.js"
-import { storageErrors } from "./errors.js"
+import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { insideTransaction } from "./transaction.js"
 import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
@@ -170,25 +170,34 @@ export const makeRunMethods = (context: PgContext) => {
     storageErrors("JobStore.finishRun")
   )
 
-  const heartbeat: Service["heartbeat"] = Effect.fnUntraced(
-    function*(runId: WorkflowRunId) {
-      const at = instantParam(yield* DateTime.now)
-      // On its own, the heartbeat is its own transaction, and its commit is not
-      // waited for (synchronous_commit off for it alone): it is written, and
-      // durable a fraction of a second later; only a server crash in between
-      // loses it — and with it only how recent the beat was. Inside a caller's
-      // transaction, the caller's commit decides.
-      const unwaited = (yield* insideTransaction) ? sql`` : sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
-      const [row] = yield* run(sql`
-        UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
-        ${unwaited}
-        WHERE r.id = ${runId} AND ${isActive}
-        RETURNING ${runColumns}`)
-      if (row !== undefined) return yield* decode.run(row)
-      return yield* notActive(runId)
-    },
-    storageErrors("JobStore.heartbeat")
-  )
+  // On its own, the heartbeat is its own transaction, and its commit is not
+  // waited for (synchronous_commit off for it alone): it is written, and
+  // durable a fraction of a second later; only a server crash in between
+  // loses it — and with it only how recent the beat was. Inside a caller's
+  // transaction, the caller's commit decides.
+  const unwaited = sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
+  const beat = (runStatement: PgContext["run"], inside: boolean, runId: WorkflowRunId) =>
+    Effect.flatMap(DateTime.now, (now) => {
+      const at = instantParam(now)
+      return Effect.flatMap(
+        runStatement(sql`
+          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+          ${inside ? sql`` : unwaited}
+          WHERE r.id = ${runId} AND ${isActive}
+          RETURNING ${runColumns}`),
+        ([row]) => row !== undefined ? decode.run(row) : notActive(runId)
+      )
+    })
+
+  const heartbeat: Service["heartbeat"] = (runId) =>
+    Effect.flatMap(insideTransaction, (inside) =>
+      inside
+        ? beat(run, true, runId).pipe(storageErrors("JobStore.heartbeat"))
+        : heartbeatOutside(runId))
+
+  /** `heartbeat` for a caller that knows no transaction is open (group commit's): the same statement, no second look. */
+  const heartbeatOutside = (runId: WorkflowRunId) =>
+    beat(context.runOutside, false, runId).pipe(storageErrorsOutside("JobStore.heartbeat"))
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
@@ -220,7 +229,7 @@ export const makeRunMethods = (context: PgContext) => {
    * duration: the job's move, its run's end and its record in one statement.
    * Null when it moved nothing.
    */
-  const finishRunning = (end: RunningJobEnd | RunSettle) =>
+  const finishRunningOn = (runStatement: PgContext["run"]) => (end: RunningJobEnd | RunSettle) =>
     Effect.gen(function*() {
       const at = instantParam(yield* DateTime.now)
       const set = [sql`status = ${end.to}`, sql`updated_at = ${at}::timestamptz`]
@@ -234,7 +243,7 @@ export const makeRunMethods = (context: PgContext) => {
       // One statement, in the lock order: the job (compare-and-set on `running`
       // under a run), then its active run, then the record — written only when
       // the job moved, its placeholders replaced by the job row's trace, run and attempt.
-      const [row] = yield* run(sql`
+      const [row] = yield* runStatement(sql`
         WITH moved AS (
           UPDATE ai_jobs SET ${sql.csv(set)}
           WHERE id = ${end.job_id} AND status = 'running' AND ${underRun}
@@ -254,23 +263,28 @@ export const makeRunMethods = (context: PgContext) => {
       return row === undefined ? null : yield* decode.aiJob(row)
     })
 
-  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
-    function*(end: RunningJobEnd) {
-      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
-      if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
-      return yield* finishRunning(end)
-    },
-    storageErrors("JobStore.finishRunningJob")
-  )
-
-  const settleRun: NonNullable<Service["settleRun"]> = Effect.fnUntraced(
-    function*(settle: RunSettle) {
-      yield* refuseSettleTarget(settle.job_id, settle.to)
-      // Not moved: the run is not the job's active run; say why (nothing was written).
-      return (yield* finishRunning(settle)) ?? (yield* notActive(settle.workflow_run_id))
-    },
-    storageErrors("JobStore.settleRun")
-  )
+  /** A running job's end and a worker's settle, on `runStatement`, reported by `reported`. */
+  const finishMethods = (runStatement: PgContext["run"], reported: typeof storageErrors) => {
+    const finishRunning = finishRunningOn(runStatement)
+    const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
+      function*(end: RunningJobEnd) {
+        // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
+        if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
+        return yield* finishRunning(end)
+      },
+      reported("JobStore.finishRunningJob")
+    )
+    const settleRun: NonNullable<Service["settleRun"]> = Effect.fnUntraced(
+      function*(settle: RunSettle) {
+        yield* refuseSettleTarget(settle.job_id, settle.to)
+        // Not moved: the run is not the job's active run; say why (nothing was written).
+        return (yield* finishRunning(settle)) ?? (yield* notActive(settle.workflow_run_id))
+      },
+      reported("JobStore.settleRun")
+    )
+    return { finishRunningJob, settleRun }
+  }
+  const { finishRunningJob, settleRun } = finishMethods(run, storageErrors)
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
     function*(input: {
@@ -342,5 +356,8 @@ export const makeRunMethods = (context: PgContext) => {
       storageErrors("JobStore.listNodes")
     )
 
-  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes,
+    /** For callers that checked they are outside any transaction (group commit, coalesced.ts): no second look. */
+    outside: { heartbeat: heartbeatOutside, ...finishMethods(context.runOutside, storageErrorsOutside) }
+  }
 }

@@ -69,6 +69,9 @@ export const inTransaction = (sql: SqlClient.SqlClient) =>
     Effect.catchAllDefect((defect) => defect instanceof SqlError ? Effect.fail(defect) : Effect.die(defect))
   )
 
+/** `retryOutermost` where the caller knows no transaction is open. */
+export const retryOutside = <A, E, R>(work: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => retryTransient(work)
+
 /** Whether the current fiber is inside a transaction. */
 export const insideTransaction: Effect.Effect<boolean> = Effect.map(
   Effect.serviceOption(SqlClient.TransactionConnection),
