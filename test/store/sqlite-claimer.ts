@@ -5,7 +5,8 @@
  *
  * Opens the store, prints "ready", waits for a "go" line on stdin (so several
  * workers start claiming at the same moment), claims until the queue is empty
- * and prints the claimed job ids as one JSON line.
+ * (working 5 ms after each claim, as a worker does) and prints the claimed job
+ * ids as one JSON line.
  */
 import * as Effect from "effect/Effect"
 import { createInterface } from "node:readline"
@@ -29,7 +30,13 @@ const claimIds = Effect.gen(function*() {
   const store = yield* JobStore
   process.stdout.write("ready\n")
   yield* go
-  const claims = yield* claimAll(() => store.claimNext())
+  // A worker works between claims: 5 ms here (120 jobs take one process alone at least 0.6 s, so
+  // a second one slowed by a loaded machine still starts within it). With no work at all, one
+  // process can take SQLite's write lock back to back (SQLite keeps no fair queue for it, and the
+  // store's path from one COMMIT to its next BEGIN is now short), so the other's polls keep missing
+  // the gap and it may claim nothing before the queue is empty: the "shared" check would then
+  // measure SQLite's lock fairness and the machine's load, not our claim. Every claim still races.
+  const claims = yield* claimAll(() => Effect.zipLeft(store.claimNext(), Effect.sleep("5 millis")))
   return claims.map((claim) => claim.job.job_id)
 })
 
