@@ -6,9 +6,11 @@
  * the ~80 Effect operations of one statement, ~30 µs of CPU
  * (bench/statementOverhead.ts). `makeExecute` runs a statement's text
  * on the client's own `Connection` (@effect/sql's, so its connection
- * handling — the transaction's connection inside a transaction, the pool or
- * SQLite's one-connection semaphore outside — and its `SqlError`s stay),
- * without the span, the transformer or the scope.
+ * handling — the transaction's connection inside a transaction, the pool
+ * outside — and its `SqlError`s stay), without the span, the transformer or
+ * the scope. PostgreSQL only: SQLite's one connection must be held until its
+ * statement has run, which a client's acquirer does not do (see
+ * sqlite/ownClient.ts `holdingConnection`).
  *
  * PostgreSQL's store built on its own pool (`PgStore.layer`) goes further:
  * outside a transaction its statements skip @effect/sql-pg's pool checkout
@@ -35,8 +37,8 @@ export type Execute = <Row = Record<string, unknown>>(
 export type OutsideTransaction = (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
 
 /**
- * `Execute` for `sql`, on `connectionOf(sql)` (pg: a pool-backed connection
- * value; SQLite: its one connection, behind the client's semaphore). A client
+ * `Execute` for `sql`, on `connectionOf(sql)` (a pool-backed connection
+ * value). A client
  * without one (another @effect/sql version) runs `sql.unsafe`, the full path.
  * With `outside`, a statement outside a transaction runs there instead (the
  * transaction's connection inside one, as ever).
