@@ -29,6 +29,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { JobStore } from "./JobStore.js"
 import { decodingInputs } from "./internal/portInput.js"
+import { holdingEachStatement } from "./sqlite/callerClient.js"
 import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
 import { makeBatchMethods } from "./sqlite/createJobs.js"
@@ -118,8 +119,11 @@ export const makeWith = (
     Effect.provideService(readSynchronous, SqlClient.SqlClient, sql),
     (cause) => new StorageError({ operation: "SqliteStore.make", cause })
   )
+  // The store's statements hold the connection while they run (callerClient.ts); the write transaction
+  // keeps the client itself, which stands for the connection (its lock-wait budget is the connection's).
+  const statements = yield* holdingEachStatement(sql)
   const context = makeContext(
-    sql,
+    statements,
     makeWriteTransaction(sql, lockWaitMs, synchronous, { groupCommit: options.groupCommit ?? DEFAULT_GROUP_COMMIT })
   )
 
@@ -132,7 +136,7 @@ export const makeWith = (
 
   return decodingInputs(JobStore.of({
     dialect: "sqlite",
-    schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
+    schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, statements),
     transaction,
     ...makeJobMethods(context),
     ...makeBatchMethods(context),
