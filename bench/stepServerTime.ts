@@ -42,6 +42,18 @@ let current: string | undefined
 /** Per system and step: the round trip (µs) of each statement sent; per text, the step that sent it. */
 const roundTrips = new Map<string, Array<number>>()
 const textsOf = new Map<string, string>()
+/**
+ * The step that sent a text pg_stat_statements kept: the same text, or one
+ * that starts alike (pg_stat_statements writes a statement's constants as
+ * $n: pg-boss spells some of its values in the text).
+ */
+const stepOf = (query: string): string | undefined => {
+  const exact = textsOf.get(query)
+  if (exact !== undefined) return exact
+  const start = (text: string) => text.replace(/\s+/g, " ").slice(0, 60)
+  for (const [text, step] of textsOf) if (start(text) === start(query)) return step
+  return undefined
+}
 interface QueryState {
   readonly text?: unknown
   __step?: string
@@ -196,6 +208,8 @@ const main = async () => {
   const wal = new Map<string, Array<Wal>>()
   const stats = new Map<string, Array<Stat>>()
   const explainLogs = new Map<string, string>()
+  const ablations = new Map<string, Map<string, Array<Stat>>>()
+  const ablationRounds = 2
   try {
     await admin.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     const systems: Array<System> = []
@@ -219,14 +233,38 @@ const main = async () => {
       }
       loads.push(os.loadavg().map((l) => l.toFixed(2)).join(" "))
     }
-    for (const system of systems) {
-      stats.set(system.name, (await admin.query<Stat>(
+    const readStats = async (database: string) =>
+      (await admin.query<Stat>(
         `SELECT s.query, s.toplevel, sum(s.calls)::float8 AS calls, sum(s.total_plan_time)::float8 AS plan, sum(s.total_exec_time)::float8 AS exec
          FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 GROUP BY s.query, s.toplevel`,
-        [system.database]
-      )).rows)
-      await system.close()
+        [database]
+      )).rows
+    for (const system of systems) stats.set(system.name, await readStats(system.database))
+    // Each trigger's cost without instrumentation: our trees again with the triggers
+    // off (a superuser may disable the foreign keys' too), the variants taking turns.
+    for (const system of systems.slice(0, trees.length)) {
+      const url = cluster.url.replace(/\/postgres$/, `/${system.database}`)
+      const owner = await connectPg(url)
+      const variants = [
+        ["as migrated", "ENABLE TRIGGER ALL", "ENABLE TRIGGER ALL"],
+        ["no user trigger of ai_jobs", "DISABLE TRIGGER USER", "ENABLE TRIGGER ALL"],
+        ["no trigger, foreign keys' included", "DISABLE TRIGGER ALL", "DISABLE TRIGGER ALL"]
+      ] as const
+      const byVariant = new Map<string, Array<Stat>>()
+      for (let round = 0; round < ablationRounds; round++) {
+        for (const [name, jobs, runs] of round % 2 === 0 ? variants : [...variants].reverse()) {
+          await owner.query(`ALTER TABLE ai_jobs ${jobs}; ALTER TABLE workflow_runs ${runs}`)
+          await system.block(20, noFloor)
+          await admin.query("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = $1), 0)", [system.database])
+          await system.block(lifecycles, noFloor)
+          byVariant.set(name, [...(byVariant.get(name) ?? []), ...await readStats(system.database)])
+        }
+      }
+      await owner.query("ALTER TABLE ai_jobs ENABLE TRIGGER ALL; ALTER TABLE workflow_runs ENABLE TRIGGER ALL")
+      await owner.end()
+      ablations.set(system.name, byVariant)
     }
+    for (const system of systems) await system.close()
     // The instrumented runs: auto_explain on a database of their own each.
     const settings = [["log_min_duration", "0"], ["log_analyze", "on"], ["log_timing", "on"], ["log_triggers", "on"], ["log_nested_statements", "on"]]
     const explainedSystems: Array<System> = []
@@ -273,7 +311,7 @@ const main = async () => {
     let sums = [0, 0, 0, 0, 0]
     for (const step of steps) {
       const key = `${name}/${step}`
-      const tops = rows.filter((r) => r.toplevel && textsOf.get(r.query) === step)
+      const tops = rows.filter((r) => r.toplevel && stepOf(r.query) === step)
       const calls = tops.reduce((s, r) => s + r.calls, 0) / perLifecycle
       const plan = tops.reduce((s, r) => s + r.plan, 0) * 1000 / perLifecycle
       const exec = tops.reduce((s, r) => s + r.exec, 0) * 1000 / perLifecycle
@@ -284,7 +322,7 @@ const main = async () => {
       console.log(`| ${step} | ${calls.toFixed(2)} | ${rt.toFixed(0)} | ${plan.toFixed(0)} | ${exec.toFixed(0)} | | ${rest.toFixed(0)} |`)
     }
     console.log(`| lifecycle | ${sums[0]!.toFixed(2)} | ${sums[1]!.toFixed(0)} | ${sums[2]!.toFixed(0)} | ${sums[3]!.toFixed(0)} | | ${sums[4]!.toFixed(0)} |`)
-    for (const r of rows.filter((r) => r.toplevel && textsOf.get(r.query) === undefined && r.calls / perLifecycle >= 0.05)) {
+    for (const r of rows.filter((r) => r.toplevel && stepOf(r.query) === undefined && r.calls / perLifecycle >= 0.05)) {
       console.log(`  not matched to a step: ${(r.calls / perLifecycle).toFixed(2)} × ${(r.exec / r.calls * 1000).toFixed(1)} µs  ${r.query.replace(/\s+/g, " ").slice(0, 110)}`)
     }
     console.log("\nnested statements (triggers' SQL), per lifecycle:")
@@ -295,12 +333,25 @@ const main = async () => {
     const w = wal.get(name) ?? []
     const m = (k: keyof Wal) => median(w.map((x) => x[k]))
     console.log(`WAL per lifecycle (median of rounds): ${m("wal_records").toFixed(1)} records, ${m("wal_bytes").toFixed(0)} bytes, ${m("wal_write").toFixed(2)} writes (${(m("wal_write_time") * 1000).toFixed(0)} µs), ${m("wal_sync").toFixed(2)} flushes (${(m("wal_sync_time") * 1000).toFixed(0)} µs)`)
-    printExplained(name, steps, explainLogs.get(name) ?? "")
+    printExplained(steps, explainLogs.get(name) ?? "")
+    const variants = ablations.get(name)
+    if (variants !== undefined) {
+      console.log(`without instrumentation, triggers switched off (${ablationRounds} × ${lifecycles} lifecycles per variant, taking turns): exec µs per step`)
+      console.log(`| variant | ${steps.join(" | ")} | lifecycle |`)
+      console.log(`|---|${steps.map(() => "---|").join("")}---|`)
+      for (const [variant, rows] of variants) {
+        const perStep = steps.map((step) => {
+          const tops = rows.filter((r) => r.toplevel && stepOf(r.query) === step)
+          return tops.reduce((sum, r) => sum + r.exec, 0) * 1000 / (lifecycles * ablationRounds)
+        })
+        console.log(`| ${variant} | ${perStep.map((v) => v.toFixed(0)).join(" | ")} | ${perStep.reduce((a, b) => a + b, 0).toFixed(0)} |`)
+      }
+    }
   }
 }
 
 /** Per step: each trigger's total time and calls per lifecycle, from auto_explain's entries of top-level statements. */
-const printExplained = (name: string, steps: ReadonlyArray<string>, log: string) => {
+const printExplained = (steps: ReadonlyArray<string>, log: string) => {
   const entries = log.split(/\n(?=\d{4}-\d{2}-\d{2} )/).filter((e) => e.includes("plan:"))
   const triggers = new Map<string, Map<string, { time: number; calls: number }>>()
   const durations = new Map<string, Array<number>>()
