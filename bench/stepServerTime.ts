@@ -17,11 +17,15 @@
  * - what is left: round trip − plan − execution − floor ≈ the commit (WAL
  *   flush, NOTIFY queue) and the protocol;
  *
- * and per lifecycle the WAL written and flushed (pg_stat_wal). Then each
- * system runs `explained` lifecycles more on a database with auto_explain
- * (`log_analyze`, `log_triggers`, `log_nested_statements`): per step, the
- * time of every trigger its statements fired (instrumented: slower than the
- * counting blocks, read as shares). Not part of `npm run bench`.
+ * and per lifecycle the WAL written and flushed (pg_stat_wal). Then our two
+ * trees again, uninstrumented, with ai_jobs' own triggers off and with every
+ * trigger off (the foreign keys' too), the variants taking turns: each
+ * trigger's cost as a difference of execution times. Last, each system runs
+ * `explained` lifecycles more on a database with auto_explain (`log_analyze`,
+ * `log_triggers`, `log_nested_statements`): per step, the time of every
+ * trigger its statements fired — instrumented, and a trigger that runs SQL
+ * also pays for logging that SQL's plan: read these as which trigger, not
+ * how much. Not part of `npm run bench`.
  */
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
