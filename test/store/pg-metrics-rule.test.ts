@@ -4,6 +4,10 @@
  * when a job is inserted or its metrics change (migration 0012), not as a
  * CHECK PostgreSQL evaluates on every write of every column.
  *
+ * A new row whose metrics are the zero counters — every job a submit creates —
+ * skips the rule (migration 0014: the INSERT trigger's WHEN compares it with
+ * the zero object first): such a row passes the rule anyway.
+ *
  * Whether the rule ran is counted, not timed: with `track_functions = 'pl'`
  * PostgreSQL counts each call of `ai_job_metrics_valid` (the rule's PL/pgSQL
  * body, which the CHECK called too) in pg_stat_user_functions. The store and
@@ -27,6 +31,10 @@ import { at, expectTag, failureOf, newJob } from "./fixtures.js"
 import { refusalOf } from "./pg-support.js"
 
 const zero = Object.fromEntries(MetricNames.map((name) => [name, 0]))
+/** The zero counters as PostgreSQL prints a jsonb (keys by length, then bytes). */
+const ZERO_TEXT = JSON.stringify(Object.fromEntries(
+  [...MetricNames].sort((a, b) => a.length - b.length || (a < b ? -1 : 1)).map((name) => [name, 0])
+)).replace(/,/g, ", ").replace(/:/g, ": ")
 
 /** The store and a raw client over one shared connection, with function calls counted on it. */
 const countedStore = (label: string) =>
@@ -77,17 +85,25 @@ const ruleShape = Effect.gen(function*() {
 const migratedShape = {
   checks: [],
   triggers: [
-    "CREATE TRIGGER ai_jobs_metrics_check_insert BEFORE INSERT ON public.ai_jobs FOR EACH ROW EXECUTE FUNCTION ai_jobs_metrics_check()",
+    `CREATE TRIGGER ai_jobs_metrics_check_insert BEFORE INSERT ON public.ai_jobs FOR EACH ROW WHEN ((new.metrics IS DISTINCT FROM '${ZERO_TEXT}'::jsonb)) EXECUTE FUNCTION ai_jobs_metrics_check()`,
     "CREATE TRIGGER ai_jobs_metrics_check_update BEFORE UPDATE OF metrics ON public.ai_jobs FOR EACH ROW WHEN ((old.metrics IS DISTINCT FROM new.metrics)) EXECUTE FUNCTION ai_jobs_metrics_check()"
   ]
 }
 
 describe("issue 16 PostgreSQL: the metrics rule runs only when metrics are written (migration 0012)", () => {
-  it.effect("issue 16 the store's writes that keep metrics (run, move, heartbeat, pin, recovery) never run the metrics rule; a create and a metrics change run it once", () =>
+  it.effect("issue 16 the store's writes that keep metrics (run, move, heartbeat, pin, recovery) never run the metrics rule, nor does a create with the zero counters (0014); a create with other counters and a metrics change run it once", () =>
     Effect.gen(function*() {
       const store = yield* JobStore
       const { runs, value: job } = yield* counted(store.createJob(newJob()))
-      assert.strictEqual(runs, 1, "a create checks the new row")
+      assert.deepStrictEqual({ ...job.metrics }, zero)
+      assert.strictEqual(runs, 0, "a create with the zero counters skips the rule (it passes it)")
+      // A new job always starts at zero through the store: other counters come from a raw INSERT.
+      const sql = yield* SqlClient.SqlClient
+      const insertWith = (metrics: unknown) =>
+        sql`
+          INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, created_at, updated_at, metrics)
+          VALUES (gen_random_uuid(), gen_random_uuid(), 'doc_edit', 'queued', 'hsk.test.v0', 'default', 'Analyst', 'analysis_only', 'normal', now(), now(), ${JSON.stringify(metrics)}::jsonb)`
+      assert.strictEqual(yield* ruleRunsDuring(insertWith({ ...zero, total_tokens: 3 })), 1, "a create with other counters checks the new row")
       const run = yield* store.createRun(job.job_id)
       const keeping: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
         ["the move to running", store.transition({ job_id: job.job_id, to: "running", workflow_run_id: run.id })],
@@ -141,6 +157,33 @@ describe("issue 16 PostgreSQL: the metrics rule runs only when metrics are writt
     }).pipe(Effect.provide(countedStore("metrics rule refusals"))), 60_000)
 })
 
+describe("issue 16 PostgreSQL migration 0014: a new row at the zero counters skips the rule, and nothing else does", () => {
+  it.effect("R4 an INSERT whose metrics equal the zero object (any key order, 0.0, -0) passes without the rule; one next to it (a key missing, a string, a null, a fraction, -1) is still refused with 23514; an extra key runs the rule and passes", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const insertText = (metrics: string) =>
+        sql`
+          INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, created_at, updated_at, metrics)
+          VALUES (gen_random_uuid(), gen_random_uuid(), 'doc_edit', 'queued', 'hsk.test.v0', 'default', 'Analyst', 'analysis_only', 'normal', now(), now(), ${metrics}::jsonb)`
+      const reversed = Object.fromEntries([...MetricNames].reverse().map((name) => [name, 0]))
+      const equalToZero = [
+        JSON.stringify(reversed),
+        JSON.stringify(zero).replace(/: ?0/g, ": 0.0"),
+        JSON.stringify(zero).replace(/"total_tokens":0/, "\"total_tokens\":-0")
+      ]
+      for (const metrics of equalToZero) assert.strictEqual(yield* ruleRunsDuring(insertText(metrics)), 0, metrics)
+      const { duration_ms: _, ...missing } = zero
+      const nextToZero = [missing, { ...zero, total_tokens: "0" }, { ...zero, input_tokens: null }, { ...zero, entities_read: 0.5 }, { ...zero, output_tokens: -1 }]
+      for (const bad of nextToZero) {
+        const refusal = yield* refusalOf(insertText(JSON.stringify(bad)))
+        assert.deepStrictEqual([refusal.code, refusal.constraint], ["23514", "ai_jobs_metrics_check"], JSON.stringify(bad))
+      }
+      assert.strictEqual(yield* ruleRunsDuring(insertText(JSON.stringify({ ...zero, note: "kept" }))), 1, "an extra key is not the zero object: the rule runs, and passes it")
+      const [count] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM ai_jobs`
+      assert.strictEqual(count?.n, equalToZero.length + 1, "exactly the accepted rows were written")
+    }).pipe(Effect.provide(countedStore("metrics rule zero skip"))), 60_000)
+})
+
 describe("issue 16 PostgreSQL migration 0012: the metrics CHECK becomes the metrics triggers", () => {
   const onDatabase = (url: string) => Layer.merge(PgStore.layer({ url }), rawPgClient(url))
 
@@ -167,17 +210,18 @@ describe("issue 16 PostgreSQL migration 0012: the metrics CHECK becomes the metr
         yield* sql`DROP TRIGGER ai_jobs_metrics_check_insert ON ai_jobs`
         yield* sql`DROP TRIGGER ai_jobs_metrics_check_update ON ai_jobs`
         yield* sql.unsafe(meanwhile(job.job_id))
-        yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id = 12`
+        // 0014 rewrote the INSERT trigger dropped above: it runs again after 0012 (the Migrator runs only ids above the highest applied).
+        yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id IN (12, 14)`
         yield* check(job.job_id)
       }).pipe(Effect.provide(onDatabase(url)))
     }))
 
-  it.effect("issue 16 a database at 0011 (the CHECK in place, rows valid) upgrades: 0012 alone runs, rows kept, the rule still refuses", () =>
+  it.effect("issue 16 a database at 0011 (the CHECK in place, rows valid) upgrades: 0012 (then 0014) runs, rows kept, the rule still refuses", () =>
     // The schema before 0012: the CHECK as 0002 added it.
     before0012("metrics rule at 0011", () => "ALTER TABLE ai_jobs ADD CONSTRAINT ai_jobs_metrics_check CHECK (ai_job_metrics_valid(metrics))", (jobId) =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [12])
+        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [12, 14])
         assert.deepStrictEqual(yield* ruleShape, migratedShape)
         assert.strictEqual((yield* (yield* JobStore).getJob(jobId)).job_id, jobId)
         const refusal = yield* refusalOf(sql`UPDATE ai_jobs SET metrics = '{}'::jsonb WHERE id = ${jobId}`)
