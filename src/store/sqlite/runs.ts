@@ -75,7 +75,7 @@ export const makeRunMethods = (context: SqliteContext) => {
       const params = [...set.map(([, value]) => value), runId]
       // One statement: atomic by itself, so on its own it needs no transaction.
       const [row] = yield* heartbeat
-        ? transaction.unsynced((conn) => conn.execute(text, params, undefined))
+        ? transaction.unsynced(text, params)
         : transaction.single(exec(text, params))
       if (row !== undefined) return yield* decode.run(row)
       return yield* notActive(runId)
