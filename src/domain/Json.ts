@@ -100,6 +100,15 @@ const walk = (value: unknown, objectOnly: boolean): { readonly json: Json } | Re
   }
 }
 
+/**
+ * The checked copy of a JSON value, or undefined when `Json` refuses it: what
+ * `Json`'s decode gives, without the Schema around it (a store's row decode, h50).
+ */
+export const checkedJson = (value: unknown): Json | undefined => {
+  const result = walk(value, false)
+  return result instanceof Refused ? undefined : result.json
+}
+
 const check = <A extends Json>(value: unknown, ast: AST.AST, objectOnly: boolean): Either.Either<A, ParseResult.ParseIssue> => {
   const result = walk(value, objectOnly)
   if (!(result instanceof Refused)) return Either.right(result.json as A)

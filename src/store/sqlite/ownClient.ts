@@ -15,12 +15,13 @@
  *   driver's call) instead of a cache lookup, a `flatMap` and a
  *   `withFiberRuntime`.
  * - The store's write transaction (transaction.ts) can reach the
- *   connection's one-permit semaphore (`ownConnection`) and hold it without
- *   a `Scope` per transaction; it is the same semaphore every other statement
+ *   connection's one permit (`ownConnection`, connectionLock.ts: taken and
+ *   given back synchronously when free) and hold it without a `Scope` per
+ *   transaction; it is the same permit every other statement
  *   of the client waits on, so nothing else ever interleaves on the
  *   connection.
  *
- * What stays: one connection behind one semaphore (one transaction at a
+ * What stays: one connection behind one permit (one transaction at a
  * time per process), WAL unless disabled, `SqlError` with the driver's error
  * as `cause`, `SqlClient.SafeIntegers` honoured, the compiler and
  * transactions of @effect/sql. A caller's own client (`layerFromClient`)
@@ -36,6 +37,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
+import { ConnectionLock } from "./connectionLock.js"
 
 /** The part of better-sqlite3's prepared statement the client uses. */
 interface PreparedStatement {
@@ -74,27 +76,32 @@ const loadDriver = (): DatabaseConstructor => {
 /** Most prepared statements kept: the store's own texts are a few dozen; callers' filters add more. */
 const PREPARED_LIMIT = 256
 
-/** The connection and its semaphore, for the store's write transaction (transaction.ts). */
+/** The connection and its lock, for the store's write transaction (transaction.ts). */
 export interface OwnConnection {
   readonly connection: Connection
-  /** The client's one permit: held, nothing else runs on the connection. */
-  readonly semaphore: Effect.Semaphore
+  /** The client's one permit: held, nothing else runs on the connection (connectionLock.ts). */
+  readonly lock: ConnectionLock
   /**
    * Runs a statement without parameters (BEGIN, COMMIT) now, synchronously; throws its `SqlError`.
    * Only while holding the permit.
    */
   readonly runNow: (text: string) => void
+  /**
+   * Runs a prepared statement now, synchronously: its rows (a reader's; a write's are `[]`
+   * unless it has RETURNING); throws its `SqlError`. Only while holding the permit.
+   */
+  readonly rowsNow: (text: string, params: ReadonlyArray<unknown>, safeIntegers: boolean) => ReadonlyArray<Record<string, unknown>>
 }
 
 /** The clients this module built, by client. */
 const owned = new WeakMap<SqlClient.SqlClient, OwnConnection>()
 
-/** `sql`'s connection and semaphore when `sql` is a client of this module, else undefined. */
+/** `sql`'s connection and lock when `sql` is a client of this module, else undefined. */
 export const ownConnection = (sql: SqlClient.SqlClient): OwnConnection | undefined => owned.get(sql)
 
 /**
  * Runs `use` on `sql`'s one connection outside any transaction, holding the
- * connection until `use` ends: its semaphore taken directly on a client of
+ * connection until `use` ends: its lock taken directly on a client of
  * this module, else through the client's `reserve` (@effect/sql-sqlite-node's
  * transaction acquirer, which holds it until its scope closes). A statement
  * taken through a client's plain acquirer may run after another fiber began a
@@ -103,7 +110,7 @@ export const ownConnection = (sql: SqlClient.SqlClient): OwnConnection | undefin
 export const holdingConnection = (sql: SqlClient.SqlClient) => {
   const own = owned.get(sql)
   return <A, E>(use: (conn: Connection) => Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
-    own !== undefined ? own.semaphore.withPermits(1)(use(own.connection)) : Effect.scoped(Effect.flatMap(sql.reserve, use))
+    own !== undefined ? own.lock.holding(use(own.connection)) : Effect.scoped(Effect.flatMap(sql.reserve, use))
 }
 
 const failed = (message: string) => (cause: unknown) => new SqlError({ cause, message })
@@ -132,23 +139,29 @@ export const make = (
       return statement
     }
 
-    /** Runs `text` (prepared or cached): the rows of a reader, else [] (or the run's result when `raw`). */
+    /** Runs `text` (prepared or cached) now: the rows of a reader, else [] (or the run's result when `raw`); throws its `SqlError`. */
+    const runSync = (text: string, params: ReadonlyArray<unknown>, raw: boolean, cache: boolean, safe: boolean) => {
+      try {
+        const statement = cache ? prepare(text) : db.prepare(text)
+        if (safe !== safeIntegers.has(statement)) {
+          statement.safeIntegers(safe)
+          if (safe) safeIntegers.add(statement)
+          else safeIntegers.delete(statement)
+        }
+        if (statement.reader) return statement.all(...params)
+        const result = statement.run(...params)
+        // `raw` (a statement's `.raw`): the driver's run result (`changes`, `lastInsertRowid`), as @effect/sql-sqlite-node answers.
+        return raw ? result as unknown as ReadonlyArray<Record<string, unknown>> : []
+      } catch (cause) {
+        throw new SqlError({ cause, message: "Failed to execute statement" })
+      }
+    }
     const run = (text: string, params: ReadonlyArray<unknown>, raw: boolean, cache: boolean) =>
       Effect.withFiberRuntime<ReadonlyArray<Record<string, unknown>>, SqlError>((fiber) => {
         try {
-          const statement = cache ? prepare(text) : db.prepare(text)
-          const safe = Context.get(fiber.currentContext, SqlClient.SafeIntegers)
-          if (safe !== safeIntegers.has(statement)) {
-            statement.safeIntegers(safe)
-            if (safe) safeIntegers.add(statement)
-            else safeIntegers.delete(statement)
-          }
-          if (statement.reader) return Effect.succeed(statement.all(...params))
-          const result = statement.run(...params)
-          // `raw` (a statement's `.raw`): the driver's run result (`changes`, `lastInsertRowid`), as @effect/sql-sqlite-node answers.
-          return Effect.succeed(raw ? result as unknown as ReadonlyArray<Record<string, unknown>> : [])
-        } catch (cause) {
-          return Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
+          return Effect.succeed(runSync(text, params, raw, cache, Context.get(fiber.currentContext, SqlClient.SafeIntegers)))
+        } catch (error) {
+          return Effect.fail(error as SqlError)
         }
       })
 
@@ -191,7 +204,7 @@ export const make = (
         })
     }
 
-    const semaphore = yield* Effect.makeSemaphore(1)
+    const lock = new ConnectionLock()
     // A statement, like a transaction, holds the permit until its scope closes (@effect/sql runs every
     // statement in a scope). Not @effect/sql-sqlite-node's way, which gives the permit back as it hands
     // the connection out: a fiber yielding before its statement runs lets another BEGIN on the
@@ -199,8 +212,8 @@ export const make = (
     // (test/store/sqlite-lone-write-race.test.ts).
     const acquirer = Effect.uninterruptibleMask((restore) =>
       Effect.zipRight(
-        restore(semaphore.take(1)),
-        Effect.as(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, semaphore.release(1))), connection)
+        lock.acquire(restore),
+        Effect.as(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, Effect.sync(() => lock.release()))), connection)
       )
     )
 
@@ -213,9 +226,9 @@ export const make = (
     const client: SqliteClient.SqliteClient = Object.assign(sql, {
       [SqliteClient.TypeId]: SqliteClient.TypeId as SqliteClient.TypeId,
       config: { filename: config.filename, ...(config.readonly === undefined ? {} : { readonly: config.readonly }), ...(config.disableWAL === undefined ? {} : { disableWAL: config.disableWAL }) },
-      export: semaphore.withPermits(1)(connection.export),
-      backup: (destination: string) => semaphore.withPermits(1)(connection.backup(destination)),
-      loadExtension: (path: string) => semaphore.withPermits(1)(connection.loadExtension(path)),
+      export: lock.holding(connection.export),
+      backup: (destination: string) => lock.holding(connection.backup(destination)),
+      loadExtension: (path: string) => lock.holding(connection.loadExtension(path)),
       updateValues: undefined as never
     })
     const runNow = (text: string) => {
@@ -225,6 +238,7 @@ export const make = (
         throw new SqlError({ cause, message: "Failed to execute statement" })
       }
     }
-    owned.set(client, { connection, semaphore, runNow })
+    const rowsNow = (text: string, params: ReadonlyArray<unknown>, safe: boolean) => runSync(text, params, false, true, safe)
+    owned.set(client, { connection, lock, runNow, rowsNow })
     return client
   })

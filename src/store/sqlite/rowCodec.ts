@@ -24,7 +24,7 @@ import type { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKinds } from "../../domain/JobKind.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { AccessModes, JobStates, SafetyModes } from "../../domain/JobState.js"
-import { Json } from "../../domain/Json.js"
+import { checkedJson, type Json } from "../../domain/Json.js"
 import { BackoffMillis, MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
 import { isStorable } from "../../domain/Text.js"
 import { TIMESTAMP_RANGE_MS } from "../../domain/Timestamp.js"
@@ -57,12 +57,39 @@ const safetyMode = oneOf(SafetyModes)
 const intBetween = (value: unknown, min: number, max: number): number | undefined =>
   Number.isInteger(value) && (value as number) >= min && (value as number) <= max ? value as number : undefined
 
-/** A stored instant; the round trip refuses calendar-invalid text (Feb 30, hour 24) that `Date.parse` would roll over. */
-const instant = (value: unknown): DateTime.Utc | undefined => {
-  if (typeof value !== "string" || !STORED_INSTANT.test(value)) return undefined
+/** A stored instant, checked: the round trip refuses calendar-invalid text (Feb 30, hour 24) that `Date.parse` would roll over. */
+const checkedInstant = (value: string): DateTime.Utc | undefined => {
+  if (!STORED_INSTANT.test(value)) return undefined
   const ms = Date.parse(value)
   if (!(ms >= TIMESTAMP_RANGE_MS.min && ms <= TIMESTAMP_RANGE_MS.max)) return undefined
   return new Date(ms).toISOString() === value ? DateTime.unsafeMake(ms) : undefined
+}
+
+/**
+ * The last instant read, by its text. A row read back carries the instant the
+ * store just wrote (`storedInstant`'s last, below) and repeats its own (a
+ * job's `created_at` and `run_after`), so most reads are one of these two (h50):
+ * the same text always decodes to the same value, checked once.
+ */
+let lastReadText = ""
+let lastRead: DateTime.Utc | undefined
+
+const instant = (value: unknown): DateTime.Utc | undefined => {
+  if (typeof value !== "string") return undefined
+  if (value === lastInstantText) {
+    if (!lastInstantChecked) {
+      lastInstantReads = checkedInstant(value)
+      lastInstantChecked = true
+    }
+    return lastInstantReads
+  }
+  if (value === lastReadText) return lastRead
+  const checked = checkedInstant(value)
+  if (checked !== undefined) {
+    lastReadText = value
+    lastRead = checked
+  }
+  return checked
 }
 
 /** A JSON column decoded by its own (small) Schema: far cheaper than the whole row's. */
@@ -77,7 +104,17 @@ const jsonColumn = <A, I>(schema: Schema.Schema<A, I>) => {
 const entityRefs = jsonColumn(Schema.Array(EntityRef))
 const plannedOperations = jsonColumn(Schema.Array(PlannedOperation))
 const metricsColumn = jsonColumn(JobMetrics)
-const jsonValue = jsonColumn(Json)
+/** Any JSON value: `JSON.parse` and `Json`'s own check, without the Schema around them. */
+const jsonValue = (value: unknown): Json | undefined => {
+  if (typeof value !== "string") return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    return undefined
+  }
+  return checkedJson(parsed)
+}
 const backoffColumn = jsonColumn(BackoffMillis)
 
 /** A fresh job's metrics, as stored: decoded to the shared zero without parsing. */
@@ -167,10 +204,14 @@ export const fastRun = (row: unknown): WorkflowRun | undefined =>
  */
 let lastInstant: DateTime.Utc | undefined
 let lastInstantText = ""
+/** What `lastInstantText` decodes to when read back (undefined: refused, outside the stored range), checked at its first read. */
+let lastInstantReads: DateTime.Utc | undefined
+let lastInstantChecked = false
 export const storedInstant = (instant: DateTime.Utc): string => {
   if (instant !== lastInstant) {
     lastInstantText = DateTime.formatIso(instant)
     lastInstant = instant
+    lastInstantChecked = false
   }
   return lastInstantText
 }

@@ -62,24 +62,22 @@ export const makeRunMethods = (context: SqliteContext) => {
    * run finished or stalled concurrently is never revived) and, if `active`,
    * its job's active run; otherwise tells NotFound from RunNotActive.
    */
-  const updateRunningRun = (
-    runId: WorkflowRunId,
-    set: ReadonlyArray<readonly [column: string, value: unknown]>,
-    /** A heartbeat: guarded on the run being its job's active run, and not fsynced on its own. */
-    heartbeat = false
-  ) =>
+  const updateRunningRun = (runId: WorkflowRunId, set: ReadonlyArray<readonly [column: string, value: unknown]>) =>
     Effect.gen(function*() {
       const text = `UPDATE workflow_runs SET ${set.map(([column]) => `${column} = ?`).join(", ")}
-        WHERE id = ? AND ${heartbeat ? IS_ACTIVE : "status = 'running'"}
+        WHERE id = ? AND status = 'running'
         RETURNING *`
       const params = [...set.map(([, value]) => value), runId]
       // One statement: atomic by itself, so on its own it needs no transaction.
-      const [row] = yield* heartbeat
-        ? transaction.unsynced((conn) => conn.execute(text, params, undefined))
-        : transaction.single(exec(text, params))
+      const [row] = yield* transaction.single(exec(text, params))
       if (row !== undefined) return yield* decode.run(row)
       return yield* notActive(runId)
     })
+
+  /** A heartbeat: guarded on the run being its job's active run. One fixed text, built once. */
+  const HEARTBEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?
+    WHERE id = ? AND ${IS_ACTIVE}
+    RETURNING *`
 
   /** Fails unless the run is its job's active run (inside the caller's write transaction). */
   const requireActive = (runId: WorkflowRunId) =>
@@ -166,7 +164,10 @@ export const makeRunMethods = (context: SqliteContext) => {
     function*(runId) {
       // A write like any other: it waits for the write lock, so it serialises with recovery.
       const now = storedInstant(yield* DateTime.now)
-      return yield* updateRunningRun(runId, [["last_heartbeat", now], ["updated_at", now]], true)
+      // One statement, not fsynced on its own (see `unsynced`).
+      const [row] = yield* transaction.unsynced(HEARTBEAT, [now, now, runId])
+      if (row !== undefined) return yield* decode.run(row)
+      return yield* notActive(runId)
     },
     storageErrors("JobStore.heartbeat")
   )

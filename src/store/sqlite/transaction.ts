@@ -55,7 +55,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { sqliteCode } from "./errors.js"
-import { holdingConnection, ownConnection } from "./ownClient.js"
+import { holdingConnection, type OwnConnection, ownConnection } from "./ownClient.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */
 export interface WriteTransaction {
@@ -84,10 +84,7 @@ export interface WriteTransaction {
    * costs nothing (the worker died with it). Inside a transaction the
    * transaction's commit decides.
    */
-  readonly unsynced: (statement: (conn: Connection) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>) => Effect.Effect<
-    ReadonlyArray<Record<string, unknown>>,
-    SqlError
-  >
+  readonly unsynced: (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>
 }
 
 /** Most changes one group commit takes (its owner's included), so a busy store still commits often. */
@@ -193,7 +190,7 @@ export const makeWriteTransaction = (
   synchronous = 1,
   options: { readonly groupCommit?: boolean } = {}
 ): WriteTransaction => {
-  /** The connection and semaphore of the store's own client (ownClient.ts); undefined on a caller's client. */
+  /** The connection and lock of the store's own client (ownClient.ts); undefined on a caller's client. */
   const own = ownConnection(sql)
   /**
    * Once per connection: from here on SQLite never sleeps in its busy handler.
@@ -260,13 +257,7 @@ export const makeWriteTransaction = (
             (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
           )
         const close = () => opened !== undefined && closeGroup(opened)
-        const run = own !== undefined
-          // The store's own client: its one-permit semaphore held directly, no Scope per transaction.
-          // The wait for the permit is interruptible (as the client's acquirer's); once taken, it is released.
-          ? Effect.flatMap(
-            Effect.onInterrupt(restore(own.semaphore.take(1)), () => Effect.sync(close)),
-            () => Effect.ensuring(body(own.connection), Effect.suspend(() => (close(), own.semaphore.release(1))))
-          )
+        const run = own !== undefined ? ownRun(own, restore, body, close)
           // `reserve` is the client's transaction acquirer: it holds the client's
           // one-connection semaphore until the scope closes, as sql.withTransaction does.
           : Effect.flatMap(Scope.make(), (scope) =>
@@ -278,6 +269,28 @@ export const makeWriteTransaction = (
         return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
       })
     )
+
+  /**
+   * A transaction on the store's own client: its one permit held directly, no Scope per
+   * transaction. Taken at once when free; else the wait is interruptible (as the client's
+   * acquirer's). `body` runs uninterruptible but for the change, whose every end it returns as
+   * an exit, so `exit` below sees every way it ends and the permit always goes back.
+   */
+  const ownRun = <A, E, R>(
+    own: OwnConnection,
+    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+    body: (conn: Connection) => Effect.Effect<A, E, R>,
+    close: () => void
+  ): Effect.Effect<A, E, R> => {
+    const held = Effect.flatMap(Effect.exit(body(own.connection)), (exit) => {
+      close()
+      own.lock.release()
+      return exit
+    })
+    return Effect.suspend(() =>
+      own.lock.tryTake() ? held : Effect.zipRight(Effect.onInterrupt(own.lock.acquire(restore), () => Effect.sync(close)), held)
+    )
+  }
 
   /**
    * Group commit (`groupCommit`). better-sqlite3 runs every statement — and
@@ -396,10 +409,49 @@ export const makeWriteTransaction = (
   // Below FULL (2) a commit is not fsynced anyway: nothing to lower.
   const lowered = synchronous >= 2
   const holding = holdingConnection(sql)
-  const unsynced = (statement: (conn: Connection) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>) =>
+  /**
+   * On the store's own client with its connection free: the write now, the PRAGMAs around it, in one
+   * synchronous stretch (nothing else can run on the connection in between, and there is no wait to
+   * hold it through). Undefined when another connection holds the write lock: then the path that waits.
+   */
+  const unsyncedNow = (
+    own: OwnConnection,
+    text: string,
+    params: ReadonlyArray<unknown>,
+    safeIntegers: boolean
+  ): Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> | undefined => {
+    try {
+      if (lowered) own.runNow("PRAGMA synchronous = NORMAL")
+    } catch (error) {
+      own.lock.release()
+      return Effect.fail(error as SqlError)
+    }
+    let outcome: Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> | undefined
+    try {
+      outcome = Effect.succeed(own.rowsNow(text, params, safeIntegers))
+    } catch (error) {
+      outcome = error instanceof SqlError && isBusy(error) ? undefined : Effect.fail(error as SqlError)
+    }
+    try {
+      if (lowered) own.runNow(`PRAGMA synchronous = ${synchronous}`)
+    } catch (error) {
+      // The level not put back is a defect, as on the path below.
+      outcome = Effect.die(error)
+    } finally {
+      own.lock.release()
+    }
+    return outcome
+  }
+
+  const unsynced = (text: string, params: ReadonlyArray<unknown>) =>
     Effect.withFiberRuntime<ReadonlyArray<Record<string, unknown>>, SqlError>((fiber) => {
       const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
-      if (current._tag === "Some") return statement(current.value[0])
+      if (current._tag === "Some") return current.value[0].execute(text, params, undefined)
+      if (own !== undefined && takenOver.has(sql) && own.lock.tryTake()) {
+        const now = unsyncedNow(own, text, params, Context.get(fiber.currentContext, SqlClient.SafeIntegers))
+        if (now !== undefined) return now
+      }
+      const statement = (conn: Connection) => conn.execute(text, params, undefined)
       if (!lowered) {
         // Nothing lowered: the connection held for each attempt only, so a lock wait does not keep it.
         return Effect.zipRight(takeOver((text) => sql.unsafe(text)), waitingForWriteLock(holding(statement), lockWaitMs))
