@@ -218,9 +218,9 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   // otherwise leave the engine polling without a word. `WakeUp.layerPollOnly` says "poll" out loud.
   const wakeService = yield* WakeUp
   const wakeUp = wakeService.mode === "poll" ? undefined : wakeService
-  /** Tells this process's waiters of a committed change (a no-op where the database announces it). */
-  const announce = (job: AiJob) =>
-    wakeUp === undefined ? Effect.void : wakeUp.announce({
+  /** Tells this process's waiters of a committed change; absent where no one listens (polling only). */
+  const announce = wakeUp === undefined ? undefined : (job: AiJob) =>
+    wakeUp.announce({
       job_id: job.job_id,
       state: job.state,
       job_kind: job.job_kind,
@@ -228,7 +228,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     })
   /** `effect`, then its job announced — no step at all where there is no one to tell. */
   const announced = <A, E>(effect: Effect.Effect<A, E>, jobOf: (a: A) => AiJob | undefined): Effect.Effect<A, E> =>
-    wakeUp === undefined ? effect : Effect.tap(effect, (a) => {
+    announce === undefined ? effect : Effect.tap(effect, (a) => {
       const job = jobOf(a)
       return job === undefined ? Effect.void : announce(job)
     })

@@ -14,6 +14,7 @@ import type { Decision } from "../../Capabilities.js"
 import * as Effect from "effect/Effect"
 import { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
+import type { EventTooLarge, InvalidEvent } from "../flight/Errors.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type * as Library from "../flight/libraryEvents.js"
 
@@ -52,12 +53,14 @@ export type Prepare = (event: Library.LibraryEvent) => Effect.Effect<EventRecord
  * refusal is bad input — a `DecodeFailure`, and the change it belongs to is
  * not made.
  */
-export const makePrepare = (recorder: FlightRecorder["Type"]): Prepare => (event) =>
-  Effect.catchTags(recorder.build(event), {
-    InvalidEvent: (error) => new DecodeFailure({ subject: "Flight Recorder event", issues: error.reasons }),
-    EventTooLarge: (error) =>
-      new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] })
-  })
+export const makePrepare = (recorder: FlightRecorder["Type"]): Prepare => (event) => Effect.catchTags(recorder.build(event), asBadInput)
+
+/** The recorder's refusals as bad input: built once, not per event. */
+const asBadInput = {
+  InvalidEvent: (error: InvalidEvent) => new DecodeFailure({ subject: "Flight Recorder event", issues: error.reasons }),
+  EventTooLarge: (error: EventTooLarge) =>
+    new DecodeFailure({ subject: "Flight Recorder event", issues: [{ path: "", message: error.message }] })
+}
 
 /**
  * A name shown in an event: as stored when it is a sensible label, otherwise

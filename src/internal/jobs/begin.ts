@@ -46,6 +46,6 @@ export const makeBegin = ({ announce, prepare, store }: Operations, admission: R
       return Either.right<Claim>({ job, run })
     }))
     if (Either.isRight(outcome)) yield* annotateJob(outcome.right.job)
-    if (Either.isRight(outcome)) yield* announce(outcome.right.job)
+    if (Either.isRight(outcome) && announce !== undefined) yield* announce(outcome.right.job)
     return yield* outcome
   })

@@ -56,6 +56,6 @@ export const makeMove = (
         })
       })))
       nameJob(span, moved)
-      yield* announce(moved)
+      if (announce !== undefined) yield* announce(moved)
       return moved
     }))

@@ -11,8 +11,11 @@ import type { Prepare } from "./auditEvents.js"
 export interface Operations {
   readonly store: JobStore["Type"]
   readonly prepare: Prepare
-  /** Tells this process's waiters of a committed change (a no-op where the database announces it). */
-  readonly announce: (job: AiJob) => Effect.Effect<void>
+  /**
+   * Tells this process's waiters of a committed change. Absent where no one in
+   * this process listens (`WakeUp.layerPollOnly`): then a change takes no Effect step for it.
+   */
+  readonly announce: ((job: AiJob) => Effect.Effect<void>) | undefined
 }
 
 /** Options of a guarded transition. */

@@ -62,7 +62,7 @@ export const makeSubmit = <GateError>(
           }),
           { events: auditWith([...records, queued]) }
         )
-        yield* announce(job)
+        if (announce !== undefined) yield* announce(job)
         return job
       }))
 }

@@ -71,7 +71,7 @@ export const makeSubmitMany = <GateError>(
       })))
     }
     const created = yield* store.createJobs(jobs, { events: () => records })
-    yield* Effect.forEach(created, announce, { discard: true })
+    if (announce !== undefined) yield* Effect.forEach(created, announce, { discard: true })
     return created
   })
 }
