@@ -27,7 +27,7 @@ import { connectPg } from "./drivers.js"
 import { COUNTING_SETTINGS, startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 import { printStatementStats, statementStats } from "./statementStats.js"
-import { cpuMicros, loadTree, median, type Tree } from "./trees.js"
+import { cpuMicros, loadTree, median, treeLifecycle, type Tree } from "./trees.js"
 
 const TICK_MICROS = 1e6 / 100 // USER_HZ
 
@@ -86,18 +86,7 @@ const main = async () => {
     const { boss, queue } = await startBoss(bossUrl)
 
     const lifecycles = (tree: Tree) => {
-      const one = Effect.gen(function*() {
-        const service = yield* tree.jobs.Jobs
-        const store = yield* tree.store.JobStore
-        yield* service.submit(tree.fixtures.NEW_JOB)
-        for (;;) {
-          const claim = yield* service.claimNext()
-          if (claim === null) continue
-          yield* store.heartbeat(claim.run.id)
-          yield* service.complete(claim.job.job_id)
-          return
-        }
-      })
+      const one = treeLifecycle(tree)
       const worker = (n: number) => Effect.repeatN(one, n - 1)
       return Effect.all(Array.from({ length: workers }, () => worker(Math.ceil(jobs / workers))), { concurrency: "unbounded", discard: true })
     }

@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
-import { cpuMicros, loadTree, median } from "./trees.js"
+import { cpuMicros, loadTree, median, treeLifecycle } from "./trees.js"
 import { countOperations } from "../test/support/effectOperations.js"
 
 const main = async () => {
@@ -29,18 +29,7 @@ const main = async () => {
   const cluster = await startBenchCluster()
   try {
     const runtime = ManagedRuntime.make(tree.app.servicesLayer({ dialect: "pg", url: await cluster.createDatabase("loop") }))
-    const one = Effect.gen(function*() {
-      const service = yield* tree.jobs.Jobs
-      const store = yield* tree.store.JobStore
-      yield* service.submit(tree.fixtures.NEW_JOB)
-      for (;;) {
-        const claim = yield* service.claimNext()
-        if (claim === null) continue
-        yield* store.heartbeat(claim.run.id)
-        yield* service.complete(claim.job.job_id)
-        return
-      }
-    })
+    const one = treeLifecycle(tree)
     const lifecycles = (count: number) =>
       Effect.all(Array.from({ length: workers }, () => Effect.repeatN(one, Math.ceil(count / workers) - 1)), { concurrency: "unbounded", discard: true })
     await runtime.runPromise(lifecycles(400))

@@ -32,6 +32,24 @@ export const loadTree = async (name: string, root: string): Promise<Tree> => ({
   create: await import(path.join(root, "bench/create.ts")) as typeof Create
 })
 
+/**
+ * One job's whole life through a tree's API, as the lifecycle benchmark runs it: submit, claim (again
+ * while another worker took the job just queued), one heartbeat, complete.
+ */
+export const treeLifecycle = (tree: Tree) =>
+  Effect.gen(function*() {
+    const service = yield* tree.jobs.Jobs
+    const store = yield* tree.store.JobStore
+    yield* service.submit(tree.fixtures.NEW_JOB)
+    for (;;) {
+      const claim = yield* service.claimNext()
+      if (claim === null) continue
+      yield* store.heartbeat(claim.run.id)
+      yield* service.complete(claim.job.job_id)
+      return
+    }
+  })
+
 export const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
