@@ -232,11 +232,7 @@ export const make = (
       updateValues: undefined as never
     })
     const runNow = (text: string) => {
-      try {
-        prepare(text).run()
-      } catch (cause) {
-        throw new SqlError({ cause, message: "Failed to execute statement" })
-      }
+      runSync(text, [], false, true, false)
     }
     const rowsNow = (text: string, params: ReadonlyArray<unknown>, safe: boolean) => runSync(text, params, false, true, safe)
     owned.set(client, { connection, lock, runNow, rowsNow })

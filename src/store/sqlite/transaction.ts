@@ -412,7 +412,8 @@ export const makeWriteTransaction = (
   /**
    * On the store's own client with its connection free: the write now, the PRAGMAs around it, in one
    * synchronous stretch (nothing else can run on the connection in between, and there is no wait to
-   * hold it through). Undefined when another connection holds the write lock: then the path that waits.
+   * hold it through). Undefined when the connection is taken or another connection holds the write
+   * lock: then the path that waits.
    */
   const unsyncedNow = (
     own: OwnConnection,
@@ -420,6 +421,7 @@ export const makeWriteTransaction = (
     params: ReadonlyArray<unknown>,
     safeIntegers: boolean
   ): Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> | undefined => {
+    if (!own.lock.tryTake()) return undefined
     try {
       if (lowered) own.runNow("PRAGMA synchronous = NORMAL")
     } catch (error) {
@@ -447,7 +449,7 @@ export const makeWriteTransaction = (
     Effect.withFiberRuntime<ReadonlyArray<Record<string, unknown>>, SqlError>((fiber) => {
       const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
       if (current._tag === "Some") return current.value[0].execute(text, params, undefined)
-      if (own !== undefined && takenOver.has(sql) && own.lock.tryTake()) {
+      if (own !== undefined && takenOver.has(sql)) {
         const now = unsyncedNow(own, text, params, Context.get(fiber.currentContext, SqlClient.SafeIntegers))
         if (now !== undefined) return now
       }
