@@ -9,6 +9,7 @@ import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, type StorageError } from "../StoreErrors.js"
+import { retryOutermost } from "./transaction.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
 const directory = new URL("../../../migrations/pg/", import.meta.url)
@@ -59,7 +60,9 @@ const loader: Migrator.Loader = Effect.tryPromise({
 export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, MigrationFailed, SqlClient.SqlClient> =
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    return yield* sql.withTransaction(Effect.gen(function*() {
+    // A transient failure (a deadlock, a statement name another client of a transaction-mode
+    // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
+    return yield* retryOutermost(sql.withTransaction(Effect.gen(function*() {
       yield* sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`
       // The Migrator's own "create if missing" probes with a failing statement,
       // which would abort this transaction: create the table (same shape) first.
@@ -70,7 +73,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
       )`
       // The Migrator nests its own transaction inside this one (a savepoint).
       return yield* Migrator.make({})({ loader, table: migrationsTable })
-    }))
+    })))
   }).pipe(
     // The Migrator turns a failing migration into a defect wrapping our
     // MigrationFailed; take it back out so callers can catchTag it.

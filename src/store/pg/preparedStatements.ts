@@ -141,8 +141,19 @@ export const statementName = (text: string): string => {
 export const isStalePreparedStatement = (error: unknown): boolean => {
   if (typeof error !== "object" || error === null) return false
   const { code, routine } = error as { readonly code?: unknown; readonly routine?: unknown }
-  return (code === "0A000" && routine === "RevalidateCachedQuery") || code === "26000"
+  return (code === "0A000" && routine === "RevalidateCachedQuery") || code === "26000" || isSharedServerSession(error)
 }
+
+/**
+ * Whether `error` says the server session is not this connection's alone: a
+ * name this connection was preparing exists there already (42P05), which
+ * only another client's Parse can have done — a transaction-mode pooler
+ * (PgBouncer before 1.21, or without `max_prepared_statements`) giving each
+ * transaction whichever server connection is free. It fails at Parse,
+ * before the statement runs.
+ */
+export const isSharedServerSession = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { readonly code?: unknown }).code === "42P05"
 
 /**
  * The `pg.Client` class for a pool whose connections send parameterised
@@ -150,7 +161,9 @@ export const isStalePreparedStatement = (error: unknown): boolean => {
  * pool: its connections share the "drop everything" signal.
  */
 export const preparingClient = (perConnection: number, options: PreparingOptions = {}): typeof Pg.Client => {
-  const pool = { generation: 0 }
+  // `unnamed`: the server sessions turned out to be shared (`isSharedServerSession`), where a
+  // name cannot be kept; from then on every connection of the pool sends its statements unnamed.
+  const pool = { generation: 0, unnamed: false }
   const describeOnce = options.describeOnce !== false
 
   return class PreparingClient extends Pg.Client {
@@ -221,6 +234,12 @@ export const preparingClient = (perConnection: number, options: PreparingOptions
         // Every connection of the pool may hold plans of the changed table: each drops
         // what it prepared before its next named statement (this one's retry included).
         pool.generation++
+        if (isSharedServerSession(error)) {
+          pool.unnamed = true
+          // Nothing ran; inside a transaction the error stands and the whole transaction runs again (transaction.ts).
+          if (outsideTransaction) return client.#sendUnnamed(query, done)
+          return done(error)
+        }
         if (outsideTransaction && !retried) return client.#send(query, name, true, done)
         done(error)
       }
@@ -258,10 +277,17 @@ export const preparingClient = (perConnection: number, options: PreparingOptions
       super.query(named)
     }
 
+    /** `query` as pg sends it: unnamed, parsed and planned by the server on every call. */
+    #sendUnnamed(query: Parameterised, done: Callback) {
+      const config = { text: query.text, values: query.values as Array<unknown>, ...(query.rowMode === undefined ? {} : { rowMode: query.rowMode }) }
+      super.query(config as Pg.QueryConfig, done as never)
+    }
+
     override query(...args: Array<unknown>): never {
       const [config, values, callback] = args
-      const query = parameterised(config, values, callback)
       const untouched = super.query as (...args: Array<unknown>) => never
+      if (pool.unnamed) return untouched.apply(this, args)
+      const query = parameterised(config, values, callback)
       if (query === undefined) return untouched.apply(this, args)
       const name = statementName(query.text)
       if (query.callback !== undefined) {
