@@ -21,7 +21,7 @@ import { finishRunningJobs } from "./finishBatch.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 import { activeRun } from "./runs.js"
 import type { CorruptRow } from "../StoreErrors.js"
-import { insideTransaction } from "./transaction.js"
+import { byTransaction } from "./transaction.js"
 
 type Service = Context.Tag.Service<JobStore>
 type Coalesced = "createJob" | "finishRunningJob" | "settleRun" | "claimAdmitted" | "heartbeat"
@@ -54,7 +54,7 @@ export const makeCoalescedMethods = (
 ): { readonly [K in Coalesced]: Method<K> } => {
   /** `coalesced` outside a transaction, `alone` inside one. */
   const outsideTransactions = <I, A, E>(alone: (input: I) => Effect.Effect<A, E>, coalesced: (input: I) => Effect.Effect<A, E>) =>
-  (input: I): Effect.Effect<A, E> => Effect.flatMap(insideTransaction, (inside) => inside ? alone(input) : coalesced(input))
+  (input: I): Effect.Effect<A, E> => byTransaction(() => alone(input), () => coalesced(input))
 
   /** The requests whose job id comes first in the batch; a later one of the same id runs alone, after (→ `AlreadyExists`). */
   const firstOfEach = <I>(inputs: ReadonlyArray<I>, id: (input: I) => string | undefined) => {
@@ -165,7 +165,7 @@ export const makeCoalescedMethods = (
 
   return {
     createJob: (input, options) =>
-      Effect.flatMap(insideTransaction, (inside) => inside ? single.createJob(input, options) : createJob({ input, options })),
+      byTransaction(() => single.createJob(input, options), () => createJob({ input, options })),
     finishRunningJob: outsideTransactions(
       single.finishRunningJob,
       // A target that is no move out of `running` is answered without a statement, as alone.

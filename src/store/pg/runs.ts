@@ -28,6 +28,7 @@ import { insideTransaction } from "./transaction.js"
 import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
 import { makeFailUnreadableJob } from "./unreadableJob.js"
+import { withNow } from "../internal/now.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -176,28 +177,32 @@ export const makeRunMethods = (context: PgContext) => {
   // loses it — and with it only how recent the beat was. Inside a caller's
   // transaction, the caller's commit decides.
   const unwaited = sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
-  const beat = (runStatement: PgContext["run"], inside: boolean, runId: WorkflowRunId) =>
-    Effect.flatMap(DateTime.now, (now) => {
-      const at = instantParam(now)
-      return Effect.flatMap(
-        runStatement(sql`
-          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
-          ${inside ? sql`` : unwaited}
-          WHERE r.id = ${runId} AND ${isActive}
-          RETURNING ${runColumns}`),
-        ([row]) => row !== undefined ? decode.run(row) : notActive(runId)
-      )
-    })
+  const beatStatement = (inside: boolean, runId: WorkflowRunId, now: DateTime.Utc) => {
+    const at = instantParam(now)
+    return sql`
+      UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+      ${inside ? sql`` : unwaited}
+      WHERE r.id = ${runId} AND ${isActive}
+      RETURNING ${runColumns}`
+  }
+  /** The beaten run, or why there is none. */
+  const beaten = (runId: WorkflowRunId) => ([row]: ReadonlyArray<unknown>) =>
+    row !== undefined ? decode.run(row) : notActive(runId)
 
   const heartbeat: Service["heartbeat"] = (runId) =>
     Effect.flatMap(insideTransaction, (inside) =>
       inside
-        ? beat(run, true, runId).pipe(storageErrors("JobStore.heartbeat"))
-        : heartbeatOutside(runId))
+        ? withNow((now) => Effect.flatMap(run(beatStatement(true, runId, now)), beaten(runId))).pipe(
+          storageErrors("JobStore.heartbeat")
+        )
+        // Not in group commit's line (coalesce off): the uninterruptible region the line would hold.
+        : Effect.uninterruptible(heartbeatOutside(runId)))
 
   /** `heartbeat` for a caller that knows no transaction is open (group commit's): the same statement, no second look. */
   const heartbeatOutside = (runId: WorkflowRunId) =>
-    beat(context.runOutside, false, runId).pipe(storageErrorsOutside("JobStore.heartbeat"))
+    withNow((now) => context.thenOutside(beatStatement(false, runId, now), beaten(runId))).pipe(
+      storageErrorsOutside("JobStore.heartbeat")
+    )
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
