@@ -16,7 +16,7 @@ import { type Execute, makeExecute, type OutsideTransaction, runWith } from "../
 import type { Audit } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import type { HeldConnections } from "./heldConnections.js"
-import { columns, encodeJson } from "./rows.js"
+import { columns, eventsText } from "./rows.js"
 import { insideTransaction, inTransaction, joinOrBegin } from "./transaction.js"
 
 /**
@@ -117,13 +117,12 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
 
   /** `INSERT … SELECT` of the records, from one jsonb parameter: a WHERE or ON CONFLICT may follow. */
   const eventsInsert = (events: ReadonlyArray<EventRecord>) =>
-    Effect.map(encodeJson.events(events), (json) =>
-      sql`
-        INSERT INTO flight_recorder_events (${eventColumns})
-        SELECT ${eventColumns}
-        FROM jsonb_to_recordset(${json}::jsonb) AS e(
-          event_id uuid, "timestamp" timestamptz, actor text, type text,
-          trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)`)
+    sql`
+      INSERT INTO flight_recorder_events (${eventColumns})
+      SELECT ${eventColumns}
+      FROM jsonb_to_recordset(${eventsText(events)}::jsonb) AS e(
+        event_id uuid, "timestamp" timestamptz, actor text, type text,
+        trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)`
 
   /**
    * Which of `events` made a statement fail with a unique violation: the one
@@ -161,11 +160,11 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
   const insertEvents: InsertEvents = (events) =>
     events.length === 0
       ? Effect.void
-      : Effect.flatMap(eventsInsert(events), (insert) => Effect.asVoid(namingTakenEvent(events)(run(insert))))
+      : Effect.asVoid(namingTakenEvent(events)(run(eventsInsert(events))))
 
   const atomic = joinOrBegin(sql)
 
-  const audited: PgContext["audited"] = ({ events, known, result, steps }) => {
+  const audited: PgContext["audited"] = <A, E, R>({ events, known, result, steps }: Change<A, E, R>) => {
     const changed = sql(steps[steps.length - 1]?.[0] ?? "changed")
     const statement = (audit: ReadonlyArray<Statement.Fragment>) =>
       run(sql`WITH ${sql.csv([...steps.map(([name, step]) => sql`${sql(name)} AS (${step})`), ...audit])} SELECT * FROM ${changed}`)
@@ -179,13 +178,14 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
         return value
       }))
     }
-    return Effect.gen(function*() {
-      const records = yield* given
+    return Effect.flatMap(given, (records) => {
       const audit = records.length === 0
         ? []
-        : [sql`audit AS (${yield* eventsInsert(records)} WHERE EXISTS (SELECT 1 FROM ${changed}))`]
-      const [row] = yield* namingTakenEvent(records)(statement(audit))
-      return row === undefined ? undefined : yield* result(row)
+        : [sql`audit AS (${eventsInsert(records)} WHERE EXISTS (SELECT 1 FROM ${changed}))`]
+      return Effect.flatMap(
+        namingTakenEvent(records)(statement(audit)),
+        ([row]): Effect.Effect<A | undefined, E, R> => row === undefined ? Effect.succeed(undefined) : result(row)
+      )
     })
   }
 
