@@ -104,6 +104,8 @@ const main = async () => {
     )
   }
   console.log(`| per lifecycle | | ${baseSum.toFixed(1)} | ${mineSum.toFixed(1)} | ${(mineSum / baseSum).toFixed(2)}× |`)
+  const [[, bare]] = await Promise.all([Effect.runPromise(countOperations(Effect.void))])
+  console.log(`\nEach count includes the count's own operations: ${bare} for an \`Effect.void\`.`)
 }
 
 runMain(main)
