@@ -62,7 +62,7 @@ const main = async () => {
       const held = yield* holdConnections(pool)
       const client = yield* PgClient.PgClient
       const sql = client.withoutTransforms()
-      const context = makeContext(sql, held.execute)
+      const context = makeContext(sql, held)
       const { outside, ...runs } = makeRunMethods(context)
       const coalesced = makeCoalescedMethods(context, { ...makeJobMethods(context), ...runs, ...makeWorkerMethods(context) }, outside)
       const isActive = activeRun(sql)

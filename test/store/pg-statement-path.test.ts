@@ -7,6 +7,13 @@
  *   could land on the connection's next statement), and the connection then
  *   serves the next statement. Forced: the statement sleeps on the server
  *   and is seen running in `pg_stat_activity` before the interrupt is asked.
+ * - A store call stays uninterruptible once its statement is out, now that its
+ *   outcome is handed back from the statement's own callback (h52): an
+ *   interrupted heartbeat waiting on a row lock is written when the lock goes,
+ *   and only then does the interrupt take effect.
+ * - A lifecycle step's store call on the held path takes a handful of Effect
+ *   operations (h52 budgets; the code before took 30 for a heartbeat, 50 for a
+ *   createJob).
  * - Group commit looks for a transaction once per call; a call made inside a
  *   caller's transaction still runs on that transaction's connection — the
  *   heartbeat, a running job's end and a settle are undone with it.
@@ -21,8 +28,9 @@ import * as Pg from "pg"
 import { JobStore } from "../../src/store/JobStore.js"
 import { holdConnections } from "../../src/store/pg/heldConnections.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
+import { countOperations } from "../support/effectOperations.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
-import { eventRecord, startedJob } from "./fixtures.js"
+import { eventRecord, newJob, startedJob } from "./fixtures.js"
 
 class Undo extends Schema.TaggedError<Undo>()("Undo", {}) {}
 
@@ -59,6 +67,63 @@ describe("issue 16 PostgreSQL store: a statement's path", () => {
         const next = yield* held.execute("SELECT $1::int AS v", [2])
         assert.deepStrictEqual(next, [{ v: 2 }], "the connection serves the next statement")
         assert.strictEqual(held.held(), 1, "the same connection, kept: not dropped as broken")
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "R10 issue 16 h52 a heartbeat interrupted while its statement waits on a row lock is written when the lock goes, before the interrupt takes effect",
+    () =>
+      Effect.gen(function*() {
+        const url = yield* freshPgDatabase("store call interrupt")
+        const context = yield* Layer.build(PgStore.layer({ url }))
+        const watcher = yield* Effect.acquireRelease(Effect.promise(() => connectPg(url)), (client) => Effect.promise(() => client.end()))
+        yield* Effect.gen(function*() {
+          const store = yield* JobStore
+          const { run } = yield* startedJob()
+          // Another transaction holds the run's row: the heartbeat's UPDATE waits for it on the server.
+          yield* Effect.promise(() => watcher.query("BEGIN"))
+          yield* Effect.promise(() => watcher.query("SELECT id FROM workflow_runs WHERE id = $1 FOR UPDATE", [run.id]))
+          const beating = yield* Effect.fork(store.heartbeat(run.id))
+          yield* Effect.promise(async () => {
+            for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+              // A lock not granted: the heartbeat's UPDATE waiting for the watcher's (pg_stat_activity's
+              // text and state lag for a named statement run again).
+              const { rows } = await watcher.query<{ readonly n: string }>("SELECT count(*) AS n FROM pg_locks WHERE NOT granted")
+              if (Number(rows[0]?.n) >= 1) return
+              await new Promise((resolve) => setTimeout(resolve, 10))
+            }
+            throw new Error("setup: the heartbeat never waited on the lock")
+          })
+          const interrupting = yield* Effect.fork(Fiber.interrupt(beating))
+          yield* Effect.sleep("200 millis")
+          assert.isNull(interrupting.unsafePoll(), "the interrupt waits for the statement")
+          yield* Effect.promise(() => watcher.query("COMMIT"))
+          yield* Fiber.join(interrupting)
+          const { rows } = yield* Effect.promise(() =>
+            watcher.query<{ readonly beat: Date }>("SELECT last_heartbeat AS beat FROM workflow_runs WHERE id = $1", [run.id])
+          )
+          assert.isAbove(rows[0]!.beat.getTime(), run.last_heartbeat.epochMillis, "the heartbeat was written")
+          assert.deepStrictEqual(yield* store.heartbeat(run.id).pipe(Effect.map((beaten) => beaten.id)), run.id, "and the store serves the next call")
+        }).pipe(Effect.provide(context))
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 h52 on the held path a heartbeat takes at most 11 Effect operations and a createJob without records at most 20, beyond a bare Effect.void",
+    () =>
+      Effect.gen(function*() {
+        const url = yield* freshPgDatabase("store call operations")
+        const context = yield* Layer.build(PgStore.layer({ url }))
+        yield* Effect.gen(function*() {
+          const store = yield* JobStore
+          const operations = <A, E>(effect: Effect.Effect<A, E>) =>
+            Effect.zipWith(countOperations(Effect.exit(effect)), countOperations(Effect.exit(Effect.void)), ([, ops], [, bare]) => ops - bare)
+          const { run } = yield* startedJob()
+          assert.isAtMost(yield* operations(store.heartbeat(run.id)), 11)
+          assert.isAtMost(yield* operations(store.createJob(newJob())), 20)
+        }).pipe(Effect.provide(context))
       }),
     60_000
   )

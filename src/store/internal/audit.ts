@@ -29,5 +29,5 @@ export const auditRecords = <A>(
 ): Effect.Effect<ReadonlyArray<EventRecord>, DecodeFailure> => {
   if (events === undefined) return Effect.succeed([])
   const given = events(result)
-  return Effect.flatMap(Effect.isEffect(given) ? given : Effect.succeed(given), decodeEventRecords)
+  return Effect.isEffect(given) ? Effect.flatMap(given, decodeEventRecords) : decodeEventRecords(given)
 }

@@ -25,7 +25,9 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 
 /** Runs one statement's text with its parameters: its rows, untransformed. */
 export type Execute = <Row = Record<string, unknown>>(
@@ -52,10 +54,13 @@ export const makeExecute = (sql: SqlClient.SqlClient, outside?: OutsideTransacti
   }
   if (outside !== undefined) {
     return function held<Row>(text: string, params: ReadonlyArray<unknown>) {
-      return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
-        (transaction._tag === "Some"
+      // The transaction's connection read from the fiber's context: one operation, not a service lookup's three.
+      return Effect.withFiberRuntime<ReadonlyArray<Row>, SqlError>((fiber) => {
+        const transaction = Context.getOption(fiber.getFiberRef(FiberRef.currentContext), SqlClient.TransactionConnection)
+        return (transaction._tag === "Some"
           ? transaction.value[0].execute(text, params, undefined)
-          : outside(text, params)) as Effect.Effect<ReadonlyArray<Row>, SqlError>)
+          : outside(text, params)) as Effect.Effect<ReadonlyArray<Row>, SqlError>
+      })
     }
   }
   return function untraced<Row>(text: string, params: ReadonlyArray<unknown>) {

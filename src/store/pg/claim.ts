@@ -6,7 +6,7 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
+import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { type EventId, WorkflowRunId } from "../../domain/Ids.js"
@@ -20,6 +20,7 @@ import type { PgContext } from "./context.js"
 import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 import { fastJob } from "./rowCodec.js"
+import { withNow } from "../internal/now.js"
 import type { AiJob } from "../../domain/AiJob.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -50,7 +51,7 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
     FOR UPDATE SKIP LOCKED`
 
 /** A claim's instant (as a statement parameter, too) and its new run's id. */
-export const claimStart = Effect.map(DateTime.now, (now) => ({ now, at: instantParam(now), runId: WorkflowRunId.make(uuidv7()) }))
+export const claimStart = withNow((now) => Effect.succeed({ now, at: instantParam(now), runId: WorkflowRunId.make(uuidv7()) }))
 
 /** What a template is sent as: its subject and, per record, what is not replaced. */
 const templatesJson = (templates: ReadonlyArray<ClaimTemplate>): string =>
@@ -91,7 +92,7 @@ const outcome = (
   row: Record<string, unknown>,
   now: DateTime.Utc,
   runId: WorkflowRunId
-): Effect.Effect<Either.Either<AdmittedClaim, CorruptRow>> => {
+): Either.Either<AdmittedClaim, CorruptRow> | Effect.Effect<Either.Either<AdmittedClaim, CorruptRow>> => {
   const { claim_n: _n, head_capability_profile_id, head_job_kind, head_profile_id, head_protocol_id, ...claimed } =
     row as unknown as Head & Record<string, unknown>
   if (claimed["id"] === null) {
@@ -101,12 +102,12 @@ const outcome = (
       profile_id: head_profile_id,
       capability_profile_id: head_capability_profile_id
     }
-    return Effect.succeed(Either.right({ _tag: "Undecided", subject }))
+    return Either.right({ _tag: "Undecided", subject })
   }
   const claimedOf = (job: AiJob): AdmittedClaim => ({ _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } })
   // The row in the store's own form (every claim but a legacy or corrupt one) needs no Effect to decode.
   const fast = fastJob(claimed)
-  return fast !== undefined ? Effect.succeed(Either.right(claimedOf(fast))) : Effect.either(Effect.map(decode.aiJob(claimed), claimedOf))
+  return fast !== undefined ? Either.right(claimedOf(fast)) : Effect.either(Effect.map(decode.aiJob(claimed), claimedOf))
 }
 
 /**
@@ -114,9 +115,11 @@ const outcome = (
  * outside any transaction (group commit, coalesced.ts) — the statement and
  * its retry then look for a transaction no more.
  */
-export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "runOutside">, outside = false) => {
+export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "thenOutside">, outside = false) => {
   const { sql } = context
-  const run = outside ? context.runOutside : context.run
+  const statementThen: PgContext["thenOutside"] = outside
+    ? context.thenOutside
+    : (statement, then) => Effect.flatMap(context.run(statement), then)
   const reported = outside ? storageErrorsOutside : storageErrors
   // A caller passes the same template list until its memo changes: its JSON is made once.
   const json = renderedOncePerList(templatesJson)
@@ -133,12 +136,12 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "runO
    * null. Data-modifying CTEs all run, referenced or not.
    */
   const claimEach = (claimers: ReadonlyArray<Claimer>) =>
-    Effect.gen(function*() {
-      const { at, now, runId } = yield* claimStart
+    withNow((now) => {
+      const at = instantParam(now)
       const { kinds, templates } = claimers[0]!
-      const runIds = claimers.map((_, i) => i === 0 ? runId : WorkflowRunId.make(uuidv7()))
+      const runIds = claimers.map(() => WorkflowRunId.make(uuidv7()))
       const claimersJson = JSON.stringify(claimers.map((claimer, i) => ({ run_id: runIds[i], event_ids: claimer.event_ids })))
-      const rows = yield* run(sql`
+      return statementThen(sql`
         WITH locked AS (
           ${
         nextJob(sql, {
@@ -187,16 +190,18 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "runO
         SELECT n.claim_n, n.job_kind AS head_job_kind, n.protocol_id AS head_protocol_id, n.profile_id AS head_profile_id,
           n.capability_profile_id AS head_capability_profile_id, c.*
         FROM next_job n LEFT JOIN claimed c ON c.id = n.id
-        ORDER BY n.claim_n`)
-      // Each claimer's own outcome: a claimed row that does not decode is its claimer's
-      // CorruptRow alone (the claim is committed: the caller fails the job), never the batch's.
-      return yield* Effect.forEach(
-        claimers,
-        (_, i): Effect.Effect<Either.Either<AdmittedClaim | null, CorruptRow>> => {
+        ORDER BY n.claim_n`, (rows) => {
+        // Each claimer's own outcome: a claimed row that does not decode is its claimer's
+        // CorruptRow alone (the claim is committed: the caller fails the job), never the batch's.
+        const outcomes = claimers.map((_, i) => {
           const row = rows[i]
-          return row === undefined ? Effect.succeed(Either.right(null)) : outcome(row, now, runIds[i]!)
-        }
-      )
+          return row === undefined ? Either.right(null) : outcome(row, now, runIds[i]!)
+        })
+        // Every row in the store's own form (all but a legacy or corrupt one): the outcomes are known.
+        return outcomes.every(Either.isEither)
+          ? Effect.succeed(outcomes as ReadonlyArray<Either.Either<AdmittedClaim | null, CorruptRow>>)
+          : Effect.all(outcomes.map((known) => Either.isEither(known) ? Effect.succeed(known) : known))
+      })
     })
 
   /** One claimer's claim alone, its outcome as a value (a row that does not decode is its `CorruptRow`). */

@@ -7,7 +7,6 @@
  * connection.
  */
 import type * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import type { WorkflowRunId } from "../../domain/Ids.js"
@@ -18,10 +17,11 @@ import { type Claimer, makeClaimAdmitted } from "./claim.js"
 import type { PgContext } from "./context.js"
 import { createEach, type NewJobRequest } from "./createBatch.js"
 import { finishRunningJobs } from "./finishBatch.js"
-import { columns, decode, instantParam, qualified } from "./rows.js"
+import { columns, decode, decodeEach, instantParam, qualified } from "./rows.js"
+import { withNow } from "../internal/now.js"
 import { activeRun } from "./runs.js"
 import type { CorruptRow } from "../StoreErrors.js"
-import { insideTransaction } from "./transaction.js"
+import { byTransaction } from "./transaction.js"
 
 type Service = Context.Tag.Service<JobStore>
 type Coalesced = "createJob" | "finishRunningJob" | "settleRun" | "claimAdmitted" | "heartbeat"
@@ -54,7 +54,7 @@ export const makeCoalescedMethods = (
 ): { readonly [K in Coalesced]: Method<K> } => {
   /** `coalesced` outside a transaction, `alone` inside one. */
   const outsideTransactions = <I, A, E>(alone: (input: I) => Effect.Effect<A, E>, coalesced: (input: I) => Effect.Effect<A, E>) =>
-  (input: I): Effect.Effect<A, E> => Effect.flatMap(insideTransaction, (inside) => inside ? alone(input) : coalesced(input))
+  (input: I): Effect.Effect<A, E> => byTransaction(() => alone(input), () => coalesced(input))
 
   /** The requests whose job id comes first in the batch; a later one of the same id runs alone, after (→ `AlreadyExists`). */
   const firstOfEach = <I>(inputs: ReadonlyArray<I>, id: (input: I) => string | undefined) => {
@@ -80,7 +80,7 @@ export const makeCoalescedMethods = (
     })
   }
 
-  const { run, sql } = context
+  const { sql, thenOutside } = context
   // The statements in flight across the coalesced kinds: while another kind's is, a free slot waits a turn for company.
   const activity = Coalesce.activity()
   const newJobs = createEach(context)
@@ -140,11 +140,11 @@ export const makeCoalescedMethods = (
     activity,
     one: outside.heartbeat,
     many: (runIds) =>
-      Effect.gen(function*() {
-        const at = instantParam(yield* DateTime.now)
+      withNow((now) => {
+        const at = instantParam(now)
         // As a heartbeat alone: its commit not waited for (runs.ts says why). A run
         // another transaction holds is skipped — its heartbeat waits alone, not the line's.
-        const rows = yield* run(sql<{ readonly id: string }>`
+        return thenOutside(sql<{ readonly id: string }>`
           WITH beaten AS (
             SELECT r.id FROM workflow_runs r
             WHERE r.id = ANY(${`{${runIds.join(",")}}`}::uuid[]) AND ${isActive}
@@ -153,19 +153,20 @@ export const makeCoalescedMethods = (
           UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
           FROM beaten, (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited
           WHERE r.id = beaten.id
-          RETURNING ${sql.literal(qualified(columns.run, "r"))}`)
-        const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
-        // A run not beaten (missing, ended, no longer its job's) runs alone, to say which.
-        return yield* Effect.forEach(runIds, (runId): Effect.Effect<Success<"heartbeat"> | typeof Coalesce.alone, CorruptRow> => {
-          const row = byId.get(runId)
-          return row === undefined ? Effect.succeed(Coalesce.alone) : decode.run(row)
+          RETURNING ${sql.literal(qualified(columns.run, "r"))}`, (rows) => {
+          const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
+          // A run not beaten (missing, ended, no longer its job's) runs alone, to say which.
+          return Effect.map(
+            decodeEach(runIds, (runId) => byId.get(runId), decode.run),
+            (beaten) => beaten.map((run) => run ?? Coalesce.alone)
+          )
         })
       })
   })
 
   return {
     createJob: (input, options) =>
-      Effect.flatMap(insideTransaction, (inside) => inside ? single.createJob(input, options) : createJob({ input, options })),
+      byTransaction(() => single.createJob(input, options), () => createJob({ input, options })),
     finishRunningJob: outsideTransactions(
       single.finishRunningJob,
       // A target that is no move out of `running` is answered without a statement, as alone.

@@ -7,6 +7,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { ParseError } from "effect/ParseResult"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
@@ -14,7 +15,8 @@ import { auditRecords, recordsGiven } from "../internal/audit.js"
 import { type Execute, makeExecute, type OutsideTransaction, runWith } from "../internal/execute.js"
 import type { Audit } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
-import { columns, encodeJson } from "./rows.js"
+import type { HeldConnections } from "./heldConnections.js"
+import { columns, eventsText } from "./rows.js"
 import { insideTransaction, inTransaction, joinOrBegin } from "./transaction.js"
 
 /**
@@ -53,6 +55,18 @@ export interface PgContext {
    * once, e.g. group commit's `outsideTransactions`): no second look.
    */
   readonly runOutside: <Row>(statement: Statement.Statement<Row>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+  /**
+   * For a caller that knows it is outside any transaction (as `runOutside`):
+   * runs the statement and continues with `then` on its rows. On the store's
+   * held connections `then` runs in the statement's own callback, so the
+   * step's outcome is one Effect operation away (issue 16); `then` must not
+   * throw (a throw is a defect). No uninterruptible region of its own: group
+   * commit's line holds one around every call.
+   */
+  readonly thenOutside: <Row, A, E>(
+    statement: Statement.Statement<Row>,
+    then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | SqlError>
   /** One transaction (a savepoint when nested); a dead connection is a typed `SqlError`. */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   /** A method's own transaction when none is open; inside the caller's, it joins it (no savepoint). */
@@ -75,24 +89,40 @@ export interface PgContext {
 const isUniqueViolation = (error: unknown): error is SqlError =>
   error instanceof SqlError && (error.cause as { readonly code?: unknown } | undefined)?.code === "23505"
 
-/** The context on `sql`; with `outside`, statements outside a transaction run there (pg/heldConnections.ts). */
-export const makeContext = (sql: SqlClient.SqlClient, outside?: OutsideTransaction): PgContext => {
+/** The context on `sql`; with `held`, statements outside a transaction run on its connections (pg/heldConnections.ts). */
+export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnections, "execute" | "query">): PgContext => {
+  const outside: OutsideTransaction | undefined = held?.execute
   const execute = makeExecute(sql, outside)
   const runOutside = runWith(
     outside === undefined ? makeExecute(sql) : (text, params) => outside(text, params) as Effect.Effect<ReadonlyArray<never>, SqlError>
   )
+  const thenOutside: PgContext["thenOutside"] = held === undefined
+    ? (statement, then) => Effect.flatMap(runOutside(statement), then)
+    : <Row, A, E>(statement: Statement.Statement<Row>, then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>) =>
+      Effect.async<A, E | SqlError>((resume) => {
+        const [text, params] = statement.compile()
+        held.query(text, params, (error, rows) => {
+          if (error !== undefined) return resume(Exit.fail(error))
+          let next: Effect.Effect<A, E>
+          try {
+            next = then(rows as ReadonlyArray<Row>)
+          } catch (defect) {
+            next = Effect.die(defect)
+          }
+          resume(next)
+        })
+      })
   const run = runWith(execute)
   const eventColumns = sql.literal(columns.event)
 
   /** `INSERT … SELECT` of the records, from one jsonb parameter: a WHERE or ON CONFLICT may follow. */
   const eventsInsert = (events: ReadonlyArray<EventRecord>) =>
-    Effect.map(encodeJson.events(events), (json) =>
-      sql`
-        INSERT INTO flight_recorder_events (${eventColumns})
-        SELECT ${eventColumns}
-        FROM jsonb_to_recordset(${json}::jsonb) AS e(
-          event_id uuid, "timestamp" timestamptz, actor text, type text,
-          trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)`)
+    sql`
+      INSERT INTO flight_recorder_events (${eventColumns})
+      SELECT ${eventColumns}
+      FROM jsonb_to_recordset(${eventsText(events)}::jsonb) AS e(
+        event_id uuid, "timestamp" timestamptz, actor text, type text,
+        trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)`
 
   /**
    * Which of `events` made a statement fail with a unique violation: the one
@@ -130,11 +160,11 @@ export const makeContext = (sql: SqlClient.SqlClient, outside?: OutsideTransacti
   const insertEvents: InsertEvents = (events) =>
     events.length === 0
       ? Effect.void
-      : Effect.flatMap(eventsInsert(events), (insert) => Effect.asVoid(namingTakenEvent(events)(run(insert))))
+      : Effect.asVoid(namingTakenEvent(events)(run(eventsInsert(events))))
 
   const atomic = joinOrBegin(sql)
 
-  const audited: PgContext["audited"] = ({ events, known, result, steps }) => {
+  const audited: PgContext["audited"] = <A, E, R>({ events, known, result, steps }: Change<A, E, R>) => {
     const changed = sql(steps[steps.length - 1]?.[0] ?? "changed")
     const statement = (audit: ReadonlyArray<Statement.Fragment>) =>
       run(sql`WITH ${sql.csv([...steps.map(([name, step]) => sql`${sql(name)} AS (${step})`), ...audit])} SELECT * FROM ${changed}`)
@@ -148,15 +178,16 @@ export const makeContext = (sql: SqlClient.SqlClient, outside?: OutsideTransacti
         return value
       }))
     }
-    return Effect.gen(function*() {
-      const records = yield* given
+    return Effect.flatMap(given, (records) => {
       const audit = records.length === 0
         ? []
-        : [sql`audit AS (${yield* eventsInsert(records)} WHERE EXISTS (SELECT 1 FROM ${changed}))`]
-      const [row] = yield* namingTakenEvent(records)(statement(audit))
-      return row === undefined ? undefined : yield* result(row)
+        : [sql`audit AS (${eventsInsert(records)} WHERE EXISTS (SELECT 1 FROM ${changed}))`]
+      return Effect.flatMap(
+        namingTakenEvent(records)(statement(audit)),
+        ([row]): Effect.Effect<A | undefined, E, R> => row === undefined ? Effect.succeed(undefined) : result(row)
+      )
     })
   }
 
-  return { sql, execute, run, runOutside, transaction: inTransaction(sql), atomic, insertEvents, audited }
+  return { sql, execute, run, runOutside, thenOutside, transaction: inTransaction(sql), atomic, insertEvents, audited }
 }

@@ -5,12 +5,13 @@
  * taken is not created and writes no record: its caller's own statement says
  * `AlreadyExists` (`createJobs`, by contrast, is all or nothing).
  */
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { auditRecords } from "../internal/audit.js"
+import { allKnown } from "../internal/allKnown.js"
 import { newJob } from "../internal/newRows.js"
+import { withNow } from "../internal/now.js"
 import type { Audited } from "../JobStore.js"
 import type { PgContext } from "./context.js"
 import { columns, encodeJson, eventJson, instantParam } from "./rows.js"
@@ -25,56 +26,74 @@ export interface NewJobRequest {
 const emptyListJson = Effect.runSync(encodeJson.entityRefs([]))
 const zeroMetricsJson = Effect.runSync(encodeJson.metrics(JobMetrics.zero))
 
+/** A new job's JSON columns as text. */
+interface JsonColumns {
+  readonly entity_refs: string
+  readonly planned_operations: string
+  readonly metrics: string
+  readonly backoff: string | null
+}
+
 /** The columns of a new job that differ from job to job (JSON columns as their text, cast in SQL). */
+const rowOf = (job: AiJob, json: JsonColumns) => ({
+  id: job.job_id,
+  trace_id: job.trace_id,
+  job_kind: job.job_kind,
+  status: job.state,
+  status_reason: job.status_reason,
+  protocol_id: job.protocol_id,
+  profile_id: job.profile_id,
+  capability_profile_id: job.capability_profile_id,
+  access_mode: job.access_mode,
+  safety_mode: job.safety_mode,
+  entity_refs: json.entity_refs,
+  planned_operations: json.planned_operations,
+  metrics: json.metrics,
+  // Decoded at the port (internal/portInput.ts): its JSON text is JSON.stringify's, as createJob sends it.
+  job_inputs: encodeJson.portPayload(job.job_inputs),
+  is_pinned: job.is_pinned,
+  attempt: job.attempt,
+  max_attempts: job.max_attempts,
+  run_after: instantParam(job.run_after),
+  priority: job.priority,
+  backoff: json.backoff
+})
+
+const usualJson: JsonColumns = { entity_refs: emptyListJson, planned_operations: emptyListJson, metrics: zeroMetricsJson, backoff: null }
+
+/** A new job's row: known at once for the usual job (no lists, zero metrics, no backoff of its own), else encoded through the schemas. */
 const jobRow = (job: AiJob) =>
-  Effect.map(
-    Effect.all([
-      job.entity_refs.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.entityRefs(job.entity_refs),
-      job.planned_operations.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.plannedOperations(job.planned_operations),
-      job.metrics === JobMetrics.zero ? Effect.succeed(zeroMetricsJson) : encodeJson.metrics(job.metrics),
-      encodeJson.payload(job.job_inputs),
-      encodeJson.backoff(job.backoff)
-    ]),
-    ([entity_refs, planned_operations, metrics, job_inputs, backoff]) => ({
-      id: job.job_id,
-      trace_id: job.trace_id,
-      job_kind: job.job_kind,
-      status: job.state,
-      status_reason: job.status_reason,
-      protocol_id: job.protocol_id,
-      profile_id: job.profile_id,
-      capability_profile_id: job.capability_profile_id,
-      access_mode: job.access_mode,
-      safety_mode: job.safety_mode,
-      entity_refs,
-      planned_operations,
-      metrics,
-      job_inputs,
-      is_pinned: job.is_pinned,
-      attempt: job.attempt,
-      max_attempts: job.max_attempts,
-      run_after: instantParam(job.run_after),
-      priority: job.priority,
-      backoff
-    })
-  )
+  job.entity_refs.length === 0 && job.planned_operations.length === 0 && job.metrics === JobMetrics.zero && job.backoff === null
+    ? Effect.succeed(rowOf(job, usualJson))
+    : Effect.map(
+      Effect.all([
+        job.entity_refs.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.entityRefs(job.entity_refs),
+        job.planned_operations.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.plannedOperations(job.planned_operations),
+        job.metrics === JobMetrics.zero ? Effect.succeed(zeroMetricsJson) : encodeJson.metrics(job.metrics),
+        encodeJson.backoff(job.backoff)
+      ]),
+      ([entity_refs, planned_operations, metrics, backoff]) => rowOf(job, { entity_refs, planned_operations, metrics, backoff })
+    )
 
 /**
  * The statement for `requests` (distinct job ids): each caller's new job, or
  * undefined where its id was taken (nothing written for it).
  */
-export const createEach = ({ run, sql }: Pick<PgContext, "sql" | "run">) => {
+export const createEach = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOutside">) => {
   const jobColumns = sql.literal(columns.job)
   const eventColumns = sql.literal(columns.event)
   return (requests: ReadonlyArray<NewJobRequest>) =>
-    Effect.gen(function*() {
-      const now = yield* DateTime.now
+    withNow((now) => {
       const at = instantParam(now)
       const jobs = requests.map(({ input }) => newJob(input, now))
-      const rows = yield* Effect.forEach(jobs, jobRow)
-      const records = yield* Effect.forEach(requests, ({ options }, i) =>
-        Effect.map(auditRecords(options?.events, jobs[i]!), (built) => built.map((record) => ({ owner: jobs[i]!.job_id, ...eventJson(record) }))))
-      const created = yield* run(sql<{ readonly id: string }>`
+      // Every job's row and records, known at once in the usual case (internal/allKnown.ts).
+      const parts = Effect.all([
+        allKnown(jobs.map(jobRow)),
+        allKnown(requests.map(({ options }, i) => auditRecords(options?.events, jobs[i]!)))
+      ])
+      return Effect.flatMap(parts, ([rows, built]) => {
+        const records = built.map((list, i) => list.map((record) => ({ owner: jobs[i]!.job_id, ...eventJson(record) })))
+        return thenOutside(sql<{ readonly id: string }>`
         WITH created AS (
           INSERT INTO ai_jobs (${jobColumns})
           SELECT id, trace_id, NULL, job_kind, status, status_reason, NULL, protocol_id, profile_id,
@@ -96,8 +115,10 @@ export const createEach = ({ run, sql }: Pick<PgContext, "sql" | "run">) => {
             trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)
           WHERE e.owner IN (SELECT id FROM created)
         )
-        SELECT id FROM created`)
-      const ids = new Set(created.map((row) => row.id))
-      return jobs.map((job) => ids.has(job.job_id) ? job : undefined)
+        SELECT id FROM created`, (created) => {
+          const ids = new Set(created.map((row) => row.id))
+          return Effect.succeed(jobs.map((job) => ids.has(job.job_id) ? job : undefined))
+        })
+      })
     })
 }

@@ -1,20 +1,45 @@
 /** How the PostgreSQL store reports failures that are not domain outcomes. */
 import * as Effect from "effect/Effect"
+import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { isUnhandled, toStorageError, type Unhandled } from "../internal/storageError.js"
 import type { StorageError } from "../StoreErrors.js"
-import { retryOutermost, retryOutside } from "./transaction.js"
+import { insideTransaction, isTransient, TRANSACTION_ATTEMPTS } from "./transaction.js"
 
-/** A method's failures reported as `storageErrors` says, around `retry`. */
-const reported = (operation: string, retry: <A, E, R>(work: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Unhandled> | StorageError, R> =>
-  retry(Effect.uninterruptible(Effect.mapError(self, (error) =>
+type Reported<E> = Exclude<E, Unhandled> | StorageError
+
+/**
+ * A method's failures reported as `storageErrors` says, in one handler: a
+ * transient failure runs the method again (after a short jittered real-time
+ * pause, as `retryOutermost`) while `mayRetry` says so; any other failure,
+ * and the last transient one, is mapped. The handler runs only on failure,
+ * so a call that succeeds pays one operation for it, not a lookup of the
+ * transaction, a retry and a mapping apiece (issue 16).
+ */
+const reported = (
+  operation: string,
+  mayRetry: Effect.Effect<boolean>,
+  guard: <A, E, R>(attempt: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Reported<E>, R> => {
+  const report = (error: E): Effect.Effect<never, Reported<E>> =>
     // Everything else in E is neither of the two handled.
-    isUnhandled(error) ? toStorageError(operation, error) : error as Exclude<E, Unhandled>)))
+    Effect.fail(isUnhandled(error) ? toStorageError(operation, error) : error as Exclude<E, Unhandled>)
+  const attempt = (n: number): Effect.Effect<A, Reported<E>, R> =>
+    Effect.catchAll(guard(self), (error) =>
+      n < TRANSACTION_ATTEMPTS && isTransient(error)
+        ? Effect.flatMap(mayRetry, (retry) =>
+          retry ? Effect.zipRight(sleepRealTime(10 * 2 ** (n - 1) * (0.5 + Math.random())), attempt(n + 1)) : report(error))
+        : report(error))
+  return attempt(1)
+}
+
+/** Whether no transaction is open: the method is the whole transaction, and may run again. */
+const outermost: Effect.Effect<boolean> = Effect.map(insideTransaction, (inside) => !inside)
 
 /**
  * The last step of every store method: a driver or encode failure becomes
  * the method's `StorageError` (internal/storageError.ts). Called outside a
- * transaction, the method runs again after a transient failure (`retryOutermost`).
+ * transaction, the method runs again after a transient failure (as `retryOutermost`).
  *
  * Each attempt runs to its end even if the caller is interrupted meanwhile
  * (the interrupt takes effect right after it). @effect/sql-pg answers an
@@ -26,7 +51,12 @@ const reported = (operation: string, retry: <A, E, R>(work: Effect.Effect<A, E, 
  * heartbeat was interrupted at the end of its job. The store's statements are
  * short and atomic; finishing one is cheaper than risking another's.
  */
-export const storageErrors = (operation: string) => reported(operation, retryOutermost)
+export const storageErrors = (operation: string) => reported(operation, outermost, Effect.uninterruptible)
 
-/** `storageErrors` for a method its caller runs outside any transaction (it checked): retried without looking again. */
-export const storageErrorsOutside = (operation: string) => reported(operation, retryOutside)
+/**
+ * `storageErrors` for a method its caller runs outside any transaction (it
+ * checked) and uninterruptibly already — group commit's line (internal/coalesce.ts
+ * runs every call uninterruptible): retried without looking again, and no
+ * second uninterruptible region.
+ */
+export const storageErrorsOutside = (operation: string) => reported(operation, Effect.succeed(true), (attempt) => attempt)

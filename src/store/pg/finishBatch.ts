@@ -7,15 +7,13 @@
  * target, reason, error and record travel in one JSON parameter — and, for
  * a worker's settle (`settleRun`), its run (the guard), outputs and duration.
  */
-import * as DateTime from "effect/DateTime"
-import * as Effect from "effect/Effect"
-import type { AiJob } from "../../domain/AiJob.js"
 import type * as Statement from "@effect/sql/Statement"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { metricBounds } from "../../domain/JobMetrics.js"
 import type { RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { PgContext } from "./context.js"
-import { columns, decode, instantParam, qualified } from "./rows.js"
+import { withNow } from "../internal/now.js"
+import { columns, decode, decodeEach, instantParam, qualified } from "./rows.js"
 
 /** `metrics` with `ms` added to its `duration_ms`, saturating at the metric's bound (as `JobMetrics.add`). */
 export const addDuration = (sql: SqlClient.SqlClient, metrics: Statement.Fragment, ms: Statement.Fragment) =>
@@ -50,19 +48,19 @@ const endRow = (end: RunningJobEnd | RunSettle) => ({
  * the batch's), or, for a settle, not running under its run: the caller's
  * own statement tells which.
  */
-export const finishRunningJobs = ({ run, sql }: Pick<PgContext, "sql" | "run">) => {
+export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOutside">) => {
   const jobColumns = sql.literal(qualified(columns.job, "j"))
   const eventColumns = sql.literal(columns.event)
   return (ends: ReadonlyArray<RunningJobEnd | RunSettle>) =>
-    Effect.gen(function*() {
-      const at = instantParam(yield* DateTime.now)
+    withNow((now) => {
+      const at = instantParam(now)
       // Settles also write outputs and duration; a batch of moves alone leaves those columns out of the SET.
       const settled = ends.some((end) => "workflow_run_id" in end)
         ? sql`,
             job_outputs = CASE WHEN e.outputs_given THEN NULLIF(e.outputs, 'null'::jsonb) ELSE j.job_outputs END,
             metrics = CASE WHEN e.duration_ms IS NULL THEN j.metrics ELSE ${addDuration(sql, sql`j.metrics`, sql`e.duration_ms`)} END`
         : sql``
-      const rows = yield* run(sql<{ readonly id: string }>`
+      return thenOutside(sql<{ readonly id: string }>`
         WITH ends AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(ends.map(endRow))}::jsonb) AS e(
             job_id uuid, target text, reason_given boolean, status_reason text, error_given boolean, error_message text,
@@ -89,11 +87,9 @@ export const finishRunningJobs = ({ run, sql }: Pick<PgContext, "sql" | "run">) 
             e.body || jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt)
           FROM moved m JOIN ends e ON e.job_id = m.id
         )
-        SELECT * FROM moved`)
-      const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
-      return yield* Effect.forEach(ends, (end): Effect.Effect<AiJob | undefined, unknown> => {
-        const row = byId.get(end.job_id)
-        return row === undefined ? Effect.succeed(undefined) : decode.aiJob(row)
+        SELECT * FROM moved`, (rows) => {
+        const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
+        return decodeEach(ends, (end) => byId.get(end.job_id), decode.aiJob)
       })
     })
 }

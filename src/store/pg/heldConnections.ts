@@ -40,6 +40,8 @@ import type * as Pg from "pg"
 export interface HeldConnections {
   /** Runs one statement's text with its parameters on a held connection: its rows. */
   readonly execute: (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
+  /** `execute` as a plain callback, for a step that hands its caller one outcome (pg/outside.ts). */
+  readonly query: (text: string, params: ReadonlyArray<unknown>, done: Done) => void
   /** How many connections are held now, busy or free. */
   readonly held: () => number
 }
@@ -79,6 +81,9 @@ const rowsOf = (result: unknown): ReadonlyArray<unknown> =>
     : (result as { readonly rows?: ReadonlyArray<unknown> } | undefined)?.rows ?? []
 
 type Taken = (error: Error | undefined, held: Held | undefined) => void
+
+/** A statement's end: its `SqlError` (as @effect/sql-pg would raise it), or its rows. */
+export type Done = (error: SqlError | undefined, rows: ReadonlyArray<unknown>) => void
 
 /** Held connections of `pool`, for as long as the scope is open. */
 export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, never, Scope.Scope> =>
@@ -189,27 +194,28 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
       })
     )
 
+    const query = (text: string, params: ReadonlyArray<unknown>, done: Done) =>
+      take((error, held) => {
+        if (held === undefined) return done(new SqlError({ cause: error, message: "Failed to acquire connection" }), [])
+        held.client.query(text, params as Array<unknown>, (error: Error | null, result: unknown) => {
+          if (error !== null && error !== undefined) {
+            if (breaks(error)) held.broken = true
+            put(held)
+            return done(new SqlError({ cause: error, message: "Failed to execute statement" }), [])
+          }
+          put(held)
+          done(undefined, rowsOf(result))
+        })
+      })
+
     // Uninterruptible: an interrupt waits for the statement's end (no cancel sent: it could land
     // on the connection's next statement), as the store's calls are uninterruptible anyway. A
     // plain async without a canceler, marked uninterruptible, is that for ~half the Effect
     // operations of an async whose canceler waits (an `onInterrupt` around every statement).
     const execute = (text: string, params: ReadonlyArray<unknown>) =>
       Effect.uninterruptible(Effect.async<ReadonlyArray<unknown>, SqlError>((resume) => {
-        take((error, held) => {
-          if (held === undefined) {
-            return resume(Effect.fail(new SqlError({ cause: error, message: "Failed to acquire connection" })))
-          }
-          held.client.query(text, params as Array<unknown>, (error: Error | null, result: unknown) => {
-            if (error !== null && error !== undefined) {
-              if (breaks(error)) held.broken = true
-              put(held)
-              return resume(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
-            }
-            put(held)
-            resume(Effect.succeed(rowsOf(result)))
-          })
-        })
+        query(text, params, (error, rows) => resume(error === undefined ? Effect.succeed(rows) : Effect.fail(error)))
       }))
 
-    return { execute, held: () => all.size }
+    return { execute, query, held: () => all.size }
   })

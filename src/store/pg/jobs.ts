@@ -4,7 +4,7 @@ import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
+import type { AiJob } from "../../domain/AiJob.js"
 import { IllegalTransition } from "../../domain/Errors.js"
 import { type JobId } from "../../domain/Ids.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
@@ -20,6 +20,7 @@ import { columns, decode, encodeJson, instantParam, instantBound } from "./rows.
 import { storageErrors } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
+import { withNow } from "../internal/now.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -61,39 +62,66 @@ export const makeJobMethods = ({ audited, execute, sql }: PgContext) => {
   // A new job's usual JSON columns, encoded once: no lists, and `JobMetrics.zero` (the readonly constant `newJob` gives every new job).
   const emptyListJson = Effect.runSync(encodeJson.entityRefs([]))
   const zeroMetricsJson = Effect.runSync(encodeJson.metrics(JobMetrics.zero))
-  const createJob: Service["createJob"] = Effect.fnUntraced(
-    function*(input: NewAiJob, options?: Audited<AiJob>) {
-      const now = yield* DateTime.now
+
+  /** The INSERT's parameters once its JSON columns are text. */
+  const jobParams = (job: AiJob, now: DateTime.Utc, at: string, json: {
+    readonly entity_refs: string
+    readonly planned_operations: string
+    readonly metrics: string
+    readonly backoff: string | null
+  }) => [
+    job.job_id, job.trace_id, job.job_kind, job.state, job.status_reason,
+    job.protocol_id, job.profile_id, job.capability_profile_id, job.access_mode, job.safety_mode,
+    json.entity_refs, json.planned_operations, json.metrics,
+    encodeJson.portPayload(job.job_inputs),
+    job.is_pinned, at, at,
+    job.attempt, job.max_attempts, job.run_after === now ? at : instantParam(job.run_after), job.priority,
+    json.backoff
+  ]
+  /** The usual new job's parameters (no lists, zero metrics, no backoff of its own), without an Effect step; else undefined. */
+  const usualParams = (job: AiJob, now: DateTime.Utc, at: string) =>
+    job.entity_refs.length === 0 && job.planned_operations.length === 0 && job.metrics === JobMetrics.zero &&
+      job.backoff === null
+      ? jobParams(job, now, at, { entity_refs: emptyListJson, planned_operations: emptyListJson, metrics: zeroMetricsJson, backoff: null })
+      : undefined
+  /** Any new job's parameters, its JSON columns encoded (and checked) through their schemas. */
+  const encodedParams = (job: AiJob, now: DateTime.Utc, at: string) =>
+    Effect.map(
+      Effect.all([
+        job.entity_refs.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.entityRefs(job.entity_refs),
+        job.planned_operations.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.plannedOperations(job.planned_operations),
+        job.metrics === JobMetrics.zero ? Effect.succeed(zeroMetricsJson) : encodeJson.metrics(job.metrics),
+        encodeJson.backoff(job.backoff)
+      ]),
+      ([entity_refs, planned_operations, metrics, backoff]) => jobParams(job, now, at, { entity_refs, planned_operations, metrics, backoff })
+    )
+
+  const createReported = storageErrors("JobStore.createJob")
+  const createJob: Service["createJob"] = (input, options) =>
+    createReported(withNow((now) => {
       const job = newJob(input, now)
       const at = instantParam(now)
-      const params = [
-        job.job_id, job.trace_id, job.job_kind, job.state, job.status_reason,
-        job.protocol_id, job.profile_id, job.capability_profile_id, job.access_mode, job.safety_mode,
-        job.entity_refs.length === 0 ? emptyListJson : yield* encodeJson.entityRefs(job.entity_refs),
-        job.planned_operations.length === 0 ? emptyListJson : yield* encodeJson.plannedOperations(job.planned_operations),
-        job.metrics === JobMetrics.zero ? zeroMetricsJson : yield* encodeJson.metrics(job.metrics),
-        encodeJson.portPayload(job.job_inputs),
-        job.is_pinned, at, at,
-        job.attempt, job.max_attempts, job.run_after === now ? at : instantParam(job.run_after), job.priority,
-        job.backoff === null ? null : yield* encodeJson.backoff(job.backoff)
-      ]
-      // Without caller records the INSERT alone, as one
-      // fixed text: no template built or compiled per call.
-      const created = options?.events === undefined
-        ? (yield* execute(insertJob.text, params))[0]
-        // The job is known before it is written, and so are its records: they go
-        // in the INSERT's own statement, atomic without BEGIN/COMMIT.
-        : yield* audited({
-          steps: [["created", sql(insertJob.template, ...params)]],
-          events: options.events,
-          known: job,
-          result: () => Effect.succeed(job)
-        })
-      if (created === undefined) return yield* new AlreadyExists({ entity: "job", id: job.job_id })
-      return job
-    },
-    storageErrors("JobStore.createJob")
-  )
+      const created = (row: unknown) =>
+        row === undefined ? Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id })) : Effect.succeed(job)
+      const write = (params: ReadonlyArray<unknown>) =>
+        options?.events === undefined
+          // Without caller records the INSERT alone, as one
+          // fixed text: no template built or compiled per call.
+          ? Effect.flatMap(execute(insertJob.text, params), ([row]) => created(row))
+          // The job is known before it is written, and so are its records: they go
+          // in the INSERT's own statement, atomic without BEGIN/COMMIT.
+          : Effect.flatMap(
+            audited({
+              steps: [["created", sql(insertJob.template, ...params)]],
+              events: options.events,
+              known: job,
+              result: () => Effect.succeed(job)
+            }),
+            created
+          )
+      const usual = usualParams(job, now, at)
+      return usual !== undefined ? write(usual) : Effect.flatMap(encodedParams(job, now, at), write)
+    }))
 
   const getJob: Service["getJob"] = (jobId) => storageErrors("JobStore.getJob")(readJob(jobId))
 

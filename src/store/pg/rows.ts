@@ -25,6 +25,7 @@ import { rowDecoders } from "../internal/decodeRow.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { fastJob, fastRun, fastStalledRun } from "./rowCodec.js"
 import { clampBound } from "../internal/instants.js"
+import { allKnown } from "../internal/allKnown.js"
 
 /** A `timestamptz` as `pg` returns it, decoded to a UTC instant in the domain's range. */
 export const Instant = Schema.compose(Schema.DateTimeUtcFromDate, TimestampFromSelf)
@@ -108,6 +109,21 @@ export const decode = {
 }
 
 /**
+ * Each item's row (`rowOf`; undefined where the statement gave none)
+ * decoded by `decodeRow`, the first failure failing it all; rows in the
+ * store's own form without an Effect operation each (internal/allKnown.ts).
+ */
+export const decodeEach = <I, A, E>(
+  items: ReadonlyArray<I>,
+  rowOf: (item: I) => unknown,
+  decodeRow: (row: unknown) => Effect.Effect<A, E>
+): Effect.Effect<ReadonlyArray<A | undefined>, E> =>
+  allKnown(items.map((item): Effect.Effect<A | undefined, E> => {
+    const row = rowOf(item)
+    return row === undefined ? Effect.succeed(undefined) : decodeRow(row)
+  }))
+
+/**
  * An instant as RFC 3339 text with milliseconds, for a `$n::timestamptz`
  * parameter: `Timestamp`'s encoding, minus its 1970–9999 range check. Filter
  * bounds and cutoffs go through `clampBound` first (internal/instants.ts).
@@ -125,6 +141,9 @@ export const eventJson = (event: EventRecord) => ({
   workflow_run_id: event.workflow_run_id,
   body: event.body
 })
+
+/** Event records decoded at the port as the JSON text of `encodeJson.events`, without an Effect step. */
+export const eventsText = (events: ReadonlyArray<EventRecord>): string => JSON.stringify(events.map(eventJson))
 
 const jsonParam = <A, I>(schema: Schema.Schema<A, I>) => Schema.encode(Schema.parseJson(schema))
 // Built once: building `parseJson(Json)` on each call cost ~70 µs, every createJob and payload write.
@@ -150,8 +169,7 @@ export const encodeJson = {
    * changes — the timestamp to its stored text. (Its Schema encode was
    * ~150 µs of CPU per lifecycle.)
    */
-  events: (events: ReadonlyArray<EventRecord>): Effect.Effect<string, ParseError> =>
-    Effect.succeed(JSON.stringify(events.map(eventJson))),
+  events: (events: ReadonlyArray<EventRecord>): Effect.Effect<string, ParseError> => Effect.succeed(eventsText(events)),
   /**
    * A payload decoded at the port (internal/portInput.ts): `Json`'s decode
    * already walked it and gave a fresh copy of plain values (finite numbers,

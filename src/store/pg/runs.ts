@@ -5,6 +5,7 @@ import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { JobId } from "../../domain/Ids.js"
@@ -28,6 +29,7 @@ import { insideTransaction } from "./transaction.js"
 import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
 import { makeFailUnreadableJob } from "./unreadableJob.js"
+import { withNow } from "../internal/now.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -176,28 +178,32 @@ export const makeRunMethods = (context: PgContext) => {
   // loses it — and with it only how recent the beat was. Inside a caller's
   // transaction, the caller's commit decides.
   const unwaited = sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
-  const beat = (runStatement: PgContext["run"], inside: boolean, runId: WorkflowRunId) =>
-    Effect.flatMap(DateTime.now, (now) => {
-      const at = instantParam(now)
-      return Effect.flatMap(
-        runStatement(sql`
-          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
-          ${inside ? sql`` : unwaited}
-          WHERE r.id = ${runId} AND ${isActive}
-          RETURNING ${runColumns}`),
-        ([row]) => row !== undefined ? decode.run(row) : notActive(runId)
-      )
-    })
+  const beatStatement = (inside: boolean, runId: WorkflowRunId, now: DateTime.Utc) => {
+    const at = instantParam(now)
+    return sql`
+      UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+      ${inside ? sql`` : unwaited}
+      WHERE r.id = ${runId} AND ${isActive}
+      RETURNING ${runColumns}`
+  }
+  /** The beaten run, or why there is none. */
+  const beaten = (runId: WorkflowRunId) => ([row]: ReadonlyArray<unknown>) =>
+    row !== undefined ? decode.run(row) : notActive(runId)
 
   const heartbeat: Service["heartbeat"] = (runId) =>
     Effect.flatMap(insideTransaction, (inside) =>
       inside
-        ? beat(run, true, runId).pipe(storageErrors("JobStore.heartbeat"))
-        : heartbeatOutside(runId))
+        ? withNow((now) => Effect.flatMap(run(beatStatement(true, runId, now)), beaten(runId))).pipe(
+          storageErrors("JobStore.heartbeat")
+        )
+        // Not in group commit's line (coalesce off): the uninterruptible region the line would hold.
+        : Effect.uninterruptible(heartbeatOutside(runId)))
 
   /** `heartbeat` for a caller that knows no transaction is open (group commit's): the same statement, no second look. */
   const heartbeatOutside = (runId: WorkflowRunId) =>
-    beat(context.runOutside, false, runId).pipe(storageErrorsOutside("JobStore.heartbeat"))
+    withNow((now) => context.thenOutside(beatStatement(false, runId, now), beaten(runId))).pipe(
+      storageErrorsOutside("JobStore.heartbeat")
+    )
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
@@ -223,57 +229,72 @@ export const makeRunMethods = (context: PgContext) => {
     storageErrors("JobStore.releaseRun")
   )
 
+  /** Runs a statement and continues with its rows: `run` then `then`, or `thenOutside` in one step. */
+  type Then = <Row, A, E>(
+    statement: Statement.Statement<Row>,
+    then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | SqlError>
+  const runThen: Then = (statement, then) => Effect.flatMap(run(statement), then)
+
+  /** A moved job's row decoded; null when the statement moved nothing. */
+  const movedJob = ([row]: ReadonlyArray<unknown>) => row === undefined ? Effect.succeed(null) : decode.aiJob(row)
+
   /**
    * `finishRunningJob`'s statement, and `settleRun`'s when the end carries a
    * run (the guard: the job running under exactly that run), outputs and a
    * duration: the job's move, its run's end and its record in one statement.
    * Null when it moved nothing.
    */
-  const finishRunningOn = (runStatement: PgContext["run"]) => (end: RunningJobEnd | RunSettle) =>
-    Effect.gen(function*() {
-      const at = instantParam(yield* DateTime.now)
-      const set = [sql`status = ${end.to}`, sql`updated_at = ${at}::timestamptz`]
-      if (end.status_reason !== undefined) set.push(sql`status_reason = ${end.status_reason}`)
-      if (end.error_message !== undefined) set.push(sql`error_message = ${end.error_message}`)
-      const settle = "workflow_run_id" in end ? end : undefined
-      if (settle?.job_outputs !== undefined) set.push(sql`job_outputs = ${yield* encodeJson.payload(settle.job_outputs)}::jsonb`)
-      if (settle !== undefined) set.push(sql`metrics = ${addDuration(sql, sql`metrics`, sql`${settle.duration_ms}::bigint`)}`)
-      const underRun = settle === undefined ? sql`workflow_run_id IS NOT NULL` : sql`workflow_run_id = ${settle.workflow_run_id}`
-      const { event } = end
-      // One statement, in the lock order: the job (compare-and-set on `running`
-      // under a run), then its active run, then the record — written only when
-      // the job moved, its placeholders replaced by the job row's trace, run and attempt.
-      const [row] = yield* runStatement(sql`
-        WITH moved AS (
-          UPDATE ai_jobs SET ${sql.csv(set)}
-          WHERE id = ${end.job_id} AND status = 'running' AND ${underRun}
-          RETURNING ${jobColumns}
-        ), ended AS (
-          UPDATE workflow_runs r SET status = ${end.to}, error_message = ${end.error_message ?? null}, updated_at = ${at}::timestamptz
-          FROM moved WHERE r.id = moved.workflow_run_id AND r.status = 'running'
-        ), audit AS (
-          INSERT INTO flight_recorder_events (${eventColumns})
-          SELECT ${event.event_id}, ${instantParam(event.timestamp)}::timestamptz, ${event.actor}, ${event.type},
-            m.trace_id, m.id, m.workflow_run_id,
-            ${JSON.stringify(event.body)}::jsonb ||
-              jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt)
-          FROM moved m
+  const finishRunningOn = (statementThen: Then) => {
+    const finish = (end: RunningJobEnd | RunSettle, outputs: string | null | undefined) =>
+      withNow((now) => {
+        const at = instantParam(now)
+        const set = [sql`status = ${end.to}`, sql`updated_at = ${at}::timestamptz`]
+        if (end.status_reason !== undefined) set.push(sql`status_reason = ${end.status_reason}`)
+        if (end.error_message !== undefined) set.push(sql`error_message = ${end.error_message}`)
+        const settle = "workflow_run_id" in end ? end : undefined
+        if (outputs !== undefined) set.push(sql`job_outputs = ${outputs}::jsonb`)
+        if (settle !== undefined) set.push(sql`metrics = ${addDuration(sql, sql`metrics`, sql`${settle.duration_ms}::bigint`)}`)
+        const underRun = settle === undefined ? sql`workflow_run_id IS NOT NULL` : sql`workflow_run_id = ${settle.workflow_run_id}`
+        const { event } = end
+        // One statement, in the lock order: the job (compare-and-set on `running`
+        // under a run), then its active run, then the record — written only when
+        // the job moved, its placeholders replaced by the job row's trace, run and attempt.
+        return statementThen(
+          sql`
+          WITH moved AS (
+            UPDATE ai_jobs SET ${sql.csv(set)}
+            WHERE id = ${end.job_id} AND status = 'running' AND ${underRun}
+            RETURNING ${jobColumns}
+          ), ended AS (
+            UPDATE workflow_runs r SET status = ${end.to}, error_message = ${end.error_message ?? null}, updated_at = ${at}::timestamptz
+            FROM moved WHERE r.id = moved.workflow_run_id AND r.status = 'running'
+          ), audit AS (
+            INSERT INTO flight_recorder_events (${eventColumns})
+            SELECT ${event.event_id}, ${instantParam(event.timestamp)}::timestamptz, ${event.actor}, ${event.type},
+              m.trace_id, m.id, m.workflow_run_id,
+              ${JSON.stringify(event.body)}::jsonb ||
+                jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt)
+            FROM moved m
+          )
+          SELECT * FROM moved`,
+          movedJob
         )
-        SELECT * FROM moved`)
-      return row === undefined ? null : yield* decode.aiJob(row)
-    })
+      })
+    return (end: RunningJobEnd | RunSettle): Effect.Effect<AiJob | null, CorruptRow | SqlError | ParseError> =>
+      // Outputs are encoded (and checked) first, as their own step; an end without any takes none.
+      "workflow_run_id" in end && end.job_outputs !== undefined
+        ? Effect.flatMap(encodeJson.payload(end.job_outputs), (outputs) => finish(end, outputs))
+        : finish(end, undefined)
+  }
 
-  /** A running job's end and a worker's settle, on `runStatement`, reported by `reported`. */
-  const finishMethods = (runStatement: PgContext["run"], reported: typeof storageErrors) => {
-    const finishRunning = finishRunningOn(runStatement)
-    const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
-      function*(end: RunningJobEnd) {
-        // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
-        if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
-        return yield* finishRunning(end)
-      },
-      reported("JobStore.finishRunningJob")
-    )
+  /** A running job's end and a worker's settle, through `statementThen`, reported by `reported`. */
+  const finishMethods = (statementThen: Then, reported: typeof storageErrors) => {
+    const finishRunning = finishRunningOn(statementThen)
+    const finishOperation = reported("JobStore.finishRunningJob")
+    const finishRunningJob: NonNullable<Service["finishRunningJob"]> = (end) =>
+      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
+      finishOperation(Lifecycle.allowedFrom(end.to).includes("running") ? finishRunning(end) : Effect.succeed(null))
     const settleRun: NonNullable<Service["settleRun"]> = Effect.fnUntraced(
       function*(settle: RunSettle) {
         yield* refuseSettleTarget(settle.job_id, settle.to)
@@ -284,7 +305,7 @@ export const makeRunMethods = (context: PgContext) => {
     )
     return { finishRunningJob, settleRun }
   }
-  const { finishRunningJob, settleRun } = finishMethods(run, storageErrors)
+  const { finishRunningJob, settleRun } = finishMethods(runThen, storageErrors)
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
     function*(input: {
@@ -358,6 +379,6 @@ export const makeRunMethods = (context: PgContext) => {
 
   return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes,
     /** For callers that checked they are outside any transaction (group commit, coalesced.ts): no second look. */
-    outside: { heartbeat: heartbeatOutside, ...finishMethods(context.runOutside, storageErrorsOutside) }
+    outside: { heartbeat: heartbeatOutside, ...finishMethods(context.thenOutside, storageErrorsOutside) }
   }
 }

@@ -1,0 +1,18 @@
+/**
+ * `Effect.all` for results that are usually known already (issue 16): a
+ * fast row decode or a vouched record list gives `Effect.succeed(value)`,
+ * which is an `Exit`, so their values can be read without running an Effect
+ * operation for each.
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+
+/** The values of `effects` in order, the first failure failing it all — as `Effect.all`, which runs them when any is not a known success. */
+export const allKnown = <A, E, R>(effects: ReadonlyArray<Effect.Effect<A, E, R>>): Effect.Effect<Array<A>, E, R> => {
+  const values: Array<A> = []
+  for (const effect of effects) {
+    if (!Exit.isExit(effect) || Exit.isFailure(effect)) return Effect.all(effects)
+    values.push(effect.value as A)
+  }
+  return Effect.succeed(values)
+}
