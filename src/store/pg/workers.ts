@@ -47,9 +47,10 @@ const isoText = (sql: SqlClient.SqlClient, column: string) =>
  *
  * The runs are locked by primary key (`= ANY` of the locked jobs' run ids):
  * as a join they were planned as a hash of every stale run still running,
- * rebuilt by each batch — at 10k stale runs, 1000 a batch, about 40% of the
- * reads' server time (bench/recoveryParts.ts). Each run's heartbeat text is
- * made once, as it is locked, for the reason and the record alike.
+ * rebuilt by each batch — locking them cost ~2.8× the server CPU at the
+ * first of ten batches of 1000 (bench/recoveryParts.ts), and more the more
+ * runs are stale. Each run's heartbeat text is made once, as it is locked,
+ * for the reason and the record alike.
  */
 const stallStatement = (sql: SqlClient.SqlClient, batch: {
   readonly at: string
