@@ -33,7 +33,9 @@ import { newJob } from "./fixtures.js"
 
 const schemaJob = (row: unknown) => Either.map(Schema.decodeUnknownEither(JobRow)(row), toAiJob)
 const schemaRun = Schema.decodeUnknownEither(RunRow)
-const schemaStalledRun = Schema.decodeUnknownEither(StalledRunRow)
+/** The Schema's decode of a recovery row, as the port's `StalledRun` (the run, and its job's trace id). */
+const schemaStalledRun = (row: unknown) =>
+  Either.map(Schema.decodeUnknownEither(StalledRunRow)(row), ({ trace_id, ...run }) => ({ run, trace_id }))
 const jobRowOf = ({ job_id, state, ...rest }: AiJob) => Schema.encodeSync(JobRow)({ ...rest, id: job_id, status: state })
 const runRowOf = Schema.encodeSync(RunRow)
 
@@ -186,6 +188,21 @@ describe("issue 16 PostgreSQL hand-built row decoders are the row Schemas", () =
       ["id", "not-a-uuid"],
       ["last_heartbeat", new Date(Number.NaN)]
     ] as const) sameAsSchema(fastStalledRun, schemaStalledRun, withColumn(row, column, value), false)
+  })
+
+  it("issue 16 recovery's batch decode: rows by hand and odd ones through the Schema, in order; the first row the Schema refuses fails it", () => {
+    const run = runRowOf({ id: WorkflowRunId.make(JOB.job_id), job_id: JOB.job_id, status: "running", last_heartbeat: JOB.created_at, error_message: null, created_at: JOB.created_at, updated_at: JOB.updated_at }) as unknown as Record<string, unknown>
+    const row = { ...run, trace_id: JOB.trace_id }
+    const upper = withColumn(row, "id", "0192A0E0-0000-7000-8000-00000000000A") // the Schema canonicalises, the fast tier refuses
+    assert.isUndefined(fastStalledRun(upper))
+    const rows = [row, upper, withColumn(row, "error_message", "lost")]
+    const decoded = Effect.runSync(decode.stalledRuns(rows))
+    assert.deepStrictEqual(decoded, rows.map((r) => Either.getOrThrow(schemaStalledRun(r))))
+    assert.strictEqual(decoded[1]!.run.id, "0192a0e0-0000-7000-8000-00000000000a")
+    const corrupt = Effect.runSync(Effect.flip(decode.stalledRuns([row, upper, withColumn(row, "status", "bogus"), withColumn(row, "last_heartbeat", 0)])))
+    assert.strictEqual(corrupt._tag, "CorruptRow")
+    assert.strictEqual(corrupt.column, "status", "the first refused row names its column, as a decode row by row would")
+    assert.deepStrictEqual(Effect.runSync(decode.stalledRuns([])), [])
   })
 
   it.scoped("issue 16 rows read back from a real PostgreSQL server (a whole lifecycle, metrics and outputs written) decode by hand to the Schema's value", () =>

@@ -26,6 +26,7 @@ import { BackoffMillis, MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
 import { isStorable } from "../../domain/Text.js"
 import { TIMESTAMP_RANGE_MS } from "../../domain/Timestamp.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
+import type { StalledRun } from "../JobStore.js"
 
 /** Thrown by a column check that does not pass: the row goes to the Schema. */
 const NOT_FAST = Symbol("NotFast")
@@ -147,11 +148,16 @@ export const fastRun: (row: unknown) => WorkflowRun | undefined = attempt((row):
   updated_at: instant(row.updated_at)
 }))
 
-/** A `workflow_runs` row joined with its job's `trace_id` (recovery's), if every column is in the store's own form. */
-export const fastStalledRun = (row: unknown): (WorkflowRun & { readonly trace_id: TraceId }) | undefined => {
+/**
+ * A `workflow_runs` row joined with its job's `trace_id` (recovery's) as the
+ * port's `StalledRun`, if every column is in the store's own form. Built as
+ * `{ run, trace_id }` at once, with no spread or rest copy of the row:
+ * recovery decodes up to 10,000 of these a statement (issue 16).
+ */
+export const fastStalledRun = (row: unknown): StalledRun | undefined => {
   const run = fastRun(row)
   const traceId = (row as { readonly trace_id?: unknown } | undefined)?.trace_id
   return run !== undefined && typeof traceId === "string" && CANONICAL_ID.test(traceId) && traceId !== NIL_UUID
-    ? { ...run, trace_id: traceId as TraceId }
+    ? { run, trace_id: traceId as TraceId }
     : undefined
 }

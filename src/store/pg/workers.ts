@@ -44,6 +44,13 @@ const isoText = (sql: SqlClient.SqlClient, column: string) =>
  * run. Returns the runs as they were locked (status `running`), oldest
  * heartbeat first, with their job's trace id. One statement is atomic by
  * itself: no BEGIN/COMMIT around it (issue 16: a batch is one round trip).
+ *
+ * The runs are locked by primary key (`= ANY` of the locked jobs' run ids):
+ * as a join they were planned as a hash of every stale run still running,
+ * rebuilt by each batch — locking them cost ~2.8× the server CPU at the
+ * first of ten batches of 1000 (bench/recoveryParts.ts), and more the more
+ * runs are stale. Each run's heartbeat text is made once, as it is locked,
+ * for the reason and the record alike.
  */
 const stallStatement = (sql: SqlClient.SqlClient, batch: {
   readonly at: string
@@ -54,7 +61,7 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
 }) => {
   const secs = thresholdSecs(batch.threshold)
   const why = stallMessageAround(secs)
-  const heartbeat = isoText(sql, "s.last_heartbeat")
+  const heartbeat = isoText(sql, "r.last_heartbeat")
   const stale = (alias: string) => sql`${sql.literal(alias)}.status = 'running' AND ${sql.literal(alias)}.last_heartbeat < ${batch.cutoff}::timestamptz`
   // Event ids are made here, time-ordered (UUIDv7), one per run the batch may move; the n-th run moved takes the n-th.
   const eventIds = batch.record ? `{${Array.from({ length: batch.limit }, uuidv7).join(",")}}` : "{}"
@@ -80,14 +87,14 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
       LIMIT ${batch.limit}
       FOR NO KEY UPDATE OF j SKIP LOCKED
     ), locked_runs AS MATERIALIZED (
-      SELECT ${sql.literal(qualified(columns.run, "r"))}, s.trace_id
-      FROM workflow_runs r JOIN stale_jobs s ON s.id = r.id
-      WHERE ${stale("r")}
+      SELECT ${sql.literal(qualified(columns.run, "r"))}, ${heartbeat} AS heartbeat
+      FROM workflow_runs r
+      WHERE r.id = ANY (ARRAY(SELECT id FROM stale_jobs)) AND ${stale("r")}
       FOR NO KEY UPDATE OF r
     ), moved AS MATERIALIZED (
-      SELECT s.*, row_number() OVER (ORDER BY s.last_heartbeat, s.id) AS n,
-        ${why.before} || ${heartbeat} || ${why.after} AS reason, ${heartbeat} AS heartbeat
-      FROM locked_runs s
+      SELECT s.*, j.trace_id, row_number() OVER (ORDER BY s.last_heartbeat, s.id) AS n,
+        ${why.before} || s.heartbeat || ${why.after} AS reason
+      FROM locked_runs s JOIN stale_jobs j ON j.id = s.id
     ), stalled_runs AS (
       UPDATE workflow_runs r SET status = 'stalled', error_message = s.reason, updated_at = ${batch.at}::timestamptz
       FROM moved s WHERE r.id = s.id
@@ -178,8 +185,7 @@ export const makeWorkerMethods = (context: PgContext) => {
         // Fewer than asked: no stale run is left that no other transaction holds.
         if (moved.length < take || rows.length >= limit) break
       }
-      const stalled = yield* Effect.forEach(rows, (row) =>
-        Effect.map(decode.stalledRun(row), ({ trace_id, ...run }): StalledRun => ({ run, trace_id })))
+      const stalled = yield* decode.stalledRuns(rows)
       if (options.events !== undefined && stalled.length > 0) yield* insertEvents(yield* auditRecords(options.events, stalled))
       return stalled
     },
