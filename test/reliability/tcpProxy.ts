@@ -11,6 +11,7 @@
  * And a mute server: accepts connections, never says a word.
  */
 import * as net from "node:net"
+import { atLocalPort } from "../support/postgres-cluster.js"
 
 export type ProxyMode = "forward" | "stall" | "drop"
 
@@ -70,12 +71,7 @@ export const startTcpProxy = async (target: { readonly host: string; readonly po
   const port = await listen(server)
   return {
     port,
-    via: (url) => {
-      const parsed = new URL(url)
-      parsed.hostname = "127.0.0.1"
-      parsed.port = String(port)
-      return parsed.toString()
-    },
+    via: (url) => atLocalPort(url, port),
     setMode: (next) => {
       mode = next
       if (next === "forward") for (const deliver of held.splice(0)) deliver()

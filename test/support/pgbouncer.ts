@@ -13,7 +13,7 @@ import { chown, mkdtemp, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import { findFreePort } from "./postgres-cluster.js"
+import { atLocalPort, findFreePort } from "./postgres-cluster.js"
 
 const execFileAsync = promisify(execFile)
 
@@ -110,12 +110,7 @@ export async function startPgBouncer(serverUrl: string, options: PoolerOptions =
     let stopped = false
     return {
       poolSize,
-      through: (url) => {
-        const parsed = new URL(url)
-        parsed.hostname = "127.0.0.1"
-        parsed.port = String(port)
-        return parsed.toString()
-      },
+      through: (url) => atLocalPort(url, port),
       stop: async () => {
         if (stopped) return
         stopped = true

@@ -64,6 +64,14 @@ export function findFreePort(): Promise<number> {
   })
 }
 
+/** `url` with its host and port replaced by a local listener's (a proxy or pooler in front of the server). */
+export const atLocalPort = (url: string, port: number): string => {
+  const parsed = new URL(url)
+  parsed.hostname = "127.0.0.1"
+  parsed.port = String(port)
+  return parsed.toString()
+}
+
 /**
  * initdb, postgres and pg_ctl refuse to run as root. When we are root (CI
  * containers), run them as the `postgres` system user through `runuser`.
