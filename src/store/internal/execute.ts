@@ -27,7 +27,11 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
+import type * as Fiber from "effect/Fiber"
+
+/** The open transaction's connection, read from `fiber`'s context: no Effect step (a service lookup costs 3, a map 2). */
+export const transactionOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+  Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
 
 /** Runs one statement's text with its parameters: its rows, untransformed. */
 export type Execute = <Row = Record<string, unknown>>(
@@ -56,7 +60,7 @@ export const makeExecute = (sql: SqlClient.SqlClient, outside?: OutsideTransacti
     return function held<Row>(text: string, params: ReadonlyArray<unknown>) {
       // The transaction's connection read from the fiber's context: one operation, not a service lookup's three.
       return Effect.withFiberRuntime<ReadonlyArray<Row>, SqlError>((fiber) => {
-        const transaction = Context.getOption(fiber.getFiberRef(FiberRef.currentContext), SqlClient.TransactionConnection)
+        const transaction = transactionOf(fiber)
         return (transaction._tag === "Some"
           ? transaction.value[0].execute(text, params, undefined)
           : outside(text, params)) as Effect.Effect<ReadonlyArray<Row>, SqlError>

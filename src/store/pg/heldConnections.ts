@@ -40,7 +40,7 @@ import type * as Pg from "pg"
 export interface HeldConnections {
   /** Runs one statement's text with its parameters on a held connection: its rows. */
   readonly execute: (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
-  /** `execute` as a plain callback, for a step that hands its caller one outcome (pg/outside.ts). */
+  /** `execute` as a plain callback, for a step that hands its caller one outcome (context.ts `thenOutside`). */
   readonly query: (text: string, params: ReadonlyArray<unknown>, done: Done) => void
   /** How many connections are held now, busy or free. */
   readonly held: () => number

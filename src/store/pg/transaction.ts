@@ -3,14 +3,12 @@
  * failure kept typed, and a whole transaction run again after a deadlock or
  * serialization failure. (SQLite's differ: see sqlite/transaction.ts.)
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
+import { transactionOf } from "../internal/execute.js"
 import { StorageError } from "../StoreErrors.js"
 import { isStalePreparedStatement } from "./preparedStatements.js"
 
@@ -68,10 +66,6 @@ export const inTransaction = (sql: SqlClient.SqlClient) =>
   sql.withTransaction(effect).pipe(
     Effect.catchAllDefect((defect) => defect instanceof SqlError ? Effect.fail(defect) : Effect.die(defect))
   )
-
-/** The open transaction's connection, read from `fiber`'s context: no Effect step (a service lookup costs 3, a map 2). */
-export const transactionOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
-  Context.getOption(fiber.getFiberRef(FiberRef.currentContext), SqlClient.TransactionConnection)
 
 /** `inside()` within a transaction, else `outside()`: one Effect operation to choose. */
 export const byTransaction = <A, E, R, B, E2, R2>(

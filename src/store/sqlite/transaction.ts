@@ -54,6 +54,7 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
+import { transactionOf } from "../internal/execute.js"
 import { sqliteCode } from "./errors.js"
 import { holdingConnection, type OwnConnection, ownConnection } from "./ownClient.js"
 
@@ -447,7 +448,7 @@ export const makeWriteTransaction = (
 
   const unsynced = (text: string, params: ReadonlyArray<unknown>) =>
     Effect.withFiberRuntime<ReadonlyArray<Record<string, unknown>>, SqlError>((fiber) => {
-      const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
+      const current = transactionOf(fiber)
       if (current._tag === "Some") return current.value[0].execute(text, params, undefined)
       if (own !== undefined && takenOver.has(sql)) {
         const now = unsyncedNow(own, text, params, Context.get(fiber.currentContext, SqlClient.SafeIntegers))
