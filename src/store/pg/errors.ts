@@ -1,9 +1,8 @@
 /** How the PostgreSQL store reports failures that are not domain outcomes. */
 import * as Effect from "effect/Effect"
-import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { isUnhandled, toStorageError, type Unhandled } from "../internal/storageError.js"
 import type { StorageError } from "../StoreErrors.js"
-import { insideTransaction, isTransient, TRANSACTION_ATTEMPTS } from "./transaction.js"
+import { insideTransaction, isTransient, TRANSACTION_ATTEMPTS, transientPause } from "./transaction.js"
 
 type Reported<E> = Exclude<E, Unhandled> | StorageError
 
@@ -28,7 +27,7 @@ const reported = (
     Effect.catchAll(guard(self), (error) =>
       n < TRANSACTION_ATTEMPTS && isTransient(error)
         ? Effect.flatMap(mayRetry, (retry) =>
-          retry ? Effect.zipRight(sleepRealTime(10 * 2 ** (n - 1) * (0.5 + Math.random())), attempt(n + 1)) : report(error))
+          retry ? Effect.zipRight(transientPause(n), attempt(n + 1)) : report(error))
         : report(error))
   return attempt(1)
 }

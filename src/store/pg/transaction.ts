@@ -32,6 +32,9 @@ export const isTransient = (error: unknown): boolean => {
   return (typeof code === "string" && TRANSIENT.has(code)) || isStalePreparedStatement(sqlError.cause)
 }
 
+/** The pause after the `attempt`-th transient failure: 10, 20, 40, 80 ms …, jittered ×0.5–1.5, in real time. */
+export const transientPause = (attempt: number) => sleepRealTime(10 * 2 ** (attempt - 1) * (0.5 + Math.random()))
+
 /** Attempts before a transient failure is reported: the first and 4 retries. */
 export const TRANSACTION_ATTEMPTS = 5
 
@@ -39,7 +42,7 @@ const retryTransient = <A, E, R>(work: Effect.Effect<A, E, R>, attempt = 1): Eff
   Effect.catchIf(
     work,
     (error) => attempt < TRANSACTION_ATTEMPTS && isTransient(error),
-    () => Effect.zipRight(sleepRealTime(10 * 2 ** (attempt - 1) * (0.5 + Math.random())), retryTransient(work, attempt + 1))
+    () => Effect.zipRight(transientPause(attempt), retryTransient(work, attempt + 1))
   )
 
 /**
