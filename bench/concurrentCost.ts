@@ -2,7 +2,7 @@
  * What a PostgreSQL lifecycle costs per job under concurrency (issue 16), for
  * a base tree, this tree and pg-boss side by side in one process:
  *
- *   npx tsx bench/concurrentCost.ts <base checkout> [workers] [jobs] [reps]
+ *   npx tsx bench/concurrentCost.ts <base checkout> [workers] [jobs] [reps] [other checkout …]
  *
  * On one throwaway cluster with pg_stat_statements (each system in its own
  * database), `reps` rounds of `jobs` lifecycles by `workers` concurrent
@@ -26,29 +26,9 @@ import { bossCycle, startBoss } from "./baselines/pgBoss.js"
 import { connectPg } from "./drivers.js"
 import { COUNTING_SETTINGS, startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
+import { serverCpuMicros } from "./serverCpu.js"
 import { printStatementStats, statementStats } from "./statementStats.js"
 import { cpuMicros, loadTree, median, treeLifecycle, type Tree } from "./trees.js"
-
-const TICK_MICROS = 1e6 / 100 // USER_HZ
-
-/** CPU of every process of the cluster (the postmaster's children by parent pid), µs. */
-const serverCpuMicros = (postmaster: number): number => {
-  let ticks = 0
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-      // After the command: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14)
-      // The postmaster's cutime + cstime keep the CPU of backends that have ended.
-      if (Number(entry) === postmaster) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
-      else if (Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12])
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks * TICK_MICROS
-}
 
 interface Figures {
   perSecond: Array<number>
@@ -60,13 +40,18 @@ interface Figures {
 }
 
 const main = async () => {
-  const [baseRoot, workersArg, jobsArg, repsArg] = process.argv.slice(2)
+  const [baseRoot, workersArg, jobsArg, repsArg, ...otherRoots] = process.argv.slice(2)
   if (baseRoot === undefined) throw new Error("usage: concurrentCost.ts <base checkout> [workers] [jobs] [reps]")
   const workers = Number(workersArg ?? 4)
   const jobs = Number(jobsArg ?? 1000)
   const reps = Number(repsArg ?? 3)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-  const trees = [await loadTree("base", path.resolve(baseRoot)), await loadTree("mine", here)]
+  // Other checkouts (variants of a change) run beside base and this tree, named by their folder.
+  const trees = [
+    await loadTree("base", path.resolve(baseRoot)),
+    await loadTree("mine", here),
+    ...await Promise.all(otherRoots.map((root) => loadTree(path.basename(root).replace(/[^a-z0-9]/gi, "_").toLowerCase(), path.resolve(root))))
+  ]
   const cluster = await startBenchCluster(COUNTING_SETTINGS)
   const admin = await connectPg(cluster.url)
   const postmaster = Number((await admin.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid)
