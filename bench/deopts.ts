@@ -14,7 +14,7 @@
  * collections per round (scavenges, mark-compacts, pause) and the bytes
  * allocated per job, and, in one more round under the sampling heap profiler
  * (collected objects kept), who allocated them. Counts do not depend on the
- * load; pauses and CPU do. The child's CPU is not a benchmark figure (the log
+ * load; pauses and CPU do. `DEOPTS_NODE_FLAGS` adds V8 flags to the children (an experiment's). The child's CPU is not a benchmark figure (the log
  * costs): use bench/concurrentCost.ts for that. Not part of `npm run bench`.
  */
 import { spawn } from "node:child_process"
@@ -180,6 +180,8 @@ const runChild = async (tree: string, url: string, workers: number, jobs: number
     "--expose-gc",
     `--logfile=${log}`,
     "--no-logfile-per-isolate",
+    // Extra V8 flags for an experiment (e.g. --no-allocation-site-pretenuring), space-separated.
+    ...(process.env.DEOPTS_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== ""),
     "--import",
     "tsx",
     path.join(here, "bench/deoptsChild.ts"),
