@@ -21,7 +21,7 @@ import type { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKinds } from "../../domain/JobKind.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { AccessModes, JobStates, SafetyModes } from "../../domain/JobState.js"
-import { Json } from "../../domain/Json.js"
+import { checkedJson, type Json } from "../../domain/Json.js"
 import { BackoffMillis, MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
 import { isStorable } from "../../domain/Text.js"
 import { TIMESTAMP_RANGE_MS } from "../../domain/Timestamp.js"
@@ -56,11 +56,11 @@ const wholeIn = (min: number, max: number) => (value: unknown): number =>
 const attemptNumber = wholeIn(1, MAX_ATTEMPTS_LIMIT)
 const priority = wholeIn(-32768, 32767)
 
-/** A `timestamptz` as `pg` gives it: a valid `Date` in the domain's range. */
+/** A `timestamptz` as `pg` gives it: a valid `Date` in the domain's range (made a `DateTime` from itself: no second `Date`). */
 const instant = (value: unknown): DateTime.Utc => {
   if (!(value instanceof Date)) return fail()
   const ms = value.getTime()
-  return ms >= TIMESTAMP_RANGE_MS.min && ms <= TIMESTAMP_RANGE_MS.max ? DateTime.unsafeMake(ms) : fail()
+  return ms >= TIMESTAMP_RANGE_MS.min && ms <= TIMESTAMP_RANGE_MS.max ? DateTime.unsafeFromDate(value) : fail()
 }
 
 /** A parsed `jsonb` value checked by its own (small) Schema: far cheaper than the whole row's. */
@@ -78,7 +78,11 @@ const list = <A, I>(item: Schema.Schema<A, I>) => {
 }
 const entityRefs = list(EntityRef)
 const plannedOperations = list(PlannedOperation)
-const json = jsonb(Json)
+/** A payload: `Json`'s own walk, what its decode gives without the Schema around it (as on SQLite). */
+const json = (value: unknown): Json => {
+  const checked = checkedJson(value)
+  return checked === undefined ? fail() : checked
+}
 const backoff = jsonb(BackoffMillis)
 const metricsDecode = jsonb(JobMetrics)
 
