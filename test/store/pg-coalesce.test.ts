@@ -605,34 +605,6 @@ describe("issue 16 group commit on PostgreSQL", () => {
   )
 
   it.scopedLive(
-    "issue 16 group commit keeps workers together: the callers a shared statement served send their next calls (creates) as one statement — its leader, resumed first with nothing else out, does not run ahead alone; each gets its own job",
-    () =>
-      withStore("coalesce together", true, (url) =>
-        Effect.gen(function*() {
-          const store = yield* JobStore
-          const started = yield* Effect.forEach(Array.from({ length: 6 + SLOTS }), () => startedJob())
-          const inputs = started.map(() => newJob({ job_id: ids.job(), trace_id: ids.trace() }))
-          // The racers' completes share one statement; as it ends, each racer submits its next job.
-          const { counts, value } = yield* countingStatements(raceBehindBlockers(
-            url,
-            started.slice(0, SLOTS).map(({ job }) => Effect.map(store.finishRunningJob!(completion(job)), (): AiJob | null => null)),
-            started.slice(SLOTS).map(({ job }, i) =>
-              Effect.flatMap(store.finishRunningJob!(completion(job)), (): Effect.Effect<AiJob | null, unknown> => store.createJob(inputs[i + SLOTS]!)))
-          ))
-          assert.strictEqual(counts.completeBatch, 1, "the racers' completes shared one statement")
-          // Before: the shared statement's leader sent its create at once, alone, and the others shared the next (2).
-          assert.strictEqual(counts.create, 1, "the racers' creates share one statement")
-          for (const [i, outcome] of value.racers.entries()) {
-            assert.strictEqual(outcome._tag, "Right")
-            if (outcome._tag !== "Right" || outcome.right === null) continue
-            assert.strictEqual(outcome.right.job_id, inputs[i + SLOTS]!.job_id, "each caller gets its own job")
-            assert.strictEqual((yield* store.getJob(outcome.right.job_id)).state, "queued")
-          }
-        })),
-    60_000
-  )
-
-  it.scopedLive(
     "issue 16 group commit at one worker: with no other statement in flight, a create runs at once, alone (no turn waited); the creates called after it in the same turn share the next statement",
     () =>
       withStore("coalesce alone at once", true, (url) =>

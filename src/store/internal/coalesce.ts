@@ -3,31 +3,15 @@
  * one kind of statement share a statement — and its commit — instead of each
  * paying its own round trip and durable commit.
  *
- * At most `slots` statements of the kind are in flight. A caller who finds a
- * slot free runs its own statement at once, in its own fiber (one worker
- * always runs alone: the cost is a counter) — unless other workers are about
- * to call too (`activity`):
- *
- * - while a statement (of any kind) is out, it waits for the next statement
- *   to end (at most `endWaitMillis`), then one event-loop turn: the callers
- *   that end resumed make their next calls first, and those of this kind
- *   join its statement;
- * - right after a shared statement resumed its members, or while another
- *   kind's caller waits its turn, it waits one turn: the same, for replies
- *   handled meanwhile.
- *
- * Without the turn, concurrent workers drift apart — the first of two runs
- * alone and the second waits a whole statement behind it — and at 4 workers
- * hardly two ever met (3.7 statements a job). With the turn alone they met
- * as one lone worker ahead and the rest behind it, for good: the leader of a
- * shared statement, resumed first with nothing else out, ran its next call
- * at once, alone, and every other worker then lined up behind it (groups of
- * 1 and 3 at 4 workers, 2.0 statements a job; 1 and 15 at 16;
- * bench/groupTimeline.ts). Waiting for the end and after a shared statement
- * keeps the workers in one group: 1.0 statement a job at 4 workers, 0.25 at
- * 16 (bench/concurrentCost.ts). The wait for an end is bounded: a statement
- * held up (a lock, a slow network) never holds up another kind's callers for
- * longer than `endWaitMillis`.
+ * No timer: at most `slots` statements of the kind are in flight. A caller
+ * who finds a slot free runs its own statement at once, in its own fiber (one
+ * worker always runs alone: the cost is a counter) — or, while a statement of
+ * another kind is in flight (`activity`), one event-loop turn later: the
+ * replies that came in meanwhile are handled first, and their callers' next
+ * calls of this kind join its statement. Without that turn, concurrent
+ * workers drift apart — the first of two runs alone and the second waits a
+ * whole statement behind it — and at 4 workers hardly two ever met (3.7
+ * statements a job); with it they stay together (2.0; bench/concurrentCost.ts).
  * Callers who find every slot busy wait in line; when a statement ends, its
  * runner hands the slot to the first in line, who runs one statement for
  * itself and every waiter with the same `key` behind it (up to `maxBatch`),
@@ -71,69 +55,28 @@ export interface CoalesceOptions<I, A, E> {
   /** Inputs that may share a statement have equal (`===`) keys. Default: all may. */
   readonly key?: (input: I) => unknown
   /**
-   * The store's statements across its coalesced kinds (`activity()`),
-   * shared by them: when a caller who finds its slot free waits for company
-   * (see `make`). Without it, a free slot always runs at once.
+   * The store's statements in flight across its coalesced kinds
+   * (`activity()`), shared by them. While another kind's statement is in
+   * flight, a caller who finds its slot free leads its statement one
+   * event-loop turn later, so the callers whose replies came in that turn
+   * join it; with none in flight (one worker) it runs at once. Without it, a
+   * free slot always runs at once.
    */
   readonly activity?: Activity
 }
 
-/** A store's coalesced kinds, together (see `CoalesceOptions.activity`). */
+/** Slots busy across a store's coalesced kinds (see `CoalesceOptions.activity`). */
 export interface Activity {
-  /** Slots busy (statements out, and leaders waiting to send theirs). */
   inFlight: number
-  /** Statements out. */
-  sent: number
-  /** A shared statement's members were resumed this turn: their next calls are coming. */
-  resumed: boolean
-  /** Leaders waiting for the next statement to end. */
-  readonly onEnd: Array<() => void>
-  /** Longest a leader waits for a statement to end. */
-  readonly endWaitMillis: number
 }
 
-/** A new, idle `Activity`; a leader waits at most `endWaitMillis` for a statement to end. */
-export const activity = (endWaitMillis: number): Activity => ({ inFlight: 0, sent: 0, resumed: false, onEnd: [], endWaitMillis })
+/** A new, idle `Activity`. */
+export const activity = (): Activity => ({ inFlight: 0 })
 
 /** One event-loop turn: every socket reply ready now is handled (and its caller's next call made) first. */
 const nextTurn = Effect.async<void>((resume) => {
   setImmediate(() => resume(Effect.void))
 })
-
-/**
- * The next statement's end (at most `endWaitMillis`), then a turn — or only
- * the turn when none is out by now. Checked as it starts waiting, so an end
- * is never missed.
- */
-const nextEnd = (store: Activity) =>
-  Effect.async<void>((resume) => {
-    const turn = () => setImmediate(() => resume(Effect.void))
-    if (store.sent === 0) return void turn()
-    let waiting = true
-    const go = () => {
-      if (!waiting) return
-      waiting = false
-      clearTimeout(timer)
-      turn()
-    }
-    const timer = setTimeout(go, store.endWaitMillis)
-    store.onEnd.push(go)
-  })
-
-/** A statement ended: the leaders waiting for one go on. */
-const ended = (store: Activity) => {
-  store.sent--
-  if (store.onEnd.length > 0) for (const go of store.onEnd.splice(0)) go()
-}
-
-/** A shared statement resumed its members: until the next turn, a free slot waits for their calls. */
-const membersResumed = (store: Activity) => {
-  if (store.resumed) return
-  store.resumed = true
-  setImmediate(() => {
-    store.resumed = false
-  })
-}
 
 /** A batch's answer for a member that must run alone. */
 export const alone: unique symbol = Symbol("coalesce/alone")
@@ -158,7 +101,6 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
 
   /** The slot passes to the first in line, or is freed. */
   const release = () => {
-    if (inStore !== undefined) ended(inStore)
     const next = line.shift()
     if (next === undefined) {
       busy--
@@ -174,7 +116,6 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
    * error holds up neither the batch nor the line.
    */
   const lead = (first: I, key: unknown): Effect.Effect<A, E> => {
-    if (inStore !== undefined) inStore.sent++
     const members: Array<Waiter<I, A>> = []
     for (let i = 0; i < line.length && members.length < maxBatch - 1;) {
       const waiter = line[i]!
@@ -201,20 +142,17 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
     return Effect.flatMap(Effect.exit(options.many(inputs)), (shared) => {
       const settled = Exit.isSuccess(shared) && shared.value.length === inputs.length ? shared.value : undefined
       members.forEach((member, i) => member.wake(settled === undefined ? alone : settled[i + 1]!))
-      if (inStore !== undefined) membersResumed(inStore)
       release()
       const own = settled === undefined ? alone : settled[0]!
       return own === alone ? one(first) : Effect.succeed(own)
     })
   }
 
-  /** Leads at once when no other worker is about to call; else after the next end or turn, with whoever came meanwhile. */
-  const leadNow = (input: I, key: unknown): Effect.Effect<A, E> => {
-    if (inStore === undefined) return lead(input, key)
-    const then = Effect.suspend(() => lead(input, key))
-    if (inStore.sent > 0) return Effect.zipRight(nextEnd(inStore), then)
-    return inStore.inFlight > 1 || inStore.resumed ? Effect.zipRight(nextTurn, then) : lead(input, key)
-  }
+  /** Leads at once when no other kind's statement is in flight; else a turn later, with whoever came meanwhile. */
+  const leadNow = (input: I, key: unknown): Effect.Effect<A, E> =>
+    inStore === undefined || inStore.inFlight <= 1
+      ? lead(input, key)
+      : Effect.zipRight(nextTurn, Effect.suspend(() => lead(input, key)))
   const call = (input: I): Effect.Effect<A, E> => {
     const key = keyOf(input)
     if (busy < slots) {

@@ -40,13 +40,6 @@ type Failure<K extends Coalesced> = Effect.Effect.Error<ReturnType<Method<K>>>
 export const SLOTS = 1
 /** Most callers one statement serves. */
 export const MAX_BATCH = 64
-/**
- * Longest a caller waits for another statement's end before sending its own
- * (internal/coalesce.ts): about one shared statement's flight at 4 workers
- * (p50 3–4 ms, bench/groupTimeline.ts), so a statement held up by a lock or
- * the network delays another kind's callers by this much at most.
- */
-export const END_WAIT_MILLIS = 5
 
 /**
  * The methods coalesced, in place of `single`'s: outside a transaction, concurrent calls share statements.
@@ -88,8 +81,8 @@ export const makeCoalescedMethods = (
   }
 
   const { sql, thenOutside } = context
-  // The coalesced kinds together: while another worker is about to call, a free slot waits for company (coalesce.ts).
-  const activity = Coalesce.activity(END_WAIT_MILLIS)
+  // The statements in flight across the coalesced kinds: while another kind's is, a free slot waits a turn for company.
+  const activity = Coalesce.activity()
   const newJobs = createEach(context)
   const createJob = Coalesce.make<NewJobRequest, Success<"createJob">, Failure<"createJob">>({
     slots: SLOTS,
