@@ -162,7 +162,12 @@ export const eventJson = (event: EventRecord) => ({
   body: event.body
 })
 
-/** Event records decoded at the port as the JSON text of `encodeJson.events`, without an Effect step. */
+/**
+ * Event records as one jsonb parameter's text, by hand: every record reaching
+ * the store was decoded at the port (internal/portInput.ts, internal/audit.ts),
+ * so only its form changes — the timestamp to its stored text. (Its Schema
+ * encode was ~150 µs of CPU per lifecycle.)
+ */
 export const eventsText = (events: ReadonlyArray<EventRecord>): string => JSON.stringify(events.map(eventJson))
 
 const jsonParam = <A, I>(schema: Schema.Schema<A, I>) => Schema.encode(Schema.parseJson(schema))
@@ -183,13 +188,6 @@ export const encodeJson = {
   /** A job's own backoff: SQL NULL for none. */
   backoff: (value: BackoffMillis | null): Effect.Effect<string | null, ParseError> =>
     value === null ? Effect.succeed(null) : backoffJson(value),
-  /**
-   * Event records, by hand: every record reaching the store was decoded at
-   * the port (internal/portInput.ts, internal/audit.ts), so only its form
-   * changes — the timestamp to its stored text. (Its Schema encode was
-   * ~150 µs of CPU per lifecycle.)
-   */
-  events: (events: ReadonlyArray<EventRecord>): Effect.Effect<string, ParseError> => Effect.succeed(eventsText(events)),
   /**
    * A payload decoded at the port (internal/portInput.ts): `Json`'s decode
    * already walked it and gave a fresh copy of plain values (finite numbers,

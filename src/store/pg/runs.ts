@@ -25,7 +25,7 @@ import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { columns, decode, encodeJson, instantParam, qualified } from "./rows.js"
 import { storageErrors, storageErrorsOutside } from "./errors.js"
-import { insideTransaction } from "./transaction.js"
+import { byTransaction } from "./transaction.js"
 import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
 import { makeFailUnreadableJob } from "./unreadableJob.js"
@@ -191,13 +191,13 @@ export const makeRunMethods = (context: PgContext) => {
     row !== undefined ? decode.run(row) : notActive(runId)
 
   const heartbeat: Service["heartbeat"] = (runId) =>
-    Effect.flatMap(insideTransaction, (inside) =>
-      inside
-        ? withNow((now) => Effect.flatMap(run(beatStatement(true, runId, now)), beaten(runId))).pipe(
-          storageErrors("JobStore.heartbeat")
-        )
-        // Not in group commit's line (coalesce off): the uninterruptible region the line would hold.
-        : Effect.uninterruptible(heartbeatOutside(runId)))
+    byTransaction(
+      () => withNow((now) => Effect.flatMap(run(beatStatement(true, runId, now)), beaten(runId))).pipe(
+        storageErrors("JobStore.heartbeat")
+      ),
+      // Not in group commit's line (coalesce off): the uninterruptible region the line would hold.
+      () => Effect.uninterruptible(heartbeatOutside(runId))
+    )
 
   /** `heartbeat` for a caller that knows no transaction is open (group commit's): the same statement, no second look. */
   const heartbeatOutside = (runId: WorkflowRunId) =>
@@ -230,10 +230,7 @@ export const makeRunMethods = (context: PgContext) => {
   )
 
   /** Runs a statement and continues with its rows: `run` then `then`, or `thenOutside` in one step. */
-  type Then = <Row, A, E>(
-    statement: Statement.Statement<Row>,
-    then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
-  ) => Effect.Effect<A, E | SqlError>
+  type Then = PgContext["thenOutside"]
   const runThen: Then = (statement, then) => Effect.flatMap(run(statement), then)
 
   /** A moved job's row decoded; null when the statement moved nothing. */
