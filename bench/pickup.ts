@@ -11,9 +11,18 @@
  * would measure its worst case); the clock starts
  * just before submit is called and stops when the program (handler) begins,
  * in the same process. p50 and p99 of `pickupSamples` jobs.
+ *
+ * Ours (LISTEN/NOTIFY) and graphile-worker — the pair the target compares —
+ * are sampled interleaved: both idle workers run side by side, and each
+ * round takes one sample of each, the order alternating round by round, so
+ * a load that drifts during the section (a machine still settling after a
+ * test run) hits both alike rather than whichever ran first.
  */
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
 import { performance } from "node:perf_hooks"
 import { Jobs } from "../src/Jobs.js"
 import * as WakeUp from "../src/WakeUp.js"
@@ -41,6 +50,68 @@ const sampleLatencies = async (
     out.push(performance.now() - begin)
   }
   return out
+}
+
+/** One idle system under test: `sample` submits one job and resolves with ms from the call to submit to the program's start. */
+interface Sampler {
+  readonly sample: () => Promise<number>
+  readonly stop: () => Promise<void>
+}
+
+/** `count` rounds of one sample of each system (after its own pause), the order alternating: each system's samples. */
+const interleaved = async (count: number, systems: ReadonlyArray<Sampler>): Promise<Array<Array<number>>> => {
+  const out = systems.map((): Array<number> => [])
+  for (let round = 0; round < count; round++) {
+    const order = round % 2 === 0 ? systems.map((_, i) => i) : systems.map((_, i) => systems.length - 1 - i)
+    for (const i of order) {
+      await pause()
+      out[i]!.push(await systems[i]!.sample())
+    }
+  }
+  return out
+}
+
+/** Ours as a `Sampler`: a one-worker pool with `wakeUp` kept running between samples. */
+const oursSampler = async (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp>): Promise<Sampler> => {
+  const runtime = ManagedRuntime.make(servicesLayer(target, wakeUp))
+  const scope = await runtime.runPromise(Scope.make())
+  const latch = startLatch()
+  const jobs = await runtime.runPromise(Effect.gen(function*() {
+    const jobs = yield* Jobs
+    yield* Scope.extend(jobs.worker({ concurrency: 1, handler: () => Effect.sync(latch.hit) }), scope)
+    yield* Effect.flatMap(WakeUp.WakeUp, (wake) => wake.ready)
+    return jobs
+  }))
+  return {
+    sample: async () => {
+      const begin = performance.now()
+      const started = latch.next()
+      await runtime.runPromise(Effect.asVoid(jobs.submit(NEW_JOB)))
+      await started
+      return performance.now() - begin
+    },
+    // The pool's scope closes before the services' (as in `ours`): no loop outlives the store.
+    stop: async () => {
+      await runtime.runPromise(Scope.close(scope, Exit.void))
+      await runtime.dispose()
+    }
+  }
+}
+
+/** graphile-worker as a `Sampler`: its runner idle in this process, jobs added through its utils. */
+const graphileSampler = async (url: string): Promise<Sampler> => {
+  const latch = startLatch()
+  const graphile = await startGraphile(url, latch.hit)
+  return {
+    sample: async () => {
+      const begin = performance.now()
+      const started = latch.next()
+      await graphile.add({ doc: "bench" })
+      await started
+      return performance.now() - begin
+    },
+    stop: graphile.stop
+  }
 }
 
 /** A latch the handler opens: `next()` gives the promise of the next start. */
@@ -74,8 +145,20 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
 
   const pgOurs = await freshTarget(ctx, "pg", "pickup_ours")
   if (pgOurs.dialect !== "pg") throw new Error("unreachable")
-  ctx.log(`pickup/pg: ours, LISTEN/NOTIFY (${count} jobs)`)
-  results.push(["ours", "pg", "ours, LISTEN/NOTIFY", await ours(pgOurs, WakeUp.layerPg({ listenUrl: pgOurs.url }), count)])
+  const graphileTarget = await freshTarget(ctx, "pg", "pickup_graphile")
+  if (graphileTarget.dialect !== "pg") throw new Error("unreachable")
+  ctx.log(`pickup/pg: ours, LISTEN/NOTIFY, and graphile-worker, LISTEN/NOTIFY, interleaved (${count} jobs each)`)
+  const pair = [
+    await oursSampler(pgOurs, WakeUp.layerPg({ listenUrl: pgOurs.url })),
+    await graphileSampler(graphileTarget.url)
+  ]
+  try {
+    const [oursListen, graphile] = await interleaved(count, pair)
+    results.push(["ours", "pg", "ours, LISTEN/NOTIFY", oursListen!])
+    results.push(["graphile", "pg", "graphile-worker, LISTEN/NOTIFY", graphile!])
+  } finally {
+    for (const system of pair) await system.stop()
+  }
   ctx.log("pickup/pg: ours, polling only (no listener)")
   results.push(["ours-poll", "pg", "ours, polling only (1 s)", await ours(pgOurs, WakeUp.layerPollOnly, Math.min(count, 50))])
 
@@ -96,14 +179,6 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
     await boss.stop({ graceful: false, wait: true })
     results.push([seconds >= 2 ? "pgboss" : "pgboss-fast", "pg", `pg-boss, polling every ${seconds} s${seconds >= 2 ? " (default)" : " (least)"}`, samples])
   }
-
-  const graphileTarget = await freshTarget(ctx, "pg", "pickup_graphile")
-  if (graphileTarget.dialect !== "pg") throw new Error("unreachable")
-  ctx.log("pickup/pg: graphile-worker, LISTEN/NOTIFY")
-  const latch = startLatch()
-  const graphile = await startGraphile(graphileTarget.url, latch.hit)
-  results.push(["graphile", "pg", "graphile-worker, LISTEN/NOTIFY", await sampleLatencies(count, () => graphile.add({ doc: "bench" }), latch.next)])
-  await graphile.stop()
 
   return results.map(([system, dialect, what, samples]) =>
     measurement({
