@@ -40,19 +40,26 @@ const mark = (name: string) => {
 /** A statement's first words, as a mark's label. */
 const labelOf = (text: unknown) => String(text ?? "").replace(/\s+/g, " ").trim().slice(0, 16)
 
+/** The time first; the label (a regex over kB of text, ~50 µs) once per text, so it neither shows in a stretch nor delays the driver. */
+const labels = new Map<unknown, string>()
+const markStatement = (prefix: string, text: unknown) => {
+  if (marks === undefined) return
+  const at = nowUs()
+  let label = labels.get(text)
+  if (label === undefined) labels.set(text, label = labelOf(text))
+  marks.push([`${prefix} ${label}`, at])
+}
+
 const query = Pg.Client.prototype.query
 Pg.Client.prototype.query = function(this: Pg.Client, ...args: Array<unknown>) {
-  // The time first: a label is built from a statement's text (kB), which takes a while.
-  const at = nowUs()
-  if (marks !== undefined) marks.push([`pg> ${labelOf(typeof args[0] === "string" ? args[0] : (args[0] as { readonly text?: unknown } | undefined)?.text)}`, at])
+  markStatement("pg>", typeof args[0] === "string" ? args[0] : (args[0] as { readonly text?: unknown } | undefined)?.text)
   return (query as (...a: Array<unknown>) => unknown).apply(this, args)
 } as typeof query
 type Handler = (this: { readonly text?: unknown }, ...args: Array<unknown>) => unknown
 const queryPrototype = (Pg as unknown as { readonly Query: { readonly prototype: Record<string, Handler> } }).Query.prototype
 const ready = queryPrototype["handleReadyForQuery"]!
 queryPrototype["handleReadyForQuery"] = function(this: { readonly text?: unknown }, ...args: Array<unknown>) {
-  const at = nowUs()
-  if (marks !== undefined) marks.push([`pg< ${labelOf(this.text)}`, at])
+  markStatement("pg<", this.text)
   return ready.apply(this, args)
 }
 
