@@ -29,10 +29,13 @@ export const engineOn = (
     readonly maxConnections?: number
     /** Wraps the wake-up service Jobs gets (a test that watches how Jobs uses it). */
     readonly wrapWake?: (wakeUp: WakeUp.WakeUp["Type"]) => WakeUp.WakeUp["Type"]
+    /** Wraps the store Jobs gets (a test that watches how Jobs uses it). */
+    readonly wrapStore?: (store: JobStore["Type"]) => JobStore["Type"]
   } = {}
 ): Effect.Effect<{ readonly jobs: Jobs.Jobs["Type"]; readonly store: JobStore["Type"]; readonly wakeUp: WakeUp.WakeUp["Type"] }, unknown, Scope.Scope> =>
   Effect.gen(function*() {
-    const store = yield* database.store(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {})
+    const opened = yield* database.store(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {})
+    const store = options.wrapStore === undefined ? opened : options.wrapStore(opened)
     const pg = database.url.startsWith("postgres")
     const dialectWake = options.wake === "poll"
       ? WakeUp.layerPollOnly

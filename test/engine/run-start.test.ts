@@ -8,7 +8,9 @@
  * is heard (forced: the watch is started, the job cancelled and its
  * announcement delivered, and only then the watch's effect run), a cancel
  * committed by the program's very first step stops it at once, and the watch
- * ends with the run, however the run ends.
+ * ends with the run, however the run ends. The program starts before the
+ * run's heartbeat is even set up (built and forked once the program's fiber
+ * has run to its first wait), and the heartbeat then beats.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
@@ -107,6 +109,38 @@ for (const backend of sharedBackends) {
         watch.close()
         assert.deepStrictEqual(lost, Option.some("cancelled"))
         assert.strictEqual(watches.total(), 0)
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live("issue 16 pickup: a run's program starts before its heartbeat is set up, and the heartbeat then beats (Jobs.run: at once)", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("run start heartbeat")
+        // How often the runner asked the store for a heartbeat (the Effect built), and how many ran.
+        let built = 0
+        let beaten = 0
+        const { jobs } = yield* engineOn(database, {
+          wrapStore: (store) => ({
+            ...store,
+            heartbeat: (runId) => {
+              built++
+              return Effect.tap(store.heartbeat(runId), () => {
+                beaten++
+              })
+            }
+          })
+        })
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.claimNext()
+        const atStart: Array<number> = []
+        yield* jobs.run(job.job_id, () =>
+          Effect.gen(function*() {
+            atStart.push(built, beaten)
+            // The heartbeat runs once the program waits: its first beat is at once for Jobs.run.
+            for (let waited = 0; beaten === 0 && waited < 10_000; waited += 5) yield* realSleep(5)
+          }), { heartbeatInterval: "1 hour" })
+        assert.deepStrictEqual(atStart, [0, 0], "nothing of the heartbeat was set up when the program started")
+        assert.strictEqual(built, 1, "the heartbeat was set up once")
+        assert.strictEqual(beaten, 1, "and it beat")
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "completed")
       }).pipe(Effect.scoped), 60_000)
 
     it.live("issue 15.5 a cancel committed by the program's first step stops it at once (heartbeat an hour away); cancelled once", () =>

@@ -302,17 +302,6 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             (error) => Effect.zipRight(loseRun(error.status), then)
           ) as Effect.Effect<X, Exclude<Y, RunNotActive> | Then, Z>
 
-        const heartbeats = own(store.heartbeat(run.id), Deferred.await(lost)).pipe(
-          // A failed beat is not fatal: the next one may succeed, and if none does, recovery takes the run.
-          Effect.catchTags({
-            StorageError: (e) => Effect.logWarning("heartbeat failed", e),
-            CorruptRow: (e) => Effect.logWarning("heartbeat failed", e),
-            NotFound: () => Effect.zipRight(loseRun("deleted"), Deferred.await(lost))
-          }),
-          Effect.repeat(Schedule.spaced(interval)),
-          justBeaten ? Effect.delay(interval) : identity
-        )
-
         const node: RunContext["node"] = (spec, effect) =>
           // Start and finish records are written even if the run is interrupted meanwhile; only the node's own work is interruptible.
           // A node write that finds the run taken away never returns to the program (which might
@@ -366,12 +355,23 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const started = yield* Clock.currentTimeMillis
         const working = yield* Effect.fork(Effect.interruptible(program(context)))
         working.addObserver((exit) => Deferred.unsafeDone(ended, exit))
-        // The heartbeat and the loss watch are forked after the program: their fibers first run
-        // once the program's has started (the scheduler runs fibers in the order they were
-        // forked). Nothing is missed meanwhile: the watch above already records announcements,
-        // a node write that finds the run taken fails `lost` itself, and the first beat is due
-        // an interval after the claim. A failure of theirs other than an interrupt ends the run
-        // like the program's would.
+        // The program's fiber runs first, up to its first wait: the heartbeat and the loss
+        // watch are built and forked once it has started, off the way from the claim to the
+        // program (issue 16, pickup). Nothing is missed meanwhile: the watch above already
+        // records announcements, a node write that finds the run taken fails `lost` itself,
+        // and the first beat is due an interval after the claim. A failure of theirs other
+        // than an interrupt ends the run like the program's would.
+        yield* Effect.yieldNow()
+        const heartbeats = own(store.heartbeat(run.id), Deferred.await(lost)).pipe(
+          // A failed beat is not fatal: the next one may succeed, and if none does, recovery takes the run.
+          Effect.catchTags({
+            StorageError: (e) => Effect.logWarning("heartbeat failed", e),
+            CorruptRow: (e) => Effect.logWarning("heartbeat failed", e),
+            NotFound: () => Effect.zipRight(loseRun("deleted"), Deferred.await(lost))
+          }),
+          Effect.repeat(Schedule.spaced(interval)),
+          justBeaten ? Effect.delay(interval) : identity
+        )
         const endOnFailure = (exit: Exit.Exit<unknown, Ending>) => {
           if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) Deferred.unsafeDone(ended, exit as Exit.Exit<never, Ending>)
         }
