@@ -31,6 +31,16 @@
  * array and each waiter the resume callback of its own `Effect.async` (a
  * `Deferred` per waiter cost an allocation and an interruptible wait more).
  *
+ * Two halves, not one lockstep group (`splitAt`): with every worker in one
+ * group, a group's reply resumes all of them, each runs its JavaScript to its
+ * next call, and only then does the next statement go out — the node thread
+ * and the server take turns, never overlapping (bench/groupTimeline.ts). Once
+ * `splitAt` callers or more are in the store's calls, a group takes at most
+ * half of them, and a statement that ends with a group waiting for its slot
+ * hands the slot over first and resumes its own members one event-loop turn
+ * later: the waiting group's statement is on the wire while they run. Below
+ * `splitAt` (1 and 4 workers) nothing changes.
+ *
  * A call is uninterruptible from the moment it joins the line to its result:
  * a caller interrupted after its input went into a statement could leave a
  * claimed job no one runs, and the leader of a batch must serve every member.
@@ -63,15 +73,22 @@ export interface CoalesceOptions<I, A, E> {
    * free slot always runs at once.
    */
   readonly activity?: Activity
+  /**
+   * With `activity`: from this many callers in the store's calls on, groups
+   * are halves (see `make`). Default: never.
+   */
+  readonly splitAt?: number
 }
 
-/** Slots busy across a store's coalesced kinds (see `CoalesceOptions.activity`). */
+/** Slots busy across a store's coalesced kinds, and callers inside their calls (see `CoalesceOptions.activity`). */
 export interface Activity {
   inFlight: number
+  /** Callers from their call to their group's result (or their slot's statement's end): in line, or in a statement. */
+  callers: number
 }
 
 /** A new, idle `Activity`. */
-export const activity = (): Activity => ({ inFlight: 0 })
+export const activity = (): Activity => ({ inFlight: 0, callers: 0 })
 
 /** One event-loop turn: every socket reply ready now is handled (and its caller's next call made) first. */
 const nextTurn = Effect.async<void>((resume) => {
@@ -96,17 +113,23 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
   const { maxBatch, one, slots } = options
   const keyOf = options.key ?? (() => undefined)
   const inStore = options.activity
+  const splitAt = inStore === undefined ? Infinity : options.splitAt ?? Infinity
   let busy = 0
   const line: Array<Waiter<I, A>> = []
 
-  /** The slot passes to the first in line, or is freed. */
-  const release = () => {
+  /** The slot passes to the first in line (true), or is freed (false). */
+  const release = (): boolean => {
     const next = line.shift()
     if (next === undefined) {
       busy--
       if (inStore !== undefined) inStore.inFlight--
-    } else next.wake(LEAD)
+      return false
+    }
+    next.wake(LEAD)
+    return true
   }
+  /** Whether the store is busy enough for halves: read when a group forms, and when its statement ends. */
+  const halves = () => inStore !== undefined && inStore.callers >= splitAt
 
   /**
    * Runs `first`'s batch holding a slot: the waiters of its key join it. Each
@@ -117,7 +140,9 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
    */
   const lead = (first: I, key: unknown): Effect.Effect<A, E> => {
     const members: Array<Waiter<I, A>> = []
-    for (let i = 0; i < line.length && members.length < maxBatch - 1;) {
+    // Halves: the callers not in this group form the next, whose statement runs while this one's members compute.
+    const most = halves() ? Math.min(maxBatch, Math.ceil(inStore!.callers / 2)) : maxBatch
+    for (let i = 0; i < line.length && members.length < most - 1;) {
       const waiter = line[i]!
       if (waiter.key === key) {
         members.push(waiter)
@@ -128,24 +153,53 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
     // outcome is the whole story — a cheaper finalizer than `ensuring` (2 Effect operations against ~9).
     if (members.length === 0) {
       return Effect.matchCauseEffect(one(first), {
-        onFailure: (cause) => {
-          release()
-          return Exit.failCause(cause)
-        },
-        onSuccess: (value) => {
-          release()
-          return Exit.succeed(value)
-        }
+        onFailure: (cause) => afterStatement(1, undefined, () => Exit.failCause(cause)),
+        onSuccess: (value) => afterStatement(1, undefined, () => Exit.succeed(value))
       })
     }
     const inputs = [first, ...members.map((member) => member.input)]
     return Effect.flatMap(Effect.exit(options.many(inputs)), (shared) => {
       const settled = Exit.isSuccess(shared) && shared.value.length === inputs.length ? shared.value : undefined
-      members.forEach((member, i) => member.wake(settled === undefined ? alone : settled[i + 1]!))
-      release()
-      const own = settled === undefined ? alone : settled[0]!
-      return own === alone ? one(first) : Effect.succeed(own)
+      return afterStatement(
+        inputs.length,
+        () => members.forEach((member, i) => member.wake(settled === undefined ? alone : settled[i + 1]!)),
+        () => {
+          const own = settled === undefined ? alone : settled[0]!
+          return own === alone ? one(first) : Effect.succeed(own)
+        }
+      )
     })
+  }
+
+  /**
+   * A statement of `served` callers has ended: its members are woken, the
+   * slot moves on, and the leader goes on (`own`). With halves and a group
+   * waiting for the slot, that group leads first and this one's members and
+   * leader go on one event-loop turn later, once its statement has gone out.
+   */
+  const afterStatement = (
+    served: number,
+    wakeMembers: (() => void) | undefined,
+    own: () => Effect.Effect<A, E>
+  ): Effect.Effect<A, E> => {
+    if (inStore === undefined) {
+      wakeMembers?.()
+      release()
+      return own()
+    }
+    // The next group forms (in `release`) counting this one's callers: they will be back at their next call.
+    if (halves() && line.length > 0) {
+      release()
+      inStore.callers -= served
+      return Effect.zipRight(nextTurn, Effect.suspend(() => {
+        wakeMembers?.()
+        return own()
+      }))
+    }
+    wakeMembers?.()
+    release()
+    inStore.callers -= served
+    return own()
   }
 
   /** Leads at once when no other kind's statement is in flight; else a turn later, with whoever came meanwhile. */
@@ -155,6 +209,7 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
       : Effect.zipRight(nextTurn, Effect.suspend(() => lead(input, key)))
   const call = (input: I): Effect.Effect<A, E> => {
     const key = keyOf(input)
+    if (inStore !== undefined) inStore.callers++
     if (busy < slots) {
       busy++
       if (inStore !== undefined) inStore.inFlight++
