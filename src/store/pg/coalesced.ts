@@ -45,7 +45,7 @@ export const MAX_BATCH = 64
  * (internal/coalesce.ts `splitAt`): 16 workers run as two groups of 8 whose
  * statements and JavaScript overlap. 4 workers stay one group as before.
  */
-export const SPLIT_AT = 8
+export const SPLIT_AT = 10
 
 /**
  * The methods coalesced, in place of `single`'s: outside a transaction, concurrent calls share statements.
