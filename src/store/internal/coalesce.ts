@@ -235,7 +235,10 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
     return handedOver ? Effect.zipRight(nextTurn, Effect.suspend(goOn)) : goOn()
   }
 
-  /** Leads at once when no other kind's statement is in flight; else a turn later, with whoever came meanwhile. */
+  /**
+   * Leads at once when no other kind's statement is in flight (nor a half held back, whose callers come soon);
+   * else a turn later, with whoever came meanwhile.
+   */
   const leadNow = (input: I, key: unknown): Effect.Effect<A, E> =>
     inStore === undefined || (inStore.inFlight <= 1 && inStore.held.length === 0)
       ? lead(input, key)

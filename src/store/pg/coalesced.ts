@@ -41,9 +41,10 @@ export const SLOTS = 1
 /** Most callers one statement serves. */
 export const MAX_BATCH = 64
 /**
- * From this many callers in the store's coalesced calls on, groups are halves
- * (internal/coalesce.ts `splitAt`): 16 workers run as two groups of 8 whose
- * statements and JavaScript overlap. 4 workers stay one group as before.
+ * From this many callers in the store's coalesced calls, a statement that
+ * served this many resumes them in two halves (internal/coalesce.ts
+ * `splitAt`): 16 workers run as two groups of ~8, one's statement out while
+ * the other's JavaScript runs. At 4 workers (and 8) nothing changes.
  */
 export const SPLIT_AT = 10
 
