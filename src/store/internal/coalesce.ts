@@ -31,6 +31,22 @@
  * array and each waiter the resume callback of its own `Effect.async` (a
  * `Deferred` per waiter cost an allocation and an interruptible wait more).
  *
+ * Two halves, not one lockstep group (`splitAt`): with every worker in one
+ * group, a group's reply resumes all of them, each runs its JavaScript to its
+ * next call, and only then does the next statement go out — the node thread
+ * and the server take turns, never overlapping (bench/groupTimeline.ts). So,
+ * once `splitAt` callers or more are in the store's calls:
+ * - a statement that served `splitAt` or more resumes half of them now and
+ *   holds the other half until the first half's next statement has gone out
+ *   (the store's next lead, or three event-loop turns at the latest): two
+ *   groups form, one computing while the other's statement is out;
+ * - a statement that ends with a group waiting for its slot hands the slot
+ *   over first and resumes its own callers one turn later, so the waiting
+ *   group's statement is on the wire while they compute, and the halves stay
+ *   apart.
+ * Groups form as before (every waiter of the key): only who goes on when
+ * changes. Below `splitAt` (1 and 4 workers) nothing changes.
+ *
  * A call is uninterruptible from the moment it joins the line to its result:
  * a caller interrupted after its input went into a statement could leave a
  * claimed job no one runs, and the leader of a batch must serve every member.
@@ -63,15 +79,36 @@ export interface CoalesceOptions<I, A, E> {
    * free slot always runs at once.
    */
   readonly activity?: Activity
+  /**
+   * With `activity`: from this many callers in the store's calls, a
+   * statement that served this many resumes them in two halves (see `make`).
+   * Default: never.
+   */
+  readonly splitAt?: number
 }
 
-/** Slots busy across a store's coalesced kinds (see `CoalesceOptions.activity`). */
+/** A store's coalesced kinds, together (see `CoalesceOptions.activity`). */
 export interface Activity {
+  /** Slots busy. */
   inFlight: number
+  /** Callers from their call until they are resumed: in line, in a statement, or held back. */
+  callers: number
+  /** Wakes of held-back halves, waiting for the store's next statement to go out. */
+  readonly held: Array<() => void>
 }
 
 /** A new, idle `Activity`. */
-export const activity = (): Activity => ({ inFlight: 0 })
+export const activity = (): Activity => ({ inFlight: 0, callers: 0, held: [] })
+
+/** Runs `f` `turns` event-loop turns from now. */
+const afterTurns = (turns: number, f: () => void): void => {
+  setImmediate(() => turns <= 1 ? f() : afterTurns(turns - 1, f))
+}
+
+/** Wakes every held-back half (each once). */
+const wakeHeld = (store: Activity) => {
+  for (const wake of store.held.splice(0)) wake()
+}
 
 /** One event-loop turn: every socket reply ready now is handled (and its caller's next call made) first. */
 const nextTurn = Effect.async<void>((resume) => {
@@ -96,16 +133,20 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
   const { maxBatch, one, slots } = options
   const keyOf = options.key ?? (() => undefined)
   const inStore = options.activity
+  const splitAt = inStore === undefined ? Infinity : options.splitAt ?? Infinity
   let busy = 0
   const line: Array<Waiter<I, A>> = []
 
-  /** The slot passes to the first in line, or is freed. */
-  const release = () => {
+  /** The slot passes to the first in line (true), or is freed (false). */
+  const release = (): boolean => {
     const next = line.shift()
     if (next === undefined) {
       busy--
       if (inStore !== undefined) inStore.inFlight--
-    } else next.wake(LEAD)
+      return false
+    }
+    next.wake(LEAD)
+    return true
   }
 
   /**
@@ -116,6 +157,8 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
    * error holds up neither the batch nor the line.
    */
   const lead = (first: I, key: unknown): Effect.Effect<A, E> => {
+    // A held-back half goes on once this statement is on the wire (the driver sends it on a later tick, not a later turn).
+    if (inStore !== undefined && inStore.held.length > 0) setImmediate(wakeHeld, inStore)
     const members: Array<Waiter<I, A>> = []
     for (let i = 0; i < line.length && members.length < maxBatch - 1;) {
       const waiter = line[i]!
@@ -128,33 +171,81 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
     // outcome is the whole story — a cheaper finalizer than `ensuring` (2 Effect operations against ~9).
     if (members.length === 0) {
       return Effect.matchCauseEffect(one(first), {
-        onFailure: (cause) => {
-          release()
-          return Exit.failCause(cause)
-        },
-        onSuccess: (value) => {
-          release()
-          return Exit.succeed(value)
-        }
+        onFailure: (cause) => afterStatement(1, undefined, () => Exit.failCause(cause)),
+        onSuccess: (value) => afterStatement(1, undefined, () => Exit.succeed(value))
       })
     }
     const inputs = [first, ...members.map((member) => member.input)]
     return Effect.flatMap(Effect.exit(options.many(inputs)), (shared) => {
       const settled = Exit.isSuccess(shared) && shared.value.length === inputs.length ? shared.value : undefined
-      members.forEach((member, i) => member.wake(settled === undefined ? alone : settled[i + 1]!))
-      release()
-      const own = settled === undefined ? alone : settled[0]!
-      return own === alone ? one(first) : Effect.succeed(own)
+      const result = (i: number) => settled === undefined ? alone : settled[i + 1]!
+      return afterStatement(
+        inputs.length,
+        (from, to) => {
+          for (let i = from; i < to; i++) members[i]!.wake(result(i))
+        },
+        () => {
+          const own = settled === undefined ? alone : settled[0]!
+          return own === alone ? one(first) : Effect.succeed(own)
+        }
+      )
     })
   }
 
-  /** Leads at once when no other kind's statement is in flight; else a turn later, with whoever came meanwhile. */
+  /**
+   * A statement of `served` callers (its leader, then `served - 1` members)
+   * has ended: the members are woken (`wake(from, to)`), the slot moves on,
+   * and the leader goes on (`own`) — in the order and at the times `make`
+   * says.
+   */
+  const afterStatement = (
+    served: number,
+    wake: ((from: number, to: number) => void) | undefined,
+    own: () => Effect.Effect<A, E>
+  ): Effect.Effect<A, E> => {
+    if (inStore === undefined || inStore.callers < splitAt) {
+      wake?.(0, served - 1)
+      release()
+      if (inStore !== undefined) inStore.callers -= served
+      return own()
+    }
+    const store = inStore
+    // The members resumed now: half the callers, the leader one of them; the rest held back.
+    const now = served >= splitAt ? Math.ceil(served / 2) - 1 : served - 1
+    const goOn = () => {
+      wake?.(0, now)
+      return own()
+    }
+    // The next group forms (in `release`) and its statement goes out before these callers compute.
+    const handedOver = line.length > 0
+    release()
+    store.callers -= now + 1
+    // Held after the hand-over, so that group's lead does not wake them: the first half's next one does.
+    if (now < served - 1) {
+      let woken = false
+      const wakeRest = () => {
+        if (woken) return
+        woken = true
+        store.callers -= served - 1 - now
+        wake!(now, served - 1)
+      }
+      store.held.push(wakeRest)
+      afterTurns(3, wakeRest)
+    }
+    return handedOver ? Effect.zipRight(nextTurn, Effect.suspend(goOn)) : goOn()
+  }
+
+  /**
+   * Leads at once when no other kind's statement is in flight (nor a half held back, whose callers come soon);
+   * else a turn later, with whoever came meanwhile.
+   */
   const leadNow = (input: I, key: unknown): Effect.Effect<A, E> =>
-    inStore === undefined || inStore.inFlight <= 1
+    inStore === undefined || (inStore.inFlight <= 1 && inStore.held.length === 0)
       ? lead(input, key)
       : Effect.zipRight(nextTurn, Effect.suspend(() => lead(input, key)))
   const call = (input: I): Effect.Effect<A, E> => {
     const key = keyOf(input)
+    if (inStore !== undefined) inStore.callers++
     if (busy < slots) {
       busy++
       if (inStore !== undefined) inStore.inFlight++

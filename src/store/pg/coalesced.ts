@@ -40,6 +40,13 @@ type Failure<K extends Coalesced> = Effect.Effect.Error<ReturnType<Method<K>>>
 export const SLOTS = 1
 /** Most callers one statement serves. */
 export const MAX_BATCH = 64
+/**
+ * From this many callers in the store's coalesced calls, a statement that
+ * served this many resumes them in two halves (internal/coalesce.ts
+ * `splitAt`): 16 workers run as two groups of ~8, one's statement out while
+ * the other's JavaScript runs. At 4 workers (and 8) nothing changes.
+ */
+export const SPLIT_AT = 10
 
 /**
  * The methods coalesced, in place of `single`'s: outside a transaction, concurrent calls share statements.
@@ -88,6 +95,7 @@ export const makeCoalescedMethods = (
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
+    splitAt: SPLIT_AT,
     one: ({ input, options }) => single.createJob(input, options),
     // A job whose id is taken is left out of the statement's rows, and its caller hears AlreadyExists alone.
     many: distinct(({ input }) => input.job_id, newJobs)
@@ -98,6 +106,7 @@ export const makeCoalescedMethods = (
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
+    splitAt: SPLIT_AT,
     one: outside.finishRunningJob,
     // A second end of the same job runs alone, after: it finds the job moved (null → the general path).
     // So does an end the statement did not move (its job not running, or locked by another transaction).
@@ -110,6 +119,7 @@ export const makeCoalescedMethods = (
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
+    splitAt: SPLIT_AT,
     one: outside.settleRun,
     many: distinct((settle) => settle.job_id, finishEach)
   })
@@ -127,6 +137,7 @@ export const makeCoalescedMethods = (
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
+    splitAt: SPLIT_AT,
     one: claimAlone,
     many: claimEach,
     // Claimers share a statement when they take the same kinds under the same templates (Jobs passes one list per memo).
@@ -138,6 +149,7 @@ export const makeCoalescedMethods = (
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
+    splitAt: SPLIT_AT,
     one: outside.heartbeat,
     many: (runIds) =>
       withNow((now) => {
