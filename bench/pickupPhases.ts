@@ -29,12 +29,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
-import * as Pg from "pg"
 import type * as App from "./app.js"
 import type * as JobsModule from "../src/Jobs.js"
 import type * as WakeUpModule from "../src/WakeUp.js"
 import { countingScheduler } from "../test/support/effectOperations.js"
 import { NEW_JOB } from "./fixtures.js"
+import { hookStatements } from "./pgStatementHooks.js"
 import { percentile } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
 
@@ -67,27 +67,19 @@ const extra = new Map<string, Array<number>>()
 }
 let sampleStart = 0
 
-const textOf = (args: ReadonlyArray<unknown>) =>
-  String(typeof args[0] === "string" ? args[0] : (args[0] as { readonly text?: unknown } | undefined)?.text ?? "")
-const isSubmit = (text: string) => /^\s*WITH "created" AS/.test(text)
-const isClaim = (text: string) => /^\s*WITH locked AS/.test(text)
+const isSubmit = (text: unknown) => typeof text === "string" && /^\s*WITH "created" AS/.test(text)
+const isClaim = (text: unknown) => typeof text === "string" && /^\s*WITH locked AS/.test(text)
 
-const query = Pg.Client.prototype.query
-Pg.Client.prototype.query = function(this: Pg.Client, ...args: Array<unknown>) {
-  const text = textOf(args)
-  if (isSubmit(text)) mark("submit sent")
-  else if (isClaim(text)) mark("claim sent")
-  return (query as (...a: Array<unknown>) => unknown).apply(this, args)
-} as typeof query
-type Handler = (this: { readonly text?: unknown }, ...args: Array<unknown>) => unknown
-const queryPrototype = (Pg as unknown as { readonly Query: { readonly prototype: Record<string, Handler> } }).Query.prototype
-const ready = queryPrototype["handleReadyForQuery"]!
-queryPrototype["handleReadyForQuery"] = function(this: { readonly text?: unknown }, ...args: Array<unknown>) {
-  const text = String(this.text ?? "")
-  if (isSubmit(text)) mark("submit's reply")
-  else if (isClaim(text)) mark("claim's reply")
-  return ready.apply(this, args)
-}
+hookStatements({
+  sent: (text) => {
+    if (isSubmit(text)) mark("submit sent")
+    else if (isClaim(text)) mark("claim sent")
+  },
+  ready: (text) => {
+    if (isSubmit(text)) mark("submit's reply")
+    else if (isClaim(text)) mark("claim's reply")
+  }
+})
 
 const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 

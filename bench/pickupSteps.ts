@@ -24,6 +24,7 @@ import { Jobs } from "../src/Jobs.js"
 import * as WakeUp from "../src/WakeUp.js"
 import { servicesLayer, type Target } from "./app.js"
 import { NEW_JOB } from "./fixtures.js"
+import { hookStatements, statementLabels } from "./pgStatementHooks.js"
 import { percentile } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
 
@@ -33,39 +34,14 @@ const mark = (name: string) => {
 }
 ;(globalThis as { __hskMark?: (name: string) => void }).__hskMark = mark
 
-/** A statement's first words, as a mark's label. */
-const labelOf = (text: unknown) => String(text ?? "").replace(/\s+/g, " ").trim().slice(0, 24)
-
-/**
- * A mark named from a statement's text: the time taken first, and the label
- * (a regex over kB of text, ~50 µs for the claim's) computed once per text,
- * so the marks neither include it nor delay the driver by it.
- */
-const labels = new Map<unknown, string>()
-const markStatement = (prefix: string, text: unknown) => {
+/** A mark named from a statement's text: the time taken first, the label after (pgStatementHooks.ts). */
+const labelOf = statementLabels(24)
+const markStatement = (prefix: string) => (text: unknown) => {
   if (marks === undefined) return
   const at = performance.now()
-  let label = labels.get(text)
-  if (label === undefined) labels.set(text, label = labelOf(text))
-  marks.push([`${prefix} ${label}`, at])
+  marks.push([`${prefix} ${labelOf(text)}`, at])
 }
-
-const query = Pg.Client.prototype.query
-Pg.Client.prototype.query = function(this: Pg.Client, ...args: Array<unknown>) {
-  markStatement("pg>", typeof args[0] === "string" ? args[0] : (args[0] as { readonly text?: unknown } | undefined)?.text)
-  return (query as (...a: Array<unknown>) => unknown).apply(this, args)
-} as typeof query
-
-// Answers, as `pg` reads them: the rows' description, and the server ready for the next statement.
-type Handler = (this: { readonly text?: unknown }, ...args: Array<unknown>) => unknown
-const queryPrototype = (Pg as unknown as { readonly Query: { readonly prototype: Record<string, Handler> } }).Query.prototype
-for (const [method, tag] of [["handleRowDescription", "rows"], ["handleReadyForQuery", "ready"]] as const) {
-  const original = queryPrototype[method]!
-  queryPrototype[method] = function(this: { readonly text?: unknown }, ...args: Array<unknown>) {
-    markStatement(`pg< ${tag}`, this.text)
-    return original.apply(this, args)
-  }
-}
+hookStatements({ sent: markStatement("pg>"), rows: markStatement("pg< rows"), ready: markStatement("pg< ready") })
 
 const connect = Pg.Pool.prototype.connect
 Pg.Pool.prototype.connect = function(this: Pg.Pool, ...args: Array<unknown>) {

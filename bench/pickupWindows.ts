@@ -18,13 +18,13 @@
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
-import * as Pg from "pg"
 import { Session } from "node:inspector/promises"
 import { Jobs } from "../src/Jobs.js"
 import * as WakeUp from "../src/WakeUp.js"
 import { servicesLayer } from "./app.js"
 import type { CpuProfile } from "./cpuProfile.js"
 import { NEW_JOB } from "./fixtures.js"
+import { hookStatements, statementLabels } from "./pgStatementHooks.js"
 import { percentile } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
 
@@ -37,31 +37,14 @@ const mark = (name: string) => {
 }
 ;(globalThis as { __hskMark?: (name: string) => void }).__hskMark = mark
 
-/** A statement's first words, as a mark's label. */
-const labelOf = (text: unknown) => String(text ?? "").replace(/\s+/g, " ").trim().slice(0, 16)
-
-/** The time first; the label (a regex over kB of text, ~50 µs) once per text, so it neither shows in a stretch nor delays the driver. */
-const labels = new Map<unknown, string>()
-const markStatement = (prefix: string, text: unknown) => {
+/** A mark named from a statement's text: the time taken first, the label after (pgStatementHooks.ts). */
+const labelOf = statementLabels(16)
+const markStatement = (prefix: string) => (text: unknown) => {
   if (marks === undefined) return
   const at = nowUs()
-  let label = labels.get(text)
-  if (label === undefined) labels.set(text, label = labelOf(text))
-  marks.push([`${prefix} ${label}`, at])
+  marks.push([`${prefix} ${labelOf(text)}`, at])
 }
-
-const query = Pg.Client.prototype.query
-Pg.Client.prototype.query = function(this: Pg.Client, ...args: Array<unknown>) {
-  markStatement("pg>", typeof args[0] === "string" ? args[0] : (args[0] as { readonly text?: unknown } | undefined)?.text)
-  return (query as (...a: Array<unknown>) => unknown).apply(this, args)
-} as typeof query
-type Handler = (this: { readonly text?: unknown }, ...args: Array<unknown>) => unknown
-const queryPrototype = (Pg as unknown as { readonly Query: { readonly prototype: Record<string, Handler> } }).Query.prototype
-const ready = queryPrototype["handleReadyForQuery"]!
-queryPrototype["handleReadyForQuery"] = function(this: { readonly text?: unknown }, ...args: Array<unknown>) {
-  markStatement("pg<", this.text)
-  return ready.apply(this, args)
-}
+hookStatements({ sent: markStatement("pg>"), ready: markStatement("pg<") })
 
 type Profile = CpuProfile & { readonly startTime: number }
 
