@@ -53,7 +53,7 @@ const sampleLatencies = async (
 }
 
 /** One idle system under test: `sample` submits one job and resolves with ms from the call to submit to the program's start. */
-interface Sampler {
+export interface Sampler {
   readonly sample: () => Promise<number>
   readonly stop: () => Promise<void>
 }
@@ -72,7 +72,7 @@ const interleaved = async (count: number, systems: ReadonlyArray<Sampler>): Prom
 }
 
 /** Ours as a `Sampler`: a one-worker pool with `wakeUp` kept running between samples. */
-const oursSampler = async (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp>): Promise<Sampler> => {
+export const oursSampler = async (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp>): Promise<Sampler> => {
   const runtime = ManagedRuntime.make(servicesLayer(target, wakeUp))
   const scope = await runtime.runPromise(Scope.make())
   const latch = startLatch()
@@ -99,7 +99,7 @@ const oursSampler = async (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp>): 
 }
 
 /** graphile-worker as a `Sampler`: its runner idle in this process, jobs added through its utils. */
-const graphileSampler = async (url: string): Promise<Sampler> => {
+export const graphileSampler = async (url: string): Promise<Sampler> => {
   const latch = startLatch()
   const graphile = await startGraphile(url, latch.hit)
   return {

@@ -18,19 +18,12 @@
  * bench/pickupIdle.ts` (diagnosis only: bench/pickup.ts keeps the defaults).
  * Not part of `npm run bench`.
  */
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Scope from "effect/Scope"
 import * as os from "node:os"
 import { performance, PerformanceObserver } from "node:perf_hooks"
 import * as v8 from "node:v8"
-import { servicesLayer } from "./app.js"
-import { Jobs } from "../src/Jobs.js"
 import * as WakeUp from "../src/WakeUp.js"
-import { startGraphile } from "./baselines/graphileWorker.js"
-import { NEW_JOB } from "./fixtures.js"
 import { percentile } from "./harness.js"
+import { graphileSampler, oursSampler, type Sampler } from "./pickup.js"
 import { startBenchCluster } from "./postgres.js"
 
 const PAUSES = { warm: [5, 15], idle: [20, 1020] } as const
@@ -47,53 +40,9 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ["gc"] })
 const gcsBetween = (from: number, to: number) => gcs.filter(([at]) => at >= from && at < to).map(([, kind]) => kind)
 
-const startLatch = () => {
-  let open: () => void = () => {}
-  return { next: () => new Promise<void>((resolve) => (open = resolve)), hit: () => open() }
-}
-
-interface System {
+/** A system under test (bench/pickup.ts's samplers), by name. */
+interface System extends Sampler {
   readonly name: string
-  readonly sample: () => Promise<void>
-  readonly stop: () => Promise<void>
-}
-
-const ours = async (url: string): Promise<System> => {
-  const runtime = ManagedRuntime.make(servicesLayer({ dialect: "pg", url }, WakeUp.layerPg({ listenUrl: url })))
-  const scope = await runtime.runPromise(Scope.make())
-  const latch = startLatch()
-  const jobs = await runtime.runPromise(Effect.gen(function*() {
-    const jobs = yield* Jobs
-    yield* Scope.extend(jobs.worker({ concurrency: 1, handler: () => Effect.sync(latch.hit) }), scope)
-    yield* Effect.flatMap(WakeUp.WakeUp, (wake) => wake.ready)
-    return jobs
-  }))
-  return {
-    name: "ours",
-    sample: async () => {
-      const started = latch.next()
-      await runtime.runPromise(jobs.submit(NEW_JOB))
-      await started
-    },
-    stop: async () => {
-      await runtime.runPromise(Scope.close(scope, Exit.void))
-      await runtime.dispose()
-    }
-  }
-}
-
-const graphile = async (url: string): Promise<System> => {
-  const latch = startLatch()
-  const worker = await startGraphile(url, latch.hit)
-  return {
-    name: "graphile-worker",
-    sample: async () => {
-      const started = latch.next()
-      await worker.add({ doc: "bench" })
-      await started
-    },
-    stop: worker.stop
-  }
 }
 
 interface Row {
@@ -111,8 +60,9 @@ const main = async () => {
   const cluster = await startBenchCluster()
   const systems: Array<System> = []
   try {
-    systems.push(await ours(await cluster.createDatabase("idle_ours")))
-    systems.push(await graphile(await cluster.createDatabase("idle_graphile")))
+    const oursUrl = await cluster.createDatabase("idle_ours")
+    systems.push({ name: "ours", ...await oursSampler({ dialect: "pg", url: oursUrl }, WakeUp.layerPg({ listenUrl: oursUrl })) })
+    systems.push({ name: "graphile-worker", ...await graphileSampler(await cluster.createDatabase("idle_graphile")) })
     const rows = new Map<string, Array<Row>>()
     for (let round = 0; round < rounds + 5; round++) {
       for (const pause of Object.keys(PAUSES) as Array<Pause>) {
