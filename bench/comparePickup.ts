@@ -33,9 +33,9 @@ import { fileURLToPath } from "node:url"
 import type * as App from "./app.js"
 import type * as JobsModule from "../src/Jobs.js"
 import type * as WakeUpModule from "../src/WakeUp.js"
-import { startGraphile } from "./baselines/graphileWorker.js"
 import { NEW_JOB } from "./fixtures.js"
 import { percentile } from "./harness.js"
+import { graphileSampler } from "./pickup.js"
 import { startBenchCluster } from "./postgres.js"
 
 /** One system under test: `sample` submits one job and resolves with ms from submit to the program's start. */
@@ -119,21 +119,7 @@ const crossProcess = async (url: string): Promise<System> => {
   }
 }
 
-const graphile = async (url: string): Promise<System> => {
-  const latch = startLatch()
-  const worker = await startGraphile(url, latch.hit)
-  return {
-    name: "graphile-worker",
-    sample: async () => {
-      const begin = performance.now()
-      const started = latch.next()
-      await worker.add({ doc: "bench" })
-      await started
-      return performance.now() - begin
-    },
-    stop: worker.stop
-  }
-}
+const graphile = async (url: string): Promise<System> => ({ name: "graphile-worker", ...await graphileSampler(url) })
 
 /**
  * The Effect operations (the runtime's one `shouldYield` question per
