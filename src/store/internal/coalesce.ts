@@ -38,7 +38,8 @@
  * once `splitAt` callers or more are in the store's calls:
  * - a statement that served `splitAt` or more resumes half of them now and
  *   holds the other half until the first half's next statement has gone out
- *   (the store's next lead, or three event-loop turns at the latest): two
+ *   (the store's next lead, or three event-loop turns at the latest), and
+ *   goes on as one group even if that statement has already ended: two
  *   groups form, one computing while the other's statement is out;
  * - a statement that ends with a group waiting for its slot hands the slot
  *   over first and resumes its own callers one turn later, so the waiting
@@ -53,6 +54,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Scheduler from "effect/Scheduler"
 
 export interface CoalesceOptions<I, A, E> {
   /** Statements of this kind in flight at once (≥ 1). */
@@ -95,10 +97,12 @@ export interface Activity {
   callers: number
   /** Wakes of held-back halves, waiting for the store's next statement to go out. */
   readonly held: Array<() => void>
+  /** A held-back half was just woken: the next lead waits a turn, so the whole half shares it. */
+  rejoining: boolean
 }
 
 /** A new, idle `Activity`. */
-export const activity = (): Activity => ({ inFlight: 0, callers: 0, held: [] })
+export const activity = (): Activity => ({ inFlight: 0, callers: 0, held: [], rejoining: false })
 
 /** Runs `f` `turns` event-loop turns from now. */
 const afterTurns = (turns: number, f: () => void): void => {
@@ -158,7 +162,10 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
    */
   const lead = (first: I, key: unknown): Effect.Effect<A, E> => {
     // A held-back half goes on once this statement is on the wire (the driver sends it on a later tick, not a later turn).
-    if (inStore !== undefined && inStore.held.length > 0) setImmediate(wakeHeld, inStore)
+    if (inStore !== undefined) {
+      inStore.rejoining = false
+      if (inStore.held.length > 0) setImmediate(wakeHeld, inStore)
+    }
     const members: Array<Waiter<I, A>> = []
     for (let i = 0; i < line.length && members.length < maxBatch - 1;) {
       const waiter = line[i]!
@@ -212,35 +219,47 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
     const store = inStore
     // The members resumed now: half the callers, the leader one of them; the rest held back.
     const now = served >= splitAt ? Math.ceil(served / 2) - 1 : served - 1
-    const goOn = () => {
-      wake?.(0, now)
-      return own()
-    }
     // The next group forms (in `release`) and its statement goes out before these callers compute.
     const handedOver = line.length > 0
     release()
     store.callers -= now + 1
     // Held after the hand-over, so that group's lead does not wake them: the first half's next one does.
+    let wakeRest: (() => void) | undefined
     if (now < served - 1) {
       let woken = false
-      const wakeRest = () => {
+      wakeRest = () => {
         if (woken) return
         woken = true
         store.callers -= served - 1 - now
+        // Whether or not the first half's statement is still out, these go on together: the
+        // first of them to call leads a turn later, with the others behind it.
+        store.rejoining = true
         wake!(now, served - 1)
       }
       store.held.push(wakeRest)
-      afterTurns(3, wakeRest)
+    }
+    const goOn = () => {
+      wake?.(0, now)
+      // The fallback (the first half makes no next call: nothing leads) counts its turns from
+      // after the first half has run: the scheduler runs the members' resumptions, queued just
+      // above, before this task, so on a loaded machine — where a resumption may wait for a
+      // timer — the fallback never overtakes the first half's next statement.
+      if (wakeRest !== undefined) {
+        const rest = wakeRest
+        Scheduler.defaultScheduler.scheduleTask(() => afterTurns(3, rest), 0)
+      }
+      return own()
     }
     return handedOver ? Effect.zipRight(nextTurn, Effect.suspend(goOn)) : goOn()
   }
 
   /**
-   * Leads at once when no other kind's statement is in flight (nor a half held back, whose callers come soon);
+   * Leads at once when no other kind's statement is in flight (nor a half held back, whose callers come soon,
+   * nor a half just woken, whose callers are coming now);
    * else a turn later, with whoever came meanwhile.
    */
   const leadNow = (input: I, key: unknown): Effect.Effect<A, E> =>
-    inStore === undefined || (inStore.inFlight <= 1 && inStore.held.length === 0)
+    inStore === undefined || (inStore.inFlight <= 1 && inStore.held.length === 0 && !inStore.rejoining)
       ? lead(input, key)
       : Effect.zipRight(nextTurn, Effect.suspend(() => lead(input, key)))
   const call = (input: I): Effect.Effect<A, E> => {
