@@ -141,16 +141,13 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
   let busy = 0
   const line: Array<Waiter<I, A>> = []
 
-  /** The slot passes to the first in line (true), or is freed (false). */
-  const release = (): boolean => {
+  /** The slot passes to the first in line, or is freed. */
+  const release = () => {
     const next = line.shift()
     if (next === undefined) {
       busy--
       if (inStore !== undefined) inStore.inFlight--
-      return false
-    }
-    next.wake(LEAD)
-    return true
+    } else next.wake(LEAD)
   }
 
   /**
