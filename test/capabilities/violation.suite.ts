@@ -118,6 +118,55 @@ export const runViolationSuite = (name: string, storeLayer: () => Layer.Layer<Jo
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "poisoned")
       })))
 
+    it.live("HSK-ACE-VAL-101 the program sees its report's error first even when a heartbeat finds the run poisoned while the report is written", () =>
+      Effect.gen(function*() {
+        // Forces the interleaving CI once hit by chance: the report's transaction commits, a
+        // heartbeat finds the run no longer running (RunNotActive) and the run's fiber could stop
+        // the program — all before the report has returned to the program.
+        const storeContext = yield* Layer.build(storeLayer())
+        const real = Context.get(storeContext, JobStore)
+        let armed = false
+        const beatFoundTaken = yield* Deferred.make<void>()
+        const forcing = Layer.succeed(JobStore, {
+          ...real,
+          heartbeat: (runId) =>
+            real.heartbeat(runId).pipe(Effect.tapError((error) =>
+              error._tag === "RunNotActive" ? Deferred.succeed(beatFoundTaken, undefined) : Effect.void
+            )),
+          transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+            if (!armed) return real.transaction(effect)
+            armed = false
+            // The report's transaction: once committed, hold its return until a beat has found the
+            // run poisoned, and a little longer, so the run's fiber has every chance to act first.
+            return real.transaction(effect).pipe(Effect.tap(() =>
+              Deferred.await(beatFoundTaken).pipe(
+                Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("no heartbeat found the run poisoned") }),
+                Effect.orDie,
+                Effect.zipRight(Effect.sleep("50 millis"))
+              )
+            ))
+          }
+        })
+        yield* Effect.provide(Effect.gen(function*() {
+          const jobs = yield* Jobs
+          const job = yield* jobs.submit(request(8))
+          yield* jobs.start(job.job_id)
+          const ignored = yield* Ref.make(false)
+          const error = yield* Effect.flip(jobs.run(job.job_id, (ctx) =>
+            Effect.gen(function*() {
+              armed = true
+              yield* ctx.securityViolation({ violation: "cloud_leakage" }).pipe(Effect.catchAll(() => Ref.set(ignored, true)))
+              yield* Effect.never
+            }), { heartbeatInterval: "20 millis" }))
+          assert.isTrue(yield* Deferred.isDone(beatFoundTaken), "a heartbeat found the run poisoned during the report")
+          assert.strictEqual(error._tag, "SecurityViolation")
+          if (error._tag === "SecurityViolation") assert.strictEqual(error.poisoned, true)
+          assert.isTrue(yield* Ref.get(ignored), "the program saw its report's error before it was stopped")
+          assert.strictEqual((yield* jobs.get(job.job_id)).state, "poisoned")
+          assert.lengthOf(violationsIn(yield* eventsOf(job.job_id)), 1)
+        }), services(forcing))
+      }).pipe(Effect.scoped))
+
     it.effect("HSK-ACE-VAL-101 a program that catches its violation and returns cannot complete the job", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs

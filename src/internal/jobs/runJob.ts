@@ -286,13 +286,22 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // failed watch. Built without Effect steps (as the two below): nothing the run sets up
         // before its program starts costs more than it must (issue 16, pickup).
         const ended = Deferred.unsafeMake<A, Ending>(FiberId.none)
+        // Set while a reported violation is written: its own transaction moves the run, so a
+        // beat or watch that finds the run taken meanwhile must not end it (and interrupt the
+        // program) first. The report ends the run itself, once written, and the program sees
+        // the report's error before it is stopped, whatever the interleaving.
+        let reporting = false
+        /** Ends the run with a failure of the heartbeat or the loss watch, unless a report is being written. */
+        const endUnlessReporting = (exit: Exit.Exit<never, Ending>) => {
+          if (!reporting) Deferred.unsafeDone(ended, exit)
+        }
         // Failed by the first write that finds the run taken away.
         const lost = Deferred.unsafeMake<never, RunLost>(FiberId.none)
         const loseRun = (status: string) =>
           Effect.sync(() => {
             const failed = Exit.fail(new RunLost({ job_id: job.job_id, workflow_run_id: run.id, status }))
             Deferred.unsafeDone(lost, failed)
-            Deferred.unsafeDone(ended, failed)
+            endUnlessReporting(failed)
           })
         /** A worker write for this run: if the run is no longer active, report it lost and go on with `then`. */
         const own = <X, Y, Z, Then>(write: Effect.Effect<X, Y, Z>, then: Effect.Effect<never, Then>) =>
@@ -332,6 +341,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const stop = Deferred.unsafeMake<never, SecurityViolation | NotFound | DecodeFailure | ReadError>(FiberId.none)
         const securityViolation = (report: ViolationReport) =>
           Effect.uninterruptible(Effect.gen(function*() {
+            reporting = true
             const poisoned = yield* Effect.either(poison(job, run, report))
             const violation = new SecurityViolation({
               job_id: job.job_id,
@@ -373,7 +383,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           justBeaten ? Effect.delay(interval) : identity
         )
         const endOnFailure = (exit: Exit.Exit<unknown, Ending>) => {
-          if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) Deferred.unsafeDone(ended, exit as Exit.Exit<never, Ending>)
+          if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) endUnlessReporting(exit as Exit.Exit<never, Ending>)
         }
         const beating = yield* Effect.fork(Effect.interruptible(heartbeats))
         beating.addObserver(endOnFailure)
