@@ -100,8 +100,9 @@ export interface RunContext {
   /**
    * Reports a security violation found while the job runs. In one transaction
    * the library records a `security_violation` event and marks the job, its
-   * running node executions and the run `poisoned` (never retried); then the
-   * program is stopped — even if it catches this error — and `Jobs.run` fails
+   * running node executions and the run `poisoned` (never retried). The
+   * program gets this error back first (it may catch it, e.g. to clean up);
+   * then it is stopped — even if it caught the error — and `Jobs.run` fails
    * with `SecurityViolation`.
    */
   readonly securityViolation: (report: ViolationReport) => Effect.Effect<never, SecurityViolation>
