@@ -45,6 +45,12 @@ const assertRecoveredOnce = (count: number, recoveredIds: ReadonlyArray<string>)
     assert.strictEqual((yield* store.listJobs({ states: ["stalled"], limit: 1000 })).items.length, count)
   })
 
+/**
+ * The tests that start two OS processes: each child compiles and loads the library through tsx before
+ * it works, which took up to ~50 s per test on a loaded 2-core machine (load 8) against ~6–10 s quiet.
+ */
+const PROCESS_TEST_TIMEOUT = 150_000
+
 const nodeArgs = (mode: string, file: string, startAt: number) => ["--import", "tsx", script, mode, file, String(startAt)]
 
 describe("R9 exactly once and no double claim, across connections and processes", () => {
@@ -78,7 +84,7 @@ describe("R9 exactly once and no double claim, across connections and processes"
       console.log(`R9 SQLite recovery split between the processes: ${perProcess.map((ids) => ids.length).join(" + ")}`)
       const ids = perProcess.flat()
       yield* Effect.provide(assertRecoveredOnce(N, ids), SqliteStore.layer({ filename, migrate: false }))
-    }), 60_000)
+    }), PROCESS_TEST_TIMEOUT)
 
   it.scoped("R9 no double claim: 4 PostgreSQL workers with their own pools over M queued jobs", () =>
     Effect.gen(function*() {
@@ -118,5 +124,5 @@ describe("R9 exactly once and no double claim, across connections and processes"
       const context = yield* Layer.build(storeLayer)
       const store = Context.get(context, JobStore)
       assert.strictEqual((yield* store.listJobs({ states: ["running"], limit: 1000 })).items.length, M)
-    }).pipe(Effect.scoped), 60_000)
+    }).pipe(Effect.scoped), PROCESS_TEST_TIMEOUT)
 })
