@@ -16,14 +16,12 @@
  * same results over well-formed, odd and hostile inputs.
  */
 import * as DateTime from "effect/DateTime"
-import * as Either from "effect/Either"
-import * as Schema from "effect/Schema"
 import type { JobRequest, NewAiJob } from "./AiJob.js"
 import { MAX_DEPTH, nestedDeeperThan } from "./depth.js"
 import { isCanonicalId, type JobId, type TraceId } from "./Ids.js"
 import { JobKinds, LegacyTerminalAlias } from "./JobKind.js"
 import { AccessModes, SafetyModes } from "./JobState.js"
-import { Json } from "./Json.js"
+import { checkedJson } from "./Json.js"
 import { MAX_ATTEMPTS_LIMIT } from "./RetryPolicy.js"
 import { isStorable } from "./Text.js"
 import { TIMESTAMP_RANGE_MS } from "./Timestamp.js"
@@ -114,15 +112,14 @@ const listOf = <A>(value: unknown, item: (value: unknown) => A): Array<A> => {
   return out
 }
 
-const decodeJson = Schema.decodeUnknownEither(Json)
-
 /** Job inputs: JSON, shallow enough that the whole job stays within `MAX_DEPTH` (the port's depth rule). */
 const jobInputs = (value: unknown) => {
   if (value === null) return null
   if (typeof value === "object" && nestedDeeperThan(value, MAX_DEPTH - 1)) throw unusual
-  const json = decodeJson(value)
-  if (Either.isLeft(json)) throw unusual
-  return json.right
+  // `Json`'s own walk, without the Schema's decode around it: the same copy, or undefined where it refuses.
+  const json = checkedJson(value)
+  if (json === undefined) throw unusual
+  return json
 }
 
 /** A `DateTime.Utc` in the stored range; the RFC 3339 text form is the Schema's. */

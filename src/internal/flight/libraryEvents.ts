@@ -318,7 +318,7 @@ type Built = Exit.Exit<EventRecord, InvalidEvent | EventTooLarge>
  *
  * One Effect operation a build (issue 16; a chain of Effect steps took ~6):
  * the Clock is read once and the rest is a synchronous core whose outcome is
- * an `Exit`, itself the Effect returned.
+ * an `Exit`, itself the Effect returned; none when the event has its time.
  */
 export const makeBuild = (policy: LibraryEventPolicy) => {
   const memo = makeRecordMemo()
@@ -358,6 +358,9 @@ export const makeBuild = (policy: LibraryEventPolicy) => {
     if (key !== undefined) memo.remember(key, record)
     return Exit.succeed(record)
   }
+  // An event given its time reads no clock: its outcome is the Effect itself.
   return (event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
-    Effect.clockWith((clock) => buildAt(event, DateTime.unsafeMake(clock.unsafeCurrentTimeMillis())))
+    event.timestamp !== undefined
+      ? buildAt(event, event.timestamp)
+      : Effect.clockWith((clock) => buildAt(event, DateTime.unsafeMake(clock.unsafeCurrentTimeMillis())))
 }

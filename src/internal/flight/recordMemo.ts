@@ -39,10 +39,19 @@ export interface Address {
   readonly workflow_run_id: WorkflowRunId | null
 }
 
+/** The last time formatted, by identity: the events of one change often share it (a submit's do), formatted once. */
+let lastFormatted: readonly [DateTime.Utc, string] | undefined
+const isoOf = (at: DateTime.Utc): string => {
+  if (lastFormatted !== undefined && lastFormatted[0] === at) return lastFormatted[1]
+  const iso = DateTime.formatIso(at)
+  lastFormatted = [at, iso]
+  return iso
+}
+
 /** `template` under `address`, or undefined when the copy could differ from a build (see the module comment). */
 export const readdress = (template: EventRecord, address: Address): EventRecord | undefined => {
   const body = template.body as Record<string, Json>
-  const timestamp = DateTime.formatIso(address.timestamp)
+  const timestamp = isoOf(address.timestamp)
   const run = address.workflow_run_id
   if (
     timestamp.length !== (body.timestamp as string).length ||

@@ -30,6 +30,8 @@ export const lifecycleEvent = (options: {
   readonly attempt?: number
   /** When the job becomes eligible, for a change to `queued` (issue 15.1/15.2). */
   readonly run_after?: DateTime.Utc
+  /** The event's time, when the change already read the clock (default: the clock's now). */
+  readonly timestamp?: DateTime.Utc
 }): Library.LifecycleEvent => ({
   kind: "lifecycle",
   actor: options.actor ?? "system",
@@ -41,7 +43,8 @@ export const lifecycleEvent = (options: {
   // An empty reason is no reason.
   ...(options.reason ? { reason: options.reason } : {}),
   ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
-  ...(options.run_after !== undefined ? { run_after: options.run_after } : {})
+  ...(options.run_after !== undefined ? { run_after: options.run_after } : {}),
+  ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {})
 })
 
 /** Builds an event before it is written: `FlightRecorder.build` under the policy below. */

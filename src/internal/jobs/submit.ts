@@ -37,9 +37,13 @@ export const makeSubmit = <GateError>(
         const ids = { job_id: request.job_id ?? uuidv7() as JobId, trace_id: request.trace_id ?? uuidv7() as AiJob["trace_id"] }
         nameJob(span, ids)
         span.attribute("hsk.job_kind", request.job_kind)
-        // The policy decides the profile; the request may only narrow it.
-        // `Object.assign`, not a spread: the same fields (a request has no `__proto__` key), a spread of the checked request costs µs.
-        const { verdict, records } = yield* deps.admission.decide(Object.assign({}, request, ids), request.capability_profile_id)
+        // The policy decides the profile; the request may only narrow it. It reads these five fields only.
+        const { verdict, records } = yield* deps.admission.decide({
+          ...ids,
+          job_kind: request.job_kind,
+          protocol_id: request.protocol_id,
+          profile_id: request.profile_id
+        }, request.capability_profile_id)
         if (verdict._tag === "Refused") {
           // The refusal is audited, but no job row is ever written (R15).
           yield* store.appendEvents(records)
@@ -50,7 +54,9 @@ export const makeSubmit = <GateError>(
           from: null,
           to: "queued",
           attempt: 1,
-          ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
+          ...(request.run_after !== undefined ? { run_after: request.run_after } : {}),
+          // The decisions' time: the clock read once for the submit's events (ordered by id within it).
+          ...(records[0] !== undefined ? { timestamp: records[0].timestamp } : {})
         }))
         // Checked once: a job built from the request checked above is not walked again at the port (newAiJobCheck.ts).
         const job = yield* store.createJob(

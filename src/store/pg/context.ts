@@ -83,6 +83,28 @@ export interface PgContext {
   readonly audited: <A, E, R>(
     change: Change<A, E, R>
   ) => Effect.Effect<A | undefined, E | AlreadyExists | DecodeFailure | SqlError | ParseError, R>
+  /**
+   * `audited` for a change of one step whose text never varies (`template`,
+   * a `sql` template's pieces) and whose result is known before it is
+   * written: the statement `audited` would build, compiled once here, so a
+   * call only binds its parameters (createJob's hot path, issue 16).
+   */
+  readonly auditedFixed: (name: string, template: TemplateStringsArray) => FixedChange
+}
+
+/**
+ * A change `auditedFixed` compiled: `write` runs it with the step's
+ * parameters and the known result's records, giving the changed row
+ * (undefined when the step changed none, and nothing was written); `texts`
+ * are its two statements, without records and with them.
+ */
+export interface FixedChange {
+  readonly write: <A>(
+    params: ReadonlyArray<unknown>,
+    events: Audit<A> | undefined,
+    known: A
+  ) => Effect.Effect<unknown, AlreadyExists | DecodeFailure | SqlError>
+  readonly texts: { readonly alone: string; readonly audited: string }
 }
 
 /** The unique violation (SQLSTATE 23505) a taken event id raises in a statement without ON CONFLICT. */
@@ -164,10 +186,18 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
 
   const atomic = joinOrBegin(sql)
 
+  /** The one statement of a change: its steps, then its audit, as common table expressions. */
+  const changeStatement = (steps: ReadonlyArray<Step>, audit: ReadonlyArray<Statement.Fragment>) =>
+    sql`WITH ${sql.csv([...steps.map(([name, step]) => sql`${sql(name)} AS (${step})`), ...audit])} SELECT * FROM ${
+      sql(steps[steps.length - 1]?.[0] ?? "changed")
+    }`
+  /** The audit step writing `records` once the change is known to have changed a row. */
+  const auditStep = (changed: string, records: ReadonlyArray<EventRecord>) =>
+    sql`audit AS (${eventsInsert(records)} WHERE EXISTS (SELECT 1 FROM ${sql(changed)}))`
+
   const audited: PgContext["audited"] = <A, E, R>({ events, known, result, steps }: Change<A, E, R>) => {
-    const changed = sql(steps[steps.length - 1]?.[0] ?? "changed")
-    const statement = (audit: ReadonlyArray<Statement.Fragment>) =>
-      run(sql`WITH ${sql.csv([...steps.map(([name, step]) => sql`${sql(name)} AS (${step})`), ...audit])} SELECT * FROM ${changed}`)
+    const changed = steps[steps.length - 1]?.[0] ?? "changed"
+    const statement = (audit: ReadonlyArray<Statement.Fragment>) => run(changeStatement(steps, audit))
     const given = known !== undefined ? auditRecords(events, known) : recordsGiven(events)
     if (given === undefined) {
       return atomic(Effect.gen(function*() {
@@ -179,9 +209,7 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
       }))
     }
     return Effect.flatMap(given, (records) => {
-      const audit = records.length === 0
-        ? []
-        : [sql`audit AS (${eventsInsert(records)} WHERE EXISTS (SELECT 1 FROM ${changed}))`]
+      const audit = records.length === 0 ? [] : [auditStep(changed, records)]
       return Effect.flatMap(
         namingTakenEvent(records)(statement(audit)),
         ([row]): Effect.Effect<A | undefined, E, R> => row === undefined ? Effect.succeed(undefined) : result(row)
@@ -189,5 +217,21 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
     })
   }
 
-  return { sql, execute, run, runOutside, thenOutside, transaction: inTransaction(sql), atomic, insertEvents, audited }
+  const auditedFixed: PgContext["auditedFixed"] = (name, template) => {
+    // Compiled with stand-in values: every value is a parameter (`$n`), so the text is every call's.
+    // The records' one jsonb parameter comes last, after the step's.
+    const step: Step = [name, sql(template, ...template.slice(1).map(() => null))]
+    const texts = {
+      alone: changeStatement([step], []).compile()[0],
+      audited: changeStatement([step], [auditStep(name, [])]).compile()[0]
+    }
+    const write = <A>(params: ReadonlyArray<unknown>, events: Audit<A> | undefined, known: A) =>
+      Effect.flatMap(auditRecords(events, known), (records) =>
+        records.length === 0
+          ? Effect.map(execute(texts.alone, params), ([row]) => row)
+          : Effect.map(namingTakenEvent(records)(execute(texts.audited, [...params, eventsText(records)])), ([row]) => row))
+    return { write, texts }
+  }
+
+  return { sql, execute, run, runOutside, thenOutside, transaction: inTransaction(sql), atomic, insertEvents, audited, auditedFixed }
 }

@@ -31,7 +31,7 @@ type Service = Context.Tag.Service<JobStore>
  * instead of catching the unique violation: whether the id was taken comes
  * from RETURNING, not from parsing an error.
  */
-const insertJob = (() => {
+export const insertJob = (() => {
   const pieces = `
     INSERT INTO ai_jobs (${columns.job}) VALUES (
       ?, ?, NULL, ?, ?, ?, NULL, ?, ?, ?, ?, ?,
@@ -46,8 +46,10 @@ const insertJob = (() => {
 })()
 
 /** The job half of the store. */
-export const makeJobMethods = ({ audited, execute, sql }: PgContext) => {
+export const makeJobMethods = ({ audited, auditedFixed, execute, sql }: PgContext) => {
   const jobColumns = sql.literal(columns.job)
+  // The INSERT with its records in one statement, its text compiled once.
+  const insertAudited = auditedFixed("created", insertJob.template)
 
   const decodeJob = decode.aiJob
 
@@ -110,15 +112,7 @@ export const makeJobMethods = ({ audited, execute, sql }: PgContext) => {
           ? Effect.flatMap(execute(insertJob.text, params), ([row]) => created(row))
           // The job is known before it is written, and so are its records: they go
           // in the INSERT's own statement, atomic without BEGIN/COMMIT.
-          : Effect.flatMap(
-            audited({
-              steps: [["created", sql(insertJob.template, ...params)]],
-              events: options.events,
-              known: job,
-              result: () => Effect.succeed(job)
-            }),
-            created
-          )
+          : Effect.flatMap(insertAudited.write(params, options.events, job), created)
       const usual = usualParams(job, now, at)
       return usual !== undefined ? write(usual) : Effect.flatMap(encodedParams(job, now, at), write)
     }))
