@@ -15,7 +15,9 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import type { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { Refusal } from "../../Capabilities.js"
-import type { Claim, JobStore } from "../../store/JobStore.js"
+import type * as Tracer from "effect/Tracer"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import type { Claim, JobStore, ReadError } from "../../store/JobStore.js"
 import type { Checked, makeAdmission } from "./admission.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
@@ -28,6 +30,9 @@ class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
   readonly refusal: Refusal
   readonly records: ReadonlyArray<EventRecord>
 }> {}
+
+/** One claim attempt's outcome: a claim, none queued, or look again (a refusal, or a subject just decided). */
+type Attempt = Effect.Effect<Claim | null | "refused" | "undecided", DecodeFailure | ReadError>
 
 export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typeof makeAdmission>, prepare: Prepare) => {
   /**
@@ -89,33 +94,36 @@ export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typ
     ? undefined
     : (() => {
       const memo = makeClaimTemplates((job, runId) => Effect.map(claimRecords(job, runId), (built) => built.records))
-      return (kinds: ReadonlyArray<JobKind> | undefined) =>
-        Effect.gen(function*() {
-          const outcome = yield* claimAdmitted({ ...(kinds !== undefined ? { kinds } : {}), ...memo.current() })
-          if (outcome === null) return null
+      // A chain, not a generator: the claim's outcome is one step from the statement's reply.
+      return (kinds: ReadonlyArray<JobKind> | undefined): Attempt =>
+        Effect.flatMap(claimAdmitted({ ...(kinds !== undefined ? { kinds } : {}), ...memo.current() }), (outcome): Attempt => {
+          if (outcome === null) return Effect.succeed(null)
           if (outcome._tag === "Claimed") {
             memo.used(outcome.claim.job)
-            return outcome.claim
+            return Effect.succeed(outcome.claim)
           }
-          return (yield* memo.learn(outcome.subject)) ? "undecided" as const : yield* claimOne(kinds)
+          return Effect.flatMap(memo.learn(outcome.subject), (learnt): Attempt => learnt ? Effect.succeed("undecided" as const) : claimOne(kinds))
         })
     })()
 
   const failUnreadable = makeFailUnreadable(store, prepare)
+  const attempt: (kinds: ReadonlyArray<JobKind> | undefined) => Attempt = claimOneFast ?? claimOne
+  /**
+   * Attempts until one claims a job or finds none. Each refusal takes one job out
+   * of `queued`, and each "undecided" adds a subject the next attempt claims in
+   * (unless another claimer took that job first): this ends.
+   */
+  const claimUntilDecided = (span: Tracer.Span, kinds: ReadonlyArray<JobKind> | undefined): Effect.Effect<Claim | null, DecodeFailure | ReadError> =>
+    attempt(kinds).pipe(
+      // A claimed job whose row does not decode fails at once (unreadableClaim.ts); look again.
+      Effect.catchIf(isUnreadableJob, (error) => Effect.as(failUnreadable(error), "refused" as const)),
+      Effect.flatMap((outcome) => {
+        if (outcome === "refused" || outcome === "undecided") return claimUntilDecided(span, kinds)
+        if (outcome !== null) nameJob(span, outcome.job)
+        return Effect.succeed(outcome)
+      })
+    )
   const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
-    withJobSpan("Jobs.claimNext", (span) =>
-      Effect.gen(function*() {
-        // Each refusal takes one job out of `queued`, and each "undecided" adds a subject
-        // the next attempt claims in (unless another claimer took that job first): this ends.
-        for (;;) {
-          const outcome: Claim | null | "refused" | "undecided" = yield* (claimOneFast ?? claimOne)(options.kinds).pipe(
-            // A claimed job whose row does not decode fails at once (unreadableClaim.ts); look again.
-            Effect.catchIf(isUnreadableJob, (error) => Effect.as(failUnreadable(error), "refused" as const))
-          )
-          if (outcome === "refused" || outcome === "undecided") continue
-          if (outcome !== null) nameJob(span, outcome.job)
-          return outcome
-        }
-      }))
+    withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds))
   return claimNext
 }

@@ -93,22 +93,27 @@ const outcome = (
   now: DateTime.Utc,
   runId: WorkflowRunId
 ): Either.Either<AdmittedClaim, CorruptRow> | Effect.Effect<Either.Either<AdmittedClaim, CorruptRow>> => {
-  const { claim_n: _n, head_capability_profile_id, head_job_kind, head_profile_id, head_protocol_id, ...claimed } =
-    row as unknown as Head & Record<string, unknown>
-  if (claimed["id"] === null) {
+  const head = row as unknown as Head & Record<string, unknown>
+  if (head["id"] === null) {
     const subject: ClaimSubject = {
-      job_kind: head_job_kind,
-      protocol_id: head_protocol_id,
-      profile_id: head_profile_id,
-      capability_profile_id: head_capability_profile_id
+      job_kind: head.head_job_kind,
+      protocol_id: head.head_protocol_id,
+      profile_id: head.head_profile_id,
+      capability_profile_id: head.head_capability_profile_id
     }
     return Either.right({ _tag: "Undecided", subject })
   }
   const claimedOf = (job: AiJob): AdmittedClaim => ({ _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } })
-  // The row in the store's own form (every claim but a legacy or corrupt one) needs no Effect to decode.
-  const fast = fastJob(claimed)
-  return fast !== undefined ? Either.right(claimedOf(fast)) : Effect.either(Effect.map(decode.aiJob(claimed), claimedOf))
+  // The row in the store's own form (every claim but a legacy or corrupt one) needs no Effect to
+  // decode, nor a copy without the head's columns: the hand-built decode reads only the job's own.
+  const fast = fastJob(row)
+  if (fast !== undefined) return Either.right(claimedOf(fast))
+  const { claim_n: _n, head_capability_profile_id: _c, head_job_kind: _k, head_profile_id: _p, head_protocol_id: _r, ...claimed } = head
+  return Effect.either(Effect.map(decode.aiJob(claimed), claimedOf))
 }
+
+/** One claimer's outcome: known at once, or its row's Schema decode to run (a legacy or corrupt row). */
+type Outcome = Either.Either<AdmittedClaim | null, CorruptRow> | Effect.Effect<Either.Either<AdmittedClaim, CorruptRow>>
 
 /**
  * The claim statement's methods. `outside`: for a caller that checked it is
@@ -123,6 +128,10 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
   const reported = outside ? storageErrorsOutside : storageErrors
   // A caller passes the same template list until its memo changes: its JSON is made once.
   const json = renderedOncePerList(templatesJson)
+  // The statement's column lists, made once per store rather than once per claim.
+  const runColumns = sql.literal(columns.run)
+  const claimedColumns = sql.literal(qualified(columns.job, "ai_jobs"))
+  const eventColumns = sql.literal(columns.event)
 
   /**
    * The claims of `claimers` (≥ 1; a batch shares `kinds` and `templates`)
@@ -135,7 +144,10 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
    * row it is its claimer's to decide. A claimer beyond the jobs found gets
    * null. Data-modifying CTEs all run, referenced or not.
    */
-  const claimEach = (claimers: ReadonlyArray<Claimer>) =>
+  const claimStatement = <A>(
+    claimers: ReadonlyArray<Claimer>,
+    then: (outcomes: ReadonlyArray<Outcome>) => Effect.Effect<A>
+  ) =>
     withNow((now) => {
       const at = instantParam(now)
       const { kinds, templates } = claimers[0]!
@@ -165,7 +177,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
           ON t.job_kind = n.job_kind AND t.protocol_id = n.protocol_id
             AND t.profile_id = n.profile_id AND t.capability_profile_id = n.capability_profile_id
         ), new_run AS (
-          INSERT INTO workflow_runs (${sql.literal(columns.run)})
+          INSERT INTO workflow_runs (${runColumns})
           SELECT run_id, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
           FROM admitted
           RETURNING id AS run_id, job_id AS claimed_job_id
@@ -173,9 +185,9 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
           UPDATE ai_jobs SET status = 'running', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
           FROM new_run
           WHERE ai_jobs.id = new_run.claimed_job_id
-          RETURNING ${sql.literal(qualified(columns.job, "ai_jobs"))}
+          RETURNING ${claimedColumns}
         ), audit AS (
-          INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
+          INSERT INTO flight_recorder_events (${eventColumns})
           SELECT e.event_id, ${at}::timestamptz, r.actor, r.type, c.trace_id, c.id,
             CASE WHEN r.run THEN c.workflow_run_id END,
             r.body || jsonb_build_object('event_id', e.event_id, 'timestamp', ${at}::text, 'trace_id', c.trace_id, 'job_id', c.id)
@@ -190,24 +202,27 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
         SELECT n.claim_n, n.job_kind AS head_job_kind, n.protocol_id AS head_protocol_id, n.profile_id AS head_profile_id,
           n.capability_profile_id AS head_capability_profile_id, c.*
         FROM next_job n LEFT JOIN claimed c ON c.id = n.id
-        ORDER BY n.claim_n`, (rows) => {
+        ORDER BY n.claim_n`, (rows) =>
         // Each claimer's own outcome: a claimed row that does not decode is its claimer's
         // CorruptRow alone (the claim is committed: the caller fails the job), never the batch's.
-        const outcomes = claimers.map((_, i) => {
+        then(claimers.map((_, i) => {
           const row = rows[i]
           return row === undefined ? Either.right(null) : outcome(row, now, runIds[i]!)
-        })
-        // Every row in the store's own form (all but a legacy or corrupt one): the outcomes are known.
-        return outcomes.every(Either.isEither)
-          ? Effect.succeed(outcomes as ReadonlyArray<Either.Either<AdmittedClaim | null, CorruptRow>>)
-          : Effect.all(outcomes.map((known) => Either.isEither(known) ? Effect.succeed(known) : known))
-      })
+        })))
     })
+
+  const claimEach = (claimers: ReadonlyArray<Claimer>) =>
+    claimStatement(claimers, (outcomes) =>
+      // Every row in the store's own form (all but a legacy or corrupt one): the outcomes are known.
+      outcomes.every(Either.isEither)
+        ? Effect.succeed(outcomes as ReadonlyArray<Either.Either<AdmittedClaim | null, CorruptRow>>)
+        : Effect.all(outcomes.map((known) => Either.isEither(known) ? Effect.succeed(known) : known)))
 
   /** One claimer's claim alone, its outcome as a value (a row that does not decode is its `CorruptRow`). */
   const claimAlone = (claimer: Claimer) =>
-    claimEach([claimer]).pipe(
-      Effect.map(([claim]) => claim ?? Either.right(null)),
+    // Its outcome straight from the statement's callback: no step to pick it from a list.
+    claimStatement([claimer], ([claim]): Effect.Effect<Either.Either<AdmittedClaim | null, CorruptRow>> =>
+      Either.isEither(claim) ? Effect.succeed(claim) : claim!).pipe(
       reported("JobStore.claimAdmitted")
     )
 

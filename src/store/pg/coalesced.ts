@@ -145,6 +145,8 @@ export const makeCoalescedMethods = (
   })
 
   const isActive = activeRun(sql)
+  // Made once per store, not once per statement.
+  const beatenColumns = sql.literal(qualified(columns.run, "r"))
   const heartbeat = Coalesce.make<WorkflowRunId, Success<"heartbeat">, Failure<"heartbeat">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
@@ -165,7 +167,7 @@ export const makeCoalescedMethods = (
           UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
           FROM beaten, (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited
           WHERE r.id = beaten.id
-          RETURNING ${sql.literal(qualified(columns.run, "r"))}`, (rows) => {
+          RETURNING ${beatenColumns}`, (rows) => {
           const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
           // A run not beaten (missing, ended, no longer its job's) runs alone, to say which.
           return Effect.map(

@@ -243,6 +243,7 @@ export const makeRunMethods = (context: PgContext) => {
    * Null when it moved nothing.
    */
   const finishRunningOn = (statementThen: Then) => {
+    const underAnyRun = sql`workflow_run_id IS NOT NULL`
     const finish = (end: RunningJobEnd | RunSettle, outputs: string | null | undefined) =>
       withNow((now) => {
         const at = instantParam(now)
@@ -252,7 +253,7 @@ export const makeRunMethods = (context: PgContext) => {
         const settle = "workflow_run_id" in end ? end : undefined
         if (outputs !== undefined) set.push(sql`job_outputs = ${outputs}::jsonb`)
         if (settle !== undefined) set.push(sql`metrics = ${addDuration(sql, sql`metrics`, sql`${settle.duration_ms}::bigint`)}`)
-        const underRun = settle === undefined ? sql`workflow_run_id IS NOT NULL` : sql`workflow_run_id = ${settle.workflow_run_id}`
+        const underRun = settle === undefined ? underAnyRun : sql`workflow_run_id = ${settle.workflow_run_id}`
         const { event } = end
         // One statement, in the lock order: the job (compare-and-set on `running`
         // under a run), then its active run, then the record — written only when
