@@ -12,6 +12,9 @@ import type * as Fixtures from "./fixtures.js"
 import type * as JobsModule from "../src/Jobs.js"
 import type * as JobStoreModule from "../src/store/JobStore.js"
 
+/** Run through tsx, a tree's modules are its `.ts` sources; run compiled, its `.js` files. */
+const SOURCE = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+
 /** A checkout's modules a comparison runs through. */
 export interface Tree {
   readonly name: string
@@ -25,11 +28,11 @@ export interface Tree {
 /** The tree checked out at `root`, named `name`. */
 export const loadTree = async (name: string, root: string): Promise<Tree> => ({
   name,
-  app: await import(path.join(root, "bench/app.ts")) as typeof App,
-  jobs: await import(path.join(root, "src/Jobs.ts")) as typeof JobsModule,
-  store: await import(path.join(root, "src/store/JobStore.ts")) as typeof JobStoreModule,
-  fixtures: await import(path.join(root, "bench/fixtures.ts")) as typeof Fixtures,
-  create: await import(path.join(root, "bench/create.ts")) as typeof Create
+  app: await import(path.join(root, `bench/app${SOURCE}`)) as typeof App,
+  jobs: await import(path.join(root, `src/Jobs${SOURCE}`)) as typeof JobsModule,
+  store: await import(path.join(root, `src/store/JobStore${SOURCE}`)) as typeof JobStoreModule,
+  fixtures: await import(path.join(root, `bench/fixtures${SOURCE}`)) as typeof Fixtures,
+  create: await import(path.join(root, `bench/create${SOURCE}`)) as typeof Create
 })
 
 /**
