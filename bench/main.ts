@@ -10,7 +10,6 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
-import { fileURLToPath } from "node:url"
 import type { BenchContext } from "./app.js"
 import * as Create from "./create.js"
 import { connectPg, openSqlite } from "./drivers.js"
@@ -19,6 +18,7 @@ import { FULL, loadAverage, machine, makeLog, type Measurement, QUICK, type Sect
 import * as Lifecycle from "./lifecycle.js"
 import * as Memory from "./memory.js"
 import * as Pickup from "./pickup.js"
+import { benchDirectory, projectRoot, RUNTIME } from "./paths.js"
 import { SERVER_SETTINGS, startBenchCluster } from "./postgres.js"
 import * as Queries from "./queries.js"
 import * as Recorder from "./recorder.js"
@@ -39,7 +39,6 @@ const sections: Record<Section, (ctx: BenchContext) => Promise<Array<Measurement
   memory: Memory.run
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url))
 
 const main = async (): Promise<void> => {
   const described = machine()
@@ -92,7 +91,8 @@ const main = async (): Promise<void> => {
         section: name as Section,
         loadAverageAtStart: loadAtStart,
         loadAverageAtEnd: loadAverage(),
-        durationS: Math.round((performance.now() - sectionStarted) / 1000)
+        durationS: Math.round((performance.now() - sectionStarted) / 1000),
+        runtime: RUNTIME
       })
     }
   } finally {
@@ -110,26 +110,26 @@ const main = async (): Promise<void> => {
   const results: Results = {
     mode: mode.name,
     config: mode,
-    machine: { ...described, loadAverageAtEnd: loadAverage() },
+    machine: { ...described, loadAverageAtEnd: loadAverage(), runtime: RUNTIME },
     databases,
     durationS: Math.round(durationS),
     sections: [...keptRuns, ...sectionRuns],
     measurements: [...kept, ...measurements]
   }
-  fs.writeFileSync(path.join(here, "results.json"), JSON.stringify(results, null, 2) + "\n")
-  fs.writeFileSync(path.join(here, "..", "BENCHMARKS.md"), renderReport(results, readAnalysis()))
+  fs.writeFileSync(path.join(benchDirectory, "results.json"), JSON.stringify(results, null, 2) + "\n")
+  fs.writeFileSync(path.join(projectRoot, "BENCHMARKS.md"), renderReport(results, readAnalysis()))
   log(`done in ${durationS.toFixed(0)} s: bench/results.json, BENCHMARKS.md`)
 }
 
 /** The previous run's results, if any. */
 const previousResults = (): Results | undefined => {
-  const file = path.join(here, "results.json")
+  const file = path.join(benchDirectory, "results.json")
   return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) as Results : undefined
 }
 
 /** The hand-written analysis (profiles, where the time goes), included in the report. */
 const readAnalysis = (): string => {
-  const file = path.join(here, "analysis.md")
+  const file = path.join(benchDirectory, "analysis.md")
   return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""
 }
 

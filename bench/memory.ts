@@ -15,17 +15,16 @@
  * loaded disk. The heap does not depend on it.
  */
 import { execFile } from "node:child_process"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { type BenchContext, freshTarget, migrateTarget, type Target } from "./app.js"
 import { connectPg } from "./drivers.js"
 import { loadJobs } from "./fixtures.js"
 import { type Measurement, measurement } from "./harness.js"
 import type { HeapSample, MemoryWorkerConfig, MemoryWorkerReport } from "./memoryWorker.js"
+import { childScript, projectRoot } from "./paths.js"
 
 const execFileAsync = promisify(execFile)
-const here = path.dirname(fileURLToPath(import.meta.url))
+const worker = childScript("memoryWorker")
 
 const CONCURRENCY = 16
 const SAMPLES = 40
@@ -90,8 +89,8 @@ const measure = async (ctx: BenchContext, target: Target): Promise<Measurement> 
   const config: MemoryWorkerConfig = { target, jobs, concurrency: CONCURRENCY, samples: SAMPLES }
   const { stdout } = await execFileAsync(
     process.execPath,
-    ["--expose-gc", "--import", "tsx", path.join(here, "memoryWorker.ts"), JSON.stringify(config)],
-    { cwd: path.join(here, ".."), maxBuffer: 16 * 1024 * 1024 }
+    ["--expose-gc", ...worker.execArgv, worker.file, JSON.stringify(config)],
+    { cwd: projectRoot, maxBuffer: 16 * 1024 * 1024 }
   )
   const report = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as MemoryWorkerReport
   if (report.unfinished !== 0) throw new Error(`memory/${target.dialect}: ${report.unfinished} jobs unfinished after the pool drained`)

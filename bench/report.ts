@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { SURVIVES } from "./durability.js"
 import type { Machine, Measurement, Mode, Section } from "./harness.js"
+import { benchDirectory, projectRoot, TSX_RUNTIME } from "./paths.js"
 import { targets } from "./targets.js"
 
 /** When one section ran, and how loaded the machine was meanwhile. */
@@ -21,13 +22,15 @@ export interface SectionRun {
   readonly durationS: number
   /** The mode and date of the run that measured it, when it was kept from an earlier run (`--keep-others`). */
   readonly keptFrom?: { readonly mode: Mode["name"]; readonly date: string }
+  /** How our code ran (`paths.ts`'s RUNTIME); absent in runs before it was recorded, which all ran through tsx. */
+  readonly runtime?: string
 }
 
 /** Everything one run produced (bench/results.json). */
 export interface Results {
   readonly mode: Mode["name"]
   readonly config: Mode
-  readonly machine: Machine & { readonly loadAverageAtEnd?: number }
+  readonly machine: Machine & { readonly loadAverageAtEnd?: number; readonly runtime?: string }
   readonly databases: {
     readonly postgres: string
     readonly postgresSettings: ReadonlyArray<string>
@@ -178,7 +181,7 @@ const sectionLoad = (results: Results, section: Section): string => {
   const run = results.sections?.find((r) => r.section === section)
   return run === undefined
     ? "Load average while it ran: not recorded in this run."
-    : `${run.keptFrom === undefined ? "" : `Kept from the **${run.keptFrom.mode}** run of ${run.keptFrom.date} (this run did not measure it). `}Load average (1 min) while it ran: ${run.loadAverageAtStart} at start, ${run.loadAverageAtEnd} at end; it took ${run.durationS} s.`
+    : `${run.keptFrom === undefined ? "" : `Kept from the **${run.keptFrom.mode}** run of ${run.keptFrom.date} (this run did not measure it). `}Load average (1 min) while it ran: ${run.loadAverageAtStart} at start, ${run.loadAverageAtEnd} at end; it took ${run.durationS} s. Our code ran ${run.runtime ?? TSX_RUNTIME}.`
 }
 
 /** The targets table, and what it leaves out. */
@@ -237,6 +240,7 @@ export const renderReport = (results: Results, analysis: string): string => {
     ["OS", machine.os],
     ["Load average (1 min)", `${machine.loadAverage} at start, ${machine.loadAverageAtEnd ?? "?"} at end (each section's is under its heading) — anything well above 0 means other work shared the ${machine.cores} cores`],
     ["Node.js", machine.node],
+    ["Our code", `${machine.runtime ?? TSX_RUNTIME} (sections kept from an earlier run say how they ran under their heading)`],
     ["PostgreSQL", `${databases.postgres} — throwaway local cluster on 127.0.0.1, started with ${databases.postgresStartOptions.map((s) => `\`${s}\``).join(", ")}; durability left on: ${databases.postgresSettings.map((s) => `\`${s}\``).join(", ")}`],
     ["SQLite", `${databases.sqlite} (better-sqlite3), files on local disk, ${databases.sqliteSettings.map((s) => `\`${s}\``).join(", ")} as read back from our store's connection: durability **\`"${durability}"\`** (the store's default) in every section but 7, which measures both; the raw driver and SqlPersistedQueue are set to the same \`PRAGMA synchronous\``],
     ["Peers", "pg-boss 10.4 (`schedule: false`, otherwise defaults), @effect/sql 0.52 SqlPersistedQueue (poll interval 5 ms instead of 1 s), graphile-worker 0.16 (defaults; pickup latency only)"],
@@ -249,6 +253,7 @@ export const renderReport = (results: Results, analysis: string): string => {
     "npm run bench -- --quick   # smoke run: the same code paths at smaller sizes",
     "npm run bench -- --only=recovery,queries   # a subset (add --keep-others to keep the other sections' figures)",
     "npx tsx bench/report.ts    # re-render BENCHMARKS.md from bench/results.json",
+    "npx tsx bench/main.ts      # the same run through tsx, uncompiled (slower: see \"Our code\" above)",
     "```",
     "",
     "It needs the PostgreSQL server binaries (`initdb`, `pg_ctl`; found on PATH or in /usr/lib/postgresql/*/bin) and",
@@ -279,9 +284,8 @@ export const renderReport = (results: Results, analysis: string): string => {
 
 // Direct run: re-render from the stored results.
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const here = path.dirname(fileURLToPath(import.meta.url))
-  const results = JSON.parse(fs.readFileSync(path.join(here, "results.json"), "utf8")) as Results
-  const analysisFile = path.join(here, "analysis.md")
+  const results = JSON.parse(fs.readFileSync(path.join(benchDirectory, "results.json"), "utf8")) as Results
+  const analysisFile = path.join(benchDirectory, "analysis.md")
   const analysis = fs.existsSync(analysisFile) ? fs.readFileSync(analysisFile, "utf8") : ""
-  fs.writeFileSync(path.join(here, "..", "BENCHMARKS.md"), renderReport(results, analysis))
+  fs.writeFileSync(path.join(projectRoot, "BENCHMARKS.md"), renderReport(results, analysis))
 }
