@@ -19,7 +19,6 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createRequire } from "node:module"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { makeContext } from "../../src/store/pg/context.js"
@@ -28,50 +27,11 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import { services } from "../jobs/services.js"
 import { connectPg, freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { jobEvent, newJob } from "./fixtures.js"
-
-type Query = (this: object, ...args: Array<unknown>) => unknown
-const require = createRequire(import.meta.url)
-const pg = require("pg") as { readonly Client: { readonly prototype: { query: Query } } }
-/** pg's own conversion of a parameter to the text it sends. */
-const { prepareValue } = require("pg/lib/utils") as { readonly prepareValue: (value: unknown) => string | null }
-
-/** A parameter as a SQL literal of unknown type (EXECUTE takes no parameters of its own). */
-const literal = (value: unknown): string => {
-  const text = prepareValue(value)
-  return text === null ? "NULL" : `'${text.replaceAll("'", "''")}'`
-}
-
-interface Sent {
-  readonly text: string
-  readonly values: ReadonlyArray<unknown>
-}
-
-/** `effect`, and every parameterised statement `pg` sent while it ran. */
-const sentStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => {
-      const proto = pg.Client.prototype
-      const original = proto.query
-      const sent: Array<Sent> = []
-      proto.query = function(this: object, ...args: Array<unknown>) {
-        const [config, values] = args
-        const query = typeof config === "string"
-          ? { text: config, values: values as ReadonlyArray<unknown> | undefined }
-          : config as { readonly text: string; readonly values?: ReadonlyArray<unknown> }
-        if (query.values !== undefined && query.values.length > 0) sent.push({ text: query.text, values: query.values })
-        return original.apply(this, args)
-      }
-      return { proto, original, sent }
-    }),
-    ({ sent }) => Effect.map(effect, (value) => ({ value, sent })),
-    ({ original, proto }) => Effect.sync(() => {
-      proto.query = original
-    })
-  )
+import { named, planModes, planOf, type Sent, sentStatements, tableScans } from "./pg-plans.js"
 
 /** The one statement of `sent` that `marker` names. */
 const theOne = (sent: ReadonlyArray<Sent>, marker: RegExp, step: string): Sent => {
-  const found = sent.filter((statement) => marker.test(statement.text))
+  const found = named(sent, marker)
   assert.strictEqual(found.length, 1, `${step}: one statement ${marker}; sent:\n${sent.map((s) => s.text.slice(0, 80)).join("\n")}`)
   return found[0]!
 }
@@ -141,21 +101,6 @@ describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => 
           }
         })
 
-        /** The plan of `statement` prepared afresh and explained under `mode`. */
-        const planOf = (statement: Sent, mode: "force_custom_plan" | "force_generic_plan") =>
-          Effect.promise(async () => {
-            await raw.query(`SET plan_cache_mode = ${mode}`)
-            await raw.query("DEALLOCATE ALL")
-            await raw.query(`PREPARE hot AS ${statement.text}`)
-            const { rows } = await raw.query<{ readonly "QUERY PLAN": string }>(`EXPLAIN EXECUTE hot(${statement.values.map(literal).join(", ")})`)
-            return rows.map((row) => row["QUERY PLAN"]).join("\n")
-          })
-
-        /** Every scan of a table in `plan`, in plan order: "Index Scan using <index> on <table>", "Seq Scan on <table>", ... */
-        const scans = (plan: string) =>
-          [...plan.matchAll(/((?:Bitmap Heap|Seq|Index Only|Index|Bitmap Index|Tid) Scan(?: Backward)?)(?: using (\S+))? on (\S+)/g)]
-            .map((match) => `${match[1]}${match[2] === undefined ? "" : ` using ${match[2]}`} on ${match[3]}`)
-
         /**
          * The table scans each statement may make, one pattern per scan: by key only (the claim
          * by its queue index, the heartbeat's job by the run it points to, which is as good).
@@ -165,7 +110,7 @@ describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => 
           claim: [/^Index Scan using ai_jobs_claim_idx on ai_jobs$/, /^Index Scan using ai_jobs_pkey on ai_jobs$/],
           heartbeat: [
             /^Index Scan using workflow_runs_pkey on workflow_runs$/,
-            /^Index Scan using (ai_jobs_pkey|ai_jobs_workflow_run_id_idx) on ai_jobs$/
+            /^Index Scan using (ai_jobs_pkey|ai_jobs_run_idx) on ai_jobs$/
           ],
           complete: [/^Index Scan using ai_jobs_pkey on ai_jobs$/, /^Index Scan using workflow_runs_pkey on workflow_runs$/],
           batch: [
@@ -178,10 +123,10 @@ describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => 
         const check = (when: string) =>
           Effect.gen(function*() {
             const hot = yield* hotStatements
-            for (const mode of ["force_custom_plan", "force_generic_plan"] as const) {
+            for (const mode of planModes) {
               for (const [step, statement] of Object.entries(hot)) {
-                const plan = yield* planOf(statement, mode)
-                const made = scans(plan)
+                const plan = yield* planOf(raw, statement, mode)
+                const made = tableScans(plan)
                 const label = `${step}, ${when}, ${mode}: ${made.join("; ")}\n${plan}`
                 assert.strictEqual(made.length, expected[step]!.length, label)
                 made.forEach((scan, i) => assert.match(scan, expected[step]![i]!, label))
