@@ -13,6 +13,7 @@ import { metricBounds } from "../../domain/JobMetrics.js"
 import type { RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { PgContext } from "./context.js"
 import { withNow } from "../internal/now.js"
+import { isRunning } from "./keyedGuard.js"
 import { columns, decode, decodeEach, instantParam, qualified } from "./rows.js"
 
 /** `metrics` with `ms` added to its `duration_ms`, saturating at the metric's bound (as `JobMetrics.add`). */
@@ -68,7 +69,7 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
             run_id uuid, outputs_given boolean, outputs jsonb, duration_ms bigint)
         ), locked AS (
           SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id
-          WHERE j.status = 'running' AND j.workflow_run_id IS NOT NULL AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id)
+          WHERE ${isRunning(sql, "j.status")} AND j.workflow_run_id IS NOT NULL AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id)
           FOR NO KEY UPDATE OF j SKIP LOCKED
         ), moved AS (
           UPDATE ai_jobs j SET status = e.target, updated_at = ${at}::timestamptz,
@@ -80,7 +81,7 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
         ), ended AS (
           UPDATE workflow_runs r SET status = m.status, error_message = e.error_message, updated_at = ${at}::timestamptz
           FROM moved m JOIN ends e ON e.job_id = m.id
-          WHERE r.id = m.workflow_run_id AND r.status = 'running'
+          WHERE r.id = m.workflow_run_id AND ${isRunning(sql, "r.status")}
         ), audit AS (
           INSERT INTO flight_recorder_events (${eventColumns})
           SELECT e.event_id, e.event_at, e.actor, e.type, m.trace_id, m.id, m.workflow_run_id,

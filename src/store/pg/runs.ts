@@ -30,6 +30,7 @@ import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
 import { makeFailUnreadableJob } from "./unreadableJob.js"
 import { withNow } from "../internal/now.js"
+import { isRunning } from "./keyedGuard.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -47,8 +48,8 @@ const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
  * it. The job is only read, never locked (see the lock order in JobStore.ts).
  */
 export const activeRun = (sql: SqlClient.SqlClient) =>
-  sql`r.status = 'running' AND EXISTS (
-    SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running')`
+  sql`${isRunning(sql, "r.status")} AND EXISTS (
+    SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND ${isRunning(sql, "j.status")})`
 
 /** The run and node half of the store. */
 export const makeRunMethods = (context: PgContext) => {
@@ -59,6 +60,9 @@ export const makeRunMethods = (context: PgContext) => {
   const eventColumns = sql.literal(columns.event)
 
   const isActive = activeRun(sql)
+  // Status checks on rows found by their key (keyedGuard.ts).
+  const running = isRunning(sql, "status")
+  const runRunning = isRunning(sql, "r.status")
 
   const readRun = (runId: WorkflowRunId): Effect.Effect<WorkflowRun, NotFound | CorruptRow | SqlError> =>
     Effect.gen(function*() {
@@ -89,7 +93,7 @@ export const makeRunMethods = (context: PgContext) => {
     Effect.gen(function*() {
       const [row] = yield* sql`
         UPDATE workflow_runs SET ${sql.csv(set)}
-        WHERE id = ${runId} AND status = 'running'
+        WHERE id = ${runId} AND ${running}
         RETURNING ${runColumns}`
       if (row !== undefined) return yield* decode.run(row)
       return yield* notActive(runId)
@@ -161,7 +165,7 @@ export const makeRunMethods = (context: PgContext) => {
       const ended = yield* audited({
         steps: [["ended", sql`
           UPDATE workflow_runs SET ${sql.csv(set)}
-          WHERE id = ${runId} AND status = 'running'
+          WHERE id = ${runId} AND ${running}
           RETURNING ${runColumns}`]],
         events: options?.events,
         result: decode.run
@@ -212,7 +216,7 @@ export const makeRunMethods = (context: PgContext) => {
       const [row] = yield* sql`
         UPDATE ai_jobs j SET status = 'queued', status_reason = ${options.reason}, updated_at = ${at}::timestamptz
         FROM workflow_runs r
-        WHERE r.id = ${runId} AND j.id = r.job_id AND j.workflow_run_id = r.id AND j.status = 'running' AND r.status = 'running'
+        WHERE r.id = ${runId} AND j.id = r.job_id AND j.workflow_run_id = r.id AND ${isRunning(sql, "j.status")} AND ${runRunning}
         RETURNING ${sql.literal(qualified(columns.job, "j"))}`
       if (row === undefined) return yield* notActive(runId)
       const job = yield* decode.aiJob(row)
@@ -258,15 +262,17 @@ export const makeRunMethods = (context: PgContext) => {
         // One statement, in the lock order: the job (compare-and-set on `running`
         // under a run), then its active run, then the record — written only when
         // the job moved, its placeholders replaced by the job row's trace, run and attempt.
+        // The run is found by its key (a value the plan gets from `moved`, not a join): a join
+        // let the planner scan every running run's index entries, dead ones too, to end one.
         return statementThen(
           sql`
           WITH moved AS (
             UPDATE ai_jobs SET ${sql.csv(set)}
-            WHERE id = ${end.job_id} AND status = 'running' AND ${underRun}
+            WHERE id = ${end.job_id} AND ${running} AND ${underRun}
             RETURNING ${jobColumns}
           ), ended AS (
             UPDATE workflow_runs r SET status = ${end.to}, error_message = ${end.error_message ?? null}, updated_at = ${at}::timestamptz
-            FROM moved WHERE r.id = moved.workflow_run_id AND r.status = 'running'
+            WHERE r.id = (SELECT workflow_run_id FROM moved) AND ${runRunning}
           ), audit AS (
             INSERT INTO flight_recorder_events (${eventColumns})
             SELECT ${event.event_id}, ${instantParam(event.timestamp)}::timestamptz, ${event.actor}, ${event.type},

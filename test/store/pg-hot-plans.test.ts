@@ -1,0 +1,143 @@
+/**
+ * Issue 16, h61 (PostgreSQL): every hot statement of a lifecycle — submit,
+ * claim, heartbeat, complete (one job's and group commit's batch) — finds its
+ * rows by key, whatever the statistics say. Before, the complete's run end
+ * joined the moved job to `workflow_runs` and the planner scanned the index of
+ * every running run (dead heartbeat versions too) to end one: its cost grew
+ * with the number of running runs.
+ *
+ * The database is made adversarial: statistics taken when no run was running
+ * (ANALYZE after a few finished lifecycles), then 20,000 running runs, each
+ * beaten three times (dead versions in the run indexes), autovacuum off so
+ * nothing refreshes them. Each statement is the one the store sent (read off
+ * the real `pg` driver, nothing mocked), prepared again on a plain connection
+ * and explained both ways the server plans the store's named statements: a
+ * custom plan (its first five executions) and the generic one (after). Then
+ * the statistics are brought up to date and it is checked again.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { Jobs } from "../../src/Jobs.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { makeContext } from "../../src/store/pg/context.js"
+import { finishRunningJobs } from "../../src/store/pg/finishBatch.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
+import { services } from "../jobs/services.js"
+import { connectPg, freshPgDatabase, rawPgClient } from "../support/pg-database.js"
+import { jobEvent, newJob } from "./fixtures.js"
+import { named, planModes, planOf, type Sent, sentStatements, tableScans } from "./pg-plans.js"
+
+/** The one statement of `sent` that `marker` names. */
+const theOne = (sent: ReadonlyArray<Sent>, marker: RegExp, step: string): Sent => {
+  const found = named(sent, marker)
+  assert.strictEqual(found.length, 1, `${step}: one statement ${marker}; sent:\n${sent.map((s) => s.text.slice(0, 80)).join("\n")}`)
+  return found[0]!
+}
+
+const RUNNING = 20_000
+
+describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => {
+  it.scoped(
+    `issue 16 h61 among ${RUNNING.toLocaleString("en")} running runs with stale statistics and dead versions, the complete (one job and a batch) ends its run by primary key; submit, claim and heartbeat read by key too; generic and custom plans`,
+    () =>
+      Effect.gen(function*() {
+        const url = yield* freshPgDatabase("hot plans")
+        const context = yield* Layer.build(services(PgStore.layer({ url })))
+        const sql = yield* Effect.provide(SqlClient.SqlClient, yield* Layer.build(rawPgClient(url)))
+        const raw = yield* Effect.acquireRelease(Effect.promise(() => connectPg(url)), (client) => Effect.promise(() => client.end()))
+        const jobs = yield* Effect.provide(Jobs, context)
+        const store = yield* Effect.provide(JobStore, context)
+
+        for (const table of ["ai_jobs", "workflow_runs", "flight_recorder_events"]) {
+          yield* Effect.promise(() => raw.query(`ALTER TABLE ${table} SET (autovacuum_enabled = off)`))
+        }
+        // A few finished lifecycles (the subject admitted), then statistics that know no running run.
+        for (let i = 0; i < 5; i++) {
+          yield* jobs.submit(newJob())
+          const claim = yield* jobs.claimNext()
+          assert.isNotNull(claim)
+          yield* jobs.complete(claim!.job.job_id)
+        }
+        yield* Effect.promise(() => raw.query("ANALYZE"))
+        // The crowd: running jobs under running runs, each run beaten three times since.
+        yield* Effect.promise(() => raw.query(`
+          INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id,
+                               access_mode, safety_mode, created_at, updated_at)
+          SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, gen_random_uuid(), 'doc_summarize', 'queued',
+                 'p', 'u', 'Analyst', 'analysis_only', 'normal', timestamptz '2026-01-01', timestamptz '2026-01-01'
+          FROM generate_series(1, ${RUNNING}) AS i`))
+        yield* Effect.promise(() => raw.query(`
+          INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, created_at, updated_at)
+          SELECT ('00000000-0000-7000-9000-' || lpad(to_hex(i), 12, '0'))::uuid,
+                 ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'running',
+                 timestamptz '2026-06-01', timestamptz '2026-01-01', timestamptz '2026-01-01'
+          FROM generate_series(1, ${RUNNING}) AS i`))
+        yield* Effect.promise(() => raw.query(`UPDATE ai_jobs j SET status = 'running', workflow_run_id = r.id FROM workflow_runs r WHERE r.job_id = j.id`))
+        for (let beat = 1; beat <= 3; beat++) {
+          yield* Effect.promise(() => raw.query(`UPDATE workflow_runs SET last_heartbeat = last_heartbeat + interval '${beat} second'`))
+        }
+
+        /** One lifecycle's statements and a batch of two ends, as the store sends them. */
+        const hotStatements = Effect.gen(function*() {
+          const submit = yield* sentStatements(jobs.submit(newJob()))
+          const claim = yield* sentStatements(jobs.claimNext())
+          const claimed = claim.value!
+          const beat = yield* sentStatements(store.heartbeat(claimed.run.id))
+          const complete = yield* sentStatements(jobs.complete(claimed.job.job_id))
+          // Group commit's batch, for two running jobs of the crowd.
+          const ends = [1, 2].map((i) => {
+            const job_id = `00000000-0000-7000-8000-${i.toString(16).padStart(12, "0")}` as never
+            return { job_id, to: "completed" as const, event: jobEvent({ job_id, trace_id: claimed.job.trace_id, workflow_run_id: null }) }
+          })
+          const batch = yield* sentStatements(finishRunningJobs(makeContext(sql))(ends))
+          return {
+            submit: theOne(submit.sent, /INSERT INTO ai_jobs/, "submit"),
+            claim: theOne(claim.sent, /FOR UPDATE SKIP LOCKED/, "claim"),
+            heartbeat: theOne(beat.sent, /SET last_heartbeat/, "heartbeat"),
+            complete: theOne(complete.sent, /WITH moved AS/, "complete"),
+            batch: theOne(batch.sent, /jsonb_to_recordset/, "batch")
+          }
+        })
+
+        /**
+         * The table scans each statement may make, one pattern per scan: by key only (the claim
+         * by its queue index, the heartbeat's job by the run it points to, which is as good).
+         */
+        const expected: Record<string, ReadonlyArray<RegExp>> = {
+          submit: [],
+          claim: [/^Index Scan using ai_jobs_claim_idx on ai_jobs$/, /^Index Scan using ai_jobs_pkey on ai_jobs$/],
+          heartbeat: [
+            /^Index Scan using workflow_runs_pkey on workflow_runs$/,
+            /^Index Scan using (ai_jobs_pkey|ai_jobs_run_idx) on ai_jobs$/
+          ],
+          complete: [/^Index Scan using ai_jobs_pkey on ai_jobs$/, /^Index Scan using workflow_runs_pkey on workflow_runs$/],
+          batch: [
+            /^Index Scan using ai_jobs_pkey on ai_jobs$/,
+            /^Index Scan using ai_jobs_pkey on ai_jobs$/,
+            /^Index Scan using workflow_runs_pkey on workflow_runs$/
+          ]
+        }
+
+        const check = (when: string) =>
+          Effect.gen(function*() {
+            const hot = yield* hotStatements
+            for (const mode of planModes) {
+              for (const [step, statement] of Object.entries(hot)) {
+                const plan = yield* planOf(raw, statement, mode)
+                const made = tableScans(plan)
+                const label = `${step}, ${when}, ${mode}: ${made.join("; ")}\n${plan}`
+                assert.strictEqual(made.length, expected[step]!.length, label)
+                made.forEach((scan, i) => assert.match(scan, expected[step]![i]!, label))
+              }
+            }
+          })
+
+        yield* check("statistics from before the crowd")
+        yield* Effect.promise(() => raw.query("ANALYZE"))
+        yield* check("statistics up to date")
+      }),
+    180_000
+  )
+})
