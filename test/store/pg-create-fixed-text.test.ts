@@ -15,7 +15,6 @@ import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createRequire } from "node:module"
 import type { NewAiJobInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import { auditWith, JobStore } from "../../src/store/JobStore.js"
@@ -24,41 +23,15 @@ import { insertJob } from "../../src/store/pg/jobs.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { eventRecord, ids, newJob } from "./fixtures.js"
-
-type Query = (this: object, ...args: Array<unknown>) => unknown
-const pg = createRequire(import.meta.url)("pg") as { readonly Client: { readonly prototype: { query: Query } } }
-
-interface Sent {
-  readonly text: string
-  readonly values: ReadonlyArray<unknown>
-}
+import { named, sentStatements } from "./pg-plans.js"
 
 /** `effect`, and the one INSERT of a job it sent (its text and parameters, as handed to `pg`). */
 const sentInsert = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => {
-      const proto = pg.Client.prototype
-      const original = proto.query
-      const sent: Array<Sent> = []
-      proto.query = function(this: object, ...args: Array<unknown>) {
-        const [config, values] = args
-        const query = typeof config === "string"
-          ? { text: config, values: values as ReadonlyArray<unknown> }
-          : config as { readonly text: string; readonly values?: ReadonlyArray<unknown> }
-        if (query.text.includes("INSERT INTO ai_jobs")) sent.push({ text: query.text, values: query.values ?? [] })
-        return original.apply(this, args)
-      }
-      return { proto, original, sent }
-    }),
-    ({ sent }) =>
-      Effect.map(effect, () => {
-        assert.strictEqual(sent.length, 1, "one statement writes the job")
-        return sent[0]!
-      }),
-    ({ original, proto }) => Effect.sync(() => {
-      proto.query = original
-    })
-  )
+  Effect.map(sentStatements(effect), ({ sent }) => {
+    const inserts = named(sent, /INSERT INTO ai_jobs/)
+    assert.strictEqual(inserts.length, 1, "one statement writes the job")
+    return inserts[0]!
+  })
 
 const variants: ReadonlyArray<Partial<NewAiJobInput>> = [
   {},
