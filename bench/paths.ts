@@ -14,6 +14,9 @@ const own = path.dirname(fileURLToPath(import.meta.url))
 /** Whether this run is the compiled one (`.js`), not tsx's (`.ts`). */
 export const COMPILED = import.meta.url.endsWith(".js")
 
+/** The extension of this run's modules: `.js` compiled, `.ts` through tsx. */
+export const MODULE_EXTENSION = COMPILED ? ".js" : ".ts"
+
 /** How a run through tsx runs our code (and every run before this was recorded). */
 export const TSX_RUNTIME = "TypeScript through tsx (esbuild, keepNames)"
 
@@ -28,6 +31,6 @@ export const benchDirectory = path.join(projectRoot, "bench")
 
 /** A bench module to start as a child process: its file, and node's options to run it the way this run runs. */
 export const childScript = (name: string): { readonly file: string; readonly execArgv: ReadonlyArray<string> } => ({
-  file: path.join(own, `${name}${COMPILED ? ".js" : ".ts"}`),
+  file: path.join(own, `${name}${MODULE_EXTENSION}`),
   execArgv: COMPILED ? [] : ["--import", "tsx"]
 })

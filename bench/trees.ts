@@ -11,9 +11,7 @@ import type * as Create from "./create.js"
 import type * as Fixtures from "./fixtures.js"
 import type * as JobsModule from "../src/Jobs.js"
 import type * as JobStoreModule from "../src/store/JobStore.js"
-
-/** Run through tsx, a tree's modules are its `.ts` sources; run compiled, its `.js` files. */
-const SOURCE = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+import { MODULE_EXTENSION } from "./paths.js"
 
 /** A checkout's modules a comparison runs through. */
 export interface Tree {
@@ -28,11 +26,11 @@ export interface Tree {
 /** The tree checked out at `root`, named `name`. */
 export const loadTree = async (name: string, root: string): Promise<Tree> => ({
   name,
-  app: await import(path.join(root, `bench/app${SOURCE}`)) as typeof App,
-  jobs: await import(path.join(root, `src/Jobs${SOURCE}`)) as typeof JobsModule,
-  store: await import(path.join(root, `src/store/JobStore${SOURCE}`)) as typeof JobStoreModule,
-  fixtures: await import(path.join(root, `bench/fixtures${SOURCE}`)) as typeof Fixtures,
-  create: await import(path.join(root, `bench/create${SOURCE}`)) as typeof Create
+  app: await import(path.join(root, `bench/app${MODULE_EXTENSION}`)) as typeof App,
+  jobs: await import(path.join(root, `src/Jobs${MODULE_EXTENSION}`)) as typeof JobsModule,
+  store: await import(path.join(root, `src/store/JobStore${MODULE_EXTENSION}`)) as typeof JobStoreModule,
+  fixtures: await import(path.join(root, `bench/fixtures${MODULE_EXTENSION}`)) as typeof Fixtures,
+  create: await import(path.join(root, `bench/create${MODULE_EXTENSION}`)) as typeof Create
 })
 
 /**

@@ -52,6 +52,9 @@ const endRow = (end: RunningJobEnd | RunSettle) => ({
 export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOutside">) => {
   const jobColumns = sql.literal(qualified(columns.job, "j"))
   const eventColumns = sql.literal(columns.event)
+  // Status checks on rows found by their key (keyedGuard.ts), made once per store.
+  const jobRunning = isRunning(sql, "j.status")
+  const runRunning = isRunning(sql, "r.status")
   return (ends: ReadonlyArray<RunningJobEnd | RunSettle>) =>
     withNow((now) => {
       const at = instantParam(now)
@@ -69,7 +72,7 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
             run_id uuid, outputs_given boolean, outputs jsonb, duration_ms bigint)
         ), locked AS (
           SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id
-          WHERE ${isRunning(sql, "j.status")} AND j.workflow_run_id IS NOT NULL AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id)
+          WHERE ${jobRunning} AND j.workflow_run_id IS NOT NULL AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id)
           FOR NO KEY UPDATE OF j SKIP LOCKED
         ), moved AS (
           UPDATE ai_jobs j SET status = e.target, updated_at = ${at}::timestamptz,
@@ -81,7 +84,7 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
         ), ended AS (
           UPDATE workflow_runs r SET status = m.status, error_message = e.error_message, updated_at = ${at}::timestamptz
           FROM moved m JOIN ends e ON e.job_id = m.id
-          WHERE r.id = m.workflow_run_id AND ${isRunning(sql, "r.status")}
+          WHERE r.id = m.workflow_run_id AND ${runRunning}
         ), audit AS (
           INSERT INTO flight_recorder_events (${eventColumns})
           SELECT e.event_id, e.event_at, e.actor, e.type, m.trace_id, m.id, m.workflow_run_id,

@@ -63,6 +63,7 @@ export const makeRunMethods = (context: PgContext) => {
   // Status checks on rows found by their key (keyedGuard.ts).
   const running = isRunning(sql, "status")
   const runRunning = isRunning(sql, "r.status")
+  const jobRunning = isRunning(sql, "j.status")
 
   const readRun = (runId: WorkflowRunId): Effect.Effect<WorkflowRun, NotFound | CorruptRow | SqlError> =>
     Effect.gen(function*() {
@@ -216,7 +217,7 @@ export const makeRunMethods = (context: PgContext) => {
       const [row] = yield* sql`
         UPDATE ai_jobs j SET status = 'queued', status_reason = ${options.reason}, updated_at = ${at}::timestamptz
         FROM workflow_runs r
-        WHERE r.id = ${runId} AND j.id = r.job_id AND j.workflow_run_id = r.id AND ${isRunning(sql, "j.status")} AND ${runRunning}
+        WHERE r.id = ${runId} AND j.id = r.job_id AND j.workflow_run_id = r.id AND ${jobRunning} AND ${runRunning}
         RETURNING ${sql.literal(qualified(columns.job, "j"))}`
       if (row === undefined) return yield* notActive(runId)
       const job = yield* decode.aiJob(row)
