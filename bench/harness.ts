@@ -51,6 +51,14 @@ export interface Mode {
   readonly batch: number
   /** Concurrent workers in the lifecycle comparison. */
   readonly workers: ReadonlyArray<number>
+  /**
+   * Lifecycles each system runs, not counted, at each worker count before the
+   * lifecycle section samples: V8 optimizes a function only after it has run
+   * often, and every system's client is still compiling for its first
+   * thousand or more lifecycles (bench/warmupCurve.ts). A worker in service
+   * is past that; a short sample taken before it measures the JIT.
+   */
+  readonly warmupLifecycles: number
   /** Repetitions of the recovery comparison (the per-row loop is slow). */
   readonly recoveryReps: number
   readonly recoveryTotal: number
@@ -61,6 +69,8 @@ export interface Mode {
   readonly queryCalls: number
   /** Jobs submitted, one at a time, per pickup-latency measurement. */
   readonly pickupSamples: number
+  /** Pickups each system of the interleaved pair runs back to back, not counted, before it samples (the JIT's warm-up). */
+  readonly warmupPickups: number
   /** Lifecycles counted per system in the statements-per-job section. */
   readonly statementJobs: number
   /** Jobs the worker process runs in the memory section (issue 16 asks for 100k). */
@@ -74,6 +84,7 @@ export const FULL: Mode = {
   sampleMs: 3_000,
   batch: 100,
   workers: [1, 4, 16],
+  warmupLifecycles: 1_000,
   recoveryReps: 3,
   recoveryTotal: 100_000,
   recoveryStale: 10_000,
@@ -81,6 +92,7 @@ export const FULL: Mode = {
   querySizes: [10_000, 1_000_000],
   queryCalls: 100,
   pickupSamples: 120,
+  warmupPickups: 1_000,
   statementJobs: 500,
   memoryJobs: 100_000
 }
@@ -92,6 +104,7 @@ export const QUICK: Mode = {
   sampleMs: 750,
   batch: 50,
   workers: [1, 4, 16],
+  warmupLifecycles: 100,
   recoveryReps: 2,
   recoveryTotal: 5_000,
   recoveryStale: 500,
@@ -99,6 +112,7 @@ export const QUICK: Mode = {
   querySizes: [10_000, 50_000],
   queryCalls: 50,
   pickupSamples: 40,
+  warmupPickups: 100,
   statementJobs: 100,
   memoryJobs: 10_000
 }
@@ -146,6 +160,35 @@ export const throughput = async (workers: number, durationMs: number, op: (worke
   }))
   return count / ((performance.now() - start) / 1000)
 }
+
+/** `total` calls of `op` shared by `workers` concurrent loops, awaited (a warm-up: nothing is measured). */
+export const repeatedly = async (workers: number, total: number, op: () => Promise<unknown>): Promise<void> => {
+  let left = total
+  await Promise.all(Array.from({ length: workers }, async () => {
+    while (left > 0) {
+      left--
+      await op()
+    }
+  }))
+}
+
+/** `repeatedly` for an Effect operation: `workers` fibers share `total` calls of `op`. */
+export const repeatedlyEffect = <E, R>(workers: number, total: number, op: () => Effect.Effect<unknown, E, R>): Effect.Effect<void, E, R> =>
+  Effect.suspend(() => {
+    let left = total
+    return Effect.all(
+      Array.from({ length: workers }, () =>
+        Effect.whileLoop({
+          while: () => left > 0,
+          body: () => {
+            left--
+            return op()
+          },
+          step: () => {}
+        })),
+      { concurrency: "unbounded", discard: true }
+    )
+  })
 
 /** `throughput` for an Effect operation: `workers` fibers loop on `op` until the deadline. */
 export const throughputEffect = <E, R>(

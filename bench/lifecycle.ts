@@ -3,7 +3,9 @@
  * every audit event written (capability decision, queued, running,
  * completed), with 1, 4 and 16 concurrent workers. Against pg-boss
  * (send → fetch → complete) and SqlPersistedQueue (offer → take → complete)
- * on the same PostgreSQL server, and SqlPersistedQueue on SQLite.
+ * on the same PostgreSQL server, and SqlPersistedQueue on SQLite. Each system
+ * first runs `warmupLifecycles` lifecycles at each worker count, not counted
+ * (the JIT's warm-up, bench/warmupCurve.ts).
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -13,10 +15,10 @@ import * as Redacted from "effect/Redacted"
 import { Jobs } from "../src/Jobs.js"
 import { type Claim, JobStore } from "../src/store/JobStore.js"
 import { type BenchContext, freshTarget, type Target, withServices } from "./app.js"
-import { bossThroughput, startBoss } from "./baselines/pgBoss.js"
+import { bossRepeatedly, bossThroughput, startBoss } from "./baselines/pgBoss.js"
 import * as PersistedQueueBench from "./baselines/persistedQueue.js"
 import { NEW_JOB } from "./fixtures.js"
-import { type Measurement, measurement, throughputEffect } from "./harness.js"
+import { type Measurement, measurement, repeatedlyEffect, throughputEffect } from "./harness.js"
 
 type Samples = Map<string, Map<number, Array<number>>>
 
@@ -61,6 +63,14 @@ const samples = (
         Effect.promise(() => startBoss(bossUrl)),
         ({ boss }) => Effect.promise(() => boss.stop({ graceful: false, wait: true }))
       )
+    // Every system warmed alike at every worker count (its single and its concurrent paths), not counted.
+    const warmup = ctx.mode.warmupLifecycles
+    ctx.log(`lifecycle/${ours.dialect}: warm-up, ${warmup} lifecycles per system at each worker count`)
+    for (const workers of workerCounts) {
+      yield* repeatedlyEffect(workers, warmup, () => oneLifecycle)
+      if (boss !== null) yield* Effect.promise(() => bossRepeatedly(boss.boss, boss.queue, workers, warmup))
+      yield* Effect.provide(PersistedQueueBench.queueRepeatedly(workers, warmup), queueContext)
+    }
     const out: Samples = new Map()
     for (let rep = 0; rep < ctx.mode.reps; rep++) {
       ctx.log(`lifecycle/${ours.dialect}: sample ${rep + 1}/${ctx.mode.reps}`)

@@ -16,7 +16,9 @@
  * are sampled interleaved: both idle workers run side by side, and each
  * round takes one sample of each, the order alternating round by round, so
  * a load that drifts during the section (a machine still settling after a
- * test run) hits both alike rather than whichever ran first.
+ * test run) hits both alike rather than whichever ran first. Before sampling,
+ * each of the pair runs `warmupPickups` pickups back to back, not counted
+ * (the JIT's warm-up, as in the lifecycle section).
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -153,6 +155,9 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
     await graphileSampler(graphileTarget.url)
   ]
   try {
+    // Each warmed alike, back to back (the same wake-up path, no pause), not counted: a worker in service is past its JIT's warm-up.
+    ctx.log(`pickup/pg: warm-up, ${ctx.mode.warmupPickups} pickups each`)
+    for (const system of pair) for (let i = 0; i < ctx.mode.warmupPickups; i++) await system.sample()
     const [oursListen, graphile] = await interleaved(count, pair)
     results.push(["ours", "pg", "ours, LISTEN/NOTIFY", oursListen!])
     results.push(["graphile", "pg", "graphile-worker, LISTEN/NOTIFY", graphile!])

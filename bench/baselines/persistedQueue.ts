@@ -11,7 +11,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { throughputEffect } from "../harness.js"
+import { repeatedlyEffect, throughputEffect } from "../harness.js"
 
 /**
  * A SQLite client for the queue's file with `PRAGMA synchronous` set for
@@ -43,3 +43,7 @@ export const queueCycle = (queue: Effect.Effect.Success<typeof makeQueue>) =>
 /** Lifecycles per second with `workers` concurrent fibers for `durationMs`. */
 export const queueThroughput = (workers: number, durationMs: number) =>
   Effect.flatMap(makeQueue, (queue) => throughputEffect(workers, durationMs, () => queueCycle(queue)))
+
+/** `total` lifecycles shared by `workers` concurrent fibers, not measured (the lifecycle section's warm-up). */
+export const queueRepeatedly = (workers: number, total: number) =>
+  Effect.flatMap(makeQueue, (queue) => repeatedlyEffect(workers, total, () => queueCycle(queue)))

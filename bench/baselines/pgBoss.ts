@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module"
 import type PgBossType from "pg-boss"
-import { throughput } from "../harness.js"
+import { repeatedly, throughput } from "../harness.js"
 
 // pg-boss is CommonJS with `export =` typings; load it through require for NodeNext.
 const PgBoss = createRequire(import.meta.url)("pg-boss") as typeof PgBossType
@@ -36,6 +36,10 @@ export const bossCycle = async (boss: PgBossType, queue: string): Promise<void> 
 /** Lifecycles per second with `workers` concurrent loops for `durationMs`. */
 export const bossThroughput = (boss: PgBossType, queue: string, workers: number, durationMs: number): Promise<number> =>
   throughput(workers, durationMs, () => bossCycle(boss, queue))
+
+/** `total` lifecycles shared by `workers` concurrent loops, not measured (the lifecycle section's warm-up). */
+export const bossRepeatedly = (boss: PgBossType, queue: string, workers: number, total: number): Promise<void> =>
+  repeatedly(workers, total, () => bossCycle(boss, queue))
 
 /**
  * A pg-boss worker (`work`) polling `queue` every `pollingIntervalSeconds`
