@@ -4,9 +4,11 @@
  * primary key is the way in whatever the statistics say — the statements
  * h61's test (pg-hot-plans.test.ts) did not reach: the general transition
  * (a cancel of a queued job, a retry of a failed one, a move refused on a
- * running one), the unreadable job's failure, and group commit's heartbeat
- * serving several callers in one statement (keyed since h61 through runs.ts
- * `activeRun`, which it shares with the heartbeat alone: held here too).
+ * running one), the unreadable job's failure, recovery's stalled jobs (found
+ * by the moved runs' keys: plain, a sweep that stalled nothing read every
+ * running job's index entries), and group commit's heartbeat serving several
+ * callers in one statement (keyed since h61 through runs.ts `activeRun`,
+ * which it shares with the heartbeat alone: held here too).
  *
  * The database is made adversarial as there: statistics taken before a crowd
  * of 20,000 running runs (dead versions) and 20,000 queued jobs not yet due,
@@ -15,7 +17,9 @@
  * statistics up to date.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -131,6 +135,13 @@ describe("issue 16 h62 PostgreSQL statements that find a row by key use the keye
             event: jobEvent({ job_id: unreadableId, trace_id: unreadableId as string as TraceId, workflow_run_id: null })
           }))
           assert.isNotNull(unreadable.value)
+          // Recovery's sweep where no run is stale (every crowd heartbeat is later), as on a healthy system.
+          const sweep = yield* sentStatements(store.stallStaleRuns({
+            heartbeatBefore: DateTime.unsafeMake("2026-05-01T00:00:00Z"),
+            threshold: Duration.seconds(30),
+            limit: 1000
+          }))
+          assert.deepStrictEqual(sweep.value, [], "no run stale")
           const group = yield* sentStatements(groupBeat)
           const beat = theOne(group.sent, /WITH beaten AS/, "group heartbeat")
           assert.include(beat.values, `{${group.value.slice(1).join(",")}}`, "every racer's run in the one statement")
@@ -140,6 +151,7 @@ describe("issue 16 h62 PostgreSQL statements that find a row by key use the keye
             retry: theOne(retry.sent, transition, "retry"),
             refused: theOne(refused.sent, transition, "refused move"),
             unreadable: theOne(unreadable.sent, /UPDATE workflow_runs SET status = 'failed'/, "unreadable"),
+            sweep: theOne(sweep.sent, /stalled_jobs AS/, "sweep"),
             groupBeat: beat
           }
         })
@@ -147,8 +159,9 @@ describe("issue 16 h62 PostgreSQL statements that find a row by key use the keye
         /**
          * The table scans each statement may make, one pattern per scan: by primary key only (the group
          * heartbeat's job by the run it points to, as good). Before h62, with stale statistics, the
-         * cancel read the whole queue's index (ai_jobs_claim_idx), the retry and the refused move
-         * ai_jobs_status_created_idx, and the unreadable job's run end every running run's entry.
+         * cancel read the whole queue's index (ai_jobs_claim_idx), the retry, the refused move and the
+         * sweep's stalled jobs ai_jobs_status_created_idx, and the unreadable job's run end every
+         * running run's entry.
          */
         const byJobKey = [/^Index Scan using ai_jobs_pkey on ai_jobs$/]
         const expected: Record<string, ReadonlyArray<RegExp>> = {
@@ -156,6 +169,16 @@ describe("issue 16 h62 PostgreSQL statements that find a row by key use the keye
           retry: byJobKey,
           refused: byJobKey,
           unreadable: [/^Index Scan using workflow_runs_pkey on workflow_runs$/],
+          // Recovery's parts in order: the scan and the runs' re-check read running runs by heartbeat (their
+          // plain form kept, stale-scan-plan.test.ts), the stale runs' jobs and the runs stalled by key; then
+          // the jobs stalled, by key (their job or their run's).
+          sweep: [
+            /^Index Scan using workflow_runs_running_heartbeat_idx on workflow_runs$/,
+            /^Index Scan using ai_jobs_pkey on ai_jobs$/,
+            /^Index Scan using (workflow_runs_running_heartbeat_idx|workflow_runs_pkey) on workflow_runs$/,
+            /^Index Scan using workflow_runs_pkey on workflow_runs$/,
+            /^Index Scan using (ai_jobs_pkey|ai_jobs_run_idx) on ai_jobs$/
+          ],
           groupBeat: [
             /^Index Scan using workflow_runs_pkey on workflow_runs$/,
             /^Index Scan using (ai_jobs_pkey|ai_jobs_run_idx) on ai_jobs$/,
