@@ -52,7 +52,12 @@ const main = async () => {
   const cluster = await startBenchCluster(COUNTING_SETTINGS)
   const loads: Array<string> = [os.loadavg()[0]!.toFixed(2)]
   try {
-    const targets = []
+    const targets: Array<{
+      readonly tree: Tree
+      readonly client: Awaited<ReturnType<typeof connectPg>>
+      readonly runtime: ManagedRuntime.ManagedRuntime<App.Services, unknown>
+      readonly database: string
+    }> = []
     for (const tree of trees) {
       const database = `sweep_${tree.name}`
       const target = { dialect: "pg" as const, url: await cluster.createDatabase(database) }
