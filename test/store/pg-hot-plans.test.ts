@@ -27,14 +27,7 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import { services } from "../jobs/services.js"
 import { connectPg, freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { jobEvent, newJob } from "./fixtures.js"
-import { named, planModes, planOf, type Sent, sentStatements, tableScans } from "./pg-plans.js"
-
-/** The one statement of `sent` that `marker` names. */
-const theOne = (sent: ReadonlyArray<Sent>, marker: RegExp, step: string): Sent => {
-  const found = named(sent, marker)
-  assert.strictEqual(found.length, 1, `${step}: one statement ${marker}; sent:\n${sent.map((s) => s.text.slice(0, 80)).join("\n")}`)
-  return found[0]!
-}
+import { crowdId, makeCrowd, planModes, planOf, sentStatements, tableScans, theOne } from "./pg-plans.js"
 
 const RUNNING = 20_000
 
@@ -62,22 +55,7 @@ describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => 
         }
         yield* Effect.promise(() => raw.query("ANALYZE"))
         // The crowd: running jobs under running runs, each run beaten three times since.
-        yield* Effect.promise(() => raw.query(`
-          INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id,
-                               access_mode, safety_mode, created_at, updated_at)
-          SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, gen_random_uuid(), 'doc_summarize', 'queued',
-                 'p', 'u', 'Analyst', 'analysis_only', 'normal', timestamptz '2026-01-01', timestamptz '2026-01-01'
-          FROM generate_series(1, ${RUNNING}) AS i`))
-        yield* Effect.promise(() => raw.query(`
-          INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, created_at, updated_at)
-          SELECT ('00000000-0000-7000-9000-' || lpad(to_hex(i), 12, '0'))::uuid,
-                 ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'running',
-                 timestamptz '2026-06-01', timestamptz '2026-01-01', timestamptz '2026-01-01'
-          FROM generate_series(1, ${RUNNING}) AS i`))
-        yield* Effect.promise(() => raw.query(`UPDATE ai_jobs j SET status = 'running', workflow_run_id = r.id FROM workflow_runs r WHERE r.job_id = j.id`))
-        for (let beat = 1; beat <= 3; beat++) {
-          yield* Effect.promise(() => raw.query(`UPDATE workflow_runs SET last_heartbeat = last_heartbeat + interval '${beat} second'`))
-        }
+        yield* makeCrowd(raw, { running: RUNNING, waiting: 0 })
 
         /** One lifecycle's statements and a batch of two ends, as the store sends them. */
         const hotStatements = Effect.gen(function*() {
@@ -88,7 +66,7 @@ describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => 
           const complete = yield* sentStatements(jobs.complete(claimed.job.job_id))
           // Group commit's batch, for two running jobs of the crowd.
           const ends = [1, 2].map((i) => {
-            const job_id = `00000000-0000-7000-8000-${i.toString(16).padStart(12, "0")}` as never
+            const job_id = crowdId("running", i) as never
             return { job_id, to: "completed" as const, event: jobEvent({ job_id, trace_id: claimed.job.trace_id, workflow_run_id: null }) }
           })
           const batch = yield* sentStatements(finishRunningJobs(makeContext(sql))(ends))

@@ -6,6 +6,7 @@
  * store's named statements — a custom plan (their first five executions) and
  * the generic one (after).
  */
+import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { createRequire } from "node:module"
 import type { PgClient } from "../support/pg-database.js"
@@ -54,6 +55,13 @@ export const sentStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 export const named = (sent: ReadonlyArray<Sent>, marker: RegExp): ReadonlyArray<Sent> =>
   sent.filter((statement) => marker.test(statement.text))
 
+/** The one statement of `sent` that `marker` names (`step` says whose, when there is not exactly one). */
+export const theOne = (sent: ReadonlyArray<Sent>, marker: RegExp, step: string): Sent => {
+  const found = named(sent, marker)
+  assert.strictEqual(found.length, 1, `${step}: one statement ${marker}; sent:\n${sent.map((s) => s.text.slice(0, 80)).join("\n")}`)
+  return found[0]!
+}
+
 export type PlanMode = "force_custom_plan" | "force_generic_plan"
 export const planModes: ReadonlyArray<PlanMode> = ["force_custom_plan", "force_generic_plan"]
 
@@ -73,3 +81,39 @@ export const planOf = (client: PgClient, statement: Sent, mode: PlanMode) =>
 export const tableScans = (plan: string): ReadonlyArray<string> =>
   [...plan.matchAll(/((?:Bitmap Heap|Seq|Index Only|Index|Bitmap Index|Tid) Scan(?: Backward)?)(?: using (\S+))? on (\S+)/g)]
     .map((match) => `${match[1]}${match[2] === undefined ? "" : ` using ${match[2]}`} on ${match[3]}`)
+
+/** Where a crowd's ids of each kind of row start: running jobs, their runs, queued jobs not yet due. */
+const crowdPrefix = { running: "00000000-0000-7000-8000-", run: "00000000-0000-7000-9000-", waiting: "00000000-0000-7000-a000-" }
+
+/** The i-th (from 1) id of a crowd's `kind` of row. */
+export const crowdId = (kind: keyof typeof crowdPrefix, i: number): string => `${crowdPrefix[kind]}${i.toString(16).padStart(12, "0")}`
+
+/**
+ * The crowd that makes a database adversarial to key lookups guarded by
+ * status: `running` jobs under running runs, each run beaten three times
+ * since (dead versions in the run indexes), and `waiting` queued jobs due in
+ * 2100 (in the status and queue indexes, never claimed). Take statistics
+ * before, and they know none of it.
+ */
+export const makeCrowd = (client: PgClient, crowd: { readonly running: number; readonly waiting: number }) =>
+  Effect.promise(async () => {
+    const ids = (kind: keyof typeof crowdPrefix) => `('${crowdPrefix[kind]}' || lpad(to_hex(i), 12, '0'))::uuid`
+    const job = (kind: "running" | "waiting", count: number, runAfter: string) =>
+      client.query(`
+        INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id,
+                             access_mode, safety_mode, created_at, updated_at, run_after)
+        SELECT ${ids(kind)}, gen_random_uuid(), 'doc_summarize', 'queued',
+               'p', 'u', 'Analyst', 'analysis_only', 'normal', timestamptz '2026-01-01', timestamptz '2026-01-01', timestamptz '${runAfter}'
+        FROM generate_series(1, ${count}) AS i`)
+    await job("running", crowd.running, "2026-01-01")
+    await client.query(`
+      INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, created_at, updated_at)
+      SELECT ${ids("run")}, ${ids("running")}, 'running',
+             timestamptz '2026-06-01', timestamptz '2026-01-01', timestamptz '2026-01-01'
+      FROM generate_series(1, ${crowd.running}) AS i`)
+    await client.query(`UPDATE ai_jobs j SET status = 'running', workflow_run_id = r.id FROM workflow_runs r WHERE r.job_id = j.id`)
+    for (let beat = 1; beat <= 3; beat++) {
+      await client.query(`UPDATE workflow_runs SET last_heartbeat = last_heartbeat + interval '${beat} second'`)
+    }
+    await job("waiting", crowd.waiting, "2100-01-01")
+  })

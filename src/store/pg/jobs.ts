@@ -21,6 +21,7 @@ import { storageErrors } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { withNow } from "../internal/now.js"
+import { hasStatus, hasStatusIn } from "./keyedGuard.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -192,8 +193,9 @@ export const makeJobMethods = ({ audited, auditedFixed, execute, sql }: PgContex
       if (request.run_after !== undefined) set.push(sql`run_after = ${instantParam(request.run_after)}::timestamptz`)
       // The lifecycle table is the guard: a lost race matches no row, it never
       // overwrites. (`stalled` is allowed from nowhere, so it always misses.)
-      const guard = [sql`id = ${request.job_id}`, sql.in("status", Lifecycle.allowedFrom(request.to))]
-      if (request.from !== undefined) guard.push(sql`status = ${request.from}`)
+      // The row is found by its key; the states are checks only (keyedGuard.ts).
+      const guard = [sql`id = ${request.job_id}`, hasStatusIn(sql, "status", Lifecycle.allowedFrom(request.to))]
+      if (request.from !== undefined) guard.push(hasStatus(sql, "status", request.from))
       const moved = yield* audited({
         steps: [["moved", sql`UPDATE ai_jobs SET ${sql.csv(set)} WHERE ${sql.and(guard)} RETURNING ${jobColumns}`]],
         events: request.events,

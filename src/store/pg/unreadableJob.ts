@@ -10,12 +10,15 @@ import type { JobStore, UnreadableJobFailure } from "../JobStore.js"
 import { NotFound } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { storageErrors } from "./errors.js"
+import { isRunning } from "./keyedGuard.js"
 import { columns, instantParam } from "./rows.js"
 
 type Service = Context.Tag.Service<JobStore>
 
-export const makeFailUnreadableJob = ({ atomic, insertEvents, sql }: PgContext): Service["failUnreadableJob"] =>
-  Effect.fnUntraced(
+export const makeFailUnreadableJob = ({ atomic, insertEvents, sql }: PgContext): Service["failUnreadableJob"] => {
+  // The run is found by its key; its state is a check only (keyedGuard.ts).
+  const runRunning = isRunning(sql, "status")
+  return Effect.fnUntraced(
     function*(failure: UnreadableJobFailure) {
       const at = instantParam(yield* DateTime.now)
       const { job_id, reason } = failure
@@ -32,7 +35,7 @@ export const makeFailUnreadableJob = ({ atomic, insertEvents, sql }: PgContext):
           WHERE id = ${job_id}`
         yield* sql`
           UPDATE workflow_runs SET status = 'failed', error_message = ${reason}, updated_at = ${at}::timestamptz
-          WHERE id = ${runId} AND status = 'running'`
+          WHERE id = ${runId} AND ${runRunning}`
       } else {
         yield* sql`
           INSERT INTO workflow_runs (${sql.literal(columns.run)})
@@ -49,3 +52,4 @@ export const makeFailUnreadableJob = ({ atomic, insertEvents, sql }: PgContext):
     alreadyExistsAsStorageError("JobStore.failUnreadableJob"),
     storageErrors("JobStore.failUnreadableJob")
   )
+}

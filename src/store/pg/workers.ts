@@ -22,6 +22,7 @@ import { columns, decode, instantParam, qualified, instantBound } from "./rows.j
 import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
 import { claimStart, makeClaimAdmitted, nextJob } from "./claim.js"
+import { isRunning } from "./keyedGuard.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -63,6 +64,9 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
   const why = stallMessageAround(secs)
   const heartbeat = isoText(sql, "r.last_heartbeat")
   const stale = (alias: string) => sql`${sql.literal(alias)}.status = 'running' AND ${sql.literal(alias)}.last_heartbeat < ${batch.cutoff}::timestamptz`
+  // The stalled jobs are found by key (the moved runs'): their state a check only (keyedGuard.ts). Plain, it let
+  // the planner read every running job's index entries on each sweep, stalling none, to find them.
+  const jobRunning = isRunning(sql, "j.status")
   // Event ids are made here, time-ordered (UUIDv7), one per run the batch may move; the n-th run moved takes the n-th.
   const eventIds = batch.record ? `{${Array.from({ length: batch.limit }, uuidv7).join(",")}}` : "{}"
   const recorded = batch.record
@@ -102,7 +106,7 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
       UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
         error_message = s.reason, updated_at = ${batch.at}::timestamptz
       FROM moved s
-      WHERE j.id = s.job_id AND j.workflow_run_id = s.id AND j.status = 'running'
+      WHERE j.id = s.job_id AND j.workflow_run_id = s.id AND ${jobRunning}
     )${recorded}
     SELECT ${sql.literal(columns.run)}, trace_id FROM moved ORDER BY n`
 }
