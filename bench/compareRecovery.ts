@@ -24,13 +24,13 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type * as App from "./app.js"
-import type * as RecoveryModule from "../src/Recovery.js"
 import { referenceRecoveryPg } from "./baselines/referenceRecovery.js"
 import { summarise, type CpuProfile } from "./cpuProfile.js"
 import { connectPg } from "./drivers.js"
 import { seedJobsPg, seedRunsPg } from "./fixtures.js"
 import { FULL, median } from "./harness.js"
+import { loadRecoveryTree, type RecoveryTree } from "./trees.js"
+import type * as App from "./app.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 
@@ -40,18 +40,6 @@ const RESET = [
   `UPDATE workflow_runs SET status = 'running' WHERE status = 'stalled'`,
   `UPDATE ai_jobs SET status = 'running' WHERE status = 'stalled'`
 ]
-
-interface Tree {
-  readonly name: string
-  readonly app: typeof App
-  readonly recovery: typeof RecoveryModule
-}
-
-const load = async (name: string, root: string): Promise<Tree> => ({
-  name,
-  app: await import(path.join(root, "bench/app.ts")) as typeof App,
-  recovery: await import(path.join(root, "src/Recovery.ts")) as typeof RecoveryModule
-})
 
 const main = async () => {
   const args = process.argv.slice(2)
@@ -68,14 +56,14 @@ const main = async () => {
   const reps = Number(repsArg ?? 3)
   const { recoveryTotal: count, recoveryStale: stale } = FULL
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-  const trees = [await load("base", path.resolve(baseRoot)), await load("mine", here)]
+  const trees = [await loadRecoveryTree("base", path.resolve(baseRoot)), await loadRecoveryTree("mine", here)]
   const cluster = await startBenchCluster()
   const samples = new Map<string, Array<number>>()
   const push = (key: string, value: number) => samples.set(key, [...(samples.get(key) ?? []), value])
   const loads: Array<string> = [os.loadavg().map((l) => l.toFixed(1)).join(" ")]
   try {
     const targets: Array<{
-      readonly tree: Tree
+      readonly tree: RecoveryTree
       readonly target: App.Target
       readonly client: Awaited<ReturnType<typeof connectPg>>
       readonly runtime: ManagedRuntime.ManagedRuntime<App.Services, unknown>

@@ -19,27 +19,15 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type * as App from "./app.js"
-import type * as RecoveryModule from "../src/Recovery.js"
 import { connectPg } from "./drivers.js"
 import { seedJobsPg, seedRunsPg } from "./fixtures.js"
 import { median } from "./harness.js"
+import type * as App from "./app.js"
+import { loadRecoveryTree, type RecoveryTree } from "./trees.js"
 import { COUNTING_SETTINGS, PG_STAT_STATEMENTS, startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 
 const HOUR = 3_600_000
-
-interface Tree {
-  readonly name: string
-  readonly app: typeof App
-  readonly recovery: typeof RecoveryModule
-}
-
-const load = async (name: string, root: string): Promise<Tree> => ({
-  name,
-  app: await import(path.join(root, "bench/app.ts")) as typeof App,
-  recovery: await import(path.join(root, "src/Recovery.ts")) as typeof RecoveryModule
-})
 
 const main = async () => {
   const [baseRoot, runningArg, repsArg] = process.argv.slice(2)
@@ -48,12 +36,12 @@ const main = async () => {
   const running = Number(runningArg ?? 20_000)
   const reps = Number(repsArg ?? 15)
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-  const trees = [await load("base", path.resolve(baseRoot)), await load("mine", here)]
+  const trees = [await loadRecoveryTree("base", path.resolve(baseRoot)), await loadRecoveryTree("mine", here)]
   const cluster = await startBenchCluster(COUNTING_SETTINGS)
   const loads: Array<string> = [os.loadavg()[0]!.toFixed(2)]
   try {
     const targets: Array<{
-      readonly tree: Tree
+      readonly tree: RecoveryTree
       readonly client: Awaited<ReturnType<typeof connectPg>>
       readonly runtime: ManagedRuntime.ManagedRuntime<App.Services, unknown>
       readonly database: string

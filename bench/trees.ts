@@ -11,6 +11,7 @@ import type * as Create from "./create.js"
 import type * as Fixtures from "./fixtures.js"
 import type * as JobsModule from "../src/Jobs.js"
 import type * as JobStoreModule from "../src/store/JobStore.js"
+import type * as RecoveryModule from "../src/Recovery.js"
 import { MODULE_EXTENSION } from "./paths.js"
 
 /** A checkout's modules a comparison runs through. */
@@ -31,6 +32,20 @@ export const loadTree = async (name: string, root: string): Promise<Tree> => ({
   store: await import(path.join(root, `src/store/JobStore${MODULE_EXTENSION}`)) as typeof JobStoreModule,
   fixtures: await import(path.join(root, `bench/fixtures${MODULE_EXTENSION}`)) as typeof Fixtures,
   create: await import(path.join(root, `bench/create${MODULE_EXTENSION}`)) as typeof Create
+})
+
+/** A checkout's modules a recovery comparison runs through (compareRecovery.ts, staleSweep.ts). */
+export interface RecoveryTree {
+  readonly name: string
+  readonly app: typeof App
+  readonly recovery: typeof RecoveryModule
+}
+
+/** The recovery modules of the tree checked out at `root`, named `name`. */
+export const loadRecoveryTree = async (name: string, root: string): Promise<RecoveryTree> => ({
+  name,
+  app: await import(path.join(root, `bench/app${MODULE_EXTENSION}`)) as typeof App,
+  recovery: await import(path.join(root, `src/Recovery${MODULE_EXTENSION}`)) as typeof RecoveryModule
 })
 
 /**

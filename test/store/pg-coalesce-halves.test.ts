@@ -25,7 +25,8 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { SPLIT_AT } from "../../src/store/pg/coalesced.js"
 import { services } from "../jobs/services.js"
-import { connectPg, freshPgDatabase } from "../support/pg-database.js"
+import { freshPgDatabase } from "../support/pg-database.js"
+import { holdTable } from "../support/tableHold.js"
 import { eventRecord, ids, newJob } from "./fixtures.js"
 
 type Query = (this: object, ...args: Array<unknown>) => unknown
@@ -54,32 +55,6 @@ const loggingCreates = <A, E, R>(log: Array<Entry>, effect: Effect.Effect<A, E, 
     })
   )
 
-/** Another session holding the events table (every create with a record writes it), until `release`. */
-const holdEvents = (url: string) =>
-  Effect.gen(function*() {
-    const holder = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const client = await connectPg(url)
-        await client.query("BEGIN")
-        await client.query("LOCK TABLE flight_recorder_events IN EXCLUSIVE MODE")
-        return client
-      }),
-      (client) => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined).then(() => client.end()))
-    )
-    const watcher = yield* Effect.acquireRelease(Effect.promise(() => connectPg(url)), (client) => Effect.promise(() => client.end()))
-    const blocked = Effect.promise(async () => {
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
-        const { rows } = await watcher.query<{ readonly n: string }>(
-          "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        if (Number(rows[0]?.n) >= 1) return
-        await new Promise((resolve) => setTimeout(resolve, 10))
-      }
-      throw new Error("setup: the blocker never blocked on the held table")
-    })
-    return { blocked, release: Effect.promise(() => holder.query("COMMIT")) }
-  })
-
 /** A store (and Jobs over it) with group commit, on a fresh database. */
 const withStore = <A, E>(label: string, body: (url: string) => Effect.Effect<A, E, JobStore | Jobs | Scope.Scope>) =>
   Effect.gen(function*() {
@@ -102,7 +77,7 @@ const racersBehindABlocker = (url: string, racers: number, second: boolean) =>
       const record = eventRecord({ job_id: input.job_id!, trace_id: input.trace_id! })
       return Effect.map(store.createJob(input, { events: () => [record] }), (job) => ({ job, input, record }))
     }
-    const held = yield* holdEvents(url)
+    const held = yield* holdTable(url, "flight_recorder_events")
     const results = yield* loggingCreates(log, Effect.gen(function*() {
       const blocker = yield* Effect.fork(Effect.tap(create(), () => log.push("blocker on")))
       yield* held.blocked

@@ -27,7 +27,7 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import { services } from "../jobs/services.js"
 import { connectPg, freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { jobEvent, newJob } from "./fixtures.js"
-import { crowdId, makeCrowd, planModes, planOf, sentStatements, tableScans, theOne } from "./pg-plans.js"
+import { crowdId, makeCrowd, staleStatistics, planModes, planOf, sentStatements, tableScans, theOne } from "./pg-plans.js"
 
 const RUNNING = 20_000
 
@@ -43,17 +43,8 @@ describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => 
         const jobs = yield* Effect.provide(Jobs, context)
         const store = yield* Effect.provide(JobStore, context)
 
-        for (const table of ["ai_jobs", "workflow_runs", "flight_recorder_events"]) {
-          yield* Effect.promise(() => raw.query(`ALTER TABLE ${table} SET (autovacuum_enabled = off)`))
-        }
-        // A few finished lifecycles (the subject admitted), then statistics that know no running run.
-        for (let i = 0; i < 5; i++) {
-          yield* jobs.submit(newJob())
-          const claim = yield* jobs.claimNext()
-          assert.isNotNull(claim)
-          yield* jobs.complete(claim!.job.job_id)
-        }
-        yield* Effect.promise(() => raw.query("ANALYZE"))
+        // Statistics that know no running run and no queued job, autovacuum off.
+        yield* staleStatistics(raw, jobs)
         // The crowd: running jobs under running runs, each run beaten three times since.
         yield* makeCrowd(raw, { running: RUNNING, waiting: 0 })
 

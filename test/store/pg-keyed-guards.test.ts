@@ -28,46 +28,14 @@ import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { services } from "../jobs/services.js"
-import { connectPg, freshPgDatabase, type PgClient } from "../support/pg-database.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
+import { holdTable } from "../support/tableHold.js"
 import { jobEvent, newJob } from "./fixtures.js"
-import { crowdId, makeCrowd, planModes, planOf, sentStatements, tableScans, theOne } from "./pg-plans.js"
+import { crowdId, makeCrowd, staleStatistics, planModes, planOf, sentStatements, tableScans, theOne } from "./pg-plans.js"
 
 const CROWD = 20_000
 /** Heartbeats racing into group commit's line behind the one in flight. */
 const RACERS = 6
-
-/**
- * Another session holds `workflow_runs` (every heartbeat writes it) until
- * `release`; `blocked` waits until a store session waits on it.
- */
-const holdRuns = (url: string) =>
-  Effect.gen(function*() {
-    const connect = (then: (client: PgClient) => Promise<unknown>) =>
-      Effect.acquireRelease(
-        Effect.promise(async () => {
-          const client = await connectPg(url)
-          await then(client)
-          return client
-        }),
-        (client) => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined).then(() => client.end()))
-      )
-    const holder = yield* connect(async (client) => {
-      await client.query("BEGIN")
-      await client.query("LOCK TABLE workflow_runs IN EXCLUSIVE MODE")
-    })
-    const watcher = yield* connect(async () => undefined)
-    const blocked = Effect.promise(async () => {
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
-        const { rows } = await watcher.query<{ readonly n: string }>(
-          "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        if (Number(rows[0]?.n) >= 1) return
-        await new Promise((resolve) => setTimeout(resolve, 10))
-      }
-      throw new Error("setup: the heartbeat in flight never blocked on the held table")
-    })
-    return { blocked, release: Effect.promise(() => holder.query("COMMIT")) }
-  })
 
 describe("issue 16 h62 PostgreSQL statements that find a row by key use the keyed status guard", () => {
   it.scopedLive(
@@ -80,17 +48,8 @@ describe("issue 16 h62 PostgreSQL statements that find a row by key use the keye
         const jobs = yield* Effect.provide(Jobs, context)
         const store = yield* Effect.provide(JobStore, context)
 
-        for (const table of ["ai_jobs", "workflow_runs", "flight_recorder_events"]) {
-          yield* Effect.promise(() => raw.query(`ALTER TABLE ${table} SET (autovacuum_enabled = off)`))
-        }
-        // A few finished lifecycles (the subject admitted), then statistics that know no running run, no queued job.
-        for (let i = 0; i < 5; i++) {
-          yield* jobs.submit(newJob())
-          const claim = yield* jobs.claimNext()
-          assert.isNotNull(claim)
-          yield* jobs.complete(claim!.job.job_id)
-        }
-        yield* Effect.promise(() => raw.query("ANALYZE"))
+        // Statistics that know no running run and no queued job, autovacuum off.
+        yield* staleStatistics(raw, jobs)
         yield* makeCrowd(raw, { running: CROWD, waiting: CROWD })
 
         /** Crowd rows not used yet: each round's statements act on rows of their own. */
@@ -100,7 +59,7 @@ describe("issue 16 h62 PostgreSQL statements that find a row by key use the keye
         /** Group commit's heartbeat: one in flight blocked, RACERS lined up behind it, served by one statement. */
         const groupBeat = Effect.scoped(Effect.gen(function*() {
           const runIds = Array.from({ length: RACERS + 1 }, () => crowdId("run", running()) as WorkflowRunId)
-          const held = yield* holdRuns(url)
+          const held = yield* holdTable(url, "workflow_runs")
           const inFlight = yield* Effect.fork(store.heartbeat(runIds[0]!))
           yield* held.blocked
           const gate = yield* Deferred.make<void>()

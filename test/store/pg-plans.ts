@@ -7,9 +7,12 @@
  * the generic one (after).
  */
 import { assert } from "@effect/vitest"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { createRequire } from "node:module"
+import type { Jobs } from "../../src/Jobs.js"
 import type { PgClient } from "../support/pg-database.js"
+import { newJob } from "./fixtures.js"
 
 type Query = (this: object, ...args: Array<unknown>) => unknown
 const require = createRequire(import.meta.url)
@@ -87,6 +90,28 @@ const crowdPrefix = { running: "00000000-0000-7000-8000-", run: "00000000-0000-7
 
 /** The i-th (from 1) id of a crowd's `kind` of row. */
 export const crowdId = (kind: keyof typeof crowdPrefix, i: number): string => `${crowdPrefix[kind]}${i.toString(16).padStart(12, "0")}`
+
+/**
+ * Statistics that know no crowd: autovacuum off on the hot tables (nothing
+ * refreshes them later), a few lifecycles run to the end (the subject
+ * admitted, the claim memo warm), then ANALYZE — before `makeCrowd`.
+ */
+export const staleStatistics = (
+  client: PgClient,
+  jobs: Pick<Context.Tag.Service<Jobs>, "submit" | "claimNext" | "complete">
+) =>
+  Effect.gen(function*() {
+    for (const table of ["ai_jobs", "workflow_runs", "flight_recorder_events"]) {
+      yield* Effect.promise(() => client.query(`ALTER TABLE ${table} SET (autovacuum_enabled = off)`))
+    }
+    for (let i = 0; i < 5; i++) {
+      yield* jobs.submit(newJob())
+      const claim = yield* jobs.claimNext()
+      assert.isNotNull(claim)
+      yield* jobs.complete(claim!.job.job_id)
+    }
+    yield* Effect.promise(() => client.query("ANALYZE"))
+  })
 
 /**
  * The crowd that makes a database adversarial to key lookups guarded by
