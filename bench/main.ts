@@ -39,7 +39,6 @@ const sections: Record<Section, (ctx: BenchContext) => Promise<Array<Measurement
   memory: Memory.run
 }
 
-
 const main = async (): Promise<void> => {
   const described = machine()
   const args = process.argv.slice(2)

@@ -28,14 +28,15 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { promisify } from "node:util"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import { servicesLayer, type Target } from "./app.js"
-import { bossCycle, startBoss } from "./baselines/pgBoss.js"
+import { bossRepeatedly, startBoss } from "./baselines/pgBoss.js"
 import * as PersistedQueueBench from "./baselines/persistedQueue.js"
 import { oneLifecycle } from "./lifecycle.js"
+import { repeatedlyEffect } from "./harness.js"
 import { childScript, RUNTIME } from "./paths.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
@@ -55,57 +56,44 @@ const SYSTEMS = {
 
 type Dialect = keyof typeof SYSTEMS
 
-/** `rounds` rounds of `jobs` lifecycles, `workers` loops at a time, each round's figures. */
-const curve = async (
-  rounds: number,
-  jobs: number,
-  workers: number,
-  runRound: (perWorker: number) => Promise<void>
-): Promise<Array<Round>> => {
+/** `rounds` rounds of `jobs` lifecycles (`runRound` runs one round), each round's figures. */
+const curve = async (rounds: number, jobs: number, runRound: () => Promise<void>): Promise<Array<Round>> => {
   const out: Array<Round> = []
   for (let round = 0; round < rounds; round++) {
     const cpuBefore = process.cpuUsage()
     const start = performance.now()
-    await runRound(Math.ceil(jobs / workers))
+    await runRound()
     const cpu = process.cpuUsage(cpuBefore)
     out.push({ cpu: (cpu.user + cpu.system) / jobs, wall: (performance.now() - start) / jobs })
   }
   return out
 }
 
-/** An Effect lifecycle's rounds through a runtime built on `layer`. */
+/** Rounds of an Effect system's warm-up loop (`round`: one round's lifecycles) through a runtime built on `layer`. */
 const effectCurve = async <R>(
   layer: Layer.Layer<R, unknown>,
-  cycle: Effect.Effect<unknown, unknown, R>,
+  round: Effect.Effect<void, unknown, R>,
   rounds: number,
-  jobs: number,
-  workers: number
+  jobs: number
 ): Promise<Array<Round>> => {
   const runtime = ManagedRuntime.make(layer)
   try {
-    return await curve(rounds, jobs, workers, (perWorker) =>
-      runtime.runPromise(Effect.all(
-        Array.from({ length: workers }, () => Effect.repeatN(cycle, perWorker - 1)),
-        { concurrency: "unbounded", discard: true }
-      )))
+    return await curve(rounds, jobs, () => runtime.runPromise(round))
   } finally {
     await runtime.dispose()
   }
 }
 
-/** The child: one system's curve from this (cold) process, printed as JSON. */
+/** The child: one system's curve from this (cold) process, printed as JSON — each round the lifecycle section's warm-up loop. */
 const child = async (system: string, dialect: Dialect, where: string, rounds: number, jobs: number, workers: number) => {
   let rows: Array<Round>
   if (system === "ours") {
     const target: Target = dialect === "pg" ? { dialect, url: where } : { dialect, filename: where }
-    rows = await effectCurve(servicesLayer(target), oneLifecycle, rounds, jobs, workers)
+    rows = await effectCurve(servicesLayer(target), repeatedlyEffect(workers, jobs, () => oneLifecycle), rounds, jobs)
   } else if (system === "pg-boss") {
     const { boss, queue } = await startBoss(where)
     try {
-      rows = await curve(rounds, jobs, workers, (perWorker) =>
-        Promise.all(Array.from({ length: workers }, async () => {
-          for (let i = 0; i < perWorker; i++) await bossCycle(boss, queue)
-        })).then(() => undefined))
+      rows = await curve(rounds, jobs, () => bossRepeatedly(boss, queue, workers, jobs))
     } finally {
       await boss.stop({ graceful: false, wait: true })
     }
@@ -115,10 +103,9 @@ const child = async (system: string, dialect: Dialect, where: string, rounds: nu
       : PersistedQueueBench.sqliteClient(where, "full")
     rows = await effectCurve(
       PersistedQueueBench.layer.pipe(Layer.provide(client)),
-      Effect.flatMap(PersistedQueueBench.makeQueue, PersistedQueueBench.queueCycle),
+      PersistedQueueBench.queueRepeatedly(workers, jobs),
       rounds,
-      jobs,
-      workers
+      jobs
     )
   }
   process.stdout.write(JSON.stringify(rows))
