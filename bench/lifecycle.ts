@@ -5,7 +5,11 @@
  * (send → fetch → complete) and SqlPersistedQueue (offer → take → complete)
  * on the same PostgreSQL server, and SqlPersistedQueue on SQLite. Each system
  * first runs `warmupLifecycles` lifecycles at each worker count, not counted
- * (the JIT's warm-up, bench/warmupCurve.ts).
+ * (the JIT's warm-up, bench/warmupCurve.ts). At one worker, the floor runs
+ * beside them: our own statements sent with no JavaScript of ours (PostgreSQL:
+ * the store's captured statements replayed raw, bench/pgReplay.ts; SQLite:
+ * bench/sqliteReplayStatements.ts on better-sqlite3) — the most one worker of
+ * this schema can reach, whatever the store's code.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -14,11 +18,14 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Jobs } from "../src/Jobs.js"
 import { type Claim, JobStore } from "../src/store/JobStore.js"
-import { type BenchContext, freshTarget, type Target, withServices } from "./app.js"
+import { type BenchContext, freshTarget, migrateTarget, type Target, withServices } from "./app.js"
 import { bossRepeatedly, bossThroughput, startBoss } from "./baselines/pgBoss.js"
 import * as PersistedQueueBench from "./baselines/persistedQueue.js"
+import { openSqlite } from "./drivers.js"
 import { NEW_JOB } from "./fixtures.js"
-import { type Measurement, measurement, repeatedlyEffect, throughputEffect } from "./harness.js"
+import { type Measurement, measurement, repeatedly, repeatedlyEffect, throughput, throughputEffect } from "./harness.js"
+import { captureLifecycle, replayer } from "./pgReplay.js"
+import { capturedEvents, replayStatements } from "./sqliteReplayStatements.js"
 
 type Samples = Map<string, Map<number, Array<number>>>
 
@@ -37,6 +44,12 @@ export const oneLifecycle = Effect.gen(function*() {
   yield* jobs.complete(claim.job.job_id)
 })
 
+/** The floor at one worker: one lifecycle of our statements per call, no JavaScript of ours; `close` when done. */
+interface Floor {
+  readonly one: () => Promise<void>
+  readonly close: () => Promise<void>
+}
+
 const push = (out: Samples, system: string, workers: number, value: number) => {
   const bySystem = out.get(system) ?? new Map<number, Array<number>>()
   bySystem.set(workers, [...(bySystem.get(workers) ?? []), value])
@@ -53,7 +66,8 @@ const samples = (
   ours: Target,
   queueClient: Layer.Layer<SqlClient.SqlClient, unknown>,
   bossUrl: string | null,
-  workerCounts: ReadonlyArray<number>
+  workerCounts: ReadonlyArray<number>,
+  floor: Floor
 ): Promise<Samples> =>
   withServices(ours, Effect.gen(function*() {
     const queueContext = yield* Layer.build(PersistedQueueBench.layer.pipe(Layer.provide(queueClient)))
@@ -70,6 +84,7 @@ const samples = (
       yield* repeatedlyEffect(workers, warmup, () => oneLifecycle)
       if (boss !== null) yield* Effect.promise(() => bossRepeatedly(boss.boss, boss.queue, workers, warmup))
       yield* Effect.provide(PersistedQueueBench.queueRepeatedly(workers, warmup), queueContext)
+      if (workers === 1) yield* Effect.promise(() => repeatedly(1, warmup, floor.one))
     }
     const out: Samples = new Map()
     for (let rep = 0; rep < ctx.mode.reps; rep++) {
@@ -78,10 +93,11 @@ const samples = (
         push(out, "ours", workers, yield* throughputEffect(workers, ctx.mode.sampleMs, () => oneLifecycle))
         if (boss !== null) push(out, "pgboss", workers, yield* Effect.promise(() => bossThroughput(boss.boss, boss.queue, workers, ctx.mode.sampleMs)))
         push(out, "queue", workers, yield* Effect.provide(PersistedQueueBench.queueThroughput(workers, ctx.mode.sampleMs), queueContext))
+        if (workers === 1) push(out, "floor", workers, yield* Effect.promise(() => throughput(1, ctx.mode.sampleMs, floor.one)))
       }
     }
     return out
-  }))
+  }).pipe(Effect.ensuring(Effect.promise(floor.close))))
 
 /** Runs the lifecycle comparison on PostgreSQL and SQLite. */
 export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
@@ -101,7 +117,12 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
     }
   }
   const ours = "submit → claim → heartbeat → complete (4 audit events)"
-  const systems = [["ours", "ours", ours], ["pgboss", "pg-boss 10", "send → fetch → complete"], ["queue", "SqlPersistedQueue", "offer → take → complete"]] as const
+  const systems = [
+    ["ours", "ours", ours],
+    ["pgboss", "pg-boss 10", "send → fetch → complete"],
+    ["queue", "SqlPersistedQueue", "offer → take → complete"],
+    ["floor", "our statements sent raw (no JavaScript of ours)", "the same statements and commits as ours"]
+  ] as const
   const record = (dialect: "sqlite" | "pg", all: Samples) => {
     for (const [key, system, name] of systems) {
       const bySystem = all.get(key)
@@ -111,23 +132,34 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
 
   const pgUrl = (name: string) => freshTarget(ctx, "pg", name).then((t) => (t as { readonly url: string }).url)
   const queueUrl = await pgUrl("lifecycle_queue")
+  const pgStatements = await captureLifecycle(await pgUrl("lifecycle_capture"))
+  const pgFloorUrl = await pgUrl("lifecycle_floor")
+  await migrateTarget({ dialect: "pg", url: pgFloorUrl })
   record("pg", await samples(
     ctx,
     await freshTarget(ctx, "pg", "lifecycle_ours"),
     PgClient.layer({ url: Redacted.make(queueUrl) }),
     await pgUrl("lifecycle_pgboss"),
-    ctx.mode.workers
+    ctx.mode.workers,
+    await replayer(pgFloorUrl, pgStatements)
   ))
 
   // SQLite has one writer; more than a few in-process workers only queue on its lock.
-  const queueFile = (await freshTarget(ctx, "sqlite", "lifecycle_queue") as { readonly filename: string }).filename
+  const sqliteFile = async (name: string) => (await freshTarget(ctx, "sqlite", name) as { readonly filename: string }).filename
+  const queueFile = await sqliteFile("lifecycle_queue")
+  const events = await capturedEvents(await sqliteFile("lifecycle_capture"))
+  const floorFile = await sqliteFile("lifecycle_floor")
+  await migrateTarget({ dialect: "sqlite", filename: floorFile })
+  const floorDb = openSqlite(floorFile, "full")
+  const { lifecycles } = replayStatements(floorDb, events)
   record("sqlite", await samples(
     ctx,
     await freshTarget(ctx, "sqlite", "lifecycle_ours"),
     // At our store's default durability ("full"), as ours runs.
     PersistedQueueBench.sqliteClient(queueFile, "full"),
     null,
-    ctx.mode.workers.filter((w) => w <= 4)
+    ctx.mode.workers.filter((w) => w <= 4),
+    { one: async () => lifecycles(1, { k: 1, durability: "full" }), close: async () => floorDb.close() }
   ))
   return out
 }

@@ -73,12 +73,12 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
 
 const SECTIONS: ReadonlyArray<readonly [Section, string, string]> = [
   ["create", "1. Create", "Jobs stored per second by one caller. Ratio: ours ÷ the raw driver doing the same INSERT (higher is better)."],
-  ["lifecycle", "2. Full lifecycle", "Jobs taken through their whole life per second. Ours writes every audit event (capability decision, queued, running, completed), a run row and a heartbeat; the peers write no audit trail. Every system first runs the same number of lifecycles at each worker count, not counted (a warm-up: the JIT compiles each client's hot code during its first thousand or more lifecycles; `bench/warmupCurve.ts`). Ratio: ours ÷ the peer (higher is better for us)."],
+  ["lifecycle", "2. Full lifecycle", "Jobs taken through their whole life per second. Ours writes every audit event (capability decision, queued, running, completed), a run row and a heartbeat; the peers write no audit trail. Every system first runs the same number of lifecycles at each worker count, not counted (a warm-up: the JIT compiles each client's hot code during its first thousand or more lifecycles; `bench/warmupCurve.ts`). At one worker, a floor runs beside them: our own statements and commits per job sent with no JavaScript of ours (PostgreSQL: the statements the store sent for one lifecycle, captured and replayed as named statements on one plain `pg` client, fresh ids per job; SQLite: the same rows written by raw prepared better-sqlite3 statements, one transaction per step) — the most one worker of this schema can reach. Ratio: ours ÷ the peer or the floor (higher is better for us)."],
   ["recovery", "3. Recovery", "Wall time to recover every stale run. Ratio: the per-row loop's time ÷ ours (how many times faster ours is)."],
   ["recorder", "4. Flight Recorder", "Events appended per second, and the retention purge of expired events with the latency of `record` calls made during it."],
   ["queries", "5. Queries", "Median latency of one `listJobs` call, and of one `Jobs.claimNext` with every job queued (each sample is the median of many calls; the figure is the median of the samples). Before the samples: a round of the same calls, not counted, and on PostgreSQL a CHECKPOINT after the load, so the server is not still writing the fixture back while the queries run. Both sizes are loaded first and sampled interleaved, the order alternating repetition by repetition, so a ratio compares the same process and machine state."],
   ["pickup", "6. Pickup latency", "Submit → the job's program starts, one idle worker waiting, jobs submitted one at a time after a random 20–1020 ms pause (so a 1 s poll is at a random phase). Ours (LISTEN/NOTIFY) and graphile-worker are sampled interleaved, one sample of each per round, both workers idle side by side, after a warm-up of back-to-back pickups each (not counted). Milliseconds, lower is better."],
-  ["durability", "7. SQLite durability", "The SQLite store's `durability` option, both values side by side in one run: creating a job one at a time against the raw driver, and one worker's full lifecycle against SqlPersistedQueue, each baseline at the same `PRAGMA synchronous`. Jobs per second; ratio: ours ÷ the baseline."],
+  ["durability", "7. SQLite durability", "The SQLite store's `durability` option, both values side by side in one run: creating a job one at a time against the raw driver, and one worker's full lifecycle against SqlPersistedQueue, each baseline at the same `PRAGMA synchronous`, every system first warmed up as in section 2 (not counted). Jobs per second; ratio: ours ÷ the baseline."],
   ["statements", "8. Statements and commits per job", "One job's whole life, jobs run one after another, counted — not estimated. PostgreSQL: on the server, on a cluster of this run's own started with `pg_stat_statements` (the timed sections run without it): statements are its top-level calls in the system's database (what the client sent; a foreign key check's or a trigger's queries are not counted), commits `pg_stat_database.xact_commit` (every committed transaction; a lone statement in autocommit is one, a read-only one too); each system runs a session with no jobs and one with N, and the difference ÷ N is a job's share (connecting, migrating and stopping drop out). SQLite: every statement better-sqlite3 executes (its Statement methods wrapped) while N jobs run; commits are COMMITs plus statements outside a transaction. Per job, lower is better."],
   ["memory", "9. Memory", "A worker process (`Jobs.worker`, 16 jobs at a time, a handler that does nothing) runs a queue of jobs loaded beforehand; the heap used is sampled after a full GC (`--expose-gc`) before the first job and every 1/40 of the jobs. Flat means the least-squares slope after the first tenth of the jobs, over the whole run, adds at most 10% to the heap at the first tenth. This section measures memory, not speed: its commits are not fsynced (SQLite `durability: \"normal\"`, PostgreSQL `synchronous_commit = off` for its database), so a large run finishes in minutes on a loaded disk; jobs/s here is not comparable with section 2."]
 ]
@@ -203,6 +203,19 @@ const targetsSection = (results: Results): Array<string> => {
     t.verdict === "met" ? "met" : t.verdict === "missed" ? "**missed**" : "not measured in this run"
   ])), "")
   const byId = new Map(results.measurements.map((m) => [m.id, m]))
+  const ceilings = ([["pg", "pgboss", "pg-boss"], ["sqlite", "queue", "SqlPersistedQueue"]] as const).flatMap(([dialect, peer, peerName]) => {
+    const floor = byId.get(`lifecycle.${dialect}.w1.floor`)
+    const base = byId.get(`lifecycle.${dialect}.w1.${peer}`)
+    return floor === undefined || base === undefined ? [] : [`${dialectName(floor)} ${ratioText(floor.median / base.median)} ${peerName}`]
+  })
+  if (ceilings.length > 0) {
+    out.push(
+      `The most one worker can reach with our statements, measured in the same run (section 2: the store's statements and commits ` +
+        `sent with no JavaScript of ours, ÷ the peer): ${ceilings.join("; ")}. No change to the client alone can take a one-worker ` +
+        `ratio past that; past it needs less work in the database per job.`,
+      ""
+    )
+  }
   const memory = (["sqlite", "pg"] as const).map((d) => byId.get(`memory.${d}.worker`)).filter((m) => m !== undefined)
   out.push(
     "Also required by the issue: a worker process running 16 jobs at a time keeps a flat heap — " +

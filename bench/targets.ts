@@ -5,7 +5,7 @@
  * so ("not measured in this run"); nothing is filled in.
  *
  * Measurement ids read (other sections' owners keep them stable):
- *   lifecycle.{pg|sqlite}.w{1|4|16}.{ours|pgboss|queue}
+ *   lifecycle.{pg|sqlite}.w{1|4|16}.{ours|pgboss|queue}, lifecycle.{pg|sqlite}.w1.floor (report.ts)
  *   create.{sqlite|pg}.{one|batch}.{ours|raw}
  *   recovery.{pg|sqlite}.{ours|reference}
  *   pickup.pg.{ours|graphile}                        (median = p50)
