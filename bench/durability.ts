@@ -5,7 +5,8 @@
  * time against the raw driver at the same `PRAGMA synchronous`, and one
  * job's whole lifecycle with one worker (every audit event written) against
  * SqlPersistedQueue at the same setting. Durabilities and systems are
- * interleaved repetition by repetition, so drift hits all alike.
+ * interleaved repetition by repetition, so drift hits all alike, after a
+ * warm-up of `warmupLifecycles` creates and lifecycles per system, not counted.
  *
  * The other sections run SQLite at the store's default; `storeSettings`
  * reads back what that is, for the report.
@@ -22,7 +23,7 @@ import * as PersistedQueueBench from "./baselines/persistedQueue.js"
 import { rawSqliteInsert } from "./baselines/rawInsert.js"
 import { newJob } from "./create.js"
 import { openSqlite } from "./drivers.js"
-import { type Measurement, measurement, throughput, throughputEffect } from "./harness.js"
+import { type Measurement, measurement, repeatedly, repeatedlyEffect, throughput, throughputEffect } from "./harness.js"
 import { oneLifecycle } from "./lifecycle.js"
 
 const DURABILITIES: ReadonlyArray<SqliteStore.SqliteDurability> = ["full", "normal"]
@@ -70,6 +71,28 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
       lifecycle: { ...lifecycle, durability },
       queue: queue.filename
     })
+  }
+  // Every system warmed alike at each durability, not counted, as the lifecycle section does (bench/warmupCurve.ts).
+  const warmup = ctx.mode.warmupLifecycles
+  ctx.log(`durability/sqlite: warm-up, ${warmup} creates and lifecycles per system at each durability`)
+  for (const durability of DURABILITIES) {
+    const f = files.get(durability)
+    if (f === undefined) throw new Error("unreachable")
+    const db = openSqlite(f.raw, durability)
+    try {
+      const raw = rawSqliteInsert(db)
+      await repeatedly(1, warmup, async () => void raw.insertOne())
+    } finally {
+      db.close()
+    }
+    await withServices(f.create, Effect.flatMap(JobStore, (store) => repeatedlyEffect(1, warmup, () => store.createJob(newJob))))
+    await withServices(f.lifecycle, repeatedlyEffect(1, warmup, () => oneLifecycle))
+    await Effect.runPromise(Effect.scoped(
+      Effect.flatMap(
+        Layer.build(PersistedQueueBench.layer.pipe(Layer.provide(PersistedQueueBench.sqliteClient(f.queue, durability)))),
+        (context) => Effect.provide(PersistedQueueBench.queueRepeatedly(1, warmup), context)
+      )
+    ))
   }
   for (let rep = 0; rep < reps; rep++) {
     ctx.log(`durability/sqlite: sample ${rep + 1}/${reps}`)
