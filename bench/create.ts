@@ -11,7 +11,7 @@ import { type BenchContext, freshTarget, migrateTarget, type Target, withService
 import { rawPgInsert, rawSqliteInsert } from "./baselines/rawInsert.js"
 import { connectPg, openSqlite } from "./drivers.js"
 import { NEW_JOB } from "./fixtures.js"
-import { type Measurement, measurement, throughput, throughputEffect } from "./harness.js"
+import { type Measurement, measurement, repeatedly, repeatedlyEffect, throughput, throughputEffect } from "./harness.js"
 
 /** The job `createJob` stores: NEW_JOB with its defaults applied. */
 export const newJob: NewAiJob = {
@@ -40,7 +40,9 @@ const openRaw = async (target: Target) => {
  * Samples of the raw driver and of ours, interleaved repetition by
  * repetition so that drift in the machine (disk flushes, other load) hits
  * both alike: createJob one at a time, createJobs of a batch (one write, one
- * transaction: the batch API of issue 16), and Jobs.submit.
+ * transaction: the batch API of issue 16), and Jobs.submit — after a warm-up
+ * of each, not counted: `warmupLifecycles` calls one at a time, a tenth as
+ * many batches.
  */
 const samples = async (ctx: BenchContext, rawTarget: Target, ourTarget: Target) => {
   const raw = await openRaw(rawTarget)
@@ -50,11 +52,19 @@ const samples = async (ctx: BenchContext, rawTarget: Target, ourTarget: Target) 
     await withServices(ourTarget, Effect.gen(function*() {
       const store = yield* JobStore
       const jobs = yield* Jobs
+      const jobsOfBatch = range(batch).map(() => newJob)
+      // Every operation warmed alike, not counted, as the lifecycle section does (bench/warmupCurve.ts); batches
+      // count a call, not a job.
+      const warmup = ctx.mode.warmupLifecycles
+      yield* Effect.promise(() => repeatedly(1, warmup, raw.one))
+      yield* repeatedlyEffect(1, warmup, () => store.createJob(newJob))
+      yield* Effect.promise(() => repeatedly(1, warmup / 10, () => raw.batch(batch)))
+      yield* repeatedlyEffect(1, warmup / 10, () => store.createJobs(jobsOfBatch))
+      yield* repeatedlyEffect(1, warmup, () => jobs.submit(NEW_JOB))
       for (let rep = 0; rep < reps; rep++) {
         out.rawOne.push(yield* Effect.promise(() => throughput(1, sampleMs, raw.one)))
         out.one.push(yield* throughputEffect(1, sampleMs, () => store.createJob(newJob)))
         out.rawBatch.push(batch * (yield* Effect.promise(() => throughput(1, sampleMs, () => raw.batch(batch)))))
-        const jobsOfBatch = range(batch).map(() => newJob)
         out.batch.push(batch * (yield* throughputEffect(1, sampleMs, () => store.createJobs(jobsOfBatch))))
         out.submit.push(yield* throughputEffect(1, sampleMs, () => jobs.submit(NEW_JOB)))
       }
