@@ -11,7 +11,11 @@
  * and ours through Jobs, one job at a time, each on its own database of one
  * throwaway cluster (durable settings), the order rotating round by round.
  *
- *   npx tsx bench/pgFloor.ts [rounds] [jobs]
+ *   npx tsx bench/pgFloor.ts [rounds] [jobs] ["variant SQL"]
+ *
+ * With a variant (say, `DROP INDEX flight_recorder_events_type_idx`), a
+ * second replay runs beside the first on a database that SQL was applied to
+ * after migration: what a schema change would do to the ceiling.
  *
  * Prints per system the median wall and client CPU µs per job, and pg-boss's
  * wall ÷ each system's: for the replay, the best "ours ÷ pg-boss" ratio our
@@ -55,11 +59,22 @@ const main = async () => {
     const replay = await replayer(replayUrl, statements)
     const raw = replay.client
     const replayOne = replay.one
+    const variantSql = process.argv[4]
+    const variant = variantSql === undefined ? null : await (async () => {
+      const url = await cluster.createDatabase("floor_variant")
+      const migrated = ManagedRuntime.make(servicesLayer({ dialect: "pg", url }))
+      await migrated.runPromise(Effect.void)
+      await migrated.dispose()
+      const replayed = await replayer(url, statements)
+      await replayed.client.query(variantSql)
+      return replayed
+    })()
 
     const oursRuntime = ManagedRuntime.make(servicesLayer({ dialect: "pg", url: await cluster.createDatabase("floor_ours") }))
     const { boss, queue } = await startBoss(await cluster.createDatabase("floor_boss"))
     const systems: ReadonlyArray<{ readonly name: string; readonly one: () => Promise<unknown> }> = [
       { name: "our statements, raw pg (named)", one: replayOne },
+      ...(variant === null ? [] : [{ name: `the same, after: ${variantSql}`, one: variant.one }]),
       { name: "ours through Jobs", one: () => oursRuntime.runPromise(oneLifecycle) },
       { name: "pg-boss send → fetch → complete", one: () => bossCycle(boss, queue) }
     ]
@@ -88,6 +103,7 @@ const main = async () => {
     const completed = (await raw.query<{ n: string }>("SELECT count(*) AS n FROM ai_jobs WHERE status = 'completed'")).rows[0]!.n
     console.log(`replay database at the end: ${completed} completed jobs (expected ${1 + 1_000 + rounds * jobs})`)
     await replay.close()
+    await variant?.close()
     await boss.stop({ graceful: false, wait: true })
     await oursRuntime.dispose()
   } finally {
