@@ -50,6 +50,15 @@ export const storeSettings = (filename: string) =>
     }
   })))
 
+/**
+ * How a system's operation is run — `warmupLifecycles` calls, or a time-boxed sample (its calls a second) — for
+ * a Promise (the raw driver, with no Effect around it) and for an Effect.
+ */
+interface Loop<A> {
+  readonly promise: (op: () => Promise<unknown>) => Promise<A>
+  readonly effect: <E, R>(op: () => Effect.Effect<unknown, E, R>) => Effect.Effect<A, E, R>
+}
+
 /** Runs both durabilities, create and lifecycle, ours and the baselines. */
 export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
   const { reps, sampleMs } = ctx.mode
@@ -72,51 +81,44 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
       queue: queue.filename
     })
   }
-  // Every system warmed alike at each durability, not counted, as the lifecycle section does (bench/warmupCurve.ts).
-  const warmup = ctx.mode.warmupLifecycles
-  ctx.log(`durability/sqlite: warm-up, ${warmup} creates and lifecycles per system at each durability`)
-  for (const durability of DURABILITIES) {
+  /**
+   * Each system at one durability, in a fixed order, each driven by `loop` (a warm-up or a sample) with one
+   * call of its operation: what `loop` returns, by system.
+   */
+  const eachSystem = async <A>(durability: SqliteStore.SqliteDurability, loop: Loop<A>) => {
     const f = files.get(durability)
     if (f === undefined) throw new Error("unreachable")
     const db = openSqlite(f.raw, durability)
+    let rawFigure: A
     try {
       const raw = rawSqliteInsert(db)
-      await repeatedly(1, warmup, async () => void raw.insertOne())
+      rawFigure = await loop.promise(async () => void raw.insertOne())
     } finally {
       db.close()
     }
-    await withServices(f.create, Effect.flatMap(JobStore, (store) => repeatedlyEffect(1, warmup, () => store.createJob(newJob))))
-    await withServices(f.lifecycle, repeatedlyEffect(1, warmup, () => oneLifecycle))
-    await Effect.runPromise(Effect.scoped(
-      Effect.flatMap(
-        Layer.build(PersistedQueueBench.layer.pipe(Layer.provide(PersistedQueueBench.sqliteClient(f.queue, durability)))),
-        (context) => Effect.provide(PersistedQueueBench.queueRepeatedly(1, warmup), context)
-      )
-    ))
+    return {
+      "create.raw": rawFigure,
+      "create.ours": await withServices(f.create, Effect.flatMap(JobStore, (store) => loop.effect(() => store.createJob(newJob)))),
+      "lifecycle.ours": await withServices(f.lifecycle, loop.effect(() => oneLifecycle)),
+      "lifecycle.queue": await Effect.runPromise(Effect.scoped(
+        Effect.flatMap(
+          Layer.build(PersistedQueueBench.layer.pipe(Layer.provide(PersistedQueueBench.sqliteClient(f.queue, durability)))),
+          (context) => Effect.provide(Effect.flatMap(PersistedQueueBench.makeQueue, (queue) => loop.effect(() => PersistedQueueBench.queueCycle(queue))), context)
+        )
+      ))
+    }
   }
+  // Every system warmed alike at each durability, not counted, as the lifecycle section does (bench/warmupCurve.ts).
+  const warmup = ctx.mode.warmupLifecycles
+  ctx.log(`durability/sqlite: warm-up, ${warmup} creates and lifecycles per system at each durability`)
+  const warming: Loop<void> = { promise: (op) => repeatedly(1, warmup, op), effect: (op) => repeatedlyEffect(1, warmup, op) }
+  for (const durability of DURABILITIES) await eachSystem(durability, warming)
+  const sampling: Loop<number> = { promise: (op) => throughput(1, sampleMs, op), effect: (op) => throughputEffect(1, sampleMs, op) }
   for (let rep = 0; rep < reps; rep++) {
     ctx.log(`durability/sqlite: sample ${rep + 1}/${reps}`)
     for (const durability of DURABILITIES) {
-      const f = files.get(durability)
-      if (f === undefined) throw new Error("unreachable")
-      const db = openSqlite(f.raw, durability)
-      try {
-        const raw = rawSqliteInsert(db)
-        push(`${durability}.create.raw`, await throughput(1, sampleMs, async () => void raw.insertOne()))
-      } finally {
-        db.close()
-      }
-      push(`${durability}.create.ours`, await withServices(f.create, Effect.gen(function*() {
-        const store = yield* JobStore
-        return yield* throughputEffect(1, sampleMs, () => store.createJob(newJob))
-      })))
-      push(`${durability}.lifecycle.ours`, await withServices(f.lifecycle, throughputEffect(1, sampleMs, () => oneLifecycle)))
-      push(`${durability}.lifecycle.queue`, await Effect.runPromise(Effect.scoped(
-        Effect.flatMap(
-          Layer.build(PersistedQueueBench.layer.pipe(Layer.provide(PersistedQueueBench.sqliteClient(f.queue, durability)))),
-          (context) => Effect.provide(PersistedQueueBench.queueThroughput(1, sampleMs), context)
-        )
-      )))
+      const figures = await eachSystem(durability, sampling)
+      for (const [key, value] of Object.entries(figures)) push(`${durability}.${key}`, value)
     }
   }
   const what = {
