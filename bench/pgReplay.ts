@@ -29,7 +29,8 @@ const FRESH = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|(\
 /**
  * The statements one lifecycle through Jobs sends on the database at `url`
  * (migrated by the first, warm-up lifecycle). `pg`'s `Client.prototype.query`
- * is wrapped for the captured lifecycle only.
+ * is wrapped for the captured lifecycle only, and records only clients of
+ * that database.
  */
 export const captureLifecycle = async (url: string): Promise<ReadonlyArray<Captured>> => {
   const runtime = ManagedRuntime.make(servicesLayer({ dialect: "pg", url }))
@@ -37,7 +38,10 @@ export const captureLifecycle = async (url: string): Promise<ReadonlyArray<Captu
   const captured: Array<Captured> = []
   try {
     await runtime.runPromise(oneLifecycle)
+    const database = new URL(url).pathname.slice(1)
     Pg.Client.prototype.query = function(this: Pg.Client, ...args: Array<unknown>) {
+      // Only the capture database's: another system's client in the process (a peer's timers) is not ours.
+      if (this.database !== database) return (query as (...a: Array<unknown>) => unknown).apply(this, args)
       const [first, second] = args
       const config = typeof first === "string" ? { text: first, values: second } : first as { readonly text?: unknown; readonly values?: unknown }
       if (typeof config.text === "string") {
@@ -50,6 +54,7 @@ export const captureLifecycle = async (url: string): Promise<ReadonlyArray<Captu
     Pg.Client.prototype.query = query
     await runtime.dispose()
   }
+  if (captured.length === 0) throw new Error("captureLifecycle: no statement captured")
   return captured
 }
 
