@@ -141,7 +141,10 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
     PgClient.layer({ url: Redacted.make(queueUrl) }),
     await pgUrl("lifecycle_pgboss"),
     ctx.mode.workers,
-    await replayer(pgFloorUrl, pgStatements)
+    await (async () => {
+      const replay = await replayer(pgFloorUrl, pgStatements)
+      return { one: replay.one, close: async () => void await replay.check().finally(replay.close) }
+    })()
   ))
 
   // SQLite has one writer; more than a few in-process workers only queue on its lock.
@@ -159,7 +162,15 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
     PersistedQueueBench.sqliteClient(queueFile, "full"),
     null,
     ctx.mode.workers.filter((w) => w <= 4),
-    { one: async () => lifecycles(1, { k: 1, durability: "full" }), close: async () => floorDb.close() }
+    {
+      one: async () => lifecycles(1, { k: 1, durability: "full" }),
+      close: async () => {
+        // Every replayed job really went through: none left queued or running.
+        const { unfinished } = floorDb.prepare("SELECT count(*) AS unfinished FROM ai_jobs WHERE status <> 'completed'").get() as { unfinished: number }
+        floorDb.close()
+        if (unfinished !== 0) throw new Error(`SQLite floor: ${unfinished} replayed jobs unfinished`)
+      }
+    }
   ))
   return out
 }

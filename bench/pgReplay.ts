@@ -106,5 +106,17 @@ export const replayer = async (url: string, statements: ReadonlyArray<Captured>)
       await client.query(values.length === 0 ? s.text : { name: s.name, text: s.text, values })
     }
   }
-  return { one, client, close: () => client.end() }
+  /** Whether every replayed job really went through: none left queued or running, five records each. */
+  const check = async () => {
+    const row = (await client.query<{ unfinished: string; jobs: string; events: string }>(
+      `SELECT (SELECT count(*) FROM ai_jobs WHERE status <> 'completed') AS unfinished,
+              (SELECT count(*) FROM ai_jobs) AS jobs, (SELECT count(*) FROM flight_recorder_events) AS events`
+    )).rows[0]!
+    const [unfinished, jobs, events] = [Number(row.unfinished), Number(row.jobs), Number(row.events)]
+    if (unfinished !== 0 || events !== jobs * 5) {
+      throw new Error(`pgReplay: ${unfinished} of ${jobs} replayed jobs unfinished, ${events} records (expected ${jobs * 5})`)
+    }
+    return jobs
+  }
+  return { one, client, check, close: () => client.end() }
 }
