@@ -28,6 +28,7 @@ import * as v8 from "node:v8"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { bossCycle, startBoss } from "./baselines/pgBoss.js"
+import { fileOf, moduleOf as frameModule } from "./cpuProfile.js"
 import { MODULE_EXTENSION } from "./paths.js"
 import { captureLifecycle, replayer } from "./pgReplay.js"
 import { startBenchCluster } from "./postgres.js"
@@ -64,20 +65,9 @@ interface HeapNode {
   readonly children: ReadonlyArray<HeapNode>
 }
 
-const moduleOf = (url: string, functionName: string): string => {
-  if (url === "") return functionName === "" ? "(V8/native)" : functionName.startsWith("(") ? functionName : "(native)"
-  const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)
-  if (inPackage !== null) return inPackage[1]!
-  const ours = /\/((?:src|bench|test)\/.*)$/.exec(url)
-  if (ours !== null) return ours[1]!
-  if (url.startsWith("node:")) return "node:internal"
-  return url
-}
-
-const fileOf = (url: string): string => {
-  const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+\/.*)$/.exec(url)
-  return inPackage !== null ? inPackage[1]!.replace(/\/dist\/(esm|cjs)\//, "/") : moduleOf(url, "")
-}
+/** As a CPU profile's frames (cpuProfile.ts), and a heap sample with neither url nor name is V8's own. */
+const moduleOf = (url: string, functionName: string): string =>
+  url === "" && functionName === "" ? "(V8/native)" : frameModule(url, functionName)
 
 /** Self bytes by module, file and function (a function named with its file and line). */
 const tally = (head: HeapNode) => {

@@ -18,7 +18,7 @@ export interface CpuProfile {
 }
 
 /** The module a frame belongs to: `effect`, `@effect/sql`, `pg`, `src/store/pg/rows.ts`, `node:internal`, `(gc)`. */
-const moduleOf = (url: string, functionName: string): string => {
+export const moduleOf = (url: string, functionName: string): string => {
   if (url === "") return functionName.startsWith("(") ? functionName : "(native)"
   const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)
   if (inPackage !== null) return inPackage[1]!
@@ -29,7 +29,7 @@ const moduleOf = (url: string, functionName: string): string => {
 }
 
 /** A frame's file, short: within its package, or ours from `src/`. */
-const fileOf = (url: string): string => {
+export const fileOf = (url: string): string => {
   const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+\/.*)$/.exec(url)
   if (inPackage !== null) return inPackage[1]!.replace(/\/dist\/(esm|cjs)\//, "/")
   return moduleOf(url, "")
