@@ -210,9 +210,10 @@ const targetsSection = (results: Results): Array<string> => {
   })
   if (ceilings.length > 0) {
     out.push(
-      `The most one worker can reach with our statements, measured in the same run (section 2: the store's statements and commits ` +
-        `sent with no JavaScript of ours, ÷ the peer): ${ceilings.join("; ")}. No change to the client alone can take a one-worker ` +
-        `ratio past that; past it needs less work in the database per job.`,
+      `The most one worker can reach with our statements through the same drivers, measured in the same run (section 2: the ` +
+        `store's statements and commits sent with no JavaScript of ours, ÷ the peer): ${ceilings.join("; ")}. No change to our own ` +
+        `code can take a one-worker ratio past that; past it needs less work per job in the database, or in the driver (the floor ` +
+        `still pays the driver's parsing of the rows our statements return).`,
       ""
     )
   }
