@@ -211,9 +211,9 @@ const targetsSection = (results: Results): Array<string> => {
   if (ceilings.length > 0) {
     out.push(
       `The most one worker can reach with our statements through the same drivers, measured in the same run (section 2: the ` +
-        `store's statements and commits sent with no JavaScript of ours, ÷ the peer): ${ceilings.join("; ")}. No change to our own ` +
-        `code can take a one-worker ratio past that; past it needs less work per job in the database, or in the driver (the floor ` +
-        `still pays the driver's parsing of the rows our statements return).`,
+        `store's statements and commits sent with no JavaScript of ours, ÷ the peer): ${ceilings.join("; ")}. No change to our ` +
+        `JavaScript can take a one-worker ratio past that; past it needs different statements (less database work per job, or ` +
+        `fewer columns returned for the driver to parse) or a leaner driver.`,
       ""
     )
   }
