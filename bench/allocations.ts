@@ -30,10 +30,10 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import { bossCycle, startBoss } from "./baselines/pgBoss.js"
 import { fileOf, moduleOf as frameModule } from "./cpuProfile.js"
 import { MODULE_EXTENSION } from "./paths.js"
-import { captureLifecycle, replayer } from "./pgReplay.js"
+import { captureLifecycle, FRESH, replayer } from "./pgReplay.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
-import { LIFECYCLE_STEPS, loadTree, median, treeLifecycle, type LifecycleStep, type Tree } from "./trees.js"
+import { LIFECYCLE_STEPS, loadTree, median, stepAlone, treeLifecycle, type LifecycleStep, type Tree } from "./trees.js"
 
 /** The sampling heap profiler's mean interval, bytes (V8's default is 32 KiB: too coarse for a ~100 KB lifecycle). */
 const SAMPLING_INTERVAL = 256
@@ -118,33 +118,15 @@ const printTop = (title: string, map: Map<string, number>, jobs: number, total: 
 
 type Window = "lifecycle" | LifecycleStep
 
-/** `jobs` of window `window` through `tree` on `runtime`: a whole lifecycle each, or one step (what it needs done first, outside). */
-const oursWindow = (tree: Tree, runtime: ManagedRuntime.ManagedRuntime<unknown, unknown>, window: Window, jobs: number) =>
-  runtime.runPromise(Effect.gen(function*() {
-    const service = yield* tree.jobs.Jobs
-    const store = yield* tree.store.JobStore
-    const submitAll = Effect.forEach(Array.from({ length: jobs }), () => service.submit(tree.fixtures.NEW_JOB), { discard: true })
-    const claimAll = Effect.gen(function*() {
-      const claims = []
-      while (claims.length < jobs) {
-        const claim = yield* service.claimNext()
-        if (claim !== null) claims.push(claim)
-      }
-      return claims
-    })
-    if (window === "lifecycle") {
-      const one = treeLifecycle(tree)
-      return () => runtime.runPromise(Effect.repeatN(one, jobs - 1) as Effect.Effect<unknown, unknown, never>)
-    }
-    if (window === "submit") return () => runtime.runPromise(submitAll as Effect.Effect<unknown, unknown, never>)
-    yield* submitAll
-    if (window === "claim") return () => runtime.runPromise(claimAll as Effect.Effect<unknown, unknown, never>)
-    const claims = yield* claimAll
-    if (window === "heartbeat") {
-      return () => runtime.runPromise(Effect.forEach(claims, (claim) => store.heartbeat(claim.run.id), { discard: true }) as Effect.Effect<unknown, unknown, never>)
-    }
-    return () => runtime.runPromise(Effect.forEach(claims, (claim) => service.complete(claim.job.job_id), { discard: true }) as Effect.Effect<unknown, unknown, never>)
-  }) as Effect.Effect<() => Promise<unknown>, unknown, never>)
+/** `jobs` of window `window` through `tree` on `runtime`: a whole lifecycle each, or one step alone (trees.ts `stepAlone`). */
+const oursWindow = async (tree: Tree, runtime: ManagedRuntime.ManagedRuntime<unknown, unknown>, window: Window, jobs: number) => {
+  if (window === "lifecycle") {
+    const one = treeLifecycle(tree)
+    return () => runtime.runPromise(Effect.repeatN(one, jobs - 1) as Effect.Effect<unknown, unknown, never>)
+  }
+  const step = await runtime.runPromise(stepAlone(tree, window, jobs) as Effect.Effect<Effect.Effect<void, unknown, never>, unknown, never>)
+  return () => runtime.runPromise(step)
+}
 
 const main = async () => {
   const [baseRoot, jobsArg, roundsArg, topArg] = process.argv.slice(2)
@@ -166,8 +148,7 @@ const main = async () => {
     const baseReplay = await import(path.join(path.resolve(baseRoot), `bench/pgReplay${MODULE_EXTENSION}`)) as { readonly captureLifecycle: typeof captureLifecycle }
     const baseStatements = await baseReplay.captureLifecycle(await cluster.createDatabase("alloc_capture_base"))
     // Parameters compared with every id and instant masked (each lifecycle has its own).
-    const masked = (value: unknown) =>
-      typeof value === "string" ? value.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{4}-\d\d-\d\dT[\d:.]+Z/gi, "#") : value
+    const masked = (value: unknown) => typeof value === "string" ? value.replace(FRESH, "#") : value
     const sameTexts = baseStatements.length === statements.length &&
       baseStatements.every((s, i) => s.text === statements[i]!.text)
     const sameParams = sameTexts && baseStatements.every((s, i) =>
@@ -175,9 +156,7 @@ const main = async () => {
     console.log(`statements a lifecycle: base ${baseStatements.length}, mine ${statements.length}; texts identical: ${sameTexts ? "yes" : "NO"}; ` +
       `parameters identical but for ids and instants: ${sameParams ? "yes" : "NO"}`)
     const replayUrl = await cluster.createDatabase("alloc_replay")
-    const migrate = ManagedRuntime.make(trees[1]!.app.servicesLayer({ dialect: "pg", url: replayUrl }))
-    await migrate.runPromise(Effect.void)
-    await migrate.dispose()
+    await trees[1]!.app.migrateTarget({ dialect: "pg", url: replayUrl })
     const replay = await replayer(replayUrl, statements)
     const { boss, queue } = await startBoss(await cluster.createDatabase("alloc_boss"))
     const ours = await Promise.all(trees.map(async (tree) => ({

@@ -23,11 +23,10 @@
  * commits, and `pg`'s own parsing, with nothing of ours on top. Not part of
  * `npm run bench`.
  */
-import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as os from "node:os"
 import { performance } from "node:perf_hooks"
-import { servicesLayer } from "./app.js"
+import { migrateTarget, servicesLayer } from "./app.js"
 import { bossCycle, startBoss } from "./baselines/pgBoss.js"
 import { oneLifecycle } from "./lifecycle.js"
 import { captureLifecycle, replayer } from "./pgReplay.js"
@@ -51,19 +50,15 @@ const main = async () => {
     console.log(`captured ${statements.length} statements a lifecycle:`)
     for (const s of statements) console.log(`  ${s.values.length} params: ${s.text.replace(/\s+/g, " ").slice(0, 110)}`)
 
-    // The replay: its own database, migrated by building our layer once.
+    // The replay: its own migrated database.
     const replayUrl = await cluster.createDatabase("floor_replay")
-    const migrate = ManagedRuntime.make(servicesLayer({ dialect: "pg", url: replayUrl }))
-    await migrate.runPromise(Effect.void)
-    await migrate.dispose()
+    await migrateTarget({ dialect: "pg", url: replayUrl })
     const replay = await replayer(replayUrl, statements)
     const replayOne = replay.one
     const variantSql = process.argv[4]
     const variant = variantSql === undefined ? null : await (async () => {
       const url = await cluster.createDatabase("floor_variant")
-      const migrated = ManagedRuntime.make(servicesLayer({ dialect: "pg", url }))
-      await migrated.runPromise(Effect.void)
-      await migrated.dispose()
+      await migrateTarget({ dialect: "pg", url })
       const replayed = await replayer(url, statements)
       await replayed.client.query(variantSql)
       return replayed

@@ -24,7 +24,7 @@ export interface Captured {
 }
 
 /** A UUID, or an ISO instant: the parts of a parameter a replayed job gets anew. */
-const FRESH = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)/gi
+export const FRESH = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)/gi
 
 /**
  * The statements one lifecycle through Jobs sends on the database at `url`

@@ -14,46 +14,22 @@ import * as fs from "node:fs"
 import { Session } from "node:inspector/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
-import { Jobs } from "../src/Jobs.js"
-import { type Claim, JobStore } from "../src/store/JobStore.js"
+import type { Jobs } from "../src/Jobs.js"
+import type { JobStore } from "../src/store/JobStore.js"
 import { freshTarget, withServices, type BenchContext } from "./app.js"
 import { summarise, type CpuProfile } from "./cpuProfile.js"
-import { NEW_JOB } from "./fixtures.js"
 import { makeLog, QUICK } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
+import { cpuMicros, loadTree, stepAlone } from "./trees.js"
 import { STEPS, type Step } from "./timedSteps.js"
 
-const cpuMicros = () => {
-  const { system, user } = process.cpuUsage()
-  return user + system
-}
-
-/** `jobs` claims, each retried until it takes a job (one is always queued). */
-const claimAll = (service: Jobs["Type"], jobs: number) =>
-  Effect.gen(function*() {
-    const claims: Array<Claim> = []
-    while (claims.length < jobs) {
-      const claim = yield* service.claimNext()
-      if (claim !== null) claims.push(claim)
-    }
-    return claims
-  })
-
-/** The step `step` run `jobs` times, with what it needs done before (unmeasured) and the step itself. */
+/** The step `step` run `jobs` times through this tree, with what it needs done before (unmeasured): trees.ts `stepAlone`. */
 const prepared = (step: Step, jobs: number) =>
-  Effect.gen(function*(): Effect.fn.Return<Effect.Effect<void, unknown>, unknown, Jobs | JobStore> {
-    const service = yield* Jobs
-    const store = yield* JobStore
-    const submitAll = Effect.forEach(Array.from({ length: jobs }), () => service.submit(NEW_JOB), { discard: true })
-    if (step === "submit") return submitAll
-    yield* submitAll
-    if (step === "claim") return Effect.asVoid(claimAll(service, jobs))
-    const claims = yield* claimAll(service, jobs)
-    if (step === "heartbeat") return Effect.forEach(claims, (claim) => store.heartbeat(claim.run.id), { discard: true })
-    return Effect.forEach(claims, (claim) => service.complete(claim.job.job_id), { discard: true })
-  })
+  Effect.flatMap(Effect.promise(() => loadTree("here", path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."))), (tree) =>
+    stepAlone(tree, step, jobs) as Effect.Effect<Effect.Effect<void, unknown>, unknown, Jobs | JobStore>)
 
 const main = async () => {
   const step = process.argv[2] as Step

@@ -103,3 +103,31 @@ export const lifecyclesOneAtATime = (
       yield* step("complete", service.complete(claim.job.job_id))
     }
   })
+
+/**
+ * `jobs` of one lifecycle step through `tree`'s Jobs and store, one at a time,
+ * with what it needs done first (claims need queued jobs, completes running
+ * ones) done here, outside: the Effect that runs the step alone
+ * (profileStep.ts, allocations.ts).
+ */
+export const stepAlone = (tree: Tree, step: LifecycleStep, jobs: number) =>
+  Effect.gen(function*() {
+    const service = yield* tree.jobs.Jobs
+    const store = yield* tree.store.JobStore
+    const submitAll = Effect.forEach(Array.from({ length: jobs }), () => service.submit(tree.fixtures.NEW_JOB), { discard: true })
+    // Each claim retried until it takes a job: one is always queued.
+    const claimAll = Effect.gen(function*() {
+      const claims = []
+      while (claims.length < jobs) {
+        const claim = yield* service.claimNext()
+        if (claim !== null) claims.push(claim)
+      }
+      return claims
+    })
+    if (step === "submit") return submitAll
+    yield* submitAll
+    if (step === "claim") return Effect.asVoid(claimAll)
+    const claims = yield* claimAll
+    if (step === "heartbeat") return Effect.forEach(claims, (claim) => store.heartbeat(claim.run.id), { discard: true })
+    return Effect.forEach(claims, (claim) => service.complete(claim.job.job_id), { discard: true })
+  })
