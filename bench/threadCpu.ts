@@ -6,11 +6,13 @@
  * throwaway cluster, and reads each thread's on-CPU time
  * (`/proc/self/task/<tid>/schedstat`, ns) and its user / kernel split
  * (`stat`, ticks) around each block, grouped by thread name (main, the
- * garbage collector's helpers, libuv's pool). Not part of `npm run bench`.
+ * garbage collector's helpers, libuv's pool), with the collector's pauses on
+ * the main thread (minor and major) counted per block. Not part of `npm run bench`.
  *
  *   npx tsx bench/threadCpu.ts [rounds] [jobs]
  */
 import * as fs from "node:fs"
+import { PerformanceObserver } from "node:perf_hooks"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { migrateTarget, servicesLayer } from "./app.js"
 import { bossCycle, startBoss } from "./baselines/pgBoss.js"
@@ -63,6 +65,34 @@ const perGroup = (before: Map<string, ThreadTime>, after: Map<string, ThreadTime
   return groups
 }
 
+/** The collector's pauses on the main thread since the last `take`: count and ms, minor (scavenges) and major. */
+const gcPauses = () => {
+  let minor = { count: 0, ms: 0 }
+  let major = { count: 0, ms: 0 }
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      // NODE_PERFORMANCE_GC_MINOR is 1; everything else (major, incremental, weak callbacks) counts as major.
+      const kind = (entry as unknown as { readonly detail?: { readonly kind?: number } }).detail?.kind
+      const into = kind === 1 ? minor : major
+      into.count++
+      into.ms += entry.duration
+    }
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  return {
+    take: () => {
+      const taken = { minor, major }
+      minor = { count: 0, ms: 0 }
+      major = { count: 0, ms: 0 }
+      return taken
+    },
+    stop: () => observer.disconnect()
+  }
+}
+
+/** Lets the observer's queued entries be delivered (they come on a later turn). */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20))
+
 const main = async () => {
   const rounds = Number(process.argv[2] ?? 4)
   const jobs = Number(process.argv[3] ?? 1000)
@@ -82,11 +112,23 @@ const main = async () => {
     ]
     for (const system of systems) for (let i = 0; i < 1_000; i++) await system.one()
     const figures = new Map<string, Map<string, Array<{ cpu: number; user: number; kernel: number }>>>()
+    const collections = new Map<string, Array<{ minor: number; minorMs: number; major: number; majorMs: number }>>()
+    const pauses = gcPauses()
     for (let round = 0; round < rounds; round++) {
       for (const system of round % 2 === 0 ? systems : [...systems].reverse()) {
+        await settle()
+        pauses.take()
         const before = threads()
         for (let i = 0; i < jobs; i++) await system.one()
         const groups = perGroup(before, threads(), jobs, mainTid)
+        await settle()
+        const { major, minor } = pauses.take()
+        collections.set(system.name, [...(collections.get(system.name) ?? []), {
+          minor: minor.count * 1000 / jobs,
+          minorMs: minor.ms * 1000 / jobs,
+          major: major.count * 1000 / jobs,
+          majorMs: major.ms * 1000 / jobs
+        }])
         const bySystem = figures.get(system.name) ?? new Map()
         for (const [group, g] of groups) bySystem.set(group, [...(bySystem.get(group) ?? []), g])
         figures.set(system.name, bySystem)
@@ -102,6 +144,13 @@ const main = async () => {
         console.log(`| ${system} | ${group} | ${cpu.toFixed(0)} | ${median(samples.map((s) => s.user)).toFixed(0)} | ${median(samples.map((s) => s.kernel)).toFixed(0)} |`)
       }
     }
+    console.log(`\n## the collector's pauses on the main thread (medians): collections per 1,000 lifecycles, pause µs per lifecycle`)
+    console.log("| system | minor per 1,000 | minor pause µs | major per 1,000 | major pause µs |\n|---|---|---|---|---|")
+    for (const [system, samples] of collections) {
+      const m = (pick: (s: (typeof samples)[number]) => number) => median(samples.map(pick)).toFixed(1)
+      console.log(`| ${system} | ${m((s) => s.minor)} | ${m((s) => s.minorMs)} | ${m((s) => s.major)} | ${m((s) => s.majorMs)} |`)
+    }
+    pauses.stop()
     await replay.close()
     await boss.stop({ graceful: false, wait: true })
     await ours.dispose()
