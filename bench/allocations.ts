@@ -24,11 +24,11 @@ import { Session } from "node:inspector/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import * as v8 from "node:v8"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { bossCycle, startBoss } from "./baselines/pgBoss.js"
 import { fileOf, moduleOf as frameModule } from "./cpuProfile.js"
+import { heapDuring } from "./heapWindow.js"
 import { MODULE_EXTENSION } from "./paths.js"
 import { captureLifecycle, FRESH, replayer } from "./pgReplay.js"
 import { startBenchCluster } from "./postgres.js"
@@ -40,22 +40,10 @@ const SAMPLING_INTERVAL = 256
 
 const collect = (): void => (globalThis as { gc?: () => void }).gc?.()
 
-/** Bytes allocated on the JavaScript heap while `run` runs, and the collections inside it. */
-const allocatedDuring = async (run: () => Promise<unknown>) => {
+/** Bytes allocated on the JavaScript heap while `run` runs (heapWindow.ts), from a collected heap when `--expose-gc` is given. */
+const allocatedDuring = (run: () => Promise<unknown>) => {
   collect()
-  const profiler = new v8.GCProfiler()
-  profiler.start()
-  const before = v8.getHeapStatistics().used_heap_size
-  await run()
-  const after = v8.getHeapStatistics().used_heap_size
-  const data = profiler.stop()
-  let freed = 0
-  let scavenges = 0
-  for (const gc of data.statistics) {
-    freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize
-    if (gc.gcType === "Scavenge") scavenges++
-  }
-  return { bytes: after - before + freed, collections: data.statistics.length, scavenges }
+  return heapDuring(run)
 }
 
 /** The parts of the sampling heap profile read here. */
@@ -190,7 +178,7 @@ const main = async () => {
         const run = await system.prepare()
         const measured = await allocatedDuring(run)
         const key = `${system.name}\t${system.window}`
-        bytes.set(key, [...(bytes.get(key) ?? []), measured.bytes / jobs])
+        bytes.set(key, [...(bytes.get(key) ?? []), measured.allocated / jobs])
         gcs.set(key, [...(gcs.get(key) ?? []), `${measured.scavenges}/${measured.collections}`])
       }
       loads.push(os.loadavg().map((l) => l.toFixed(2)).join(" "))

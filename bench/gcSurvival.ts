@@ -21,7 +21,6 @@
  * Run it compiled: under tsx, tsx's own loader keeps ~1 MB of young objects
  * alive at every scavenge, which swamps what is measured. Not part of `npm run bench`.
  */
-import * as v8 from "node:v8"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Pg from "pg"
@@ -31,40 +30,20 @@ import * as PgStore from "../src/store/PgJobStore.js"
 import { preparingClient } from "../src/store/pg/preparedStatements.js"
 import { servicesLayer } from "./app.js"
 import { NEW_JOB } from "./fixtures.js"
+import { heapDuring } from "./heapWindow.js"
 import { oneLifecycle } from "./lifecycle.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 
-interface Survival {
-  readonly allocated: number
-  readonly promoted: number
-  readonly scavenges: number
-  readonly pauseMicros: number
-}
-
-const oldSpace = (spaces: ReadonlyArray<{ readonly spaceName: string; readonly spaceUsedSize: number }>) =>
-  spaces.find((space) => space.spaceName === "old_space")?.spaceUsedSize ?? 0
-
-/** `calls` calls of `one` under the GC profiler, per call. */
-const measure = async (calls: number, run: (calls: number) => Promise<void>): Promise<Survival> => {
-  const profiler = new v8.GCProfiler()
-  profiler.start()
-  const before = v8.getHeapStatistics().used_heap_size
-  await run(calls)
-  const after = v8.getHeapStatistics().used_heap_size
-  const data = profiler.stop()
-  let freed = 0
-  let promoted = 0
-  let scavenges = 0
-  let pause = 0
-  for (const gc of data.statistics) {
-    freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize
-    if (gc.gcType !== "Scavenge") continue
-    scavenges++
-    pause += gc.cost
-    promoted += Math.max(0, oldSpace(gc.afterGC.heapSpaceStatistics) - oldSpace(gc.beforeGC.heapSpaceStatistics))
+/** `calls` calls of `run` under the GC profiler, per call (scavenges per 1,000). */
+const measure = async (calls: number, run: (calls: number) => Promise<void>) => {
+  const window = await heapDuring(() => run(calls))
+  return {
+    allocated: window.allocated / calls,
+    promoted: window.promoted / calls,
+    scavenges: window.scavenges * 1000 / calls,
+    pauseMicros: window.scavengePauseMicros / calls
   }
-  return { allocated: (after - before + freed) / calls, promoted: promoted / calls, scavenges: scavenges * 1000 / calls, pauseMicros: pause / calls }
 }
 
 const UPDATE = "UPDATE workflow_runs SET last_heartbeat = $1::timestamptz WHERE id = $2 RETURNING *"
