@@ -4,7 +4,8 @@
  * tree, at the benchmark's full size (10k stale runs among 100k), with the
  * reference per-row loop on each database (so each ratio is against the loop
  * on the same schema, triggers included), sample by sample interleaved so
- * drift in a loaded machine hits all alike. Prints medians, each tree's
+ * drift in a loaded machine hits all alike, the trees' order alternating
+ * rep by rep (whichever goes second pays more). Prints medians, each tree's
  * ratio and mine ÷ base, and the load average; and, less sensitive to the
  * load, each recovery's CPU: the client's (`process.cpuUsage`) and the
  * server's (`log_statement_stats` on the store's connections, summed from
@@ -110,7 +111,9 @@ const main = async () => {
       return ms
     }
     for (let rep = 0; rep < reps; rep++) {
-      for (const entry of targets) {
+      // The order alternates rep by rep: the tree sampled second in a rep ran ~7% slower with the same code in both
+      // (h65: this tree against itself, 12 samples, 1.07; its server CPU +7%), so a fixed order favoured base.
+      for (const entry of rep % 2 === 0 ? targets : [...targets].reverse()) {
         push(`${entry.tree.name} ours`, await recoverOnce(entry))
         if (oursOnly) continue
         const start = performance.now()
