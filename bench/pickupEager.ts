@@ -25,8 +25,8 @@
  *   claims and runs. Two commits.
  * - `eager, public API`: `store.transaction(Jobs.submit, then Jobs.start)`,
  *   then `Jobs.run`. `Jobs.start` opens its own `store.transaction`, which
- *   nested is a SAVEPOINT (+ RELEASE: two round trips), and takes the job's
- *   row lock; `Jobs.run` reads the job and its run back (two more) and beats
+ *   nested is a SAVEPOINT (one round trip: @effect/sql sends no RELEASE on
+ *   success), and takes the job's row lock (another); `Jobs.run` reads the job and its run back (two more) and beats
  *   at once. The closest public composition, not what a feature would send.
  * - `eager, one transaction`: what an implementation inside Jobs would send:
  *   in one `store.transaction`, `Jobs.submit` (its store calls join it), then
