@@ -34,7 +34,8 @@ import { startBoss, startBossWorker } from "./baselines/pgBoss.js"
 import { NEW_JOB } from "./fixtures.js"
 import { type Measurement, measurement, percentile } from "./harness.js"
 
-const pause = () => new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 1000))
+/** The idle pause before each sample: 20–1020 ms, so a 1 s poll is at a random phase. */
+export const pause = () => new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 1000))
 
 /** Latencies of `count` submits, each waited for: `submit` resolves when the job is queued, `started` when its program begins. */
 const sampleLatencies = async (

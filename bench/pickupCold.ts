@@ -23,6 +23,7 @@ import { performance } from "node:perf_hooks"
 import { connectPg } from "./drivers.js"
 import { median } from "./harness.js"
 import { startBenchCluster } from "./postgres.js"
+import { runMain } from "./runMain.js"
 
 const main = async () => {
   const rounds = Number(process.argv[2] ?? 60)
@@ -71,4 +72,4 @@ const main = async () => {
   console.log(`load average at end ${load()}`)
 }
 
-void main()
+runMain(main)

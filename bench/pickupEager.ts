@@ -68,7 +68,7 @@ import { migrateTarget, servicesLayer } from "./app.js"
 import { NEW_JOB } from "./fixtures.js"
 import { percentile } from "./harness.js"
 import { hookStatements, statementLabels } from "./pgStatementHooks.js"
-import { graphileSampler, oursSampler, type Sampler } from "./pickup.js"
+import { graphileSampler, oursSampler, pause, type Sampler } from "./pickup.js"
 import { startBenchCluster } from "./postgres.js"
 import { runMain } from "./runMain.js"
 
@@ -166,8 +166,10 @@ const eagerOneTransaction = (url: string) =>
  * submit-and-claim would send (the job inserted already `running`, its run
  * and all four records in one statement: 1 round trip, 1 commit), and the
  * submit's own statement alone (today's first commit). Same texts and
- * parameters as the store's (captured from a run of `eager, one
- * transaction`), fresh ids and times each time.
+ * parameters as the store's (captured once from a run of `eager, one
+ * transaction` and written out here, so they do not follow later changes to
+ * the store's statements: bench/pgReplay.ts captures live), fresh ids and
+ * times each time.
  */
 const JOB_COLUMNS = "id, trace_id, workflow_run_id, job_kind, status, status_reason, error_message, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, entity_refs, planned_operations, metrics, job_inputs, job_outputs, is_pinned, created_at, updated_at, attempt, max_attempts, run_after, priority, backoff"
 const JOB_VALUES = (run: string) => `$1, $2, ${run}, $3, $4, $5, NULL, $6, $7, $8, $9, $10,
@@ -273,7 +275,7 @@ const replay = async (count: number) => {
     for (let round = 0; round < count; round++) {
       for (let k = 0; k < variants.length; k++) {
         const i = (round + k) % variants.length
-        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 1000))
+        await pause()
         const begin = performance.now()
         await variants[i]![1]()
         times[i]!.push(performance.now() - begin)
@@ -291,15 +293,14 @@ const replay = async (count: number) => {
 }
 
 const main = async () => {
+  const load = () => os.loadavg().map((n) => n.toFixed(2)).join(" ")
   if (process.argv[2] === "replay") {
-    const load = () => os.loadavg().map((n) => n.toFixed(2)).join(" ")
     console.log(`load average at start ${load()}`)
     await replay(Number(process.argv[3] ?? 120))
     console.log(`load average at end ${load()}`)
     return
   }
   const count = Number(process.argv[2] ?? 120)
-  const load = () => os.loadavg().map((n) => n.toFixed(2)).join(" ")
   console.log(`load average at start ${load()}`)
   const cluster = await startBenchCluster()
   const systems: Array<readonly [string, Sampler]> = []
@@ -331,7 +332,7 @@ const main = async () => {
       // Rotated round by round: each system follows each other one alike (shared code warmed by the one before).
       for (let k = 0; k < systems.length; k++) {
         const i = (round + k) % systems.length
-        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 1000))
+        await pause()
         latency[i]!.push(await systems[i]![1].sample())
       }
     }
