@@ -13,7 +13,9 @@
  *
  * With `workers` > 1 (`npx tsx bench/profileLifecycle.ts 800 4`), the profile
  * is of `workers` concurrent workers sharing the `jobs` lifecycles (the steps
- * are still timed, each worker's own).
+ * are still timed, each worker's own). A third argument `sqlite` runs the
+ * same on a SQLite file (the store's default durability, "full"; with
+ * `DURABILITY=normal` in the environment, "normal") instead.
  *
  * Not part of `npm run bench`; used to write bench/analysis.md.
  */
@@ -39,6 +41,7 @@ const median = (values: ReadonlyArray<number>): number => {
 const main = async () => {
   const jobs = Number(process.argv[2] ?? 400)
   const workers = Number(process.argv[3] ?? 1)
+  const dialect = process.argv[4] === "sqlite" ? "sqlite" : "pg"
   // `workers` loops sharing the jobs, each step timed into the same lists.
   const lifecycles = (count: number, times = emptyStepTimes()) =>
     Effect.as(
@@ -49,13 +52,14 @@ const main = async () => {
   const cluster = await startBenchCluster()
   const ctx: BenchContext = { mode: QUICK, log: makeLog(), cluster, tmp }
   try {
-    const target = await freshTarget(ctx, "pg", "profile_lifecycle")
+    const fresh = await freshTarget(ctx, dialect, "profile_lifecycle")
+    const target = process.env.DURABILITY === "normal" ? { ...fresh, durability: "normal" as const } : fresh
     await withServices(target, Effect.gen(function*() {
       yield* lifecycles(50) // warm-up: JIT, pool connections, plans
       const start = performance.now()
       const times = yield* lifecycles(jobs)
       const wallMs = performance.now() - start
-      console.log(`\n## ${jobs} lifecycles on PostgreSQL, ${workers} worker(s): ${(wallMs / jobs).toFixed(2)} ms per job (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
+      console.log(`\n## ${jobs} lifecycles on ${dialect === "pg" ? "PostgreSQL" : "SQLite"}, ${workers} worker(s): ${(wallMs / jobs).toFixed(2)} ms per job (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
       console.log("| step | median µs | p90 µs |")
       console.log("|---|---|---|")
       for (const step of STEPS) {
