@@ -44,6 +44,22 @@ export const oneLifecycle = Effect.gen(function*() {
   yield* jobs.complete(claim.job.job_id)
 })
 
+/**
+ * The same job's life without the heartbeat: submit, claim, complete, every
+ * audit event written. It is the cycle the engine (`Jobs.worker`) runs for a
+ * job that ends within its heartbeat interval (10 s by default; the claim
+ * wrote the run's first heartbeat), and the shape of pg-boss's and
+ * SqlPersistedQueue's cycles, which have no heartbeat. Measured beside
+ * `oneLifecycle`, which stays the targets' figure.
+ */
+export const oneShortLifecycle = Effect.gen(function*() {
+  const jobs = yield* Jobs
+  yield* jobs.submit(NEW_JOB)
+  let claim: Claim | null = null
+  while (claim === null) claim = yield* jobs.claimNext()
+  yield* jobs.complete(claim.job.job_id)
+})
+
 /** The floor at one worker: one lifecycle of our statements per call, no JavaScript of ours; `close` when done. */
 interface Floor {
   readonly one: () => Promise<void>
@@ -82,6 +98,7 @@ const samples = (
     ctx.log(`lifecycle/${ours.dialect}: warm-up, ${warmup} lifecycles per system at each worker count`)
     for (const workers of workerCounts) {
       yield* repeatedlyEffect(workers, warmup, () => oneLifecycle)
+      yield* repeatedlyEffect(workers, warmup, () => oneShortLifecycle)
       if (boss !== null) yield* Effect.promise(() => bossRepeatedly(boss.boss, boss.queue, workers, warmup))
       yield* Effect.provide(PersistedQueueBench.queueRepeatedly(workers, warmup), queueContext)
       if (workers === 1) yield* Effect.promise(() => repeatedly(1, warmup, floor.one))
@@ -91,6 +108,7 @@ const samples = (
       ctx.log(`lifecycle/${ours.dialect}: sample ${rep + 1}/${ctx.mode.reps}`)
       for (const workers of workerCounts) {
         push(out, "ours", workers, yield* throughputEffect(workers, ctx.mode.sampleMs, () => oneLifecycle))
+        push(out, "short", workers, yield* throughputEffect(workers, ctx.mode.sampleMs, () => oneShortLifecycle))
         if (boss !== null) push(out, "pgboss", workers, yield* Effect.promise(() => bossThroughput(boss.boss, boss.queue, workers, ctx.mode.sampleMs)))
         push(out, "queue", workers, yield* Effect.provide(PersistedQueueBench.queueThroughput(workers, ctx.mode.sampleMs), queueContext))
         if (workers === 1) push(out, "floor", workers, yield* Effect.promise(() => throughput(1, ctx.mode.sampleMs, floor.one)))
@@ -119,6 +137,7 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
   const ours = "submit → claim → heartbeat → complete (4 audit events)"
   const systems = [
     ["ours", "ours", ours],
+    ["short", "ours", "submit → claim → complete, no heartbeat (4 audit events; the engine's cycle for a job within its heartbeat interval)"],
     ["pgboss", "pg-boss 10", "send → fetch → complete"],
     ["queue", "SqlPersistedQueue", "offer → take → complete"],
     ["floor", "our statements sent raw (no JavaScript of ours)", "the same statements and commits as ours"]

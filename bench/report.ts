@@ -59,6 +59,8 @@ const ratioText = (value: number): string => (Number.isFinite(value) ? `${value.
 const baselineOf = (m: Measurement, byId: Map<string, Measurement>): Measurement | undefined => {
   const parts = m.id.split(".")
   if (m.section === "create" && parts[3] === "ours") return byId.get([...parts.slice(0, 3), "raw"].join("."))
+  // Ours without the heartbeat is set against the peer (its ratio is it ÷ the peer), everything else against ours.
+  if (m.section === "lifecycle" && parts[3] === "short") return byId.get([...parts.slice(0, 3), parts[1] === "pg" ? "pgboss" : "queue"].join("."))
   if (m.section === "lifecycle" && parts[3] !== "ours") return byId.get([...parts.slice(0, 3), "ours"].join("."))
   if (m.section === "recovery" && parts[2] === "reference") return byId.get([...parts.slice(0, 2), "ours"].join("."))
   return undefined
@@ -73,7 +75,7 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
 
 const SECTIONS: ReadonlyArray<readonly [Section, string, string]> = [
   ["create", "1. Create", "Jobs stored per second by one caller, after a warm-up of every operation (not counted; a tenth as many calls for batches). Ratio: ours ÷ the raw driver doing the same INSERT (higher is better)."],
-  ["lifecycle", "2. Full lifecycle", "Jobs taken through their whole life per second. Ours writes every audit event (capability decision, queued, running, completed), a run row and a heartbeat; the peers write no audit trail. Every system first runs the same number of lifecycles at each worker count, not counted (a warm-up: the JIT compiles each client's hot code during its first thousand or more lifecycles; `bench/warmupCurve.ts`). At one worker, a floor runs beside them: our own statements and commits per job sent with no JavaScript of ours (PostgreSQL: the statements the store sent for one lifecycle, captured and replayed as named statements on one plain `pg` client, fresh ids per job; SQLite: the same rows written by raw prepared better-sqlite3 statements, one transaction per step) — the most one worker of this schema can reach. Ratio: ours ÷ the peer or the floor (higher is better for us)."],
+  ["lifecycle", "2. Full lifecycle", "Jobs taken through their whole life per second. Ours writes every audit event (capability decision, queued, running, completed), a run row and a heartbeat; the peers write no audit trail. Every system first runs the same number of lifecycles at each worker count, not counted (a warm-up: the JIT compiles each client's hot code during its first thousand or more lifecycles; `bench/warmupCurve.ts`). At one worker, a floor runs beside them: our own statements and commits per job sent with no JavaScript of ours (PostgreSQL: the statements the store sent for one lifecycle, captured and replayed as named statements on one plain `pg` client, fresh ids per job; SQLite: the same rows written by raw prepared better-sqlite3 statements, one transaction per step) — the most one worker of this schema can reach. Ours runs twice: with one heartbeat (the targets' figure) and without (submit → claim → complete: the cycle the engine runs for a job that ends within its heartbeat interval, and the peers' shape). Ratio: ours ÷ the peer or the floor; on the no-heartbeat row, it ÷ the peer (pg-boss on PostgreSQL, SqlPersistedQueue on SQLite); higher is better for us."],
   ["recovery", "3. Recovery", "Wall time to recover every stale run. Ratio: the per-row loop's time ÷ ours (how many times faster ours is)."],
   ["recorder", "4. Flight Recorder", "Events appended per second, and the retention purge of expired events with the latency of `record` calls made during it."],
   ["queries", "5. Queries", "Median latency of one `listJobs` call, and of one `Jobs.claimNext` with every job queued (each sample is the median of many calls; the figure is the median of the samples). Before the samples: a round of the same calls, not counted, and on PostgreSQL a CHECKPOINT after the load, so the server is not still writing the fixture back while the queries run. Both sizes are loaded first and sampled interleaved, the order alternating repetition by repetition, so a ratio compares the same process and machine state."],
@@ -166,7 +168,7 @@ const genericTable = (rows: ReadonlyArray<Measurement>, byId: Map<string, Measur
   const out: Array<string> = []
   out.push(table(["Database", "Measured", "System", "Median", "Unit", "Samples", "Ratio"], rows.map((m) => {
     const base = baselineOf(m, byId)
-    const ratio = base === undefined ? "" : ratioText(m.section === "lifecycle" ? base.median / m.median : m.median / base.median)
+    const ratio = base === undefined ? "" : ratioText(m.section === "lifecycle" && !m.id.endsWith(".short") ? base.median / m.median : m.median / base.median)
     return [dialectName(m), m.name, m.system, `**${fmt(m.median)}**`, m.unit, m.samples.map(fmt).join(", "), ratio]
   })), "")
   for (const m of rows.filter((r) => r.extra !== undefined)) {
