@@ -4,6 +4,7 @@
  *
  *   git worktree add --detach /tmp/base main && ln -s "$PWD/node_modules" /tmp/base/node_modules
  *   npx tsx bench/compareSqliteSteps.ts /tmp/base [reps] [jobs] [full|normal] [sampleMs]
+ *   npm run bench:build && node .bench-build/bench/compareSqliteSteps.js /tmp/base/.bench-build [reps] …  (compiled)
  *
  * Each rep runs, one job at a time on its own SQLite file per tree: `jobs`
  * lifecycles (submit → claim → heartbeat → complete, every audit event
@@ -50,15 +51,20 @@ interface Tree {
   readonly oneLifecycle: Effect.Effect<void, unknown, App.Services>
 }
 
-const load = async (name: string, root: string): Promise<Tree> => ({
-  name,
-  app: await import(path.join(root, "bench/app.ts")) as typeof App,
-  jobs: await import(path.join(root, "src/Jobs.ts")) as typeof JobsModule,
-  store: await import(path.join(root, "src/store/JobStore.ts")) as typeof JobStoreModule,
-  fixtures: await import(path.join(root, "bench/fixtures.ts")) as typeof Fixtures,
-  newJob: (await import(path.join(root, "bench/create.ts"))).newJob,
-  oneLifecycle: (await import(path.join(root, "bench/lifecycle.ts"))).oneLifecycle
-})
+/** A tree's modules: its sources (under tsx), or its compiled `.bench-build/` (given as the root, run with node). */
+const load = async (name: string, root: string): Promise<Tree> => {
+  const ext = fs.existsSync(path.join(root, "bench/app.ts")) ? ".ts" : ".js"
+  const module = (file: string) => import(path.join(root, `${file}${ext}`))
+  return {
+    name,
+    app: await module("bench/app") as typeof App,
+    jobs: await module("src/Jobs") as typeof JobsModule,
+    store: await module("src/store/JobStore") as typeof JobStoreModule,
+    fixtures: await module("bench/fixtures") as typeof Fixtures,
+    newJob: (await module("bench/create")).newJob,
+    oneLifecycle: (await module("bench/lifecycle")).oneLifecycle
+  }
+}
 
 const cpuMicros = () => {
   const { system, user } = process.cpuUsage()

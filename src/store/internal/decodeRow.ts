@@ -4,25 +4,39 @@
  * crash, never a silent fix.
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { formatIssues } from "../../domain/Errors.js"
 import { CorruptRow } from "../StoreErrors.js"
 
+/** The `CorruptRow` for a row of `table` (identified by its `idColumn`) that failed its schema with `error`. */
+const corruptRow = (table: string, idColumn: string, row: unknown, error: ParseResult.ParseError): CorruptRow => {
+  const issues = formatIssues(error)
+  const record = (typeof row === "object" && row !== null ? row : {}) as Record<string, unknown>
+  return new CorruptRow({
+    table,
+    row_id: String(record[idColumn] ?? "(unknown)"),
+    column: issues[0]?.path.split(".")[0] || "(row)",
+    issues
+  })
+}
+
 /** Builds a decoder for rows of `table`, identified by their `idColumn`. */
 export const rowDecoder = <A, I>(schema: Schema.Schema<A, I>, table: string, idColumn = "id") => {
   const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })
   return (row: unknown): Effect.Effect<A, CorruptRow> =>
-    Effect.mapError(decode(row), (error: ParseResult.ParseError) => {
-      const issues = formatIssues(error)
-      const record = (typeof row === "object" && row !== null ? row : {}) as Record<string, unknown>
-      return new CorruptRow({
-        table,
-        row_id: String(record[idColumn] ?? "(unknown)"),
-        column: issues[0]?.path.split(".")[0] || "(row)",
-        issues
-      })
-    })
+    Effect.mapError(decode(row), (error: ParseResult.ParseError) => corruptRow(table, idColumn, row, error))
+}
+
+/** `rowDecoder`, synchronous: the value, or throws the `CorruptRow` (for a synchronous step, sqlite/step.ts). */
+export const rowDecoderNow = <A, I>(schema: Schema.Schema<A, I>, table: string, idColumn = "id") => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+  return (row: unknown): A => {
+    const decoded = decode(row)
+    if (Either.isLeft(decoded)) throw corruptRow(table, idColumn, row, decoded.left)
+    return decoded.right
+  }
 }
 
 /** Decodes every row, failing on the first corrupt one. */

@@ -8,6 +8,8 @@
  * claim's ids. A head job of another subject is claimed by no one here: its
  * subject is answered (`Undecided`) for the caller to decide.
  */
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { EventRecord } from "../../domain/EventRecord.js"
@@ -18,10 +20,13 @@ import { newRun } from "../internal/newRows.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { renderedOncePerList } from "../internal/templatesText.js"
 import type { AdmittedClaim, ClaimSubject, ClaimTemplate, JobStore } from "../JobStore.js"
-import type { Exec, SqliteContext } from "./context.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { AlreadyExists, CorruptRow } from "../StoreErrors.js"
+import { insertEventsStep, type SqliteContext } from "./context.js"
+import type { Step } from "./step.js"
 import { storageErrors } from "./errors.js"
 import { RUN_COLUMNS, storedInstant } from "./rowCodec.js"
-import { decode } from "./rows.js"
+import { decodeNow } from "./rows.js"
 
 type Service = JobStore["Type"]
 
@@ -55,27 +60,24 @@ export const insertRunText = (from: string): string =>
 
 /**
  * Moves the job a claim picked (and created `runId` for) to running, and
- * reads it back. Under the claim's write lock the job cannot have changed
- * since it was picked: if it did, that is a defect.
+ * reads it back (a step, step.ts). Under the claim's write lock the job
+ * cannot have changed since it was picked: if it did, that is a defect.
  */
-export const startJob = (exec: Exec, claim: {
+export function* startJob(claim: {
   readonly job_id: string
   readonly runId: WorkflowRunId
   readonly at: string
   readonly operation: string
-}) =>
-  Effect.flatMap(
-    exec(
-      `UPDATE ai_jobs SET status = 'running', workflow_run_id = ?, updated_at = ?
+}): Step<AiJob> {
+  const [row] = yield [
+    `UPDATE ai_jobs SET status = 'running', workflow_run_id = ?, updated_at = ?
       WHERE id = ? AND status = 'queued'
       RETURNING *`,
-      [claim.runId, claim.at, claim.job_id]
-    ),
-    ([row]) =>
-      row === undefined
-        ? Effect.dieMessage(`${claim.operation}: job ${claim.job_id} left queued under the write lock`)
-        : decode.job(row)
-  )
+    [claim.runId, claim.at, claim.job_id]
+  ]
+  if (row === undefined) throw new Cause.RuntimeException(`${claim.operation}: job ${claim.job_id} left queued under the write lock`)
+  return decodeNow.job(row)
+}
 
 const SUBJECT_COLUMNS = "job_kind, protocol_id, profile_id, capability_profile_id"
 
@@ -86,65 +88,89 @@ const templateOf = (templates: ReadonlyArray<ClaimTemplate>, subject: ClaimSubje
     t.capability_profile_id === subject.capability_profile_id
   )
 
-export const makeClaimAdmitted = ({ exec, insertEvents, transaction }: SqliteContext) => {
+/** The texts of a claim, by how many kinds it filters on (none: `kinds` not given), each made once. */
+const textsByKinds = (make: (kinds: ReadonlyArray<JobKind> | undefined) => string) => {
+  const made = new Map<number, string>()
+  return (kinds: ReadonlyArray<JobKind> | undefined): string => {
+    // The placeholders depend only on the count; -1 stands for no filter.
+    const key = kinds === undefined ? -1 : kinds.length
+    let text = made.get(key)
+    if (text === undefined) {
+      text = make(kinds)
+      made.set(key, text)
+    }
+    return text
+  }
+}
+
+/** The run for the next job, if its subject is a template's (the templates' subjects as JSON, the last parameter). */
+const pickText = textsByKinds((kinds) =>
+  insertRunText(`SELECT h.id FROM (${nextJobText(`id, ${SUBJECT_COLUMNS}`, kinds)}) AS h
+          WHERE EXISTS (
+            SELECT 1 FROM json_each(?) AS t
+            WHERE json_extract(t.value, '$[0]') = h.job_kind AND json_extract(t.value, '$[1]') = h.protocol_id
+              AND json_extract(t.value, '$[2]') = h.profile_id AND json_extract(t.value, '$[3]') = h.capability_profile_id)`)
+)
+/** The next job's subject. */
+const headText = textsByKinds((kinds) => nextJobText(SUBJECT_COLUMNS, kinds))
+
+type AdmitOptions = Parameters<NonNullable<Service["claimAdmitted"]>>[0]
+
+export const makeClaimAdmitted = ({ change }: SqliteContext) => {
   // A caller passes the same template list until its memo changes: the subjects' JSON is made once.
   const subjectsJson = renderedOncePerList((templates) =>
     JSON.stringify(templates.map((t) => [t.job_kind, t.protocol_id, t.profile_id, t.capability_profile_id]))
   )
 
+  /** The claim's change (a step, step.ts), under the write lock. */
+  function* claim(options: AdmitOptions, at: string, now: DateTime.Utc, runId: WorkflowRunId): Step<AdmittedClaim | null> {
+    const kinds = options.kinds ?? []
+    const [picked] = yield [pickText(options.kinds), [runId, at, at, at, at, ...kinds, subjectsJson(options.templates)]]
+    if (picked === undefined) {
+      // No run: no job is eligible, or the next one's subject is no template's (read under the same lock).
+      const [head] = yield [headText(options.kinds), [at, ...kinds]]
+      if (head === undefined) return null
+      const subject = {
+        job_kind: head.job_kind,
+        protocol_id: head.protocol_id,
+        profile_id: head.profile_id,
+        capability_profile_id: head.capability_profile_id
+      } as ClaimSubject
+      return { _tag: "Undecided", subject } satisfies AdmittedClaim
+    }
+    const job = yield* startJob({ job_id: picked.job_id as string, runId, at, operation: "claimAdmitted" })
+    // The statement matched the stored subject to a template; stored canonically, it decodes to itself.
+    const template = templateOf(options.templates, job)
+    if (template === undefined) throw new Cause.RuntimeException(`claimAdmitted: no template for claimed job ${job.job_id}`)
+    // The template's records with the claim's ids, in their columns and bodies alike.
+    const records = template.records.map((record, i): EventRecord => {
+      const event_id = options.event_ids[i]!
+      const workflow_run_id = record.workflow_run_id === null ? null : runId
+      return {
+        ...record,
+        event_id,
+        timestamp: now,
+        trace_id: job.trace_id,
+        job_id: job.job_id,
+        workflow_run_id,
+        body: {
+          ...record.body,
+          event_id,
+          timestamp: at,
+          trace_id: job.trace_id,
+          job_id: job.job_id,
+          ...(workflow_run_id === null ? {} : { workflow_run_id })
+        }
+      }
+    })
+    yield* insertEventsStep(records)
+    return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
+  }
+
   const claimAdmitted: NonNullable<Service["claimAdmitted"]> = Effect.fnUntraced(
     function*(options) {
       const { at, now, runId } = yield* claimStart
-      const kinds = options.kinds ?? []
-      return yield* transaction.join(Effect.gen(function*() {
-        const [picked] = yield* exec<{ readonly job_id: string }>(
-          insertRunText(`SELECT h.id FROM (${nextJobText(`id, ${SUBJECT_COLUMNS}`, options.kinds)}) AS h
-          WHERE EXISTS (
-            SELECT 1 FROM json_each(?) AS t
-            WHERE json_extract(t.value, '$[0]') = h.job_kind AND json_extract(t.value, '$[1]') = h.protocol_id
-              AND json_extract(t.value, '$[2]') = h.profile_id AND json_extract(t.value, '$[3]') = h.capability_profile_id)`),
-          [runId, at, at, at, at, ...kinds, subjectsJson(options.templates)]
-        )
-        if (picked === undefined) {
-          // No run: no job is eligible, or the next one's subject is no template's (read under the same lock).
-          const [head] = yield* exec<ClaimSubject>(nextJobText(SUBJECT_COLUMNS, options.kinds), [at, ...kinds])
-          if (head === undefined) return null
-          const subject: ClaimSubject = {
-            job_kind: head.job_kind,
-            protocol_id: head.protocol_id,
-            profile_id: head.profile_id,
-            capability_profile_id: head.capability_profile_id
-          }
-          return { _tag: "Undecided", subject } satisfies AdmittedClaim
-        }
-        const job = yield* startJob(exec, { job_id: picked.job_id, runId, at, operation: "claimAdmitted" })
-        // The statement matched the stored subject to a template; stored canonically, it decodes to itself.
-        const template = templateOf(options.templates, job)
-        if (template === undefined) return yield* Effect.dieMessage(`claimAdmitted: no template for claimed job ${job.job_id}`)
-        // The template's records with the claim's ids, in their columns and bodies alike.
-        const records = template.records.map((record, i): EventRecord => {
-          const event_id = options.event_ids[i]!
-          const workflow_run_id = record.workflow_run_id === null ? null : runId
-          return {
-            ...record,
-            event_id,
-            timestamp: now,
-            trace_id: job.trace_id,
-            job_id: job.job_id,
-            workflow_run_id,
-            body: {
-              ...record.body,
-              event_id,
-              timestamp: at,
-              trace_id: job.trace_id,
-              job_id: job.job_id,
-              ...(workflow_run_id === null ? {} : { workflow_run_id })
-            }
-          }
-        })
-        yield* insertEvents(records)
-        return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
-      }))
+      return yield* change<AdmittedClaim | null, AlreadyExists | CorruptRow | SqlError>(() => claim(options, at, now, runId))
     },
     alreadyExistsAsStorageError("JobStore.claimAdmitted"),
     storageErrors("JobStore.claimAdmitted")

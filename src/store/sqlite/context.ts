@@ -4,7 +4,7 @@
  * the same shape as pg/context.ts.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
@@ -13,6 +13,7 @@ import { AlreadyExists } from "../StoreErrors.js"
 import { sqliteCode } from "./errors.js"
 import { EVENT_COLUMNS, eventValues } from "./rowCodec.js"
 import { holdingConnection } from "./ownClient.js"
+import { runThrough, type Step, type StepFailure } from "./step.js"
 import type { WriteTransaction } from "./transaction.js"
 
 /** Writes event records inside the caller's transaction; a taken event id is `AlreadyExists` naming it. */
@@ -30,6 +31,12 @@ export interface SqliteContext {
   readonly transaction: WriteTransaction
   readonly insertEvents: InsertEvents
   readonly exec: Exec
+  /**
+   * Runs a store method's change written as a step (step.ts), as
+   * `transaction.join` runs an Effect: in the caller's transaction when there
+   * is one, else in one of its own; synchronously on the store's own client.
+   */
+  readonly change: <A, E extends StepFailure = StepFailure>(make: () => Step<A>) => Effect.Effect<A, E>
 }
 
 /**
@@ -57,7 +64,13 @@ const makeExec = (sql: SqlClient.SqlClient): Exec => {
 
 export const makeContext = (sql: SqlClient.SqlClient, transaction: WriteTransaction): SqliteContext => {
   const exec = makeExec(sql)
-  return { sql, transaction, exec, insertEvents: (events) => insertEvents(sql, exec, events) }
+  return {
+    sql,
+    transaction,
+    exec,
+    change: (make) => transaction.change(make, exec),
+    insertEvents: (events) => events.length === 0 ? Effect.void : runThrough<void, AlreadyExists | SqlError>(() => insertEventsStep(events), exec)
+  }
 }
 
 /** `INSERT ... VALUES (?, ...), ...` for `rows` rows of `columns` (the text, so its prepared statement, is reused). */
@@ -69,45 +82,52 @@ export const insertText = (table: string, columns: ReadonlyArray<string>, rows =
 // 8 columns per row: 500 rows stay far below SQLite's bound-parameter limit.
 export const EVENTS_PER_STATEMENT = 500
 
+/** The INSERT of `rows` events, its text made once per count (the client prepares and caches each text). */
+const insertEventsText = new Map<number, string>()
+const insertEventsOf = (rows: number): string => {
+  let text = insertEventsText.get(rows)
+  if (text === undefined) {
+    text = insertText("flight_recorder_events", EVENT_COLUMNS, rows)
+    insertEventsText.set(rows, text)
+  }
+  return text
+}
+
 /**
- * Inserts event records (inside the caller's transaction). A taken event id
- * is `AlreadyExists` naming it.
+ * Inserts event records (inside the caller's transaction), as a step
+ * (step.ts). A taken event id is `AlreadyExists` naming it.
  */
-const insertEvents = (
-  sql: SqlClient.SqlClient,
-  exec: Exec,
-  events: ReadonlyArray<EventRecord>
-): Effect.Effect<void, AlreadyExists | SqlError | ParseResult.ParseError> =>
-  Effect.gen(function*() {
-    if (events.length === 0) return
-    for (let start = 0; start < events.length; start += EVENTS_PER_STATEMENT) {
-      const chunk = events.slice(start, start + EVENTS_PER_STATEMENT)
-      yield* Effect.catchIf(
-        exec(insertText("flight_recorder_events", EVENT_COLUMNS, chunk.length), chunk.flatMap(eventValues)),
-        // A taken id fails on the primary key, or first on the trigger that
-        // refuses INSERT OR REPLACE over an event (migration 0004).
-        (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY" || sqliteCode(error) === "SQLITE_CONSTRAINT_TRIGGER",
-        (error) =>
-          Effect.flatMap(
-            takenEventId(sql, chunk.map((row) => row.event_id)),
-            (id): Effect.Effect<never, SqlError | AlreadyExists> =>
-              id === undefined ? Effect.fail(error) : Effect.fail(new AlreadyExists({ entity: "event", id }))
-          )
-      )
+export function* insertEventsStep(events: ReadonlyArray<EventRecord>): Step<void> {
+  for (let start = 0; start < events.length; start += EVENTS_PER_STATEMENT) {
+    const chunk = events.slice(start, start + EVENTS_PER_STATEMENT)
+    const values: Array<unknown> = []
+    for (const event of chunk) values.push(...eventValues(event))
+    try {
+      yield [insertEventsOf(chunk.length), values]
+    } catch (error) {
+      // A taken id fails on the primary key, or first on the trigger that
+      // refuses INSERT OR REPLACE over an event (migration 0004).
+      if (!(error instanceof SqlError) || (sqliteCode(error) !== "SQLITE_CONSTRAINT_PRIMARYKEY" && sqliteCode(error) !== "SQLITE_CONSTRAINT_TRIGGER")) {
+        throw error
+      }
+      const id = yield* takenEventId(chunk.map((row) => row.event_id))
+      throw id === undefined ? error : new AlreadyExists({ entity: "event", id })
     }
-  })
+  }
+}
 
 /** The first id of `ids` that is stored already or repeated within `ids`. */
-const takenEventId = (sql: SqlClient.SqlClient, ids: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const seen = new Set<string>()
-    for (const id of ids) {
-      if (seen.has(id)) return id
-      seen.add(id)
-    }
-    const stored = yield* sql<{ readonly event_id: string }>`
-      SELECT event_id FROM flight_recorder_events
-      WHERE event_id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
-      LIMIT 1`
-    return stored[0]?.event_id
-  })
+function* takenEventId(ids: ReadonlyArray<string>): Step<string | undefined> {
+  const seen = new Set<string>()
+  for (const id of ids) {
+    if (seen.has(id)) return id
+    seen.add(id)
+  }
+  const stored = yield [
+    `SELECT event_id FROM flight_recorder_events
+      WHERE event_id IN (SELECT value FROM json_each(?))
+      LIMIT 1`,
+    [JSON.stringify(ids)]
+  ]
+  return stored[0]?.event_id as string | undefined
+}

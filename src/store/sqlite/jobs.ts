@@ -2,7 +2,7 @@
  * Jobs on SQLite: create, read, list, guarded transitions, patches and
  * pinning (R5, R6).
  */
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import type { Fragment } from "@effect/sql/Statement"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -23,7 +23,9 @@ import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { newJob } from "../internal/newRows.js"
 import { sqliteCode, storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { insertText, type SqliteContext } from "./context.js"
+import { insertEventsStep, insertText, type SqliteContext } from "./context.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import { runThrough, type Step } from "./step.js"
 import { instantBound } from "./rows.js"
 
 type Service = JobStore["Type"]
@@ -32,7 +34,7 @@ type Service = JobStore["Type"]
 type Assignments = ReadonlyArray<readonly [column: string, value: unknown]>
 
 /** The job methods of the SQLite store. */
-export const makeJobMethods = ({ exec, insertEvents, sql, transaction }: SqliteContext) => {
+export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }: SqliteContext) => {
   /** A job by id, if it exists (inside or outside a transaction). */
   const findJob = (jobId: string) =>
     Effect.flatMap(
@@ -61,20 +63,28 @@ export const makeJobMethods = ({ exec, insertEvents, sql, transaction }: SqliteC
 
   const INSERT_JOB = insertText("ai_jobs", JOB_COLUMNS)
 
+  /** Writes a new job and its records (step.ts); a taken job id is `AlreadyExists` naming it. */
+  function* insertJob(job: AiJob, records: ReadonlyArray<EventRecord>): Step<void> {
+    try {
+      yield [INSERT_JOB, jobValues(job)]
+    } catch (error) {
+      throw error instanceof SqlError && sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY"
+        ? new AlreadyExists({ entity: "job", id: job.job_id })
+        : error
+    }
+    yield* insertEventsStep(records)
+  }
+
   const createJob: Service["createJob"] = Effect.fnUntraced(
     function*(input: NewAiJob, options?: Audited<AiJob>) {
       const now = yield* DateTime.now
       const job = newJob(input, now)
       // The records are a function of the job, known before it is written.
       const records = yield* auditRecords(options?.events, job)
-      const insert = Effect.catchIf(
-        exec(INSERT_JOB, jobValues(job)),
-        (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY",
-        () => Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id }))
-      )
+      // With records one transaction (the caller's when there is one), run as a step; without, the INSERT alone.
       yield* records.length === 0
-        ? transaction.single(insert)
-        : transaction.join(Effect.zipRight(insert, insertEvents(records)))
+        ? transaction.single(runThrough<void, AlreadyExists | SqlError>(() => insertJob(job, records), exec))
+        : change<void, AlreadyExists | SqlError>(() => insertJob(job, records))
       // What was written is exactly what a read gives back (timestamps are whole milliseconds).
       return job
     },

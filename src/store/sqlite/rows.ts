@@ -19,7 +19,7 @@ import { Json } from "../../domain/Json.js"
 import { Timestamp } from "../../domain/Timestamp.js"
 import { BackoffMillis } from "../../domain/RetryPolicy.js"
 import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
-import { rowDecoders } from "../internal/decodeRow.js"
+import { rowDecoderNow, rowDecoders } from "../internal/decodeRow.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { fastJob, fastRun } from "./rowCodec.js"
 import { clampBound } from "../internal/instants.js"
@@ -107,6 +107,16 @@ export const decode = {
   ...schemaDecode,
   job: fastFirst(fastJob, schemaDecode.job),
   run: fastFirst(fastRun, schemaDecode.run)
+}
+
+/** A decoder of the hand-built tier that leaves every other row to the Schema, synchronously: throws the `CorruptRow`. */
+const fastFirstNow = <A>(fast: (row: unknown) => A | undefined, schema: (row: unknown) => A) => (row: unknown): A =>
+  fast(row) ?? schema(row)
+
+/** `decode.job` and `decode.run` for a synchronous step (step.ts): the value, or throws the `CorruptRow`. */
+export const decodeNow = {
+  job: fastFirstNow(fastJob, rowDecoderNow(JobFromRow, "ai_jobs")),
+  run: fastFirstNow(fastRun, rowDecoderNow(RunRow, "workflow_runs"))
 }
 
 /** Encoders for writes. They fail only on values the domain types already forbid. */

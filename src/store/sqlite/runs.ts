@@ -16,13 +16,16 @@ import { isRunEnd, refuseRunEnd, refuseSettleTarget } from "../internal/runEnd.j
 import type { JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
 import { metricBounds } from "../../domain/JobMetrics.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
-import { NotFound, RunNotActive } from "../StoreErrors.js"
-import { decode, encode } from "./rows.js"
+import { type AlreadyExists, type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
+import { decode, decodeNow, encode } from "./rows.js"
 import { jsonText, RUN_COLUMNS, runValues, storedInstant } from "./rowCodec.js"
 import { auditRecords } from "../internal/audit.js"
 import { sqliteCode, storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { insertText, type SqliteContext } from "./context.js"
+import { insertEventsStep, insertText, type SqliteContext } from "./context.js"
+import type { Step } from "./step.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { SqlError } from "@effect/sql/SqlError"
 import { newRun } from "../internal/newRows.js"
 import { makeFailUnreadableJob } from "./unreadableJob.js"
 
@@ -30,7 +33,7 @@ type Service = JobStore["Type"]
 
 /** The run and node methods of the SQLite store. */
 export const makeRunMethods = (context: SqliteContext) => {
-  const { exec, insertEvents, sql, transaction } = context
+  const { change, exec, insertEvents, sql, transaction } = context
   const findRun = (runId: string) =>
     Effect.flatMap(
       exec("SELECT * FROM workflow_runs WHERE id = ?", [runId]),
@@ -196,50 +199,50 @@ export const makeRunMethods = (context: SqliteContext) => {
    * duration. Null when it moved nothing.
    */
   const finishRunning = (end: RunningJobEnd | RunSettle) =>
-    Effect.gen(function*() {
-      const at = storedInstant(yield* DateTime.now)
-      const set: Array<readonly [string, unknown]> = [["status", end.to], ["updated_at", at]]
-      if (end.status_reason !== undefined) set.push(["status_reason", end.status_reason])
-      if (end.error_message !== undefined) set.push(["error_message", end.error_message])
-      const settle = "workflow_run_id" in end ? end : undefined
-      if (settle?.job_outputs !== undefined) set.push(["job_outputs", settle.job_outputs === null ? null : jsonText(settle.job_outputs)])
-      const assignments = set.map(([column]) => `${column} = ?`)
-      const values = set.map(([, value]) => value)
-      if (settle !== undefined) {
-        // The run's duration added, saturating at the metric's bound (as `JobMetrics.add`).
-        assignments.push(`metrics = json_set(metrics, '$.duration_ms', min(coalesce(json_extract(metrics, '$.duration_ms'), 0) + CAST(? AS INTEGER), ${metricBounds.duration_ms}))`)
-        values.push(settle.duration_ms)
-      }
-      // One transaction (the caller's when there is one), in the lock order: the
-      // job (compare-and-set on `running` under a run — this run, for a settle),
-      // then its active run, then the record — written only when the job moved,
-      // its placeholders replaced by the job row's trace, run and attempt.
-      return yield* transaction.join(Effect.gen(function*() {
-        const [row] = yield* exec(
-          `UPDATE ai_jobs SET ${assignments.join(", ")}
+    Effect.flatMap(DateTime.now, (now) => change<AiJob | null, CorruptRow | AlreadyExists | SqlError>(() => finishRunningStep(end, storedInstant(now))))
+
+  /** `finishRunning`'s change at `at` (a step, step.ts). */
+  function* finishRunningStep(end: RunningJobEnd | RunSettle, at: string): Step<AiJob | null> {
+    const set: Array<readonly [string, unknown]> = [["status", end.to], ["updated_at", at]]
+    if (end.status_reason !== undefined) set.push(["status_reason", end.status_reason])
+    if (end.error_message !== undefined) set.push(["error_message", end.error_message])
+    const settle = "workflow_run_id" in end ? end : undefined
+    if (settle?.job_outputs !== undefined) set.push(["job_outputs", settle.job_outputs === null ? null : jsonText(settle.job_outputs)])
+    const assignments = set.map(([column]) => `${column} = ?`)
+    const values = set.map(([, value]) => value)
+    if (settle !== undefined) {
+      // The run's duration added, saturating at the metric's bound (as `JobMetrics.add`).
+      assignments.push(`metrics = json_set(metrics, '$.duration_ms', min(coalesce(json_extract(metrics, '$.duration_ms'), 0) + CAST(? AS INTEGER), ${metricBounds.duration_ms}))`)
+      values.push(settle.duration_ms)
+    }
+    // One transaction (the caller's when there is one), in the lock order: the
+    // job (compare-and-set on `running` under a run — this run, for a settle),
+    // then its active run, then the record — written only when the job moved,
+    // its placeholders replaced by the job row's trace, run and attempt.
+    const [row] = yield [
+      `UPDATE ai_jobs SET ${assignments.join(", ")}
           WHERE id = ? AND status = 'running' AND ${settle === undefined ? "workflow_run_id IS NOT NULL" : "workflow_run_id = ?"}
           RETURNING *`,
-          [...values, end.job_id, ...(settle === undefined ? [] : [settle.workflow_run_id])]
-        )
-        if (row === undefined) return null
-        const job = yield* decode.job(row)
-        const runId = job.workflow_run_id!
-        yield* exec("UPDATE workflow_runs SET status = ?, error_message = ?, updated_at = ? WHERE id = ? AND status = 'running'", [
-          end.to,
-          end.error_message ?? null,
-          at,
-          runId
-        ])
-        const { event } = end
-        yield* insertEvents([{
-          ...event,
-          trace_id: job.trace_id,
-          workflow_run_id: runId,
-          body: { ...event.body, trace_id: job.trace_id, workflow_run_id: runId, attempt: job.attempt }
-        }])
-        return job
-      }))
-    })
+      [...values, end.job_id, ...(settle === undefined ? [] : [settle.workflow_run_id])]
+    ]
+    if (row === undefined) return null
+    const job = decodeNow.job(row)
+    const runId = job.workflow_run_id!
+    yield ["UPDATE workflow_runs SET status = ?, error_message = ?, updated_at = ? WHERE id = ? AND status = 'running'", [
+      end.to,
+      end.error_message ?? null,
+      at,
+      runId
+    ]]
+    const { event } = end
+    yield* insertEventsStep([{
+      ...event,
+      trace_id: job.trace_id,
+      workflow_run_id: runId,
+      body: { ...event.body, trace_id: job.trace_id, workflow_run_id: runId, attempt: job.attempt }
+    }])
+    return job
+  }
 
   const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
     function*(end: RunningJobEnd) {

@@ -57,6 +57,7 @@ import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { transactionOf } from "../internal/execute.js"
 import { sqliteCode } from "./errors.js"
 import { holdingConnection, type OwnConnection, ownConnection } from "./ownClient.js"
+import { type ExecEffect, exitNow, type RunNow, runThrough, type Step, type StepFailure } from "./step.js"
 
 /** Runs an effect inside one write transaction (a savepoint when nested). */
 export interface WriteTransaction {
@@ -86,12 +87,23 @@ export interface WriteTransaction {
    * transaction's commit decides.
    */
   readonly unsynced: (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>
+  /**
+   * Runs a store method's change written as a step (step.ts) as `join` runs an
+   * Effect: in the caller's transaction when there is one (joined, no
+   * savepoint), else in a write transaction of its own or as a member of an
+   * open group. On the store's own client the step runs synchronously — its
+   * statements, and its savepoint in a group — with no Effect operation per
+   * statement (see "Changes as steps" below); on a caller's client, or before
+   * the connection's busy timeout is taken over, through `exec`. `E`: what the
+   * step throws, as its author states it.
+   */
+  readonly change: <A, E extends StepFailure = StepFailure>(make: () => Step<A>, exec: ExecEffect) => Effect.Effect<A, E>
 }
 
 /** Most changes one group commit takes (its owner's included), so a busy store still commits often. */
 const MAX_GROUP = 16
 
-/** A caller waiting to run its change inside an open group's transaction. */
+/** A caller waiting to run its change (an Effect, on its own fiber) inside an open group's transaction. */
 interface Member {
   /** Set by the group's owner: run now, or start a transaction of your own (the group closed first). */
   readonly turn: Deferred.Deferred<"run" | "alone">
@@ -99,14 +111,30 @@ interface Member {
   readonly ran: Deferred.Deferred<void>
 }
 
+/**
+ * A caller waiting with a change written as a step: the group's owner runs
+ * `run` itself, on its connection, in the member's savepoint — no hand-off to
+ * the member's fiber — and answers through `done`.
+ */
+interface StepMember {
+  /** Runs the member's step now (on the store's own connection): its end. Never throws. */
+  readonly run: () => Exit.Exit<unknown, unknown>
+  /** The member's answer: its result once the group has committed, its failure at once, or `ALONE`. */
+  readonly done: Deferred.Deferred<unknown, unknown>
+}
+
+/** A `StepMember`'s answer when the group closed before its turn: it starts a transaction of its own. */
+const ALONE = Symbol("alone")
+
 /** A write transaction open for group commit: its connection, its line, and the members waiting for its COMMIT. */
 interface Group {
   /** The owner's connection, once it has begun. */
   conn: Connection | undefined
-  readonly line: Array<Member>
+  readonly line: Array<Member | StepMember>
   /** Members whose turn has come. */
   served: number
-  readonly committed: Array<Deferred.Deferred<void, SqlError>>
+  /** How each member whose change ran is told the COMMIT's end. */
+  readonly committed: Array<(commit: Exit.Exit<void, SqlError>) => void>
   /** Set when a member found the transaction gone (rolled back by SQLite itself): the group rolls back. */
   broken?: SqlError
 }
@@ -249,27 +277,39 @@ export const makeWriteTransaction = (
         }
         // A group open (its owner's transaction begun or about to be), still taking members: join it.
         if (group !== undefined) return joinGroup(group, inside, () => transaction(effect))
-        // Opened before the connection is ours: callers arriving while this one waits for it queue here.
-        const opened: Group | undefined = groupCommitting ? { conn: undefined, line: [], committed: [], served: 0 } : undefined
-        if (opened !== undefined) group = opened
-        const body = (conn: Connection) =>
-          Effect.flatMap(
-            Effect.zipRight(begin(conn), inside(conn, 0)),
-            (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
-          )
-        const close = () => opened !== undefined && closeGroup(opened)
-        const run = own !== undefined ? ownRun(own, restore, body, close)
-          // `reserve` is the client's transaction acquirer: it holds the client's
-          // one-connection semaphore until the scope closes, as sql.withTransaction does.
-          : Effect.flatMap(Scope.make(), (scope) =>
-            Effect.flatMap(Scope.extend(sql.reserve, scope), body).pipe(
-              Effect.ensuring(Effect.zipRight(Effect.sync(close), Scope.close(scope, Exit.void)))
-            ))
-        // The group's one yield, before the connection is taken: workers ready to write reach
-        // its line, and those waiting for the connection (a heartbeat, a read) get their turn.
-        return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
+        return ownTransaction(restore, inside)
       })
     )
+
+  /**
+   * A write transaction of its own for a change (`inside`, which returns its every end as an exit),
+   * in the caller's uninterruptible region (`restore` its mask): it opens a group when group
+   * committing, and leads it.
+   */
+  const ownTransaction = <A, E, R>(
+    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+    inside: (conn: Connection, id: number) => Effect.Effect<Exit.Exit<A, E>, never, R>
+  ): Effect.Effect<A, E | SqlError, R> => {
+    // Opened before the connection is ours: callers arriving while this one waits for it queue here.
+    const opened: Group | undefined = groupCommitting ? { conn: undefined, line: [], committed: [], served: 0 } : undefined
+    if (opened !== undefined) group = opened
+    const body = (conn: Connection) =>
+      Effect.flatMap(
+        Effect.zipRight(begin(conn), inside(conn, 0)),
+        (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
+      )
+    const close = () => opened !== undefined && closeGroup(opened)
+    const run = own !== undefined ? ownRun(own, restore, body, close)
+      // `reserve` is the client's transaction acquirer: it holds the client's
+      // one-connection semaphore until the scope closes, as sql.withTransaction does.
+      : Effect.flatMap(Scope.make(), (scope) =>
+        Effect.flatMap(Scope.extend(sql.reserve, scope), body).pipe(
+          Effect.ensuring(Effect.zipRight(Effect.sync(close), Scope.close(scope, Exit.void)))
+        ))
+    // The group's one yield, before the connection is taken: workers ready to write reach
+    // its line, and those waiting for the connection (a heartbeat, a read) get their turn.
+    return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
+  }
 
   /**
    * A transaction on the store's own client: its one permit held directly, no Scope per
@@ -315,7 +355,10 @@ export const makeWriteTransaction = (
   /** Takes no more members; those in line start transactions of their own. */
   const closeGroup = (current: Group) => {
     if (group === current) group = undefined
-    for (const member of current.line.splice(0)) Deferred.unsafeDone(member.turn, Exit.succeed("alone"))
+    for (const member of current.line.splice(0)) {
+      if ("run" in member) Deferred.unsafeDone(member.done, Exit.succeed(ALONE))
+      else Deferred.unsafeDone(member.turn, Exit.succeed("alone"))
+    }
   }
 
   /** After the owner's change: the members' changes in turn, then one COMMIT for all. */
@@ -336,12 +379,19 @@ export const makeWriteTransaction = (
     }
     current.conn = conn
     const nextMember: Effect.Effect<void> = Effect.suspend(() => {
-      const member = current.served < MAX_GROUP - 1 ? current.line.shift() : undefined
-      if (member === undefined) return Effect.void
-      current.served++
-      Deferred.unsafeDone(member.turn, Exit.succeed("run"))
-      // A member records itself in `committed` (or breaks the group) before it signals.
-      return Effect.zipRight(Deferred.await(member.ran), nextMember)
+      for (;;) {
+        const member = current.served < MAX_GROUP - 1 ? current.line.shift() : undefined
+        if (member === undefined) return Effect.void
+        current.served++
+        if ("run" in member) {
+          // A step: run here and now, and on to the next member.
+          serveNow(current, member)
+          continue
+        }
+        Deferred.unsafeDone(member.turn, Exit.succeed("run"))
+        // A member records itself in `committed` (or breaks the group) before it signals.
+        return Effect.zipRight(Deferred.await(member.ran), nextMember)
+      }
     })
     return nextMember.pipe(
       Effect.zipRight(Effect.suspend(() => {
@@ -350,7 +400,7 @@ export const makeWriteTransaction = (
           ? execute(conn, "COMMIT")
           : Effect.zipRight(rollback(conn), Effect.fail(current.broken))
         return Effect.flatMap(Effect.exit(outcome), (committed) => {
-          for (const member of current.committed) Deferred.unsafeDone(member, committed)
+          for (const tell of current.committed) tell(committed)
           return settle(ownExit, Exit.isSuccess(committed) ? Effect.void : committed, Effect.void)
         })
       }))
@@ -385,7 +435,7 @@ export const makeWriteTransaction = (
             : Effect.zipRight(execute(conn, "ROLLBACK TO hsk_group_member"), execute(conn, "RELEASE hsk_group_member"))
         )
         if (breaks(ended)) return yield* Effect.die(current.broken)
-        if (Exit.isSuccess(exit)) current.committed.push(committed)
+        if (Exit.isSuccess(exit)) current.committed.push((commit) => Deferred.unsafeDone(committed, commit))
         return exit
       })
       // The owner runs the next member (or commits) once this one's savepoint has ended, whatever happened.
@@ -394,6 +444,70 @@ export const makeWriteTransaction = (
         Exit.isSuccess(exit) ? Effect.zipRight(Effect.orDie(Deferred.await(committed)), exit) : exit)
     })
   }
+
+  /**
+   * Changes as steps (`change`). On the store's own client a step's
+   * statements run synchronously on the connection, so a change is one
+   * synchronous stretch once the connection is held: BEGIN IMMEDIATE, the
+   * step, and COMMIT when nobody waits in the group's line. Group commit is
+   * kept as it is: the owner still opens its group and yields once before it
+   * takes the connection, so workers ready to write reach its line. A step
+   * that finds a group open becomes a `StepMember`: the owner — whichever
+   * change leads, a step's or an Effect's — runs the member's step itself, in
+   * a savepoint of its own (`serveNow`), with no fiber hand-off; the member
+   * awaits one Deferred, answered with its failure at once or its result once
+   * the COMMIT has ended.
+   */
+  const serveNow = (current: Group, member: StepMember) => {
+    // Steps join only groups on the store's own client (`change`).
+    const conn = own!
+    /** A savepoint that cannot be begun or ended means SQLite rolled the whole transaction back: nothing of it may commit. */
+    const broke = (error: unknown) => {
+      current.broken ??= new SqlError({ cause: error, message: "group commit: a member's savepoint failed" })
+      Deferred.unsafeDone(member.done, Exit.die(current.broken))
+    }
+    try {
+      conn.runNow("SAVEPOINT hsk_group_member")
+    } catch (error) {
+      return broke(error)
+    }
+    const exit = member.run()
+    try {
+      if (Exit.isFailure(exit)) conn.runNow("ROLLBACK TO hsk_group_member")
+      conn.runNow("RELEASE hsk_group_member")
+    } catch (error) {
+      return broke(error)
+    }
+    if (Exit.isFailure(exit)) {
+      Deferred.unsafeDone(member.done, exit)
+      return
+    }
+    // A success is answered only once the group's COMMIT has ended; a failing COMMIT is a defect, as alone.
+    current.committed.push((commit) => Deferred.unsafeDone(member.done, Exit.isSuccess(commit) ? exit : Exit.die(Cause.squash(commit.cause))))
+  }
+
+  const change = <A, E extends StepFailure = StepFailure>(make: () => Step<A>, exec: ExecEffect): Effect.Effect<A, E> =>
+    Effect.withFiberRuntime<A, E>((fiber) => {
+      const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
+      if (own === undefined) return join(runThrough<A, E>(make, exec)) as Effect.Effect<A, E>
+      const safe = Context.get(fiber.currentContext, SqlClient.SafeIntegers)
+      const run: RunNow = (text, params) => own.rowsNow(text, params, safe)
+      if (current._tag === "Some") {
+        // The caller's transaction, on the store's connection (whose permit it holds): joined, now.
+        // (A transaction of another client's in context: its connection, through `exec`.)
+        return current.value[0] === own.connection ? exitNow(make, run) as Exit.Exit<A, E> : runThrough<A, E>(make, exec)
+      }
+      // The first write on the connection takes its busy timeout over (`begin`'s other path).
+      if (!takenOver.has(sql)) return transaction(runThrough<A, E>(make, exec)) as Effect.Effect<A, E>
+      const now = () => exitNow(make, run) as Exit.Exit<A, E>
+      return Effect.uninterruptibleMask((restore) => {
+        if (group === undefined) return ownTransaction(restore, () => Effect.sync(now)) as Effect.Effect<A, E>
+        const member: StepMember = { run: now, done: Deferred.unsafeMake(FiberId.none) }
+        group.line.push(member)
+        return Effect.flatMap(Deferred.await(member.done), (answer) =>
+          answer === ALONE ? change<A, E>(make, exec) : Effect.succeed(answer as A)) as Effect.Effect<A, E>
+      })
+    })
 
   const single = <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, E | SqlError, R> =>
     Effect.withFiberRuntime<A, E | SqlError, R>((fiber) =>
@@ -488,5 +602,5 @@ export const makeWriteTransaction = (
       })
     })
 
-  return Object.assign(transaction, { single, join, unsynced })
+  return Object.assign(transaction, { single, join, unsynced, change })
 }

@@ -24,6 +24,10 @@ import { claimStart, insertRunText, makeClaimAdmitted, nextJobText, startJob } f
 import type { SqliteContext } from "./context.js"
 import { instantBound } from "./rows.js"
 import { newRun } from "../internal/newRows.js"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { CorruptRow } from "../StoreErrors.js"
+import type { SqlError } from "@effect/sql/SqlError"
+import { runThrough } from "./step.js"
 
 type Service = JobStore["Type"]
 
@@ -98,7 +102,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
         const [picked] = yield* exec<{ readonly job_id: string }>(insertRunText(nextJobText("id", options.kinds)), [runId, at, at, at, at, ...kinds])
         if (picked === undefined) return null
-        const job = yield* startJob(exec, { job_id: picked.job_id, runId, at, operation: "claimNext" })
+        const job = yield* runThrough<AiJob, CorruptRow | SqlError>(() => startJob({ job_id: picked.job_id, runId, at, operation: "claimNext" }), exec)
         const claim = { job, run: newRun(job.job_id, now, runId) }
         yield* insertEvents(yield* auditRecords(options.events, claim))
         return claim
