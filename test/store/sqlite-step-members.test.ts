@@ -134,6 +134,34 @@ describe("issue 16 SQLite steps as group-commit members, on the store's own clie
   )
 
   it.scoped(
+    "issue 16 a step owner runs its step members in place until it meets a member that is an Effect (a caller's transaction), hands that one its turn, then runs the step behind it: all four in one COMMIT",
+    () =>
+      Effect.gen(function*() {
+        const { count, store } = yield* setUp
+        const { seen, value } = yield* recordingStatements(() =>
+          // The first fiber opens the group and yields once; the three others reach its line in that yield, in order.
+          Effect.all([
+            store.createJob(newJob(), { events: (job) => [jobEvent(job)] }),
+            store.createJob(newJob(), { events: (job) => [jobEvent(job)] }),
+            // A caller's transaction: a member run on its own fiber (its statements as Effects).
+            store.transaction(store.createJob(newJob(), { events: (job) => [jobEvent(job)] })),
+            store.createJob(newJob(), { events: (job) => [jobEvent(job)] })
+          ], { concurrency: "unbounded", mode: "either" })
+        )
+        assert.deepStrictEqual(value.map(Either.isRight), [true, true, true, true])
+        assert.strictEqual(countOf(seen, /^BEGIN IMMEDIATE$/), 1)
+        assert.strictEqual(countOf(seen, /^COMMIT$/), 1)
+        assert.strictEqual(countOf(seen, /^SAVEPOINT hsk_group_member$/), 3)
+        assert.strictEqual(countOf(seen, /^RELEASE hsk_group_member$/), 3)
+        for (const outcome of value) {
+          const job = Either.getOrThrow(outcome)
+          assert.deepStrictEqual([count("ai_jobs", job.job_id), count("flight_recorder_events", job.job_id)], [1, 1], job.job_id)
+        }
+      }),
+    60_000
+  )
+
+  it.scoped(
     "issue 16 when a step owner's change fails, it rolls back alone and its step members commit in a transaction of their own",
     () =>
       Effect.gen(function*() {

@@ -17,14 +17,14 @@ import type { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { newRun } from "../internal/newRows.js"
-import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { renderedOncePerList } from "../internal/templatesText.js"
 import type { AdmittedClaim, ClaimSubject, ClaimTemplate, JobStore } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { AlreadyExists, CorruptRow } from "../StoreErrors.js"
 import { insertEventsStep, type SqliteContext } from "./context.js"
 import type { Step } from "./step.js"
-import { storageErrors } from "./errors.js"
+import { storageOrTakenErrors } from "./errors.js"
+import { withNow } from "../internal/now.js"
 import { RUN_COLUMNS, storedInstant } from "./rowCodec.js"
 import { decodeNow } from "./rows.js"
 
@@ -167,14 +167,13 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
     return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
   }
 
-  const claimAdmitted: NonNullable<Service["claimAdmitted"]> = Effect.fnUntraced(
-    function*(options) {
-      const { at, now, runId } = yield* claimStart
-      return yield* change<AdmittedClaim | null, AlreadyExists | CorruptRow | SqlError>(() => claim(options, at, now, runId))
-    },
-    alreadyExistsAsStorageError("JobStore.claimAdmitted"),
-    storageErrors("JobStore.claimAdmitted")
-  )
+  /** Without a generator or a second catch: it runs once per job (issue 16). The run's id made once, outside the step. */
+  const claimAdmitted: NonNullable<Service["claimAdmitted"]> = (options) =>
+    storageOrTakenErrors("JobStore.claimAdmitted")(withNow((now) => {
+      const at = storedInstant(now)
+      const runId = uuidv7() as WorkflowRunId
+      return change<AdmittedClaim | null, AlreadyExists | CorruptRow | SqlError>(() => claim(options, at, now, runId))
+    }))
 
   return { claimAdmitted }
 }

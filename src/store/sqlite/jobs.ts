@@ -22,6 +22,7 @@ import { JOB_COLUMNS, jobValues, jsonText, storedInstant } from "./rowCodec.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { newJob } from "../internal/newRows.js"
 import { sqliteCode, storageErrors } from "./errors.js"
+import { withNow } from "../internal/now.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { insertEventsStep, insertText, type SqliteContext } from "./context.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
@@ -75,21 +76,21 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
     yield* insertEventsStep(records)
   }
 
-  const createJob: Service["createJob"] = Effect.fnUntraced(
-    function*(input: NewAiJob, options?: Audited<AiJob>) {
-      const now = yield* DateTime.now
+  /** Without a generator: it runs once per job (issue 16). */
+  const createJob: Service["createJob"] = (input: NewAiJob, options?: Audited<AiJob>) =>
+    storageErrors("JobStore.createJob")(withNow((now) => {
       const job = newJob(input, now)
       // The records are a function of the job, known before it is written.
-      const records = yield* auditRecords(options?.events, job)
-      // With records one transaction (the caller's when there is one), run as a step; without, the INSERT alone.
-      yield* records.length === 0
-        ? transaction.single(runThrough<void, AlreadyExists | SqlError>(() => insertJob(job, records), exec))
-        : change<void, AlreadyExists | SqlError>(() => insertJob(job, records))
-      // What was written is exactly what a read gives back (timestamps are whole milliseconds).
-      return job
-    },
-    storageErrors("JobStore.createJob")
-  )
+      return Effect.flatMap(auditRecords(options?.events, job), (records) =>
+        // With records one transaction (the caller's when there is one), run as a step; without, the INSERT alone.
+        // What was written is exactly what a read gives back (timestamps are whole milliseconds).
+        Effect.as(
+          records.length === 0
+            ? transaction.single(runThrough<void, AlreadyExists | SqlError>(() => insertJob(job, records), exec))
+            : change<void, AlreadyExists | SqlError>(() => insertJob(job, records)),
+          job
+        ))
+    }))
 
   const getJob: Service["getJob"] = Effect.fnUntraced(
     function*(jobId) {

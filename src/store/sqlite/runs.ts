@@ -20,7 +20,8 @@ import { type AlreadyExists, type CorruptRow, NotFound, RunNotActive } from "../
 import { decode, decodeNow, encode } from "./rows.js"
 import { jsonText, RUN_COLUMNS, runValues, storedInstant } from "./rowCodec.js"
 import { auditRecords } from "../internal/audit.js"
-import { sqliteCode, storageErrors } from "./errors.js"
+import { sqliteCode, storageErrors, storageOrTakenErrors } from "./errors.js"
+import { withNow } from "../internal/now.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { insertEventsStep, insertText, type SqliteContext } from "./context.js"
 import type { Step } from "./step.js"
@@ -163,17 +164,14 @@ export const makeRunMethods = (context: SqliteContext) => {
     storageErrors("JobStore.finishRun")
   )
 
-  const heartbeat: Service["heartbeat"] = Effect.fnUntraced(
-    function*(runId) {
+  /** Without a generator: it runs every few seconds per running job (issue 16). */
+  const heartbeat: Service["heartbeat"] = (runId) =>
+    storageErrors("JobStore.heartbeat")(withNow((now) => {
       // A write like any other: it waits for the write lock, so it serialises with recovery.
-      const now = storedInstant(yield* DateTime.now)
+      const at = storedInstant(now)
       // One statement, not fsynced on its own (see `unsynced`).
-      const [row] = yield* transaction.unsynced(HEARTBEAT, [now, now, runId])
-      if (row !== undefined) return yield* decode.run(row)
-      return yield* notActive(runId)
-    },
-    storageErrors("JobStore.heartbeat")
-  )
+      return Effect.flatMap(transaction.unsynced(HEARTBEAT, [at, at, runId]), ([row]) => row !== undefined ? decode.run(row) : notActive(runId))
+    }))
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId, options) {
@@ -199,7 +197,7 @@ export const makeRunMethods = (context: SqliteContext) => {
    * duration. Null when it moved nothing.
    */
   const finishRunning = (end: RunningJobEnd | RunSettle) =>
-    Effect.flatMap(DateTime.now, (now) => change<AiJob | null, CorruptRow | AlreadyExists | SqlError>(() => finishRunningStep(end, storedInstant(now))))
+    withNow((now) => change<AiJob | null, CorruptRow | AlreadyExists | SqlError>(() => finishRunningStep(end, storedInstant(now))))
 
   /** `finishRunning`'s change at `at` (a step, step.ts). */
   function* finishRunningStep(end: RunningJobEnd | RunSettle, at: string): Step<AiJob | null> {
@@ -244,15 +242,12 @@ export const makeRunMethods = (context: SqliteContext) => {
     return job
   }
 
-  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = Effect.fnUntraced(
-    function*(end: RunningJobEnd) {
-      // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
-      if (!Lifecycle.allowedFrom(end.to).includes("running")) return null
-      return yield* finishRunning(end)
-    },
-    alreadyExistsAsStorageError("JobStore.finishRunningJob"),
-    storageErrors("JobStore.finishRunningJob")
-  )
+  /** Without a generator or a second catch: it runs once per job (issue 16). */
+  const finishRunningJob: NonNullable<Service["finishRunningJob"]> = (end: RunningJobEnd) =>
+    // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
+    Lifecycle.allowedFrom(end.to).includes("running")
+      ? storageOrTakenErrors("JobStore.finishRunningJob")(finishRunning(end))
+      : Effect.succeed(null)
 
   const settleRun: NonNullable<Service["settleRun"]> = Effect.fnUntraced(
     function*(settle: RunSettle) {

@@ -367,7 +367,7 @@ export const makeWriteTransaction = (
       closeGroup(current)
       return settle(ownExit, execute(conn, "COMMIT"), rollback(conn))
     }
-    if (own !== undefined && conn === own.connection && current.line.length === 0) {
+    if (own !== undefined && conn === own.connection && current.line.length === 0 && current.served === 0) {
       // Nobody in line (one worker): the COMMIT now, on the store's own client; a failing one is a defect, as in `settle`.
       closeGroup(current)
       try {
@@ -486,6 +486,98 @@ export const makeWriteTransaction = (
     current.committed.push((commit) => Deferred.unsafeDone(member.done, Exit.isSuccess(commit) ? exit : Exit.die(Cause.squash(commit.cause))))
   }
 
+  /**
+   * A step's transaction of its own on the store's own client (`change`): as
+   * `ownTransaction`, but once the yield is over and the permit is free, one
+   * synchronous stretch — BEGIN IMMEDIATE, the owner's step, the members'
+   * steps in their savepoints (`serveNow`), COMMIT (or ROLLBACK), each
+   * member told the COMMIT's end, the permit given back — with no Effect
+   * operation in between. Whatever it cannot finish so (the permit taken,
+   * the write lock taken by another connection, a member in line that is an
+   * Effect on its own fiber), it hands on, at that point, to the general
+   * path (`ownTransaction`'s `ownRun`, `begin`'s wait, `leadGroup`), which
+   * does the same in Effect.
+   */
+  const ownStepTransaction = <A, E>(
+    own: OwnConnection,
+    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+    now: () => Exit.Exit<A, E>
+  ): Effect.Effect<A, E | SqlError> => {
+    const opened: Group | undefined = groupCommitting ? { conn: undefined, line: [], committed: [], served: 0 } : undefined
+    if (opened !== undefined) group = opened
+    const close = () => opened !== undefined && closeGroup(opened)
+    /** The general path once the permit is held: its release and the group's close however it ends. */
+    const released = (effect: Effect.Effect<A, E | SqlError>) =>
+      Effect.flatMap(Effect.exit(effect), (exit) => {
+        close()
+        own.lock.release()
+        return exit
+      })
+    /** The general path after `begun` (BEGIN IMMEDIATE, waiting as needed). */
+    const body = (conn: Connection, begun: Effect.Effect<unknown, SqlError>) =>
+      Effect.flatMap(
+        Effect.zipRight(begun, Effect.sync(now)),
+        (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
+      )
+    const run = Effect.suspend((): Effect.Effect<A, E | SqlError> => {
+      const conn = own.connection
+      if (!own.lock.tryTake()) {
+        return Effect.zipRight(Effect.onInterrupt(own.lock.acquire(restore), () => Effect.sync(close)), released(body(conn, begin(conn))))
+      }
+      try {
+        own.runNow("BEGIN IMMEDIATE")
+      } catch (error) {
+        // The write lock held by another connection: wait for it as `begin` does; any other failure is the change's.
+        return released(
+          error instanceof SqlError && isBusy(error)
+            ? body(conn, waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs))
+            : Effect.fail(error as SqlError)
+        )
+      }
+      const ownExit = now()
+      if (opened === undefined || Exit.isFailure(ownExit)) {
+        if (opened !== undefined) closeGroup(opened)
+        const ended = endNow(own, Exit.isSuccess(ownExit))
+        own.lock.release()
+        return ended === undefined ? ownExit : Effect.die(ended)
+      }
+      // The members' steps, here and now, while every one in line is a step.
+      for (;;) {
+        const member = opened.served < MAX_GROUP - 1 ? opened.line[0] : undefined
+        if (member === undefined) break
+        if (!("run" in member)) return released(leadGroup(opened, conn, ownExit))
+        opened.line.shift()
+        opened.served++
+        serveNow(opened, member)
+      }
+      closeGroup(opened)
+      // As `leadGroup`: a broken group rolls back (a failing ROLLBACK is the failure then), else one COMMIT.
+      const failed = opened.broken === undefined ? endNow(own, true) : endNow(own, false) ?? opened.broken
+      const commit: Exit.Exit<void, SqlError> = failed === undefined ? Exit.void : Exit.fail(failed)
+      for (const tell of opened.committed) tell(commit)
+      own.lock.release()
+      // A failing COMMIT (or a broken group) is a defect for the owner, as in `settle`.
+      return Exit.isSuccess(commit) ? ownExit : Effect.die(Cause.squash(commit.cause))
+    })
+    // The group's one yield, as `ownTransaction`'s.
+    return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
+  }
+
+  /**
+   * COMMIT (`commit`) or ROLLBACK now, on the store's own connection: the
+   * COMMIT's failure, if any (a ROLLBACK that finds no transaction — SQLite
+   * rolled back already — is none; any other failing ROLLBACK is returned too).
+   */
+  const endNow = (own: OwnConnection, commit: boolean): SqlError | undefined => {
+    try {
+      own.runNow(commit ? "COMMIT" : "ROLLBACK")
+      return undefined
+    } catch (error) {
+      if (!commit && error instanceof SqlError && isNoTransaction(error)) return undefined
+      return error as SqlError
+    }
+  }
+
   const change = <A, E extends StepFailure = StepFailure>(make: () => Step<A>, exec: ExecEffect): Effect.Effect<A, E> =>
     Effect.withFiberRuntime<A, E>((fiber) => {
       const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
@@ -501,7 +593,7 @@ export const makeWriteTransaction = (
       if (!takenOver.has(sql)) return transaction(runThrough<A, E>(make, exec)) as Effect.Effect<A, E>
       const now = () => exitNow(make, run) as Exit.Exit<A, E>
       return Effect.uninterruptibleMask((restore) => {
-        if (group === undefined) return ownTransaction(restore, () => Effect.sync(now)) as Effect.Effect<A, E>
+        if (group === undefined) return ownStepTransaction(own, restore, now) as Effect.Effect<A, E>
         const member: StepMember = { run: now, done: Deferred.unsafeMake(FiberId.none) }
         group.line.push(member)
         return Effect.flatMap(Deferred.await(member.done), (answer) =>
