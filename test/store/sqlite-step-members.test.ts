@@ -20,6 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type { EventId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
@@ -47,6 +48,35 @@ const storedEventId = (store: JobStore["Type"]) => {
   return Effect.as(store.createJob(newJob(), { events: (job) => [jobEvent(job, { event_id: id })] }), id)
 }
 
+/** A job with one record: its event id `eventId` when given (a taken one makes the change fail). */
+const createWithRecord = (store: JobStore["Type"], eventId?: EventId) =>
+  store.createJob(newJob(), { events: (job) => [eventId === undefined ? jobEvent(job) : jobEvent(job, { event_id: eventId })] })
+
+/** Each outcome a job that was committed with its one record. */
+const assertCommitted = (
+  count: (table: "ai_jobs" | "flight_recorder_events", jobId: string) => number | undefined,
+  outcomes: ReadonlyArray<Either.Either<{ readonly job_id: string }, unknown>>
+) => {
+  for (const outcome of outcomes) {
+    const job = Either.getOrThrow(outcome)
+    assert.deepStrictEqual([count("ai_jobs", job.job_id), count("flight_recorder_events", job.job_id)], [1, 1], job.job_id)
+  }
+}
+
+/** The changes started together (in order, each on its own fiber), every statement the store ran recorded. */
+const together = <A, E>(changes: ReadonlyArray<Effect.Effect<A, E>>) =>
+  recordingStatements(() => Effect.all(changes, { concurrency: "unbounded", mode: "either" }))
+
+/** How many of each transaction-control statement ran. */
+const control = (seen: ReadonlyArray<Seen>) => ({
+  begin: countOf(seen, /^BEGIN IMMEDIATE$/),
+  commit: countOf(seen, /^COMMIT$/),
+  rollback: countOf(seen, /^ROLLBACK$/),
+  savepoint: countOf(seen, /^SAVEPOINT hsk_group_member$/),
+  release: countOf(seen, /^RELEASE hsk_group_member$/),
+  rollbackTo: countOf(seen, /^ROLLBACK TO hsk_group_member$/)
+})
+
 describe("issue 16 SQLite steps as group-commit members, on the store's own client", () => {
   it.scoped(
     "issue 16 step members in an Effect owner's group: the member whose change fails (a taken event id) is rolled back alone and alone gets AlreadyExists; the owner and the other members commit in one COMMIT",
@@ -60,16 +90,16 @@ describe("issue 16 SQLite steps as group-commit members, on the store's own clie
             const release = yield* Deferred.make<void>()
             // The owner: a caller's transaction, held open until the members are in its line.
             const owner = yield* Effect.fork(store.transaction(Effect.gen(function*() {
-              const job = yield* store.createJob(newJob(), { events: (job) => [jobEvent(job)] })
+              const job = yield* createWithRecord(store)
               yield* Deferred.succeed(inside, undefined)
               yield* Deferred.await(release)
               return job
             })))
             yield* Deferred.await(inside)
             const members = yield* Effect.fork(Effect.all([
-              store.createJob(newJob(), { events: (job) => [jobEvent(job)] }),
-              store.createJob(newJob(), { events: (job) => [jobEvent(job, { event_id: taken })] }),
-              store.createJob(newJob(), { events: (job) => [jobEvent(job)] })
+            createWithRecord(store),
+            createWithRecord(store, taken),
+            createWithRecord(store)
             ], { concurrency: "unbounded", mode: "either" }))
             // Joining a group is synchronous once a member's fiber runs: real time lets all three in.
             yield* sleepRealTime(50)
@@ -78,18 +108,13 @@ describe("issue 16 SQLite steps as group-commit members, on the store's own clie
           })
         )
         // All three were members of the owner's one transaction, each in its own savepoint.
-        assert.strictEqual(countOf(seen, /^BEGIN IMMEDIATE$/), 1)
-        assert.strictEqual(countOf(seen, /^COMMIT$/), 1)
-        assert.strictEqual(countOf(seen, /^SAVEPOINT hsk_group_member$/), 3)
-        assert.strictEqual(countOf(seen, /^ROLLBACK TO hsk_group_member$/), 1)
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 3, release: 3, rollbackTo: 1 })
         const [ok1, failed, ok2] = value.members
         assert.deepStrictEqual(value.members.map(Either.isRight), [true, false, true])
         if (Either.isRight(failed!)) return assert.fail("the member with the taken event id fails")
         const error = failed.left
         assert.deepStrictEqual(error._tag === "AlreadyExists" ? [error.entity, error.id] : error._tag, ["event", taken])
-        for (const job of [value.owner, Either.getOrThrow(ok1!), Either.getOrThrow(ok2!)]) {
-          assert.deepStrictEqual([count("ai_jobs", job.job_id), count("flight_recorder_events", job.job_id)], [1, 1], job.job_id)
-        }
+        assertCommitted(count, [Either.right(value.owner), ok1!, ok2!])
         // The failed member's job row went with its savepoint.
         assert.strictEqual(
           (seen.filter(({ source }) => /^INSERT INTO ai_jobs/.test(source)).map(({ params }) => params[0] as string)
@@ -107,28 +132,21 @@ describe("issue 16 SQLite steps as group-commit members, on the store's own clie
       Effect.gen(function*() {
         const { count, store } = yield* setUp
         const taken = yield* storedEventId(store)
-        const { seen, value } = yield* recordingStatements(() =>
+        const { seen, value } = yield* together([
           // The first fiber opens the group and yields once before it takes the connection; the two others
           // reach its line in that yield (Effect.all starts them in order).
-          Effect.all([
-            store.createJob(newJob(), { events: (job) => [jobEvent(job)] }),
-            store.createJob(newJob(), { events: (job) => [jobEvent(job, { event_id: taken })] }),
-            store.createJob(newJob(), { events: (job) => [jobEvent(job)] })
-          ], { concurrency: "unbounded", mode: "either" })
-        )
-        assert.strictEqual(countOf(seen, /^BEGIN IMMEDIATE$/), 1)
-        assert.strictEqual(countOf(seen, /^COMMIT$/), 1)
-        assert.strictEqual(countOf(seen, /^SAVEPOINT hsk_group_member$/), 2)
-        assert.strictEqual(countOf(seen, /^ROLLBACK TO hsk_group_member$/), 1)
+          createWithRecord(store),
+          createWithRecord(store, taken),
+          createWithRecord(store)
+        ])
+        // One transaction: the owner's change, two members' savepoints (each released, the failed one rolled back first).
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 })
         assert.deepStrictEqual(value.map(Either.isRight), [true, false, true])
         const failed = value[1]!
         if (Either.isRight(failed)) return assert.fail("the member with the taken event id fails")
         const error = failed.left
         assert.deepStrictEqual(error._tag === "AlreadyExists" ? [error.entity, error.id] : error._tag, ["event", taken])
-        for (const outcome of [value[0]!, value[2]!]) {
-          const job = Either.getOrThrow(outcome)
-          assert.deepStrictEqual([count("ai_jobs", job.job_id), count("flight_recorder_events", job.job_id)], [1, 1], job.job_id)
-        }
+        assertCommitted(count, [value[0]!, value[2]!])
       }),
     60_000
   )
@@ -138,25 +156,17 @@ describe("issue 16 SQLite steps as group-commit members, on the store's own clie
     () =>
       Effect.gen(function*() {
         const { count, store } = yield* setUp
-        const { seen, value } = yield* recordingStatements(() =>
+        const { seen, value } = yield* together([
           // The first fiber opens the group and yields once; the three others reach its line in that yield, in order.
-          Effect.all([
-            store.createJob(newJob(), { events: (job) => [jobEvent(job)] }),
-            store.createJob(newJob(), { events: (job) => [jobEvent(job)] }),
-            // A caller's transaction: a member run on its own fiber (its statements as Effects).
-            store.transaction(store.createJob(newJob(), { events: (job) => [jobEvent(job)] })),
-            store.createJob(newJob(), { events: (job) => [jobEvent(job)] })
-          ], { concurrency: "unbounded", mode: "either" })
-        )
+          createWithRecord(store),
+          createWithRecord(store),
+          // A caller's transaction: a member run on its own fiber (its statements as Effects).
+          store.transaction(createWithRecord(store)),
+          createWithRecord(store)
+        ])
         assert.deepStrictEqual(value.map(Either.isRight), [true, true, true, true])
-        assert.strictEqual(countOf(seen, /^BEGIN IMMEDIATE$/), 1)
-        assert.strictEqual(countOf(seen, /^COMMIT$/), 1)
-        assert.strictEqual(countOf(seen, /^SAVEPOINT hsk_group_member$/), 3)
-        assert.strictEqual(countOf(seen, /^RELEASE hsk_group_member$/), 3)
-        for (const outcome of value) {
-          const job = Either.getOrThrow(outcome)
-          assert.deepStrictEqual([count("ai_jobs", job.job_id), count("flight_recorder_events", job.job_id)], [1, 1], job.job_id)
-        }
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 3, release: 3, rollbackTo: 0 })
+        assertCommitted(count, value)
       }),
     60_000
   )
@@ -167,23 +177,15 @@ describe("issue 16 SQLite steps as group-commit members, on the store's own clie
       Effect.gen(function*() {
         const { count, store } = yield* setUp
         const taken = yield* storedEventId(store)
-        const { seen, value } = yield* recordingStatements(() =>
-          Effect.all([
-            store.createJob(newJob(), { events: (job) => [jobEvent(job, { event_id: taken })] }),
-            store.createJob(newJob(), { events: (job) => [jobEvent(job)] }),
-            store.createJob(newJob(), { events: (job) => [jobEvent(job)] })
-          ], { concurrency: "unbounded", mode: "either" })
-        )
+        const { seen, value } = yield* together([
+          createWithRecord(store, taken),
+          createWithRecord(store),
+          createWithRecord(store)
+        ])
         assert.deepStrictEqual(value.map(Either.isRight), [false, true, true])
         // The owner's ROLLBACK; the two members, sent to transactions of their own, form the next group.
-        assert.strictEqual(countOf(seen, /^ROLLBACK$/), 1)
-        assert.strictEqual(countOf(seen, /^BEGIN IMMEDIATE$/), 2)
-        assert.strictEqual(countOf(seen, /^COMMIT$/), 1)
-        assert.strictEqual(countOf(seen, /^SAVEPOINT hsk_group_member$/), 1)
-        for (const outcome of [value[1]!, value[2]!]) {
-          const job = Either.getOrThrow(outcome)
-          assert.deepStrictEqual([count("ai_jobs", job.job_id), count("flight_recorder_events", job.job_id)], [1, 1], job.job_id)
-        }
+        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 1, rollbackTo: 0 })
+        assertCommitted(count, [value[1]!, value[2]!])
       }),
     60_000
   )

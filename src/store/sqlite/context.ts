@@ -82,16 +82,21 @@ export const insertText = (table: string, columns: ReadonlyArray<string>, rows =
 // 8 columns per row: 500 rows stay far below SQLite's bound-parameter limit.
 export const EVENTS_PER_STATEMENT = 500
 
-/** The INSERT of `rows` events, its text made once per count (the client prepares and caches each text). */
-const insertEventsText = new Map<number, string>()
-const insertEventsOf = (rows: number): string => {
-  let text = insertEventsText.get(rows)
-  if (text === undefined) {
-    text = insertText("flight_recorder_events", EVENT_COLUMNS, rows)
-    insertEventsText.set(rows, text)
+/** `insertText` for `table`'s `columns` by row count, each count's text made once (the client prepares and caches each text). */
+export const insertTexts = (table: string, columns: ReadonlyArray<string>) => {
+  const made = new Map<number, string>()
+  return (rows: number): string => {
+    let text = made.get(rows)
+    if (text === undefined) {
+      text = insertText(table, columns, rows)
+      made.set(rows, text)
+    }
+    return text
   }
-  return text
 }
+
+/** The INSERT of `rows` events. */
+const insertEventsOf = insertTexts("flight_recorder_events", EVENT_COLUMNS)
 
 /**
  * Inserts event records (inside the caller's transaction), as a step

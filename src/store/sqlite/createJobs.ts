@@ -21,7 +21,7 @@ import { auditRecords } from "../internal/audit.js"
 import { newJob } from "../internal/newRows.js"
 import type { Audited, JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
-import { type Exec, insertText, type SqliteContext } from "./context.js"
+import { type Exec, insertTexts, type SqliteContext } from "./context.js"
 import { sqliteCode, storageErrors } from "./errors.js"
 import { type Bindable, JOB_COLUMNS, pushJobValues } from "./rowCodec.js"
 
@@ -36,15 +36,7 @@ const JOBS_PER_STATEMENT = 500
  * values (rowCodec.ts), without @effect/sql compiling a statement from row
  * objects on every call. Every value came through the port's decode.
  */
-const insertJobsText = new Map<number, string>()
-const insertJobsOf = (rows: number): string => {
-  let text = insertJobsText.get(rows)
-  if (text === undefined) {
-    text = insertText("ai_jobs", JOB_COLUMNS, rows)
-    insertJobsText.set(rows, text)
-  }
-  return text
-}
+const insertJobsOf = insertTexts("ai_jobs", JOB_COLUMNS)
 
 /** The rows of `jobs` (at most `JOBS_PER_STATEMENT`) in one INSERT. */
 const insertRows = (exec: Exec, jobs: ReadonlyArray<AiJob>) => {
