@@ -12,8 +12,10 @@
  * During each sample a separate session reads `pg_stat_activity` back to back:
  * for the system's database, the backends that are not idle, by wait event
  * (`CPU` when none). Printed per system: jobs per second, the mean number of
- * active backends in each wait per read, and the WAL per job (`pg_stat_wal`'s
- * bytes and records over the sample: cluster-wide, and only that system runs).
+ * active backends in each wait per read, and the WAL per job over the sample
+ * (cluster-wide, and only that system runs): bytes by the WAL position, exact;
+ * records by `pg_stat_wal`, which backends update at most once a second, so
+ * a sample of a few seconds is only roughly right there.
  *
  * What to read: `IO:WALSync` is a backend flushing WAL at its commit;
  * `LWLock:WALWrite` one waiting for another's flush to cover its commit (group
@@ -50,7 +52,7 @@ const main = async () => {
   await admin.connect()
   try {
     const wal = async () => {
-      const { rows } = await admin.query<{ bytes: string; records: string }>("SELECT wal_bytes::text AS bytes, wal_records::text AS records FROM pg_stat_wal")
+      const { rows } = await admin.query<{ bytes: string; records: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS bytes, wal_records::text AS records FROM pg_stat_wal")
       return { bytes: Number(rows[0]!.bytes), records: Number(rows[0]!.records) }
     }
     /** Runs `run` (which returns lifecycles per second) while sampling the database's active backends. */

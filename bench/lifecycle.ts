@@ -31,34 +31,30 @@ type Samples = Map<string, Map<number, Array<number>>>
 
 /**
  * One job's whole life through our API, every audit event written: submit,
- * claim, one heartbeat, complete. Another worker may have taken the job just
- * queued; there is always another one, so the claim is retried.
+ * claim, one heartbeat when `heartbeat`, complete. Another worker may have
+ * taken the job just queued; there is always another one, so the claim is
+ * retried.
  */
-export const oneLifecycle = Effect.gen(function*() {
-  const jobs = yield* Jobs
-  const store = yield* JobStore
-  yield* jobs.submit(NEW_JOB)
-  let claim: Claim | null = null
-  while (claim === null) claim = yield* jobs.claimNext()
-  yield* store.heartbeat(claim.run.id)
-  yield* jobs.complete(claim.job.job_id)
-})
+const jobLife = (heartbeat: boolean) =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs
+    yield* jobs.submit(NEW_JOB)
+    let claim: Claim | null = null
+    while (claim === null) claim = yield* jobs.claimNext()
+    if (heartbeat) yield* (yield* JobStore).heartbeat(claim.run.id)
+    yield* jobs.complete(claim.job.job_id)
+  })
+
+/** Submit, claim, one heartbeat, complete: the targets' figure. */
+export const oneLifecycle = jobLife(true)
 
 /**
- * The same job's life without the heartbeat: submit, claim, complete, every
- * audit event written. It is the cycle the engine (`Jobs.worker`) runs for a
- * job that ends within its heartbeat interval (10 s by default; the claim
- * wrote the run's first heartbeat), and the shape of pg-boss's and
- * SqlPersistedQueue's cycles, which have no heartbeat. Measured beside
- * `oneLifecycle`, which stays the targets' figure.
+ * The same without the heartbeat: the cycle the engine (`Jobs.worker`) runs
+ * for a job that ends within its heartbeat interval (10 s by default; the
+ * claim wrote the run's first heartbeat), and the shape of pg-boss's and
+ * SqlPersistedQueue's cycles, which have no heartbeat.
  */
-export const oneShortLifecycle = Effect.gen(function*() {
-  const jobs = yield* Jobs
-  yield* jobs.submit(NEW_JOB)
-  let claim: Claim | null = null
-  while (claim === null) claim = yield* jobs.claimNext()
-  yield* jobs.complete(claim.job.job_id)
-})
+export const oneShortLifecycle = jobLife(false)
 
 /** The floor at one worker: one lifecycle of our statements per call, no JavaScript of ours; `close` when done. */
 interface Floor {
