@@ -10,17 +10,28 @@
  * member alone, the others commit in the same COMMIT, and a step owner's
  * failure sends its members to transactions of their own.
  *
+ * The paths that break a group: a member whose failure ends the whole
+ * transaction (a trigger's RAISE(ROLLBACK), real SQLite) leaves nothing of the
+ * group in the file, every change that ran in it gets a typed error, and the
+ * members not yet run are not run in the dead group (a SAVEPOINT there would
+ * begin a new transaction and its RELEASE commit that member alone) but in
+ * transactions of their own.
+ *
  * (The contract suites and sqlite-statements.test.ts cover the rest; their
  * group-commit tests run on a caller's client, where the steps go through Effect.)
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberStatus from "effect/FiberStatus"
 import * as Layer from "effect/Layer"
-import type { EventId } from "../../src/domain/Ids.js"
+import * as Option from "effect/Option"
+import type { EventId, JobId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
@@ -39,7 +50,11 @@ const setUp = Effect.gen(function*() {
     (reader.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${table === "ai_jobs" ? "id" : "job_id"} = ?`).all(jobId) as ReadonlyArray<{
       readonly n: number
     }>)[0]?.n
-  return { store, count }
+  /** Runs `text` on the second connection (a trigger the test adds behind the store's back). */
+  const runOther = (text: string) => {
+    reader.prepare(text).run()
+  }
+  return { store, count, runOther }
 })
 
 /** An event id already stored (a job's record): a change reusing it fails on the primary key. */
@@ -186,6 +201,149 @@ describe("issue 16 SQLite steps as group-commit members, on the store's own clie
         // The owner's ROLLBACK; the two members, sent to transactions of their own, form the next group.
         assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 1, rollbackTo: 0 })
         assertCommitted(count, [value[1]!, value[2]!])
+      }),
+    60_000
+  )
+})
+
+/** Jobs with this protocol id end the whole transaction they are written in (`endsTransaction`'s trigger). */
+const ENDS_TRANSACTION = "hsk.test.ends_transaction"
+
+/**
+ * A trigger (real SQLite, added on the second connection) whose RAISE(ROLLBACK) rolls back the whole
+ * transaction an INSERT of such a job runs in and fails that statement (SQLITE_CONSTRAINT_TRIGGER): a member
+ * whose failure leaves no transaction to roll its savepoint back to.
+ */
+const endsTransaction = (runOther: (text: string) => void) =>
+  runOther(`CREATE TRIGGER test_ends_transaction BEFORE INSERT ON ai_jobs WHEN NEW.protocol_id = '${ENDS_TRANSACTION}'
+    BEGIN SELECT RAISE(ROLLBACK, 'test: this change ends the transaction'); END`)
+
+/** Creates job `jobId` with one record; with `ending` its INSERT ends the whole transaction (`endsTransaction`). */
+const createJobWith = (store: JobStore["Type"], jobId: JobId, ending = false) =>
+  store.createJob(newJob({ job_id: jobId, ...(ending ? { protocol_id: ENDS_TRANSACTION } : {}) }), {
+    events: (job) => [jobEvent(job)]
+  })
+
+/** The exits of the changes started together (in order, each on its own fiber), every statement recorded. */
+const togetherExits = <A, E>(changes: ReadonlyArray<Effect.Effect<A, E>>) =>
+  recordingStatements(() => Effect.all(changes.map((change) => Effect.exit(change)), { concurrency: "unbounded" }))
+
+/**
+ * Waits (yielding, no sleep) until `fiber` is suspended: a change that finds a group open parks at once on its
+ * answer, so a suspended member is in the group's line (the transaction-control counts confirm it).
+ */
+const parked = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+  Effect.gen(function*() {
+    for (;;) {
+      if (FiberStatus.isSuspended(yield* Fiber.status(fiber))) return
+      yield* Effect.yieldNow()
+    }
+  })
+
+/** What an exit says, for comparing: "ok", the failure's tag, "defect" or "interrupted". */
+const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string =>
+  Exit.isSuccess(exit)
+    ? "ok"
+    : Cause.isInterruptedOnly(exit.cause)
+    ? "interrupted"
+    : Option.match(Cause.failureOption(exit.cause), {
+      onNone: () => "defect",
+      onSome: (error) => (error as { readonly _tag?: string })._tag ?? "failure"
+    })
+
+
+/** Each job's stored [job rows, records], in order. */
+const storedOf = (count: (table: "ai_jobs" | "flight_recorder_events", jobId: string) => number | undefined, jobIds: ReadonlyArray<string>) =>
+  jobIds.map((id) => [count("ai_jobs", id), count("flight_recorder_events", id)])
+
+/** A store's `StorageError` whose SQLite error (through the group's error, if any) is `code`. */
+const sqliteCodeOf = (exit: Exit.Exit<unknown, unknown>): unknown => {
+  if (Exit.isSuccess(exit)) return undefined
+  let cause: unknown = Option.getOrUndefined(Cause.failureOption(exit.cause))
+  for (let depth = 0; depth < 5 && cause !== undefined; depth++) {
+    const code = (cause as { readonly code?: unknown }).code
+    if (typeof code === "string" && code.startsWith("SQLITE_")) return code
+    cause = (cause as { readonly cause?: unknown }).cause
+  }
+  return undefined
+}
+
+describe("issue 16 SQLite step members: a broken group rolls back whole, every change in it gets a typed error", () => {
+  it.scoped(
+    "issue 16 R10 atomic audit: a step member that ends the whole transaction (a trigger's RAISE(ROLLBACK)) in a step owner's group: nothing of the group is in the file, the owner and that member get typed errors (StorageError), the member behind it is not run in the dead group but commits in a transaction of its own",
+    () =>
+      Effect.gen(function*() {
+        const { count, runOther, store } = yield* setUp
+        endsTransaction(runOther)
+        const jobIds = [ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* togetherExits([
+          // The owner opens the group and yields once; the two others reach its line in that yield, in order.
+          createJobWith(store, jobIds[0]),
+          createJobWith(store, jobIds[1], true),
+          createJobWith(store, jobIds[2])
+        ])
+        assert.deepStrictEqual(value.map(outcomeOf), ["StorageError", "StorageError", "ok"])
+        // The breaking member is told its own error (as alone); the owner the group's, whose cause is SQLite's.
+        assert.strictEqual(sqliteCodeOf(value[1]!), "SQLITE_CONSTRAINT_TRIGGER")
+        assert.deepStrictEqual(storedOf(count, jobIds), [[0, 0], [0, 0], [1, 1]])
+        // The group: BEGIN, the owner's step, the member's SAVEPOINT, its failing ROLLBACK TO, the ROLLBACK finding
+        // nothing to roll back — and no second SAVEPOINT (outside a transaction it would begin one, and its RELEASE
+        // commit that member's change alone). Then the last member on its own: BEGIN … COMMIT.
+        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 0, rollbackTo: 1 })
+        // The store is usable afterwards.
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
+
+  it.scoped(
+    "issue 16 R10 atomic audit: in an Effect owner's group (a caller's transaction) a step member that ends the whole transaction rolls back the owner and the member that already ran — each told a typed error, none told committed — and the step and Effect members behind it commit in transactions of their own",
+    () =>
+      Effect.gen(function*() {
+        const { count, runOther, store } = yield* setUp
+        endsTransaction(runOther)
+        const [owner, ran, breaking, stepBehind, effectBehind] = [ids.job(), ids.job(), ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* recordingStatements(() =>
+          Effect.gen(function*() {
+            const inside = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            // The owner: a caller's transaction, held open until the members are in its line.
+            const ownerFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+              yield* createJobWith(store, owner)
+              yield* Deferred.succeed(inside, undefined)
+              yield* Deferred.await(release)
+            })))
+            yield* Deferred.await(inside)
+            const members: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+            for (
+              const change of [
+                createJobWith(store, ran),
+                createJobWith(store, breaking, true),
+                createJobWith(store, stepBehind),
+                store.transaction(createJobWith(store, effectBehind))
+              ]
+            ) {
+              const fiber = yield* Effect.fork(change)
+              // In the line, in this order, before the next one starts.
+              yield* parked(fiber)
+              members.push(fiber)
+            }
+            yield* Deferred.succeed(release, undefined)
+            return [yield* Fiber.await(ownerFiber), ...yield* Effect.forEach(members, Fiber.await)]
+          })
+        )
+        assert.deepStrictEqual(value.map(outcomeOf), ["StorageError", "StorageError", "StorageError", "ok", "ok"])
+        assert.strictEqual(sqliteCodeOf(value[2]!), "SQLITE_CONSTRAINT_TRIGGER")
+        assert.deepStrictEqual(storedOf(count, [owner, ran, breaking, stepBehind, effectBehind]), [[0, 0], [0, 0], [0, 0], [1, 1], [1, 1]])
+        // The group: BEGIN, the owner's change, two members' savepoints (the first released, the second's ROLLBACK
+        // TO failing), the ROLLBACK finding nothing. Then the two left form the next group: BEGIN, the step's change,
+        // the Effect member's savepoint, COMMIT.
+        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 3, release: 2, rollbackTo: 1 })
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
       }),
     60_000
   )

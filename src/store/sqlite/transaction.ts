@@ -133,9 +133,17 @@ interface Group {
   readonly line: Array<Member | StepMember>
   /** Members whose turn has come. */
   served: number
-  /** How each member whose change ran is told the COMMIT's end. */
+  /**
+   * How each member whose change ran is told the group's end: a success once the COMMIT has ended; a
+   * typed failure (the group's `broken`) when the group rolled back — nothing of it is in the file, as
+   * when the member's own transaction fails; a defect when the COMMIT (or that ROLLBACK) failed, as in
+   * `settle`.
+   */
   readonly committed: Array<(commit: Exit.Exit<void, SqlError>) => void>
-  /** Set when a member found the transaction gone (rolled back by SQLite itself): the group rolls back. */
+  /**
+   * Set when a member found the transaction gone (rolled back by SQLite itself): the group serves no
+   * more members (those left start transactions of their own) and rolls back.
+   */
   broken?: SqlError
 }
 
@@ -380,7 +388,9 @@ export const makeWriteTransaction = (
     current.conn = conn
     const nextMember: Effect.Effect<void> = Effect.suspend(() => {
       for (;;) {
-        const member = current.served < MAX_GROUP - 1 ? current.line.shift() : undefined
+        // A broken group serves nobody more: SQLite has ended its transaction, so a member's SAVEPOINT would begin
+        // a new one and its RELEASE commit that member's change alone. Those left start transactions of their own.
+        const member = current.broken === undefined && current.served < MAX_GROUP - 1 ? current.line.shift() : undefined
         if (member === undefined) return Effect.void
         current.served++
         if ("run" in member) {
@@ -396,12 +406,14 @@ export const makeWriteTransaction = (
     return nextMember.pipe(
       Effect.zipRight(Effect.suspend(() => {
         closeGroup(current)
+        // One COMMIT (a failing one is a defect, as in `settle`); a broken group rolls back and every change
+        // in it fails with the group's typed error (`Group.committed`).
         const outcome: Effect.Effect<void, SqlError> = current.broken === undefined
-          ? execute(conn, "COMMIT")
-          : Effect.zipRight(rollback(conn), Effect.fail(current.broken))
-        return Effect.flatMap(Effect.exit(outcome), (committed) => {
+          ? Effect.orDie(execute(conn, "COMMIT"))
+          : Effect.zipRight(Effect.orDie(rollback(conn)), Effect.fail(current.broken))
+        return Effect.flatMap(Effect.exit(outcome), (committed): Effect.Effect<A, E | SqlError> => {
           for (const tell of current.committed) tell(committed)
-          return settle(ownExit, Exit.isSuccess(committed) ? Effect.void : committed, Effect.void)
+          return Exit.isSuccess(committed) ? ownExit : committed as Exit.Exit<never, SqlError>
         })
       }))
     )
@@ -425,23 +437,26 @@ export const makeWriteTransaction = (
         current.broken ??= new SqlError({ cause: Cause.squash(ended.cause), message: "group commit: a member's savepoint failed" })
         return true
       }
-      const ran = Effect.gen(function*() {
+      /** The member's end: its change's, or (a broken group) a typed failure — nothing of the group is in the file. */
+      const ran: Effect.Effect<Exit.Exit<A, E | SqlError>, never, R> = Effect.gen(function*() {
         const began = yield* Effect.exit(execute(conn, "SAVEPOINT hsk_group_member"))
-        if (breaks(began)) return yield* Effect.die(current.broken)
+        // A broken group: nothing of it is in the file, a typed failure (`Group.committed`).
+        if (breaks(began)) return Exit.fail(current.broken!) as Exit.Exit<A, E | SqlError>
         const exit = yield* inside(conn, 1)
         const ended = yield* Effect.exit(
           Exit.isSuccess(exit)
             ? execute(conn, "RELEASE hsk_group_member")
             : Effect.zipRight(execute(conn, "ROLLBACK TO hsk_group_member"), execute(conn, "RELEASE hsk_group_member"))
         )
-        if (breaks(ended)) return yield* Effect.die(current.broken)
+        // The member's own failure when its change failed, else the group's.
+        if (breaks(ended)) return Exit.isFailure(exit) ? exit : Exit.fail(current.broken!) as Exit.Exit<A, E | SqlError>
         if (Exit.isSuccess(exit)) current.committed.push((commit) => Deferred.unsafeDone(committed, commit))
-        return exit
+        return exit as Exit.Exit<A, E | SqlError>
       })
       // The owner runs the next member (or commits) once this one's savepoint has ended, whatever happened.
       return Effect.flatMap(Effect.ensuring(ran, Effect.sync(() => Deferred.unsafeDone(member.ran, Exit.void))), (exit) =>
-        // A success is answered only once the group's COMMIT has ended; a failing COMMIT is a defect, as alone.
-        Exit.isSuccess(exit) ? Effect.zipRight(Effect.orDie(Deferred.await(committed)), exit) : exit)
+        // A success is answered only once the group's end is known (`Group.committed`).
+        Exit.isSuccess(exit) ? Effect.zipRight(Deferred.await(committed), exit) : exit)
     })
   }
 
@@ -462,9 +477,10 @@ export const makeWriteTransaction = (
     // Steps join only groups on the store's own client (`change`).
     const conn = own!
     /** A savepoint that cannot be begun or ended means SQLite rolled the whole transaction back: nothing of it may commit. */
-    const broke = (error: unknown) => {
+    const broke = (error: unknown, exit?: Exit.Exit<unknown, unknown>) => {
       current.broken ??= new SqlError({ cause: error, message: "group commit: a member's savepoint failed" })
-      Deferred.unsafeDone(member.done, Exit.die(current.broken))
+      // Nothing of the group is in the file: the member's own failure when its step failed, else the group's (`Group.committed`).
+      Deferred.unsafeDone(member.done, exit !== undefined && Exit.isFailure(exit) ? exit : Exit.fail(current.broken))
     }
     try {
       conn.runNow("SAVEPOINT hsk_group_member")
@@ -476,14 +492,14 @@ export const makeWriteTransaction = (
       if (Exit.isFailure(exit)) conn.runNow("ROLLBACK TO hsk_group_member")
       conn.runNow("RELEASE hsk_group_member")
     } catch (error) {
-      return broke(error)
+      return broke(error, exit)
     }
     if (Exit.isFailure(exit)) {
       Deferred.unsafeDone(member.done, exit)
       return
     }
-    // A success is answered only once the group's COMMIT has ended; a failing COMMIT is a defect, as alone.
-    current.committed.push((commit) => Deferred.unsafeDone(member.done, Exit.isSuccess(commit) ? exit : Exit.die(Cause.squash(commit.cause))))
+    // A success is answered only once the group's end is known (`Group.committed`).
+    current.committed.push((commit) => Deferred.unsafeDone(member.done, Exit.isSuccess(commit) ? exit : commit))
   }
 
   /**
@@ -543,7 +559,8 @@ export const makeWriteTransaction = (
       }
       // The members' steps, here and now, while every one in line is a step.
       for (;;) {
-        const member = opened.served < MAX_GROUP - 1 ? opened.line[0] : undefined
+        // A broken group serves nobody more (as `leadGroup`): those left start transactions of their own.
+        const member = opened.broken === undefined && opened.served < MAX_GROUP - 1 ? opened.line[0] : undefined
         if (member === undefined) break
         if (!("run" in member)) return released(leadGroup(opened, conn, ownExit))
         opened.line.shift()
@@ -551,13 +568,14 @@ export const makeWriteTransaction = (
         serveNow(opened, member)
       }
       closeGroup(opened)
-      // As `leadGroup`: a broken group rolls back (a failing ROLLBACK is the failure then), else one COMMIT.
-      const failed = opened.broken === undefined ? endNow(own, true) : endNow(own, false) ?? opened.broken
-      const commit: Exit.Exit<void, SqlError> = failed === undefined ? Exit.void : Exit.fail(failed)
+      // As `leadGroup`: one COMMIT (a failing one is a defect, as in `settle`); a broken group rolls back and
+      // every change in it, the owner's too, fails with the group's typed error (a failing ROLLBACK is a defect).
+      const broken = opened.broken
+      const failed = endNow(own, broken === undefined)
+      const commit: Exit.Exit<void, SqlError> = failed !== undefined ? Exit.die(failed) : broken !== undefined ? Exit.fail(broken) : Exit.void
       for (const tell of opened.committed) tell(commit)
       own.lock.release()
-      // A failing COMMIT (or a broken group) is a defect for the owner, as in `settle`.
-      return Exit.isSuccess(commit) ? ownExit : Effect.die(Cause.squash(commit.cause))
+      return Exit.isSuccess(commit) ? ownExit : commit as Exit.Exit<never, SqlError>
     })
     // The group's one yield, as `ownTransaction`'s.
     return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
