@@ -29,10 +29,15 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberStatus from "effect/FiberStatus"
+import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { EventId, JobId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
+import { makeContext } from "../../src/store/sqlite/context.js"
+import * as OwnClient from "../../src/store/sqlite/ownClient.js"
+import type { Step } from "../../src/store/sqlite/step.js"
+import { makeWriteTransaction } from "../../src/store/sqlite/transaction.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { ids, jobEvent, newJob } from "./fixtures.js"
@@ -344,6 +349,215 @@ describe("issue 16 SQLite step members: a broken group rolls back whole, every c
         const after = ids.job()
         yield* createJobWith(store, after)
         assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
+})
+
+describe("issue 16 SQLite step members interrupted while they wait in a group's line", () => {
+  it.scopedLive(
+    "issue 16 a step member interrupted while it waits in the line (the owner, a caller's transaction, still open) leaves the line at once, its change never run; the owner and the member behind it commit, and the next caller proceeds",
+    () =>
+      Effect.gen(function*() {
+        const { count, store } = yield* setUp
+        const [owner, interrupted, behind] = [ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* recordingStatements(() =>
+          Effect.gen(function*() {
+            const inside = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            const ownerFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+              yield* createJobWith(store, owner)
+              yield* Deferred.succeed(inside, undefined)
+              yield* Deferred.await(release)
+            })))
+            yield* Deferred.await(inside)
+            const member = yield* Effect.fork(createJobWith(store, interrupted))
+            yield* parked(member)
+            const behindFiber = yield* Effect.fork(createJobWith(store, behind))
+            yield* parked(behindFiber)
+            // The interrupt returns while the owner still holds its group open (the bound only turns a hang into a
+            // failure; with the owner held, nothing else can end the wait).
+            yield* Fiber.interrupt(member).pipe(
+              Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "the interrupt waited for the group's owner" })
+            )
+            yield* Deferred.succeed(release, undefined)
+            return [yield* Fiber.await(ownerFiber), yield* Fiber.await(member), yield* Fiber.await(behindFiber)]
+          })
+        )
+        assert.deepStrictEqual(value.map(outcomeOf), ["ok", "interrupted", "ok"])
+        assert.deepStrictEqual(storedOf(count, [owner, interrupted, behind]), [[1, 1], [0, 0], [1, 1]])
+        // One transaction, one member's savepoint: the interrupted member was not run.
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 1, release: 1, rollbackTo: 0 })
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 a step member interrupted after the owner ran it but before the group's COMMIT: the interrupt waits for the COMMIT, its change is committed whole (job and record), the owner and the other member commit with it, and the next caller proceeds",
+    () =>
+      Effect.gen(function*() {
+        const { count, store } = yield* setUp
+        const [owner, interrupted, effectMember] = [ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* recordingStatements(() =>
+          Effect.gen(function*() {
+            const inside = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            const ownerFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+              yield* createJobWith(store, owner)
+              yield* Deferred.succeed(inside, undefined)
+              yield* Deferred.await(release)
+            })))
+            yield* Deferred.await(inside)
+            const member = yield* Effect.fork(createJobWith(store, interrupted))
+            yield* parked(member)
+            // Behind it an Effect member (a caller's transaction) that holds the group open once its turn has come.
+            const itsTurn = yield* Deferred.make<void>()
+            const releaseIt = yield* Deferred.make<void>()
+            const effectFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+              yield* Deferred.succeed(itsTurn, undefined)
+              yield* Deferred.await(releaseIt)
+              yield* createJobWith(store, effectMember)
+            })))
+            yield* parked(effectFiber)
+            yield* Deferred.succeed(release, undefined)
+            // The owner runs the step member in place, then gives the Effect member its turn: the step has run, the
+            // group has not committed.
+            yield* Deferred.await(itsTurn)
+            const interrupter = yield* Effect.fork(Fiber.interrupt(member))
+            // While the group is open the interrupt does not return (a bounded look: the group cannot end meanwhile).
+            assert.isTrue(Option.isNone(yield* Effect.option(Effect.timeout(Fiber.await(interrupter), "250 millis"))))
+            assert.deepStrictEqual(storedOf(count, [interrupted]), [[0, 0]], "nothing committed yet")
+            yield* Deferred.succeed(releaseIt, undefined)
+            const memberExit = yield* Fiber.join(interrupter)
+            // When the interrupt returns the group has committed: the member's change is in the file, whole.
+            const atInterrupt = storedOf(count, [interrupted])
+            return { atInterrupt, exits: [yield* Fiber.await(ownerFiber), memberExit, yield* Fiber.await(effectFiber)] }
+          })
+        )
+        assert.deepStrictEqual(value.atInterrupt, [[1, 1]])
+        // Its fiber ends interrupted (the interrupt took effect after the change's point of no return), never with a
+        // failure for a change that is in the file.
+        assert.deepStrictEqual(value.exits.map(outcomeOf), ["ok", "interrupted", "ok"])
+        assert.deepStrictEqual(storedOf(count, [owner, interrupted, effectMember]), [[1, 1], [1, 1], [1, 1]])
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 0 })
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
+})
+
+/** A step that writes `key` into `t`. */
+function* insertKey(key: string): Step<string> {
+  yield ["INSERT INTO t (k) VALUES (?)", [key]]
+  return key
+}
+
+/** What `insertThenDefect` throws: not one of a step's typed failures. */
+const DEFECT = new TypeError("test: a step's bug")
+
+/** A step that writes `key`, then throws a defect (a bug in a step, not one of its typed failures). */
+function* insertThenDefect(key: string): Step<string> {
+  yield ["INSERT INTO t (k) VALUES (?)", [key]]
+  throw DEFECT
+}
+
+/**
+ * The store's write transaction on its own client, over a fresh file with a table `t`, built directly: the
+ * store's own steps throw only typed failures, so a step with a bug is the test's (the database, the client
+ * and the transaction machinery are the store's, nothing mocked).
+ */
+const ownTransaction = Effect.gen(function*() {
+  const filename = yield* tempDatabaseFile()
+  const sql = yield* Effect.provide(OwnClient.make({ filename }), Reactivity.layer)
+  yield* sql.unsafe("CREATE TABLE t (k TEXT PRIMARY KEY)")
+  const context = makeContext(sql, makeWriteTransaction(sql, 5000, 1, { groupCommit: true }))
+  // The first write takes the connection's busy timeout over; from then on steps run synchronously.
+  yield* context.change(() => insertKey("first"))
+  const keys = Effect.map(sql.unsafe<{ readonly k: string }>("SELECT k FROM t WHERE k <> 'first' ORDER BY k"), (rows) => rows.map(({ k }) => k))
+  return { context, keys }
+})
+
+/** The defect an exit died with, if it died. */
+const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown => Exit.isFailure(exit) ? Option.getOrUndefined(Cause.dieOption(exit.cause)) : undefined
+
+describe("issue 16 SQLite step members whose step throws a defect", () => {
+  it.scoped(
+    "issue 16 in a step owner's group a step member that throws a defect is rolled back alone (its write undone) and alone gets that defect; the owner's and the other member's changes commit in the same COMMIT",
+    () =>
+      Effect.gen(function*() {
+        const { context, keys } = yield* ownTransaction
+        const { seen, value } = yield* togetherExits([
+          context.change(() => insertKey("a")),
+          context.change(() => insertThenDefect("b")),
+          context.change(() => insertKey("c"))
+        ])
+        assert.deepStrictEqual(value.map(outcomeOf), ["ok", "defect", "ok"])
+        assert.strictEqual(defectOf(value[1]!), DEFECT)
+        assert.deepStrictEqual(yield* keys, ["a", "c"])
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 })
+        // The connection is free and no group is left open: the next change commits on its own.
+        assert.strictEqual(yield* context.change(() => insertKey("d")), "d")
+        assert.deepStrictEqual(yield* keys, ["a", "c", "d"])
+      }),
+    60_000
+  )
+
+  it.scoped(
+    "issue 16 in an Effect owner's group (a transaction held open) a step member that throws a defect is rolled back alone and alone gets that defect; the owner and the other member commit in one COMMIT",
+    () =>
+      Effect.gen(function*() {
+        const { context, keys } = yield* ownTransaction
+        const { seen, value } = yield* recordingStatements(() =>
+          Effect.gen(function*() {
+            const inside = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            const owner = yield* Effect.fork(context.transaction(Effect.gen(function*() {
+              yield* context.exec("INSERT INTO t (k) VALUES (?)", ["a"])
+              yield* Deferred.succeed(inside, undefined)
+              yield* Deferred.await(release)
+            })))
+            yield* Deferred.await(inside)
+            const members: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+            for (const change of [context.change(() => insertThenDefect("b")), context.change(() => insertKey("c"))]) {
+              const fiber = yield* Effect.fork(change)
+              yield* parked(fiber)
+              members.push(fiber)
+            }
+            yield* Deferred.succeed(release, undefined)
+            return [yield* Fiber.await(owner), ...yield* Effect.forEach(members, Fiber.await)]
+          })
+        )
+        assert.deepStrictEqual(value.map(outcomeOf), ["ok", "defect", "ok"])
+        assert.strictEqual(defectOf(value[1]!), DEFECT)
+        assert.deepStrictEqual(yield* keys, ["a", "c"])
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 })
+        assert.strictEqual(yield* context.change(() => insertKey("d")), "d")
+        assert.deepStrictEqual(yield* keys, ["a", "c", "d"])
+      }),
+    60_000
+  )
+
+  it.scoped(
+    "issue 16 a step owner whose step throws a defect rolls back (its write undone) and gets that defect; its members commit in a transaction of their own",
+    () =>
+      Effect.gen(function*() {
+        const { context, keys } = yield* ownTransaction
+        const { seen, value } = yield* togetherExits([
+          context.change(() => insertThenDefect("a")),
+          context.change(() => insertKey("b")),
+          context.change(() => insertKey("c"))
+        ])
+        assert.deepStrictEqual(value.map(outcomeOf), ["defect", "ok", "ok"])
+        assert.strictEqual(defectOf(value[0]!), DEFECT)
+        assert.deepStrictEqual(yield* keys, ["b", "c"])
+        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 1, rollbackTo: 0 })
+        assert.strictEqual(yield* context.change(() => insertKey("d")), "d")
+        assert.deepStrictEqual(yield* keys, ["b", "c", "d"])
       }),
     60_000
   )

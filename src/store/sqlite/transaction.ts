@@ -612,9 +612,20 @@ export const makeWriteTransaction = (
       const now = () => exitNow(make, run) as Exit.Exit<A, E>
       return Effect.uninterruptibleMask((restore) => {
         if (group === undefined) return ownStepTransaction(own, restore, now) as Effect.Effect<A, E>
+        const current = group
         const member: StepMember = { run: now, done: Deferred.unsafeMake(FiberId.none) }
-        group.line.push(member)
-        return Effect.flatMap(Deferred.await(member.done), (answer) =>
+        current.line.push(member)
+        // Interruptible while it waits in the line: interrupted there, it leaves the line and its step never runs.
+        // Once the owner has taken it, its step has run (the owner runs it at once, synchronously): the interrupt
+        // then waits for its answer, so the change is in the group's COMMIT or nowhere, never half done.
+        const answer = Effect.onInterrupt(restore(Deferred.await(member.done)), () =>
+          Effect.suspend(() => {
+            const at = current.line.indexOf(member)
+            if (at < 0) return Effect.exit(Deferred.await(member.done))
+            current.line.splice(at, 1)
+            return Effect.void
+          }))
+        return Effect.flatMap(answer, (answer) =>
           answer === ALONE ? change<A, E>(make, exec) : Effect.succeed(answer as A)) as Effect.Effect<A, E>
       })
     })
