@@ -15,7 +15,11 @@
  * group in the file, every change that ran in it gets a typed error, and the
  * members not yet run are not run in the dead group (a SAVEPOINT there would
  * begin a new transaction and its RELEASE commit that member alone) but in
- * transactions of their own.
+ * transactions of their own. A member interrupted while it waits in the line
+ * leaves it, its change never run; once the owner has run it, the interrupt
+ * waits for the group's end (its change committed whole). A step that throws
+ * a defect (not one of its typed failures) is rolled back alone, owner or
+ * member.
  *
  * (The contract suites and sqlite-statements.test.ts cover the rest; their
  * group-commit tests run on a caller's client, where the steps go through Effect.)
