@@ -119,8 +119,8 @@ interface Member {
 interface StepMember {
   /** Runs the member's step now (on the store's own connection): its end. Never throws. */
   readonly run: () => Exit.Exit<unknown, unknown>
-  /** The member's answer: its result once the group has committed, its failure at once, or `ALONE`. */
-  readonly done: Deferred.Deferred<unknown, unknown>
+  /** Gives the member its answer, once: its result once the group has committed, its failure at once, or `ALONE`. */
+  readonly answer: (exit: Exit.Exit<unknown, unknown>) => void
 }
 
 /** A `StepMember`'s answer when the group closed before its turn: it starts a transaction of its own. */
@@ -364,7 +364,7 @@ export const makeWriteTransaction = (
   const closeGroup = (current: Group) => {
     if (group === current) group = undefined
     for (const member of current.line.splice(0)) {
-      if ("run" in member) Deferred.unsafeDone(member.done, Exit.succeed(ALONE))
+      if ("run" in member) member.answer(Exit.succeed(ALONE))
       else Deferred.unsafeDone(member.turn, Exit.succeed("alone"))
     }
   }
@@ -470,8 +470,8 @@ export const makeWriteTransaction = (
    * that finds a group open becomes a `StepMember`: the owner — whichever
    * change leads, a step's or an Effect's — runs the member's step itself, in
    * a savepoint of its own (`serveNow`), with no fiber hand-off; the member
-   * awaits one Deferred, answered with its failure at once or its result once
-   * the COMMIT has ended.
+   * waits in one `async` (`waitInLine`), answered with its failure at once or
+   * its result once the COMMIT has ended.
    */
   const serveNow = (current: Group, member: StepMember) => {
     // Steps join only groups on the store's own client (`change`).
@@ -480,7 +480,7 @@ export const makeWriteTransaction = (
     const broke = (error: unknown, exit?: Exit.Exit<unknown, unknown>) => {
       current.broken ??= new SqlError({ cause: error, message: "group commit: a member's savepoint failed" })
       // Nothing of the group is in the file: the member's own failure when its step failed, else the group's (`Group.committed`).
-      Deferred.unsafeDone(member.done, exit !== undefined && Exit.isFailure(exit) ? exit : Exit.fail(current.broken))
+      member.answer(exit !== undefined && Exit.isFailure(exit) ? exit : Exit.fail(current.broken))
     }
     try {
       conn.runNow("SAVEPOINT hsk_group_member")
@@ -495,11 +495,11 @@ export const makeWriteTransaction = (
       return broke(error, exit)
     }
     if (Exit.isFailure(exit)) {
-      Deferred.unsafeDone(member.done, exit)
+      member.answer(exit)
       return
     }
     // A success is answered only once the group's end is known (`Group.committed`).
-    current.committed.push((commit) => Deferred.unsafeDone(member.done, Exit.isSuccess(commit) ? exit : commit))
+    current.committed.push((commit) => member.answer(Exit.isSuccess(commit) ? exit : commit))
   }
 
   /**
@@ -610,23 +610,41 @@ export const makeWriteTransaction = (
       // The first write on the connection takes its busy timeout over (`begin`'s other path).
       if (!takenOver.has(sql)) return transaction(runThrough<A, E>(make, exec)) as Effect.Effect<A, E>
       const now = () => exitNow(make, run) as Exit.Exit<A, E>
-      return Effect.uninterruptibleMask((restore) => {
-        if (group === undefined) return ownStepTransaction(own, restore, now) as Effect.Effect<A, E>
-        const current = group
-        const member: StepMember = { run: now, done: Deferred.unsafeMake(FiberId.none) }
-        current.line.push(member)
-        // Interruptible while it waits in the line: interrupted there, it leaves the line and its step never runs.
-        // Once the owner has taken it, its step has run (the owner runs it at once, synchronously): the interrupt
-        // then waits for its answer, so the change is in the group's COMMIT or nowhere, never half done.
-        const answer = Effect.onInterrupt(restore(Deferred.await(member.done)), () =>
-          Effect.suspend(() => {
-            const at = current.line.indexOf(member)
-            if (at < 0) return Effect.exit(Deferred.await(member.done))
-            current.line.splice(at, 1)
-            return Effect.void
-          }))
-        return Effect.flatMap(answer, (answer) =>
-          answer === ALONE ? change<A, E>(make, exec) : Effect.succeed(answer as A)) as Effect.Effect<A, E>
+      if (group === undefined) return Effect.uninterruptibleMask((restore) => ownStepTransaction(own, restore, now)) as Effect.Effect<A, E>
+      return Effect.flatMap(waitInLine(now), (answer) =>
+        answer === ALONE ? change<A, E>(make, exec) : Effect.succeed(answer as A)) as Effect.Effect<A, E>
+    })
+
+  /**
+   * A step's wait in the open group's line (`change`), as interruptible as its caller: it joins the line as the
+   * wait begins (a group closed meanwhile answers `ALONE` at once). Interrupted while still in the line, it
+   * leaves it and its step never runs. Once the owner has taken it, its step has run (the owner runs it at once,
+   * synchronously): the interrupt then waits for its answer, so the change is in the group's COMMIT or nowhere,
+   * never half done. One `async`, whose canceler does both (no Deferred, no `uninterruptibleMask`).
+   */
+  const waitInLine = (now: () => Exit.Exit<unknown, unknown>) =>
+    Effect.async<unknown, unknown>((callback) => {
+      const current = group
+      if (current === undefined) return callback(Exit.succeed(ALONE))
+      let answered = false
+      let resume: (exit: Exit.Exit<unknown, unknown>) => void = callback
+      const member: StepMember = {
+        run: now,
+        answer: (exit) => {
+          answered = true
+          resume(exit)
+        }
+      }
+      current.line.push(member)
+      return Effect.suspend(() => {
+        const at = current.line.indexOf(member)
+        if (at >= 0) {
+          current.line.splice(at, 1)
+          return Effect.void
+        }
+        return answered ? Effect.void : Effect.async<void>((done) => {
+          resume = () => done(Effect.void)
+        })
       })
     })
 
