@@ -356,6 +356,32 @@ describe("issue 16 SQLite step members: a broken group rolls back whole, every c
       }),
     60_000
   )
+  it.scoped(
+    "issue 16 R10 atomic audit: in a step owner's group an Effect member (a caller's transaction) whose change ends the whole transaction: nothing of the group is in the file, the owner and that member get typed errors, and the step and Effect members behind it commit in transactions of their own",
+    () =>
+      Effect.gen(function*() {
+        const { count, runOther, store } = yield* setUp
+        endsTransaction(runOther)
+        const [owner, breaking, stepBehind, effectBehind] = [ids.job(), ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* togetherExits([
+          // The owner opens the group and yields once; the three others reach its line in that yield, in order.
+          createJobWith(store, owner),
+          store.transaction(createJobWith(store, breaking, true)),
+          createJobWith(store, stepBehind),
+          store.transaction(createJobWith(store, effectBehind))
+        ])
+        assert.deepStrictEqual(value.map(outcomeOf), ["StorageError", "StorageError", "ok", "ok"])
+        assert.strictEqual(sqliteCodeOf(value[1]!), "SQLITE_CONSTRAINT_TRIGGER")
+        assert.deepStrictEqual(storedOf(count, [owner, breaking, stepBehind, effectBehind]), [[0, 0], [0, 0], [1, 1], [1, 1]])
+        // The group: BEGIN, the owner's step, the Effect member's SAVEPOINT and failing ROLLBACK TO, the ROLLBACK
+        // finding nothing. Then the two left: BEGIN, the step's change, the Effect member's savepoint, COMMIT.
+        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 2, release: 1, rollbackTo: 1 })
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
 })
 
 describe("issue 16 SQLite step members interrupted while they wait in a group's line", () => {
