@@ -10,18 +10,38 @@
  * member alone, the others commit in the same COMMIT, and a step owner's
  * failure sends its members to transactions of their own.
  *
+ * The paths that break a group: a member whose failure ends the whole
+ * transaction (a trigger's RAISE(ROLLBACK), real SQLite) leaves nothing of the
+ * group in the file, every change that ran in it gets a typed error, and the
+ * members not yet run are not run in the dead group (a SAVEPOINT there would
+ * begin a new transaction and its RELEASE commit that member alone) but in
+ * transactions of their own. A member interrupted while it waits in the line
+ * leaves it, its change never run; once the owner has run it, the interrupt
+ * waits for the group's end (its change committed whole). A step that throws
+ * a defect (not one of its typed failures) is rolled back alone, owner or
+ * member.
+ *
  * (The contract suites and sqlite-statements.test.ts cover the rest; their
  * group-commit tests run on a caller's client, where the steps go through Effect.)
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberStatus from "effect/FiberStatus"
+import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Layer from "effect/Layer"
-import type { EventId } from "../../src/domain/Ids.js"
+import * as Option from "effect/Option"
+import type { EventId, JobId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
+import { makeContext } from "../../src/store/sqlite/context.js"
+import * as OwnClient from "../../src/store/sqlite/ownClient.js"
+import type { Step } from "../../src/store/sqlite/step.js"
+import { makeWriteTransaction } from "../../src/store/sqlite/transaction.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { ids, jobEvent, newJob } from "./fixtures.js"
@@ -39,7 +59,11 @@ const setUp = Effect.gen(function*() {
     (reader.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${table === "ai_jobs" ? "id" : "job_id"} = ?`).all(jobId) as ReadonlyArray<{
       readonly n: number
     }>)[0]?.n
-  return { store, count }
+  /** Runs `text` on the second connection (a trigger the test adds behind the store's back). */
+  const runOther = (text: string) => {
+    reader.prepare(text).run()
+  }
+  return { store, count, runOther }
 })
 
 /** An event id already stored (a job's record): a change reusing it fails on the primary key. */
@@ -186,6 +210,384 @@ describe("issue 16 SQLite steps as group-commit members, on the store's own clie
         // The owner's ROLLBACK; the two members, sent to transactions of their own, form the next group.
         assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 1, rollbackTo: 0 })
         assertCommitted(count, [value[1]!, value[2]!])
+      }),
+    60_000
+  )
+})
+
+/** Jobs with this protocol id end the whole transaction they are written in (`endsTransaction`'s trigger). */
+const ENDS_TRANSACTION = "hsk.test.ends_transaction"
+
+/**
+ * A trigger (real SQLite, added on the second connection) whose RAISE(ROLLBACK) rolls back the whole
+ * transaction an INSERT of such a job runs in and fails that statement (SQLITE_CONSTRAINT_TRIGGER): a member
+ * whose failure leaves no transaction to roll its savepoint back to.
+ */
+const endsTransaction = (runOther: (text: string) => void) =>
+  runOther(`CREATE TRIGGER test_ends_transaction BEFORE INSERT ON ai_jobs WHEN NEW.protocol_id = '${ENDS_TRANSACTION}'
+    BEGIN SELECT RAISE(ROLLBACK, 'test: this change ends the transaction'); END`)
+
+/** Creates job `jobId` with one record; with `ending` its INSERT ends the whole transaction (`endsTransaction`). */
+const createJobWith = (store: JobStore["Type"], jobId: JobId, ending = false) =>
+  store.createJob(newJob({ job_id: jobId, ...(ending ? { protocol_id: ENDS_TRANSACTION } : {}) }), {
+    events: (job) => [jobEvent(job)]
+  })
+
+/** The exits of the changes started together (in order, each on its own fiber), every statement recorded. */
+const togetherExits = <A, E>(changes: ReadonlyArray<Effect.Effect<A, E>>) =>
+  recordingStatements(() => Effect.all(changes.map((change) => Effect.exit(change)), { concurrency: "unbounded" }))
+
+/**
+ * Waits (yielding, no sleep) until `fiber` is suspended: a change that finds a group open parks at once on its
+ * answer, so a suspended member is in the group's line (the transaction-control counts confirm it).
+ */
+const parked = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+  Effect.gen(function*() {
+    for (;;) {
+      if (FiberStatus.isSuspended(yield* Fiber.status(fiber))) return
+      yield* Effect.yieldNow()
+    }
+  })
+
+/** What an exit says, for comparing: "ok", the failure's tag, "defect" or "interrupted". */
+const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string =>
+  Exit.isSuccess(exit)
+    ? "ok"
+    : Cause.isInterruptedOnly(exit.cause)
+    ? "interrupted"
+    : Option.match(Cause.failureOption(exit.cause), {
+      onNone: () => "defect",
+      onSome: (error) => (error as { readonly _tag?: string })._tag ?? "failure"
+    })
+
+
+/** Each job's stored [job rows, records], in order. */
+const storedOf = (count: (table: "ai_jobs" | "flight_recorder_events", jobId: string) => number | undefined, jobIds: ReadonlyArray<string>) =>
+  jobIds.map((id) => [count("ai_jobs", id), count("flight_recorder_events", id)])
+
+/** A store's `StorageError` whose SQLite error (through the group's error, if any) is `code`. */
+const sqliteCodeOf = (exit: Exit.Exit<unknown, unknown>): unknown => {
+  if (Exit.isSuccess(exit)) return undefined
+  let cause: unknown = Option.getOrUndefined(Cause.failureOption(exit.cause))
+  for (let depth = 0; depth < 5 && cause !== undefined; depth++) {
+    const code = (cause as { readonly code?: unknown }).code
+    if (typeof code === "string" && code.startsWith("SQLITE_")) return code
+    cause = (cause as { readonly cause?: unknown }).cause
+  }
+  return undefined
+}
+
+describe("issue 16 SQLite step members: a broken group rolls back whole, every change in it gets a typed error", () => {
+  it.scoped(
+    "issue 16 R10 atomic audit: a step member that ends the whole transaction (a trigger's RAISE(ROLLBACK)) in a step owner's group: nothing of the group is in the file, the owner and that member get typed errors (StorageError), the member behind it is not run in the dead group but commits in a transaction of its own",
+    () =>
+      Effect.gen(function*() {
+        const { count, runOther, store } = yield* setUp
+        endsTransaction(runOther)
+        const jobIds = [ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* togetherExits([
+          // The owner opens the group and yields once; the two others reach its line in that yield, in order.
+          createJobWith(store, jobIds[0]),
+          createJobWith(store, jobIds[1], true),
+          createJobWith(store, jobIds[2])
+        ])
+        assert.deepStrictEqual(value.map(outcomeOf), ["StorageError", "StorageError", "ok"])
+        // The breaking member is told its own error (as alone); the owner the group's, whose cause is SQLite's.
+        assert.strictEqual(sqliteCodeOf(value[1]!), "SQLITE_CONSTRAINT_TRIGGER")
+        assert.deepStrictEqual(storedOf(count, jobIds), [[0, 0], [0, 0], [1, 1]])
+        // The group: BEGIN, the owner's step, the member's SAVEPOINT, its failing ROLLBACK TO, the ROLLBACK finding
+        // nothing to roll back — and no second SAVEPOINT (outside a transaction it would begin one, and its RELEASE
+        // commit that member's change alone). Then the last member on its own: BEGIN … COMMIT.
+        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 0, rollbackTo: 1 })
+        // The store is usable afterwards.
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
+
+  it.scoped(
+    "issue 16 R10 atomic audit: in an Effect owner's group (a caller's transaction) a step member that ends the whole transaction rolls back the owner and the member that already ran — each told a typed error, none told committed — and the step and Effect members behind it commit in transactions of their own",
+    () =>
+      Effect.gen(function*() {
+        const { count, runOther, store } = yield* setUp
+        endsTransaction(runOther)
+        const [owner, ran, breaking, stepBehind, effectBehind] = [ids.job(), ids.job(), ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* recordingStatements(() =>
+          Effect.gen(function*() {
+            const inside = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            // The owner: a caller's transaction, held open until the members are in its line.
+            const ownerFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+              yield* createJobWith(store, owner)
+              yield* Deferred.succeed(inside, undefined)
+              yield* Deferred.await(release)
+            })))
+            yield* Deferred.await(inside)
+            const members: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+            for (
+              const change of [
+                createJobWith(store, ran),
+                createJobWith(store, breaking, true),
+                createJobWith(store, stepBehind),
+                store.transaction(createJobWith(store, effectBehind))
+              ]
+            ) {
+              const fiber = yield* Effect.fork(change)
+              // In the line, in this order, before the next one starts.
+              yield* parked(fiber)
+              members.push(fiber)
+            }
+            yield* Deferred.succeed(release, undefined)
+            return [yield* Fiber.await(ownerFiber), ...yield* Effect.forEach(members, Fiber.await)]
+          })
+        )
+        assert.deepStrictEqual(value.map(outcomeOf), ["StorageError", "StorageError", "StorageError", "ok", "ok"])
+        assert.strictEqual(sqliteCodeOf(value[2]!), "SQLITE_CONSTRAINT_TRIGGER")
+        assert.deepStrictEqual(storedOf(count, [owner, ran, breaking, stepBehind, effectBehind]), [[0, 0], [0, 0], [0, 0], [1, 1], [1, 1]])
+        // The group: BEGIN, the owner's change, two members' savepoints (the first released, the second's ROLLBACK
+        // TO failing), the ROLLBACK finding nothing. Then the two left form the next group: BEGIN, the step's change,
+        // the Effect member's savepoint, COMMIT.
+        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 3, release: 2, rollbackTo: 1 })
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
+  it.scoped(
+    "issue 16 R10 atomic audit: in a step owner's group an Effect member (a caller's transaction) whose change ends the whole transaction: nothing of the group is in the file, the owner and that member get typed errors, and the step and Effect members behind it commit in transactions of their own",
+    () =>
+      Effect.gen(function*() {
+        const { count, runOther, store } = yield* setUp
+        endsTransaction(runOther)
+        const [owner, breaking, stepBehind, effectBehind] = [ids.job(), ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* togetherExits([
+          // The owner opens the group and yields once; the three others reach its line in that yield, in order.
+          createJobWith(store, owner),
+          store.transaction(createJobWith(store, breaking, true)),
+          createJobWith(store, stepBehind),
+          store.transaction(createJobWith(store, effectBehind))
+        ])
+        assert.deepStrictEqual(value.map(outcomeOf), ["StorageError", "StorageError", "ok", "ok"])
+        assert.strictEqual(sqliteCodeOf(value[1]!), "SQLITE_CONSTRAINT_TRIGGER")
+        assert.deepStrictEqual(storedOf(count, [owner, breaking, stepBehind, effectBehind]), [[0, 0], [0, 0], [1, 1], [1, 1]])
+        // The group: BEGIN, the owner's step, the Effect member's SAVEPOINT and failing ROLLBACK TO, the ROLLBACK
+        // finding nothing. Then the two left: BEGIN, the step's change, the Effect member's savepoint, COMMIT.
+        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 2, release: 1, rollbackTo: 1 })
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
+})
+
+describe("issue 16 SQLite step members interrupted while they wait in a group's line", () => {
+  it.scopedLive(
+    "issue 16 a step member interrupted while it waits in the line (the owner, a caller's transaction, still open) leaves the line at once, its change never run; the owner and the member behind it commit, and the next caller proceeds",
+    () =>
+      Effect.gen(function*() {
+        const { count, store } = yield* setUp
+        const [owner, interrupted, behind] = [ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* recordingStatements(() =>
+          Effect.gen(function*() {
+            const inside = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            const ownerFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+              yield* createJobWith(store, owner)
+              yield* Deferred.succeed(inside, undefined)
+              yield* Deferred.await(release)
+            })))
+            yield* Deferred.await(inside)
+            const member = yield* Effect.fork(createJobWith(store, interrupted))
+            yield* parked(member)
+            const behindFiber = yield* Effect.fork(createJobWith(store, behind))
+            yield* parked(behindFiber)
+            // The interrupt returns while the owner still holds its group open (the bound only turns a hang into a
+            // failure; with the owner held, nothing else can end the wait).
+            yield* Fiber.interrupt(member).pipe(
+              Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "the interrupt waited for the group's owner" })
+            )
+            yield* Deferred.succeed(release, undefined)
+            return [yield* Fiber.await(ownerFiber), yield* Fiber.await(member), yield* Fiber.await(behindFiber)]
+          })
+        )
+        assert.deepStrictEqual(value.map(outcomeOf), ["ok", "interrupted", "ok"])
+        assert.deepStrictEqual(storedOf(count, [owner, interrupted, behind]), [[1, 1], [0, 0], [1, 1]])
+        // One transaction, one member's savepoint: the interrupted member was not run.
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 1, release: 1, rollbackTo: 0 })
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 a step member interrupted after the owner ran it but before the group's COMMIT: the interrupt waits for the COMMIT, its change is committed whole (job and record), the owner and the other member commit with it, and the next caller proceeds",
+    () =>
+      Effect.gen(function*() {
+        const { count, store } = yield* setUp
+        const [owner, interrupted, effectMember] = [ids.job(), ids.job(), ids.job()] as const
+        const { seen, value } = yield* recordingStatements(() =>
+          Effect.gen(function*() {
+            const inside = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            const ownerFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+              yield* createJobWith(store, owner)
+              yield* Deferred.succeed(inside, undefined)
+              yield* Deferred.await(release)
+            })))
+            yield* Deferred.await(inside)
+            const member = yield* Effect.fork(createJobWith(store, interrupted))
+            yield* parked(member)
+            // Behind it an Effect member (a caller's transaction) that holds the group open once its turn has come.
+            const itsTurn = yield* Deferred.make<void>()
+            const releaseIt = yield* Deferred.make<void>()
+            const effectFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+              yield* Deferred.succeed(itsTurn, undefined)
+              yield* Deferred.await(releaseIt)
+              yield* createJobWith(store, effectMember)
+            })))
+            yield* parked(effectFiber)
+            yield* Deferred.succeed(release, undefined)
+            // The owner runs the step member in place, then gives the Effect member its turn: the step has run, the
+            // group has not committed.
+            yield* Deferred.await(itsTurn)
+            const interrupter = yield* Effect.fork(Fiber.interrupt(member))
+            // While the group is open the interrupt does not return (a bounded look: the group cannot end meanwhile).
+            assert.isTrue(Option.isNone(yield* Effect.option(Effect.timeout(Fiber.await(interrupter), "250 millis"))))
+            assert.deepStrictEqual(storedOf(count, [interrupted]), [[0, 0]], "nothing committed yet")
+            yield* Deferred.succeed(releaseIt, undefined)
+            const memberExit = yield* Fiber.join(interrupter)
+            // When the interrupt returns the group has committed: the member's change is in the file, whole.
+            const atInterrupt = storedOf(count, [interrupted])
+            return { atInterrupt, exits: [yield* Fiber.await(ownerFiber), memberExit, yield* Fiber.await(effectFiber)] }
+          })
+        )
+        assert.deepStrictEqual(value.atInterrupt, [[1, 1]])
+        // Its fiber ends interrupted (the interrupt took effect after the change's point of no return), never with a
+        // failure for a change that is in the file.
+        assert.deepStrictEqual(value.exits.map(outcomeOf), ["ok", "interrupted", "ok"])
+        assert.deepStrictEqual(storedOf(count, [owner, interrupted, effectMember]), [[1, 1], [1, 1], [1, 1]])
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 0 })
+        const after = ids.job()
+        yield* createJobWith(store, after)
+        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+      }),
+    60_000
+  )
+})
+
+/** A step that writes `key` into `t`. */
+function* insertKey(key: string): Step<string> {
+  yield ["INSERT INTO t (k) VALUES (?)", [key]]
+  return key
+}
+
+/** What `insertThenDefect` throws: not one of a step's typed failures. */
+const DEFECT = new TypeError("test: a step's bug")
+
+/** A step that writes `key`, then throws a defect (a bug in a step, not one of its typed failures). */
+function* insertThenDefect(key: string): Step<string> {
+  yield ["INSERT INTO t (k) VALUES (?)", [key]]
+  throw DEFECT
+}
+
+/**
+ * The store's write transaction on its own client, over a fresh file with a table `t`, built directly: the
+ * store's own steps throw only typed failures, so a step with a bug is the test's (the database, the client
+ * and the transaction machinery are the store's, nothing mocked).
+ */
+const ownTransaction = Effect.gen(function*() {
+  const filename = yield* tempDatabaseFile()
+  const sql = yield* Effect.provide(OwnClient.make({ filename }), Reactivity.layer)
+  yield* sql.unsafe("CREATE TABLE t (k TEXT PRIMARY KEY)")
+  const context = makeContext(sql, makeWriteTransaction(sql, 5000, 1, { groupCommit: true }))
+  // The first write takes the connection's busy timeout over; from then on steps run synchronously.
+  yield* context.change(() => insertKey("first"))
+  const keys = Effect.map(sql.unsafe<{ readonly k: string }>("SELECT k FROM t WHERE k <> 'first' ORDER BY k"), (rows) => rows.map(({ k }) => k))
+  return { context, keys }
+})
+
+/** The defect an exit died with, if it died. */
+const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown => Exit.isFailure(exit) ? Option.getOrUndefined(Cause.dieOption(exit.cause)) : undefined
+
+describe("issue 16 SQLite step members whose step throws a defect", () => {
+  it.scoped(
+    "issue 16 in a step owner's group a step member that throws a defect is rolled back alone (its write undone) and alone gets that defect; the owner's and the other member's changes commit in the same COMMIT",
+    () =>
+      Effect.gen(function*() {
+        const { context, keys } = yield* ownTransaction
+        const { seen, value } = yield* togetherExits([
+          context.change(() => insertKey("a")),
+          context.change(() => insertThenDefect("b")),
+          context.change(() => insertKey("c"))
+        ])
+        assert.deepStrictEqual(value.map(outcomeOf), ["ok", "defect", "ok"])
+        assert.strictEqual(defectOf(value[1]!), DEFECT)
+        assert.deepStrictEqual(yield* keys, ["a", "c"])
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 })
+        // The connection is free and no group is left open: the next change commits on its own.
+        assert.strictEqual(yield* context.change(() => insertKey("d")), "d")
+        assert.deepStrictEqual(yield* keys, ["a", "c", "d"])
+      }),
+    60_000
+  )
+
+  it.scoped(
+    "issue 16 in an Effect owner's group (a transaction held open) a step member that throws a defect is rolled back alone and alone gets that defect; the owner and the other member commit in one COMMIT",
+    () =>
+      Effect.gen(function*() {
+        const { context, keys } = yield* ownTransaction
+        const { seen, value } = yield* recordingStatements(() =>
+          Effect.gen(function*() {
+            const inside = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            const owner = yield* Effect.fork(context.transaction(Effect.gen(function*() {
+              yield* context.exec("INSERT INTO t (k) VALUES (?)", ["a"])
+              yield* Deferred.succeed(inside, undefined)
+              yield* Deferred.await(release)
+            })))
+            yield* Deferred.await(inside)
+            const members: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+            for (const change of [context.change(() => insertThenDefect("b")), context.change(() => insertKey("c"))]) {
+              const fiber = yield* Effect.fork(change)
+              yield* parked(fiber)
+              members.push(fiber)
+            }
+            yield* Deferred.succeed(release, undefined)
+            return [yield* Fiber.await(owner), ...yield* Effect.forEach(members, Fiber.await)]
+          })
+        )
+        assert.deepStrictEqual(value.map(outcomeOf), ["ok", "defect", "ok"])
+        assert.strictEqual(defectOf(value[1]!), DEFECT)
+        assert.deepStrictEqual(yield* keys, ["a", "c"])
+        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 })
+        assert.strictEqual(yield* context.change(() => insertKey("d")), "d")
+        assert.deepStrictEqual(yield* keys, ["a", "c", "d"])
+      }),
+    60_000
+  )
+
+  it.scoped(
+    "issue 16 a step owner whose step throws a defect rolls back (its write undone) and gets that defect; its members commit in a transaction of their own",
+    () =>
+      Effect.gen(function*() {
+        const { context, keys } = yield* ownTransaction
+        const { seen, value } = yield* togetherExits([
+          context.change(() => insertThenDefect("a")),
+          context.change(() => insertKey("b")),
+          context.change(() => insertKey("c"))
+        ])
+        assert.deepStrictEqual(value.map(outcomeOf), ["defect", "ok", "ok"])
+        assert.strictEqual(defectOf(value[0]!), DEFECT)
+        assert.deepStrictEqual(yield* keys, ["b", "c"])
+        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 1, rollbackTo: 0 })
+        assert.strictEqual(yield* context.change(() => insertKey("d")), "d")
+        assert.deepStrictEqual(yield* keys, ["b", "c", "d"])
       }),
     60_000
   )

@@ -119,8 +119,8 @@ interface Member {
 interface StepMember {
   /** Runs the member's step now (on the store's own connection): its end. Never throws. */
   readonly run: () => Exit.Exit<unknown, unknown>
-  /** The member's answer: its result once the group has committed, its failure at once, or `ALONE`. */
-  readonly done: Deferred.Deferred<unknown, unknown>
+  /** Gives the member its answer, once: its result once the group has committed, its failure at once, or `ALONE`. */
+  readonly answer: (exit: Exit.Exit<unknown, unknown>) => void
 }
 
 /** A `StepMember`'s answer when the group closed before its turn: it starts a transaction of its own. */
@@ -133,9 +133,17 @@ interface Group {
   readonly line: Array<Member | StepMember>
   /** Members whose turn has come. */
   served: number
-  /** How each member whose change ran is told the COMMIT's end. */
+  /**
+   * How each member whose change ran is told the group's end: a success once the COMMIT has ended; a
+   * typed failure (the group's `broken`) when the group rolled back — nothing of it is in the file, as
+   * when the member's own transaction fails; a defect when the COMMIT (or that ROLLBACK) failed, as in
+   * `settle`.
+   */
   readonly committed: Array<(commit: Exit.Exit<void, SqlError>) => void>
-  /** Set when a member found the transaction gone (rolled back by SQLite itself): the group rolls back. */
+  /**
+   * Set when a member found the transaction gone (rolled back by SQLite itself): the group serves no
+   * more members (those left start transactions of their own) and rolls back.
+   */
   broken?: SqlError
 }
 
@@ -356,7 +364,7 @@ export const makeWriteTransaction = (
   const closeGroup = (current: Group) => {
     if (group === current) group = undefined
     for (const member of current.line.splice(0)) {
-      if ("run" in member) Deferred.unsafeDone(member.done, Exit.succeed(ALONE))
+      if ("run" in member) member.answer(Exit.succeed(ALONE))
       else Deferred.unsafeDone(member.turn, Exit.succeed("alone"))
     }
   }
@@ -380,7 +388,9 @@ export const makeWriteTransaction = (
     current.conn = conn
     const nextMember: Effect.Effect<void> = Effect.suspend(() => {
       for (;;) {
-        const member = current.served < MAX_GROUP - 1 ? current.line.shift() : undefined
+        // A broken group serves nobody more: SQLite has ended its transaction, so a member's SAVEPOINT would begin
+        // a new one and its RELEASE commit that member's change alone. Those left start transactions of their own.
+        const member = current.broken === undefined && current.served < MAX_GROUP - 1 ? current.line.shift() : undefined
         if (member === undefined) return Effect.void
         current.served++
         if ("run" in member) {
@@ -396,12 +406,14 @@ export const makeWriteTransaction = (
     return nextMember.pipe(
       Effect.zipRight(Effect.suspend(() => {
         closeGroup(current)
+        // One COMMIT (a failing one is a defect, as in `settle`); a broken group rolls back and every change
+        // in it fails with the group's typed error (`Group.committed`).
         const outcome: Effect.Effect<void, SqlError> = current.broken === undefined
-          ? execute(conn, "COMMIT")
-          : Effect.zipRight(rollback(conn), Effect.fail(current.broken))
-        return Effect.flatMap(Effect.exit(outcome), (committed) => {
+          ? Effect.orDie(execute(conn, "COMMIT"))
+          : Effect.zipRight(Effect.orDie(rollback(conn)), Effect.fail(current.broken))
+        return Effect.flatMap(Effect.exit(outcome), (committed): Effect.Effect<A, E | SqlError> => {
           for (const tell of current.committed) tell(committed)
-          return settle(ownExit, Exit.isSuccess(committed) ? Effect.void : committed, Effect.void)
+          return Exit.isSuccess(committed) ? ownExit : committed as Exit.Exit<never, SqlError>
         })
       }))
     )
@@ -425,23 +437,26 @@ export const makeWriteTransaction = (
         current.broken ??= new SqlError({ cause: Cause.squash(ended.cause), message: "group commit: a member's savepoint failed" })
         return true
       }
-      const ran = Effect.gen(function*() {
+      /** The member's end: its change's, or (a broken group) a typed failure — nothing of the group is in the file. */
+      const ran: Effect.Effect<Exit.Exit<A, E | SqlError>, never, R> = Effect.gen(function*() {
         const began = yield* Effect.exit(execute(conn, "SAVEPOINT hsk_group_member"))
-        if (breaks(began)) return yield* Effect.die(current.broken)
+        // A broken group: nothing of it is in the file, a typed failure (`Group.committed`).
+        if (breaks(began)) return Exit.fail(current.broken!) as Exit.Exit<A, E | SqlError>
         const exit = yield* inside(conn, 1)
         const ended = yield* Effect.exit(
           Exit.isSuccess(exit)
             ? execute(conn, "RELEASE hsk_group_member")
             : Effect.zipRight(execute(conn, "ROLLBACK TO hsk_group_member"), execute(conn, "RELEASE hsk_group_member"))
         )
-        if (breaks(ended)) return yield* Effect.die(current.broken)
+        // The member's own failure when its change failed, else the group's.
+        if (breaks(ended)) return Exit.isFailure(exit) ? exit : Exit.fail(current.broken!) as Exit.Exit<A, E | SqlError>
         if (Exit.isSuccess(exit)) current.committed.push((commit) => Deferred.unsafeDone(committed, commit))
-        return exit
+        return exit as Exit.Exit<A, E | SqlError>
       })
       // The owner runs the next member (or commits) once this one's savepoint has ended, whatever happened.
       return Effect.flatMap(Effect.ensuring(ran, Effect.sync(() => Deferred.unsafeDone(member.ran, Exit.void))), (exit) =>
-        // A success is answered only once the group's COMMIT has ended; a failing COMMIT is a defect, as alone.
-        Exit.isSuccess(exit) ? Effect.zipRight(Effect.orDie(Deferred.await(committed)), exit) : exit)
+        // A success is answered only once the group's end is known (`Group.committed`).
+        Exit.isSuccess(exit) ? Effect.zipRight(Deferred.await(committed), exit) : exit)
     })
   }
 
@@ -455,16 +470,17 @@ export const makeWriteTransaction = (
    * that finds a group open becomes a `StepMember`: the owner — whichever
    * change leads, a step's or an Effect's — runs the member's step itself, in
    * a savepoint of its own (`serveNow`), with no fiber hand-off; the member
-   * awaits one Deferred, answered with its failure at once or its result once
-   * the COMMIT has ended.
+   * waits in one `async` (`waitInLine`), answered with its failure at once or
+   * its result once the COMMIT has ended.
    */
   const serveNow = (current: Group, member: StepMember) => {
     // Steps join only groups on the store's own client (`change`).
     const conn = own!
     /** A savepoint that cannot be begun or ended means SQLite rolled the whole transaction back: nothing of it may commit. */
-    const broke = (error: unknown) => {
+    const broke = (error: unknown, exit?: Exit.Exit<unknown, unknown>) => {
       current.broken ??= new SqlError({ cause: error, message: "group commit: a member's savepoint failed" })
-      Deferred.unsafeDone(member.done, Exit.die(current.broken))
+      // Nothing of the group is in the file: the member's own failure when its step failed, else the group's (`Group.committed`).
+      member.answer(exit !== undefined && Exit.isFailure(exit) ? exit : Exit.fail(current.broken))
     }
     try {
       conn.runNow("SAVEPOINT hsk_group_member")
@@ -476,14 +492,14 @@ export const makeWriteTransaction = (
       if (Exit.isFailure(exit)) conn.runNow("ROLLBACK TO hsk_group_member")
       conn.runNow("RELEASE hsk_group_member")
     } catch (error) {
-      return broke(error)
+      return broke(error, exit)
     }
     if (Exit.isFailure(exit)) {
-      Deferred.unsafeDone(member.done, exit)
+      member.answer(exit)
       return
     }
-    // A success is answered only once the group's COMMIT has ended; a failing COMMIT is a defect, as alone.
-    current.committed.push((commit) => Deferred.unsafeDone(member.done, Exit.isSuccess(commit) ? exit : Exit.die(Cause.squash(commit.cause))))
+    // A success is answered only once the group's end is known (`Group.committed`).
+    current.committed.push((commit) => member.answer(Exit.isSuccess(commit) ? exit : commit))
   }
 
   /**
@@ -543,7 +559,8 @@ export const makeWriteTransaction = (
       }
       // The members' steps, here and now, while every one in line is a step.
       for (;;) {
-        const member = opened.served < MAX_GROUP - 1 ? opened.line[0] : undefined
+        // A broken group serves nobody more (as `leadGroup`): those left start transactions of their own.
+        const member = opened.broken === undefined && opened.served < MAX_GROUP - 1 ? opened.line[0] : undefined
         if (member === undefined) break
         if (!("run" in member)) return released(leadGroup(opened, conn, ownExit))
         opened.line.shift()
@@ -551,13 +568,14 @@ export const makeWriteTransaction = (
         serveNow(opened, member)
       }
       closeGroup(opened)
-      // As `leadGroup`: a broken group rolls back (a failing ROLLBACK is the failure then), else one COMMIT.
-      const failed = opened.broken === undefined ? endNow(own, true) : endNow(own, false) ?? opened.broken
-      const commit: Exit.Exit<void, SqlError> = failed === undefined ? Exit.void : Exit.fail(failed)
+      // As `leadGroup`: one COMMIT (a failing one is a defect, as in `settle`); a broken group rolls back and
+      // every change in it, the owner's too, fails with the group's typed error (a failing ROLLBACK is a defect).
+      const broken = opened.broken
+      const failed = endNow(own, broken === undefined)
+      const commit: Exit.Exit<void, SqlError> = failed !== undefined ? Exit.die(failed) : broken !== undefined ? Exit.fail(broken) : Exit.void
       for (const tell of opened.committed) tell(commit)
       own.lock.release()
-      // A failing COMMIT (or a broken group) is a defect for the owner, as in `settle`.
-      return Exit.isSuccess(commit) ? ownExit : Effect.die(Cause.squash(commit.cause))
+      return Exit.isSuccess(commit) ? ownExit : commit as Exit.Exit<never, SqlError>
     })
     // The group's one yield, as `ownTransaction`'s.
     return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
@@ -592,12 +610,41 @@ export const makeWriteTransaction = (
       // The first write on the connection takes its busy timeout over (`begin`'s other path).
       if (!takenOver.has(sql)) return transaction(runThrough<A, E>(make, exec)) as Effect.Effect<A, E>
       const now = () => exitNow(make, run) as Exit.Exit<A, E>
-      return Effect.uninterruptibleMask((restore) => {
-        if (group === undefined) return ownStepTransaction(own, restore, now) as Effect.Effect<A, E>
-        const member: StepMember = { run: now, done: Deferred.unsafeMake(FiberId.none) }
-        group.line.push(member)
-        return Effect.flatMap(Deferred.await(member.done), (answer) =>
-          answer === ALONE ? change<A, E>(make, exec) : Effect.succeed(answer as A)) as Effect.Effect<A, E>
+      if (group === undefined) return Effect.uninterruptibleMask((restore) => ownStepTransaction(own, restore, now)) as Effect.Effect<A, E>
+      return Effect.flatMap(waitInLine(now), (answer) =>
+        answer === ALONE ? change<A, E>(make, exec) : Effect.succeed(answer as A)) as Effect.Effect<A, E>
+    })
+
+  /**
+   * A step's wait in the open group's line (`change`), as interruptible as its caller: it joins the line as the
+   * wait begins (a group closed meanwhile answers `ALONE` at once). Interrupted while still in the line, it
+   * leaves it and its step never runs. Once the owner has taken it, its step has run (the owner runs it at once,
+   * synchronously): the interrupt then waits for its answer, so the change is in the group's COMMIT or nowhere,
+   * never half done. One `async`, whose canceler does both (no Deferred, no `uninterruptibleMask`).
+   */
+  const waitInLine = (now: () => Exit.Exit<unknown, unknown>) =>
+    Effect.async<unknown, unknown>((callback) => {
+      const current = group
+      if (current === undefined) return callback(Exit.succeed(ALONE))
+      let answered = false
+      let resume: (exit: Exit.Exit<unknown, unknown>) => void = callback
+      const member: StepMember = {
+        run: now,
+        answer: (exit) => {
+          answered = true
+          resume(exit)
+        }
+      }
+      current.line.push(member)
+      return Effect.suspend(() => {
+        const at = current.line.indexOf(member)
+        if (at >= 0) {
+          current.line.splice(at, 1)
+          return Effect.void
+        }
+        return answered ? Effect.void : Effect.async<void>((done) => {
+          resume = () => done(Effect.void)
+        })
       })
     })
 
