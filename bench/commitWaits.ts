@@ -22,10 +22,20 @@
  * commit); `Lock:object` one waiting for the lock PostgreSQL holds from a
  * notifying transaction's pre-commit to the end of its commit — its WAL flush
  * included — so notifying commits never share a flush.
+ * Also printed: CPU time a job, this process's (`process.cpuUsage`: the
+ * client, and the sampler's own reads) and the server's (every process of
+ * the cluster but the sampler's backend, from /proc/<pid>/stat, 10 ms ticks).
+ * With `WAITS=off` nothing samples `pg_stat_activity`, so the client's figure
+ * is the system's alone.
+ *
+ * With `COMMIT_FLUSH=off` in the environment the cluster runs with
+ * `synchronous_commit = off` for everyone (no commit waits for its flush): what
+ * is left of the gap between the systems once the disk is taken out of it.
  * Not part of `npm run bench`.
  */
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import pg from "pg"
 import { type BenchContext, freshTarget, type Services, withServices } from "./app.js"
@@ -40,13 +50,19 @@ interface Sample {
   readonly waits: Map<string, number>
   readonly walBytes: number
   readonly walRecords: number
+  /** µs of this process's CPU a job (the client; the sampler's reads too unless WAITS=off). */
+  readonly clientCpu: number
+  /** µs of the cluster's CPU a job (every backend and auxiliary process but the sampler's backend). */
+  readonly serverCpu: number
 }
 
 const main = async () => {
   const workers = Number(process.argv[2] ?? 4)
   const sampleMs = Number(process.argv[3] ?? 6000)
   const reps = Number(process.argv[4] ?? 3)
-  const cluster = await startBenchCluster()
+  const flushOff = process.env.COMMIT_FLUSH === "off"
+  const cluster = await startBenchCluster(flushOff ? [["synchronous_commit", "off"]] : [])
+  if (flushOff) console.log("synchronous_commit = off for the whole cluster (COMMIT_FLUSH=off)")
   const ctx: BenchContext = { mode: QUICK, log: makeLog(), cluster, tmp: os.tmpdir() }
   const admin = new pg.Client({ connectionString: await cluster.createDatabase("commit_waits_admin") })
   await admin.connect()
@@ -55,13 +71,36 @@ const main = async () => {
       const { rows } = await admin.query<{ bytes: string; records: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS bytes, wal_records::text AS records FROM pg_stat_wal")
       return { bytes: Number(rows[0]!.bytes), records: Number(rows[0]!.records) }
     }
+    const samplerPid = (await admin.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid
+    /** `/proc/<pid>/stat`'s fields after the command: [0] state, [1] ppid, … [11] utime, [12] stime (ticks). */
+    const statOf = (pid: number | string): ReadonlyArray<string> | undefined => {
+      try {
+        const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+        return text.slice(text.lastIndexOf(")") + 2).split(" ")
+      } catch {
+        return undefined // gone since the directory was read
+      }
+    }
+    const postmaster = Number(statOf(samplerPid)![1])
+    /** CPU ticks of the cluster's processes (the postmaster's children and itself), the sampler's backend left out. */
+    const serverTicks = (): number => {
+      let ticks = 0
+      for (const pid of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(pid) || Number(pid) === samplerPid) continue
+        const stat = statOf(pid)
+        if (stat === undefined || (Number(pid) !== postmaster && Number(stat[1]) !== postmaster)) continue
+        ticks += Number(stat[11]) + Number(stat[12])
+      }
+      return ticks
+    }
+    const sampleWaits = process.env.WAITS !== "off"
     /** Runs `run` (which returns lifecycles per second) while sampling the database's active backends. */
     const sampled = async (database: string, run: () => Promise<number>): Promise<Sample> => {
       const counts = new Map<string, number>()
       let reads = 0
       let stop = false
       const sampler = (async () => {
-        while (!stop) {
+        while (!stop && sampleWaits) {
           const { rows } = await admin.query<{ wait: string }>(
             `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait FROM pg_stat_activity
             WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid()`,
@@ -72,7 +111,11 @@ const main = async () => {
         }
       })()
       const before = await wal()
+      const clientBefore = process.cpuUsage()
+      const serverBefore = serverTicks()
       const rate = await run()
+      const serverAfter = serverTicks()
+      const client = process.cpuUsage(clientBefore)
       const after = await wal()
       stop = true
       await sampler
@@ -81,7 +124,10 @@ const main = async () => {
         rate,
         waits: new Map([...counts].map(([wait, n]) => [wait, n / Math.max(reads, 1)])),
         walBytes: (after.bytes - before.bytes) / jobs,
-        walRecords: (after.records - before.records) / jobs
+        walRecords: (after.records - before.records) / jobs,
+        clientCpu: (client.user + client.system) / jobs,
+        // Linux's USER_HZ is 100 on every platform it runs on: a tick is 10 ms.
+        serverCpu: (serverAfter - serverBefore) * 10_000 / jobs
       }
     }
 
@@ -129,14 +175,15 @@ const main = async () => {
     await boss.stop({ graceful: false, wait: true })
 
     console.log(`\n## ${workers} workers, ${reps} × ${sampleMs / 1000} s per system (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
-    console.log("| system | jobs/s | WAL bytes / job | WAL records / job | active backends by wait (mean per read) |")
-    console.log("|---|---|---|---|---|")
+    console.log(`WAL flush at commit: ${flushOff ? "off" : "on"}; wait sampling: ${sampleWaits ? "on (its client CPU is in the client column)" : "off"}`)
+    console.log("| system | jobs/s | CPU µs / job, client | CPU µs / job, server | WAL bytes / job | WAL records / job | active backends by wait (mean per read) |")
+    console.log("|---|---|---|---|---|---|---|")
     for (const [name, list] of samples) {
       const waits = new Map<string, Array<number>>()
       for (const s of list) for (const [wait, n] of s.waits) waits.set(wait, [...(waits.get(wait) ?? []), n])
       const top = [...waits].map(([wait, ns]) => [wait, ns.reduce((a, b) => a + b, 0) / list.length] as const)
         .sort((a, b) => b[1] - a[1]).filter(([, n]) => n >= 0.01).map(([wait, n]) => `${wait} ${n.toFixed(2)}`).join(", ")
-      console.log(`| ${name} | ${median(list.map((s) => s.rate)).toFixed(0)} (${list.map((s) => s.rate.toFixed(0)).join(", ")}) | ${median(list.map((s) => s.walBytes)).toFixed(0)} | ${median(list.map((s) => s.walRecords)).toFixed(1)} | ${top} |`)
+      console.log(`| ${name} | ${median(list.map((s) => s.rate)).toFixed(0)} (${list.map((s) => s.rate.toFixed(0)).join(", ")}) | ${median(list.map((s) => s.clientCpu)).toFixed(0)} | ${median(list.map((s) => s.serverCpu)).toFixed(0)} | ${median(list.map((s) => s.walBytes)).toFixed(0)} | ${median(list.map((s) => s.walRecords)).toFixed(1)} | ${top} |`)
     }
   } finally {
     await admin.end()
