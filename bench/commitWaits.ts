@@ -24,7 +24,8 @@
  * included — so notifying commits never share a flush.
  * Also printed: CPU time a job, this process's (`process.cpuUsage`: the
  * client, and the sampler's own reads) and the server's (every process of
- * the cluster but the sampler's backend, from /proc/<pid>/stat, 10 ms ticks).
+ * the cluster but the sampler's backend, from /proc/<pid>/stat, 10 ms ticks),
+ * the backends apart from the rest (WAL writer, checkpointer, autovacuum).
  * With `WAITS=off` nothing samples `pg_stat_activity`, so the client's figure
  * is the system's alone.
  *
@@ -52,8 +53,10 @@ interface Sample {
   readonly walRecords: number
   /** µs of this process's CPU a job (the client; the sampler's reads too unless WAITS=off). */
   readonly clientCpu: number
-  /** µs of the cluster's CPU a job (every backend and auxiliary process but the sampler's backend). */
+  /** µs of the backends' CPU a job (the sampler's left out). */
   readonly serverCpu: number
+  /** µs a job of the cluster's other processes (WAL writer, checkpointer, autovacuum, …). */
+  readonly backgroundCpu: number
 }
 
 const main = async () => {
@@ -82,16 +85,27 @@ const main = async () => {
       }
     }
     const postmaster = Number(statOf(samplerPid)![1])
-    /** CPU ticks of the cluster's processes (the postmaster's children and itself), the sampler's backend left out. */
-    const serverTicks = (): number => {
-      let ticks = 0
+    /** A client connection's backend ("postgres: user db host(port) …"), not the postmaster or an auxiliary process (WAL writer, autovacuum, …). */
+    const isBackend = (pid: string): boolean => {
+      try {
+        return /\(\d+\)/.test(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"))
+      } catch {
+        return false
+      }
+    }
+    /** CPU ticks of the cluster's processes (the postmaster's children and itself), the sampler's backend left out: backends, the rest. */
+    const serverTicks = (): { readonly backends: number; readonly background: number } => {
+      let backends = 0
+      let background = 0
       for (const pid of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(pid) || Number(pid) === samplerPid) continue
         const stat = statOf(pid)
         if (stat === undefined || (Number(pid) !== postmaster && Number(stat[1]) !== postmaster)) continue
-        ticks += Number(stat[11]) + Number(stat[12])
+        const ticks = Number(stat[11]) + Number(stat[12])
+        if (isBackend(pid)) backends += ticks
+        else background += ticks
       }
-      return ticks
+      return { backends, background }
     }
     const sampleWaits = process.env.WAITS !== "off"
     /** Runs `run` (which returns lifecycles per second) while sampling the database's active backends. */
@@ -127,7 +141,8 @@ const main = async () => {
         walRecords: (after.records - before.records) / jobs,
         clientCpu: (client.user + client.system) / jobs,
         // Linux's USER_HZ is 100 on every platform it runs on: a tick is 10 ms.
-        serverCpu: (serverAfter - serverBefore) * 10_000 / jobs
+        serverCpu: (serverAfter.backends - serverBefore.backends) * 10_000 / jobs,
+        backgroundCpu: (serverAfter.background - serverBefore.background) * 10_000 / jobs
       }
     }
 
@@ -176,14 +191,14 @@ const main = async () => {
 
     console.log(`\n## ${workers} workers, ${reps} × ${sampleMs / 1000} s per system (load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`)
     console.log(`WAL flush at commit: ${flushOff ? "off" : "on"}; wait sampling: ${sampleWaits ? "on (its client CPU is in the client column)" : "off"}`)
-    console.log("| system | jobs/s | CPU µs / job, client | CPU µs / job, server | WAL bytes / job | WAL records / job | active backends by wait (mean per read) |")
-    console.log("|---|---|---|---|---|---|---|")
+    console.log("| system | jobs/s | CPU µs / job, client | CPU µs / job, backends | CPU µs / job, background | WAL bytes / job | WAL records / job | active backends by wait (mean per read) |")
+    console.log("|---|---|---|---|---|---|---|---|")
     for (const [name, list] of samples) {
       const waits = new Map<string, Array<number>>()
       for (const s of list) for (const [wait, n] of s.waits) waits.set(wait, [...(waits.get(wait) ?? []), n])
       const top = [...waits].map(([wait, ns]) => [wait, ns.reduce((a, b) => a + b, 0) / list.length] as const)
         .sort((a, b) => b[1] - a[1]).filter(([, n]) => n >= 0.01).map(([wait, n]) => `${wait} ${n.toFixed(2)}`).join(", ")
-      console.log(`| ${name} | ${median(list.map((s) => s.rate)).toFixed(0)} (${list.map((s) => s.rate.toFixed(0)).join(", ")}) | ${median(list.map((s) => s.clientCpu)).toFixed(0)} | ${median(list.map((s) => s.serverCpu)).toFixed(0)} | ${median(list.map((s) => s.walBytes)).toFixed(0)} | ${median(list.map((s) => s.walRecords)).toFixed(1)} | ${top} |`)
+      console.log(`| ${name} | ${median(list.map((s) => s.rate)).toFixed(0)} (${list.map((s) => s.rate.toFixed(0)).join(", ")}) | ${median(list.map((s) => s.clientCpu)).toFixed(0)} | ${median(list.map((s) => s.serverCpu)).toFixed(0)} | ${median(list.map((s) => s.backgroundCpu)).toFixed(0)} | ${median(list.map((s) => s.walBytes)).toFixed(0)} | ${median(list.map((s) => s.walRecords)).toFixed(1)} | ${top} |`)
     }
   } finally {
     await admin.end()
