@@ -17,7 +17,10 @@
  * begin a new transaction and its RELEASE commit that member alone) but in
  * transactions of their own. A member interrupted while it waits in the line
  * leaves it, its change never run; once the owner has run it, the interrupt
- * waits for the group's end (its change committed whole). A step that throws
+ * waits for the group's end (its change committed whole). An Effect member (a
+ * caller's transaction) interrupted in the line leaves it too; once its turn
+ * has come, its change is rolled back to its savepoint and the owner goes on
+ * (also when the interrupt and its turn come together). A step that throws
  * a defect (not one of its typed failures) is rolled back alone, owner or
  * member.
  *
