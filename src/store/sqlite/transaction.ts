@@ -105,9 +105,12 @@ const MAX_GROUP = 16
 
 /** A caller waiting to run its change (an Effect, on its own fiber) inside an open group's transaction. */
 interface Member {
-  /** Set by the group's owner: run now, or start a transaction of your own (the group closed first). */
-  readonly turn: Deferred.Deferred<"run" | "alone">
-  /** Set by the member once its savepoint has ended. */
+  /**
+   * Called once by the group's owner as it takes the member from the line: run now, or start a transaction
+   * of your own (the group closed first). Only a member still in the line is taken (`waitTurn`).
+   */
+  readonly turn: (turn: "run" | "alone") => void
+  /** Set by the member once its savepoint has ended — or, interrupted as the owner took it, at once (`waitTurn`). */
   readonly ran: Deferred.Deferred<void>
 }
 
@@ -284,7 +287,7 @@ export const makeWriteTransaction = (
           )
         }
         // A group open (its owner's transaction begun or about to be), still taking members: join it.
-        if (group !== undefined) return joinGroup(group, inside, () => transaction(effect))
+        if (group !== undefined) return joinGroup(group, restore, inside, () => transaction(effect))
         return ownTransaction(restore, inside)
       })
     )
@@ -365,7 +368,7 @@ export const makeWriteTransaction = (
     if (group === current) group = undefined
     for (const member of current.line.splice(0)) {
       if ("run" in member) member.answer(Exit.succeed(ALONE))
-      else Deferred.unsafeDone(member.turn, Exit.succeed("alone"))
+      else member.turn("alone")
     }
   }
 
@@ -398,7 +401,7 @@ export const makeWriteTransaction = (
           serveNow(current, member)
           continue
         }
-        Deferred.unsafeDone(member.turn, Exit.succeed("run"))
+        member.turn("run")
         // A member records itself in `committed` (or breaks the group) before it signals.
         return Effect.zipRight(Deferred.await(member.ran), nextMember)
       }
@@ -419,15 +422,51 @@ export const makeWriteTransaction = (
     )
   }
 
-  /** Runs `inside` as a member of `current` (or, when it closes first, as a transaction of its own). */
+  /**
+   * An Effect member's wait for its turn in `current`'s line (`joinGroup`), in one `async` as a step's
+   * (`waitInLine`): it joins the line as the wait begins. Interrupted while still in the line, it leaves
+   * it: its change never runs and the owner never waits for it. The owner takes a member from the line
+   * and gives it its turn in one synchronous stretch, and the fiber takes either that answer or the
+   * interrupt, never both (Effect's async resumes once). So when the canceler runs the member is either
+   * still in the line, or the owner gave it its turn after the interrupt had won: then, told "run", it
+   * signals `ran` at once — nothing of its change ran, no savepoint was begun — and the owner goes on;
+   * told "alone", there is nothing to undo. When the turn wins, the member runs in its savepoint and the
+   * interrupt, still pending, ends its change there (`joinGroup`).
+   */
+  const waitTurn = (current: Group, ran: Deferred.Deferred<void>) =>
+    Effect.async<"run" | "alone">((resume) => {
+      let given: "run" | "alone" | undefined
+      const member: Member = {
+        turn: (turn) => {
+          given = turn
+          resume(Exit.succeed(turn))
+        },
+        ran
+      }
+      current.line.push(member)
+      return Effect.sync(() => {
+        const at = current.line.indexOf(member)
+        if (at >= 0) current.line.splice(at, 1)
+        else if (given === "run") Deferred.unsafeDone(ran, Exit.void)
+      })
+    })
+
+  /**
+   * Runs `inside` as a member of `current` (or, when it closes first, as a transaction of its own), in the
+   * caller's uninterruptible region (`restore` its mask): its wait for its turn is as interruptible as the
+   * caller (`waitTurn`); once its turn has come, its savepoint is begun and ended, and `ran` signalled,
+   * whatever happens — only its change (`inside`) is interruptible, and an interrupted change is rolled
+   * back to its savepoint as any failed one.
+   */
   const joinGroup = <A, E, R>(
     current: Group,
+    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
     inside: (conn: Connection, id: number) => Effect.Effect<Exit.Exit<A, E>, never, R>,
     alone: () => Effect.Effect<A, E | SqlError, R>
   ): Effect.Effect<A, E | SqlError, R> => {
-    const member: Member = { turn: Deferred.unsafeMake(FiberId.none), ran: Deferred.unsafeMake(FiberId.none) }
-    current.line.push(member)
-    return Effect.flatMap(Deferred.await(member.turn), (turn) => {
+    /** The member's `ran`: the owner waits for it once it has given the member its turn. */
+    const signal = Deferred.unsafeMake<void>(FiberId.none)
+    return Effect.flatMap(restore(waitTurn(current, signal)), (turn) => {
       if (turn === "alone") return alone()
       const conn = current.conn!
       const committed = Deferred.unsafeMake<void, SqlError>(FiberId.none)
@@ -454,7 +493,7 @@ export const makeWriteTransaction = (
         return exit as Exit.Exit<A, E | SqlError>
       })
       // The owner runs the next member (or commits) once this one's savepoint has ended, whatever happened.
-      return Effect.flatMap(Effect.ensuring(ran, Effect.sync(() => Deferred.unsafeDone(member.ran, Exit.void))), (exit) =>
+      return Effect.flatMap(Effect.ensuring(ran, Effect.sync(() => Deferred.unsafeDone(signal, Exit.void))), (exit) =>
         // A success is answered only once the group's end is known (`Group.committed`).
         Exit.isSuccess(exit) ? Effect.zipRight(Deferred.await(committed), exit) : exit)
     })
