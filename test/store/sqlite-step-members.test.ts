@@ -691,24 +691,46 @@ const ownTransaction = Effect.gen(function*() {
 /** The defect an exit died with, if it died. */
 const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown => Exit.isFailure(exit) ? Option.getOrUndefined(Cause.dieOption(exit.cause)) : undefined
 
+/**
+ * A defect test's checks: each caller's outcome (the one at `defective` died with `DEFECT`), the keys stored,
+ * the transaction-control counts, and then that the connection is free and no group is left open — the next
+ * change commits on its own.
+ */
+const expectDefectRun = (
+  run: Effect.Effect.Success<typeof ownTransaction>,
+  result: { readonly seen: Parameters<typeof control>[0]; readonly value: ReadonlyArray<Exit.Exit<unknown, unknown>> },
+  expected: {
+    readonly outcomes: ReadonlyArray<string>
+    readonly keys: ReadonlyArray<string>
+    readonly control: ReturnType<typeof control>
+  }
+) =>
+  Effect.gen(function*() {
+    assert.deepStrictEqual(result.value.map(outcomeOf), expected.outcomes)
+    assert.strictEqual(defectOf(result.value[expected.outcomes.indexOf("defect")]!), DEFECT)
+    assert.deepStrictEqual(yield* run.keys, expected.keys)
+    assert.deepStrictEqual(control(result.seen), expected.control)
+    assert.strictEqual(yield* run.context.change(() => insertKey("d")), "d")
+    assert.deepStrictEqual(yield* run.keys, [...expected.keys, "d"])
+  })
+
 describe("issue 16 SQLite step members whose step throws a defect", () => {
   it.scoped(
     "issue 16 in a step owner's group a step member that throws a defect is rolled back alone (its write undone) and alone gets that defect; the owner's and the other member's changes commit in the same COMMIT",
     () =>
       Effect.gen(function*() {
-        const { context, keys } = yield* ownTransaction
-        const { seen, value } = yield* togetherExits([
+        const run = yield* ownTransaction
+        const { context } = run
+        const result = yield* togetherExits([
           context.change(() => insertKey("a")),
           context.change(() => insertThenDefect("b")),
           context.change(() => insertKey("c"))
         ])
-        assert.deepStrictEqual(value.map(outcomeOf), ["ok", "defect", "ok"])
-        assert.strictEqual(defectOf(value[1]!), DEFECT)
-        assert.deepStrictEqual(yield* keys, ["a", "c"])
-        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 })
-        // The connection is free and no group is left open: the next change commits on its own.
-        assert.strictEqual(yield* context.change(() => insertKey("d")), "d")
-        assert.deepStrictEqual(yield* keys, ["a", "c", "d"])
+        yield* expectDefectRun(run, result, {
+          outcomes: ["ok", "defect", "ok"],
+          keys: ["a", "c"],
+          control: { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 }
+        })
       }),
     60_000
   )
@@ -717,8 +739,9 @@ describe("issue 16 SQLite step members whose step throws a defect", () => {
     "issue 16 in an Effect owner's group (a transaction held open) a step member that throws a defect is rolled back alone and alone gets that defect; the owner and the other member commit in one COMMIT",
     () =>
       Effect.gen(function*() {
-        const { context, keys } = yield* ownTransaction
-        const { seen, value } = yield* recordingStatements(() =>
+        const run = yield* ownTransaction
+        const { context } = run
+        const result = yield* recordingStatements(() =>
           Effect.gen(function*() {
             const inside = yield* Deferred.make<void>()
             const release = yield* Deferred.make<void>()
@@ -738,12 +761,11 @@ describe("issue 16 SQLite step members whose step throws a defect", () => {
             return [yield* Fiber.await(owner), ...yield* Effect.forEach(members, Fiber.await)]
           })
         )
-        assert.deepStrictEqual(value.map(outcomeOf), ["ok", "defect", "ok"])
-        assert.strictEqual(defectOf(value[1]!), DEFECT)
-        assert.deepStrictEqual(yield* keys, ["a", "c"])
-        assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 })
-        assert.strictEqual(yield* context.change(() => insertKey("d")), "d")
-        assert.deepStrictEqual(yield* keys, ["a", "c", "d"])
+        yield* expectDefectRun(run, result, {
+          outcomes: ["ok", "defect", "ok"],
+          keys: ["a", "c"],
+          control: { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 }
+        })
       }),
     60_000
   )
@@ -752,18 +774,18 @@ describe("issue 16 SQLite step members whose step throws a defect", () => {
     "issue 16 a step owner whose step throws a defect rolls back (its write undone) and gets that defect; its members commit in a transaction of their own",
     () =>
       Effect.gen(function*() {
-        const { context, keys } = yield* ownTransaction
-        const { seen, value } = yield* togetherExits([
+        const run = yield* ownTransaction
+        const { context } = run
+        const result = yield* togetherExits([
           context.change(() => insertThenDefect("a")),
           context.change(() => insertKey("b")),
           context.change(() => insertKey("c"))
         ])
-        assert.deepStrictEqual(value.map(outcomeOf), ["defect", "ok", "ok"])
-        assert.strictEqual(defectOf(value[0]!), DEFECT)
-        assert.deepStrictEqual(yield* keys, ["b", "c"])
-        assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 1, rollbackTo: 0 })
-        assert.strictEqual(yield* context.change(() => insertKey("d")), "d")
-        assert.deepStrictEqual(yield* keys, ["b", "c", "d"])
+        yield* expectDefectRun(run, result, {
+          outcomes: ["defect", "ok", "ok"],
+          keys: ["b", "c"],
+          control: { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 1, rollbackTo: 0 }
+        })
       }),
     60_000
   )
