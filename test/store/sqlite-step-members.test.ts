@@ -236,6 +236,31 @@ const createJobWith = (store: JobStore["Type"], jobId: JobId, ending = false) =>
     events: (job) => [jobEvent(job)]
   })
 
+/**
+ * An Effect owner's group held open (a caller's transaction that has written job `owner` and waits for
+ * `release`); `inside` is done once it is held.
+ */
+const heldOwner = (store: JobStore["Type"], owner: JobId) =>
+  Effect.gen(function*() {
+    const inside = yield* Deferred.make<void>()
+    const release = yield* Deferred.make<void>()
+    const fiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
+      yield* createJobWith(store, owner)
+      yield* Deferred.succeed(inside, undefined)
+      yield* Deferred.await(release)
+    })))
+    yield* Deferred.await(inside)
+    return { fiber, release }
+  })
+
+/** The store is usable afterwards: `write` stores a new job with its record. */
+const expectUsable = (count: Parameters<typeof storedOf>[0], write: (jobId: JobId) => Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function*() {
+    const after = ids.job()
+    yield* write(after)
+    assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+  })
+
 /** The exits of the changes started together (in order, each on its own fiber), every statement recorded. */
 const togetherExits = <A, E>(changes: ReadonlyArray<Effect.Effect<A, E>>) =>
   recordingStatements(() => Effect.all(changes.map((change) => Effect.exit(change)), { concurrency: "unbounded" }))
@@ -303,9 +328,7 @@ describe("issue 16 SQLite step members: a broken group rolls back whole, every c
         // commit that member's change alone). Then the last member on its own: BEGIN … COMMIT.
         assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 1, release: 0, rollbackTo: 1 })
         // The store is usable afterwards.
-        const after = ids.job()
-        yield* createJobWith(store, after)
-        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+        yield* expectUsable(count, (jobId) => createJobWith(store, jobId))
       }),
     60_000
   )
@@ -319,15 +342,8 @@ describe("issue 16 SQLite step members: a broken group rolls back whole, every c
         const [owner, ran, breaking, stepBehind, effectBehind] = [ids.job(), ids.job(), ids.job(), ids.job(), ids.job()] as const
         const { seen, value } = yield* recordingStatements(() =>
           Effect.gen(function*() {
-            const inside = yield* Deferred.make<void>()
-            const release = yield* Deferred.make<void>()
             // The owner: a caller's transaction, held open until the members are in its line.
-            const ownerFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
-              yield* createJobWith(store, owner)
-              yield* Deferred.succeed(inside, undefined)
-              yield* Deferred.await(release)
-            })))
-            yield* Deferred.await(inside)
+            const { fiber: ownerFiber, release } = yield* heldOwner(store, owner)
             const members: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
             for (
               const change of [
@@ -353,9 +369,7 @@ describe("issue 16 SQLite step members: a broken group rolls back whole, every c
         // TO failing), the ROLLBACK finding nothing. Then the two left form the next group: BEGIN, the step's change,
         // the Effect member's savepoint, COMMIT.
         assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 3, release: 2, rollbackTo: 1 })
-        const after = ids.job()
-        yield* createJobWith(store, after)
-        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+        yield* expectUsable(count, (jobId) => createJobWith(store, jobId))
       }),
     60_000
   )
@@ -379,9 +393,7 @@ describe("issue 16 SQLite step members: a broken group rolls back whole, every c
         // The group: BEGIN, the owner's step, the Effect member's SAVEPOINT and failing ROLLBACK TO, the ROLLBACK
         // finding nothing. Then the two left: BEGIN, the step's change, the Effect member's savepoint, COMMIT.
         assert.deepStrictEqual(control(seen), { begin: 2, commit: 1, rollback: 1, savepoint: 2, release: 1, rollbackTo: 1 })
-        const after = ids.job()
-        yield* createJobWith(store, after)
-        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+        yield* expectUsable(count, (jobId) => createJobWith(store, jobId))
       }),
     60_000
   )
@@ -396,14 +408,8 @@ describe("issue 16 SQLite step members interrupted while they wait in a group's 
         const [owner, interrupted, behind] = [ids.job(), ids.job(), ids.job()] as const
         const { seen, value } = yield* recordingStatements(() =>
           Effect.gen(function*() {
-            const inside = yield* Deferred.make<void>()
-            const release = yield* Deferred.make<void>()
-            const ownerFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
-              yield* createJobWith(store, owner)
-              yield* Deferred.succeed(inside, undefined)
-              yield* Deferred.await(release)
-            })))
-            yield* Deferred.await(inside)
+            // The owner: a caller's transaction, held open until the members are in its line.
+            const { fiber: ownerFiber, release } = yield* heldOwner(store, owner)
             const member = yield* Effect.fork(createJobWith(store, interrupted))
             yield* parked(member)
             const behindFiber = yield* Effect.fork(createJobWith(store, behind))
@@ -421,9 +427,7 @@ describe("issue 16 SQLite step members interrupted while they wait in a group's 
         assert.deepStrictEqual(storedOf(count, [owner, interrupted, behind]), [[1, 1], [0, 0], [1, 1]])
         // One transaction, one member's savepoint: the interrupted member was not run.
         assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 1, release: 1, rollbackTo: 0 })
-        const after = ids.job()
-        yield* createJobWith(store, after)
-        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+        yield* expectUsable(count, (jobId) => createJobWith(store, jobId))
       }),
     60_000
   )
@@ -436,14 +440,8 @@ describe("issue 16 SQLite step members interrupted while they wait in a group's 
         const [owner, interrupted, effectMember] = [ids.job(), ids.job(), ids.job()] as const
         const { seen, value } = yield* recordingStatements(() =>
           Effect.gen(function*() {
-            const inside = yield* Deferred.make<void>()
-            const release = yield* Deferred.make<void>()
-            const ownerFiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
-              yield* createJobWith(store, owner)
-              yield* Deferred.succeed(inside, undefined)
-              yield* Deferred.await(release)
-            })))
-            yield* Deferred.await(inside)
+            // The owner: a caller's transaction, held open until the members are in its line.
+            const { fiber: ownerFiber, release } = yield* heldOwner(store, owner)
             const member = yield* Effect.fork(createJobWith(store, interrupted))
             yield* parked(member)
             // Behind it an Effect member (a caller's transaction) that holds the group open once its turn has come.
@@ -476,30 +474,11 @@ describe("issue 16 SQLite step members interrupted while they wait in a group's 
         assert.deepStrictEqual(value.exits.map(outcomeOf), ["ok", "interrupted", "ok"])
         assert.deepStrictEqual(storedOf(count, [owner, interrupted, effectMember]), [[1, 1], [1, 1], [1, 1]])
         assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 0 })
-        const after = ids.job()
-        yield* createJobWith(store, after)
-        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+        yield* expectUsable(count, (jobId) => createJobWith(store, jobId))
       }),
     60_000
   )
 })
-
-/**
- * An Effect owner's group held open (a caller's transaction that has written job `owner` and waits for
- * `release`); `inside` is done once it is held.
- */
-const heldOwner = (store: JobStore["Type"], owner: JobId) =>
-  Effect.gen(function*() {
-    const inside = yield* Deferred.make<void>()
-    const release = yield* Deferred.make<void>()
-    const fiber = yield* Effect.fork(store.transaction(Effect.gen(function*() {
-      yield* createJobWith(store, owner)
-      yield* Deferred.succeed(inside, undefined)
-      yield* Deferred.await(release)
-    })))
-    yield* Deferred.await(inside)
-    return { fiber, release }
-  })
 
 /** Interrupts `fiber`, bounded: the bound only turns a hang (an interrupt waiting for a group held open) into a failure. */
 const interruptNow = (fiber: Fiber.RuntimeFiber<unknown, unknown>, what: string) =>
@@ -541,9 +520,7 @@ describe("issue 16 SQLite Effect members (a caller's transaction) interrupted in
         assert.deepStrictEqual(storedOf(count, [owner, interrupted, effectBehind, stepBehind]), [[1, 1], [0, 0], [1, 1], [1, 1]])
         // One transaction; savepoints for the two members behind only: the interrupted member was never run.
         assert.deepStrictEqual(control(seen), { begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 0 })
-        const after = ids.job()
-        yield* store.transaction(createJobWith(store, after))
-        assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+        yield* expectUsable(count, (jobId) => store.transaction(createJobWith(store, jobId)))
       }),
     60_000
   )
@@ -648,9 +625,7 @@ describe("issue 16 SQLite Effect members (a caller's transaction) interrupted in
             JSON.stringify({ begin: 1, commit: 1, rollback: 0, savepoint: 1, release: 1, rollbackTo: 0 }),
             JSON.stringify({ begin: 1, commit: 1, rollback: 0, savepoint: 2, release: 2, rollbackTo: 1 })
           ])
-          const after = ids.job()
-          yield* store.transaction(createJobWith(store, after))
-          assert.deepStrictEqual(storedOf(count, [after]), [[1, 1]])
+          yield* expectUsable(count, (jobId) => store.transaction(createJobWith(store, jobId)))
         }),
       60_000
     )
