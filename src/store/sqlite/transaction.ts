@@ -422,6 +422,14 @@ export const makeWriteTransaction = (
     )
   }
 
+  /** Takes an interrupted member out of `current`'s line: false when the owner has already taken it. */
+  const leaveLine = (current: Group, member: Member | StepMember): boolean => {
+    const at = current.line.indexOf(member)
+    if (at < 0) return false
+    current.line.splice(at, 1)
+    return true
+  }
+
   /**
    * An Effect member's wait for its turn in `current`'s line (`joinGroup`), in one `async` as a step's
    * (`waitInLine`): it joins the line as the wait begins. Interrupted while still in the line, it leaves
@@ -445,9 +453,7 @@ export const makeWriteTransaction = (
       }
       current.line.push(member)
       return Effect.sync(() => {
-        const at = current.line.indexOf(member)
-        if (at >= 0) current.line.splice(at, 1)
-        else if (given === "run") Deferred.unsafeDone(ran, Exit.void)
+        if (!leaveLine(current, member) && given === "run") Deferred.unsafeDone(ran, Exit.void)
       })
     })
 
@@ -676,12 +682,8 @@ export const makeWriteTransaction = (
       }
       current.line.push(member)
       return Effect.suspend(() => {
-        const at = current.line.indexOf(member)
-        if (at >= 0) {
-          current.line.splice(at, 1)
-          return Effect.void
-        }
-        return answered ? Effect.void : Effect.async<void>((done) => {
+        if (leaveLine(current, member) || answered) return Effect.void
+        return Effect.async<void>((done) => {
           resume = () => done(Effect.void)
         })
       })
