@@ -277,6 +277,10 @@ const parked = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
     }
   })
 
+/** Starts `changes` one by one, each once the one before is parked in the group's line (`parked`): their fibers, in order. */
+const inLine = (changes: ReadonlyArray<Effect.Effect<unknown, unknown>>) =>
+  Effect.forEach(changes, (change) => Effect.tap(Effect.fork(change), parked))
+
 /** What an exit says, for comparing: "ok", the failure's tag, "defect" or "interrupted". */
 const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string =>
   Exit.isSuccess(exit)
@@ -344,20 +348,13 @@ describe("issue 16 SQLite step members: a broken group rolls back whole, every c
           Effect.gen(function*() {
             // The owner: a caller's transaction, held open until the members are in its line.
             const { fiber: ownerFiber, release } = yield* heldOwner(store, owner)
-            const members: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-            for (
-              const change of [
-                createJobWith(store, ran),
-                createJobWith(store, breaking, true),
-                createJobWith(store, stepBehind),
-                store.transaction(createJobWith(store, effectBehind))
-              ]
-            ) {
-              const fiber = yield* Effect.fork(change)
-              // In the line, in this order, before the next one starts.
-              yield* parked(fiber)
-              members.push(fiber)
-            }
+            // In the line, in this order, each before the next one starts.
+            const members = yield* inLine([
+              createJobWith(store, ran),
+              createJobWith(store, breaking, true),
+              createJobWith(store, stepBehind),
+              store.transaction(createJobWith(store, effectBehind))
+            ])
             yield* Deferred.succeed(release, undefined)
             return [yield* Fiber.await(ownerFiber), ...yield* Effect.forEach(members, Fiber.await)]
           })
@@ -495,19 +492,12 @@ describe("issue 16 SQLite Effect members (a caller's transaction) interrupted in
         const { seen, value } = yield* recordingStatements(() =>
           Effect.gen(function*() {
             const held = yield* heldOwner(store, owner)
-            const members: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-            for (
-              const change of [
-                store.transaction(createJobWith(store, interrupted)),
-                store.transaction(createJobWith(store, effectBehind)),
-                createJobWith(store, stepBehind)
-              ]
-            ) {
-              const fiber = yield* Effect.fork(change)
-              // In the line, in this order, before the next one starts.
-              yield* parked(fiber)
-              members.push(fiber)
-            }
+            // In the line, in this order, each before the next one starts.
+            const members = yield* inLine([
+              store.transaction(createJobWith(store, interrupted)),
+              store.transaction(createJobWith(store, effectBehind)),
+              createJobWith(store, stepBehind)
+            ])
             // The interrupt returns while the owner still holds its group open: nothing else can end the wait.
             yield* interruptNow(members[0]!, "the interrupt waited for the group's owner")
             const beforeCommit = storedOf(count, [owner])
@@ -538,28 +528,22 @@ describe("issue 16 SQLite Effect members (a caller's transaction) interrupted in
             const never = yield* Deferred.make<void>()
             const behindsTurn = yield* Deferred.make<void>()
             const releaseBehind = yield* Deferred.make<void>()
-            const members: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-            for (
-              const change of [
-                // Its turn come, it writes its job and record, then blocks (a latch nobody opens).
-                store.transaction(Effect.gen(function*() {
-                  yield* createJobWith(store, interrupted)
-                  yield* Deferred.succeed(wrote, undefined)
-                  yield* Deferred.await(never)
-                })),
-                // Behind it an Effect member that, its turn come, holds the group open until released.
-                store.transaction(Effect.gen(function*() {
-                  yield* Deferred.succeed(behindsTurn, undefined)
-                  yield* Deferred.await(releaseBehind)
-                  yield* createJobWith(store, effectBehind)
-                })),
-                createJobWith(store, stepBehind)
-              ]
-            ) {
-              const fiber = yield* Effect.fork(change)
-              yield* parked(fiber)
-              members.push(fiber)
-            }
+            // In the line, in this order, each before the next one starts.
+            const members = yield* inLine([
+              // Its turn come, it writes its job and record, then blocks (a latch nobody opens).
+              store.transaction(Effect.gen(function*() {
+                yield* createJobWith(store, interrupted)
+                yield* Deferred.succeed(wrote, undefined)
+                yield* Deferred.await(never)
+              })),
+              // Behind it an Effect member that, its turn come, holds the group open until released.
+              store.transaction(Effect.gen(function*() {
+                yield* Deferred.succeed(behindsTurn, undefined)
+                yield* Deferred.await(releaseBehind)
+                yield* createJobWith(store, effectBehind)
+              })),
+              createJobWith(store, stepBehind)
+            ])
             yield* Deferred.succeed(held.release, undefined)
             // The owner has run its change and given the first member its turn: its write is in the open group.
             yield* Deferred.await(wrote)
@@ -726,12 +710,7 @@ describe("issue 16 SQLite step members whose step throws a defect", () => {
               yield* Deferred.await(release)
             })))
             yield* Deferred.await(inside)
-            const members: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-            for (const change of [context.change(() => insertThenDefect("b")), context.change(() => insertKey("c"))]) {
-              const fiber = yield* Effect.fork(change)
-              yield* parked(fiber)
-              members.push(fiber)
-            }
+            const members = yield* inLine([context.change(() => insertThenDefect("b")), context.change(() => insertKey("c"))])
             yield* Deferred.succeed(release, undefined)
             return [yield* Fiber.await(owner), ...yield* Effect.forEach(members, Fiber.await)]
           })
