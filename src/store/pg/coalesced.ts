@@ -17,9 +17,10 @@ import { type Claimer, makeClaimAdmitted } from "./claim.js"
 import type { PgContext } from "./context.js"
 import { createEach, type NewJobRequest } from "./createBatch.js"
 import { finishRunningJobs } from "./finishBatch.js"
-import { columns, decode, decodeEach, instantParam, qualified } from "./rows.js"
+import { decodeEach, instantParam, qualified } from "./rows.js"
 import { withNow } from "../internal/now.js"
-import { activeRun } from "./runs.js"
+import { BEATEN_COLUMNS } from "./rowCodec.js"
+import { activeRun, decodeBeaten } from "./runs.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { byTransaction } from "./transaction.js"
 
@@ -145,8 +146,8 @@ export const makeCoalescedMethods = (
   })
 
   const isActive = activeRun(sql)
-  // Made once per store, not once per statement.
-  const beatenColumns = sql.literal(qualified(columns.run, "r"))
+  // Made once per store, not once per statement: only the columns the beat does not set (runs.ts `decodeBeaten`).
+  const beatenColumns = sql.literal(qualified(BEATEN_COLUMNS, "r"))
   const heartbeat = Coalesce.make<WorkflowRunId, Success<"heartbeat">, Failure<"heartbeat">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
@@ -171,7 +172,7 @@ export const makeCoalescedMethods = (
           const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
           // A run not beaten (missing, ended, no longer its job's) runs alone, to say which.
           return Effect.map(
-            decodeEach(runIds, (runId) => byId.get(runId), decode.run),
+            decodeEach(runIds, (runId) => byId.get(runId), (row) => decodeBeaten(row, now)),
             (beaten) => beaten.map((run) => run ?? Coalesce.alone)
           )
         })

@@ -165,3 +165,36 @@ export const fastStalledRun = (row: unknown): StalledRun | undefined => {
     ? { run, trace_id: traceId as TraceId }
     : undefined
 }
+
+/** The columns a heartbeat returns (runs.ts): those of its run the beat itself does not set. */
+export const BEATEN_COLUMNS = "id, job_id, error_message, created_at"
+
+/**
+ * A beaten run from the columns `BEATEN_COLUMNS` names and what the beat
+ * itself set — its guard found the run `running`, and it wrote `now` as the
+ * heartbeat and `updated_at` (as a claim's new run is built from its `now`)
+ * — if every column is in the store's own form and `now` a whole
+ * millisecond in the stored range (what the column gives back). Undefined
+ * otherwise, as `fastRun`: the caller decodes the row with the Schema.
+ */
+export const fastBeatenRun = (row: unknown, now: DateTime.Utc): WorkflowRun | undefined => {
+  const ms = now.epochMillis
+  if (typeof row !== "object" || row === null || !Number.isInteger(ms) || ms < TIMESTAMP_RANGE_MS.min || ms > TIMESTAMP_RANGE_MS.max) {
+    return undefined
+  }
+  const columns = row as Record<string, unknown>
+  try {
+    return {
+      id: id<WorkflowRunId>(columns.id),
+      job_id: id<JobId>(columns.job_id),
+      status: "running",
+      last_heartbeat: now,
+      error_message: nullableText(columns.error_message),
+      created_at: instant(columns.created_at),
+      updated_at: now
+    }
+  } catch (error) {
+    if (error === NOT_FAST) return undefined
+    throw error
+  }
+}

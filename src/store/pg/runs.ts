@@ -31,6 +31,7 @@ import { newRun } from "../internal/newRows.js"
 import { makeFailUnreadableJob } from "./unreadableJob.js"
 import { withNow } from "../internal/now.js"
 import { isRunning } from "./keyedGuard.js"
+import { BEATEN_COLUMNS, fastBeatenRun } from "./rowCodec.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -50,6 +51,20 @@ const checkNodeType = Schema.encode(NodeExecution.fields.node_type)
 export const activeRun = (sql: SqlClient.SqlClient) =>
   sql`${isRunning(sql, "r.status")} AND EXISTS (
     SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND ${isRunning(sql, "j.status")})`
+
+/**
+ * A heartbeat's row (`BEATEN_COLUMNS`) as the run it beat at `now`: the
+ * columns the beat set are known (rowCodec.ts `fastBeatenRun`). A row not in
+ * the store's own form goes to the row Schema whole, with those columns as
+ * the database holds them (the instant's text read back), so it decodes, or
+ * names its column in a `CorruptRow`, as a whole row read back would.
+ */
+export const decodeBeaten = (row: unknown, now: DateTime.Utc): Effect.Effect<WorkflowRun, CorruptRow> => {
+  const fast = fastBeatenRun(row, now)
+  if (fast !== undefined) return Effect.succeed(fast)
+  const beat = new Date(instantParam(now))
+  return decode.run({ ...(row as object), status: "running", last_heartbeat: beat, updated_at: beat })
+}
 
 /** The run and node half of the store. */
 export const makeRunMethods = (context: PgContext) => {
@@ -183,21 +198,23 @@ export const makeRunMethods = (context: PgContext) => {
   // loses it — and with it only how recent the beat was. Inside a caller's
   // transaction, the caller's commit decides.
   const unwaited = sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
+  // Only the columns the beat does not set: the rest of the run is known (`decodeBeaten`).
+  const beatenColumns = sql.literal(BEATEN_COLUMNS)
   const beatStatement = (inside: boolean, runId: WorkflowRunId, now: DateTime.Utc) => {
     const at = instantParam(now)
     return sql`
       UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
       ${inside ? sql`` : unwaited}
       WHERE r.id = ${runId} AND ${isActive}
-      RETURNING ${runColumns}`
+      RETURNING ${beatenColumns}`
   }
-  /** The beaten run, or why there is none. */
-  const beaten = (runId: WorkflowRunId) => ([row]: ReadonlyArray<unknown>) =>
-    row !== undefined ? decode.run(row) : notActive(runId)
+  /** The run beaten at `now`, or why there is none. */
+  const beaten = (runId: WorkflowRunId, now: DateTime.Utc) => ([row]: ReadonlyArray<unknown>) =>
+    row !== undefined ? decodeBeaten(row, now) : notActive(runId)
 
   const heartbeat: Service["heartbeat"] = (runId) =>
     byTransaction(
-      () => withNow((now) => Effect.flatMap(run(beatStatement(true, runId, now)), beaten(runId))).pipe(
+      () => withNow((now) => Effect.flatMap(run(beatStatement(true, runId, now)), beaten(runId, now))).pipe(
         storageErrors("JobStore.heartbeat")
       ),
       // Not in group commit's line (coalesce off): the uninterruptible region the line would hold.
@@ -206,7 +223,7 @@ export const makeRunMethods = (context: PgContext) => {
 
   /** `heartbeat` for a caller that knows no transaction is open (group commit's): the same statement, no second look. */
   const heartbeatOutside = (runId: WorkflowRunId) =>
-    withNow((now) => context.thenOutside(beatStatement(false, runId, now), beaten(runId))).pipe(
+    withNow((now) => context.thenOutside(beatStatement(false, runId, now), beaten(runId, now))).pipe(
       storageErrorsOutside("JobStore.heartbeat")
     )
 
