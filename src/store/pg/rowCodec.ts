@@ -173,15 +173,13 @@ export const BEATEN_COLUMNS = "id, job_id, error_message, created_at"
  * A beaten run from the columns `BEATEN_COLUMNS` names and what the beat
  * itself set — its guard found the run `running`, and it wrote `now` as the
  * heartbeat and `updated_at` (as a claim's new run is built from its `now`)
- * — if every column is in the store's own form and `now` a whole
- * millisecond in the stored range (what the column gives back). Undefined
- * otherwise, as `fastRun`: the caller decodes the row with the Schema.
+ * — if every column is in the store's own form and `now` in the domain's
+ * range. Undefined otherwise, as `fastRun`: the caller decodes the row with
+ * the Schema.
  */
 export const fastBeatenRun = (row: unknown, now: DateTime.Utc): WorkflowRun | undefined => {
   const ms = now.epochMillis
-  if (typeof row !== "object" || row === null || !Number.isInteger(ms) || ms < TIMESTAMP_RANGE_MS.min || ms > TIMESTAMP_RANGE_MS.max) {
-    return undefined
-  }
+  if (typeof row !== "object" || row === null || ms < TIMESTAMP_RANGE_MS.min || ms > TIMESTAMP_RANGE_MS.max) return undefined
   const columns = row as Record<string, unknown>
   try {
     return {

@@ -56,13 +56,13 @@ export const activeRun = (sql: SqlClient.SqlClient) =>
  * A heartbeat's row (`BEATEN_COLUMNS`) as the run it beat at `now`: the
  * columns the beat set are known (rowCodec.ts `fastBeatenRun`). A row not in
  * the store's own form goes to the row Schema whole, with those columns as
- * the database holds them (the instant's text read back), so it decodes, or
- * names its column in a `CorruptRow`, as a whole row read back would.
+ * the database holds them, so it decodes, or names its column in a
+ * `CorruptRow`, as a whole row read back would.
  */
 export const decodeBeaten = (row: unknown, now: DateTime.Utc): Effect.Effect<WorkflowRun, CorruptRow> => {
   const fast = fastBeatenRun(row, now)
   if (fast !== undefined) return Effect.succeed(fast)
-  const beat = new Date(instantParam(now))
+  const beat = DateTime.toDateUtc(now)
   return decode.run({ ...(row as object), status: "running", last_heartbeat: beat, updated_at: beat })
 }
 
