@@ -16,6 +16,7 @@ import type { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
 import { auditWith, type JobStore, type ReadError, type RunningJobEnd } from "../../store/JobStore.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
 
@@ -85,13 +86,14 @@ export const makeFinishRunning = (store: JobStore["Type"], prepare: Prepare) =>
         ...(end.reason !== undefined ? { reason: end.reason } : {}),
         ...(end.actor !== undefined ? { actor: end.actor } : {})
       })),
-      (event) =>
-        finishRunningJob({
-          job_id: jobId,
-          to,
-          ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
-          ...(end.error !== undefined ? { error_message: end.error } : {}),
-          event
-        })
+      (event) => finishRunningJob(runningJobEnd(jobId, end, event))
     )
   }
+
+/** The store's request for `end` of `jobId` with its record: only the fields given, built in place (no spread copies). */
+const runningJobEnd = (job_id: JobId, end: RunEnd & { readonly to: RunningJobEnd["to"] }, event: EventRecord): RunningJobEnd => {
+  const request: { -readonly [K in keyof RunningJobEnd]: RunningJobEnd[K] } = { job_id, to: end.to, event }
+  if (end.reason !== undefined) request.status_reason = end.reason
+  if (end.error !== undefined) request.error_message = end.error
+  return request
+}

@@ -7,55 +7,71 @@
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import type { AiJob } from "../../domain/AiJob.js"
 import type { JobId } from "../../domain/Ids.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
-import type { makeEndRun, makeFinishRunning } from "./endRun.js"
+import type { makeEndRun, makeFinishRunning, RunEnd } from "./endRun.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
+
+/** A move's options as a run's end (`RunEnd` without its target): only the fields given. */
+const endOf = (options: TransitionOptions & { readonly error?: string }): Omit<RunEnd, "to"> => {
+  const end: { -readonly [K in keyof Omit<RunEnd, "to">]: RunEnd[K] } = {}
+  if (options.reason !== undefined) end.reason = options.reason
+  if (options.error !== undefined) end.error = options.error
+  if (options.actor !== undefined) end.actor = options.actor
+  return end
+}
 
 export const makeMove = (
   { announce, prepare, store }: Operations,
   endRun: ReturnType<typeof makeEndRun>,
   finishRunning: ReturnType<typeof makeFinishRunning>
 ) =>
-(to: TransitionTarget, name: string) =>
-(jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) =>
-  withJobSpan(name, (span) =>
-    Effect.gen(function*() {
-      nameJob(span, { job_id: jobId })
-      const end = {
-        ...(options.reason !== undefined ? { reason: options.reason } : {}),
-        ...(options.error !== undefined ? { error: options.error } : {}),
-        ...(options.actor !== undefined ? { actor: options.actor } : {})
+(to: TransitionTarget, name: string) => {
+  /** The general path: the job locked and read, then moved from the state it is in. */
+  const lockAndMove = (jobId: JobId, end: Omit<RunEnd, "to">) =>
+    store.transaction(Effect.gen(function*() {
+      const before = yield* store.lockJob(jobId)
+      // `running → queued` is no move of the general table (only a run's own release takes it).
+      if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
+        // Only a release fails with RunNotActive, and a move never releases.
+        return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
       }
-      // A running job's move that ends its run: one statement where the store has one (null: not running, or no such path).
-      const finished = to === "queued" || to === "running" ? null : yield* finishRunning(jobId, { ...end, to })
-      const moved = finished ?? (yield* store.transaction(Effect.gen(function*() {
-        const before = yield* store.lockJob(jobId)
-        // `running → queued` is no move of the general table (only a run's own release takes it).
-        if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
-          // Only a release fails with RunNotActive, and a move never releases.
-          return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
-        }
-        // A retry by hand is a new attempt, eligible at once (issue 15.1).
-        const retry = before.state === "failed" && to === "queued"
-          ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
-          : undefined
-        const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry }))
-        // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
-        return yield* store.transition({
-          job_id: jobId,
-          to,
-          from: before.state,
-          ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
-          ...(end.error !== undefined ? { error_message: end.error } : {}),
-          ...retry,
-          events: auditWith([record])
-        })
-      })))
-      nameJob(span, moved)
-      if (announce !== undefined) yield* announce(moved)
-      return moved
+      // A retry by hand is a new attempt, eligible at once (issue 15.1).
+      const retry = before.state === "failed" && to === "queued"
+        ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
+        : undefined
+      const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry }))
+      // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
+      return yield* store.transition({
+        job_id: jobId,
+        to,
+        from: before.state,
+        ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+        ...(end.error !== undefined ? { error_message: end.error } : {}),
+        ...retry,
+        events: auditWith([record])
+      })
     }))
+  // A move to `queued` or `running` never ends a run in one statement: straight to the general path.
+  const endsARun = to !== "queued" && to !== "running"
+  return (jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) =>
+    withJobSpan(name, (span) => {
+      nameJob(span, { job_id: jobId })
+      const end = endOf(options)
+      /** The moved job named on the span and announced. No `Effect.gen`: the common move is two continuations (issue 16). */
+      const moved = (job: AiJob): Effect.Effect<AiJob> => {
+        nameJob(span, job)
+        return announce === undefined ? Effect.succeed(job) : Effect.as(announce(job), job)
+      }
+      if (!endsARun) return Effect.flatMap(lockAndMove(jobId, end), moved)
+      // A running job's move that ends its run: one statement where the store has one (null: not running, or no such path).
+      return Effect.flatMap(
+        finishRunning(jobId, { ...end, to }),
+        (finished) => finished !== null ? moved(finished) : Effect.flatMap(lockAndMove(jobId, end), moved)
+      )
+    })
+}

@@ -10,7 +10,6 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import type { WorkflowRunId } from "../../domain/Ids.js"
-import * as Lifecycle from "../../domain/Lifecycle.js"
 import * as Coalesce from "../internal/coalesce.js"
 import type { JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
 import { type Claimer, makeClaimAdmitted } from "./claim.js"
@@ -20,7 +19,7 @@ import { finishRunningJobs } from "./finishBatch.js"
 import { decodeEach, instantParam, qualified } from "./rows.js"
 import { withNow } from "../internal/now.js"
 import { BEATEN_COLUMNS } from "./rowCodec.js"
-import { activeRun, decodeBeaten } from "./runs.js"
+import { activeRun, decodeBeaten, leavesRunning } from "./runs.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { byTransaction } from "./transaction.js"
 
@@ -185,12 +184,12 @@ export const makeCoalescedMethods = (
     finishRunningJob: outsideTransactions(
       single.finishRunningJob,
       // A target that is no move out of `running` is answered without a statement, as alone.
-      (end) => Lifecycle.allowedFrom(end.to).includes("running") ? finishRunningJob(end) : single.finishRunningJob(end)
+      (end) => leavesRunning(end.to) ? finishRunningJob(end) : single.finishRunningJob(end)
     ),
     settleRun: outsideTransactions(
       single.settleRun,
       // A target that is no move out of `running` is refused without a statement, as alone.
-      (settle) => Lifecycle.allowedFrom(settle.to).includes("running") ? settleRun(settle) : single.settleRun(settle)
+      (settle) => leavesRunning(settle.to) ? settleRun(settle) : single.settleRun(settle)
     ),
     claimAdmitted: outsideTransactions(single.claimAdmitted, (options) =>
       Effect.flatMap(claimAdmitted({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids }), (outcome) => outcome)),

@@ -13,7 +13,7 @@ import { NodeExecutionId, type WorkflowRunId } from "../../domain/Ids.js"
 import type { Json } from "../../domain/Json.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
-import { JobState } from "../../domain/JobState.js"
+import { JobState, JobStates } from "../../domain/JobState.js"
 import { type NodeEndStatus, NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import { isRunEnd, refuseRunEnd, refuseSettleTarget } from "../internal/runEnd.js"
@@ -65,6 +65,11 @@ export const decodeBeaten = (row: unknown, now: DateTime.Utc): Effect.Effect<Wor
   const beat = DateTime.toDateUtc(now)
   return decode.run({ ...(row as object), status: "running", last_heartbeat: beat, updated_at: beat })
 }
+/** The targets that are a move out of `running`: `Lifecycle.allowedFrom`'s answer, read once (it filters the table each call). */
+const endsOfRunning = new Set<unknown>(JobStates.filter((to) => to !== "stalled" && Lifecycle.allowedFrom(to).includes("running")))
+
+/** Whether `to` is a move out of `running`: what `finishRunningJob` and `settleRun` take in one statement. */
+export const leavesRunning = (to: unknown): boolean => endsOfRunning.has(to)
 
 /** The run and node half of the store. */
 export const makeRunMethods = (context: PgContext) => {
@@ -316,7 +321,7 @@ export const makeRunMethods = (context: PgContext) => {
     const finishOperation = reported("JobStore.finishRunningJob")
     const finishRunningJob: NonNullable<Service["finishRunningJob"]> = (end) =>
       // `stalled` is recovery's alone (R6a), and no other edge leaves `running` here: the general path refuses them.
-      finishOperation(Lifecycle.allowedFrom(end.to).includes("running") ? finishRunning(end) : Effect.succeed(null))
+      finishOperation(leavesRunning(end.to) ? finishRunning(end) : Effect.succeed(null))
     const settleRun: NonNullable<Service["settleRun"]> = Effect.fnUntraced(
       function*(settle: RunSettle) {
         yield* refuseSettleTarget(settle.job_id, settle.to)
