@@ -13,7 +13,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
-import type { EventId, JobId, TraceId, WorkflowRunId } from "../../src/domain/Ids.js"
+import { type EventId, isCanonicalId, type JobId, type TraceId, type WorkflowRunId } from "../../src/domain/Ids.js"
 import { isVouched } from "../../src/domain/vouched.js"
 import { type LibraryEvent, makeBuild } from "../../src/internal/flight/libraryEvents.js"
 import { MAX_MEMO_ENTRIES } from "../../src/internal/flight/recordMemo.js"
@@ -131,13 +131,51 @@ describe("issue 16 the recorder re-addresses a record built for the same content
         { ...withRun, timestamp: DateTime.unsafeMake(253402300800000) } as LibraryEvent,
         { ...withRun, workflow_run_id: null } as LibraryEvent,
         { ...withRun, job_id: first.job_id.toUpperCase() as JobId } as LibraryEvent,
-        { ...withRun, event_id: "not-an-id" as EventId } as LibraryEvent
+        { ...withRun, event_id: "not-an-id" as EventId } as LibraryEvent,
+        // One odd id repeated in every place (a finish's placeholders repeat the job id): checked, not taken on trust.
+        (() => {
+          const upper = first.job_id.toUpperCase()
+          return { ...withRun, job_id: upper, trace_id: upper, workflow_run_id: upper } as LibraryEvent
+        })(),
+        { ...withRun, trace_id: next.job_id as string as TraceId, job_id: next.job_id, workflow_run_id: "not-a-run" as WorkflowRunId } as LibraryEvent
       ]
       for (const event of odd) {
         const before = counting.calls()
         assert.deepStrictEqual(yield* outcome(warm(event)), yield* outcome(fresh(event)))
         assert.isAbove(counting.calls(), before, "built, not copied")
       }
+    }))
+
+  it.effect("issue 16 a finish's record, its job id repeated as trace and run (endRun.ts makeFinishRunning), is copied and is exactly a fresh build's", () =>
+    Effect.gen(function*() {
+      const counting = countingRedactor()
+      const warm = makeBuild({ redactor: counting.redactor, maxEventBytes })
+      const fresh = makeBuild({ redactor: Redactor.make(), maxEventBytes })
+      const finish = (at: Address): LibraryEvent => ({
+        kind: "lifecycle",
+        actor: "system",
+        timestamp: at.timestamp,
+        job_id: at.job_id,
+        trace_id: at.job_id as string as TraceId,
+        workflow_run_id: at.job_id as string as WorkflowRunId,
+        from_state: "running",
+        to_state: "completed",
+        attempt: 100
+      })
+      yield* warm(finish(first))
+      const before = counting.calls()
+      // Without an event id of its own: the builder's fresh one.
+      const copy = yield* outcome(warm(finish(next)))
+      assert.strictEqual(counting.calls(), before, "copied, not built")
+      const built = yield* outcome(fresh(finish(next)))
+      // Each has its own fresh event id: equal once it is set aside.
+      const unaddressed = (record: typeof copy) => {
+        if (!("columns" in record)) return record
+        const eventId = String(record.columns[0])
+        return { ...record, columns: record.columns.slice(1), body: record.body.replace(eventId, "E"), eventIdCanonical: isCanonicalId(eventId) }
+      }
+      assert.deepStrictEqual(unaddressed(copy), unaddressed(built))
+      assert.deepInclude(unaddressed(copy), { ok: true, vouched: true, eventIdCanonical: true })
     }))
 
   it.effect("issue 16 the memo is bounded: the oldest content is dropped first", () =>

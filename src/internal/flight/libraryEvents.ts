@@ -336,7 +336,7 @@ export const makeBuild = (policy: LibraryEventPolicy) => {
       trace_id,
       job_id: event.job_id,
       workflow_run_id: ("workflow_run_id" in event && event.workflow_run_id) || null
-    })
+    }, event.event_id === undefined)
     if (copy !== undefined) return Exit.succeed(copy)
     const body = bodyOf(event, event_id, DateTime.formatIso(timestamp), trace_id)
     // The counts first, then the caller text (sanitized in place before anything below reads it), then the size.

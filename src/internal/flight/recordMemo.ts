@@ -39,25 +39,46 @@ export interface Address {
   readonly workflow_run_id: WorkflowRunId | null
 }
 
-/** The last time formatted, by identity: the events of one change often share it (a submit's do), formatted once. */
-let lastFormatted: readonly [DateTime.Utc, string] | undefined
+/** The last time formatted, by its millisecond: the events of one change often share it (a submit's do), formatted once. */
+let lastMillis = Number.NaN
+let lastIso = ""
 const isoOf = (at: DateTime.Utc): string => {
-  if (lastFormatted !== undefined && lastFormatted[0] === at) return lastFormatted[1]
-  const iso = DateTime.formatIso(at)
-  lastFormatted = [at, iso]
-  return iso
+  if (at.epochMillis !== lastMillis) {
+    lastIso = DateTime.formatIso(at)
+    lastMillis = at.epochMillis
+  }
+  return lastIso
 }
 
-/** `template` under `address`, or undefined when the copy could differ from a build (see the module comment). */
-export const readdress = (template: EventRecord, address: Address): EventRecord | undefined => {
+/**
+ * Whether every id of `address` is canonical, each distinct one checked once:
+ * a finish's record (endRun.ts `makeFinishRunning`) repeats its job id as
+ * its trace and run placeholders. `freshEventId`: the event id is the
+ * builder's own `uuidv7`, canonical by construction.
+ */
+const canonicalIds = (address: Address, freshEventId: boolean): boolean => {
+  const job: string = address.job_id
+  const trace: string = address.trace_id
+  const run: string | null = address.workflow_run_id
+  return isCanonicalId(job) &&
+    (trace === job || isCanonicalId(trace)) &&
+    (run === null || run === job || run === trace || isCanonicalId(run)) &&
+    (freshEventId || isCanonicalId(address.event_id))
+}
+
+/**
+ * `template` under `address`, or undefined when the copy could differ from a
+ * build (see the module comment). `freshEventId`: the address's event id is a
+ * new `uuidv7` (canonical: not checked again).
+ */
+export const readdress = (template: EventRecord, address: Address, freshEventId = false): EventRecord | undefined => {
   const body = template.body as Record<string, Json>
   const timestamp = isoOf(address.timestamp)
   const run = address.workflow_run_id
   if (
     timestamp.length !== (body.timestamp as string).length ||
     (run === null) !== (template.workflow_run_id === null) ||
-    !isCanonicalId(address.event_id) || !isCanonicalId(address.trace_id) || !isCanonicalId(address.job_id) ||
-    (run !== null && !isCanonicalId(run))
+    !canonicalIds(address, freshEventId)
   ) return undefined
   // The template's key order: its fields overwritten in place.
   const copy: Record<string, Json> = {
