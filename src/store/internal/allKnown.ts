@@ -16,3 +16,14 @@ export const allKnown = <A, E, R>(effects: ReadonlyArray<Effect.Effect<A, E, R>>
   }
   return Effect.succeed(values)
 }
+
+/** `Effect.flatMap` for an effect that is usually a known success: `f` of its value at once, no Effect operation for it. */
+export const flatMapKnown = <A, E, R, B, E2, R2>(
+  effect: Effect.Effect<A, E, R>,
+  f: (value: A) => Effect.Effect<B, E2, R2>
+): Effect.Effect<B, E | E2, R | R2> =>
+  Exit.isExit(effect) && Exit.isSuccess(effect) ? f(effect.value as A) : Effect.flatMap(effect, f)
+
+/** `Effect.map` for an effect that is usually a known success: the mapped value as a known success, no Effect operation for it. */
+export const mapKnown = <A, E, R, B>(effect: Effect.Effect<A, E, R>, f: (value: A) => B): Effect.Effect<B, E, R> =>
+  Exit.isExit(effect) && Exit.isSuccess(effect) ? Exit.succeed(f(effect.value as A)) : Effect.map(effect, f)

@@ -16,6 +16,7 @@ import { type Claimer, makeClaimAdmitted } from "./claim.js"
 import type { PgContext } from "./context.js"
 import { createEach, type NewJobRequest } from "./createBatch.js"
 import { finishRunningJobs } from "./finishBatch.js"
+import { makeCreateJob } from "./jobs.js"
 import { decodeEach, instantParam, qualified } from "./rows.js"
 import { withNow } from "../internal/now.js"
 import { BEATEN_COLUMNS } from "./rowCodec.js"
@@ -91,12 +92,14 @@ export const makeCoalescedMethods = (
   // The statements in flight across the coalesced kinds: while another kind's is, a free slot waits a turn for company.
   const activity = Coalesce.activity()
   const newJobs = createEach(context)
+  // A submit served alone (every one at one worker): the store's createJob for a caller outside any transaction.
+  const createAlone = makeCreateJob(context).outside
   const createJob = Coalesce.make<NewJobRequest, Success<"createJob">, Failure<"createJob">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
     splitAt: SPLIT_AT,
-    one: ({ input, options }) => single.createJob(input, options),
+    one: ({ input, options }) => createAlone(input, options),
     // A job whose id is taken is left out of the statement's rows, and its caller hears AlreadyExists alone.
     many: distinct(({ input }) => input.job_id, newJobs)
   })

@@ -7,11 +7,11 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import type { ParseError } from "effect/ParseResult"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { auditRecords, recordsGiven } from "../internal/audit.js"
+import { flatMapKnown } from "../internal/allKnown.js"
 import { type Execute, makeExecute, type OutsideTransaction, runWith } from "../internal/execute.js"
 import type { Audit } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
@@ -93,17 +93,27 @@ export interface PgContext {
 }
 
 /**
- * A change `auditedFixed` compiled: `write` runs it with the step's
- * parameters and the known result's records, giving the changed row
- * (undefined when the step changed none, and nothing was written); `texts`
+ * Runs a change `auditedFixed` compiled with the step's parameters and the
+ * known result's records, and continues with `then` on the changed row
+ * (undefined when the step changed none, and nothing was written).
+ */
+export type FixedWrite = <A, B, E>(
+  params: ReadonlyArray<unknown>,
+  events: Audit<A> | undefined,
+  known: A,
+  then: (row: unknown) => Effect.Effect<B, E>
+) => Effect.Effect<B, E | AlreadyExists | DecodeFailure | SqlError>
+
+/**
+ * A change `auditedFixed` compiled: `write` runs it on the client's
+ * connection (the transaction's inside one); `writeOutside` is `write` for a
+ * caller that knows it is outside any transaction (as `thenOutside`: on the
+ * store's held connections `then` runs in the statement's own callback). `texts`
  * are its two statements, without records and with them.
  */
 export interface FixedChange {
-  readonly write: <A>(
-    params: ReadonlyArray<unknown>,
-    events: Audit<A> | undefined,
-    known: A
-  ) => Effect.Effect<unknown, AlreadyExists | DecodeFailure | SqlError>
+  readonly write: FixedWrite
+  readonly writeOutside: FixedWrite
   readonly texts: { readonly alone: string; readonly audited: string }
 }
 
@@ -115,25 +125,40 @@ const isUniqueViolation = (error: unknown): error is SqlError =>
 export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnections, "execute" | "query">): PgContext => {
   const outside: OutsideTransaction | undefined = held?.execute
   const execute = makeExecute(sql, outside)
-  const runOutside = runWith(
-    outside === undefined ? makeExecute(sql) : (text, params) => outside(text, params) as Effect.Effect<ReadonlyArray<never>, SqlError>
-  )
-  const thenOutside: PgContext["thenOutside"] = held === undefined
-    ? (statement, then) => Effect.flatMap(runOutside(statement), then)
-    : <Row, A, E>(statement: Statement.Statement<Row>, then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>) =>
-      Effect.async<A, E | SqlError>((resume) => {
-        const [text, params] = statement.compile()
+  const executeOutside: Execute = outside === undefined
+    ? makeExecute(sql)
+    : <Row>(text: string, params: ReadonlyArray<unknown>) => outside(text, params) as Effect.Effect<ReadonlyArray<Row>, SqlError>
+  const runOutside = runWith(executeOutside)
+  /**
+   * A text and its parameters run outside any transaction, continued with
+   * `then` on its rows, or `otherwise` on its failure (default: that failure):
+   * on the held connections, in the statement's own callback.
+   */
+  const textThenOutside = <Row, A, E, E2 = never>(
+    text: string,
+    params: ReadonlyArray<unknown>,
+    then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>,
+    otherwise: (error: SqlError) => Effect.Effect<A, E2 | SqlError> = Effect.fail
+  ): Effect.Effect<A, E | E2 | SqlError> =>
+    held === undefined
+      ? Effect.matchEffect(executeOutside<Row>(text, params), { onFailure: otherwise, onSuccess: then })
+      : Effect.async<A, E | E2 | SqlError>((resume) => {
         held.query(text, params, (error, rows) => {
-          if (error !== undefined) return resume(Exit.fail(error))
-          let next: Effect.Effect<A, E>
+          let next: Effect.Effect<A, E | E2 | SqlError>
           try {
-            next = then(rows as ReadonlyArray<Row>)
+            next = error !== undefined ? otherwise(error) : then(rows as ReadonlyArray<Row>)
           } catch (defect) {
             next = Effect.die(defect)
           }
           resume(next)
         })
       })
+  const thenOutside: PgContext["thenOutside"] = held === undefined
+    ? (statement, then) => Effect.flatMap(runOutside(statement), then)
+    : (statement, then) => {
+      const [text, params] = statement.compile()
+      return textThenOutside(text, params, then)
+    }
   const run = runWith(execute)
   const eventColumns = sql.literal(columns.event)
 
@@ -173,9 +198,14 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
   /** A statement writing `events` fails with `AlreadyExists` naming the taken id, instead of the unique violation. */
   const namingTakenEvent = (events: ReadonlyArray<EventRecord>) =>
   <A, E, R>(statement: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, E | SqlError | AlreadyExists, R> =>
-    Effect.catchIf(statement, isUniqueViolation, (violation) =>
-      Effect.flatMap(takenEventId(events, violation), (id): Effect.Effect<never, SqlError | AlreadyExists> =>
-        id === undefined ? Effect.fail(violation) : Effect.fail(new AlreadyExists({ entity: "event", id }))))
+    Effect.catchIf(statement, isUniqueViolation, takenEventNamed(events))
+  /** A unique violation of a statement writing `events` as `AlreadyExists` naming the taken id, when one is found. */
+  const takenEventNamed = (events: ReadonlyArray<EventRecord>) => (violation: SqlError) =>
+    Effect.flatMap(takenEventId(events, violation), (id): Effect.Effect<never, SqlError | AlreadyExists> =>
+      id === undefined ? Effect.fail(violation) : Effect.fail(new AlreadyExists({ entity: "event", id })))
+  /** A statement's failure as `namingTakenEvent` reports it, for a statement whose failure is handled in its callback. */
+  const failureNaming = (events: ReadonlyArray<EventRecord>) => (error: SqlError) =>
+    isUniqueViolation(error) ? takenEventNamed(events)(error) : Effect.fail(error)
 
   // No ON CONFLICT: a taken event id fails the whole statement, so nothing of it is written
   // (a transaction it is in is then aborted, and must roll back).
@@ -225,12 +255,19 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
       alone: changeStatement([step], []).compile()[0],
       audited: changeStatement([step], [auditStep(name, [])]).compile()[0]
     }
-    const write = <A>(params: ReadonlyArray<unknown>, events: Audit<A> | undefined, known: A) =>
-      Effect.flatMap(auditRecords(events, known), (records) =>
+    // The records are usually known (vouched ones): the statement follows without an Effect step between.
+    const write: FixedWrite = (params, events, known, then) =>
+      flatMapKnown(auditRecords(events, known), (records) =>
         records.length === 0
-          ? Effect.map(execute(texts.alone, params), ([row]) => row)
-          : Effect.map(namingTakenEvent(records)(execute(texts.audited, [...params, eventsText(records)])), ([row]) => row))
-    return { write, texts }
+          ? Effect.flatMap(execute(texts.alone, params), ([row]) => then(row))
+          : Effect.flatMap(namingTakenEvent(records)(execute(texts.audited, [...params, eventsText(records)])), ([row]) => then(row)))
+    // The same statements, the row and any failure handled in the statement's own callback.
+    const writeOutside: FixedWrite = (params, events, known, then) =>
+      flatMapKnown(auditRecords(events, known), (records) =>
+        records.length === 0
+          ? textThenOutside(texts.alone, params, ([row]) => then(row))
+          : textThenOutside(texts.audited, [...params, eventsText(records)], ([row]) => then(row), failureNaming(records)))
+    return { write, writeOutside, texts }
   }
 
   return { sql, execute, run, runOutside, thenOutside, transaction: inTransaction(sql), atomic, insertEvents, audited, auditedFixed }

@@ -13,11 +13,11 @@ import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
-import type { PgContext } from "./context.js"
+import type { FixedWrite, PgContext } from "./context.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, instantBound } from "./rows.js"
-import { storageErrors } from "./errors.js"
+import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { withNow } from "../internal/now.js"
@@ -26,11 +26,10 @@ import { hasStatus, hasStatusIn } from "./keyedGuard.js"
 type Service = Context.Tag.Service<JobStore>
 
 /**
- * createJob's INSERT, one `?` per parameter: as a fixed text with `$n`
- * placeholders, and as the pieces of a `sql` template (the audited path puts it
- * in a statement with the records) — one statement, spelled once. ON CONFLICT
- * instead of catching the unique violation: whether the id was taken comes
- * from RETURNING, not from parsing an error.
+ * createJob's INSERT, one `?` per parameter, as the pieces of a `sql`
+ * template (`auditedFixed` puts it in a statement with the records): one
+ * statement, spelled once. ON CONFLICT instead of catching the unique
+ * violation: whether the id was taken comes from RETURNING, not from parsing an error.
  */
 export const insertJob = (() => {
   const pieces = `
@@ -40,19 +39,79 @@ export const insertJob = (() => {
       ?, ?::timestamptz, ?::timestamptz, ?, ?, ?::timestamptz, ?, ?::jsonb)
     ON CONFLICT (id) DO NOTHING
     RETURNING id`.split("?")
-  return {
-    text: pieces.reduce((text, piece, index) => `${text}$${index}${piece}`),
-    template: Object.assign([...pieces], { raw: pieces }) as TemplateStringsArray
-  }
+  return { template: Object.assign([...pieces], { raw: pieces }) as TemplateStringsArray }
 })()
 
-/** The job half of the store. */
-export const makeJobMethods = ({ audited, auditedFixed, execute, sql }: PgContext) => {
-  const jobColumns = sql.literal(columns.job)
-  // The INSERT with its records in one statement, its text compiled once.
-  const insertAudited = auditedFixed("created", insertJob.template)
+// A new job's usual JSON columns, encoded once: no lists, and `JobMetrics.zero` (the readonly constant `newJob` gives every new job).
+const emptyListJson = Effect.runSync(encodeJson.entityRefs([]))
+const zeroMetricsJson = Effect.runSync(encodeJson.metrics(JobMetrics.zero))
 
+/** The INSERT's parameters once its JSON columns are text. */
+const jobParams = (job: AiJob, now: DateTime.Utc, at: string, json: {
+  readonly entity_refs: string
+  readonly planned_operations: string
+  readonly metrics: string
+  readonly backoff: string | null
+}) => [
+  job.job_id, job.trace_id, job.job_kind, job.state, job.status_reason,
+  job.protocol_id, job.profile_id, job.capability_profile_id, job.access_mode, job.safety_mode,
+  json.entity_refs, json.planned_operations, json.metrics,
+  encodeJson.portPayload(job.job_inputs),
+  job.is_pinned, at, at,
+  job.attempt, job.max_attempts, job.run_after === now ? at : instantParam(job.run_after), job.priority,
+  json.backoff
+]
+/** The usual new job's parameters (no lists, zero metrics, no backoff of its own), without an Effect step; else undefined. */
+const usualParams = (job: AiJob, now: DateTime.Utc, at: string) =>
+  job.entity_refs.length === 0 && job.planned_operations.length === 0 && job.metrics === JobMetrics.zero &&
+    job.backoff === null
+    ? jobParams(job, now, at, { entity_refs: emptyListJson, planned_operations: emptyListJson, metrics: zeroMetricsJson, backoff: null })
+    : undefined
+/** Any new job's parameters, its JSON columns encoded (and checked) through their schemas. */
+const encodedParams = (job: AiJob, now: DateTime.Utc, at: string) =>
+  Effect.map(
+    Effect.all([
+      job.entity_refs.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.entityRefs(job.entity_refs),
+      job.planned_operations.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.plannedOperations(job.planned_operations),
+      job.metrics === JobMetrics.zero ? Effect.succeed(zeroMetricsJson) : encodeJson.metrics(job.metrics),
+      encodeJson.backoff(job.backoff)
+    ]),
+    ([entity_refs, planned_operations, metrics, backoff]) => jobParams(job, now, at, { entity_refs, planned_operations, metrics, backoff })
+  )
+
+/**
+ * `createJob`, and `outside`: the same method for a caller that checked no
+ * transaction is open and runs it uninterruptibly (group commit's line,
+ * coalesced.ts) — the row and its failure handled in the statement's own
+ * callback (`writeOutside`), no second look for a transaction. The job is
+ * known before it is written, and so are its records: they go in the
+ * INSERT's own statement, atomic without BEGIN/COMMIT.
+ */
+export const makeCreateJob = ({ auditedFixed }: Pick<PgContext, "auditedFixed">) => {
+  const insert = auditedFixed("created", insertJob.template)
+  const createWith = (write: FixedWrite, reported: ReturnType<typeof storageErrors>): Service["createJob"] => (input, options) =>
+    reported(withNow((now) => {
+      const job = newJob(input, now)
+      const at = instantParam(now)
+      const created = (row: unknown) =>
+        row === undefined ? Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id })) : Effect.succeed(job)
+      const usual = usualParams(job, now, at)
+      return usual !== undefined
+        ? write(usual, options?.events, job, created)
+        : Effect.flatMap(encodedParams(job, now, at), (params) => write(params, options?.events, job, created))
+    }))
+  return {
+    createJob: createWith(insert.write, storageErrors("JobStore.createJob")),
+    outside: createWith(insert.writeOutside, storageErrorsOutside("JobStore.createJob"))
+  }
+}
+
+/** The job half of the store. */
+export const makeJobMethods = (context: PgContext) => {
+  const { audited, sql } = context
+  const jobColumns = sql.literal(columns.job)
   const decodeJob = decode.aiJob
+  const { createJob } = makeCreateJob(context)
 
   /** The job's current row, decoded, or `NotFound`. */
   const readJob = (jobId: JobId): Effect.Effect<AiJob, NotFound | CorruptRow | SqlError> =>
@@ -61,62 +120,6 @@ export const makeJobMethods = ({ audited, auditedFixed, execute, sql }: PgContex
       if (row === undefined) return yield* new NotFound({ entity: "job", id: jobId })
       return yield* decodeJob(row)
     })
-
-  // A new job's usual JSON columns, encoded once: no lists, and `JobMetrics.zero` (the readonly constant `newJob` gives every new job).
-  const emptyListJson = Effect.runSync(encodeJson.entityRefs([]))
-  const zeroMetricsJson = Effect.runSync(encodeJson.metrics(JobMetrics.zero))
-
-  /** The INSERT's parameters once its JSON columns are text. */
-  const jobParams = (job: AiJob, now: DateTime.Utc, at: string, json: {
-    readonly entity_refs: string
-    readonly planned_operations: string
-    readonly metrics: string
-    readonly backoff: string | null
-  }) => [
-    job.job_id, job.trace_id, job.job_kind, job.state, job.status_reason,
-    job.protocol_id, job.profile_id, job.capability_profile_id, job.access_mode, job.safety_mode,
-    json.entity_refs, json.planned_operations, json.metrics,
-    encodeJson.portPayload(job.job_inputs),
-    job.is_pinned, at, at,
-    job.attempt, job.max_attempts, job.run_after === now ? at : instantParam(job.run_after), job.priority,
-    json.backoff
-  ]
-  /** The usual new job's parameters (no lists, zero metrics, no backoff of its own), without an Effect step; else undefined. */
-  const usualParams = (job: AiJob, now: DateTime.Utc, at: string) =>
-    job.entity_refs.length === 0 && job.planned_operations.length === 0 && job.metrics === JobMetrics.zero &&
-      job.backoff === null
-      ? jobParams(job, now, at, { entity_refs: emptyListJson, planned_operations: emptyListJson, metrics: zeroMetricsJson, backoff: null })
-      : undefined
-  /** Any new job's parameters, its JSON columns encoded (and checked) through their schemas. */
-  const encodedParams = (job: AiJob, now: DateTime.Utc, at: string) =>
-    Effect.map(
-      Effect.all([
-        job.entity_refs.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.entityRefs(job.entity_refs),
-        job.planned_operations.length === 0 ? Effect.succeed(emptyListJson) : encodeJson.plannedOperations(job.planned_operations),
-        job.metrics === JobMetrics.zero ? Effect.succeed(zeroMetricsJson) : encodeJson.metrics(job.metrics),
-        encodeJson.backoff(job.backoff)
-      ]),
-      ([entity_refs, planned_operations, metrics, backoff]) => jobParams(job, now, at, { entity_refs, planned_operations, metrics, backoff })
-    )
-
-  const createReported = storageErrors("JobStore.createJob")
-  const createJob: Service["createJob"] = (input, options) =>
-    createReported(withNow((now) => {
-      const job = newJob(input, now)
-      const at = instantParam(now)
-      const created = (row: unknown) =>
-        row === undefined ? Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id })) : Effect.succeed(job)
-      const write = (params: ReadonlyArray<unknown>) =>
-        options?.events === undefined
-          // Without caller records the INSERT alone, as one
-          // fixed text: no template built or compiled per call.
-          ? Effect.flatMap(execute(insertJob.text, params), ([row]) => created(row))
-          // The job is known before it is written, and so are its records: they go
-          // in the INSERT's own statement, atomic without BEGIN/COMMIT.
-          : Effect.flatMap(insertAudited.write(params, options.events, job), created)
-      const usual = usualParams(job, now, at)
-      return usual !== undefined ? write(usual) : Effect.flatMap(encodedParams(job, now, at), write)
-    }))
 
   const getJob: Service["getJob"] = (jobId) => storageErrors("JobStore.getJob")(readJob(jobId))
 
