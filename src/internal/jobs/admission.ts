@@ -11,12 +11,14 @@
  * (`enforce_capabilities`), and a `failed` job can be retried once an
  * operator has changed the policy — the retry is checked again.
  */
+import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { Capabilities, Decision, Refusal, Verdict } from "../../Capabilities.js"
+import { mapKnown } from "../../store/internal/allKnown.js"
 import { auditWith, type JobStore } from "../../store/JobStore.js"
 import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 
@@ -32,6 +34,14 @@ export interface Checked {
 /** Admitting verdicts remembered at most, per kind, protocol and requested profile. */
 export const MAX_VERDICTS = 64
 
+/**
+ * The key a remembered verdict is found by: the kind, protocol and requested
+ * profile, each length-prefixed so no two triples share a key (cheaper than
+ * the JSON text of the three, every submit and claim).
+ */
+const verdictKey = (job: Pick<AiJob, "job_kind" | "protocol_id">, requested: string | undefined): string =>
+  `${job.job_kind.length}:${job.job_kind}${job.protocol_id.length}:${job.protocol_id}${requested === undefined ? "-" : `+${requested}`}`
+
 export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilities["Type"], prepare: Prepare) => {
   const deterministic = capabilities.deterministic === true
   // A deterministic policy's verdict depends on the kind, protocol and requested profile alone
@@ -40,7 +50,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
   /** The remembered verdict, or the policy's answer as an Effect (remembered when it admits). */
   const verdictOf = (job: Pick<AiJob, "job_kind" | "protocol_id">, requested: string | undefined): Verdict | Effect.Effect<Verdict> => {
     if (!deterministic) return capabilities.check(job, requested)
-    const key = JSON.stringify([job.job_kind, job.protocol_id, requested ?? null])
+    const key = verdictKey(job, requested)
     const known = admitted.get(key)
     if (known !== undefined) return known
     return Effect.tap(capabilities.check(job, requested), (verdict) => {
@@ -50,18 +60,31 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
     })
   }
 
-  /** Decides `job` under `requested` (the policy's profile when absent) and prepares one event per decision. */
+  /**
+   * Decides `job` under `requested` (the policy's profile when absent) and
+   * prepares one event per decision, at `at` when given (else the clock's
+   * now). A remembered verdict whose records build at once (given `at`) is
+   * the outcome itself, an `Exit`: a caller may read it without a step.
+   */
   const decide = (
     job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id">,
-    requested: string | undefined
+    requested: string | undefined,
+    at?: DateTime.Utc
   ): Effect.Effect<Checked, DecodeFailure> => {
+    const record = (decision: Decision) =>
+      prepare(capabilityEvent({
+        job_id: job.job_id,
+        trace_id: job.trace_id,
+        decision,
+        actor_id: job.profile_id,
+        ...(at !== undefined ? { timestamp: at } : {})
+      }))
     const checked = (verdict: Verdict): Effect.Effect<Checked, DecodeFailure> => {
-      const record = (decision: Decision) =>
-        prepare(capabilityEvent({ job_id: job.job_id, trace_id: job.trace_id, decision, actor_id: job.profile_id }))
-      // One decision is the usual verdict: its record without a loop.
-      return verdict.decisions.length === 1
-        ? Effect.map(record(verdict.decisions[0]!), (one): Checked => ({ verdict, records: [one] }))
-        : Effect.map(Effect.forEach(verdict.decisions, record), (records): Checked => ({ verdict, records }))
+      // One decision is the usual verdict: its record without a loop, and without a step when it is built already.
+      if (verdict.decisions.length !== 1) {
+        return Effect.map(Effect.forEach(verdict.decisions, record), (records): Checked => ({ verdict, records }))
+      }
+      return mapKnown(record(verdict.decisions[0]!), (built): Checked => ({ verdict, records: [built] }))
     }
     // A remembered verdict without an Effect step of its own.
     const verdict = verdictOf(job, requested)

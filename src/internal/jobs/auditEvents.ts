@@ -12,6 +12,7 @@ import { stallMessage } from "../../domain/stallReason.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { Decision } from "../../Capabilities.js"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { EventTooLarge, InvalidEvent } from "../flight/Errors.js"
@@ -56,7 +57,11 @@ export type Prepare = (event: Library.LibraryEvent) => Effect.Effect<EventRecord
  * refusal is bad input — a `DecodeFailure`, and the change it belongs to is
  * not made.
  */
-export const makePrepare = (recorder: FlightRecorder["Type"]): Prepare => (event) => Effect.catchTags(recorder.build(event), asBadInput)
+export const makePrepare = (recorder: FlightRecorder["Type"]): Prepare => (event) => {
+  const built = recorder.build(event)
+  // A build already known to have succeeded (an event given its time) needs no handler: its record as an Exit.
+  return Exit.isExit(built) && Exit.isSuccess(built) ? Exit.succeed(built.value as EventRecord) : Effect.catchTags(built, asBadInput)
+}
 
 /** The recorder's refusals as bad input: built once, not per event. */
 const asBadInput = {
@@ -79,6 +84,8 @@ export const capabilityEvent = (options: {
   readonly decision: Decision
   /** Who asked: the job's `profile_id`. */
   readonly actor_id: string
+  /** The event's time, when the caller already read the clock (default: the clock's now). */
+  readonly timestamp?: DateTime.Utc
 }): Library.CapabilityEvent => {
   const profileId = label(options.decision.profile_id)
   return {
@@ -89,7 +96,8 @@ export const capabilityEvent = (options: {
     actor_id: label(options.actor_id) ?? "unknown",
     decision_outcome: options.decision.outcome,
     ...(profileId !== undefined ? { profile_id: profileId } : {}),
-    ...(options.decision.reason !== undefined ? { reason: options.decision.reason } : {})
+    ...(options.decision.reason !== undefined ? { reason: options.decision.reason } : {}),
+    ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {})
   }
 }
 
