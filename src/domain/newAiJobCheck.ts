@@ -95,9 +95,11 @@ const entityRef = (value: unknown) => {
   return { entity_id: nonEmptyText(ref.entity_id), entity_kind: nonEmptyText(ref.entity_kind) }
 }
 
+const OP_TYPES = ["read", "write", "plan", "execute"] as const
+
 const plannedOperation = (value: unknown) => {
   const op = exactly(value, ["op_type", "target"], ["description"])
-  const operation = { op_type: oneOf(["read", "write", "plan", "execute"] as const, op.op_type), target: entityRef(op.target) }
+  const operation = { op_type: oneOf(OP_TYPES, op.op_type), target: entityRef(op.target) }
   if (!own(op, "description") || op.description === null) return operation
   return { ...operation, description: text(op.description) }
 }
@@ -155,10 +157,13 @@ const REQUIRED = FIELDS.slice(0, 6)
 /** A request may leave its capability profile out: the policy's, then. */
 const REQUIRED_OF_REQUEST = REQUIRED.filter((field) => field !== "capability_profile_id")
 
+/** The kinds a job may be given as: the canonical ones and the legacy alias (made once, not per check). */
+const KINDS_GIVEN = [...JobKinds, LegacyTerminalAlias]
+
 /** The fields, in the Schema's order, with its defaults; a request's absent capability profile stays absent. */
 const check = (input: Plain, required: ReadonlyArray<string>): Record<string, unknown> => {
   exactly(input, required, FIELDS)
-  const kind = oneOf([...JobKinds, LegacyTerminalAlias], input.job_kind)
+  const kind = oneOf(KINDS_GIVEN, input.job_kind)
   const job: Record<string, unknown> = {
     job_kind: kind === LegacyTerminalAlias ? "terminal_exec" : kind,
     protocol_id: identifier(input.protocol_id),
