@@ -7,9 +7,10 @@
  */
 import * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { auditRecords } from "../internal/audit.js"
-import { allKnown } from "../internal/allKnown.js"
+import { allKnown, flatMapKnown } from "../internal/allKnown.js"
 import { newJob } from "../internal/newRows.js"
 import { withNow } from "../internal/now.js"
 import type { Audited } from "../JobStore.js"
@@ -86,12 +87,10 @@ export const createEach = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOu
     withNow((now) => {
       const at = instantParam(now)
       const jobs = requests.map(({ input }) => newJob(input, now))
-      // Every job's row and records, known at once in the usual case (internal/allKnown.ts).
-      const parts = Effect.all([
-        allKnown(jobs.map(jobRow)),
-        allKnown(requests.map(({ options }, i) => auditRecords(options?.events, jobs[i]!)))
-      ])
-      return Effect.flatMap(parts, ([rows, built]) => {
+      // Every job's row and records, known at once in the usual case (internal/allKnown.ts): no step for either.
+      const withRecords = (rows: ReadonlyArray<ReturnType<typeof rowOf>>) =>
+        flatMapKnown(allKnown(requests.map(({ options }, i) => auditRecords(options?.events, jobs[i]!))), (built) => statement(rows, built))
+      const statement = (rows: ReadonlyArray<ReturnType<typeof rowOf>>, built: ReadonlyArray<ReadonlyArray<EventRecord>>) => {
         const records = built.map((list, i) => list.map((record) => ({ owner: jobs[i]!.job_id, ...eventJson(record) })))
         return thenOutside(sql<{ readonly id: string }>`
         WITH created AS (
@@ -119,6 +118,7 @@ export const createEach = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOu
           const ids = new Set(created.map((row) => row.id))
           return Effect.succeed(jobs.map((job) => ids.has(job.job_id) ? job : undefined))
         })
-      })
+      }
+      return flatMapKnown(allKnown(jobs.map(jobRow)), withRecords)
     })
 }
