@@ -24,7 +24,7 @@ import { preparingClient } from "../../src/store/pg/preparedStatements.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
-import { freshPgDatabase } from "../support/pg-database.js"
+import { endPoolClosed, freshPgDatabase } from "../support/pg-database.js"
 import { staleBefore } from "./fixtures.js"
 
 /** The statement names of every Describe this process sends. */
@@ -68,7 +68,7 @@ afterEach(() => {
 const pool = (url: string, describeOnce: boolean) =>
   Effect.acquireRelease(
     Effect.sync(() => new Pg.Pool({ connectionString: url, max: 1, Client: preparingClient(100, { describeOnce }) as never })),
-    (pool) => Effect.promise(() => pool.end())
+    endPoolClosed
   )
 
 /** Jobs and the store over `pool`, as `PgStore.layer` builds them (JSON untouched). */

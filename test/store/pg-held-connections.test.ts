@@ -24,7 +24,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { holdConnections } from "../../src/store/pg/heldConnections.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
-import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
+import { endPoolClosed, freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { expectTag, failureOf, jobEvent, newJob } from "./fixtures.js"
 import { countWhere } from "./pg-support.js"
 
@@ -177,7 +177,7 @@ describe("issue 16 PostgreSQL statements outside a transaction run on connection
       const url = yield* freshPgDatabase("held idle")
       const pool = yield* Effect.acquireRelease(
         Effect.sync(() => new Pg.Pool({ connectionString: url, max: 4, idleTimeoutMillis: 100 }).on("error", () => {})),
-        (pool) => Effect.promise(() => pool.end())
+        endPoolClosed
       )
       const held = yield* holdConnections(pool)
       const pids = yield* Effect.forEach(

@@ -18,7 +18,7 @@ import { afterEach, beforeEach } from "vitest"
 import { JobStore } from "../../src/store/JobStore.js"
 import { preparingClient } from "../../src/store/pg/preparedStatements.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
-import { connectPg, freshPgDatabase } from "../support/pg-database.js"
+import { connectPg, endPoolClosed, freshPgDatabase } from "../support/pg-database.js"
 import { newJob } from "./fixtures.js"
 
 /** The statement names of every Parse message this process sends ("" for unnamed). */
@@ -57,7 +57,7 @@ const session = (url: string) =>
 const preparingPool = (url: string, perConnection: number, connections = 1) =>
   Effect.acquireRelease(
     Effect.sync(() => new Pg.Pool({ connectionString: url, max: connections, Client: preparingClient(perConnection) as never })),
-    (pool) => Effect.promise(() => pool.end())
+    endPoolClosed
   )
 
 describe("issue 16 named prepared statements on PostgreSQL", () => {

@@ -29,7 +29,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { holdConnections } from "../../src/store/pg/heldConnections.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { countOperations } from "../support/effectOperations.js"
-import { connectPg, freshPgDatabase } from "../support/pg-database.js"
+import { connectPg, endPoolClosed, freshPgDatabase } from "../support/pg-database.js"
 import { eventRecord, newJob, startedJob } from "./fixtures.js"
 
 class Undo extends Schema.TaggedError<Undo>()("Undo", {}) {}
@@ -44,7 +44,7 @@ describe("issue 16 PostgreSQL store: a statement's path", () => {
         yield* Effect.promise(() => watcher.query("CREATE TABLE probe (v int NOT NULL)"))
         const pool = yield* Effect.acquireRelease(
           Effect.sync(() => new Pg.Pool({ connectionString: url, max: 2 })),
-          (pool) => Effect.promise(() => pool.end())
+          endPoolClosed
         )
         const held = yield* holdConnections(pool)
         const running = yield* Effect.fork(

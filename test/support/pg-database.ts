@@ -107,6 +107,34 @@ export async function dropDatabase(url: string): Promise<void> {
   }
 }
 
+/** The `pg.Pool` surface `endPoolClosed` uses. */
+interface EndablePool {
+  readonly totalCount: number
+  on(event: "remove", listener: () => void): unknown
+  end(): Promise<void>
+}
+
+/**
+ * Ends a test's `pg` pool and waits until every connection of it has closed.
+ * `pool.end()` resolves once it has asked each idle connection to close, not
+ * once they have: the database's drop right after (`WITH (FORCE)`, the scope's
+ * next finalizer) could terminate one still open, and its FATAL then reaches
+ * the pool, which re-emits an idle connection's error as its own 'error' —
+ * unhandled without a listener, failing the whole run.
+ */
+export const endPoolClosed = (pool: EndablePool): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    let open = pool.totalCount
+    const closed = () => resume(Effect.void)
+    if (open === 0) return void pool.end().then(closed, closed)
+    // pg-pool emits 'remove' from each connection's end callback: its socket has closed.
+    pool.on("remove", () => {
+      open -= 1
+      if (open === 0) closed()
+    })
+    pool.end().catch(() => {})
+  })
+
 /** The URL of a new, empty database, dropped (with any sessions left on it) when the scope closes. */
 export const freshPgDatabase = (label: string) =>
   Effect.acquireRelease(
