@@ -153,12 +153,11 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
           resume(next)
         })
       })
-  const thenOutside: PgContext["thenOutside"] = held === undefined
-    ? (statement, then) => Effect.flatMap(runOutside(statement), then)
-    : (statement, then) => {
-      const [text, params] = statement.compile()
-      return textThenOutside(text, params, then)
-    }
+  // `textThenOutside` serves both cases: without held connections it is the statement, then `then`.
+  const thenOutside: PgContext["thenOutside"] = (statement, then) => {
+    const [text, params] = statement.compile()
+    return textThenOutside(text, params, then)
+  }
   const run = runWith(execute)
   const eventColumns = sql.literal(columns.event)
 
