@@ -18,7 +18,7 @@ import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { Capabilities, Decision, Refusal, Verdict } from "../../Capabilities.js"
-import { mapKnown } from "../../store/internal/allKnown.js"
+import { mapKnown } from "../../util/knownEffects.js"
 import { auditWith, type JobStore } from "../../store/JobStore.js"
 import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 

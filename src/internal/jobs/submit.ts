@@ -17,7 +17,7 @@ import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations } from "./operations.js"
-import { flatMapKnown } from "../../store/internal/allKnown.js"
+import { flatMapKnown } from "../../util/knownEffects.js"
 
 export const makeSubmit = <GateError>(
   { announce, prepare, store }: Operations,

@@ -26,7 +26,7 @@ import type { StalledRun } from "../JobStore.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { fastJob, fastRun, fastStalledRun } from "./rowCodec.js"
 import { clampBound } from "../internal/instants.js"
-import { allKnown } from "../internal/allKnown.js"
+import { allKnown } from "../../util/knownEffects.js"
 
 /** A `timestamptz` as `pg` returns it, decoded to a UTC instant in the domain's range. */
 export const Instant = Schema.compose(Schema.DateTimeUtcFromDate, TimestampFromSelf)

@@ -1,5 +1,5 @@
 /**
- * `Effect.all` for results that are usually known already (issue 16): a
+ * Effect helpers for results that are usually known already (issue 16): a
  * fast row decode or a vouched record list gives `Effect.succeed(value)`,
  * which is an `Exit`, so their values can be read without running an Effect
  * operation for each.
