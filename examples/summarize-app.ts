@@ -8,7 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Capabilities, FlightRecorder, Jobs, type JobStore, Recovery, Storage, WakeUp } from "../src/index.js"
+import { Capabilities, DatabaseUrl, FlightRecorder, Jobs, type JobStore, Recovery, WakeUp } from "../src/index.js"
 
 /** The application's services over any store: swap the store layer in tests. */
 export const makeApp = <E>(store: Layer.Layer<JobStore.JobStore, E>) =>
@@ -23,7 +23,7 @@ export const makeApp = <E>(store: Layer.Layer<JobStore.JobStore, E>) =>
   )
 
 /** Production wiring: the store named by a URL or path. */
-export const AppLive = (database: string) => makeApp(Storage.layerFromUrl(database))
+export const AppLive = (database: string) => makeApp(DatabaseUrl.layerFromUrl(database))
 
 /** Submits a summary job and runs it as two recorded nodes. */
 export const summarizeDocument = (docId: string, text: string) =>
