@@ -68,20 +68,28 @@ const main = async () => {
     // One worker: one statement in flight at a time, so a round trip is from its send to the next ReadyForQuery.
     let current = ""
     let sentAt = 0
+    let readyAt = 0
     let roundTrips = 0
     let statements = 0
     const label = statementLabels(40)
-    const perStatement = new Map<string, Array<number>>()
+    // Per statement: its round trip, and the client's time before it since the last statement's reply (the first
+    // statement of a block has none).
+    const perStatement = new Map<string, { readonly took: Array<number>; readonly before: Array<number> }>()
     hookStatements({
       sent: () => {
         sentAt = performance.now()
       },
       ready: (text) => {
-        const took = (performance.now() - sentAt) * 1000
+        const now = performance.now()
+        const took = (now - sentAt) * 1000
         roundTrips += took
-        statements++
         const key = `${current}: ${label(text)}`
-        perStatement.set(key, [...(perStatement.get(key) ?? []), took])
+        const entry = perStatement.get(key) ?? { took: [], before: [] }
+        entry.took.push(took)
+        if (statements > 0) entry.before.push((sentAt - readyAt) * 1000)
+        perStatement.set(key, entry)
+        statements++
+        readyAt = now
       }
     })
     const results = new Map<string, Array<Block>>()
@@ -109,8 +117,10 @@ const main = async () => {
       const m = (f: (b: Block) => number) => median(rows.map(f)).toFixed(0)
       console.log(`| ${name} | ${m((b) => b.cycle)} | ${m((b) => b.roundTrips)} | ${median(rows.map((b) => b.statements)).toFixed(2)} | ${m((b) => b.cycle - b.roundTrips)} | ${m((b) => b.cpu)} |`)
     }
-    console.log("\n| statement | median round trip µs |\n|---|---|")
-    for (const [key, values] of [...perStatement].sort(([a], [b]) => a.localeCompare(b))) console.log(`| ${key} | ${median(values).toFixed(0)} |`)
+    console.log("\n| statement | median round trip µs | median client time before it µs |\n|---|---|---|")
+    for (const [key, { before, took }] of [...perStatement].sort(([a], [b]) => a.localeCompare(b))) {
+      console.log(`| ${key} | ${median(took).toFixed(0)} | ${before.length === 0 ? "" : median(before).toFixed(0)} |`)
+    }
     console.log(`\nload ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`)
     await runtime.dispose()
     await replay.check()
