@@ -265,7 +265,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     Effect.uninterruptible(Effect.gen(function*() {
       const job = yield* store.getJob(jobId)
       if (job.state !== "running" || job.workflow_run_id === null) {
-        return yield* new JobNotRunning({ job_id: jobId, state: job.state })
+        return yield* new JobNotRunning({ job_id: job.job_id, state: job.state })
       }
       const current = yield* store.getRun(job.workflow_run_id)
       return yield* runner(job, current, program, options)

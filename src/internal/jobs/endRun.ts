@@ -72,9 +72,14 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
  * is not running under a run: the caller takes the general path.
  */
 export const makeFinishRunning = (store: JobStore["Type"], prepare: Prepare) =>
-  (jobId: JobId, end: RunEnd & { readonly to: RunningJobEnd["to"] }): Effect.Effect<AiJob | null, DecodeFailure | ReadError> => {
+  (given: JobId, end: RunEnd & { readonly to: RunningJobEnd["to"] }): Effect.Effect<AiJob | null, DecodeFailure | ReadError> => {
     const finishRunningJob = store.finishRunningJob
     if (finishRunningJob === undefined) return Effect.succeed(null)
+    // The record names the job before any row is read, so in the id's one stored form (an
+    // upper-case id names the same job): the store writes the record as built, and a record
+    // under the id as given was missed by the job's own history on SQLite, and carried the
+    // given case in its body on PostgreSQL. A malformed id stays malformed: the port refuses it.
+    const jobId = given.toLowerCase() as JobId
     const to = end.to
     return Effect.flatMap(
       prepare(lifecycleEvent({
