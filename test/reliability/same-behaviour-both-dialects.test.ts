@@ -51,8 +51,14 @@ import { report } from "./report.js"
 // ---------------------------------------------------------------------------------------------
 // The operations, as data: each names what a user calls and with what.
 
-/** A job a step refers to: one seen before (by its order of first appearance, modulo how many), or one that does not exist. */
-type JobRef = { readonly known: number; readonly upper?: boolean } | { readonly unknown: string }
+/**
+ * A job a step refers to: one seen before (by its order of first appearance, modulo how many; maybe
+ * in upper case), one claimed or started before (the latest first), or one that does not exist.
+ */
+type JobRef =
+  | { readonly known: number; readonly upper?: boolean }
+  | { readonly claimed: number }
+  | { readonly unknown: string }
 
 type Move = "complete" | "completeWithIssues" | "awaitValidation" | "awaitUser" | "cancel" | "poison" | "retry"
 
@@ -73,7 +79,16 @@ type Op =
   | { readonly op: "fail"; readonly job: JobRef; readonly error: string }
   | { readonly op: "pin"; readonly pinned: boolean; readonly job: JobRef }
   | { readonly op: "addMetrics"; readonly job: JobRef; readonly delta: Record<string, number> }
-  | { readonly op: "run"; readonly job: JobRef; readonly nodes: ReadonlyArray<NodeStep>; readonly outcome: "ok" | "fail"; readonly output: unknown }
+  | {
+    readonly op: "run"
+    readonly job: JobRef
+    readonly nodes: ReadonlyArray<NodeStep>
+    readonly outcome: "ok" | "fail" | "violation"
+    readonly onSuccess?: "completed_with_issues" | "awaiting_validation"
+    readonly output: unknown
+  }
+  /** Steps on distinct jobs at once (PostgreSQL's group commit and its other shared-statement paths). */
+  | { readonly op: "together"; readonly steps: ReadonlyArray<Together> }
   | { readonly op: "heartbeat"; readonly run: number }
   | { readonly op: "record"; readonly event: unknown }
   | { readonly op: "get"; readonly job: JobRef }
@@ -82,6 +97,12 @@ type Op =
   | { readonly op: "listEvents"; readonly filter: EventsFilter }
   | { readonly op: "recover"; readonly thresholdSecs: number }
   | { readonly op: "prune"; readonly olderThanSecs: number; readonly keepNewest: number; readonly dryRun: boolean }
+
+type Together =
+  | { readonly op: "submit"; readonly input: unknown }
+  | { readonly op: "move"; readonly how: "complete" | "cancel"; readonly job: JobRef; readonly reason?: string }
+  | { readonly op: "fail"; readonly job: JobRef; readonly error: string }
+  | { readonly op: "heartbeat"; readonly run: number }
 
 interface ListFilter {
   readonly states?: ReadonlyArray<JobState>
@@ -184,7 +205,8 @@ const invalidRequest: fc.Arbitrary<unknown> = fc.tuple(validRequest, fc.constant
 })
 
 const jobRef: fc.Arbitrary<JobRef> = fc.oneof(
-  { weight: 9, arbitrary: fc.record({ known: fc.nat({ max: 50 }), upper: fc.boolean() }, { requiredKeys: ["known"] }) },
+  { weight: 6, arbitrary: fc.record({ known: fc.nat({ max: 50 }), upper: fc.boolean() }, { requiredKeys: ["known"] }) },
+  { weight: 3, arbitrary: fc.nat({ max: 3 }).map((claimed) => ({ claimed })) },
   { weight: 1, arbitrary: fc.constant({ unknown: UNKNOWN_ID }) }
 )
 
@@ -260,9 +282,23 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       job: jobRef,
       nodes: fc.array(nodeStep, { maxLength: 3 }),
-      outcome: fc.constantFrom("ok" as const, "fail" as const),
+      outcome: fc.constantFrom("ok" as const, "ok" as const, "fail" as const, "violation" as const),
+      onSuccess: sometimes(fc.constantFrom("completed_with_issues" as const, "awaiting_validation" as const)),
       output: fc.oneof(hostileJson, fc.constant(null))
-    }).map((r): Op => ({ op: "run", ...r }))
+    }).map(({ onSuccess, ...r }): Op => ({ op: "run", ...r, ...(onSuccess === undefined ? {} : { onSuccess }) }))
+  },
+  {
+    weight: 2,
+    arbitrary: fc.array(
+      fc.oneof(
+        validRequest.map((input): Together => ({ op: "submit", input })),
+        fc.record({ how: fc.constantFrom("complete" as const, "cancel" as const), job: fc.nat({ max: 3 }).map((claimed): JobRef => ({ claimed })) })
+          .map((r): Together => ({ op: "move", ...r })),
+        fc.record({ job: fc.nat({ max: 3 }).map((claimed): JobRef => ({ claimed })), error: fc.constantFrom(...texts) }).map((r): Together => ({ op: "fail", ...r })),
+        fc.nat({ max: 3 }).map((run): Together => ({ op: "heartbeat", run }))
+      ),
+      { minLength: 2, maxLength: 4 }
+    ).map((steps): Op => ({ op: "together", steps }))
   },
   { weight: 2, arbitrary: fc.nat({ max: 20 }).map((run): Op => ({ op: "heartbeat", run })) },
   { weight: 3, arbitrary: callerEvent.map((event): Op => ({ op: "record", event })) },
@@ -288,6 +324,8 @@ class Names {
   private readonly names = new Map<string, string>()
   readonly jobs: Array<string> = []
   readonly runs: Array<string> = []
+  /** Jobs of claims (and starts), the latest first. */
+  readonly claimed: Array<string> = []
   name(id: string): string {
     let name = this.names.get(id)
     if (name === undefined) {
@@ -300,8 +338,11 @@ class Names {
   sawJob(id: string): void {
     if (!this.jobs.includes(id)) this.jobs.push(id)
   }
-  sawRun(id: string): void {
+  /** Each run's job. */
+  readonly jobOfRun = new Map<string, string>()
+  sawRun(id: string, jobId: string): void {
     if (!this.runs.includes(id)) this.runs.push(id)
+    this.jobOfRun.set(id, jobId)
   }
 }
 
@@ -349,7 +390,11 @@ const remember = (value: unknown, names: Names): void => {
   }
   const record = value as Record<string, unknown>
   if (typeof record["job_id"] === "string" && typeof record["state"] === "string") names.sawJob(record["job_id"])
-  if (typeof record["id"] === "string" && typeof record["job_id"] === "string" && typeof record["status"] === "string") names.sawRun(record["id"])
+  if (typeof record["id"] === "string" && typeof record["job_id"] === "string" && typeof record["status"] === "string") names.sawRun(record["id"], record["job_id"])
+  // A claim: its job and its run.
+  if ("job" in record && "run" in record && typeof (record["job"] as { job_id?: unknown })?.job_id === "string") {
+    names.claimed.unshift((record["job"] as { readonly job_id: string }).job_id)
+  }
   for (const key of ["job", "run", "items"]) if (key in record) remember(record[key], names)
 }
 
@@ -368,6 +413,7 @@ interface Observed {
 
 const resolveJob = (ref: JobRef, names: Names): JobId => {
   if ("unknown" in ref) return ref.unknown as JobId
+  if ("claimed" in ref) return (names.claimed[ref.claimed % Math.max(1, names.claimed.length)] ?? UNKNOWN_ID) as JobId
   const id = names.jobs.length === 0 ? UNKNOWN_ID : names.jobs[ref.known % names.jobs.length]!
   return (ref.upper === true ? id.toUpperCase() : id) as JobId
 }
@@ -382,7 +428,22 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
     const names = new Names()
     const steps: Array<unknown> = []
 
-    const step = (o: Op): Effect.Effect<unknown, unknown> => {
+    /** A run seen before, by its order of first appearance (the latest first), or one that does not exist. */
+    const runOf = (n: number): WorkflowRunId =>
+      (names.runs.length === 0 ? UNKNOWN_ID : names.runs[names.runs.length - 1 - (n % names.runs.length)]!) as WorkflowRunId
+
+    /** Waits (in real time, a bounded while) until the run's heartbeat is at the Clock's now: `Jobs.run`'s first beat. */
+    const firstBeat = (runId: WorkflowRunId) =>
+      Effect.gen(function*() {
+        const now = DateTime.toEpochMillis(yield* DateTime.now)
+        for (let i = 0; i < 500; i++) {
+          const run = yield* Effect.option(store.getRun(runId))
+          if (run._tag === "None" || DateTime.toEpochMillis(run.value.last_heartbeat) >= now) return
+          yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 2)))
+        }
+      })
+
+    const step = (o: Op | Together): Effect.Effect<unknown, unknown> => {
       switch (o.op) {
         case "advance":
           return TestClock.adjust(Duration.millis(o.ms))
@@ -405,6 +466,10 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
         case "run":
           return jobs.run(resolveJob(o.job, names), (ctx) =>
             Effect.gen(function*() {
+              // `Jobs.run` beats at once, on its own fiber, concurrently with the program (runJob.ts):
+              // whether that beat lands before the program's end is scheduling, not behaviour, and it
+              // differs between a synchronous and a networked driver. The program lets it land first.
+              yield* firstBeat(ctx.run.id)
               for (const node of o.nodes) {
                 yield* ctx.node(
                   { node_id: node.node_id, node_type: node.node_type, ...(node.input === null ? {} : { input: node.input as never }) },
@@ -412,12 +477,11 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
                 )
               }
               if (o.outcome === "fail") return yield* Effect.fail("the program failed")
+              if (o.outcome === "violation") return yield* ctx.securityViolation({ violation: "prompt_injection", detail: "found in e\u0301 input" })
               return o.output as never
-            }))
+            }), o.onSuccess === undefined ? undefined : { onSuccess: o.onSuccess })
         case "heartbeat":
-          return names.runs.length === 0
-            ? store.heartbeat(UNKNOWN_ID as WorkflowRunId)
-            : store.heartbeat(names.runs[o.run % names.runs.length]! as WorkflowRunId)
+          return store.heartbeat(runOf(o.run))
         case "record":
           return recorder.recordUntrusted(o.event)
         case "get":
@@ -455,6 +519,16 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
             const first = yield* recorder.list(filter)
             const second = first.next_cursor === null ? null : yield* recorder.list({ ...filter, cursor: first.next_cursor })
             return { first, second }
+          })
+        case "together":
+          return Effect.gen(function*() {
+            // Distinct jobs only (a heartbeat's is its run's): two steps on one job race, and a race has no one right answer.
+            const targets = o.steps.map((t) =>
+              t.op === "move" || t.op === "fail" ? resolveJob(t.job, names) : t.op === "heartbeat" ? names.jobOfRun.get(runOf(t.run)) ?? UNKNOWN_ID : undefined)
+            const named = targets.filter((t) => t !== undefined)
+            if (new Set(named).size !== named.length) return "skipped: two steps on one job"
+            return yield* Effect.all(o.steps.map((t) => Effect.exit(step(t))), { concurrency: "unbounded" })
+              .pipe(Effect.map((exits) => exits.map((exit) => observe(exit, names))))
           })
         case "recover":
           return Recovery.recoverStalledRuns({ threshold: Duration.seconds(o.thresholdSecs) }).pipe(Effect.provide(context))
@@ -531,7 +605,8 @@ describe("reliability: SQLite and PostgreSQL answer a user alike", () => {
         }
         for (const [i, o] of ops.entries()) {
           const expected = sqlite.steps[i] as Record<string, unknown>
-          const kind = "ok" in expected ? "ok" : "error" in expected ? `error ${String((expected["error"] as { _tag?: unknown })?._tag)}` : "defect"
+          const error = expected["error"] as { readonly _tag?: unknown } | string | undefined
+          const kind = "ok" in expected ? "ok" : error === undefined ? "defect" : typeof error === "string" ? "error (the program's own)" : `error ${String(error._tag)}`
           outcomes[`${o.op} ${kind}`] = (outcomes[`${o.op} ${kind}`] ?? 0) + 1
           assert.deepStrictEqual(
             pg.steps[i],
