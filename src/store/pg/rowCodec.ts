@@ -112,11 +112,17 @@ const attempt = <A>(decode: (row: Record<string, unknown>) => A) => (row: unknow
   }
 }
 
-/** An `ai_jobs` row as an `AiJob`, if every column is in the store's own form. Fields in `toAiJob`'s order. */
+/**
+ * An `ai_jobs` row as an `AiJob`, if every column is in the store's own form.
+ * Fields in the domain's order (`AiJob.fields`, as `toAiJob` and SQLite give
+ * them), so a job serialises alike whichever store read it.
+ */
 export const fastJob: (row: unknown) => AiJob | undefined = attempt((row): AiJob => ({
+  job_id: id<JobId>(row.id),
   trace_id: id<TraceId>(row.trace_id),
   workflow_run_id: row.workflow_run_id === null ? null : id<WorkflowRunId>(row.workflow_run_id),
   job_kind: jobKind(row.job_kind),
+  state: jobState(row.status),
   protocol_id: text(row.protocol_id),
   profile_id: text(row.profile_id),
   capability_profile_id: text(row.capability_profile_id),
@@ -136,9 +142,7 @@ export const fastJob: (row: unknown) => AiJob | undefined = attempt((row): AiJob
   max_attempts: attemptNumber(row.max_attempts),
   run_after: instant(row.run_after),
   priority: priority(row.priority),
-  backoff: nullableBackoff(row.backoff),
-  job_id: id<JobId>(row.id),
-  state: jobState(row.status)
+  backoff: nullableBackoff(row.backoff)
 }))
 
 /** A `workflow_runs` row as a `WorkflowRun`, if every column is in the store's own form. */

@@ -80,8 +80,38 @@ export const columns = {
 export const qualified = (list: string, alias: string): string =>
   list.split(", ").map((column) => `${alias}.${column}`).join(", ")
 
-/** The domain job of a decoded row (the row names `job_id` `id` and `state` `status`). */
-export const toAiJob = ({ id, status, ...rest }: JobRow): AiJob => ({ ...rest, job_id: id, state: status })
+/**
+ * The domain job of a decoded row (the row names `job_id` `id` and `state`
+ * `status`), its fields in the domain's order (`AiJob.fields`), as SQLite's:
+ * a job serialises alike whichever store read it.
+ */
+export const toAiJob = (row: JobRow): AiJob => ({
+  job_id: row.id,
+  trace_id: row.trace_id,
+  workflow_run_id: row.workflow_run_id,
+  job_kind: row.job_kind,
+  state: row.status,
+  protocol_id: row.protocol_id,
+  profile_id: row.profile_id,
+  capability_profile_id: row.capability_profile_id,
+  access_mode: row.access_mode,
+  safety_mode: row.safety_mode,
+  entity_refs: row.entity_refs,
+  planned_operations: row.planned_operations,
+  metrics: row.metrics,
+  status_reason: row.status_reason,
+  error_message: row.error_message,
+  job_inputs: row.job_inputs,
+  job_outputs: row.job_outputs,
+  is_pinned: row.is_pinned,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+  attempt: row.attempt,
+  max_attempts: row.max_attempts,
+  run_after: row.run_after,
+  priority: row.priority,
+  backoff: row.backoff
+})
 
 const schemaDecode = rowDecoders({ job: JobRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
 
