@@ -11,12 +11,11 @@
  * replaced. Timestamps are compared as they are: on both stores they come
  * from the Clock.
  *
- * Not compared: the order of an object's keys (`deepStrictEqual` ignores it).
- * PostgreSQL keeps JSON — job inputs and outputs, node payloads, event bodies —
- * as jsonb, which lists keys shortest first, where SQLite keeps the caller's
- * order; a job read from PostgreSQL lists its fields in another order too
- * (pg/rowCodec.ts). README, "Input rules", documents it: JSON objects are
- * unordered (RFC 8259 §4).
+ * Field order is compared (it shows in `JSON.stringify`) everywhere but in the
+ * caller's JSON — job inputs and outputs, node payloads, event bodies — which
+ * PostgreSQL keeps as jsonb, whose objects list their keys shortest first,
+ * where SQLite keeps the caller's order. README, "Input rules", documents it:
+ * JSON objects are unordered (RFC 8259 §4).
  *
  * Deterministic by construction: one fixed seed, steps one at a time (or, in a
  * `together` step, at once on distinct jobs only), each store under its own
@@ -359,7 +358,14 @@ class Names {
   }
 }
 
-const normalise = (value: unknown, names: Names, key?: string): unknown => {
+/**
+ * The caller's JSON (and an event's body), whose key order is jsonb's on PostgreSQL: see the
+ * header. Every other object — a job, run, node, event record, error, page — the library builds
+ * itself, so its field order is compared too (`fields`): it shows in `JSON.stringify`.
+ */
+const JSON_VALUES = new Set(["job_inputs", "job_outputs", "input_payload", "output_payload", "body", "input", "output"])
+
+const normalise = (value: unknown, names: Names, key?: string, json = false): unknown => {
   if (typeof value === "string") {
     if (key === "next_cursor") {
       try {
@@ -373,11 +379,12 @@ const normalise = (value: unknown, names: Names, key?: string): unknown => {
   if (value === null || typeof value !== "object") return value
   if (DateTime.isDateTime(value)) return `@${DateTime.formatIso(DateTime.toUtc(value))}`
   if (Duration.isDuration(value)) return `${Duration.toMillis(value)} ms`
-  if (Array.isArray(value)) return value.map((item) => normalise(item, names))
+  if (Array.isArray(value)) return value.map((item) => normalise(item, names, undefined, json))
   const out: Record<string, unknown> = {}
   if ("_tag" in value) out["_tag"] = (value as { readonly _tag: unknown })._tag
   else if (value instanceof Error) out["error"] = value.constructor.name
-  for (const [k, v] of Object.entries(value)) out[k] = normalise(v, names, k)
+  if (!json) out["fields"] = Object.keys(value).join(" ")
+  for (const [k, v] of Object.entries(value)) out[k] = normalise(v, names, k, json || JSON_VALUES.has(k))
   return out
 }
 
@@ -554,7 +561,11 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
               .pipe(Effect.map((exits) => exits.map((exit) => observe(exit, names))))
           })
         case "recover":
-          return Recovery.recoverStalledRuns({ threshold: Duration.seconds(o.thresholdSecs) }).pipe(Effect.provide(context))
+          // One scan at a time, SQLite's default. PostgreSQL's default is two at once, "each batch in its
+          // own transaction on its own connection" (Recovery.ts, RecoveryOptions.concurrency): which of
+          // them stalls which run is then the lock race's, and with it the report's order and the order
+          // of the recovery records of one instant (seen here: two runs of one heartbeat, swapped).
+          return Recovery.recoverStalledRuns({ threshold: Duration.seconds(o.thresholdSecs), concurrency: 1 }).pipe(Effect.provide(context))
         case "prune":
           return Janitor.runOnce({ olderThan: Duration.seconds(o.olderThanSecs), keepNewest: o.keepNewest, dryRun: o.dryRun })
             .pipe(Effect.provide(context))
