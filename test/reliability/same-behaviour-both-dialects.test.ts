@@ -41,7 +41,7 @@ import * as TestContext from "effect/TestContext"
 import * as fs from "node:fs"
 import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { EventType } from "../../src/domain/EventRecord.js"
-import type { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
+import type { JobId, TraceId, WorkflowRunId } from "../../src/domain/Ids.js"
 import type { JobKind } from "../../src/domain/JobKind.js"
 import type { JobState } from "../../src/domain/JobState.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
@@ -103,6 +103,7 @@ type Op =
   | { readonly op: "together"; readonly steps: ReadonlyArray<Together> }
   | { readonly op: "heartbeat"; readonly run: number }
   | { readonly op: "record"; readonly event: unknown }
+  | { readonly op: "recordMany"; readonly events: ReadonlyArray<unknown> }
   | { readonly op: "get"; readonly job: JobRef }
   | { readonly op: "history"; readonly job: JobRef }
   | { readonly op: "list"; readonly filter: ListFilter }
@@ -122,6 +123,7 @@ interface ListFilter {
   readonly order?: "asc" | "desc"
   readonly limit: number
   readonly createdAfterMs?: number
+  readonly createdBeforeMs?: number
   readonly traceOf?: JobRef
 }
 
@@ -131,6 +133,8 @@ interface EventsFilter {
   readonly order?: "asc" | "desc"
   readonly limit: number
   readonly sinceMs?: number
+  readonly untilMs?: number
+  readonly traceOf?: JobRef
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,6 +258,7 @@ const listFilter: fc.Arbitrary<ListFilter> = fc.record({
   order: fc.constantFrom("asc" as const, "desc" as const),
   limit: fc.integer({ min: 1, max: 4 }),
   createdAfterMs: fc.integer({ min: 0, max: 20_000 }),
+  createdBeforeMs: fc.integer({ min: 0, max: 4_000_000 }),
   traceOf: jobRef
 }, { requiredKeys: ["limit"] })
 
@@ -262,7 +267,9 @@ const eventsFilter: fc.Arbitrary<EventsFilter> = fc.record({
   types: fc.subarray([...EVENT_TYPES], { minLength: 1, maxLength: 3 }),
   order: fc.constantFrom("asc" as const, "desc" as const),
   limit: fc.integer({ min: 1, max: 5 }),
-  sinceMs: fc.integer({ min: 0, max: 20_000 })
+  sinceMs: fc.integer({ min: 0, max: 20_000 }),
+  untilMs: fc.integer({ min: 0, max: 4_000_000 }),
+  traceOf: jobRef
 }, { requiredKeys: ["limit"] })
 
 const MOVES: ReadonlyArray<Move> = ["complete", "completeWithIssues", "awaitValidation", "awaitUser", "cancel", "poison", "retry"]
@@ -314,6 +321,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.nat({ max: 20 }).map((run): Op => ({ op: "heartbeat", run })) },
   { weight: 3, arbitrary: callerEvent.map((event): Op => ({ op: "record", event })) },
+  { weight: 1, arbitrary: fc.array(callerEvent, { maxLength: 3 }).map((events): Op => ({ op: "recordMany", events })) },
   { weight: 1, arbitrary: jobRef.map((job): Op => ({ op: "get", job })) },
   { weight: 1, arbitrary: jobRef.map((job): Op => ({ op: "history", job })) },
   { weight: 2, arbitrary: listFilter.map((filter): Op => ({ op: "list", filter })) },
@@ -452,6 +460,10 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
     const runOf = (n: number): WorkflowRunId =>
       (names.runs.length === 0 ? UNKNOWN_ID : names.runs[names.runs.length - 1 - (n % names.runs.length)]!) as WorkflowRunId
 
+    /** The trace id of a job (read through the API), or one no job has. */
+    const traceOf = (ref: JobRef) =>
+      Effect.map(Effect.option(jobs.get(resolveJob(ref, names))), (job) => job._tag === "Some" ? job.value.trace_id : UNKNOWN_ID as TraceId)
+
     /** Waits (in real time, a bounded while) until the run's heartbeat is at the Clock's now: `Jobs.run`'s first beat. */
     const firstBeat = (runId: WorkflowRunId) =>
       Effect.gen(function*() {
@@ -504,6 +516,8 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
           return store.heartbeat(runOf(o.run))
         case "record":
           return recorder.recordUntrusted(o.event)
+        case "recordMany":
+          return recorder.recordManyUntrusted(o.events)
         case "get":
           return jobs.get(resolveJob(o.job, names))
         case "history":
@@ -516,11 +530,10 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
               ...(f.kinds === undefined ? {} : { kinds: f.kinds }),
               ...(f.order === undefined ? {} : { order: f.order }),
               ...(f.createdAfterMs === undefined ? {} : { created_after: DateTime.unsafeMake(T0 + f.createdAfterMs) }),
+              ...(f.createdBeforeMs === undefined ? {} : { created_before: DateTime.unsafeMake(T0 + f.createdBeforeMs) }),
               limit: f.limit
             }
-            const traced = f.traceOf === undefined
-              ? filter
-              : { ...filter, trace_id: (yield* Effect.either(jobs.get(resolveJob(f.traceOf, names)))).pipe((e) => e._tag === "Right" ? e.right.trace_id : UNKNOWN_ID as never) }
+            const traced = f.traceOf === undefined ? filter : { ...filter, trace_id: yield* traceOf(f.traceOf) }
             const first = yield* jobs.list(traced)
             // The next page through the first page's cursor, as a user pages on.
             const second = first.next_cursor === null ? null : yield* jobs.list({ ...traced, cursor: first.next_cursor })
@@ -534,10 +547,12 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
               ...(f.types === undefined ? {} : { types: f.types }),
               ...(f.order === undefined ? {} : { order: f.order }),
               ...(f.sinceMs === undefined ? {} : { since: DateTime.unsafeMake(T0 + f.sinceMs) }),
+              ...(f.untilMs === undefined ? {} : { until: DateTime.unsafeMake(T0 + f.untilMs) }),
               limit: f.limit
             }
-            const first = yield* recorder.list(filter)
-            const second = first.next_cursor === null ? null : yield* recorder.list({ ...filter, cursor: first.next_cursor })
+            const traced = f.traceOf === undefined ? filter : { ...filter, trace_id: yield* traceOf(f.traceOf) }
+            const first = yield* recorder.list(traced)
+            const second = first.next_cursor === null ? null : yield* recorder.list({ ...traced, cursor: first.next_cursor })
             return { first, second }
           })
         case "together":
