@@ -184,14 +184,16 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
       if (named !== undefined) return named.event_id
       // Inside a transaction the failed statement aborted it, and a lookup would need a second connection.
       if (yield* insideTransaction) return undefined
-      const ids = new Set<string>()
+      // The first, in the given order, stored already or repeating an earlier one (as the server names it).
+      const rows = yield* sql<{ readonly event_id: string }>`
+        SELECT event_id FROM flight_recorder_events WHERE ${sql.in("event_id", [...new Set(events.map((event) => event.event_id))])}`
+      const stored = new Set(rows.map((row) => row.event_id))
+      const seen = new Set<string>()
       for (const { event_id } of events) {
-        if (ids.has(event_id)) return event_id
-        ids.add(event_id)
+        if (seen.has(event_id) || stored.has(event_id)) return event_id
+        seen.add(event_id)
       }
-      const [row] = yield* sql<{ readonly event_id: string }>`
-        SELECT event_id FROM flight_recorder_events WHERE ${sql.in("event_id", [...ids])} LIMIT 1`
-      return row?.event_id
+      return undefined
     }).pipe(Effect.orElseSucceed(() => undefined))
 
   /** A statement writing `events` fails with `AlreadyExists` naming the taken id, instead of the unique violation. */

@@ -121,18 +121,23 @@ export function* insertEventsStep(events: ReadonlyArray<EventRecord>): Step<void
   }
 }
 
-/** The first id of `ids` that is stored already or repeated within `ids`. */
+/**
+ * The first id of `ids`, in their order, that is stored already or repeats an
+ * earlier one — the id PostgreSQL's own violation names, and the rule
+ * `firstTaken` names a job's by: a batch with both a stored id and a repeated
+ * one names whichever comes first, on every store.
+ */
 function* takenEventId(ids: ReadonlyArray<string>): Step<string | undefined> {
-  const seen = new Set<string>()
-  for (const id of ids) {
-    if (seen.has(id)) return id
-    seen.add(id)
-  }
-  const stored = yield [
+  const rows = yield [
     `SELECT event_id FROM flight_recorder_events
-      WHERE event_id IN (SELECT value FROM json_each(?))
-      LIMIT 1`,
+      WHERE event_id IN (SELECT value FROM json_each(?))`,
     [JSON.stringify(ids)]
   ]
-  return stored[0]?.event_id as string | undefined
+  const stored = new Set(rows.map((row) => row.event_id as string))
+  const seen = new Set<string>()
+  for (const id of ids) {
+    if (seen.has(id) || stored.has(id)) return id
+    seen.add(id)
+  }
+  return undefined
 }
