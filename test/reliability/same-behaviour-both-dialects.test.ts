@@ -299,7 +299,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc.record({
-      job: jobRef,
+      // Mostly a job just claimed: a run needs a running job.
+      job: fc.oneof({ weight: 1, arbitrary: jobRef }, { weight: 2, arbitrary: fc.nat({ max: 2 }).map((claimed): JobRef => ({ claimed })) }),
       nodes: fc.array(nodeStep, { maxLength: 3 }),
       outcome: fc.constantFrom("ok" as const, "ok" as const, "fail" as const, "violation" as const),
       onSuccess: sometimes(fc.constantFrom("completed_with_issues" as const, "awaiting_validation" as const)),
@@ -317,7 +318,12 @@ const op: fc.Arbitrary<Op> = fc.oneof(
         fc.nat({ max: 3 }).map((run): Together => ({ op: "heartbeat", run }))
       ),
       { minLength: 2, maxLength: 4 }
-    ).map((steps): Op => ({ op: "together", steps }))
+    ).map((steps): Op => ({
+      op: "together",
+      // The i-th step on the i-th latest claim (or run): distinct jobs, unless one was claimed twice.
+      steps: steps.map((t, i): Together =>
+        t.op === "move" || t.op === "fail" ? { ...t, job: { claimed: i } } : t.op === "heartbeat" ? { ...t, run: i } : t)
+    }))
   },
   { weight: 2, arbitrary: fc.nat({ max: 20 }).map((run): Op => ({ op: "heartbeat", run })) },
   { weight: 3, arbitrary: callerEvent.map((event): Op => ({ op: "record", event })) },
