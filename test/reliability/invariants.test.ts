@@ -24,6 +24,7 @@ const event = (type: string, from: string | null, to: string | null, extra: Part
     from_state: from,
     to_state: to,
     decision_outcome: type === "capability_action" ? "allow" : null,
+    actor: type === "system" ? "system" : null,
     ...extra
   }
 }
@@ -97,6 +98,20 @@ describe("reliability: the audit catches damage", () => {
     assert.isTrue(problemsOf(s, { quiescent: true, intended: new Set() }).some((p) => p.includes("nobody submitted it")))
     const running: Snapshot = { ...s, runs: [s.runs[0]!, { ...s.runs[1]!, status: "running" }] }
     assert.isTrue(problemsOf(running).some((p) => p.includes("still running after recovery")))
+  })
+
+  it("R8 a node left running in a run its own worker ended is reported; in one an operator took while it ran, it is not", () => {
+    const ended = clean()
+    const open = { id: "n4", workflow_run_id: R2, status: "running", sequence: 2, finished_at: null }
+    const withOpenNode = { ...ended, nodes: [...ended.nodes, open] }
+    assert.isTrue(problemsOf(withOpenNode).some((p) => p.includes(`node n4 is still running in run ${R2}, which ended completed`)))
+
+    // The same history, but the move out of running was a human's: the run was taken from its worker.
+    const taken = {
+      ...withOpenNode,
+      events: withOpenNode.events.map((e) => e.from_state === "running" && e.to_state === "completed" ? { ...e, actor: "human" } : e)
+    }
+    assert.deepStrictEqual(problemsOf(taken), [])
   })
 
   it("R8 a gap in node sequences, an illegal status and a failed integrity check are reported", () => {

@@ -76,6 +76,15 @@ export const audit = (snapshot: Snapshot, options: AuditOptions): Array<string> 
   const eventsByJob = groupBy(snapshot.events, (event) => event.job_id)
   const recoveriesByRun = groupBy(snapshot.events.filter((e) => e.type === "workflow_recovery"), (e) => e.workflow_run_id)
 
+  // A run an operator moved on while it ran (its job out of `running` by a human's action) was
+  // taken from its worker: nothing more is written into it, so a node it was running stays open
+  // (README, "A run taken away"). A run its own worker ended has no open node.
+  const takenByOperator = new Map(
+    snapshot.events
+      .filter((e) => e.type === "system" && e.from_state === "running" && e.workflow_run_id !== null)
+      .map((e) => [e.workflow_run_id!, e.actor === "human"] as const)
+  )
+
   // Every row in a legal state.
   for (const job of snapshot.jobs) if (!STATES.has(job.status)) problems.push(`job ${job.id} has illegal status ${job.status}`)
   for (const run of snapshot.runs) {
@@ -87,7 +96,7 @@ export const audit = (snapshot: Snapshot, options: AuditOptions): Array<string> 
     if ((node.status === "running") !== (node.finished_at === null)) problems.push(`node ${node.id} is ${node.status} with finished_at ${node.finished_at}`)
     const run = runs.get(node.workflow_run_id)
     if (run === undefined) problems.push(`node ${node.id} belongs to missing run ${node.workflow_run_id}`)
-    else if (node.status === "running" && !RUN_STATES_WITH_OPEN_NODES.has(run.status)) {
+    else if (node.status === "running" && !RUN_STATES_WITH_OPEN_NODES.has(run.status) && takenByOperator.get(run.id) !== true) {
       problems.push(`node ${node.id} is still running in run ${run.id}, which ended ${run.status}`)
     }
   }

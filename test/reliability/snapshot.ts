@@ -33,6 +33,8 @@ export interface Snapshot {
     readonly from_state: string | null
     readonly to_state: string | null
     readonly decision_outcome: string | null
+    /** Who made a state change (`human` for an operator's action). */
+    readonly actor: string | null
   }>
   /** SQLite only: `PRAGMA integrity_check` rows and `PRAGMA foreign_key_check` rows. */
   readonly integrity?: { readonly integrityCheck: ReadonlyArray<string>; readonly foreignKeyCheck: ReadonlyArray<unknown> }
@@ -91,7 +93,8 @@ const normalise = (raw: {
     timestamp: iso(r["timestamp"]),
     from_state: textOrNull(r["from_state"]),
     to_state: textOrNull(r["to_state"]),
-    decision_outcome: textOrNull(r["decision_outcome"])
+    decision_outcome: textOrNull(r["decision_outcome"]),
+    actor: textOrNull(r["actor"])
   }))
 })
 
@@ -110,7 +113,7 @@ export const readSqlite = (filename: string): Snapshot => {
         events: db.prepare(
           `SELECT event_id, type, job_id, workflow_run_id, timestamp,
                   json_extract(body, '$.from_state') AS from_state, json_extract(body, '$.to_state') AS to_state,
-                  json_extract(body, '$.decision_outcome') AS decision_outcome
+                  json_extract(body, '$.decision_outcome') AS decision_outcome, json_extract(body, '$.actor') AS actor
            FROM flight_recorder_events ORDER BY timestamp, event_id`
         ).all()
       }
@@ -135,7 +138,7 @@ export const readPg = async (url: string): Promise<Snapshot> => {
       events: (await client.query(
         `SELECT event_id, type, job_id, workflow_run_id, timestamp,
                 body->>'from_state' AS from_state, body->>'to_state' AS to_state,
-                body->>'decision_outcome' AS decision_outcome
+                body->>'decision_outcome' AS decision_outcome, body->>'actor' AS actor
          FROM flight_recorder_events ORDER BY timestamp, event_id`
       )).rows
     }

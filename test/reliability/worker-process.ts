@@ -164,7 +164,10 @@ const program = Effect.gen(function*() {
       const id = yield* someJob("awaiting_validation")
       if (id !== null) {
         const pick = rng.int(0, 2)
-        yield* (pick === 0 ? jobs.complete(id) : pick === 1 ? jobs.completeWithIssues(id) : jobs.awaitUser(id))
+        // A human's action, as the operator's others: the pick may be stale, and if the job has
+        // been reworked meanwhile this takes a running job from its worker (invariants.ts).
+        const asOperator = { actor: "human" } as const
+        yield* (pick === 0 ? jobs.complete(id, asOperator) : pick === 1 ? jobs.completeWithIssues(id, asOperator) : jobs.awaitUser(id, asOperator))
       }
     } else if (action === 7) {
       const id = yield* someJob("awaiting_user")
