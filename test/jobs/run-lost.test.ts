@@ -158,5 +158,31 @@ for (const backend of sharedBackends) {
         assert.strictEqual(node?.status, "running", "the node's end was not written into the cancelled run")
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 a worker whose running job an operator completed with issues gets RunLost, its open node stays running, and the audit counts the run as taken", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("run lost completed by an operator")
+        const { worker, operator, store, beats } = yield* setup(database)
+        const job = yield* worker.submit(summarize())
+        const { run } = yield* worker.start(job.job_id)
+        const nodeStarted = yield* Deferred.make<void>()
+        const fiber = yield* Effect.fork(worker.run(job.job_id, (ctx) =>
+          ctx.node({ node_id: "long", node_type: "llm" }, Effect.zipRight(Deferred.succeed(nodeStarted, undefined), Effect.never)), {
+            heartbeatInterval: "10 seconds"
+          }))
+        yield* beats(1)
+        yield* Deferred.await(nodeStarted)
+        // running → completed_with_issues is in the lifecycle table: an operator may end a job its worker still runs.
+        yield* operator.completeWithIssues(job.job_id, { actor: "human", reason: "good enough" })
+        yield* TestClock.adjust("10 seconds")
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        assert.strictEqual(error._tag, "RunLost")
+        if (error._tag === "RunLost") assert.strictEqual(error.status, "completed_with_issues")
+        assert.strictEqual((yield* store.getRun(run.id)).status, "completed_with_issues")
+        const [node] = yield* store.listNodes(run.id)
+        assert.strictEqual(node?.status, "running", "nothing more is written into the taken run")
+        // The same history with the move made by the run's own worker would be reported (reliability/invariants.test.ts).
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
   })
 }
