@@ -43,7 +43,7 @@ import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { EventType } from "../../src/domain/EventRecord.js"
 import type { JobId, TraceId, WorkflowRunId } from "../../src/domain/Ids.js"
 import type { JobKind } from "../../src/domain/JobKind.js"
-import type { JobState } from "../../src/domain/JobState.js"
+import { type JobState, JobStates } from "../../src/domain/JobState.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Janitor from "../../src/Janitor.js"
 import * as Jobs from "../../src/Jobs.js"
@@ -141,18 +141,7 @@ interface EventsFilter {
 // The generator.
 
 const KINDS: ReadonlyArray<JobKind> = ["doc_summarize", "doc_edit", "terminal_exec", "workflow_run", "debug_bundle_export"]
-const STATES: ReadonlyArray<JobState> = [
-  "queued",
-  "running",
-  "stalled",
-  "awaiting_validation",
-  "awaiting_user",
-  "completed",
-  "completed_with_issues",
-  "failed",
-  "cancelled",
-  "poisoned"
-]
+const STATES: ReadonlyArray<JobState> = JobStates
 const EVENT_TYPES = Object.keys(validEvents) as ReadonlyArray<EventType>
 
 /** Text a user might send: unicode (composed and not), injections, invisible characters, a long line. */
