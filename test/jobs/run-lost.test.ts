@@ -21,6 +21,7 @@ import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
+import type { JobId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "./jobs.suite.js"
@@ -52,6 +53,29 @@ const startSilentRun = <A, E>(
     yield* beats(1)
     yield* TestClock.adjust("31 seconds")
     return { job, run, fiber }
+  })
+
+/**
+ * A worker runs a job whose one node never ends; once the node's start is
+ * written, the operator's `move` takes the job (on purpose after it). The
+ * worker's next heartbeat finds the run taken: what `Jobs.run` failed with.
+ */
+const takenMidNode = <E>(database: SharedDatabase, move: (operator: Jobs["Type"], jobId: JobId) => Effect.Effect<unknown, E>) =>
+  Effect.gen(function*() {
+    const { beats, operator, store, worker } = yield* setup(database)
+    const job = yield* worker.submit(summarize())
+    const { run } = yield* worker.start(job.job_id)
+    const nodeStarted = yield* Deferred.make<void>()
+    const fiber = yield* Effect.fork(worker.run(job.job_id, (ctx) =>
+      ctx.node({ node_id: "long", node_type: "llm" }, Effect.zipRight(Deferred.succeed(nodeStarted, undefined), Effect.never)), {
+        heartbeatInterval: "10 seconds"
+      }))
+    yield* beats(1)
+    yield* Deferred.await(nodeStarted)
+    yield* move(operator, job.job_id)
+    yield* TestClock.adjust("10 seconds")
+    const error = yield* Effect.flip(Fiber.join(fiber))
+    return { error, job, run, store }
   })
 
 for (const backend of sharedBackends) {
@@ -136,20 +160,8 @@ for (const backend of sharedBackends) {
     it.effect("R6 a worker whose job an operator cancelled gets RunLost at its next heartbeat, and its program is stopped", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("run lost cancelled")
-        const { worker, operator, store, beats } = yield* setup(database)
-        const job = yield* worker.submit(summarize())
-        const { run } = yield* worker.start(job.job_id)
-        // The node's body runs once its start is written: the cancel comes after it, on purpose.
-        const nodeStarted = yield* Deferred.make<void>()
-        const fiber = yield* Effect.fork(worker.run(job.job_id, (ctx) =>
-          ctx.node({ node_id: "long", node_type: "llm" }, Effect.zipRight(Deferred.succeed(nodeStarted, undefined), Effect.never)), {
-            heartbeatInterval: "10 seconds"
-          }))
-        yield* beats(1)
-        yield* Deferred.await(nodeStarted)
-        yield* operator.cancel(job.job_id, { actor: "human", reason: "not needed" })
-        yield* TestClock.adjust("10 seconds")
-        const error = yield* Effect.flip(Fiber.join(fiber))
+        const { error, job, run, store } = yield* takenMidNode(database, (operator, jobId) =>
+          operator.cancel(jobId, { actor: "human", reason: "not needed" }))
         assert.strictEqual(error._tag, "RunLost")
         if (error._tag === "RunLost") assert.strictEqual(error.status, "cancelled")
         assert.strictEqual((yield* store.getJob(job.job_id)).state, "cancelled")
@@ -162,20 +174,9 @@ for (const backend of sharedBackends) {
     it.effect("R6 a worker whose running job an operator completed with issues gets RunLost, its open node stays running, and the audit counts the run as taken", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("run lost completed by an operator")
-        const { worker, operator, store, beats } = yield* setup(database)
-        const job = yield* worker.submit(summarize())
-        const { run } = yield* worker.start(job.job_id)
-        const nodeStarted = yield* Deferred.make<void>()
-        const fiber = yield* Effect.fork(worker.run(job.job_id, (ctx) =>
-          ctx.node({ node_id: "long", node_type: "llm" }, Effect.zipRight(Deferred.succeed(nodeStarted, undefined), Effect.never)), {
-            heartbeatInterval: "10 seconds"
-          }))
-        yield* beats(1)
-        yield* Deferred.await(nodeStarted)
         // running → completed_with_issues is in the lifecycle table: an operator may end a job its worker still runs.
-        yield* operator.completeWithIssues(job.job_id, { actor: "human", reason: "good enough" })
-        yield* TestClock.adjust("10 seconds")
-        const error = yield* Effect.flip(Fiber.join(fiber))
+        const { error, run, store } = yield* takenMidNode(database, (operator, jobId) =>
+          operator.completeWithIssues(jobId, { actor: "human", reason: "good enough" }))
         assert.strictEqual(error._tag, "RunLost")
         if (error._tag === "RunLost") assert.strictEqual(error.status, "completed_with_issues")
         assert.strictEqual((yield* store.getRun(run.id)).status, "completed_with_issues")
