@@ -12,3 +12,17 @@ export const firstTaken = (given: ReadonlyArray<string>, written: ReadonlyArray<
   }
   return "(unknown)"
 }
+
+/**
+ * The first of `given` ids (in order) that is in `stored` or repeats an
+ * earlier one: the id PostgreSQL's own unique violation names, so a batch
+ * with both a stored id and a repeated one names the same id on every store.
+ */
+export const firstStoredOrRepeated = (given: ReadonlyArray<string>, stored: ReadonlySet<string>): string | undefined => {
+  const seen = new Set<string>()
+  for (const id of given) {
+    if (seen.has(id) || stored.has(id)) return id
+    seen.add(id)
+  }
+  return undefined
+}

@@ -11,6 +11,7 @@ import type { ParseError } from "effect/ParseResult"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { auditRecords, recordsGiven } from "../internal/audit.js"
+import { firstStoredOrRepeated } from "../internal/firstTaken.js"
 import { flatMapKnown } from "../../util/knownEffects.js"
 import { type Execute, makeExecute, type OutsideTransaction, runWith } from "../internal/execute.js"
 import type { Audit } from "../JobStore.js"
@@ -184,16 +185,10 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
       if (named !== undefined) return named.event_id
       // Inside a transaction the failed statement aborted it, and a lookup would need a second connection.
       if (yield* insideTransaction) return undefined
-      // The first, in the given order, stored already or repeating an earlier one (as the server names it).
+      const ids = events.map((event) => event.event_id)
       const rows = yield* sql<{ readonly event_id: string }>`
-        SELECT event_id FROM flight_recorder_events WHERE ${sql.in("event_id", [...new Set(events.map((event) => event.event_id))])}`
-      const stored = new Set(rows.map((row) => row.event_id))
-      const seen = new Set<string>()
-      for (const { event_id } of events) {
-        if (seen.has(event_id) || stored.has(event_id)) return event_id
-        seen.add(event_id)
-      }
-      return undefined
+        SELECT event_id FROM flight_recorder_events WHERE ${sql.in("event_id", [...new Set(ids)])}`
+      return firstStoredOrRepeated(ids, new Set(rows.map((row) => row.event_id)))
     }).pipe(Effect.orElseSucceed(() => undefined))
 
   /** A statement writing `events` fails with `AlreadyExists` naming the taken id, instead of the unique violation. */

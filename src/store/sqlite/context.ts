@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import type { EventRecord } from "../../domain/EventRecord.js"
+import { firstStoredOrRepeated } from "../internal/firstTaken.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { sqliteCode } from "./errors.js"
 import { EVENT_COLUMNS, eventValues } from "./rowCodec.js"
@@ -121,23 +122,12 @@ export function* insertEventsStep(events: ReadonlyArray<EventRecord>): Step<void
   }
 }
 
-/**
- * The first id of `ids`, in their order, that is stored already or repeats an
- * earlier one — the id PostgreSQL's own violation names, and the rule
- * `firstTaken` names a job's by: a batch with both a stored id and a repeated
- * one names whichever comes first, on every store.
- */
+/** The id of `ids` a batch insert could not write, named as on every store (`firstStoredOrRepeated`). */
 function* takenEventId(ids: ReadonlyArray<string>): Step<string | undefined> {
   const rows = yield [
     `SELECT event_id FROM flight_recorder_events
       WHERE event_id IN (SELECT value FROM json_each(?))`,
     [JSON.stringify(ids)]
   ]
-  const stored = new Set(rows.map((row) => row.event_id as string))
-  const seen = new Set<string>()
-  for (const id of ids) {
-    if (seen.has(id) || stored.has(id)) return id
-    seen.add(id)
-  }
-  return undefined
+  return firstStoredOrRepeated(ids, new Set(rows.map((row) => row.event_id as string)))
 }
