@@ -91,8 +91,15 @@ const retryStorageErrors = <A, E, R>(batch: Effect.Effect<A, E, R>, retries: num
       )
   )
 
+/** The stale scan's order (the stores' `ORDER BY last_heartbeat, id`). */
+const staleScanOrder = (a: WorkflowRun, b: WorkflowRun): number => {
+  const byBeat = DateTime.toEpochMillis(a.last_heartbeat) - DateTime.toEpochMillis(b.last_heartbeat)
+  return byBeat !== 0 ? byBeat : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
+
 /** What a scan did. */
 export interface RecoveryReport {
+  /** The runs stalled, oldest heartbeat first, then by id. */
   readonly recovered: ReadonlyArray<WorkflowRun>
   readonly threshold: Duration.Duration
 }
@@ -156,6 +163,10 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
   // run to one of them (a batch skips the jobs another holds), and the server moves their
   // batches on as many cores.
   yield* Effect.all(Array.from({ length: concurrency }, () => scan), { concurrency: "unbounded", discard: true })
+  // Batches end in any order when several run at once, and a run skipped while another
+  // transaction held its job is found by a later batch: the report lists the runs in one
+  // order whatever happened — oldest heartbeat first, then by id — on both stores.
+  recovered.sort(staleScanOrder)
   yield* Effect.annotateCurrentSpan({ "hsk.recovered": recovered.length, "hsk.threshold_secs": thresholdSecs })
   return { recovered, threshold } satisfies RecoveryReport
 })

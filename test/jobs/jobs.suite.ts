@@ -107,6 +107,44 @@ export const runJobsSuite = (backend: Backend) => {
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "stalled")
       })))
 
+    it.effect("R9 the recovery report lists the runs oldest heartbeat first, then by id, however its batches interleave", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        yield* TestClock.setTime(2_000_000)
+        // Three runs share each second, so the id decides between them; the first three then beat
+        // last, so heartbeat order is not start order.
+        const runs: Array<string> = []
+        for (let second = 0; second < 4; second++) {
+          for (let i = 0; i < 3; i++) {
+            const job = yield* jobs.submit(summarize())
+            runs.push((yield* jobs.start(job.job_id)).run.id)
+          }
+          yield* TestClock.adjust("1 second")
+        }
+        for (const runId of runs.slice(0, 3).reverse()) yield* store.heartbeat(runId as never)
+        yield* TestClock.adjust("1 minute")
+        const expected = yield* Effect.forEach(runs, (id) => store.getRun(id as never))
+        const order = [...expected]
+          .sort((a, b) =>
+            DateTime.toEpochMillis(a.last_heartbeat) - DateTime.toEpochMillis(b.last_heartbeat) || (a.id < b.id ? -1 : 1))
+          .map((run) => run.id)
+        assert.deepStrictEqual(order.slice(-3), [...runs.slice(0, 3)].sort(), "the three that beat last come last")
+        // Forced interleaving: the first batch's answer (the oldest run, committed) comes back
+        // 100 ms late, so the other scan reports every later run before it.
+        let batches = 0
+        const lateFirstBatch = JobStore.of({
+          ...store,
+          stallStaleRuns: (options) =>
+            Effect.tap(store.stallStaleRuns(options), () =>
+              batches++ === 0 ? Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 100))) : Effect.void)
+        })
+        const report = yield* Recovery.recoverStalledRuns({ concurrency: 2, batchSize: 1 }).pipe(
+          Effect.provideService(JobStore, lateFirstBatch)
+        )
+        assert.deepStrictEqual(report.recovered.map((run) => run.id), order)
+      })))
+
     it.effect("R9 a run that keeps beating for 5 simulated minutes is never recovered", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs
