@@ -97,6 +97,11 @@ const staleScanOrder = (a: WorkflowRun, b: WorkflowRun): number => {
   return byBeat !== 0 ? byBeat : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }
 
+const inStaleScanOrder = (runs: ReadonlyArray<WorkflowRun>): boolean => {
+  for (let i = 1; i < runs.length; i++) if (staleScanOrder(runs[i - 1]!, runs[i]!) > 0) return false
+  return true
+}
+
 /** What a scan did. */
 export interface RecoveryReport {
   /** The runs stalled, oldest heartbeat first, then by id. */
@@ -166,7 +171,8 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
   // Batches end in any order when several run at once, and a run skipped while another
   // transaction held its job is found by a later batch: the report lists the runs in one
   // order whatever happened — oldest heartbeat first, then by id — on both stores.
-  recovered.sort(staleScanOrder)
+  // Each batch comes back in that order, so a check usually suffices; a sort merges the batches.
+  if (!inStaleScanOrder(recovered)) recovered.sort(staleScanOrder)
   yield* Effect.annotateCurrentSpan({ "hsk.recovered": recovered.length, "hsk.threshold_secs": thresholdSecs })
   return { recovered, threshold } satisfies RecoveryReport
 })
