@@ -63,7 +63,7 @@ export interface FlightRecorderConfig {
    * such fields are dropped, prompts and responses kept as `sha256:` hashes (R14).
    */
   readonly debug?: boolean
-  /** Redaction rules applied after the defaults (bearer tokens, `sk-` keys, URL passwords). */
+  /** Redaction rules applied after the defaults (`Redactor.defaultRules`: tokens, keys, URL passwords, named secrets). */
   readonly redactionRules?: ReadonlyArray<Redactor.RedactionRule>
 }
 
