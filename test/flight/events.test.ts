@@ -115,7 +115,23 @@ describe("R14 normalisation and redaction", () => {
     ["project API key", "OPENAI_API_KEY=sk-proj-AbC123dEf456GhI789_jKl-0 run", "OPENAI_API_KEY=[REDACTED] run"],
     ["classic API key", "key sk-AbCdEfGhIjKlMnOpQrStUv and sk-0123456789abcdefXYZ", "key [REDACTED] and [REDACTED]"],
     ["short sk- word kept", "task sk-short is fine", "task sk-short is fine"],
-    ["two secrets in one string", "Bearer t1 then mysql://u:p@h/db", "Bearer [REDACTED] then mysql://u:[REDACTED]@h/db"]
+    ["two secrets in one string", "Bearer t1 then mysql://u:p@h/db", "Bearer [REDACTED] then mysql://u:[REDACTED]@h/db"],
+    // The kinds of secret the reference's Secret Redactor (bundles/redactor.rs) catches, its own test's key first.
+    ["the reference's test key", "sk-abc123def456ghi789", "[REDACTED]"],
+    ["a short sk- key (10 letters and digits)", "use sk-abc123def4 now", "use [REDACTED] now"],
+    ["a hyphenated sk- word kept", "pip install sk-learn-tutorial", "pip install sk-learn-tutorial"],
+    ["AWS access key id", "AKIAIOSFODNN7EXAMPLE and ASIAIOSFODNN7EXAMPLE", "[REDACTED] and [REDACTED]"],
+    ["AWS secret key assignment", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key = [REDACTED]"],
+    ["GitHub tokens", `git push https://${"ghp_" + "a".repeat(36)}@github.com and github_pat_${"A".repeat(22)}_${"b".repeat(59)}`, "git push https://[REDACTED]@github.com and [REDACTED]"],
+    ["Slack tokens", "xoxb-1234567890-abcdefghij xapp-1-A0123456789-abc", "[REDACTED] [REDACTED]"],
+    ["Google API key", `key=AIza${"B".repeat(35)}&q=1`, "key=[REDACTED]&q=1"],
+    ["a JSON Web Token on its own", "?jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fw", "?jwt=[REDACTED]"],
+    ["a PEM private key block", "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- done", "key: [REDACTED] done"],
+    ["a PEM private key cut off before its END line", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1r", "[REDACTED]"],
+    ["password assignments", "export DB_PASSWORD=hunter2 && login --password: s3cret", "export DB_PASSWORD=[REDACTED] && login --password: [REDACTED]"],
+    ["named secrets in JSON, quoted values whole", `{"api_key": "k 1,2", "user": "ann", 'client-secret': 'x'}`, `{"api_key": "[REDACTED]", "user": "ann", 'client-secret': '[REDACTED]'}`],
+    ["token and secret assignments", "MY_TOKEN=abc SECRET=xyz https://x/cb?access_token=t0&state=1", "MY_TOKEN=[REDACTED] SECRET=[REDACTED] https://x/cb?access_token=[REDACTED]&state=1"],
+    ["token and secret in prose kept", "unexpected token: } max_tokens: 4096 token_usage the secret: none", "unexpected token: } max_tokens: 4096 token_usage the secret: none"]
   ]
   for (const [name, input, expected] of redactions) {
     it.effect(`R14 redacts ${name}`, () =>

@@ -116,6 +116,12 @@ export const invalidEvents: ReadonlyArray<readonly [string, unknown, string]> = 
   ["an array", [validEvents.diagnostic], ""],
   ["unknown type", withField("diagnostic", { type: "user_message" }), "type"],
   ["type not a string", withField("diagnostic", { type: 7 }), "type"],
+  // Types match exactly, as the reference's event registry ids do (fr_event_registry.rs
+  // lowercase_is_not_canonical, whitespace_is_rejected; tests/fr_event_registry_tests.rs
+  // mt_198_typo_near_miss_is_rejected_not_silently_mapped): no case folding, no trimming, no near miss.
+  ["type in another case", withField("diagnostic", { type: "Diagnostic" }), "type"],
+  ["type padded with whitespace", withField("workflow_recovery", { type: " workflow_recovery" }), "type"],
+  ["type a near miss", withField("workflow_recovery", { type: "workflow-recovery" }), "type"],
   ["missing type", without("diagnostic", "type"), "type"],
   ["trace_id not a uuid", withField("diagnostic", { trace_id: "trace-1" }), "trace_id"],
   ["missing event_id", without("system", "event_id"), "event_id"],

@@ -1,8 +1,11 @@
 /**
  * Secret redaction (R14): every string of an event passes through these rules
  * before it is stored. Rules are regular expressions with a replacement; the
- * defaults catch bearer tokens, `sk-` API keys and passwords inside URLs, and
- * callers add their own.
+ * defaults catch the kinds of secret the reference's Secret Redactor catches
+ * (bearer tokens, `sk-` API keys, passwords inside URLs, cloud and chat
+ * tokens, private keys, password and key assignments), and callers add their
+ * own. Personal data (e-mail addresses, phone numbers), which the reference
+ * hides only in exported bundles, is left to the caller's rules.
  */
 
 /** One redaction rule. `replacement` may use `$1`-style groups, as in `String.replace`. */
@@ -23,22 +26,110 @@ export const bearerToken: RedactionRule = {
   replacement: `$1 ${REDACTED}`
 }
 
-/** OpenAI-style keys: `sk-…` and `sk-proj-…` with at least 16 key characters. */
+/**
+ * OpenAI-style keys: `sk-…` and `sk-proj-…` with at least 16 key characters,
+ * or at least 10 letters and digits in a row (the reference's shortest key).
+ */
 export const apiKey: RedactionRule = {
   name: "api-key",
-  pattern: /\bsk-[A-Za-z0-9_-]{16,}/g,
+  pattern: /\bsk-(?:[A-Za-z0-9]{10,}[A-Za-z0-9_-]*|[A-Za-z0-9_-]{16,})/g,
   replacement: REDACTED
 }
 
-/** `scheme://user:pass@host` → `scheme://user:[REDACTED]@host`. */
+/**
+ * `scheme://user:pass@host` → `scheme://user:[REDACTED]@host`. A match starts
+ * at `://`, the scheme only looked back at: starting at every word of the text
+ * and reading a scheme forward made a long `a-a-a-…` cost quadratic time
+ * (a second per 40 kB, minutes per megabyte).
+ */
 export const urlPassword: RedactionRule = {
   name: "url-password",
-  pattern: /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s:/?#@]*):[^\s/?#@]+@/g,
+  pattern: /(?<=[A-Za-z0-9+.-])(:\/\/[^\s:/?#@]*):[^\s/?#@]+@/g,
   replacement: `$1:${REDACTED}@`
 }
 
+/** AWS access key ids (`AKIA…`, and `ASIA…` for temporary ones). */
+export const awsAccessKeyId: RedactionRule = {
+  name: "aws-access-key-id",
+  pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
+  replacement: REDACTED
+}
+
+/** GitHub tokens: fine-grained `github_pat_…` and the classic `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` ones. */
+export const githubToken: RedactionRule = {
+  name: "github-token",
+  pattern: /\b(?:github_pat_[A-Za-z0-9_]{22,}|gh[opusr]_[A-Za-z0-9]{36,})/g,
+  replacement: REDACTED
+}
+
+/** Slack bot, user and app tokens (`xoxb-…`, `xoxp-…`, `xapp-1-…`). */
+export const slackToken: RedactionRule = {
+  name: "slack-token",
+  pattern: /\b(?:xox[abprs]|xapp-\d)-[A-Za-z0-9-]{10,}/g,
+  replacement: REDACTED
+}
+
+/** Google API keys (`AIza` and 35 more characters). */
+export const googleApiKey: RedactionRule = {
+  name: "google-api-key",
+  pattern: /\bAIza[0-9A-Za-z_-]{35}/g,
+  replacement: REDACTED
+}
+
+/** A JSON Web Token on its own (header and payload both start `eyJ`, the encoding of `{"`). */
+export const jsonWebToken: RedactionRule = {
+  name: "json-web-token",
+  pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g,
+  replacement: REDACTED
+}
+
+/**
+ * A PEM private key block, whole. A block cut off before its END line (a
+ * truncated paste) is redacted to the end of the text: its key is still in it.
+ */
+export const privateKey: RedactionRule = {
+  name: "private-key",
+  pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*$)/g,
+  replacement: REDACTED
+}
+
+/**
+ * A secret given a name: `password=…`, `DB_PASSWORD=…`, `"api_key": "…"`,
+ * `--client-secret=…`, `aws_secret_access_key = …`. The name is kept, the
+ * value (to the next space, quote, `&`, `,` or `;`, or a whole quoted string)
+ * is redacted. Like the reference's, a name counts inside a longer one
+ * (`newpassword=…`). Bare `token`/`secret` count only with `=` (an assignment): with
+ * `:` they are too often prose (`unexpected token: }`).
+ */
+export const namedSecret: RedactionRule = {
+  name: "named-secret",
+  // Linear by construction: a match starts at a secret's name, never at each
+  // piece of a long identifier, and a name takes at most three suffixes.
+  pattern: new RegExp(
+    String.raw`((?:` +
+      // Names that are a secret whatever separates them from their value.
+      String.raw`(?:passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?(?:access[_-]?)?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token)(?:[_-][A-Za-z0-9]{1,32}){0,3}["']?\s*[:=]` +
+      // Names that are one only in an assignment.
+      String.raw`|(?:token|secret)(?:[_-][A-Za-z0-9]{1,32}){0,3}["']?\s*=` +
+      String.raw`)\s*["']?)(?:(?<=")[^"\n]*(?=")|(?<=')[^'\n]*(?=')|[^\s"'&,;]+)`,
+    "gi"
+  ),
+  replacement: `$1${REDACTED}`
+}
+
 /** The rules every recorder applies unless told otherwise. */
-export const defaultRules: ReadonlyArray<RedactionRule> = [bearerToken, apiKey, urlPassword]
+export const defaultRules: ReadonlyArray<RedactionRule> = [
+  privateKey,
+  bearerToken,
+  apiKey,
+  urlPassword,
+  awsAccessKeyId,
+  githubToken,
+  slackToken,
+  googleApiKey,
+  jsonWebToken,
+  namedSecret
+]
 
 /** Redacts secrets from text. */
 export interface Redactor {

@@ -24,6 +24,7 @@ import { type DecodeFailure, formatIssues } from "../../domain/Errors.js"
 import type { EventRecord, EventType } from "../../domain/EventRecord.js"
 import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
 import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
+import { instantBefore } from "../../domain/Timestamp.js"
 import type { JobId } from "../../domain/Ids.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
 import { type LibraryEvent, makeBuild } from "./libraryEvents.js"
@@ -52,7 +53,7 @@ export const DEFAULT_PURGE_BATCH_SIZE = 1000
 
 /** How the recorder behaves. Every field has a default. */
 export interface FlightRecorderConfig {
-  /** Events older than this are purged by `enforceRetention`. Default 7 days (R13). */
+  /** Events older than this are purged by `enforceRetention`. Default 7 days (R13); `Duration.infinity` keeps every event. */
   readonly retention?: Duration.DurationInput
   /** Events deleted per purge transaction. Default 1000. */
   readonly purgeBatchSize?: number
@@ -63,7 +64,7 @@ export interface FlightRecorderConfig {
    * such fields are dropped, prompts and responses kept as `sha256:` hashes (R14).
    */
   readonly debug?: boolean
-  /** Redaction rules applied after the defaults (bearer tokens, `sk-` keys, URL passwords). */
+  /** Redaction rules applied after the defaults (`Redactor.defaultRules`: tokens, keys, URL passwords, named secrets). */
   readonly redactionRules?: ReadonlyArray<Redactor.RedactionRule>
 }
 
@@ -177,7 +178,9 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
     const enforceRetention = Effect.fn("FlightRecorder.enforceRetention")(function*(
       options?: { readonly cutoff?: DateTime.Utc }
     ) {
-      const before = options?.cutoff ?? DateTime.subtractDuration(yield* DateTime.now, retention)
+      // instantBefore: a window too long for a date (infinite: keep everything)
+      // gives a cutoff before every event, where subtracting it threw.
+      const before = options?.cutoff ?? instantBefore(yield* DateTime.now, retention)
       let purged = 0
       let batches = 0
       // One short transaction per batch (inside purgeEventsBatch), so a large
