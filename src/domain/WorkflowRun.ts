@@ -34,6 +34,16 @@ export type NodeStatus = typeof NodeStatus.Type
 /** How a node execution can end: any status but `queued` and `running`. */
 export type NodeEndStatus = Exclude<NodeStatus, "queued" | "running">
 
+/**
+ * Whether a node given this status has finished, so `finishNode` stamps its
+ * `finished_at`. A node awaiting validation or a user is paused, not
+ * finished: its `finished_at` stays as it was, as the reference's
+ * `update_workflow_node_execution` keeps it (stamped only for `completed`,
+ * `completed_with_issues`, `failed`, `cancelled`, `stalled`, `poisoned`).
+ */
+export const nodeFinishes = (status: NodeEndStatus): boolean =>
+  status !== "awaiting_validation" && status !== "awaiting_user"
+
 /** One node of a workflow run, with its payloads, in sequence order. */
 export const NodeExecution = Schema.Struct({
   id: NodeExecutionId,

@@ -121,6 +121,32 @@ export const runReferencePorts = (backend: Backend): void => {
         )
       }).pipe(Effect.provide(appOver(backend))))
 
+    // The other half of the reference's CASE (storage/postgres.rs
+    // update_workflow_node_execution: `ELSE finished_at`): a node awaiting
+    // validation or a user is paused, not finished, so its finished_at stays
+    // as it was; the status that ends it later stamps it.
+    it.effect("R8 a node awaiting validation or a user keeps finished_at unset until a later status ends it", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore.JobStore
+        yield* TestClock.setTime(NOW)
+        const { run } = yield* claimedJob
+        for (const [i, waiting] of (["awaiting_validation", "awaiting_user"] as const).entries()) {
+          const node = yield* store.startNode({ workflow_run_id: run.id, node_id: `node-${waiting}`, node_type: "test" })
+          yield* TestClock.setTime(NOW + 1000 * (2 * i + 1))
+          const paused = yield* store.finishNode(node.id, { status: waiting })
+          assert.deepStrictEqual([paused.status, paused.finished_at], [waiting, null])
+          yield* TestClock.setTime(NOW + 1000 * (2 * i + 2))
+          const ended = yield* store.finishNode(node.id, { status: "completed", output_payload: { ok: true } })
+          assert.strictEqual(ended.status, "completed")
+          assert.strictEqual(DateTime.toEpochMillis(ended.finished_at!), NOW + 1000 * (2 * i + 2))
+        }
+        const listed = yield* store.listNodes(run.id)
+        assert.deepStrictEqual(listed.map((node) => [node.status, node.finished_at === null ? null : DateTime.toEpochMillis(node.finished_at)]), [
+          ["completed", NOW + 2000],
+          ["completed", NOW + 4000]
+        ])
+      }).pipe(Effect.provide(appOver(backend))))
+
     // Ports flight_recorder/duckdb.rs test_retention_purges_old_events: a recorder
     // whose retention window is zero purges every event recorded before now.
     // Ours purges events strictly older than the cutoff, so one stamped at the

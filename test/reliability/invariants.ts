@@ -93,7 +93,9 @@ export const audit = (snapshot: Snapshot, options: AuditOptions): Array<string> 
   }
   for (const node of snapshot.nodes) {
     if (!NODE_STATES.has(node.status)) problems.push(`node ${node.id} has illegal status ${node.status}`)
-    if ((node.status === "running") !== (node.finished_at === null)) problems.push(`node ${node.id} is ${node.status} with finished_at ${node.finished_at}`)
+    // Running: not finished. Ended: finished. Awaiting validation or a user: paused, either (R8, as the reference).
+    const paused = node.status === "awaiting_validation" || node.status === "awaiting_user"
+    if (!paused && (node.status === "running") !== (node.finished_at === null)) problems.push(`node ${node.id} is ${node.status} with finished_at ${node.finished_at}`)
     const run = runs.get(node.workflow_run_id)
     if (run === undefined) problems.push(`node ${node.id} belongs to missing run ${node.workflow_run_id}`)
     else if (node.status === "running" && !RUN_STATES_WITH_OPEN_NODES.has(run.status) && takenByOperator.get(run.id) !== true) {

@@ -14,7 +14,7 @@ import type { Json } from "../../domain/Json.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { JobState, JobStates } from "../../domain/JobState.js"
-import { type NodeEndStatus, NodeExecution, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
+import { type NodeEndStatus, NodeExecution, nodeFinishes, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import { isRunEnd, refuseRunEnd, refuseSettleTarget } from "../internal/runEnd.js"
 import type { Audited, JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
@@ -380,7 +380,8 @@ export const makeRunMethods = (context: PgContext) => {
       readonly error_message?: string | null
     }) {
       const now = yield* DateTime.now
-      const set = [sql`status = ${yield* checkNodeEnd(outcome.status)}`, sql`finished_at = ${instantParam(now)}::timestamptz`]
+      const set = [sql`status = ${yield* checkNodeEnd(outcome.status)}`]
+      if (nodeFinishes(outcome.status)) set.push(sql`finished_at = ${instantParam(now)}::timestamptz`)
       if (outcome.output_payload !== undefined) {
         set.push(sql`output_payload = ${yield* encodeJson.payload(outcome.output_payload)}::jsonb`)
       }

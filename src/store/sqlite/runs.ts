@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { NodeExecutionId, type WorkflowRunId } from "../../domain/Ids.js"
-import type { NodeExecution } from "../../domain/WorkflowRun.js"
+import { type NodeExecution, nodeFinishes } from "../../domain/WorkflowRun.js"
 import { JobState } from "../../domain/JobState.js"
 import * as Schema from "effect/Schema"
 import { decodeRows } from "../internal/decodeRow.js"
@@ -305,7 +305,7 @@ export const makeRunMethods = (context: SqliteContext) => {
         yield* requireActive(owner.workflow_run_id)
         const set = yield* encode.nodeColumns({
           status: outcome.status,
-          finished_at: yield* DateTime.now,
+          ...(nodeFinishes(outcome.status) ? { finished_at: yield* DateTime.now } : {}),
           ...(outcome.output_payload !== undefined ? { output_payload: outcome.output_payload } : {}),
           ...(outcome.error_message !== undefined ? { error_message: outcome.error_message } : {})
         })
