@@ -7,6 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
+import { refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 import { retryOutermost } from "./transaction.js"
@@ -72,7 +73,9 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         name text NOT NULL
       )`
       // The Migrator nests its own transaction inside this one (a savepoint).
-      return yield* Migrator.make({})({ loader, table: migrationsTable })
+      const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
+      yield* refuseNewerSchema("pg", migrationsTable, directory)
+      return applied
     })))
   }).pipe(
     // The Migrator turns a failing migration into a defect wrapping our

@@ -15,6 +15,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
+import { refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 import { splitStatements } from "./sqlScript.js"
@@ -94,7 +95,11 @@ export const migrateFrom = (directory: URL): Effect.Effect<
     const sql = yield* SqlClient.SqlClient
     const lockWaitMs = yield* readBusyTimeout
     const inTransaction = makeWriteTransaction(sql, lockWaitMs)
-    return yield* inTransaction(runMigrator(directory))
+    return yield* inTransaction(Effect.gen(function*() {
+      const applied = yield* runMigrator(directory)
+      yield* refuseNewerSchema("sqlite", migrationsTable, directory)
+      return applied
+    }))
   }).pipe(
     Effect.catchIf(
       (error): error is SqlError | Migrator.MigrationError =>
