@@ -49,9 +49,13 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@hand
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
-/** Reads a request body up to the configured size (413 past it, 411 without a length) and checks it is JSON (400 otherwise). */
+/**
+ * Reads a request body up to the configured size (413 past it, 411 without a
+ * length) and checks it is JSON by its Content-Type and its text (400
+ * `MalformedBody` otherwise) and not absurdly deep (400 `DecodeFailure`).
+ */
 export class BodyLimit extends HttpApiMiddleware.Tag<BodyLimit>()("@handshake/ai-job-model/http/BodyLimit", {
-  failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError)
+  failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError, DecodeFailureError)
 }) {}
 
 /** `a,b,c` in a query string, each item decoded by `item`. */
