@@ -60,7 +60,7 @@ const openApiRoute = (token: Redacted.Redacted<string>) =>
       yield* router.get(
         "/openapi.json",
         Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
-          Auth.isAuthorized(request.headers.authorization, Redacted.value(token)) ? spec : refused)
+          Auth.isAuthorized(Auth.authorizationOf(request), Redacted.value(token)) ? spec : refused)
       )
     }))
 
