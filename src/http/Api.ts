@@ -62,10 +62,17 @@ export class BodyLimit extends HttpApiMiddleware.Tag<BodyLimit>()("@handshake/ai
 const CommaList = <A, I extends string>(item: Schema.Schema<A, I>): Schema.Schema<ReadonlyArray<A>, string> =>
   Schema.compose(Schema.split(","), Schema.Array(item), { strict: false })
 
-/** Page size in a query string: a whole number from 1 to 1000. */
-const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)).annotations({
-  description: "Page size, 1 to 1000 (default 100)"
-})
+/**
+ * Page size in a query string: a whole number from 1 to 1000, in decimal
+ * digits as the CLI's `--limit` (a bare number parse would also take `0x10`,
+ * `1e3` or ` 5`).
+ */
+const Limit = Schema.String.pipe(
+  Schema.pattern(/^[0-9]+$/, { message: () => "Expected a page size in decimal digits, e.g. 100" }),
+  Schema.compose(Schema.NumberFromString),
+  Schema.int(),
+  Schema.between(1, 1000)
+).annotations({ description: "Page size, 1 to 1000 (default 100)" })
 
 /** Listing order. */
 const Order = Schema.Literal("asc", "desc")
