@@ -240,6 +240,36 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.isUndefined(({} as Record<string, unknown>)["polluted"], "no prototype was touched")
       })))
 
+    it.live("17.2 README: a path the API does not have is 404 RouteNotFound; a method its route does not take is 405 MethodNotAllowed with Allow; nothing changes", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const notAllowed: ReadonlyArray<readonly [string, string, string]> = [
+          ["DELETE", "/jobs", "GET, HEAD, POST"],
+          ["OPTIONS", "/jobs", "GET, HEAD, POST"],
+          ["PUT", `/jobs/${job.job_id}`, "GET, HEAD"],
+          ["DELETE", `/jobs/${job.job_id}`, "GET, HEAD"],
+          ["PATCH", `/jobs/${job.job_id}`, "GET, HEAD"],
+          ["GET", `/jobs/${job.job_id}/cancel`, "POST"],
+          ["DELETE", `/jobs/${job.job_id}/pin`, "POST"],
+          ["POST", "/events", "GET, HEAD"],
+          ["POST", "/health", "GET, HEAD"]
+        ]
+        for (const [method, path, allow] of notAllowed) {
+          const request = HttpClientRequest.make(method as "POST")(path).pipe(authed)
+          const response = yield* send(method === "GET" ? request : request.pipe(HttpClientRequest.bodyUnsafeJson({})))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"], response.headers["allow"]], [405, "MethodNotAllowed", allow], `${method} ${path}`)
+          assert.deepStrictEqual(response.body?.["allowed"], allow.split(", "))
+          assert.isString(response.body?.["message"])
+        }
+        for (const path of ["/nope", "/jobs/x/y/z", `/jobs/${job.job_id}/delete`, "/console/secret.js"]) {
+          const response = yield* send(HttpClientRequest.get(path).pipe(authed))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"], response.body?.["path"]], [404, "RouteNotFound", path], path)
+        }
+        assert.deepStrictEqual(yield* readBack, before)
+      })))
+
     it.live("R6 17.2 the same action sent 20 times at once: cancel gives one 200 and 19 409 IllegalTransition with one event; pin 20 200s and one event", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
