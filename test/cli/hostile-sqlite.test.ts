@@ -28,3 +28,17 @@ describe("ai-jobs on a path that holds no database", { timeout: 120_000 }, () =>
     assert.deepStrictEqual(fs.readdirSync(dir), ["notes.txt"], "no -wal, -shm or journal beside it")
   })
 })
+
+describe("ai-jobs serve with a token no client could send", { timeout: 120_000 }, () => {
+  it("README The token: a token with a control character, a non-ASCII letter or a space at either end is refused (exit 2, one line) before anything listens", async () => {
+    const database = path.join(tempDir("serve-token"), "jobs.db")
+    assert.strictEqual((await runCli(["migrate", "--database", database])).code, 0)
+    const tokens = ["0123456789abcdef ", " 0123456789abcdef", "0123456789abcdef\n", "0123456789\u001babcdef", "0123456789abcdéf"]
+    for (const token of tokens) {
+      const flagged = await runCli(["serve", "--port", "0", "--token", token, "--database", database])
+      assertOneLineError(flagged, 2, /^error: bad --token: the token must be printable ASCII without spaces at either end/)
+      const fromEnv = await runCli(["serve", "--port", "0", "--database", database], { env: { AI_JOBS_TOKEN: token } })
+      assertOneLineError(fromEnv, 2, /^error: bad AI_JOBS_TOKEN: the token must be printable ASCII without spaces at either end/)
+    }
+  })
+})

@@ -18,7 +18,7 @@ const ACTS_ON_TERMINAL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\
 const HOSTILE = "ok \u001b]0;pwned\u0007\u001b[31mred\u001b[0m\rover\b\b \u009b2J \u202egnp.exe"
 
 export const runHostileCliSuite = (database: CliDatabase): void => {
-  describe(`ai-jobs under hostile input on ${database.name}`, () => {
+  describe(`ai-jobs under hostile input on ${database.name}`, { timeout: 120_000 }, () => {
     let url = ""
     const cli = (args: ReadonlyArray<string>) => runCli([...args, "--database", url])
 
