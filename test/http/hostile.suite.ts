@@ -270,7 +270,7 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* readBack, before)
       })))
 
-    it.live("R6 17.2 the same action sent 20 times at once: cancel gives one 200 and 19 409 IllegalTransition with one event; pin 20 200s and one event", () =>
+    it.live("R6 17.2 the same request sent 20 times at once: cancel gives one 200 and 19 409 IllegalTransition with one event; pin 20 200s and one event; one job id submitted, one 201 and 19 409 AlreadyExists", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
         const api = yield* typedClient()
@@ -295,6 +295,17 @@ export const runHostileApiSuite = (backend: Backend) => {
         )
         assert.isTrue(pins.every((job) => job.is_pinned))
         assert.strictEqual((yield* humanEvents(other.job_id)).length, 1, "pinning a pinned job changes nothing")
+
+        // One job id submitted 20 times at once: one job, the others the typed conflict (never a 500).
+        const jobId = "0190a9d2-7a1e-7c4b-8d2e-0000000c0ffe" as AiJob["job_id"]
+        const submits = yield* Effect.all(
+          Array.from({ length: 20 }, () => Effect.either(api.jobs.submit({ payload: summarize({ job_id: jobId }) }))),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(submits.filter((outcome) => outcome._tag === "Right").length, 1)
+        assert.deepStrictEqual(submits.flatMap((outcome) => outcome._tag === "Left" ? [outcome.left._tag] : []), Array(19).fill("AlreadyExists"))
+        const queuedEvents = (yield* store.listEvents({ job_id: jobId, limit: 1000 })).items.filter((event) => event.type === "system")
+        assert.strictEqual(queuedEvents.length, 1, "one job, one queued event")
       })))
 
     it.live("17.2 a request cut off mid-body and clients gone before or during the response leave the database consistent; the server keeps serving", () =>
