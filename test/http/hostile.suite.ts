@@ -229,6 +229,7 @@ export const runHostileApiSuite = (backend: Backend) => {
           withInputs(`{"a\\u0000":1}`),
           withInputs(`{"\\ud800":1}`),
           withInputs(`{"a":"\\udc00"}`),
+          withInputs(`{"a":["x\\u0000"]}`),
           withInputs(`{"n":1e400}`),
           JSON.stringify(summarize({ status_reason: "nul\u0000" }))
         ]) {
