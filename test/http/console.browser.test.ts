@@ -216,4 +216,13 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
     await rowOf(seeded.scripted.job_id).locator(".badge", { hasText: "cancelled" }).waitFor({ timeout: 15_000 })
     assert.deepStrictEqual(pageErrors, [], "the page raised no error")
   })
+
+  it("17.3 a console link whose token fragment is not valid percent-encoding asks for the token, drops the fragment, and raises no error", async () => {
+    await page.evaluate(() => sessionStorage.clear())
+    await page.goto(`${served!.url}console/#token=%E0%A4%A`)
+    await page.locator("form.login").waitFor()
+    assert.notInclude(await page.evaluate(() => location.hash), "token")
+    assert.isNull(await page.evaluate(() => sessionStorage.getItem("ai-jobs-token")))
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
+  })
 })
