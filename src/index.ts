@@ -43,7 +43,9 @@ export {
   InvalidToken,
   LengthRequired,
   MalformedBody,
+  MethodNotAllowed,
   PayloadTooLarge,
+  RouteNotFound,
   Unauthorized,
   Unhealthy
 } from "./http/JobsApi.js"

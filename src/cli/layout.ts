@@ -5,6 +5,25 @@
  */
 import { outputWidth } from "./terminal.js"
 
+/**
+ * Characters a terminal acts on instead of showing: C0 controls but the line
+ * feed and tab (ESC starts sequences that recolour, retitle, rewrite the
+ * clipboard; CR and BS overwrite what was printed), DEL, C1 controls, and the
+ * bidirectional overrides and isolates that reorder what follows them.
+ */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * `text` with every character a terminal would act on written as its `\uXXXX`
+ * escape, so stored text (a reason, an error message, a node id: whatever a
+ * job's submitter or program wrote) is shown as text and never drives the
+ * operator's terminal. Applied by `wrap` and `table`, through which every
+ * table and detail line is printed.
+ */
+export const printable = (text: string): string =>
+  text.replace(UNPRINTABLE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
 /** `text` cut to `max` characters, the last one `…` when anything was cut. */
 export const cut = (text: string, max: number): string =>
   text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text
@@ -13,13 +32,14 @@ export const cut = (text: string, max: number): string =>
  * Wraps each line of `text` at word boundaries so no line is wider than
  * `width`: the first line of each paragraph starts with `indent`, the lines it
  * continues on with `hang` (default: `indent`). Spaces within a line are kept
- * (aligned words stay aligned); a word too long for a line is broken.
+ * (aligned words stay aligned); a word too long for a line is broken. The
+ * text is made `printable` first.
  */
 export const wrap = (text: string, width: number, options: { readonly indent?: string; readonly hang?: string } = {}): string => {
   const indent = options.indent ?? ""
   const hang = options.hang ?? indent
   const out: Array<string> = []
-  for (const paragraph of text.split("\n")) {
+  for (const paragraph of printable(text).split("\n")) {
     let line = indent
     let empty = true
     let continuing = false
@@ -75,18 +95,18 @@ const BELOW = "    "
 
 /**
  * Rows aligned under their headers, no line wider than `width` (by default
- * the terminal's). Cells are single-line. When the row is too wide, optional
- * columns are left out (lowest first) until the other columns fit; then the
- * `below` columns stay inline while they fit, and the rest go under the row,
- * indented and wrapped (`-` and empty cells there print nothing). A row
- * still too wide is cut.
+ * the terminal's). Cells are single-line and `printable`. When the row is too
+ * wide, optional columns are left out (lowest first) until the other columns
+ * fit; then the `below` columns stay inline while they fit, and the rest go
+ * under the row, indented and wrapped (`-` and empty cells there print
+ * nothing). A row still too wide is cut.
  */
 export const table = (
   columns: ReadonlyArray<Column>,
   rows: ReadonlyArray<ReadonlyArray<string>>,
   width: number = outputWidth()
 ): string => {
-  const cells = rows.map((row) => columns.map((column, i) => cut((row[i] ?? "").replace(/\s+/g, " ").trim(), column.max ?? 80)))
+  const cells = rows.map((row) => columns.map((column, i) => cut(printable((row[i] ?? "").replace(/\s+/g, " ").trim()), column.max ?? 80)))
   const widths = columns.map((column, i) => Math.max(column.header.length, ...cells.map((row) => row[i]?.length ?? 0)))
   const span = (indices: ReadonlyArray<number>) =>
     indices.reduce((sum, i) => sum + (widths[i] ?? 0), 0) + GAP.length * Math.max(0, indices.length - 1)

@@ -36,9 +36,16 @@ export const jobState: (value: string) => Effect.Effect<JobState, BadInput> = on
 /** One of the eight event types. */
 export const eventType: (value: string) => Effect.Effect<EventType, BadInput> = oneOf("--type", EventTypes)
 
-/** A comma-separated list (`--state failed,stalled`), each item checked by `item`. */
-export const list = <A>(item: (value: string) => Effect.Effect<A, BadInput>) => (value: string) =>
-  Effect.forEach(value.split(",").map((part) => part.trim()).filter((part) => part !== ""), item)
+/**
+ * A comma-separated list (`--state failed,stalled`), each item checked by
+ * `item`. A list with no item at all (`--state ""`, as an unset shell
+ * variable gives) is refused as `item` refuses the empty word: as a filter
+ * it would match nothing and say only "No jobs match".
+ */
+export const list = <A>(item: (value: string) => Effect.Effect<A, BadInput>) => (value: string) => {
+  const parts = value.split(",").map((part) => part.trim()).filter((part) => part !== "")
+  return parts.length === 0 ? Effect.map(item(value.trim()), (only) => [only]) : Effect.forEach(parts, item)
+}
 
 /** The order of a listing: `newest` first or `oldest` first, as the store's `desc`/`asc`. */
 export const order = (flag: string) => (value: string): Effect.Effect<"asc" | "desc", BadInput> =>

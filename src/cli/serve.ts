@@ -41,15 +41,29 @@ export const isLoopback = (host: string): boolean => {
   return isIPv4(v4) && v4.startsWith("127.")
 }
 
+/**
+ * A token a client can send: printable ASCII, inner spaces allowed. An HTTP
+ * header cannot carry a control character, and the server trims spaces at
+ * its ends, so any other token would refuse every request.
+ */
+const SENDABLE_TOKEN = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
+
 /** The token to require: configured, or made up for a loopback-only server. */
 const chooseToken = (host: string, option: Option.Option<string>) =>
   Effect.gen(function*() {
     const fromEnv = process.env["AI_JOBS_TOKEN"]
     const configured = Option.isSome(option) ? option.value : fromEnv !== undefined && fromEnv !== "" ? fromEnv : undefined
     if (configured !== undefined) {
+      const source = Option.isSome(option) ? "--token" : "AI_JOBS_TOKEN"
       if (configured.length < JobsApi.MIN_TOKEN_LENGTH) {
         return yield* new BadInput({
-          message: `bad ${Option.isSome(option) ? "--token" : "AI_JOBS_TOKEN"}: the token must be at least ${JobsApi.MIN_TOKEN_LENGTH} characters long`
+          message: `bad ${source}: the token must be at least ${JobsApi.MIN_TOKEN_LENGTH} characters long`
+        })
+      }
+      if (!SENDABLE_TOKEN.test(configured)) {
+        return yield* new BadInput({
+          message: `bad ${source}: the token must be printable ASCII without spaces at either end (a newline or a trailing ` +
+            "space, say from a file, could never be sent in an Authorization header, so no request would pass)"
         })
       }
       return { token: Redacted.make(configured), generated: false }

@@ -49,19 +49,30 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@hand
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
-/** Reads a request body up to the configured size (413 past it, 411 without a length) and checks it is JSON (400 otherwise). */
+/**
+ * Reads a request body up to the configured size (413 past it, 411 without a
+ * length) and checks it is JSON by its Content-Type and its text (400
+ * `MalformedBody` otherwise) and not absurdly deep (400 `DecodeFailure`).
+ */
 export class BodyLimit extends HttpApiMiddleware.Tag<BodyLimit>()("@handshake/ai-job-model/http/BodyLimit", {
-  failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError)
+  failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError, DecodeFailureError)
 }) {}
 
 /** `a,b,c` in a query string, each item decoded by `item`. */
 const CommaList = <A, I extends string>(item: Schema.Schema<A, I>): Schema.Schema<ReadonlyArray<A>, string> =>
   Schema.compose(Schema.split(","), Schema.Array(item), { strict: false })
 
-/** Page size in a query string: a whole number from 1 to 1000. */
-const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)).annotations({
-  description: "Page size, 1 to 1000 (default 100)"
-})
+/**
+ * Page size in a query string: a whole number from 1 to 1000, in decimal
+ * digits as the CLI's `--limit` (a bare number parse would also take `0x10`,
+ * `1e3` or ` 5`).
+ */
+const Limit = Schema.String.pipe(
+  Schema.pattern(/^[0-9]+$/, { message: () => "Expected a page size in decimal digits, e.g. 100" }),
+  Schema.compose(Schema.NumberFromString),
+  Schema.int(),
+  Schema.between(1, 1000)
+).annotations({ description: "Page size, 1 to 1000 (default 100)" })
 
 /** Listing order. */
 const Order = Schema.Literal("asc", "desc")

@@ -51,6 +51,26 @@ export class MalformedBody extends Schema.TaggedError<MalformedBody>()("Malforme
   }
 }
 
+/** A request for a path the API does not have. */
+export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()("RouteNotFound", {
+  method: Schema.String,
+  path: Schema.String
+}) {
+  override get message(): string {
+    return `No route ${this.method} ${this.path}: see /openapi.json for the API's routes`
+  }
+}
+
+/** A request with a method its path does not take; `allowed` (also the `Allow` header) lists those it does. */
+export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("MethodNotAllowed", {
+  method: Schema.String,
+  allowed: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `This route does not take ${this.method}; it takes ${this.allowed.join(", ")}`
+  }
+}
+
 /** What `GET /health` reports (R9: intake opens only once startup recovery finished). */
 export const HealthFields = {
   /** `ok` only when the database answers and startup recovery has finished. */

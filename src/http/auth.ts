@@ -37,6 +37,24 @@ export const isAuthorized = (header: string | undefined, expected: string): bool
   return match !== null && tokensMatch(match[1] ?? "", expected)
 }
 
+/**
+ * The request's Authorization header, or undefined when it has none or more
+ * than one. Node keeps only the first of repeated Authorization headers, so a
+ * request carrying two (a right and a wrong token, say) would be judged by
+ * whichever came first; such a request is ambiguous and refused.
+ */
+export const authorizationOf = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const raw = (request.source as { readonly rawHeaders?: unknown } | null)?.rawHeaders
+  if (Array.isArray(raw)) {
+    let seen = 0
+    for (let i = 0; i < raw.length; i += 2) {
+      if (String(raw[i]).toLowerCase() === "authorization") seen++
+    }
+    if (seen > 1) return undefined
+  }
+  return request.headers.authorization
+}
+
 /** A random token (32 bytes, base64url): what `ai-jobs serve` makes when none is configured. */
 export const generateToken = (): Redacted.Redacted<string> =>
   Redacted.make(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"))
@@ -50,6 +68,6 @@ export const layer = (token: Redacted.Redacted<string>): Layer.Layer<Authorizati
     // read the header itself, so only "Bearer <token>" is accepted.
     bearer: () =>
       Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-        isAuthorized(request.headers.authorization, expected) ? Effect.void : Effect.fail(new Unauthorized()))
+        isAuthorized(authorizationOf(request), expected) ? Effect.void : Effect.fail(new Unauthorized()))
   }))
 }

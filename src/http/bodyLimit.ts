@@ -1,8 +1,9 @@
 /**
  * Request size limit: a body must declare its length (411 otherwise) and
  * stay within the limit (413 otherwise), both decided before a byte of it is
- * read; a JSON body that does not parse is a typed 400 instead of a server
- * error.
+ * read; a body that is not JSON — by its Content-Type or its text — is a
+ * typed 400 instead of a server error, and so is JSON nested deeper than any
+ * request can be (its error report would overflow the stack).
  *
  * Why a length is required: a reader that hits the limit mid-stream can only
  * drop the connection, and the client never sees the 413. With the length
@@ -17,6 +18,8 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { nestedDeeperThan } from "../domain/depth.js"
+import { DecodeFailure } from "../domain/Errors.js"
 import { BodyLimit } from "./Api.js"
 import { LengthRequired, MalformedBody, PayloadTooLarge } from "./Errors.js"
 
@@ -29,11 +32,33 @@ const isOverLimit = (error: unknown): boolean => {
   return cause?.message === "maxBytes exceeded"
 }
 
+/**
+ * The deepest a request body may nest. A job's inputs may nest 64 levels one
+ * level down, so no acceptable body comes near; a body a few thousand levels
+ * deep would overflow the stack while its decode error is written (a 500 with
+ * no body).
+ */
+export const MAX_BODY_DEPTH = 128
+
+/**
+ * Whether a Content-Type (absent: JSON) is the platform's JSON, by its own
+ * test. Any other type the platform decodes by reading the body again —
+ * multipart, form, bytes — after this middleware has read it: the request
+ * would wait forever, or a form body would quietly lose the fields it does
+ * not name (a `reason` sent by `curl -d` without a JSON Content-Type).
+ */
+const isJson = (contentType: string | undefined): boolean =>
+  contentType === undefined || contentType.trim() === "" || contentType.toLowerCase().includes("application/json")
+
 /** The BodyLimit middleware for bodies of at most `maxBytes` bytes. */
 export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<BodyLimit> =>
   Layer.succeed(BodyLimit, Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (!HttpMethod.hasBody(request.method)) return
+    const contentType = request.headers["content-type"]
+    if (!isJson(contentType)) {
+      return yield* new MalformedBody({ reason: `its Content-Type is ${JSON.stringify(contentType)}; send application/json` })
+    }
     const length = request.headers["content-length"]
     if (length === undefined) {
       if (request.headers["transfer-encoding"] !== undefined) return yield* new LengthRequired()
@@ -46,10 +71,15 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
         isOverLimit(error) ? new PayloadTooLarge({ limit_bytes: maxBytes }) : new MalformedBody({ reason: "the body could not be read" })
       )
     )
-    const contentType = request.headers["content-type"] ?? "application/json"
-    if (text === "" || !contentType.toLowerCase().includes("application/json")) return
-    yield* Effect.try({
+    if (text === "") return
+    const body = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: (error) => new MalformedBody({ reason: error instanceof Error ? error.message : String(error) })
     })
+    if (nestedDeeperThan(body, MAX_BODY_DEPTH)) {
+      return yield* new DecodeFailure({
+        subject: "request body",
+        issues: [{ path: "", message: `Nested more than ${MAX_BODY_DEPTH} levels deep` }]
+      })
+    }
   }))

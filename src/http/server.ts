@@ -31,6 +31,7 @@ import * as BodyLimit from "./bodyLimit.js"
 import { type ConsoleAssetMissing, consoleFiles, loadConsole } from "./console.js"
 import { Unauthorized, UnauthorizedError } from "./Errors.js"
 import * as Handlers from "./handlers.js"
+import * as Unmatched from "./unmatched.js"
 
 /** How the API is served. */
 export interface ServerOptions {
@@ -60,7 +61,7 @@ const openApiRoute = (token: Redacted.Redacted<string>) =>
       yield* router.get(
         "/openapi.json",
         Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
-          Auth.isAuthorized(request.headers.authorization, Redacted.value(token)) ? spec : refused)
+          Auth.isAuthorized(Auth.authorizationOf(request), Redacted.value(token)) ? spec : refused)
       )
     }))
 
@@ -93,6 +94,7 @@ export const layer = (options: ServerOptions): Layer.Layer<HttpApi.Api, ServerEr
       Layer.provide(BodyLimit.layer(options.maxBodyBytes))
     ),
     openApiRoute(options.token),
+    Unmatched.layer(),
     options.console === false ? Layer.empty : consoleRoutes
   )
 

@@ -216,4 +216,16 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
     await rowOf(seeded.scripted.job_id).locator(".badge", { hasText: "cancelled" }).waitFor({ timeout: 15_000 })
     assert.deepStrictEqual(pageErrors, [], "the page raised no error")
   })
+
+  it("17.3 a console link whose token fragment is not valid percent-encoding asks for the token, drops the fragment, and raises no error", async () => {
+    // Run in the page, where these are the browser's own (the test's TypeScript has no DOM types).
+    type Tab = { readonly location: { readonly hash: string }; readonly sessionStorage: Storage }
+    type Storage = { clear(): void; getItem(key: string): string | null }
+    await page.evaluate(() => (globalThis as unknown as Tab).sessionStorage.clear())
+    await page.goto(`${served!.url}console/#token=%E0%A4%A`)
+    await page.locator("form.login").waitFor()
+    assert.notInclude(await page.evaluate(() => (globalThis as unknown as Tab).location.hash), "token")
+    assert.isNull(await page.evaluate(() => (globalThis as unknown as Tab).sessionStorage.getItem("ai-jobs-token")))
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
+  })
 })

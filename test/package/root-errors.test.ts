@@ -26,11 +26,13 @@ import {
   JobNotRunning,
   LengthRequired,
   MalformedBody,
+  MethodNotAllowed,
   MigrationFailed,
   NotFound,
   PayloadTooLarge,
   RecoveryFailed,
   RunLost,
+  RouteNotFound,
   RunNotActive,
   SecurityViolation,
   StorageError,
@@ -88,6 +90,8 @@ const oneOfEach = [
   new PayloadTooLarge({ limit_bytes: 1024 }),
   new LengthRequired(),
   new MalformedBody({ reason: "Unexpected token" }),
+  new RouteNotFound({ method: "GET", path: "/nope" }),
+  new MethodNotAllowed({ method: "DELETE", allowed: ["GET", "HEAD"] }),
   new Unhealthy({ status: "unavailable", database: "unreachable", schema_version: null, recovery: "running", version: "0.1.0" })
 ] as const
 
@@ -126,6 +130,8 @@ const handleAll = (error: AnyError): Effect.Effect<string> =>
       PayloadTooLarge: (e) => Effect.succeed(e._tag),
       LengthRequired: (e) => Effect.succeed(e._tag),
       MalformedBody: (e) => Effect.succeed(e._tag),
+      RouteNotFound: (e) => Effect.succeed(e._tag),
+      MethodNotAllowed: (e) => Effect.succeed(e._tag),
       Unhealthy: (e) => Effect.succeed(e._tag)
     })
   )

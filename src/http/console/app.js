@@ -584,7 +584,10 @@ function route() {
 function adoptTokenFromLink() {
   const match = /^#token=([^&]+)/.exec(location.hash)
   if (match === null) return
-  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]))
+  // A link mangled in transit (`%E0%A4%A`) is no token: drop it and ask, rather than stop the page.
+  let presented = null
+  try { presented = decodeURIComponent(match[1]) } catch { presented = null }
+  if (presented !== null) sessionStorage.setItem(TOKEN_KEY, presented)
   history.replaceState(null, "", `${location.pathname}${location.search}#/jobs`)
 }
 

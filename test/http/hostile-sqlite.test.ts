@@ -1,0 +1,4 @@
+import { sqliteFile } from "../support/stores.js"
+import { runHostileApiSuite } from "./hostile.suite.js"
+
+runHostileApiSuite(sqliteFile)

@@ -1,0 +1,351 @@
+/**
+ * The HTTP API under hostile input (task h81): what an attacker, a careless
+ * script or a broken client sends — bodies of the wrong type or absurd depth,
+ * repeated headers and parameters, cut-off requests, many racers at once —
+ * against a real server on a loopback port and a real store. Each refusal is
+ * its documented status and typed body, and the database reads back exactly
+ * as before. Runs unchanged on SQLite and PostgreSQL.
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import * as net from "node:net"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { AiJob, type JobRequestInput } from "../../src/domain/AiJob.js"
+import { EventRecord } from "../../src/domain/EventRecord.js"
+import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
+import { Jobs } from "../../src/Jobs.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import type { Backend } from "../support/backend.js"
+import { apiServer, send, TOKEN, typedClient } from "./server.js"
+
+const summarize = (overrides: Partial<JobRequestInput> = {}) => ({
+  job_kind: "doc_summarize" as const,
+  protocol_id: "hsk.http.v1",
+  profile_id: "alice",
+  access_mode: "analysis_only" as const,
+  safety_mode: "normal" as const,
+  ...overrides
+})
+
+/** Every job, run, node and event, in their wire form: what "the database is unchanged" compares. */
+const readBack = Effect.gen(function*() {
+  const store = yield* JobStore
+  const jobs = (yield* store.listJobs({ limit: 1000, order: "asc" })).items
+  const runs = yield* Effect.forEach(jobs, (job) => store.listRuns(job.job_id))
+  const nodes = yield* Effect.forEach(runs.flat(), (run) => store.listNodes(run.id))
+  const events = (yield* store.listEvents({ limit: 1000 })).items
+  return {
+    jobs: jobs.map((job) => Schema.encodeSync(AiJob)(job)),
+    runs: runs.flat().map((run) => Schema.encodeSync(WorkflowRun)(run)),
+    nodes: nodes.flat().map((node) => Schema.encodeSync(NodeExecution)(node)),
+    events: events.map((event) => Schema.encodeSync(EventRecord)(event))
+  }
+})
+
+const authed = HttpClientRequest.bearerToken(TOKEN)
+
+/** The test server's port. */
+const serverPort = Effect.map(HttpServer.HttpServer, (server) => (server.address as HttpServer.TcpAddress).port)
+
+/**
+ * A raw exchange on one connection: writes `text` (then ends its side when
+ * `halfClose`) and reads until the server closes, or `destroy`s the socket
+ * right after writing or at the first byte of the answer: a client gone.
+ * For what no HTTP client sends: repeated headers, a body cut short.
+ */
+const rawExchange = (text: string, options: { readonly destroy?: "after-write" | "after-first-byte"; readonly halfClose?: boolean } = {}) =>
+  Effect.flatMap(serverPort, (port) =>
+    Effect.async<string>((resume) => {
+      const socket = net.connect(port, "127.0.0.1")
+      let received = ""
+      let done = false
+      const finish = () => {
+        if (done) return
+        done = true
+        resume(Effect.succeed(received))
+      }
+      socket.on("connect", () => {
+        socket.write(text, () => {
+          if (options.destroy === "after-write") {
+            socket.destroy()
+            finish()
+          } else if (options.halfClose === true) {
+            socket.end()
+          }
+        })
+      })
+      socket.on("data", (chunk: Buffer) => {
+        received += chunk.toString("utf8")
+        if (options.destroy === "after-first-byte") {
+          socket.destroy()
+          finish()
+        }
+      })
+      socket.on("error", finish)
+      socket.on("close", finish)
+      return Effect.sync(() => socket.destroy())
+    }))
+
+/** A request's text with `Connection: close`, so the server ends the exchange. */
+const rawRequest = (head: string, headers: ReadonlyArray<readonly [string, string]>, body = "") =>
+  `${head} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join("")}\r\n${body}`
+
+/** The status code and JSON body of a raw response. */
+const parseRaw = (response: string) => {
+  const [head = "", ...rest] = response.split("\r\n\r\n")
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? Number.NaN)
+  const text = rest.join("\r\n\r\n")
+  let body: Record<string, unknown> | null = null
+  try {
+    body = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    body = null
+  }
+  return { status, body, text }
+}
+
+export const runHostileApiSuite = (backend: Backend) => {
+  const withApi = <A, E, R>(effect: Effect.Effect<A, E, R>, options: Parameters<typeof apiServer>[1] = {}) =>
+    Effect.provide(effect, apiServer(backend.makeStore(), options) as Layer.Layer<Exclude<R, never>, unknown>)
+
+  describe(`HTTP API under hostile input on ${backend.name}`, () => {
+    it.live("17.2 README Bodies: a body whose Content-Type is not JSON (form, multipart, bytes, text, +json) is 400 MalformedBody at once on every body route, and changes nothing", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const form = "job_kind=doc_summarize&protocol_id=hsk.http.v1&profile_id=alice&access_mode=analysis_only&safety_mode=normal"
+        const bodies: ReadonlyArray<readonly [string, string]> = [
+          // A form that names every field a job needs: it must not become a job.
+          ["application/x-www-form-urlencoded", form],
+          // What `curl -d '{"reason":"…"}'` sends: the reason must not be dropped by an action that then succeeds.
+          ["application/x-www-form-urlencoded", JSON.stringify({ reason: "kept or refused" })],
+          // The platform read these a second time and never answered.
+          ["multipart/form-data; boundary=x", `--x\r\nContent-Disposition: form-data; name="reason"\r\n\r\nr\r\n--x--\r\n`],
+          ["application/octet-stream", JSON.stringify(summarize())],
+          ["application/vnd.api+json", JSON.stringify(summarize())],
+          ["text/plain", JSON.stringify(summarize())]
+        ]
+        for (const route of ["/jobs", `/jobs/${job.job_id}/cancel`, `/jobs/${job.job_id}/pin`]) {
+          for (const [contentType, body] of bodies) {
+            const response = yield* send(HttpClientRequest.post(route).pipe(authed, HttpClientRequest.bodyText(body, contentType))).pipe(
+              Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`POST ${route} as ${contentType} was never answered`) })
+            )
+            assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "MalformedBody"], `POST ${route} as ${contentType}: ${response.text}`)
+            assert.include(String(response.body?.["message"]), "send application/json")
+          }
+        }
+        assert.deepStrictEqual(yield* readBack, before, "no job, state, pin or event from a refused body")
+        // The same action as JSON still works: the check is on the type, not the route.
+        const pinned = yield* send(HttpClientRequest.post(`/jobs/${job.job_id}/pin`).pipe(authed, HttpClientRequest.bodyUnsafeJson({ reason: "r" })))
+        assert.strictEqual(pinned.status, 200, pinned.text)
+      })))
+
+    it.live("Input rules 17.2: JSON nested thousands of levels deep is 400 DecodeFailure (not a 500 with no body) on submit and actions; nothing stored", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth)
+        const cases: ReadonlyArray<readonly [string, string]> = [
+          ["/jobs", nested(100_000)],
+          ["/jobs", JSON.stringify(summarize()).replace(/}$/, `,"job_inputs":${nested(5_000)}}`)],
+          ["/jobs", JSON.stringify(summarize()).replace(/}$/, `,"job_inputs":${'{"a":'.repeat(5_000)}1${"}".repeat(5_000)}}`)],
+          [`/jobs/${job.job_id}/cancel`, `{"reason":${nested(5_000)}}`]
+        ]
+        for (const [route, body] of cases) {
+          const response = yield* send(HttpClientRequest.post(route).pipe(authed, HttpClientRequest.bodyText(body, "application/json")))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "DecodeFailure"], `${route}: ${response.text.slice(0, 300)}`)
+          assert.match(String(response.body?.["message"]), /Nested more than 128 levels deep/)
+        }
+        // Deeper than a job's inputs may be, but not absurd: the domain's own rule answers, as before.
+        const deepInputs = yield* send(HttpClientRequest.post("/jobs").pipe(
+          authed,
+          HttpClientRequest.bodyText(JSON.stringify(summarize()).replace(/}$/, `,"job_inputs":${nested(100)}}`), "application/json")
+        ))
+        assert.deepStrictEqual([deepInputs.status, deepInputs.body?.["_tag"]], [400, "HttpApiDecodeError"])
+        assert.include(deepInputs.text, "Nested more than 64 levels deep")
+        assert.deepStrictEqual(yield* readBack, before)
+      })))
+
+    it.live("17.2 auth: a request with two Authorization headers is 401 Unauthorized whichever token comes first, and changes nothing", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const right = `Bearer ${TOKEN}`
+        const wrong = "Bearer not-the-token-0123456789"
+        for (const [first, second] of [[right, wrong], [wrong, right], [right, right]] as const) {
+          for (const head of ["GET /jobs", `POST /jobs/${job.job_id}/cancel`, "GET /openapi.json"]) {
+            const response = parseRaw(yield* rawExchange(rawRequest(head, [
+              ["Authorization", first],
+              ["authorization", second],
+              ["Content-Type", "application/json"],
+              ["Content-Length", "2"]
+            ], "{}")))
+            assert.deepStrictEqual([response.status, response.body?.["_tag"]], [401, "Unauthorized"], `${head} with ${first} then ${second}`)
+          }
+        }
+        assert.deepStrictEqual(yield* readBack, before)
+        const single = parseRaw(yield* rawExchange(rawRequest("GET /jobs", [["Authorization", right]])))
+        assert.strictEqual(single.status, 200, "one Authorization header with the token still passes")
+      })))
+
+    it.live("17.2 README ?limit= is a whole number 1..1000 in decimal digits: 1e3, 0x10, ' 5', 5.0, -1, empty and a repeated limit are 400 HttpApiDecodeError", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* jobs.submit(summarize())
+        for (const route of ["/jobs", "/events"]) {
+          for (const query of ["limit=1e3", "limit=0x10", "limit=%205", "limit=5.0", "limit=-1", "limit=", "limit=&limit=5", "limit=5&limit=5", "limit=Infinity"]) {
+            const response = yield* send(HttpClientRequest.get(`${route}?${query}`).pipe(authed))
+            assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], `${route}?${query}: ${response.text.slice(0, 200)}`)
+          }
+          const plain = yield* send(HttpClientRequest.get(`${route}?limit=1000`).pipe(authed))
+          assert.strictEqual(plain.status, 200, plain.text)
+        }
+      })))
+
+    it.live("Input rules 17.2: ids with path tricks are 400, an upper-case id names the same job; __proto__, NUL and lone-surrogate keys are refused; nothing stored", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        for (const id of ["..%2fjobs", `${job.job_id}%00`, `%7B${job.job_id}%7D`, job.job_id.replace(/-/g, ""), "00000000-0000-0000-0000-000000000000"]) {
+          const shown = yield* send(HttpClientRequest.get(`/jobs/${id}`).pipe(authed))
+          assert.deepStrictEqual([shown.status, shown.body?.["_tag"]], [400, "HttpApiDecodeError"], `GET /jobs/${id}`)
+          const cancelled = yield* send(HttpClientRequest.post(`/jobs/${id}/cancel`).pipe(authed, HttpClientRequest.bodyUnsafeJson({})))
+          assert.deepStrictEqual([cancelled.status, cancelled.body?.["_tag"]], [400, "HttpApiDecodeError"], `POST /jobs/${id}/cancel`)
+        }
+        const upper = yield* send(HttpClientRequest.get(`/jobs/${job.job_id.toUpperCase()}`).pipe(authed))
+        assert.strictEqual(upper.status, 200)
+        assert.strictEqual((upper.body?.["job"] as { job_id?: string } | undefined)?.job_id, job.job_id)
+
+        const withInputs = (inputs: string) => JSON.stringify(summarize()).replace(/}$/, `,"job_inputs":${inputs}}`)
+        for (const body of [
+          withInputs(`{"__proto__":{"polluted":true}}`),
+          withInputs(`{"a\\u0000":1}`),
+          withInputs(`{"\\ud800":1}`),
+          withInputs(`{"a":"\\udc00"}`),
+          withInputs(`{"a":["x\\u0000"]}`),
+          withInputs(`{"n":1e400}`),
+          JSON.stringify(summarize({ status_reason: "nul\u0000" }))
+        ]) {
+          const response = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyText(body, "application/json")))
+          assert.strictEqual(response.status, 400, `${body}: ${response.text.slice(0, 200)}`)
+          assert.oneOf(response.body?.["_tag"], ["HttpApiDecodeError", "DecodeFailure"])
+        }
+        assert.deepStrictEqual(yield* readBack, before)
+        assert.isUndefined(({} as Record<string, unknown>)["polluted"], "no prototype was touched")
+      })))
+
+    it.live("17.2 README: a path the API does not have is 404 RouteNotFound; a method its route does not take is 405 MethodNotAllowed with Allow; nothing changes", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const notAllowed: ReadonlyArray<readonly [string, string, string]> = [
+          ["DELETE", "/jobs", "GET, HEAD, POST"],
+          ["OPTIONS", "/jobs", "GET, HEAD, POST"],
+          ["PUT", `/jobs/${job.job_id}`, "GET, HEAD"],
+          ["DELETE", `/jobs/${job.job_id}`, "GET, HEAD"],
+          ["PATCH", `/jobs/${job.job_id}`, "GET, HEAD"],
+          ["GET", `/jobs/${job.job_id}/cancel`, "POST"],
+          ["DELETE", `/jobs/${job.job_id}/pin`, "POST"],
+          ["POST", "/events", "GET, HEAD"],
+          ["POST", "/health", "GET, HEAD"]
+        ]
+        for (const [method, path, allow] of notAllowed) {
+          const request = HttpClientRequest.make(method as "POST")(path).pipe(authed)
+          const response = yield* send(method === "GET" ? request : request.pipe(HttpClientRequest.bodyUnsafeJson({})))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"], response.headers["allow"]], [405, "MethodNotAllowed", allow], `${method} ${path}`)
+          assert.deepStrictEqual(response.body?.["allowed"], allow.split(", "))
+          assert.isString(response.body?.["message"])
+        }
+        for (const path of ["/nope", "/jobs/x/y/z", `/jobs/${job.job_id}/delete`, "/console/secret.js"]) {
+          const response = yield* send(HttpClientRequest.get(path).pipe(authed))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"], response.body?.["path"]], [404, "RouteNotFound", path], path)
+        }
+        assert.deepStrictEqual(yield* readBack, before)
+      })))
+
+    it.live("R6 17.2 the same request sent 20 times at once: cancel gives one 200 and 19 409 IllegalTransition with one event; pin 20 200s and one event; one job id submitted, one 201 and 19 409 AlreadyExists", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const api = yield* typedClient()
+        const store = yield* JobStore
+        const humanEvents = (jobId: AiJob["job_id"]) =>
+          Effect.map(store.listEvents({ job_id: jobId, limit: 1000 }), (page) => page.items.filter((event) => event.actor === "human"))
+
+        const queued = yield* jobs.submit(summarize())
+        const cancels = yield* Effect.all(
+          Array.from({ length: 20 }, (_, i) => Effect.either(api.jobs.cancel({ path: { job_id: queued.job_id }, payload: { reason: `operator ${i}` } }))),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(cancels.filter((outcome) => outcome._tag === "Right").length, 1)
+        assert.deepStrictEqual(cancels.flatMap((outcome) => outcome._tag === "Left" ? [outcome.left._tag] : []), Array(19).fill("IllegalTransition"))
+        assert.strictEqual((yield* jobs.get(queued.job_id)).state, "cancelled")
+        assert.strictEqual((yield* humanEvents(queued.job_id)).length, 1, "one cancel, one event")
+
+        const other = yield* jobs.submit(summarize())
+        const pins = yield* Effect.all(
+          Array.from({ length: 20 }, (_, i) => api.jobs.pin({ path: { job_id: other.job_id }, payload: { reason: `evidence ${i}` } })),
+          { concurrency: "unbounded" }
+        )
+        assert.isTrue(pins.every((job) => job.is_pinned))
+        assert.strictEqual((yield* humanEvents(other.job_id)).length, 1, "pinning a pinned job changes nothing")
+
+        // One job id submitted 20 times at once: one job, the others the typed conflict (never a 500).
+        const jobId = "0190a9d2-7a1e-7c4b-8d2e-0000000c0ffe" as AiJob["job_id"]
+        const submits = yield* Effect.all(
+          Array.from({ length: 20 }, () => Effect.either(api.jobs.submit({ payload: summarize({ job_id: jobId }) }))),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(submits.filter((outcome) => outcome._tag === "Right").length, 1)
+        assert.deepStrictEqual(submits.flatMap((outcome) => outcome._tag === "Left" ? [outcome.left._tag] : []), Array(19).fill("AlreadyExists"))
+        const queuedEvents = (yield* store.listEvents({ job_id: jobId, limit: 1000 })).items.filter((event) => event.type === "system")
+        assert.strictEqual(queuedEvents.length, 1, "one job, one queued event")
+      })))
+
+    it.live("17.2 a request cut off mid-body and clients gone before or during the response leave the database consistent; the server keeps serving", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        for (let i = 0; i < 30; i++) yield* jobs.submit(summarize({ status_reason: "x".repeat(500) }))
+        const victim = yield* jobs.submit(summarize())
+        const before = yield* readBack
+
+        const body = JSON.stringify(summarize())
+        const headers: ReadonlyArray<readonly [string, string]> = [
+          ["Authorization", `Bearer ${TOKEN}`],
+          ["Content-Type", "application/json"],
+          ["Content-Length", String(body.length)]
+        ]
+        for (let i = 0; i < 5; i++) {
+          yield* rawExchange(rawRequest("POST /jobs", headers, body.slice(0, 40)), { destroy: "after-write" })
+        }
+        // Half-closed mid-body: the server sees the end of the stream before the declared length.
+        const halfClosed = parseRaw(yield* rawExchange(rawRequest("POST /jobs", headers, body.slice(0, 40)), { halfClose: true }))
+        assert.isTrue(Number.isNaN(halfClosed.status) || halfClosed.status === 400, String(halfClosed.status))
+        yield* rawExchange(rawRequest("GET /jobs?limit=1000", [["Authorization", `Bearer ${TOKEN}`]]), { destroy: "after-first-byte" })
+        assert.deepStrictEqual(yield* readBack, before, "no job from a body that never arrived")
+
+        // A client that sends a whole action and leaves at once: it happened exactly once, or not at all.
+        yield* rawExchange(rawRequest(`POST /jobs/${victim.job_id}/cancel`, [
+          ["Authorization", `Bearer ${TOKEN}`],
+          ["Content-Type", "application/json"],
+          ["Content-Length", "2"]
+        ], "{}"), { destroy: "after-write" })
+        const again = yield* send(HttpClientRequest.post(`/jobs/${victim.job_id}/cancel`).pipe(authed, HttpClientRequest.bodyUnsafeJson({})))
+        assert.oneOf(again.status, [200, 409], again.text)
+        assert.strictEqual((yield* jobs.get(victim.job_id)).state, "cancelled")
+        const cancelEvents = (yield* store.listEvents({ job_id: victim.job_id, limit: 1000 })).items.filter((event) => event.actor === "human")
+        assert.strictEqual(cancelEvents.length, 1, "one cancel, one event")
+
+        const health = yield* send(HttpClientRequest.get("/health"))
+        assert.strictEqual(health.status, 200)
+      })))
+  })
+}
