@@ -71,7 +71,11 @@ const listOf = (name: string, accepted: ReadonlyArray<string>, run: Validator["r
   name,
   valid: [accepted.join(","), `${accepted[0]}, ${accepted[1]}`, accepted[0]!],
   run,
-  accepts: (v) => v.split(",").map((p) => p.trim()).filter((p) => p !== "").every((p) => accepted.includes(p)),
+  // At least one item (a list of none, like `--state ""`, is bad input), each one accepted.
+  accepts: (v) => {
+    const items = v.split(",").map((p) => p.trim()).filter((p) => p !== "")
+    return items.length > 0 && items.every((p) => accepted.includes(p))
+  },
   correct: (v, r) => JSON.stringify(r) === JSON.stringify(v.split(",").map((p) => p.trim()).filter((p) => p !== ""))
 })
 
