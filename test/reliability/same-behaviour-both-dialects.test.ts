@@ -150,8 +150,17 @@ type Op =
     readonly program: Program
     readonly onSuccess?: "completed_with_issues" | "awaiting_validation"
   }
-  /** One `Jobs.worker` loop with handlers for `kinds` drains the queue: each handler call runs the next of `programs`. */
-  | { readonly op: "drain"; readonly kinds: ReadonlyArray<JobKind>; readonly programs: ReadonlyArray<Program>; readonly polls: number }
+  /**
+   * `queue` submitted, then one `Jobs.worker` loop with handlers for `kinds` drains the queue: each
+   * handler call runs the next of `programs`.
+   */
+  | {
+    readonly op: "drain"
+    readonly queue: ReadonlyArray<JobRequestInput>
+    readonly kinds: ReadonlyArray<JobKind>
+    readonly programs: ReadonlyArray<Program>
+    readonly polls: number
+  }
   /**
    * The process restarts after `downMs` down (no heartbeats meanwhile): a new store on the same
    * database, startup recovery behind its gate, and a submit that waits for it.
@@ -390,7 +399,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.record({
-      kinds: fc.subarray([...KINDS], { minLength: 1 }),
+      queue: fc.array(validRequest, { maxLength: 4 }),
+      kinds: fc.oneof(fc.constant([...KINDS]), fc.subarray([...KINDS], { minLength: 1 })),
       programs: fc.array(program, { minLength: 1, maxLength: 4 }),
       polls: fc.integer({ min: 0, max: 3 })
     }).map((r): Op => ({ op: "drain", ...r }))
@@ -716,6 +726,12 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
      */
     const drain = (o: Extract<Op, { readonly op: "drain" }>) =>
       Effect.scoped(Effect.gen(function*() {
+        const queued: Array<unknown> = []
+        for (const request of o.queue) {
+          const submitted = yield* Effect.exit(proc.jobs.submitUntrusted(request))
+          if (Exit.isSuccess(submitted)) remember(submitted.value, names)
+          queued.push(observe(submitted, names))
+        }
         const calls: Array<{ readonly job_id: string; readonly attempt: number }> = []
         const pending = yield* TestClock.sleeps()
         const jobs = proc.jobs
@@ -738,7 +754,7 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
           yield* TestClock.adjust(Duration.millis(POLL_MS))
           yield* idle
         }
-        return { calls }
+        return { queued, calls }
       }))
 
     /**
