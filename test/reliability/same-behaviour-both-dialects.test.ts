@@ -1112,5 +1112,21 @@ describe("reliability: SQLite and PostgreSQL answer a user alike", () => {
       const recovered = ops.flatMap((o, i) => o.op === "restart" ? [outcomeOf(o, sqlite.steps[i] as Observation)] : [])
       assert.deepStrictEqual(recovered, ["ok, gate ok having recovered runs, submit ok", "ok, gate ok having recovered runs, submit ok"])
       assert.deepStrictEqual(recoveriesInRunOrder(pg.final), recoveriesInRunOrder(sqlite.final), "the state read back — PostgreSQL (actual), SQLite (expected)")
+      // R9: no job is accepted until the scan has finished. The waiting submit's records come after
+      // the scan's, at the same instant, so their ids (made as each is written) were made after.
+      for (const [name, observed] of [["SQLite", sqlite], ["PostgreSQL", pg]] as const) {
+        const events = ((observed.final as Observation)["ok"] as Observation)["events"] as ReadonlyArray<Observation>
+        for (const [i, o] of ops.entries()) {
+          if (o.op !== "restart") continue
+          const answer = (observed.steps[i] as Observation)["ok"] as Observation
+          const submitted = ((answer["submit"] as Observation)["ok"] as Observation)["job_id"]
+          const recovered = (((answer["gate"] as Observation)["ok"] as Observation)["recovered"] as ReadonlyArray<Observation>)
+            .map((run) => run["id"])
+          const lastRecord = events.reduce((last, event, at) => event["type"] === "workflow_recovery" && recovered.includes(event["workflow_run_id"]) ? at : last, -1)
+          const firstOfSubmit = events.findIndex((event) => event["job_id"] === submitted)
+          assert.isAbove(lastRecord, -1, `${name}, step ${i}: the scan's records`)
+          assert.isAbove(firstOfSubmit, lastRecord, `${name}, step ${i}: the waiting submit's first record comes after the scan's last`)
+        }
+      }
     }), 120_000)
 })
