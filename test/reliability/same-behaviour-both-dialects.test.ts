@@ -743,12 +743,19 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
         const calls: Array<{ readonly job_id: string; readonly attempt: number }> = []
         const pending = yield* TestClock.sleeps()
         const jobs = proc.jobs
+        // Open while the Clock is not being moved here. A poll that fires inside `TestClock.adjust`
+        // resumes the loop before the adjust has ended, and the adjust ends by setting the Clock to
+        // its end: a program that moved the Clock meanwhile would see it moved back. So a program
+        // starts once the adjust that woke its loop has ended.
+        let clockStill = yield* Deferred.make<void>()
+        yield* Deferred.succeed(clockStill, undefined)
         const handler = (ctx: Jobs.RunContext) =>
           Effect.suspend(() => {
             const p = o.programs[calls.length % o.programs.length]!
             calls.push({ job_id: ctx.job.job_id, attempt: ctx.job.attempt })
             // A job released (interrupt) is claimed again at once: after so many calls, each ends at once.
-            return (calls.length > MAX_DRAIN_CALLS ? Effect.succeed({ enough: true }) : runProgram(p, ctx, jobs)) as Effect.Effect<never, unknown>
+            const program = calls.length > MAX_DRAIN_CALLS ? Effect.succeed({ enough: true }) : runProgram(p, ctx, jobs)
+            return Effect.zipRight(Deferred.await(clockStill), program) as Effect.Effect<never, unknown>
           })
         yield* jobs.worker({
           concurrency: 1,
@@ -759,7 +766,9 @@ const runOn = (layer: Layer.Layer<JobStore, unknown>, ops: ReadonlyArray<Op>, ra
         const idle = sleepingUntil("the pool's idle loop", (now) => now + POLL_MS, (at) => sleepsAt(pending, at))
         yield* idle
         for (let i = 0; i < o.polls; i++) {
+          clockStill = yield* Deferred.make<void>()
           yield* TestClock.adjust(Duration.millis(POLL_MS))
+          yield* Deferred.succeed(clockStill, undefined)
           yield* idle
         }
         return { queued, calls }
