@@ -1092,8 +1092,9 @@ describe("reliability: SQLite and PostgreSQL answer a user alike", () => {
    * its own transaction, racing for the stale runs (batches of one make them take turns). Which
    * scan stalls which run is the race's, so the gate's report is compared as a set (sorted by
    * run) and the recovery records of the instant in the same order; everything else exactly.
-   * (The report's own order, oldest heartbeat first, is the lead's change on main after this
-   * branch's base: compared as a set here.)
+   * (The report's own order — oldest heartbeat first, then id — is held on both stores by
+   * test/jobs/jobs.suite.ts; ids differ from store to store, so runs with one heartbeat could
+   * tie-break differently here.)
    */
   it.live("R9 startup recovery with each store's default scans stalls the same runs, reports them, records them and then lets the waiting submit in, on SQLite and PostgreSQL", () =>
     Effect.gen(function*() {
