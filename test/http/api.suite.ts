@@ -21,17 +21,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 import { newestShipped } from "../store/contract/schema.js"
 import type { Backend } from "../support/backend.js"
-import { anonymousClient, apiServer, send, TOKEN, typedClient } from "./server.js"
-
-const summarize = (overrides: Partial<JobRequestInput> = {}) => ({
-  job_kind: "doc_summarize" as const,
-  protocol_id: "hsk.http.v1",
-  profile_id: "alice",
-  // No profile named: the capability policy places each kind (issue 13).
-  access_mode: "analysis_only" as const,
-  safety_mode: "normal" as const,
-  ...overrides
-})
+import { anonymousClient, apiServer, send, summarize, TOKEN, typedClient } from "./server.js"
 
 const MISSING = "0190a9d2-7a1e-7c4b-8d2e-00000000beef" as JobId
 

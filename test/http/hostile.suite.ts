@@ -13,22 +13,13 @@ import * as net from "node:net"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { AiJob, type JobRequestInput } from "../../src/domain/AiJob.js"
+import { AiJob } from "../../src/domain/AiJob.js"
 import { EventRecord } from "../../src/domain/EventRecord.js"
 import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
-import { apiServer, send, TOKEN, typedClient } from "./server.js"
-
-const summarize = (overrides: Partial<JobRequestInput> = {}) => ({
-  job_kind: "doc_summarize" as const,
-  protocol_id: "hsk.http.v1",
-  profile_id: "alice",
-  access_mode: "analysis_only" as const,
-  safety_mode: "normal" as const,
-  ...overrides
-})
+import { apiServer, send, summarize, TOKEN, typedClient } from "./server.js"
 
 /** Every job, run, node and event, in their wire form: what "the database is unchanged" compares. */
 const readBack = Effect.gen(function*() {

@@ -15,6 +15,7 @@ import { createServer } from "node:http"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import * as JobsApi from "../../src/http/JobsApi.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { FlightRecorder } from "../../src/FlightRecorder.js"
@@ -23,6 +24,19 @@ import { services } from "../jobs/services.js"
 
 /** The token the test servers require. */
 export const TOKEN = "test-token-0123456789-abcdef"
+
+/**
+ * The API suites' job request: a summary under protocol `hsk.http.v1` for
+ * `alice`. No profile named: the capability policy places each kind (issue 13).
+ */
+export const summarize = (overrides: Partial<JobRequestInput> = {}) => ({
+  job_kind: "doc_summarize" as const,
+  protocol_id: "hsk.http.v1",
+  profile_id: "alice",
+  access_mode: "analysis_only" as const,
+  safety_mode: "normal" as const,
+  ...overrides
+})
 
 /** A loopback server on a free port, and an HttpClient that prepends its URL. */
 export const loopback = HttpServer.layerTestClient.pipe(
