@@ -26,7 +26,7 @@ import { makeContext } from "./pg/context.js"
 import { makeEventMethods } from "./pg/events.js"
 import { makeJobMethods } from "./pg/jobs.js"
 import { makeBatchMethods } from "./pg/createJobs.js"
-import { migrate, schemaVersion } from "./pg/migrations.js"
+import { migrate, refuseNewer, schemaVersion } from "./pg/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./pg/runs.js"
 import { makeWorkerMethods } from "./pg/workers.js"
@@ -264,7 +264,9 @@ const storeLayer = (
     JobStore,
     Effect.gen(function*() {
       const client = yield* PgClient.PgClient
-      if (options.migrate !== false && options.readonly !== true) yield* Effect.provideService(migrate, SqlClient.SqlClient, client)
+      // Not migrating (told not to, or read-only): a database a newer version migrated is still refused.
+      const prepare = options.migrate !== false && options.readonly !== true ? migrate : refuseNewer
+      yield* Effect.provideService(prepare, SqlClient.SqlClient, client)
       return yield* makeOn(client, options, held)
     })
   )

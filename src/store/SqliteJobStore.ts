@@ -33,7 +33,7 @@ import { holdingEachStatement } from "./sqlite/callerClient.js"
 import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
 import { makeBatchMethods } from "./sqlite/createJobs.js"
-import { migrate, schemaVersion } from "./sqlite/migrations.js"
+import { migrate, refuseNewer, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeRunMethods } from "./sqlite/runs.js"
 import { makeContext } from "./sqlite/context.js"
@@ -187,7 +187,7 @@ export const layerFromClient = (
     Effect.gen(function*() {
       const client = yield* SqliteClient.SqliteClient
       yield* Effect.provideService(
-        Effect.zipRight(configureConnection(options), options.migrate !== false ? migrate : Effect.void),
+        Effect.zipRight(configureConnection(options), options.migrate !== false ? migrate : refuseNewer()),
         SqlClient.SqlClient,
         client
       )

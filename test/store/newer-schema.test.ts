@@ -1,10 +1,10 @@
 /**
  * A database upgraded by a newer version of this library is refused, not
  * misread (README, "Upgrading a legacy Handshake database"): its
- * bookkeeping names a migration this version does not ship, so building a
- * store on it — or migrating it — fails with a `MigrationFailed` naming the
- * database's version and ours, and nothing in it changes. On SQLite and
- * PostgreSQL.
+ * bookkeeping names a migration this version does not ship, so migrating it,
+ * or building a store on it — migrating, told not to, or read-only — fails
+ * with a `MigrationFailed` naming the database's version and ours, and
+ * nothing in it changes. On SQLite and PostgreSQL.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
@@ -47,7 +47,7 @@ const assertRefused = (error: { readonly _tag: string; readonly message: string 
 }
 
 describe("a database from a newer version of the library", () => {
-  it.effect("SQLite: migrate and a new store on it fail with MigrationFailed naming both versions; nothing changes", () =>
+  it.effect("R17 SQLite: migrate, and a store built on it migrating, not migrating or read-only, fail with MigrationFailed naming both versions; nothing changes", () =>
     Effect.scoped(Effect.gen(function*() {
       const filename = yield* tempDatabaseFile()
       const newest = Math.max(...shippedSqliteMigrationIds)
@@ -61,11 +61,13 @@ describe("a database from a newer version of the library", () => {
         assert.deepStrictEqual(yield* everyRow, before)
       }).pipe(Effect.provide(rawClient(filename)))
       assertRefused(yield* Effect.flip(Layer.build(SqliteStore.layer({ filename }))), newest)
+      assertRefused(yield* Effect.flip(Layer.build(SqliteStore.layer({ filename, migrate: false }))), newest)
+      assertRefused(yield* Effect.flip(Layer.build(SqliteStore.layer({ filename, readonly: true }))), newest)
       assert.deepStrictEqual(yield* Effect.provide(everyRow, rawClient(filename)), before)
       assert.lengthOf(yield* Effect.provide(rawRows("SELECT 1 FROM ai_jobs"), rawClient(filename)), 1)
     })))
 
-  it.effect("PostgreSQL: migrate and a new store on it fail with MigrationFailed naming both versions; nothing changes", () =>
+  it.effect("R17 PostgreSQL: migrate, and a store built on it migrating, not migrating or read-only, fail with MigrationFailed naming both versions; nothing changes", () =>
     Effect.scoped(Effect.gen(function*() {
       const url = yield* freshPgDatabase("newer schema")
       const newest = Math.max(...shippedPgMigrationIds)
@@ -79,6 +81,8 @@ describe("a database from a newer version of the library", () => {
         assert.deepStrictEqual(yield* everyRow, before)
       }).pipe(Effect.provide(rawPgClient(url)))
       assertRefused(yield* Effect.flip(Layer.build(PgStore.layer({ url }))), newest)
+      assertRefused(yield* Effect.flip(Layer.build(PgStore.layer({ url, migrate: false }))), newest)
+      assertRefused(yield* Effect.flip(Layer.build(PgStore.layer({ url, readonly: true }))), newest)
       assert.deepStrictEqual(yield* Effect.provide(everyRow, rawPgClient(url)), before)
     })), 60_000)
 })

@@ -2,13 +2,14 @@
  * A database upgraded by a newer version of this library is refused, not
  * misread: its bookkeeping names a migration this version does not ship, so
  * its tables may hold columns, states or constraints this code does not know.
- * Like graphile-worker's schema-revision check, the store fails at its first
- * migrate with a `MigrationFailed` that says which version the database is at.
+ * Like graphile-worker's schema-revision check, a store fails when it is
+ * built — migrating or not, read-only too — with a `MigrationFailed` that says
+ * which version the database is at.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { readdir } from "node:fs/promises"
-import { MigrationFailed } from "../StoreErrors.js"
+import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 
 const MIGRATION_FILE = /^(\d+)_.+\.sql$/
 
@@ -20,27 +21,25 @@ const newestShipped = (directory: URL) =>
 const padded = (id: number): string => String(id).padStart(4, "0")
 
 /**
- * Fails when the bookkeeping `table` (which must exist: run after the
- * Migrator) records a migration above the newest file in `directory`.
+ * Fails when `version` — the newest migration the database's bookkeeping
+ * records, 0 without one — is above the newest file in `directory`.
  */
 export const refuseNewerSchema = (
   dialect: "sqlite" | "pg",
-  table: string,
+  version: Effect.Effect<number, StorageError, SqlClient.SqlClient>,
   directory: URL
 ): Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const shipped = yield* newestShipped(directory)
-    const sql = yield* SqlClient.SqlClient
-    const [row] = yield* sql<{ readonly version: number | string | null }>`SELECT MAX(migration_id) AS version FROM ${sql(table)}`
-    const version = Number(row?.version ?? 0)
-    if (version <= shipped) return
+    const current = yield* version
+    if (current <= shipped) return
     return yield* new MigrationFailed({
       dialect,
       migration_id: null,
       migration_name: null,
       statement: null,
       cause: new Error(
-        `the database's schema is at migration ${padded(version)}, newer than the newest this library ships (${padded(shipped)}): ` +
+        `the database's schema is at migration ${padded(current)}, newer than the newest this library ships (${padded(shipped)}): ` +
           "a newer version of @handshake/ai-job-model upgraded it. Run that version (or a later one), or restore a backup taken before the upgrade"
       )
     })

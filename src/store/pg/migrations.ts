@@ -74,7 +74,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
       )`
       // The Migrator nests its own transaction inside this one (a savepoint).
       const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
-      yield* refuseNewerSchema("pg", migrationsTable, directory)
+      yield* refuseNewer
       return applied
     })))
   }).pipe(
@@ -101,3 +101,7 @@ export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlCli
     ([row]) => row?.present === true
   )
 )
+
+/** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts). */
+export const refuseNewer: Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> = Effect.suspend(() =>
+  refuseNewerSchema("pg", schemaVersion, directory))

@@ -97,7 +97,7 @@ export const migrateFrom = (directory: URL): Effect.Effect<
     const inTransaction = makeWriteTransaction(sql, lockWaitMs)
     return yield* inTransaction(Effect.gen(function*() {
       const applied = yield* runMigrator(directory)
-      yield* refuseNewerSchema("sqlite", migrationsTable, directory)
+      yield* refuseNewer(directory)
       return applied
     }))
   }).pipe(
@@ -125,3 +125,7 @@ export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlCli
     (tables) => tables.length > 0
   )
 )
+
+/** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts). */
+export const refuseNewer = (directory: URL = migrationsDirectory): Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> =>
+  Effect.suspend(() => refuseNewerSchema("sqlite", schemaVersion, directory))
