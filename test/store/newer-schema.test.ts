@@ -46,43 +46,56 @@ const assertRefused = (error: { readonly _tag: string; readonly message: string 
   assert.include(error.message, `newest this library ships (${String(newest).padStart(4, "0")})`)
 }
 
+/** How one dialect opens the database: its store (with a raw client beside it), a raw client alone, its migrate, its store layer. */
+interface Dialect<E> {
+  readonly newest: number
+  readonly storeAndClient: Layer.Layer<JobStore | SqlClient.SqlClient, E>
+  readonly client: Layer.Layer<SqlClient.SqlClient, E>
+  readonly migrate: Effect.Effect<unknown, { readonly _tag: string; readonly message: string }, SqlClient.SqlClient>
+  readonly store: (options: { readonly migrate?: false; readonly readonly?: true }) => Layer.Layer<JobStore, { readonly _tag: string; readonly message: string }>
+}
+
+/** Rows, then a migration from the future; every way of opening it is refused and nothing changes. Returns the read-back. */
+const refusedEveryWay = <E>(dialect: Dialect<E>) =>
+  Effect.gen(function*() {
+    const before = yield* Effect.gen(function*() {
+      yield* someRows
+      yield* fromTheFuture
+      return yield* everyRow
+    }).pipe(Effect.provide(dialect.storeAndClient))
+    yield* Effect.gen(function*() {
+      assertRefused(yield* Effect.flip(dialect.migrate), dialect.newest)
+      assert.deepStrictEqual(yield* everyRow, before)
+    }).pipe(Effect.provide(dialect.client))
+    for (const options of [{}, { migrate: false }, { readonly: true }] as const) {
+      assertRefused(yield* Effect.flip(Layer.build(dialect.store(options))), dialect.newest)
+    }
+    assert.deepStrictEqual(yield* Effect.provide(everyRow, dialect.client), before)
+  })
+
 describe("a database from a newer version of the library", () => {
   it.effect("R17 SQLite: migrate, and a store built on it migrating, not migrating or read-only, fail with MigrationFailed naming both versions; nothing changes", () =>
     Effect.scoped(Effect.gen(function*() {
       const filename = yield* tempDatabaseFile()
-      const newest = Math.max(...shippedSqliteMigrationIds)
-      const before = yield* Effect.gen(function*() {
-        yield* someRows
-        yield* fromTheFuture
-        return yield* everyRow
-      }).pipe(Effect.provide(storeWithClient(filename)))
-      yield* Effect.gen(function*() {
-        assertRefused(yield* Effect.flip(SqliteStore.migrate), newest)
-        assert.deepStrictEqual(yield* everyRow, before)
-      }).pipe(Effect.provide(rawClient(filename)))
-      assertRefused(yield* Effect.flip(Layer.build(SqliteStore.layer({ filename }))), newest)
-      assertRefused(yield* Effect.flip(Layer.build(SqliteStore.layer({ filename, migrate: false }))), newest)
-      assertRefused(yield* Effect.flip(Layer.build(SqliteStore.layer({ filename, readonly: true }))), newest)
-      assert.deepStrictEqual(yield* Effect.provide(everyRow, rawClient(filename)), before)
+      yield* refusedEveryWay({
+        newest: Math.max(...shippedSqliteMigrationIds),
+        storeAndClient: storeWithClient(filename),
+        client: rawClient(filename),
+        migrate: SqliteStore.migrate,
+        store: (options) => SqliteStore.layer({ filename, ...options })
+      })
       assert.lengthOf(yield* Effect.provide(rawRows("SELECT 1 FROM ai_jobs"), rawClient(filename)), 1)
     })))
 
   it.effect("R17 PostgreSQL: migrate, and a store built on it migrating, not migrating or read-only, fail with MigrationFailed naming both versions; nothing changes", () =>
     Effect.scoped(Effect.gen(function*() {
       const url = yield* freshPgDatabase("newer schema")
-      const newest = Math.max(...shippedPgMigrationIds)
-      const before = yield* Effect.gen(function*() {
-        yield* someRows
-        yield* fromTheFuture
-        return yield* everyRow
-      }).pipe(Effect.provide(Layer.merge(PgStore.layer({ url }), rawPgClient(url))))
-      yield* Effect.gen(function*() {
-        assertRefused(yield* Effect.flip(PgStore.migrate), newest)
-        assert.deepStrictEqual(yield* everyRow, before)
-      }).pipe(Effect.provide(rawPgClient(url)))
-      assertRefused(yield* Effect.flip(Layer.build(PgStore.layer({ url }))), newest)
-      assertRefused(yield* Effect.flip(Layer.build(PgStore.layer({ url, migrate: false }))), newest)
-      assertRefused(yield* Effect.flip(Layer.build(PgStore.layer({ url, readonly: true }))), newest)
-      assert.deepStrictEqual(yield* Effect.provide(everyRow, rawPgClient(url)), before)
+      yield* refusedEveryWay({
+        newest: Math.max(...shippedPgMigrationIds),
+        storeAndClient: Layer.merge(PgStore.layer({ url }), rawPgClient(url)),
+        client: rawPgClient(url),
+        migrate: PgStore.migrate,
+        store: (options) => PgStore.layer({ url, ...options })
+      })
     })), 60_000)
 })

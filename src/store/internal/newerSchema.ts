@@ -13,10 +13,20 @@ import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 
 const MIGRATION_FILE = /^(\d+)_.+\.sql$/
 
+/** What each directory's listing gave: the files ship with the package, so once per process. */
+const newestByDirectory = new Map<string, number>()
+
 /** The highest migration number among the `NNNN_name.sql` files of `directory` (0 when there is none). */
 const newestShipped = (directory: URL) =>
-  Effect.map(Effect.tryPromise(() => readdir(directory)), (files) =>
-    files.reduce((newest, file) => Math.max(newest, Number(MIGRATION_FILE.exec(file)?.[1] ?? 0)), 0))
+  Effect.suspend(() => {
+    const known = newestByDirectory.get(directory.href)
+    if (known !== undefined) return Effect.succeed(known)
+    return Effect.map(Effect.tryPromise(() => readdir(directory)), (files) => {
+      const newest = files.reduce((max, file) => Math.max(max, Number(MIGRATION_FILE.exec(file)?.[1] ?? 0)), 0)
+      newestByDirectory.set(directory.href, newest)
+      return newest
+    })
+  })
 
 const padded = (id: number): string => String(id).padStart(4, "0")
 

@@ -103,5 +103,4 @@ export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlCli
 )
 
 /** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts). */
-export const refuseNewer: Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> = Effect.suspend(() =>
-  refuseNewerSchema("pg", schemaVersion, directory))
+export const refuseNewer: Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> = refuseNewerSchema("pg", schemaVersion, directory)

@@ -128,4 +128,4 @@ export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlCli
 
 /** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts). */
 export const refuseNewer = (directory: URL = migrationsDirectory): Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> =>
-  Effect.suspend(() => refuseNewerSchema("sqlite", schemaVersion, directory))
+  refuseNewerSchema("sqlite", schemaVersion, directory)
