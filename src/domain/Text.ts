@@ -48,3 +48,10 @@ export const truncateStorable = (text: string, max: number): string => {
   const code = text.charCodeAt(max - 1)
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)
 }
+
+/**
+ * `text` cut to `max` UTF-16 code units (never inside a surrogate pair),
+ * saying how long it was: for messages that quote caller input.
+ */
+export const clipText = (text: string, max: number): string =>
+  text.length <= max ? text : `${truncateStorable(text, max)}… (${text.length} characters in all)`

@@ -28,6 +28,7 @@ import type { JobStore } from "../store/JobStore.js"
 import { Api } from "./Api.js"
 import * as Auth from "./auth.js"
 import * as BodyLimit from "./bodyLimit.js"
+import * as DecodeErrors from "./decodeErrors.js"
 import { type ConsoleAssetMissing, consoleFiles, loadConsole } from "./console.js"
 import { Unauthorized, UnauthorizedError } from "./Errors.js"
 import * as Handlers from "./handlers.js"
@@ -95,6 +96,7 @@ export const layer = (options: ServerOptions): Layer.Layer<HttpApi.Api, ServerEr
     ),
     openApiRoute(options.token),
     Unmatched.layer(),
+    DecodeErrors.layer(),
     options.console === false ? Layer.empty : consoleRoutes
   )
 

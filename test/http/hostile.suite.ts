@@ -162,6 +162,33 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* readBack, before)
       })))
 
+    it.live("17.2 bad input gets a clear error, not the input back: a refused 500 kB value is quoted cut short (400, the field named, under 10 kB), and changes nothing", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const huge = "x".repeat(500_000)
+        // [route, body, the answer's tag, a path the answer names]
+        const cases: ReadonlyArray<readonly [string, unknown, string, string]> = [
+          // Refused by the domain (Jobs.submit): DecodeFailure.
+          ["/jobs", summarize({ protocol_id: huge }), "DecodeFailure", "protocol_id"],
+          // Refused by the API's own shapes: the platform's HttpApiDecodeError.
+          ["/jobs", { ...summarize(), job_inputs: { text: `${huge}\u0000` } }, "HttpApiDecodeError", "text"],
+          ["/jobs", { ...summarize(), job_inputs: Array.from({ length: 20_000 }, () => "\u0000") }, "HttpApiDecodeError", "job_inputs"],
+          [`/jobs/${job.job_id}/cancel`, { reason: `${huge}\u0000` }, "HttpApiDecodeError", "reason"],
+          [`/jobs/${job.job_id}/cancel`, { reason: 5, pad: huge }, "HttpApiDecodeError", "reason"]
+        ]
+        for (const [route, body, tag, field] of cases) {
+          const response = yield* send(HttpClientRequest.post(route).pipe(authed, HttpClientRequest.bodyUnsafeJson(body)))
+          const described = `${route} ${JSON.stringify(body).slice(0, 80)}: ${response.status} ${response.text.length} bytes`
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, tag], described)
+          assert.isBelow(response.text.length, 10_000, described)
+          assert.include(response.text, field, described)
+          assert.include(response.text, "characters in all", described)
+        }
+        assert.deepStrictEqual(yield* readBack, before)
+      })), { timeout: 60_000 })
+
     it.live("17.2 auth: a request with two Authorization headers is 401 Unauthorized whichever token comes first, and changes nothing", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs

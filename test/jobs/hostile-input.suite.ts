@@ -87,6 +87,21 @@ export const runHostileInputSuite = (backend: Backend) => {
         assert.include(failed.error_message ?? "", "\"k\\u0000\"")
       })))
 
+    it.effect("R5 a refused 1 MB request is a DecodeFailure that names each field and quotes each value cut short, not whole; nothing queued", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        const huge = "y".repeat(1_000_000)
+        const error = yield* Effect.flip(jobs.submit(summarize({ protocol_id: huge, profile_id: huge })))
+        assert.strictEqual(error._tag, "DecodeFailure")
+        if (error._tag !== "DecodeFailure") return
+        assert.isBelow(error.message.length, 5_000)
+        for (const issue of error.issues) assert.isAtMost(issue.message.length, 1_050, issue.path)
+        assert.include(error.message, "protocol_id")
+        assert.match(error.message, /\(10000\d\d characters in all\)/)
+        assert.deepStrictEqual((yield* store.listJobs({})).items, [])
+      })))
+
     it.effect("R4 a run whose job's duration_ms is near its bound settles completed, the duration saturated at the bound", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs
