@@ -1,0 +1,417 @@
+/**
+ * The brief's promise — the behaviour a demanding user expects, the same on
+ * SQLite and on PostgreSQL — where what a user observes is an outcome, not an
+ * order: the parts `same-behaviour-both-dialects.test.ts` leaves out because
+ * their order is scheduling. Each part runs on a fresh SQLite file, a fresh
+ * PostgreSQL database, and a fresh PostgreSQL database with `coalesce: false`
+ * (every store call sent alone), with the dialect's own wake-up (LISTEN/NOTIFY
+ * on PostgreSQL, in process on SQLite); what each ends with is compared job
+ * by job, the jobs named by their submit order.
+ *
+ * 1. A pool of several loops drains a generated queue (fast-check, fixed
+ *    seed): programs that succeed, fail (typed), die, report a violation, are
+ *    interrupted (the job released) or are cancelled while they run, under
+ *    per-job retries. Compared: each job's final state, attempt, metrics,
+ *    outputs, runs with their nodes, and its own events in order; checked on
+ *    each store: no job runs twice at once, a program starts only with its
+ *    job running under its run, and every state change has its event (the
+ *    events' states chain from submit to the state read back).
+ * 2. `await` (under TestClock): jobs already finished, moved to each settled
+ *    state while awaited (by this process: woken at once; by another: on
+ *    PostgreSQL by NOTIFY, on SQLite at the next poll, as the README says), a
+ *    `until` of its own, a timeout, a job never known.
+ * 3. Wake-up (under TestClock): parked pools with a poll that never comes are
+ *    woken by a submit in the same process; by one in another process through
+ *    NOTIFY on PostgreSQL (SQLite: at the next poll); two processes' pools
+ *    woken by one submit run it once; a cancel from another process stops the
+ *    running program (PostgreSQL: at once; SQLite: at its next heartbeat).
+ * 4. Periodic sweeps (under TestClock): the Janitor's scheduled passes and
+ *    startup recovery's `sweepEvery` after the same clock moves: the same
+ *    reports, the same jobs gone and kept, the same events written.
+ *
+ * "At once" is checked without real-time luck: the clock does not move, and
+ * the harness waits (real time, bounded) for the outcome — a fiber parked on
+ * the TestClock, a program started, a job settled — and fails with what it
+ * waited for if the bound passes. `HSK_OUTCOME_SEED` replays another queue
+ * set; `HSK_SOAK=1` drains more queues.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as fc from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
+import type { JobRequestInput } from "../../src/domain/AiJob.js"
+import type { JobId } from "../../src/domain/Ids.js"
+import type { JobState } from "../../src/domain/JobState.js"
+import * as FlightRecorder from "../../src/FlightRecorder.js"
+import * as Janitor from "../../src/Janitor.js"
+import * as Jobs from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import * as WakeUp from "../../src/WakeUp.js"
+import { services } from "../jobs/services.js"
+import { freshPgDatabase } from "../support/pg-database.js"
+import { tempSqliteFile } from "../support/stores.js"
+import { soak } from "./config.js"
+import { report } from "./report.js"
+
+// ---------------------------------------------------------------------------------------------
+// The stores, and one process of the application on a store.
+
+interface Database {
+  readonly url: string
+  readonly pg: boolean
+  /** A store with connections of its own on the database, as another process's would be. */
+  readonly store: () => Layer.Layer<JobStore, unknown>
+}
+
+interface Dialect {
+  readonly name: string
+  readonly fresh: (label: string) => Effect.Effect<Database, unknown, Scope.Scope>
+}
+
+const pgDialect = (name: string, options: Omit<PgStore.PgStoreOptions, "url">): Dialect => ({
+  name,
+  fresh: (label) => Effect.map(freshPgDatabase(label), (url) => ({ url, pg: true, store: () => PgStore.layer({ url, ...options }) }))
+})
+
+const SQLITE: Dialect = {
+  name: "SQLite",
+  fresh: (label) =>
+    Effect.sync(() => {
+      const filename = tempSqliteFile(label)
+      return { url: filename, pg: false, store: () => SqliteStore.layer({ filename }) }
+    })
+}
+
+/** SQLite first: it is what the others are compared with. */
+const DIALECTS: ReadonlyArray<Dialect> = [SQLITE, pgDialect("PostgreSQL", {}), pgDialect("PostgreSQL with coalesce: false", { coalesce: false })]
+
+interface App {
+  readonly context: Context.Context<Jobs.Jobs | FlightRecorder.FlightRecorder | JobStore | Recovery.RecoveryGate | WakeUp.WakeUp>
+  readonly jobs: Jobs.Jobs["Type"]
+  readonly store: JobStore["Type"]
+}
+
+/**
+ * One process of the application on `db`: its own store, the dialect's wake-up (LISTEN on
+ * PostgreSQL, in process on SQLite) or polling only, retries as each job asks (none by default).
+ */
+const openApp = (
+  db: Database,
+  options: { readonly wake?: "dialect" | "poll"; readonly gate?: Layer.Layer<Recovery.RecoveryGate, never, JobStore> } = {}
+): Effect.Effect<App, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const wake = options.wake === "poll"
+      ? WakeUp.layerPollOnly
+      : db.pg
+      ? WakeUp.layerPg({ listenUrl: db.url, reconnectDelay: "100 millis" })
+      : WakeUp.layerInProcess
+    const context = yield* Layer.build(services(db.store(), options.gate ?? Recovery.layerNoStartupRecovery, wake))
+    yield* Context.get(context, WakeUp.WakeUp).ready
+    return { context, jobs: Context.get(context, Jobs.Jobs), store: Context.get(context, JobStore) }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Waiting for outcomes, in real time and bounded: never sleep-and-hope.
+
+/** How long the harness waits (real time) for something it knows must happen; a loaded machine takes seconds. */
+const BOUND_MS = 30_000
+
+const realSleep = (ms: number) =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+/** `effect`, or a defect naming what did not happen within the bound (real time: the TestClock does not move). */
+const within = <A, E, R>(what: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.raceFirst(effect, Effect.zipRight(realSleep(BOUND_MS), Effect.dieMessage(`the harness waited ${BOUND_MS / 1000} s for: ${what}`)))
+
+/** Waits until at least `count` sleeps ending at `deadline` are pending on the TestClock: so many fibers parked there. */
+const parkedAt = (what: string, deadline: number, count = 1) =>
+  within(
+    what,
+    Effect.gen(function*() {
+      while (Chunk.reduce(yield* TestClock.sleeps(), 0, (n, at) => (at === deadline ? n + 1 : n)) < count) yield* realSleep(2)
+    })
+  )
+
+const now = Clock.currentTimeMillis
+
+// ---------------------------------------------------------------------------------------------
+// Naming ids and times, so two stores' answers compare.
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi
+const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g
+
+/** Ids named by their order of first appearance (`id#n`), from names given first (the jobs, in submit order). */
+class Names {
+  private readonly names = new Map<string, string>()
+  constructor(given: ReadonlyArray<readonly [id: string, name: string]> = []) {
+    for (const [id, name] of given) this.names.set(id.toLowerCase(), name)
+  }
+  name(id: string): string {
+    const key = id.toLowerCase()
+    let name = this.names.get(key)
+    if (name === undefined) {
+      name = `id#${this.names.size}`
+      this.names.set(key, name)
+    }
+    return name
+  }
+}
+
+/**
+ * A value as a user compares it: ids named, and times kept (under TestClock they are the
+ * same on both stores) or, in real time, replaced by `@time`.
+ */
+const normalise = (value: unknown, names: Names, times: "keep" | "drop"): unknown => {
+  if (typeof value === "string") {
+    const named = value.replace(UUID, (id) => names.name(id))
+    return times === "drop" ? named.replace(ISO_TIME, "@time") : named
+  }
+  if (value === null || typeof value !== "object") return value
+  if (DateTime.isDateTime(value)) return times === "drop" ? "@time" : `@${DateTime.formatIso(DateTime.toUtc(value))}`
+  if (Duration.isDuration(value)) return `${Duration.toMillis(value)} ms`
+  if (Array.isArray(value)) return value.map((item) => normalise(item, names, times))
+  if (Option.isOption(value)) return Option.isSome(value) ? { some: normalise(value.value, names, times) } : { none: true }
+  const out: Record<string, unknown> = {}
+  if ("_tag" in value) out["_tag"] = (value as { readonly _tag: unknown })._tag
+  for (const [k, v] of Object.entries(value)) {
+    // A run's measured time is the clock's: in real time, only that it is a count of milliseconds.
+    out[k] = times === "drop" && k === "duration_ms" && Number.isSafeInteger(v) && (v as number) >= 0 ? "@ms" : normalise(v, names, times)
+  }
+  return out
+}
+
+/** An answer: its value, or its error (tag and fields), or that it died. */
+const answer = (exit: Exit.Exit<unknown, unknown>, names: Names, times: "keep" | "drop" = "keep"): unknown => {
+  if (Exit.isSuccess(exit)) return { ok: normalise(exit.value, names, times) }
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) return { error: normalise(failure.value, names, times) }
+  return Cause.isInterruptedOnly(exit.cause) ? { interrupted: true } : { died: Cause.pretty(exit.cause).split("\n")[0] }
+}
+
+/**
+ * A job's whole story as `Jobs.history` tells it, its ids named in the order the story
+ * shows them after the jobs' own names: the job, its runs with their nodes, its events.
+ */
+const story = (app: App, jobId: JobId, jobNames: ReadonlyArray<readonly [string, string]>, times: "keep" | "drop") =>
+  Effect.map(app.jobs.history(jobId), (history) => {
+    const names = new Names(jobNames)
+    return {
+      job: normalise(history.job, names, times),
+      runs: normalise(history.runs, names, times),
+      events: normalise(history.events, names, times)
+    }
+  })
+
+/** A program's own typed error. */
+class ProgramFailed extends Schema.TaggedError<ProgramFailed>()("ProgramFailed", { call: Schema.Number }) {}
+
+const request = (fields: Partial<JobRequestInput> = {}): JobRequestInput => ({
+  job_kind: "doc_summarize",
+  protocol_id: "hsk.outcome.v1",
+  profile_id: "tester",
+  access_mode: "analysis_only",
+  safety_mode: "normal",
+  ...fields
+} as JobRequestInput)
+
+const T0 = Date.UTC(2026, 0, 5, 9, 0, 0)
+
+/** A part's observations on each dialect, compared with SQLite's; the report gets SQLite's. */
+const compareAll = (label: string, observed: ReadonlyArray<readonly [dialect: string, value: unknown]>) => {
+  const [first, ...rest] = observed
+  for (const [name, value] of rest) {
+    assert.deepStrictEqual(value, first![1], `${label}: ${name} (actual) differs from ${first![0]} (expected)`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. A pool of several loops drains a generated queue.
+
+/** What one call of a job's program does; past its script, a program succeeds. */
+type Call = "ok" | "fail" | "die" | "violation" | "interrupt" | "cancel"
+
+interface QueuedJob {
+  readonly kind: "doc_summarize" | "doc_edit" | "workflow_run"
+  readonly priority: number
+  readonly maxAttempts: number
+  readonly script: ReadonlyArray<Call>
+  readonly metrics?: Record<string, number>
+}
+
+/** Kinds the pool has handlers for; `workflow_run` has none, so such a job is never claimed. */
+const HANDLED = ["doc_summarize", "doc_edit"] as const
+
+const queuedJob: fc.Arbitrary<QueuedJob> = fc.record({
+  kind: fc.constantFrom<QueuedJob["kind"]>("doc_summarize", "doc_summarize", "doc_edit", "doc_edit", "workflow_run"),
+  priority: fc.integer({ min: -1, max: 2 }),
+  maxAttempts: fc.integer({ min: 1, max: 3 }),
+  script: fc.array(
+    fc.oneof(
+      { weight: 3, arbitrary: fc.constant<Call>("ok") },
+      { weight: 2, arbitrary: fc.constant<Call>("fail") },
+      { weight: 2, arbitrary: fc.constantFrom<Call>("die", "violation", "interrupt", "cancel") }
+    ),
+    { minLength: 1, maxLength: 3 }
+  ),
+  metrics: fc.option(fc.constantFrom({ input_tokens: 7 }, { output_tokens: 2, tool_calls: 1 }), { nil: undefined })
+}).map((j) => (j.metrics === undefined ? { kind: j.kind, priority: j.priority, maxAttempts: j.maxAttempts, script: j.script } : j) as QueuedJob)
+
+const fromEnv = (name: string): number | undefined => {
+  const text = process.env[name]
+  return text === undefined || text.trim() === "" ? undefined : Number(text)
+}
+const SEED = fromEnv("HSK_OUTCOME_SEED") ?? 20_261_202
+const QUEUES = soak ? 24 : 4
+const LOOPS = 3
+
+/** The states a drained job can rest in: anything but queued and running. */
+const RESTING: ReadonlyArray<JobState> = ["stalled", "awaiting_validation", "awaiting_user", "completed", "completed_with_issues", "failed", "cancelled", "poisoned"]
+
+interface Drained {
+  readonly jobs: ReadonlyArray<unknown>
+  readonly violations: ReadonlyArray<string>
+  readonly calls: number
+}
+
+/** The queue submitted, a pool of `LOOPS` loops run until every handled job rests; each job's story read back. */
+const drainQueue = (app: App, queue: ReadonlyArray<QueuedJob>): Effect.Effect<Drained, unknown> =>
+  Effect.scoped(Effect.gen(function*() {
+    const ids: Array<JobId> = []
+    for (const [i, j] of queue.entries()) {
+      const job = yield* app.jobs.submit(request({
+        job_kind: j.kind,
+        priority: j.priority,
+        max_attempts: j.maxAttempts,
+        backoff: { initial: 0, jitter: 0 },
+        job_inputs: { n: i, script: [...j.script] }
+      } as Partial<JobRequestInput>))
+      ids.push(job.job_id)
+    }
+    const jobNames = ids.map((id, i) => [id, `job#${i}`] as const)
+    const nameOf = (id: string) => jobNames.find(([known]) => known === id)?.[1] ?? id
+    const violations: Array<string> = []
+    const running = new Set<string>()
+    const callsOf = new Map<string, number>()
+    let calls = 0
+    // A program to be cancelled while it runs says so here; the test cancels it from outside.
+    const toCancel = yield* Queue.unbounded<JobId>()
+    const handler = (ctx: Jobs.RunContext) => {
+      const id = ctx.job.job_id
+      return Effect.gen(function*() {
+        calls++
+        if (running.has(id)) violations.push(`${nameOf(id)} ran twice at once`)
+        running.add(id)
+        const call = callsOf.get(id) ?? 0
+        callsOf.set(id, call + 1)
+        // The program starts with its job running under its run, the run running.
+        const seen = yield* app.jobs.history(id)
+        const active = seen.runs.at(-1)?.run
+        if (seen.job.state !== "running" || active?.id !== ctx.run.id || active.status !== "running") {
+          violations.push(`${nameOf(id)} call ${call}: job ${seen.job.state}, its latest run ${active?.status} (${active?.id === ctx.run.id ? "this run" : "another run"})`)
+        }
+        const j = queue[ids.indexOf(id)]!
+        const what = j.script[call] ?? "ok"
+        yield* ctx.node({ node_id: `call-${call}`, node_type: "tool", input: { what } }, Effect.succeed({ did: what }))
+        if (j.metrics !== undefined) yield* app.jobs.addMetrics(id, j.metrics)
+        switch (what) {
+          case "ok":
+            return { done: call }
+          case "fail":
+            return yield* new ProgramFailed({ call })
+          case "die":
+            return yield* Effect.die(new Error(`call ${call} crashed`))
+          case "violation":
+            return yield* ctx.securityViolation({ violation: "prompt_injection", detail: `found at call ${call}` })
+          case "interrupt":
+            return yield* Effect.interrupt
+          case "cancel":
+            yield* Queue.offer(toCancel, id)
+            return yield* Effect.never
+        }
+      }).pipe(Effect.ensuring(Effect.sync(() => running.delete(id))))
+    }
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(toCancel), (id) =>
+      Effect.exit(app.jobs.cancel(id, { actor: "human", reason: "cancelled while it ran" })))))
+    yield* Effect.scoped(Effect.gen(function*() {
+      yield* app.jobs.worker({
+        concurrency: LOOPS,
+        pollInterval: "50 millis",
+        drainTimeout: "1 second",
+        handlers: Object.fromEntries(HANDLED.map((kind) => [kind, handler])) as Jobs.Handlers<never, never>
+      })
+      yield* within(
+        "every handled job rests",
+        Effect.forEach(ids.filter((_, i) => queue[i]!.kind !== "workflow_run"), (id) => app.jobs.await(id, { until: RESTING }), { concurrency: 4, discard: true })
+      )
+    }))
+    const jobs = yield* Effect.forEach(ids, (id) => story(app, id, jobNames, "drop"))
+    // Every state change has its event: the lifecycle events' states chain from submit to the state read back.
+    for (const [i, id] of ids.entries()) {
+      const history = yield* app.jobs.history(id)
+      const changes = history.events.flatMap((event) =>
+        typeof event.body["to_state"] === "string" && event.body["to_state"] !== event.body["from_state"]
+          ? [{ from: event.body["from_state"] ?? null, to: event.body["to_state"] }]
+          : [])
+      let state: unknown = null
+      for (const change of changes) {
+        if (change.from !== state) violations.push(`job#${i}: an event ${String(change.from)} → ${change.to} after ${String(state)}`)
+        state = change.to
+      }
+      if (state !== history.job.state) violations.push(`job#${i}: the events end at ${String(state)}, the job is ${history.job.state}`)
+      const runsStarted = changes.filter((change) => change.to === "running").length
+      if (runsStarted !== history.runs.length) violations.push(`job#${i}: ${runsStarted} events to running, ${history.runs.length} runs`)
+      if (history.runs.some(({ run }) => run.status === "running")) violations.push(`job#${i}: a run still running`)
+    }
+    return { jobs, violations, calls }
+  }))
+
+describe("reliability: SQLite and PostgreSQL reach the same outcomes where scheduling decides the order", () => {
+  const queues = fc.sample(fc.array(queuedJob, { minLength: 6, maxLength: 10 }), { numRuns: QUEUES, seed: SEED })
+
+  it.live(`R17 a pool of ${LOOPS} loops drains ${QUEUES} generated queues to the same outcome job by job — state, attempt, metrics, runs, nodes, events — on SQLite and PostgreSQL (coalescing or not), no job ever run twice at once (seed ${SEED})`, () =>
+    Effect.gen(function*() {
+      const states: Record<string, number> = {}
+      let calls = 0
+      // One database per dialect, one pool per queue: each queue's jobs are its own (named in submit order).
+      const byDialect: Array<ReadonlyArray<Drained>> = []
+      for (const dialect of DIALECTS) {
+        byDialect.push(yield* Effect.scoped(Effect.gen(function*() {
+          const app = yield* openApp(yield* dialect.fresh("outcome pool"))
+          return yield* Effect.forEach(queues, (queue) => drainQueue(app, queue))
+        })))
+      }
+      for (const [q, queue] of queues.entries()) {
+        for (const [d, dialect] of DIALECTS.entries()) {
+          assert.deepStrictEqual(byDialect[d]![q]!.violations, [], `seed ${SEED}, queue ${q} on ${dialect.name}: invariants`)
+        }
+        compareAll(`seed ${SEED}, queue ${q} (${JSON.stringify(queue)})`, DIALECTS.map((dialect, d) => [dialect.name, byDialect[d]![q]!.jobs] as const))
+        calls += byDialect[0]![q]!.calls
+        for (const job of byDialect[0]![q]!.jobs) {
+          const state = String((job as { readonly job: { readonly state: unknown } }).job.state)
+          states[state] = (states[state] ?? 0) + 1
+        }
+      }
+      report("same-outcome pool", { seed: SEED, queues: QUEUES, loops: LOOPS, calls, states })
+    }), 120_000)
+})
