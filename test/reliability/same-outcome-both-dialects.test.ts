@@ -51,13 +51,13 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import type { JobState } from "../../src/domain/JobState.js"
-import * as FlightRecorder from "../../src/FlightRecorder.js"
+import type * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Janitor from "../../src/Janitor.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
@@ -102,6 +102,11 @@ const SQLITE: Dialect = {
 
 /** SQLite first: it is what the others are compared with. */
 const DIALECTS: ReadonlyArray<Dialect> = [SQLITE, pgDialect("PostgreSQL", {}), pgDialect("PostgreSQL with coalesce: false", { coalesce: false })]
+/**
+ * Where calls rarely meet (one caller at a time, a clock moved by hand): `coalesce` has little to
+ * share, so these parts run on PostgreSQL's defaults only, with `HSK_SOAK=1` on all three.
+ */
+const CLOCKED: ReadonlyArray<Dialect> = soak ? DIALECTS : DIALECTS.slice(0, 2)
 
 interface App {
   readonly context: Context.Context<Jobs.Jobs | FlightRecorder.FlightRecorder | JobStore | Recovery.RecoveryGate | WakeUp.WakeUp>
@@ -386,6 +391,292 @@ const drainQueue = (app: App, queue: ReadonlyArray<QueuedJob>): Effect.Effect<Dr
     return { jobs, violations, calls }
   }))
 
+// ---------------------------------------------------------------------------------------------
+// 2–4. Under TestClock: each dialect's fresh database, its own TestClock moved the same way.
+
+/** `scenario` on each dialect's fresh database under a TestClock set to T0; the outcomes compared with SQLite's. */
+/** Await, then wake-up, on one database: one process with the dialect's wake-up, and another that only polls. */
+const awaitAndWake = (db: Database) =>
+  Effect.gen(function*() {
+    const main = yield* openApp(db)
+    const other = yield* openApp(db, { wake: "poll" })
+    // Wake-up first: its pools would run the jobs await leaves queued.
+    const wake = yield* wakeOutcomes(db, main, other)
+    return { wake, await: yield* awaitAnswers(db.pg, main, other) }
+  })
+
+const onEachDialect = <A>(label: string, scenario: (db: Database) => Effect.Effect<A, unknown, Scope.Scope>) =>
+  Effect.gen(function*() {
+    const observed: Array<readonly [string, A]> = []
+    for (const dialect of CLOCKED) {
+      const value = yield* Effect.scoped(Effect.gen(function*() {
+        yield* TestClock.setTime(T0)
+        return yield* scenario(yield* dialect.fresh(label))
+      })).pipe(Effect.provide(TestContext.TestContext))
+      observed.push([dialect.name, value])
+    }
+    compareAll(label, observed)
+    return observed[0]![1]
+  })
+
+/** Waits (real time, bounded) until the job rests in one of `until`: its outcome, read as a user reads it. */
+const settled = (app: App, jobId: JobId, until: ReadonlyArray<JobState> = RESTING) =>
+  within(
+    `job ${jobId} in ${until.join("/")}`,
+    Effect.gen(function*() {
+      while (!until.includes((yield* app.jobs.get(jobId)).state)) yield* realSleep(5)
+    })
+  )
+
+const HOUR = 3_600_000
+
+/**
+ * `await` answers: a job already finished; jobs moved to each settled state (and to a `until` of
+ * the caller's) while awaited, by this process — woken at once, the clock still — and by another
+ * process — on PostgreSQL by its NOTIFY, the clock still; on SQLite at the next poll (the clock
+ * moved one poll; PostgreSQL's moved after its answer, so both clocks stay in step); timeouts; an
+ * unknown job. Each await polls hourly: only a wake-up answers it sooner.
+ */
+const awaitAnswers = (pg: boolean, main: App, other: App) =>
+  Effect.gen(function*() {
+    const names = new Names()
+    const submit = Effect.map(main.jobs.submit(request()), (job) => {
+      names.name(job.job_id)
+      return job.job_id
+    })
+    const answers: Record<string, unknown> = {}
+    const observe = (name: string, exit: Exit.Exit<unknown, unknown>) => (answers[name] = answer(exit, names))
+
+    const done = yield* submit
+    yield* main.jobs.start(done)
+    yield* main.jobs.complete(done)
+    observe("already completed", yield* Effect.exit(main.jobs.await(done)))
+
+    type Mover = (app: App, id: JobId) => Effect.Effect<unknown, unknown>
+    const moves: ReadonlyArray<readonly [string, boolean, Mover, ReadonlyArray<JobState>?]> = [
+      ["completed", true, (app, id) => app.jobs.complete(id)],
+      ["completed_with_issues", true, (app, id) => app.jobs.completeWithIssues(id, { reason: "two warnings" })],
+      ["cancelled while queued", false, (app, id) => app.jobs.cancel(id, { actor: "human", reason: "not needed" })],
+      ["cancelled while running", true, (app, id) => app.jobs.cancel(id, { actor: "human", reason: "not needed" })],
+      ["poisoned", true, (app, id) => app.jobs.poison(id, { reason: "bad input" })],
+      ["failed", true, (app, id) => app.jobs.fail(id, "the model refused")],
+      ["awaiting_validation (until)", true, (app, id) => app.jobs.awaitValidation(id), ["awaiting_validation"]],
+      ["running (until)", false, (app, id) => app.jobs.start(id), ["running"]]
+    ]
+    for (const by of ["this process", "another process"] as const) {
+      for (const [name, running, move, until] of moves) {
+        const id = yield* submit
+        if (running) yield* main.jobs.start(id)
+        const deadline = (yield* now) + HOUR
+        const before = Chunk.reduce(yield* TestClock.sleeps(), 0, (n, at) => (at === deadline ? n + 1 : n))
+        const awaiting = yield* Effect.fork(Effect.exit(main.jobs.await(id, { pollInterval: "1 hour", ...(until === undefined ? {} : { until }) })))
+        yield* parkedAt(`await of "${name}" parked`, deadline, before + 1)
+        yield* move(by === "this process" ? main : other, id)
+        if (by === "another process" && !pg) yield* TestClock.adjust(HOUR)
+        observe(`${name}, moved by ${by}`, yield* within(`await of "${name}", moved by ${by}`, Fiber.join(awaiting)))
+        if (by === "another process" && pg) yield* TestClock.adjust(HOUR)
+      }
+    }
+
+    // Timeouts: a queued job, and a job awaiting its user (not a state awaited by default).
+    const queued = yield* submit
+    const asking = yield* submit
+    yield* main.jobs.start(asking)
+    yield* main.jobs.awaitValidation(asking)
+    yield* main.jobs.awaitUser(asking, { reason: "which document?" })
+    for (const [name, id] of [["queued", queued], ["awaiting_user", asking]] as const) {
+      const deadline = (yield* now) + 30_000
+      const awaiting = yield* Effect.fork(Effect.exit(main.jobs.await(id, { timeout: "30 seconds", pollInterval: "1 hour" })))
+      yield* parkedAt(`await of the ${name} job parked`, deadline)
+      yield* TestClock.adjust(30_000)
+      observe(`timed out, ${name}`, yield* within(`await of the ${name} job timing out`, Fiber.join(awaiting)))
+    }
+    observe("unknown job", yield* Effect.exit(main.jobs.await("0190a000-0000-7000-8000-00000000dead" as JobId, { timeout: "1 second" })))
+    return answers
+  })
+
+/** A worker handler that says when it starts and counts its calls per job. */
+const countingHandler = (started: Queue.Queue<JobId>, calls: Map<string, number>) => (ctx: Jobs.RunContext) =>
+  Effect.gen(function*() {
+    calls.set(ctx.job.job_id, (calls.get(ctx.job.job_id) ?? 0) + 1)
+    yield* Queue.offer(started, ctx.job.job_id)
+    return { ran: ctx.job.job_id }
+  })
+
+const MINUTE = 60_000
+
+/**
+ * Wake-up: pools whose poll (a minute) never comes unless the clock moves. Woken by a submit
+ * in their own process; by a submit in another process (PostgreSQL: its NOTIFY, the clock
+ * still; SQLite, as the README says: the next poll); two processes' pools woken by one submit
+ * run it once; a cancel from another process stops the running program (PostgreSQL: at once;
+ * SQLite: at its next heartbeat). The outcome of each: the job's whole story, and the calls.
+ */
+const wakeOutcomes = (db: Database, main: App, other: App) =>
+  Effect.gen(function*() {
+    const third = yield* openApp(db)
+    const jobNames: Array<readonly [string, string]> = []
+    const submit = (app: App) =>
+      Effect.map(app.jobs.submit(request()), (job) => {
+        jobNames.push([job.job_id, `job#${jobNames.length}`])
+        return job.job_id
+      })
+    const outcomes: Record<string, unknown> = {}
+    const started = yield* Queue.unbounded<JobId>()
+    const calls = new Map<string, number>()
+    const pool = (app: App) =>
+      app.jobs.worker({ concurrency: 2, pollInterval: "1 minute", drainTimeout: "1 second", handlers: { doc_summarize: countingHandler(started, calls) } })
+
+    yield* Effect.scoped(Effect.gen(function*() {
+      yield* pool(main)
+      yield* parkedAt("the pool's two loops parked", (yield* now) + MINUTE, 2)
+      const id = yield* submit(main)
+      assert.strictEqual(yield* within("the job submitted in the pool's process starts, the clock still", Queue.take(started)), id)
+      yield* settled(main, id)
+      outcomes["submitted in the pool's process"] = { story: yield* story(main, id, jobNames, "keep"), calls: calls.get(id) }
+
+      yield* parkedAt("the pool's loops parked again", (yield* now) + MINUTE, 2)
+      const elsewhere = yield* submit(other)
+      if (!db.pg) yield* TestClock.adjust(MINUTE)
+      assert.strictEqual(yield* within("the job submitted in another process starts", Queue.take(started)), elsewhere)
+      yield* settled(main, elsewhere)
+      if (db.pg) yield* TestClock.adjust(MINUTE)
+      // When it ran is each dialect's promise (SQLite: a poll later); what it ran to is compared.
+      outcomes["submitted in another process"] = { story: yield* story(main, elsewhere, jobNames, "drop"), calls: calls.get(elsewhere) }
+    }))
+
+    yield* Effect.scoped(Effect.gen(function*() {
+      yield* pool(main)
+      yield* pool(third)
+      yield* parkedAt("two processes' pools parked, two loops each", (yield* now) + MINUTE, 4)
+      const id = yield* submit(other)
+      if (!db.pg) yield* TestClock.adjust(MINUTE)
+      assert.strictEqual(yield* within("the job two pools were woken for starts", Queue.take(started)), id)
+      yield* settled(main, id)
+      // Every loop parked again: none of them is still on its way to run the job a second time.
+      yield* parkedAt("both pools idle again", (yield* now) + MINUTE, 4)
+      if (db.pg) yield* TestClock.adjust(MINUTE)
+      outcomes["two processes' pools, one submit"] = { story: yield* story(main, id, jobNames, "drop"), calls: calls.get(id), others: yield* Queue.size(started) }
+    }))
+
+    yield* Effect.scoped(Effect.gen(function*() {
+      const running = yield* Deferred.make<JobId>()
+      const stopped = yield* Deferred.make<void>()
+      yield* main.jobs.worker({
+        concurrency: 1,
+        pollInterval: "1 minute",
+        drainTimeout: "1 second",
+        run: { heartbeatInterval: "5 seconds" },
+        handlers: {
+          doc_summarize: (ctx) =>
+            Effect.zipRight(Deferred.succeed(running, ctx.job.job_id), Effect.never).pipe(Effect.onInterrupt(() => Deferred.succeed(stopped, undefined)))
+        }
+      })
+      yield* parkedAt("the pool's loop parked", (yield* now) + MINUTE, 1)
+      const id = yield* submit(main)
+      yield* within("the program starts", Deferred.await(running))
+      // The run beats every 5 s: its next beat is parked on the clock.
+      yield* parkedAt("the run's heartbeat parked", (yield* now) + 5_000, 1)
+      yield* other.jobs.cancel(id, { actor: "human", reason: "cancelled from another process" })
+      if (!db.pg) yield* TestClock.adjust(5_000)
+      yield* within("the cancel from another process stops the program", Deferred.await(stopped))
+      yield* settled(main, id)
+      if (db.pg) yield* TestClock.adjust(5_000)
+      outcomes["cancelled from another process while running"] = { story: yield* story(main, id, jobNames, "keep") }
+    }))
+    return outcomes
+  })
+
+/**
+ * The Janitor's scheduled passes (daily; prune after 36 hours, keep the newest one; the
+ * recorder's 7-day retention) after the same clock moves, day by day for eight days: each
+ * pass's report, the jobs left, and the events left (types, in order) after it.
+ */
+const janitorPasses = (db: Database) =>
+  Effect.gen(function*() {
+    const app = yield* openApp(db, { wake: "poll" })
+    const jobNames: Array<readonly [string, string]> = []
+    const submit = Effect.map(app.jobs.submit(request()), (job) => {
+      jobNames.push([job.job_id, `job#${jobNames.length}`])
+      return job.job_id
+    })
+    const run = (id: JobId) => app.jobs.start(id)
+    const [completed, cancelled, failed, poisoned, pinned, queued, later, laterCancelled] = yield* Effect.all(Array.from({ length: 8 }, () => submit))
+    yield* run(completed!)
+    yield* app.jobs.complete(completed!)
+    yield* app.jobs.cancel(cancelled!, { actor: "human", reason: "not needed" })
+    yield* run(failed!)
+    yield* app.jobs.fail(failed!, "the model refused")
+    yield* run(poisoned!)
+    yield* app.jobs.poison(poisoned!, { reason: "bad input" })
+    yield* run(pinned!)
+    yield* app.jobs.complete(pinned!)
+    yield* app.jobs.pin(pinned!)
+    void queued
+    const DAY = 24 * HOUR
+    const janitor = Context.get(
+      yield* Layer.build(Janitor.layer({ interval: "1 day", olderThan: "36 hours", keepNewest: 1 }).pipe(Layer.provide(Layer.succeedContext(app.context)))),
+      Janitor.Janitor
+    )
+    const passes: Array<unknown> = []
+    const names = new Names(jobNames)
+    for (let day = 0; day <= 8; day++) {
+      if (day > 0) yield* TestClock.adjust(DAY)
+      if (day === 1) {
+        yield* run(later!)
+        yield* app.jobs.complete(later!)
+        yield* app.jobs.cancel(laterCancelled!, { actor: "human", reason: "not needed either" })
+      }
+      // The pass has ended once the schedule sleeps until the next one.
+      yield* parkedAt(`the Janitor's pass of day ${day}`, (yield* now) + DAY)
+      const state = yield* janitor.state
+      const left = yield* app.jobs.list({ limit: 100, order: "asc" })
+      const events = yield* app.store.listEvents({ limit: 1000, order: "asc" })
+      passes.push(normalise({
+        day,
+        passes: state.passes,
+        last: Option.map(state.last, (exit) => answer(exit, names)),
+        jobs: left.items.map((job) => [job.job_id, job.state, job.is_pinned]),
+        events: events.items.map((event) => [event.type, event.job_id, event.body["name"] ?? event.body["to_state"] ?? null])
+      }, names, "keep"))
+    }
+    return passes
+  })
+
+/**
+ * Startup recovery's `sweepEvery` in a second process, while the first — its worker dead — left
+ * runs behind: after the same clock moves, the same runs stalled by the same sweep, each once with
+ * its one event, and a run still beating left alone.
+ */
+const recoverySweeps = (db: Database) =>
+  Effect.gen(function*() {
+    const dead = yield* openApp(db, { wake: "poll" })
+    const jobNames: Array<readonly [string, string]> = []
+    const ids: Array<JobId> = []
+    for (let i = 0; i < 4; i++) {
+      const job = yield* dead.jobs.submit(request({ priority: 4 - i }))
+      jobNames.push([job.job_id, `job#${i}`])
+      ids.push(job.job_id)
+    }
+    const claims = [yield* dead.jobs.claimNext(), yield* dead.jobs.claimNext(), yield* dead.jobs.claimNext()]
+    yield* TestClock.adjust(20_000)
+    // The first run beats once more; the others' worker is gone.
+    yield* dead.store.heartbeat(claims[0]!.run.id)
+    const sweeper = yield* openApp(db, { wake: "poll", gate: Recovery.layerStartup({ threshold: "30 seconds", sweepEvery: "30 seconds" }) })
+    const gate = Context.get(sweeper.context, Recovery.RecoveryGate)
+    const names = new Names(jobNames)
+    const steps: Array<unknown> = [{ startup: answer(yield* Effect.exit(gate.result), names) }]
+    for (let sweep = 1; sweep <= 3; sweep++) {
+      // The sweep before has ended once the next one is parked on the clock.
+      yield* parkedAt(`recovery sweep ${sweep} parked`, (yield* now) + 30_000)
+      if (sweep === 2) yield* dead.store.heartbeat(claims[0]!.run.id).pipe(Effect.exit)
+      yield* TestClock.adjust(30_000)
+    }
+    yield* parkedAt("the last recovery sweep ended", (yield* now) + 30_000)
+    for (const id of ids) steps.push(yield* story(sweeper, id, jobNames, "keep"))
+    return steps
+  })
+
 describe("reliability: SQLite and PostgreSQL reach the same outcomes where scheduling decides the order", () => {
   const queues = fc.sample(fc.array(queuedJob, { minLength: 6, maxLength: 10 }), { numRuns: QUEUES, seed: SEED })
 
@@ -413,5 +704,20 @@ describe("reliability: SQLite and PostgreSQL reach the same outcomes where sched
         }
       }
       report("same-outcome pool", { seed: SEED, queues: QUEUES, loops: LOOPS, calls, states })
+    }), 120_000)
+  it.live("the README's await and wake-up: the same answers on SQLite and PostgreSQL — for jobs already finished, moved to each settled state (or the caller's `until`) while awaited by this process or another, timed out, or unknown; a parked pool runs a job submitted in its process at once, one submitted elsewhere (PostgreSQL: NOTIFY; SQLite: next poll), two processes' pools run one job once, a cancel from another process stops the program", () =>
+    Effect.gen(function*() {
+      const outcome = yield* onEachDialect("outcome await and wake", awaitAndWake)
+      report("same-outcome await and wake", {
+        dialects: CLOCKED.map((dialect) => dialect.name),
+        await: Object.fromEntries(Object.entries(outcome.await).map(([k, v]) => [k, Object.keys(v as object)[0]])),
+        wake: Object.keys(outcome.wake)
+      })
+    }), 120_000)
+
+  it.live("periodic sweeps: the Janitor's scheduled passes and startup recovery's sweepEvery leave the same jobs, runs and events after the same clock moves, on SQLite and PostgreSQL", () =>
+    Effect.gen(function*() {
+      yield* onEachDialect("outcome janitor", janitorPasses)
+      yield* onEachDialect("outcome sweeps", recoverySweeps)
     }), 120_000)
 })
