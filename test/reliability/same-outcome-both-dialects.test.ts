@@ -54,6 +54,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
+import * as fs from "node:fs"
 import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import type { JobState } from "../../src/domain/JobState.js"
@@ -244,9 +245,11 @@ const T0 = Date.UTC(2026, 0, 5, 9, 0, 0)
 
 /** A part's observations on each dialect, compared with SQLite's; the report gets SQLite's. */
 const compareAll = (label: string, observed: ReadonlyArray<readonly [dialect: string, value: unknown]>) => {
+  const dump = process.env["HSK_OUTCOME_DUMP"]
+  if (dump !== undefined && dump !== "") fs.writeFileSync(`${dump}-${label.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.json`, JSON.stringify(observed, null, 1))
   const [first, ...rest] = observed
   for (const [name, value] of rest) {
-    assert.deepStrictEqual(value, first![1], `${label}: ${name} (actual) differs from ${first![0]} (expected)`)
+    assert.deepStrictEqual(value, first![1], `${label}: ${name} (actual) differs from ${first![0]} (expected) (HSK_OUTCOME_DUMP=<path prefix> writes both)`)
   }
 }
 
@@ -637,7 +640,7 @@ const janitorPasses = (db: Database) =>
         passes: state.passes,
         last: Option.map(state.last, (exit) => answer(exit, names)),
         jobs: left.items.map((job) => [job.job_id, job.state, job.is_pinned]),
-        events: events.items.map((event) => [event.type, event.job_id, event.body["name"] ?? event.body["to_state"] ?? null])
+        events: events.items.map((event) => [event.type, event.job_id, event.body["event_name"] ?? event.body["to_state"] ?? null])
       }, names, "keep"))
     }
     return passes
