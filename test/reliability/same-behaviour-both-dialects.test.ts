@@ -32,9 +32,9 @@
  * concurrent claims, `await`, wake-up, periodic sweeps — their outcomes are
  * compared in `same-outcome-both-dialects.test.ts` (a generated queue drained
  * by a pool of three loops, job by job; `await`'s answers; wake-up in and
- * across processes; the Janitor's schedule and recovery's `sweepEvery`).
- * Still not covered anywhere differentially: heartbeats landing mid-program (a
- * program takes less than one interval), and which of PostgreSQL's racing
+ * across processes; heartbeats landing mid-program; the Janitor's schedule and
+ * recovery's `sweepEvery`). Here a program takes less than one heartbeat
+ * interval. Still not covered differentially: which of PostgreSQL's racing
  * startup scans stalls which run (compared as a set, in the second test).
  *
  * `HSK_DIFFERENTIAL_SEED` replays another sequence set; `HSK_SOAK=1` runs more.

@@ -24,7 +24,8 @@
  *    woken by a submit in the same process; by one in another process through
  *    NOTIFY on PostgreSQL (SQLite: at the next poll); two processes' pools
  *    woken by one submit run it once; a cancel from another process stops the
- *    running program (PostgreSQL: at once; SQLite: at its next heartbeat).
+ *    running program (PostgreSQL: at once; SQLite: at its next heartbeat);
+ *    heartbeats land while a program works.
  * 4. Periodic sweeps (under TestClock): the Janitor's scheduled passes and
  *    startup recovery's `sweepEvery` after the same clock moves: the same
  *    reports, the same jobs gone and kept, the same events written.
@@ -512,7 +513,8 @@ const MINUTE = 60_000
  * in their own process; by a submit in another process (PostgreSQL: its NOTIFY, the clock
  * still; SQLite, as the README says: the next poll); two processes' pools woken by one submit
  * run it once; a cancel from another process stops the running program (PostgreSQL: at once;
- * SQLite: at its next heartbeat). The outcome of each: the job's whole story, and the calls.
+ * SQLite: at its next heartbeat); two heartbeats land while a program works. The outcome of
+ * each: the job's whole story, and the calls.
  */
 const wakeOutcomes = (db: Database, main: App, other: App) =>
   Effect.gen(function*() {
@@ -595,6 +597,29 @@ const wakeOutcomes = (db: Database, main: App, other: App) =>
       yield* settled(main, id)
       if (db.pg) yield* TestClock.adjust(5_000)
       outcomes["cancelled from another process while running"] = { story: yield* story(main, id, jobNames, "keep") }
+    }))
+    yield* Effect.scoped(Effect.gen(function*() {
+      const deadline = yield* freshDeadline
+      const running = yield* Deferred.make<JobId>()
+      const release = yield* Deferred.make<void>()
+      yield* main.jobs.worker({
+        concurrency: 1,
+        pollInterval: "1 minute",
+        drainTimeout: "1 second",
+        run: { heartbeatInterval: "5 seconds" },
+        handlers: { doc_summarize: (ctx) => Effect.as(Effect.zipRight(Deferred.succeed(running, ctx.job.job_id), Deferred.await(release)), { beats: 2 }) }
+      })
+      yield* parkedAt("the pool's loop parked", deadline, 1)
+      const id = yield* submit(main)
+      yield* within("the program starts", Deferred.await(running))
+      // Two beats land while the program works: each written once the next is parked.
+      for (const beat of [1, 2, 3]) {
+        yield* parkedAt(`the run's heartbeat ${beat} parked`, (yield* now) + 5_000, 1)
+        if (beat < 3) yield* TestClock.adjust(5_000)
+      }
+      yield* Deferred.succeed(release, undefined)
+      yield* settled(main, id)
+      outcomes["two heartbeats mid-program"] = { story: yield* story(main, id, jobNames, "keep") }
     }))
     return outcomes
   })
@@ -726,7 +751,7 @@ describe("reliability: SQLite and PostgreSQL reach the same outcomes where sched
       }
       report("same-outcome pool", { seed: SEED, queues: QUEUES, loops: LOOPS, calls, states })
     }), 120_000)
-  it.live("the README's await and wake-up: the same answers on SQLite and PostgreSQL — for jobs already finished, moved to each settled state (or the caller's `until`) while awaited by this process or another, timed out, or unknown; a parked pool runs a job submitted in its process at once, one submitted elsewhere (PostgreSQL: NOTIFY; SQLite: next poll), two processes' pools run one job once, a cancel from another process stops the program", () =>
+  it.live("the README's await and wake-up: the same answers on SQLite and PostgreSQL — for jobs already finished, moved to each settled state (or the caller's `until`) while awaited by this process or another, timed out, or unknown; a parked pool runs a job submitted in its process at once, one submitted elsewhere (PostgreSQL: NOTIFY; SQLite: next poll), two processes' pools run one job once, a cancel from another process stops the program, two heartbeats land while a program works", () =>
     Effect.gen(function*() {
       const outcome = yield* onEachDialect("outcome await and wake", awaitAndWake)
       report("same-outcome await and wake", {
