@@ -638,7 +638,8 @@ const janitorPasses = (db: Database) =>
       return job.job_id
     })
     const run = (id: JobId) => app.jobs.start(id)
-    const [completed, cancelled, failed, poisoned, pinned, queued, later, laterCancelled] = yield* Effect.all(Array.from({ length: 8 }, () => submit))
+    // The sixth job stays queued: never prunable.
+    const [completed, cancelled, failed, poisoned, pinned, , later, laterCancelled] = yield* Effect.all(Array.from({ length: 8 }, () => submit))
     yield* run(completed!)
     yield* app.jobs.complete(completed!)
     yield* app.jobs.cancel(cancelled!, { actor: "human", reason: "not needed" })
@@ -649,7 +650,6 @@ const janitorPasses = (db: Database) =>
     yield* run(pinned!)
     yield* app.jobs.complete(pinned!)
     yield* app.jobs.pin(pinned!)
-    void queued
     const DAY = 24 * HOUR
     const janitor = Context.get(
       yield* Layer.build(Janitor.layer({ interval: "1 day", olderThan: "36 hours", keepNewest: 1 }).pipe(Layer.provide(Layer.succeedContext(app.context)))),
