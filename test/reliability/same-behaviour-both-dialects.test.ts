@@ -27,11 +27,15 @@
  * claim order (retries, backoff), and a process restart: the store opened
  * again on the same database and startup recovery behind its gate
  * (`Recovery.layerStartup`), with a submit waiting for it. PostgreSQL runs in
- * its statement modes too (`PG_MODES`). Not covered, their outcome being
- * scheduling: pools of more than one loop, concurrent claims, `await`,
- * wake-up, periodic sweeps, heartbeats landing mid-program (a program takes
- * less than one interval), and which of PostgreSQL's racing startup scans
- * stalls which run (compared as a set, in the second test).
+ * its statement modes too (`PG_MODES`), `coalesce: false` among them. Not
+ * covered here, their order being scheduling: pools of more than one loop,
+ * concurrent claims, `await`, wake-up, periodic sweeps — their outcomes are
+ * compared in `same-outcome-both-dialects.test.ts` (a generated queue drained
+ * by a pool of three loops, job by job; `await`'s answers; wake-up in and
+ * across processes; heartbeats landing mid-program; the Janitor's schedule and
+ * recovery's `sweepEvery`). Here a program takes less than one heartbeat
+ * interval. Still not covered differentially: which of PostgreSQL's racing
+ * startup scans stalls which run (compared as a set, in the second test).
  *
  * `HSK_DIFFERENTIAL_SEED` replays another sequence set; `HSK_SOAK=1` runs more.
  */
@@ -1042,15 +1046,18 @@ const pgLayer = (options: Omit<PgStore.PgStoreOptions, "url">) => Effect.map(fre
 /**
  * The PostgreSQL store's statement modes. Every sequence runs on the defaults (named prepared
  * statements, group commit); every fourth one once more in another mode, in turn: statements sent
- * unnamed (behind a pooler that cannot keep them), or named with two kept per connection, so
- * statements are closed and prepared again all along. SQLite must agree with each.
+ * unnamed (behind a pooler that cannot keep them), named with two kept per connection, so
+ * statements are closed and prepared again all along, or every call sent alone (`coalesce: false`:
+ * the `together` steps then reach the store's uncoalesced paths at once). SQLite must agree with each.
  */
 const PG_MODES: ReadonlyArray<{ readonly name: string; readonly options: Omit<PgStore.PgStoreOptions, "url"> }> = [
   { name: "PostgreSQL", options: {} },
   { name: "PostgreSQL without named prepared statements", options: { preparedStatements: false } },
-  { name: "PostgreSQL keeping two named statements per connection", options: { maxPreparedStatements: 2 } }
+  { name: "PostgreSQL keeping two named statements per connection", options: { maxPreparedStatements: 2 } },
+  { name: "PostgreSQL with coalesce: false", options: { coalesce: false } }
 ]
-const modesOf = (s: number) => (s % 4 !== 1 ? [PG_MODES[0]!] : [PG_MODES[0]!, PG_MODES[s % 8 === 1 ? 1 : 2]!])
+/** Sequences 1, 5, 9, … run once more, in the other modes in turn. */
+const modesOf = (s: number) => (s % 4 !== 1 ? [PG_MODES[0]!] : [PG_MODES[0]!, PG_MODES[1 + ((s - 1) / 4) % (PG_MODES.length - 1)]!])
 
 describe("reliability: SQLite and PostgreSQL answer a user alike", () => {
   const sequences = fc.sample(fc.array(op, { minLength: STEPS, maxLength: STEPS }), { numRuns: SEQUENCES, seed: SEED })
