@@ -236,6 +236,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const prepare = makePrepare(recorder)
   const runner = makeRunner(store, recorder, prepare, {
     wakeUp,
+    capabilities,
     // A failed attempt with attempts left: the next one's number and when it becomes eligible (issue 15.1).
     retryAfter: (job) =>
       Effect.gen(function*() {
