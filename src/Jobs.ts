@@ -95,6 +95,12 @@ export interface Options {
    * retries it. Checked when the layer is built: a bad one fails it with
    * `DecodeFailure`. An option, not a layer of its own, so it cannot be
    * merged beside Jobs and silently ignored.
+   *
+   * A kind's `maxAttempts` is written on each job this service *submits*
+   * (`job.max_attempts`, unless the request gives its own); its backoff is
+   * read when an attempt fails in this service's run. Give every process that
+   * submits or runs jobs the same policy: jobs queued by a service without
+   * one get a single attempt, whatever the workers' policy says.
    */
   readonly retry?: RetryPolicy.RetryPolicyInput
 }
@@ -236,6 +242,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const prepare = makePrepare(recorder)
   const runner = makeRunner(store, recorder, prepare, {
     wakeUp,
+    capabilities,
     // A failed attempt with attempts left: the next one's number and when it becomes eligible (issue 15.1).
     retryAfter: (job) =>
       Effect.gen(function*() {

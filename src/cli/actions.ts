@@ -1,5 +1,5 @@
 /**
- * `ai-jobs jobs resume|retry|cancel|pin|unpin <id>`: the operator actions.
+ * `ai-jobs jobs resume|retry|fail|cancel|pin|unpin <id>`: the operator actions.
  * Each goes through the Jobs service, so it is a guarded change with its
  * Flight Recorder event (actor `human`, `--reason` as the reason), written
  * together or not at all. A job in a state the action does not apply to is
@@ -77,7 +77,7 @@ const actions: ReadonlyArray<Action> = [
     name: "resume",
     done: "resumed",
     description: "Resume a stalled job under a new workflow run (stalled → running). Your application then runs it " +
-      "(Jobs.run); if nothing does, the next recovery stalls it again.",
+      "(Jobs.run); if nothing does, the next recovery stalls it again. Worker pools never pick a resumed job up: for them, fail it and retry it.",
     // Resume is leaving `stalled` for `running`; start and rework reach `running` from elsewhere.
     appliesTo: ["stalled"],
     act: (jobs, jobId, options) => jobs.resume(jobId, options),
@@ -90,6 +90,15 @@ const actions: ReadonlyArray<Action> = [
     appliesTo: Lifecycle.allowedFrom("queued"),
     act: (jobs, jobId, options) => Effect.map(jobs.retry(jobId, options), (job) => ({ job })),
     report: (outcome) => `${moved("Retried", outcome)}.`
+  },
+  {
+    name: "fail",
+    done: "failed",
+    description: "Fail a job that has not finished (→ failed), the reason as its error; a running job's workflow run ends failed too. " +
+      "A stalled job that worker pools should run again: fail it, then retry it (pools claim queued jobs, never a resumed one).",
+    appliesTo: Lifecycle.allowedFrom("failed"),
+    act: (jobs, jobId, options) => Effect.map(jobs.fail(jobId, options.reason ?? "failed by an operator", options), (job) => ({ job })),
+    report: (outcome) => `${moved("Failed", outcome)}.`
   },
   {
     name: "cancel",

@@ -200,6 +200,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   )
   .add(action("cancel", "Cancel a job that has not ended"))
   .add(action("retry", "Queue a failed job again (never a poisoned one)"))
+  .add(action("fail", "Fail a job that has not ended, the reason as its error (then retry queues it for the worker pools)"))
   .add(
     // The capability policy checks the job again; a refused one ends failed (issue 13).
     action("resume", "Run a stalled job again under a new workflow run, if the capability policy still admits it")

@@ -2,6 +2,7 @@ import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { sqliteFile } from "../support/stores.js"
 import { runEscalationSuite } from "./escalation.suite.js"
 import { sqliteWithReferenceRows } from "./referenceRows.js"
+import { runRuntimeCheckSuite } from "./runtime-check.suite.js"
 import { runViolationSuite } from "./violation.suite.js"
 
 runEscalationSuite({
@@ -10,3 +11,4 @@ runEscalationSuite({
   withReferenceRows: sqliteWithReferenceRows
 })
 runViolationSuite("SQLite file", sqliteFile.makeStore)
+runRuntimeCheckSuite("SQLite file", sqliteFile.makeStore)

@@ -18,6 +18,7 @@ const COMMANDS = [
   ["jobs", "show"],
   ["jobs", "resume"],
   ["jobs", "retry"],
+  ["jobs", "fail"],
   ["jobs", "cancel"],
   ["jobs", "pin"],
   ["jobs", "unpin"],
@@ -72,7 +73,7 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assert.deepStrictEqual(commands, ["demo", "migrate", "recover", "jobs", "events", "prune", "retention", "serve"])
     const jobs = ok(await runCli(["jobs"]))
     const actions = section(jobs, "COMMANDS").filter((line) => /^ {2}\S/.test(line)).map((line) => line.trim().split(/\s+/)[0])
-    assert.deepStrictEqual(actions, ["list", "show", "resume", "retry", "cancel", "pin", "unpin"])
+    assert.deepStrictEqual(actions, ["list", "show", "resume", "retry", "fail", "cancel", "pin", "unpin"])
     assert.strictEqual(ok(await runCli(["jobs", "--help"])), jobs)
   })
 

@@ -1,6 +1,6 @@
 /**
  * The operator's commands as subprocesses, run unchanged on each store:
- * the actions (resume, retry, cancel, pin, unpin), abbreviated job ids,
+ * the actions (resume, retry, fail, cancel, pin, unpin), abbreviated job ids,
  * the newest-first jobs list and its order flag, the term_exec alias, and
  * tables that fit the terminal. Each test makes its own jobs in one shared
  * database, through the library, then asks the real CLI about them.
@@ -87,6 +87,17 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.strictEqual(said(result), `Retried job ${job.job_id}: failed → queued.`)
         assert.strictEqual((await jobOf(url, job.job_id)).state, "queued")
         assert.deepStrictEqual((await history(url, job)).slice(-1), ["human failed→queued"])
+      })
+
+      it("R6 jobs fail, then jobs retry: a stalled job goes back to the queue worker pools claim from, each step a human action", async () => {
+        const job = await stalledJob(url)
+        assert.strictEqual(said(await cli(["jobs", "fail", short(job), "--reason", "worker host lost"])), `Failed job ${job.job_id}: stalled → failed.`)
+        const failed = await jobOf(url, job.job_id)
+        assert.strictEqual(failed.state, "failed")
+        assert.strictEqual(failed.error_message, "worker host lost")
+        assert.strictEqual(said(await cli(["jobs", "retry", short(job)])), `Retried job ${job.job_id}: failed → queued.`)
+        assert.strictEqual((await jobOf(url, job.job_id)).state, "queued")
+        assert.deepStrictEqual((await history(url, job)).slice(-2), ["human stalled→failed worker host lost", "human failed→queued"])
       })
 
       it("R6 jobs cancel: a queued job is cancelled by a human; cancelling it again is refused (exit 1, one line) and changes nothing", async () => {

@@ -156,6 +156,23 @@ export const runApiSuite = (backend: Backend) => {
         assert.strictEqual(bare.body?.["state"], "cancelled")
       })))
 
+    it.effect("R6 17.2 fail, then retry: a stalled job goes back to the queue worker pools claim from, each a human event; failing a finished job is 409", () =>
+      withApi(Effect.gen(function*() {
+        const api = yield* typedClient()
+        const stalled = yield* stalledJob()
+        const failed = yield* api.jobs.fail({ path: { job_id: stalled.job_id }, payload: { reason: "worker host lost" } })
+        assert.deepStrictEqual([failed.state, failed.error_message, failed.status_reason], ["failed", "worker host lost", "worker host lost"])
+        const queued = yield* api.jobs.retry({ path: { job_id: stalled.job_id }, payload: {} })
+        assert.strictEqual(queued.state, "queued")
+        assert.deepStrictEqual((yield* eventsOf(stalled.job_id, "system")).slice(-2).map(change), [
+          ["human", "stalled", "failed", "worker host lost"],
+          ["human", "failed", "queued", undefined]
+        ])
+        yield* api.jobs.cancel({ path: { job_id: stalled.job_id }, payload: {} })
+        const refused = yield* Effect.flip(api.jobs.fail({ path: { job_id: stalled.job_id }, payload: {} }))
+        assert.strictEqual(refused._tag, "IllegalTransition")
+      })))
+
     it.effect("17.2 auth: every route but /health refuses no token, a wrong one and a non-Bearer header with 401 Unauthorized, and changes nothing", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
@@ -198,7 +215,7 @@ export const runApiSuite = (backend: Backend) => {
         assert.strictEqual(openApi.status, 200)
         const paths = Object.keys((openApi.body?.["paths"] ?? {}) as object).sort()
         assert.deepStrictEqual(paths, [
-          "/events", "/health", "/jobs", "/jobs/{job_id}", "/jobs/{job_id}/cancel", "/jobs/{job_id}/pin",
+          "/events", "/health", "/jobs", "/jobs/{job_id}", "/jobs/{job_id}/cancel", "/jobs/{job_id}/fail", "/jobs/{job_id}/pin",
           "/jobs/{job_id}/resume", "/jobs/{job_id}/retry", "/jobs/{job_id}/unpin"
         ])
         // The console's files carry no data and load without the token (the page then asks for it).

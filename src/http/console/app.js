@@ -20,6 +20,8 @@ const KINDS = ["doc_edit", "doc_rewrite", "doc_summarize", "sheet_transform", "c
 const EVENT_TYPES = ["system", "workflow_recovery", "capability_action", "llm_inference", "terminal_command", "diagnostic", "debug_bundle_export", "security_violation"]
 /** States an operator may cancel from (the lifecycle table, R6). */
 const CANCELLABLE = new Set(["queued", "running", "awaiting_validation", "awaiting_user", "stalled"])
+/** States an operator may fail from (the same states: the lifecycle table, R6). */
+const FAILABLE = CANCELLABLE
 
 const main = /** @type {HTMLElement} */ (document.getElementById("main"))
 
@@ -220,6 +222,8 @@ function rowActions(job, onChange) {
   return [
     job.state === "stalled" ? confirmButton("Resume", run("resume")) : null,
     job.state === "failed" ? confirmButton("Retry", run("retry")) : null,
+    // A worker pool claims only queued jobs: a stalled job it should run again is failed, then retried.
+    job.state === "stalled" ? confirmButton("Fail", run("fail")) : null,
     CANCELLABLE.has(job.state) ? confirmButton("Cancel", run("cancel")) : null
   ]
 }
@@ -415,6 +419,7 @@ function jobActions(job, reload) {
   const buttons = [
     button("Resume", "resume", job.state === "stalled"),
     button("Retry", "retry", job.state === "failed"),
+    button("Fail", "fail", FAILABLE.has(job.state)),
     button("Cancel", "cancel", CANCELLABLE.has(job.state)),
     job.is_pinned ? button("Unpin", "unpin", true) : button("Pin", "pin", true)
   ]

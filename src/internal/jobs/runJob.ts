@@ -36,14 +36,15 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
+import { type Capabilities, CapabilityDenied, type UnknownCapability, type UnknownProfile } from "../../Capabilities.js"
 import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Errors.js"
 import { JobMetrics, metricBounds } from "../../domain/JobMetrics.js"
 import { Json } from "../../domain/Json.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
-import { type NotFound, RunNotActive } from "../../store/StoreErrors.js"
-import { lifecycleEvent, type Prepare } from "./auditEvents.js"
+import { type NotFound, RunNotActive, type StorageError } from "../../store/StoreErrors.js"
+import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
@@ -63,6 +64,8 @@ export interface EngineHooks {
   readonly retryAfter: (job: AiJob) => Effect.Effect<Retry | null>
   /** Announces a committed change in process, and lets a run hear that its job was taken (issue 15.5). */
   readonly wakeUp: WakeUp["Type"] | undefined
+  /** The policy a program's `ctx.requireCapability` asks; absent, that call is a defect (Jobs always gives it). */
+  readonly capabilities?: Capabilities["Type"]
 }
 
 const noHooks: EngineHooks = { retryAfter: () => Effect.succeed(null), wakeUp: undefined }
@@ -106,6 +109,20 @@ export interface RunContext {
    * with `SecurityViolation`.
    */
   readonly securityViolation: (report: ViolationReport) => Effect.Effect<never, SecurityViolation>
+  /**
+   * Asks the capability policy, before an operation that needs it, whether
+   * the job's profile (`job.capability_profile_id`) grants `capabilityId` —
+   * an id or an axis with a scope (`proc.exec`, `fs.write:/srv/out`) — and
+   * records the decision as one `capability_action` event of the job (R15:
+   * actor id the job's `profile_id`, `allow` or `deny`). Granted, it
+   * succeeds; denied, it fails with `CapabilityDenied` (`missing` names the
+   * id) for the program to handle or let fail the job. An id the registry
+   * does not know is `UnknownCapability` (HSK-4001), recorded nowhere: an
+   * error, not a decision.
+   */
+  readonly requireCapability: (
+    capabilityId: string
+  ) => Effect.Effect<void, CapabilityDenied | UnknownCapability | UnknownProfile | DecodeFailure | StorageError>
 }
 
 /** How a successful program ends its job. */
@@ -154,6 +171,24 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           status: Either.isRight(found) ? found.right.status : "deleted"
         }))
     )
+
+  /** `ctx.requireCapability`: the policy's answer for the job's profile, recorded as its `capability_action` event. */
+  const checkCapability = (capabilities: Capabilities["Type"], job: AiJob, capabilityId: string) =>
+    Effect.gen(function*() {
+      const profileId = job.capability_profile_id
+      const granted = yield* capabilities.profileCan(profileId, capabilityId)
+      const record = yield* prepare(capabilityEvent({
+        job_id: job.job_id,
+        trace_id: job.trace_id,
+        actor_id: job.profile_id,
+        decision: granted
+          ? { capability_id: capabilityId, outcome: "allow", profile_id: profileId }
+          : { capability_id: capabilityId, outcome: "deny", profile_id: profileId, reason: `profile ${profileId} does not grant ${capabilityId}` }
+      }))
+      // A fresh event id: AlreadyExists cannot happen, and would be a defect.
+      yield* Effect.catchTag(store.appendEvents([record]), "AlreadyExists", Effect.die)
+      if (!granted) return yield* new CapabilityDenied({ profile_id: profileId, job_kind: job.job_kind, missing: [capabilityId] })
+    })
 
   /**
    * A failed attempt the retry policy takes back (issue 15.1): the job, just
@@ -356,7 +391,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             Deferred.unsafeDone(ended, stopped)
             return yield* violation
           }))
-        const context: RunContext = { job, run, node, securityViolation }
+        const requireCapability = (capabilityId: string) =>
+          hooks.capabilities === undefined
+            ? Effect.dieMessage("ctx.requireCapability: this runner was built without a capability policy")
+            : checkCapability(hooks.capabilities, job, capabilityId)
+        const context: RunContext = { job, run, node, securityViolation, requireCapability }
 
         // Announcements that the job was taken (a cancel from any process) stop the program
         // at once; without them, the next heartbeat does (issue 15.5). Watched from here, before
