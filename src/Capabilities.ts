@@ -42,7 +42,8 @@ export class CapabilityDenied extends Schema.TaggedError<CapabilityDenied>()("Ca
   missing: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    return `Profile ${this.profile_id} may not run ${this.job_kind} jobs: missing ${this.missing.join(", ")}`
+    // Worded for both checks: a kind's requirements at submit and claim, and a running job's `ctx.requireCapability`.
+    return `Profile ${this.profile_id} does not grant ${this.missing.join(", ")}, which this ${this.job_kind} job needs`
   }
 }
 

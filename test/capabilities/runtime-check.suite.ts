@@ -73,7 +73,7 @@ export const runRuntimeCheckSuite = (name: string, storeLayer: () => Layer.Layer
         assert.strictEqual(denied.capability_profile_id, "Analyst")
         assert.strictEqual(denied.state, "failed")
         assert.include(denied.error_message ?? "", "CapabilityDenied")
-        assert.include(denied.error_message ?? "", "proc.exec")
+        assert.include(denied.error_message ?? "", "Profile Analyst does not grant proc.exec, which this spec_router job needs")
         const deny = yield* decisions(analyst!.job_id, "proc.exec")
         assert.strictEqual(deny.length, 1)
         assert.deepInclude(deny[0], {
