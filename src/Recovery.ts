@@ -203,6 +203,19 @@ export class RecoveryGate extends Context.Tag("@handshake/ai-job-model/RecoveryG
 /** Where startup recovery is: still scanning, finished, or failed (intake closed). */
 export type RecoveryStatus = "running" | "finished" | "failed"
 
+/** One info line when a scan stalled runs (none when it found nothing): what a worker's log shows of recovery. */
+const logStalled = (scan: string, report: RecoveryReport): Effect.Effect<void> =>
+  report.recovered.length === 0
+    ? Effect.void
+    : Effect.logInfo(
+      `${scan}: stalled ${report.recovered.length} workflow run(s) whose heartbeat was older than ` +
+        `${Duration.format(report.threshold)}, each with a workflow_recovery event`
+    ).pipe(Effect.annotateLogs(
+      "workflow_run_ids",
+      // The first ten: a recovery of thousands stays one readable line; the events name every run.
+      report.recovered.slice(0, 10).map((run) => run.id).join(",") + (report.recovered.length > 10 ? ",…" : "")
+    ))
+
 /**
  * Forks the recovery scan when the layer is built — start-up is not blocked —
  * and holds `Jobs.submit` behind the gate until the scan ends. The scan runs
@@ -225,6 +238,12 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
       ? Effect.fail(new DecodeFailure({ subject: "StartupOptions", issues: [{ path: "sweepEvery", message: "sweepEvery must be a finite duration above zero" }] }))
       : recoverStalledRuns({ retries: STARTUP_RETRIES, ...scan })
     yield* startup.pipe(
+      Effect.tap((report) => logStalled("startup recovery", report)),
+      // An operator's first sign that intake is closed; an interrupt (the layer closing) is not a failure.
+      Effect.tapErrorCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.void
+          : Effect.logError("startup recovery failed: no new job is accepted until it succeeds (restart the process)", cause)),
       Effect.catchAllCause((cause) => Effect.fail(new RecoveryFailed({ cause: Cause.squash(cause) }))),
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(done, exit)),
@@ -233,6 +252,7 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     if (interval !== undefined && !badInterval) {
       // Sweeps begin once startup recovery has succeeded; a failed one waits for the next interval.
       const sweep = recoverStalledRuns({ retries: 0, ...scan }).pipe(
+        Effect.tap((report) => logStalled("recovery sweep", report)),
         Effect.catchAllCause((cause) => Effect.logWarning("recovery sweep failed; trying again at the next interval", cause))
       )
       yield* Deferred.await(done).pipe(

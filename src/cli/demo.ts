@@ -16,6 +16,8 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type { AiJob } from "../domain/AiJob.js"
 import type { StoredFlightEvent } from "../domain/LegacyFlightEvent.js"
@@ -219,7 +221,8 @@ export const demoCommand = Command.make("demo", {
     const store = yield* Layer.build(storeLayer(database, { migrate: true, create: true })).pipe(withProgress("migrating"))
     yield* out.say("The schema is up to date (fresh and legacy databases take the same migration path).")
     yield* out.blank
-    yield* tour(out, database).pipe(Effect.provide(store))
+    // The tour tells what recovery did itself: its log line would only repeat it.
+    yield* tour(out, database).pipe(Effect.provide(store), Logger.withMinimumLogLevel(LogLevel.Warning))
   }))).pipe(Command.withDescription(
     `A guided tour on a real database (its own ${DEMO_DATABASE} unless --database names one): crash, recovery, capabilities, runs, timeline.`
   ))

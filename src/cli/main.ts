@@ -14,6 +14,7 @@ import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
 import { enableSqliteUris } from "./database.js"
 import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
@@ -98,13 +99,17 @@ const program = Effect.suspend(() => {
   Effect.catchAll(report),
   // A defect is a bug: show the cause, still without exiting 0.
   Effect.catchAllDefect((defect) => Effect.as(Console.error(`error: unexpected failure: ${Cause.pretty(Cause.die(defect))}`), ExitCode.failure)),
-  Effect.provide(NodeContext.layer)
+  Effect.provide(NodeContext.layer),
+  // The library's log lines (a recovery that stalled runs, a failed heartbeat) go to stderr, so
+  // stdout keeps only what a command prints — a table, or JSON for a pipe.
+  Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true })))
 )
 
 enableSqliteUris()
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
+  disablePrettyLogger: true,
   teardown: (exit, onExit) => {
     const code = Exit.isSuccess(exit) ? exit.value : Cause.isInterruptedOnly(exit.cause) ? 130 : ExitCode.failure
     onExit(typeof code === "number" ? code : ExitCode.failure)

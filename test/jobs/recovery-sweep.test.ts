@@ -12,10 +12,12 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as TestClock from "effect/TestClock"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
+import { StorageError } from "../../src/store/StoreErrors.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { realSleep, sharedBackends } from "./shared-database.js"
@@ -40,10 +42,20 @@ const nextSweepArmed: Effect.Effect<void> = Effect.gen(function*() {
   while (!Chunk.toReadonlyArray(yield* TestClock.sleeps()).includes(due)) yield* realSleep(2)
 })
 
+/** The log lines written while `effect` runs (and by the fibers it forks): level and message. */
+const capturingLogs = () => {
+  const lines: Array<{ readonly level: string; readonly message: string }> = []
+  const logger = Logger.make(({ logLevel, message }) => {
+    lines.push({ level: logLevel.label, message: (Array.isArray(message) ? message : [message]).map(String).join(" ") })
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
 for (const backend of sharedBackends) {
   describe(`R9 recovery sweeps on ${backend.name}`, () => {
-    it.effect("R9 with sweepEvery, the run of a worker that died after startup is stalled at the next sweep once its heartbeat is 30 s old — exactly once, with one workflow_recovery event", () =>
-      Effect.gen(function*() {
+    it.effect("R9 with sweepEvery, the run of a worker that died after startup is stalled at the next sweep once its heartbeat is 30 s old — exactly once, with one workflow_recovery event and one log line", () => {
+      const logs = capturingLogs()
+      return Effect.gen(function*() {
         const database = yield* backend.fresh("recovery sweep")
         // The worker that dies: it claims a job (its run beats once, at the claim) and is never heard of again.
         const dead = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
@@ -75,7 +87,13 @@ for (const backend of sharedBackends) {
         const recoveries = (yield* store.listEvents({ types: ["workflow_recovery"] })).items
         assert.strictEqual(recoveries.length, 1, "one workflow_recovery event, whatever the number of sweeps")
         assert.strictEqual(recoveries[0]!.workflow_run_id, claim.run.id)
-      }).pipe(Effect.scoped), 60_000)
+        // What the process's log shows: the one sweep that stalled a run, nothing for the scans that found none.
+        assert.deepStrictEqual(logs.lines.filter((line) => line.message.includes("recovery")), [{
+          level: "INFO",
+          message: "recovery sweep: stalled 1 workflow run(s) whose heartbeat was older than 30s, each with a workflow_recovery event"
+        }])
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    }, 60_000)
 
     it.effect("R9 a bad sweepEvery closes intake with RecoveryFailed naming it, like any bad recovery option", () =>
       Effect.gen(function*() {
@@ -90,5 +108,40 @@ for (const backend of sharedBackends) {
           assert.include(error.message, "sweepEvery")
         }
       }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R9 startup recovery is in the worker's log: one info line when it stalled runs (how many, the threshold), an error when it failed and intake is closed, nothing when it found nothing", () => {
+      const logs = capturingLogs()
+      return Effect.gen(function*() {
+        const database = yield* backend.fresh("recovery log")
+        const dead = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
+        yield* dead.submit(summarize())
+        yield* dead.submit(summarize())
+        yield* dead.claimNext()
+        yield* dead.claimNext()
+        // A process that starts before the runs are stale logs nothing about recovery.
+        const early = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()), Recovery.layerStartup())), Recovery.RecoveryGate)
+        assert.strictEqual((yield* early.result).recovered.length, 0)
+        assert.deepStrictEqual(logs.lines, [])
+        yield* TestClock.adjust("31 seconds")
+        const gate = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()), Recovery.layerStartup())), Recovery.RecoveryGate)
+        assert.strictEqual((yield* gate.result).recovered.length, 2)
+        assert.deepStrictEqual(logs.lines, [{
+          level: "INFO",
+          message: "startup recovery: stalled 2 workflow run(s) whose heartbeat was older than 30s, each with a workflow_recovery event"
+        }])
+        // A startup recovery that fails (retries used up) says so at ERROR: intake is closed.
+        const real = yield* database.store()
+        const broken = Layer.succeed(JobStore, {
+          ...real,
+          stallStaleRuns: () => Effect.fail(new StorageError({ operation: "JobStore.stallStaleRuns", cause: new Error("disk on fire") }))
+        })
+        const failed = Context.get(yield* Layer.build(services(broken, Recovery.layerStartup({ retries: 0 }))), Recovery.RecoveryGate)
+        assert.strictEqual((yield* Effect.flip(failed.result))._tag, "RecoveryFailed")
+        assert.deepStrictEqual(logs.lines.slice(1).map((line) => [line.level, line.message]), [[
+          "ERROR",
+          "startup recovery failed: no new job is accepted until it succeeds (restart the process)"
+        ]])
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    }, 60_000)
   })
 }
