@@ -6,10 +6,14 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
+import { pastClock } from "../../src/cli/demo/pastClock.js"
+import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as Storage from "../../src/store/DatabaseUrl.js"
 import { runCli, tempDir } from "../cli/cli.js"
 import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { summarize } from "../jobs/jobs.suite.js"
+import { services } from "../jobs/services.js"
 import { startServe } from "./serveProcess.js"
 
 const TOKEN = "serve-test-token-0123456789"
@@ -116,6 +120,28 @@ describe("ai-jobs serve", { timeout: 180_000 }, () => {
     }
     const stored = await onStore(pg, Effect.flatMap(JobStore, (store) => store.listJobs()))
     assert.deepStrictEqual(stored.items.map((job) => job.protocol_id), ["hsk.serve.v1"], "the job submitted over HTTP is in the database")
+  })
+
+  it("R9 serve on a database a crashed worker left: startup recovery's one log line goes to stderr; stdout keeps only the address and the link", async () => {
+    const crashed = path.join(tempDir("serve-crashed"), "jobs.db")
+    // A worker claimed a job five minutes ago and died: its run's last heartbeat is that old.
+    await Effect.runPromise(Effect.gen(function*() {
+      const jobs = yield* Jobs
+      yield* jobs.submit(summarize())
+      yield* jobs.claimNext()
+    }).pipe(Effect.withClock(pastClock("5 minutes")), Effect.provide(services(Storage.layerFromUrl(crashed)))))
+    const served = await startServe(["--database", crashed], { AI_JOBS_TOKEN: TOKEN })
+    try {
+      assert.deepStrictEqual((await healthAfterRecovery(served.url)).body["recovery"], "finished")
+      // Logged once recovery has ended: wait for the line (the process writes it before /health says finished).
+      const deadline = Date.now() + 10_000
+      while (!served.stderr().includes("startup recovery") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.include(served.stderr(), "INFO")
+      assert.include(served.stderr(), "startup recovery: stalled 1 workflow run(s) whose heartbeat was older than 30s")
+      assert.notInclude(served.stdout(), "recovery")
+    } finally {
+      assert.strictEqual(await served.stop(), 130)
+    }
   })
 
   it("17.3 a database that does not exist, or a port in use, is one line and exit 1", async () => {

@@ -19,6 +19,9 @@ export interface Served {
   readonly consoleLink: string
   /** Everything printed so far. */
   readonly output: () => string
+  /** What it printed so far to stdout, and to stderr. */
+  readonly stdout: () => string
+  readonly stderr: () => string
   /** Sends SIGINT and resolves with the exit code. */
   readonly stop: () => Promise<number | null>
 }
@@ -51,6 +54,8 @@ export const startServe = (args: ReadonlyArray<string>, env: Record<string, stri
         url,
         consoleLink,
         output: () => stdout + stderr,
+        stdout: () => stdout,
+        stderr: () => stderr,
         stop: () => {
           child.kill("SIGINT")
           return exited
