@@ -303,6 +303,46 @@ export const runJobsSuite = (backend: Backend) => {
         assert.deepStrictEqual(lifecycle, ["queued", "running", "failed"])
       })))
 
+    it.effect("R6 a job's status_reason says why it is in its current state: each change sets it (the reason given, else empty) — a released job run again no longer says released, a resumed one no longer says stalled", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const reasons = (jobId: typeof job.job_id) => Effect.map(jobs.get(jobId), (j) => [j.state, j.status_reason])
+        const job = yield* jobs.submit(summarize({ status_reason: "nightly digest" }))
+        assert.deepStrictEqual(yield* reasons(job.job_id), ["queued", "nightly digest"])
+        // Released by an interrupt: the release says so...
+        yield* jobs.start(job.job_id)
+        assert.deepStrictEqual(yield* reasons(job.job_id), ["running", ""], "a start without a reason clears the submit's")
+        const fiber = yield* Effect.fork(jobs.run(job.job_id, () => Effect.never))
+        yield* settleIo
+        yield* Fiber.interrupt(fiber)
+        const released = yield* jobs.get(job.job_id)
+        assert.include(released.status_reason, "released")
+        // ...and the claim that takes it again, and its end, leave no trace of it.
+        const claim = yield* jobs.claimNext()
+        assert.strictEqual(claim?.job.status_reason, "", "the claim's answer")
+        assert.deepStrictEqual(yield* reasons(job.job_id), ["running", ""])
+        yield* jobs.run(job.job_id, () => Effect.succeed({ ok: true }))
+        assert.deepStrictEqual(yield* reasons(job.job_id), ["completed", ""])
+
+        // Stalled by recovery, then resumed: running again, no longer "stalled".
+        const lost = yield* jobs.submit(summarize())
+        yield* jobs.start(lost.job_id)
+        yield* TestClock.adjust("31 seconds")
+        yield* Recovery.recoverStalledRuns()
+        const stalled = yield* jobs.get(lost.job_id)
+        assert.strictEqual(stalled.state, "stalled")
+        assert.include(stalled.status_reason, "stalled")
+        yield* jobs.resume(lost.job_id)
+        assert.deepStrictEqual(yield* reasons(lost.job_id), ["running", ""])
+        // A reason given is kept until the next change, and only then replaced.
+        yield* jobs.awaitValidation(lost.job_id, { reason: "needs a reviewer" })
+        assert.deepStrictEqual(yield* reasons(lost.job_id), ["awaiting_validation", "needs a reviewer"])
+        yield* jobs.pin(lost.job_id)
+        assert.deepStrictEqual(yield* reasons(lost.job_id), ["awaiting_validation", "needs a reviewer"], "a pin is not a state change")
+        yield* jobs.cancel(lost.job_id)
+        assert.deepStrictEqual(yield* reasons(lost.job_id), ["cancelled", ""])
+      })))
+
     it.effect("R6 a defect in Jobs.run leaves the job failed with the error recorded", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs

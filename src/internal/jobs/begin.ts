@@ -40,7 +40,8 @@ export const makeBegin = ({ announce, prepare, store }: Operations, admission: R
         from,
         to: "running",
         workflow_run_id: run.id,
-        ...(options.reason !== undefined ? { status_reason: options.reason } : {}),
+        // The reason of the state it is in now: the one given, else none (not the last state's).
+        status_reason: options.reason ?? "",
         events: auditWith([...records, record])
       })
       return Either.right<Claim>({ job, run })

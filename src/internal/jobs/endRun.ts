@@ -51,7 +51,7 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         // Compare-and-set on the state locked: with the row held it cannot miss, and it never overwrites.
         from: "running",
         to: end.to,
-        ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+        status_reason: end.reason ?? "",
         ...(end.error !== undefined ? { error_message: end.error } : {}),
         events: auditWith([record])
       })
@@ -98,7 +98,7 @@ export const makeFinishRunning = (store: JobStore["Type"], prepare: Prepare) =>
 /** The store's request for `end` of `jobId` with its record: only the fields given, built in place (no spread copies). */
 const runningJobEnd = (job_id: JobId, end: RunEnd & { readonly to: RunningJobEnd["to"] }, event: EventRecord): RunningJobEnd => {
   const request: { -readonly [K in keyof RunningJobEnd]: RunningJobEnd[K] } = { job_id, to: end.to, event }
-  if (end.reason !== undefined) request.status_reason = end.reason
+  request.status_reason = end.reason ?? ""
   if (end.error !== undefined) request.error_message = end.error
   return request
 }

@@ -50,7 +50,7 @@ export const makeMove = (
         job_id: jobId,
         to,
         from: before.state,
-        ...(end.reason !== undefined ? { status_reason: end.reason } : {}),
+        status_reason: end.reason ?? "",
         ...(end.error !== undefined ? { error_message: end.error } : {}),
         ...retry,
         events: auditWith([record])

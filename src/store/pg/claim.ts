@@ -182,7 +182,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
           FROM admitted
           RETURNING id AS run_id, job_id AS claimed_job_id
         ), claimed AS (
-          UPDATE ai_jobs SET status = 'running', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
+          UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
           FROM new_run
           WHERE ai_jobs.id = new_run.claimed_job_id
           RETURNING ${claimedColumns}

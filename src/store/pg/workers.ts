@@ -139,7 +139,7 @@ export const makeWorkerMethods = (context: PgContext) => {
             FROM next_job
             RETURNING id AS run_id, job_id AS claimed_job_id`],
           ["claimed", sql`
-            UPDATE ai_jobs SET status = 'running', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
+            UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
             FROM new_run
             WHERE ai_jobs.id = new_run.claimed_job_id
             RETURNING ${sql.literal(qualified(columns.job, "ai_jobs"))}`]

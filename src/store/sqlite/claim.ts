@@ -70,7 +70,7 @@ export function* startJob(claim: {
   readonly operation: string
 }): Step<AiJob> {
   const [row] = yield [
-    `UPDATE ai_jobs SET status = 'running', workflow_run_id = ?, updated_at = ?
+    `UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = ?, updated_at = ?
       WHERE id = ? AND status = 'queued'
       RETURNING *`,
     [claim.runId, claim.at, claim.job_id]
