@@ -164,6 +164,12 @@ export const defaultConfig: CapabilityConfig = {
   }]
 }
 
+/** The decision for one capability under `profileId`: allow, or deny saying the profile does not grant it. */
+export const grantDecision = (profileId: string, capabilityId: string, granted: boolean): Decision =>
+  granted
+    ? { capability_id: capabilityId, outcome: "allow", profile_id: profileId }
+    : { capability_id: capabilityId, outcome: "deny", profile_id: profileId, reason: `profile ${profileId} does not grant ${capabilityId}` }
+
 /** The capability service. */
 export class Capabilities extends Context.Tag("@handshake/ai-job-model/Capabilities")<Capabilities, {
   /** Where the policy puts a job of this kind and protocol. */
@@ -272,10 +278,7 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
           return { _tag: "Refused", error, decisions: excess.map((id) => deny(id, `escalation: ${error.message}`)) }
         }
 
-        const decisions = placement.requires.map((capability_id): Decision =>
-          covers(held, capability_id)
-            ? { capability_id, outcome: "allow", profile_id: profileId }
-            : deny(capability_id, `profile ${profileId} does not grant ${capability_id}`))
+        const decisions = placement.requires.map((capability_id) => grantDecision(profileId, capability_id, covers(held, capability_id)))
         const missing = decisions.filter((d) => d.outcome === "deny").map((d) => d.capability_id)
         return missing.length > 0
           ? { _tag: "Refused", error: new CapabilityDenied({ profile_id: profileId, job_kind: job.job_kind, missing }), decisions }

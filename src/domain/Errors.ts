@@ -2,7 +2,8 @@
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { JobState } from "./JobState.js"
-import { clipText, escapeUnstorable } from "./Text.js"
+import { clipIssueText, MAX_DECODE_ISSUES } from "./issueBounds.js"
+import { escapeUnstorable } from "./Text.js"
 
 /** A requested state change that the lifecycle table (R6) does not allow. */
 export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("IllegalTransition", {
@@ -44,21 +45,12 @@ export class DecodeFailure extends Schema.TaggedError<DecodeFailure>()("DecodeFa
   }
 }
 
-/** The most issues a decode error lists; the rest are counted in one last issue. */
-const MAX_DECODE_ISSUES = 50
-/** The longest issue message (and path) kept: Schema's messages quote the refused value whole. */
-const MAX_ISSUE_TEXT = 1_000
-
-/**
- * Flattens a parse error into path/message rows. Bounded: the messages quote
- * the refused value, so a megabyte of bad input would otherwise come back
- * whole — in an HTTP answer, a log line or a failed job's `error_message`.
- */
+/** Flattens a parse error into path/message rows, bounded (issueBounds.ts); past the bound the rest are counted in one last issue. */
 export const formatIssues = (error: ParseResult.ParseError): Array<DecodeIssue> => {
   const all = ParseResult.ArrayFormatter.formatErrorSync(error)
   const issues = all.slice(0, MAX_DECODE_ISSUES).map((issue) => ({
-    path: clipText(issue.path.map(String).join("."), MAX_ISSUE_TEXT),
-    message: clipText(issue.message, MAX_ISSUE_TEXT)
+    path: clipIssueText(issue.path.map(String).join(".")),
+    message: clipIssueText(issue.message)
   }))
   if (all.length > MAX_DECODE_ISSUES) {
     issues.push({ path: "", message: `… and ${all.length - MAX_DECODE_ISSUES} more issues` })

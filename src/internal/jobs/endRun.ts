@@ -95,10 +95,9 @@ export const makeFinishRunning = (store: JobStore["Type"], prepare: Prepare) =>
     )
   }
 
-/** The store's request for `end` of `jobId` with its record: only the fields given, built in place (no spread copies). */
+/** The store's request for `end` of `jobId` with its record, built in place (no spread copies); the error only when given. */
 const runningJobEnd = (job_id: JobId, end: RunEnd & { readonly to: RunningJobEnd["to"] }, event: EventRecord): RunningJobEnd => {
-  const request: { -readonly [K in keyof RunningJobEnd]: RunningJobEnd[K] } = { job_id, to: end.to, event }
-  request.status_reason = end.reason ?? ""
+  const request: { -readonly [K in keyof RunningJobEnd]: RunningJobEnd[K] } = { job_id, to: end.to, status_reason: end.reason ?? "", event }
   if (end.error !== undefined) request.error_message = end.error
   return request
 }

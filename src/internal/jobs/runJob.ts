@@ -36,7 +36,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
-import { type Capabilities, CapabilityDenied, type UnknownCapability, type UnknownProfile } from "../../Capabilities.js"
+import { type Capabilities, CapabilityDenied, grantDecision, type UnknownCapability, type UnknownProfile } from "../../Capabilities.js"
 import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Errors.js"
 import { JobMetrics, metricBounds } from "../../domain/JobMetrics.js"
 import { Json } from "../../domain/Json.js"
@@ -181,9 +181,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         job_id: job.job_id,
         trace_id: job.trace_id,
         actor_id: job.profile_id,
-        decision: granted
-          ? { capability_id: capabilityId, outcome: "allow", profile_id: profileId }
-          : { capability_id: capabilityId, outcome: "deny", profile_id: profileId, reason: `profile ${profileId} does not grant ${capabilityId}` }
+        decision: grantDecision(profileId, capabilityId, granted)
       }))
       // A fresh event id: AlreadyExists cannot happen, and would be a defect.
       yield* Effect.catchTag(store.appendEvents([record]), "AlreadyExists", Effect.die)
