@@ -33,8 +33,14 @@ export const jobKind = (value: string): Effect.Effect<JobKind, BadInput> =>
 /** One of the ten job states. */
 export const jobState: (value: string) => Effect.Effect<JobState, BadInput> = oneOf("--state", JobStates)
 
-/** One of the eight event types. */
-export const eventType: (value: string) => Effect.Effect<EventType, BadInput> = oneOf("--type", EventTypes)
+/** Names a reader may take for a type: a `system` event's `event_name` and `event_type` (HSK-GC-003's gc_summary). */
+const SYSTEM_EVENT_NAMES = ["gc_summary", "meta.gc_summary"]
+
+/** One of the eight event types; a system event's name is refused with the type to ask for instead. */
+export const eventType = (value: string): Effect.Effect<EventType, BadInput> =>
+  SYSTEM_EVENT_NAMES.includes(value)
+    ? Effect.fail(new BadInput({ message: `unknown --type ${JSON.stringify(value)}: it names a system event; list them with --type system` }))
+    : oneOf("--type", EventTypes)(value)
 
 /**
  * A comma-separated list (`--state failed,stalled`), each item checked by

@@ -236,6 +236,10 @@ describe("ai-jobs on a SQLite file", () => {
       assertOneLineError(await cli(["events", "--type", "audit"]), 2, /^error: unknown --type "audit"; expected one of workflow_recovery, .*security_violation$/)
     })
 
+    it("R12 HSK-GC-003 a system event's name as --type says which type to ask for", async () => {
+      assertOneLineError(await cli(["events", "--type", "gc_summary"]), 2, /^error: unknown --type "gc_summary": it names a system event; list them with --type system$/)
+    })
+
     it("R5 a malformed job id in jobs show", async () => {
       assertOneLineError(
         await cli(["jobs", "show", "12-zz"]),
