@@ -1,15 +1,39 @@
 import { defineConfig } from "vitest/config"
 
+/**
+ * Test files that need a module graph of their own (the rest share one per
+ * worker process; see `isolate` below):
+ * - library-records replaces a module with vi.mock, which would reach the
+ *   files run after it;
+ * - the Janitor's suites failed in two of three runs with shared modules (a
+ *   scheduled pass counted nothing, then a test hung) and never in their own;
+ *   not yet explained, so they keep their own.
+ */
+const isolated = [
+  "test/store/library-records.test.ts",
+  "test/janitor/janitor-sqlite.test.ts",
+  "test/janitor/janitor-pg.test.ts"
+]
+
+const shared = {
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+  // Starts (or connects to) PostgreSQL once per run, for both projects; see test/support/global-setup.ts.
+  globalSetup: ["test/support/global-setup.ts"]
+}
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // Starts (or connects to) PostgreSQL once per run; see test/support/global-setup.ts.
-    globalSetup: ["test/support/global-setup.ts"],
-    testTimeout: 30_000,
     // Two test files at a time, also on a 2-core machine (Vitest's default there is one): most
-    // files wait on PostgreSQL, SQLite's fsyncs or child processes, not the CPU, so the suite
-    // takes ~9 minutes instead of ~15. Each file has its own databases and temporary folders.
+    // files wait on PostgreSQL, SQLite's fsyncs or child processes, not the CPU.
     maxWorkers: 2,
-    hookTimeout: 60_000
+    // A worker process loads Effect and our modules once for all the files it runs, not once a
+    // file: importing them was a fifth of the suite's time (collect 280 s → 27 s; the suite
+    // ~14.8 → ~11.2 minutes here). Every file has its own databases and temporary folders.
+    isolate: false,
+    projects: [
+      { test: { ...shared, name: "shared", include: ["test/**/*.test.ts"], exclude: isolated } },
+      { test: { ...shared, name: "isolated", include: isolated, isolate: true } }
+    ]
   }
 })
