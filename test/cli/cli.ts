@@ -13,6 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { nodeArgsFor } from "../support/bundle.js"
+import { removeAtExit } from "../support/removeAtExit.js"
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
@@ -89,7 +90,7 @@ export const runCliOnTerminal = async (
 /** A fresh temporary directory, removed when the test process exits. */
 export const tempDir = (label: string): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hsk-cli-${label}-`))
-  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  removeAtExit(dir)
   return dir
 }
 

@@ -13,6 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as esbuild from "esbuild"
+import { removeAtExit } from "./removeAtExit.js"
 
 /** The repository root. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
@@ -33,7 +34,7 @@ export const bundle = (entry: string): Promise<string> => {
   const built = (async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-bundle-"))
     fs.chmodSync(root, 0o755)
-    process.once("exit", () => fs.rmSync(root, { recursive: true, force: true }))
+    removeAtExit(root)
     fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"))
     fs.symlinkSync(path.join(repoRoot, "migrations"), path.join(root, "migrations"))
     fs.mkdirSync(path.join(root, "bundle"))

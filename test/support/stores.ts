@@ -14,11 +14,12 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import type { Backend } from "./backend.js"
 import { freshPgDatabase, rawPgClient } from "./pg-database.js"
+import { removeAtExit } from "./removeAtExit.js"
 
 /** A temporary SQLite file path, removed with its WAL files at exit. */
 export const tempSqliteFile = (label: string): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hsk-${label}-`))
-  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  removeAtExit(dir)
   return path.join(dir, "jobs.db")
 }
 
