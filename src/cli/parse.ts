@@ -36,11 +36,13 @@ export const jobState: (value: string) => Effect.Effect<JobState, BadInput> = on
 /** Names a reader may take for a type: a `system` event's `event_name` and `event_type` (HSK-GC-003's gc_summary). */
 const SYSTEM_EVENT_NAMES = ["gc_summary", "meta.gc_summary"]
 
+const anyEventType = oneOf("--type", EventTypes)
+
 /** One of the eight event types; a system event's name is refused with the type to ask for instead. */
 export const eventType = (value: string): Effect.Effect<EventType, BadInput> =>
   SYSTEM_EVENT_NAMES.includes(value)
     ? Effect.fail(new BadInput({ message: `unknown --type ${JSON.stringify(value)}: it names a system event; list them with --type system` }))
-    : oneOf("--type", EventTypes)(value)
+    : anyEventType(value)
 
 /**
  * A comma-separated list (`--state failed,stalled`), each item checked by
