@@ -17,6 +17,15 @@ export default tseslint.config(
     }
   },
   {
+    // @effect/vitest 0.30's layer() rewrites the global it.effect for every later test; see test/support/describeWithLayer.ts.
+    files: ["test/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        paths: [{ name: "@effect/vitest", importNames: ["layer"], message: "layer() replaces the global it.effect: use describeWithLayer (test/support/describeWithLayer.ts)." }]
+      }]
+    }
+  },
+  {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],

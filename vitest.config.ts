@@ -2,21 +2,16 @@ import { defineConfig } from "vitest/config"
 
 /**
  * Test files that need a module graph of their own (the rest share one per
- * worker process; see `isolate` below):
- * - library-records replaces a module with vi.mock, which would reach the
- *   files run after it;
- * - the Janitor's suites: run after test/flight/library-events-* in one
- *   worker, a Janitor test found that file's TestClock instead of a fresh one
- *   (its time, 2026-01-01 + 42 s + 40 days, and its 33 sleeping fibers), so its
- *   old jobs were stamped in 2026 and a pass counted none. How a clock crosses
- *   from one file's test into another's is not yet found; until it is, these
- *   files keep their own graph.
+ * worker process; see `isolate` below): library-records replaces a module
+ * with vi.mock, which would reach the files run after it.
+ *
+ * Shared modules also share whatever a test library keeps global: @effect/vitest's
+ * `layer()` rewrites the global `it.effect`, so every later file of the worker
+ * ran on one block's layer and TestClock (the Janitor's and the SQLite
+ * contract's clock tests failed on CI). We use describeWithLayer instead, and
+ * lint refuses `layer` (test/support/describeWithLayer.ts).
  */
-const isolated = [
-  "test/store/library-records.test.ts",
-  "test/janitor/janitor-sqlite.test.ts",
-  "test/janitor/janitor-pg.test.ts"
-]
+const isolated = ["test/store/library-records.test.ts"]
 
 const shared = {
   testTimeout: 30_000,

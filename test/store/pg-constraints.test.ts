@@ -7,7 +7,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import type { DecodeFailure } from "../../src/domain/Errors.js"
 import { MetricNames } from "../../src/domain/JobMetrics.js"
@@ -15,6 +15,7 @@ import { JobStates } from "../../src/domain/JobState.js"
 import { JobStore, type ReadError } from "../../src/store/JobStore.js"
 import type { NotFound, RunNotActive } from "../../src/store/StoreErrors.js"
 import { at, eventRecord, expectTag, failureOf, newJob, startedJob } from "./fixtures.js"
+import { describeWithLayer } from "../support/describeWithLayer.js"
 import { postgres } from "../support/stores.js"
 import { countWhere, driverError, refusalOf } from "./pg-support.js"
 
@@ -75,7 +76,7 @@ const jobRefusals: ReadonlyArray<readonly [string, Readonly<Record<string, strin
   ["a NULL is_pinned", { is_pinned: "NULL" }, "23502", undefined]
 ]
 
-layer(postgres("pg constraints").makeStoreWithSql(), { timeout: "60 seconds" })("R16 PostgreSQL refuses what the domain forbids", (it) => {
+describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg constraints").makeStoreWithSql(), { timeout: 60_000 }, (it) => {
   it.effect("R16 a raw insert of a valid job passes, defaults included, and the counter limits are accepted", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient

@@ -6,7 +6,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -24,6 +24,7 @@ import {
   legacyIds,
   staleScan
 } from "../fixtures/legacyPg.js"
+import { describeWithLayer } from "../support/describeWithLayer.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { staleBefore } from "./fixtures.js"
 import { shippedPgMigrationIds } from "./pg-support.js"
@@ -122,7 +123,7 @@ const schemaShape = Effect.gen(function*() {
 
 const millis = (instant: DateTime.DateTime): number => DateTime.toEpochMillis(instant)
 
-layer(LegacyLive, { timeout: "60 seconds" })("R16 PostgreSQL legacy upgrade in place", (it) => {
+describeWithLayer("R16 PostgreSQL legacy upgrade in place", LegacyLive, { timeout: 60_000 }, (it) => {
   it.effect("R16a the upgrade runs with the session TimeZone set away from UTC and applies all migrations", () =>
     Effect.gen(function*() {
       const legacy = yield* Legacy
