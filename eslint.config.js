@@ -22,6 +22,10 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": ["error", {
         paths: [{ name: "@effect/vitest", importNames: ["layer"], message: "layer() replaces the global it.effect: use describeWithLayer (test/support/describeWithLayer.ts)." }]
+      }],
+      "no-restricted-syntax": ["error", {
+        selector: "CallExpression[callee.object.name='it'][callee.property.name='layer']",
+        message: "it.layer() replaces the global it.effect: use describeWithLayer (test/support/describeWithLayer.ts)."
       }]
     }
   },
