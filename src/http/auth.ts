@@ -10,9 +10,9 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Authorization } from "./Api.js"
 import { Unauthorized } from "./Errors.js"
+import { MIN_TOKEN_LENGTH } from "./tokenRules.js"
 
-/** The shortest token accepted: 16 characters, so guessing it is hopeless. */
-export const MIN_TOKEN_LENGTH = 16
+export { MIN_TOKEN_LENGTH }
 
 /** A configured token that is too short to protect anything. */
 export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {

@@ -1,0 +1,113 @@
+/**
+ * What `ai-jobs serve` runs (serve.ts is its command): startup recovery, then
+ * the HTTP API, its OpenAPI document and the web console on one Node server,
+ * until interrupted. Imported only when `serve` runs.
+ */
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { createServer } from "node:http"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Capabilities from "../Capabilities.js"
+import * as JobsApi from "../http/JobsApi.js"
+import * as Jobs from "../Jobs.js"
+import * as Recovery from "../Recovery.js"
+import * as WakeUp from "../WakeUp.js"
+import { recorderLayer, resolve } from "./database.js"
+import { BadInput, describeError, OperationFailed } from "./errors.js"
+import * as Parse from "./parse.js"
+import type { ServeOptions } from "./serve.js"
+import { DEFAULT_PORT, isLoopback } from "./serveDefaults.js"
+
+/**
+ * A token a client can send: printable ASCII, inner spaces allowed. An HTTP
+ * header cannot carry a control character, and the server trims spaces at
+ * its ends, so any other token would refuse every request.
+ */
+const SENDABLE_TOKEN = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
+
+/** The token to require: configured, or made up for a loopback-only server. */
+const chooseToken = (host: string, option: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const fromEnv = process.env["AI_JOBS_TOKEN"]
+    const configured = Option.isSome(option) ? option.value : fromEnv !== undefined && fromEnv !== "" ? fromEnv : undefined
+    if (configured !== undefined) {
+      const source = Option.isSome(option) ? "--token" : "AI_JOBS_TOKEN"
+      if (configured.length < JobsApi.MIN_TOKEN_LENGTH) {
+        return yield* new BadInput({
+          message: `bad ${source}: the token must be at least ${JobsApi.MIN_TOKEN_LENGTH} characters long`
+        })
+      }
+      if (!SENDABLE_TOKEN.test(configured)) {
+        return yield* new BadInput({
+          message: `bad ${source}: the token must be printable ASCII without spaces at either end (a newline or a trailing ` +
+            "space, say from a file, could never be sent in an Authorization header, so no request would pass)"
+        })
+      }
+      return { token: Redacted.make(configured), generated: false }
+    }
+    if (!isLoopback(host)) {
+      return yield* new BadInput({
+        message: `refusing to serve on ${host} without a token: that host is reachable from other machines. ` +
+          "Give one with --token or AI_JOBS_TOKEN, or serve on 127.0.0.1"
+      })
+    }
+    return { token: JobsApi.generateToken(), generated: true }
+  })
+
+/** `/` → the console. */
+const rootRedirect = HttpApiBuilder.Router.use((router) =>
+  router.get("/", Effect.succeed(HttpServerResponse.redirect("/console/", { status: 302 }))))
+
+const baseUrl = (address: HttpServer.Address): string =>
+  address._tag === "UnixAddress"
+    ? `unix:${address.path}`
+    : `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}/`
+
+/** Serves until interrupted (Ctrl-C). */
+export const serve = (options: ServeOptions) =>
+  Effect.gen(function*() {
+    const port = Option.getOrElse(yield* Parse.optional(options.port, Parse.integer("--port", 0, 65535)), () => DEFAULT_PORT)
+    const { generated, token } = yield* chooseToken(options.host, options.token)
+    const database = yield* resolve(options.database)
+
+    // One process of an application: startup recovery first (R9), then intake.
+    // It runs no worker and awaits no job: nothing to wake.
+    const services = Jobs.layer().pipe(
+      Layer.provideMerge(Recovery.layerStartup()),
+      Layer.provideMerge(WakeUp.layerPollOnly),
+      Layer.provideMerge(Capabilities.layerDefault),
+      Layer.provideMerge(recorderLayer(database, { migrate: false, create: false }))
+    )
+    const server = NodeHttpServer.layer(createServer, { host: options.host, port }).pipe(
+      Layer.mapError((error) => new OperationFailed({ message: `cannot listen on ${options.host}:${port}: ${describeError(error)}` }))
+    )
+    const app = HttpApiBuilder.serve().pipe(
+      Layer.provide(rootRedirect),
+      Layer.provide(JobsApi.layer({ token }).pipe(
+        Layer.mapError((error) => new OperationFailed({ message: describeError(error) }))
+      )),
+      Layer.provide(services),
+      Layer.provideMerge(server)
+    )
+
+    yield* Effect.gen(function*() {
+      const url = baseUrl((yield* HttpServer.HttpServer).address)
+      yield* Console.log([
+        `Serving ${database.display} (${database.target.dialect}) on ${url}`,
+        generated
+          ? `  console  ${url}console/#token=${encodeURIComponent(Redacted.value(token))}`
+          : `  console  ${url}console/  (sign in with your token)`,
+        `  API      ${url}jobs, ${url}events  (header Authorization: Bearer <token>)`,
+        `  OpenAPI  ${url}openapi.json`,
+        `  health   ${url}health`,
+        "Press Ctrl-C to stop."
+      ].join("\n"))
+      return yield* Effect.never
+    }).pipe(Effect.provide(app))
+  })
