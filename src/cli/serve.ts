@@ -13,36 +13,8 @@
  * of 12 runs).
  */
 import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
-import { MIN_TOKEN_LENGTH } from "../http/tokenRules.js"
-import { databaseOption } from "./database.js"
-import { DEFAULT_HOST, DEFAULT_PORT } from "./serveDefaults.js"
-
-/** `serve`'s options. */
-const options = {
-  database: databaseOption,
-  host: Options.text("host").pipe(
-    Options.withPseudoName("address"),
-    Options.withDescription(`Address to listen on (default ${DEFAULT_HOST}; anything but loopback needs a token)`),
-    Options.withDefault(DEFAULT_HOST)
-  ),
-  port: Options.text("port").pipe(
-    Options.withPseudoName("n"),
-    Options.withDescription(`Port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)`),
-    Options.optional
-  ),
-  token: Options.text("token").pipe(
-    Options.withPseudoName("secret"),
-    Options.withDescription(
-      `Bearer token every request except /health must present (at least ${MIN_TOKEN_LENGTH} characters). Falls back to AI_JOBS_TOKEN; on loopback a random one is made and printed.`
-    ),
-    Options.optional
-  )
-}
-
-/** What `serve` runs with, parsed. */
-export type ServeOptions = Command.Command.ParseConfig<typeof options>
+import { options } from "./serveOptions.js"
 
 /** Serves until interrupted (Ctrl-C). */
 export const serveCommand = Command.make(

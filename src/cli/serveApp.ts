@@ -21,8 +21,7 @@ import * as WakeUp from "../WakeUp.js"
 import { recorderLayer, resolve } from "./database.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
 import * as Parse from "./parse.js"
-import type { ServeOptions } from "./serve.js"
-import { DEFAULT_PORT, isLoopback } from "./serveDefaults.js"
+import { DEFAULT_PORT, isLoopback, type ServeOptions } from "./serveOptions.js"
 
 /**
  * A token a client can send: printable ASCII, inner spaces allowed. An HTTP
