@@ -9,8 +9,8 @@
  *
  * This module is the command and its options only: the HTTP stack
  * (serveApp.ts) is imported when `serve` runs, so every other command starts
- * without loading it (`ai-jobs --version` 1.46 → 1.29 s from dist/, medians
- * of 12 runs).
+ * without loading it (`ai-jobs --version` 1.54 → 1.33 s from dist/, medians
+ * of 15 interleaved runs).
  */
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"

@@ -6,20 +6,8 @@
  * every operator's start-up time.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as fs from "node:fs"
 import * as path from "node:path"
-
-const SRC = path.resolve(import.meta.dirname, "../../src")
-
-/** Static, value-level imports and re-exports of a module (not `import type`, not `import()`). */
-const staticImports = (file: string): ReadonlyArray<string> => {
-  const text = fs.readFileSync(file, "utf8")
-  const found: Array<string> = []
-  for (const match of text.matchAll(/^(?:import|export)\s+(?!type\s)(?:[^;]*?\sfrom\s+)?"([^"]+)"/gm)) {
-    found.push(match[1]!)
-  }
-  return found
-}
+import { importsOf, inSrc, resolveImport, srcDir as SRC } from "../support/importGraph.js"
 
 /** Every module reached from `entry` by static imports: our files by path, packages by specifier. */
 const reachable = (entry: string) => {
@@ -28,13 +16,13 @@ const reachable = (entry: string) => {
   const visit = (file: string): void => {
     if (files.has(file)) return
     files.add(file)
-    for (const specifier of staticImports(file)) {
-      if (specifier.startsWith(".")) visit(path.resolve(path.dirname(file), specifier).replace(/\.js$/, ".ts"))
+    for (const specifier of importsOf(file).loadedWith) {
+      if (specifier.startsWith(".")) visit(resolveImport(file, specifier))
       else packages.add(specifier)
     }
   }
   visit(entry)
-  return { files: [...files].map((file) => path.relative(SRC, file)), packages: [...packages] }
+  return { files: [...files].map(inSrc), packages: [...packages] }
 }
 
 describe("CLI start-up", () => {

@@ -4,12 +4,10 @@
  * each other in a circle. A new module that breaks either fails here, naming
  * the import.
  */
-import { readdirSync, readFileSync } from "node:fs"
-import { dirname, join, relative, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { readdirSync } from "node:fs"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-
-const src = resolve(dirname(fileURLToPath(import.meta.url)), "../../src")
+import { importsOf, inSrc, resolveImport, srcDir } from "../support/importGraph.js"
 
 /** The layers, lowest first; a file belongs to the first whose test it passes. */
 const layers: ReadonlyArray<readonly [string, (path: string) => boolean]> = [
@@ -41,11 +39,9 @@ const sourceFiles = (dir: string): Array<string> =>
 
 /** Each file's imports of other files of `src/`, as paths relative to `src/`. */
 const graph = new Map<string, ReadonlyArray<string>>(
-  sourceFiles(src).map((file) => {
-    const text = readFileSync(file, "utf8")
-    const specifiers = [...text.matchAll(/(?:from|import)\s*\(?\s*"(\.[^"]+)"/g)].map((match) => match[1]!)
-    const targets = specifiers.map((specifier) => relative(src, resolve(dirname(file), specifier)).replace(/\.js$/, ".ts"))
-    return [relative(src, file), targets.filter((target) => target.endsWith(".ts"))] as const
+  sourceFiles(srcDir).map((file) => {
+    const targets = importsOf(file).all.filter((specifier) => specifier.startsWith(".")).map((specifier) => inSrc(resolveImport(file, specifier)))
+    return [inSrc(file), targets.filter((target) => target.endsWith(".ts"))] as const
   })
 )
 
