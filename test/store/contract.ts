@@ -6,6 +6,7 @@
  */
 import { describe } from "@effect/vitest"
 import type { Backend } from "../support/backend.js"
+import { claimOrderContract } from "./contract/claimOrder.js"
 import { eventContract } from "./contract/events.js"
 import { inputContract } from "./contract/input.js"
 import { jobContract } from "./contract/jobs.js"
@@ -28,6 +29,7 @@ export const runJobStoreContract = (backend: Backend): void => {
     runContract(backend)
     ownershipContract(backend)
     workerContract(backend)
+    claimOrderContract(backend)
     pruningContract(backend)
     eventContract(backend)
     transactionContract(backend)

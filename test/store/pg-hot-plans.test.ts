@@ -72,11 +72,17 @@ describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => 
 
         /**
          * The table scans each statement may make, one pattern per scan: by key only (the claim
-         * by its queue index, the heartbeat's job by the run it points to, which is as good).
+         * by its queue index and a job's latest record by the log's job index, the heartbeat's
+         * job by the run it points to, which is as good).
          */
         const expected: Record<string, ReadonlyArray<RegExp>> = {
           submit: [],
-          claim: [/^Index Scan using ai_jobs_claim_idx on ai_jobs$/, /^Index Scan using ai_jobs_pkey on ai_jobs$/],
+          // The log's lookup runs only for a job changed at or after the claimer's reading (claim.ts, claimInstant).
+          claim: [
+            /^Index Scan using ai_jobs_claim_idx on ai_jobs$/,
+            /^Index Scan Backward using flight_recorder_events_job_idx on flight_recorder_events$/,
+            /^Index Scan using ai_jobs_pkey on ai_jobs$/
+          ],
           heartbeat: [
             /^Index Scan using workflow_runs_pkey on workflow_runs$/,
             /^Index Scan using (ai_jobs_pkey|ai_jobs_run_idx) on ai_jobs$/

@@ -115,8 +115,9 @@ export const staleStatistics = (
 
 /**
  * The crowd that makes a database adversarial to key lookups guarded by
- * status: `running` jobs under running runs, each run beaten three times
- * since (dead versions in the run indexes), and `waiting` queued jobs due in
+ * status: `running` jobs under running runs with three records each, each
+ * run beaten three times since (dead versions in the run indexes), and
+ * `waiting` queued jobs due in
  * 2100 (in the status and queue indexes, never claimed). Take statistics
  * before, and they know none of it.
  */
@@ -137,6 +138,12 @@ export const makeCrowd = (client: PgClient, crowd: { readonly running: number; r
              timestamptz '2026-06-01', timestamptz '2026-01-01', timestamptz '2026-01-01'
       FROM generate_series(1, ${crowd.running}) AS i`)
     await client.query(`UPDATE ai_jobs j SET status = 'running', workflow_run_id = r.id FROM workflow_runs r WHERE r.job_id = j.id`)
+    // Their histories: three records each, so the job index of the log is the way to a job's latest record.
+    await client.query(`
+      INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body)
+      SELECT gen_random_uuid(), timestamptz '2026-01-01' + k * interval '1 second', 'system', 'system',
+             gen_random_uuid(), ${ids("running")}, NULL, '{}'::jsonb
+      FROM generate_series(1, ${crowd.running}) AS i, generate_series(1, 3) AS k`)
     for (let beat = 1; beat <= 3; beat++) {
       await client.query(`UPDATE workflow_runs SET last_heartbeat = last_heartbeat + interval '${beat} second'`)
     }

@@ -6,7 +6,6 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Context from "effect/Context"
-import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { type EventId, WorkflowRunId } from "../../domain/Ids.js"
@@ -53,6 +52,33 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
 /** A claim's instant (as a statement parameter, too) and its new run's id. */
 export const claimStart = withNow((now) => Effect.succeed({ now, at: instantParam(now), runId: WorkflowRunId.make(uuidv7()) }))
 
+/**
+ * The instant a claim writes (its run's times, the job's updated_at, its
+ * records' timestamps), in the statement: the claimer's clock reading `at`,
+ * unless the job changed at or after it. A claimer reads its clock before
+ * its statement; the move that queued the job (a release, a retry) can
+ * commit in between, later by the clock. Written at `at`, the claim would
+ * come before the move it follows in the job's history, which reads by
+ * ("timestamp", event_id). So when the job's `updated_at` is not before
+ * `at`, the claim takes that instant — or 1 ms after the job's latest
+ * record if that record would sort at or after the claim's first (`n` is
+ * `next_job`, `k` the claimer). Only then is the job's history read: one
+ * step down its (job_id, "timestamp") index.
+ */
+const claimInstant = (sql: SqlClient.SqlClient, at: string) =>
+  sql`CASE WHEN n.updated_at < ${at}::timestamptz THEN ${at}::timestamptz ELSE COALESCE((
+    SELECT max(f."timestamp") + interval '1 millisecond' FROM flight_recorder_events f
+    WHERE f.job_id = n.id
+      AND (f."timestamp", f.event_id) >= (n.updated_at, COALESCE((k.event_ids ->> 0)::uuid, ${MAX_UUID}::uuid))
+  ), n.updated_at) END`
+
+/** Sorts after every event id: a claim without records has no first one. */
+const MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+/** `column` (a timestamptz) as `DateTime.formatIso` writes it: what a record's body says. */
+const isoText = (sql: SqlClient.SqlClient, column: string) =>
+  sql.literal(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`)
+
 /** What a template is sent as: its subject and, per record, what is not replaced. */
 const templatesJson = (templates: ReadonlyArray<ClaimTemplate>): string =>
   JSON.stringify(templates.map((template) => ({
@@ -90,7 +116,6 @@ export interface Claimer {
  */
 const outcome = (
   row: Record<string, unknown>,
-  now: DateTime.Utc,
   runId: WorkflowRunId
 ): Either.Either<AdmittedClaim, CorruptRow> | Effect.Effect<Either.Either<AdmittedClaim, CorruptRow>> => {
   const head = row as unknown as Head & Record<string, unknown>
@@ -103,7 +128,8 @@ const outcome = (
     }
     return Either.right({ _tag: "Undecided", subject })
   }
-  const claimedOf = (job: AiJob): AdmittedClaim => ({ _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } })
+  // The claim's instant is the one the statement wrote (claimInstant), the claimed row's updated_at.
+  const claimedOf = (job: AiJob): AdmittedClaim => ({ _tag: "Claimed", claim: { job, run: newRun(job.job_id, job.updated_at, runId) } })
   // The row in the store's own form (every claim but a legacy or corrupt one) needs no Effect to
   // decode, nor a copy without the head's columns: the hand-built decode reads only the job's own.
   const fast = fastJob(row)
@@ -160,7 +186,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
           at,
           kinds,
           limit: claimers.length,
-          select: "id, job_kind, protocol_id, profile_id, capability_profile_id, priority, run_after, created_at"
+          select: "id, job_kind, protocol_id, profile_id, capability_profile_id, priority, run_after, created_at, updated_at"
         })
       }
         ), next_job AS (
@@ -169,7 +195,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
           SELECT * FROM ROWS FROM (jsonb_to_recordset(${claimersJson}::jsonb) AS (run_id uuid, event_ids jsonb))
             WITH ORDINALITY AS k(run_id, event_ids, claim_n)
         ), admitted AS (
-          SELECT DISTINCT ON (n.id) n.id, k.run_id, k.event_ids, t.records
+          SELECT DISTINCT ON (n.id) n.id, k.run_id, k.event_ids, t.records, ${claimInstant(sql, at)} AS at
           FROM next_job n
           JOIN claimers k ON k.claim_n = n.claim_n
           JOIN jsonb_to_recordset(${json(templates)}::jsonb) AS t(
@@ -178,19 +204,21 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
             AND t.profile_id = n.profile_id AND t.capability_profile_id = n.capability_profile_id
         ), new_run AS (
           INSERT INTO workflow_runs (${runColumns})
-          SELECT run_id, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+          SELECT run_id, id, 'running', at, NULL, at, at
           FROM admitted
-          RETURNING id AS run_id, job_id AS claimed_job_id
+          RETURNING id AS run_id, job_id AS claimed_job_id, created_at AS claimed_at
         ), claimed AS (
-          UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
+          UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = new_run.run_id, updated_at = new_run.claimed_at
           FROM new_run
           WHERE ai_jobs.id = new_run.claimed_job_id
           RETURNING ${claimedColumns}
         ), audit AS (
           INSERT INTO flight_recorder_events (${eventColumns})
-          SELECT e.event_id, ${at}::timestamptz, r.actor, r.type, c.trace_id, c.id,
+          SELECT e.event_id, a.at, r.actor, r.type, c.trace_id, c.id,
             CASE WHEN r.run THEN c.workflow_run_id END,
-            r.body || jsonb_build_object('event_id', e.event_id, 'timestamp', ${at}::text, 'trace_id', c.trace_id, 'job_id', c.id)
+            r.body || jsonb_build_object('event_id', e.event_id, 'timestamp',
+                CASE WHEN a.at = ${at}::timestamptz THEN ${at}::text ELSE ${isoText(sql, "a.at")} END,
+              'trace_id', c.trace_id, 'job_id', c.id)
               || CASE WHEN r.run THEN jsonb_build_object('workflow_run_id', c.workflow_run_id) ELSE '{}'::jsonb END
           FROM claimed c
           JOIN admitted a ON a.id = c.id
@@ -207,7 +235,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
         // CorruptRow alone (the claim is committed: the caller fails the job), never the batch's.
         then(claimers.map((_, i) => {
           const row = rows[i]
-          return row === undefined ? Either.right(null) : outcome(row, now, runIds[i]!)
+          return row === undefined ? Either.right(null) : outcome(row, runIds[i]!)
         })))
     })
 

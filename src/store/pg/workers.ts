@@ -126,26 +126,28 @@ export const makeWorkerMethods = (context: PgContext) => {
       readonly kinds?: ReadonlyArray<JobKind>
       readonly events?: Audit<Claim>
     } = {}) {
-      const { at, now, runId } = yield* claimStart
+      const { at, runId } = yield* claimStart
       // One statement: lock the next job (claim.ts), create its run, point
       // the job at the run and move it to running. Its records follow (they
-      // are a function of the job claimed) in the same transaction.
+      // are a function of the job claimed) in the same transaction. The
+      // claim's instant is never before the job's last change: the move that
+      // queued it can commit after this claimer read its clock (claim.ts).
       return (yield* audited({
         steps: [
-          ["next_job", nextJob(sql, { at, kinds: options.kinds, select: "id" })],
+          ["next_job", nextJob(sql, { at, kinds: options.kinds, select: "id, updated_at" })],
           ["new_run", sql`
             INSERT INTO workflow_runs (${sql.literal(columns.run)})
-            SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
-            FROM next_job
-            RETURNING id AS run_id, job_id AS claimed_job_id`],
+            SELECT ${runId}, id, 'running', claimed_at, NULL, claimed_at, claimed_at
+            FROM (SELECT id, GREATEST(${at}::timestamptz, updated_at) AS claimed_at FROM next_job) AS n
+            RETURNING id AS run_id, job_id AS claimed_job_id, created_at AS claimed_at`],
           ["claimed", sql`
-            UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = new_run.run_id, updated_at = ${at}::timestamptz
+            UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = new_run.run_id, updated_at = new_run.claimed_at
             FROM new_run
             WHERE ai_jobs.id = new_run.claimed_job_id
             RETURNING ${sql.literal(qualified(columns.job, "ai_jobs"))}`]
         ],
         events: options.events,
-        result: (row) => Effect.map(decode.aiJob(row), (job): Claim => ({ job, run: newRun(job.job_id, now, runId) }))
+        result: (row) => Effect.map(decode.aiJob(row), (job): Claim => ({ job, run: newRun(job.job_id, job.updated_at, runId) }))
       })) ?? null
     },
     alreadyExistsAsStorageError("JobStore.claimNext"),

@@ -49,14 +49,17 @@ export const nextJobText = (select: string, kinds: ReadonlyArray<JobKind> | unde
 export const claimStart = Effect.map(DateTime.now, (now) => ({ now, at: storedInstant(now), runId: uuidv7() as WorkflowRunId }))
 
 /**
- * Creates a claim's run, running, for the job `from` selects (its `id`), and
- * returns the job's id. Parameters: the run's id, the claim's instant three
- * times, then `from`'s.
+ * Creates a claim's run, running, for the job `from` selects (its `id` and
+ * `updated_at`), and returns the job's id and the claim's instant: the
+ * claimer's clock reading, or the job's last change if that is later (the
+ * move that queued the job can commit after the claimer read its clock; see
+ * `pickText`). Parameters: the run's id, the reading, then `from`'s.
  */
 export const insertRunText = (from: string): string =>
   `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
-  SELECT ?, id, 'running', ?, NULL, ?, ? FROM (${from})
-  RETURNING job_id`
+  SELECT ?, id, 'running', claimed_at, NULL, claimed_at, claimed_at
+  FROM (SELECT id, max(?, updated_at) AS claimed_at FROM (${from}))
+  RETURNING job_id, created_at`
 
 /**
  * Moves the job a claim picked (and created `runId` for) to running, and
@@ -103,14 +106,39 @@ const textsByKinds = (make: (kinds: ReadonlyArray<JobKind> | undefined) => strin
   }
 }
 
-/** The run for the next job, if its subject is a template's (the templates' subjects as JSON, the last parameter). */
+/**
+ * The run for the next job, if its subject is a template's; it returns the
+ * job's id and the claim's instant. Parameters: the run's id, the claimer's
+ * clock reading twice, the claim's first event id, the reading again (the
+ * next job's), the kinds, the templates' subjects as JSON.
+ *
+ * The instant is the reading unless the job changed at or after it: a
+ * claimer reads its clock before it takes the write lock, and the move that
+ * queued the job (a release, a retry) can commit in between, later by the
+ * clock. Written at the reading, the claim would come before the move it
+ * follows in the job's history, which reads by (timestamp, event_id). So the
+ * claim then takes the job's `updated_at` — or 1 ms after the job's latest
+ * record if that record would sort at or after the claim's first. Only then
+ * is the job's history read (its (job_id, timestamp) index).
+ */
 const pickText = textsByKinds((kinds) =>
-  insertRunText(`SELECT h.id FROM (${nextJobText(`id, ${SUBJECT_COLUMNS}`, kinds)}) AS h
-          WHERE EXISTS (
-            SELECT 1 FROM json_each(?) AS t
-            WHERE json_extract(t.value, '$[0]') = h.job_kind AND json_extract(t.value, '$[1]') = h.protocol_id
-              AND json_extract(t.value, '$[2]') = h.profile_id AND json_extract(t.value, '$[3]') = h.capability_profile_id)`)
+  `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
+  SELECT ?, id, 'running', claimed_at, NULL, claimed_at, claimed_at FROM (
+    SELECT h.id, CASE WHEN h.updated_at < ? THEN ? ELSE COALESCE((
+      SELECT strftime('%Y-%m-%dT%H:%M:%fZ', f.timestamp, '+0.001 seconds') FROM flight_recorder_events f
+      WHERE f.job_id = h.id AND (f.timestamp, f.event_id) >= (h.updated_at, ?)
+      ORDER BY f.timestamp DESC, f.event_id DESC LIMIT 1
+    ), h.updated_at) END AS claimed_at
+    FROM (${nextJobText(`id, updated_at, ${SUBJECT_COLUMNS}`, kinds)}) AS h
+    WHERE EXISTS (
+      SELECT 1 FROM json_each(?) AS t
+      WHERE json_extract(t.value, '$[0]') = h.job_kind AND json_extract(t.value, '$[1]') = h.protocol_id
+        AND json_extract(t.value, '$[2]') = h.profile_id AND json_extract(t.value, '$[3]') = h.capability_profile_id))
+  RETURNING job_id, created_at`
 )
+
+/** Sorts after every event id (lower-case hex): a claim without records has no first one. */
+const AFTER_EVERY_ID = "g"
 /** The next job's subject. */
 const headText = textsByKinds((kinds) => nextJobText(SUBJECT_COLUMNS, kinds))
 
@@ -125,7 +153,8 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
   /** The claim's change (a step, step.ts), under the write lock. */
   function* claim(options: AdmitOptions, at: string, now: DateTime.Utc, runId: WorkflowRunId): Step<AdmittedClaim | null> {
     const kinds = options.kinds ?? []
-    const [picked] = yield [pickText(options.kinds), [runId, at, at, at, at, ...kinds, subjectsJson(options.templates)]]
+    const firstId = options.event_ids[0] ?? AFTER_EVERY_ID
+    const [picked] = yield [pickText(options.kinds), [runId, at, at, firstId, at, ...kinds, subjectsJson(options.templates)]]
     if (picked === undefined) {
       // No run: no job is eligible, or the next one's subject is no template's (read under the same lock).
       const [head] = yield [headText(options.kinds), [at, ...kinds]]
@@ -138,7 +167,10 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
       } as ClaimSubject
       return { _tag: "Undecided", subject } satisfies AdmittedClaim
     }
-    const job = yield* startJob({ job_id: picked.job_id as string, runId, at, operation: "claimAdmitted" })
+    // The claim's instant as written (pickText): the reading, or after the job's last change.
+    const claimedAt = picked.created_at as string
+    const when = claimedAt === at ? now : DateTime.unsafeMake(claimedAt)
+    const job = yield* startJob({ job_id: picked.job_id as string, runId, at: claimedAt, operation: "claimAdmitted" })
     // The statement matched the stored subject to a template; stored canonically, it decodes to itself.
     const template = templateOf(options.templates, job)
     if (template === undefined) throw new Cause.RuntimeException(`claimAdmitted: no template for claimed job ${job.job_id}`)
@@ -149,14 +181,14 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
       return {
         ...record,
         event_id,
-        timestamp: now,
+        timestamp: when,
         trace_id: job.trace_id,
         job_id: job.job_id,
         workflow_run_id,
         body: {
           ...record.body,
           event_id,
-          timestamp: at,
+          timestamp: claimedAt,
           trace_id: job.trace_id,
           job_id: job.job_id,
           ...(workflow_run_id === null ? {} : { workflow_run_id })
@@ -164,7 +196,7 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
       }
     })
     yield* insertEventsStep(records)
-    return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, now, runId) } } satisfies AdmittedClaim
+    return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, when, runId) } } satisfies AdmittedClaim
   }
 
   /** Without a generator or a second catch: it runs once per job (issue 16). The run's id made once, outside the step. */

@@ -100,10 +100,14 @@ export const makeWorkerMethods = (context: SqliteContext) => {
       const kinds = options.kinds ?? []
       return yield* transaction.join(Effect.gen(function*() {
         // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
-        const [picked] = yield* exec<{ readonly job_id: string }>(insertRunText(nextJobText("id", options.kinds)), [runId, at, at, at, at, ...kinds])
+        const [picked] = yield* exec<{ readonly job_id: string; readonly created_at: string }>(
+          insertRunText(nextJobText("id, updated_at", options.kinds)),
+          [runId, at, at, ...kinds]
+        )
         if (picked === undefined) return null
-        const job = yield* runThrough<AiJob, CorruptRow | SqlError>(() => startJob({ job_id: picked.job_id, runId, at, operation: "claimNext" }), exec)
-        const claim = { job, run: newRun(job.job_id, now, runId) }
+        const claimedAt = picked.created_at
+        const job = yield* runThrough<AiJob, CorruptRow | SqlError>(() => startJob({ job_id: picked.job_id, runId, at: claimedAt, operation: "claimNext" }), exec)
+        const claim = { job, run: newRun(job.job_id, claimedAt === at ? now : job.updated_at, runId) }
         yield* insertEvents(yield* auditRecords(options.events, claim))
         return claim
       }))
