@@ -436,7 +436,11 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * move a compare-and-set on `running` under its run. Null, and nothing
    * written, when the job is not running under a run (missing, or in any
    * other state): the caller takes the general path (`lockJob`, then
-   * `transition` and `finishRun`), which tells those cases apart.
+   * `transition` and `finishRun`), which tells those cases apart. The move
+   * (the job's and run's `updated_at`, the record) is written at the
+   * record's timestamp unless the job changed at or after it — a claim that
+   * committed after the caller built the record; then after the job's last
+   * change and latest record, as `claimAdmitted`.
    */
   readonly finishRunningJob?: (end: RunningJobEnd) => Effect.Effect<AiJob | null, DecodeFailure | ReadError>
 
@@ -489,7 +493,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * `run_after` has come — the highest `priority`, then the one eligible
    * longest, then the oldest — creates its run and moves the job to
    * `running`. Safe across processes: no job is claimed twice (SKIP LOCKED on
-   * PostgreSQL). `events` gets the claim (when there is one).
+   * PostgreSQL). `events` gets the claim (when there is one). The claim's
+   * instant is the clock's, or the job's last change if that is later (the
+   * move that queued it can commit after the clock was read).
    */
   readonly claimNext: (options?: {
     readonly kinds?: ReadonlyArray<JobKind>
@@ -506,6 +512,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * `DecodeFailure`. Otherwise it claims nothing and answers `Undecided`
    * with the job's subject: a job is never passed over for a later one.
    * Null when no job is eligible. A taken event id fails it, and nothing is written.
+   * The claim is written at the clock's instant unless the job changed at or
+   * after it; then after the job's last change and latest record, so the job's
+   * history lists its moves in the order they committed (moveInstant.ts).
    */
   readonly claimAdmitted?: (options: {
     readonly kinds?: ReadonlyArray<JobKind>

@@ -77,7 +77,7 @@ describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => 
          */
         const expected: Record<string, ReadonlyArray<RegExp>> = {
           submit: [],
-          // The log's lookup runs only for a job changed at or after the claimer's reading (claim.ts, claimInstant).
+          // The log's lookup (claim, complete, batch) runs only for a job changed at or after the mover's reading (moveInstant.ts).
           claim: [
             /^Index Scan using ai_jobs_claim_idx on ai_jobs$/,
             /^Index Scan Backward using flight_recorder_events_job_idx on flight_recorder_events$/,
@@ -87,10 +87,15 @@ describe("issue 16 h61 PostgreSQL hot statements find their rows by key", () => 
             /^Index Scan using workflow_runs_pkey on workflow_runs$/,
             /^Index Scan using (ai_jobs_pkey|ai_jobs_run_idx) on ai_jobs$/
           ],
-          complete: [/^Index Scan using ai_jobs_pkey on ai_jobs$/, /^Index Scan using workflow_runs_pkey on workflow_runs$/],
+          complete: [
+            /^Index Scan using ai_jobs_pkey on ai_jobs$/,
+            /^Index Scan Backward using flight_recorder_events_job_idx on flight_recorder_events$/,
+            /^Index Scan using workflow_runs_pkey on workflow_runs$/
+          ],
           batch: [
             /^Index Scan using ai_jobs_pkey on ai_jobs$/,
             /^Index Scan using ai_jobs_pkey on ai_jobs$/,
+            /^Index Scan Backward using flight_recorder_events_job_idx on flight_recorder_events$/,
             /^Index Scan using workflow_runs_pkey on workflow_runs$/
           ]
         }

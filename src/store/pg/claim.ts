@@ -20,6 +20,7 @@ import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 import { fastJob } from "./rowCodec.js"
 import { withNow } from "../internal/now.js"
+import { AFTER_EVERY_ID, isoText, moveInstant } from "./moveInstant.js"
 import type { AiJob } from "../../domain/AiJob.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -51,33 +52,6 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
 
 /** A claim's instant (as a statement parameter, too) and its new run's id. */
 export const claimStart = withNow((now) => Effect.succeed({ now, at: instantParam(now), runId: WorkflowRunId.make(uuidv7()) }))
-
-/**
- * The instant a claim writes (its run's times, the job's updated_at, its
- * records' timestamps), in the statement: the claimer's clock reading `at`,
- * unless the job changed at or after it. A claimer reads its clock before
- * its statement; the move that queued the job (a release, a retry) can
- * commit in between, later by the clock. Written at `at`, the claim would
- * come before the move it follows in the job's history, which reads by
- * ("timestamp", event_id). So when the job's `updated_at` is not before
- * `at`, the claim takes that instant — or 1 ms after the job's latest
- * record if that record would sort at or after the claim's first (`n` is
- * `next_job`, `k` the claimer). Only then is the job's history read: one
- * step down its (job_id, "timestamp") index.
- */
-const claimInstant = (sql: SqlClient.SqlClient, at: string) =>
-  sql`CASE WHEN n.updated_at < ${at}::timestamptz THEN ${at}::timestamptz ELSE COALESCE((
-    SELECT max(f."timestamp") + interval '1 millisecond' FROM flight_recorder_events f
-    WHERE f.job_id = n.id
-      AND (f."timestamp", f.event_id) >= (n.updated_at, COALESCE((k.event_ids ->> 0)::uuid, ${MAX_UUID}::uuid))
-  ), n.updated_at) END`
-
-/** Sorts after every event id: a claim without records has no first one. */
-const MAX_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-
-/** `column` (a timestamptz) as `DateTime.formatIso` writes it: what a record's body says. */
-const isoText = (sql: SqlClient.SqlClient, column: string) =>
-  sql.literal(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`)
 
 /** What a template is sent as: its subject and, per record, what is not replaced. */
 const templatesJson = (templates: ReadonlyArray<ClaimTemplate>): string =>
@@ -128,7 +102,7 @@ const outcome = (
     }
     return Either.right({ _tag: "Undecided", subject })
   }
-  // The claim's instant is the one the statement wrote (claimInstant), the claimed row's updated_at.
+  // The claim's instant is the one the statement wrote (moveInstant.ts), the claimed row's updated_at.
   const claimedOf = (job: AiJob): AdmittedClaim => ({ _tag: "Claimed", claim: { job, run: newRun(job.job_id, job.updated_at, runId) } })
   // The row in the store's own form (every claim but a legacy or corrupt one) needs no Effect to
   // decode, nor a copy without the head's columns: the hand-built decode reads only the job's own.
@@ -195,7 +169,13 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
           SELECT * FROM ROWS FROM (jsonb_to_recordset(${claimersJson}::jsonb) AS (run_id uuid, event_ids jsonb))
             WITH ORDINALITY AS k(run_id, event_ids, claim_n)
         ), admitted AS (
-          SELECT DISTINCT ON (n.id) n.id, k.run_id, k.event_ids, t.records, ${claimInstant(sql, at)} AS at
+          SELECT DISTINCT ON (n.id) n.id, k.run_id, k.event_ids, t.records, ${
+        moveInstant(sql, {
+          reading: sql`${at}::timestamptz`,
+          job: "n",
+          firstId: sql`COALESCE((k.event_ids ->> 0)::uuid, ${AFTER_EVERY_ID}::uuid)`
+        })
+      } AS at
           FROM next_job n
           JOIN claimers k ON k.claim_n = n.claim_n
           JOIN jsonb_to_recordset(${json(templates)}::jsonb) AS t(

@@ -12,7 +12,8 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { metricBounds } from "../../domain/JobMetrics.js"
 import type { RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { PgContext } from "./context.js"
-import { withNow } from "../internal/now.js"
+import * as Effect from "effect/Effect"
+import { isoText, moveInstant } from "./moveInstant.js"
 import { isRunning } from "./keyedGuard.js"
 import { columns, decode, decodeEach, instantParam, qualified } from "./rows.js"
 
@@ -56,8 +57,7 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
   const jobRunning = isRunning(sql, "j.status")
   const runRunning = isRunning(sql, "r.status")
   return (ends: ReadonlyArray<RunningJobEnd | RunSettle>) =>
-    withNow((now) => {
-      const at = instantParam(now)
+    Effect.suspend(() => {
       // Settles also write outputs and duration; a batch of moves alone leaves those columns out of the SET.
       const settled = ends.some((end) => "workflow_run_id" in end)
         ? sql`,
@@ -75,20 +75,22 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
           WHERE ${jobRunning} AND j.workflow_run_id IS NOT NULL AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id)
           FOR NO KEY UPDATE OF j SKIP LOCKED
         ), moved AS (
-          UPDATE ai_jobs j SET status = e.target, updated_at = ${at}::timestamptz,
+          UPDATE ai_jobs j SET status = e.target,
+            updated_at = ${moveInstant(sql, { reading: sql`e.event_at`, job: "j", firstId: sql`e.event_id` })},
             status_reason = CASE WHEN e.reason_given THEN e.status_reason ELSE j.status_reason END,
             error_message = CASE WHEN e.error_given THEN e.error_message ELSE j.error_message END${settled}
           FROM ends e JOIN locked l ON l.id = e.job_id
           WHERE j.id = e.job_id
           RETURNING ${jobColumns}
         ), ended AS (
-          UPDATE workflow_runs r SET status = m.status, error_message = e.error_message, updated_at = ${at}::timestamptz
+          UPDATE workflow_runs r SET status = m.status, error_message = e.error_message, updated_at = m.updated_at
           FROM moved m JOIN ends e ON e.job_id = m.id
           WHERE r.id = m.workflow_run_id AND ${runRunning}
         ), audit AS (
           INSERT INTO flight_recorder_events (${eventColumns})
-          SELECT e.event_id, e.event_at, e.actor, e.type, m.trace_id, m.id, m.workflow_run_id,
-            e.body || jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt)
+          SELECT e.event_id, m.updated_at, e.actor, e.type, m.trace_id, m.id, m.workflow_run_id,
+            e.body || jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt) ||
+              CASE WHEN m.updated_at = e.event_at THEN '{}'::jsonb ELSE jsonb_build_object('timestamp', ${isoText(sql, "m.updated_at")}) END
           FROM moved m JOIN ends e ON e.job_id = m.id
         )
         SELECT * FROM moved`, (rows) => {

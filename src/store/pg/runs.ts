@@ -30,6 +30,7 @@ import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
 import { makeFailUnreadableJob } from "./unreadableJob.js"
 import { withNow } from "../internal/now.js"
+import { isoText, moveInstant } from "./moveInstant.js"
 import { isRunning } from "./keyedGuard.js"
 import { BEATEN_COLUMNS, fastBeatenRun } from "./rowCodec.js"
 
@@ -272,16 +273,20 @@ export const makeRunMethods = (context: PgContext) => {
   const finishRunningOn = (statementThen: Then) => {
     const underAnyRun = sql`workflow_run_id IS NOT NULL`
     const finish = (end: RunningJobEnd | RunSettle, outputs: string | null | undefined) =>
-      withNow((now) => {
-        const at = instantParam(now)
-        const set = [sql`status = ${end.to}`, sql`updated_at = ${at}::timestamptz`]
+      Effect.suspend(() => {
+        const { event } = end
+        // The move's instant: its record's, unless the job changed at or after it (moveInstant.ts).
+        const reading = sql`${instantParam(event.timestamp)}::timestamptz`
+        const set = [
+          sql`status = ${end.to}`,
+          sql`updated_at = ${moveInstant(sql, { reading, job: "ai_jobs", firstId: sql`${event.event_id}::uuid` })}`
+        ]
         if (end.status_reason !== undefined) set.push(sql`status_reason = ${end.status_reason}`)
         if (end.error_message !== undefined) set.push(sql`error_message = ${end.error_message}`)
         const settle = "workflow_run_id" in end ? end : undefined
         if (outputs !== undefined) set.push(sql`job_outputs = ${outputs}::jsonb`)
         if (settle !== undefined) set.push(sql`metrics = ${addDuration(sql, sql`metrics`, sql`${settle.duration_ms}::bigint`)}`)
         const underRun = settle === undefined ? underAnyRun : sql`workflow_run_id = ${settle.workflow_run_id}`
-        const { event } = end
         // One statement, in the lock order: the job (compare-and-set on `running`
         // under a run), then its active run, then the record — written only when
         // the job moved, its placeholders replaced by the job row's trace, run and attempt.
@@ -294,14 +299,16 @@ export const makeRunMethods = (context: PgContext) => {
             WHERE id = ${end.job_id} AND ${running} AND ${underRun}
             RETURNING ${jobColumns}
           ), ended AS (
-            UPDATE workflow_runs r SET status = ${end.to}, error_message = ${end.error_message ?? null}, updated_at = ${at}::timestamptz
+            UPDATE workflow_runs r SET status = ${end.to}, error_message = ${end.error_message ?? null},
+              updated_at = (SELECT updated_at FROM moved)
             WHERE r.id = (SELECT workflow_run_id FROM moved) AND ${runRunning}
           ), audit AS (
             INSERT INTO flight_recorder_events (${eventColumns})
-            SELECT ${event.event_id}, ${instantParam(event.timestamp)}::timestamptz, ${event.actor}, ${event.type},
+            SELECT ${event.event_id}, m.updated_at, ${event.actor}, ${event.type},
               m.trace_id, m.id, m.workflow_run_id,
               ${JSON.stringify(event.body)}::jsonb ||
-                jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt)
+                jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt) ||
+                CASE WHEN m.updated_at = ${reading} THEN '{}'::jsonb ELSE jsonb_build_object('timestamp', ${isoText(sql, "m.updated_at")}) END
             FROM moved m
           )
           SELECT * FROM moved`,

@@ -27,6 +27,7 @@ import { storageOrTakenErrors } from "../internal/storageError.js"
 import { withNow } from "../internal/now.js"
 import { RUN_COLUMNS, storedInstant } from "./rowCodec.js"
 import { decodeNow } from "./rows.js"
+import { AFTER_EVERY_ID, moveInstantText } from "./moveInstant.js"
 
 type Service = JobStore["Type"]
 
@@ -112,23 +113,15 @@ const textsByKinds = (make: (kinds: ReadonlyArray<JobKind> | undefined) => strin
  * clock reading twice, the claim's first event id, the reading again (the
  * next job's), the kinds, the templates' subjects as JSON.
  *
- * The instant is the reading unless the job changed at or after it: a
- * claimer reads its clock before it takes the write lock, and the move that
- * queued the job (a release, a retry) can commit in between, later by the
- * clock. Written at the reading, the claim would come before the move it
- * follows in the job's history, which reads by (timestamp, event_id). So the
- * claim then takes the job's `updated_at` — or 1 ms after the job's latest
- * record if that record would sort at or after the claim's first. Only then
- * is the job's history read (its (job_id, timestamp) index).
+ * The instant is the reading unless the job changed at or after it
+ * (moveInstant.ts): a claimer reads its clock before it takes the write
+ * lock, and the move that queued the job (a release, a retry) can commit in
+ * between, later by the clock.
  */
 const pickText = textsByKinds((kinds) =>
   `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
   SELECT ?, id, 'running', claimed_at, NULL, claimed_at, claimed_at FROM (
-    SELECT h.id, CASE WHEN h.updated_at < ? THEN ? ELSE COALESCE((
-      SELECT strftime('%Y-%m-%dT%H:%M:%fZ', f.timestamp, '+0.001 seconds') FROM flight_recorder_events f
-      WHERE f.job_id = h.id AND (f.timestamp, f.event_id) >= (h.updated_at, ?)
-      ORDER BY f.timestamp DESC, f.event_id DESC LIMIT 1
-    ), h.updated_at) END AS claimed_at
+    SELECT h.id, ${moveInstantText("h")} AS claimed_at
     FROM (${nextJobText(`id, updated_at, ${SUBJECT_COLUMNS}`, kinds)}) AS h
     WHERE EXISTS (
       SELECT 1 FROM json_each(?) AS t
@@ -137,8 +130,6 @@ const pickText = textsByKinds((kinds) =>
   RETURNING job_id, created_at`
 )
 
-/** Sorts after every event id (lower-case hex): a claim without records has no first one. */
-const AFTER_EVERY_ID = "g"
 /** The next job's subject. */
 const headText = textsByKinds((kinds) => nextJobText(SUBJECT_COLUMNS, kinds))
 

@@ -22,6 +22,7 @@ import { jsonText, RUN_COLUMNS, runValues, storedInstant } from "./rowCodec.js"
 import { auditRecords } from "../internal/audit.js"
 import { sqliteCode, storageErrors } from "./errors.js"
 import { withNow } from "../internal/now.js"
+import { moveInstantText } from "./moveInstant.js"
 import { alreadyExistsAsStorageError, storageOrTakenErrors } from "../internal/storageError.js"
 import { insertEventsStep, insertText, type SqliteContext } from "./context.js"
 import type { Step } from "./step.js"
@@ -197,17 +198,22 @@ export const makeRunMethods = (context: SqliteContext) => {
    * duration. Null when it moved nothing.
    */
   const finishRunning = (end: RunningJobEnd | RunSettle) =>
-    withNow((now) => change<AiJob | null, CorruptRow | AlreadyExists | SqlError>(() => finishRunningStep(end, storedInstant(now))))
+    change<AiJob | null, CorruptRow | AlreadyExists | SqlError>(() => finishRunningStep(end))
 
-  /** `finishRunning`'s change at `at` (a step, step.ts). */
-  function* finishRunningStep(end: RunningJobEnd | RunSettle, at: string): Step<AiJob | null> {
-    const set: Array<readonly [string, unknown]> = [["status", end.to], ["updated_at", at]]
+  /** `finishRunning`'s change (a step, step.ts). */
+  function* finishRunningStep(end: RunningJobEnd | RunSettle): Step<AiJob | null> {
+    const { event } = end
+    const set: Array<readonly [string, unknown]> = [["status", end.to]]
     if (end.status_reason !== undefined) set.push(["status_reason", end.status_reason])
     if (end.error_message !== undefined) set.push(["error_message", end.error_message])
     const settle = "workflow_run_id" in end ? end : undefined
     if (settle?.job_outputs !== undefined) set.push(["job_outputs", settle.job_outputs === null ? null : jsonText(settle.job_outputs)])
     const assignments = set.map(([column]) => `${column} = ?`)
     const values = set.map(([, value]) => value)
+    // The move's instant: its record's, unless the job changed at or after it (moveInstant.ts).
+    const reading = storedInstant(event.timestamp)
+    assignments.push(`updated_at = ${moveInstantText("ai_jobs")}`)
+    values.push(reading, reading, event.event_id)
     if (settle !== undefined) {
       // The run's duration added, saturating at the metric's bound (as `JobMetrics.add`).
       assignments.push(`metrics = json_set(metrics, '$.duration_ms', min(coalesce(json_extract(metrics, '$.duration_ms'), 0) + CAST(? AS INTEGER), ${metricBounds.duration_ms}))`)
@@ -226,18 +232,20 @@ export const makeRunMethods = (context: SqliteContext) => {
     if (row === undefined) return null
     const job = decodeNow.job(row)
     const runId = job.workflow_run_id!
+    const movedAt = row.updated_at as string
     yield ["UPDATE workflow_runs SET status = ?, error_message = ?, updated_at = ? WHERE id = ? AND status = 'running'", [
       end.to,
       end.error_message ?? null,
-      at,
+      movedAt,
       runId
     ]]
-    const { event } = end
+    const moved = movedAt === reading ? undefined : { timestamp: job.updated_at }
     yield* insertEventsStep([{
       ...event,
+      ...moved,
       trace_id: job.trace_id,
       workflow_run_id: runId,
-      body: { ...event.body, trace_id: job.trace_id, workflow_run_id: runId, attempt: job.attempt }
+      body: { ...event.body, trace_id: job.trace_id, workflow_run_id: runId, attempt: job.attempt, ...(moved && { timestamp: movedAt }) }
     }])
     return job
   }

@@ -1,7 +1,8 @@
 /**
  * Contract: a claim never comes before the move it follows (R6, the Flight
- * Recorder's order) — the one-statement claim's records and run, and the
- * general claim's run. A claimer reads its clock and mints its records' ids
+ * Recorder's order) — the one-statement claim's records and run, the
+ * general claim's run, and a running job's one-statement end (a cancel
+ * racing the claim). A claimer reads its clock and mints its records' ids
  * before its statement runs; the move that queued the job — here a release
  * (running → queued) — can commit in between, later by the clock. The job's
  * history reads by (timestamp, event_id), so the claim must be written after
@@ -120,6 +121,37 @@ const claimNextAfterRelease = (claimerReads: number, expected: number) =>
     assert.isAtMost(millis((yield* store.getRun(first.run.id)).updated_at), expected)
   })
 
+/**
+ * A running job's end (finishRunningJob: an operator's cancel) whose record was built — its
+ * clock read, its id minted — before the claim it follows committed at 5,000.
+ */
+const endAfterClaim = (scenario: { readonly endReads: number; readonly endIdFirst: boolean; readonly expected: number }) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const finishRunningJob = store.finishRunningJob
+    if (finishRunningJob === undefined) return assert.fail("the store has the one-statement end")
+    yield* TestClock.setTime(1_000)
+    const created = yield* store.createJob(newJob())
+    const early = scenario.endIdFirst ? freshId() : undefined
+    const claimId = freshId()
+    const endId = early ?? freshId()
+    yield* TestClock.setTime(5_000)
+    const claim = yield* store.claimNext({ events: (claimed) => [jobEvent(claimed.job, { event_id: claimId, timestamp: at(5_000) })] })
+    if (claim === null) return assert.fail("claimed")
+    const record = jobEvent(created, { event_id: endId, timestamp: at(scenario.endReads) })
+    const ended = yield* finishRunningJob({ job_id: created.job_id, to: "cancelled", status_reason: "stopped", event: record })
+    if (ended === null) return assert.fail("the running job ended")
+    const expected = scenario.expected
+    assert.strictEqual(ended.state, "cancelled")
+    assert.strictEqual(millis(ended.updated_at), expected, "the job's updated_at")
+    assert.strictEqual(millis((yield* store.getJob(created.job_id)).updated_at), expected)
+    assert.strictEqual(millis((yield* store.getRun(claim.run.id)).updated_at), expected, "the run's end")
+    const history = (yield* store.listEvents({ job_id: created.job_id, order: "asc", limit: 100 })).items
+    assert.deepStrictEqual(history.map((event) => event.event_id), [claimId, endId])
+    assert.strictEqual(millis(history[1]!.timestamp), expected, "the end's record")
+    assert.strictEqual(history[1]!.body["timestamp"], DateTime.formatIso(at(expected)), "the end's record body")
+  })
+
 /** claimAdmitted's instant, against a move that committed after the claimer read its clock. */
 export const claimOrderContract = (backend: Backend): void => {
   const test = storeTest(backend)
@@ -139,6 +171,17 @@ export const claimOrderContract = (backend: Backend): void => {
 
     test("R6 a claimer that read its clock after the release keeps its reading", () =>
       claimAfterRelease({ claimerReads: 6_000, releasedAt: 5_000, claimIdsFirst: true, expected: 6_000 }))
+  })
+
+  describe("finishRunningJob after a claim it raced", () => {
+    test("R6 an end whose record was built before the claim committed, its id first, is written 1 ms after the claim", () =>
+      endAfterClaim({ endReads: 3_000, endIdFirst: true, expected: 5_001 }))
+
+    test("R6 an end whose record was built before the claim committed, its id after the claim's, is written at the claim's instant", () =>
+      endAfterClaim({ endReads: 3_000, endIdFirst: false, expected: 5_000 }))
+
+    test("R6 an end that read its clock after the claim keeps its reading", () =>
+      endAfterClaim({ endReads: 6_000, endIdFirst: true, expected: 6_000 }))
   })
 
   describe("claimNext after a release it raced", () => {
