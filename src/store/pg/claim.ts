@@ -139,7 +139,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
    * take, as many as there are claimers, the n-th claimer's the n-th; for
    * each job whose subject is a template's, create its run, move it to
    * running and write that template's records with its claimer's ids, the
-   * claim's time and event ids (a missing id is a NULL, which the NOT NULL
+   * claim's instant (moveInstant.ts) and event ids (a missing id is a NULL, which the NOT NULL
    * refuses). Each job's subject is returned either way: without a claimed
    * row it is its claimer's to decide. A claimer beyond the jobs found gets
    * null. Data-modifying CTEs all run, referenced or not.
