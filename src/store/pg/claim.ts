@@ -20,7 +20,7 @@ import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 import { fastJob } from "./rowCodec.js"
 import { withNow } from "../internal/now.js"
-import { AFTER_EVERY_ID, isoText, moveInstant } from "./moveInstant.js"
+import { AFTER_EVERY_ID, movedTimestamp, moveInstant } from "./moveInstant.js"
 import type { AiJob } from "../../domain/AiJob.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -50,8 +50,8 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
     LIMIT ${sql.literal(String(options.limit ?? 1))}
     FOR UPDATE SKIP LOCKED`
 
-/** A claim's instant (as a statement parameter, too) and its new run's id. */
-export const claimStart = withNow((now) => Effect.succeed({ now, at: instantParam(now), runId: WorkflowRunId.make(uuidv7()) }))
+/** A claim's clock reading (as a statement parameter) and its new run's id. */
+export const claimStart = withNow((now) => Effect.succeed({ at: instantParam(now), runId: WorkflowRunId.make(uuidv7()) }))
 
 /** What a template is sent as: its subject and, per record, what is not replaced. */
 const templatesJson = (templates: ReadonlyArray<ClaimTemplate>): string =>
@@ -196,10 +196,9 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
           INSERT INTO flight_recorder_events (${eventColumns})
           SELECT e.event_id, a.at, r.actor, r.type, c.trace_id, c.id,
             CASE WHEN r.run THEN c.workflow_run_id END,
-            r.body || jsonb_build_object('event_id', e.event_id, 'timestamp',
-                CASE WHEN a.at = ${at}::timestamptz THEN ${at}::text ELSE ${isoText(sql, "a.at")} END,
-              'trace_id', c.trace_id, 'job_id', c.id)
+            r.body || jsonb_build_object('event_id', e.event_id, 'timestamp', ${at}::text, 'trace_id', c.trace_id, 'job_id', c.id)
               || CASE WHEN r.run THEN jsonb_build_object('workflow_run_id', c.workflow_run_id) ELSE '{}'::jsonb END
+              || ${movedTimestamp(sql, { written: "a.at", reading: sql`${at}::timestamptz` })}
           FROM claimed c
           JOIN admitted a ON a.id = c.id
           CROSS JOIN LATERAL ROWS FROM (

@@ -13,7 +13,7 @@ import { metricBounds } from "../../domain/JobMetrics.js"
 import type { RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { PgContext } from "./context.js"
 import * as Effect from "effect/Effect"
-import { isoText, moveInstant } from "./moveInstant.js"
+import { movedTimestamp, moveInstant } from "./moveInstant.js"
 import { isRunning } from "./keyedGuard.js"
 import { columns, decode, decodeEach, instantParam, qualified } from "./rows.js"
 
@@ -90,7 +90,7 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
           INSERT INTO flight_recorder_events (${eventColumns})
           SELECT e.event_id, m.updated_at, e.actor, e.type, m.trace_id, m.id, m.workflow_run_id,
             e.body || jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt) ||
-              CASE WHEN m.updated_at = e.event_at THEN '{}'::jsonb ELSE jsonb_build_object('timestamp', ${isoText(sql, "m.updated_at")}) END
+              ${movedTimestamp(sql, { written: "m.updated_at", reading: sql`e.event_at` })}
           FROM moved m JOIN ends e ON e.job_id = m.id
         )
         SELECT * FROM moved`, (rows) => {

@@ -34,6 +34,16 @@ export const moveInstant = (sql: SqlClient.SqlClient, move: {
   ), ${updatedAt}) END`
 }
 
-/** A timestamptz `column` as `DateTime.formatIso` writes it: what a record's body says. */
-export const isoText = (sql: SqlClient.SqlClient, column: string): Statement.Fragment =>
-  sql.literal(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`)
+/**
+ * What a record's body gets merged with (a jsonb) when its move was written at
+ * `written` (a timestamptz column) rather than at `reading`: its `timestamp`,
+ * as `DateTime.formatIso` writes it; nothing when the two agree.
+ */
+export const movedTimestamp = (sql: SqlClient.SqlClient, move: {
+  readonly written: string
+  readonly reading: Statement.Fragment
+}): Statement.Fragment => {
+  const written = sql.literal(move.written)
+  const iso = sql.literal(`to_char(${move.written} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`)
+  return sql`CASE WHEN ${written} = ${move.reading} THEN '{}'::jsonb ELSE jsonb_build_object('timestamp', ${iso}) END`
+}

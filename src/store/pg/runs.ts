@@ -30,7 +30,7 @@ import { addDuration } from "./finishBatch.js"
 import { newRun } from "../internal/newRows.js"
 import { makeFailUnreadableJob } from "./unreadableJob.js"
 import { withNow } from "../internal/now.js"
-import { isoText, moveInstant } from "./moveInstant.js"
+import { movedTimestamp, moveInstant } from "./moveInstant.js"
 import { isRunning } from "./keyedGuard.js"
 import { BEATEN_COLUMNS, fastBeatenRun } from "./rowCodec.js"
 
@@ -308,7 +308,7 @@ export const makeRunMethods = (context: PgContext) => {
               m.trace_id, m.id, m.workflow_run_id,
               ${JSON.stringify(event.body)}::jsonb ||
                 jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt) ||
-                CASE WHEN m.updated_at = ${reading} THEN '{}'::jsonb ELSE jsonb_build_object('timestamp', ${isoText(sql, "m.updated_at")}) END
+                ${movedTimestamp(sql, { written: "m.updated_at", reading })}
             FROM moved m
           )
           SELECT * FROM moved`,

@@ -46,21 +46,28 @@ export const nextJobText = (select: string, kinds: ReadonlyArray<JobKind> | unde
   ORDER BY priority DESC, run_after, created_at, id
   LIMIT 1`
 
-/** A claim's instant (as stored, too) and its new run's id (a fresh UUIDv7 is a valid id: no Schema check per claim). */
-export const claimStart = Effect.map(DateTime.now, (now) => ({ now, at: storedInstant(now), runId: uuidv7() as WorkflowRunId }))
+/** A claim's clock reading (as stored) and its new run's id (a fresh UUIDv7 is a valid id: no Schema check per claim). */
+export const claimStart = Effect.map(DateTime.now, (now) => ({ at: storedInstant(now), runId: uuidv7() as WorkflowRunId }))
 
 /**
- * Creates a claim's run, running, for the job `from` selects (its `id` and
- * `updated_at`), and returns the job's id and the claim's instant: the
- * claimer's clock reading, or the job's last change if that is later (the
- * move that queued the job can commit after the claimer read its clock; see
- * `pickText`). Parameters: the run's id, the reading, then `from`'s.
+ * Creates a claim's run, running, for the job `claimed` selects (its `id`,
+ * and `claimed_at`: the claim's instant), and returns the job's id and that
+ * instant. Parameters: the run's id, then `claimed`'s.
+ */
+const insertClaimedRunText = (claimed: string): string =>
+  `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
+  SELECT ?, id, 'running', claimed_at, NULL, claimed_at, claimed_at FROM (${claimed})
+  RETURNING job_id, created_at`
+
+/**
+ * `insertClaimedRunText` for the job `from` selects (its `id` and
+ * `updated_at`), at the claimer's clock reading or the job's last change if
+ * that is later (the move that queued the job can commit after the claimer
+ * read its clock; see `pickText`). Parameters: the run's id, the reading,
+ * then `from`'s.
  */
 export const insertRunText = (from: string): string =>
-  `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
-  SELECT ?, id, 'running', claimed_at, NULL, claimed_at, claimed_at
-  FROM (SELECT id, max(?, updated_at) AS claimed_at FROM (${from}))
-  RETURNING job_id, created_at`
+  insertClaimedRunText(`SELECT id, max(?, updated_at) AS claimed_at FROM (${from})`)
 
 /**
  * Moves the job a claim picked (and created `runId` for) to running, and
@@ -119,15 +126,12 @@ const textsByKinds = (make: (kinds: ReadonlyArray<JobKind> | undefined) => strin
  * between, later by the clock.
  */
 const pickText = textsByKinds((kinds) =>
-  `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
-  SELECT ?, id, 'running', claimed_at, NULL, claimed_at, claimed_at FROM (
-    SELECT h.id, ${moveInstantText("h")} AS claimed_at
+  insertClaimedRunText(`SELECT h.id, ${moveInstantText("h")} AS claimed_at
     FROM (${nextJobText(`id, updated_at, ${SUBJECT_COLUMNS}`, kinds)}) AS h
     WHERE EXISTS (
       SELECT 1 FROM json_each(?) AS t
       WHERE json_extract(t.value, '$[0]') = h.job_kind AND json_extract(t.value, '$[1]') = h.protocol_id
-        AND json_extract(t.value, '$[2]') = h.profile_id AND json_extract(t.value, '$[3]') = h.capability_profile_id))
-  RETURNING job_id, created_at`
+        AND json_extract(t.value, '$[2]') = h.profile_id AND json_extract(t.value, '$[3]') = h.capability_profile_id)`)
 )
 
 /** The next job's subject. */
@@ -142,7 +146,7 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
   )
 
   /** The claim's change (a step, step.ts), under the write lock. */
-  function* claim(options: AdmitOptions, at: string, now: DateTime.Utc, runId: WorkflowRunId): Step<AdmittedClaim | null> {
+  function* claim(options: AdmitOptions, at: string, runId: WorkflowRunId): Step<AdmittedClaim | null> {
     const kinds = options.kinds ?? []
     const firstId = options.event_ids[0] ?? AFTER_EVERY_ID
     const [picked] = yield [pickText(options.kinds), [runId, at, at, firstId, at, ...kinds, subjectsJson(options.templates)]]
@@ -160,7 +164,6 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
     }
     // The claim's instant as written (pickText): the reading, or after the job's last change.
     const claimedAt = picked.created_at as string
-    const when = claimedAt === at ? now : DateTime.unsafeMake(claimedAt)
     const job = yield* startJob({ job_id: picked.job_id as string, runId, at: claimedAt, operation: "claimAdmitted" })
     // The statement matched the stored subject to a template; stored canonically, it decodes to itself.
     const template = templateOf(options.templates, job)
@@ -172,7 +175,7 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
       return {
         ...record,
         event_id,
-        timestamp: when,
+        timestamp: job.updated_at,
         trace_id: job.trace_id,
         job_id: job.job_id,
         workflow_run_id,
@@ -187,7 +190,7 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
       }
     })
     yield* insertEventsStep(records)
-    return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, when, runId) } } satisfies AdmittedClaim
+    return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, job.updated_at, runId) } } satisfies AdmittedClaim
   }
 
   /** Without a generator or a second catch: it runs once per job (issue 16). The run's id made once, outside the step. */
@@ -195,7 +198,7 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
     storageOrTakenErrors("JobStore.claimAdmitted")(withNow((now) => {
       const at = storedInstant(now)
       const runId = uuidv7() as WorkflowRunId
-      return change<AdmittedClaim | null, AlreadyExists | CorruptRow | SqlError>(() => claim(options, at, now, runId))
+      return change<AdmittedClaim | null, AlreadyExists | CorruptRow | SqlError>(() => claim(options, at, runId))
     }))
 
   return { claimAdmitted }

@@ -239,13 +239,14 @@ export const makeRunMethods = (context: SqliteContext) => {
       movedAt,
       runId
     ]]
-    const moved = movedAt === reading ? undefined : { timestamp: job.updated_at }
+    // Written at its reading, the record is as built; else it carries the move's instant, its body too.
+    const shifted = movedAt !== reading
     yield* insertEventsStep([{
       ...event,
-      ...moved,
+      ...(shifted ? { timestamp: job.updated_at } : {}),
       trace_id: job.trace_id,
       workflow_run_id: runId,
-      body: { ...event.body, trace_id: job.trace_id, workflow_run_id: runId, attempt: job.attempt, ...(moved && { timestamp: movedAt }) }
+      body: { ...event.body, trace_id: job.trace_id, workflow_run_id: runId, attempt: job.attempt, ...(shifted ? { timestamp: movedAt } : {}) }
     }])
     return job
   }

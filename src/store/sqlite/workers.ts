@@ -96,7 +96,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
 
   const claimNext: Service["claimNext"] = Effect.fnUntraced(
     function*(options = {}) {
-      const { at, now, runId } = yield* claimStart
+      const { at, runId } = yield* claimStart
       const kinds = options.kinds ?? []
       return yield* transaction.join(Effect.gen(function*() {
         // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
@@ -105,9 +105,9 @@ export const makeWorkerMethods = (context: SqliteContext) => {
           [runId, at, at, ...kinds]
         )
         if (picked === undefined) return null
-        const claimedAt = picked.created_at
-        const job = yield* runThrough<AiJob, CorruptRow | SqlError>(() => startJob({ job_id: picked.job_id, runId, at: claimedAt, operation: "claimNext" }), exec)
-        const claim = { job, run: newRun(job.job_id, claimedAt === at ? now : job.updated_at, runId) }
+        // The claim's instant as written (insertRunText): the reading, or the job's last change.
+        const job = yield* runThrough<AiJob, CorruptRow | SqlError>(() => startJob({ job_id: picked.job_id, runId, at: picked.created_at, operation: "claimNext" }), exec)
+        const claim = { job, run: newRun(job.job_id, job.updated_at, runId) }
         yield* insertEvents(yield* auditRecords(options.events, claim))
         return claim
       }))

@@ -22,7 +22,7 @@ import * as TestClock from "effect/TestClock"
 import { EventId, WorkflowRunId } from "../../../src/domain/Ids.js"
 import { uuidv7 } from "../../../src/domain/uuidv7.js"
 import { type ClaimTemplate, JobStore } from "../../../src/store/JobStore.js"
-import { at, jobEvent, millis, newJob } from "../fixtures.js"
+import { at, claimedOn, jobEvent, millis, newJob } from "../fixtures.js"
 import { type Backend, storeTest } from "../../support/backend.js"
 
 /** A clock that reads `ms`: a claimer's reading taken before what the test commits next. */
@@ -54,26 +54,24 @@ const claimAfterRelease = (scenario: Scenario) =>
     const store = yield* JobStore
     const claimAdmitted = store.claimAdmitted
     if (claimAdmitted === undefined) return assert.fail("the store has the one-statement claim")
-    yield* TestClock.setTime(1_000)
-    const created = yield* store.createJob(newJob())
-    yield* TestClock.setTime(2_000)
-    const first = yield* store.claimNext()
-    if (first === null) return assert.fail("setup: the first claim")
+    const first = yield* claimedOn(store)
     // A template of two records: one about the job, one about its run (the store fills in both).
-    const placeholder = { job_id: created.job_id, trace_id: created.trace_id, workflow_run_id: null }
+    const placeholder = { job_id: first.job.job_id, trace_id: first.job.trace_id, workflow_run_id: null }
     const template: ClaimTemplate = {
-      job_kind: created.job_kind,
-      protocol_id: created.protocol_id,
-      profile_id: created.profile_id,
-      capability_profile_id: created.capability_profile_id,
+      job_kind: first.job.job_kind,
+      protocol_id: first.job.protocol_id,
+      profile_id: first.job.profile_id,
+      capability_profile_id: first.job.capability_profile_id,
       records: [
         jobEvent(placeholder, { timestamp: at(0) }),
         jobEvent({ ...placeholder, workflow_run_id: WorkflowRunId.make(uuidv7()) }, { timestamp: at(0) })
       ]
     }
-    const early = scenario.claimIdsFirst ? [freshId(), freshId()] : []
+    // The two moves' ids, minted in the scenario's order.
+    const claimIds: Array<EventId> = []
+    if (scenario.claimIdsFirst) claimIds.push(freshId(), freshId())
     const releaseId = freshId()
-    const claimIds = scenario.claimIdsFirst ? early : [freshId(), freshId()]
+    if (!scenario.claimIdsFirst) claimIds.push(freshId(), freshId())
     yield* TestClock.setTime(scenario.releasedAt)
     yield* store.releaseRun(first.run.id, {
       reason: "handed back",
@@ -104,11 +102,7 @@ const claimAfterRelease = (scenario: Scenario) =>
 const claimNextAfterRelease = (claimerReads: number, expected: number) =>
   Effect.gen(function*() {
     const store = yield* JobStore
-    yield* TestClock.setTime(1_000)
-    yield* store.createJob(newJob())
-    yield* TestClock.setTime(2_000)
-    const first = yield* store.claimNext()
-    if (first === null) return assert.fail("setup: the first claim")
+    const first = yield* claimedOn(store)
     yield* TestClock.setTime(5_000)
     yield* store.releaseRun(first.run.id, { reason: "handed back" })
     const claim = yield* Effect.withClock(store.claimNext(), readingAt(claimerReads))
