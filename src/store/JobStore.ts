@@ -267,6 +267,15 @@ export type AdmittedClaim =
   | { readonly _tag: "Undecided"; readonly subject: ClaimSubject }
 
 /**
+ * What `createClaimed` did: the job as it was created (`queued`), and its
+ * claim — the job `running` under its new run — when the same write claimed it.
+ */
+export interface CreatedClaim {
+  readonly created: AiJob
+  readonly claim: Claim | null
+}
+
+/**
  * What a prune found and did (HSK-GC-003's counts). `scanned` jobs were in a
  * prunable state and older than the cutoff; each was `pruned`, spared because
  * pinned (`spared_pinned`), or spared as one of the newest kept
@@ -521,6 +530,30 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly templates: ReadonlyArray<ClaimTemplate>
     readonly event_ids: ReadonlyArray<EventId>
   }) => Effect.Effect<AdmittedClaim | null, DecodeFailure | ReadError>
+  /**
+   * Optional (both stores have it): eager dispatch (issue 16, pickup) — a
+   * job created and, in the same write (one statement on PostgreSQL, one
+   * transaction on SQLite), claimed for a worker of this process that waits
+   * for work of `kinds`: one commit instead of the submit's and the claim's.
+   * Stores `job` exactly as `createJob` does, with `events` (its creation's
+   * records). It also claims it — creates the run `claim.run_id`, moves the
+   * job to `running` and writes `claim.records` — only when all hold:
+   * - the call is outside any `transaction` (a claim handed to a worker
+   *   before the caller's commit could run a job that is then rolled back);
+   * - the job is eligible at the write's instant (`run_after` not after it)
+   *   and of `kinds` (any kind when absent);
+   * - no queued job of `kinds` eligible at that instant comes before it in
+   *   `claimNext`'s order (higher priority, eligible longer, older), whether
+   *   another claimer holds it or not: no job is taken out of turn.
+   * Otherwise it is `createJob` exactly, and `claim` is null. Created and
+   * claimed share one instant: the job's `created_at` and `updated_at`, the
+   * run's times. Fails as `createJob` does, and then writes nothing.
+   */
+  readonly createClaimed?: (job: NewAiJob, options: {
+    readonly events: ReadonlyArray<EventRecord>
+    readonly kinds?: ReadonlyArray<JobKind>
+    readonly claim: { readonly run_id: WorkflowRunId; readonly records: ReadonlyArray<EventRecord> }
+  }) => Effect.Effect<CreatedClaim, AlreadyExists | DecodeFailure | StorageError>
   /** Running runs whose last heartbeat is before `heartbeatBefore`, oldest heartbeat first. */
   readonly findStaleRuns: (options: {
     readonly heartbeatBefore: DateTime.Utc
