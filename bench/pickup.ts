@@ -74,14 +74,22 @@ const interleaved = async (count: number, systems: ReadonlyArray<Sampler>): Prom
   return out
 }
 
-/** Ours as a `Sampler`: a one-worker pool with `wakeUp` kept running between samples. */
-export const oursSampler = async (target: Target, wakeUp: Layer.Layer<WakeUp.WakeUp>): Promise<Sampler> => {
+/**
+ * Ours as a `Sampler`: a one-worker pool with `wakeUp` kept running between
+ * samples. `eagerDispatch: false` turns the pool's eager dispatch off: the
+ * submit only queues, and the pool claims after the wake-up (two commits).
+ */
+export const oursSampler = async (
+  target: Target,
+  wakeUp: Layer.Layer<WakeUp.WakeUp>,
+  options: { readonly eagerDispatch?: boolean } = {}
+): Promise<Sampler> => {
   const runtime = ManagedRuntime.make(servicesLayer(target, wakeUp))
   const scope = await runtime.runPromise(Scope.make())
   const latch = startLatch()
   const jobs = await runtime.runPromise(Effect.gen(function*() {
     const jobs = yield* Jobs
-    yield* Scope.extend(jobs.worker({ concurrency: 1, handler: () => Effect.sync(latch.hit) }), scope)
+    yield* Scope.extend(jobs.worker({ concurrency: 1, handler: () => Effect.sync(latch.hit), ...options }), scope)
     yield* Effect.flatMap(WakeUp.WakeUp, (wake) => wake.ready)
     return jobs
   }))
@@ -150,18 +158,24 @@ export const run = async (ctx: BenchContext): Promise<Array<Measurement>> => {
   if (pgOurs.dialect !== "pg") throw new Error("unreachable")
   const graphileTarget = await freshTarget(ctx, "pg", "pickup_graphile")
   if (graphileTarget.dialect !== "pg") throw new Error("unreachable")
-  ctx.log(`pickup/pg: ours, LISTEN/NOTIFY, and graphile-worker, LISTEN/NOTIFY, interleaved (${count} jobs each)`)
+  const pgTwoCommits = await freshTarget(ctx, "pg", "pickup_ours_two_commits")
+  if (pgTwoCommits.dialect !== "pg") throw new Error("unreachable")
+  ctx.log(
+    `pickup/pg: ours (eager dispatch, the default), graphile-worker, and ours with eager dispatch off, LISTEN/NOTIFY, interleaved (${count} jobs each)`
+  )
   const pair = [
     await oursSampler(pgOurs, WakeUp.layerPg({ listenUrl: pgOurs.url })),
-    await graphileSampler(graphileTarget.url)
+    await graphileSampler(graphileTarget.url),
+    await oursSampler(pgTwoCommits, WakeUp.layerPg({ listenUrl: pgTwoCommits.url }), { eagerDispatch: false })
   ]
   try {
     // Each warmed alike, back to back (the same wake-up path, no pause), not counted: a worker in service is past its JIT's warm-up.
     ctx.log(`pickup/pg: warm-up, ${ctx.mode.warmupPickups} pickups each`)
     for (const system of pair) for (let i = 0; i < ctx.mode.warmupPickups; i++) await system.sample()
-    const [oursListen, graphile] = await interleaved(count, pair)
-    results.push(["ours", "pg", "ours, LISTEN/NOTIFY", oursListen!])
+    const [oursListen, graphile, twoCommits] = await interleaved(count, pair)
+    results.push(["ours", "pg", "ours, LISTEN/NOTIFY, eager dispatch (default)", oursListen!])
     results.push(["graphile", "pg", "graphile-worker, LISTEN/NOTIFY", graphile!])
+    results.push(["ours-two-commits", "pg", "ours, LISTEN/NOTIFY, eager dispatch off (submit, then claim)", twoCommits!])
   } finally {
     for (const system of pair) await system.stop()
   }

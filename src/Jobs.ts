@@ -27,6 +27,7 @@ import { makePrepare } from "./internal/jobs/auditEvents.js"
 import { makeClaimNext } from "./internal/jobs/claim.js"
 import { makeEndRun, makeFinishRunning } from "./internal/jobs/endRun.js"
 import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
+import { EagerDesk } from "./internal/jobs/eagerDispatch.js"
 import { makeBegin } from "./internal/jobs/begin.js"
 import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
 import { makeMove } from "./internal/jobs/move.js"
@@ -256,7 +257,10 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const claimJob = makeClaimNext(store, admission, prepare)
   const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
     announced(claimJob(options), (claim) => claim?.job)
-  const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries })
+  // Eager dispatch (eagerDispatch.ts): where the store can create and claim in one write and the
+  // policy's verdicts may be remembered (the claim's records are then the submit's to build).
+  const desk = store.createClaimed !== undefined && admission.deterministic ? new EagerDesk() : undefined
+  const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries, desk })
   const submitMany = makeSubmitMany(operations, { intakeOpen: gate.await, admission, retries })
   const move = makeMove(operations, makeEndRun(store, prepare), makeFinishRunning(store, prepare))
   const begin = makeBegin(operations, admission)
@@ -292,7 +296,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
-    worker: makeWorkerPool(claimNext, runner, wakeUp),
+    worker: makeWorkerPool(claimNext, runner, wakeUp, desk),
     await: (jobId, options) =>
       tapJob(awaitJob(jobId, options)).pipe(Effect.withSpan("Jobs.await", { attributes: { "hsk.job_id": jobId } })),
     history: makeHistory(store),

@@ -9,15 +9,21 @@ import type * as Tracer from "effect/Tracer"
 import { type AiJob, JobRequest } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
 import { commonJobRequest, submittedJob } from "../../domain/newAiJobCheck.js"
-import type { JobId } from "../../domain/Ids.js"
+import { type JobId, WorkflowRunId } from "../../domain/Ids.js"
+import type { NewAiJob } from "../../domain/AiJob.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
 import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { makeAdmission } from "./admission.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
-import { auditWith } from "../../store/JobStore.js"
+import { auditWith, type CreatedClaim } from "../../store/JobStore.js"
 import type { Operations } from "./operations.js"
-import { flatMapKnown } from "../../util/knownEffects.js"
+import { flatMapKnown, mapKnown } from "../../util/knownEffects.js"
+import type { ClaimedJob } from "./claimTemplates.js"
+import type { EagerDesk, Seat } from "./eagerDispatch.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import type { AlreadyExists, StorageError } from "../../store/StoreErrors.js"
 
 export const makeSubmit = <GateError>(
   { announce, prepare, store }: Operations,
@@ -26,10 +32,51 @@ export const makeSubmit = <GateError>(
     readonly intakeOpen: Effect.Effect<void, GateError>
     readonly admission: ReturnType<typeof makeAdmission>
     readonly retries: RetryPolicy.RetryPolicy
+    /** Where parked workers of this process offer themselves (eagerDispatch.ts); none without eager dispatch. */
+    readonly desk?: EagerDesk | undefined
   }
 ) => {
   // The hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts).
   const decodeBySchema = decodeWith(JobRequest, "JobRequest")
+
+  const announced = (job: AiJob) => (announce === undefined ? Effect.void : announce(job))
+
+  /**
+   * The job created and claimed for `seat`'s parked loop in one write
+   * (eager dispatch, eagerDispatch.ts), with the records a claim writes — the
+   * policy's re-check and `queued → running` — built here, at the submit's
+   * instant, after the submit's own. The store claims only if no queued job
+   * of the loop's kinds comes first; otherwise the job is queued as usual and
+   * the loop waits again. Uninterruptible from the write to the hand-over: a
+   * claim committed is always handed to the pool (or back to the queue).
+   */
+  const createForSeat = (job: NewAiJob, events: ReadonlyArray<EventRecord>, subject: ClaimedJob, seat: Seat, now: DateTime.Utc) => {
+    const runId = WorkflowRunId.make(uuidv7())
+    const claimRecords = flatMapKnown(deps.admission.decide(subject, subject.capability_profile_id, now), (checked) =>
+      checked.verdict._tag === "Refused"
+        ? Effect.succeed(null)
+        : mapKnown(
+          prepare(lifecycleEvent({ job: subject, from: "queued", to: "running", workflow_run_id: runId, timestamp: now })),
+          (record) => [...checked.records, record]
+        ))
+    const written = flatMapKnown(claimRecords, (records): Effect.Effect<CreatedClaim, AlreadyExists | DecodeFailure | StorageError> =>
+      records === null
+        // The claim's re-check refuses what the submit admitted (a policy that is not what it says): no eager claim.
+        ? Effect.map(store.createJob(job, { events: auditWith(events) }), (created) => ({ created, claim: null }))
+        : store.createClaimed!(job, {
+          events,
+          ...(seat.kinds !== undefined ? { kinds: seat.kinds } : {}),
+          claim: { run_id: runId, records }
+        }))
+    return Effect.uninterruptible(Effect.flatMap(
+      Effect.onExit(written, (exit) => (exit._tag === "Success" && exit.value.claim !== null ? Effect.void : Effect.sync(seat.giveBack))),
+      ({ claim, created }) =>
+        claim === null
+          ? Effect.as(announced(created), created)
+          // Told after the hand-over: this process's waiters hear it running, as after any claim.
+          : Effect.as(Effect.zipRight(seat.hand(claim), announced(claim.job)), created)
+    ))
+  }
 
   /**
    * A checked request (`checked`: by the hand-built check) admitted and
@@ -62,15 +109,27 @@ export const makeSubmit = <GateError>(
       }))
       return flatMapKnown(queued, (record) => {
         // Checked once: a job built from the request checked above is not walked again at the port (newAiJobCheck.ts).
-        const created = store.createJob(
-          submittedJob(request, checked, {
+        const job = submittedJob(request, checked, {
+          ...ids,
+          capability_profile_id: verdict.profile_id,
+          // The job's own maximum, else its kind's (issue 15.1).
+          max_attempts: request.max_attempts ?? RetryPolicy.forKind(deps.retries, request.job_kind).maxAttempts
+        })
+        // A parked worker of this process takes the job's kind, and the job is eligible now: eager dispatch.
+        const seat = deps.desk !== undefined && (request.run_after === undefined || !DateTime.greaterThan(request.run_after, now))
+          ? deps.desk.seat(request.job_kind)
+          : undefined
+        if (seat !== undefined) {
+          const subject: ClaimedJob = {
             ...ids,
-            capability_profile_id: verdict.profile_id,
-            // The job's own maximum, else its kind's (issue 15.1).
-            max_attempts: request.max_attempts ?? RetryPolicy.forKind(deps.retries, request.job_kind).maxAttempts
-          }),
-          { events: auditWith([...records, record]) }
-        )
+            job_kind: request.job_kind,
+            protocol_id: request.protocol_id,
+            profile_id: request.profile_id,
+            capability_profile_id: verdict.profile_id
+          }
+          return createForSeat(job, [...records, record], subject, seat, now)
+        }
+        const created = store.createJob(job, { events: auditWith([...records, record]) })
         return announce === undefined ? created : Effect.tap(created, announce)
       })
     })

@@ -21,8 +21,10 @@ import type { Json } from "../../domain/Json.js"
 import type { Claim, ReadError } from "../../store/JobStore.js"
 import type * as WakeUp from "../wakeUp/wakeUp.js"
 import { RecentClaims } from "../wakeUp/recentClaims.js"
+import { lookAgain } from "../wakeUp/signal.js"
 import { type Parked, type Ring, WorkBell } from "../wakeUp/workBell.js"
 import { dispatch, type Handlers, kindsOf } from "../engine/handlers.js"
+import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
 import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
@@ -44,6 +46,12 @@ export interface WorkerPoolOptions {
    * time, like lock waits: a `TestClock` never stalls a shutdown.
    */
   readonly drainTimeout?: Duration.DurationInput
+  /**
+   * Whether a job submitted in this process while a loop of this pool is
+   * idle is created and claimed for it in the submit's own write (eager
+   * dispatch: one commit instead of two, never out of turn). Default true.
+   */
+  readonly eagerDispatch?: boolean
   readonly run?: RunOptions
 }
 
@@ -69,7 +77,12 @@ export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
 
 type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
 
-export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof makeRunner>, wakeUp: WakeUp.WakeUp["Type"] | undefined) =>
+export const makeWorkerPool = (
+  claimNext: ClaimNext,
+  runner: ReturnType<typeof makeRunner>,
+  wakeUp: WakeUp.WakeUp["Type"] | undefined,
+  desk: EagerDesk | undefined
+) =>
 <E, R>(options: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function*() {
     const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
@@ -88,6 +101,43 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
     if (wakeUp !== undefined) {
       const stop = wakeUp.watchWork(bell.ring)
       yield* Effect.addFinalizer(() => Effect.sync(stop))
+    }
+    // Claims a submit of this process made for this pool (eager dispatch, eagerDispatch.ts): a loop
+    // takes one before it claims. A claim no loop will take goes back to the queue, as on shutdown.
+    const inbox = new Inbox()
+    const release = (claim: Claim) =>
+      // The runner's own release: a program interrupted before it ran hands its job back to `queued`.
+      Effect.ignoreLogged(runner(claim.job, claim.run, () => Effect.interrupt, options.run, released, true))
+    /** A parked loop a submit writes a job for: woken by that submit (or its poll), not by a ring. */
+    const seatOf = (parked: Parked): Seat => {
+      const wake = (ring: Ring) => {
+        const wakeReserved = parked.wake
+        parked.wake = undefined
+        if (wakeReserved !== undefined) wakeReserved(ring)
+        // Its poll woke it meanwhile: any idle loop takes the claim, or the next to go idle.
+        else if (ring === "work") bell.ring(lookAgain)
+      }
+      return {
+        kinds,
+        hand: (claim) =>
+          Effect.suspend(() => {
+            const taken = inbox.put(claim)
+            wake("work")
+            return taken ? Effect.void : release(claim)
+          }),
+        giveBack: () => wake("recompute")
+      }
+    }
+    const kindSet = kinds === undefined ? undefined : new Set(kinds)
+    if (desk !== undefined && options.eagerDispatch !== false) {
+      const leave = desk.register({
+        seat: (kind) => {
+          if (closing || (kindSet !== undefined && !kindSet.has(kind))) return undefined
+          const parked = bell.reserve()
+          return parked === undefined ? undefined : seatOf(parked)
+        }
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(leave))
     }
     /**
      * Parked on the bell for at most `ms`: the poll is a fiber of its own that
@@ -116,18 +166,22 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
           ))
       })
     const idle: Effect.Effect<void> = Effect.suspend(() => {
-      const wait = bell.idle(poll)
+      const wait = inbox.size > 0 ? 0 : bell.idle(poll)
       return wait <= 0 ? Effect.void : Effect.flatMap(parkFor(wait), (ring) => (ring === "recompute" ? idle : Effect.void))
     })
     // Uninterruptible between claim and program start, so closing the pool never
     // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
     const claimOptions = kinds !== undefined ? { kinds } : {}
-    const iteration = Effect.uninterruptible(Effect.flatMap(claimNext(claimOptions), (claim) => {
-      if (claim === null) return Effect.interruptible(idle)
+    const runClaim = (claim: Claim) => {
       claims.note({ job_id: claim.job.job_id, run_after: DateTime.toEpochMillis(claim.job.run_after) })
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
       return Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true))
+    }
+    const iteration = Effect.uninterruptible(Effect.suspend(() => {
+      const handed = inbox.take()
+      if (handed !== undefined) return runClaim(handed)
+      return Effect.flatMap(claimNext(claimOptions), (claim) => claim === null ? Effect.interruptible(idle) : runClaim(claim))
     })).pipe(
       Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
     )
@@ -141,7 +195,10 @@ export const makeWorkerPool = (claimNext: ClaimNext, runner: ReturnType<typeof m
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closing = true
+        // Claims handed over and not yet taken go back to the queue now, not after the drain.
+        const untaken = inbox.close()
         bell.close()
+        yield* Effect.forEach(untaken, release, { discard: true })
         const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
           yield* sleepRealTime(Duration.toMillis(drain))
           yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)

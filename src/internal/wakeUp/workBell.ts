@@ -139,6 +139,16 @@ export class WorkBell {
     return parked
   }
 
+  /**
+   * One parked loop taken out of line without waking it (eager dispatch,
+   * jobs/eagerDispatch.ts): no ring goes to it while a submit writes a job
+   * for it; that submit wakes it. None when no loop is parked or the bell is closed.
+   */
+  reserve(): Parked | undefined {
+    if (this.closed) return undefined
+    return this.parked.shift()
+  }
+
   /** A loop that stopped waiting (its poll ran out, it was interrupted): no ring goes to it. */
   leave(parked: Parked): void {
     if (parked.wake === undefined) return

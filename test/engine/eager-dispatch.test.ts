@@ -1,0 +1,228 @@
+/**
+ * Issue 16 (pickup latency), eager dispatch: a job submitted in this process
+ * while a worker pool of this process is parked waiting for its kind is
+ * created and claimed for that pool in the submit's own write
+ * (`JobStore.createClaimed`), and the pool runs it without claiming. What a
+ * user relies on, on SQLite (a file) and PostgreSQL:
+ * - the job runs once, on the parked pool, with the same history as a claimed one;
+ * - no job is taken out of turn: a queued job of the pool's kinds that comes
+ *   first is run first, and the new one waits its turn;
+ * - a job scheduled for later, of a kind no pool serves, or submitted inside a
+ *   caller's transaction is queued as before;
+ * - a pool that closes while a submit's write is in flight hands the job back
+ *   to the queue: no job is left `running` with no one to run it (forced: the
+ *   write is held after its commit until the pool has closed);
+ * - many submits racing for few parked loops: every job runs exactly once.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import type { JobId } from "../../src/domain/Ids.js"
+import * as Jobs from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as WakeUp from "../../src/WakeUp.js"
+import { summarize } from "../jobs/jobs.suite.js"
+import { newJob } from "../store/fixtures.js"
+import { services } from "../jobs/services.js"
+import { realSleep, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
+import { rawPgClient } from "../support/pg-database.js"
+
+type Store = JobStore["Type"]
+
+/** `store` with its eager writes counted: how many were made, and how many claimed. */
+const countingEager = (store: Store, hold?: Effect.Effect<void>) => {
+  const counts = { writes: 0, claimed: 0 }
+  const wrapped: Store = {
+    ...store,
+    ...(store.createClaimed === undefined ? {} : {
+      createClaimed: (job: Parameters<NonNullable<Store["createClaimed"]>>[0], options: Parameters<NonNullable<Store["createClaimed"]>>[1]) =>
+        Effect.tap(store.createClaimed!(job, options), (outcome) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              counts.writes++
+              if (outcome.claim !== null) counts.claimed++
+            }),
+            // Held after its commit, before the submit hands the claim over.
+            hold ?? Effect.void
+          ))
+    })
+  }
+  return { store: wrapped, counts }
+}
+
+/** Jobs on `database` over `store`, with the dialect's wake-up, the listener ready. */
+const jobsOver = (database: SharedDatabase, store: Store) =>
+  Effect.gen(function*() {
+    const pg = database.url.startsWith("postgres")
+    const wake = pg ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" }) : WakeUp.layerInProcess
+    const context = yield* Layer.build(services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, wake))
+    yield* Context.get(context, WakeUp.WakeUp).ready
+    return Context.get(context, Jobs.Jobs)
+  })
+
+/** PostgreSQL's announcements off (migration 0007's triggers), so a row written behind the pool's back wakes no one. */
+const silenceAnnouncements = (database: SharedDatabase) =>
+  database.url.startsWith("postgres")
+    ? Effect.scoped(Effect.flatMap(Layer.build(rawPgClient(database.url)), (context) => {
+      const sql = Context.get(context, SqlClient.SqlClient)
+      return Effect.zipRight(
+        sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_announce_insert`,
+        sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_announce_state`
+      )
+    }))
+    : Effect.void
+
+/** A pool of one `doc_summarize` worker (30 s poll) whose starts go to `starts`; parked once it has looked. */
+const parkedPool = (jobs: Jobs.Jobs["Type"], starts: Queue.Queue<JobId>) =>
+  Effect.zipRight(
+    jobs.worker({ concurrency: 1, pollInterval: "30 seconds", handlers: { doc_summarize: (ctx) => Queue.offer(starts, ctx.job.job_id) } }),
+    // The pool looks once, finds nothing and parks.
+    realSleep(300)
+  )
+
+const takeWithin = <A>(queue: Queue.Queue<A>, what: string) =>
+  Effect.flatMap(Queue.take(queue).pipe(Effect.timeoutOption("10 seconds")), (taken) =>
+    Option.isSome(taken) ? Effect.succeed(taken.value) : Effect.dieMessage(`timed out waiting for ${what}`))
+
+for (const backend of sharedBackends) {
+  describe(`issue 16 pickup, eager dispatch on ${backend.name}`, () => {
+    it.live(`issue 16 eager dispatch ${backend.name}: a job submitted while a local worker is parked is created and claimed in one write, and runs there once with a claim's history`, () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("eager dispatch")
+        const base = yield* database.store()
+        assert.isDefined(base.createClaimed, "both stores have the eager write")
+        const { counts, store } = countingEager(base)
+        const jobs = yield* jobsOver(database, store)
+        const starts = yield* Queue.unbounded<JobId>()
+        yield* parkedPool(jobs, starts)
+        const job = yield* jobs.submit(summarize())
+        assert.strictEqual(job.state, "queued", "submit returns the job as it was created")
+        assert.strictEqual(yield* takeWithin(starts, "the job's start"), job.job_id)
+        assert.deepStrictEqual(counts, { writes: 1, claimed: 1 }, "created and claimed in the submit's write")
+        const done = yield* jobs.await(job.job_id, { timeout: "10 seconds" })
+        assert.strictEqual(done.state, "completed")
+        const history = yield* jobs.history(job.job_id)
+        assert.strictEqual(history.runs.length, 1, "one run")
+        const moves = history.events.flatMap((event) =>
+          event.body.kind === "lifecycle" ? [`${event.body.from_state ?? "∅"}→${event.body.to_state}`] : []
+        )
+        assert.deepStrictEqual(moves, ["∅→queued", "queued→running", "running→completed"], "the lifecycle in order")
+        // The claim re-checks the policy as any claim does: a decision at submit, one at claim.
+        assert.strictEqual(history.events.filter((event) => event.body.kind === "capability_action").length, 2)
+        const run = history.runs[0]!
+        assert.strictEqual(history.events.find((event) => event.body.kind === "lifecycle" && event.body.to_state === "running")!.workflow_run_id, run.run.id)
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live(`issue 16 eager dispatch ${backend.name}: a queued job of the pool's kind that comes first is not passed over — it runs first, the new one after`, () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("eager dispatch order")
+        yield* silenceAnnouncements(database)
+        const base = yield* database.store()
+        const { counts, store } = countingEager(base)
+        const jobs = yield* jobsOver(database, store)
+        // The profile the policy gives such a job (a probe, cancelled before any pool runs).
+        const probe = yield* jobs.submit(summarize())
+        yield* jobs.cancel(probe.job_id)
+        const starts = yield* Queue.unbounded<JobId>()
+        yield* parkedPool(jobs, starts)
+        // Queued behind the parked pool's back: no announcement reaches it, its poll is 30 s away.
+        const older = yield* base.createJob(newJob({
+          protocol_id: probe.protocol_id,
+          profile_id: probe.profile_id,
+          capability_profile_id: probe.capability_profile_id
+        }))
+        const newer = yield* jobs.submit(summarize())
+        assert.deepStrictEqual(counts, { writes: 1, claimed: 0 }, "the eager write saw the older job first and only queued")
+        assert.strictEqual(yield* takeWithin(starts, "the first start"), older.job_id, "the older job first")
+        assert.strictEqual(yield* takeWithin(starts, "the second start"), newer.job_id)
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live(`issue 16 eager dispatch ${backend.name}: a job due later, of a kind no parked pool serves, or submitted inside a transaction is queued as before`, () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("eager dispatch not")
+        const base = yield* database.store()
+        const { counts, store } = countingEager(base)
+        const jobs = yield* jobsOver(database, store)
+        const starts = yield* Queue.unbounded<JobId>()
+        yield* parkedPool(jobs, starts)
+        const later = yield* jobs.submit(summarize({ run_after: DateTime.unsafeMake(Date.now() + 3_600_000) }))
+        const other = yield* jobs.submit(summarize({ job_kind: "doc_edit" }))
+        assert.deepStrictEqual(counts, { writes: 0, claimed: 0 }, "no eager write for either")
+        for (const job of [later, other]) assert.strictEqual((yield* jobs.get(job.job_id)).state, "queued")
+        // In a caller's transaction that then fails: nothing is claimed, nothing is written, nothing runs.
+        const rolledBack = yield* Effect.exit(store.transaction(Effect.flatMap(jobs.submit(summarize()), (job) => Effect.fail(job.job_id))))
+        assert.isTrue(Exit.isFailure(rolledBack))
+        assert.strictEqual(counts.claimed, 0, "no claim inside a transaction")
+        const listed = yield* jobs.list({ kinds: ["doc_summarize"] })
+        assert.deepStrictEqual(listed.items.map((job) => job.job_id), [later.job_id], "the rolled-back job is gone")
+        yield* realSleep(300)
+        assert.strictEqual(yield* Queue.size(starts), 0, "nothing ran")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live(`issue 16 eager dispatch ${backend.name}: a pool closed while the eager write is in flight hands the job back to the queue — never left running (forced)`, () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("eager dispatch close")
+        const base = yield* database.store()
+        const committed = yield* Deferred.make<void>()
+        const proceed = yield* Deferred.make<void>()
+        const { counts, store } = countingEager(base, Effect.zipRight(Deferred.succeed(committed, undefined), Deferred.await(proceed)))
+        const jobs = yield* jobsOver(database, store)
+        const starts = yield* Queue.unbounded<JobId>()
+        const poolScope = yield* Scope.make()
+        yield* parkedPool(jobs, starts).pipe(Scope.extend(poolScope))
+        const submitting = yield* Effect.fork(jobs.submit(summarize()))
+        // The write has committed the claim; the pool closes before it is handed over.
+        yield* Deferred.await(committed)
+        const closing = yield* Effect.fork(Scope.close(poolScope, Exit.void))
+        yield* realSleep(100)
+        yield* Deferred.succeed(proceed, undefined)
+        const job = yield* submitting
+        yield* closing
+        assert.deepStrictEqual(counts, { writes: 1, claimed: 1 })
+        const after = yield* jobs.get(job.job_id)
+        assert.strictEqual(after.state, "queued", "back in the queue for another worker")
+        assert.strictEqual(yield* Queue.size(starts), 0, "its program never ran")
+        const history = yield* jobs.history(job.job_id)
+        const moves = history.events.flatMap((event) =>
+          event.body.kind === "lifecycle" ? [`${event.body.from_state ?? "∅"}→${event.body.to_state}`] : []
+        )
+        assert.deepStrictEqual(moves, ["∅→queued", "queued→running", "running→queued"])
+        assert.strictEqual(history.runs.length, 1)
+        assert.notStrictEqual(history.runs[0]!.run.status, "running", "its run ended")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live(`issue 16 eager dispatch ${backend.name}: 40 concurrent submits racing for 4 parked loops — every job runs exactly once, on one run`, () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("eager dispatch race")
+        const base = yield* database.store()
+        const { counts, store } = countingEager(base)
+        const jobs = yield* jobsOver(database, store)
+        const ran = yield* Ref.make<ReadonlyArray<JobId>>([])
+        yield* jobs.worker({
+          concurrency: 4,
+          pollInterval: "30 seconds",
+          handlers: { doc_summarize: (ctx) => Effect.zipRight(realSleep(5), Ref.update(ran, (all) => [...all, ctx.job.job_id])) }
+        })
+        yield* realSleep(300)
+        const submitted = yield* Effect.forEach(Array.from({ length: 40 }, () => summarize()), (request) => jobs.submit(request), { concurrency: 40 })
+        const done = yield* Effect.forEach(submitted, (job) => jobs.await(job.job_id, { timeout: "60 seconds" }), { concurrency: 10 })
+        assert.isTrue(done.every((job) => job.state === "completed"), "every job completed")
+        const all = yield* Ref.get(ran)
+        assert.strictEqual(all.length, 40, "each job ran once")
+        assert.strictEqual(new Set(all).size, 40)
+        assert.isAbove(counts.claimed, 0, "some were claimed in their submit's write")
+        assert.isAtMost(counts.writes, 40)
+        for (const job of submitted) assert.strictEqual((yield* jobs.history(job.job_id)).runs.length, 1, "one run per job")
+      }).pipe(Effect.scoped), 120_000)
+  })
+}
