@@ -46,6 +46,10 @@ export const redactCallerText = (store: Store, redact: (text: string) => string)
     ...(store.finishRunningJob === undefined ? {} : {
       finishRunningJob: (end: Parameters<NonNullable<Store["finishRunningJob"]>>[0]) => store.finishRunningJob!(fields(end))
     }),
+    ...(store.createClaimed === undefined ? {} : {
+      createClaimed: (job: Parameters<NonNullable<Store["createClaimed"]>>[0], options: Parameters<NonNullable<Store["createClaimed"]>>[1]) =>
+        store.createClaimed!(fields(job), options)
+    }),
     ...(store.settleRun === undefined ? {} : {
       settleRun: (settle: Parameters<NonNullable<Store["settleRun"]>>[0]) => store.settleRun!(fields(settle))
     })

@@ -32,6 +32,7 @@ import { decodingInputs } from "./internal/portInput.js"
 import { holdingEachStatement } from "./sqlite/callerClient.js"
 import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
+import { makeCreateClaimed } from "./sqlite/createClaimed.js"
 import { makeBatchMethods } from "./sqlite/createJobs.js"
 import { migrate, refuseNewer, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
@@ -134,11 +135,13 @@ export const makeWith = (
       (cause) => Effect.fail(new StorageError({ operation: "JobStore.transaction", cause }))
     ) as Effect.Effect<A, E | StorageError, R>
 
+  const jobs = makeJobMethods(context)
   return decodingInputs(JobStore.of({
     dialect: "sqlite",
     schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, statements),
     transaction,
-    ...makeJobMethods(context),
+    ...jobs,
+    createClaimed: makeCreateClaimed(context, jobs.createJob),
     ...makeBatchMethods(context),
     ...makeRunMethods(context),
     ...makeWorkerMethods(context),

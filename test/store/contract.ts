@@ -7,6 +7,7 @@
 import { describe } from "@effect/vitest"
 import type { Backend } from "../support/backend.js"
 import { claimOrderContract } from "./contract/claimOrder.js"
+import { createClaimedContract } from "./contract/createClaimed.js"
 import { eventContract } from "./contract/events.js"
 import { inputContract } from "./contract/input.js"
 import { jobContract } from "./contract/jobs.js"
@@ -30,6 +31,7 @@ export const runJobStoreContract = (backend: Backend): void => {
     ownershipContract(backend)
     workerContract(backend)
     claimOrderContract(backend)
+    createClaimedContract(backend)
     pruningContract(backend)
     eventContract(backend)
     transactionContract(backend)

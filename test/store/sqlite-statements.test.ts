@@ -26,7 +26,7 @@ import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { services } from "../jobs/services.js"
-import { jobEvent, newJob } from "./fixtures.js"
+import { eventRecord, ids, jobEvent, newJob } from "./fixtures.js"
 import { Database, recordingStatements, type Seen } from "./sqlite-recorder.js"
 import { rawNumber, rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
@@ -184,6 +184,60 @@ describe("issue 16 SQLite statements per lifecycle", () => {
         assert.deepStrictEqual(pragmas, ["PRAGMA synchronous = NORMAL", "PRAGMA synchronous = 2"])
         const [level] = yield* Effect.provide(rawRows<{ readonly synchronous: number }>("PRAGMA synchronous"), fullContext)
         assert.strictEqual(level?.synchronous, 2)
+      }),
+    60_000
+  )
+})
+
+describe("issue 16 SQLite eager dispatch", () => {
+  it.scoped(
+    "issue 16 eager dispatch on SQLite: createClaimed is one write transaction — BEGIN, the job, the run for the queue's head if it is the job, the job moved, every record, COMMIT: 6 statements and one fsynced commit claimed, 5 left queued",
+    () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const context = yield* Layer.build(SqliteStore.layer({ filename }))
+        const store = Context.get(context, JobStore)
+        const createClaimed = store.createClaimed
+        if (createClaimed === undefined) return assert.fail("the store has createClaimed")
+        /** One createClaimed of a fresh job with two records for its creation and two for its claim. */
+        const submitted = Effect.suspend(() => {
+          const job = newJob({ job_id: ids.job(), trace_id: ids.trace() })
+          const subject = { job_id: job.job_id!, trace_id: job.trace_id!, workflow_run_id: null }
+          const runId = ids.run()
+          return recordingStatements(() =>
+            createClaimed(job, {
+              events: [jobEvent(subject), jobEvent(subject)],
+              kinds: ["doc_summarize"],
+              claim: { run_id: runId, records: [jobEvent(subject), jobEvent({ ...subject, workflow_run_id: runId })] }
+            })
+          )
+        })
+        // The connection's first write takes its busy timeout over (transaction.ts): not counted.
+        yield* store.appendEvents([eventRecord()])
+        const sources = (seen: ReadonlyArray<Seen>) => seen.map(({ source }) => source.trim().split(/\s+/).slice(0, 3).join(" "))
+        for (let i = 0; i < 5; i++) {
+          const { seen, value } = yield* submitted
+          assert.isNotNull(value.claim, "claimed: the queue is empty")
+          assert.deepStrictEqual(sources(seen), [
+            "BEGIN IMMEDIATE",
+            "INSERT INTO ai_jobs",
+            "INSERT INTO workflow_runs",
+            "UPDATE ai_jobs SET",
+            "INSERT INTO flight_recorder_events",
+            "COMMIT"
+          ])
+          assert.deepStrictEqual(commitsOf(seen), { commits: 1, fsynced: 1 })
+        }
+        yield* store.createJob(newJob())
+        const { seen, value } = yield* submitted
+        assert.isNull(value.claim, "an older job comes first")
+        assert.deepStrictEqual(sources(seen), [
+          "BEGIN IMMEDIATE",
+          "INSERT INTO ai_jobs",
+          "INSERT INTO workflow_runs",
+          "INSERT INTO flight_recorder_events",
+          "COMMIT"
+        ])
       }),
     60_000
   )

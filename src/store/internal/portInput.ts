@@ -252,6 +252,49 @@ const decodeAdmittedClaim = <A, E, R>(
   )
 }
 
+type CreateClaimedOptions = Parameters<NonNullable<Service["createClaimed"]>>[1]
+const decodeCreateClaimedKinds = decodeCommon(commonClaimAdmittedOptions, ClaimAdmittedOptions, "createClaimed")
+
+/**
+ * `createClaimed`'s arguments: the job as `createJob`'s, `kinds` as
+ * `claimNext`'s, the creation's and the claim's records as any change's (the
+ * library's own pass as they are), the run id as any run id. All in their
+ * common shape (a submit's, no kind filter): no decode step at all.
+ */
+const decodeCreateClaimed = <A, E, R>(
+  job: unknown,
+  options: unknown,
+  method: (job: NewAiJob, options: CreateClaimedOptions) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | DecodeFailure, R> => {
+  const { claim, events, ...rest } = typeof options === "object" && options !== null
+    ? options as Record<string, unknown>
+    : { claim: undefined, events: undefined }
+  const { records, run_id } = typeof claim === "object" && claim !== null
+    ? claim as Record<string, unknown>
+    : { records: undefined, run_id: undefined }
+  const call = ([j, o, created, claimed, runId]: readonly [
+    NewAiJob,
+    typeof ClaimAdmittedOptions.Type,
+    ReadonlyArray<EventRecord>,
+    ReadonlyArray<EventRecord>,
+    WorkflowRunId
+  ]) => method(j, { ...o, events: created, claim: { run_id: runId, records: claimed } })
+  const [j, o, created, claimed] = [commonNewAiJob(job), commonClaimOptions(rest), libraryRecords(events), libraryRecords(records)]
+  if (j !== undefined && o !== undefined && created !== null && claimed !== null && isCanonicalId(run_id)) {
+    return call([j, o, created, claimed, run_id as WorkflowRunId])
+  }
+  return Effect.flatMap(
+    Effect.all([
+      j !== undefined ? Effect.succeed(j) : decode.newJob(job),
+      decodeCreateClaimedKinds(rest),
+      decodeEventRecords(events),
+      decodeEventRecords(records),
+      decode.runId(run_id)
+    ]),
+    call
+  )
+}
+
 /** Whether `value` is a `DateTime.Utc` in the stored range: what a vouched record's timestamp (never frozen) is held to. */
 const isStoredInstant = (value: unknown): boolean =>
   DateTime.isDateTime(value) && DateTime.isUtc(value) && value.epochMillis >= TIMESTAMP_RANGE_MS.min &&
@@ -371,6 +414,9 @@ export const decodingInputs = (store: Service): Service => ({
     Effect.flatMap(decode.claim(options), (o) => store.claimNext(o as typeof options)),
   ...(store.claimAdmitted === undefined ? {} : {
     claimAdmitted: (options: Parameters<NonNullable<Service["claimAdmitted"]>>[0]) => decodeAdmittedClaim(options, store.claimAdmitted!)
+  }),
+  ...(store.createClaimed === undefined ? {} : {
+    createClaimed: (job: NewAiJob, options: CreateClaimedOptions) => decodeCreateClaimed(job, options, store.createClaimed!)
   }),
   findStaleRuns: (options) => Effect.flatMap(decode.findStale(options), store.findStaleRuns),
   stallStaleRuns: (options) =>

@@ -25,6 +25,9 @@ import type { AiJob } from "../../domain/AiJob.js"
 
 type Service = Context.Tag.Service<JobStore>
 
+/** The claim order (migration 0007's partial index): the highest priority, then eligible longest, then the oldest. */
+export const CLAIM_ORDER = "priority DESC, run_after, created_at, id"
+
 /**
  * The first eligible job no one else holds, locked: the highest priority,
  * then the one eligible longest, then the oldest — the order of migration
@@ -46,7 +49,7 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
       ...(options.kinds !== undefined ? [sql.in("job_kind", options.kinds)] : [])
     ])
   }
-    ORDER BY priority DESC, run_after, created_at, id
+    ORDER BY ${sql.literal(CLAIM_ORDER)}
     LIMIT ${sql.literal(String(options.limit ?? 1))}
     FOR UPDATE SKIP LOCKED`
 

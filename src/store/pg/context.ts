@@ -74,6 +74,13 @@ export interface PgContext {
   readonly atomic: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   readonly insertEvents: InsertEvents
   /**
+   * A statement writing `events` (without ON CONFLICT) fails with
+   * `AlreadyExists` naming the taken event id, instead of the unique violation.
+   */
+  readonly namingTakenEvent: (
+    events: ReadonlyArray<EventRecord>
+  ) => <A, E, R>(statement: Effect.Effect<A, E | SqlError, R>) => Effect.Effect<A, E | SqlError | AlreadyExists, R>
+  /**
    * Writes a change with its audit records; undefined when the change did
    * not apply (and nothing was written). Records given up front go in the
    * change's own statement, written only if it changed a row: one round
@@ -266,5 +273,17 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
     return { write, writeOutside, texts }
   }
 
-  return { sql, execute, run, runOutside, thenOutside, transaction: inTransaction(sql), atomic, insertEvents, audited, auditedFixed }
+  return {
+    sql,
+    execute,
+    run,
+    runOutside,
+    thenOutside,
+    transaction: inTransaction(sql),
+    atomic,
+    insertEvents,
+    namingTakenEvent,
+    audited,
+    auditedFixed
+  }
 }

@@ -62,8 +62,14 @@ const rowOf = (job: AiJob, json: JsonColumns) => ({
 
 const usualJson: JsonColumns = { entity_refs: emptyListJson, planned_operations: emptyListJson, metrics: zeroMetricsJson, backoff: null }
 
+/** The record type of `jobRow`'s JSON, for `jsonb_to_record(set)`: its JSON columns as text, cast where inserted. */
+export const NEW_JOB_RECORD = "id uuid, trace_id uuid, job_kind text, status text, status_reason text, protocol_id text, " +
+  "profile_id text, capability_profile_id text, access_mode text, safety_mode text, entity_refs text, " +
+  "planned_operations text, metrics text, job_inputs text, is_pinned boolean, attempt integer, max_attempts integer, " +
+  "run_after timestamptz, priority integer, backoff text"
+
 /** A new job's row: known at once for the usual job (no lists, zero metrics, no backoff of its own), else encoded through the schemas. */
-const jobRow = (job: AiJob) =>
+export const jobRow = (job: AiJob) =>
   job.entity_refs.length === 0 && job.planned_operations.length === 0 && job.metrics === JobMetrics.zero && job.backoff === null
     ? Effect.succeed(rowOf(job, usualJson))
     : Effect.map(
@@ -83,6 +89,7 @@ const jobRow = (job: AiJob) =>
 export const createEach = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOutside">) => {
   const jobColumns = sql.literal(columns.job)
   const eventColumns = sql.literal(columns.event)
+  const newJobRecord = sql.literal(NEW_JOB_RECORD)
   return (requests: ReadonlyArray<NewJobRequest>) =>
     withNow((now) => {
       const at = instantParam(now)
@@ -99,11 +106,7 @@ export const createEach = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOu
             capability_profile_id, access_mode, safety_mode, entity_refs::jsonb, planned_operations::jsonb, metrics::jsonb,
             job_inputs::jsonb, NULL, is_pinned, ${at}::timestamptz, ${at}::timestamptz, attempt, max_attempts, run_after, priority,
             backoff::jsonb
-          FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS j(
-            id uuid, trace_id uuid, job_kind text, status text, status_reason text, protocol_id text, profile_id text,
-            capability_profile_id text, access_mode text, safety_mode text, entity_refs text, planned_operations text,
-            metrics text, job_inputs text, is_pinned boolean, attempt integer, max_attempts integer, run_after timestamptz,
-            priority integer, backoff text)
+          FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS j(${newJobRecord})
           ON CONFLICT (id) DO NOTHING
           RETURNING id
         ), audit AS (

@@ -22,6 +22,7 @@ import { newJob } from "../internal/newRows.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { withNow } from "../internal/now.js"
 import { hasStatus, hasStatusIn } from "./keyedGuard.js"
+import { makeCreateClaimed } from "./createClaimed.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -259,5 +260,8 @@ export const makeJobMethods = (context: PgContext) => {
     storageErrors("JobStore.setPinned")
   )
 
-  return { createJob, getJob, lockJob, listJobs, findJobIds, transition, updateJob, setPinned }
+  // Its own statement, never group commit's: its claim is decided in it.
+  const createClaimed = makeCreateClaimed(context, createJob)
+
+  return { createJob, createClaimed, getJob, lockJob, listJobs, findJobIds, transition, updateJob, setPinned }
 }

@@ -100,7 +100,7 @@ const templateOf = (templates: ReadonlyArray<ClaimTemplate>, subject: ClaimSubje
   )
 
 /** The texts of a claim, by how many kinds it filters on (none: `kinds` not given), each made once. */
-const textsByKinds = (make: (kinds: ReadonlyArray<JobKind> | undefined) => string) => {
+export const textsByKinds = (make: (kinds: ReadonlyArray<JobKind> | undefined) => string) => {
   const made = new Map<number, string>()
   return (kinds: ReadonlyArray<JobKind> | undefined): string => {
     // The placeholders depend only on the count; -1 stands for no filter.

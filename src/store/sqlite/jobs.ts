@@ -34,6 +34,20 @@ type Service = JobStore["Type"]
 /** Column assignments for `UPDATE ... SET`: the columns are the store's own names, never input. */
 type Assignments = ReadonlyArray<readonly [column: string, value: unknown]>
 
+const INSERT_JOB = insertText("ai_jobs", JOB_COLUMNS)
+
+/** Writes a new job and its records (step.ts); a taken job id is `AlreadyExists` naming it. */
+export function* insertJob(job: AiJob, records: ReadonlyArray<EventRecord>): Step<void> {
+  try {
+    yield [INSERT_JOB, jobValues(job)]
+  } catch (error) {
+    throw error instanceof SqlError && sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY"
+      ? new AlreadyExists({ entity: "job", id: job.job_id })
+      : error
+  }
+  yield* insertEventsStep(records)
+}
+
 /** The job methods of the SQLite store. */
 export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }: SqliteContext) => {
   /** A job by id, if it exists (inside or outside a transaction). */
@@ -61,20 +75,6 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
    */
   const auditedChange = <A, E, R>(events: unknown, change: Effect.Effect<A, E | SqlError, R>) =>
     events === undefined ? transaction.single(change) : transaction.join(change)
-
-  const INSERT_JOB = insertText("ai_jobs", JOB_COLUMNS)
-
-  /** Writes a new job and its records (step.ts); a taken job id is `AlreadyExists` naming it. */
-  function* insertJob(job: AiJob, records: ReadonlyArray<EventRecord>): Step<void> {
-    try {
-      yield [INSERT_JOB, jobValues(job)]
-    } catch (error) {
-      throw error instanceof SqlError && sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY"
-        ? new AlreadyExists({ entity: "job", id: job.job_id })
-        : error
-    }
-    yield* insertEventsStep(records)
-  }
 
   /** Without a generator: it runs once per job (issue 16). */
   const createJob: Service["createJob"] = (input: NewAiJob, options?: Audited<AiJob>) =>

@@ -1,0 +1,136 @@
+/**
+ * Eager dispatch on PostgreSQL (issue 16, pickup): `createClaimed` — a new
+ * job created and, when no eligible queued job of the waiting worker's kinds
+ * comes before it, claimed for that worker in the same statement: one commit
+ * instead of the submit's and the claim's.
+ */
+import type * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { AiJob } from "../../domain/AiJob.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import type { WorkflowRunId } from "../../domain/Ids.js"
+import type { JobKind } from "../../domain/JobKind.js"
+import { flatMapKnown } from "../../util/knownEffects.js"
+import { newJob, newRun } from "../internal/newRows.js"
+import { withNow } from "../internal/now.js"
+import { auditWith, type CreatedClaim, type JobStore } from "../JobStore.js"
+import { AlreadyExists } from "../StoreErrors.js"
+import { CLAIM_ORDER } from "./claim.js"
+import type { PgContext } from "./context.js"
+import { jobRow, NEW_JOB_RECORD } from "./createBatch.js"
+import { storageErrors } from "./errors.js"
+import { columns, eventsText, instantParam } from "./rows.js"
+import { byTransaction } from "./transaction.js"
+
+type Service = Context.Tag.Service<JobStore>
+type Options = Parameters<NonNullable<Service["createClaimed"]>>[1]
+
+/** The records' type for `jsonb_to_recordset` (eventsText's JSON). */
+const EVENT_RECORD = `event_id uuid, "timestamp" timestamptz, actor text, type text, trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb`
+
+/** Whether the new job could be claimed at all: eligible at its creation (`run_after` is never before it) and of `kinds`. */
+const claimable = (job: AiJob, now: DateTime.Utc, kinds: ReadonlyArray<JobKind> | undefined): boolean =>
+  job.run_after.epochMillis <= now.epochMillis && (kinds === undefined || kinds.includes(job.job_kind))
+
+/**
+ * `createClaimed` on `createJob` (the store's own, ungrouped): inside a
+ * transaction, and for a job that cannot be claimed, it is `createJob`.
+ */
+export const makeCreateClaimed = (
+  { namingTakenEvent, sql, thenOutside }: Pick<PgContext, "sql" | "thenOutside" | "namingTakenEvent">,
+  createJob: Service["createJob"]
+): NonNullable<Service["createClaimed"]> => {
+  const jobColumns = sql.literal(columns.job)
+  const runColumns = sql.literal(columns.run)
+  const eventColumns = sql.literal(columns.event)
+  const newJobRecord = sql.literal(NEW_JOB_RECORD)
+  const eventRecord = sql.literal(EVENT_RECORD)
+  const claimOrder = sql.literal(CLAIM_ORDER)
+  const reported = storageErrors("JobStore.createClaimed")
+
+  const createdOnly = (input: Parameters<Service["createJob"]>[0], options: Options) =>
+    Effect.map(createJob(input, { events: auditWith(options.events) }), (created): CreatedClaim => ({ created, claim: null }))
+
+  /**
+   * The statement: the head of the queue the claim would see (`nextJob`'s
+   * order and index, unlocked and not skipping a locked job: one held by a
+   * claimer is still ahead); the job inserted already `running` under the
+   * run when nothing there comes before it (a CTE cannot update a sibling's
+   * new row; the two rows' foreign keys are checked at the statement's end),
+   * else `queued`; the run only then; the creation's records whenever the
+   * job went in, the claim's only with the run. A taken job id inserts
+   * nothing (ON CONFLICT), so nothing else is written either.
+   */
+  const write = (job: AiJob, now: DateTime.Utc, options: Options) => {
+    const at = instantParam(now)
+    const runId: WorkflowRunId = options.claim.run_id
+    const kinds = options.kinds
+    const records: ReadonlyArray<EventRecord> = [...options.events, ...options.claim.records]
+    const claimOf = (): CreatedClaim["claim"] => ({
+      job: { ...job, workflow_run_id: runId, state: "running", status_reason: "" },
+      run: newRun(job.job_id, now, runId)
+    })
+    return flatMapKnown(jobRow(job), (row) =>
+      namingTakenEvent(records)(thenOutside(
+        sql<{ readonly status: string }>`
+        WITH head AS (
+          SELECT priority, run_after, created_at, id FROM ai_jobs
+          WHERE ${
+          sql.and([
+            sql`status = 'queued'`,
+            sql`run_after <= ${at}::timestamptz`,
+            ...(kinds !== undefined ? [sql.in("job_kind", kinds)] : [])
+          ])
+        }
+          ORDER BY ${claimOrder}
+          LIMIT 1
+        ), decided AS (
+          SELECT j.*, NOT EXISTS (
+            SELECT 1 FROM head h
+            WHERE h.priority > j.priority
+              OR (h.priority = j.priority AND (h.run_after, h.created_at, h.id) < (j.run_after, ${at}::timestamptz, j.id))
+          ) AS claimed
+          FROM jsonb_to_record(${JSON.stringify(row)}::jsonb) AS j(${newJobRecord})
+        ), created AS (
+          INSERT INTO ai_jobs (${jobColumns})
+          SELECT id, trace_id, CASE WHEN claimed THEN ${runId}::uuid END, job_kind,
+            CASE WHEN claimed THEN 'running' ELSE status END, CASE WHEN claimed THEN '' ELSE status_reason END, NULL,
+            protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, entity_refs::jsonb,
+            planned_operations::jsonb, metrics::jsonb, job_inputs::jsonb, NULL, is_pinned,
+            ${at}::timestamptz, ${at}::timestamptz, attempt, max_attempts, run_after, priority, backoff::jsonb
+          FROM decided
+          ON CONFLICT (id) DO NOTHING
+          RETURNING status
+        ), new_run AS (
+          INSERT INTO workflow_runs (${runColumns})
+          SELECT ${runId}::uuid, ${job.job_id}::uuid, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+          FROM created WHERE status = 'running'
+        ), audit AS (
+          INSERT INTO flight_recorder_events (${eventColumns})
+          SELECT ${eventColumns} FROM jsonb_to_recordset(${eventsText(options.events)}::jsonb) AS e(${eventRecord})
+          WHERE EXISTS (SELECT 1 FROM created)
+          UNION ALL
+          SELECT ${eventColumns} FROM jsonb_to_recordset(${eventsText(options.claim.records)}::jsonb) AS e(${eventRecord})
+          WHERE EXISTS (SELECT 1 FROM created WHERE status = 'running')
+        )
+        SELECT status FROM created`,
+        ([created]): Effect.Effect<CreatedClaim, AlreadyExists> =>
+          created === undefined
+            ? Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id }))
+            : Effect.succeed({ created: job, claim: created.status === "running" ? claimOf() : null })
+      )))
+  }
+
+  return (input, options) =>
+    // Inside a transaction, never claimed: a worker handed the job could run it before a rollback.
+    byTransaction(
+      () => createdOnly(input, options),
+      () =>
+        withNow((now) => {
+          const job = newJob(input, now)
+          // Retried whole after a transient failure: the same job, instant and records.
+          return claimable(job, now, options.kinds) ? reported(write(job, now, options)) : createdOnly(input, options)
+        })
+    )
+}
