@@ -10,7 +10,6 @@
  * through this wrapper. Ids, kinds and payloads are data and pass unchanged;
  * so does anything that is not a string (the port refuses it).
  */
-import type { NewAiJob } from "../domain/AiJob.js"
 import type { JobStore } from "../store/JobStore.js"
 
 type Store = JobStore["Type"]
@@ -33,10 +32,6 @@ export const redactCallerText = (store: Store, redact: (text: string) => string)
   return {
     ...store,
     createJob: (job, options) => store.createJob(fields(job), options),
-    ...(store.createClaimed === undefined ? {} : {
-      createClaimed: (job: NewAiJob, options: Parameters<NonNullable<Store["createClaimed"]>>[1]) =>
-        store.createClaimed!(fields(job), options)
-    }),
     // Not an array (plain JavaScript): passed on for the port to refuse.
     createJobs: (jobs, options) => store.createJobs(Array.isArray(jobs) ? jobs.map(fields) : jobs, options),
     transition: (request) => store.transition(fields(request)),
