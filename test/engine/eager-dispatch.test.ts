@@ -114,20 +114,20 @@ for (const backend of sharedBackends) {
         const history = yield* jobs.history(job.job_id)
         assert.strictEqual(history.runs.length, 1, "one run")
         const moves = history.events.flatMap((event) =>
-          event.body.kind === "lifecycle" ? [`${event.body.from_state ?? "∅"}→${event.body.to_state}`] : []
+          event.type === "system" && "to_state" in event.body ? [`${event.body["from_state"] ?? "∅"}→${event.body["to_state"]}`] : []
         )
         assert.deepStrictEqual(moves, ["∅→queued", "queued→running", "running→completed"], "the lifecycle in order")
         // The claim re-checks the policy as any claim does: a decision at submit, one at claim.
-        assert.strictEqual(history.events.filter((event) => event.body.kind === "capability_action").length, 2)
+        assert.strictEqual(history.events.filter((event) => event.type === "capability_action").length, 2)
         const run = history.runs[0]!
-        assert.strictEqual(history.events.find((event) => event.body.kind === "lifecycle" && event.body.to_state === "running")!.workflow_run_id, run.run.id)
+        assert.strictEqual(history.events.find((event) => event.body["to_state"] === "running")!.workflow_run_id, run.run.id)
       }).pipe(Effect.scoped), 60_000)
 
     it.live(`issue 16 eager dispatch ${backend.name}: a queued job of the pool's kind that comes first is not passed over — it runs first, the new one after`, () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("eager dispatch order")
-        yield* silenceAnnouncements(database)
         const base = yield* database.store()
+        yield* silenceAnnouncements(database)
         const { counts, store } = countingEager(base)
         const jobs = yield* jobsOver(database, store)
         // The profile the policy gives such a job (a probe, cancelled before any pool runs).
@@ -194,7 +194,7 @@ for (const backend of sharedBackends) {
         assert.strictEqual(yield* Queue.size(starts), 0, "its program never ran")
         const history = yield* jobs.history(job.job_id)
         const moves = history.events.flatMap((event) =>
-          event.body.kind === "lifecycle" ? [`${event.body.from_state ?? "∅"}→${event.body.to_state}`] : []
+          event.type === "system" && "to_state" in event.body ? [`${event.body["from_state"] ?? "∅"}→${event.body["to_state"]}`] : []
         )
         assert.deepStrictEqual(moves, ["∅→queued", "queued→running", "running→queued"])
         assert.strictEqual(history.runs.length, 1)
