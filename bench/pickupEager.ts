@@ -1,4 +1,8 @@
 /**
+ * (Stop 46: eager dispatch is now the library's — `JobStore.createClaimed`,
+ * src/internal/jobs/eagerDispatch.ts — and bench/pickup.ts samples it on and
+ * off. This file is the measure taken before it was built, kept as it was.)
+ *
  * PROTOTYPE MEASURE, not the feature (issue 16, h67): what "eager dispatch"
  * (Temporal's eager activity dispatch / eager workflow start) would save a
  * pickup on PostgreSQL — the submit writes the job AND claims it for an idle
