@@ -68,6 +68,7 @@ export const makeSubmit = <GateError>(
           ...(seat.kinds !== undefined ? { kinds: seat.kinds } : {}),
           claim: { run_id: runId, records }
         }))
+    // The records (when not known yet), the write and the hand-over, uninterruptible: the seat is always used or given back.
     return Effect.uninterruptible(Effect.flatMap(
       Effect.onExit(written, (exit) => (exit._tag === "Success" && exit.value.claim !== null ? Effect.void : Effect.sync(seat.giveBack))),
       ({ claim, created }) =>
