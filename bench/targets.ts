@@ -115,7 +115,7 @@ const specs = (measurements: ReadonlyArray<Measurement>, sizes: RunSizes): Array
   }
   out.push({
     figure: "pickup latency with an idle worker, p50 (ours ÷ graphile-worker's)",
-    case: "PostgreSQL, LISTEN/NOTIFY",
+    case: "PostgreSQL, LISTEN/NOTIFY, eager dispatch (the default; off: section 6)",
     ids: ["pickup.pg.ours", "pickup.pg.graphile"],
     goal: "≤ 1.00×",
     met: (r) => r <= 1,

@@ -53,7 +53,8 @@ const cases = [
     schema: ClaimAdmittedOptions as Schema.Schema<unknown, unknown>,
     common: commonClaimAdmittedOptions as (input: unknown) => unknown,
     fields: ["kinds"],
-    usual: [{}, { kinds: undefined }]
+    // A worker pool's filter (every claim and eager write of a pool with handlers) as well.
+    usual: [{}, { kinds: undefined }, { kinds: ["doc_summarize", "terminal_exec"] }]
   }
 ] as const
 

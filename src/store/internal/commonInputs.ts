@@ -14,6 +14,7 @@ import type * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import { isCanonicalId } from "../../domain/Ids.js"
+import { isJobKind } from "../../domain/JobKind.js"
 import { JobStates } from "../../domain/JobState.js"
 import { isStorable } from "../../domain/Text.js"
 import type { AuditedOptions, ClaimAdmittedOptions, RunningJobEnd } from "./portSchemas.js"
@@ -64,9 +65,17 @@ export const commonRunningJobEnd = (input: unknown): typeof RunningJobEnd.Type |
 
 const CLAIM_KEYS = ["kinds"]
 
-/** A one-statement claim's options without a kind filter (a filter's kinds are the Schema's: an alias is rewritten). */
-export const commonClaimAdmittedOptions = (input: unknown): typeof ClaimAdmittedOptions.Type | undefined =>
-  plainWith(input, CLAIM_KEYS) && !own(input, "kinds") ? {} : undefined
+/**
+ * A claim's kind filter in its common shape: absent, or a list of canonical
+ * kinds (a worker pool's, every claim and eager write). Anything else — an
+ * alias to rewrite, a value that is no kind — is the Schema's.
+ */
+export const commonClaimAdmittedOptions = (input: unknown): typeof ClaimAdmittedOptions.Type | undefined => {
+  if (!plainWith(input, CLAIM_KEYS)) return undefined
+  if (!own(input, "kinds")) return {}
+  const kinds = (input as { readonly kinds: unknown }).kinds
+  return Array.isArray(kinds) && kinds.every(isJobKind) ? { kinds: kinds.slice() } : undefined
+}
 
 /** `common`, leaving to the Schema an input whose getter throws (the Schema's to meet, like every other oddity). */
 export const guarded = <A>(common: (input: unknown) => A | undefined) => (input: unknown): A | undefined => {
