@@ -12,6 +12,7 @@
  * - a pool that closes while a submit's write is in flight hands the job back
  *   to the queue: no job is left `running` with no one to run it (forced: the
  *   write is held after its commit until the pool has closed);
+ * - a failed eager write gives its loop back; a pool may turn eager dispatch off;
  * - many submits racing for few parked loops: every job runs exactly once.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -42,11 +43,13 @@ type Store = JobStore["Type"]
 /** `store` with its eager writes counted: how many were made, and how many claimed. */
 const countingEager = (store: Store, hold?: Effect.Effect<void>) => {
   const counts = { writes: 0, claimed: 0 }
+  // Every call, failed ones too.
+  const attempts = { count: 0 }
   const wrapped: Store = {
     ...store,
     ...(store.createClaimed === undefined ? {} : {
       createClaimed: (job: Parameters<NonNullable<Store["createClaimed"]>>[0], options: Parameters<NonNullable<Store["createClaimed"]>>[1]) =>
-        Effect.tap(store.createClaimed!(job, options), (outcome) =>
+        Effect.tap(Effect.zipRight(Effect.sync(() => attempts.count++), store.createClaimed!(job, options)), (outcome) =>
           Effect.zipRight(
             Effect.sync(() => {
               counts.writes++
@@ -57,7 +60,7 @@ const countingEager = (store: Store, hold?: Effect.Effect<void>) => {
           ))
     })
   }
-  return { store: wrapped, counts }
+  return { store: wrapped, counts, attempts }
 }
 
 /** Jobs on `database` over `store`, with the dialect's wake-up, the listener ready. */
@@ -199,6 +202,39 @@ for (const backend of sharedBackends) {
         assert.deepStrictEqual(moves, ["∅→queued", "queued→running", "running→queued"])
         assert.strictEqual(history.runs.length, 1)
         assert.notStrictEqual(history.runs[0]!.run.status, "running", "its run ended")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live(`issue 16 eager dispatch ${backend.name}: a failed eager write (a taken job id) gives its loop back — the next submit runs at once; eagerDispatch: false writes none`, () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("eager dispatch seat back")
+        const base = yield* database.store()
+        const { attempts, counts, store } = countingEager(base)
+        const jobs = yield* jobsOver(database, store)
+        const taken = yield* jobs.submit(summarize({ job_kind: "doc_edit" }))
+        const starts = yield* Queue.unbounded<JobId>()
+        yield* parkedPool(jobs, starts)
+        const refused = yield* Effect.flip(jobs.submit(summarize({ job_id: taken.job_id })))
+        assert.strictEqual(refused._tag, "AlreadyExists")
+        assert.strictEqual(attempts.count, 1, "the submit took the parked loop's seat for an eager write")
+        assert.deepStrictEqual(counts, { writes: 0, claimed: 0 }, "the failed write wrote nothing")
+        // The one loop was kept for that write; had it not been given back, it would sleep to its 30 s poll.
+        // Given back, it parks again and offers its seat to the next submit.
+        yield* realSleep(100)
+        const next = yield* jobs.submit(summarize())
+        assert.strictEqual(yield* takeWithin(starts, "the next job's start"), next.job_id)
+        assert.deepStrictEqual(counts, { writes: 1, claimed: 1 }, "the next job was claimed in its submit's write")
+        // A pool that turned eager dispatch off: its jobs are queued and claimed after the wake-up, as before.
+        const offStarts = yield* Queue.unbounded<JobId>()
+        yield* jobs.worker({
+          concurrency: 1,
+          pollInterval: "30 seconds",
+          eagerDispatch: false,
+          handlers: { doc_rewrite: (ctx) => Queue.offer(offStarts, ctx.job.job_id) }
+        })
+        yield* realSleep(300)
+        const plain = yield* jobs.submit(summarize({ job_kind: "doc_rewrite" }))
+        assert.strictEqual(yield* takeWithin(offStarts, "the plain job's start"), plain.job_id)
+        assert.deepStrictEqual(counts, { writes: 1, claimed: 1 }, "no eager write for a pool that turned it off")
       }).pipe(Effect.scoped), 60_000)
 
     it.live(`issue 16 eager dispatch ${backend.name}: 40 concurrent submits racing for 4 parked loops — every job runs exactly once, on one run`, () =>
