@@ -92,6 +92,21 @@ export const eventRecord = (overrides: Partial<EventRecord> = {}): EventRecord =
 export const jobEvent = (job: Pick<AiJob, "job_id" | "trace_id" | "workflow_run_id">, overrides: Partial<EventRecord> = {}): EventRecord =>
   eventRecord({ trace_id: job.trace_id, job_id: job.job_id, workflow_run_id: job.workflow_run_id, ...overrides })
 
+/**
+ * A fresh job and `createClaimed`'s options for it (issue 16, eager dispatch):
+ * two records for its creation, two for its claim, kinds `doc_summarize`.
+ */
+export const createClaimedCall = () => {
+  const job = newJob({ job_id: ids.job(), trace_id: ids.trace() })
+  const subject = { job_id: job.job_id!, trace_id: job.trace_id!, workflow_run_id: null }
+  const runId = ids.run()
+  return [job, {
+    events: [jobEvent(subject), jobEvent(subject)],
+    kinds: ["doc_summarize"],
+    claim: { run_id: runId, records: [jobEvent(subject), jobEvent({ ...subject, workflow_run_id: runId })] }
+  }] as const
+}
+
 /** Encoded forms: plain JSON-like values that compare with deepStrictEqual regardless of class instances. */
 const encodeJob = Schema.encodeSync(AiJob)
 const encodeRun = Schema.encodeSync(WorkflowRun)

@@ -23,7 +23,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { services } from "../jobs/services.js"
 import { freshPgDatabase } from "../support/pg-database.js"
-import { ids, jobEvent, newJob } from "./fixtures.js"
+import { createClaimedCall, newJob } from "./fixtures.js"
 
 type Query = (this: object, ...args: Array<unknown>) => unknown
 const pg = createRequire(import.meta.url)("pg") as { readonly Client: { readonly prototype: { query: Query } } }
@@ -243,16 +243,7 @@ describe("issue 16 PostgreSQL lifecycle round trips", () => {
           const createClaimed = store.createClaimed
           if (createClaimed === undefined) return assert.fail("the store has createClaimed")
           /** One createClaimed of a fresh job with two records for its creation and two for its claim; its round trips. */
-          const submitted = Effect.suspend(() => {
-            const job = newJob({ job_id: ids.job(), trace_id: ids.trace() })
-            const subject = { job_id: job.job_id!, trace_id: job.trace_id!, workflow_run_id: null }
-            const runId = ids.run()
-            return recordingQueries(createClaimed(job, {
-              events: [jobEvent(subject), jobEvent(subject)],
-              kinds: ["doc_summarize"],
-              claim: { run_id: runId, records: [jobEvent(subject), jobEvent({ ...subject, workflow_run_id: runId })] }
-            }))
-          })
+          const submitted = Effect.suspend(() => recordingQueries(createClaimed(...createClaimedCall())))
           const one = { roundTrips: 1, begins: 0, commits: 1, savepoints: 0, statements: 1, durableCommits: 1 }
           for (let i = 0; i < JOBS; i++) {
             const { trips, value } = yield* submitted

@@ -26,7 +26,7 @@ import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { services } from "../jobs/services.js"
-import { eventRecord, ids, jobEvent, newJob } from "./fixtures.js"
+import { createClaimedCall, eventRecord, jobEvent, newJob } from "./fixtures.js"
 import { Database, recordingStatements, type Seen } from "./sqlite-recorder.js"
 import { rawNumber, rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
@@ -200,18 +200,7 @@ describe("issue 16 SQLite eager dispatch", () => {
         const createClaimed = store.createClaimed
         if (createClaimed === undefined) return assert.fail("the store has createClaimed")
         /** One createClaimed of a fresh job with two records for its creation and two for its claim. */
-        const submitted = Effect.suspend(() => {
-          const job = newJob({ job_id: ids.job(), trace_id: ids.trace() })
-          const subject = { job_id: job.job_id!, trace_id: job.trace_id!, workflow_run_id: null }
-          const runId = ids.run()
-          return recordingStatements(() =>
-            createClaimed(job, {
-              events: [jobEvent(subject), jobEvent(subject)],
-              kinds: ["doc_summarize"],
-              claim: { run_id: runId, records: [jobEvent(subject), jobEvent({ ...subject, workflow_run_id: runId })] }
-            })
-          )
-        })
+        const submitted = Effect.suspend(() => recordingStatements(() => createClaimed(...createClaimedCall())))
         // The connection's first write takes its busy timeout over (transaction.ts): not counted.
         yield* store.appendEvents([eventRecord()])
         const sources = (seen: ReadonlyArray<Seen>) => seen.map(({ source }) => source.trim().split(/\s+/).slice(0, 3).join(" "))
