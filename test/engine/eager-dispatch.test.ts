@@ -40,13 +40,26 @@ import { rawPgClient } from "../support/pg-database.js"
 
 type Store = JobStore["Type"]
 
-/** `store` with its eager writes counted: how many were made, and how many claimed. */
+/**
+ * `store` with its eager writes counted — how many were made, how many
+ * claimed, and every call, failed ones too — and its claims that found
+ * nothing (a pool's looks: a loop parks right after one).
+ */
 const countingEager = (store: Store, hold?: Effect.Effect<void>) => {
   const counts = { writes: 0, claimed: 0 }
-  // Every call, failed ones too.
   const attempts = { count: 0 }
+  let looks = 0
+  const looked = <A, E, R>(claim: Effect.Effect<A, E, R>) =>
+    Effect.tap(claim, (outcome) => Effect.sync(() => (outcome === null ? looks++ : undefined)))
+  /** Until `n` looks have found nothing, and a moment for the loops to park. */
+  const untilLooks = (n: number): Effect.Effect<void> =>
+    Effect.suspend(() => (looks >= n ? realSleep(20) : Effect.zipRight(realSleep(5), untilLooks(n))))
   const wrapped: Store = {
     ...store,
+    claimNext: (options) => looked(store.claimNext(options)),
+    ...(store.claimAdmitted === undefined ? {} : {
+      claimAdmitted: (options: Parameters<NonNullable<Store["claimAdmitted"]>>[0]) => looked(store.claimAdmitted!(options))
+    }),
     ...(store.createClaimed === undefined ? {} : {
       createClaimed: (job: Parameters<NonNullable<Store["createClaimed"]>>[0], options: Parameters<NonNullable<Store["createClaimed"]>>[1]) =>
         Effect.tap(Effect.zipRight(Effect.sync(() => attempts.count++), store.createClaimed!(job, options)), (outcome) =>
@@ -60,7 +73,7 @@ const countingEager = (store: Store, hold?: Effect.Effect<void>) => {
           ))
     })
   }
-  return { store: wrapped, counts, attempts }
+  return { store: wrapped, counts, attempts, untilLooks }
 }
 
 /** Jobs on `database` over `store`, with the dialect's wake-up, the listener ready. */
@@ -85,12 +98,12 @@ const silenceAnnouncements = (database: SharedDatabase) =>
     }))
     : Effect.void
 
-/** A pool of one `doc_summarize` worker (30 s poll) whose starts go to `starts`; parked once it has looked. */
-const parkedPool = (jobs: Jobs.Jobs["Type"], starts: Queue.Queue<JobId>) =>
+/** A pool of one `doc_summarize` worker (30 s poll) whose starts go to `starts`; returns once it has looked and parked. */
+const parkedPool = (jobs: Jobs.Jobs["Type"], starts: Queue.Queue<JobId>, untilLooks: (n: number) => Effect.Effect<void>) =>
   Effect.zipRight(
     jobs.worker({ concurrency: 1, pollInterval: "30 seconds", handlers: { doc_summarize: (ctx) => Queue.offer(starts, ctx.job.job_id) } }),
     // The pool looks once, finds nothing and parks.
-    realSleep(300)
+    untilLooks(1)
   )
 
 const takeWithin = <A>(queue: Queue.Queue<A>, what: string) =>
@@ -104,10 +117,10 @@ for (const backend of sharedBackends) {
         const database = yield* backend.fresh("eager dispatch")
         const base = yield* database.store()
         assert.isDefined(base.createClaimed, "both stores have the eager write")
-        const { counts, store } = countingEager(base)
+        const { counts, store, untilLooks } = countingEager(base)
         const jobs = yield* jobsOver(database, store)
         const starts = yield* Queue.unbounded<JobId>()
-        yield* parkedPool(jobs, starts)
+        yield* parkedPool(jobs, starts, untilLooks)
         const job = yield* jobs.submit(summarize())
         assert.strictEqual(job.state, "queued", "submit returns the job as it was created")
         assert.strictEqual(yield* takeWithin(starts, "the job's start"), job.job_id)
@@ -131,13 +144,13 @@ for (const backend of sharedBackends) {
         const database = yield* backend.fresh("eager dispatch order")
         const base = yield* database.store()
         yield* silenceAnnouncements(database)
-        const { counts, store } = countingEager(base)
+        const { counts, store, untilLooks } = countingEager(base)
         const jobs = yield* jobsOver(database, store)
         // The profile the policy gives such a job (a probe, cancelled before any pool runs).
         const probe = yield* jobs.submit(summarize())
         yield* jobs.cancel(probe.job_id)
         const starts = yield* Queue.unbounded<JobId>()
-        yield* parkedPool(jobs, starts)
+        yield* parkedPool(jobs, starts, untilLooks)
         // Queued behind the parked pool's back: no announcement reaches it, its poll is 30 s away.
         const older = yield* base.createJob(newJob({
           protocol_id: probe.protocol_id,
@@ -154,10 +167,10 @@ for (const backend of sharedBackends) {
       Effect.gen(function*() {
         const database = yield* backend.fresh("eager dispatch not")
         const base = yield* database.store()
-        const { counts, store } = countingEager(base)
+        const { counts, store, untilLooks } = countingEager(base)
         const jobs = yield* jobsOver(database, store)
         const starts = yield* Queue.unbounded<JobId>()
-        yield* parkedPool(jobs, starts)
+        yield* parkedPool(jobs, starts, untilLooks)
         const later = yield* jobs.submit(summarize({ run_after: DateTime.unsafeMake(Date.now() + 3_600_000) }))
         const other = yield* jobs.submit(summarize({ job_kind: "doc_edit" }))
         assert.deepStrictEqual(counts, { writes: 0, claimed: 0 }, "no eager write for either")
@@ -178,11 +191,11 @@ for (const backend of sharedBackends) {
         const base = yield* database.store()
         const committed = yield* Deferred.make<void>()
         const proceed = yield* Deferred.make<void>()
-        const { counts, store } = countingEager(base, Effect.zipRight(Deferred.succeed(committed, undefined), Deferred.await(proceed)))
+        const { counts, store, untilLooks } = countingEager(base, Effect.zipRight(Deferred.succeed(committed, undefined), Deferred.await(proceed)))
         const jobs = yield* jobsOver(database, store)
         const starts = yield* Queue.unbounded<JobId>()
         const poolScope = yield* Scope.make()
-        yield* parkedPool(jobs, starts).pipe(Scope.extend(poolScope))
+        yield* parkedPool(jobs, starts, untilLooks).pipe(Scope.extend(poolScope))
         const submitting = yield* Effect.fork(jobs.submit(summarize()))
         // The write has committed the claim; the pool closes before it is handed over.
         yield* Deferred.await(committed)
@@ -208,11 +221,11 @@ for (const backend of sharedBackends) {
       Effect.gen(function*() {
         const database = yield* backend.fresh("eager dispatch seat back")
         const base = yield* database.store()
-        const { attempts, counts, store } = countingEager(base)
+        const { attempts, counts, store, untilLooks } = countingEager(base)
         const jobs = yield* jobsOver(database, store)
         const taken = yield* jobs.submit(summarize({ job_kind: "doc_edit" }))
         const starts = yield* Queue.unbounded<JobId>()
-        yield* parkedPool(jobs, starts)
+        yield* parkedPool(jobs, starts, untilLooks)
         const refused = yield* Effect.flip(jobs.submit(summarize({ job_id: taken.job_id })))
         assert.strictEqual(refused._tag, "AlreadyExists")
         assert.strictEqual(attempts.count, 1, "the submit took the parked loop's seat for an eager write")
@@ -241,7 +254,7 @@ for (const backend of sharedBackends) {
       Effect.gen(function*() {
         const database = yield* backend.fresh("eager dispatch race")
         const base = yield* database.store()
-        const { counts, store } = countingEager(base)
+        const { counts, store, untilLooks } = countingEager(base)
         const jobs = yield* jobsOver(database, store)
         const ran = yield* Ref.make<ReadonlyArray<JobId>>([])
         yield* jobs.worker({
@@ -249,7 +262,7 @@ for (const backend of sharedBackends) {
           pollInterval: "30 seconds",
           handlers: { doc_summarize: (ctx) => Effect.zipRight(realSleep(5), Ref.update(ran, (all) => [...all, ctx.job.job_id])) }
         })
-        yield* realSleep(300)
+        yield* untilLooks(4)
         const submitted = yield* Effect.forEach(Array.from({ length: 40 }, () => summarize()), (request) => jobs.submit(request), { concurrency: 40 })
         const done = yield* Effect.forEach(submitted, (job) => jobs.await(job.job_id, { timeout: "60 seconds" }), { concurrency: 10 })
         assert.isTrue(done.every((job) => job.state === "completed"), "every job completed")
