@@ -16,9 +16,10 @@ import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
+import type { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { Capabilities, Decision, Refusal, Verdict } from "../../Capabilities.js"
-import { mapKnown } from "../../util/knownEffects.js"
+import { flatMapKnown, mapKnown } from "../../util/knownEffects.js"
 import { auditWith, type JobStore } from "../../store/JobStore.js"
 import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 
@@ -29,6 +30,12 @@ export type Checkpoint = "claim" | "start" | "resume" | "rework"
 export interface Checked {
   readonly verdict: Verdict
   readonly records: ReadonlyArray<EventRecord>
+}
+
+/** A claim's verdict and the records it commits with (null when refused: the claim is not made). */
+export interface ClaimRecords {
+  readonly checked: Checked
+  readonly records: ReadonlyArray<EventRecord> | null
 }
 
 /** Admitting verdicts remembered at most, per kind, protocol and requested profile. */
@@ -96,6 +103,24 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
     decide(job, job.capability_profile_id)
 
   /**
+   * The records of a claim of `job` under run `runId`: the policy's re-check,
+   * then `queued → running`, at `at` when given (else the clock's now). When
+   * the policy refuses, `records` is null and `checked` holds its decisions.
+   */
+  const claimRecords = (
+    job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id" | "capability_profile_id">,
+    runId: WorkflowRunId,
+    at?: DateTime.Utc
+  ): Effect.Effect<ClaimRecords, DecodeFailure> =>
+    flatMapKnown(decide(job, job.capability_profile_id, at), (checked): Effect.Effect<ClaimRecords, DecodeFailure> =>
+      checked.verdict._tag === "Refused"
+        ? Effect.succeed({ checked, records: null })
+        : mapKnown(
+          prepare(lifecycleEvent({ job, from: "queued", to: "running", workflow_run_id: runId, ...(at !== undefined ? { timestamp: at } : {}) })),
+          (record) => ({ checked, records: [...checked.records, record] })
+        ))
+
+  /**
    * Ends a job the policy refused: `from → failed`, with its deny records and
    * lifecycle event, in the caller's transaction. A job no longer in `from`
    * is an `IllegalTransition`, and nothing is written.
@@ -118,6 +143,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
   return {
     decide,
     recheck,
+    claimRecords,
     refuse,
     /** Whether the policy's verdicts may be remembered (`Capabilities.deterministic`): the one-statement claim's condition. */
     deterministic

@@ -20,7 +20,7 @@ import type { DecodeFailure } from "../../domain/Errors.js"
 import type { Claim, JobStore, ReadError } from "../../store/JobStore.js"
 import type { Checked, makeAdmission } from "./admission.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
-import { lifecycleEvent, type Prepare } from "./auditEvents.js"
+import type { Prepare } from "./auditEvents.js"
 import { type ClaimedJob, makeClaimTemplates } from "./claimTemplates.js"
 import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 
@@ -40,13 +40,7 @@ export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typ
    * records it commits with: the decisions, then `queued → running`. A
    * refusal's records are its decisions alone (the claim is not made).
    */
-  const claimRecords = (job: ClaimedJob, runId: WorkflowRunId) =>
-    Effect.gen(function*() {
-      const checked = yield* admission.recheck(job)
-      if (checked.verdict._tag === "Refused") return { checked, records: null }
-      const record = yield* prepare(lifecycleEvent({ job, from: "queued", to: "running", workflow_run_id: runId }))
-      return { checked, records: [...checked.records, record] }
-    })
+  const claimRecords = (job: ClaimedJob, runId: WorkflowRunId) => admission.claimRecords(job, runId)
 
   /**
    * One claim attempt, in one transaction (the store's claim joins it: no

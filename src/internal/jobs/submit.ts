@@ -19,7 +19,7 @@ import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { auditWith, type CreatedClaim } from "../../store/JobStore.js"
 import type { Operations } from "./operations.js"
-import { flatMapKnown, mapKnown } from "../../util/knownEffects.js"
+import { flatMapKnown } from "../../util/knownEffects.js"
 import type { ClaimedJob } from "./claimTemplates.js"
 import type { EagerDesk, Seat } from "./eagerDispatch.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
@@ -52,14 +52,7 @@ export const makeSubmit = <GateError>(
    */
   const createForSeat = (job: NewAiJob, events: ReadonlyArray<EventRecord>, subject: ClaimedJob, seat: Seat, now: DateTime.Utc) => {
     const runId = WorkflowRunId.make(uuidv7())
-    const claimRecords = flatMapKnown(deps.admission.decide(subject, subject.capability_profile_id, now), (checked) =>
-      checked.verdict._tag === "Refused"
-        ? Effect.succeed(null)
-        : mapKnown(
-          prepare(lifecycleEvent({ job: subject, from: "queued", to: "running", workflow_run_id: runId, timestamp: now })),
-          (record) => [...checked.records, record]
-        ))
-    const written = flatMapKnown(claimRecords, (records): Effect.Effect<CreatedClaim, AlreadyExists | DecodeFailure | StorageError> =>
+    const written = flatMapKnown(deps.admission.claimRecords(subject, runId, now), ({ records }): Effect.Effect<CreatedClaim, AlreadyExists | DecodeFailure | StorageError> =>
       records === null
         // The claim's re-check refuses what the submit admitted (a policy that is not what it says): no eager claim.
         ? Effect.map(store.createJob(job, { events: auditWith(events) }), (created) => ({ created, claim: null }))

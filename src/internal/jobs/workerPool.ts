@@ -97,7 +97,8 @@ export const makeWorkerPool = (
     const claims = new RecentClaims()
     // The pool's doorbell, rung from before the first claim: a job announced while every
     // loop is busy wakes the next loop that goes idle. Closing the pool rings it too.
-    const bell = new WorkBell(yield* Effect.clock, kinds === undefined ? undefined : new Set(kinds), claims)
+    const kindSet = kinds === undefined ? undefined : new Set(kinds)
+    const bell = new WorkBell(yield* Effect.clock, kindSet, claims)
     if (wakeUp !== undefined) {
       const stop = wakeUp.watchWork(bell.ring)
       yield* Effect.addFinalizer(() => Effect.sync(stop))
@@ -128,7 +129,6 @@ export const makeWorkerPool = (
         giveBack: () => wake("recompute")
       }
     }
-    const kindSet = kinds === undefined ? undefined : new Set(kinds)
     if (desk !== undefined && options.eagerDispatch !== false) {
       const leave = desk.register({
         seat: (kind) => {

@@ -10,11 +10,11 @@ import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { WorkflowRunId } from "../../domain/Ids.js"
-import type { JobKind } from "../../domain/JobKind.js"
 import { flatMapKnown } from "../../util/knownEffects.js"
 import { newJob, newRun } from "../internal/newRows.js"
 import { withNow } from "../internal/now.js"
-import { auditWith, type CreatedClaim, type JobStore } from "../JobStore.js"
+import { claimableOnCreation, createdOnly } from "../internal/createClaimed.js"
+import { type CreatedClaim, type JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { CLAIM_ORDER } from "./claim.js"
 import type { PgContext } from "./context.js"
@@ -29,9 +29,6 @@ type Options = Parameters<NonNullable<Service["createClaimed"]>>[1]
 /** The records' type for `jsonb_to_recordset` (eventsText's JSON). */
 const EVENT_RECORD = `event_id uuid, "timestamp" timestamptz, actor text, type text, trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb`
 
-/** Whether the new job could be claimed at all: eligible at its creation (`run_after` is never before it) and of `kinds`. */
-const claimable = (job: AiJob, now: DateTime.Utc, kinds: ReadonlyArray<JobKind> | undefined): boolean =>
-  job.run_after.epochMillis <= now.epochMillis && (kinds === undefined || kinds.includes(job.job_kind))
 
 /**
  * `createClaimed` on `createJob` (the store's own, ungrouped): inside a
@@ -49,8 +46,7 @@ export const makeCreateClaimed = (
   const claimOrder = sql.literal(CLAIM_ORDER)
   const reported = storageErrors("JobStore.createClaimed")
 
-  const createdOnly = (input: Parameters<Service["createJob"]>[0], options: Options) =>
-    Effect.map(createJob(input, { events: auditWith(options.events) }), (created): CreatedClaim => ({ created, claim: null }))
+  const createOnly = createdOnly(createJob)
 
   /**
    * The statement: the head of the queue the claim would see (`nextJob`'s
@@ -125,12 +121,12 @@ export const makeCreateClaimed = (
   return (input, options) =>
     // Inside a transaction, never claimed: a worker handed the job could run it before a rollback.
     byTransaction(
-      () => createdOnly(input, options),
+      () => createOnly(input, options),
       () =>
         withNow((now) => {
           const job = newJob(input, now)
           // Retried whole after a transient failure: the same job, instant and records.
-          return claimable(job, now, options.kinds) ? reported(write(job, now, options)) : createdOnly(input, options)
+          return claimableOnCreation(job, options.kinds) ? reported(write(job, now, options)) : createOnly(input, options)
         })
     )
 }

@@ -10,11 +10,11 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
-import type { JobKind } from "../../domain/JobKind.js"
 import { newJob, newRun } from "../internal/newRows.js"
 import { withNow } from "../internal/now.js"
+import { claimableOnCreation, createdOnly } from "../internal/createClaimed.js"
 import { transactionOf } from "../internal/execute.js"
-import { auditWith, type Claim, type CreatedClaim, type JobStore } from "../JobStore.js"
+import { type Claim, type CreatedClaim, type JobStore } from "../JobStore.js"
 import type { AlreadyExists } from "../StoreErrors.js"
 import { insertRunText, nextJobText, textsByKinds } from "./claim.js"
 import { insertEventsStep, type SqliteContext } from "./context.js"
@@ -38,9 +38,6 @@ const runIfHeadText = textsByKinds((kinds) =>
 
 const START_JOB = "UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = ? WHERE id = ?"
 
-/** Whether the new job could be claimed at all: eligible at its creation (`run_after` is never before it) and of `kinds`. */
-const claimable = (job: AiJob, kinds: ReadonlyArray<JobKind> | undefined): boolean =>
-  job.run_after.epochMillis <= job.created_at.epochMillis && (kinds === undefined || kinds.includes(job.job_kind))
 
 /** The write (a step, step.ts), under the write lock: the job and, when it heads the queue, its claim. */
 function* createAndClaim(job: AiJob, options: Options): Step<Claim | null> {
@@ -65,18 +62,17 @@ function* createAndClaim(job: AiJob, options: Options): Step<Claim | null> {
 
 /** `createClaimed` on the store's `createJob`: inside a transaction, and for a job that cannot be claimed, it is `createJob`. */
 export const makeCreateClaimed = ({ change }: SqliteContext, createJob: Service["createJob"]): NonNullable<Service["createClaimed"]> => {
-  const createdOnly = (input: Parameters<Service["createJob"]>[0], options: Options) =>
-    Effect.map(createJob(input, { events: auditWith(options.events) }), (created): CreatedClaim => ({ created, claim: null }))
+  const createOnly = createdOnly(createJob)
   const reported = storageErrors("JobStore.createClaimed")
 
   return (input, options) =>
     Effect.withFiberRuntime((fiber) =>
       // Inside a transaction, never claimed: a worker handed the job could run it before a rollback.
       transactionOf(fiber)._tag === "Some"
-        ? createdOnly(input, options)
+        ? createOnly(input, options)
         : withNow((now) => {
           const job = newJob(input, now)
-          if (!claimable(job, options.kinds)) return createdOnly(input, options)
+          if (!claimableOnCreation(job, options.kinds)) return createOnly(input, options)
           return reported(Effect.map(
             change<Claim | null, AlreadyExists | SqlError>(() => createAndClaim(job, options)),
             (claim): CreatedClaim => ({ created: job, claim })
