@@ -547,7 +547,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    *   another claimer holds it or not: no job is taken out of turn.
    * Otherwise it is `createJob` exactly, and `claim` is null. Created and
    * claimed share one instant: the job's `created_at` and `updated_at`, the
-   * run's times. Fails as `createJob` does, and then writes nothing.
+   * run's times. Fails as `createJob` does, or with `AlreadyExists` naming
+   * the run when `claim.run_id` is taken, and then writes nothing.
    */
   readonly createClaimed?: (job: NewAiJob, options: {
     readonly events: ReadonlyArray<EventRecord>

@@ -4,6 +4,7 @@
  * comes before it, claimed for that worker in the same statement: one commit
  * instead of the submit's and the claim's.
  */
+import { SqlError } from "@effect/sql/SqlError"
 import type * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -29,6 +30,16 @@ type Options = Parameters<NonNullable<Service["createClaimed"]>>[1]
 /** The records' type for `jsonb_to_recordset` (eventsText's JSON). */
 const EVENT_RECORD = `event_id uuid, "timestamp" timestamptz, actor text, type text, trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb`
 
+
+/** A unique violation on the runs' table: the only run key the statement writes is the given run id, so it was taken. */
+const isTakenRun = (error: unknown): error is SqlError => {
+  const cause = error instanceof SqlError ? error.cause as { readonly code?: unknown; readonly table?: unknown } | undefined : undefined
+  return cause?.code === "23505" && cause.table === "workflow_runs"
+}
+
+/** The statement's failure on a taken run id as `AlreadyExists` naming the run (the whole statement failed: nothing written). */
+const namingTakenRun = <A, E, R>(runId: WorkflowRunId, statement: Effect.Effect<A, E | SqlError, R>) =>
+  Effect.catchIf(statement, isTakenRun, () => Effect.fail(new AlreadyExists({ entity: "workflow_run", id: runId })))
 
 /**
  * `createClaimed` on `createJob` (the store's own, ungrouped): inside a
@@ -68,7 +79,7 @@ export const makeCreateClaimed = (
       run: newRun(job.job_id, now, runId)
     })
     return flatMapKnown(jobRow(job), (row) =>
-      namingTakenEvent(records)(thenOutside(
+      namingTakenEvent(records)(namingTakenRun(runId, thenOutside(
         sql<{ readonly status: string }>`
         WITH head AS (
           SELECT priority, run_after, created_at, id FROM ai_jobs
@@ -115,7 +126,7 @@ export const makeCreateClaimed = (
           created === undefined
             ? Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id }))
             : Effect.succeed({ created: job, claim: created.status === "running" ? claimOf() : null })
-      )))
+      ))))
   }
 
   return (input, options) =>

@@ -7,7 +7,7 @@
  * head of the queue only if that head is the new job itself, then the job
  * moved to running, then every record.
  */
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import { newJob, newRun } from "../internal/newRows.js"
@@ -15,10 +15,10 @@ import { withNow } from "../internal/now.js"
 import { claimableOnCreation, createdOnly } from "../internal/createClaimed.js"
 import { transactionOf } from "../internal/execute.js"
 import { type Claim, type CreatedClaim, type JobStore } from "../JobStore.js"
-import type { AlreadyExists } from "../StoreErrors.js"
+import { AlreadyExists } from "../StoreErrors.js"
 import { insertRunText, nextJobText, textsByKinds } from "./claim.js"
 import { insertEventsStep, type SqliteContext } from "./context.js"
-import { storageErrors } from "./errors.js"
+import { sqliteCode, storageErrors } from "./errors.js"
 import { insertJob } from "./jobs.js"
 import { storedInstant } from "./rowCodec.js"
 import type { Step } from "./step.js"
@@ -44,7 +44,15 @@ function* createAndClaim(job: AiJob, options: Options): Step<Claim | null> {
   const at = storedInstant(job.created_at)
   const runId = options.claim.run_id
   yield* insertJob(job, [])
-  const [picked] = yield [runIfHeadText(options.kinds), [runId, at, at, ...(options.kinds ?? []), job.job_id]]
+  let picked: unknown
+  try {
+    ;[picked] = yield [runIfHeadText(options.kinds), [runId, at, at, ...(options.kinds ?? []), job.job_id]]
+  } catch (error) {
+    // The only key this INSERT can find taken is the run's (the job's was just inserted).
+    throw error instanceof SqlError && sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY"
+      ? new AlreadyExists({ entity: "workflow_run", id: runId })
+      : error
+  }
   if (picked === undefined) {
     yield* insertEventsStep(options.events)
     return null

@@ -299,6 +299,22 @@ export const createClaimedContract = (backend: Backend): void => {
         assert.deepStrictEqual((yield* historyOf(store, s.jobId)).map(encode.event), [encode.event(taken)])
       }))
 
+    test("issue 16, eager dispatch: a taken run id is AlreadyExists naming the run, and nothing is written — not the job, its records or the claim's; the run keeps its job", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        // The run of an earlier eager claim, and a second call given the same run id.
+        const earlier = submission(0)
+        assert.isNotNull((yield* submit(store, earlier, ["doc_summarize"])).claim)
+        const s = submission(1)
+        const again = { ...s, claim: { ...s.claim, run_id: earlier.runId } }
+        yield* store.transition({ job_id: earlier.jobId, to: "completed" })
+        const error = expectTag(yield* failureOf(submit(store, again, ["doc_summarize"])), "AlreadyExists")
+        assert.deepStrictEqual([error.entity, error.id], ["workflow_run", earlier.runId])
+        expectTag(yield* failureOf(store.getJob(s.jobId)), "NotFound")
+        assert.deepStrictEqual(yield* historyOf(store, s.jobId), [])
+        assert.strictEqual((yield* store.getRun(earlier.runId)).job_id, earlier.jobId)
+      }))
+
     test("issue 16, eager dispatch: a run id that is no UUID, a record that does not decode, an unknown kind or no claim at all is a DecodeFailure, and nothing is written", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
