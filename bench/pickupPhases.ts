@@ -181,6 +181,11 @@ const main = async () => {
     }
     const total = (r: Array<Array<Mark>>, j: 0 | 1 | 2) => percentile(r.map((p) => p.reduce((s, x) => s + x[j], 0)), 50)
     console.log(`  ${"total (submit called → program)".padEnd(34)} ${rows.map((r) => total(r, 0).toFixed(2).padStart(9) + String(total(r, 1)).padStart(10) + total(r, 2).toFixed(2).padStart(10)).join("")}`)
+    // The tail: each system's slowest pickups, phase by phase (ms), to tell a slow statement from a slow client.
+    for (const [i, r] of rows.entries()) {
+      const slowest = [...r].sort((a, b) => b.reduce((t, x) => t + x[0], 0) - a.reduce((t, x) => t + x[0], 0)).slice(0, 5)
+      console.log(`  ${systems[i]!.name}, slowest ${slowest.length}: ${slowest.map((p) => `[${p.map((x) => x[0].toFixed(1)).join(" ")}]`).join(" ")}`)
+    }
     for (const [name, v] of extra) console.log(`  extra ${name.padEnd(50)} n ${String(v.length).padStart(3)} ops p50 ${percentile(v, 50)} ms p50 ${percentile(extraMs.get(name)!, 50).toFixed(3)}`)
   } finally {
     for (const s of systems) await s.run.stop()
