@@ -27,7 +27,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
 import * as os from "node:os"
 import * as path from "node:path"
-import { performance } from "node:perf_hooks"
+import { performance, PerformanceObserver } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import type * as App from "./app.js"
 import type * as JobsModule from "../src/Jobs.js"
@@ -86,6 +86,17 @@ hookStatements({
   }
 })
 
+/** Every garbage collection of this process (start and duration, ms), to tell a collection inside a slow pickup. */
+const collections: Array<readonly [start: number, duration: number]> = []
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) collections.push([entry.startTime, entry.duration])
+}).observe({ entryTypes: ["gc"] })
+/** A sample's phases → its start and end (ms, performance.now()). */
+const spans = new WeakMap<ReadonlyArray<Mark>, readonly [number, number]>()
+/** The time garbage collection took inside `span`. */
+const collectedIn = ([from, to]: readonly [number, number]) =>
+  collections.filter(([start]) => start >= from && start < to).reduce((sum, [, duration]) => sum + duration, 0)
+
 const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
 const loadTree = async (root: string) => ({
@@ -124,12 +135,14 @@ const system = async (root: string, url: string) => {
       marks = undefined
       // Each phase from the previous mark (time, operations).
       let last = begin
-      return PHASES.map((phase) => {
+      const phases = PHASES.map((phase) => {
         const at = seen.get(phase) ?? last
         const step: Mark = [at[0] - last[0], at[1] - last[1], at[2] - last[2]]
         last = at
         return step
       })
+      spans.set(phases, [begin[0], performance.now()])
+      return phases
     },
     stop: async () => {
       await runtime.runPromise(Scope.close(scope, Exit.void))
@@ -184,7 +197,11 @@ const main = async () => {
     // The tail: each system's slowest pickups, phase by phase (ms), to tell a slow statement from a slow client.
     for (const [i, r] of rows.entries()) {
       const slowest = [...r].sort((a, b) => b.reduce((t, x) => t + x[0], 0) - a.reduce((t, x) => t + x[0], 0)).slice(0, 5)
-      console.log(`  ${systems[i]!.name}, slowest ${slowest.length}: ${slowest.map((p) => `[${p.map((x) => x[0].toFixed(1)).join(" ")}]`).join(" ")}`)
+      console.log(`  ${systems[i]!.name}, slowest ${slowest.length} (ms by phase; CPU; GC): ${
+        slowest.map((p) => `[${p.map((x) => x[0].toFixed(1)).join(" ")}; ${p.reduce((t, x) => t + x[2], 0).toFixed(1)}; ${collectedIn(spans.get(p) ?? [0, 0]).toFixed(1)}]`).join(" ")
+      }`)
+      const gcAll = r.map((p) => collectedIn(spans.get(p) ?? [0, 0]))
+      console.log(`  ${systems[i]!.name}: pickups with a collection inside ${gcAll.filter((g) => g > 0).length} of ${r.length}, GC ms p50 ${percentile(gcAll, 50).toFixed(2)}, max ${Math.max(...gcAll).toFixed(1)}`)
     }
     for (const [name, v] of extra) console.log(`  extra ${name.padEnd(50)} n ${String(v.length).padStart(3)} ops p50 ${percentile(v, 50)} ms p50 ${percentile(extraMs.get(name)!, 50).toFixed(3)}`)
   } finally {
