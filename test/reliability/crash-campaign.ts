@@ -117,7 +117,9 @@ export const runCrashCampaign = async (options: CrashCampaignOptions): Promise<C
     try {
       // Phase of this crash: mostly while working; sometimes while the store
       // opens (the first two lifetimes open a fresh database: their migrations), or around the recovery scan.
-      const phase = index < 2 ? "startup" : rng.chance(0.06) ? "startup" : rng.chance(0.1) ? "recovery" : "working"
+      // Until a worker has opened the store, a later lifetime is not killed at startup: on a loaded machine
+      // a run of startup kills could otherwise keep the migrations from ever committing (and trip the guard above).
+      const phase = index < 2 ? "startup" : migrated && rng.chance(0.06) ? "startup" : rng.chance(0.1) ? "recovery" : "working"
       if (phase === "startup") {
         await sleep(rng.int(50, 1_200))
       } else if (phase === "recovery") {
