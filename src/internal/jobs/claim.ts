@@ -12,7 +12,6 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import type { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { Refusal } from "../../Capabilities.js"
 import type * as Tracer from "effect/Tracer"
@@ -21,7 +20,7 @@ import type { Claim, JobStore, ReadError } from "../../store/JobStore.js"
 import type { Checked, makeAdmission } from "./admission.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import type { Prepare } from "./auditEvents.js"
-import { type ClaimedJob, makeClaimTemplates } from "./claimTemplates.js"
+import { makeClaimTemplates } from "./claimTemplates.js"
 import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 
 /** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
@@ -35,12 +34,8 @@ class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
 type Attempt = Effect.Effect<Claim | null | "refused" | "undecided", DecodeFailure | ReadError>
 
 export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typeof makeAdmission>, prepare: Prepare) => {
-  /**
-   * The policy's verdict on a claim of `job` under run `runId`, and the
-   * records it commits with: the decisions, then `queued → running`. A
-   * refusal's records are its decisions alone (the claim is not made).
-   */
-  const claimRecords = (job: ClaimedJob, runId: WorkflowRunId) => admission.claimRecords(job, runId)
+  // A claim's records — the policy's re-check, then `queued → running` — are admission.ts `claimRecords`.
+  const claimRecords = admission.claimRecords
 
   /**
    * One claim attempt, in one transaction (the store's claim joins it: no

@@ -125,8 +125,8 @@ export interface FixedChange {
   readonly texts: { readonly alone: string; readonly audited: string }
 }
 
-/** The unique violation (SQLSTATE 23505) a taken event id raises in a statement without ON CONFLICT. */
-const isUniqueViolation = (error: unknown): error is SqlError =>
+/** A unique violation (SQLSTATE 23505): a taken key (an event's id, a run's) in a statement without ON CONFLICT. */
+export const isUniqueViolation = (error: unknown): error is SqlError =>
   error instanceof SqlError && (error.cause as { readonly code?: unknown } | undefined)?.code === "23505"
 
 /** The context on `sql`; with `held`, statements outside a transaction run on its connections (pg/heldConnections.ts). */

@@ -4,7 +4,7 @@
  * comes before it, claimed for that worker in the same statement: one commit
  * instead of the submit's and the claim's.
  */
-import { SqlError } from "@effect/sql/SqlError"
+import type { SqlError } from "@effect/sql/SqlError"
 import type * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -18,7 +18,7 @@ import { claimableOnCreation, createdOnly } from "../internal/createClaimed.js"
 import { type CreatedClaim, type JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { CLAIM_ORDER } from "./claim.js"
-import type { PgContext } from "./context.js"
+import { isUniqueViolation, type PgContext } from "./context.js"
 import { jobRow, NEW_JOB_RECORD } from "./createBatch.js"
 import { storageErrors } from "./errors.js"
 import { columns, eventsText, instantParam } from "./rows.js"
@@ -30,12 +30,9 @@ type Options = Parameters<NonNullable<Service["createClaimed"]>>[1]
 /** The records' type for `jsonb_to_recordset` (eventsText's JSON). */
 const EVENT_RECORD = `event_id uuid, "timestamp" timestamptz, actor text, type text, trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb`
 
-
 /** A unique violation on the runs' table: the only run key the statement writes is the given run id, so it was taken. */
-const isTakenRun = (error: unknown): error is SqlError => {
-  const cause = error instanceof SqlError ? error.cause as { readonly code?: unknown; readonly table?: unknown } | undefined : undefined
-  return cause?.code === "23505" && cause.table === "workflow_runs"
-}
+const isTakenRun = (error: unknown): error is SqlError =>
+  isUniqueViolation(error) && (error.cause as { readonly table?: unknown } | undefined)?.table === "workflow_runs"
 
 /** The statement's failure on a taken run id as `AlreadyExists` naming the run (the whole statement failed: nothing written). */
 const namingTakenRun = <A, E, R>(runId: WorkflowRunId, statement: Effect.Effect<A, E | SqlError, R>) =>

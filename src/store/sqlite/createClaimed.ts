@@ -38,7 +38,6 @@ const runIfHeadText = textsByKinds((kinds) =>
 
 const START_JOB = "UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = ? WHERE id = ?"
 
-
 /** The write (a step, step.ts), under the write lock: the job and, when it heads the queue, its claim. */
 function* createAndClaim(job: AiJob, options: Options): Step<Claim | null> {
   const at = storedInstant(job.created_at)
