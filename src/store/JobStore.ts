@@ -555,6 +555,26 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly kinds?: ReadonlyArray<JobKind>
     readonly claim: { readonly run_id: WorkflowRunId; readonly records: ReadonlyArray<EventRecord> }
   }) => Effect.Effect<CreatedClaim, AlreadyExists | DecodeFailure | StorageError>
+  /**
+   * Optional (both stores have it): offers `runId` — its job's new running
+   * run, which no worker holds — to worker pools (`Jobs.resume`, `start` or
+   * `rework` with `handTo: "workers"`), in the caller's transaction when one
+   * is open. Offering a run twice keeps its first offer. `NotFound` when there
+   * is no such run.
+   */
+  readonly offerRun?: (runId: WorkflowRunId) => Effect.Effect<void, NotFound | DecodeFailure | StorageError>
+  /**
+   * Optional (both stores have it): takes the oldest offered run (of `kinds`,
+   * any kind when absent) that is still its job's running run — for a worker
+   * pool, which then runs the job. Deletes the offer, sets the run's
+   * heartbeat to now and returns the job and run, in one transaction: across
+   * processes, an offer is taken once. Offers whose run is no longer its
+   * job's running run (recovered, cancelled, ended) are deleted on the way,
+   * never taken. Null when there is none.
+   */
+  readonly adoptOfferedRun?: (options?: {
+    readonly kinds?: ReadonlyArray<JobKind>
+  }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /** Running runs whose last heartbeat is before `heartbeatBefore`, oldest heartbeat first. */
   readonly findStaleRuns: (options: {
     readonly heartbeatBefore: DateTime.Utc

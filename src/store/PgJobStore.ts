@@ -28,6 +28,7 @@ import { makeJobMethods } from "./pg/jobs.js"
 import { makeBatchMethods } from "./pg/createJobs.js"
 import { migrate, refuseNewer, schemaVersion } from "./pg/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
+import { makeOfferMethods } from "./pg/offers.js"
 import { makeRunMethods } from "./pg/runs.js"
 import { makeWorkerMethods } from "./pg/workers.js"
 import { makeCoalescedMethods } from "./pg/coalesced.js"
@@ -89,6 +90,7 @@ const makeOn = (
       ...runs,
       ...workers,
       ...makeEventMethods(context),
+      ...makeOfferMethods(context),
       ...(options.coalesce === false ? {} : makeCoalescedMethods(context, { ...jobs, ...runs, ...workers }, outside))
     }))
   })

@@ -36,6 +36,7 @@ import { makeCreateClaimed } from "./sqlite/createClaimed.js"
 import { makeBatchMethods } from "./sqlite/createJobs.js"
 import { migrate, refuseNewer, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
+import { makeOfferMethods } from "./sqlite/offers.js"
 import { makeRunMethods } from "./sqlite/runs.js"
 import { makeContext } from "./sqlite/context.js"
 import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
@@ -145,6 +146,7 @@ export const makeWith = (
     ...makeBatchMethods(context),
     ...makeRunMethods(context),
     ...makeWorkerMethods(context),
+    ...makeOfferMethods(context),
     ...makeEventMethods(context)
   }))
 })

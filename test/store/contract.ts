@@ -12,6 +12,7 @@ import { eventContract } from "./contract/events.js"
 import { inputContract } from "./contract/input.js"
 import { jobContract } from "./contract/jobs.js"
 import { lifecycleContract } from "./contract/lifecycle.js"
+import { offerContract } from "./contract/offers.js"
 import { ownershipContract } from "./contract/ownership.js"
 import { pruningContract } from "./contract/pruning.js"
 import { runContract } from "./contract/runs.js"
@@ -32,6 +33,7 @@ export const runJobStoreContract = (backend: Backend): void => {
     workerContract(backend)
     claimOrderContract(backend)
     createClaimedContract(backend)
+    offerContract(backend)
     pruningContract(backend)
     eventContract(backend)
     transactionContract(backend)

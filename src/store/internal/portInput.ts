@@ -418,6 +418,12 @@ export const decodingInputs = (store: Service): Service => ({
   ...(store.createClaimed === undefined ? {} : {
     createClaimed: (job: NewAiJob, options: CreateClaimedOptions) => decodeCreateClaimed(job, options, store.createClaimed!)
   }),
+  ...(store.offerRun === undefined ? {} : { offerRun: withId(decode.runId, store.offerRun) }),
+  ...(store.adoptOfferedRun === undefined ? {} : {
+    // Kinds as claimNext's: the alias read as its canonical kind, anything else a DecodeFailure.
+    adoptOfferedRun: (options: Parameters<NonNullable<Service["adoptOfferedRun"]>>[0] = {}) =>
+      Effect.flatMap(decode.claim(options), (o) => store.adoptOfferedRun!(o as typeof options))
+  }),
   findStaleRuns: (options) => Effect.flatMap(decode.findStale(options), store.findStaleRuns),
   stallStaleRuns: (options) =>
     Effect.flatMap(decode.stallStale(options), (o) => store.stallStaleRuns(o as typeof options)),

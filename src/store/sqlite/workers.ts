@@ -186,6 +186,8 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         // One set-based statement; runs and nodes go by ON DELETE CASCADE, events stay.
         const result = yield* sql`DELETE FROM ${prunableJobs} WHERE ${old} AND is_pinned = 0 AND id NOT IN (${kept})`.raw
         const pruned = (result as { readonly changes?: number }).changes ?? 0
+        // Offers have no reference to cascade by (migration 0016 says why): a pruned job's go here.
+        if (pruned > 0) yield* sql`DELETE FROM run_offers WHERE NOT EXISTS (SELECT 1 FROM ai_jobs WHERE ai_jobs.id = run_offers.job_id)`
         const report = { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
         yield* insertEvents(yield* auditRecords(options.events, report))
         return report

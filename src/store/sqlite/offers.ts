@@ -1,0 +1,75 @@
+/**
+ * Runs offered to worker pools, on SQLite (migration 0016): a resumed job's
+ * new run that no worker holds, until a pool of its kind takes it. Off the
+ * hot path: no claim, submit or lifecycle statement reads the table.
+ */
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { JobKind } from "../../domain/JobKind.js"
+import type { Claim, JobStore } from "../JobStore.js"
+import { NotFound } from "../StoreErrors.js"
+import type { SqliteContext } from "./context.js"
+import { decode } from "./rows.js"
+import { storedInstant } from "./rowCodec.js"
+import { storageErrors } from "./errors.js"
+
+type Service = JobStore["Type"]
+
+// The offer's run is still its job's running run: the only offer a pool may take.
+const CURRENT = `EXISTS (
+  SELECT 1 FROM ai_jobs j JOIN workflow_runs r ON r.id = j.workflow_run_id
+  WHERE j.id = run_offers.job_id AND j.workflow_run_id = run_offers.run_id
+    AND j.status = 'running' AND r.status = 'running')`
+
+// A second offer of the run keeps the first (and its place in line).
+const OFFER = `INSERT INTO run_offers (run_id, job_id, offered_at)
+  SELECT id, job_id, ? FROM workflow_runs WHERE id = ?
+  ON CONFLICT (run_id) DO NOTHING`
+
+const DROP_STALE = `DELETE FROM run_offers WHERE NOT ${CURRENT}`
+
+const oldestText = (kinds: ReadonlyArray<JobKind> | undefined) => `
+  SELECT ai_jobs.* FROM run_offers JOIN ai_jobs ON ai_jobs.id = run_offers.job_id
+  WHERE ${CURRENT}${kinds === undefined ? "" : ` AND ai_jobs.job_kind IN (${kinds.map(() => "?").join(", ")})`}
+  ORDER BY run_offers.offered_at, run_offers.run_id
+  LIMIT 1`
+
+const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?
+  WHERE id = ? AND status = 'running'
+  RETURNING *`
+
+export const makeOfferMethods = ({ exec, transaction }: SqliteContext) => {
+  const offerRun: NonNullable<Service["offerRun"]> = (runId) =>
+    Effect.gen(function*() {
+      const at = storedInstant(yield* DateTime.now)
+      yield* transaction.single(exec(OFFER, [at, runId]))
+      const [offered] = yield* exec("SELECT 1 FROM run_offers WHERE run_id = ?", [runId])
+      if (offered === undefined) return yield* new NotFound({ entity: "workflow_run", id: runId })
+    }).pipe(storageErrors("JobStore.offerRun"))
+
+  const adoptOfferedRun: NonNullable<Service["adoptOfferedRun"]> = (options = {}) => {
+    const kinds = options.kinds
+    if (kinds !== undefined && kinds.length === 0) return Effect.succeed(null)
+    // One write transaction (BEGIN IMMEDIATE): what it reads cannot change before it writes,
+    // and a second process waits its turn instead of taking the same offer. Most looks find
+    // no offer at all: one read first, so they never take the write lock.
+    const take = transaction(Effect.gen(function*() {
+      yield* exec(DROP_STALE)
+      const [row] = yield* exec(oldestText(kinds), kinds ?? [])
+      if (row === undefined) return null
+      const job = yield* decode.job(row)
+      const runId = job.workflow_run_id!
+      yield* exec("DELETE FROM run_offers WHERE run_id = ?", [runId])
+      const at = storedInstant(yield* DateTime.now)
+      const [run] = yield* exec(BEAT, [at, at, runId])
+      // Current a statement ago, under the same write lock.
+      if (run === undefined) return null
+      return { job, run: yield* decode.run(run) } satisfies Claim
+    }))
+    return Effect.flatMap(exec("SELECT 1 FROM run_offers LIMIT 1"), (rows) => rows.length === 0 ? Effect.succeed(null) : take).pipe(
+      storageErrors("JobStore.adoptOfferedRun")
+    )
+  }
+
+  return { offerRun, adoptOfferedRun }
+}
