@@ -31,7 +31,7 @@ import { EagerDesk } from "./internal/jobs/eagerDispatch.js"
 import { makeBegin } from "./internal/jobs/begin.js"
 import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
 import { makeMove } from "./internal/jobs/move.js"
-import type { Operations, TransitionOptions } from "./internal/jobs/operations.js"
+import type { BeginOptions, Operations, TransitionOptions } from "./internal/jobs/operations.js"
 import { makeSubmit } from "./internal/jobs/submit.js"
 import { makeSubmitMany } from "./internal/jobs/submitMany.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
@@ -84,7 +84,7 @@ export type SubmitError =
  */
 export type BeginError = NotFound | IllegalTransition | Refusal | DecodeFailure | ReadError
 
-export type { TransitionOptions } from "./internal/jobs/operations.js"
+export type { BeginOptions, TransitionOptions } from "./internal/jobs/operations.js"
 
 type Transition = (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | IllegalTransition | DecodeFailure | ReadError>
 
@@ -145,11 +145,11 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    */
   readonly claimNext: (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /** Starts one named queued job with a new run, if the capability policy still admits it. */
-  readonly start: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, BeginError>
+  readonly start: (jobId: JobId, options?: BeginOptions) => Effect.Effect<Claim, BeginError>
   /** Operator action: a stalled job runs again, under a new workflow run (R6c), if the policy admits it. */
-  readonly resume: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, BeginError>
+  readonly resume: (jobId: JobId, options?: BeginOptions) => Effect.Effect<Claim, BeginError>
   /** After user input: an `awaiting_user` job runs again (rework), under a new workflow run, if the policy admits it. */
-  readonly rework: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<Claim, BeginError>
+  readonly rework: (jobId: JobId, options?: BeginOptions) => Effect.Effect<Claim, BeginError>
 
   /**
    * Runs `program` as the job's current workflow run, heartbeating while it
@@ -296,7 +296,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
-    worker: makeWorkerPool(claimNext, runner, wakeUp, desk),
+    worker: makeWorkerPool(claimNext, runner, wakeUp, desk, store.adoptOfferedRun),
     await: (jobId, options) =>
       tapJob(awaitJob(jobId, options)).pipe(Effect.withSpan("Jobs.await", { attributes: { "hsk.job_id": jobId } })),
     history: makeHistory(store),

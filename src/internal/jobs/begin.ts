@@ -5,17 +5,22 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type { JobId } from "../../domain/Ids.js"
+import type { JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import { auditWith, type Claim } from "../../store/JobStore.js"
 import type { Checkpoint, makeAdmission } from "./admission.js"
 import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
-import type { Operations, TransitionOptions } from "./operations.js"
+import type { BeginOptions, Operations } from "./operations.js"
 
 export const makeBegin = ({ announce, prepare, store }: Operations, admission: ReturnType<typeof makeAdmission>) =>
-(from: JobState, at: Checkpoint, span: string) =>
-  Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
+(from: JobState, at: Checkpoint, span: string) => {
+  // In the begin's transaction: the run is offered to worker pools only if the move commits.
+  const offer = (runId: WorkflowRunId) =>
+    store.offerRun === undefined
+      ? Effect.dieMessage("this JobStore cannot offer a run to worker pools (it has no offerRun)")
+      : store.offerRun(runId)
+  return Effect.fn(span)(function*(jobId: JobId, options: BeginOptions = {}) {
     yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
     // The refusal is committed with the transaction, then reported: hence an Either out of it.
     const outcome = yield* store.transaction(Effect.gen(function*() {
@@ -44,9 +49,11 @@ export const makeBegin = ({ announce, prepare, store }: Operations, admission: R
         status_reason: options.reason ?? "",
         events: auditWith([...records, record])
       })
+      if (options.handTo === "workers") yield* offer(run.id)
       return Either.right<Claim>({ job, run })
     }))
     if (Either.isRight(outcome)) yield* annotateJob(outcome.right.job)
     if (Either.isRight(outcome) && announce !== undefined) yield* announce(outcome.right.job)
     return yield* outcome
   })
+}

@@ -25,3 +25,16 @@ export interface TransitionOptions {
   /** Who asked: `human` for operator actions. Default `system`. */
   readonly actor?: "human" | "agent" | "system"
 }
+
+/** Options of `start`, `resume` and `rework`: a transition's, and who runs the job under its new run. */
+export interface BeginOptions extends TransitionOptions {
+  /**
+   * `"caller"` (the default): the caller runs the job, with `Jobs.run` and
+   * the claim returned. `"workers"`: the new run is offered to worker pools
+   * in the same transaction, and the first pool of the job's kind, in any
+   * process, to look for offers (once a poll interval) takes it and runs it;
+   * the claim returned is then only what was written — running it as well
+   * would run the job twice. What an operator's resume (CLI, console) uses.
+   */
+  readonly handTo?: "caller" | "workers"
+}

@@ -81,7 +81,9 @@ export const makeWorkerPool = (
   claimNext: ClaimNext,
   runner: ReturnType<typeof makeRunner>,
   wakeUp: WakeUp.WakeUp["Type"] | undefined,
-  desk: EagerDesk | undefined
+  desk: EagerDesk | undefined,
+  /** Takes a run offered to pools (a resume with `handTo: "workers"`), when the store can. */
+  adoptOffered: ClaimNext | undefined
 ) =>
 <E, R>(options: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function*() {
@@ -98,7 +100,8 @@ export const makeWorkerPool = (
     // The pool's doorbell, rung from before the first claim: a job announced while every
     // loop is busy wakes the next loop that goes idle. Closing the pool rings it too.
     const kindSet = kinds === undefined ? undefined : new Set(kinds)
-    const bell = new WorkBell(yield* Effect.clock, kindSet, claims)
+    const clock = yield* Effect.clock
+    const bell = new WorkBell(clock, kindSet, claims)
     if (wakeUp !== undefined) {
       const stop = wakeUp.watchWork(bell.ring)
       yield* Effect.addFinalizer(() => Effect.sync(stop))
@@ -172,16 +175,35 @@ export const makeWorkerPool = (
     // Uninterruptible between claim and program start, so closing the pool never
     // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
     const claimOptions = kinds !== undefined ? { kinds } : {}
-    const runClaim = (claim: Claim) => {
+    // Runs offered to pools (a resume with `handTo: "workers"`) are looked for at most once a
+    // poll interval, by whichever loop gets there first: one that found the queue empty, or
+    // one that just ran a job — so a pool that never runs dry takes them too, between jobs,
+    // and no claim ever waits behind the look (a woken loop claims first).
+    let offersLookedAt = Number.NEGATIVE_INFINITY
+    const offersDue = (): boolean => {
+      if (adoptOffered === undefined || closing) return false
+      const now = clock.unsafeCurrentTimeMillis()
+      if (now - offersLookedAt < poll) return false
+      offersLookedAt = now
+      return true
+    }
+    /** An offered run taken and run when one is due and there, else `otherwise`. */
+    const offeredOr = (otherwise: Effect.Effect<void>): Effect.Effect<void, DecodeFailure | ReadError, R> =>
+      Effect.suspend(() =>
+        offersDue()
+          ? Effect.flatMap(adoptOffered!(claimOptions), (claim) => claim === null ? otherwise : runClaim(claim))
+          : otherwise
+      )
+    const runClaim = (claim: Claim): Effect.Effect<void, DecodeFailure | ReadError, R> => {
       claims.note({ job_id: claim.job.job_id, run_after: DateTime.toEpochMillis(claim.job.run_after) })
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
-      return Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true))
+      return Effect.zipRight(Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true)), offeredOr(Effect.void))
     }
     const iteration = Effect.uninterruptible(Effect.suspend(() => {
       const handed = inbox.take()
       if (handed !== undefined) return runClaim(handed)
-      return Effect.flatMap(claimNext(claimOptions), (claim) => claim === null ? Effect.interruptible(idle) : runClaim(claim))
+      return Effect.flatMap(claimNext(claimOptions), (claim) => claim === null ? offeredOr(Effect.interruptible(idle)) : runClaim(claim))
     })).pipe(
       Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
     )

@@ -1,0 +1,149 @@
+/**
+ * An operator's resume run by worker pools, on SQLite (a file) and
+ * PostgreSQL: `Jobs.resume` with `handTo: "workers"` (what the CLI and the
+ * console do) offers the new run to pools, and a pool of the job's kind in
+ * another process takes it within its poll interval and runs it — once. A
+ * resume for the caller (the default) is never taken by a pool.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
+import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
+import type { JobId } from "../../src/domain/Ids.js"
+import type * as Jobs from "../../src/Jobs.js"
+import type { JobStore } from "../../src/store/JobStore.js"
+import { summarize } from "../jobs/jobs.suite.js"
+import { realSleep, sharedBackends } from "../jobs/shared-database.js"
+import { engineOn } from "./engine.js"
+
+/**
+ * A job whose worker died: claimed by another process and never run, then
+ * stalled by recovery (every running run counted stale: the bound is ahead of now).
+ */
+const stalledJob = (jobs: Jobs.Jobs["Type"], store: JobStore["Type"], kind: "doc_summarize" | "doc_edit" = "doc_summarize") =>
+  Effect.gen(function*() {
+    const job = yield* jobs.submit(summarize({ job_kind: kind }))
+    const claim = yield* jobs.claimNext({ kinds: [kind] })
+    assert.strictEqual(claim?.job.job_id, job.job_id)
+    const ahead = DateTime.add(yield* DateTime.now, { hours: 1 })
+    yield* store.stallStaleRuns({ heartbeatBefore: ahead, threshold: Duration.seconds(30), limit: 100 })
+    assert.strictEqual((yield* jobs.get(job.job_id)).state, "stalled")
+    return job.job_id
+  })
+
+/** Reads the job until it is `state`, in real time (at most `ms`). */
+const untilState = (jobs: Jobs.Jobs["Type"], jobId: JobId, state: string, ms = 20_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + ms
+    for (;;) {
+      const job = yield* jobs.get(jobId)
+      if (job.state === state) return job
+      if (Date.now() > deadline) return assert.fail(`job ${jobId} is ${job.state}, not ${state}, after ${ms} ms`)
+      yield* TestServices.provideLive(realSleep(20))
+    }
+  })
+
+for (const backend of sharedBackends) {
+  describe(`resumed jobs and worker pools on ${backend.name}`, () => {
+    it.live("R6c an operator's resume in another process (handTo workers) is run by a pool of its kind, once, under the resumed run", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("resume to workers")
+        const operator = yield* engineOn(database)
+        const jobId = yield* stalledJob(operator.jobs, operator.store)
+        const ran = yield* Ref.make<ReadonlyArray<string>>([])
+        const worker = yield* engineOn(database)
+        yield* worker.jobs.worker({
+          concurrency: 2,
+          pollInterval: "200 millis",
+          handlers: { doc_summarize: (ctx) => Effect.as(Ref.update(ran, (all) => [...all, ctx.run.id]), { resumed: true }) }
+        })
+        const claim = yield* operator.jobs.resume(jobId, { actor: "human", reason: "worker replaced", handTo: "workers" })
+        const done = yield* untilState(operator.jobs, jobId, "completed")
+        assert.deepStrictEqual(done.job_outputs, { resumed: true })
+        assert.strictEqual(done.workflow_run_id, claim.run.id, "completed under the run the resume made")
+        assert.deepStrictEqual(yield* Ref.get(ran), [claim.run.id], "run once, under that run")
+        const runs = yield* operator.store.listRuns(jobId)
+        assert.deepStrictEqual(runs.map((run) => run.status).sort(), ["completed", "stalled"], "the stalled run and the resumed one")
+        // Nothing more to take: another look of a pool finds nothing.
+        assert.isNull(yield* worker.store.adoptOfferedRun!({}))
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live("R6c a resume for its caller (the default) is never taken by a pool: the caller runs it", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("resume to caller")
+        const operator = yield* engineOn(database)
+        const jobId = yield* stalledJob(operator.jobs, operator.store)
+        const ran = yield* Ref.make(0)
+        const worker = yield* engineOn(database)
+        yield* worker.jobs.worker({
+          concurrency: 1,
+          pollInterval: "50 millis",
+          handlers: { doc_summarize: () => Ref.update(ran, (n) => n + 1) }
+        })
+        const claim = yield* operator.jobs.resume(jobId, { actor: "human" })
+        yield* realSleep(600)
+        assert.strictEqual(yield* Ref.get(ran), 0, "no pool ran it")
+        assert.strictEqual((yield* operator.jobs.get(jobId)).state, "running")
+        yield* operator.jobs.run(claim.job.job_id, () => Effect.succeed({ by: "caller" }))
+        assert.deepInclude(yield* operator.jobs.get(jobId), { state: "completed", job_outputs: { by: "caller" } })
+        assert.strictEqual(yield* Ref.get(ran), 0)
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live("R6c a pool that never runs dry takes an offer within its poll interval, ahead of its queue; a pool of another kind never does", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("busy pool offer")
+        const operator = yield* engineOn(database)
+        const jobId = yield* stalledJob(operator.jobs, operator.store, "doc_edit")
+        const order = yield* Ref.make<ReadonlyArray<string>>([])
+        const note = (what: string) => Ref.update(order, (all) => [...all, what])
+        const otherKind = yield* engineOn(database)
+        yield* otherKind.jobs.worker({ concurrency: 1, pollInterval: "50 millis", handlers: { doc_summarize: () => note("other pool") } })
+        const worker = yield* engineOn(database)
+        const queued = yield* Effect.forEach(
+          Array.from({ length: 60 }, () => summarize({ job_kind: "doc_rewrite" })),
+          (request) => Effect.map(operator.jobs.submit(request), (job) => job.job_id)
+        )
+        const started = yield* Deferred.make<void>()
+        yield* worker.jobs.worker({
+          concurrency: 1,
+          pollInterval: "300 millis",
+          handlers: {
+            doc_rewrite: () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.zipRight(realSleep(50), note("queued"))),
+            doc_edit: () => note("resumed")
+          }
+        })
+        yield* Deferred.await(started)
+        yield* operator.jobs.resume(jobId, { actor: "human", handTo: "workers" })
+        yield* untilState(operator.jobs, jobId, "completed")
+        const seen = yield* Ref.get(order)
+        const ranBefore = seen.indexOf("resumed")
+        assert.isAtLeast(ranBefore, 0)
+        assert.isBelow(ranBefore, 30, `taken while the queue still had work (${ranBefore} queued jobs ran before it)`)
+        assert.notInclude(seen, "other pool")
+        const left = yield* Effect.forEach(queued, (id) => operator.jobs.get(id))
+        assert.isAbove(left.filter((job) => job.state === "queued").length, 0, "the pool had not run dry")
+      }).pipe(Effect.scoped), 90_000)
+
+    it.effect("issue 15.8 under TestClock: a pool takes an offered run when TestClock.adjust reaches its poll, not before", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("offer testclock")
+        const operator = yield* engineOn(database, { wake: "poll" })
+        const jobId = yield* stalledJob(operator.jobs, operator.store)
+        const worker = yield* engineOn(database, { wake: "poll" })
+        const started = yield* Deferred.make<void>()
+        yield* worker.jobs.worker({ concurrency: 1, pollInterval: "1 minute", handlers: { doc_summarize: () => Deferred.succeed(started, undefined) } })
+        // The pool's first look (offers, then the queue) finds nothing; then the offer is made behind its back.
+        yield* TestServices.provideLive(realSleep(300))
+        yield* operator.jobs.resume(jobId, { actor: "human", handTo: "workers" })
+        yield* TestServices.provideLive(realSleep(300))
+        assert.isFalse(yield* Deferred.isDone(started), "not before the poll")
+        yield* TestClock.adjust("1 minute")
+        yield* Deferred.await(started)
+        yield* untilState(operator.jobs, jobId, "completed")
+      }).pipe(Effect.scoped), 60_000)
+  })
+}
