@@ -76,11 +76,11 @@ const actions: ReadonlyArray<Action> = [
   {
     name: "resume",
     done: "resumed",
-    description: "Resume a stalled job under a new workflow run (stalled → running). Your application then runs it " +
-      "(Jobs.run); if nothing does, the next recovery stalls it again. Worker pools never pick a resumed job up: for them, fail it and retry it.",
+    description: "Resume a stalled job under a new workflow run (stalled → running), offered to worker pools: the first pool " +
+      "of its kind, in any process, takes it within its poll interval and runs it. If no pool does, the next recovery stalls it again.",
     // Resume is leaving `stalled` for `running`; start and rework reach `running` from elsewhere.
     appliesTo: ["stalled"],
-    act: (jobs, jobId, options) => jobs.resume(jobId, options),
+    act: (jobs, jobId, options) => jobs.resume(jobId, { ...options, handTo: "workers" }),
     report: (outcome) => `${moved("Resumed", outcome)}, under new workflow run ${outcome.run?.id ?? "-"}.`
   },
   {
@@ -95,7 +95,7 @@ const actions: ReadonlyArray<Action> = [
     name: "fail",
     done: "failed",
     description: "Fail a job that has not finished (→ failed), the reason as its error; a running job's workflow run ends failed too. " +
-      "A stalled job that worker pools should run again: fail it, then retry it (pools claim queued jobs, never a resumed one).",
+      "A stalled job that should start over as a new attempt: fail it, then retry it (resume runs it again as it is).",
     appliesTo: Lifecycle.allowedFrom("failed"),
     act: (jobs, jobId, options) => Effect.map(jobs.fail(jobId, options.reason ?? "failed by an operator", options), (job) => ({ job })),
     report: (outcome) => `${moved("Failed", outcome)}.`

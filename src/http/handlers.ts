@@ -86,7 +86,7 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
       .handle("cancel", ({ path, payload }) => jobs.cancel(path.job_id, byOperator(payload)))
       .handle("retry", ({ path, payload }) => jobs.retry(path.job_id, byOperator(payload)))
       .handle("fail", ({ path, payload }) => jobs.fail(path.job_id, payload.reason ?? "failed by an operator", byOperator(payload)))
-      .handle("resume", ({ path, payload }) => Effect.map(jobs.resume(path.job_id, byOperator(payload)), (claim) => claim.job))
+      .handle("resume", ({ path, payload }) => Effect.map(jobs.resume(path.job_id, { ...byOperator(payload), handTo: "workers" }), (claim) => claim.job))
       .handle("pin", ({ path, payload }) => jobs.pin(path.job_id, byOperator(payload)))
       .handle("unpin", ({ path, payload }) => jobs.unpin(path.job_id, byOperator(payload)))
   }))

@@ -40,6 +40,21 @@ export const jobOf = (url: string, jobId: string): Promise<AiJob> =>
 export const runsOf = (url: string, jobId: string): Promise<ReadonlyArray<WorkflowRun>> =>
   withStore(url, Effect.flatMap(JobStore, (s) => s.listRuns(jobId as JobId)))
 
+/**
+ * The run a worker pool's look takes for the job, as a pool in another process would
+ * (`adoptOfferedRun`): looks until it takes the job's offer (offers of other jobs it meets
+ * are taken too), or finds none — then null.
+ */
+export const adoptedRunOf = (url: string, job: AiJob): Promise<string | null> =>
+  withStore(url, Effect.flatMap(JobStore, (s) =>
+    Effect.gen(function*() {
+      for (;;) {
+        const claim = yield* s.adoptOfferedRun!({ kinds: [job.job_kind] })
+        if (claim === null) return null
+        if (claim.job.job_id === job.job_id) return claim.run.id as string
+      }
+    })))
+
 /** A job's Flight Recorder events, oldest first. */
 export const eventsOf = (url: string, jobId: string): Promise<ReadonlyArray<EventRecord>> =>
   withStore(url, Effect.flatMap(JobStore, (s) => Effect.map(s.listEvents({ job_id: jobId as JobId, limit: 1000 }), (page) => page.items)))

@@ -9,6 +9,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { type CliResult, lines, runCli, widest } from "./cli.js"
 import {
+  adoptedRunOf,
   allJobs,
   completedJob,
   eventsOf,
@@ -79,6 +80,9 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.strictEqual(after.workflow_run_id, runs[1]?.id)
         assert.strictEqual(said(result), `Resumed job ${job.job_id}: stalled → running, under new workflow run ${runs[1]?.id}.`)
         assert.deepStrictEqual((await history(url, job)).slice(-1), ["human stalled→running disk replaced"])
+        // Offered to worker pools: a pool of its kind, in another process, takes the new run (once).
+        assert.strictEqual(await adoptedRunOf(url, after), runs[1]?.id)
+        assert.strictEqual(await adoptedRunOf(url, after), null)
       })
 
       it("R6c jobs retry <start of the id>: a failed job is queued again, recorded as a human action", async () => {

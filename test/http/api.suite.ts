@@ -123,6 +123,10 @@ export const runApiSuite = (backend: Backend) => {
         assert.strictEqual(resumed.state, "running")
         assert.notStrictEqual(resumed.workflow_run_id, stalled.workflow_run_id, "a resume runs under a new workflow run (R6c)")
         assert.strictEqual((yield* store.listRuns(stalled.job_id)).length, 2)
+        // The new run is offered to worker pools: a pool's look takes it, once.
+        const adopted = yield* store.adoptOfferedRun!({})
+        assert.strictEqual(adopted?.run.id, resumed.workflow_run_id)
+        assert.isNull(yield* store.adoptOfferedRun!({}))
         const lastResume = (yield* eventsOf(stalled.job_id, "system")).at(-1)!
         assert.deepStrictEqual(
           change(lastResume),

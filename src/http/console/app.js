@@ -298,7 +298,7 @@ async function renderAttention() {
   })
   main.replaceChildren(el("section", {},
     el("h1", {}, "Stalled & failed"),
-    el("p", { class: "muted" }, "Stalled jobs lost their worker (startup recovery found them); resume runs one again under a new workflow run. Failed jobs can be retried. Each action asks for a second click and is recorded as a human event."),
+    el("p", { class: "muted" }, "Stalled jobs lost their worker (startup recovery found them); resume runs one again under a new workflow run, taken by a worker pool of its kind. Failed jobs can be retried. Each action asks for a second click and is recorded as a human event."),
     table.node))
   await table.load(true)
 }
