@@ -15,6 +15,7 @@ import type { NewAiJobInput } from "../../../src/domain/AiJob.js"
 import type { WorkflowRunId } from "../../../src/domain/Ids.js"
 import type { JobKind } from "../../../src/domain/JobKind.js"
 import { type Claim, JobStore } from "../../../src/store/JobStore.js"
+import { claimAll } from "../../support/drain.js"
 import { expectTag, failureOf, ids, newJob, STALE_MS, staleOptions } from "../fixtures.js"
 import { sleepRealTime } from "../../../src/util/sleepRealTime.js"
 import { type Backend, type Store, storeTest, withTwoStores } from "../../support/backend.js"
@@ -39,17 +40,6 @@ const offeredOn = (store: Store, overrides: Partial<NewAiJobInput> = {}) =>
     const job = yield* store.transition({ job_id: created.job_id, to: "running", workflow_run_id: run.id })
     yield* offerOf(store)(run.id)
     return { job, run }
-  })
-
-/** Adopts until none is left; every claim taken. */
-const adoptAll = (adopt: () => Effect.Effect<Claim | null, unknown>) =>
-  Effect.gen(function*() {
-    const taken: Array<Claim> = []
-    for (;;) {
-      const claim = yield* adopt()
-      if (claim === null) return taken
-      taken.push(claim)
-    }
   })
 
 export const offerContract = (backend: Backend): void => {
@@ -107,7 +97,7 @@ export const offerContract = (backend: Backend): void => {
         // Nobody took `stalled`'s offer, and the next recovery stalled its run (R9).
         const moved = yield* Effect.flatMap(staleOptions(), (scan) => store.stallStaleRuns({ ...scan, limit: 10 }))
         assert.includeMembers(moved.map((m) => m.run.id), [stalled.run.id])
-        const taken = yield* adoptAll(adoptOf(store))
+        const taken = yield* claimAll(adoptOf(store))
         assert.deepStrictEqual(taken.map((claim) => claim.run.id), [live.run.id], "only the live offer")
         assert.strictEqual((yield* store.getJob(cancelled.job.job_id)).state, "cancelled", "unchanged")
         assert.strictEqual((yield* store.getRun(ended.run.id)).status, "failed", "unchanged")
@@ -151,7 +141,7 @@ export const offerContract = (backend: Backend): void => {
           yield* TestClock.setTime(1_000)
           const offered: Array<WorkflowRunId> = []
           for (let i = 0; i < 12; i++) offered.push((yield* offeredOn(i % 2 === 0 ? a : b)).run.id)
-          const lookers = Array.from({ length: 16 }, (_, i) => adoptAll(adoptOf(i % 2 === 0 ? a : b)))
+          const lookers = Array.from({ length: 16 }, (_, i) => claimAll(adoptOf(i % 2 === 0 ? a : b)))
           const taken = (yield* Effect.all(lookers, { concurrency: "unbounded" })).flat()
           const runs = taken.map((claim) => claim.run.id)
           assert.strictEqual(runs.length, 12, "every offer taken")
