@@ -55,6 +55,10 @@
  *   `lockRun`, before the read: a node start in flight commits first and is
  *   read, and any later one waits and then finds the run ended.
  * - `pruneJobs` deletes jobs; their runs and nodes follow by cascade.
+ * - `adoptOfferedRun` takes an offer's row (skipping one another look holds)
+ *   before the job, then the run: no other path locks an offer, so the offer
+ *   ahead of the job closes no cycle. `offerRun` inserts a new offer row
+ *   after its caller has written the job and run.
  *
  * On SQLite every write transaction takes the database's write lock before
  * its first statement (`BEGIN IMMEDIATE`, see sqlite/transaction.ts), so no
