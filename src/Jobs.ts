@@ -29,6 +29,7 @@ import { makeEndRun, makeFinishRunning } from "./internal/jobs/endRun.js"
 import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { EagerDesk } from "./internal/jobs/eagerDispatch.js"
 import { makeBegin } from "./internal/jobs/begin.js"
+import { makeAdoptOffered } from "./internal/jobs/adoptOffered.js"
 import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
 import { makeMove } from "./internal/jobs/move.js"
 import type { BeginOptions, Operations, TransitionOptions } from "./internal/jobs/operations.js"
@@ -296,7 +297,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
-    worker: makeWorkerPool(claimNext, runner, wakeUp, desk, store.adoptOfferedRun),
+    worker: makeWorkerPool(claimNext, runner, wakeUp, desk, makeAdoptOffered(store, prepare)),
     await: (jobId, options) =>
       tapJob(awaitJob(jobId, options)).pipe(Effect.withSpan("Jobs.await", { attributes: { "hsk.job_id": jobId } })),
     history: makeHistory(store),

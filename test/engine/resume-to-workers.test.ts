@@ -17,6 +17,7 @@ import type { JobId } from "../../src/domain/Ids.js"
 import type * as Jobs from "../../src/Jobs.js"
 import type { JobStore } from "../../src/store/JobStore.js"
 import { summarize } from "../jobs/jobs.suite.js"
+import { rawStatement } from "../jobs/rawStatement.js"
 import { realSleep, sharedBackends } from "../jobs/shared-database.js"
 import { engineOn } from "./engine.js"
 
@@ -127,6 +128,33 @@ for (const backend of sharedBackends) {
         const left = yield* Effect.forEach(queued, (id) => operator.jobs.get(id))
         assert.isAbove(left.filter((job) => job.state === "queued").length, 0, "the pool had not run dry")
       }).pipe(Effect.scoped), 90_000)
+
+    it.live("R6c an offered job whose row no longer decodes fails at once with its run, the reason naming the column; the pool takes the next offer", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("unreadable offer")
+        const operator = yield* engineOn(database)
+        const broken = yield* stalledJob(operator.jobs, operator.store)
+        const good = yield* stalledJob(operator.jobs, operator.store)
+        yield* operator.jobs.resume(broken, { actor: "human", handTo: "workers" })
+        yield* operator.jobs.resume(good, { actor: "human", handTo: "workers" })
+        // Written by another tool: a value the database accepts and the domain refuses.
+        yield* rawStatement(database, backend, `UPDATE ai_jobs SET job_inputs = '{"__proto__": 1}' WHERE id = $1`, [broken])
+        const ran = yield* Ref.make<ReadonlyArray<string>>([])
+        const worker = yield* engineOn(database)
+        yield* worker.jobs.worker({
+          concurrency: 1,
+          pollInterval: "200 millis",
+          handlers: { doc_summarize: (ctx) => Ref.update(ran, (all) => [...all, ctx.job.job_id]) }
+        })
+        yield* untilState(operator.jobs, good, "completed")
+        assert.deepStrictEqual(yield* Ref.get(ran), [good], "the good offer ran; the unreadable one never reached a program")
+        const [row] = yield* rawStatement(database, backend, "SELECT status, error_message FROM ai_jobs WHERE id = $1", [broken])
+        assert.strictEqual(row?.["status"], "failed")
+        assert.include(String(row?.["error_message"]), "__proto__")
+        const runs = yield* rawStatement(database, backend, "SELECT status FROM workflow_runs WHERE job_id = $1 ORDER BY created_at", [broken])
+        assert.deepStrictEqual(runs.map((run) => run["status"]), ["stalled", "failed"], "the resumed run failed with its job")
+        assert.isNull(yield* worker.store.adoptOfferedRun!({}), "no offer left")
+      }).pipe(Effect.scoped), 60_000)
 
     it.effect("issue 15.8 under TestClock: a pool takes an offered run when TestClock.adjust reaches its poll, not before", () =>
       Effect.gen(function*() {

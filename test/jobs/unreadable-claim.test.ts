@@ -16,45 +16,16 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { createRequire } from "node:module"
 import { FlightEvent } from "../../src/domain/FlightEvent.js"
 import { MAX_DEPTH } from "../../src/domain/depth.js"
 import { EventId, JobId } from "../../src/domain/Ids.js"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import { openSqlite } from "../reliability/snapshot.js"
 import { engineOn } from "../engine/engine.js"
 import { summarize } from "./jobs.suite.js"
+import { rawStatement } from "./rawStatement.js"
 import { services } from "./services.js"
-import { type SharedBackend, sharedBackends, type SharedDatabase } from "./shared-database.js"
-
-interface PgClient {
-  connect(): Promise<void>
-  query(text: string, values?: ReadonlyArray<unknown>): Promise<{ readonly rows: Array<Record<string, unknown>> }>
-  end(): Promise<void>
-}
-const PgClient = createRequire(import.meta.url)("pg").Client as new(options: { connectionString: string }) => PgClient
-
-/** Runs one statement behind the store's back (`$1`-style placeholders), as another tool would; its rows. */
-const raw = (database: SharedDatabase, backend: SharedBackend, text: string, params: ReadonlyArray<unknown> = []) =>
-  Effect.promise(async () => {
-    if (backend.name === "PostgreSQL") {
-      const client = new PgClient({ connectionString: database.url })
-      await client.connect()
-      try {
-        return (await client.query(text, params)).rows
-      } finally {
-        await client.end()
-      }
-    }
-    const db = openSqlite(database.url)
-    try {
-      const statement = db.prepare(text.replace(/\$\d+/g, "?"))
-      return /^\s*SELECT/i.test(text) ? statement.all(...params) : (statement.run(...params), [])
-    } finally {
-      db.close()
-    }
-  })
+import { sharedBackends } from "./shared-database.js"
 
 const nested = (depth: number): string => "[".repeat(depth) + "]".repeat(depth)
 
@@ -89,13 +60,13 @@ for (const backend of sharedBackends) {
               const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, store))), Jobs)
               const broken = yield* jobs.submit(summarize())
               const next = yield* jobs.submit(summarize())
-              yield* raw(database, backend, `UPDATE ai_jobs SET ${bad.column} = $1 WHERE id = $2`, [bad.value, broken.job_id])
+              yield* rawStatement(database, backend, `UPDATE ai_jobs SET ${bad.column} = $1 WHERE id = $2`, [bad.value, broken.job_id])
 
               const claim = yield* jobs.claimNext()
               assert.strictEqual(claim?.job.job_id, next.job_id, "the claimer goes on with the next job")
               assert.isNull(yield* jobs.claimNext(), "nothing else is left to claim")
 
-              const [job] = yield* raw(database, backend, "SELECT status, workflow_run_id, status_reason, error_message FROM ai_jobs WHERE id = $1", [
+              const [job] = yield* rawStatement(database, backend, "SELECT status, workflow_run_id, status_reason, error_message FROM ai_jobs WHERE id = $1", [
                 broken.job_id
               ])
               assert.strictEqual(job?.status, "failed")
@@ -103,7 +74,7 @@ for (const backend of sharedBackends) {
                 assert.include(String(text), `column ${bad.column}`)
                 assert.include(String(text), bad.says)
               }
-              const runs = yield* raw(database, backend, "SELECT id, status, error_message FROM workflow_runs WHERE job_id = $1", [broken.job_id])
+              const runs = yield* rawStatement(database, backend, "SELECT id, status, error_message FROM workflow_runs WHERE job_id = $1", [broken.job_id])
               assert.deepStrictEqual(runs.map((run) => [String(run.id), run.status]), [[String(job?.workflow_run_id), "failed"]], "one run, failed")
               assert.include(String(runs[0]?.error_message), `column ${bad.column}`)
 
@@ -136,11 +107,11 @@ for (const backend of sharedBackends) {
         const { jobs } = yield* engineOn(database)
         const broken = yield* jobs.submit(summarize())
         const behind = yield* Effect.forEach(Array.from({ length: 4 }), () => jobs.submit(summarize()))
-        yield* raw(database, backend, `UPDATE ai_jobs SET job_inputs = '{"__proto__": 1}' WHERE id = $1`, [broken.job_id])
+        yield* rawStatement(database, backend, `UPDATE ai_jobs SET job_inputs = '{"__proto__": 1}' WHERE id = $1`, [broken.job_id])
         yield* jobs.worker({ concurrency: 2, pollInterval: "50 millis", handlers: { doc_summarize: () => Effect.void } })
         const done = yield* Effect.forEach(behind, (job) => jobs.await(job.job_id, { timeout: "60 seconds" }))
         assert.deepStrictEqual(done.map((job) => job.state), behind.map(() => "completed"))
-        const [row] = yield* raw(database, backend, "SELECT status FROM ai_jobs WHERE id = $1", [broken.job_id])
+        const [row] = yield* rawStatement(database, backend, "SELECT status FROM ai_jobs WHERE id = $1", [broken.job_id])
         assert.strictEqual(row?.status, "failed")
       }).pipe(Effect.scoped), 120_000)
   })

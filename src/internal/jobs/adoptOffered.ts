@@ -1,0 +1,29 @@
+/**
+ * A worker pool's look for runs offered to it (`JobStore.adoptOfferedRun`: a
+ * resume, start or rework with `handTo: "workers"`). An offered job whose
+ * stored row no longer decodes fails at once with its run, as a claimed one
+ * does (unreadableClaim.ts), and the look goes on to the next offer; without
+ * this every look of every pool would fail on it until recovery.
+ */
+import * as Effect from "effect/Effect"
+import type { DecodeFailure } from "../../domain/Errors.js"
+import type { JobKind } from "../../domain/JobKind.js"
+import type { Claim, JobStore, ReadError } from "../../store/JobStore.js"
+import type { Prepare } from "./auditEvents.js"
+import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
+
+/** How many unreadable offered jobs one look fails before it answers none (the next look goes on). */
+const UNREADABLE_PER_LOOK = 8
+
+export const makeAdoptOffered = (store: JobStore["Type"], prepare: Prepare) => {
+  const adopt = store.adoptOfferedRun
+  if (adopt === undefined) return undefined
+  const failUnreadable = makeFailUnreadable(store, prepare)
+  const look = (options: { readonly kinds?: ReadonlyArray<JobKind> }, left: number): Effect.Effect<Claim | null, DecodeFailure | ReadError> =>
+    adopt(options).pipe(
+      // Failed, its offer is stale: the next look deletes it and takes the next.
+      Effect.catchIf(isUnreadableJob, (error) =>
+        left > 0 ? Effect.zipRight(failUnreadable(error), look(options, left - 1)) : Effect.fail(error))
+    )
+  return (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) => look(options, UNREADABLE_PER_LOOK)
+}
