@@ -234,6 +234,14 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
       job_kind: job.job_kind,
       run_after: DateTime.toEpochMillis(job.run_after)
     })
+  const announceOffer = wakeUp === undefined ? undefined : (job: AiJob) =>
+    wakeUp.announce({
+      job_id: job.job_id,
+      state: job.state,
+      job_kind: job.job_kind,
+      run_after: DateTime.toEpochMillis(job.run_after),
+      offered: true
+    })
   /** `effect`, then its job announced — no step at all where there is no one to tell. */
   const announced = <A, E>(effect: Effect.Effect<A, E>, jobOf: (a: A) => AiJob | undefined): Effect.Effect<A, E> =>
     announce === undefined ? effect : Effect.tap(effect, (a) => {
@@ -253,7 +261,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
         return { attempt: decision.attempt, run_after: DateTime.addDuration(yield* DateTime.now, decision.delay) }
       })
   })
-  const operations: Operations = { store, prepare, announce }
+  const operations: Operations = { store, prepare, announce, announceOffer }
   const admission = makeAdmission(store, capabilities, prepare)
   const claimJob = makeClaimNext(store, admission, prepare)
   const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>

@@ -77,7 +77,8 @@ const actions: ReadonlyArray<Action> = [
     name: "resume",
     done: "resumed",
     description: "Resume a stalled job under a new workflow run (stalled → running), offered to worker pools: the first pool " +
-      "of its kind, in any process, takes it within its poll interval and runs it. If no pool does, the next recovery stalls it again.",
+      "of its kind, in any process, takes it and runs it (at once on PostgreSQL, woken by LISTEN/NOTIFY; at its next poll on SQLite). " +
+      "If no pool does, the next recovery stalls it again.",
     // Resume is leaving `stalled` for `running`; start and rework reach `running` from elsewhere.
     appliesTo: ["stalled"],
     act: (jobs, jobId, options) => jobs.resume(jobId, { ...options, handTo: "workers" }),

@@ -203,7 +203,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(action("fail", "Fail a job that has not ended, the reason as its error (then retry queues it for the worker pools)"))
   .add(
     // The capability policy checks the job again; a refused one ends failed (issue 13).
-    action("resume", "Run a stalled job again under a new workflow run, if the capability policy still admits it: the run is offered to worker pools, and the first pool of its kind takes it within its poll interval")
+    action("resume", "Run a stalled job again under a new workflow run, if the capability policy still admits it: the run is offered to worker pools, and the first pool of its kind takes it (at once on PostgreSQL; at its next poll on SQLite)")
       .addError(EscalationDeniedError)
       .addError(CapabilityDeniedError)
       .addError(UnknownProfileError)

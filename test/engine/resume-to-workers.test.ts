@@ -156,6 +156,23 @@ for (const backend of sharedBackends) {
         assert.isNull(yield* worker.store.adoptOfferedRun!({}), "no offer left")
       }).pipe(Effect.scoped), 60_000)
 
+    it.live("R6c an idle pool with a 30 s poll takes an offer at once, woken by its announcement (LISTEN/NOTIFY from another process on PostgreSQL; in process on SQLite)", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("offer wakes pool")
+        const worker = yield* engineOn(database)
+        // On SQLite a wake-up reaches only its own process: the operator is the pool's process there.
+        const operator = backend.name === "PostgreSQL" ? yield* engineOn(database) : worker
+        const jobId = yield* stalledJob(operator.jobs, operator.store)
+        const started = yield* Deferred.make<void>()
+        yield* worker.jobs.worker({ concurrency: 1, pollInterval: "30 seconds", handlers: { doc_summarize: () => Deferred.succeed(started, undefined) } })
+        // The pool's first look (offers, then the queue) finds nothing, and it parks for 30 s.
+        yield* realSleep(300)
+        yield* operator.jobs.resume(jobId, { actor: "human", handTo: "workers" })
+        const woken = yield* Deferred.await(started).pipe(Effect.timeoutOption("10 seconds"))
+        assert.isTrue(woken._tag === "Some", "the program started long before the 30 s poll")
+        yield* untilState(operator.jobs, jobId, "completed")
+      }).pipe(Effect.scoped), 60_000)
+
     it.effect("issue 15.8 under TestClock: a pool takes an offered run when TestClock.adjust reaches its poll, not before", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("offer testclock")

@@ -24,6 +24,16 @@ describe("issue 15.3 a notification's payload", () => {
     assert.deepStrictEqual(fromPayload(JSON.stringify({ ...trigger, extra: 1 })), changed)
   })
 
+  it("R6c an offer's payload (migration 0016's trigger: the job, running, with \"offered\": true) reads as an offer, by hand and by the Schema", () => {
+    const offer = { ...trigger, state: "running", offered: true }
+    const expected = { _tag: "JobChanged", ...offer } as unknown as Signal
+    assert.deepStrictEqual(fromPayload(JSON.stringify(offer)), expected)
+    assert.deepStrictEqual(fromPayload(JSON.stringify({ ...offer, run_after: String(offer.run_after) })), expected)
+    for (const offered of [false, "true", 1, null]) {
+      assert.deepStrictEqual(fromPayload(JSON.stringify({ ...offer, offered })), { _tag: "LookAgain" }, String(offered))
+    }
+  })
+
   it("issue 15.3 a payload that does not read is look again, never a dropped change", () => {
     for (
       const payload of [

@@ -13,7 +13,7 @@ import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { BeginOptions, Operations } from "./operations.js"
 
-export const makeBegin = ({ announce, prepare, store }: Operations, admission: ReturnType<typeof makeAdmission>) =>
+export const makeBegin = ({ announce, announceOffer, prepare, store }: Operations, admission: ReturnType<typeof makeAdmission>) =>
 (from: JobState, at: Checkpoint, span: string) => {
   // In the begin's transaction: the run is offered to worker pools only if the move commits.
   const offer = (runId: WorkflowRunId) =>
@@ -53,7 +53,10 @@ export const makeBegin = ({ announce, prepare, store }: Operations, admission: R
       return Either.right<Claim>({ job, run })
     }))
     if (Either.isRight(outcome)) yield* annotateJob(outcome.right.job)
-    if (Either.isRight(outcome) && announce !== undefined) yield* announce(outcome.right.job)
+    if (Either.isRight(outcome)) {
+      const tell = options.handTo === "workers" ? announceOffer : announce
+      if (tell !== undefined) yield* tell(outcome.right.job)
+    }
     return yield* outcome
   })
 }

@@ -16,6 +16,8 @@ export interface Operations {
    * this process listens (`WakeUp.layerPollOnly`): then a change takes no Effect step for it.
    */
   readonly announce: ((job: AiJob) => Effect.Effect<void>) | undefined
+  /** `announce` for a job whose new run was offered to worker pools (`handTo: "workers"`). */
+  readonly announceOffer: ((job: AiJob) => Effect.Effect<void>) | undefined
 }
 
 /** Options of a guarded transition. */
@@ -32,7 +34,8 @@ export interface BeginOptions extends TransitionOptions {
    * `"caller"` (the default): the caller runs the job, with `Jobs.run` and
    * the claim returned. `"workers"`: the new run is offered to worker pools
    * in the same transaction, and the first pool of the job's kind, in any
-   * process, to look for offers (once a poll interval) takes it and runs it;
+   * process, to look for offers (at once when the offer's announcement
+   * reaches it, else at its next poll) takes it and runs it;
    * the claim returned is then only what was written — running it as well
    * would run the job twice. What an operator's resume (CLI, console) uses.
    */

@@ -21,7 +21,7 @@ import type { Json } from "../../domain/Json.js"
 import type { Claim, ReadError } from "../../store/JobStore.js"
 import type * as WakeUp from "../wakeUp/wakeUp.js"
 import { RecentClaims } from "../wakeUp/recentClaims.js"
-import { lookAgain } from "../wakeUp/signal.js"
+import { lookAgain, type Signal } from "../wakeUp/signal.js"
 import { type Parked, type Ring, WorkBell } from "../wakeUp/workBell.js"
 import { dispatch, type Handlers, kindsOf } from "../engine/handlers.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
@@ -102,8 +102,18 @@ export const makeWorkerPool = (
     const kindSet = kinds === undefined ? undefined : new Set(kinds)
     const clock = yield* Effect.clock
     const bell = new WorkBell(clock, kindSet, claims)
+    // An offer of this pool's kinds (a resume handed to workers, here or in another process)
+    // makes its look due at once, and wakes a loop to make it.
+    let offersLookedAt = Number.NEGATIVE_INFINITY
+    const hear = adoptOffered === undefined ? bell.ring : (signal: Signal) => {
+      if (signal._tag === "JobChanged" && signal.offered === true && (kindSet === undefined || kindSet.has(signal.job_kind))) {
+        offersLookedAt = Number.NEGATIVE_INFINITY
+        return bell.ring(lookAgain)
+      }
+      bell.ring(signal)
+    }
     if (wakeUp !== undefined) {
-      const stop = wakeUp.watchWork(bell.ring)
+      const stop = wakeUp.watchWork(hear)
       yield* Effect.addFinalizer(() => Effect.sync(stop))
     }
     // Claims a submit of this process made for this pool (eager dispatch, eagerDispatch.ts): a loop
@@ -176,10 +186,10 @@ export const makeWorkerPool = (
     // strands a claimed job in `running`: it is either not claimed, or runs, or is released.
     const claimOptions = kinds !== undefined ? { kinds } : {}
     // Runs offered to pools (a resume with `handTo: "workers"`) are looked for at most once a
-    // poll interval, by whichever loop gets there first: one that found the queue empty, or
-    // one that just ran a job — so a pool that never runs dry takes them too, between jobs,
-    // and no claim ever waits behind the look (a woken loop claims first).
-    let offersLookedAt = Number.NEGATIVE_INFINITY
+    // poll interval — or at once after an offer's announcement — by whichever loop gets there
+    // first: one that found the queue empty, or one that just ran a job. So a pool that never
+    // runs dry takes them too, between jobs, and no claim ever waits behind the look (a woken
+    // loop claims first).
     const offersDue = (): boolean => {
       if (adoptOffered === undefined || closing) return false
       const now = clock.unsafeCurrentTimeMillis()

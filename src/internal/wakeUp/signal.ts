@@ -15,7 +15,9 @@ export const JobChanged = Schema.TaggedStruct("JobChanged", {
   state: JobState,
   job_kind: CanonicalJobKind,
   /** When the job becomes eligible for a claim, in epoch milliseconds. */
-  run_after: Schema.Number
+  run_after: Schema.Number,
+  /** Its new run was offered to worker pools (`handTo: "workers"`): a pool of its kind may take it now. */
+  offered: Schema.optional(Schema.Literal(true))
 })
 export type JobChanged = typeof JobChanged.Type
 
@@ -31,7 +33,8 @@ const decodePayload = Schema.decodeUnknownEither(Schema.parseJson(Schema.Struct(
   job_id: JobId,
   state: JobState,
   job_kind: CanonicalJobKind,
-  run_after: Schema.Union(Schema.Number, Schema.NumberFromString)
+  run_after: Schema.Union(Schema.Number, Schema.NumberFromString),
+  offered: Schema.optional(Schema.Literal(true))
 })))
 
 const states: ReadonlySet<unknown> = new Set(JobStates)
@@ -51,10 +54,14 @@ const triggerPayload = (payload: string): JobChanged | undefined => {
     return undefined
   }
   if (typeof fields !== "object" || fields === null) return undefined
-  const { job_id, job_kind, run_after, state } = fields as Record<string, unknown>
-  return isCanonicalId(job_id) && states.has(state) && kinds.has(job_kind) && typeof run_after === "number" && Number.isFinite(run_after)
-    ? { _tag: "JobChanged", job_id: job_id as JobId, state: state as JobState, job_kind: job_kind as JobChanged["job_kind"], run_after }
-    : undefined
+  const { job_id, job_kind, offered, run_after, state } = fields as Record<string, unknown>
+  if (!(isCanonicalId(job_id) && states.has(state) && kinds.has(job_kind) && typeof run_after === "number" && Number.isFinite(run_after))) {
+    return undefined
+  }
+  const changed: JobChanged = { _tag: "JobChanged", job_id: job_id as JobId, state: state as JobState, job_kind: job_kind as JobChanged["job_kind"], run_after }
+  // An offer's announcement (migration 0016's trigger); any other value of the key is the Schema's to judge.
+  if (offered === true) return { ...changed, offered }
+  return offered === undefined ? changed : undefined
 }
 
 /**
