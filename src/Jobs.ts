@@ -227,21 +227,15 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const wakeService = yield* WakeUp
   const wakeUp = wakeService.mode === "poll" ? undefined : wakeService
   /** Tells this process's waiters of a committed change; absent where no one listens (polling only). */
-  const announce = wakeUp === undefined ? undefined : (job: AiJob) =>
-    wakeUp.announce({
-      job_id: job.job_id,
-      state: job.state,
-      job_kind: job.job_kind,
-      run_after: DateTime.toEpochMillis(job.run_after)
-    })
-  const announceOffer = wakeUp === undefined ? undefined : (job: AiJob) =>
-    wakeUp.announce({
-      job_id: job.job_id,
-      state: job.state,
-      job_kind: job.job_kind,
-      run_after: DateTime.toEpochMillis(job.run_after),
-      offered: true
-    })
+  const changeOf = (job: AiJob) => ({
+    job_id: job.job_id,
+    state: job.state,
+    job_kind: job.job_kind,
+    run_after: DateTime.toEpochMillis(job.run_after)
+  })
+  const announce = wakeUp === undefined ? undefined : (job: AiJob) => wakeUp.announce(changeOf(job))
+  /** `announce` for a job whose new run was offered to worker pools: pools of its kind look at once. */
+  const announceOffer = wakeUp === undefined ? undefined : (job: AiJob) => wakeUp.announce({ ...changeOf(job), offered: true })
   /** `effect`, then its job announced — no step at all where there is no one to tell. */
   const announced = <A, E>(effect: Effect.Effect<A, E>, jobOf: (a: A) => AiJob | undefined): Effect.Effect<A, E> =>
     announce === undefined ? effect : Effect.tap(effect, (a) => {

@@ -36,6 +36,22 @@ const stalledJob = (jobs: Jobs.Jobs["Type"], store: JobStore["Type"], kind: "doc
     return job.job_id
   })
 
+/**
+ * The store with its looks for offers counted as each answers, so a test waits for a pool's
+ * looks — one that found nothing before an offer, one made after it — instead of guessing how
+ * long a pool takes.
+ */
+const countingLooks = (looks: Ref.Ref<number>) => (store: JobStore["Type"]): JobStore["Type"] => ({
+  ...store,
+  adoptOfferedRun: (options) => Effect.tap(store.adoptOfferedRun!(options), () => Ref.update(looks, (n) => n + 1))
+})
+
+/** Waits, in real time, until `looks` has reached `n`. */
+const untilLooks = (looks: Ref.Ref<number>, n: number) =>
+  Effect.gen(function*() {
+    while ((yield* Ref.get(looks)) < n) yield* TestServices.provideLive(realSleep(10))
+  })
+
 /** Reads the job until it is `state`, in real time (at most `ms`). */
 const untilState = (jobs: Jobs.Jobs["Type"], jobId: JobId, state: string, ms = 20_000) =>
   Effect.gen(function*() {
@@ -79,14 +95,16 @@ for (const backend of sharedBackends) {
         const operator = yield* engineOn(database)
         const jobId = yield* stalledJob(operator.jobs, operator.store)
         const ran = yield* Ref.make(0)
-        const worker = yield* engineOn(database)
+        const looks = yield* Ref.make(0)
+        const worker = yield* engineOn(database, { wrapStore: countingLooks(looks) })
         yield* worker.jobs.worker({
           concurrency: 1,
           pollInterval: "50 millis",
           handlers: { doc_summarize: () => Ref.update(ran, (n) => n + 1) }
         })
         const claim = yield* operator.jobs.resume(jobId, { actor: "human" })
-        yield* realSleep(600)
+        // Two more looks answered: at least one began after the resume had committed.
+        yield* untilLooks(looks, (yield* Ref.get(looks)) + 2)
         assert.strictEqual(yield* Ref.get(ran), 0, "no pool ran it")
         assert.strictEqual((yield* operator.jobs.get(jobId)).state, "running")
         yield* operator.jobs.run(claim.job.job_id, () => Effect.succeed({ by: "caller" }))
@@ -159,14 +177,15 @@ for (const backend of sharedBackends) {
     it.live("R6c an idle pool with a 30 s poll takes an offer at once, woken by its announcement (LISTEN/NOTIFY from another process on PostgreSQL; in process on SQLite)", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("offer wakes pool")
-        const worker = yield* engineOn(database)
+        const looks = yield* Ref.make(0)
+        const worker = yield* engineOn(database, { wrapStore: countingLooks(looks) })
         // On SQLite a wake-up reaches only its own process: the operator is the pool's process there.
         const operator = backend.name === "PostgreSQL" ? yield* engineOn(database) : worker
         const jobId = yield* stalledJob(operator.jobs, operator.store)
         const started = yield* Deferred.make<void>()
         yield* worker.jobs.worker({ concurrency: 1, pollInterval: "30 seconds", handlers: { doc_summarize: () => Deferred.succeed(started, undefined) } })
-        // The pool's first look (offers, then the queue) finds nothing, and it parks for 30 s.
-        yield* realSleep(300)
+        // The pool's first look (the queue, then offers) finds nothing, and it parks for 30 s.
+        yield* untilLooks(looks, 1)
         yield* operator.jobs.resume(jobId, { actor: "human", handTo: "workers" })
         const woken = yield* Deferred.await(started).pipe(Effect.timeoutOption("10 seconds"))
         assert.isTrue(woken._tag === "Some", "the program started long before the 30 s poll")
@@ -178,11 +197,12 @@ for (const backend of sharedBackends) {
         const database = yield* backend.fresh("offer testclock")
         const operator = yield* engineOn(database, { wake: "poll" })
         const jobId = yield* stalledJob(operator.jobs, operator.store)
-        const worker = yield* engineOn(database, { wake: "poll" })
+        const looks = yield* Ref.make(0)
+        const worker = yield* engineOn(database, { wake: "poll", wrapStore: countingLooks(looks) })
         const started = yield* Deferred.make<void>()
         yield* worker.jobs.worker({ concurrency: 1, pollInterval: "1 minute", handlers: { doc_summarize: () => Deferred.succeed(started, undefined) } })
-        // The pool's first look (offers, then the queue) finds nothing; then the offer is made behind its back.
-        yield* TestServices.provideLive(realSleep(300))
+        // The pool's first look (the queue, then offers) finds nothing; then the offer is made behind its back.
+        yield* untilLooks(looks, 1)
         yield* operator.jobs.resume(jobId, { actor: "human", handTo: "workers" })
         yield* TestServices.provideLive(realSleep(300))
         assert.isFalse(yield* Deferred.isDone(started), "not before the poll")

@@ -21,10 +21,12 @@ const CURRENT = `EXISTS (
   WHERE j.id = run_offers.job_id AND j.workflow_run_id = run_offers.run_id
     AND j.status = 'running' AND r.status = 'running')`
 
-// A second offer of the run keeps the first (and its place in line).
+// A second offer of the run keeps the first (and its place in line); a row comes back either
+// way, none only when there is no such run.
 const OFFER = `INSERT INTO run_offers (run_id, job_id, offered_at)
   SELECT id, job_id, ? FROM workflow_runs WHERE id = ?
-  ON CONFLICT (run_id) DO NOTHING`
+  ON CONFLICT (run_id) DO UPDATE SET offered_at = run_offers.offered_at
+  RETURNING run_id`
 
 const DROP_STALE = `DELETE FROM run_offers WHERE NOT ${CURRENT}`
 
@@ -42,8 +44,7 @@ export const makeOfferMethods = ({ exec, transaction }: SqliteContext) => {
   const offerRun: NonNullable<Service["offerRun"]> = (runId) =>
     Effect.gen(function*() {
       const at = storedInstant(yield* DateTime.now)
-      yield* transaction.single(exec(OFFER, [at, runId]))
-      const [offered] = yield* exec("SELECT 1 FROM run_offers WHERE run_id = ?", [runId])
+      const [offered] = yield* transaction.single(exec(OFFER, [at, runId]))
       if (offered === undefined) return yield* new NotFound({ entity: "workflow_run", id: runId })
     }).pipe(storageErrors("JobStore.offerRun"))
 
