@@ -29,7 +29,7 @@ import { makeEndRun, makeFinishRunning } from "./internal/jobs/endRun.js"
 import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { EagerDesk } from "./internal/jobs/eagerDispatch.js"
 import { makeBegin } from "./internal/jobs/begin.js"
-import { makeAdoptOffered } from "./internal/jobs/adoptOffered.js"
+import { makeAdoptOffered, withOffers } from "./internal/jobs/adoptOffered.js"
 import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
 import { makeMove } from "./internal/jobs/move.js"
 import type { BeginOptions, Operations, TransitionOptions } from "./internal/jobs/operations.js"
@@ -143,6 +143,8 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * priority, then the one eligible longest, then the oldest — that the capability policy admits,
    * creates its run, moves it to running. A job the policy refuses is failed
    * on the way (with its deny events, and no run) and the search goes on. Null if none.
+   * Once a second, a run offered to workers (`resume(id, { handTo: "workers" })`) of those
+   * kinds comes first: the claim is then that job's current run, its heartbeat set now.
    */
   readonly claimNext: (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /** Starts one named queued job with a new run, if the capability policy still admits it. */
@@ -213,6 +215,9 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
 }>() {}
 
 /** Builds the service from the store, recorder, capabilities, recovery gate and wake-up in context. */
+/** How often `claimNext` looks for runs offered to workers before the queue (withOffers). */
+const OFFERS_LOOK_INTERVAL_MS = 1_000
+
 export const make = (options: Options = {}) => Effect.gen(function*() {
   const recorder = yield* FlightRecorder
   // Caller text stored on jobs, runs and nodes is redacted like the events about it (R14).
@@ -258,8 +263,11 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const operations: Operations = { store, prepare, announce, announceOffer }
   const admission = makeAdmission(store, capabilities, prepare)
   const claimJob = makeClaimNext(store, admission, prepare)
-  const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
+  const claimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
     announced(claimJob(options), (claim) => claim?.job)
+  // Runs offered to workers (`handTo: "workers"`): a pool looks for them itself; `claimNext` once a second.
+  const adoptOffered = makeAdoptOffered(store, prepare)
+  const claimNext = withOffers(claimQueued, adoptOffered, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS)
   // Eager dispatch (eagerDispatch.ts): where the store can create and claim in one write and the
   // policy's verdicts may be remembered (the claim's records are then the submit's to build).
   const desk = store.createClaimed !== undefined && admission.deterministic ? new EagerDesk() : undefined
@@ -299,7 +307,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
-    worker: makeWorkerPool(claimNext, runner, wakeUp, desk, makeAdoptOffered(store, prepare)),
+    worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered),
     await: (jobId, options) =>
       tapJob(awaitJob(jobId, options)).pipe(Effect.withSpan("Jobs.await", { attributes: { "hsk.job_id": jobId } })),
     history: makeHistory(store),

@@ -3,7 +3,8 @@
  * PostgreSQL: `Jobs.resume` with `handTo: "workers"` (what the CLI and the
  * console do) offers the new run to pools, and a pool of the job's kind in
  * another process takes it within its poll interval and runs it — once. A
- * resume for the caller (the default) is never taken by a pool.
+ * resume for the caller (the default) is never taken by a pool. An
+ * application's own loop of `Jobs.claimNext` takes offers too, once a second.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
@@ -209,6 +210,51 @@ for (const backend of sharedBackends) {
         yield* TestClock.adjust("1 minute")
         yield* Deferred.await(started)
         yield* untilState(operator.jobs, jobId, "completed")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live("R6c an application's own worker loop (Jobs.claimNext, no pool) takes a run offered to workers, ahead of its queue, once, and runs it under that run", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("claimNext offer")
+        const operator = yield* engineOn(database)
+        const jobId = yield* stalledJob(operator.jobs, operator.store)
+        const queued = yield* operator.jobs.submit(summarize())
+        const resumed = yield* operator.jobs.resume(jobId, { actor: "human", handTo: "workers" })
+        const worker = yield* engineOn(database)
+        // Another kind's loop does not take it.
+        assert.isNull(yield* worker.jobs.claimNext({ kinds: ["doc_edit"] }))
+        const loop = yield* engineOn(database)
+        const first = yield* loop.jobs.claimNext({ kinds: ["doc_summarize"] })
+        assert.strictEqual(first?.job.job_id, jobId, "the offered run before the queued job")
+        assert.strictEqual(first?.run.id, resumed.run.id, "under the run the resume made")
+        assert.isTrue(
+          DateTime.greaterThanOrEqualTo(first!.run.last_heartbeat, resumed.run.last_heartbeat),
+          "its heartbeat set when taken"
+        )
+        const second = yield* loop.jobs.claimNext({ kinds: ["doc_summarize"] })
+        assert.strictEqual(second?.job.job_id, queued.job_id, "then the queue")
+        assert.isNull(yield* loop.jobs.claimNext({ kinds: ["doc_summarize"] }))
+        assert.isNull(yield* loop.store.adoptOfferedRun!({}), "the offer was taken once")
+        yield* loop.jobs.run(jobId, () => Effect.succeed({ by: "loop" }))
+        const done = yield* operator.jobs.get(jobId)
+        assert.deepInclude(done, { state: "completed", job_outputs: { by: "loop" }, workflow_run_id: resumed.run.id })
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6c Jobs.claimNext looks for offered runs once a second (TestClock), not on every claim", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("claimNext offer interval")
+        const operator = yield* engineOn(database, { wake: "poll" })
+        const jobId = yield* stalledJob(operator.jobs, operator.store)
+        const looks = yield* Ref.make(0)
+        const loop = yield* engineOn(database, { wake: "poll", wrapStore: countingLooks(looks) })
+        assert.isNull(yield* loop.jobs.claimNext(), "the first claim looks, and finds no offer yet")
+        assert.strictEqual(yield* Ref.get(looks), 1)
+        const resumed = yield* operator.jobs.resume(jobId, { actor: "human", handTo: "workers" })
+        assert.isNull(yield* loop.jobs.claimNext(), "within the second: the queue alone")
+        assert.strictEqual(yield* Ref.get(looks), 1)
+        yield* TestClock.adjust("1 second")
+        const taken = yield* loop.jobs.claimNext()
+        assert.strictEqual(taken?.run.id, resumed.run.id)
+        assert.strictEqual(yield* Ref.get(looks), 2)
       }).pipe(Effect.scoped), 60_000)
   })
 }

@@ -5,6 +5,7 @@
  * does (unreadableClaim.ts), and the look goes on to the next offer; without
  * this every look of every pool would fail on it until recovery.
  */
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { JobKind } from "../../domain/JobKind.js"
@@ -14,6 +15,8 @@ import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 
 /** How many unreadable offered jobs one look fails before it answers none (the next look goes on). */
 const UNREADABLE_PER_LOOK = 8
+
+type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
 
 export const makeAdoptOffered = (store: JobStore["Type"], prepare: Prepare) => {
   const adopt = store.adoptOfferedRun
@@ -26,4 +29,25 @@ export const makeAdoptOffered = (store: JobStore["Type"], prepare: Prepare) => {
         left > 0 ? Effect.zipRight(failUnreadable(error), look(options, left - 1)) : Effect.fail(error))
     )
   return (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) => look(options, UNREADABLE_PER_LOOK)
+}
+
+/**
+ * `Jobs.claimNext` with offered runs: at most once an interval (the first
+ * call included), an offered run of the caller's kinds comes first — it is
+ * already running, and stalls again if nobody takes it — so an application's
+ * own worker loop, not only a pool, runs a job resumed with
+ * `handTo: "workers"`. Between looks a claim is the queue's alone: one read a
+ * second, whatever the rate of claims. (Pools look on their own schedule,
+ * workerPool.ts, and are given the queue's claim.)
+ */
+export const withOffers = (claimQueued: ClaimNext, adopt: ClaimNext | undefined, clock: Clock.Clock, intervalMs: number): ClaimNext => {
+  if (adopt === undefined) return claimQueued
+  let lookedAt = Number.NEGATIVE_INFINITY
+  return (options) =>
+    Effect.suspend(() => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (now - lookedAt < intervalMs) return claimQueued(options)
+      lookedAt = now
+      return Effect.flatMap(adopt(options), (offered) => offered === null ? claimQueued(options) : Effect.succeed(offered))
+    })
 }
