@@ -29,7 +29,7 @@ import { makeEndRun, makeFinishRunning } from "./internal/jobs/endRun.js"
 import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { EagerDesk } from "./internal/jobs/eagerDispatch.js"
 import { makeBegin } from "./internal/jobs/begin.js"
-import { makeAdoptOffered, withOffers } from "./internal/jobs/adoptOffered.js"
+import { makeAdoptOffered, offersLook } from "./internal/jobs/adoptOffered.js"
 import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
 import { makeMove } from "./internal/jobs/move.js"
 import type { BeginOptions, Operations, TransitionOptions } from "./internal/jobs/operations.js"
@@ -215,7 +215,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
 }>() {}
 
 /** Builds the service from the store, recorder, capabilities, recovery gate and wake-up in context. */
-/** How often `claimNext` looks for runs offered to workers before the queue (withOffers). */
+/** How often `claimNext` looks for runs offered to workers before the queue (adoptOffered.ts `offersLook`). */
 const OFFERS_LOOK_INTERVAL_MS = 1_000
 
 export const make = (options: Options = {}) => Effect.gen(function*() {
@@ -262,12 +262,13 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   })
   const operations: Operations = { store, prepare, announce, announceOffer }
   const admission = makeAdmission(store, capabilities, prepare)
-  const claimJob = makeClaimNext(store, admission, prepare)
-  const claimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
-    announced(claimJob(options), (claim) => claim?.job)
   // Runs offered to workers (`handTo: "workers"`): a pool looks for them itself; `claimNext` once a second.
   const adoptOffered = makeAdoptOffered(store, prepare)
-  const claimNext = withOffers(claimQueued, adoptOffered, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS)
+  const claims = makeClaimNext(store, admission, prepare, offersLook(adoptOffered, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS))
+  const claimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
+    announced(claims.claimQueued(options), (claim) => claim?.job)
+  const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
+    announced(claims.claimNext(options), (claim) => claim?.job)
   // Eager dispatch (eagerDispatch.ts): where the store can create and claim in one write and the
   // policy's verdicts may be remembered (the claim's records are then the submit's to build).
   const desk = store.createClaimed !== undefined && admission.deterministic ? new EagerDesk() : undefined

@@ -31,23 +31,31 @@ export const makeAdoptOffered = (store: JobStore["Type"], prepare: Prepare) => {
   return (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) => look(options, UNREADABLE_PER_LOOK)
 }
 
+/** How `Jobs.claimNext` takes offered runs: `adopt` when `due` says so (claim.ts). */
+export interface OffersLook {
+  readonly adopt: ClaimNext
+  readonly due: () => boolean
+}
+
 /**
- * `Jobs.claimNext` with offered runs: at most once an interval (the first
- * call included), an offered run of the caller's kinds comes first — it is
- * already running, and stalls again if nobody takes it — so an application's
- * own worker loop, not only a pool, runs a job resumed with
- * `handTo: "workers"`. Between looks a claim is the queue's alone: one read a
- * second, whatever the rate of claims. (Pools look on their own schedule,
- * workerPool.ts, and are given the queue's claim.)
+ * `Jobs.claimNext`'s looks for offered runs: at most once an interval (the
+ * first claim included), an offered run of the caller's kinds comes first —
+ * it is already running, and stalls again if nobody takes it — so an
+ * application's own worker loop, not only a pool, runs a job resumed with
+ * `handTo: "workers"`. Between looks a claim is the queue's alone: one read
+ * an interval, whatever the rate of claims. (Pools look on their own
+ * schedule, workerPool.ts.)
  */
-export const withOffers = (claimQueued: ClaimNext, adopt: ClaimNext | undefined, clock: Clock.Clock, intervalMs: number): ClaimNext => {
-  if (adopt === undefined) return claimQueued
+export const offersLook = (adopt: ClaimNext | undefined, clock: Clock.Clock, intervalMs: number): OffersLook | undefined => {
+  if (adopt === undefined) return undefined
   let lookedAt = Number.NEGATIVE_INFINITY
-  return (options) =>
-    Effect.suspend(() => {
+  return {
+    adopt,
+    due: () => {
       const now = clock.unsafeCurrentTimeMillis()
-      if (now - lookedAt < intervalMs) return claimQueued(options)
+      if (now - lookedAt < intervalMs) return false
       lookedAt = now
-      return Effect.flatMap(adopt(options), (offered) => offered === null ? claimQueued(options) : Effect.succeed(offered))
-    })
+      return true
+    }
+  }
 }

@@ -22,6 +22,7 @@ import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import type { Prepare } from "./auditEvents.js"
 import { makeClaimTemplates } from "./claimTemplates.js"
 import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
+import type { OffersLook } from "./adoptOffered.js"
 
 /** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
 class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
@@ -33,7 +34,13 @@ class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
 /** One claim attempt's outcome: a claim, none queued, or look again (a refusal, or a subject just decided). */
 type Attempt = Effect.Effect<Claim | null | "refused" | "undecided", DecodeFailure | ReadError>
 
-export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typeof makeAdmission>, prepare: Prepare) => {
+export const makeClaimNext = (
+  store: JobStore["Type"],
+  admission: ReturnType<typeof makeAdmission>,
+  prepare: Prepare,
+  /** Runs offered to workers, and when to look for them (adoptOffered.ts). */
+  offers?: OffersLook
+) => {
   // A claim's records — the policy's re-check, then `queued → running` — are admission.ts `claimRecords`.
   const claimRecords = admission.claimRecords
 
@@ -112,7 +119,23 @@ export const makeClaimNext = (store: JobStore["Type"], admission: ReturnType<typ
         return Effect.succeed(outcome)
       })
     )
-  const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
+  /** The queue's next job alone (a pool's claim: pools look for offered runs on their own schedule). */
+  const claimQueued = (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
     withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds))
-  return claimNext
+  /**
+   * `Jobs.claimNext`: when `offers` says a look is due, a run offered to
+   * workers of these kinds first (adoptOffered.ts `offersLook`), then the
+   * queue. Decided inside the span's body, so an effect built once and run
+   * in a loop asks each time, and a claim with no look due pays no step for it.
+   */
+  const claimNext = offers === undefined ? claimQueued : (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
+    withJobSpan("Jobs.claimNext", (span) =>
+      offers.due()
+        ? Effect.flatMap(offers.adopt(options), (offered) => {
+          if (offered === null) return claimUntilDecided(span, options.kinds)
+          nameJob(span, offered.job)
+          return Effect.succeed(offered)
+        })
+        : claimUntilDecided(span, options.kinds))
+  return { claimQueued, claimNext }
 }
