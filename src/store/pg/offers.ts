@@ -1,7 +1,9 @@
 /**
  * Runs offered to worker pools, on PostgreSQL (migration 0016): a resumed
  * job's new run that no worker holds, until a pool of its kind takes it.
- * Off the hot path: no claim, submit or lifecycle statement reads the table.
+ * No claim, submit or lifecycle statement reads the table; but `Jobs.claimNext`
+ * looks here once a second (internal/jobs/adoptOffered.ts), so its statements
+ * run untraced as the claim's do (`run`, internal/execute.ts).
  */
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -18,7 +20,7 @@ type Service = Context.Tag.Service<JobStore>
 const LOOKS = 8
 
 export const makeOfferMethods = (context: PgContext) => {
-  const { atomic, sql } = context
+  const { atomic, run, sql } = context
   const jobColumns = sql.literal(columns.job)
   const runColumns = sql.literal(columns.run)
   // The offer's run is still its job's running run: the only offer a pool may take.
@@ -42,41 +44,41 @@ export const makeOfferMethods = (context: PgContext) => {
   const takeOne = (kinds: ReadonlyArray<string> | undefined) =>
     Effect.gen(function*() {
       // Offers no pool will ever take go first; one another look holds is left to it (no waiting).
-      yield* sql`
+      yield* run(sql`
         DELETE FROM run_offers WHERE run_id IN (
-          SELECT o.run_id FROM run_offers o WHERE NOT ${current} FOR UPDATE SKIP LOCKED)`
+          SELECT o.run_id FROM run_offers o WHERE NOT ${current} FOR UPDATE SKIP LOCKED)`)
       // The offer's row lock decides who takes it: a look that finds it locked skips it, and
       // one that locks it after its taker committed finds it gone (READ COMMITTED re-reads it).
-      const [taken] = yield* sql<{ readonly run_id: string; readonly job_id: string }>`
+      const [taken] = yield* run(sql<{ readonly run_id: string; readonly job_id: string }>`
         DELETE FROM run_offers WHERE run_id = (
           SELECT o.run_id FROM run_offers o JOIN ai_jobs k ON k.id = o.job_id
           WHERE ${current}${kinds === undefined ? sql`` : sql` AND k.job_kind IN ${sql.in(kinds)}`}
           ORDER BY o.offered_at, o.run_id
           LIMIT 1
           FOR UPDATE OF o SKIP LOCKED)
-        RETURNING run_id, job_id`
+        RETURNING run_id, job_id`)
       if (taken === undefined) return "none" as const
       // Then the job and the run, in the lock order (JobStore.ts), each still as the offer found it:
       // an operator's move that committed in between makes the offer stale, and it is dropped.
-      const [job] = yield* sql`
+      const [job] = yield* run(sql`
         SELECT ${jobColumns} FROM ai_jobs
         WHERE id = ${taken.job_id} AND workflow_run_id = ${taken.run_id} AND status = 'running'
-        FOR NO KEY UPDATE`
+        FOR NO KEY UPDATE`)
       if (job === undefined) return "stale" as const
       const at = instantParam(yield* DateTime.now)
-      const [run] = yield* sql`
+      const [runRow] = yield* run(sql`
         UPDATE workflow_runs SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
         WHERE id = ${taken.run_id} AND status = 'running'
-        RETURNING ${runColumns}`
-      if (run === undefined) return "stale" as const
-      return { job: yield* decode.aiJob(job), run: yield* decode.run(run) } satisfies Claim
+        RETURNING ${runColumns}`)
+      if (runRow === undefined) return "stale" as const
+      return { job: yield* decode.aiJob(job), run: yield* decode.run(runRow) } satisfies Claim
     })
 
   const adoptOfferedRun: NonNullable<Service["adoptOfferedRun"]> = (options = {}) =>
     Effect.gen(function*() {
       if (options.kinds !== undefined && options.kinds.length === 0) return null
       // Most looks find no offer at all: one read, no transaction.
-      const [any] = yield* sql<{ readonly offered: boolean }>`SELECT EXISTS (SELECT 1 FROM run_offers) AS offered`
+      const [any] = yield* run(sql<{ readonly offered: boolean }>`SELECT EXISTS (SELECT 1 FROM run_offers) AS offered`)
       if (any?.offered !== true) return null
       for (let look = 0; look < LOOKS; look++) {
         const outcome = yield* atomic(takeOne(options.kinds))
