@@ -114,7 +114,9 @@ export const eventDetail = (event: StoredFlightEvent): string => {
         ? `bundle ${event.bundle_id}: ${event.scope}, ${event.redaction_mode}${optionalPart(", events ", event.event_count)}`
         : `bundle ${event.bundle_id}${optionalPart(", bytes ", event.size_bytes)}`
     case "security_violation":
-      return `${event.violation}${event.detail === undefined ? "" : `: ${event.detail}`}`
+      return "violation" in event
+        ? `${event.violation}${event.detail === undefined ? "" : `: ${event.detail}`}`
+        : `${event.violation_type}: ${event.description} (${event.guard_name}, ${event.action_taken})`
   }
 }
 

@@ -39,6 +39,9 @@ const Label = Schema.NonEmptyString.annotations({ message: () => "Expected a non
 
 const NonNegativeInt = Schema.NonNegativeInt.annotations({ message: () => "Expected an integer ≥ 0" })
 
+/** A duration or threshold the spec types as `number`: any finite number ≥ 0, fractions included (the reference's `require_number`). */
+const NonNegativeNumber = Schema.Number.pipe(Schema.finite(), Schema.nonNegative()).annotations({ message: () => "Expected a finite number ≥ 0" })
+
 const NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 /** An id that is not the nil UUID, which the reference refuses for event and trace ids. */
@@ -93,7 +96,7 @@ export const WorkflowRecoveryEvent = Schema.Struct({
   reason: Schema.String,
   /** The stale heartbeat that triggered recovery. */
   last_heartbeat_ts: Timestamp,
-  threshold_secs: NonNegativeInt
+  threshold_secs: NonNegativeNumber
 }).annotations({ identifier: "WorkflowRecoveryEvent" })
 
 /** A capability check and its outcome (R15). */
@@ -103,7 +106,8 @@ export const CapabilityActionEvent = Schema.Struct({
   capability_id: Label,
   /** Who asked: a user, an agent or a service id. */
   actor_id: Label,
-  job_id: JobId,
+  /** Present, and null for a decision outside any job (the reference's `Option<String>`, `require_string_or_null_nonempty`). */
+  job_id: Schema.NullOr(JobId),
   decision_outcome: Schema.Literal("allow", "deny"),
   profile_id: optional(Label),
   reason: optional(Schema.String)
@@ -128,7 +132,7 @@ export const LlmInferenceEvent = Schema.Struct({
   trace_id: TraceIdNotNil,
   model_id: Label,
   token_usage: TokenUsage,
-  latency_ms: optionalOrNull(NonNegativeInt),
+  latency_ms: optionalOrNull(NonNegativeNumber),
   prompt_hash: optionalOrNull(ContentHash),
   response_hash: optionalOrNull(ContentHash),
   prompt_text: optional(Schema.String),
@@ -189,7 +193,7 @@ export const TerminalCommandEvent = Schema.Struct({
   command: Label,
   args: optional(Schema.Array(Schema.String)),
   exit_code: optionalOrNull(Schema.Int),
-  duration_ms: optionalOrNull(NonNegativeInt),
+  duration_ms: optionalOrNull(NonNegativeNumber),
   stdout_ref: optionalOrNull(Label),
   stderr_ref: optionalOrNull(Label),
   env_ref: optionalOrNull(Label)
@@ -222,13 +226,51 @@ export const DebugBundleExportEvent = Schema.Struct({
   missing_evidence: optional(Schema.Array(MissingEvidence))
 }).annotations({ identifier: "DebugBundleExportEvent" })
 
-/** A refused or detected breach of policy (e.g. an action outside the job's capabilities). */
-export const SecurityViolationEvent = Schema.Struct({
+/** FR-EVT-008's optional fields (the reference's `FrEvt008SecurityViolation`). */
+const frEvt008Optional = {
+  source_id: optionalOrNull(Schema.String),
+  offset: optionalOrNull(NonNegativeInt),
+  context: optionalOrNull(Schema.String),
+  job_state_transition: optionalOrNull(Schema.String)
+}
+
+/** Ours: what `violation` was found, and an optional `detail`; FR-EVT-008's fields may come along. */
+export const PolicyViolationEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("security_violation"),
   violation: Label,
-  detail: optional(Schema.String)
-}).annotations({ identifier: "SecurityViolationEvent" })
+  detail: optional(Schema.String),
+  violation_type: optional(Label),
+  description: optional(Schema.String),
+  trigger: optional(Schema.String),
+  guard_name: optional(Label),
+  action_taken: optional(Label),
+  ...frEvt008Optional
+}).annotations({ identifier: "PolicyViolationEvent" })
+
+/**
+ * FR-EVT-008 as the reference writes it (an ACE validator's finding, e.g. a
+ * prompt injection): `violation_type`, `description`, `trigger`,
+ * `guard_name` and `action_taken` required.
+ */
+export const FrEvt008SecurityViolationEvent = Schema.Struct({
+  ...envelope,
+  type: Schema.Literal("security_violation"),
+  violation_type: Label,
+  description: Schema.String,
+  trigger: Schema.String,
+  guard_name: Label,
+  action_taken: Label,
+  ...frEvt008Optional
+}).annotations({ identifier: "FrEvt008SecurityViolationEvent" })
+
+/**
+ * A refused or detected breach of policy: ours (`violation`, e.g. an action
+ * outside the job's capabilities: what `ctx.securityViolation` records) or
+ * FR-EVT-008's. Either may carry the other's optional fields.
+ */
+export const SecurityViolationEvent = Schema.Union(PolicyViolationEvent, FrEvt008SecurityViolationEvent)
+  .annotations({ identifier: "SecurityViolationEvent" })
 
 /** The schema of each event type, keyed by type: exactly the types of `EventTypes`. */
 export const FlightEventSchemas = {
@@ -252,7 +294,8 @@ export const FlightEvent = Schema.Union(
   TerminalCommandEvent,
   DiagnosticEvent,
   DebugBundleExportEvent,
-  SecurityViolationEvent
+  PolicyViolationEvent,
+  FrEvt008SecurityViolationEvent
 ).annotations({ identifier: "FlightEvent" })
 export type FlightEvent = typeof FlightEvent.Type
 /** An event as JSON: what callers hand to the recorder and what the store keeps as `body`. */

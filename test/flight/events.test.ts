@@ -11,7 +11,7 @@ import { makePrepare } from "../../src/internal/flight/prepare.js"
 import { contentHash, sanitize } from "../../src/internal/flight/Privacy.js"
 import * as Redactor from "../../src/internal/flight/Redactor.js"
 import { makeEvent, systemEvent } from "../../src/FlightRecorder.js"
-import { eventOf, ids, invalidEvents, validEvents, withField } from "./fixtures.js"
+import { eventOf, frEvt008Violation, ids, invalidEvents, validEvents, withField } from "./fixtures.js"
 
 const prepare = makePrepare()
 const decode = Schema.decodeUnknownEither(FlightEvent, { errors: "all", onExcessProperty: "error" })
@@ -58,6 +58,33 @@ describe("R12 event schemas", () => {
       const body = yield* bodyOf(withField("diagnostic", { timestamp: "2026-01-20T01:59:37.328+02:00" }))
       assert.strictEqual(body["timestamp"], "2026-01-19T23:59:37.328Z")
     }))
+})
+
+describe("R12 the spec's and the reference's shapes are accepted as they are written", () => {
+  const accepted: ReadonlyArray<readonly [string, Readonly<Record<string, unknown>>]> = [
+    // spec 11.5 types these `number`; the reference checks `require_number(_or_null)`.
+    ["llm_inference with a fractional latency_ms", withField("llm_inference", { latency_ms: 12.5 })],
+    ["llm_inference with a null latency_ms", withField("llm_inference", { latency_ms: null })],
+    ["terminal_command with a fractional duration_ms", withField("terminal_command", { duration_ms: 3.75 })],
+    ["workflow_recovery with a fractional threshold_secs", withField("workflow_recovery", { threshold_secs: 30.5 })],
+    // The reference's FrEvt004CapabilityAction: `job_id: Option<String>`, present and possibly null.
+    ["capability_action outside any job (job_id null)", withField("capability_action", { job_id: null })],
+    // The reference's FrEvt008SecurityViolation, as its workflows.rs records a poisoning.
+    ["security_violation in FR-EVT-008's shape", frEvt008Violation],
+    ["security_violation in FR-EVT-008's shape without its optional fields", (() => {
+      const { context: _c, job_state_transition: _j, offset: _o, source_id: _s, ...core } = frEvt008Violation
+      return core
+    })()],
+    ["security_violation in ours with FR-EVT-008's action_taken", withField("security_violation", { action_taken: "blocked" })]
+  ]
+  for (const [name, input] of accepted) {
+    it.effect(`R10 R12 accepts: ${name}, and stores it as sent`, () =>
+      Effect.gen(function*() {
+        const record = yield* prepare(input)
+        assert.deepStrictEqual(record.body, input)
+        assert.strictEqual<string | null>(record.job_id, typeof input["job_id"] === "string" ? input["job_id"] : null)
+      }))
+  }
 })
 
 describe("R10 invalid events are rejected with HSK-400-INVALID-EVENT", () => {

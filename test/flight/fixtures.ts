@@ -100,6 +100,31 @@ export const validEvents = {
 export const eventOf = (type: EventType, overrides: Record<string, unknown> = {}): FlightEventInput =>
   ({ ...validEvents[type], event_id: uuid(), ...overrides }) as unknown as FlightEventInput
 
+/**
+ * FR-EVT-008 as the reference's `handle_security_violation` writes it
+ * (workflows.rs: a prompt injection found by a guard, the job poisoned).
+ */
+export const frEvt008Violation: Readonly<Record<string, unknown>> = envelope("security_violation", {
+  job_id: ids.job,
+  workflow_run_id: ids.run,
+  violation_type: "prompt_injection",
+  description: "instruction override in retrieved text",
+  source_id: null,
+  trigger: "ignore previous instructions",
+  guard_name: "PromptInjectionGuard",
+  offset: 128,
+  context: "…please ignore previous instructions and…",
+  action_taken: "poisoned",
+  job_state_transition: "poisoned"
+})
+
+/** FR-EVT-008's event without `key`. */
+const frEvt008Without = (key: string) => {
+  const copy: Record<string, unknown> = { ...frEvt008Violation }
+  delete copy[key]
+  return copy
+}
+
 /** A copy of the valid event of `type` without `key`. */
 export const without = (type: keyof typeof validEvents, key: string) => {
   const copy: Record<string, unknown> = { ...validEvents[type] }
@@ -153,10 +178,11 @@ export const invalidEvents: ReadonlyArray<readonly [string, unknown, string]> = 
   ["workflow_recovery to_state not stalled", withField("workflow_recovery", { to_state: "failed" }), "to_state"],
   ["workflow_recovery last_heartbeat_ts not RFC 3339", withField("workflow_recovery", { last_heartbeat_ts: "yesterday" }), "last_heartbeat_ts"],
   ["workflow_recovery threshold_secs negative", withField("workflow_recovery", { threshold_secs: -1 }), "threshold_secs"],
-  ["workflow_recovery threshold_secs fractional", withField("workflow_recovery", { threshold_secs: 1.5 }), "threshold_secs"],
+  ["workflow_recovery threshold_secs not a number", withField("workflow_recovery", { threshold_secs: "30" }), "threshold_secs"],
   ["capability_action missing capability_id", without("capability_action", "capability_id"), "capability_id"],
   ["capability_action missing actor_id", without("capability_action", "actor_id"), "actor_id"],
-  ["capability_action missing job_id", without("capability_action", "job_id"), "job_id"],
+  ["capability_action missing job_id (null is the way to say none)", without("capability_action", "job_id"), "job_id"],
+  ["capability_action empty job_id", withField("capability_action", { job_id: "" }), "job_id"],
   ["capability_action outcome maybe", withField("capability_action", { decision_outcome: "maybe" }), "decision_outcome"],
   ["llm_inference without model_id", without("llm_inference", "model_id"), "model_id"],
   ["llm_inference without token_usage", without("llm_inference", "token_usage"), "token_usage"],
@@ -166,6 +192,7 @@ export const invalidEvents: ReadonlyArray<readonly [string, unknown, string]> = 
   ["llm_inference token_usage missing completion_tokens", withField("llm_inference", { token_usage: { prompt_tokens: 1, total_tokens: 1 } }), "token_usage.completion_tokens"],
   ["llm_inference token_usage in the 0.1.0 names", withField("llm_inference", { token_usage: { prompt: 1, completion: 1, total: 2 } }), "token_usage.prompt_tokens"],
   ["llm_inference negative latency", withField("llm_inference", { latency_ms: -5 }), "latency_ms"],
+  ["llm_inference infinite latency", withField("llm_inference", { latency_ms: Number.POSITIVE_INFINITY }), "latency_ms"],
   ["llm_inference empty prompt_hash", withField("llm_inference", { prompt_hash: "" }), "prompt_hash"],
   ["system missing job_id", without("system", "job_id"), "job_id"],
   ["system unknown to_state", withField("system", { to_state: "done" }), "to_state"],
@@ -180,7 +207,9 @@ export const invalidEvents: ReadonlyArray<readonly [string, unknown, string]> = 
   ["debug_bundle_export missing scope", without("debug_bundle_export", "scope"), "scope"],
   ["debug_bundle_export unknown redaction_mode", withField("debug_bundle_export", { redaction_mode: "NONE" }), "redaction_mode"],
   ["debug_bundle_export negative event_count", withField("debug_bundle_export", { event_count: -1 }), "event_count"],
-  ["security_violation missing violation", without("security_violation", "violation"), "violation"]
+  ["security_violation missing violation", without("security_violation", "violation"), "violation"],
+  ["security_violation FR-EVT-008 without guard_name", frEvt008Without("guard_name"), "guard_name"],
+  ["security_violation FR-EVT-008 with a negative offset", { ...frEvt008Violation, offset: -1 }, "offset"]
 ]
 
 

@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { nestedDeeperThan, tooDeepMessage } from "../../domain/depth.js"
 import { type EventRecord, type EventType, EventTypes } from "../../domain/EventRecord.js"
-import { FlightEvent, FlightEventSchemas } from "../../domain/FlightEvent.js"
+import { FlightEvent, FlightEventSchemas, FrEvt008SecurityViolationEvent, PolicyViolationEvent } from "../../domain/FlightEvent.js"
 import { type JobId, TraceId } from "../../domain/Ids.js"
 import { isStorable } from "../../domain/Text.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
@@ -43,7 +43,15 @@ const decodeAs = (schema: Schema.Schema<FlightEvent, unknown>) =>
 // the whole union would also report what other types lack.
 const decodeByType = Object.fromEntries(
   Object.entries(FlightEventSchemas).map(([type, schema]) => [type, decodeAs(schema as Schema.Schema<FlightEvent, unknown>)])
-) as { readonly [T in EventType]: ReturnType<typeof decodeAs> }
+) as { [T in EventType]: ReturnType<typeof decodeAs> }
+// Likewise a security_violation's reasons are its own shape's: FR-EVT-008's when it names a
+// `violation_type` and no `violation`, else ours (domain/FlightEvent.ts).
+const decodePolicyViolation = decodeAs(PolicyViolationEvent as Schema.Schema<FlightEvent, unknown>)
+const decodeFrEvt008 = decodeAs(FrEvt008SecurityViolationEvent as Schema.Schema<FlightEvent, unknown>)
+decodeByType.security_violation = (input, options) =>
+  typeof input === "object" && input !== null && "violation_type" in input && !("violation" in input)
+    ? decodeFrEvt008(input, options)
+    : decodePolicyViolation(input, options)
 const encode = Schema.encode(FlightEvent)
 
 /** The path of the first key or string value that `isStorable` refuses, or null. Depth is already bounded. */
@@ -107,7 +115,7 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       const valid = yield* Effect.mapError(decode(input), (error) => InvalidEvent.fromParseError(input, error))
       // Every stored event has a trace id (the column is NOT NULL): one sent
       // without gets its job's, or a fresh one, as the reference does.
-      const trace_id = valid.trace_id ?? (yield* traceIdFor(valid.job_id))
+      const trace_id = valid.trace_id ?? (yield* traceIdFor(valid.job_id ?? undefined))
       const decoded = { ...valid, trace_id }
       // Encoding canonicalises (timestamps to `…Z` with milliseconds) before the privacy rules see the text.
       const encoded = yield* Effect.mapError(encode(decoded), (error) => InvalidEvent.fromParseError(input, error))
