@@ -66,7 +66,7 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
   override get message(): string {
     const cause = this.cause as { readonly message?: unknown; readonly cause?: { readonly message?: unknown } }
     const detail = cause?.cause?.message ?? cause?.message
-    return `Storage failed during ${this.operation}${typeof detail === "string" ? `: ${detail}` : ""}`
+    return `${this.code}: Storage failed during ${this.operation}${typeof detail === "string" ? `: ${detail}` : ""}`
   }
 }
 

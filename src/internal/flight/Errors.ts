@@ -17,7 +17,8 @@ export class InvalidEvent extends Schema.TaggedError<InvalidEvent>()("InvalidEve
   readonly code = "HSK-400-INVALID-EVENT"
   override get message(): string {
     const lines = this.reasons.map((reason) => `  - ${reason.path === "" ? "(event)" : reason.path}: ${reason.message}`)
-    return [`Invalid Flight Recorder event${this.event_type === null ? "" : ` of type ${this.event_type}`}:`, ...lines].join("\n")
+    // Led by the code, as the reference's `RecorderError` prints it, so a log line or a caught message says which error it is.
+    return [`${this.code}: Invalid Flight Recorder event${this.event_type === null ? "" : ` of type ${this.event_type}`}:`, ...lines].join("\n")
   }
 
   /** Builds the error from a Schema parse error of `input`. */
