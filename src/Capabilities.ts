@@ -239,9 +239,10 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
 
     const profileCan = (profileId: string, capabilityId: string) =>
       Effect.gen(function*() {
-        yield* requireKnown(capabilityId)
+        // The profile first, then the capability: the reference's `profile_can` order, so both unknown is UnknownProfile.
         const held = profiles.get(profileId)
         if (held === undefined) return yield* new UnknownProfile({ profile_id: profileId, known })
+        yield* requireKnown(capabilityId)
         return covers(held, capabilityId)
       })
 

@@ -47,6 +47,8 @@ describe("the reference's capability registry (Capabilities.layerDefault)", () =
       // Known but not granted: a plain false.
       assert.isFalse(yield* capabilities.profileCan("Analyst", "terminal.exec"))
       assert.strictEqual((yield* Effect.flip(capabilities.profileCan("Root", "fs.read")))._tag, "UnknownProfile")
+      // Both unknown: the profile is looked up first, as the reference's profile_can does.
+      assert.strictEqual((yield* Effect.flip(capabilities.profileCan("Root", "magic.wand")))._tag, "UnknownProfile")
     }).pipe(Effect.provide(Capabilities.layerDefault)))
 
   it.effect("R15 a grant of an axis covers its scopes; a scope never covers its axis or another axis", () =>
