@@ -2,6 +2,7 @@
  * Choosing storage by one URL (R17): a file path or `sqlite:` URL for SQLite,
  * `postgres://` / `postgresql://` for PostgreSQL.
  */
+import * as fs from "node:fs"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -11,7 +12,7 @@ import type * as ConfigError from "effect/ConfigError"
 import type { JobStore } from "./JobStore.js"
 import * as PgStore from "./PgJobStore.js"
 import * as SqliteStore from "./SqliteJobStore.js"
-import type { MigrationFailed, StorageError } from "./StoreErrors.js"
+import { type MigrationFailed, StorageError } from "./StoreErrors.js"
 
 /** A database URL this library cannot use. */
 export class UnsupportedDatabaseUrl extends Schema.TaggedError<UnsupportedDatabaseUrl>()("UnsupportedDatabaseUrl", {
@@ -20,14 +21,44 @@ export class UnsupportedDatabaseUrl extends Schema.TaggedError<UnsupportedDataba
 }) {
   override get message(): string {
     return `Unsupported database ${JSON.stringify(this.url)}: ${this.reason}. ` +
-      "Use a SQLite file path (./data/handshake.db), sqlite:<path>, sqlite::memory:, or postgres://user@host:port/db"
+      "Use a SQLite file path (./data/handshake.db), sqlite:<path>[?mode=rwc|rw|ro|memory], sqlite::memory:, or postgres://user@host:port/db"
   }
 }
 
-/** Where a URL points. */
+/**
+ * Where a URL points. A `sqlite:` URL's `?mode=` (as sqlx reads it, the
+ * reference's driver) says how: `rwc` (the default) creates the file, `rw`
+ * opens only one that exists (`mustExist`), `ro` opens it read-only,
+ * `memory` is an in-memory database.
+ */
 export type DatabaseTarget =
-  | { readonly dialect: "sqlite"; readonly filename: string }
+  | { readonly dialect: "sqlite"; readonly filename: string; readonly readonly?: true; readonly mustExist?: true }
   | { readonly dialect: "pg"; readonly url: string }
+
+/** The SQLite target of a `sqlite:` URL's path and query (`mode` its one parameter), or why not. */
+const sqliteTarget = (url: string, rest: string): Either.Either<DatabaseTarget, UnsupportedDatabaseUrl> => {
+  const at = rest.indexOf("?")
+  const filename = at < 0 ? rest : rest.slice(0, at)
+  const query = new URLSearchParams(at < 0 ? "" : rest.slice(at + 1))
+  const unknown = [...query.keys()].find((key) => key !== "mode")
+  if (unknown !== undefined) {
+    return Either.left(new UnsupportedDatabaseUrl({ url, reason: `its parameter ${unknown} is not supported (only mode=rwc|rw|ro|memory)` }))
+  }
+  const mode = query.get("mode")
+  if (mode === "memory") return Either.right({ dialect: "sqlite", filename: ":memory:" })
+  if (filename === "") return Either.left(new UnsupportedDatabaseUrl({ url, reason: "it names no file" }))
+  switch (mode) {
+    case null:
+    case "rwc":
+      return Either.right({ dialect: "sqlite", filename })
+    case "rw":
+      return Either.right({ dialect: "sqlite", filename, mustExist: true })
+    case "ro":
+      return Either.right({ dialect: "sqlite", filename, readonly: true })
+    default:
+      return Either.left(new UnsupportedDatabaseUrl({ url, reason: `mode=${mode} is not one of rwc, rw, ro, memory` }))
+  }
+}
 
 /** Parses a database URL or path without touching the database. */
 export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, UnsupportedDatabaseUrl> => {
@@ -44,12 +75,7 @@ export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, Uns
     }
     return Either.right({ dialect: "pg", url: text })
   }
-  if (/^sqlite:/i.test(text)) {
-    const filename = text.replace(/^sqlite:(\/\/)?/i, "")
-    return filename === ""
-      ? Either.left(new UnsupportedDatabaseUrl({ url, reason: "it names no file" }))
-      : Either.right({ dialect: "sqlite", filename })
-  }
+  if (/^sqlite:/i.test(text)) return sqliteTarget(url, text.replace(/^sqlite:(\/\/)?/i, ""))
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     return Either.left(new UnsupportedDatabaseUrl({ url, reason: `the scheme ${text.split(":")[0]} is not supported` }))
   }
@@ -77,14 +103,24 @@ export type StorageLayerError = MigrationFailed | StorageError | ConfigError.Con
 export const layerFor = (target: DatabaseTarget, options: StorageOptions = {}): Layer.Layer<JobStore, StorageLayerError> => {
   // PostgreSQL's durability is the server's (synchronous_commit); the option is SQLite's alone.
   const { durability: _sqliteOnly, ...pgOptions } = options
-  return target.dialect === "pg"
-    ? PgStore.layer({ url: target.url, ...pgOptions })
-    : SqliteStore.layer({
-      filename: target.filename,
-      ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
-      ...(options.readonly === undefined ? {} : { readonly: options.readonly }),
-      ...(options.durability === undefined ? {} : { durability: options.durability })
-    })
+  if (target.dialect === "pg") return PgStore.layer({ url: target.url, ...pgOptions })
+  const readonly = options.readonly ?? target.readonly
+  const sqlite = SqliteStore.layer({
+    filename: target.filename,
+    ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
+    ...(readonly === undefined ? {} : { readonly }),
+    ...(options.durability === undefined ? {} : { durability: options.durability })
+  })
+  if (target.mustExist !== true) return sqlite
+  // mode=rw: an existing database only, never a new empty file.
+  return Layer.unwrapEffect(Effect.suspend(() =>
+    fs.existsSync(target.filename) ? Effect.succeed(sqlite) : Effect.fail(
+      new StorageError({
+        operation: `SqliteStore.open ${JSON.stringify(target.filename)}`,
+        cause: new Error(`no SQLite database at ${target.filename} (mode=rw opens an existing one only; mode=rwc creates it)`)
+      })
+    )
+  ))
 }
 
 /** The store a URL names (R17): SQLite for paths and `sqlite:` URLs, PostgreSQL for `postgres://`. */

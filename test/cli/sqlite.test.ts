@@ -263,7 +263,7 @@ describe("ai-jobs on a SQLite file", () => {
       assertOneLineError(
         result,
         2,
-        /^error: bad --database: Unsupported database "mysql:\/\/localhost\/jobs": the scheme mysql is not supported\. Use a SQLite file path \(\.\/data\/handshake\.db\), sqlite:<path>, sqlite::memory:, or postgres:\/\/user@host:port\/db$/
+        /^error: bad --database: Unsupported database "mysql:\/\/localhost\/jobs": the scheme mysql is not supported\. Use a SQLite file path \(\.\/data\/handshake\.db\), sqlite:<path>\[\?mode=rwc\|rw\|ro\|memory\], sqlite::memory:, or postgres:\/\/user@host:port\/db$/
       )
       assert.deepStrictEqual(fs.readdirSync(empty), [])
     })

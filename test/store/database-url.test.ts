@@ -1,0 +1,77 @@
+/**
+ * R17: one URL chooses the store. A `sqlite:` URL may carry sqlx's `?mode=`
+ * (the reference's driver reads it): `rwc` creates the file, `rw` opens only
+ * an existing one, `ro` opens it read-only, `memory` is in memory. Any other
+ * parameter or mode is a typed refusal, never part of a file's name.
+ */
+import * as fs from "node:fs"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Layer from "effect/Layer"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as Storage from "../../src/store/DatabaseUrl.js"
+import { tempSqliteFile } from "../support/stores.js"
+import { expectTag, failureOf, newJob } from "./fixtures.js"
+
+const store = (url: string) => Storage.layerFromUrl(url) as Layer.Layer<JobStore>
+
+describe("R17 database URLs", () => {
+  const parsed: ReadonlyArray<readonly [string, Storage.DatabaseTarget]> = [
+    ["./data/handshake.db", { dialect: "sqlite", filename: "./data/handshake.db" }],
+    ["sqlite:jobs.db", { dialect: "sqlite", filename: "jobs.db" }],
+    ["sqlite://data/handshake.db", { dialect: "sqlite", filename: "data/handshake.db" }],
+    ["sqlite::memory:", { dialect: "sqlite", filename: ":memory:" }],
+    ["sqlite://data/handshake.db?mode=rwc", { dialect: "sqlite", filename: "data/handshake.db" }],
+    ["sqlite://data/handshake.db?mode=rw", { dialect: "sqlite", filename: "data/handshake.db", mustExist: true }],
+    ["sqlite://data/handshake.db?mode=ro", { dialect: "sqlite", filename: "data/handshake.db", readonly: true }],
+    ["sqlite://anything?mode=memory", { dialect: "sqlite", filename: ":memory:" }],
+    ["sqlite:?mode=memory", { dialect: "sqlite", filename: ":memory:" }],
+    ["postgres://u@h:5432/db?sslmode=disable", { dialect: "pg", url: "postgres://u@h:5432/db?sslmode=disable" }]
+  ]
+  for (const [url, target] of parsed) {
+    it(`R17 ${url} names ${JSON.stringify(target)}`, () => {
+      assert.deepStrictEqual(Either.getOrThrow(Storage.parseDatabaseUrl(url)), target)
+    })
+  }
+
+  const refused: ReadonlyArray<readonly [string, RegExp]> = [
+    ["sqlite://data/handshake.db?cache=shared", /parameter cache is not supported/],
+    ["sqlite://data/handshake.db?mode=wr", /mode=wr is not one of/],
+    ["sqlite://?mode=ro", /names no file/],
+    ["sqlite:", /names no file/]
+  ]
+  for (const [url, reason] of refused) {
+    it(`R17 ${url} is refused with UnsupportedDatabaseUrl`, () => {
+      const result = Storage.parseDatabaseUrl(url)
+      assert.isTrue(Either.isLeft(result))
+      if (Either.isLeft(result)) {
+        assert.strictEqual(result.left._tag, "UnsupportedDatabaseUrl")
+        assert.match(result.left.reason, reason)
+      }
+    })
+  }
+
+  it.effect("R17 mode=rw refuses a missing file with StorageError and creates none; mode=rwc creates it; then rw opens it", () =>
+    Effect.gen(function*() {
+      const filename = tempSqliteFile("url-mode-rw")
+      const missing = yield* failureOf(Effect.flatMap(JobStore, (s) => s.listJobs()).pipe(Effect.provide(store(`sqlite://${filename}?mode=rw`))))
+      assert.match(expectTag(missing, "StorageError").message, /mode=rw opens an existing one only/)
+      assert.isFalse(fs.existsSync(filename), "no file was created")
+      const job = yield* Effect.flatMap(JobStore, (s) => s.createJob(newJob())).pipe(Effect.provide(store(`sqlite://${filename}?mode=rwc`)))
+      const listed = yield* Effect.flatMap(JobStore, (s) => s.listJobs()).pipe(Effect.provide(store(`sqlite://${filename}?mode=rw`)))
+      assert.deepStrictEqual(listed.items.map((item) => item.job_id), [job.job_id])
+    }))
+
+  it.effect("R17 mode=ro reads the database and the database refuses a write with StorageError", () =>
+    Effect.gen(function*() {
+      const filename = tempSqliteFile("url-mode-ro")
+      const job = yield* Effect.flatMap(JobStore, (s) => s.createJob(newJob())).pipe(Effect.provide(store(`sqlite:${filename}`)))
+      yield* Effect.gen(function*() {
+        const readOnly = yield* JobStore
+        assert.deepStrictEqual((yield* readOnly.listJobs()).items.map((item) => item.job_id), [job.job_id])
+        expectTag(yield* failureOf(readOnly.createJob(newJob())), "StorageError")
+        assert.strictEqual((yield* readOnly.listJobs()).items.length, 1, "nothing written")
+      }).pipe(Effect.provide(store(`sqlite://${filename}?mode=ro`)))
+    }))
+})
