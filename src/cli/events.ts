@@ -7,6 +7,9 @@ import { TraceId } from "../domain/Ids.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { encodeEvent, timeline } from "./format.js"
 import { parseJobRef, resolveJobRef } from "./jobRef.js"
+
+/** Abbreviations are looked up among stored jobs, and events outlive their job (a denied submission, pruning). */
+const EVENTS_OF_UNSTORED_JOBS = " among the stored jobs; the events of a job not stored (denied, or pruned) take its whole id"
 import { filter, filterOption, limitOption, parseLimit, printListing } from "./listing.js"
 import * as Parse from "./parse.js"
 import { collectEvents } from "./queries.js"
@@ -32,7 +35,7 @@ export const eventsCommand = Command.make(
       const limit = yield* parseLimit(options.limit)
       const database = yield* resolve(options.database)
       const events = yield* Effect.gen(function*() {
-        const jobId = yield* Parse.optional(job, resolveJobRef("--job"))
+        const jobId = yield* Parse.optional(job, resolveJobRef("--job", EVENTS_OF_UNSTORED_JOBS))
         return yield* collectEvents(
           { ...filter("job_id", jobId), ...filter("trace_id", trace), ...filter("types", types), ...filter("since", since) },
           limit

@@ -40,9 +40,10 @@ export const parseJobRef = (what: string) => (text: string): Effect.Effect<JobRe
 
 /**
  * The job id `ref` names. No match is an operational failure (exit 1, as a
- * whole id that names no job); several is bad input (exit 2), listing them.
+ * whole id that names no job), its message ending with `notFoundHint`;
+ * several is bad input (exit 2), listing them.
  */
-export const resolveJobRef = (what: string) => (ref: JobRef) =>
+export const resolveJobRef = (what: string, notFoundHint = "") => (ref: JobRef) =>
   Effect.gen(function*() {
     if (ref._tag === "Id") return ref.id
     const store = yield* JobStore
@@ -53,7 +54,7 @@ export const resolveJobRef = (what: string) => (ref: JobRef) =>
     if (only !== undefined && ids.length === 1) return only
     if (only === undefined) {
       const where = ref.abbreviation.ending === null ? "starts" : "starts or ends"
-      return yield* new OperationFailed({ message: `no job id ${where} with ${JSON.stringify(ref.text)}` })
+      return yield* new OperationFailed({ message: `no job id ${where} with ${JSON.stringify(ref.text)}${notFoundHint}` })
     }
     const listed = ids.slice(0, CANDIDATES).join(", ") + (ids.length > CANDIDATES ? ", and more" : "")
     return yield* new BadInput({

@@ -217,7 +217,7 @@ export const runOperatorSuite = (database: CliDatabase): void => {
 
       it("R5 an abbreviation that matches no job exits 1 with one line; one that is no abbreviation exits 2", async () => {
         assertOneLineError(await cli(["jobs", "show", "fffffff0"]), 1, /^error: no job id starts or ends with "fffffff0"$/)
-        assertOneLineError(await cli(["events", "--job", "ffff0"]), 1, /^error: no job id starts with "ffff0"$/)
+        assertOneLineError(await cli(["events", "--job", "ffff0"]), 1, /^error: no job id starts with "ffff0" among the stored jobs; the events of a job not stored \(denied, or pruned\) take its whole id$/)
         assertOneLineError(await cli(["jobs", "show", "abc"]), 2, /^error: malformed job id "abc"; expected a job id/)
         assertOneLineError(await cli(["events", "--job", "not-hex"]), 2, /^error: malformed --job "not-hex"; expected a job id/)
       })

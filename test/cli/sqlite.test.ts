@@ -332,6 +332,21 @@ describe("ai-jobs on a SQLite file", () => {
       assert.strictEqual(await eventCount(db), events + 1, "the events stay, and the pass's gc_summary is added")
     })
 
+    it("R13 retention --dry-run counts the events older than --older-than and purges none", async () => {
+      const events = await eventCount(db)
+      assert.isAbove(events, 0)
+      const counted = await cli(["retention", "--older-than", "0s", "--dry-run"])
+      assert.strictEqual(counted.code, 0, counted.stderr)
+      assert.match(counted.stdout, new RegExp(`^Would purge ${events} Flight Recorder event\\(s\\) older than .*; nothing changed\\.`))
+      const asJson = await cli(["retention", "--older-than", "0s", "--dry-run", "--json"])
+      assert.strictEqual(asJson.code, 0, asJson.stderr)
+      const report = JSON.parse(asJson.stdout) as { readonly dry_run: boolean; readonly purged: number }
+      assert.deepStrictEqual([report.dry_run, report.purged], [true, events])
+      const none = await cli(["retention", "--dry-run"])
+      assert.match(none.stdout, /^Would purge 0 Flight Recorder event\(s\)/, "none is older than the 7-day window")
+      assert.strictEqual(await eventCount(db), events, "nothing purged")
+    })
+
     it("R13 retention purges events older than --older-than", async () => {
       const events = await eventCount(db)
       const purged = await cli(["retention", "--older-than", "0s"])
