@@ -18,7 +18,8 @@ import { AlreadyExists, CorruptRow, NotFound, StorageError } from "../store/Stor
 /** A request without the bearer token, or with a wrong one. */
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {}) {
   override get message(): string {
-    return "A bearer token is required: send the header Authorization: Bearer <token>"
+    // One message for a missing and a wrong token: which one it was is not told to whoever sent it.
+    return "A valid bearer token is required (none was sent, or not the server's): send the header Authorization: Bearer <token>"
   }
 }
 
