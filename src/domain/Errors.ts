@@ -2,6 +2,7 @@
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { JobState } from "./JobState.js"
+import { allowedFrom } from "./Lifecycle.js"
 import { clipIssueText, MAX_DECODE_ISSUES } from "./issueBounds.js"
 import { escapeUnstorable } from "./Text.js"
 
@@ -12,7 +13,11 @@ export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("
   to: JobState
 }) {
   override get message(): string {
-    return `Job ${this.job_id} cannot go from ${this.from} to ${this.to}`
+    // Where the target can be reached from, so "resume a running job" says what resume is for.
+    const from = this.to === "stalled" ? [] : allowedFrom(this.to)
+    const states = from.length < 2 ? from.join("") : `${from.slice(0, -1).join(", ")} or ${from[from.length - 1]}`
+    const only = from.length === 0 ? "" : ` (only a job that is ${states} can go to ${this.to})`
+    return `Job ${this.job_id} cannot go from ${this.from} to ${this.to}${only}`
   }
 }
 

@@ -131,7 +131,7 @@ describe("domain errors", () => {
   it("IllegalTransition names the job and both states", () => {
     const error = new IllegalTransition({ job_id: "j1", from: "completed", to: "running" })
     assert.strictEqual(error._tag, "IllegalTransition")
-    assert.strictEqual(error.message, "Job j1 cannot go from completed to running")
+    assert.strictEqual(error.message, "Job j1 cannot go from completed to running (only a job that is queued, stalled or awaiting_user can go to running)")
   })
 
   it("NewAiJob applies its defaults", () => {
