@@ -119,7 +119,9 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   /**
    * `submit` for input nobody has checked (an HTTP body, a CLI argument, a
    * message from a queue): decoded as a `JobRequest` first, every problem
-   * named in one `DecodeFailure`, and nothing stored (issue 15.7).
+   * named in one `DecodeFailure`, and nothing stored (issue 15.7). A key the
+   * request does not name, at any level, is refused (`max_attempt: is
+   * unexpected`), never ignored; `submit` and `submitMany` refuse it alike.
    */
   readonly submitUntrusted: (input: unknown) => Effect.Effect<AiJob, SubmitError>
   /**

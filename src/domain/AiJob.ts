@@ -132,11 +132,15 @@ export type NewAiJobInput = typeof NewAiJob.Encoded
  * `capability_profile_id` is a request, not a choice. The capability policy
  * decides the profile a job runs under from its kind and protocol; a caller
  * may leave it out (the policy's profile) or ask for a narrower one.
+ *
+ * A key it does not name is refused at every level (`max_attempt: is
+ * unexpected`), whatever the caller's parse options say: a misspelt option
+ * would otherwise be dropped and its default stored in its place.
  */
 export const JobRequest = Schema.Struct({
   ...NewAiJob.fields,
   capability_profile_id: Schema.optionalWith(Identifier, { exact: true })
-}).annotations({ identifier: "JobRequest" })
+}).annotations({ identifier: "JobRequest", parseOptions: refuseUnknownKeys })
 export type JobRequest = typeof JobRequest.Type
 /** `JobRequest` before defaults are applied: what a caller may write literally. */
 export type JobRequestInput = typeof JobRequest.Encoded

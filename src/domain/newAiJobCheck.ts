@@ -133,7 +133,7 @@ const runAfter = (value: unknown): DateTime.Utc => {
   throw unusual
 }
 
-/** The fields a `NewAiJob` has: any other key (the Schema ignores it, after the depth rule) is the Schema's. */
+/** The fields a `NewAiJob` has: any other key is the Schema's (`NewAiJob` ignores it at the port, `JobRequest` refuses it). */
 const FIELDS: ReadonlyArray<string> = [
   "job_kind",
   "protocol_id",

@@ -131,6 +131,15 @@ export const JobDetail = Schema.Struct({
 }).annotations({ identifier: "JobDetail" })
 
 /**
+ * Request bodies refuse a key they do not name, at every level (400
+ * `HttpApiDecodeError`, an issue `is unexpected` at the key's path). The
+ * platform decodes bodies with Schema's default, which drops such a key: a
+ * misspelt `max_attempt` or `backoff.initail` would be stored as its default.
+ * (`Schema.encodedSchema` also drops the domain schemas' own annotations.)
+ */
+const refuseUnknownKeys = { parseOptions: { onExcessProperty: "error" } } as const
+
+/**
  * The body of `POST /jobs`: a `JobRequest` as a library caller writes it
  * (defaults optional; `capability_profile_id` may only narrow the policy's profile). Its shape is checked here; every rule of the domain
  * (text, ids, depth, sizes) is checked by `Jobs.submit` itself, which answers
@@ -138,12 +147,13 @@ export const JobDetail = Schema.Struct({
  */
 export const NewJobRequest = Schema.encodedSchema(JobRequest).annotations({
   identifier: "NewJobRequest",
-  description: "A job to queue: kind, protocol, profiles, modes; optional entity refs, planned operations, inputs, ids"
+  description: "A job to queue: kind, protocol, profiles, modes; optional entity refs, planned operations, inputs, ids",
+  ...refuseUnknownKeys
 })
 
 /** The body of an operator action; may be empty. */
 const ActionRequest = Schema.transform(
-  Schema.NullOr(Schema.Struct({ reason: Schema.optional(Text) })),
+  Schema.NullOr(Schema.Struct({ reason: Schema.optional(Text) }).annotations(refuseUnknownKeys)),
   Schema.Struct({ reason: Schema.optional(Text) }),
   { strict: true, decode: (body) => body ?? {}, encode: (body) => body }
 ).annotations({ identifier: "ActionRequest", description: "Why: stored as the job's status_reason and in its event" })

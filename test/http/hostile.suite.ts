@@ -189,6 +189,45 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* readBack, before)
       })), { timeout: 60_000 })
 
+    it.live("17.2 R5 a body key the route does not name is refused at every level (POST /jobs and every operator action): 400 HttpApiDecodeError naming its path; nothing stored", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        // [route, body, the path of the key it does not name]
+        const cases: ReadonlyArray<readonly [string, unknown, ReadonlyArray<string | number>]> = [
+          ["/jobs", { ...summarize(), max_attempt: 5 }, ["max_attempt"]],
+          ["/jobs", summarize({ backoff: { initail: "3 seconds" } as never }), ["backoff", "initail"]],
+          ["/jobs", summarize({ entity_refs: [{ entity_id: "e", entity_kind: "doc", extra: "x" } as never] }), ["entity_refs", 0, "extra"]],
+          ["/jobs", summarize({ planned_operations: [{ op_type: "read", target: { entity_id: "e", entity_kind: "doc", extra: 1 } } as never] }), [
+            "planned_operations",
+            0,
+            "target",
+            "extra"
+          ]],
+          [`/jobs/${job.job_id}/cancel`, { reason: "typo", reasn: "x" }, ["reasn"]],
+          [`/jobs/${job.job_id}/resume`, { reasons: "x" }, ["reasons"]],
+          [`/jobs/${job.job_id}/fail`, { reason: "x", error: "y" }, ["error"]],
+          [`/jobs/${job.job_id}/pin`, { extra: true }, ["extra"]]
+        ]
+        for (const [route, body, path] of cases) {
+          const response = yield* send(HttpClientRequest.post(route).pipe(authed, HttpClientRequest.bodyUnsafeJson(body)))
+          const described = `${route} ${JSON.stringify(body)}: ${response.status} ${response.text.slice(0, 400)}`
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], described)
+          const issues = (response.body?.["issues"] ?? []) as ReadonlyArray<{ readonly path: ReadonlyArray<unknown>; readonly message: string }>
+          const issue = issues.find((each) => JSON.stringify(each.path) === JSON.stringify(path))
+          assert.isDefined(issue, described)
+          assert.match(issue!.message, /^is unexpected/, described)
+          assert.include(String(response.body?.["message"]), JSON.stringify(path.at(-1)), described)
+          assert.include(String(response.body?.["message"]), "is unexpected", described)
+        }
+        assert.deepStrictEqual(yield* readBack, before, "no job, run or event stored; the job unchanged")
+        // The same bodies without the unknown key are accepted: the refusal is the key's.
+        const accepted = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyUnsafeJson(summarize({ max_attempts: 5, backoff: { initial: "3 seconds" } }))))
+        assert.strictEqual(accepted.status, 201, accepted.text)
+        assert.strictEqual(accepted.body?.["max_attempts"], 5)
+      })))
+
     it.live("17.2 auth: a request with two Authorization headers is 401 Unauthorized whichever token comes first, and changes nothing", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
+import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import * as Capabilities from "../../src/Capabilities.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
@@ -232,6 +233,38 @@ export const runHostileInputSuite = (backend: Backend) => {
         ]
         for (const input of bad) assert.strictEqual(yield* tagOf(jobs.submitUntrusted(input)), "DecodeFailure", JSON.stringify(input))
         assert.deepStrictEqual(yield* everything, before)
+      })))
+
+    it.effect("R5 Input rules: a key a job request does not name is DecodeFailure naming its path, at every level, from submitUntrusted, submit and submitMany; nothing stored", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* jobs.submit(summarize())
+        const before = yield* everything
+        // [request, the path its DecodeFailure names]
+        const cases: ReadonlyArray<readonly [unknown, string]> = [
+          [{ ...summarize(), max_attempt: 5 }, "max_attempt"],
+          [{ ...summarize(), capability_profile: "Analyst" }, "capability_profile"],
+          [{ ...summarize(), backoff: { initail: "3 seconds" } }, "backoff.initail"],
+          [{ ...summarize(), entity_refs: [{ entity_id: "e", entity_kind: "doc", extra: "x" }] }, "entity_refs.0.extra"],
+          [{ ...summarize(), planned_operations: [{ op_type: "read", target: { entity_id: "e", entity_kind: "doc" }, note: "x" }] }, "planned_operations.0.note"]
+        ]
+        const refusal = (error: unknown, path: string, subject: string) => {
+          const failure = error as { readonly _tag?: string; readonly issues?: ReadonlyArray<{ readonly path: string; readonly message: string }>; readonly message?: string }
+          assert.strictEqual(failure._tag, "DecodeFailure", `${subject}: ${String(failure.message)}`)
+          const issue = failure.issues?.find((each) => each.path === path)
+          assert.isDefined(issue, `${subject}: an issue at ${path} in ${JSON.stringify(failure.issues)}`)
+          assert.match(issue!.message, /^is unexpected/, subject)
+          assert.include(failure.message, `${path}: is unexpected`, subject)
+        }
+        for (const [input, path] of cases) {
+          const subject = JSON.stringify(input)
+          refusal(yield* Effect.flip(jobs.submitUntrusted(input)), path, `submitUntrusted ${subject}`)
+          // A typed caller's object with an extra property reaches submit at run time: refused alike.
+          refusal(yield* Effect.flip(jobs.submit(input as JobRequestInput)), path, `submit ${subject}`)
+          // In a batch, all or nothing: the good request beside it is not queued either.
+          refusal(yield* Effect.flip(jobs.submitMany([summarize(), input as JobRequestInput])), `1.${path}`, `submitMany ${subject}`)
+        }
+        assert.deepStrictEqual(yield* everything, before, "no job and no event stored")
       })))
 
     it.effect("issue 16 a remembered admitting verdict does not admit another request: a refused profile is still refused, with its deny events and no job", () =>
