@@ -82,6 +82,7 @@ for (const backend of sharedBackends) {
         const claim = yield* operator.jobs.resume(jobId, { actor: "human", reason: "worker replaced", handTo: "workers" })
         const done = yield* untilState(operator.jobs, jobId, "completed")
         assert.deepStrictEqual(done.job_outputs, { resumed: true })
+        assert.strictEqual(done.status_reason, "", "R6 the completion says nothing of the resume's reason")
         assert.strictEqual(done.workflow_run_id, claim.run.id, "completed under the run the resume made")
         assert.deepStrictEqual(yield* Ref.get(ran), [claim.run.id], "run once, under that run")
         const runs = yield* operator.store.listRuns(jobId)

@@ -264,6 +264,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           job_id: job.job_id,
           workflow_run_id: run.id,
           to: outcome.to,
+          // A state change: the run's own end gives no reason, so none stays (not a resume's, R6).
+          status_reason: "",
           error_message: outcome.error,
           ...(outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {}),
           // Saturating, as `JobMetrics.add`: settling never fails on arithmetic (nor on a clock stepped back).
