@@ -448,8 +448,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * the job locked first (the lock order above), its
    * move a compare-and-set on `running` under its run. Null, and nothing
    * written, when the job is not running under a run (missing, or in any
-   * other state): the caller takes the general path (`lockJob`, then
-   * `transition` and `finishRun`), which tells those cases apart. The move
+   * other state), when its run has a node execution running, or (PostgreSQL)
+   * when another transaction holds the run: the caller takes the general
+   * path (`lockJob`, then `transition` and `finishRun`), which tells those
+   * cases apart, and `Jobs` ends the open nodes there. The move
    * (the job's and run's `updated_at`, the record) is written at the
    * record's timestamp unless the job changed at or after it — a claim that
    * committed after the caller built the record; then after the job's last

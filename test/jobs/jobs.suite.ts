@@ -343,6 +343,49 @@ export const runJobsSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* reasons(lost.job_id), ["cancelled", ""])
       })))
 
+    it.effect("R6 a job resumed or reworked with a reason, then ended by its run or by an operator, no longer says that reason", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const reasons = (jobId: typeof job.job_id) => Effect.map(jobs.get(jobId), (j) => [j.state, j.status_reason])
+        const stalledJob = Effect.gen(function*() {
+          const stalled = yield* jobs.submit(summarize())
+          yield* jobs.start(stalled.job_id)
+          yield* TestClock.adjust("31 seconds")
+          yield* Recovery.recoverStalledRuns()
+          return stalled
+        })
+        // Resumed for its caller, then completed by Jobs.run (the run's own settle).
+        const job = yield* stalledJob
+        yield* jobs.resume(job.job_id, { actor: "human", reason: "worker replaced" })
+        assert.deepStrictEqual(yield* reasons(job.job_id), ["running", "worker replaced"])
+        yield* jobs.run(job.job_id, () => Effect.succeed({ ok: true }))
+        assert.deepStrictEqual(yield* reasons(job.job_id), ["completed", ""])
+        // Handed to workers, taken by a claim (an offered run), failed by its program.
+        const offered = yield* stalledJob
+        yield* jobs.resume(offered.job_id, { actor: "human", reason: "worker replaced", handTo: "workers" })
+        const claim = yield* jobs.claimNext()
+        assert.strictEqual(claim?.job.job_id, offered.job_id, "the offered run, taken by the claim")
+        yield* Effect.exit(jobs.run(offered.job_id, () => Effect.fail("tool broke")))
+        assert.deepStrictEqual(yield* reasons(offered.job_id), ["failed", ""])
+        // Reworked with a reason, then completed by an operator.
+        const reworked = yield* jobs.submit(summarize())
+        yield* jobs.start(reworked.job_id)
+        yield* jobs.awaitValidation(reworked.job_id)
+        yield* jobs.awaitUser(reworked.job_id)
+        yield* jobs.rework(reworked.job_id, { actor: "human", reason: "fix the summary" })
+        assert.deepStrictEqual(yield* reasons(reworked.job_id), ["running", "fix the summary"])
+        yield* jobs.complete(reworked.job_id, { actor: "human" })
+        assert.deepStrictEqual(yield* reasons(reworked.job_id), ["completed", ""])
+        // Reworked, then completed by Jobs.run.
+        const again = yield* jobs.submit(summarize())
+        yield* jobs.start(again.job_id)
+        yield* jobs.awaitValidation(again.job_id)
+        yield* jobs.awaitUser(again.job_id)
+        yield* jobs.rework(again.job_id, { reason: "second pass" })
+        yield* jobs.run(again.job_id, () => Effect.succeed({ ok: true }), { onSuccess: "completed_with_issues" })
+        assert.deepStrictEqual(yield* reasons(again.job_id), ["completed_with_issues", ""])
+      })))
+
     it.effect("R6 a defect in Jobs.run leaves the job failed with the error recorded", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs

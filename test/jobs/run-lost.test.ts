@@ -14,6 +14,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -26,7 +27,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { countingHeartbeats, type SharedDatabase, sharedBackends } from "./shared-database.js"
+import { countingHeartbeats, type SharedDatabase, sharedBackends, untilLockWaiter } from "./shared-database.js"
 
 /** A worker's Jobs and a second store (another process) that recovers. */
 const setup = (database: SharedDatabase) =>
@@ -157,7 +158,7 @@ for (const backend of sharedBackends) {
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
 
-    it.effect("R6 a worker whose job an operator cancelled gets RunLost at its next heartbeat, and its program is stopped", () =>
+    it.effect("R8 HSK-WF-001 an operator's cancel of a job mid-node ends the open node cancelled in the move's transaction; the worker gets RunLost at its next heartbeat", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("run lost cancelled")
         const { error, job, run, store } = yield* takenMidNode(database, (operator, jobId) =>
@@ -165,24 +166,59 @@ for (const backend of sharedBackends) {
         assert.strictEqual(error._tag, "RunLost")
         if (error._tag === "RunLost") assert.strictEqual(error.status, "cancelled")
         assert.strictEqual((yield* store.getJob(job.job_id)).state, "cancelled")
-        assert.strictEqual((yield* store.getRun(run.id)).status, "cancelled")
+        const ended = yield* store.getRun(run.id)
+        assert.strictEqual(ended.status, "cancelled")
         const [node] = yield* store.listNodes(run.id)
-        assert.strictEqual(node?.status, "running", "the node's end was not written into the cancelled run")
+        assert.deepStrictEqual([node?.status, node?.error_message], ["cancelled", "not needed"], "ended with its run, saying why")
+        assert.isNotNull(node?.finished_at ?? null)
+        assert.strictEqual(DateTime.toEpochMillis(node!.finished_at!), DateTime.toEpochMillis(ended.updated_at), "at the run's end")
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
 
-    it.effect("R6 a worker whose running job an operator completed with issues gets RunLost, its open node stays running, and the audit counts the run as taken", () =>
+    it.effect("R8 HSK-WF-001 an operator's fail of a job mid-node ends the open node failed with the error; an operator's complete, with the run's end state", () =>
       Effect.gen(function*() {
-        const database = yield* backend.fresh("run lost completed by an operator")
+        const database = yield* backend.fresh("run lost failed by an operator")
+        const failed = yield* takenMidNode(database, (operator, jobId) => operator.fail(jobId, "tool hung", { actor: "human" }))
+        assert.strictEqual(failed.error._tag, "RunLost")
+        assert.strictEqual((yield* failed.store.getRun(failed.run.id)).status, "failed")
+        const [node] = yield* failed.store.listNodes(failed.run.id)
+        assert.deepStrictEqual([node?.status, node?.error_message], ["failed", "tool hung"])
+        assert.isNotNull(node?.finished_at ?? null)
         // running → completed_with_issues is in the lifecycle table: an operator may end a job its worker still runs.
-        const { error, run, store } = yield* takenMidNode(database, (operator, jobId) =>
+        const completed = yield* takenMidNode(database, (operator, jobId) =>
           operator.completeWithIssues(jobId, { actor: "human", reason: "good enough" }))
-        assert.strictEqual(error._tag, "RunLost")
-        if (error._tag === "RunLost") assert.strictEqual(error.status, "completed_with_issues")
-        assert.strictEqual((yield* store.getRun(run.id)).status, "completed_with_issues")
-        const [node] = yield* store.listNodes(run.id)
-        assert.strictEqual(node?.status, "running", "nothing more is written into the taken run")
-        // The same history with the move made by the run's own worker would be reported (reliability/invariants.test.ts).
+        assert.strictEqual(completed.error._tag, "RunLost")
+        if (completed.error._tag === "RunLost") assert.strictEqual(completed.error.status, "completed_with_issues")
+        const [other] = yield* completed.store.listNodes(completed.run.id)
+        assert.deepStrictEqual([other?.status, other?.error_message], ["completed_with_issues", "good enough"])
+        assert.isNotNull(other?.finished_at ?? null)
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R8 HSK-WF-001 a cancel that meets a node start in flight waits for it and ends that node too, in its own transaction", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("cancel meets node start")
+        const writer = yield* database.store()
+        const operator = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
+        const job = yield* operator.submit(summarize())
+        const { run } = yield* operator.start(job.job_id)
+        // A worker's node start, held open with the run locked (as startNode holds it until it commits).
+        const started = yield* Deferred.make<void>()
+        const commit = yield* Deferred.make<void>()
+        const starting = yield* Effect.fork(writer.transaction(Effect.gen(function*() {
+          yield* writer.lockRun(run.id)
+          yield* writer.startNode({ workflow_run_id: run.id, node_id: "n1", node_type: "llm" })
+          yield* Deferred.succeed(started, undefined)
+          yield* Deferred.await(commit)
+        })))
+        yield* Deferred.await(started)
+        const cancel = yield* Effect.fork(operator.cancel(job.job_id, { actor: "human", reason: "operator stop" }))
+        yield* untilLockWaiter(database, backend)
+        yield* Deferred.succeed(commit, undefined)
+        yield* Fiber.join(starting)
+        assert.strictEqual((yield* Fiber.join(cancel)).state, "cancelled")
+        const [node] = yield* writer.listNodes(run.id)
+        assert.deepStrictEqual([node?.node_id, node?.status, node?.error_message], ["n1", "cancelled", "operator stop"])
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
   })

@@ -12,9 +12,14 @@ type Event = Snapshot["events"][number]
 type Run = Snapshot["runs"][number]
 
 const STATES: ReadonlySet<string> = new Set(JobStates)
-const NODE_STATES: ReadonlySet<string> = new Set(["running", "completed", "failed", "cancelled"])
-/** Where a run can be when a node of it is still `running`: its process died, or someone took the run away. */
-const RUN_STATES_WITH_OPEN_NODES: ReadonlySet<string> = new Set(["running", "stalled", "cancelled"])
+/** A node takes any job state but `queued` (the domain's NodeStatus): a run ended from outside ends its open nodes with its own state. */
+const NODE_STATES: ReadonlySet<string> = new Set(JobStates.filter((state) => state !== "queued"))
+/**
+ * Where a run can be when a node of it is still `running`: running, or stalled by recovery (its
+ * process presumed dead, nothing more written). A run ended any other way, by its worker or by
+ * an operator, ended its open nodes with it (README, "A run taken away").
+ */
+const RUN_STATES_WITH_OPEN_NODES: ReadonlySet<string> = new Set(["running", "stalled"])
 
 const groupBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string | null): Map<string, Array<A>> => {
   const map = new Map<string, Array<A>>()
@@ -76,15 +81,6 @@ export const audit = (snapshot: Snapshot, options: AuditOptions): Array<string> 
   const eventsByJob = groupBy(snapshot.events, (event) => event.job_id)
   const recoveriesByRun = groupBy(snapshot.events.filter((e) => e.type === "workflow_recovery"), (e) => e.workflow_run_id)
 
-  // A run an operator moved on while it ran (its job out of `running` by a human's action) was
-  // taken from its worker: nothing more is written into it, so a node it was running stays open
-  // (README, "A run taken away"). A run its own worker ended has no open node.
-  const takenByOperator = new Map(
-    snapshot.events
-      .filter((e) => e.type === "system" && e.from_state === "running" && e.workflow_run_id !== null)
-      .map((e) => [e.workflow_run_id!, e.actor === "human"] as const)
-  )
-
   // Every row in a legal state.
   for (const job of snapshot.jobs) if (!STATES.has(job.status)) problems.push(`job ${job.id} has illegal status ${job.status}`)
   for (const run of snapshot.runs) {
@@ -98,7 +94,7 @@ export const audit = (snapshot: Snapshot, options: AuditOptions): Array<string> 
     if (!paused && (node.status === "running") !== (node.finished_at === null)) problems.push(`node ${node.id} is ${node.status} with finished_at ${node.finished_at}`)
     const run = runs.get(node.workflow_run_id)
     if (run === undefined) problems.push(`node ${node.id} belongs to missing run ${node.workflow_run_id}`)
-    else if (node.status === "running" && !RUN_STATES_WITH_OPEN_NODES.has(run.status) && takenByOperator.get(run.id) !== true) {
+    else if (node.status === "running" && !RUN_STATES_WITH_OPEN_NODES.has(run.status)) {
       problems.push(`node ${node.id} is still running in run ${run.id}, which ended ${run.status}`)
     }
   }

@@ -2,8 +2,8 @@
  * The one way out of `running` for a job's own code paths (recovery's stall,
  * R6a, is the other, and only recovery's): the job moves on — completed,
  * failed, cancelled, poisoned, … or handed back to `queued` — and its active
- * run ends with the same status, with the job's lifecycle event, in the
- * caller's transaction.
+ * run ends with the same status (and so do node executions it left running,
+ * openNodes.ts), with the job's lifecycle event, in the caller's transaction.
  *
  * Lock order (JobStore.ts): the caller has locked the job (`lockJob`) and
  * checked it is running under `runId`; only then is the job written, then
@@ -19,6 +19,7 @@ import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { auditWith, type JobStore, type ReadError, type RunningJobEnd } from "../../store/JobStore.js"
 import { lifecycleEvent, type Prepare } from "./auditEvents.js"
+import { endOpenNodes, nodeEndMessage } from "./openNodes.js"
 
 /** How a run ends: the job's next state, and what is recorded about it. */
 export interface RunEnd {
@@ -46,6 +47,10 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
       }))
       // Handing the job back is the reserved release edge: the job queued, the run failed, in one write.
       if (end.to === "queued") return yield* store.releaseRun(runId, { reason: end.reason ?? "released", events: auditWith([record]) })
+      // Nodes the run left running end with it (a run's own settle has none left).
+      yield* endOpenNodes(store, runId, end.to, nodeEndMessage(end.to, end.error, end.reason)).pipe(
+        Effect.catchTag("RunNotActive", () => Effect.void)
+      )
       const after = yield* store.transition({
         job_id: job.job_id,
         // Compare-and-set on the state locked: with the row held it cannot miss, and it never overwrites.

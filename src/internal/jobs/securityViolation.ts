@@ -18,6 +18,7 @@ import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore } from "../../store/JobStore.js"
 import { lifecycleEvent, type Prepare, securityViolationEvent } from "./auditEvents.js"
+import { endOpenNodes } from "./openNodes.js"
 
 /** What a program reports: what kind of violation, and what it saw. */
 export interface ViolationReport {
@@ -79,15 +80,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           yield* store.appendEvents([recorded]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
           return false
         }
-        // The run's lock before its nodes are listed (after the job's: the lock order): a node start
-        // holds it until it commits, so one in flight lands first and is listed here, and any later
-        // one waits and then finds the run poisoned. Without it, PostgreSQL could commit a node
-        // started between the list and the run's end: running forever in a poisoned run.
-        yield* store.lockRun(run.id)
-        const nodes = yield* store.listNodes(run.id)
-        for (const node of nodes) {
-          if (node.status === "running") yield* store.finishNode(node.id, { status: "poisoned", error_message: error })
-        }
+        yield* endOpenNodes(store, run.id, "poisoned", error)
         yield* store.transition({
           job_id: job.job_id,
           from: "running",

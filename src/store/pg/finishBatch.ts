@@ -64,16 +64,26 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
             job_outputs = CASE WHEN e.outputs_given THEN NULLIF(e.outputs, 'null'::jsonb) ELSE j.job_outputs END,
             metrics = CASE WHEN e.duration_ms IS NULL THEN j.metrics ELSE ${addDuration(sql, sql`j.metrics`, sql`e.duration_ms`)} END`
         : sql``
+      // Moves from outside the program (not settles): only a job whose run has no node running,
+      // the run not held by another transaction either (runs.ts `freeToEnd` says why).
+      const moves = ends.some((end) => !("workflow_run_id" in end))
+      const locked = moves
+        ? sql`
+          SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id JOIN workflow_runs r ON r.id = j.workflow_run_id
+          WHERE ${jobRunning} AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id) AND NOT EXISTS (
+            SELECT 1 FROM workflow_node_executions n WHERE n.workflow_run_id = r.id AND n.status = 'running')
+          FOR NO KEY UPDATE OF j, r SKIP LOCKED`
+        : sql`
+          SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id
+          WHERE ${jobRunning} AND j.workflow_run_id IS NOT NULL AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id)
+          FOR NO KEY UPDATE OF j SKIP LOCKED`
       return thenOutside(sql<{ readonly id: string }>`
         WITH ends AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(ends.map(endRow))}::jsonb) AS e(
             job_id uuid, target text, reason_given boolean, status_reason text, error_given boolean, error_message text,
             event_id uuid, event_at timestamptz, actor text, type text, body jsonb,
             run_id uuid, outputs_given boolean, outputs jsonb, duration_ms bigint)
-        ), locked AS (
-          SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id
-          WHERE ${jobRunning} AND j.workflow_run_id IS NOT NULL AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id)
-          FOR NO KEY UPDATE OF j SKIP LOCKED
+        ), locked AS (${locked}
         ), moved AS (
           UPDATE ai_jobs j SET status = e.target,
             updated_at = ${moveInstant(sql, { reading: sql`e.event_at`, job: "j", firstId: sql`e.event_id` })},

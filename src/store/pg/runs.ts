@@ -72,6 +72,23 @@ const endsOfRunning = new Set<unknown>(JobStates.filter((to) => to !== "stalled"
 /** Whether `to` is a move out of `running`: what `finishRunningJob` and `settleRun` take in one statement. */
 export const leavesRunning = (to: unknown): boolean => endsOfRunning.has(to)
 
+/**
+ * The guard of a move from outside the program (`finishRunningJob`): its job
+ * (locked first, waiting as before) runs under a run that has no node
+ * running and that no other transaction holds (a node start in flight holds
+ * it) — the run taken without waiting, so no cycle with a job-first
+ * transaction. Otherwise the statement moves nothing and the caller
+ * takes the general path, which ends the run's open nodes with it
+ * (internal/jobs/endRun.ts): this one statement's snapshot could not see a
+ * node committed while it waited.
+ */
+const freeToEnd = (sql: SqlClient.SqlClient, jobId: string) =>
+  sql`id IN (
+    SELECT fj.id FROM ai_jobs fj JOIN workflow_runs fr ON fr.id = fj.workflow_run_id
+    WHERE fj.id = ${jobId} AND NOT EXISTS (
+      SELECT 1 FROM workflow_node_executions fn WHERE fn.workflow_run_id = fr.id AND fn.status = 'running')
+    FOR NO KEY UPDATE OF fj FOR NO KEY UPDATE OF fr SKIP LOCKED)`
+
 /** The run and node half of the store. */
 export const makeRunMethods = (context: PgContext) => {
   const { atomic, audited, insertEvents, run, sql } = context
@@ -271,7 +288,6 @@ export const makeRunMethods = (context: PgContext) => {
    * Null when it moved nothing.
    */
   const finishRunningOn = (statementThen: Then) => {
-    const underAnyRun = sql`workflow_run_id IS NOT NULL`
     const finish = (end: RunningJobEnd | RunSettle, outputs: string | null | undefined) =>
       Effect.suspend(() => {
         const { event } = end
@@ -286,7 +302,8 @@ export const makeRunMethods = (context: PgContext) => {
         const settle = "workflow_run_id" in end ? end : undefined
         if (outputs !== undefined) set.push(sql`job_outputs = ${outputs}::jsonb`)
         if (settle !== undefined) set.push(sql`metrics = ${addDuration(sql, sql`metrics`, sql`${settle.duration_ms}::bigint`)}`)
-        const underRun = settle === undefined ? underAnyRun : sql`workflow_run_id = ${settle.workflow_run_id}`
+        // A move from outside the program: only when free to end its nodes in this statement (`freeToEnd`).
+        const underRun = settle === undefined ? freeToEnd(sql, end.job_id) : sql`workflow_run_id = ${settle.workflow_run_id}`
         // One statement, in the lock order: the job (compare-and-set on `running`
         // under a run), then its active run, then the record — written only when
         // the job moved, its placeholders replaced by the job row's trace, run and attempt.

@@ -200,6 +200,13 @@ export const makeRunMethods = (context: SqliteContext) => {
   const finishRunning = (end: RunningJobEnd | RunSettle) =>
     change<AiJob | null, CorruptRow | AlreadyExists | SqlError>(() => finishRunningStep(end))
 
+  /**
+   * A move from outside the program declines (null) while its run has a node
+   * running: the general path (internal/jobs/endRun.ts) ends those nodes too.
+   */
+  const NO_OPEN_NODE = `NOT EXISTS (SELECT 1 FROM workflow_node_executions n
+    WHERE n.workflow_run_id = ai_jobs.workflow_run_id AND n.status = 'running')`
+
   /** `finishRunning`'s change (a step, step.ts). */
   function* finishRunningStep(end: RunningJobEnd | RunSettle): Step<AiJob | null> {
     const { event } = end
@@ -225,7 +232,7 @@ export const makeRunMethods = (context: SqliteContext) => {
     // its placeholders replaced by the job row's trace, run and attempt.
     const [row] = yield [
       `UPDATE ai_jobs SET ${assignments.join(", ")}
-          WHERE id = ? AND status = 'running' AND ${settle === undefined ? "workflow_run_id IS NOT NULL" : "workflow_run_id = ?"}
+          WHERE id = ? AND status = 'running' AND ${settle === undefined ? `workflow_run_id IS NOT NULL AND ${NO_OPEN_NODE}` : "workflow_run_id = ?"}
           RETURNING *`,
       [...values, end.job_id, ...(settle === undefined ? [] : [settle.workflow_run_id])]
     ]
