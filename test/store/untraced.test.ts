@@ -19,19 +19,24 @@ import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
 import { postgres, sqliteFile } from "../support/stores.js"
 
+/** The current tracer, also noting the name of every span it makes. */
+const recordingTracer = Effect.map(Effect.tracer, (native) => {
+  const spans: Array<string> = []
+  const tracer = Tracer.make({
+    span: (...args) => {
+      spans.push(args[0])
+      return native.span(...args)
+    },
+    context: (f, fiber) => native.context(f, fiber)
+  })
+  return { spans, tracer }
+})
+
 for (const backend of [sqliteFile, postgres("untraced")]) {
   describe(`issue 16 untraced store statements on ${backend.name}`, () => {
     it.effect("issue 16 submit, claim, heartbeat and complete make no sql.execute span, and each Jobs step keeps its own", () =>
       Effect.gen(function*() {
-        const spans: Array<string> = []
-        const native = yield* Effect.tracer
-        const tracer = Tracer.make({
-          span: (...args) => {
-            spans.push(args[0])
-            return native.span(...args)
-          },
-          context: (f, fiber) => native.context(f, fiber)
-        })
+        const { spans, tracer } = yield* recordingTracer
         const jobs = yield* Jobs
         const store = yield* JobStore
         yield* TestClock.setTime(Date.UTC(2026, 0, 1))
@@ -49,15 +54,7 @@ for (const backend of [sqliteFile, postgres("untraced")]) {
 
     it.effect("issue 16 a claim that takes a run offered to workers makes no sql.execute span either", () =>
       Effect.gen(function*() {
-        const spans: Array<string> = []
-        const native = yield* Effect.tracer
-        const tracer = Tracer.make({
-          span: (...args) => {
-            spans.push(args[0])
-            return native.span(...args)
-          },
-          context: (f, fiber) => native.context(f, fiber)
-        })
+        const { spans, tracer } = yield* recordingTracer
         const jobs = yield* Jobs
         const store = yield* JobStore
         yield* TestClock.setTime(Date.UTC(2026, 0, 1))
