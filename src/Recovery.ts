@@ -104,7 +104,11 @@ const inStaleScanOrder = (runs: ReadonlyArray<WorkflowRun>): boolean => {
 
 /** What a scan did. */
 export interface RecoveryReport {
-  /** The runs stalled, oldest heartbeat first, then by id. */
+  /**
+   * The runs stalled, as stored after the move (status `stalled`, the stall
+   * message as `error_message`, the move's `updated_at`), oldest heartbeat
+   * first, then by id.
+   */
   readonly recovered: ReadonlyArray<WorkflowRun>
   readonly threshold: Duration.Duration
 }

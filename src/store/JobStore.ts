@@ -132,11 +132,20 @@ export interface JobFilter {
   readonly created_before?: DateTime.Utc
   readonly trace_id?: TraceId
   readonly workflow_run_id?: WorkflowRunId
-  /** `asc` (default): oldest first; `desc`: newest first. A cursor continues in the order of the page that gave it. */
+  /**
+   * `asc` (default): oldest first; `desc`: newest first. A cursor continues in
+   * the order of the page that gave it: with a cursor, leave `order` out (or
+   * give the same); another order fails with `DecodeFailure`.
+   */
   readonly order?: "asc" | "desc"
   /** Page size: a whole number ≥ 1, default 100; more than 1000 gives 1000. */
   readonly limit?: number
-  /** The `next_cursor` of the previous page; anything else fails with `DecodeFailure`. */
+  /**
+   * The `next_cursor` of a previous page of jobs; anything else — a cursor of
+   * the events listing, of an older format, forged — fails with
+   * `DecodeFailure`. A cursor carries no filters: given other filters than its
+   * page's, it continues after its key among the jobs those filters select.
+   */
   readonly cursor?: string
 }
 
@@ -223,9 +232,11 @@ export interface EventFilter {
   readonly types?: ReadonlyArray<EventType>
   readonly since?: DateTime.Utc
   readonly until?: DateTime.Utc
+  /** `asc` (default): oldest first; `desc`: newest first. With a cursor, as in `JobFilter`. */
   readonly order?: "asc" | "desc"
   /** Page size, as in `JobFilter`. */
   readonly limit?: number
+  /** The `next_cursor` of a previous page of events; a jobs cursor, or any other, fails with `DecodeFailure`. Filters as in `JobFilter`. */
   readonly cursor?: string
 }
 
@@ -292,7 +303,12 @@ export interface PruneReport {
   readonly spared_window: number
 }
 
-/** A run moved to `stalled` by recovery: the run as it was, and its job's trace id. */
+/**
+ * A run moved to `stalled` by recovery: the run as the move left it (status
+ * `stalled`, its stall message as `error_message`, the move's instant as
+ * `updated_at`, its last heartbeat unchanged) — what `getRun` reads back —
+ * and its job's trace id.
+ */
 export interface StalledRun {
   readonly run: WorkflowRun
   readonly trace_id: TraceId
@@ -592,8 +608,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * and its job to `stalled` (the job only while it is running under that
    * run), and writes the records `events` gives for the runs it moved — so
    * each run's `workflow_recovery` event commits with its stall, exactly
-   * once. Returns the runs it moved (as they were before: status `running`,
-   * their last heartbeat) with their job's trace id, so building those
+   * once. Returns the runs it moved, as stored after the move (status
+   * `stalled`, the stall message, the move's `updated_at`; their last
+   * heartbeat is kept), with their job's trace id, so building those
    * events reads no job (no N+1). Concurrent calls never move a run twice;
    * `events` is not called when nothing moved.
    */

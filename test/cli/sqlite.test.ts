@@ -301,11 +301,17 @@ describe("ai-jobs on a SQLite file", () => {
 
     it("R9 recover moves a crashed worker's run to stalled, with its event", async () => {
       const crashed = await crashedRun(db)
-      const result = parseJson<{ threshold_secs: number; recovered: Array<{ id: string; job_id: string }> }>(
+      const result = parseJson<{
+        threshold_secs: number
+        recovered: Array<{ id: string; job_id: string; status: string; error_message: string | null }>
+      }>(
         await cli(["recover", "--threshold", "60", "--json"])
       )
       assert.strictEqual(result.threshold_secs, 60)
       assert.deepStrictEqual(result.recovered.map((run) => run.id), [crashed.run.id])
+      // R9 audit: the report prints the run as stored after the move, not as it was before.
+      assert.strictEqual(result.recovered[0]?.status, "stalled")
+      assert.match(result.recovered[0]?.error_message ?? "", /^stalled \(startup recovery: heartbeat timeout\): last heartbeat .*, threshold 60s$/)
       const after = (await allJobs(db)).find((job) => job.job_id === crashed.job.job_id)
       assert.strictEqual(after?.state, "stalled")
     })

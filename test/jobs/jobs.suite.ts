@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
@@ -18,6 +19,7 @@ import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
+import { WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import type { Backend } from "../support/backend.js"
 import { services } from "./services.js"
 
@@ -33,6 +35,8 @@ export const summarize = (overrides: Partial<JobRequestInput> = {}): JobRequestI
 
 /** Lets real I/O (a heartbeat write on another fiber) finish while the TestClock stands still. */
 export const settleIo = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 15)))
+
+const encodeRun = Schema.encodeSync(WorkflowRun)
 
 const allEvents = Effect.flatMap(JobStore, (store) =>
   Effect.map(store.listEvents({ limit: 1000 }), (page) => page.items))
@@ -85,6 +89,27 @@ export const runJobsSuite = (backend: Backend) => {
         const again = yield* Recovery.recoverStalledRuns()
         assert.strictEqual(again.recovered.length, 0, "R9 exactly once: a second scan moves nothing")
         assert.strictEqual((yield* eventsOf("workflow_recovery")).length, 1)
+      })))
+
+    it.effect("R9 audit: the recovery report lists the runs as stored after the move (stalled, their stall message and updated_at), oldest heartbeat first", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        yield* TestClock.setTime(1_000_000)
+        const older = yield* jobs.submit(summarize())
+        yield* jobs.start(older.job_id)
+        yield* TestClock.adjust("2 seconds")
+        const newer = yield* jobs.submit(summarize())
+        yield* jobs.start(newer.job_id)
+        yield* TestClock.adjust("1 minute")
+        const report = yield* Recovery.recoverStalledRuns()
+        const runIds = [(yield* jobs.get(older.job_id)).workflow_run_id!, (yield* jobs.get(newer.job_id)).workflow_run_id!]
+        assert.deepStrictEqual(report.recovered.map((run) => run.id), runIds, "oldest heartbeat first")
+        for (const run of report.recovered) {
+          assert.strictEqual(run.status, "stalled")
+          assert.match(run.error_message ?? "", /^stalled \(startup recovery: heartbeat timeout\): last heartbeat /)
+          assert.deepStrictEqual(encodeRun(run), encodeRun(yield* store.getRun(run.id)), "the report holds what the store holds")
+        }
       })))
 
     it.effect("R9 a threshold that is not a whole number of seconds, or a concurrency not from 1 to 64, is refused before anything moves", () =>

@@ -42,7 +42,9 @@ const isoText = (sql: SqlClient.SqlClient, column: string) =>
  * job too while it is running under that run (R6a), and, with `record`, R9's
  * `workflow_recovery` record per run, built here with the fields and key
  * order of `recoveryEvent` (internal/jobs/auditEvents.ts) — no JavaScript per
- * run. Returns the runs as they were locked (status `running`), oldest
+ * run. Returns the runs as the statement left them (status `stalled`, the
+ * reason as `error_message`, the stall's instant as `updated_at`: the very
+ * expressions its UPDATE writes, so no RETURNING join is needed), oldest
  * heartbeat first, with their job's trace id. One statement is atomic by
  * itself: no BEGIN/COMMIT around it (issue 16: a batch is one round trip).
  *
@@ -108,7 +110,9 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
       FROM moved s
       WHERE j.id = s.job_id AND j.workflow_run_id = s.id AND ${jobRunning}
     )${recorded}
-    SELECT ${sql.literal(columns.run)}, trace_id FROM moved ORDER BY n`
+    SELECT id, job_id, 'stalled' AS status, last_heartbeat, reason AS error_message, created_at,
+      ${batch.at}::timestamptz AS updated_at, trace_id
+    FROM moved ORDER BY n`
 }
 
 /**

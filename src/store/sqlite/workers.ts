@@ -57,13 +57,14 @@ export const makeWorkerMethods = (context: SqliteContext) => {
    */
   const stall = (stalled: ReadonlyArray<StalledRun>, batch: {
     readonly at: string
+    readonly why: { readonly before: string; readonly after: string }
     readonly threshold: Duration.Duration
     readonly record: boolean
   }) =>
     Effect.gen(function*() {
       const runIds = JSON.stringify(stalled.map(({ run }) => run.id))
       const secs = thresholdSecs(batch.threshold)
-      const why = stallMessageAround(secs)
+      const why = batch.why
       yield* sql`
         UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
           updated_at = ${batch.at}
@@ -140,14 +141,28 @@ export const makeWorkerMethods = (context: SqliteContext) => {
           ORDER BY r.last_heartbeat, r.id
           LIMIT ${rowLimit(options.limit)}`
         if (rows.length === 0) return []
+        const at = yield* encode.timestamp(yield* DateTime.now)
+        const why = stallMessageAround(thresholdSecs(options.threshold))
+        // The runs as `stall` leaves them, built from what it writes, with no RETURNING to read: the
+        // status, the reason around the heartbeat's stored text (the row's own, as the UPDATE
+        // concatenates it) and the stall's instant as stored (`at`, read back).
+        const stalledAt = DateTime.unsafeMake(at)
+        // Built field by field, in the domain's order (WorkflowRun), with no rest or spread copy of the row.
         const stalled: Array<StalledRun> = (yield* decodeRows(decode.stalledRun)(rows)).map(
-          ({ job_trace_id, ...run }) => ({ run, trace_id: job_trace_id })
+          ({ id, job_id, last_heartbeat, created_at, job_trace_id }, i): StalledRun => ({
+            run: {
+              id,
+              job_id,
+              status: "stalled",
+              last_heartbeat,
+              error_message: why.before + (rows[i] as { readonly last_heartbeat: string }).last_heartbeat + why.after,
+              created_at,
+              updated_at: stalledAt
+            },
+            trace_id: job_trace_id
+          })
         )
-        yield* stall(stalled, {
-          at: yield* encode.timestamp(yield* DateTime.now),
-          threshold: options.threshold,
-          record: options.recordRecovery === true
-        })
+        yield* stall(stalled, { at, why, threshold: options.threshold, record: options.recordRecovery === true })
         yield* insertEvents(yield* auditRecords(options.events, stalled))
         return stalled
       }))

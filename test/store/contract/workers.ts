@@ -163,7 +163,7 @@ export const workerContract = (backend: Backend): void => {
   })
 
   describe("stallStaleRuns", () => {
-    test("R9 stallStaleRuns moves stale runs and their jobs to stalled, writes their events, returns the runs as they were", () =>
+    test("R9 stallStaleRuns moves stale runs and their jobs to stalled, writes their events, returns the runs as moved", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
         const stale = yield* Effect.forEach([1, 2, 3], () => startedJob())
@@ -172,7 +172,7 @@ export const workerContract = (backend: Backend): void => {
         yield* TestClock.setTime(40_000)
         const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 100, events: recoveryEvents })
         const sortById = (runs: ReadonlyArray<WorkflowRun>) => runs.map(encode.run).sort((x, y) => (x.id < y.id ? -1 : 1))
-        assert.deepStrictEqual(sortById(moved.map((s) => s.run)), sortById(stale.map((s) => s.run)), "the moved runs, as they were before")
+        assert.deepStrictEqual(sortById(moved.map((s) => s.run)), sortById(yield* Effect.forEach(stale, (s) => store.getRun(s.run.id))), "the moved runs, as stored after the move")
         for (const { job, run } of stale) {
           assert.strictEqual(moved.find((s) => s.run.id === run.id)?.trace_id, job.trace_id, "each moved run comes with its job's trace id")
           assert.strictEqual((yield* store.getRun(run.id)).status, "stalled")
@@ -200,6 +200,26 @@ export const workerContract = (backend: Backend): void => {
           const stalled = yield* store.getJob(job.job_id)
           assert.deepStrictEqual([stalled.state, stalled.status_reason, stalled.error_message], ["stalled", "stalled", why])
           assert.strictEqual((yield* store.getRun(run.id)).error_message, why)
+        }
+      }))
+
+    test("R9 audit: stallStaleRuns returns each run as stored after the move (status stalled, its stall message, the move's updated_at), equal to getRun and listRuns, oldest heartbeat first", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const first = yield* startedJob()
+        yield* TestClock.setTime(5_250)
+        const second = yield* startedJob()
+        yield* TestClock.setTime(40_000)
+        const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents })
+        assert.deepStrictEqual(moved.map((s) => s.run.id), [first.run.id, second.run.id], "oldest heartbeat first")
+        for (const [{ run }, heartbeat] of [[first, "1970-01-01T00:00:00.000Z"], [second, "1970-01-01T00:00:05.250Z"]] as const) {
+          const reported = moved.find((s) => s.run.id === run.id)!.run
+          assert.strictEqual(reported.status, "stalled")
+          assert.strictEqual(reported.error_message, `stalled (startup recovery: heartbeat timeout): last heartbeat ${heartbeat}, threshold 30s`)
+          assert.strictEqual(millis(reported.updated_at), 40_000, "the move's instant")
+          assert.strictEqual(millis(reported.last_heartbeat), millis(run.last_heartbeat), "the heartbeat is kept")
+          assert.deepStrictEqual(encode.run(reported), encode.run(yield* store.getRun(run.id)), "what getRun reads back")
+          assert.deepStrictEqual([encode.run(reported)], (yield* store.listRuns(run.job_id)).map(encode.run), "what listRuns reads back")
         }
       }))
 
