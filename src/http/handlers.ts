@@ -59,7 +59,8 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
 
     const list = (query: typeof JobsQuery.Type) =>
       jobs.list({
-        order: query.order ?? "desc",
+        // Newest first by default; a cursor continues in the order of the page that gave it.
+        ...present("order", query.order ?? (query.cursor === undefined ? "desc" : undefined)),
         ...present("states", query.state),
         ...present("kinds", query.job_kind),
         ...present("created_after", query.created_after),

@@ -383,6 +383,49 @@ export const runApiSuite = (backend: Backend) => {
         assert.strictEqual(new Set(events).size, 50)
       })))
 
+    it.effect("17.2 a cursor is tied to its listing and order: a /jobs cursor on /events is 400, /events?limit=2 then ?cursor=C continues ascending, ?cursor=C&order=desc is 400; /jobs cursors continue their own order", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const authed = HttpClientRequest.bearerToken(TOKEN)
+        const submitted: Array<string> = []
+        for (let i = 0; i < 4; i++) {
+          yield* TestClock.setTime(1_000 * i)
+          submitted.push((yield* jobs.submit(summarize())).job_id)
+        }
+        const get = (url: string) => send(HttpClientRequest.get(url).pipe(authed))
+        const page = (response: { readonly body: Record<string, unknown> | null }) =>
+          response.body as { readonly items: ReadonlyArray<Record<string, unknown>>; readonly next_cursor: string | null }
+        const query = (cursor: string) => encodeURIComponent(cursor)
+
+        // A /jobs cursor is no /events cursor, and the other way round.
+        const jobsCursor = page(yield* get("/jobs?limit=2")).next_cursor!
+        const eventsFirst = page(yield* get("/events?limit=2"))
+        const eventsCursor = eventsFirst.next_cursor!
+        for (const url of [`/events?cursor=${query(jobsCursor)}`, `/jobs?cursor=${query(eventsCursor)}`]) {
+          const refused = yield* get(url)
+          assert.deepStrictEqual([refused.status, refused.body?.["_tag"]], [400, "DecodeFailure"], `${url}: ${refused.text.slice(0, 300)}`)
+        }
+
+        // The events cursor continues ascending, its page's order; asking for desc with it is refused.
+        const all = page(yield* get("/events?limit=100")).items.map((event) => event["event_id"])
+        const next = yield* get(`/events?cursor=${query(eventsCursor)}&limit=2`)
+        assert.strictEqual(next.status, 200, next.text)
+        assert.deepStrictEqual(page(next).items.map((event) => event["event_id"]), all.slice(2, 4))
+        const reversed = yield* get(`/events?cursor=${query(eventsCursor)}&order=desc`)
+        assert.deepStrictEqual([reversed.status, reversed.body?.["_tag"]], [400, "DecodeFailure"], reversed.text.slice(0, 300))
+        assert.include(reversed.text, "in asc order, not desc")
+
+        // /jobs: newest first by default, and a cursor of an oldest-first page continues oldest first without order=asc.
+        const newest = yield* get(`/jobs?cursor=${query(jobsCursor)}`)
+        assert.deepStrictEqual(page(newest).items.map((job) => job["job_id"]), [submitted[1], submitted[0]])
+        const ascCursor = page(yield* get("/jobs?order=asc&limit=2")).next_cursor!
+        const oldest = yield* get(`/jobs?cursor=${query(ascCursor)}`)
+        assert.strictEqual(oldest.status, 200, oldest.text)
+        assert.deepStrictEqual(page(oldest).items.map((job) => job["job_id"]), [submitted[2], submitted[3]])
+        const conflicting = yield* get(`/jobs?cursor=${query(ascCursor)}&order=desc`)
+        assert.deepStrictEqual([conflicting.status, conflicting.body?.["_tag"]], [400, "DecodeFailure"])
+      })))
+
     it.effect("17.2 filters: jobs by state, kind (term_exec read as terminal_exec), creation time and trace; events by id, job, trace, run, type and time", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs

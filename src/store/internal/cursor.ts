@@ -1,7 +1,14 @@
 /**
- * Keyset pagination cursors: the sort key of the last row of a page, as an
- * opaque base64url string. Opaque so callers don't build them by hand; keyset
- * (not OFFSET) so a page costs the same at row 10 and row 1,000,000.
+ * Keyset pagination cursors: the sort key of the last row of a page, with the
+ * listing that gave the page and its order, as an opaque base64url string.
+ * Opaque so callers don't build them by hand; keyset (not OFFSET) so a page
+ * costs the same at row 10 and row 1,000,000.
+ *
+ * A cursor is tied to its listing (`jobs`, `events`) and its order: used with
+ * another listing it is refused, and it continues in the order of the page that
+ * gave it (an explicit `order` that says otherwise is refused, not obeyed). It
+ * carries no filters: used with other filters it continues after its key within
+ * the rows those filters select.
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -10,38 +17,61 @@ import { DecodeFailure } from "../../domain/Errors.js"
 import { Timestamp } from "../../domain/Timestamp.js"
 import type { Page } from "../JobStore.js"
 
-const CursorKey = Schema.parseJson(Schema.Tuple(Timestamp, Schema.UUID))
+/** The store's paged listings: each cursor names the one that gave it. */
+export type Listing = "jobs" | "events"
 
-/** The key a page continues after: an instant in canonical RFC 3339 text, and a row id. */
+/** A listing's order. */
+export type Order = "asc" | "desc"
+
+const CursorKey = Schema.parseJson(
+  Schema.Tuple(Schema.Literal("jobs", "events"), Schema.Literal("asc", "desc"), Timestamp, Schema.UUID)
+)
+
+/** The key a page continues after: an instant in canonical RFC 3339 text, and a row id; and the order it continues in. */
 export interface CursorKey {
   readonly at: string
   readonly id: string
+  readonly order: Order
 }
 
+const refused = (path: string, message: string) => new DecodeFailure({ subject: "cursor", issues: [{ path, message }] })
+
 /**
- * Decodes a cursor a previous page returned. Anything else — forged,
- * truncated, from another listing — is a `DecodeFailure` before it reaches SQL.
+ * Decodes a cursor a previous page of `listing` returned, for a listing asked
+ * in `order` (absent: the cursor's own). Anything else — forged, truncated, of
+ * an older format, from another listing — is a `DecodeFailure` before it
+ * reaches SQL; so is an `order` other than the cursor's.
  */
-export const decodeCursor = (cursor: string): Effect.Effect<CursorKey, DecodeFailure> =>
+export const decodeCursor = (cursor: string, listing: Listing, order?: Order): Effect.Effect<CursorKey, DecodeFailure> =>
   Schema.decodeUnknown(CursorKey)(Buffer.from(cursor, "base64url").toString("utf8")).pipe(
-    Effect.map(([at, id]) => ({ at: DateTime.formatIso(at), id })),
-    Effect.mapError(() =>
-      new DecodeFailure({ subject: "cursor", issues: [{ path: "", message: "Not a cursor returned by a previous page" }] })
+    Effect.mapError(() => refused("", "Not a cursor returned by a previous page")),
+    Effect.flatMap(([madeBy, madeIn, at, id]) =>
+      madeBy !== listing
+        ? Effect.fail(refused("", `Not a cursor returned by a previous page of ${listing}: it continues a listing of ${madeBy}`))
+        : order !== undefined && order !== madeIn
+        ? Effect.fail(
+          refused("order", `The cursor continues a listing in ${madeIn} order, not ${order}: leave order out, or give ${madeIn}`)
+        )
+        : Effect.succeed({ at: DateTime.formatIso(at), id, order: madeIn })
     )
   )
 
-/** The page of `items` (already cut to the page size), with the cursor after its last item when `hasMore`. */
+/**
+ * The page of `items` (already cut to the page size) of `listing` in `order`,
+ * with the cursor after its last item when `hasMore`.
+ */
 export const pageOf = <A>(
   items: ReadonlyArray<A>,
   hasMore: boolean,
-  keyOf: (item: A) => readonly [DateTime.Utc, string]
+  keyOf: (item: A) => readonly [DateTime.Utc, string],
+  made: { readonly listing: Listing; readonly order: Order }
 ): Page<A> => {
   const last = items[items.length - 1]
   if (!hasMore || last === undefined) return { items, next_cursor: null }
   const [at, id] = keyOf(last)
   return {
     items,
-    next_cursor: Buffer.from(JSON.stringify([DateTime.formatIso(at), id]), "utf8").toString("base64url")
+    next_cursor: Buffer.from(JSON.stringify([made.listing, made.order, DateTime.formatIso(at), id]), "utf8").toString("base64url")
   }
 }
 

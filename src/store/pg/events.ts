@@ -25,7 +25,9 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
   const listEvents: Service["listEvents"] = Effect.fnUntraced(
     function*(filter: EventFilter = {}) {
       const size = pageSize(filter.limit)
-      const descending = filter.order === "desc"
+      // A cursor continues in its own order (cursor.ts): it decides when given.
+      const key = filter.cursor === undefined ? undefined : yield* decodeCursor(filter.cursor, "events", filter.order)
+      const descending = (key?.order ?? filter.order) === "desc"
       const where: Array<Statement.Fragment> = []
       if (filter.event_id !== undefined) where.push(sql`event_id = ${filter.event_id}`)
       if (filter.job_id !== undefined) where.push(sql`job_id = ${filter.job_id}`)
@@ -35,8 +37,7 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
       // A time range is [since, until), as on SQLite: consecutive ranges never share an event.
       if (filter.since !== undefined) where.push(sql`"timestamp" >= ${instantBound(filter.since)}::timestamptz`)
       if (filter.until !== undefined) where.push(sql`"timestamp" < ${instantBound(filter.until)}::timestamptz`)
-      if (filter.cursor !== undefined) {
-        const key = yield* decodeCursor(filter.cursor)
+      if (key !== undefined) {
         where.push(descending
           ? sql`("timestamp", event_id) < (${key.at}::timestamptz, ${key.id}::uuid)`
           : sql`("timestamp", event_id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
@@ -46,7 +47,10 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
         SELECT ${sql.literal(columns.event)} FROM flight_recorder_events
         WHERE ${sql.and(where)} ORDER BY ${order} LIMIT ${size + 1}`
       const events = yield* decodeRows(decode.event)(rows)
-      return pageOf(events.slice(0, size), events.length > size, (event) => [event.timestamp, event.event_id])
+      return pageOf(events.slice(0, size), events.length > size, (event) => [event.timestamp, event.event_id], {
+        listing: "events",
+        order: descending ? "desc" : "asc"
+      })
     },
     storageErrors("JobStore.listEvents")
   )

@@ -138,7 +138,9 @@ export const makeJobMethods = (context: PgContext) => {
   const listJobs: Service["listJobs"] = Effect.fnUntraced(
     function*(filter: JobFilter = {}) {
       const size = pageSize(filter.limit)
-      const descending = filter.order === "desc"
+      // A cursor continues in its own order (cursor.ts): it decides when given.
+      const key = filter.cursor === undefined ? undefined : yield* decodeCursor(filter.cursor, "jobs", filter.order)
+      const descending = (key?.order ?? filter.order) === "desc"
       const where: Array<Statement.Fragment> = []
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
@@ -150,8 +152,7 @@ export const makeJobMethods = (context: PgContext) => {
       }
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
-      if (filter.cursor !== undefined) {
-        const key = yield* decodeCursor(filter.cursor)
+      if (key !== undefined) {
         where.push(descending
           ? sql`(created_at, id) < (${key.at}::timestamptz, ${key.id}::uuid)`
           : sql`(created_at, id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
@@ -161,7 +162,10 @@ export const makeJobMethods = (context: PgContext) => {
         SELECT ${jobColumns} FROM ai_jobs
         WHERE ${sql.and(where)} ORDER BY ${order} LIMIT ${size + 1}`
       const jobs = yield* decodeRows(decode.aiJob)(rows)
-      return pageOf(jobs.slice(0, size), jobs.length > size, (job) => [job.created_at, job.job_id])
+      return pageOf(jobs.slice(0, size), jobs.length > size, (job) => [job.created_at, job.job_id], {
+        listing: "jobs",
+        order: descending ? "desc" : "asc"
+      })
     },
     storageErrors("JobStore.listJobs")
   )

@@ -33,7 +33,9 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
   const listEvents: Service["listEvents"] = Effect.fnUntraced(
     function*(filter: EventFilter = {}) {
       const limit = pageSize(filter.limit)
-      const descending = filter.order === "desc"
+      // A cursor continues in its own order (cursor.ts): it decides when given.
+      const key = filter.cursor === undefined ? undefined : yield* decodeCursor(filter.cursor, "events", filter.order)
+      const descending = (key?.order ?? filter.order) === "desc"
       const where: Array<Fragment> = []
       if (filter.event_id !== undefined) where.push(sql`event_id = ${filter.event_id}`)
       if (filter.job_id !== undefined) where.push(sql`job_id = ${filter.job_id}`)
@@ -43,8 +45,8 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
       // A time range is [since, until): consecutive ranges never share an event.
       if (filter.since !== undefined) where.push(sql`timestamp >= ${instantBound(filter.since)}`)
       if (filter.until !== undefined) where.push(sql`timestamp < ${instantBound(filter.until)}`)
-      if (filter.cursor !== undefined) {
-        const { at, id } = yield* decodeCursor(filter.cursor)
+      if (key !== undefined) {
+        const { at, id } = key
         where.push(descending ? sql`(timestamp, event_id) < (${at}, ${id})` : sql`(timestamp, event_id) > (${at}, ${id})`)
       }
       const order = descending ? sql.literal("timestamp DESC, event_id DESC") : sql.literal("timestamp, event_id")
@@ -53,7 +55,10 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
         ORDER BY ${order}
         LIMIT ${limit + 1}`
       const items = yield* decodeRows(decode.event)(rows.slice(0, limit))
-      return pageOf(items, rows.length > limit, (event) => [event.timestamp, event.event_id])
+      return pageOf(items, rows.length > limit, (event) => [event.timestamp, event.event_id], {
+        listing: "events",
+        order: descending ? "desc" : "asc"
+      })
     },
     storageErrors("JobStore.listEvents")
   )

@@ -109,7 +109,9 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
   const listJobs: Service["listJobs"] = Effect.fnUntraced(
     function*(filter: JobFilter = {}) {
       const limit = pageSize(filter.limit)
-      const descending = filter.order === "desc"
+      // A cursor continues in its own order (cursor.ts): it decides when given.
+      const key = filter.cursor === undefined ? undefined : yield* decodeCursor(filter.cursor, "jobs", filter.order)
+      const descending = (key?.order ?? filter.order) === "desc"
       const where: Array<Fragment> = []
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
@@ -117,8 +119,8 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
       if (filter.created_before !== undefined) where.push(sql`created_at < ${instantBound(filter.created_before)}`)
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
-      if (filter.cursor !== undefined) {
-        const { at, id } = yield* decodeCursor(filter.cursor)
+      if (key !== undefined) {
+        const { at, id } = key
         where.push(descending ? sql`(created_at, id) < (${at}, ${id})` : sql`(created_at, id) > (${at}, ${id})`)
       }
       const order = descending ? sql.literal("created_at DESC, id DESC") : sql.literal("created_at, id")
@@ -127,7 +129,10 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
         ORDER BY ${order}
         LIMIT ${limit + 1}`
       const items = yield* decodeRows(decode.job)(rows.slice(0, limit))
-      return pageOf(items, rows.length > limit, (job) => [job.created_at, job.job_id])
+      return pageOf(items, rows.length > limit, (job) => [job.created_at, job.job_id], {
+        listing: "jobs",
+        order: descending ? "desc" : "asc"
+      })
     },
     storageErrors("JobStore.listJobs")
   )

@@ -4,9 +4,10 @@
  */
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
 import type { EventRecord } from "../../../src/domain/EventRecord.js"
 import { type EventFilter, JobStore, type Page } from "../../../src/store/JobStore.js"
-import { at, byEventId, encode, eventRecord, expectTag, failureOf, ids } from "../fixtures.js"
+import { at, byEventId, encode, eventRecord, expectTag, failureOf, ids, newJob } from "../fixtures.js"
 import { type Backend, storeTest } from "../../support/backend.js"
 
 /** Expected order: timestamp, then event_id. */
@@ -147,6 +148,83 @@ export const eventContract = (backend: Backend): void => {
         yield* store.appendEvents([eventRecord()])
         const error = yield* failureOf(store.listEvents({ cursor: "definitely not a cursor" }))
         assert.strictEqual((error as { readonly _tag?: unknown })._tag, "DecodeFailure")
+      }))
+
+    test("R5 R10 a cursor is tied to its listing: a jobs cursor given to listEvents, or an events cursor to listJobs, fails with DecodeFailure", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        for (let i = 0; i < 3; i++) yield* store.createJob(newJob())
+        yield* store.appendEvents(Array.from({ length: 3 }, (_, i) => eventRecord({ timestamp: at(1_000 * i) })))
+        const jobsCursor = (yield* store.listJobs({ limit: 2 })).next_cursor
+        const eventsCursor = (yield* store.listEvents({ limit: 2 })).next_cursor
+        assert.isNotNull(jobsCursor)
+        assert.isNotNull(eventsCursor)
+        for (const [listing, error] of [
+          ["listEvents", yield* failureOf(store.listEvents({ cursor: jobsCursor! }))],
+          ["listJobs", yield* failureOf(store.listJobs({ cursor: eventsCursor! }))]
+        ] as const) {
+          const failure = expectTag(error, "DecodeFailure")
+          assert.strictEqual(failure.subject, "cursor", listing)
+          assert.match(failure.issues[0]?.message ?? "", /^Not a cursor returned by a previous page of (jobs|events)/, listing)
+        }
+        // Each still continues its own listing.
+        assert.strictEqual((yield* store.listJobs({ cursor: jobsCursor! })).items.length, 1)
+        assert.strictEqual((yield* store.listEvents({ cursor: eventsCursor! })).items.length, 1)
+      }))
+
+    test("R5 R10 a cursor continues in the order of the page that gave it; an explicit order that differs fails with DecodeFailure", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const events = Array.from({ length: 5 }, (_, i) => eventRecord({ timestamp: at(1_000 * i) }))
+        yield* store.appendEvents(events)
+        const sorted = [...events].sort(ascending)
+        for (let i = 0; i < 5; i++) {
+          yield* TestClock.setTime(i * 100)
+          yield* store.createJob(newJob())
+        }
+        const jobsAsc = (yield* store.listJobs({ order: "asc" })).items.map((job) => job.job_id)
+
+        for (const order of ["asc", "desc"] as const) {
+          const inOrder = order === "asc" ? idsOf(sorted) : idsOf([...sorted].reverse())
+          const first = yield* store.listEvents({ order, limit: 2 })
+          const cursor = first.next_cursor!
+          assert.deepStrictEqual(idsOf((yield* store.listEvents({ cursor })).items), inOrder.slice(2), `${order} without order: continues ${order}`)
+          assert.deepStrictEqual(idsOf((yield* store.listEvents({ cursor, order })).items), inOrder.slice(2), `${order} with the same order`)
+          const other = order === "asc" ? "desc" : "asc"
+          const failure = expectTag(yield* failureOf(store.listEvents({ cursor, order: other })), "DecodeFailure")
+          assert.deepStrictEqual([failure.subject, failure.issues[0]?.path], ["cursor", "order"])
+          assert.include(failure.issues[0]?.message ?? "", `in ${order} order, not ${other}`)
+
+          const jobsInOrder = order === "asc" ? jobsAsc : [...jobsAsc].reverse()
+          const jobsFirst = yield* store.listJobs({ order, limit: 2 })
+          const jobsCursor = jobsFirst.next_cursor!
+          assert.deepStrictEqual((yield* store.listJobs({ cursor: jobsCursor })).items.map((job) => job.job_id), jobsInOrder.slice(2), `jobs ${order} without order`)
+          expectTag(yield* failureOf(store.listJobs({ cursor: jobsCursor, order: other })), "DecodeFailure")
+        }
+      }))
+
+    test("R5 R10 a cursor of the former format ([timestamp, id], no listing or order) is refused as one no page gave", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const record = eventRecord({ timestamp: at(1_000) })
+        yield* store.appendEvents([record, eventRecord({ timestamp: at(2_000) })])
+        const former = Buffer.from(JSON.stringify(["1970-01-01T00:00:01.000Z", record.event_id]), "utf8").toString("base64url")
+        for (const error of [yield* failureOf(store.listEvents({ cursor: former })), yield* failureOf(store.listJobs({ cursor: former }))]) {
+          assert.strictEqual(expectTag(error, "DecodeFailure").issues[0]?.message, "Not a cursor returned by a previous page")
+        }
+      }))
+
+    test("R5 a cursor carries no filters: given other filters, it continues after its key among the rows they select (documented)", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const made: Array<string> = []
+        for (let i = 0; i < 6; i++) {
+          yield* TestClock.setTime(i * 100)
+          made.push((yield* store.createJob(newJob({ job_kind: i % 2 === 0 ? "doc_edit" : "doc_rewrite" }))).job_id)
+        }
+        const cursor = (yield* store.listJobs({ order: "asc", limit: 2 })).next_cursor!
+        const edits = yield* store.listJobs({ kinds: ["doc_edit"], cursor })
+        assert.deepStrictEqual(edits.items.map((job) => job.job_id), [made[2], made[4]])
       }))
 
     test("R10 appendEvents with an event_id already stored fails with AlreadyExists and stores nothing of the batch", () =>
