@@ -8,6 +8,15 @@ import * as TestClock from "effect/TestClock"
 import type { WorkflowRun } from "../../../src/domain/WorkflowRun.js"
 import { type Claim, JobStore, type StalledRun } from "../../../src/store/JobStore.js"
 import { jobEvent, millis, encode, newJob, recoveryEvents, STALE_MS, staleBefore, staleOptions, startedJob } from "../fixtures.js"
+
+/** Two started jobs whose runs last beat at 0 and 5.25 s, the clock now at 40 s: both stale, oldest first. */
+const twoStaleRuns = Effect.gen(function*() {
+  const first = yield* startedJob()
+  yield* TestClock.setTime(5_250)
+  const second = yield* startedJob()
+  yield* TestClock.setTime(40_000)
+  return [first, second] as const
+})
 import { claimAll, stallAll } from "../../support/drain.js"
 import { type Backend, type Store, storeTest, withTwoStores } from "../../support/backend.js"
 
@@ -190,10 +199,7 @@ export const workerContract = (backend: Backend): void => {
     test("R9 issue 12.5 a stalled job says why, as the reference does: status_reason stalled, error_message naming its run's heartbeat and the threshold", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
-        const first = yield* startedJob()
-        yield* TestClock.setTime(5_250)
-        const second = yield* startedJob()
-        yield* TestClock.setTime(40_000)
+        const [first, second] = yield* twoStaleRuns
         yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10 })
         for (const [{ job, run }, heartbeat] of [[first, "1970-01-01T00:00:00.000Z"], [second, "1970-01-01T00:00:05.250Z"]] as const) {
           const why = `stalled (startup recovery: heartbeat timeout): last heartbeat ${heartbeat}, threshold 30s`
@@ -206,10 +212,7 @@ export const workerContract = (backend: Backend): void => {
     test("R9 audit: stallStaleRuns returns each run as stored after the move (status stalled, its stall message, the move's updated_at), equal to getRun and listRuns, oldest heartbeat first", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
-        const first = yield* startedJob()
-        yield* TestClock.setTime(5_250)
-        const second = yield* startedJob()
-        yield* TestClock.setTime(40_000)
+        const [first, second] = yield* twoStaleRuns
         const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents })
         assert.deepStrictEqual(moved.map((s) => s.run.id), [first.run.id, second.run.id], "oldest heartbeat first")
         for (const [{ run }, heartbeat] of [[first, "1970-01-01T00:00:00.000Z"], [second, "1970-01-01T00:00:05.250Z"]] as const) {
