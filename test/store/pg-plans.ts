@@ -144,6 +144,13 @@ export const makeCrowd = (client: PgClient, crowd: { readonly running: number; r
       SELECT gen_random_uuid(), timestamptz '2026-01-01' + k * interval '1 second', 'system', 'system',
              gen_random_uuid(), ${ids("running")}, NULL, '{}'::jsonb
       FROM generate_series(1, ${crowd.running}) AS i, generate_series(1, 3) AS k`)
+    // And their node histories: two finished nodes each, so a move's look for a run's open nodes has rows to find by key.
+    await client.query(`
+      INSERT INTO workflow_node_executions (id, workflow_run_id, node_id, node_type, status, sequence, input_payload,
+                                            output_payload, started_at, finished_at)
+      SELECT gen_random_uuid(), ${ids("run")}, 'n' || k, 'step', 'completed', k, '{}'::jsonb, '{}'::jsonb,
+             timestamptz '2026-01-01', timestamptz '2026-01-01'
+      FROM generate_series(1, ${crowd.running}) AS i, generate_series(1, 2) AS k`)
     for (let beat = 1; beat <= 3; beat++) {
       await client.query(`UPDATE workflow_runs SET last_heartbeat = last_heartbeat + interval '${beat} second'`)
     }
