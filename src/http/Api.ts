@@ -131,13 +131,14 @@ export const JobDetail = Schema.Struct({
 }).annotations({ identifier: "JobDetail" })
 
 /**
- * Request bodies refuse a key they do not name, at every level (400
+ * Request bodies refuse a key they do not name, at every level, every problem
+ * reported, not only the first (400
  * `HttpApiDecodeError`, an issue `is unexpected` at the key's path). The
  * platform decodes bodies with Schema's default, which drops such a key: a
  * misspelt `max_attempt` or `backoff.initail` would be stored as its default.
  * (`Schema.encodedSchema` also drops the domain schemas' own annotations.)
  */
-const refuseUnknownKeys = { parseOptions: { onExcessProperty: "error" } } as const
+const refuseUnknownKeys = { parseOptions: { onExcessProperty: "error", errors: "all" } } as const
 
 /**
  * The body of `POST /jobs`: a `JobRequest` as a library caller writes it

@@ -221,6 +221,14 @@ export const runHostileApiSuite = (backend: Backend) => {
           assert.include(String(response.body?.["message"]), JSON.stringify(path.at(-1)), described)
           assert.include(String(response.body?.["message"]), "is unexpected", described)
         }
+        // Every problem of a body is reported, not only the first.
+        const several = yield* send(HttpClientRequest.post("/jobs").pipe(
+          authed,
+          HttpClientRequest.bodyUnsafeJson({ ...summarize({ backoff: { initail: "3 seconds" } as never }), max_attempt: 5, priorty: 1 })
+        ))
+        assert.strictEqual(several.status, 400, several.text)
+        const paths = ((several.body?.["issues"] ?? []) as ReadonlyArray<{ readonly path: ReadonlyArray<unknown> }>).map((each) => JSON.stringify(each.path))
+        for (const path of [["max_attempt"], ["priorty"], ["backoff", "initail"]]) assert.include(paths, JSON.stringify(path), several.text.slice(0, 600))
         assert.deepStrictEqual(yield* readBack, before, "no job, run or event stored; the job unchanged")
         // The same bodies without the unknown key are accepted: the refusal is the key's.
         const accepted = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyUnsafeJson(summarize({ max_attempts: 5, backoff: { initial: "3 seconds" } }))))
