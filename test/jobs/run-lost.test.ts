@@ -17,6 +17,7 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
@@ -219,6 +220,47 @@ for (const backend of sharedBackends) {
         assert.strictEqual((yield* Fiber.join(cancel)).state, "cancelled")
         const [node] = yield* writer.listNodes(run.id)
         assert.deepStrictEqual([node?.node_id, node?.status, node?.error_message], ["n1", "cancelled", "operator stop"])
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R8 HSK-WF-001 a node start that commits after a cancel's statement began (the cancel waiting on its job's lock) is ended with the run, not left running", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("cancel older than node")
+        const writer = yield* database.store()
+        const holder = yield* database.store()
+        const operator = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
+        const job = yield* operator.submit(summarize())
+        const { run } = yield* operator.start(job.job_id)
+        // A third party holds the job's lock: the cancel's statement starts (PostgreSQL: its
+        // snapshot taken) and waits for it.
+        const held = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const holding = yield* Effect.fork(holder.transaction(Effect.gen(function*() {
+          yield* holder.lockJob(job.job_id)
+          yield* Deferred.succeed(held, undefined)
+          yield* Deferred.await(release)
+        })))
+        yield* Deferred.await(held)
+        const cancel = yield* Effect.fork(operator.cancel(job.job_id, { actor: "human", reason: "operator stop" }))
+        yield* untilLockWaiter(database, backend)
+        // Meanwhile the worker starts a node. PostgreSQL: it needs no lock the holder has, and
+        // commits now, after the cancel's snapshot; SQLite: it waits for the writer's lock too.
+        const starting = yield* Effect.fork(Effect.either(writer.startNode({ workflow_run_id: run.id, node_id: "n1", node_type: "llm" })))
+        if (backend.name.includes("PostgreSQL")) assert.isTrue(Either.isRight(yield* Fiber.join(starting)), "the node start committed")
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(holding)
+        assert.strictEqual((yield* Fiber.join(cancel)).state, "cancelled")
+        const started = yield* Fiber.join(starting)
+        const nodes = yield* writer.listNodes(run.id)
+        if (Either.isRight(started)) {
+          // The node was written before the cancel moved the run: it ends with the run.
+          assert.deepStrictEqual(nodes.map((node) => [node.node_id, node.status, node.error_message]), [["n1", "cancelled", "operator stop"]])
+        } else {
+          // Only SQLite may order it after the cancel: then it is refused and nothing is written.
+          assert.strictEqual(started.left._tag, "RunNotActive")
+          assert.deepStrictEqual(nodes, [])
+        }
+        assert.strictEqual((yield* writer.getRun(run.id)).status, "cancelled")
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
   })

@@ -70,8 +70,7 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
       const locked = moves
         ? sql`
           SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id JOIN workflow_runs r ON r.id = j.workflow_run_id
-          WHERE ${jobRunning} AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id) AND NOT EXISTS (
-            SELECT 1 FROM workflow_node_executions n WHERE n.workflow_run_id = r.id AND n.status = 'running')
+          WHERE ${jobRunning} AND (e.run_id IS NULL OR j.workflow_run_id = e.run_id) AND r.open_nodes = 0
           FOR NO KEY UPDATE OF j, r SKIP LOCKED`
         : sql`
           SELECT j.id FROM ai_jobs j JOIN ends e ON e.job_id = j.id

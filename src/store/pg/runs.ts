@@ -79,14 +79,15 @@ export const leavesRunning = (to: unknown): boolean => endsOfRunning.has(to)
  * it) — the run taken without waiting, so no cycle with a job-first
  * transaction. Otherwise the statement moves nothing and the caller
  * takes the general path, which ends the run's open nodes with it
- * (internal/jobs/endRun.ts): this one statement's snapshot could not see a
- * node committed while it waited.
+ * (internal/jobs/endRun.ts). The nodes are counted on the run's own row
+ * (`open_nodes`, migration 0017), not read from theirs: the lock checks the
+ * row's newest version, so a node start committed while this statement
+ * waited for its job is seen, which its snapshot would not.
  */
 const freeToEnd = (sql: SqlClient.SqlClient, jobId: string) =>
   sql`id IN (
     SELECT fj.id FROM ai_jobs fj JOIN workflow_runs fr ON fr.id = fj.workflow_run_id
-    WHERE fj.id = ${jobId} AND NOT EXISTS (
-      SELECT 1 FROM workflow_node_executions fn WHERE fn.workflow_run_id = fr.id AND fn.status = 'running')
+    WHERE fj.id = ${jobId} AND fr.open_nodes = 0
     FOR NO KEY UPDATE OF fj FOR NO KEY UPDATE OF fr SKIP LOCKED)`
 
 /** The run and node half of the store. */
