@@ -152,6 +152,17 @@ describe("ai-jobs on a SQLite file", () => {
       assert.match(String(encoded[0]?.["error_message"]), /^CommandFailed: /)
     })
 
+    it("R5 README a list filter may be repeated instead of comma-separated (--state a --state b), the two forms mixed too; a bad value among them is still named", async () => {
+      const commaSeparated = parseJson<Array<Record<string, unknown>>>(await cli(["jobs", "list", "--state", "failed,stalled,completed", "--kind", "terminal_exec,doc_edit,doc_summarize", "--json"]))
+      assert.isAbove(commaSeparated.length, 1, "the seeded jobs match more than one state")
+      const repeated = await cli(["jobs", "list", "--state", "failed", "--state", "stalled", "--state", "completed", "--kind", "terminal_exec", "--kind", "doc_edit,doc_summarize", "--json"])
+      assert.deepStrictEqual(parseJson<Array<Record<string, unknown>>>(repeated), commaSeparated)
+      const events = await cli(["events", "--type", "system", "--type", "workflow_recovery", "--json"])
+      const types = new Set(parseJson<Array<Record<string, unknown>>>(events).map((event) => event["type"]))
+      assert.deepStrictEqual([...types].sort(), ["system", "workflow_recovery"])
+      assertOneLineError(await cli(["jobs", "list", "--state", "running", "--state", "done"]), 2, /^error: unknown --state "done"; expected one of queued, running, .*poisoned$/)
+    })
+
     it("R8 jobs show prints the job, its runs with node history, and its events", async () => {
       const failed = jobOf("failed")
       const result = await cli(["jobs", "show", failed.job_id])
