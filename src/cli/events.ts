@@ -10,7 +10,7 @@ import { parseJobRef, resolveJobRef } from "./jobRef.js"
 
 /** Abbreviations are looked up among stored jobs, and events outlive their job (a denied submission, pruning). */
 const EVENTS_OF_UNSTORED_JOBS = " among the stored jobs; the events of a job not stored (denied, or pruned) take its whole id"
-import { filter, filterOption, limitOption, listFilterOption, parseLimit, printListing } from "./listing.js"
+import { filter, filterOption, limitOption, parseLimit, printListing } from "./listing.js"
 import * as Parse from "./parse.js"
 import { collectEvents } from "./queries.js"
 
@@ -21,7 +21,7 @@ export const eventsCommand = Command.make(
     database: databaseOption,
     job: filterOption("job", "job-id", "Only events of this job: its id, its start (4+ hex digits) or its short id (last 8 hex digits)"),
     trace: filterOption("trace", "trace-id", "Only events of this trace id"),
-    type: listFilterOption("type", "type,...", `Only events of these types (comma-separated): ${EventTypes.join(", ")}`),
+    type: filterOption("type", "type,...", `Only events of these types (comma-separated, or the option repeated): ${EventTypes.join(", ")}`),
     since: filterOption("since", "time|duration", "Only events since a time (2026-01-19T10:00:00Z) or that long ago (2h, 7d)"),
     limit: limitOption,
     json: Options.boolean("json").pipe(Options.withDescription("Print the events as JSON, exactly as recorded"))

@@ -15,7 +15,7 @@ import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { encodeEvent, encodeJob, encodeNode, encodeRun, jobDetail, jobsTable, json } from "./format.js"
 import { parseJobRef, resolveJobRef } from "./jobRef.js"
 import * as Parse from "./parse.js"
-import { filter, filterOption, limitOption, listFilterOption, parseLimit, printListing } from "./listing.js"
+import { filter, filterOption, limitOption, parseLimit, printListing } from "./listing.js"
 import { collectEvents, collectJobs } from "./queries.js"
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print the encoded domain objects as JSON"))
@@ -24,8 +24,8 @@ const listCommand = Command.make(
   "list",
   {
     database: databaseOption,
-    state: listFilterOption("state", "state,...", `Only jobs in these states (comma-separated): ${JobStates.join(", ")}`),
-    kind: listFilterOption("kind", "kind,...", `Only jobs of these kinds (comma-separated): ${JobKinds.join(", ")}; term_exec means terminal_exec`),
+    state: filterOption("state", "state,...", `Only jobs in these states (comma-separated, or the option repeated): ${JobStates.join(", ")}`),
+    kind: filterOption("kind", "kind,...", `Only jobs of these kinds (comma-separated, or the option repeated): ${JobKinds.join(", ")}; term_exec means terminal_exec`),
     since: filterOption("since", "time|duration", "Only jobs created since a time (2026-01-19T10:00:00Z) or that long ago (2h, 7d)"),
     order: filterOption("order", "newest|oldest", "Newest jobs first (the default) or oldest first"),
     limit: limitOption,

@@ -21,19 +21,6 @@ export const limitOption = Options.text("limit").pipe(
 export const filterOption = (name: string, pseudoName: string, description: string) =>
   Options.text(name).pipe(Options.withPseudoName(pseudoName), Options.withDescription(description), Options.optional)
 
-/**
- * An optional filter of several values, `--state <state,...>`: comma-separated,
- * or the option repeated (`--state queued --state running`), or both; the
- * values are joined with commas for the same parser as a comma list.
- */
-export const listFilterOption = (name: string, pseudoName: string, description: string) =>
-  Options.text(name).pipe(
-    Options.withPseudoName(pseudoName),
-    Options.withDescription(`${description}; or repeat the option`),
-    Options.repeated,
-    Options.map((values) => values.length === 0 ? Option.none() : Option.some(values.join(",")))
-  )
-
 /** Parses `--limit`. */
 export const parseLimit = (value: Option.Option<string>) =>
   Effect.map(Parse.optional(value, Parse.integer("--limit", 1, 1_000_000)), Option.getOrElse(() => DEFAULT_LIMIT))

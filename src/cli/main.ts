@@ -20,6 +20,7 @@ import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
 import { eventsCommand } from "./events.js"
 import * as Help from "./help.js"
+import { joinRepeatedLists } from "./repeatedLists.js"
 import { jobsCommand, jobsSubcommands } from "./jobs.js"
 import { migrateCommand } from "./migrate.js"
 import { pruneCommand } from "./prune.js"
@@ -93,7 +94,7 @@ const program = Effect.suspend(() => {
   if (help !== undefined) return Console.log(help)
   const missing = missingValue(args)
   if (missing !== undefined) return Effect.fail(missing)
-  return cli(process.argv)
+  return cli([...process.argv.slice(0, 2), ...joinRepeatedLists(args)])
 }).pipe(
   Effect.as(ExitCode.ok as number),
   Effect.catchAll(report),
