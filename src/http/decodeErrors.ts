@@ -15,19 +15,33 @@ import * as Option from "effect/Option"
 import { clipIssueText, MAX_DECODE_ISSUES } from "../domain/issueBounds.js"
 import { clipText } from "../domain/Text.js"
 
-/** The summary's bound: the platform's tree of every issue, one text. */
+/** The summary's bound: every kept issue, one text. */
 const MAX_SUMMARY = 4_000
 
-/** `error` with its quotes of the request cut to size. */
-export const bounded = (error: HttpApiDecodeError): HttpApiDecodeError =>
-  new HttpApiDecodeError({
-    message: clipText(error.message, MAX_SUMMARY),
-    issues: error.issues.slice(0, MAX_DECODE_ISSUES).map((issue) => ({
-      _tag: issue._tag,
-      path: issue.path.map((key) => typeof key === "string" ? clipIssueText(key) : key),
-      message: clipIssueText(issue.message)
-    }))
+/** A path as Schema's formatters print it: `["entity_refs"][0]["x"]`; the whole input is `(input)`. */
+const pathText = (path: ReadonlyArray<PropertyKey>): string =>
+  path.length === 0 ? "(input)" : path.map((key) => `[${typeof key === "symbol" ? String(key) : JSON.stringify(key)}]`).join("")
+
+/**
+ * `error` with its quotes of the request cut to size, and its message the
+ * issues one per line (`["job_kind"]: Expected one of …`). The platform's
+ * message is Schema's tree, which prints each level's whole schema on the
+ * way down to a problem; the issues already say where and what.
+ */
+export const bounded = (error: HttpApiDecodeError): HttpApiDecodeError => {
+  const issues = error.issues.slice(0, MAX_DECODE_ISSUES).map((issue) => ({
+    _tag: issue._tag,
+    path: issue.path.map((key) => typeof key === "string" ? clipIssueText(key) : key),
+    message: clipIssueText(issue.message)
+  }))
+  const more = error.issues.length - issues.length
+  const lines = issues.map((issue) => `${pathText(issue.path)}: ${issue.message}`)
+  if (more > 0) lines.push(`(and ${more} more)`)
+  return new HttpApiDecodeError({
+    message: lines.length === 0 ? clipText(error.message, MAX_SUMMARY) : clipText(lines.join("\n"), MAX_SUMMARY),
+    issues
   })
+}
 
 /** The API-level middleware that bounds every `HttpApiDecodeError` before it is written. */
 export const layer = (): Layer.Layer<never> =>

@@ -229,6 +229,11 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.strictEqual(several.status, 400, several.text)
         const paths = ((several.body?.["issues"] ?? []) as ReadonlyArray<{ readonly path: ReadonlyArray<unknown> }>).map((each) => JSON.stringify(each.path))
         for (const path of [["max_attempt"], ["priorty"], ["backoff", "initail"]]) assert.include(paths, JSON.stringify(path), several.text.slice(0, 600))
+        // Its message is those issues, one line each, `path: problem`, not the schema tree down to them.
+        const issueLines = ((several.body?.["issues"] ?? []) as ReadonlyArray<{ readonly path: ReadonlyArray<string | number>; readonly message: string }>)
+          .map((issue) => `${issue.path.map((key) => `[${JSON.stringify(key)}]`).join("")}: ${issue.message}`)
+        assert.deepStrictEqual(String(several.body?.["message"]).split("\n"), issueLines)
+        assert.include(issueLines, `["backoff"]["initail"]: is unexpected, expected: "initial" | "factor" | "max" | "jitter"`)
         assert.deepStrictEqual(yield* readBack, before, "no job, run or event stored; the job unchanged")
         // The same bodies without the unknown key are accepted: the refusal is the key's.
         const accepted = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyUnsafeJson(summarize({ max_attempts: 5, backoff: { initial: "3 seconds" } }))))
