@@ -32,9 +32,14 @@ export const cut = (text: string, max: number): string =>
  * Wraps each line of `text` at word boundaries so no line is wider than
  * `width`: the first line of each paragraph starts with `indent`, the lines it
  * continues on with `hang` (default: `indent`). Spaces within a line are kept
- * (aligned words stay aligned); a word too long for a line is broken. The
- * text is made `printable` first.
+ * (aligned words stay aligned); a word too long for a line is broken, except
+ * an id (a UUID, with the punctuation after it), which overflows its line
+ * whole: a terminal folds it where it must, and it still copies as one id.
+ * The text is made `printable` first.
  */
+/** A word that is an id: never broken across lines. */
+const WHOLE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}[,.;:)]*$/i
+
 export const wrap = (text: string, width: number, options: { readonly indent?: string; readonly hang?: string } = {}): string => {
   const indent = options.indent ?? ""
   const hang = options.hang ?? indent
@@ -61,6 +66,10 @@ export const wrap = (text: string, width: number, options: { readonly indent?: s
           word = ""
         } else if (!empty) {
           flush()
+        } else if (WHOLE_ID.test(word)) {
+          line += lead + word
+          empty = false
+          word = ""
         } else {
           // Longer than a whole line: break it where the line ends.
           const take = Math.max(1, room)
