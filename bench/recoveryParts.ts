@@ -64,7 +64,9 @@ const eventsInsert = (value: string) => `, recorded AS (
       FROM moved s JOIN unnest($4::uuid[]) WITH ORDINALITY AS e(event_id, n) ON e.n = s.n)`
 /** Uses every parameter, returns one row: the parts above it run, nothing is sent back per run. */
 const count = (cte: string) => ` SELECT count(*), $3::text, $4::uuid[] IS NULL FROM ${cte}`
-const returned = ` SELECT id, job_id, status, last_heartbeat, error_message, created_at, updated_at, trace_id, $3::text, $4::uuid[] IS NULL FROM moved ORDER BY n`
+/** The runs as stored after the move, as `stallStatement` returns them. */
+const returned = ` SELECT id, job_id, 'stalled' AS status, last_heartbeat, reason AS error_message, created_at,
+      $3::timestamptz AS updated_at, trace_id, $4::uuid[] IS NULL FROM moved ORDER BY n`
 /** Runs `moved` (so the writes above it run) and returns one row. */
 const afterWrites = count("moved")
 
