@@ -41,11 +41,15 @@ const byTime = (a: { timestamp: string; event_id: string }, b: { timestamp: stri
  * `workflow_recovery` events (running → stalled), oldest first. Every event
  * must be used and the walk must end at the job's current state. Among events
  * leaving the current state the oldest is taken, so two processes' events in
- * the same millisecond still chain.
+ * the same millisecond still chain. A pin's or unpin's event (from a state to
+ * the same) moves nothing and is left out of the walk: its record is built
+ * after the job's lock is taken, a rival move's before it waits for that lock,
+ * so the two can be stamped in either order; `audit` checks it names a state
+ * of the walk instead.
  */
 export const chainOf = (events: ReadonlyArray<Event>): { readonly end: string | null; readonly unused: ReadonlyArray<Event>; readonly path: ReadonlyArray<string> } => {
   const edges = events
-    .filter((e) => e.type === "system" || e.type === "workflow_recovery")
+    .filter((e) => (e.type === "system" || e.type === "workflow_recovery") && e.from_state !== e.to_state)
     .map((e) => ({ ...e, from: e.from_state, to: e.to_state }))
     .sort(byTime)
   const used = new Set<number>()
@@ -136,14 +140,19 @@ export const audit = (snapshot: Snapshot, options: AuditOptions): Array<string> 
       )
     }
     for (const event of events) {
-      if (event.type === "system" && event.from_state !== null && isTerminal(event.from_state as JobState)) {
+      if (event.type === "system" && event.from_state !== null && event.from_state === event.to_state && !chain.path.includes(event.from_state)) {
+        problems.push(`job ${job.id}: pin event ${event.event_id} names ${event.from_state}, a state its events never reach`)
+      }
+      // A pin or unpin of a terminal job is an event from its state to the same state: no move.
+      if (event.type === "system" && event.from_state !== null && event.from_state !== event.to_state && isTerminal(event.from_state as JobState)) {
         problems.push(`job ${job.id}: terminal state ${event.from_state} overwritten by ${event.to_state} (event ${event.event_id})`)
       }
       if (event.type === "system" && event.to_state === "stalled") problems.push(`job ${job.id}: a system event moved it to stalled; only recovery may`)
     }
 
-    // One claim, one run: each run has exactly one event that moved the job to running with it.
-    const starts = events.filter((e) => e.type === "system" && e.to_state === "running")
+    // One claim, one run: each run has exactly one event that moved the job to running with it
+    // (a pin of a running job, running → running, moves nothing).
+    const starts = events.filter((e) => e.type === "system" && e.to_state === "running" && e.from_state !== "running")
     const startsByRun = groupBy(starts, (e) => e.workflow_run_id)
     for (const run of jobRuns) {
       const count = startsByRun.get(run.id)?.length ?? 0
