@@ -14,7 +14,10 @@ import type { Operations, TransitionOptions } from "./operations.js"
 export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, span: string) =>
   Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
     return yield* tapJob(store.transaction(Effect.gen(function*() {
-      const before = yield* store.getJob(jobId)
+      // Locked, not just read (the lock order's first step): on PostgreSQL a plain read let a
+      // transition commit between it and the pin's write, and the pin's event then named the
+      // state (and run) the job had left — an event that no longer chained.
+      const before = yield* store.lockJob(jobId)
       if (before.is_pinned === pinned) return before
       const what = pinned ? "pinned" : "unpinned"
       const record = yield* prepare(lifecycleEvent({
@@ -36,7 +39,9 @@ export const makeAddMetrics = ({ store }: Operations) =>
     delta: Partial<Record<typeof MetricNames[number], number>>
   ) {
     return yield* tapJob(store.transaction(Effect.gen(function*() {
-      const job = yield* store.getJob(jobId)
+      // Locked, not just read: the sum is written whole, so on PostgreSQL two concurrent calls
+      // (or a settle's duration) that both read the old metrics lost one of the deltas.
+      const job = yield* store.lockJob(jobId)
       const summed: Record<string, number> = { ...job.metrics }
       for (const [name, value] of Object.entries(delta)) summed[name] = (summed[name] ?? 0) + (value ?? 0)
       const metrics = yield* decodeWith(JobMetrics, "JobMetrics")(summed)
