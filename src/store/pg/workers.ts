@@ -218,9 +218,15 @@ export const makeWorkerMethods = (context: PgContext) => {
       // unpinned prunable jobs whatever their age. What is neither pinned nor
       // kept goes; the DELETE re-checks its row, so a job pinned, retried or
       // touched meanwhile stays.
+      // A real pass locks what it scans (FOR UPDATE waits for a job's writer and re-reads its row),
+      // so the counts are of the rows as they are when deleted: a job pinned, retried or touched
+      // by a transaction this one waited for is no longer scanned (SQLite's pass, under its write
+      // lock, sees the same), where the snapshot's count reported it spared by the window. In id
+      // order, so two passes (two processes' Janitors) lock their common rows in one order.
+      const lock = options.dryRun === true ? sql`` : sql`ORDER BY id FOR UPDATE`
       const candidates = sql`
         WITH scanned AS (
-          SELECT id, is_pinned FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff}
+          SELECT id, is_pinned FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff} ${lock}
         ), kept AS (
           SELECT id FROM ai_jobs WHERE ${prunable} AND NOT is_pinned
           ORDER BY updated_at DESC, id DESC
