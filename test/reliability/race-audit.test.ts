@@ -1,0 +1,389 @@
+/**
+ * A race audit: each test forces one interleaving of two writers on one
+ * database — two stores, as two processes would hold them — on purpose, never
+ * by luck. One writer is stopped at a gate inside its transaction (after its
+ * read, or after its write, with what it locked still held); the rival is
+ * started and let run until it has finished or waits for a lock; then the gate
+ * opens. The outcome must be one that some serial order of the two gives: no
+ * lost update, no event without its change or change without its event, no
+ * job in an impossible state, a typed error for the loser, and the same on
+ * SQLite and PostgreSQL.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { randomUUID } from "node:crypto"
+import * as FlightRecorder from "../../src/FlightRecorder.js"
+import * as Janitor from "../../src/Janitor.js"
+import * as JobsModule from "../../src/Jobs.js"
+import { Jobs } from "../../src/Jobs.js"
+import type { JobId } from "../../src/domain/Ids.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { summarize } from "../jobs/jobs.suite.js"
+import * as Recovery from "../../src/Recovery.js"
+import * as WakeUp from "../../src/WakeUp.js"
+import * as Capabilities from "../../src/Capabilities.js"
+import * as Duration from "effect/Duration"
+import { postgresShared, realSleep, type SharedBackend, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
+import { rawPgClient } from "../support/pg-database.js"
+import { audit } from "./invariants.js"
+
+type Store = JobStore["Type"]
+
+/** Stops the first call that passes it once armed, until `open`. */
+interface Gate {
+  readonly arm: Effect.Effect<void>
+  /** Resolves when a call has reached the gate (and waits there). */
+  readonly reached: Effect.Effect<void>
+  readonly open: Effect.Effect<void>
+  /** `effect`, then a wait at the gate if it is armed (disarming it). */
+  readonly after: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+const makeGate = Effect.gen(function*() {
+  const reached = yield* Deferred.make<void>()
+  const open = yield* Deferred.make<void>()
+  let armed = false
+  return {
+    arm: Effect.sync(() => {
+      armed = true
+    }),
+    reached: Deferred.await(reached),
+    open: Effect.asVoid(Deferred.succeed(open, undefined)),
+    after: (effect) =>
+      Effect.tap(effect, () =>
+        Effect.suspend(() => {
+          if (!armed) return Effect.void
+          armed = false
+          return Effect.zipRight(Deferred.succeed(reached, undefined), Deferred.await(open))
+        }))
+  } satisfies Gate
+})
+
+/** `store` with a gate after each of the methods named. */
+const gated = (store: Store, gate: Gate, methods: ReadonlyArray<"getJob" | "lockJob" | "setPinned" | "createJobs">): Store => {
+  const wrapped: Record<string, unknown> = { ...store }
+  for (const name of methods) {
+    const original = store[name] as (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
+    wrapped[name] = (...args: ReadonlyArray<unknown>) => gate.after(original(...args))
+  }
+  return wrapped as unknown as Store
+}
+
+/**
+ * `store` whose `pruneJobs` waits at `gate` inside its transaction, after its
+ * DELETE (the rows it deleted still locked), before its summary is built.
+ */
+const gatedPrune = (store: Store, gate: Gate): Store => ({
+  ...store,
+  pruneJobs: (options) =>
+    store.pruneJobs({
+      ...options,
+      events: (report) =>
+        gate.after(Effect.suspend(() => {
+          const records = options.events?.(report) ?? []
+          return Effect.isEffect(records) ? records : Effect.succeed(records)
+        }))
+    })
+})
+
+/**
+ * `store` whose `createJobs` runs in a transaction held open at `gate` after
+ * its rows are written (PostgreSQL: their keys locked until it ends).
+ */
+const heldCreate = (store: Store, gate: Gate): Store => ({
+  ...store,
+  createJobs: (jobs, options) => store.transaction(gate.after(store.createJobs(jobs, options)))
+})
+
+/**
+ * Until `rival` has finished, or (PostgreSQL) some session waits for a lock.
+ * SQLite's waits are the store's own retries of BEGIN IMMEDIATE, invisible
+ * from outside: there it is a moment of real time, as `untilLockWaiter`.
+ */
+const untilDoneOrWaiting = (database: SharedDatabase, backend: SharedBackend, rival: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
+  backend !== postgresShared ? realSleep(150) : Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (let tries = 0; tries < 1_000; tries++) {
+      if (Option.isSome(yield* Fiber.poll(rival))) return
+      const [row] = yield* sql<{ readonly n: string }>`
+        SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+      if (Number(row?.n) > 0) return
+      yield* realSleep(20)
+    }
+    return assert.fail("the rival neither finished nor waits for a lock")
+  }).pipe(Effect.provide(rawPgClient(database.url)), Effect.orDie)
+
+/**
+ * Jobs over `store` as test/jobs/services.ts composes it, but with a recorder
+ * that keeps every event: a Janitor pass 31 days on (TestClock) would
+ * otherwise purge the events these tests read, and the audit's chains with them.
+ */
+const services = (store: Store) =>
+  JobsModule.layer().pipe(
+    Layer.provideMerge(Recovery.layerNoStartupRecovery),
+    Layer.provideMerge(WakeUp.layerPollOnly),
+    Layer.provideMerge(FlightRecorder.layer({ retention: Duration.infinity })),
+    Layer.provideMerge(Capabilities.layerDefault),
+    Layer.provideMerge(Layer.succeed(JobStore, store))
+  )
+
+/**
+ * Two processes on one database: `first` (whose store has the gate) and
+ * `second`, each with its Jobs over its own store, and the recorder and store
+ * of each for the Janitor.
+ */
+const twoProcesses = (database: SharedDatabase, wrap: (store: Store, gate: Gate) => Store) =>
+  Effect.gen(function*() {
+    const gate = yield* makeGate
+    const firstContext = yield* Layer.build(services(wrap(yield* database.store(), gate)))
+    const secondContext = yield* Layer.build(services(yield* database.store()))
+    return {
+      gate,
+      first: Context.get(firstContext, Jobs),
+      second: Context.get(secondContext, Jobs),
+      store: Context.get(secondContext, JobStore),
+      janitor: (process: "first" | "second") =>
+        Janitor.runOnce({ olderThan: "30 days", keepNewest: 0 }).pipe(
+          Effect.provide(Context.pick(JobStore, FlightRecorder.FlightRecorder)(process === "first" ? firstContext : secondContext))
+        )
+    }
+  })
+
+/**
+ * Runs `gatedSide` until it waits at the gate, then forks `rival` and lets it
+ * run until it finishes or waits for a lock, then opens the gate; both results.
+ */
+const interleave = <A, EA, B, EB>(
+  database: SharedDatabase,
+  backend: SharedBackend,
+  gate: Gate,
+  gatedSide: Effect.Effect<A, EA>,
+  rival: Effect.Effect<B, EB>
+) =>
+  Effect.gen(function*() {
+    yield* gate.arm
+    const first = yield* Effect.fork(Effect.either(gatedSide))
+    yield* gate.reached
+    const second = yield* Effect.fork(Effect.either(rival))
+    yield* untilDoneOrWaiting(database, backend, second)
+    // Whether the rival committed while the gated side still waited (its read, or its lock, taken before).
+    const rivalFirst = Option.isSome(yield* Fiber.poll(second))
+    yield* gate.open
+    return { first: yield* Fiber.join(first), second: yield* Fiber.join(second), rivalFirst }
+  })
+
+/** The `system` events of one job, oldest first, as stored. */
+const systemEvents = (store: Store, jobId: JobId) =>
+  Effect.map(store.listEvents({ job_id: jobId, types: ["system"], limit: 1000 }), (page) => page.items)
+
+/** A failed job last changed 31 days ago (TestClock), old enough for a Janitor pass with `olderThan: 30 days`. */
+const oldFailedJob = (jobs: Jobs["Type"]) =>
+  Effect.gen(function*() {
+    const job = yield* jobs.submit(summarize())
+    yield* jobs.fail(job.job_id, "gave up", { actor: "human" })
+    yield* TestClock.adjust("31 days")
+    return job
+  })
+
+/**
+ * `audit`, less what pruning leaves by design: the events of pruned jobs stay
+ * (README, "The Janitor"), and its `gc_summary` names no job.
+ */
+const auditAfterPrune = (snapshot: Parameters<typeof audit>[0]) =>
+  audit(snapshot, { quiescent: true }).filter((problem) => !/^event \S+ \((system|capability_action)\) names no stored job/.test(problem))
+
+const tagOf = <A, E>(either: Either.Either<A, E>) => Either.isRight(either) ? "ok" : (either.left as { readonly _tag?: string })._tag
+
+for (const backend of sharedBackends) {
+  describe(`race audit on ${backend.name}`, () => {
+    it.effect("R4 two addMetrics on one job at once, in two processes: both deltas are summed, neither is lost", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race add metrics")
+        // The first process stops right after it read the job (lockJob or getJob), before its write.
+        const { first, gate, second, store } = yield* twoProcesses(database, (s, g) => gated(s, g, ["getJob", "lockJob"]))
+        const job = yield* second.submit(summarize())
+        const { first: a, second: b } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.addMetrics(job.job_id, { input_tokens: 100 }),
+          second.addMetrics(job.job_id, { input_tokens: 5 })
+        )
+        assert.deepStrictEqual([tagOf(a), tagOf(b)], ["ok", "ok"])
+        assert.strictEqual((yield* store.getJob(job.job_id)).metrics.input_tokens, 105, "both deltas in the sum")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R18 a pin racing an operator's completion in another process: its event names the state the job was pinned in, so the events chain", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race pin complete")
+        const { first, gate, second, store } = yield* twoProcesses(database, (s, g) => gated(s, g, ["getJob", "lockJob"]))
+        const job = yield* second.submit(summarize())
+        yield* second.start(job.job_id)
+        const { first: pinned, rivalFirst, second: completed } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.pin(job.job_id, { actor: "human" }),
+          second.complete(job.job_id, { actor: "human", reason: "done by hand" })
+        )
+        assert.deepStrictEqual([tagOf(pinned), tagOf(completed)], ["ok", "ok"])
+        const after = yield* store.getJob(job.job_id)
+        assert.deepStrictEqual([after.state, after.is_pinned], ["completed", true])
+        const pinEvent = (yield* systemEvents(store, job.job_id)).find((e) => String(e.body["reason"] ?? "").startsWith("pinned"))
+        // The pin read the job running. If the completion committed while the pin waited, the pin
+        // came after it and its event must say completed; if it waited for the pin, running.
+        const pinnedIn = rivalFirst ? "completed" : "running"
+        assert.deepStrictEqual([pinEvent?.body["from_state"], pinEvent?.body["to_state"]], [pinnedIn, pinnedIn])
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R18 R6 a retry holding its job when the Janitor prunes: the job is retried and kept (queued), the pass prunes nothing", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race retry then prune")
+        // The first process stops right after it locked the job, before it moves it.
+        const { first, gate, janitor, second, store } = yield* twoProcesses(database, (s, g) => gated(s, g, ["lockJob"]))
+        const job = yield* oldFailedJob(second)
+        const { first: retried, second: pass } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.retry(job.job_id, { actor: "human" }),
+          janitor("second")
+        )
+        assert.strictEqual(tagOf(retried), "ok")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued")
+        if (Either.isLeft(pass)) return assert.fail(`the pass failed: ${String(pass.left)}`)
+        // As the serial order (the retry, then the pass) reports it: the job is queued, not scanned.
+        const { pruned, scanned, spared_pinned, spared_window } = pass.right
+        assert.deepStrictEqual({ scanned, pruned, spared_pinned, spared_window }, { scanned: 0, pruned: 0, spared_pinned: 0, spared_window: 0 })
+        assert.deepStrictEqual(auditAfterPrune(yield* database.snapshot), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R18 R6 a retry of a job the Janitor is pruning fails with NotFound and records nothing; the job, runs and all are gone", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race prune then retry")
+        // The first process's pass stops after its DELETE, inside its transaction.
+        const { gate, janitor, second, store } = yield* twoProcesses(database, gatedPrune)
+        const job = yield* oldFailedJob(second)
+        const eventsBefore = (yield* systemEvents(store, job.job_id)).length
+        const { first: pass, second: retried } = yield* interleave(
+          database,
+          backend,
+          gate,
+          janitor("first"),
+          second.retry(job.job_id, { actor: "human" })
+        )
+        if (Either.isLeft(pass)) return assert.fail(`the pass failed: ${String(pass.left)}`)
+        assert.strictEqual(pass.right.pruned, 1)
+        assert.strictEqual(tagOf(retried), "NotFound")
+        assert.strictEqual(tagOf(yield* Effect.either(store.getJob(job.job_id))), "NotFound")
+        assert.strictEqual((yield* systemEvents(store, job.job_id)).length, eventsBefore, "no retry event without its change")
+        assert.deepStrictEqual(auditAfterPrune(yield* database.snapshot), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R18 a pin holding its job when the Janitor prunes: the job is kept, and the pass reports what the serial order does (nothing scanned), never spared by a window of 0", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race pin then prune")
+        // The first process stops after its pin's UPDATE, inside its transaction.
+        const { first, gate, janitor, second, store } = yield* twoProcesses(database, (s, g) => gated(s, g, ["setPinned"]))
+        const job = yield* oldFailedJob(second)
+        const { first: pinned, second: pass } = yield* interleave(database, backend, gate, first.pin(job.job_id), janitor("second"))
+        assert.strictEqual(tagOf(pinned), "ok")
+        const after = yield* store.getJob(job.job_id)
+        assert.deepStrictEqual([after.state, after.is_pinned], ["failed", true])
+        if (Either.isLeft(pass)) return assert.fail(`the pass failed: ${String(pass.left)}`)
+        // As the serial order (the pin, then the pass) reports it: the pin made the job new, so it
+        // is not scanned — never "spared by the window", which keepNewest 0 cannot spare.
+        const { pruned, scanned, spared_pinned, spared_window } = pass.right
+        assert.deepStrictEqual({ scanned, pruned, spared_pinned, spared_window }, { scanned: 0, pruned: 0, spared_pinned: 0, spared_window: 0 })
+        assert.deepStrictEqual(auditAfterPrune(yield* database.snapshot), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R18 a pin of a job the Janitor is pruning fails with NotFound and records no pin event", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race prune then pin")
+        const { gate, janitor, second, store } = yield* twoProcesses(database, gatedPrune)
+        const job = yield* oldFailedJob(second)
+        const eventsBefore = (yield* systemEvents(store, job.job_id)).length
+        const { first: pass, second: pinned } = yield* interleave(database, backend, gate, janitor("first"), second.pin(job.job_id))
+        if (Either.isLeft(pass)) return assert.fail(`the pass failed: ${String(pass.left)}`)
+        assert.strictEqual(pass.right.pruned, 1)
+        assert.strictEqual(tagOf(pinned), "NotFound")
+        assert.strictEqual((yield* systemEvents(store, job.job_id)).length, eventsBefore, "no pin event without its change")
+        assert.deepStrictEqual(auditAfterPrune(yield* database.snapshot), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 a retry holding a failed job when a cancel comes: retried, then cancelled from queued; both succeed and the events chain", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race retry then cancel")
+        const { first, gate, second, store } = yield* twoProcesses(database, (s, g) => gated(s, g, ["lockJob"]))
+        const job = yield* second.submit(summarize())
+        yield* second.fail(job.job_id, "boom", { actor: "human" })
+        const { first: retried, second: cancelled } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.retry(job.job_id, { actor: "human" }),
+          second.cancel(job.job_id, { actor: "human", reason: "stop" })
+        )
+        assert.deepStrictEqual([tagOf(retried), tagOf(cancelled)], ["ok", "ok"])
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "cancelled")
+        const moves = (yield* systemEvents(store, job.job_id)).map((e) => `${e.body["from_state"]}→${e.body["to_state"]}`)
+        assert.deepStrictEqual(moves, ["null→queued", "queued→failed", "failed→queued", "queued→cancelled"])
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 a cancel holding a failed job when a retry comes: the cancel fails with IllegalTransition failed→cancelled and records nothing; the retry queues it", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race cancel then retry")
+        const { first, gate, second, store } = yield* twoProcesses(database, (s, g) => gated(s, g, ["lockJob"]))
+        const job = yield* second.submit(summarize())
+        yield* second.fail(job.job_id, "boom", { actor: "human" })
+        const { first: cancelled, second: retried } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.cancel(job.job_id, { actor: "human", reason: "stop" }),
+          second.retry(job.job_id, { actor: "human" })
+        )
+        assert.deepStrictEqual([tagOf(cancelled), tagOf(retried)], ["IllegalTransition", "ok"])
+        if (Either.isLeft(cancelled) && cancelled.left._tag === "IllegalTransition") {
+          assert.deepStrictEqual([cancelled.left.from, cancelled.left.to], ["failed", "cancelled"])
+        }
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued")
+        const moves = (yield* systemEvents(store, job.job_id)).map((e) => `${e.body["from_state"]}→${e.body["to_state"]}`)
+        assert.deepStrictEqual(moves, ["null→queued", "queued→failed", "failed→queued"])
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("issue 16 two submitMany sharing a job id, in two processes, the first holding its uncommitted rows: one queues all, the other gets AlreadyExists and queues none", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race submit many")
+        const { first, gate, second, store } = yield* twoProcesses(database, heldCreate)
+        const [a, shared, c] = [randomUUID(), randomUUID(), randomUUID()] as unknown as [JobId, JobId, JobId]
+        const { first: one, second: other } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.submitMany([summarize({ job_id: a }), summarize({ job_id: shared })]),
+          second.submitMany([summarize({ job_id: shared }), summarize({ job_id: c })])
+        )
+        assert.deepStrictEqual([tagOf(one), tagOf(other)], ["ok", "AlreadyExists"])
+        assert.strictEqual((yield* store.getJob(a)).state, "queued")
+        assert.strictEqual((yield* store.getJob(shared)).state, "queued")
+        assert.strictEqual(tagOf(yield* Effect.either(store.getJob(c))), "NotFound", "the losing batch queued nothing")
+        assert.strictEqual((yield* systemEvents(store, c)).length, 0, "nor recorded its events")
+        assert.strictEqual((yield* systemEvents(store, shared)).length, 1, "the shared id's submit recorded once")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+  })
+}
