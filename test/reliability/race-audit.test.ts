@@ -11,6 +11,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -31,7 +32,8 @@ import * as Recovery from "../../src/Recovery.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import * as Capabilities from "../../src/Capabilities.js"
 import * as Duration from "effect/Duration"
-import { postgresShared, realSleep, type SharedBackend, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
+import * as DateTime from "effect/DateTime"
+import { holdingScan, postgresShared, realSleep, type SharedBackend, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
 import { rawPgClient } from "../support/pg-database.js"
 import { audit } from "./invariants.js"
 
@@ -150,6 +152,8 @@ const twoProcesses = (database: SharedDatabase, wrap: (store: Store, gate: Gate)
       first: Context.get(firstContext, Jobs),
       second: Context.get(secondContext, Jobs),
       store: Context.get(secondContext, JobStore),
+      recover: (process: "first" | "second") =>
+        Effect.provide(Recovery.recoverStalledRuns(), process === "first" ? firstContext : secondContext),
       janitor: (process: "first" | "second") =>
         Janitor.runOnce({ olderThan: "30 days", keepNewest: 0 }).pipe(
           Effect.provide(Context.pick(JobStore, FlightRecorder.FlightRecorder)(process === "first" ? firstContext : secondContext))
@@ -199,6 +203,32 @@ const oldFailedJob = (jobs: Jobs["Type"]) =>
  */
 const auditAfterPrune = (snapshot: Parameters<typeof audit>[0]) =>
   audit(snapshot, { quiescent: true }).filter((problem) => !/^event \S+ \((system|capability_action)\) names no stored job/.test(problem))
+
+/**
+ * `store` whose `adoptOfferedRun` (a pool's look for offered runs) runs in a
+ * transaction held open at `gate` once it has taken an offer: the job and run
+ * it locked and the heartbeat it refreshed not yet committed.
+ */
+const heldAdopt = (store: Store, gate: Gate): Store => ({
+  ...store,
+  adoptOfferedRun: (options) => store.transaction(gate.after(store.adoptOfferedRun!(options)))
+})
+
+/**
+ * A job resumed with `handTo: "workers"` that no pool has taken for 31 s
+ * (TestClock): its offered run is past recovery's 30 s threshold.
+ */
+const staleOffer = (jobs: Jobs["Type"], store: Store) =>
+  Effect.gen(function*() {
+    const job = yield* jobs.submit(summarize())
+    const { run: first } = yield* jobs.start(job.job_id)
+    yield* TestClock.adjust("31 seconds")
+    const stalled = yield* store.stallStaleRuns({ heartbeatBefore: yield* DateTime.now, threshold: Duration.seconds(30), limit: 10, recordRecovery: true })
+    assert.deepStrictEqual(stalled.map((s) => s.run.id), [first.id])
+    const offered = yield* jobs.resume(job.job_id, { actor: "human", reason: "worker replaced", handTo: "workers" })
+    yield* TestClock.adjust("31 seconds")
+    return { job, run: offered.run }
+  })
 
 const tagOf = <A, E>(either: Either.Either<A, E>) => Either.isRight(either) ? "ok" : (either.left as { readonly _tag?: string })._tag
 
@@ -384,6 +414,57 @@ for (const backend of sharedBackends) {
         assert.strictEqual((yield* systemEvents(store, c)).length, 0, "nor recorded its events")
         assert.strictEqual((yield* systemEvents(store, shared)).length, 1, "the shared id's submit recorded once")
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R9 R6c recovery holding a stale offered run when a pool in another process looks for offers: the run is stalled and the pool takes nothing", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race recovery then adopt")
+        // The first process's recovery scan waits inside its transaction, its rows locked.
+        const { first, gate, recover, second, store } = yield* twoProcesses(database, (s, g) => holdingScan(s, g.after(Effect.void)))
+        const { job, run } = yield* staleOffer(first, store)
+        const { first: recovered, second: claimed } = yield* interleave(database, backend, gate, recover("first"), second.claimNext())
+        if (Either.isLeft(recovered)) return assert.fail(`recovery failed: ${String(recovered.left)}`)
+        assert.deepStrictEqual(recovered.right.recovered.map((r) => r.id), [run.id])
+        if (Either.isLeft(claimed)) return assert.fail(`the look failed: ${String(claimed.left)}`)
+        assert.isNull(claimed.right, "no pool runs a stalled run")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "stalled")
+        assert.strictEqual((yield* store.getRun(run.id)).status, "stalled")
+        assert.isNull(yield* store.adoptOfferedRun!({}), "the stale offer is never taken later either")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R9 R6c a pool in another process holding the offered run it took when recovery scans: recovery leaves it, the pool runs it to completion", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race adopt then recovery")
+        // The first process's look for offers waits inside its transaction once it took one.
+        const { first, gate, recover, second, store } = yield* twoProcesses(database, heldAdopt)
+        const { job, run } = yield* staleOffer(second, store)
+        const { first: claimed, rivalFirst, second: recovered } = yield* interleave(database, backend, gate, first.claimNext(), recover("second"))
+        // PostgreSQL's scan skips a job another transaction holds and ends at once; SQLite's waits for the write lock.
+        assert.strictEqual(rivalFirst, backend === postgresShared)
+        if (Either.isLeft(claimed)) return assert.fail(`the look failed: ${String(claimed.left)}`)
+        assert.deepStrictEqual([claimed.right?.job.job_id, claimed.right?.run.id], [job.job_id, run.id], "the pool took the offered run")
+        if (Either.isLeft(recovered)) return assert.fail(`recovery failed: ${String(recovered.left)}`)
+        assert.deepStrictEqual(recovered.right.recovered, [], "a run its pool holds is not stalled")
+        assert.strictEqual((yield* store.getRun(run.id)).status, "running")
+        assert.deepStrictEqual(yield* first.run(job.job_id, () => Effect.succeed({ adopted: true })), { adopted: true })
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "completed")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("issue 15.6 R18 await in one process on a job the Janitor of another prunes meanwhile fails with NotFound, not a timeout or a defect", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race await prune")
+        const { first, janitor, second } = yield* twoProcesses(database, (s) => s)
+        const job = yield* oldFailedJob(second)
+        const waiting = yield* Effect.fork(Effect.either(first.await(job.job_id, { until: ["completed"], timeout: "1 hour", pollInterval: "1 second" })))
+        // Its first read made (the job failed, not wanted), it sleeps on the TestClock until its next.
+        while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* realSleep(5)
+        const pass = yield* janitor("second")
+        assert.strictEqual(pass.pruned, 1)
+        yield* TestClock.adjust("1 second")
+        const outcome = yield* Fiber.join(waiting)
+        assert.strictEqual(tagOf(outcome), "NotFound")
       }).pipe(Effect.scoped), 60_000)
   })
 }
