@@ -127,12 +127,14 @@ const untilDoneOrWaiting = (database: SharedDatabase, backend: SharedBackend, ri
  * Jobs over `store` as test/jobs/services.ts composes it, but with a recorder
  * that keeps every event: a Janitor pass 31 days on (TestClock) would
  * otherwise purge the events these tests read, and the audit's chains with them.
+ * A purge is asked for with its own cutoff (`purge`).
  */
 const services = (store: Store) =>
   JobsModule.layer().pipe(
     Layer.provideMerge(Recovery.layerNoStartupRecovery),
     Layer.provideMerge(WakeUp.layerPollOnly),
-    Layer.provideMerge(FlightRecorder.layer({ retention: Duration.infinity })),
+    // Purges in batches of 2, so a purge racing another spans several batches.
+    Layer.provideMerge(FlightRecorder.layer({ retention: Duration.infinity, purgeBatchSize: 2 })),
     Layer.provideMerge(Capabilities.layerDefault),
     Layer.provideMerge(Layer.succeed(JobStore, store))
   )
@@ -152,6 +154,10 @@ const twoProcesses = (database: SharedDatabase, wrap: (store: Store, gate: Gate)
       first: Context.get(firstContext, Jobs),
       second: Context.get(secondContext, Jobs),
       store: Context.get(secondContext, JobStore),
+      purge: (process: "first" | "second", cutoff: DateTime.Utc) =>
+        Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.enforceRetention({ cutoff })).pipe(
+          Effect.provide(process === "first" ? firstContext : secondContext)
+        ),
       recover: (process: "first" | "second") =>
         Effect.provide(Recovery.recoverStalledRuns(), process === "first" ? firstContext : secondContext),
       janitor: (process: "first" | "second") =>
@@ -213,6 +219,15 @@ const heldAdopt = (store: Store, gate: Gate): Store => ({
   ...store,
   adoptOfferedRun: (options) => store.transaction(gate.after(store.adoptOfferedRun!(options)))
 })
+
+/** `store` whose every purge batch is held open at `gate` once it has deleted its rows (the first batch, once armed). */
+const heldPurge = (store: Store, gate: Gate): Store => ({
+  ...store,
+  purgeEventsBatch: (options) => store.transaction(gate.after(store.purgeEventsBatch(options)))
+})
+
+/** Every stored event, oldest first. */
+const allEvents = (store: Store) => Effect.map(store.listEvents({ limit: 1000 }), (page) => page.items)
 
 /**
  * A job resumed with `handTo: "workers"` that no pool has taken for 31 s
@@ -465,6 +480,42 @@ for (const backend of sharedBackends) {
         yield* TestClock.adjust("1 second")
         const outcome = yield* Fiber.join(waiting)
         assert.strictEqual(tagOf(outcome), "NotFound")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6c two pools in two processes look for the one offered run at once, the first holding it: exactly one takes it, the other takes nothing", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race two pools adopt")
+        const { first, gate, second, store } = yield* twoProcesses(database, heldAdopt)
+        const job = yield* second.submit(summarize())
+        const { run: lost } = yield* second.start(job.job_id)
+        yield* TestClock.adjust("31 seconds")
+        yield* store.stallStaleRuns({ heartbeatBefore: yield* DateTime.now, threshold: Duration.seconds(30), limit: 10, recordRecovery: true })
+        const { run } = yield* second.resume(job.job_id, { actor: "human", reason: "worker replaced", handTo: "workers" })
+        assert.notStrictEqual(run.id, lost.id)
+        const { first: one, second: other } = yield* interleave(database, backend, gate, first.claimNext(), second.claimNext())
+        if (Either.isLeft(one) || Either.isLeft(other)) return assert.fail("a look failed")
+        assert.deepStrictEqual([one.right?.run.id, other.right], [run.id, null], "taken once, by the pool that held it")
+        assert.isNull(yield* store.adoptOfferedRun!({}), "and never again")
+        assert.deepStrictEqual(yield* first.run(job.job_id, () => Effect.succeed({ once: true })), { once: true })
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R13 two retention purges in two processes at once, one holding its batch: every expired event purged once, the counts add up, no recent event touched", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race two purges")
+        const { gate, purge, second, store } = yield* twoProcesses(database, heldPurge)
+        for (let i = 0; i < 4; i++) yield* second.submit(summarize())
+        const expired = (yield* allEvents(store)).length
+        yield* TestClock.adjust("8 days")
+        const cutoff = DateTime.subtract(yield* DateTime.now, { days: 7 })
+        const recent = yield* second.submit(summarize())
+        const kept = (yield* allEvents(store)).filter((e) => e.job_id === recent.job_id).map((e) => e.event_id)
+        assert.isAbove(expired, 4)
+        const { first: a, second: b } = yield* interleave(database, backend, gate, purge("first", cutoff), purge("second", cutoff))
+        if (Either.isLeft(a) || Either.isLeft(b)) return assert.fail("a purge failed")
+        assert.strictEqual(a.right + b.right, expired, "each expired event counted by one purge")
+        assert.isAtLeast(a.right, 2, "the held purge kept its first batch")
+        assert.deepStrictEqual((yield* allEvents(store)).map((e) => e.event_id), kept, "only the recent events are left")
       }).pipe(Effect.scoped), 60_000)
   })
 }
