@@ -226,8 +226,29 @@ const heldPurge = (store: Store, gate: Gate): Store => ({
   purgeEventsBatch: (options) => store.transaction(gate.after(store.purgeEventsBatch(options)))
 })
 
+/**
+ * `store` whose one-statement end of a running job (`finishRunningJob`: an
+ * operator's cancel, fail or complete of a running job) is held open at
+ * `gate` once written, the job and its run locked.
+ */
+const heldFinish = (store: Store, gate: Gate): Store => ({
+  ...store,
+  finishRunningJob: (end) => store.transaction(gate.after(store.finishRunningJob!(end)))
+})
+
 /** Every stored event, oldest first. */
 const allEvents = (store: Store) => Effect.map(store.listEvents({ limit: 1000 }), (page) => page.items)
+
+/** A job stalled and resumed with `handTo: "workers"`: its new run offered, fresh. */
+const offeredRun = (jobs: Jobs["Type"], store: Store) =>
+  Effect.gen(function*() {
+    const job = yield* jobs.submit(summarize())
+    yield* jobs.start(job.job_id)
+    yield* TestClock.adjust("31 seconds")
+    yield* store.stallStaleRuns({ heartbeatBefore: yield* DateTime.now, threshold: Duration.seconds(30), limit: 10, recordRecovery: true })
+    const { run } = yield* jobs.resume(job.job_id, { actor: "human", reason: "worker replaced", handTo: "workers" })
+    return { job, run }
+  })
 
 /**
  * A job resumed with `handTo: "workers"` that no pool has taken for 31 s
@@ -264,6 +285,27 @@ for (const backend of sharedBackends) {
         )
         assert.deepStrictEqual([tagOf(a), tagOf(b)], ["ok", "ok"])
         assert.strictEqual((yield* store.getJob(job.job_id)).metrics.input_tokens, 105, "both deltas in the sum")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R4 R8 an addMetrics holding its job while the job's worker in another process settles: the settle's duration and the delta are both kept", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race add metrics settle")
+        const { first, gate, second, store } = yield* twoProcesses(database, (s, g) => gated(s, g, ["getJob", "lockJob"]))
+        const job = yield* second.submit(summarize())
+        yield* second.start(job.job_id)
+        const { first: added, second: settled } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.addMetrics(job.job_id, { input_tokens: 7 }),
+          // The program takes 2 s of job time (TestClock), the duration its settle adds.
+          second.run(job.job_id, () => Effect.as(TestClock.adjust("2 seconds"), { done: true }))
+        )
+        assert.deepStrictEqual([tagOf(added), tagOf(settled)], ["ok", "ok"])
+        const after = yield* store.getJob(job.job_id)
+        assert.strictEqual(after.state, "completed")
+        assert.deepStrictEqual([after.metrics.input_tokens, after.metrics.duration_ms], [7, 2000], "neither write lost the other's")
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
 
@@ -516,6 +558,50 @@ for (const backend of sharedBackends) {
         assert.strictEqual(a.right + b.right, expired, "each expired event counted by one purge")
         assert.isAtLeast(a.right, 2, "the held purge kept its first batch")
         assert.deepStrictEqual((yield* allEvents(store)).map((e) => e.event_id), kept, "only the recent events are left")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 R6c an operator's cancel in another process while a pool holds the offered run it took: the cancel waits for it, then cancels the job and ends that run", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race adopt then cancel")
+        const { first, gate, second, store } = yield* twoProcesses(database, heldAdopt)
+        const { job, run } = yield* offeredRun(second, store)
+        const { first: claimed, rivalFirst, second: cancelled } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.claimNext(),
+          second.cancel(job.job_id, { actor: "human", reason: "not needed" })
+        )
+        assert.isFalse(rivalFirst, "the cancel waited for the pool's look")
+        if (Either.isLeft(claimed)) return assert.fail(`the look failed: ${String(claimed.left)}`)
+        assert.strictEqual(claimed.right?.run.id, run.id)
+        assert.strictEqual(tagOf(cancelled), "ok")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "cancelled")
+        assert.strictEqual((yield* store.getRun(run.id)).status, "cancelled")
+        assert.isNull(yield* store.adoptOfferedRun!({}))
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 R6c a pool in another process looking while an operator's cancel holds the offered job: the pool takes nothing, the job is cancelled with its run", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race cancel then adopt")
+        // The operator's cancel of the running job: one statement (finishRunningJob), held once written.
+        const { first, gate, second, store } = yield* twoProcesses(database, heldFinish)
+        const { job, run } = yield* offeredRun(second, store)
+        const { first: cancelled, rivalFirst, second: claimed } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.cancel(job.job_id, { actor: "human", reason: "not needed" }),
+          second.claimNext()
+        )
+        assert.isFalse(rivalFirst, "the pool's look waited for the cancel")
+        assert.strictEqual(tagOf(cancelled), "ok")
+        if (Either.isLeft(claimed)) return assert.fail(`the look failed: ${String(claimed.left)}`)
+        assert.isNull(claimed.right, "no pool runs a cancelled job")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "cancelled")
+        assert.strictEqual((yield* store.getRun(run.id)).status, "cancelled")
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
   })
 }
