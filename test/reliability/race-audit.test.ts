@@ -603,5 +603,36 @@ for (const backend of sharedBackends) {
         assert.strictEqual((yield* store.getRun(run.id)).status, "cancelled")
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6c two operators in two processes resume one stalled job for workers at once: one new run, offered once; the other gets IllegalTransition and writes nothing", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race two resumes")
+        const { first, gate, second, store } = yield* twoProcesses(database, (s, g) => gated(s, g, ["lockJob"]))
+        const job = yield* second.submit(summarize())
+        const { run: lost } = yield* second.start(job.job_id)
+        yield* TestClock.adjust("31 seconds")
+        yield* store.stallStaleRuns({ heartbeatBefore: yield* DateTime.now, threshold: Duration.seconds(30), limit: 10, recordRecovery: true })
+        const { first: one, second: other } = yield* interleave(
+          database,
+          backend,
+          gate,
+          first.resume(job.job_id, { actor: "human", reason: "first operator", handTo: "workers" }),
+          second.resume(job.job_id, { actor: "human", reason: "second operator", handTo: "workers" })
+        )
+        if (Either.isLeft(one)) return assert.fail(`the first resume failed: ${String(one.left)}`)
+        assert.strictEqual(tagOf(other), "IllegalTransition")
+        if (Either.isLeft(other) && other.left._tag === "IllegalTransition") {
+          assert.deepStrictEqual([other.left.from, other.left.to], ["running", "running"], "it names the state the job is in")
+        }
+        const runs = yield* store.listRuns(job.job_id)
+        assert.deepStrictEqual(runs.map((r) => r.id).sort(), [lost.id, one.right.run.id].sort(), "no run of the losing resume")
+        const after = yield* store.getJob(job.job_id)
+        assert.deepStrictEqual([after.state, after.workflow_run_id, after.status_reason], ["running", one.right.run.id, "first operator"])
+        const claimed = yield* second.claimNext()
+        assert.strictEqual(claimed?.run.id, one.right.run.id, "the resumed run is offered")
+        assert.isNull(yield* store.adoptOfferedRun!({}), "once")
+        assert.deepStrictEqual(yield* second.run(job.job_id, () => Effect.succeed({ resumed: 1 })), { resumed: 1 })
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
   })
 }
