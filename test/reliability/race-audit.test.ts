@@ -28,6 +28,8 @@ import { Jobs } from "../../src/Jobs.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { summarize } from "../jobs/jobs.suite.js"
+import { newJob } from "../store/fixtures.js"
+import type { WorkflowRunId } from "../../src/domain/Ids.js"
 import * as Recovery from "../../src/Recovery.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import * as Capabilities from "../../src/Capabilities.js"
@@ -457,13 +459,14 @@ for (const backend of sharedBackends) {
         const database = yield* backend.fresh("race submit many")
         const { first, gate, second, store } = yield* twoProcesses(database, heldCreate)
         const [a, shared, c] = [randomUUID(), randomUUID(), randomUUID()] as unknown as [JobId, JobId, JobId]
-        const { first: one, second: other } = yield* interleave(
+        const { first: one, rivalFirst, second: other } = yield* interleave(
           database,
           backend,
           gate,
           first.submitMany([summarize({ job_id: a }), summarize({ job_id: shared })]),
           second.submitMany([summarize({ job_id: shared }), summarize({ job_id: c })])
         )
+        assert.isFalse(rivalFirst, "the second batch waited for the first's uncommitted rows")
         assert.deepStrictEqual([tagOf(one), tagOf(other)], ["ok", "AlreadyExists"])
         assert.strictEqual((yield* store.getJob(a)).state, "queued")
         assert.strictEqual((yield* store.getJob(shared)).state, "queued")
@@ -633,6 +636,30 @@ for (const backend of sharedBackends) {
         assert.isNull(yield* store.adoptOfferedRun!({}), "once")
         assert.deepStrictEqual(yield* second.run(job.job_id, () => Effect.succeed({ resumed: 1 })), { resumed: 1 })
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("issue 16 an eager submit's create-and-claim (createClaimed) of an id another process's batch holds uncommitted fails with AlreadyExists, writing no run", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("race create claimed")
+        const gate = yield* makeGate
+        const holder = heldCreate(yield* database.store(), gate)
+        const eager = yield* database.store()
+        const id = randomUUID() as JobId
+        const runId = randomUUID() as WorkflowRunId
+        const { first: batch, rivalFirst, second: created } = yield* interleave(
+          database,
+          backend,
+          gate,
+          holder.createJobs([newJob({ job_id: id })]),
+          eager.createClaimed!(newJob({ job_id: id }), { events: [], claim: { run_id: runId, records: [] } })
+        )
+        assert.isFalse(rivalFirst, "the create-and-claim waited for the batch's uncommitted row")
+        assert.strictEqual(tagOf(batch), "ok")
+        assert.strictEqual(tagOf(created), "AlreadyExists")
+        if (Either.isLeft(created) && created.left._tag === "AlreadyExists") assert.strictEqual(created.left.id, id)
+        assert.strictEqual((yield* eager.getJob(id)).state, "queued")
+        assert.deepStrictEqual(yield* eager.listRuns(id), [], "no run written for the losing claim")
+        assert.strictEqual(tagOf(yield* Effect.either(eager.getRun(runId))), "NotFound")
       }).pipe(Effect.scoped), 60_000)
   })
 }
