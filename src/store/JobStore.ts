@@ -87,7 +87,7 @@ import type { JobState } from "../domain/JobState.js"
 import type { Json } from "../domain/Json.js"
 import type { TransitionTarget } from "../domain/Lifecycle.js"
 import type { NodeEndStatus, NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
-import type { AlreadyExists, CorruptRow, NotFound, RunNotActive, StorageError } from "./StoreErrors.js"
+import type { AlreadyExists, CorruptRow, NotFound, RunNotActive, RunTaken, StorageError } from "./StoreErrors.js"
 
 /** Errors every read can raise: the database failed, or a row does not decode. */
 export type ReadError = StorageError | CorruptRow
@@ -444,6 +444,15 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * later may lose the beat, never anything else.
    */
   readonly heartbeat: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | DecodeFailure | ReadError>
+  /**
+   * Begins running a run (`Jobs.run`): in one statement, while the run is
+   * `running` and nobody has taken it — no earlier take, no pool's adoption
+   * of its offer, no heartbeat (migration 0018) — marks it taken and writes
+   * its heartbeat at now. Taken already: `RunTaken`; no longer running:
+   * `RunNotActive` (its status); nothing is written either way. Concurrent
+   * takes of one run: exactly one succeeds.
+   */
+  readonly takeRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | RunTaken | DecodeFailure | ReadError>
   /**
    * Hands a running job back to the queue: the reserved release edge
    * (`Lifecycle.releaseTransition`, running → queued). In one transaction,

@@ -41,6 +41,20 @@ export class RunNotActive extends Schema.TaggedError<RunNotActive>()("RunNotActi
 }
 
 /**
+ * A run someone has already begun running (`JobStore.takeRun`): `Jobs.run`
+ * took it, a worker pool adopted it from an offer, or a heartbeat was
+ * written for it. A run is run once: its program would otherwise run twice.
+ */
+export class RunTaken extends Schema.TaggedError<RunTaken>()("RunTaken", {
+  job_id: Schema.String,
+  workflow_run_id: Schema.String
+}) {
+  override get message(): string {
+    return `Workflow run ${this.workflow_run_id} of job ${this.job_id} is already being run (by Jobs.run or a worker pool); a run is run once`
+  }
+}
+
+/**
  * A stored row that does not decode: the database holds something the domain
  * forbids. Names the table, the row and the column so an operator can fix it.
  */

@@ -376,6 +376,7 @@ export const decodingInputs = (store: Service): Service => ({
       ([id, { status: end, ...rest }]) => store.finishRun(id, end as typeof status, rest as typeof options)
     ),
   heartbeat: withId(decode.runId, store.heartbeat),
+  takeRun: withId(decode.runId, store.takeRun),
   // Optional on the port: present only where the store has it.
   ...(store.finishRunningJob === undefined ? {} : {
     finishRunningJob: (end: Parameters<NonNullable<Service["finishRunningJob"]>>[0]) => {

@@ -167,7 +167,7 @@ export const makeCoalescedMethods = (
             WHERE r.id = ANY(${`{${runIds.join(",")}}`}::uuid[]) AND ${isActive}
             FOR NO KEY UPDATE OF r SKIP LOCKED
           )
-          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
           FROM beaten, (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited
           WHERE r.id = beaten.id
           RETURNING ${beatenColumns}`, (rows) => {

@@ -23,10 +23,12 @@ export const makeOfferMethods = (context: PgContext) => {
   const { atomic, run, sql } = context
   const jobColumns = sql.literal(columns.job)
   const runColumns = sql.literal(columns.run)
-  // The offer's run is still its job's running run: the only offer a pool may take.
+  // The offer's run is still its job's running run, and nobody has begun running it (Jobs.run's
+  // take, migration 0018): the only offer a pool may take.
   const current = sql`EXISTS (
     SELECT 1 FROM ai_jobs j JOIN workflow_runs r ON r.id = j.workflow_run_id
-    WHERE j.id = o.job_id AND j.workflow_run_id = o.run_id AND j.status = 'running' AND r.status = 'running')`
+    WHERE j.id = o.job_id AND j.workflow_run_id = o.run_id AND j.status = 'running' AND r.status = 'running'
+      AND NOT r.taken)`
 
   const offerRun: NonNullable<Service["offerRun"]> = (runId) =>
     Effect.gen(function*() {
@@ -67,8 +69,8 @@ export const makeOfferMethods = (context: PgContext) => {
       if (job === undefined) return "stale" as const
       const at = instantParam(yield* DateTime.now)
       const [runRow] = yield* run(sql`
-        UPDATE workflow_runs SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
-        WHERE id = ${taken.run_id} AND status = 'running'
+        UPDATE workflow_runs SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
+        WHERE id = ${taken.run_id} AND status = 'running' AND NOT taken
         RETURNING ${runColumns}`)
       if (runRow === undefined) return "stale" as const
       return { job: yield* decode.aiJob(job), run: yield* decode.run(runRow) } satisfies Claim

@@ -19,7 +19,7 @@ import { decodeRows } from "../internal/decodeRow.js"
 import { isRunEnd, refuseRunEnd, refuseSettleTarget } from "../internal/runEnd.js"
 import type { Audited, JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
-import { type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
+import { type CorruptRow, NotFound, RunNotActive, RunTaken } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
@@ -227,7 +227,7 @@ export const makeRunMethods = (context: PgContext) => {
   const beatStatement = (inside: boolean, runId: WorkflowRunId, now: DateTime.Utc) => {
     const at = instantParam(now)
     return sql`
-      UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+      UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
       ${inside ? sql`` : unwaited}
       WHERE r.id = ${runId} AND ${isActive}
       RETURNING ${beatenColumns}`
@@ -250,6 +250,29 @@ export const makeRunMethods = (context: PgContext) => {
     withNow((now) => context.thenOutside(beatStatement(false, runId, now), beaten(runId, now))).pipe(
       storageErrorsOutside("JobStore.heartbeat")
     )
+
+  /** Why a take matched nothing: the run is its job's active run and taken (`RunTaken`), or it is not active. */
+  const notTaken = (runId: WorkflowRunId) =>
+    Effect.gen(function*() {
+      const [taken] = yield* run(sql<{ readonly job_id: string }>`SELECT r.job_id FROM workflow_runs r WHERE r.id = ${runId} AND ${isActive} AND r.taken`)
+      if (taken === undefined) return yield* notActive(runId)
+      return yield* new RunTaken({ job_id: taken.job_id, workflow_run_id: runId })
+    })
+
+  // A heartbeat that also says "mine", only while nobody has said it (migration 0018). Two takers
+  // of one run: the second waits for the first's row lock, then re-checks `NOT r.taken` on the
+  // row as the first left it, and matches nothing.
+  const takeRun: Service["takeRun"] = (runId) =>
+    withNow((now) => {
+      const at = instantParam(now)
+      return Effect.flatMap(
+        run(sql`
+          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
+          WHERE r.id = ${runId} AND ${isActive} AND NOT r.taken
+          RETURNING ${runColumns}`),
+        ([row]) => row !== undefined ? decode.run(row) : notTaken(runId)
+      )
+    }).pipe(storageErrors("JobStore.takeRun"))
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
     function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
@@ -430,7 +453,7 @@ export const makeRunMethods = (context: PgContext) => {
       storageErrors("JobStore.listNodes")
     )
 
-  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes,
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes,
     /** For callers that checked they are outside any transaction (group commit, coalesced.ts): no second look. */
     outside: { heartbeat: heartbeatOutside, ...finishMethods(context.thenOutside, storageErrorsOutside) }
   }

@@ -15,11 +15,12 @@ import { storageErrors } from "./errors.js"
 
 type Service = JobStore["Type"]
 
-// The offer's run is still its job's running run: the only offer a pool may take.
+// The offer's run is still its job's running run, and nobody has begun running it (Jobs.run's
+// take, migration 0018): the only offer a pool may take.
 const CURRENT = `EXISTS (
   SELECT 1 FROM ai_jobs j JOIN workflow_runs r ON r.id = j.workflow_run_id
   WHERE j.id = run_offers.job_id AND j.workflow_run_id = run_offers.run_id
-    AND j.status = 'running' AND r.status = 'running')`
+    AND j.status = 'running' AND r.status = 'running' AND r.taken = 0)`
 
 // A second offer of the run keeps the first (and its place in line); a row comes back either
 // way, none only when there is no such run.
@@ -36,8 +37,8 @@ const oldestText = (kinds: ReadonlyArray<JobKind> | undefined) => `
   ORDER BY run_offers.offered_at, run_offers.run_id
   LIMIT 1`
 
-const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?
-  WHERE id = ? AND status = 'running'
+const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = 1
+  WHERE id = ? AND status = 'running' AND taken = 0
   RETURNING *`
 
 export const makeOfferMethods = ({ exec, transaction }: SqliteContext) => {

@@ -16,7 +16,7 @@ import { isRunEnd, refuseRunEnd, refuseSettleTarget } from "../internal/runEnd.j
 import type { JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
 import { metricBounds } from "../../domain/JobMetrics.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
-import { type AlreadyExists, type CorruptRow, NotFound, RunNotActive } from "../StoreErrors.js"
+import { type AlreadyExists, type CorruptRow, NotFound, RunNotActive, RunTaken } from "../StoreErrors.js"
 import { decode, decodeNow, encode } from "./rows.js"
 import { jsonText, RUN_COLUMNS, runValues, storedInstant } from "./rowCodec.js"
 import { auditRecords } from "../internal/audit.js"
@@ -80,9 +80,22 @@ export const makeRunMethods = (context: SqliteContext) => {
     })
 
   /** A heartbeat: guarded on the run being its job's active run. One fixed text, built once. */
-  const HEARTBEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?
+  const HEARTBEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = 1
     WHERE id = ? AND ${IS_ACTIVE}
     RETURNING *`
+
+  /** `takeRun`'s one statement: a heartbeat that also says "mine", only while nobody has said it (migration 0018). */
+  const TAKE = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = 1
+    WHERE id = ? AND ${IS_ACTIVE} AND taken = 0
+    RETURNING *`
+
+  /** Why a take matched nothing: the run is its job's active run and taken (`RunTaken`), or it is not active. */
+  const notTaken = (runId: WorkflowRunId) =>
+    Effect.gen(function*() {
+      const [taken] = yield* exec<{ readonly job_id: string }>(`SELECT job_id FROM workflow_runs WHERE id = ? AND ${IS_ACTIVE} AND taken = 1`, [runId])
+      if (taken === undefined) return yield* notActive(runId)
+      return yield* new RunTaken({ job_id: taken.job_id, workflow_run_id: runId })
+    })
 
   /** Fails unless the run is its job's active run (inside the caller's write transaction). */
   const requireActive = (runId: WorkflowRunId) =>
@@ -172,6 +185,13 @@ export const makeRunMethods = (context: SqliteContext) => {
       const at = storedInstant(now)
       // One statement, not fsynced on its own (see `unsynced`).
       return Effect.flatMap(transaction.unsynced(HEARTBEAT, [at, at, runId]), ([row]) => row !== undefined ? decode.run(row) : notActive(runId))
+    }))
+
+  const takeRun: Service["takeRun"] = (runId) =>
+    storageErrors("JobStore.takeRun")(withNow((now) => {
+      const at = storedInstant(now)
+      // One statement: two takers of one run serialise on the write lock, and the second matches nothing.
+      return Effect.flatMap(transaction.single(exec(TAKE, [at, at, runId])), ([row]) => row !== undefined ? decode.run(row) : notTaken(runId))
     }))
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
@@ -341,5 +361,5 @@ export const makeRunMethods = (context: SqliteContext) => {
     storageErrors("JobStore.listNodes")
   )
 
-  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
 }
