@@ -45,7 +45,7 @@ import * as RetryPolicy from "./domain/RetryPolicy.js"
 import { WakeUp } from "./WakeUp.js"
 import type { Claim, JobFilter, Page, ReadError } from "./store/JobStore.js"
 import { JobStore } from "./store/JobStore.js"
-import type { AlreadyExists, NotFound, StorageError } from "./store/StoreErrors.js"
+import type { AlreadyExists, NotFound, RunTaken, StorageError } from "./store/StoreErrors.js"
 
 export type { RunContext, RunOptions, SuccessState } from "./internal/jobs/runJob.js"
 export { DEFAULT_DRAIN_TIMEOUT, type WorkerOptions } from "./internal/jobs/workerPool.js"
@@ -165,12 +165,16 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * stopped and `run` fails with `RunLost`, writing nothing more.
    * A program that reports a security violation (`ctx.securityViolation`)
    * poisons its job, is stopped, and `run` fails with `SecurityViolation`.
+   * A run is run once: if another `run` call, in any process, or a worker
+   * pool (an offered run it adopted, a claim of its own once it has beaten)
+   * already began the job's run, `run` fails with `RunTaken` and the program
+   * does not start.
    */
   readonly run: <A extends Json | void, E, R>(
     jobId: JobId,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options?: RunOptions
-  ) => Effect.Effect<A, E | JobNotRunning | RunLost | SecurityViolation | NotFound | DecodeFailure | ReadError, R>
+  ) => Effect.Effect<A, E | JobNotRunning | RunTaken | RunLost | SecurityViolation | NotFound | DecodeFailure | ReadError, R>
   /**
    * A scoped pool: `concurrency` loops that claim and run jobs. When the
    * scope closes the pool stops claiming, lets running programs finish for
@@ -292,8 +296,15 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
       if (job.state !== "running" || job.workflow_run_id === null) {
         return yield* new JobNotRunning({ job_id: job.job_id, state: job.state })
       }
-      const current = yield* store.getRun(job.workflow_run_id)
-      return yield* runner(job, current, program, options)
+      // The run is run once: taken here (its first heartbeat), or `RunTaken` if a pool or another
+      // `run` already began it — its program is not started a second time.
+      const current = yield* Effect.catchTag(
+        store.takeRun(job.workflow_run_id),
+        "RunNotActive",
+        // Moved on since it was read (ended, recovered): not running any more.
+        (lost) => new JobNotRunning({ job_id: job.job_id, state: lost.status })
+      )
+      return yield* runner(job, current, program, options, undefined, true)
     }))
 
   const fail = move("failed", "Jobs.fail")

@@ -133,7 +133,8 @@ export interface RunOptions {
   /**
    * Time between heartbeats. Default 10 s: well under the 30 s recovery
    * threshold. A pool's run beats first one interval after its claim (which
-   * wrote the run's heartbeat); `Jobs.run` beats at once.
+   * wrote the run's heartbeat); `Jobs.run` one interval after its take
+   * (`JobStore.takeRun`, which wrote the heartbeat as it took the run).
    */
   readonly heartbeatInterval?: Duration.DurationInput
   /** The state a successful run leaves its job in. Default `completed`. */
@@ -305,9 +306,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     releaseReason: string = interruptedReason,
     /**
      * The run's heartbeat was written just now (a pool runs what it has just
-     * claimed, and the claim wrote it): the first beat comes one interval
-     * later, the same margin as between any two. Otherwise (`Jobs.run` of a
-     * run claimed at any time) the first beat is at once.
+     * claimed or adopted, and the claim wrote it; `Jobs.run` took the run,
+     * and the take wrote it): the first beat comes one interval later, the
+     * same margin as between any two. Otherwise the first beat is at once.
      */
     justBeaten: boolean = false
   ): Effect.Effect<A, E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure, R> => {
