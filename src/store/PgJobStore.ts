@@ -21,7 +21,7 @@ import * as Pg from "pg"
 import { JobStore } from "./JobStore.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
-import { retryOutermost } from "./pg/transaction.js"
+import { byTransaction, retryOutermost } from "./pg/transaction.js"
 import { makeContext } from "./pg/context.js"
 import { makeEventMethods } from "./pg/events.js"
 import { makeJobMethods } from "./pg/jobs.js"
@@ -75,16 +75,24 @@ const makeOn = (
     const jobs = makeJobMethods(context)
     const { outside, ...runs } = makeRunMethods(context)
     const workers = makeWorkerMethods(context)
+    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      context.transaction(effect).pipe(
+        Effect.mapError((error) =>
+          error instanceof SqlError ? new StorageError({ operation: "JobStore.transaction", cause: error }) : error
+        ),
+        retryOutermost
+      )
+    const snapshotReads = Effect.mapError(
+      sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`,
+      (cause) => new StorageError({ operation: "JobStore.readConsistent", cause })
+    )
     return decodingInputs(JobStore.of({
       dialect: "pg",
       schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
-      transaction: (effect) =>
-        context.transaction(effect).pipe(
-          Effect.mapError((error) =>
-            error instanceof SqlError ? new StorageError({ operation: "JobStore.transaction", cause: error }) : error
-          ),
-          retryOutermost
-        ),
+      transaction,
+      // One snapshot for every read (READ COMMITTED takes one per statement); the SET must come first.
+      readConsistent: (effect) =>
+        byTransaction(() => effect, () => transaction(Effect.zipRight(snapshotReads, effect))),
       ...jobs,
       ...makeBatchMethods(context),
       ...runs,

@@ -141,6 +141,8 @@ export const makeWith = (
     dialect: "sqlite",
     schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, statements),
     transaction,
+    // BEGIN IMMEDIATE: no other writer commits until the reads end (WAL readers are not blocked).
+    readConsistent: transaction,
     ...jobs,
     createClaimed: makeCreateClaimed(context, jobs.createJob),
     ...makeBatchMethods(context),

@@ -20,7 +20,8 @@ export interface JobHistory {
 
 /** `Jobs.history` over a store. */
 export const makeHistory = (store: JobStore["Type"]) => (jobId: JobId) =>
-  Effect.gen(function*() {
+  // One committed state: a change committed while the history is read is in all of it or none.
+  store.readConsistent(Effect.gen(function*() {
     const job = yield* tapJob(store.getJob(jobId))
     const runs = yield* Effect.forEach(
       yield* store.listRuns(job.job_id),
@@ -34,4 +35,4 @@ export const makeHistory = (store: JobStore["Type"]) => (jobId: JobId) =>
       cursor = page.next_cursor ?? undefined
     } while (cursor !== undefined)
     return { job, runs, events } satisfies JobHistory
-  }).pipe(Effect.withSpan("Jobs.history", { attributes: { "hsk.job_id": jobId } }))
+  })).pipe(Effect.withSpan("Jobs.history", { attributes: { "hsk.job_id": jobId } }))

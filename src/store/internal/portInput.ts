@@ -330,6 +330,7 @@ export const decodingInputs = (store: Service): Service => ({
   dialect: store.dialect,
   schemaVersion: store.schemaVersion,
   transaction: store.transaction,
+  readConsistent: store.readConsistent,
   createJob: (job, options = {}) => {
     // Both in their common shape (every submit): no decode step at all.
     const [j, o] = [commonNewAiJob(job), commonAuditedOptions(options)]
