@@ -67,11 +67,14 @@ const showCommand = Command.make(
       const detail = yield* Effect.gen(function*() {
         const store = yield* JobStore
         const jobId = yield* resolveJobRef("job id")(ref)
-        const job = yield* store.getJob(jobId)
-        const runs = yield* Effect.forEach(yield* store.listRuns(jobId), (run) =>
-          Effect.map(store.listNodes(run.id), (nodes) => ({ run, nodes })))
-        const events = yield* collectEvents({ job_id: jobId }, ALL_EVENTS)
-        return { job, runs, events: events.items }
+        // One committed state: the job, its runs and its events agree.
+        return yield* store.readConsistent(Effect.gen(function*() {
+          const job = yield* store.getJob(jobId)
+          const runs = yield* Effect.forEach(yield* store.listRuns(jobId), (run) =>
+            Effect.map(store.listNodes(run.id), (nodes) => ({ run, nodes })))
+          const events = yield* collectEvents({ job_id: jobId }, ALL_EVENTS)
+          return { job, runs, events: events.items }
+        }))
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
       if (!options.json) return yield* Console.log(jobDetail(detail.job, detail.runs, detail.events))
       yield* Console.log(json({

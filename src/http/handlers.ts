@@ -71,14 +71,15 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
       })
 
     const detail = (jobId: JobId) =>
-      Effect.gen(function*() {
+      // One committed state: the job, its runs and its events agree.
+      store.readConsistent(Effect.gen(function*() {
         const job = yield* jobs.get(jobId)
         const runs = yield* Effect.forEach(yield* store.listRuns(jobId), (run) =>
           Effect.map(store.listNodes(run.id), (nodes) => ({ ...run, nodes })))
         // No cursor is passed, so the listing cannot fail on one.
         const events = yield* recorder.list({ job_id: jobId, limit: DETAIL_EVENTS }).pipe(Effect.catchTag("DecodeFailure", Effect.die))
         return { job, runs, events: events.items, events_next_cursor: events.next_cursor }
-      })
+      }))
 
     return handlers
       .handle("submit", ({ payload }) => jobs.submit(payload))

@@ -331,9 +331,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * Runs reads that see one committed state of the database: a change
    * another transaction commits meanwhile is seen by all of them or by none
    * (`Jobs.history`: a job, its runs and its events that agree). PostgreSQL:
-   * a `REPEATABLE READ, READ ONLY` transaction, which blocks no writer;
-   * SQLite: the store's transaction, whose write lock keeps writers waiting
-   * until the reads end. Inside an open transaction: that transaction's view.
+   * a `REPEATABLE READ, READ ONLY` transaction; SQLite: a read transaction
+   * (WAL: one snapshot). Neither makes another process's writer wait; on
+   * SQLite this process's other statements wait for the connection. Inside
+   * an open transaction: that transaction's view.
    */
   readonly readConsistent: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
 

@@ -136,13 +136,22 @@ export const makeWith = (
       (cause) => Effect.fail(new StorageError({ operation: "JobStore.transaction", cause }))
     ) as Effect.Effect<A, E | StorageError, R>
 
+  // A read transaction (a deferred BEGIN, on the connection's one permit): in WAL mode its reads
+  // share one snapshot, taken at the first, no other process's writer waits for it, and it works
+  // on a read-only connection.
+  const readConsistent = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | StorageError, R> =>
+    Effect.catchIf(
+      sql.withTransaction(effect),
+      (error): error is SqlError => error instanceof SqlError,
+      (cause) => Effect.fail(new StorageError({ operation: "JobStore.readConsistent", cause }))
+    ) as Effect.Effect<A, E | StorageError, R>
+
   const jobs = makeJobMethods(context)
   return decodingInputs(JobStore.of({
     dialect: "sqlite",
     schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, statements),
     transaction,
-    // BEGIN IMMEDIATE: no other writer commits until the reads end (WAL readers are not blocked).
-    readConsistent: transaction,
+    readConsistent,
     ...jobs,
     createClaimed: makeCreateClaimed(context, jobs.createJob),
     ...makeBatchMethods(context),

@@ -30,7 +30,7 @@ for (const backend of sharedBackends) {
           Effect.zipRight(Deferred.await(go), completer.jobs.complete(job.job_id, { actor: "human", reason: "done by hand" }))
         )
         // After the history has read the job: the completion goes, and is given time to commit
-        // (PostgreSQL commits; SQLite waits for the history's write lock).
+        // (neither store makes another process's writer wait for a history).
         const completingAfterRead = (store: JobStore["Type"]): JobStore["Type"] => ({
           ...store,
           getJob: (jobId) =>
