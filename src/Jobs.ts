@@ -270,7 +270,9 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const admission = makeAdmission(store, capabilities, prepare)
   // Runs offered to workers (`handTo: "workers"`): a pool looks for them itself; `claimNext` once a second.
   const adoptOffered = makeAdoptOffered(store, prepare)
-  const claims = makeClaimNext(store, admission, prepare, offersLook(adoptOffered, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS))
+  // claimNext's offered runs go to its caller, who runs them with `run` (which takes them).
+  const adoptForCaller = makeAdoptOffered(store, prepare, true)
+  const claims = makeClaimNext(store, admission, prepare, offersLook(adoptForCaller, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS))
   const claimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
     announced(claims.claimQueued(options), (claim) => claim?.job)
   const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>

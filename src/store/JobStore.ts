@@ -610,11 +610,15 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * pool, which then runs the job. Deletes the offer, sets the run's
    * heartbeat to now and returns the job and run, in one transaction: across
    * processes, an offer is taken once. Offers whose run is no longer its
-   * job's running run (recovered, cancelled, ended) are deleted on the way,
-   * never taken. Null when there is none.
+   * job's running run (recovered, cancelled, ended) or that someone already
+   * began running (`takeRun`) are deleted on the way, never taken. The run is
+   * marked taken (migration 0018) — unless `leaveUntaken`: the claim goes to
+   * a caller who runs it with `Jobs.run`, whose take marks it. Null when
+   * there is none.
    */
   readonly adoptOfferedRun?: (options?: {
     readonly kinds?: ReadonlyArray<JobKind>
+    readonly leaveUntaken?: boolean
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /** Running runs whose last heartbeat is before `heartbeatBefore`, oldest heartbeat first. */
   readonly findStaleRuns: (options: {

@@ -90,10 +90,15 @@ export const untilLockWaiter = (database: SharedDatabase, backend: SharedBackend
 /**
  * `store` with its heartbeats counted as they complete, so a test can wait for a
  * run's first beat (written at start, in real time) before it moves the TestClock.
+ * `Jobs.run`'s take of its run (`takeRun`) writes that first beat, so it counts too.
  */
 export const countingHeartbeats = (store: JobStore["Type"]) => {
   let beats = 0
-  const counted: JobStore["Type"] = { ...store, heartbeat: (runId) => Effect.ensuring(store.heartbeat(runId), Effect.sync(() => beats++)) }
+  const counted: JobStore["Type"] = {
+    ...store,
+    heartbeat: (runId) => Effect.ensuring(store.heartbeat(runId), Effect.sync(() => beats++)),
+    takeRun: (runId) => Effect.ensuring(store.takeRun(runId), Effect.sync(() => beats++))
+  }
   const atLeast = (n: number): Effect.Effect<void> => Effect.suspend(() => (beats >= n ? Effect.void : Effect.zipRight(realSleep(5), atLeast(n))))
   return { store: counted, beats: () => beats, atLeast }
 }

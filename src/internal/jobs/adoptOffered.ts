@@ -18,12 +18,17 @@ const UNREADABLE_PER_LOOK = 8
 
 type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
 
-export const makeAdoptOffered = (store: JobStore["Type"], prepare: Prepare) => {
+/**
+ * `leaveUntaken`: the claims go to a caller who runs them with `Jobs.run`
+ * (`Jobs.claimNext`), whose take marks the run; a pool's (the default) are
+ * marked taken as they are adopted, since the pool runs them itself.
+ */
+export const makeAdoptOffered = (store: JobStore["Type"], prepare: Prepare, leaveUntaken = false) => {
   const adopt = store.adoptOfferedRun
   if (adopt === undefined) return undefined
   const failUnreadable = makeFailUnreadable(store, prepare)
   const look = (options: { readonly kinds?: ReadonlyArray<JobKind> }, left: number): Effect.Effect<Claim | null, DecodeFailure | ReadError> =>
-    adopt(options).pipe(
+    adopt(leaveUntaken ? { ...options, leaveUntaken } : options).pipe(
       // Failed, its offer is stale: the next look deletes it and takes the next.
       Effect.catchIf(isUnreadableJob, (error) =>
         left > 0 ? Effect.zipRight(failUnreadable(error), look(options, left - 1)) : Effect.fail(error))

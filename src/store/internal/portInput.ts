@@ -424,7 +424,10 @@ export const decodingInputs = (store: Service): Service => ({
   ...(store.adoptOfferedRun === undefined ? {} : {
     // Kinds as claimNext's: the alias read as its canonical kind, anything else a DecodeFailure.
     adoptOfferedRun: (options: Parameters<NonNullable<Service["adoptOfferedRun"]>>[0] = {}) =>
-      Effect.flatMap(decode.claim(options), (o) => store.adoptOfferedRun!(o as typeof options))
+      Effect.flatMap(
+        decode.claim(options),
+        (o) => store.adoptOfferedRun!({ ...o as typeof options, ...(options.leaveUntaken === true ? { leaveUntaken: true } : {}) })
+      )
   }),
   findStaleRuns: (options) => Effect.flatMap(decode.findStale(options), store.findStaleRuns),
   stallStaleRuns: (options) =>

@@ -43,7 +43,7 @@ export const makeOfferMethods = (context: PgContext) => {
     }).pipe(storageErrors("JobStore.offerRun"))
 
   /** One look: the oldest current offer no other look holds, taken — or why there is none. */
-  const takeOne = (kinds: ReadonlyArray<string> | undefined) =>
+  const takeOne = (kinds: ReadonlyArray<string> | undefined, markTaken: boolean) =>
     Effect.gen(function*() {
       // Offers no pool will ever take go first; one another look holds is left to it (no waiting).
       yield* run(sql`
@@ -69,7 +69,7 @@ export const makeOfferMethods = (context: PgContext) => {
       if (job === undefined) return "stale" as const
       const at = instantParam(yield* DateTime.now)
       const [runRow] = yield* run(sql`
-        UPDATE workflow_runs SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
+        UPDATE workflow_runs SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = ${markTaken}
         WHERE id = ${taken.run_id} AND status = 'running' AND NOT taken
         RETURNING ${runColumns}`)
       if (runRow === undefined) return "stale" as const
@@ -83,7 +83,8 @@ export const makeOfferMethods = (context: PgContext) => {
       const [any] = yield* run(sql<{ readonly offered: boolean }>`SELECT EXISTS (SELECT 1 FROM run_offers) AS offered`)
       if (any?.offered !== true) return null
       for (let look = 0; look < LOOKS; look++) {
-        const outcome = yield* atomic(takeOne(options.kinds))
+        // A pool runs the run itself: taken; a claim handed to a caller is taken by its Jobs.run.
+        const outcome = yield* atomic(takeOne(options.kinds, options.leaveUntaken !== true))
         if (outcome === "none") return null
         if (outcome !== "stale") return outcome
       }

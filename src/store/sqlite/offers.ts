@@ -37,7 +37,8 @@ const oldestText = (kinds: ReadonlyArray<JobKind> | undefined) => `
   ORDER BY run_offers.offered_at, run_offers.run_id
   LIMIT 1`
 
-const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = 1
+// `taken` is 1 for a pool, which runs the run itself; 0 for a claim handed to a caller (Jobs.run takes it).
+const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = ?
   WHERE id = ? AND status = 'running' AND taken = 0
   RETURNING *`
 
@@ -63,7 +64,7 @@ export const makeOfferMethods = ({ exec, transaction }: SqliteContext) => {
       const runId = job.workflow_run_id!
       yield* exec("DELETE FROM run_offers WHERE run_id = ?", [runId])
       const at = storedInstant(yield* DateTime.now)
-      const [run] = yield* exec(BEAT, [at, at, runId])
+      const [run] = yield* exec(BEAT, [at, at, options.leaveUntaken === true ? 0 : 1, runId])
       // Current a statement ago, under the same write lock.
       if (run === undefined) return null
       return { job, run: yield* decode.run(run) } satisfies Claim
