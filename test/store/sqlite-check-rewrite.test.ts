@@ -125,15 +125,25 @@ describe("issue 16 migration 0013: SQLite's CHECKs keep their meaning in cheaper
   }, 120_000)
 })
 
-/** A folder holding the shipped migrations before 0013: migrating with it leaves a database as 0011 did. */
-const migrationsBefore0013 = Effect.acquireRelease(
-  Effect.sync(() => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-before-0013-"))
-    for (const file of migrationFiles.filter((name) => name < "0013")) fs.copyFileSync(new URL(file, migrationsDirectory), path.join(dir, file))
-    return dir
-  }),
-  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-).pipe(Effect.map((dir) => pathToFileURL(`${dir}/`)))
+/** A folder holding the shipped migrations before `first` (a number, "0013"). */
+const migrationsBefore = (first: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hsk-before-${first}-`))
+      for (const file of migrationFiles.filter((name) => name < first)) fs.copyFileSync(new URL(file, migrationsDirectory), path.join(dir, file))
+      return dir
+    }),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  ).pipe(Effect.map((dir) => pathToFileURL(`${dir}/`)))
+
+/** Migrating with these leaves a database as 0011 did. */
+const migrationsBefore0013 = migrationsBefore("0013")
+
+/** Every workflow_runs row without the column 0018 adds (`taken`): the rows as they were before it. */
+const withoutTaken = (rows: Record<string, unknown>) => ({
+  ...rows,
+  workflow_runs: (rows["workflow_runs"] as ReadonlyArray<Record<string, unknown>>).map(({ taken: _taken, ...row }) => row)
+})
 
 /** Everything but the CHECK words: columns, keys, references, indexes (with their SQL) and triggers of the rebuilt tables. */
 const shapeOfRebuiltTables = Effect.gen(function*() {
@@ -188,7 +198,9 @@ describe("issue 16 migration 0013: the rebuild keeps the schema and every row", 
       const before = yield* migrationsBefore0013
       const [at0011, fresh] = [yield* tempDatabaseFile("at-0011.db"), yield* tempDatabaseFile("fresh.db")]
       const old = yield* Effect.provide(Effect.zipRight(migrateFrom(before), shapeOfRebuiltTables), rawClient(at0011))
-      const applied = yield* Effect.provide(Effect.zip(migrateFrom(migrationsDirectory), shapeOfRebuiltTables), rawClient(fresh))
+      // Through 0017: 0018 adds a column of its own to workflow_runs (test/engine/run-once.test.ts).
+      const through0017 = yield* migrationsBefore("0018")
+      const applied = yield* Effect.provide(Effect.zip(migrateFrom(through0017), shapeOfRebuiltTables), rawClient(fresh))
       assert.deepStrictEqual(applied[1], old)
       const tableSql = `SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN (${REBUILT.map((t) => `'${t}'`).join(", ")})`
       for (const { sql } of yield* Effect.provide(rawRows<{ readonly sql: string }>(tableSql), rawClient(at0011))) assert.match(sql, /(status|actor) IN \(/)
@@ -204,15 +216,18 @@ describe("issue 16 migration 0013: the rebuild keeps the schema and every row", 
       assert.isAbove((rows["flight_recorder_events"] as ReadonlyArray<unknown>).length, 0)
       assert.isAbove((rows["workflow_runs"] as ReadonlyArray<unknown>).length, 0)
       const applied = yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))
-      assert.deepStrictEqual(applied.map(([id]) => id), [13, 16])
+      assert.deepStrictEqual(applied.map(([id]) => id), [13, 16, 18])
       yield* Effect.provide(
         Effect.gen(function*() {
           const { run_offers, ...after } = yield* everyRow
-          assert.deepStrictEqual(after, rows)
+          for (const run of after["workflow_runs"] as ReadonlyArray<Record<string, unknown>>) {
+            assert.strictEqual(run["taken"], run["status"] === "running" && run["last_heartbeat"] !== run["created_at"] ? 1 : 0, "0018's taken")
+          }
+          assert.deepStrictEqual(withoutTaken(after), rows)
           assert.deepStrictEqual(run_offers, [], "0016's table, new and empty")
           assert.deepStrictEqual(yield* rawRows("PRAGMA foreign_key_check"), [])
           assert.deepStrictEqual(yield* rawRows("PRAGMA integrity_check"), [{ integrity_check: "ok" }])
-          assert.strictEqual(yield* version, 16)
+          assert.strictEqual(yield* version, 18)
         }),
         storeWithClient(filename)
       )
@@ -264,7 +279,7 @@ describe("issue 16 migration 0013: the rebuild keeps the schema and every row", 
       // The Migrator runs what comes after the newest id it finds: 0013's row and every later one lost.
       yield* Effect.provide(rawRows("DELETE FROM ai_job_model_migrations WHERE migration_id >= 13"), client)
       const applied = yield* Effect.provide(migrateFrom(migrationsDirectory), client)
-      assert.deepStrictEqual(applied.map(([id]) => id), [13, 16])
+      assert.deepStrictEqual(applied.map(([id]) => id), [13, 16, 18])
       assert.deepStrictEqual(yield* Effect.provide(Effect.zip(schemaSnapshot, everyRow), client), [schema, rows])
       // Skipped, not rebuilt again: its skip-if query finds the work done.
       const done = yield* Effect.provide(rawRows(skipIfQuery(readMigration(migrationFiles.find((file) => file.startsWith("0013_"))!))!), client)

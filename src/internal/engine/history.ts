@@ -8,7 +8,7 @@ import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { JobId } from "../../domain/Ids.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
-import { tapJob } from "../flight/jobSpan.js"
+import { annotateJob } from "../flight/jobSpan.js"
 import type { JobStore } from "../../store/JobStore.js"
 
 /** What `Jobs.history` returns. */
@@ -22,7 +22,7 @@ export interface JobHistory {
 export const makeHistory = (store: JobStore["Type"]) => (jobId: JobId) =>
   // One committed state: a change committed while the history is read is in all of it or none.
   store.readConsistent(Effect.gen(function*() {
-    const job = yield* tapJob(store.getJob(jobId))
+    const job = yield* store.getJob(jobId)
     const runs = yield* Effect.forEach(
       yield* store.listRuns(job.job_id),
       (run) => Effect.map(store.listNodes(run.id), (nodes) => ({ run, nodes }))
@@ -35,4 +35,8 @@ export const makeHistory = (store: JobStore["Type"]) => (jobId: JobId) =>
       cursor = page.next_cursor ?? undefined
     } while (cursor !== undefined)
     return { job, runs, events } satisfies JobHistory
-  })).pipe(Effect.withSpan("Jobs.history", { attributes: { "hsk.job_id": jobId } }))
+  })).pipe(
+    // Named on Jobs.history's own span, outside the transaction's.
+    Effect.tap((history) => annotateJob(history.job)),
+    Effect.withSpan("Jobs.history", { attributes: { "hsk.job_id": jobId } })
+  )
