@@ -456,8 +456,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly heartbeat: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | DecodeFailure | ReadError>
   /**
    * Begins running a run (`Jobs.run`): in one statement, while the run is
-   * `running` and nobody has taken it — no earlier take, no pool's adoption
-   * of its offer, no heartbeat (migration 0018) — marks it taken and writes
+   * `running` and nobody has taken it — no earlier take, no claim with
+   * `take` (a pool's), no pool's adoption of its offer, no heartbeat
+   * (migration 0018) — marks it taken and writes
    * its heartbeat at now. Taken already: `RunTaken`; no longer running:
    * `RunNotActive` (its status); nothing is written either way. Concurrent
    * takes of one run: exactly one succeeds.
@@ -545,11 +546,15 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * `running`. Safe across processes: no job is claimed twice (SKIP LOCKED on
    * PostgreSQL). `events` gets the claim (when there is one). The claim's
    * instant is the clock's, or the job's last change if that is later (the
-   * move that queued it can commit after the clock was read).
+   * move that queued it can commit after the clock was read). With `take`
+   * the claimer runs the run itself (a worker pool): the claim marks it taken
+   * as `takeRun` does, so no `Jobs.run` begins it a second time; without it
+   * the run is left for its caller's `Jobs.run` to take.
    */
   readonly claimNext: (options?: {
     readonly kinds?: ReadonlyArray<JobKind>
     readonly events?: Audit<Claim>
+    readonly take?: boolean
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /**
    * Optional (both stores have it): `claimNext` in one statement (on SQLite,
@@ -565,11 +570,13 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * The claim is written at the clock's instant unless the job changed at or
    * after it; then after the job's last change and latest record, so the job's
    * history lists its moves in the order they committed (moveInstant.ts).
+   * `take` as `claimNext`'s.
    */
   readonly claimAdmitted?: (options: {
     readonly kinds?: ReadonlyArray<JobKind>
     readonly templates: ReadonlyArray<ClaimTemplate>
     readonly event_ids: ReadonlyArray<EventId>
+    readonly take?: boolean
   }) => Effect.Effect<AdmittedClaim | null, DecodeFailure | ReadError>
   /**
    * Optional (both stores have it): eager dispatch (issue 16, pickup) — a
@@ -589,11 +596,13 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * Otherwise it is `createJob` exactly, and `claim` is null. Created and
    * claimed share one instant: the job's `created_at` and `updated_at`, the
    * run's times. Fails as `createJob` does, or with `AlreadyExists` naming
-   * the run when `claim.run_id` is taken, and then writes nothing.
+   * the run when `claim.run_id` is taken, and then writes nothing. `take`
+   * as `claimNext`'s (the worker it is claimed for runs it: a pool passes it).
    */
   readonly createClaimed?: (job: NewAiJob, options: {
     readonly events: ReadonlyArray<EventRecord>
     readonly kinds?: ReadonlyArray<JobKind>
+    readonly take?: boolean
     readonly claim: { readonly run_id: WorkflowRunId; readonly records: ReadonlyArray<EventRecord> }
   }) => Effect.Effect<CreatedClaim, AlreadyExists | DecodeFailure | StorageError>
   /**

@@ -52,9 +52,9 @@ const cases = [
     name: "ClaimAdmittedOptions",
     schema: ClaimAdmittedOptions as Schema.Schema<unknown, unknown>,
     common: commonClaimAdmittedOptions as (input: unknown) => unknown,
-    fields: ["kinds"],
-    // A worker pool's filter (every claim and eager write of a pool with handlers) as well.
-    usual: [{}, { kinds: undefined }, { kinds: ["doc_summarize", "terminal_exec"] }]
+    fields: ["kinds", "take"],
+    // A worker pool's filter and take (every claim and eager write of a pool with handlers) as well.
+    usual: [{}, { kinds: undefined }, { kinds: ["doc_summarize", "terminal_exec"] }, { take: true }, { kinds: ["doc_summarize"], take: false }]
   }
 ] as const
 

@@ -63,18 +63,27 @@ export const commonRunningJobEnd = (input: unknown): typeof RunningJobEnd.Type |
   return end as typeof RunningJobEnd.Type
 }
 
-const CLAIM_KEYS = ["kinds"]
+const CLAIM_KEYS = ["kinds", "take"]
 
 /**
- * A claim's kind filter in its common shape: absent, or a list of canonical
- * kinds (a worker pool's, every claim and eager write). Anything else — an
- * alias to rewrite, a value that is no kind — is the Schema's.
+ * A claim's kind filter and take in their common shape: each absent, or a
+ * list of canonical kinds (a worker pool's, every claim and eager write) and
+ * a boolean. Anything else — an alias to rewrite, a value that is no kind —
+ * is the Schema's.
  */
 export const commonClaimAdmittedOptions = (input: unknown): typeof ClaimAdmittedOptions.Type | undefined => {
   if (!plainWith(input, CLAIM_KEYS)) return undefined
-  if (!own(input, "kinds")) return {}
-  const kinds = (input as { readonly kinds: unknown }).kinds
-  return Array.isArray(kinds) && kinds.every(isJobKind) ? { kinds: kinds.slice() } : undefined
+  const options: { kinds?: Array<string>; take?: boolean } = {}
+  if (own(input, "kinds")) {
+    const kinds = input.kinds
+    if (!Array.isArray(kinds) || !kinds.every(isJobKind)) return undefined
+    options.kinds = kinds.slice()
+  }
+  if (own(input, "take")) {
+    if (typeof input.take !== "boolean") return undefined
+    options.take = input.take
+  }
+  return options as typeof ClaimAdmittedOptions.Type
 }
 
 /** `common`, leaving to the Schema an input whose getter throws (the Schema's to meet, like every other oddity). */

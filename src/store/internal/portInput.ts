@@ -155,7 +155,7 @@ const decode = {
     output_payload: optional(Schema.NullOr(Json)),
     error_message: ErrorMessage
   }), "finishNode"),
-  claim: decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder) }), "claimNext"),
+  claim: decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder), take: optional(Schema.Boolean) }), "claimNext"),
   findStale: decodeWith(Schema.Struct({ heartbeatBefore: Bound, limit: optional(RowCount) }), "findStaleRuns"),
   stallStale: decodeWith(
     Schema.Struct({
@@ -256,8 +256,8 @@ type CreateClaimedOptions = Parameters<NonNullable<Service["createClaimed"]>>[1]
 const decodeCreateClaimedKinds = decodeCommon(commonClaimAdmittedOptions, ClaimAdmittedOptions, "createClaimed")
 
 /**
- * `createClaimed`'s arguments: the job as `createJob`'s, `kinds` as
- * `claimNext`'s, the creation's and the claim's records as any change's (the
+ * `createClaimed`'s arguments: the job as `createJob`'s, `kinds` and `take`
+ * as `claimNext`'s, the creation's and the claim's records as any change's (the
  * library's own pass as they are), the run id as any run id. All in their
  * common shape (a submit's, no kind filter): no decode step at all.
  */

@@ -54,5 +54,5 @@ export const RunSettle = Schema.Struct({
   })
 })
 
-/** `claimAdmitted`'s options, its templates and event ids apart. */
-export const ClaimAdmittedOptions = Schema.Struct({ kinds: optional(Schema.Array(JobKind)) })
+/** `claimAdmitted`'s options, its templates and event ids apart (`createClaimed`'s kinds and take too). */
+export const ClaimAdmittedOptions = Schema.Struct({ kinds: optional(Schema.Array(JobKind)), take: optional(Schema.Boolean) })

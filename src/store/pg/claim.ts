@@ -79,11 +79,12 @@ interface Head {
   readonly head_capability_profile_id: string
 }
 
-/** One claimer of a statement: its options (those of a batch share `kinds` and `templates`), its instant and run id. */
+/** One claimer of a statement: its options (those of a batch share `kinds` and `templates`; each its own `take`). */
 export interface Claimer {
   readonly kinds: ReadonlyArray<JobKind> | undefined
   readonly templates: ReadonlyArray<ClaimTemplate>
   readonly event_ids: ReadonlyArray<EventId>
+  readonly take: boolean | undefined
 }
 
 /**
@@ -140,7 +141,8 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
    * The claims of `claimers` (≥ 1; a batch shares `kinds` and `templates`)
    * in one statement, atomic by itself: lock the next jobs claimNext would
    * take, as many as there are claimers, the n-th claimer's the n-th; for
-   * each job whose subject is a template's, create its run, move it to
+   * each job whose subject is a template's, create its run (taken when its
+   * claimer's `take` says it runs it itself), move it to
    * running and write that template's records with its claimer's ids, the
    * claim's instant (moveInstant.ts) and event ids (a missing id is a NULL, which the NOT NULL
    * refuses). Each job's subject is returned either way: without a claimed
@@ -155,7 +157,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
       const at = instantParam(now)
       const { kinds, templates } = claimers[0]!
       const runIds = claimers.map(() => WorkflowRunId.make(uuidv7()))
-      const claimersJson = JSON.stringify(claimers.map((claimer, i) => ({ run_id: runIds[i], event_ids: claimer.event_ids })))
+      const claimersJson = JSON.stringify(claimers.map((claimer, i) => ({ run_id: runIds[i], event_ids: claimer.event_ids, take: claimer.take === true })))
       return statementThen(sql`
         WITH locked AS (
           ${
@@ -169,10 +171,10 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
         ), next_job AS (
           SELECT l.*, row_number() OVER (ORDER BY priority DESC, run_after, created_at, id) AS claim_n FROM locked l
         ), claimers AS (
-          SELECT * FROM ROWS FROM (jsonb_to_recordset(${claimersJson}::jsonb) AS (run_id uuid, event_ids jsonb))
-            WITH ORDINALITY AS k(run_id, event_ids, claim_n)
+          SELECT * FROM ROWS FROM (jsonb_to_recordset(${claimersJson}::jsonb) AS (run_id uuid, event_ids jsonb, take boolean))
+            WITH ORDINALITY AS k(run_id, event_ids, take, claim_n)
         ), admitted AS (
-          SELECT DISTINCT ON (n.id) n.id, k.run_id, k.event_ids, t.records, ${
+          SELECT DISTINCT ON (n.id) n.id, k.run_id, k.event_ids, k.take, t.records, ${
         moveInstant(sql, {
           reading: sql`${at}::timestamptz`,
           job: "n",
@@ -186,8 +188,8 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
           ON t.job_kind = n.job_kind AND t.protocol_id = n.protocol_id
             AND t.profile_id = n.profile_id AND t.capability_profile_id = n.capability_profile_id
         ), new_run AS (
-          INSERT INTO workflow_runs (${runColumns})
-          SELECT run_id, id, 'running', at, NULL, at, at
+          INSERT INTO workflow_runs (${runColumns}, taken)
+          SELECT run_id, id, 'running', at, NULL, at, at, take
           FROM admitted
           RETURNING id AS run_id, job_id AS claimed_job_id, created_at AS claimed_at
         ), claimed AS (
@@ -237,7 +239,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
     )
 
   const claimAdmitted: NonNullable<Service["claimAdmitted"]> = (options) =>
-    Effect.flatMap(claimAlone({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids }), (outcome) => outcome)
+    Effect.flatMap(claimAlone({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids, take: options.take }), (outcome) => outcome)
 
   return { claimAdmitted, claimAlone, claimEach }
 }

@@ -195,7 +195,7 @@ export const makeCoalescedMethods = (
       (settle) => leavesRunning(settle.to) ? settleRun(settle) : single.settleRun(settle)
     ),
     claimAdmitted: outsideTransactions(single.claimAdmitted, (options) =>
-      Effect.flatMap(claimAdmitted({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids }), (outcome) => outcome)),
+      Effect.flatMap(claimAdmitted({ kinds: options.kinds, templates: options.templates, event_ids: options.event_ids, take: options.take }), (outcome) => outcome)),
     heartbeat: outsideTransactions(single.heartbeat, heartbeat)
   }
 }

@@ -62,7 +62,7 @@ export const makeCreateClaimed = (
    * claimer is still ahead); the job inserted already `running` under the
    * run when nothing there comes before it (a CTE cannot update a sibling's
    * new row; the two rows' foreign keys are checked at the statement's end),
-   * else `queued`; the run only then; the creation's records whenever the
+   * else `queued`; the run only then (taken with `take`); the creation's records whenever the
    * job went in, the claim's only with the run. A taken job id inserts
    * nothing (ON CONFLICT), so nothing else is written either.
    */
@@ -107,8 +107,9 @@ export const makeCreateClaimed = (
           ON CONFLICT (id) DO NOTHING
           RETURNING status
         ), new_run AS (
-          INSERT INTO workflow_runs (${runColumns})
-          SELECT ${runId}::uuid, ${job.job_id}::uuid, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+          INSERT INTO workflow_runs (${runColumns}, taken)
+          SELECT ${runId}::uuid, ${job.job_id}::uuid, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz,
+            ${sql.literal(options.take === true ? "true" : "false")}
           FROM created WHERE status = 'running'
         ), audit AS (
           INSERT INTO flight_recorder_events (${eventColumns})

@@ -129,19 +129,20 @@ export const makeWorkerMethods = (context: PgContext) => {
     function*(options: {
       readonly kinds?: ReadonlyArray<JobKind>
       readonly events?: Audit<Claim>
+      readonly take?: boolean
     } = {}) {
       const { at, runId } = yield* claimStart
-      // One statement: lock the next job (claim.ts), create its run, point
-      // the job at the run and move it to running. Its records follow (they
-      // are a function of the job claimed) in the same transaction. The
-      // claim's instant is never before the job's last change: the move that
-      // queued it can commit after this claimer read its clock (claim.ts).
+      // One statement: lock the next job (claim.ts), create its run (taken when the
+      // claimer runs it itself), point the job at the run and move it to running.
+      // Its records follow (they are a function of the job claimed) in the same
+      // transaction. The claim's instant is never before the job's last change: the
+      // move that queued it can commit after this claimer read its clock (claim.ts).
       return (yield* audited({
         steps: [
           ["next_job", nextJob(sql, { at, kinds: options.kinds, select: "id, updated_at" })],
           ["new_run", sql`
-            INSERT INTO workflow_runs (${sql.literal(columns.run)})
-            SELECT ${runId}, id, 'running', claimed_at, NULL, claimed_at, claimed_at
+            INSERT INTO workflow_runs (${sql.literal(columns.run)}, taken)
+            SELECT ${runId}, id, 'running', claimed_at, NULL, claimed_at, claimed_at, ${sql.literal(options.take === true ? "true" : "false")}
             FROM (SELECT id, GREATEST(${at}::timestamptz, updated_at) AS claimed_at FROM next_job) AS n
             RETURNING id AS run_id, job_id AS claimed_job_id, created_at AS claimed_at`],
           ["claimed", sql`

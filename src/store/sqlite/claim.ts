@@ -52,19 +52,23 @@ export const claimStart = Effect.map(DateTime.now, (now) => ({ at: storedInstant
 /**
  * Creates a claim's run, running, for the job `claimed` selects (its `id`,
  * and `claimed_at`: the claim's instant), and returns the job's id and that
- * instant. Parameters: the run's id, then `claimed`'s.
+ * instant. Parameters: the run's id, whether it is taken (1: its claimer runs
+ * it itself, a pool; 0: its caller's `Jobs.run` takes it), then `claimed`'s.
  */
 const insertClaimedRunText = (claimed: string): string =>
-  `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
-  SELECT ?, id, 'running', claimed_at, NULL, claimed_at, claimed_at FROM (${claimed})
+  `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")}, taken)
+  SELECT ?, id, 'running', claimed_at, NULL, claimed_at, claimed_at, ? FROM (${claimed})
   RETURNING job_id, created_at`
+
+/** The taken parameter of `insertClaimedRunText`. */
+export const takenParam = (take: boolean | undefined): number => take === true ? 1 : 0
 
 /**
  * `insertClaimedRunText` for the job `from` selects (its `id` and
  * `updated_at`), at the claimer's clock reading or the job's last change if
  * that is later (the move that queued the job can commit after the claimer
- * read its clock; see `pickText`). Parameters: the run's id, the reading,
- * then `from`'s.
+ * read its clock; see `pickText`). Parameters: the run's id, taken, the
+ * reading, then `from`'s.
  */
 export const insertRunText = (from: string): string =>
   insertClaimedRunText(`SELECT id, max(?, updated_at) AS claimed_at FROM (${from})`)
@@ -116,8 +120,8 @@ export const textsByKinds = (make: (kinds: ReadonlyArray<JobKind> | undefined) =
 
 /**
  * The run for the next job, if its subject is a template's; it returns the
- * job's id and the claim's instant. Parameters: the run's id, the claimer's
- * clock reading twice, the claim's first event id, the reading again (the
+ * job's id and the claim's instant. Parameters: the run's id, taken, the
+ * claimer's clock reading twice, the claim's first event id, the reading again (the
  * next job's), the kinds, the templates' subjects as JSON.
  *
  * The instant is the reading unless the job changed at or after it
@@ -149,7 +153,7 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
   function* claim(options: AdmitOptions, at: string, runId: WorkflowRunId): Step<AdmittedClaim | null> {
     const kinds = options.kinds ?? []
     const firstId = options.event_ids[0] ?? AFTER_EVERY_ID
-    const [picked] = yield [pickText(options.kinds), [runId, at, at, firstId, at, ...kinds, subjectsJson(options.templates)]]
+    const [picked] = yield [pickText(options.kinds), [runId, takenParam(options.take), at, at, firstId, at, ...kinds, subjectsJson(options.templates)]]
     if (picked === undefined) {
       // No run: no job is eligible, or the next one's subject is no template's (read under the same lock).
       const [head] = yield [headText(options.kinds), [at, ...kinds]]

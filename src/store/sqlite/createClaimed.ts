@@ -16,7 +16,7 @@ import { claimableOnCreation, createdOnly } from "../internal/createClaimed.js"
 import { transactionOf } from "../internal/execute.js"
 import { type Claim, type CreatedClaim, type JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
-import { insertRunText, nextJobText, textsByKinds } from "./claim.js"
+import { insertRunText, nextJobText, takenParam, textsByKinds } from "./claim.js"
 import { insertEventsStep, type SqliteContext } from "./context.js"
 import { sqliteCode, storageErrors } from "./errors.js"
 import { insertJob } from "./jobs.js"
@@ -29,8 +29,8 @@ type Options = Parameters<NonNullable<Service["createClaimed"]>>[1]
 /**
  * The run for the new job, only if it is the head of the queue `claimNext`
  * would take (same order, same index): then nothing eligible of the kinds
- * comes before it. Parameters: the run's id, the instant twice, the kinds,
- * the job's id.
+ * comes before it. Parameters: the run's id, taken, the instant twice, the
+ * kinds, the job's id.
  */
 const runIfHeadText = textsByKinds((kinds) =>
   insertRunText(`SELECT id, updated_at FROM (${nextJobText("id, updated_at", kinds)}) WHERE id = ?`)
@@ -45,7 +45,7 @@ function* createAndClaim(job: AiJob, options: Options): Step<Claim | null> {
   yield* insertJob(job, [])
   let picked: unknown
   try {
-    ;[picked] = yield [runIfHeadText(options.kinds), [runId, at, at, ...(options.kinds ?? []), job.job_id]]
+    ;[picked] = yield [runIfHeadText(options.kinds), [runId, takenParam(options.take), at, at, ...(options.kinds ?? []), job.job_id]]
   } catch (error) {
     // The only key this INSERT can find taken is the run's (the job's was just inserted).
     throw error instanceof SqlError && sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY"

@@ -20,7 +20,7 @@ import type { JobStore, StalledRun } from "../JobStore.js"
 import { decode, encode } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { claimStart, insertRunText, makeClaimAdmitted, nextJobText, startJob } from "./claim.js"
+import { claimStart, insertRunText, makeClaimAdmitted, nextJobText, startJob, takenParam } from "./claim.js"
 import type { SqliteContext } from "./context.js"
 import { instantBound } from "./rows.js"
 import { newRun } from "../internal/newRows.js"
@@ -103,7 +103,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
         const [picked] = yield* exec<{ readonly job_id: string; readonly created_at: string }>(
           insertRunText(nextJobText("id, updated_at", options.kinds)),
-          [runId, at, at, ...kinds]
+          [runId, takenParam(options.take), at, at, ...kinds]
         )
         if (picked === undefined) return null
         // The claim's instant as written (insertRunText): the reading, or the job's last change.
