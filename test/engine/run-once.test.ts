@@ -5,7 +5,10 @@
  * starts, so two `run` calls for one job, or a `run` of a job a pool adopted
  * from an offer (`resume(..., { handTo: "workers" })`), start the program
  * once; the others fail with `RunTaken` and write nothing. A run `Jobs.run`
- * took is never adopted by a pool, and a heartbeat marks a run taken.
+ * took is never adopted by a pool, and a heartbeat marks a run taken. A
+ * pool's own claim takes its run — by each of the three ways a pool claims —
+ * so a `Jobs.run` of a job a pool is running fails `RunTaken` even before its
+ * first heartbeat; a caller's `Jobs.claimNext` leaves the run for its `run`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
@@ -31,6 +34,34 @@ const stalledJob = (jobs: Jobs.Jobs["Type"], store: JobStore["Type"]) =>
     yield* store.stallStaleRuns({ heartbeatBefore: ahead, threshold: Duration.seconds(30), limit: 100 })
     return job.job_id
   })
+
+/**
+ * The three ways a pool's claim is written: eager dispatch (the submit's own
+ * write claims for the parked pool), the one-statement claim of an admitted
+ * subject, and the general claim (a store without the other two). `claimedBy`
+ * is the store method that must have claimed the job.
+ */
+const poolClaims = [
+  { way: "eager dispatch (createClaimed)", eager: true, claimedBy: "createClaimed", strip: [] },
+  { way: "the one-statement claim (claimAdmitted)", eager: false, claimedBy: "claimAdmitted", strip: ["createClaimed"] },
+  { way: "the general claim (claimNext)", eager: false, claimedBy: "claimNext", strip: ["createClaimed", "claimAdmitted"] }
+] as const
+
+/** The store without `strip`'s optional methods, naming each method whose call claimed a job. */
+const watchClaims = (strip: ReadonlyArray<string>, claimedBy: Array<string>) => (store: JobStore["Type"]): JobStore["Type"] => {
+  const watched: Record<string, unknown> = { ...store }
+  for (const method of strip) delete watched[method]
+  const note = (method: string) => (outcome: unknown) => {
+    const claimed = outcome !== null && typeof outcome === "object" &&
+      ("claim" in outcome ? (outcome as { claim: unknown }).claim !== null && (outcome as { claim: unknown }).claim !== undefined : "run" in outcome)
+    if (claimed) claimedBy.push(method)
+  }
+  for (const method of ["claimNext", "claimAdmitted", "createClaimed"]) {
+    const original = watched[method] as ((...args: Array<unknown>) => Effect.Effect<unknown, unknown>) | undefined
+    if (original !== undefined) watched[method] = (...args: Array<unknown>) => Effect.tap(original(...args), note(method))
+  }
+  return watched as unknown as JobStore["Type"]
+}
 
 /** The job's lifecycle events out of `running`: one per settle that happened. */
 const settles = (jobs: Jobs.Jobs["Type"], jobId: JobId) =>
@@ -148,6 +179,79 @@ for (const backend of sharedBackends) {
         const again = yield* Effect.flip(pool.store.takeRun(claim!.run.id))
         assert.strictEqual(again._tag, "RunTaken")
         assert.deepStrictEqual(yield* pool.store.getRun(claim!.run.id), before)
+      }).pipe(Effect.scoped), 60_000)
+
+    for (const { claimedBy, eager, strip, way } of poolClaims) {
+      it.live(`R8 a pool's claim takes its run, by ${way}: Jobs.run of the job it is running, before any heartbeat, fails RunTaken and the program runs once`, () =>
+        Effect.gen(function*() {
+          const database = yield* backend.fresh(`run once pool claim ${claimedBy}`)
+          const claimers: Array<string> = []
+          const pool = yield* engineOn(database, { wrapStore: watchClaims(strip, claimers) })
+          const started = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const ran = yield* Ref.make(0)
+          yield* pool.jobs.worker({
+            concurrency: 1,
+            // Eager dispatch needs the loop parked at the submit: no poll wakes it in between.
+            pollInterval: eager ? "1 hour" : "100 millis",
+            eagerDispatch: eager,
+            // No beat before the test ends: only the claim can have taken the run.
+            run: { heartbeatInterval: "1 hour" },
+            handlers: {
+              doc_summarize: () =>
+                Effect.zipRight(
+                  Effect.zipRight(Ref.update(ran, (n) => n + 1), Deferred.succeed(started, undefined)),
+                  Effect.as(Deferred.await(release), { by: "pool" })
+                )
+            }
+          })
+          // The pool looks, finds nothing and parks: a submit now is what eager dispatch claims.
+          yield* Effect.sleep("300 millis")
+          const job = yield* pool.jobs.submit(summarize())
+          yield* Deferred.await(started)
+          assert.deepStrictEqual(claimers, [claimedBy], "claimed the way under test")
+          const runId = (yield* pool.jobs.get(job.job_id)).workflow_run_id!
+          const caller = yield* engineOn(database)
+          const refused = yield* Effect.flip(caller.jobs.run(job.job_id, () => Effect.zipRight(Ref.update(ran, (n) => n + 1), Effect.succeed({ by: "caller" }))))
+          assert.strictEqual(refused._tag, "RunTaken")
+          assert.deepInclude(refused, { job_id: job.job_id, workflow_run_id: runId })
+          // Taken by the claim itself: the run has not beaten since.
+          const [row] = yield* rawStatement(database, backend, "SELECT taken, last_heartbeat, created_at FROM workflow_runs WHERE id = $1", [runId])
+          assert.strictEqual(Number(row?.["taken"]), 1, "taken by the claim")
+          assert.strictEqual(String(row?.["last_heartbeat"]), String(row?.["created_at"]), "no heartbeat since the claim")
+          yield* Deferred.succeed(release, undefined)
+          const done = yield* caller.jobs.await(job.job_id, { timeout: "20 seconds" })
+          assert.deepInclude(done, { state: "completed", job_outputs: { by: "pool" }, workflow_run_id: runId })
+          assert.strictEqual(yield* Ref.get(ran), 1, "the program ran once")
+          assert.lengthOf(yield* settles(caller.jobs, job.job_id), 1, "settled once")
+        }).pipe(Effect.scoped), 60_000)
+    }
+
+    it.live("R8 a claim without take (Jobs.claimNext's, for its caller's run) leaves the run untaken; with take (a pool's) it is taken: each store method", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("run once store take")
+        const engine = yield* engineOn(database)
+        const { store } = engine
+        const takenOf = (runId: string) =>
+          Effect.map(rawStatement(database, backend, "SELECT taken FROM workflow_runs WHERE id = $1", [runId]), ([row]) => Number(row?.["taken"]))
+        for (const take of [undefined, false, true]) {
+          yield* engine.jobs.submit(summarize())
+          const claim = yield* store.claimNext(take === undefined ? {} : { take })
+          assert.strictEqual(yield* takenOf(claim!.run.id), take === true ? 1 : 0, `claimNext take ${take}`)
+          const taking = yield* Effect.either(store.takeRun(claim!.run.id))
+          assert.strictEqual(Either.isLeft(taking) ? taking.left._tag : "taken", take === true ? "RunTaken" : "taken")
+        }
+        // A caller's Jobs.claimNext: its run is left for the caller's run to take.
+        yield* engine.jobs.submit(summarize())
+        const claimed = yield* engine.jobs.claimNext()
+        assert.strictEqual(yield* takenOf(claimed!.run.id), 0)
+        yield* engine.jobs.run(claimed!.job.job_id, () => Effect.void)
+        assert.strictEqual((yield* engine.jobs.get(claimed!.job.job_id)).state, "completed")
+        // An odd take is refused at the port, and nothing is claimed.
+        yield* engine.jobs.submit(summarize())
+        const odd = yield* Effect.flip(store.claimNext({ take: "yes" as never }))
+        assert.strictEqual(odd._tag, "DecodeFailure")
+        assert.strictEqual((yield* engine.jobs.list({ states: ["queued"] })).items.length, 1, "still queued")
       }).pipe(Effect.scoped), 60_000)
 
     it.live("R8 takeRun of a run that ended is RunNotActive (its status), of no run NotFound; Jobs.run of an ended job is JobNotRunning", () =>

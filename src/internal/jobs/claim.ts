@@ -50,13 +50,14 @@ export const makeClaimNext = (
    * back — no run, the job queued again — and the job goes `queued → failed`
    * with its deny events instead. `"refused"` tells the caller to look again.
    */
-  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined) =>
+  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined, take: boolean) =>
     store.transaction(Effect.gen(function*() {
       // The policy's verdict on the claimed job, taken while the claim's records are built:
       // an admitted claim commits with them; a refused one writes none and is rolled back.
       let checked: Checked | undefined
       const claim = yield* store.claimNext({
         ...(kinds !== undefined ? { kinds } : {}),
+        take,
         events: (claimed) =>
           Effect.map(claimRecords(claimed.job, claimed.run.id), (built) => {
             checked = built.checked
@@ -91,51 +92,60 @@ export const makeClaimNext = (
     : (() => {
       const memo = makeClaimTemplates((job, runId) => Effect.map(claimRecords(job, runId), (built) => built.records))
       // A chain, not a generator: the claim's outcome is one step from the statement's reply.
-      return (kinds: ReadonlyArray<JobKind> | undefined): Attempt =>
-        Effect.flatMap(claimAdmitted({ ...(kinds !== undefined ? { kinds } : {}), ...memo.current() }), (outcome): Attempt => {
+      return (kinds: ReadonlyArray<JobKind> | undefined, take: boolean): Attempt =>
+        Effect.flatMap(claimAdmitted({ ...(kinds !== undefined ? { kinds } : {}), take, ...memo.current() }), (outcome): Attempt => {
           if (outcome === null) return Effect.succeed(null)
           if (outcome._tag === "Claimed") {
             memo.used(outcome.claim.job)
             return Effect.succeed(outcome.claim)
           }
-          return Effect.flatMap(memo.learn(outcome.subject), (learnt): Attempt => learnt ? Effect.succeed("undecided" as const) : claimOne(kinds))
+          return Effect.flatMap(memo.learn(outcome.subject), (learnt): Attempt => learnt ? Effect.succeed("undecided" as const) : claimOne(kinds, take))
         })
     })()
 
   const failUnreadable = makeFailUnreadable(store, prepare)
-  const attempt: (kinds: ReadonlyArray<JobKind> | undefined) => Attempt = claimOneFast ?? claimOne
+  const attempt: (kinds: ReadonlyArray<JobKind> | undefined, take: boolean) => Attempt = claimOneFast ?? claimOne
   /**
    * Attempts until one claims a job or finds none. Each refusal takes one job out
    * of `queued`, and each "undecided" adds a subject the next attempt claims in
    * (unless another claimer took that job first): this ends.
    */
-  const claimUntilDecided = (span: Tracer.Span, kinds: ReadonlyArray<JobKind> | undefined): Effect.Effect<Claim | null, DecodeFailure | ReadError> =>
-    attempt(kinds).pipe(
+  const claimUntilDecided = (
+    span: Tracer.Span,
+    kinds: ReadonlyArray<JobKind> | undefined,
+    take: boolean
+  ): Effect.Effect<Claim | null, DecodeFailure | ReadError> =>
+    attempt(kinds, take).pipe(
       // A claimed job whose row does not decode fails at once (unreadableClaim.ts); look again.
       Effect.catchIf(isUnreadableJob, (error) => Effect.as(failUnreadable(error), "refused" as const)),
       Effect.flatMap((outcome) => {
-        if (outcome === "refused" || outcome === "undecided") return claimUntilDecided(span, kinds)
+        if (outcome === "refused" || outcome === "undecided") return claimUntilDecided(span, kinds, take)
         if (outcome !== null) nameJob(span, outcome.job)
         return Effect.succeed(outcome)
       })
     )
-  /** The queue's next job alone (a pool's claim: pools look for offered runs on their own schedule). */
+  /**
+   * The queue's next job alone, for a pool, which runs it itself: its run is
+   * taken by the claim, so no `Jobs.run` of the job begins it a second time
+   * (pools look for offered runs on their own schedule).
+   */
   const claimQueued = (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
-    withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds))
+    withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds, true))
   /**
    * `Jobs.claimNext`: when `offers` says a look is due, a run offered to
    * workers of these kinds first (adoptOffered.ts `offersLook`), then the
    * queue. Decided inside the span's body, so an effect built once and run
    * in a loop asks each time, and a claim with no look due pays no step for it.
+   * The run is left untaken: its caller runs it with `Jobs.run`, which takes it.
    */
-  const claimNext = offers === undefined ? claimQueued : (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
+  const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
     withJobSpan("Jobs.claimNext", (span) =>
-      offers.due()
+      offers?.due() === true
         ? Effect.flatMap(offers.adopt(options), (offered) => {
-          if (offered === null) return claimUntilDecided(span, options.kinds)
+          if (offered === null) return claimUntilDecided(span, options.kinds, false)
           nameJob(span, offered.job)
           return Effect.succeed(offered)
         })
-        : claimUntilDecided(span, options.kinds))
+        : claimUntilDecided(span, options.kinds, false))
   return { claimQueued, claimNext }
 }

@@ -59,6 +59,8 @@ export const makeSubmit = <GateError>(
         : store.createClaimed!(job, {
           events,
           ...(seat.kinds !== undefined ? { kinds: seat.kinds } : {}),
+          // The pool runs it itself: taken by the write, as by a pool's claim (claim.ts).
+          take: true,
           claim: { run_id: runId, records }
         }))
     // The records (when not known yet), the write and the hand-over, uninterruptible: the seat is always used or given back.
