@@ -147,6 +147,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * on the way (with its deny events, and no run) and the search goes on. Null if none.
    * Once a second, a run offered to workers (`resume(id, { handTo: "workers" })`) of those
    * kinds comes first: the claim is then that job's current run, its heartbeat set now.
+   * The claim's run is left for the caller to run with `run`, which takes it.
    */
   readonly claimNext: (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /** Starts one named queued job with a new run, if the capability policy still admits it. */
@@ -166,9 +167,8 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * A program that reports a security violation (`ctx.securityViolation`)
    * poisons its job, is stopped, and `run` fails with `SecurityViolation`.
    * A run is run once: if another `run` call, in any process, or a worker
-   * pool (an offered run it adopted, a claim of its own once it has beaten)
-   * already began the job's run, `run` fails with `RunTaken` and the program
-   * does not start.
+   * pool (a job it claimed, an offered run it adopted) already began the
+   * job's run, `run` fails with `RunTaken` and the program does not start.
    */
   readonly run: <A extends Json | void, E, R>(
     jobId: JobId,
