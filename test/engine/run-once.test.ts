@@ -22,7 +22,7 @@ import type * as Jobs from "../../src/Jobs.js"
 import type { JobStore } from "../../src/store/JobStore.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { rawStatement } from "../jobs/rawStatement.js"
-import { sharedBackends } from "../jobs/shared-database.js"
+import { realSleep, sharedBackends } from "../jobs/shared-database.js"
 import { engineOn } from "./engine.js"
 
 /** A stalled job (its worker died): claimed, never run, stalled by recovery, ready for an operator's resume. */
@@ -47,20 +47,42 @@ const poolClaims = [
   { way: "the general claim (claimNext)", eager: false, claimedBy: "claimNext", strip: ["createClaimed", "claimAdmitted"] }
 ] as const
 
-/** The store without `strip`'s optional methods, naming each method whose call claimed a job. */
-const watchClaims = (strip: ReadonlyArray<string>, claimedBy: Array<string>) => (store: JobStore["Type"]): JobStore["Type"] => {
-  const watched: Record<string, unknown> = { ...store }
-  for (const method of strip) delete watched[method]
-  const note = (method: string) => (outcome: unknown) => {
-    const claimed = outcome !== null && typeof outcome === "object" &&
-      ("claim" in outcome ? (outcome as { claim: unknown }).claim !== null && (outcome as { claim: unknown }).claim !== undefined : "run" in outcome)
-    if (claimed) claimedBy.push(method)
+/**
+ * Whether a claim method's outcome claimed a job: `claimNext`'s claim, or the
+ * `claim` of `claimAdmitted` (when `Claimed`) and `createClaimed`.
+ */
+const claimedOne = (outcome: unknown): boolean => {
+  if (outcome === null || typeof outcome !== "object") return false
+  return "claim" in outcome ? outcome.claim != null : "run" in outcome
+}
+
+/**
+ * The store without `strip`'s optional methods, naming each method whose call
+ * claimed a job; `untilLook` waits until a claim found nothing (a pool's
+ * look: its loop parks right after one) and a moment for the loop to park.
+ */
+const watchClaims = (strip: ReadonlyArray<string>) => {
+  const claimedBy: Array<string> = []
+  let looks = 0
+  const wrap = (store: JobStore["Type"]): JobStore["Type"] => {
+    const watched: Record<string, unknown> = { ...store }
+    for (const method of strip) delete watched[method]
+    for (const method of ["claimNext", "claimAdmitted", "createClaimed"]) {
+      const original = watched[method] as ((...args: Array<unknown>) => Effect.Effect<unknown, unknown>) | undefined
+      if (original === undefined) continue
+      watched[method] = (...args: Array<unknown>) =>
+        Effect.tap(original(...args), (outcome) =>
+          Effect.sync(() => {
+            if (claimedOne(outcome)) claimedBy.push(method)
+            else if (outcome === null) looks++
+          }))
+    }
+    return watched as unknown as JobStore["Type"]
   }
-  for (const method of ["claimNext", "claimAdmitted", "createClaimed"]) {
-    const original = watched[method] as ((...args: Array<unknown>) => Effect.Effect<unknown, unknown>) | undefined
-    if (original !== undefined) watched[method] = (...args: Array<unknown>) => Effect.tap(original(...args), note(method))
-  }
-  return watched as unknown as JobStore["Type"]
+  const untilLook: Effect.Effect<void> = Effect.suspend(() =>
+    looks >= 1 ? realSleep(20) : Effect.zipRight(realSleep(5), untilLook)
+  )
+  return { wrap, claimedBy, untilLook }
 }
 
 /** The job's lifecycle events out of `running`: one per settle that happened. */
@@ -185,8 +207,8 @@ for (const backend of sharedBackends) {
       it.live(`R8 a pool's claim takes its run, by ${way}: Jobs.run of the job it is running, before any heartbeat, fails RunTaken and the program runs once`, () =>
         Effect.gen(function*() {
           const database = yield* backend.fresh(`run once pool claim ${claimedBy}`)
-          const claimers: Array<string> = []
-          const pool = yield* engineOn(database, { wrapStore: watchClaims(strip, claimers) })
+          const watch = watchClaims(strip)
+          const pool = yield* engineOn(database, { wrapStore: watch.wrap })
           const started = yield* Deferred.make<void>()
           const release = yield* Deferred.make<void>()
           const ran = yield* Ref.make(0)
@@ -206,10 +228,10 @@ for (const backend of sharedBackends) {
             }
           })
           // The pool looks, finds nothing and parks: a submit now is what eager dispatch claims.
-          yield* Effect.sleep("300 millis")
+          yield* watch.untilLook
           const job = yield* pool.jobs.submit(summarize())
           yield* Deferred.await(started)
-          assert.deepStrictEqual(claimers, [claimedBy], "claimed the way under test")
+          assert.deepStrictEqual(watch.claimedBy, [claimedBy], "claimed the way under test")
           const runId = (yield* pool.jobs.get(job.job_id)).workflow_run_id!
           const caller = yield* engineOn(database)
           const refused = yield* Effect.flip(caller.jobs.run(job.job_id, () => Effect.zipRight(Ref.update(ran, (n) => n + 1), Effect.succeed({ by: "caller" }))))
