@@ -15,12 +15,10 @@ import type { JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
 import { type Claimer, makeClaimAdmitted } from "./claim.js"
 import type { PgContext } from "./context.js"
 import { createEach, type NewJobRequest } from "./createBatch.js"
+import { beatRuns } from "./beatBatch.js"
 import { finishRunningJobs } from "./finishBatch.js"
 import { makeCreateJob } from "./jobs.js"
-import { decodeEach, instantParam, qualified } from "./rows.js"
-import { withNow } from "../internal/now.js"
-import { BEATEN_COLUMNS } from "./rowCodec.js"
-import { activeRun, decodeBeaten, leavesRunning } from "./runs.js"
+import { leavesRunning } from "./runs.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { byTransaction } from "./transaction.js"
 
@@ -88,7 +86,6 @@ export const makeCoalescedMethods = (
     })
   }
 
-  const { sql, thenOutside } = context
   // The statements in flight across the coalesced kinds: while another kind's is, a free slot waits a turn for company.
   const activity = Coalesce.activity()
   const newJobs = createEach(context)
@@ -147,38 +144,15 @@ export const makeCoalescedMethods = (
     key: (claimer) => `${templatesId(claimer.templates)}:${claimer.kinds?.join(",") ?? "*"}`
   })
 
-  const isActive = activeRun(sql)
-  // Made once per store, not once per statement: only the columns the beat does not set (runs.ts `decodeBeaten`).
-  const beatenColumns = sql.literal(qualified(BEATEN_COLUMNS, "r"))
+  const beatEach = beatRuns(context)
   const heartbeat = Coalesce.make<WorkflowRunId, Success<"heartbeat">, Failure<"heartbeat">>({
     slots: SLOTS,
     maxBatch: MAX_BATCH,
     activity,
     splitAt: SPLIT_AT,
     one: outside.heartbeat,
-    many: (runIds) =>
-      withNow((now) => {
-        const at = instantParam(now)
-        // As a heartbeat alone: its commit not waited for (runs.ts says why). A run
-        // another transaction holds is skipped — its heartbeat waits alone, not the line's.
-        return thenOutside(sql<{ readonly id: string }>`
-          WITH beaten AS (
-            SELECT r.id FROM workflow_runs r
-            WHERE r.id = ANY(${`{${runIds.join(",")}}`}::uuid[]) AND ${isActive}
-            FOR NO KEY UPDATE OF r SKIP LOCKED
-          )
-          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
-          FROM beaten, (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited
-          WHERE r.id = beaten.id
-          RETURNING ${beatenColumns}`, (rows) => {
-          const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
-          // A run not beaten (missing, ended, no longer its job's) runs alone, to say which.
-          return Effect.map(
-            decodeEach(runIds, (runId) => byId.get(runId), (row) => decodeBeaten(row, now)),
-            (beaten) => beaten.map((run) => run ?? Coalesce.alone)
-          )
-        })
-      })
+    // A run not beaten (missing, ended, no longer its job's, held by another transaction) runs alone, to say which.
+    many: (runIds) => Effect.map(beatEach(runIds), (beaten) => beaten.map((run) => run ?? Coalesce.alone))
   })
 
   return {
