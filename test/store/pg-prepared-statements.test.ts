@@ -13,10 +13,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import { createHash } from "node:crypto"
 import * as Pg from "pg"
 import { afterEach, beforeEach } from "vitest"
 import { JobStore } from "../../src/store/JobStore.js"
-import { preparingClient } from "../../src/store/pg/preparedStatements.js"
+import { preparingClient, replansAt } from "../../src/store/pg/preparedStatements.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { connectPg, endPoolClosed, freshPgDatabase } from "../support/pg-database.js"
 import { newJob } from "./fixtures.js"
@@ -178,6 +179,61 @@ describe("issue 16 named prepared statements on PostgreSQL", () => {
       yield* Effect.promise(() => first.query("BEGIN"))
       assert.deepStrictEqual(yield* read(first), [{ id: 1, a: "x", b: 7 }])
       yield* Effect.promise(() => first.query("COMMIT"))
+    }), { timeout: 60_000 })
+
+  it.scoped("issue 16 a statement is prepared again at its 100th, 200th, 400th… run on a connection, and answers right throughout", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("prepared replan")
+      const pool = yield* preparingPool(url, 10)
+      const text = "SELECT $1::int * 2 AS v"
+      parsed.length = 0
+      for (let i = 1; i <= 401; i++) {
+        assert.strictEqual((yield* Effect.promise(() => pool.query<{ readonly v: number }>(text, [i]))).rows[0]?.v, 2 * i)
+      }
+      // Parsed before its 1st, 101st, 201st and 401st runs: four times, one name.
+      assert.strictEqual(parsed.length, 4, `parses: ${parsed.join(", ")}`)
+      assert.strictEqual(new Set(parsed).size, 1)
+      const held = yield* Effect.promise(() => pool.query<{ readonly n: string }>("SELECT count(*) AS n FROM pg_prepared_statements"))
+      assert.strictEqual(Number(held.rows[0]?.n), 1, "the old one was closed, not left beside the new")
+      assert.isFalse(replansAt(0))
+      assert.isFalse(replansAt(99))
+      assert.isFalse(replansAt(300))
+      assert.isTrue([100, 200, 400, 800, 1_600, 102_400].every(replansAt))
+    }), { timeout: 60_000 })
+
+  it.scoped("issue 16 a generic plan made while a table was small is made again once it has grown, without an ANALYZE (autovacuum off)", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("prepared replan growth")
+      const pool = yield* preparingPool(url, 10)
+      const plain = yield* session(url)
+      yield* Effect.promise(() => plain.query(`
+        CREATE TABLE t (id int PRIMARY KEY, tag int NOT NULL) WITH (autovacuum_enabled = off);
+        CREATE INDEX t_tag ON t (tag);
+        INSERT INTO t SELECT i, i FROM generate_series(1, 20) AS i;
+        ANALYZE t`))
+      const text = "SELECT id FROM t WHERE tag = $1"
+      const name = `hsk_${createHash("sha1").update(text).digest("hex")}`
+      const planNow = () =>
+        Effect.promise(async () => {
+          const { rows } = await pool.query<{ readonly "QUERY PLAN": string }>(`EXPLAIN EXECUTE ${name}(7)`)
+          return rows.map((row) => row["QUERY PLAN"]).join("\n")
+        })
+      const runs = (n: number) =>
+        Effect.promise(async () => {
+          for (let i = 0; i < n; i++) assert.lengthOf((await pool.query(text, [7])).rows, 1)
+        })
+      // Small: the generic plan (after five runs) reads the table's one page.
+      yield* runs(10)
+      assert.match(yield* planNow(), /Seq Scan on t/)
+      // Grown a thousandfold, no statistics taken since: the plan made small is still the one kept…
+      yield* Effect.promise(() => plain.query("INSERT INTO t SELECT i, i FROM generate_series(21, 20000) AS i"))
+      yield* runs(89)
+      assert.match(yield* planNow(), /Seq Scan on t/)
+      // …until the 100th run prepares it again: the plan is made for the table as it is.
+      yield* runs(10)
+      const grown = yield* planNow()
+      assert.notMatch(grown, /Seq Scan/, grown)
+      assert.match(grown, /t_tag/)
     }), { timeout: 60_000 })
 
   it.effect("issue 16 maxPreparedStatements that is not a whole number ≥ 1 fails the layer with a StorageError", () =>

@@ -24,6 +24,15 @@
  * anything that is not a plain text-and-values query (cursors) go through
  * `pg` unchanged.
  *
+ * A statement's plan is made again as the tables grow: each name is closed
+ * and prepared afresh at its 100th, 200th, 400th, 800th… execution on a
+ * connection (`replansAt`). The server keeps a prepared statement's generic
+ * plan until an ANALYZE or a schema change invalidates it; one made while a
+ * new database's tables held a few pages (scans were then the cheap way) was
+ * kept as they grew, until autovacuum's first visit — for good where
+ * autovacuum is off. Each refresh costs a Parse and six plannings, and there
+ * are about log2(n) of them in n executions.
+ *
  * Each execution's Describe is asked once per statement and connection
  * (`RowShape`): pg otherwise has the server describe the result on every
  * execution and rebuilds every column's parser from the answer (~60 µs for a
@@ -119,6 +128,16 @@ const parameterised = (config: unknown, values: unknown, callback: unknown): Par
   return { text, values: bound, ...(rowMode === "array" ? { rowMode } : {}), callback: done }
 }
 
+/** The first execution count at which a statement is prepared again; then at twice as many, and so on. */
+export const FIRST_REPLAN = 100
+
+/** Whether a statement run `done` times on a connection is prepared again before its next run: 100, 200, 400… */
+export const replansAt = (done: number): boolean => {
+  if (done < FIRST_REPLAN || done % FIRST_REPLAN !== 0) return false
+  const doublings = done / FIRST_REPLAN
+  return (doublings & (doublings - 1)) === 0
+}
+
 const names = new Map<string, string>()
 const NAMES_KEPT = 1024
 
@@ -167,8 +186,8 @@ export const preparingClient = (perConnection: number, options: PreparingOptions
   const describeOnce = options.describeOnce !== false
 
   return class PreparingClient extends Pg.Client {
-    /** Names prepared on this connection, least recently used first. */
-    readonly #prepared = new Map<string, undefined>()
+    /** Names prepared on this connection, least recently used first, each with its runs since it was prepared. */
+    readonly #prepared = new Map<string, number>()
     /** Names to close before the next named statement is sent. */
     #toClose: Array<string> = []
     #generation = pool.generation
@@ -204,8 +223,14 @@ export const preparingClient = (perConnection: number, options: PreparingOptions
         this.#generation = pool.generation
         this.#dropAll(connection)
       }
+      const done = this.#prepared.get(name) ?? 0
       this.#prepared.delete(name)
-      this.#prepared.set(name, undefined)
+      // Prepared again (closed first, below): its plan made for the tables as they are now.
+      if (replansAt(done)) {
+        this.#toClose.push(name)
+        this.#shapes.delete(name)
+      }
+      this.#prepared.set(name, done + 1)
       for (const oldest of this.#prepared.keys()) {
         if (this.#prepared.size <= perConnection) break
         this.#prepared.delete(oldest)
