@@ -164,6 +164,24 @@ export const locate = (root: CommandNode, args: ReadonlyArray<string>): { readon
   }
 }
 
+/**
+ * The word naming no subcommand right after a command group (`ai-jobs jobs frob`), with the
+ * group's path and its subcommands' names; `undefined` when there is none. @effect/cli's own
+ * message for a nested group names the root's commands instead of the group's.
+ */
+export const unknownSubcommand = (
+  root: CommandNode,
+  args: ReadonlyArray<string>
+): { readonly word: string; readonly path: ReadonlyArray<string>; readonly names: ReadonlyArray<string> } | undefined => {
+  const { node, path } = locate(root, args)
+  const depth = path.length - 1
+  const word = args[depth]
+  if (node.children.length === 0 || word === undefined || word.startsWith("-")) return undefined
+  if (args.slice(0, depth).some((arg, i) => arg !== path[i + 1])) return undefined
+  const names = node.children.map(nameOf)
+  return names.includes(word) ? undefined : { word, path, names }
+}
+
 /** Usage text cut into the pieces it may wrap between: `[--limit n]` stays whole. */
 const usagePieces = (usage: string): Array<string> => usage.match(/\[[^\]]*\]|<[^>]*>|\S+/g) ?? []
 

@@ -76,6 +76,14 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
   return undefined
 }
 
+/** A word after a command group that names none of its commands: one line naming them (exit 2). */
+const unknownCommand = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const unknown = Help.unknownSubcommand(tree, args)
+  return unknown === undefined ? undefined : new BadInput({
+    message: `unknown command ${JSON.stringify(unknown.word)} for ${unknown.path.join(" ")}; expected one of ${unknown.names.join(", ")}`
+  })
+}
+
 /** A missing table usually means an unmigrated database; say how to fix it. */
 const hint = (message: string) =>
   /no such table|relation .* does not exist/i.test(message) ? `${message} (is the database migrated? run: ai-jobs migrate)` : message
@@ -92,7 +100,7 @@ const program = Effect.suspend(() => {
   const args = process.argv.slice(2)
   const help = helpFor(args)
   if (help !== undefined) return Console.log(help)
-  const missing = missingValue(args)
+  const missing = missingValue(args) ?? unknownCommand(args)
   if (missing !== undefined) return Effect.fail(missing)
   return cli([...process.argv.slice(0, 2), ...joinRepeatedLists(args)])
 }).pipe(

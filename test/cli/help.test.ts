@@ -98,6 +98,19 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assert.isAtMost(widest(ok(await runCli(["jobs", "list", "--help"], { env: { COLUMNS: "50" } }))), 50)
   })
 
+  it("R17 a word that names no command is refused with one line naming that group's commands (exit 2)", async () => {
+    assertOneLineError(
+      await runCli(["jobs", "frob"]),
+      2,
+      /^error: unknown command "frob" for ai-jobs jobs; expected one of list, show, resume, retry, fail, cancel, pin, unpin$/
+    )
+    assertOneLineError(
+      await runCli(["frob"]),
+      2,
+      /^error: unknown command "frob" for ai-jobs; expected one of demo, migrate, recover, jobs, events, prune, retention, serve$/
+    )
+  })
+
   it("R17 an option given without its value is refused with one line saying what it takes (exit 2)", async () => {
     assertOneLineError(
       await runCli(["jobs", "list", "--database"]),
