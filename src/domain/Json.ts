@@ -46,6 +46,25 @@ const badKeyReason = (key: string): string | null =>
 
 const kindOf = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value)
 
+/**
+ * A built-in object whose content is not in its own enumerable keys, named; undefined for any
+ * other object. Copied key by key, a Date, a Map or a Set would be stored as `{}` and a Buffer as
+ * `{"0": …}`: refused instead, as a bigint is. Plain objects (and class instances, whose fields
+ * are their keys) are copied.
+ */
+const opaqueKind = (value: object): string | undefined => {
+  const prototype: unknown = Object.getPrototypeOf(value)
+  if (prototype === Object.prototype || prototype === null) return undefined
+  if (value instanceof Date) return "a Date (convert it, e.g. with toISOString())"
+  if (value instanceof Map) return "a Map"
+  if (value instanceof Set) return "a Set"
+  if (value instanceof RegExp) return "a RegExp"
+  if (value instanceof Promise) return "a Promise"
+  if (value instanceof WeakMap || value instanceof WeakSet) return "a weak collection"
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return "binary data (a Buffer, typed array or ArrayBuffer)"
+  return undefined
+}
+
 /** A checked copy of `value`; throws `Refused`. Recursion is safe: depth is bounded before the walk. */
 const copy = (value: unknown, path: ReadonlyArray<PropertyKey>): Json => {
   switch (typeof value) {
@@ -71,6 +90,10 @@ const copy = (value: unknown, path: ReadonlyArray<PropertyKey>): Json => {
           out[index] = copy(value[index], [...path, index])
         }
         return out
+      }
+      const opaque = opaqueKind(value)
+      if (opaque !== undefined) {
+        throw new Refused(path, value, `Expected a JSON value (null, a boolean, a finite number, text, an array or an object), actual ${opaque}`)
       }
       const out: Record<string, Json> = {}
       for (const key of Object.keys(value)) {

@@ -87,7 +87,12 @@ describe("R5 AiJob", () => {
     // Would vanish silently when copied (it sets the prototype instead): refused.
     ["U+0000 in protocol_id (PostgreSQL cannot store it)", { protocol_id: "hsk\u0000v1" }],
     ["U+0000 inside a JSON payload", { job_inputs: { text: "a\u0000b" } }],
-    ["a __proto__ key in inputs", { job_inputs: JSON.parse('{"a": {"__proto__": {"polluted": true}}}') }]
+    ["a __proto__ key in inputs", { job_inputs: JSON.parse('{"a": {"__proto__": {"polluted": true}}}') }],
+    // Their content is not in their own keys: they would be stored as {} (a Buffer as {"0": …}).
+    ["a Date in inputs", { job_inputs: { at: new Date(0) } }],
+    ["a Map in inputs", { job_inputs: { m: new Map([["a", 1]]) } }],
+    ["a Set in inputs", { job_inputs: [new Set([1])] }],
+    ["a Buffer in inputs", { job_inputs: { b: Buffer.from("hi") } }]
   ]
 
   it.each(badJobs)("R5 rejects a job with %s", (_label, patch) => {

@@ -155,6 +155,7 @@ for (const backend of sharedBackends) {
           ["a duration past the metric's bound", { ...good, duration_ms: metricBounds.duration_ms + 1 }, "DecodeFailure"],
           ["no duration", { ...good, duration_ms: undefined }, "DecodeFailure"],
           ["outputs that are no JSON", { ...good, job_outputs: { n: Number.NaN } }, "DecodeFailure"],
+          ["outputs holding a Date (it would be stored as {})", { ...good, job_outputs: { at: new Date(0) } }, "DecodeFailure"],
           ["a malformed run id", { ...good, workflow_run_id: "not-a-run" }, "DecodeFailure"],
           ["no run id", { ...good, workflow_run_id: undefined }, "DecodeFailure"],
           ["an end that is no end", { ...good, to: "queued" }, "DecodeFailure"],
