@@ -3,7 +3,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { JobState } from "./JobState.js"
 import { allowedFrom } from "./Lifecycle.js"
-import { clipIssueText, MAX_DECODE_ISSUES } from "./issueBounds.js"
+import { clipIssueText, MAX_DECODE_ISSUES, withoutAbsentAlternatives } from "./issueBounds.js"
 import { escapeUnstorable } from "./Text.js"
 
 /** A requested state change that the lifecycle table (R6) does not allow. */
@@ -52,7 +52,7 @@ export class DecodeFailure extends Schema.TaggedError<DecodeFailure>()("DecodeFa
 
 /** Flattens a parse error into path/message rows, bounded (issueBounds.ts); past the bound the rest are counted in one last issue. */
 export const formatIssues = (error: ParseResult.ParseError): Array<DecodeIssue> => {
-  const all = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const all = withoutAbsentAlternatives(ParseResult.ArrayFormatter.formatErrorSync(error))
   const issues = all.slice(0, MAX_DECODE_ISSUES).map((issue) => ({
     path: clipIssueText(issue.path.map(String).join(".")),
     message: clipIssueText(issue.message)

@@ -115,6 +115,24 @@ describe("R5 AiJob", () => {
 })
 
 describe("domain errors", () => {
+  it.effect("DecodeFailure names what is wrong inside a nullable or optional field, not also that it is not null", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(decodeWith(NewAiJob, "NewAiJob")({
+        job_kind: "doc_summarize",
+        protocol_id: "p",
+        profile_id: "p",
+        capability_profile_id: "Analyst",
+        access_mode: "analysis_only",
+        safety_mode: "strict",
+        job_inputs: { text: "a\u0000b" }
+      }))
+      assert.deepStrictEqual(error.issues.map((i) => i.path), ["job_inputs.text"])
+      assert.notInclude(error.message, "Expected null")
+      // Alone, such an issue is what there is to say: kept.
+      const alone = yield* Effect.flip(decodeWith(Schema.Null, "n")("x"))
+      assert.deepStrictEqual(alone.issues.map((i) => i.message), ["Expected null, actual \"x\""])
+    }))
+
   it.effect("DecodeFailure lists every problem with its path", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(decodeWith(NewAiJob, "NewAiJob")({
