@@ -47,6 +47,17 @@ export const encodeNode = (node: NodeExecution) => encodeNodeExecution(node)
 /** A Flight Recorder event in its encoded form: exactly the stored event. */
 export const encodeEvent = (event: StoredFlightEvent) => encodeFlightEvent(event)
 
+/** The states a job's `error_message` explains; in any other it is an earlier failure's, kept on the row. */
+const errorStates: ReadonlySet<string> = new Set(["failed", "poisoned", "stalled"])
+
+/**
+ * What a jobs table says about a job: its error while that is why it is in its state (failed,
+ * poisoned, stalled), else `status_reason`. A resumed, retried or released job keeps its earlier
+ * error on the row (`jobs show` prints both), but its line says why it is running or queued now.
+ */
+export const reasonOrError = (job: Pick<AiJob, "state" | "status_reason" | "error_message">): string =>
+  errorStates.has(job.state) ? job.error_message ?? job.status_reason : job.status_reason
+
 /** The jobs table of `jobs list` and the demo: short ids, and what fits of the rest. */
 export const jobsTable = (jobs: ReadonlyArray<AiJob>, width: number = outputWidth()): string =>
   table(
@@ -66,7 +77,7 @@ export const jobsTable = (jobs: ReadonlyArray<AiJob>, width: number = outputWidt
       job.capability_profile_id,
       tableTime(job.created_at),
       tableTime(job.updated_at),
-      job.error_message ?? job.status_reason
+      reasonOrError(job)
     ]),
     width
   )

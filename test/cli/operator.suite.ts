@@ -85,6 +85,18 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.strictEqual(await adoptedRunOf(url, after), null)
       })
 
+      it("R6 jobs list after a resume: the running job's row says why it runs, not the stall's error it no longer is in", async () => {
+        const job = await stalledJob(url)
+        ok(await cli(["jobs", "resume", short(job), "--reason", "host back"]))
+        assert.match((await jobOf(url, job.job_id)).error_message ?? "", /^stalled/, "the row keeps the stall's error (jobs show prints it)")
+        const listed = lines(ok(await cli(["jobs", "list", "--state", "running", "--limit", "1000"], { COLUMNS: "100" })))
+        const at = listed.findIndex((line) => line.startsWith(short(job)))
+        assert.isAtLeast(at, 0, listed.join("\n"))
+        const row = [listed[at], ...listed.slice(at + 1).filter((_, i, rest) => rest.slice(0, i + 1).every((line) => /^\s/.test(line)))].join(" ")
+        assert.include(row, "host back", row)
+        assert.notInclude(row, "stalled", row)
+      })
+
       it("R6c jobs retry <start of the id>: a failed job is queued again, recorded as a human action", async () => {
         const job = await failedJob(url, { job_id: idStartingWith(`a${Math.random().toString(16).slice(2, 9)}`) })
         const result = await cli(["jobs", "retry", job.job_id.slice(0, 13)])

@@ -184,6 +184,11 @@ function liveToggle(onChange) {
   return { node: el("div", { class: "toolbar" }, el("label", { class: "chip" }, box, "Live refresh"), stamp), stamp, box }
 }
 
+/** Its error while that is why the job is in its state, else why it is (the CLI's jobs table says the same). */
+function reasonOrError(job) {
+  return ["failed", "poisoned", "stalled"].includes(job.state) ? job.error_message ?? job.status_reason : job.status_reason
+}
+
 function jobRows(jobs, { actions = false, onChange } = {}) {
   return jobs.map((job) =>
     el("tr", { "data-job-id": job.job_id },
@@ -192,7 +197,7 @@ function jobRows(jobs, { actions = false, onChange } = {}) {
       el("td", {}, job.job_kind),
       el("td", {}, badge(job.state), job.is_pinned ? el("span", { class: "pin", title: "pinned" }, "📌") : ""),
       el("td", {}, job.capability_profile_id),
-      el("td", { class: "reason", title: job.error_message ?? job.status_reason }, job.error_message ?? job.status_reason),
+      el("td", { class: "reason", title: reasonOrError(job) }, reasonOrError(job)),
       actions ? el("td", { class: "actions" }, rowActions(job, onChange)) : null))
 }
 
