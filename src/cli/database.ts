@@ -125,6 +125,13 @@ const readOnlyName = (filename: string): string =>
 export const storeLayer = (database: Database, options: OpenOptions): Layer.Layer<JobStore, OperationFailed> => {
   const { target } = database
   const prepare = Effect.suspend(() => {
+    if (target.dialect === "sqlite" && target.filename === ":memory:" && !options.migrate) {
+      // It would start empty (unmigrated) and be gone when the command ends; read-only, SQLite refuses to open it at all.
+      return Effect.fail(new OperationFailed({
+        message: "an in-memory database (sqlite::memory:) starts empty and is gone when the command ends: " +
+          "only ai-jobs demo can use one. Name a SQLite file or a postgres:// URL"
+      }))
+    }
     if (target.dialect !== "sqlite" || target.filename === ":memory:") return Effect.void
     if (options.create) {
       return Effect.try({

@@ -17,8 +17,9 @@ import * as Capabilities from "../Capabilities.js"
 import * as JobsApi from "../http/JobsApi.js"
 import * as Jobs from "../Jobs.js"
 import * as Recovery from "../Recovery.js"
+import { JobStore } from "../store/JobStore.js"
 import * as WakeUp from "../WakeUp.js"
-import { recorderLayer, resolve } from "./database.js"
+import { recorderLayer, resolve, storeLayer } from "./database.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
 import * as Parse from "./parse.js"
 import { DEFAULT_PORT, isLoopback, type ServeOptions } from "./serveOptions.js"
@@ -74,6 +75,19 @@ export const serve = (options: ServeOptions) =>
     const port = Option.getOrElse(yield* Parse.optional(options.port, Parse.integer("--port", 0, 65535)), () => DEFAULT_PORT)
     const { generated, token } = yield* chooseToken(options.host, options.token)
     const database = yield* resolve(options.database)
+    // An unmigrated database would be served anyway, every route failing and startup recovery
+    // closing intake for good: refuse it before listening, saying how to fix it.
+    const version = yield* Effect.flatMap(JobStore, (store) => store.schemaVersion).pipe(
+      Effect.provide(storeLayer(database, { migrate: false, create: false, readonly: true })),
+      Effect.mapError((error) => error instanceof OperationFailed ? error : new OperationFailed({ message: describeError(error) }))
+    )
+    if (version === 0) {
+      return yield* new OperationFailed({
+        message: `database ${database.display} is not migrated (it has no schema): create it first with: ai-jobs migrate --database ${
+          database.target.dialect === "sqlite" ? database.target.filename : database.display
+        }`
+      })
+    }
 
     // One process of an application: startup recovery first (R9), then intake.
     // It runs no worker and awaits no job: nothing to wake.

@@ -147,6 +147,23 @@ describe("ai-jobs on PostgreSQL", () => {
       assert.strictEqual((await eventsOf(url, failed?.job_id ?? "")).length, eventsBefore)
     })
 
+    it("R17 serve refuses a database that was never migrated (exit 1, one line saying to migrate), and creates nothing in it", async () => {
+      const empty = await freshDatabaseUrl("cli-serve-unmigrated")
+      try {
+        const result = await runCli(["serve", "--port", "0", "--token", "serve-test-token-0123456789", "--database", empty])
+        assertOneLineError(result, 1, /^error: database postgres:\/\/.* is not migrated \(it has no schema\): create it first with: ai-jobs migrate --database postgres:\/\//)
+        const client = await connectPg(empty)
+        try {
+          const tables = await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+          assert.deepStrictEqual(tables.rows, [])
+        } finally {
+          await client.end()
+        }
+      } finally {
+        await dropDatabase(empty)
+      }
+    })
+
     it("R17 an unreachable server is an operational failure: exit 1, one line, no password", async () => {
       const port = await closedPort()
       const result = await runCli(["jobs", "list", "--database", `postgres://postgres:s3cret@127.0.0.1:${port}/jobs`])

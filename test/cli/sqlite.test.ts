@@ -373,3 +373,24 @@ describe("ai-jobs on a SQLite file", () => {
     })
   })
 })
+
+describe("ai-jobs on a SQLite database it cannot use", { timeout: 120_000 }, () => {
+  it("R17 serve refuses a file that was never migrated (exit 1, one line saying to migrate), and leaves it empty", async () => {
+    const file = path.join(tempDir("serve-unmigrated"), "jobs.db")
+    fs.writeFileSync(file, "")
+    const result = await runCli(["serve", "--port", "0", "--token", "serve-test-token-0123456789", "--database", file])
+    assertOneLineError(result, 1, new RegExp(`^error: database .*jobs\\.db is not migrated \\(it has no schema\\): create it first with: ai-jobs migrate --database `))
+    assert.strictEqual(fs.statSync(file).size, 0, "nothing written")
+  })
+
+  it("R17 sqlite::memory: is refused by every command but the demo, with one line saying why (exit 1)", async () => {
+    for (const args of [["jobs", "list"], ["events"], ["recover"], ["serve", "--port", "0"]]) {
+      assertOneLineError(
+        await runCli([...args, "--database", "sqlite::memory:"]),
+        1,
+        /^error: an in-memory database \(sqlite::memory:\) starts empty and is gone when the command ends: only ai-jobs demo can use one/
+      )
+    }
+  })
+})
+
