@@ -25,8 +25,13 @@ const CANDIDATES = 5
 /** Checks `text` as a job id or an abbreviation of one; `what` names the argument or flag in the error. */
 export const parseJobRef = (what: string) => (text: string): Effect.Effect<JobRef, BadInput> => {
   const trimmed = text.trim()
-  // Ids are stored in lower case.
-  if (isUuid(trimmed)) return Effect.succeed({ _tag: "Id", id: JobId.make(trimmed.toLowerCase()) })
+  // Ids are stored in lower case; the nil UUID is never one (JobId.make would throw on it).
+  if (isUuid(trimmed)) {
+    const id = trimmed.toLowerCase()
+    return Schema.is(JobId)(id) ? Effect.succeed({ _tag: "Id", id }) : Effect.fail(new BadInput({
+      message: `malformed ${what} ${JSON.stringify(text)}: the nil UUID is never a job id`
+    }))
+  }
   return Either.match(IdAbbreviation.parse(trimmed), {
     onLeft: () =>
       Effect.fail(new BadInput({

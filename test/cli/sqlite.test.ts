@@ -383,6 +383,14 @@ describe("ai-jobs on a SQLite database it cannot use", { timeout: 120_000 }, () 
     assert.strictEqual(fs.statSync(file).size, 0, "nothing written")
   })
 
+  it("R17 the nil UUID as a job id is bad input (exit 2, one line), not a crash: jobs show, events --job and the actions", async () => {
+    const nil = "00000000-0000-0000-0000-000000000000"
+    for (const args of [["jobs", "show", nil], ["jobs", "cancel", nil], ["jobs", "pin", nil.toUpperCase()]]) {
+      assertOneLineError(await runCli(args), 2, /^error: malformed job id "0{8}-0{4}-0{4}-0{4}-0{12}": the nil UUID is never a job id$/)
+    }
+    assertOneLineError(await runCli(["events", "--job", nil]), 2, /^error: malformed --job "0{8}-0{4}-0{4}-0{4}-0{12}": the nil UUID is never a job id$/)
+  })
+
   it("R17 sqlite::memory: is refused by every command but the demo, with one line saying why (exit 1)", async () => {
     for (const args of [["jobs", "list"], ["events"], ["recover"], ["serve", "--port", "0"]]) {
       assertOneLineError(
