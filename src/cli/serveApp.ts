@@ -83,7 +83,7 @@ export const serve = (options: ServeOptions) =>
     )
     if (version === 0) {
       return yield* new OperationFailed({
-        message: `database ${database.display} is not migrated (it has no schema): create it first with: ai-jobs migrate --database ${
+        message: `database ${database.display} is not migrated: create its schema (or upgrade a legacy Handshake database) first with: ai-jobs migrate --database ${
           database.target.dialect === "sqlite" ? database.target.filename : database.display
         }`
       })

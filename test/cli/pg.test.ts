@@ -151,7 +151,7 @@ describe("ai-jobs on PostgreSQL", () => {
       const empty = await freshDatabaseUrl("cli-serve-unmigrated")
       try {
         const result = await runCli(["serve", "--port", "0", "--token", "serve-test-token-0123456789", "--database", empty])
-        assertOneLineError(result, 1, /^error: database postgres:\/\/.* is not migrated \(it has no schema\): create it first with: ai-jobs migrate --database postgres:\/\//)
+        assertOneLineError(result, 1, /^error: database postgres:\/\/.* is not migrated: create its schema \(or upgrade a legacy Handshake database\) first with: ai-jobs migrate --database postgres:\/\//)
         const client = await connectPg(empty)
         try {
           const tables = await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")

@@ -379,7 +379,7 @@ describe("ai-jobs on a SQLite database it cannot use", { timeout: 120_000 }, () 
     const file = path.join(tempDir("serve-unmigrated"), "jobs.db")
     fs.writeFileSync(file, "")
     const result = await runCli(["serve", "--port", "0", "--token", "serve-test-token-0123456789", "--database", file])
-    assertOneLineError(result, 1, new RegExp(`^error: database .*jobs\\.db is not migrated \\(it has no schema\\): create it first with: ai-jobs migrate --database `))
+    assertOneLineError(result, 1, new RegExp(`^error: database .*jobs\\.db is not migrated: create its schema \\(or upgrade a legacy Handshake database\\) first with: ai-jobs migrate --database `))
     assert.strictEqual(fs.statSync(file).size, 0, "nothing written")
   })
 
