@@ -184,8 +184,13 @@ const tour = (out: Page, database: Database) =>
       yield* out.say(
         `Database: ${database.display} (${database.target.dialect}; ${total.items.length}${total.next_cursor === null ? "" : "+"} job(s) in total)`
       )
-      yield* out.say("Try these (ai-jobs is this package's bin; in a checkout, npx tsx src/cli/main.ts instead):")
-      for (const line of commandsHint(database, { job: summary, failed })) yield* out.say(`  ${line}`, " ".repeat(7))
+      if (database.target.dialect === "sqlite" && database.target.filename === ":memory:") {
+        // No other command can open it: it is gone when this process ends.
+        yield* out.say("It was in memory and is gone when the demo ends: run the demo on a file (ai-jobs demo) to inspect its jobs.")
+      } else {
+        yield* out.say("Try these (ai-jobs is this package's bin; in a checkout, npx tsx src/cli/main.ts instead):")
+        for (const line of commandsHint(database, { job: summary, failed })) yield* out.say(`  ${line}`, " ".repeat(7))
+      }
     }).pipe(Effect.provide(services(Recovery.layerStartup())))
   })
 

@@ -399,6 +399,11 @@ describe("ai-jobs on a SQLite database it cannot use", { timeout: 120_000 }, () 
         /^error: an in-memory database \(sqlite::memory:\) starts empty and is gone when the command ends: only ai-jobs demo can use one/
       )
     }
+    // The demo runs on one, and suggests no command that could not open it.
+    const demoInMemory = await runCli(["demo", "--database", "sqlite::memory:"])
+    assert.strictEqual(demoInMemory.code, 0, demoInMemory.stderr)
+    assert.notInclude(demoInMemory.stdout, "DATABASE_URL")
+    assert.include(flat(demoInMemory.stdout), "It was in memory and is gone when the demo ends")
   })
 })
 
