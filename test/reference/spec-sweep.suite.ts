@@ -1,0 +1,671 @@
+/**
+ * A sweep of SPEC.md's requirements written from the spec, not from the code:
+ * each test names the requirement it checks and uses the public API only
+ * (plus a raw SQL client to look at what the database holds), run unchanged
+ * on each store.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import {
+  Capabilities,
+  FlightEvent,
+  FlightRecorder,
+  Janitor,
+  type JobId,
+  type JobState,
+  Jobs,
+  JobStore,
+  Recovery,
+  WakeUp
+} from "../../src/index.js"
+import type { Backend } from "../support/backend.js"
+
+const NOW = Date.parse("2026-03-01T00:00:00.000Z")
+
+const summarize = {
+  job_kind: "doc_summarize",
+  protocol_id: "hsk.spec-sweep.v1",
+  profile_id: "tester",
+  access_mode: "analysis_only",
+  safety_mode: "normal"
+} as const
+
+const appOver = (backend: Backend, recorder: FlightRecorder.FlightRecorderConfig = {}) =>
+  Jobs.layer().pipe(
+    Layer.provideMerge(Recovery.layerNoStartupRecovery),
+    Layer.provideMerge(WakeUp.layerPollOnly),
+    Layer.provideMerge(FlightRecorder.layer(recorder)),
+    Layer.provideMerge(Capabilities.layerDefault),
+    Layer.provideMerge(backend.makeStoreWithSql())
+  )
+
+/** Everything the database holds about jobs, runs and events, as text, to compare before and after. */
+const snapshot = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const jobs = yield* sql`SELECT * FROM ai_jobs ORDER BY id`
+  const runs = yield* sql`SELECT * FROM workflow_runs ORDER BY id`
+  const events = yield* sql`SELECT event_id FROM flight_recorder_events ORDER BY event_id`
+  return JSON.stringify({ jobs, runs, events })
+})
+
+type Method = "complete" | "completeWithIssues" | "awaitValidation" | "awaitUser" | "cancel" | "poison" | "retry" | "fail" | "start" | "resume" | "rework"
+
+/** Where each Jobs method takes a job, and from which states the spec's table allows it. */
+const methods: ReadonlyArray<{ readonly method: Method; readonly to: JobState; readonly from: ReadonlyArray<JobState> }> = [
+  { method: "complete", to: "completed", from: ["running", "awaiting_validation", "awaiting_user"] },
+  { method: "completeWithIssues", to: "completed_with_issues", from: ["running", "awaiting_validation", "awaiting_user"] },
+  { method: "awaitValidation", to: "awaiting_validation", from: ["running"] },
+  { method: "awaitUser", to: "awaiting_user", from: ["awaiting_validation"] },
+  { method: "cancel", to: "cancelled", from: ["queued", "running", "awaiting_validation", "awaiting_user", "stalled"] },
+  { method: "poison", to: "poisoned", from: ["running", "awaiting_validation", "failed"] },
+  { method: "retry", to: "queued", from: ["failed"] },
+  { method: "fail", to: "failed", from: ["queued", "running", "awaiting_validation", "awaiting_user", "stalled"] },
+  { method: "start", to: "running", from: ["queued"] },
+  { method: "resume", to: "running", from: ["stalled"] },
+  { method: "rework", to: "running", from: ["awaiting_user"] }
+]
+
+const states: ReadonlyArray<JobState> = [
+  "queued",
+  "running",
+  "stalled",
+  "awaiting_validation",
+  "awaiting_user",
+  "completed",
+  "completed_with_issues",
+  "failed",
+  "cancelled",
+  "poisoned"
+]
+
+const call = (jobs: Jobs.Jobs["Type"], method: Method, id: JobId) => {
+  switch (method) {
+    case "fail":
+      return jobs.fail(id, "boom")
+    case "start":
+    case "resume":
+    case "rework":
+      return Effect.map(jobs[method](id), (claim) => claim.job)
+    default:
+      return jobs[method](id)
+  }
+}
+
+/** A job brought to `state` through the public API. */
+const jobIn = (state: JobState) =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs.Jobs
+    const job = yield* jobs.submit(summarize)
+    const id = job.job_id
+    if (state === "queued") return id
+    if (state === "failed") {
+      yield* jobs.fail(id, "boom")
+      return id
+    }
+    if (state === "cancelled") {
+      yield* jobs.cancel(id)
+      return id
+    }
+    yield* jobs.start(id)
+    switch (state) {
+      case "running":
+        return id
+      case "stalled": {
+        yield* TestClock.adjust(Duration.seconds(120))
+        yield* Recovery.recoverStalledRuns()
+        return id
+      }
+      case "poisoned":
+        yield* jobs.poison(id)
+        return id
+      case "completed":
+        yield* jobs.complete(id)
+        return id
+      case "completed_with_issues":
+        yield* jobs.completeWithIssues(id)
+        return id
+      default:
+        break
+    }
+    yield* jobs.awaitValidation(id)
+    if (state === "awaiting_validation") return id
+    yield* jobs.awaitUser(id)
+    return id
+  })
+
+export const runSpecSweep = (backend: Backend) =>
+  describe(`spec sweep on ${backend.name}`, { concurrent: backend.concurrent ?? false }, () => {
+    for (const { from, method, to } of methods) {
+      it.effect(`R6 ${method} (→ ${to}) is allowed exactly from ${from.join(", ")}; refused elsewhere with IllegalTransition, nothing written`, () =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(NOW)
+          const jobs = yield* Jobs.Jobs
+          for (const state of states) {
+            const id = yield* jobIn(state)
+            assert.strictEqual((yield* jobs.get(id)).state, state)
+            yield* TestClock.adjust(Duration.seconds(1))
+            const before = yield* snapshot
+            const result = yield* Effect.either(call(jobs, method, id))
+            if (from.includes(state)) {
+              assert.isTrue(Either.isRight(result), `${method} from ${state}: ${JSON.stringify(result)}`)
+              assert.strictEqual((yield* jobs.get(id)).state, to)
+            } else {
+              assert.isTrue(Either.isLeft(result), `${method} from ${state} should be refused`)
+              const error = (result as Either.Left<{ readonly _tag: string }, unknown>).left
+              assert.strictEqual(error._tag, "IllegalTransition", `${method} from ${state}: ${JSON.stringify(error)}`)
+              assert.strictEqual(yield* snapshot, before, `${method} from ${state} wrote something`)
+            }
+          }
+        }).pipe(Effect.provide(appOver(backend))), 120_000)
+    }
+
+    it.effect("R6 the store's transition refuses every edge outside the table (to every target but stalled), nothing written", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const store = yield* JobStore.JobStore
+        const table: Record<JobState, ReadonlyArray<JobState>> = {
+          queued: ["running", "cancelled", "failed"],
+          running: ["awaiting_validation", "completed", "completed_with_issues", "failed", "cancelled", "poisoned"],
+          awaiting_validation: ["awaiting_user", "completed", "completed_with_issues", "failed", "cancelled", "poisoned"],
+          awaiting_user: ["running", "completed", "completed_with_issues", "failed", "cancelled"],
+          stalled: ["running", "failed", "cancelled"],
+          failed: ["queued", "poisoned"],
+          completed: [],
+          completed_with_issues: [],
+          cancelled: [],
+          poisoned: []
+        }
+        for (const state of states) {
+          for (const to of states) {
+            if (to === "stalled" || table[state].includes(to)) continue
+            const id = yield* jobIn(state)
+            const before = yield* snapshot
+            const result = yield* Effect.either(store.transition({ job_id: id, to: to as Exclude<JobState, "stalled"> }))
+            assert.isTrue(Either.isLeft(result), `${state} → ${to} should be refused`)
+            assert.strictEqual((result as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "IllegalTransition", `${state} → ${to}`)
+            assert.strictEqual(yield* snapshot, before, `${state} → ${to} wrote something`)
+          }
+        }
+      }).pipe(Effect.provide(appOver(backend))), 240_000)
+
+    it.effect("R1a term_exec is read as terminal_exec and written nowhere: row, events, listing by the alias", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const sql = yield* SqlClient.SqlClient
+        const job = yield* jobs.submitUntrusted({ ...summarize, job_kind: "term_exec" })
+        assert.strictEqual(job.job_kind, "terminal_exec")
+        const [many] = yield* jobs.submitMany([{ ...summarize, job_kind: "term_exec" as "terminal_exec" }])
+        assert.strictEqual(many!.job_kind, "terminal_exec")
+        const listed = yield* jobs.list({ kinds: ["term_exec" as "terminal_exec"] })
+        assert.strictEqual(listed.items.length, 2)
+        const claim = yield* jobs.claimNext({ kinds: ["term_exec" as "terminal_exec"] })
+        assert.isNotNull(claim)
+        yield* jobs.run(claim!.job.job_id, () => Effect.succeed({ ok: true }))
+        const dump = JSON.stringify([
+          yield* sql`SELECT * FROM ai_jobs`,
+          yield* sql`SELECT * FROM workflow_runs`,
+          yield* sql`SELECT * FROM flight_recorder_events`
+        ])
+        assert.notInclude(dump, "term_exec")
+        const history = yield* jobs.history(job.job_id)
+        assert.notInclude(JSON.stringify(history), "term_exec")
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R4 a new job's metrics are the nine counters at zero, in the row and as read", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const sql = yield* SqlClient.SqlClient
+        const job = yield* jobs.submit(summarize)
+        const zero = {
+          duration_ms: 0, total_tokens: 0, input_tokens: 0, output_tokens: 0, tokens_planner: 0,
+          tokens_executor: 0, entities_read: 0, entities_written: 0, validators_run_count: 0
+        }
+        assert.deepStrictEqual({ ...job.metrics }, zero)
+        const rows = yield* sql<{ readonly metrics: unknown }>`SELECT metrics FROM ai_jobs`
+        const stored = typeof rows[0]!.metrics === "string" ? JSON.parse(rows[0]!.metrics) : rows[0]!.metrics
+        assert.deepStrictEqual(stored, zero)
+        const refused = yield* Effect.either(jobs.addMetrics(job.job_id, { total_tokens: -1 }))
+        assert.isTrue(Either.isLeft(refused))
+        assert.deepStrictEqual({ ...(yield* jobs.get(job.job_id)).metrics }, zero)
+        const added = yield* jobs.addMetrics(job.job_id, { total_tokens: 5 })
+        assert.strictEqual(added.metrics.total_tokens, 5)
+        assert.strictEqual(added.metrics.input_tokens, 0)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R9 recovery: one workflow_recovery event per stale run, exact shape, once only, runs and jobs stalled", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const job = yield* jobs.submit(summarize)
+        const claim = yield* jobs.start(job.job_id)
+        yield* TestClock.adjust(Duration.seconds(46))
+        const report = yield* Recovery.recoverStalledRuns({ threshold: Duration.seconds(45) })
+        assert.strictEqual(report.recovered.length, 1)
+        yield* TestClock.adjust(Duration.seconds(10))
+        const again = yield* Recovery.recoverStalledRuns({ threshold: Duration.seconds(45) })
+        assert.strictEqual(again.recovered.length, 0)
+        const events = (yield* recorder.list({ types: ["workflow_recovery"] })).items
+        assert.strictEqual(events.length, 1)
+        const event = events[0]! as unknown as Record<string, unknown>
+        assert.deepStrictEqual(
+          Object.keys(event).sort(),
+          ["actor", "event_id", "from_state", "job_id", "last_heartbeat_ts", "reason", "threshold_secs", "timestamp", "to_state", "trace_id", "type", "workflow_run_id"]
+        )
+        assert.strictEqual(event.actor, "system")
+        assert.strictEqual(event.workflow_run_id, claim.run.id)
+        assert.strictEqual(event.job_id, job.job_id)
+        assert.strictEqual(event.trace_id, job.trace_id)
+        assert.strictEqual(event.from_state, "running")
+        assert.strictEqual(event.to_state, "stalled")
+        assert.strictEqual(event.threshold_secs, 45)
+        assert.strictEqual(typeof event.reason, "string")
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "stalled")
+        const runs = (yield* jobs.history(job.job_id)).runs
+        assert.strictEqual(runs[0]!.run.status, "stalled")
+        // stored body too
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<{ readonly body: unknown }>`SELECT body FROM flight_recorder_events WHERE type = 'workflow_recovery'`
+        const body = typeof rows[0]!.body === "string" ? JSON.parse(rows[0]!.body) : rows[0]!.body
+        assert.deepStrictEqual(Object.keys(body).sort(), Object.keys(event).sort())
+        assert.strictEqual(body.last_heartbeat_ts, new Date(NOW).toISOString())
+        assert.match(body.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/)
+        assert.strictEqual(body.threshold_secs, 45)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R9 a heartbeat exactly the threshold old is not stale; a millisecond more is", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize)
+        yield* jobs.start(job.job_id)
+        yield* TestClock.adjust(Duration.seconds(30))
+        const none = yield* Recovery.recoverStalledRuns()
+        assert.strictEqual(none.recovered.length, 0)
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
+        yield* TestClock.adjust(Duration.millis(1))
+        const one = yield* Recovery.recoverStalledRuns()
+        assert.strictEqual(one.recovered.length, 1)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R13 default retention is 7 days: an event exactly 7 days old stays, one a millisecond older is purged and counted", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const diag = (ms: number) => ({
+          type: "diagnostic" as const,
+          event_id: crypto.randomUUID(),
+          timestamp: new Date(ms).toISOString(),
+          actor: "system" as const,
+          diagnostic_id: "d1"
+        })
+        const week = 7 * 24 * 3600 * 1000
+        yield* recorder.record(diag(NOW - week))
+        yield* recorder.record(diag(NOW - week - 1))
+        yield* recorder.record(diag(NOW - 1000))
+        const purged = yield* recorder.enforceRetention()
+        assert.strictEqual(purged, 1)
+        assert.strictEqual((yield* recorder.list()).items.length, 2)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R18 pruning: old terminal jobs go, pinned never, the newest kept, non-terminal never", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const ids: Record<string, JobId> = {}
+        for (const state of states) ids[state] = yield* jobIn(state)
+        const pinned = yield* jobIn("completed")
+        yield* jobs.pin(pinned)
+        yield* TestClock.adjust(Duration.days(31))
+        const newest = yield* jobIn("completed")
+        const report = yield* Janitor.runOnce({ olderThan: Duration.days(30), keepNewest: 0 })
+        const left = new Set((yield* jobs.list()).items.map((job) => job.job_id))
+        for (const state of ["queued", "running", "stalled", "awaiting_validation", "awaiting_user"] as const) {
+          assert.isTrue(left.has(ids[state]!), `${state} pruned`)
+        }
+        for (const state of ["completed", "completed_with_issues", "cancelled", "poisoned"] as const) {
+          assert.isFalse(left.has(ids[state]!), `${state} kept`)
+        }
+        assert.isTrue(left.has(pinned))
+        assert.isTrue(left.has(newest))
+        assert.strictEqual(report.spared_pinned, 1)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R18 keepNewest keeps that many of the newest prunable jobs", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const made: Array<JobId> = []
+        for (let i = 0; i < 5; i++) {
+          made.push(yield* jobIn("completed"))
+          yield* TestClock.adjust(Duration.seconds(1))
+        }
+        yield* TestClock.adjust(Duration.days(31))
+        yield* Janitor.runOnce({ olderThan: Duration.days(30), keepNewest: 2 })
+        const left = (yield* jobs.list()).items.map((job) => job.job_id)
+        assert.deepStrictEqual(left, made.slice(3))
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R10/R12 invalid events are refused with HSK-400-INVALID-EVENT and nothing is stored", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const base = { event_id: crypto.randomUUID(), timestamp: new Date(NOW).toISOString() }
+        const bad: ReadonlyArray<unknown> = [
+          { ...base, actor: "system", type: "bogus" },
+          { ...base, actor: "agent", type: "llm_inference", model_id: "m", token_usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } },
+          { ...base, actor: "agent", type: "llm_inference", trace_id: crypto.randomUUID(), token_usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } },
+          { ...base, actor: "agent", type: "workflow_recovery", workflow_run_id: crypto.randomUUID(), from_state: "running", to_state: "stalled", reason: "x", last_heartbeat_ts: base.timestamp, threshold_secs: 30 },
+          { ...base, actor: "system", type: "workflow_recovery", workflow_run_id: crypto.randomUUID(), from_state: "queued", to_state: "stalled", reason: "x", last_heartbeat_ts: base.timestamp, threshold_secs: 30 },
+          { ...base, actor: "system", type: "capability_action", capability_id: "fs.read", actor_id: "a", job_id: null, decision_outcome: "maybe" },
+          { ...base, actor: "robot", type: "diagnostic", diagnostic_id: "d" },
+          { ...base, timestamp: "yesterday", actor: "system", type: "diagnostic", diagnostic_id: "d" },
+          { ...base, event_id: "nope", actor: "system", type: "diagnostic", diagnostic_id: "d" },
+          { ...base, actor: "system", type: "terminal_command", command: "ls" },
+          { ...base, actor: "system", type: "debug_bundle_export", bundle_id: crypto.randomUUID(), scope: "everything", redaction_mode: "SAFE_DEFAULT" },
+          { ...base, actor: "system", type: "diagnostic", diagnostic_id: "d", severity: "critical" }
+        ]
+        for (const event of bad) {
+          const result = yield* Effect.either(recorder.recordUntrusted(event))
+          assert.isTrue(Either.isLeft(result), JSON.stringify(event))
+          const error = (result as Either.Left<{ readonly _tag: string; readonly code?: string }, unknown>).left
+          assert.strictEqual(error._tag, "InvalidEvent", JSON.stringify(event))
+          assert.strictEqual(error.code, "HSK-400-INVALID-EVENT")
+        }
+        assert.strictEqual((yield* recorder.list()).items.length, 0)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R10 events are listed by event id, job id, trace id and time range", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize)
+        const trace = crypto.randomUUID()
+        const mk = (ms: number, extra: Record<string, unknown>) => ({
+          type: "diagnostic" as const,
+          event_id: crypto.randomUUID(),
+          timestamp: new Date(ms).toISOString(),
+          actor: "system" as const,
+          diagnostic_id: "d1",
+          ...extra
+        })
+        const a = yield* recorder.record(mk(NOW - 5000, { trace_id: trace }))
+        const b = yield* recorder.record(mk(NOW - 3000, { job_id: job.job_id }))
+        const c = yield* recorder.record(mk(NOW - 1000, {}))
+        assert.deepStrictEqual((yield* recorder.list({ event_id: a.event_id })).items.map((e) => e.event_id), [a.event_id])
+        assert.include((yield* recorder.list({ job_id: job.job_id })).items.map((e) => e.event_id), b.event_id)
+        assert.strictEqual((yield* recorder.list({ job_id: job.job_id })).items.every((e) => e.job_id === job.job_id), true)
+        assert.deepStrictEqual((yield* recorder.list({ trace_id: trace as never })).items.map((e) => e.event_id), [a.event_id])
+        assert.strictEqual(b.trace_id, job.trace_id)
+        const ranged = (yield* recorder.list({
+          since: DateTime.unsafeMake(NOW - 4000),
+          until: DateTime.unsafeMake(NOW - 2000),
+          types: ["diagnostic"]
+        })).items.map((e) => e.event_id)
+        assert.deepStrictEqual(ranged, [b.event_id])
+        assert.notInclude(ranged, c.event_id)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R15 a denied submit is never queued and each decision is a capability_action deny event", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const widened = yield* Effect.either(jobs.submit({ ...summarize, capability_profile_id: "Coder" }))
+        assert.isTrue(Either.isLeft(widened))
+        assert.strictEqual((widened as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "EscalationDenied")
+        const unknown = yield* Effect.either(jobs.submit({ ...summarize, capability_profile_id: "Wizard" }))
+        assert.strictEqual((unknown as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "UnknownProfile")
+        const narrowLacking = yield* Effect.either(jobs.submit({ ...summarize, job_kind: "terminal_exec", capability_profile_id: "Analyst" }))
+        assert.isTrue(Either.isLeft(narrowLacking))
+        assert.strictEqual((yield* jobs.list()).items.length, 0)
+        const events = (yield* recorder.list()).items
+        assert.isTrue(events.length > 0)
+        for (const event of events) {
+          assert.strictEqual(event.type, "capability_action")
+          assert.strictEqual((event as { decision_outcome?: string }).decision_outcome, "deny")
+        }
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R15 requireCapability: an unknown id is HSK-4001 UnknownCapability; a missing grant CapabilityDenied with a deny event", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const job = yield* jobs.submit(summarize)
+        yield* jobs.start(job.job_id)
+        const outcome = yield* jobs.run(job.job_id, (ctx) =>
+          Effect.gen(function*() {
+            const unknown = yield* Effect.either(ctx.requireCapability("magic.wand"))
+            const denied = yield* Effect.either(ctx.requireCapability("terminal.exec"))
+            const allowed = yield* Effect.either(ctx.requireCapability("fs.read:logs"))
+            return {
+              unknown: Either.isLeft(unknown) ? (unknown.left as { _tag: string; code?: string })._tag + ":" + String((unknown.left as { code?: string }).code) : "ok",
+              denied: Either.isLeft(denied) ? (denied.left as { _tag: string })._tag : "ok",
+              allowed: Either.isLeft(allowed) ? "refused" : "ok"
+            }
+          }))
+        assert.deepStrictEqual(outcome, { unknown: "UnknownCapability:HSK-4001", denied: "CapabilityDenied", allowed: "ok" })
+        const decisions = (yield* recorder.list({ job_id: job.job_id, types: ["capability_action"] })).items
+          .map((e) => `${(e as { capability_id?: string }).capability_id}:${(e as { decision_outcome?: string }).decision_outcome}`)
+        assert.include(decisions, "terminal.exec:deny")
+        assert.include(decisions, "fs.read:logs:allow")
+        assert.notInclude(decisions.join(" "), "magic.wand")
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R6b a job poisoned by a security violation is never retried, whatever its attempts left", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit({ ...summarize, max_attempts: 5 })
+        yield* jobs.start(job.job_id)
+        const result = yield* Effect.either(jobs.run(job.job_id, (ctx) => ctx.securityViolation({ violation: "prompt_injection" })))
+        assert.isTrue(Either.isLeft(result))
+        yield* TestClock.adjust(Duration.hours(2))
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "poisoned")
+        assert.isNull(yield* jobs.claimNext())
+        const retried = yield* Effect.either(jobs.retry(job.job_id))
+        assert.strictEqual((retried as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "IllegalTransition")
+        const history = yield* jobs.history(job.job_id)
+        assert.strictEqual(history.runs.length, 1)
+        assert.strictEqual(history.runs[0]!.run.status, "poisoned")
+        const toQueued = history.events.filter((e) => e.type === "system" && e.body.to_state === "queued" && e.body.from_state !== null)
+        assert.strictEqual(toQueued.length, 0)
+      }).pipe(Effect.provide(appOver(backend)), Effect.provide(Layer.empty)))
+
+    it.effect("R6c retry, resume and rework each make a new workflow run; the job id stays", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize)
+        const first = yield* jobs.start(job.job_id)
+        yield* jobs.fail(job.job_id, "boom")
+        yield* jobs.retry(job.job_id)
+        const second = yield* jobs.start(job.job_id)
+        assert.notStrictEqual(second.run.id, first.run.id)
+        assert.strictEqual(second.job.job_id, job.job_id)
+        assert.strictEqual(second.job.workflow_run_id, second.run.id)
+        yield* TestClock.adjust(Duration.seconds(60))
+        yield* Recovery.recoverStalledRuns()
+        const third = yield* jobs.resume(job.job_id)
+        assert.notStrictEqual(third.run.id, second.run.id)
+        yield* jobs.awaitValidation(job.job_id)
+        yield* jobs.awaitUser(job.job_id)
+        const fourth = yield* jobs.rework(job.job_id)
+        assert.notStrictEqual(fourth.run.id, third.run.id)
+        const history = yield* jobs.history(job.job_id)
+        assert.strictEqual(history.runs.length, 4)
+        assert.deepStrictEqual(history.runs.map((r) => r.run.job_id), [job.job_id, job.job_id, job.job_id, job.job_id])
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R9 a job awaiting validation is not running: recovery leaves it and its run alone", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize)
+        yield* jobs.start(job.job_id)
+        yield* jobs.awaitValidation(job.job_id)
+        const runs1 = (yield* jobs.history(job.job_id)).runs.map((r) => r.run.status)
+        yield* TestClock.adjust(Duration.minutes(5))
+        const report = yield* Recovery.recoverStalledRuns()
+        const after = yield* jobs.get(job.job_id)
+        const runs2 = (yield* jobs.history(job.job_id)).runs.map((r) => r.run.status)
+        assert.deepStrictEqual({ runs1, recovered: report.recovered.length, state: after.state, runs2 }, {
+          runs1: ["awaiting_validation"],
+          recovered: 0,
+          state: "awaiting_validation",
+          runs2: ["awaiting_validation"]
+        })
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R14 event strings are NFC-normalised and secrets redacted before they are stored", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const sql = yield* SqlClient.SqlClient
+        const stored = yield* recorder.record({
+          type: "diagnostic",
+          event_id: crypto.randomUUID(),
+          timestamp: new Date(NOW).toISOString(),
+          actor: "system",
+          diagnostic_id: "cafe\u0301",
+          source: "token Bearer abcdefghijklmnopqrstuvwxyz0123"
+        })
+        const rows = yield* sql<{ readonly body: unknown }>`SELECT body FROM flight_recorder_events`
+        const body = typeof rows[0]!.body === "string" ? JSON.parse(rows[0]!.body) : rows[0]!.body
+        assert.strictEqual(body.diagnostic_id, "caf\u00e9")
+        assert.notInclude(body.source, "abcdefghijklmnopqrstuvwxyz0123")
+        assert.strictEqual((stored.body as { diagnostic_id: string }).diagnostic_id, "caf\u00e9")
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R14 an llm_inference's raw prompt is not kept outside debug mode; hashes are", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const sql = yield* SqlClient.SqlClient
+        yield* recorder.record({
+          type: "llm_inference",
+          event_id: crypto.randomUUID(),
+          timestamp: new Date(NOW).toISOString(),
+          actor: "agent",
+          trace_id: crypto.randomUUID(),
+          model_id: "m1",
+          token_usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+          prompt_text: "SECRET PROMPT TEXT",
+          response_text: "SECRET RESPONSE TEXT"
+        })
+        const dump = JSON.stringify(yield* sql`SELECT * FROM flight_recorder_events`)
+        assert.notInclude(dump, "SECRET PROMPT TEXT")
+        assert.notInclude(dump, "SECRET RESPONSE TEXT")
+        const body = (yield* recorder.list()).items[0] as unknown as Record<string, unknown>
+        assert.deepStrictEqual(body.token_usage, { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 })
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R12 every lifecycle change is one system event with from_state and to_state", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize)
+        yield* jobs.start(job.job_id)
+        yield* jobs.awaitValidation(job.job_id)
+        yield* jobs.complete(job.job_id)
+        const events = (yield* jobs.history(job.job_id)).events.filter((e) => e.type === "system")
+        const moves = events.map((e) => `${String(e.body.from_state)}->${String(e.body.to_state)}`)
+        assert.deepStrictEqual(moves, ["null->queued", "queued->running", "running->awaiting_validation", "awaiting_validation->completed"])
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R15 kinds are placed under the reference's profiles: debug_bundle_export under Analyst, governance export under Operator, terminal_exec under Coder", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const bundle = yield* jobs.submit({ ...summarize, job_kind: "debug_bundle_export" })
+        assert.strictEqual(bundle.capability_profile_id, "Analyst")
+        const gov = yield* jobs.submit({ ...summarize, job_kind: "workflow_run", protocol_id: "hsk.governance_pack.export.v0" })
+        assert.strictEqual(gov.capability_profile_id, "Operator")
+        const term = yield* jobs.submit({ ...summarize, job_kind: "terminal_exec" })
+        assert.strictEqual(term.capability_profile_id, "Coder")
+        const edit = yield* jobs.submit({ ...summarize, job_kind: "doc_edit" })
+        assert.strictEqual(edit.capability_profile_id, "Coder")
+        const wf = yield* jobs.submit({ ...summarize, job_kind: "workflow_run" })
+        assert.strictEqual(wf.capability_profile_id, "Analyst")
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R11/R12 every event the library writes, on every path (submit, claim, template claim, eager dispatch, pool settle, retry, recovery, cancel, violation, pin, prune), is a valid event whose envelope matches its row", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore.JobStore
+        const sql = yield* SqlClient.SqlClient
+        // claimNext twice for one subject: the second goes through the admitted-claim template
+        for (let i = 0; i < 3; i++) {
+          const job = yield* jobs.submit(summarize)
+          const claim = yield* jobs.claimNext()
+          assert.strictEqual(claim!.job.job_id, job.job_id)
+          yield* jobs.run(job.job_id, (ctx) => ctx.node({ node_id: "n", node_type: "t", input: { i } }, Effect.succeed({ ok: i })))
+        }
+        // a pool: eager dispatch, a failure retried, a violation
+        yield* Effect.scoped(Effect.gen(function*() {
+          const handlers: Jobs.Handlers<unknown, never> = {
+              doc_summarize: (ctx) => ctx.job.protocol_id.endsWith("fail") ? Effect.fail("nope") : Effect.succeed({ done: true }),
+            doc_ingest: (ctx) => ctx.securityViolation({ violation: "leak", detail: "d" })
+          }
+          yield* jobs.worker({ concurrency: 2, handlers })
+          yield* TestClock.adjust(Duration.millis(10))
+          const ok = yield* jobs.submit(summarize)
+          const failing = yield* jobs.submit({ ...summarize, protocol_id: "hsk.spec-sweep.fail", max_attempts: 2 })
+          const bad = yield* jobs.submit({ ...summarize, job_kind: "doc_ingest" })
+          for (let i = 0; i < 200; i++) {
+            const states = yield* Effect.all([ok, failing, bad].map((j) => Effect.map(jobs.get(j.job_id), (x) => x.state)))
+            if (states[0] === "completed" && states[1] === "failed" && states[2] === "poisoned") break
+            yield* TestClock.adjust(Duration.seconds(1))
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          }
+          const final = yield* Effect.all([ok, failing, bad].map((j) => Effect.map(jobs.get(j.job_id), (x) => `${x.state}/${x.attempt}`)))
+          assert.deepStrictEqual(final, ["completed/1", "failed/2", "poisoned/1"])
+        }))
+        // recovery, cancel of a running job, pin, prune
+        const stale = yield* jobs.submit(summarize)
+        yield* jobs.start(stale.job_id)
+        const cancelled = yield* jobs.submit(summarize)
+        yield* jobs.start(cancelled.job_id)
+        yield* jobs.cancel(cancelled.job_id, { reason: "operator" })
+        yield* TestClock.adjust(Duration.seconds(60))
+        yield* Recovery.recoverStalledRuns()
+        yield* jobs.pin(stale.job_id)
+        yield* TestClock.adjust(Duration.days(40))
+        yield* Janitor.runOnce({ olderThan: Duration.days(30), keepNewest: 1 })
+
+        const rows = yield* sql<Record<string, unknown>>`SELECT * FROM flight_recorder_events`
+        const types = new Set<string>()
+        const decode = Schema.decodeUnknownEither(FlightEvent, { onExcessProperty: "error" })
+        const jobRows = yield* store.listJobs({ limit: 1000 })
+        const traceOf = new Map(jobRows.items.map((j) => [j.job_id as string, j.trace_id as string]))
+        for (const row of rows) {
+          const body = (typeof row.body === "string" ? JSON.parse(row.body) : row.body) as Record<string, unknown>
+          types.add(`${String(body.type)}${body.event_name === undefined ? "" : ":" + String(body.event_name)}`)
+          const decoded = decode(body)
+          assert.isTrue(Either.isRight(decoded), `${JSON.stringify(body)}: ${Either.isLeft(decoded) ? String(decoded.left) : ""}`)
+          assert.strictEqual(body.event_id, row.event_id)
+          assert.strictEqual(body.type, row.type)
+          assert.strictEqual(body.actor, row.actor)
+          assert.strictEqual(body.trace_id, row.trace_id, JSON.stringify(body))
+          assert.strictEqual(body.job_id ?? null, row.job_id ?? null, JSON.stringify(body))
+          assert.strictEqual(body.workflow_run_id ?? null, row.workflow_run_id ?? null, JSON.stringify(body))
+          const ts = row.timestamp instanceof Date ? row.timestamp.toISOString() : String(row.timestamp)
+          assert.strictEqual(new Date(body.timestamp as string).getTime(), new Date(ts.includes("T") ? ts : ts.replace(" ", "T") + "Z").getTime(), JSON.stringify({ body, ts }))
+          const trace = typeof body.job_id === "string" ? traceOf.get(body.job_id) : undefined
+          if (trace !== undefined) assert.strictEqual(body.trace_id, trace, JSON.stringify(body))
+        }
+        assert.includeMembers([...types], ["system", "capability_action", "workflow_recovery", "security_violation", "system:gc_summary"])
+      }).pipe(Effect.provide(appOver(backend, { retention: Duration.days(365) }))), 60_000)
+  })
