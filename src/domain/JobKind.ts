@@ -50,7 +50,13 @@ export const JobKind: Schema.Schema<JobKind, JobKind | typeof LegacyTerminalAlia
     decode: (kind): JobKind => (kind === LegacyTerminalAlias ? "terminal_exec" : kind),
     encode: (kind) => kind
   }
-).annotations({ identifier: "JobKind" })
+).annotations({
+  identifier: "JobKind",
+  // A JSON Schema describes a transformation by its encoded side, which lists the alias; but
+  // every job this library writes (an HTTP response, the OpenAPI document's `AiJob`) holds a
+  // canonical kind, so the schema says exactly that (R1a: `term_exec` is never written).
+  jsonSchema: { enum: JobKinds }
+})
 
 /** Whether a string is a canonical job kind (the alias is not). */
 export const isJobKind = Schema.is(CanonicalJobKind)
