@@ -668,4 +668,132 @@ export const runSpecSweep = (backend: Backend) =>
         }
         assert.includeMembers([...types], ["system", "capability_action", "workflow_recovery", "security_violation", "system:gc_summary"])
       }).pipe(Effect.provide(appOver(backend, { retention: Duration.days(365) }))), 60_000)
+
+    it.effect("R11/R12 the spec's event shapes, every field given (nulls included), are stored and read back as given", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const sql = yield* SqlClient.SqlClient
+        const ts = new Date(NOW).toISOString()
+        const envelope = () => ({
+          event_id: crypto.randomUUID(),
+          timestamp: ts,
+          trace_id: crypto.randomUUID(),
+          model_id: "model-1",
+          wsids: ["ws-1", "ws-2"],
+          activity_span_id: "as-1",
+          session_span_id: "ss-1",
+          capability_id: "fs.read",
+          policy_decision_id: "pd-1"
+        })
+        const full: ReadonlyArray<Record<string, unknown>> = [
+          { ...envelope(), actor: "human", type: "terminal_command", session_id: "s1", cwd: null, command: "ls -la", args: ["-la"], exit_code: null, duration_ms: null, stdout_ref: null, stderr_ref: null, env_ref: null },
+          { ...envelope(), actor: "human", type: "terminal_command", session_id: "s1", cwd: "/tmp", command: "false", args: [], exit_code: 1, duration_ms: 12.5, stdout_ref: "ref:1", stderr_ref: "ref:2", env_ref: "ref:3" },
+          { ...envelope(), actor: "agent", type: "diagnostic", diagnostic_id: "diag-1", wsid: null, severity: "hint", source: "tsc" },
+          { ...envelope(), actor: "agent", type: "diagnostic", diagnostic_id: "diag-1", wsid: "ws-1", severity: "fatal", source: "" },
+          { ...envelope(), actor: "human", type: "debug_bundle_export", bundle_id: crypto.randomUUID(), scope: "time_window", redaction_mode: "FULL_LOCAL", included_job_ids: ["j1"], included_diagnostic_ids: ["d1"], included_wsids: ["w1"], event_count: 3, missing_evidence: [{ kind: "events", reason: "retention" }] },
+          { ...envelope(), actor: "agent", type: "llm_inference", token_usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }, latency_ms: null, prompt_hash: null, response_hash: null },
+          { ...envelope(), actor: "agent", type: "llm_inference", token_usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }, latency_ms: 250, prompt_hash: "sha256:abc", response_hash: "abc" },
+          { ...envelope(), actor: "system", type: "workflow_recovery", workflow_run_id: crypto.randomUUID(), from_state: "running", to_state: "stalled", reason: "stale", last_heartbeat_ts: ts, threshold_secs: 30 },
+          { ...envelope(), actor: "system", type: "workflow_recovery", job_id: crypto.randomUUID(), workflow_run_id: crypto.randomUUID(), from_state: "running", to_state: "stalled", reason: "stale", last_heartbeat_ts: ts, threshold_secs: 30 }
+        ]
+        for (const event of full) {
+          const result = yield* Effect.either(recorder.recordUntrusted(event))
+          assert.isTrue(Either.isRight(result), `${JSON.stringify(event)}: ${Either.isLeft(result) ? String(result.left) : ""}`)
+          const rows = yield* sql<{ readonly body: unknown }>`SELECT body FROM flight_recorder_events WHERE event_id = ${event.event_id as string}`
+          const body = typeof rows[0]!.body === "string" ? JSON.parse(rows[0]!.body) : rows[0]!.body
+          assert.deepStrictEqual(body, event)
+        }
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R11 the minimal spec shapes (only required fields) are accepted", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const ts = new Date(NOW).toISOString()
+        const base = () => ({ event_id: crypto.randomUUID(), timestamp: ts })
+        const minimal: ReadonlyArray<Record<string, unknown>> = [
+          { ...base(), actor: "human", type: "terminal_command", session_id: "s1", command: "ls" },
+          { ...base(), actor: "agent", type: "diagnostic", diagnostic_id: "d" },
+          { ...base(), actor: "human", type: "debug_bundle_export", bundle_id: crypto.randomUUID(), scope: "job", redaction_mode: "SAFE_DEFAULT" },
+          { ...base(), actor: "agent", type: "llm_inference", trace_id: crypto.randomUUID(), model_id: "m", token_usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } },
+          { ...base(), actor: "system", type: "workflow_recovery", workflow_run_id: crypto.randomUUID(), from_state: "running", to_state: "stalled", reason: "", last_heartbeat_ts: ts, threshold_secs: 30 },
+          { ...base(), actor: "agent", type: "capability_action", capability_id: "fs.read", actor_id: "agent-1", job_id: null, decision_outcome: "allow" },
+          { ...base(), actor: "agent", timestamp: "2026-03-01T02:00:00+02:00", type: "diagnostic", diagnostic_id: "d" },
+          { ...base(), actor: "agent", timestamp: "2026-03-01T00:00:00.123456Z", type: "diagnostic", diagnostic_id: "d" }
+        ]
+        for (const event of minimal) {
+          const result = yield* Effect.either(recorder.recordUntrusted(event))
+          assert.isTrue(Either.isRight(result), `${JSON.stringify(event)}: ${Either.isLeft(result) ? String(result.left) : ""}`)
+        }
+        assert.strictEqual((yield* recorder.list()).items.length, minimal.length)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R16 the database itself refuses invalid kinds (the alias too), states, modes and NULL or bad metrics", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const sql = yield* SqlClient.SqlClient
+        const job = yield* jobs.submit(summarize)
+        yield* jobs.start(job.job_id)
+        const id = job.job_id
+        const attempts: ReadonlyArray<[string, Effect.Effect<unknown, unknown>]> = [
+          ["kind alias", sql`UPDATE ai_jobs SET job_kind = 'term_exec' WHERE id = ${id}`],
+          ["kind doc_test", sql`UPDATE ai_jobs SET job_kind = 'doc_test' WHERE id = ${id}`],
+          ["kind gov", sql`UPDATE ai_jobs SET job_kind = 'governance_pack_export' WHERE id = ${id}`],
+          ["kind case", sql`UPDATE ai_jobs SET job_kind = 'Doc_Edit' WHERE id = ${id}`],
+          ["state", sql`UPDATE ai_jobs SET status = 'done' WHERE id = ${id}`],
+          ["access", sql`UPDATE ai_jobs SET access_mode = 'root' WHERE id = ${id}`],
+          ["safety", sql`UPDATE ai_jobs SET safety_mode = 'yolo' WHERE id = ${id}`],
+          ["metrics null", sql`UPDATE ai_jobs SET metrics = NULL WHERE id = ${id}`],
+          ["metrics negative", sql`UPDATE ai_jobs SET metrics = ${JSON.stringify({ duration_ms: 0, total_tokens: -1, input_tokens: 0, output_tokens: 0, tokens_planner: 0, tokens_executor: 0, entities_read: 0, entities_written: 0, validators_run_count: 0 })} WHERE id = ${id}`],
+          ["metrics missing", sql`UPDATE ai_jobs SET metrics = ${JSON.stringify({ duration_ms: 0 })} WHERE id = ${id}`],
+          ["run state", sql`UPDATE workflow_runs SET status = 'done' WHERE job_id = ${id}`]
+        ]
+        const accepted: Array<string> = []
+        for (const [name, attempt] of attempts) {
+          const result = yield* Effect.either(attempt)
+          if (Either.isRight(result)) accepted.push(name)
+        }
+        assert.deepStrictEqual(accepted, [])
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R9 startup recovery runs once before intake: a submit made at start-up waits for it, and each stale run has one event", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const storeContext = yield* Layer.build(backend.makeStoreWithSql())
+        const appWith = (gate: Layer.Layer<Recovery.RecoveryGate, never, JobStore.JobStore>) =>
+          Jobs.layer().pipe(
+            Layer.provideMerge(gate),
+            Layer.provideMerge(WakeUp.layerPollOnly),
+            Layer.provideMerge(FlightRecorder.layer()),
+            Layer.provideMerge(Capabilities.layerDefault),
+            Layer.provideMerge(Layer.succeedContext(storeContext))
+          )
+        const stale = yield* Effect.gen(function*() {
+          const jobs = yield* Jobs.Jobs
+          const made = []
+          for (let i = 0; i < 3; i++) {
+            const job = yield* jobs.submit(summarize)
+            yield* jobs.start(job.job_id)
+            made.push(job.job_id)
+          }
+          return made
+        }).pipe(Effect.provide(appWith(Recovery.layerNoStartupRecovery)))
+        yield* TestClock.adjust(Duration.seconds(31))
+        const fresh = yield* Effect.gen(function*() {
+          const jobs = yield* Jobs.Jobs
+          const job = yield* jobs.submit(summarize)
+          const states = yield* Effect.all(stale.map((id) => Effect.map(jobs.get(id), (j) => j.state)))
+          return { job, states }
+        }).pipe(Effect.provide(appWith(Recovery.layerStartup({ sweepEvery: Duration.seconds(5) }))))
+        assert.deepStrictEqual(fresh.states, ["stalled", "stalled", "stalled"])
+        assert.strictEqual(fresh.job.state, "queued")
+        const events = yield* Effect.gen(function*() {
+          const recorder = yield* FlightRecorder.FlightRecorder
+          return (yield* recorder.list({ types: ["workflow_recovery"] })).items
+        }).pipe(Effect.provide(appWith(Recovery.layerStartup())))
+        assert.strictEqual(events.length, 3)
+        assert.deepStrictEqual(events.map((e) => e.job_id).sort(), [...stale].sort())
+      }).pipe(Effect.scoped))
   })
