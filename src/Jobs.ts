@@ -37,6 +37,7 @@ import { makeSubmit } from "./internal/jobs/submit.js"
 import { makeSubmitMany } from "./internal/jobs/submitMany.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
+import { checkRunOptions } from "./internal/jobs/runOptions.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import { type AwaitOptions, type AwaitTimeout, makeAwait } from "./internal/engine/awaitJob.js"
@@ -294,6 +295,8 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     // Uninterruptible up to the program itself: an interrupt that arrives during the
     // lookups takes effect once the program starts, so the job is still released.
     Effect.uninterruptible(Effect.gen(function*() {
+      // Before anything is read or written: a bad option must not take the run nor start the program.
+      yield* checkRunOptions(options)
       const job = yield* store.getJob(jobId)
       if (job.state !== "running" || job.workflow_run_id === null) {
         return yield* new JobNotRunning({ job_id: job.job_id, state: job.state })

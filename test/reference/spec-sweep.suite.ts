@@ -19,6 +19,7 @@ import {
   FlightRecorder,
   Janitor,
   type JobId,
+  Lifecycle,
   type JobState,
   Jobs,
   JobStore,
@@ -796,4 +797,212 @@ export const runSpecSweep = (backend: Backend) =>
         assert.strictEqual(events.length, 3)
         assert.deepStrictEqual(events.map((e) => e.job_id).sort(), [...stale].sort())
       }).pipe(Effect.scoped))
+
+    it.effect("R15 every id of the reference's registry is known to requireCapability; scoped full ids and unknown axes are HSK-4001", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize)
+        yield* jobs.start(job.job_id)
+        const known = [
+          "doc.summarize", "terminal.exec", "export.debug_bundle", "export.governance_pack", "export.include_payloads", "fr.read",
+          "diagnostics.read", "jobs.read", "terminal.attach_human", "CALENDAR_READ_BASIC", "CALENDAR_READ_DETAILS",
+          "CALENDAR_READ_ANALYTICS", "CALENDAR_WRITE_LOCAL", "CALENDAR_WRITE_EXTERNAL", "CALENDAR_DELETE_LOCAL",
+          "CALENDAR_DELETE_EXTERNAL", "CALENDAR_MOVE_EVENT", "CALENDAR_RESOLVE_CONFLICT", "CALENDAR_ACTIVITY_SUMMARY",
+          "CALENDAR_COMPARE_ACTIVITY_WINDOWS", "fs.read", "fs.write", "proc.exec", "net.http", "device", "secrets.use", "creative",
+          "fs.read:logs", "fs.write:/tmp", "proc.exec:git", "net.http:example.com", "device:camera", "secrets.use:db", "creative:img"
+        ]
+        const unknown = ["magic.wand", "fs.reads:logs", "doc.summarize:pdf", "FS.READ", "terminal.exec:bash", "calendar_read_basic"]
+        const granted = new Set(["fs.read", "net.http", "doc.summarize", "export.debug_bundle", "fr.read", "diagnostics.read", "jobs.read", "export.include_payloads", "fs.read:logs", "net.http:example.com"])
+        const answers = yield* jobs.run(job.job_id, (ctx) =>
+          Effect.forEach([...known, ...unknown], (id) =>
+            Effect.map(Effect.either(ctx.requireCapability(id)), (r) => [id, Either.isRight(r) ? "allow" : (r.left as { _tag: string })._tag] as const)))
+        const expected = [
+          ...known.map((id) => [id, granted.has(id) ? "allow" : "CapabilityDenied"] as const),
+          ...unknown.map((id) => [id, "UnknownCapability"] as const)
+        ]
+        assert.deepStrictEqual(answers, expected)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R15 a stored job the policy refuses is never run: claimNext fails it with deny events, no run, and moves on", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore.JobStore
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const escalated = yield* store.createJob({ ...summarize, capability_profile_id: "Coder" } as never)
+        const lacking = yield* store.createJob({ ...summarize, job_kind: "terminal_exec", capability_profile_id: "Analyst" } as never)
+        const unknown = yield* store.createJob({ ...summarize, capability_profile_id: "Wizard" } as never)
+        yield* TestClock.adjust(Duration.millis(1))
+        const good = yield* jobs.submit(summarize)
+        // twice over: the second time through an admitted subject's template
+        const claim = yield* jobs.claimNext()
+        assert.strictEqual(claim?.job.job_id, good.job_id)
+        for (const bad of [escalated, lacking, unknown]) {
+          const job = yield* jobs.get(bad.job_id)
+          assert.strictEqual(job.state, "failed", bad.capability_profile_id)
+          assert.isNull(job.workflow_run_id)
+          assert.strictEqual((yield* store.listRuns(bad.job_id)).length, 0)
+          const decisions = (yield* recorder.list({ job_id: bad.job_id, types: ["capability_action"] })).items
+          assert.isTrue(decisions.some((e) => (e as { decision_outcome?: string }).decision_outcome === "deny"), bad.capability_profile_id)
+        }
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R1a a refused term_exec request names terminal_exec: in the error and in its deny events", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const sql = yield* SqlClient.SqlClient
+        const errors: Array<unknown> = []
+        for (const profile of ["Analyst", "Operator", "Wizard"]) {
+          const refused = yield* Effect.either(jobs.submitUntrusted({ ...summarize, job_kind: "term_exec", capability_profile_id: profile }))
+          assert.isTrue(Either.isLeft(refused))
+          errors.push((refused as Either.Left<unknown, unknown>).left)
+          const many = yield* Effect.either(jobs.submitMany([{ ...summarize, job_kind: "term_exec" as "terminal_exec", capability_profile_id: profile }]))
+          assert.isTrue(Either.isLeft(many))
+          errors.push((many as Either.Left<unknown, unknown>).left)
+        }
+        const text = JSON.stringify(errors) + errors.map((e) => String((e as Error).message)).join("\n")
+        assert.notInclude(text, "term_exec")
+        const dump = JSON.stringify(yield* sql`SELECT * FROM flight_recorder_events`)
+        assert.isTrue(dump.length > 10)
+        assert.notInclude(dump, "term_exec")
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R6/R12 under a busy pool each job's system events form one unbroken chain of allowed moves, oldest first", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const handlers: Jobs.Handlers<unknown, never> = {
+          doc_summarize: (ctx) =>
+            ctx.job.protocol_id.endsWith("fail")
+              ? Effect.fail("nope")
+              : ctx.node({ node_id: "a", node_type: "t" }, Effect.succeed({ done: true })),
+          doc_ingest: (ctx) => ctx.securityViolation({ violation: "leak" }),
+          doc_edit: () => Effect.succeed({ edited: true })
+        }
+        const submitted = yield* Effect.scoped(Effect.gen(function*() {
+          yield* jobs.worker({ concurrency: 4, handlers })
+          const made = []
+          for (let i = 0; i < 24; i++) {
+            const kind = i % 6 === 0 ? "doc_ingest" : i % 3 === 0 ? "doc_edit" : "doc_summarize"
+            made.push(yield* jobs.submit({ ...summarize, job_kind: kind, protocol_id: i % 4 === 1 ? "hsk.spec-sweep.fail" : summarize.protocol_id, max_attempts: 2 }))
+          }
+          for (let i = 0; i < 400; i++) {
+            const states = yield* Effect.forEach(made, (j) => Effect.map(jobs.get(j.job_id), (x) => x.state))
+            if (states.every((s) => s === "completed" || s === "failed" || s === "poisoned")) break
+            yield* TestClock.adjust(Duration.seconds(1))
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          }
+          return made
+        }))
+        for (const job of submitted) {
+          const history = yield* jobs.history(job.job_id)
+          assert.oneOf(history.job.state, ["completed", "failed", "poisoned"], job.job_id)
+          const moves = history.events.filter((e) => e.type === "system").map((e) => [e.body.from_state ?? null, e.body.to_state] as const)
+          let at: unknown = null
+          for (const [from, to] of moves) {
+            assert.strictEqual(from, at, `${job.job_id}: ${JSON.stringify(moves)}`)
+            if (from !== null && !(from === "running" && to === "queued")) {
+              assert.isTrue(Lifecycle.canTransition(from as JobState, to as JobState), `${from} → ${to}`)
+            }
+            at = to
+          }
+          assert.strictEqual(at, history.job.state, JSON.stringify(moves))
+          // each run ends in the state its job's move gave it
+          for (const { run, nodes } of history.runs) {
+            assert.notStrictEqual(run.status, "running")
+            for (const node of nodes) assert.notStrictEqual(node.status, "running")
+          }
+        }
+      }).pipe(Effect.provide(appOver(backend))), 60_000)
+
+    it.effect("R4 addMetrics refuses what would leave the metrics out of range or not whole, and changes nothing", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize)
+        yield* jobs.addMetrics(job.job_id, { total_tokens: 4294967295, duration_ms: Number.MAX_SAFE_INTEGER })
+        const before = yield* snapshot
+        const bad: ReadonlyArray<Record<string, unknown>> = [
+          { total_tokens: 1 }, { duration_ms: 1 }, { input_tokens: 1.5 }, { input_tokens: -1 }, { input_tokens: Number.NaN },
+          { input_tokens: Number.POSITIVE_INFINITY }, { bogus: 1 }, { input_tokens: "1" }, { input_tokens: null }
+        ]
+        const accepted: Array<string> = []
+        for (const delta of bad) {
+          const result = yield* Effect.either(jobs.addMetrics(job.job_id, delta as never))
+          if (Either.isRight(result)) accepted.push(JSON.stringify(delta))
+          else assert.strictEqual((result.left as { _tag: string })._tag, "DecodeFailure", JSON.stringify(delta))
+        }
+        assert.deepStrictEqual(accepted, [])
+        assert.strictEqual(yield* snapshot, before)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R8 a failed program's run, node and job keep their errors, payloads, sequence and times", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize)
+        yield* jobs.start(job.job_id)
+        const result = yield* Effect.either(jobs.run(job.job_id, (ctx) =>
+          Effect.gen(function*() {
+            yield* ctx.node({ node_id: "first", node_type: "llm", input: { doc: "d1" } }, Effect.succeed({ ok: 1 }))
+            yield* TestClock.adjust(Duration.seconds(2))
+            return yield* ctx.node({ node_id: "second", node_type: "tool", input: { n: 2 } }, Effect.fail(new Error("tool broke")))
+          })))
+        assert.isTrue(Either.isLeft(result))
+        const history = yield* jobs.history(job.job_id)
+        assert.strictEqual(history.job.state, "failed")
+        assert.isNotNull(history.job.error_message)
+        const [{ nodes, run }] = history.runs as unknown as [{ run: Record<string, unknown>; nodes: ReadonlyArray<Record<string, unknown>> }]
+        assert.strictEqual(run.status, "failed")
+        assert.isString(run.error_message)
+        assert.include(run.error_message as string, "tool broke")
+        assert.deepStrictEqual(nodes.map((n) => [n.node_id, n.node_type, n.status, n.sequence]), [["first", "llm", "completed", 0], ["second", "tool", "failed", 1]])
+        assert.deepStrictEqual(nodes[0]!.input_payload, { doc: "d1" })
+        assert.deepStrictEqual(nodes[0]!.output_payload, { ok: 1 })
+        assert.deepStrictEqual(nodes[1]!.input_payload, { n: 2 })
+        assert.include(String(nodes[1]!.error_message), "tool broke")
+        assert.isNotNull(nodes[1]!.finished_at)
+        assert.isNotNull(nodes[0]!.started_at)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R6 R6a Jobs.run's onSuccess past the types (stalled, queued, awaiting_user, …) is a DecodeFailure before the run is taken: program not started, nothing written", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        for (const to of ["stalled", "queued", "awaiting_user", "running", "bogus"]) {
+          const job = yield* jobs.submit(summarize)
+          yield* jobs.start(job.job_id)
+          const before = yield* snapshot
+          let started = false
+          const result = yield* Effect.either(jobs.run(job.job_id, () => Effect.sync(() => {
+            started = true
+            return { ok: true }
+          }), { onSuccess: to as never }))
+          assert.isTrue(Either.isLeft(result), to)
+          assert.strictEqual((result as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "DecodeFailure", to)
+          assert.isFalse(started, to)
+          assert.strictEqual(yield* snapshot, before, to)
+          // The run was not taken: it can still be run, and ends as a run should.
+          const done = yield* jobs.run(job.job_id, () => Effect.succeed({ ok: true }), { onSuccess: "awaiting_validation" })
+          assert.deepStrictEqual(done, { ok: true })
+          assert.strictEqual((yield* jobs.get(job.job_id)).state, "awaiting_validation")
+        }
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R6 R6a a worker pool given an onSuccess past the types refuses to start: no job is claimed", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const job = yield* jobs.submit(summarize)
+        const exit = yield* Effect.exit(Effect.scoped(jobs.worker({
+          concurrency: 1,
+          handlers: { doc_summarize: () => Effect.succeed({ ok: true }) },
+          run: { onSuccess: "queued" as never }
+        })))
+        assert.isTrue(exit._tag === "Failure")
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "queued")
+        assert.strictEqual((yield* jobs.history(job.job_id)).runs.length, 0)
+      }).pipe(Effect.provide(appOver(backend))))
   })

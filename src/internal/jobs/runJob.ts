@@ -48,6 +48,7 @@ import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
+import type { SuccessState } from "./runOptions.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
 import { watchLoss } from "../engine/lossWatch.js"
 import { endSpanOf, inFiberContext } from "../flight/jobSpan.js"
@@ -125,8 +126,8 @@ export interface RunContext {
   ) => Effect.Effect<void, CapabilityDenied | UnknownCapability | UnknownProfile | DecodeFailure | StorageError>
 }
 
-/** How a successful program ends its job. */
-export type SuccessState = "completed" | "completed_with_issues" | "awaiting_validation"
+/** How a successful program ends its job (runOptions.ts checks it before a run is taken). */
+export type { SuccessState } from "./runOptions.js"
 
 /** Options of `Jobs.run`. */
 export interface RunOptions {
@@ -137,7 +138,11 @@ export interface RunOptions {
    * (`JobStore.takeRun`, which wrote the heartbeat as it took the run).
    */
   readonly heartbeatInterval?: Duration.DurationInput
-  /** The state a successful run leaves its job in. Default `completed`. */
+  /**
+   * The state a successful run leaves its job in. Default `completed`.
+   * Anything else (past the types) is a `DecodeFailure` before the run is
+   * taken: `Jobs.run` starts no program and writes nothing; `Jobs.worker` dies.
+   */
   readonly onSuccess?: SuccessState
 }
 

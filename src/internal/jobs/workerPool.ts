@@ -26,6 +26,7 @@ import { type Parked, type Ring, WorkBell } from "../wakeUp/workBell.js"
 import { dispatch, type Handlers, kindsOf } from "../engine/handlers.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
 import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
+import { checkRunOptions } from "./runOptions.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
 /** What every pool takes, whatever its handlers. */
@@ -87,6 +88,9 @@ export const makeWorkerPool = (
 ) =>
 <E, R>(options: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function*() {
+    // Before a loop claims anything: a bad `run.onSuccess` (past the types) would settle every
+    // job it runs off the lifecycle table. The pool has no error channel: its caller's defect.
+    yield* Effect.orDie(checkRunOptions(options.run))
     const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
     const kinds = options.handlers !== undefined ? kindsOf(options.handlers) : options.kinds
     const poll = Duration.toMillis(Duration.decode(options.pollInterval ?? Duration.seconds(1)))

@@ -1,0 +1,31 @@
+/**
+ * The states a successful program may leave its job in (`RunOptions.onSuccess`),
+ * checked before a run is taken. The type allows only these; a caller past the
+ * types (JavaScript, a cast, a config file) could otherwise end a run off the
+ * lifecycle table — `queued` (the release edge, reserved to shutdown),
+ * `stalled` (recovery's alone, R6a), `awaiting_user` (not from `running`) —
+ * or run the program and only then find it cannot settle.
+ */
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { decodeWith } from "../../domain/decode.js"
+import type { DecodeFailure } from "../../domain/Errors.js"
+
+/** Where a successful run may take its job: three of the table's moves out of `running`. */
+export const SuccessStates = ["completed", "completed_with_issues", "awaiting_validation"] as const
+
+/** How a successful program ends its job. */
+export type SuccessState = typeof SuccessStates[number]
+
+const decodeOnSuccess = decodeWith(
+  Schema.Struct({
+    onSuccess: Schema.optionalWith(Schema.Literal(...SuccessStates), { exact: true }).annotations({
+      message: () => `Expected one of ${SuccessStates.join(", ")}`
+    })
+  }),
+  "RunOptions"
+)
+
+/** `options.onSuccess`, when given, is a state a successful run may reach; else `DecodeFailure`. */
+export const checkRunOptions = (options: { readonly onSuccess?: unknown } | undefined): Effect.Effect<void, DecodeFailure> =>
+  options === undefined || options.onSuccess === undefined ? Effect.void : Effect.asVoid(decodeOnSuccess(options))
