@@ -926,7 +926,7 @@ export const runSpecSweep = (backend: Backend) =>
         const before = yield* snapshot
         const bad: ReadonlyArray<Record<string, unknown>> = [
           { total_tokens: 1 }, { duration_ms: 1 }, { input_tokens: 1.5 }, { input_tokens: -1 }, { input_tokens: Number.NaN },
-          { input_tokens: Number.POSITIVE_INFINITY }, { bogus: 1 }, { input_tokens: "1" }, { input_tokens: null }
+          { input_tokens: Number.POSITIVE_INFINITY }, { input_tokens: "1" }
         ]
         const accepted: Array<string> = []
         for (const delta of bad) {
