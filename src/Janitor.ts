@@ -121,8 +121,9 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
 /** The configuration with its defaults, checked: `DecodeFailure` names what is wrong. */
 const resolveConfig = (config: JanitorConfig) =>
   Effect.gen(function*() {
-    const interval = Duration.decode(config.interval ?? DEFAULT_INTERVAL)
-    const olderThan = Duration.decode(config.olderThan ?? DEFAULT_PRUNE_AGE)
+    // decodeUnknown, not decode: a duration past its type ("banana") is a DecodeFailure, not a defect.
+    const interval = Duration.decodeUnknown(config.interval ?? DEFAULT_INTERVAL).pipe(Option.getOrElse(() => Duration.infinity))
+    const olderThan = Duration.decodeUnknown(config.olderThan ?? DEFAULT_PRUNE_AGE).pipe(Option.getOrElse(() => Duration.infinity))
     const keepNewest = config.keepNewest ?? DEFAULT_KEEP_NEWEST
     const issues = [
       ...(Duration.greaterThan(interval, Duration.zero) && Duration.isFinite(interval) ? [] : [{ path: "interval", message: "Expected a finite duration above zero" }]),

@@ -1005,4 +1005,58 @@ export const runSpecSweep = (backend: Backend) =>
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "queued")
         assert.strictEqual((yield* jobs.history(job.job_id)).runs.length, 0)
       }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("bad input past the types is a DecodeFailure and changes nothing: a move's, pin's and begin's options, filters, requests, Janitor and recovery options", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const running = yield* jobs.submit(summarize)
+        yield* jobs.start(running.job_id)
+        const queued = yield* jobs.submit(summarize)
+        const failed = yield* jobs.submit(summarize)
+        yield* jobs.fail(failed.job_id, "x")
+        const stalledJob = yield* jobs.submit(summarize)
+        yield* jobs.start(stalledJob.job_id)
+        yield* TestClock.adjust(Duration.seconds(60))
+        yield* Recovery.recoverStalledRuns()
+        const out: Record<string, string> = {}
+        const attempt = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+          Effect.gen(function*() {
+            const before = yield* snapshot
+            const result = yield* Effect.either(Effect.catchAllDefect(effect, (d) => Effect.fail({ _tag: `defect ${String(d)}`.slice(0, 80) })))
+            const after = yield* snapshot
+            out[name] = `${Either.isLeft(result) ? (result.left as { _tag: string })._tag : "ok"}${after === before ? "" : " +wrote"}`
+          })
+        yield* attempt("cancel actor robot", jobs.cancel(queued.job_id, { actor: "robot" as never }))
+        yield* attempt("cancel reason number", jobs.cancel(queued.job_id, { reason: 42 as never }))
+        yield* attempt("complete reason nul", jobs.complete(running.job_id, { reason: "a\u0000b" }))
+        yield* attempt("fail error number", jobs.fail(queued.job_id, 42 as never))
+        yield* attempt("fail error nul", jobs.fail(queued.job_id, "a\u0000b"))
+        yield* attempt("retry actor", jobs.retry(failed.job_id, { actor: "root" as never }))
+        yield* attempt("resume handTo bogus", jobs.resume(stalledJob.job_id, { handTo: "nobody" as never }))
+        yield* attempt("start actor", jobs.start(queued.job_id, { actor: "robot" as never }))
+        yield* attempt("pin actor", jobs.pin(queued.job_id, { actor: "robot" as never }))
+        yield* attempt("claimNext kinds bogus", jobs.claimNext({ kinds: ["bogus" as never] }))
+        yield* attempt("list states bogus", jobs.list({ states: ["bogus" as never] }))
+        yield* attempt("get bad id", jobs.get("not-a-uuid" as never))
+        yield* attempt("submit run_after text", jobs.submitUntrusted({ ...summarize, run_after: "tomorrow" }))
+        yield* attempt("submit priority", jobs.submitUntrusted({ ...summarize, priority: 1.5 }))
+        yield* attempt("submit kind upper", jobs.submitUntrusted({ ...summarize, job_kind: "DOC_SUMMARIZE" }))
+        yield* attempt("submit kind trailing space", jobs.submitUntrusted({ ...summarize, job_kind: "doc_summarize " }))
+        yield* attempt("submit doc_test", jobs.submitUntrusted({ ...summarize, job_kind: "doc_test" }))
+        yield* attempt("submit governance_pack_export", jobs.submitUntrusted({ ...summarize, job_kind: "governance_pack_export" }))
+        yield* attempt("submit entity ref empty", jobs.submitUntrusted({ ...summarize, entity_refs: [{ entity_id: "", entity_kind: "doc" }] }))
+        yield* attempt("submit op_type", jobs.submitUntrusted({ ...summarize, planned_operations: [{ op_type: "delete", target: { entity_id: "a", entity_kind: "doc" } }] }))
+        yield* attempt("submit access", jobs.submitUntrusted({ ...summarize, access_mode: "ANALYSIS_ONLY" }))
+        yield* attempt("submit safety", jobs.submitUntrusted({ ...summarize, safety_mode: "lenient" }))
+        yield* attempt("submit job_id nil", jobs.submitUntrusted({ ...summarize, job_id: "00000000-0000-0000-0000-000000000000" }))
+        yield* attempt("submit trace_id bad", jobs.submitUntrusted({ ...summarize, trace_id: "abc" }))
+        yield* attempt("submit metrics given", jobs.submitUntrusted({ ...summarize, metrics: { total_tokens: 5 } }))
+        yield* attempt("submit state given", jobs.submitUntrusted({ ...summarize, state: "running" }))
+        yield* attempt("retention cutoff bad", Effect.flatMap(FlightRecorder.FlightRecorder, (r) => r.enforceRetention({ cutoff: "x" as never })))
+        yield* attempt("janitor keepNewest", Janitor.runOnce({ keepNewest: -1 }))
+        yield* attempt("janitor olderThan", Janitor.runOnce({ olderThan: "banana" as never }))
+        yield* attempt("recovery threshold", Recovery.recoverStalledRuns({ threshold: Duration.millis(1500) }))
+        for (const [name, outcome] of Object.entries(out)) assert.strictEqual(outcome, "DecodeFailure", name)
+      }).pipe(Effect.provide(appOver(backend))))
   })

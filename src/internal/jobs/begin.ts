@@ -12,6 +12,7 @@ import type { Checkpoint, makeAdmission } from "./admission.js"
 import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { BeginOptions, Operations } from "./operations.js"
+import { optionsRefusal } from "./transitionOptions.js"
 
 export const makeBegin = ({ announce, announceOffer, prepare, store }: Operations, admission: ReturnType<typeof makeAdmission>) =>
 (from: JobState, at: Checkpoint, span: string) => {
@@ -22,6 +23,9 @@ export const makeBegin = ({ announce, announceOffer, prepare, store }: Operation
       : store.offerRun(runId)
   return Effect.fn(span)(function*(jobId: JobId, options: BeginOptions = {}) {
     yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
+    // Checked before the job is read: an option past its type changes nothing.
+    const refused = optionsRefusal(options, "BeginOptions")
+    if (refused !== undefined) return yield* refused
     // The refusal is committed with the transaction, then reported: hence an Either out of it.
     const outcome = yield* store.transaction(Effect.gen(function*() {
       // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.

@@ -15,6 +15,7 @@ import { lifecycleEvent } from "./auditEvents.js"
 import type { makeEndRun, makeFinishRunning, RunEnd } from "./endRun.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
+import { optionsRefusal } from "./transitionOptions.js"
 
 /** A move's options as a run's end (`RunEnd` without its target): only the fields given. */
 const endOf = (options: TransitionOptions & { readonly error?: string }): Omit<RunEnd, "to"> => {
@@ -61,6 +62,9 @@ export const makeMove = (
   return (jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) =>
     withJobSpan(name, (span) => {
       nameJob(span, { job_id: jobId })
+      // Checked before the job is read: an option past its type changes nothing.
+      const refused = optionsRefusal(options, "TransitionOptions")
+      if (refused !== undefined) return Effect.fail(refused)
       const end = endOf(options)
       /** The moved job named on the span and announced. No `Effect.gen`: the common move is two continuations (issue 16). */
       const moved = (job: AiJob): Effect.Effect<AiJob> => {

@@ -1,0 +1,45 @@
+/**
+ * A move's options (`reason`, `actor`) and a begin's (`handTo` too), checked
+ * before anything is read or written. Their types allow only a string reason,
+ * one of the three actors and `caller`/`workers`; a caller past the types
+ * (JavaScript, a cast, a config file) got a `StorageError` for an unknown
+ * actor (the database's CHECK refused the event), a defect for a reason that
+ * is no string, and a resume run by nobody for an unknown `handTo`. Now each
+ * is a `DecodeFailure` naming the option, and nothing changes.
+ *
+ * The common case — options of the right types — is a few comparisons; only
+ * a refusal runs the Schema, for its issues.
+ */
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import { DecodeFailure } from "../../domain/Errors.js"
+import { Actor } from "../../domain/EventRecord.js"
+
+const HandTo = Schema.Literal("caller", "workers")
+
+const BeginOptionsSchema = Schema.Struct({
+  reason: Schema.optionalWith(Schema.String, { exact: true }),
+  actor: Schema.optionalWith(Actor, { exact: true }),
+  handTo: Schema.optionalWith(HandTo, { exact: true })
+})
+const decode = Schema.decodeUnknownEither(BeginOptionsSchema, { errors: "all", onExcessProperty: "ignore" })
+
+const ACTORS: ReadonlyArray<unknown> = Actor.literals
+const HAND_TO: ReadonlyArray<unknown> = HandTo.literals
+
+const fits = (options: { readonly reason?: unknown; readonly actor?: unknown; readonly handTo?: unknown }): boolean =>
+  (options.reason === undefined || typeof options.reason === "string") &&
+  (options.actor === undefined || ACTORS.includes(options.actor)) &&
+  (options.handTo === undefined || HAND_TO.includes(options.handTo))
+
+/**
+ * Why `options` (a move's, a pin's or a begin's) is refused, or undefined
+ * when it is fine. `subject` names the options in the `DecodeFailure`.
+ */
+export const optionsRefusal = (options: object | undefined, subject: string): DecodeFailure | undefined => {
+  if (options === undefined || (typeof options === "object" && options !== null && fits(options))) return undefined
+  const decoded = decode(options)
+  return Either.isLeft(decoded)
+    ? DecodeFailure.fromParseError(subject, decoded.left)
+    : new DecodeFailure({ subject, issues: [{ path: "", message: "Expected an object of options" }] })
+}
