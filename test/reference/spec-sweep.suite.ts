@@ -10,6 +10,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
@@ -1058,5 +1059,43 @@ export const runSpecSweep = (backend: Backend) =>
         yield* attempt("janitor olderThan", Janitor.runOnce({ olderThan: "banana" as never }))
         yield* attempt("recovery threshold", Recovery.recoverStalledRuns({ threshold: Duration.millis(1500) }))
         for (const [name, outcome] of Object.entries(out)) assert.strictEqual(outcome, "DecodeFailure", name)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("bad input past the types inside a run, to the recorder's listing and to await: a typed error, nothing written", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const out: Record<string, string> = {}
+        const tagOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.map(
+            Effect.either(Effect.catchAllDefect(effect, (d) => Effect.fail({ _tag: `defect ${String(d)}`.slice(0, 80) }))),
+            (r) => Either.isLeft(r) ? (r.left as { _tag: string })._tag : "ok"
+          )
+        out["list types"] = yield* tagOf(recorder.list({ types: ["bogus" as never] }))
+        out["list since"] = yield* tagOf(recorder.list({ since: "yesterday" as never }))
+        out["list limit"] = yield* tagOf(recorder.list({ limit: 0 }))
+        const queued = yield* jobs.submit(summarize)
+        out["await until"] = yield* tagOf(Effect.gen(function*() {
+          const fiber = yield* Effect.fork(jobs.await(queued.job_id, { until: ["bogus" as never], timeout: Duration.seconds(1) }))
+          yield* TestClock.adjust(Duration.seconds(2))
+          return yield* Fiber.join(fiber)
+        }))
+        const job = yield* jobs.submit(summarize)
+        yield* jobs.start(job.job_id)
+        yield* jobs.run(job.job_id, (ctx) =>
+          Effect.gen(function*() {
+            out["node id number"] = yield* tagOf(ctx.node({ node_id: 42 as never, node_type: "t" }, Effect.succeed(null)))
+            out["node input a symbol"] = yield* tagOf(ctx.node({ node_id: "n", node_type: "t", input: { a: Symbol("x") } as never }, Effect.succeed(null)))
+            out["capability number"] = yield* tagOf(ctx.requireCapability(42 as never))
+          }).pipe(Effect.as(null)))
+        for (const [name, outcome] of Object.entries(out)) assert.strictEqual(outcome, "DecodeFailure", name)
+        // The refused calls wrote nothing: no node execution, no capability decision.
+        const history = yield* jobs.history(job.job_id)
+        assert.strictEqual(history.runs[0]!.nodes.length, 0)
+        assert.deepStrictEqual(
+          [...new Set(history.events.filter((e) => e.type === "capability_action").map((e) => e.body.capability_id))],
+          ["doc.summarize"]
+        )
       }).pipe(Effect.provide(appOver(backend))))
   })

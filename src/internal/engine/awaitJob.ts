@@ -9,8 +9,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { AiJob } from "../../domain/AiJob.js"
-import type { DecodeFailure } from "../../domain/Errors.js"
+import { decodeWith } from "../../domain/decode.js"
+import { DecodeFailure } from "../../domain/Errors.js"
 import type { JobId } from "../../domain/Ids.js"
+import { JobState as JobStateSchema } from "../../domain/JobState.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { ReadError } from "../../store/JobStore.js"
 import type { NotFound } from "../../store/StoreErrors.js"
@@ -47,6 +49,23 @@ export interface AwaitOptions {
   readonly pollInterval?: Duration.DurationInput
 }
 
+const decodeUntil = decodeWith(Schema.Array(JobStateSchema), "AwaitOptions.until")
+
+/** A duration option as a `Duration`, or a `DecodeFailure` naming it. */
+const durationOption = (input: Duration.DurationInput | undefined, path: string): Effect.Effect<Duration.Duration | undefined, DecodeFailure> =>
+  input === undefined ? Effect.succeed(undefined) : Option.match(Duration.decodeUnknown(input), {
+    onNone: () => Effect.fail(new DecodeFailure({ subject: "AwaitOptions", issues: [{ path, message: "Expected a duration" }] })),
+    onSome: Effect.succeed
+  })
+
+/** `options` checked: the states are job states, the durations durations. */
+const decodeAwaitOptions = (options: AwaitOptions) =>
+  Effect.all({
+    until: options.until === undefined ? Effect.succeed(undefined) : decodeUntil(options.until),
+    pollInterval: durationOption(options.pollInterval, "pollInterval"),
+    timeout: durationOption(options.timeout, "timeout")
+  })
+
 /** `Jobs.await`, over a way to read a job and the wake-up service, if any. */
 export const makeAwait = (
   getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>,
@@ -54,9 +73,11 @@ export const makeAwait = (
 ) =>
 (jobId: JobId, options: AwaitOptions = {}): Effect.Effect<AiJob, AwaitTimeout | NotFound | DecodeFailure | ReadError> =>
   Effect.scoped(Effect.gen(function*() {
-    const until = options.until ?? settledStates
+    // Checked first: past the types, a state no job can be in (or a duration that is none) would wait forever or die.
+    const checked = yield* decodeAwaitOptions(options)
+    const until = checked.until ?? settledStates
     const wanted = (state: JobState) => until.includes(state)
-    const poll = Duration.decode(options.pollInterval ?? Duration.seconds(1))
+    const poll = checked.pollInterval ?? Duration.seconds(1)
     // Subscribed before the first read: a change between the read and the wait is not missed.
     const subscription = wakeUp === undefined ? undefined : yield* wakeUp.subscribe
     const watch = Effect.gen(function*() {
@@ -72,7 +93,7 @@ export const makeAwait = (
     if (options.timeout === undefined) return yield* watch
     // The time counts from the call, the first read included: a slow first
     // read must not start the clock late (a caller's "5 seconds" means 5 s).
-    const timeout = Duration.decode(options.timeout)
+    const timeout = checked.timeout ?? Duration.infinity
     const settled = yield* Effect.timeoutOption(watch, timeout)
     if (Option.isSome(settled)) return settled.value
     // Timed out: read once more, so the error names the state the job is in now

@@ -181,6 +181,10 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
   /** `ctx.requireCapability`: the policy's answer for the job's profile, recorded as its `capability_action` event. */
   const checkCapability = (capabilities: Capabilities["Type"], job: AiJob, capabilityId: string) =>
     Effect.gen(function*() {
+      // Past the types an id may be no string at all: bad input, not a decision (nor a defect in the policy).
+      if (typeof capabilityId !== "string") {
+        return yield* new DecodeFailure({ subject: "capability id", issues: [{ path: "", message: "Expected a capability id (a string)" }] })
+      }
       const profileId = job.capability_profile_id
       const granted = yield* capabilities.profileCan(profileId, capabilityId)
       const record = yield* prepare(capabilityEvent({
