@@ -1098,4 +1098,67 @@ export const runSpecSweep = (backend: Backend) =>
           ["doc.summarize"]
         )
       }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R6b a program that catches its own security violation and then fails or succeeds leaves its job poisoned, never retried (retry policy with attempts left)", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const outcomes: Array<string> = []
+        for (const after of ["fail", "succeed", "die"] as const) {
+          const job = yield* jobs.submit(summarize)
+          yield* jobs.start(job.job_id)
+          const result = yield* Effect.either(jobs.run(job.job_id, (ctx) =>
+            ctx.securityViolation({ violation: "leak" }).pipe(
+              Effect.catchAll(() => after === "fail" ? Effect.fail("own error") : after === "die" ? Effect.dieMessage("boom") : Effect.succeed({ fine: true }))
+            )))
+          yield* TestClock.adjust(Duration.minutes(30))
+          const claimed = yield* jobs.claimNext()
+          const history = yield* jobs.history(job.job_id)
+          outcomes.push(`${after}: ${Either.isLeft(result) ? (result.left as { _tag: string })._tag : "ok"} ${history.job.state} runs=${history.runs.length} claimed=${claimed === null ? "none" : claimed.job.job_id === job.job_id ? "it" : "other"}`)
+        }
+        assert.deepStrictEqual(outcomes, [
+          "fail: SecurityViolation poisoned runs=1 claimed=none",
+          "succeed: SecurityViolation poisoned runs=1 claimed=none",
+          "die: SecurityViolation poisoned runs=1 claimed=none"
+        ])
+      }).pipe(Effect.provide(Jobs.layer({ retry: { default: { maxAttempts: 3, backoff: { initial: "1 second", factor: 1, max: "1 second", jitter: 0 } } } }).pipe(
+        Layer.provideMerge(Recovery.layerNoStartupRecovery),
+        Layer.provideMerge(WakeUp.layerPollOnly),
+        Layer.provideMerge(FlightRecorder.layer()),
+        Layer.provideMerge(Capabilities.layerDefault),
+        Layer.provideMerge(backend.makeStoreWithSql())
+      ))))
+
+    it.effect("R6b a poisoned job is not retried by a pool with a retry policy, and a failed one is (until attempts run out)", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const calls = new Map<string, number>()
+        const handlers: Jobs.Handlers<unknown, never> = {
+          doc_summarize: (ctx) => {
+            calls.set(ctx.job.job_id, (calls.get(ctx.job.job_id) ?? 0) + 1)
+            return ctx.job.protocol_id.endsWith("poison") ? ctx.securityViolation({ violation: "leak" }) : Effect.fail("nope")
+          }
+        }
+        const [poisoned, failing] = yield* Effect.scoped(Effect.gen(function*() {
+          yield* jobs.worker({ concurrency: 2, handlers })
+          const a = yield* jobs.submit({ ...summarize, protocol_id: "hsk.spec-sweep.poison" })
+          const b = yield* jobs.submit(summarize)
+          for (let i = 0; i < 100; i++) {
+            yield* TestClock.adjust(Duration.seconds(1))
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          }
+          return [a, b] as const
+        }))
+        assert.strictEqual((yield* jobs.get(poisoned.job_id)).state, "poisoned")
+        assert.strictEqual(calls.get(poisoned.job_id), 1)
+        assert.strictEqual((yield* jobs.get(failing.job_id)).state, "failed")
+        assert.strictEqual(calls.get(failing.job_id), 3)
+      }).pipe(Effect.provide(Jobs.layer({ retry: { default: { maxAttempts: 3, backoff: { initial: "1 second", factor: 1, max: "1 second", jitter: 0 } } } }).pipe(
+        Layer.provideMerge(Recovery.layerNoStartupRecovery),
+        Layer.provideMerge(WakeUp.layerPollOnly),
+        Layer.provideMerge(FlightRecorder.layer()),
+        Layer.provideMerge(Capabilities.layerDefault),
+        Layer.provideMerge(backend.makeStoreWithSql())
+      ))), 60_000)
   })
