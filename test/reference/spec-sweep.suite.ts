@@ -1161,4 +1161,36 @@ export const runSpecSweep = (backend: Backend) =>
         Layer.provideMerge(Capabilities.layerDefault),
         Layer.provideMerge(backend.makeStoreWithSql())
       ))), 60_000)
+
+    it.effect("R10 recordMany is all or nothing; a recorded event id is never overwritten (AlreadyExists)", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const sql = yield* SqlClient.SqlClient
+        const diag = (extra: Record<string, unknown> = {}) => ({
+          type: "diagnostic" as const,
+          event_id: crypto.randomUUID(),
+          timestamp: new Date(NOW).toISOString(),
+          actor: "system" as const,
+          diagnostic_id: "d1",
+          ...extra
+        })
+        const invalid = yield* Effect.either(recorder.recordManyUntrusted([diag(), diag({ severity: "bad" }), diag()]))
+        assert.strictEqual((invalid as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "InvalidEvent")
+        const first = diag()
+        yield* recorder.record(first)
+        const again = yield* Effect.either(recorder.record({ ...first, diagnostic_id: "d2" }))
+        assert.strictEqual((again as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "AlreadyExists")
+        const upper = yield* Effect.either(recorder.record({ ...first, event_id: first.event_id.toUpperCase(), diagnostic_id: "d3" }))
+        assert.strictEqual((upper as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "AlreadyExists")
+        const dup = diag()
+        const twice = yield* Effect.either(recorder.recordMany([diag(), dup, dup]))
+        assert.strictEqual((twice as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "AlreadyExists")
+        const withOld = yield* Effect.either(recorder.recordMany([diag(), { ...first, diagnostic_id: "d4" }]))
+        assert.strictEqual((withOld as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "AlreadyExists")
+        const rows = yield* sql<{ readonly body: unknown }>`SELECT body FROM flight_recorder_events`
+        assert.strictEqual(rows.length, 1)
+        const body = typeof rows[0]!.body === "string" ? JSON.parse(rows[0]!.body) : rows[0]!.body
+        assert.strictEqual(body.diagnostic_id, "d1")
+      }).pipe(Effect.provide(appOver(backend))))
   })
