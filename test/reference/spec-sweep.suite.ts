@@ -1193,4 +1193,80 @@ export const runSpecSweep = (backend: Backend) =>
         const body = typeof rows[0]!.body === "string" ? JSON.parse(rows[0]!.body) : rows[0]!.body
         assert.strictEqual(body.diagnostic_id, "d1")
       }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R14 secrets in caller text never reach the database: a submit's status_reason, a cancel's reason, a node's error, a violation's detail, a run's error", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const sql = yield* SqlClient.SqlClient
+        const secret = "sk-abc123def456ghi789jkl"
+        const a = yield* jobs.submit({ ...summarize, status_reason: `submitted with ${secret}` })
+        yield* jobs.cancel(a.job_id, { reason: `cancelled: Bearer ${secret}` })
+        const b = yield* jobs.submit(summarize)
+        yield* jobs.start(b.job_id)
+        yield* Effect.either(jobs.run(b.job_id, (ctx) => ctx.node({ node_id: "n", node_type: "t" }, Effect.fail(new Error(`password=${secret}`)))))
+        const c = yield* jobs.submit(summarize)
+        yield* jobs.start(c.job_id)
+        yield* Effect.either(jobs.run(c.job_id, (ctx) => ctx.securityViolation({ violation: "leak", detail: `api_key=${secret}` })))
+        const d = yield* jobs.submit(summarize)
+        yield* jobs.start(d.job_id)
+        yield* jobs.awaitValidation(d.job_id, { reason: `token=${secret}` })
+        yield* jobs.pin(d.job_id, { reason: `Bearer ${secret}` })
+        const dump = JSON.stringify([
+          yield* sql`SELECT * FROM ai_jobs`,
+          yield* sql`SELECT * FROM workflow_runs`,
+          yield* sql`SELECT * FROM workflow_node_executions`,
+          yield* sql`SELECT * FROM flight_recorder_events`
+        ])
+        assert.notInclude(dump, secret)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R4 the store's updateJob refuses null or malformed metrics past the types, and writes nothing", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore.JobStore
+        const job = yield* jobs.submit(summarize)
+        const before = yield* snapshot
+        for (const metrics of [null, { total_tokens: -1 }, { total_tokens: null }, "zero", []]) {
+          const result = yield* Effect.either(store.updateJob(job.job_id, { metrics: metrics as never }))
+          assert.isTrue(Either.isLeft(result), JSON.stringify(metrics))
+          assert.strictEqual((result as Either.Left<{ readonly _tag: string }, unknown>).left._tag, "DecodeFailure", JSON.stringify(metrics))
+        }
+        assert.strictEqual(yield* snapshot, before)
+      }).pipe(Effect.provide(appOver(backend))))
+
+    it.effect("R6 leaving stalled is an operator's action only: a pool with a retry policy never picks up or moves a stalled job", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const ran: Array<string> = []
+        const handlers: Jobs.Handlers<unknown, never> = {
+          doc_summarize: (ctx) => Effect.sync(() => {
+            ran.push(ctx.job.job_id)
+            return { ok: true }
+          })
+        }
+        const job = yield* jobs.submit({ ...summarize, max_attempts: 3 })
+        yield* jobs.start(job.job_id)
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* jobs.worker({ concurrency: 2, handlers })
+          yield* TestClock.adjust(Duration.seconds(45))
+          yield* Recovery.recoverStalledRuns()
+          for (let i = 0; i < 60; i++) {
+            yield* TestClock.adjust(Duration.seconds(10))
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 3)))
+          }
+        }))
+        assert.deepStrictEqual(ran, [])
+        const history = yield* jobs.history(job.job_id)
+        assert.strictEqual(history.job.state, "stalled")
+        assert.strictEqual(history.runs.length, 1)
+      }).pipe(Effect.provide(Jobs.layer({ retry: { default: { maxAttempts: 3 } } }).pipe(
+        Layer.provideMerge(Recovery.layerNoStartupRecovery),
+        Layer.provideMerge(WakeUp.layerPollOnly),
+        Layer.provideMerge(FlightRecorder.layer()),
+        Layer.provideMerge(Capabilities.layerDefault),
+        Layer.provideMerge(backend.makeStoreWithSql())
+      ))), 60_000)
   })
