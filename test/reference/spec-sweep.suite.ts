@@ -1269,4 +1269,25 @@ export const runSpecSweep = (backend: Backend) =>
         Layer.provideMerge(Capabilities.layerDefault),
         Layer.provideMerge(backend.makeStoreWithSql())
       ))), 60_000)
+
+    it.effect("R15 an admitted submit records one allow per requirement (debug_bundle_export: four), naming the job and the asking profile", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const jobs = yield* Jobs.Jobs
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const job = yield* jobs.submit({ ...summarize, job_kind: "debug_bundle_export" })
+        const events = (yield* recorder.list({ job_id: job.job_id, types: ["capability_action"] })).items as unknown as ReadonlyArray<Record<string, unknown>>
+        assert.deepStrictEqual(
+          events.map((e) => [e.capability_id, e.decision_outcome, e.actor_id, e.job_id]).sort(),
+          [
+            ["diagnostics.read", "allow", "tester", job.job_id],
+            ["export.debug_bundle", "allow", "tester", job.job_id],
+            ["fr.read", "allow", "tester", job.job_id],
+            ["jobs.read", "allow", "tester", job.job_id]
+          ]
+        )
+        const gov = yield* jobs.submit({ ...summarize, job_kind: "workflow_run", protocol_id: "hsk.governance_pack.export.v0" })
+        const govEvents = (yield* recorder.list({ job_id: gov.job_id, types: ["capability_action"] })).items as unknown as ReadonlyArray<Record<string, unknown>>
+        assert.deepStrictEqual(govEvents.map((e) => e.capability_id).sort(), ["export.governance_pack", "fs.read", "fs.write"])
+      }).pipe(Effect.provide(appOver(backend))))
   })
