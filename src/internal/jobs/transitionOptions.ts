@@ -4,8 +4,9 @@
  * one of the three actors and `caller`/`workers`; a caller past the types
  * (JavaScript, a cast, a config file) got a `StorageError` for an unknown
  * actor (the database's CHECK refused the event), a defect for a reason that
- * is no string, and a resume run by nobody for an unknown `handTo`. Now each
- * is a `DecodeFailure` naming the option, and nothing changes.
+ * is no string, and an unknown `handTo` was taken as `caller` (the run written,
+ * offered to no pool). Now each is a `DecodeFailure` naming the option, and
+ * nothing changes.
  *
  * The common case — options of the right types — is a few comparisons; only
  * a refusal runs the Schema, for its issues.
