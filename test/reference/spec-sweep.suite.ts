@@ -39,8 +39,9 @@ const summarize = {
   safety_mode: "normal"
 } as const
 
-const appOver = (backend: Backend, recorder: FlightRecorder.FlightRecorderConfig = {}) =>
-  Jobs.layer().pipe(
+/** Jobs over `backend`'s store, polling, no startup recovery: the recorder's and Jobs' options as given. */
+const appOver = (backend: Backend, recorder: FlightRecorder.FlightRecorderConfig = {}, options: Jobs.Options = {}) =>
+  Jobs.layer(options).pipe(
     Layer.provideMerge(Recovery.layerNoStartupRecovery),
     Layer.provideMerge(WakeUp.layerPollOnly),
     Layer.provideMerge(FlightRecorder.layer(recorder)),
@@ -760,7 +761,7 @@ export const runSpecSweep = (backend: Backend) =>
         assert.deepStrictEqual(accepted, [])
       }).pipe(Effect.provide(appOver(backend))))
 
-    it.effect("R9 startup recovery runs once before intake: a submit made at start-up waits for it, and each stale run has one event", () =>
+    it.effect("R9 startup recovery runs once, as the layer starts: the first submit finds every stale run stalled, and each has one event (a submit racing recovery is forced with a latch in test/jobs/jobs.suite.ts)", () =>
       Effect.gen(function*() {
         yield* TestClock.setTime(NOW)
         const storeContext = yield* Layer.build(backend.makeStoreWithSql())
@@ -1121,13 +1122,7 @@ export const runSpecSweep = (backend: Backend) =>
           "succeed: SecurityViolation poisoned runs=1 claimed=none",
           "die: SecurityViolation poisoned runs=1 claimed=none"
         ])
-      }).pipe(Effect.provide(Jobs.layer({ retry: { default: { maxAttempts: 3, backoff: { initial: "1 second", factor: 1, max: "1 second", jitter: 0 } } } }).pipe(
-        Layer.provideMerge(Recovery.layerNoStartupRecovery),
-        Layer.provideMerge(WakeUp.layerPollOnly),
-        Layer.provideMerge(FlightRecorder.layer()),
-        Layer.provideMerge(Capabilities.layerDefault),
-        Layer.provideMerge(backend.makeStoreWithSql())
-      ))))
+      }).pipe(Effect.provide(appOver(backend, {}, { retry: { default: { maxAttempts: 3, backoff: { initial: "1 second", factor: 1, max: "1 second", jitter: 0 } } } }))))
 
     it.effect("R6b a poisoned job is not retried by a pool with a retry policy, and a failed one is (until attempts run out)", () =>
       Effect.gen(function*() {
@@ -1154,13 +1149,7 @@ export const runSpecSweep = (backend: Backend) =>
         assert.strictEqual(calls.get(poisoned.job_id), 1)
         assert.strictEqual((yield* jobs.get(failing.job_id)).state, "failed")
         assert.strictEqual(calls.get(failing.job_id), 3)
-      }).pipe(Effect.provide(Jobs.layer({ retry: { default: { maxAttempts: 3, backoff: { initial: "1 second", factor: 1, max: "1 second", jitter: 0 } } } }).pipe(
-        Layer.provideMerge(Recovery.layerNoStartupRecovery),
-        Layer.provideMerge(WakeUp.layerPollOnly),
-        Layer.provideMerge(FlightRecorder.layer()),
-        Layer.provideMerge(Capabilities.layerDefault),
-        Layer.provideMerge(backend.makeStoreWithSql())
-      ))), 60_000)
+      }).pipe(Effect.provide(appOver(backend, {}, { retry: { default: { maxAttempts: 3, backoff: { initial: "1 second", factor: 1, max: "1 second", jitter: 0 } } } }))), 60_000)
 
     it.effect("R10 recordMany is all or nothing; a recorded event id is never overwritten (AlreadyExists)", () =>
       Effect.gen(function*() {
@@ -1262,13 +1251,7 @@ export const runSpecSweep = (backend: Backend) =>
         const history = yield* jobs.history(job.job_id)
         assert.strictEqual(history.job.state, "stalled")
         assert.strictEqual(history.runs.length, 1)
-      }).pipe(Effect.provide(Jobs.layer({ retry: { default: { maxAttempts: 3 } } }).pipe(
-        Layer.provideMerge(Recovery.layerNoStartupRecovery),
-        Layer.provideMerge(WakeUp.layerPollOnly),
-        Layer.provideMerge(FlightRecorder.layer()),
-        Layer.provideMerge(Capabilities.layerDefault),
-        Layer.provideMerge(backend.makeStoreWithSql())
-      ))), 60_000)
+      }).pipe(Effect.provide(appOver(backend, {}, { retry: { default: { maxAttempts: 3 } } }))), 60_000)
 
     it.effect("R15 an admitted submit records one allow per requirement (debug_bundle_export: four), naming the job and the asking profile", () =>
       Effect.gen(function*() {

@@ -90,16 +90,15 @@ export const makeAwait = (
       }
       return last
     })
-    if (options.timeout === undefined) return yield* watch
+    if (checked.timeout === undefined) return yield* watch
     // The time counts from the call, the first read included: a slow first
     // read must not start the clock late (a caller's "5 seconds" means 5 s).
-    const timeout = checked.timeout ?? Duration.infinity
-    const settled = yield* Effect.timeoutOption(watch, timeout)
+    const settled = yield* Effect.timeoutOption(watch, checked.timeout)
     if (Option.isSome(settled)) return settled.value
     // Timed out: read once more, so the error names the state the job is in now
     // (a read in flight when the time ran out is not lost) and a job that got
     // there at the last moment is returned, not reported as late.
     const seen = yield* getJob(jobId)
     if (wanted(seen.state)) return seen
-    return yield* new AwaitTimeout({ job_id: seen.job_id, state: seen.state, until: [...until], timeout: Duration.format(timeout) })
+    return yield* new AwaitTimeout({ job_id: seen.job_id, state: seen.state, until: [...until], timeout: Duration.format(checked.timeout) })
   }))
