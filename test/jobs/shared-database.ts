@@ -74,6 +74,14 @@ export const realSleep = (ms: number): Effect.Effect<void> =>
  * PostgreSQL shows the wait on the server (`pg_stat_activity`); SQLite's
  * waits are the store's own retries of BEGIN IMMEDIATE, invisible from
  * outside, so there it is a moment of real time.
+ *
+ * Its queries run on a connection of their own, never in the transaction it
+ * is called from: @effect/sql's `TransactionConnection` is one tag for every
+ * client, so a separate client's statements inside a store transaction join
+ * that transaction — and PostgreSQL gives a transaction one snapshot of
+ * `pg_stat_activity`, taken at its first read. Run inside the held
+ * transaction, a poll made before the rival began to wait saw that snapshot
+ * until it gave up (the flake of test/jobs/poison-race.test.ts under load).
  */
 export const untilLockWaiter = (database: SharedDatabase, backend: SharedBackend): Effect.Effect<void> =>
   backend !== postgresShared ? realSleep(100) : Effect.gen(function*() {
@@ -85,7 +93,11 @@ export const untilLockWaiter = (database: SharedDatabase, backend: SharedBackend
       yield* realSleep(20)
     }
     return assert.fail("no session waits for a lock")
-  }).pipe(Effect.provide(rawPgClient(database.url)), Effect.orDie)
+  }).pipe(
+    Effect.provide(rawPgClient(database.url)),
+    Effect.mapInputContext((context: Context.Context<never>) => Context.omit(SqlClient.TransactionConnection)(context)),
+    Effect.orDie
+  )
 
 /**
  * `store` with its heartbeats counted as they complete, so a test can wait for a
