@@ -5,7 +5,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
-import { isJobKind, type JobKind } from "../../domain/JobKind.js"
+import type { JobKind } from "../../domain/JobKind.js"
 import type { Json } from "../../domain/Json.js"
 import type { RunContext } from "../jobs/runJob.js"
 
@@ -18,10 +18,6 @@ export interface KindContext<K extends JobKind> extends RunContext {
 export type Handlers<E, R> = {
   readonly [K in JobKind]?: (context: KindContext<K>) => Effect.Effect<Json | void, E, R>
 }
-
-/** The kinds a set of handlers serves, in the order written. */
-export const kindsOf = <E, R>(handlers: Handlers<E, R>): ReadonlyArray<JobKind> =>
-  Object.keys(handlers).filter((kind): kind is JobKind => isJobKind(kind) && handlers[kind] !== undefined)
 
 /**
  * The program for a claimed job: its kind's handler. A pool only claims its

@@ -5,11 +5,18 @@
  * lifecycle table — `queued` (the release edge, reserved to shutdown),
  * `stalled` (recovery's alone, R6a), `awaiting_user` (not from `running`) —
  * or run the program and only then find it cannot settle.
+ *
+ * `heartbeatInterval` too: past the types a word the Duration parser cannot
+ * read was a defect inside the run's heartbeat fiber, after the program had
+ * started, and a zero, negative or infinite interval beat in a tight loop or
+ * never (its run then stalled by recovery while it worked).
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
-import type { DecodeFailure } from "../../domain/Errors.js"
+import { DecodeFailure } from "../../domain/Errors.js"
 
 /** Where a successful run may take its job: three of the table's moves out of `running`. */
 export const SuccessStates = ["completed", "completed_with_issues", "awaiting_validation"] as const
@@ -26,6 +33,29 @@ const decodeOnSuccess = decodeWith(
   "RunOptions"
 )
 
-/** `options.onSuccess`, when given, is a state a successful run may reach; else `DecodeFailure`. */
-export const checkRunOptions = (options: { readonly onSuccess?: unknown } | undefined): Effect.Effect<void, DecodeFailure> =>
-  options === undefined || options.onSuccess === undefined ? Effect.void : Effect.asVoid(decodeOnSuccess(options))
+/** Whether `input` is a duration above zero and finite: one a loop can sleep between beats. */
+export const isPositiveFiniteDuration = (input: unknown): boolean =>
+  Option.match(Duration.decodeUnknown(input), {
+    onNone: () => false,
+    onSome: (duration) => Duration.isFinite(duration) && Duration.greaterThan(duration, Duration.zero)
+  })
+
+/**
+ * `options.onSuccess`, when given, is a state a successful run may reach, and
+ * `options.heartbeatInterval`, when given, a finite duration above zero; else
+ * `DecodeFailure`.
+ */
+export const checkRunOptions = (
+  options: { readonly onSuccess?: unknown; readonly heartbeatInterval?: unknown } | undefined
+): Effect.Effect<void, DecodeFailure> => {
+  if (options === undefined) return Effect.void
+  if (options.heartbeatInterval !== undefined && !isPositiveFiniteDuration(options.heartbeatInterval)) {
+    return Effect.fail(
+      new DecodeFailure({
+        subject: "RunOptions",
+        issues: [{ path: "heartbeatInterval", message: "Expected a finite duration above zero (e.g. \"10 seconds\")" }]
+      })
+    )
+  }
+  return options.onSuccess === undefined ? Effect.void : Effect.asVoid(decodeOnSuccess(options))
+}

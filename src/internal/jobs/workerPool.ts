@@ -23,9 +23,10 @@ import type * as WakeUp from "../wakeUp/wakeUp.js"
 import { RecentClaims } from "../wakeUp/recentClaims.js"
 import { lookAgain, type Signal } from "../wakeUp/signal.js"
 import { type Parked, type Ring, WorkBell } from "../wakeUp/workBell.js"
-import { dispatch, type Handlers, kindsOf } from "../engine/handlers.js"
+import { dispatch, type Handlers } from "../engine/handlers.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
 import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
+import { checkPoolOptions } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
@@ -73,8 +74,7 @@ export type WorkerOptions<E, R> = WorkerPoolOptions & (
   }
 )
 
-/** The default `WorkerOptions.drainTimeout`. */
-export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
+export { DEFAULT_DRAIN_TIMEOUT } from "./poolOptions.js"
 
 type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
 
@@ -88,13 +88,15 @@ export const makeWorkerPool = (
 ) =>
 <E, R>(options: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function*() {
-    // Before a loop claims anything: a bad `run.onSuccess` (past the types) would settle every
-    // job it runs off the lifecycle table. The pool has no error channel: its caller's defect.
+    // Before a loop claims anything (poolOptions.ts): a bad `run.onSuccess` (past the types) would
+    // settle every job it runs off the lifecycle table, a NaN concurrency start no loop. The pool
+    // has no error channel: its caller's defect.
     yield* Effect.orDie(checkRunOptions(options.run))
+    const settings = yield* Effect.orDie(checkPoolOptions(options))
     const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
-    const kinds = options.handlers !== undefined ? kindsOf(options.handlers) : options.kinds
-    const poll = Duration.toMillis(Duration.decode(options.pollInterval ?? Duration.seconds(1)))
-    const drain = Duration.decode(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT)
+    const kinds = settings.kinds
+    const poll = Duration.toMillis(settings.poll)
+    const drain = settings.drain
     const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
     // Set when the pool's scope closes: no loop claims again.
     let closing = false
@@ -223,7 +225,7 @@ export const makeWorkerPool = (
     )
     const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
     const loops: Array<Fiber.RuntimeFiber<void>> = []
-    for (let i = 0; i < Math.max(1, options.concurrency); i++) loops.push(yield* Effect.forkScoped(loop))
+    for (let i = 0; i < settings.concurrency; i++) loops.push(yield* Effect.forkScoped(loop))
     // Runs before the scope interrupts the loops (finalizers run in reverse order, and
     // this one is added last): stop claiming, drain, then release what is still running.
     // Finalizers are uninterruptible — and the fiber closing the scope may itself be

@@ -1,0 +1,135 @@
+/**
+ * A worker pool's options (`Jobs.worker`), checked before any loop claims.
+ * The types allow only sound values; past them (JavaScript, a cast, a number
+ * read from the environment) a pool was silently idle or wrong: `concurrency:
+ * NaN` started no loop, `2.5` three; handlers under keys that are no kind
+ * (`term_exec`, a typo) or `kinds: []` claimed nothing, and unknown `kinds`
+ * failed every claim, each failure logged and the loop polling on; a `pollInterval` of
+ * zero polled in a tight loop; a duration word the parser cannot read was a
+ * defect from inside `Duration.decode`. A pool has no error channel, so a
+ * refusal is its caller's defect carrying a `DecodeFailure` that names each
+ * option — at start-up, with nothing claimed.
+ *
+ * The legacy alias `term_exec` is read as `terminal_exec` (R1a) in `kinds`,
+ * as the store reads a claim's kinds; as a handlers key it is refused instead,
+ * since the handlers' type names the kinds a pool serves and a program under
+ * the alias beside one under `terminal_exec` would be two for one kind.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { DecodeFailure, formatIssues } from "../../domain/Errors.js"
+import { isJobKind, JobKind, JobKinds, LegacyTerminalAlias } from "../../domain/JobKind.js"
+import { isPositiveFiniteDuration } from "./runOptions.js"
+
+/** One refused option, as a `DecodeFailure` lists it. */
+interface OptionIssue {
+  readonly path: string
+  readonly message: string
+}
+
+/** A `kinds` list read as the store reads a claim's (the alias as `terminal_exec`). */
+const decodeKinds = Schema.decodeUnknownEither(Schema.Array(JobKind), { errors: "all" })
+
+/** The options `checkPoolOptions` reads, as a caller past the types may give them. */
+export interface PoolOptionsInput {
+  readonly concurrency?: unknown
+  readonly pollInterval?: unknown
+  readonly drainTimeout?: unknown
+  readonly eagerDispatch?: unknown
+  readonly handlers?: unknown
+  readonly handler?: unknown
+  readonly kinds?: unknown
+}
+
+/** The default `WorkerOptions.pollInterval`. */
+export const DEFAULT_POLL_INTERVAL = Duration.seconds(1)
+
+/** The default `WorkerOptions.drainTimeout`. */
+export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
+
+/**
+ * A drain time: any duration the parser reads, zero (release at once) and
+ * infinity (never interrupt) included — but not a number that is NaN or
+ * negative, which the parser would read as zero.
+ */
+const readDrain = (input: unknown): Option.Option<Duration.Duration> =>
+  (typeof input === "number" && (Number.isNaN(input) || input < 0)) || (typeof input === "bigint" && input < 0n)
+    ? Option.none()
+    : Duration.decodeUnknown(input)
+
+const kindsMessage = `Expected one of the job kinds ${JobKinds.join(", ")}`
+
+const handlerIssues = (options: PoolOptionsInput): Array<OptionIssue> => {
+  if (options.handlers !== undefined) {
+    const handlers = options.handlers
+    if (options.handler !== undefined || options.kinds !== undefined) {
+      return [{ path: "handlers", message: "Expected handlers alone, or handler with kinds: not both" }]
+    }
+    if (typeof handlers !== "object" || handlers === null || Array.isArray(handlers)) {
+      return [{ path: "handlers", message: "Expected an object of one program per job kind" }]
+    }
+    const issues: Array<OptionIssue> = []
+    // A key whose program is `undefined` is a kind left out, as the type allows.
+    const entries = Object.entries(handlers).filter(([, program]) => program !== undefined)
+    for (const [key, program] of entries) {
+      if (!isJobKind(key)) {
+        const alias = key === LegacyTerminalAlias ? " (the legacy alias term_exec: write terminal_exec)" : ""
+        issues.push({ path: `handlers.${key}`, message: `${kindsMessage}${alias}` })
+      } else if (typeof program !== "function") {
+        issues.push({ path: `handlers.${key}`, message: "Expected a function (the kind's program)" })
+      }
+    }
+    if (entries.length === 0) issues.push({ path: "handlers", message: "Expected a program for at least one job kind" })
+    return issues
+  }
+  if (typeof options.handler !== "function") return [{ path: "handler", message: "Expected a function (the program), or handlers" }]
+  if (options.kinds === undefined) return []
+  if (Array.isArray(options.kinds) && options.kinds.length === 0) {
+    return [{ path: "kinds", message: "Expected at least one job kind (leave kinds out to claim every kind)" }]
+  }
+  const read = decodeKinds(options.kinds)
+  return Either.isLeft(read)
+    ? formatIssues(read.left).map((issue) => ({ path: issue.path === "" ? "kinds" : `kinds.${issue.path}`, message: issue.message }))
+    : []
+}
+
+/** The pool's options read: its loops, its sleeps, and the kinds it claims (`undefined`: every kind). */
+export interface PoolSettings {
+  readonly concurrency: number
+  readonly poll: Duration.Duration
+  readonly drain: Duration.Duration
+  readonly kinds: ReadonlyArray<JobKind> | undefined
+}
+
+/** `options` read, or a `DecodeFailure` naming every option that is wrong. */
+export const checkPoolOptions = (options: PoolOptionsInput): Effect.Effect<PoolSettings, DecodeFailure> => {
+  const { concurrency, drainTimeout, eagerDispatch, pollInterval } = options
+  const issues: Array<OptionIssue> = [
+    ...(typeof concurrency === "number" && Number.isSafeInteger(concurrency) && concurrency >= 1
+      ? []
+      : [{ path: "concurrency", message: "Expected a whole number of at least 1 (the loops that run jobs at once)" }]),
+    ...(pollInterval === undefined || isPositiveFiniteDuration(pollInterval)
+      ? []
+      : [{ path: "pollInterval", message: "Expected a finite duration above zero (e.g. \"1 second\")" }]),
+    ...(drainTimeout === undefined || Option.isSome(readDrain(drainTimeout))
+      ? []
+      : [{ path: "drainTimeout", message: "Expected a duration (e.g. \"20 seconds\"; zero releases at once)" }]),
+    ...(eagerDispatch === undefined || typeof eagerDispatch === "boolean" ? [] : [{ path: "eagerDispatch", message: "Expected a boolean" }]),
+    ...handlerIssues(options)
+  ]
+  if (issues.length > 0) return Effect.fail(new DecodeFailure({ subject: "WorkerOptions", issues }))
+  const kinds = options.handlers !== undefined
+    ? Object.entries(options.handlers as object).flatMap(([kind, program]) => program !== undefined ? [kind as JobKind] : [])
+    : options.kinds !== undefined
+    ? [...new Set(Either.getOrThrow(decodeKinds(options.kinds)))]
+    : undefined
+  return Effect.succeed({
+    concurrency: concurrency as number,
+    poll: pollInterval === undefined ? DEFAULT_POLL_INTERVAL : Option.getOrElse(Duration.decodeUnknown(pollInterval), () => DEFAULT_POLL_INTERVAL),
+    drain: drainTimeout === undefined ? DEFAULT_DRAIN_TIMEOUT : Option.getOrElse(readDrain(drainTimeout), () => DEFAULT_DRAIN_TIMEOUT),
+    kinds
+  })
+}
