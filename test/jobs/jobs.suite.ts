@@ -578,6 +578,31 @@ export const runJobsSuite = (backend: Backend) => {
         assert.strictEqual((yield* jobs.get(job.job_id)).metrics.input_tokens, 105)
       })))
 
+    it.effect("R4 R17 addMetrics refuses a delta past its type — a name that is no metric, an amount that is no finite number — whole, adding nothing", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.addMetrics(job.job_id, { input_tokens: 7 })
+        const before = yield* jobs.get(job.job_id)
+        const bad: ReadonlyArray<readonly [unknown, ReadonlyArray<string>]> = [
+          // A typo beside a good name: the good one is not added either (was: the typo dropped, the rest added).
+          [{ input_tokens: 1, inptu_tokens: 5 }, ["inptu_tokens"]],
+          [{ input_tokens: null }, ["input_tokens"]], // was added as 0
+          [{ output_tokens: "3" }, ["output_tokens"]],
+          [null, [""]],
+          [[1, 2], [""]]
+        ]
+        for (const [delta, paths] of bad) {
+          const error = yield* Effect.flip(jobs.addMetrics(job.job_id, delta as never))
+          assert.strictEqual(error._tag, "DecodeFailure", JSON.stringify(delta))
+          assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues.map((issue) => issue.path) : [], paths, JSON.stringify(delta))
+        }
+        assert.deepStrictEqual(yield* jobs.get(job.job_id), before, "nothing changed")
+        // An amount left undefined is a metric left out, as the type allows.
+        const added = yield* jobs.addMetrics(job.job_id, { input_tokens: 1, output_tokens: undefined } as never)
+        assert.strictEqual(added.metrics.input_tokens, 8)
+      })))
+
     it.effect("a worker pool claims and runs queued jobs", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs

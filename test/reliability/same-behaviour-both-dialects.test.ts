@@ -380,7 +380,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       job: jobRef,
-      delta: fc.constantFrom<Record<string, number>>({ tokens_in: 10 }, { tokens_out: 3, tool_calls: 1 }, { duration_ms: -5 }, { tokens_in: 1.5 }, { duration_ms: Number.MAX_SAFE_INTEGER })
+      delta: fc.constantFrom<Record<string, number>>(
+        { input_tokens: 10 }, { output_tokens: 3, entities_read: 1 }, { duration_ms: -5 }, { input_tokens: 1.5 },
+        { duration_ms: Number.MAX_SAFE_INTEGER }, { tokens_in: 10 } // the last a name that is no metric: refused
+      )
     }).map((r): Op => ({ op: "addMetrics", ...r }))
   },
   {

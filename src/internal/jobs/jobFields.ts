@@ -3,8 +3,9 @@
  */
 import * as Effect from "effect/Effect"
 import { decodeWith } from "../../domain/decode.js"
+import { DecodeFailure } from "../../domain/Errors.js"
 import type { JobId } from "../../domain/Ids.js"
-import { JobMetrics, type MetricNames } from "../../domain/JobMetrics.js"
+import { JobMetrics, MetricNames } from "../../domain/JobMetrics.js"
 import { tapJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
@@ -36,12 +37,34 @@ export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, 
     })))
   })
 
-/** Adds to a job's metrics; a sum that is no valid metrics is a `DecodeFailure` and changes nothing. */
+const METRIC_NAMES: ReadonlySet<string> = new Set(MetricNames)
+
+/**
+ * Why a delta is refused, past its type: a name that is no metric (a typo was
+ * dropped, silently, with the rest added) or an amount that is no finite
+ * number (`null` was added as 0). Undefined amounts are left out, as the type allows.
+ */
+const deltaIssues = (delta: unknown): ReadonlyArray<{ readonly path: string; readonly message: string }> => {
+  if (typeof delta !== "object" || delta === null || Array.isArray(delta)) {
+    return [{ path: "", message: "Expected an object of metric names and amounts" }]
+  }
+  return Object.entries(delta).flatMap(([name, amount]) =>
+    !METRIC_NAMES.has(name)
+      ? [{ path: name, message: `Expected one of the metrics ${MetricNames.join(", ")}` }]
+      : amount !== undefined && !(typeof amount === "number" && Number.isFinite(amount))
+      ? [{ path: name, message: "Expected a finite number" }]
+      : []
+  )
+}
+
+/** Adds to a job's metrics; a delta past its type, or a sum that is no valid metrics, is a `DecodeFailure` and changes nothing. */
 export const makeAddMetrics = ({ store }: Operations) =>
   Effect.fn("Jobs.addMetrics")(function*(
     jobId: JobId,
     delta: Partial<Record<typeof MetricNames[number], number>>
   ) {
+    const issues = deltaIssues(delta)
+    if (issues.length > 0) return yield* new DecodeFailure({ subject: "JobMetrics delta", issues })
     return yield* tapJob(store.transaction(Effect.gen(function*() {
       // Locked, not just read: the sum is written whole, so on PostgreSQL two concurrent calls
       // (or a settle's duration) that both read the old metrics lost one of the deltas.
