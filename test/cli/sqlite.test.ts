@@ -310,6 +310,17 @@ describe("ai-jobs on a SQLite file", () => {
       assert.deepStrictEqual(await allJobs(fresh), [])
     })
 
+    it("R16 migrate says what it did: the schema version it applied, then that there is nothing to apply", async () => {
+      const fresh = path.join(tempDir("migrate-twice"), "jobs.db")
+      const newest = Math.max(...fs.readdirSync(new URL("../../migrations/sqlite/", import.meta.url)).map((name) => Number.parseInt(name, 10)))
+      const first = await runCli(["migrate", "--database", fresh], { cwd })
+      assert.strictEqual(first.code, 0, first.stderr)
+      assert.match(first.stdout, new RegExp(`is migrated: the schema is up to date\\. Applied: schema version ${newest} \\(the database had none of ours`))
+      const again = await runCli(["migrate", "--database", fresh], { cwd })
+      assert.strictEqual(again.code, 0, again.stderr)
+      assert.match(again.stdout, new RegExp(`is migrated: the schema is up to date\\. Nothing to apply \\(schema version ${newest}\\)\\.`))
+    })
+
     it("R9 recover moves a crashed worker's run to stalled, with its event", async () => {
       const crashed = await crashedRun(db)
       const result = parseJson<{
