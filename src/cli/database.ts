@@ -9,12 +9,15 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Options from "@effect/cli/Options"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
-import type { JobStore } from "../store/JobStore.js"
+import { JobStore } from "../store/JobStore.js"
+import { newestSchemaVersion as newestPg } from "../store/pg/migrations.js"
+import { newestSchemaVersion as newestSqlite } from "../store/sqlite/migrations.js"
 import * as Storage from "../store/DatabaseUrl.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
 
@@ -70,6 +73,12 @@ export interface OpenOptions {
   readonly create: boolean
   /** Only read (the inspection commands): nothing is migrated, and the database refuses any write. */
   readonly readonly?: boolean
+  /**
+   * Refuse a database whose schema is older than this version's (never
+   * migrated, a legacy Handshake one, or migrated by an older version), with
+   * the `ai-jobs migrate` line that fixes it. Default: when not migrating.
+   */
+  readonly requireCurrentSchema?: boolean
 }
 
 /**
@@ -160,8 +169,39 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
         : Layer.fail(new OperationFailed({ message: `cannot open database ${database.display}: ${describeError(Cause.squash(cause))}` }))
     )
   )
-  return Layer.unwrapEffect(Effect.as(prepare, store))
+  const opened = Layer.unwrapEffect(Effect.as(prepare, store))
+  if (!(options.requireCurrentSchema ?? !options.migrate)) return opened
+  // Checked on the store itself when it only reads; before a store that may write is opened,
+  // through a read-only one (opening for writes already changes a file: SQLite's WAL mode).
+  return options.readonly === true
+    ? Layer.tap(opened, (context) => currentSchema(database, Context.get(context, JobStore)))
+    : Layer.unwrapEffect(Effect.as(Effect.provide(Effect.void, storeLayer(database, { ...options, readonly: true })), opened))
 }
+
+/** What to run to bring `database` up to date. */
+const migrateLine = (database: Database): string =>
+  `ai-jobs migrate --database ${database.target.dialect === "sqlite" ? database.target.filename : database.display}`
+
+/**
+ * Fails unless `store`'s schema is this version's. Every command but
+ * `migrate` and the demo opens without migrating; on a database never
+ * migrated (a legacy Handshake one included) or migrated by an older version
+ * it would read tables that are not there, or not ours — `jobs list` showed a
+ * legacy database's old rows, a write failed on a missing column — so it is
+ * refused first, saying how to fix it. (A newer schema is refused by the
+ * store itself.)
+ */
+const currentSchema = (database: Database, store: JobStore["Type"]): Effect.Effect<void, OperationFailed> =>
+  Effect.gen(function*() {
+    const version = yield* store.schemaVersion
+    const newest = yield* (database.target.dialect === "sqlite" ? newestSqlite : newestPg)
+    if (version >= newest) return
+    return yield* new OperationFailed({
+      message: version === 0
+        ? `database ${database.display} is not migrated: create its schema (or upgrade a legacy Handshake database) first with: ${migrateLine(database)}`
+        : `database ${database.display} is at schema version ${version}, older than this ai-jobs (${newest}): upgrade it first with: ${migrateLine(database)}`
+    })
+  }).pipe(Effect.mapError((error) => error instanceof OperationFailed ? error : new OperationFailed({ message: `cannot open database ${database.display}: ${describeError(error)}` })))
 
 /** The store with a Flight Recorder over it: what the inspection and maintenance commands need. */
 export const recorderLayer = (

@@ -25,7 +25,7 @@ const versionBefore = (database: Database): Effect.Effect<number | undefined> =>
   database.target.dialect === "sqlite" && (database.target.filename === ":memory:" || !fs.existsSync(database.target.filename))
     ? Effect.succeed(0)
     : readVersion.pipe(
-      Effect.provide(storeLayer(database, { migrate: false, create: false, readonly: true })),
+      Effect.provide(storeLayer(database, { migrate: false, create: false, readonly: true, requireCurrentSchema: false })),
       Effect.orElseSucceed(() => undefined)
     )
 

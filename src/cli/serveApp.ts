@@ -17,7 +17,6 @@ import * as Capabilities from "../Capabilities.js"
 import * as JobsApi from "../http/JobsApi.js"
 import * as Jobs from "../Jobs.js"
 import * as Recovery from "../Recovery.js"
-import { JobStore } from "../store/JobStore.js"
 import * as WakeUp from "../WakeUp.js"
 import { recorderLayer, resolve, storeLayer } from "./database.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
@@ -75,19 +74,10 @@ export const serve = (options: ServeOptions) =>
     const port = Option.getOrElse(yield* Parse.optional(options.port, Parse.integer("--port", 0, 65535)), () => DEFAULT_PORT)
     const { generated, token } = yield* chooseToken(options.host, options.token)
     const database = yield* resolve(options.database)
-    // An unmigrated database would be served anyway, every route failing and startup recovery
-    // closing intake for good: refuse it before listening, saying how to fix it.
-    const version = yield* Effect.flatMap(JobStore, (store) => store.schemaVersion).pipe(
-      Effect.provide(storeLayer(database, { migrate: false, create: false, readonly: true })),
-      Effect.mapError((error) => error instanceof OperationFailed ? error : new OperationFailed({ message: describeError(error) }))
-    )
-    if (version === 0) {
-      return yield* new OperationFailed({
-        message: `database ${database.display} is not migrated: create its schema (or upgrade a legacy Handshake database) first with: ai-jobs migrate --database ${
-          database.target.dialect === "sqlite" ? database.target.filename : database.display
-        }`
-      })
-    }
+    // An unmigrated (or out-of-date) database would be served anyway, every route failing and
+    // startup recovery closing intake for good: opening it refuses it (database.ts
+    // `currentSchema`), here before anything listens.
+    yield* Effect.provide(Effect.void, storeLayer(database, { migrate: false, create: false, readonly: true }))
 
     // One process of an application: startup recovery first (R9), then intake.
     // It runs no worker and awaits no job: nothing to wake.

@@ -11,6 +11,7 @@ import type { AiJob } from "../../src/domain/AiJob.js"
 import { type CliOptions, type CliResult, lines, runCli, tempDir, widest } from "./cli.js"
 import { allJobs, crashedRun, eventCount, failedJob } from "./fixtures.js"
 import { assertOneLineError } from "./operator.suite.js"
+import { openSqlite } from "../reliability/snapshot.js"
 
 const parseJson = <A>(result: CliResult): A => {
   assert.strictEqual(result.code, 0, result.stderr)
@@ -392,6 +393,39 @@ describe("ai-jobs on a SQLite database it cannot use", { timeout: 120_000 }, () 
     const result = await runCli(["serve", "--port", "0", "--token", "serve-test-token-0123456789", "--database", file])
     assertOneLineError(result, 1, new RegExp(`^error: database .*jobs\\.db is not migrated: create its schema \\(or upgrade a legacy Handshake database\\) first with: ai-jobs migrate --database `))
     assert.strictEqual(fs.statSync(file).size, 0, "nothing written")
+  })
+
+  it("R16 R17 every command but migrate and the demo refuses a database never migrated (a legacy Handshake one) or migrated by an older version: exit 1, one line saying to migrate, nothing written", async () => {
+    const dir = tempDir("out-of-date")
+    const legacy = path.join(dir, "legacy.db")
+    const before = openSqlite(legacy)
+    // The reference system's own tables (its legacy shape, as migration 0001 writes it), no row.
+    before.exec(fs.readFileSync(new URL("../../migrations/sqlite/0001_reference_schema.sql", import.meta.url), "utf8"))
+    before.close()
+    const older = path.join(dir, "older.db")
+    assert.strictEqual((await runCli(["migrate", "--database", older])).code, 0)
+    const migrated = openSqlite(older)
+    const newestOf = () => Number(migrated.prepare("SELECT max(migration_id) AS id FROM ai_job_model_migrations").all()[0]!["id"])
+    const newest = newestOf()
+    migrated.prepare("DELETE FROM ai_job_model_migrations WHERE migration_id = ?").run(newest)
+    const previous = newestOf()
+    migrated.close()
+    const commands = [["jobs", "list"], ["jobs", "show", "123e4567-e89b-42d3-a456-426614174000"], ["jobs", "cancel", "123e4567-e89b-42d3-a456-426614174000"], ["events"], ["recover"], ["prune", "--older-than", "1d"], ["retention", "--older-than", "1d"]]
+    for (const [file, line] of [
+      [legacy, /is not migrated: create its schema \(or upgrade a legacy Handshake database\) first with: ai-jobs migrate --database .*legacy\.db$/],
+      [older, new RegExp(`is at schema version ${previous}, older than this ai-jobs \\(${newest}\\): upgrade it first with: ai-jobs migrate --database .*older\\.db$`)]
+    ] as const) {
+      const bytes = fs.readFileSync(file)
+      for (const args of commands) assertOneLineError(await runCli([...args, "--database", file]), 1, line)
+      assert.isTrue(fs.readFileSync(file).equals(bytes), `${path.basename(file)}: nothing written`)
+    }
+    // migrate brings both up to date, and the commands then work.
+    for (const file of [legacy, older]) {
+      const migrate = await runCli(["migrate", "--database", file])
+      assert.strictEqual(migrate.code, 0, migrate.stderr)
+      const list = await runCli(["jobs", "list", "--database", file])
+      assert.strictEqual(list.code, 0, list.stderr)
+    }
   })
 
   it("R17 the nil UUID as a job id is bad input (exit 2, one line), not a crash: jobs show, events --job and the actions", async () => {

@@ -17,7 +17,7 @@ const MIGRATION_FILE = /^(\d+)_.+\.sql$/
 const newestByDirectory = new Map<string, number>()
 
 /** The highest migration number among the `NNNN_name.sql` files of `directory` (0 when there is none). */
-const newestShipped = (directory: URL) =>
+export const newestShipped = (directory: URL): Effect.Effect<number, unknown> =>
   Effect.suspend(() => {
     const known = newestByDirectory.get(directory.href)
     if (known !== undefined) return Effect.succeed(known)

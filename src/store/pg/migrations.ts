@@ -7,7 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
-import { refuseNewerSchema } from "../internal/newerSchema.js"
+import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 import { retryOutermost } from "./transaction.js"
@@ -101,6 +101,9 @@ export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlCli
     ([row]) => row?.present === true
   )
 )
+
+/** The newest migration this version ships: the schema version a migrated database is at. */
+export const newestSchemaVersion: Effect.Effect<number, unknown> = newestShipped(directory)
 
 /** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts). */
 export const refuseNewer: Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> = refuseNewerSchema("pg", schemaVersion, directory)

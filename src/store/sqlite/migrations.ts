@@ -15,7 +15,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
-import { refuseNewerSchema } from "../internal/newerSchema.js"
+import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, type StorageError } from "../StoreErrors.js"
 import { splitStatements } from "./sqlScript.js"
@@ -125,6 +125,9 @@ export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlCli
     (tables) => tables.length > 0
   )
 )
+
+/** The newest migration this version ships: the schema version a migrated database is at. */
+export const newestSchemaVersion: Effect.Effect<number, unknown> = newestShipped(migrationsDirectory)
 
 /** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts). */
 export const refuseNewer = (directory: URL = migrationsDirectory): Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> =>
