@@ -9,11 +9,13 @@
  * Effect's `Clock`, so a test drives it with `TestClock` (issue 15.8) — or
  * the pool closing.
  */
+import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { JobKind } from "../../domain/JobKind.js"
@@ -25,7 +27,7 @@ import { lookAgain, type Signal } from "../wakeUp/signal.js"
 import { type Parked, type Ring, WorkBell } from "../wakeUp/workBell.js"
 import { dispatch, type Handlers } from "../engine/handlers.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
-import type { makeRunner, RunContext, RunOptions } from "./runJob.js"
+import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
 import { checkPoolOptions } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
@@ -75,6 +77,24 @@ export type WorkerOptions<E, R> = WorkerPoolOptions & (
 )
 
 export { DEFAULT_DRAIN_TIMEOUT } from "./poolOptions.js"
+
+/**
+ * A pooled run that did not succeed, in the process's log — the job is
+ * already settled (failed, retried, poisoned, released); this is for whoever
+ * watches the workers, as graphile-worker logs a failed task. It was logged
+ * at debug level only, so a pool whose runs were taken away by another
+ * process's recovery, or whose settling failed on the database, said nothing.
+ * A run stopped because the pool closed is the drain's to report.
+ */
+const reportEnd = (claim: Claim) => (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  if (Cause.isInterruptedOnly(cause)) return Effect.void
+  const failure = Option.getOrUndefined(Cause.failureOption(cause))
+  const annotations = { job_id: claim.job.job_id, workflow_run_id: claim.run.id, job_kind: claim.job.job_kind }
+  const logged = failure instanceof RunLost
+    ? Effect.logInfo(`worker pool: job ${claim.job.job_id}'s run was taken away (now ${failure.status}); its program was stopped`)
+    : Effect.logWarning(`worker pool: job ${claim.job.job_id} (${claim.job.job_kind}) did not complete`, cause)
+  return Effect.annotateLogs(logged, annotations)
+}
 
 type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
 
@@ -214,7 +234,10 @@ export const makeWorkerPool = (
       claims.note({ job_id: claim.job.job_id, run_after: DateTime.toEpochMillis(claim.job.run_after) })
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
-      return Effect.zipRight(Effect.ignoreLogged(runner(claim.job, claim.run, handler, options.run, released, true)), offeredOr(Effect.void))
+      return Effect.zipRight(
+        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, released, true), { onFailure: reportEnd(claim), onSuccess: () => Effect.void }),
+        offeredOr(Effect.void)
+      )
     }
     const iteration = Effect.uninterruptible(Effect.suspend(() => {
       const handed = inbox.take()
