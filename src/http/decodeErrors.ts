@@ -4,7 +4,9 @@
  * whole — a 500 kB field came back as a 2 MB answer (the value twice). This
  * API-level middleware bounds it as the domain bounds `DecodeFailure`
  * (domain/issueBounds.ts): at most 50 issues, each message and path segment
- * cut at 1,000 characters, the summary at 4,000, each saying how long it was.
+ * cut at 1,000 characters, the summary at 4,000, each saying how long it was —
+ * and, as there, without an optional field's `Expected undefined` beside a
+ * more specific issue at the same place.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
@@ -12,7 +14,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { clipIssueText, MAX_DECODE_ISSUES } from "../domain/issueBounds.js"
+import { clipIssueText, MAX_DECODE_ISSUES, withoutAbsentAlternatives } from "../domain/issueBounds.js"
 import { clipText } from "../domain/Text.js"
 
 /** The summary's bound: every kept issue, one text. */
@@ -29,12 +31,13 @@ const pathText = (path: ReadonlyArray<PropertyKey>): string =>
  * way down to a problem; the issues already say where and what.
  */
 export const bounded = (error: HttpApiDecodeError): HttpApiDecodeError => {
-  const issues = error.issues.slice(0, MAX_DECODE_ISSUES).map((issue) => ({
+  // As `DecodeFailure` does: an optional field's "Expected undefined/null" beside a more specific issue at the same place is left out.
+  const issues = withoutAbsentAlternatives(error.issues).slice(0, MAX_DECODE_ISSUES).map((issue) => ({
     _tag: issue._tag,
     path: issue.path.map((key) => typeof key === "string" ? clipIssueText(key) : key),
     message: clipIssueText(issue.message)
   }))
-  const more = error.issues.length - issues.length
+  const more = withoutAbsentAlternatives(error.issues).length - issues.length
   const lines = issues.map((issue) => `${pathText(issue.path)}: ${issue.message}`)
   if (more > 0) lines.push(`(and ${more} more)`)
   return new HttpApiDecodeError({

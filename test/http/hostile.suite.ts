@@ -178,13 +178,46 @@ export const runHostileApiSuite = (backend: Backend) => {
           [`/jobs/${job.job_id}/cancel`, { reason: `${huge}\u0000` }, "HttpApiDecodeError", "reason"],
           [`/jobs/${job.job_id}/cancel`, { reason: 5, pad: huge }, "HttpApiDecodeError", "reason"]
         ]
+        const quoting: Array<string> = []
         for (const [route, body, tag, field] of cases) {
           const response = yield* send(HttpClientRequest.post(route).pipe(authed, HttpClientRequest.bodyUnsafeJson(body)))
           const described = `${route} ${JSON.stringify(body).slice(0, 80)}: ${response.status} ${response.text.length} bytes`
           assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, tag], described)
           assert.isBelow(response.text.length, 10_000, described)
           assert.include(response.text, field, described)
-          assert.include(response.text, "characters in all", described)
+          // An answer that quotes the value quotes it cut short, saying how long it was; one whose
+          // issues name the problem without the value (an optional field's "Expected undefined,
+          // actual …" beside them is left out) quotes none of it.
+          if (response.text.includes("x".repeat(100))) {
+            assert.include(response.text, "characters in all", described)
+            quoting.push(route.endsWith("/cancel") ? "cancel" : "submit")
+          }
+        }
+        assert.isAtLeast(quoting.length, 1, "the cut is exercised")
+        assert.deepStrictEqual(yield* readBack, before)
+      })), { timeout: 60_000 })
+
+    it.live("17.2 a 400 names what is wrong once: no \"Expected null/undefined\" for the enclosing optional field beside the specific issue (as DecodeFailure)", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const cases: ReadonlyArray<readonly [string, unknown, string]> = [
+          ["/jobs", { ...summarize(), priority: "high" }, "priority"],
+          ["/jobs", { ...summarize(), max_attempts: "3" }, "max_attempts"],
+          ["/jobs", { ...summarize(), job_inputs: { text: "a\u0000b" } }, "text"],
+          [`/jobs/${job.job_id}/cancel`, { reason: 5 }, "reason"],
+          [`/jobs/${job.job_id}/cancel`, { reason: "a\u0000b" }, "reason"],
+          [`/jobs/${job.job_id}/cancel`, { actor: "robot" }, "actor"]
+        ]
+        for (const [route, body, field] of cases) {
+          const response = yield* send(HttpClientRequest.post(route).pipe(authed, HttpClientRequest.bodyUnsafeJson(body)))
+          const described = `${route} ${JSON.stringify(body).slice(0, 120)}: ${response.text}`
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], described)
+          const issues = (response.body?.["issues"] ?? []) as ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly message: string }>
+          assert.isAbove(issues.length, 0, described)
+          assert.isTrue(issues.every((issue) => issue.path.includes(field)), described)
+          assert.notMatch(response.text, /Expected (undefined|null), actual/, described)
         }
         assert.deepStrictEqual(yield* readBack, before)
       })), { timeout: 60_000 })
