@@ -1,6 +1,7 @@
 /**
  * The AI job (R5) and what a caller gives to create one.
  */
+import * as DateTime from "effect/DateTime"
 import * as Schema from "effect/Schema"
 import { JobId, TraceId, WorkflowRunId } from "./Ids.js"
 import { JobKind } from "./JobKind.js"
@@ -8,7 +9,7 @@ import { JobMetrics } from "./JobMetrics.js"
 import { AccessMode, JobState, SafetyMode } from "./JobState.js"
 import { Json } from "./Json.js"
 import { NonEmptyText, Text } from "./Text.js"
-import { Timestamp, TimestampFromSelf } from "./Timestamp.js"
+import { isRfc3339, Timestamp, TimestampFromSelf } from "./Timestamp.js"
 import { BackoffMillis, JobBackoff, MAX_ATTEMPTS_LIMIT, MaxAttempts } from "./RetryPolicy.js"
 
 // Entity refs and planned operations are stored as JSON: a key their schema
@@ -50,12 +51,27 @@ export const Priority = Schema.Int.pipe(Schema.between(-32768, 32767)).annotatio
 /** Which attempt a job is on (or last made): from 1. */
 export const Attempt = Schema.Int.pipe(Schema.between(1, MAX_ATTEMPTS_LIMIT)).annotations({ identifier: "Attempt" })
 
+/**
+ * What a refused `run_after` says: one issue, for the form the value was
+ * given in. The union's own issues named both members — `Expected a
+ * DateTime.Utc instance, actual "next tuesday"` beside the timestamp's —
+ * and over HTTP, where it is always text, the first is noise.
+ */
+const runAfterRefusal = (actual: unknown): string =>
+  typeof actual === "string"
+    ? isRfc3339(actual)
+      ? `Not a valid instant between 1970 and 9999: ${actual}`
+      : "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"
+    : DateTime.isDateTime(actual)
+    ? "Expected an instant between 1970 and 9999"
+    : `Expected an RFC 3339 timestamp (or a DateTime.Utc), actual ${actual === null ? "null" : typeof actual}`
+
 /** When a job may run: a `DateTime.Utc` or RFC 3339 text. A time already past means at once. */
 export const RunAfter = Schema.Union(
   // Over HTTP it is always the text form; the JSON Schema of the DateTime member says so.
   Schema.compose(Schema.DateTimeUtcFromSelf.annotations({ jsonSchema: { type: "string", format: "date-time" } }), TimestampFromSelf),
   Timestamp
-).annotations({ identifier: "RunAfter" })
+).annotations({ identifier: "RunAfter", message: (issue) => ({ message: runAfterRefusal(issue.actual), override: true }) })
 
 /** A stored AI job. */
 export const AiJob = Schema.Struct({

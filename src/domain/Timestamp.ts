@@ -13,6 +13,9 @@ import * as Schema from "effect/Schema"
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/
 
+/** Whether `text` has the RFC 3339 form the stores read (its calendar and range are checked on decode). */
+export const isRfc3339 = (text: string): boolean => RFC3339.test(text)
+
 const MIN = new Date("1970-01-01T00:00:00.000Z")
 const MAX = new Date("9999-12-31T23:59:59.999Z")
 

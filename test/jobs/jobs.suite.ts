@@ -578,6 +578,22 @@ export const runJobsSuite = (backend: Backend) => {
         assert.strictEqual((yield* jobs.get(job.job_id)).metrics.input_tokens, 105)
       })))
 
+    it.effect("R17 a refused run_after is one issue for the form it was given in, not one per member of the union; nothing is stored", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const cases: ReadonlyArray<readonly [unknown, string]> = [
+          ["next tuesday", "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"],
+          ["2026-02-30T00:00:00Z", "Not a valid instant between 1970 and 9999: 2026-02-30T00:00:00Z"],
+          [5, "Expected an RFC 3339 timestamp (or a DateTime.Utc), actual number"],
+          [DateTime.unsafeMake(Date.UTC(10001, 0, 1)), "Expected an instant between 1970 and 9999"]
+        ]
+        for (const [run_after, message] of cases) {
+          const error = yield* Effect.flip(jobs.submit(summarize({ run_after: run_after as never })))
+          assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues : error, [{ path: "run_after", message }], String(run_after))
+        }
+        assert.strictEqual((yield* jobs.list()).items.length, 0)
+      })))
+
     it.effect("R4 R17 addMetrics refuses a delta past its type — a name that is no metric, an amount that is no finite number — whole, adding nothing", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs
