@@ -16,6 +16,7 @@ import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Pg from "pg"
 import { JobStore } from "./JobStore.js"
@@ -163,6 +164,30 @@ export const DEFAULT_STATEMENT_TIMEOUT: Duration.Duration = Duration.seconds(60)
 const millisOrOff = (duration: Duration.Duration): number | undefined =>
   Duration.isFinite(duration) ? Math.max(1, Math.ceil(Duration.toMillis(duration))) : undefined
 
+/** A timeout as given: a duration above zero (`Duration.infinity`: no limit), or a word for what is wrong. */
+const timeoutRefusal = (name: string, input: unknown): string | undefined => {
+  if (input === undefined) return undefined
+  const duration = Duration.decodeUnknown(input)
+  return Option.isSome(duration) && Duration.greaterThan(duration.value, Duration.zero)
+    ? undefined
+    : `${name} must be a duration above zero (Duration.infinity for no limit), got ${String(input)}`
+}
+
+/**
+ * Why `options` cannot make a pool, past their types: a `maxConnections` of
+ * NaN (an unset environment variable through `Number`) made `pg`'s pool
+ * unbounded, and 0 or 2.5 a pool `pg` cannot size; a timeout of zero — "off"
+ * in PostgreSQL's own settings — made every statement or connection time out
+ * after a millisecond; an unreadable one was a defect.
+ */
+const optionRefusal = (options: PgStoreOptions): string | undefined => {
+  const { maxConnections } = options
+  if (maxConnections !== undefined && !(Number.isSafeInteger(maxConnections) && maxConnections >= 1)) {
+    return `maxConnections must be a whole number ≥ 1, got ${String(maxConnections)}`
+  }
+  return timeoutRefusal("connectTimeout", options.connectTimeout) ?? timeoutRefusal("statementTimeout", options.statementTimeout)
+}
+
 /**
  * The `pg` pool with every timeout set, probed with one `SELECT 1`. The probe
  * is interruptible (it is not part of the acquire, which would not be): an
@@ -178,6 +203,8 @@ const acquirePool = (options: PgStoreOptions) =>
         message: "PgStore: invalid maxPreparedStatements"
       })
     }
+    const refusal = optionRefusal(options)
+    if (refusal !== undefined) return yield* new SqlError({ cause: new RangeError(refusal), message: "PgStore: invalid options" })
     const connect = Duration.decode(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
     const statement = Duration.decode(options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT)
     const statementMs = millisOrOff(statement)

@@ -1,0 +1,41 @@
+/**
+ * The PostgreSQL store's pool options past their types (R17: bad input gets a
+ * clear, typed error): a `maxConnections` that is NaN (an unset environment
+ * variable read through `Number`) made `pg`'s pool unbounded, and 0 or 2.5 one
+ * it cannot size; a timeout of zero — "off" in PostgreSQL's own settings —
+ * timed every connection or statement out after a millisecond; an unreadable
+ * one was a defect. Each now fails the layer with a `StorageError` naming the
+ * option, before any connection is tried (the URL here reaches no server).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as PgStore from "../../src/store/PgJobStore.js"
+
+const nowhere = "postgres://127.0.0.1:1/none"
+
+describe("PgStore.layer options", () => {
+  it.effect("R17 a maxConnections, connectTimeout or statementTimeout no pool can use fails the layer with a StorageError naming it", () =>
+    Effect.gen(function*() {
+      const bad: ReadonlyArray<readonly [Partial<PgStore.PgStoreOptions>, string]> = [
+        [{ maxConnections: Number.NaN }, "maxConnections"],
+        [{ maxConnections: 0 }, "maxConnections"],
+        [{ maxConnections: 2.5 }, "maxConnections"],
+        [{ maxConnections: -4 }, "maxConnections"],
+        [{ connectTimeout: 0 }, "connectTimeout"],
+        [{ connectTimeout: "soon" as never }, "connectTimeout"],
+        [{ statementTimeout: "0 seconds" }, "statementTimeout"],
+        [{ statementTimeout: Number.NaN }, "statementTimeout"],
+        [{ statementTimeout: -5 }, "statementTimeout"]
+      ]
+      for (const [options, name] of bad) {
+        const exit = yield* Effect.exit(Effect.scoped(Layer.build(PgStore.layer({ url: nowhere, ...options }))))
+        const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        assert.strictEqual(error?._tag, "StorageError", `${JSON.stringify(options)}: ${String(exit)}`)
+        const text = String((error as { cause?: { cause?: unknown } } | undefined)?.cause?.cause)
+        assert.include(text, name, JSON.stringify(options))
+        assert.notInclude(text, "ECONNREFUSED", "refused before any connection is tried")
+      }
+    }))
+})
