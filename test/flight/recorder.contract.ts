@@ -9,7 +9,9 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -283,6 +285,39 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.strictEqual(yield* recorder.enforceRetention(), 2)
         assert.strictEqual(yield* countRows, 2)
       }), { retention: Duration.days(30) })
+
+    it.effect("R13 R17 a configuration past its types (retention NaN or below zero, a batch or size bound that is no whole number ≥ 1) stops the layer naming the option; no event is purged", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const store = yield* JobStore
+        const event = eventOf("diagnostic", { timestamp: iso(NOW - 8 * DAY) })
+        yield* Effect.provide(
+          Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.record(event)),
+          FlightRecorder.layer().pipe(Layer.provide(Layer.succeed(JobStore, store)))
+        )
+        const bad: ReadonlyArray<readonly [FlightRecorder.FlightRecorderConfig, string]> = [
+          // NaN (an unset variable through Number) and negative numbers were read as a zero window: the whole log purged.
+          [{ retention: Number.NaN }, "retention"],
+          [{ retention: -1 }, "retention"],
+          [{ retention: "a week" as never }, "retention"],
+          [{ purgeBatchSize: Number.NaN }, "purgeBatchSize"],
+          [{ purgeBatchSize: 0 }, "purgeBatchSize"],
+          [{ maxEventBytes: Number.NaN }, "maxEventBytes"],
+          [{ maxEventBytes: 1.5 }, "maxEventBytes"]
+        ]
+        for (const [config, option] of bad) {
+          const exit = yield* Effect.exit(Effect.provide(
+            Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.enforceRetention()),
+            FlightRecorder.layer(config).pipe(Layer.provide(Layer.succeed(JobStore, store)))
+          ))
+          const defect = Exit.isFailure(exit) ? Cause.dieOption(exit.cause) : undefined
+          assert.isTrue(defect !== undefined && defect._tag === "Some", `${option}: the layer stops (${String(exit)})`)
+          const failure = (defect as { value: { _tag?: string; issues?: ReadonlyArray<{ path: string }> } }).value
+          assert.strictEqual(failure._tag, "DecodeFailure", option)
+          assert.deepStrictEqual(failure.issues?.map((issue) => issue.path), [option])
+        }
+        assert.strictEqual(yield* countRows, 1, "nothing purged")
+      }).pipe(Effect.provide(backend.makeStoreWithSql())))
 
     it.effect("R13 layerConfig reads the recorder's settings from Config", () =>
       Effect.gen(function*() {

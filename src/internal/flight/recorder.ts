@@ -19,8 +19,9 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { type DecodeFailure, formatIssues } from "../../domain/Errors.js"
+import { DecodeFailure, formatIssues } from "../../domain/Errors.js"
 import type { EventRecord, EventType } from "../../domain/EventRecord.js"
 import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
 import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
@@ -122,12 +123,42 @@ const decodeBody = Schema.decodeUnknown(StoredFlightEvent, { errors: "all", onEx
 /** The table events live in, for `CorruptRow`. */
 const EVENTS_TABLE = "flight_recorder_events"
 
-/** Builds the recorder over the `JobStore` in context. */
+/** A number past its type that the Duration parser would read as zero: NaN, or below zero. */
+const readsAsZero = (input: unknown): boolean =>
+  (typeof input === "number" && (Number.isNaN(input) || input < 0)) || (typeof input === "bigint" && input < 0n)
+
+/**
+ * What is wrong with `config`, past its types. A `retention` of NaN (an unset
+ * environment variable through `Number`) or below zero was read as zero, so
+ * the next retention pass purged the whole log; a `maxEventBytes` of NaN
+ * bounded nothing; a `purgeBatchSize` of NaN gave batches no database reads;
+ * an unreadable duration was a defect from inside `Duration.decode`.
+ */
+const configIssues = (config: FlightRecorderConfig): ReadonlyArray<{ readonly path: string; readonly message: string }> => [
+  ...(config.retention === undefined || (!readsAsZero(config.retention) && Option.isSome(Duration.decodeUnknown(config.retention)))
+    ? []
+    : [{ path: "retention", message: "Expected a duration of at least zero (Duration.infinity keeps every event)" }]),
+  ...(config.purgeBatchSize === undefined || (Number.isSafeInteger(config.purgeBatchSize) && config.purgeBatchSize >= 1)
+    ? []
+    : [{ path: "purgeBatchSize", message: "Expected a whole number ≥ 1" }]),
+  ...(config.maxEventBytes === undefined || (Number.isSafeInteger(config.maxEventBytes) && config.maxEventBytes >= 1)
+    ? []
+    : [{ path: "maxEventBytes", message: "Expected a whole number of bytes ≥ 1" }])
+]
+
+/**
+ * Builds the recorder over the `JobStore` in context. A configuration past
+ * its types (`configIssues`) is a defect carrying a `DecodeFailure` that
+ * names each option: the layer has no error channel, and a recorder that
+ * would purge its whole log must not start.
+ */
 export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRecorder["Type"], never, JobStore> =>
   Effect.gen(function*() {
+    const issues = configIssues(config)
+    if (issues.length > 0) return yield* Effect.die(new DecodeFailure({ subject: "FlightRecorderConfig", issues }))
     const store = yield* JobStore
     const retention = Duration.decode(config.retention ?? DEFAULT_RETENTION)
-    const batchSize = Math.max(1, Math.floor(config.purgeBatchSize ?? DEFAULT_PURGE_BATCH_SIZE))
+    const batchSize = config.purgeBatchSize ?? DEFAULT_PURGE_BATCH_SIZE
     const redactor = Redactor.make({ rules: config.redactionRules ?? [] })
     // An event sent without a trace id joins its job's trace; a job that is not
     // (or no longer) there gives a fresh one, as an event naming no job does.
