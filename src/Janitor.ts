@@ -24,6 +24,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { DecodeFailure } from "./domain/Errors.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
+import { readsAsZero } from "./util/durationInput.js"
 
 /** How often the scheduled passes run by default: hourly, as the reference's Janitor. */
 export const DEFAULT_INTERVAL: Duration.Duration = Duration.hours(1)
@@ -127,7 +128,8 @@ const resolveConfig = (config: JanitorConfig) =>
     const keepNewest = config.keepNewest ?? DEFAULT_KEEP_NEWEST
     const issues = [
       ...(Duration.greaterThan(interval, Duration.zero) && Duration.isFinite(interval) ? [] : [{ path: "interval", message: "Expected a finite duration above zero" }]),
-      ...(Duration.isFinite(olderThan) ? [] : [{ path: "olderThan", message: "Expected a finite duration" }]),
+      // NaN or a negative number would be read as zero: every terminal job past keepNewest pruned.
+      ...(Duration.isFinite(olderThan) && !readsAsZero(config.olderThan) ? [] : [{ path: "olderThan", message: "Expected a finite duration of at least zero" }]),
       ...(Number.isSafeInteger(keepNewest) && keepNewest >= 0 ? [] : [{ path: "keepNewest", message: "Expected a whole number ≥ 0" }])
     ]
     if (issues.length > 0) return yield* new DecodeFailure({ subject: "JanitorConfig", issues })

@@ -221,7 +221,12 @@ export const runJanitorSuite = (backend: Backend) => {
 
     it.effect("R18 issue 12.6 a configuration that cannot work is refused with DecodeFailure before anything runs", () =>
       withStore(Effect.gen(function*() {
-        for (const config of [{ keepNewest: -1 }, { keepNewest: 1.5 }, { interval: "0 seconds" }, { interval: Duration.infinity }] as const) {
+        // olderThan NaN (an unset variable through Number) or below zero was read as zero: every terminal job past keepNewest pruned.
+        for (
+          const config of [{ keepNewest: -1 }, { keepNewest: 1.5 }, { interval: "0 seconds" }, { interval: Duration.infinity }, { olderThan: Number.NaN }, {
+            olderThan: -1
+          }] as const
+        ) {
           const error = yield* Effect.flip(Janitor.runOnce(config))
           assert.strictEqual(error._tag, "DecodeFailure", JSON.stringify(config))
         }

@@ -32,6 +32,7 @@ import { type LibraryEvent, makeBuild } from "./libraryEvents.js"
 import { freshTraceId, makePrepare } from "./prepare.js"
 import { DEFAULT_MAX_EVENT_BYTES } from "./Privacy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
+import { readsAsZero } from "../../util/durationInput.js"
 import { yieldToEventLoop } from "../../util/yieldToEventLoop.js"
 import * as Redactor from "./Redactor.js"
 import { type EventFilter, JobStore, type Page, type ReadError } from "../../store/JobStore.js"
@@ -122,10 +123,6 @@ const decodeBody = Schema.decodeUnknown(StoredFlightEvent, { errors: "all", onEx
 
 /** The table events live in, for `CorruptRow`. */
 const EVENTS_TABLE = "flight_recorder_events"
-
-/** A number past its type that the Duration parser would read as zero: NaN, or below zero. */
-const readsAsZero = (input: unknown): boolean =>
-  (typeof input === "number" && (Number.isNaN(input) || input < 0)) || (typeof input === "bigint" && input < 0n)
 
 /**
  * What is wrong with `config`, past its types. A `retention` of NaN (an unset

@@ -22,6 +22,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure, formatIssues } from "../../domain/Errors.js"
 import { isJobKind, JobKind, JobKinds, LegacyTerminalAlias } from "../../domain/JobKind.js"
+import { readsAsZero } from "../../util/durationInput.js"
 import { isPositiveFiniteDuration } from "./runOptions.js"
 
 /** One refused option, as a `DecodeFailure` lists it. */
@@ -56,9 +57,7 @@ export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
  * negative, which the parser would read as zero.
  */
 const readDrain = (input: unknown): Option.Option<Duration.Duration> =>
-  (typeof input === "number" && (Number.isNaN(input) || input < 0)) || (typeof input === "bigint" && input < 0n)
-    ? Option.none()
-    : Duration.decodeUnknown(input)
+  readsAsZero(input) ? Option.none() : Duration.decodeUnknown(input)
 
 const kindsMessage = `Expected one of the job kinds ${JobKinds.join(", ")}`
 
