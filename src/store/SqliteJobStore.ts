@@ -177,7 +177,12 @@ export const configureConnection = (
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const requested = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
-    const busyTimeoutMs = Number.isFinite(requested) ? Math.max(0, Math.floor(requested)) : DEFAULT_BUSY_TIMEOUT_MS
+    // Past its type, NaN (an unset variable through `Number`) fell back to the default and a negative
+    // number became 0 (no wait at all: SQLITE_BUSY at the first contention); now both are refused.
+    if (typeof requested !== "number" || !Number.isFinite(requested) || requested < 0) {
+      return yield* Effect.fail(new Error(`busyTimeoutMs must be a finite number of milliseconds ≥ 0, got ${String(requested)}`))
+    }
+    const busyTimeoutMs = Math.floor(requested)
     // PRAGMA takes no bound parameters; the value is a checked integer.
     yield* sql.unsafe(`PRAGMA busy_timeout = ${busyTimeoutMs}`)
     // The budget is read again (and the waiting taken over) at the next write transaction.

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Storage from "../../src/store/DatabaseUrl.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { readBusyTimeout } from "../../src/store/sqlite/transaction.js"
 import { expectTag, failureOf } from "./fixtures.js"
 import { rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
@@ -36,6 +37,19 @@ describe("issue 16.2 SQLite durability option", () => {
       assert.strictEqual(yield* synchronousOf(filename, { durability: "normal" }), 1)
       // Per connection, not per file: a later "full" connection is FULL again.
       assert.strictEqual(yield* synchronousOf(filename, { durability: "full" }), 2)
+    }))
+
+  it.scoped("R17 a busyTimeoutMs that is NaN, infinite or below zero is a StorageError naming it (NaN fell back to the default, a negative one to no wait at all)", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1]) {
+        const failure = yield* buildFailure(SqliteStore.layer({ filename, busyTimeoutMs: bad }))
+        assert.match(expectTag(failure, "StorageError").message, /busyTimeoutMs must be a finite number of milliseconds ≥ 0/, String(bad))
+      }
+      // Zero is a choice (never wait), and a fraction is cut to whole milliseconds (the store's own wait budget, issue 16.3).
+      const budget = (busyTimeoutMs: number) => Effect.provide(readBusyTimeout, storeWithClient(filename, { busyTimeoutMs }))
+      assert.strictEqual(yield* budget(0), 0)
+      assert.strictEqual(yield* budget(250.7), 250)
     }))
 
   it.scoped("issue 16.2 an unknown durability is a StorageError from layer, layerConfig and a database URL", () =>
