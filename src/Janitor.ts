@@ -24,7 +24,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { DecodeFailure } from "./domain/Errors.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
-import { readsAsZero } from "./util/durationInput.js"
+import { readDuration } from "./util/durationInput.js"
 
 /** How often the scheduled passes run by default: hourly, as the reference's Janitor. */
 export const DEFAULT_INTERVAL: Duration.Duration = Duration.hours(1)
@@ -122,14 +122,15 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
 /** The configuration with its defaults, checked: `DecodeFailure` names what is wrong. */
 const resolveConfig = (config: JanitorConfig) =>
   Effect.gen(function*() {
-    // decodeUnknown, not decode: a duration past its type ("banana") is a DecodeFailure, not a defect.
-    const interval = Duration.decodeUnknown(config.interval ?? DEFAULT_INTERVAL).pipe(Option.getOrElse(() => Duration.infinity))
-    const olderThan = Duration.decodeUnknown(config.olderThan ?? DEFAULT_PRUNE_AGE).pipe(Option.getOrElse(() => Duration.infinity))
+    // Read, not decoded: a duration past its type ("banana") is a DecodeFailure, not a defect, and an
+    // olderThan of NaN or below zero — which the parser reads as zero, pruning every terminal job past
+    // keepNewest — is refused too (util/durationInput.ts).
+    const interval = readDuration(config.interval ?? DEFAULT_INTERVAL).pipe(Option.getOrElse(() => Duration.infinity))
+    const olderThan = readDuration(config.olderThan ?? DEFAULT_PRUNE_AGE).pipe(Option.getOrElse(() => Duration.infinity))
     const keepNewest = config.keepNewest ?? DEFAULT_KEEP_NEWEST
     const issues = [
       ...(Duration.greaterThan(interval, Duration.zero) && Duration.isFinite(interval) ? [] : [{ path: "interval", message: "Expected a finite duration above zero" }]),
-      // NaN or a negative number would be read as zero: every terminal job past keepNewest pruned.
-      ...(Duration.isFinite(olderThan) && !readsAsZero(config.olderThan) ? [] : [{ path: "olderThan", message: "Expected a finite duration of at least zero" }]),
+      ...(Duration.isFinite(olderThan) ? [] : [{ path: "olderThan", message: "Expected a finite duration of at least zero" }]),
       ...(Number.isSafeInteger(keepNewest) && keepNewest >= 0 ? [] : [{ path: "keepNewest", message: "Expected a whole number ≥ 0" }])
     ]
     if (issues.length > 0) return yield* new DecodeFailure({ subject: "JanitorConfig", issues })

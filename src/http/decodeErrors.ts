@@ -32,12 +32,13 @@ const pathText = (path: ReadonlyArray<PropertyKey>): string =>
  */
 export const bounded = (error: HttpApiDecodeError): HttpApiDecodeError => {
   // As `DecodeFailure` does: an optional field's "Expected undefined/null" beside a more specific issue at the same place is left out.
-  const issues = withoutAbsentAlternatives(error.issues).slice(0, MAX_DECODE_ISSUES).map((issue) => ({
+  const specific = withoutAbsentAlternatives(error.issues)
+  const issues = specific.slice(0, MAX_DECODE_ISSUES).map((issue) => ({
     _tag: issue._tag,
     path: issue.path.map((key) => typeof key === "string" ? clipIssueText(key) : key),
     message: clipIssueText(issue.message)
   }))
-  const more = withoutAbsentAlternatives(error.issues).length - issues.length
+  const more = specific.length - issues.length
   const lines = issues.map((issue) => `${pathText(issue.path)}: ${issue.message}`)
   if (more > 0) lines.push(`(and ${more} more)`)
   return new HttpApiDecodeError({

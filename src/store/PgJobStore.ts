@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Pg from "pg"
 import { JobStore } from "./JobStore.js"
+import { readDuration } from "../util/durationInput.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
 import { byTransaction, retryOutermost } from "./pg/transaction.js"
@@ -167,11 +168,15 @@ const millisOrOff = (duration: Duration.Duration): number | undefined =>
 /** A timeout as given: a duration above zero (`Duration.infinity`: no limit), or a word for what is wrong. */
 const timeoutRefusal = (name: string, input: unknown): string | undefined => {
   if (input === undefined) return undefined
-  const duration = Duration.decodeUnknown(input)
+  const duration = readDuration(input)
   return Option.isSome(duration) && Duration.greaterThan(duration.value, Duration.zero)
     ? undefined
     : `${name} must be a duration above zero (Duration.infinity for no limit), got ${String(input)}`
 }
+
+/** A count as given: a whole number ≥ 1, or a word for what is wrong. */
+const countRefusal = (name: string, input: number | undefined): string | undefined =>
+  input === undefined || (Number.isSafeInteger(input) && input >= 1) ? undefined : `${name} must be a whole number ≥ 1, got ${String(input)}`
 
 /**
  * Why `options` cannot make a pool, past their types: a `maxConnections` of
@@ -180,13 +185,11 @@ const timeoutRefusal = (name: string, input: unknown): string | undefined => {
  * in PostgreSQL's own settings — made every statement or connection time out
  * after a millisecond; an unreadable one was a defect.
  */
-const optionRefusal = (options: PgStoreOptions): string | undefined => {
-  const { maxConnections } = options
-  if (maxConnections !== undefined && !(Number.isSafeInteger(maxConnections) && maxConnections >= 1)) {
-    return `maxConnections must be a whole number ≥ 1, got ${String(maxConnections)}`
-  }
-  return timeoutRefusal("connectTimeout", options.connectTimeout) ?? timeoutRefusal("statementTimeout", options.statementTimeout)
-}
+const optionRefusal = (options: PgStoreOptions): string | undefined =>
+  countRefusal("maxConnections", options.maxConnections) ??
+    countRefusal("maxPreparedStatements", options.maxPreparedStatements) ??
+    timeoutRefusal("connectTimeout", options.connectTimeout) ??
+    timeoutRefusal("statementTimeout", options.statementTimeout)
 
 /**
  * The `pg` pool with every timeout set, probed with one `SELECT 1`. The probe
@@ -196,15 +199,9 @@ const optionRefusal = (options: PgStoreOptions): string | undefined => {
  */
 const acquirePool = (options: PgStoreOptions) =>
   Effect.gen(function*() {
-    const prepared = options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS
-    if (!Number.isSafeInteger(prepared) || prepared < 1) {
-      return yield* new SqlError({
-        cause: new RangeError(`maxPreparedStatements must be a whole number ≥ 1, got ${String(options.maxPreparedStatements)}`),
-        message: "PgStore: invalid maxPreparedStatements"
-      })
-    }
     const refusal = optionRefusal(options)
     if (refusal !== undefined) return yield* new SqlError({ cause: new RangeError(refusal), message: "PgStore: invalid options" })
+    const prepared = options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS
     const connect = Duration.decode(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
     const statement = Duration.decode(options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT)
     const statementMs = millisOrOff(statement)

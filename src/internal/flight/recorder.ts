@@ -32,7 +32,7 @@ import { type LibraryEvent, makeBuild } from "./libraryEvents.js"
 import { freshTraceId, makePrepare } from "./prepare.js"
 import { DEFAULT_MAX_EVENT_BYTES } from "./Privacy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
-import { readsAsZero } from "../../util/durationInput.js"
+import { readDuration } from "../../util/durationInput.js"
 import { yieldToEventLoop } from "../../util/yieldToEventLoop.js"
 import * as Redactor from "./Redactor.js"
 import { type EventFilter, JobStore, type Page, type ReadError } from "../../store/JobStore.js"
@@ -132,7 +132,7 @@ const EVENTS_TABLE = "flight_recorder_events"
  * an unreadable duration was a defect from inside `Duration.decode`.
  */
 const configIssues = (config: FlightRecorderConfig): ReadonlyArray<{ readonly path: string; readonly message: string }> => [
-  ...(config.retention === undefined || (!readsAsZero(config.retention) && Option.isSome(Duration.decodeUnknown(config.retention)))
+  ...(config.retention === undefined || Option.isSome(readDuration(config.retention))
     ? []
     : [{ path: "retention", message: "Expected a duration of at least zero (Duration.infinity keeps every event)" }]),
   ...(config.purgeBatchSize === undefined || (Number.isSafeInteger(config.purgeBatchSize) && config.purgeBatchSize >= 1)

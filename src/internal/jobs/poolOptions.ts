@@ -22,8 +22,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure, formatIssues } from "../../domain/Errors.js"
 import { isJobKind, JobKind, JobKinds, LegacyTerminalAlias } from "../../domain/JobKind.js"
-import { readsAsZero } from "../../util/durationInput.js"
-import { isPositiveFiniteDuration } from "./runOptions.js"
+import { isPositiveFiniteDuration, readDuration } from "../../util/durationInput.js"
 
 /** One refused option, as a `DecodeFailure` lists it. */
 interface OptionIssue {
@@ -51,24 +50,19 @@ export const DEFAULT_POLL_INTERVAL = Duration.seconds(1)
 /** The default `WorkerOptions.drainTimeout`. */
 export const DEFAULT_DRAIN_TIMEOUT = Duration.seconds(20)
 
-/**
- * A drain time: any duration the parser reads, zero (release at once) and
- * infinity (never interrupt) included — but not a number that is NaN or
- * negative, which the parser would read as zero.
- */
-const readDrain = (input: unknown): Option.Option<Duration.Duration> =>
-  readsAsZero(input) ? Option.none() : Duration.decodeUnknown(input)
-
 const kindsMessage = `Expected one of the job kinds ${JobKinds.join(", ")}`
 
-const handlerIssues = (options: PoolOptionsInput): Array<OptionIssue> => {
+/** What a pool claims, read once from its handlers or `kinds`: the kinds (`undefined`: every kind), or what is wrong. */
+type KindsRead = { readonly kinds: ReadonlyArray<JobKind> | undefined } | { readonly issues: ReadonlyArray<OptionIssue> }
+
+const readPoolKinds = (options: PoolOptionsInput): KindsRead => {
   if (options.handlers !== undefined) {
     const handlers = options.handlers
     if (options.handler !== undefined || options.kinds !== undefined) {
-      return [{ path: "handlers", message: "Expected handlers alone, or handler with kinds: not both" }]
+      return { issues: [{ path: "handlers", message: "Expected handlers alone, or handler with kinds: not both" }] }
     }
     if (typeof handlers !== "object" || handlers === null || Array.isArray(handlers)) {
-      return [{ path: "handlers", message: "Expected an object of one program per job kind" }]
+      return { issues: [{ path: "handlers", message: "Expected an object of one program per job kind" }] }
     }
     const issues: Array<OptionIssue> = []
     // A key whose program is `undefined` is a kind left out, as the type allows.
@@ -82,17 +76,19 @@ const handlerIssues = (options: PoolOptionsInput): Array<OptionIssue> => {
       }
     }
     if (entries.length === 0) issues.push({ path: "handlers", message: "Expected a program for at least one job kind" })
-    return issues
+    return issues.length > 0 ? { issues } : { kinds: entries.map(([kind]) => kind as JobKind) }
   }
-  if (typeof options.handler !== "function") return [{ path: "handler", message: "Expected a function (the program), or handlers" }]
-  if (options.kinds === undefined) return []
+  if (typeof options.handler !== "function") return { issues: [{ path: "handler", message: "Expected a function (the program), or handlers" }] }
+  if (options.kinds === undefined) return { kinds: undefined }
   if (Array.isArray(options.kinds) && options.kinds.length === 0) {
-    return [{ path: "kinds", message: "Expected at least one job kind (leave kinds out to claim every kind)" }]
+    return { issues: [{ path: "kinds", message: "Expected at least one job kind (leave kinds out to claim every kind)" }] }
   }
-  const read = decodeKinds(options.kinds)
-  return Either.isLeft(read)
-    ? formatIssues(read.left).map((issue) => ({ path: issue.path === "" ? "kinds" : `kinds.${issue.path}`, message: issue.message }))
-    : []
+  return Either.match(decodeKinds(options.kinds), {
+    onLeft: (error) => ({
+      issues: formatIssues(error).map((issue) => ({ path: issue.path === "" ? "kinds" : `kinds.${issue.path}`, message: issue.message }))
+    }),
+    onRight: (kinds) => ({ kinds: [...new Set(kinds)] })
+  })
 }
 
 /** The pool's options read: its loops, its sleeps, and the kinds it claims (`undefined`: every kind). */
@@ -106,6 +102,7 @@ export interface PoolSettings {
 /** `options` read, or a `DecodeFailure` naming every option that is wrong. */
 export const checkPoolOptions = (options: PoolOptionsInput): Effect.Effect<PoolSettings, DecodeFailure> => {
   const { concurrency, drainTimeout, eagerDispatch, pollInterval } = options
+  const read = readPoolKinds(options)
   const issues: Array<OptionIssue> = [
     ...(typeof concurrency === "number" && Number.isSafeInteger(concurrency) && concurrency >= 1
       ? []
@@ -113,22 +110,18 @@ export const checkPoolOptions = (options: PoolOptionsInput): Effect.Effect<PoolS
     ...(pollInterval === undefined || isPositiveFiniteDuration(pollInterval)
       ? []
       : [{ path: "pollInterval", message: "Expected a finite duration above zero (e.g. \"1 second\")" }]),
-    ...(drainTimeout === undefined || Option.isSome(readDrain(drainTimeout))
+    // Zero (release at once) and infinity (never interrupt) included.
+    ...(drainTimeout === undefined || Option.isSome(readDuration(drainTimeout))
       ? []
       : [{ path: "drainTimeout", message: "Expected a duration (e.g. \"20 seconds\"; zero releases at once)" }]),
     ...(eagerDispatch === undefined || typeof eagerDispatch === "boolean" ? [] : [{ path: "eagerDispatch", message: "Expected a boolean" }]),
-    ...handlerIssues(options)
+    ...("issues" in read ? read.issues : [])
   ]
-  if (issues.length > 0) return Effect.fail(new DecodeFailure({ subject: "WorkerOptions", issues }))
-  const kinds = options.handlers !== undefined
-    ? Object.entries(options.handlers as object).flatMap(([kind, program]) => program !== undefined ? [kind as JobKind] : [])
-    : options.kinds !== undefined
-    ? [...new Set(Either.getOrThrow(decodeKinds(options.kinds)))]
-    : undefined
+  if (issues.length > 0 || "issues" in read) return Effect.fail(new DecodeFailure({ subject: "WorkerOptions", issues }))
   return Effect.succeed({
     concurrency: concurrency as number,
-    poll: pollInterval === undefined ? DEFAULT_POLL_INTERVAL : Option.getOrElse(Duration.decodeUnknown(pollInterval), () => DEFAULT_POLL_INTERVAL),
-    drain: drainTimeout === undefined ? DEFAULT_DRAIN_TIMEOUT : Option.getOrElse(readDrain(drainTimeout), () => DEFAULT_DRAIN_TIMEOUT),
-    kinds
+    poll: pollInterval === undefined ? DEFAULT_POLL_INTERVAL : Option.getOrElse(readDuration(pollInterval), () => DEFAULT_POLL_INTERVAL),
+    drain: drainTimeout === undefined ? DEFAULT_DRAIN_TIMEOUT : Option.getOrElse(readDuration(drainTimeout), () => DEFAULT_DRAIN_TIMEOUT),
+    kinds: read.kinds
   })
 }

@@ -11,12 +11,11 @@
  * started, and a zero, negative or infinite interval beat in a tight loop or
  * never (its run then stalled by recovery while it worked).
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
 import { DecodeFailure } from "../../domain/Errors.js"
+import { isPositiveFiniteDuration } from "../../util/durationInput.js"
 
 /** Where a successful run may take its job: three of the table's moves out of `running`. */
 export const SuccessStates = ["completed", "completed_with_issues", "awaiting_validation"] as const
@@ -32,13 +31,6 @@ const decodeOnSuccess = decodeWith(
   }),
   "RunOptions"
 )
-
-/** Whether `input` is a duration above zero and finite: one a loop can sleep between beats. */
-export const isPositiveFiniteDuration = (input: unknown): boolean =>
-  Option.match(Duration.decodeUnknown(input), {
-    onNone: () => false,
-    onSome: (duration) => Duration.isFinite(duration) && Duration.greaterThan(duration, Duration.zero)
-  })
 
 /**
  * `options.onSuccess`, when given, is a state a successful run may reach, and
