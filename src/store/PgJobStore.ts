@@ -21,7 +21,9 @@ import * as Redacted from "effect/Redacted"
 import * as Pg from "pg"
 import { JobStore } from "./JobStore.js"
 import { readDuration } from "../util/durationInput.js"
+import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
+import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
 import { byTransaction, retryOutermost } from "./pg/transaction.js"
 import { makeContext } from "./pg/context.js"
@@ -88,7 +90,7 @@ const makeOn = (
       sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`,
       (cause) => new StorageError({ operation: "JobStore.readConsistent", cause })
     )
-    return decodingInputs(JobStore.of({
+    return joiningOwnDatabaseOnly(decodingInputs(JobStore.of({
       dialect: "pg",
       schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
       transaction,
@@ -102,7 +104,7 @@ const makeOn = (
       ...makeEventMethods(context),
       ...makeOfferMethods(context),
       ...(options.coalesce === false ? {} : makeCoalescedMethods(context, { ...jobs, ...runs, ...workers }, outside))
-    }))
+    })), pgDatabaseIdentity(sql))
   })
 
 /** `makeWith` with the default options. */

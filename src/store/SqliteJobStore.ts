@@ -28,6 +28,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { JobStore } from "./JobStore.js"
+import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { holdingEachStatement } from "./sqlite/callerClient.js"
 import { makeEventMethods } from "./sqlite/events.js"
@@ -39,6 +40,7 @@ import type { MigrationFailed } from "./StoreErrors.js"
 import { makeOfferMethods } from "./sqlite/offers.js"
 import { makeRunMethods } from "./sqlite/runs.js"
 import { makeContext } from "./sqlite/context.js"
+import { sqliteDatabaseIdentity } from "./sqlite/databaseIdentity.js"
 import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import * as OwnClient from "./sqlite/ownClient.js"
@@ -147,7 +149,7 @@ export const makeWith = (
     ) as Effect.Effect<A, E | StorageError, R>
 
   const jobs = makeJobMethods(context)
-  return decodingInputs(JobStore.of({
+  return joiningOwnDatabaseOnly(decodingInputs(JobStore.of({
     dialect: "sqlite",
     schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, statements),
     transaction,
@@ -159,7 +161,7 @@ export const makeWith = (
     ...makeWorkerMethods(context),
     ...makeOfferMethods(context),
     ...makeEventMethods(context)
-  }))
+  })), sqliteDatabaseIdentity(sql))
 })
 
 /** `makeWith` with the default options. */

@@ -24,9 +24,13 @@ import { sharedBackends } from "./shared-database.js"
 const operations = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.zipWith(countOperations(effect), countOperations(Effect.void), ([value, ops], [, bare]) => [value, ops - bare] as const)
 
-/** Budgets per store: the one-statement claim's (PostgreSQL), the one transaction's (SQLite). */
+/**
+ * Budgets per store: the one-statement claim's (PostgreSQL), the one transaction's (SQLite).
+ * PostgreSQL's was 30 until every store method began by looking at the fiber's transaction
+ * (store/internal/foreignTransaction.ts: one operation a call); SQLite's had room for it.
+ */
 const BUDGET: Record<string, { readonly now: number; readonly before: number }> = {
-  "PostgreSQL": { now: 30, before: 34 },
+  "PostgreSQL": { now: 31, before: 34 },
   "SQLite file": { now: 76, before: 78 }
 }
 

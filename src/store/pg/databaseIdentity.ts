@@ -1,0 +1,44 @@
+/**
+ * Which database a PostgreSQL connection reaches (internal/foreignTransaction.ts):
+ * the store's own client's connections are recognised by their class
+ * (@effect/sql-pg makes one per client, so a caller's transaction on the
+ * store's own client is its too); any other is asked. The answer names the
+ * database and the server — its port and its start time, which two servers
+ * on one machine do not share — so a database of the same name on another
+ * server is another database, and a restart makes every connection new.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import * as Effect from "effect/Effect"
+import { connectionOf } from "../internal/execute.js"
+import type { DatabaseIdentity } from "../internal/foreignTransaction.js"
+
+const IDENTITY = "SELECT current_database() || '/' || current_setting('port') || '/' || pg_postmaster_start_time()::text AS database"
+
+/** The class of `sql`'s connections, when its acquirer gives one at once (@effect/sql-pg's does). */
+const connectionClass = (sql: SqlClient.SqlClient): unknown => {
+  const acquirer = connectionOf(sql)
+  if (acquirer === undefined) return undefined
+  try {
+    return (Effect.runSync(acquirer) as object).constructor
+  } catch {
+    return undefined
+  }
+}
+
+const reachedBy = (conn: Connection): Effect.Effect<string, unknown> =>
+  Effect.flatMap(conn.execute(IDENTITY, [], undefined), (rows) => {
+    const database = (rows[0] as { readonly database?: unknown } | undefined)?.database
+    return typeof database === "string" ? Effect.succeed(database) : Effect.fail(new Error("no database named"))
+  })
+
+export const pgDatabaseIdentity = (sql: SqlClient.SqlClient): DatabaseIdentity => {
+  const own = connectionClass(sql)
+  return {
+    isOwn: (conn) => own !== undefined && conn.constructor === own,
+    // A transaction's connection wraps the pool's client, new each time: the answer is kept for the client.
+    keyOf: (conn) => (conn as { readonly pg?: object }).pg ?? conn,
+    reachedBy,
+    own: Effect.scoped(Effect.flatMap(sql.reserve, reachedBy))
+  }
+}
