@@ -14,8 +14,8 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import type * as Schema from "effect/Schema"
 import { decodeWith } from "../../src/domain/decode.js"
-import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, decodeCommon } from "../../src/store/internal/commonInputs.js"
-import { AuditedOptions, ClaimAdmittedOptions, RunningJobEnd } from "../../src/store/internal/portSchemas.js"
+import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, commonRunSettle, decodeCommon } from "../../src/store/internal/commonInputs.js"
+import { AuditedOptions, ClaimAdmittedOptions, RunningJobEnd, RunSettle } from "../../src/store/internal/portSchemas.js"
 import { auditWith } from "../../src/store/JobStore.js"
 
 const LOWER_ID = "0190a3f4-1c2d-7e3f-8a9b-0c1d2e3f4a5b"
@@ -46,6 +46,20 @@ const cases = [
       { job_id: LOWER_ID, to: "completed" },
       { job_id: LOWER_ID, to: "failed", status_reason: "why", error_message: "boom" },
       { job_id: LOWER_ID, to: "cancelled", error_message: null, status_reason: undefined }
+    ]
+  },
+  {
+    name: "RunSettle",
+    schema: RunSettle as Schema.Schema<unknown, unknown>,
+    common: commonRunSettle as (input: unknown) => unknown,
+    fields: ["job_id", "to", "status_reason", "error_message", "workflow_run_id", "job_outputs", "duration_ms"],
+    // A worker pool's settles: a program's outputs (any JSON, or none), its failure, a retry's end.
+    usual: [
+      { job_id: LOWER_ID, workflow_run_id: LOWER_ID, to: "completed", status_reason: "", error_message: null, duration_ms: 12 },
+      { job_id: LOWER_ID, workflow_run_id: LOWER_ID, to: "completed", status_reason: "", error_message: null, job_outputs: { summary: "ok", n: [1, 2.5, null, { deep: true }] }, duration_ms: 0 },
+      { job_id: LOWER_ID, workflow_run_id: LOWER_ID, to: "completed", status_reason: "", error_message: null, job_outputs: null, duration_ms: 3 },
+      { job_id: LOWER_ID, workflow_run_id: LOWER_ID, to: "completed", status_reason: "", error_message: null, job_outputs: "text", duration_ms: 3 },
+      { job_id: LOWER_ID, workflow_run_id: LOWER_ID, to: "failed", status_reason: "", error_message: "boom", duration_ms: 7 }
     ]
   },
   {

@@ -14,10 +14,12 @@ import type * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import { isCanonicalId } from "../../domain/Ids.js"
+import { checkedJson } from "../../domain/Json.js"
+import { metricBounds } from "../../domain/JobMetrics.js"
 import { isJobKind } from "../../domain/JobKind.js"
 import { JobStates } from "../../domain/JobState.js"
 import { isStorable } from "../../domain/Text.js"
-import type { AuditedOptions, ClaimAdmittedOptions, RunningJobEnd } from "./portSchemas.js"
+import type { AuditedOptions, ClaimAdmittedOptions, RunningJobEnd, RunSettle } from "./portSchemas.js"
 
 type Plain = Record<string, unknown>
 
@@ -61,6 +63,36 @@ export const commonRunningJobEnd = (input: unknown): typeof RunningJobEnd.Type |
     end.error_message = error_message
   }
   return end as typeof RunningJobEnd.Type
+}
+
+const SETTLE_KEYS = [...END_KEYS, "workflow_run_id", "job_outputs", "duration_ms"]
+
+/**
+ * A settle (every run a worker pool ends): a running job's end, its run's id
+ * in its stored form, a whole duration in range, and outputs that are JSON
+ * (a checked copy, as the Schema's `Json` gives) or null.
+ */
+export const commonRunSettle = (input: unknown): typeof RunSettle.Type | undefined => {
+  if (!plainWith(input, SETTLE_KEYS)) return undefined
+  const { duration_ms, error_message, job_id, job_outputs, status_reason, to, workflow_run_id } = input
+  const end = commonRunningJobEnd({
+    job_id,
+    to,
+    ...(own(input, "status_reason") ? { status_reason } : {}),
+    ...(own(input, "error_message") ? { error_message } : {})
+  })
+  if (end === undefined || !isCanonicalId(workflow_run_id)) return undefined
+  if (typeof duration_ms !== "number" || !Number.isSafeInteger(duration_ms) || duration_ms < 0 || duration_ms > metricBounds.duration_ms) {
+    return undefined
+  }
+  const settle: Record<string, unknown> = { ...end, workflow_run_id }
+  if (own(input, "job_outputs")) {
+    const outputs = job_outputs === null ? null : checkedJson(job_outputs)
+    if (outputs === undefined) return undefined
+    settle.job_outputs = outputs
+  }
+  settle.duration_ms = duration_ms
+  return settle as typeof RunSettle.Type
 }
 
 const CLAIM_KEYS = ["kinds", "take"]

@@ -33,7 +33,7 @@ import { TIMESTAMP_RANGE_MS, TimestampFromSelf } from "../../domain/Timestamp.js
 import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { ClaimTemplate, JobStore } from "../JobStore.js"
-import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, decodeCommon, guarded } from "./commonInputs.js"
+import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, commonRunSettle, decodeCommon, guarded } from "./commonInputs.js"
 import { AuditedOptions, Builder, ClaimAdmittedOptions, endOf, ErrorMessage, optional, RunningJobEnd, RunSettle } from "./portSchemas.js"
 
 type Service = JobStore["Type"]
@@ -59,6 +59,7 @@ const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: Times
 
 const commonAuditedOptions = guarded(commonAudited)
 const commonEnd = guarded(commonRunningJobEnd)
+const commonSettle = guarded(commonRunSettle)
 
 /** A new job: the hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts). */
 const decodeNewJobBySchema = decodeWith(NewAiJob, "NewAiJob")
@@ -140,7 +141,7 @@ const decode = {
   release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
   unreadable: decodeWith(Schema.Struct({ job_id: JobId, reason: NonEmptyText }), "UnreadableJobFailure"),
   runningJobEnd: decodeCommon(commonRunningJobEnd, RunningJobEnd, "RunningJobEnd"),
-  runSettle: decodeWith(RunSettle, "RunSettle"),
+  runSettle: decodeCommon(commonRunSettle, RunSettle, "RunSettle"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
   runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
@@ -397,6 +398,9 @@ export const decodingInputs = (store: Service): Service => ({
       // As `finishRunningJob`: the record the library vouched for is not decoded again.
       const { event, ...rest } = typeof settle === "object" && settle !== null ? settle : { event: undefined }
       const own = libraryRecords([event])
+      // Both in their common shape (every settle a pool makes): no decode step at all.
+      const s = commonSettle(rest)
+      if (s !== undefined && own !== null) return store.settleRun!({ ...s, event: own[0]! } as typeof settle)
       return Effect.flatMap(
         Effect.all([decode.runSettle(rest), own !== null ? Effect.succeed(own) : decodeEventRecords([event])]),
         ([s, [record]]) => store.settleRun!({ ...s, event: record } as typeof settle)
