@@ -84,3 +84,22 @@ export class JobMetrics extends Schema.Class<JobMetrics>("JobMetrics")({
     return new JobMetrics(Object.fromEntries(MetricNames.map((name) => [name, sum(name)])))
   }
 }
+
+/**
+ * Stored metrics in their own form — a plain object of exactly the nine
+ * counters, each whole and in range — as the instance `JobMetrics`' decode
+ * gives, without the Schema (a row decode's, issue 16: ~60 µs a job after
+ * its first settle); `undefined` for anything else, which the Schema decides.
+ */
+export const metricsInStoredForm = (value: unknown): JobMetrics | undefined => {
+  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return undefined
+  if (Object.keys(value).length !== MetricNames.length) return undefined
+  const fields: Record<string, number> = {}
+  for (const name of MetricNames) {
+    const count = (value as Record<string, unknown>)[name]
+    if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0 || count > metricBounds[name]) return undefined
+    fields[name] = count
+  }
+  // Checked above, field by field, as the Schema checks them.
+  return new JobMetrics(fields as unknown as JobMetrics, true)
+}

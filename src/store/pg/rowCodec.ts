@@ -19,7 +19,7 @@ import * as Schema from "effect/Schema"
 import { type AiJob, EntityRef, PlannedOperation } from "../../domain/AiJob.js"
 import type { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKinds } from "../../domain/JobKind.js"
-import { JobMetrics } from "../../domain/JobMetrics.js"
+import { JobMetrics, metricsInStoredForm } from "../../domain/JobMetrics.js"
 import { AccessModes, JobStates, SafetyModes } from "../../domain/JobState.js"
 import { checkedJson, type Json } from "../../domain/Json.js"
 import { BackoffMillis, MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
@@ -94,7 +94,8 @@ const isZero = (value: unknown): boolean => {
   return keys.length === ZERO_KEYS.length &&
     ZERO_KEYS.every((key) => (value as Record<string, unknown>)[key] === 0)
 }
-const metrics = (value: unknown): JobMetrics => isZero(value) ? JobMetrics.zero : metricsDecode(value)
+const metrics = (value: unknown): JobMetrics =>
+  isZero(value) ? JobMetrics.zero : metricsInStoredForm(value) ?? metricsDecode(value)
 
 const nullOr = <A>(decode: (value: unknown) => A) => (value: unknown): A | null => value === null ? null : decode(value)
 const nullableText = nullOr(text)

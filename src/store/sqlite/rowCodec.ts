@@ -22,7 +22,7 @@ import { type AiJob, EntityRef, PlannedOperation } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKinds } from "../../domain/JobKind.js"
-import { JobMetrics } from "../../domain/JobMetrics.js"
+import { JobMetrics, metricsInStoredForm } from "../../domain/JobMetrics.js"
 import { AccessModes, JobStates, SafetyModes } from "../../domain/JobState.js"
 import { checkedJson, type Json } from "../../domain/Json.js"
 import { BackoffMillis, MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
@@ -119,7 +119,17 @@ const backoffColumn = jsonColumn(BackoffMillis)
 
 /** A fresh job's metrics, as stored: decoded to the shared zero without parsing. */
 const ZERO_METRICS = JSON.stringify(Schema.encodeSync(JobMetrics)(JobMetrics.zero))
-const metrics = (value: unknown): JobMetrics | undefined => (value === ZERO_METRICS ? JobMetrics.zero : metricsColumn(value))
+const metrics = (value: unknown): JobMetrics | undefined => {
+  if (value === ZERO_METRICS) return JobMetrics.zero
+  if (typeof value !== "string") return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    return undefined
+  }
+  return metricsInStoredForm(parsed) ?? metricsColumn(value)
+}
 /** A list column; the empty list, by far the most common, without parsing. */
 const list = <A>(decode: (value: unknown) => ReadonlyArray<A> | undefined) => (value: unknown): ReadonlyArray<A> | undefined =>
   value === "[]" ? [] : decode(value)
