@@ -11,12 +11,15 @@
  * query (LISTEN/NOTIFY wake-up); SQLite: every statement better-sqlite3
  * executes (in-process wake-up). Rounds alternate base and mine; medians.
  * `concurrency` (default 1): the pool's loops; jobs/s is from the pool's
- * start to the last program's return.
+ * start to the last program's return. `PROFILE=/tmp/x` also writes a CPU
+ * profile of this tree's last round per dialect (`x-pg.cpuprofile`,
+ * `x-sqlite.cpuprofile`; summarise with bench/cpuProfileSummary.ts).
  * Not part of `npm run bench`.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Session } from "node:inspector/promises"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as Pg from "pg"
@@ -95,7 +98,19 @@ const main = async () => {
           const target: Target = dialect === "pg"
             ? { dialect, url: await cluster.createDatabase(`engine_${name}`) }
             : { dialect, filename: path.join(tmp, `${name}.db`) }
+          const profile = process.env["PROFILE"] !== undefined && tree.name === "mine" && round === rounds - 1
+          const session = profile ? new Session() : undefined
+          if (session !== undefined) {
+            session.connect()
+            await session.post("Profiler.enable")
+            await session.post("Profiler.start")
+          }
           const result = await once(tree, target, jobs, concurrency)
+          if (session !== undefined) {
+            const { profile: cpu } = await session.post("Profiler.stop")
+            session.disconnect()
+            fs.writeFileSync(`${process.env["PROFILE"]}-${dialect}.cpuprofile`, JSON.stringify(cpu))
+          }
           const key = `${dialect} ${tree.name}`
           results.set(key, [...(results.get(key) ?? []), result])
         }
