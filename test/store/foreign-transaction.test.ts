@@ -27,6 +27,10 @@ import { summarize } from "../jobs/jobs.suite.js"
 import { freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
 
+/** The wrapper passes a method three arguments (no rest array a call): the port must take no more. Checked by the compiler. */
+type Arity = { [K in keyof JobStore["Type"]]-?: NonNullable<JobStore["Type"][K]> extends (...args: infer P) => unknown ? P["length"] : 0 }
+export const portArityFitsTheWrapper: Arity[keyof Arity] extends 0 | 1 | 2 | 3 ? true : never = true
+
 /** A database migrated with our schema (so a write misrouted there would succeed), and a plain client on it. */
 interface Database {
   readonly name: string

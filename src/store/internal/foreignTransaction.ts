@@ -84,11 +84,13 @@ export const joiningOwnDatabaseOnly = <S extends object>(service: S, identity: D
 
   const wrapped: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(service)) {
-    wrapped[name] = typeof value === "function"
-      ? (...args: ReadonlyArray<unknown>) => guarded((value as (...a: ReadonlyArray<unknown>) => Effect.Effect<unknown>)(...args))
-      : Effect.isEffect(value)
-      ? guarded(value)
-      : value
+    if (typeof value === "function") {
+      const method = value as (a: unknown, b: unknown, c: unknown) => Effect.Effect<unknown>
+      // Fixed arity (no port method takes more than three): no rest array a call.
+      wrapped[name] = (a: unknown, b: unknown, c: unknown) => guarded(method(a, b, c))
+    } else {
+      wrapped[name] = Effect.isEffect(value) ? guarded(value) : value
+    }
   }
   return wrapped as S
 }
