@@ -62,6 +62,13 @@ const pgDatabase = (label: string): Effect.Effect<Database, unknown, Scope.Scope
     }
   })
 
+/** The store built on the caller's own client (`layerFromClient`), with that client beside it. */
+const sharedClient = (label: string): Effect.Effect<Layer.Layer<JobStore | SqlClient.SqlClient, unknown>, unknown, Scope.Scope> =>
+  label.startsWith("SQLite")
+    ? Effect.succeed(SqliteStore.layerFromClient().pipe(Layer.provideMerge(SqliteClient.layer({ filename: tempSqliteFile("foreign-tx-own") }))))
+    : Effect.map(freshPgDatabase("foreign-tx-own"), (url) =>
+      PgStore.layerFromClient().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), transformJson: false }))))
+
 const kinds: ReadonlyArray<readonly [string, (label: string) => Effect.Effect<Database, unknown, Scope.Scope>]> = [
   ["SQLite", sqliteDatabase],
   ["PostgreSQL", pgDatabase]
@@ -123,6 +130,14 @@ describe("R17 a transaction open on the fiber is joined only on the store's own 
           context
         )
         assert.strictEqual(yield* Effect.provide(jobsWithId(committed.job_id), context), 1)
+      }), 60_000)
+
+    it.scoped(`${storeKind} store built on the caller's own client: the caller's transaction on that client is joined`, () =>
+      Effect.gen(function*() {
+        const store = yield* sharedClient(storeKind)
+        const context = yield* Layer.build(Layer.merge(services(store), store))
+        const rolledBack = yield* Effect.provide(submitInsideFailedTransaction, context)
+        assert.strictEqual(yield* Effect.provide(jobsWithId(rolledBack), context), 0, "the job went with the caller's rollback")
       }), 60_000)
   }
 })
