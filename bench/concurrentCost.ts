@@ -8,7 +8,8 @@
  * database), `reps` rounds of `jobs` lifecycles by `workers` concurrent
  * workers — ours: submit → claim → heartbeat → complete, every audit event;
  * pg-boss: send → fetch → complete — the order rotating round by round. Per
- * job: the client's CPU (`process.cpuUsage`), the server's CPU (every
+ * job: the client's CPU (`process.cpuUsage`; its system part too: the kernel's
+ * socket work), the server's CPU (every
  * postgres process's utime + stime from /proc, the walwriter's included),
  * the server's statement time (pg_stat_statements, execution + planning,
  * planning tracked: pg-boss's unnamed statements are planned on every call),
@@ -34,6 +35,7 @@ import { cpuMicros, loadTree, median, treeLifecycle, type Tree } from "./trees.j
 interface Figures {
   perSecond: Array<number>
   clientCpu: Array<number>
+  clientSystem: Array<number>
   serverCpu: Array<number>
   serverTime: Array<number>
   statements: Array<number>
@@ -107,16 +109,22 @@ const main = async () => {
         await settle()
         await admin.query("SELECT pg_stat_statements_reset()")
         const commits = await commitsOf(system.database)
-        const [client, server, start] = [cpuMicros(), serverCpuMicros(parent), performance.now()]
+        const [client, server, start, usage] = [cpuMicros(), serverCpuMicros(parent), performance.now(), process.cpuUsage()]
         await system.run()
-        const [clientUsed, serverUsed, ms] = [cpuMicros() - client, serverCpuMicros(parent) - server, performance.now() - start]
+        const [clientUsed, serverUsed, ms, systemUsed] = [
+          cpuMicros() - client,
+          serverCpuMicros(parent) - server,
+          performance.now() - start,
+          process.cpuUsage(usage).system
+        ]
         await settle()
         const stats = await statementsOf(system.database)
         // The last round's statements, one by one.
         if (rep === reps - 1) printStatementStats(`${system.name}, ${workers} worker(s)`, await statementStats(admin, system.database), jobs)
-        const f = figures.get(system.name) ?? { perSecond: [], clientCpu: [], serverCpu: [], serverTime: [], statements: [], commits: [] }
+        const f = figures.get(system.name) ?? { perSecond: [], clientCpu: [], clientSystem: [], serverCpu: [], serverTime: [], statements: [], commits: [] }
         f.perSecond.push(jobs / ms * 1000)
         f.clientCpu.push(clientUsed / jobs)
+        f.clientSystem.push(systemUsed / jobs)
         f.serverCpu.push(serverUsed / jobs)
         f.serverTime.push(stats.time * 1000 / jobs)
         f.statements.push(stats.calls / jobs)
@@ -134,12 +142,12 @@ const main = async () => {
   }
   console.log(`\n## ${reps} × ${jobs} lifecycles, ${workers} worker(s), interleaved (medians; each rep in brackets)`)
   console.log(`load average (1/5/15 min) at start and after each rep: ${loads.join(" | ")}`)
-  console.log("| system | jobs/s | client CPU µs/job | server CPU µs/job | server statement µs/job | statements/job | commits/job |")
-  console.log("|---|---|---|---|---|---|---|")
+  console.log("| system | jobs/s | client CPU µs/job | of it in the kernel | server CPU µs/job | server statement µs/job | statements/job | commits/job |")
+  console.log("|---|---|---|---|---|---|---|---|")
   const cell = (values: ReadonlyArray<number>, digits = 0) =>
     `${median(values).toFixed(digits)} (${values.map((v) => v.toFixed(digits)).join(", ")})`
   for (const [name, f] of figures) {
-    console.log(`| ${name} | ${cell(f.perSecond)} | ${cell(f.clientCpu)} | ${cell(f.serverCpu)} | ${cell(f.serverTime)} | ${cell(f.statements, 2)} | ${cell(f.commits, 2)} |`)
+    console.log(`| ${name} | ${cell(f.perSecond)} | ${cell(f.clientCpu)} | ${cell(f.clientSystem)} | ${cell(f.serverCpu)} | ${cell(f.serverTime)} | ${cell(f.statements, 2)} | ${cell(f.commits, 2)} |`)
   }
 }
 
