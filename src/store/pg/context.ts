@@ -68,6 +68,12 @@ export interface PgContext {
     statement: Statement.Statement<Row>,
     then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E | SqlError>
+  /** `thenOutside` for a text and its parameters already compiled (fixedStatement.ts). */
+  readonly textThenOutside: <Row, A, E>(
+    text: string,
+    params: ReadonlyArray<unknown>,
+    then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | SqlError>
   /** One transaction (a savepoint when nested); a dead connection is a typed `SqlError`. */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   /** A method's own transaction when none is open; inside the caller's, it joins it (no savepoint). */
@@ -279,6 +285,7 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
     run,
     runOutside,
     thenOutside,
+    textThenOutside: (text, params, then) => textThenOutside(text, params, then),
     transaction: inTransaction(sql),
     atomic,
     insertEvents,

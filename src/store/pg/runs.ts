@@ -33,6 +33,7 @@ import { withNow } from "../internal/now.js"
 import { movedTimestamp, moveInstant } from "./moveInstant.js"
 import { isRunning } from "./keyedGuard.js"
 import { BEATEN_COLUMNS, fastBeatenRun } from "./rowCodec.js"
+import { fixedStatement } from "./fixedStatement.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -224,30 +225,33 @@ export const makeRunMethods = (context: PgContext) => {
   const unwaited = sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited`
   // Only the columns the beat does not set: the rest of the run is known (`decodeBeaten`).
   const beatenColumns = sql.literal(BEATEN_COLUMNS)
-  const beatStatement = (inside: boolean, runId: WorkflowRunId, now: DateTime.Utc) => {
-    const at = instantParam(now)
-    return sql`
+  // Its text never varies (one for inside a transaction, one outside): compiled once, a beat binds its values.
+  const beatStatement = (inside: boolean) =>
+    fixedStatement<[at: string, runId: string]>(2, (at, runId) =>
+      sql`
       UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
       ${inside ? sql`` : unwaited}
       WHERE r.id = ${runId} AND ${isActive}
-      RETURNING ${beatenColumns}`
-  }
+      RETURNING ${beatenColumns}`)
+  const beatInside = beatStatement(true)
+  const beatOutside = beatStatement(false)
   /** The run beaten at `now`, or why there is none. */
   const beaten = (runId: WorkflowRunId, now: DateTime.Utc) => ([row]: ReadonlyArray<unknown>) =>
     row !== undefined ? decodeBeaten(row, now) : notActive(runId)
 
   const heartbeat: Service["heartbeat"] = (runId) =>
     byTransaction(
-      () => withNow((now) => Effect.flatMap(run(beatStatement(true, runId, now)), beaten(runId, now))).pipe(
-        storageErrors("JobStore.heartbeat")
-      ),
+      () =>
+        withNow((now) => Effect.flatMap(context.execute(beatInside.text, beatInside.params(instantParam(now), runId)), beaten(runId, now))).pipe(
+          storageErrors("JobStore.heartbeat")
+        ),
       // Not in group commit's line (coalesce off): the uninterruptible region the line would hold.
       () => Effect.uninterruptible(heartbeatOutside(runId))
     )
 
   /** `heartbeat` for a caller that knows no transaction is open (group commit's): the same statement, no second look. */
   const heartbeatOutside = (runId: WorkflowRunId) =>
-    withNow((now) => context.thenOutside(beatStatement(false, runId, now), beaten(runId, now))).pipe(
+    withNow((now) => context.textThenOutside(beatOutside.text, beatOutside.params(instantParam(now), runId), beaten(runId, now))).pipe(
       storageErrorsOutside("JobStore.heartbeat")
     )
 

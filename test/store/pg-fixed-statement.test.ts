@@ -1,0 +1,36 @@
+/**
+ * Issue 16: `fixedStatement` (src/store/pg/fixedStatement.ts) compiles a
+ * statement once with stand-ins; a call's text and parameters must be what
+ * compiling the same template with the call's values gives — constants in
+ * their places, a value used twice in both — and a value that is no plain
+ * parameter of the template is refused as the store is built.
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Statement from "@effect/sql/Statement"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
+import { fixedStatement } from "../../src/store/pg/fixedStatement.js"
+
+const sql = Statement.make(Effect.dieMessage("no connection: compiled only"), PgClient.makeCompiler(), [], undefined)
+
+const template = (at: string, runId: string) =>
+  sql`UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz
+      ${sql`FROM (SELECT set_config(${"synchronous_commit"}, 'off', true)) AS unwaited`}
+      WHERE r.id = ${runId} AND ${sql.literal("(r.status = 'running') IS TRUE")} AND r.attempt < ${3}`
+
+describe("issue 16 a statement compiled once", () => {
+  it("issue 16 each call gives the text and parameters compiling the template with its values gives", () => {
+    const fixed = fixedStatement<[string, string]>(2, template)
+    FastCheck.assert(FastCheck.property(FastCheck.string(), FastCheck.uuid(), (at, runId) => {
+      const [text, params] = template(at, runId).compile()
+      assert.strictEqual(fixed.text, text)
+      assert.deepStrictEqual(fixed.params(at, runId), params)
+    }))
+  })
+
+  it("issue 16 a value that is not a plain parameter of the template is refused at once", () => {
+    assert.throws(() => fixedStatement<[string]>(1, (column) => sql`SELECT ${sql.literal(column)} FROM ai_jobs`), /value 0 is not/)
+    assert.throws(() => fixedStatement<[string, string]>(2, (a) => sql`SELECT ${a}::text`), /value 1 is not/)
+  })
+})
