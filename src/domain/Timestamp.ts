@@ -11,7 +11,12 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/
+/**
+ * RFC 3339's `date-time` (section 5.6): `T` and `Z` in either case, as its
+ * note allows, and any number of fraction digits (kept to the millisecond,
+ * the precision every timestamp here has, the rest cut as `Date` cuts it).
+ */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 
 /** Whether `text` has the RFC 3339 form the stores read (its calendar and range are checked on decode). */
 export const isRfc3339 = (text: string): boolean => RFC3339.test(text)
@@ -27,7 +32,7 @@ export const TIMESTAMP_RANGE_MS = { min: MIN.getTime(), max: MAX.getTime() } as 
  * audit timestamp must be refused instead. Checks the fields as written.
  */
 const isCalendarValid = (text: string): boolean => {
-  const [year, month, day, hour, minute, second] = text.slice(0, 19).split(/[-T:]/).map(Number) as [
+  const [year, month, day, hour, minute, second] = text.slice(0, 19).split(/[-Tt:]/).map(Number) as [
     number, number, number, number, number, number
   ]
   const probe = new Date(Date.UTC(year, month - 1, day))
@@ -56,7 +61,8 @@ export const Timestamp = Schema.transformOrFail(
     strict: true,
     // The range check happens on the target side (TimestampFromSelf).
     decode: (text, _, ast) =>
-      Option.match(isCalendarValid(text) ? DateTime.make(text) : Option.none(), {
+      // Upper case first: DateTime reads a lower-case `z` as no zone at all.
+      Option.match(isCalendarValid(text) ? DateTime.make(text.toUpperCase()) : Option.none(), {
         onNone: () => ParseResult.fail(new ParseResult.Type(ast, text, `Not a valid instant: ${text}`)),
         onSome: (d) => ParseResult.succeed(DateTime.toUtc(d))
       }),

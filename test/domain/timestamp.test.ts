@@ -1,0 +1,45 @@
+/**
+ * R9 R10 timestamps are RFC 3339 text on the wire (section 5.6): what the
+ * RFC allows is accepted — `t` and `z` in lower case (its note), any number
+ * of fraction digits (cut to the millisecond, the precision every timestamp
+ * here has) — and read as the same instant as its usual spelling; what it
+ * does not allow, or a date that does not exist, is refused; what we write
+ * is always the canonical form (`T`, milliseconds, `Z`).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import { isRfc3339, Timestamp } from "../../src/domain/Timestamp.js"
+
+const decode = Schema.decodeUnknownEither(Timestamp)
+const encode = Schema.encodeSync(Timestamp)
+const millis = (text: string) => Either.map(decode(text), DateTime.toEpochMillis)
+
+describe("R9 R10 RFC 3339 timestamps", () => {
+  it("R10 lower-case t and z, and fractions of any length, read as the usual spelling; written canonical", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["2026-01-19t23:59:37.328z", "2026-01-19T23:59:37.328Z"],
+      ["2026-01-19t23:59:37z", "2026-01-19T23:59:37.000Z"],
+      ["2026-01-19T23:59:37.3289999999Z", "2026-01-19T23:59:37.328Z"],
+      ["2026-01-19T23:59:37.1Z", "2026-01-19T23:59:37.100Z"],
+      ["2026-01-20t01:59:37.328+02:00", "2026-01-19T23:59:37.328Z"]
+    ]
+    for (const [given, canonical] of cases) {
+      assert.isTrue(isRfc3339(given), given)
+      assert.deepStrictEqual(millis(given), Either.right(Date.parse(canonical)), given)
+      assert.strictEqual(encode(Either.getOrThrow(decode(given))), canonical)
+    }
+  })
+
+  it("R10 what RFC 3339 does not allow, or a day that does not exist, is refused", () => {
+    for (
+      const text of [
+        "2026-01-19 23:59:37Z", "2026-01-19T23:59:37", "2026-01-19T23:59:37.Z", "2026-01-19T23:59:37.5x",
+        "2026-1-19T23:59:37Z", "2026-02-30T00:00:00Z", "2026-01-19T24:00:00Z", "2026-01-19T23:59:37+0200", "next tuesday"
+      ]
+    ) {
+      assert.isTrue(Either.isLeft(decode(text)), text)
+    }
+  })
+})
