@@ -104,16 +104,20 @@ const jsonColumn = <A, I>(schema: Schema.Schema<A, I>) => {
 const entityRefs = jsonColumn(Schema.Array(EntityRef))
 const plannedOperations = jsonColumn(Schema.Array(PlannedOperation))
 const metricsColumn = jsonColumn(JobMetrics)
+/** A JSON column's text parsed; `NOT_JSON` for anything else (no text, or text that is no JSON). */
+const NOT_JSON = Symbol("not JSON")
+const parsedText = (value: unknown): unknown => {
+  if (typeof value !== "string") return NOT_JSON
+  try {
+    return JSON.parse(value)
+  } catch {
+    return NOT_JSON
+  }
+}
 /** Any JSON value: `JSON.parse` and `Json`'s own check, without the Schema around them. */
 const jsonValue = (value: unknown): Json | undefined => {
-  if (typeof value !== "string") return undefined
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(value)
-  } catch {
-    return undefined
-  }
-  return checkedJson(parsed)
+  const parsed = parsedText(value)
+  return parsed === NOT_JSON ? undefined : checkedJson(parsed)
 }
 const backoffColumn = jsonColumn(BackoffMillis)
 
@@ -121,14 +125,9 @@ const backoffColumn = jsonColumn(BackoffMillis)
 const ZERO_METRICS = JSON.stringify(Schema.encodeSync(JobMetrics)(JobMetrics.zero))
 const metrics = (value: unknown): JobMetrics | undefined => {
   if (value === ZERO_METRICS) return JobMetrics.zero
-  if (typeof value !== "string") return undefined
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(value)
-  } catch {
-    return undefined
-  }
-  return metricsInStoredForm(parsed) ?? metricsColumn(value)
+  const parsed = parsedText(value)
+  // Every counter in its stored form by hand; anything else (a legacy row's) by the Schema.
+  return parsed === NOT_JSON ? undefined : metricsInStoredForm(parsed) ?? metricsColumn(value)
 }
 /** A list column; the empty list, by far the most common, without parsing. */
 const list = <A>(decode: (value: unknown) => ReadonlyArray<A> | undefined) => (value: unknown): ReadonlyArray<A> | undefined =>
