@@ -92,9 +92,11 @@ const submitInsideFailedTransaction = Effect.gen(function*() {
   let jobId = ""
   const exit = yield* Effect.exit(sql.withTransaction(Effect.gen(function*() {
     jobId = (yield* jobs.submit(summarize())).job_id
+    // The application's transaction is still its own to use: nothing the store did broke it.
+    assert.deepStrictEqual((yield* sql<{ one: number }>`SELECT 1 AS one`).map((row) => Number(row.one)), [1])
     return yield* Effect.fail("the application's own step failed" as const)
   })))
-  assert.isTrue(Exit.isFailure(exit), "the application's transaction failed")
+  assert.deepStrictEqual(exit, Exit.fail("the application's own step failed"), "the application's transaction failed of its own step")
   return jobId
 })
 

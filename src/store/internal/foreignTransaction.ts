@@ -20,11 +20,12 @@
  *   the other transaction does.
  *
  * Telling them apart costs nothing for the store's own client (its
- * connection is recognised as it is). A connection of another client is asked
- * once which database it reaches, and the store's own connection the same
- * (PostgreSQL: the database, the server's port and its start time; SQLite:
- * the main file's path; a connection that cannot answer is another engine's);
- * the answer is kept for that connection.
+ * connection is recognised as it is). A connection of another engine is
+ * another database, without a word to it. One of another client of the same
+ * engine is asked once which database it reaches, and the store's own
+ * connection the same (PostgreSQL: the database, the server's port and its
+ * start time; SQLite: the main file's path); the answer is kept for that
+ * connection.
  *
  * `transaction` and `readConsistent` run the caller's effect inside the
  * store's transaction: beside a transaction on another database, statements
@@ -39,8 +40,14 @@ import { transactionOf } from "./execute.js"
 
 /** How a store tells whether a transaction's connection reaches its own database. */
 export interface DatabaseIdentity {
-  /** True when `conn` is known to be the store's own without asking; undefined when it must be asked. */
+  /** True when `conn` is known to be the store's own without asking. */
   readonly isOwn: (conn: Connection) => boolean
+  /**
+   * Whether `conn` is of the store's engine, so it may be asked: a statement
+   * another engine refuses would break the caller's transaction (PostgreSQL
+   * aborts one after any failed statement), so any other is not asked.
+   */
+  readonly mayAsk: (conn: Connection) => boolean
   /** What the answer about `conn` is kept under (a pool's connection wrapper is new per transaction). */
   readonly keyOf: (conn: Connection) => object
   /** Which database `conn` reaches; fails when it cannot answer (another engine). */
@@ -67,7 +74,7 @@ export const joiningOwnDatabaseOnly = <S extends object>(service: S, identity: D
   const reachesOwn = (conn: Connection): Effect.Effect<boolean> =>
     Effect.zipWith(identity.reachedBy(conn), outsideAnyTransaction(identity.own), (theirs, ours) => theirs === ours).pipe(
       Effect.tap((same) => Effect.sync(() => answers.set(identity.keyOf(conn), same))),
-      // Could not answer: not a connection of this engine (or one whose transaction is broken): not joined.
+      // Could not answer (its transaction already broken): not joined, and asked again next time.
       Effect.orElseSucceed(() => false)
     )
 
@@ -77,6 +84,7 @@ export const joiningOwnDatabaseOnly = <S extends object>(service: S, identity: D
       if (transaction._tag === "None") return effect
       const conn = transaction.value[0]
       if (identity.isOwn(conn)) return effect
+      if (!identity.mayAsk(conn)) return outsideAnyTransaction(effect)
       const known = answers.get(identity.keyOf(conn))
       if (known !== undefined) return known ? effect : outsideAnyTransaction(effect)
       return Effect.flatMap(reachesOwn(conn), (same) => same ? effect : outsideAnyTransaction(effect))

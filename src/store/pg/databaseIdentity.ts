@@ -36,6 +36,8 @@ export const pgDatabaseIdentity = (sql: SqlClient.SqlClient): DatabaseIdentity =
   const own = connectionClass(sql)
   return {
     isOwn: (conn) => own !== undefined && conn.constructor === own,
+    // An @effect/sql-pg connection carries its `pg` client; any other engine's is not asked.
+    mayAsk: (conn) => typeof (conn as { readonly pg?: unknown }).pg === "object",
     // A transaction's connection wraps the pool's client, new each time: the answer is kept for the client.
     keyOf: (conn) => (conn as { readonly pg?: object }).pg ?? conn,
     reachedBy,

@@ -36,6 +36,9 @@ export const sqliteDatabaseIdentity = (sql: SqlClient.SqlClient): DatabaseIdenti
   const own = connectionObject(sql)
   return {
     isOwn: (conn) => conn === own,
+    // A SQLite client's connection (@effect/sql-sqlite-*, and the store's own) can export its database;
+    // any other engine's is not asked (PostgreSQL would abort the caller's transaction on a PRAGMA).
+    mayAsk: (conn) => Effect.isEffect((conn as { readonly export?: unknown }).export) && !("pg" in conn),
     keyOf: (conn) => conn,
     reachedBy,
     own: holdingConnection(sql)(reachedBy)
