@@ -84,6 +84,22 @@ export const connectionOf = (sql: SqlClient.SqlClient): Effect.Effect<Connection
   return Effect.isEffect(acquirer) ? acquirer as Effect.Effect<Connection, SqlError> : undefined
 }
 
+/**
+ * The connection `sql`'s acquirer gives at once, outside any transaction
+ * (@effect/sql-pg's is a new one of the client's own class each time,
+ * @effect/sql-sqlite-node's its one connection); undefined for a client
+ * whose acquirer does not answer synchronously.
+ */
+export const connectionNow = (sql: SqlClient.SqlClient): Connection | undefined => {
+  const acquirer = connectionOf(sql)
+  if (acquirer === undefined) return undefined
+  try {
+    return Effect.runSync(acquirer)
+  } catch {
+    return undefined
+  }
+}
+
 /** Runs a statement built with `sql`'s template through `execute`: compiled here, once per call. */
 export const runWith = (execute: Execute) => <Row>(statement: Statement.Statement<Row>): Effect.Effect<ReadonlyArray<Row>, SqlError> => {
   const [text, params] = statement.compile()

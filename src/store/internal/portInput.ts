@@ -141,7 +141,8 @@ const decode = {
   release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
   unreadable: decodeWith(Schema.Struct({ job_id: JobId, reason: NonEmptyText }), "UnreadableJobFailure"),
   runningJobEnd: decodeCommon(commonRunningJobEnd, RunningJobEnd, "RunningJobEnd"),
-  runSettle: decodeCommon(commonRunSettle, RunSettle, "RunSettle"),
+  // Only the Schema: settleRun has tried the hand check (commonSettle) already.
+  runSettle: decodeWith(RunSettle, "RunSettle"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
   runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
@@ -402,7 +403,10 @@ export const decodingInputs = (store: Service): Service => ({
       const s = commonSettle(rest)
       if (s !== undefined && own !== null) return store.settleRun!({ ...s, event: own[0]! } as typeof settle)
       return Effect.flatMap(
-        Effect.all([decode.runSettle(rest), own !== null ? Effect.succeed(own) : decodeEventRecords([event])]),
+        Effect.all([
+          s !== undefined ? Effect.succeed(s) : decode.runSettle(rest),
+          own !== null ? Effect.succeed(own) : decodeEventRecords([event])
+        ]),
         ([s, [record]]) => store.settleRun!({ ...s, event: record } as typeof settle)
       )
     }

@@ -285,7 +285,7 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
     run,
     runOutside,
     thenOutside,
-    textThenOutside: (text, params, then) => textThenOutside(text, params, then),
+    textThenOutside,
     transaction: inTransaction(sql),
     atomic,
     insertEvents,

@@ -10,21 +10,10 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import * as Effect from "effect/Effect"
-import { connectionOf } from "../internal/execute.js"
+import { connectionNow } from "../internal/execute.js"
 import type { DatabaseIdentity } from "../internal/foreignTransaction.js"
 
 const IDENTITY = "SELECT current_database() || '/' || current_setting('port') || '/' || pg_postmaster_start_time()::text AS database"
-
-/** The class of `sql`'s connections, when its acquirer gives one at once (@effect/sql-pg's does). */
-const connectionClass = (sql: SqlClient.SqlClient): unknown => {
-  const acquirer = connectionOf(sql)
-  if (acquirer === undefined) return undefined
-  try {
-    return (Effect.runSync(acquirer) as object).constructor
-  } catch {
-    return undefined
-  }
-}
 
 const reachedBy = (conn: Connection): Effect.Effect<string, unknown> =>
   Effect.flatMap(conn.execute(IDENTITY, [], undefined), (rows) => {
@@ -33,7 +22,8 @@ const reachedBy = (conn: Connection): Effect.Effect<string, unknown> =>
   })
 
 export const pgDatabaseIdentity = (sql: SqlClient.SqlClient): DatabaseIdentity => {
-  const own = connectionClass(sql)
+  // The class of the client's connections (@effect/sql-pg makes one per client).
+  const own = connectionNow(sql)?.constructor
   return {
     isOwn: (conn) => own !== undefined && conn.constructor === own,
     // An @effect/sql-pg connection carries its `pg` client; any other engine's is not asked.

@@ -7,22 +7,9 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import * as Effect from "effect/Effect"
-import { connectionOf } from "../internal/execute.js"
+import { connectionNow } from "../internal/execute.js"
 import type { DatabaseIdentity } from "../internal/foreignTransaction.js"
 import { holdingConnection, ownConnection } from "./ownClient.js"
-
-/** `sql`'s one connection: the store's own client's, or a caller's client's when its acquirer gives it at once. */
-const connectionObject = (sql: SqlClient.SqlClient): Connection | undefined => {
-  const own = ownConnection(sql)
-  if (own !== undefined) return own.connection
-  const acquirer = connectionOf(sql)
-  if (acquirer === undefined) return undefined
-  try {
-    return Effect.runSync(acquirer)
-  } catch {
-    return undefined
-  }
-}
 
 const reachedBy = (conn: Connection): Effect.Effect<string, unknown> =>
   Effect.flatMap(conn.execute("PRAGMA database_list", [], undefined), (rows) => {
@@ -33,12 +20,13 @@ const reachedBy = (conn: Connection): Effect.Effect<string, unknown> =>
   })
 
 export const sqliteDatabaseIdentity = (sql: SqlClient.SqlClient): DatabaseIdentity => {
-  const own = connectionObject(sql)
+  // The client's one connection: the store's own client's, or a caller's client's.
+  const own = ownConnection(sql)?.connection ?? connectionNow(sql)
   return {
     isOwn: (conn) => conn === own,
     // A SQLite client's connection (@effect/sql-sqlite-*, and the store's own) can export its database;
     // any other engine's is not asked (PostgreSQL would abort the caller's transaction on a PRAGMA).
-    mayAsk: (conn) => Effect.isEffect((conn as { readonly export?: unknown }).export) && !("pg" in conn),
+    mayAsk: (conn) => Effect.isEffect((conn as { readonly export?: unknown }).export),
     keyOf: (conn) => conn,
     reachedBy,
     own: holdingConnection(sql)(reachedBy)
