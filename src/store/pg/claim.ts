@@ -17,6 +17,7 @@ import { renderedOncePerList } from "../internal/templatesText.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { storageErrors, storageErrorsOutside } from "./errors.js"
+import { fixedStatement } from "./fixedStatement.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 import { fastJob } from "./rowCodec.js"
 import { withNow } from "../internal/now.js"
@@ -24,6 +25,9 @@ import { AFTER_EVERY_ID, movedTimestamp, moveInstant } from "./moveInstant.js"
 import type { AiJob } from "../../domain/AiJob.js"
 
 type Service = Context.Tag.Service<JobStore>
+
+/** How many claim statements (claimers' count × kinds asked for) a store keeps compiled. */
+const CLAIM_TEXTS_KEPT = 64
 
 /** The claim order (migration 0007's partial index): the highest priority, then eligible longest, then the oldest. */
 export const CLAIM_ORDER = "priority DESC, run_after, created_at, id"
@@ -124,11 +128,13 @@ type Outcome = Either.Either<AdmittedClaim | null, CorruptRow> | Effect.Effect<E
  * outside any transaction (group commit, coalesced.ts) — the statement and
  * its retry then look for a transaction no more.
  */
-export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "thenOutside">, outside = false) => {
+export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "execute" | "textThenOutside">, outside = false) => {
   const { sql } = context
-  const statementThen: PgContext["thenOutside"] = outside
-    ? context.thenOutside
-    : (statement, then) => Effect.flatMap(context.run(statement), then)
+  const statementThen = <A>(
+    text: string,
+    params: ReadonlyArray<unknown>,
+    then: (rows: ReadonlyArray<Record<string, unknown>>) => Effect.Effect<A>
+  ) => outside ? context.textThenOutside(text, params, then) : Effect.flatMap(context.execute(text, params), then)
   const reported = outside ? storageErrorsOutside : storageErrors
   // A caller passes the same template list until its memo changes: its JSON is made once.
   const json = renderedOncePerList(templatesJson)
@@ -149,22 +155,15 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
    * row it is its claimer's to decide. A claimer beyond the jobs found gets
    * null. Data-modifying CTEs all run, referenced or not.
    */
-  const claimStatement = <A>(
-    claimers: ReadonlyArray<Claimer>,
-    then: (outcomes: ReadonlyArray<Outcome>) => Effect.Effect<A>
-  ) =>
-    withNow((now) => {
-      const at = instantParam(now)
-      const { kinds, templates } = claimers[0]!
-      const runIds = claimers.map(() => WorkflowRunId.make(uuidv7()))
-      const claimersJson = JSON.stringify(claimers.map((claimer, i) => ({ run_id: runIds[i], event_ids: claimer.event_ids, take: claimer.take === true })))
-      return statementThen(sql`
+  const claimTemplate = (count: number, kinds: ReadonlyArray<JobKind> | undefined) =>
+    fixedStatement<[at: string, claimersJson: string, templatesJson: string]>(3, (at, claimersJson, templatesJson) =>
+      sql`
         WITH locked AS (
           ${
         nextJob(sql, {
           at,
           kinds,
-          limit: claimers.length,
+          limit: count,
           select: "id, job_kind, protocol_id, profile_id, capability_profile_id, priority, run_after, created_at, updated_at"
         })
       }
@@ -183,7 +182,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
       } AS at
           FROM next_job n
           JOIN claimers k ON k.claim_n = n.claim_n
-          JOIN jsonb_to_recordset(${json(templates)}::jsonb) AS t(
+          JOIN jsonb_to_recordset(${templatesJson}::jsonb) AS t(
             job_kind text, protocol_id text, profile_id text, capability_profile_id text, records jsonb)
           ON t.job_kind = n.job_kind AND t.protocol_id = n.protocol_id
             AND t.profile_id = n.profile_id AND t.capability_profile_id = n.capability_profile_id
@@ -214,7 +213,32 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "run" | "then
         SELECT n.claim_n, n.job_kind AS head_job_kind, n.protocol_id AS head_protocol_id, n.profile_id AS head_profile_id,
           n.capability_profile_id AS head_capability_profile_id, c.*
         FROM next_job n LEFT JOIN claimed c ON c.id = n.id
-        ORDER BY n.claim_n`, (rows) =>
+        ORDER BY n.claim_n`)
+  // The statement's text varies only with the claimers' count and the kinds asked for: each
+  // pair's is compiled once (issue 16: built from its fragments, a claim's statement was
+  // ~10 KB of garbage and a walk of every fragment on every claim). Bounded: a caller asking
+  // for ever new kinds lists only compiles again.
+  const claimTexts = new Map<string, ReturnType<typeof claimTemplate>>()
+  const claimText = (count: number, kinds: ReadonlyArray<JobKind> | undefined) => {
+    const key = kinds === undefined ? `${count}` : `${count} ${kinds.join(" ")}`
+    const known = claimTexts.get(key)
+    if (known !== undefined) return known
+    if (claimTexts.size >= CLAIM_TEXTS_KEPT) claimTexts.clear()
+    const made = claimTemplate(count, kinds)
+    claimTexts.set(key, made)
+    return made
+  }
+
+  const claimStatement = <A>(
+    claimers: ReadonlyArray<Claimer>,
+    then: (outcomes: ReadonlyArray<Outcome>) => Effect.Effect<A>
+  ) =>
+    withNow((now) => {
+      const { kinds, templates } = claimers[0]!
+      const runIds = claimers.map(() => WorkflowRunId.make(uuidv7()))
+      const claimersJson = JSON.stringify(claimers.map((claimer, i) => ({ run_id: runIds[i], event_ids: claimer.event_ids, take: claimer.take === true })))
+      const statement = claimText(claimers.length, kinds)
+      return statementThen(statement.text, statement.params(instantParam(now), claimersJson, json(templates)), (rows) =>
         // Each claimer's own outcome: a claimed row that does not decode is its claimer's
         // CorruptRow alone (the claim is committed: the caller fails the job), never the batch's.
         then(claimers.map((_, i) => {

@@ -14,6 +14,7 @@ import type { RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { PgContext } from "./context.js"
 import * as Effect from "effect/Effect"
 import { movedTimestamp, moveInstant } from "./moveInstant.js"
+import { fixedStatement } from "./fixedStatement.js"
 import { isRunning } from "./keyedGuard.js"
 import { columns, decode, decodeEach, instantParam, qualified } from "./rows.js"
 
@@ -50,16 +51,17 @@ const endRow = (end: RunningJobEnd | RunSettle) => ({
  * the batch's), or, for a settle, not running under its run: the caller's
  * own statement tells which.
  */
-export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOutside">) => {
+export const finishRunningJobs = ({ sql, textThenOutside: thenOutside }: Pick<PgContext, "sql" | "textThenOutside">) => {
   const jobColumns = sql.literal(qualified(columns.job, "j"))
   const eventColumns = sql.literal(columns.event)
   // Status checks on rows found by their key (keyedGuard.ts), made once per store.
   const jobRunning = isRunning(sql, "j.status")
   const runRunning = isRunning(sql, "r.status")
-  return (ends: ReadonlyArray<RunningJobEnd | RunSettle>) =>
-    Effect.suspend(() => {
+  /** The statement for a batch with settles (`settled`) and moves from outside the program (`moves`) among its ends. */
+  const template = (settled: boolean, moves: boolean) =>
+    fixedStatement<[endsJson: string, count: string]>(2, (endsJson, count) => {
       // Settles also write outputs and duration; a batch of moves alone leaves those columns out of the SET.
-      const settled = ends.some((end) => "workflow_run_id" in end)
+      const settles = settled
         ? sql`,
             job_outputs = CASE WHEN e.outputs_given THEN NULLIF(e.outputs, 'null'::jsonb) ELSE j.job_outputs END,
             metrics = CASE WHEN e.duration_ms IS NULL THEN j.metrics ELSE ${addDuration(sql, sql`j.metrics`, sql`e.duration_ms`)} END`
@@ -71,7 +73,6 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
       // the tables grew (9 ms a batch at 10,000 runs).
       // Moves from outside the program (not settles): only a job whose run has no node running,
       // the run not held by another transaction either (runs.ts `freeToEnd` says why).
-      const moves = ends.some((end) => !("workflow_run_id" in end))
       const locked = moves
         ? sql`
           SELECT k.id FROM ends e, LATERAL (
@@ -88,19 +89,19 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
       // ended runs' updates look each row up by key too, whatever the tables' statistics. The count
       // is a sub-select, which the planner does not read: as a plain parameter each custom plan (the
       // count known) looked cheaper than the generic one, and every batch was planned anew.
-      return thenOutside(sql<{ readonly id: string }>`
+      return sql`
         WITH ends AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(ends.map(endRow))}::jsonb) AS e(
+          SELECT * FROM jsonb_to_recordset(${endsJson}::jsonb) AS e(
             job_id uuid, target text, reason_given boolean, status_reason text, error_given boolean, error_message text,
             event_id uuid, event_at timestamptz, actor text, type text, body jsonb,
             run_id uuid, outputs_given boolean, outputs jsonb, duration_ms bigint)
-          LIMIT (SELECT ${ends.length}::bigint)
+          LIMIT (SELECT ${count}::bigint)
         ), locked AS (${locked}
         ), moved AS (
           UPDATE ai_jobs j SET status = e.target,
             updated_at = ${moveInstant(sql, { reading: sql`e.event_at`, job: "j", firstId: sql`e.event_id` })},
             status_reason = CASE WHEN e.reason_given THEN e.status_reason ELSE j.status_reason END,
-            error_message = CASE WHEN e.error_given THEN e.error_message ELSE j.error_message END${settled}
+            error_message = CASE WHEN e.error_given THEN e.error_message ELSE j.error_message END${settles}
           FROM ends e JOIN locked l ON l.id = e.job_id
           WHERE j.id = e.job_id
           RETURNING ${jobColumns}
@@ -115,9 +116,23 @@ export const finishRunningJobs = ({ sql, thenOutside }: Pick<PgContext, "sql" | 
               ${movedTimestamp(sql, { written: "m.updated_at", reading: sql`e.event_at` })}
           FROM moved m JOIN ends e ON e.job_id = m.id
         )
-        SELECT * FROM moved`, (rows) => {
-        const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
-        return decodeEach(ends, (end) => byId.get(end.job_id), decode.aiJob)
-      })
+        SELECT * FROM moved`
+    })
+  // Four texts in all, each compiled once (issue 16: built from its fragments, the statement
+  // was garbage and a walk of every fragment on every batch).
+  const texts = [template(false, false), template(false, true), template(true, false), template(true, true)]
+  return (ends: ReadonlyArray<RunningJobEnd | RunSettle>) =>
+    Effect.suspend(() => {
+      const settled = ends.some((end) => "workflow_run_id" in end)
+      const moves = ends.some((end) => !("workflow_run_id" in end))
+      const statement = texts[(settled ? 2 : 0) + (moves ? 1 : 0)]!
+      return thenOutside(
+        statement.text,
+        statement.params(JSON.stringify(ends.map(endRow)), String(ends.length)),
+        (rows: ReadonlyArray<{ readonly id: string }>) => {
+          const byId = new Map<string, unknown>(rows.map((row) => [row.id, row]))
+          return decodeEach(ends, (end) => byId.get(end.job_id), decode.aiJob)
+        }
+      )
     })
 }

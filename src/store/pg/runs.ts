@@ -302,9 +302,10 @@ export const makeRunMethods = (context: PgContext) => {
     storageErrors("JobStore.releaseRun")
   )
 
-  /** Runs a statement and continues with its rows: `run` then `then`, or `thenOutside` in one step. */
-  type Then = PgContext["thenOutside"]
-  const runThen: Then = (statement, then) => Effect.flatMap(run(statement), then)
+  /** Runs a compiled statement and continues with its rows: `execute` then `then`, or `textThenOutside` in one step. */
+  type TextThen = PgContext["textThenOutside"]
+  const executeThen: TextThen = <Row, A, E>(text: string, params: ReadonlyArray<unknown>, then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>) =>
+    Effect.flatMap(context.execute<Row>(text, params), then)
 
   /** A moved job's row decoded; null when the statement moved nothing. */
   const movedJob = ([row]: ReadonlyArray<unknown>) => row === undefined ? Effect.succeed(null) : decode.aiJob(row)
@@ -315,50 +316,97 @@ export const makeRunMethods = (context: PgContext) => {
    * duration: the job's move, its run's end and its record in one statement.
    * Null when it moved nothing.
    */
-  const finishRunningOn = (statementThen: Then) => {
-    const finish = (end: RunningJobEnd | RunSettle, outputs: string | null | undefined) =>
-      Effect.suspend(() => {
-        const { event } = end
-        // The move's instant: its record's, unless the job changed at or after it (moveInstant.ts).
-        const reading = sql`${instantParam(event.timestamp)}::timestamptz`
-        const set = [
-          sql`status = ${end.to}`,
-          sql`updated_at = ${moveInstant(sql, { reading, job: "ai_jobs", firstId: sql`${event.event_id}::uuid` })}`
-        ]
-        if (end.status_reason !== undefined) set.push(sql`status_reason = ${end.status_reason}`)
-        if (end.error_message !== undefined) set.push(sql`error_message = ${end.error_message}`)
-        const settle = "workflow_run_id" in end ? end : undefined
-        if (outputs !== undefined) set.push(sql`job_outputs = ${outputs}::jsonb`)
-        if (settle !== undefined) set.push(sql`metrics = ${addDuration(sql, sql`metrics`, sql`${settle.duration_ms}::bigint`)}`)
-        // A move from outside the program: only when free to end its nodes in this statement (`freeToEnd`).
-        const underRun = settle === undefined ? freeToEnd(sql, end.job_id) : sql`workflow_run_id = ${settle.workflow_run_id}`
-        // One statement, in the lock order: the job (compare-and-set on `running`
-        // under a run), then its active run, then the record — written only when
-        // the job moved, its placeholders replaced by the job row's trace, run and attempt.
-        // The run is found by its key (a value the plan gets from `moved`, not a join): a join
-        // let the planner scan every running run's index entries, dead ones too, to end one.
-        return statementThen(
-          sql`
+  const finishTemplate = (settle: boolean) =>
+    fixedStatement<[
+      to: string,
+      reading: string,
+      eventId: string,
+      jobId: string,
+      reasonGiven: boolean,
+      reason: string | null,
+      errorGiven: boolean,
+      error: string | null,
+      actor: string,
+      type: string,
+      body: string,
+      // A settle's alone: its run (the guard), whether outputs are given, the outputs and the duration.
+      ...settled: Array<unknown>
+    ]>(settle ? 15 : 11, (to, reading, eventId, jobId, reasonGiven, reason, errorGiven, error, actor, type, body, ...settled) => {
+      // The move's instant: its record's, unless the job changed at or after it (moveInstant.ts).
+      const at = sql`${reading}::timestamptz`
+      const [runId, outputsGiven, outputs, durationMs] = settled
+      const set = [
+        sql`status = ${to}`,
+        sql`updated_at = ${moveInstant(sql, { reading: at, job: "ai_jobs", firstId: sql`${eventId}::uuid` })}`,
+        sql`status_reason = CASE WHEN ${reasonGiven}::boolean THEN ${reason} ELSE status_reason END`,
+        sql`error_message = CASE WHEN ${errorGiven}::boolean THEN ${error} ELSE error_message END`,
+        ...(settle
+          ? [
+            sql`job_outputs = CASE WHEN ${outputsGiven}::boolean THEN ${outputs}::jsonb ELSE job_outputs END`,
+            sql`metrics = ${addDuration(sql, sql`metrics`, sql`${durationMs}::bigint`)}`
+          ]
+          : [])
+      ]
+      // A move from outside the program: only when free to end its nodes in this statement (`freeToEnd`).
+      const underRun = settle ? sql`workflow_run_id = ${runId}` : freeToEnd(sql, jobId)
+      // One statement, in the lock order: the job (compare-and-set on `running`
+      // under a run), then its active run, then the record — written only when
+      // the job moved, its placeholders replaced by the job row's trace, run and attempt.
+      // The run is found by its key (a value the plan gets from `moved`, not a join): a join
+      // let the planner scan every running run's index entries, dead ones too, to end one.
+      return sql`
           WITH moved AS (
             UPDATE ai_jobs SET ${sql.csv(set)}
-            WHERE id = ${end.job_id} AND ${running} AND ${underRun}
+            WHERE id = ${jobId} AND ${running} AND ${underRun}
             RETURNING ${jobColumns}
           ), ended AS (
-            UPDATE workflow_runs r SET status = ${end.to}, error_message = ${end.error_message ?? null},
+            UPDATE workflow_runs r SET status = ${to}, error_message = ${error},
               updated_at = (SELECT updated_at FROM moved)
             WHERE r.id = (SELECT workflow_run_id FROM moved) AND ${runRunning}
           ), audit AS (
             INSERT INTO flight_recorder_events (${eventColumns})
-            SELECT ${event.event_id}, m.updated_at, ${event.actor}, ${event.type},
+            SELECT ${eventId}, m.updated_at, ${actor}, ${type},
               m.trace_id, m.id, m.workflow_run_id,
-              ${JSON.stringify(event.body)}::jsonb ||
+              ${body}::jsonb ||
                 jsonb_build_object('trace_id', m.trace_id, 'workflow_run_id', m.workflow_run_id, 'attempt', m.attempt) ||
-                ${movedTimestamp(sql, { written: "m.updated_at", reading })}
+                ${movedTimestamp(sql, { written: "m.updated_at", reading: at })}
             FROM moved m
           )
-          SELECT * FROM moved`,
-          movedJob
-        )
+          SELECT * FROM moved`
+    })
+  // A move's and a settle's statement, each compiled once (issue 16: built from its fragments,
+  // an end's statement was garbage and a walk of every fragment on every end). What an end
+  // does not give is kept as the row has it (the job's reason, error and outputs) by the
+  // statement itself, so the text never varies with the end.
+  const finishTexts = { move: finishTemplate(false), settle: finishTemplate(true) }
+
+  /**
+   * `finishRunningJob`'s statement, and `settleRun`'s when the end carries a
+   * run (the guard: the job running under exactly that run), outputs and a
+   * duration: the job's move, its run's end and its record in one statement.
+   * Null when it moved nothing.
+   */
+  const finishRunningOn = (statementThen: TextThen) => {
+    const finish = (end: RunningJobEnd | RunSettle, outputs: string | null | undefined) =>
+      Effect.suspend(() => {
+        const { event } = end
+        const common = [
+          end.to,
+          instantParam(event.timestamp),
+          event.event_id,
+          end.job_id,
+          end.status_reason !== undefined,
+          end.status_reason ?? null,
+          end.error_message !== undefined,
+          end.error_message ?? null,
+          event.actor,
+          event.type,
+          JSON.stringify(event.body)
+        ] as const
+        const { params, text } = "workflow_run_id" in end
+          ? { text: finishTexts.settle.text, params: finishTexts.settle.params(...common, end.workflow_run_id, outputs !== undefined, outputs ?? null, end.duration_ms) }
+          : { text: finishTexts.move.text, params: finishTexts.move.params(...common) }
+        return statementThen(text, params, movedJob)
       })
     return (end: RunningJobEnd | RunSettle): Effect.Effect<AiJob | null, CorruptRow | SqlError | ParseError> =>
       // Outputs are encoded (and checked) first, as their own step; an end without any takes none.
@@ -368,7 +416,7 @@ export const makeRunMethods = (context: PgContext) => {
   }
 
   /** A running job's end and a worker's settle, through `statementThen`, reported by `reported`. */
-  const finishMethods = (statementThen: Then, reported: typeof storageErrors) => {
+  const finishMethods = (statementThen: TextThen, reported: typeof storageErrors) => {
     const finishRunning = finishRunningOn(statementThen)
     const finishOperation = reported("JobStore.finishRunningJob")
     const finishRunningJob: NonNullable<Service["finishRunningJob"]> = (end) =>
@@ -384,7 +432,7 @@ export const makeRunMethods = (context: PgContext) => {
     )
     return { finishRunningJob, settleRun }
   }
-  const { finishRunningJob, settleRun } = finishMethods(runThen, storageErrors)
+  const { finishRunningJob, settleRun } = finishMethods(executeThen, storageErrors)
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
     function*(input: {
@@ -459,6 +507,6 @@ export const makeRunMethods = (context: PgContext) => {
 
   return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes,
     /** For callers that checked they are outside any transaction (group commit, coalesced.ts): no second look. */
-    outside: { heartbeat: heartbeatOutside, ...finishMethods(context.thenOutside, storageErrorsOutside) }
+    outside: { heartbeat: heartbeatOutside, ...finishMethods(context.textThenOutside, storageErrorsOutside) }
   }
 }
