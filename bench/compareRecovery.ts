@@ -12,6 +12,9 @@
  * the server log over the recovery's statements). `--profile` adds a CPU profile
  * of one more recovery of this tree (self time by module and function);
  * `--ours-only` leaves out the per-row loop (for quick looks: no ratio);
+ * `--checkpoint` runs a CHECKPOINT before each recovery and each loop, so each starts as a
+ * recovery at server start does (after the end-of-recovery checkpoint): every page it changes
+ * first is written whole to the WAL (a full-page image; the WAL bytes each wrote are printed either way);
  * `--batch=N` gives this tree's recovery that batch size.
  * Not part of `npm run bench`.
  *
@@ -46,6 +49,7 @@ const main = async () => {
   const args = process.argv.slice(2)
   const profile = args.includes("--profile")
   const oursOnly = args.includes("--ours-only")
+  const checkpoint = args.includes("--checkpoint")
   const batchArg = args.find((a) => a.startsWith("--batch="))?.slice("--batch=".length)
   const concurrencyArg = args.find((a) => a.startsWith("--concurrency="))?.slice("--concurrency=".length)
   const mineOptions = {
@@ -96,7 +100,23 @@ const main = async () => {
       }
       return ms
     }
-    const recoverOnce = async (entry: typeof targets[number]) => {
+    /**
+     * WAL bytes written so far, from the insert position (exact). Not pg_stat_wal's full-page
+     * images: a backend adds its counts there only when idle, the pool's up to 10 s later.
+     */
+    const walBytes = async (client: Awaited<ReturnType<typeof connectPg>>) => {
+      const { rows } = await client.query<{ lsn: string }>("SELECT pg_current_wal_insert_lsn() - '0/0' AS lsn")
+      return Number(rows[0]!.lsn)
+    }
+    /** `run` after a CHECKPOINT when asked; the WAL bytes written meanwhile recorded under `key`. */
+    const walOf = async <A>(entry: typeof targets[number], key: string, run: () => Promise<A>): Promise<A> => {
+      if (checkpoint) await entry.client.query("CHECKPOINT")
+      const before = await walBytes(entry.client)
+      const out = await run()
+      push(`${entry.tree.name} ${key} wal MB`, (await walBytes(entry.client) - before) / 1e6)
+      return out
+    }
+    const recoverOnce = async (entry: typeof targets[number]) => walOf(entry, "ours", async () => {
       const logFrom = fs.statSync(cluster.logFile).size
       const cpu = process.cpuUsage()
       const start = performance.now()
@@ -107,18 +127,20 @@ const main = async () => {
       await new Promise((resolve) => setTimeout(resolve, 200)) // the log is written asynchronously
       push(`${entry.tree.name} server cpu`, serverCpu(logFrom))
       if (report.recovered.length !== stale) throw new Error(`${entry.tree.name} recovered ${report.recovered.length}, expected ${stale}`)
-      await reset(entry.client)
       return ms
-    }
+    }).finally(() => reset(entry.client))
     for (let rep = 0; rep < reps; rep++) {
       // The order alternates rep by rep: the tree sampled second in a rep ran ~7% slower with the same code in both
       // (h65: this tree against itself, 12 samples, 1.07; its server CPU +7%), so a fixed order favoured base.
       for (const entry of rep % 2 === 0 ? targets : [...targets].reverse()) {
         push(`${entry.tree.name} ours`, await recoverOnce(entry))
         if (oursOnly) continue
-        const start = performance.now()
-        const moved = await referenceRecoveryPg(entry.client)
-        push(`${entry.tree.name} reference`, performance.now() - start)
+        const moved = await walOf(entry, "reference", async () => {
+          const start = performance.now()
+          const moved = await referenceRecoveryPg(entry.client)
+          push(`${entry.tree.name} reference`, performance.now() - start)
+          return moved
+        })
         if (moved !== stale) throw new Error(`reference recovered ${moved}, expected ${stale}`)
         await reset(entry.client)
       }
@@ -139,6 +161,12 @@ const main = async () => {
       const client = median(samples.get(`${name} client cpu`)!)
       const server = median(samples.get(`${name} server cpu`)!)
       console.log(`| ${name} | ${client.toFixed(0)} | ${server.toFixed(0)} | ${((client + server) * 1000 / stale).toFixed(0)} |`)
+    }
+    console.log("\n| tree | ours: WAL MB | loop: WAL MB |")
+    console.log("|---|---|---|")
+    for (const { name } of trees) {
+      const of = (key: string) => samples.has(`${name} ${key} wal MB`) ? median(samples.get(`${name} ${key} wal MB`)!).toFixed(1) : "-"
+      console.log(`| ${name} | ${of("ours")} | ${of("reference")} |`)
     }
     console.log(`mine ÷ base (ours, time): ${(median(samples.get("mine ours")!) / median(samples.get("base ours")!)).toFixed(2)}`)
     if (profile) {
