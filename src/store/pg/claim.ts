@@ -17,7 +17,7 @@ import { renderedOncePerList } from "../internal/templatesText.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { storageErrors, storageErrorsOutside } from "./errors.js"
-import { fixedStatement } from "./fixedStatement.js"
+import { fixedPerKey, fixedStatement } from "./fixedStatement.js"
 import { columns, decode, instantParam, qualified } from "./rows.js"
 import { fastJob } from "./rowCodec.js"
 import { withNow } from "../internal/now.js"
@@ -216,18 +216,12 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "execute" | "
         ORDER BY n.claim_n`)
   // The statement's text varies only with the claimers' count and the kinds asked for: each
   // pair's is compiled once (issue 16: built from its fragments, a claim's statement was
-  // ~10 KB of garbage and a walk of every fragment on every claim). Bounded: a caller asking
-  // for ever new kinds lists only compiles again.
-  const claimTexts = new Map<string, ReturnType<typeof claimTemplate>>()
-  const claimText = (count: number, kinds: ReadonlyArray<JobKind> | undefined) => {
-    const key = kinds === undefined ? `${count}` : `${count} ${kinds.join(" ")}`
-    const known = claimTexts.get(key)
-    if (known !== undefined) return known
-    if (claimTexts.size >= CLAIM_TEXTS_KEPT) claimTexts.clear()
-    const made = claimTemplate(count, kinds)
-    claimTexts.set(key, made)
-    return made
-  }
+  // ~16 KB of garbage and a walk of every fragment on every claim).
+  const claimText = fixedPerKey(
+    CLAIM_TEXTS_KEPT,
+    (count: number, kinds: ReadonlyArray<JobKind> | undefined) => kinds === undefined ? `${count}` : `${count} ${kinds.join(" ")}`,
+    claimTemplate
+  )
 
   const claimStatement = <A>(
     claimers: ReadonlyArray<Claimer>,

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { WorkflowRunId } from "../../domain/Ids.js"
+import type { JobKind } from "../../domain/JobKind.js"
 import { flatMapKnown } from "../../util/knownEffects.js"
 import { newJob, newRun } from "../internal/newRows.js"
 import { withNow } from "../internal/now.js"
@@ -21,11 +22,15 @@ import { CLAIM_ORDER } from "./claim.js"
 import { isUniqueViolation, type PgContext } from "./context.js"
 import { jobRow, NEW_JOB_RECORD } from "./createBatch.js"
 import { storageErrors } from "./errors.js"
+import { fixedPerKey, fixedStatement } from "./fixedStatement.js"
 import { columns, eventsText, instantParam } from "./rows.js"
 import { byTransaction } from "./transaction.js"
 
 type Service = Context.Tag.Service<JobStore>
 type Options = Parameters<NonNullable<Service["createClaimed"]>>[1]
+
+/** How many statements (kinds × take) a store keeps compiled. */
+const TEXTS_KEPT = 64
 
 /** The records' type for `jsonb_to_recordset` (eventsText's JSON). */
 const EVENT_RECORD = `event_id uuid, "timestamp" timestamptz, actor text, type text, trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb`
@@ -43,7 +48,7 @@ const namingTakenRun = <A, E, R>(runId: WorkflowRunId, statement: Effect.Effect<
  * transaction, and for a job that cannot be claimed, it is `createJob`.
  */
 export const makeCreateClaimed = (
-  { namingTakenEvent, sql, thenOutside }: Pick<PgContext, "sql" | "thenOutside" | "namingTakenEvent">,
+  { namingTakenEvent, sql, textThenOutside }: Pick<PgContext, "sql" | "textThenOutside" | "namingTakenEvent">,
   createJob: Service["createJob"]
 ): NonNullable<Service["createClaimed"]> => {
   const jobColumns = sql.literal(columns.job)
@@ -56,28 +61,11 @@ export const makeCreateClaimed = (
 
   const createOnly = createdOnly(createJob)
 
-  /**
-   * The statement: the head of the queue the claim would see (`nextJob`'s
-   * order and index, unlocked and not skipping a locked job: one held by a
-   * claimer is still ahead); the job inserted already `running` under the
-   * run when nothing there comes before it (a CTE cannot update a sibling's
-   * new row; the two rows' foreign keys are checked at the statement's end),
-   * else `queued`; the run only then (taken with `take`); the creation's records whenever the
-   * job went in, the claim's only with the run. A taken job id inserts
-   * nothing (ON CONFLICT), so nothing else is written either.
-   */
-  const write = (job: AiJob, now: DateTime.Utc, options: Options) => {
-    const at = instantParam(now)
-    const runId: WorkflowRunId = options.claim.run_id
-    const kinds = options.kinds
-    const records: ReadonlyArray<EventRecord> = [...options.events, ...options.claim.records]
-    const claimOf = (): CreatedClaim["claim"] => ({
-      job: { ...job, workflow_run_id: runId, state: "running", status_reason: "" },
-      run: newRun(job.job_id, now, runId)
-    })
-    return flatMapKnown(jobRow(job), (row) =>
-      namingTakenEvent(records)(namingTakenRun(runId, thenOutside(
-        sql<{ readonly status: string }>`
+  const template = (kinds: ReadonlyArray<JobKind> | undefined, take: boolean) =>
+    fixedStatement<[at: string, row: string, runId: string, jobId: string, events: string, claimRecords: string]>(
+      6,
+      (at, row, runId, jobId, events, claimRecords) =>
+        sql`
         WITH head AS (
           SELECT priority, run_after, created_at, id FROM ai_jobs
           WHERE ${
@@ -95,7 +83,7 @@ export const makeCreateClaimed = (
             WHERE h.priority > j.priority
               OR (h.priority = j.priority AND (h.run_after, h.created_at, h.id) < (j.run_after, ${at}::timestamptz, j.id))
           ) AS claimed
-          FROM jsonb_to_record(${JSON.stringify(row)}::jsonb) AS j(${newJobRecord})
+          FROM jsonb_to_record(${row}::jsonb) AS j(${newJobRecord})
         ), created AS (
           INSERT INTO ai_jobs (${jobColumns})
           SELECT id, trace_id, CASE WHEN claimed THEN ${runId}::uuid END, job_kind,
@@ -108,23 +96,58 @@ export const makeCreateClaimed = (
           RETURNING status
         ), new_run AS (
           INSERT INTO workflow_runs (${runColumns}, taken)
-          SELECT ${runId}::uuid, ${job.job_id}::uuid, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz,
-            ${sql.literal(options.take === true ? "true" : "false")}
+          SELECT ${runId}::uuid, ${jobId}::uuid, 'running', ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz,
+            ${sql.literal(take ? "true" : "false")}
           FROM created WHERE status = 'running'
         ), audit AS (
           INSERT INTO flight_recorder_events (${eventColumns})
-          SELECT ${eventColumns} FROM jsonb_to_recordset(${eventsText(options.events)}::jsonb) AS e(${eventRecord})
+          SELECT ${eventColumns} FROM jsonb_to_recordset(${events}::jsonb) AS e(${eventRecord})
           WHERE EXISTS (SELECT 1 FROM created)
           UNION ALL
-          SELECT ${eventColumns} FROM jsonb_to_recordset(${eventsText(options.claim.records)}::jsonb) AS e(${eventRecord})
+          SELECT ${eventColumns} FROM jsonb_to_recordset(${claimRecords}::jsonb) AS e(${eventRecord})
           WHERE EXISTS (SELECT 1 FROM created WHERE status = 'running')
         )
-        SELECT status FROM created`,
-        ([created]): Effect.Effect<CreatedClaim, AlreadyExists> =>
-          created === undefined
-            ? Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id }))
-            : Effect.succeed({ created: job, claim: created.status === "running" ? claimOf() : null })
-      ))))
+        SELECT status FROM created`
+    )
+  // The text varies only with the waiting worker's kinds and whether it takes the run: each
+  // pair's is compiled once (issue 16, pickup: built from its fragments, the statement was
+  // garbage and a walk of every fragment on every submit an idle worker waits for).
+  const textFor = fixedPerKey(
+    TEXTS_KEPT,
+    (kinds: ReadonlyArray<JobKind> | undefined, take: boolean) => `${take ? "take" : "offer"} ${kinds === undefined ? "*" : kinds.join(" ")}`,
+    template
+  )
+
+  /**
+   * The statement: the head of the queue the claim would see (`nextJob`'s
+   * order and index, unlocked and not skipping a locked job: one held by a
+   * claimer is still ahead); the job inserted already `running` under the
+   * run when nothing there comes before it (a CTE cannot update a sibling's
+   * new row; the two rows' foreign keys are checked at the statement's end),
+   * else `queued`; the run only then (taken with `take`); the creation's records whenever the
+   * job went in, the claim's only with the run. A taken job id inserts
+   * nothing (ON CONFLICT), so nothing else is written either.
+   */
+  const write = (job: AiJob, now: DateTime.Utc, options: Options) => {
+    const runId: WorkflowRunId = options.claim.run_id
+    const records: ReadonlyArray<EventRecord> = [...options.events, ...options.claim.records]
+    const claimOf = (): CreatedClaim["claim"] => ({
+      job: { ...job, workflow_run_id: runId, state: "running", status_reason: "" },
+      run: newRun(job.job_id, now, runId)
+    })
+    const statement = textFor(options.kinds, options.take === true)
+    return flatMapKnown(jobRow(job), (row) =>
+      namingTakenEvent(records)(namingTakenRun(
+        runId,
+        textThenOutside(
+          statement.text,
+          statement.params(instantParam(now), JSON.stringify(row), runId, job.job_id, eventsText(options.events), eventsText(options.claim.records)),
+          ([created]: ReadonlyArray<{ readonly status: string }>): Effect.Effect<CreatedClaim, AlreadyExists> =>
+            created === undefined
+              ? Effect.fail(new AlreadyExists({ entity: "job", id: job.job_id }))
+              : Effect.succeed({ created: job, claim: created.status === "running" ? claimOf() : null })
+        )
+      )))
   }
 
   return (input, options) =>

@@ -32,3 +32,26 @@ export const fixedStatement = <Values extends ReadonlyArray<unknown>>(
     params: (...values) => places.map((place, i) => place >= 0 ? values[place] : compiled[i])
   }
 }
+
+/**
+ * Statements whose text varies with a few options (a kinds list, a batch
+ * size): `make`'s statement for each `key` compiled once and kept, at most
+ * `limit` of them — a caller with ever new options only compiles again (the
+ * map is emptied when full), it never grows without bound.
+ */
+export const fixedPerKey = <Options extends ReadonlyArray<unknown>, Values extends ReadonlyArray<unknown>>(
+  limit: number,
+  key: (...options: Options) => string,
+  make: (...options: Options) => FixedStatement<Values>
+): (...options: Options) => FixedStatement<Values> => {
+  const kept = new Map<string, FixedStatement<Values>>()
+  return (...options) => {
+    const name = key(...options)
+    const known = kept.get(name)
+    if (known !== undefined) return known
+    if (kept.size >= limit) kept.clear()
+    const made = make(...options)
+    kept.set(name, made)
+    return made
+  }
+}

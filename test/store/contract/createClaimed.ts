@@ -164,6 +164,30 @@ export const createClaimedContract = (backend: Backend): void => {
         assert.strictEqual((yield* store.getJob(other.job_id)).state, "queued")
       }))
 
+    test("issue 16, eager dispatch: one store, workers of other kinds in turn — each write looks at the queue of its own worker's kinds, never at another's it served before", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(1_000)
+        const olderEdit = yield* store.createJob(newJob({ job_kind: "doc_edit" }))
+        // A summarize worker: the queued doc_edit job is not its to take first.
+        yield* TestClock.setTime(2_000)
+        const summarize = submission(2_000)
+        assert.strictEqual((yield* submit(store, summarize, ["doc_summarize"])).claim?.job.job_id, summarize.jobId)
+        // An edit worker: the older doc_edit job comes first.
+        yield* TestClock.setTime(3_000)
+        const edit = submission(3_000, { job_kind: "doc_edit" })
+        assert.isNull((yield* submit(store, edit, ["doc_edit"])).claim)
+        yield* onlyCreated(store, edit)
+        // The summarize worker again, then a worker of both kinds: the doc_edit jobs queued come first.
+        yield* TestClock.setTime(4_000)
+        const again = submission(4_000)
+        assert.strictEqual((yield* submit(store, again, ["doc_summarize"])).claim?.job.job_id, again.jobId)
+        yield* TestClock.setTime(5_000)
+        const both = submission(5_000)
+        assert.isNull((yield* submit(store, both, ["doc_summarize", "doc_edit"])).claim)
+        assert.strictEqual((yield* store.getJob(olderEdit.job_id)).state, "queued")
+      }))
+
     test("issue 16, eager dispatch: a queued job of higher priority comes first even when it comes after the new job on every other key — not claimed", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
