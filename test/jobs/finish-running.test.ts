@@ -160,6 +160,25 @@ describe("issue 16 a running job's move ends its run in one statement", () => {
       const stalled = yield* store.finishRunningJob!({ job_id: claim.job.job_id, to: "stalled" as "failed", event: { ...event, event_id: EventId.make(uuidv7()) } })
       assert.isNull(stalled)
       assert.strictEqual((yield* store.getJob(claim.job.job_id)).state, "running")
+      // Ends the hand check does not vouch for go to the Schema: hostile ones are refused, typed, and write nothing.
+      const recorded = (yield* store.listEvents({ job_id: claim.job.job_id })).items.length
+      const fresh = () => ({ ...event, event_id: EventId.make(uuidv7()) })
+      const hostile: ReadonlyArray<unknown> = [
+        { job_id: claim.job.job_id, to: "exploded", event: fresh() },
+        { job_id: "not-a-uuid", to: "completed", event: fresh() },
+        { job_id: claim.job.job_id, to: "completed", status_reason: 42, event: fresh() },
+        { job_id: claim.job.job_id, to: "completed", event: { ...fresh(), type: "no_such_type" } },
+        { job_id: claim.job.job_id, to: "completed" }
+      ]
+      for (const end of hostile) {
+        const error = yield* Effect.flip(store.finishRunningJob!(end as Parameters<NonNullable<typeof store.finishRunningJob>>[0]))
+        assert.strictEqual(error._tag, "DecodeFailure", JSON.stringify(end))
+      }
+      assert.strictEqual((yield* store.listEvents({ job_id: claim.job.job_id })).items.length, recorded, "nothing written")
+      assert.strictEqual((yield* store.getJob(claim.job.job_id)).state, "running")
+      // A caller's own record (not the library's) with an end in the common shape still ends the job.
+      const done = yield* store.finishRunningJob!({ job_id: claim.job.job_id, to: "completed", event: { ...fresh(), body: { ...fresh().body } } })
+      assert.strictEqual(done?.state, "completed")
     }), 120_000)
   }
 })

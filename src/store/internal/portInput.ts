@@ -140,7 +140,8 @@ const decode = {
   }), "JobPatch"),
   release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
   unreadable: decodeWith(Schema.Struct({ job_id: JobId, reason: NonEmptyText }), "UnreadableJobFailure"),
-  runningJobEnd: decodeCommon(commonRunningJobEnd, RunningJobEnd, "RunningJobEnd"),
+  // Only the Schema: finishRunningJob has tried the hand check (commonEnd) already.
+  runningJobEnd: decodeWith(RunningJobEnd, "RunningJobEnd"),
   // Only the Schema: settleRun has tried the hand check (commonSettle) already.
   runSettle: decodeWith(RunSettle, "RunSettle"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
@@ -388,8 +389,12 @@ export const decodingInputs = (store: Service): Service => ({
       // Both in their common shape (every complete): no decode step at all.
       const [e, own] = [commonEnd(rest), libraryRecords([event])]
       if (e !== undefined && own !== null) return store.finishRunningJob!({ ...e, event: own[0]! } as typeof end)
+      // What the hand checks did not vouch for goes to the Schema alone (they ran once already).
       return Effect.flatMap(
-        Effect.all([decode.runningJobEnd(rest), decodeEventRecords([event])]),
+        Effect.all([
+          e !== undefined ? Effect.succeed(e) : decode.runningJobEnd(rest),
+          own !== null ? Effect.succeed(own) : decodeEventRecords([event])
+        ]),
         ([e, [record]]) => store.finishRunningJob!({ ...e, event: record } as typeof end)
       )
     }
