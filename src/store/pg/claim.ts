@@ -128,13 +128,9 @@ type Outcome = Either.Either<AdmittedClaim | null, CorruptRow> | Effect.Effect<E
  * outside any transaction (group commit, coalesced.ts) — the statement and
  * its retry then look for a transaction no more.
  */
-export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "execute" | "textThenOutside">, outside = false) => {
+export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "textThen" | "textThenOutside">, outside = false) => {
   const { sql } = context
-  const statementThen = <A>(
-    text: string,
-    params: ReadonlyArray<unknown>,
-    then: (rows: ReadonlyArray<Record<string, unknown>>) => Effect.Effect<A>
-  ) => outside ? context.textThenOutside(text, params, then) : Effect.flatMap(context.execute(text, params), then)
+  const statementThen = outside ? context.textThenOutside : context.textThen
   const reported = outside ? storageErrorsOutside : storageErrors
   // A caller passes the same template list until its memo changes: its JSON is made once.
   const json = renderedOncePerList(templatesJson)
@@ -232,7 +228,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "execute" | "
       const runIds = claimers.map(() => WorkflowRunId.make(uuidv7()))
       const claimersJson = JSON.stringify(claimers.map((claimer, i) => ({ run_id: runIds[i], event_ids: claimer.event_ids, take: claimer.take === true })))
       const statement = claimText(claimers.length, kinds)
-      return statementThen(statement.text, statement.params(instantParam(now), claimersJson, json(templates)), (rows) =>
+      return statementThen(statement.text, statement.params(instantParam(now), claimersJson, json(templates)), (rows: ReadonlyArray<Record<string, unknown>>) =>
         // Each claimer's own outcome: a claimed row that does not decode is its claimer's
         // CorruptRow alone (the claim is committed: the caller fails the job), never the batch's.
         then(claimers.map((_, i) => {

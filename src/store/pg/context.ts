@@ -68,6 +68,15 @@ export interface PgContext {
     statement: Statement.Statement<Row>,
     then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E | SqlError>
+  /**
+   * A text and its parameters already compiled (fixedStatement.ts) run as
+   * `execute` runs them (inside a transaction, on its connection), then `then` on its rows.
+   */
+  readonly textThen: <Row, A, E>(
+    text: string,
+    params: ReadonlyArray<unknown>,
+    then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | SqlError>
   /** `thenOutside` for a text and its parameters already compiled (fixedStatement.ts). */
   readonly textThenOutside: <Row, A, E>(
     text: string,
@@ -173,6 +182,11 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
     return textThenOutside(text, params, then)
   }
   const run = runWith(execute)
+  const textThen: PgContext["textThen"] = <Row, A, E>(
+    text: string,
+    params: ReadonlyArray<unknown>,
+    then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
+  ) => Effect.flatMap(execute<Row>(text, params), then)
   const eventColumns = sql.literal(columns.event)
 
   /** `INSERT … SELECT` of the records, from one jsonb parameter: a WHERE or ON CONFLICT may follow. */
@@ -285,6 +299,7 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
     run,
     runOutside,
     thenOutside,
+    textThen,
     textThenOutside,
     transaction: inTransaction(sql),
     atomic,

@@ -118,14 +118,14 @@ export const finishRunningJobs = ({ sql, textThenOutside: thenOutside }: Pick<Pg
         )
         SELECT * FROM moved`
     })
-  // Four texts in all, each compiled once (issue 16: built from its fragments, the statement
-  // was garbage and a walk of every fragment on every batch).
-  const texts = [template(false, false), template(false, true), template(true, false), template(true, true)]
+  // Three texts in all (a batch has a settle, a move or both), each compiled once (issue 16:
+  // built from its fragments, the statement was garbage and a walk of every fragment on every batch).
+  const texts = { moves: template(false, true), settles: template(true, false), both: template(true, true) }
   return (ends: ReadonlyArray<RunningJobEnd | RunSettle>) =>
     Effect.suspend(() => {
       const settled = ends.some((end) => "workflow_run_id" in end)
       const moves = ends.some((end) => !("workflow_run_id" in end))
-      const statement = texts[(settled ? 2 : 0) + (moves ? 1 : 0)]!
+      const statement = settled ? (moves ? texts.both : texts.settles) : texts.moves
       return thenOutside(
         statement.text,
         statement.params(JSON.stringify(ends.map(endRow)), String(ends.length)),

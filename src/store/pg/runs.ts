@@ -242,7 +242,7 @@ export const makeRunMethods = (context: PgContext) => {
   const heartbeat: Service["heartbeat"] = (runId) =>
     byTransaction(
       () =>
-        withNow((now) => Effect.flatMap(context.execute(beatInside.text, beatInside.params(instantParam(now), runId)), beaten(runId, now))).pipe(
+        withNow((now) => context.textThen(beatInside.text, beatInside.params(instantParam(now), runId), beaten(runId, now))).pipe(
           storageErrors("JobStore.heartbeat")
         ),
       // Not in group commit's line (coalesce off): the uninterruptible region the line would hold.
@@ -302,10 +302,8 @@ export const makeRunMethods = (context: PgContext) => {
     storageErrors("JobStore.releaseRun")
   )
 
-  /** Runs a compiled statement and continues with its rows: `execute` then `then`, or `textThenOutside` in one step. */
+  /** Runs a compiled statement and continues with its rows: `textThen`, or `textThenOutside` in one step. */
   type TextThen = PgContext["textThenOutside"]
-  const executeThen: TextThen = <Row, A, E>(text: string, params: ReadonlyArray<unknown>, then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>) =>
-    Effect.flatMap(context.execute<Row>(text, params), then)
 
   /** A moved job's row decoded; null when the statement moved nothing. */
   const movedJob = ([row]: ReadonlyArray<unknown>) => row === undefined ? Effect.succeed(null) : decode.aiJob(row)
@@ -432,7 +430,7 @@ export const makeRunMethods = (context: PgContext) => {
     )
     return { finishRunningJob, settleRun }
   }
-  const { finishRunningJob, settleRun } = finishMethods(executeThen, storageErrors)
+  const { finishRunningJob, settleRun } = finishMethods(context.textThen, storageErrors)
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
     function*(input: {
