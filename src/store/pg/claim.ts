@@ -32,6 +32,14 @@ const CLAIM_TEXTS_KEPT = 64
 /** The claim order (migration 0007's partial index): the highest priority, then eligible longest, then the oldest. */
 export const CLAIM_ORDER = "priority DESC, run_after, created_at, id"
 
+/** The jobs a claim at `at` may take: queued, eligible, of `kinds` (any kind when absent). */
+export const claimable = (sql: SqlClient.SqlClient, at: string, kinds: ReadonlyArray<JobKind> | undefined) =>
+  sql.and([
+    sql`status = 'queued'`,
+    sql`run_after <= ${at}::timestamptz`,
+    ...(kinds !== undefined ? [sql.in("job_kind", kinds)] : [])
+  ])
+
 /**
  * The first eligible job no one else holds, locked: the highest priority,
  * then the one eligible longest, then the oldest — the order of migration
@@ -46,13 +54,7 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
 }) =>
   sql`
     SELECT ${sql.literal(options.select)} FROM ai_jobs
-    WHERE ${
-    sql.and([
-      sql`status = 'queued'`,
-      sql`run_after <= ${options.at}::timestamptz`,
-      ...(options.kinds !== undefined ? [sql.in("job_kind", options.kinds)] : [])
-    ])
-  }
+    WHERE ${claimable(sql, options.at, options.kinds)}
     ORDER BY ${sql.literal(CLAIM_ORDER)}
     LIMIT ${sql.literal(String(options.limit ?? 1))}
     FOR UPDATE SKIP LOCKED`

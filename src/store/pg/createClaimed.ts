@@ -18,7 +18,7 @@ import { withNow } from "../internal/now.js"
 import { claimableOnCreation, createdOnly } from "../internal/createClaimed.js"
 import { type CreatedClaim, type JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
-import { CLAIM_ORDER } from "./claim.js"
+import { CLAIM_ORDER, claimable } from "./claim.js"
 import { isUniqueViolation, type PgContext } from "./context.js"
 import { jobRow, NEW_JOB_RECORD } from "./createBatch.js"
 import { storageErrors } from "./errors.js"
@@ -68,13 +68,7 @@ export const makeCreateClaimed = (
         sql`
         WITH head AS (
           SELECT priority, run_after, created_at, id FROM ai_jobs
-          WHERE ${
-          sql.and([
-            sql`status = 'queued'`,
-            sql`run_after <= ${at}::timestamptz`,
-            ...(kinds !== undefined ? [sql.in("job_kind", kinds)] : [])
-          ])
-        }
+          WHERE ${claimable(sql, at, kinds)}
           ORDER BY ${claimOrder}
           LIMIT 1
         ), decided AS (
