@@ -12,7 +12,8 @@
  * autocommit UPDATE that the trigger announces, on 1 and 8 connections. The
  * two modes alternate sample by sample on the same database (the triggers
  * toggled between samples), so drift hits both alike. Prints medians, the
- * median of the side-by-side ratios, and the load average.
+ * median of the side-by-side ratios, and the load average. `--no-listener`:
+ * nobody LISTENs, as in `npm run bench`'s lifecycle (a process polling only).
  */
 import * as Effect from "effect/Effect"
 import * as os from "node:os"
@@ -55,8 +56,11 @@ const rawUpdates = async (url: string, ids: ReadonlyArray<string>, clients: numb
 const TRIGGERS = ["ai_jobs_announce_insert", "ai_jobs_announce_state"]
 
 const main = async () => {
-  const reps = Number(process.argv[2] ?? 5)
-  const sampleMs = Number(process.argv[3] ?? 2000)
+  const args = process.argv.slice(2)
+  const listening = !args.includes("--no-listener")
+  const [repsArg, sampleArg] = args.filter((a) => !a.startsWith("--"))
+  const reps = Number(repsArg ?? 5)
+  const sampleMs = Number(sampleArg ?? 2000)
   const loadBefore = os.loadavg()[0] ?? 0
   const cluster = await startBenchCluster()
   try {
@@ -67,7 +71,7 @@ const main = async () => {
     const samples = await withServices({ dialect: "pg", url }, Effect.gen(function*() {
       yield* Effect.promise(() => admin.connect())
       yield* Effect.promise(() => listener.connect())
-      yield* Effect.promise(() => listener.query(`LISTEN ${WakeUp.CHANNEL}`))
+      if (listening) yield* Effect.promise(() => listener.query(`LISTEN ${WakeUp.CHANNEL}`))
       listener.on("notification", () => notifications++)
       const setNotify = (on: boolean) =>
         Effect.promise(() => admin.query(`ALTER TABLE ai_jobs ${on ? "ENABLE" : "DISABLE"} TRIGGER ${TRIGGERS.join(`, ${on ? "ENABLE" : "DISABLE"} TRIGGER `)}`))
@@ -115,7 +119,7 @@ const main = async () => {
     await admin.end()
     const loadAfter = os.loadavg()[0] ?? 0
     console.log(`\nLifecycle per second on PostgreSQL, NOTIFY on each state change vs none; ${reps} samples of ${sampleMs} ms each, medians.`)
-    console.log(`Load average (1 min): ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after; ${os.cpus().length} cores. Notifications heard: ${notifications}.\n`)
+    console.log(`Load average (1 min): ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after; ${os.cpus().length} cores. ${listening ? `Notifications heard: ${notifications}.` : "Nobody listening."}\n`)
     console.log("| Workers | with NOTIFY (jobs/s) | without (jobs/s) | with / without (paired median) | samples with | samples without |")
     console.log("|---|---|---|---|---|---|")
     const fmt = (xs: ReadonlyArray<number>) => xs.map((x) => x.toFixed(0)).join(", ")
