@@ -14,7 +14,8 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
 import { decodeWith } from "./domain/decode.js"
-import { type DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
+import { DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
+import { unknownOptions } from "./domain/knownOptions.js"
 import type { JobId } from "./domain/Ids.js"
 import type { JobKind } from "./domain/JobKind.js"
 import type { MetricNames } from "./domain/JobMetrics.js"
@@ -39,6 +40,7 @@ import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
 import { checkRunOptions } from "./internal/jobs/runOptions.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
+import { optionsRefusal, TRANSITION_OPTIONS } from "./internal/jobs/transitionOptions.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import { type AwaitOptions, type AwaitTimeout, makeAwait } from "./internal/engine/awaitJob.js"
 import { type JobHistory, makeHistory } from "./internal/engine/history.js"
@@ -225,6 +227,9 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
 /** How often `claimNext` looks for runs offered to workers before the queue (adoptOffered.ts `offersLook`). */
 const OFFERS_LOOK_INTERVAL_MS = 1_000
 
+/** The options `claimNext` names. */
+const CLAIM_OPTIONS: ReadonlyArray<string> = ["kinds"]
+
 export const make = (options: Options = {}) => Effect.gen(function*() {
   const recorder = yield* FlightRecorder
   // Caller text stored on jobs, runs and nodes is redacted like the events about it (R14).
@@ -276,8 +281,11 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const claims = makeClaimNext(store, admission, prepare, offersLook(adoptForCaller, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS))
   const claimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
     announced(claims.claimQueued(options), (claim) => claim?.job)
-  const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
-    announced(claims.claimNext(options), (claim) => claim?.job)
+  const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => {
+    // A misspelt `kind` dropped would claim a job of any kind: refused, nothing claimed.
+    const refused = unknownOptions(options, CLAIM_OPTIONS, "ClaimOptions")
+    return refused !== undefined ? Effect.fail(refused) : announced(claims.claimNext(options), (claim) => claim?.job)
+  }
   // Eager dispatch (eagerDispatch.ts): where the store can create and claim in one write and the
   // policy's verdicts may be remembered (the claim's records are then the submit's to build).
   const desk = store.createClaimed !== undefined && admission.deterministic ? new EagerDesk() : undefined
@@ -337,7 +345,13 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     cancel: move("cancelled", "Jobs.cancel"),
     poison: move("poisoned", "Jobs.poison"),
     retry: move("queued", "Jobs.retry"),
-    fail: (jobId, error, options) => fail(jobId, { ...options, error }),
+    fail: (jobId, error, options) => {
+      // Past the types: an error that is no string (`null` failed the job with none), or an `error` among the options.
+      const refused = typeof error !== "string"
+        ? new DecodeFailure({ subject: "Jobs.fail", issues: [{ path: "error", message: "Expected a string (the error to record)" }] })
+        : optionsRefusal(options, "TransitionOptions", TRANSITION_OPTIONS)
+      return refused !== undefined ? Effect.fail(refused) : fail(jobId, { ...options, error })
+    },
     pin: setPin(true, "Jobs.pin"),
     unpin: setPin(false, "Jobs.unpin"),
     addMetrics: makeAddMetrics(operations)

@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure } from "./domain/Errors.js"
+import { unknownOptions } from "./domain/knownOptions.js"
 import { instantBefore } from "./domain/Timestamp.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
 import { yieldToEventLoop } from "./util/yieldToEventLoop.js"
@@ -76,6 +77,9 @@ export interface StartupOptions extends RecoveryOptions {
  */
 const DEFAULTS = { pg: { batchSize: 1000, concurrency: 2 }, sqlite: { batchSize: 500, concurrency: 1 } } as const
 
+/** The options a scan names. */
+const RECOVERY_OPTIONS: ReadonlyArray<string> = ["threshold", "batchSize", "concurrency", "retries"]
+
 /** How many times `layerStartup` retries a failed batch by default (about 3 s of waiting in all). */
 export const STARTUP_RETRIES = 5
 
@@ -119,6 +123,9 @@ export interface RecoveryReport {
  */
 export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(function*(options: RecoveryOptions = {}) {
   const store = yield* JobStore
+  // Only the options it names (knownOptions.ts): a misspelt `treshold` would scan with the default.
+  const unknown = unknownOptions(options, RECOVERY_OPTIONS, "RecoveryOptions")
+  if (unknown !== undefined) return yield* unknown
   const threshold = Option.getOrUndefined(Duration.decodeUnknown(options.threshold ?? DEFAULT_THRESHOLD))
   const thresholdSecs = threshold === undefined ? Number.NaN : Duration.toSeconds(threshold)
   const batchSize = options.batchSize ?? DEFAULTS[store.dialect].batchSize

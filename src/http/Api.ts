@@ -84,6 +84,17 @@ const Cursor = Schema.String.annotations({ description: "The next_cursor of the 
 const Page = <A, I>(item: Schema.Schema<A, I>) =>
   Schema.Struct({ items: Schema.Array(item), next_cursor: Schema.NullOr(Schema.String) })
 
+/**
+ * Request bodies and the lists' queries refuse a key they do not name, at
+ * every level, every problem reported, not only the first (400
+ * `HttpApiDecodeError`, an issue `is unexpected` at the key's path). The
+ * platform decodes bodies with Schema's default, which drops such a key: a
+ * misspelt `max_attempt` or `backoff.initail` would be stored as its default,
+ * and a misspelt filter (`?stat=failed`) would list everything.
+ * (`Schema.encodedSchema` also drops the domain schemas' own annotations.)
+ */
+const refuseUnknownKeys = { parseOptions: { onExcessProperty: "error", errors: "all" } } as const
+
 /** Query of `GET /jobs`. Lists are comma-separated. */
 export const JobsQuery = Schema.Struct({
   state: Schema.optional(CommaList(JobState)),
@@ -94,7 +105,7 @@ export const JobsQuery = Schema.Struct({
   order: Schema.optional(Order).annotations({ description: "desc (default): newest first" }),
   limit: Schema.optional(Limit),
   cursor: Schema.optional(Cursor)
-})
+}).annotations(refuseUnknownKeys)
 
 /** Query of `GET /events`: the Flight Recorder filters (R10). Time range is [since, until). */
 export const EventsQuery = Schema.Struct({
@@ -108,7 +119,7 @@ export const EventsQuery = Schema.Struct({
   order: Schema.optional(Order).annotations({ description: "asc (default): oldest first" }),
   limit: Schema.optional(Limit),
   cursor: Schema.optional(Cursor)
-})
+}).annotations(refuseUnknownKeys)
 
 /** A page of jobs. */
 export const JobPage = Page(AiJob).annotations({ identifier: "JobPage" })
@@ -130,15 +141,6 @@ export const JobDetail = Schema.Struct({
   events_next_cursor: Schema.NullOr(Schema.String)
 }).annotations({ identifier: "JobDetail" })
 
-/**
- * Request bodies refuse a key they do not name, at every level, every problem
- * reported, not only the first (400
- * `HttpApiDecodeError`, an issue `is unexpected` at the key's path). The
- * platform decodes bodies with Schema's default, which drops such a key: a
- * misspelt `max_attempt` or `backoff.initail` would be stored as its default.
- * (`Schema.encodedSchema` also drops the domain schemas' own annotations.)
- */
-const refuseUnknownKeys = { parseOptions: { onExcessProperty: "error", errors: "all" } } as const
 
 /**
  * The body of `POST /jobs`: a `JobRequest` as a library caller writes it

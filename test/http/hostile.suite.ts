@@ -274,6 +274,27 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.strictEqual(accepted.body?.["max_attempts"], 5)
       })))
 
+    it.live("17.2 R5 a list's query key the route does not name is refused (GET /jobs, GET /events): 400 HttpApiDecodeError naming it, never the whole listing", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const kept = yield* jobs.submit(summarize())
+        const cancelled = yield* jobs.submit(summarize())
+        yield* jobs.cancel(cancelled.job_id)
+        for (const query of ["/jobs?stat=failed", "/jobs?state=failed&jobkind=doc_edit", `/events?jobid=${kept.job_id}`, "/events?types=system"]) {
+          const response = yield* send(HttpClientRequest.get(query).pipe(authed))
+          const described = `${query}: ${response.status} ${response.text.slice(0, 400)}`
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], described)
+          assert.include(String(response.body?.["message"]), "is unexpected", described)
+        }
+        // The names the routes do name still filter.
+        const failed = yield* send(HttpClientRequest.get("/jobs?state=cancelled").pipe(authed))
+        assert.strictEqual(failed.status, 200, failed.text)
+        assert.deepStrictEqual((failed.body?.["items"] as ReadonlyArray<{ readonly job_id: string }>).map((job) => job.job_id), [cancelled.job_id])
+        const events = yield* send(HttpClientRequest.get(`/events?job_id=${kept.job_id}`).pipe(authed))
+        assert.strictEqual(events.status, 200, events.text)
+        assert.isTrue((events.body?.["items"] as ReadonlyArray<{ readonly job_id: string }>).every((event) => event.job_id === kept.job_id))
+      })))
+
     it.live("17.2 auth: a request with two Authorization headers is 401 Unauthorized whichever token comes first, and changes nothing", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs

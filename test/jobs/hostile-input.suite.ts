@@ -215,6 +215,56 @@ export const runHostileInputSuite = (backend: Backend) => {
       return { jobs: (yield* store.listJobs()).items.length, events: (yield* store.listEvents()).items.length }
     })
 
+    // A misspelt option dropped would take its default, and for a claim's kinds or a list's states the default is
+    // "all": a worker would claim a job it cannot handle, a listing come back unfiltered, a reason be lost.
+    it.effect("R5 a misspelt option is DecodeFailure naming the key, and nothing is claimed, listed, moved or recorded", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const store = yield* JobStore
+        const queued = yield* jobs.submit(summarize())
+        const { job: running } = yield* started
+        const failed = yield* jobs.submit(summarize())
+        yield* jobs.start(failed.job_id)
+        yield* jobs.fail(failed.job_id, "boom")
+        const before = yield* everything
+        const refusals: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown, JobStore>, string]> = [
+          ["claimNext kind", jobs.claimNext({ kind: ["terminal_exec"] } as never), "kind"],
+          ["claimNext not an object", jobs.claimNext(null as never), ""],
+          ["list state", jobs.list({ state: ["cancelled"] } as never), "state"],
+          ["store.listJobs kind", store.listJobs({ kind: ["doc_edit"] } as never), "kind"],
+          ["store.claimNext kind", store.claimNext({ kind: ["terminal_exec"] } as never), "kind"],
+          ["recorder.list job", recorder.list({ job: queued.job_id } as never), "job"],
+          ["cancel reasn", jobs.cancel(queued.job_id, { reasn: "customer asked" } as never), "reasn"],
+          ["complete error", jobs.complete(running.job_id, { error: "not a failure" } as never), "error"],
+          ["fail null error", jobs.fail(running.job_id, null as never), "error"],
+          ["fail error option", jobs.fail(running.job_id, "boom", { error: "other" } as never), "error"],
+          ["retry actr", jobs.retry(failed.job_id, { actr: "human" } as never), "actr"],
+          ["resume handto", jobs.resume(queued.job_id, { handto: "workers" } as never), "handto"],
+          ["pin reasn", jobs.pin(queued.job_id, { reasn: "keep" } as never), "reasn"],
+          ["await untill", jobs.await(queued.job_id, { untill: ["queued"], timeout: 0 } as never), "untill"],
+          ["await until empty", jobs.await(queued.job_id, { until: [] as never, timeout: 0 }), "until"],
+          ["await NaN timeout", jobs.await(queued.job_id, { until: ["completed"], timeout: Number.NaN }), "timeout"],
+          ["await zero poll", jobs.await(queued.job_id, { until: ["completed"], timeout: 0, pollInterval: 0 }), "pollInterval"],
+          ["recover treshold", Recovery.recoverStalledRuns({ treshold: "1 second" } as never), "treshold"]
+        ]
+        for (const [name, call, path] of refusals) {
+          const exit = yield* Effect.exit(call)
+          assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail", `${name}: ${exit._tag === "Success" ? "succeeded" : exit.cause._tag}`)
+          const error = (exit as { cause: { error: { _tag: string; issues: ReadonlyArray<{ path: string }> } } }).cause.error
+          assert.strictEqual(error._tag, "DecodeFailure", name)
+          assert.isTrue(error.issues.some((issue) => issue.path === path || issue.path.startsWith(`${path}.`)), `${name}: ${JSON.stringify(error.issues)}`)
+        }
+        assert.deepStrictEqual(yield* everything, before)
+        assert.strictEqual((yield* jobs.get(queued.job_id)).state, "queued")
+        assert.isFalse((yield* jobs.get(queued.job_id)).is_pinned)
+        assert.strictEqual((yield* jobs.get(running.job_id)).state, "running")
+        assert.strictEqual((yield* jobs.get(failed.job_id)).state, "failed")
+        // The options as named still work, an option left `undefined` as left out.
+        assert.strictEqual((yield* jobs.cancel(queued.job_id, { reason: "customer asked", actor: undefined } as never)).status_reason, "customer asked")
+        assert.strictEqual((yield* jobs.fail(running.job_id, "boom", { reason: "handler" })).error_message, "boom")
+      })))
+
     it.effect("issue 16 Jobs.submit's in-place request check: every request it hands to the Schema that the Schema refuses is DecodeFailure, and nothing is stored", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs

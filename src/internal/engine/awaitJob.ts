@@ -11,11 +11,13 @@ import * as Schema from "effect/Schema"
 import type { AiJob } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
 import { DecodeFailure } from "../../domain/Errors.js"
+import { unknownOptions } from "../../domain/knownOptions.js"
 import type { JobId } from "../../domain/Ids.js"
 import { JobState as JobStateSchema } from "../../domain/JobState.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { ReadError } from "../../store/JobStore.js"
 import type { NotFound } from "../../store/StoreErrors.js"
+import { readDuration } from "../../util/durationInput.js"
 import * as WakeUp from "../wakeUp/wakeUp.js"
 
 /**
@@ -51,20 +53,44 @@ export interface AwaitOptions {
 
 const decodeUntil = decodeWith(Schema.Array(JobStateSchema), "AwaitOptions.until")
 
-/** A duration option as a `Duration`, or a `DecodeFailure` naming it. */
-const durationOption = (input: Duration.DurationInput | undefined, path: string): Effect.Effect<Duration.Duration | undefined, DecodeFailure> =>
-  input === undefined ? Effect.succeed(undefined) : Option.match(Duration.decodeUnknown(input), {
-    onNone: () => Effect.fail(new DecodeFailure({ subject: "AwaitOptions", issues: [{ path, message: "Expected a duration" }] })),
-    onSome: Effect.succeed
-  })
+/** The options `await` names (knownOptions.ts: a misspelt `untill` would wait for the default states). */
+const AWAIT_OPTIONS: ReadonlyArray<string> = ["until", "timeout", "pollInterval"]
 
-/** `options` checked: the states are job states, the durations durations. */
-const decodeAwaitOptions = (options: AwaitOptions) =>
-  Effect.all({
+/**
+ * A duration option as a `Duration`, or a `DecodeFailure` naming it. A
+ * number that is NaN or below zero is refused (the parser reads it as zero:
+ * a timeout of `NaN` timed out at once); `positive` refuses zero too (a
+ * poll interval of zero reads the job in a tight loop).
+ */
+const durationOption = (
+  input: Duration.DurationInput | undefined,
+  path: string,
+  positive: boolean
+): Effect.Effect<Duration.Duration | undefined, DecodeFailure> => {
+  if (input === undefined) return Effect.succeed(undefined)
+  const read = readDuration(input)
+  if (Option.isSome(read) && (!positive || Duration.greaterThan(read.value, Duration.zero))) return Effect.succeed(read.value)
+  const message = positive ? "Expected a duration above zero (e.g. \"1 second\")" : "Expected a duration (e.g. \"5 seconds\"; zero looks once)"
+  return Effect.fail(new DecodeFailure({ subject: "AwaitOptions", issues: [{ path, message }] }))
+}
+
+/** `options` checked: only the options it names, the states job states (one at least), the durations durations. */
+const decodeAwaitOptions = (options: AwaitOptions) => {
+  const unknown = unknownOptions(options, AWAIT_OPTIONS, "AwaitOptions")
+  if (unknown !== undefined) return Effect.fail(unknown)
+  // At least one state: with none, nothing is ever wanted and the wait has no end.
+  if (Array.isArray(options.until) && options.until.length === 0) {
+    return Effect.fail(new DecodeFailure({
+      subject: "AwaitOptions",
+      issues: [{ path: "until", message: "Expected at least one job state (leave until out to wait until the job settles)" }]
+    }))
+  }
+  return Effect.all({
     until: options.until === undefined ? Effect.succeed(undefined) : decodeUntil(options.until),
-    pollInterval: durationOption(options.pollInterval, "pollInterval"),
-    timeout: durationOption(options.timeout, "timeout")
+    pollInterval: durationOption(options.pollInterval, "pollInterval", true),
+    timeout: durationOption(options.timeout, "timeout", false)
   })
+}
 
 /** `Jobs.await`, over a way to read a job and the wake-up service, if any. */
 export const makeAwait = (

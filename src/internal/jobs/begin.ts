@@ -12,7 +12,7 @@ import type { Checkpoint, makeAdmission } from "./admission.js"
 import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import type { BeginOptions, Operations } from "./operations.js"
-import { optionsRefusal } from "./transitionOptions.js"
+import { BEGIN_OPTIONS, optionsRefusal } from "./transitionOptions.js"
 
 export const makeBegin = ({ announce, announceOffer, prepare, store }: Operations, admission: ReturnType<typeof makeAdmission>) =>
 (from: JobState, at: Checkpoint, span: string) => {
@@ -24,7 +24,7 @@ export const makeBegin = ({ announce, announceOffer, prepare, store }: Operation
   return Effect.fn(span)(function*(jobId: JobId, options: BeginOptions = {}) {
     yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
     // Checked before the job is read: an option past its type changes nothing.
-    const refused = optionsRefusal(options, "BeginOptions")
+    const refused = optionsRefusal(options, "BeginOptions", BEGIN_OPTIONS)
     if (refused !== undefined) return yield* refused
     // The refusal is committed with the transaction, then reported: hence an Either out of it.
     const outcome = yield* store.transaction(Effect.gen(function*() {

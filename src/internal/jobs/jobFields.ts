@@ -10,13 +10,13 @@ import { tapJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
-import { optionsRefusal } from "./transitionOptions.js"
+import { optionsRefusal, TRANSITION_OPTIONS } from "./transitionOptions.js"
 
 /** Sets a job's pin, with its event, when that changes it (the store writes nothing otherwise). */
 export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, span: string) =>
   Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
     // Checked before the job is read: an option past its type changes nothing.
-    const refused = optionsRefusal(options, "TransitionOptions")
+    const refused = optionsRefusal(options, "TransitionOptions", TRANSITION_OPTIONS)
     if (refused !== undefined) return yield* refused
     return yield* tapJob(store.transaction(Effect.gen(function*() {
       // Locked, not just read (the lock order's first step): on PostgreSQL a plain read let a

@@ -15,7 +15,7 @@ import { lifecycleEvent } from "./auditEvents.js"
 import type { makeEndRun, makeFinishRunning, RunEnd } from "./endRun.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
-import { optionsRefusal } from "./transitionOptions.js"
+import { FAIL_OPTIONS, optionsRefusal, TRANSITION_OPTIONS } from "./transitionOptions.js"
 
 /** A move's options as a run's end (`RunEnd` without its target): only the fields given. */
 const endOf = (options: TransitionOptions & { readonly error?: string }): Omit<RunEnd, "to"> => {
@@ -59,11 +59,13 @@ export const makeMove = (
     }))
   // A move to `queued` or `running` never ends a run in one statement: straight to the general path.
   const endsARun = to !== "queued" && to !== "running"
+  // Only a move to `failed` records an error (`Jobs.fail` gives it): on any other move it is an unknown option.
+  const known = to === "failed" ? FAIL_OPTIONS : TRANSITION_OPTIONS
   return (jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) =>
     withJobSpan(name, (span) => {
       nameJob(span, { job_id: jobId })
       // Checked before the job is read: an option past its type changes nothing.
-      const refused = optionsRefusal(options, "TransitionOptions")
+      const refused = optionsRefusal(options, "TransitionOptions", known)
       if (refused !== undefined) return Effect.fail(refused)
       const end = endOf(options)
       /** The moved job named on the span and announced. No `Effect.gen`: the common move is two continuations (issue 16). */

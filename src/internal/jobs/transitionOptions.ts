@@ -6,7 +6,8 @@
  * actor (the database's CHECK refused the event), a defect for a reason that
  * is no string, and an unknown `handTo` was taken as `caller` (the run written,
  * offered to no pool). Now each is a `DecodeFailure` naming the option, and
- * nothing changes.
+ * nothing changes — a key the options do not name too (knownOptions.ts): a
+ * misspelt `reasn` was dropped, and the move stored no reason.
  *
  * The common case — options of the right types — is a few comparisons; only
  * a refusal runs the Schema, for its issues.
@@ -15,6 +16,14 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { DecodeFailure } from "../../domain/Errors.js"
 import { Actor } from "../../domain/EventRecord.js"
+import { unknownOptions } from "../../domain/knownOptions.js"
+
+/** The options a move (and a pin) names. */
+export const TRANSITION_OPTIONS: ReadonlyArray<string> = ["reason", "actor"]
+/** `Jobs.fail`'s move: a transition's options and the error it records. */
+export const FAIL_OPTIONS: ReadonlyArray<string> = [...TRANSITION_OPTIONS, "error"]
+/** The options a begin (`start`, `resume`, `rework`) names. */
+export const BEGIN_OPTIONS: ReadonlyArray<string> = [...TRANSITION_OPTIONS, "handTo"]
 
 const HandTo = Schema.Literal("caller", "workers")
 
@@ -35,10 +44,13 @@ const fits = (options: { readonly reason?: unknown; readonly actor?: unknown; re
 
 /**
  * Why `options` (a move's, a pin's or a begin's) is refused, or undefined
- * when it is fine. `subject` names the options in the `DecodeFailure`.
+ * when it is fine: a key not among `known`, or a known one of the wrong
+ * type. `subject` names the options in the `DecodeFailure`.
  */
-export const optionsRefusal = (options: object | undefined, subject: string): DecodeFailure | undefined => {
-  if (options === undefined || (typeof options === "object" && options !== null && fits(options))) return undefined
+export const optionsRefusal = (options: object | undefined, subject: string, known: ReadonlyArray<string>): DecodeFailure | undefined => {
+  const unknown = unknownOptions(options, known, subject)
+  if (unknown !== undefined) return unknown
+  if (options === undefined || fits(options)) return undefined
   const decoded = decode(options)
   return Either.isLeft(decoded)
     ? DecodeFailure.fromParseError(subject, decoded.left)

@@ -22,6 +22,7 @@ import { decodeWith } from "../../domain/decode.js"
 import { decodeEach } from "../../domain/decodeEach.js"
 import { DecodeFailure } from "../../domain/Errors.js"
 import { EventRecord, EventType } from "../../domain/EventRecord.js"
+import { unknownOptions } from "../../domain/knownOptions.js"
 import { EventId, isCanonicalId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { CanonicalJobKind, JobKind } from "../../domain/JobKind.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
@@ -100,6 +101,26 @@ const withId = <A extends string, B, E, R>(
 ) =>
 (input: unknown): Effect.Effect<B, E | DecodeFailure, R> => isCanonicalId(input) ? method(input as A) : Effect.flatMap(decodeIt(input), method)
 
+/**
+ * `schema`'s decode, after refusing a key its fields do not name
+ * (knownOptions.ts): in a filter or a claim's options a misspelt key dropped
+ * means "all" — every job listed, a job of any kind claimed.
+ */
+const namedOnly = <A, I>(
+  schema: Schema.Struct<Schema.Struct.Fields> & Schema.Schema<A, I>,
+  subject: string,
+  extra: ReadonlyArray<string> = []
+) => {
+  const known = [...Object.keys(schema.fields), ...extra]
+  const decoder = decodeWith(schema, subject)
+  return (input: unknown): Effect.Effect<A, DecodeFailure> => {
+    const refused = unknownOptions(input, known, subject)
+    return refused !== undefined ? Effect.fail(refused) : decoder(input)
+  }
+}
+
+const ClaimOptions = Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder), take: optional(Schema.Boolean) })
+
 const decode = {
   jobId: decodeId(JobId, "JobId"),
   runId: decodeId(WorkflowRunId, "WorkflowRunId"),
@@ -109,7 +130,7 @@ const decode = {
   newJobs: decodeEach(decodeNewJob, "NewAiJob"),
   audited: decodeCommon(commonAudited, AuditedOptions, "events"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
-  jobFilter: decodeWith(Schema.Struct({
+  jobFilter: namedOnly(Schema.Struct({
     states: optional(Schema.Array(JobState)),
     kinds: optional(Schema.Array(JobKind)),
     created_after: optional(Bound),
@@ -158,7 +179,9 @@ const decode = {
     output_payload: optional(Schema.NullOr(Json)),
     error_message: ErrorMessage
   }), "finishNode"),
-  claim: decodeWith(Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder), take: optional(Schema.Boolean) }), "claimNext"),
+  claim: namedOnly(ClaimOptions, "claimNext"),
+  // An adoption's options are a claim's, and whether the run stays untaken (read apart, below).
+  adopt: namedOnly(ClaimOptions, "adoptOfferedRun", ["leaveUntaken"]),
   findStale: decodeWith(Schema.Struct({ heartbeatBefore: Bound, limit: optional(RowCount) }), "findStaleRuns"),
   stallStale: decodeWith(
     Schema.Struct({
@@ -180,7 +203,7 @@ const decode = {
     "pruneJobs"
   ),
   events: decodeWith(Schema.Array(EventRecordInput), "EventRecord"),
-  eventFilter: decodeWith(Schema.Struct({
+  eventFilter: namedOnly(Schema.Struct({
     event_id: optional(EventId),
     job_id: optional(JobId),
     trace_id: optional(TraceId),
@@ -438,7 +461,7 @@ export const decodingInputs = (store: Service): Service => ({
     // Kinds as claimNext's: the alias read as its canonical kind, anything else a DecodeFailure.
     adoptOfferedRun: (options: Parameters<NonNullable<Service["adoptOfferedRun"]>>[0] = {}) =>
       Effect.flatMap(
-        decode.claim(options),
+        decode.adopt(options),
         (o) => store.adoptOfferedRun!({ ...o as typeof options, ...(options.leaveUntaken === true ? { leaveUntaken: true } : {}) })
       )
   }),

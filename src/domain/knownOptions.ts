@@ -1,0 +1,45 @@
+/**
+ * An options object holds only the options it names. A misspelt option
+ * (`kind` for `kinds`, `reasn` for `reason`) is refused with a
+ * `DecodeFailure` naming the key, never dropped: dropped, its default takes
+ * its place — for a claim's kinds or a list's states the default is "all",
+ * so a worker would claim jobs of any kind and a listing come back
+ * unfiltered. Job requests refuse unknown keys the same way (AiJob.ts).
+ *
+ * The common case — a plain object of known keys — is one loop over its
+ * keys, with nothing allocated.
+ */
+import { DecodeFailure, type DecodeIssue } from "./Errors.js"
+import { clipIssueText, MAX_DECODE_ISSUES } from "./issueBounds.js"
+
+/** Effect Schema's words for an excess property, so every refusal of an unknown key reads alike. */
+const unexpected = (known: ReadonlyArray<string>): string => `is unexpected, expected: ${known.map((key) => JSON.stringify(key)).join(" | ")}`
+
+/**
+ * Why `options` is refused — not an object, or a key `known` does not list
+ * — or undefined when it is fine (`undefined` itself included: no options).
+ * Keys whose value is `undefined` count as left out, as an optional field's
+ * type allows. Symbol keys are left alone (nothing reads them).
+ */
+export const unknownOptions = (
+  options: unknown,
+  known: ReadonlyArray<string>,
+  subject: string
+): DecodeFailure | undefined => {
+  if (options === undefined) return undefined
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    return new DecodeFailure({ subject, issues: [{ path: "", message: "Expected an object of options" }] })
+  }
+  let issues: Array<DecodeIssue> | undefined
+  let more = 0
+  for (const key in options) {
+    if (!Object.prototype.hasOwnProperty.call(options, key) || known.includes(key)) continue
+    if ((options as Record<string, unknown>)[key] === undefined) continue
+    issues ??= []
+    if (issues.length < MAX_DECODE_ISSUES) issues.push({ path: clipIssueText(key), message: unexpected(known) })
+    else more++
+  }
+  if (issues === undefined) return undefined
+  if (more > 0) issues.push({ path: "", message: `… and ${more} more issues` })
+  return new DecodeFailure({ subject, issues })
+}
