@@ -36,18 +36,8 @@ export const databaseOption = databaseOptionWith(
 /** A database the operator named, checked but not yet opened. */
 export interface Database {
   readonly target: Storage.DatabaseTarget
-  /** Safe to print: a PostgreSQL password is replaced by `***`. */
+  /** Safe to print: a PostgreSQL password (in the user part or a query parameter) is replaced by `***`. */
   readonly display: string
-}
-
-const redact = (url: string): string => {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== "") parsed.password = "***"
-    return parsed.toString()
-  } catch {
-    return url
-  }
 }
 
 /** Resolves `--database`, `DATABASE_URL` or the default into a target; a bad URL is `BadInput`. */
@@ -61,7 +51,7 @@ export const resolve = (option: Option.Option<string>): Effect.Effect<Database, 
       // The library's message lists the accepted forms; say which input carried the bad value.
       return yield* new BadInput({ message: `bad ${source === "default" ? "database" : source}: ${target.left.message}` })
     }
-    const display = target.right.dialect === "pg" ? redact(target.right.url) : path.resolve(target.right.filename)
+    const display = target.right.dialect === "pg" ? Storage.redactDatabaseUrl(target.right.url) : path.resolve(target.right.filename)
     return { target: target.right, display: target.right.dialect === "sqlite" && target.right.filename === ":memory:" ? ":memory:" : display }
   })
 

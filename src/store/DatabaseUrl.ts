@@ -14,7 +14,32 @@ import * as PgStore from "./PgJobStore.js"
 import * as SqliteStore from "./SqliteJobStore.js"
 import { type MigrationFailed, StorageError } from "./StoreErrors.js"
 
-/** A database URL this library cannot use. */
+/** Query parameters of a PostgreSQL URL that carry a secret (libpq's and node-postgres's). */
+const SECRET_PARAMETERS: ReadonlySet<string> = new Set(["password", "sslpassword"])
+
+/**
+ * `url` safe to print: a password — in the user part (`user:pw@`) or as a
+ * query parameter (`?password=`, `?sslpassword=`, which the driver reads
+ * too) — replaced by `***`. A text that is no URL is masked the same way by
+ * pattern, since an unparsable URL is exactly what an error message quotes.
+ */
+export const redactDatabaseUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    const secrets = [...parsed.searchParams.keys()].filter((key) => SECRET_PARAMETERS.has(key.toLowerCase()))
+    // Untouched when there is nothing to hide: a URL's own spelling is what its owner recognises.
+    if (parsed.password === "" && secrets.length === 0) return url
+    if (parsed.password !== "") parsed.password = "***"
+    for (const key of secrets) parsed.searchParams.set(key, "***")
+    return parsed.toString()
+  } catch {
+    return url
+      .replace(/(\/\/[^/?#@:]*:)[^@/?#]*@/, "$1***@")
+      .replace(/([?&](?:ssl)?password=)[^&#]*/gi, "$1***")
+  }
+}
+
+/** A database URL this library cannot use. Its `url` is as given, a password in it masked (`redactDatabaseUrl`). */
 export class UnsupportedDatabaseUrl extends Schema.TaggedError<UnsupportedDatabaseUrl>()("UnsupportedDatabaseUrl", {
   url: Schema.String,
   reason: Schema.String
@@ -24,6 +49,10 @@ export class UnsupportedDatabaseUrl extends Schema.TaggedError<UnsupportedDataba
       "Use a SQLite file path (./data/handshake.db), sqlite:<path>[?mode=rwc|rw|ro|memory], sqlite::memory:, or postgres://user@host:port/db"
   }
 }
+
+/** The refusal of `url`, its password masked: the error's fields and message reach logs and terminals. */
+const unsupported = (fields: { readonly url: string; readonly reason: string }): UnsupportedDatabaseUrl =>
+  new UnsupportedDatabaseUrl({ url: redactDatabaseUrl(fields.url), reason: fields.reason })
 
 /**
  * Where a URL points. A `sqlite:` URL's `?mode=` (as sqlx reads it, the
@@ -42,11 +71,11 @@ const sqliteTarget = (url: string, rest: string): Either.Either<DatabaseTarget, 
   const query = new URLSearchParams(at < 0 ? "" : rest.slice(at + 1))
   const unknown = [...query.keys()].find((key) => key !== "mode")
   if (unknown !== undefined) {
-    return Either.left(new UnsupportedDatabaseUrl({ url, reason: `its parameter ${unknown} is not supported (only mode=rwc|rw|ro|memory)` }))
+    return Either.left(unsupported({ url, reason: `its parameter ${unknown} is not supported (only mode=rwc|rw|ro|memory)` }))
   }
   const mode = query.get("mode")
   if (mode === "memory") return Either.right({ dialect: "sqlite", filename: ":memory:" })
-  if (filename === "") return Either.left(new UnsupportedDatabaseUrl({ url, reason: "it names no file" }))
+  if (filename === "") return Either.left(unsupported({ url, reason: "it names no file" }))
   switch (mode) {
     case null:
     case "rwc":
@@ -56,28 +85,28 @@ const sqliteTarget = (url: string, rest: string): Either.Either<DatabaseTarget, 
     case "ro":
       return Either.right({ dialect: "sqlite", filename, readonly: true })
     default:
-      return Either.left(new UnsupportedDatabaseUrl({ url, reason: `mode=${mode} is not one of rwc, rw, ro, memory` }))
+      return Either.left(unsupported({ url, reason: `mode=${mode} is not one of rwc, rw, ro, memory` }))
   }
 }
 
 /** Parses a database URL or path without touching the database. */
 export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, UnsupportedDatabaseUrl> => {
   const text = url.trim()
-  if (text === "") return Either.left(new UnsupportedDatabaseUrl({ url, reason: "it is empty" }))
+  if (text === "") return Either.left(unsupported({ url, reason: "it is empty" }))
   if (/^postgres(ql)?:\/\//i.test(text)) {
     try {
       const parsed = new URL(text)
       if (parsed.hostname === "" && !parsed.searchParams.has("host")) {
-        return Either.left(new UnsupportedDatabaseUrl({ url, reason: "it names no host" }))
+        return Either.left(unsupported({ url, reason: "it names no host" }))
       }
     } catch {
-      return Either.left(new UnsupportedDatabaseUrl({ url, reason: "it is not a valid URL" }))
+      return Either.left(unsupported({ url, reason: "it is not a valid URL" }))
     }
     return Either.right({ dialect: "pg", url: text })
   }
   if (/^sqlite:/i.test(text)) return sqliteTarget(url, text.replace(/^sqlite:(\/\/)?/i, ""))
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-    return Either.left(new UnsupportedDatabaseUrl({ url, reason: `the scheme ${text.split(":")[0]} is not supported` }))
+    return Either.left(unsupported({ url, reason: `the scheme ${text.split(":")[0]} is not supported` }))
   }
   return Either.right({ dialect: "sqlite", filename: text })
 }

@@ -174,5 +174,17 @@ describe("ai-jobs on PostgreSQL", () => {
       assert.match(errorLines[0] ?? "", new RegExp(`^error: cannot open database postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${port}/jobs: .*ECONNREFUSED`))
       assert.notInclude(result.stderr, "s3cret")
     })
+
+    it("R17 a password given as a query parameter (?password=, which the driver reads) is never printed either", async () => {
+      const port = await closedPort()
+      const result = await runCli(["jobs", "list", "--database", `postgres://127.0.0.1:${port}/jobs?user=bob&password=s3cret`])
+      assert.strictEqual(result.code, 1, result.stderr)
+      assert.match(result.stderr, new RegExp(`^error: cannot open database postgres://127\\.0\\.0\\.1:${port}/jobs\\?user=bob&password=\\*\\*\\*: `))
+      assert.notInclude(result.stderr, "s3cret")
+      const unparsable = await runCli(["jobs", "list", "--database", "postgres://bob:s3cret@127.0.0.1:99999/jobs"])
+      assert.strictEqual(unparsable.code, 2, unparsable.stderr)
+      assert.include(unparsable.stderr, "postgres://bob:***@127.0.0.1:99999/jobs")
+      assert.notInclude(unparsable.stderr, "s3cret")
+    })
   })
 })

@@ -52,6 +52,28 @@ describe("R17 database URLs", () => {
     })
   }
 
+  it("R17 a password is never printed: in the user part or as a query parameter, in redactDatabaseUrl and in a refusal's url and message", () => {
+    const masked: ReadonlyArray<readonly [string, string]> = [
+      ["postgres://bob:s3cretpw@db:5432/jobs", "postgres://bob:***@db:5432/jobs"],
+      ["postgres://bob@db/jobs?password=s3cretpw&sslmode=require", "postgres://bob@db/jobs?password=***&sslmode=require"],
+      ["postgresql://db/jobs?user=bob&PASSWORD=s3cretpw", "postgresql://db/jobs?user=bob&PASSWORD=***"],
+      ["postgres://db/jobs?sslpassword=s3cretpw", "postgres://db/jobs?sslpassword=***"],
+      // Not a URL (the port is out of range): masked by pattern, as the refusal quotes it.
+      ["postgres://bob:s3cretpw@db:99999/jobs?password=s3cretpw", "postgres://bob:***@db:99999/jobs?password=***"],
+      // Nothing to hide: untouched, spelling included.
+      ["postgres://u@h:5432/db?sslmode=disable", "postgres://u@h:5432/db?sslmode=disable"],
+      ["sqlite://data/handshake.db?mode=ro", "sqlite://data/handshake.db?mode=ro"]
+    ]
+    for (const [url, shown] of masked) assert.strictEqual(Storage.redactDatabaseUrl(url), shown, url)
+    const refused = Storage.parseDatabaseUrl("postgres://bob:s3cretpw@db:99999/jobs?password=s3cretpw")
+    assert.isTrue(Either.isLeft(refused))
+    if (Either.isLeft(refused)) {
+      assert.notInclude(refused.left.url, "s3cretpw")
+      assert.notInclude(refused.left.message, "s3cretpw")
+      assert.include(refused.left.message, "postgres://bob:***@db:99999/jobs?password=***")
+    }
+  })
+
   it.effect("R17 mode=rw refuses a missing file with StorageError and creates none; mode=rwc creates it; then rw opens it", () =>
     Effect.gen(function*() {
       const filename = tempSqliteFile("url-mode-rw")
