@@ -298,9 +298,9 @@ for (const backend of sharedBackends) {
         const fresh = yield* Effect.flatMap(before.jobs.submit(summarize()), () => before.jobs.claimNext())
         yield* Effect.sleep("5 millis")
         yield* before.store.heartbeat(beaten!.run.id)
-        // Back to 0017: no column, 0018 not recorded.
+        // Back to 0017: no column, 0018 (and the later, replay-safe ones) not recorded.
         yield* rawStatement(database, backend, "ALTER TABLE workflow_runs DROP COLUMN taken")
-        yield* rawStatement(database, backend, "DELETE FROM ai_job_model_migrations WHERE migration_id = 18")
+        yield* rawStatement(database, backend, "DELETE FROM ai_job_model_migrations WHERE migration_id >= 18")
         // A store opened now migrates.
         const after = yield* engineOn(database)
         const taken = (runId: string) =>

@@ -140,10 +140,31 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
       const sql = yield* SqlClient.SqlClient
       const event = (actor: string, type: string, body: string) => sql`
         INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
-        VALUES (gen_random_uuid(), now(), ${actor}, ${type}, gen_random_uuid(), ${body}::jsonb)`
+        VALUES (gen_random_uuid(), date_trunc('milliseconds', now()), ${actor}, ${type}, gen_random_uuid(), ${body}::jsonb)`
       assert.strictEqual((yield* refusalOf(event("robot", "system", "{}"))).constraint, "flight_recorder_events_actor_check")
       assert.strictEqual((yield* refusalOf(event("system", "gossip", "{}"))).constraint, "flight_recorder_events_type_check")
       assert.strictEqual((yield* refusalOf(event("system", "system", "[]"))).constraint, "flight_recorder_events_body_check")
+    }))
+
+  it.effect("R11 raw events with an instant the domain does not hold (microseconds, past 9999, before 1970) are refused, as on SQLite (0019)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const event = (instant: string) => sql.unsafe(`
+        INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+        VALUES (gen_random_uuid(), '${instant}', 'system', 'system', gen_random_uuid(), '{}'::jsonb)`)
+      for (const instant of ["2026-01-01T00:00:00.000500Z", "10000-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z"]) {
+        const refusal = yield* refusalOf(event(instant))
+        assert.strictEqual(refusal.constraint, "flight_recorder_events_timestamp_valid", `${instant}: ${refusal.message}`)
+      }
+      yield* event("2026-01-01T05:30:00.123+05:30")
+      yield* event("1970-01-01T00:00:00Z")
+    }))
+
+  it.effect("R16 a metric named twice in raw JSON is judged by its last value, as the store reads it: refused when that one is bad", () =>
+    Effect.gen(function*() {
+      const twice = `${JSON.stringify(zero).slice(0, -1)},"total_tokens":-5}`
+      const refusal = yield* refusalOf(insertJob({ metrics: `'${twice}'::jsonb` }))
+      assert.strictEqual(refusal.constraint, "ai_jobs_metrics_check", refusal.message)
     }))
 
   it.effect("R1a a store write the database refuses is a StorageError that keeps the SqlError and its SQLSTATE", () =>

@@ -143,6 +143,10 @@ describe("SQLite constraints after migration (R16)", () => {
     ["metrics missing a field", { metrics: "{}" }, "ai_jobs_metrics_valid"],
     ["metrics that are an array", { metrics: "[]" }, "ai_jobs_metrics_valid"],
     ["metrics that are not JSON", { metrics: "lots" }, "ai_jobs_metrics_valid"],
+    // JSON.parse and PostgreSQL's jsonb keep the last of two equal keys, the CHECK read the first (0019).
+    ["a metric named twice, the last negative", { metrics: `${fullMetrics({}).slice(0, -1)},"total_tokens":-5}` }, "ai_jobs_metrics_valid"],
+    ["a metric named twice, the last a string", { metrics: `${fullMetrics({}).slice(0, -1)},"duration_ms":"x"}` }, "ai_jobs_metrics_valid"],
+    ["a backoff field named twice", { backoff: '{"initial":1000,"factor":2,"max":60000,"jitter":0,"factor":0}' }, "ai_jobs_backoff_valid"],
     ["a timestamp in the legacy space form", { created_at: "2024-03-01 12:00:00" }, "ai_jobs_created_at_form"],
     ["a timestamp without milliseconds", { created_at: "2024-03-01T12:00:00Z" }, "ai_jobs_created_at_form"],
     ["a timestamp with an offset", { updated_at: "2024-03-01T12:00:00.000+02:00" }, "ai_jobs_updated_at_form"],
@@ -177,6 +181,9 @@ describe("SQLite constraints after migration (R16)", () => {
       assert.include(yield* refused(sql`UPDATE ai_jobs SET job_kind = 'term_exec' WHERE id = ${id}`, "term_exec"), "ai_jobs_job_kind_valid")
       assert.include(yield* refused(sql`UPDATE ai_jobs SET status = 'done' WHERE id = ${id}`, "a bad state"), "ai_jobs_status_valid")
       assert.include(yield* refused(sql`UPDATE ai_jobs SET metrics = NULL WHERE id = ${id}`, "NULL metrics"), "NOT NULL")
+      const twice = `${fullMetrics({}).slice(0, -1)},"total_tokens":-5}`
+      assert.include(yield* refused(sql`UPDATE ai_jobs SET metrics = ${twice} WHERE id = ${id}`, "a metric named twice"), "ai_jobs_metrics_valid")
+      assert.deepStrictEqual(JSON.parse((yield* rawRows<{ metrics: string }>("SELECT metrics FROM ai_jobs"))[0]?.metrics ?? "null"), zeroMetrics)
     }).pipe(Effect.provide(inMemoryStore)))
 
   it.effect("R8 runs and node executions refuse bad states, timestamps, sequences and dangling references", () =>
