@@ -85,7 +85,7 @@ export const seedEventsPg = async (client: pg.Client, options: { readonly count:
          'actor', 'system', 'type', 'system', 'trace_id', tr, 'job_id', jb, 'from_state', 'queued', 'to_state', 'running')
      FROM (
        SELECT ${pgId(PREFIX.event, "g")} AS id, ${pgId(PREFIX.eventTrace, "g / 4")} AS tr, ${pgId(PREFIX.job, "g / 4")} AS jb,
-         to_timestamp(($2::bigint + g) / 1000.0) AS t
+         timestamptz 'epoch' + ($2::bigint + g) * interval '1 millisecond' AS t
        FROM generate_series(1 + $3::int, $1::int + $3::int) AS g
      ) AS s`,
     [options.count, options.startMs, options.offset ?? 0]
