@@ -3,8 +3,8 @@
  * program) gives, stored outside the Flight Recorder — a job's
  * `status_reason`, the `error_message` of a job, run or node — passes the
  * recorder's redaction first (R14), the very rules that redact the events
- * about the same change. So a bearer token in a cancel reason is redacted in
- * the job row exactly as in its `system` event.
+ * about the same change, NFC-normalised as they are. So a bearer token in a
+ * cancel reason is redacted in the job row exactly as in its `system` event.
  *
  * One place: every path by which Jobs and its runner store such text goes
  * through this wrapper. Ids, kinds and payloads are data and pass unchanged;
@@ -16,12 +16,21 @@ type Store = JobStore["Type"]
 
 type WithText = { readonly status_reason?: string; readonly error_message?: string | null }
 
-/** The store with `redact` applied to every stored caller text field. */
+/**
+ * A caller's text as the events about the same change hold it
+ * (Privacy.ts `sanitizeText`): NFC-normalised, redacted, NFC-normalised
+ * again (R14) — so a reason in decomposed form is stored alike in the row
+ * and in its event.
+ */
+const storedText = (text: string, redact: (text: string) => string): string =>
+  text === "" ? text : redact(text.normalize("NFC")).normalize("NFC")
+
+/** The store with `redact` (after NFC, as the events do) applied to every stored caller text field. */
 export const redactCallerText = (store: Store, redact: (text: string) => string): Store => {
   const fields = <T extends WithText>(value: T): T => {
     if (typeof value !== "object" || value === null) return value
-    const reason = typeof value.status_reason === "string" ? redact(value.status_reason) : value.status_reason
-    const error = typeof value.error_message === "string" ? redact(value.error_message) : value.error_message
+    const reason = typeof value.status_reason === "string" ? storedText(value.status_reason, redact) : value.status_reason
+    const error = typeof value.error_message === "string" ? storedText(value.error_message, redact) : value.error_message
     // Nothing redacted (the usual case: no text, or no secret in it): the value as given, not a copy.
     if (reason === value.status_reason && error === value.error_message) return value
     const out: { status_reason?: string; error_message?: string | null } = { ...value }

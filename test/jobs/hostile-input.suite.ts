@@ -215,6 +215,24 @@ export const runHostileInputSuite = (backend: Backend) => {
       return { jobs: (yield* store.listJobs()).items.length, events: (yield* store.listEvents()).items.length }
     })
 
+    it.effect("R14 caller text stored on a job is NFC-normalised and redacted exactly as its event's: a decomposed reason and error read alike in the row and the record", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        const queued = yield* jobs.submit(summarize())
+        const cancelled = yield* jobs.cancel(queued.job_id, { reason: "cafe\u0301 Bearer abc.def.ghi" })
+        const { job } = yield* started
+        const failed = yield* jobs.fail(job.job_id, "re\u0301sume\u0301 failed", { reason: "A\u030A" })
+        const recordOf = (jobId: JobId, to: string) =>
+          Effect.map(store.listEvents({ job_id: jobId, types: ["system"] }), (page) => page.items.find((event) => event.body["to_state"] === to)!.body)
+        assert.strictEqual(cancelled.status_reason, "caf\u00e9 Bearer [REDACTED]")
+        assert.strictEqual(cancelled.status_reason, (yield* recordOf(queued.job_id, "cancelled"))["reason"])
+        assert.strictEqual(failed.error_message, "r\u00e9sum\u00e9 failed")
+        assert.strictEqual(failed.status_reason, "\u00c5")
+        assert.strictEqual((yield* jobs.get(job.job_id)).error_message, "r\u00e9sum\u00e9 failed")
+        assert.strictEqual((yield* store.getRun(failed.workflow_run_id!)).error_message, "r\u00e9sum\u00e9 failed")
+      })))
+
     // A misspelt option dropped would take its default, and for a claim's kinds or a list's states the default is
     // "all": a worker would claim a job it cannot handle, a listing come back unfiltered, a reason be lost.
     it.effect("R5 a misspelt option is DecodeFailure naming the key, and nothing is claimed, listed, moved or recorded", () =>
