@@ -215,6 +215,15 @@ describe("R14 raw content only in debug mode", () => {
       assert.strictEqual(body["response_hash"], validEvents.llm_inference.response_hash)
     }))
 
+  it.effect("R14 a hash given as null (the spec types it string | null) is no hash: the dropped text's own is filled in", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(withField("llm_inference", { prompt_text: prompt, prompt_hash: null, response_text: "ok", response_hash: null }))
+      assert.isFalse("prompt_text" in body)
+      assert.isFalse("response_text" in body)
+      assert.strictEqual(body["prompt_hash"], contentHash(prompt))
+      assert.strictEqual(body["response_hash"], contentHash("ok"))
+    }))
+
 
   it.effect("R14 with debug on, raw content is kept, redacted", () =>
     Effect.gen(function*() {

@@ -53,7 +53,8 @@ const hashFieldOf: { readonly [field: string]: string } = {
 
 /**
  * Drops the raw content fields of an encoded event unless `debug` is on,
- * filling in the matching hash field if the caller did not.
+ * filling in the matching hash field if the caller did not (left it out, or
+ * gave it as `null`): the dropped text's evidence is its hash.
  */
 export const applyRawContentPolicy = (event: JsonObject, type: EventType, debug: boolean): JsonObject => {
   const fields = RawContentFields[type]
@@ -63,7 +64,8 @@ export const applyRawContentPolicy = (event: JsonObject, type: EventType, debug:
     const text = out[field]
     delete out[field]
     const hashField = hashFieldOf[field]
-    if (typeof text === "string" && hashField !== undefined && out[hashField] === undefined) {
+    // `null` is "no hash given" as much as absence is (the spec types it `string | null`; a serde writer sends null).
+    if (typeof text === "string" && hashField !== undefined && (out[hashField] === undefined || out[hashField] === null)) {
       out[hashField] = contentHash(text)
     }
   }
