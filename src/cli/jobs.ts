@@ -5,6 +5,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { JobKinds } from "../domain/JobKind.js"
@@ -35,7 +36,9 @@ const listCommand = Command.make(
     Effect.gen(function*() {
       const states = yield* Parse.optional(options.state, Parse.list(Parse.jobState))
       const kinds = yield* Parse.optional(options.kind, Parse.list(Parse.jobKind))
-      const since = yield* Parse.optional(options.since, Parse.since("--since"))
+      // "Since T" includes T, as `events --since` does; the filter's `created_after` excludes its bound, and
+      // stored instants are whole milliseconds, so the bound one millisecond earlier is the same set.
+      const since = Option.map(yield* Parse.optional(options.since, Parse.since("--since")), (at) => DateTime.subtract(at, { millis: 1 }))
       const order = Option.getOrElse(yield* Parse.optional(options.order, Parse.order("--order")), () => "desc" as const)
       const limit = yield* parseLimit(options.limit)
       const database = yield* resolve(options.database)

@@ -20,4 +20,14 @@ describe("R5 README the CLI's repeated list filters", () => {
     assert.deepStrictEqual(joinRepeatedLists(["x", "--state", "a", "--", "--state", "b"]), ["x", "--state", "a", "--", "--state", "b"])
     assert.deepStrictEqual(joinRepeatedLists(["x", "--state", "a", "--state"]), ["x", "--state", "a", "--state"])
   })
+
+  it("R5 the --opt=value form counts as an occurrence too, mixed with the other; --state= is an empty value; not after --, nor for other options", () => {
+    assert.deepStrictEqual(
+      joinRepeatedLists(["jobs", "list", "--state=failed", "--state=cancelled", "--kind=term_exec", "--kind", "doc_summarize", "--limit=5"]),
+      ["jobs", "list", "--state", "failed,cancelled", "--kind", "term_exec,doc_summarize", "--limit=5"]
+    )
+    assert.deepStrictEqual(joinRepeatedLists(["events", "--type=system", "--type=diagnostic"]), ["events", "--type", "system,diagnostic"])
+    assert.deepStrictEqual(joinRepeatedLists(["jobs", "list", "--state="]), ["jobs", "list", "--state", ""])
+    assert.deepStrictEqual(joinRepeatedLists(["x", "--", "--state=a"]), ["x", "--", "--state=a"])
+  })
 })

@@ -164,6 +164,16 @@ describe("ai-jobs on a SQLite file", () => {
       assertOneLineError(await cli(["jobs", "list", "--state", "running", "--state", "done"]), 2, /^error: unknown --state "done"; expected one of queued, running, .*poisoned$/)
     })
 
+    it("R5 jobs list --since T includes a job created at T exactly, as events --since does; a millisecond later leaves it out", async () => {
+      const failed = jobOf("failed")
+      const at = new Date(failed.created_at.epochMillis).toISOString()
+      const later = new Date(failed.created_at.epochMillis + 1).toISOString()
+      const ids = async (args: ReadonlyArray<string>) => parseJson<Array<Record<string, unknown>>>(await cli([...args, "--json"])).map((row) => String(row["job_id"]))
+      assert.include(await ids(["jobs", "list", "--since", at, "--limit", "1000"]), failed.job_id)
+      assert.notInclude(await ids(["jobs", "list", "--since", later, "--limit", "1000"]), failed.job_id)
+      assert.include(await ids(["jobs", "list", `--since=${at}`, "--state=failed", "--state=stalled"]), failed.job_id)
+    })
+
     it("R8 jobs show prints the job, its runs with node history, and its events", async () => {
       const failed = jobOf("failed")
       const result = await cli(["jobs", "show", failed.job_id])
