@@ -40,9 +40,10 @@ const knownRoutes = (): ReadonlyArray<Known> => {
   return routes
 }
 
+// Without regard to case, as the router matches (`GET /JOBS` is `GET /jobs`): `DELETE /JOBS` is 405, as `DELETE /jobs` is.
 const matches = (route: Known, segments: ReadonlyArray<string>): boolean =>
   route.segments.length === segments.length &&
-  route.segments.every((segment, i) => segment.startsWith(":") || segment === segments[i])
+  route.segments.every((segment, i) => segment.startsWith(":") || segment.toLowerCase() === segments[i]?.toLowerCase())
 
 /** The methods a path takes (GET implies HEAD), in a stable order; empty when no route has that path. */
 export const allowedMethods = (routes: ReadonlyArray<Known>, pathname: string): ReadonlyArray<string> => {

@@ -379,7 +379,10 @@ export const runHostileApiSuite = (backend: Backend) => {
           ["GET", `/jobs/${job.job_id}/cancel`, "POST"],
           ["DELETE", `/jobs/${job.job_id}/pin`, "POST"],
           ["POST", "/events", "GET, HEAD"],
-          ["POST", "/health", "GET, HEAD"]
+          ["POST", "/health", "GET, HEAD"],
+          // The router matches paths without regard to case (GET /JOBS is GET /jobs), and so does the answer to the rest.
+          ["DELETE", "/JOBS", "GET, HEAD, POST"],
+          ["GET", `/Jobs/${job.job_id}/Cancel`, "POST"]
         ]
         for (const [method, path, allow] of notAllowed) {
           const request = HttpClientRequest.make(method as "POST")(path).pipe(authed)
