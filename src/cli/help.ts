@@ -138,6 +138,33 @@ export const valueOptions = (node: CommandNode): ReadonlyMap<string, string> => 
   return found
 }
 
+/** @effect/cli's own options, which every command takes. */
+const BUILT_IN_OPTIONS: ReadonlyArray<string> = ["--help", "-h", "--version", "--wizard", "--completions", "--log-level"]
+
+/** Every option name a command takes — with a value or without (a flag such as `--json`) — and the built-in ones. */
+export const optionNames = (node: CommandNode): ReadonlySet<string> => {
+  const found = new Set<string>(BUILT_IN_OPTIONS)
+  const visit = (usage: Usage.Usage): void => {
+    switch (usage._tag) {
+      case "Named":
+        for (const name of usage.names) found.add(name)
+        return
+      case "Optional":
+      case "Repeated":
+        return visit(usage.usage)
+      case "Alternation":
+      case "Concat":
+        visit(usage.left)
+        visit(usage.right)
+        return
+      default:
+        return
+    }
+  }
+  visit(Command.getUsage(node.command))
+  return found
+}
+
 /** An option's description as help prints it (without @effect/cli's type lines). */
 export const optionDescription = (node: CommandNode, name: string): string => {
   const options = sectionsOf(Command.getHelp(node.command, config)).find((section) => section.title === "OPTIONS")

@@ -65,10 +65,13 @@ const helpFor = (args: ReadonlyArray<string>): string | undefined => {
 const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
   const { node } = Help.locate(tree, args)
   const options = Help.valueOptions(node)
+  const names = Help.optionNames(node)
   for (const [i, arg] of args.entries()) {
     const pseudo = options.get(arg)
     const next = args[i + 1]
-    if (pseudo !== undefined && (next === undefined || next.startsWith("--") || next === "-h")) {
+    // The next word is the value unless it is one of the command's options (`--reason --json`
+    // forgot the reason): a reason may itself begin with dashes (`--reason "--force was used"`).
+    if (pseudo !== undefined && (next === undefined || names.has(next.split("=")[0]!))) {
       const description = Help.optionDescription(node, arg)
       return new BadInput({ message: `${arg} needs a value (${pseudo})${description === "" ? "" : `: ${description}`}` })
     }

@@ -119,5 +119,14 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     )
     assertOneLineError(await runCli(["events", "--database", "--json"]), 2, /^error: --database needs a value \(path\|url\)/)
     assertOneLineError(await runCli(["jobs", "cancel", "0123abcd", "--reason"]), 2, /^error: --reason needs a value \(text\): Why, recorded/)
+    assertOneLineError(await runCli(["jobs", "cancel", "0123abcd", "--reason", "--json"]), 2, /^error: --reason needs a value \(text\)/)
+    assertOneLineError(await runCli(["jobs", "list", "--limit", "--state=failed"]), 2, /^error: --limit needs a value/)
+  })
+
+  it("R17 a value that begins with dashes but names no option is the value: --reason \"--force was used\" is a reason", async () => {
+    const result = await runCli(["jobs", "cancel", "0123abcd", "--reason", "--force was used", "--database", "/nonexistent-dir-for-probe/jobs.db"])
+    // Past the argument checks: the command runs and fails on the database, not on a missing value.
+    assert.notMatch(result.stderr, /needs a value/)
+    assert.match(result.stderr, /^error: .*jobs\.db/)
   })
 })
