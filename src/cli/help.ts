@@ -114,13 +114,13 @@ const usageOf = (node: CommandNode): string => {
   return text.slice(nameOf(node).length).trim()
 }
 
-/** The names of a command's options that take a value, e.g. `--database`, with their pseudo-names. */
-export const valueOptions = (node: CommandNode): ReadonlyMap<string, string> => {
-  const found = new Map<string, string>()
+/** Every named option in a command's usage (nested optional, repeated and combined usages walked). */
+const namedUsages = (node: CommandNode): ReadonlyArray<Extract<Usage.Usage, { readonly _tag: "Named" }>> => {
+  const found: Array<Extract<Usage.Usage, { readonly _tag: "Named" }>> = []
   const visit = (usage: Usage.Usage): void => {
     switch (usage._tag) {
       case "Named":
-        if (Option.isSome(usage.acceptedValues)) for (const name of usage.names) found.set(name, usage.acceptedValues.value)
+        found.push(usage)
         return
       case "Optional":
       case "Repeated":
@@ -135,6 +135,15 @@ export const valueOptions = (node: CommandNode): ReadonlyMap<string, string> => 
     }
   }
   visit(Command.getUsage(node.command))
+  return found
+}
+
+/** The names of a command's options that take a value, e.g. `--database`, with their pseudo-names. */
+export const valueOptions = (node: CommandNode): ReadonlyMap<string, string> => {
+  const found = new Map<string, string>()
+  for (const usage of namedUsages(node)) {
+    if (Option.isSome(usage.acceptedValues)) for (const name of usage.names) found.set(name, usage.acceptedValues.value)
+  }
   return found
 }
 
@@ -142,28 +151,8 @@ export const valueOptions = (node: CommandNode): ReadonlyMap<string, string> => 
 const BUILT_IN_OPTIONS: ReadonlyArray<string> = ["--help", "-h", "--version", "--wizard", "--completions", "--log-level"]
 
 /** Every option name a command takes — with a value or without (a flag such as `--json`) — and the built-in ones. */
-export const optionNames = (node: CommandNode): ReadonlySet<string> => {
-  const found = new Set<string>(BUILT_IN_OPTIONS)
-  const visit = (usage: Usage.Usage): void => {
-    switch (usage._tag) {
-      case "Named":
-        for (const name of usage.names) found.add(name)
-        return
-      case "Optional":
-      case "Repeated":
-        return visit(usage.usage)
-      case "Alternation":
-      case "Concat":
-        visit(usage.left)
-        visit(usage.right)
-        return
-      default:
-        return
-    }
-  }
-  visit(Command.getUsage(node.command))
-  return found
-}
+export const optionNames = (node: CommandNode): ReadonlySet<string> =>
+  new Set([...BUILT_IN_OPTIONS, ...namedUsages(node).flatMap((usage) => usage.names)])
 
 /** An option's description as help prints it (without @effect/cli's type lines). */
 export const optionDescription = (node: CommandNode, name: string): string => {
