@@ -157,9 +157,6 @@ const jobTraceParent = (job: AiJob) =>
 /** The reason a release records when nobody gave one: `Jobs.run` itself was interrupted. */
 export const interruptedReason = "released: Jobs.run was interrupted before its program finished"
 
-/** The error of an attempt whose program ended interrupted while nothing interrupted its run. */
-export const SELF_INTERRUPTED = "the program was interrupted from within (no shutdown, no interrupt of its run): the attempt failed"
-
 /** How a run ends, as its own worker writes it. */
 type Outcome =
   | { readonly to: SuccessState | "failed"; readonly error: string | null; readonly outputs?: Json | null }
@@ -446,10 +443,6 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         watching?.addObserver(endOnFailure)
         // Whichever ends first, failure or success: the program, a lost run, a reported violation.
         const exit = yield* Effect.exit(Effect.interruptible(Deferred.await(ended)))
-        // Whether the run ended by itself — the program's own exit, a lost run, a reported
-        // violation — rather than this fiber's wait being interrupted (a pool's shutdown, the
-        // caller's interrupt). Read before the program is stopped below, which ends it too.
-        const endedItself = Option.isSome(yield* Deferred.poll(ended))
         // However that ended (the program finished, the run was lost, this fiber was
         // interrupted): stop them all and wait until they have, so a node's last write lands
         // before the run is settled or released.
@@ -463,13 +456,6 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // The run was taken away: stop here, whatever the program made of it.
         if (Option.isSome(yield* Deferred.poll(lost))) return yield* Deferred.await(lost)
         if (Exit.isFailure(exit)) {
-          if (Cause.isInterruptedOnly(exit.cause) && endedItself) {
-            // The program interrupted itself (`Effect.interrupt`, a join of an interrupted fiber): nobody
-            // is shutting down, so this attempt failed — handed back, the same pool would run it again
-            // at once, for ever, each time "released" by a shutdown that never happened.
-            yield* settle(job, run, { to: "failed", error: SELF_INTERRUPTED }, durationMs)
-            return yield* exit
-          }
           if (Cause.isInterruptedOnly(exit.cause)) {
             // An interrupt is not a cancel: hand the job back. If it was already taken, there is nothing to hand back.
             yield* Effect.catchIf(
