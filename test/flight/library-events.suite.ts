@@ -11,8 +11,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
@@ -94,7 +96,10 @@ export const runLibraryEventsSuite = (backend: Backend) => {
         yield* jobs.retry(flaky.job_id, { actor: "human", reason: "operator retry" })
         // Interrupted: released back to queued; then claimed again and cancelled while running.
         yield* jobs.claimNext()
-        yield* Effect.exit(jobs.run(flaky.job_id, () => Effect.interrupt))
+        const started = yield* Deferred.make<void>()
+        const interrupted = yield* Effect.fork(jobs.run(flaky.job_id, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
+        yield* Deferred.await(started)
+        yield* Fiber.interrupt(interrupted)
         assert.strictEqual((yield* jobs.get(flaky.job_id)).state, "queued")
         yield* jobs.claimNext()
         yield* jobs.cancel(flaky.job_id, { actor: "human", reason: "Authorization: Bearer abc.def.ghi" })

@@ -13,7 +13,10 @@
  * An interrupt is not a cancel: a run interrupted before its program
  * finished (a worker pool shutting down, a caller interrupting `Jobs.run`)
  * releases its job back to `queued` (`Lifecycle.releaseTransition`), so the
- * next claim runs it again under a new run.
+ * next claim runs it again under a new run. A program that ends interrupted
+ * by itself (`Effect.interrupt`, joining a fiber something else interrupted)
+ * while nothing interrupted its run has failed its attempt: released, a pool
+ * would claim and run it again at once, for ever.
  *
  * A program that reports a security violation (`ctx.securityViolation`)
  * poisons its job in one transaction and is stopped (securityViolation.ts).
@@ -30,6 +33,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import { identity } from "effect/Function"
+import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -156,6 +160,9 @@ const jobTraceParent = (job: AiJob) =>
 
 /** The reason a release records when nobody gave one: `Jobs.run` itself was interrupted. */
 export const interruptedReason = "released: Jobs.run was interrupted before its program finished"
+
+/** The error of an attempt whose program ended interrupted while nothing interrupted its run. */
+export const selfInterrupted = "the program ended interrupted from within (nothing interrupted its run): the attempt failed"
 
 /** How a run ends, as its own worker writes it. */
 type Outcome =
@@ -307,7 +314,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
       run_after: DateTimeValue.toEpochMillis(job.run_after)
     })
 
-  return <A extends Json | void, E, R>(
+  const run = <A extends Json | void, E, R>(
     job: AiJob,
     run: WorkflowRun,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
@@ -443,6 +450,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         watching?.addObserver(endOnFailure)
         // Whichever ends first, failure or success: the program, a lost run, a reported violation.
         const exit = yield* Effect.exit(Effect.interruptible(Deferred.await(ended)))
+        // Whether this fiber was interrupted (a pool's shutdown, the caller), read from the
+        // fiber itself: an interrupt reaches it before it reaches the program it forked (the
+        // runtime records the interruptor, then tells the children), so a program stopped that
+        // way may well have ended first — only the fiber's own record tells the two apart.
+        const interruptedFromOutside = yield* Effect.descriptorWith((fiber) => Effect.succeed(HashSet.size(fiber.interruptors) > 0))
         // However that ended (the program finished, the run was lost, this fiber was
         // interrupted): stop them all and wait until they have, so a node's last write lands
         // before the run is settled or released.
@@ -456,6 +468,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // The run was taken away: stop here, whatever the program made of it.
         if (Option.isSome(yield* Deferred.poll(lost))) return yield* Deferred.await(lost)
         if (Exit.isFailure(exit)) {
+          if (Cause.isInterruptedOnly(exit.cause) && !interruptedFromOutside) {
+            // Nobody is shutting down: handed back, the same pool would run it again at once, for ever.
+            yield* settle(job, run, { to: "failed", error: selfInterrupted }, durationMs)
+            return yield* exit
+          }
           if (Cause.isInterruptedOnly(exit.cause)) {
             // An interrupt is not a cancel: hand the job back. If it was already taken, there is nothing to hand back.
             yield* Effect.catchIf(
@@ -500,4 +517,18 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           ))
     ))
   }
+
+  /**
+   * Hands a claimed job whose program never started back to `queued`, with
+   * `reason` (a pool that closed before it ran a claim it holds). A run
+   * already taken away has nothing to hand back.
+   */
+  const release = (job: AiJob, claimed: WorkflowRun, reason: string): Effect.Effect<void, ReadError | DecodeFailure | StorageError | NotFound> =>
+    Effect.asVoid(Effect.catchIf(
+      settle(job, claimed, { to: "queued", reason }, 0),
+      (error) => error instanceof RunLost,
+      () => Effect.void
+    ))
+
+  return Object.assign(run, { release })
 }

@@ -86,8 +86,8 @@ export { DEFAULT_DRAIN_TIMEOUT } from "./poolOptions.js"
  * process's recovery, or whose settling failed on the database, said nothing.
  * A run stopped because the pool closed is the drain's to report.
  */
-const reportEnd = (claim: Claim) => (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
-  if (Cause.isInterruptedOnly(cause)) return Effect.void
+const reportEnd = (claim: Claim, closing: () => boolean) => (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  if (Cause.isInterruptedOnly(cause) && closing()) return Effect.void
   const failure = Option.getOrUndefined(Cause.failureOption(cause))
   const annotations = { job_id: claim.job.job_id, workflow_run_id: claim.run.id, job_kind: claim.job.job_kind }
   const logged = failure instanceof RunLost
@@ -146,8 +146,7 @@ export const makeWorkerPool = (
     // takes one before it claims. A claim no loop will take goes back to the queue, as on shutdown.
     const inbox = new Inbox()
     const release = (claim: Claim) =>
-      // The runner's own release: a program interrupted before it ran hands its job back to `queued`.
-      Effect.ignoreLogged(runner(claim.job, claim.run, () => Effect.interrupt, options.run, released, true))
+      Effect.ignoreLogged(runner.release(claim.job, claim.run, released))
     /** A parked loop a submit writes a job for: woken by that submit (or its poll), not by a ring. */
     const seatOf = (parked: Parked): Seat => {
       const wake = (ring: Ring) => {
@@ -235,7 +234,7 @@ export const makeWorkerPool = (
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
       return Effect.zipRight(
-        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, released, true), { onFailure: reportEnd(claim), onSuccess: () => Effect.void }),
+        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, released, true), { onFailure: reportEnd(claim, () => closing), onSuccess: () => Effect.void }),
         offeredOr(Effect.void)
       )
     }
