@@ -12,10 +12,13 @@
  * recursive union of schemas also makes payloads cheap to check: the port
  * decodes every one it is given.)
  *
- * For the same reason an object whose JSON form is its `toJSON`'s rather
- * than its fields is refused. And a caller's value that throws
- * while it is read (a getter, a Proxy trap) is refused where it threw, as
- * bad input, not a defect.
+ * For the same reason nothing JSON text would lose is taken: an array's
+ * named (non-index) properties, an enumerable symbol key (on an object too,
+ * as an `undefined` or function value is refused, not left out as
+ * `JSON.stringify` would), an object whose JSON form is its `toJSON`'s
+ * rather than its fields. And a caller's value that throws while it is read
+ * (a getter, a Proxy trap) is refused where it threw, as bad input, not a
+ * defect.
  */
 import * as Either from "effect/Either"
 import type * as FastCheck from "effect/FastCheck"
@@ -75,6 +78,29 @@ const opaqueKind = (value: object): string | undefined => {
   return undefined
 }
 
+/**
+ * Why `value`'s own keys lose data when copied as JSON, or undefined: an
+ * enumerable symbol key (JSON text has none) or, on an array, an enumerable
+ * named property (JSON text keeps only the elements). Arrays count their keys
+ * only when they have more than their elements (holes are refused before).
+ */
+const lostKeysReason = (value: object, isArray: boolean): string | undefined => {
+  if (isArray) {
+    const keys = Object.keys(value)
+    const length = (value as ReadonlyArray<unknown>).length
+    if (keys.length > length) {
+      const named = keys.filter((key) => !(/^(?:0|[1-9]\d*)$/.test(key) && Number(key) < length))
+      return `An array's named properties (${named.slice(0, 3).map((key) => JSON.stringify(key)).join(", ")}${named.length > 3 ? ", …" : ""}) are not JSON: they would be lost`
+    }
+  }
+  for (const symbol of Object.getOwnPropertySymbols(value)) {
+    if (Object.prototype.propertyIsEnumerable.call(value, symbol)) {
+      return `A symbol key (${String(symbol)}) is not JSON: it would be lost`
+    }
+  }
+  return undefined
+}
+
 /** A checked copy of `value`; throws `Refused`, and only that. Recursion is safe: depth is bounded before and during the walk. */
 const copy = (value: unknown, path: ReadonlyArray<PropertyKey>): Json => {
   switch (typeof value) {
@@ -115,6 +141,8 @@ const read = (object: object, key: string | number, path: ReadonlyArray<Property
 /** A checked copy of an array or object (see `copy`); a read that throws escapes to `copy`, which refuses it. */
 const copyObject = (value: object, path: ReadonlyArray<PropertyKey>): Json => {
   const isArray = Array.isArray(value)
+  const lost = lostKeysReason(value, isArray)
+  if (lost !== undefined) throw new Refused(path, value, lost)
   if (isArray) {
     // Not `map`: it skips holes and keeps them, and JSON text would turn
     // each into null behind the caller's back. A hole is refused instead.

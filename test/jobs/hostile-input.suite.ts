@@ -356,7 +356,8 @@ export const runHostileInputSuite = (backend: Backend) => {
       assert.isTrue(error.issues.some((issue) => issue.path === path && words.test(issue.message)), `${name}: ${JSON.stringify(error.issues)}`)
     }
 
-    // Caller JSON an outside probe found taken wrongly: values that throw when read were a defect (the fiber died).
+    // Caller JSON an outside probe found taken wrongly: values that throw when read were a defect (the fiber died),
+    // and what JSON text would lose (an array's named properties, symbol keys) was dropped silently.
     const hostileJson = (): ReadonlyArray<readonly [string, unknown, string, RegExp]> => {
       class Reply {
         readonly text = "hello"
@@ -371,7 +372,10 @@ export const runHostileInputSuite = (backend: Backend) => {
         ["a Proxy throwing on ownKeys", new Proxy({}, { ownKeys: () => {
           throw new Error("ownKeys boom")
         } }), "", /Reading the value threw \(Error: ownKeys boom\)/],
-        ["an object whose JSON form is its throwing toJSON's", new Reply(), "", /toJSON method/]
+        ["an object whose JSON form is its throwing toJSON's", new Reply(), "", /toJSON method/],
+        ["an array with a named property", Object.assign([1, 2], { extra: "x" }), "", /named properties \("extra"\)/],
+        ["an array with a symbol key", Object.assign([1], { [Symbol("tag")]: 1 }), "", /symbol key \(Symbol\(tag\)\)/],
+        ["an object with a symbol key", { keep: 1, [Symbol("tag")]: 1 }, "", /symbol key \(Symbol\(tag\)\)/]
       ]
     }
     const under = (prefix: string, path: string) => (path === "" ? prefix : prefix === "" ? path : `${prefix}.${path}`)
