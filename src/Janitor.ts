@@ -21,7 +21,8 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { DecodeFailure } from "./domain/Errors.js"
+import { DecodeFailure, type DecodeIssue } from "./domain/Errors.js"
+import { unknownOptions } from "./domain/knownOptions.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
 import { readDuration } from "./util/durationInput.js"
@@ -86,6 +87,8 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
   readonly dryRun?: boolean
   readonly eventsPurged?: number
 }) {
+  const refused = dryRunIssue(options.dryRun)
+  if (refused !== undefined) return yield* new DecodeFailure({ subject: "Janitor.prune", issues: [refused] })
   const store = yield* JobStore
   const recorder = yield* FlightRecorder
   const dry_run = options.dryRun ?? false
@@ -119,22 +122,39 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
   } satisfies JanitorReport
 })
 
+/**
+ * Why `dryRun` is refused, or undefined. Only `true` and `false` (or leaving it out) say what a
+ * pass may do: read by truthiness or defaulted, `0`, `""` or `null` were a real pass, events
+ * purged and jobs deleted.
+ */
+const dryRunIssue = (dryRun: unknown): DecodeIssue | undefined =>
+  dryRun === undefined || typeof dryRun === "boolean" ? undefined : { path: "dryRun", message: "Expected true or false" }
+
+/** The options `JanitorConfig` names. */
+const CONFIG_KEYS: ReadonlyArray<keyof JanitorConfig> = ["interval", "olderThan", "keepNewest", "dryRun"]
+
 /** The configuration with its defaults, checked: `DecodeFailure` names what is wrong. */
 const resolveConfig = (config: JanitorConfig) =>
   Effect.gen(function*() {
+    // A misspelt option would take its default (knownOptions.ts): `dryrun: true` a real pass.
+    const unknown = unknownOptions(config, CONFIG_KEYS, "JanitorConfig")
+    if (unknown !== undefined) return yield* unknown
     // Read, not decoded: a duration past its type ("banana") is a DecodeFailure, not a defect, and an
     // olderThan of NaN or below zero — which the parser reads as zero, pruning every terminal job past
-    // keepNewest — is refused too (util/durationInput.ts).
-    const interval = readDuration(config.interval ?? DEFAULT_INTERVAL).pipe(Option.getOrElse(() => Duration.infinity))
-    const olderThan = readDuration(config.olderThan ?? DEFAULT_PRUNE_AGE).pipe(Option.getOrElse(() => Duration.infinity))
-    const keepNewest = config.keepNewest ?? DEFAULT_KEEP_NEWEST
+    // keepNewest — is refused too (util/durationInput.ts). Only `undefined` takes the default: a
+    // `null` is a value of the wrong type, refused like any other.
+    const interval = readDuration(config.interval === undefined ? DEFAULT_INTERVAL : config.interval).pipe(Option.getOrElse(() => Duration.infinity))
+    const olderThan = readDuration(config.olderThan === undefined ? DEFAULT_PRUNE_AGE : config.olderThan).pipe(Option.getOrElse(() => Duration.infinity))
+    const keepNewest: unknown = config.keepNewest === undefined ? DEFAULT_KEEP_NEWEST : config.keepNewest
+    const dryRun = dryRunIssue(config.dryRun)
     const issues = [
       ...(Duration.greaterThan(interval, Duration.zero) && Duration.isFinite(interval) ? [] : [{ path: "interval", message: "Expected a finite duration above zero" }]),
       ...(Duration.isFinite(olderThan) ? [] : [{ path: "olderThan", message: "Expected a finite duration of at least zero" }]),
-      ...(Number.isSafeInteger(keepNewest) && keepNewest >= 0 ? [] : [{ path: "keepNewest", message: "Expected a whole number ≥ 0" }])
+      ...(Number.isSafeInteger(keepNewest) && (keepNewest as number) >= 0 ? [] : [{ path: "keepNewest", message: "Expected a whole number ≥ 0" }]),
+      ...(dryRun === undefined ? [] : [dryRun])
     ]
     if (issues.length > 0) return yield* new DecodeFailure({ subject: "JanitorConfig", issues })
-    return { interval, olderThan, keepNewest, dryRun: config.dryRun ?? false }
+    return { interval, olderThan, keepNewest: keepNewest as number, dryRun: config.dryRun ?? false }
   })
 
 type ResolvedConfig = Effect.Effect.Success<ReturnType<typeof resolveConfig>>

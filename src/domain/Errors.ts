@@ -1,4 +1,6 @@
 /** Domain errors a caller can `catchTag`. */
+import * as Arr from "effect/Array"
+import * as Inspectable from "effect/Inspectable"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { JobState } from "./JobState.js"
@@ -50,9 +52,57 @@ export class DecodeFailure extends Schema.TaggedError<DecodeFailure>()("DecodeFa
   }
 }
 
+/**
+ * Schema's rows for `error`. Its default message quotes the refused value, reading its fields:
+ * a caller's getter that throws (say beside `job_inputs`' refusal, where `NullOr` says "Expected
+ * null, actual {…}") would throw out of the formatting, a defect. Then the rows are made again
+ * with each such quote made safely.
+ */
+const formatSafely = (error: ParseResult.ParseError): ReadonlyArray<ParseResult.ArrayFormatterIssue> => {
+  try {
+    return ParseResult.ArrayFormatter.formatErrorSync(error)
+  } catch {
+    return ParseResult.ArrayFormatter.formatIssueSync(quotedSafely(error.issue))
+  }
+}
+
+/** The value quoted much as Schema would, or a word for it when reading it throws. */
+const quoteSafely = (actual: unknown): string => {
+  try {
+    return typeof actual === "string" ? JSON.stringify(actual) : Inspectable.toStringUnknown(actual, 0)
+  } catch {
+    return "a value that throws when read"
+  }
+}
+
+/** `issue` with every default Type message written now, quoting safely (see `formatSafely`). */
+const quotedSafely = (issue: ParseResult.ParseIssue): ParseResult.ParseIssue => {
+  switch (issue._tag) {
+    case "Type":
+      return issue.message !== undefined
+        ? issue
+        : new ParseResult.Type(issue.ast, issue.actual, `Expected ${String(issue.ast)}, actual ${quoteSafely(issue.actual)}`)
+    case "Pointer":
+      return new ParseResult.Pointer(issue.path, issue.actual, quotedSafely(issue.issue))
+    case "Composite":
+      return new ParseResult.Composite(
+        issue.ast,
+        issue.actual,
+        Array.isArray(issue.issues) ? Arr.map(issue.issues as Arr.NonEmptyReadonlyArray<ParseResult.ParseIssue>, quotedSafely) : quotedSafely(issue.issues as ParseResult.ParseIssue),
+        issue.output
+      )
+    case "Refinement":
+      return new ParseResult.Refinement(issue.ast, issue.actual, issue.kind, quotedSafely(issue.issue))
+    case "Transformation":
+      return new ParseResult.Transformation(issue.ast, issue.actual, issue.kind, quotedSafely(issue.issue))
+    default:
+      return issue
+  }
+}
+
 /** Flattens a parse error into path/message rows, bounded (issueBounds.ts); past the bound the rest are counted in one last issue. */
 export const formatIssues = (error: ParseResult.ParseError): Array<DecodeIssue> => {
-  const all = withoutAbsentAlternatives(ParseResult.ArrayFormatter.formatErrorSync(error))
+  const all = withoutAbsentAlternatives(formatSafely(error))
   const issues = all.slice(0, MAX_DECODE_ISSUES).map((issue) => ({
     path: clipIssueText(issue.path.map(String).join(".")),
     message: clipIssueText(issue.message)
@@ -61,4 +111,19 @@ export const formatIssues = (error: ParseResult.ParseError): Array<DecodeIssue> 
     issues.push({ path: "", message: `… and ${all.length - MAX_DECODE_ISSUES} more issues` })
   }
   return issues
+}
+
+/**
+ * The issue message for a caller's value that threw while being read (a
+ * getter, a Proxy trap): such input is refused as a `DecodeFailure`, never a
+ * defect. What it threw is quoted, cut short.
+ */
+export const readThrew = (error: unknown): string => {
+  let what: string
+  try {
+    what = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  } catch {
+    what = "an exception that cannot be shown"
+  }
+  return clipIssueText(`Reading the value threw (${what}); expected plain data`)
 }

@@ -11,6 +11,14 @@
  * and `onExcessProperty: "ignore"` then loses it. (A walk rather than a
  * recursive union of schemas also makes payloads cheap to check: the port
  * decodes every one it is given.)
+ *
+ * For the same reason nothing JSON text would lose is taken: an array's
+ * named (non-index) properties, an enumerable symbol key (on an object too,
+ * as an `undefined` or function value is refused, not left out as
+ * `JSON.stringify` would), an object whose JSON form is its `toJSON`'s
+ * rather than its fields. And a caller's value that throws while it is read
+ * (a getter, a Proxy trap) is refused where it threw, as bad input, not a
+ * defect.
  */
 import * as Either from "effect/Either"
 import type * as FastCheck from "effect/FastCheck"
@@ -18,6 +26,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
 import { MAX_DEPTH, nestedDeeperThan, tooDeepMessage } from "./depth.js"
+import { readThrew } from "./Errors.js"
 import { isStorable } from "./Text.js"
 
 /** A JSON value. */
@@ -62,10 +71,37 @@ const opaqueKind = (value: object): string | undefined => {
   if (value instanceof Promise) return "a Promise"
   if (value instanceof WeakMap || value instanceof WeakSet) return "a weak collection"
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return "binary data (a Buffer, typed array or ArrayBuffer)"
+  // JSON text holds what its toJSON returns (an Effect Option's `_tag` lives on its prototype): its own fields are not it.
+  if (typeof (value as { readonly toJSON?: unknown }).toJSON === "function") {
+    return "an object with a toJSON method (its JSON form is what toJSON returns, not its fields: pass that instead)"
+  }
   return undefined
 }
 
-/** A checked copy of `value`; throws `Refused`. Recursion is safe: depth is bounded before the walk. */
+/**
+ * Why `value`'s own keys lose data when copied as JSON, or undefined: an
+ * enumerable symbol key (JSON text has none) or, on an array, an enumerable
+ * named property (JSON text keeps only the elements). Arrays count their keys
+ * only when they have more than their elements (holes are refused before).
+ */
+const lostKeysReason = (value: object, isArray: boolean): string | undefined => {
+  if (isArray) {
+    const keys = Object.keys(value)
+    const length = (value as ReadonlyArray<unknown>).length
+    if (keys.length > length) {
+      const named = keys.filter((key) => !(/^(?:0|[1-9]\d*)$/.test(key) && Number(key) < length))
+      return `An array's named properties (${named.slice(0, 3).map((key) => JSON.stringify(key)).join(", ")}${named.length > 3 ? ", …" : ""}) are not JSON: they would be lost`
+    }
+  }
+  for (const symbol of Object.getOwnPropertySymbols(value)) {
+    if (Object.prototype.propertyIsEnumerable.call(value, symbol)) {
+      return `A symbol key (${String(symbol)}) is not JSON: it would be lost`
+    }
+  }
+  return undefined
+}
+
+/** A checked copy of `value`; throws `Refused`, and only that. Recursion is safe: depth is bounded before and during the walk. */
 const copy = (value: unknown, path: ReadonlyArray<PropertyKey>): Json => {
   switch (typeof value) {
     case "boolean":
@@ -79,34 +115,58 @@ const copy = (value: unknown, path: ReadonlyArray<PropertyKey>): Json => {
       throw new Refused(path, value, "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate: neither can be stored as UTF-8 text")
     case "object": {
       if (value === null) return null
-      if (Array.isArray(value)) {
-        // Not `map`: it skips holes and keeps them, and JSON text would turn
-        // each into null behind the caller's back. A hole is refused instead.
-        const out: Array<Json> = new Array(value.length)
-        for (let index = 0; index < value.length; index++) {
-          if (!(index in value)) {
-            throw new Refused([...path, index], undefined, "Expected a JSON value, actual a hole (a missing array element)")
-          }
-          out[index] = copy(value[index], [...path, index])
-        }
-        return out
+      // The depth was bounded before the walk, but a value that reads differently twice (a Proxy) could deepen since.
+      if (path.length >= MAX_DEPTH) throw new Refused(path, value, tooDeepMessage)
+      try {
+        return copyObject(value, path)
+      } catch (error) {
+        if (error instanceof Refused) throw error
+        throw new Refused(path, undefined, readThrew(error))
       }
-      const opaque = opaqueKind(value)
-      if (opaque !== undefined) {
-        throw new Refused(path, value, `Expected a JSON value (null, a boolean, a finite number, text, an array or an object), actual ${opaque}`)
-      }
-      const out: Record<string, Json> = {}
-      for (const key of Object.keys(value)) {
-        const reason = badKeyReason(key)
-        // The path stops at the object: the bad key itself is not storable text.
-        if (reason !== null) throw new Refused(path, value, reason)
-        out[key] = copy((value as Record<string, unknown>)[key], [...path, key])
-      }
-      return out
     }
     default:
       throw new Refused(path, value, `Expected a JSON value (null, a boolean, a finite number, text, an array or an object), actual ${kindOf(value)}`)
   }
+}
+
+/** `object[key]`; a read that throws (a getter) is refused at the key's path. */
+const read = (object: object, key: string | number, path: ReadonlyArray<PropertyKey>): unknown => {
+  try {
+    return (object as Record<string | number, unknown>)[key]
+  } catch (error) {
+    throw new Refused(path, undefined, readThrew(error))
+  }
+}
+
+/** A checked copy of an array or object (see `copy`); a read that throws escapes to `copy`, which refuses it. */
+const copyObject = (value: object, path: ReadonlyArray<PropertyKey>): Json => {
+  const isArray = Array.isArray(value)
+  const lost = lostKeysReason(value, isArray)
+  if (lost !== undefined) throw new Refused(path, value, lost)
+  if (isArray) {
+    // Not `map`: it skips holes and keeps them, and JSON text would turn
+    // each into null behind the caller's back. A hole is refused instead.
+    const out: Array<Json> = new Array(value.length)
+    for (let index = 0; index < value.length; index++) {
+      const at = [...path, index]
+      if (!(index in value)) throw new Refused(at, undefined, "Expected a JSON value, actual a hole (a missing array element)")
+      out[index] = copy(read(value, index, at), at)
+    }
+    return out
+  }
+  const opaque = opaqueKind(value)
+  if (opaque !== undefined) {
+    throw new Refused(path, value, `Expected a JSON value (null, a boolean, a finite number, text, an array or an object), actual ${opaque}`)
+  }
+  const out: Record<string, Json> = {}
+  for (const key of Object.keys(value)) {
+    const reason = badKeyReason(key)
+    // The path stops at the object: the bad key itself is not storable text.
+    if (reason !== null) throw new Refused(path, value, reason)
+    const at = [...path, key]
+    out[key] = copy(read(value, key, at), at)
+  }
+  return out
 }
 
 /** The checked copy of `value`, or why it was refused. */

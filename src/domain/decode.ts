@@ -2,7 +2,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { nestedDeeperThan, tooDeepMessage } from "./depth.js"
-import { DecodeFailure } from "./Errors.js"
+import { DecodeFailure, readThrew } from "./Errors.js"
 
 /**
  * Decodes `input` with `schema`, reporting every problem (not just the first)
@@ -11,8 +11,15 @@ import { DecodeFailure } from "./Errors.js"
  */
 export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, subject: string) => {
   const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })
-  return (input: unknown): Effect.Effect<A, DecodeFailure> =>
-    nestedDeeperThan(input)
-      ? Effect.fail(new DecodeFailure({ subject, issues: [{ path: "", message: tooDeepMessage }] }))
-      : Effect.mapError(decode(input), (error) => DecodeFailure.fromParseError(subject, error))
+  return (input: unknown): Effect.Effect<A, DecodeFailure> => {
+    if (nestedDeeperThan(input)) return Effect.fail(new DecodeFailure({ subject, issues: [{ path: "", message: tooDeepMessage }] }))
+    try {
+      return Effect.mapError(decode(input), (error) => DecodeFailure.fromParseError(subject, error))
+    } catch (error) {
+      // Schema reads the caller's fields and lets what they throw (a getter, a Proxy trap) escape:
+      // bad input, a typed refusal, not a defect. (Json refuses such a payload itself, naming its path.)
+      return Effect.fail(new DecodeFailure({ subject, issues: [{ path: "", message: readThrew(error) }] }))
+    }
+  }
 }
+

@@ -7,14 +7,22 @@
 /** The deepest nesting any decoder accepts: far beyond real payloads, far below the stack's limit. */
 export const MAX_DEPTH = 64
 
-/** Whether `value` has arrays or objects nested more than `max` levels deep. Never recurses. */
+/**
+ * Whether `value` has arrays or objects nested more than `max` levels deep. Never recurses,
+ * never throws: a part that throws when read (a caller's getter, a Proxy trap) is skipped here,
+ * for the decoder that reads it next to refuse.
+ */
 export const nestedDeeperThan = (value: unknown, max: number = MAX_DEPTH): boolean => {
   const stack: Array<readonly [unknown, number]> = [[value, 0]]
   while (stack.length > 0) {
     const [current, depth] = stack.pop()!
     if (typeof current !== "object" || current === null) continue
     if (depth >= max) return true
-    for (const child of Array.isArray(current) ? current : Object.values(current)) stack.push([child, depth + 1])
+    try {
+      for (const child of Array.isArray(current) ? current : Object.values(current)) stack.push([child, depth + 1])
+    } catch {
+      // Skipped: the decoder reads it next and refuses it.
+    }
   }
   return false
 }

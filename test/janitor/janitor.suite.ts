@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -231,6 +232,47 @@ export const runJanitorSuite = (backend: Backend) => {
           assert.strictEqual(error._tag, "DecodeFailure", JSON.stringify(config))
         }
         assert.strictEqual((yield* gcSummaries).length, 0)
+      })), 60_000)
+
+    // An outside probe: `dryRun: 0` was read by truthiness, `null` took the default — real passes, events purged and
+    // jobs deleted. Only `undefined` leaves an option out; any other value of the wrong type, or a misspelt key, is refused.
+    it.effect("R18 issue 12.6 an option of the wrong type (dryRun 0, \"yes\", null; a duration or count as null, true or text) or misspelt is DecodeFailure naming it, and nothing is purged or pruned", () =>
+      withStore(Effect.gen(function*() {
+        const store = yield* JobStore
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const jobs = [yield* jobIn("completed"), yield* jobIn("failed")]
+        yield* Effect.flatMap(FlightRecorder.makeEvent("diagnostic", { actor: "system", diagnostic_id: "d-old" }), recorder.record)
+        yield* TestClock.adjust(Duration.toMillis(FlightRecorder.DEFAULT_RETENTION) + 40 * DAY)
+        const events = (yield* store.listEvents({ limit: 1000 })).items.length
+        const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+          [{ keepNewest: 0, dryRun: 0 }, "dryRun"],
+          [{ keepNewest: 0, dryRun: "yes" }, "dryRun"],
+          [{ keepNewest: 0, dryRun: null }, "dryRun"],
+          [{ keepNewest: 0, dryRun: 1 }, "dryRun"],
+          [{ keepNewest: 0, olderThan: null }, "olderThan"],
+          [{ keepNewest: 0, olderThan: true }, "olderThan"],
+          [{ keepNewest: 0, interval: null }, "interval"],
+          [{ keepNewest: null }, "keepNewest"],
+          [{ keepNewest: "0" }, "keepNewest"],
+          [{ keepNewest: 0, dryrun: true }, "dryrun"]
+        ]
+        for (const [config, path] of cases) {
+          const name = JSON.stringify(config)
+          const error = yield* Effect.flip(Janitor.runOnce(config as Janitor.JanitorConfig))
+          assert.strictEqual(error._tag, "DecodeFailure", name)
+          if (error._tag === "DecodeFailure") assert.deepInclude(error.issues.map((issue) => issue.path), path, name)
+          const built = yield* Effect.exit(Effect.scoped(Layer.build(Janitor.layer(config as Janitor.JanitorConfig))))
+          assert.isTrue(Exit.isFailure(built), `layer ${name}`)
+        }
+        for (const dryRun of [0, "yes", null]) {
+          const error = yield* Effect.flip(Janitor.prune({ olderThan: yield* DateTime.now, keepNewest: 0, dryRun: dryRun as never }))
+          assert.strictEqual(error._tag, "DecodeFailure", `prune dryRun ${String(dryRun)}`)
+        }
+        assert.strictEqual((yield* surviving(jobs)).length, 2, "no job pruned")
+        assert.strictEqual((yield* store.listEvents({ limit: 1000 })).items.length, events, "no event purged or recorded")
+        // The options as named still work, and undefined is left out.
+        const dry = yield* Janitor.runOnce({ keepNewest: 0, dryRun: true, olderThan: undefined } as unknown as Janitor.JanitorConfig)
+        assert.deepInclude(dry, { pruned: 2, dry_run: true })
       })), 60_000)
   })
 }

@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
@@ -19,6 +20,7 @@ import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
+import { eventOf } from "../flight/fixtures.js"
 import type { Backend } from "../support/backend.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
@@ -333,6 +335,98 @@ export const runHostileInputSuite = (backend: Backend) => {
           refusal(yield* Effect.flip(jobs.submitMany([summarize(), input as JobRequestInput])), `1.${path}`, `submitMany ${subject}`)
         }
         assert.deepStrictEqual(yield* everything, before, "no job and no event stored")
+      })))
+
+    /** A job run to its end with `program`, its outcome's tag; the job and its run's nodes as stored. */
+    const ranWith = (program: Parameters<Jobs.Jobs["Type"]["run"]>[1]) =>
+      Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        const { job, run } = yield* started
+        const outcome = yield* Effect.exit(jobs.run(job.job_id, program))
+        return { outcome, job: yield* jobs.get(job.job_id), nodes: yield* store.listNodes(run.id) }
+      })
+
+    /** Asserts `exit` failed with DecodeFailure naming `subject` and an issue at `path` saying `words`. */
+    const refusedAs = (exit: Exit.Exit<unknown, unknown>, subject: string, path: string, words: RegExp, name: string) => {
+      assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail", `${name}: not a typed failure: ${String(exit)}`)
+      const error = (exit as { cause: { error: { _tag: string; subject: string; issues: ReadonlyArray<{ path: string; message: string }> } } }).cause.error
+      assert.strictEqual(error._tag, "DecodeFailure", name)
+      assert.strictEqual(error.subject, subject, name)
+      assert.isTrue(error.issues.some((issue) => issue.path === path && words.test(issue.message)), `${name}: ${JSON.stringify(error.issues)}`)
+    }
+
+    // Caller JSON an outside probe found taken wrongly: values that throw when read were a defect (the fiber died),
+    // and what JSON text would lose (an array's named properties, symbol keys) was dropped silently.
+    const hostileJson = (): ReadonlyArray<readonly [string, unknown, string, RegExp]> => {
+      class Reply {
+        readonly text = "hello"
+        toJSON(): never {
+          throw new Error("toJSON boom")
+        }
+      }
+      return [
+        ["a throwing getter", { keep: 1, get bad(): never {
+          throw new Error("getter boom")
+        } }, "bad", /Reading the value threw \(Error: getter boom\)/],
+        ["a Proxy throwing on ownKeys", new Proxy({}, { ownKeys: () => {
+          throw new Error("ownKeys boom")
+        } }), "", /Reading the value threw \(Error: ownKeys boom\)/],
+        ["an object whose JSON form is its throwing toJSON's", new Reply(), "", /toJSON method/],
+        ["an array with a named property", Object.assign([1, 2], { extra: "x" }), "", /named properties \("extra"\)/],
+        ["an array with a symbol key", Object.assign([1], { [Symbol("tag")]: 1 }), "", /symbol key \(Symbol\(tag\)\)/],
+        ["an object with a symbol key", { keep: 1, [Symbol("tag")]: 1 }, "", /symbol key \(Symbol\(tag\)\)/]
+      ]
+    }
+    const under = (prefix: string, path: string) => (path === "" ? prefix : prefix === "" ? path : `${prefix}.${path}`)
+
+    it.effect("R5 Input rules: job inputs that throw when read, or that JSON would lose, are DecodeFailure naming the request and path, never a defect; nothing stored", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* jobs.submit(summarize())
+        const before = yield* everything
+        for (const [name, value, path, words] of hostileJson()) {
+          const request = summarize({ job_inputs: { nested: [value] } as never })
+          refusedAs(yield* Effect.exit(jobs.submit(request)), "JobRequest", under("job_inputs.nested.0", path), words, `submit ${name}`)
+          refusedAs(yield* Effect.exit(jobs.submitUntrusted(request)), "JobRequest", under("job_inputs.nested.0", path), words, `submitUntrusted ${name}`)
+          refusedAs(yield* Effect.exit(jobs.submitMany([summarize(), request])), "JobRequest", under("1.job_inputs.nested.0", path), words, `submitMany ${name}`)
+        }
+        assert.deepStrictEqual(yield* everything, before, "no job and no event stored")
+      })))
+
+    it.effect("R5 Input rules: job outputs and node payloads that throw when read, or that JSON would lose, are DecodeFailure, never a defect; none stored", () =>
+      provide(Effect.gen(function*() {
+        for (const [name, value, path, words] of hostileJson()) {
+          const outputs = yield* ranWith(() => Effect.succeed(value as never))
+          refusedAs(outputs.outcome, "job outputs", path, words, `outputs ${name}`)
+          assert.deepStrictEqual([outputs.job.state, outputs.job.job_outputs], ["failed", null], `outputs ${name}`)
+
+          const input = yield* ranWith((ctx) => ctx.node({ node_id: "n", node_type: "t", input: value as never }, Effect.succeed(null)))
+          refusedAs(input.outcome, "startNode", under("input_payload", path), words, `node input ${name}`)
+          assert.deepStrictEqual(input.nodes, [], `node input ${name}: no node execution`)
+
+          const output = yield* ranWith((ctx) => ctx.node({ node_id: "n", node_type: "t" }, Effect.succeed(value as never)))
+          refusedAs(output.outcome, "finishNode", under("output_payload", path), words, `node output ${name}`)
+          assert.deepStrictEqual(output.nodes.map((node) => node.output_payload), [null], `node output ${name}: no payload stored`)
+        }
+      })))
+
+    it.effect("R10 an event field whose getter throws is InvalidEvent, never a defect; nothing recorded", () =>
+      provide(Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const before = yield* everything
+        const event = Object.defineProperty({ ...eventOf("terminal_command") }, "args", {
+          enumerable: true,
+          get: () => {
+            throw new Error("getter boom")
+          }
+        })
+        for (const record of [recorder.record(event as never), recorder.recordUntrusted(event)]) {
+          const exit = yield* Effect.exit(record)
+          assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail", String(exit))
+          assert.strictEqual((exit as { cause: { error: { _tag: string } } }).cause.error._tag, "InvalidEvent")
+        }
+        assert.deepStrictEqual(yield* everything, before)
       })))
 
     it.effect("issue 16 a remembered admitting verdict does not admit another request: a refused profile is still refused, with its deny events and no job", () =>

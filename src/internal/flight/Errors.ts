@@ -47,6 +47,12 @@ export class EventTooLarge extends Schema.TaggedError<EventTooLarge>()("EventToo
 
 /** The `type` an untrusted input claims, for error messages. */
 export const claimedType = (input: unknown): string | null => {
-  const type = typeof input === "object" && input !== null ? (input as { readonly type?: unknown }).type : undefined
+  let type: unknown
+  try {
+    type = typeof input === "object" && input !== null ? (input as { readonly type?: unknown }).type : undefined
+  } catch {
+    // A caller's getter or Proxy trap: no type claimed (the decode then refuses the event).
+    type = undefined
+  }
   return typeof type === "string" ? type : null
 }

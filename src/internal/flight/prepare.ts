@@ -7,6 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { nestedDeeperThan, tooDeepMessage } from "../../domain/depth.js"
+import { readThrew } from "../../domain/Errors.js"
 import { type EventRecord, type EventType, EventTypes } from "../../domain/EventRecord.js"
 import { FlightEvent, FlightEventSchemas, FrEvt008SecurityViolationEvent, PolicyViolationEvent } from "../../domain/FlightEvent.js"
 import { type JobId, TraceId } from "../../domain/Ids.js"
@@ -53,6 +54,18 @@ decodeByType.security_violation = (input, options) =>
     ? decodeFrEvt008(input, options)
     : decodePolicyViolation(input, options)
 const encode = Schema.encode(FlightEvent)
+
+/**
+ * `decode(input)`, its issues as `InvalidEvent`. Schema lets what the caller's value throws while
+ * it is read (a getter, a Proxy trap) escape: bad input, refused as such, not a defect.
+ */
+const decodeCallerEvent = (decode: ReturnType<typeof decodeAs>, input: unknown, type: string): Effect.Effect<FlightEvent, InvalidEvent> => {
+  try {
+    return Effect.mapError(decode(input), (error) => InvalidEvent.fromParseError(input, error))
+  } catch (error) {
+    return Effect.fail(new InvalidEvent({ event_type: type, reasons: [{ path: "", message: readThrew(error) }] }))
+  }
+}
 
 /** The path of the first key or string value that `isStorable` refuses, or null. Depth is already bounded. */
 const firstUnstorableString = (value: unknown, path = ""): string | null => {
@@ -112,7 +125,7 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
         })
       }
       const decode = decodeByType[type as EventType]
-      const valid = yield* Effect.mapError(decode(input), (error) => InvalidEvent.fromParseError(input, error))
+      const valid = yield* decodeCallerEvent(decode, input, type)
       // Every stored event has a trace id (the column is NOT NULL): one sent
       // without gets its job's, or a fresh one, as the reference does.
       const trace_id = valid.trace_id ?? (yield* traceIdFor(valid.job_id ?? undefined))
