@@ -44,7 +44,7 @@ for (const backend of sharedBackends) {
         assert.isFalse(history.events.some((event) => String(event.body["reason"] ?? "").startsWith("released")), "no release recorded")
       }).pipe(Effect.scoped), 30_000)
 
-    it.live("R6 Jobs.run: a program ending in its own interrupt fails the job; the run's own interrupt still releases it", () =>
+    it.live("R6 Jobs.run: a program ending in its own interrupt fails the job; the run's own interrupt (or a caller's timeout) still releases it", () =>
       Effect.gen(function*() {
         const { jobs } = yield* engineOn(yield* backend.fresh("self interrupt run"))
         const selfInterrupting = yield* jobs.submit(summarize())
@@ -64,6 +64,15 @@ for (const backend of sharedBackends) {
         const released = yield* jobs.get(interrupted.job_id)
         assert.strictEqual(released.state, "queued")
         assert.match(released.status_reason, /^released: /)
+
+        // A caller's timeout interrupts the run from outside too: released, not failed.
+        const timedOut = yield* jobs.submit(summarize())
+        yield* jobs.start(timedOut.job_id)
+        const late = yield* Effect.exit(Effect.timeout(jobs.run(timedOut.job_id, () => Effect.never), "200 millis"))
+        assert.isTrue(Exit.isFailure(late))
+        const afterTimeout = yield* jobs.get(timedOut.job_id)
+        assert.deepStrictEqual([afterTimeout.state, afterTimeout.attempt], ["queued", timedOut.attempt])
+        assert.match(afterTimeout.status_reason, /^released: /)
       }).pipe(Effect.scoped), 30_000)
   })
 }
