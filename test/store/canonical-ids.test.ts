@@ -10,10 +10,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { readFileSync } from "node:fs"
 import type { JobId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { migrationsDirectory } from "../../src/store/sqlite/migrations.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { newJob } from "./fixtures.js"
@@ -37,13 +39,17 @@ describe("R6 ids written in upper case by an earlier version", () => {
       // A node is written only while its run is the job's active run.
       yield* store.transition({ job_id: job.job_id, to: "running", workflow_run_id: run.id })
       yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
-      // What an earlier version stored for a caller who gave upper-case ids.
+      // What an earlier version stored for a caller who gave upper-case ids:
+      // before 0020, whose triggers now refuse such ids (rows already stored are not judged).
       const db = openSqlite(filename)
       try {
         db.pragma("foreign_keys = OFF")
+        for (const table of ["ai_jobs", "workflow_runs"]) db.exec(`DROP TRIGGER ${table}_domain_values_update`)
+        db.exec("DROP TRIGGER flight_recorder_events_domain_values_insert")
         db.prepare("UPDATE ai_jobs SET id = upper(id), trace_id = upper(trace_id)").run()
         db.prepare("UPDATE workflow_runs SET job_id = upper(job_id)").run()
         db.prepare("INSERT INTO flight_recorder_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)").run(...upperCaseEvent(job.job_id, job.trace_id))
+        db.exec(readFileSync(new URL("0020_domain_values.sql", migrationsDirectory), "utf8"))
       } finally {
         db.close()
       }

@@ -76,7 +76,14 @@ describe("issue 12.1 migration 0005 widens the node status to the ten job states
         assert.deepStrictEqual(yield* rawRows("PRAGMA foreign_key_check"), [])
         assert.deepStrictEqual(
           yield* rawRows("SELECT name FROM sqlite_master WHERE tbl_name = 'workflow_node_executions' ORDER BY name"),
-          [{ name: "sqlite_autoindex_workflow_node_executions_1" }, { name: "sqlite_autoindex_workflow_node_executions_2" }, { name: "workflow_node_executions" }]
+          [
+            { name: "sqlite_autoindex_workflow_node_executions_1" },
+            { name: "sqlite_autoindex_workflow_node_executions_2" },
+            { name: "workflow_node_executions" },
+            // 0020's triggers, made again on the rebuilt table by its replay.
+            { name: "workflow_node_executions_domain_values_insert" },
+            { name: "workflow_node_executions_domain_values_update" }
+          ]
         )
       }).pipe(Effect.provide(storeWithClient(filename)))
     })))

@@ -239,6 +239,147 @@ describe("SQLite constraints after migration (R16)", () => {
     }).pipe(Effect.provide(inMemoryStore)))
 })
 
+describe("SQLite refuses the ids, instants and entity refs the domain cannot read (R16, 0020)", () => {
+  const upper = () => uuid().toUpperCase()
+  const NIL = "00000000-0000-0000-0000-000000000000"
+  /** Ids the domain refuses (or would read as another id): each must be refused. */
+  const badIds: ReadonlyArray<readonly [string, () => Value]> = [
+    ["no UUID", () => "job-1"],
+    ["an upper-case UUID", upper],
+    ["the nil UUID", () => NIL],
+    ["a UUID with a dash too many", () => `${uuid().slice(0, 35)}-`],
+    ["a UUID with a letter past f", () => `g${uuid().slice(1)}`],
+    ["a UUID in braces", () => `{${uuid().slice(1, 35)}}`],
+    ["a number", () => 42]
+  ]
+
+  /** A table with its valid row and a parent to point at: [table, id columns, row of overrides]. */
+  const withParents = Effect.gen(function*() {
+    const job = jobRow()
+    yield* insert("ai_jobs", job)
+    const run = runRow(String(job["id"]))
+    yield* insert("workflow_runs", run)
+    return { jobId: String(job["id"]), runId: String(run["id"]) }
+  })
+
+  const rowOf = (table: string, parents: { readonly jobId: string; readonly runId: string }, overrides: Row): Row =>
+    table === "ai_jobs"
+      ? jobRow(overrides)
+      : table === "workflow_runs"
+      ? runRow(parents.jobId, overrides)
+      : table === "workflow_node_executions"
+      ? nodeRow(parents.runId, { sequence: Math.floor(Math.random() * 1e9), ...overrides })
+      : eventRow(overrides)
+
+  const idColumns: ReadonlyArray<readonly [string, string]> = [
+    ["ai_jobs", "id"],
+    ["ai_jobs", "trace_id"],
+    ["ai_jobs", "workflow_run_id"],
+    ["workflow_runs", "id"],
+    ["workflow_runs", "job_id"],
+    ["workflow_node_executions", "id"],
+    ["workflow_node_executions", "workflow_run_id"],
+    ["flight_recorder_events", "event_id"],
+    ["flight_recorder_events", "trace_id"],
+    ["flight_recorder_events", "job_id"],
+    ["flight_recorder_events", "workflow_run_id"]
+  ]
+
+  for (const [table, column] of idColumns) {
+    it.effect(`R16 a raw ${table} row whose ${column} is no lower-case UUID (or the nil UUID) is refused (${table}_${column}_uuid), as on PostgreSQL`, () =>
+      Effect.gen(function*() {
+        const parents = yield* withParents
+        const before = yield* rawNumber(`SELECT count(*) AS n FROM ${table}`)
+        for (const [what, value] of badIds) {
+          const message = yield* refused(insert(table, rowOf(table, parents, { [column]: value() })), `${column}: ${what}`)
+          assert.include(message, `${table}_${column}_uuid`, `${column}: ${what}`)
+        }
+        assert.strictEqual(yield* rawNumber(`SELECT count(*) AS n FROM ${table}`), before)
+      }).pipe(Effect.provide(inMemoryStore)))
+  }
+
+  const instantColumns: ReadonlyArray<readonly [string, string]> = [
+    ["ai_jobs", "created_at"],
+    ["ai_jobs", "updated_at"],
+    ["ai_jobs", "run_after"],
+    ["workflow_runs", "last_heartbeat"],
+    ["workflow_runs", "created_at"],
+    ["workflow_runs", "updated_at"],
+    ["workflow_node_executions", "started_at"],
+    ["workflow_node_executions", "finished_at"],
+    ["flight_recorder_events", "timestamp"]
+  ]
+
+  for (const [table, column] of instantColumns) {
+    it.effect(`R16 a raw ${table} row whose ${column} is before 1970 is refused (${table}_${column}_form); 1970 itself is taken`, () =>
+      Effect.gen(function*() {
+        const parents = yield* withParents
+        for (const instant of ["1969-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z"]) {
+          const message = yield* refused(insert(table, rowOf(table, parents, { [column]: instant })), `${column} ${instant}`)
+          assert.include(message, `${table}_${column}_form`, instant)
+        }
+        yield* insert(table, rowOf(table, parents, { [column]: "1970-01-01T00:00:00.000Z" }))
+        yield* insert(table, rowOf(table, parents, { [column]: "9999-12-31T23:59:59.999Z" }))
+      }).pipe(Effect.provide(inMemoryStore)))
+  }
+
+  /** entity_refs the domain's EntityRef array refuses. */
+  const badRefs: ReadonlyArray<readonly [string, string]> = [
+    ["an element that is a number", "[1]"],
+    ["an element that is a string", "[\"doc-1\"]"],
+    ["an element that is an array", "[[]]"],
+    ["an element that is null", "[null]"],
+    ["an empty object", "[{}]"],
+    ["a missing entity_kind", "[{\"entity_id\":\"d\"}]"],
+    ["an empty entity_id", "[{\"entity_id\":\"\",\"entity_kind\":\"doc\"}]"],
+    ["a numeric entity_kind", "[{\"entity_id\":\"d\",\"entity_kind\":1}]"],
+    ["an extra key", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\",\"x\":1}]"],
+    ["entity_id named twice, the last empty", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\",\"entity_id\":\"\"}]"],
+    ["a bad element after a good one", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},1]"]
+  ]
+
+  it.effect("R16 raw entity_refs whose elements are no {entity_id, entity_kind} of non-empty text are refused (ai_jobs_entity_refs_array), at INSERT and UPDATE", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const good = "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},{\"entity_id\":\"e\",\"entity_kind\":\"sheet\"}]"
+      const job = jobRow({ entity_refs: good })
+      yield* insert("ai_jobs", job)
+      const id = String(job["id"])
+      for (const [what, refs] of badRefs) {
+        assert.include(yield* refused(insert("ai_jobs", jobRow({ entity_refs: refs })), what), "ai_jobs_entity_refs_array", what)
+        assert.include(yield* refused(sql`UPDATE ai_jobs SET entity_refs = ${refs} WHERE id = ${id}`, what), "ai_jobs_entity_refs_array", what)
+      }
+      assert.deepStrictEqual(yield* rawRows("SELECT entity_refs FROM ai_jobs"), [{ entity_refs: good }])
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R16 a raw UPDATE to an upper-case id, a non-UUID trace id or an instant before 1970 is refused", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { jobId, runId } = yield* withParents
+      const cases: ReadonlyArray<readonly [string, Effect.Effect<unknown, SqlError, never>, string]> = [
+        ["a job id in upper case", sql`UPDATE ai_jobs SET id = ${jobId.toUpperCase()} WHERE id = ${jobId}`, "ai_jobs_id_uuid"],
+        ["a job trace id that is no UUID", sql`UPDATE ai_jobs SET trace_id = 'trace' WHERE id = ${jobId}`, "ai_jobs_trace_id_uuid"],
+        ["a job updated before 1970", sql`UPDATE ai_jobs SET updated_at = '1969-07-20T20:17:40.000Z' WHERE id = ${jobId}`, "ai_jobs_updated_at_form"],
+        ["a run's heartbeat before 1970", sql`UPDATE workflow_runs SET last_heartbeat = '1960-01-01T00:00:00.000Z' WHERE id = ${runId}`, "workflow_runs_last_heartbeat_form"],
+        ["a run id in upper case", sql`UPDATE workflow_runs SET id = ${runId.toUpperCase()} WHERE id = ${runId}`, "workflow_runs_id_uuid"]
+      ]
+      for (const [what, statement, expected] of cases) assert.include(yield* refused(statement, what), expected, what)
+      // A valid change of the same columns passes.
+      yield* sql`UPDATE ai_jobs SET updated_at = '2025-01-01T00:00:00.000Z' WHERE id = ${jobId}`
+      yield* sql`UPDATE workflow_runs SET last_heartbeat = '2025-01-01T00:00:00.000Z' WHERE id = ${runId}`
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R16 a legacy row stored before 0020 is not judged again: an UPDATE of its other columns still passes", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DROP TRIGGER ai_jobs_domain_values_insert`
+      const legacy = jobRow({ created_at: "1969-01-01T00:00:00.000Z" })
+      yield* insert("ai_jobs", legacy)
+      yield* sql`UPDATE ai_jobs SET status = 'running', updated_at = '2025-01-01T00:00:00.000Z' WHERE id = ${String(legacy["id"])}`
+      assert.deepStrictEqual(yield* rawRows("SELECT status FROM ai_jobs"), [{ status: "running" }])
+    }).pipe(Effect.provide(inMemoryStore)))
+})
+
 describe("SQLite event log is append-only (R10, R13)", () => {
   it.effect("R10 a raw UPDATE of an event is refused, whatever its age", () =>
     Effect.gen(function*() {
