@@ -160,6 +160,111 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
       yield* event("1970-01-01T00:00:00Z")
     }))
 
+  it.effect("R16 raw ids the domain cannot read are refused, as on SQLite (0020): the nil UUID names its constraint, other text is no uuid, upper case reads back lower", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const nil = "'00000000-0000-0000-0000-000000000000'"
+      const { job, run } = yield* startedJob()
+      const jobId = `'${job.job_id}'`
+      const runId = `'${run.id}'`
+      const statements: ReadonlyArray<readonly [string, string]> = [
+        ["ai_jobs_id_uuid", `INSERT INTO ai_jobs (${Object.keys(validJob).join(", ")}) VALUES (${Object.values({ ...validJob, id: nil }).join(", ")})`],
+        ["ai_jobs_trace_id_uuid", `INSERT INTO ai_jobs (${Object.keys(validJob).join(", ")}) VALUES (${Object.values({ ...validJob, trace_id: nil }).join(", ")})`],
+        ["ai_jobs_workflow_run_id_uuid", `UPDATE ai_jobs SET workflow_run_id = ${nil} WHERE id = ${jobId}`],
+        ["workflow_runs_id_uuid", `INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, created_at, updated_at) VALUES (${nil}, ${jobId}, 'running', now(), now(), now())`],
+        ["workflow_runs_job_id_uuid", `INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, created_at, updated_at) VALUES (gen_random_uuid(), ${nil}, 'running', now(), now(), now())`],
+        ["workflow_node_executions_id_uuid", `INSERT INTO workflow_node_executions (id, workflow_run_id, node_id, node_type, status, sequence, started_at) VALUES (${nil}, ${runId}, 'n', 'step', 'running', 1, now())`],
+        ["workflow_node_executions_workflow_run_id_uuid", `INSERT INTO workflow_node_executions (id, workflow_run_id, node_id, node_type, status, sequence, started_at) VALUES (gen_random_uuid(), ${nil}, 'n', 'step', 'running', 1, now())`],
+        ...(["event_id", "trace_id", "job_id", "workflow_run_id"] as const).map((column): readonly [string, string] => {
+          const values: Record<string, string> = { event_id: "gen_random_uuid()", trace_id: "gen_random_uuid()", job_id: "NULL", workflow_run_id: "NULL", [column]: nil }
+          return [`flight_recorder_events_${column}_uuid`, `INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body)
+            VALUES (${values["event_id"]}, '2026-01-01T00:00:00Z', 'system', 'system', ${values["trace_id"]}, ${values["job_id"]}, ${values["workflow_run_id"]}, '{}'::jsonb)`]
+        })
+      ]
+      for (const [constraint, statement] of statements) {
+        const refusal = yield* refusalOf(sql.unsafe(statement))
+        assert.deepStrictEqual([refusal.code, refusal.constraint], ["23514", constraint], refusal.message)
+      }
+      // Text that is no UUID never reaches a CHECK: the uuid type refuses it (22P02).
+      assert.strictEqual((yield* refusalOf(insertJob({ id: "'job-1'" }))).code, "22P02")
+      // An upper-case UUID is the same uuid, printed in lower case: the domain reads it.
+      yield* insertJob({ id: "'0000000A-0000-4000-8000-00000000C0DE'" })
+      const [row] = yield* sql<{ readonly id: string }>`SELECT id::text AS id FROM ai_jobs WHERE id = '0000000a-0000-4000-8000-00000000c0de'`
+      assert.strictEqual(row?.id, "0000000a-0000-4000-8000-00000000c0de")
+    }))
+
+  it.effect("R16 raw instants before 1970 or from 10000 on in jobs, runs and node executions are refused, as on SQLite (0020); the bounds themselves are taken", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { job, run } = yield* startedJob()
+      const bad = ["'1969-12-31T23:59:59.999Z'", "'10000-01-01T00:00:00Z'"]
+      const good = ["'1970-01-01T00:00:00Z'", "'9999-12-31T23:59:59.999Z'"]
+      const targets: Array<readonly [string, string, string]> = [
+        ["ai_jobs", "created_at", `id = '${job.job_id}'`],
+        ["ai_jobs", "updated_at", `id = '${job.job_id}'`],
+        ["workflow_runs", "last_heartbeat", `id = '${run.id}'`],
+        ["workflow_runs", "created_at", `id = '${run.id}'`],
+        ["workflow_runs", "updated_at", `id = '${run.id}'`]
+      ]
+      // run_after has had this range since 0007 (ai_jobs_run_after_check).
+      targets.push(["ai_jobs", "run_after", `id = '${job.job_id}'`])
+      for (const [table, column, where] of targets) {
+        for (const instant of bad) {
+          const refusal = yield* refusalOf(sql.unsafe(`UPDATE ${table} SET ${column} = ${instant} WHERE ${where}`))
+          const expected = column === "run_after" ? "ai_jobs_run_after_check" : `${table}_${column}_valid`
+          assert.deepStrictEqual([refusal.code, refusal.constraint], ["23514", expected], `${column} ${instant}: ${refusal.message}`)
+        }
+        for (const instant of good) yield* sql.unsafe(`UPDATE ${table} SET ${column} = ${instant} WHERE ${where}`)
+      }
+      // The probe's own case: a job's updated_at in year 10000, at INSERT.
+      assert.strictEqual((yield* refusalOf(insertJob({ updated_at: "'10000-01-01T00:00:00Z'" }))).constraint, "ai_jobs_updated_at_valid")
+      assert.strictEqual((yield* refusalOf(insertJob({ created_at: "'1969-12-31T23:59:59Z'" }))).constraint, "ai_jobs_created_at_valid")
+      const node = (started: string, finished: string, sequence: number) => sql.unsafe(`
+        INSERT INTO workflow_node_executions (id, workflow_run_id, node_id, node_type, status, sequence, started_at, finished_at)
+        VALUES (gen_random_uuid(), '${run.id}', 'n', 'step', 'completed', ${sequence}, ${started}, ${finished})`)
+      for (const instant of bad) {
+        assert.strictEqual((yield* refusalOf(node(instant, "NULL", 1))).constraint, "workflow_node_executions_started_at_valid", instant)
+        assert.strictEqual((yield* refusalOf(node("now()", instant, 1))).constraint, "workflow_node_executions_finished_at_valid", instant)
+      }
+      yield* node(good[0]!, good[1]!, 1)
+    }))
+
+  it.effect("R16 raw entity_refs whose elements are no {entity_id, entity_kind} of non-empty text are refused, as on SQLite (0020 ai_jobs_entity_refs_valid)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const bad: ReadonlyArray<readonly [string, string]> = [
+        ["an element that is a number", "[1]"],
+        ["an element that is a string", "[\"doc-1\"]"],
+        ["an element that is an array", "[[]]"],
+        ["an element that is null", "[null]"],
+        ["an empty object", "[{}]"],
+        ["a missing entity_kind", "[{\"entity_id\":\"d\"}]"],
+        ["an empty entity_id", "[{\"entity_id\":\"\",\"entity_kind\":\"doc\"}]"],
+        ["a numeric entity_kind", "[{\"entity_id\":\"d\",\"entity_kind\":1}]"],
+        ["an entity_id in an array", "[{\"entity_id\":[\"d\"],\"entity_kind\":\"doc\"}]"],
+        ["an extra key", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\",\"x\":1}]"],
+        ["a bad element after a good one", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},1]"]
+      ]
+      const good = "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},{\"entity_id\":\"e\",\"entity_kind\":\"sheet\"}]"
+      yield* insertJob({ id: "'00000000-0000-4000-8000-0000000e0ef5'", entity_refs: `'${good}'::jsonb` })
+      for (const [what, refs] of bad) {
+        const refusal = yield* refusalOf(insertJob({ entity_refs: `'${refs}'::jsonb` }))
+        assert.deepStrictEqual([refusal.code, refusal.constraint], ["23514", "ai_jobs_entity_refs_valid"], `${what}: ${refusal.message}`)
+        const update = yield* refusalOf(sql.unsafe(`UPDATE ai_jobs SET entity_refs = '${refs}'::jsonb WHERE id = '00000000-0000-4000-8000-0000000e0ef5'`))
+        assert.strictEqual(update.constraint, "ai_jobs_entity_refs_valid", `${what} (UPDATE): ${update.message}`)
+      }
+    }))
+
+  it.effect("R16 the 0020 constraints are NOT VALID: rows stored before them are not judged, so a legacy database still opens", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ readonly conname: string; readonly convalidated: boolean }>`
+        SELECT conname, convalidated FROM pg_constraint
+        WHERE conname LIKE '%\_uuid' OR conname LIKE '%\_at\_valid' OR conname IN ('ai_jobs_entity_refs_valid', 'workflow_runs_last_heartbeat_valid')`
+      assert.strictEqual(rows.length, 11 + 7 + 1)
+      assert.deepStrictEqual(rows.filter((row) => row.convalidated), [])
+    }))
+
   it.effect("R16 a metric named twice in raw JSON is judged by its last value, as the store reads it: refused when that one is bad", () =>
     Effect.gen(function*() {
       const twice = `${JSON.stringify(zero).slice(0, -1)},"total_tokens":-5}`
@@ -284,11 +389,13 @@ describe("R16 PostgreSQL rows made corrupt behind the store's back", () => {
       assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", job.job_id, "metrics"])
     })), 60_000)
 
-  it.effect("R16 an instant the database allows but the domain does not (before 1970) is a CorruptRow on that column", () =>
+  it.effect("R16 an instant the domain does not hold (before 1970), stored before 0020 refused it, is a CorruptRow on that column", () =>
     isolated("pg corrupt instant", Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const store = yield* JobStore
       const job = yield* store.createJob(newJob())
+      // A row of a database from before 0020 (its CHECK is NOT VALID: such a row stays).
+      yield* sql`ALTER TABLE ai_jobs DROP CONSTRAINT ai_jobs_created_at_valid`
       yield* sql`UPDATE ai_jobs SET created_at = '1969-12-31T23:59:59Z' WHERE id = ${job.job_id}`
       const error = expectTag(yield* failureOf(store.getJob(job.job_id)), "CorruptRow")
       assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", job.job_id, "created_at"])

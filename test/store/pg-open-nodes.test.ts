@@ -73,10 +73,10 @@ describe("R8 PostgreSQL a run's open nodes, counted on its row (migration 0017)"
         yield* store.startNode({ workflow_run_id: running.run.id, node_id: "b", node_type: "llm" })
         const ended = yield* startedJob()
         yield* store.startNode({ workflow_run_id: ended.run.id, node_id: "a", node_type: "llm" })
-        // Back to 0016: no count, no trigger, 0017 not recorded (nor 0018 and 0019, which came after it;
-        // 0019, replay-safe, runs again as it is).
+        // Back to 0016: no count, no trigger, 0017 not recorded (nor 0018 to 0020, which came after it;
+        // 0019 and 0020, replay-safe, run again as they are).
         const sql = yield* SqlClient.SqlClient
-        yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id = 19`
+        yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id >= 19`
         yield* sql`ALTER TABLE workflow_runs DROP COLUMN taken`
         yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id = 18`
         yield* sql`DROP TRIGGER workflow_node_executions_count_open ON workflow_node_executions`
@@ -96,7 +96,7 @@ describe("R8 PostgreSQL a run's open nodes, counted on its row (migration 0017)"
         assert.strictEqual(refusal.constraint, "workflow_runs_open_nodes_valid")
         // Replayed (bookkeeping lost, its and the later ones'), 0017 finds its work done and counts again from the rows.
         yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id >= 17`
-        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [17, 18, 19])
+        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [17, 18, 19, 20])
         assert.deepStrictEqual(yield* counts(running.run.id), [2, 2])
       }).pipe(Effect.provide(onDatabase(url)))
     })), 60_000)
