@@ -1,9 +1,12 @@
 /**
  * A claimed job whose stored row does not decode. The databases accept
  * values the domain refuses — JSON columns are only checked to be JSON (an
- * array, for the lists), so `{"__proto__": 1}`, nesting past the depth
- * bound or an entity ref that is no `EntityRef` are stored as given by
- * another tool or an old version (written here by raw SQL, as they would).
+ * array, for the lists), so `{"__proto__": 1}` or nesting past the depth
+ * bound are stored as given by another tool or an old version (written here
+ * by raw SQL, as they would). An entity ref that is no `EntityRef`, or on
+ * SQLite a trace id that is no UUID, is refused since migration 0020, but a
+ * database from before it may hold one: those are written with 0020's
+ * refusal dropped first.
  * Claiming such a job must not strand it nor block the queue: the job fails
  * at once with its run, the reason naming the column and why, in a
  * lifecycle record written with them, and the claimer takes the next job.
@@ -33,12 +36,33 @@ const nested = (depth: number): string => "[".repeat(depth) + "]".repeat(depth)
  * Values a database stores in the column and the domain's Schema refuses, with what the refusal
  * says (`on`: only that store accepts it — SQLite's `trace_id` is unchecked text, PostgreSQL's a `uuid`).
  */
-const unreadable: ReadonlyArray<{ readonly column: string; readonly value: string; readonly says: string; readonly on?: string }> = [
+const unreadable: ReadonlyArray<{
+  readonly column: string
+  readonly value: string
+  readonly says: string
+  readonly on?: string
+  /** Refused since 0020: what drops that refusal, by store, to write the row a database from before it holds. */
+  readonly before0020?: Readonly<Record<string, string>>
+}> = [
   { column: "job_inputs", value: `{"__proto__": 1}`, says: "__proto__" },
   { column: "job_inputs", value: nested(MAX_DEPTH + 2), says: "deep" },
   { column: "job_inputs", value: `{"n": 1e400}`, says: "finite" },
-  { column: "entity_refs", value: "[1]", says: "EntityRef" },
-  { column: "trace_id", value: "not-a-trace-id", says: "UUID", on: "SQLite file" }
+  {
+    column: "entity_refs",
+    value: "[1]",
+    says: "EntityRef",
+    before0020: {
+      "SQLite file": "DROP TRIGGER ai_jobs_domain_values_update",
+      PostgreSQL: "ALTER TABLE ai_jobs DROP CONSTRAINT ai_jobs_entity_refs_valid"
+    }
+  },
+  {
+    column: "trace_id",
+    value: "not-a-trace-id",
+    says: "UUID",
+    on: "SQLite file",
+    before0020: { "SQLite file": "DROP TRIGGER ai_jobs_domain_values_update" }
+  }
 ]
 
 /** The store as built, or without its one-statement claim (the general path). */
@@ -60,6 +84,8 @@ for (const backend of sharedBackends) {
               const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, store))), Jobs)
               const broken = yield* jobs.submit(summarize())
               const next = yield* jobs.submit(summarize())
+              const before0020 = bad.before0020?.[backend.name]
+              if (before0020 !== undefined) yield* rawStatement(database, backend, before0020)
               yield* rawStatement(database, backend, `UPDATE ai_jobs SET ${bad.column} = $1 WHERE id = $2`, [bad.value, broken.job_id])
 
               const claim = yield* jobs.claimNext()
