@@ -255,14 +255,30 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
       }
     }))
 
-  it.effect("R16 the 0020 constraints are NOT VALID: rows stored before them are not judged, so a legacy database still opens", () =>
+  it.effect("R16 0020 judges only what a write changes: a row stored before it with such values still moves (the claimer can fail it), events' CHECKs are NOT VALID", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const rows = yield* sql<{ readonly conname: string; readonly convalidated: boolean }>`
-        SELECT conname, convalidated FROM pg_constraint
-        WHERE conname LIKE '%\_uuid' OR conname LIKE '%\_at\_valid' OR conname IN ('ai_jobs_entity_refs_valid', 'workflow_runs_last_heartbeat_valid')`
-      assert.strictEqual(rows.length, 11 + 7 + 1)
-      assert.deepStrictEqual(rows.filter((row) => row.convalidated), [])
+      const { job, run } = yield* startedJob()
+      // What a database from before 0020 may hold.
+      yield* sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_domain_values_update`
+      yield* sql`ALTER TABLE workflow_runs DISABLE TRIGGER workflow_runs_domain_values_update`
+      yield* sql`UPDATE ai_jobs SET created_at = '1969-12-31T23:59:59Z', entity_refs = '[1]'::jsonb WHERE id = ${job.job_id}`
+      yield* sql`UPDATE workflow_runs SET created_at = '1969-12-31T23:59:59Z' WHERE id = ${run.id}`
+      yield* sql`ALTER TABLE ai_jobs ENABLE TRIGGER ai_jobs_domain_values_update`
+      yield* sql`ALTER TABLE workflow_runs ENABLE TRIGGER workflow_runs_domain_values_update`
+      // A move that does not touch those columns passes; one that writes a refused value does not.
+      yield* sql`UPDATE ai_jobs SET status = 'failed', updated_at = '2026-01-01T00:00:00Z' WHERE id = ${job.job_id}`
+      yield* sql`UPDATE workflow_runs SET status = 'failed', updated_at = '2026-01-01T00:00:00Z' WHERE id = ${run.id}`
+      assert.strictEqual((yield* refusalOf(sql`UPDATE ai_jobs SET updated_at = '1969-01-01T00:00:00Z' WHERE id = ${job.job_id}`)).constraint, "ai_jobs_updated_at_valid")
+      assert.strictEqual((yield* refusalOf(sql`UPDATE ai_jobs SET entity_refs = '[2]'::jsonb WHERE id = ${job.job_id}`)).constraint, "ai_jobs_entity_refs_valid")
+      const checks = yield* sql<{ readonly conname: string; readonly convalidated: boolean }>`
+        SELECT conname, convalidated FROM pg_constraint WHERE conname LIKE 'flight\_recorder\_events\_%\_uuid' ORDER BY conname`
+      assert.deepStrictEqual(checks.map((row) => [row.conname, row.convalidated]), [
+        ["flight_recorder_events_event_id_uuid", false],
+        ["flight_recorder_events_job_id_uuid", false],
+        ["flight_recorder_events_trace_id_uuid", false],
+        ["flight_recorder_events_workflow_run_id_uuid", false]
+      ])
     }))
 
   it.effect("R16 a metric named twice in raw JSON is judged by its last value, as the store reads it: refused when that one is bad", () =>
@@ -394,8 +410,8 @@ describe("R16 PostgreSQL rows made corrupt behind the store's back", () => {
       const sql = yield* SqlClient.SqlClient
       const store = yield* JobStore
       const job = yield* store.createJob(newJob())
-      // A row of a database from before 0020 (its CHECK is NOT VALID: such a row stays).
-      yield* sql`ALTER TABLE ai_jobs DROP CONSTRAINT ai_jobs_created_at_valid`
+      // A row of a database from before 0020 (which judges only values written after it: such a row stays).
+      yield* sql`DROP TRIGGER ai_jobs_domain_values_update ON ai_jobs`
       yield* sql`UPDATE ai_jobs SET created_at = '1969-12-31T23:59:59Z' WHERE id = ${job.job_id}`
       const error = expectTag(yield* failureOf(store.getJob(job.job_id)), "CorruptRow")
       assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", job.job_id, "created_at"])
