@@ -47,7 +47,7 @@ import { Json } from "../../domain/Json.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
-import { type NotFound, RunNotActive, type StorageError } from "../../store/StoreErrors.js"
+import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErrors.js"
 import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
@@ -163,6 +163,11 @@ export const interruptedReason = "released: Jobs.run was interrupted before its 
 
 /** The error of an attempt whose program ended interrupted while nothing interrupted its run. */
 export const selfInterrupted = "the program ended interrupted from within (nothing interrupted its run): the attempt failed"
+
+/** How long a run's end is written again while the database fails (settleDurably), and how often. */
+export const SETTLE_RETRY_BUDGET_MS = 60_000
+const SETTLE_RETRY_FIRST_DELAY_MS = 100
+const SETTLE_RETRY_MAX_DELAY_MS = 5_000
 
 /** How a run ends, as its own worker writes it. */
 type Outcome =
@@ -313,6 +318,39 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
       job_kind: job.job_kind,
       run_after: DateTimeValue.toEpochMillis(job.run_after)
     })
+
+  /**
+   * `settle`, written again while the database fails (an outage, a dropped
+   * connection): given up, the job stayed `running` under a run nobody runs
+   * and the program's outcome was lost — in a long-lived process with no
+   * recovery sweep, for good. A failed settle wrote nothing (one statement
+   * or one transaction), so writing it again is safe. Waits double from
+   * 100 ms to 5 s, for up to a minute (twice recovery's default threshold:
+   * by then another process's recovery may have stalled the run, and the
+   * next try says so as `RunLost`); then the `StorageError` is returned and
+   * the run is recovery's, as before. Only the waits are interruptible: a
+   * pool shutting down meanwhile leaves the run to recovery, as a release
+   * it cannot write does. (A settle whose commit landed but whose answer was
+   * lost finds its run ended on the next try: `RunLost`, with the status it
+   * wrote.)
+   */
+  const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) => {
+    const attempt = (delay: number, deadline: number): ReturnType<typeof settle> =>
+      Effect.catchIf(
+        settle(job, run, outcome, durationMs),
+        (error): error is StorageError => error instanceof StorageError,
+        (error) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            now >= deadline
+              ? Effect.fail(error)
+              : Effect.logWarning(`job ${job.job_id}: its run's end could not be written (${error.message}); trying again in ${delay} ms`).pipe(
+                Effect.annotateLogs({ job_id: job.job_id, workflow_run_id: run.id }),
+                Effect.zipRight(Effect.interruptible(Effect.sleep(Duration.millis(delay)))),
+                Effect.zipRight(attempt(Math.min(delay * 2, SETTLE_RETRY_MAX_DELAY_MS), deadline))
+              ))
+      )
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => attempt(SETTLE_RETRY_FIRST_DELAY_MS, now + SETTLE_RETRY_BUDGET_MS))
+  }
 
   const run = <A extends Json | void, E, R>(
     job: AiJob,
@@ -470,19 +508,19 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         if (Exit.isFailure(exit)) {
           if (Cause.isInterruptedOnly(exit.cause) && !interruptedFromOutside) {
             // Nobody is shutting down: handed back, the same pool would run it again at once, for ever.
-            yield* settle(job, run, { to: "failed", error: selfInterrupted }, durationMs)
+            yield* settleDurably(job, run, { to: "failed", error: selfInterrupted }, durationMs)
             return yield* exit
           }
           if (Cause.isInterruptedOnly(exit.cause)) {
             // An interrupt is not a cancel: hand the job back. If it was already taken, there is nothing to hand back.
             yield* Effect.catchIf(
-              settle(job, run, { to: "queued", reason: releaseReason }, durationMs),
+              settleDurably(job, run, { to: "queued", reason: releaseReason }, durationMs),
               (error) => error instanceof RunLost,
               () => Effect.void
             )
             return yield* exit
           }
-          yield* settle(job, run, { to: "failed", error: describeCause(exit.cause) }, durationMs)
+          yield* settleDurably(job, run, { to: "failed", error: describeCause(exit.cause) }, durationMs)
           return yield* exit
         }
         // Outputs neither database can store (too deep, U+0000…) fail the job, named,
@@ -490,10 +528,10 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const outputs = Schema.decodeUnknownEither(Json)(exit.value ?? null)
         if (Either.isLeft(outputs)) {
           const error = new DecodeFailure({ subject: "job outputs", issues: formatIssues(outputs.left) })
-          yield* settle(job, run, { to: "failed", error: error.message }, durationMs)
+          yield* settleDurably(job, run, { to: "failed", error: error.message }, durationMs)
           return yield* error
         }
-        yield* settle(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right }, durationMs)
+        yield* settleDurably(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right }, durationMs)
         return exit.value
       })
     // The run's span is the parent of the spans made inside it, and a scope of its own the `Scope`
@@ -525,7 +563,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    */
   const release = (job: AiJob, claimed: WorkflowRun, reason: string): Effect.Effect<void, ReadError | DecodeFailure | StorageError | NotFound> =>
     Effect.asVoid(Effect.catchIf(
-      settle(job, claimed, { to: "queued", reason }, 0),
+      settleDurably(job, claimed, { to: "queued", reason }, 0),
       (error) => error instanceof RunLost,
       () => Effect.void
     ))
