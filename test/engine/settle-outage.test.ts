@@ -31,7 +31,7 @@ for (const backend of sharedBackends) {
         let down = false
         let refused = 0
         const outage = <A, E, R>(operation: string, write: () => Effect.Effect<A, E, R>) =>
-          Effect.suspend(() => {
+          Effect.suspend((): Effect.Effect<A, E | StorageError, R> => {
             if (!down) return write()
             refused++
             return Effect.fail(new StorageError({ operation, cause: new Error("simulated outage") }))
