@@ -27,6 +27,7 @@ import { lookAgain, type Signal } from "../wakeUp/signal.js"
 import { type Parked, type Ring, WorkBell } from "../wakeUp/workBell.js"
 import { dispatch, type Handlers } from "../engine/handlers.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
+import { makeFailureStreak } from "./failureStreak.js"
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
 import { checkPoolOptions } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
@@ -238,12 +239,13 @@ export const makeWorkerPool = (
         offeredOr(Effect.void)
       )
     }
+    const failures = makeFailureStreak()
     const iteration = Effect.uninterruptible(Effect.suspend(() => {
       const handed = inbox.take()
       if (handed !== undefined) return runClaim(handed)
       return Effect.flatMap(claimNext(claimOptions), (claim) => claim === null ? offeredOr(Effect.interruptible(idle)) : runClaim(claim))
     })).pipe(
-      Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("worker iteration failed", cause), idle))
+      Effect.matchCauseEffect({ onFailure: (cause) => Effect.zipRight(failures.failed(cause), idle), onSuccess: failures.succeeded })
     )
     const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
     const loops: Array<Fiber.RuntimeFiber<void>> = []

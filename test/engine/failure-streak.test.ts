@@ -1,0 +1,59 @@
+/**
+ * R17 a worker pool's log during a database outage: one warning for the
+ * streak of failing iterations, not one a poll (an outside probe counted 109
+ * warnings with their stacks in 7 s from two idle loops at a 100 ms poll),
+ * and one info line once an iteration works again, saying how many failed.
+ * The outage is forced by wrapping the real store: its claims fail while
+ * `down` is set. Then the pool runs a job as before.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import { Jobs } from "../../src/Jobs.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { StorageError } from "../../src/store/StoreErrors.js"
+import { summarize } from "../jobs/jobs.suite.js"
+import { services } from "../jobs/services.js"
+import { realSleep, sharedBackends } from "../jobs/shared-database.js"
+
+for (const backend of sharedBackends) {
+  describe(`a worker pool's log during an outage, on ${backend.name}`, () => {
+    it.live("R17 a streak of failing iterations is one warning, and its end one info line with the count; the pool then runs jobs", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("failure streak")
+        const store = yield* database.store()
+        let down = true
+        let refused = 0
+        const outage = <A, E, R>(operation: string, claim: () => Effect.Effect<A, E, R>) =>
+          Effect.suspend((): Effect.Effect<A, E | StorageError, R> => {
+            if (!down) return claim()
+            refused++
+            return Effect.fail(new StorageError({ operation, cause: new Error("simulated outage") }))
+          })
+        // Both ways a pool claims: one statement (claimAdmitted) or the general path.
+        const flaky: JobStore["Type"] = {
+          ...store,
+          claimNext: (options) => outage("JobStore.claimNext", () => store.claimNext(options)),
+          ...(store.claimAdmitted === undefined ? {} : { claimAdmitted: (options) => outage("JobStore.claimAdmitted", () => store.claimAdmitted!(options)) })
+        }
+        const lines: Array<readonly [string, string]> = []
+        const logger = Logger.make(({ logLevel, message }) => {
+          const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+          if (text.startsWith("worker iteration")) lines.push([logLevel.label, text])
+        })
+        const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, flaky))), Jobs)
+        yield* jobs.worker({ concurrency: 2, pollInterval: "20 millis", handler: () => Effect.succeed({ ok: true }) })
+          .pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+        yield* realSleep(600)
+        down = false
+        const job = yield* jobs.submit(summarize())
+        assert.strictEqual((yield* jobs.await(job.job_id, { timeout: "10 seconds", pollInterval: "20 millis" })).state, "completed")
+        assert.isAbove(refused, 10, "the loops kept trying through the outage")
+        assert.deepStrictEqual(lines.map(([level]) => level), ["WARN", "INFO"], JSON.stringify(lines))
+        assert.strictEqual(lines[0]![1], "worker iteration failed")
+        assert.match(lines[1]![1], /^worker iterations work again after \d+ failed in a row$/)
+      }).pipe(Effect.scoped), 60_000)
+  })
+}
