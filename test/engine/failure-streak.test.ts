@@ -13,9 +13,9 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import { StorageError } from "../../src/store/StoreErrors.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
+import { makeOutage } from "../support/outage.js"
 import { realSleep, sharedBackends } from "../jobs/shared-database.js"
 
 for (const backend of sharedBackends) {
@@ -24,19 +24,13 @@ for (const backend of sharedBackends) {
       Effect.gen(function*() {
         const database = yield* backend.fresh("failure streak")
         const store = yield* database.store()
-        let down = true
-        let refused = 0
-        const outage = <A, E, R>(operation: string, claim: () => Effect.Effect<A, E, R>) =>
-          Effect.suspend((): Effect.Effect<A, E | StorageError, R> => {
-            if (!down) return claim()
-            refused++
-            return Effect.fail(new StorageError({ operation, cause: new Error("simulated outage") }))
-          })
+        const outage = makeOutage()
+        outage.down = true
         // Both ways a pool claims: one statement (claimAdmitted) or the general path.
         const flaky: JobStore["Type"] = {
           ...store,
-          claimNext: (options) => outage("JobStore.claimNext", () => store.claimNext(options)),
-          ...(store.claimAdmitted === undefined ? {} : { claimAdmitted: (options) => outage("JobStore.claimAdmitted", () => store.claimAdmitted!(options)) })
+          claimNext: (options) => outage.during("JobStore.claimNext", () => store.claimNext(options)),
+          ...(store.claimAdmitted === undefined ? {} : { claimAdmitted: (options) => outage.during("JobStore.claimAdmitted", () => store.claimAdmitted!(options)) })
         }
         const lines: Array<readonly [string, string]> = []
         const logger = Logger.make(({ logLevel, message }) => {
@@ -47,10 +41,10 @@ for (const backend of sharedBackends) {
         yield* jobs.worker({ concurrency: 2, pollInterval: "20 millis", handler: () => Effect.succeed({ ok: true }) })
           .pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
         yield* realSleep(600)
-        down = false
+        outage.down = false
         const job = yield* jobs.submit(summarize())
         assert.strictEqual((yield* jobs.await(job.job_id, { timeout: "10 seconds", pollInterval: "20 millis" })).state, "completed")
-        assert.isAbove(refused, 10, "the loops kept trying through the outage")
+        assert.isAbove(outage.refused, 10, "the loops kept trying through the outage")
         assert.deepStrictEqual(lines.map(([level]) => level), ["WARN", "INFO"], JSON.stringify(lines))
         assert.strictEqual(lines[0]![1], "worker iteration failed")
         assert.match(lines[1]![1], /^worker iterations work again after \d+ failed in a row$/)

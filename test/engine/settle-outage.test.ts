@@ -17,9 +17,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import { StorageError } from "../../src/store/StoreErrors.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
+import { makeOutage } from "../support/outage.js"
 import { realSleep, sharedBackends } from "../jobs/shared-database.js"
 
 for (const backend of sharedBackends) {
@@ -28,21 +28,14 @@ for (const backend of sharedBackends) {
       Effect.gen(function*() {
         const database = yield* backend.fresh("settle outage")
         const store = yield* database.store()
-        let down = false
-        let refused = 0
-        const outage = <A, E, R>(operation: string, write: () => Effect.Effect<A, E, R>) =>
-          Effect.suspend((): Effect.Effect<A, E | StorageError, R> => {
-            if (!down) return write()
-            refused++
-            return Effect.fail(new StorageError({ operation, cause: new Error("simulated outage") }))
-          })
+        const outage = makeOutage()
         // Every way a run's end is written: one statement (settleRun, finishRunningJob) or a transaction.
         const flaky: JobStore["Type"] = {
           ...store,
-          transaction: (effect) => outage("JobStore.transaction", () => store.transaction(effect)),
-          heartbeat: (runId) => outage("JobStore.heartbeat", () => store.heartbeat(runId)),
-          ...(store.settleRun === undefined ? {} : { settleRun: (settle) => outage("JobStore.settleRun", () => store.settleRun!(settle)) }),
-          ...(store.finishRunningJob === undefined ? {} : { finishRunningJob: (end) => outage("JobStore.finishRunningJob", () => store.finishRunningJob!(end)) })
+          transaction: (effect) => outage.during("JobStore.transaction", () => store.transaction(effect)),
+          heartbeat: (runId) => outage.during("JobStore.heartbeat", () => store.heartbeat(runId)),
+          ...(store.settleRun === undefined ? {} : { settleRun: (settle) => outage.during("JobStore.settleRun", () => store.settleRun!(settle)) }),
+          ...(store.finishRunningJob === undefined ? {} : { finishRunningJob: (end) => outage.during("JobStore.finishRunningJob", () => store.finishRunningJob!(end)) })
         }
         const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, flaky))), Jobs)
         const job = yield* jobs.submit(summarize())
@@ -53,15 +46,15 @@ for (const backend of sharedBackends) {
           handler: () =>
             Effect.gen(function*() {
               // The database goes away just as the program returns, and is back 300 ms later.
-              down = true
-              yield* Effect.forkDaemon(Effect.zipRight(realSleep(300), Effect.sync(() => { down = false })))
+              outage.down = true
+              yield* Effect.forkDaemon(Effect.zipRight(realSleep(300), Effect.sync(() => { outage.down = false })))
               yield* Deferred.succeed(returned, undefined)
               return { summary: "written after the outage" }
             })
         })
         yield* Deferred.await(returned)
         const settled = yield* jobs.await(job.job_id, { timeout: "10 seconds", pollInterval: "50 millis" })
-        assert.isAbove(refused, 0, "the end was refused at least once")
+        assert.isAbove(outage.refused, 0, "the end was refused at least once")
         assert.strictEqual(settled.state, "completed")
         assert.deepStrictEqual(settled.job_outputs, { summary: "written after the outage" })
         const history = yield* jobs.history(job.job_id)
