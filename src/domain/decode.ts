@@ -22,4 +22,3 @@ export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, subject: string) =
     }
   }
 }
-

@@ -335,22 +335,37 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * wrote.)
    */
   const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) => {
-    const attempt = (delay: number, deadline: number): ReturnType<typeof settle> =>
+    // The minute counts from the first failure: a settle that succeeds (nearly all) reads no clock.
+    const attempt = (delay: number, deadline: number | undefined): ReturnType<typeof settle> =>
       Effect.catchIf(
         settle(job, run, outcome, durationMs),
         (error): error is StorageError => error instanceof StorageError,
         (error) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            now >= deadline
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const until = deadline ?? now + SETTLE_RETRY_BUDGET_MS
+            return now >= until
               ? Effect.fail(error)
               : Effect.logWarning(`job ${job.job_id}: its run's end could not be written (${error.message}); trying again in ${delay} ms`).pipe(
                 Effect.annotateLogs({ job_id: job.job_id, workflow_run_id: run.id }),
                 Effect.zipRight(Effect.interruptible(Effect.sleep(Duration.millis(delay)))),
-                Effect.zipRight(attempt(Math.min(delay * 2, SETTLE_RETRY_MAX_DELAY_MS), deadline))
-              ))
+                Effect.zipRight(attempt(Math.min(delay * 2, SETTLE_RETRY_MAX_DELAY_MS), until))
+              )
+          })
       )
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => attempt(SETTLE_RETRY_FIRST_DELAY_MS, now + SETTLE_RETRY_BUDGET_MS))
+    return attempt(SETTLE_RETRY_FIRST_DELAY_MS, undefined)
   }
+
+  /**
+   * Hands a claimed job back to `queued`, with `reason`: a run interrupted
+   * before its program finished, or a claim a closing pool never started. A
+   * run already taken away has nothing to hand back.
+   */
+  const release = (job: AiJob, claimed: WorkflowRun, reason: string, durationMs = 0): Effect.Effect<void, ReadError | DecodeFailure | StorageError | NotFound> =>
+    Effect.asVoid(Effect.catchIf(
+      settleDurably(job, claimed, { to: "queued", reason }, durationMs),
+      (error) => error instanceof RunLost,
+      () => Effect.void
+    ))
 
   const run = <A extends Json | void, E, R>(
     job: AiJob,
@@ -488,11 +503,6 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         watching?.addObserver(endOnFailure)
         // Whichever ends first, failure or success: the program, a lost run, a reported violation.
         const exit = yield* Effect.exit(Effect.interruptible(Deferred.await(ended)))
-        // Whether this fiber was interrupted (a pool's shutdown, the caller), read from the
-        // fiber itself: an interrupt reaches it before it reaches the program it forked (the
-        // runtime records the interruptor, then tells the children), so a program stopped that
-        // way may well have ended first — only the fiber's own record tells the two apart.
-        const interruptedFromOutside = yield* Effect.descriptorWith((fiber) => Effect.succeed(HashSet.size(fiber.interruptors) > 0))
         // However that ended (the program finished, the run was lost, this fiber was
         // interrupted): stop them all and wait until they have, so a node's last write lands
         // before the run is settled or released.
@@ -506,18 +516,17 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // The run was taken away: stop here, whatever the program made of it.
         if (Option.isSome(yield* Deferred.poll(lost))) return yield* Deferred.await(lost)
         if (Exit.isFailure(exit)) {
-          if (Cause.isInterruptedOnly(exit.cause) && !interruptedFromOutside) {
-            // Nobody is shutting down: handed back, the same pool would run it again at once, for ever.
-            yield* settleDurably(job, run, { to: "failed", error: selfInterrupted }, durationMs)
-            return yield* exit
-          }
           if (Cause.isInterruptedOnly(exit.cause)) {
-            // An interrupt is not a cancel: hand the job back. If it was already taken, there is nothing to hand back.
-            yield* Effect.catchIf(
-              settleDurably(job, run, { to: "queued", reason: releaseReason }, durationMs),
-              (error) => error instanceof RunLost,
-              () => Effect.void
-            )
+            // Whether this fiber was interrupted (a pool's shutdown, the caller), read from the
+            // fiber itself: an interrupt reaches it before it reaches the program it forked (the
+            // runtime records the interruptor, then tells the children), so a program stopped that
+            // way may well have ended first — only the fiber's own record tells the two apart.
+            const interruptedFromOutside = yield* Effect.descriptorWith((fiber) => Effect.succeed(HashSet.size(fiber.interruptors) > 0))
+            // An interrupt is not a cancel: hand the job back. But if nobody is shutting down, the
+            // program interrupted itself: handed back, the same pool would run it again at once, for ever.
+            yield* interruptedFromOutside
+              ? release(job, run, releaseReason, durationMs)
+              : settleDurably(job, run, { to: "failed", error: selfInterrupted }, durationMs)
             return yield* exit
           }
           yield* settleDurably(job, run, { to: "failed", error: describeCause(exit.cause) }, durationMs)
@@ -555,18 +564,6 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           ))
     ))
   }
-
-  /**
-   * Hands a claimed job whose program never started back to `queued`, with
-   * `reason` (a pool that closed before it ran a claim it holds). A run
-   * already taken away has nothing to hand back.
-   */
-  const release = (job: AiJob, claimed: WorkflowRun, reason: string): Effect.Effect<void, ReadError | DecodeFailure | StorageError | NotFound> =>
-    Effect.asVoid(Effect.catchIf(
-      settleDurably(job, claimed, { to: "queued", reason }, 0),
-      (error) => error instanceof RunLost,
-      () => Effect.void
-    ))
 
   return Object.assign(run, { release })
 }
