@@ -10,6 +10,7 @@
  * test/engine/workers.test.ts, test/jobs/worker-shutdown.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -58,17 +59,25 @@ for (const backend of sharedBackends) {
 
         const interrupted = yield* jobs.submit(summarize())
         yield* jobs.start(interrupted.job_id)
-        const running = yield* Effect.fork(jobs.run(interrupted.job_id, () => Effect.never))
-        yield* Effect.sleep("200 millis")
+        // Interrupted once its program runs (not before: the run must have been taken to be released).
+        const started = yield* Deferred.make<void>()
+        const runUntilInterrupted = () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+        const running = yield* Effect.fork(jobs.run(interrupted.job_id, runUntilInterrupted))
+        yield* Deferred.await(started)
         yield* Fiber.interrupt(running)
         const released = yield* jobs.get(interrupted.job_id)
         assert.strictEqual(released.state, "queued")
         assert.match(released.status_reason, /^released: /)
 
-        // A caller's timeout interrupts the run from outside too: released, not failed.
+        // A caller's timeout interrupts the run from outside too: released, not failed. `Effect.timeout`
+        // is a race the run loses; here the other side fails once the program runs, not after a fixed time.
         const timedOut = yield* jobs.submit(summarize())
         yield* jobs.start(timedOut.job_id)
-        const late = yield* Effect.exit(Effect.timeout(jobs.run(timedOut.job_id, () => Effect.never), "200 millis"))
+        const due = yield* Deferred.make<void>()
+        const late = yield* Effect.exit(Effect.raceFirst(
+          jobs.run(timedOut.job_id, () => Effect.zipRight(Deferred.succeed(due, undefined), Effect.never)),
+          Effect.zipRight(Deferred.await(due), Effect.fail("timed out"))
+        ))
         assert.isTrue(Exit.isFailure(late))
         const afterTimeout = yield* jobs.get(timedOut.job_id)
         assert.deepStrictEqual([afterTimeout.state, afterTimeout.attempt], ["queued", timedOut.attempt])
