@@ -354,6 +354,41 @@ describe("SQLite refuses the ids, instants and entity refs the domain cannot rea
       assert.deepStrictEqual(yield* rawRows("SELECT entity_refs FROM ai_jobs"), [{ entity_refs: good }])
     }).pipe(Effect.provide(inMemoryStore)))
 
+  /** entity_refs whose text NonEmptyText refuses, as JSON escapes (JSON text cannot hold them raw): PostgreSQL's jsonb refuses each. */
+  const unstorableRefs: ReadonlyArray<readonly [string, string]> = [
+    ["U+0000 in an entity_id", "[{\"entity_id\":\"a\\u0000b\",\"entity_kind\":\"doc\"}]"],
+    ["a lone high surrogate in an entity_kind", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\\ud800\"}]"],
+    ["a lone low surrogate, upper-case hex", "[{\"entity_id\":\"\\uDC00\",\"entity_kind\":\"doc\"}]"],
+    ["a surrogate pair in the wrong order", "[{\"entity_id\":\"\\ude00\\ud83d\",\"entity_kind\":\"doc\"}]"],
+    ["a lone surrogate in a second element", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},{\"entity_id\":\"\\udbff\",\"entity_kind\":\"doc\"}]"]
+  ]
+  /** Escapes the domain reads as storable text: each must be taken. */
+  const storableRefs: ReadonlyArray<string> = [
+    "[{\"entity_id\":\"\\ud83d\\ude00\",\"entity_kind\":\"doc\"}]",
+    "[{\"entity_id\":\"\\ud55c\\uD7FF\\ue000\",\"entity_kind\":\"\\u00e9\"}]",
+    "[{\"entity_id\":\"\\\\u0000 \\\\ud800\",\"entity_kind\":\"doc\"}]"
+  ]
+
+  it.effect("R16 raw entity_refs whose text the domain refuses (U+0000, a lone UTF-16 surrogate) are refused (ai_jobs_entity_refs_array, 0021), as PostgreSQL's jsonb refuses them; a surrogate pair, Hangul and an escaped backslash are taken", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const job = jobRow()
+      yield* insert("ai_jobs", job)
+      const id = String(job["id"])
+      for (const [what, refs] of unstorableRefs) {
+        assert.include(yield* refused(insert("ai_jobs", jobRow({ entity_refs: refs })), what), "ai_jobs_entity_refs_array", what)
+        assert.include(yield* refused(sql`UPDATE ai_jobs SET entity_refs = ${refs} WHERE id = ${id}`, what), "ai_jobs_entity_refs_array", what)
+      }
+      for (const refs of storableRefs) {
+        const taken = jobRow({ entity_refs: refs })
+        yield* insert("ai_jobs", taken)
+        yield* sql`UPDATE ai_jobs SET entity_refs = ${refs} WHERE id = ${id}`
+        // And the store reads it back, as the text it is.
+        const read = yield* (yield* JobStore).getJob(JobId.make(String(taken["id"])))
+        assert.deepStrictEqual(read.entity_refs, JSON.parse(refs))
+      }
+    }).pipe(Effect.provide(inMemoryStore)))
+
   it.effect("R16 a raw UPDATE to an upper-case id, a non-UUID trace id or an instant before 1970 is refused", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
