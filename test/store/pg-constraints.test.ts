@@ -11,6 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import type { DecodeFailure } from "../../src/domain/Errors.js"
 import { MetricNames } from "../../src/domain/JobMetrics.js"
+import { JobId } from "../../src/domain/Ids.js"
 import { JobStates } from "../../src/domain/JobState.js"
 import { JobStore, type ReadError } from "../../src/store/JobStore.js"
 import type { NotFound, RunNotActive } from "../../src/store/StoreErrors.js"
@@ -252,6 +253,36 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
         assert.deepStrictEqual([refusal.code, refusal.constraint], ["23514", "ai_jobs_entity_refs_valid"], `${what}: ${refusal.message}`)
         const update = yield* refusalOf(sql.unsafe(`UPDATE ai_jobs SET entity_refs = '${refs}'::jsonb WHERE id = '00000000-0000-4000-8000-0000000e0ef5'`))
         assert.strictEqual(update.constraint, "ai_jobs_entity_refs_valid", `${what} (UPDATE): ${update.message}`)
+      }
+    }))
+
+  it.effect("R16 raw entity_refs whose text the domain refuses (U+0000, a lone UTF-16 surrogate) are refused by jsonb itself, as on SQLite (0021); a surrogate pair, Hangul and an escaped backslash are taken", () =>
+    Effect.gen(function*() {
+      const store = yield* JobStore
+      const sql = yield* SqlClient.SqlClient
+      const unstorable: ReadonlyArray<readonly [string, string]> = [
+        ["U+0000 in an entity_id", "[{\"entity_id\":\"a\\u0000b\",\"entity_kind\":\"doc\"}]"],
+        ["a lone high surrogate in an entity_kind", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\\ud800\"}]"],
+        ["a lone low surrogate, upper-case hex", "[{\"entity_id\":\"\\uDC00\",\"entity_kind\":\"doc\"}]"],
+        ["a surrogate pair in the wrong order", "[{\"entity_id\":\"\\ude00\\ud83d\",\"entity_kind\":\"doc\"}]"],
+        ["a lone surrogate in a second element", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},{\"entity_id\":\"\\udbff\",\"entity_kind\":\"doc\"}]"]
+      ]
+      for (const [what, refs] of unstorable) {
+        const refusal = yield* refusalOf(sql`INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, created_at, updated_at, entity_refs)
+          VALUES (gen_random_uuid(), gen_random_uuid(), 'doc_edit', 'queued', 'p', 'p', 'Analyst', 'analysis_only', 'normal', now(), now(), ${refs}::jsonb)`)
+        // Refused as jsonb input (22P05 untranslatable_character, 22P02 invalid text): never stored.
+        assert.include(["22P05", "22P02"], refusal.code, `${what}: ${refusal.message}`)
+      }
+      const storable = [
+        "[{\"entity_id\":\"\\ud83d\\ude00\",\"entity_kind\":\"doc\"}]",
+        "[{\"entity_id\":\"\\ud55c\\uD7FF\\ue000\",\"entity_kind\":\"\\u00e9\"}]",
+        "[{\"entity_id\":\"\\\\u0000 \\\\ud800\",\"entity_kind\":\"doc\"}]"
+      ]
+      for (const refs of storable) {
+        const [row] = yield* sql<{ readonly id: string }>`INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, created_at, updated_at, entity_refs)
+          VALUES (gen_random_uuid(), gen_random_uuid(), 'doc_edit', 'queued', 'p', 'p', 'Analyst', 'analysis_only', 'normal', now(), now(), ${refs}::jsonb) RETURNING id::text AS id`
+        const read = yield* store.getJob(JobId.make(row!.id))
+        assert.deepStrictEqual(read.entity_refs, JSON.parse(refs))
       }
     }))
 
