@@ -389,6 +389,52 @@ describe("SQLite refuses the ids, instants and entity refs the domain cannot rea
       }
     }).pipe(Effect.provide(inMemoryStore)))
 
+  /** planned_operations the domain's PlannedOperation array refuses (0022). */
+  const badOperations: ReadonlyArray<readonly [string, string]> = [
+    ["an element that is a number", "[1]"],
+    ["an empty object", "[{}]"],
+    ["no target", "[{\"op_type\":\"read\"}]"],
+    ["an unknown op_type", "[{\"op_type\":\"delete\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
+    ["a numeric op_type", "[{\"op_type\":1,\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
+    ["a target that is a string", "[{\"op_type\":\"read\",\"target\":\"doc\"}]"],
+    ["a target in an array", "[{\"op_type\":\"read\",\"target\":[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}]}]"],
+    ["a target with an empty entity_id", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"\",\"entity_kind\":\"doc\"}}]"],
+    ["a target with an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\",\"x\":1}}]"],
+    ["an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"x\":1}]"],
+    ["a numeric description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":5}]"],
+    ["op_type named twice, the last unknown", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"op_type\":\"delete\"}]"],
+    ["a bad element after a good one", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},1]"]
+  ]
+  const unstorableOperations: ReadonlyArray<readonly [string, string]> = [
+    ["U+0000 in a description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"a\\u0000\"}]"],
+    ["a lone surrogate in a target's entity_kind", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"\\udfff\"}}]"]
+  ]
+  /** Every op type, a description given, null (read as absent), empty or left out: each is taken. */
+  const goodOperations: ReadonlyArray<string> = [
+    "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},{\"op_type\":\"write\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"edit it\"}]",
+    "[{\"op_type\":\"plan\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":null},{\"op_type\":\"execute\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"\"}]"
+  ]
+
+  it.effect("R16 raw planned_operations whose elements are no {op_type, target, description?} the domain reads are refused (ai_jobs_planned_operations_array, 0022), at INSERT and UPDATE; every valid form is taken and read back", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const job = jobRow()
+      yield* insert("ai_jobs", job)
+      const id = String(job["id"])
+      for (const [what, operations] of [...badOperations, ...unstorableOperations]) {
+        assert.include(yield* refused(insert("ai_jobs", jobRow({ planned_operations: operations })), what), "ai_jobs_planned_operations_array", what)
+        assert.include(yield* refused(sql`UPDATE ai_jobs SET planned_operations = ${operations} WHERE id = ${id}`, what), "ai_jobs_planned_operations_array", what)
+      }
+      for (const operations of goodOperations) {
+        const taken = jobRow({ planned_operations: operations })
+        yield* insert("ai_jobs", taken)
+        yield* sql`UPDATE ai_jobs SET planned_operations = ${operations} WHERE id = ${id}`
+        const read = yield* store.getJob(JobId.make(String(taken["id"])))
+        assert.strictEqual(read.planned_operations.length, 2)
+      }
+    }).pipe(Effect.provide(inMemoryStore)))
+
   it.effect("R16 a raw UPDATE to an upper-case id, a non-UUID trace id or an instant before 1970 is refused", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -404,6 +450,19 @@ describe("SQLite refuses the ids, instants and entity refs the domain cannot rea
       // A valid change of the same columns passes.
       yield* sql`UPDATE ai_jobs SET updated_at = '2025-01-01T00:00:00.000Z' WHERE id = ${jobId}`
       yield* sql`UPDATE workflow_runs SET last_heartbeat = '2025-01-01T00:00:00.000Z' WHERE id = ${runId}`
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R16 a legacy row stored before 0021/0022 is not judged again: an UPDATE of its other columns still passes, a new bad value does not", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DROP TRIGGER ai_jobs_planned_operations_insert`
+      yield* sql`DROP TRIGGER ai_jobs_entity_refs_text_insert`
+      const legacy = jobRow({ planned_operations: "[1]", entity_refs: "[{\"entity_id\":\"\\ud800\",\"entity_kind\":\"doc\"}]" })
+      yield* insert("ai_jobs", legacy)
+      const id = String(legacy["id"])
+      yield* sql`UPDATE ai_jobs SET status = 'cancelled', updated_at = '2025-01-01T00:00:00.000Z' WHERE id = ${id}`
+      assert.deepStrictEqual(yield* rawRows("SELECT status FROM ai_jobs"), [{ status: "cancelled" }])
+      assert.include(yield* refused(sql`UPDATE ai_jobs SET planned_operations = '[2]' WHERE id = ${id}`, "[2]"), "ai_jobs_planned_operations_array")
     }).pipe(Effect.provide(inMemoryStore)))
 
   it.effect("R16 a legacy row stored before 0020 is not judged again: an UPDATE of its other columns still passes", () =>
