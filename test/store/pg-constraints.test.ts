@@ -286,6 +286,55 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
       }
     }))
 
+  it.effect("R16 raw planned_operations whose elements are no {op_type, target, description?} the domain reads are refused, as on SQLite (0022 ai_jobs_planned_operations_valid), at INSERT and UPDATE; every valid form is taken and read back", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+    /** planned_operations the domain's PlannedOperation array refuses (0022). */
+    const badOperations: ReadonlyArray<readonly [string, string]> = [
+      ["an element that is a number", "[1]"],
+      ["an empty object", "[{}]"],
+      ["no target", "[{\"op_type\":\"read\"}]"],
+      ["an unknown op_type", "[{\"op_type\":\"delete\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
+      ["a numeric op_type", "[{\"op_type\":1,\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
+      ["a target that is a string", "[{\"op_type\":\"read\",\"target\":\"doc\"}]"],
+      ["a target in an array", "[{\"op_type\":\"read\",\"target\":[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}]}]"],
+      ["a target with an empty entity_id", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"\",\"entity_kind\":\"doc\"}}]"],
+      ["a target with an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\",\"x\":1}}]"],
+      ["an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"x\":1}]"],
+      ["a numeric description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":5}]"],
+      ["op_type named twice, the last unknown", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"op_type\":\"delete\"}]"],
+      ["a bad element after a good one", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},1]"]
+    ]
+    const unstorableOperations: ReadonlyArray<readonly [string, string]> = [
+      ["U+0000 in a description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"a\\u0000\"}]"],
+      ["a lone surrogate in a target's entity_kind", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"\\udfff\"}}]"]
+    ]
+    /** Every op type, a description given, null (read as absent), empty or left out: each is taken. */
+    const goodOperations: ReadonlyArray<string> = [
+      "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},{\"op_type\":\"write\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"edit it\"}]",
+      "[{\"op_type\":\"plan\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":null},{\"op_type\":\"execute\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"\"}]"
+    ]
+      const id = "00000000-0000-4000-8000-00000000a0a5"
+      yield* insertJob({ id: `'${id}'` })
+      for (const [what, operations] of badOperations) {
+        const refusal = yield* refusalOf(insertJob({ planned_operations: `'${operations}'::jsonb` }))
+        assert.deepStrictEqual([refusal.code, refusal.constraint], ["23514", "ai_jobs_planned_operations_valid"], `${what}: ${refusal.message}`)
+        const update = yield* refusalOf(sql.unsafe(`UPDATE ai_jobs SET planned_operations = '${operations}'::jsonb WHERE id = '${id}'`))
+        assert.strictEqual(update.constraint, "ai_jobs_planned_operations_valid", `${what} (UPDATE): ${update.message}`)
+      }
+      // Text no database stores is refused by jsonb itself.
+      for (const [what, operations] of unstorableOperations) {
+        assert.include(["22P05", "22P02"], (yield* refusalOf(insertJob({ planned_operations: `'${operations}'::jsonb` }))).code, what)
+      }
+      for (const operations of goodOperations) {
+        const [row] = yield* sql<{ readonly id: string }>`INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, created_at, updated_at, planned_operations)
+          VALUES (gen_random_uuid(), gen_random_uuid(), 'doc_edit', 'queued', 'p', 'p', 'Analyst', 'analysis_only', 'normal', now(), now(), ${operations}::jsonb) RETURNING id::text AS id`
+        yield* sql`UPDATE ai_jobs SET planned_operations = ${operations}::jsonb WHERE id = ${id}`
+        assert.strictEqual((yield* store.getJob(JobId.make(row!.id))).planned_operations.length, 2)
+      }
+    }))
+
   it.effect("R16 0020 judges only what a write changes: a row stored before it with such values still moves (the claimer can fail it), events' CHECKs are NOT VALID", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -302,6 +351,12 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
       yield* sql`UPDATE workflow_runs SET status = 'failed', updated_at = '2026-01-01T00:00:00Z' WHERE id = ${run.id}`
       assert.strictEqual((yield* refusalOf(sql`UPDATE ai_jobs SET updated_at = '1969-01-01T00:00:00Z' WHERE id = ${job.job_id}`)).constraint, "ai_jobs_updated_at_valid")
       assert.strictEqual((yield* refusalOf(sql`UPDATE ai_jobs SET entity_refs = '[2]'::jsonb WHERE id = ${job.job_id}`)).constraint, "ai_jobs_entity_refs_valid")
+      // 0022 the same way: operations stored before it do not stop the job from moving.
+      yield* sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_planned_operations_update`
+      yield* sql`UPDATE ai_jobs SET planned_operations = '[1]'::jsonb WHERE id = ${job.job_id}`
+      yield* sql`ALTER TABLE ai_jobs ENABLE TRIGGER ai_jobs_planned_operations_update`
+      yield* sql`UPDATE ai_jobs SET status = 'cancelled', updated_at = '2026-01-02T00:00:00Z' WHERE id = ${job.job_id}`
+      assert.strictEqual((yield* refusalOf(sql`UPDATE ai_jobs SET planned_operations = '[2]'::jsonb WHERE id = ${job.job_id}`)).constraint, "ai_jobs_planned_operations_valid")
       const checks = yield* sql<{ readonly conname: string; readonly convalidated: boolean }>`
         SELECT conname, convalidated FROM pg_constraint WHERE conname LIKE 'flight\_recorder\_events\_%\_uuid' ORDER BY conname`
       assert.deepStrictEqual(checks.map((row) => [row.conname, row.convalidated]), [

@@ -222,7 +222,7 @@ describe("issue 16 PostgreSQL migration 0012: the metrics CHECK becomes the metr
     before0012("metrics rule at 0011", () => "ALTER TABLE ai_jobs ADD CONSTRAINT ai_jobs_metrics_check CHECK (ai_job_metrics_valid(metrics))", (jobId) =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [12, 14, 15, 16, 17, 18, 19, 20])
+        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [12, 14, 15, 16, 17, 18, 19, 20, 22])
         assert.deepStrictEqual(yield* ruleShape, migratedShape)
         assert.strictEqual((yield* (yield* JobStore).getJob(jobId)).job_id, jobId)
         const refusal = yield* refusalOf(sql`UPDATE ai_jobs SET metrics = '{}'::jsonb WHERE id = ${jobId}`)
