@@ -19,6 +19,7 @@ import { at, eventRecord, expectTag, failureOf, newJob, startedJob } from "./fix
 import { describeWithLayer } from "../support/describeWithLayer.js"
 import { postgres } from "../support/stores.js"
 import { countWhere, driverError, refusalOf } from "./pg-support.js"
+import { badOperations, goodOperations, storableRefs, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
 
 const zero = Object.fromEntries(MetricNames.map((name) => [name, 0]))
 
@@ -260,25 +261,13 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
     Effect.gen(function*() {
       const store = yield* JobStore
       const sql = yield* SqlClient.SqlClient
-      const unstorable: ReadonlyArray<readonly [string, string]> = [
-        ["U+0000 in an entity_id", "[{\"entity_id\":\"a\\u0000b\",\"entity_kind\":\"doc\"}]"],
-        ["a lone high surrogate in an entity_kind", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\\ud800\"}]"],
-        ["a lone low surrogate, upper-case hex", "[{\"entity_id\":\"\\uDC00\",\"entity_kind\":\"doc\"}]"],
-        ["a surrogate pair in the wrong order", "[{\"entity_id\":\"\\ude00\\ud83d\",\"entity_kind\":\"doc\"}]"],
-        ["a lone surrogate in a second element", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},{\"entity_id\":\"\\udbff\",\"entity_kind\":\"doc\"}]"]
-      ]
-      for (const [what, refs] of unstorable) {
+      for (const [what, refs] of unstorableRefs) {
         const refusal = yield* refusalOf(sql`INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, created_at, updated_at, entity_refs)
           VALUES (gen_random_uuid(), gen_random_uuid(), 'doc_edit', 'queued', 'p', 'p', 'Analyst', 'analysis_only', 'normal', now(), now(), ${refs}::jsonb)`)
         // Refused as jsonb input (22P05 untranslatable_character, 22P02 invalid text): never stored.
         assert.include(["22P05", "22P02"], refusal.code, `${what}: ${refusal.message}`)
       }
-      const storable = [
-        "[{\"entity_id\":\"\\ud83d\\ude00\",\"entity_kind\":\"doc\"}]",
-        "[{\"entity_id\":\"\\ud55c\\uD7FF\\ue000\",\"entity_kind\":\"\\u00e9\"}]",
-        "[{\"entity_id\":\"\\\\u0000 \\\\ud800\",\"entity_kind\":\"doc\"}]"
-      ]
-      for (const refs of storable) {
+      for (const refs of storableRefs) {
         const [row] = yield* sql<{ readonly id: string }>`INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, created_at, updated_at, entity_refs)
           VALUES (gen_random_uuid(), gen_random_uuid(), 'doc_edit', 'queued', 'p', 'p', 'Analyst', 'analysis_only', 'normal', now(), now(), ${refs}::jsonb) RETURNING id::text AS id`
         const read = yield* store.getJob(JobId.make(row!.id))
@@ -290,31 +279,6 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const store = yield* JobStore
-      /** planned_operations the domain's PlannedOperation array refuses (0022). */
-      const badOperations: ReadonlyArray<readonly [string, string]> = [
-        ["an element that is a number", "[1]"],
-        ["an empty object", "[{}]"],
-        ["no target", "[{\"op_type\":\"read\"}]"],
-        ["an unknown op_type", "[{\"op_type\":\"delete\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
-        ["a numeric op_type", "[{\"op_type\":1,\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
-        ["a target that is a string", "[{\"op_type\":\"read\",\"target\":\"doc\"}]"],
-        ["a target in an array", "[{\"op_type\":\"read\",\"target\":[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}]}]"],
-        ["a target with an empty entity_id", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"\",\"entity_kind\":\"doc\"}}]"],
-        ["a target with an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\",\"x\":1}}]"],
-        ["an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"x\":1}]"],
-        ["a numeric description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":5}]"],
-        ["op_type named twice, the last unknown", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"op_type\":\"delete\"}]"],
-        ["a bad element after a good one", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},1]"]
-      ]
-      const unstorableOperations: ReadonlyArray<readonly [string, string]> = [
-        ["U+0000 in a description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"a\\u0000\"}]"],
-        ["a lone surrogate in a target's entity_kind", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"\\udfff\"}}]"]
-      ]
-      /** Every op type, a description given, null (read as absent), empty or left out: each is taken. */
-      const goodOperations: ReadonlyArray<string> = [
-        "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},{\"op_type\":\"write\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"edit it\"}]",
-        "[{\"op_type\":\"plan\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":null},{\"op_type\":\"execute\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"\"}]"
-      ]
       const id = "00000000-0000-4000-8000-00000000a0a5"
       yield* insertJob({ id: `'${id}'` })
       for (const [what, operations] of badOperations) {

@@ -13,6 +13,7 @@ import { JobId } from "../../src/domain/Ids.js"
 import { JobStates } from "../../src/domain/JobState.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { at, eventRecord, expectTag, failureOf, newJob } from "./fixtures.js"
+import { badOperations, goodOperations, storableRefs, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
 import { rawNumber, rawRows, storeWithClient, zeroMetrics } from "./sqlite-support.js"
 
 type Value = string | number | Uint8Array | null
@@ -354,21 +355,6 @@ describe("SQLite refuses the ids, instants and entity refs the domain cannot rea
       assert.deepStrictEqual(yield* rawRows("SELECT entity_refs FROM ai_jobs"), [{ entity_refs: good }])
     }).pipe(Effect.provide(inMemoryStore)))
 
-  /** entity_refs whose text NonEmptyText refuses, as JSON escapes (JSON text cannot hold them raw): PostgreSQL's jsonb refuses each. */
-  const unstorableRefs: ReadonlyArray<readonly [string, string]> = [
-    ["U+0000 in an entity_id", "[{\"entity_id\":\"a\\u0000b\",\"entity_kind\":\"doc\"}]"],
-    ["a lone high surrogate in an entity_kind", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\\ud800\"}]"],
-    ["a lone low surrogate, upper-case hex", "[{\"entity_id\":\"\\uDC00\",\"entity_kind\":\"doc\"}]"],
-    ["a surrogate pair in the wrong order", "[{\"entity_id\":\"\\ude00\\ud83d\",\"entity_kind\":\"doc\"}]"],
-    ["a lone surrogate in a second element", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},{\"entity_id\":\"\\udbff\",\"entity_kind\":\"doc\"}]"]
-  ]
-  /** Escapes the domain reads as storable text: each must be taken. */
-  const storableRefs: ReadonlyArray<string> = [
-    "[{\"entity_id\":\"\\ud83d\\ude00\",\"entity_kind\":\"doc\"}]",
-    "[{\"entity_id\":\"\\ud55c\\uD7FF\\ue000\",\"entity_kind\":\"\\u00e9\"}]",
-    "[{\"entity_id\":\"\\\\u0000 \\\\ud800\",\"entity_kind\":\"doc\"}]"
-  ]
-
   it.effect("R16 raw entity_refs whose text the domain refuses (U+0000, a lone UTF-16 surrogate) are refused (ai_jobs_entity_refs_array, 0021), as PostgreSQL's jsonb refuses them; a surrogate pair, Hangul and an escaped backslash are taken", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -388,32 +374,6 @@ describe("SQLite refuses the ids, instants and entity refs the domain cannot rea
         assert.deepStrictEqual(read.entity_refs, JSON.parse(refs))
       }
     }).pipe(Effect.provide(inMemoryStore)))
-
-  /** planned_operations the domain's PlannedOperation array refuses (0022). */
-  const badOperations: ReadonlyArray<readonly [string, string]> = [
-    ["an element that is a number", "[1]"],
-    ["an empty object", "[{}]"],
-    ["no target", "[{\"op_type\":\"read\"}]"],
-    ["an unknown op_type", "[{\"op_type\":\"delete\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
-    ["a numeric op_type", "[{\"op_type\":1,\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
-    ["a target that is a string", "[{\"op_type\":\"read\",\"target\":\"doc\"}]"],
-    ["a target in an array", "[{\"op_type\":\"read\",\"target\":[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}]}]"],
-    ["a target with an empty entity_id", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"\",\"entity_kind\":\"doc\"}}]"],
-    ["a target with an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\",\"x\":1}}]"],
-    ["an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"x\":1}]"],
-    ["a numeric description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":5}]"],
-    ["op_type named twice, the last unknown", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"op_type\":\"delete\"}]"],
-    ["a bad element after a good one", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},1]"]
-  ]
-  const unstorableOperations: ReadonlyArray<readonly [string, string]> = [
-    ["U+0000 in a description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"a\\u0000\"}]"],
-    ["a lone surrogate in a target's entity_kind", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"\\udfff\"}}]"]
-  ]
-  /** Every op type, a description given, null (read as absent), empty or left out: each is taken. */
-  const goodOperations: ReadonlyArray<string> = [
-    "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},{\"op_type\":\"write\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"edit it\"}]",
-    "[{\"op_type\":\"plan\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":null},{\"op_type\":\"execute\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"\"}]"
-  ]
 
   it.effect("R16 raw planned_operations whose elements are no {op_type, target, description?} the domain reads are refused (ai_jobs_planned_operations_array, 0022), at INSERT and UPDATE; every valid form is taken and read back", () =>
     Effect.gen(function*() {

@@ -1,0 +1,45 @@
+/**
+ * Raw JSON values for the JSON-list columns (entity_refs, planned_operations)
+ * that the domain refuses or reads, shared by the SQLite and PostgreSQL
+ * constraint tests so both databases are held to the same cases (0020–0022).
+ */
+/** entity_refs whose text NonEmptyText refuses, as JSON escapes (JSON text cannot hold them raw): PostgreSQL's jsonb refuses each. */
+export const unstorableRefs: ReadonlyArray<readonly [string, string]> = [
+  ["U+0000 in an entity_id", "[{\"entity_id\":\"a\\u0000b\",\"entity_kind\":\"doc\"}]"],
+  ["a lone high surrogate in an entity_kind", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\\ud800\"}]"],
+  ["a lone low surrogate, upper-case hex", "[{\"entity_id\":\"\\uDC00\",\"entity_kind\":\"doc\"}]"],
+  ["a surrogate pair in the wrong order", "[{\"entity_id\":\"\\ude00\\ud83d\",\"entity_kind\":\"doc\"}]"],
+  ["a lone surrogate in a second element", "[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},{\"entity_id\":\"\\udbff\",\"entity_kind\":\"doc\"}]"]
+]
+/** Escapes the domain reads as storable text: each must be taken. */
+export const storableRefs: ReadonlyArray<string> = [
+  "[{\"entity_id\":\"\\ud83d\\ude00\",\"entity_kind\":\"doc\"}]",
+  "[{\"entity_id\":\"\\ud55c\\uD7FF\\ue000\",\"entity_kind\":\"\\u00e9\"}]",
+  "[{\"entity_id\":\"\\\\u0000 \\\\ud800\",\"entity_kind\":\"doc\"}]"
+]
+
+/** planned_operations the domain's PlannedOperation array refuses (0022). */
+export const badOperations: ReadonlyArray<readonly [string, string]> = [
+  ["an element that is a number", "[1]"],
+  ["an empty object", "[{}]"],
+  ["no target", "[{\"op_type\":\"read\"}]"],
+  ["an unknown op_type", "[{\"op_type\":\"delete\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
+  ["a numeric op_type", "[{\"op_type\":1,\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}}]"],
+  ["a target that is a string", "[{\"op_type\":\"read\",\"target\":\"doc\"}]"],
+  ["a target in an array", "[{\"op_type\":\"read\",\"target\":[{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}]}]"],
+  ["a target with an empty entity_id", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"\",\"entity_kind\":\"doc\"}}]"],
+  ["a target with an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\",\"x\":1}}]"],
+  ["an extra key", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"x\":1}]"],
+  ["a numeric description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":5}]"],
+  ["op_type named twice, the last unknown", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"op_type\":\"delete\"}]"],
+  ["a bad element after a good one", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},1]"]
+]
+export const unstorableOperations: ReadonlyArray<readonly [string, string]> = [
+  ["U+0000 in a description", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"a\\u0000\"}]"],
+  ["a lone surrogate in a target's entity_kind", "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"\\udfff\"}}]"]
+]
+/** Every op type, a description given, null (read as absent), empty or left out: each is taken. */
+export const goodOperations: ReadonlyArray<string> = [
+  "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},{\"op_type\":\"write\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"edit it\"}]",
+  "[{\"op_type\":\"plan\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":null},{\"op_type\":\"execute\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"\"}]"
+]
