@@ -10,9 +10,10 @@
  *     first batch's transaction, its rows locked and moved but not committed:
  *     says `holding`, then waits to be killed.
  *   node-hold <database> <job id>
- *     runs the (started) job with `Jobs.run`: node `first` ends, then node
- *     `hang`'s start is written inside a transaction that stays open: says
- *     `in-transaction` with the run id, then waits to be killed.
+ *     runs the (started) job with `Jobs.run`: node `first` ends, node `open`
+ *     starts (committed) and never ends, then node `hang`'s start is written
+ *     inside a transaction that stays open: says `in-transaction` with the
+ *     run id, then waits to be killed.
  *   zombie <database> <job id>
  *     runs the job with `Jobs.run` (heartbeat every hour: silent once taken):
  *     node `first` ends, says `running` with the run id, then waits for a
@@ -91,7 +92,13 @@ const program = Effect.gen(function*() {
   const exit = yield* Effect.exit(jobs.run(jobId as JobId, (ctx) =>
     Effect.gen(function*() {
       yield* ctx.node({ node_id: "first", node_type: "step" }, Effect.succeed({ step: 1 }))
-      if (mode === "node-hold") return yield* ctx.node({ node_id: "hang", node_type: "llm" }, Effect.succeed(null))
+      if (mode === "node-hold") {
+        // A node left running (its start committed, its work never ends), then `hang`'s start held open.
+        const opened = yield* Deferred.make<void>()
+        yield* Effect.fork(ctx.node({ node_id: "open", node_type: "tool" }, Effect.zipRight(Deferred.succeed(opened, undefined), Effect.never)))
+        yield* Deferred.await(opened)
+        return yield* ctx.node({ node_id: "hang", node_type: "llm" }, Effect.succeed(null))
+      }
       emit({ t: "running", run: ctx.run.id })
       yield* Deferred.await(go)
       // The revived zombie's late heartbeat, written for its run as its heartbeat fiber would.
