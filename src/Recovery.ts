@@ -166,7 +166,8 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
     }))
 
   // Until a batch finds nothing: a short batch does not prove the scan is done, since runs
-  // whose job another transaction held were skipped, not counted.
+  // whose job another transaction held were skipped, not counted; an empty one does (a batch
+  // that could take nothing waits for those runs' holders: JobStore.stallStaleRuns).
   const scan = Effect.gen(function*() {
     while (true) {
       const stalled = yield* retryStorageErrors(batch, retries)

@@ -44,8 +44,10 @@
  * - `claimNext` locks the job (skipping one another transaction holds) before
  *   it creates the run; `releaseRun` updates the job before the run.
  * - `stallStaleRuns` locks the jobs of stale runs first (skipping any a
- *   concurrent change holds: that change decides the job's fate), then the
- *   runs, then moves both.
+ *   concurrent change holds while others are free), then the runs, then
+ *   moves both. When only held ones are left it waits for them, one job at a
+ *   time, holding no other lock while it waits: a holder need not end the
+ *   run (a metrics write, a recoverer that dies before its COMMIT).
  * - A worker's own writes for its run (`heartbeat`, `startNode`,
  *   `finishNode`) lock only that run and read — never lock — its job, so
  *   they can wait behind a job-first transaction but never close a cycle
@@ -640,7 +642,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * and its job to `stalled` (the job only while it is running under that
    * run), and writes the records `events` gives for the runs it moved — so
    * each run's `workflow_recovery` event commits with its stall, exactly
-   * once. Returns the runs it moved, as stored after the move (status
+   * once. Runs whose job another transaction holds are skipped while others
+   * can be moved; with none movable, it waits for a holder rather than
+   * return nothing, so an empty result means no stale run is left (what a
+   * scan that loops until then relies on). Returns the runs it moved, as stored after the move (status
    * `stalled`, the stall message, the move's `updated_at`; their last
    * heartbeat is kept), with their job's trace id, so building those
    * events reads no job (no N+1). Concurrent calls never move a run twice;

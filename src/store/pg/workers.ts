@@ -33,8 +33,8 @@ const isoText = (sql: SqlClient.SqlClient, column: string) =>
 /**
  * Recovery's batch in one statement (R9), set-based whatever the batch size,
  * in the lock order (JobStore.ts): the jobs of up to `limit` stale runs
- * first, skipping any another transaction holds — a completion, a cancel,
- * another recoverer: that transaction decides it; then their runs, waited for
+ * first, skipping any another transaction holds (with `wait`, waiting for
+ * it: `stallStaleRuns`'s last pass); then their runs, waited for
  * (nothing that holds a run lock waits for a job lock) and re-checked as they
  * are once locked — PostgreSQL re-reads a row it had to wait for, so a
  * heartbeat or an end that committed meanwhile drops its run; then each run
@@ -61,6 +61,8 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
   readonly limit: number
   readonly threshold: Duration.Duration
   readonly record: boolean
+  /** Wait for a job another transaction holds, instead of skipping it (`stallStaleRuns`'s last pass). */
+  readonly wait?: boolean
 }) => {
   const secs = thresholdSecs(batch.threshold)
   const why = stallMessageAround(secs)
@@ -91,7 +93,7 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
       WHERE ${stale("r")}
       ORDER BY r.last_heartbeat, r.id
       LIMIT ${batch.limit}
-      FOR NO KEY UPDATE OF j SKIP LOCKED
+      FOR NO KEY UPDATE OF j${sql.literal(batch.wait === true ? "" : " SKIP LOCKED")}
     ), locked_runs AS MATERIALIZED (
       SELECT ${sql.literal(qualified(columns.run, "r"))}, ${heartbeat} AS heartbeat
       FROM workflow_runs r
@@ -172,6 +174,13 @@ export const makeWorkerMethods = (context: PgContext) => {
     storageErrors("JobStore.findStaleRuns")
   )
 
+  /** Whether any run is still running with a heartbeat before `cutoff` (held by another transaction or not). */
+  const anyStale = (cutoff: string) =>
+    Effect.map(
+      sql`SELECT 1 FROM workflow_runs WHERE status = 'running' AND last_heartbeat < ${cutoff}::timestamptz LIMIT 1`,
+      (found) => found.length > 0
+    )
+
   const stallStaleRuns: Service["stallStaleRuns"] = Effect.fnUntraced(
     function*(options: {
       readonly heartbeatBefore: DateTime.Utc
@@ -182,12 +191,13 @@ export const makeWorkerMethods = (context: PgContext) => {
     }) {
       const at = instantParam(yield* DateTime.now)
       const limit = Math.max(0, Math.floor(options.limit))
+      const cutoff = instantBound(options.heartbeatBefore)
       const rows: Array<unknown> = []
       while (true) {
         const take = Math.min(limit - rows.length, MAX_STALLED_PER_STATEMENT)
         const moved = yield* stallStatement(sql, {
           at,
-          cutoff: instantBound(options.heartbeatBefore),
+          cutoff,
           limit: take,
           threshold: options.threshold,
           record: options.recordRecovery === true
@@ -195,6 +205,18 @@ export const makeWorkerMethods = (context: PgContext) => {
         for (const row of moved) rows.push(row)
         // Fewer than asked: no stale run is left that no other transaction holds.
         if (moved.length < take || rows.length >= limit) break
+      }
+      // Nothing taken: the stale runs left, if any, are held by other transactions. One that
+      // ends its run (a completion, a cancel, another recoverer) decides it, but one may not: a
+      // metrics write or a pin, a move rolled back, a recoverer that dies before its COMMIT.
+      // Skipped, such a run stayed running after a scan that ended on this empty batch, and
+      // intake opened. So wait for them, one at a time — the oldest stale run's job, then its
+      // run, re-checked as they are once locked — until one is moved or none is left: an empty
+      // result means no stale run is left. Holding no lock while it waits for the job, this
+      // pass closes no cycle (JobStore.ts, lock order).
+      while (rows.length === 0 && limit > 0 && (yield* anyStale(cutoff))) {
+        const moved = yield* stallStatement(sql, { at, cutoff, limit: 1, threshold: options.threshold, record: options.recordRecovery === true, wait: true })
+        for (const row of moved) rows.push(row)
       }
       const stalled = yield* decode.stalledRuns(rows)
       if (options.events !== undefined && stalled.length > 0) yield* insertEvents(yield* auditRecords(options.events, stalled))
