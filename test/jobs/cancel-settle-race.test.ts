@@ -14,124 +14,22 @@
  * that came too late) — never a defect, never a second end.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
-import type { JobId } from "../../src/domain/Ids.js"
-import type { JobState } from "../../src/domain/JobState.js"
-import { Jobs, type RunContext } from "../../src/Jobs.js"
-import { JobStore } from "../../src/store/JobStore.js"
+import type { RunContext } from "../../src/Jobs.js"
 import { engineOn } from "../engine/engine.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "./jobs.suite.js"
-import { services } from "./services.js"
-import { type SharedBackend, type SharedDatabase, sharedBackends, untilLockWaiter } from "./shared-database.js"
-
-/** A point one side stops at: `reached` once there; it goes on once `go` is done. */
-interface Gate {
-  readonly reached: Deferred.Deferred<void>
-  readonly go: Deferred.Deferred<void>
-}
-const makeGate: Effect.Effect<Gate> = Effect.zipWith(Deferred.make<void>(), Deferred.make<void>(), (reached, go) => ({ reached, go }))
-const pass = (gate: Gate) => Effect.zipRight(Deferred.succeed(gate.reached, undefined), Deferred.await(gate.go))
-const open = (gate: Gate) => Deferred.succeed(gate.go, undefined)
-
-/**
- * Per-job hooks on a store. A hold runs inside the write's open transaction,
- * after the write (the job's row written and locked, not committed); a start
- * signal fires as the write is called, before it waits for any lock.
- */
-interface Hooks {
-  /** A worker's settle (`settleRun`), written: its transaction held open. */
-  readonly settleHeld: Map<string, Gate>
-  /** A worker's failure written, its retry's requeue (`failed → queued`) not yet: held between the two. */
-  readonly requeueHeld: Map<string, Gate>
-  /** A worker's release (`releaseRun`), written: its transaction held open. */
-  readonly releaseHeld: Map<string, Gate>
-  /** An operator's one-write move of a running job (`finishRunningJob`), written: its transaction held open. */
-  readonly finishHeld: Map<string, Gate>
-  /** A worker's settle called. */
-  readonly settleStarted: Map<string, Deferred.Deferred<void>>
-  /** An operator's move of a running job called. */
-  readonly finishStarted: Map<string, Deferred.Deferred<void>>
-  /** The store's next transaction begun (a release locks its job in one). */
-  transactionStarted: Deferred.Deferred<void> | undefined
-  /** How each worker settle ended, by job. */
-  readonly settleExits: Map<string, Exit.Exit<unknown, unknown>>
-}
-
-const makeHooks = (): Hooks => ({
-  settleHeld: new Map(),
-  requeueHeld: new Map(),
-  releaseHeld: new Map(),
-  finishHeld: new Map(),
-  settleStarted: new Map(),
-  finishStarted: new Map(),
-  transactionStarted: undefined,
-  settleExits: new Map()
-})
-
-const signal = (deferred: Deferred.Deferred<void> | undefined) => deferred === undefined ? Effect.void : Deferred.succeed(deferred, undefined)
-
-const hooked = (hooks: Hooks) => (store: JobStore["Type"]): JobStore["Type"] => ({
-  ...store,
-  transaction: (effect) =>
-    Effect.suspend(() => {
-      const started = hooks.transactionStarted
-      hooks.transactionStarted = undefined
-      return Effect.zipRight(signal(started), store.transaction(effect))
-    }),
-  settleRun: (settle) =>
-    Effect.suspend(() => {
-      const held = hooks.settleHeld.get(settle.job_id)
-      const write = held === undefined ? store.settleRun!(settle) : store.transaction(Effect.tap(store.settleRun!(settle), () => pass(held)))
-      return Effect.zipRight(signal(hooks.settleStarted.get(settle.job_id)), write).pipe(
-        Effect.onExit((exit) => Effect.sync(() => hooks.settleExits.set(settle.job_id, exit)))
-      )
-    }),
-  transition: (input) =>
-    Effect.suspend(() => {
-      const held = input.from === "failed" && input.to === "queued" ? hooks.requeueHeld.get(input.job_id) : undefined
-      return held === undefined ? store.transition(input) : Effect.zipRight(pass(held), store.transition(input))
-    }),
-  releaseRun: (runId, options) =>
-    Effect.flatMap(store.releaseRun(runId, options), (job) => {
-      const held = hooks.releaseHeld.get(job.job_id)
-      return held === undefined ? Effect.succeed(job) : Effect.as(pass(held), job)
-    }),
-  finishRunningJob: (end) =>
-    Effect.suspend(() => {
-      const held = hooks.finishHeld.get(end.job_id)
-      const write = held === undefined
-        ? store.finishRunningJob!(end)
-        : store.transaction(Effect.tap(store.finishRunningJob!(end), (job) => job === null ? Effect.void : pass(held)))
-      return Effect.zipRight(signal(hooks.finishStarted.get(end.job_id)), write)
-    })
-})
-
-/** One retry, an hour after a failure: a requeued job stays queued for the test. Submits record it, so both sides have it. */
-const RETRY = { default: { maxAttempts: 2, backoff: { initial: "1 hour", jitter: 0 } } } as const
-
-/** The operator: Jobs over a store of its own (another pool or connection), its writes hooked. */
-const operatorOn = (database: SharedDatabase, hooks: Hooks) =>
-  Effect.gen(function*() {
-    const store = hooked(hooks)(yield* database.store())
-    return Context.get(yield* Layer.build(services(Layer.succeed(JobStore, store), undefined, undefined, { retry: RETRY })), Jobs)
-  })
-
-/** Once the other side's write has begun: called, and on PostgreSQL waiting for the row lock the held side has. */
-const untilBlocked = (started: Deferred.Deferred<void>, database: SharedDatabase, backend: SharedBackend) =>
-  Effect.zipRight(Deferred.await(started), backend.name === "PostgreSQL" ? untilLockWaiter(database, backend) : Effect.void)
+import { allAwait, failureOf, hooked, makeGate, makeHooks, moves, open, operatorOn, RETRY, untilBlocked } from "./endRaceHooks.js"
+import { type SharedBackend, sharedBackends, untilLockWaiter } from "./shared-database.js"
 
 /** A program that says it started and waits for `finish`; then fails, or succeeds with outputs. */
 const programs = () => {
@@ -155,27 +53,6 @@ const programs = () => {
     finish: (jobId: string, how: "succeed" | "fail") => Deferred.succeed(slot(finish, jobId), how)
   }
 }
-
-/** The job's state moves, from its history's events, oldest first. */
-const moves = (jobs: Jobs["Type"], jobId: JobId) =>
-  Effect.map(jobs.history(jobId), (history) =>
-    history.events
-      .filter((event) => event.type === "system" && event.body["from_state"] !== event.body["to_state"])
-      .map((event) => `${String(event.body["from_state"] ?? "")}→${String(event.body["to_state"])}`))
-
-/** The failure of `exit` if it failed with one (a tag to check), else a defect's text. */
-const failureOf = (exit: Exit.Exit<unknown, unknown>): { readonly _tag?: string; readonly status?: string; readonly from?: string } | string | null => {
-  if (Exit.isSuccess(exit)) return null
-  const failure = Cause.failureOption(exit.cause)
-  return failure._tag === "Some" ? failure.value as { readonly _tag?: string } : `defect: ${Cause.pretty(exit.cause)}`
-}
-
-/** Both sides' `await` read the same end, the one expected. */
-const bothAwait = (a: Jobs["Type"], b: Jobs["Type"], jobId: JobId, state: JobState) =>
-  Effect.gen(function*() {
-    const [fromA, fromB] = yield* Effect.all([a.await(jobId, { timeout: "30 seconds" }), b.await(jobId, { timeout: "30 seconds" })], { concurrency: 2 })
-    assert.deepStrictEqual([fromA.state, fromB.state], [state, state], "await in both processes")
-  })
 
 /** A worker pool on a store of its own (hooked), its scope to close, and an operator on another. */
 const setUp = (backend: SharedBackend, label: string) =>
@@ -217,7 +94,7 @@ for (const backend of sharedBackends) {
         const caught = yield* Effect.either(Effect.catchTag(cancel, "IllegalTransition", (e) => Effect.fail(`${e.from}→${e.to}`)))
         assert.deepStrictEqual(caught, Either.left("completed→cancelled"), String(failureOf(cancel)))
 
-        yield* bothAwait(worker, operator, job.job_id, "completed")
+        yield* allAwait([worker, operator], job.job_id, "completed")
         assert.isTrue(Exit.isSuccess(hooks.settleExits.get(job.job_id)!), "the settle committed")
         const history = yield* operator.history(job.job_id)
         assert.deepStrictEqual(history.job.job_outputs, { summary: job.job_id })
@@ -244,7 +121,7 @@ for (const backend of sharedBackends) {
         const cancel = yield* Fiber.join(cancelling)
         assert.isTrue(Exit.isSuccess(cancel), String(failureOf(cancel)))
 
-        yield* bothAwait(worker, operator, job.job_id, "cancelled")
+        yield* allAwait([worker, operator], job.job_id, "cancelled")
         const settled = hooks.settleExits.get(job.job_id)
         assert.isDefined(settled, "the settle was written after the cancel")
         assert.deepInclude(failureOf(settled!), { _tag: "RunNotActive", status: "cancelled" })
@@ -274,7 +151,7 @@ for (const backend of sharedBackends) {
         const cancel = yield* Fiber.join(cancelling)
         assert.isTrue(Exit.isSuccess(cancel), String(failureOf(cancel)))
 
-        yield* bothAwait(worker, operator, job.job_id, "cancelled")
+        yield* allAwait([worker, operator], job.job_id, "cancelled")
         const history = yield* operator.history(job.job_id)
         assert.strictEqual(history.job.attempt, 2, "the retry was recorded before the cancel")
         assert.strictEqual(history.job.status_reason, "no retry")
@@ -304,7 +181,7 @@ for (const backend of sharedBackends) {
         const cancel = yield* Fiber.join(cancelling)
         assert.isTrue(Exit.isSuccess(cancel), String(failureOf(cancel)))
 
-        yield* bothAwait(worker, operator, job.job_id, "cancelled")
+        yield* allAwait([worker, operator], job.job_id, "cancelled")
         assert.deepInclude(failureOf(hooks.settleExits.get(job.job_id)!), { _tag: "RunNotActive", status: "cancelled" })
         const history = yield* operator.history(job.job_id)
         assert.strictEqual(history.job.attempt, 1)
@@ -334,7 +211,7 @@ for (const backend of sharedBackends) {
         const cancel = yield* Fiber.join(cancelling)
         assert.isTrue(Exit.isSuccess(cancel), String(failureOf(cancel)))
 
-        yield* bothAwait(worker, operator, job.job_id, "cancelled")
+        yield* allAwait([worker, operator], job.job_id, "cancelled")
         const history = yield* operator.history(job.job_id)
         assert.deepStrictEqual(history.runs.map(({ run }) => run.status), ["failed"])
         assert.include(history.runs[0]!.run.error_message ?? "", "shut down")
@@ -360,7 +237,7 @@ for (const backend of sharedBackends) {
         const cancel = yield* Fiber.join(cancelling)
         assert.isTrue(Exit.isSuccess(cancel), String(failureOf(cancel)))
 
-        yield* bothAwait(worker, operator, job.job_id, "cancelled")
+        yield* allAwait([worker, operator], job.job_id, "cancelled")
         const history = yield* operator.history(job.job_id)
         assert.deepStrictEqual(history.runs.map(({ run }) => run.status), ["cancelled"])
         assert.deepStrictEqual(yield* moves(operator, job.job_id), ["→queued", "queued→running", "running→cancelled"])
@@ -391,7 +268,7 @@ for (const backend of sharedBackends) {
           assert.include(other.out, "IllegalTransition")
           assert.include(other.out, "cannot go from completed to cancelled")
 
-          yield* bothAwait(worker, operator, job.job_id, "completed")
+          yield* allAwait([worker, operator], job.job_id, "completed")
           assert.deepStrictEqual(yield* moves(operator, job.job_id), ["→queued", "queued→running", "running→completed"])
           yield* Scope.close(pool, Exit.void)
           assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
