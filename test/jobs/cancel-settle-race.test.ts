@@ -21,7 +21,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import type { RunContext } from "../../src/Jobs.js"
@@ -271,6 +271,48 @@ for (const backend of sharedBackends) {
           yield* allAwait([worker, operator], job.job_id, "completed")
           assert.deepStrictEqual(yield* moves(operator, job.job_id), ["→queued", "queued→running", "running→completed"])
           yield* Scope.close(pool, Exit.void)
+          assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+        }).pipe(Effect.scoped), 90_000)
+
+      const poolScript = fileURLToPath(new URL("./pool-process.ts", import.meta.url))
+      it.live("R6 a pool in another OS process whose completion starts while a cancel is written but not committed finds its run taken: cancelled once, that pool's log says so", () =>
+        Effect.gen(function*() {
+          const database = yield* backend.fresh("settle process after cancel")
+          const desk = makeHooks()
+          const operator = yield* operatorOn(database, desk)
+          const job = yield* operator.submit(summarize())
+          let out = ""
+          const child = yield* Effect.acquireRelease(
+            Effect.sync(() => spawn(process.execPath, ["--import", "tsx", poolScript, database.url], { stdio: ["pipe", "pipe", "pipe"] })),
+            (child) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+          )
+          child.stdout.on("data", (chunk) => out += String(chunk))
+          child.stderr.on("data", (chunk) => out += String(chunk))
+          const exited = new Promise<number | null>((resolve) => child.on("exit", resolve))
+          /** Until the pool process has printed `line` (it exits on its own; the test's timeout bounds a hang). */
+          const untilPrinted = (line: string): Effect.Effect<void> =>
+            Effect.suspend(() => out.includes(line) ? Effect.void : Effect.zipRight(Effect.sleep("20 millis"), untilPrinted(line)))
+
+          yield* untilPrinted(`@@started ${job.job_id}`)
+          const held = yield* makeGate
+          desk.finishHeld.set(job.job_id, held)
+          const cancelling = yield* Effect.fork(Effect.exit(operator.cancel(job.job_id, { actor: "human", reason: "stop" })))
+          yield* Deferred.await(held.reached)
+          child.stdin.write("finish\n")
+          // The other process's settle waits for the job's row, which the cancel holds.
+          yield* untilLockWaiter(database, backend)
+          yield* open(held)
+          const cancel = yield* Fiber.join(cancelling)
+          assert.isTrue(Exit.isSuccess(cancel), String(failureOf(cancel)))
+          assert.strictEqual(yield* Effect.promise(() => exited), 0, out)
+          assert.include(out, "@@end cancelled")
+          assert.include(out, `job ${job.job_id}'s run was taken away (now cancelled)`)
+
+          yield* allAwait([operator], job.job_id, "cancelled")
+          const history = yield* operator.history(job.job_id)
+          assert.strictEqual(history.job.job_outputs, null)
+          assert.deepStrictEqual(history.runs.map(({ run }) => run.status), ["cancelled"])
+          assert.deepStrictEqual(yield* moves(operator, job.job_id), ["→queued", "queued→running", "running→cancelled"])
           assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
         }).pipe(Effect.scoped), 90_000)
     }
