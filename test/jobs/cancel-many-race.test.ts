@@ -2,7 +2,8 @@
  * Many racers: jobs run by two worker pools (each on a store of its own),
  * each job cancelled by an operator on a third store at a point of its run
  * picked from a seed and forced there — while its program waits at its
- * start, inside a node, after its node; while its completion or failure is
+ * start, inside a node, while its node's end is written and not committed,
+ * after its node; while its completion or failure is
  * written and not committed; between a failed attempt and its retry's
  * requeue; or first, held uncommitted while the program's own settle
  * begins. All the jobs race at once, so holds of one job overlap the others'
@@ -34,6 +35,7 @@ import { sharedBackends } from "./shared-database.js"
 const POINTS = [
   "at start",
   "in node",
+  "node end held",
   "after node",
   "completion held",
   "failure held",
@@ -43,13 +45,14 @@ const POINTS = [
 ] as const
 type Point = typeof POINTS[number]
 
-const ROUNDS = 3
+const ROUNDS = 4
 const SEED = Number(process.env["HSK_RACE_SEED"] ?? 20261204)
 
 /** What a point leaves: the job's end, its moves after its claim, its run's end, and whether the cancel wins. */
 const expected: Record<Point, { readonly state: JobState; readonly moves: ReadonlyArray<string>; readonly run: string; readonly cancelled: boolean }> = {
   "at start": { state: "cancelled", moves: ["running→cancelled"], run: "cancelled", cancelled: true },
   "in node": { state: "cancelled", moves: ["running→cancelled"], run: "cancelled", cancelled: true },
+  "node end held": { state: "cancelled", moves: ["running→cancelled"], run: "cancelled", cancelled: true },
   "after node": { state: "cancelled", moves: ["running→cancelled"], run: "cancelled", cancelled: true },
   "completion held": { state: "completed", moves: ["running→completed"], run: "completed", cancelled: false },
   "failure held": { state: "failed", moves: ["running→failed"], run: "failed", cancelled: false },
@@ -99,17 +102,22 @@ const race = (
   Effect.gen(function*() {
     const id = job.job_id
     const openAll = Effect.all([open(plan.start), open(plan.node), open(plan.end)])
-    /** The worker's write held open; the cancel begun (it waits for the lock); then the write goes on. */
-    const cancelWhileHeld = (held: Gate) =>
+    /**
+     * The worker's write held open once the program passed `gates`; the cancel begun (it waits
+     * for the lock); then the write goes on, and after the cancel the rest of the program.
+     */
+    const cancelWhileHeld = (held: Gate, gates: ReadonlyArray<Gate> = [plan.start, plan.node, plan.end]) =>
       Effect.gen(function*() {
         const cancelStarted = yield* Deferred.make<void>()
         desk.finishStarted.set(id, cancelStarted)
-        yield* openAll
+        yield* Effect.forEach(gates, open)
         yield* Deferred.await(held.reached)
         const cancelling = yield* Effect.fork(Effect.exit(cancel))
         yield* Deferred.await(cancelStarted)
         yield* open(held)
-        return yield* Fiber.join(cancelling)
+        const cancelled = yield* Fiber.join(cancelling)
+        yield* openAll
+        return cancelled
       })
     switch (plan.point) {
       case "at start":
@@ -122,6 +130,11 @@ const race = (
         const cancelled = yield* Effect.exit(cancel)
         yield* openAll
         return cancelled
+      }
+      case "node end held": {
+        const held = yield* makeGate
+        worker.nodeEndHeld.set(id, held)
+        return yield* cancelWhileHeld(held, [plan.start, plan.node])
       }
       case "completion held":
       case "failure held": {
@@ -209,6 +222,7 @@ for (const backend of sharedBackends) {
           const nodes = history.runs.flatMap(({ nodes }) => nodes.map((node) => node.status))
           assert.notInclude(nodes, "running", `${label}: no node left running`)
           if (point === "in node") assert.deepStrictEqual(nodes, ["cancelled"], `${label}: its open node ended with the run`)
+          if (point === "node end held") assert.deepStrictEqual(nodes, ["completed"], `${label}: its node ended as its worker wrote it, before the cancel`)
           if (point === "completion held") assert.deepStrictEqual(history.job.job_outputs, { summary: job.job_id }, label)
           if (want.state === "cancelled") assert.strictEqual(history.job.job_outputs, null, `${label}: nothing of the taken run written`)
           if (point.startsWith("cancel first")) {

@@ -41,6 +41,10 @@ export interface Hooks {
   readonly releaseHeld: Map<string, Gate>
   /** An operator's one-write move of a running job (`finishRunningJob`), written: its transaction held open. */
   readonly finishHeld: Map<string, Gate>
+  /** A worker's end of a node of the job's run (`finishNode`), written: its transaction held open. */
+  readonly nodeEndHeld: Map<string, Gate>
+  /** The job of each node started while a node end is to be held. */
+  readonly nodeJobs: Map<string, string>
   /** A worker's settle called. */
   readonly settleStarted: Map<string, Deferred.Deferred<void>>
   /** An operator's move of a running job called. */
@@ -56,6 +60,8 @@ export const makeHooks = (): Hooks => ({
   requeueHeld: new Map(),
   releaseHeld: new Map(),
   finishHeld: new Map(),
+  nodeEndHeld: new Map(),
+  nodeJobs: new Map(),
   settleStarted: new Map(),
   finishStarted: new Map(),
   transactionStarted: undefined,
@@ -89,6 +95,17 @@ export const hooked = (hooks: Hooks) => (store: JobStore["Type"]): JobStore["Typ
     Effect.flatMap(store.releaseRun(runId, options), (job) => {
       const held = hooks.releaseHeld.get(job.job_id)
       return held === undefined ? Effect.succeed(job) : Effect.as(pass(held), job)
+    }),
+  startNode: (input) =>
+    Effect.tap(store.startNode(input), (node) =>
+      hooks.nodeEndHeld.size === 0
+        ? Effect.void
+        : Effect.map(store.getRun(node.workflow_run_id), (run) => hooks.nodeJobs.set(node.id, run.job_id))),
+  finishNode: (nodeId, outcome) =>
+    Effect.suspend(() => {
+      const job = hooks.nodeJobs.get(nodeId)
+      const held = job === undefined ? undefined : hooks.nodeEndHeld.get(job)
+      return held === undefined ? store.finishNode(nodeId, outcome) : store.transaction(Effect.tap(store.finishNode(nodeId, outcome), () => pass(held)))
     }),
   finishRunningJob: (end) =>
     Effect.suspend(() => {
