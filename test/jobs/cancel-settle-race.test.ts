@@ -26,7 +26,7 @@ import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import type { JobId } from "../../src/domain/Ids.js"
 import type { JobState } from "../../src/domain/JobState.js"
-import type { RunContext } from "../../src/Jobs.js"
+import type { RunContext, SuccessState } from "../../src/Jobs.js"
 import { engineOn } from "../engine/engine.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "./jobs.suite.js"
@@ -57,7 +57,7 @@ const programs = () => {
 }
 
 /** A worker pool on a store of its own (hooked), its scope to close, and an operator on another. */
-const setUp = (backend: SharedBackend, label: string) =>
+const setUp = (backend: SharedBackend, label: string, onSuccess: SuccessState = "completed") =>
   Effect.gen(function*() {
     const database = yield* backend.fresh(label)
     const hooks = makeHooks()
@@ -67,7 +67,7 @@ const setUp = (backend: SharedBackend, label: string) =>
     const program = programs()
     const pool = yield* Scope.make()
     yield* Scope.extend(
-      worker.jobs.worker({ concurrency: 1, pollInterval: "50 millis", drainTimeout: "1 millis", handler: program.handler, run: { heartbeatInterval: "1 hour" } }),
+      worker.jobs.worker({ concurrency: 1, pollInterval: "50 millis", drainTimeout: "1 millis", handler: program.handler, run: { heartbeatInterval: "1 hour", onSuccess } }),
       pool
     )
     return { backend, database, hooks, desk, worker: worker.jobs, operator, program, pool }
@@ -148,6 +148,19 @@ for (const backend of sharedBackends) {
         const history = yield* endedAs(race, job.job_id, "completed", ["completed"], ["queued→running", "running→completed"])
         assert.isTrue(Exit.isSuccess(race.hooks.settleExits.get(job.job_id)!), "the settle committed")
         assert.deepStrictEqual(history.job.job_outputs, { summary: job.job_id })
+      }).pipe(Effect.scoped), 90_000)
+
+    it.live("R6 a cancel that starts while a pool's success to awaiting_validation is written but not committed cancels the job from there: a move the lifecycle allows, never IllegalTransition", () =>
+      Effect.gen(function*() {
+        const race = yield* setUp(backend, "cancel after validation settle", "awaiting_validation")
+        const job = yield* race.operator.submit(summarize())
+        const held = yield* makeGate
+        race.hooks.settleHeld.set(job.job_id, held)
+        yield* race.program.started(job.job_id)
+        succeeded(yield* cancelWhileWorkerHolds(race, job.job_id, held, race.program.finish(job.job_id, "succeed"), "rejected"))
+
+        const history = yield* endedAs(race, job.job_id, "cancelled", ["awaiting_validation"], ["queued→running", "running→awaiting_validation", "awaiting_validation→cancelled"])
+        assert.deepStrictEqual(history.job.job_outputs, { summary: job.job_id }, "the run's outputs, written before the cancel")
       }).pipe(Effect.scoped), 90_000)
 
     it.live("R6 a pool's completion that starts while a cancel is written but not committed finds its run taken (RunNotActive → RunLost): the job ends cancelled once, nothing of the run's written", () =>
