@@ -23,8 +23,11 @@ export interface Gate {
   readonly reached: Deferred.Deferred<void>
   readonly go: Deferred.Deferred<void>
 }
+/** A new gate, closed. */
 export const makeGate: Effect.Effect<Gate> = Effect.zipWith(Deferred.make<void>(), Deferred.make<void>(), (reached, go) => ({ reached, go }))
+/** Says `gate` is reached and waits there until it is opened. */
 export const pass = (gate: Gate) => Effect.zipRight(Deferred.succeed(gate.reached, undefined), Deferred.await(gate.go))
+/** Lets whoever waits at `gate` (now or later) go on. */
 export const open = (gate: Gate) => Deferred.succeed(gate.go, undefined)
 
 /**
@@ -55,6 +58,7 @@ export interface Hooks {
   readonly settleExits: Map<string, Exit.Exit<unknown, unknown>>
 }
 
+/** Hooks with nothing armed: the store they wrap behaves as itself. */
 export const makeHooks = (): Hooks => ({
   settleHeld: new Map(),
   requeueHeld: new Map(),
@@ -70,6 +74,7 @@ export const makeHooks = (): Hooks => ({
 
 const signal = (deferred: Deferred.Deferred<void> | undefined) => deferred === undefined ? Effect.void : Deferred.succeed(deferred, undefined)
 
+/** `store` with `hooks` applied to the writes they name (the job of each found from the write itself). */
 export const hooked = (hooks: Hooks) => (store: JobStore["Type"]): JobStore["Type"] => ({
   ...store,
   transaction: (effect) =>
