@@ -152,23 +152,30 @@ for (const backend of sharedBackends) {
         // Another process adds to the job's metrics in a transaction it keeps open: the job's row held.
         const held = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
+        // Its write is made once the scan has come to the held job, a second later by the clock.
         const holding = yield* Effect.fork(holder.transaction(Effect.gen(function*() {
           const locked = yield* holder.lockJob(job.job_id)
-          yield* holder.updateJob(job.job_id, { metrics: { ...locked.metrics, total_tokens: 7 } })
           yield* Deferred.succeed(held, undefined)
           yield* Deferred.await(release)
+          return yield* holder.updateJob(job.job_id, { metrics: { ...locked.metrics, total_tokens: 7 } })
         })))
         yield* Deferred.await(held)
         const starting = yield* startingProcess(recoverer)
         const submitted = yield* Effect.fork(starting.jobs.submit(summarize({ job_kind: "doc_edit" })))
         // The scan either ends (it skipped the held job) or waits for the holder.
         const endedWhileHeld = yield* resolvedOrWaiting(database, backend, starting.gate)
+        yield* TestClock.adjust("1 second")
         yield* Deferred.succeed(release, undefined)
-        yield* Fiber.join(holding)
+        const heldChange = yield* Fiber.join(holding)
         const report = yield* starting.gate.result
         assert.isFalse(endedWhileHeld, "the scan ended while a stale run's job was held: it never saw that run")
         assert.deepStrictEqual(report.recovered.map((r) => r.id), [run.id])
         yield* stalledOnce(recoverer, run)
+        // The stall, and its event, are dated no earlier than the change the scan waited for (R10: the log's order is the changes' order).
+        const heldAt = DateTime.toEpochMillis(heldChange.updated_at)
+        assert.isAtLeast(DateTime.toEpochMillis((yield* recoverer.getJob(job.job_id)).updated_at), heldAt, "the stalled job's updated_at")
+        const [recovery] = yield* recoveryEventsOf(recoverer, run)
+        assert.isAtLeast(DateTime.toEpochMillis(recovery!.timestamp), heldAt, "the workflow_recovery event's timestamp")
         assert.strictEqual((yield* recoverer.getJob(job.job_id)).metrics.total_tokens, 7, "the holder's write kept")
         assert.strictEqual((yield* Fiber.join(submitted)).state, "queued")
         assert.deepStrictEqual(starting.early, [], "no job accepted before the scan ended")

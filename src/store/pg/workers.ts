@@ -181,6 +181,13 @@ export const makeWorkerMethods = (context: PgContext) => {
       (found) => found.length > 0
     )
 
+  /** Waits until no other transaction holds the job of the oldest stale run (its lock taken, in the lock order). */
+  const waitForOldestStale = (cutoff: string) =>
+    sql`SELECT 1 FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
+      WHERE r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz
+      ORDER BY r.last_heartbeat, r.id LIMIT 1
+      FOR NO KEY UPDATE OF j`
+
   const stallStaleRuns: Service["stallStaleRuns"] = Effect.fnUntraced(
     function*(options: {
       readonly heartbeatBefore: DateTime.Utc
@@ -214,8 +221,20 @@ export const makeWorkerMethods = (context: PgContext) => {
       // run, re-checked as they are once locked — until one is moved or none is left: an empty
       // result means no stale run is left. Holding no lock while it waits for the job, this
       // pass closes no cycle (JobStore.ts, lock order).
+      // The holder is waited for before the stall's instant is read (a statement that takes the
+      // job's lock and, outside a transaction, lets it go): read before the wait, the stall and its
+      // event would be dated before a change the holder committed after it.
       while (rows.length === 0 && limit > 0 && (yield* anyStale(cutoff))) {
-        const moved = yield* stallStatement(sql, { at, cutoff, limit: 1, threshold: options.threshold, record: options.recordRecovery === true, wait: true })
+        yield* waitForOldestStale(cutoff)
+        const waitedAt = instantParam(yield* DateTime.now)
+        const moved = yield* stallStatement(sql, {
+          at: waitedAt,
+          cutoff,
+          limit: 1,
+          threshold: options.threshold,
+          record: options.recordRecovery === true,
+          wait: true
+        })
         for (const row of moved) rows.push(row)
       }
       const stalled = yield* decode.stalledRuns(rows)
