@@ -45,15 +45,8 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         ...(end.reason !== undefined ? { reason: end.reason } : {}),
         ...(end.actor !== undefined ? { actor: end.actor } : {})
       }))
-      if (end.to === "queued") {
-        const reason = end.reason ?? "released"
-        // A released run's program was stopped and wrote its nodes' ends itself, but such a write
-        // may have failed (a database outage, a dropped connection): nodes still running end
-        // `cancelled` with the run, in the release's transaction, or nothing ever would.
-        yield* endOpenNodes(store, runId, "cancelled", reason)
-        // Handing the job back is the reserved release edge: the job queued, the run failed, in one write.
-        return yield* store.releaseRun(runId, { reason, events: auditWith([record]) })
-      }
+      // Handing the job back is the reserved release edge: the job queued, the run failed, in one write.
+      if (end.to === "queued") return yield* store.releaseRun(runId, { reason: end.reason ?? "released", events: auditWith([record]) })
       // Nodes the run left running end with it (a run's own settle has none left).
       yield* endOpenNodes(store, runId, end.to, nodeEndMessage(end.to, end.error, end.reason)).pipe(
         Effect.catchTag("RunNotActive", () => Effect.void)

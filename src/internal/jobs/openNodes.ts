@@ -3,9 +3,7 @@
  * complete of a running job; a reported security violation) ends the node
  * executions it left running too, with the run's own end state, in the
  * move's transaction (R8, HSK-WF-001): the program's own end write for such a
- * node is refused later (`RunNotActive`), so nothing else ever would. A
- * release (a run interrupted, its job handed back to `queued`) ends those its
- * stopped program could not end itself (a refused write), `cancelled`.
+ * node is refused later (`RunNotActive`), so nothing else ever would.
  */
 import * as Effect from "effect/Effect"
 import type { WorkflowRunId } from "../../domain/Ids.js"
