@@ -14,7 +14,9 @@
  * - When every write fails, the shutdown (or the interrupt) must still end
  *   promptly — not hang, not cancel — and leave the job `running` under its
  *   silent run for recovery, which, once the database is back, stalls each
- *   such run exactly once.
+ *   such run exactly once. Its log said "trying again in 100 ms" — a retry
+ *   an interrupted run never makes — and nothing after: it now says the run
+ *   is left to recovery.
  *
  * The outage is forced by wrapping the real store (test/support/outage.ts).
  */
@@ -23,6 +25,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import type { AiJob } from "../../src/domain/AiJob.js"
@@ -88,14 +91,34 @@ const latch = (n: number) =>
     }
   })
 
+/** The warnings logged by the effects `provide` is applied to (a pool's loops, a run's fiber inherit it). */
+const capturingWarnings = () => {
+  const warnings: Array<string> = []
+  const logger = Logger.make(({ logLevel, message }) => {
+    if (logLevel.label === "WARN") warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+  })
+  return {
+    warnings,
+    provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Logger.replace(Logger.defaultLogger, logger))
+  }
+}
+
+/** What the log says of runs whose end was refused while they were interrupted: left to recovery, never "trying again". */
+const saysLeftToRecovery = (warnings: ReadonlyArray<string>, jobs: ReadonlyArray<AiJob>) => {
+  assert.deepStrictEqual(warnings.filter((line) => line.includes("trying again")), [], "no retry is promised that will not happen")
+  for (const job of jobs) {
+    assert.lengthOf(warnings.filter((line) => line.includes(job.job_id) && line.includes("not tried again")), 1, "one warning a run: left to recovery")
+  }
+}
+
 /** Two jobs running in a two-loop pool, each inside a node; returns the pool's scope and the jobs. */
-const poolInNodes = (jobs: Jobs["Type"]) =>
+const poolInNodes = (jobs: Jobs["Type"], provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = (effect) => effect) =>
   Effect.gen(function*() {
     const submitted = [yield* jobs.submit(summarize({ job_inputs: { n: 1 } })), yield* jobs.submit(summarize({ job_inputs: { n: 2 } }))]
     const started = yield* latch(2)
     const pool = yield* Scope.make()
     yield* Scope.extend(
-      jobs.worker({ concurrency: 2, pollInterval: "1 hour", drainTimeout: "50 millis", handler: inNodeForever(started.arrive) }),
+      provide(jobs.worker({ concurrency: 2, pollInterval: "1 hour", drainTimeout: "50 millis", handler: inNodeForever(started.arrive) })),
       pool
     )
     yield* started.all
@@ -183,11 +206,13 @@ for (const backend of sharedBackends) {
         const database = yield* backend.fresh("release refused")
         const outage = makeOutage()
         const { jobs, store } = yield* engineOn(database, { wake: "poll", wrapStore: refusingWrites(outage) })
-        const { pool, submitted } = yield* poolInNodes(jobs)
+        const log = capturingWarnings()
+        const { pool, submitted } = yield* poolInNodes(jobs, log.provide)
         outage.down = true
         // Under the TestClock a wait for the database would never end: the close returns only if nothing waits.
         yield* Scope.close(pool, Exit.void)
         assert.isAtLeast(outage.refused, 4, "each node's end and each release was tried")
+        saysLeftToRecovery(log.warnings, submitted)
         outage.down = false
         for (const job of submitted) {
           // Left as it was: running under a run that no longer beats, for recovery.
@@ -202,6 +227,42 @@ for (const backend of sharedBackends) {
         assert.deepStrictEqual([...recoveriesByRun(snapshot).values()], [1, 1], "one recovery event a run")
         assert.isFalse(snapshot.events.some((event) => event.from_state === "running" && event.to_state === "queued"), "no release recorded")
         consistent(snapshot)
+      }).pipe(Effect.scoped), 30_000)
+
+    it.effect("R9 a pool shut down while a finished run's end waits to be written again: the wait ends with the drain, the log says left to recovery, recovery stalls it once", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("settle wait interrupted")
+        const outage = makeOutage()
+        const refusedOnce = yield* Deferred.make<void>()
+        const { jobs, store } = yield* engineOn(database, {
+          wake: "poll",
+          wrapStore: (base) => {
+            const refusing = refusingWrites(outage)(base)
+            return { ...refusing, settleRun: (settle) => Effect.ensuring(refusing.settleRun!(settle), Deferred.succeed(refusedOnce, undefined)) }
+          }
+        })
+        const job = yield* jobs.submit(summarize())
+        const log = capturingWarnings()
+        const pool = yield* Scope.make()
+        yield* Scope.extend(
+          log.provide(jobs.worker({
+            concurrency: 1,
+            pollInterval: "1 hour",
+            drainTimeout: "50 millis",
+            handler: () => Effect.sync(() => { outage.down = true }).pipe(Effect.as({ done: "while the database was down" }))
+          })),
+          pool
+        )
+        // The settle was refused; its retry waits on the TestClock, which nothing moves: only the drain's interrupt ends it.
+        yield* Deferred.await(refusedOnce)
+        yield* Scope.close(pool, Exit.void)
+        outage.down = false
+        assert.lengthOf(log.warnings.filter((line) => line.includes(job.job_id) && line.includes("not tried again")), 1, "left to recovery, said once")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "running")
+        const { first, second } = yield* nextStartup(database)
+        assert.deepStrictEqual(first.map((run) => run.job_id), [job.job_id])
+        assert.deepStrictEqual(second, [])
+        consistent(yield* database.snapshot)
       }).pipe(Effect.scoped), 30_000)
 
     it.effect("R8 Jobs.run interrupted from outside (Fiber.interrupt, a caller's timeout) while its node's end write is refused: the release ends the open node too", () =>
@@ -241,11 +302,13 @@ for (const backend of sharedBackends) {
         const job = yield* jobs.submit(summarize())
         yield* jobs.start(job.job_id)
         const started = yield* latch(1)
-        const running = yield* Effect.fork(jobs.run(job.job_id, inNodeForever(started.arrive)))
+        const log = capturingWarnings()
+        const running = yield* Effect.fork(log.provide(jobs.run(job.job_id, inNodeForever(started.arrive))))
         yield* started.all
         outage.down = true
         yield* Fiber.interrupt(running)
         assert.isAtLeast(outage.refused, 2, "the node's end and the release were tried")
+        saysLeftToRecovery(log.warnings, [job])
         outage.down = false
         assert.strictEqual((yield* store.getJob(job.job_id)).state, "running", "left for recovery, not cancelled")
         const { first, second } = yield* nextStartup(database)

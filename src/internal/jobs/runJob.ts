@@ -370,7 +370,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * next try says so as `RunLost`); then the `StorageError` is returned and
    * the run is recovery's, as before. Only the waits are interruptible: a
    * pool shutting down meanwhile leaves the run to recovery, as a release
-   * it cannot write does. (A settle whose commit landed but whose answer was
+   * it cannot write does (an interrupted run waits for nothing), and the log
+   * says so — not "trying again". (A settle whose commit landed but whose answer was
    * lost finds its run ended on the next try: `RunLost`, with the status it
    * wrote.)
    */
@@ -383,13 +384,27 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         (error) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
             const until = deadline ?? now + SETTLE_RETRY_BUDGET_MS
-            return now >= until
-              ? Effect.fail(error)
-              : Effect.logWarning(`job ${job.job_id}: its run's end could not be written (${error.message}); trying again in ${delay} ms`).pipe(
-                Effect.annotateLogs({ job_id: job.job_id, workflow_run_id: run.id }),
-                Effect.zipRight(Effect.interruptible(Effect.sleep(Duration.millis(delay)))),
-                Effect.zipRight(attempt(Math.min(delay * 2, SETTLE_RETRY_MAX_DELAY_MS), until))
-              )
+            if (now >= until) return Effect.fail(error)
+            const annotations = { job_id: job.job_id, workflow_run_id: run.id }
+            // Interrupted (a pool's shutdown, a caller's interrupt; a release always is), the run
+            // waits for nothing: said so, not "trying again" — the wait below ends at once.
+            const leftToRecovery = Effect.annotateLogs(
+              Effect.logWarning(
+                `job ${job.job_id}: its run's end could not be written (${error.message}) and the run was interrupted: ` +
+                  "not tried again; the job stays running until recovery stalls its run (its heartbeat late)"
+              ),
+              annotations
+            )
+            return Effect.descriptorWith((fiber) => {
+              const interrupted = HashSet.size(fiber.interruptors) > 0
+              const wait = Effect.interruptible(Effect.sleep(Duration.millis(delay)))
+              return (interrupted
+                ? leftToRecovery
+                : Effect.annotateLogs(Effect.logWarning(`job ${job.job_id}: its run's end could not be written (${error.message}); trying again in ${delay} ms`), annotations)).pipe(
+                  Effect.zipRight(interrupted ? wait : Effect.onInterrupt(wait, () => leftToRecovery)),
+                  Effect.zipRight(attempt(Math.min(delay * 2, SETTLE_RETRY_MAX_DELAY_MS), until))
+                )
+            })
           })
       )
     return attempt(SETTLE_RETRY_FIRST_DELAY_MS, undefined)
