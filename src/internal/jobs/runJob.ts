@@ -2,7 +2,8 @@
  * Running a job as its workflow run: the program runs while a heartbeat fiber
  * beats; node executions are persisted as they start and end (HSK-WF-001);
  * the run and job end `completed` (or the caller's success state) or
- * `failed`, each with its event, in one transaction.
+ * `failed`, each with its event, in one transaction — with the ends of any
+ * nodes whose own end write failed (RefusedNodeWrites).
  *
  * Every write the worker makes for its run — heartbeat, node start and
  * finish, the final settle — checks that the run is still the job's active
@@ -40,6 +41,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
+import type { NodeExecutionId } from "../../domain/Ids.js"
 import { type Capabilities, CapabilityDenied, grantDecision, type UnknownCapability, type UnknownProfile } from "../../Capabilities.js"
 import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Errors.js"
 import { JobMetrics, metricBounds } from "../../domain/JobMetrics.js"
@@ -100,6 +102,9 @@ export interface RunContext {
    * sequence number are persisted; the node ends completed, failed or
    * cancelled (interrupted). If the run was taken away, nothing is written
    * and the program is stopped right there: `Jobs.run` fails with `RunLost`.
+   * If the database refuses a write of the node (an outage), the node fails
+   * with that error, and its end is written with the run's end, in that
+   * write's transaction: no node stays `running` in a run its worker ended.
    */
   readonly node: <A extends Json | void, E, R>(
     spec: { readonly node_id: string; readonly node_type: string; readonly input?: Json },
@@ -168,6 +173,22 @@ export const selfInterrupted = "the program ended interrupted from within (nothi
 export const SETTLE_RETRY_BUDGET_MS = 60_000
 const SETTLE_RETRY_FIRST_DELAY_MS = 100
 const SETTLE_RETRY_MAX_DELAY_MS = 5_000
+
+/** A node's end as its program saw it, for `JobStore.finishNode`. */
+type NodeEnd = Parameters<JobStore["Type"]["finishNode"]>[1]
+
+/**
+ * A run's node writes that failed (the database refused them: an outage, a
+ * dropped statement): each end, as the program saw it, is written again with
+ * the run's end, in its transaction, or the node stayed `running` in an ended
+ * run for good. Present (perhaps empty) once any node write failed: a failed
+ * start may have committed all the same (its answer lost), and such a node,
+ * which never ran, ends `cancelled` there too.
+ */
+type RefusedNodeWrites = Map<NodeExecutionId, NodeEnd>
+
+/** What a node left open by a refused start (its answer lost, its work never begun) ends with. */
+export const nodeStartRefused = "not run: the database refused its start (if the start was written all the same, its answer was lost)"
 
 /** How a run ends, as its own worker writes it. */
 type Outcome =
@@ -248,16 +269,34 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     })
 
   /**
+   * Ends the nodes a refused write left `running` (RefusedNodeWrites): as
+   * the program saw them end, or `cancelled` if their start was refused. A
+   * refused end whose commit landed all the same ended its node already. In
+   * the caller's transaction, the job locked, before the run ends; the run's
+   * lock is taken before its nodes are listed (openNodes.ts). Every program
+   * fiber has stopped by then, so no other node is open.
+   */
+  const endRefusedNodes = (run: WorkflowRun, refused: RefusedNodeWrites) =>
+    Effect.gen(function*() {
+      yield* store.lockRun(run.id)
+      for (const node of yield* store.listNodes(run.id)) {
+        if (node.status !== "running") continue
+        yield* store.finishNode(node.id, refused.get(node.id) ?? { status: "cancelled", error_message: nodeStartRefused })
+      }
+    })
+
+  /**
    * Ends the run (endRun.ts) and records its duration and outputs on the job,
    * in one transaction — if the run is still the job's active run; otherwise
    * `RunLost` and nothing is written. The job is locked first, so the check
    * and the writes see the same job. The path of a release (`queued`), and of
    * a store without `settleRun`.
    */
-  const settleLocked = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) =>
+  const settleLocked = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) =>
     store.transaction(Effect.gen(function*() {
       const current = yield* store.lockJob(job.job_id)
       if (current.state !== "running" || current.workflow_run_id !== run.id) return yield* lostRun(job, run)
+      if (refused !== undefined) yield* endRefusedNodes(run, refused)
       const ended = yield* endRun(current, run.id, outcome.to === "queued"
         ? { to: "queued", reason: outcome.reason }
         : { to: outcome.to, error: outcome.error })
@@ -297,9 +336,10 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         return yield* retry === null ? settle : store.transaction(Effect.zipRight(settle, requeue(job, run, job, retry)))
       })
 
-  const settle = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) =>
-    (outcome.to === "queued" || settleOne === undefined
-      ? settleLocked(job, run, outcome, durationMs)
+  const settle = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) =>
+    // A node write the database refused takes the general path, which ends that node (settleOne writes no node).
+    (outcome.to === "queued" || settleOne === undefined || refused !== undefined
+      ? settleLocked(job, run, outcome, durationMs, refused)
       : settleOne(job, run, outcome, durationMs)).pipe(
         // Told after the commit: a waiter in this process reads what was committed.
         Effect.tap((settled) => announce(settled)),
@@ -330,26 +370,41 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * next try says so as `RunLost`); then the `StorageError` is returned and
    * the run is recovery's, as before. Only the waits are interruptible: a
    * pool shutting down meanwhile leaves the run to recovery, as a release
-   * it cannot write does. (A settle whose commit landed but whose answer was
+   * it cannot write does (an interrupted run waits for nothing), and the log
+   * says so — not "trying again". (A settle whose commit landed but whose answer was
    * lost finds its run ended on the next try: `RunLost`, with the status it
    * wrote.)
    */
-  const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number) => {
+  const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) => {
     // The minute counts from the first failure: a settle that succeeds (nearly all) reads no clock.
     const attempt = (delay: number, deadline: number | undefined): ReturnType<typeof settle> =>
       Effect.catchIf(
-        settle(job, run, outcome, durationMs),
+        settle(job, run, outcome, durationMs, refused),
         (error): error is StorageError => error instanceof StorageError,
         (error) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
             const until = deadline ?? now + SETTLE_RETRY_BUDGET_MS
-            return now >= until
-              ? Effect.fail(error)
-              : Effect.logWarning(`job ${job.job_id}: its run's end could not be written (${error.message}); trying again in ${delay} ms`).pipe(
-                Effect.annotateLogs({ job_id: job.job_id, workflow_run_id: run.id }),
-                Effect.zipRight(Effect.interruptible(Effect.sleep(Duration.millis(delay)))),
-                Effect.zipRight(attempt(Math.min(delay * 2, SETTLE_RETRY_MAX_DELAY_MS), until))
-              )
+            if (now >= until) return Effect.fail(error)
+            const annotations = { job_id: job.job_id, workflow_run_id: run.id }
+            // Interrupted (a pool's shutdown, a caller's interrupt; a release always is), the run
+            // waits for nothing: said so, not "trying again" — the wait below ends at once.
+            const leftToRecovery = Effect.annotateLogs(
+              Effect.logWarning(
+                `job ${job.job_id}: its run's end could not be written (${error.message}) and the run was interrupted: ` +
+                  "not tried again; the job stays running until recovery stalls its run (its heartbeat late)"
+              ),
+              annotations
+            )
+            return Effect.descriptorWith((fiber) => {
+              const interrupted = HashSet.size(fiber.interruptors) > 0
+              const wait = Effect.interruptible(Effect.sleep(Duration.millis(delay)))
+              return (interrupted
+                ? leftToRecovery
+                : Effect.annotateLogs(Effect.logWarning(`job ${job.job_id}: its run's end could not be written (${error.message}); trying again in ${delay} ms`), annotations)).pipe(
+                  Effect.zipRight(interrupted ? wait : Effect.onInterrupt(wait, () => leftToRecovery)),
+                  Effect.zipRight(attempt(Math.min(delay * 2, SETTLE_RETRY_MAX_DELAY_MS), until))
+                )
+            })
           })
       )
     return attempt(SETTLE_RETRY_FIRST_DELAY_MS, undefined)
@@ -360,9 +415,15 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * before its program finished, or a claim a closing pool never started. A
    * run already taken away has nothing to hand back.
    */
-  const release = (job: AiJob, claimed: WorkflowRun, reason: string, durationMs = 0): Effect.Effect<void, ReadError | DecodeFailure | StorageError | NotFound> =>
+  const release = (
+    job: AiJob,
+    claimed: WorkflowRun,
+    reason: string,
+    durationMs = 0,
+    refused?: RefusedNodeWrites
+  ): Effect.Effect<void, ReadError | DecodeFailure | StorageError | NotFound> =>
     Effect.asVoid(Effect.catchIf(
-      settleDurably(job, claimed, { to: "queued", reason }, durationMs),
+      settleDurably(job, claimed, { to: "queued", reason }, durationMs, refused),
       (error) => error instanceof RunLost,
       () => Effect.void
     ))
@@ -417,6 +478,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             (error) => Effect.zipRight(loseRun(error.status), then)
           ) as Effect.Effect<X, Exclude<Y, RunNotActive> | Then, Z>
 
+        // Set by the first node write that fails: the nodes it left open are ended with the run.
+        let refused: RefusedNodeWrites | undefined
+        const refusedWrites = (): RefusedNodeWrites => (refused ??= new Map())
         const node: RunContext["node"] = (spec, effect) =>
           // Start and finish records are written even if the run is interrupted meanwhile; only the node's own work is interruptible.
           // A node write that finds the run taken away never returns to the program (which might
@@ -424,22 +488,32 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           Effect.uninterruptibleMask((restore) => {
             const stopped = restore(Effect.never)
             return Effect.gen(function*() {
-              const started: NodeExecution = yield* own(store.startNode({
-                workflow_run_id: run.id,
-                node_id: spec.node_id,
-                node_type: spec.node_type,
-                input_payload: spec.input ?? null
-              }), stopped)
+              const started: NodeExecution = yield* own(
+                Effect.tapError(store.startNode({
+                  workflow_run_id: run.id,
+                  node_id: spec.node_id,
+                  node_type: spec.node_type,
+                  input_payload: spec.input ?? null
+                }), (error) => error instanceof RunNotActive ? Effect.void : Effect.sync(refusedWrites)),
+                stopped
+              )
               const exit = yield* Effect.exit(restore(Effect.withSpan(effect, "Jobs.node", {
                 attributes: { "hsk.node_id": spec.node_id, "hsk.node_type": spec.node_type, "hsk.sequence": started.sequence }
               })))
-              yield* own(store.finishNode(started.id, Exit.match(exit, {
+              const end: NodeEnd = Exit.match(exit, {
                 onSuccess: (value) => ({ status: "completed" as const, output_payload: (value ?? null) as Json | null }),
                 onFailure: (cause) =>
                   Cause.isInterruptedOnly(cause)
                     ? { status: "cancelled" as const, error_message: "interrupted" }
                     : { status: "failed" as const, error_message: describeCause(cause) }
-              })), stopped)
+              })
+              yield* own(
+                Effect.tapError(store.finishNode(started.id, end), (error) =>
+                  error instanceof RunNotActive ? Effect.void : Effect.sync(() =>
+                    // An end the port refused (an output no database stores) would be refused again: the node failed, named.
+                    refusedWrites().set(started.id, error instanceof DecodeFailure ? { status: "failed", error_message: `its end could not be stored: ${error.message}` } : end))),
+                stopped
+              )
               return yield* exit
             })
           })
@@ -525,11 +599,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             // An interrupt is not a cancel: hand the job back. But if nobody is shutting down, the
             // program interrupted itself: handed back, the same pool would run it again at once, for ever.
             yield* interruptedFromOutside
-              ? release(job, run, releaseReason, durationMs)
-              : settleDurably(job, run, { to: "failed", error: selfInterrupted }, durationMs)
+              ? release(job, run, releaseReason, durationMs, refused)
+              : settleDurably(job, run, { to: "failed", error: selfInterrupted }, durationMs, refused)
             return yield* exit
           }
-          yield* settleDurably(job, run, { to: "failed", error: describeCause(exit.cause) }, durationMs)
+          yield* settleDurably(job, run, { to: "failed", error: describeCause(exit.cause) }, durationMs, refused)
           return yield* exit
         }
         // Outputs neither database can store (too deep, U+0000…) fail the job, named,
@@ -537,10 +611,10 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const outputs = Schema.decodeUnknownEither(Json)(exit.value ?? null)
         if (Either.isLeft(outputs)) {
           const error = new DecodeFailure({ subject: "job outputs", issues: formatIssues(outputs.left) })
-          yield* settleDurably(job, run, { to: "failed", error: error.message }, durationMs)
+          yield* settleDurably(job, run, { to: "failed", error: error.message }, durationMs, refused)
           return yield* error
         }
-        yield* settleDurably(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right }, durationMs)
+        yield* settleDurably(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right }, durationMs, refused)
         return exit.value
       })
     // The run's span is the parent of the spans made inside it, and a scope of its own the `Scope`
