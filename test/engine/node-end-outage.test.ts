@@ -25,24 +25,9 @@ import { StorageError } from "../../src/store/StoreErrors.js"
 import { audit } from "../reliability/invariants.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { sharedBackends } from "../jobs/shared-database.js"
-import { makeOutage } from "../support/outage.js"
+import { droppingNodeEnds, makeOutage } from "../support/outage.js"
 import { engineOn } from "./engine.js"
 
-type Outage = ReturnType<typeof makeOutage>
-
-/** While the outage lasts, the first end write of each node is refused; every other write goes through. */
-const droppingNodeEnds = (outage: Outage) => (store: JobStore["Type"]): JobStore["Type"] => {
-  const dropped = new Set<string>()
-  return {
-    ...store,
-    finishNode: (nodeId, outcome) =>
-      Effect.suspend(() => {
-        if (dropped.has(nodeId)) return store.finishNode(nodeId, outcome)
-        if (outage.down) dropped.add(nodeId)
-        return outage.during("JobStore.finishNode", () => store.finishNode(nodeId, outcome))
-      })
-  }
-}
 
 /** The job's one run and its nodes' statuses and outputs. */
 const runAndNodes = (jobs: Jobs["Type"], jobId: string) =>

@@ -36,28 +36,9 @@ import { audit } from "../reliability/invariants.js"
 import type { Snapshot } from "../reliability/snapshot.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
-import { makeOutage } from "../support/outage.js"
+import { droppingNodeEnds, makeOutage, type Outage } from "../support/outage.js"
 import { engineOn } from "./engine.js"
 
-type Outage = ReturnType<typeof makeOutage>
-
-/**
- * While the outage lasts, the first end write of each node is refused (a dropped statement, a
- * connection lost just then) and every other write goes through: the program's own write for its
- * node fails, the release after it does not.
- */
-const droppingNodeEnds = (outage: Outage) => (store: JobStore["Type"]): JobStore["Type"] => {
-  const dropped = new Set<string>()
-  return {
-    ...store,
-    finishNode: (nodeId, outcome) =>
-      Effect.suspend(() => {
-        if (dropped.has(nodeId)) return store.finishNode(nodeId, outcome)
-        if (outage.down) dropped.add(nodeId)
-        return outage.during("JobStore.finishNode", () => store.finishNode(nodeId, outcome))
-      })
-  }
-}
 
 /** `droppingNodeEnds`, and the release's own write (`releaseRun`, inside its transaction) refused while the outage lasts. */
 const refusingReleases = (outage: Outage) => (store: JobStore["Type"]): JobStore["Type"] => {

@@ -139,6 +139,24 @@ const startedJobs = (jobs: Jobs["Type"], n: number) =>
   Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) =>
     Effect.flatMap(jobs.submit(summarize({ job_inputs: { i } })), (job) => Effect.map(jobs.start(job.job_id), ({ run }) => ({ job, run }))))
 
+/**
+ * A fresh database, an operator's and a recoverer's store, and one job the operator started whose
+ * run a child process (`mode` of recovery-crash-process.ts) has taken and said `ready` for.
+ */
+const runInChild = (backend: SharedBackend, name: string, mode: string, ready: string) =>
+  Effect.gen(function*() {
+    const database = yield* backend.fresh(name)
+    const operatorStore = yield* database.store()
+    const operator = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, operatorStore))), Jobs)
+    const recoverer = yield* database.store()
+    yield* TestClock.setTime(Date.now())
+    const job = yield* operator.submit(summarize())
+    const { run } = yield* operator.start(job.job_id)
+    const child = yield* spawnChild([mode, database.url, job.job_id])
+    assert.strictEqual((yield* waitFor(child, ready))["run"], run.id)
+    return { database, operatorStore, operator, recoverer, job, run, child }
+  })
+
 for (const backend of sharedBackends) {
   describe(`startup recovery under concurrency and crashes on ${backend.name}`, () => {
     it.effect("R9 a stale run whose job another process holds without ending it (a metrics write held open) is still stalled by the startup scan, before the process accepts a job", () =>
@@ -244,15 +262,12 @@ for (const backend of sharedBackends) {
 
     it.effect("R9 R8 a worker process SIGKILLed inside a node start's transaction: nothing of that transaction is stored; the next process's startup recovery stalls the run once, its nodes left as they were; the job can be resumed and finished", () =>
       Effect.gen(function*() {
-        const database = yield* backend.fresh("recovery worker killed mid-node")
-        const operatorStore = yield* database.store()
-        const operator = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, operatorStore))), Jobs)
-        const recoverer = yield* database.store()
-        yield* TestClock.setTime(Date.now())
-        const job = yield* operator.submit(summarize())
-        const { run } = yield* operator.start(job.job_id)
-        const worker = yield* spawnChild(["node-hold", database.url, job.job_id])
-        assert.strictEqual((yield* waitFor(worker, "in-transaction"))["run"], run.id)
+        const { child: worker, database, job, operator, operatorStore, recoverer, run } = yield* runInChild(
+          backend,
+          "recovery worker killed mid-node",
+          "node-hold",
+          "in-transaction"
+        )
         yield* Effect.promise(() => worker.kill())
         // Past the threshold for every beat the worker wrote (its clock read before we read ours).
         yield* TestClock.setTime(Date.now() + 31_000)
@@ -279,15 +294,7 @@ for (const backend of sharedBackends) {
 
     it.effect("R9 a worker process frozen (SIGSTOP) past the threshold and revived after recovery stalled its run: its late heartbeat is refused (RunNotActive stalled), Jobs.run fails with RunLost, and nothing more is written", () =>
       Effect.gen(function*() {
-        const database = yield* backend.fresh("recovery zombie")
-        const operatorStore = yield* database.store()
-        const operator = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, operatorStore))), Jobs)
-        const recoverer = yield* database.store()
-        yield* TestClock.setTime(Date.now())
-        const job = yield* operator.submit(summarize())
-        const { run } = yield* operator.start(job.job_id)
-        const zombie = yield* spawnChild(["zombie", database.url, job.job_id])
-        assert.strictEqual((yield* waitFor(zombie, "running"))["run"], run.id)
+        const { child: zombie, database, job, operatorStore, recoverer, run } = yield* runInChild(backend, "recovery zombie", "zombie", "running")
         yield* signal(zombie, "SIGSTOP")
         yield* TestClock.setTime(Date.now() + 31_000)
         const starting = yield* startingProcess(recoverer)

@@ -5,6 +5,7 @@
  * counted in `refused`.
  */
 import * as Effect from "effect/Effect"
+import type { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 
 export const makeOutage = () => {
@@ -19,4 +20,24 @@ export const makeOutage = () => {
       })
   }
   return outage
+}
+
+export type Outage = ReturnType<typeof makeOutage>
+
+/**
+ * While the outage lasts, the first end write of each node is refused (a dropped statement, a
+ * connection lost just then) and every other write goes through: a program's own write for its
+ * node fails, the run's end after it does not.
+ */
+export const droppingNodeEnds = (outage: Outage) => (store: JobStore["Type"]): JobStore["Type"] => {
+  const dropped = new Set<string>()
+  return {
+    ...store,
+    finishNode: (nodeId, outcome) =>
+      Effect.suspend(() => {
+        if (dropped.has(nodeId)) return store.finishNode(nodeId, outcome)
+        if (outage.down) dropped.add(nodeId)
+        return outage.during("JobStore.finishNode", () => store.finishNode(nodeId, outcome))
+      })
+  }
 }
