@@ -280,6 +280,15 @@ export const makeWorkerMethods = (context: PgContext) => {
         (SELECT count(*) FROM scanned) AS scanned,
         (SELECT count(*) FROM scanned WHERE is_pinned) AS spared_pinned`
       // Runs and nodes go by ON DELETE CASCADE; events have no foreign key and stay.
+      // A real pass first waits for, and locks, every old prunable job (in id order), and only then
+      // reads the window in a statement of its own: read in the same statement, the window was the
+      // snapshot's from before any wait, so a job in it that an operator pinned, retried or touched
+      // meanwhile still kept the place an older job should now take, and that older job was pruned
+      // (SQLite's pass, under its write lock, kept it). Holding those locks, the pass waits for no
+      // one after: its second statement's snapshot is the moment it prunes as of.
+      if (options.dryRun !== true) {
+        yield* sql`SELECT count(*) FROM (SELECT id FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff} ORDER BY id FOR UPDATE) AS held`
+      }
       const [row] = options.dryRun === true
         ? yield* sql`${candidates} SELECT ${counts}, (SELECT count(*) FROM doomed) AS pruned`
         : yield* sql`${candidates}, pruned AS (
@@ -295,8 +304,8 @@ export const makeWorkerMethods = (context: PgContext) => {
       if (options.dryRun !== true) yield* insertEvents(yield* auditRecords(options.events, report))
       return report
     },
-    // One statement is atomic by itself: BEGIN/COMMIT only when records are written with it.
-    (effect, options) => options.events !== undefined && options.dryRun !== true ? atomic(effect) : effect,
+    // A real pass is two statements (the lock, then the prune) and its records: one transaction. A dry run is one.
+    (effect, options) => options.dryRun !== true ? atomic(effect) : effect,
     alreadyExistsAsStorageError("JobStore.pruneJobs"),
     storageErrors("JobStore.pruneJobs")
   )
