@@ -174,19 +174,15 @@ export const makeWorkerMethods = (context: PgContext) => {
     storageErrors("JobStore.findStaleRuns")
   )
 
-  /** Whether any run is still running with a heartbeat before `cutoff` (held by another transaction or not). */
-  const anyStale = (cutoff: string) =>
-    Effect.map(
-      sql`SELECT 1 FROM workflow_runs WHERE status = 'running' AND last_heartbeat < ${cutoff}::timestamptz LIMIT 1`,
-      (found) => found.length > 0
-    )
-
-  /** Waits until no other transaction holds the job of the oldest stale run (its lock taken, in the lock order). */
+  /**
+   * Waits until no other transaction holds the job of the oldest stale run (its lock taken, in the
+   * lock order); whether any stale run is left.
+   */
   const waitForOldestStale = (cutoff: string) =>
     sql`SELECT 1 FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
       WHERE r.status = 'running' AND r.last_heartbeat < ${cutoff}::timestamptz
       ORDER BY r.last_heartbeat, r.id LIMIT 1
-      FOR NO KEY UPDATE OF j`
+      FOR NO KEY UPDATE OF j`.pipe(Effect.map((found) => found.length > 0))
 
   const stallStaleRuns: Service["stallStaleRuns"] = Effect.fnUntraced(
     function*(options: {
@@ -220,12 +216,10 @@ export const makeWorkerMethods = (context: PgContext) => {
       // intake opened. So wait for them, one at a time — the oldest stale run's job, then its
       // run, re-checked as they are once locked — until one is moved or none is left: an empty
       // result means no stale run is left. Holding no lock while it waits for the job, this
-      // pass closes no cycle (JobStore.ts, lock order).
-      // The holder is waited for before the stall's instant is read (a statement that takes the
-      // job's lock and, outside a transaction, lets it go): read before the wait, the stall and its
-      // event would be dated before a change the holder committed after it.
-      while (rows.length === 0 && limit > 0 && (yield* anyStale(cutoff))) {
-        yield* waitForOldestStale(cutoff)
+      // pass closes no cycle (JobStore.ts, lock order). The stall's instant is read after the
+      // wait (a statement that takes the job's lock and, outside a transaction, lets it go): read
+      // before, the stall and its event would be dated before a change the holder committed.
+      while (rows.length === 0 && limit > 0 && (yield* waitForOldestStale(cutoff))) {
         const waitedAt = instantParam(yield* DateTime.now)
         const moved = yield* stallStatement(sql, {
           at: waitedAt,
@@ -260,15 +254,9 @@ export const makeWorkerMethods = (context: PgContext) => {
       // unpinned prunable jobs whatever their age. What is neither pinned nor
       // kept goes; the DELETE re-checks its row, so a job pinned, retried or
       // touched meanwhile stays.
-      // A real pass locks what it scans (FOR UPDATE waits for a job's writer and re-reads its row),
-      // so the counts are of the rows as they are when deleted: a job pinned, retried or touched
-      // by a transaction this one waited for is no longer scanned (SQLite's pass, under its write
-      // lock, sees the same), where the snapshot's count reported it spared by the window. In id
-      // order, so two passes (two processes' Janitors) lock their common rows in one order.
-      const lock = options.dryRun === true ? sql`` : sql`ORDER BY id FOR UPDATE`
       const candidates = sql`
         WITH scanned AS (
-          SELECT id, is_pinned FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff} ${lock}
+          SELECT id, is_pinned FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff}
         ), kept AS (
           SELECT id FROM ai_jobs WHERE ${prunable} AND NOT is_pinned
           ORDER BY updated_at DESC, id DESC
@@ -280,12 +268,14 @@ export const makeWorkerMethods = (context: PgContext) => {
         (SELECT count(*) FROM scanned) AS scanned,
         (SELECT count(*) FROM scanned WHERE is_pinned) AS spared_pinned`
       // Runs and nodes go by ON DELETE CASCADE; events have no foreign key and stay.
-      // A real pass first waits for, and locks, every old prunable job (in id order), and only then
-      // reads the window in a statement of its own: read in the same statement, the window was the
-      // snapshot's from before any wait, so a job in it that an operator pinned, retried or touched
-      // meanwhile still kept the place an older job should now take, and that older job was pruned
-      // (SQLite's pass, under its write lock, kept it). Holding those locks, the pass waits for no
-      // one after: its second statement's snapshot is the moment it prunes as of.
+      // A real pass first waits for, and locks, every old prunable job (in id order, so two
+      // processes' Janitors lock their common rows in one order), and only then reads what it
+      // scans, keeps and prunes, in a statement of its own: read in the statement that waited, the
+      // window was the snapshot's from before the wait, so a job in it that an operator pinned,
+      // retried or touched meanwhile kept the place an older job should now take, and that older
+      // job was pruned (SQLite's pass, under its write lock, kept it). Holding those locks, the
+      // second statement waits for no one: its snapshot is the moment the pass prunes as of, and
+      // its counts are of the rows as they are when deleted.
       if (options.dryRun !== true) {
         yield* sql`SELECT count(*) FROM (SELECT id FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff} ORDER BY id FOR UPDATE) AS held`
       }
