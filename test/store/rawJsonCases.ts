@@ -43,3 +43,32 @@ export const goodOperations: ReadonlyArray<string> = [
   "[{\"op_type\":\"read\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"}},{\"op_type\":\"write\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"edit it\"}]",
   "[{\"op_type\":\"plan\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":null},{\"op_type\":\"execute\",\"target\":{\"entity_id\":\"d\",\"entity_kind\":\"doc\"},\"description\":\"\"}]"
 ]
+
+/**
+ * JSON numbers past a double (0023): JSON.parse reads each as ±Infinity, which
+ * no JSON value the domain holds is, so the store read the row as CorruptRow.
+ * A number is past a double from 2^1024 − 2^970 on (the half-way point above
+ * Number.MAX_VALUE, which rounds up). Each is the JSON of one value, to be
+ * put where a number may stand.
+ */
+export const pastDoubleNumbers: ReadonlyArray<readonly [string, string]> = [
+  ["1e400", "1e400"],
+  ["-1e400", "-1e400"],
+  ["an upper-case E with a plus sign", "1E+309"],
+  ["an exponent with leading zeros", "1e0400"],
+  ["a fraction with a large exponent", "0.5e310"],
+  ["a 310-digit integer", `1${"0".repeat(309)}`],
+  ["a 211-digit integer with a two-digit exponent", `1${"0".repeat(210)}e99`],
+  ["just past the half-way point above the largest double", "1.797693134862315808e308"],
+  ["deep in an array in an object", "[1,{\"a\":[true,2e308]}]"]
+]
+
+/** Numbers a double holds (or rounds to zero), and strings that merely spell a large number: each is taken and read back. */
+export const doubleNumbers: ReadonlyArray<readonly [string, string, unknown]> = [
+  ["the largest double, as JSON.stringify writes it", "1.7976931348623157e+308", Number.MAX_VALUE],
+  ["the largest double, negative", "-1.7976931348623157e308", -Number.MAX_VALUE],
+  ["the smallest subnormal", "5e-324", 5e-324],
+  ["a 309-digit integer below the largest double", `1${"0".repeat(308)}`, 1e308],
+  ["a string spelling 1e400", "\"1e400\"", "1e400"],
+  ["a key spelling e999", "{\"e999\":1,\"x\":\"release2024\"}", { e999: 1, x: "release2024" }]
+]
