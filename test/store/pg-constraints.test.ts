@@ -19,7 +19,7 @@ import { at, eventRecord, expectTag, failureOf, newJob, startedJob } from "./fix
 import { describeWithLayer } from "../support/describeWithLayer.js"
 import { postgres } from "../support/stores.js"
 import { countWhere, driverError, refusalOf } from "./pg-support.js"
-import { badOperations, goodOperations, storableRefs, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
+import { badOperations, doubleNumbers, goodOperations, pastDoubleNumbers, storableRefs, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
 
 const zero = Object.fromEntries(MetricNames.map((name) => [name, 0]))
 
@@ -329,6 +329,107 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
         ["flight_recorder_events_trace_id_uuid", false],
         ["flight_recorder_events_workflow_run_id_uuid", false]
       ])
+    }))
+
+  it.effect("R16 U+0000 in any text column is refused by PostgreSQL itself (22021 as a bound value, 54000 from chr(0)), as SQLite's 0023 refuses it", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { job, run } = yield* startedJob()
+      const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      const keys: Readonly<Record<string, string>> = { ai_jobs: job.job_id, workflow_runs: run.id, workflow_node_executions: node.id }
+      const columns = yield* sql<{ readonly table_name: string; readonly column_name: string }>`
+        SELECT table_name, column_name FROM information_schema.columns
+        WHERE table_schema = current_schema() AND data_type = 'text'
+          AND table_name IN ('ai_jobs', 'workflow_runs', 'workflow_node_executions', 'flight_recorder_events')
+        ORDER BY table_name, ordinal_position`
+      assert.isAtLeast(columns.length, 16)
+      for (const { table_name: table, column_name: column } of columns) {
+        const statement = table === "flight_recorder_events"
+          ? sql`INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+              SELECT gen_random_uuid(), '2026-01-01T00:00:00Z', 'system', 'system', gen_random_uuid(), '{}'::jsonb WHERE ${"a\u0000b"}::text IS NOT NULL`
+          : sql`UPDATE ${sql(table)} SET ${sql(column)} = ${"a\u0000b"} WHERE id = ${keys[table] ?? ""}`
+        assert.strictEqual((yield* refusalOf(statement)).code, "22021", `${table}.${column}`)
+        const literal = yield* refusalOf(sql.unsafe(`UPDATE ${table === "flight_recorder_events" ? "ai_jobs" : table} SET ${table === "flight_recorder_events" ? "status_reason" : column} = 'a' || chr(0) WHERE false`))
+        assert.strictEqual(literal.code, "54000", `${table}.${column}: ${literal.message}`)
+      }
+      assert.strictEqual((yield* store.getJob(job.job_id)).state, "running", "nothing changed")
+    }))
+
+  /** Each jsonb column the store reads numbers from, an INSERT or UPDATE putting `number` in it, and the constraint refusing a number past a double. */
+  const numberColumns: ReadonlyArray<readonly [string, string, (number: string) => string, string]> = [
+    ["ai_jobs", "job_inputs", (n) => `{"n":${n}}`, "ai_jobs_job_inputs_valid"],
+    ["ai_jobs", "job_outputs", (n) => `[${n}]`, "ai_jobs_job_outputs_valid"],
+    ["ai_jobs", "backoff", (n) => `{"initial":1000,"factor":${n},"max":60000,"jitter":0}`, "ai_jobs_backoff_valid"],
+    ["ai_jobs", "metrics", (n) => JSON.stringify(zero).replace("\"duration_ms\":0", `"duration_ms":${n}`), "ai_jobs_metrics_check"],
+    ["workflow_node_executions", "input_payload", (n) => n, "workflow_node_executions_input_payload_valid"],
+    ["workflow_node_executions", "output_payload", (n) => `{"deep":{"n":${n}}}`, "workflow_node_executions_output_payload_valid"],
+    ["flight_recorder_events", "body", (n) => `{"type":"system","n":${n}}`, "flight_recorder_events_body_valid"]
+  ]
+
+  it.effect("R16 raw JSON numbers past a double (1e400) are refused in every jsonb column the store reads numbers from (23514 <table>_<column>_valid), at INSERT and UPDATE, as on SQLite (0023)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { job, run } = yield* startedJob()
+      const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      for (const [table, column, put, constraint] of numberColumns) {
+        for (const [what, number] of pastDoubleNumbers) {
+          const value = put(number)
+          const inserted = table === "ai_jobs"
+            ? insertJob({ [column]: `'${value}'::jsonb` })
+            : table === "workflow_node_executions"
+            ? sql`INSERT INTO workflow_node_executions (id, workflow_run_id, node_id, node_type, status, sequence, started_at, ${sql(column)})
+                VALUES (gen_random_uuid(), ${run.id}, 'n', 'step', 'running', 7, now(), ${value}::jsonb)`
+            : sql`INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+                VALUES (gen_random_uuid(), '2026-01-01T00:00:00Z', 'system', 'system', gen_random_uuid(), ${value}::jsonb)`
+          const refusal = yield* refusalOf(inserted)
+          assert.deepStrictEqual([refusal.code, refusal.constraint], ["23514", constraint], `${column} ${what}: ${refusal.message}`)
+          if (table !== "flight_recorder_events") {
+            const key = table === "ai_jobs" ? job.job_id : node.id
+            const update = yield* refusalOf(sql`UPDATE ${sql(table)} SET ${sql(column)} = ${value}::jsonb WHERE id = ${key}`)
+            assert.deepStrictEqual([update.code, update.constraint], ["23514", constraint], `UPDATE ${column} ${what}: ${update.message}`)
+          }
+        }
+      }
+      assert.deepStrictEqual((yield* store.listNodes(run.id)).map((n) => n.input_payload), [null], "nothing stored or changed")
+    }))
+
+  it.effect("R16 numbers a double holds, and strings spelling larger ones, are taken in every jsonb column and read back by the store", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { run } = yield* startedJob()
+      const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      for (const [what, json, value] of doubleNumbers) {
+        const [row] = yield* sql<{ readonly id: string }>`INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, created_at, updated_at, job_inputs, job_outputs)
+          VALUES (gen_random_uuid(), gen_random_uuid(), 'doc_edit', 'queued', 'p', 'p', 'Analyst', 'analysis_only', 'normal', now(), now(), ${`{"n":${json}}`}::jsonb, ${`[${json}]`}::jsonb) RETURNING id::text AS id`
+        const read = yield* store.getJob(JobId.make(row!.id))
+        assert.deepStrictEqual([read.job_inputs, read.job_outputs], [{ n: value }, [value]], what)
+        yield* sql`UPDATE workflow_node_executions SET input_payload = ${json}::jsonb, output_payload = ${`{"deep":{"n":${json}}}`}::jsonb WHERE id = ${node.id}`
+        yield* sql`INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+          VALUES (gen_random_uuid(), '2026-01-01T00:00:00Z', 'system', 'system', gen_random_uuid(), ${`{"type":"system","n":${json}}`}::jsonb)`
+      }
+      assert.deepStrictEqual((yield* store.listNodes(run.id))[0]?.input_payload, { e999: 1, x: "release2024" })
+      // The bound itself (2^1024 - 2^970), spelt whole, is past a double; one below it is not.
+      const half = (2n ** 1024n - 2n ** 970n).toString()
+      assert.strictEqual((yield* refusalOf(insertJob({ job_inputs: `'[${half}]'::jsonb` }))).constraint, "ai_jobs_job_inputs_valid")
+      yield* insertJob({ job_inputs: `'[${(2n ** 1024n - 2n ** 970n - 1n).toString()}]'::jsonb` })
+    }))
+
+  it.effect("R16 0023 judges only what a write changes: a row stored before it with such a number still moves; the events' CHECK is NOT VALID", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { job, run } = yield* startedJob()
+      yield* sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_json_numbers_update`
+      yield* sql`UPDATE ai_jobs SET job_inputs = '{"n":1e400}'::jsonb WHERE id = ${job.job_id}`
+      yield* sql`ALTER TABLE ai_jobs ENABLE TRIGGER ai_jobs_json_numbers_update`
+      // A settle that leaves the inputs as they are, and writes outputs a double holds, passes.
+      yield* sql`UPDATE ai_jobs SET status = 'completed', job_inputs = job_inputs, job_outputs = '[1]'::jsonb, updated_at = '2026-01-01T00:00:00Z' WHERE id = ${job.job_id}`
+      yield* sql`UPDATE workflow_runs SET status = 'completed', updated_at = '2026-01-01T00:00:00Z' WHERE id = ${run.id}`
+      assert.strictEqual((yield* refusalOf(sql`UPDATE ai_jobs SET job_outputs = '[1e400]'::jsonb WHERE id = ${job.job_id}`)).constraint, "ai_jobs_job_outputs_valid")
+      const [check] = yield* sql<{ readonly convalidated: boolean }>`SELECT convalidated FROM pg_constraint WHERE conname = 'flight_recorder_events_body_valid'`
+      assert.strictEqual(check?.convalidated, false)
     }))
 
   it.effect("R16 a metric named twice in raw JSON is judged by its last value, as the store reads it: refused when that one is bad", () =>

@@ -731,6 +731,20 @@ describe("SQLite rows corrupted behind the store's back (CorruptRow)", () => {
       }).pipe(Effect.provide(inMemoryStore)))
   }
 
+  it.effect("R16 a job stored before 0023 with U+0000 in its text or 1e400 in its JSON is a CorruptRow naming that column (what 0023 refuses)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      yield* sql`DROP TRIGGER ai_jobs_text_and_numbers_insert`
+      for (const [column, value] of [["status_reason", "a\u0000b"], ["protocol_id", "p\u0000"], ["job_inputs", "{\"n\":1e400}"], ["job_outputs", "[-1e400]"]] as const) {
+        const row = jobRow({ [column]: value })
+        yield* insert("ai_jobs", row)
+        const error = expectTag(yield* failureOf(store.getJob(JobId.make(String(row["id"])))), "CorruptRow")
+        assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", String(row["id"]), column])
+        yield* sql`DELETE FROM ai_jobs WHERE id = ${String(row["id"])}`
+      }
+    }).pipe(Effect.provide(inMemoryStore)))
+
   it.effect("R16 CHECK constraints are back on after the corrupting connection is done", () =>
     Effect.gen(function*() {
       yield* insertUnchecked(jobRow({ job_kind: "mystery_kind" }))
