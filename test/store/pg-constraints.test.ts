@@ -568,6 +568,19 @@ describe("R16 PostgreSQL rows made corrupt behind the store's back", () => {
       assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", job.job_id, "created_at"])
     })), 60_000)
 
+  it.effect("R16 a job stored before 0023 with a JSON number past a double (its inputs, its backoff factor) is a CorruptRow on that column (what 0023 refuses)", () =>
+    isolated("pg corrupt number", Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      yield* sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_json_numbers_update`
+      for (const [column, value] of [["job_inputs", "{\"n\":1e400}"], ["job_outputs", "[-1e400]"], ["backoff", "{\"initial\":1000,\"factor\":1e400,\"max\":60000,\"jitter\":0}"]] as const) {
+        const job = yield* store.createJob(newJob())
+        yield* sql`UPDATE ai_jobs SET ${sql(column)} = ${value}::jsonb WHERE id = ${job.job_id}`
+        const error = expectTag(yield* failureOf(store.getJob(job.job_id)), "CorruptRow")
+        assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", job.job_id, column])
+      }
+    })), 60_000)
+
   it.effect("R8 a run and a node execution holding values the domain forbids are CorruptRows on their tables", () =>
     isolated("pg corrupt run", Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
