@@ -51,6 +51,9 @@ export const goodOperations: ReadonlyArray<string> = [
  * Number.MAX_VALUE, which rounds up). Each is the JSON of one value, to be
  * put where a number may stand.
  */
+/** 2^1024 - 2^970: from here on JSON.parse gives Infinity (SQLite's own reading rounds it down: 0023 compares its digits). */
+export const halfWayAboveMax: string = (2n ** 1024n - 2n ** 970n).toString()
+
 export const pastDoubleNumbers: ReadonlyArray<readonly [string, string]> = [
   ["1e400", "1e400"],
   ["-1e400", "-1e400"],
@@ -60,6 +63,8 @@ export const pastDoubleNumbers: ReadonlyArray<readonly [string, string]> = [
   ["a 310-digit integer", `1${"0".repeat(309)}`],
   ["a 211-digit integer with a two-digit exponent", `1${"0".repeat(210)}e99`],
   ["just past the half-way point above the largest double", "1.797693134862315808e308"],
+  ["the half-way point itself, spelt whole (2^1024 - 2^970: rounds to even, up)", halfWayAboveMax],
+  ["the half-way point as a fraction with leading zeros and an exponent", `0.000${halfWayAboveMax}e312`],
   ["deep in an array in an object", "[1,{\"a\":[true,2e308]}]"]
 ]
 
@@ -69,6 +74,8 @@ export const doubleNumbers: ReadonlyArray<readonly [string, string, unknown]> = 
   ["the largest double, negative", "-1.7976931348623157e308", -Number.MAX_VALUE],
   ["the smallest subnormal", "5e-324", 5e-324],
   ["a 309-digit integer below the largest double", `1${"0".repeat(308)}`, 1e308],
+  ["one below the half-way point, spelt whole (SQLite and JSON.parse both read the largest double)", (2n ** 1024n - 2n ** 970n - 1n).toString(), Number.MAX_VALUE],
+  ["just below the half-way point, in 301 digits", `${halfWayAboveMax.slice(0, 1)}.${halfWayAboveMax.slice(1, 299)}19e308`, Number.MAX_VALUE],
   ["a string spelling 1e400", "\"1e400\"", "1e400"],
   ["a key spelling e999", "{\"e999\":1,\"x\":\"release2024\"}", { e999: 1, x: "release2024" }]
 ]
