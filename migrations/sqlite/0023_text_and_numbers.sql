@@ -13,9 +13,10 @@
 --     references.
 --   * a JSON number past a double (`1e400`, `1E+309`, 310 digits): JSON.parse
 --     reads it as ±Infinity, which no JSON value the domain holds is, in job
---     inputs and outputs, node payloads and event bodies (metrics and backoff
---     refuse it already: their CHECKs bound every number, the backoff factor
---     below 9e999, which leaves the half-way point below). PostgreSQL's jsonb
+--     inputs and outputs, node payloads and event bodies (metrics refuse it
+--     already, their CHECK bounding every counter; the backoff's keeps the
+--     factor below 9e999, which SQLite's reading of the half-way point below
+--     passes, so the backoff is judged here too). PostgreSQL's jsonb
 --     keeps it as numeric; its 0023 refuses it alike. The bound is JSON.parse's:
 --     a number rounds to Infinity from 2^1024 - 2^970 on (the half-way point
 --     above the largest double, rounded to even: up). SQLite's own reading
@@ -36,11 +37,13 @@
 -- runs only on a refused row. A textual pre-test (GLOB for an exponent of
 -- three digits or a run of 210 digits, all a number past a double can be
 -- spelt with) was measured slower than the walk it would spare. Measured
--- with 10,000 rows: +2.4 µs a job insert with 393 bytes of inputs (+5 %),
--- +2.8 µs a node insert with that payload; about 0.11 µs per JSON node of a
+-- with 10,000 rows: +2.4 to 2.9 µs a job insert with 393 bytes of inputs
+-- (+5 %), +2.4 to 2.8 µs a node insert with that payload; about 0.11 µs per JSON node of a
 -- large value (21 KB, 300 objects: +166 µs an insert). Heartbeats write no
 -- column judged here (+0); a claim writes the job's status_reason and
--- workflow_run_id, so the job's UPDATE trigger runs its WHEN (+0.4 µs).
+-- workflow_run_id, so the job's UPDATE trigger runs its WHEN (+0 to 0.4 µs,
+-- within noise). The exact comparison is one flat expression: nested
+-- sub-selects made every firing of the trigger dearer (+4.8 µs a claim).
 --
 -- Triggers judge an inserted row and, on UPDATE, only a column whose value
 -- changes, as 0020's: a row stored before this migration with such a value
