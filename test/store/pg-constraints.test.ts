@@ -19,7 +19,7 @@ import { at, eventRecord, expectTag, failureOf, newJob, startedJob } from "./fix
 import { describeWithLayer } from "../support/describeWithLayer.js"
 import { postgres } from "../support/stores.js"
 import { countWhere, driverError, refusalOf } from "./pg-support.js"
-import { badOperations, doubleNumbers, goodOperations, pastDoubleNumbers, storableRefs, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
+import { badOperations, doubleNumbers, goodOperations, pastDoubleNumbers, storableJsonText, storableRefs, unstorableJsonText, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
 
 const zero = Object.fromEntries(MetricNames.map((name) => [name, 0]))
 
@@ -393,6 +393,29 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
         }
       }
       assert.deepStrictEqual((yield* store.listNodes(run.id)).map((n) => n.input_payload), [null], "nothing stored or changed")
+    }))
+
+  it.effect("R16 raw JSON whose strings or keys decode to U+0000 or a lone surrogate is refused by jsonb itself in every jsonb column (22P05, 22P02), as SQLite's 0023 refuses it; other escapes are taken and read back", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { job, run } = yield* startedJob()
+      const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      for (const [what, json] of unstorableJsonText) {
+        const statements = [
+          sql`UPDATE ai_jobs SET job_inputs = ${json}::jsonb WHERE id = ${job.job_id}`,
+          sql`UPDATE ai_jobs SET job_outputs = ${json}::jsonb WHERE id = ${job.job_id}`,
+          sql`UPDATE workflow_node_executions SET input_payload = ${json}::jsonb WHERE id = ${node.id}`,
+          sql`UPDATE workflow_node_executions SET output_payload = ${json}::jsonb WHERE id = ${node.id}`,
+          sql`INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+            VALUES (gen_random_uuid(), '2026-01-01T00:00:00Z', 'system', 'system', gen_random_uuid(), ${`{"type":"system","x":${json}}`}::jsonb)`
+        ]
+        for (const statement of statements) assert.include(["22P05", "22P02"], (yield* refusalOf(statement)).code, what)
+      }
+      for (const [json, value] of storableJsonText) {
+        yield* sql`UPDATE ai_jobs SET job_inputs = ${json}::jsonb WHERE id = ${job.job_id}`
+        assert.deepStrictEqual((yield* store.getJob(job.job_id)).job_inputs, value)
+      }
     }))
 
   it.effect("R16 numbers a double holds, and strings spelling larger ones, are taken in every jsonb column and read back by the store", () =>

@@ -79,3 +79,21 @@ export const doubleNumbers: ReadonlyArray<readonly [string, string, unknown]> = 
   ["a string spelling 1e400", "\"1e400\"", "1e400"],
   ["a key spelling e999", "{\"e999\":1,\"x\":\"release2024\"}", { e999: 1, x: "release2024" }]
 ]
+
+/**
+ * JSON text whose strings or keys decode to what the domain's JSON refuses
+ * (U+0000, a lone UTF-16 surrogate), in a column holding any JSON: PostgreSQL's
+ * jsonb refuses each on input; SQLite's 0023 refuses them as 0021 does in
+ * entity refs. Each is the JSON of one value.
+ */
+export const unstorableJsonText: ReadonlyArray<readonly [string, string]> = [
+  ["U+0000 in a string", "{\"a\":\"x\\u0000\"}"],
+  ["a lone high surrogate in a string", "[\"\\ud800\"]"],
+  ["a surrogate pair in the wrong order", "\"\\ude00\\ud83d\""],
+  ["U+0000 in a key", "{\"a\\u0000\":1}"],
+  ["a lone low surrogate in a key, deep", "{\"o\":[{\"\\uDC00\":1}]}"]
+]
+/** Escapes the domain reads as storable text: each is taken and read back. */
+export const storableJsonText: ReadonlyArray<readonly [string, unknown]> = [
+  ["{\"s\":\"\\ud83d\\ude00 \\u00e9 \\\\u0000\",\"\\ud55c\":\"\\u0001\"}", { s: "\ud83d\ude00 é \\u0000", "\ud55c": "\u0001" }]
+]

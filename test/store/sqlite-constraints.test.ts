@@ -13,7 +13,7 @@ import { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
 import { JobStates } from "../../src/domain/JobState.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { at, eventRecord, expectTag, failureOf, newJob } from "./fixtures.js"
-import { badOperations, doubleNumbers, goodOperations, pastDoubleNumbers, storableRefs, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
+import { badOperations, doubleNumbers, goodOperations, pastDoubleNumbers, storableJsonText, storableRefs, unstorableJsonText, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
 import { rawNumber, rawRows, storeWithClient, zeroMetrics } from "./sqlite-support.js"
 
 type Value = string | number | Uint8Array | null
@@ -576,6 +576,43 @@ describe("SQLite refuses U+0000 in text and JSON numbers past a double (R16, 002
       }).pipe(Effect.provide(inMemoryStore)))
   }
 
+  /** The columns holding any JSON the caller gives, a row putting `json` in it, and the constraint refusing text the domain cannot hold. */
+  const payloadColumns: ReadonlyArray<readonly [string, string, (json: string) => string, string]> = [
+    ["ai_jobs", "job_inputs", (j) => j, "ai_jobs_job_inputs_json"],
+    ["ai_jobs", "job_outputs", (j) => `[${j}]`, "ai_jobs_job_outputs_json"],
+    ["workflow_node_executions", "input_payload", (j) => j, "workflow_node_executions_input_payload_json"],
+    ["workflow_node_executions", "output_payload", (j) => `{"deep":${j}}`, "workflow_node_executions_output_payload_json"],
+    ["flight_recorder_events", "body", (j) => `{"type":"system","x":${j}}`, "flight_recorder_events_body_object"]
+  ]
+
+  it.effect("R16 raw JSON whose strings or keys decode to U+0000 or a lone surrogate is refused in every JSON column, as PostgreSQL's jsonb refuses it (0023, as 0021 in entity refs); other escapes are taken and read back", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { job, run, node } = yield* stored
+      for (const [table, column, put, constraint] of payloadColumns) {
+        for (const [what, json] of unstorableJsonText) {
+          const value = put(json)
+          const row = table === "ai_jobs" ? jobRow({ [column]: value }) : table === "workflow_node_executions"
+            ? nodeRow(String(run["id"]), { sequence: 1, [column]: value })
+            : eventRow({ [column]: value })
+          assert.include(yield* refused(insert(table, row), what), constraint, `${column} ${what}`)
+          if (table !== "flight_recorder_events") {
+            const key = table === "ai_jobs" ? job["id"] : node["id"]
+            assert.include(yield* refused(sql`UPDATE ${sql(table)} SET ${sql(column)} = ${value} WHERE id = ${String(key)}`, what), constraint, `UPDATE ${column} ${what}`)
+          }
+        }
+      }
+      for (const [json, value] of storableJsonText) {
+        const taken = jobRow({ job_inputs: json, job_outputs: `[${json}]` })
+        yield* insert("ai_jobs", taken)
+        const read = yield* store.getJob(JobId.make(String(taken["id"])))
+        assert.deepStrictEqual([read.job_inputs, read.job_outputs], [value, [value]])
+        yield* sql`UPDATE workflow_node_executions SET input_payload = ${json} WHERE id = ${String(node["id"])}`
+        yield* insert("flight_recorder_events", eventRow({ body: `{"type":"system","x":${json}}` }))
+      }
+    }).pipe(Effect.provide(inMemoryStore)))
+
   it.effect("R16 numbers a double holds, and strings spelling larger ones, are taken in every JSON column and read back by the store", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -731,12 +768,12 @@ describe("SQLite rows corrupted behind the store's back (CorruptRow)", () => {
       }).pipe(Effect.provide(inMemoryStore)))
   }
 
-  it.effect("R16 a job stored before 0023 with U+0000 in its text or 1e400 in its JSON is a CorruptRow naming that column (what 0023 refuses)", () =>
+  it.effect("R16 a job stored before 0023 with U+0000 in its text, 1e400 in its JSON or an escape decoding to U+0000 or a lone surrogate is a CorruptRow naming that column (what 0023 refuses)", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const store = yield* JobStore
       yield* sql`DROP TRIGGER ai_jobs_text_and_numbers_insert`
-      for (const [column, value] of [["status_reason", "a\u0000b"], ["protocol_id", "p\u0000"], ["job_inputs", "{\"n\":1e400}"], ["job_outputs", "[-1e400]"]] as const) {
+      for (const [column, value] of [["status_reason", "a\u0000b"], ["protocol_id", "p\u0000"], ["job_inputs", "{\"n\":1e400}"], ["job_outputs", "[-1e400]"], ["job_inputs", "{\"a\":\"x\\u0000\"}"], ["job_outputs", "[\"\\ud800\"]"]] as const) {
         const row = jobRow({ [column]: value })
         yield* insert("ai_jobs", row)
         const error = expectTag(yield* failureOf(store.getJob(JobId.make(String(row["id"])))), "CorruptRow")
