@@ -42,39 +42,54 @@ const unreadable: ReadonlyArray<{
   readonly value: string
   readonly says: string
   readonly on?: string
-  /** Refused since 0020: written as a database from before it holds it. */
-  readonly before0020?: true
+  /** Refused since that migration: written as a database from before it holds it. */
+  readonly before?: "0020" | "0023"
 }> = [
   { column: "job_inputs", value: `{"__proto__": 1}`, says: "__proto__" },
   { column: "job_inputs", value: nested(MAX_DEPTH + 2), says: "deep" },
-  { column: "job_inputs", value: `{"n": 1e400}`, says: "finite" },
+  { column: "job_inputs", value: `{"n": 1e400}`, says: "finite", before: "0023" },
   {
     column: "entity_refs",
     value: "[1]",
     says: "EntityRef",
-    before0020: true
+    before: "0020"
   },
   {
     column: "trace_id",
     value: "not-a-trace-id",
     says: "UUID",
     on: "SQLite file",
-    before0020: true
+    before: "0020"
+  },
+  {
+    column: "protocol_id",
+    value: "hsk.test\u0000",
+    says: "U+0000",
+    on: "SQLite file",
+    before: "0023"
   }
 ]
 
-/** Runs `write` with 0020's ai_jobs UPDATE trigger set aside, then puts it back as it was. */
-const asBefore0020 = <A, E, R>(database: SharedDatabase, backend: SharedBackend, write: Effect.Effect<A, E, R>) =>
+/** The ai_jobs UPDATE trigger of each migration that refuses such a value, by store. */
+const updateTrigger = (migration: "0020" | "0023", backend: SharedBackend): string =>
+  migration === "0020"
+    ? "ai_jobs_domain_values_update"
+    : backend.name === "PostgreSQL"
+    ? "ai_jobs_json_numbers_update"
+    : "ai_jobs_text_and_numbers_update"
+
+/** Runs `write` with the ai_jobs UPDATE trigger `name` set aside, then puts it back as it was. */
+const asBefore = <A, E, R>(name: string, database: SharedDatabase, backend: SharedBackend, write: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     if (backend.name === "PostgreSQL") {
-      yield* rawStatement(database, backend, "ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_domain_values_update")
+      yield* rawStatement(database, backend, `ALTER TABLE ai_jobs DISABLE TRIGGER ${name}`)
       yield* write
-      yield* rawStatement(database, backend, "ALTER TABLE ai_jobs ENABLE TRIGGER ai_jobs_domain_values_update")
+      yield* rawStatement(database, backend, `ALTER TABLE ai_jobs ENABLE TRIGGER ${name}`)
       return
     }
-    const [trigger] = yield* rawStatement(database, backend, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'ai_jobs_domain_values_update'")
-    assert.isString(trigger?.sql, "0020's trigger is there")
-    yield* rawStatement(database, backend, "DROP TRIGGER ai_jobs_domain_values_update")
+    const [trigger] = yield* rawStatement(database, backend, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = $1", [name])
+    assert.isString(trigger?.sql, `${name} is there`)
+    yield* rawStatement(database, backend, `DROP TRIGGER ${name}`)
     yield* write
     yield* rawStatement(database, backend, String(trigger?.sql))
   })
@@ -99,7 +114,7 @@ for (const backend of sharedBackends) {
               const broken = yield* jobs.submit(summarize())
               const next = yield* jobs.submit(summarize())
               const write = rawStatement(database, backend, `UPDATE ai_jobs SET ${bad.column} = $1 WHERE id = $2`, [bad.value, broken.job_id])
-              yield* bad.before0020 ? asBefore0020(database, backend, write) : write
+              yield* bad.before === undefined ? write : asBefore(updateTrigger(bad.before, backend), database, backend, write)
 
               const claim = yield* jobs.claimNext()
               assert.strictEqual(claim?.job.job_id, next.job_id, "the claimer goes on with the next job")

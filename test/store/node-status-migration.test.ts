@@ -80,9 +80,11 @@ describe("issue 12.1 migration 0005 widens the node status to the ten job states
             { name: "sqlite_autoindex_workflow_node_executions_1" },
             { name: "sqlite_autoindex_workflow_node_executions_2" },
             { name: "workflow_node_executions" },
-            // 0020's triggers, made again on the rebuilt table by its replay.
+            // 0020's and 0023's triggers, made again on the rebuilt table by their replay.
             { name: "workflow_node_executions_domain_values_insert" },
-            { name: "workflow_node_executions_domain_values_update" }
+            { name: "workflow_node_executions_domain_values_update" },
+            { name: "workflow_node_executions_text_and_numbers_insert" },
+            { name: "workflow_node_executions_text_and_numbers_update" }
           ]
         )
       }).pipe(Effect.provide(storeWithClient(filename)))

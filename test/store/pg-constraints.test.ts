@@ -19,7 +19,7 @@ import { at, eventRecord, expectTag, failureOf, newJob, startedJob } from "./fix
 import { describeWithLayer } from "../support/describeWithLayer.js"
 import { postgres } from "../support/stores.js"
 import { countWhere, driverError, refusalOf } from "./pg-support.js"
-import { badOperations, goodOperations, storableRefs, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
+import { badOperations, doubleNumbers, goodOperations, pastDoubleNumbers, storableJsonText, storableRefs, unstorableJsonText, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
 
 const zero = Object.fromEntries(MetricNames.map((name) => [name, 0]))
 
@@ -331,6 +331,126 @@ describeWithLayer("R16 PostgreSQL refuses what the domain forbids", postgres("pg
       ])
     }))
 
+  it.effect("R16 U+0000 in any text column is refused by PostgreSQL itself (22021 as a bound value, 54000 from chr(0)), as SQLite's 0023 refuses it", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { job, run } = yield* startedJob()
+      const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      const keys: Readonly<Record<string, string>> = { ai_jobs: job.job_id, workflow_runs: run.id, workflow_node_executions: node.id }
+      const columns = yield* sql<{ readonly table_name: string; readonly column_name: string }>`
+        SELECT table_name, column_name FROM information_schema.columns
+        WHERE table_schema = current_schema() AND data_type = 'text'
+          AND table_name IN ('ai_jobs', 'workflow_runs', 'workflow_node_executions', 'flight_recorder_events')
+        ORDER BY table_name, ordinal_position`
+      assert.isAtLeast(columns.length, 16)
+      for (const { table_name: table, column_name: column } of columns) {
+        const statement = table === "flight_recorder_events"
+          ? sql`INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+              SELECT gen_random_uuid(), '2026-01-01T00:00:00Z', 'system', 'system', gen_random_uuid(), '{}'::jsonb WHERE ${"a\u0000b"}::text IS NOT NULL`
+          : sql`UPDATE ${sql(table)} SET ${sql(column)} = ${"a\u0000b"} WHERE id = ${keys[table] ?? ""}`
+        assert.strictEqual((yield* refusalOf(statement)).code, "22021", `${table}.${column}`)
+        const literal = yield* refusalOf(sql.unsafe(`UPDATE ${table === "flight_recorder_events" ? "ai_jobs" : table} SET ${table === "flight_recorder_events" ? "status_reason" : column} = 'a' || chr(0) WHERE false`))
+        assert.strictEqual(literal.code, "54000", `${table}.${column}: ${literal.message}`)
+      }
+      assert.strictEqual((yield* store.getJob(job.job_id)).state, "running", "nothing changed")
+    }))
+
+  /** Each jsonb column the store reads numbers from, an INSERT or UPDATE putting `number` in it, and the constraint refusing a number past a double. */
+  const numberColumns: ReadonlyArray<readonly [string, string, (number: string) => string, string]> = [
+    ["ai_jobs", "job_inputs", (n) => `{"n":${n}}`, "ai_jobs_job_inputs_valid"],
+    ["ai_jobs", "job_outputs", (n) => `[${n}]`, "ai_jobs_job_outputs_valid"],
+    ["ai_jobs", "backoff", (n) => `{"initial":1000,"factor":${n},"max":60000,"jitter":0}`, "ai_jobs_backoff_valid"],
+    ["ai_jobs", "metrics", (n) => JSON.stringify(zero).replace("\"duration_ms\":0", `"duration_ms":${n}`), "ai_jobs_metrics_check"],
+    ["workflow_node_executions", "input_payload", (n) => n, "workflow_node_executions_input_payload_valid"],
+    ["workflow_node_executions", "output_payload", (n) => `{"deep":{"n":${n}}}`, "workflow_node_executions_output_payload_valid"],
+    ["flight_recorder_events", "body", (n) => `{"type":"system","n":${n}}`, "flight_recorder_events_body_valid"]
+  ]
+
+  it.effect("R16 raw JSON numbers past a double (1e400) are refused in every jsonb column the store reads numbers from (23514 <table>_<column>_valid), at INSERT and UPDATE, as on SQLite (0023)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { job, run } = yield* startedJob()
+      const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      for (const [table, column, put, constraint] of numberColumns) {
+        for (const [what, number] of pastDoubleNumbers) {
+          const value = put(number)
+          const inserted = table === "ai_jobs"
+            ? insertJob({ [column]: `'${value}'::jsonb` })
+            : table === "workflow_node_executions"
+            ? sql`INSERT INTO workflow_node_executions (id, workflow_run_id, node_id, node_type, status, sequence, started_at, ${sql(column)})
+                VALUES (gen_random_uuid(), ${run.id}, 'n', 'step', 'running', 7, now(), ${value}::jsonb)`
+            : sql`INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+                VALUES (gen_random_uuid(), '2026-01-01T00:00:00Z', 'system', 'system', gen_random_uuid(), ${value}::jsonb)`
+          const refusal = yield* refusalOf(inserted)
+          assert.deepStrictEqual([refusal.code, refusal.constraint], ["23514", constraint], `${column} ${what}: ${refusal.message}`)
+          if (table !== "flight_recorder_events") {
+            const key = table === "ai_jobs" ? job.job_id : node.id
+            const update = yield* refusalOf(sql`UPDATE ${sql(table)} SET ${sql(column)} = ${value}::jsonb WHERE id = ${key}`)
+            assert.deepStrictEqual([update.code, update.constraint], ["23514", constraint], `UPDATE ${column} ${what}: ${update.message}`)
+          }
+        }
+      }
+      assert.deepStrictEqual((yield* store.listNodes(run.id)).map((n) => n.input_payload), [null], "nothing stored or changed")
+    }))
+
+  it.effect("R16 raw JSON whose strings or keys decode to U+0000 or a lone surrogate is refused by jsonb itself in every jsonb column (22P05, 22P02), as SQLite's 0023 refuses it; other escapes are taken and read back", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { job, run } = yield* startedJob()
+      const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      for (const [what, json] of unstorableJsonText) {
+        const statements = [
+          sql`UPDATE ai_jobs SET job_inputs = ${json}::jsonb WHERE id = ${job.job_id}`,
+          sql`UPDATE ai_jobs SET job_outputs = ${json}::jsonb WHERE id = ${job.job_id}`,
+          sql`UPDATE workflow_node_executions SET input_payload = ${json}::jsonb WHERE id = ${node.id}`,
+          sql`UPDATE workflow_node_executions SET output_payload = ${json}::jsonb WHERE id = ${node.id}`,
+          sql`INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+            VALUES (gen_random_uuid(), '2026-01-01T00:00:00Z', 'system', 'system', gen_random_uuid(), ${`{"type":"system","x":${json}}`}::jsonb)`
+        ]
+        for (const statement of statements) assert.include(["22P05", "22P02"], (yield* refusalOf(statement)).code, what)
+      }
+      for (const [json, value] of storableJsonText) {
+        yield* sql`UPDATE ai_jobs SET job_inputs = ${json}::jsonb WHERE id = ${job.job_id}`
+        assert.deepStrictEqual((yield* store.getJob(job.job_id)).job_inputs, value)
+      }
+    }))
+
+  it.effect("R16 numbers a double holds, and strings spelling larger ones, are taken in every jsonb column and read back by the store", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { run } = yield* startedJob()
+      const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      for (const [what, json, value] of doubleNumbers) {
+        const [row] = yield* sql<{ readonly id: string }>`INSERT INTO ai_jobs (id, trace_id, job_kind, status, protocol_id, profile_id, capability_profile_id, access_mode, safety_mode, created_at, updated_at, job_inputs, job_outputs)
+          VALUES (gen_random_uuid(), gen_random_uuid(), 'doc_edit', 'queued', 'p', 'p', 'Analyst', 'analysis_only', 'normal', now(), now(), ${`{"n":${json}}`}::jsonb, ${`[${json}]`}::jsonb) RETURNING id::text AS id`
+        const read = yield* store.getJob(JobId.make(row!.id))
+        assert.deepStrictEqual([read.job_inputs, read.job_outputs], [{ n: value }, [value]], what)
+        yield* sql`UPDATE workflow_node_executions SET input_payload = ${json}::jsonb, output_payload = ${`{"deep":{"n":${json}}}`}::jsonb WHERE id = ${node.id}`
+        yield* sql`INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, body)
+          VALUES (gen_random_uuid(), '2026-01-01T00:00:00Z', 'system', 'system', gen_random_uuid(), ${`{"type":"system","n":${json}}`}::jsonb)`
+      }
+      assert.deepStrictEqual((yield* store.listNodes(run.id))[0]?.input_payload, { e999: 1, x: "release2024" })
+    }))
+
+  it.effect("R16 0023 judges only what a write changes: a row stored before it with such a number still moves; the events' CHECK is NOT VALID", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { job, run } = yield* startedJob()
+      yield* sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_json_numbers_update`
+      yield* sql`UPDATE ai_jobs SET job_inputs = '{"n":1e400}'::jsonb WHERE id = ${job.job_id}`
+      yield* sql`ALTER TABLE ai_jobs ENABLE TRIGGER ai_jobs_json_numbers_update`
+      // A settle that leaves the inputs as they are, and writes outputs a double holds, passes.
+      yield* sql`UPDATE ai_jobs SET status = 'completed', job_inputs = job_inputs, job_outputs = '[1]'::jsonb, updated_at = '2026-01-01T00:00:00Z' WHERE id = ${job.job_id}`
+      yield* sql`UPDATE workflow_runs SET status = 'completed', updated_at = '2026-01-01T00:00:00Z' WHERE id = ${run.id}`
+      assert.strictEqual((yield* refusalOf(sql`UPDATE ai_jobs SET job_outputs = '[1e400]'::jsonb WHERE id = ${job.job_id}`)).constraint, "ai_jobs_job_outputs_valid")
+      const [check] = yield* sql<{ readonly convalidated: boolean }>`SELECT convalidated FROM pg_constraint WHERE conname = 'flight_recorder_events_body_valid'`
+      assert.strictEqual(check?.convalidated, false)
+    }))
+
   it.effect("R16 a metric named twice in raw JSON is judged by its last value, as the store reads it: refused when that one is bad", () =>
     Effect.gen(function*() {
       const twice = `${JSON.stringify(zero).slice(0, -1)},"total_tokens":-5}`
@@ -465,6 +585,19 @@ describe("R16 PostgreSQL rows made corrupt behind the store's back", () => {
       yield* sql`UPDATE ai_jobs SET created_at = '1969-12-31T23:59:59Z' WHERE id = ${job.job_id}`
       const error = expectTag(yield* failureOf(store.getJob(job.job_id)), "CorruptRow")
       assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", job.job_id, "created_at"])
+    })), 60_000)
+
+  it.effect("R16 a job stored before 0023 with a JSON number past a double (its inputs, its backoff factor) is a CorruptRow on that column (what 0023 refuses)", () =>
+    isolated("pg corrupt number", Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      yield* sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_json_numbers_update`
+      for (const [column, value] of [["job_inputs", "{\"n\":1e400}"], ["job_outputs", "[-1e400]"], ["backoff", "{\"initial\":1000,\"factor\":1e400,\"max\":60000,\"jitter\":0}"]] as const) {
+        const job = yield* store.createJob(newJob())
+        yield* sql`UPDATE ai_jobs SET ${sql(column)} = ${value}::jsonb WHERE id = ${job.job_id}`
+        const error = expectTag(yield* failureOf(store.getJob(job.job_id)), "CorruptRow")
+        assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", job.job_id, column])
+      }
     })), 60_000)
 
   it.effect("R8 a run and a node execution holding values the domain forbids are CorruptRows on their tables", () =>

@@ -9,11 +9,11 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { JobId } from "../../src/domain/Ids.js"
+import { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
 import { JobStates } from "../../src/domain/JobState.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { at, eventRecord, expectTag, failureOf, newJob } from "./fixtures.js"
-import { badOperations, goodOperations, storableRefs, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
+import { badOperations, doubleNumbers, goodOperations, pastDoubleNumbers, storableJsonText, storableRefs, unstorableJsonText, unstorableOperations, unstorableRefs } from "./rawJsonCases.js"
 import { rawNumber, rawRows, storeWithClient, zeroMetrics } from "./sqlite-support.js"
 
 type Value = string | number | Uint8Array | null
@@ -436,6 +436,216 @@ describe("SQLite refuses the ids, instants and entity refs the domain cannot rea
     }).pipe(Effect.provide(inMemoryStore)))
 })
 
+describe("SQLite refuses U+0000 in text and JSON numbers past a double (R16, 0023)", () => {
+  /**
+   * Every TEXT column of the tables the store reads, with the constraint a
+   * value holding U+0000 breaks. SQLite's length(), GLOB and JSON functions
+   * stop at a NUL, so `<uuid>\0x` passed 0020's id test, `{}\0x` json_valid,
+   * and free text had no test at all; PostgreSQL refuses a NUL in any text
+   * (22021). Enumerated values, instants and references were refused already.
+   */
+  const textColumns: ReadonlyArray<readonly [string, string, string]> = [
+    ["ai_jobs", "id", "ai_jobs_id_uuid"],
+    ["ai_jobs", "trace_id", "ai_jobs_trace_id_uuid"],
+    ["ai_jobs", "workflow_run_id", "ai_jobs_workflow_run_id_uuid"],
+    ["ai_jobs", "job_kind", "ai_jobs_job_kind_valid"],
+    ["ai_jobs", "status", "ai_jobs_status_valid"],
+    ["ai_jobs", "status_reason", "ai_jobs_status_reason_text"],
+    ["ai_jobs", "error_message", "ai_jobs_error_message_text"],
+    ["ai_jobs", "protocol_id", "ai_jobs_protocol_id_text"],
+    ["ai_jobs", "profile_id", "ai_jobs_profile_id_text"],
+    ["ai_jobs", "capability_profile_id", "ai_jobs_capability_profile_id_text"],
+    ["ai_jobs", "access_mode", "ai_jobs_access_mode_valid"],
+    ["ai_jobs", "safety_mode", "ai_jobs_safety_mode_valid"],
+    ["ai_jobs", "entity_refs", "ai_jobs_entity_refs_array"],
+    ["ai_jobs", "planned_operations", "ai_jobs_planned_operations_array"],
+    ["ai_jobs", "metrics", "ai_jobs_metrics_valid"],
+    ["ai_jobs", "job_inputs", "ai_jobs_job_inputs_json"],
+    ["ai_jobs", "job_outputs", "ai_jobs_job_outputs_json"],
+    ["ai_jobs", "created_at", "ai_jobs_created_at_form"],
+    ["ai_jobs", "updated_at", "ai_jobs_updated_at_form"],
+    ["ai_jobs", "run_after", "ai_jobs_run_after_form"],
+    ["ai_jobs", "backoff", "ai_jobs_backoff_valid"],
+    ["workflow_runs", "id", "workflow_runs_id_uuid"],
+    ["workflow_runs", "job_id", "workflow_runs_job_id_uuid"],
+    ["workflow_runs", "status", "workflow_runs_status_valid"],
+    ["workflow_runs", "last_heartbeat", "workflow_runs_last_heartbeat_form"],
+    ["workflow_runs", "error_message", "workflow_runs_error_message_text"],
+    ["workflow_runs", "created_at", "workflow_runs_created_at_form"],
+    ["workflow_runs", "updated_at", "workflow_runs_updated_at_form"],
+    ["workflow_node_executions", "id", "workflow_node_executions_id_uuid"],
+    ["workflow_node_executions", "workflow_run_id", "workflow_node_executions_workflow_run_id_uuid"],
+    ["workflow_node_executions", "node_id", "workflow_node_executions_node_id_text"],
+    ["workflow_node_executions", "node_type", "workflow_node_executions_node_type_text"],
+    ["workflow_node_executions", "status", "workflow_node_executions_status_valid"],
+    ["workflow_node_executions", "input_payload", "workflow_node_executions_input_payload_json"],
+    ["workflow_node_executions", "output_payload", "workflow_node_executions_output_payload_json"],
+    ["workflow_node_executions", "error_message", "workflow_node_executions_error_message_text"],
+    ["workflow_node_executions", "started_at", "workflow_node_executions_started_at_form"],
+    ["workflow_node_executions", "finished_at", "workflow_node_executions_finished_at_form"],
+    ["flight_recorder_events", "event_id", "flight_recorder_events_event_id_uuid"],
+    ["flight_recorder_events", "timestamp", "flight_recorder_events_timestamp_form"],
+    ["flight_recorder_events", "actor", "flight_recorder_events_actor_valid"],
+    ["flight_recorder_events", "type", "flight_recorder_events_type_valid"],
+    ["flight_recorder_events", "trace_id", "flight_recorder_events_trace_id_uuid"],
+    ["flight_recorder_events", "job_id", "flight_recorder_events_job_id_uuid"],
+    ["flight_recorder_events", "workflow_run_id", "flight_recorder_events_workflow_run_id_uuid"],
+    ["flight_recorder_events", "body", "flight_recorder_events_body_object"]
+  ]
+  const tables = ["ai_jobs", "workflow_runs", "workflow_node_executions", "flight_recorder_events"] as const
+
+  /** A job, its run and a node execution, valid, to point at and to update. */
+  const stored = Effect.gen(function*() {
+    const job = jobRow({ job_inputs: "{\"n\":1}", job_outputs: "{\"n\":1}", error_message: "e", backoff: "{\"initial\":1000,\"factor\":2,\"max\":60000,\"jitter\":0}" })
+    yield* insert("ai_jobs", job)
+    const run = runRow(String(job["id"]), { error_message: "e" })
+    yield* insert("workflow_runs", run)
+    const node = nodeRow(String(run["id"]), { input_payload: "{\"n\":1}", output_payload: "{\"n\":1}", error_message: "e", finished_at: T })
+    yield* insert("workflow_node_executions", node)
+    return { job, run, node }
+  })
+
+  it.effect("R16 the list below names every TEXT column of the tables the store reads", () =>
+    Effect.gen(function*() {
+      for (const table of tables) {
+        const columns = yield* rawRows<{ readonly name: string }>(`SELECT name FROM pragma_table_info('${table}') WHERE type = 'TEXT' ORDER BY cid`)
+        assert.deepStrictEqual(columns.map((c) => c.name), textColumns.filter(([t]) => t === table).map(([, c]) => c), table)
+      }
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  for (const table of tables) {
+    it.effect(`R16 a raw ${table} row holding U+0000 in any TEXT column is refused, at INSERT${table === "flight_recorder_events" ? "" : " and UPDATE"}, naming the column's constraint, as PostgreSQL refuses it`, () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { job, run, node } = yield* stored
+        const own = table === "ai_jobs" ? job : table === "workflow_runs" ? run : table === "workflow_node_executions" ? node : eventRow()
+        const fresh = (overrides: Row): Row =>
+          table === "ai_jobs"
+            ? jobRow({ ...overrides })
+            : table === "workflow_runs"
+            ? runRow(String(job["id"]), overrides)
+            : table === "workflow_node_executions"
+            ? nodeRow(String(run["id"]), { sequence: 1, ...overrides })
+            : eventRow(overrides)
+        const before = yield* rawRows(`SELECT * FROM ${table} ORDER BY rowid`)
+        for (const [, column, constraint] of textColumns.filter(([t]) => t === table)) {
+          const valid = own[column] ?? (column.endsWith("_id") ? run["id"] : "a")
+          // After the value (length() and GLOB stop there) and inside it.
+          for (const value of [`${String(valid)}\u0000x`, `\u0000${String(valid)}`]) {
+            const what = `${table}.${column} = ${JSON.stringify(value)}`
+            assert.include(yield* refused(insert(table, fresh({ [column]: value })), what), constraint, what)
+            if (table !== "flight_recorder_events") {
+              const key = table === "ai_jobs" ? job["id"] : table === "workflow_runs" ? run["id"] : node["id"]
+              assert.include(yield* refused(sql`UPDATE ${sql(table)} SET ${sql(column)} = ${value} WHERE id = ${String(key)}`, `UPDATE ${what}`), constraint, `UPDATE ${what}`)
+            }
+          }
+        }
+        assert.deepStrictEqual(yield* rawRows(`SELECT * FROM ${table} ORDER BY rowid`), before, "nothing stored or changed")
+      }).pipe(Effect.provide(inMemoryStore)))
+  }
+
+  /** Each JSON column the store reads numbers from, a row putting `number` in it, and the constraint refusing a number past a double. */
+  const numberColumns: ReadonlyArray<readonly [string, string, (number: string) => string, string]> = [
+    ["ai_jobs", "job_inputs", (n) => `{"n":${n}}`, "ai_jobs_job_inputs_json"],
+    ["ai_jobs", "job_outputs", (n) => `[${n}]`, "ai_jobs_job_outputs_json"],
+    ["ai_jobs", "metrics", (n) => JSON.stringify(zeroMetrics).replace("\"duration_ms\":0", `"duration_ms":${n}`), "ai_jobs_metrics_valid"],
+    ["ai_jobs", "backoff", (n) => `{"initial":1000,"factor":${n},"max":60000,"jitter":0}`, "ai_jobs_backoff_valid"],
+    ["workflow_node_executions", "input_payload", (n) => n, "workflow_node_executions_input_payload_json"],
+    ["workflow_node_executions", "output_payload", (n) => `{"deep":{"n":${n}}}`, "workflow_node_executions_output_payload_json"],
+    ["flight_recorder_events", "body", (n) => `{"type":"system","n":${n}}`, "flight_recorder_events_body_object"]
+  ]
+
+  for (const [table, column, put, constraint] of numberColumns) {
+    it.effect(`R16 a raw ${table}.${column} holding a JSON number past a double (1e400) is refused (${constraint}), as on PostgreSQL`, () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { job, run, node } = yield* stored
+        const before = yield* rawRows(`SELECT * FROM ${table} ORDER BY rowid`)
+        for (const [what, number] of pastDoubleNumbers) {
+          const value = put(number)
+          const row = table === "ai_jobs" ? jobRow({ [column]: value }) : table === "workflow_node_executions"
+            ? nodeRow(String(run["id"]), { sequence: 1, [column]: value })
+            : eventRow({ [column]: value })
+          assert.include(yield* refused(insert(table, row), what), constraint, `${column} ${what}`)
+          if (table !== "flight_recorder_events") {
+            const key = table === "ai_jobs" ? job["id"] : node["id"]
+            assert.include(yield* refused(sql`UPDATE ${sql(table)} SET ${sql(column)} = ${value} WHERE id = ${String(key)}`, what), constraint, `UPDATE ${column} ${what}`)
+          }
+        }
+        assert.deepStrictEqual(yield* rawRows(`SELECT * FROM ${table} ORDER BY rowid`), before, "nothing stored or changed")
+      }).pipe(Effect.provide(inMemoryStore)))
+  }
+
+  /** The columns holding any JSON the caller gives, a row putting `json` in it, and the constraint refusing text the domain cannot hold. */
+  const payloadColumns: ReadonlyArray<readonly [string, string, (json: string) => string, string]> = [
+    ["ai_jobs", "job_inputs", (j) => j, "ai_jobs_job_inputs_json"],
+    ["ai_jobs", "job_outputs", (j) => `[${j}]`, "ai_jobs_job_outputs_json"],
+    ["workflow_node_executions", "input_payload", (j) => j, "workflow_node_executions_input_payload_json"],
+    ["workflow_node_executions", "output_payload", (j) => `{"deep":${j}}`, "workflow_node_executions_output_payload_json"],
+    ["flight_recorder_events", "body", (j) => `{"type":"system","x":${j}}`, "flight_recorder_events_body_object"]
+  ]
+
+  it.effect("R16 raw JSON whose strings or keys decode to U+0000 or a lone surrogate is refused in every JSON column, as PostgreSQL's jsonb refuses it (0023, as 0021 in entity refs); other escapes are taken and read back", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { job, run, node } = yield* stored
+      for (const [table, column, put, constraint] of payloadColumns) {
+        for (const [what, json] of unstorableJsonText) {
+          const value = put(json)
+          const row = table === "ai_jobs" ? jobRow({ [column]: value }) : table === "workflow_node_executions"
+            ? nodeRow(String(run["id"]), { sequence: 1, [column]: value })
+            : eventRow({ [column]: value })
+          assert.include(yield* refused(insert(table, row), what), constraint, `${column} ${what}`)
+          if (table !== "flight_recorder_events") {
+            const key = table === "ai_jobs" ? job["id"] : node["id"]
+            assert.include(yield* refused(sql`UPDATE ${sql(table)} SET ${sql(column)} = ${value} WHERE id = ${String(key)}`, what), constraint, `UPDATE ${column} ${what}`)
+          }
+        }
+      }
+      for (const [json, value] of storableJsonText) {
+        const taken = jobRow({ job_inputs: json, job_outputs: `[${json}]` })
+        yield* insert("ai_jobs", taken)
+        const read = yield* store.getJob(JobId.make(String(taken["id"])))
+        assert.deepStrictEqual([read.job_inputs, read.job_outputs], [value, [value]])
+        yield* sql`UPDATE workflow_node_executions SET input_payload = ${json} WHERE id = ${String(node["id"])}`
+        yield* insert("flight_recorder_events", eventRow({ body: `{"type":"system","x":${json}}` }))
+      }
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R16 numbers a double holds, and strings spelling larger ones, are taken in every JSON column and read back by the store", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      const { run, node } = yield* stored
+      for (const [what, json, value] of doubleNumbers) {
+        const job = jobRow({ job_inputs: `{"n":${json}}`, job_outputs: `[${json}]` })
+        yield* insert("ai_jobs", job)
+        const read = yield* store.getJob(JobId.make(String(job["id"])))
+        assert.deepStrictEqual([read.job_inputs, read.job_outputs], [{ n: value }, [value]], what)
+        yield* sql`UPDATE workflow_node_executions SET input_payload = ${json}, output_payload = ${`{"deep":{"n":${json}}}`} WHERE id = ${String(node["id"])}`
+        yield* insert("flight_recorder_events", eventRow({ body: `{"type":"system","n":${json}}` }))
+      }
+      const [nodeRead] = yield* store.listNodes(WorkflowRunId.make(String(run["id"])))
+      assert.deepStrictEqual(nodeRead?.input_payload, { e999: 1, x: "release2024" })
+    }).pipe(Effect.provide(inMemoryStore)))
+
+  it.effect("R16 a row stored before 0023 is not judged again: it still moves, and a new bad value is refused", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DROP TRIGGER ai_jobs_text_and_numbers_insert`
+      const legacy = jobRow({ status_reason: "held\u0000", job_inputs: "{\"n\":1e400}" })
+      yield* insert("ai_jobs", legacy)
+      const id = String(legacy["id"])
+      // The claimer's move, and a failing one: neither writes the legacy values.
+      yield* sql`UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = NULL, updated_at = '2025-01-01T00:00:00.000Z' WHERE id = ${id}`
+      yield* sql`UPDATE ai_jobs SET job_inputs = job_inputs, status = 'failed', error_message = 'unreadable' WHERE id = ${id}`
+      assert.deepStrictEqual(yield* rawRows("SELECT status, job_inputs FROM ai_jobs"), [{ status: "failed", job_inputs: "{\"n\":1e400}" }])
+      assert.include(yield* refused(sql`UPDATE ai_jobs SET error_message = ${"x\u0000"} WHERE id = ${id}`, "a NUL"), "ai_jobs_error_message_text")
+      assert.include(yield* refused(sql`UPDATE ai_jobs SET job_outputs = '[1e400]' WHERE id = ${id}`, "1e400"), "ai_jobs_job_outputs_json")
+    }).pipe(Effect.provide(inMemoryStore)))
+})
+
 describe("SQLite event log is append-only (R10, R13)", () => {
   it.effect("R10 a raw UPDATE of an event is refused, whatever its age", () =>
     Effect.gen(function*() {
@@ -557,6 +767,20 @@ describe("SQLite rows corrupted behind the store's back (CorruptRow)", () => {
         assert.deepStrictEqual([listed.table, listed.row_id, listed.column], ["ai_jobs", id, column])
       }).pipe(Effect.provide(inMemoryStore)))
   }
+
+  it.effect("R16 a job stored before 0023 with U+0000 in its text, 1e400 in its JSON or an escape decoding to U+0000 or a lone surrogate is a CorruptRow naming that column (what 0023 refuses)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* JobStore
+      yield* sql`DROP TRIGGER ai_jobs_text_and_numbers_insert`
+      for (const [column, value] of [["status_reason", "a\u0000b"], ["protocol_id", "p\u0000"], ["job_inputs", "{\"n\":1e400}"], ["job_outputs", "[-1e400]"], ["job_inputs", "{\"a\":\"x\\u0000\"}"], ["job_outputs", "[\"\\ud800\"]"]] as const) {
+        const row = jobRow({ [column]: value })
+        yield* insert("ai_jobs", row)
+        const error = expectTag(yield* failureOf(store.getJob(JobId.make(String(row["id"])))), "CorruptRow")
+        assert.deepStrictEqual([error.table, error.row_id, error.column], ["ai_jobs", String(row["id"]), column])
+        yield* sql`DELETE FROM ai_jobs WHERE id = ${String(row["id"])}`
+      }
+    }).pipe(Effect.provide(inMemoryStore)))
 
   it.effect("R16 CHECK constraints are back on after the corrupting connection is done", () =>
     Effect.gen(function*() {

@@ -1,0 +1,103 @@
+-- 0023 (PostgreSQL): no JSON number the store reads is past a double, as
+-- SQLite's 0023 says.
+--
+-- jsonb keeps a number as numeric, so raw SQL could store `1e400` (or
+-- `1E+309`, a 310-digit integer) in a job's inputs, outputs or backoff
+-- factor (the backoff CHECK bounds every field but the factor), a node's
+-- payloads or an event's body; the store reads jsonb through JSON.parse, which
+-- gives ±Infinity, no JSON value the domain holds: CorruptRow. A number is
+-- past a double from 2^1024 - 2^970 on (the half-way point above
+-- Number.MAX_VALUE, which JSON.parse rounds up): the literal below is that
+-- bound, exact, and 1.7976931348623157e308 itself is taken. Metrics refuse it
+-- already (0008's bounds). Smaller numbers jsonb keeps more precisely than a
+-- double are read as the nearest double (1e-400 as 0): rounding, as any JSON
+-- reader's, not refused.
+-- U+0000, SQLite's 0023's other half, PostgreSQL refuses by itself: in text
+-- as bound parameters (22021) and chr(0) (54000), in jsonb as `\u0000`
+-- (22P05).
+-- The library never writes such a number (its JSON refuses NaN and Infinity,
+-- and JSON.stringify cannot spell more): this refuses only raw SQL. A refusal
+-- is a check_violation (23514) naming <table>_<column>_valid, its table and
+-- column, as 0020's are, so the store reports it as every failed CHECK (a
+-- StorageError keeping the SqlError).
+--
+-- Triggers for the tables the store updates, as 0020's and for its reason:
+-- they judge an inserted row, and on UPDATE only a changed value, so a row
+-- stored before this migration with such a number still moves. The WHEN
+-- holds the whole test, a jsonpath walk of the value in C (no PL/pgSQL call
+-- unless the row is refused, 0014): `strict $.** ? (@.abs() >= bound)`, in
+-- which .abs() of anything but a number is an error the filter reads as
+-- false (cheaper than testing the type first). It costs about 1-2 µs a row
+-- for a payload of a few hundred bytes and about 0.12 µs per JSON node of a
+-- large one (a 21 KB array of 300 objects: +170 µs an insert). NULL, what a
+-- job's outputs and a node's output hold until they end, is not walked. A heartbeat or a claim writes
+-- none of these columns; a settle writes the job's outputs, judged then. The
+-- events, never updated (0003), get a CHECK, NOT VALID: rows already stored
+-- are not judged.
+--
+-- Replay-safe: CREATE OR REPLACE, DROP ... IF EXISTS before CREATE or ADD.
+
+CREATE OR REPLACE FUNCTION json_numbers_past_double_refused() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  written jsonb := to_jsonb(NEW);
+  previous jsonb := CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) END;
+  col text;
+BEGIN
+  -- Runs only on a row its trigger's WHEN found refused: which column (the
+  -- trigger's arguments, in order), for the error.
+  FOREACH col IN ARRAY TG_ARGV LOOP
+    IF (TG_OP = 'INSERT' OR (written -> col) IS DISTINCT FROM (previous -> col))
+        AND jsonb_path_exists(written -> col, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)') THEN
+      RAISE EXCEPTION 'new row for relation "%" violates check constraint "%"', TG_TABLE_NAME, TG_TABLE_NAME || '_' || col || '_valid'
+        USING ERRCODE = 'check_violation', CONSTRAINT = TG_TABLE_NAME || '_' || col || '_valid',
+          SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME, COLUMN = col,
+          DETAIL = format('Failing row has id %s: a JSON number past a double.', NEW.id);
+    END IF;
+  END LOOP;
+  RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS ai_jobs_json_numbers_insert ON ai_jobs;
+CREATE TRIGGER ai_jobs_json_numbers_insert
+  BEFORE INSERT ON ai_jobs
+  FOR EACH ROW WHEN (
+    jsonb_path_exists(NEW.job_inputs, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)')
+    OR jsonb_path_exists(NEW.job_outputs, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)')
+    OR jsonb_path_exists(NEW.backoff, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)')
+  )
+  EXECUTE FUNCTION json_numbers_past_double_refused('job_inputs', 'job_outputs', 'backoff');
+
+DROP TRIGGER IF EXISTS ai_jobs_json_numbers_update ON ai_jobs;
+CREATE TRIGGER ai_jobs_json_numbers_update
+  BEFORE UPDATE OF job_inputs, job_outputs, backoff ON ai_jobs
+  FOR EACH ROW WHEN (
+    (NEW.job_inputs IS DISTINCT FROM OLD.job_inputs AND jsonb_path_exists(NEW.job_inputs, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)'))
+    OR (NEW.job_outputs IS DISTINCT FROM OLD.job_outputs AND jsonb_path_exists(NEW.job_outputs, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)'))
+    OR (NEW.backoff IS DISTINCT FROM OLD.backoff AND jsonb_path_exists(NEW.backoff, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)'))
+  )
+  EXECUTE FUNCTION json_numbers_past_double_refused('job_inputs', 'job_outputs', 'backoff');
+
+DROP TRIGGER IF EXISTS workflow_node_executions_json_numbers_insert ON workflow_node_executions;
+CREATE TRIGGER workflow_node_executions_json_numbers_insert
+  BEFORE INSERT ON workflow_node_executions
+  FOR EACH ROW WHEN (
+    jsonb_path_exists(NEW.input_payload, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)')
+    OR jsonb_path_exists(NEW.output_payload, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)')
+  )
+  EXECUTE FUNCTION json_numbers_past_double_refused('input_payload', 'output_payload');
+
+DROP TRIGGER IF EXISTS workflow_node_executions_json_numbers_update ON workflow_node_executions;
+CREATE TRIGGER workflow_node_executions_json_numbers_update
+  BEFORE UPDATE OF input_payload, output_payload ON workflow_node_executions
+  FOR EACH ROW WHEN (
+    (NEW.input_payload IS DISTINCT FROM OLD.input_payload AND jsonb_path_exists(NEW.input_payload, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)'))
+    OR (NEW.output_payload IS DISTINCT FROM OLD.output_payload AND jsonb_path_exists(NEW.output_payload, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)'))
+  )
+  EXECUTE FUNCTION json_numbers_past_double_refused('input_payload', 'output_payload');
+
+ALTER TABLE flight_recorder_events
+  DROP CONSTRAINT IF EXISTS flight_recorder_events_body_valid,
+  ADD CONSTRAINT flight_recorder_events_body_valid
+    CHECK (NOT jsonb_path_exists(body, 'strict $.** ? (@.abs() >= 179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792)')) NOT VALID;
