@@ -17,6 +17,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -84,7 +85,15 @@ const processOn = (database: SharedDatabase) =>
       store,
       jobs: Context.get(context, Jobs),
       recorder: Context.get(context, FlightRecorder.FlightRecorder),
-      janitor: (keepNewest: number) => Effect.provide(Janitor.runOnce({ olderThan: "30 days", keepNewest }), services),
+      // A pass's pruning with its gc_summary (`Janitor.prune`, cutoff 30 days ago), without the
+      // retention that `runOnce` runs first: on SQLite that purge is a write of its own, so a
+      // pass meeting a held writer waited there and began its pruning only after it — never
+      // racing the pruning itself.
+      janitor: (keepNewest: number) =>
+        Effect.provide(
+          Effect.flatMap(DateTime.now, (now) => Janitor.prune({ olderThan: DateTime.subtract(now, { days: 30 }), keepNewest })),
+          services
+        ),
       // One batch at a time: a second concurrent batch would wait for the held one's job, a lock
       // waiter that is not the rival.
       recover: Effect.provide(Recovery.recoverStalledRuns({ threshold: "30 seconds", concurrency: 1 }), context)
