@@ -18,6 +18,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -38,8 +39,10 @@ import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { type Audit, JobStore } from "../../src/store/JobStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
+import { engineOn } from "../engine/engine.js"
+import { hooked, makeGate as makeHookGate, makeHooks, open as openHookGate, RETRY } from "../jobs/endRaceHooks.js"
 import { summarize } from "../jobs/jobs.suite.js"
-import { type Gate, holdingScan, interleave, makeGate, type SharedBackend, sharedBackends, type SharedDatabase, untilDoneOrLockWaiters } from "../jobs/shared-database.js"
+import { type Gate, holdingScan, interleave, makeGate, realSleep, type SharedBackend, sharedBackends, type SharedDatabase, untilDoneOrLockWaiters } from "../jobs/shared-database.js"
 import { auditAfterPrune } from "../reliability/invariants.js"
 
 type Store = JobStore["Type"]
@@ -405,5 +408,44 @@ for (const backend of sharedBackends) {
         yield* second.jobs.complete(queued.job_id, { actor: "human" })
         yield* truthful(database, second.store, [report])
       }).pipe(Effect.scoped), 60_000)
+  })
+
+  describe(`the Janitor racing a worker's retry, on ${backend.name}`, () => {
+    it.live("R18 issue 15.1 a pass pruning everything old (cutoff now) while a failed attempt is written and its retry's requeue not yet (one transaction): the job was never committed failed, the pass prunes nothing, the job is requeued", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("pass in requeue")
+        const hooks = makeHooks()
+        const worker = yield* engineOn(database, { retry: RETRY, wrapStore: hooked(hooks) })
+        const janitorStore = yield* database.store()
+        const recorder = FlightRecorder.layer({ retention: Duration.infinity }).pipe(Layer.provideMerge(Layer.succeed(JobStore, janitorStore)))
+        const started = yield* Deferred.make<void>()
+        const fail = yield* Deferred.make<void>()
+        yield* Effect.forkScoped(worker.jobs.worker({
+          concurrency: 1,
+          pollInterval: "50 millis",
+          drainTimeout: "1 millis",
+          handler: () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.zipRight(Deferred.await(fail), Effect.fail("the model gave up"))),
+          run: { heartbeatInterval: "1 hour" }
+        }))
+        const job = yield* worker.jobs.submit(summarize())
+        yield* Deferred.await(started)
+        const held = yield* makeHookGate
+        hooks.requeueHeld.set(job.job_id, held)
+        yield* Deferred.succeed(fail, undefined)
+        yield* Deferred.await(held.reached)
+        // Real time: the failure is stamped before this cutoff, so a committed `failed` would be pruned.
+        yield* realSleep(5)
+        const cutoff = yield* DateTime.now
+        const pass = yield* Effect.fork(Effect.provide(Janitor.prune({ olderThan: cutoff, keepNewest: 0 }), recorder))
+        yield* untilDoneOrLockWaiters(database, backend, pass)
+        // PostgreSQL: the committed row is still running, nothing to lock or wait for; SQLite: the write lock.
+        assert.strictEqual(Option.isSome(yield* Fiber.poll(pass)), onPg)
+        yield* openHookGate(held)
+        const report = yield* Fiber.join(pass)
+        assert.deepStrictEqual(countsOf(report), [0, 0, 0, 0])
+        const after = yield* worker.jobs.await(job.job_id, { until: ["queued"], timeout: "30 seconds" })
+        assert.deepStrictEqual([after.state, after.attempt], ["queued", 2], "requeued for its second attempt (an hour on)")
+        yield* truthful(database, janitorStore, [report])
+      }).pipe(Effect.scoped), 90_000)
   })
 }
