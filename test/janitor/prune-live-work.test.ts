@@ -265,6 +265,23 @@ for (const backend of sharedBackends) {
     }
   })
 
+  describe(`the Janitor's window racing an operator, on ${backend.name}`, () => {
+    it.effect("R18 R6 a retry of the old job a pass keeps in its window (keepNewest 1), the pass holding it: the retry waits, then succeeds; the job kept, counted spared_window, never pruned", () =>
+      Effect.gen(function*() {
+        const { database, first, second } = yield* twoProcesses(backend, "pass window then retry")
+        const [older, newest] = yield* oldJobs(second.jobs, "failed", 2)
+        const result = yield* interleave(database, backend, first.gate, first.janitor(1), second.jobs.retry(newest!.job_id, { actor: "human" }))
+        // PostgreSQL: the pass locked every old prunable job before it chose what to keep.
+        assert.isFalse(result.rivalFirst, "the retry waited for the pass")
+        const report = valueOf(result.first, "the pass")
+        assert.deepStrictEqual(countsOf(report), [2, 1, 0, 1])
+        assert.strictEqual(outcome(result.second), "ok")
+        assert.isFalse(yield* exists(second.store, older!.job_id))
+        assert.strictEqual((yield* second.store.getJob(newest!.job_id)).state, "queued")
+        yield* truthful(database, second.store, [report])
+      }).pipe(Effect.scoped), 60_000)
+  })
+
   describe(`the Janitor racing events about the job it prunes, on ${backend.name}`, () => {
     /** A diagnostic naming `job` (its trace filled in by the recorder from the job, if still there). */
     const diagnostic = (job: AiJob) => ({
