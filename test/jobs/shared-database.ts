@@ -7,8 +7,11 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
@@ -98,6 +101,88 @@ export const untilLockWaiter = (database: SharedDatabase, backend: SharedBackend
     Effect.mapInputContext((context: Context.Context<never>) => Context.omit(SqlClient.TransactionConnection)(context)),
     Effect.orDie
   )
+
+/**
+ * Until `rival` has finished, or (PostgreSQL) at least `waiters` sessions on
+ * `database` wait for a lock — for a race whose rival may not wait at all (it
+ * takes no lock the held side has). SQLite's waits are invisible from
+ * outside: there it is a moment of real time, as in `untilLockWaiter`.
+ */
+export const untilDoneOrLockWaiters = (
+  database: SharedDatabase,
+  backend: SharedBackend,
+  rival: Fiber.Fiber<unknown, unknown>,
+  waiters = 1
+): Effect.Effect<void> =>
+  backend !== postgresShared ? realSleep(150) : Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (let tries = 0; tries < 1_000; tries++) {
+      if (Option.isSome(yield* Fiber.poll(rival))) return
+      const [row] = yield* sql<{ readonly n: string }>`
+        SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+      if (Number(row?.n) >= waiters) return
+      yield* realSleep(20)
+    }
+    return assert.fail(`the rival neither finished nor do ${waiters} sessions wait for a lock`)
+  }).pipe(
+    Effect.provide(rawPgClient(database.url)),
+    // Never in the caller's transaction (see untilLockWaiter).
+    Effect.mapInputContext((context: Context.Context<never>) => Context.omit(SqlClient.TransactionConnection)(context)),
+    Effect.orDie
+  )
+
+/** Stops the first call that passes it once armed, until `open`. */
+export interface Gate {
+  readonly arm: Effect.Effect<void>
+  /** Resolves when a call has reached the gate (and waits there). */
+  readonly reached: Effect.Effect<void>
+  readonly open: Effect.Effect<void>
+  /** `effect`, then a wait at the gate if it is armed (disarming it). */
+  readonly after: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+export const makeGate = Effect.gen(function*() {
+  const reached = yield* Deferred.make<void>()
+  const open = yield* Deferred.make<void>()
+  let armed = false
+  return {
+    arm: Effect.sync(() => {
+      armed = true
+    }),
+    reached: Deferred.await(reached),
+    open: Effect.asVoid(Deferred.succeed(open, undefined)),
+    after: (effect) =>
+      Effect.tap(effect, () =>
+        Effect.suspend(() => {
+          if (!armed) return Effect.void
+          armed = false
+          return Effect.zipRight(Deferred.succeed(reached, undefined), Deferred.await(open))
+        }))
+  } satisfies Gate
+})
+
+/**
+ * Runs `gatedSide` until it waits at the gate, then forks `rival` and lets it
+ * run until it finishes or waits for a lock, then opens the gate; both results.
+ */
+export const interleave = <A, EA, B, EB>(
+  database: SharedDatabase,
+  backend: SharedBackend,
+  gate: Gate,
+  gatedSide: Effect.Effect<A, EA>,
+  rival: Effect.Effect<B, EB>
+) =>
+  Effect.gen(function*() {
+    yield* gate.arm
+    const first = yield* Effect.fork(Effect.either(gatedSide))
+    yield* gate.reached
+    const second = yield* Effect.fork(Effect.either(rival))
+    yield* untilDoneOrLockWaiters(database, backend, second)
+    // Whether the rival committed while the gated side still waited (its read, or its lock, taken before).
+    const rivalFirst = Option.isSome(yield* Fiber.poll(second))
+    yield* gate.open
+    return { first: yield* Fiber.join(first), second: yield* Fiber.join(second), rivalFirst }
+  })
 
 /**
  * `store` with its heartbeats counted as they complete, so a test can wait for a

@@ -201,3 +201,15 @@ export const audit = (snapshot: Snapshot, options: AuditOptions): Array<string> 
   }
   return problems
 }
+
+/**
+ * `audit` of a quiescent database, less what pruning leaves by design (R18):
+ * the events of pruned jobs stay (README, "The Janitor"), and a gc_summary
+ * names no job. `recorded`: ids of events a test recorded itself (of a type
+ * the audit does not expect), left out too.
+ */
+export const auditAfterPrune = (snapshot: Snapshot, recorded: ReadonlyArray<string> = []): Array<string> =>
+  audit(snapshot, { quiescent: true }).filter((problem) =>
+    !/^event \S+ \((system|capability_action)\) names no stored job/.test(problem) &&
+    !recorded.some((id) => problem.startsWith(`event ${id} `))
+  )

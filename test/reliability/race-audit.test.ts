@@ -9,16 +9,13 @@
  * job in an impossible state, a typed error for the loser, and the same on
  * SQLite and PostgreSQL.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { randomUUID } from "node:crypto"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
@@ -35,41 +32,10 @@ import * as WakeUp from "../../src/WakeUp.js"
 import * as Capabilities from "../../src/Capabilities.js"
 import * as Duration from "effect/Duration"
 import * as DateTime from "effect/DateTime"
-import { holdingScan, postgresShared, realSleep, type SharedBackend, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
-import { rawPgClient } from "../support/pg-database.js"
-import { audit } from "./invariants.js"
+import { type Gate, holdingScan, interleave, makeGate, realSleep, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
+import { audit, auditAfterPrune } from "./invariants.js"
 
 type Store = JobStore["Type"]
-
-/** Stops the first call that passes it once armed, until `open`. */
-interface Gate {
-  readonly arm: Effect.Effect<void>
-  /** Resolves when a call has reached the gate (and waits there). */
-  readonly reached: Effect.Effect<void>
-  readonly open: Effect.Effect<void>
-  /** `effect`, then a wait at the gate if it is armed (disarming it). */
-  readonly after: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-}
-
-const makeGate = Effect.gen(function*() {
-  const reached = yield* Deferred.make<void>()
-  const open = yield* Deferred.make<void>()
-  let armed = false
-  return {
-    arm: Effect.sync(() => {
-      armed = true
-    }),
-    reached: Deferred.await(reached),
-    open: Effect.asVoid(Deferred.succeed(open, undefined)),
-    after: (effect) =>
-      Effect.tap(effect, () =>
-        Effect.suspend(() => {
-          if (!armed) return Effect.void
-          armed = false
-          return Effect.zipRight(Deferred.succeed(reached, undefined), Deferred.await(open))
-        }))
-  } satisfies Gate
-})
 
 /** `store` with a gate after each of the methods named. */
 const gated = (store: Store, gate: Gate, methods: ReadonlyArray<"getJob" | "lockJob" | "setPinned" | "createJobs">): Store => {
@@ -106,24 +72,6 @@ const heldCreate = (store: Store, gate: Gate): Store => ({
   ...store,
   createJobs: (jobs, options) => store.transaction(gate.after(store.createJobs(jobs, options)))
 })
-
-/**
- * Until `rival` has finished, or (PostgreSQL) some session waits for a lock.
- * SQLite's waits are the store's own retries of BEGIN IMMEDIATE, invisible
- * from outside: there it is a moment of real time, as `untilLockWaiter`.
- */
-const untilDoneOrWaiting = (database: SharedDatabase, backend: SharedBackend, rival: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> =>
-  backend !== postgresShared ? realSleep(150) : Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    for (let tries = 0; tries < 1_000; tries++) {
-      if (Option.isSome(yield* Fiber.poll(rival))) return
-      const [row] = yield* sql<{ readonly n: string }>`
-        SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
-      if (Number(row?.n) > 0) return
-      yield* realSleep(20)
-    }
-    return assert.fail("the rival neither finished nor waits for a lock")
-  }).pipe(Effect.provide(rawPgClient(database.url)), Effect.orDie)
 
 /**
  * Jobs over `store` as test/jobs/services.ts composes it, but with a recorder
@@ -169,29 +117,6 @@ const twoProcesses = (database: SharedDatabase, wrap: (store: Store, gate: Gate)
     }
   })
 
-/**
- * Runs `gatedSide` until it waits at the gate, then forks `rival` and lets it
- * run until it finishes or waits for a lock, then opens the gate; both results.
- */
-const interleave = <A, EA, B, EB>(
-  database: SharedDatabase,
-  backend: SharedBackend,
-  gate: Gate,
-  gatedSide: Effect.Effect<A, EA>,
-  rival: Effect.Effect<B, EB>
-) =>
-  Effect.gen(function*() {
-    yield* gate.arm
-    const first = yield* Effect.fork(Effect.either(gatedSide))
-    yield* gate.reached
-    const second = yield* Effect.fork(Effect.either(rival))
-    yield* untilDoneOrWaiting(database, backend, second)
-    // Whether the rival committed while the gated side still waited (its read, or its lock, taken before).
-    const rivalFirst = Option.isSome(yield* Fiber.poll(second))
-    yield* gate.open
-    return { first: yield* Fiber.join(first), second: yield* Fiber.join(second), rivalFirst }
-  })
-
 /** The `system` events of one job, oldest first, as stored. */
 const systemEvents = (store: Store, jobId: JobId) =>
   Effect.map(store.listEvents({ job_id: jobId, types: ["system"], limit: 1000 }), (page) => page.items)
@@ -204,13 +129,6 @@ const oldFailedJob = (jobs: Jobs["Type"]) =>
     yield* TestClock.adjust("31 days")
     return job
   })
-
-/**
- * `audit`, less what pruning leaves by design: the events of pruned jobs stay
- * (README, "The Janitor"), and its `gc_summary` names no job.
- */
-const auditAfterPrune = (snapshot: Parameters<typeof audit>[0]) =>
-  audit(snapshot, { quiescent: true }).filter((problem) => !/^event \S+ \((system|capability_action)\) names no stored job/.test(problem))
 
 /**
  * `store` whose `adoptOfferedRun` (a pool's look for offered runs) runs in a
