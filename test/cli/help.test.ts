@@ -26,7 +26,8 @@ const COMMANDS = [
   ["jobs", "unpin"],
   ["events"],
   ["prune"],
-  ["retention"]
+  ["retention"],
+  ["serve"]
 ] as const
 
 const ok = (result: CliResult): string => {
