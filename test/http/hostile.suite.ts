@@ -295,6 +295,20 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.isTrue((events.body?.["items"] as ReadonlyArray<{ readonly job_id: string }>).every((event) => event.job_id === kept.job_id))
       })))
 
+    it.live("17.2 R5 README Input rules: a __proto__ query key is refused like any key the list does not name (400 HttpApiDecodeError at __proto__), never dropped", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* jobs.submit(summarize())
+        for (const query of ["/jobs?__proto__=x", "/jobs?state=queued&__proto__=x&__proto__=y", "/jobs?%5F%5Fproto%5F%5F=x", "/events?__proto__", "/events?limit=1&__proto__=1"]) {
+          const response = yield* send(HttpClientRequest.get(query).pipe(authed))
+          const described = `${query}: ${response.status} ${response.text.slice(0, 400)}`
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], described)
+          const issues = response.body?.["issues"] as ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly message: string }>
+          assert.deepStrictEqual(issues.map((issue) => issue.path), [["__proto__"]], described)
+          assert.match(issues[0]?.message ?? "", /^is unexpected, expected: /, described)
+        }
+      })))
+
     it.live("17.2 auth: a request with two Authorization headers is 401 Unauthorized whichever token comes first, and changes nothing", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
