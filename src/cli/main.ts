@@ -102,6 +102,20 @@ const repeatedOption = (args: ReadonlyArray<string>): BadInput | undefined => {
   return undefined
 }
 
+/**
+ * An option before the command it belongs to (`ai-jobs --database d jobs
+ * list`): @effect/cli calls the command invalid, naming it among the valid
+ * ones. Only its own options (`--log-level`) go before a command.
+ */
+const optionBeforeCommand = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const { path } = Help.locate(tree, args)
+  let at = -1
+  for (const name of path.slice(1)) at = args.indexOf(name, at + 1)
+  const rootOptions = Help.optionNames(tree)
+  const misplaced = args.slice(0, Math.max(at, 0)).map((arg) => arg.split("=")[0]!).find((name) => name.startsWith("-") && !rootOptions.has(name))
+  return misplaced === undefined ? undefined : new BadInput({ message: `${misplaced} goes after the command: ${path.join(" ")} ${misplaced} …` })
+}
+
 /** A word after a command group that names none of its commands: one line naming them (exit 2). */
 const unknownCommand = (args: ReadonlyArray<string>): BadInput | undefined => {
   const unknown = Help.unknownSubcommand(tree, args)
@@ -127,7 +141,7 @@ const program = Effect.suspend(() => {
   const help = helpFor(args)
   if (help !== undefined) return Console.log(help)
   const joined = joinRepeatedLists(args)
-  const missing = missingValue(args) ?? unknownCommand(args) ?? repeatedOption(joined)
+  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? repeatedOption(joined)
   if (missing !== undefined) return Effect.fail(missing)
   return cli([...process.argv.slice(0, 2), ...joined])
 }).pipe(

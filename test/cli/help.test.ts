@@ -147,6 +147,23 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assert.notMatch(lists.stderr, /more than once/)
   })
 
+  it("R17 README Exit codes: an option before its command (ai-jobs --database d jobs list) is one line saying where it goes (exit 2), not a command called invalid", async () => {
+    const dir = tempDir("before")
+    const database = path.join(dir, "jobs.db")
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["--database", database, "migrate"], "--database goes after the command: ai-jobs migrate --database …"],
+      [[`--database=${database}`, "jobs", "list"], "--database goes after the command: ai-jobs jobs list --database …"],
+      [["jobs", "--json", "list", "--database", database], "--json goes after the command: ai-jobs jobs list --json …"]
+    ]
+    for (const [args, message] of cases) {
+      assertOneLineError(await runCli(args), 2, new RegExp(`^error: ${message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`))
+    }
+    assert.deepStrictEqual(fs.readdirSync(dir), [], "no database was created")
+    // @effect/cli's own options still go first: the command runs (and finds no database).
+    const builtIn = await runCli(["--log-level", "error", "jobs", "list", "--database", database])
+    assertOneLineError(builtIn, 1, /^error: no SQLite database at /)
+  })
+
   it("R17 a value that begins with dashes but names no option is the value: --reason \"--force was used\" is a reason", async () => {
     const result = await runCli(["jobs", "cancel", "0123abcd", "--reason", "--force was used", "--database", "/nonexistent-dir-for-probe/jobs.db"])
     // Past the argument checks: the command runs and fails on the database, not on a missing value.
