@@ -120,6 +120,18 @@ const readOnlyName = (filename: string): string =>
     ? filename
     : `${pathToFileURL(path.resolve(filename)).href}?immutable=1`
 
+/** What `filename` is when it exists and is not a regular file (symbolic links followed): `a directory`, `a named pipe`, …. */
+const notARegularFile = (filename: string): string | undefined => {
+  let stats: fs.Stats
+  try {
+    stats = fs.statSync(filename)
+  } catch {
+    return undefined
+  }
+  if (stats.isFile()) return undefined
+  return stats.isDirectory() ? "a directory" : stats.isFIFO() ? "a named pipe" : stats.isSocket() ? "a socket" : "a device"
+}
+
 /** The store for `database`. Any failure to open it — unreachable, missing, refused migration — is one `OperationFailed` line. */
 export const storeLayer = (database: Database, options: OpenOptions): Layer.Layer<JobStore, OperationFailed> => {
   const { target } = database
@@ -132,6 +144,12 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
       }))
     }
     if (target.dialect !== "sqlite" || target.filename === ":memory:") return Effect.void
+    // SQLite opens a named pipe or a device as a file, then waits on the pipe for ever, or
+    // calls /dev/null a database to migrate: only a regular file (or none yet) can be one.
+    const other = notARegularFile(target.filename)
+    if (other !== undefined) {
+      return Effect.fail(new OperationFailed({ message: `cannot open database ${database.display}: it is not a regular file but ${other}` }))
+    }
     if (options.create) {
       return Effect.try({
         try: () => void fs.mkdirSync(path.dirname(path.resolve(target.filename)), { recursive: true }),

@@ -79,6 +79,43 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
   return undefined
 }
 
+/**
+ * An option given twice (`--database a --database b`, `--json --json`):
+ * @effect/cli takes each once and calls the second an "unknown argument",
+ * which it is not. Read after the list filters are joined (they may repeat);
+ * an option's value is skipped, so a reason that looks like an option stays one.
+ */
+const repeatedOption = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const { node } = Help.locate(tree, args)
+  const names = Help.optionNames(node)
+  const takesValue = Help.valueOptions(node)
+  const seen = new Set<string>()
+  const end = args.indexOf("--")
+  for (let i = 0; i < (end === -1 ? args.length : end); i++) {
+    const arg = args[i]!
+    const name = arg.split("=")[0]!
+    if (!names.has(name)) continue
+    if (seen.has(name)) return new BadInput({ message: `${name} is given more than once; give it once` })
+    seen.add(name)
+    if (takesValue.has(name) && name === arg) i++
+  }
+  return undefined
+}
+
+/**
+ * An option before the command it belongs to (`ai-jobs --database d jobs
+ * list`): @effect/cli calls the command invalid, naming it among the valid
+ * ones. Only its own options (`--log-level`) go before a command.
+ */
+const optionBeforeCommand = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const { path } = Help.locate(tree, args)
+  let at = -1
+  for (const name of path.slice(1)) at = args.indexOf(name, at + 1)
+  const rootOptions = Help.optionNames(tree)
+  const misplaced = args.slice(0, Math.max(at, 0)).map((arg) => arg.split("=")[0]!).find((name) => name.startsWith("-") && !rootOptions.has(name))
+  return misplaced === undefined ? undefined : new BadInput({ message: `${misplaced} goes after the command: ${path.join(" ")} ${misplaced} …` })
+}
+
 /** A word after a command group that names none of its commands: one line naming them (exit 2). */
 const unknownCommand = (args: ReadonlyArray<string>): BadInput | undefined => {
   const unknown = Help.unknownSubcommand(tree, args)
@@ -103,9 +140,10 @@ const program = Effect.suspend(() => {
   const args = process.argv.slice(2)
   const help = helpFor(args)
   if (help !== undefined) return Console.log(help)
-  const missing = missingValue(args) ?? unknownCommand(args)
+  const joined = joinRepeatedLists(args)
+  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? repeatedOption(joined)
   if (missing !== undefined) return Effect.fail(missing)
-  return cli([...process.argv.slice(0, 2), ...joinRepeatedLists(args)])
+  return cli([...process.argv.slice(0, 2), ...joined])
 }).pipe(
   Effect.as(ExitCode.ok as number),
   Effect.catchAll(report),

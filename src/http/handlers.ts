@@ -5,16 +5,21 @@
  * actions). Handlers only translate between the wire and the services.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { JobId } from "../domain/Ids.js"
 import { FlightRecorder } from "../FlightRecorder.js"
 import { packageVersion } from "../internal/packageVersion.js"
 import { Jobs, type TransitionOptions } from "../Jobs.js"
 import { RecoveryGate } from "../Recovery.js"
 import { JobStore } from "../store/JobStore.js"
-import { Api, type EventsQuery, type JobsQuery } from "./Api.js"
+import { Api, EventsQuery, JobsQuery } from "./Api.js"
+import { bounded } from "./decodeErrors.js"
 import { Unhealthy } from "./Errors.js"
 
 /** How long a health check waits for the database before calling it unreachable. */
@@ -32,6 +37,23 @@ const byOperator = (payload: { readonly reason?: string | undefined }): Transiti
   actor: "human",
   ...present("reason", payload.reason)
 })
+
+/**
+ * Refuses a `__proto__` query key as `query` refuses any key it does not
+ * name. The platform copies the query into a plain object before decoding
+ * it, where that key sets the prototype instead: `?__proto__=x` was dropped,
+ * and the whole listing answered. The router's own record keeps it as a key.
+ */
+const refuseProtoKey = <A, I>(query: Schema.Schema<A, I>) =>
+  Effect.flatMap(HttpServerRequest.ParsedSearchParams, (params) => {
+    if (!Object.hasOwn(params, "__proto__")) return Effect.void
+    const only: Record<string, unknown> = Object.create(null)
+    only["__proto__"] = params["__proto__"]
+    return Either.match(Schema.decodeUnknownEither(query)(only), {
+      onLeft: (error) => Effect.flatMap(HttpApiDecodeError.fromParseError(error), (decodeError) => Effect.fail(bounded(decodeError))),
+      onRight: () => Effect.void
+    })
+  })
 
 /** `GET /health`: 200 when the database answers and startup recovery has finished, 503 with the same report otherwise. */
 export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
@@ -83,7 +105,7 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
 
     return handlers
       .handle("submit", ({ payload }) => jobs.submit(payload))
-      .handle("list", ({ urlParams }) => list(urlParams))
+      .handle("list", ({ urlParams }) => Effect.zipRight(refuseProtoKey(JobsQuery), list(urlParams)))
       .handle("get", ({ path }) => detail(path.job_id))
       .handle("cancel", ({ path, payload }) => jobs.cancel(path.job_id, byOperator(payload)))
       .handle("retry", ({ path, payload }) => jobs.retry(path.job_id, byOperator(payload)))
@@ -110,7 +132,7 @@ export const EventsLive = HttpApiBuilder.group(Api, "events", (handlers) =>
         ...present("limit", query.limit),
         ...present("cursor", query.cursor)
       })
-    return handlers.handle("list", ({ urlParams }) => list(urlParams))
+    return handlers.handle("list", ({ urlParams }) => Effect.zipRight(refuseProtoKey(EventsQuery), list(urlParams)))
   }))
 
 /** Every group's handlers, needing the library's services. */

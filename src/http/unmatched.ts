@@ -2,28 +2,59 @@
  * Requests no route takes: a path the API does not have is 404
  * `RouteNotFound`, a method a path does not take is 405 `MethodNotAllowed`
  * with an `Allow` header — each with the same JSON error body as every other
- * refusal, instead of the platform's empty 404.
+ * refusal, instead of the platform's empty 404. A path and method a route
+ * does take, with a parameter the router would not read (over its length
+ * limit, or escapes that decode to no text), is that parameter's 400
+ * `HttpApiDecodeError`, as any other malformed one.
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import { Api } from "./Api.js"
 import { consoleFiles } from "./console.js"
+import { bounded } from "./decodeErrors.js"
 import { MethodNotAllowed, RouteNotFound } from "./Errors.js"
 
 /** A route's method and path segments (`:name` matches any one segment). */
 interface Known {
   readonly method: string
   readonly segments: ReadonlyArray<string>
+  /** The schema of its `:name` parameters, when it has any. */
+  readonly pathSchema: Option.Option<Schema.Schema<unknown>>
 }
 
-const segmentsOf = (path: string): ReadonlyArray<string> => path.split("/").filter((segment) => segment !== "")
+const decoded = (segment: string): string => {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
+
+const segmentsOf = (path: string): ReadonlyArray<string> => path.split("/").filter((segment) => segment !== "").map(decoded)
+
+/**
+ * The path as the router reads it: the request target (an absolute-form one
+ * without its scheme and host) up to the first `?`, `;` or `#`. Not through
+ * `new URL`, which resolves `..` and `%2e%2e` and reads `\` as `/`: it named
+ * a route the router never matched (`GET /console/../health` was a 405 that
+ * did not take GET, and took GET).
+ */
+const routedPath = (url: string): string => {
+  const path = url.startsWith("/") ? url : url.replace(/^https?:\/\/.*?\//, "/")
+  const end = path.search(/[?;#]/)
+  return end === -1 ? path : path.slice(0, end)
+}
 
 /** The API's endpoints, its OpenAPI document and the console's files. */
 const knownRoutes = (): ReadonlyArray<Known> => {
@@ -31,11 +62,15 @@ const knownRoutes = (): ReadonlyArray<Known> => {
   HttpApi.reflect(Api, {
     onGroup: () => {},
     onEndpoint: ({ endpoint }) => {
-      routes.push({ method: endpoint.method, segments: segmentsOf(endpoint.path) })
+      routes.push({
+        method: endpoint.method,
+        segments: segmentsOf(endpoint.path),
+        pathSchema: Option.map(endpoint.pathSchema, (schema) => Schema.make<unknown>(schema.ast))
+      })
     }
   })
   for (const path of ["/openapi.json", "/console/", ...consoleFiles.map((name) => `/console/${name}`)]) {
-    routes.push({ method: "GET", segments: segmentsOf(path) })
+    routes.push({ method: "GET", segments: segmentsOf(path), pathSchema: Option.none() })
   }
   return routes
 }
@@ -56,15 +91,38 @@ export const allowedMethods = (routes: ReadonlyArray<Known>, pathname: string): 
 const respond = (error: RouteNotFound | MethodNotAllowed, status: number, headers: Record<string, string> = {}) =>
   HttpServerResponse.unsafeJson({ ...error, message: error.message }, { status, headers })
 
+/**
+ * Why the path parameters of the route taking `method` there are malformed,
+ * by the route's own schema; none when they decode (the router refused the
+ * request for a reason not told here).
+ */
+const malformedParameters = (routes: ReadonlyArray<Known>, method: string, pathname: string): Option.Option<ParseResult.ParseError> => {
+  const segments = segmentsOf(pathname)
+  const route = routes.find((known) => known.method === (method === "HEAD" ? "GET" : method) && matches(known, segments))
+  if (route === undefined || Option.isNone(route.pathSchema)) return Option.none()
+  const params = Object.fromEntries(route.segments.flatMap((segment, i) => segment.startsWith(":") ? [[segment.slice(1), segments[i]]] : []))
+  return Either.getLeft(Schema.decodeUnknownEither(route.pathSchema.value)(params))
+}
+
 /** The API-level middleware that answers unmatched requests. */
 export const layer = (): Layer.Layer<never> => {
   const routes = knownRoutes()
-  const answer = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-    const pathname = new URL(request.url, "http://x").pathname
+  const answer = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const pathname = routedPath(request.url)
     const allowed = allowedMethods(routes, pathname)
-    return allowed.length === 0
-      ? respond(new RouteNotFound({ method: request.method, path: pathname }), 404)
-      : respond(new MethodNotAllowed({ method: request.method, allowed: [...allowed] }), 405, { allow: allowed.join(", ") })
+    if (allowed.length === 0) return Effect.succeed(respond(new RouteNotFound({ method: request.method, path: pathname }), 404))
+    if (!allowed.includes(request.method)) {
+      return Effect.succeed(respond(new MethodNotAllowed({ method: request.method, allowed: [...allowed] }), 405, { allow: allowed.join(", ") }))
+    }
+    // A route takes this path and method, yet the router matched none: it reads no parameter over
+    // 100 characters, nor one whose escapes decode to no text. Such an id is malformed like any other.
+    return Option.match(malformedParameters(routes, request.method, pathname), {
+      onNone: () => Effect.succeed(respond(new RouteNotFound({ method: request.method, path: pathname }), 404)),
+      // Failed, to be encoded by the API's error schema as the platform's own decode errors are
+      // (the middleware's failures are typed `never`, as in decodeErrors.ts).
+      onSome: (error) =>
+        Effect.flatMap(HttpApiDecodeError.fromParseError(error), (decodeError) => Effect.fail(bounded(decodeError))) as Effect.Effect<never>
+    })
   })
   return HttpApiBuilder.middleware((app) =>
     Effect.catchAllCause(app, (cause) => {

@@ -5,7 +5,9 @@
  * a clear refusal of an option given without its value. No database needed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ANSI, type CliResult, runCli, runCliOnTerminal, widest } from "./cli.js"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { ANSI, type CliResult, runCli, runCliOnTerminal, tempDir, widest } from "./cli.js"
 import { assertOneLineError } from "./operator.suite.js"
 
 const COMMANDS = [
@@ -24,7 +26,8 @@ const COMMANDS = [
   ["jobs", "unpin"],
   ["events"],
   ["prune"],
-  ["retention"]
+  ["retention"],
+  ["serve"]
 ] as const
 
 const ok = (result: CliResult): string => {
@@ -121,6 +124,44 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assertOneLineError(await runCli(["jobs", "cancel", "0123abcd", "--reason"]), 2, /^error: --reason needs a value \(text\): Why, recorded/)
     assertOneLineError(await runCli(["jobs", "cancel", "0123abcd", "--reason", "--json"]), 2, /^error: --reason needs a value \(text\)/)
     assertOneLineError(await runCli(["jobs", "list", "--limit", "--state=failed"]), 2, /^error: --limit needs a value/)
+  })
+
+  it("R17 README Exit codes: an option given twice is refused with one line naming it (exit 2), not called an unknown argument; nothing is opened", async () => {
+    const dir = tempDir("twice")
+    const [first, second] = [path.join(dir, "a.db"), path.join(dir, "b.db")]
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["migrate", "--database", first, "--database", second], "--database"],
+      [["jobs", "list", "--limit", "5", "--limit=6", "--database", first], "--limit"],
+      [["jobs", "list", "--json", "--json", "--database", first], "--json"],
+      [["retention", "--older-than", "7d", "--dry-run", "--dry-run", "--database", first], "--dry-run"],
+      [["jobs", "cancel", "0123abcd", "--reason", "a", "--reason", "b", "--database", first], "--reason"]
+    ]
+    for (const [args, option] of cases) {
+      assertOneLineError(await runCli(args), 2, new RegExp(`^error: ${option} is given more than once; give it once$`))
+    }
+    assert.deepStrictEqual(fs.readdirSync(dir), [], "no database was created")
+    // A value that looks like an option is still a value, and the list filters still join.
+    const reason = await runCli(["jobs", "cancel", "0123abcd", "--reason", "--reason twice", "--database", first])
+    assert.notMatch(reason.stderr, /more than once/)
+    const lists = await runCli(["jobs", "list", "--state", "failed", "--state", "stalled", "--database", first])
+    assert.notMatch(lists.stderr, /more than once/)
+  })
+
+  it("R17 README Exit codes: an option before its command (ai-jobs --database d jobs list) is one line saying where it goes (exit 2), not a command called invalid", async () => {
+    const dir = tempDir("before")
+    const database = path.join(dir, "jobs.db")
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["--database", database, "migrate"], "--database goes after the command: ai-jobs migrate --database …"],
+      [[`--database=${database}`, "jobs", "list"], "--database goes after the command: ai-jobs jobs list --database …"],
+      [["jobs", "--json", "list", "--database", database], "--json goes after the command: ai-jobs jobs list --json …"]
+    ]
+    for (const [args, message] of cases) {
+      assertOneLineError(await runCli(args), 2, new RegExp(`^error: ${message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`))
+    }
+    assert.deepStrictEqual(fs.readdirSync(dir), [], "no database was created")
+    // @effect/cli's own options still go first: the command runs (and finds no database).
+    const builtIn = await runCli(["--log-level", "error", "jobs", "list", "--database", database])
+    assertOneLineError(builtIn, 1, /^error: no SQLite database at /)
   })
 
   it("R17 a value that begins with dashes but names no option is the value: --reason \"--force was used\" is a reason", async () => {

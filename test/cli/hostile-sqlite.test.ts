@@ -1,5 +1,6 @@
 /** The CLI under hostile input on a SQLite file (see hostile.suite.ts), and files that are no database. */
 import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { runCli, tempDir } from "./cli.js"
@@ -26,6 +27,23 @@ describe("ai-jobs on a path that holds no database", { timeout: 120_000 }, () =>
     }
     assert.strictEqual(fs.readFileSync(file, "utf8"), "these are notes, not a database\n")
     assert.deepStrictEqual(fs.readdirSync(dir), ["notes.txt"], "no -wal, -shm or journal beside it")
+  })
+})
+
+describe("ai-jobs on a path that is no file", { timeout: 120_000 }, () => {
+  it("R17 a named pipe or a device is no SQLite database: every command exits 1 at once with one line, never waiting on it", async () => {
+    const dir = tempDir("notfile")
+    const fifo = path.join(dir, "pipe")
+    execFileSync("mkfifo", [fifo])
+    const runs = [fifo, "/dev/null"].flatMap((target) =>
+      [["jobs", "list"], ["events"], ["jobs", "cancel", "0123abcd"], ["migrate"], ["serve", "--port", "0"]].map(async (args) =>
+        [target, args, await runCli([...args, "--database", target])] as const))
+    for (const [target, args, result] of await Promise.all(runs)) {
+      assert.strictEqual(result.code, 1, `${args.join(" ")} on ${target}: ${result.stderr}`)
+      assertOneLineError(result, 1, new RegExp(`^error: cannot open database ${target}: it is not a regular file`))
+    }
+    assert.isTrue(fs.statSync(fifo).isFIFO(), "the pipe is left as it was")
+    assert.deepStrictEqual(fs.readdirSync(dir), ["pipe"], "no -wal, -shm or journal beside it")
   })
 })
 

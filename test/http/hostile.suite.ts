@@ -295,6 +295,20 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.isTrue((events.body?.["items"] as ReadonlyArray<{ readonly job_id: string }>).every((event) => event.job_id === kept.job_id))
       })))
 
+    it.live("17.2 R5 README Input rules: a __proto__ query key is refused like any key the list does not name (400 HttpApiDecodeError at __proto__), never dropped", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* jobs.submit(summarize())
+        for (const query of ["/jobs?__proto__=x", "/jobs?state=queued&__proto__=x&__proto__=y", "/jobs?%5F%5Fproto%5F%5F=x", "/events?__proto__", "/events?limit=1&__proto__=1"]) {
+          const response = yield* send(HttpClientRequest.get(query).pipe(authed))
+          const described = `${query}: ${response.status} ${response.text.slice(0, 400)}`
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], described)
+          const issues = response.body?.["issues"] as ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly message: string }>
+          assert.deepStrictEqual(issues.map((issue) => issue.path), [["__proto__"]], described)
+          assert.match(issues[0]?.message ?? "", /^is unexpected, expected: /, described)
+        }
+      })))
+
     it.live("17.2 auth: a request with two Authorization headers is 401 Unauthorized whichever token comes first, and changes nothing", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
@@ -394,6 +408,58 @@ export const runHostileApiSuite = (backend: Backend) => {
         for (const path of ["/nope", "/jobs/x/y/z", `/jobs/${job.job_id}/delete`, "/console/secret.js"]) {
           const response = yield* send(HttpClientRequest.get(path).pipe(authed))
           assert.deepStrictEqual([response.status, response.body?.["_tag"], response.body?.["path"]], [404, "RouteNotFound", path], path)
+        }
+        assert.deepStrictEqual(yield* readBack, before)
+      })))
+
+    it.live("17.2 README: a path the router cannot read is never a 405 refusing the very method it allows: an over-long or undecodable id is 400 HttpApiDecodeError at job_id; a dot segment or backslash is 404 RouteNotFound, the path as sent; nothing changes", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const auth: ReadonlyArray<readonly [string, string]> = [["Authorization", `Bearer ${TOKEN}`]]
+        const exchange = (method: string, path: string) =>
+          Effect.map(
+            rawExchange(rawRequest(`${method} ${path}`, method === "POST" ? [...auth, ["Content-Type", "application/json"], ["Content-Length", "2"]] : auth, method === "POST" ? "{}" : "")),
+            parseRaw
+          )
+
+        // The router reads no parameter over 100 characters and no escape that decodes to no text; the id is malformed all the same.
+        const long = "a".repeat(101)
+        for (const [method, path] of [
+          ["GET", `/jobs/${long}`],
+          ["POST", `/jobs/${long}/cancel`],
+          ["GET", `/jobs/${job.job_id}${"0".repeat(80)}`],
+          ["GET", "/jobs/%ff"],
+          ["POST", "/jobs/%zz/retry"],
+          ["HEAD", `/jobs/${long}`]
+        ] as const) {
+          const response = yield* exchange(method, path)
+          if (method === "HEAD") {
+            assert.strictEqual(response.status, 400, `${method} ${path}: ${response.text.slice(0, 200)}`)
+            continue
+          }
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], `${method} ${path}: ${response.text.slice(0, 200)}`)
+          const issues = response.body?.["issues"] as ReadonlyArray<{ readonly path: ReadonlyArray<string> }>
+          assert.deepStrictEqual(issues.map((issue) => issue.path), [["job_id"]], `${method} ${path}`)
+        }
+
+        // No route has these paths as sent: the router does not resolve `..`, `%2e%2e` or a backslash.
+        for (const [method, path] of [
+          ["GET", "/console/../health"],
+          ["GET", "/console/%2e%2e/health"],
+          ["GET", "/console/./app.js"],
+          ["POST", "/x/../jobs"],
+          ["GET", "/console/..\\..\\package.json"]
+        ] as const) {
+          const response = yield* exchange(method, path)
+          assert.deepStrictEqual([response.status, response.body?.["_tag"], response.body?.["path"]], [404, "RouteNotFound", path], `${method} ${path}: ${response.text.slice(0, 200)}`)
+        }
+
+        // The router's own reading still decides: an escaped letter, a doubled slash, `;` ending the path.
+        for (const [method, path, allow] of [["DELETE", "/%6aobs", "GET, HEAD, POST"], ["DELETE", "//jobs/", "GET, HEAD, POST"], ["PUT", "/jobs;x=1", "GET, HEAD, POST"]] as const) {
+          const response = yield* exchange(method, path)
+          assert.deepStrictEqual([response.status, response.body?.["_tag"], response.body?.["allowed"]], [405, "MethodNotAllowed", allow.split(", ")], `${method} ${path}: ${response.text.slice(0, 200)}`)
         }
         assert.deepStrictEqual(yield* readBack, before)
       })))
