@@ -6,7 +6,7 @@
  */
 import * as DateTime from "effect/DateTime"
 import type { AiJob } from "../../domain/AiJob.js"
-import type { WorkflowRunId } from "../../domain/Ids.js"
+import type { EventId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import { stallMessage } from "../../domain/stallReason.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
@@ -33,6 +33,8 @@ export const lifecycleEvent = (options: {
   readonly run_after?: DateTime.Utc
   /** The event's time, when the change already read the clock (default: the clock's now). */
   readonly timestamp?: DateTime.Utc
+  /** The event's id, when the writer must find its own record again (a run's end, runJob.ts; default a fresh one). */
+  readonly event_id?: EventId
 }): Library.LifecycleEvent => ({
   kind: "lifecycle",
   actor: options.actor ?? "system",
@@ -45,7 +47,8 @@ export const lifecycleEvent = (options: {
   ...(options.reason ? { reason: options.reason } : {}),
   ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
   ...(options.run_after !== undefined ? { run_after: options.run_after } : {}),
-  ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {})
+  ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {}),
+  ...(options.event_id !== undefined ? { event_id: options.event_id } : {})
 })
 
 /** Builds an event before it is written: `FlightRecorder.build` under the policy below. */

@@ -12,7 +12,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
-import type { JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
+import type { EventId, JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
@@ -29,6 +29,8 @@ export interface RunEnd {
   /** The job's and the run's `error_message`, when given. */
   readonly error?: string | null
   readonly actor?: "human" | "agent" | "system"
+  /** The lifecycle record's id, when the writer must find it again (a run's own settle, runJob.ts). */
+  readonly event_id?: EventId
 }
 
 export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
@@ -43,7 +45,8 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         // The attempt the run was (issue 15.1).
         attempt: job.attempt,
         ...(end.reason !== undefined ? { reason: end.reason } : {}),
-        ...(end.actor !== undefined ? { actor: end.actor } : {})
+        ...(end.actor !== undefined ? { actor: end.actor } : {}),
+        ...(end.event_id !== undefined ? { event_id: end.event_id } : {})
       }))
       // Handing the job back is the reserved release edge: the job queued, the run failed, in one write.
       if (end.to === "queued") return yield* store.releaseRun(runId, { reason: end.reason ?? "released", events: auditWith([record]) })

@@ -41,7 +41,8 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
-import type { NodeExecutionId } from "../../domain/Ids.js"
+import type { EventId, NodeExecutionId } from "../../domain/Ids.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
 import { type Capabilities, CapabilityDenied, grantDecision, type UnknownCapability, type UnknownProfile } from "../../Capabilities.js"
 import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Errors.js"
 import { JobMetrics, metricBounds } from "../../domain/JobMetrics.js"
@@ -292,14 +293,14 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * and the writes see the same job. The path of a release (`queued`), and of
    * a store without `settleRun`.
    */
-  const settleLocked = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) =>
+  const settleLocked = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, endId: EventId, refused?: RefusedNodeWrites) =>
     store.transaction(Effect.gen(function*() {
       const current = yield* store.lockJob(job.job_id)
       if (current.state !== "running" || current.workflow_run_id !== run.id) return yield* lostRun(job, run)
       if (refused !== undefined) yield* endRefusedNodes(run, refused)
       const ended = yield* endRun(current, run.id, outcome.to === "queued"
-        ? { to: "queued", reason: outcome.reason }
-        : { to: outcome.to, error: outcome.error })
+        ? { to: "queued", reason: outcome.reason, event_id: endId }
+        : { to: outcome.to, error: outcome.error, event_id: endId })
       return yield* record(job, run, current, ended, outcome, durationMs)
     }))
 
@@ -316,11 +317,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
   const settleRun = store.settleRun
   const settleOne = settleRun === undefined
     ? undefined
-    : (job: AiJob, run: WorkflowRun, outcome: Outcome & { readonly to: SuccessState | "failed" }, durationMs: number) =>
+    : (job: AiJob, run: WorkflowRun, outcome: Outcome & { readonly to: SuccessState | "failed" }, durationMs: number, endId: EventId) =>
       Effect.gen(function*() {
         // The job as claimed is the job while running: its attempt and retry settings do not change under a run.
         const retry = outcome.to === "failed" ? yield* hooks.retryAfter(job) : null
-        const event = yield* prepare(lifecycleEvent({ job, from: "running", to: outcome.to, workflow_run_id: run.id, attempt: job.attempt }))
+        const event = yield* prepare(lifecycleEvent({ job, from: "running", to: outcome.to, workflow_run_id: run.id, attempt: job.attempt, event_id: endId }))
         const settle = settleRun({
           job_id: job.job_id,
           workflow_run_id: run.id,
@@ -336,19 +337,40 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         return yield* retry === null ? settle : store.transaction(Effect.zipRight(settle, requeue(job, run, job, retry)))
       })
 
-  const settle = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) =>
+  /**
+   * A run's end, its lifecycle record `endId`. The same id on every try
+   * (settleDurably): a try whose commit landed but whose answer was lost
+   * left that record, and the next try, finding the run ended, finds it
+   * there — the end is this settle's own, done, not a run taken away.
+   * (Written by anyone else, the end has another record: `RunLost`.)
+   */
+  const settle = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, endId: EventId, refused?: RefusedNodeWrites) =>
     // A node write the database refused takes the general path, which ends that node (settleOne writes no node).
     (outcome.to === "queued" || settleOne === undefined || refused !== undefined
-      ? settleLocked(job, run, outcome, durationMs, refused)
-      : settleOne(job, run, outcome, durationMs)).pipe(
+      ? settleLocked(job, run, outcome, durationMs, endId, refused)
+      : settleOne(job, run, outcome, durationMs, endId)).pipe(
         // Told after the commit: a waiter in this process reads what was committed.
         Effect.tap((settled) => announce(settled)),
         // The run is no longer its job's active run (recovery stalled it, an operator moved the job): not ours.
         Effect.catchIf(
           (error): error is IllegalTransition | RunNotActive => error instanceof IllegalTransition || error instanceof RunNotActive,
           () => lostRun(job, run)
-        )
+        ),
+        Effect.catchIf((error): error is RunLost => error instanceof RunLost, (lost) => endedByItself(job, endId, lost))
       )
+
+  /**
+   * `lost`, unless the run's end record `endId` is stored: then an earlier
+   * try of this settle committed (its answer lost), and the job as it is now
+   * is told to this process's waiters, as that try would have. A failed read
+   * is the settle's `StorageError`: tried again with it.
+   */
+  const endedByItself = (job: AiJob, endId: EventId, lost: RunLost) =>
+    Effect.flatMap(store.listEvents({ event_id: endId, limit: 1 }), (found) =>
+      found.items.length === 0
+        ? Effect.fail(lost)
+        : Effect.flatMap(Effect.orElseSucceed(store.getJob(job.job_id), () => undefined), (ended) =>
+          ended === undefined ? Effect.succeed(job) : Effect.as(announce(ended), ended)))
 
   /** Tells this process's waiters of a committed change (a no-op where the database announces). */
   const announce = (job: Pick<AiJob, "job_id" | "state" | "job_kind" | "run_after">) =>
@@ -371,15 +393,16 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * the run is recovery's, as before. Only the waits are interruptible: a
    * pool shutting down meanwhile leaves the run to recovery, as a release
    * it cannot write does (an interrupted run waits for nothing), and the log
-   * says so — not "trying again". (A settle whose commit landed but whose answer was
-   * lost finds its run ended on the next try: `RunLost`, with the status it
-   * wrote.)
+   * says so — not "trying again". A try whose commit landed but whose answer
+   * was lost is found by its end record on the next (settle): done, not lost.
    */
   const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) => {
+    // One end record id for every try: how a try knows an earlier one's commit landed (settle).
+    const endId = uuidv7() as EventId
     // The minute counts from the first failure: a settle that succeeds (nearly all) reads no clock.
     const attempt = (delay: number, deadline: number | undefined): ReturnType<typeof settle> =>
       Effect.catchIf(
-        settle(job, run, outcome, durationMs, refused),
+        settle(job, run, outcome, durationMs, endId, refused),
         (error): error is StorageError => error instanceof StorageError,
         (error) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
