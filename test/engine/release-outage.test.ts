@@ -25,7 +25,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import type { AiJob } from "../../src/domain/AiJob.js"
@@ -36,6 +35,7 @@ import { audit } from "../reliability/invariants.js"
 import type { Snapshot } from "../reliability/snapshot.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
+import { capturingLog } from "../support/capturedLog.js"
 import { droppingNodeEnds, makeOutage, type Outage } from "../support/outage.js"
 import { engineOn } from "./engine.js"
 
@@ -71,18 +71,6 @@ const latch = (n: number) =>
       all: Deferred.await(all)
     }
   })
-
-/** The warnings logged by the effects `provide` is applied to (a pool's loops, a run's fiber inherit it). */
-const capturingWarnings = () => {
-  const warnings: Array<string> = []
-  const logger = Logger.make(({ logLevel, message }) => {
-    if (logLevel.label === "WARN") warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
-  })
-  return {
-    warnings,
-    provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Logger.replace(Logger.defaultLogger, logger))
-  }
-}
 
 /** What the log says of runs whose end was refused while they were interrupted: left to recovery, never "trying again". */
 const saysLeftToRecovery = (warnings: ReadonlyArray<string>, jobs: ReadonlyArray<AiJob>) => {
@@ -187,13 +175,13 @@ for (const backend of sharedBackends) {
         const database = yield* backend.fresh("release refused")
         const outage = makeOutage()
         const { jobs, store } = yield* engineOn(database, { wake: "poll", wrapStore: refusingWrites(outage) })
-        const log = capturingWarnings()
+        const log = capturingLog(["WARN"])
         const { pool, submitted } = yield* poolInNodes(jobs, log.provide)
         outage.down = true
         // Under the TestClock a wait for the database would never end: the close returns only if nothing waits.
         yield* Scope.close(pool, Exit.void)
         assert.isAtLeast(outage.refused, 4, "each node's end and each release was tried")
-        saysLeftToRecovery(log.warnings, submitted)
+        saysLeftToRecovery(log.lines, submitted)
         outage.down = false
         for (const job of submitted) {
           // Left as it was: running under a run that no longer beats, for recovery.
@@ -223,7 +211,7 @@ for (const backend of sharedBackends) {
           }
         })
         const job = yield* jobs.submit(summarize())
-        const log = capturingWarnings()
+        const log = capturingLog(["WARN"])
         const pool = yield* Scope.make()
         yield* Scope.extend(
           log.provide(jobs.worker({
@@ -238,7 +226,7 @@ for (const backend of sharedBackends) {
         yield* Deferred.await(refusedOnce)
         yield* Scope.close(pool, Exit.void)
         outage.down = false
-        assert.lengthOf(log.warnings.filter((line) => line.includes(job.job_id) && line.includes("not tried again")), 1, "left to recovery, said once")
+        assert.lengthOf(log.lines.filter((line) => line.includes(job.job_id) && line.includes("not tried again")), 1, "left to recovery, said once")
         assert.strictEqual((yield* store.getJob(job.job_id)).state, "running")
         const { first, second } = yield* nextStartup(database)
         assert.deepStrictEqual(first.map((run) => run.job_id), [job.job_id])
@@ -283,13 +271,13 @@ for (const backend of sharedBackends) {
         const job = yield* jobs.submit(summarize())
         yield* jobs.start(job.job_id)
         const started = yield* latch(1)
-        const log = capturingWarnings()
+        const log = capturingLog(["WARN"])
         const running = yield* Effect.fork(log.provide(jobs.run(job.job_id, inNodeForever(started.arrive))))
         yield* started.all
         outage.down = true
         yield* Fiber.interrupt(running)
         assert.isAtLeast(outage.refused, 2, "the node's end and the release were tried")
-        saysLeftToRecovery(log.warnings, [job])
+        saysLeftToRecovery(log.lines, [job])
         outage.down = false
         assert.strictEqual((yield* store.getJob(job.job_id)).state, "running", "left for recovery, not cancelled")
         const { first, second } = yield* nextStartup(database)

@@ -16,12 +16,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import type { Jobs } from "../../src/Jobs.js"
 import type { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 import { summarize } from "../jobs/jobs.suite.js"
+import { capturingLog } from "../support/capturedLog.js"
 import { droppingNodeEnds, makeOutage } from "../support/outage.js"
 import { sharedBackends } from "../jobs/shared-database.js"
 import { audit } from "../reliability/invariants.js"
@@ -53,15 +53,6 @@ const losingTransactions = ({ after }: LostAnswers) => (store: JobStore["Type"])
   ...store,
   transaction: (effect) => after("JobStore.transaction", store.transaction(effect))
 })
-
-/** Lines logged at INFO and above by the effects `provide` is applied to. */
-const capturingLog = () => {
-  const lines: Array<string> = []
-  const logger = Logger.make(({ message }) => {
-    lines.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
-  })
-  return { lines, provide: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Logger.replace(Logger.defaultLogger, logger)) }
-}
 
 for (const backend of sharedBackends) {
   describe(`a settle whose answer was lost, on ${backend.name}`, () => {
@@ -143,7 +134,7 @@ for (const backend of sharedBackends) {
         const answers = makeLostAnswers()
         const { jobs, store } = yield* engineOn(database, { wake: "poll", wrapStore: losingSettles(answers) })
         const job = yield* jobs.submit(summarize())
-        const log = capturingLog()
+        const log = capturingLog(["INFO", "WARN", "ERROR"])
         const done = yield* Deferred.make<void>()
         const pool = yield* Scope.make()
         yield* Scope.extend(log.provide(jobs.worker({
