@@ -13,7 +13,6 @@
  * its commit, then its caller is told `StorageError`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
@@ -135,7 +134,6 @@ for (const backend of sharedBackends) {
         const { jobs, store } = yield* engineOn(database, { wake: "poll", wrapStore: losingSettles(answers) })
         const job = yield* jobs.submit(summarize())
         const log = capturingLog(["INFO", "WARN", "ERROR"])
-        const done = yield* Deferred.make<void>()
         const pool = yield* Scope.make()
         yield* Scope.extend(log.provide(jobs.worker({
           concurrency: 1,
@@ -143,7 +141,6 @@ for (const backend of sharedBackends) {
           handler: () => Effect.sync(() => (answers.lost.armed = true, { ok: 1 }))
         })), pool)
         yield* jobs.await(job.job_id, { until: ["completed"], pollInterval: "20 millis", timeout: "10 seconds" })
-        yield* Deferred.succeed(done, undefined)
         // The pool's report of the run is logged after its settle returns: let it.
         yield* Effect.sleep("100 millis")
         yield* Scope.close(pool, Exit.void)
