@@ -157,11 +157,18 @@ const program = Effect.suspend(() => {
 
 enableSqliteUris()
 
+// runMain interrupts the program on SIGINT and on SIGTERM alike: which one came decides the exit
+// code (128 + the signal's number), as a shell reports a process the signal ended — 130 for an
+// operator's Ctrl-C, 143 for a service manager's stop.
+let stoppedBy: 130 | 143 | undefined
+process.once("SIGINT", () => (stoppedBy ??= 130))
+process.once("SIGTERM", () => (stoppedBy ??= 143))
+
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
-    const code = Exit.isSuccess(exit) ? exit.value : Cause.isInterruptedOnly(exit.cause) ? 130 : ExitCode.failure
+    const code = Exit.isSuccess(exit) ? exit.value : Cause.isInterruptedOnly(exit.cause) ? stoppedBy ?? 130 : ExitCode.failure
     onExit(typeof code === "number" ? code : ExitCode.failure)
   }
 })

@@ -22,8 +22,8 @@ export interface Served {
   /** What it printed so far to stdout, and to stderr. */
   readonly stdout: () => string
   readonly stderr: () => string
-  /** Sends SIGINT and resolves with the exit code. */
-  readonly stop: () => Promise<number | null>
+  /** Sends SIGINT (an operator's Ctrl-C), or `signal` (a service manager's SIGTERM), and resolves with the exit code. */
+  readonly stop: (signal?: "SIGINT" | "SIGTERM") => Promise<number | null>
 }
 
 /** Starts `ai-jobs serve --port 0 <args>` and waits until it prints where it listens. */
@@ -56,8 +56,8 @@ export const startServe = (args: ReadonlyArray<string>, env: Record<string, stri
         output: () => stdout + stderr,
         stdout: () => stdout,
         stderr: () => stderr,
-        stop: () => {
-          child.kill("SIGINT")
+        stop: (signal = "SIGINT") => {
+          child.kill(signal)
           return exited
         }
       })
