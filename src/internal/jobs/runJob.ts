@@ -367,7 +367,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    */
   const endedByItself = (job: AiJob, endId: EventId, lost: RunLost) =>
     Effect.flatMap(store.listEvents({ event_id: endId, limit: 1 }), (found) =>
-      found.items.length === 0
+      !found.items.some((event) => event.event_id === endId)
         ? Effect.fail(lost)
         : Effect.flatMap(Effect.orElseSucceed(store.getJob(job.job_id), () => undefined), (ended) =>
           ended === undefined ? Effect.succeed(job) : Effect.as(announce(ended), ended)))
