@@ -14,6 +14,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import { clipIssueText, MAX_DECODE_ISSUES, withoutAbsentAlternatives } from "../domain/issueBounds.js"
 import { clipText } from "../domain/Text.js"
 
@@ -46,6 +47,10 @@ export const bounded = (error: HttpApiDecodeError): HttpApiDecodeError => {
     issues
   })
 }
+
+/** A request value refused by `error`, as the platform refuses one: its `HttpApiDecodeError`, bounded. */
+export const refusedRequest = (error: ParseResult.ParseError): Effect.Effect<never, HttpApiDecodeError> =>
+  Effect.flatMap(HttpApiDecodeError.fromParseError(error), (decodeError) => Effect.fail(bounded(decodeError)))
 
 /** The API-level middleware that bounds every `HttpApiDecodeError` before it is written. */
 export const layer = (): Layer.Layer<never> =>

@@ -5,7 +5,6 @@
  * actions). Handlers only translate between the wire and the services.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -19,7 +18,7 @@ import { Jobs, type TransitionOptions } from "../Jobs.js"
 import { RecoveryGate } from "../Recovery.js"
 import { JobStore } from "../store/JobStore.js"
 import { Api, EventsQuery, JobsQuery } from "./Api.js"
-import { bounded } from "./decodeErrors.js"
+import { refusedRequest } from "./decodeErrors.js"
 import { Unhealthy } from "./Errors.js"
 
 /** How long a health check waits for the database before calling it unreachable. */
@@ -50,7 +49,7 @@ const refuseProtoKey = <A, I>(query: Schema.Schema<A, I>) =>
     const only: Record<string, unknown> = Object.create(null)
     only["__proto__"] = params["__proto__"]
     return Either.match(Schema.decodeUnknownEither(query)(only), {
-      onLeft: (error) => Effect.flatMap(HttpApiDecodeError.fromParseError(error), (decodeError) => Effect.fail(bounded(decodeError))),
+      onLeft: refusedRequest,
       onRight: () => Effect.void
     })
   })

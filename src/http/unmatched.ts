@@ -9,7 +9,6 @@
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -22,7 +21,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { Api } from "./Api.js"
 import { consoleFiles } from "./console.js"
-import { bounded } from "./decodeErrors.js"
+import { refusedRequest } from "./decodeErrors.js"
 import { MethodNotAllowed, RouteNotFound } from "./Errors.js"
 
 /** A route's method and path segments (`:name` matches any one segment). */
@@ -120,8 +119,7 @@ export const layer = (): Layer.Layer<never> => {
       onNone: () => Effect.succeed(respond(new RouteNotFound({ method: request.method, path: pathname }), 404)),
       // Failed, to be encoded by the API's error schema as the platform's own decode errors are
       // (the middleware's failures are typed `never`, as in decodeErrors.ts).
-      onSome: (error) =>
-        Effect.flatMap(HttpApiDecodeError.fromParseError(error), (decodeError) => Effect.fail(bounded(decodeError))) as Effect.Effect<never>
+      onSome: (error) => refusedRequest(error) as Effect.Effect<never>
     })
   })
   return HttpApiBuilder.middleware((app) =>
