@@ -38,7 +38,9 @@ const refused = (path: string, message: string) => new DecodeFailure({ subject: 
 
 /**
  * Decodes a cursor a previous page of `listing` returned, for a listing asked
- * in `order` (absent: the cursor's own). Anything else — forged, truncated, of
+ * in `order` (absent: the cursor's own). Its id comes back lower-case, as the
+ * stores keep ids: SQLite compares them as text, so an id spelt in upper case
+ * would sort before its own row and repeat it. Anything else — forged, truncated, of
  * an older format, from another listing — is a `DecodeFailure` before it
  * reaches SQL; so is an `order` other than the cursor's.
  */
@@ -52,7 +54,7 @@ export const decodeCursor = (cursor: string, listing: Listing, order?: Order): E
         ? Effect.fail(
           refused("order", `The cursor continues a listing in ${madeIn} order, not ${order}: leave order out, or give ${madeIn}`)
         )
-        : Effect.succeed({ at: DateTime.formatIso(at), id, order: madeIn })
+        : Effect.succeed({ at: DateTime.formatIso(at), id: id.toLowerCase(), order: madeIn })
     )
   )
 

@@ -203,6 +203,36 @@ export const eventContract = (backend: Backend): void => {
         }
       }))
 
+    test("R5 R10 a cursor whose id is spelt in upper case continues exactly where the page that gave it ends (ids are compared lower-case)", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        // One instant for every row, so the id alone orders them: the case of the cursor's id is what decides.
+        const events = Array.from({ length: 6 }, () => eventRecord({ timestamp: at(1_000) }))
+        yield* store.appendEvents(events)
+        yield* TestClock.setTime(500)
+        for (let i = 0; i < 6; i++) yield* store.createJob(newJob())
+        const upperCased = (cursor: string): string => {
+          const [listing, order, instant, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
+          assert.match(id, /[a-f]/, "the id has letters to upper-case")
+          return Buffer.from(JSON.stringify([listing, order, instant, id.toUpperCase()]), "utf8").toString("base64url")
+        }
+        for (const order of ["asc", "desc"] as const) {
+          const eventsCursor = (yield* store.listEvents({ order, limit: 2 })).next_cursor!
+          const rest = idsOf((yield* store.listEvents({ cursor: eventsCursor })).items)
+          assert.strictEqual(rest.length, 4, `events ${order}`)
+          assert.deepStrictEqual(idsOf((yield* store.listEvents({ cursor: upperCased(eventsCursor) })).items), rest, `events ${order}`)
+
+          const jobsCursor = (yield* store.listJobs({ order, limit: 2 })).next_cursor!
+          const jobsRest = (yield* store.listJobs({ cursor: jobsCursor })).items.map((job) => job.job_id)
+          assert.strictEqual(jobsRest.length, 4, `jobs ${order}`)
+          assert.deepStrictEqual(
+            (yield* store.listJobs({ cursor: upperCased(jobsCursor) })).items.map((job) => job.job_id),
+            jobsRest,
+            `jobs ${order}`
+          )
+        }
+      }))
+
     test("R5 R10 a cursor of the former format ([timestamp, id], no listing or order) is refused as one no page gave", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
