@@ -295,6 +295,39 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.isTrue((events.body?.["items"] as ReadonlyArray<{ readonly job_id: string }>).every((event) => event.job_id === kept.job_id))
       })))
 
+    it.live("R17 17.2 an empty item in a list query (?state=queued, ?job_kind=,doc_edit ?type=system,,diagnostic) is 400 HttpApiDecodeError naming the parameter, as the CLI's --state queued, is bad input; never dropped", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const refused: ReadonlyArray<readonly [string, string]> = [
+          ["/jobs?state=queued,", "state"],
+          ["/jobs?state=queued%2C", "state"],
+          ["/jobs?state=,queued", "state"],
+          ["/jobs?state=queued,,failed", "state"],
+          ["/jobs?state=", "state"],
+          ["/jobs?job_kind=doc_edit,", "job_kind"],
+          ["/jobs?job_kind=,term_exec", "job_kind"],
+          ["/events?type=system,", "type"],
+          ["/events?type=system,,diagnostic", "type"]
+        ]
+        for (const [query, parameter] of refused) {
+          const response = yield* send(HttpClientRequest.get(query).pipe(authed))
+          const described = `${query}: ${response.status} ${response.text.slice(0, 400)}`
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], described)
+          const issues = response.body?.["issues"] as ReadonlyArray<{ readonly path: ReadonlyArray<string | number> }>
+          assert.isAbove(issues.length, 0, described)
+          assert.isTrue(issues.every((issue) => issue.path[0] === parameter), described)
+          assert.include(String(response.body?.["message"]), JSON.stringify(parameter), described)
+        }
+        assert.deepStrictEqual(yield* readBack, before)
+        // Without the stray comma the same filters are read.
+        for (const query of ["/jobs?state=queued&job_kind=doc_summarize,term_exec", "/events?type=system,diagnostic"]) {
+          const response = yield* send(HttpClientRequest.get(query).pipe(authed))
+          assert.strictEqual(response.status, 200, `${query}: ${response.text.slice(0, 400)}`)
+        }
+      })))
+
     it.live("17.2 R5 README Input rules: a __proto__ query key is refused like any key the list does not name (400 HttpApiDecodeError at __proto__), never dropped", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
