@@ -445,6 +445,21 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* readBack, before)
       })))
 
+    it.live("R17 17.2 a 404 quotes at most 200 characters of an unknown path, then an ellipsis and its length: a 10 kB path is not echoed back twice", () =>
+      withApi(Effect.gen(function*() {
+        const long = `/nope/${"x".repeat(10_000)}`
+        const response = yield* send(HttpClientRequest.get(long).pipe(authed))
+        const described = `${response.status} ${response.text.length} bytes: ${response.text.slice(0, 300)}`
+        assert.deepStrictEqual([response.status, response.body?.["_tag"]], [404, "RouteNotFound"], described)
+        assert.isBelow(response.text.length, 1_000, described)
+        assert.strictEqual(response.body?.["path"], `${long.slice(0, 200)}… (${long.length} characters in all)`, described)
+        assert.include(String(response.body?.["message"]), `${long.slice(0, 200)}…`, described)
+        // A path of 200 characters is quoted whole.
+        const fits = `/nope/${"y".repeat(194)}`
+        const shown = yield* send(HttpClientRequest.get(fits).pipe(authed))
+        assert.deepStrictEqual([shown.status, shown.body?.["path"]], [404, fits])
+      })))
+
     it.live("17.2 README: a path the router cannot read is never a 405 refusing the very method it allows: an over-long or undecodable id is 400 HttpApiDecodeError at job_id; a dot segment or backslash is 404 RouteNotFound, the path as sent; nothing changes", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
