@@ -45,6 +45,7 @@ export {
   MalformedBody,
   MethodNotAllowed,
   PayloadTooLarge,
+  RequestHeaderFieldsTooLarge,
   RouteNotFound,
   Unauthorized,
   Unhealthy

@@ -30,7 +30,7 @@ export const eventsCommand = Command.make(
     Effect.gen(function*() {
       const job = yield* Parse.optional(options.job, parseJobRef("--job"))
       const trace = yield* Parse.optional(options.trace, Parse.uuid("--trace", TraceId))
-      const types = yield* Parse.optional(options.type, Parse.list(Parse.eventType))
+      const types = yield* Parse.optional(options.type, Parse.list("--type", Parse.eventType))
       const since = yield* Parse.optional(options.since, Parse.since("--since"))
       const limit = yield* parseLimit(options.limit)
       const database = yield* resolve(options.database)

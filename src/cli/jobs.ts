@@ -34,8 +34,8 @@ const listCommand = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const states = yield* Parse.optional(options.state, Parse.list(Parse.jobState))
-      const kinds = yield* Parse.optional(options.kind, Parse.list(Parse.jobKind))
+      const states = yield* Parse.optional(options.state, Parse.list("--state", Parse.jobState))
+      const kinds = yield* Parse.optional(options.kind, Parse.list("--kind", Parse.jobKind))
       // "Since T" includes T, as `events --since` does; the filter's `created_after` excludes its bound, and
       // stored instants are whole milliseconds, so the bound one millisecond earlier is the same set.
       const since = Option.map(yield* Parse.optional(options.since, Parse.since("--since")), (at) => DateTime.subtract(at, { millis: 1 }))

@@ -48,11 +48,21 @@ export const eventType = (value: string): Effect.Effect<EventType, BadInput> =>
  * A comma-separated list (`--state failed,stalled`), each item checked by
  * `item`. A list with no item at all (`--state ""`, as an unset shell
  * variable gives) is refused as `item` refuses the empty word: as a filter
- * it would match nothing and say only "No jobs match".
+ * it would match nothing and say only "No jobs match". An empty item among
+ * others (`--state queued,`, `--state a,,b`, `--state failed --state ""`) is
+ * refused too, naming `flag`, as the HTTP API refuses `?state=queued,` (400
+ * at that item): dropped, a stray comma or an unset variable in a script
+ * went unnoticed.
  */
-export const list = <A>(item: (value: string) => Effect.Effect<A, BadInput>) => (value: string) => {
-  const parts = value.split(",").map((part) => part.trim()).filter((part) => part !== "")
-  return parts.length === 0 ? Effect.map(item(value.trim()), (only) => [only]) : Effect.forEach(parts, item)
+export const list = <A>(flag: string, item: (value: string) => Effect.Effect<A, BadInput>) => (value: string) => {
+  const parts = value.split(",").map((part) => part.trim())
+  if (parts.every((part) => part === "")) return Effect.map(item(value.trim()), (only) => [only])
+  const empty = parts.indexOf("")
+  return empty >= 0
+    ? Effect.fail(new BadInput({
+      message: `bad ${flag} ${JSON.stringify(value)}: item ${empty + 1} of ${parts.length} is empty (a stray comma?); expected values separated by single commas, e.g. ${flag} a,b`
+    }))
+    : Effect.forEach(parts, item)
 }
 
 /** The order of a listing: `newest` first or `oldest` first, as the store's `desc`/`asc`. */

@@ -7,7 +7,6 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { createServer } from "node:http"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -87,7 +86,7 @@ export const serve = (options: ServeOptions) =>
       Layer.provideMerge(Capabilities.layerDefault),
       Layer.provideMerge(recorderLayer(database, { migrate: false, create: false }))
     )
-    const server = NodeHttpServer.layer(createServer, { host: options.host, port }).pipe(
+    const server = NodeHttpServer.layer(JobsApi.createServer, { host: options.host, port }).pipe(
       Layer.mapError((error) => new OperationFailed({ message: `cannot listen on ${options.host}:${port}: ${describeError(error)}` }))
     )
     const app = HttpApiBuilder.serve().pipe(

@@ -52,6 +52,19 @@ export class MalformedBody extends Schema.TaggedError<MalformedBody>()("Malforme
   }
 }
 
+/**
+ * A request line and headers longer than the server reads (Node's `maxHeaderSize`, 16 KiB by
+ * default): most often a URL of many kilobytes. Answered before any route is looked up, by the
+ * server's `clientError` handler (clientErrors.ts), never by an endpoint.
+ */
+export class RequestHeaderFieldsTooLarge extends Schema.TaggedError<RequestHeaderFieldsTooLarge>()("RequestHeaderFieldsTooLarge", {
+  limit_bytes: Schema.Int
+}) {
+  override get message(): string {
+    return `The request line and headers exceed ${this.limit_bytes} bytes: send a shorter URL or fewer headers`
+  }
+}
+
 /** A request for a path the API does not have. */
 export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()("RouteNotFound", {
   method: Schema.String,
@@ -134,6 +147,8 @@ export const IllegalTransitionError = httpError(IllegalTransition, 409)
 export const AlreadyExistsError = httpError(AlreadyExists, 409)
 /** 411: a body without a Content-Length. */
 export const LengthRequiredError = httpError(LengthRequired, 411)
+/** 431: the request line and headers are longer than the server reads (written by clientErrors.ts, before routing). */
+export const RequestHeaderFieldsTooLargeError = httpError(RequestHeaderFieldsTooLarge, 431)
 /** 413: the body is larger than the server accepts. */
 export const PayloadTooLargeError = httpError(PayloadTooLarge, 413)
 /** 422: the job names a capability profile that does not exist. */

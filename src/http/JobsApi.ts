@@ -26,6 +26,7 @@ export {
 } from "./Api.js"
 export { generateToken, InvalidToken, MIN_TOKEN_LENGTH } from "./auth.js"
 export { DEFAULT_MAX_BODY_BYTES } from "./bodyLimit.js"
+export { answerClientErrors, createServer } from "./clientErrors.js"
 export { ConsoleAssetMissing } from "./console.js"
 export * from "./Errors.js"
 export { httpApp, layer, type ServerError, type ServerOptions, type Services } from "./server.js"

@@ -7,7 +7,7 @@
  *   HttpApiBuilder.serve().pipe(
  *     Layer.provide(HttpApi.layer({ token })),
  *     Layer.provide(AppLive),                   // Jobs, JobStore, FlightRecorder, RecoveryGate
- *     Layer.provide(NodeHttpServer.layer(createServer, { port: 8787 })))
+ *     Layer.provide(NodeHttpServer.layer(JobsApi.createServer, { port: 8787 })))
  */
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"

@@ -19,6 +19,7 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { clipText } from "../domain/Text.js"
 import { Api } from "./Api.js"
 import { consoleFiles } from "./console.js"
 import { refusedRequest } from "./decodeErrors.js"
@@ -90,6 +91,17 @@ export const allowedMethods = (routes: ReadonlyArray<Known>, pathname: string): 
 const respond = (error: RouteNotFound | MethodNotAllowed, status: number, headers: Record<string, string> = {}) =>
   HttpServerResponse.unsafeJson({ ...error, message: error.message }, { status, headers })
 
+/** The most of a path a 404 quotes: the answer names it in `path` and again in `message`. */
+export const MAX_PATH_SHOWN = 200
+
+/**
+ * 404 `RouteNotFound` for `pathname`, quoted up to `MAX_PATH_SHOWN` characters and then an
+ * ellipsis with its length (as decode errors are bounded, decodeErrors.ts): a 10 kB path was
+ * echoed whole, twice, a 20 kB answer to a request the API does not have.
+ */
+const notFound = (method: string, pathname: string) =>
+  respond(new RouteNotFound({ method, path: clipText(pathname, MAX_PATH_SHOWN) }), 404)
+
 /**
  * Why the path parameters of the route taking `method` there are malformed,
  * by the route's own schema; none when they decode (the router refused the
@@ -109,14 +121,14 @@ export const layer = (): Layer.Layer<never> => {
   const answer = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     const pathname = routedPath(request.url)
     const allowed = allowedMethods(routes, pathname)
-    if (allowed.length === 0) return Effect.succeed(respond(new RouteNotFound({ method: request.method, path: pathname }), 404))
+    if (allowed.length === 0) return Effect.succeed(notFound(request.method, pathname))
     if (!allowed.includes(request.method)) {
       return Effect.succeed(respond(new MethodNotAllowed({ method: request.method, allowed: [...allowed] }), 405, { allow: allowed.join(", ") }))
     }
     // A route takes this path and method, yet the router matched none: it reads no parameter over
     // 100 characters, nor one whose escapes decode to no text. Such an id is malformed like any other.
     return Option.match(malformedParameters(routes, request.method, pathname), {
-      onNone: () => Effect.succeed(respond(new RouteNotFound({ method: request.method, path: pathname }), 404)),
+      onNone: () => Effect.succeed(notFound(request.method, pathname)),
       // Failed, to be encoded by the API's error schema as the platform's own decode errors are
       // (the middleware's failures are typed `never`, as in decodeErrors.ts).
       onSome: (error) => refusedRequest(error) as Effect.Effect<never>

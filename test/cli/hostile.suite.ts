@@ -66,12 +66,37 @@ export const runHostileCliSuite = (database: CliDatabase): void => {
       assertOneLineError(state, 2, /^error: unknown --state ""; expected one of queued, running, .*poisoned$/)
       assertOneLineError(kind, 2, /^error: unknown --kind ","; expected one of doc_edit, .* \(or the legacy alias term_exec\)$/)
       assertOneLineError(type, 2, /^error: unknown --type ""; expected one of workflow_recovery, .*security_violation$/)
-      // A trailing comma is still only a separator.
-      const trailing = await cli(["jobs", "list", "--state", "queued,", "--json", "--limit", "1000"])
-      assert.strictEqual(trailing.code, 0, trailing.stderr)
-      assert.isTrue((JSON.parse(trailing.stdout) as Array<{ state: string }>).every((item) => item.state === "queued"))
       assert.deepStrictEqual(await eventsOf(url, job.job_id), before)
       assert.deepStrictEqual(lines(state.stdout), [])
+    })
+
+    it("R17 README CLI: an empty item in a filter list (--state queued, --kind ,doc_edit --type system,,diagnostic, a repeated empty value) is bad input as the HTTP API's ?state=queued, is: exit 2, one line naming the option, nothing read", async () => {
+      const job = await queuedJob(url)
+      const before = await eventsOf(url, job.job_id)
+      const refused: ReadonlyArray<readonly [ReadonlyArray<string>, string, string]> = [
+        [["jobs", "list", "--state", "queued,"], "--state", "queued,"],
+        [["jobs", "list", "--state=queued,"], "--state", "queued,"],
+        [["jobs", "list", "--state", "queued, "], "--state", "queued, "],
+        [["jobs", "list", "--state", ",queued"], "--state", ",queued"],
+        [["jobs", "list", "--state", "queued,,failed"], "--state", "queued,,failed"],
+        [["jobs", "list", "--state", "failed", "--state", ""], "--state", "failed,"],
+        [["jobs", "list", "--kind", "doc_edit,"], "--kind", "doc_edit,"],
+        [["jobs", "list", "--kind", ",term_exec"], "--kind", ",term_exec"],
+        [["events", "--type", "system,"], "--type", "system,"],
+        [["events", "--type", "system,,diagnostic"], "--type", "system,,diagnostic"]
+      ]
+      const results = await Promise.all(refused.map(([args]) => cli(args)))
+      results.forEach((result, i) => {
+        const [args, flag, value] = refused[i]!
+        const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+        assertOneLineError(result, 2, new RegExp(`^error: bad ${escape(flag)} ${escape(JSON.stringify(value))}: item \\d+ of \\d+ is empty \\(a stray comma\\?\\)`))
+        assert.include(result.stderr, flag, args.join(" "))
+      })
+      // Without the stray comma the same filters are read.
+      const listed = await cli(["jobs", "list", "--state", "queued", "--kind", "doc_summarize,term_exec", "--json", "--limit", "1000"])
+      assert.strictEqual(listed.code, 0, listed.stderr)
+      assert.isTrue((JSON.parse(listed.stdout) as Array<{ state: string }>).every((item) => item.state === "queued"))
+      assert.deepStrictEqual(await eventsOf(url, job.job_id), before)
     })
   })
 }

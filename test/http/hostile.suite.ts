@@ -295,6 +295,39 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.isTrue((events.body?.["items"] as ReadonlyArray<{ readonly job_id: string }>).every((event) => event.job_id === kept.job_id))
       })))
 
+    it.live("R17 17.2 an empty item in a list query (?state=queued, ?job_kind=,doc_edit ?type=system,,diagnostic) is 400 HttpApiDecodeError naming the parameter, as the CLI's --state queued, is bad input; never dropped", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const refused: ReadonlyArray<readonly [string, string]> = [
+          ["/jobs?state=queued,", "state"],
+          ["/jobs?state=queued%2C", "state"],
+          ["/jobs?state=,queued", "state"],
+          ["/jobs?state=queued,,failed", "state"],
+          ["/jobs?state=", "state"],
+          ["/jobs?job_kind=doc_edit,", "job_kind"],
+          ["/jobs?job_kind=,term_exec", "job_kind"],
+          ["/events?type=system,", "type"],
+          ["/events?type=system,,diagnostic", "type"]
+        ]
+        for (const [query, parameter] of refused) {
+          const response = yield* send(HttpClientRequest.get(query).pipe(authed))
+          const described = `${query}: ${response.status} ${response.text.slice(0, 400)}`
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], described)
+          const issues = response.body?.["issues"] as ReadonlyArray<{ readonly path: ReadonlyArray<string | number> }>
+          assert.isAbove(issues.length, 0, described)
+          assert.isTrue(issues.every((issue) => issue.path[0] === parameter), described)
+          assert.include(String(response.body?.["message"]), JSON.stringify(parameter), described)
+        }
+        assert.deepStrictEqual(yield* readBack, before)
+        // Without the stray comma the same filters are read.
+        for (const query of ["/jobs?state=queued&job_kind=doc_summarize,term_exec", "/events?type=system,diagnostic"]) {
+          const response = yield* send(HttpClientRequest.get(query).pipe(authed))
+          assert.strictEqual(response.status, 200, `${query}: ${response.text.slice(0, 400)}`)
+        }
+      })))
+
     it.live("17.2 R5 README Input rules: a __proto__ query key is refused like any key the list does not name (400 HttpApiDecodeError at __proto__), never dropped", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
@@ -410,6 +443,21 @@ export const runHostileApiSuite = (backend: Backend) => {
           assert.deepStrictEqual([response.status, response.body?.["_tag"], response.body?.["path"]], [404, "RouteNotFound", path], path)
         }
         assert.deepStrictEqual(yield* readBack, before)
+      })))
+
+    it.live("R17 17.2 a 404 quotes at most 200 characters of an unknown path, then an ellipsis and its length: a 10 kB path is not echoed back twice", () =>
+      withApi(Effect.gen(function*() {
+        const long = `/nope/${"x".repeat(10_000)}`
+        const response = yield* send(HttpClientRequest.get(long).pipe(authed))
+        const described = `${response.status} ${response.text.length} bytes: ${response.text.slice(0, 300)}`
+        assert.deepStrictEqual([response.status, response.body?.["_tag"]], [404, "RouteNotFound"], described)
+        assert.isBelow(response.text.length, 1_000, described)
+        assert.strictEqual(response.body?.["path"], `${long.slice(0, 200)}… (${long.length} characters in all)`, described)
+        assert.include(String(response.body?.["message"]), `${long.slice(0, 200)}…`, described)
+        // A path of 200 characters is quoted whole.
+        const fits = `/nope/${"y".repeat(194)}`
+        const shown = yield* send(HttpClientRequest.get(fits).pipe(authed))
+        assert.deepStrictEqual([shown.status, shown.body?.["path"]], [404, fits])
       })))
 
     it.live("17.2 README: a path the router cannot read is never a 405 refusing the very method it allows: an over-long or undecodable id is 400 HttpApiDecodeError at job_id; a dot segment or backslash is 404 RouteNotFound, the path as sent; nothing changes", () =>

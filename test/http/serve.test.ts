@@ -4,6 +4,7 @@
  * before it listens.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as net from "node:net"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import { pastClock } from "../../src/cli/demo/pastClock.js"
@@ -89,6 +90,34 @@ describe("ai-jobs serve", { timeout: 180_000 }, () => {
       assert.include(await page.text(), "<script type=\"module\" src=\"app.js\"></script>")
     } finally {
       assert.strictEqual(await served.stop(), 130, "Ctrl-C stops it")
+    }
+  })
+
+  it("R17 17.3 a URL of ~16 kB (headers over Node's maxHeaderSize) is 431 RequestHeaderFieldsTooLarge with the API's JSON error body, not Node's bare 431; a request Node cannot parse is still its bare 400", async () => {
+    const served = await startServe(["--database", sqlite], { AI_JOBS_TOKEN: TOKEN })
+    try {
+      const long = await get(`${served.url}jobs?state=${"q".repeat(16_500)}`, TOKEN)
+      const text = await long.text()
+      assert.deepStrictEqual([long.status, long.headers.get("content-type")], [431, "application/json"], text)
+      const body = JSON.parse(text) as Record<string, unknown>
+      assert.deepStrictEqual(body, {
+        _tag: "RequestHeaderFieldsTooLarge",
+        limit_bytes: 16_384,
+        message: "The request line and headers exceed 16384 bytes: send a shorter URL or fewer headers"
+      })
+      const port = Number(new URL(served.url).port)
+      const garbage = await new Promise<string>((resolve) => {
+        let received = ""
+        const socket = net.connect(port, "127.0.0.1", () => socket.write("NOT HTTP AT ALL\r\n\r\n"))
+        socket.on("data", (chunk: Buffer) => received += chunk.toString("utf8"))
+        socket.on("close", () => resolve(received))
+        socket.on("error", () => resolve(received))
+      })
+      assert.strictEqual(garbage, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+      // The server still answers.
+      assert.strictEqual((await get(`${served.url}jobs?state=queued`, TOKEN)).status, 200)
+    } finally {
+      await served.stop()
     }
   })
 

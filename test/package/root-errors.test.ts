@@ -31,6 +31,7 @@ import {
   NotFound,
   PayloadTooLarge,
   RecoveryFailed,
+  RequestHeaderFieldsTooLarge,
   RunLost,
   RouteNotFound,
   RunNotActive,
@@ -92,6 +93,7 @@ const oneOfEach = [
   new PayloadTooLarge({ limit_bytes: 1024 }),
   new LengthRequired(),
   new MalformedBody({ reason: "Unexpected token" }),
+  new RequestHeaderFieldsTooLarge({ limit_bytes: 16_384 }),
   new RouteNotFound({ method: "GET", path: "/nope" }),
   new MethodNotAllowed({ method: "DELETE", allowed: ["GET", "HEAD"] }),
   new Unhealthy({ status: "unavailable", database: "unreachable", schema_version: null, recovery: "running", version: "0.1.0" })
@@ -133,6 +135,7 @@ const handleAll = (error: AnyError): Effect.Effect<string> =>
       PayloadTooLarge: (e) => Effect.succeed(e._tag),
       LengthRequired: (e) => Effect.succeed(e._tag),
       MalformedBody: (e) => Effect.succeed(e._tag),
+      RequestHeaderFieldsTooLarge: (e) => Effect.succeed(e._tag),
       RouteNotFound: (e) => Effect.succeed(e._tag),
       MethodNotAllowed: (e) => Effect.succeed(e._tag),
       Unhealthy: (e) => Effect.succeed(e._tag)

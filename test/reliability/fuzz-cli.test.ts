@@ -71,12 +71,9 @@ const listOf = (name: string, accepted: ReadonlyArray<string>, run: Validator["r
   name,
   valid: [accepted.join(","), `${accepted[0]}, ${accepted[1]}`, accepted[0]!],
   run,
-  // At least one item (a list of none, like `--state ""`, is bad input), each one accepted.
-  accepts: (v) => {
-    const items = v.split(",").map((p) => p.trim()).filter((p) => p !== "")
-    return items.length > 0 && items.every((p) => accepted.includes(p))
-  },
-  correct: (v, r) => JSON.stringify(r) === JSON.stringify(v.split(",").map((p) => p.trim()).filter((p) => p !== ""))
+  // At least one item (a list of none, like `--state ""`, is bad input), none empty (`queued,` is bad input too), each one accepted.
+  accepts: (v) => v.split(",").map((p) => p.trim()).every((p) => accepted.includes(p)),
+  correct: (v, r) => JSON.stringify(r) === JSON.stringify(v.split(",").map((p) => p.trim()))
 })
 
 const integer = (flag: string, min: number, max: number): Validator => ({
@@ -91,8 +88,8 @@ const validators: ReadonlyArray<Validator> = [
   oneOf("--kind", JobKinds, Parse.jobKind),
   oneOf("--state", JobStates, Parse.jobState),
   oneOf("--type", EventTypes, Parse.eventType),
-  listOf("--state list", JobStates, Parse.list(Parse.jobState)),
-  listOf("--kind list", JobKinds, Parse.list(Parse.jobKind)),
+  listOf("--state list", JobStates, Parse.list("--state", Parse.jobState)),
+  listOf("--kind list", JobKinds, Parse.list("--kind", Parse.jobKind)),
   {
     name: "job id",
     valid: ["123e4567-e89b-42d3-a456-426614174000", "018f2c3d-4e5f-7a6b-8c9d-0e1f2a3b4c5d"],

@@ -1,0 +1,56 @@
+/**
+ * Requests Node refuses before the API sees them. A request line and headers
+ * over the server's `maxHeaderSize` (16 KiB by default: a URL of ~16 kB) was
+ * Node's bare `431` with no body; it is now 431 `RequestHeaderFieldsTooLarge`
+ * with the API's usual JSON error body (`_tag`, `limit_bytes`, `message`).
+ * Every other error Node reports there (a request it cannot parse, a timeout)
+ * is answered exactly as Node's own default does.
+ *
+ *   NodeHttpServer.layer(JobsApi.createServer, { port: 8787 })
+ */
+import * as http from "node:http"
+import type * as net from "node:net"
+import type * as stream from "node:stream"
+import * as Schema from "effect/Schema"
+import { RequestHeaderFieldsTooLarge, RequestHeaderFieldsTooLargeError } from "./Errors.js"
+
+const encode = Schema.encodeSync(RequestHeaderFieldsTooLargeError)
+
+/** Node's own answers (lib/_http_server.js), for the errors answered as it answers them. */
+const NODE_DEFAULT: Record<string, string> = {
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n",
+  ERR_HTTP_REQUEST_TIMEOUT: "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"
+}
+const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"
+
+/** The 431 answer, with its JSON body. */
+const headersTooLarge = (limitBytes: number): string => {
+  const body = JSON.stringify(encode(new RequestHeaderFieldsTooLarge({ limit_bytes: limitBytes })))
+  return "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n" +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+}
+
+/**
+ * `server`, answering a request whose headers are too long with the API's JSON error body. As
+ * Node does: only when nothing was written on the connection yet; then the connection closes
+ * (once the answer is written).
+ */
+export const answerClientErrors = <S extends http.Server>(server: S): S => {
+  server.on("clientError", (error: NodeJS.ErrnoException, duplex: stream.Duplex) => {
+    const socket = duplex as net.Socket
+    if (socket.writableEnded) return
+    if (!socket.writable || socket.bytesWritten > 0) {
+      socket.destroy()
+      return
+    }
+    const answer = error.code === "HPE_HEADER_OVERFLOW"
+      ? headersTooLarge((server as { readonly maxHeaderSize?: number }).maxHeaderSize ?? http.maxHeaderSize)
+      : NODE_DEFAULT[error.code ?? ""] ?? BAD_REQUEST
+    socket.once("finish", () => socket.destroy())
+    socket.end(answer)
+  })
+  return server
+}
+
+/** `http.createServer` with `answerClientErrors`: what `ai-jobs serve` listens with. */
+export const createServer = (options: http.ServerOptions = {}): http.Server => answerClientErrors(http.createServer(options))
