@@ -7,12 +7,15 @@
  * read exactly once, in order; a row written behind the cursor is never read,
  * one written ahead of it is read once; a cursor whose own row was purged
  * continues without error. The writes are ordered between page reads by the
- * test itself, except in the many-writers case, whose invariant holds for any
- * interleaving.
+ * test itself; in the many-writers case three writers race between each two
+ * pages.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
 import * as TestClock from "effect/TestClock"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
@@ -42,6 +45,34 @@ const assertOrderedOnce = (order: Order, keys: ReadonlyArray<Key>, label: string
   for (let i = 1; i < keys.length; i++) {
     assert.isTrue(ahead(order, keys[i]!, keys[i - 1]!), `${label}: row ${i} (${keys[i]}) comes after row ${i - 1} (${keys[i - 1]}) in ${order} order, once`)
   }
+}
+
+/**
+ * The rows read from a listing written to between its pages: in `order`, none twice, every `initial`
+ * row, and of the `added` ones exactly those ahead of `cursor`, with some on either side of it.
+ * Returns how many added rows were ahead.
+ */
+const assertReadOnceAhead = <A>(
+  order: Order,
+  keyOf: (row: A) => Key,
+  rows: { readonly read: ReadonlyArray<A>; readonly initial: ReadonlyArray<A>; readonly added: ReadonlyArray<A> },
+  cursor: Key,
+  label: string
+): number => {
+  const idOf = (row: A) => keyOf(row)[1]
+  assertOrderedOnce(order, rows.read.map(keyOf), label)
+  const readIds = new Set(rows.read.map(idOf))
+  for (const row of rows.initial) assert.isTrue(readIds.has(idOf(row)), `initial ${idOf(row)} read`)
+  const expectedAdded = rows.added.filter((row) => ahead(order, keyOf(row), cursor))
+  assert.deepStrictEqual(
+    rows.added.filter((row) => readIds.has(idOf(row))).map(idOf).sort(),
+    expectedAdded.map(idOf).sort(),
+    `exactly the ${label} added ahead of the cursor are read`
+  )
+  // Both sides of the cursor at its own instant were written, so both rules were tried.
+  assert.isAbove(expectedAdded.length, 0)
+  assert.isBelow(expectedAdded.length, rows.added.length)
+  return expectedAdded.length
 }
 
 /** Reads the rest of a listing from `cursor`, a page of `limit` at a time. */
@@ -83,19 +114,8 @@ const runOn = (backend: Backend) =>
             const rest = yield* readRest((cursor) => reader.listEvents({ cursor, limit: 4 }), first.next_cursor)
 
             const read = [...first.items, ...rest]
-            assertOrderedOnce(order, read.map(eventKey), "events")
-            const readIds = new Set(read.map((event) => event.event_id))
-            for (const event of initial) assert.isTrue(readIds.has(event.event_id), `initial ${event.event_id} read`)
-            const expectedAdded = added.filter((event) => ahead(order, eventKey(event), cursorKey))
-            assert.deepStrictEqual(
-              added.filter((event) => readIds.has(event.event_id)).map((event) => event.event_id).sort(),
-              expectedAdded.map((event) => event.event_id).sort(),
-              "exactly the added rows ahead of the cursor are read"
-            )
-            // Both sides of the cursor at its own instant were written, so both rules were tried.
-            assert.isAbove(expectedAdded.length, 0)
-            assert.isBelow(expectedAdded.length, added.length)
-            assert.strictEqual(read.length, initial.length + expectedAdded.length)
+            const aheadCount = assertReadOnceAhead(order, eventKey, { read, initial, added }, cursorKey, "events")
+            assert.strictEqual(read.length, initial.length + aheadCount)
           })))
 
       it.effect(`R10 ${order}: events purged between pages, the cursor's own row among them, leave the survivors ahead read once and no error`, () =>
@@ -140,18 +160,7 @@ const runOn = (backend: Backend) =>
             }
             const rest = yield* readRest((cursor) => reader.listJobs({ cursor, limit: 4 }), first.next_cursor)
 
-            const read = [...first.items, ...rest]
-            assertOrderedOnce(order, read.map(jobKey), "jobs")
-            const readIds = new Set(read.map((job) => job.job_id))
-            for (const job of initial) assert.isTrue(readIds.has(job.job_id), `initial ${job.job_id} read`)
-            const expectedAdded = added.filter((job) => ahead(order, jobKey(job), cursorKey))
-            assert.deepStrictEqual(
-              added.filter((job) => readIds.has(job.job_id)).map((job) => job.job_id).sort(),
-              expectedAdded.map((job) => job.job_id).sort(),
-              "exactly the jobs created ahead of the cursor are read"
-            )
-            assert.isAbove(expectedAdded.length, 0)
-            assert.isBelow(expectedAdded.length, added.length)
+            assertReadOnceAhead(order, jobKey, { read: [...first.items, ...rest], initial, added }, cursorKey, "jobs")
           })))
 
       it.effect(`R10 ${order}: eight writers appending while a reader pages by 3 — the rows there at the start are each read once, the whole read in order`, () =>
@@ -159,23 +168,31 @@ const runOn = (backend: Backend) =>
           Effect.gen(function*() {
             const initial = Array.from({ length: 30 }, (_, i) => eventRecord({ timestamp: at(10_000 + 100 * (i % 10)) }))
             yield* writer.appendEvents(initial)
-            // Writers spread their rows over the whole range, before, among and after the initial ones.
-            const writers = Effect.forEach(
+            // Between each two pages the reader lets three writes go and waits for them, so every write
+            // lands between page reads and three of the eight writers race each time. Writers spread
+            // their rows over the whole range, before, among and after the initial ones.
+            const tickets = yield* Queue.unbounded<void>()
+            const written = yield* Queue.unbounded<Exit.Exit<void, unknown>>()
+            let issued = 0
+            const writers = yield* Effect.forEach(
               Array.from({ length: 8 }, (_, w) => w),
               (w) =>
-                Effect.forEach(Array.from({ length: 10 }, (_, i) => i), (i) =>
-                  Effect.zipRight(
-                    Effect.yieldNow(),
-                    writer.appendEvents([eventRecord({ timestamp: at(9_500 + 150 * ((w * 7 + i * 3) % 12)) })])
-                  ), { discard: true }),
-              { concurrency: "unbounded", discard: true }
+                Effect.fork(Effect.forever(Effect.gen(function*() {
+                  yield* Queue.take(tickets)
+                  const i = issued++
+                  const exit = yield* Effect.exit(writer.appendEvents([eventRecord({ timestamp: at(9_500 + 150 * ((w * 7 + i * 3) % 12)) })]))
+                  yield* Queue.offer(written, exit)
+                })))
             )
-            const pages = Effect.gen(function*() {
-              const first = yield* reader.listEvents({ order, limit: 3 })
-              const rest = yield* readRest((cursor) => Effect.zipRight(Effect.yieldNow(), reader.listEvents({ cursor, limit: 3 })), first.next_cursor)
-              return [...first.items, ...rest]
+            const betweenPages = Effect.gen(function*() {
+              const count = Math.min(3, 80 - issued)
+              yield* Queue.offerAll(tickets, Array.from({ length: count }, () => undefined))
+              for (let i = 0; i < count; i++) yield* Effect.flatten(Queue.take(written))
             })
-            const [read] = yield* Effect.all([pages, writers], { concurrency: "unbounded" })
+            const first = yield* reader.listEvents({ order, limit: 3 })
+            const rest = yield* readRest((cursor) => Effect.zipRight(betweenPages, reader.listEvents({ cursor, limit: 3 })), first.next_cursor)
+            yield* Fiber.interruptAll(writers)
+            const read = [...first.items, ...rest]
             assertOrderedOnce(order, read.map(eventKey), "events")
             const readIds = new Set(read.map((event) => event.event_id))
             for (const event of initial) assert.isTrue(readIds.has(event.event_id), `initial ${event.event_id} read`)

@@ -2,8 +2,9 @@
  * A completion another process commits in the middle of a read (the snapshot
  * tests of `Jobs.history` and `GET /jobs/:id`): a running job, its
  * completion forked and held, and a store wrapper that lets it go once the
- * read has read the job — then gives it time to commit (neither store makes
- * another process's writer wait for a read).
+ * read has read the job, and waits until it has committed (neither store
+ * makes another process's writer wait for a read), so the read's later
+ * statements are certain to run after the commit.
  */
 import { assert } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
@@ -29,7 +30,7 @@ export const completionMidRead = (database: SharedDatabase) =>
       ...store,
       getJob: (jobId) =>
         Effect.tap(store.getJob(jobId), () =>
-          Effect.flatMap(Deferred.succeed(go, undefined), (first) => first ? Effect.sleep("400 millis") : Effect.void))
+          Effect.flatMap(Deferred.succeed(go, undefined), (first) => first ? Effect.orDie(Fiber.join(completion)) : Effect.void))
     })
     return {
       job,
