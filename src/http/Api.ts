@@ -52,7 +52,8 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@hand
 /**
  * Reads a request body up to the configured size (413 past it, 411 without a
  * length) and checks it is JSON by its Content-Type and its text (400
- * `MalformedBody` otherwise) and not absurdly deep (400 `DecodeFailure`).
+ * `MalformedBody` otherwise), not absurdly deep and without a key given twice
+ * in one object (400 `DecodeFailure`).
  */
 export class BodyLimit extends HttpApiMiddleware.Tag<BodyLimit>()("@handshake/ai-job-model/http/BodyLimit", {
   failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError, DecodeFailureError)

@@ -3,7 +3,8 @@
  * stay within the limit (413 otherwise), both decided before a byte of it is
  * read; a body that is not JSON — by its Content-Type or its text — is a
  * typed 400 instead of a server error, and so is JSON nested deeper than any
- * request can be (its error report would overflow the stack).
+ * request can be (its error report would overflow the stack) and JSON that
+ * gives a key twice in one object (duplicateKeys.ts).
  *
  * Why a length is required: a reader that hits the limit mid-stream can only
  * drop the connection, and the client never sees the 413. With the length
@@ -20,7 +21,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { nestedDeeperThan } from "../domain/depth.js"
 import { DecodeFailure } from "../domain/Errors.js"
+import { clipIssueText } from "../domain/issueBounds.js"
 import { BodyLimit } from "./Api.js"
+import { firstDuplicateKey } from "./duplicateKeys.js"
 import { LengthRequired, MalformedBody, PayloadTooLarge } from "./Errors.js"
 
 /** The default limit: 1 MiB, well above any job a person submits by hand. */
@@ -80,6 +83,16 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
       return yield* new DecodeFailure({
         subject: "request body",
         issues: [{ path: "", message: `Nested more than ${MAX_BODY_DEPTH} levels deep` }]
+      })
+    }
+    const duplicate = firstDuplicateKey(text)
+    if (duplicate !== undefined) {
+      return yield* new DecodeFailure({
+        subject: "request body",
+        issues: [{
+          path: clipIssueText([...duplicate.path, duplicate.key].join(".")),
+          message: clipIssueText(`Key ${JSON.stringify(duplicate.key)} is given twice in one object (only the last would be kept); give it once`)
+        }]
       })
     }
   }))

@@ -162,6 +162,40 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* readBack, before)
       })))
 
+    it.live("Input rules 17.2: a key given twice in one object of a body is 400 DecodeFailure naming it (JSON.parse would keep the last silently); nothing stored, on submit and actions", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const submit = JSON.stringify(summarize({ job_inputs: { prompt: "first", nested: [{ a: 1 }] } }))
+        // [route, body, the path the answer names]
+        const cases: ReadonlyArray<readonly [string, string, string]> = [
+          // The same top-level key twice: the second job_kind would have won.
+          ["/jobs", submit.replace(/^\{/, "{\"job_kind\":\"terminal_exec\","), "job_kind"],
+          // Inside a job's inputs, spelt the same after JSON's escapes ("\u0070rompt" is "prompt").
+          ["/jobs", submit.replace("\"prompt\":\"first\"", "\"prompt\":\"first\",\"\\u0070rompt\":\"second\""), "job_inputs.prompt"],
+          // In an object inside an array inside the inputs.
+          ["/jobs", submit.replace("{\"a\":1}", "{\"a\":1,\"a\":2}"), "job_inputs.nested.0.a"],
+          // An action's reason: the one that would be stored is not the one first written.
+          [`/jobs/${job.job_id}/cancel`, "{\"reason\":\"operator asked\",\"reason\":\"\"}", "reason"]
+        ]
+        for (const [route, body, path] of cases) {
+          JSON.parse(body) // each body is valid JSON: only the key given twice is refused
+          const response = yield* send(HttpClientRequest.post(route).pipe(authed, HttpClientRequest.bodyText(body, "application/json")))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "DecodeFailure"], `${route} ${body}: ${response.text.slice(0, 300)}`)
+          assert.deepStrictEqual(response.body?.["issues"], [{
+            path,
+            message: `Key ${JSON.stringify(path.split(".").at(-1))} is given twice in one object (only the last would be kept); give it once`
+          }])
+        }
+        assert.deepStrictEqual(yield* readBack, before, "no job, state or event from a body with a key given twice")
+        // Keys alike in different objects, or differing only in case, are not the same key.
+        const distinct = JSON.stringify(summarize({ job_inputs: { a: { a: 1 }, A: [{ a: 2 }, { a: 3 }] } }))
+        const accepted = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyText(distinct, "application/json")))
+        assert.strictEqual(accepted.status, 201, accepted.text)
+        assert.deepStrictEqual(accepted.body?.["job_inputs"], { a: { a: 1 }, A: [{ a: 2 }, { a: 3 }] })
+      })))
+
     it.live("17.2 bad input gets a clear error, not the input back: a refused 500 kB value is quoted cut short (400, the field named, under 10 kB), and changes nothing", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
