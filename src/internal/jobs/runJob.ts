@@ -22,6 +22,7 @@
  * A program that reports a security violation (`ctx.securityViolation`)
  * poisons its job in one transaction and is stopped (securityViolation.ts).
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -395,6 +396,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * it cannot write does (an interrupted run waits for nothing), and the log
    * says so — not "trying again". A try whose commit landed but whose answer
    * was lost is found by its end record on the next (settle): done, not lost.
+   * Inside a transaction (a caller's `sql.withTransaction`), a failed settle
+   * is not tried again: it is part of that transaction, which decides.
    */
   const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) => {
     // One end record id for every try: how a try knows an earlier one's commit landed (settle).
@@ -405,10 +408,25 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         settle(job, run, outcome, durationMs, endId, refused),
         (error): error is StorageError => error instanceof StorageError,
         (error) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Effect.serviceOption(SqlClient.TransactionConnection)), ([now, transaction]) => {
+            const annotations = { job_id: job.job_id, workflow_run_id: run.id }
+            // Inside a transaction — the caller's — the end is part of it: tried again, it would hold that
+            // transaction open for a minute, and on PostgreSQL could never succeed (a failed statement aborts
+            // the transaction). The caller commits or rolls back; the error is theirs at once.
+            if (Option.isSome(transaction)) {
+              return Effect.zipRight(
+                Effect.annotateLogs(
+                  Effect.logWarning(
+                    `job ${job.job_id}: its run's end could not be written (${error.message}) inside the caller's transaction: ` +
+                      "not tried again (that transaction decides); rolled back, the job is as before it; committed without the end, the run is recovery's"
+                  ),
+                  annotations
+                ),
+                Effect.fail(error)
+              )
+            }
             const until = deadline ?? now + SETTLE_RETRY_BUDGET_MS
             if (now >= until) return Effect.fail(error)
-            const annotations = { job_id: job.job_id, workflow_run_id: run.id }
             // Interrupted (a pool's shutdown, a caller's interrupt; a release always is), the run
             // waits for nothing: said so, not "trying again" — the wait below ends at once.
             const leftToRecovery = Effect.annotateLogs(
