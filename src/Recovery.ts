@@ -65,7 +65,7 @@ export interface StartupOptions extends RecoveryOptions {
    * several processes share the database. Every process may sweep: each
    * stale run is still stalled exactly once. A sweep that fails is logged and
    * tried again at the next interval; it never closes job intake. Default:
-   * none (startup only, as R9 asks).
+   * none (startup only, with its second look, as R9 asks).
    */
   readonly sweepEvery?: Duration.DurationInput
 }
@@ -122,6 +122,15 @@ export interface RecoveryReport {
  * writing one `workflow_recovery` event per run in the same transaction.
  */
 export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(function*(options: RecoveryOptions = {}) {
+  return yield* stallScan(options, undefined)
+})
+
+/**
+ * The scan: with `heardBefore`, a run is stale when last heard from before
+ * that instant rather than before now minus the threshold (startup's second
+ * look, `layerStartup`).
+ */
+const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefined) => Effect.gen(function*() {
   const store = yield* JobStore
   // Only the options it names (knownOptions.ts): a misspelt `treshold` would scan with the default.
   const unknown = unknownOptions(options, RECOVERY_OPTIONS, "RecoveryOptions")
@@ -159,7 +168,7 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
   const batch = Effect.flatMap(DateTime.now, (now) =>
     store.stallStaleRuns({
       // The threshold becomes an instant once per batch, with the Clock; the store only compares.
-      heartbeatBefore: instantBefore(now, threshold),
+      heartbeatBefore: heardBefore ?? instantBefore(now, threshold),
       threshold,
       limit: batchSize,
       recordRecovery: true
@@ -229,18 +238,48 @@ const logStalled = (scan: string, report: RecoveryReport): Effect.Effect<void> =
     ))
 
 /**
+ * Startup's second look. A run last heard from shortly before startup is not
+ * stale yet, so the scan leaves it — and if its process died (a restart
+ * within the threshold), nothing would stall it until the next restart. One
+ * threshold after startup, the runs not heard from since startup are stale by
+ * the same rule and are stalled by the same statement (exactly once); a run
+ * whose worker lives has beaten since. Only when startup left such runs; it
+ * never closes intake, and a failure is logged.
+ */
+const secondLook = (
+  store: JobStore["Type"],
+  scan: RecoveryOptions,
+  startedAt: DateTime.Utc,
+  threshold: Duration.Duration
+): Effect.Effect<void> =>
+  Effect.flatMap(store.findStaleRuns({ heartbeatBefore: startedAt, limit: 1 }), (left) =>
+    left.length === 0 ? Effect.void : Effect.flatMap(DateTime.now, (now) =>
+      Effect.sleep(Duration.millis(Math.max(0, DateTime.toEpochMillis(startedAt) + Duration.toMillis(threshold) - DateTime.toEpochMillis(now)))).pipe(
+        Effect.zipRight(Effect.provideService(stallScan({ retries: STARTUP_RETRIES, ...scan }, startedAt), JobStore, store)),
+        Effect.flatMap((report) => logStalled("startup recovery, second look", report))
+      ))
+  ).pipe(
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning("startup recovery's second look failed (the next restart looks again)", cause))
+  )
+
+/**
  * Forks the recovery scan when the layer is built — start-up is not blocked —
  * and holds `Jobs.submit` behind the gate until the scan ends. The scan runs
  * in the layer's scope: closing the application interrupts it. A batch that
  * fails with a `StorageError` is retried (`retries`, default
  * `STARTUP_RETRIES`) before the gate reports `RecoveryFailed`, so a moment's
- * trouble with the database does not close job intake until a restart. With
- * `sweepEvery`, the scan runs again at that interval for as long as the layer
- * lives.
+ * trouble with the database does not close job intake until a restart. When
+ * startup left runs last heard from before it, they get a second look one
+ * threshold later (`secondLook`). With `sweepEvery`, the scan runs again at
+ * that interval for as long as the layer lives.
  */
 export const layerStartup = (options: StartupOptions = {}): Layer.Layer<RecoveryGate, never, JobStore> =>
   Layer.scoped(RecoveryGate, Effect.gen(function*() {
     const { sweepEvery, ...scan } = options
+    const store = yield* JobStore
+    // Runs last heard from before this instant and not stale at startup get a second look (secondLook).
+    const startedAt = yield* DateTime.now
     const done = yield* Deferred.make<RecoveryReport, RecoveryFailed>()
     const interval = sweepEvery === undefined ? undefined : Option.getOrUndefined(Duration.decodeUnknown(sweepEvery))
     const badInterval = sweepEvery !== undefined &&
@@ -259,6 +298,10 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
       Effect.catchAllCause((cause) => Effect.fail(new RecoveryFailed({ cause: Cause.squash(cause) }))),
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(done, exit)),
+      Effect.forkScoped
+    )
+    yield* Deferred.await(done).pipe(
+      Effect.matchEffect({ onFailure: () => Effect.void, onSuccess: (report) => secondLook(store, scan, startedAt, report.threshold) }),
       Effect.forkScoped
     )
     if (interval !== undefined && !badInterval) {
