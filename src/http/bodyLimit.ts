@@ -4,7 +4,8 @@
  * read; a body that is not JSON — by its Content-Type or its text — is a
  * typed 400 instead of a server error, and so is JSON nested deeper than any
  * request can be (its error report would overflow the stack) and JSON that
- * gives a key twice in one object (duplicateKeys.ts).
+ * JSON.parse would change without a word: a key given twice in one object, a
+ * number a double cannot hold (silentChanges.ts).
  *
  * Why a length is required: a reader that hits the limit mid-stream can only
  * drop the connection, and the client never sees the 413. With the length
@@ -23,7 +24,7 @@ import { nestedDeeperThan } from "../domain/depth.js"
 import { DecodeFailure } from "../domain/Errors.js"
 import { clipIssueText } from "../domain/issueBounds.js"
 import { BodyLimit } from "./Api.js"
-import { firstDuplicateKey } from "./duplicateKeys.js"
+import { firstSilentChange } from "./silentChanges.js"
 import { LengthRequired, MalformedBody, PayloadTooLarge } from "./Errors.js"
 
 /** The default limit: 1 MiB, well above any job a person submits by hand. */
@@ -85,14 +86,21 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
         issues: [{ path: "", message: `Nested more than ${MAX_BODY_DEPTH} levels deep` }]
       })
     }
-    const duplicate = firstDuplicateKey(text)
-    if (duplicate !== undefined) {
+    const change = firstSilentChange(text)
+    if (change !== undefined) {
       return yield* new DecodeFailure({
         subject: "request body",
-        issues: [{
-          path: clipIssueText([...duplicate.path, duplicate.key].join(".")),
-          message: clipIssueText(`Key ${JSON.stringify(duplicate.key)} is given twice in one object (only the last would be kept); give it once`)
-        }]
+        issues: [change._tag === "KeyTwice"
+          ? {
+            path: clipIssueText([...change.path, change.key].join(".")),
+            message: clipIssueText(`Key ${JSON.stringify(change.key)} is given twice in one object (only the last would be kept); give it once`)
+          }
+          : {
+            path: clipIssueText(change.path.join(".")),
+            message: clipIssueText(
+              `The number ${change.text} cannot be kept exactly (it would be read as ${String(change.read)}); send it as a string (a JSON number here is a double: about 17 significant digits, up to ±1.8e308)`
+            )
+          }]
       })
     }
   }))

@@ -162,7 +162,7 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* readBack, before)
       })))
 
-    it.live("Input rules 17.2: a key given twice in one object of a body is 400 DecodeFailure naming it (JSON.parse would keep the last silently); nothing stored, on submit and actions", () =>
+    it.live("Input rules 17.2: what JSON.parse would change silently — a key given twice in one object, a number a double cannot hold — is 400 DecodeFailure naming it; nothing stored, on submit and actions", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
         const job = yield* jobs.submit(summarize())
@@ -189,11 +189,24 @@ export const runHostileApiSuite = (backend: Backend) => {
           }])
         }
         assert.deepStrictEqual(yield* readBack, before, "no job, state or event from a body with a key given twice")
+        // A number a double cannot hold would be stored as another number: refused, naming it.
+        for (const [number, read] of [["12345678901234567890", "12345678901234567000"], ["1e-400", "0"], ["1e400", "Infinity"]]) {
+          const body = submit.replace("\"a\":1", `"a":${number}`)
+          const response = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyText(body, "application/json")))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "DecodeFailure"], `${body}: ${response.text.slice(0, 300)}`)
+          assert.deepStrictEqual(response.body?.["issues"], [{
+            path: "job_inputs.nested.0.a",
+            message: `The number ${number} cannot be kept exactly (it would be read as ${read}); send it as a string (a JSON number here is a double: about 17 significant digits, up to ±1.8e308)`
+          }])
+        }
+        assert.deepStrictEqual(yield* readBack, before, "no job from a body with a number a double cannot hold")
         // Keys alike in different objects, or differing only in case, are not the same key.
+        // Numbers written as other serializers write doubles are the doubles they write.
         const distinct = JSON.stringify(summarize({ job_inputs: { a: { a: 1 }, A: [{ a: 2 }, { a: 3 }] } }))
+          .replace("\"a\":3", "\"a\":0.10000000000000001,\"b\":1.0E2,\"c\":9007199254740992")
         const accepted = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyText(distinct, "application/json")))
         assert.strictEqual(accepted.status, 201, accepted.text)
-        assert.deepStrictEqual(accepted.body?.["job_inputs"], { a: { a: 1 }, A: [{ a: 2 }, { a: 3 }] })
+        assert.deepStrictEqual(accepted.body?.["job_inputs"], { a: { a: 1 }, A: [{ a: 2 }, { a: 0.1, b: 100, c: 9007199254740992 }] })
       })))
 
     it.live("17.2 bad input gets a clear error, not the input back: a refused 500 kB value is quoted cut short (400, the field named, under 10 kB), and changes nothing", () =>

@@ -1,0 +1,141 @@
+/**
+ * What `JSON.parse` would change in a body without a word, so the API can
+ * refuse it instead of storing something the client did not send:
+ *
+ * - a key given twice in one object: the last is kept, the others dropped,
+ *   so `{"reason": "a", "reason": "b"}` keeps `"b"` (RFC 8259 leaves such a
+ *   text's meaning open; I-JSON, RFC 7493, forbids it). Keys are compared as
+ *   `JSON.parse` reads them: `"a"` and `"\u0061"` are the same key.
+ * - a number a double cannot hold: `12345678901234567890` is read as
+ *   `12345678901234567000`, `1e-400` as `0`, `1e400` as `Infinity`,
+ *   `3.14159265358979323846` as `3.141592653589793` (see `keepsNumber`).
+ */
+
+/** A change `JSON.parse` would make: where (keys and indices from the top), and what. */
+export type SilentChange =
+  | { readonly _tag: "KeyTwice"; readonly path: ReadonlyArray<string | number>; readonly key: string }
+  | { readonly _tag: "InexactNumber"; readonly path: ReadonlyArray<string | number>; readonly text: string; readonly read: number }
+
+/** An object being read: the keys seen so far and the one whose value is being read. */
+interface ObjectFrame {
+  readonly keys: Set<string>
+  key: string | undefined
+  expectingKey: boolean
+}
+
+/** An array being read: the index of the element being read. */
+interface ArrayFrame {
+  index: number
+}
+
+type Frame = ObjectFrame | ArrayFrame
+
+const isObject = (frame: Frame | undefined): frame is ObjectFrame => frame !== undefined && "keys" in frame
+
+/** Where each frame is: an object's current key, an array's current index. */
+const pathOf = (frames: ReadonlyArray<Frame>): Array<string | number> => frames.map((frame) => isObject(frame) ? frame.key! : frame.index)
+
+/** The index of the quote that closes the string opening at `start`. */
+const closingQuote = (text: string, start: number): number => {
+  let at = start + 1
+  for (;;) {
+    const quote = text.indexOf("\"", at)
+    if (quote === -1) return text.length
+    // The quote is escaped when an odd number of backslashes stands before it.
+    let backslashes = 0
+    while (text.charCodeAt(quote - 1 - backslashes) === 92) backslashes++
+    if (backslashes % 2 === 0) return quote
+    at = quote + 1
+  }
+}
+
+/** Whether `code` can be part of a JSON number: digits, sign, point, exponent. */
+const inNumber = (code: number): boolean =>
+  (code >= 48 && code <= 57) || code === 45 || code === 43 || code === 46 || code === 101 || code === 69
+
+/** A decimal number in one form per value: its significant digits and exponent (`"15e2"` for 1500, `"0"` for any zero). */
+const decimalForm = (text: string): string => {
+  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text)
+  if (match === null) return text
+  const [, sign, whole = "", fraction = "", exponent = "0"] = match
+  const all = whole + fraction
+  const first = all.search(/[^0]/)
+  if (first === -1) return "0"
+  const significant = all.slice(first).replace(/0+$/, "")
+  const trailing = all.length - first - significant.length
+  return `${sign}${significant}e${Number(exponent) - fraction.length + trailing}`
+}
+
+/**
+ * Whether `JSON.parse` keeps the number `text`: as that very number, or — for
+ * a text with a fraction or an exponent and at most 17 significant digits —
+ * as the double nearest it, which is what such a text is (another language's
+ * way of writing a double: `0.10000000000000001` is the double `0.1`). A
+ * whole number is kept only as itself (an int64 id past 2^53 would change),
+ * and nothing but zero may read as zero.
+ */
+const keepsNumber = (text: string, read: number): boolean => {
+  // Most numbers are whole and short: up to 15 digits a double always holds.
+  if (text.length <= 15 && /^-?\d+$/.test(text)) return true
+  if (!Number.isFinite(read)) return false
+  const form = decimalForm(text)
+  if (form === "0") return true
+  if (read === 0) return false
+  if (decimalForm(String(read)) === form) return true
+  if (!/[.eE]/.test(text)) return false
+  return form.replace(/^-/, "").indexOf("e") <= 17
+}
+
+/**
+ * The first silent change in `text`, or `undefined`. `text` must already be
+ * valid JSON (`JSON.parse` accepted it): this reads its structure only, in
+ * one pass, without recursion.
+ */
+export const firstSilentChange = (text: string): SilentChange | undefined => {
+  const stack: Array<Frame> = []
+  for (let at = 0; at < text.length; at++) {
+    const code = text.charCodeAt(at)
+    const top = stack[stack.length - 1]
+    switch (code) {
+      case 123: // {
+        stack.push({ keys: new Set(), key: undefined, expectingKey: true })
+        break
+      case 91: // [
+        stack.push({ index: 0 })
+        break
+      case 125: // }
+      case 93: // ]
+        stack.pop()
+        break
+      case 44: // ,
+        if (isObject(top)) top.expectingKey = true
+        else if (top !== undefined) top.index++
+        break
+      case 58: // :
+        if (isObject(top)) top.expectingKey = false
+        break
+      case 34: { // "
+        const end = closingQuote(text, at)
+        if (isObject(top) && top.expectingKey) {
+          const raw = text.slice(at + 1, end)
+          const key = raw.includes("\\") ? JSON.parse(`"${raw}"`) as string : raw
+          if (top.keys.has(key)) return { _tag: "KeyTwice", path: pathOf(stack.slice(0, -1)), key }
+          top.keys.add(key)
+          top.key = key
+        }
+        at = end
+        break
+      }
+      default: {
+        if (code !== 45 && (code < 48 || code > 57)) break
+        let end = at + 1
+        while (end < text.length && inNumber(text.charCodeAt(end))) end++
+        const number = text.slice(at, end)
+        const read = Number(number)
+        if (!keepsNumber(number, read)) return { _tag: "InexactNumber", path: pathOf(stack), text: number, read }
+        at = end - 1
+      }
+    }
+  }
+  return undefined
+}

@@ -1,0 +1,116 @@
+/**
+ * The reader of what JSON.parse would change without a word
+ * (src/http/silentChanges.ts), which the API's body check uses (R17, input
+ * rules 17.2): a key given twice, however it is spelt and wherever it sits,
+ * and a number a double cannot hold; never a string's content mistaken for
+ * structure, never a number a client's serializer writes for a double.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
+import { firstSilentChange } from "../../src/http/silentChanges.js"
+
+const keyTwice = (path: ReadonlyArray<string | number>, key: string) => ({ _tag: "KeyTwice" as const, path, key })
+
+describe("firstSilentChange: keys given twice", () => {
+  it("names the key and the path of its object", () => {
+    assert.deepStrictEqual(firstSilentChange(`{"a":1,"a":2}`), keyTwice([], "a"))
+    assert.deepStrictEqual(firstSilentChange(` { "x" : [ 0 , { "b" : { "c" : 1 , "c" : 1 } } ] } `), keyTwice(["x", 1, "b"], "c"))
+    assert.deepStrictEqual(firstSilentChange(`[{"a":1},{"a":2},{"k":1,"k":2}]`), keyTwice([2], "k"))
+    // The first one met in the text, not the deepest.
+    assert.deepStrictEqual(firstSilentChange(`{"z":{"y":1,"y":2},"z":3}`), keyTwice(["z"], "y"))
+  })
+
+  it("compares keys as JSON.parse reads them", () => {
+    assert.deepStrictEqual(firstSilentChange(`{"a":1,"\\u0061":2}`), keyTwice([], "a"))
+    assert.deepStrictEqual(firstSilentChange(`{"a\\"b":1,"a\\u0022b":2}`), keyTwice([], "a\"b"))
+    assert.deepStrictEqual(firstSilentChange(`{"__proto__":1,"__proto__":2}`), keyTwice([], "__proto__"))
+    assert.deepStrictEqual(firstSilentChange(`{"":1,"":2}`), keyTwice([], ""))
+    assert.strictEqual(firstSilentChange(`{"a":1,"A":2,"a ":3}`), undefined)
+  })
+
+  it("reads strings as strings: quotes, backslashes, digits and punctuation inside them are not structure", () => {
+    assert.strictEqual(firstSilentChange(`{"a":"\\\\","b":"{\\"a\\":1,","c":"}],:"}`), undefined)
+    assert.strictEqual(firstSilentChange(`{"a\\\\":1,"a":2}`), undefined)
+    assert.strictEqual(firstSilentChange(`{"v":"a","a":"v"}`), undefined)
+    assert.strictEqual(firstSilentChange(`{"n":"12345678901234567890","1e400":"-1e-400"}`), undefined)
+    assert.deepStrictEqual(firstSilentChange(`{"s":"\\\\\\"","s":1}`), keyTwice([], "s"))
+  })
+
+  it("finds a key doubled anywhere in any JSON", () => {
+    FastCheck.assert(FastCheck.property(
+      FastCheck.jsonValue(),
+      FastCheck.string(),
+      FastCheck.jsonValue(),
+      (value, key, other) => {
+        // The doubled object at the end of an array holding `value`: everything before it is read first.
+        const text = `[${JSON.stringify(value)},{${JSON.stringify(key)}:1,${JSON.stringify(key)}:${JSON.stringify(other)}}]`
+        const found = firstSilentChange(text)
+        return found?._tag === "KeyTwice" && found.key === key && found.path.length === 1 && found.path[0] === 1
+      }
+    ))
+  })
+})
+
+describe("firstSilentChange: numbers a double cannot hold", () => {
+  const inexact = (text: string) => firstSilentChange(`{"a":[1,{"n":${text}}]}`)
+
+  it("refuses a number read as another: past 2^53 as a whole number, underflow to zero, overflow, more digits than a double has", () => {
+    for (const [text, read] of [
+      ["12345678901234567890", 12345678901234567000],
+      ["9007199254740993", 9007199254740992],
+      ["-9007199254740993", -9007199254740992],
+      ["1e-400", 0],
+      ["-2.5E-400", -0],
+      ["1e400", Infinity],
+      ["-1.8e308", -Infinity],
+      ["3.14159265358979323846", 3.141592653589793],
+      ["0.1000000000000000055511151231257827", 0.1]
+    ] as const) {
+      assert.deepStrictEqual(inexact(text), { _tag: "InexactNumber", path: ["a", 1, "n"], text, read }, text)
+    }
+    assert.deepStrictEqual(firstSilentChange(`1e999`), { _tag: "InexactNumber", path: [], text: "1e999", read: Infinity })
+    assert.deepStrictEqual(firstSilentChange(`[0, 1, 1e-999]`), { _tag: "InexactNumber", path: [2], text: "1e-999", read: 0 })
+  })
+
+  it("keeps every way of writing a double's value", () => {
+    for (const text of ["0", "-0", "0.0", "0e10", "-0.0E-5", "1.0", "1E2", "1.5e+3", "0.1", "-0.30000000000000004", "9007199254740992",
+      "123456789012345", "1e21", "1.7976931348623157e308", "5e-324", "2.2250738585072014E-308",
+      // Another serializer's 17 digits for the double 0.1 (C's %.17g, .NET's "R"): that double, as sent.
+      "0.10000000000000001", "1.0000000000000000e+21"]) {
+      assert.strictEqual(inexact(text), undefined, text)
+    }
+  })
+
+  it("finds nothing in what JSON.stringify writes", () => {
+    FastCheck.assert(FastCheck.property(FastCheck.jsonValue(), (value) => firstSilentChange(JSON.stringify(value)) === undefined))
+    FastCheck.assert(FastCheck.property(FastCheck.double({ noNaN: true, noDefaultInfinity: true }), (value) => firstSilentChange(JSON.stringify([value])) === undefined))
+  })
+
+  it("keeps any double written with 17 significant digits (%.17g)", () => {
+    FastCheck.assert(FastCheck.property(
+      FastCheck.double({ noNaN: true, noDefaultInfinity: true }),
+      (value) => firstSilentChange(`[${value.toPrecision(17)}]`) === undefined
+    ))
+  })
+
+  it("refuses a whole number past 2^53 exactly when a double cannot hold it", () => {
+    FastCheck.assert(FastCheck.property(
+      FastCheck.bigInt({ min: 2n ** 53n, max: 2n ** 70n }),
+      FastCheck.boolean(),
+      (whole, negative) => {
+        const text = `${negative ? "-" : ""}${whole}`
+        const held = BigInt(Number(text)) === BigInt(text)
+        const found = firstSilentChange(`[${text}]`)
+        return held ? found === undefined : found?._tag === "InexactNumber" && found.text === text
+      }
+    ))
+  })
+})
+
+describe("firstSilentChange", () => {
+  it("says nothing of texts it has nothing to say of", () => {
+    for (const text of [`1`, `"a"`, `[]`, `[1,[2,[3]]]`, `null`, `true`, `{}`, `{"a":{"a":{"a":-1.5e-3}}}`]) {
+      assert.strictEqual(firstSilentChange(text), undefined, text)
+    }
+  })
+})
