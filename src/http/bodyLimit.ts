@@ -54,6 +54,19 @@ export const MAX_BODY_DEPTH = 128
 const isJson = (contentType: string | undefined): boolean =>
   contentType === undefined || contentType.trim() === "" || contentType.toLowerCase().includes("application/json")
 
+/**
+ * Whether bytes that are not UTF-8 were replaced while the body of `length`
+ * bytes was read as `text`. The platform decodes a body as UTF-8, putting
+ * U+FFFD in place of each invalid sequence — a silent change of what the
+ * client sent (`"p\xff"` would be stored as `"p\ufffd"`). Each U+FFFD is three
+ * bytes; each invalid sequence it replaces is one to three, so any
+ * replacement makes the text's UTF-8 length differ from the body's — except
+ * where every one replaced exactly three bytes (a four-byte character cut
+ * after its third byte), which reads as the character U+FFFD sent as such.
+ */
+const replacedBytes = (text: string, length: number): boolean =>
+  text.includes("\ufffd") && Buffer.byteLength(text, "utf8") !== length
+
 /** The BodyLimit middleware for bodies of at most `maxBytes` bytes. */
 export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<BodyLimit> =>
   Layer.succeed(BodyLimit, Effect.gen(function*() {
@@ -76,6 +89,9 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
       )
     )
     if (text === "") return
+    if (replacedBytes(text, Number(length))) {
+      return yield* new MalformedBody({ reason: "its bytes are not valid UTF-8 (RFC 8259 §8.1); send the text encoded as UTF-8" })
+    }
     const body = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: (error) => new MalformedBody({ reason: error instanceof Error ? error.message : String(error) })

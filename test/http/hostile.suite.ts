@@ -209,6 +209,46 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(accepted.body?.["job_inputs"], { a: { a: 1 }, A: [{ a: 2 }, { a: 0.1, b: 100, c: 9007199254740992 }] })
       })))
 
+    it.live("Input rules 17.2: a body whose bytes are not UTF-8 is 400 MalformedBody (the platform would have stored U+FFFD in their place); U+FFFD sent as such is kept; nothing stored", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const encoder = new TextEncoder()
+        // The summary request with `bytes` inside its protocol id's string.
+        const withBytes = (bytes: ReadonlyArray<number>) => {
+          const [head, tail] = JSON.stringify(summarize({ protocol_id: "p@" })).split("@") as [string, string]
+          return new Uint8Array([...encoder.encode(head), ...bytes, ...encoder.encode(tail)])
+        }
+        const invalid: ReadonlyArray<readonly [string, ReadonlyArray<number>]> = [
+          ["a lone 0xFF", [0xff]],
+          ["a cut two-byte character", [0xc3, 0x28]],
+          ["an overlong slash", [0xc0, 0xaf]],
+          ["a surrogate encoded as UTF-8", [0xed, 0xa0, 0x80]],
+          ["a cut three-byte character", [0xe2, 0x82]],
+          ["a five-byte form", [0xf8, 0x88, 0x80, 0x80, 0x80]]
+        ]
+        for (const [what, bytes] of invalid) {
+          const response = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyUint8Array(withBytes(bytes), "application/json")))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "MalformedBody"], `${what}: ${response.text.slice(0, 300)}`)
+          assert.include(String(response.body?.["message"]), "not valid UTF-8")
+        }
+        // An action's body too.
+        const cancel = yield* send(HttpClientRequest.post(`/jobs/${job.job_id}/cancel`).pipe(
+          authed,
+          HttpClientRequest.bodyUint8Array(new Uint8Array([...encoder.encode("{\"reason\":\"x"), 0xff, ...encoder.encode("\"}")]), "application/json")
+        ))
+        assert.deepStrictEqual([cancel.status, cancel.body?.["_tag"]], [400, "MalformedBody"], cancel.text)
+        assert.deepStrictEqual(yield* readBack, before, "nothing stored from a body that is not UTF-8")
+        // U+FFFD and a four-byte character, each sent as UTF-8, are text like any other.
+        const kept = yield* send(HttpClientRequest.post("/jobs").pipe(
+          authed,
+          HttpClientRequest.bodyUint8Array(withBytes([0xef, 0xbf, 0xbd, 0xf0, 0x9f, 0x98, 0x80]), "application/json")
+        ))
+        assert.strictEqual(kept.status, 201, kept.text)
+        assert.strictEqual(kept.body?.["protocol_id"], "p\ufffd\u{1F600}")
+      })))
+
     it.live("17.2 bad input gets a clear error, not the input back: a refused 500 kB value is quoted cut short (400, the field named, under 10 kB), and changes nothing", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
