@@ -59,9 +59,13 @@ export class BodyLimit extends HttpApiMiddleware.Tag<BodyLimit>()("@handshake/ai
   failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError, DecodeFailureError)
 }) {}
 
-/** `a,b,c` in a query string, each item decoded by `item`. */
+/**
+ * `a,b,c` in a query string, each item decoded by `item` once the spaces
+ * around it are trimmed (`queued, failed`, as the CLI's `--state` takes it);
+ * an empty item (`queued,` or `queued,%20`) is refused by `item`.
+ */
 const CommaList = <A, I extends string>(item: Schema.Schema<A, I>): Schema.Schema<ReadonlyArray<A>, string> =>
-  Schema.compose(Schema.split(","), Schema.Array(item), { strict: false })
+  Schema.compose(Schema.split(","), Schema.Array(Schema.compose(Schema.Trim, item, { strict: false })), { strict: false })
 
 /**
  * Page size in a query string: a whole number from 1 to 1000, in decimal

@@ -396,7 +396,11 @@ export const runHostileApiSuite = (backend: Backend) => {
           ["/jobs?job_kind=doc_edit,", "job_kind"],
           ["/jobs?job_kind=,term_exec", "job_kind"],
           ["/events?type=system,", "type"],
-          ["/events?type=system,,diagnostic", "type"]
+          ["/events?type=system,,diagnostic", "type"],
+          // Spaces alone are an empty item too.
+          ["/jobs?state=queued,%20", "state"],
+          ["/jobs?state=%20%20", "state"],
+          ["/events?type=system,%09,diagnostic", "type"]
         ]
         for (const [query, parameter] of refused) {
           const response = yield* send(HttpClientRequest.get(query).pipe(authed))
@@ -413,6 +417,33 @@ export const runHostileApiSuite = (backend: Backend) => {
           const response = yield* send(HttpClientRequest.get(query).pipe(authed))
           assert.strictEqual(response.status, 200, `${query}: ${response.text.slice(0, 400)}`)
         }
+      })))
+
+    it.live("R17 17.2 spaces around a list query's items are read as the CLI reads --state \"queued, failed\": the same jobs and events as without them", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const queued = yield* jobs.submit(summarize())
+        const failed = yield* jobs.submit(summarize({ job_kind: "doc_edit" }))
+        yield* jobs.fail(failed.job_id, "broken")
+        yield* jobs.submit(summarize())
+        yield* jobs.cancel((yield* jobs.submit(summarize())).job_id)
+        const ids = (response: { readonly body: Record<string, unknown> | null | undefined }) =>
+          (response.body?.["items"] as ReadonlyArray<{ readonly job_id: string; readonly event_id?: string }>).map((item) => item.event_id ?? item.job_id)
+        const pairs: ReadonlyArray<readonly [string, string]> = [
+          ["/jobs?state=queued,failed", "/jobs?state=queued,%20failed"],
+          ["/jobs?state=queued,failed", "/jobs?state=%20queued%20,%09failed%20"],
+          ["/jobs?job_kind=doc_edit,doc_summarize&state=failed", "/jobs?job_kind=doc_edit,%20doc_summarize&state=%20failed"],
+          ["/jobs?job_kind=terminal_exec,doc_edit", "/jobs?job_kind=term_exec%20,%20doc_edit"],
+          ["/events?type=system,capability_action", "/events?type=system,%20capability_action"]
+        ]
+        for (const [plain, spaced] of pairs) {
+          const [a, b] = [yield* send(HttpClientRequest.get(plain).pipe(authed)), yield* send(HttpClientRequest.get(spaced).pipe(authed))]
+          assert.deepStrictEqual([a.status, b.status], [200, 200], `${spaced}: ${b.text.slice(0, 400)}`)
+          assert.deepStrictEqual(ids(b), ids(a), spaced)
+        }
+        const listed = yield* send(HttpClientRequest.get("/jobs?state=queued,%20failed&order=asc").pipe(authed))
+        assert.includeMembers(ids(listed), [queued.job_id, failed.job_id])
+        assert.strictEqual(ids(listed).length, 3, "the two queued and the failed one, not the cancelled")
       })))
 
     it.live("17.2 R5 README Input rules: a __proto__ query key is refused like any key the list does not name (400 HttpApiDecodeError at __proto__), never dropped", () =>
