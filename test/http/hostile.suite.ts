@@ -249,6 +249,19 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.strictEqual(kept.body?.["protocol_id"], "p\ufffd\u{1F600}")
       })))
 
+    it.live("R17 17.3 a URL of ~16 kB is 431 RequestHeaderFieldsTooLarge with the API's JSON error body, from the server users get (JobsApi.createServer); nothing changes", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const answer = yield* rawExchange(`GET /jobs?state=${"q".repeat(16_500)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`)
+        const [head = "", body = ""] = answer.split("\r\n\r\n")
+        assert.match(head, /^HTTP\/1\.1 431 /, answer.slice(0, 300))
+        assert.match(head, /content-type: application\/json/i)
+        assert.strictEqual((JSON.parse(body) as Record<string, unknown>)["_tag"], "RequestHeaderFieldsTooLarge")
+        assert.deepStrictEqual(yield* readBack, before)
+      })))
+
     it.live("17.2 bad input gets a clear error, not the input back: a refused 500 kB value is quoted cut short (400, the field named, under 10 kB), and changes nothing", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs

@@ -11,7 +11,6 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { createServer } from "node:http"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -38,10 +37,14 @@ export const summarize = (overrides: Partial<JobRequestInput> = {}) => ({
   ...overrides
 })
 
-/** A loopback server on a free port, and an HttpClient that prepends its URL. */
+/**
+ * A loopback server on a free port, and an HttpClient that prepends its URL.
+ * The server is the library's (`JobsApi.createServer`), as `ai-jobs serve`
+ * listens with: a request Node's parser refuses is answered as users see it.
+ */
 export const loopback = HttpServer.layerTestClient.pipe(
   Layer.provide(FetchHttpClient.layer),
-  Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
+  Layer.provideMerge(NodeHttpServer.layer(() => JobsApi.createServer(), { host: "127.0.0.1", port: 0 }))
 )
 
 /** The API over `store` on a loopback server; the library's services stay reachable for set-up and checks. */
