@@ -75,8 +75,6 @@ const decimalForm = (text: string): string => {
  * and nothing but zero may read as zero.
  */
 const keepsNumber = (text: string, read: number): boolean => {
-  // Most numbers are whole and short: up to 15 digits a double always holds.
-  if (text.length <= 15 && /^-?\d+$/.test(text)) return true
   if (!Number.isFinite(read)) return false
   const form = decimalForm(text)
   if (form === "0") return true
@@ -129,10 +127,21 @@ export const firstSilentChange = (text: string): SilentChange | undefined => {
       default: {
         if (code !== 45 && (code < 48 || code > 57)) break
         let end = at + 1
-        while (end < text.length && inNumber(text.charCodeAt(end))) end++
-        const number = text.slice(at, end)
-        const read = Number(number)
-        if (!keepsNumber(number, read)) return { _tag: "InexactNumber", path: pathOf(stack), text: number, read }
+        let digits = code === 45 ? 0 : 1
+        let exponent = false
+        for (; end < text.length; end++) {
+          const next = text.charCodeAt(end)
+          if (next >= 48 && next <= 57) digits++
+          else if (next === 101 || next === 69) exponent = true
+          else if (!inNumber(next)) break
+        }
+        // Up to 15 significant digits without an exponent, a double holds the decimal and writes it back
+        // as written (DBL_DIG): nearly every number, checked with nothing more.
+        if (exponent || digits > 15) {
+          const number = text.slice(at, end)
+          const read = Number(number)
+          if (!keepsNumber(number, read)) return { _tag: "InexactNumber", path: pathOf(stack), text: number, read }
+        }
         at = end - 1
       }
     }

@@ -86,6 +86,18 @@ describe("firstSilentChange: numbers a double cannot hold", () => {
     FastCheck.assert(FastCheck.property(FastCheck.double({ noNaN: true, noDefaultInfinity: true }), (value) => firstSilentChange(JSON.stringify([value])) === undefined))
   })
 
+  it("keeps any decimal of up to 15 significant digits without an exponent (the reader's fast path), as the exact check does", () => {
+    FastCheck.assert(FastCheck.property(
+      FastCheck.stringMatching(/^-?(0|[1-9][0-9]{0,7})\.[0-9]{1,7}$/),
+      (text) => {
+        const digits = text.replace(/[^0-9]/g, "").replace(/^0+/, "").length
+        FastCheck.pre(digits <= 15)
+        // The same number with an exponent takes the exact check.
+        return firstSilentChange(`[${text}]`) === undefined && firstSilentChange(`[${text}e0]`) === undefined
+      }
+    ))
+  })
+
   it("keeps any double written with 17 significant digits (%.17g)", () => {
     FastCheck.assert(FastCheck.property(
       FastCheck.double({ noNaN: true, noDefaultInfinity: true }),
