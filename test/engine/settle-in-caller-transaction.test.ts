@@ -49,21 +49,37 @@ const failingEnds = () => {
 const openCallerClient = (database: SharedDatabase) =>
   Effect.map(Layer.build(callerClient(database)), (context) => Context.get(context, SqlClient.SqlClient))
 
+/**
+ * A job submitted, then started and run inside one transaction of the
+ * caller's own client: `program` is the job's program, given that client and
+ * the ends' counter. The warnings logged meanwhile are kept.
+ */
+const runInCallerTransaction = (
+  database: SharedDatabase,
+  program: (sql: SqlClient.SqlClient, ends: { armed: number }) => Effect.Effect<{ readonly summary: string }, unknown>
+) =>
+  Effect.gen(function*() {
+    const { ends, wrap } = failingEnds()
+    const { jobs, store } = yield* engineOn(database, { wake: "poll", wrapStore: wrap })
+    const sql = yield* openCallerClient(database)
+    const job = yield* jobs.submit(summarize())
+    const log = capturingLog(["WARN"])
+    const result = yield* sql.withTransaction(Effect.gen(function*() {
+      yield* jobs.start(job.job_id)
+      return yield* jobs.run(job.job_id, () => program(sql, ends))
+    })).pipe(log.provide, Effect.exit)
+    const error = Exit.isFailure(result) && result.cause._tag === "Fail" ? result.cause.error : undefined
+    return { ends, store, job, log, result, error }
+  })
+
 for (const backend of sharedBackends) {
   describe(`a run's end inside the caller's transaction, on ${backend.name}`, () => {
     it.live("R8 a failed end inside the caller's transaction is tried once and is the caller's error at once; rolled back, the job is queued as before, with no run", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("settle in caller transaction")
-        const { ends, wrap } = failingEnds()
-        const { jobs, store } = yield* engineOn(database, { wake: "poll", wrapStore: wrap })
-        const sql = yield* openCallerClient(database)
-        const job = yield* jobs.submit(summarize())
-        const log = capturingLog(["WARN"])
-        const result = yield* sql.withTransaction(Effect.gen(function*() {
-          yield* jobs.start(job.job_id)
-          return yield* jobs.run(job.job_id, () => Effect.sync(() => (ends.armed = 1_000, { summary: "done" })))
-        })).pipe(log.provide, Effect.exit)
-        assert.isTrue(Exit.isFailure(result) && result.cause._tag === "Fail" && result.cause.error instanceof StorageError, String(result))
+        const { ends, error, job, log, result, store } = yield* runInCallerTransaction(database, (_, ends) =>
+          Effect.sync(() => (ends.armed = 1_000, { summary: "done" })))
+        assert.instanceOf(error, StorageError, String(result))
         assert.strictEqual(ends.tries, 1, "the end was tried once, not again for a minute")
         assert.isFalse(log.lines.some((line) => line.includes("trying again")), log.lines.join("\n"))
         assert.isTrue(log.lines.some((line) => line.includes("inside the caller's transaction")), log.lines.join("\n"))
@@ -94,17 +110,9 @@ describe("a run's end inside a caller's PostgreSQL transaction that the program 
   it.live("R8 the end fails once (the transaction is aborted) and Jobs.run fails at once, not after a minute of tries; rolled back, the job is queued", () =>
     Effect.gen(function*() {
       const database = yield* postgresShared.fresh("settle in aborted transaction")
-      const { ends, wrap } = failingEnds()
-      const { jobs, store } = yield* engineOn(database, { wake: "poll", wrapStore: wrap })
-      const sql = yield* openCallerClient(database)
-      const job = yield* jobs.submit(summarize())
-      const log = capturingLog(["WARN"])
-      const result = yield* sql.withTransaction(Effect.gen(function*() {
-        yield* jobs.start(job.job_id)
-        // The program's own statement fails and is ignored: PostgreSQL aborts the transaction all the same.
-        return yield* jobs.run(job.job_id, () => Effect.as(Effect.ignore(sql`SELECT 1 / 0`), { summary: "done" }))
-      })).pipe(log.provide, Effect.exit)
-      const error = Exit.isFailure(result) && result.cause._tag === "Fail" ? result.cause.error : undefined
+      // The program's own statement fails and is ignored: PostgreSQL aborts the transaction all the same.
+      const { ends, error, job, log, result, store } = yield* runInCallerTransaction(database, (sql) =>
+        Effect.as(Effect.ignore(sql`SELECT 1 / 0`), { summary: "done" }))
       assert.instanceOf(error, StorageError, String(result))
       assert.include(error.message, "current transaction is aborted")
       assert.strictEqual(ends.tries, 1, "tried once")
