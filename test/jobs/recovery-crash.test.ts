@@ -29,6 +29,7 @@
  * for the write lock instead, and stalled it.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
@@ -47,7 +48,7 @@ import { audit } from "../reliability/invariants.js"
 import type { WorkerMessage } from "../reliability/protocol.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { holdingScan, type SharedBackend, type SharedDatabase, sharedBackends, untilLockWaiter } from "./shared-database.js"
+import { holdingScan, realSleep, type SharedBackend, type SharedDatabase, sharedBackends, untilLockWaiter } from "./shared-database.js"
 
 type Store = JobStore["Type"]
 
@@ -289,6 +290,23 @@ for (const backend of sharedBackends) {
         assert.strictEqual((yield* operatorStore.getJob(job.job_id)).state, "completed")
         assert.strictEqual((yield* operatorStore.getRun(run.id)).status, "stalled", "the dead run stays as recovery left it")
         assert.deepStrictEqual((yield* operatorStore.listNodes(run.id)).map((n) => n.status), ["completed", "running"])
+        assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R9 a worker process SIGKILLed and its process restarted 5 s later (within the threshold): startup leaves the run, not stale yet; its second look one threshold later stalls it once, with one event", () =>
+      Effect.gen(function*() {
+        const { child: worker, database, operatorStore, recoverer, run } = yield* runInChild(backend, "recovery quick restart", "node-hold", "in-transaction")
+        yield* Effect.promise(() => worker.kill())
+        // The restart, 5 s after every beat the worker wrote.
+        yield* TestClock.setTime(Date.now() + 5_000)
+        const starting = yield* startingProcess(recoverer)
+        assert.deepStrictEqual((yield* starting.gate.result).recovered, [], "not stale at startup")
+        assert.strictEqual((yield* operatorStore.getRun(run.id)).status, "running")
+        // One threshold after startup: the run has not been heard from since, so it is stale.
+        for (let tries = 0; tries < 2_500 && Chunk.isEmpty(yield* TestClock.sleeps()); tries++) yield* realSleep(2)
+        yield* TestClock.adjust("30 seconds")
+        for (let tries = 0; tries < 2_500 && (yield* operatorStore.getRun(run.id)).status === "running"; tries++) yield* realSleep(2)
+        yield* stalledOnce(operatorStore, run)
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
 
