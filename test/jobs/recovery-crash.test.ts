@@ -10,7 +10,8 @@
  * - a recovering process SIGKILLed inside its batch's transaction while the
  *   other's startup scan runs;
  * - a worker process SIGKILLed inside a node start's transaction, then a new
- *   process's startup recovery;
+ *   process's startup recovery — past the threshold, or within it (then
+ *   startup's second look, one threshold later);
  * - a worker frozen past the threshold and revived after recovery stalled its
  *   run (a zombie): its late writes are refused, typed;
  * - a heartbeat of the very run recovery is stalling, arriving between the
