@@ -67,21 +67,24 @@ const decimalForm = (text: string): string => {
 }
 
 /**
- * Whether `JSON.parse` keeps the number `text`: as that very number, or — for
- * a text with a fraction or an exponent and at most 17 significant digits —
- * as the double nearest it, which is what such a text is (another language's
- * way of writing a double: `0.10000000000000001` is the double `0.1`). A
- * whole number is kept only as itself (an int64 id past 2^53 would change),
- * and nothing but zero may read as zero.
+ * Whether `JSON.parse` keeps the number `text`. A whole number (no fraction,
+ * no exponent) is kept only when JSON writes the double it reads back as
+ * written: an int64 id past 2^53 would come back as another number. A text
+ * with a fraction or an exponent is a way of writing a double, and is kept
+ * when it is the double it reads rounded to the text's own significant
+ * digits — what C's `%.17g` or .NET's `"R"` write (`0.10000000000000001` is
+ * the double `0.1`, and so is `0.1000000000000000055511151231257827`), but
+ * not digits a double does not have (`3.14159265358979323846`,
+ * `9007199254740993.0`). Nothing but zero may read as zero.
  */
 const keepsNumber = (text: string, read: number): boolean => {
   if (!Number.isFinite(read)) return false
   const form = decimalForm(text)
   if (form === "0") return true
   if (read === 0) return false
-  if (decimalForm(String(read)) === form) return true
-  if (!/[.eE]/.test(text)) return false
-  return form.replace(/^-/, "").indexOf("e") <= 17
+  if (!/[.eE]/.test(text)) return decimalForm(String(read)) === form
+  const digits = form.replace(/^-/, "").indexOf("e")
+  return digits <= 100 && decimalForm(read.toPrecision(digits)) === form
 }
 
 /**

@@ -64,7 +64,9 @@ describe("firstSilentChange: numbers a double cannot hold", () => {
       ["1e400", Infinity],
       ["-1.8e308", -Infinity],
       ["3.14159265358979323846", 3.141592653589793],
-      ["0.1000000000000000055511151231257827", 0.1]
+      // Written as a fraction, but with a digit the double it reads does not have.
+      ["9007199254740993.0", 9007199254740992],
+      ["2.5e-324", 5e-324]
     ] as const) {
       assert.deepStrictEqual(inexact(text), { _tag: "InexactNumber", path: ["a", 1, "n"], text, read }, text)
     }
@@ -75,8 +77,9 @@ describe("firstSilentChange: numbers a double cannot hold", () => {
   it("keeps every way of writing a double's value", () => {
     for (const text of ["0", "-0", "0.0", "0e10", "-0.0E-5", "1.0", "1E2", "1.5e+3", "0.1", "-0.30000000000000004", "9007199254740992",
       "123456789012345", "1e21", "1.7976931348623157e308", "5e-324", "2.2250738585072014E-308",
-      // Another serializer's 17 digits for the double 0.1 (C's %.17g, .NET's "R"): that double, as sent.
-      "0.10000000000000001", "1.0000000000000000e+21"]) {
+      // Another serializer's 17 digits for the double 0.1 (C's %.17g, .NET's "R"): that double, as sent;
+      // and its exact value cut at 34 digits.
+      "0.10000000000000001", "1.0000000000000000e+21", "0.1000000000000000055511151231257827"]) {
       assert.strictEqual(inexact(text), undefined, text)
     }
   })
@@ -98,10 +101,11 @@ describe("firstSilentChange: numbers a double cannot hold", () => {
     ))
   })
 
-  it("keeps any double written with 17 significant digits (%.17g)", () => {
+  it("keeps any double written with 1 to 17 significant digits (%.Ng, toPrecision)", () => {
     FastCheck.assert(FastCheck.property(
-      FastCheck.double({ noNaN: true, noDefaultInfinity: true }),
-      (value) => firstSilentChange(`[${value.toPrecision(17)}]`) === undefined
+      FastCheck.double({ noNaN: true, noDefaultInfinity: true, min: -1e300, max: 1e300 }).filter((value) => value === 0 || Math.abs(value) > 1e-300),
+      FastCheck.integer({ min: 1, max: 17 }),
+      (value, digits) => firstSilentChange(`[${value.toPrecision(digits)}]`) === undefined
     ))
   })
 
