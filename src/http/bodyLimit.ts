@@ -22,9 +22,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { nestedDeeperThan } from "../domain/depth.js"
 import { DecodeFailure } from "../domain/Errors.js"
-import { clipIssueText } from "../domain/issueBounds.js"
 import { BodyLimit } from "./Api.js"
-import { firstSilentChange } from "./silentChanges.js"
+import { firstSilentChange, silentChangeIssue } from "./silentChanges.js"
 import { LengthRequired, MalformedBody, PayloadTooLarge } from "./Errors.js"
 
 /** The default limit: 1 MiB, well above any job a person submits by hand. */
@@ -103,20 +102,5 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
       })
     }
     const change = firstSilentChange(text)
-    if (change !== undefined) {
-      return yield* new DecodeFailure({
-        subject: "request body",
-        issues: [change._tag === "KeyTwice"
-          ? {
-            path: clipIssueText([...change.path, change.key].join(".")),
-            message: clipIssueText(`Key ${JSON.stringify(change.key)} is given twice in one object (only the last would be kept); give it once`)
-          }
-          : {
-            path: clipIssueText(change.path.join(".")),
-            message: clipIssueText(
-              `The number ${change.text} cannot be kept exactly (it would be read as ${String(change.read)}); send it as a string (a JSON number here is a double: about 17 significant digits, up to ±1.8e308)`
-            )
-          }]
-      })
-    }
+    if (change !== undefined) return yield* new DecodeFailure({ subject: "request body", issues: [silentChangeIssue(change)] })
   }))

@@ -10,6 +10,8 @@
  *   `12345678901234567000`, `1e-400` as `0`, `1e400` as `Infinity`,
  *   `3.14159265358979323846` as `3.141592653589793` (see `keepsNumber`).
  */
+import type { DecodeIssue } from "../domain/Errors.js"
+import { clipIssueText } from "../domain/issueBounds.js"
 
 /** A change `JSON.parse` would make: where (keys and indices from the top), and what. */
 export type SilentChange =
@@ -151,3 +153,17 @@ export const firstSilentChange = (text: string): SilentChange | undefined => {
   }
   return undefined
 }
+
+/** The decode issue that names `change` to the client: its path and what it would have become. */
+export const silentChangeIssue = (change: SilentChange): DecodeIssue =>
+  change._tag === "KeyTwice"
+    ? {
+      path: clipIssueText([...change.path, change.key].join(".")),
+      message: clipIssueText(`Key ${JSON.stringify(change.key)} is given twice in one object (only the last would be kept); give it once`)
+    }
+    : {
+      path: clipIssueText(change.path.join(".")),
+      message: clipIssueText(
+        `The number ${change.text} cannot be kept exactly (it would be read as ${String(change.read)}); send it as a string (a JSON number here is a double: about 17 significant digits, up to ±1.8e308)`
+      )
+    }
