@@ -73,20 +73,57 @@ const decimalForm = (text: string): string => {
  * no exponent) is kept only when JSON writes the double it reads back as
  * written: an int64 id past 2^53 would come back as another number. A text
  * with a fraction or an exponent is a way of writing a double, and is kept
- * when it is the double it reads rounded to the text's own significant
- * digits — what C's `%.17g` or .NET's `"R"` write (`0.10000000000000001` is
- * the double `0.1`, and so is `0.1000000000000000055511151231257827`), but
- * not digits a double does not have (`3.14159265358979323846`,
- * `9007199254740993.0`). Nothing but zero may read as zero.
+ * when JS writes that double so, or when it is the double rounded to the
+ * text's own significant digits, either way at a tie — what C's `%.17g` or
+ * .NET's `"R"` write (`0.10000000000000001` is the double `0.1`, and so is
+ * `0.1000000000000000055511151231257827`) — but not with digits a double
+ * does not have (`3.14159265358979323846`, `9007199254740993.0`). Nothing
+ * but zero may read as zero.
  */
 const keepsNumber = (text: string, read: number): boolean => {
   if (!Number.isFinite(read)) return false
   const form = decimalForm(text)
   if (form === "0") return true
   if (read === 0) return false
-  if (!/[.eE]/.test(text)) return decimalForm(String(read)) === form
+  // What JS writes: the shortest decimal that reads back as the double, which at a power of two is not
+  // always its nearest decimal of that many digits (2^89 is written 6.189700196426902e+26, nearer …901).
+  const written = decimalForm(String(read)) === form
+  if (written || !/[.eE]/.test(text)) return written
   const digits = form.replace(/^-/, "").indexOf("e")
-  return digits <= 100 && decimalForm(read.toPrecision(digits)) === form
+  if (digits > 100) return false
+  // toPrecision breaks a tie upwards; the other neighbour is as near (JS writes 1562526424093931.25 as …931.2).
+  return decimalForm(read.toPrecision(digits)) === form || roundsTo(form, read)
+}
+
+/**
+ * Whether the decimal `form` (`"-15e2"`) is within half a unit of its last
+ * digit of the double `read`: one of its nearest decimals of that many
+ * digits. Exact, in integers: |d − x| ≤ u/2 with d = S·10^q, x = M·2^E and
+ * u = 10^q, all scaled by 10^max(0,−q)·2^max(0,−E).
+ */
+const roundsTo = (form: string, read: number): boolean => {
+  const e = form.indexOf("e")
+  const significand = BigInt(form.slice(form.startsWith("-") ? 1 : 0, e))
+  const q = Number(form.slice(e + 1))
+  const [mantissa, binaryExponent] = binaryParts(Math.abs(read))
+  const tens = 10n ** BigInt(Math.max(0, q))
+  const scaleTen = 10n ** BigInt(Math.max(0, -q))
+  const scaleTwo = 2n ** BigInt(Math.max(0, -binaryExponent))
+  const decimal = significand * tens * scaleTwo
+  const double = mantissa * 2n ** BigInt(Math.max(0, binaryExponent)) * scaleTen
+  const unit = tens * scaleTwo
+  const gap = decimal > double ? decimal - double : double - decimal
+  return 2n * gap <= unit
+}
+
+/** A finite positive double as M·2^E with M and E integers (IEEE 754 binary64 fields). */
+const binaryParts = (value: number): readonly [bigint, number] => {
+  const view = new DataView(new ArrayBuffer(8))
+  view.setFloat64(0, value)
+  const bits = view.getBigUint64(0)
+  const field = Number((bits >> 52n) & 0x7ffn)
+  const fraction = bits & ((1n << 52n) - 1n)
+  return field === 0 ? [fraction, -1074] : [fraction | (1n << 52n), field - 1075]
 }
 
 /**

@@ -66,7 +66,10 @@ describe("firstSilentChange: numbers a double cannot hold", () => {
       ["3.14159265358979323846", 3.141592653589793],
       // Written as a fraction, but with a digit the double it reads does not have.
       ["9007199254740993.0", 9007199254740992],
-      ["2.5e-324", 5e-324]
+      ["2.5e-324", 5e-324],
+      // Nearer another double's neighbours than the double it reads (1562526424093931.25 is a double).
+      ["1562526424093931.1", 1562526424093931],
+      ["1562526424093931.4", 1562526424093931.5]
     ] as const) {
       assert.deepStrictEqual(inexact(text), { _tag: "InexactNumber", path: ["a", 1, "n"], text, read }, text)
     }
@@ -79,7 +82,11 @@ describe("firstSilentChange: numbers a double cannot hold", () => {
       "123456789012345", "1e21", "1.7976931348623157e308", "5e-324", "2.2250738585072014E-308",
       // Another serializer's 17 digits for the double 0.1 (C's %.17g, .NET's "R"): that double, as sent;
       // and its exact value cut at 34 digits.
-      "0.10000000000000001", "1.0000000000000000e+21", "0.1000000000000000055511151231257827"]) {
+      "0.10000000000000001", "1.0000000000000000e+21", "0.1000000000000000055511151231257827",
+      // The double 1562526424093931.25 is halfway between these two 17-digit decimals: JS writes the first, %.17g the second.
+      "1562526424093931.2", "1562526424093931.3", "1.5625264240939312e15",
+      // 2^89: JS writes the shortest decimal that reads back, …902, though …9014 rounds nearer at 17 digits.
+      "6.189700196426902e+26", "6.1897001964269014e26"]) {
       assert.strictEqual(inexact(text), undefined, text)
     }
   })
@@ -106,6 +113,33 @@ describe("firstSilentChange: numbers a double cannot hold", () => {
       FastCheck.double({ noNaN: true, noDefaultInfinity: true, min: -1e300, max: 1e300 }).filter((value) => value === 0 || Math.abs(value) > 1e-300),
       FastCheck.integer({ min: 1, max: 17 }),
       (value, digits) => firstSilentChange(`[${value.toPrecision(digits)}]`) === undefined
+    ))
+  })
+
+  it("finds nothing in what JSON.stringify writes for any power of two, where the shortest decimal is not always the nearest, nor for its odd multiples below 8", () => {
+    for (let exponent = -1074; exponent <= 1023; exponent++) {
+      for (const odd of [1, 3, 5, 7]) {
+        const value = odd * 2 ** exponent
+        if (!Number.isFinite(value)) continue
+        for (const signed of [value, -value]) {
+          assert.strictEqual(firstSilentChange(JSON.stringify([signed])), undefined, `${odd}·2^${exponent}: ${JSON.stringify(signed)}`)
+        }
+      }
+    }
+  })
+
+  it("keeps both 17-digit decimals halfway around a double, whichever way the writer breaks the tie (JS down, %.17g up)", () => {
+    // n + 0.25 and n + 0.75 with n of 16 digits below 2^51 are doubles with 18 significant digits, the last a 5.
+    FastCheck.assert(FastCheck.property(
+      FastCheck.integer({ min: 1e15, max: 2 ** 51 - 1 }),
+      FastCheck.constantFrom(0.25, 0.75),
+      FastCheck.boolean(),
+      (whole, quarter, negative) => {
+        const value = (negative ? -1 : 1) * (whole + quarter)
+        const below = `${negative ? "-" : ""}${whole}.${quarter === 0.25 ? 2 : 7}`
+        const above = `${negative ? "-" : ""}${whole}.${quarter === 0.25 ? 3 : 8}`
+        return [below, above, JSON.stringify(value), value.toPrecision(17)].every((text) => firstSilentChange(`[${text}]`) === undefined)
+      }
     ))
   })
 
