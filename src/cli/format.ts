@@ -116,6 +116,8 @@ export const eventDetail = (event: StoredFlightEvent): string => {
       return `${event.model_id}: ${event.token_usage.total_tokens} tokens${optionalPart(", ", event.latency_ms)}${event.latency_ms === undefined || event.latency_ms === null ? "" : " ms"}`
     case "terminal_command":
       return `${event.command}${optionalPart(" → exit ", event.exit_code)}`
+    case "editor_edit":
+      return `${event.editor_surface} ${event.path ?? event.document_uri ?? "document"}: ${event.ops.length} ${event.ops.length === 1 ? "edit" : "edits"}`
     case "diagnostic":
       return "diagnostic_id" in event
         ? `${event.severity ?? "diagnostic"} ${event.diagnostic_id}${optionalPart(" from ", event.source)}`

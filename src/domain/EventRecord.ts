@@ -24,6 +24,7 @@ export const EventTypes = [
   "llm_inference",
   "system",
   "terminal_command",
+  "editor_edit",
   "diagnostic",
   "debug_bundle_export",
   "security_violation"

@@ -1,7 +1,7 @@
 /**
  * Flight Recorder events (R11, R12): one flat JSON object per event, the
  * envelope fields plus its type's payload fields, discriminated by `type`.
- * The shapes of `terminal_command` (FR-EVT-001), `diagnostic` (FR-EVT-003),
+ * The shapes of `terminal_command` (FR-EVT-001), `editor_edit` (FR-EVT-002), `diagnostic` (FR-EVT-003),
  * `debug_bundle_export` (FR-EVT-005), `llm_inference` (FR-EVT-006) and
  * `workflow_recovery` (FR-EVT-WF-RECOVERY) are the Master Spec's §11.5, field
  * for field (shared/reference/spec-11.5-flight-recorder.md).
@@ -199,6 +199,45 @@ export const TerminalCommandEvent = Schema.Struct({
   env_ref: optionalOrNull(Label)
 }).annotations({ identifier: "TerminalCommandEvent" })
 
+/**
+ * A position range in an edited document, `startLine`/`startColumn` to
+ * `endLine`/`endColumn` (the spec's names, Monaco's `IRange`): whole numbers
+ * ≥ 0, the end not before the start.
+ */
+export const EditorEditRange = Schema.Struct({
+  startLine: NonNegativeInt,
+  startColumn: NonNegativeInt,
+  endLine: NonNegativeInt,
+  endColumn: NonNegativeInt
+}).pipe(Schema.filter((range) =>
+  range.endLine > range.startLine || (range.endLine === range.startLine && range.endColumn >= range.startColumn) ||
+  "Expected the range's end (endLine, endColumn) not before its start (startLine, startColumn)"
+)).annotations({ identifier: "EditorEditRange" })
+
+/**
+ * One edit of FR-EVT-002. `insert_text`/`delete_text` are raw content: the
+ * recorder drops them unless it runs in debug mode (R14; the spec: "MAY be
+ * omitted or hashed/redacted by policy"); the event's hashes stand for them.
+ */
+export const EditorEditOp = Schema.Struct({
+  range: EditorEditRange,
+  insert_text: optional(Schema.String),
+  delete_text: optional(Schema.String)
+}).annotations({ identifier: "EditorEditOp" })
+
+/** FR-EVT-002: an edit in an editor surface, content-addressed by hashes rather than text. */
+export const EditorEditEvent = Schema.Struct({
+  ...envelope,
+  type: Schema.Literal("editor_edit"),
+  editor_surface: Schema.Literal("monaco", "canvas", "sheet"),
+  document_uri: optionalOrNull(Label),
+  path: optionalOrNull(Label),
+  before_hash: optionalOrNull(ContentHash),
+  after_hash: optionalOrNull(ContentHash),
+  diff_hash: optionalOrNull(ContentHash),
+  ops: Schema.Array(EditorEditOp)
+}).annotations({ identifier: "EditorEditEvent" })
+
 /** FR-EVT-003: links a trace to a Diagnostic by its id, without copying the Diagnostic. */
 export const DiagnosticEvent = Schema.Struct({
   ...envelope,
@@ -279,6 +318,7 @@ export const FlightEventSchemas = {
   llm_inference: LlmInferenceEvent,
   system: SystemEvent,
   terminal_command: TerminalCommandEvent,
+  editor_edit: EditorEditEvent,
   diagnostic: DiagnosticEvent,
   debug_bundle_export: DebugBundleExportEvent,
   security_violation: SecurityViolationEvent
@@ -292,6 +332,7 @@ export const FlightEvent = Schema.Union(
   JobLifecycleEvent,
   GcSummaryEvent,
   TerminalCommandEvent,
+  EditorEditEvent,
   DiagnosticEvent,
   DebugBundleExportEvent,
   PolicyViolationEvent,
@@ -318,3 +359,6 @@ export const FlightEventTypes: ReadonlyArray<EventType> = [
 export const RawContentFields: { readonly [T in EventType]?: ReadonlyArray<string> } = {
   llm_inference: ["prompt_text", "response_text"]
 }
+
+/** The raw content of each op of an `editor_edit` event, stored only in debug mode (R14). */
+export const RawEditOpFields: ReadonlyArray<string> = ["insert_text", "delete_text"]

@@ -234,6 +234,34 @@ describe("R14 raw content only in debug mode", () => {
     }))
 })
 
+describe("R14 an edit's text only in debug mode (FR-EVT-002)", () => {
+  const range = { startLine: 1, startColumn: 1, endLine: 1, endColumn: 4 }
+  const edit = withField("editor_edit", {
+    ops: [
+      { range, insert_text: "let key = 'sk-proj-AbC123dEf456GhI789'", delete_text: "old" },
+      { range: { ...range, startLine: 2, endLine: 2 } },
+      { range: { ...range, startLine: 3, endLine: 3 }, delete_text: "gone" }
+    ]
+  })
+
+  it.effect("R14 without debug, each op's insert_text and delete_text are dropped; ranges and the event's hashes kept", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(edit)
+      assert.deepStrictEqual(body["ops"], [{ range }, { range: { ...range, startLine: 2, endLine: 2 } }, { range: { ...range, startLine: 3, endLine: 3 } }])
+      assert.strictEqual(body["before_hash"], validEvents.editor_edit.before_hash)
+      assert.strictEqual(body["after_hash"], validEvents.editor_edit.after_hash)
+    }))
+
+  it.effect("R14 with debug on, the edit text is kept, redacted", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(edit, { debug: true })
+      const ops = body["ops"] as ReadonlyArray<Record<string, unknown>>
+      assert.strictEqual(ops[0]?.["insert_text"], "let key = '[REDACTED]'")
+      assert.strictEqual(ops[0]?.["delete_text"], "old")
+      assert.strictEqual(ops[2]?.["delete_text"], "gone")
+    }))
+})
+
 describe("R14 size bound", () => {
   it.effect("R14 an event over 64 KiB of JSON is refused with EventTooLarge, nothing truncated", () =>
     Effect.gen(function*() {

@@ -72,6 +72,19 @@ export const validEvents = {
     stderr_ref: null,
     wsids: ["ws-1", "ws-2"]
   }),
+  // No edit text: the recorder drops it outside debug mode (R14), and these events round-trip as given.
+  editor_edit: envelope("editor_edit", {
+    actor: "human",
+    job_id: ids.job,
+    editor_surface: "monaco",
+    document_uri: "file:///work/notes.md",
+    path: "notes.md",
+    before_hash: `sha256:${"b".repeat(64)}`,
+    after_hash: `sha256:${"c".repeat(64)}`,
+    diff_hash: null,
+    ops: [{ range: { startLine: 3, startColumn: 1, endLine: 3, endColumn: 9 } }, { range: { startLine: 7, startColumn: 4, endLine: 8, endColumn: 1 } }],
+    wsids: ["ws-1"]
+  }),
   diagnostic: envelope("diagnostic", {
     diagnostic_id: "diag-42",
     wsid: "ws-1",

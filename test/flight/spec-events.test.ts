@@ -84,6 +84,43 @@ const specEvents: ReadonlyArray<SpecCase> = [
     },
     required: ["session_id", "command"]
   },
+  ...(["monaco", "canvas", "sheet"] as const).map((editor_surface): SpecCase => ({
+    name: `FR-EVT-002 editor_edit in ${editor_surface}, required fields only (no ops)`,
+    event: { ...base("editor_edit", "human"), editor_surface, ops: [] },
+    required: ["editor_surface", "ops"]
+  })),
+  {
+    name: "FR-EVT-002 editor_edit, every optional field (hashes, no text)",
+    event: {
+      ...base("editor_edit", "agent"),
+      ...fullEnvelope,
+      editor_surface: "monaco",
+      document_uri: "file:///workspace/src/main.rs",
+      path: "src/main.rs",
+      before_hash: `sha256:${"a".repeat(64)}`,
+      after_hash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+      diff_hash: `sha256:${"0123456789abcdef".repeat(4)}`,
+      ops: [
+        { range: { startLine: 1, startColumn: 1, endLine: 1, endColumn: 1 } },
+        { range: { startLine: 4, startColumn: 9, endLine: 6, endColumn: 2 } }
+      ]
+    },
+    required: ["editor_surface", "ops", "ops.0.range", "ops.1.range.endColumn"]
+  },
+  {
+    name: "FR-EVT-002 editor_edit with its `T | null` fields null (an untitled buffer)",
+    event: {
+      ...base("editor_edit", "human"),
+      editor_surface: "sheet",
+      document_uri: null,
+      path: null,
+      before_hash: null,
+      after_hash: null,
+      diff_hash: null,
+      ops: [{ range: { startLine: 0, startColumn: 0, endLine: 0, endColumn: 3 } }]
+    },
+    required: ["editor_surface", "ops", "ops.0.range.startLine"]
+  },
   {
     name: "FR-EVT-003 diagnostic, required fields only",
     event: { ...base("diagnostic"), diagnostic_id: "diag-1" },
@@ -189,7 +226,8 @@ const specEvents: ReadonlyArray<SpecCase> = [
 /** The event without the field at `path` (`a.b` for a nested one). */
 const without = (event: Record<string, unknown>, path: string): Record<string, unknown> => {
   const [head = "", ...rest] = path.split(".")
-  const copy: Record<string, unknown> = { ...event }
+  // An array stays an array (`ops.0.range`).
+  const copy: Record<string, unknown> = Array.isArray(event) ? [...event] as unknown as Record<string, unknown> : { ...event }
   if (rest.length === 0) delete copy[head]
   else copy[head] = without(copy[head] as Record<string, unknown>, rest.join("."))
   return copy
@@ -293,6 +331,24 @@ describe("issue 12.3 named cases", () => {
       assert.notStrictEqual(a.trace_id, NIL)
       assert.notStrictEqual(a.trace_id, b.trace_id)
       assert.strictEqual(a.body["trace_id"], a.trace_id, "the stored body carries the trace id it was given")
+    }))
+
+  it.effect("R12 FR-EVT-002 an editor_edit is refused, naming the field, for a surface the spec does not list, a range missing a bound, not whole numbers ≥ 0, or ending before it starts", () =>
+    Effect.gen(function*() {
+      const edit = specEvents.find((c) => c.name.startsWith("FR-EVT-002 editor_edit, every optional"))?.event ?? {}
+      const range = { startLine: 2, startColumn: 5, endLine: 2, endColumn: 7 }
+      yield* assertRefused({ ...edit, editor_surface: "vscode" }, "editor_surface")
+      yield* assertRefused({ ...edit, ops: "one edit" }, "ops")
+      yield* assertRefused({ ...edit, ops: [{ insert_text: "x" }] }, "ops.0.range")
+      yield* assertRefused({ ...edit, ops: [{ range: { ...range, endColumn: undefined } }] }, "ops.0.range.endColumn")
+      yield* assertRefused({ ...edit, ops: [{ range }, { range: { ...range, startLine: -1 } }] }, "ops.1.range.startLine")
+      yield* assertRefused({ ...edit, ops: [{ range: { ...range, startColumn: 1.5 } }] }, "ops.0.range.startColumn")
+      yield* assertRefused({ ...edit, ops: [{ range: { ...range, endLine: 1 } }] }, "ops.0.range")
+      yield* assertRefused({ ...edit, ops: [{ range: { ...range, endColumn: 4 } }] }, "ops.0.range")
+      yield* assertRefused({ ...edit, ops: [{ range, insert_text: 7 }] }, "ops.0.insert_text")
+      yield* assertRefused({ ...edit, ops: [{ range, replace_text: "x" }] }, "ops.0.replace_text")
+      yield* assertRefused({ ...edit, path: "" }, "path")
+      yield* assertRefused({ ...edit, before_hash: "" }, "before_hash")
     }))
 
   it.effect("issue 12.3 terminal output is never inline (FR-EVT-001): an output field is refused", () =>

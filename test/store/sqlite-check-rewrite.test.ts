@@ -216,7 +216,7 @@ describe("issue 16 migration 0013: the rebuild keeps the schema and every row", 
       assert.isAbove((rows["flight_recorder_events"] as ReadonlyArray<unknown>).length, 0)
       assert.isAbove((rows["workflow_runs"] as ReadonlyArray<unknown>).length, 0)
       const applied = yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))
-      assert.deepStrictEqual(applied.map(([id]) => id), [13, 16, 18, 19, 20, 21, 22, 23])
+      assert.deepStrictEqual(applied.map(([id]) => id), [13, 16, 18, 19, 20, 21, 22, 23, 24])
       yield* Effect.provide(
         Effect.gen(function*() {
           const { run_offers, ...after } = yield* everyRow
@@ -227,7 +227,7 @@ describe("issue 16 migration 0013: the rebuild keeps the schema and every row", 
           assert.deepStrictEqual(run_offers, [], "0016's table, new and empty")
           assert.deepStrictEqual(yield* rawRows("PRAGMA foreign_key_check"), [])
           assert.deepStrictEqual(yield* rawRows("PRAGMA integrity_check"), [{ integrity_check: "ok" }])
-          assert.strictEqual(yield* version, 23)
+          assert.strictEqual(yield* version, 24)
         }),
         storeWithClient(filename)
       )
@@ -279,7 +279,7 @@ describe("issue 16 migration 0013: the rebuild keeps the schema and every row", 
       // The Migrator runs what comes after the newest id it finds: 0013's row and every later one lost.
       yield* Effect.provide(rawRows("DELETE FROM ai_job_model_migrations WHERE migration_id >= 13"), client)
       const applied = yield* Effect.provide(migrateFrom(migrationsDirectory), client)
-      assert.deepStrictEqual(applied.map(([id]) => id), [13, 16, 18, 19, 20, 21, 22, 23])
+      assert.deepStrictEqual(applied.map(([id]) => id), [13, 16, 18, 19, 20, 21, 22, 23, 24])
       assert.deepStrictEqual(yield* Effect.provide(Effect.zip(schemaSnapshot, everyRow), client), [schema, rows])
       // Skipped, not rebuilt again: its skip-if query finds the work done.
       const done = yield* Effect.provide(rawRows(skipIfQuery(readMigration(migrationFiles.find((file) => file.startsWith("0013_"))!))!), client)

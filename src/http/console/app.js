@@ -17,7 +17,7 @@ const HEALTH_MS = 10000
 
 const STATES = ["queued", "running", "stalled", "awaiting_validation", "awaiting_user", "completed", "completed_with_issues", "failed", "cancelled", "poisoned"]
 const KINDS = ["doc_edit", "doc_rewrite", "doc_summarize", "sheet_transform", "canvas_cluster", "asr_transcribe", "workflow_run", "spec_router", "debug_bundle_export", "terminal_exec", "doc_ingest", "distillation_eval"]
-const EVENT_TYPES = ["system", "workflow_recovery", "capability_action", "llm_inference", "terminal_command", "diagnostic", "debug_bundle_export", "security_violation"]
+const EVENT_TYPES = ["system", "workflow_recovery", "capability_action", "llm_inference", "terminal_command", "editor_edit", "diagnostic", "debug_bundle_export", "security_violation"]
 /** States an operator may cancel from (the lifecycle table, R6). */
 const CANCELLABLE = new Set(["queued", "running", "awaiting_validation", "awaiting_user", "stalled"])
 /** States an operator may fail from (the same states: the lifecycle table, R6). */
@@ -330,6 +330,10 @@ function summary(event) {
     }
     case "terminal_command":
       return `${event.command}${event.exit_code === undefined ? "" : ` → exit ${event.exit_code}`}`
+    case "editor_edit": {
+      const edits = Array.isArray(event.ops) ? event.ops.length : 0
+      return `${event.editor_surface} ${event.path ?? event.document_uri ?? "document"}: ${edits} ${edits === 1 ? "edit" : "edits"}`
+    }
     case "diagnostic":
       return `${event.severity} ${event.code}: ${event.message}`
     case "debug_bundle_export":

@@ -4,14 +4,15 @@
  * - every string, keys and values at any depth, is NFC-normalised, so the same
  *   text is stored (and searched) the same way whatever its input form;
  * - every string value passes through the redactor (secrets never stored);
- * - raw content (prompts, responses, terminal output: `RawContentFields`) is
- *   dropped unless debug mode is on; a dropped prompt or response is replaced by
- *   its `sha256:` hash when the caller gave none, a reference instead of text;
+ * - raw content (prompts, responses, terminal output: `RawContentFields`; an
+ *   edit's inserted and deleted text: `RawEditOpFields`) is dropped unless
+ *   debug mode is on; a dropped prompt or response is replaced by its
+ *   `sha256:` hash when the caller gave none, a reference instead of text;
  * - the stored JSON is bounded in size; a larger event is refused, never truncated.
  */
 import { createHash } from "node:crypto"
 import type { EventType } from "../../domain/EventRecord.js"
-import { RawContentFields } from "../../domain/FlightEvent.js"
+import { RawContentFields, RawEditOpFields } from "../../domain/FlightEvent.js"
 import type { Json } from "../../domain/Json.js"
 import type { Redactor } from "./Redactor.js"
 
@@ -57,6 +58,7 @@ const hashFieldOf: { readonly [field: string]: string } = {
  * gave it as `null`): the dropped text's evidence is its hash.
  */
 export const applyRawContentPolicy = (event: JsonObject, type: EventType, debug: boolean): JsonObject => {
+  if (type === "editor_edit") return debug ? event : withoutEditText(event)
   const fields = RawContentFields[type]
   if (debug || fields === undefined || !fields.some((field) => field in event)) return event
   const out: Record<string, Json> = { ...event }
@@ -71,6 +73,26 @@ export const applyRawContentPolicy = (event: JsonObject, type: EventType, debug:
   }
   return out
 }
+
+/**
+ * An `editor_edit` event without the text of its ops (`RawEditOpFields`): the
+ * event's `before_hash`/`after_hash`/`diff_hash` address the content instead.
+ */
+const withoutEditText = (event: JsonObject): JsonObject => {
+  const ops = event["ops"]
+  if (!Array.isArray(ops) || !ops.some((op) => isObject(op) && RawEditOpFields.some((field) => field in op))) return event
+  return {
+    ...event,
+    ops: ops.map((op: Json) => {
+      if (!isObject(op)) return op
+      const out: Record<string, Json> = { ...op }
+      for (const field of RawEditOpFields) delete out[field]
+      return out
+    })
+  }
+}
+
+const isObject = (value: Json): value is JsonObject => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** Size of a value's JSON text in UTF-8 bytes: what a store writes. */
 export const encodedSize = (value: Json): number => Buffer.byteLength(JSON.stringify(value), "utf8")
