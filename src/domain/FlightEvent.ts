@@ -26,6 +26,7 @@ import * as Schema from "effect/Schema"
 import { Actor, type EventType } from "./EventRecord.js"
 import { EventId, JobId, TraceId, WorkflowRunId } from "./Ids.js"
 import { JobState } from "./JobState.js"
+import { JsonObject } from "./Json.js"
 import { Timestamp } from "./Timestamp.js"
 
 /** An optional field; `null` (serde's absent `Option`) decodes as absent and is never written back. */
@@ -225,7 +226,7 @@ export const EditorEditOp = Schema.Struct({
   delete_text: optional(Schema.String)
 }).annotations({ identifier: "EditorEditOp" })
 
-/** FR-EVT-002: an edit in an editor surface, content-addressed by hashes rather than text. */
+/** FR-EVT-002: an edit in an editor surface, content-addressed by hashes rather than text; as the reference writes it too. */
 export const EditorEditEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("editor_edit"),
@@ -235,7 +236,13 @@ export const EditorEditEvent = Schema.Struct({
   before_hash: optionalOrNull(ContentHash),
   after_hash: optionalOrNull(ContentHash),
   diff_hash: optionalOrNull(ContentHash),
-  ops: Schema.Array(EditorEditOp)
+  ops: Schema.Array(EditorEditOp),
+  /**
+   * The reference's addition (api/workspaces.rs, an Atelier apply): the
+   * suggestions the edit applied, each with its source job, trace and spans.
+   * Kept as given, JSON objects under the event's size bound.
+   */
+  applied_suggestions: optional(Schema.Array(JsonObject))
 }).annotations({ identifier: "EditorEditEvent" })
 
 /** FR-EVT-003: links a trace to a Diagnostic by its id, without copying the Diagnostic. */

@@ -108,6 +108,35 @@ const specEvents: ReadonlyArray<SpecCase> = [
     required: ["editor_surface", "ops", "ops.0.range", "ops.1.range.endColumn"]
   },
   {
+    // What the reference records for an Atelier apply (api/workspaces.rs): bare hex hashes, path null, its applied_suggestions.
+    name: "FR-EVT-002 editor_edit as the reference writes it, with applied_suggestions",
+    event: {
+      ...base("editor_edit", "human"),
+      wsids: ["ws-1"],
+      editor_surface: "monaco",
+      document_uri: "hsk://documents/doc-1",
+      path: null,
+      before_hash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+      after_hash: "a".repeat(64),
+      diff_hash: "b".repeat(64),
+      applied_suggestions: [{
+        role_id: "editor",
+        contract_id: "contract-1",
+        suggestion_id: "s-1",
+        source_job_id: JOB,
+        source_trace_id: TRACE,
+        source_model_id: "llama3.2",
+        source_tool_id: null,
+        protocol_id: "atelier-v1",
+        evidence_refs: [],
+        before_span: { start_line: 2, start_col: 0, end_line: 2, end_col: 12 },
+        after_span: { start_line: 2, start_col: 0, end_line: 3, end_col: 4 }
+      }],
+      ops: [{ range: { startLine: 2, startColumn: 0, endLine: 2, endColumn: 12 } }]
+    },
+    required: ["editor_surface", "ops"]
+  },
+  {
     name: "FR-EVT-002 editor_edit with its `T | null` fields null (an untitled buffer)",
     event: {
       ...base("editor_edit", "human"),
@@ -349,6 +378,7 @@ describe("issue 12.3 named cases", () => {
       yield* assertRefused({ ...edit, ops: [{ range, replace_text: "x" }] }, "ops.0.replace_text")
       yield* assertRefused({ ...edit, path: "" }, "path")
       yield* assertRefused({ ...edit, before_hash: "" }, "before_hash")
+      yield* assertRefused({ ...edit, applied_suggestions: ["s-1"] }, "applied_suggestions.0")
     }))
 
   it.effect("issue 12.3 terminal output is never inline (FR-EVT-001): an output field is refused", () =>
