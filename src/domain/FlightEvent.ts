@@ -184,7 +184,11 @@ export const SystemEvent = Schema.Union(JobLifecycleEvent, GcSummaryEvent).annot
 
 /**
  * FR-EVT-001: a command run in a terminal session. Its output is never
- * inline: `stdout_ref`/`stderr_ref` point at stored chunks.
+ * inline: `stdout_ref`/`stderr_ref` point at stored chunks. The reference's
+ * own fields (flight_recorder/mod.rs `TerminalCommandEvent`, which its
+ * validator requires in part: `timed_out`, `cancelled`, `truncated_bytes`)
+ * are taken too; its `redacted_output` is raw content, kept only in debug
+ * mode (R14).
  */
 export const TerminalCommandEvent = Schema.Struct({
   ...envelope,
@@ -197,7 +201,15 @@ export const TerminalCommandEvent = Schema.Struct({
   duration_ms: optionalOrNull(NonNegativeNumber),
   stdout_ref: optionalOrNull(Label),
   stderr_ref: optionalOrNull(Label),
-  env_ref: optionalOrNull(Label)
+  env_ref: optionalOrNull(Label),
+  timed_out: optional(Schema.Boolean),
+  cancelled: optional(Schema.Boolean),
+  truncated_bytes: optional(NonNegativeInt),
+  session_type: optional(Label),
+  human_consent_obtained: optional(Schema.Boolean),
+  capability_set: optional(Schema.Array(Label)),
+  redaction_applied: optional(Schema.Boolean),
+  redacted_output: optional(Schema.String)
 }).annotations({ identifier: "TerminalCommandEvent" })
 
 /**
@@ -360,11 +372,12 @@ export const FlightEventTypes: ReadonlyArray<EventType> = [
 ]
 
 /**
- * Fields holding raw content (prompts, responses): stored only when the
- * recorder runs in debug mode (R14). Terminal output is never inline.
+ * Fields holding raw content (prompts, responses, the reference's redacted
+ * terminal output): stored only when the recorder runs in debug mode (R14).
  */
 export const RawContentFields: { readonly [T in EventType]?: ReadonlyArray<string> } = {
-  llm_inference: ["prompt_text", "response_text"]
+  llm_inference: ["prompt_text", "response_text"],
+  terminal_command: ["redacted_output"]
 }
 
 /** The raw content of each op of an `editor_edit` event, stored only in debug mode (R14). */

@@ -234,6 +234,24 @@ describe("R14 raw content only in debug mode", () => {
     }))
 })
 
+describe("R14 the reference's redacted terminal output only in debug mode (FR-EVT-001)", () => {
+  const terminal = withField("terminal_command", { redacted_output: "token sk-proj-AbC123dEf456GhI789 printed", truncated_bytes: 12 })
+
+  it.effect("R14 without debug, redacted_output is dropped; the rest of the event kept", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(terminal)
+      assert.isFalse("redacted_output" in body)
+      assert.strictEqual(body["truncated_bytes"], 12)
+      assert.strictEqual(body["stdout_ref"], validEvents.terminal_command.stdout_ref)
+    }))
+
+  it.effect("R14 with debug on, redacted_output is kept, redacted again", () =>
+    Effect.gen(function*() {
+      const body = yield* bodyOf(terminal, { debug: true })
+      assert.strictEqual(body["redacted_output"], "token [REDACTED] printed")
+    }))
+})
+
 describe("R14 an edit's text only in debug mode (FR-EVT-002)", () => {
   const range = { startLine: 1, startColumn: 1, endLine: 1, endColumn: 4 }
   const edit = withField("editor_edit", {

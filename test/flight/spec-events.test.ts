@@ -70,6 +70,33 @@ const specEvents: ReadonlyArray<SpecCase> = [
     required: ["session_id", "command"]
   },
   {
+    // What the reference's terminal records (terminal/mod.rs build_flight_recorder_event; its validator requires
+    // timed_out, cancelled and truncated_bytes), its redacted_output absent as serde writes None.
+    name: "FR-EVT-001 terminal_command as the reference writes it (timed_out, cancelled, truncated_bytes, session metadata)",
+    event: {
+      ...base("terminal_command", "agent"),
+      job_id: JOB,
+      model_id: "llama3.2",
+      wsids: ["ws-1"],
+      capability_id: "terminal.exec",
+      session_id: "term-7",
+      command: "cargo build",
+      cwd: "/workspace",
+      exit_code: 0,
+      duration_ms: 1834,
+      timed_out: false,
+      cancelled: false,
+      truncated_bytes: 0,
+      stdout_ref: null,
+      stderr_ref: null,
+      session_type: "ai_job",
+      human_consent_obtained: false,
+      capability_set: ["terminal.exec", "fs.read"],
+      redaction_applied: true
+    },
+    required: ["session_id", "command"]
+  },
+  {
     name: "FR-EVT-001 terminal_command with its `T | null` fields null (still running)",
     event: {
       ...base("terminal_command", "agent"),
@@ -379,6 +406,14 @@ describe("issue 12.3 named cases", () => {
       yield* assertRefused({ ...edit, path: "" }, "path")
       yield* assertRefused({ ...edit, before_hash: "" }, "before_hash")
       yield* assertRefused({ ...edit, applied_suggestions: ["s-1"] }, "applied_suggestions.0")
+    }))
+
+  it.effect("R12 the reference's terminal fields keep their types: flags are booleans, truncated_bytes a whole number ≥ 0", () =>
+    Effect.gen(function*() {
+      yield* assertRefused({ ...terminal, timed_out: "no" }, "timed_out")
+      yield* assertRefused({ ...terminal, truncated_bytes: -1 }, "truncated_bytes")
+      yield* assertRefused({ ...terminal, truncated_bytes: 1.5 }, "truncated_bytes")
+      yield* assertRefused({ ...terminal, capability_set: [""] }, "capability_set.0")
     }))
 
   it.effect("issue 12.3 terminal output is never inline (FR-EVT-001): an output field is refused", () =>
