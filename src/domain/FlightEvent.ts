@@ -275,7 +275,8 @@ export const DebugBundleExportEvent = Schema.Struct({
   ...envelope,
   type: Schema.Literal("debug_bundle_export"),
   bundle_id: Schema.UUID.annotations({ message: () => "Expected bundle_id to be a UUID" }),
-  scope: Schema.Literal("problem", "job", "time_window", "workspace"),
+  // The spec's four, and the reference's two more (bundles/schemas.rs `ScopeKind`), which its exporter records.
+  scope: Schema.Literal("problem", "job", "workflow_run", "workflow_node_execution", "time_window", "workspace"),
   redaction_mode: Schema.Literal("SAFE_DEFAULT", "WORKSPACE", "FULL_LOCAL"),
   included_job_ids: optional(Schema.Array(Label)),
   included_diagnostic_ids: optional(Schema.Array(Label)),

@@ -197,6 +197,23 @@ const specEvents: ReadonlyArray<SpecCase> = [
     event: { ...base("debug_bundle_export", "human"), bundle_id: "5d1f0a2b-7c3d-4e5f-8a9b-2c3d4e5f6a7b", scope, redaction_mode: "SAFE_DEFAULT" },
     required: ["bundle_id", "scope", "redaction_mode"]
   })),
+  ...(["workflow_run", "workflow_node_execution"] as const).map((scope): SpecCase => ({
+    // The reference's exporter records these scopes too (bundles/schemas.rs ScopeKind), with job_id set to the bundle id.
+    name: `FR-EVT-005 debug_bundle_export of the reference's scope ${scope}, as its exporter writes it`,
+    event: {
+      ...base("debug_bundle_export", "agent"),
+      job_id: "5d1f0a2b-7c3d-4e5f-8a9b-2c3d4e5f6a7b",
+      bundle_id: "5d1f0a2b-7c3d-4e5f-8a9b-2c3d4e5f6a7b",
+      scope,
+      redaction_mode: "WORKSPACE",
+      included_job_ids: [JOB],
+      included_diagnostic_ids: [],
+      included_wsids: [],
+      event_count: 0,
+      missing_evidence: [{ kind: "events", reason: "purged by retention" }]
+    },
+    required: ["bundle_id", "scope", "redaction_mode"]
+  })),
   ...(["SAFE_DEFAULT", "WORKSPACE", "FULL_LOCAL"] as const).map((redaction_mode): SpecCase => ({
     name: `FR-EVT-005 debug_bundle_export in ${redaction_mode} mode, every optional field`,
     event: {
