@@ -9,15 +9,11 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { pathToFileURL } from "node:url"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { migrateFrom, migrationsDirectory } from "../../src/store/sqlite/migrations.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { refusalOf } from "./pg-support.js"
-import { rawClient, rawRows, schemaSnapshot, tempDatabaseFile } from "./sqlite-support.js"
+import { migrationsBefore, rawClient, rawRows, schemaSnapshot, tempDatabaseFile } from "./sqlite-support.js"
 
 const TRACE = "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"
 
@@ -32,18 +28,6 @@ const EDIT = ["3b7e5d1c-3f5a-4c2e-9a47-1d2c3b4a5f63", "2026-01-20T00:00:00.000Z"
 
 const insertEvent = "INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, body) VALUES (?, ?, ?, ?, ?, ?)"
 
-/** A folder holding the shipped SQLite migrations before 0024. */
-const sqliteMigrationsBefore0024 = Effect.acquireRelease(
-  Effect.sync(() => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-before-0024-"))
-    for (const file of fs.readdirSync(migrationsDirectory).filter((name) => /^\d{4}_\w+\.sql$/.test(name) && name < "0024")) {
-      fs.copyFileSync(new URL(file, migrationsDirectory), path.join(dir, file))
-    }
-    return dir
-  }),
-  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-).pipe(Effect.map((dir) => pathToFileURL(`${dir}/`)))
-
 const eventRows = rawRows("SELECT rowid AS row_id, * FROM flight_recorder_events ORDER BY rowid")
 
 const TERMINAL_LINE = "      OR type = 'terminal_command'\n"
@@ -55,7 +39,7 @@ describe("R12 migration 0024 on SQLite: the events table rebuilt to take editor_
       const client = rawClient(filename)
       const [before, rows] = yield* Effect.provide(
         Effect.gen(function*() {
-          yield* migrateFrom(yield* sqliteMigrationsBefore0024)
+          yield* migrateFrom(yield* migrationsBefore("0024"))
           // Rowids with gaps, which the copy must keep.
           for (const [index, [id, at, actor, type, body]] of oldEvents.entries()) {
             yield* rawRows(

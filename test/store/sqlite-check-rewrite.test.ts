@@ -15,16 +15,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { pathToFileURL } from "node:url"
 import { namedChecks } from "../../bench/checkForms.js"
 import { skipIfQuery } from "../../src/store/internal/migrationGuard.js"
 import { migrateFrom, migrationsDirectory } from "../../src/store/sqlite/migrations.js"
 import { MigrationFailed } from "../../src/store/StoreErrors.js"
 import { writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
 import { Database } from "./sqlite-recorder.js"
-import { rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
+import { migrationsBefore, rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 const REBUILT = ["ai_jobs", "workflow_runs", "workflow_node_executions", "flight_recorder_events"] as const
 const migrationFiles = fs.readdirSync(migrationsDirectory).filter((file) => /^\d{4}_\w+\.sql$/.test(file)).sort()
@@ -124,17 +121,6 @@ describe("issue 16 migration 0013: SQLite's CHECKs keep their meaning in cheaper
     }
   }, 120_000)
 })
-
-/** A folder holding the shipped migrations before `first` (a number, "0013"). */
-const migrationsBefore = (first: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hsk-before-${first}-`))
-      for (const file of migrationFiles.filter((name) => name < first)) fs.copyFileSync(new URL(file, migrationsDirectory), path.join(dir, file))
-      return dir
-    }),
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-  ).pipe(Effect.map((dir) => pathToFileURL(`${dir}/`)))
 
 /** Migrating with these leaves a database as 0011 did. */
 const migrationsBefore0013 = migrationsBefore("0013")

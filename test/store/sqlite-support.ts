@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { migrationsDirectory } from "../../src/store/sqlite/migrations.js"
 
@@ -64,3 +65,16 @@ export const shippedSqliteMigrationIds: ReadonlyArray<number> = fs.readdirSync(m
     return match === null ? [] : [Number(match[1])]
   })
   .sort((a, b) => a - b)
+
+/** A folder holding the shipped SQLite migrations before `first` (a number, "0013"), removed when the scope closes. */
+export const migrationsBefore = (first: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hsk-before-${first}-`))
+      for (const file of fs.readdirSync(migrationsDirectory).filter((name) => /^\d{4}_\w+\.sql$/.test(name) && name < first)) {
+        fs.copyFileSync(new URL(file, migrationsDirectory), path.join(dir, file))
+      }
+      return dir
+    }),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  ).pipe(Effect.map((dir) => pathToFileURL(`${dir}/`)))
