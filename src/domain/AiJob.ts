@@ -8,7 +8,7 @@ import { JobKind } from "./JobKind.js"
 import { JobMetrics } from "./JobMetrics.js"
 import { AccessMode, JobState, SafetyMode } from "./JobState.js"
 import { Json } from "./Json.js"
-import { NonEmptyText, Text } from "./Text.js"
+import { hasText, NonEmptyText, Text } from "./Text.js"
 import { isRfc3339, Timestamp, TimestampFromSelf } from "./Timestamp.js"
 import { BackoffMillis, JobBackoff, MAX_ATTEMPTS_LIMIT, MaxAttempts } from "./RetryPolicy.js"
 
@@ -108,8 +108,14 @@ export const AiJob = Schema.Struct({
 }).annotations({ identifier: "AiJob" })
 export type AiJob = typeof AiJob.Type
 
-/** An identifier a caller names a protocol or profile by: non-empty, at most 256 characters. */
-export const Identifier = NonEmptyText.pipe(Schema.maxLength(256)).annotations({ identifier: "Identifier" })
+/**
+ * An identifier a caller names a protocol or profile by: non-empty, not only
+ * whitespace (a blank name names nothing), at most 256 characters.
+ */
+export const Identifier = NonEmptyText.pipe(
+  Schema.maxLength(256),
+  Schema.filter(hasText, { message: () => "Expected an identifier, not only whitespace" })
+).annotations({ identifier: "Identifier" })
 
 /**
  * A job to store (`JobStore.createJob`), its capability profile decided. The

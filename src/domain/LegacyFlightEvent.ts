@@ -17,12 +17,14 @@
  */
 import * as Schema from "effect/Schema"
 import { Actor } from "./EventRecord.js"
-import { FlightEvent, LlmInferenceEvent } from "./FlightEvent.js"
+import { eventShapes, StoredLabel } from "./flightEventShapes.js"
 import { EventId, JobId, TraceId, WorkflowRunId } from "./Ids.js"
 import { Timestamp } from "./Timestamp.js"
 
 const optional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
-const Label = Schema.NonEmptyString
+const Label = StoredLabel
+/** The current shapes under the name rule events were stored with: a name of only whitespace reads back as stored. */
+const AsStored = eventShapes(StoredLabel)
 const NonNegativeInt = Schema.NonNegativeInt
 
 /** The 0.1.0 envelope: `trace_id` required, optional fields absent or valid. */
@@ -54,7 +56,7 @@ const LegacyLlmInferenceShape = Schema.Struct({
 })
 
 /** A 0.1.0 `llm_inference`, read back in the current shape (`token_usage` renamed). */
-export const LegacyLlmInferenceEvent = Schema.transform(LegacyLlmInferenceShape, Schema.typeSchema(LlmInferenceEvent), {
+export const LegacyLlmInferenceEvent = Schema.transform(LegacyLlmInferenceShape, Schema.typeSchema(AsStored.LlmInferenceEvent), {
   strict: true,
   decode: ({ token_usage, ...rest }) => ({
     ...rest,
@@ -112,7 +114,7 @@ export type LegacyFlightEvent = typeof LegacyFlightEvent.Type
  * `FlightRecorder.list` decodes bodies with.
  */
 export const StoredFlightEvent = Schema.Union(
-  ...FlightEvent.members,
+  ...AsStored.FlightEvent.members,
   LegacyLlmInferenceEvent,
   LegacyTerminalCommandEvent,
   LegacyDiagnosticEvent,

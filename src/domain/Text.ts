@@ -17,6 +17,13 @@ import * as Schema from "effect/Schema"
 export const isStorable = (text: string): boolean => !text.includes("\u0000") && text.isWellFormed()
 const message = () => "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate: neither can be stored as UTF-8 text"
 
+/**
+ * Whether text holds something besides whitespace: Unicode `White_Space`,
+ * what Rust's `str::trim` removes (the reference trims a name before it
+ * checks one is there). Not JS's `trim`, which also removes U+FEFF.
+ */
+export const hasText = (text: string): boolean => /\P{White_Space}/u.test(text)
+
 /** A string without U+0000 or lone surrogates. */
 export const Text = Schema.String.pipe(Schema.filter(isStorable, { message })).annotations({ identifier: "Text" })
 

@@ -23,7 +23,7 @@ import { JobKinds, LegacyTerminalAlias } from "./JobKind.js"
 import { AccessModes, SafetyModes } from "./JobState.js"
 import { checkedJson } from "./Json.js"
 import { MAX_ATTEMPTS_LIMIT } from "./RetryPolicy.js"
-import { isStorable } from "./Text.js"
+import { hasText, isStorable } from "./Text.js"
 import { TIMESTAMP_RANGE_MS } from "./Timestamp.js"
 
 /** Not the common shape: the Schema decides. */
@@ -56,9 +56,9 @@ const nonEmptyText = (value: unknown): string => {
   throw unusual
 }
 
-/** `Identifier`: non-empty storable text of at most 256 UTF-16 units. */
+/** `Identifier`: non-empty storable text of at most 256 UTF-16 units, not only whitespace. */
 const identifier = (value: unknown): string => {
-  if (nonEmptyText(value).length <= 256) return value as string
+  if (nonEmptyText(value).length <= 256 && hasText(value as string)) return value as string
   throw unusual
 }
 

@@ -249,6 +249,8 @@ interface StoredRow {
   readonly refusal?: Capabilities.Refusal["_tag"]
   readonly answer: string
   readonly decisions: ReadonlyArray<string>
+  /** The `actor_id` of its capability decisions: its profile id; `default` when not given. */
+  readonly actor?: string
 }
 
 const queued = (job_kind: string, capability_profile_id: string, protocol_id = "hsk.legacy.v1") =>
@@ -313,6 +315,26 @@ const storedRows: ReadonlyArray<StoredRow> = [
     refusal: "UnknownProfile",
     answer: "nothing to claim",
     decisions: deny("cap1", "doc.summarize")
+  },
+  {
+    name: "a queued doc_summarize under a capability profile of only whitespace (its deny names no profile: a blank name is none)",
+    via: "reference SQL",
+    row: queued("doc_summarize", " \t "),
+    act: "claimNext",
+    state: "failed",
+    refusal: "UnknownProfile",
+    answer: "nothing to claim",
+    decisions: ["deny doc.summarize @undefined"]
+  },
+  {
+    name: "a queued doc_summarize whose submitter's profile_id is only whitespace (decided, actor_id unknown)",
+    via: "reference SQL",
+    row: { ...queued("doc_summarize", "Analyst"), profile_id: "\u3000 " },
+    act: "claimNext",
+    state: "running",
+    answer: "claimed it",
+    decisions: allow("Analyst", "doc.summarize"),
+    actor: "unknown"
   },
   {
     name: "a queued doc_summarize under Analyst (admitted)",
@@ -533,7 +555,7 @@ export const runEscalationSuite = (backend: CapabilityBackend) => {
           assert.strictEqual(job.state, row.state)
           const events = (yield* store.listEvents({ job_id: subjectId, limit: 1000 })).items
           assert.deepStrictEqual(decisionsIn(events), row.decisions)
-          assertAudited(events, { job_id: subject.id, trace_id: subject.trace_id }, "default")
+          assertAudited(events, { job_id: subject.id, trace_id: subject.trace_id }, row.actor ?? "default")
 
           if (row.state === "failed") {
             // Refused: failed from where it stood, with its reason — and it never ran.

@@ -25,6 +25,8 @@ export interface ReferenceRow {
   readonly status: string
   readonly protocol_id: string
   readonly capability_profile_id: string
+  /** Who submitted it (the reference's `profile_id`); `default` when not given. */
+  readonly profile_id?: string
   /** `YYYY-MM-DD HH:MM:SS`, as SQLite's CURRENT_TIMESTAMP writes it; orders the queue. */
   readonly created_at: string
 }
@@ -43,7 +45,7 @@ const writeReferenceRows = (dialect: "sqlite" | "pg", rows: ReadonlyArray<Refere
         INSERT INTO ai_jobs (id, trace_id, workflow_run_id, job_kind, status, status_reason, protocol_id, profile_id,
           capability_profile_id, access_mode, safety_mode, entity_refs, planned_operations, metrics, job_inputs,
           created_at, updated_at)
-        VALUES (${row.id}, ${row.trace_id}, NULL, ${row.job_kind}, ${row.status}, '', ${row.protocol_id}, 'default',
+        VALUES (${row.id}, ${row.trace_id}, NULL, ${row.job_kind}, ${row.status}, '', ${row.protocol_id}, ${row.profile_id ?? "default"},
           ${row.capability_profile_id}, 'analysis_only', 'normal', '[]', '[]', NULL, NULL,
           ${row.created_at}, ${row.created_at})`
     }

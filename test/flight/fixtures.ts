@@ -229,7 +229,8 @@ export const invalidEvents: ReadonlyArray<readonly [string, unknown, string]> = 
 /**
  * Caller text a library event must treat as the decode path does (R14):
  * U+0000, lone surrogates, secrets the default rules redact, NFD and a
- * ligature, text the tests' `erase` rule empties, the empty string, oversize.
+ * ligature, text the tests' `erase` rule empties, the empty string, names of
+ * only whitespace (refused as labels) and U+FEFF (not whitespace), oversize.
  */
 export const hostileText: ReadonlyArray<string> = [
   "plain",
@@ -242,5 +243,8 @@ export const hostileText: ReadonlyArray<string> = [
   "e\u0301 decomposed, \uFB01 ligature",
   "ERASE-ME",
   "",
+  " \t\n",
+  "\u00a0\u3000",
+  "\ufeff",
   "x".repeat(5000)
 ]

@@ -553,6 +553,45 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
       }))
   })
 
+  describe(`${backend.name}: names of only whitespace`, () => {
+    test("R12 events stored before names of only whitespace were refused still list as written; recording one now is refused", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const trace_id = uuid()
+        const envelope = (type: string, at: number) => ({ event_id: uuid(), timestamp: iso(NOW + at), actor: "agent", type, trace_id })
+        const blank = [
+          { ...envelope("llm_inference", 0), model_id: "  ", token_usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 } },
+          { ...envelope("terminal_command", 1), session_id: "term-1", command: "\t" },
+          { ...envelope("capability_action", 2), capability_id: "fs.read", actor_id: "\u3000", job_id: null, decision_outcome: "deny" },
+          // A 0.1.0 shape with a blank name: read back renamed, the name as stored.
+          { ...envelope("llm_inference", 3), model_id: " ", token_usage: { prompt: 1, completion: 1, total: 2 } }
+        ]
+        // Written behind the recorder's back, as earlier releases accepted them.
+        yield* store.appendEvents(blank.map((body) => ({
+          event_id: body.event_id as never,
+          timestamp: DateTime.unsafeMake(body.timestamp),
+          actor: "agent",
+          type: body.type as EventType,
+          trace_id: trace_id as never,
+          job_id: null,
+          workflow_run_id: null,
+          body: body as never
+        })))
+        const page = yield* recorder.list({ trace_id: trace_id as never })
+        const listed = page.items.map((event) => encodeEvent(event) as Record<string, unknown>)
+        assert.deepStrictEqual(listed, [
+          ...blank.slice(0, 3),
+          { ...blank[3], token_usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }
+        ])
+        for (const body of blank.slice(0, 3)) {
+          const refused = yield* Effect.flip(recorder.record({ ...body, event_id: uuid() } as never))
+          assert.strictEqual(refused._tag, "InvalidEvent")
+        }
+        assert.strictEqual((yield* recorder.list({ trace_id: trace_id as never })).items.length, 4, "nothing written by the refusals")
+      }))
+  })
+
   describe(`${backend.name}: prepare is pure`, () => {
     test("R10 prepare writes nothing", () =>
       Effect.gen(function*() {

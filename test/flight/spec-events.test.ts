@@ -433,6 +433,34 @@ describe("issue 12.3 named cases", () => {
       yield* assertRefused({ ...terminal, capability_set: [""] }, "capability_set.0")
     }))
 
+  it.effect("R12 FR-EVT-006 a name of only whitespace is a missing one (the reference trims before require_string): refused wherever a name is, naming the field", () =>
+    Effect.gen(function*() {
+      const find = (prefix: string) => specEvents.find((c) => c.name.startsWith(prefix))?.event ?? {}
+      const diagnostic = find("FR-EVT-003 diagnostic, required")
+      const bundle = find("FR-EVT-005 debug_bundle_export of scope job")
+      const capability = {
+        ...base("capability_action"), job_id: JOB, capability_id: "terminal.exec", actor_id: "agent-7", decision_outcome: "allow"
+      }
+      yield* prepare(capability)
+      // Unicode White_Space, as Rust's `trim` has it: ASCII, no-break, em and ideographic spaces, line separator.
+      for (const blank of [" ", "\t\r\n", "\u00a0", "\u2003\u3000", "\u2028", "\u0085"]) {
+        yield* assertRefused({ ...llm, model_id: blank }, "model_id")
+        yield* assertRefused({ ...llm, prompt_hash: blank }, "prompt_hash")
+        yield* assertRefused({ ...terminal, command: blank }, "command")
+        yield* assertRefused({ ...terminal, session_id: blank }, "session_id")
+        yield* assertRefused({ ...terminal, wsids: ["ws-1", blank] }, "wsids.1")
+        yield* assertRefused({ ...capability, actor_id: blank }, "actor_id")
+        yield* assertRefused({ ...capability, capability_id: blank }, "capability_id")
+        yield* assertRefused({ ...diagnostic, diagnostic_id: blank }, "diagnostic_id")
+        yield* assertRefused({ ...bundle, missing_evidence: [{ kind: blank, reason: "no logs" }] }, "missing_evidence.0.kind")
+      }
+      const reasons = (yield* refusal({ ...llm, model_id: "   " })).reasons
+      assert.deepStrictEqual(reasons, [{ path: "model_id", message: "Expected a non-empty string, not only whitespace" }])
+      // A name is kept as given, spaces around it included; U+FEFF is not whitespace to Rust's trim (JS's trim removes it).
+      assert.strictEqual((yield* prepare({ ...llm, model_id: " llama3.2 " })).body["model_id"], " llama3.2 ")
+      assert.strictEqual((yield* prepare({ ...llm, model_id: "\ufeff" })).body["model_id"], "\ufeff")
+    }))
+
   it.effect("issue 12.3 terminal output is never inline (FR-EVT-001): an output field is refused", () =>
     assertRefused({ ...terminal, output: "total 0" }, "output"))
 

@@ -296,6 +296,10 @@ export const runHostileInputSuite = (backend: Backend) => {
           summarize({ job_kind: "nope" as never }),
           summarize({ profile_id: "a\u0000b" }),
           summarize({ protocol_id: "half \uD83D pair" }),
+          // A name of only whitespace names nothing (the Flight Recorder's rule for names too).
+          summarize({ profile_id: "   " }),
+          summarize({ protocol_id: "\t\u3000" }),
+          summarize({ capability_profile_id: "\u00a0" }),
           summarize({ job_id: "not-a-uuid" as never }),
           summarize({ job_inputs: { deep: tooDeep } as never }),
           null,

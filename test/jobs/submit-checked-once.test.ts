@@ -70,7 +70,7 @@ const suite = (backend: Backend) =>
       }).pipe(Effect.provide(servicesUnder(Capabilities.layerDefault, recordingStore(backend.makeStore(), given))))
     })
 
-    for (const [name, profileId] of [["empty", ""], ["257 characters", "p".repeat(257)], ["with U+0000", "Ana\u0000lyst"]] as const) {
+    for (const [name, profileId] of [["empty", ""], ["only whitespace", " \t"], ["257 characters", "p".repeat(257)], ["with U+0000", "Ana\u0000lyst"]] as const) {
       it.effect(`issue 16 R15 a policy granting a profile id no job may hold (${name}) is a DecodeFailure, and nothing is written`, () =>
         Effect.gen(function*() {
           const jobs = yield* Jobs.Jobs

@@ -23,7 +23,8 @@ import type { Actor, EventRecord, EventType } from "../../domain/EventRecord.js"
 import type { EventId, JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { Json } from "../../domain/Json.js"
-import { isStorable } from "../../domain/Text.js"
+import { labelMessage } from "../../domain/flightEventShapes.js"
+import { hasText, isStorable } from "../../domain/Text.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { vouch } from "../../domain/vouched.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
@@ -121,10 +122,10 @@ type Body = Record<string, Json>
  * specific one (issueBounds.ts `withoutAbsentAlternatives`): so do these.
  */
 const emptyLabels = (type: EventType, body: Body, labels: ReadonlyArray<string>): InvalidEvent | null => {
-  const empty = labels.filter((key) => body[key] === "")
+  const empty = labels.filter((key) => typeof body[key] === "string" && !hasText(body[key]))
   return empty.length === 0 ? null : new InvalidEvent({
     event_type: type,
-    reasons: empty.map((path) => ({ path, message: "Expected a non-empty string" }))
+    reasons: empty.map((path) => ({ path, message: labelMessage }))
   })
 }
 

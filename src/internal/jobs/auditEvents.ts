@@ -9,6 +9,7 @@ import type { AiJob } from "../../domain/AiJob.js"
 import type { EventId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import { stallMessage } from "../../domain/stallReason.js"
+import { hasText } from "../../domain/Text.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { Decision } from "../../Capabilities.js"
 import * as Effect from "effect/Effect"
@@ -75,10 +76,10 @@ const asBadInput = {
 
 /**
  * A name shown in an event: as stored when it is a sensible label, otherwise
- * none. A legacy row may hold an empty or absurdly long profile id, and its
+ * none. A legacy row may hold an empty, blank or absurdly long profile id, and its
  * audit event must still be writable.
  */
-const label = (name: string): string | undefined => name.length > 0 && name.length <= 256 ? name : undefined
+const label = (name: string): string | undefined => hasText(name) && name.length <= 256 ? name : undefined
 
 /** A `capability_action` event recording one allow/deny decision (R15), for the profile it was made for. */
 export const capabilityEvent = (options: {

@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
+import { hasText } from "../../domain/Text.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore } from "../../store/JobStore.js"
@@ -48,7 +49,7 @@ export class SecurityViolation extends Schema.TaggedError<SecurityViolation>()("
 }
 
 /** The label a report is recorded under: never empty, so a careless report still poisons. */
-const violationOf = (report: ViolationReport): string => report.violation.trim() === "" ? "unspecified" : report.violation
+const violationOf = (report: ViolationReport): string => !hasText(report.violation) ? "unspecified" : report.violation
 
 /**
  * Builds `poison(job, run, report)`: the one transaction of a reported
