@@ -198,7 +198,7 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
   return { recovered, threshold } satisfies RecoveryReport
 })
 
-/** Startup recovery failed, so job intake stays closed. Carries the cause. */
+/** Startup recovery failed, so job intake is closed until it succeeds. Carries the cause. */
 export class RecoveryFailed extends Schema.TaggedError<RecoveryFailed>()("RecoveryFailed", {
   cause: Schema.Defect
 }) {
@@ -213,15 +213,15 @@ export class RecoveryFailed extends Schema.TaggedError<RecoveryFailed>()("Recove
  * "no new AI job is accepted until that scan has finished").
  */
 export class RecoveryGate extends Context.Tag("@handshake/ai-job-model/RecoveryGate")<RecoveryGate, {
-  /** Waits for recovery; fails with `RecoveryFailed` if it failed. */
+  /** Waits for recovery's first try; fails with `RecoveryFailed` while no try has succeeded. */
   readonly await: Effect.Effect<void, RecoveryFailed>
-  /** The outcome once known: the report, or the failure. */
+  /** The outcome once known: the report of the try that succeeded, or the last failure. */
   readonly result: Effect.Effect<RecoveryReport, RecoveryFailed>
   /** Where the scan is, without waiting: for health checks. */
   readonly status: Effect.Effect<RecoveryStatus>
 }>() {}
 
-/** Where startup recovery is: still scanning, finished, or failed (intake closed). */
+/** Where startup recovery is: still scanning, finished, or failed (intake closed while it tries again). */
 export type RecoveryStatus = "running" | "finished" | "failed"
 
 /** One info line when a scan stalled runs (none when it found nothing): what a worker's log shows of recovery. */
@@ -263,13 +263,29 @@ const secondLook = (
       Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning("startup recovery's second look failed (the next restart looks again)", cause))
   )
 
+/** How long startup recovery waits before its `attempt`-th try (from 2): doubling from 1 s, at most 30 s. */
+export const startupRetryDelay = (attempt: number): Duration.Duration => Duration.seconds(Math.min(30, 2 ** Math.max(0, attempt - 2)))
+
+/**
+ * Whether a failed startup scan may pass if tried again: a failure of the
+ * database (unreachable, a lock held past its timeout, a row another writer
+ * fixes), not bad options or a defect.
+ */
+const mayPass = (cause: Cause.Cause<unknown>): boolean =>
+  // A failed batch interrupts the scan's other batches (PostgreSQL runs two): the failure decides, not those interrupts.
+  !Cause.isDie(cause) &&
+  Option.match(Cause.failureOption(cause), { onNone: () => false, onSome: (error) => !(error instanceof DecodeFailure) })
+
 /**
  * Forks the recovery scan when the layer is built — start-up is not blocked —
  * and holds `Jobs.submit` behind the gate until the scan ends. The scan runs
  * in the layer's scope: closing the application interrupts it. A batch that
  * fails with a `StorageError` is retried (`retries`, default
- * `STARTUP_RETRIES`) before the gate reports `RecoveryFailed`, so a moment's
- * trouble with the database does not close job intake until a restart. When
+ * `STARTUP_RETRIES`) before the scan fails. A failed scan closes intake —
+ * `Jobs.submit` fails with `RecoveryFailed` at once — and, unless its options
+ * are bad, is tried again on Effect's `Clock` after 1 s, 2 s, 4 s … at most
+ * 30 s apart until it succeeds, which opens intake without a restart (a
+ * database down at boot, a lock holder frozen past its timeout). When
  * startup left runs last heard from before it, they get a second look one
  * threshold later (`secondLook`). With `sweepEvery`, the scan runs again at
  * that interval for as long as the layer lives.
@@ -280,7 +296,10 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     const store = yield* JobStore
     // Runs last heard from before this instant and not stale at startup get a second look (secondLook).
     const startedAt = yield* DateTime.now
-    const done = yield* Deferred.make<RecoveryReport, RecoveryFailed>()
+    // The first try's end (either way), the scan that succeeded, and the last failure while none has.
+    const firstTried = yield* Deferred.make<void>()
+    const succeeded = yield* Deferred.make<RecoveryReport>()
+    let lastFailure: RecoveryFailed | undefined
     const interval = sweepEvery === undefined ? undefined : Option.getOrUndefined(Duration.decodeUnknown(sweepEvery))
     const badInterval = sweepEvery !== undefined &&
       (interval === undefined || !Duration.isFinite(interval) || !Duration.greaterThan(interval, Duration.zero))
@@ -288,20 +307,36 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     const startup = badInterval
       ? Effect.fail(new DecodeFailure({ subject: "StartupOptions", issues: [{ path: "sweepEvery", message: "sweepEvery must be a finite duration above zero" }] }))
       : recoverStalledRuns({ retries: STARTUP_RETRIES, ...scan })
-    yield* startup.pipe(
-      Effect.tap((report) => logStalled("startup recovery", report)),
-      // An operator's first sign that intake is closed; an interrupt (the layer closing) is not a failure.
-      Effect.tapErrorCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.void
-          : Effect.logError("startup recovery failed: no new job is accepted until it succeeds (restart the process)", cause)),
-      Effect.catchAllCause((cause) => Effect.fail(new RecoveryFailed({ cause: Cause.squash(cause) }))),
-      Effect.exit,
-      Effect.flatMap((exit) => Deferred.done(done, exit)),
-      Effect.forkScoped
-    )
-    yield* Deferred.await(done).pipe(
-      Effect.matchEffect({ onFailure: () => Effect.void, onSuccess: (report) => secondLook(store, scan, startedAt, report.threshold) }),
+    const attempt = (n: number): Effect.Effect<void, never, JobStore> =>
+      startup.pipe(Effect.matchCauseEffect({
+        onSuccess: (report) =>
+          logStalled("startup recovery", report).pipe(
+            Effect.zipRight(n === 1 ? Effect.void : Effect.logInfo(`startup recovery succeeded on try ${n}: job intake is open`)),
+            Effect.zipRight(Deferred.succeed(succeeded, report)),
+            Effect.zipRight(Deferred.succeed(firstTried, undefined)),
+            Effect.asVoid
+          ),
+        onFailure: (cause) => {
+          lastFailure = new RecoveryFailed({ cause: Cause.squash(cause) })
+          const closed = Effect.asVoid(Deferred.succeed(firstTried, undefined))
+          // An interrupt is the layer closing, not a failure.
+          if (Cause.isInterruptedOnly(cause)) return closed
+          if (!mayPass(cause)) {
+            return Effect.zipRight(Effect.logError("startup recovery failed: no new job is accepted until it succeeds (restart the process)", cause), closed)
+          }
+          const delay = startupRetryDelay(n + 1)
+          const said = `no new job is accepted until it succeeds; trying again in ${Duration.format(delay)}`
+          // An operator's first sign that intake is closed is an ERROR; each later failure a WARN.
+          return (n === 1 ? Effect.logError(`startup recovery failed: ${said}`, cause) : Effect.logWarning(`startup recovery failed again (try ${n}): ${said}`, cause)).pipe(
+            Effect.zipRight(closed),
+            Effect.zipRight(Effect.sleep(delay)),
+            Effect.zipRight(Effect.suspend(() => attempt(n + 1)))
+          )
+        }
+      }))
+    yield* Effect.forkScoped(attempt(1))
+    yield* Deferred.await(succeeded).pipe(
+      Effect.flatMap((report) => secondLook(store, scan, startedAt, report.threshold)),
       Effect.forkScoped
     )
     if (interval !== undefined && !badInterval) {
@@ -310,18 +345,20 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
         Effect.tap((report) => logStalled("recovery sweep", report)),
         Effect.catchAllCause((cause) => Effect.logWarning("recovery sweep failed; trying again at the next interval", cause))
       )
-      yield* Deferred.await(done).pipe(
+      yield* Deferred.await(succeeded).pipe(
         Effect.zipRight(Effect.forever(Effect.zipRight(Effect.sleep(interval), sweep))),
         Effect.ignore,
         Effect.forkScoped
       )
     }
-    const status = Effect.flatMap(Deferred.poll(done), (outcome) =>
-      Option.match(outcome, {
-        onNone: () => Effect.succeed<RecoveryStatus>("running"),
-        onSome: (result) => Effect.match(result, { onFailure: (): RecoveryStatus => "failed", onSuccess: (): RecoveryStatus => "finished" })
-      }))
-    return RecoveryGate.of({ await: Effect.asVoid(Deferred.await(done)), result: Deferred.await(done), status })
+    // Waits for the first try; then the report, or the last failure while no try has succeeded (intake closed).
+    const result = Deferred.await(firstTried).pipe(
+      Effect.zipRight(Deferred.poll(succeeded)),
+      Effect.flatMap(Option.getOrElse(() => Effect.fail(lastFailure!)))
+    )
+    const status = Effect.map(Effect.all([Deferred.isDone(succeeded), Deferred.isDone(firstTried)]), ([ok, tried]): RecoveryStatus =>
+      ok ? "finished" : tried ? "failed" : "running")
+    return RecoveryGate.of({ await: Effect.asVoid(result), result, status })
   }))
 
 /** An open gate, for applications (and tests) that run recovery themselves or not at all. */

@@ -129,7 +129,7 @@ for (const backend of sharedBackends) {
           level: "INFO",
           message: "startup recovery: stalled 2 workflow run(s) whose heartbeat was older than 30s, each with a workflow_recovery event"
         }])
-        // A startup recovery that fails (retries used up) says so at ERROR: intake is closed.
+        // A startup recovery that fails (retries used up) says so at ERROR: intake is closed until a later try succeeds.
         const real = yield* database.store()
         const broken = Layer.succeed(JobStore, {
           ...real,
@@ -139,7 +139,7 @@ for (const backend of sharedBackends) {
         assert.strictEqual((yield* Effect.flip(failed.result))._tag, "RecoveryFailed")
         assert.deepStrictEqual(logs.lines.slice(1).map((line) => [line.level, line.message]), [[
           "ERROR",
-          "startup recovery failed: no new job is accepted until it succeeds (restart the process)"
+          "startup recovery failed: no new job is accepted until it succeeds; trying again in 1s"
         ]])
       }).pipe(Effect.scoped, Effect.provide(logs.layer))
     }, 60_000)
