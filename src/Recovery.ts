@@ -264,7 +264,7 @@ const secondLook = (
   )
 
 /** How long startup recovery waits before its `attempt`-th try (from 2): doubling from 1 s, at most 30 s. */
-export const startupRetryDelay = (attempt: number): Duration.Duration => Duration.seconds(Math.min(30, 2 ** Math.max(0, attempt - 2)))
+const startupRetryDelay = (attempt: number): Duration.Duration => Duration.seconds(Math.min(30, 2 ** Math.max(0, attempt - 2)))
 
 /**
  * Whether a failed startup scan may pass if tried again: a failure of the
