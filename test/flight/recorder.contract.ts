@@ -62,6 +62,22 @@ const countRows = Effect.gen(function*() {
 })
 
 /** The Flight Recorder contract suite for one backend. */
+/**
+ * Stores `bodies` with the store's own `appendEvents`, not the recorder: events as an earlier
+ * release wrote them, which today's recorder would refuse. Each body carries its envelope.
+ */
+const appendBehindRecorder = (store: JobStore["Type"], bodies: ReadonlyArray<Record<string, unknown>>) =>
+  store.appendEvents(bodies.map((body) => ({
+    event_id: body["event_id"] as never,
+    timestamp: DateTime.unsafeMake(body["timestamp"] as string),
+    actor: "agent",
+    type: body["type"] as EventType,
+    trace_id: body["trace_id"] as never,
+    job_id: (body["job_id"] ?? null) as never,
+    workflow_run_id: null,
+    body: body as never
+  })))
+
 export const recorderContract = (backend: Backend, config: FlightRecorder.FlightRecorderConfig = {}): void => {
   /** A test with a fresh store and a recorder over it (`config` merged over the suite's). */
   const test = <A, E>(
@@ -535,16 +551,7 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
           { ...envelope("debug_bundle_export", 3), bundle_id: "bundle-7", job_id: uuid(), size_bytes: 2048 }
         ]
         // Written behind the recorder's back, as 0.1.0 stored them.
-        yield* store.appendEvents(old.map((body) => ({
-          event_id: body.event_id as never,
-          timestamp: DateTime.unsafeMake(body.timestamp),
-          actor: "agent",
-          type: body.type as EventType,
-          trace_id: trace_id as never,
-          job_id: ("job_id" in body ? body.job_id : null) as never,
-          workflow_run_id: null,
-          body: body as never
-        })))
+        yield* appendBehindRecorder(store, old)
         const page = yield* recorder.list({ trace_id: trace_id as never })
         assert.strictEqual(page.items.length, 4)
         const [llm, terminal, diagnostic, bundle] = page.items.map((event) => encodeEvent(event) as Record<string, unknown>)
@@ -568,16 +575,7 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
           { ...envelope("llm_inference", 3), model_id: " ", token_usage: { prompt: 1, completion: 1, total: 2 } }
         ]
         // Written behind the recorder's back, as earlier releases accepted them.
-        yield* store.appendEvents(blank.map((body) => ({
-          event_id: body.event_id as never,
-          timestamp: DateTime.unsafeMake(body.timestamp),
-          actor: "agent",
-          type: body.type as EventType,
-          trace_id: trace_id as never,
-          job_id: null,
-          workflow_run_id: null,
-          body: body as never
-        })))
+        yield* appendBehindRecorder(store, blank)
         const page = yield* recorder.list({ trace_id: trace_id as never })
         const listed = page.items.map((event) => encodeEvent(event) as Record<string, unknown>)
         assert.deepStrictEqual(listed, [

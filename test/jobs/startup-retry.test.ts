@@ -27,7 +27,7 @@ import { connectPg } from "../support/pg-database.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { realSleep, sharedBackends } from "./shared-database.js"
+import { realSleep, type SharedDatabase, sharedBackends } from "./shared-database.js"
 
 /** Another connection holding the lock recovery needs; `release` lets go. */
 interface Holder {
@@ -69,6 +69,16 @@ const impatientStore = (url: string, pg: boolean): Layer.Layer<JobStore, unknown
     ? PgStore.layer({ url: `${url}?options=${encodeURIComponent("-c lock_timeout=200ms")}`, migrate: false })
     : SqliteStore.layer({ filename: url, busyTimeoutMs: 100, migrate: false })
 
+/** A job running under a worker that died a minute ago (by the TestClock): its run is stale. */
+const leftByCrashedWorker = (database: SharedDatabase) =>
+  Effect.gen(function*() {
+    const crashed = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
+    const left = yield* crashed.submit(summarize())
+    const { run } = yield* crashed.start(left.job_id)
+    yield* TestClock.adjust("1 minute")
+    return { left, run }
+  })
+
 for (const backend of sharedBackends) {
   const pg = backend.name === "PostgreSQL"
 
@@ -76,11 +86,7 @@ for (const backend of sharedBackends) {
     it.effect("R9 startup recovery retries a storage failure that passes, instead of refusing every submit until restart", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("startup retry")
-        // A run left behind by a crashed worker.
-        const crashed = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
-        const left = yield* crashed.submit(summarize())
-        const { run } = yield* crashed.start(left.job_id)
-        yield* TestClock.adjust("1 minute")
+        const { left, run } = yield* leftByCrashedWorker(database)
 
         const holder = yield* holdLock(database.url, pg)
         const app = yield* Layer.build(services(impatientStore(database.url, pg), Recovery.layerStartup()))
@@ -100,10 +106,7 @@ for (const backend of sharedBackends) {
       const log = capturingLog(["INFO", "WARN", "ERROR"])
       return Effect.gen(function*() {
         const database = yield* backend.fresh("startup retry reopens")
-        const crashed = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
-        const left = yield* crashed.submit(summarize())
-        const { run } = yield* crashed.start(left.job_id)
-        yield* TestClock.adjust("1 minute")
+        const { left, run } = yield* leftByCrashedWorker(database)
 
         // Held through the first two tries; each batch gives up at once (retries: 0).
         const holder = yield* holdLock(database.url, pg)
