@@ -515,7 +515,7 @@ export const runApiSuite = (backend: Backend) => {
         }).pipe(Effect.provide(apiServer(slowStore, { gate: Recovery.layerStartup() })))
       }).pipe(Effect.scoped))
 
-    it.effect("R9 17.2 /health is 503 when startup recovery failed or the database does not answer", () =>
+    it.effect("R9 17.2 /health is 503 when startup recovery failed — 200 once a later try gets through — or the database does not answer", () =>
       Effect.gen(function*() {
         const storeContext = yield* Layer.build(backend.makeStore())
         const real = Context.get(storeContext, JobStore)
@@ -531,6 +531,24 @@ export const runApiSuite = (backend: Backend) => {
           const raw = yield* send(HttpClientRequest.post("/jobs").pipe(HttpClientRequest.bearerToken(TOKEN), HttpClientRequest.bodyUnsafeJson(summarize())))
           assert.strictEqual(raw.status, 503)
         }).pipe(Effect.provide(apiServer(failedRecovery, { gate: Recovery.layerStartup() })))
+
+        // The database back a moment later: the next try gets through, and intake opens without a restart.
+        let down = true
+        const brieflyDown = Layer.succeed(JobStore, { ...real, stallStaleRuns: (options) => down ? Effect.fail(disk) : real.stallStaleRuns(options) })
+        yield* Effect.gen(function*() {
+          const api = yield* typedClient()
+          yield* Effect.flip((yield* Recovery.RecoveryGate).await)
+          const failed = yield* Effect.flip(api.health.health())
+          assert.deepStrictEqual(failed._tag === "Unhealthy" ? [failed.database, failed.recovery] : [], ["reachable", "failed"])
+          assert.strictEqual(yield* failureTag(api.jobs.submit({ payload: summarize() })), "RecoveryFailed")
+          down = false
+          yield* TestClock.adjust("1 second")
+          const gate = yield* Recovery.RecoveryGate
+          for (let tries = 0; tries < 400 && (yield* gate.status) !== "finished"; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          const ok = yield* api.health.health()
+          assert.deepStrictEqual([ok.status, ok.recovery], ["ok", "finished"])
+          assert.strictEqual((yield* api.jobs.submit({ payload: summarize() })).state, "queued")
+        }).pipe(Effect.provide(apiServer(brieflyDown, { gate: Recovery.layerStartup({ retries: 0 }) })))
 
         const unreachable = Layer.succeed(JobStore, { ...real, schemaVersion: Effect.fail(disk) })
         yield* Effect.gen(function*() {
