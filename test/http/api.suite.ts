@@ -5,6 +5,8 @@
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -542,6 +544,11 @@ export const runApiSuite = (backend: Backend) => {
           assert.deepStrictEqual(failed._tag === "Unhealthy" ? [failed.database, failed.recovery] : [], ["reachable", "failed"])
           assert.strictEqual(yield* failureTag(api.jobs.submit({ payload: summarize() })), "RecoveryFailed")
           down = false
+          // The next try armed on the TestClock (due 1 s after the failure), then the clock moved to it.
+          const due = (yield* Clock.currentTimeMillis) + 1_000
+          for (let tries = 0; tries < 400 && !Chunk.toReadonlyArray(yield* TestClock.sleeps()).includes(due); tries++) {
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          }
           yield* TestClock.adjust("1 second")
           const gate = yield* Recovery.RecoveryGate
           for (let tries = 0; tries < 400 && (yield* gate.status) !== "finished"; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
