@@ -285,7 +285,8 @@ const mayPass = (cause: Cause.Cause<unknown>): boolean =>
  * `Jobs.submit` fails with `RecoveryFailed` at once — and, unless its options
  * are bad, is tried again on Effect's `Clock` after 1 s, 2 s, 4 s … at most
  * 30 s apart until it succeeds, which opens intake without a restart (a
- * database down at boot, a lock holder frozen past its timeout). When
+ * database gone for longer than the batch retries, a lock holder frozen past
+ * its timeout). When
  * startup left runs last heard from before it, they get a second look one
  * threshold later (`secondLook`). With `sweepEvery`, the scan runs again at
  * that interval for as long as the layer lives.
