@@ -31,7 +31,7 @@
  * this store, and the stores index it as one.
  */
 import type { EventType } from "./EventRecord.js"
-import { eventShapes, Label } from "./flightEventShapes.js"
+import { eventShapes, RecordedLabel } from "./flightEventShapes.js"
 
 export { EventIdNotNil, TraceIdNotNil } from "./flightEventShapes.js"
 
@@ -57,7 +57,7 @@ export const {
   SecurityViolationEvent,
   FlightEventSchemas,
   FlightEvent
-} = eventShapes(Label)
+} = eventShapes(RecordedLabel)
 export type FlightEvent = typeof FlightEvent.Type
 /** An event as JSON: what callers hand to the recorder and what the store keeps as `body`. */
 export type FlightEventInput = typeof FlightEvent.Encoded

@@ -39,18 +39,18 @@ export const TraceIdNotNil = notNil(TraceId, "trace_id")
 /** Why a name is refused. */
 export const labelMessage = "Expected a non-empty string, not only whitespace"
 
-/** A name, id or code chosen by the caller (model ids, capability ids, span ids): not empty, not only whitespace. */
-export const Label = Schema.String.pipe(Schema.filter(hasText, { message: () => labelMessage }))
+/** The recorder's rule for a name, id or code chosen by the caller (model ids, capability ids, span ids): not empty, not only whitespace. */
+export const RecordedLabel = Schema.String.pipe(Schema.filter(hasText, { message: () => labelMessage }))
 
 /** The rule events were recorded under until names of only whitespace were refused: non-empty. For reading them back. */
 export const StoredLabel = Schema.NonEmptyString
 
-/** The event schemas with `Label` as the rule for caller-chosen names. */
+/** The event schemas with `Label` as the rule for caller-chosen names (`RecordedLabel` or `StoredLabel`). */
 export const eventShapes = (Label: Schema.Schema<string>) => {
   /**
    * A content digest such as `sha256:` and 64 hex digits, or the reference's
    * bare hex: a reference to prompt or response text, not the text (R14). The
-   * spec types the field as a string, so any non-empty text is accepted; the
+   * spec types the field as a string, so any name is accepted; the
    * recorder writes `sha256:` digests when it drops raw text.
    */
   const ContentHash = Label.annotations({ identifier: "ContentHash" })
