@@ -237,32 +237,6 @@ const logStalled = (scan: string, report: RecoveryReport): Effect.Effect<void> =
       report.recovered.slice(0, 10).map((run) => run.id).join(",") + (report.recovered.length > 10 ? ",…" : "")
     ))
 
-/**
- * Startup's second look. A run last heard from shortly before startup is not
- * stale yet, so the scan leaves it — and if its process died (a restart
- * within the threshold), nothing would stall it until the next restart. One
- * threshold after startup, the runs not heard from since startup are stale by
- * the same rule and are stalled by the same statement (exactly once); a run
- * whose worker lives has beaten since. Only when startup left such runs; it
- * never closes intake, and a failure is logged.
- */
-const secondLook = (
-  store: JobStore["Type"],
-  scan: RecoveryOptions,
-  startedAt: DateTime.Utc,
-  threshold: Duration.Duration
-): Effect.Effect<void> =>
-  Effect.flatMap(store.findStaleRuns({ heartbeatBefore: startedAt, limit: 1 }), (left) =>
-    left.length === 0 ? Effect.void : Effect.flatMap(DateTime.now, (now) =>
-      Effect.sleep(Duration.millis(Math.max(0, DateTime.toEpochMillis(startedAt) + Duration.toMillis(threshold) - DateTime.toEpochMillis(now)))).pipe(
-        Effect.zipRight(Effect.provideService(stallScan({ retries: STARTUP_RETRIES, ...scan }, startedAt), JobStore, store)),
-        Effect.flatMap((report) => logStalled("startup recovery, second look", report))
-      ))
-  ).pipe(
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning("startup recovery's second look failed (the next restart looks again)", cause))
-  )
-
 /** How long startup recovery waits before its `attempt`-th try (from 2): doubling from 1 s, at most 30 s. */
 const startupRetryDelay = (attempt: number): Duration.Duration => Duration.seconds(Math.min(30, 2 ** Math.max(0, attempt - 2)))
 
@@ -275,6 +249,42 @@ const mayPass = (cause: Cause.Cause<unknown>): boolean =>
   // A failed batch interrupts the scan's other batches (PostgreSQL runs two): the failure decides, not those interrupts.
   !Cause.isDie(cause) &&
   Option.match(Cause.failureOption(cause), { onNone: () => false, onSome: (error) => !(error instanceof DecodeFailure) })
+
+/**
+ * Startup's second look. A run last heard from shortly before startup is not
+ * stale yet, so the scan leaves it — and if its process died (a restart
+ * within the threshold), nothing would stall it until the next restart. One
+ * threshold after startup, the runs not heard from since startup are stale by
+ * the same rule and are stalled by the same statement (exactly once); a run
+ * whose worker lives has beaten since. Only when startup left such runs; it
+ * never closes intake. A look that fails is logged and, as startup's scan,
+ * tried again 1 s, 2 s, … 30 s later until it gets through.
+ */
+const secondLook = (
+  store: JobStore["Type"],
+  scan: RecoveryOptions,
+  startedAt: DateTime.Utc,
+  threshold: Duration.Duration
+): Effect.Effect<void> => {
+  const due = DateTime.toEpochMillis(startedAt) + Duration.toMillis(threshold)
+  const look = Effect.flatMap(store.findStaleRuns({ heartbeatBefore: startedAt, limit: 1 }), (left) =>
+    left.length === 0 ? Effect.void : Effect.flatMap(DateTime.now, (now) =>
+      Effect.sleep(Duration.millis(Math.max(0, due - DateTime.toEpochMillis(now)))).pipe(
+        Effect.zipRight(Effect.provideService(stallScan({ retries: STARTUP_RETRIES, ...scan }, startedAt), JobStore, store)),
+        Effect.flatMap((report) => logStalled("startup recovery, second look", report))
+      )))
+  const attempt = (n: number): Effect.Effect<void> =>
+    Effect.catchAllCause(look, (cause) => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.void
+      if (!mayPass(cause)) return Effect.logWarning("startup recovery's second look failed (the next restart looks again)", cause)
+      const delay = startupRetryDelay(n + 1)
+      return Effect.logWarning(`startup recovery's second look failed (try ${n}); trying again in ${Duration.format(delay)}`, cause).pipe(
+        Effect.zipRight(Effect.sleep(delay)),
+        Effect.zipRight(Effect.suspend(() => attempt(n + 1)))
+      )
+    })
+  return attempt(1)
+}
 
 /**
  * Forks the recovery scan when the layer is built — start-up is not blocked —

@@ -6,8 +6,8 @@
  * nobody runs. `Recovery.layerStartup` now takes a second look one threshold
  * after startup: the runs not heard from since startup are stalled then, by
  * the same statement (exactly once, one `workflow_recovery` event each); a
- * run whose worker lives and beats is left alone. On a SQLite file and on
- * PostgreSQL, under the TestClock.
+ * run whose worker lives and beats is left alone; a look that fails is tried
+ * again. On a SQLite file and on PostgreSQL, under the TestClock.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -18,6 +18,7 @@ import * as TestClock from "effect/TestClock"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
+import { StorageError } from "../../src/store/StoreErrors.js"
 import { capturingLog } from "../support/capturedLog.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
@@ -71,6 +72,43 @@ for (const backend of sharedBackends) {
         yield* TestClock.adjust("60 seconds")
         assert.deepStrictEqual((yield* Recovery.recoverStalledRuns().pipe(Effect.provideService(JobStore, store))).recovered.map((run) => run.id), [aliveClaim.run.id])
         assert.strictEqual((yield* store.listEvents({ types: ["workflow_recovery"] })).items.length, 2, "each run once")
+      }).pipe(Effect.scoped, log.provide)
+    }, 60_000)
+
+    it.effect("R9 a second look that fails (the database gone for it) is tried again 1 s later and stalls the dead run then — once, with one event", () => {
+      const log = capturingLog(["INFO", "WARN", "ERROR"])
+      return Effect.gen(function*() {
+        const database = yield* backend.fresh("second look retried")
+        const dead = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
+        const lost = yield* dead.submit(summarize())
+        const lostClaim = (yield* dead.claimNext())!
+        yield* TestClock.adjust("10 seconds")
+        // The real store, but its stall statement refused while `down` (the README's way to inject a fault).
+        const real = yield* database.store()
+        let down = false
+        const flaky = Layer.succeed(JobStore, {
+          ...real,
+          stallStaleRuns: (options) =>
+            down ? Effect.fail(new StorageError({ operation: "JobStore.stallStaleRuns", cause: new Error("connection lost") })) : real.stallStaleRuns(options)
+        })
+        const context = yield* Layer.build(services(flaky, Recovery.layerStartup({ retries: 0 })))
+        assert.deepStrictEqual((yield* Context.get(context, Recovery.RecoveryGate).result).recovered, [])
+        yield* armedAt(40_000)
+        down = true
+        yield* TestClock.adjust("30 seconds")
+        // The look failed at 40 s; the next is due 1 s later.
+        yield* armedAt(41_000)
+        assert.strictEqual((yield* real.getJob(lost.job_id)).state, "running")
+        down = false
+        yield* TestClock.adjust("1 second")
+        for (let tries = 0; tries < 2_500 && (yield* real.getJob(lost.job_id)).state === "running"; tries++) yield* realSleep(2)
+        assert.strictEqual((yield* real.getJob(lost.job_id)).state, "stalled", "stalled by the look tried again")
+        const recoveries = (yield* real.listEvents({ types: ["workflow_recovery"] })).items
+        assert.deepStrictEqual(recoveries.map((event) => event.workflow_run_id), [lostClaim.run.id], "one event")
+        assert.deepStrictEqual(log.leveled.filter(([, line]) => line.includes("second look")), [
+          ["WARN", "startup recovery's second look failed (try 1); trying again in 1s"],
+          ["INFO", "startup recovery, second look: stalled 1 workflow run(s) whose heartbeat was older than 30s, each with a workflow_recovery event"]
+        ])
       }).pipe(Effect.scoped, log.provide)
     }, 60_000)
 
