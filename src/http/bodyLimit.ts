@@ -25,6 +25,7 @@ import { DecodeFailure } from "../domain/Errors.js"
 import { BodyLimit } from "./Api.js"
 import { firstSilentChange, silentChangeIssue } from "./silentChanges.js"
 import { LengthRequired, MalformedBody, PayloadTooLarge } from "./Errors.js"
+import { Utf8CheckedMessage } from "./utf8Body.js"
 
 /** The default limit: 1 MiB, well above any job a person submits by hand. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -54,17 +55,20 @@ const isJson = (contentType: string | undefined): boolean =>
   contentType === undefined || contentType.trim() === "" || contentType.toLowerCase().includes("application/json")
 
 /**
- * Whether bytes that are not UTF-8 were replaced while the body of `length`
- * bytes was read as `text`. The platform decodes a body as UTF-8, putting
- * U+FFFD in place of each invalid sequence — a silent change of what the
- * client sent (`"p\xff"` would be stored as `"p\ufffd"`). Each U+FFFD is three
- * bytes; each invalid sequence it replaces is one to three, so any
- * replacement makes the text's UTF-8 length differ from the body's — except
- * where every one replaced exactly three bytes (a four-byte character cut
- * after its third byte), which reads as the character U+FFFD sent as such.
+ * Whether the body of `length` bytes, read as `text`, held bytes that are not
+ * UTF-8. The platform decodes a body as UTF-8, putting U+FFFD in place of each
+ * invalid sequence — a silent change of what the client sent (`"p\xff"` would
+ * be stored as `"p\ufffd"`). A request from `JobsApi.createServer` checked its
+ * bytes as they came (utf8Body.ts). Any other server's is judged by the text:
+ * each U+FFFD is three bytes and each invalid sequence it replaces one to
+ * three, so a replacement makes the text's UTF-8 length differ from the
+ * body's — except where every one replaced exactly three bytes (a four-byte
+ * character cut after its third byte), which reads as U+FFFD sent as such.
  */
-const replacedBytes = (text: string, length: number): boolean =>
-  text.includes("\ufffd") && Buffer.byteLength(text, "utf8") !== length
+const notUtf8 = (source: unknown, text: string, length: number): boolean =>
+  source instanceof Utf8CheckedMessage
+    ? source.notUtf8
+    : text.includes("\ufffd") && Buffer.byteLength(text, "utf8") !== length
 
 /** The BodyLimit middleware for bodies of at most `maxBytes` bytes. */
 export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<BodyLimit> =>
@@ -88,7 +92,7 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
       )
     )
     if (text === "") return
-    if (replacedBytes(text, Number(length))) {
+    if (notUtf8(request.source, text, Number(length))) {
       return yield* new MalformedBody({ reason: "its bytes are not valid UTF-8 (RFC 8259 §8.1); send the text encoded as UTF-8" })
     }
     const body = yield* Effect.try({

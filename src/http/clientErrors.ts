@@ -13,6 +13,7 @@ import type * as net from "node:net"
 import type * as stream from "node:stream"
 import * as Schema from "effect/Schema"
 import { RequestHeaderFieldsTooLarge, RequestHeaderFieldsTooLargeError } from "./Errors.js"
+import { Utf8CheckedMessage } from "./utf8Body.js"
 
 const encode = Schema.encodeSync(RequestHeaderFieldsTooLargeError)
 
@@ -52,5 +53,9 @@ export const answerClientErrors = <S extends http.Server>(server: S): S => {
   return server
 }
 
-/** `http.createServer` with `answerClientErrors`: what `ai-jobs serve` listens with. */
-export const createServer = (options: http.ServerOptions = {}): http.Server => answerClientErrors(http.createServer(options))
+/**
+ * `http.createServer` with `answerClientErrors`, its requests' bodies checked
+ * as UTF-8 on the way in (utf8Body.ts): what `ai-jobs serve` listens with.
+ */
+export const createServer = (options: http.ServerOptions = {}): http.Server =>
+  answerClientErrors(http.createServer({ IncomingMessage: Utf8CheckedMessage, ...options }))

@@ -45,9 +45,13 @@ const serverPort = Effect.map(HttpServer.HttpServer, (server) => (server.address
  * A raw exchange on one connection: writes `text` (then ends its side when
  * `halfClose`) and reads until the server closes, or `destroy`s the socket
  * right after writing or at the first byte of the answer: a client gone.
- * For what no HTTP client sends: repeated headers, a body cut short.
+ * For what no HTTP client sends: repeated headers, a body cut short. Given
+ * pieces, it writes them 30 ms apart, so the server reads each on its own.
  */
-const rawExchange = (text: string, options: { readonly destroy?: "after-write" | "after-first-byte"; readonly halfClose?: boolean } = {}) =>
+const rawExchange = (
+  text: string | ReadonlyArray<Uint8Array>,
+  options: { readonly destroy?: "after-write" | "after-first-byte"; readonly halfClose?: boolean } = {}
+) =>
   Effect.flatMap(serverPort, (port) =>
     Effect.async<string>((resume) => {
       const socket = net.connect(port, "127.0.0.1")
@@ -58,16 +62,20 @@ const rawExchange = (text: string, options: { readonly destroy?: "after-write" |
         done = true
         resume(Effect.succeed(received))
       }
-      socket.on("connect", () => {
-        socket.write(text, () => {
-          if (options.destroy === "after-write") {
+      const pieces = typeof text === "string" ? [text] : text
+      const write = (index: number): void => {
+        socket.write(pieces[index]!, () => {
+          if (index + 1 < pieces.length) {
+            setTimeout(() => write(index + 1), 30)
+          } else if (options.destroy === "after-write") {
             socket.destroy()
             finish()
           } else if (options.halfClose === true) {
             socket.end()
           }
         })
-      })
+      }
+      socket.on("connect", () => write(0))
       socket.on("data", (chunk: Buffer) => {
         received += chunk.toString("utf8")
         if (options.destroy === "after-first-byte") {
@@ -226,6 +234,9 @@ export const runHostileApiSuite = (backend: Backend) => {
           ["an overlong slash", [0xc0, 0xaf]],
           ["a surrogate encoded as UTF-8", [0xed, 0xa0, 0x80]],
           ["a cut three-byte character", [0xe2, 0x82]],
+          // Three bytes, as U+FFFD is: its replacement leaves the length as it was.
+          ["a four-byte character cut after its third byte", [0xf0, 0x9f, 0x98]],
+          ["two of them", [0xf0, 0x9f, 0x98, 0xf0, 0x9f, 0x98]],
           ["a five-byte form", [0xf8, 0x88, 0x80, 0x80, 0x80]]
         ]
         for (const [what, bytes] of invalid) {
@@ -248,6 +259,53 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.strictEqual(kept.status, 201, kept.text)
         assert.strictEqual(kept.body?.["protocol_id"], "p\ufffd\u{1F600}")
       })))
+
+    it.live("Input rules 17.2: bytes are checked as UTF-8 as they arrive, across the pieces a body comes in: a character split between two reads is kept, a cut one is refused; nothing stored from the refused", () =>
+      withApi(Effect.gen(function*() {
+        yield* Jobs
+        const before = yield* readBack
+        const encoder = new TextEncoder()
+        const [head, tail] = JSON.stringify(summarize({ protocol_id: "p@" })).split("@") as [string, string]
+        /** POST /jobs whose body has `bytes` in its protocol id, sent in two pieces cut `at` bytes into `bytes`. */
+        const inTwoPieces = (bytes: ReadonlyArray<number>, at: number) => {
+          const body = new Uint8Array([...encoder.encode(head), ...bytes, ...encoder.encode(tail)])
+          const request = encoder.encode(rawRequest("POST /jobs", [
+            ["Authorization", `Bearer ${TOKEN}`],
+            ["Content-Type", "application/json"],
+            ["Content-Length", String(body.length)]
+          ]))
+          const cut = encoder.encode(head).length + at
+          return rawExchange([new Uint8Array([...request, ...body.slice(0, cut)]), body.slice(cut)]).pipe(Effect.map(parseRaw))
+        }
+        // 😀 (F0 9F 98 80) cut after each of its first three bytes: one character, read in two pieces.
+        for (const at of [1, 2, 3]) {
+          const kept = yield* inTwoPieces([0xf0, 0x9f, 0x98, 0x80], at)
+          assert.strictEqual(kept.status, 201, kept.text)
+          assert.strictEqual(kept.body?.["protocol_id"], "p\u{1F600}")
+        }
+        const after = yield* readBack
+        // The same character missing its last byte, cut between the pieces or not.
+        for (const at of [1, 3]) {
+          const refused = yield* inTwoPieces([0xf0, 0x9f, 0x98], at)
+          assert.deepStrictEqual([refused.status, refused.body?.["_tag"]], [400, "MalformedBody"], refused.text)
+        }
+        assert.deepStrictEqual(yield* readBack, after, "nothing stored from a body that is not UTF-8")
+        assert.notDeepEqual(after, before)
+      })))
+
+    it.live("Input rules 17.2: behind a server of your own (plain http.createServer), a body that is not UTF-8 is still refused by its length (all but a four-byte character cut after its third byte)", () =>
+      withApi(Effect.gen(function*() {
+        yield* Jobs
+        const before = yield* readBack
+        const encoder = new TextEncoder()
+        const [head, tail] = JSON.stringify(summarize({ protocol_id: "p@" })).split("@") as [string, string]
+        const response = yield* send(HttpClientRequest.post("/jobs").pipe(
+          authed,
+          HttpClientRequest.bodyUint8Array(new Uint8Array([...encoder.encode(head), 0xff, ...encoder.encode(tail)]), "application/json")
+        ))
+        assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "MalformedBody"], response.text)
+        assert.deepStrictEqual(yield* readBack, before)
+      }), { plainServer: true }))
 
     it.live("R17 17.3 a URL of ~16 kB is 431 RequestHeaderFieldsTooLarge with the API's JSON error body, from the server users get (JobsApi.createServer); nothing changes", () =>
       withApi(Effect.gen(function*() {

@@ -14,6 +14,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as http from "node:http"
 import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import * as JobsApi from "../../src/http/JobsApi.js"
 import * as Recovery from "../../src/Recovery.js"
@@ -42,10 +43,12 @@ export const summarize = (overrides: Partial<JobRequestInput> = {}) => ({
  * The server is the library's (`JobsApi.createServer`), as `ai-jobs serve`
  * listens with: a request Node's parser refuses is answered as users see it.
  */
-export const loopback = HttpServer.layerTestClient.pipe(
-  Layer.provide(FetchHttpClient.layer),
-  Layer.provideMerge(NodeHttpServer.layer(() => JobsApi.createServer(), { host: "127.0.0.1", port: 0 }))
-)
+const loopbackOn = (createServer: () => http.Server) =>
+  HttpServer.layerTestClient.pipe(
+    Layer.provide(FetchHttpClient.layer),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
+  )
+export const loopback = loopbackOn(() => JobsApi.createServer())
 
 /** The API over `store` on a loopback server; the library's services stay reachable for set-up and checks. */
 export const apiServer = <E>(
@@ -53,6 +56,8 @@ export const apiServer = <E>(
   options: {
     readonly gate?: Layer.Layer<Recovery.RecoveryGate, never, JobStore | FlightRecorder>
     readonly maxBodyBytes?: number
+    /** Node's own `http.createServer` instead of the library's `JobsApi.createServer`: a server of the user's. */
+    readonly plainServer?: true
   } = {}
 ) =>
   HttpApiBuilder.serve().pipe(
@@ -61,7 +66,7 @@ export const apiServer = <E>(
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes })
     })),
     Layer.provideMerge(services(store, options.gate ?? Recovery.layerNoStartupRecovery)),
-    Layer.provideMerge(loopback)
+    Layer.provideMerge(options.plainServer === true ? loopbackOn(() => http.createServer()) : loopback)
   )
 
 /** The typed client, with the token unless another (or none) is given. */
