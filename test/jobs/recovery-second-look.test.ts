@@ -34,6 +34,16 @@ const armedAt = (due: number): Effect.Effect<void> =>
     assert.fail(`no sleep due at ${due} ms; armed: ${Chunk.toReadonlyArray(yield* TestClock.sleeps()).join(", ")}`)
   })
 
+/** Waits (real time) until a line holding `text` is logged: a look's last step, after its commit. */
+const untilLogged = (lines: ReadonlyArray<string>, text: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (let tries = 0; tries < 2_500; tries++) {
+      if (lines.some((line) => line.includes(text))) return
+      yield* realSleep(2)
+    }
+    assert.fail(`nothing logged with "${text}"; logged: ${lines.join(" | ")}`)
+  })
+
 for (const backend of sharedBackends) {
   describe(`R9 startup recovery's second look on ${backend.name}`, () => {
     it.effect("R9 a process restarted 10 s after its worker died: the dead run is left at startup and stalled one threshold later, once, with one workflow_recovery event; a run that beats since startup is left alone", () => {
@@ -60,7 +70,8 @@ for (const backend of sharedBackends) {
         yield* TestClock.adjust("10 seconds")
         yield* (yield* database.store()).heartbeat(aliveClaim.run.id)
         yield* TestClock.adjust("20 seconds")
-        for (let tries = 0; tries < 2_500 && (yield* store.getJob(lost.job_id)).state === "running"; tries++) yield* realSleep(2)
+        // Until the look has ended: its commit comes before its log line, so wait for the line, not the state.
+        yield* untilLogged(log.lines, "second look: stalled")
         assert.strictEqual((yield* store.getJob(lost.job_id)).state, "stalled", "the dead run is stalled at the second look")
         assert.strictEqual((yield* store.getJob(alive.job_id)).state, "running", "a run heard from since startup is left alone")
         const recoveries = (yield* store.listEvents({ types: ["workflow_recovery"] })).items
@@ -101,7 +112,7 @@ for (const backend of sharedBackends) {
         assert.strictEqual((yield* real.getJob(lost.job_id)).state, "running")
         down = false
         yield* TestClock.adjust("1 second")
-        for (let tries = 0; tries < 2_500 && (yield* real.getJob(lost.job_id)).state === "running"; tries++) yield* realSleep(2)
+        yield* untilLogged(log.lines, "second look: stalled")
         assert.strictEqual((yield* real.getJob(lost.job_id)).state, "stalled", "stalled by the look tried again")
         const recoveries = (yield* real.listEvents({ types: ["workflow_recovery"] })).items
         assert.deepStrictEqual(recoveries.map((event) => event.workflow_run_id), [lostClaim.run.id], "one event")
