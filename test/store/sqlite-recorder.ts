@@ -1,8 +1,13 @@
 /**
  * Records every statement better-sqlite3 executes (its Statement prototype's
- * `run` and `all` are wrapped for the duration: the real driver on a real
- * file, nothing mocked), for tests that count or inspect the store's
- * statements.
+ * `run` and `all` report to the recordings under way: the real driver on a
+ * real file, nothing mocked), for tests that count or inspect the store's
+ * statements. The hook is put in once per process and stays. Recordings
+ * used to swap the methods in and put the originals back when they ended;
+ * in two full runs every recording of one worker process then saw nothing
+ * (not reproduced since, cause not proven: one recording ending while
+ * another was under way would do it, or a second copy of the driver, so
+ * the store's own copy is hooked too).
  */
 import * as Effect from "effect/Effect"
 import { createRequire } from "node:module"
@@ -28,24 +33,52 @@ export interface Seen {
   readonly params: ReadonlyArray<unknown>
 }
 
+/** The recordings under way: each statement run is pushed to every one of them. */
+const recordings = new Set<Array<Seen>>()
+
+/** Marks a Statement prototype whose `run` and `all` already report to `recordings`. */
+const REPORTING = Symbol.for("@handshake/test/sqlite-recorder")
+
+/**
+ * Makes the Statement prototype of `Driver` report every `run` and `all` to
+ * the recordings under way — once and for good, so that recordings that
+ * overlap (or one a test left running) never take each other's hook away,
+ * as putting the original methods back would.
+ */
+const reportStatementsOf = (Driver: new (filename: string) => { prepare(sql: string): StatementLike; close(): void }) => {
+  const probe = new Driver(":memory:")
+  const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<Method, (...args: Array<unknown>) => unknown> & { [REPORTING]?: true }
+  probe.close()
+  if (proto[REPORTING] === true) return
+  for (const method of ["run", "all"] as const) {
+    const original = proto[method]
+    proto[method] = function(this: StatementLike, ...args: Array<unknown>) {
+      if (recordings.size > 0) {
+        const seen: Seen = { source: this.source, inTransaction: this.database.inTransaction, params: args }
+        for (const recording of recordings) recording.push(seen)
+      }
+      return original.apply(this, args)
+    }
+  }
+  proto[REPORTING] = true
+}
+
+/** better-sqlite3 as the store loads it (ownClient.ts: through @effect/sql-sqlite-node), in case it is not `Database`. */
+const storeDriver = () => {
+  const require = createRequire(import.meta.url)
+  return createRequire(require.resolve("@effect/sql-sqlite-node/SqliteClient"))("better-sqlite3") as typeof Database
+}
+
 /** Runs `effect` while recording every statement better-sqlite3 executes. */
 export const recordingStatements = <A, E, R>(effect: (seen: ReadonlyArray<Seen>) => Effect.Effect<A, E, R>) =>
   Effect.acquireUseRelease(
     Effect.sync(() => {
-      const probe = new Database(":memory:")
-      const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<Method, (...args: Array<unknown>) => unknown>
-      probe.close()
+      reportStatementsOf(Database)
+      reportStatementsOf(storeDriver())
       const seen: Array<Seen> = []
-      const originals = { run: proto.run, all: proto.all }
-      for (const method of ["run", "all"] as const) {
-        const original = originals[method]
-        proto[method] = function(this: StatementLike, ...args: Array<unknown>) {
-          seen.push({ source: this.source, inTransaction: this.database.inTransaction, params: args })
-          return original.apply(this, args)
-        }
-      }
-      return { proto, originals, seen }
+      recordings.add(seen)
+      return seen
     }),
-    ({ seen }) => Effect.map(effect(seen), (value) => ({ value, seen })),
-    ({ originals, proto }) => Effect.sync(() => Object.assign(proto, originals))
+    (seen) => Effect.map(effect(seen), (value) => ({ value, seen })),
+    (seen) => Effect.sync(() => recordings.delete(seen))
   )
