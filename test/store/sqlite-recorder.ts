@@ -36,31 +36,41 @@ export interface Seen {
 /** The recordings under way: each statement run is pushed to every one of them. */
 const recordings = new Set<Array<Seen>>()
 
-/** Marks a Statement prototype whose `run` and `all` already report to `recordings`. */
-const REPORTING = Symbol.for("@handshake/test/sqlite-recorder")
+/** The hooks put in, by Statement prototype: whether `run` and `all` are still ours. */
+const hooks = new WeakMap<object, Record<Method, (...args: Array<unknown>) => unknown>>()
+
+/** Inside a hooked call: a hook around a hook (one put in again over another) records once. */
+let reporting = false
 
 /**
  * Makes the Statement prototype of `Driver` report every `run` and `all` to
- * the recordings under way — once and for good, so that recordings that
- * overlap (or one a test left running) never take each other's hook away,
- * as putting the original methods back would.
+ * the recordings under way. It stays in, so recordings that overlap never
+ * take each other's hook away (as putting the original methods back would);
+ * if anything has replaced it since, it is put in again over what is there.
  */
 const reportStatementsOf = (Driver: new (filename: string) => { prepare(sql: string): StatementLike; close(): void }) => {
   const probe = new Driver(":memory:")
-  const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<Method, (...args: Array<unknown>) => unknown> & { [REPORTING]?: true }
+  const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<Method, (...args: Array<unknown>) => unknown>
   probe.close()
-  if (proto[REPORTING] === true) return
+  const ours = hooks.get(proto)
+  if (ours !== undefined && proto.run === ours.run && proto.all === ours.all) return
+  const hooked = {} as Record<Method, (...args: Array<unknown>) => unknown>
   for (const method of ["run", "all"] as const) {
     const original = proto[method]
-    proto[method] = function(this: StatementLike, ...args: Array<unknown>) {
-      if (recordings.size > 0) {
-        const seen: Seen = { source: this.source, inTransaction: this.database.inTransaction, params: args }
-        for (const recording of recordings) recording.push(seen)
+    hooked[method] = function(this: StatementLike, ...args: Array<unknown>) {
+      if (reporting || recordings.size === 0) return original.apply(this, args)
+      const seen: Seen = { source: this.source, inTransaction: this.database.inTransaction, params: args }
+      for (const recording of recordings) recording.push(seen)
+      reporting = true
+      try {
+        return original.apply(this, args)
+      } finally {
+        reporting = false
       }
-      return original.apply(this, args)
     }
+    proto[method] = hooked[method]
   }
-  proto[REPORTING] = true
+  hooks.set(proto, hooked)
 }
 
 /** better-sqlite3 as the store loads it (ownClient.ts: through @effect/sql-sqlite-node), in case it is not `Database`. */
