@@ -523,13 +523,17 @@ export const runApiSuite = (backend: Backend) => {
         const real = Context.get(storeContext, JobStore)
         const disk = new StorageError({ operation: "test", cause: new Error("disk on fire") })
         const failedRecovery = Layer.succeed(JobStore, { ...real, stallStaleRuns: () => Effect.fail(disk) })
-        yield* Effect.gen(function*() {
+        // What a client sees once the first try failed: /health 503 saying so, and POST /jobs why intake is closed.
+        const seesIntakeClosed = Effect.gen(function*() {
           const api = yield* typedClient()
           yield* Effect.flip((yield* Recovery.RecoveryGate).await)
           const failed = yield* Effect.flip(api.health.health())
           assert.deepStrictEqual(failed._tag === "Unhealthy" ? [failed.database, failed.recovery] : [], ["reachable", "failed"])
-          // And POST /jobs says why intake is closed.
           assert.strictEqual(yield* failureTag(api.jobs.submit({ payload: summarize() })), "RecoveryFailed")
+          return api
+        })
+        yield* Effect.gen(function*() {
+          yield* seesIntakeClosed
           const raw = yield* send(HttpClientRequest.post("/jobs").pipe(HttpClientRequest.bearerToken(TOKEN), HttpClientRequest.bodyUnsafeJson(summarize())))
           assert.strictEqual(raw.status, 503)
         }).pipe(Effect.provide(apiServer(failedRecovery, { gate: Recovery.layerStartup() })))
@@ -538,11 +542,7 @@ export const runApiSuite = (backend: Backend) => {
         let down = true
         const brieflyDown = Layer.succeed(JobStore, { ...real, stallStaleRuns: (options) => down ? Effect.fail(disk) : real.stallStaleRuns(options) })
         yield* Effect.gen(function*() {
-          const api = yield* typedClient()
-          yield* Effect.flip((yield* Recovery.RecoveryGate).await)
-          const failed = yield* Effect.flip(api.health.health())
-          assert.deepStrictEqual(failed._tag === "Unhealthy" ? [failed.database, failed.recovery] : [], ["reachable", "failed"])
-          assert.strictEqual(yield* failureTag(api.jobs.submit({ payload: summarize() })), "RecoveryFailed")
+          const api = yield* seesIntakeClosed
           down = false
           // The next try armed on the TestClock (due 1 s after the failure), then the clock moved to it.
           const due = (yield* Clock.currentTimeMillis) + 1_000

@@ -106,6 +106,15 @@ const parseRaw = (response: string) => {
   return { status, body, text }
 }
 
+/** The summary request's JSON around its protocol id's text (`p` then the bytes a test puts in). */
+const [BEFORE_BYTES, AFTER_BYTES] = JSON.stringify(summarize({ protocol_id: "p@" })).split("@").map((part) => new TextEncoder().encode(part)) as [Uint8Array, Uint8Array]
+
+/** Where the bytes begin in such a body. */
+const BYTES_AT = BEFORE_BYTES.length
+
+/** The summary request with `bytes` inside its protocol id's string. */
+const withBytes = (bytes: ReadonlyArray<number>) => new Uint8Array([...BEFORE_BYTES, ...bytes, ...AFTER_BYTES])
+
 export const runHostileApiSuite = (backend: Backend) => {
   const withApi = <A, E, R>(effect: Effect.Effect<A, E, R>, options: Parameters<typeof apiServer>[1] = {}) =>
     Effect.provide(effect, apiServer(backend.makeStore(), options) as Layer.Layer<Exclude<R, never>, unknown>)
@@ -223,11 +232,6 @@ export const runHostileApiSuite = (backend: Backend) => {
         const job = yield* jobs.submit(summarize())
         const before = yield* readBack
         const encoder = new TextEncoder()
-        // The summary request with `bytes` inside its protocol id's string.
-        const withBytes = (bytes: ReadonlyArray<number>) => {
-          const [head, tail] = JSON.stringify(summarize({ protocol_id: "p@" })).split("@") as [string, string]
-          return new Uint8Array([...encoder.encode(head), ...bytes, ...encoder.encode(tail)])
-        }
         const invalid: ReadonlyArray<readonly [string, ReadonlyArray<number>]> = [
           ["a lone 0xFF", [0xff]],
           ["a cut two-byte character", [0xc3, 0x28]],
@@ -265,16 +269,15 @@ export const runHostileApiSuite = (backend: Backend) => {
         yield* Jobs
         const before = yield* readBack
         const encoder = new TextEncoder()
-        const [head, tail] = JSON.stringify(summarize({ protocol_id: "p@" })).split("@") as [string, string]
         /** POST /jobs whose body has `bytes` in its protocol id, sent in two pieces cut `at` bytes into `bytes`. */
         const inTwoPieces = (bytes: ReadonlyArray<number>, at: number) => {
-          const body = new Uint8Array([...encoder.encode(head), ...bytes, ...encoder.encode(tail)])
+          const body = withBytes(bytes)
           const request = encoder.encode(rawRequest("POST /jobs", [
             ["Authorization", `Bearer ${TOKEN}`],
             ["Content-Type", "application/json"],
             ["Content-Length", String(body.length)]
           ]))
-          const cut = encoder.encode(head).length + at
+          const cut = BYTES_AT + at
           return rawExchange([new Uint8Array([...request, ...body.slice(0, cut)]), body.slice(cut)]).pipe(Effect.map(parseRaw))
         }
         // 😀 (F0 9F 98 80) cut after each of its first three bytes: one character, read in two pieces.
@@ -297,11 +300,9 @@ export const runHostileApiSuite = (backend: Backend) => {
       withApi(Effect.gen(function*() {
         yield* Jobs
         const before = yield* readBack
-        const encoder = new TextEncoder()
-        const [head, tail] = JSON.stringify(summarize({ protocol_id: "p@" })).split("@") as [string, string]
         const response = yield* send(HttpClientRequest.post("/jobs").pipe(
           authed,
-          HttpClientRequest.bodyUint8Array(new Uint8Array([...encoder.encode(head), 0xff, ...encoder.encode(tail)]), "application/json")
+          HttpClientRequest.bodyUint8Array(withBytes([0xff]), "application/json")
         ))
         assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "MalformedBody"], response.text)
         assert.deepStrictEqual(yield* readBack, before)
