@@ -251,6 +251,32 @@ const mayPass = (cause: Cause.Cause<unknown>): boolean =>
   Option.match(Cause.failureOption(cause), { onNone: () => false, onSome: (error) => !(error instanceof DecodeFailure) })
 
 /**
+ * `effect` tried until it succeeds: after a failure that may pass (`mayPass`),
+ * it runs again `startupRetryDelay` later on Effect's `Clock`. `failed` hears
+ * of every failure with the try's number and the wait before the next try —
+ * none after an interrupt or a failure that cannot pass, which end the tries.
+ */
+const untilItPasses = <A, R>(
+  effect: Effect.Effect<A, unknown, R>,
+  succeeded: (value: A, n: number) => Effect.Effect<void>,
+  failed: (cause: Cause.Cause<unknown>, n: number, next: Duration.Duration | undefined) => Effect.Effect<void>
+): Effect.Effect<void, never, R> => {
+  const attempt = (n: number): Effect.Effect<void, never, R> =>
+    Effect.matchCauseEffect(effect, {
+      onSuccess: (value) => succeeded(value, n),
+      onFailure: (cause) => {
+        if (Cause.isInterruptedOnly(cause) || !mayPass(cause)) return failed(cause, n, undefined)
+        const next = startupRetryDelay(n + 1)
+        return failed(cause, n, next).pipe(
+          Effect.zipRight(Effect.sleep(next)),
+          Effect.zipRight(Effect.suspend(() => attempt(n + 1)))
+        )
+      }
+    })
+  return attempt(1)
+}
+
+/**
  * Startup's second look. A run last heard from shortly before startup is not
  * stale yet, so the scan leaves it — and if its process died (a restart
  * within the threshold), nothing would stall it until the next restart. One
@@ -273,17 +299,12 @@ const secondLook = (
         Effect.zipRight(Effect.provideService(stallScan({ retries: STARTUP_RETRIES, ...scan }, startedAt), JobStore, store)),
         Effect.flatMap((report) => logStalled("startup recovery, second look", report))
       )))
-  const attempt = (n: number): Effect.Effect<void> =>
-    Effect.catchAllCause(look, (cause) => {
-      if (Cause.isInterruptedOnly(cause)) return Effect.void
-      if (!mayPass(cause)) return Effect.logWarning("startup recovery's second look failed (the next restart looks again)", cause)
-      const delay = startupRetryDelay(n + 1)
-      return Effect.logWarning(`startup recovery's second look failed (try ${n}); trying again in ${Duration.format(delay)}`, cause).pipe(
-        Effect.zipRight(Effect.sleep(delay)),
-        Effect.zipRight(Effect.suspend(() => attempt(n + 1)))
-      )
-    })
-  return attempt(1)
+  return untilItPasses(look, () => Effect.void, (cause, n, next) =>
+    Cause.isInterruptedOnly(cause)
+      ? Effect.void
+      : next === undefined
+      ? Effect.logWarning("startup recovery's second look failed (the next restart looks again)", cause)
+      : Effect.logWarning(`startup recovery's second look failed (try ${n}); trying again in ${Duration.format(next)}`, cause))
 }
 
 /**
@@ -318,34 +339,31 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     const startup = badInterval
       ? Effect.fail(new DecodeFailure({ subject: "StartupOptions", issues: [{ path: "sweepEvery", message: "sweepEvery must be a finite duration above zero" }] }))
       : recoverStalledRuns({ retries: STARTUP_RETRIES, ...scan })
-    const attempt = (n: number): Effect.Effect<void, never, JobStore> =>
-      startup.pipe(Effect.matchCauseEffect({
-        onSuccess: (report) =>
-          logStalled("startup recovery", report).pipe(
-            Effect.zipRight(n === 1 ? Effect.void : Effect.logInfo(`startup recovery succeeded on try ${n}: job intake is open`)),
-            Effect.zipRight(Deferred.succeed(succeeded, report)),
-            Effect.zipRight(Deferred.succeed(firstTried, undefined)),
-            Effect.asVoid
-          ),
-        onFailure: (cause) => {
-          lastFailure = new RecoveryFailed({ cause: Cause.squash(cause) })
-          const closed = Effect.asVoid(Deferred.succeed(firstTried, undefined))
-          // An interrupt is the layer closing, not a failure.
-          if (Cause.isInterruptedOnly(cause)) return closed
-          if (!mayPass(cause)) {
-            return Effect.zipRight(Effect.logError("startup recovery failed: no new job is accepted until it succeeds (restart the process)", cause), closed)
-          }
-          const delay = startupRetryDelay(n + 1)
-          const said = `no new job is accepted until it succeeds; trying again in ${Duration.format(delay)}`
-          // An operator's first sign that intake is closed is an ERROR; each later failure a WARN.
-          return (n === 1 ? Effect.logError(`startup recovery failed: ${said}`, cause) : Effect.logWarning(`startup recovery failed again (try ${n}): ${said}`, cause)).pipe(
-            Effect.zipRight(closed),
-            Effect.zipRight(Effect.sleep(delay)),
-            Effect.zipRight(Effect.suspend(() => attempt(n + 1)))
-          )
+    const tried = Effect.asVoid(Deferred.succeed(firstTried, undefined))
+    const startupTries = untilItPasses(
+      startup,
+      (report, n) =>
+        logStalled("startup recovery", report).pipe(
+          Effect.zipRight(n === 1 ? Effect.void : Effect.logInfo(`startup recovery succeeded on try ${n}: job intake is open`)),
+          Effect.zipRight(Deferred.succeed(succeeded, report)),
+          Effect.zipRight(tried)
+        ),
+      (cause, n, next) => {
+        lastFailure = new RecoveryFailed({ cause: Cause.squash(cause) })
+        // An interrupt is the layer closing, not a failure.
+        if (Cause.isInterruptedOnly(cause)) return tried
+        if (next === undefined) {
+          return Effect.zipRight(Effect.logError("startup recovery failed: no new job is accepted until it succeeds (restart the process)", cause), tried)
         }
-      }))
-    yield* Effect.forkScoped(attempt(1))
+        const said = `no new job is accepted until it succeeds; trying again in ${Duration.format(next)}`
+        // An operator's first sign that intake is closed is an ERROR; each later failure a WARN.
+        return Effect.zipRight(
+          n === 1 ? Effect.logError(`startup recovery failed: ${said}`, cause) : Effect.logWarning(`startup recovery failed again (try ${n}): ${said}`, cause),
+          tried
+        )
+      }
+    )
+    yield* Effect.forkScoped(startupTries)
     yield* Deferred.await(succeeded).pipe(
       Effect.flatMap((report) => secondLook(store, scan, startedAt, report.threshold)),
       Effect.forkScoped
