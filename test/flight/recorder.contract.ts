@@ -159,6 +159,24 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         })
       }))
 
+    test("R14 an object whose keys NFC would merge (é and e + U+0301) is refused, naming its path; nothing is stored", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        // Normalised one after the other, the second key overwrote the first: a value lost without a word.
+        for (const clash of [{ "\u00e9": "precomposed", "e\u0301": "decomposed" }, { "e\u0301": "decomposed", "\u00e9": "precomposed" }]) {
+          const refused = yield* Effect.flip(recorder.recordUntrusted(eventOf("editor_edit", { applied_suggestions: [{ kept: 1 }, clash] })))
+          assert.strictEqual(refused._tag, "InvalidEvent")
+          const reasons = refused._tag === "InvalidEvent" ? refused.reasons : []
+          assert.deepStrictEqual(reasons.map((reason) => reason.path), ["applied_suggestions.1"])
+          assert.include(reasons[0]?.message, "(U+0065 U+0301)")
+        }
+        assert.strictEqual(yield* countRows, 0)
+        // A key alone in its NFC form is kept, normalised.
+        yield* recorder.recordUntrusted(eventOf("editor_edit", { applied_suggestions: [{ "e\u0301": "decomposed", e: 1 }] }))
+        const [event] = yield* allEvents()
+        assert.deepStrictEqual((event as { applied_suggestions?: unknown }).applied_suggestions, [{ "\u00e9": "decomposed", e: 1 }])
+      }))
+
     test("R14 debug mode stores raw content, still redacted", () =>
       Effect.gen(function*() {
         const recorder = yield* FlightRecorder.FlightRecorder

@@ -42,6 +42,35 @@ export const sanitize = (value: Json, redactor: Redactor): Json => {
   return value
 }
 
+/**
+ * The first object in `value` holding two keys that are one key once
+ * NFC-normalised (`"é"` and `"e\u0301"`), as the path of that object and the
+ * keys, or null. `sanitize` would keep only the last of them: a value lost
+ * without a word, so such an event is refused instead. Keys are almost always
+ * NFC already; only an object with one that is not is looked at closely.
+ */
+export const firstKeyCollision = (
+  value: Json,
+  path = ""
+): { readonly path: string; readonly keys: ReadonlyArray<string> } | null => {
+  if (typeof value !== "object" || value === null) return null
+  const entries = Array.isArray(value) ? value.map((item: Json, index) => [String(index), item] as const) : Object.entries(value)
+  if (!Array.isArray(value) && entries.some(([key]) => key.normalize("NFC") !== key)) {
+    const byForm = new Map<string, Array<string>>()
+    for (const [key] of entries) {
+      const form = key.normalize("NFC")
+      const keys = byForm.get(form)
+      if (keys === undefined) byForm.set(form, [key])
+      else return { path, keys: [...keys, key] }
+    }
+  }
+  for (const [key, child] of entries) {
+    const found = firstKeyCollision(child, path === "" ? key : `${path}.${key}`)
+    if (found !== null) return found
+  }
+  return null
+}
+
 /** `sha256:` and the hex digest of the NFC form of `text`, as `ContentHash` expects. */
 export const contentHash = (text: string): string =>
   `sha256:${createHash("sha256").update(text.normalize("NFC"), "utf8").digest("hex")}`

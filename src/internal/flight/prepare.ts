@@ -15,7 +15,7 @@ import { isStorable } from "../../domain/Text.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { vouch } from "../../domain/vouched.js"
 import { claimedType, EventTooLarge, InvalidEvent } from "./Errors.js"
-import { applyRawContentPolicy, DEFAULT_MAX_EVENT_BYTES, encodedSize, type JsonObject, sanitize } from "./Privacy.js"
+import { applyRawContentPolicy, DEFAULT_MAX_EVENT_BYTES, encodedSize, firstKeyCollision, type JsonObject, sanitize } from "./Privacy.js"
 import * as Redactor from "./Redactor.js"
 
 /** How events are prepared. */
@@ -87,6 +87,25 @@ export const unstorableText = (type: EventType, path: string): InvalidEvent =>
     reasons: [{ path, message: "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate" }]
   })
 
+/** A key as text and as code points (the forms look alike on screen), its first 12. */
+const spelt = (key: string): string => {
+  const points = [...key]
+  const shown = points.slice(0, 12).map((point) => `U+${point.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`)
+  return `${JSON.stringify(key)} (${shown.join(" ")}${points.length > 12 ? " …" : ""})`
+}
+
+/** The refusal of an object whose keys NFC would merge (Privacy.ts `firstKeyCollision`). */
+const keyCollision = (type: EventType, collision: { readonly path: string; readonly keys: ReadonlyArray<string> }): InvalidEvent =>
+  new InvalidEvent({
+    event_type: type,
+    reasons: [{
+      path: collision.path,
+      message: `Expected keys that stay distinct once NFC-normalised: ${
+        collision.keys.map(spelt).join(" and ")
+      } are one key, and one of their values would be lost`
+    }]
+  })
+
 /** The size bound on a stored body (R14): larger is `EventTooLarge` (returned, never thrown), never truncated. */
 export const sizeRefusal = (body: JsonObject, eventId: string, type: EventType, maxEventBytes: number): EventTooLarge | undefined => {
   const size = encodedSize(body)
@@ -133,6 +152,9 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       // Encoding canonicalises (timestamps to `…Z` with milliseconds) before the privacy rules see the text.
       const encoded = yield* Effect.mapError(encode(decoded), (error) => InvalidEvent.fromParseError(input, error))
       const stripped = applyRawContentPolicy(encoded as unknown as JsonObject, decoded.type, debug)
+      // NFC would merge two such keys into one, keeping one value: refused, never a value lost without a word.
+      const collision = firstKeyCollision(stripped)
+      if (collision !== null) return yield* keyCollision(decoded.type, collision)
       const body = sanitize(stripped, redactor) as JsonObject
       // A redaction rule must not break a field (say, turn an id into "[REDACTED]"):
       // the stored form is validated again.
