@@ -8,7 +8,7 @@ import { JobKind } from "./JobKind.js"
 import { JobMetrics } from "./JobMetrics.js"
 import { AccessMode, JobState, SafetyMode } from "./JobState.js"
 import { Json } from "./Json.js"
-import { hasText, NonEmptyText, Text } from "./Text.js"
+import { atMostCharacters, hasText, NonEmptyText, Text } from "./Text.js"
 import { isRfc3339, Timestamp, TimestampFromSelf } from "./Timestamp.js"
 import { BackoffMillis, JobBackoff, MAX_ATTEMPTS_LIMIT, MaxAttempts } from "./RetryPolicy.js"
 
@@ -108,12 +108,19 @@ export const AiJob = Schema.Struct({
 }).annotations({ identifier: "AiJob" })
 export type AiJob = typeof AiJob.Type
 
+/** The longest identifier, in characters (code points). */
+export const MAX_IDENTIFIER_CHARACTERS = 256
+
 /**
  * An identifier a caller names a protocol or profile by: non-empty, not only
  * whitespace (a blank name names nothing), at most 256 characters.
  */
 export const Identifier = NonEmptyText.pipe(
-  Schema.maxLength(256),
+  Schema.filter((text) => atMostCharacters(text, MAX_IDENTIFIER_CHARACTERS), {
+    title: `maxLength(${MAX_IDENTIFIER_CHARACTERS})`,
+    description: `a string at most ${MAX_IDENTIFIER_CHARACTERS} characters (code points) long`,
+    jsonSchema: { maxLength: MAX_IDENTIFIER_CHARACTERS }
+  }),
   Schema.filter(hasText, { message: () => "Expected an identifier, not only whitespace" })
 ).annotations({ identifier: "Identifier" })
 

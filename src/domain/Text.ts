@@ -24,6 +24,18 @@ const message = () => "Text must not contain U+0000 (NUL) or a lone UTF-16 surro
  */
 export const hasText = (text: string): boolean => /\P{White_Space}/u.test(text)
 
+/**
+ * Whether `text` is at most `max` characters (code points, as JSON Schema's
+ * `maxLength` counts them), not UTF-16 units: 256 emoji are 256 characters.
+ * Counted only when the units could exceed it.
+ */
+export const atMostCharacters = (text: string, max: number): boolean => {
+  if (text.length <= max) return true
+  let characters = 0
+  for (const _ of text) if (++characters > max) return false
+  return true
+}
+
 /** A string without U+0000 or lone surrogates. */
 export const Text = Schema.String.pipe(Schema.filter(isStorable, { message })).annotations({ identifier: "Text" })
 

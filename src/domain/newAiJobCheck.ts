@@ -16,14 +16,14 @@
  * same results over well-formed, odd and hostile inputs.
  */
 import * as DateTime from "effect/DateTime"
-import type { JobRequest, NewAiJob } from "./AiJob.js"
+import { type JobRequest, MAX_IDENTIFIER_CHARACTERS, type NewAiJob } from "./AiJob.js"
 import { MAX_DEPTH, nestedDeeperThan } from "./depth.js"
 import { isCanonicalId, type JobId, type TraceId } from "./Ids.js"
 import { JobKinds, LegacyTerminalAlias } from "./JobKind.js"
 import { AccessModes, SafetyModes } from "./JobState.js"
 import { checkedJson } from "./Json.js"
 import { MAX_ATTEMPTS_LIMIT } from "./RetryPolicy.js"
-import { hasText, isStorable } from "./Text.js"
+import { atMostCharacters, hasText, isStorable } from "./Text.js"
 import { TIMESTAMP_RANGE_MS } from "./Timestamp.js"
 
 /** Not the common shape: the Schema decides. */
@@ -56,9 +56,9 @@ const nonEmptyText = (value: unknown): string => {
   throw unusual
 }
 
-/** `Identifier`: non-empty storable text of at most 256 UTF-16 units, not only whitespace. */
+/** `Identifier`: non-empty storable text of at most 256 characters, not only whitespace. */
 const identifier = (value: unknown): string => {
-  if (nonEmptyText(value).length <= 256 && hasText(value as string)) return value as string
+  if (atMostCharacters(nonEmptyText(value), MAX_IDENTIFIER_CHARACTERS) && hasText(value as string)) return value as string
   throw unusual
 }
 

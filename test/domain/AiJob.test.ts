@@ -107,6 +107,22 @@ describe("R5 AiJob", () => {
     assert.isTrue(Schema.is(SafetyMode)(mode))
   })
 
+  it("R5 a protocol or profile id is 1 to 256 characters, counted as code points (JSON Schema's maxLength), not UTF-16 units", () => {
+    // The names a caller gives (NewAiJob; a stored job reads any storable text).
+    const decode = Schema.decodeUnknownEither(NewAiJob)
+    const validJob = { job_kind: "doc_edit", protocol_id: "p", profile_id: "p", capability_profile_id: "Coder", access_mode: "preview_only", safety_mode: "normal" }
+    for (const name of ["x".repeat(256), "😀".repeat(256), "é".normalize("NFD").repeat(128)]) {
+      for (const field of ["protocol_id", "profile_id", "capability_profile_id"]) {
+        assert.isTrue(Either.isRight(decode({ ...validJob, [field]: name })), `${field}: ${name.length} units kept`)
+      }
+    }
+    for (const name of ["x".repeat(257), "😀".repeat(257)]) {
+      const refused = decode({ ...validJob, protocol_id: name })
+      assert.isTrue(Either.isLeft(refused), `${[...name].length} characters refused`)
+      if (Either.isLeft(refused)) assert.include(DecodeFailure.fromParseError("AiJob", refused.left).message, "at most 256 characters")
+    }
+  })
+
   it("Timestamp refuses text that is not RFC 3339", () => {
     for (const text of ["2026-01-19 23:59:37", "2026-01-19", "yesterday", "2026-13-01T00:00:00Z", "2026-02-30T23:59:37Z", "2025-02-29T00:00:00Z", "2026-01-19T24:00:00Z", "2026-01-19T23:60:00Z", "2026-01-19T23:59:60Z"]) {
       assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(Timestamp)(text)), text)

@@ -67,7 +67,7 @@ const LOWER_ID = "0190a3f4-1c2d-7e3f-8a9b-0c1d2e3f4a5b"
 
   /** Values no field should take lightly. */
   const hostile: ReadonlyArray<unknown> = [
-    undefined, null, "", " ", "\u3000\t", "\ufeff", "\u0000", "a\u0000b", "\uD800", "x".repeat(256), "x".repeat(257), "😀".repeat(128), "😀".repeat(129),
+    undefined, null, "", " ", "\u3000\t", "\ufeff", "\u0000", "a\u0000b", "\uD800", "x".repeat(256), "x".repeat(257), "😀".repeat(128), "😀".repeat(129), "😀".repeat(256), "😀".repeat(257),
     0, -0, 1, -1, 1.5, Number.NaN, Infinity, -Infinity, 32767, 32768, -32768, -32769, 1_000_000, 1_000_001, 2 ** 53,
     true, false, [], [{}], {}, { entity_id: "e", entity_kind: "k" }, { entity_id: "e", entity_kind: "k", extra: 1 },
     "term_exec", "terminal_exec", "doc_edit", "read", "analysis_only", "strict",
