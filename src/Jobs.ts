@@ -223,14 +223,20 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   ) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
 }>() {}
 
-/** Builds the service from the store, recorder, capabilities, recovery gate and wake-up in context. */
 /** How often `claimNext` looks for runs offered to workers before the queue (adoptOffered.ts `offersLook`). */
 const OFFERS_LOOK_INTERVAL_MS = 1_000
 
 /** The options `claimNext` names. */
 const CLAIM_OPTIONS: ReadonlyArray<string> = ["kinds"]
 
+/** The options `Jobs.make` names. */
+const JOBS_OPTIONS: ReadonlyArray<string> = ["retry"]
+
+/** Builds the service from the store, recorder, capabilities, recovery gate and wake-up in context. */
 export const make = (options: Options = {}) => Effect.gen(function*() {
+  // A misspelt `retyr` dropped would leave retries off without a word.
+  const unknown = unknownOptions(options, JOBS_OPTIONS, "JobsOptions")
+  if (unknown !== undefined) return yield* unknown
   const recorder = yield* FlightRecorder
   // Caller text stored on jobs, runs and nodes is redacted like the events about it (R14).
   const store = redactCallerText(yield* JobStore, recorder.redact)

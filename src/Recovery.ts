@@ -80,6 +80,9 @@ const DEFAULTS = { pg: { batchSize: 1000, concurrency: 2 }, sqlite: { batchSize:
 /** The options a scan names. */
 const RECOVERY_OPTIONS: ReadonlyArray<string> = ["threshold", "batchSize", "concurrency", "retries"]
 
+/** The options `layerStartup` names. */
+const STARTUP_OPTIONS: ReadonlyArray<string> = [...RECOVERY_OPTIONS, "sweepEvery"]
+
 /** How many times `layerStartup` retries a failed batch by default (about 3 s of waiting in all). */
 export const STARTUP_RETRIES = 5
 
@@ -335,8 +338,10 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     const interval = sweepEvery === undefined ? undefined : Option.getOrUndefined(Duration.decodeUnknown(sweepEvery))
     const badInterval = sweepEvery !== undefined &&
       (interval === undefined || !Duration.isFinite(interval) || !Duration.greaterThan(interval, Duration.zero))
+    // Named here, not by the scan, so the refusal lists sweepEvery among the options expected.
+    const unknown = unknownOptions(options, STARTUP_OPTIONS, "StartupOptions")
     // A bad interval is a bad option of the scan: intake stays closed with the reason, like a bad threshold.
-    const startup = badInterval
+    const startup = unknown !== undefined ? Effect.fail(unknown) : badInterval
       ? Effect.fail(new DecodeFailure({ subject: "StartupOptions", issues: [{ path: "sweepEvery", message: "sweepEvery must be a finite duration above zero" }] }))
       : recoverStalledRuns({ retries: STARTUP_RETRIES, ...scan })
     const tried = Effect.asVoid(Deferred.succeed(firstTried, undefined))

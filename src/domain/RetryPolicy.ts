@@ -11,6 +11,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
+import { readDuration } from "../util/durationInput.js"
 import { CanonicalJobKind } from "./JobKind.js"
 import type { JobKind } from "./JobKind.js"
 
@@ -36,11 +37,8 @@ const delayMessage = "Expected a finite duration from 0 to 365 days (\"30 second
 /** A delay, as an Effect `Duration` input ("30 seconds", 1000 for milliseconds, …): finite, from 0 to `MAX_DELAY`. */
 const Delay = Schema.declare(
   (input: unknown): input is Duration.DurationInput => {
-    // Duration reads a negative wait ("-1 seconds", -1000, [-1, 0]) as zero: refused here instead, as the mistake it is.
-    if ((typeof input === "number" || typeof input === "bigint") && input < 0) return false
-    if (typeof input === "string" && /^\s*-/.test(input)) return false
-    if (Array.isArray(input) && input.some((part) => typeof part === "number" && part < 0)) return false
-    const decoded = Duration.decodeUnknown(input)
+    // readDuration refuses a negative wait ("-1 seconds", -1000, [-1, 0]), which Duration reads as zero.
+    const decoded = readDuration(input)
     return decoded._tag === "Some" && Duration.isFinite(decoded.value) && Duration.lessThanOrEqualTo(decoded.value, MAX_DELAY)
   },
   {

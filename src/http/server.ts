@@ -21,6 +21,8 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type { DecodeFailure } from "../domain/Errors.js"
+import { unknownOptions } from "../domain/knownOptions.js"
 import type { FlightRecorder } from "../FlightRecorder.js"
 import type { Jobs } from "../Jobs.js"
 import type { RecoveryGate } from "../Recovery.js"
@@ -47,8 +49,11 @@ export interface ServerOptions {
 /** The library's services the API runs on. */
 export type Services = Jobs | JobStore | FlightRecorder | RecoveryGate
 
-/** Why the API cannot start: a token too short, or the console's files missing. */
-export type ServerError = Auth.InvalidToken | ConsoleAssetMissing
+/** Why the API cannot start: a token too short, the console's files missing, or an option it does not name. */
+export type ServerError = Auth.InvalidToken | ConsoleAssetMissing | DecodeFailure
+
+/** The options `ServerOptions` names. */
+const SERVER_OPTIONS: ReadonlyArray<string> = ["token", "maxBodyBytes", "console"]
 
 const encodeUnauthorized = Schema.encode(UnauthorizedError)
 
@@ -87,8 +92,11 @@ const consoleRoutes = HttpApiBuilder.Router.use((router) =>
   }))
 
 /** The API, its OpenAPI document and the console, as the `HttpApi.Api` that `HttpApiBuilder.serve()` serves. */
-export const layer = (options: ServerOptions): Layer.Layer<HttpApi.Api, ServerError, Services> =>
-  Layer.mergeAll(
+export const layer = (options: ServerOptions): Layer.Layer<HttpApi.Api, ServerError, Services> => {
+  // A misspelt `consol: false` dropped would serve the console the caller meant to leave out.
+  const unknown = unknownOptions(options, SERVER_OPTIONS, "ServerOptions")
+  if (unknown !== undefined) return Layer.fail(unknown)
+  return Layer.mergeAll(
     HttpApiBuilder.api(Api).pipe(
       Layer.provide(Handlers.layer()),
       Layer.provide(Auth.layer(options.token)),
@@ -99,6 +107,7 @@ export const layer = (options: ServerOptions): Layer.Layer<HttpApi.Api, ServerEr
     DecodeErrors.layer(),
     options.console === false ? Layer.empty : consoleRoutes
   )
+}
 
 /**
  * The same routes as one `HttpApp`, for an application that has its own

@@ -38,6 +38,7 @@ import { makeWorkerMethods } from "./pg/workers.js"
 import { makeCoalescedMethods } from "./pg/coalesced.js"
 import { type HeldConnections, holdConnections } from "./pg/heldConnections.js"
 import { StorageError } from "./StoreErrors.js"
+import { unknownOptions } from "../domain/knownOptions.js"
 
 export { migrate, migrationsTable } from "./pg/migrations.js"
 export { DEFAULT_MAX_PREPARED_STATEMENTS } from "./pg/preparedStatements.js"
@@ -180,15 +181,23 @@ const timeoutRefusal = (name: string, input: unknown): string | undefined => {
 const countRefusal = (name: string, input: number | undefined): string | undefined =>
   input === undefined || (Number.isSafeInteger(input) && input >= 1) ? undefined : `${name} must be a whole number ≥ 1, got ${String(input)}`
 
+/** The options `PgStoreOptions` names; `layerFromClient` takes the store's own among them. */
+const PG_OPTIONS: ReadonlyArray<string> = [
+  "url", "migrate", "readonly", "maxConnections", "connectTimeout", "statementTimeout", "preparedStatements", "maxPreparedStatements", "coalesce"
+]
+const PG_CLIENT_OPTIONS: ReadonlyArray<string> = ["migrate", "readonly", "coalesce"]
+
 /**
- * Why `options` cannot make a pool, past their types: a `maxConnections` of
+ * Why `options` cannot make a pool, past their types: a misspelt key (dropped,
+ * its default stood in: `readonyl: true` migrated and wrote); a `maxConnections` of
  * NaN (an unset environment variable through `Number`) made `pg`'s pool
  * unbounded, and 0 or 2.5 a pool `pg` cannot size; a timeout of zero — "off"
  * in PostgreSQL's own settings — made every statement or connection time out
  * after a millisecond; an unreadable one was a defect.
  */
 const optionRefusal = (options: PgStoreOptions): string | undefined =>
-  countRefusal("maxConnections", options.maxConnections) ??
+  unknownOptions(options, PG_OPTIONS, "PgStoreOptions")?.message ??
+    countRefusal("maxConnections", options.maxConnections) ??
     countRefusal("maxPreparedStatements", options.maxPreparedStatements) ??
     timeoutRefusal("connectTimeout", options.connectTimeout) ??
     timeoutRefusal("statementTimeout", options.statementTimeout)
@@ -290,7 +299,12 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
  */
 export const layerFromClient = (
   options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce"> = {}
-): Layer.Layer<JobStore, MigrationFailed, PgClient.PgClient> => storeLayer(options, undefined)
+): Layer.Layer<JobStore, MigrationFailed | StorageError, PgClient.PgClient> => {
+  const unknown = unknownOptions(options, PG_CLIENT_OPTIONS, "PgStoreOptions")
+  return unknown === undefined
+    ? storeLayer(options, undefined)
+    : Layer.fail(new StorageError({ operation: "PgStore.layerFromClient", cause: unknown }))
+}
 
 const storeLayer = (
   options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce">,

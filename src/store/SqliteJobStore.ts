@@ -45,6 +45,7 @@ import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous 
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
+import { unknownOptions } from "../domain/knownOptions.js"
 
 export { migrate, migrationsTable } from "./sqlite/migrations.js"
 
@@ -197,6 +198,19 @@ export const configureConnection = (
     yield* sql.unsafe(`PRAGMA synchronous = ${synchronousLevel[durability]}`)
   }).pipe(Effect.mapError((cause) => new StorageError({ operation: "SqliteStore.configureConnection", cause })))
 
+/** The options `SqliteStoreOptions` names. */
+const SQLITE_OPTIONS: ReadonlyArray<string> = ["filename", "migrate", "readonly", "busyTimeoutMs", "durability", "groupCommit"]
+
+/**
+ * A key `SqliteStoreOptions` does not name, as the `StorageError` a bad value
+ * gets: a misspelt `durabilty: "normal"` dropped left every commit fsynced,
+ * a misspelt `readonly` left the file open for writes and migrated.
+ */
+const optionsRefusal = (options: object): StorageError | undefined => {
+  const unknown = unknownOptions(options, SQLITE_OPTIONS, "SqliteStoreOptions")
+  return unknown === undefined ? undefined : new StorageError({ operation: "SqliteStore.options", cause: unknown })
+}
+
 /**
  * The store over the `SqlClient` in context: configures the connection,
  * migrates unless told not to, and builds the service. For callers that
@@ -208,6 +222,8 @@ export const layerFromClient = (
   Layer.effect(
     JobStore,
     Effect.gen(function*() {
+      const refused = optionsRefusal(options)
+      if (refused !== undefined) return yield* refused
       const client = yield* SqliteClient.SqliteClient
       yield* Effect.provideService(
         Effect.zipRight(configureConnection(options), options.migrate !== false ? migrate : refuseNewer()),
@@ -246,13 +262,17 @@ const openClient = (
 /** The store on its own SQLite client for `filename` (a path or ":memory:"). */
 export const layer = (
   options: SqliteStoreOptions
-): Layer.Layer<JobStore, MigrationFailed | StorageError | ConfigError> =>
-  options.readonly === true
+): Layer.Layer<JobStore, MigrationFailed | StorageError | ConfigError> => {
+  // Refused before the file is opened (or created): bad options change nothing.
+  const refused = optionsRefusal(options)
+  if (refused !== undefined) return Layer.fail(refused)
+  return options.readonly === true
     // Switching to WAL is a write: a read-only connection keeps the file's journal mode.
     ? layerFromClient({ ...options, migrate: false }).pipe(
       Layer.provide(openClient({ filename: options.filename, readonly: true, disableWAL: true }))
     )
     : layerFromClient(options).pipe(Layer.provide(openClient({ filename: options.filename })))
+}
 
 /** `layer` with its options read from Effect `Config` (e.g. environment variables). */
 export const layerConfig = (

@@ -5,7 +5,8 @@
  * - a worker pool (`Jobs.worker`) whose options are unsound — a concurrency
  *   that is NaN, fractional or below 1, handlers under a key that is no kind
  *   (the legacy alias included), no handler at all, `kinds: []` or unknown
- *   kinds, a poll interval of zero or a word, a drain time that is NaN — dies
+ *   kinds, a poll interval of zero or a word, a drain time that is NaN or
+ *   below zero (as a number, a text or a pair), a misspelt option — dies
  *   at start with a `DecodeFailure` naming each option, and claims nothing
  *   (before this a NaN concurrency or unknown kinds left it silently idle);
  * - a pool's `kinds` and `Jobs.claimNext`'s read `term_exec` as
@@ -14,7 +15,7 @@
  *   claims nothing (the store's port decoded them already: held here beside
  *   the pool's new check);
  * - `Jobs.run`'s `heartbeatInterval` that is zero, negative, infinite or a
- *   word is a `DecodeFailure` before the run is taken, the program not
+ *   word, or a misspelt one, is a `DecodeFailure` before the run is taken, the program not
  *   started (it was a defect in the heartbeat fiber, or a tight loop).
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -52,6 +53,13 @@ const unsound: ReadonlyArray<readonly [string, Record<string, unknown>, string]>
   ["pollInterval infinite", { concurrency: 1, handler: program, pollInterval: Infinity }, "pollInterval"],
   ["drainTimeout NaN", { concurrency: 1, handler: program, drainTimeout: Number.NaN }, "drainTimeout"],
   ["drainTimeout negative", { concurrency: 1, handler: program, drainTimeout: -5 }, "drainTimeout"],
+  // Effect's parser reads these as zero: every program interrupted at once when the pool closed.
+  ["drainTimeout negative text", { concurrency: 1, handler: program, drainTimeout: "-20 seconds" }, "drainTimeout"],
+  ["drainTimeout negative pair", { concurrency: 1, handler: program, drainTimeout: [-20, 0] }, "drainTimeout"],
+  // Misspelt options were dropped and their defaults stood in.
+  ["drainTimeout misspelt", { concurrency: 1, handler: program, drainTimout: "60 seconds" }, "drainTimout"],
+  ["eagerDispatch misspelt", { concurrency: 1, handler: program, eagerDispatsh: false }, "eagerDispatsh"],
+  ["run.heartbeatInterval misspelt", { concurrency: 1, handler: program, run: { heartbeatIntervl: "2 seconds" } }, "heartbeatIntervl"],
   ["eagerDispatch \"no\"", { concurrency: 1, handler: program, eagerDispatch: "no" }, "eagerDispatch"],
   ["run.heartbeatInterval zero", { concurrency: 1, handler: program, run: { heartbeatInterval: 0 } }, "heartbeatInterval"]
 ]
@@ -103,7 +111,7 @@ for (const backend of sharedBackends) {
         assert.strictEqual(done.state, "completed", "a pool of kinds [term_exec] runs terminal_exec jobs")
       }).pipe(Effect.scoped), 60_000)
 
-    it.live("R17 Jobs.run's heartbeatInterval past the types is a DecodeFailure before the run is taken: program not started, nothing written", () =>
+    it.live("R17 Jobs.run's heartbeatInterval past the types, or misspelt, is a DecodeFailure before the run is taken: program not started, nothing written", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("heartbeat interval")
         const { jobs } = yield* engineOn(database)
@@ -119,6 +127,12 @@ for (const backend of sharedBackends) {
           assert.deepStrictEqual(result._tag === "Left" && result.left._tag === "DecodeFailure" ? result.left.issues.map((i) => i.path) : [], ["heartbeatInterval"])
           assert.isFalse(started, `${String(interval)}: program not started`)
         }
+        // A misspelt option dropped: the run beat at the default 10 s instead of the interval meant.
+        const misspelt = yield* Effect.either(jobs.run(job.job_id, () => Effect.void, { heartbeatIntervl: "20 millis" } as never))
+        assert.deepStrictEqual(
+          misspelt._tag === "Left" && misspelt.left._tag === "DecodeFailure" ? misspelt.left.issues.map((i) => i.path) : [],
+          ["heartbeatIntervl"]
+        )
         assert.deepStrictEqual(yield* jobs.history(job.job_id), before, "nothing written")
         yield* jobs.run(job.job_id, () => Effect.void, { heartbeatInterval: "20 millis" })
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "completed")

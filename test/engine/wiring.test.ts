@@ -54,13 +54,17 @@ describe("issue 15.3 the wake-up is provided to Jobs", () => {
 })
 
 describe("issue 15.1 the retry policy is an option of Jobs.layer", () => {
-  it.effect("issue 15.1 a bad retry policy fails the layer's build with DecodeFailure naming the field", () =>
+  it.effect("issue 15.1 a bad retry policy, or the option misspelt, fails the layer's build with DecodeFailure naming the field", () =>
     Effect.gen(function*() {
       const store = SqliteJobStore.layer({ filename: ":memory:" })
       for (const retry of [{ default: { maxAttempts: 0 } }, { default: { maxAttempts: 2, backoff: { initial: "-1 seconds" } } }, { kinds: { doc_ingest: { maxAttempts: 2, backof: {} } } }]) {
         const failure = yield* Effect.flip(Layer.build(services(store, undefined, undefined, { retry: retry as never })))
         assert.strictEqual(failure._tag, "DecodeFailure", JSON.stringify(retry))
       }
+      // The option itself misspelt was dropped: retries silently off.
+      const misspelt = yield* Effect.flip(Layer.build(services(store, undefined, undefined, { retyr: { default: { maxAttempts: 3 } } } as never)))
+      assert.strictEqual(misspelt._tag, "DecodeFailure")
+      assert.deepStrictEqual(misspelt._tag === "DecodeFailure" ? misspelt.issues.map((issue) => issue.path) : [], ["retyr"])
       // The same composition with a good policy builds.
       yield* Layer.build(services(store, undefined, undefined, { retry: { default: { maxAttempts: 2 } } }))
     }).pipe(Effect.scoped))

@@ -16,6 +16,7 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { NewAiJob } from "../../src/domain/AiJob.js"
+import type { DecodeFailure } from "../../src/domain/Errors.js"
 import { EventTypes, type EventType } from "../../src/domain/EventRecord.js"
 import type { FlightEventInput } from "../../src/domain/FlightEvent.js"
 import { StoredFlightEvent } from "../../src/domain/LegacyFlightEvent.js"
@@ -320,7 +321,7 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.strictEqual(yield* countRows, 2)
       }), { retention: Duration.days(30) })
 
-    it.effect("R13 R17 a configuration past its types (retention NaN or below zero, a batch or size bound that is no whole number ≥ 1) stops the layer naming the option; no event is purged", () =>
+    it.effect("R13 R17 a configuration past its types (retention NaN or below zero, as a number, a text or a pair; a batch or size bound that is no whole number ≥ 1; a misspelt option) stops the layer naming the option; no event is purged", () =>
       Effect.gen(function*() {
         yield* TestClock.setTime(NOW)
         const store = yield* JobStore
@@ -333,7 +334,13 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
           // NaN (an unset variable through Number) and negative numbers were read as a zero window: the whole log purged.
           [{ retention: Number.NaN }, "retention"],
           [{ retention: -1 }, "retention"],
+          // Effect's parser reads a negative text or [seconds, nanos] pair as zero too.
+          [{ retention: "-7 days" }, "retention"],
+          [{ retention: "-1 seconds" }, "retention"],
+          [{ retention: [-1, 0] }, "retention"],
           [{ retention: "a week" as never }, "retention"],
+          // A misspelt option dropped left the 7-day default in its place: the 8-day-old event purged.
+          [{ retension: "30 days" } as never, "retension"],
           [{ purgeBatchSize: Number.NaN }, "purgeBatchSize"],
           [{ purgeBatchSize: 0 }, "purgeBatchSize"],
           [{ maxEventBytes: Number.NaN }, "maxEventBytes"],
@@ -379,6 +386,18 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         yield* recordAges([1000, 2000, 3000])
         assert.strictEqual(yield* recorder.enforceRetention({ cutoff: DateTime.unsafeMake(NOW - 1500) }), 2)
         assert.strictEqual(yield* countRows, 1)
+      }))
+
+    test("R13 a misspelt enforceRetention option (cutof) is a DecodeFailure naming it, and nothing is purged", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* TestClock.setTime(NOW)
+        yield* recordAges([8 * DAY, 40 * DAY])
+        // Dropped, the default window (7 days) stood in for the cutoff meant (30 days ago): both purged.
+        const refused = yield* Effect.flip(recorder.enforceRetention({ cutof: DateTime.unsafeMake(NOW - 30 * DAY) } as never))
+        assert.strictEqual(refused._tag, "DecodeFailure")
+        assert.deepStrictEqual((refused as DecodeFailure).issues.map((issue) => issue.path), ["cutof"])
+        assert.strictEqual(yield* countRows, 2)
       }))
 
     test("R13 enforceRetention purges in batches until a short batch, and returns the total", () =>

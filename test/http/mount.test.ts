@@ -67,4 +67,11 @@ describe("JobsApi mounted in an application's own server", () => {
       const error = yield* Effect.flip(JobsApi.httpApp({ token: Redacted.make("short") }))
       assert.strictEqual(error._tag, "InvalidToken")
     }).pipe(Effect.provide(services(SqliteStore.layer({ filename: ":memory:" }))), Effect.scoped))
+
+  it.effect("R17 a misspelt option (consol: false) is a DecodeFailure naming it when the API is built, not a console served", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(JobsApi.httpApp({ token: Redacted.make(TOKEN), consol: false } as never))
+      assert.strictEqual(error._tag, "DecodeFailure")
+      assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues.map((issue) => issue.path) : [], ["consol"])
+    }).pipe(Effect.provide(services(SqliteStore.layer({ filename: ":memory:" }))), Effect.scoped))
 })

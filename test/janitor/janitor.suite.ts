@@ -236,7 +236,7 @@ export const runJanitorSuite = (backend: Backend) => {
 
     // An outside probe: `dryRun: 0` was read by truthiness, `null` took the default — real passes, events purged and
     // jobs deleted. Only `undefined` leaves an option out; any other value of the wrong type, or a misspelt key, is refused.
-    it.effect("R18 issue 12.6 an option of the wrong type (dryRun 0, \"yes\", null; a duration or count as null, true or text) or misspelt is DecodeFailure naming it, and nothing is purged or pruned", () =>
+    it.effect("R18 issue 12.6 an option of the wrong type (dryRun 0, \"yes\", null; a duration or count as null, true or text; a duration below zero as text or pair) or misspelt is DecodeFailure naming it, and nothing is purged or pruned", () =>
       withStore(Effect.gen(function*() {
         const store = yield* JobStore
         const recorder = yield* FlightRecorder.FlightRecorder
@@ -251,6 +251,10 @@ export const runJanitorSuite = (backend: Backend) => {
           [{ keepNewest: 0, dryRun: 1 }, "dryRun"],
           [{ keepNewest: 0, olderThan: null }, "olderThan"],
           [{ keepNewest: 0, olderThan: true }, "olderThan"],
+          // Effect's parser reads a negative text or [seconds, nanos] pair as zero: every unpinned job pruned, however young.
+          [{ keepNewest: 0, olderThan: "-7 days" }, "olderThan"],
+          [{ keepNewest: 0, olderThan: [-1, 0] }, "olderThan"],
+          [{ keepNewest: 0, interval: "-1 seconds" }, "interval"],
           [{ keepNewest: 0, interval: null }, "interval"],
           [{ keepNewest: null }, "keepNewest"],
           [{ keepNewest: "0" }, "keepNewest"],

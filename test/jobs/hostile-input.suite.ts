@@ -265,6 +265,9 @@ export const runHostileInputSuite = (backend: Backend) => {
           ["await untill", jobs.await(queued.job_id, { untill: ["queued"], timeout: 0 } as never), "untill"],
           ["await until empty", jobs.await(queued.job_id, { until: [] as never, timeout: 0 }), "until"],
           ["await NaN timeout", jobs.await(queued.job_id, { until: ["completed"], timeout: Number.NaN }), "timeout"],
+          // Effect's parser reads a negative text or pair as zero: "look once" instead of the caller's mistake.
+          ["await negative text timeout", jobs.await(queued.job_id, { until: ["completed"], timeout: "-1 seconds" }), "timeout"],
+          ["await negative pair timeout", jobs.await(queued.job_id, { until: ["completed"], timeout: [-1, 0] }), "timeout"],
           ["await zero poll", jobs.await(queued.job_id, { until: ["completed"], timeout: 0, pollInterval: 0 }), "pollInterval"],
           ["recover treshold", Recovery.recoverStalledRuns({ treshold: "1 second" } as never), "treshold"]
         ]

@@ -4,13 +4,16 @@
  * variable read through `Number`) made `pg`'s pool unbounded, and 0 or 2.5 one
  * it cannot size; a timeout of zero — "off" in PostgreSQL's own settings —
  * timed every connection or statement out after a millisecond; an unreadable
- * one was a defect. Each now fails the layer with a `StorageError` naming the
- * option, before any connection is tried (the URL here reaches no server).
+ * one was a defect; a negative one, as a text or a pair, read as zero; a
+ * misspelt option was dropped, its default standing in. Each now fails the
+ * layer with a `StorageError` naming the option, before any connection is
+ * tried (the URL here reaches no server).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgStore from "../../src/store/PgJobStore.js"
 
 const nowhere = "postgres://127.0.0.1:1/none"
@@ -27,7 +30,13 @@ describe("PgStore.layer options", () => {
         [{ connectTimeout: "soon" as never }, "connectTimeout"],
         [{ statementTimeout: "0 seconds" }, "statementTimeout"],
         [{ statementTimeout: Number.NaN }, "statementTimeout"],
-        [{ statementTimeout: -5 }, "statementTimeout"]
+        [{ statementTimeout: -5 }, "statementTimeout"],
+        // Effect's parser reads a negative text or pair as zero.
+        [{ statementTimeout: "-60 seconds" }, "statementTimeout"],
+        [{ connectTimeout: [-10, 0] }, "connectTimeout"],
+        // A misspelt option was dropped and its default stood in: `readonyl` migrated and wrote.
+        [{ readonyl: true } as never, "readonyl"],
+        [{ preparedStatments: false } as never, "preparedStatments"]
       ]
       for (const [options, name] of bad) {
         const exit = yield* Effect.exit(Effect.scoped(Layer.build(PgStore.layer({ url: nowhere, ...options }))))
@@ -37,5 +46,14 @@ describe("PgStore.layer options", () => {
         assert.include(text, name, JSON.stringify(options))
         assert.notInclude(text, "ECONNREFUSED", "refused before any connection is tried")
       }
+    }))
+
+  it.effect("R17 layerFromClient refuses an option it does not name with a StorageError naming it", () =>
+    Effect.gen(function*() {
+      const layer = PgStore.layerFromClient({ readonyl: true } as never).pipe(Layer.provide(Layer.succeed(PgClient.PgClient, {} as never)))
+      const exit = yield* Effect.exit(Effect.scoped(Layer.build(layer)))
+      const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+      assert.strictEqual(error?._tag, "StorageError", String(exit))
+      assert.include(String((error as { message?: string } | undefined)?.message), "readonyl")
     }))
 })

@@ -6,6 +6,8 @@
  * The option reaches the store from `layer`, `layerConfig` and a database URL.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -67,5 +69,24 @@ describe("issue 16.2 SQLite durability option", () => {
       assert.match(expectTag(fromConfig, "StorageError").message, /durability must be "normal" or "full"/)
       const fromUrl = yield* buildFailure(Storage.layerFromUrl(`sqlite:${filename}`, { durability: bogus }))
       assert.match(expectTag(fromUrl, "StorageError").message, /durability must be "normal" or "full"/)
+    }))
+
+  it.scoped("R17 a misspelt option (durabilty) is a StorageError naming it, from layer, layerFromClient and a database URL of either dialect; no file is created", () =>
+    Effect.gen(function*() {
+      // Dropped, "full" stood in for the "normal" meant (or "normal" for "full"), without a word.
+      const filename = yield* tempDatabaseFile()
+      const fresh = path.join(path.dirname(filename), "never-created", "jobs.db")
+      const refusals = [
+        yield* buildFailure(SqliteStore.layer({ filename: fresh, durabilty: "normal" } as never)),
+        yield* buildFailure(Storage.layerFromUrl(`sqlite:${fresh}`, { durabilty: "normal" } as never)),
+        yield* buildFailure(Storage.layerFromUrl("postgres://127.0.0.1:1/none", { statementTimout: "5 seconds" } as never)),
+        yield* buildFailure(storeWithClient(filename, { durabilty: "normal" } as never))
+      ]
+      for (const [index, failure] of refusals.entries()) {
+        const message = expectTag(failure, "StorageError").message
+        assert.match(message, /(durabilty|statementTimout): is unexpected/, String(index))
+        assert.notInclude(message, "ECONNREFUSED", "refused before any connection is tried")
+      }
+      assert.isFalse(fs.existsSync(path.dirname(fresh)), "nothing created")
     }))
 })

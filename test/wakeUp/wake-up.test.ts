@@ -8,12 +8,15 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as TestClock from "effect/TestClock"
+import { DecodeFailure } from "../../src/domain/Errors.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgStore.js"
@@ -94,6 +97,23 @@ describe("issue 15.3 PostgreSQL announces job changes at commit", () => {
       yield* wake.announce({ job_id: someJobId, state: "queued", job_kind: "doc_edit", run_after: 0 })
       assert.strictEqual(yield* Queue.size(subscription), 0)
     }).pipe(Effect.provide(WakeUp.layerPg({ listenUrl: null })))))
+
+  it.effect("R17 options past the types stop the layer with a DecodeFailure naming them: a misspelt key, a reconnect delay below zero (read as zero: a tight loop) or unreadable", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [Layer.Layer<WakeUp.WakeUp>, string]> = [
+        [WakeUp.layerPg({ listenUrl: null, reconectDelay: "1 second" } as never), "reconectDelay"],
+        [WakeUp.layerPg({ listenUrl: "postgres://127.0.0.1:1/none", reconnectDelay: "-1 seconds" }), "reconnectDelay"],
+        [WakeUp.layerPg({ listenUrl: "postgres://127.0.0.1:1/none", reconnectDelay: [-1, 0] }), "reconnectDelay"],
+        [WakeUp.layerPg({ listenUrl: "postgres://127.0.0.1:1/none", reconnectDelay: "soon" as never }), "reconnectDelay"],
+        [WakeUp.layerFromUrl("postgres://127.0.0.1:1/none", { listenURL: null } as never), "listenURL"]
+      ]
+      for (const [layer, path] of cases) {
+        const exit = yield* Effect.exit(Effect.scoped(Layer.build(layer)))
+        const defect = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.dieOption(exit.cause)) : undefined
+        assert.instanceOf(defect, DecodeFailure, `${path}: ${String(exit)}`)
+        assert.deepStrictEqual((defect as DecodeFailure).issues.map((issue) => issue.path), [path])
+      }
+    }))
 })
 
 describe("issue 15.3 waiting for work", () => {

@@ -22,6 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure, formatIssues } from "../../domain/Errors.js"
+import { unknownOptions } from "../../domain/knownOptions.js"
 import type { EventRecord, EventType } from "../../domain/EventRecord.js"
 import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
 import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
@@ -124,6 +125,12 @@ const decodeBody = Schema.decodeUnknown(StoredFlightEvent, { errors: "all", onEx
 /** The table events live in, for `CorruptRow`. */
 const EVENTS_TABLE = "flight_recorder_events"
 
+/** The options `FlightRecorderConfig` names. */
+const CONFIG_KEYS: ReadonlyArray<string> = ["retention", "purgeBatchSize", "maxEventBytes", "debug", "redactionRules"]
+
+/** The options `enforceRetention` names. */
+const RETENTION_OPTIONS: ReadonlyArray<string> = ["cutoff"]
+
 /**
  * What is wrong with `config`, past its types. A `retention` of NaN (an unset
  * environment variable through `Number`) or below zero was read as zero, so
@@ -132,6 +139,8 @@ const EVENTS_TABLE = "flight_recorder_events"
  * an unreadable duration was a defect from inside `Duration.decode`.
  */
 const configIssues = (config: FlightRecorderConfig): ReadonlyArray<{ readonly path: string; readonly message: string }> => [
+  // A misspelt `retension` left the 7-day default in its place: the next pass purged what the caller meant to keep.
+  ...(unknownOptions(config, CONFIG_KEYS, "FlightRecorderConfig")?.issues ?? []),
   ...(config.retention === undefined || Option.isSome(readDuration(config.retention))
     ? []
     : [{ path: "retention", message: "Expected a duration of at least zero (Duration.infinity keeps every event)" }]),
@@ -206,6 +215,9 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
     const enforceRetention = Effect.fn("FlightRecorder.enforceRetention")(function*(
       options?: { readonly cutoff?: DateTime.Utc }
     ) {
+      // A misspelt `cutof` dropped would purge up to the default window instead: refused, nothing purged.
+      const unknown = unknownOptions(options, RETENTION_OPTIONS, "RetentionOptions")
+      if (unknown !== undefined) return yield* unknown
       // instantBefore: a window too long for a date (infinite: keep everything)
       // gives a cutoff before every event, where subtracting it threw.
       const before = options?.cutoff ?? instantBefore(yield* DateTime.now, retention)

@@ -21,6 +21,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure, formatIssues } from "../../domain/Errors.js"
+import { unknownOptions } from "../../domain/knownOptions.js"
 import { isJobKind, JobKind, JobKinds, LegacyTerminalAlias } from "../../domain/JobKind.js"
 import { isPositiveFiniteDuration, readDuration } from "../../util/durationInput.js"
 
@@ -43,6 +44,9 @@ export interface PoolOptionsInput {
   readonly handler?: unknown
   readonly kinds?: unknown
 }
+
+/** The options `Jobs.worker` names (`run` is checked by runOptions.ts). */
+const WORKER_OPTIONS: ReadonlyArray<string> = ["concurrency", "pollInterval", "drainTimeout", "eagerDispatch", "run", "handlers", "handler", "kinds"]
 
 /** The default `WorkerOptions.pollInterval`. */
 export const DEFAULT_POLL_INTERVAL = Duration.seconds(1)
@@ -104,6 +108,8 @@ export const checkPoolOptions = (options: PoolOptionsInput): Effect.Effect<PoolS
   const { concurrency, drainTimeout, eagerDispatch, pollInterval } = options
   const read = readPoolKinds(options)
   const issues: Array<OptionIssue> = [
+    // A misspelt `drainTimout` dropped would interrupt programs after the default 20 s instead.
+    ...(unknownOptions(options, WORKER_OPTIONS, "WorkerOptions")?.issues ?? []),
     ...(typeof concurrency === "number" && Number.isSafeInteger(concurrency) && concurrency >= 1
       ? []
       : [{ path: "concurrency", message: "Expected a whole number of at least 1 (the loops that run jobs at once)" }]),

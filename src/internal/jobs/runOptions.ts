@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
 import { DecodeFailure } from "../../domain/Errors.js"
+import { unknownOptions } from "../../domain/knownOptions.js"
 import { isPositiveFiniteDuration } from "../../util/durationInput.js"
 
 /** Where a successful run may take its job: three of the table's moves out of `running`. */
@@ -22,6 +23,9 @@ export const SuccessStates = ["completed", "completed_with_issues", "awaiting_va
 
 /** How a successful program ends its job. */
 export type SuccessState = typeof SuccessStates[number]
+
+/** The options `RunOptions` names. */
+const RUN_OPTIONS: ReadonlyArray<string> = ["heartbeatInterval", "onSuccess"]
 
 const decodeOnSuccess = decodeWith(
   Schema.Struct({
@@ -33,14 +37,17 @@ const decodeOnSuccess = decodeWith(
 )
 
 /**
- * `options.onSuccess`, when given, is a state a successful run may reach, and
- * `options.heartbeatInterval`, when given, a finite duration above zero; else
- * `DecodeFailure`.
+ * `options` names no other key, `options.onSuccess`, when given, is a state a
+ * successful run may reach, and `options.heartbeatInterval`, when given, a
+ * finite duration above zero; else `DecodeFailure`.
  */
 export const checkRunOptions = (
   options: { readonly onSuccess?: unknown; readonly heartbeatInterval?: unknown } | undefined
 ): Effect.Effect<void, DecodeFailure> => {
   if (options === undefined) return Effect.void
+  // A misspelt `heartbeatIntervl` dropped would beat at the default 10 s instead.
+  const unknown = unknownOptions(options, RUN_OPTIONS, "RunOptions")
+  if (unknown !== undefined) return Effect.fail(unknown)
   if (options.heartbeatInterval !== undefined && !isPositiveFiniteDuration(options.heartbeatInterval)) {
     return Effect.fail(
       new DecodeFailure({

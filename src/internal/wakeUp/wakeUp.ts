@@ -27,16 +27,20 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
+import { DecodeFailure } from "../../domain/Errors.js"
 import type { JobId } from "../../domain/Ids.js"
+import { unknownOptions } from "../../domain/knownOptions.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { JobState } from "../../domain/JobState.js"
 import { JobWatchers, type OnSignal } from "./jobWatchers.js"
 import { listen } from "./pgListener.js"
 import type { RecentClaims } from "./recentClaims.js"
 import type { JobChanged, Signal } from "./signal.js"
+import { readDuration } from "../../util/durationInput.js"
 
 export type { JobChanged, LookAgain, Signal } from "./signal.js"
 export { CHANNEL } from "./pgListener.js"
@@ -133,8 +137,11 @@ export interface PgOptions {
  * for the connection: until it listens, and whenever it has lost its
  * connection, the engine polls.
  */
-export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> =>
-  options.listenUrl === null
+export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> => {
+  const refused = pgOptionsRefusal(options)
+  // No error channel: bad options are the caller's defect, at start-up, as a pool's are.
+  if (refused !== undefined) return Layer.die(refused)
+  return options.listenUrl === null
     ? layerPollOnly
     : Layer.scoped(
       WakeUp,
@@ -149,6 +156,22 @@ export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> =>
         return service
       })
     )
+}
+
+/**
+ * What is wrong with `options`, past their types: a misspelt key (dropped, so
+ * a misspelt `listenUrl` listened on the default), or a `reconnectDelay` the
+ * parser reads as zero although it is none ("-1 seconds": reconnecting in a
+ * tight loop) or cannot read at all (a defect inside the listener's fiber).
+ */
+const pgOptionsRefusal = (options: PgOptions): DecodeFailure | undefined =>
+  unknownOptions(options, ["listenUrl", "reconnectDelay"], "WakeUpOptions") ??
+    (options.reconnectDelay === undefined || Option.isSome(readDuration(options.reconnectDelay))
+      ? undefined
+      : new DecodeFailure({
+        subject: "WakeUpOptions",
+        issues: [{ path: "reconnectDelay", message: "Expected a duration of at least zero (e.g. \"1 second\")" }]
+      }))
 
 /**
  * The wake-up for the database a URL names, as `DatabaseUrl.layerFromUrl` reads
@@ -156,10 +179,13 @@ export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> =>
  * past a transaction-mode PgBouncer — `null` for none: poll only); in process
  * for a SQLite path.
  */
-export const layerFromUrl = (url: string, options: { readonly listenUrl?: string | null } = {}): Layer.Layer<WakeUp> =>
-  /^postgres(ql)?:\/\//i.test(url)
+export const layerFromUrl = (url: string, options: { readonly listenUrl?: string | null } = {}): Layer.Layer<WakeUp> => {
+  const refused = unknownOptions(options, ["listenUrl"], "WakeUpOptions")
+  if (refused !== undefined) return Layer.die(refused)
+  return /^postgres(ql)?:\/\//i.test(url)
     ? layerPg({ listenUrl: options.listenUrl === undefined ? url : options.listenUrl })
     : layerInProcess
+}
 
 /**
  * Waits, on `subscription`, until a job of one of `kinds` (any kind when
