@@ -21,6 +21,16 @@
  *   dropped — released to the pool with the error, which closes it — and the
  *   next statement checks out a fresh one; the statement that met it fails
  *   with the `SqlError` @effect/sql-pg would have raised;
+ * - a connection whose server said it ends the session (a FATAL or PANIC
+ *   ErrorResponse: `pg_terminate_backend`, a shutdown, an idle-in-transaction
+ *   timeout) counts as broken from that message on (`doomed`), not only once
+ *   pg reads the socket's close: pg keeps it `_queryable` until then, and a
+ *   borrower that releases it without an error — @effect/sql-pg does after
+ *   any failed statement — would otherwise have it kept free here, or idle in
+ *   the pool (pg-pool checks only `_queryable`), and the next statement sent
+ *   on it fails ("Connection terminated unexpectedly", or "… is not
+ *   queryable" once the close is read). Every checkout of the pool, held or
+ *   not, is released with an error once doomed, so the pool closes it;
  * - one left free for a whole idle period (the pool's `idleTimeoutMillis`)
  *   goes back to the pool, which closes it as it closes its own idle ones;
  * - closing the scope gives every held connection back (one still busy, as
@@ -52,6 +62,36 @@ interface ClientState {
   readonly _ending?: boolean
   readonly getTransactionStatus?: () => string | null
 }
+
+/**
+ * Connections whose server announced the end of their session: a FATAL or
+ * PANIC ErrorResponse was read. pg marks a connection unqueryable only when
+ * the socket's close is read, a few callbacks later; in between, every
+ * statement sent on it fails.
+ */
+const doomed = new WeakSet<object>()
+const watched = new WeakSet<object>()
+
+interface ProtocolEvents {
+  readonly connection?: {
+    readonly prependListener?: (event: string, listener: (message: { readonly severity?: unknown }) => void) => unknown
+  }
+}
+
+/**
+ * Marks `client` doomed as the server's FATAL/PANIC message is read — before
+ * pg hands it to the statement's callback, whose borrower may release the
+ * connection right there (hence prepended to pg's own listener).
+ */
+const watch = (client: Pg.PoolClient): void => {
+  if (watched.has(client)) return
+  watched.add(client)
+  ;(client as unknown as ProtocolEvents).connection?.prependListener?.("errorMessage", (message) => {
+    if (message.severity === "FATAL" || message.severity === "PANIC") doomed.add(client)
+  })
+}
+
+const brokenError = () => new Error("PgStore: held connection broken")
 
 interface Held {
   readonly client: Pg.PoolClient
@@ -117,12 +157,20 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
       const state = held.client as unknown as ClientState
       // A connection left inside a transaction (a lender that never ended it) is not reused either.
       const status = state.getTransactionStatus?.() ?? "I"
-      return !held.broken && state._queryable !== false && state._ending !== true && status === "I"
+      return !held.broken && !doomed.has(held.client) && state._queryable !== false && state._ending !== true && status === "I"
+    }
+
+    /** `client`'s release by whoever checked it out of the pool: with an error once doomed, so the pool closes it. */
+    const dropWhenDoomed = (client: Pg.PoolClient, release: (error?: Error) => void) => {
+      watch(client)
+      const dropping = (error?: Error) => release(error ?? (doomed.has(client) ? brokenError() : undefined))
+      client.release = dropping
+      return dropping
     }
 
     /** After a statement: kept free, given back to a waiting pool, or dropped when broken. */
     const put = (held: Held) => {
-      if (!isFit(held)) return release(held, new Error("PgStore: held connection broken"))
+      if (!isFit(held)) return release(held, brokenError())
       if (closed || pool.waitingCount > 0) return release(held)
       free.push(held)
     }
@@ -135,6 +183,7 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
       }
       poolConnect.call(pool, (error: Error | undefined, client: Pg.PoolClient | undefined) => {
         if (error !== undefined || client === undefined) return taken(error ?? new Error("No client returned"), undefined)
+        watch(client)
         const held: Held = {
           client,
           poolRelease: client.release,
@@ -145,7 +194,7 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
             const at = free.indexOf(held)
             if (at !== -1) {
               free.splice(at, 1)
-              release(held, new Error("PgStore: held connection broken"))
+              release(held, brokenError())
             }
           }
         }
@@ -159,10 +208,28 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
     // statements and cancels) is lent a free held one, synchronously, before the pool is
     // asked: held connections never keep a transaction waiting on a full pool, and a
     // transaction skips the pool's checkout too. Released, it is held again.
+    //
+    // A connection the pool itself checks out (no held one free) is watched too, and its
+    // release drops it once doomed: pg-pool would keep it idle, or hand it to the next
+    // waiter, as long as pg still calls it queryable.
     const poolConnect = pool.connect
+    const checkout = (self: Pg.Pool, args: Array<unknown>): unknown => {
+      const [callback] = args
+      const connect = poolConnect as (...args: Array<unknown>) => unknown
+      if (typeof callback !== "function") {
+        return (connect.call(self) as Promise<Pg.PoolClient>).then((client) => {
+          dropWhenDoomed(client, client.release)
+          return client
+        })
+      }
+      return connect.call(self, (error: Error | undefined, client: Pg.PoolClient | undefined, release: (error?: Error) => void) => {
+        if (error !== undefined || client === undefined) return callback(error, client, release)
+        callback(undefined, client, dropWhenDoomed(client, release))
+      })
+    }
     pool.connect = function(this: Pg.Pool, ...args: Array<unknown>) {
       const held = closed ? undefined : free.pop()
-      if (held === undefined) return (poolConnect as (...args: Array<unknown>) => unknown).apply(this, args)
+      if (held === undefined) return checkout(this, args)
       const giveBack = lend(held)
       const [callback] = args
       if (typeof callback === "function") return void callback(undefined, held.client, giveBack)
