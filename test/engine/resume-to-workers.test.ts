@@ -149,6 +149,29 @@ for (const backend of sharedBackends) {
         assert.isAbove(left.filter((job) => job.state === "queued").length, 0, "the pool had not run dry")
       }).pipe(Effect.scoped), 90_000)
 
+    it.live("R6c a batch of resumes offered before a pool starts is taken by all its idle loops at once, each run once — not one per poll interval (the rest re-stalled by recovery 30 s later)", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("resume batch")
+        const operator = yield* engineOn(database)
+        const ids: Array<JobId> = []
+        for (let i = 0; i < 12; i++) ids.push(yield* stalledJob(operator.jobs, operator.store))
+        // Offered before the pool exists: no announcement reaches it, only its own looks.
+        yield* Effect.forEach(ids, (jobId) => operator.jobs.resume(jobId, { actor: "human", handTo: "workers" }), { discard: true })
+        const ran = yield* Ref.make<ReadonlyArray<string>>([])
+        const worker = yield* engineOn(database)
+        // A poll of an hour: each look after the first is due only because the one before found a run.
+        yield* worker.jobs.worker({
+          concurrency: 4,
+          pollInterval: "1 hour",
+          handlers: { doc_summarize: (ctx) => Effect.zipRight(realSleep(20), Ref.update(ran, (all) => [...all, ctx.run.id])) }
+        })
+        for (const jobId of ids) yield* untilState(operator.jobs, jobId, "completed", 30_000)
+        const runs = yield* Ref.get(ran)
+        assert.strictEqual(runs.length, ids.length, "each run once")
+        assert.strictEqual(new Set(runs).size, ids.length)
+        assert.isNull(yield* worker.store.adoptOfferedRun!({}), "nothing left offered")
+      }).pipe(Effect.scoped), 90_000)
+
     it.live("R6c an offered job whose row no longer decodes fails at once with its run, the reason naming the column; the pool takes the next offer", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("unreadable offer")

@@ -223,11 +223,23 @@ export const makeWorkerPool = (
       offersLookedAt = now
       return true
     }
-    /** An offered run taken and run when one is due and there, else `otherwise`. */
+    /**
+     * An offered run taken and run when one is due and there, else `otherwise`.
+     * A look that found one may not have found the last: the next look is due
+     * at once, and an idle loop is woken to make it. Else a batch of resumes
+     * (an operator resuming a hundred stalled jobs) was taken one per poll
+     * interval per pool, and recovery stalled the rest again, their runs'
+     * heartbeats being the resume's, before any pool got to them.
+     */
     const offeredOr = (otherwise: Effect.Effect<void>): Effect.Effect<void, DecodeFailure | ReadError, R> =>
       Effect.suspend(() =>
         offersDue()
-          ? Effect.flatMap(adoptOffered!(claimOptions), (claim) => claim === null ? otherwise : runClaim(claim))
+          ? Effect.flatMap(adoptOffered!(claimOptions), (claim) => {
+            if (claim === null) return otherwise
+            offersLookedAt = Number.NEGATIVE_INFINITY
+            bell.ring(lookAgain)
+            return runClaim(claim)
+          })
           : otherwise
       )
     const runClaim = (claim: Claim): Effect.Effect<void, DecodeFailure | ReadError, R> => {
