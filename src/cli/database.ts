@@ -105,20 +105,34 @@ const writable = (filename: string): boolean => {
   }
 }
 
+/** Whether files may be created beside `filename` (SQLite's `-wal`, `-shm` and `-journal`). */
+const folderWritable = (filename: string): boolean => writable(path.dirname(path.resolve(filename)))
+
 /**
  * The name to open a SQLite file read-only by. A WAL database needs a shared
- * memory file (`-shm`) beside it: when we may not write the database and no
- * connection has it open (no `-shm`), a read-only connection would either
- * fail (a read-only folder) or leave `-wal`/`-shm` files behind, read-only
- * like the database, that stop its owner's next write. Then the file is
- * opened immutable (when URIs are enabled): read as it is, nothing created or
- * locked.
+ * memory file (`-shm`) beside it: when we may not write the database or its
+ * folder and no connection has it open (no `-shm`), a read-only connection
+ * would either fail (a read-only folder: "attempt to write a readonly
+ * database") or leave `-wal`/`-shm` files behind, read-only like the
+ * database, that stop its owner's next write. Then the file is opened
+ * immutable (when URIs are enabled): read as it is, nothing created or
+ * locked — no writer can have it open either, with no `-shm` to share.
  */
 const readOnlyName = (filename: string): string =>
-  filename === ":memory:" || process.env["SQLITE_USE_URI"] !== "1" || writable(filename) || !isWal(filename) ||
-    fs.existsSync(`${filename}-shm`)
+  filename === ":memory:" || process.env["SQLITE_USE_URI"] !== "1" || (writable(filename) && folderWritable(filename)) ||
+    !isWal(filename) || fs.existsSync(`${filename}-shm`)
     ? filename
     : `${pathToFileURL(path.resolve(filename)).href}?immutable=1`
+
+/**
+ * Why SQLite could not change `filename` though the file itself is writable:
+ * its folder is read-only, and the journal it writes beside the file (`-wal`
+ * and `-shm` in WAL mode, else `-journal`) is not there to reuse.
+ */
+const folderRefusal = (filename: string): string | undefined =>
+  folderWritable(filename) || (isWal(filename) && writable(`${filename}-wal`) && writable(`${filename}-shm`))
+    ? undefined
+    : "its folder is read-only, and SQLite writes its journal files beside the database"
 
 /** What `filename` is when it exists and is not a regular file (symbolic links followed): `a directory`, `a named pipe`, …. */
 const notARegularFile = (filename: string): string | undefined => {
@@ -162,9 +176,9 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
       }))
     }
     // SQLite would open it anyway, read-only, and fail at the first write, after creating its WAL files beside it.
-    return options.readonly === true || writable(target.filename)
-      ? Effect.void
-      : Effect.fail(new OperationFailed({ message: `cannot change ${database.display}: the file is read-only` }))
+    if (options.readonly === true) return Effect.void
+    const refusal = writable(target.filename) ? folderRefusal(target.filename) : "the file is read-only"
+    return refusal === undefined ? Effect.void : Effect.fail(new OperationFailed({ message: `cannot change ${database.display}: ${refusal}` }))
   })
   const store = Layer.unwrapEffect(Effect.sync(() =>
     options.readonly === true

@@ -15,6 +15,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
+import { clipText } from "../domain/Text.js"
 import { enableSqliteUris } from "./database.js"
 import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
@@ -128,12 +129,25 @@ const unknownCommand = (args: ReadonlyArray<string>): BadInput | undefined => {
 const hint = (message: string) =>
   /no such table|relation .* does not exist/i.test(message) ? `${message} (is the database migrated? run: ai-jobs migrate)` : message
 
+/** The longest word (a run without spaces: a quoted value, a path) an error line quotes whole. */
+const MAX_QUOTED_WORD = 200
+/** The longest error line. */
+const MAX_ERROR_LINE = 2_000
+
+/**
+ * `message` with each over-long word cut short, then the whole line, each
+ * saying how long it was: a 100 kB id or date given by mistake was echoed
+ * back whole, a screenful of one line (the HTTP API quotes at most 1,000).
+ */
+const clipped = (message: string): string =>
+  clipText(message.replace(new RegExp(`\\S{${MAX_QUOTED_WORD + 1},}`, "g"), (word) => clipText(word, MAX_QUOTED_WORD)), MAX_ERROR_LINE)
+
 /** Prints an expected failure as one line and chooses the exit code. */
 const report = (error: unknown): Effect.Effect<number> => {
   // @effect/cli has already printed its usage text for its own validation errors.
   if (ValidationError.isValidationError(error)) return Effect.succeed(ExitCode.badInput)
-  if (error instanceof BadInput) return Effect.as(Console.error(`error: ${error.message}`), ExitCode.badInput)
-  return Effect.as(Console.error(`error: ${hint(describeError(error))}`), ExitCode.failure)
+  if (error instanceof BadInput) return Effect.as(Console.error(`error: ${clipped(error.message)}`), ExitCode.badInput)
+  return Effect.as(Console.error(`error: ${clipped(hint(describeError(error)))}`), ExitCode.failure)
 }
 
 const program = Effect.suspend(() => {
@@ -164,11 +178,40 @@ let stoppedBy: 130 | 143 | undefined
 process.once("SIGINT", () => (stoppedBy ??= 130))
 process.once("SIGTERM", () => (stoppedBy ??= 143))
 
+// A reader that closed its end of the pipe (`ai-jobs events | head -1`) is done, not a failure of
+// ours: stop quietly with the code a process SIGPIPE ends gets (128 + 13), as C tools do — Node
+// ignores SIGPIPE, so the write failed with EPIPE and Node printed a stack trace for it.
+const CLOSED_PIPE = 141
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error
+    process.exit(CLOSED_PIPE)
+  })
+}
+
+/**
+ * Exits once what was written to stdout and stderr has been handed over:
+ * `process.exit` drops writes still queued for a pipe whose reader is slow,
+ * which cut a long listing or message off at 64 KiB. A write's callback runs
+ * after every earlier write to the stream.
+ */
+const exitAfterOutput = (code: number, onExit: (code: number) => void): void => {
+  let waiting = 2
+  let closed = false
+  const done = (error?: Error | null) => {
+    // The reader went away meanwhile: the same exit as when a write meets it first.
+    if ((error as NodeJS.ErrnoException | null | undefined)?.code === "EPIPE") closed = true
+    if (--waiting === 0) onExit(closed ? CLOSED_PIPE : code)
+  }
+  process.stdout.write("", done)
+  process.stderr.write("", done)
+}
+
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
     const code = Exit.isSuccess(exit) ? exit.value : Cause.isInterruptedOnly(exit.cause) ? stoppedBy ?? 130 : ExitCode.failure
-    onExit(typeof code === "number" ? code : ExitCode.failure)
+    exitAfterOutput(typeof code === "number" ? code : ExitCode.failure, onExit)
   }
 })

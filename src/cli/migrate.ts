@@ -55,7 +55,15 @@ export const migrateCommand = Command.make(
       )
       yield* Console.log(
         options.json
-          ? json({ database: database.display, dialect: database.target.dialect, migrated: true })
+          // What the text says, as fields: the version before (null when it could not be read) and after.
+          ? json({
+            database: database.display,
+            dialect: database.target.dialect,
+            migrated: true,
+            schema_version: after,
+            schema_version_before: before ?? null,
+            applied: before === undefined ? null : before !== after
+          })
           : `Database ${database.display} (${database.target.dialect}) is migrated: the schema is up to date.${applied(before, after)}`
       )
     })

@@ -49,7 +49,8 @@ export const pruneCommand = Command.make(
       const olderThan = DateTime.subtractDuration(yield* DateTime.now, age)
       const report = yield* Janitor.prune({ olderThan, keepNewest, dryRun: options.dryRun }).pipe(
         withProgress(options.dryRun ? "counting prunable jobs" : "pruning jobs"),
-        Effect.provide(recorderLayer(database, { migrate: false, create: false }))
+        // A dry run only reads: it opens the database read-only, so it works on a read-only copy.
+        Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: options.dryRun }))
       )
       if (options.json) {
         return yield* Console.log(json({

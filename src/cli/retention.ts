@@ -60,7 +60,8 @@ export const retentionCommand = Command.make(
         : Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.enforceRetention({ cutoff }))
       const purged = yield* purge.pipe(
         withProgress(options.dryRun ? "counting old events" : "purging old events"),
-        Effect.provide(recorderLayer(database, { migrate: false, create: false }, { retention: window }))
+        // A dry run only reads: it opens the database read-only, so it works on a read-only copy.
+        Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: options.dryRun }, { retention: window }))
       )
       yield* Console.log(
         options.json

@@ -7,7 +7,7 @@
  * through a pipe, as another user, or on a real terminal (a pty from
  * util-linux `script`). Nothing is mocked.
  */
-import { execFile } from "node:child_process"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -65,6 +65,19 @@ export const runCli = async (args: ReadonlyArray<string>, options: CliOptions = 
   const [file, argv] = await command(args, options)
   return run(file, argv, options.cwd ?? repoRoot, environment(options))
 }
+
+/** Starts `ai-jobs <args>` with stdout and stderr on pipes the test reads — or closes — itself. */
+export const spawnCli = async (args: ReadonlyArray<string>, options: CliOptions = {}): Promise<ChildProcess> => {
+  const [file, argv] = await command(args, options)
+  return spawn(file, argv, { cwd: options.cwd ?? repoRoot, env: environment(options), stdio: ["ignore", "pipe", "pipe"] })
+}
+
+/** The exit code of a started process (its signal's 128 + n if a signal ended it). */
+export const exitOf = (child: ChildProcess): Promise<number> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode)
+    child.once("exit", (code, signal) => resolve(code ?? (signal === null ? -1 : 128 + (os.constants.signals[signal] ?? 0))))
+  })
 
 const shellWord = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`
 

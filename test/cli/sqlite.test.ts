@@ -98,8 +98,9 @@ describe("ai-jobs on a SQLite file", () => {
       assert.isAtMost(widest(demo.stdout), 80, demo.stdout)
     })
 
-    for (const folder of ["read-only", "writable"] as const) {
-      it(`R17 read commands read a 0444 SQLite file in a ${folder} folder and write nothing, not even beside it; a write is refused`, async () => {
+    // The third case: a WAL file its reader may write, in a folder it may not — no `-shm` can be made beside it.
+    for (const [folder, fileMode] of [["read-only", 0o444], ["writable", 0o444], ["read-only", 0o644]] as const) {
+      it(`R17 read commands (dry runs included) read a 0${fileMode.toString(8)} SQLite file in a ${folder} folder and write nothing, not even beside it; a write is refused, saying why`, async () => {
         const dir = tempDir(`readonly-${folder}`)
         const file = path.join(dir, "jobs.db")
         assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
@@ -109,9 +110,9 @@ describe("ai-jobs on a SQLite file", () => {
         const user = "postgres"
         if (process.getuid?.() === 0) {
           if (folder === "writable") fs.chownSync(dir, uid(user), gid(user))
-          fs.chownSync(file, folder === "writable" ? uid(user) : 0, 0)
+          fs.chownSync(file, folder === "writable" || fileMode === 0o644 ? uid(user) : 0, 0)
         }
-        fs.chmodSync(file, 0o444)
+        fs.chmodSync(file, fileMode)
         fs.chmodSync(dir, folder === "writable" ? 0o755 : 0o555)
         const before = snapshot(dir, file)
         const read = (args: ReadonlyArray<string>) => runCli([...args, "--database", file], { user, cwd: dir })
@@ -124,7 +125,19 @@ describe("ai-jobs on a SQLite file", () => {
         const events = await read(["events", "--job", job.job_id.slice(-8)])
         assert.strictEqual(events.code, 0, events.stderr)
         assert.match(events.stdout, /running→failed/)
-        assertOneLineError(await read(["jobs", "retry", job.job_id.slice(-8)]), 1, /^error: cannot change .*jobs\.db: the file is read-only$/)
+        // A dry run only reads: it opened the file for writing and was refused.
+        for (const dryRun of [["prune", "--dry-run", "--older-than", "0s", "--keep", "0"], ["retention", "--dry-run"]]) {
+          const counted = await read(dryRun)
+          assert.strictEqual(counted.code, 0, `${dryRun[0]}: ${counted.stderr}`)
+        }
+        assert.match((await read(["prune", "--dry-run", "--older-than", "0s", "--keep", "0"])).stdout, /Would prune 1 of 1/)
+        assertOneLineError(
+          await read(["jobs", "retry", job.job_id.slice(-8)]),
+          1,
+          fileMode === 0o644
+            ? /^error: cannot change .*jobs\.db: its folder is read-only, and SQLite writes its journal files beside the database$/
+            : /^error: cannot change .*jobs\.db: the file is read-only$/
+        )
         assert.deepStrictEqual(snapshot(dir, file), before, "the same files, the database byte for byte, its mtime")
       })
     }
@@ -314,10 +327,11 @@ describe("ai-jobs on a SQLite file", () => {
   describe("commands that change the database", { timeout: 120_000 }, () => {
     it("R16 migrate creates a new database named by DATABASE_URL (and its folder)", async () => {
       const fresh = path.join(tempDir("migrate"), "nested", "fresh.db")
-      const result = parseJson<{ database: string; dialect: string; migrated: boolean }>(
+      const result = parseJson<Record<string, unknown>>(
         await runCli(["migrate", "--json"], { cwd, env: { DATABASE_URL: `sqlite:${fresh}` } })
       )
-      assert.deepStrictEqual(result, { database: fresh, dialect: "sqlite", migrated: true })
+      const newest = Math.max(...fs.readdirSync(new URL("../../migrations/sqlite/", import.meta.url)).map((name) => Number.parseInt(name, 10)))
+      assert.deepStrictEqual(result, { database: fresh, dialect: "sqlite", migrated: true, schema_version: newest, schema_version_before: 0, applied: true })
       assert.deepStrictEqual(await allJobs(fresh), [])
     })
 
@@ -330,6 +344,9 @@ describe("ai-jobs on a SQLite file", () => {
       const again = await runCli(["migrate", "--database", fresh], { cwd })
       assert.strictEqual(again.code, 0, again.stderr)
       assert.match(again.stdout, new RegExp(`is migrated: the schema is up to date\\. Nothing to apply \\(schema version ${newest}\\)\\.`))
+      // --json says the same, as fields.
+      const json = parseJson<Record<string, unknown>>(await runCli(["migrate", "--json", "--database", fresh], { cwd }))
+      assert.deepInclude(json, { schema_version: newest, schema_version_before: newest, applied: false })
     })
 
     it("R9 recover moves a crashed worker's run to stalled, with its event", async () => {
