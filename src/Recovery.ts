@@ -64,7 +64,9 @@ export interface StartupOptions extends RecoveryOptions {
    * one lives are stalled without waiting for a restart — on a server where
    * several processes share the database. Every process may sweep: each
    * stale run is still stalled exactly once. A sweep that fails is logged and
-   * tried again at the next interval; it never closes job intake. Default:
+   * tried again at the next interval; it never closes job intake. The first
+   * sweep to get through after a failure waits one threshold and stalls only
+   * runs not heard from since (an outage stops workers' heartbeats too). Default:
    * none (startup only, with its second look, as R9 asks).
    */
   readonly sweepEvery?: Duration.DurationInput
@@ -375,12 +377,38 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     )
     if (interval !== undefined && !badInterval) {
       // Sweeps begin once startup recovery has succeeded; a failed one waits for the next interval.
-      const sweep = recoverStalledRuns({ retries: 0, ...scan }).pipe(
-        Effect.tap((report) => logStalled("recovery sweep", report)),
-        Effect.catchAllCause((cause) => Effect.logWarning("recovery sweep failed; trying again at the next interval", cause))
-      )
+      // A sweep that failed may mean the database was out of reach — for every worker too, whose
+      // heartbeats failed meanwhile. Stalling then whatever was last heard from a threshold ago
+      // would take the runs of live workers the moment the database is back, before their next
+      // beat (a finished program's end dropped with its run). So after a failure the next sweep
+      // that reaches the database gives them one threshold to be heard again, and stalls only the
+      // runs still silent since — as startup's second look does after a quick restart.
+      let outage = false
+      const afterOutage = (threshold: Duration.Duration) =>
+        Effect.gen(function*() {
+          const back = yield* DateTime.now
+          // Fails while the database is still out of reach: the outage goes on.
+          const silent = yield* store.findStaleRuns({ heartbeatBefore: back, limit: 1 })
+          outage = false
+          if (silent.length === 0) return
+          yield* Effect.logInfo(
+            `recovery sweep: the database answers again; runs not heard from since are stalled in ${Duration.format(threshold)} if still silent`
+          )
+          yield* Effect.sleep(threshold)
+          yield* Effect.flatMap(Effect.provideService(stallScan({ retries: 0, ...scan }, back), JobStore, store), (report) =>
+            logStalled("recovery sweep", report))
+        })
+      const sweep = (threshold: Duration.Duration) =>
+        Effect.suspend(() =>
+          outage ? afterOutage(threshold) : Effect.flatMap(recoverStalledRuns({ retries: 0, ...scan }), (report) => logStalled("recovery sweep", report))
+        ).pipe(
+          Effect.catchAllCause((cause) => {
+            outage = true
+            return Effect.logWarning("recovery sweep failed; trying again at the next interval", cause)
+          })
+        )
       yield* Deferred.await(succeeded).pipe(
-        Effect.zipRight(Effect.forever(Effect.zipRight(Effect.sleep(interval), sweep))),
+        Effect.flatMap((report) => Effect.forever(Effect.zipRight(Effect.sleep(interval), sweep(report.threshold)))),
         Effect.ignore,
         Effect.forkScoped
       )

@@ -95,6 +95,66 @@ for (const backend of sharedBackends) {
       }).pipe(Effect.scoped, Effect.provide(logs.layer))
     }, 60_000)
 
+    it.effect("R9 after sweeps failed (the database out of reach), the next sweep that reaches it gives workers one threshold to be heard again: a run beating again stays running, one still silent is stalled, once", () => {
+      const logs = capturingLogs()
+      return Effect.gen(function*() {
+        const database = yield* backend.fresh("recovery sweep outage")
+        const worker = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()))), Jobs)
+        const live = yield* worker.submit(summarize())
+        const liveClaim = (yield* worker.claimNext())!
+        const dead = yield* worker.submit(summarize())
+        const deadClaim = (yield* worker.claimNext())!
+        // This process's sweeps, their database cut off on demand: each scan's reads and moves fail.
+        let down = false
+        let failed = 0
+        const out = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | StorageError> =>
+          Effect.suspend((): Effect.Effect<A, E | StorageError> => {
+            if (!down) return effect
+            failed++
+            return Effect.fail(new StorageError({ operation: "sweep", cause: new Error("connection refused") }))
+          })
+        const real = yield* database.store()
+        const cutOff: JobStore["Type"] = {
+          ...real,
+          stallStaleRuns: (options) => out(real.stallStaleRuns(options)),
+          findStaleRuns: (options) => out(real.findStaleRuns(options))
+        }
+        yield* Layer.build(services(Layer.succeed(JobStore, cutOff), Recovery.layerStartup({ sweepEvery: "10 seconds" })))
+        yield* nextSweepArmed
+        // 50 s out of reach: every sweep fails, and no worker is heard from either.
+        down = true
+        for (let n = 1; n <= 5; n++) {
+          yield* TestClock.adjust("10 seconds")
+          while (failed < n) yield* realSleep(2)
+          yield* nextSweepArmed
+        }
+        down = false
+        // Back: both heartbeats are 50 s old, past the 30 s threshold. The sweep looks, and waits one threshold.
+        const back = yield* Clock.currentTimeMillis
+        yield* TestClock.adjust("10 seconds")
+        // Either the wait for the threshold is armed, or (a sweep that did not wait) the next sweep.
+        const armed = (sleeps: ReadonlyArray<number>) => sleeps.includes(back + 10_000 + 30_000) || sleeps.includes(back + 20_000)
+        while (!armed(Chunk.toReadonlyArray(yield* TestClock.sleeps()))) yield* realSleep(2)
+        assert.strictEqual((yield* worker.get(live.job_id)).state, "running", "not stalled the moment the database was back")
+        assert.strictEqual((yield* worker.get(dead.job_id)).state, "running")
+        // The live worker beats again; the dead one does not.
+        yield* real.heartbeat(liveClaim.run.id)
+        yield* TestClock.adjust("30 seconds")
+        yield* nextSweepArmed
+        assert.strictEqual((yield* worker.get(live.job_id)).state, "running", "heard from again: left running")
+        assert.strictEqual((yield* worker.get(dead.job_id)).state, "stalled", "silent for a threshold since the database was back: stalled")
+        // More sweeps (normal again, the live worker beating) stall nothing more.
+        for (let n = 0; n < 2; n++) {
+          yield* real.heartbeat(liveClaim.run.id)
+          yield* TestClock.adjust("10 seconds")
+          yield* nextSweepArmed
+        }
+        const recoveries = (yield* real.listEvents({ types: ["workflow_recovery"] })).items
+        assert.deepStrictEqual(recoveries.map((event) => event.workflow_run_id), [deadClaim.run.id], "one event, for the silent run")
+        assert.deepInclude(logs.lines.map((line) => line.message), "recovery sweep: the database answers again; runs not heard from since are stalled in 30s if still silent")
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    }, 60_000)
+
     it.effect("R9 a bad sweepEvery closes intake with RecoveryFailed naming it, like any bad recovery option", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("recovery sweep bad")
