@@ -101,35 +101,38 @@ const metTheKill = (result: Either.Either<unknown, unknown>) => {
   if (Either.isLeft(result)) assert.strictEqual(driverError(result.left as never).code, "57P01")
 }
 
+/**
+ * A 30 s statement through @effect/sql-pg, its session killed while it runs: it fails as the
+ * statement the kill met, and the statements sent right after — before its socket's close is
+ * read — all run.
+ */
+const killedThenNext = (pieces: Effect.Effect.Success<ReturnType<typeof setup>>, marker: string) =>
+  Effect.gen(function*() {
+    // The marker in the statement's text (not a parameter): pg_stat_activity shows the text.
+    const slow = yield* Effect.fork(Effect.either(pieces.sql.unsafe(`SELECT pg_sleep(30), '${marker}' AS marker`)))
+    yield* killRunning(pieces.admin, marker)
+    const result = yield* Fiber.join(slow)
+    const next = yield* Effect.either(nextStatements(pieces))
+    metTheKill(result)
+    assert.isTrue(Either.isRight(next), `the next statements ran: ${Either.isLeft(next) ? String((next.left as { cause?: unknown }).cause) : ""}`)
+  })
+
 describe("a connection killed under the store fails only the statement on it", () => {
   it.scoped("R17 a held connection lent to @effect/sql-pg and killed mid-statement is not handed out again: the next statements (held, @effect/sql-pg, a transaction) run on fresh connections", () =>
     Effect.gen(function*() {
       const pieces = yield* setup("dead lent")
-      const { admin, held, pool, sql } = pieces
+      const { held, pool } = pieces
       // Three held connections, free: the slow statement below is lent one of them.
       yield* Effect.all(Array.from({ length: 3 }, (_, i) => held.execute("SELECT pg_sleep(0.05), $1::int", [i])), { concurrency: "unbounded" })
       assert.strictEqual(held.held(), 3, "setup: three held")
-      const slow = yield* Effect.fork(Effect.either(sql`SELECT pg_sleep(30), 'lent-victim' AS marker`))
-      yield* killRunning(admin, "lent-victim")
-      // Right after the killed statement's failure, before its socket's close is read.
-      const result = yield* Fiber.join(slow)
-      const next = yield* Effect.either(nextStatements(pieces))
-      metTheKill(result)
-      assert.isTrue(Either.isRight(next), `the next statements ran: ${Either.isLeft(next) ? String((next.left as { cause?: unknown }).cause) : ""}`)
+      yield* killedThenNext(pieces, "lent-victim")
       yield* sleepRealTime(CLOSE_LATE_MS + 100)
       assert.isAtMost(held.held(), pool.totalCount, "every held connection is the pool's")
     }), 60_000)
 
   it.scoped("R17 a connection the pool itself checked out, killed mid-statement and released without an error, is closed, not kept idle for the next checkout", () =>
     Effect.gen(function*() {
-      const pieces = yield* setup("dead pooled")
-      const { admin, sql } = pieces
       // No held connection yet: @effect/sql-pg's statement checks one out of the pool itself.
-      const slow = yield* Effect.fork(Effect.either(sql`SELECT pg_sleep(30), 'pooled-victim' AS marker`))
-      yield* killRunning(admin, "pooled-victim")
-      const result = yield* Fiber.join(slow)
-      const next = yield* Effect.either(nextStatements(pieces))
-      metTheKill(result)
-      assert.isTrue(Either.isRight(next), `the next statements ran: ${Either.isLeft(next) ? String((next.left as { cause?: unknown }).cause) : ""}`)
+      yield* killedThenNext(yield* setup("dead pooled"), "pooled-victim")
     }), 60_000)
 })
