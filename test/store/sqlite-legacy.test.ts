@@ -113,6 +113,34 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
       assert.deepStrictEqual(yield* rawRows("PRAGMA integrity_check"), [{ integrity_check: "ok" }])
     })))
 
+  // The reference's own migration 0014 adds a table pointing at ai_jobs. The rebuild renamed ai_jobs and dropped it,
+  // and with foreign keys on SQLite pointed that table at the renamed one and emptied it by cascade (found by an
+  // outside probe: 150 rows to 0, the table left referencing "legacy_ai_jobs", every insert into it failing).
+  it.effect("R16 a table of the reference's we do not own that references ai_jobs keeps every row and its reference to ai_jobs", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile("legacy-mcp.db")
+      yield* writeLegacyDatabase(filename)
+      yield* Effect.provide(Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ai_job_mcp_fields (
+          job_id TEXT PRIMARY KEY NOT NULL REFERENCES ai_jobs(id) ON DELETE CASCADE,
+          mcp_server_id TEXT, mcp_call_id TEXT, mcp_progress_token TEXT)`)
+        yield* sql.unsafe("INSERT INTO ai_job_mcp_fields (job_id, mcp_server_id) SELECT id, 'server-' || id FROM ai_jobs")
+        const before = yield* rawRows("SELECT * FROM ai_job_mcp_fields ORDER BY job_id")
+        assert.strictEqual(before.length, legacyCounts.ai_jobs)
+        assert.isAbove((yield* SqliteStore.migrate).length, 0)
+        assert.deepStrictEqual(yield* rawRows("SELECT * FROM ai_job_mcp_fields ORDER BY job_id"), before, "every row kept, as it was")
+        const [table] = yield* rawRows<{ readonly sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'ai_job_mcp_fields'")
+        assert.include(table?.sql, "REFERENCES ai_jobs(id)", "still pointing at ai_jobs")
+        assert.deepStrictEqual(yield* rawRows("PRAGMA foreign_key_check"), [])
+        assert.deepStrictEqual(yield* rawRows("PRAGMA foreign_keys"), [{ foreign_keys: 1 }], "foreign keys on again after the run")
+        // The table works: its rows still follow their job.
+        yield* sql.unsafe("DELETE FROM ai_job_mcp_fields")
+        yield* sql.unsafe("INSERT INTO ai_job_mcp_fields (job_id) SELECT id FROM ai_jobs LIMIT 1")
+        assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_job_mcp_fields"), 1)
+      }), rawClient(filename))
+    })))
+
   it.effect("R16 every upgraded row decodes through the store: getJob, listJobs, listRuns, listNodes", () =>
     withUpgradedLegacy(Effect.gen(function*() {
       const store = yield* JobStore
@@ -347,7 +375,9 @@ describe("SQLite legacy upgrade refuses what it cannot convert (R16)", () => {
           const rowsBefore = yield* rawRows("SELECT * FROM ai_jobs ORDER BY id")
           const error = expectTag(yield* failureOf(SqliteStore.migrate), "MigrationFailed")
           assert.deepStrictEqual([error.migration_id, error.migration_name], [2, "current_schema"])
-          assert.isNumber(error.statement, "names the failing statement")
+          // A reference is checked as the rebuild ends (foreign keys off while it copies): the row is named instead.
+          if (expected === "FOREIGN KEY constraint failed") assert.match(error.message, /ai_jobs row \d+ references a row of workflow_runs that is not there/, error.message)
+          else assert.isNumber(error.statement, "names the failing statement")
           assert.include(error.message, "0002_current_schema")
           assert.include(error.message, expected)
           // All or nothing: the legacy tables and rows are as they were, nothing recorded as applied.

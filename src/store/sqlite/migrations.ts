@@ -43,12 +43,19 @@ const runScript = (id: number, name: string, script: string) =>
         (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause })
       ),
       (done) =>
-        done ? Effect.void : Effect.forEach(splitStatements(script), (statement, index) =>
-          Effect.mapError(
-            sql.unsafe(statement).unprepared,
-            (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
-          ), { discard: true })
+        done ? Effect.void : Effect.zipRight(
+          Effect.forEach(splitStatements(script), (statement, index) =>
+            Effect.mapError(
+              sql.unsafe(statement).unprepared,
+              (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
+            ), { discard: true }),
+          // A rebuild copies rows with foreign keys off (migrateFrom): its references are checked as it ends, naming it.
+          REBUILDS.test(script) ? refuseDangling(sql, id, name) : Effect.void
+        )
     ))
+
+/** A script that rebuilds a table (renames the old one to copy from it). */
+const REBUILDS = /\bRENAME\s+TO\b/i
 
 /** Reads every `NNNN_name.sql` file of `directory` into the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
 const readMigrationFiles = (directory: URL) =>
@@ -73,6 +80,40 @@ const runMigrator = (directory: URL) =>
     table: migrationsTable
   })
 
+/** A row `PRAGMA foreign_key_check` reports: its table and rowid, and the table it names. */
+interface Dangling {
+  readonly table: string
+  readonly rowid: number | null
+  readonly parent: string
+}
+
+/**
+ * Fails the migration when a row references one that is not there (the run
+ * has foreign keys off): naming the table, the row and the parent, where a
+ * statement with them on said only "FOREIGN KEY constraint failed".
+ */
+const refuseDangling = (sql: SqlClient.SqlClient, id: number | null = null, name: string | null = null) =>
+  Effect.flatMap(
+    Effect.mapError(sql<Dangling>`PRAGMA foreign_key_check`, (cause) =>
+      new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause })),
+    (rows) => {
+    const first = rows[0]
+    if (first === undefined) return Effect.void
+    const more = rows.length > 1 ? ` (and ${rows.length - 1} more)` : ""
+    return Effect.fail(
+      new MigrationFailed({
+        dialect: "sqlite",
+        migration_id: id,
+        migration_name: name,
+        statement: null,
+        cause: new Error(
+          `FOREIGN KEY constraint failed: ${first.table} row ${String(first.rowid)} references a row of ${first.parent} that is not there${more}`
+        )
+      })
+    )
+  }
+  )
+
 const asMigrationFailed = (cause: unknown): MigrationFailed => {
   if (cause instanceof MigrationFailed) return cause
   // The Migrator turns a failing migration into a defect wrapping our error.
@@ -95,11 +136,24 @@ export const migrateFrom = (directory: URL): Effect.Effect<
     const sql = yield* SqlClient.SqlClient
     const lockWaitMs = yield* readBusyTimeout
     const inTransaction = makeWriteTransaction(sql, lockWaitMs)
+    // A rebuild renames a table, creates the new one and drops the old (0002, 0013). With foreign
+    // keys on, SQLite points every other table's REFERENCES at the renamed old table, and dropping
+    // it deletes their rows by cascade: a reference database's own `ai_job_mcp_fields` (its
+    // migration 0014) lost every row, and was left referencing a table that no longer exists. So
+    // the run has foreign keys off (a no-op inside a transaction: set before it) and renames that
+    // leave other tables' references alone; `foreign_key_check` before the commit then refuses any
+    // reference left dangling, so the database ends exactly as consistent as with them on.
+    yield* sql`PRAGMA foreign_keys = OFF`
     return yield* inTransaction(Effect.gen(function*() {
+      yield* sql`PRAGMA legacy_alter_table = ON`
       const applied = yield* runMigrator(directory)
+      yield* sql`PRAGMA legacy_alter_table = OFF`
       yield* refuseNewer(directory)
+      yield* refuseDangling(sql)
       return applied
-    }))
+    })).pipe(
+      Effect.ensuring(Effect.ignore(Effect.zipRight(sql`PRAGMA legacy_alter_table = OFF`, sql`PRAGMA foreign_keys = ON`)))
+    )
   }).pipe(
     Effect.catchIf(
       (error): error is SqlError | Migrator.MigrationError =>
