@@ -53,9 +53,44 @@ export const answerClientErrors = <S extends http.Server>(server: S): S => {
   return server
 }
 
+type Exchange = readonly [http.IncomingMessage, http.ServerResponse]
+
+/**
+ * `server` holding the requests that arrive before anything serves them, and
+ * handing them to the first `request` listener attached. A server's layer
+ * listens as soon as it is built, and the application's handler is attached
+ * only once the rest — store, recovery, the API — is built too; Node leaves a
+ * request that no listener takes open for ever, so a client that connected in
+ * that moment (a health probe right at start-up) hung instead of getting its
+ * answer a moment late. Requests still held when the server closes are ended.
+ */
+export const holdEarlyRequests = (server: http.Server): http.Server => {
+  const early: Array<Exchange> = []
+  const hold = (request: http.IncomingMessage, response: http.ServerResponse) => {
+    early.push([request, response])
+  }
+  const handOver = (event: string | symbol, listener: (...args: Array<unknown>) => void) => {
+    if (event !== "request" || listener === hold) return
+    server.off("request", hold)
+    server.off("newListener", handOver)
+    // The listener is added once this event returns: the held requests go to it on the next tick.
+    process.nextTick(() => {
+      for (const [request, response] of early.splice(0)) listener(request, response)
+    })
+  }
+  server.on("request", hold)
+  server.on("newListener", handOver)
+  server.once("close", () => {
+    for (const [, response] of early.splice(0)) response.destroy()
+  })
+  return server
+}
+
 /**
  * `http.createServer` with `answerClientErrors`, its requests' bodies checked
- * as UTF-8 on the way in (utf8Body.ts): what `ai-jobs serve` listens with.
+ * as UTF-8 on the way in (utf8Body.ts), requests that come before the
+ * application's handler held for it (`holdEarlyRequests`): what `ai-jobs
+ * serve` listens with.
  */
 export const createServer = (options: http.ServerOptions = {}): http.Server =>
-  answerClientErrors(http.createServer({ IncomingMessage: Utf8CheckedMessage, ...options }))
+  holdEarlyRequests(answerClientErrors(http.createServer({ IncomingMessage: Utf8CheckedMessage, ...options })))
