@@ -97,6 +97,18 @@ ALTER TABLE ai_jobs
   ADD COLUMN IF NOT EXISTS is_pinned INTEGER;
 ALTER TABLE workflow_runs ADD COLUMN IF NOT EXISTS error_message TEXT;
 
+-- Tables we do not own may reference ours: the reference's own migration 0014
+-- adds ai_job_mcp_fields (job_id TEXT REFERENCES ai_jobs(id)). Their foreign
+-- keys would block the type changes below; they are kept aside here, dropped,
+-- and put back at the end of this file, their columns converted to the types
+-- they reference by then (a value that is no UUID fails the upgrade loudly).
+CREATE TEMP TABLE hsk_foreign_references ON COMMIT DROP AS
+  SELECT conrelid, conname, pg_get_constraintdef(oid) AS definition, conkey, confrelid, confkey
+  FROM pg_constraint
+  WHERE contype = 'f'
+    AND confrelid IN ('ai_jobs'::regclass, 'workflow_runs'::regclass, 'workflow_node_executions'::regclass)
+    AND conrelid NOT IN ('ai_jobs'::regclass, 'workflow_runs'::regclass, 'workflow_node_executions'::regclass);
+
 -- Legacy constraints were written for TEXT columns and would block the type
 -- changes; ours replace them below. Foreign keys go first (they depend on the
 -- unique constraints). Primary keys stay.
@@ -104,6 +116,9 @@ DO $$
 DECLARE
   legacy record;
 BEGIN
+  FOR legacy IN SELECT conrelid::regclass AS tbl, conname FROM hsk_foreign_references LOOP
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', legacy.tbl, legacy.conname);
+  END LOOP;
   FOR legacy IN
     SELECT conrelid::regclass AS tbl, conname
     FROM pg_constraint
@@ -291,6 +306,32 @@ ALTER TABLE ai_jobs ADD CONSTRAINT ai_jobs_workflow_run_id_fkey
   FOREIGN KEY (workflow_run_id) REFERENCES workflow_runs (id) ON DELETE SET NULL;
 ALTER TABLE workflow_node_executions ADD CONSTRAINT workflow_node_executions_workflow_run_id_fkey
   FOREIGN KEY (workflow_run_id) REFERENCES workflow_runs (id) ON DELETE CASCADE;
+
+-- The other tables' foreign keys kept aside above, put back: each referencing
+-- column converted to the type it now references, then the constraint as it was.
+DO $$
+DECLARE
+  kept record;
+  i int;
+  referencing text;
+  from_type text;
+  to_type text;
+BEGIN
+  FOR kept IN SELECT * FROM hsk_foreign_references LOOP
+    FOR i IN 1 .. array_length(kept.conkey, 1) LOOP
+      SELECT attname, format_type(atttypid, atttypmod) INTO referencing, from_type
+        FROM pg_attribute WHERE attrelid = kept.conrelid AND attnum = kept.conkey[i];
+      SELECT format_type(atttypid, atttypmod) INTO to_type
+        FROM pg_attribute WHERE attrelid = kept.confrelid AND attnum = kept.confkey[i];
+      IF from_type <> to_type THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::text::%s',
+          kept.conrelid::regclass, referencing, to_type, referencing, to_type);
+      END IF;
+    END LOOP;
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', kept.conrelid::regclass, kept.conname, kept.definition);
+  END LOOP;
+END
+$$;
 
 -- Indexes for every query the store runs ---------------------------------------
 

@@ -348,3 +348,38 @@ describe("R16 PostgreSQL legacy values that cannot be converted", () => {
       }), 60_000)
   }
 })
+
+// The reference's own migration 0014 adds a table pointing at ai_jobs (found by an outside probe): its text
+// foreign key blocked 0002's change of ai_jobs.id to uuid ("foreign key constraint
+// ai_job_mcp_fields_job_id_fkey cannot be implemented"), so such a database could not be upgraded at all.
+describe("R16 PostgreSQL legacy upgrade with a table of the reference's we do not own", () => {
+  it.scoped("R16 a table referencing ai_jobs keeps every row and its foreign key, its column converted to uuid alike", () =>
+    Effect.gen(function*() {
+      const url = yield* databaseInNewYork("pg legacy mcp")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildLegacyDatabase
+        yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ai_job_mcp_fields (
+          job_id TEXT PRIMARY KEY NOT NULL REFERENCES ai_jobs(id) ON DELETE CASCADE,
+          mcp_server_id TEXT, mcp_call_id TEXT, mcp_progress_token TEXT)`)
+        yield* sql.unsafe("CREATE UNIQUE INDEX IF NOT EXISTS idx_ai_job_mcp_fields_progress_token ON ai_job_mcp_fields(mcp_progress_token)")
+        yield* sql.unsafe("INSERT INTO ai_job_mcp_fields (job_id, mcp_server_id) SELECT id, 'server-' || id FROM ai_jobs")
+        const rows = sql<{ readonly job_id: string; readonly mcp_server_id: string }>`
+          SELECT job_id::text AS job_id, mcp_server_id FROM ai_job_mcp_fields ORDER BY job_id::text`
+        const before = yield* rows
+        assert.strictEqual(before.length, legacyCounts.ai_jobs)
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        assert.deepStrictEqual(yield* rows, before, "every row kept")
+        const [fk] = yield* sql<{ readonly def: string }>`
+          SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'ai_job_mcp_fields_job_id_fkey'`
+        assert.strictEqual(fk?.def, "FOREIGN KEY (job_id) REFERENCES ai_jobs(id) ON DELETE CASCADE")
+        const [type] = yield* sql<{ readonly t: string }>`
+          SELECT data_type AS t FROM information_schema.columns WHERE table_name = 'ai_job_mcp_fields' AND column_name = 'job_id'`
+        assert.strictEqual(type?.t, "uuid")
+        // It still follows its job: a deleted job takes its row with it.
+        yield* sql.unsafe(`DELETE FROM ai_jobs WHERE id = '${legacyIds.pinnedJob}'`)
+        const [left] = yield* sql<{ readonly n: string }>`SELECT count(*) AS n FROM ai_job_mcp_fields`
+        assert.strictEqual(Number(left?.n), legacyCounts.ai_jobs - 1)
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
+})
