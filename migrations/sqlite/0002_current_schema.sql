@@ -1,11 +1,14 @@
 -- Upgrades the reference shape (0001) in place to the current schema (SPEC R16, R16a).
 --
 -- SQLite can add CHECKs and foreign keys only by rebuilding a table. The
--- Migrator runs every pending migration inside one transaction, where
--- `PRAGMA foreign_keys` cannot be switched off, so the rebuild is ordered so
--- that no reference ever dangles:
---   1. rename every legacy table first (RENAME rewrites the legacy children's
---      REFERENCES to the renamed legacy parents, so legacy points at legacy);
+-- Migrator runs every pending migration inside one transaction, with foreign
+-- keys off and renames that leave every REFERENCES naming the table it named
+-- (sqlite/migrations.ts: with them on, a table of the reference's we do not
+-- own, its 0014 `ai_job_mcp_fields`, lost its rows to the drop's cascade);
+-- foreign_key_check as this file ends refuses any reference left dangling.
+-- The rebuild:
+--   1. rename every legacy table first (references keep their names: the
+--      legacy children point at the new parents, and are only read);
 --   2. create the new tables (new points at new);
 --   3. copy parent -> child: jobs (without their run pointer), runs, the job's
 --      run pointer, node executions;

@@ -14,10 +14,13 @@
 -- range equivalent no cheaper per execution) and keeps its words.
 --
 -- SQLite changes a CHECK only by rebuilding the table, inside the Migrator's
--- transaction where foreign keys stay on; ordered as 0002 so no reference
--- ever dangles:
---   1. rename the four tables (RENAME rewrites the children's REFERENCES, so
---      old points at old);
+-- transaction. The run has foreign keys off and renames that leave every
+-- REFERENCES naming the table it named (sqlite/migrations.ts: with them on, a
+-- table we do not own lost its rows to the drop's cascade), and
+-- foreign_key_check as the file ends refuses any reference left dangling.
+-- Ordered as 0002:
+--   1. rename the four tables (references keep their names: old children
+--      point at the new parents, never read);
 --   2. create the tables again, with the new CHECKs (new points at new);
 --   3. copy every row (its rowid too), parent -> child: jobs without their
 --      run pointer, runs, the pointer, node executions; the events;
