@@ -297,19 +297,36 @@ const secondLook = (
   startedAt: DateTime.Utc,
   threshold: Duration.Duration
 ): Effect.Effect<void> => {
-  const due = DateTime.toEpochMillis(startedAt) + Duration.toMillis(threshold)
-  const look = Effect.flatMap(store.findStaleRuns({ heartbeatBefore: startedAt, limit: 1 }), (left) =>
-    left.length === 0 ? Effect.void : Effect.flatMap(DateTime.now, (now) =>
-      Effect.sleep(Duration.millis(Math.max(0, due - DateTime.toEpochMillis(now)))).pipe(
-        Effect.zipRight(Effect.provideService(stallScan({ retries: STARTUP_RETRIES, ...scan }, startedAt), JobStore, store)),
-        Effect.flatMap((report) => logStalled("startup recovery, second look", report))
-      )))
+  const look = stallSilentSince(store, { retries: STARTUP_RETRIES, ...scan }, startedAt, threshold, "startup recovery, second look")
   return untilItPasses(look, () => Effect.void, (cause, n, next) =>
     Cause.isInterruptedOnly(cause)
       ? Effect.void
       : next === undefined
       ? Effect.logWarning("startup recovery's second look failed (the next restart looks again)", cause)
       : Effect.logWarning(`startup recovery's second look failed (try ${n}); trying again in ${Duration.format(next)}`, cause))
+}
+
+/**
+ * When runs were last heard from before `since`, stalls those still silent
+ * one threshold after it (logged under `label`); `announce` runs first, when
+ * there are any. Startup's second look (`since`: startup) and a sweep after
+ * an outage (`since`: the database answering again).
+ */
+const stallSilentSince = (
+  store: JobStore["Type"],
+  scan: RecoveryOptions,
+  since: DateTime.Utc,
+  threshold: Duration.Duration,
+  label: string,
+  announce: Effect.Effect<void> = Effect.void
+) => {
+  const due = DateTime.toEpochMillis(since) + Duration.toMillis(threshold)
+  return Effect.flatMap(store.findStaleRuns({ heartbeatBefore: since, limit: 1 }), (left) =>
+    left.length === 0 ? Effect.void : Effect.flatMap(Effect.zipRight(announce, DateTime.now), (now) =>
+      Effect.sleep(Duration.millis(Math.max(0, due - DateTime.toEpochMillis(now)))).pipe(
+        Effect.zipRight(Effect.provideService(stallScan(scan, since), JobStore, store)),
+        Effect.flatMap((report) => logStalled(label, report))
+      )))
 }
 
 /**
@@ -384,20 +401,14 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
       // that reaches the database gives them one threshold to be heard again, and stalls only the
       // runs still silent since — as startup's second look does after a quick restart.
       let outage = false
+      // Fails while the database is still out of reach (its first statement): the outage goes on.
       const afterOutage = (threshold: Duration.Duration) =>
-        Effect.gen(function*() {
-          const back = yield* DateTime.now
-          // Fails while the database is still out of reach: the outage goes on.
-          const silent = yield* store.findStaleRuns({ heartbeatBefore: back, limit: 1 })
-          outage = false
-          if (silent.length === 0) return
-          yield* Effect.logInfo(
+        Effect.flatMap(DateTime.now, (back) =>
+          stallSilentSince(store, { retries: 0, ...scan }, back, threshold, "recovery sweep", Effect.logInfo(
             `recovery sweep: the database answers again; runs not heard from since are stalled in ${Duration.format(threshold)} if still silent`
-          )
-          yield* Effect.sleep(threshold)
-          yield* Effect.flatMap(Effect.provideService(stallScan({ retries: 0, ...scan }, back), JobStore, store), (report) =>
-            logStalled("recovery sweep", report))
-        })
+          ))).pipe(Effect.zipRight(Effect.sync(() => {
+            outage = false
+          })))
       const sweep = (threshold: Duration.Duration) =>
         Effect.suspend(() =>
           outage ? afterOutage(threshold) : Effect.flatMap(recoverStalledRuns({ retries: 0, ...scan }), (report) => logStalled("recovery sweep", report))
