@@ -30,13 +30,18 @@ export const sanitizeText = (text: string, redactor: Redactor): string => redact
  * a -0 becomes 0 (JSON text has no -0: the stored body says 0, so the
  * returned record must too, as domain/Json.ts does for job inputs).
  */
-export const sanitize = (value: Json, redactor: Redactor): Json => {
+export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => void): Json => {
   if (typeof value === "string") return sanitizeText(value, redactor)
   if (typeof value === "number") return value === 0 ? 0 : value
-  if (Array.isArray(value)) return value.map((item: Json) => sanitize(item, redactor))
+  if (Array.isArray(value)) return value.map((item: Json) => sanitize(item, redactor, onKeysMerged))
   if (typeof value === "object" && value !== null) {
     const out: Record<string, Json> = {}
-    for (const [key, item] of Object.entries(value)) out[key.normalize("NFC")] = sanitize(item, redactor)
+    for (const [key, item] of Object.entries(value)) {
+      const normalised = key.normalize("NFC")
+      // Two keys NFC makes one: the first's value would be lost (firstKeyCollision says where).
+      if (onKeysMerged !== undefined && Object.hasOwn(out, normalised)) onKeysMerged()
+      out[normalised] = sanitize(item, redactor, onKeysMerged)
+    }
     return out
   }
   return value
@@ -46,22 +51,24 @@ export const sanitize = (value: Json, redactor: Redactor): Json => {
  * The first object in `value` holding two keys that are one key once
  * NFC-normalised (`"é"` and `"e\u0301"`), as the path of that object and the
  * keys, or null. `sanitize` would keep only the last of them: a value lost
- * without a word, so such an event is refused instead. Keys are almost always
- * NFC already; only an object with one that is not is looked at closely.
+ * without a word, so such an event is refused instead. Searched only once
+ * `sanitize` has said some keys merged.
  */
 export const firstKeyCollision = (
   value: Json,
   path = ""
 ): { readonly path: string; readonly keys: ReadonlyArray<string> } | null => {
   if (typeof value !== "object" || value === null) return null
-  const entries = Array.isArray(value) ? value.map((item: Json, index) => [String(index), item] as const) : Object.entries(value)
-  if (!Array.isArray(value) && entries.some(([key]) => key.normalize("NFC") !== key)) {
-    const byForm = new Map<string, Array<string>>()
+  const entries: ReadonlyArray<readonly [string, Json]> = Array.isArray(value)
+    ? value.map((item: Json, index) => [String(index), item] as const)
+    : Object.entries(value)
+  if (!Array.isArray(value)) {
+    const byForm = new Map<string, string>()
     for (const [key] of entries) {
       const form = key.normalize("NFC")
-      const keys = byForm.get(form)
-      if (keys === undefined) byForm.set(form, [key])
-      else return { path, keys: [...keys, key] }
+      const first = byForm.get(form)
+      if (first !== undefined) return { path, keys: [first, key] }
+      byForm.set(form, key)
     }
   }
   for (const [key, child] of entries) {

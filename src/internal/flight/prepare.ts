@@ -152,10 +152,11 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       // Encoding canonicalises (timestamps to `…Z` with milliseconds) before the privacy rules see the text.
       const encoded = yield* Effect.mapError(encode(decoded), (error) => InvalidEvent.fromParseError(input, error))
       const stripped = applyRawContentPolicy(encoded as unknown as JsonObject, decoded.type, debug)
-      // NFC would merge two such keys into one, keeping one value: refused, never a value lost without a word.
-      const collision = firstKeyCollision(stripped)
+      let keysMerged = false
+      const body = sanitize(stripped, redactor, () => (keysMerged = true)) as JsonObject
+      // NFC merged two keys into one, keeping one value: refused, never a value lost without a word.
+      const collision = keysMerged ? firstKeyCollision(stripped) : null
       if (collision !== null) return yield* keyCollision(decoded.type, collision)
-      const body = sanitize(stripped, redactor) as JsonObject
       // A redaction rule must not break a field (say, turn an id into "[REDACTED]"):
       // the stored form is validated again.
       const event = yield* Effect.mapError(decode(body), (error) => InvalidEvent.fromParseError(body, error))
