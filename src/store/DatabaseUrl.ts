@@ -13,7 +13,7 @@ import type { JobStore } from "./JobStore.js"
 import * as PgStore from "./PgJobStore.js"
 import * as SqliteStore from "./SqliteJobStore.js"
 import { type MigrationFailed, StorageError } from "./StoreErrors.js"
-import { unknownOptions } from "../domain/knownOptions.js"
+import { unknownStoreOptions } from "./internal/storageError.js"
 
 /** Query parameters of a PostgreSQL URL that carry a secret (libpq's and node-postgres's). */
 const SECRET_PARAMETERS: ReadonlySet<string> = new Set(["password", "sslpassword"])
@@ -136,8 +136,8 @@ const STORAGE_OPTIONS: ReadonlyArray<string> = ["migrate", "connectTimeout", "st
 export const layerFor = (target: DatabaseTarget, options: StorageOptions = {}): Layer.Layer<JobStore, StorageLayerError> => {
   // A misspelt key is refused on both dialects alike, before anything is opened (SQLite's
   // options are copied one by one below, where a misspelt one would be dropped).
-  const unknown = unknownOptions(options, STORAGE_OPTIONS, "StorageOptions")
-  if (unknown !== undefined) return Layer.fail(new StorageError({ operation: "Storage.layerFor", cause: unknown }))
+  const refused = unknownStoreOptions(options, STORAGE_OPTIONS, "StorageOptions", "Storage.layerFor")
+  if (refused !== undefined) return Layer.fail(refused)
   // PostgreSQL's durability is the server's (synchronous_commit); the option is SQLite's alone.
   const { durability: _sqliteOnly, ...pgOptions } = options
   if (target.dialect === "pg") return PgStore.layer({ url: target.url, ...pgOptions })

@@ -39,6 +39,7 @@ import { makeCoalescedMethods } from "./pg/coalesced.js"
 import { type HeldConnections, holdConnections } from "./pg/heldConnections.js"
 import { StorageError } from "./StoreErrors.js"
 import { unknownOptions } from "../domain/knownOptions.js"
+import { unknownStoreOptions } from "./internal/storageError.js"
 
 export { migrate, migrationsTable } from "./pg/migrations.js"
 export { DEFAULT_MAX_PREPARED_STATEMENTS } from "./pg/preparedStatements.js"
@@ -300,10 +301,8 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
 export const layerFromClient = (
   options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce"> = {}
 ): Layer.Layer<JobStore, MigrationFailed | StorageError, PgClient.PgClient> => {
-  const unknown = unknownOptions(options, PG_CLIENT_OPTIONS, "PgStoreOptions")
-  return unknown === undefined
-    ? storeLayer(options, undefined)
-    : Layer.fail(new StorageError({ operation: "PgStore.layerFromClient", cause: unknown }))
+  const refused = unknownStoreOptions(options, PG_CLIENT_OPTIONS, "PgStoreOptions", "PgStore.layerFromClient")
+  return refused === undefined ? storeLayer(options, undefined) : Layer.fail(refused)
 }
 
 const storeLayer = (

@@ -45,7 +45,7 @@ import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous 
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
-import { unknownOptions } from "../domain/knownOptions.js"
+import { unknownStoreOptions } from "./internal/storageError.js"
 
 export { migrate, migrationsTable } from "./sqlite/migrations.js"
 
@@ -206,10 +206,8 @@ const SQLITE_OPTIONS: ReadonlyArray<string> = ["filename", "migrate", "readonly"
  * gets: a misspelt `durabilty: "normal"` dropped left every commit fsynced,
  * a misspelt `readonly` left the file open for writes and migrated.
  */
-const optionsRefusal = (options: object): StorageError | undefined => {
-  const unknown = unknownOptions(options, SQLITE_OPTIONS, "SqliteStoreOptions")
-  return unknown === undefined ? undefined : new StorageError({ operation: "SqliteStore.options", cause: unknown })
-}
+const optionsRefusal = (options: object): StorageError | undefined =>
+  unknownStoreOptions(options, SQLITE_OPTIONS, "SqliteStoreOptions", "SqliteStore.options")
 
 /**
  * The store over the `SqlClient` in context: configures the connection,

@@ -10,6 +10,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
 import { DecodeFailure } from "../../domain/Errors.js"
+import { unknownOptions } from "../../domain/knownOptions.js"
 import { AlreadyExists, StorageError } from "../StoreErrors.js"
 
 /** A failure a store reports as `StorageError`. */
@@ -47,3 +48,18 @@ export const storageOrTakenErrors = (operation: string) =>
     (error): error is Extract<E, Unhandled | AlreadyExists> => error instanceof AlreadyExists || isUnhandled(error),
     (error) => Effect.fail(toStorageError(operation, error))
   ) as Effect.Effect<A, Exclude<E, Unhandled | AlreadyExists> | StorageError, R>
+
+/**
+ * A store option `known` does not list (a misspelt `durabilty`), as the
+ * `StorageError` of `operation` that the stores give a bad option value,
+ * naming the key; undefined when every key is known.
+ */
+export const unknownStoreOptions = (
+  options: unknown,
+  known: ReadonlyArray<string>,
+  subject: string,
+  operation: string
+): StorageError | undefined => {
+  const unknown = unknownOptions(options, known, subject)
+  return unknown === undefined ? undefined : new StorageError({ operation, cause: unknown })
+}
