@@ -11,22 +11,38 @@ import { escapeUnstorable, truncateStorable } from "../domain/Text.js"
 
 const MAX = 4000
 
-/** `Tag: message` for tagged errors, the message for plain errors, JSON or text otherwise; bounded in length, always storable. */
-export const describeCause = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  let text: string
+/** What a failure whose every description threw is stored as: the job still settles. */
+const UNDESCRIBABLE = "a failure that could not be described (reading it threw)"
+
+/** `Tag: message` for tagged errors, the message for plain errors, JSON or text otherwise. May throw: a getter, a Proxy trap, a `toString`. */
+const describe = (error: unknown): string => {
   if (error instanceof Error) {
     const tag = (error as { readonly _tag?: unknown })._tag
-    text = typeof tag === "string" && tag !== error.message ? `${tag}: ${error.message}` : error.message || error.name
-  } else if (typeof error === "object" && error !== null) {
+    const message: unknown = error.message
+    return typeof tag === "string" && tag !== message ? `${tag}: ${String(message)}` : String(message || error.name)
+  }
+  if (typeof error === "object" && error !== null) {
     try {
       // JSON.stringify gives undefined for some objects (a toJSON returning undefined).
-      text = JSON.stringify(error) ?? String(error)
+      return JSON.stringify(error) ?? String(error)
     } catch {
-      text = String(error)
+      return String(error)
     }
-  } else {
-    text = String(error)
+  }
+  return String(error)
+}
+
+/**
+ * `describe`d, bounded in length, always storable — and never throws: a failure
+ * value whose `toString`, getters or Proxy traps throw left its job and run
+ * `running` for ever, the settle never written.
+ */
+export const describeCause = (cause: Cause.Cause<unknown>): string => {
+  let text: string
+  try {
+    text = describe(Cause.squash(cause))
+  } catch {
+    text = UNDESCRIBABLE
   }
   const clean = escapeUnstorable(text)
   return clean.length > MAX ? `${truncateStorable(clean, MAX)}…` : clean

@@ -79,6 +79,10 @@ export interface EngineHooks {
 
 const noHooks: EngineHooks = { retryAfter: () => Effect.succeed(null), wakeUp: undefined }
 
+/** What a program gave back, as an Effect: anything else (a Promise, undefined) is a defect naming it. */
+const programOf = <A, E, R>(given: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.isEffect(given) ? given : Effect.die(new TypeError(`Jobs.run: the program returned ${given === null ? "null" : typeof given}, not an Effect`))
+
 /**
  * A write for the run (heartbeat, node start or finish, settle) found it no
  * longer its job's active run: recovery stalled it, or an operator moved the
@@ -564,12 +568,14 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           Effect.uninterruptible(Effect.gen(function*() {
             reporting = true
             const poisoned = yield* Effect.either(poison(job, run, report))
+            const detail: unknown = report?.detail
             const violation = new SecurityViolation({
               job_id: job.job_id,
               workflow_run_id: run.id,
-              violation: report.violation,
-              ...(report.detail !== undefined ? { detail: report.detail } : {}),
-              poisoned: Either.getOrElse(poisoned, () => false)
+              // The code as recorded: a report's code no event can hold is recorded (and told) as `unrecordable_violation`.
+              violation: Either.isRight(poisoned) ? poisoned.right.violation : typeof report?.violation === "string" ? report.violation : "unspecified",
+              ...(typeof detail === "string" ? { detail } : {}),
+              poisoned: Either.isRight(poisoned) && poisoned.right.poisoned
             })
             const stopped = Exit.fail(Either.isLeft(poisoned) ? poisoned.left : violation)
             Deferred.unsafeDone(stop, stopped)
@@ -588,7 +594,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const watch = hooks.wakeUp === undefined ? undefined : watchLoss(hooks.wakeUp, job.job_id, run.id, store.getJob)
         if (watch !== undefined) yield* Scope.addFinalizer(scope, Effect.sync(watch.close))
         const started = yield* Clock.currentTimeMillis
-        const working = yield* Effect.fork(Effect.interruptible(program(context)))
+        // A program that throws, or returns no Effect, fails its job as a defect would: outside
+        // the fiber, a throw ended this body with the job and its run left `running`.
+        const working = yield* Effect.fork(Effect.interruptible(Effect.suspend(() => programOf(program(context)))))
         working.addObserver((exit) => Deferred.unsafeDone(ended, exit))
         // The program's fiber runs first, up to its first wait: the heartbeat and the loss
         // watch are built and forked once it has started, off the way from the claim to the

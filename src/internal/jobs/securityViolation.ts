@@ -48,29 +48,48 @@ export class SecurityViolation extends Schema.TaggedError<SecurityViolation>()("
   }
 }
 
+/** What a report's code is recorded as when no event can hold it (not text, U+0000, too long): the job is still poisoned. */
+const UNRECORDABLE = "unrecordable_violation"
+
 /** The label a report is recorded under: never empty, so a careless report still poisons. */
-const violationOf = (report: ViolationReport): string => !hasText(report.violation) ? "unspecified" : report.violation
+const violationOf = (report: ViolationReport | null | undefined): string =>
+  typeof report?.violation !== "string" || !hasText(report.violation) ? "unspecified" : report.violation
+
+/** The report's detail, when it is text. */
+const detailOf = (report: ViolationReport | null | undefined): string | undefined =>
+  typeof report?.detail === "string" ? report.detail : undefined
 
 /**
  * Builds `poison(job, run, report)`: the one transaction of a reported
- * violation. Returns whether the job was poisoned (it may no longer be running).
+ * violation. Returns whether the job was poisoned (it may no longer be
+ * running) and the code recorded.
  */
 export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare) => {
-  /** The violation event; a detail the recorder refuses (too large) is replaced by the reason, so the event itself is never lost. */
-  const violationRecord = (job: AiJob, run: WorkflowRun, report: ViolationReport): Effect.Effect<EventRecord> => {
-    const build = (detail: string | undefined) =>
-      recorder.build(securityViolationEvent({ job, run, violation: violationOf(report), ...(detail !== undefined ? { detail } : {}) }))
-    return build(report.detail).pipe(
-      Effect.catchAll((error) => build(`detail not recorded: ${error.message}`)),
+  const build = (job: AiJob, run: WorkflowRun, violation: string, detail: string | undefined) =>
+    Effect.map(
+      recorder.build(securityViolationEvent({ job, run, violation, ...(detail !== undefined ? { detail } : {}) })),
+      (record) => ({ record, violation })
+    )
+
+  /**
+   * The violation event and the code it records. A detail the recorder refuses (too large, U+0000)
+   * is replaced by the reason; a code it refuses, by `unrecordable_violation` with a detail saying
+   * so — the event is never lost, and the job is poisoned under the code recorded, never left
+   * `failed` for a retry to run again.
+   */
+  const violationRecord = (job: AiJob, run: WorkflowRun, report: ViolationReport): Effect.Effect<{ readonly record: EventRecord; readonly violation: string }> => {
+    const violation = violationOf(report)
+    return build(job, run, violation, detailOf(report)).pipe(
+      Effect.catchAll((error) => build(job, run, violation, `detail not recorded: ${error.message}`)),
+      Effect.catchAll(() => build(job, run, UNRECORDABLE, "the reported violation code could not be recorded (not storable text, or too long)")),
       Effect.orDie
     )
   }
 
   return (job: AiJob, run: WorkflowRun, report: ViolationReport) =>
     Effect.gen(function*() {
-      const violation = violationOf(report)
+      const { record: recorded, violation } = yield* violationRecord(job, run, report)
       const error = `Security violation: ${violation}`
-      const recorded = yield* violationRecord(job, run, report)
       const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason: error }))
       return yield* store.transaction(Effect.gen(function*() {
         // The job first (the lock order in JobStore.ts), then the run's nodes — while the run is
@@ -79,7 +98,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         if (current.state !== "running" || current.workflow_run_id !== run.id) {
           // The run was taken away (recovered, cancelled): nothing to poison, but the violation is still recorded.
           yield* store.appendEvents([recorded]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
-          return false
+          return { poisoned: false, violation }
         }
         yield* endOpenNodes(store, run.id, "poisoned", error)
         yield* store.transition({
@@ -91,7 +110,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           events: () => [recorded, lifecycle]
         })
         yield* store.finishRun(run.id, "poisoned", { error_message: error })
-        return true
+        return { poisoned: true, violation }
       })).pipe(
         // With the job locked and running under this run, none of these can happen: a bug, not an outcome.
         Effect.catchTags({ IllegalTransition: Effect.die, RunNotActive: Effect.die })
