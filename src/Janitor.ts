@@ -87,8 +87,17 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
   readonly dryRun?: boolean
   readonly eventsPurged?: number
 }) {
-  const refused = dryRunIssue(options.dryRun)
-  if (refused !== undefined) return yield* new DecodeFailure({ subject: "Janitor.prune", issues: [refused] })
+  // Checked before anything is read or pruned: a misspelt key, or an `eventsPurged` no summary
+  // can hold (NaN, -5, 1.5), was a defect from inside the summary's build, after the scan.
+  const unknown = unknownOptions(options ?? null, PRUNE_OPTIONS, "Janitor.prune")
+  if (unknown !== undefined) return yield* unknown
+  const issues = [
+    dryRunIssue(options.dryRun),
+    options.eventsPurged === undefined || (Number.isSafeInteger(options.eventsPurged) && options.eventsPurged >= 0)
+      ? undefined
+      : { path: "eventsPurged", message: "Expected a whole number ≥ 0" }
+  ].filter((issue): issue is DecodeIssue => issue !== undefined)
+  if (issues.length > 0) return yield* new DecodeFailure({ subject: "Janitor.prune", issues })
   const store = yield* JobStore
   const recorder = yield* FlightRecorder
   const dry_run = options.dryRun ?? false
@@ -129,6 +138,9 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
  */
 const dryRunIssue = (dryRun: unknown): DecodeIssue | undefined =>
   dryRun === undefined || typeof dryRun === "boolean" ? undefined : { path: "dryRun", message: "Expected true or false" }
+
+/** The options `prune` names. */
+const PRUNE_OPTIONS: ReadonlyArray<string> = ["olderThan", "keepNewest", "dryRun", "eventsPurged"]
 
 /** The options `JanitorConfig` names. */
 const CONFIG_KEYS: ReadonlyArray<keyof JanitorConfig> = ["interval", "olderThan", "keepNewest", "dryRun"]

@@ -52,6 +52,7 @@ const refuse = (text: string, message: string) =>
  * case. Anything else is a `DecodeFailure`.
  */
 export const parse = (text: string): Either.Either<IdAbbreviation, DecodeFailure> => {
+  if (typeof text !== "string") return refuse(`(a ${text === null ? "null" : typeof text})`, "expected a string of hex digits")
   const digits = text.replace(/-/g, "").toLowerCase()
   if (!/^[0-9a-f]*$/.test(digits)) return refuse(text, "expected hex digits (0-9, a-f), dashes allowed")
   if (digits.length < MIN_PREFIX_DIGITS || digits.length > 32) {

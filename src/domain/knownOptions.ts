@@ -32,14 +32,30 @@ export const unknownOptions = (
   }
   let issues: Array<DecodeIssue> | undefined
   let more = 0
-  for (const key in options) {
-    if (!Object.prototype.hasOwnProperty.call(options, key) || known.includes(key)) continue
-    if ((options as Record<string, unknown>)[key] === undefined) continue
-    issues ??= []
-    if (issues.length < MAX_DECODE_ISSUES) issues.push({ path: clipIssueText(key), message: unexpected(known) })
-    else more++
+  try {
+    for (const key in options) {
+      if (!Object.prototype.hasOwnProperty.call(options, key)) continue
+      // Every value is read once here, known keys' too: a getter or Proxy trap that throws is
+      // refused now, named, rather than throwing later from where the option is used.
+      const value = (options as Record<string, unknown>)[key]
+      if (value === undefined || known.includes(key)) continue
+      issues ??= []
+      if (issues.length < MAX_DECODE_ISSUES) issues.push({ path: clipIssueText(key), message: unexpected(known) })
+      else more++
+    }
+  } catch (thrown) {
+    return new DecodeFailure({ subject, issues: [{ path: "", message: `Options that throw when read: ${thrownText(thrown)}` }] })
   }
   if (issues === undefined) return undefined
   if (more > 0) issues.push({ path: "", message: `… and ${more} more issues` })
   return new DecodeFailure({ subject, issues })
+}
+
+/** What a getter or trap threw, for the refusal; never throws itself. */
+const thrownText = (thrown: unknown): string => {
+  try {
+    return clipIssueText(thrown instanceof Error ? String(thrown.message) : String(thrown))
+  } catch {
+    return "(what it threw cannot be read either)"
+  }
 }

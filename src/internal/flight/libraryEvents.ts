@@ -319,6 +319,10 @@ type Built = Exit.Exit<EventRecord, InvalidEvent | EventTooLarge>
  * the Clock is read once and the rest is a synchronous core whose outcome is
  * an `Exit`, itself the Effect returned; none when the event has its time.
  */
+/** Whether `build` was given an object of a kind it builds (a public method: `null` threw from the call itself). */
+const isLibraryEvent = (event: unknown): event is LibraryEvent =>
+  typeof event === "object" && event !== null && Object.prototype.hasOwnProperty.call(shapes, (event as { readonly kind?: unknown }).kind as PropertyKey)
+
 export const makeBuild = (policy: LibraryEventPolicy) => {
   const memo = makeRecordMemo()
   const buildAt = (event: LibraryEvent, now: DateTime.Utc): Built => {
@@ -359,7 +363,9 @@ export const makeBuild = (policy: LibraryEventPolicy) => {
   }
   // An event given its time reads no clock: its outcome is the Effect itself.
   return (event: LibraryEvent): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge> =>
-    event.timestamp !== undefined
+    !isLibraryEvent(event)
+      ? Effect.fail(new InvalidEvent({ event_type: null, reasons: [{ path: "kind", message: `Expected one of the library's events: ${Object.keys(shapes).join(" | ")}` }] }))
+      : event.timestamp !== undefined
       ? buildAt(event, event.timestamp)
       : Effect.clockWith((clock) => buildAt(event, DateTime.unsafeMake(clock.unsafeCurrentTimeMillis())))
 }

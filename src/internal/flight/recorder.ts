@@ -154,14 +154,14 @@ const configIssues = (config: FlightRecorderConfig): ReadonlyArray<{ readonly pa
 
 /**
  * Builds the recorder over the `JobStore` in context. A configuration past
- * its types (`configIssues`) is a defect carrying a `DecodeFailure` that
- * names each option: the layer has no error channel, and a recorder that
- * would purge its whole log must not start.
+ * its types (`configIssues`) fails with a `DecodeFailure` naming each option
+ * (a caller can `catchTag` it): a recorder that would purge its whole log
+ * must not start.
  */
-export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRecorder["Type"], never, JobStore> =>
+export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRecorder["Type"], DecodeFailure, JobStore> =>
   Effect.gen(function*() {
     const issues = configIssues(config)
-    if (issues.length > 0) return yield* Effect.die(new DecodeFailure({ subject: "FlightRecorderConfig", issues }))
+    if (issues.length > 0) return yield* new DecodeFailure({ subject: "FlightRecorderConfig", issues })
     const store = yield* JobStore
     const retention = Duration.decode(config.retention ?? DEFAULT_RETENTION)
     const batchSize = config.purgeBatchSize ?? DEFAULT_PURGE_BATCH_SIZE
@@ -196,6 +196,9 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
     })
 
     const recordMany = Effect.fn("FlightRecorder.recordMany")(function*(events: ReadonlyArray<unknown>) {
+      if (!Array.isArray(events)) {
+        return yield* new InvalidEvent({ event_type: null, reasons: [{ path: "", message: "Expected an array of events" }] })
+      }
       // Prepare everything first: one invalid event fails the call before any write.
       const prepared = yield* Effect.forEach(events, prepareEvent)
       if (prepared.length > 0) yield* append(prepared)
@@ -254,13 +257,13 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
   })
 
 /** The recorder as a layer over the `JobStore` in context. */
-export const layer = (config: FlightRecorderConfig = {}): Layer.Layer<FlightRecorder, never, JobStore> =>
+export const layer = (config: FlightRecorderConfig = {}): Layer.Layer<FlightRecorder, DecodeFailure, JobStore> =>
   Layer.effect(FlightRecorder, make(config))
 
 /** The recorder configured from Effect `Config` (e.g. environment variables). */
 export const layerConfig = (
   config: Config.Config.Wrap<FlightRecorderConfig>
-): Layer.Layer<FlightRecorder, ConfigError.ConfigError, JobStore> =>
+): Layer.Layer<FlightRecorder, ConfigError.ConfigError | DecodeFailure, JobStore> =>
   Layer.effect(FlightRecorder, Effect.flatMap(Config.unwrap(config), make))
 
 /** `Omit` of each member of a union (`system` has two shapes). */

@@ -82,7 +82,8 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
 export const makeFinishRunning = (store: JobStore["Type"], prepare: Prepare) =>
   (given: JobId, end: RunEnd & { readonly to: RunningJobEnd["to"] }): Effect.Effect<AiJob | null, DecodeFailure | ReadError> => {
     const finishRunningJob = store.finishRunningJob
-    if (finishRunningJob === undefined) return Effect.succeed(null)
+    // An id that is no text takes the general path too, whose port refuses it (a DecodeFailure).
+    if (finishRunningJob === undefined || typeof given !== "string") return Effect.succeed(null)
     // The record names the job before any row is read, so in the id's one stored form (an
     // upper-case id names the same job): the store writes the record as built, and a record
     // under the id as given was missed by the job's own history on SQLite, and carried the
