@@ -22,6 +22,7 @@ import type { Operations } from "./operations.js"
 import { flatMapKnown } from "../../util/knownEffects.js"
 import type { ClaimedJob } from "./claimTemplates.js"
 import type { EagerDesk, Seat } from "./eagerDispatch.js"
+import { refuseReusedId } from "./reusedId.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { AlreadyExists, StorageError } from "../../store/StoreErrors.js"
 
@@ -131,6 +132,12 @@ export const makeSubmit = <GateError>(
     })
   }
 
+  /** `queue`, after refusing a caller-given id a pruned job's trail still names (reusedId.ts); a fresh id needs no look. */
+  const queueUnlessReused = (span: Tracer.Span, request: JobRequest, checked: boolean, now: DateTime.Utc) =>
+    request.job_id === undefined
+      ? queue(span, request, checked, now)
+      : Effect.flatMap(refuseReusedId(store, request.job_id), () => queue(span, request, checked, now))
+
   return (input: unknown) =>
     withJobSpan("Jobs.submit", (span) =>
       Effect.flatMap(deps.intakeOpen, () =>
@@ -140,7 +147,7 @@ export const makeSubmit = <GateError>(
           // The common shape checked in place: no Effect step unless the Schema must decide.
           const common = commonJobRequest(input)
           return common !== undefined
-            ? queue(span, common, true, now)
-            : Effect.flatMap(decodeBySchema(input), (request) => queue(span, request, false, now))
+            ? queueUnlessReused(span, common, true, now)
+            : Effect.flatMap(decodeBySchema(input), (request) => queueUnlessReused(span, request, false, now))
         })))
 }

@@ -25,6 +25,7 @@ import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { NewAiJob } from "../../domain/AiJob.js"
 import { lifecycleEvent } from "./auditEvents.js"
+import { refuseReusedId } from "./reusedId.js"
 import type { Operations } from "./operations.js"
 import type { makeSubmit } from "./submit.js"
 
@@ -37,6 +38,8 @@ export const makeSubmitMany = <GateError>(
   return Effect.fn("Jobs.submitMany")(function*(input: unknown) {
     yield* deps.intakeOpen
     const requests = yield* decodeRequests(input)
+    // A caller-given id a pruned job's trail still names is refused before anything is decided (reusedId.ts).
+    for (const request of requests) if (request.job_id !== undefined) yield* refuseReusedId(store, request.job_id)
     yield* Effect.annotateCurrentSpan({ "hsk.jobs": requests.length })
     // Every request placed by the policy before anything is queued.
     const placed = yield* Effect.forEach(requests, (request) =>
