@@ -14,6 +14,7 @@ import * as PgStore from "./PgJobStore.js"
 import * as SqliteStore from "./SqliteJobStore.js"
 import { type MigrationFailed, StorageError } from "./StoreErrors.js"
 import { unknownStoreOptions } from "./internal/storageError.js"
+import { escapeUnstorable, isStorable } from "../domain/Text.js"
 
 /** Query parameters of a PostgreSQL URL that carry a secret (libpq's and node-postgres's). */
 const SECRET_PARAMETERS: ReadonlySet<string> = new Set(["password", "sslpassword"])
@@ -74,6 +75,8 @@ const sqliteTarget = (url: string, rest: string): Either.Either<DatabaseTarget, 
   if (unknown !== undefined) {
     return Either.left(unsupported({ url, reason: `its parameter ${unknown} is not supported (only mode=rwc|rw|ro|memory)` }))
   }
+  // `mode=memory&mode=rw`: which one was meant? Refused rather than guessed.
+  if (query.getAll("mode").length > 1) return Either.left(unsupported({ url, reason: "it gives mode more than once" }))
   const mode = query.get("mode")
   if (mode === "memory") return Either.right({ dialect: "sqlite", filename: ":memory:" })
   if (filename === "") return Either.left(unsupported({ url, reason: "it names no file" }))
@@ -92,8 +95,11 @@ const sqliteTarget = (url: string, rest: string): Either.Either<DatabaseTarget, 
 
 /** Parses a database URL or path without touching the database. */
 export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, UnsupportedDatabaseUrl> => {
+  if (typeof url !== "string") return Either.left(unsupported({ url: String(typeof url), reason: "it is not text" }))
   const text = url.trim()
   if (text === "") return Either.left(unsupported({ url, reason: "it is empty" }))
+  // A file name ends at U+0000 (another file opened), a lone surrogate is replaced: neither is a name.
+  if (!isStorable(text)) return Either.left(unsupported({ url: escapeUnstorable(url), reason: "it holds U+0000 or a lone surrogate" }))
   if (/^postgres(ql)?:\/\//i.test(text)) {
     try {
       const parsed = new URL(text)

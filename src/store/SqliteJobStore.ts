@@ -46,6 +46,7 @@ import { makeWorkerMethods } from "./sqlite/workers.js"
 import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
 import { unknownStoreOptions } from "./internal/storageError.js"
+import { isStorable } from "../domain/Text.js"
 
 export { migrate, migrationsTable } from "./sqlite/migrations.js"
 
@@ -248,6 +249,11 @@ const openClient = (
   Layer.scopedContext(Effect.gen(function*() {
     const filename = config.filename
     const fail = (cause: unknown) => new StorageError({ operation: `SqliteStore.open ${JSON.stringify(filename)}`, cause })
+    // A name the file system cannot hold as given: SQLite ends it at U+0000 (`jobs\u0000.bak` opened
+    // and migrated `jobs`), and a lone surrogate becomes U+FFFD. Refused before anything is opened.
+    if (typeof filename !== "string" || !isStorable(filename)) {
+      return yield* fail(new Error("a database file name cannot hold U+0000 or a lone surrogate"))
+    }
     // A reader never creates anything: a missing file is an error, not an empty database.
     if (isFilePath(filename) && config.readonly !== true) {
       yield* Effect.try({ try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }), catch: fail })

@@ -8,7 +8,10 @@ import * as fs from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as SqliteJobStore from "../../src/store/SqliteJobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as Storage from "../../src/store/DatabaseUrl.js"
 import { tempSqliteFile } from "../support/stores.js"
@@ -39,10 +42,15 @@ describe("R17 database URLs", () => {
     ["sqlite://data/handshake.db?cache=shared", /parameter cache is not supported/],
     ["sqlite://data/handshake.db?mode=wr", /mode=wr is not one of/],
     ["sqlite://?mode=ro", /names no file/],
-    ["sqlite:", /names no file/]
+    ["sqlite:", /names no file/],
+    // Found by an outside probe: the first mode was read, the second ignored.
+    ["sqlite:x.db?mode=memory&mode=rw", /gives mode more than once/],
+    // A file name ends at U+0000 in the operating system: `other\u0000.db` opened `other`.
+    ["data/other\u0000.db", /U\+0000 or a lone surrogate/],
+    ["sqlite:data/x\uD800.db", /U\+0000 or a lone surrogate/]
   ]
   for (const [url, reason] of refused) {
-    it(`R17 ${url} is refused with UnsupportedDatabaseUrl`, () => {
+    it(`R17 ${JSON.stringify(url).slice(1, -1)} is refused with UnsupportedDatabaseUrl`, () => {
       const result = Storage.parseDatabaseUrl(url)
       assert.isTrue(Either.isLeft(result))
       if (Either.isLeft(result)) {
@@ -95,5 +103,15 @@ describe("R17 database URLs", () => {
         expectTag(yield* failureOf(readOnly.createJob(newJob())), "StorageError")
         assert.strictEqual((yield* readOnly.listJobs()).items.length, 1, "nothing written")
       }).pipe(Effect.provide(store(`sqlite://${filename}?mode=ro`)))
+    }))
+
+  it.effect("R17 SqliteJobStore.layer refuses a file name holding U+0000 or a lone surrogate with StorageError, and creates no file (the driver opened the name cut at U+0000)", () =>
+    Effect.gen(function*() {
+      const folder = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-nul-name-"))
+      for (const name of ["jobs\u0000.bak", "jobs\uDC00.db"]) {
+        expectTag(yield* failureOf(Effect.scoped(Layer.build(SqliteJobStore.layer({ filename: path.join(folder, name) })))), "StorageError")
+      }
+      assert.deepStrictEqual(fs.readdirSync(folder), [])
+      fs.rmSync(folder, { recursive: true })
     }))
 })
