@@ -231,4 +231,7 @@ export const recorderLayer = (
   options: OpenOptions,
   config: FlightRecorder.FlightRecorderConfig = {}
 ): Layer.Layer<JobStore | FlightRecorder.FlightRecorder, OperationFailed> =>
-  FlightRecorder.layer(config).pipe(Layer.provideMerge(storeLayer(database, options)))
+  FlightRecorder.layer(config).pipe(
+    Layer.mapError((error) => error instanceof OperationFailed ? error : new OperationFailed({ message: describeError(error) })),
+    Layer.provideMerge(storeLayer(database, options))
+  )

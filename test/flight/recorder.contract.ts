@@ -351,9 +351,10 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
             Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.enforceRetention()),
             FlightRecorder.layer(config).pipe(Layer.provide(Layer.succeed(JobStore, store)))
           ))
-          const defect = Exit.isFailure(exit) ? Cause.dieOption(exit.cause) : undefined
-          assert.isTrue(defect !== undefined && defect._tag === "Some", `${option}: the layer stops (${String(exit)})`)
-          const failure = (defect as { value: { _tag?: string; issues?: ReadonlyArray<{ path: string }> } }).value
+          // A typed failure a caller can catchTag (it was a defect until an outside probe found it uncatchable).
+          const failed = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+          assert.isTrue(failed !== undefined && failed._tag === "Some", `${option}: the layer fails (${String(exit)})`)
+          const failure = (failed as { value: { _tag?: string; issues?: ReadonlyArray<{ path: string }> } }).value
           assert.strictEqual(failure._tag, "DecodeFailure", option)
           assert.deepStrictEqual(failure.issues?.map((issue) => issue.path), [option])
         }
