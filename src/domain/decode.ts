@@ -1,18 +1,21 @@
 /** Decoding untrusted input into domain values, failing with `DecodeFailure`. */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { nestedDeeperThan, tooDeepMessage } from "./depth.js"
+import { MAX_DEPTH, nestedDeeperThan } from "./depth.js"
 import { DecodeFailure, readThrew } from "./Errors.js"
 
 /**
  * Decodes `input` with `schema`, reporting every problem (not just the first)
  * as a `DecodeFailure` named after `subject`. Input nested more than
- * `MAX_DEPTH` levels is refused before the (recursive) decode can overflow.
+ * `maxDepth` levels (`MAX_DEPTH` unless told) is refused before the
+ * (recursive) decode can overflow.
  */
-export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, subject: string) => {
+export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, subject: string, maxDepth: number = MAX_DEPTH) => {
   const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })
   return (input: unknown): Effect.Effect<A, DecodeFailure> => {
-    if (nestedDeeperThan(input)) return Effect.fail(new DecodeFailure({ subject, issues: [{ path: "", message: tooDeepMessage }] }))
+    if (nestedDeeperThan(input, maxDepth)) {
+      return Effect.fail(new DecodeFailure({ subject, issues: [{ path: "", message: `Nested more than ${maxDepth} levels deep` }] }))
+    }
     try {
       return Effect.mapError(decode(input), (error) => DecodeFailure.fromParseError(subject, error))
     } catch (error) {

@@ -27,5 +27,13 @@ export const nestedDeeperThan = (value: unknown, max: number = MAX_DEPTH): boole
   return false
 }
 
+/**
+ * The guard on a whole job or job request. Its payloads (`job_inputs`…) are
+ * JSON bounded at `MAX_DEPTH` by `Json`, which names the field; the request
+ * around them is a level of its own, so guarding the whole at `MAX_DEPTH`
+ * refused `job_inputs` nested exactly 64 deep, naming no field.
+ */
+export const MAX_JOB_DEPTH = 2 * MAX_DEPTH
+
 /** The message every decoder gives for over-deep input. */
 export const tooDeepMessage = `Nested more than ${MAX_DEPTH} levels deep`

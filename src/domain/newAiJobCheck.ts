@@ -114,10 +114,10 @@ const listOf = <A>(value: unknown, item: (value: unknown) => A): Array<A> => {
   return out
 }
 
-/** Job inputs: JSON, shallow enough that the whole job stays within `MAX_DEPTH` (the port's depth rule). */
+/** Job inputs: JSON at most `MAX_DEPTH` levels deep, as `Json` bounds every payload. */
 const jobInputs = (value: unknown) => {
   if (value === null) return null
-  if (typeof value === "object" && nestedDeeperThan(value, MAX_DEPTH - 1)) throw unusual
+  if (typeof value === "object" && nestedDeeperThan(value, MAX_DEPTH)) throw unusual
   // `Json`'s own walk, without the Schema's decode around it: the same copy, or undefined where it refuses.
   const json = checkedJson(value)
   if (json === undefined) throw unusual

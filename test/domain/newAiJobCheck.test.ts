@@ -17,6 +17,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import { JobRequest, NewAiJob } from "../../src/domain/AiJob.js"
 import { decodeWith } from "../../src/domain/decode.js"
+import { MAX_JOB_DEPTH } from "../../src/domain/depth.js"
 import { commonJobRequest, commonNewAiJob } from "../../src/domain/newAiJobCheck.js"
 
 const cases = [
@@ -26,7 +27,7 @@ const cases = [
 
 for (const { common, name, schema } of cases) {
   /** The authority: the port's (or submit's) decode of one job (the depth rule, then the Schema, extra keys ignored). */
-  const port = decodeWith(schema, name)
+  const port = decodeWith(schema, name, MAX_JOB_DEPTH)
   const schemaResult = (input: unknown) => Effect.runSync(Effect.either(port(input)))
 
   /** "fast" when the hand-built check answered (and agreed with the Schema), "schema" when it left the input to it. */
@@ -74,7 +75,7 @@ const LOWER_ID = "0190a3f4-1c2d-7e3f-8a9b-0c1d2e3f4a5b"
     LOWER_ID, LOWER_ID.toUpperCase(), "00000000-0000-0000-0000-000000000000", "2026-01-19T23:59:37.328Z", "2026-02-30T00:00:00Z",
     DateTime.unsafeMake(0), DateTime.unsafeMake("2026-01-19T23:59:37.328Z"), DateTime.unsafeMake(253402300800000),
     DateTime.unsafeMakeZoned(0, { timeZone: "Europe/Paris" }), new Date(0), { constant: 100 }, Symbol.for("x"),
-    nested(62), nested(63), nested(64), { __proto__: null, a: 1 }, JSON.parse("{\"__proto__\": 1}"), holey(), () => 1
+    nested(62), nested(63), nested(64), nested(65), { __proto__: null, a: 1 }, JSON.parse("{\"__proto__\": 1}"), holey(), () => 1
   ]
 
   const fields = [...Object.keys(NewAiJob.fields), "extra"]

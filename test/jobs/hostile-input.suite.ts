@@ -16,6 +16,7 @@ import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import * as Capabilities from "../../src/Capabilities.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
+import { DecodeFailure } from "../../src/domain/Errors.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
@@ -465,6 +466,31 @@ export const runHostileInputSuite = (backend: Backend) => {
           assert.strictEqual(yield* tagOf(jobs.complete(job.job_id, { reason })), "DecodeFailure", JSON.stringify(reason))
         }
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
+        assert.deepStrictEqual(yield* everything, before)
+      })))
+    it.effect("R5 job_inputs nest up to 64 levels, as a program's outputs do, submitted one or many, stored and read back; 65 is DecodeFailure naming job_inputs, nothing stored", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        // The request around them was counted as a level: 64 was refused, naming no field (found by an outside probe).
+        const nested = (levels: number): unknown => Array.from({ length: levels - 1 }).reduce<unknown>((inner) => [inner], [])
+        const one = yield* jobs.submit(summarize({ job_inputs: nested(64) as never }))
+        const [many] = yield* jobs.submitMany([summarize({ job_inputs: nested(64) as never })])
+        for (const job of [one, many!]) assert.deepStrictEqual((yield* store.getJob(job.job_id)).job_inputs, nested(64))
+        const { job } = yield* started
+        yield* jobs.run(job.job_id, () => Effect.succeed(nested(64) as never))
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "completed")
+        const before = yield* everything
+        const submits: ReadonlyArray<(input: unknown) => Effect.Effect<unknown, unknown>> = [
+          (input) => jobs.submit(summarize({ job_inputs: input as never })),
+          (input) => jobs.submitMany([summarize({ job_inputs: input as never })])
+        ]
+        for (const submit of submits) {
+          const exit = yield* Effect.exit(submit(nested(65)))
+          const error = exit._tag === "Failure" && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          assert.isTrue(error instanceof DecodeFailure, String(exit))
+          assert.match((error as DecodeFailure).issues.map((issue) => issue.path).join(" "), /job_inputs/)
+        }
         assert.deepStrictEqual(yield* everything, before)
       })))
   })

@@ -25,6 +25,7 @@ import type { EagerDesk, Seat } from "./eagerDispatch.js"
 import { refuseReusedId } from "./reusedId.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { AlreadyExists, StorageError } from "../../store/StoreErrors.js"
+import { MAX_JOB_DEPTH } from "../../domain/depth.js"
 
 export const makeSubmit = <GateError>(
   { announce, prepare, store }: Operations,
@@ -38,7 +39,7 @@ export const makeSubmit = <GateError>(
   }
 ) => {
   // The hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts).
-  const decodeBySchema = decodeWith(JobRequest, "JobRequest")
+  const decodeBySchema = decodeWith(JobRequest, "JobRequest", MAX_JOB_DEPTH)
 
   const announced = (job: AiJob) => (announce === undefined ? Effect.void : announce(job))
 

@@ -28,13 +28,14 @@ import { lifecycleEvent } from "./auditEvents.js"
 import { refuseReusedId } from "./reusedId.js"
 import type { Operations } from "./operations.js"
 import type { makeSubmit } from "./submit.js"
+import { MAX_JOB_DEPTH } from "../../domain/depth.js"
 
 /** What `submitMany` is built from: what `submit` is (the operations, the intake gate, admission, the retry policy). */
 export const makeSubmitMany = <GateError>(
   { announce, prepare, store }: Operations,
   deps: Parameters<typeof makeSubmit<GateError>>[1]
 ) => {
-  const decodeRequests = decodeEach(decodeWith(JobRequest, "JobRequest"), "JobRequest")
+  const decodeRequests = decodeEach(decodeWith(JobRequest, "JobRequest", MAX_JOB_DEPTH), "JobRequest")
   return Effect.fn("Jobs.submitMany")(function*(input: unknown) {
     yield* deps.intakeOpen
     const requests = yield* decodeRequests(input)

@@ -36,6 +36,7 @@ import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { ClaimTemplate, JobStore } from "../JobStore.js"
 import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, commonRunSettle, decodeCommon, guarded } from "./commonInputs.js"
 import { AuditedOptions, Builder, ClaimAdmittedOptions, endOf, ErrorMessage, optional, RunningJobEnd, RunSettle } from "./portSchemas.js"
+import { MAX_JOB_DEPTH } from "../../domain/depth.js"
 
 type Service = JobStore["Type"]
 
@@ -63,7 +64,7 @@ const commonEnd = guarded(commonRunningJobEnd)
 const commonSettle = guarded(commonRunSettle)
 
 /** A new job: the hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts). */
-const decodeNewJobBySchema = decodeWith(NewAiJob, "NewAiJob")
+const decodeNewJobBySchema = decodeWith(NewAiJob, "NewAiJob", MAX_JOB_DEPTH)
 const decodeNewJob = (input: unknown): Effect.Effect<NewAiJob, DecodeFailure> => {
   const job = commonNewAiJob(input)
   return job === undefined ? decodeNewJobBySchema(input) : Effect.succeed(job)
