@@ -5,6 +5,7 @@
  * Commands that only read open it read-only.
  */
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Options from "@effect/cli/Options"
@@ -122,7 +123,35 @@ const readOnlyName = (filename: string): string =>
   filename === ":memory:" || process.env["SQLITE_USE_URI"] !== "1" || (writable(filename) && folderWritable(filename)) ||
     !isWal(filename) || fs.existsSync(`${filename}-shm`)
     ? filename
+    : pendingWal(filename)
+    ? walSnapshot(filename)
     : `${pathToFileURL(path.resolve(filename)).href}?immutable=1`
+
+/** Whether `filename`'s `-wal` holds anything: committed changes not yet copied into the database. */
+const pendingWal = (filename: string): boolean => {
+  try {
+    return fs.statSync(`${filename}-wal`).size > 0
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A copy of `filename` and its `-wal` in a temporary folder of its own,
+ * removed as the process exits. Opened immutable, the database is read
+ * without its `-wal`: changes committed there were missing from every
+ * listing, silently (found by an outside probe). A copy where SQLite may
+ * make its `-shm` reads them. No writer can be changing the pair meanwhile:
+ * a writer needs the `-shm` that is not there.
+ */
+const walSnapshot = (filename: string): string => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), "ai-jobs-read-"))
+  process.once("exit", () => fs.rmSync(folder, { recursive: true, force: true }))
+  const copy = path.join(folder, path.basename(filename))
+  fs.copyFileSync(filename, copy)
+  fs.copyFileSync(`${filename}-wal`, `${copy}-wal`)
+  return copy
+}
 
 /**
  * Why SQLite could not change `filename` though the file itself is writable:

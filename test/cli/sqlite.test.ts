@@ -141,6 +141,34 @@ describe("ai-jobs on a SQLite file", () => {
         assert.deepStrictEqual(snapshot(dir, file), before, "the same files, the database byte for byte, its mtime")
       })
     }
+    it("R17 a WAL file in a read-only folder whose -wal holds committed changes (no -shm beside it) is read with them, and nothing is written there", async () => {
+      const source = tempDir("readonly-wal-source")
+      const sourceFile = path.join(source, "jobs.db")
+      assert.strictEqual((await runCli(["migrate", "--database", sourceFile])).code, 0)
+      const job = await failedJob(sourceFile)
+      // A change committed to the WAL and never checkpointed; the pair copied as a backup of a live database holds it.
+      const writer = openSqlite(sourceFile)
+      writer.pragma("wal_autocheckpoint = 0")
+      writer.prepare("UPDATE ai_jobs SET status_reason = 'written to the WAL only' WHERE id = ?").run(job.job_id)
+      const dir = tempDir("readonly-wal")
+      const file = path.join(dir, "jobs.db")
+      fs.copyFileSync(sourceFile, file)
+      fs.copyFileSync(`${sourceFile}-wal`, `${file}-wal`)
+      writer.close()
+      assert.isAbove(fs.statSync(`${file}-wal`).size, 0)
+      fs.chmodSync(file, 0o444)
+      fs.chmodSync(`${file}-wal`, 0o444)
+      fs.chmodSync(dir, 0o555)
+      const before = { ...snapshot(dir, file), wal: createHash("sha256").update(fs.readFileSync(`${file}-wal`)).digest("hex") }
+      // As root, whom permissions do not stop, the folder would be writable: read as the `postgres` user.
+      const listed = await runCli(["jobs", "list", "--json", "--database", file], { user: "postgres", cwd: dir })
+      assert.strictEqual(listed.code, 0, listed.stderr)
+      assert.deepStrictEqual(
+        (JSON.parse(listed.stdout) as Array<{ job_id: string; status_reason: string }>).map((item) => [item.job_id, item.status_reason]),
+        [[job.job_id, "written to the WAL only"]]
+      )
+      assert.deepStrictEqual({ ...snapshot(dir, file), wal: createHash("sha256").update(fs.readFileSync(`${file}-wal`)).digest("hex") }, before)
+    })
   })
 
   describe.concurrent("read-only commands on the demo database", { timeout: 120_000 }, () => {
