@@ -45,14 +45,21 @@ const isOverLimit = (error: unknown): boolean => {
 export const MAX_BODY_DEPTH = 128
 
 /**
- * Whether a Content-Type (absent: JSON) is the platform's JSON, by its own
- * test. Any other type the platform decodes by reading the body again —
+ * Whether a Content-Type (absent: JSON) is JSON: the media type
+ * `application/json` itself (any case), with no parameter but a UTF-8
+ * `charset`. Any other type the platform decodes by reading the body again —
  * multipart, form, bytes — after this middleware has read it: the request
  * would wait forever, or a form body would quietly lose the fields it does
- * not name (a `reason` sent by `curl -d` without a JSON Content-Type).
+ * not name (a `reason` sent by `curl -d` without a JSON Content-Type). The
+ * platform's own test is a substring, which took `application/json-patch+json`
+ * and `text/plain; x=application/json` for JSON (found by an outside probe).
  */
-const isJson = (contentType: string | undefined): boolean =>
-  contentType === undefined || contentType.trim() === "" || contentType.toLowerCase().includes("application/json")
+const isJson = (contentType: string | undefined): boolean => {
+  if (contentType === undefined || contentType.trim() === "") return true
+  const [essence = "", ...parameters] = contentType.split(";").map((part) => part.trim().toLowerCase())
+  return essence === "application/json" &&
+    parameters.every((parameter) => parameter === "" || /^charset=("?)utf-?8\1$/.test(parameter))
+}
 
 /**
  * Whether the body of `length` bytes, read as `text`, held bytes that are not

@@ -135,7 +135,13 @@ export const runHostileApiSuite = (backend: Backend) => {
           ["multipart/form-data; boundary=x", `--x\r\nContent-Disposition: form-data; name="reason"\r\n\r\nr\r\n--x--\r\n`],
           ["application/octet-stream", JSON.stringify(summarize())],
           ["application/vnd.api+json", JSON.stringify(summarize())],
-          ["text/plain", JSON.stringify(summarize())]
+          ["text/plain", JSON.stringify(summarize())],
+          // Taken for JSON by a substring test (found by an outside probe).
+          ["application/json-patch+json", JSON.stringify(summarize())],
+          ["text/plain; x=application/json", JSON.stringify(summarize())],
+          ["application/json, text/plain", JSON.stringify(summarize())],
+          // A body the platform decodes as UTF-8 whatever it says.
+          ["application/json; charset=latin1", JSON.stringify(summarize())]
         ]
         for (const route of ["/jobs", `/jobs/${job.job_id}/cancel`, `/jobs/${job.job_id}/pin`]) {
           for (const [contentType, body] of bodies) {
@@ -150,6 +156,10 @@ export const runHostileApiSuite = (backend: Backend) => {
         // The same action as JSON still works: the check is on the type, not the route.
         const pinned = yield* send(HttpClientRequest.post(`/jobs/${job.job_id}/pin`).pipe(authed, HttpClientRequest.bodyUnsafeJson({ reason: "r" })))
         assert.strictEqual(pinned.status, 200, pinned.text)
+        for (const contentType of ["Application/JSON", "application/json; charset=utf-8", "application/json;charset=\"UTF-8\""]) {
+          const again = yield* send(HttpClientRequest.post(`/jobs/${job.job_id}/pin`).pipe(authed, HttpClientRequest.bodyText(JSON.stringify({ reason: "r" }), contentType)))
+          assert.strictEqual(again.status, 200, `${contentType}: ${again.text}`)
+        }
       })))
 
     it.live("Input rules 17.2: JSON nested thousands of levels deep is 400 DecodeFailure (not a 500 with no body) on submit and actions; nothing stored", () =>
