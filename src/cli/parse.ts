@@ -128,7 +128,8 @@ export const since = (flag: string) => (value: string): Effect.Effect<DateTime.U
 
 /** A whole number in `[min, max]`, written in decimal digits. */
 export const integer = (flag: string, min: number, max: number) => (value: string): Effect.Effect<number, BadInput> => {
-  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN
+  // Decimal digits only, as the HTTP API's `?limit=`: no sign, exponent, hex or padding.
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN
   return Number.isSafeInteger(n) && n >= min && n <= max
     ? Effect.succeed(n)
     : Effect.fail(new BadInput({ message: `bad ${flag} ${JSON.stringify(value)}; expected a whole number from ${min} to ${max}` }))
