@@ -148,7 +148,7 @@ export const valueOptions = (node: CommandNode): ReadonlyMap<string, string> => 
 }
 
 /** @effect/cli's own options, which every command takes. */
-const BUILT_IN_OPTIONS: ReadonlyArray<string> = ["--help", "-h", "--version", "--wizard", "--completions", "--log-level"]
+export const BUILT_IN_OPTIONS: ReadonlyArray<string> = ["--help", "-h", "--version", "--wizard", "--completions", "--log-level"]
 
 /** Every option name a command takes — with a value or without (a flag such as `--json`) — and the built-in ones. */
 export const optionNames = (node: CommandNode): ReadonlySet<string> =>

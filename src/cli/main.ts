@@ -117,6 +117,35 @@ const optionBeforeCommand = (args: ReadonlyArray<string>): BadInput | undefined 
   return misplaced === undefined ? undefined : new BadInput({ message: `${misplaced} goes after the command: ${path.join(" ")} ${misplaced} …` })
 }
 
+/**
+ * An option the command does not take (`--databse`, `--job` for `jobs
+ * list`): one line naming it and the command's options (exit 2), where
+ * @effect/cli printed "Received unknown argument" and a blank line, with no
+ * `error:` and nothing about what is accepted. A value is skipped, so a
+ * reason that looks like an option stays one; nothing after `--` is read.
+ */
+const unknownOption = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const { node, path } = Help.locate(tree, args)
+  const names = Help.optionNames(node)
+  const takesValue = Help.valueOptions(node)
+  const end = args.indexOf("--")
+  for (let i = 0; i < (end === -1 ? args.length : end); i++) {
+    const arg = args[i]!
+    if (takesValue.has(arg)) {
+      i++
+      continue
+    }
+    const name = arg.split("=")[0]!
+    if (!name.startsWith("-") || name === "-" || names.has(name)) continue
+    const own = [...names].filter((option) => option.startsWith("--") && !Help.BUILT_IN_OPTIONS.includes(option))
+    return new BadInput({
+      message: `unknown option ${JSON.stringify(name)} for ${path.join(" ")}; ` +
+        (own.length === 0 ? "it takes none" : `expected one of ${own.join(", ")}`) + ` (see: ${path.join(" ")} --help)`
+    })
+  }
+  return undefined
+}
+
 /** A word after a command group that names none of its commands: one line naming them (exit 2). */
 const unknownCommand = (args: ReadonlyArray<string>): BadInput | undefined => {
   const unknown = Help.unknownSubcommand(tree, args)
@@ -155,7 +184,7 @@ const program = Effect.suspend(() => {
   const help = helpFor(args)
   if (help !== undefined) return Console.log(help)
   const joined = joinRepeatedLists(args)
-  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? repeatedOption(joined)
+  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? unknownOption(args) ?? repeatedOption(joined)
   if (missing !== undefined) return Effect.fail(missing)
   return cli([...process.argv.slice(0, 2), ...joined])
 }).pipe(

@@ -336,11 +336,22 @@ describe("ai-jobs on a SQLite file", () => {
       assert.deepStrictEqual(fs.readdirSync(empty), [])
     })
 
-    it("R17 @effect/cli's own refusals (an unknown option) exit 2 too, with its usage text", async () => {
-      const result = await cli(["jobs", "list", "--colour"])
-      assert.strictEqual(result.code, 2)
-      assert.strictEqual(result.stdout, "")
-      assert.match(result.stderr, /unknown argument: '--colour'/)
+    it("R17 README Exit codes: an option the command does not take is one line naming it and the command's options (exit 2), as every other bad input — not @effect/cli's 'Received unknown argument' (found by an outside probe)", async () => {
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string, string]> = [
+        [["jobs", "list", "--colour"], "--colour", "jobs list"],
+        [["jobs", "list", "--databse", "x.db"], "--databse", "jobs list"],
+        [["events", "--limit", "5", "--jobs", "abcd"], "--jobs", "events"]
+      ]
+      for (const [args, option, command] of cases) {
+        assertOneLineError(
+          await cli(args),
+          2,
+          new RegExp(`^error: unknown option "${option}" for ai-jobs ${command}; expected one of --database, .* \\(see: ai-jobs ${command} --help\\)$`)
+        )
+      }
+      // A value that looks like an option is still the option's value.
+      const reason = await cli(["jobs", "cancel", "00000000", "--reason", "--force was used"])
+      assert.notMatch(reason.stderr, /unknown option/)
     })
   })
 
