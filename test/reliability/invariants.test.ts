@@ -82,6 +82,17 @@ describe("reliability: the audit catches damage", () => {
     assert.isTrue(problemsOf(twice).some((p) => p.includes("2 workflow_recovery events, expected 1")))
   })
 
+  it("R9 a system event moving a job to stalled is reported; a pin of a stalled job (stalled to stalled, no move) is not", () => {
+    const s = clean()
+    const stalled: Snapshot = { ...s, jobs: [{ ...s.jobs[0]!, status: "stalled", workflow_run_id: R1 }], runs: [s.runs[0]!], nodes: [s.nodes[0]!], events: s.events.slice(0, 4) }
+    assert.deepStrictEqual(problemsOf(stalled), [])
+    // Flagged by an outside probe: the audit called the pin's record a move to stalled.
+    const pinned = { ...stalled, events: [...stalled.events, event("system", "stalled", "stalled")] }
+    assert.deepStrictEqual(problemsOf(pinned), [])
+    const moved = { ...stalled, events: [...stalled.events.slice(0, 3), event("system", "running", "stalled", { workflow_run_id: R1 })] }
+    assert.isTrue(problemsOf(moved).some((p) => p.includes("a system event moved it to stalled")))
+  })
+
   it("R6 a job claimed twice (two running runs) is reported", () => {
     const s = clean()
     const broken: Snapshot = {

@@ -147,7 +147,10 @@ export const audit = (snapshot: Snapshot, options: AuditOptions): Array<string> 
       if (event.type === "system" && event.from_state !== null && event.from_state !== event.to_state && isTerminal(event.from_state as JobState)) {
         problems.push(`job ${job.id}: terminal state ${event.from_state} overwritten by ${event.to_state} (event ${event.event_id})`)
       }
-      if (event.type === "system" && event.to_state === "stalled") problems.push(`job ${job.id}: a system event moved it to stalled; only recovery may`)
+      // A pin or unpin of a stalled job is a record from stalled to stalled, no move (found by an outside probe).
+      if (event.type === "system" && event.to_state === "stalled" && event.from_state !== "stalled") {
+        problems.push(`job ${job.id}: a system event moved it to stalled; only recovery may`)
+      }
     }
 
     // One claim, one run: each run has exactly one event that moved the job to running with it
