@@ -104,12 +104,14 @@ const runJob = <E>(
 const shellWord = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`)
 
 /** Commands to try on the demo's database; the first names it for the rest (a PostgreSQL password shows as ***). */
-const commandsHint = (database: Database, examples: { readonly job: AiJob; readonly failed: AiJob }) => [
+const commandsHint = (database: Database, examples: { readonly job: AiJob; readonly failed: AiJob; readonly denied: string }) => [
   `export DATABASE_URL=${shellWord(database.target.dialect === "sqlite" ? database.target.filename : database.display)}`,
   "ai-jobs jobs list",
   "ai-jobs jobs list --state failed,stalled",
   `ai-jobs jobs show ${shortId(examples.job.job_id)}`,
   `ai-jobs events --job ${shortId(examples.failed.job_id)}`,
+  // A refused request has no job row to abbreviate: its deny events are found by its trace.
+  `ai-jobs events --trace ${examples.denied}`,
   `ai-jobs jobs retry ${shortId(examples.failed.job_id)} --reason 'flaky test'`,
   `ai-jobs jobs pin ${shortId(examples.failed.job_id)} --reason 'keep for the review'`,
   "ai-jobs events --type workflow_recovery --json",
@@ -152,7 +154,7 @@ const tour = (out: Page, database: Database) =>
       const denied = { ...newJob("doc_summarize", { document: "plans/q3.md", then: "rm -rf build" }, "plans/q3.md"), capability_profile_id: "Coder" }
       yield* jobs.submit(denied).pipe(
         Effect.flatMap(() => Effect.dieMessage("a summary job was allowed to escalate to the Coder profile")),
-        Effect.catchTag("EscalationDenied", (error) => submitted("DENIED", "doc_summarize", "Coder", `${error._tag}: ${error.message}`))
+        Effect.catchTag("EscalationDenied", (error) => submitted("DENIED", "doc_summarize", "Coder", `${error._tag}: ${error.message} (trace ${denied.trace_id})`))
       )
       const sheet = yield* submit(newJob("sheet_transform", { sheet: "budget.xlsx" }, "budget.xlsx"))
       const tests = yield* submit(newJob("terminal_exec", { command: "npm test -- --run" }, "workspace"))
@@ -189,7 +191,7 @@ const tour = (out: Page, database: Database) =>
         yield* out.say("It was in memory and is gone when the demo ends: run the demo on a file (ai-jobs demo) to inspect its jobs.")
       } else {
         yield* out.say("Try these (ai-jobs is this package's bin; in a checkout, npx tsx src/cli/main.ts instead):")
-        for (const line of commandsHint(database, { job: summary, failed })) yield* out.say(`  ${line}`, " ".repeat(7))
+        for (const line of commandsHint(database, { job: summary, failed, denied: denied.trace_id })) yield* out.say(`  ${line}`, " ".repeat(7))
       }
     }).pipe(Effect.provide(services(Recovery.layerStartup())))
   })

@@ -78,6 +78,20 @@ describe("ai-jobs on a SQLite file", () => {
     )
   })
 
+  it("R15 the demo's refused request can be followed up: it names its trace, and the command it suggests lists its deny events (it had no id to give)", async () => {
+    const trace = /DENIED doc_summarize Coder EscalationDenied: .* \(trace ([0-9a-f-]{36})\)/.exec(flat(demo.stdout))?.[1]
+    assert.isDefined(trace, demo.stdout)
+    assert.include(demo.stdout, `ai-jobs events --trace ${trace}`)
+    const events = await cli(["events", "--trace", trace!, "--json"])
+    assert.strictEqual(events.code, 0, events.stderr)
+    const listed = JSON.parse(events.stdout) as Array<{ type: string; decision_outcome?: string }>
+    assert.deepStrictEqual(listed.map((event) => [event.type, event.decision_outcome]), [
+      ["capability_action", "deny"],
+      ["capability_action", "deny"],
+      ["capability_action", "deny"]
+    ])
+  })
+
   describe.concurrent("the demo's own database, its width, and read-only files", { timeout: 180_000 }, () => {
     it("R17 the demo never writes into the database DATABASE_URL names: it makes its own ./data/demo.db afresh each run", async () => {
       const elsewhere = path.join(tempDir("elsewhere"), "app.db")
