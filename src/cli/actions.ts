@@ -154,6 +154,10 @@ const actionCommand = (action: Action) =>
       }).pipe(
         Effect.catchTags({
           IllegalTransition: (error) => Effect.fail(refusal(action, error)),
+          // Not a refusal that changed nothing: the refused resume failed the job (Jobs.resume, R15).
+          EscalationDenied: (error) => Effect.fail(refusedResume(error)),
+          CapabilityDenied: (error) => Effect.fail(refusedResume(error)),
+          UnknownProfile: (error) => Effect.fail(refusedResume(error)),
           // The only caller input a Jobs call decodes here is the reason, in its event.
           DecodeFailure: (error) => Effect.fail(new BadInput({ message: `bad --reason: ${error.message.replace(/\s*\n\s*/g, " ")}` }))
         }),
@@ -166,6 +170,14 @@ const actionCommand = (action: Action) =>
       }
       yield* Console.log(wrap(action.report(outcome), outputWidth()))
     })).pipe(Command.withDescription(action.description))
+
+/**
+ * A resume the capability policy refused, saying what it did: the job is now
+ * `failed`. Its message alone read as a refusal that changed nothing, which
+ * the other refused actions are (found by an outside probe).
+ */
+const refusedResume = (error: Refusal): OperationFailed =>
+  new OperationFailed({ message: `${error.message}; the capability policy refused the resume, so the job is now failed (retry queues it again)` })
 
 /** The action commands, in the order help lists them. */
 export const actionCommands = actions.map(actionCommand)

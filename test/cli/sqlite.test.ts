@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { type CliOptions, type CliResult, lines, runCli, tempDir, widest } from "./cli.js"
-import { allJobs, crashedRun, eventCount, failedJob } from "./fixtures.js"
+import { allJobs, crashedRun, eventCount, failedJob, jobOf as storedJob, stalledJob } from "./fixtures.js"
 import { assertOneLineError } from "./operator.suite.js"
 import { openSqlite } from "../reliability/snapshot.js"
 
@@ -370,6 +370,18 @@ describe("ai-jobs on a SQLite file", () => {
   })
 
   describe.concurrent("operational failures: exit 1, one line", { timeout: 120_000 }, () => {
+    it("R15 jobs resume the capability policy refuses says the job is now failed (exit 1): it is not a refusal that changed nothing", async () => {
+      const file = path.join(tempDir("resume-refused"), "jobs.db")
+      assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
+      const stalled = await stalledJob(file)
+      // Stored under a profile wider than the policy's for its kind (an older policy's, or another system's).
+      const db = openSqlite(file)
+      db.prepare("UPDATE ai_jobs SET capability_profile_id = 'Coder' WHERE id = ?").run(stalled.job_id)
+      db.close()
+      const result = await runCli(["jobs", "resume", stalled.job_id, "--database", file])
+      assertOneLineError(result, 1, /^error: Profile Coder is wider than Analyst, .*; the capability policy refused the resume, so the job is now failed \(retry queues it again\)$/)
+      assert.strictEqual((await storedJob(file, stalled.job_id)).state, "failed")
+    })
     it("R5 jobs show of an id that names no job", async () => {
       assertOneLineError(await cli(["jobs", "show", "123e4567-e89b-42d3-a456-426614174000"]), 1, /^error: No job with id 123e4567-e89b-42d3-a456-426614174000$/)
       assertOneLineError(await cli(["jobs", "show", "12345"]), 1, /^error: no job id starts with "12345"$/)
