@@ -184,6 +184,20 @@ export const runThrownValuesSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* everything, before)
       })))
 
+    it.effect("R5 claimNext with a kind that is none names ClaimOptions and the kind's path, not the store method that refused it; nothing claimed", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* jobs.submit(summarize())
+        const before = yield* everything
+        const exit = yield* Effect.exit(jobs.claimNext({ kinds: ["doc_summarize", "nope" as never] }))
+        const error = exit._tag === "Failure" && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        assert.strictEqual(error?._tag, "DecodeFailure", String(exit))
+        // It said "Invalid adoptOfferedRun" or "Invalid claimAdmitted" (found by an outside probe).
+        assert.match(String(error?.message), /^Invalid ClaimOptions:/)
+        assert.deepStrictEqual((error as { readonly issues: ReadonlyArray<{ readonly path: string }> }).issues.map((issue) => issue.path), ["kinds.1"])
+        assert.deepStrictEqual(yield* everything, before)
+      })))
+
     it.effect("R18 Janitor.prune refuses an eventsPurged no summary can hold, options of the wrong shape and a misspelt key with DecodeFailure, before anything is pruned", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs
