@@ -45,6 +45,8 @@ const MAX_WIDTH = 100
 const CRASH_AGO = "10 minutes"
 /** Heartbeats while the demo's jobs run: short, so a sub-second job beats several times. */
 const HEARTBEAT = "25 millis"
+/** The interval as the demo's text says it. */
+const HEARTBEAT_TEXT = "25 ms"
 
 /** Writing the tour at one width: headings, wrapped indented text, and blocks (tables) already fitted. */
 interface Page {
@@ -161,7 +163,7 @@ const tour = (out: Page, database: Database) =>
       const bundle = yield* submit(newJob("debug_bundle_export", { include_payloads: false }, "incident-7"))
       yield* out.blank
 
-      yield* out.heading(`5. Jobs run under Jobs.run: nodes recorded with input/output, a heartbeat every ${HEARTBEAT}`)
+      yield* out.heading(`5. Jobs run under Jobs.run: nodes recorded with input/output, a heartbeat every ${HEARTBEAT_TEXT}`)
       yield* runJob(out, summary, summarize)
       yield* runJob(out, sheet, transformSheet, "completed_with_issues")
       const failed = yield* runJob(out, tests, runTests)

@@ -48,6 +48,8 @@ export const printListing = <A>(collected: Collected<A>, options: {
       options.json ? json(items.map(options.encode)) : items.length === 0 ? `No ${options.noun} match.` : options.table(items)
     )
     if (truncated) {
-      yield* Console.error(`(showing the ${options.first ?? "first"} ${options.limit} ${options.noun}; more match: narrow the filters or raise --limit)`)
+      // "the newest 1 job", not "1 jobs": the noun is given plural.
+      const noun = options.limit === 1 ? options.noun.replace(/s$/, "") : options.noun
+      yield* Console.error(`(showing the ${options.first ?? "first"} ${options.limit} ${noun}; more match: narrow the filters or raise --limit)`)
     }
   })

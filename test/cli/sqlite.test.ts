@@ -195,6 +195,8 @@ describe("ai-jobs on a SQLite file", () => {
       assert.deepStrictEqual(rows.slice(1).map((row) => row.split(/\s+/)[0]), newestFirst.slice(0, 3).map((job) => job.job_id.slice(-8)))
       assert.match(rows[3] ?? "", /sheet_transform\s+completed_with_issues\s+Analyst/)
       assert.strictEqual(result.stderr, "(showing the newest 3 jobs; more match: narrow the filters or raise --limit)\n")
+      const one = await cli(["jobs", "list", "--limit", "1"])
+      assert.strictEqual(one.stderr, "(showing the newest 1 job; more match: narrow the filters or raise --limit)\n")
     })
 
     it("R5 jobs list --json is the encoded jobs; --state and --kind filter", async () => {
