@@ -77,6 +77,22 @@ const notUtf8 = (source: unknown, text: string, length: number): boolean =>
     ? source.notUtf8
     : text.includes("\ufffd") && Buffer.byteLength(text, "utf8") !== length
 
+/**
+ * The header cap a Node request reached, or undefined. Node keeps in
+ * `headers` the first `maxHeadersCount` header fields (1,000 when it is not
+ * set; 0 is no cap) and drops the rest, while `rawHeaders` holds a few more:
+ * as many fields as the cap, or more, means some may have been dropped.
+ */
+const headerCap = (source: unknown): number | undefined => {
+  const message = source as { readonly rawHeaders?: ReadonlyArray<string>; readonly socket?: { readonly server?: { readonly maxHeadersCount?: number | null } } }
+  if (!Array.isArray(message.rawHeaders)) return undefined
+  const cap = message.socket?.server?.maxHeadersCount ?? NODE_HEADER_FIELDS
+  return cap > 0 && message.rawHeaders.length / 2 >= cap ? cap : undefined
+}
+
+/** The header fields Node keeps when `maxHeadersCount` is not set (its parser's 2,000 entries, name and value each one). */
+const NODE_HEADER_FIELDS = 1000
+
 /** The BodyLimit middleware for bodies of at most `maxBytes` bytes. */
 export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<BodyLimit> =>
   Layer.succeed(BodyLimit, Effect.gen(function*() {
@@ -85,6 +101,16 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
     const contentType = request.headers["content-type"]
     if (!isJson(contentType)) {
       return yield* new MalformedBody({ reason: `its Content-Type is ${JSON.stringify(contentType)}; send application/json` })
+    }
+    // Node hands over only the first `maxHeadersCount` headers (1,000 by default) but frames the
+    // body by one after them: a Content-Length sent 2001st was used by the parser and never seen
+    // here, and the body was read unchecked — any size, duplicate keys, bytes that are not UTF-8
+    // (found by an outside probe). A request whose headers reached the cap is refused.
+    const cap = headerCap(request.source)
+    if (cap !== undefined) {
+      return yield* new MalformedBody({
+        reason: `it sends ${cap} or more header fields, the most the server reads, so its length may not be known; send fewer headers`
+      })
     }
     const length = request.headers["content-length"]
     if (length === undefined) {
