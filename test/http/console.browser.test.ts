@@ -217,6 +217,23 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
     assert.deepStrictEqual(pageErrors, [], "the page raised no error")
   })
 
+  it("17.3 live refresh leaves an armed action alone: a button armed for its confirming click stays armed when a refresh is due", async () => {
+    await page.goto(`${served!.url}console/#/attention`)
+    const retry = rowOf(seeded.failed.job_id).locator("button", { hasText: "Retry" })
+    await retry.waitFor()
+    // Just after a refresh the next is 5 s away: armed 3 s in, it falls inside the button's 4 s window.
+    const stamp = await page.locator(".toolbar .muted").textContent()
+    await page.locator(".toolbar .muted").filter({ hasNotText: stamp ?? "" }).waitFor({ timeout: 15_000 })
+    await page.waitForTimeout(3_000)
+    await retry.click()
+    const armed = rowOf(seeded.failed.job_id).locator("button.armed", { hasText: "Confirm retry" })
+    await armed.waitFor()
+    await page.waitForTimeout(2_500)
+    // The refresh rebuilt the rows and undid it: the operator's second click only armed it again (found by an outside probe).
+    assert.strictEqual(await armed.count(), 1, "still armed when the refresh was due")
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
+  })
+
   it("17.3 a console link whose token fragment is not valid percent-encoding asks for the token, drops the fragment, and raises no error", async () => {
     // Run in the page, where these are the browser's own (the test's TypeScript has no DOM types).
     type Tab = { readonly location: { readonly hash: string }; readonly sessionStorage: Storage }

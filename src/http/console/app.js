@@ -131,9 +131,17 @@ function beginView(name) {
   return () => mine === generation
 }
 
+/**
+ * Runs `f` every `ms` as the view's live refresh, except while an action's
+ * button is armed for its confirming click: the refresh rebuilt the rows and
+ * undid it, so the operator's second click armed it again (found by an
+ * outside probe).
+ */
 function every(ms, f) {
   clearInterval(refreshTimer)
-  refreshTimer = setInterval(f, ms)
+  refreshTimer = setInterval(() => {
+    if (main.querySelector("button.armed") === null) f()
+  }, ms)
 }
 
 function showError(container, error) {
