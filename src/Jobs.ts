@@ -290,10 +290,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => {
     // A misspelt `kind` dropped would claim a job of any kind: refused, nothing claimed.
     const refused = unknownOptions(options, CLAIM_OPTIONS, "ClaimOptions")
-    if (refused !== undefined) return Effect.fail(refused)
-    // The port names the store method that refused the options (adoptOfferedRun, claimAdmitted): the caller's are ClaimOptions.
-    const claimed = Effect.catchTag(claims.claimNext(options), "DecodeFailure", (error) => Effect.fail(new DecodeFailure({ subject: "ClaimOptions", issues: error.issues })))
-    return announced(claimed, (claim) => claim?.job)
+    return refused !== undefined ? Effect.fail(refused) : announced(claims.claimNext(options), (claim) => claim?.job)
   }
   // Eager dispatch (eagerDispatch.ts): where the store can create and claim in one write and the
   // policy's verdicts may be remembered (the claim's records are then the submit's to build).

@@ -120,6 +120,7 @@ const namedOnly = <A, I>(
   }
 }
 
+/** A claim's options, as every claim method names them when it refuses them (not after the method: `Jobs.claimNext` reaches several). */
 const ClaimOptions = Schema.Struct({ kinds: optional(Schema.Array(JobKind)), events: optional(Builder), take: optional(Schema.Boolean) })
 
 const decode = {
@@ -180,9 +181,9 @@ const decode = {
     output_payload: optional(Schema.NullOr(Json)),
     error_message: ErrorMessage
   }), "finishNode"),
-  claim: namedOnly(ClaimOptions, "claimNext"),
+  claim: namedOnly(ClaimOptions, "ClaimOptions"),
   // An adoption's options are a claim's, and whether the run stays untaken (read apart, below).
-  adopt: namedOnly(ClaimOptions, "adoptOfferedRun", ["leaveUntaken"]),
+  adopt: namedOnly(ClaimOptions, "ClaimOptions", ["leaveUntaken"]),
   findStale: decodeWith(Schema.Struct({ heartbeatBefore: Bound, limit: optional(RowCount) }), "findStaleRuns"),
   stallStale: decodeWith(
     Schema.Struct({
@@ -230,7 +231,7 @@ const ClaimTemplateInput = Schema.Struct({
 })
 const decodeTemplatesBySchema = decodeWith(Schema.Array(ClaimTemplateInput), "ClaimTemplate")
 const decodeEventIdsBySchema = decodeWith(Schema.Array(EventId), "event_ids")
-const decodeClaimAdmitted = decodeCommon(commonClaimAdmittedOptions, ClaimAdmittedOptions, "claimAdmitted")
+const decodeClaimAdmitted = decodeCommon(commonClaimAdmittedOptions, ClaimAdmittedOptions, "ClaimOptions")
 const commonClaimOptions = guarded(commonClaimAdmittedOptions)
 
 /**
