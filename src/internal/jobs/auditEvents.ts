@@ -134,3 +134,11 @@ export const securityViolationEvent = (options: {
   violation: options.violation,
   ...(options.detail !== undefined ? { detail: options.detail } : {})
 })
+
+/**
+ * A change's instant: the clock's reading, or `last` (the job's last change)
+ * when the clock reads before it — stepped back, or another host's behind —
+ * so a job's records and `updated_at` never run backwards. A tie sorts by
+ * event id, minted after the last change's within a process (uuidv7.ts).
+ */
+export const notBefore = (now: DateTime.Utc, last: DateTime.Utc): DateTime.Utc => DateTime.lessThan(now, last) ? last : now

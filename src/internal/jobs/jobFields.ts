@@ -1,13 +1,14 @@
 /**
  * Changes to a job outside the lifecycle: its pin (R18) and its metrics.
  */
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { decodeWith } from "../../domain/decode.js"
 import { DecodeFailure } from "../../domain/Errors.js"
 import type { JobId } from "../../domain/Ids.js"
 import { JobMetrics, MetricNames } from "../../domain/JobMetrics.js"
 import { tapJob } from "../flight/jobSpan.js"
-import { lifecycleEvent } from "./auditEvents.js"
+import { lifecycleEvent, notBefore } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
 import { optionsRefusal, TRANSITION_OPTIONS } from "./transitionOptions.js"
@@ -31,7 +32,9 @@ export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, 
         to: before.state,
         workflow_run_id: before.workflow_run_id,
         reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
-        ...(options.actor !== undefined ? { actor: options.actor } : {})
+        ...(options.actor !== undefined ? { actor: options.actor } : {}),
+        // Never before the job's last change, whatever the clock reads (auditEvents.ts `notBefore`).
+        timestamp: notBefore(yield* DateTime.now, before.updated_at)
       }))
       return yield* store.setPinned(jobId, pinned, { events: auditWith([record]) })
     })))

@@ -11,7 +11,7 @@ import type { AiJob } from "../../domain/AiJob.js"
 import type { JobId } from "../../domain/Ids.js"
 import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
-import { lifecycleEvent } from "./auditEvents.js"
+import { lifecycleEvent, notBefore } from "./auditEvents.js"
 import type { makeEndRun, makeFinishRunning, RunEnd } from "./endRun.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
@@ -41,11 +41,14 @@ export const makeMove = (
         // Only a release fails with RunNotActive, and a move never releases.
         return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
       }
+      // Read with the job locked, and never before its last change: a clock stepped back (or another
+      // host's behind) put a cancel before the submit it follows (found by an outside probe).
+      const at = notBefore(yield* DateTime.now, before.updated_at)
       // A retry by hand is a new attempt, eligible at once (issue 15.1).
       const retry = before.state === "failed" && to === "queued"
-        ? { attempt: before.attempt + 1, run_after: yield* DateTime.now }
+        ? { attempt: before.attempt + 1, run_after: at }
         : undefined
-      const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry }))
+      const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry, timestamp: at }))
       // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
       return yield* store.transition({
         job_id: jobId,

@@ -52,7 +52,7 @@ import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErrors.js"
-import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
+import { capabilityEvent, lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
@@ -242,10 +242,13 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * failed, goes back to the queue for attempt `retry.attempt`. In the
    * caller's transaction, with the failure.
    */
-  const requeue = (job: AiJob, run: WorkflowRun, before: AiJob, retry: Retry) =>
+  const requeue = (job: AiJob, run: WorkflowRun, before: AiJob, retry: Retry, failed: AiJob) =>
     Effect.gen(function*() {
       const reason = `retry: attempt ${retry.attempt} of ${before.max_attempts}`
-      const requeued = yield* prepare(lifecycleEvent({ job, from: "failed", to: "queued", workflow_run_id: run.id, reason, ...retry }))
+      // After the failure it follows (`failed`: the job as its failure left it), whatever the clock
+      // reads: a clock stepped back put the retry first in the job's history (found by an outside probe).
+      const timestamp = notBefore(yield* DateTimeValue.now, failed.updated_at)
+      const requeued = yield* prepare(lifecycleEvent({ job, from: "failed", to: "queued", workflow_run_id: run.id, reason, ...retry, timestamp }))
       return yield* store.transition({
         job_id: job.job_id,
         from: "failed",
@@ -271,7 +274,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
       })
       const retry = outcome.to === "failed" ? yield* hooks.retryAfter(before) : null
-      return retry === null ? updated : yield* requeue(job, run, before, retry)
+      return retry === null ? updated : yield* requeue(job, run, before, retry, updated)
     })
 
   /**
@@ -339,7 +342,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           duration_ms: Math.min(Math.max(0, Math.floor(durationMs)), metricBounds.duration_ms),
           event
         })
-        return yield* retry === null ? settle : store.transaction(Effect.zipRight(settle, requeue(job, run, job, retry)))
+        return yield* retry === null ? settle : store.transaction(Effect.flatMap(settle, (failed) => requeue(job, run, job, retry, failed)))
       })
 
   /**

@@ -44,6 +44,16 @@ export const insertJob = (() => {
 })()
 
 // A new job's usual JSON columns, encoded once: no lists, and `JobMetrics.zero` (the readonly constant `newJob` gives every new job).
+/**
+ * A job's next `updated_at`: the writer's clock reading, never before the
+ * job's last change. A clock stepped back (NTP, a VM resumed), or another
+ * host's behind it, wrote a change before the one it follows: `updated_at`
+ * before `created_at`, and a Janitor pruning a job cancelled moments ago
+ * (found by an outside probe).
+ */
+const notBefore = (sql: PgContext["sql"], now: DateTime.Utc): Statement.Fragment =>
+  sql`GREATEST(updated_at, ${instantParam(now)}::timestamptz)`
+
 const emptyListJson = Effect.runSync(encodeJson.entityRefs([]))
 const zeroMetricsJson = Effect.runSync(encodeJson.metrics(JobMetrics.zero))
 
@@ -193,7 +203,7 @@ export const makeJobMethods = (context: PgContext) => {
   const transition: Service["transition"] = Effect.fnUntraced(
     function*(request: TransitionRequest) {
       const now = yield* DateTime.now
-      const set = [sql`status = ${request.to}`, sql`updated_at = ${instantParam(now)}::timestamptz`]
+      const set = [sql`status = ${request.to}`, sql`updated_at = ${notBefore(sql, now)}`]
       if (request.status_reason !== undefined) set.push(sql`status_reason = ${request.status_reason}`)
       if (request.error_message !== undefined) set.push(sql`error_message = ${request.error_message}`)
       if (request.workflow_run_id !== undefined) set.push(sql`workflow_run_id = ${request.workflow_run_id}`)
@@ -223,7 +233,7 @@ export const makeJobMethods = (context: PgContext) => {
       const now = yield* DateTime.now
       const patched = yield* audited({
         steps: [["patched", sql`
-          UPDATE ai_jobs SET ${sql.csv([...set, sql`updated_at = ${instantParam(now)}::timestamptz`])}
+          UPDATE ai_jobs SET ${sql.csv([...set, sql`updated_at = ${notBefore(sql, now)}`])}
           WHERE id = ${jobId} RETURNING ${jobColumns}`]],
         events,
         result: decodeJob
@@ -253,7 +263,7 @@ export const makeJobMethods = (context: PgContext) => {
       // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
       const changed = yield* audited({
         steps: [["pinned", sql`
-          UPDATE ai_jobs SET is_pinned = ${pinned}, updated_at = ${instantParam(now)}::timestamptz
+          UPDATE ai_jobs SET is_pinned = ${pinned}, updated_at = ${notBefore(sql, now)}
           WHERE id = ${jobId} AND is_pinned <> ${pinned} RETURNING ${jobColumns}`]],
         events: options?.events,
         result: decodeJob

@@ -58,10 +58,17 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
     )
 
   /** Runs `UPDATE ai_jobs SET ... WHERE <where> RETURNING *` and decodes the row, if one matched. */
+  /**
+   * A column's assignment; `updated_at` never goes back before the job's last
+   * change (one text form: text order is time order). A clock stepped back,
+   * or another host's behind it, wrote a change before the one it follows.
+   */
+  const assignment = (column: string): string => column === "updated_at" ? "updated_at = max(updated_at, ?)" : `${column} = ?`
+
   const updateJobRow = (set: Assignments, where: string, whereParams: ReadonlyArray<unknown>) =>
     Effect.flatMap(
       exec(
-        `UPDATE ai_jobs SET ${set.map(([column]) => `${column} = ?`).join(", ")} WHERE ${where} RETURNING *`,
+        `UPDATE ai_jobs SET ${set.map(([column]) => assignment(column)).join(", ")} WHERE ${where} RETURNING *`,
         [...set.map(([, value]) => value), ...whereParams]
       ),
       ([row]) => (row === undefined ? Effect.succeedNone : Effect.asSome(decode.job(row)))
