@@ -494,6 +494,23 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.isTrue((events.body?.["items"] as ReadonlyArray<{ readonly job_id: string }>).every((event) => event.job_id === kept.job_id))
       })))
 
+    it.live("17.2 R5 a route with a body takes no query: POST /jobs?dry_run=1 and an action's ?x=1 are 400 DecodeFailure naming the key, nothing queued or moved (it was ignored: a real job queued)", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        for (const route of ["/jobs?dry_run=1", `/jobs/${job.job_id}/cancel?force=true`, `/jobs/${job.job_id}/pin?reason=x`]) {
+          const body = route.startsWith("/jobs?") ? summarize() : { reason: "r" }
+          const response = yield* send(HttpClientRequest.post(route).pipe(authed, HttpClientRequest.bodyUnsafeJson(body)))
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "DecodeFailure"], `${route}: ${response.text}`)
+          assert.include(String(response.body?.["message"]), "this route takes no query parameters")
+        }
+        assert.deepStrictEqual(yield* readBack, before, "nothing queued, moved or recorded")
+        // A bare `?` names nothing.
+        const bare = yield* send(HttpClientRequest.post("/jobs?").pipe(authed, HttpClientRequest.bodyUnsafeJson(summarize())))
+        assert.strictEqual(bare.status, 201, bare.text)
+      })))
+
     it.live("R17 17.2 an empty item in a list query (?state=queued, ?job_kind=,doc_edit ?type=system,,diagnostic) is 400 HttpApiDecodeError naming the parameter, as the CLI's --state queued, is bad input; never dropped", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
