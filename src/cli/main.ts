@@ -89,18 +89,26 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
 const repeatedOption = (args: ReadonlyArray<string>): BadInput | undefined => {
   const { node } = Help.locate(tree, args)
   const names = Help.optionNames(node)
-  const takesValue = Help.valueOptions(node)
   const seen = new Set<string>()
-  const end = args.indexOf("--")
-  for (let i = 0; i < (end === -1 ? args.length : end); i++) {
-    const arg = args[i]!
-    const name = arg.split("=")[0]!
+  for (const word of optionWords(args, Help.valueOptions(node))) {
+    const name = word.split("=")[0]!
     if (!names.has(name)) continue
     if (seen.has(name)) return new BadInput({ message: `${name} is given more than once; give it once` })
     seen.add(name)
-    if (takesValue.has(name) && name === arg) i++
   }
   return undefined
+}
+
+/** The words of a command line before `--`, without the values of the options `takesValue` names (`--reason "--force"`). */
+const optionWords = (args: ReadonlyArray<string>, takesValue: ReadonlyMap<string, string>): ReadonlyArray<string> => {
+  const words: Array<string> = []
+  const end = args.indexOf("--")
+  for (let i = 0; i < (end === -1 ? args.length : end); i++) {
+    const arg = args[i]!
+    words.push(arg)
+    if (takesValue.has(arg)) i++
+  }
+  return words
 }
 
 /**
@@ -127,23 +135,14 @@ const optionBeforeCommand = (args: ReadonlyArray<string>): BadInput | undefined 
 const unknownOption = (args: ReadonlyArray<string>): BadInput | undefined => {
   const { node, path } = Help.locate(tree, args)
   const names = Help.optionNames(node)
-  const takesValue = Help.valueOptions(node)
-  const end = args.indexOf("--")
-  for (let i = 0; i < (end === -1 ? args.length : end); i++) {
-    const arg = args[i]!
-    if (takesValue.has(arg)) {
-      i++
-      continue
-    }
-    const name = arg.split("=")[0]!
-    if (!name.startsWith("-") || name === "-" || names.has(name)) continue
-    const own = [...names].filter((option) => option.startsWith("--") && !Help.BUILT_IN_OPTIONS.includes(option))
-    return new BadInput({
-      message: `unknown option ${JSON.stringify(name)} for ${path.join(" ")}; ` +
-        (own.length === 0 ? "it takes none" : `expected one of ${own.join(", ")}`) + ` (see: ${path.join(" ")} --help)`
-    })
-  }
-  return undefined
+  const name = optionWords(args, Help.valueOptions(node)).map((word) => word.split("=")[0]!)
+    .find((word) => word.startsWith("-") && word !== "-" && !names.has(word))
+  if (name === undefined) return undefined
+  const own = [...names].filter((option) => option.startsWith("--") && !Help.BUILT_IN_OPTIONS.includes(option))
+  return new BadInput({
+    message: `unknown option ${JSON.stringify(name)} for ${path.join(" ")}; ` +
+      (own.length === 0 ? "it takes none" : `expected one of ${own.join(", ")}`) + ` (see: ${path.join(" ")} --help)`
+  })
 }
 
 /** A word after a command group that names none of its commands: one line naming them (exit 2). */

@@ -1,7 +1,7 @@
 /** Decoding untrusted input into domain values, failing with `DecodeFailure`. */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { MAX_DEPTH, nestedDeeperThan } from "./depth.js"
+import { MAX_DEPTH, nestedDeeperThan, tooDeep } from "./depth.js"
 import { DecodeFailure, readThrew } from "./Errors.js"
 
 /**
@@ -14,7 +14,7 @@ export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, subject: string, m
   const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })
   return (input: unknown): Effect.Effect<A, DecodeFailure> => {
     if (nestedDeeperThan(input, maxDepth)) {
-      return Effect.fail(new DecodeFailure({ subject, issues: [{ path: "", message: `Nested more than ${maxDepth} levels deep` }] }))
+      return Effect.fail(new DecodeFailure({ subject, issues: [{ path: "", message: tooDeep(maxDepth) }] }))
     }
     try {
       return Effect.mapError(decode(input), (error) => DecodeFailure.fromParseError(subject, error))

@@ -35,5 +35,8 @@ export const nestedDeeperThan = (value: unknown, max: number = MAX_DEPTH): boole
  */
 export const MAX_JOB_DEPTH = 2 * MAX_DEPTH
 
-/** The message every decoder gives for over-deep input. */
-export const tooDeepMessage = `Nested more than ${MAX_DEPTH} levels deep`
+/** The message every decoder gives for input nested past `max` levels. */
+export const tooDeep = (max: number): string => `Nested more than ${max} levels deep`
+
+/** The message for input nested past `MAX_DEPTH`. */
+export const tooDeepMessage = tooDeep(MAX_DEPTH)

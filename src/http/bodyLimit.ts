@@ -20,7 +20,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { nestedDeeperThan } from "../domain/depth.js"
+import { nestedDeeperThan, tooDeep } from "../domain/depth.js"
 import { DecodeFailure } from "../domain/Errors.js"
 import { clipIssueText } from "../domain/issueBounds.js"
 import { BodyLimit } from "./Api.js"
@@ -150,7 +150,7 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
     if (nestedDeeperThan(body, MAX_BODY_DEPTH)) {
       return yield* new DecodeFailure({
         subject: "request body",
-        issues: [{ path: "", message: `Nested more than ${MAX_BODY_DEPTH} levels deep` }]
+        issues: [{ path: "", message: tooDeep(MAX_BODY_DEPTH) }]
       })
     }
     const change = firstSilentChange(text)
