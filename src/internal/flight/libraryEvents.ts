@@ -306,6 +306,10 @@ const contentKey = (event: LibraryEvent): string | undefined => {
   return key.length <= MAX_KEY_LENGTH ? key : undefined
 }
 
+/** Whether `build` was given an object of a kind it builds (a public method: `null` threw from the call itself). */
+const isLibraryEvent = (event: unknown): event is LibraryEvent =>
+  typeof event === "object" && event !== null && Object.prototype.hasOwnProperty.call(shapes, (event as { readonly kind?: unknown }).kind as PropertyKey)
+
 /** A library event's record, or why its caller text is refused: the outcome of a build, as a value. */
 type Built = Exit.Exit<EventRecord, InvalidEvent | EventTooLarge>
 
@@ -319,10 +323,6 @@ type Built = Exit.Exit<EventRecord, InvalidEvent | EventTooLarge>
  * the Clock is read once and the rest is a synchronous core whose outcome is
  * an `Exit`, itself the Effect returned; none when the event has its time.
  */
-/** Whether `build` was given an object of a kind it builds (a public method: `null` threw from the call itself). */
-const isLibraryEvent = (event: unknown): event is LibraryEvent =>
-  typeof event === "object" && event !== null && Object.prototype.hasOwnProperty.call(shapes, (event as { readonly kind?: unknown }).kind as PropertyKey)
-
 export const makeBuild = (policy: LibraryEventPolicy) => {
   const memo = makeRecordMemo()
   const buildAt = (event: LibraryEvent, now: DateTime.Utc): Built => {
