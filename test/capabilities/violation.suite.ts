@@ -93,6 +93,9 @@ export const runViolationSuite = (name: string, storeLayer: () => Layer.Layer<Jo
         assert.strictEqual(violation!.body.detail, injection.detail)
         const lifecycle = events.filter((e) => e.type === "system").map((e) => `${e.body.from_state}->${e.body.to_state}`)
         assert.deepStrictEqual(lifecycle, ["null->queued", "queued->running", "running->poisoned"])
+        // The job's status_reason is the reason its last change gave (README, "The job lifecycle"): one reason, not two.
+        const poisoning = events.find((e) => e.type === "system" && e.body.to_state === "poisoned")
+        assert.strictEqual(poisoning!.body.reason, poisoned.status_reason)
 
         // Never run again: not retried, not claimed, not started.
         assert.strictEqual((yield* Effect.flip(jobs.retry(job.job_id)))._tag, "IllegalTransition")

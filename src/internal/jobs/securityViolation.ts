@@ -90,7 +90,9 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     Effect.gen(function*() {
       const { record: recorded, violation } = yield* violationRecord(job, run, report)
       const error = `Security violation: ${violation}`
-      const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason: error }))
+      // The move's reason is the job's status_reason, as every change's is; the error text is the job's and run's error_message.
+      const reason = `poisoned: ${violation}`
+      const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason }))
       return yield* store.transaction(Effect.gen(function*() {
         // The job first (the lock order in JobStore.ts), then the run's nodes — while the run is
         // still the job's active run, as every write for a run requires — then the job and the run.
@@ -105,7 +107,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           job_id: job.job_id,
           from: "running",
           to: "poisoned",
-          status_reason: `poisoned: ${violation}`,
+          status_reason: reason,
           error_message: error,
           events: () => [recorded, lifecycle]
         })
