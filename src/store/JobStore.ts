@@ -335,8 +335,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * (`Jobs.history`: a job, its runs and its events that agree). PostgreSQL:
    * a `REPEATABLE READ, READ ONLY` transaction; SQLite: a read transaction
    * (WAL: one snapshot). Neither makes another process's writer wait; on
-   * SQLite this process's other statements wait for the connection. Inside
-   * an open transaction: that transaction's view.
+   * SQLite this process's other statements wait for the connection. A write
+   * inside is refused on both (`StorageError`, nothing written). Inside an
+   * open transaction: that transaction's view, its writes allowed.
    */
   readonly readConsistent: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
 

@@ -142,10 +142,20 @@ export const makeWith = (
 
   // A read transaction (a deferred BEGIN, on the connection's one permit): in WAL mode its reads
   // share one snapshot, taken at the first, no other process's writer waits for it, and it works
-  // on a read-only connection.
+  // on a read-only connection. Reads only, as PostgreSQL's READ ONLY transaction: a write inside fails
+  // (SQLITE_READONLY, a StorageError) rather than committing with the reads. The permit is held for the
+  // transaction, so the flag touches no other statement; it is set back before the transaction ends
+  // (failing that, the connection would refuse every write: a defect). Inside a caller's transaction:
+  // that transaction's view, writes and all, as on PostgreSQL.
+  const readsOnly = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(sql`PRAGMA query_only = 1`, () => effect, () => Effect.orDie(sql`PRAGMA query_only = 0`))
   const readConsistent = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | StorageError, R> =>
     Effect.catchIf(
-      sql.withTransaction(effect),
+      Effect.withFiberRuntime<A, E | SqlError, R>((fiber) =>
+        sql.withTransaction(
+          Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ? effect : readsOnly(effect)
+        )
+      ),
       (error): error is SqlError => error instanceof SqlError,
       (cause) => Effect.fail(new StorageError({ operation: "JobStore.readConsistent", cause }))
     ) as Effect.Effect<A, E | StorageError, R>

@@ -86,6 +86,32 @@ export const transactionContract = (backend: Backend): void => {
         assert.strictEqual((yield* store.getJob(outerId)).job_id, outerId)
         assert.strictEqual(tagOf(yield* failureOf(store.getJob(innerId))), "NotFound")
       }))
+
+    test("R10 readConsistent is for reads: a write inside it is a StorageError and changes nothing, on both stores", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        const created = ids.job()
+        const writes: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+          store.transition({ job_id: job.job_id, to: "cancelled", events: () => [jobEvent(job)] }),
+          store.createJob(newJob({ job_id: created })),
+          store.transaction(store.createJob(newJob({ job_id: created })))
+        ]
+        for (const write of writes) {
+          const error = yield* failureOf(store.readConsistent(Effect.flatMap(store.getJob(job.job_id), () => write)))
+          assert.strictEqual(tagOf(error), "StorageError")
+        }
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued")
+        assert.strictEqual(tagOf(yield* failureOf(store.getJob(created))), "NotFound")
+        assert.deepStrictEqual((yield* store.listEvents()).items, [])
+        // The connection is left as it was: reads inside work, and so does the next write outside.
+        assert.strictEqual((yield* store.readConsistent(store.getJob(job.job_id))).job_id, job.job_id)
+        yield* store.createJob(newJob({ job_id: created }))
+        // Inside a caller's write transaction it is that transaction's view, writes and all (as PostgreSQL's).
+        const inner = ids.job()
+        yield* store.transaction(store.readConsistent(store.createJob(newJob({ job_id: inner }))))
+        assert.strictEqual((yield* store.getJob(inner)).job_id, inner)
+      }))
   })
 
   describe("errors", () => {
