@@ -239,6 +239,12 @@ const acquirePool = (options: PgStoreOptions) =>
         })
         // An idle client's error (a server restart) surfaces on its next use; unhandled it would crash the process.
         pool.on("error", () => {})
+        // pg parses instants only from ISO text: under a server's or database's other DateStyle ('SQL, DMY')
+        // every instant read back would be null. Queued ahead of the connection's first statement; PgBouncer
+        // keeps DateStyle per client. A failure here (the server gone) shows on that first statement.
+        pool.on("connect", (client) => {
+          client.query("SET DateStyle = ISO").catch(() => {})
+        })
         return pool
       }),
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
