@@ -39,7 +39,7 @@ import { makeCoalescedMethods } from "./pg/coalesced.js"
 import { type HeldConnections, holdConnections } from "./pg/heldConnections.js"
 import { StorageError } from "./StoreErrors.js"
 import { unknownOptions } from "../domain/knownOptions.js"
-import { unknownStoreOptions } from "./internal/storageError.js"
+import { notASwitch, unknownStoreOptions } from "./internal/storageError.js"
 
 export { migrate, migrationsTable } from "./pg/migrations.js"
 export { DEFAULT_MAX_PREPARED_STATEMENTS } from "./pg/preparedStatements.js"
@@ -187,6 +187,8 @@ const PG_OPTIONS: ReadonlyArray<string> = [
   "url", "migrate", "readonly", "maxConnections", "connectTimeout", "statementTimeout", "preparedStatements", "maxPreparedStatements", "coalesce"
 ]
 const PG_CLIENT_OPTIONS: ReadonlyArray<string> = ["migrate", "readonly", "coalesce"]
+/** The options that are true or false: anything else (`readonly: "true"`) is refused, not read as false. */
+const PG_SWITCHES: ReadonlyArray<string> = ["migrate", "readonly", "preparedStatements", "coalesce"]
 
 /**
  * Why `options` cannot make a pool, past their types: a misspelt key (dropped,
@@ -198,6 +200,7 @@ const PG_CLIENT_OPTIONS: ReadonlyArray<string> = ["migrate", "readonly", "coales
  */
 const optionRefusal = (options: PgStoreOptions): string | undefined =>
   unknownOptions(options, PG_OPTIONS, "PgStoreOptions")?.message ??
+    notASwitch(options, PG_SWITCHES, "PgStoreOptions") ??
     countRefusal("maxConnections", options.maxConnections) ??
     countRefusal("maxPreparedStatements", options.maxPreparedStatements) ??
     timeoutRefusal("connectTimeout", options.connectTimeout) ??
@@ -307,7 +310,7 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
 export const layerFromClient = (
   options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce"> = {}
 ): Layer.Layer<JobStore, MigrationFailed | StorageError, PgClient.PgClient> => {
-  const refused = unknownStoreOptions(options, PG_CLIENT_OPTIONS, "PgStoreOptions", "PgStore.layerFromClient")
+  const refused = unknownStoreOptions(options, PG_CLIENT_OPTIONS, "PgStoreOptions", "PgStore.layerFromClient", PG_SWITCHES)
   return refused === undefined ? storeLayer(options, undefined) : Layer.fail(refused)
 }
 

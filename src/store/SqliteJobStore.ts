@@ -218,7 +218,7 @@ const SQLITE_OPTIONS: ReadonlyArray<string> = ["filename", "migrate", "readonly"
  * a misspelt `readonly` left the file open for writes and migrated.
  */
 const optionsRefusal = (options: object): StorageError | undefined =>
-  unknownStoreOptions(options, SQLITE_OPTIONS, "SqliteStoreOptions", "SqliteStore.options")
+  unknownStoreOptions(options, SQLITE_OPTIONS, "SqliteStoreOptions", "SqliteStore.options", ["migrate", "readonly", "groupCommit"])
 
 /**
  * The store over the `SqlClient` in context: configures the connection,
@@ -261,9 +261,8 @@ const openClient = (
     const fail = (cause: unknown) => new StorageError({ operation: `SqliteStore.open ${JSON.stringify(filename)}`, cause })
     // A name the file system cannot hold as given: SQLite ends it at U+0000 (`jobs\u0000.bak` opened
     // and migrated `jobs`), and a lone surrogate becomes U+FFFD. Refused before anything is opened.
-    if (typeof filename !== "string" || !isStorable(filename)) {
-      return yield* fail(new Error("a database file name cannot hold U+0000 or a lone surrogate"))
-    }
+    if (typeof filename !== "string") return yield* fail(new TypeError(`a database file name is text, got ${typeof filename}`))
+    if (!isStorable(filename)) return yield* fail(new Error("a database file name cannot hold U+0000 or a lone surrogate"))
     // A reader never creates anything: a missing file is an error, not an empty database.
     if (isFilePath(filename) && config.readonly !== true) {
       yield* Effect.try({ try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }), catch: fail })

@@ -22,7 +22,7 @@ export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyE
   id: Schema.String
 }) {
   override get message(): string {
-    return `A ${this.entity.replace("_", " ")} with id ${this.id} already exists`
+    return `${this.entity === "event" ? "An" : "A"} ${this.entity.replace("_", " ")} with id ${this.id} already exists`
   }
 }
 

@@ -36,7 +36,12 @@ describe("PgStore.layer options", () => {
         [{ connectTimeout: [-10, 0] }, "connectTimeout"],
         // A misspelt option was dropped and its default stood in: `readonyl` migrated and wrote.
         [{ readonyl: true } as never, "readonyl"],
-        [{ preparedStatments: false } as never, "preparedStatments"]
+        [{ preparedStatments: false } as never, "preparedStatments"],
+        // A switch as text (an environment variable's): "true" was read as false, so the store migrated and wrote.
+        [{ readonly: "true" } as never, "readonly"],
+        [{ migrate: "no" } as never, "migrate"],
+        [{ coalesce: 0 } as never, "coalesce"],
+        [{ preparedStatements: "false" } as never, "preparedStatements"]
       ]
       for (const [options, name] of bad) {
         const exit = yield* Effect.exit(Effect.scoped(Layer.build(PgStore.layer({ url: nowhere, ...options }))))
@@ -46,6 +51,15 @@ describe("PgStore.layer options", () => {
         assert.include(text, name, JSON.stringify(options))
         assert.notInclude(text, "ECONNREFUSED", "refused before any connection is tried")
       }
+    }))
+
+  it.effect("R17 layerFromClient refuses a switch that is not true or false with a StorageError naming it", () =>
+    Effect.gen(function*() {
+      const layer = PgStore.layerFromClient({ readonly: "true" } as never).pipe(Layer.provide(Layer.succeed(PgClient.PgClient, {} as never)))
+      const exit = yield* Effect.exit(Effect.scoped(Layer.build(layer)))
+      const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+      assert.strictEqual(error?._tag, "StorageError", String(exit))
+      assert.include(String((error as { message?: string } | undefined)?.message), "readonly must be true or false")
     }))
 
   it.effect("R17 layerFromClient refuses an option it does not name with a StorageError naming it", () =>

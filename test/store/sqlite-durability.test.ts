@@ -89,4 +89,26 @@ describe("issue 16.2 SQLite durability option", () => {
       }
       assert.isFalse(fs.existsSync(path.dirname(fresh)), "nothing created")
     }))
+
+  it.scoped("R17 a switch that is not true or false (readonly: \"true\" from an environment variable) is a StorageError naming it; the file is not opened for writes", () =>
+    Effect.gen(function*() {
+      // "true" was read as not read-only: the file was created, opened for writes and migrated.
+      const filename = yield* tempDatabaseFile()
+      const fresh = path.join(path.dirname(filename), "never-created", "jobs.db")
+      const cases: ReadonlyArray<readonly [object, string]> = [
+        [{ readonly: "true" }, "readonly"],
+        [{ migrate: "false" }, "migrate"],
+        [{ groupCommit: 1 }, "groupCommit"]
+      ]
+      for (const [options, name] of cases) {
+        const message = expectTag(yield* buildFailure(SqliteStore.layer({ filename: fresh, ...options } as never)), "StorageError").message
+        assert.include(message, `${name} must be true or false`)
+        const viaClient = expectTag(yield* buildFailure(storeWithClient(filename, options as never)), "StorageError").message
+        assert.include(viaClient, `${name} must be true or false`)
+      }
+      assert.isFalse(fs.existsSync(path.dirname(fresh)), "nothing created")
+      // A file name that is not text says so (it was called one holding U+0000).
+      const notText = expectTag(yield* buildFailure(SqliteStore.layer({ filename: 123 } as never)), "StorageError").message
+      assert.include(notText, "a database file name is text, got number")
+    }))
 })

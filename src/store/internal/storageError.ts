@@ -58,8 +58,26 @@ export const unknownStoreOptions = (
   options: unknown,
   known: ReadonlyArray<string>,
   subject: string,
-  operation: string
+  operation: string,
+  switches: ReadonlyArray<string> = []
 ): StorageError | undefined => {
   const unknown = unknownOptions(options, known, subject)
-  return unknown === undefined ? undefined : new StorageError({ operation, cause: unknown })
+  if (unknown !== undefined) return new StorageError({ operation, cause: unknown })
+  const notSwitch = notASwitch(options, switches, subject)
+  return notSwitch === undefined ? undefined : new StorageError({ operation, cause: new TypeError(notSwitch) })
+}
+
+/**
+ * Why one of `switches` is neither true, false nor left out: `readonly: "true"` (an environment
+ * variable's text) counted as not read-only, and the file was opened for writes and migrated.
+ */
+export const notASwitch = (options: unknown, switches: ReadonlyArray<string>, subject: string): string | undefined => {
+  if (typeof options !== "object" || options === null) return undefined
+  for (const name of switches) {
+    const value: unknown = (options as Record<string, unknown>)[name]
+    if (value !== undefined && typeof value !== "boolean") {
+      return `${subject}.${name} must be true or false, got ${typeof value === "string" ? JSON.stringify(value) : typeof value}`
+    }
+  }
+  return undefined
 }
