@@ -27,6 +27,7 @@ import {
   type PgJobStore,
   Recovery,
   type Redactor,
+  type RetryPolicy,
   SqliteJobStore,
   WakeUp
 } from "../../src/index.js"
@@ -49,6 +50,7 @@ const takesUndefined = <T>(): TakesUndefined<T> => true as TakesUndefined<T>
 type Store = JobStore.JobStore["Type"]
 type JobsService = Jobs.Jobs["Type"]
 type Recorder = FlightRecorder.FlightRecorder["Type"]
+type KindPolicyInput = NonNullable<RetryPolicy.RetryPolicyInput["default"]>
 type Arg<F, I extends number> = F extends (...args: infer A) => unknown ? NonNullable<A[I]> : never
 
 /** Every options, filter and config type a caller hands the package, by the name a reader looks for. */
@@ -66,6 +68,10 @@ const everyInputTakesUndefined: Readonly<Record<string, true>> = {
   "Jobs.claimNext options": takesUndefined<Arg<JobsService["claimNext"], 0>>(),
   "Jobs.addMetrics delta": takesUndefined<Arg<JobsService["addMetrics"], 1>>(),
   "RunContext.node spec": takesUndefined<Arg<Jobs.RunContext["node"], 0>>(),
+  // Retry policy
+  "RetryPolicy.RetryPolicyInput": takesUndefined<RetryPolicy.RetryPolicyInput>(),
+  "RetryPolicy kind policy": takesUndefined<KindPolicyInput>(),
+  "RetryPolicy backoff": takesUndefined<NonNullable<KindPolicyInput["backoff"]>>(),
   // The JobStore port
   "JobStore.Audited": takesUndefined<JobStore.Audited<unknown>>(),
   "JobStore.JobFilter": takesUndefined<JobStore.JobFilter>(),
@@ -165,6 +171,20 @@ describe("an option given as undefined counts as left out (README, Input rules)"
       assert.strictEqual(awaited.state, "cancelled")
       assert.isNull(yield* jobs.claimNext({ kinds: undefined }))
     }).pipe(Effect.provide(app(undefined))))
+
+  it.effect("Jobs.layer: a retry policy whose fields are undefined is the default policy, not a DecodeFailure", () =>
+    Effect.gen(function*() {
+      const jobs = yield* Jobs.Jobs
+      const job = yield* jobs.submit(summarize)
+      // The default policy: one attempt, so a failed job stays failed.
+      const claim = yield* jobs.start(job.job_id, { handTo: undefined, reason: undefined })
+      const failed = yield* jobs.fail(claim.job.job_id, "boom", { reason })
+      assert.strictEqual(failed.state, "failed")
+      assert.strictEqual(failed.max_attempts, 1)
+    }).pipe(Effect.provide(app({
+      default: { maxAttempts: undefined, backoff: { initial: undefined, factor: undefined, max: undefined, jitter: undefined } },
+      kinds: undefined
+    }))))
 
   it.effect("JobStore, FlightRecorder, Recovery and Janitor: filters and options given as undefined behave as without them", () =>
     Effect.gen(function*() {
