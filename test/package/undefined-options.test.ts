@@ -109,6 +109,8 @@ const everyInputTakesUndefined: Readonly<Record<string, true>> = {
   "Recovery.StartupOptions": takesUndefined<Recovery.StartupOptions>(),
   "WakeUp.PgOptions": takesUndefined<WakeUp.PgOptions>(),
   "WakeUp.layerFromUrl options": takesUndefined<Arg<typeof WakeUp.layerFromUrl, 1>>(),
+  // A caller's own capability policy (`Capabilities.of({ ..., deterministic })`)
+  "Capabilities service": takesUndefined<Capabilities.Capabilities["Type"]>(),
   // HTTP
   "JobsApi.ServerOptions": takesUndefined<JobsApi.ServerOptions>(),
   "JobsApi.client options": takesUndefined<Arg<typeof JobsApi.client, 0>>()
