@@ -192,7 +192,7 @@ export class Capabilities extends Context.Tag("@handshake/ai-job-model/Capabilit
    * A policy without it (a caller's own `Capabilities.of({...})`) is asked on
    * every claim.
    */
-  readonly deterministic?: boolean
+  readonly deterministic?: boolean | undefined
 }>() {}
 
 /** Whether `held` grants `requested`: the id itself, or the axis of an `axis:scope` id. */

@@ -39,13 +39,13 @@ export const DEFAULT_KEEP_NEWEST = 100
 /** How the Janitor prunes. Every field has a default. */
 export interface JanitorConfig {
   /** Time between scheduled passes. Default one hour. */
-  readonly interval?: Duration.DurationInput
+  readonly interval?: Duration.DurationInput | undefined
   /** Prune jobs last updated longer ago than this. Default 30 days. */
-  readonly olderThan?: Duration.DurationInput
+  readonly olderThan?: Duration.DurationInput | undefined
   /** Always keep the newest this many unpinned prunable jobs. Default 100. */
-  readonly keepNewest?: number
+  readonly keepNewest?: number | undefined
   /** Count, delete nothing and record nothing. Default false. */
-  readonly dryRun?: boolean
+  readonly dryRun?: boolean | undefined
 }
 
 /** What one pass did: the prune counts, its cutoff, and the events retention purged (absent in a dry run). */
@@ -84,8 +84,8 @@ export class Janitor extends Context.Tag("@handshake/ai-job-model/Janitor")<Jani
 export const prune = Effect.fn("Janitor.prune")(function*(options: {
   readonly olderThan: DateTime.Utc
   readonly keepNewest: number
-  readonly dryRun?: boolean
-  readonly eventsPurged?: number
+  readonly dryRun?: boolean | undefined
+  readonly eventsPurged?: number | undefined
 }) {
   // Checked before anything is read or pruned: a misspelt key, or an `eventsPurged` no summary
   // can hold (NaN, -5, 1.5), was a defect from inside the summary's build, after the scan.

@@ -107,7 +107,7 @@ export interface Options {
    * submits or runs jobs the same policy: jobs queued by a service without
    * one get a single attempt, whatever the workers' policy says.
    */
-  readonly retry?: RetryPolicy.RetryPolicyInput
+  readonly retry?: RetryPolicy.RetryPolicyInput | undefined
 }
 
 /** The Jobs service. */
@@ -152,7 +152,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * kinds comes first: the claim is then that job's current run, its heartbeat set now.
    * The claim's run is left for the caller to run with `run`, which takes it.
    */
-  readonly claimNext: (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
+  readonly claimNext: (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /** Starts one named queued job with a new run, if the capability policy still admits it. */
   readonly start: (jobId: JobId, options?: BeginOptions) => Effect.Effect<Claim, BeginError>
   /** Operator action: a stalled job runs again, under a new workflow run (R6c), if the policy admits it. */
@@ -219,7 +219,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   /** Adds to a job's metrics (counters are summed; the result must stay in range). */
   readonly addMetrics: (
     jobId: JobId,
-    delta: Partial<Record<typeof MetricNames[number], number>>
+    delta: { readonly [K in typeof MetricNames[number]]?: number | undefined }
   ) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
 }>() {}
 
@@ -285,9 +285,9 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   // claimNext's offered runs go to its caller, who runs them with `run` (which takes them).
   const adoptForCaller = makeAdoptOffered(store, prepare, true)
   const claims = makeClaimNext(store, admission, prepare, offersLook(adoptForCaller, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS))
-  const claimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) =>
+  const claimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) =>
     announced(claims.claimQueued(options), (claim) => claim?.job)
-  const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => {
+  const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) => {
     // A misspelt `kind` dropped would claim a job of any kind: refused, nothing claimed.
     const refused = unknownOptions(options, CLAIM_OPTIONS, "ClaimOptions")
     return refused !== undefined ? Effect.fail(refused) : announced(claims.claimNext(options), (claim) => claim?.job)

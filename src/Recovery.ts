@@ -37,15 +37,15 @@ export interface RecoveryOptions {
    * Heartbeat age beyond which a running run is stalled: a whole number of
    * seconds, at least one (R9's event records it in seconds). Default 30 s.
    */
-  readonly threshold?: Duration.DurationInput
+  readonly threshold?: Duration.DurationInput | undefined
   /** Runs moved per transaction. Default 1000 on PostgreSQL (one statement a batch), 500 on SQLite. */
-  readonly batchSize?: number
+  readonly batchSize?: number | undefined
   /**
    * How many batches run at once, each in its own transaction on its own
    * connection: a whole number from 1 to 64. Default 2 on PostgreSQL, 1 on
    * SQLite (one writer at a time).
    */
-  readonly concurrency?: number
+  readonly concurrency?: number | undefined
   /**
    * How many times a batch that failed with a `StorageError` (the database
    * unreachable or busy for a moment, a lock wait spent) is tried again, after
@@ -53,7 +53,7 @@ export interface RecoveryOptions {
    * transaction, so a failed one changed nothing. Default 0;
    * `layerStartup` uses `STARTUP_RETRIES` unless told otherwise.
    */
-  readonly retries?: number
+  readonly retries?: number | undefined
 }
 
 /** Options of `layerStartup`: the scan's, and whether to scan again while the process runs. */
@@ -69,7 +69,7 @@ export interface StartupOptions extends RecoveryOptions {
    * runs not heard from since (an outage stops workers' heartbeats too). Default:
    * none (startup only, with its second look, as R9 asks).
    */
-  readonly sweepEvery?: Duration.DurationInput
+  readonly sweepEvery?: Duration.DurationInput | undefined
 }
 
 /**

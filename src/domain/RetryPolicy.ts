@@ -62,13 +62,13 @@ const Jitter = Schema.Number.pipe(Schema.between(0, 1))
  */
 export const Backoff = Schema.Struct({
   /** The wait after the first failure. Default 1 s. */
-  initial: Schema.optionalWith(Delay, { default: () => Duration.seconds(1), exact: true }),
+  initial: Schema.optionalWith(Delay, { default: () => Duration.seconds(1) }),
   /** Each further failure multiplies the wait by this (≥ 1). Default 2. */
-  factor: Schema.optionalWith(Factor, { default: () => 2, exact: true }),
+  factor: Schema.optionalWith(Factor, { default: () => 2 }),
   /** The longest wait. Default 10 minutes. */
-  max: Schema.optionalWith(Delay, { default: () => Duration.minutes(10), exact: true }),
+  max: Schema.optionalWith(Delay, { default: () => Duration.minutes(10) }),
   /** The share (0 to 1) of the wait that is random. Default 0.2. */
-  jitter: Schema.optionalWith(Jitter, { default: () => 0.2, exact: true })
+  jitter: Schema.optionalWith(Jitter, { default: () => 0.2 })
 }).annotations({ identifier: "Backoff", parseOptions: { onExcessProperty: "error" } })
 export type Backoff = typeof Backoff.Type
 
@@ -107,18 +107,18 @@ export const JobBackoff = Schema.transform(Backoff, BackoffMillis, {
 /** One kind's policy: how many attempts in all, and the backoff between them. */
 export const KindPolicy = Schema.Struct({
   /** Attempts in all, the first included. Default 1: a failed job stays failed. */
-  maxAttempts: Schema.optionalWith(MaxAttempts, { default: () => 1, exact: true }),
-  backoff: Schema.optionalWith(Backoff, { default: () => Schema.decodeSync(Backoff)({}), exact: true })
+  maxAttempts: Schema.optionalWith(MaxAttempts, { default: () => 1 }),
+  backoff: Schema.optionalWith(Backoff, { default: () => Schema.decodeSync(Backoff)({}) })
 }).annotations({ identifier: "KindPolicy" })
 export type KindPolicy = typeof KindPolicy.Type
 
 /** The retry policy of an application: a default, and the kinds that differ from it. */
 export const RetryPolicy = Schema.Struct({
-  default: Schema.optionalWith(KindPolicy, { default: () => Schema.decodeSync(KindPolicy)({}), exact: true }),
+  default: Schema.optionalWith(KindPolicy, { default: () => Schema.decodeSync(KindPolicy)({}) }),
   // A misspelt kind would be ignored, its policy silently lost: refused instead.
   kinds: Schema.optionalWith(
     Schema.partial(Schema.Record({ key: CanonicalJobKind, value: KindPolicy })).annotations({ parseOptions: { onExcessProperty: "error" } }),
-    { default: () => ({}), exact: true }
+    { default: () => ({}) }
   )
 }).annotations({ identifier: "RetryPolicy" })
 export type RetryPolicy = typeof RetryPolicy.Type

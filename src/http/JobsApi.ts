@@ -38,7 +38,7 @@ export { httpApp, layer, type ServerError, type ServerOptions, type Services } f
  */
 export const client = (options: {
   /** The server's URL (`http://127.0.0.1:8787/`); leave out when the HttpClient already prepends one. */
-  readonly baseUrl?: string | URL
+  readonly baseUrl?: string | URL | undefined
   readonly token: Redacted.Redacted<string> | string
 }) =>
   HttpApiClient.make(Api, {

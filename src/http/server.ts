@@ -41,9 +41,9 @@ export interface ServerOptions {
   /** The bearer token every request except `/health` (and the console's static files) must present; 16 characters or more. */
   readonly token: Redacted.Redacted<string>
   /** The largest request body accepted, in bytes. Default 1 MiB. */
-  readonly maxBodyBytes?: number
+  readonly maxBodyBytes?: number | undefined
   /** Serve the web console under `/console/`. Default true. */
-  readonly console?: boolean
+  readonly console?: boolean | undefined
 }
 
 /** The library's services the API runs on. */

@@ -14,7 +14,7 @@ import type { JobStore } from "../store/JobStore.js"
 
 type Store = JobStore["Type"]
 
-type WithText = { readonly status_reason?: string; readonly error_message?: string | null }
+type WithText = { readonly status_reason?: string | undefined; readonly error_message?: string | null | undefined }
 
 /**
  * A caller's text as the events about the same change hold it
@@ -33,7 +33,7 @@ export const redactCallerText = (store: Store, redact: (text: string) => string)
     const error = typeof value.error_message === "string" ? storedText(value.error_message, redact) : value.error_message
     // Nothing redacted (the usual case: no text, or no secret in it): the value as given, not a copy.
     if (reason === value.status_reason && error === value.error_message) return value
-    const out: { status_reason?: string; error_message?: string | null } = { ...value }
+    const out: { status_reason?: string | undefined; error_message?: string | null | undefined } = { ...value }
     if (typeof value.status_reason === "string") out.status_reason = reason!
     if (typeof value.error_message === "string") out.error_message = error!
     return out as T

@@ -121,15 +121,15 @@ export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, Uns
 /** Options of the store a URL names. */
 export interface StorageOptions {
   /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
-  readonly migrate?: boolean
+  readonly migrate?: boolean | undefined
   /** PostgreSQL only: see `PgStoreOptions.connectTimeout` (default 10 s). */
-  readonly connectTimeout?: Duration.DurationInput
+  readonly connectTimeout?: Duration.DurationInput | undefined
   /** PostgreSQL only: see `PgStoreOptions.statementTimeout` (default 60 s). */
-  readonly statementTimeout?: Duration.DurationInput
+  readonly statementTimeout?: Duration.DurationInput | undefined
   /** Open the database read-only: nothing is migrated and any write fails (see each store's option). */
-  readonly readonly?: boolean
+  readonly readonly?: boolean | undefined
   /** SQLite only: what a commit survives, "full" (default) or "normal" — see `SqliteStoreOptions.durability`. */
-  readonly durability?: SqliteStore.SqliteDurability
+  readonly durability?: SqliteStore.SqliteDurability | undefined
 }
 
 /** Why building a store layer can fail. */

@@ -117,7 +117,7 @@ export const auditWith = <A>(records: ReadonlyArray<EventRecord>): Audit<A> =>
 
 /** The `events` option of a change whose result is `A`. */
 export interface Audited<A> {
-  readonly events?: Audit<A>
+  readonly events?: Audit<A> | undefined
 }
 
 /** A page of results and the cursor for the next one (absent on the last page). */
@@ -128,27 +128,27 @@ export interface Page<A> {
 
 /** Filters for listing jobs. Ordered by `created_at`, then `job_id`; oldest first unless `order` says otherwise. */
 export interface JobFilter {
-  readonly states?: ReadonlyArray<JobState>
-  readonly kinds?: ReadonlyArray<JobKind>
-  readonly created_after?: DateTime.Utc
-  readonly created_before?: DateTime.Utc
-  readonly trace_id?: TraceId
-  readonly workflow_run_id?: WorkflowRunId
+  readonly states?: ReadonlyArray<JobState> | undefined
+  readonly kinds?: ReadonlyArray<JobKind> | undefined
+  readonly created_after?: DateTime.Utc | undefined
+  readonly created_before?: DateTime.Utc | undefined
+  readonly trace_id?: TraceId | undefined
+  readonly workflow_run_id?: WorkflowRunId | undefined
   /**
    * `asc` (default): oldest first; `desc`: newest first. A cursor continues in
    * the order of the page that gave it: with a cursor, leave `order` out (or
    * give the same); another order fails with `DecodeFailure`.
    */
-  readonly order?: "asc" | "desc"
+  readonly order?: "asc" | "desc" | undefined
   /** Page size: a whole number ≥ 1, default 100; more than 1000 gives 1000. */
-  readonly limit?: number
+  readonly limit?: number | undefined
   /**
    * The `next_cursor` of a previous page of jobs; anything else — a cursor of
    * the events listing, of an older format, forged — fails with
    * `DecodeFailure`. A cursor carries no filters: given other filters than its
    * page's, it continues after its key among the jobs those filters select.
    */
-  readonly cursor?: string
+  readonly cursor?: string | undefined
 }
 
 /** A guarded state change (R6). `to` can never be `stalled`: that belongs to recovery (R6a). */
@@ -156,15 +156,15 @@ export interface TransitionRequest extends Audited<AiJob> {
   readonly job_id: JobId
   readonly to: TransitionTarget
   /** Compare-and-set: apply only if the job is in exactly this state now. */
-  readonly from?: JobState
-  readonly status_reason?: string
-  readonly error_message?: string | null
+  readonly from?: JobState | undefined
+  readonly status_reason?: string | undefined
+  readonly error_message?: string | null | undefined
   /** Point the job at a new workflow run (start, resume, rework). */
-  readonly workflow_run_id?: WorkflowRunId | null
+  readonly workflow_run_id?: WorkflowRunId | null | undefined
   /** A retry (`failed → queued`): the number of the attempt it makes next. */
-  readonly attempt?: number
+  readonly attempt?: number | undefined
   /** A retry: not claimed before this instant (the backoff); stored in the one time form. */
-  readonly run_after?: DateTime.Utc
+  readonly run_after?: DateTime.Utc | undefined
 }
 
 /**
@@ -177,9 +177,9 @@ export interface TransitionRequest extends Audited<AiJob> {
 export interface RunningJobEnd {
   readonly job_id: JobId
   readonly to: Exclude<TransitionTarget, "queued" | "running">
-  readonly status_reason?: string
+  readonly status_reason?: string | undefined
   /** The job's (when given) and the run's (null when not given) error message. */
-  readonly error_message?: string | null
+  readonly error_message?: string | null | undefined
   readonly event: EventRecord
 }
 
@@ -194,7 +194,7 @@ export interface RunSettle extends RunningJobEnd {
   /** The run being settled: it must be the job's current run, and running. */
   readonly workflow_run_id: WorkflowRunId
   /** The job's new outputs; absent: left as they are. */
-  readonly job_outputs?: Json | null
+  readonly job_outputs?: Json | null | undefined
   /** Milliseconds added to the job's `metrics.duration_ms` (a whole number ≥ 0), saturating at the metric's bound. */
   readonly duration_ms: number
 }
@@ -219,27 +219,27 @@ export interface UnreadableJobFailure {
 
 /** Fields of a job that change outside the lifecycle. */
 export interface JobPatch extends Audited<AiJob> {
-  readonly metrics?: JobMetrics
-  readonly job_outputs?: Json | null
-  readonly status_reason?: string
-  readonly error_message?: string | null
+  readonly metrics?: JobMetrics | undefined
+  readonly job_outputs?: Json | null | undefined
+  readonly status_reason?: string | undefined
+  readonly error_message?: string | null | undefined
 }
 
 /** Filters for listing events. Ordered by `timestamp`, then `event_id`; oldest first unless `order` says otherwise. */
 export interface EventFilter {
-  readonly event_id?: EventId
-  readonly job_id?: JobId
-  readonly trace_id?: TraceId
-  readonly workflow_run_id?: WorkflowRunId
-  readonly types?: ReadonlyArray<EventType>
-  readonly since?: DateTime.Utc
-  readonly until?: DateTime.Utc
+  readonly event_id?: EventId | undefined
+  readonly job_id?: JobId | undefined
+  readonly trace_id?: TraceId | undefined
+  readonly workflow_run_id?: WorkflowRunId | undefined
+  readonly types?: ReadonlyArray<EventType> | undefined
+  readonly since?: DateTime.Utc | undefined
+  readonly until?: DateTime.Utc | undefined
   /** `asc` (default): oldest first; `desc`: newest first. With a cursor, as in `JobFilter`. */
-  readonly order?: "asc" | "desc"
+  readonly order?: "asc" | "desc" | undefined
   /** Page size, as in `JobFilter`. */
-  readonly limit?: number
+  readonly limit?: number | undefined
   /** The `next_cursor` of a previous page of events; a jobs cursor, or any other, fails with `DecodeFailure`. Filters as in `JobFilter`. */
-  readonly cursor?: string
+  readonly cursor?: string | undefined
 }
 
 /** A job claimed by a worker together with the run created for it. */
@@ -381,7 +381,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    */
   readonly findJobIds: (
     abbreviation: string,
-    options?: { readonly limit?: number }
+    options?: { readonly limit?: number | undefined }
   ) => Effect.Effect<ReadonlyArray<JobId>, ReadError | DecodeFailure>
   /**
    * Moves a job to `to` only if its current state allows it (and equals `from`
@@ -446,7 +446,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly finishRun: (
     runId: WorkflowRunId,
     status: Exclude<TransitionTarget, "queued" | "running">,
-    options?: Audited<WorkflowRun> & { readonly error_message?: string | null }
+    options?: Audited<WorkflowRun> & { readonly error_message?: string | null | undefined }
   ) => Effect.Effect<WorkflowRun, NotFound | RunNotActive | IllegalTransition | DecodeFailure | ReadError>
   /**
    * Writes a heartbeat at now, only while the run is its job's active run
@@ -525,7 +525,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly workflow_run_id: WorkflowRunId
     readonly node_id: string
     readonly node_type: string
-    readonly input_payload?: Json | null
+    readonly input_payload?: Json | null | undefined
   }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | DecodeFailure | ReadError>
   /**
    * Records how a node execution ended — only while its run is its job's
@@ -534,8 +534,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    */
   readonly finishNode: (nodeId: NodeExecutionId, outcome: {
     readonly status: NodeEndStatus
-    readonly output_payload?: Json | null
-    readonly error_message?: string | null
+    readonly output_payload?: Json | null | undefined
+    readonly error_message?: string | null | undefined
   }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | DecodeFailure | ReadError>
   /** Node executions of a run in sequence order. */
   readonly listNodes: (runId: WorkflowRunId) => Effect.Effect<ReadonlyArray<NodeExecution>, DecodeFailure | ReadError>
@@ -555,9 +555,9 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * the run is left for its caller's `Jobs.run` to take.
    */
   readonly claimNext: (options?: {
-    readonly kinds?: ReadonlyArray<JobKind>
-    readonly events?: Audit<Claim>
-    readonly take?: boolean
+    readonly kinds?: ReadonlyArray<JobKind> | undefined
+    readonly events?: Audit<Claim> | undefined
+    readonly take?: boolean | undefined
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /**
    * Optional (both stores have it): `claimNext` in one statement (on SQLite,
@@ -576,10 +576,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * `take` as `claimNext`'s.
    */
   readonly claimAdmitted?: (options: {
-    readonly kinds?: ReadonlyArray<JobKind>
+    readonly kinds?: ReadonlyArray<JobKind> | undefined
     readonly templates: ReadonlyArray<ClaimTemplate>
     readonly event_ids: ReadonlyArray<EventId>
-    readonly take?: boolean
+    readonly take?: boolean | undefined
   }) => Effect.Effect<AdmittedClaim | null, DecodeFailure | ReadError>
   /**
    * Optional (both stores have it): eager dispatch (issue 16, pickup) — a
@@ -604,8 +604,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    */
   readonly createClaimed?: (job: NewAiJob, options: {
     readonly events: ReadonlyArray<EventRecord>
-    readonly kinds?: ReadonlyArray<JobKind>
-    readonly take?: boolean
+    readonly kinds?: ReadonlyArray<JobKind> | undefined
+    readonly take?: boolean | undefined
     readonly claim: { readonly run_id: WorkflowRunId; readonly records: ReadonlyArray<EventRecord> }
   }) => Effect.Effect<CreatedClaim, AlreadyExists | DecodeFailure | StorageError>
   /**
@@ -629,13 +629,13 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * there is none.
    */
   readonly adoptOfferedRun?: (options?: {
-    readonly kinds?: ReadonlyArray<JobKind>
-    readonly leaveUntaken?: boolean
+    readonly kinds?: ReadonlyArray<JobKind> | undefined
+    readonly leaveUntaken?: boolean | undefined
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
   /** Running runs whose last heartbeat is before `heartbeatBefore`, oldest heartbeat first. */
   readonly findStaleRuns: (options: {
     readonly heartbeatBefore: DateTime.Utc
-    readonly limit?: number
+    readonly limit?: number | undefined
   }) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
   /**
    * Startup recovery's one write (R9): in one transaction, takes up to `limit`
@@ -661,7 +661,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
      */
     readonly threshold: Duration.Duration
     readonly limit: number
-    readonly events?: Audit<ReadonlyArray<StalledRun>>
+    readonly events?: Audit<ReadonlyArray<StalledRun>> | undefined
     /**
      * Also write R9's `workflow_recovery` record for each run moved — actor
      * `system`, the run's and job's ids, the job's trace id, `from_state`
@@ -672,7 +672,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
      * threshold of whole seconds (the event's `threshold_secs`); otherwise
      * `DecodeFailure`. Default false. `events`, when given too, adds its own.
      */
-    readonly recordRecovery?: boolean
+    readonly recordRecovery?: boolean | undefined
   }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
 
   // Pruning (R18)
@@ -687,8 +687,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly pruneJobs: (options: {
     readonly olderThan: DateTime.Utc
     readonly keepNewest: number
-    readonly dryRun?: boolean
-    readonly events?: Audit<PruneReport>
+    readonly dryRun?: boolean | undefined
+    readonly events?: Audit<PruneReport> | undefined
   }) => Effect.Effect<PruneReport, DecodeFailure | StorageError>
 
   // Flight Recorder sink

@@ -56,7 +56,7 @@ export interface PgStoreBehaviour {
    * the calls of its kind made meanwhile. Calls inside a transaction are
    * never shared. Default true; false sends every call alone.
    */
-  readonly coalesce?: boolean
+  readonly coalesce?: boolean | undefined
 }
 
 /**
@@ -117,19 +117,19 @@ export interface PgStoreOptions extends PgStoreBehaviour {
   /** A `postgres://` or `postgresql://` URL. */
   readonly url: string | Redacted.Redacted
   /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
-  readonly migrate?: boolean
+  readonly migrate?: boolean | undefined
   /**
    * Every session read-only (`default_transaction_read_only`): no migrations,
    * and the server refuses any write (a `StorageError`). For tools that only read.
    */
-  readonly readonly?: boolean
+  readonly readonly?: boolean | undefined
   /** Pool size (the `pg` default, 10, when left out). */
-  readonly maxConnections?: number
+  readonly maxConnections?: number | undefined
   /**
    * How long opening a connection may take (the TCP connect and the server's
    * greeting) before it fails with `StorageError`. Default 10 s.
    */
-  readonly connectTimeout?: Duration.DurationInput
+  readonly connectTimeout?: Duration.DurationInput | undefined
   /**
    * How long one statement may take. The server cancels it after this long
    * (`statement_timeout`, which also bounds lock waits), and the client gives
@@ -140,7 +140,7 @@ export interface PgStoreOptions extends PgStoreBehaviour {
    * migrations of very large legacy databases. `Duration.infinity` turns all
    * three off.
    */
-  readonly statementTimeout?: Duration.DurationInput
+  readonly statementTimeout?: Duration.DurationInput | undefined
   /**
    * Send the store's statements as named prepared statements, so the server
    * parses each once per connection and, once it keeps a generic plan, plans
@@ -151,13 +151,13 @@ export interface PgStoreOptions extends PgStoreBehaviour {
    * (another process migrating) costs one retried statement or transaction,
    * never a wrong result.
    */
-  readonly preparedStatements?: boolean
+  readonly preparedStatements?: boolean | undefined
   /**
    * How many named statements each connection keeps, least recently used
    * closed first. Default 100 (the store has fewer distinct statements than
    * that); a whole number ≥ 1.
    */
-  readonly maxPreparedStatements?: number
+  readonly maxPreparedStatements?: number | undefined
 }
 
 /** Default `connectTimeout`. */

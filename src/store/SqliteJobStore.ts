@@ -55,18 +55,18 @@ export interface SqliteStoreOptions {
   /** A database file path, or ":memory:" for a private in-memory database. */
   readonly filename: string
   /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
-  readonly migrate?: boolean
+  readonly migrate?: boolean | undefined
   /**
    * Open an existing file read-only: no migrations, the journal mode left as
    * it is, and any write fails with `StorageError`. For tools that only read.
    */
-  readonly readonly?: boolean
+  readonly readonly?: boolean | undefined
   /**
    * How long a write waits for another connection's write lock, in ms. Default 5000.
    * The store does the waiting (without blocking the process); once it has written,
    * the connection's own `PRAGMA busy_timeout` reads 0.
    */
-  readonly busyTimeoutMs?: number
+  readonly busyTimeoutMs?: number | undefined
   /**
    * What a commit survives (`PRAGMA synchronous`, set on the connection). Default "full".
    *
@@ -85,7 +85,7 @@ export interface SqliteStoreOptions {
    * SQLITE_DEFAULT_WAL_SYNCHRONOUS=1: in WAL mode it silently runs "normal"
    * (no fsync per commit) unless the connection sets it.
    */
-  readonly durability?: SqliteDurability
+  readonly durability?: SqliteDurability | undefined
   /**
    * Group commit: write transactions of concurrent callers (several workers
    * in one process) share one `BEGIN IMMEDIATE … COMMIT` — and at "full" one
@@ -94,7 +94,7 @@ export interface SqliteStoreOptions {
    * A caller alone commits alone (the cost is one yield). Default true.
    * See sqlite/transaction.ts.
    */
-  readonly groupCommit?: boolean
+  readonly groupCommit?: boolean | undefined
 }
 
 /** What a SQLite commit survives: see `SqliteStoreOptions.durability`. */
@@ -114,7 +114,7 @@ const synchronousLevel: Record<SqliteDurability, string> = { normal: "NORMAL", f
  * `busy_timeout` to 0) at its first write, see sqlite/transaction.ts.
  */
 export const makeWith = (
-  options: { readonly groupCommit?: boolean } = {}
+  options: { readonly groupCommit?: boolean | undefined } = {}
 ): Effect.Effect<JobStore["Type"], StorageError, SqliteClient.SqliteClient> => Effect.gen(function*() {
   const sql: SqlClient.SqlClient = yield* SqliteClient.SqliteClient
   const lockWaitMs = yield* Effect.mapError(
@@ -186,7 +186,7 @@ export const make: Effect.Effect<JobStore["Type"], StorageError, SqliteClient.Sq
  * when it opens the database.
  */
 export const configureConnection = (
-  options: { readonly busyTimeoutMs?: number; readonly durability?: SqliteDurability } = {}
+  options: { readonly busyTimeoutMs?: number | undefined; readonly durability?: SqliteDurability | undefined } = {}
 ) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient

@@ -44,11 +44,11 @@ export class AwaitTimeout extends Schema.TaggedError<AwaitTimeout>()("AwaitTimeo
 /** Options of `Jobs.await`. */
 export interface AwaitOptions {
   /** The states to wait for. Default: a terminal state or `failed` (`settledStates`). */
-  readonly until?: ReadonlyArray<JobState>
+  readonly until?: ReadonlyArray<JobState> | undefined
   /** How long to wait before failing with `AwaitTimeout`. Default: without end. */
-  readonly timeout?: Duration.DurationInput
+  readonly timeout?: Duration.DurationInput | undefined
   /** How often to read the job again without an announcement. Default 1 s. */
-  readonly pollInterval?: Duration.DurationInput
+  readonly pollInterval?: Duration.DurationInput | undefined
 }
 
 const decodeUntil = decodeWith(Schema.Array(JobStateSchema), "AwaitOptions.until")

@@ -16,7 +16,7 @@ export interface KindContext<K extends JobKind> extends RunContext {
 
 /** One program per kind; a kind left out is never claimed by the pool. A key that is no kind does not compile. */
 export type Handlers<E, R> = {
-  readonly [K in JobKind]?: (context: KindContext<K>) => Effect.Effect<Json | void, E, R>
+  readonly [K in JobKind]?: ((context: KindContext<K>) => Effect.Effect<Json | void, E, R>) | undefined
 }
 
 /**

@@ -147,8 +147,8 @@ const globalRule = (rule: RedactionRule): RedactionRule =>
  * defaults, in order). `withDefaults: false` uses `rules` alone.
  */
 export const make = (options: {
-  readonly rules?: ReadonlyArray<RedactionRule>
-  readonly withDefaults?: boolean
+  readonly rules?: ReadonlyArray<RedactionRule> | undefined
+  readonly withDefaults?: boolean | undefined
 } = {}): Redactor => {
   const rules = [...(options.withDefaults === false ? [] : defaultRules), ...(options.rules ?? [])].map(globalRule)
   return {

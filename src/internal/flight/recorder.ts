@@ -57,18 +57,18 @@ export const DEFAULT_PURGE_BATCH_SIZE = 1000
 /** How the recorder behaves. Every field has a default. */
 export interface FlightRecorderConfig {
   /** Events older than this are purged by `enforceRetention`. Default 7 days (R13); `Duration.infinity` keeps every event. */
-  readonly retention?: Duration.DurationInput
+  readonly retention?: Duration.DurationInput | undefined
   /** Events deleted per purge transaction. Default 1000. */
-  readonly purgeBatchSize?: number
+  readonly purgeBatchSize?: number | undefined
   /** Bound on one event's stored JSON, in UTF-8 bytes. Default 64 KiB (R14). */
-  readonly maxEventBytes?: number
+  readonly maxEventBytes?: number | undefined
   /**
    * Keep raw content (prompt/response text, terminal output). Default false:
    * such fields are dropped, prompts and responses kept as `sha256:` hashes (R14).
    */
-  readonly debug?: boolean
+  readonly debug?: boolean | undefined
   /** Redaction rules applied after the defaults (`Redactor.defaultRules`: tokens, keys, URL passwords, named secrets). */
-  readonly redactionRules?: ReadonlyArray<Redactor.RedactionRule>
+  readonly redactionRules?: ReadonlyArray<Redactor.RedactionRule> | undefined
 }
 
 /** The Flight Recorder service. */
@@ -111,7 +111,7 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
    * window) in batches, and returns how many it purged (R10, R13). A cutoff
    * that is not a `DateTime.Utc` is a `DecodeFailure`.
    */
-  readonly enforceRetention: (options?: { readonly cutoff?: DateTime.Utc }) => Effect.Effect<number, DecodeFailure | StorageError>
+  readonly enforceRetention: (options?: { readonly cutoff?: DateTime.Utc | undefined }) => Effect.Effect<number, DecodeFailure | StorageError>
   /**
    * The recorder's redaction (default rules plus `redactionRules`) as a text
    * function, so text stored outside events — a job's `status_reason`, an
@@ -216,7 +216,7 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
     })
 
     const enforceRetention = Effect.fn("FlightRecorder.enforceRetention")(function*(
-      options?: { readonly cutoff?: DateTime.Utc }
+      options?: { readonly cutoff?: DateTime.Utc | undefined }
     ) {
       // A misspelt `cutof` dropped would purge up to the default window instead: refused, nothing purged.
       const unknown = unknownOptions(options, RETENTION_OPTIONS, "RetentionOptions")

@@ -129,7 +129,7 @@ export const makeClaimNext = (
    * taken by the claim, so no `Jobs.run` of the job begins it a second time
    * (pools look for offered runs on their own schedule).
    */
-  const claimQueued = (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
+  const claimQueued = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
     withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds, true))
   /**
    * `Jobs.claimNext`: when `offers` says a look is due, a run offered to
@@ -138,7 +138,7 @@ export const makeClaimNext = (
    * in a loop asks each time, and a claim with no look due pays no step for it.
    * The run is left untaken: its caller runs it with `Jobs.run`, which takes it.
    */
-  const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> } = {}) =>
+  const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
     withJobSpan("Jobs.claimNext", (span) =>
       offers?.due() === true
         ? Effect.flatMap(offers.adopt(options), (offered) => {

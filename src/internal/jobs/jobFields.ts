@@ -64,7 +64,7 @@ const deltaIssues = (delta: unknown): ReadonlyArray<{ readonly path: string; rea
 export const makeAddMetrics = ({ store }: Operations) =>
   Effect.fn("Jobs.addMetrics")(function*(
     jobId: JobId,
-    delta: Partial<Record<typeof MetricNames[number], number>>
+    delta: { readonly [K in typeof MetricNames[number]]?: number | undefined }
   ) {
     const issues = deltaIssues(delta)
     if (issues.length > 0) return yield* new DecodeFailure({ subject: "JobMetrics delta", issues })

@@ -23,9 +23,9 @@ export interface Operations {
 /** Options of a guarded transition. */
 export interface TransitionOptions {
   /** Why, stored as the job's `status_reason` and in the event. */
-  readonly reason?: string
+  readonly reason?: string | undefined
   /** Who asked: `human` for operator actions. Default `system`. */
-  readonly actor?: "human" | "agent" | "system"
+  readonly actor?: "human" | "agent" | "system" | undefined
 }
 
 /** Options of `start`, `resume` and `rework`: a transition's, and who runs the job under its new run. */
@@ -39,5 +39,5 @@ export interface BeginOptions extends TransitionOptions {
    * the claim returned is then only what was written — running it as well
    * would run the job twice. What an operator's resume (CLI, console) uses.
    */
-  readonly handTo?: "caller" | "workers"
+  readonly handTo?: "caller" | "workers" | undefined
 }

@@ -113,7 +113,7 @@ export interface RunContext {
    * write's transaction: no node stays `running` in a run its worker ended.
    */
   readonly node: <A extends Json | void, E, R>(
-    spec: { readonly node_id: string; readonly node_type: string; readonly input?: Json },
+    spec: { readonly node_id: string; readonly node_type: string; readonly input?: Json | undefined },
     effect: Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | NotFound | DecodeFailure | ReadError, R>
   /**
@@ -152,13 +152,13 @@ export interface RunOptions {
    * wrote the run's heartbeat); `Jobs.run` one interval after its take
    * (`JobStore.takeRun`, which wrote the heartbeat as it took the run).
    */
-  readonly heartbeatInterval?: Duration.DurationInput
+  readonly heartbeatInterval?: Duration.DurationInput | undefined
   /**
    * The state a successful run leaves its job in. Default `completed`.
    * Anything else (past the types) is a `DecodeFailure` before the run is
    * taken: `Jobs.run` starts no program and writes nothing; `Jobs.worker` dies.
    */
-  readonly onSuccess?: SuccessState
+  readonly onSuccess?: SuccessState | undefined
 }
 
 /** Effect spans want a 32-hex trace id; a job's trace id is a UUID, i.e. 32 hex digits with dashes. */

@@ -26,7 +26,7 @@ export interface ViolationReport {
   /** A short code, e.g. `prompt_injection`, `cloud_leakage`, `export_violation`. */
   readonly violation: string
   /** What was found and where (recorded in the event, through the redactor). */
-  readonly detail?: string
+  readonly detail?: string | undefined
 }
 
 /**

@@ -42,7 +42,7 @@ export interface WorkerPoolOptions {
    * (with a WakeUp, a submit wakes it at once). A sleep on Effect's `Clock`:
    * under `TestClock`, `TestClock.adjust` drives it. Default 1 s.
    */
-  readonly pollInterval?: Duration.DurationInput
+  readonly pollInterval?: Duration.DurationInput | undefined
   /**
    * When the pool's scope closes: how long programs already running may take
    * to finish before they are interrupted and their jobs released back to
@@ -50,14 +50,14 @@ export interface WorkerPoolOptions {
    * process manager waits between SIGTERM and SIGKILL). Measured in real
    * time, like lock waits: a `TestClock` never stalls a shutdown.
    */
-  readonly drainTimeout?: Duration.DurationInput
+  readonly drainTimeout?: Duration.DurationInput | undefined
   /**
    * Whether a job submitted in this process while a loop of this pool is
    * idle is created and claimed for it in the submit's own write (eager
    * dispatch: one commit instead of two, never out of turn). Default true.
    */
-  readonly eagerDispatch?: boolean
-  readonly run?: RunOptions
+  readonly eagerDispatch?: boolean | undefined
+  readonly run?: RunOptions | undefined
 }
 
 /** A pool of workers, for applications that want one: one program per kind, or one for all. */
@@ -65,15 +65,15 @@ export type WorkerOptions<E, R> = WorkerPoolOptions & (
   | {
     /** One program per job kind, typed by kind; the pool claims only these kinds (issue 15.4). */
     readonly handlers: Handlers<E, R>
-    readonly handler?: never
-    readonly kinds?: never
+    readonly handler?: never | undefined
+    readonly kinds?: never | undefined
   }
   | {
     /** One program for every kind the pool claims. */
     readonly handler: (context: RunContext) => Effect.Effect<Json | void, E, R>
     /** Only claim these kinds. */
-    readonly kinds?: ReadonlyArray<JobKind>
-    readonly handlers?: never
+    readonly kinds?: ReadonlyArray<JobKind> | undefined
+    readonly handlers?: never | undefined
   }
 )
 
@@ -97,7 +97,7 @@ const reportEnd = (claim: Claim, closing: () => boolean) => (cause: Cause.Cause<
   return Effect.annotateLogs(logged, annotations)
 }
 
-type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
+type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
 
 export const makeWorkerPool = (
   claimNext: ClaimNext,

@@ -128,7 +128,7 @@ export interface PgOptions {
    */
   readonly listenUrl: string | null
   /** Wait before connecting again after the listener's connection was lost. Default 1 s. */
-  readonly reconnectDelay?: Duration.DurationInput
+  readonly reconnectDelay?: Duration.DurationInput | undefined
 }
 
 /**
@@ -179,7 +179,7 @@ const pgOptionsRefusal = (options: PgOptions): DecodeFailure | undefined =>
  * past a transaction-mode PgBouncer — `null` for none: poll only); in process
  * for a SQLite path.
  */
-export const layerFromUrl = (url: string, options: { readonly listenUrl?: string | null } = {}): Layer.Layer<WakeUp> => {
+export const layerFromUrl = (url: string, options: { readonly listenUrl?: string | null | undefined } = {}): Layer.Layer<WakeUp> => {
   const refused = unknownOptions(options, ["listenUrl"], "WakeUpOptions")
   if (refused !== undefined) return Layer.die(refused)
   return /^postgres(ql)?:\/\//i.test(url)

@@ -13,7 +13,7 @@ import { decodeRows, rowDecoder } from "./decodeRow.js"
 /** A checked search: the abbreviation spelled out, and how many ids to return (1..1000, default 10). */
 export const jobIdSearch = (
   abbreviation: string,
-  options?: { readonly limit?: number }
+  options?: { readonly limit?: number | undefined }
 ): Effect.Effect<{ readonly abbreviation: IdAbbreviation.IdAbbreviation; readonly limit: number }, DecodeFailure> =>
   Effect.map(IdAbbreviation.parse(abbreviation), (parsed) => {
     const limit = options?.limit

@@ -181,7 +181,7 @@ export const makeJobMethods = (context: PgContext) => {
   )
 
   const findJobIds: Service["findJobIds"] = Effect.fnUntraced(
-    function*(text: string, options?: { readonly limit?: number }) {
+    function*(text: string, options?: { readonly limit?: number | undefined }) {
       const { abbreviation, limit } = yield* jobIdSearch(text, options)
       const { ending } = abbreviation
       // Ids that start with it: a range of the primary key.

@@ -197,7 +197,7 @@ export const makeRunMethods = (context: PgContext) => {
     function*(
       runId: WorkflowRunId,
       status: Exclude<TransitionTarget, "queued" | "running">,
-      options?: Audited<WorkflowRun> & { readonly error_message?: string | null }
+      options?: Audited<WorkflowRun> & { readonly error_message?: string | null | undefined }
     ) {
       if (!isRunEnd(status)) return yield* Effect.flatMap(readRun(runId), (run) => refuseRunEnd(run, status))
       const now = yield* DateTime.now
@@ -437,7 +437,7 @@ export const makeRunMethods = (context: PgContext) => {
       readonly workflow_run_id: WorkflowRunId
       readonly node_id: string
       readonly node_type: string
-      readonly input_payload?: Json | null
+      readonly input_payload?: Json | null | undefined
     }) {
       const now = yield* DateTime.now
       const node: Omit<NodeExecution, "sequence"> = {
@@ -474,8 +474,8 @@ export const makeRunMethods = (context: PgContext) => {
   const finishNode: Service["finishNode"] = Effect.fnUntraced(
     function*(nodeId: NodeExecutionId, outcome: {
       readonly status: NodeEndStatus
-      readonly output_payload?: Json | null
-      readonly error_message?: string | null
+      readonly output_payload?: Json | null | undefined
+      readonly error_message?: string | null | undefined
     }) {
       const now = yield* DateTime.now
       const set = [sql`status = ${yield* checkNodeEnd(outcome.status)}`]

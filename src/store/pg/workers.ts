@@ -129,9 +129,9 @@ export const makeWorkerMethods = (context: PgContext) => {
   const { atomic, audited, insertEvents, sql, transaction } = context
   const claimNext: Service["claimNext"] = Effect.fnUntraced(
     function*(options: {
-      readonly kinds?: ReadonlyArray<JobKind>
-      readonly events?: Audit<Claim>
-      readonly take?: boolean
+      readonly kinds?: ReadonlyArray<JobKind> | undefined
+      readonly events?: Audit<Claim> | undefined
+      readonly take?: boolean | undefined
     } = {}) {
       const { at, runId } = yield* claimStart
       // One statement: lock the next job (claim.ts), create its run (taken when the
@@ -162,7 +162,7 @@ export const makeWorkerMethods = (context: PgContext) => {
   )
 
   const findStaleRuns: Service["findStaleRuns"] = Effect.fnUntraced(
-    function*(options: { readonly heartbeatBefore: DateTime.Utc; readonly limit?: number }) {
+    function*(options: { readonly heartbeatBefore: DateTime.Utc; readonly limit?: number | undefined }) {
       const cutoff = instantBound(options.heartbeatBefore)
       const rows = yield* sql`
         SELECT ${sql.literal(columns.run)} FROM workflow_runs
@@ -189,8 +189,8 @@ export const makeWorkerMethods = (context: PgContext) => {
       readonly heartbeatBefore: DateTime.Utc
       readonly threshold: Duration.Duration
       readonly limit: number
-      readonly events?: Audit<ReadonlyArray<StalledRun>>
-      readonly recordRecovery?: boolean
+      readonly events?: Audit<ReadonlyArray<StalledRun>> | undefined
+      readonly recordRecovery?: boolean | undefined
     }) {
       const at = instantParam(yield* DateTime.now)
       const limit = Math.max(0, Math.floor(options.limit))
@@ -245,8 +245,8 @@ export const makeWorkerMethods = (context: PgContext) => {
     function*(options: {
       readonly olderThan: DateTime.Utc
       readonly keepNewest: number
-      readonly dryRun?: boolean
-      readonly events?: Audit<PruneReport>
+      readonly dryRun?: boolean | undefined
+      readonly events?: Audit<PruneReport> | undefined
     }) {
       const prunable = sql.in("status", [...Lifecycle.prunableStates])
       const cutoff = sql`${instantBound(options.olderThan)}::timestamptz`
