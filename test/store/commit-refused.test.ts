@@ -12,7 +12,9 @@
  * table and triggers on `ai_jobs`, written by a second connection, add a
  * dangling reference inside the store's own transaction while the fault is
  * armed, so the store's COMMIT fails with SQLITE_CONSTRAINT_FOREIGNKEY and
- * the transaction stays open (SQLite leaves it so for this error).
+ * the transaction stays open (SQLite leaves it so for this error). The same
+ * fault on PostgreSQL (a plpgsql trigger), where a failing COMMIT was already
+ * typed (RELIABILITY.md #5), shows the two stores answer alike.
  */
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
@@ -24,10 +26,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
+import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 import { summarize } from "../jobs/jobs.suite.js"
@@ -35,12 +39,24 @@ import { services } from "../jobs/services.js"
 import { realSleep } from "../jobs/shared-database.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { capturingLog } from "../support/capturedLog.js"
+import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { jobEvent, newJob } from "./fixtures.js"
 import { recordingStatements } from "./sqlite-recorder.js"
 
-/** A second connection on `filename` that can make the store's COMMITs fail, for real, while armed. */
-const commitFault = (filename: string) =>
+/** A second connection that can make the store's COMMITs fail, for real, while armed. */
+interface CommitFault {
+  readonly arm: Effect.Effect<void>
+  readonly disarm: Effect.Effect<void>
+  /** Every row of the jobs, runs, node executions and Flight Recorder events, and the dangling rows: what is in the database. */
+  readonly snapshot: Effect.Effect<string>
+}
+
+/** The tables whose rows `CommitFault.snapshot` gives. */
+const TABLES = ["ai_jobs", "workflow_runs", "workflow_node_executions", "flight_recorder_events", "test_dangling"]
+
+/** A `CommitFault` on the SQLite file `filename` (migrated): triggers on `ai_jobs` add a dangling deferred reference. */
+const commitFault = (filename: string): Effect.Effect<CommitFault, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const db = openSqlite(filename)
@@ -58,22 +74,51 @@ const commitFault = (filename: string) =>
       return {
         arm: set(1),
         disarm: set(0),
-        /** Every row of the jobs, runs, node executions and Flight Recorder events, and the dangling rows: what is in the file. */
-        snapshot: Effect.sync(() =>
-          JSON.stringify(
-            ["ai_jobs", "workflow_runs", "workflow_node_executions", "flight_recorder_events", "test_dangling"].map((table) =>
-              db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all()
-            )
-          )
-        ),
+        snapshot: Effect.sync(() => JSON.stringify(TABLES.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all()))),
         close: () => db.close()
       }
     }),
     (fault) => Effect.sync(() => fault.close())
   )
 
+/** The same `CommitFault` on the PostgreSQL database `url` (migrated), where a failing COMMIT was already a StorageError: the stores agree. */
+const pgCommitFault = (url: string): Effect.Effect<CommitFault, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.promise(async () => {
+        const client = await connectPg(url)
+        await client.query(`
+          CREATE TABLE test_fault (armed integer NOT NULL);
+          INSERT INTO test_fault VALUES (0);
+          CREATE TABLE test_parent (id integer PRIMARY KEY);
+          CREATE TABLE test_dangling (parent integer REFERENCES test_parent (id) DEFERRABLE INITIALLY DEFERRED);
+          CREATE FUNCTION test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF (SELECT armed FROM test_fault) = 1 THEN INSERT INTO test_dangling VALUES (1); END IF;
+            RETURN NULL;
+          END $$;
+          CREATE TRIGGER test_fault AFTER INSERT OR UPDATE ON ai_jobs FOR EACH ROW EXECUTE FUNCTION test_fault();
+        `)
+        return client
+      }),
+      (client) => Effect.promise(() => client.end())
+    ),
+    (client) => {
+      const set = (armed: number) => Effect.promise(() => client.query(`UPDATE test_fault SET armed = ${armed}`)).pipe(Effect.asVoid)
+      return {
+        arm: set(1),
+        disarm: set(0),
+        snapshot: Effect.promise(async () => {
+          const tables: Array<unknown> = []
+          for (const table of TABLES) tables.push((await client.query(`SELECT * FROM ${table} ORDER BY 1`)).rows)
+          return JSON.stringify(tables)
+        })
+      }
+    }
+  )
+
 /** The store's failure, which must be a `StorageError` caught by its tag, naming SQLite's refusal. */
-const refusedCommit = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+const refusedCommitWith = (refusal: RegExp) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const exit = yield* Effect.exit(effect)
     assert.isTrue(Exit.isFailure(exit), "the change was refused")
@@ -82,7 +127,7 @@ const refusedCommit = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     // Any other failure is not caught here, and fails the test.
     const caught = yield* Effect.catchTag(exit as unknown as Exit.Exit<never, StorageError>, "StorageError", (error) => Effect.succeed(error))
     assert.instanceOf(caught, StorageError)
-    assert.match(caught.message, /FOREIGN KEY constraint failed/, "the driver's error is named")
+    assert.match(caught.message, refusal, "the driver's error is named")
   })
 
 /** The store over `filename`: its own client, or a caller's (`layerFromClient`). */
@@ -94,17 +139,37 @@ const clients = [
   }
 ] as const
 
-for (const client of clients) {
-  describe(`SQLite COMMIT refused, on ${client.name}`, () => {
+/** Each store, with its fault installed (disarmed) once it has migrated, and the words of its driver's refusal. */
+const stores = [
+  ...clients.map((client) => ({
+    name: `SQLite, on ${client.name}`,
+    refusal: /FOREIGN KEY constraint failed/,
+    open: Effect.gen(function*() {
+      const filename = tempSqliteFile("commit-fails")
+      const app = yield* Layer.build(services(client.store(filename)))
+      return { jobs: Context.get(app, Jobs), fault: yield* commitFault(filename) }
+    })
+  })),
+  {
+    name: "PostgreSQL",
+    refusal: /violates foreign key constraint/,
+    open: Effect.gen(function*() {
+      const url = yield* freshPgDatabase("commit_fails")
+      const app = yield* Layer.build(services(PgStore.layer({ url })))
+      return { jobs: Context.get(app, Jobs), fault: yield* pgCommitFault(url) }
+    })
+  }
+]
+
+for (const backend of stores) {
+  describe(`COMMIT refused, on ${backend.name}`, () => {
     it.effect("submit, submitMany, start, complete and cancel whose COMMIT fails fail with StorageError, write nothing, and the store works for the next call", () =>
       Effect.gen(function*() {
-        const filename = tempSqliteFile("commit-fails")
-        const app = yield* Layer.build(services(client.store(filename)))
-        const jobs = Context.get(app, Jobs)
+        const { fault, jobs } = yield* backend.open
+        const refusedCommit = refusedCommitWith(backend.refusal)
         const queued = yield* jobs.submit(summarize())
         const running = yield* jobs.submit(summarize())
         yield* jobs.start(running.job_id)
-        const fault = yield* commitFault(filename)
 
         const before = yield* fault.snapshot
         yield* fault.arm
@@ -122,7 +187,11 @@ for (const client of clients) {
         assert.strictEqual((yield* jobs.complete(running.job_id)).state, "completed")
         assert.strictEqual((yield* jobs.cancel(queued.job_id)).state, "cancelled")
       }).pipe(Effect.scoped))
+  })
+}
 
+for (const client of clients) {
+  describe(`SQLite COMMIT refused, on ${client.name}`, () => {
     it.effect("a group commit whose COMMIT fails answers every caller in it StorageError, and none of their changes is in the file", () =>
       Effect.gen(function*() {
         const filename = tempSqliteFile("commit-fails-group")
