@@ -56,6 +56,7 @@ interface Database {
   backup(destination: string): Promise<SqliteClient.BackupMetadata>
   loadExtension(path: string): void
   close(): void
+  readonly inTransaction: boolean
 }
 
 /** The client's connection: @effect/sql's, with what a `SqliteClient` adds. */
@@ -91,6 +92,8 @@ export interface OwnConnection {
    * unless it has RETURNING); throws its `SqlError`. Only while holding the permit.
    */
   readonly rowsNow: (text: string, params: ReadonlyArray<unknown>, safeIntegers: boolean) => ReadonlyArray<Record<string, unknown>>
+  /** Whether a transaction is open on the connection (better-sqlite3's `inTransaction`): after a failed COMMIT or ROLLBACK, SQLite may have ended it or not. */
+  readonly inTransaction: () => boolean
 }
 
 /** The clients this module built, by client. */
@@ -235,6 +238,6 @@ export const make = (
       runSync(text, [], false, true, false)
     }
     const rowsNow = (text: string, params: ReadonlyArray<unknown>, safe: boolean) => runSync(text, params, false, true, safe)
-    owned.set(client, { connection, lock, runNow, rowsNow })
+    owned.set(client, { connection, lock, runNow, rowsNow, inTransaction: () => db.inTransaction })
     return client
   })

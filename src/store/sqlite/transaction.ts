@@ -138,9 +138,9 @@ interface Group {
   served: number
   /**
    * How each member whose change ran is told the group's end: a success once the COMMIT has ended; a
-   * typed failure (the group's `broken`) when the group rolled back — nothing of it is in the file, as
-   * when the member's own transaction fails; a defect when the COMMIT (or that ROLLBACK) failed, as in
-   * `settle`.
+   * typed failure when the group rolled back (the group's `broken`) or its COMMIT failed (that error,
+   * `commit`) — nothing of it is in the file, as when the member's own transaction fails; a defect only
+   * when a ROLLBACK failed and left the transaction open (`undoNow`).
    */
   readonly committed: Array<(commit: Exit.Exit<void, SqlError>) => void>
   /**
@@ -261,9 +261,36 @@ export const makeWriteTransaction = (
     )
   const rollback = (conn: Connection) => Effect.catchIf(execute(conn, "ROLLBACK"), isNoTransaction, () => Effect.void)
 
-  /** Ends a transaction or savepoint as `exit` says; a failing COMMIT or ROLLBACK is a defect, as in @effect/sql. */
+  /** Ends a savepoint as `exit` says; a failing RELEASE or ROLLBACK TO is a defect, as in @effect/sql. */
   const settle = <A, E>(exit: Exit.Exit<A, E>, end: Effect.Effect<unknown, SqlError>, undo: Effect.Effect<unknown, SqlError>) =>
     Effect.zipRight(Effect.orDie(Exit.isSuccess(exit) ? end : undo), exit)
+
+  /**
+   * ROLLBACK, as `rollback`. One that fails is a defect when it may have left the transaction open: the
+   * connection is then unusable, every later BEGIN on it would fail. On the store's own client the driver
+   * says whether one is open (none: the failure is nothing to undo); on a caller's client nobody can tell.
+   */
+  const undo = (conn: Connection): Effect.Effect<void> =>
+    Effect.catchAll(
+      rollback(conn),
+      (error) => own !== undefined && conn === own.connection && !own.inTransaction() ? Effect.void : Effect.die(error)
+    )
+
+  /**
+   * COMMIT. SQLite may refuse it (a full disk, a deferred foreign key, an I/O error), and the transaction
+   * may then still be open or already rolled back by SQLite itself. Either way the connection is made safe
+   * first — ROLLBACK when still open — and the COMMIT's error is the typed failure of every change it
+   * covered: nothing of them is in the file, and the store's callers see a `StorageError` they can retry.
+   */
+  const commit = (conn: Connection): Effect.Effect<void, SqlError> =>
+    Effect.catchAll(execute(conn, "COMMIT"), (error) =>
+      Effect.zipRight(undo(conn), Effect.fail(error)))
+
+  /** Ends a transaction of its own as `exit` says: COMMIT (`commit`), or ROLLBACK (`undo`). */
+  const end = <A, E>(exit: Exit.Exit<A, E>, conn: Connection): Effect.Effect<A, E | SqlError> =>
+    Exit.isSuccess(exit)
+      ? Effect.zipRight(commit(conn), exit)
+      : Effect.zipRight(undo(conn), exit)
 
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
     Effect.uninterruptibleMask((restore) =>
@@ -307,7 +334,7 @@ export const makeWriteTransaction = (
     const body = (conn: Connection) =>
       Effect.flatMap(
         Effect.zipRight(begin(conn), inside(conn, 0)),
-        (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
+        (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : end(exit, conn)
       )
     const close = () => opened !== undefined && closeGroup(opened)
     const run = own !== undefined ? ownRun(own, restore, body, close)
@@ -376,17 +403,13 @@ export const makeWriteTransaction = (
   const leadGroup = <A, E>(current: Group, conn: Connection, ownExit: Exit.Exit<A, E>): Effect.Effect<A, E | SqlError> => {
     if (Exit.isFailure(ownExit)) {
       closeGroup(current)
-      return settle(ownExit, execute(conn, "COMMIT"), rollback(conn))
+      return end(ownExit, conn)
     }
     if (own !== undefined && conn === own.connection && current.line.length === 0 && current.served === 0) {
-      // Nobody in line (one worker): the COMMIT now, on the store's own client; a failing one is a defect, as in `settle`.
+      // Nobody in line (one worker): the COMMIT now, on the store's own client (`commitNow`).
       closeGroup(current)
-      try {
-        own.runNow("COMMIT")
-      } catch (error) {
-        return Effect.die(error)
-      }
-      return ownExit
+      const committed = commitNow(own)
+      return Exit.isSuccess(committed) ? ownExit : committed as Exit.Exit<never, SqlError>
     }
     current.conn = conn
     const nextMember: Effect.Effect<void> = Effect.suspend(() => {
@@ -409,11 +432,11 @@ export const makeWriteTransaction = (
     return nextMember.pipe(
       Effect.zipRight(Effect.suspend(() => {
         closeGroup(current)
-        // One COMMIT (a failing one is a defect, as in `settle`); a broken group rolls back and every change
-        // in it fails with the group's typed error (`Group.committed`).
+        // One COMMIT: a failing one fails every change in the group with its typed error (`commit`); a broken
+        // group rolls back and every change in it fails with the group's typed error (`Group.committed`).
         const outcome: Effect.Effect<void, SqlError> = current.broken === undefined
-          ? Effect.orDie(execute(conn, "COMMIT"))
-          : Effect.zipRight(Effect.orDie(rollback(conn)), Effect.fail(current.broken))
+          ? commit(conn)
+          : Effect.zipRight(undo(conn), Effect.fail(current.broken))
         return Effect.flatMap(Effect.exit(outcome), (committed): Effect.Effect<A, E | SqlError> => {
           for (const tell of current.committed) tell(committed)
           return Exit.isSuccess(committed) ? ownExit : committed as Exit.Exit<never, SqlError>
@@ -578,7 +601,7 @@ export const makeWriteTransaction = (
     const body = (conn: Connection, begun: Effect.Effect<unknown, SqlError>) =>
       Effect.flatMap(
         Effect.zipRight(begun, Effect.sync(now)),
-        (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : settle(exit, execute(conn, "COMMIT"), rollback(conn))
+        (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : end(exit, conn)
       )
     const run = Effect.suspend((): Effect.Effect<A, E | SqlError> => {
       const conn = own.connection
@@ -598,9 +621,9 @@ export const makeWriteTransaction = (
       const ownExit = now()
       if (opened === undefined || Exit.isFailure(ownExit)) {
         if (opened !== undefined) closeGroup(opened)
-        const ended = endNow(own, Exit.isSuccess(ownExit))
+        const ended = Exit.isSuccess(ownExit) ? commitNow(own) : undoNow(own)
         own.lock.release()
-        return ended === undefined ? ownExit : Effect.die(ended)
+        return Exit.isSuccess(ended) ? ownExit : ended as Exit.Exit<never, SqlError>
       }
       // The members' steps, here and now, while every one in line is a step.
       for (;;) {
@@ -613,31 +636,44 @@ export const makeWriteTransaction = (
         serveNow(opened, member)
       }
       closeGroup(opened)
-      // As `leadGroup`: one COMMIT (a failing one is a defect, as in `settle`); a broken group rolls back and
-      // every change in it, the owner's too, fails with the group's typed error (a failing ROLLBACK is a defect).
+      // As `leadGroup`: one COMMIT, whose failure fails every change in the group, the owner's too (`commitNow`);
+      // a broken group rolls back and every change in it fails with the group's typed error.
       const broken = opened.broken
-      const failed = endNow(own, broken === undefined)
-      const commit: Exit.Exit<void, SqlError> = failed !== undefined ? Exit.die(failed) : broken !== undefined ? Exit.fail(broken) : Exit.void
-      for (const tell of opened.committed) tell(commit)
+      const committed: Exit.Exit<void, SqlError> = broken === undefined ? commitNow(own) : Exit.zipRight(undoNow(own), Exit.fail(broken))
+      for (const tell of opened.committed) tell(committed)
       own.lock.release()
-      return Exit.isSuccess(commit) ? ownExit : commit as Exit.Exit<never, SqlError>
+      return Exit.isSuccess(committed) ? ownExit : committed as Exit.Exit<never, SqlError>
     })
     // The group's one yield, as `ownTransaction`'s.
     return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
   }
 
   /**
-   * COMMIT (`commit`) or ROLLBACK now, on the store's own connection: the
-   * COMMIT's failure, if any (a ROLLBACK that finds no transaction — SQLite
-   * rolled back already — is none; any other failing ROLLBACK is returned too).
+   * ROLLBACK now, on the store's own connection: done unless it failed and left a transaction open
+   * (one that finds none — SQLite rolled back already — is no failure). That is a defect: the
+   * connection is unusable, every later BEGIN on it would fail.
    */
-  const endNow = (own: OwnConnection, commit: boolean): SqlError | undefined => {
+  const undoNow = (own: OwnConnection): Exit.Exit<void> => {
     try {
-      own.runNow(commit ? "COMMIT" : "ROLLBACK")
-      return undefined
+      own.runNow("ROLLBACK")
+      return Exit.void
     } catch (error) {
-      if (!commit && error instanceof SqlError && isNoTransaction(error)) return undefined
-      return error as SqlError
+      return own.inTransaction() ? Exit.die(error) : Exit.void
+    }
+  }
+
+  /**
+   * COMMIT now, on the store's own connection, as `commit`: when SQLite refuses it the transaction is
+   * rolled back if still open (`undoNow`), and the COMMIT's error is the typed failure of every change
+   * it covered.
+   */
+  const commitNow = (own: OwnConnection): Exit.Exit<void, SqlError> => {
+    try {
+      own.runNow("COMMIT")
+      return Exit.void
+    } catch (error) {
+      const undone = undoNow(own)
+      return Exit.isFailure(undone) ? undone : Exit.fail(error as SqlError)
     }
   }
 
