@@ -193,19 +193,34 @@ SELECT
   CASE
     WHEN raw GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'
       AND date(substr(raw, 1, 10)) = substr(raw, 1, 10)
-    THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', raw), raw)
+    THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', cut), raw)
     ELSE raw
   END
 FROM (
-  SELECT created_at AS raw FROM legacy_ai_jobs
-  UNION SELECT updated_at FROM legacy_ai_jobs
-  UNION SELECT last_heartbeat FROM legacy_workflow_runs
-  UNION SELECT created_at FROM legacy_workflow_runs
-  UNION SELECT updated_at FROM legacy_workflow_runs
-  UNION SELECT started_at FROM legacy_workflow_node_executions
-  UNION SELECT finished_at FROM legacy_workflow_node_executions
-)
-WHERE raw IS NOT NULL;
+  -- A fraction finer than the millisecond is cut to three digits in the text
+  -- (`.123999` -> `.123`, offset kept), as PostgreSQL's upgrade does with
+  -- date_trunc: strftime would round it (`.124`), or carry `.9999995` into the
+  -- next second. `after` is the text following the fraction's digits.
+  SELECT
+    raw,
+    CASE WHEN substr(raw, 20, 1) = '.'
+      THEN substr(raw, 1, min(23, length(raw) - length(after))) || after
+      ELSE raw
+    END AS cut
+  FROM (
+    SELECT raw, ltrim(substr(raw, 21), '0123456789') AS after
+    FROM (
+      SELECT created_at AS raw FROM legacy_ai_jobs
+      UNION SELECT updated_at FROM legacy_ai_jobs
+      UNION SELECT last_heartbeat FROM legacy_workflow_runs
+      UNION SELECT created_at FROM legacy_workflow_runs
+      UNION SELECT updated_at FROM legacy_workflow_runs
+      UNION SELECT started_at FROM legacy_workflow_node_executions
+      UNION SELECT finished_at FROM legacy_workflow_node_executions
+    )
+    WHERE raw IS NOT NULL
+  )
+);
 
 INSERT INTO ai_jobs (
   id, trace_id, workflow_run_id, job_kind, status, status_reason, error_message,
