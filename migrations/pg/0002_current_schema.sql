@@ -57,18 +57,22 @@ $$;
 -- domain keeps. Zone-less text (SQLite's CURRENT_TIMESTAMP form,
 -- 'YYYY-MM-DD HH:MM:SS') is UTC: it gets an explicit +00, because a zone-less
 -- cast would silently use the session TimeZone. RFC 3339 text (and the ::text
--- of a column that is already timestamptz) carries its own offset.
+-- of a column that is already timestamptz) carries its own offset. A fraction
+-- finer than the millisecond is cut in the text first: the cast would round
+-- it to microseconds (`.9999995` into the next second), and SQLite's upgrade
+-- cuts the same text to the same three digits.
 CREATE FUNCTION ai_job_model_legacy_instant(value text, source text) RETURNS timestamptz
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   parsed timestamptz;
+  cut text := regexp_replace(value, '^([0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3})[0-9]+', '\1');
 BEGIN
   IF value IS NULL THEN
     RETURN NULL;
   ELSIF value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$' THEN
-    parsed := (value || '+00')::timestamptz;
+    parsed := (cut || '+00')::timestamptz;
   ELSIF value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}(:?[0-9]{2}){0,2})$' THEN
-    parsed := value::timestamptz;
+    parsed := cut::timestamptz;
   ELSE
     RAISE EXCEPTION 'cannot convert %: % is not a timestamp in a known legacy form', source, quote_literal(value)
       USING HINT = 'Expected YYYY-MM-DD HH:MM:SS (UTC) or RFC 3339 text. Fix the row, then migrate again.';

@@ -178,6 +178,13 @@ CREATE TABLE workflow_node_executions (
 -- forms whose calendar date is real (SQLite would roll 2024-02-30 over to
 -- March) becomes strftime's UTC form; anything else is kept unchanged, to be
 -- refused by the column's CHECK when copied.
+--
+-- The copies look a text up as `raw = CAST(col AS TEXT)`: the reference
+-- declares its time columns TIMESTAMP (numeric affinity), and comparing such a
+-- column with the TEXT key applies numeric affinity to the key, which its index
+-- cannot serve, so each row scanned the whole table (an upgrade quadratic in
+-- its rows). The cast gives the comparison text affinity on both sides, and
+-- the same match, so the lookup uses the key's index.
 CREATE TEMP TABLE legacy_instants (raw TEXT PRIMARY KEY NOT NULL, converted TEXT NOT NULL);
 
 INSERT INTO legacy_instants (raw, converted)
@@ -186,19 +193,34 @@ SELECT
   CASE
     WHEN raw GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'
       AND date(substr(raw, 1, 10)) = substr(raw, 1, 10)
-    THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', raw), raw)
+    THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', cut), raw)
     ELSE raw
   END
 FROM (
-  SELECT created_at AS raw FROM legacy_ai_jobs
-  UNION SELECT updated_at FROM legacy_ai_jobs
-  UNION SELECT last_heartbeat FROM legacy_workflow_runs
-  UNION SELECT created_at FROM legacy_workflow_runs
-  UNION SELECT updated_at FROM legacy_workflow_runs
-  UNION SELECT started_at FROM legacy_workflow_node_executions
-  UNION SELECT finished_at FROM legacy_workflow_node_executions
-)
-WHERE raw IS NOT NULL;
+  -- A fraction finer than the millisecond is cut to three digits in the text
+  -- (`.123999` -> `.123`, offset kept), as PostgreSQL's upgrade does with
+  -- date_trunc: strftime would round it (`.124`), or carry `.9999995` into the
+  -- next second. `after` is the text following the fraction's digits.
+  SELECT
+    raw,
+    CASE WHEN substr(raw, 20, 1) = '.'
+      THEN substr(raw, 1, min(23, length(raw) - length(after))) || after
+      ELSE raw
+    END AS cut
+  FROM (
+    SELECT raw, ltrim(substr(raw, 21), '0123456789') AS after
+    FROM (
+      SELECT created_at AS raw FROM legacy_ai_jobs
+      UNION SELECT updated_at FROM legacy_ai_jobs
+      UNION SELECT last_heartbeat FROM legacy_workflow_runs
+      UNION SELECT created_at FROM legacy_workflow_runs
+      UNION SELECT updated_at FROM legacy_workflow_runs
+      UNION SELECT started_at FROM legacy_workflow_node_executions
+      UNION SELECT finished_at FROM legacy_workflow_node_executions
+    )
+    WHERE raw IS NOT NULL
+  )
+);
 
 INSERT INTO ai_jobs (
   id, trace_id, workflow_run_id, job_kind, status, status_reason, error_message,
@@ -245,8 +267,8 @@ SELECT
   job_inputs,
   job_outputs,
   coalesce(is_pinned, 0),
-  (SELECT converted FROM legacy_instants WHERE raw = created_at),
-  (SELECT converted FROM legacy_instants WHERE raw = updated_at)
+  (SELECT converted FROM legacy_instants WHERE raw = CAST(created_at AS TEXT)),
+  (SELECT converted FROM legacy_instants WHERE raw = CAST(updated_at AS TEXT))
 FROM legacy_ai_jobs;
 
 INSERT INTO workflow_runs (id, job_id, status, last_heartbeat, error_message, created_at, updated_at)
@@ -254,11 +276,11 @@ SELECT
   id,
   job_id,
   status,
-  (SELECT converted FROM legacy_instants WHERE raw = last_heartbeat),
+  (SELECT converted FROM legacy_instants WHERE raw = CAST(last_heartbeat AS TEXT)),
   -- The legacy runs table has no error_message column.
   NULL,
-  (SELECT converted FROM legacy_instants WHERE raw = created_at),
-  (SELECT converted FROM legacy_instants WHERE raw = updated_at)
+  (SELECT converted FROM legacy_instants WHERE raw = CAST(created_at AS TEXT)),
+  (SELECT converted FROM legacy_instants WHERE raw = CAST(updated_at AS TEXT))
 FROM legacy_workflow_runs;
 
 -- The job's run pointer, now that the runs exist. An empty string meant none.
@@ -281,8 +303,8 @@ SELECT
   input_payload,
   output_payload,
   error_message,
-  (SELECT converted FROM legacy_instants WHERE raw = started_at),
-  (SELECT converted FROM legacy_instants WHERE raw = finished_at)
+  (SELECT converted FROM legacy_instants WHERE raw = CAST(started_at AS TEXT)),
+  (SELECT converted FROM legacy_instants WHERE raw = CAST(finished_at AS TEXT))
 FROM legacy_workflow_node_executions;
 
 -- 4. Drop the legacy tables, child -> parent. A legacy database may also have

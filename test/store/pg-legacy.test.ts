@@ -27,6 +27,7 @@ import {
 import { describeWithLayer } from "../support/describeWithLayer.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { staleBefore } from "./fixtures.js"
+import { expectLegacyInstants, insertLegacyInstantCases } from "./legacy-instants.js"
 import { shippedPgMigrationIds } from "./pg-support.js"
 
 const ZONE = "America/New_York"
@@ -311,6 +312,18 @@ describeWithLayer("R16 PostgreSQL legacy upgrade in place", LegacyLive, { timeou
       assert.includeMembers(legacy.indexes, fresh.indexes)
       assert.deepStrictEqual(legacy.indexes.filter((name) => !fresh.indexes.includes(name)), ["idx_ai_jobs_status"])
     }))
+})
+
+describe("R16 PostgreSQL legacy timestamps finer than a millisecond", () => {
+  it.scoped("R16 issue 12 a legacy fraction finer than a millisecond is cut, as on SQLite: .123999 is .123, .999999999 stays in its second", () =>
+    Effect.gen(function*() {
+      const url = yield* databaseInNewYork("pg legacy instants")
+      yield* Effect.provide(
+        Effect.zipRight(Effect.zipRight(buildLegacyDatabase, insertLegacyInstantCases), PgStore.migrate),
+        rawClient(url)
+      )
+      yield* Effect.provide(expectLegacyInstants, storeOn(url))
+    }), 60_000)
 })
 
 describe("R16 PostgreSQL legacy values that cannot be converted", () => {

@@ -24,6 +24,7 @@ import {
   writeLegacyDatabase
 } from "../fixtures/legacySqlite.js"
 import { expectTag, failureOf, staleBefore, staleOptions } from "./fixtures.js"
+import { expectLegacyInstants, insertLegacyInstantCases } from "./legacy-instants.js"
 import {
   rawClient,
   rawNumber,
@@ -267,6 +268,9 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
       const offsetRun = yield* store.getRun(runId(runs.offsetForm))
       assert.strictEqual(encodeRun(offsetRun).last_heartbeat, "2024-03-01T12:00:02.000Z")
     })))
+
+  it.effect("R16 issue 12 a legacy fraction finer than a millisecond is cut, as on PostgreSQL: .123999 is .123, .999999999 stays in its second", () =>
+    withUpgradedLegacy(expectLegacyInstants, insertLegacyInstantCases))
 
   it.effect("R9 R16a findStaleRuns orders and filters correctly across the two old heartbeat forms", () =>
     withUpgradedLegacy(Effect.gen(function*() {

@@ -7,6 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
+import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, type StorageError } from "../StoreErrors.js"
@@ -65,6 +66,9 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
     return yield* retryOutermost(sql.withTransaction(Effect.gen(function*() {
       yield* sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`
+      // Read under the lock: a second process migrating at once waits above, then finds the
+      // version the first left, and reports nothing applied.
+      const before = yield* schemaVersion
       // The Migrator's own "create if missing" probes with a failing statement,
       // which would abort this transaction: create the table (same shape) first.
       yield* sql`CREATE TABLE IF NOT EXISTS ${sql(migrationsTable)} (
@@ -75,6 +79,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
       // The Migrator nests its own transaction inside this one (a savepoint).
       const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
       yield* refuseNewer
+      yield* recordMigration({ before, applied })
       return applied
     })))
   }).pipe(

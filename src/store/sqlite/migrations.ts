@@ -15,6 +15,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
+import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, type StorageError } from "../StoreErrors.js"
@@ -145,11 +146,15 @@ export const migrateFrom = (directory: URL): Effect.Effect<
     // reference left dangling, so the database ends exactly as consistent as with them on.
     yield* sql`PRAGMA foreign_keys = OFF`
     return yield* inTransaction(Effect.gen(function*() {
+      // Read under the write lock the whole run holds: a second process migrating at once waits
+      // here, then finds the version the first left, and reports nothing applied.
+      const before = yield* Effect.mapError(schemaVersion, asMigrationFailed)
       yield* sql`PRAGMA legacy_alter_table = ON`
       const applied = yield* runMigrator(directory)
       yield* sql`PRAGMA legacy_alter_table = OFF`
       yield* refuseNewer(directory)
       yield* refuseDangling(sql)
+      yield* recordMigration({ before, applied })
       return applied
     })).pipe(
       Effect.ensuring(Effect.ignore(Effect.zipRight(sql`PRAGMA legacy_alter_table = OFF`, sql`PRAGMA foreign_keys = ON`)))
