@@ -353,6 +353,9 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     // The first try's end (either way), the scan that succeeded, and the last failure while none has.
     const firstTried = yield* Deferred.make<void>()
     const succeeded = yield* Deferred.make<RecoveryReport>()
+    // Closing the layer interrupts the scan before it can say its first try ended: every wait at the
+    // gate then ends interrupted, as the application's other work does, instead of never.
+    yield* Effect.addFinalizer(() => Deferred.interrupt(firstTried))
     let lastFailure: RecoveryFailed | undefined
     const interval = sweepEvery === undefined ? undefined : Option.getOrUndefined(Duration.decodeUnknown(sweepEvery))
     const badInterval = sweepEvery !== undefined &&
