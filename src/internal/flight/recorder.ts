@@ -147,7 +147,10 @@ const configIssues = (config: FlightRecorderConfig): ReadonlyArray<{ readonly pa
     : [{ path: "purgeBatchSize", message: "Expected a whole number ≥ 1" }]),
   ...(config.maxEventBytes === undefined || (Number.isSafeInteger(config.maxEventBytes) && config.maxEventBytes >= 1)
     ? []
-    : [{ path: "maxEventBytes", message: "Expected a whole number of bytes ≥ 1" }])
+    : [{ path: "maxEventBytes", message: "Expected a whole number of bytes ≥ 1" }]),
+  ...(config.redactionRules === undefined
+    ? []
+    : Redactor.ruleIssues(config.redactionRules).map((issue) => ({ ...issue, path: issue.path === "" ? "redactionRules" : `redactionRules.${issue.path}` })))
 ]
 
 /**
