@@ -13,6 +13,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { decodeWith } from "./domain/decode.js"
+import type { DecodeFailure } from "./domain/Errors.js"
 import { type JobKind, JobKinds } from "./domain/JobKind.js"
 
 /** HSK-4001: a capability id that the registry does not know. */
@@ -213,11 +215,35 @@ const copyConfig = (config: CapabilityConfig): CapabilityConfig => ({
   protocols: config.protocols.map(copyPlacement)
 })
 
-/** Builds the service, checking that every grant and placement names a known capability and profile. */
-export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"], UnknownCapability | UnknownProfile> =>
+const Names = Schema.Array(Schema.String)
+const PlacementShape = Schema.Struct({ profile: Schema.String, requires: Names })
+
+/**
+ * The shape a policy must have before its names are checked: a placement
+ * without `requires`, a kind left out, `profiles: null` or a grant list that
+ * is no list died with a TypeError while the service was built (found by an
+ * outside probe). A value that throws when read is refused the same way.
+ */
+const decodeConfig = decodeWith(
+  Schema.Struct({
+    axes: Names,
+    ids: Names,
+    profiles: Schema.Record({ key: Schema.String, value: Names }),
+    kinds: Schema.Struct(Object.fromEntries(JobKinds.map((kind) => [kind, PlacementShape])) as Record<JobKind, typeof PlacementShape>),
+    protocols: Schema.Array(Schema.Struct({ ...PlacementShape.fields, job_kind: Schema.Literal(...JobKinds), protocol_id: Schema.String }))
+  }),
+  "CapabilityConfig"
+)
+
+/**
+ * Builds the service, checking that the policy has its shape (`DecodeFailure`
+ * naming the path otherwise) and that every grant and placement names a
+ * known capability and profile.
+ */
+export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"], UnknownCapability | UnknownProfile | DecodeFailure> =>
   Effect.gen(function*() {
     // A copy: the service declares itself deterministic, so a later change to the caller's object must not reach it.
-    const config = copyConfig(given)
+    const config = copyConfig(yield* decodeConfig(given))
     const ids = new Set(config.ids)
     const axes = new Set(config.axes)
     const isKnown = (id: string) => ids.has(id) || covers(axes, id)
@@ -294,7 +320,8 @@ export const layerDefault: Layer.Layer<Capabilities> = Layer.effect(Capabilities
 
 /**
  * An application's own registry and policy (start from `defaultConfig`); fails
- * to build on an unknown capability id (HSK-4001) or profile.
+ * to build on an unknown capability id (HSK-4001) or profile, or a policy
+ * without its shape (`DecodeFailure`).
  */
-export const layer = (config: CapabilityConfig): Layer.Layer<Capabilities, UnknownCapability | UnknownProfile> =>
+export const layer = (config: CapabilityConfig): Layer.Layer<Capabilities, UnknownCapability | UnknownProfile | DecodeFailure> =>
   Layer.effect(Capabilities, make(config))

@@ -310,7 +310,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     // lookups takes effect once the program starts, so the job is still released.
     Effect.uninterruptible(Effect.gen(function*() {
       // Before anything is read or written: a bad option must not take the run nor start the program.
-      yield* checkRunOptions(options)
+      const checked = yield* checkRunOptions(options)
       const job = yield* store.getJob(jobId)
       if (job.state !== "running" || job.workflow_run_id === null) {
         return yield* new JobNotRunning({ job_id: job.job_id, state: job.state })
@@ -323,7 +323,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
         // Moved on since it was read (ended, recovered): not running any more.
         (lost) => new JobNotRunning({ job_id: job.job_id, state: lost.status })
       )
-      return yield* runner(job, current, program, options, undefined, true)
+      return yield* runner(job, current, program, checked, undefined, true)
     }))
 
   const fail = move("failed", "Jobs.fail")

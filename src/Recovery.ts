@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure } from "./domain/Errors.js"
-import { unknownOptions } from "./domain/knownOptions.js"
+import { readOptions } from "./domain/knownOptions.js"
 import { instantBefore } from "./domain/Timestamp.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
 import { yieldToEventLoop } from "./util/yieldToEventLoop.js"
@@ -138,8 +138,9 @@ export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(funct
 const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefined) => Effect.gen(function*() {
   const store = yield* JobStore
   // Only the options it names (knownOptions.ts): a misspelt `treshold` would scan with the default.
-  const unknown = unknownOptions(options, RECOVERY_OPTIONS, "RecoveryOptions")
-  if (unknown !== undefined) return yield* unknown
+  const read = readOptions(options, RECOVERY_OPTIONS, "RecoveryOptions")
+  if (read instanceof DecodeFailure) return yield* read
+  options = read
   const threshold = Option.getOrUndefined(Duration.decodeUnknown(options.threshold ?? DEFAULT_THRESHOLD))
   const thresholdSecs = threshold === undefined ? Number.NaN : Duration.toSeconds(threshold)
   const batchSize = options.batchSize ?? DEFAULTS[store.dialect].batchSize
@@ -346,7 +347,13 @@ const stallSilentSince = (
  */
 export const layerStartup = (options: StartupOptions = {}): Layer.Layer<RecoveryGate, never, JobStore> =>
   Layer.scoped(RecoveryGate, Effect.gen(function*() {
-    const { sweepEvery, ...scan } = options
+    // Read once (knownOptions.ts), before anything uses them: a getter or Proxy trap that throws
+    // is a refusal like a misspelt option — intake stays closed with the reason — never a defect
+    // from a layer that has no error channel. Named here, not by the scan, so the refusal lists
+    // sweepEvery among the options expected.
+    const read = readOptions(options, STARTUP_OPTIONS, "StartupOptions")
+    const refused = read instanceof DecodeFailure ? read : undefined
+    const { sweepEvery, ...scan } = read instanceof DecodeFailure ? {} : read
     const store = yield* JobStore
     // Runs last heard from before this instant and not stale at startup get a second look (secondLook).
     const startedAt = yield* DateTime.now
@@ -360,10 +367,8 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     const interval = sweepEvery === undefined ? undefined : Option.getOrUndefined(Duration.decodeUnknown(sweepEvery))
     const badInterval = sweepEvery !== undefined &&
       (interval === undefined || !Duration.isFinite(interval) || !Duration.greaterThan(interval, Duration.zero))
-    // Named here, not by the scan, so the refusal lists sweepEvery among the options expected.
-    const unknown = unknownOptions(options, STARTUP_OPTIONS, "StartupOptions")
     // A bad interval is a bad option of the scan: intake stays closed with the reason, like a bad threshold.
-    const startup = unknown !== undefined ? Effect.fail(unknown) : badInterval
+    const startup = refused !== undefined ? Effect.fail(refused) : badInterval
       ? Effect.fail(new DecodeFailure({ subject: "StartupOptions", issues: [{ path: "sweepEvery", message: "sweepEvery must be a finite duration above zero" }] }))
       : recoverStalledRuns({ retries: STARTUP_RETRIES, ...scan })
     const tried = Effect.asVoid(Deferred.succeed(firstTried, undefined))

@@ -59,3 +59,31 @@ const thrownText = (thrown: unknown): string => {
     return "(what it threw cannot be read either)"
   }
 }
+
+/**
+ * `options` as a plain object holding its known options, each read once here,
+ * or why it is refused (as `unknownOptions` refuses it, or because reading an
+ * option threw). What a caller checks and uses is the copy: a getter on the
+ * prototype or a Proxy's `get` trap, which a walk of the own keys never
+ * touches, would otherwise throw later, out of the Effect, where the option
+ * is read.
+ */
+export const readOptions = <O extends object>(
+  options: O | undefined,
+  known: ReadonlyArray<string>,
+  subject: string
+): DecodeFailure | Partial<O> => {
+  const refused = unknownOptions(options, known, subject)
+  if (refused !== undefined) return refused
+  const copy: Record<string, unknown> = {}
+  if (options === undefined) return copy as Partial<O>
+  try {
+    for (const key of known) {
+      const value = (options as Record<string, unknown>)[key]
+      if (value !== undefined) copy[key] = value
+    }
+  } catch (thrown) {
+    return new DecodeFailure({ subject, issues: [{ path: "", message: `Options that throw when read: ${thrownText(thrown)}` }] })
+  }
+  return copy as Partial<O>
+}

@@ -21,8 +21,8 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { DecodeFailure } from "../domain/Errors.js"
-import { unknownOptions } from "../domain/knownOptions.js"
+import { DecodeFailure } from "../domain/Errors.js"
+import { readOptions } from "../domain/knownOptions.js"
 import type { FlightRecorder } from "../FlightRecorder.js"
 import type { Jobs } from "../Jobs.js"
 import type { RecoveryGate } from "../Recovery.js"
@@ -92,10 +92,16 @@ const consoleRoutes = HttpApiBuilder.Router.use((router) =>
   }))
 
 /** The API, its OpenAPI document and the console, as the `HttpApi.Api` that `HttpApiBuilder.serve()` serves. */
-export const layer = (options: ServerOptions): Layer.Layer<HttpApi.Api, ServerError, Services> => {
+export const layer = (given: ServerOptions): Layer.Layer<HttpApi.Api, ServerError, Services> => {
   // A misspelt `consol: false` dropped would serve the console the caller meant to leave out.
-  const unknown = unknownOptions(options, SERVER_OPTIONS, "ServerOptions")
-  if (unknown !== undefined) return Layer.fail(unknown)
+  const read = readOptions(given, SERVER_OPTIONS, "ServerOptions")
+  if (read instanceof DecodeFailure) return Layer.fail(read)
+  const options = read as ServerOptions
+  // A limit of NaN answered every POST 500 with an empty body, one below 1 every POST 413 ("exceeds -5 bytes").
+  const limit = options.maxBodyBytes
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1)) {
+    return Layer.fail(new DecodeFailure({ subject: "ServerOptions", issues: [{ path: "maxBodyBytes", message: "Expected a whole number of bytes ≥ 1" }] }))
+  }
   return Layer.mergeAll(
     HttpApiBuilder.api(Api).pipe(
       Layer.provide(Handlers.layer()),

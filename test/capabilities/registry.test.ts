@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Capabilities from "../../src/Capabilities.js"
 import { JobKinds } from "../../src/domain/JobKind.js"
 
@@ -113,5 +114,39 @@ describe("the reference's capability registry (Capabilities.layerDefault)", () =
       ;(config.protocols as Array<Capabilities.ProtocolOverride>).push({ job_kind: "doc_summarize", protocol_id: "hsk.demo.v1", profile: "Coder", requires: [] })
       assert.deepStrictEqual(yield* capabilities.check(subject), before)
       assert.strictEqual(before._tag, "Granted")
+    }))
+})
+
+describe("an application's own policy (Capabilities.layer, make)", () => {
+  it.effect("R15 a policy without its shape (a placement without requires, a kind left out, profiles: null, a grant list that is no list, protocols: undefined, {}, a throwing getter) is a DecodeFailure naming the path when built, by make and by layer: never a defect, never serving", () =>
+    Effect.gen(function*() {
+      const d = Capabilities.defaultConfig
+      const malformed: ReadonlyArray<readonly [string, unknown, string]> = [
+        ["a placement without requires", { ...d, kinds: { ...d.kinds, doc_edit: { profile: "Coder" } } }, "kinds.doc_edit.requires"],
+        ["a kind left out", { ...d, kinds: { ...d.kinds, doc_edit: undefined } }, "kinds.doc_edit"],
+        ["profiles: null", { ...d, profiles: null }, "profiles"],
+        ["a grant list that is no list", { ...d, profiles: { ...d.profiles, X: "fs.read" } }, "profiles.X"],
+        ["protocols: undefined", { ...d, protocols: undefined }, "protocols"],
+        ["a protocol override of no kind", { ...d, protocols: [{ ...d.protocols[0], job_kind: "nope" }] }, "protocols.0.job_kind"],
+        ["{}", {}, "axes"],
+        ["a throwing getter", Object.defineProperty({ ...d }, "ids", { enumerable: true, get: () => { throw new Error("getter") } }), ""]
+      ]
+      for (const [name, config, path] of malformed) {
+        const builds: ReadonlyArray<readonly [string, () => Effect.Effect<unknown, unknown>]> = [
+          ["make", () => Capabilities.make(config as never)],
+          ["layer", () => Effect.scoped(Layer.build(Capabilities.layer(config as never)))]
+        ]
+        for (const [how, build] of builds) {
+          const exit = yield* Effect.exit(Effect.suspend(build))
+          const error = exit._tag === "Failure" && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          const failure = error as { readonly _tag?: string; readonly issues?: ReadonlyArray<{ readonly path: string }> } | undefined
+          assert.strictEqual(failure?._tag, "DecodeFailure", `${how}: ${name}: ${String(exit)}`)
+          const paths = failure?.issues?.map((issue) => issue.path) ?? []
+          assert.include(paths, path, `${how}: ${name}: ${JSON.stringify(paths)}`)
+        }
+      }
+      // The shape right and a name unknown: still the registry's own refusal.
+      const unknown = yield* Effect.flip(Capabilities.make({ ...d, kinds: { ...d.kinds, doc_edit: { profile: "Nobody", requires: [] } } }))
+      assert.strictEqual(unknown._tag, "UnknownProfile")
     }))
 })

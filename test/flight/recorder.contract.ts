@@ -178,6 +178,23 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.deepStrictEqual((event as { applied_suggestions?: unknown }).applied_suggestions, [{ "\u00e9": "decomposed", e: 1 }])
       }))
 
+    test("R14 a caller's rule with the sticky flag, or without g, redacts every match wherever it is in the text, in the stored row", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        // Sticky, the rule matched only at the very start of the text: both secrets were stored whole.
+        yield* recorder.record(eventOf("terminal_command", { command: "echo secret1 && echo secret2 # pin 1234 and pin 5678" }))
+        const [body] = yield* rawBodies
+        for (const secret of ["secret1", "secret2", "1234", "5678"]) assert.notInclude(body, secret)
+        const [event] = yield* allEvents()
+        assert.deepInclude(event, { command: "echo [S] && echo [S] # pin [P] and pin [P]" })
+        assert.strictEqual(recorder.redact("secret3 then secret4"), "[S] then [S]")
+      }), {
+      redactionRules: [
+        { name: "sticky", pattern: /secret\d/y, replacement: "[S]" },
+        { name: "first only", pattern: /(?<=pin )\d{4}/, replacement: "[P]" }
+      ]
+    })
+
     test("R14 debug mode stores raw content, still redacted", () =>
       Effect.gen(function*() {
         const recorder = yield* FlightRecorder.FlightRecorder
@@ -344,7 +361,12 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
           [{ purgeBatchSize: Number.NaN }, "purgeBatchSize"],
           [{ purgeBatchSize: 0 }, "purgeBatchSize"],
           [{ maxEventBytes: Number.NaN }, "maxEventBytes"],
-          [{ maxEventBytes: 1.5 }, "maxEventBytes"]
+          [{ maxEventBytes: 1.5 }, "maxEventBytes"],
+          // Rules a JavaScript or JSON config could give died with a TypeError or SyntaxError; a rule
+          // without a replacement wrote "undefined" in place of every secret.
+          [{ redactionRules: "secret" } as never, "redactionRules"],
+          [{ redactionRules: [{ name: "s", pattern: "secret", replacement: "[S]" }] } as never, "redactionRules.0.pattern"],
+          [{ redactionRules: [{ name: "s", pattern: /secret/g }] } as never, "redactionRules.0.replacement"]
         ]
         for (const [config, option] of bad) {
           const exit = yield* Effect.exit(Effect.provide(

@@ -74,4 +74,17 @@ describe("JobsApi mounted in an application's own server", () => {
       assert.strictEqual(error._tag, "DecodeFailure")
       assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues.map((issue) => issue.path) : [], ["consol"])
     }).pipe(Effect.provide(services(SqliteStore.layer({ filename: ":memory:" }))), Effect.scoped))
+
+  it.effect("R17 a maxBodyBytes that is no whole number of bytes ≥ 1 (NaN, -5, 0, 1.5, Infinity, a string) is a DecodeFailure naming it when the API is built, by httpApp and by layer; a whole number builds", () =>
+    Effect.gen(function*() {
+      for (const maxBodyBytes of [Number.NaN, -5, 0, 1.5, Number.POSITIVE_INFINITY, "1024"]) {
+        const options = { token: Redacted.make(TOKEN), maxBodyBytes } as never
+        for (const [how, build] of [["httpApp", JobsApi.httpApp(options)], ["layer", Layer.build(JobsApi.layer(options))]] as const) {
+          const error = yield* Effect.flip(Effect.scoped(build as Effect.Effect<unknown, JobsApi.ServerError, never>))
+          assert.strictEqual(error._tag, "DecodeFailure", `${how} ${String(maxBodyBytes)}`)
+          assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues.map((issue) => issue.path) : [], ["maxBodyBytes"], `${how} ${String(maxBodyBytes)}`)
+        }
+      }
+      yield* JobsApi.httpApp({ token: Redacted.make(TOKEN), maxBodyBytes: 2048 })
+    }).pipe(Effect.provide(services(SqliteStore.layer({ filename: ":memory:" }))), Effect.scoped))
 })

@@ -54,7 +54,7 @@ for (const backend of sharedBackends) {
         yield* Scope.close(scope, Exit.void)
         // Before the fix these never settled: bounded here so the test fails instead of hanging.
         const settled = yield* Effect.timeout(Effect.all([Fiber.await(one), Fiber.await(many)]), "10 seconds")
-        for (const exit of settled) {
+        for (const exit of settled as ReadonlyArray<Exit.Exit<unknown, unknown>>) {
           assert.isTrue(Exit.isInterrupted(exit), `ended by an interrupt: ${String(exit)}`)
         }
         assert.deepStrictEqual((yield* inner.listJobs()).items, [], "nothing queued")

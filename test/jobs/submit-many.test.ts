@@ -94,6 +94,24 @@ const suite = (backend: Backend) => {
         assert.deepStrictEqual([state.jobs.length, state.events.length], [0, 0])
       })))
 
+    it.effect("issue 16 submitMany of 1,000 bad requests lists at most 50 issues, as a single decode does, and counts the rest in one last issue — an item's own count included; nothing stored", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        // First a request with 60 unknown keys, whose own decode lists 50 and counts 10; then 1,000 of a wrong kind.
+        const manyKeys = { ...summarize(), ...Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`k${i}`, 1])) }
+        const wrongKind = { ...summarize(), job_kind: "doc_test" }
+        const error = yield* Effect.flip(jobs.submitMany([manyKeys, ...Array.from({ length: 1000 }, () => wrongKind)] as unknown as ReadonlyArray<JobRequestInput>))
+        assert.strictEqual(error._tag, "DecodeFailure")
+        if (error._tag === "DecodeFailure") {
+          assert.strictEqual(error.issues.length, 51)
+          assert.isTrue(error.issues.slice(0, 50).every((issue) => issue.path.startsWith("0.k")), JSON.stringify(error.issues.slice(0, 3)))
+          assert.deepStrictEqual(error.issues[50], { path: "", message: "… and 1010 more issues" })
+          assert.isBelow(error.message.length, 20_000)
+        }
+        const state = yield* everything
+        assert.deepStrictEqual([state.jobs.length, state.events.length], [0, 0])
+      })))
+
     it.effect("issue 16 R15 submitMany with one refused request queues nothing, records that request's deny decisions as submit does, and fails with its refusal", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs

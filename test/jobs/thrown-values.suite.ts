@@ -7,9 +7,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Janitor from "../../src/Janitor.js"
 import * as Jobs from "../../src/Jobs.js"
@@ -42,6 +43,23 @@ const outcomeOf = (make: () => Effect.Effect<unknown, unknown, never>) =>
 /** An object whose `reason` getter throws, and a Proxy whose key listing throws. */
 const throwingGetter = (key: string) => Object.defineProperty({}, key, { enumerable: true, get: () => { throw new Error("getter") } })
 const throwingKeys = () => new Proxy({}, { ownKeys: () => { throw new Error("ownKeys") } })
+
+/** A Proxy whose get trap throws: a walk of its own keys finds none, so only reading an option throws. */
+const throwingGet = () => new Proxy({}, { get: () => { throw new Error("get") } })
+
+/** The three ways an argument throws when read, each holding (or seeming to hold) `key`. */
+const throwingShapes = (key: string): ReadonlyArray<readonly [string, () => object]> => [
+  ["a throwing getter", () => throwingGetter(key)],
+  ["a Proxy whose key listing throws", throwingKeys],
+  ["a Proxy whose get trap throws", throwingGet]
+]
+
+/** The tag of what an Effect died with, or how it ended instead. */
+const defectOf = (effect: Effect.Effect<unknown, unknown>) =>
+  Effect.map(Effect.exit(effect), (exit) =>
+    exit._tag === "Success" ? "Success" : exit.cause._tag === "Die"
+      ? `Die:${String((exit.cause.defect as { readonly _tag?: unknown })._tag)}`
+      : exit.cause._tag)
 
 /** Failure values a program may give whose every description throws. */
 const undescribable: Record<string, () => unknown> = {
@@ -180,6 +198,38 @@ export const runThrownValuesSuite = (backend: Backend) => {
           for (const [name, call] of Object.entries(calls)) {
             assert.strictEqual(yield* outcomeOf(call as never), "Fail:DecodeFailure", `${name} with ${shape}`)
           }
+        }
+        assert.deepStrictEqual(yield* everything, before)
+      })))
+
+    it.effect("R5 addMetrics' delta, findJobIds' options and FlightRecorder.layer's config whose getter or Proxy trap throws are DecodeFailure from the Effect; Recovery.layerStartup's close intake with it; a worker's die with it at start (no error channel); nothing changed", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        const { job } = yield* started
+        const before = yield* everything
+        // A delta is its own keys (a Proxy with none is an empty delta): the get trap alone is never reached.
+        for (const [shape, make] of throwingShapes("total_tokens").slice(0, 2)) {
+          assert.strictEqual(yield* outcomeOf(() => jobs.addMetrics(job.job_id, make() as never)), "Fail:DecodeFailure", `addMetrics with ${shape}`)
+        }
+        for (const [shape, make] of throwingShapes("limit")) {
+          assert.strictEqual(yield* outcomeOf(() => store.findJobIds(job.job_id.slice(0, 8), make() as never)), "Fail:DecodeFailure", `findJobIds with ${shape}`)
+        }
+        for (const [shape, make] of throwingShapes("retention")) {
+          const built = () => Effect.scoped(Effect.provideService(Layer.build(FlightRecorder.layer(make() as never)), JobStore, store))
+          assert.strictEqual(yield* outcomeOf(built), "Fail:DecodeFailure", `FlightRecorder.layer with ${shape}`)
+        }
+        for (const [shape, make] of throwingShapes("threshold")) {
+          // Its error channel is `never`: built, with intake closed for the reason, as for a misspelt option.
+          const gate = yield* Effect.scoped(Effect.flatMap(
+            Effect.provideService(Layer.build(Recovery.layerStartup(make() as never)), JobStore, store),
+            (context) => Effect.flip(Context.get(context, Recovery.RecoveryGate).result)
+          ))
+          assert.strictEqual(gate._tag, "RecoveryFailed", `layerStartup with ${shape}`)
+          assert.strictEqual((gate.cause as { readonly _tag?: unknown })._tag, "DecodeFailure", `layerStartup with ${shape}`)
+        }
+        for (const [shape, make] of throwingShapes("concurrency")) {
+          assert.strictEqual(yield* defectOf(Effect.scoped(jobs.worker(make() as never))), "Die:DecodeFailure", `worker with ${shape}`)
         }
         assert.deepStrictEqual(yield* everything, before)
       })))

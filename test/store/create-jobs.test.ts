@@ -131,6 +131,17 @@ const batchContract = (backend: Backend) => {
         expectTag(yield* failureOf(store.createJobs("jobs" as unknown as ReadonlyArray<NewAiJob>)), "DecodeFailure")
       }))
 
+    test("issue 16 createJobs of 1,000 jobs that do not decode lists at most 50 issues, as a single decode does, the rest counted in one last issue; nothing written", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const bad = { ...newJob(), job_kind: "no_such_kind", priority: 1.5 } as unknown as NewAiJob
+        const failure = expectTag(yield* failureOf(store.createJobs(Array.from({ length: 1000 }, () => bad))), "DecodeFailure")
+        assert.strictEqual(failure.issues.length, 51)
+        assert.deepStrictEqual(failure.issues.slice(0, 4).map((issue) => issue.path), ["0.job_kind", "0.priority", "1.job_kind", "1.priority"])
+        assert.deepStrictEqual(failure.issues[50], { path: "", message: "… and 1950 more issues" })
+        assert.deepStrictEqual(yield* everything, { jobs: 0, events: 0 })
+      }))
+
     test("issue 16 createJobs with an events builder that refuses fails with its DecodeFailure, and writes nothing", () =>
       Effect.gen(function*() {
         const store = yield* JobStore

@@ -7,6 +7,7 @@
  * own. Personal data (e-mail addresses, phone numbers), which the reference
  * hides only in exported bundles, is left to the caller's rules.
  */
+import { readThrew } from "../../domain/Errors.js"
 
 /** One redaction rule. `replacement` may use `$1`-style groups, as in `String.replace`. */
 export interface RedactionRule {
@@ -138,9 +139,38 @@ export interface Redactor {
 }
 
 // A non-global pattern would replace only the first match: a second secret in
-// the same string would be stored. Make every rule global.
+// the same string would be stored. A sticky one (`y`) matches only where the
+// last match ended — from the start of the text, so a secret anywhere else was
+// stored whole. Every rule matches everywhere: global, never sticky.
 const globalRule = (rule: RedactionRule): RedactionRule =>
-  rule.pattern.global ? rule : { ...rule, pattern: new RegExp(rule.pattern.source, `${rule.pattern.flags}g`) }
+  rule.pattern.global && !rule.pattern.sticky
+    ? rule
+    : { ...rule, pattern: new RegExp(rule.pattern.source, `${rule.pattern.flags.replace(/[gy]/g, "")}g`) }
+
+/**
+ * Why `rules` cannot be a recorder's redaction rules, past their type, as
+ * path/message issues (none when they can): a list of objects, each with a
+ * string `name`, a `RegExp` `pattern` and a string `replacement`. A pattern
+ * given as a string, or rules given as one, died at start; a rule without a
+ * replacement wrote the word "undefined" in place of every secret. What
+ * throws while it is read is refused the same way.
+ */
+export const ruleIssues = (rules: unknown): ReadonlyArray<{ readonly path: string; readonly message: string }> => {
+  try {
+    if (!Array.isArray(rules)) return [{ path: "", message: "Expected a list of rules ({ name, pattern, replacement })" }]
+    return rules.flatMap((rule: unknown, index) => {
+      if (typeof rule !== "object" || rule === null) return [{ path: `${index}`, message: "Expected a rule ({ name, pattern, replacement })" }]
+      const { name, pattern, replacement } = rule as Record<string, unknown>
+      return [
+        ...(typeof name === "string" ? [] : [{ path: `${index}.name`, message: "Expected a string" }]),
+        ...(pattern instanceof RegExp ? [] : [{ path: `${index}.pattern`, message: "Expected a RegExp (a string is not compiled)" }]),
+        ...(typeof replacement === "string" ? [] : [{ path: `${index}.replacement`, message: `Expected a string (what replaces a match, e.g. "${REDACTED}")` }])
+      ]
+    })
+  } catch (thrown) {
+    return [{ path: "", message: readThrew(thrown) }]
+  }
+}
 
 /**
  * Builds a redactor from the default rules plus `rules` (applied after the

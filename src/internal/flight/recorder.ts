@@ -22,7 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure, formatIssues } from "../../domain/Errors.js"
-import { unknownOptions } from "../../domain/knownOptions.js"
+import { readOptions } from "../../domain/knownOptions.js"
 import type { EventRecord, EventType } from "../../domain/EventRecord.js"
 import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
 import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
@@ -139,8 +139,6 @@ const RETENTION_OPTIONS: ReadonlyArray<string> = ["cutoff"]
  * an unreadable duration was a defect from inside `Duration.decode`.
  */
 const configIssues = (config: FlightRecorderConfig): ReadonlyArray<{ readonly path: string; readonly message: string }> => [
-  // A misspelt `retension` left the 7-day default in its place: the next pass purged what the caller meant to keep.
-  ...(unknownOptions(config, CONFIG_KEYS, "FlightRecorderConfig")?.issues ?? []),
   ...(config.retention === undefined || Option.isSome(readDuration(config.retention))
     ? []
     : [{ path: "retention", message: "Expected a duration of at least zero (Duration.infinity keeps every event)" }]),
@@ -149,7 +147,10 @@ const configIssues = (config: FlightRecorderConfig): ReadonlyArray<{ readonly pa
     : [{ path: "purgeBatchSize", message: "Expected a whole number ≥ 1" }]),
   ...(config.maxEventBytes === undefined || (Number.isSafeInteger(config.maxEventBytes) && config.maxEventBytes >= 1)
     ? []
-    : [{ path: "maxEventBytes", message: "Expected a whole number of bytes ≥ 1" }])
+    : [{ path: "maxEventBytes", message: "Expected a whole number of bytes ≥ 1" }]),
+  ...(config.redactionRules === undefined
+    ? []
+    : Redactor.ruleIssues(config.redactionRules).map((issue) => ({ ...issue, path: issue.path === "" ? "redactionRules" : `redactionRules.${issue.path}` })))
 ]
 
 /**
@@ -158,8 +159,13 @@ const configIssues = (config: FlightRecorderConfig): ReadonlyArray<{ readonly pa
  * (a caller can `catchTag` it): a recorder that would purge its whole log
  * must not start.
  */
-export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRecorder["Type"], DecodeFailure, JobStore> =>
+export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightRecorder["Type"], DecodeFailure, JobStore> =>
   Effect.gen(function*() {
+    // Read once (knownOptions.ts): a misspelt `retension` left the 7-day default in its place (the
+    // next pass purged what the caller meant to keep), and a getter or Proxy trap that throws died.
+    const read = readOptions(given, CONFIG_KEYS, "FlightRecorderConfig")
+    if (read instanceof DecodeFailure) return yield* read
+    const config: FlightRecorderConfig = read
     const issues = configIssues(config)
     if (issues.length > 0) return yield* new DecodeFailure({ subject: "FlightRecorderConfig", issues })
     const store = yield* JobStore
@@ -219,11 +225,11 @@ export const make = (config: FlightRecorderConfig = {}): Effect.Effect<FlightRec
       options?: { readonly cutoff?: DateTime.Utc | undefined }
     ) {
       // A misspelt `cutof` dropped would purge up to the default window instead: refused, nothing purged.
-      const unknown = unknownOptions(options, RETENTION_OPTIONS, "RetentionOptions")
-      if (unknown !== undefined) return yield* unknown
+      const read = readOptions(options, RETENTION_OPTIONS, "RetentionOptions")
+      if (read instanceof DecodeFailure) return yield* read
       // instantBefore: a window too long for a date (infinite: keep everything)
       // gives a cutoff before every event, where subtracting it threw.
-      const before = options?.cutoff ?? instantBefore(yield* DateTime.now, retention)
+      const before = read.cutoff ?? instantBefore(yield* DateTime.now, retention)
       let purged = 0
       let batches = 0
       // One short transaction per batch (inside purgeEventsBatch), so a large

@@ -4,7 +4,7 @@
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { decodeWith } from "../../domain/decode.js"
-import { DecodeFailure } from "../../domain/Errors.js"
+import { DecodeFailure, readThrew } from "../../domain/Errors.js"
 import type { JobId } from "../../domain/Ids.js"
 import { JobMetrics, MetricNames } from "../../domain/JobMetrics.js"
 import { tapJob } from "../flight/jobSpan.js"
@@ -43,21 +43,32 @@ export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, 
 const METRIC_NAMES: ReadonlySet<string> = new Set(MetricNames)
 
 /**
- * Why a delta is refused, past its type: a name that is no metric (a typo was
- * dropped, silently, with the rest added) or an amount that is no finite
- * number (`null` was added as 0). Undefined amounts are left out, as the type allows.
+ * The delta, copied once, or why it is refused, past its type: a name that is
+ * no metric (a typo was dropped, silently, with the rest added), an amount
+ * that is no finite number (`null` was added as 0), or a getter or Proxy trap
+ * that throws when read (a defect, once). Undefined amounts are
+ * left out, as the type allows.
  */
-const deltaIssues = (delta: unknown): ReadonlyArray<{ readonly path: string; readonly message: string }> => {
+const readDelta = (delta: unknown): DecodeFailure | ReadonlyArray<readonly [string, number]> => {
+  const refuse = (issues: ReadonlyArray<{ readonly path: string; readonly message: string }>) =>
+    new DecodeFailure({ subject: "JobMetrics delta", issues })
   if (typeof delta !== "object" || delta === null || Array.isArray(delta)) {
-    return [{ path: "", message: "Expected an object of metric names and amounts" }]
+    return refuse([{ path: "", message: "Expected an object of metric names and amounts" }])
   }
-  return Object.entries(delta).flatMap(([name, amount]) =>
+  let entries: ReadonlyArray<[string, unknown]>
+  try {
+    entries = Object.entries(delta)
+  } catch (thrown) {
+    return refuse([{ path: "", message: readThrew(thrown) }])
+  }
+  const issues = entries.flatMap(([name, amount]) =>
     !METRIC_NAMES.has(name)
       ? [{ path: name, message: `Expected one of the metrics ${MetricNames.join(", ")}` }]
       : amount !== undefined && !(typeof amount === "number" && Number.isFinite(amount))
       ? [{ path: name, message: "Expected a finite number" }]
       : []
   )
+  return issues.length > 0 ? refuse(issues) : entries.filter((entry): entry is [string, number] => entry[1] !== undefined)
 }
 
 /** Adds to a job's metrics; a delta past its type, or a sum that is no valid metrics, is a `DecodeFailure` and changes nothing. */
@@ -66,14 +77,14 @@ export const makeAddMetrics = ({ store }: Operations) =>
     jobId: JobId,
     delta: { readonly [K in typeof MetricNames[number]]?: number | undefined }
   ) {
-    const issues = deltaIssues(delta)
-    if (issues.length > 0) return yield* new DecodeFailure({ subject: "JobMetrics delta", issues })
+    const amounts = readDelta(delta)
+    if (amounts instanceof DecodeFailure) return yield* amounts
     return yield* tapJob(store.transaction(Effect.gen(function*() {
       // Locked, not just read: the sum is written whole, so on PostgreSQL two concurrent calls
       // (or a settle's duration) that both read the old metrics lost one of the deltas.
       const job = yield* store.lockJob(jobId)
       const summed: Record<string, number> = { ...job.metrics }
-      for (const [name, value] of Object.entries(delta)) summed[name] = (summed[name] ?? 0) + (value ?? 0)
+      for (const [name, value] of amounts) summed[name] = (summed[name] ?? 0) + value
       const metrics = yield* decodeWith(JobMetrics, "JobMetrics")(summed)
       return yield* store.updateJob(jobId, { metrics })
     })))

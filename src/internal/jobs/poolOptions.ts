@@ -46,7 +46,7 @@ export interface PoolOptionsInput {
 }
 
 /** The options `Jobs.worker` names (`run` is checked by runOptions.ts). */
-const WORKER_OPTIONS: ReadonlyArray<string> = ["concurrency", "pollInterval", "drainTimeout", "eagerDispatch", "run", "handlers", "handler", "kinds"]
+export const WORKER_OPTIONS: ReadonlyArray<string> = ["concurrency", "pollInterval", "drainTimeout", "eagerDispatch", "run", "handlers", "handler", "kinds"]
 
 /** The default `WorkerOptions.pollInterval`. */
 export const DEFAULT_POLL_INTERVAL = Duration.seconds(1)

@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
 import { DecodeFailure } from "../../domain/Errors.js"
-import { unknownOptions } from "../../domain/knownOptions.js"
+import { readOptions } from "../../domain/knownOptions.js"
 import { isPositiveFiniteDuration } from "../../util/durationInput.js"
 
 /** Where a successful run may take its job: three of the table's moves out of `running`. */
@@ -41,14 +41,15 @@ const decodeOnSuccess = decodeWith(
  * successful run may reach, and `options.heartbeatInterval`, when given, a
  * finite duration above zero; else `DecodeFailure`.
  */
-export const checkRunOptions = (
-  options: { readonly onSuccess?: unknown; readonly heartbeatInterval?: unknown } | undefined
-): Effect.Effect<void, DecodeFailure> => {
-  if (options === undefined) return Effect.void
-  // A misspelt `heartbeatIntervl` dropped would beat at the default 10 s instead.
-  const unknown = unknownOptions(options, RUN_OPTIONS, "RunOptions")
-  if (unknown !== undefined) return Effect.fail(unknown)
-  if (options.heartbeatInterval !== undefined && !isPositiveFiniteDuration(options.heartbeatInterval)) {
+export const checkRunOptions = <O extends { readonly onSuccess?: unknown; readonly heartbeatInterval?: unknown }>(
+  options: O | undefined
+): Effect.Effect<Partial<O> | undefined, DecodeFailure> => {
+  if (options === undefined) return Effect.succeed(undefined)
+  // A misspelt `heartbeatIntervl` dropped would beat at the default 10 s instead. Read once: the
+  // run uses the copy, so a getter or Proxy trap that throws is refused here, not thrown later.
+  const read = readOptions(options, RUN_OPTIONS, "RunOptions")
+  if (read instanceof DecodeFailure) return Effect.fail(read)
+  if (read.heartbeatInterval !== undefined && !isPositiveFiniteDuration(read.heartbeatInterval)) {
     return Effect.fail(
       new DecodeFailure({
         subject: "RunOptions",
@@ -56,5 +57,5 @@ export const checkRunOptions = (
       })
     )
   }
-  return options.onSuccess === undefined ? Effect.void : Effect.asVoid(decodeOnSuccess(options))
+  return read.onSuccess === undefined ? Effect.succeed(read) : Effect.as(decodeOnSuccess(read), read)
 }

@@ -17,7 +17,8 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { DecodeFailure } from "../../domain/Errors.js"
+import { DecodeFailure } from "../../domain/Errors.js"
+import { readOptions } from "../../domain/knownOptions.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { Json } from "../../domain/Json.js"
 import type { Claim, ReadError } from "../../store/JobStore.js"
@@ -29,7 +30,7 @@ import { dispatch, type Handlers } from "../engine/handlers.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
 import { makeFailureStreak } from "./failureStreak.js"
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
-import { checkPoolOptions } from "./poolOptions.js"
+import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
@@ -107,12 +108,16 @@ export const makeWorkerPool = (
   /** Takes a run offered to pools (a resume with `handTo: "workers"`), when the store can. */
   adoptOffered: ClaimNext | undefined
 ) =>
-<E, R>(options: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
+<E, R>(given: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function*() {
     // Before a loop claims anything (poolOptions.ts): a bad `run.onSuccess` (past the types) would
     // settle every job it runs off the lifecycle table, a NaN concurrency start no loop. The pool
-    // has no error channel: its caller's defect.
-    yield* Effect.orDie(checkRunOptions(options.run))
+    // has no error channel: its caller's defect, a DecodeFailure — a getter or Proxy trap that
+    // throws too: the options are read once, here, and the pool uses the copy.
+    const read = readOptions(given, WORKER_OPTIONS, "WorkerOptions")
+    if (read instanceof DecodeFailure) return yield* Effect.die(read)
+    const run = yield* Effect.orDie(checkRunOptions(read.run))
+    const options = { ...read, run } as WorkerOptions<E, R>
     const settings = yield* Effect.orDie(checkPoolOptions(options))
     const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
     const kinds = settings.kinds

@@ -4,24 +4,35 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type { DecodeFailure } from "../../domain/Errors.js"
+import { DecodeFailure } from "../../domain/Errors.js"
+import { readOptions } from "../../domain/knownOptions.js"
 import * as IdAbbreviation from "../../domain/IdAbbreviation.js"
 import { JobId } from "../../domain/Ids.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { decodeRows, rowDecoder } from "./decodeRow.js"
 
-/** A checked search: the abbreviation spelled out, and how many ids to return (1..1000, default 10). */
+/** The options `findJobIds` names. */
+const SEARCH_OPTIONS: ReadonlyArray<string> = ["limit"]
+
+/**
+ * A checked search: the abbreviation spelled out, and how many ids to return
+ * (1..1000, default 10). Options read once, as every port option is: a
+ * misspelt key or one that throws when read is a `DecodeFailure`.
+ */
 export const jobIdSearch = (
   abbreviation: string,
   options?: { readonly limit?: number | undefined }
-): Effect.Effect<{ readonly abbreviation: IdAbbreviation.IdAbbreviation; readonly limit: number }, DecodeFailure> =>
-  Effect.map(IdAbbreviation.parse(abbreviation), (parsed) => {
-    const limit = options?.limit
+): Effect.Effect<{ readonly abbreviation: IdAbbreviation.IdAbbreviation; readonly limit: number }, DecodeFailure> => {
+  const read = readOptions(options, SEARCH_OPTIONS, "FindJobIdsOptions")
+  if (read instanceof DecodeFailure) return Effect.fail(read)
+  return Effect.map(IdAbbreviation.parse(abbreviation), (parsed) => {
+    const limit = read.limit
     return {
       abbreviation: parsed,
       limit: limit === undefined || !Number.isFinite(limit) ? 10 : Math.max(1, Math.min(1000, Math.floor(limit)))
     }
   })
+}
 
 const decodeIdRows = decodeRows(rowDecoder(Schema.Struct({ id: JobId }), "ai_jobs"))
 

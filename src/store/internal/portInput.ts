@@ -154,7 +154,9 @@ const decode = {
     run_after: optional(TimestampFromSelf),
     events: optional(Builder)
   }), "TransitionRequest"),
-  patch: decodeWith(Schema.Struct({
+  // Only the fields it names: a misspelt `error_mesage` or a `state` was dropped, the call
+  // succeeding with nothing changed.
+  patch: namedOnly(Schema.Struct({
     metrics: optional(JobMetrics),
     job_outputs: optional(Schema.NullOr(Json)),
     status_reason: optional(Text),

@@ -65,6 +65,25 @@ export const updateContract = (backend: Backend): void => {
         )
       }))
 
+    test("R5 updateJob refuses a key its patch does not name (a misspelt error_mesage, a state) with DecodeFailure naming it; nothing changed, no event written", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob({ status_reason: "initial" }))
+        const before = encode.job(yield* store.getJob(job.job_id))
+        const patches: ReadonlyArray<readonly [Record<string, unknown>, ReadonlyArray<string>]> = [
+          // Dropped, each call succeeded and changed nothing: the caller believed the job failed, or its error stored.
+          [{ error_mesage: "disk full" }, ["error_mesage"]],
+          [{ state: "completed" }, ["state"]],
+          [{ status_reason: "halfway", is_pinned: true, events: () => [jobEvent(job)] }, ["is_pinned"]]
+        ]
+        for (const [patch, keys] of patches) {
+          const error = expectTag(yield* failureOf(store.updateJob(job.job_id, patch as never)), "DecodeFailure")
+          assert.deepStrictEqual(error.issues.map((issue) => issue.path), keys, JSON.stringify(patch))
+        }
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), before)
+        assert.deepStrictEqual((yield* store.listEvents({ job_id: job.job_id })).items, [])
+      }))
+
     test("R10 updateJob writes its events", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
