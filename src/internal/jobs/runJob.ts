@@ -34,7 +34,6 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
 import { identity } from "effect/Function"
 import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
@@ -496,7 +495,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     type Ending = E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure
     // Only the program is interruptible: the settling writes always happen, and a
     // caller may wrap this whole effect as uninterruptible without making the program so.
-    const body = (scope: Scope.Scope, runner: Fiber.RuntimeFiber<unknown, unknown>) =>
+    const body = (scope: Scope.Scope) =>
       Effect.gen(function*() {
         // Completed by the first of: the program's exit, a lost run, a reported violation, a
         // failed watch. Built without Effect steps (as the two below): nothing the run sets up
@@ -551,17 +550,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
               })))
               const end: NodeEnd = Exit.match(exit, {
                 onSuccess: (value) => ({ status: "completed" as const, output_payload: (value ?? null) as Json | null }),
-                // An interrupt is not a cancel (`cancelled` is `jobs.cancel`'s alone): a node stopped
-                // because its run is being released (a pool's shutdown, a caller's interrupt) ends
-                // as the run does, `failed` with the release's reason; one its program stopped, `failed`.
-                // The runner records its interrupt before telling the fibers under it, so it is
-                // already set when the node gets here.
                 onFailure: (cause) =>
                   Cause.isInterruptedOnly(cause)
-                    ? {
-                      status: "failed" as const,
-                      error_message: Cause.isEmpty(runner.getFiberRef(FiberRef.interruptedCause)) ? "interrupted" : releaseReason
-                    }
+                    ? { status: "cancelled" as const, error_message: "interrupted" }
                     : { status: "failed" as const, error_message: describeCause(cause) }
               })
               yield* own(
@@ -692,11 +683,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
       }),
       (span) =>
         Effect.flatMap(Scope.make(), (scope) =>
-          Effect.withFiberRuntime((runner) => inFiberContext(
+          inFiberContext(
             (context) => Context.add(Context.add(context, Tracer.ParentSpan, span), Scope.Scope, scope),
-            body(scope, runner),
+            body(scope),
             (exit, fiber) => Effect.zipRight(Scope.close(scope, exit), endSpanOf(span, exit, fiber))
-          )))
+          ))
     ))
   }
 
