@@ -5,7 +5,10 @@
  * `completed_with_issues`, `cancelled`, `poisoned` and `failed` ones, never
  * pinned ones (HSK-GC-002), always keeping the newest `keepNewest` — and
  * records what it did as a `gc_summary` system event (HSK-GC-003) in the same
- * transaction as the pruning, so no pruning goes unrecorded (HSK-GC-004).
+ * transaction as the pruning, so no pruning goes unrecorded (HSK-GC-004). A
+ * pass that ends before that (interrupted, or failed) after purging events
+ * records the purge in a `gc_summary` of its own, so no purge goes unrecorded
+ * either.
  *
  * `layer` runs a pass when it is built and then every `interval` (default
  * one hour), in the layer's scope: closing the scope interrupts it. A failed
@@ -48,7 +51,10 @@ export interface JanitorConfig {
   readonly dryRun?: boolean | undefined
 }
 
-/** What one pass did: the prune counts, its cutoff, and the events retention purged (absent in a dry run). */
+/**
+ * What one pass did: the prune counts, its cutoff, and the events retention purged (absent in a
+ * dry run) — with those of an earlier pass of the same service whose own summary was refused.
+ */
 export interface JanitorReport extends PruneReport {
   readonly dry_run: boolean
   readonly cutoff: DateTime.Utc
@@ -171,22 +177,87 @@ const resolveConfig = (config: JanitorConfig) =>
 
 type ResolvedConfig = Effect.Effect.Success<ReturnType<typeof resolveConfig>>
 
-/** One pass: retention first (the recorder's own window, in short batches; skipped in a dry run), then pruning with its summary. */
-const pass = (config: ResolvedConfig) =>
-  Effect.gen(function*() {
-    const recorder = yield* FlightRecorder
-    const eventsPurged = config.dryRun ? undefined : yield* recorder.enforceRetention()
-    const olderThan = DateTime.subtractDuration(yield* DateTime.now, config.olderThan)
-    return yield* prune({
-      olderThan,
+/**
+ * Events purged that no written `gc_summary` holds yet. A pass adds each retention batch as it
+ * commits and empties it when its summary is written; a service keeps one across its passes.
+ */
+interface Unrecorded {
+  purged: number
+}
+
+/**
+ * One pass: retention first (the recorder's own window, in short batches; skipped in a dry run),
+ * then pruning with its summary, which holds `events_purged`. Every purge is in some summary
+ * (HSK-GC-004): a pass interrupted (its scope closed, a caller's interrupt) or failed after a
+ * batch committed records what it purged before it ends, in a `gc_summary` of its own with no
+ * jobs pruned — one statement; if even that write is refused the count is logged and a
+ * service's next pass adds it to its own. Once begun, the pruning runs to its end: cut at its
+ * COMMIT, whether its summary was written would be unknown.
+ */
+const pass = (config: ResolvedConfig, unrecorded: Unrecorded = { purged: 0 }) =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      if (config.dryRun) return yield* restore(pruneNow(config, undefined))
+      const recorder = yield* FlightRecorder
+      return yield* Effect.onExit(
+        Effect.gen(function*() {
+          yield* restore(recorder.enforceRetention({
+            onBatch: (purged) =>
+              Effect.sync(() => {
+                unrecorded.purged += purged
+              })
+          }))
+          const report = yield* pruneNow(config, unrecorded.purged)
+          unrecorded.purged = 0
+          return report
+        }),
+        (exit) => Exit.isFailure(exit) && unrecorded.purged > 0 ? recordPurge(unrecorded) : Effect.void
+      )
+    })
+  ).pipe(Effect.withSpan("Janitor.runOnce"))
+
+/** Prunes jobs last updated more than the configured age ago, with `eventsPurged` in the summary. */
+const pruneNow = (config: ResolvedConfig, eventsPurged: number | undefined) =>
+  Effect.flatMap(DateTime.now, (now) =>
+    prune({
+      olderThan: DateTime.subtractDuration(now, config.olderThan),
       keepNewest: config.keepNewest,
       dryRun: config.dryRun,
       ...(eventsPurged === undefined ? {} : { eventsPurged })
-    })
-  }).pipe(Effect.withSpan("Janitor.runOnce"))
+    }))
+
+/**
+ * The `gc_summary` of a purge whose pass ended before its pruning's summary was written: no job
+ * scanned or pruned. Refused, the count is logged, and stays in `unrecorded` for a next pass.
+ */
+const recordPurge = (unrecorded: Unrecorded) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const recorder = yield* FlightRecorder
+    const purged = unrecorded.purged
+    const summary = yield* Effect.orDie(recorder.build({
+      kind: "gc_summary",
+      items_scanned: 0,
+      items_pruned: 0,
+      items_spared_pinned: 0,
+      items_spared_window: 0,
+      dry_run: false,
+      events_purged: purged
+    }))
+    yield* store.appendEvents([summary])
+    unrecorded.purged -= purged
+  }).pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.logError(
+        `Janitor: ${unrecorded.purged} events purged by a pass that ended early are in no gc_summary: its write was refused`,
+        cause
+      )
+    ),
+    Effect.withSpan("Janitor.recordPurge")
+  )
 
 /** One pass with `config`, without the schedule. */
-export const runOnce = (config: JanitorConfig = {}) => Effect.flatMap(resolveConfig(config), pass)
+export const runOnce = (config: JanitorConfig = {}) => Effect.flatMap(resolveConfig(config), (resolved) => pass(resolved))
 
 /** Builds the service and starts its schedule in the current scope. */
 export const make = (config: JanitorConfig = {}) =>
@@ -196,7 +267,9 @@ export const make = (config: JanitorConfig = {}) =>
     const state = yield* SubscriptionRef.make<JanitorState>({ passes: 0, last: Option.none() })
     // One pass at a time, scheduled or asked for.
     const lock = yield* Effect.makeSemaphore(1)
-    const once = lock.withPermits(1)(Effect.provide(pass(resolved), context))
+    // Purges a pass could not record, added to the next pass's summary.
+    const unrecorded: Unrecorded = { purged: 0 }
+    const once = lock.withPermits(1)(Effect.provide(pass(resolved, unrecorded), context))
     const scheduled = Effect.exit(once).pipe(
       Effect.tap((exit) =>
         Exit.isFailure(exit) ? Effect.logError("Janitor pass failed; the next runs on schedule", exit.cause) : Effect.void),

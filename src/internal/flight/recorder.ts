@@ -109,9 +109,11 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
   /**
    * Purges events older than `cutoff` (default: now minus the retention
    * window) in batches, and returns how many it purged (R10, R13). A cutoff
-   * that is not a `DateTime.Utc` is a `DecodeFailure`.
+   * that is not a `DateTime.Utc` is a `DecodeFailure`. `onBatch` is told each
+   * batch's count as it commits, in one uninterruptible step with it: a caller
+   * whose purge is interrupted or fails part-way knows what was purged.
    */
-  readonly enforceRetention: (options?: { readonly cutoff?: DateTime.Utc | undefined }) => Effect.Effect<number, DecodeFailure | StorageError>
+  readonly enforceRetention: (options?: RetentionOptions) => Effect.Effect<number, DecodeFailure | StorageError>
   /**
    * The recorder's redaction (default rules plus `redactionRules`) as a text
    * function, so text stored outside events — a job's `status_reason`, an
@@ -128,8 +130,16 @@ const EVENTS_TABLE = "flight_recorder_events"
 /** The options `FlightRecorderConfig` names. */
 const CONFIG_KEYS: ReadonlyArray<string> = ["retention", "purgeBatchSize", "maxEventBytes", "debug", "redactionRules"]
 
+/** What `enforceRetention` takes. */
+export interface RetentionOptions {
+  /** Purge events older than this. Default: now minus the retention window. */
+  readonly cutoff?: DateTime.Utc | undefined
+  /** Told each committed batch's count, before the next batch (and before an interrupt lands). */
+  readonly onBatch?: ((purged: number) => Effect.Effect<void>) | undefined
+}
+
 /** The options `enforceRetention` names. */
-const RETENTION_OPTIONS: ReadonlyArray<string> = ["cutoff"]
+const RETENTION_OPTIONS: ReadonlyArray<string> = ["cutoff", "onBatch"]
 
 /**
  * What is wrong with `config`, past its types. A `retention` of NaN (an unset
@@ -222,20 +232,27 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
     })
 
     const enforceRetention = Effect.fn("FlightRecorder.enforceRetention")(function*(
-      options?: { readonly cutoff?: DateTime.Utc | undefined }
+      options?: RetentionOptions
     ) {
       // A misspelt `cutof` dropped would purge up to the default window instead: refused, nothing purged.
       const read = readOptions(options, RETENTION_OPTIONS, "RetentionOptions")
       if (read instanceof DecodeFailure) return yield* read
+      if (read.onBatch !== undefined && typeof read.onBatch !== "function") {
+        return yield* new DecodeFailure({ subject: "RetentionOptions", issues: [{ path: "onBatch", message: "Expected a function" }] })
+      }
       // instantBefore: a window too long for a date (infinite: keep everything)
       // gives a cutoff before every event, where subtracting it threw.
       const before = read.cutoff ?? instantBefore(yield* DateTime.now, retention)
       let purged = 0
       let batches = 0
+      const onBatch = read.onBatch
       // One short transaction per batch (inside purgeEventsBatch), so a large
       // purge never holds a long lock; a short batch means nothing older is left.
+      // A batch is not interrupted: interrupted at its COMMIT, whether its rows went would
+      // be unknown, and a caller told of every batch (the Janitor's summary) would miscount.
       while (true) {
-        const deleted = yield* store.purgeEventsBatch({ before, batchSize })
+        const batch = store.purgeEventsBatch({ before, batchSize })
+        const deleted = yield* Effect.uninterruptible(onBatch === undefined ? batch : Effect.tap(batch, onBatch))
         purged += deleted
         batches += 1
         if (deleted < batchSize) break
