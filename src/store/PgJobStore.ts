@@ -24,6 +24,7 @@ import { readDuration } from "../util/durationInput.js"
 import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
+import { isoDates } from "./pg/isoDates.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
 import { byTransaction, retryOutermost } from "./pg/transaction.js"
 import { makeContext } from "./pg/context.js"
@@ -238,16 +239,11 @@ const acquirePool = (options: PgStoreOptions) =>
             idle_in_transaction_session_timeout: statementMs
           }),
           ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
-          ...(options.preparedStatements === false ? {} : { Client: preparingClient(prepared) as unknown as new() => Pg.ClientBase })
+          // Each connection sets DateStyle = ISO as it connects (pg/isoDates.ts).
+          Client: isoDates(options.preparedStatements === false ? Pg.Client : preparingClient(prepared)) as unknown as new() => Pg.ClientBase
         })
         // An idle client's error (a server restart) surfaces on its next use; unhandled it would crash the process.
         pool.on("error", () => {})
-        // pg parses instants only from ISO text: under a server's or database's other DateStyle ('SQL, DMY')
-        // every instant read back would be null. Queued ahead of the connection's first statement; PgBouncer
-        // keeps DateStyle per client. A failure here (the server gone) shows on that first statement.
-        pool.on("connect", (client) => {
-          client.query("SET DateStyle = ISO").catch(() => {})
-        })
         return pool
       }),
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
