@@ -22,12 +22,17 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { JobStore } from "../../src/store/JobStore.js"
+import { migrateFrom } from "../../src/store/sqlite/migrations.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { jobEvent, newJob } from "./fixtures.js"
-import { tempDatabaseFile } from "./sqlite-support.js"
+import { rawClient, tempDatabaseFile } from "./sqlite-support.js"
 
 /** The store's budget for the lock: far longer than any bound below, so only an interrupt can end a wait in time. */
 const BUSY_TIMEOUT_MS = 60_000
@@ -183,4 +188,49 @@ describe("SQLite: a store build whose migration waits for another connection's w
       TEST_TIMEOUT_MS
     )
   }
+})
+
+/**
+ * A store build that cannot get the write lock for its migration within `busyTimeoutMs` (another
+ * process holds it) failed as `MigrationFailed: SQLite migrations failed: database is locked`, though no
+ * migration ran — on an already migrated file there is nothing to migrate. The database was busy: a
+ * `StorageError` naming the lock wait, as on PostgreSQL when its migration lock is not got in time. A
+ * migration that ran and failed is still `MigrationFailed`.
+ */
+describe("SQLite: a store build that never gets the write lock for its migration fails with StorageError, not MigrationFailed", () => {
+  for (const migrated of [false, true]) {
+    it.scopedLive(
+      `on ${migrated ? "an already migrated" : "a fresh"} file whose write lock another connection holds past busyTimeoutMs: StorageError naming the lock wait`,
+      () =>
+        Effect.gen(function*() {
+          const filename = yield* tempDatabaseFile()
+          if (migrated) yield* Effect.scoped(Layer.build(SqliteStore.layer({ filename })))
+          const holder = yield* lockHolder(filename)
+          holder.take()
+          const failure = yield* Effect.flip(Effect.scoped(Layer.build(SqliteStore.layer({ filename, busyTimeoutMs: 100 }))))
+          assert.strictEqual(failure._tag, "StorageError", failure.message)
+          assert.match(failure.message, /^HSK-500-DB: .*write lock.*database is locked/)
+          holder.release()
+          // Nothing was changed: the build goes through once the lock is free.
+          yield* Effect.scoped(Layer.build(SqliteStore.layer({ filename, busyTimeoutMs: 100 })))
+        }),
+      TEST_TIMEOUT_MS
+    )
+  }
+
+  it.scopedLive("a migration that ran and failed is still MigrationFailed", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const directory = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-bad-migration-"))
+          fs.writeFileSync(path.join(dir, "0001_broken.sql"), "INSERT INTO no_such_table VALUES (1);\n")
+          return dir
+        }),
+        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(pathToFileURL(`${directory}/`)), rawClient(filename)))
+      assert.strictEqual(failure._tag, "MigrationFailed", failure.message)
+      assert.match(failure.message, /^SQLite migration.*no such table: no_such_table/)
+    }))
 })

@@ -151,7 +151,7 @@ interface Group {
 }
 
 /** Whether a failure is SQLite's "database is locked" (any SQLITE_BUSY variant). */
-const isBusy = (error: SqlError): boolean => sqliteCode(error)?.startsWith("SQLITE_BUSY") === true
+export const isBusy = (error: SqlError): boolean => sqliteCode(error)?.startsWith("SQLITE_BUSY") === true
 
 /**
  * Whether a ROLLBACK failed because no transaction was open: the BEGIN itself
