@@ -276,8 +276,8 @@ const readOnlyUrl = (url: string): string => {
  * (`transformJson: false`, no name transforms), so payload keys are never
  * rewritten. Failing to connect — refused, unreachable, or a server that
  * never answers, within `connectTimeout` — is a `StorageError`; so is a
- * statement that outlives `statementTimeout`. A failing migration is
- * `MigrationFailed`. Statements outside a transaction run on connections the
+ * statement that outlives `statementTimeout`, the migration lock's wait
+ * included. A failing migration is `MigrationFailed`. Statements outside a transaction run on connections the
  * store holds from its pool, not a checkout each (pg/heldConnections.ts).
  */
 export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageError | MigrationFailed> =>
@@ -313,7 +313,7 @@ export const layerFromClient = (
 const storeLayer = (
   options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce">,
   held: HeldConnections | undefined
-): Layer.Layer<JobStore, MigrationFailed, PgClient.PgClient> =>
+): Layer.Layer<JobStore, MigrationFailed | StorageError, PgClient.PgClient> =>
   Layer.effect(
     JobStore,
     Effect.gen(function*() {

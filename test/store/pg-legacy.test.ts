@@ -346,7 +346,7 @@ describe("R16 PostgreSQL legacy values that cannot be converted", () => {
           yield* sql.unsafe(corrupt)
           const before = yield* snapshot
           const error = yield* Effect.flip(PgStore.migrate)
-          assert.strictEqual(error._tag, "MigrationFailed")
+          if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
           assert.strictEqual(error.migration_id, 2)
           assert.strictEqual(error.migration_name, "current_schema")
           assert.match(error.message, mentions)

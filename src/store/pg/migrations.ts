@@ -4,13 +4,14 @@
  */
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
-import { MigrationFailed, type StorageError } from "../StoreErrors.js"
+import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { retryOutermost } from "./transaction.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
@@ -51,21 +52,27 @@ const loader: Migrator.Loader = Effect.tryPromise({
   )
 )
 
+/** The wait for the migration lock failed (the statement timeout ended it): the database was busy, nothing was migrated. */
+const lockNotGot = (cause: SqlError): StorageError =>
+  new StorageError({ operation: "PgStore.migrate, waiting for the migration lock", cause })
+
 /**
  * Applies the pending migrations and returns the ones it applied (none on an
  * up-to-date database). Fresh and legacy databases take the same path.
  *
  * Concurrent callers are serialised by a transaction-scoped advisory lock
  * taken before the Migrator looks at its table, so two processes starting
- * on a fresh database do not race to create it.
+ * on a fresh database do not race to create it. That lock not got within
+ * `statementTimeout` is a `StorageError` (no migration ran), as on SQLite.
  */
-export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, MigrationFailed, SqlClient.SqlClient> =
+export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, MigrationFailed | StorageError, SqlClient.SqlClient> =
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     // A transient failure (a deadlock, a statement name another client of a transaction-mode
     // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
     return yield* retryOutermost(sql.withTransaction(Effect.gen(function*() {
-      yield* sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`
+      // Not got within `statementTimeout` (another process migrating): nothing ran, the database was busy.
+      yield* Effect.mapError(sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`, lockNotGot)
       // Read under the lock: a second process migrating at once waits above, then finds the
       // version the first left, and reports nothing applied.
       const before = yield* schemaVersion
@@ -93,7 +100,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
       )
     ),
     Effect.mapError((error) =>
-      error instanceof MigrationFailed ? error : new MigrationFailed({ dialect: "pg", migration_id: null, migration_name: null, statement: null, cause: error })
+      error instanceof MigrationFailed || error instanceof StorageError ? error : new MigrationFailed({ dialect: "pg", migration_id: null, migration_name: null, statement: null, cause: error })
     ),
     Effect.withSpan("PgStore.migrate")
   )

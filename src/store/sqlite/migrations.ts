@@ -18,9 +18,9 @@ import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
-import { MigrationFailed, type StorageError } from "../StoreErrors.js"
+import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { splitStatements } from "./sqlScript.js"
-import { makeWriteTransaction, readBusyTimeout } from "./transaction.js"
+import { isBusy, makeWriteTransaction, readBusyTimeout } from "./transaction.js"
 
 /**
  * Where the SQL files are, relative to this module: `src/store/sqlite/` in
@@ -122,15 +122,20 @@ const asMigrationFailed = (cause: unknown): MigrationFailed => {
   return new MigrationFailed({ dialect: "sqlite", migration_id: null, migration_name: null, statement: null, cause })
 }
 
+/** The migration's wait for the write lock ran out (SQLITE_BUSY): the database was busy, nothing was migrated. */
+const lockNotGot = (cause: SqlError): StorageError =>
+  new StorageError({ operation: "SqliteStore.migrate, waiting for the database's write lock", cause })
+
 /**
  * Applies every pending migration found in `directory`, all or nothing, and
  * returns the ones it applied as `[id, name]` (empty when the database is up
  * to date). Tests use a directory holding the files up to some migration to
- * build a database as that migration left it.
+ * build a database as that migration left it. A write lock another
+ * connection holds past the budget is a `StorageError` (no migration ran).
  */
 export const migrateFrom = (directory: URL): Effect.Effect<
   ReadonlyArray<readonly [id: number, name: string]>,
-  MigrationFailed,
+  MigrationFailed | StorageError,
   SqlClient.SqlClient
 > =>
   Effect.gen(function*() {
@@ -145,7 +150,9 @@ export const migrateFrom = (directory: URL): Effect.Effect<
     // leave other tables' references alone; `foreign_key_check` before the commit then refuses any
     // reference left dangling, so the database ends exactly as consistent as with them on.
     yield* sql`PRAGMA foreign_keys = OFF`
+    let begun = false
     return yield* inTransaction(Effect.gen(function*() {
+      begun = true
       // Read under the write lock the whole run holds: a second process migrating at once waits
       // here, then finds the version the first left, and reports nothing applied.
       const before = yield* Effect.mapError(schemaVersion, asMigrationFailed)
@@ -157,6 +164,9 @@ export const migrateFrom = (directory: URL): Effect.Effect<
       yield* recordMigration({ before, applied })
       return applied
     })).pipe(
+      // The write lock never got within the budget (another connection held it): no migration ran, the
+      // database was busy — a StorageError, as on PostgreSQL when the migration lock is not got in time.
+      Effect.catchIf((error): error is SqlError => !begun && error instanceof SqlError && isBusy(error), (cause) => Effect.fail(lockNotGot(cause))),
       Effect.ensuring(Effect.ignore(Effect.zipRight(sql`PRAGMA legacy_alter_table = OFF`, sql`PRAGMA foreign_keys = ON`)))
     )
   }).pipe(
@@ -172,7 +182,7 @@ export const migrateFrom = (directory: URL): Effect.Effect<
 /** Applies every pending migration shipped in `migrations/sqlite/` (see `migrateFrom`). */
 export const migrate: Effect.Effect<
   ReadonlyArray<readonly [id: number, name: string]>,
-  MigrationFailed,
+  MigrationFailed | StorageError,
   SqlClient.SqlClient
 > = migrateFrom(migrationsDirectory)
 

@@ -151,7 +151,7 @@ interface Group {
 }
 
 /** Whether a failure is SQLite's "database is locked" (any SQLITE_BUSY variant). */
-const isBusy = (error: SqlError): boolean => sqliteCode(error)?.startsWith("SQLITE_BUSY") === true
+export const isBusy = (error: SqlError): boolean => sqliteCode(error)?.startsWith("SQLITE_BUSY") === true
 
 /**
  * Whether a ROLLBACK failed because no transaction was open: the BEGIN itself
@@ -175,10 +175,23 @@ export const forgetTakeOver = (sql: SqlClient.SqlClient): void => {
   takenOver.delete(sql)
 }
 
-/** Runs `effect` (a BEGIN IMMEDIATE, or one write statement) again while it meets the write lock, up to `lockWaitMs`. */
+/** An `uninterruptibleMask`'s `restore`: the caller's own interruptibility for what it wraps. */
+type Restore = <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
+
+/**
+ * Runs `effect` (a BEGIN IMMEDIATE, or one write statement) again while it meets the write lock, up to `lockWaitMs`.
+ *
+ * The sleeps between tries are as interruptible as the caller (`restore`, when the wait runs in an
+ * uninterruptible region): a try that failed with SQLITE_BUSY began nothing and changed nothing, so an
+ * interrupt then ends the wait at once, where before it waited out the whole budget (a shutdown delayed up
+ * to `busyTimeoutMs`). A try itself is one synchronous statement: once it succeeds, the caller's region
+ * holds on, and a begun transaction still ends by COMMIT or ROLLBACK.
+ */
 const waitingForWriteLock = <A, E, R>(
   effect: Effect.Effect<A, E | SqlError, R>,
-  lockWaitMs: number
+  lockWaitMs: number,
+  // Outside a region of the store's own (`single`, `unsynced`), the sleeps are already as interruptible as the caller.
+  restore: Restore = (sleep) => sleep
 ): Effect.Effect<A, E | SqlError, R> => {
   const attempt = (startedAt: number, delayMs: number): Effect.Effect<A, E | SqlError, R> =>
     Effect.catchIf(
@@ -188,7 +201,7 @@ const waitingForWriteLock = <A, E, R>(
         Effect.zipRight(
           // Write locks are held for milliseconds, so poll often (at most every ~10 ms);
           // jitter keeps two waiting connections from retrying in lockstep.
-          sleepRealTime(delayMs * (0.5 + Math.random())),
+          restore(sleepRealTime(delayMs * (0.5 + Math.random()))),
           Effect.suspend(() => attempt(startedAt, Math.min(delayMs * 2, 10)))
         )
     )
@@ -242,7 +255,7 @@ export const makeWriteTransaction = (
         takenOver.set(sql, lockWaitMs)
       })
     )
-  const begin = (conn: Connection) =>
+  const begin = (conn: Connection, restore: Restore) =>
     own !== undefined && takenOver.has(sql)
       // The store's own client, its busy timeout taken over: BEGIN IMMEDIATE at once, waiting only when the lock is taken.
       ? Effect.suspend(() => {
@@ -251,13 +264,13 @@ export const makeWriteTransaction = (
           return Effect.void
         } catch (error) {
           return error instanceof SqlError && isBusy(error)
-            ? waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs)
+            ? waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs, restore)
             : Effect.fail(error as SqlError)
         }
       })
       : Effect.zipRight(
       takeOver((statement) => conn.executeUnprepared(statement, [], undefined)),
-      waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs)
+      waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs, restore)
     )
   const rollback = (conn: Connection) => Effect.catchIf(execute(conn, "ROLLBACK"), isNoTransaction, () => Effect.void)
 
@@ -325,7 +338,7 @@ export const makeWriteTransaction = (
    * committing, and leads it.
    */
   const ownTransaction = <A, E, R>(
-    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+    restore: Restore,
     inside: (conn: Connection, id: number) => Effect.Effect<Exit.Exit<A, E>, never, R>
   ): Effect.Effect<A, E | SqlError, R> => {
     // Opened before the connection is ours: callers arriving while this one waits for it queue here.
@@ -333,7 +346,7 @@ export const makeWriteTransaction = (
     if (opened !== undefined) group = opened
     const body = (conn: Connection) =>
       Effect.flatMap(
-        Effect.zipRight(begin(conn), inside(conn, 0)),
+        Effect.zipRight(begin(conn, restore), inside(conn, 0)),
         (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : end(exit, conn)
       )
     const close = () => opened !== undefined && closeGroup(opened)
@@ -357,7 +370,7 @@ export const makeWriteTransaction = (
    */
   const ownRun = <A, E, R>(
     own: OwnConnection,
-    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+    restore: Restore,
     body: (conn: Connection) => Effect.Effect<A, E, R>,
     close: () => void
   ): Effect.Effect<A, E, R> => {
@@ -489,7 +502,7 @@ export const makeWriteTransaction = (
    */
   const joinGroup = <A, E, R>(
     current: Group,
-    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+    restore: Restore,
     inside: (conn: Connection, id: number) => Effect.Effect<Exit.Exit<A, E>, never, R>,
     alone: () => Effect.Effect<A, E | SqlError, R>
   ): Effect.Effect<A, E | SqlError, R> => {
@@ -584,7 +597,7 @@ export const makeWriteTransaction = (
    */
   const ownStepTransaction = <A, E>(
     own: OwnConnection,
-    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+    restore: Restore,
     now: () => Exit.Exit<A, E>
   ): Effect.Effect<A, E | SqlError> => {
     const opened: Group | undefined = groupCommitting ? { conn: undefined, line: [], committed: [], served: 0 } : undefined
@@ -606,7 +619,7 @@ export const makeWriteTransaction = (
     const run = Effect.suspend((): Effect.Effect<A, E | SqlError> => {
       const conn = own.connection
       if (!own.lock.tryTake()) {
-        return Effect.zipRight(Effect.onInterrupt(own.lock.acquire(restore), () => Effect.sync(close)), released(body(conn, begin(conn))))
+        return Effect.zipRight(Effect.onInterrupt(own.lock.acquire(restore), () => Effect.sync(close)), released(body(conn, begin(conn, restore))))
       }
       try {
         own.runNow("BEGIN IMMEDIATE")
@@ -614,7 +627,7 @@ export const makeWriteTransaction = (
         // The write lock held by another connection: wait for it as `begin` does; any other failure is the change's.
         return released(
           error instanceof SqlError && isBusy(error)
-            ? body(conn, waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs))
+            ? body(conn, waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs, restore))
             : Effect.fail(error as SqlError)
         )
       }
