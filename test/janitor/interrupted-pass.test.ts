@@ -107,6 +107,16 @@ const everyPurgeSummarised = Effect.gen(function*() {
   return { purged, summaries }
 })
 
+/** A `Janitor.runOnce` interrupted by its caller once the gate has held it: the interrupt's exit. */
+const runOnceInterruptedAtGate = (gate: Gate) =>
+  Effect.gen(function*() {
+    const pass = yield* Effect.fork(Janitor.runOnce({ olderThan: "30 days" }))
+    yield* Deferred.await(gate.committed)
+    const interrupting = yield* Effect.fork(Fiber.interrupt(pass))
+    yield* Deferred.succeed(gate.go, undefined)
+    return yield* Fiber.join(interrupting)
+  })
+
 const run = (backend: Backend, gate: Gate, body: Effect.Effect<void, unknown, JobStore | FlightRecorder.FlightRecorder | Scope.Scope>) =>
   Effect.scoped(body).pipe(
     Effect.provide(FlightRecorder.layer({ retention: "1 minute", purgeBatchSize: BATCH }).pipe(Layer.provideMerge(gatedStore(backend, gate))))
@@ -136,11 +146,7 @@ for (const backend of [sqliteFile, postgres("janitor_interrupted")]) {
         const gate = yield* makeGate({ holdAt: 3 })
         yield* run(backend, gate, Effect.gen(function*() {
           yield* oldEvents
-          const pass = yield* Effect.fork(Janitor.runOnce({ olderThan: "30 days" }))
-          yield* Deferred.await(gate.committed)
-          const interrupting = yield* Effect.fork(Fiber.interrupt(pass))
-          yield* Deferred.succeed(gate.go, undefined)
-          assert.isTrue(Exit.isInterrupted(yield* Fiber.join(interrupting)))
+          assert.isTrue(Exit.isInterrupted(yield* runOnceInterruptedAtGate(gate)))
           assert.strictEqual((yield* everyPurgeSummarised).purged, 3 * BATCH)
         }))
       }), 60_000)
@@ -150,11 +156,7 @@ for (const backend of [sqliteFile, postgres("janitor_interrupted")]) {
         const gate = yield* makeGate({ holdPrune: true })
         yield* run(backend, gate, Effect.gen(function*() {
           yield* oldEvents
-          const pass = yield* Effect.fork(Janitor.runOnce({ olderThan: "30 days" }))
-          yield* Deferred.await(gate.committed)
-          const interrupting = yield* Effect.fork(Fiber.interrupt(pass))
-          yield* Deferred.succeed(gate.go, undefined)
-          yield* Fiber.join(interrupting)
+          yield* runOnceInterruptedAtGate(gate)
           const { purged, summaries } = yield* everyPurgeSummarised
           assert.strictEqual(purged, EVENTS)
           assert.strictEqual(summaries.length, 1, "one summary, the pruning's: the purge is not counted twice")
