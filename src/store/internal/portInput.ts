@@ -108,7 +108,7 @@ const withId = <A extends string, B, E, R>(
  * means "all" — every job listed, a job of any kind claimed.
  */
 const namedOnly = <A, I>(
-  schema: Schema.Struct<Schema.Struct.Fields> & Schema.Schema<A, I>,
+  schema: Schema.Schema<A, I> & { readonly fields: Schema.Struct.Fields },
   subject: string,
   extra: ReadonlyArray<string> = []
 ) => {
@@ -143,7 +143,8 @@ const decode = {
     limit: optional(PageLimit),
     cursor: optional(Schema.String)
   }), "JobFilter"),
-  transition: decodeWith(Schema.Struct({
+  // Only the fields it names, as a patch: a misspelt `reasn` was dropped and the move went ahead without it.
+  transition: namedOnly(Schema.Struct({
     job_id: JobId,
     to: JobState,
     from: optional(JobState),
@@ -163,7 +164,7 @@ const decode = {
     error_message: ErrorMessage,
     events: optional(Builder)
   }), "JobPatch"),
-  release: decodeWith(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
+  release: namedOnly(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
   unreadable: decodeWith(Schema.Struct({ job_id: JobId, reason: NonEmptyText }), "UnreadableJobFailure"),
   // Only the Schema: finishRunningJob has tried the hand check (commonEnd) already.
   runningJobEnd: decodeWith(RunningJobEnd, "RunningJobEnd"),
@@ -171,7 +172,7 @@ const decode = {
   runSettle: decodeWith(RunSettle, "RunSettle"),
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
-  runEnd: decodeWith(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
+  runEnd: namedOnly(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
   nodeStart: decodeWith(Schema.Struct({
     workflow_run_id: WorkflowRunId,
     node_id: NonEmptyText,

@@ -5,9 +5,10 @@
 import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
+import type { DecodeFailure } from "../../../src/domain/Errors.js"
 import { JobMetrics } from "../../../src/domain/JobMetrics.js"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { encode, expectTag, failureOf, ids, jobEvent, millis, newJob } from "../fixtures.js"
+import { encode, expectTag, failureOf, ids, jobEvent, millis, newJob, tagOf } from "../fixtures.js"
 import { type Backend, storeTest, withTwoStores } from "../../support/backend.js"
 
 /** updateJob / setPinned contract tests. */
@@ -81,6 +82,29 @@ export const updateContract = (backend: Backend): void => {
           assert.deepStrictEqual(error.issues.map((issue) => issue.path), keys, JSON.stringify(patch))
         }
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), before)
+        assert.deepStrictEqual((yield* store.listEvents({ job_id: job.job_id })).items, [])
+      }))
+
+    test("R5 transition, finishRun and releaseRun refuse a key their request does not name with DecodeFailure naming it; nothing moved, no event written", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        const run = yield* store.createRun(job.job_id)
+        const before = encode.job(yield* store.getJob(job.job_id))
+        // Dropped, each went ahead without it: a misspelt reason lost, a run_after that was meant as a delay ignored.
+        const moves: ReadonlyArray<readonly [Effect.Effect<unknown, unknown>, string]> = [
+          [store.transition({ job_id: job.job_id, to: "cancelled", reasn: "operator", events: () => [jobEvent(job)] } as never), "reasn"],
+          [store.transition({ job_id: job.job_id, to: "failed", error_mesage: "x" } as never), "error_mesage"],
+          [store.finishRun(run.id, "failed", { error_mesage: "x" } as never), "error_mesage"],
+          [store.releaseRun(run.id, { reason: "shutdown", reasn: "x" } as never), "reasn"]
+        ]
+        for (const [move, key] of moves) {
+          const error = yield* failureOf(move)
+          assert.strictEqual(tagOf(error), "DecodeFailure", String(error))
+          assert.deepStrictEqual((error as DecodeFailure).issues.map((issue) => issue.path), [key])
+        }
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), before)
+        assert.strictEqual((yield* store.getRun(run.id)).status, "running")
         assert.deepStrictEqual((yield* store.listEvents({ job_id: job.job_id })).items, [])
       }))
 
