@@ -16,7 +16,7 @@ const SEARCH_OPTIONS: ReadonlyArray<string> = ["limit"]
 
 /**
  * A checked search: the abbreviation spelled out, and how many ids to return
- * (1..1000, default 10). Options read once, as every port option is: a
+ * (a whole number ≥ 1, at most 1000 returned; default 10). Options read once, as every port option is: a
  * misspelt key or one that throws when read is a `DecodeFailure`.
  */
 export const jobIdSearch = (
@@ -25,13 +25,15 @@ export const jobIdSearch = (
 ): Effect.Effect<{ readonly abbreviation: IdAbbreviation.IdAbbreviation; readonly limit: number }, DecodeFailure> => {
   const read = readOptions(options, SEARCH_OPTIONS, "FindJobIdsOptions")
   if (read instanceof DecodeFailure) return Effect.fail(read)
-  return Effect.map(IdAbbreviation.parse(abbreviation), (parsed) => {
-    const limit = read.limit
-    return {
-      abbreviation: parsed,
-      limit: limit === undefined || !Number.isFinite(limit) ? 10 : Math.max(1, Math.min(1000, Math.floor(limit)))
-    }
-  })
+  const limit = read.limit
+  // As a page limit: NaN (an unset environment variable through Number) quietly became 10.
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1)) {
+    return Effect.fail(new DecodeFailure({
+      subject: "FindJobIdsOptions",
+      issues: [{ path: "limit", message: "Expected a page size: a whole number of at least 1" }]
+    }))
+  }
+  return Effect.map(IdAbbreviation.parse(abbreviation), (parsed) => ({ abbreviation: parsed, limit: Math.min(1000, limit ?? 10) }))
 }
 
 const decodeIdRows = decodeRows(rowDecoder(Schema.Struct({ id: JobId }), "ai_jobs"))

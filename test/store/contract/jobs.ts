@@ -217,6 +217,12 @@ export const jobContract = (backend: Backend): void => {
           const error = expectTag(yield* failureOf(store.findJobIds(text)), "DecodeFailure")
           assert.strictEqual(error.subject, "abbreviated id", text)
         }
+        // A limit no page size can be (NaN from an unset environment variable quietly became 10).
+        for (const limit of [Number.NaN, 0, -1, 2.5, Infinity]) {
+          const error = expectTag(yield* failureOf(store.findJobIds("fd5b541b", { limit })), "DecodeFailure")
+          assert.deepStrictEqual(error.issues.map((issue) => issue.path), ["limit"], String(limit))
+        }
+        assert.deepStrictEqual(yield* store.findJobIds("fd5b541b", { limit: 5000 }), [j1], "a large limit is capped, not refused")
       }))
   })
 
