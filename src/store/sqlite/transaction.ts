@@ -305,6 +305,21 @@ export const makeWriteTransaction = (
       ? Effect.zipRight(commit(conn), exit)
       : Effect.zipRight(undo(conn), exit)
 
+  /**
+   * Whether the transaction in a fiber's context has ended: a fiber forked inside `transaction` or
+   * `readConsistent` inherits its connection, and may write after the region is over. On the store's own
+   * connection SQLite says whether any transaction is open; none means that one ended, and joining it
+   * would run a SAVEPOINT that begins a transaction nobody ends — the change told success, never
+   * committed, the write lock held until the next ROLLBACK (found by an outside probe). Refused instead,
+   * as PostgreSQL refuses a statement on a transaction that has ended.
+   */
+  const ended = (conn: Connection): boolean => own !== undefined && conn === own.connection && !own.inTransaction()
+  const endedError = () =>
+    new SqlError({
+      cause: new Error("the transaction this fiber was forked in has ended"),
+      message: "a write from a fiber forked inside a transaction that has ended: fork work that must commit on its own outside the transaction"
+    })
+
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.withFiberRuntime<A, E | SqlError, R>((fiber) => {
@@ -320,6 +335,7 @@ export const makeWriteTransaction = (
         if (current._tag === "Some") {
           // Nested: a savepoint, rolled back alone on failure (never released, as in @effect/sql).
           const [conn, depth] = current.value
+          if (ended(conn)) return Effect.fail(endedError())
           const id = depth + 1
           return Effect.flatMap(
             Effect.zipRight(execute(conn, `SAVEPOINT effect_sql_${id}`), inside(conn, id)),
@@ -699,7 +715,8 @@ export const makeWriteTransaction = (
       if (current._tag === "Some") {
         // The caller's transaction, on the store's connection (whose permit it holds): joined, now.
         // (A transaction of another client's in context: its connection, through `exec`.)
-        return current.value[0] === own.connection ? exitNow(make, run) as Exit.Exit<A, E> : runThrough<A, E>(make, exec)
+        if (current.value[0] !== own.connection) return runThrough<A, E>(make, exec)
+        return ended(own.connection) ? Exit.fail(endedError()) as Exit.Exit<A, E> : exitNow(make, run) as Exit.Exit<A, E>
       }
       // The first write on the connection takes its busy timeout over (`begin`'s other path).
       if (!takenOver.has(sql)) return transaction(runThrough<A, E>(make, exec)) as Effect.Effect<A, E>
@@ -739,16 +756,18 @@ export const makeWriteTransaction = (
     })
 
   const single = <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, E | SqlError, R> =>
-    Effect.withFiberRuntime<A, E | SqlError, R>((fiber) =>
-      Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some"
-        ? effect
-        : Effect.zipRight(takeOver((statement) => sql.unsafe(statement)), waitingForWriteLock(effect, lockWaitMs))
-    )
+    Effect.withFiberRuntime<A, E | SqlError, R>((fiber) => {
+      const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
+      if (current._tag === "Some") return ended(current.value[0]) ? Effect.fail(endedError()) : effect
+      return Effect.zipRight(takeOver((statement) => sql.unsafe(statement)), waitingForWriteLock(effect, lockWaitMs))
+    })
 
   const join = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-    Effect.withFiberRuntime<A, E | SqlError, R>((fiber) =>
-      Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some" ? effect : transaction(effect)
-    )
+    Effect.withFiberRuntime<A, E | SqlError, R>((fiber) => {
+      const current = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
+      if (current._tag === "Some") return ended(current.value[0]) ? Effect.fail(endedError()) : effect
+      return transaction(effect)
+    })
 
   // Below FULL (2) a commit is not fsynced anyway: nothing to lower.
   const lowered = synchronous >= 2
