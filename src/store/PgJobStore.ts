@@ -239,8 +239,9 @@ const acquirePool = (options: PgStoreOptions) =>
             idle_in_transaction_session_timeout: statementMs
           }),
           ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
-          // Each connection sets DateStyle = ISO as it connects (pg/isoDates.ts).
-          Client: isoDates(options.preparedStatements === false ? Pg.Client : preparingClient(prepared)) as unknown as new() => Pg.ClientBase
+          // Each connection sets DateStyle = ISO before it is handed out (pg/isoDates.ts).
+          onConnect: isoDates,
+          ...(options.preparedStatements === false ? {} : { Client: preparingClient(prepared) as unknown as new() => Pg.ClientBase })
         })
         // An idle client's error (a server restart) surfaces on its next use; unhandled it would crash the process.
         pool.on("error", () => {})
