@@ -113,20 +113,7 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
     olderThan: options.olderThan,
     keepNewest: options.keepNewest,
     dryRun: dry_run,
-    events: (counts) =>
-      // Built here from counts: an invalid summary is a bug, not bad input.
-      Effect.map(
-        Effect.orDie(recorder.build({
-          kind: "gc_summary",
-          items_scanned: counts.scanned,
-          items_pruned: counts.pruned,
-          items_spared_pinned: counts.spared_pinned,
-          items_spared_window: counts.spared_window,
-          dry_run,
-          ...(options.eventsPurged === undefined ? {} : { events_purged: options.eventsPurged })
-        })),
-        (summary) => [summary]
-      )
+    events: (counts) => Effect.map(gcSummary(recorder, counts, dry_run, options.eventsPurged), (summary) => [summary])
   })
   yield* Effect.annotateCurrentSpan({ "hsk.gc.scanned": report.scanned, "hsk.gc.pruned": report.pruned })
   return {
@@ -136,6 +123,26 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
     ...(options.eventsPurged === undefined ? {} : { events_purged: options.eventsPurged })
   } satisfies JanitorReport
 })
+
+/** The `gc_summary` record of a pass's counts; built here from counts, so an invalid one is a bug, not bad input. */
+const gcSummary = (
+  recorder: FlightRecorder["Type"],
+  counts: { readonly scanned: number; readonly pruned: number; readonly spared_pinned: number; readonly spared_window: number },
+  dry_run: boolean,
+  eventsPurged: number | undefined
+) =>
+  Effect.orDie(recorder.build({
+    kind: "gc_summary",
+    items_scanned: counts.scanned,
+    items_pruned: counts.pruned,
+    items_spared_pinned: counts.spared_pinned,
+    items_spared_window: counts.spared_window,
+    dry_run,
+    ...(eventsPurged === undefined ? {} : { events_purged: eventsPurged })
+  }))
+
+/** No job scanned or pruned: the counts of a summary that records a purge alone. */
+const NOTHING_PRUNED = { scanned: 0, pruned: 0, spared_pinned: 0, spared_window: 0 }
 
 /**
  * Why `dryRun` is refused, or undefined. Only `true` and `false` (or leaving it out) say what a
@@ -235,15 +242,7 @@ const recordPurge = (unrecorded: Unrecorded) =>
     const store = yield* JobStore
     const recorder = yield* FlightRecorder
     const purged = unrecorded.purged
-    const summary = yield* Effect.orDie(recorder.build({
-      kind: "gc_summary",
-      items_scanned: 0,
-      items_pruned: 0,
-      items_spared_pinned: 0,
-      items_spared_window: 0,
-      dry_run: false,
-      events_purged: purged
-    }))
+    const summary = yield* gcSummary(recorder, NOTHING_PRUNED, false, purged)
     yield* store.appendEvents([summary])
     unrecorded.purged -= purged
   }).pipe(

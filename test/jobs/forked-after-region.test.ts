@@ -12,6 +12,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -20,7 +21,7 @@ import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { realSleep, sharedBackends } from "./shared-database.js"
+import { sharedBackends } from "./shared-database.js"
 
 for (const backend of sharedBackends) {
   describe(`a write forked inside a region that has ended, on ${backend.name}`, () => {
@@ -36,8 +37,10 @@ for (const backend of sharedBackends) {
         ]
         for (const [index, region] of regions.entries()) {
           const job = yield* jobs.submit(summarize())
-          // Forked inside the region; it writes only once the region has ended.
-          const child = yield* region(Effect.zipRight(realSleep(30), jobs.cancel(job.job_id)))
+          // Forked inside the region; it writes only once the region has ended (let go after it returned).
+          const regionEnded = yield* Deferred.make<void>()
+          const child = yield* region(Effect.zipRight(Deferred.await(regionEnded), jobs.cancel(job.job_id)))
+          yield* Deferred.succeed(regionEnded, undefined)
           const exit = yield* Fiber.await(child)
           assert.isTrue(Exit.isFailure(exit), `region ${index}: not told success`)
           if (Exit.isFailure(exit)) {

@@ -97,15 +97,22 @@ const interruptWhileLocked = <A, E>(effect: Effect.Effect<A, E>, held: () => boo
     yield* interruptInTime(fiber, held)
   })
 
+/** `setUp`, then `write` interrupted while another connection holds the lock (`interruptWhileLocked`), the lock let go after. */
+const interruptedUnderLock = <A, E>(write: (store: JobStore["Type"]) => Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const { holder, store } = yield* setUp
+    holder.take()
+    yield* interruptWhileLocked(write(store), holder.held)
+    holder.release()
+    return { holder, store }
+  })
+
 describe("SQLite: a write waiting for another connection's write lock is interruptible", () => {
   it.scopedLive(
     "a createJob with its record (a step, its own transaction) interrupted while it waits for the lock ends at once and writes nothing",
     () =>
       Effect.gen(function*() {
-        const { holder, store } = yield* setUp
-        holder.take()
-        yield* interruptWhileLocked(store.createJob(newJob(), { events: (job) => [jobEvent(job)] }), holder.held)
-        holder.release()
+        const { holder, store } = yield* interruptedUnderLock((store) => store.createJob(newJob(), { events: (job) => [jobEvent(job)] }))
         assert.deepStrictEqual([holder.count("ai_jobs"), holder.count("flight_recorder_events")], [1, 0], "nothing of the interrupted write")
         // The connection is left as it was: the next write begins and commits.
         yield* store.createJob(newJob(), { events: (job) => [jobEvent(job)] })
@@ -118,13 +125,10 @@ describe("SQLite: a write waiting for another connection's write lock is interru
     "a caller's transaction of several statements (store.transaction) interrupted while it waits for the lock ends at once and writes nothing",
     () =>
       Effect.gen(function*() {
-        const { holder, store } = yield* setUp
-        holder.take()
-        const two = store.transaction(Effect.zipRight(store.createJob(newJob()), store.createJob(newJob())))
-        yield* interruptWhileLocked(two, holder.held)
-        holder.release()
+        const two = (store: JobStore["Type"]) => store.transaction(Effect.zipRight(store.createJob(newJob()), store.createJob(newJob())))
+        const { holder, store } = yield* interruptedUnderLock(two)
         assert.strictEqual(holder.count("ai_jobs"), 1, "nothing of the interrupted transaction")
-        yield* two
+        yield* two(store)
         assert.strictEqual(holder.count("ai_jobs"), 3)
       }),
     TEST_TIMEOUT_MS
@@ -134,10 +138,7 @@ describe("SQLite: a write waiting for another connection's write lock is interru
     "a lone write statement (createJob without records) interrupted while it waits for the lock ends at once and writes nothing",
     () =>
       Effect.gen(function*() {
-        const { holder, store } = yield* setUp
-        holder.take()
-        yield* interruptWhileLocked(store.createJob(newJob()), holder.held)
-        holder.release()
+        const { holder } = yield* interruptedUnderLock((store) => store.createJob(newJob()))
         assert.strictEqual(holder.count("ai_jobs"), 1, "nothing of the interrupted write")
       }),
     TEST_TIMEOUT_MS
