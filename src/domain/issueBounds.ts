@@ -13,6 +13,14 @@ export const MAX_DECODE_ISSUES = 50
 /** The longest issue message (and path) kept. */
 export const MAX_ISSUE_TEXT = 1_000
 
+/** The first `MAX_DECODE_ISSUES` of `issues`; past the bound the rest are counted in one last issue. */
+export const boundIssues = <I extends { readonly path: string; readonly message: string }>(
+  issues: ReadonlyArray<I>
+): Array<I | { readonly path: string; readonly message: string }> =>
+  issues.length <= MAX_DECODE_ISSUES
+    ? [...issues]
+    : [...issues.slice(0, MAX_DECODE_ISSUES), { path: "", message: `… and ${issues.length - MAX_DECODE_ISSUES} more issues` }]
+
 /** An issue's message or path, cut at `MAX_ISSUE_TEXT`, saying how long it was. */
 export const clipIssueText = (text: string): string => clipText(text, MAX_ISSUE_TEXT)
 

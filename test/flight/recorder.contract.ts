@@ -383,6 +383,22 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.strictEqual(yield* countRows, 1, "nothing purged")
       }).pipe(Effect.provide(backend.makeStoreWithSql())))
 
+    it.effect("R17 redaction rules that are all wrong are answered as a decode's issues are: the first 50, then a count of the rest", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        // 200 rules given as strings (a JSON config's) were 200 issues, each a line of the answer.
+        const rules = Array.from({ length: 200 }, (_, index) => `secret${index}`)
+        const failure = yield* Effect.flip(Effect.provide(
+          FlightRecorder.FlightRecorder,
+          FlightRecorder.layer({ redactionRules: rules as never }).pipe(Layer.provide(Layer.succeed(JobStore, store)))
+        ))
+        assert.strictEqual(failure._tag, "DecodeFailure")
+        const issues = (failure as { issues: ReadonlyArray<{ path: string; message: string }> }).issues
+        assert.strictEqual(issues.length, 51)
+        assert.deepStrictEqual(issues.slice(0, 2).map((issue) => issue.path), ["redactionRules.0", "redactionRules.1"])
+        assert.deepStrictEqual(issues[50], { path: "", message: "… and 150 more issues" })
+      }).pipe(Effect.provide(backend.makeStoreWithSql())))
+
     it.effect("R13 layerConfig reads the recorder's settings from Config", () =>
       Effect.gen(function*() {
         const recorder = yield* FlightRecorder.FlightRecorder

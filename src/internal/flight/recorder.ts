@@ -23,6 +23,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure, formatIssues } from "../../domain/Errors.js"
 import { readOptions } from "../../domain/knownOptions.js"
+import { boundIssues } from "../../domain/issueBounds.js"
 import type { EventRecord, EventType } from "../../domain/EventRecord.js"
 import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
 import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
@@ -160,7 +161,8 @@ const configIssues = (config: FlightRecorderConfig): ReadonlyArray<{ readonly pa
     : [{ path: "maxEventBytes", message: "Expected a whole number of bytes ≥ 1" }]),
   ...(config.redactionRules === undefined
     ? []
-    : Redactor.ruleIssues(config.redactionRules).map((issue) => ({ ...issue, path: issue.path === "" ? "redactionRules" : `redactionRules.${issue.path}` })))
+    // Bounded as a decode's issues are: ten thousand rules given as strings are one answer of 51 lines.
+    : boundIssues(Redactor.ruleIssues(config.redactionRules).map((issue) => ({ ...issue, path: issue.path === "" ? "redactionRules" : `redactionRules.${issue.path}` }))))
 ]
 
 /**
