@@ -35,6 +35,8 @@ interface RawTarget {
   /** An upsert over a taken event id, in this dialect. */
   readonly upserts: (eventId: string) => ReadonlyArray<string>
   readonly grant: string
+  /** A grant renumbered before COMMIT: its deferred check, looking for the id it was inserted under, found none. */
+  readonly renumbered: ReadonlyArray<string>
 }
 
 const sqliteFile: RawTarget = {
@@ -73,7 +75,8 @@ const sqliteFile: RawTarget = {
     `INSERT INTO flight_recorder_events VALUES ('${eventId}', '2030-01-01T00:00:00.000Z', 'system', 'diagnostic', '${eventId}', NULL, NULL, '{"forged":true}')
        ON CONFLICT (event_id) DO UPDATE SET body = excluded.body`
   ],
-  grant: "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('9999-12-31T23:59:59.999Z')"
+  grant: "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('9999-12-31T23:59:59.999Z')",
+  renumbered: ["UPDATE flight_recorder_retention_grants SET grant_id = grant_id + 1000"]
 }
 
 const postgres: RawTarget = {
@@ -107,7 +110,11 @@ const postgres: RawTarget = {
     `INSERT INTO flight_recorder_events VALUES ('${eventId}', '2030-01-01T00:00:00Z', 'system', 'diagnostic', '${eventId}', NULL, NULL, '{"forged":true}')
        ON CONFLICT (event_id) DO UPDATE SET body = excluded.body`
   ],
-  grant: "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('9999-12-31T23:59:59.999Z')"
+  grant: "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('9999-12-31T23:59:59.999Z')",
+  renumbered: [
+    "UPDATE flight_recorder_retention_grants SET grant_id = DEFAULT",
+    "UPDATE flight_recorder_retention_grants SET cutoff = 'infinity'"
+  ]
 }
 
 for (const backend of [sqliteFile, postgres]) {
@@ -134,6 +141,10 @@ for (const backend of [sqliteFile, postgres]) {
         // Committed on its own, and committed at the end of an explicit transaction: both refused.
         assert.isNotNull(yield* Effect.promise(() => connection.run([backend.grant])), "a grant committed on its own")
         assert.isNotNull(yield* Effect.promise(() => connection.run(["BEGIN", backend.grant, "COMMIT"])), "a grant committed by COMMIT")
+        // Found by an outside probe on PostgreSQL: a grant given another id before COMMIT was committed.
+        for (const update of backend.renumbered) {
+          assert.isNotNull(yield* Effect.promise(() => connection.run(["BEGIN", backend.grant, update, "COMMIT"])), `a grant changed: ${update}`)
+        }
         if (backend === sqliteFile) {
           // Without foreign keys the deferred check would not run: such a connection may not take a grant at all.
           const noForeignKeys = raw({ foreignKeysOff: true })

@@ -82,7 +82,7 @@ describe("issue 16 h61 migration 0015: partial indexes for the run columns (Post
       // The store migrates on start: 0015 again, on a database with rows.
       const upgraded = yield* Layer.build(Layer.merge(PgStore.layer({ url: fresh }), rawPgClient(fresh)))
       assert.deepStrictEqual(yield* Effect.provide(runIndexes, upgraded), LEAN, "from 0014")
-      assert.strictEqual(yield* Effect.provide(Effect.flatMap(JobStore, (store) => store.schemaVersion), upgraded), 24)
+      assert.strictEqual(yield* Effect.provide(Effect.flatMap(JobStore, (store) => store.schemaVersion), upgraded), 25)
 
       const legacy = yield* freshPgDatabase("0015 reference")
       yield* Effect.provide(buildReferencePg, yield* Layer.build(rawPgClient(legacy)))
