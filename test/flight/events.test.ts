@@ -158,7 +158,10 @@ describe("R14 normalisation and redaction", () => {
     ["password assignments", "export DB_PASSWORD=hunter2 && login --password: s3cret", "export DB_PASSWORD=[REDACTED] && login --password: [REDACTED]"],
     ["named secrets in JSON, quoted values whole", `{"api_key": "k 1,2", "user": "ann", 'client-secret': 'x'}`, `{"api_key": "[REDACTED]", "user": "ann", 'client-secret': '[REDACTED]'}`],
     ["token and secret assignments", "MY_TOKEN=abc SECRET=xyz https://x/cb?access_token=t0&state=1", "MY_TOKEN=[REDACTED] SECRET=[REDACTED] https://x/cb?access_token=[REDACTED]&state=1"],
-    ["token and secret in prose kept", "unexpected token: } max_tokens: 4096 token_usage the secret: none", "unexpected token: } max_tokens: 4096 token_usage the secret: none"]
+    ["token and secret in prose kept", "unexpected token: } max_tokens: 4096 token_usage the secret: none", "unexpected token: } max_tokens: 4096 token_usage the secret: none"],
+    // Found by an outside probe: a flag's next word was stored (only `--password=…` was caught).
+    ["a secret after a --flag", `mysql --password hunter2 --api-key "k 1" --user ann --token abc`, `mysql --password [REDACTED] --api-key "[REDACTED]" --user ann --token [REDACTED]`],
+    ["a --flag followed by a flag, and single-dash prose, kept", "run --password --verbose; a one-time-password reset", "run --password --verbose; a one-time-password reset"]
   ]
   for (const [name, input, expected] of redactions) {
     it.effect(`R14 redacts ${name}`, () =>
@@ -176,6 +179,69 @@ describe("R14 normalisation and redaction", () => {
       }))
       assert.strictEqual(body["cwd"], "/srv/[REDACTED]")
       assert.deepStrictEqual(body["wsids"], ["ws-1", "Bearer [REDACTED]"])
+    }))
+
+  // Found by an outside probe (both stores alike): only each string was redacted, on its own, so a secret
+  // the JSON's structure names — a value under a secret's key, a secret in a key, a flag's next item — was stored.
+  it("R14 a secret named by the JSON's structure is redacted: a string under a secret's key, a secret in a key, the item after a --flag", () => {
+    const redactor = Redactor.make()
+    assert.deepStrictEqual(
+      sanitize({
+        password: "hunter2",
+        api_key: "abcd1234",
+        nested: { client_secret: "xyz789", DB_PASSWORD: "p", bot_token: "t", user: "ann" },
+        "password=hunter2": 1,
+        // Numbers and other values under such a name are kept (`token_count`), as are names that only contain a word.
+        token_count: 3,
+        prompt_tokens: "120",
+        password_set: true,
+        args: ["--password", "hunter2", "--user", "ann", "--token", "--verbose", "--client-secret", "s"]
+      }, redactor),
+      {
+        password: "[REDACTED]",
+        api_key: "[REDACTED]",
+        nested: { client_secret: "[REDACTED]", DB_PASSWORD: "[REDACTED]", bot_token: "[REDACTED]", user: "ann" },
+        "password=[REDACTED]": 1,
+        token_count: 3,
+        prompt_tokens: "120",
+        password_set: true,
+        args: ["--password", "[REDACTED]", "--user", "ann", "--token", "--verbose", "--client-secret", "[REDACTED]"]
+      }
+    )
+    // Without the default rules, no name is a secret's.
+    assert.deepStrictEqual(sanitize({ password: "hunter2", args: ["--password", "x"] }, Redactor.make({ withDefaults: false })), { password: "hunter2", args: ["--password", "x"] })
+  })
+
+  it.effect("R14 the recorder stores a structured secret redacted: an edit's applied_suggestions, a command's args", () =>
+    Effect.gen(function*() {
+      const edit = yield* bodyOf(withField("editor_edit", {
+        applied_suggestions: [{ password: "hunter2", nested: { client_secret: "xyz789" }, "password=hunter2": 1 }]
+      }))
+      assert.deepStrictEqual(edit["applied_suggestions"], [{ password: "[REDACTED]", nested: { client_secret: "[REDACTED]" }, "password=[REDACTED]": 1 }])
+      const command = yield* bodyOf(withField("terminal_command", { command: "mysql", args: ["--password", "hunter2"] }))
+      assert.deepStrictEqual(command["args"], ["--password", "[REDACTED]"])
+    }))
+
+  it.effect("R14 two keys that redaction makes one are refused, naming both, never one value lost", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(prepare(withField("editor_edit", { applied_suggestions: [{ "password=a": 1, "password=b": 2 }] })))
+      assert.instanceOf(error, InvalidEvent)
+      if (error instanceof InvalidEvent) {
+        assert.deepStrictEqual(error.reasons.map((reason) => reason.path), ["applied_suggestions.0"])
+        // Named as stored: the refusal does not quote the secrets either.
+        assert.include(error.reasons[0]!.message, `two keys are both stored as "password=[REDACTED]"`)
+        assert.notInclude(error.reasons[0]!.message, "password=a")
+      }
+    }))
+
+  it.effect("R14 the schemas' own field names are never redacted: a caller's rule matching one (/token/) leaves token_usage whole", () =>
+    Effect.gen(function*() {
+      const redactor = Redactor.make({ rules: [{ name: "tokens", pattern: /token/g, replacement: "[T]" }] })
+      const body = yield* bodyOf(validEvents.llm_inference, { redactor })
+      assert.deepStrictEqual(body["token_usage"], { prompt_tokens: 120, completion_tokens: 30, total_tokens: 150 })
+      // A caller's key is still the rule's: applied_suggestions' keys are no field names.
+      const edit = yield* bodyOf(withField("editor_edit", { applied_suggestions: [{ my_token: 1 }] }), { redactor })
+      assert.deepStrictEqual(edit["applied_suggestions"], [{ "my_[T]": 1 }])
     }))
 
   it.effect("R14 user rules apply after the defaults, on every match even without the g flag", () =>

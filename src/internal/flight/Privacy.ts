@@ -3,7 +3,9 @@
  *
  * - every string, keys and values at any depth, is NFC-normalised, so the same
  *   text is stored (and searched) the same way whatever its input form;
- * - every string value passes through the redactor (secrets never stored);
+ * - every string value, and every key but the schemas' field names, passes
+ *   through the redactor (secrets never stored), and so does a string under a
+ *   key, or after a `--flag`, that names a secret;
  * - raw content (prompts, responses, terminal output: `RawContentFields`; an
  *   edit's inserted and deleted text: `RawEditOpFields`) is dropped unless
  *   debug mode is on; a dropped prompt or response is replaced by its
@@ -14,7 +16,8 @@ import { createHash } from "node:crypto"
 import type { EventType } from "../../domain/EventRecord.js"
 import { RawContentFields, RawEditOpFields } from "../../domain/FlightEvent.js"
 import type { Json } from "../../domain/Json.js"
-import type { Redactor } from "./Redactor.js"
+import { eventFieldNames } from "./eventFieldNames.js"
+import { REDACTED, type Redactor } from "./Redactor.js"
 
 /** Default bound on one event's stored JSON: 64 KiB of UTF-8. */
 export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024
@@ -26,21 +29,33 @@ export type JsonObject = { readonly [key: string]: Json }
 export const sanitizeText = (text: string, redactor: Redactor): string => redactor.redact(text.normalize("NFC")).normalize("NFC")
 
 /**
- * NFC-normalises every key and string value, and redacts every string value;
- * a -0 becomes 0 (JSON text has no -0: the stored body says 0, so the
- * returned record must too, as domain/Json.ts does for job inputs).
+ * NFC-normalises and redacts every key and string value (R14); a -0 becomes 0 (JSON
+ * text has no -0: the stored body says 0, so the returned record must too, as
+ * domain/Json.ts does for job inputs). A secret in the JSON's structure is redacted
+ * too, not only one inside a string: a string under a key that names a secret
+ * (`{"password": "hunter2"}`, `client_secret`, `DB_PASSWORD`), and the word after a
+ * `--flag` naming one in a list (`args: ["--password", "hunter2"]`) — what the text
+ * rules redact in `password=hunter2` and `--password hunter2` (Redactor.namesSecret).
  */
 export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => void): Json => {
   if (typeof value === "string") return sanitizeText(value, redactor)
   if (typeof value === "number") return value === 0 ? 0 : value
-  if (Array.isArray(value)) return value.map((item: Json) => sanitize(item, redactor, onKeysMerged))
+  if (Array.isArray(value)) {
+    return value.map((item: Json, index) =>
+      typeof item === "string" && index > 0 && followsSecretFlag(value[index - 1], redactor) && !item.startsWith("-")
+        ? REDACTED
+        : sanitize(item, redactor, onKeysMerged)
+    )
+  }
   if (typeof value === "object" && value !== null) {
     const out: Record<string, Json> = {}
     for (const [key, item] of Object.entries(value)) {
-      const normalised = key.normalize("NFC")
-      // Two keys NFC makes one: the first's value would be lost (firstKeyCollision says where).
-      if (onKeysMerged !== undefined && Object.hasOwn(out, normalised)) onKeysMerged()
-      out[normalised] = sanitize(item, redactor, onKeysMerged)
+      const stored = storedKey(key, redactor)
+      // Two keys made one (by NFC, or by redacting a secret in them): the first's value would be lost (firstKeyCollision says where).
+      if (onKeysMerged !== undefined && Object.hasOwn(out, stored)) onKeysMerged()
+      out[stored] = typeof item === "string" && redactor.namesSecret?.(stored) === true
+        ? REDACTED
+        : sanitize(item, redactor, onKeysMerged)
     }
     return out
   }
@@ -48,16 +63,29 @@ export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => v
 }
 
 /**
- * The first object in `value` holding two keys that are one key once
- * NFC-normalised (`"é"` and `"e\u0301"`), as the path of that object and the
- * keys, or null. `sanitize` would keep only the last of them: a value lost
- * without a word, so such an event is refused instead. Searched only once
- * `sanitize` has said some keys merged.
+ * A key as stored: NFC-normalised and redacted, as text is (`{"password=hunter2": 1}` keeps no
+ * secret in its key) — but the schemas' own field names, which are no caller's text (eventFieldNames.ts).
+ */
+const storedKey = (key: string, redactor: Redactor): string =>
+  key === "" || eventFieldNames.has(key) ? key : sanitizeText(key, redactor)
+
+/** Whether `item` is a `--flag` naming a secret, so the word after it is one. */
+const followsSecretFlag = (item: Json | undefined, redactor: Redactor): boolean =>
+  typeof item === "string" && item.startsWith("--") && redactor.namesSecret?.(item.slice(2)) === true
+
+/**
+ * The first object in `value` holding two keys that are one key once stored
+ * (`storedKey`: NFC-normalised — `"é"` and `"e\u0301"` — and redacted —
+ * `"password=a"` and `"password=b"`), as the path of that object, the keys and
+ * their stored form, or null. `sanitize` would keep only the last of them: a value lost without a
+ * word, so such an event is refused instead. Searched only once `sanitize` has
+ * said some keys merged.
  */
 export const firstKeyCollision = (
   value: Json,
+  redactor: Redactor,
   path = ""
-): { readonly path: string; readonly keys: ReadonlyArray<string> } | null => {
+): { readonly path: string; readonly keys: ReadonlyArray<string>; readonly stored: string } | null => {
   if (typeof value !== "object" || value === null) return null
   const entries: ReadonlyArray<readonly [string, Json]> = Array.isArray(value)
     ? value.map((item: Json, index) => [String(index), item] as const)
@@ -65,14 +93,14 @@ export const firstKeyCollision = (
   if (!Array.isArray(value)) {
     const byForm = new Map<string, string>()
     for (const [key] of entries) {
-      const form = key.normalize("NFC")
+      const form = storedKey(key, redactor)
       const first = byForm.get(form)
-      if (first !== undefined) return { path, keys: [first, key] }
+      if (first !== undefined) return { path, keys: [first, key], stored: form }
       byForm.set(form, key)
     }
   }
   for (const [key, child] of entries) {
-    const found = firstKeyCollision(child, path === "" ? key : `${path}.${key}`)
+    const found = firstKeyCollision(child, redactor, path === "" ? key : `${path}.${key}`)
     if (found !== null) return found
   }
   return null

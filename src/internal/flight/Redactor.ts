@@ -94,6 +94,16 @@ export const privateKey: RedactionRule = {
   replacement: REDACTED
 }
 
+// The names a secret goes by, shared by the named-secret and secret-flag rules and by
+// `namesSecret` (a JSON key): names that are a secret whatever separates them from their
+// value; bare `token`/`secret`, which are one only in an assignment; and the suffixes a
+// name may take (`DB_PASSWORD_PROD`), at most three, which keeps every match linear.
+const SECRET_NAMES = String.raw`passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?(?:access[_-]?)?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token`
+const ASSIGNED_NAMES = String.raw`token|secret`
+const NAME_SUFFIXES = String.raw`(?:[_-][A-Za-z0-9]{1,32}){0,3}`
+// A value: a whole quoted string (the quotes kept), or up to the next space, quote, `&`, `,` or `;`.
+const SECRET_VALUE = String.raw`(?:(?<=")[^"\n]*(?=")|(?<=')[^'\n]*(?=')|[^\s"'&,;]+)`
+
 /**
  * A secret given a name: `password=…`, `DB_PASSWORD=…`, `"api_key": "…"`,
  * `--client-secret=…`, `aws_secret_access_key = …`. The name is kept, the
@@ -107,16 +117,37 @@ export const namedSecret: RedactionRule = {
   // Linear by construction: a match starts at a secret's name, never at each
   // piece of a long identifier, and a name takes at most three suffixes.
   pattern: new RegExp(
-    String.raw`((?:` +
-      // Names that are a secret whatever separates them from their value.
-      String.raw`(?:passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?(?:access[_-]?)?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token)(?:[_-][A-Za-z0-9]{1,32}){0,3}["']?\s*[:=]` +
-      // Names that are one only in an assignment.
-      String.raw`|(?:token|secret)(?:[_-][A-Za-z0-9]{1,32}){0,3}["']?\s*=` +
-      String.raw`)\s*["']?)(?:(?<=")[^"\n]*(?=")|(?<=')[^'\n]*(?=')|[^\s"'&,;]+)`,
+    String.raw`((?:(?:${SECRET_NAMES})${NAME_SUFFIXES}["']?\s*[:=]|(?:${ASSIGNED_NAMES})${NAME_SUFFIXES}["']?\s*=)\s*["']?)${SECRET_VALUE}`,
     "gi"
   ),
   replacement: `$1${REDACTED}`
 }
+
+/**
+ * A secret given as a command-line flag's next word: `mysql --password hunter2`,
+ * `--api-key "k 1"`, `--token abc`. Only a `--` flag at the start of a word (a single
+ * dash is too often prose: `one-time-password reset`), and not a value that is itself
+ * a flag. `--password=…` is `namedSecret`'s.
+ */
+export const secretFlag: RedactionRule = {
+  name: "secret-flag",
+  pattern: new RegExp(
+    String.raw`((?<![^\s"'])--(?:${SECRET_NAMES}|${ASSIGNED_NAMES})${NAME_SUFFIXES}\s+["']?)(?!-)${SECRET_VALUE}`,
+    "gi"
+  ),
+  replacement: `$1${REDACTED}`
+}
+
+// A JSON key or a flag (without its dashes) that names a secret: the whole name, to its end.
+const secretName = new RegExp(String.raw`(?:${SECRET_NAMES}|${ASSIGNED_NAMES})${NAME_SUFFIXES}$`, "i")
+
+/**
+ * Whether `name` — a JSON object's key, or a `--flag` in a list of arguments — names a
+ * secret, by the names `namedSecret` knows: `password`, `api_key`, `client_secret`,
+ * `DB_PASSWORD`, `bot_token`, … (`prompt_tokens` does not). A string value under such a key
+ * is what `"password": "…"` in text would redact.
+ */
+export const namesSecret = (name: string): boolean => secretName.test(name)
 
 /** The rules every recorder applies unless told otherwise. */
 export const defaultRules: ReadonlyArray<RedactionRule> = [
@@ -129,13 +160,20 @@ export const defaultRules: ReadonlyArray<RedactionRule> = [
   slackToken,
   googleApiKey,
   jsonWebToken,
-  namedSecret
+  namedSecret,
+  secretFlag
 ]
 
 /** Redacts secrets from text. */
 export interface Redactor {
   readonly rules: ReadonlyArray<RedactionRule>
   readonly redact: (text: string) => string
+  /**
+   * Whether a string under this JSON key, or after this `--flag` in a list, is a secret
+   * (Privacy.ts `sanitize`): `namesSecret` with the default rules, never without them.
+   * Absent: none is.
+   */
+  readonly namesSecret?: ((name: string) => boolean) | undefined
 }
 
 // A non-global pattern would replace only the first match: a second secret in
@@ -183,6 +221,7 @@ export const make = (options: {
   const rules = [...(options.withDefaults === false ? [] : defaultRules), ...(options.rules ?? [])].map(globalRule)
   return {
     rules,
-    redact: (text) => rules.reduce((current, rule) => current.replace(rule.pattern, rule.replacement), text)
+    redact: (text) => rules.reduce((current, rule) => current.replace(rule.pattern, rule.replacement), text),
+    namesSecret: options.withDefaults === false ? () => false : namesSecret
   }
 }

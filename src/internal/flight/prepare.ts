@@ -94,15 +94,19 @@ const spelt = (key: string): string => {
   return `${JSON.stringify(key)} (${shown.join(" ")}${points.length > 12 ? " …" : ""})`
 }
 
-/** The refusal of an object whose keys NFC would merge (Privacy.ts `firstKeyCollision`). */
-const keyCollision = (type: EventType, collision: { readonly path: string; readonly keys: ReadonlyArray<string> }): InvalidEvent =>
+/**
+ * The refusal of an object whose keys NFC or redaction would merge (Privacy.ts
+ * `firstKeyCollision`). Keys NFC merges are spelt out, code points and all; keys
+ * redaction merges are named only as stored: the message must not quote the secret.
+ */
+const keyCollision = (type: EventType, collision: { readonly path: string; readonly keys: ReadonlyArray<string>; readonly stored: string }): InvalidEvent =>
   new InvalidEvent({
     event_type: type,
     reasons: [{
       path: collision.path,
-      message: `Expected keys that stay distinct once NFC-normalised: ${
-        collision.keys.map(spelt).join(" and ")
-      } are one key, and one of their values would be lost`
+      message: collision.keys.every((key) => key.normalize("NFC") === collision.stored)
+        ? `Expected keys that stay distinct once NFC-normalised: ${collision.keys.map(spelt).join(" and ")} are one key, and one of their values would be lost`
+        : `Expected keys that stay distinct once redacted: two keys are both stored as ${JSON.stringify(collision.stored)}, and one of their values would be lost`
     }]
   })
 
@@ -155,7 +159,7 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       let keysMerged = false
       const body = sanitize(stripped, redactor, () => (keysMerged = true)) as JsonObject
       // NFC merged two keys into one, keeping one value: refused, never a value lost without a word.
-      const collision = keysMerged ? firstKeyCollision(stripped) : null
+      const collision = keysMerged ? firstKeyCollision(stripped, redactor) : null
       if (collision !== null) return yield* keyCollision(decoded.type, collision)
       // A redaction rule must not break a field (say, turn an id into "[REDACTED]"):
       // the stored form is validated again.
