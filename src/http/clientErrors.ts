@@ -12,10 +12,14 @@ import * as http from "node:http"
 import type * as net from "node:net"
 import type * as stream from "node:stream"
 import * as Schema from "effect/Schema"
+import { API_ANSWER_HEADERS } from "./answerHeaders.js"
 import { RequestHeaderFieldsTooLarge, RequestHeaderFieldsTooLargeError } from "./Errors.js"
 import { Utf8CheckedMessage } from "./utf8Body.js"
 
 const encode = Schema.encodeSync(RequestHeaderFieldsTooLargeError)
+
+/** The headers every API answer carries (answerHeaders.ts), as header lines. */
+const ANSWER_HEADER_LINES = Object.entries(API_ANSWER_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join("")
 
 /** Node's own answers (lib/_http_server.js), for the errors answered as it answers them. */
 const NODE_DEFAULT: Record<string, string> = {
@@ -27,7 +31,7 @@ const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"
 /** The 431 answer, with its JSON body. */
 const headersTooLarge = (limitBytes: number): string => {
   const body = JSON.stringify(encode(new RequestHeaderFieldsTooLarge({ limit_bytes: limitBytes })))
-  return "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n" +
+  return "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n" + ANSWER_HEADER_LINES +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
 }
 

@@ -27,6 +27,7 @@ import type { FlightRecorder } from "../FlightRecorder.js"
 import type { Jobs } from "../Jobs.js"
 import type { RecoveryGate } from "../Recovery.js"
 import type { JobStore } from "../store/JobStore.js"
+import * as AnswerHeaders from "./answerHeaders.js"
 import { Api } from "./Api.js"
 import * as Auth from "./auth.js"
 import * as BodyLimit from "./bodyLimit.js"
@@ -111,6 +112,7 @@ export const layer = (given: ServerOptions): Layer.Layer<HttpApi.Api, ServerErro
     openApiRoute(options.token),
     Unmatched.layer(),
     DecodeErrors.layer(),
+    AnswerHeaders.layer(),
     options.console === false ? Layer.empty : consoleRoutes
   )
 }

@@ -8,35 +8,23 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
-import { type BrowserContext, chromium, type Page } from "playwright-core"
+import type { BrowserContext, Page } from "playwright-core"
 import { pastClock } from "../../src/cli/demo/pastClock.js"
 import type { AiJob } from "../../src/domain/AiJob.js"
-import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { repoRoot, tempDir } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
+import { consoleJob as job, launchConsoleBrowser } from "./consoleBrowser.js"
 import { type Served, startServe } from "./serveProcess.js"
 
-const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
 const TOKEN = "console-test-token-0123456789"
 /** Stored text that would run if the console ever put it in the page as HTML. */
 const SCRIPT_REASON = `<script>window.__injected = "script"</script><img src=x onerror="window.__injected='img'">`
 export const SCREENSHOT = path.join(repoRoot, "test-output", "console-job-page.png")
-
-const job = (overrides: Partial<JobRequestInput>): JobRequestInput => ({
-  job_kind: "doc_summarize",
-  protocol_id: "hsk.console.v1",
-  profile_id: "ops",
-  capability_profile_id: "Analyst",
-  access_mode: "analysis_only",
-  safety_mode: "normal",
-  ...overrides
-})
 
 interface Seeded {
   readonly scripted: AiJob
@@ -79,30 +67,16 @@ let served: Served | undefined
 let context: BrowserContext | undefined
 let page: Page
 let seeded: Seeded
-const pageErrors: Array<string> = []
+let pageErrors: Array<string> = []
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `The console's browser test needs Chromium at ${CHROMIUM}, and it is missing. ` +
-        "Install it with: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH). .ci/run does this."
-    )
-  }
   const filename = path.join(tempDir("console"), "jobs.db")
   seeded = await Effect.runPromise(seed(filename))
   served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
-  context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "hsk-chromium-")), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"
-    ]
-  })
-  page = context.pages()[0] ?? await context.newPage()
-  page.setDefaultTimeout(20_000)
-  page.on("pageerror", (error) => pageErrors.push(error.message))
+  const browser = await launchConsoleBrowser()
+  context = browser.context
+  page = browser.page
+  pageErrors = browser.pageErrors
 }, 180_000)
 
 afterAll(async () => {

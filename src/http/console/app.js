@@ -241,6 +241,22 @@ function rowActions(job, onChange) {
   ]
 }
 
+/**
+ * The "Load more" button of a paged table: `loadPage` appends the page after
+ * the table's cursor. The button is disabled from the click until that page
+ * arrives or fails, and a click meanwhile is ignored: two requests with the
+ * same cursor appended the same page twice (found by an outside tester).
+ */
+function loadMoreButton(loadPage) {
+  const more = el("button", { type: "button", class: "more", hidden: true }, "Load more")
+  more.addEventListener("click", async () => {
+    if (more.disabled) return
+    more.disabled = true
+    try { await loadPage() } finally { more.disabled = false }
+  })
+  return more
+}
+
 const jobsHead = (actions) =>
   el("thead", {}, el("tr", {}, ["Created", "Job", "Kind", "State", "Profile", "Reason"].map((h) => el("th", {}, h)), actions ? el("th", {}, "Actions") : null))
 
@@ -249,7 +265,7 @@ function jobTable(current, query, { actions = false, empty }) {
   const body = el("tbody")
   const table = el("table", { class: "jobs" }, jobsHead(actions), body)
   const status = el("div", { class: "table-status" })
-  const more = el("button", { type: "button", class: "more", hidden: true }, "Load more")
+  const more = loadMoreButton(() => load(false))
   const live = liveToggle((on) => (on ? every(REFRESH_MS, () => load(true)) : clearInterval(refreshTimer)))
   let cursor = null
   let shown = 0
@@ -274,7 +290,6 @@ function jobTable(current, query, { actions = false, empty }) {
       if (current()) showError(status, error)
     }
   }
-  more.addEventListener("click", () => load(false))
   every(REFRESH_MS, () => load(true))
   return { node: el("div", {}, live.node, el("div", { class: "scroll" }, table), status, more), load }
 }
@@ -421,14 +436,17 @@ function jobActions(job, reload) {
         class: "action",
         "data-action": action,
         onclick: async (event) => {
-          event.currentTarget.disabled = true
+          // Kept before the await: `currentTarget` is null once the handler has returned to the
+          // event loop, so a refused action threw here and left its button disabled.
+          const pressed = event.currentTarget
+          pressed.disabled = true
           try {
             await act(job.job_id, action, reason.value.trim())
             reason.value = ""
             await reload()
           } catch (error) {
             notice(`${label} failed: ${error.message}`, "error")
-            event.currentTarget.disabled = false
+            pressed.disabled = false
           }
         }
       }, label)
@@ -521,7 +539,7 @@ async function renderEvents(params) {
   })
   const body = el("tbody")
   const status = el("div", { class: "table-status" })
-  const more = el("button", { type: "button", class: "more", hidden: true }, "Load more")
+  const more = loadMoreButton(() => load())
   main.replaceChildren(el("section", {},
     el("h1", {}, "Flight Recorder"),
     el("p", { class: "muted" }, "Oldest first: a trace reads as a timeline."),
@@ -545,7 +563,6 @@ async function renderEvents(params) {
       if (current()) showError(status, error)
     }
   }
-  more.addEventListener("click", load)
   await load()
 }
 

@@ -1,0 +1,163 @@
+/**
+ * The web console's buttons under an impatient operator, in a real browser
+ * (headless Chromium driven by playwright-core, as console.browser.test.ts):
+ * "Load more" clicked again before its page arrives, and an action the server
+ * refuses because the job changed elsewhere first (found by an outside tester).
+ *
+ * Each page counts, as it happens, the API requests it sends (an init script
+ * wraps `fetch`), so "the second click sent nothing" is a fact read in the
+ * same task as the clicks, not a wait.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import type { BrowserContext, Page } from "playwright-core"
+import type { AiJob } from "../../src/domain/AiJob.js"
+import { FlightRecorder } from "../../src/FlightRecorder.js"
+import { Jobs } from "../../src/Jobs.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { tempDir } from "../cli/cli.js"
+import { services } from "../jobs/services.js"
+import { consoleJob as job, launchConsoleBrowser } from "./consoleBrowser.js"
+import { type Served, startServe } from "./serveProcess.js"
+
+const TOKEN = "console-clicks-token-0123456789"
+/** More than the console's page of 50: the list has a second page of 10. */
+const JOBS = 60
+
+interface Seeded {
+  /** A queued job, cancelled behind the console's back by the action test. */
+  readonly target: AiJob
+  /** How many Flight Recorder events the database holds. */
+  readonly events: number
+}
+
+const seed = (filename: string) =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs
+    for (let i = 1; i < JOBS; i++) yield* jobs.submit(job({ status_reason: `job ${i}` }))
+    const target = yield* jobs.submit(job({ status_reason: "to be cancelled elsewhere" }))
+    const recorder = yield* FlightRecorder
+    const events = (yield* recorder.list({ limit: 1000 })).items.length
+    return { target, events } satisfies Seeded
+  }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
+
+/** The page's own globals this test reads (its TypeScript has no DOM types). */
+type Tab = { __apiRequests: Array<string> }
+type Clickable = { click(): void }
+type Doc = { querySelector(selector: string): Clickable | null }
+
+let served: Served | undefined
+let context: BrowserContext | undefined
+let page: Page
+let seeded: Seeded
+let pageErrors: Array<string> = []
+
+beforeAll(async () => {
+  const filename = path.join(tempDir("console-clicks"), "jobs.db")
+  seeded = await Effect.runPromise(seed(filename))
+  assert.isAbove(seeded.events, 50, "the events list has a second page")
+  served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
+  const browser = await launchConsoleBrowser((context) =>
+    context.addInitScript(() => {
+      const tab = globalThis as unknown as Tab & { fetch: (input: unknown, init?: unknown) => Promise<unknown> }
+      const original = tab.fetch.bind(globalThis)
+      tab.__apiRequests = []
+      tab.fetch = (input, init) => {
+        tab.__apiRequests.push(String(input))
+        return original(input, init)
+      }
+    }))
+  context = browser.context
+  page = browser.page
+  pageErrors = browser.pageErrors
+}, 180_000)
+
+afterAll(async () => {
+  await context?.close()
+  await served?.stop()
+})
+
+/**
+ * Clicks "Load more" twice in one task, as a second click before the page
+ * arrives, and returns how many requests for a next page those clicks sent.
+ */
+const clickMoreTwice = () =>
+  page.evaluate(() => {
+    const tab = globalThis as unknown as Tab & { document: Doc }
+    const before = tab.__apiRequests.length
+    const more = tab.document.querySelector("button.more")
+    more?.click()
+    more?.click()
+    return tab.__apiRequests.slice(before).filter((url) => url.includes("cursor=")).length
+  })
+
+/** The keys of the listed rows (a job's id, an event's id), top to bottom. */
+const jobKeys = () => page.$$eval("table.jobs tbody tr", (rows) => rows.map((row) => row.getAttribute("data-job-id") ?? ""))
+const eventKeys = () =>
+  page.$$eval("table.events tbody tr details[data-key]", (details) => details.map((node) => node.getAttribute("data-key") ?? ""))
+
+describe("the console's buttons clicked again, or refused", { timeout: 120_000 }, () => {
+  it("17.3 Load more clicked twice before its page arrives asks for the next page once: the Jobs list shows each job once", async () => {
+    await page.goto(`${served!.url}console/#token=${TOKEN}`)
+    await page.locator("table.jobs tbody tr").nth(49).waitFor()
+    await page.locator("button.more").waitFor()
+    assert.strictEqual(await clickMoreTwice(), 1, "one request for the second page")
+    await page.locator("button.more").waitFor({ state: "hidden" })
+    const keys = await jobKeys()
+    assert.lengthOf(keys, JOBS)
+    assert.lengthOf(new Set(keys), JOBS, "each job once")
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
+  })
+
+  it("17.3 Load more clicked twice before its page arrives asks for the next page once: the Flight Recorder list shows each event once", async () => {
+    await page.goto(`${served!.url}console/#/events`)
+    await page.locator("table.events tbody tr").nth(49).waitFor()
+    await page.locator("button.more").waitFor()
+    assert.strictEqual(await clickMoreTwice(), 1, "one request for the second page")
+    // Disabled by the click until its page is in (each job has several events: there may be a third page).
+    const shown = Math.min(100, seeded.events)
+    await page.locator("table.events tbody tr").nth(shown - 1).waitFor()
+    await page.locator("button.more:not([disabled])").waitFor({ state: shown === seeded.events ? "hidden" : "visible" })
+    const keys = await eventKeys()
+    assert.lengthOf(keys, shown)
+    assert.lengthOf(new Set(keys), shown, "each event once")
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
+  })
+
+  it("17.3 a Load more that fails says why and can be clicked again; the retry, clicked twice, adds the page once", async () => {
+    await page.goto(`${served!.url}console/#/jobs`)
+    await page.locator("table.jobs tbody tr").nth(49).waitFor()
+    const more = page.locator("button.more")
+    await more.waitFor()
+    await page.route(/\/jobs\?.*cursor=/, (route) => route.abort("connectionrefused"))
+    assert.strictEqual(await clickMoreTwice(), 1, "one request for the second page")
+    await page.locator(".table-status .error").waitFor()
+    await page.locator("button.more:not([disabled])").waitFor()
+    await page.unroute(/\/jobs\?.*cursor=/)
+    assert.strictEqual(await clickMoreTwice(), 1, "one request for the second page, again")
+    await more.waitFor({ state: "hidden" })
+    const keys = await jobKeys()
+    assert.lengthOf(keys, JOBS)
+    assert.lengthOf(new Set(keys), JOBS, "each job once")
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
+  })
+
+  it("17.3 an action the server refuses (the job was cancelled elsewhere first) says why and leaves its button usable, with no page error", async () => {
+    await page.goto(`${served!.url}console/#/jobs/${seeded.target.job_id}`)
+    const cancel = page.locator("button[data-action=cancel]")
+    await cancel.waitFor()
+    // No live refresh: the page keeps showing the job as it was when the operator looked.
+    await page.uncheck(".job-top .toolbar input[type=checkbox]")
+    const elsewhere = await fetch(`${served!.url}jobs/${seeded.target.job_id}/cancel`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "cancelled elsewhere" })
+    })
+    assert.strictEqual(elsewhere.status, 200)
+    await cancel.click()
+    await page.locator("#notice.error", { hasText: "Cancel failed" }).waitFor()
+    assert.isTrue(await cancel.isEnabled(), "the button can be pressed again")
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
+  })
+})

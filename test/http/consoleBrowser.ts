@@ -1,0 +1,55 @@
+/**
+ * Headless Chromium (Debian's `chromium`) driven by playwright-core, for the
+ * console's browser tests: one persistent context and its page, collecting
+ * the page's uncaught errors. A missing browser fails with the fix, never a skip.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { type BrowserContext, chromium, type Page } from "playwright-core"
+import type { JobRequestInput } from "../../src/domain/AiJob.js"
+
+const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
+
+/** A job request for the console's seeded databases. */
+export const consoleJob = (overrides: Partial<JobRequestInput> = {}): JobRequestInput => ({
+  job_kind: "doc_summarize",
+  protocol_id: "hsk.console.v1",
+  profile_id: "ops",
+  capability_profile_id: "Analyst",
+  access_mode: "analysis_only",
+  safety_mode: "normal",
+  ...overrides
+})
+
+/** A launched browser: its context (to close), its page, and the page's errors so far. */
+export interface ConsoleBrowser {
+  readonly context: BrowserContext
+  readonly page: Page
+  readonly pageErrors: Array<string>
+}
+
+/** Launches Chromium with a fresh profile and a 1280×900 page; `prepare` runs on the context before the page exists. */
+export const launchConsoleBrowser = async (prepare?: (context: BrowserContext) => Promise<unknown>): Promise<ConsoleBrowser> => {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(
+      `The console's browser test needs Chromium at ${CHROMIUM}, and it is missing. ` +
+        "Install it with: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH). .ci/run does this."
+    )
+  }
+  const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "hsk-chromium-")), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"
+    ]
+  })
+  await prepare?.(context)
+  const page = context.pages()[0] ?? await context.newPage()
+  page.setDefaultTimeout(20_000)
+  const pageErrors: Array<string> = []
+  page.on("pageerror", (error) => pageErrors.push(error.message))
+  return { context, page, pageErrors }
+}
