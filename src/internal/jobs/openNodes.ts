@@ -3,7 +3,9 @@
  * complete of a running job; a reported security violation) ends the node
  * executions it left running too, with the run's own end state, in the
  * move's transaction (R8, HSK-WF-001): the program's own end write for such a
- * node is refused later (`RunNotActive`), so nothing else ever would.
+ * node is refused later (`RunNotActive`), so nothing else ever would. A
+ * stalled job's move ends what its stalled run left running the same way
+ * (`endStalledNodes`).
  */
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
@@ -30,7 +32,11 @@ export const endOpenNodes = (store: JobStore["Type"], runId: WorkflowRunId, stat
 
 /** What an ended node says when the move gave no error: the move's reason, else the run's end. */
 export const nodeEndMessage = (to: string, error: string | null | undefined, reason: string | undefined): string =>
-  error ?? (reason !== undefined && reason !== "" ? reason : `run ${to}`)
+  endMessage(error, reason, `run ${to}`)
+
+/** The move's error, else its reason, else `otherwise`. */
+const endMessage = (error: string | null | undefined, reason: string | undefined, otherwise: string): string =>
+  error ?? (reason !== undefined && reason !== "" ? reason : otherwise)
 
 /**
  * A job's move out of `stalled` (an operator's cancel or fail, a resume under
@@ -58,6 +64,5 @@ export const endStalledNodes = (
   if (job.state !== "stalled" || job.workflow_run_id === null) return Effect.void
   const status = to === "cancelled" || to === "failed" ? to : "stalled"
   const happened = to === "running" ? "run stalled, job resumed under a new run" : `run stalled, job ${to}`
-  const message = error ?? (reason !== undefined && reason !== "" ? reason : happened)
-  return Effect.asVoid(store.endStalledRunNodes(job.workflow_run_id, { status, error_message: message }))
+  return Effect.asVoid(store.endStalledRunNodes(job.workflow_run_id, { status, error_message: endMessage(error, reason, happened) }))
 }
