@@ -41,6 +41,9 @@
  *   `running` is one statement in the same order: its UPDATE of the job
  *   takes the job's lock, then its run is ended, then the record written.
  *   A worker's own settle (`settleRun`) is that write, guarded on its run.
+ *   A move out of `stalled` (cancel, fail, resume) also ends the node rows
+ *   its stalled run left running (`endStalledRunNodes`): node rows only, the
+ *   run read, not locked — a stalled run takes no writes of its worker's.
  * - `claimNext` locks the job (skipping one another transaction holds) before
  *   it creates the run; `releaseRun` updates the job before the run.
  * - `stallStaleRuns` locks the jobs of stale runs first (skipping any a
