@@ -41,6 +41,9 @@
  *   `running` is one statement in the same order: its UPDATE of the job
  *   takes the job's lock, then its run is ended, then the record written.
  *   A worker's own settle (`settleRun`) is that write, guarded on its run.
+ *   A move out of `stalled` (cancel, fail, resume) also ends the node rows
+ *   its stalled run left running (`endStalledRunNodes`): node rows only, the
+ *   run read, not locked — a stalled run takes no writes of its worker's.
  * - `claimNext` locks the job (skipping one another transaction holds) before
  *   it creates the run; `releaseRun` updates the job before the run.
  * - `stallStaleRuns` locks the jobs of stale runs first (skipping any a
@@ -537,6 +540,22 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly output_payload?: Json | null | undefined
     readonly error_message?: string | null | undefined
   }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | DecodeFailure | ReadError>
+  /**
+   * Ends the node executions a `stalled` run left `running`, with `status`
+   * (a status that finishes a node, so `finished_at` is stamped now) and
+   * `error_message`, in one statement guarded on the run being `stalled`:
+   * what an operator's move of its job out of `stalled` (cancel, fail, a
+   * resume under a new run) does in its own transaction, after `lockJob`
+   * (the lock order above). Recovery's stall leaves them as they were; the
+   * run's worker can write nothing more (`RunNotActive`), so nothing else
+   * would ever end them. A run in any other status, or none, ends nothing.
+   * The run's own status stays `stalled`. Returns the nodes ended, in
+   * sequence order.
+   */
+  readonly endStalledRunNodes: (runId: WorkflowRunId, outcome: {
+    readonly status: Exclude<NodeEndStatus, "awaiting_validation" | "awaiting_user">
+    readonly error_message: string
+  }) => Effect.Effect<ReadonlyArray<NodeExecution>, DecodeFailure | ReadError>
   /** Node executions of a run in sequence order. */
   readonly listNodes: (runId: WorkflowRunId) => Effect.Effect<ReadonlyArray<NodeExecution>, DecodeFailure | ReadError>
 

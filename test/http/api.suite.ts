@@ -15,7 +15,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type { AiJob, JobRequestInput } from "../../src/domain/AiJob.js"
 import type { StoredFlightEvent } from "../../src/domain/LegacyFlightEvent.js"
-import type { JobId } from "../../src/domain/Ids.js"
+import type { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
 import { FlightRecorder } from "../../src/FlightRecorder.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
@@ -111,6 +111,38 @@ export const runApiSuite = (backend: Backend) => {
           detail.events.flatMap((event) => change(event)?.[2] ?? []),
           ["queued", "running", "completed"]
         )
+      })))
+
+    it.effect("R8 HSK-WF-001 an operator's cancel, fail or resume through the API ends the node a stalled run left running, in the move", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const api = yield* typedClient()
+        /** A stalled job whose run had node `n1` running when recovery took it. */
+        const stalledMidNode = Effect.gen(function*() {
+          const job = yield* jobs.submit(summarize())
+          const { run } = yield* jobs.start(job.job_id)
+          yield* store.startNode({ workflow_run_id: run.id, node_id: "n1", node_type: "llm" })
+          yield* TestClock.adjust("31 seconds")
+          yield* Recovery.recoverStalledRuns()
+          assert.strictEqual((yield* store.listNodes(run.id))[0]?.status, "running", "recovery ends no node")
+          return { job, run }
+        })
+        const nodeOf = (run: { readonly id: WorkflowRunId }) =>
+          Effect.map(store.listNodes(run.id), ([node]) => [node?.status, node?.error_message, node?.finished_at === null])
+
+        const cancelled = yield* stalledMidNode
+        yield* api.jobs.cancel({ path: { job_id: cancelled.job.job_id }, payload: { reason: "not needed" } })
+        assert.deepStrictEqual(yield* nodeOf(cancelled.run), ["cancelled", "not needed", false])
+
+        const failed = yield* stalledMidNode
+        yield* api.jobs.fail({ path: { job_id: failed.job.job_id }, payload: { reason: "tool hung" } })
+        assert.deepStrictEqual(yield* nodeOf(failed.run), ["failed", "tool hung", false])
+
+        const resumed = yield* stalledMidNode
+        yield* api.jobs.resume({ path: { job_id: resumed.job.job_id }, payload: { reason: "worker replaced" } })
+        assert.deepStrictEqual(yield* nodeOf(resumed.run), ["stalled", "worker replaced", false])
+        assert.strictEqual((yield* store.getRun(resumed.run.id)).status, "stalled")
       })))
 
     it.effect("17.2 operator actions are guarded transitions with a human event: resume, cancel, retry, pin, unpin", () =>

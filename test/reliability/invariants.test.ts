@@ -39,7 +39,8 @@ const clean = (): Snapshot => {
       { id: R2, job_id: J, status: "completed", created_at: "2026-01-01T00:00:06.000Z", updated_at: "2026-01-01T00:00:08.000Z" }
     ],
     nodes: [
-      { id: "n1", workflow_run_id: R1, status: "running", sequence: 0, finished_at: null },
+      // Ended by the resume, with its run's status (internal/jobs/openNodes.ts).
+      { id: "n1", workflow_run_id: R1, status: "stalled", sequence: 0, finished_at: "2026-01-01T00:00:06.000Z" },
       { id: "n2", workflow_run_id: R2, status: "completed", sequence: 0, finished_at: "2026-01-01T00:00:07.000Z" },
       { id: "n3", workflow_run_id: R2, status: "completed", sequence: 1, finished_at: "2026-01-01T00:00:07.500Z" }
     ],
@@ -84,7 +85,13 @@ describe("reliability: the audit catches damage", () => {
 
   it("R9 a system event moving a job to stalled is reported; a pin of a stalled job (stalled to stalled, no move) is not", () => {
     const s = clean()
-    const stalled: Snapshot = { ...s, jobs: [{ ...s.jobs[0]!, status: "stalled", workflow_run_id: R1 }], runs: [s.runs[0]!], nodes: [s.nodes[0]!], events: s.events.slice(0, 4) }
+    const stalled: Snapshot = {
+      ...s,
+      jobs: [{ ...s.jobs[0]!, status: "stalled", workflow_run_id: R1 }],
+      runs: [s.runs[0]!],
+      nodes: [{ ...s.nodes[0]!, status: "running", finished_at: null }],
+      events: s.events.slice(0, 4)
+    }
     assert.deepStrictEqual(problemsOf(stalled), [])
     // Flagged by an outside probe: the audit called the pin's record a move to stalled.
     const pinned = { ...stalled, events: [...stalled.events, event("system", "stalled", "stalled")] }
@@ -123,6 +130,22 @@ describe("reliability: the audit catches damage", () => {
       events: withOpenNode.events.map((e) => e.from_state === "running" && e.to_state === "completed" ? { ...e, actor: "human" } : e)
     }
     assert.isTrue(problemsOf(taken).some((p) => p.includes(`node n4 is still running in run ${R2}, which ended completed`)))
+  })
+
+  it("R8 HSK-WF-001 a node left running in a stalled run is reported once its job moved on (resumed, cancelled, failed), not while the job is still stalled under it", () => {
+    const resumed = clean()
+    const leftOpen = { ...resumed, nodes: resumed.nodes.map((n) => n.id === "n1" ? { ...n, status: "running", finished_at: null } : n) }
+    assert.isTrue(problemsOf(leftOpen).some((p) => p.includes(`node n1 is still running in stalled run ${R1}, whose job moved on (completed)`)))
+    const cancelled: Snapshot = {
+      ...leftOpen,
+      jobs: [{ id: J, status: "cancelled", workflow_run_id: R1 }],
+      runs: [leftOpen.runs[0]!],
+      nodes: [leftOpen.nodes[0]!],
+      events: [...leftOpen.events.slice(0, 4), event("system", "stalled", "cancelled", { workflow_run_id: R1 })]
+    }
+    assert.isTrue(problemsOf(cancelled).some((p) => p.includes(`node n1 is still running in stalled run ${R1}, whose job moved on (cancelled)`)))
+    const stillStalled: Snapshot = { ...cancelled, jobs: [{ id: J, status: "stalled", workflow_run_id: R1 }], events: leftOpen.events.slice(0, 4) }
+    assert.deepStrictEqual(problemsOf(stillStalled), [])
   })
 
   it("R8 a gap in node sequences, an illegal status and a failed integrity check are reported", () => {

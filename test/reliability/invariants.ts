@@ -16,8 +16,9 @@ const STATES: ReadonlySet<string> = new Set(JobStates)
 const NODE_STATES: ReadonlySet<string> = new Set(JobStates.filter((state) => state !== "queued"))
 /**
  * Where a run can be when a node of it is still `running`: running, or stalled by recovery (its
- * process presumed dead, nothing more written). A run ended any other way, by its worker or by
- * an operator, ended its open nodes with it (README, "A run taken away").
+ * process presumed dead, nothing more written) while its job is still stalled under it. A run
+ * ended any other way, by its worker or by an operator, ended its open nodes with it, and a
+ * job's move out of `stalled` ends its stalled run's (README, "A run taken away").
  */
 const RUN_STATES_WITH_OPEN_NODES: ReadonlySet<string> = new Set(["running", "stalled"])
 
@@ -100,6 +101,11 @@ export const audit = (snapshot: Snapshot, options: AuditOptions): Array<string> 
     if (run === undefined) problems.push(`node ${node.id} belongs to missing run ${node.workflow_run_id}`)
     else if (node.status === "running" && !RUN_STATES_WITH_OPEN_NODES.has(run.status)) {
       problems.push(`node ${node.id} is still running in run ${run.id}, which ended ${run.status}`)
+    } else if (node.status === "running" && run.status === "stalled") {
+      const job = jobs.get(run.job_id)
+      if (job !== undefined && (job.status !== "stalled" || job.workflow_run_id !== run.id)) {
+        problems.push(`node ${node.id} is still running in stalled run ${run.id}, whose job moved on (${job.status})`)
+      }
     }
   }
   for (const [runId, nodes] of nodesByRun) {

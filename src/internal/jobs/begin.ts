@@ -11,6 +11,7 @@ import { auditWith, type Claim } from "../../store/JobStore.js"
 import type { Checkpoint, makeAdmission } from "./admission.js"
 import { annotateJob } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
+import { endStalledNodes } from "./openNodes.js"
 import type { BeginOptions, Operations } from "./operations.js"
 import { BEGIN_OPTIONS, optionsRefusal } from "./transitionOptions.js"
 
@@ -31,6 +32,13 @@ export const makeBegin = ({ announce, announceOffer, prepare, store }: Operation
       // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
       const before = yield* store.lockJob(jobId)
       const { records, verdict } = yield* admission.recheck(before)
+      // A resume ends the nodes the stalled run left running, as the job leaves `stalled` (openNodes.ts):
+      // `failed` with the refusal when the policy refuses it, else `stalled` with the run.
+      if (from === "stalled") {
+        yield* verdict._tag === "Refused"
+          ? endStalledNodes(store, before, "failed", verdict.error.message, undefined)
+          : endStalledNodes(store, before, "running", undefined, options.reason)
+      }
       if (verdict._tag === "Refused") {
         yield* admission.refuse(before, from, verdict.error, records, at)
         return Either.left(verdict.error)

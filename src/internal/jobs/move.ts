@@ -3,15 +3,17 @@
  * transition with its event. The job is locked first (the lock order in
  * JobStore.ts), so the state it is moved from is the state it is in: a
  * concurrent claim makes a cancel `running → cancelled`, never a lost race. A
- * running job leaves `running` the one way a run ends (endRun.ts).
+ * running job leaves `running` the one way a run ends (endRun.ts); a stalled
+ * job's move ends the nodes its stalled run left running (openNodes.ts).
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { JobId } from "../../domain/Ids.js"
-import type { TransitionTarget } from "../../domain/Lifecycle.js"
+import { canTransition, type TransitionTarget } from "../../domain/Lifecycle.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent, notBefore } from "./auditEvents.js"
+import { endStalledNodes } from "./openNodes.js"
 import type { makeEndRun, makeFinishRunning, RunEnd } from "./endRun.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
@@ -41,6 +43,9 @@ export const makeMove = (
         // Only a release fails with RunNotActive, and a move never releases.
         return yield* endRun(before, before.workflow_run_id, { ...end, to }).pipe(Effect.catchTag("RunNotActive", Effect.die))
       }
+      // Out of `stalled`: the nodes its stalled run left running end with the move (openNodes.ts).
+      // Only on an edge the table allows: a refused move writes nothing.
+      if (before.state === "stalled" && canTransition("stalled", to)) yield* endStalledNodes(store, before, to, end.error, end.reason)
       // Read with the job locked, and never before its last change: a clock stepped back (or another
       // host's behind) put a cancel before the submit it follows (found by an outside probe).
       const at = notBefore(yield* DateTime.now, before.updated_at)

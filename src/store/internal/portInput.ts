@@ -184,6 +184,13 @@ const decode = {
     output_payload: optional(Schema.NullOr(Json)),
     error_message: ErrorMessage
   }), "finishNode"),
+  stalledNodesEnd: namedOnly(Schema.Struct({
+    // A status that finishes a node: a paused one (awaiting_*) would leave it open with finished_at stamped.
+    status: endOf(NodeStatus).pipe(Schema.filter((s) => s !== "awaiting_validation" && s !== "awaiting_user", {
+      message: () => "Expected a status that finishes a node (not awaiting_validation or awaiting_user)"
+    })),
+    error_message: Text
+  }), "endStalledRunNodes"),
   claim: namedOnly(ClaimOptions, "ClaimOptions"),
   // An adoption's options are a claim's, and whether the run stays untaken (read apart, below).
   adopt: namedOnly(ClaimOptions, "ClaimOptions", ["leaveUntaken"]),
@@ -451,6 +458,11 @@ export const decodingInputs = (store: Service): Service => ({
     Effect.flatMap(
       Effect.all([decode.nodeId(nodeId), decode.nodeEnd(outcome)]),
       ([id, o]) => store.finishNode(id, o as typeof outcome)
+    ),
+  endStalledRunNodes: (runId, outcome) =>
+    Effect.flatMap(
+      Effect.all([decode.runId(runId), decode.stalledNodesEnd(outcome)]),
+      ([id, o]) => store.endStalledRunNodes(id, o as typeof outcome)
     ),
   listNodes: withId(decode.runId, store.listNodes),
   claimNext: (options = {}) =>

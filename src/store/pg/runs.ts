@@ -497,13 +497,31 @@ export const makeRunMethods = (context: PgContext) => {
     storageErrors("JobStore.finishNode")
   )
 
+  const endStalledRunNodes: Service["endStalledRunNodes"] = Effect.fnUntraced(
+    function*(runId: WorkflowRunId, outcome: { readonly status: NodeEndStatus; readonly error_message: string }) {
+      const now = yield* DateTime.now
+      // Guarded on the run being stalled in the same statement: no other run's nodes are ended here.
+      // A stalled run's open-node count is history (0017's trigger counts only a running run's).
+      const rows = yield* sql`
+        UPDATE workflow_node_executions SET status = ${yield* checkNodeEnd(outcome.status)},
+          finished_at = ${instantParam(now)}::timestamptz, error_message = ${outcome.error_message}
+        WHERE workflow_run_id = ${runId} AND status = 'running'
+          AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = ${runId} AND status = 'stalled')
+        RETURNING ${nodeColumns}`
+      const nodes = yield* decodeRows(decode.node)(rows)
+      // RETURNING gives no order: the port's answer is in sequence order.
+      return [...nodes].sort((a, b) => a.sequence - b.sequence)
+    },
+    storageErrors("JobStore.endStalledRunNodes")
+  )
+
   const listNodes: Service["listNodes"] = (runId) =>
     sql`SELECT ${nodeColumns} FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`.pipe(
       Effect.flatMap(decodeRows(decode.node)),
       storageErrors("JobStore.listNodes")
     )
 
-  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes,
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, endStalledRunNodes, listNodes,
     /** For callers that checked they are outside any transaction (group commit, coalesced.ts): no second look. */
     outside: { heartbeat: heartbeatOutside, ...finishMethods(context.textThenOutside, storageErrorsOutside) }
   }

@@ -353,6 +353,22 @@ export const makeRunMethods = (context: SqliteContext) => {
     storageErrors("JobStore.finishNode")
   )
 
+  const endStalledRunNodes: Service["endStalledRunNodes"] = Effect.fnUntraced(
+    function*(runId, outcome) {
+      const set = yield* encode.nodeColumns({ status: outcome.status, finished_at: yield* DateTime.now, error_message: outcome.error_message })
+      // Guarded on the run being stalled in the same statement: no other run's nodes are ended here.
+      const rows = yield* transaction.single(sql`
+        UPDATE workflow_node_executions SET ${sql.update(set)}
+        WHERE workflow_run_id = ${runId} AND status = 'running'
+          AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = ${runId} AND status = 'stalled')
+        RETURNING *`)
+      const nodes = yield* decodeRows(decode.node)(rows)
+      // RETURNING gives no order: the port's answer is in sequence order.
+      return [...nodes].sort((a, b) => a.sequence - b.sequence)
+    },
+    storageErrors("JobStore.endStalledRunNodes")
+  )
+
   const listNodes: Service["listNodes"] = Effect.fnUntraced(
     function*(runId) {
       const rows = yield* sql`SELECT * FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`
@@ -361,5 +377,5 @@ export const makeRunMethods = (context: SqliteContext) => {
     storageErrors("JobStore.listNodes")
   )
 
-  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, listNodes }
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, endStalledRunNodes, listNodes }
 }

@@ -117,6 +117,7 @@ export const inputContract = (backend: Backend): void => {
           expectTag(yield* failureOf(store.finishRun(run.id, "failed", { error_message: text })), "DecodeFailure")
           expectTag(yield* failureOf(store.finishNode(node.id, { status: "failed", error_message: text })), "DecodeFailure")
           expectTag(yield* failureOf(store.startNode({ workflow_run_id: run.id, node_id: text, node_type: "step" })), "DecodeFailure")
+          expectTag(yield* failureOf(store.endStalledRunNodes(run.id, { status: "cancelled", error_message: text })), "DecodeFailure")
         }
         unchanged(jobBefore, encode.job(yield* store.getJob(job.job_id)), "job")
         unchanged(runBefore, encode.run(yield* store.getRun(run.id)), "run")
@@ -142,6 +143,7 @@ export const inputContract = (backend: Backend): void => {
             ["listNodes", store.listNodes(raw as WorkflowRunId)],
             ["startNode", store.startNode({ workflow_run_id: raw as WorkflowRunId, node_id: "n", node_type: "t" })],
             ["finishNode", store.finishNode(raw as never, { status: "completed" })],
+            ["endStalledRunNodes", store.endStalledRunNodes(raw as WorkflowRunId, { status: "cancelled", error_message: "x" })],
             ["listJobs by trace", store.listJobs({ trace_id: raw as TraceId })],
             ["listEvents by job", store.listEvents({ job_id: id })],
             ["listEvents by event id", store.listEvents({ event_id: raw as EventRecord["event_id"] })],

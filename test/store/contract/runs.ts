@@ -10,7 +10,7 @@ import type { TransitionTarget } from "../../../src/domain/Lifecycle.js"
 import { JobStates } from "../../../src/domain/JobState.js"
 import type { NodeEndStatus } from "../../../src/domain/WorkflowRun.js"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { encode, eventRecord, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, startedJob } from "../fixtures.js"
+import { encode, eventRecord, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, STALE_MS, staleOptions, startedJob } from "../fixtures.js"
 import { type Backend, storeTest } from "../../support/backend.js"
 
 /** Final run statuses `finishRun` accepts. */
@@ -206,6 +206,46 @@ export const runContract = (backend: Backend): void => {
         assert.isNull(node.finished_at)
         const bare = yield* store.startNode({ workflow_run_id: run.id, node_id: "n2", node_type: "tool" })
         assert.isNull(bare.input_payload, "no input given: null")
+      }))
+
+    test("R8 HSK-WF-001 endStalledRunNodes ends only a stalled run's running nodes, at now, in sequence order; the run stays stalled; any other run's nodes are untouched", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(10_000)
+        const { job, run } = yield* startedJob()
+        const { run: live } = yield* startedJob()
+        const done = yield* store.startNode({ workflow_run_id: run.id, node_id: "done", node_type: "step" })
+        yield* store.finishNode(done.id, { status: "completed", output_payload: { ok: true } })
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "a", node_type: "llm" })
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "b", node_type: "tool" })
+        const liveNode = yield* store.startNode({ workflow_run_id: live.id, node_id: "a", node_type: "llm" })
+        // Not stalled yet: nothing is ended.
+        assert.deepStrictEqual(yield* store.endStalledRunNodes(run.id, { status: "cancelled", error_message: "too early" }), [])
+        yield* store.heartbeat(live.id)
+        yield* TestClock.setTime(10_000 + STALE_MS + 1)
+        yield* store.heartbeat(live.id)
+        const stalled = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10 })
+        assert.deepStrictEqual(stalled.map((s) => s.run.id), [run.id])
+        yield* TestClock.setTime(90_000)
+        const ended = yield* store.endStalledRunNodes(run.id, { status: "cancelled", error_message: "run stalled, job cancelled" })
+        assert.deepStrictEqual(
+          ended.map((n) => [n.node_id, n.status, n.error_message, n.finished_at === null ? null : millis(n.finished_at)]),
+          [["a", "cancelled", "run stalled, job cancelled", 90_000], ["b", "cancelled", "run stalled, job cancelled", 90_000]]
+        )
+        assert.deepStrictEqual(
+          (yield* store.listNodes(run.id)).map((n) => [n.node_id, n.status, n.output_payload]),
+          [["done", "completed", { ok: true }], ["a", "cancelled", null], ["b", "cancelled", null]]
+        )
+        assert.strictEqual((yield* store.getRun(run.id)).status, "stalled")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "stalled", "the job is its caller's to move")
+        // Asked again: nothing is left running.
+        assert.deepStrictEqual(yield* store.endStalledRunNodes(run.id, { status: "failed", error_message: "again" }), [])
+        assert.deepStrictEqual(yield* store.endStalledRunNodes(live.id, { status: "failed", error_message: "not stalled" }), [])
+        assert.strictEqual((yield* store.listNodes(live.id))[0]?.status, "running")
+        assert.strictEqual((yield* store.finishNode(liveNode.id, { status: "completed" })).status, "completed")
+        // A paused status would leave the node open with finished_at stamped: refused.
+        expectTag(yield* failureOf(store.endStalledRunNodes(run.id, { status: "awaiting_user" as "failed", error_message: "x" })), "DecodeFailure")
+        expectTag(yield* failureOf(store.endStalledRunNodes(run.id, { status: "running" as "failed", error_message: "x" })), "DecodeFailure")
       }))
 
     test("R8 startNode for an unknown run fails with NotFound", () =>
