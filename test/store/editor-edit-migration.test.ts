@@ -119,13 +119,13 @@ describe("R12 migration 0024 on PostgreSQL: the events table takes editor_edit",
         yield* sql.unsafe(`ALTER TABLE flight_recorder_events DROP CONSTRAINT flight_recorder_events_type_check,
           ADD CONSTRAINT flight_recorder_events_type_check CHECK (type IN ('workflow_recovery', 'capability_action', 'llm_inference',
           'system', 'terminal_command', 'diagnostic', 'debug_bundle_export', 'security_violation'))`)
-        yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id = 24`
+        yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id >= 24`
         const [old] = yield* pgTypeCheck
         for (const [id, at, actor, type, body] of oldEvents) yield* sql.unsafe(pgInsert, [id, at, actor, type, TRACE, body])
         assert.strictEqual((yield* refusalOf(sql.unsafe(pgInsert, [...EDIT.slice(0, 4), TRACE, EDIT[4]]))).constraint, "flight_recorder_events_type_check")
         const rows = yield* sql`SELECT * FROM flight_recorder_events ORDER BY event_id`
 
-        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [24])
+        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [24, 25])
         const [upgraded] = yield* pgTypeCheck
         assert.include(upgraded, "'editor_edit'::text")
         assert.strictEqual(upgraded!.replace(", 'editor_edit'::text", ""), old)
@@ -134,8 +134,8 @@ describe("R12 migration 0024 on PostgreSQL: the events table takes editor_edit",
         assert.strictEqual((yield* refusalOf(sql.unsafe(pgInsert, ["4b7e5d1c-3f5a-4c2e-9a47-1d2c3b4a5f64", EDIT[1], "human", "editor_open", TRACE, "{}"]))).constraint,
           "flight_recorder_events_type_check")
 
-        yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id = 24`
-        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [24])
+        yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id >= 24`
+        assert.deepStrictEqual((yield* PgStore.migrate).map(([id]) => id), [24, 25])
         assert.deepStrictEqual(yield* pgTypeCheck, [upgraded])
       }).pipe(Effect.provide(rawPgClient(url)))
     }), 60_000)
