@@ -20,7 +20,7 @@ import * as Jobs from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
 import { postgres, sqliteFile } from "../support/stores.js"
-import { createClaimedCall } from "../store/fixtures.js"
+import { createClaimedCall, failureOf, tagOf } from "../store/fixtures.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 
@@ -88,6 +88,19 @@ const suite = (backend: Backend) =>
           assertCreatedAt(yield* store.getJob(job.job_id), at, `stored job ${i}`)
         }
       }).pipe(Effect.provide(services(backend.makeStore()))))
+
+    it.effect("the port refuses a creation instant that is no stored instant (before 1970, not UTC, not a DateTime) with DecodeFailure, and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const bad: ReadonlyArray<unknown> = [DateTime.unsafeMake(-1), DateTime.unsafeMakeZoned(0, { timeZone: "Europe/Paris" }), new Date(0), "2031-01-01T00:00:00Z"]
+        for (const at of bad) {
+          const [job, options] = createClaimedCall()
+          assert.strictEqual(tagOf(yield* failureOf(store.createJob(job, { at } as never))), "DecodeFailure", `createJob ${String(at)}`)
+          assert.strictEqual(tagOf(yield* failureOf(store.createJobs([job], { at } as never))), "DecodeFailure", `createJobs ${String(at)}`)
+          assert.strictEqual(tagOf(yield* failureOf(store.createClaimed!(job, { ...options, at } as never))), "DecodeFailure", `createClaimed ${String(at)}`)
+        }
+        assert.strictEqual((yield* store.listJobs({})).items.length, 0)
+      }).pipe(Effect.provide(backend.makeStore())))
 
     it.effect("concurrent submits (on PostgreSQL, group commit may write them in one statement) each create their job at their events' instant", () =>
       Effect.gen(function*() {
