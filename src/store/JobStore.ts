@@ -123,6 +123,18 @@ export interface Audited<A> {
   readonly events?: Audit<A> | undefined
 }
 
+/** The options of a creation (`createJob`, `createJobs`, `createClaimed`): its records, and its instant. */
+export interface Creation<A> extends Audited<A> {
+  /**
+   * The new jobs' `created_at` and `updated_at`, and their `run_after` unless
+   * later (and, claimed at creation, the run's times): the instant their
+   * creation's records carry (a submit reads the clock once), so no record
+   * says a job was queued before it existed. A `DateTime.Utc` in the stored
+   * range. Absent: the store reads the clock.
+   */
+  readonly at?: DateTime.Utc | undefined
+}
+
 /** A page of results and the cursor for the next one (absent on the last page). */
 export interface Page<A> {
   readonly items: ReadonlyArray<A>
@@ -350,7 +362,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * Stores a new job: state `queued`, zeroed metrics, fresh `job_id`/`trace_id` unless given.
    * No capability check here: `Jobs` checks the policy at submit and again when a job is claimed.
    */
-  readonly createJob: (job: NewAiJob, options?: Audited<AiJob>) => Effect.Effect<AiJob, AlreadyExists | DecodeFailure | StorageError>
+  readonly createJob: (job: NewAiJob, options?: Creation<AiJob>) => Effect.Effect<AiJob, AlreadyExists | DecodeFailure | StorageError>
   /**
    * Stores new jobs as `createJob` does, all or nothing, in one write (one
    * multi-row INSERT on PostgreSQL; on SQLite multi-row INSERTs, in one
@@ -364,7 +376,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    */
   readonly createJobs: (
     jobs: ReadonlyArray<NewAiJob>,
-    options?: Audited<ReadonlyArray<AiJob>>
+    options?: Creation<ReadonlyArray<AiJob>>
   ) => Effect.Effect<ReadonlyArray<AiJob>, AlreadyExists | DecodeFailure | StorageError>
   readonly getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   /**
@@ -623,6 +635,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    */
   readonly createClaimed?: (job: NewAiJob, options: {
     readonly events: ReadonlyArray<EventRecord>
+    /** As `Creation.at`: the job's, its run's and the claim's instant. Absent: the store reads the clock. */
+    readonly at?: DateTime.Utc | undefined
     readonly kinds?: ReadonlyArray<JobKind> | undefined
     readonly take?: boolean | undefined
     readonly claim: { readonly run_id: WorkflowRunId; readonly records: ReadonlyArray<EventRecord> }

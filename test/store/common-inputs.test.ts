@@ -9,13 +9,22 @@
  */
 import { isDeepStrictEqual } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import type * as Schema from "effect/Schema"
 import { decodeWith } from "../../src/domain/decode.js"
-import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, commonRunSettle, decodeCommon } from "../../src/store/internal/commonInputs.js"
-import { AuditedOptions, ClaimAdmittedOptions, RunningJobEnd, RunSettle } from "../../src/store/internal/portSchemas.js"
+import {
+  commonAudited,
+  commonClaimAdmittedOptions,
+  commonCreateClaimedOptions,
+  commonCreation,
+  commonRunningJobEnd,
+  commonRunSettle,
+  decodeCommon
+} from "../../src/store/internal/commonInputs.js"
+import { AuditedOptions, ClaimAdmittedOptions, CreateClaimedOptions, CreationOptions, RunningJobEnd, RunSettle } from "../../src/store/internal/portSchemas.js"
 import { auditWith } from "../../src/store/JobStore.js"
 
 const LOWER_ID = "0190a3f4-1c2d-7e3f-8a9b-0c1d2e3f4a5b"
@@ -26,8 +35,13 @@ const hostile: ReadonlyArray<unknown> = [
   undefined, null, "", " ", "\u0000", "a\u0000b", "\uD800", "x".repeat(5000), 0, 1, Number.NaN, true, [], {}, [1],
   "completed", "failed", "queued", "running", "stalled", "COMPLETED", "doc_summarize", "term_exec",
   LOWER_ID, LOWER_ID.toUpperCase(), "00000000-0000-0000-0000-000000000000", builder, auditWith([]), Symbol.for("x"),
-  ["doc_summarize"], ["term_exec"], ["nope"], { __proto__: null, a: 1 }, new Date(0)
+  ["doc_summarize"], ["term_exec"], ["nope"], { __proto__: null, a: 1 }, new Date(0),
+  // Instants: in the stored range, before it, after it, zoned.
+  DateTime.unsafeMake(0), DateTime.unsafeMake("2031-05-06T07:08:09.000Z"), DateTime.unsafeMake(-1),
+  DateTime.unsafeMake("+010000-01-01T00:00:00.000Z"), DateTime.unsafeMakeZoned(0, { timeZone: "Europe/Paris" })
 ]
+
+const AT = DateTime.unsafeMake("2031-05-06T07:08:09.000Z")
 
 const cases = [
   {
@@ -36,6 +50,14 @@ const cases = [
     common: commonAudited as (input: unknown) => unknown,
     fields: ["events"],
     usual: [{}, { events: auditWith([]) }, { events: builder }, { events: undefined }]
+  },
+  {
+    name: "CreationOptions",
+    schema: CreationOptions as Schema.Schema<unknown, unknown>,
+    common: commonCreation as (input: unknown) => unknown,
+    fields: ["events", "at"],
+    // A submit's createJob (eager dispatch's when it only creates) and a submitMany's createJobs.
+    usual: [{}, { events: auditWith([]), at: AT }, { events: builder, at: AT }, { events: auditWith([]) }, { at: undefined }]
   },
   {
     name: "RunningJobEnd",
@@ -69,6 +91,14 @@ const cases = [
     fields: ["kinds", "take"],
     // A worker pool's filter and take (every claim and eager write of a pool with handlers) as well.
     usual: [{}, { kinds: undefined }, { kinds: ["doc_summarize", "terminal_exec"] }, { take: true }, { kinds: ["doc_summarize"], take: false }]
+  },
+  {
+    name: "CreateClaimedOptions",
+    schema: CreateClaimedOptions as Schema.Schema<unknown, unknown>,
+    common: commonCreateClaimedOptions as (input: unknown) => unknown,
+    fields: ["kinds", "take", "at"],
+    // A submit's eager write: the parked loop's kinds, take, the submit's instant.
+    usual: [{}, { at: AT }, { kinds: ["doc_summarize"], take: true, at: AT }, { take: true, at: AT }, { kinds: undefined, at: undefined }]
   }
 ] as const
 

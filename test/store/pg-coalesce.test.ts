@@ -12,6 +12,7 @@
  * real `pg` driver sends is counted (its `Client.prototype.query` wrapped).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import type * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
@@ -527,6 +528,35 @@ describe("issue 16 group commit on PostgreSQL", () => {
           ))
           assert.strictEqual(counts.create, SLOTS + 2, "the blocked ones alone, one for the line, then the taken id's alone to say so")
           yield* ownCreates([...value.blockers, ...value.racers], inputs, records, 7, existing.job_id)
+        })),
+    60_000
+  )
+
+  it.scopedLive(
+    "issue 16 concurrent creates sharing a statement each create their job at their own given instant (Creation.at: their submit's), not at the statement's",
+    () =>
+      withStore("coalesce create at", true, (url) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          const inputs = Array.from({ length: 12 }, () => newJob({ job_id: ids.job(), trace_id: ids.trace() }))
+          // Instants years apart from the clock and from each other: only the caller's own can be written.
+          const ats = inputs.map((_, i) => DateTime.unsafeMake(Date.UTC(2031, 0, 1 + i, 12)))
+          const create = (i: number) => store.createJob(inputs[i]!, { at: ats[i]! })
+          const { counts, value } = yield* countingStatements(raceBehindBlockers(
+            url,
+            Array.from({ length: SLOTS }, (_, i) => create(i)),
+            inputs.slice(SLOTS).map((_, i) => create(i + SLOTS)),
+            "ai_jobs"
+          ))
+          assert.strictEqual(counts.create, SLOTS + 1, "the blocked ones alone, then one statement for the whole line")
+          for (const [i, outcome] of [...value.blockers, ...value.racers].entries()) {
+            assert.strictEqual(outcome._tag, "Right")
+            if (outcome._tag !== "Right") continue
+            const want = Array(3).fill(DateTime.formatIso(ats[i]!))
+            assert.deepStrictEqual([outcome.right.created_at, outcome.right.updated_at, outcome.right.run_after].map(DateTime.formatIso), want, `answer ${i}`)
+            const stored = yield* store.getJob(outcome.right.job_id)
+            assert.deepStrictEqual([stored.created_at, stored.updated_at, stored.run_after].map(DateTime.formatIso), want, `stored ${i}`)
+          }
         })),
     60_000
   )

@@ -26,7 +26,11 @@ export interface RunEnd {
   readonly to: Exclude<TransitionTarget, "running">
   /** The job's `status_reason` and the event's reason, when given. */
   readonly reason?: string
-  /** The job's and the run's `error_message`, when given. */
+  /**
+   * The run's `error_message` (null when not given), and the job's when it is
+   * text: a failure's error replaces the job's, while a null (a success) keeps
+   * an earlier failure's (README: kept until a later failure replaces it).
+   */
   readonly error?: string | null
   readonly actor?: "human" | "agent" | "system"
   /** The lifecycle record's id, when the writer must find it again (a run's own settle, runJob.ts). */
@@ -60,7 +64,7 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         from: "running",
         to: end.to,
         status_reason: end.reason ?? "",
-        ...(end.error !== undefined ? { error_message: end.error } : {}),
+        ...(typeof end.error === "string" ? { error_message: end.error } : {}),
         events: auditWith([record])
       })
       // A run already ended (it cannot be, with its job locked running under it) has nothing left to end.
@@ -104,9 +108,9 @@ export const makeFinishRunning = (store: JobStore["Type"], prepare: Prepare) =>
     )
   }
 
-/** The store's request for `end` of `jobId` with its record, built in place (no spread copies); the error only when given. */
+/** The store's request for `end` of `jobId` with its record, built in place (no spread copies); the error only when it is text (`RunEnd.error`). */
 const runningJobEnd = (job_id: JobId, end: RunEnd & { readonly to: RunningJobEnd["to"] }, event: EventRecord): RunningJobEnd => {
   const request: { -readonly [K in keyof RunningJobEnd]: RunningJobEnd[K] } = { job_id, to: end.to, status_reason: end.reason ?? "", event }
-  if (end.error !== undefined) request.error_message = end.error
+  if (typeof end.error === "string") request.error_message = end.error
   return request
 }

@@ -336,7 +336,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           to: outcome.to,
           // A state change: the run's own end gives no reason, so none stays (not a resume's, R6).
           status_reason: "",
-          error_message: outcome.error,
+          // A failure's error replaces the job's; a success gives none, so the job keeps an earlier
+          // failure's (README: kept until a later failure replaces it) and the run's is null.
+          ...(outcome.error !== null ? { error_message: outcome.error } : {}),
           ...(outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {}),
           // Saturating, as `JobMetrics.add`: settling never fails on arithmetic (nor on a clock stepped back).
           duration_ms: Math.min(Math.max(0, Math.floor(durationMs)), metricBounds.duration_ms),

@@ -57,9 +57,10 @@ export const makeSubmit = <GateError>(
     const written = flatMapKnown(deps.admission.claimRecords(subject, runId, now), ({ records }): Effect.Effect<CreatedClaim, AlreadyExists | DecodeFailure | StorageError> =>
       records === null
         // The claim's re-check refuses what the submit admitted (a policy that is not what it says): no eager claim.
-        ? Effect.map(store.createJob(job, { events: auditWith(events) }), (created) => ({ created, claim: null }))
+        ? Effect.map(store.createJob(job, { events: auditWith(events), at: now }), (created) => ({ created, claim: null }))
         : store.createClaimed!(job, {
           events,
+          at: now,
           ...(seat.kinds !== undefined ? { kinds: seat.kinds } : {}),
           // The pool runs it itself: taken by the write, as by a pool's claim (claim.ts).
           take: true,
@@ -78,7 +79,7 @@ export const makeSubmit = <GateError>(
 
   /**
    * A checked request (`checked`: by the hand-built check) admitted and
-   * queued at `now`, the time of its events. Its steps are plain code around
+   * queued at `now`, the time of its events and the job's `created_at`. Its steps are plain code around
    * three Effects — the policy's verdict, the queued event and the store's
    * createJob — and the first two are usually known at once (a remembered
    * verdict, records built from their given time): no step for them (issue 16).
@@ -127,7 +128,8 @@ export const makeSubmit = <GateError>(
           }
           return createForSeat(job, [...records, record], subject, seat, now)
         }
-        const created = store.createJob(job, { events: auditWith([...records, record]) })
+        // The job created at its events' instant: none of them is before it existed (Creation.at).
+        const created = store.createJob(job, { events: auditWith([...records, record]), at: now })
         return announce === undefined ? created : Effect.tap(created, announce)
       })
     })
@@ -142,7 +144,7 @@ export const makeSubmit = <GateError>(
   return (input: unknown) =>
     withJobSpan("Jobs.submit", (span) =>
       Effect.flatMap(deps.intakeOpen, () =>
-        // The clock read once for the submit's events (ordered by id within it).
+        // The clock read once for the submit's events (ordered by id within it) and its job's creation.
         Effect.clockWith((clock) => {
           const now = DateTime.unsafeMake(clock.unsafeCurrentTimeMillis())
           // The common shape checked in place: no Effect step unless the Schema must decide.

@@ -15,6 +15,7 @@
  *   its decisions and its `queued` lifecycle event, in one transaction; a
  *   job id stored already or given twice is `AlreadyExists`, nothing written.
  */
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { type AiJob, JobRequest } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
@@ -42,11 +43,13 @@ export const makeSubmitMany = <GateError>(
     // A caller-given id a pruned job's trail still names is refused before anything is decided (reusedId.ts).
     for (const request of requests) if (request.job_id !== undefined) yield* refuseReusedId(store, request.job_id)
     yield* Effect.annotateCurrentSpan({ "hsk.jobs": requests.length })
+    // The clock read once: every decision, every queued event and every job's creation at that instant (as submit's).
+    const now = yield* DateTime.now
     // Every request placed by the policy before anything is queued.
     const placed = yield* Effect.forEach(requests, (request) =>
       Effect.gen(function*() {
         const ids = { job_id: request.job_id ?? uuidv7() as JobId, trace_id: request.trace_id ?? uuidv7() as AiJob["trace_id"] }
-        const checked = yield* deps.admission.decide({ ...request, ...ids }, request.capability_profile_id)
+        const checked = yield* deps.admission.decide({ ...request, ...ids }, request.capability_profile_id, now)
         return { request, ids, ...checked }
       }))
     const refused = placed.flatMap(({ records, verdict }) => verdict._tag === "Refused" ? [{ error: verdict.error, records }] : [])
@@ -71,10 +74,11 @@ export const makeSubmitMany = <GateError>(
         from: null,
         to: "queued",
         attempt: 1,
-        ...(request.run_after !== undefined ? { run_after: request.run_after } : {})
+        ...(request.run_after !== undefined ? { run_after: request.run_after } : {}),
+        timestamp: now
       })))
     }
-    const created = yield* store.createJobs(jobs, { events: () => records })
+    const created = yield* store.createJobs(jobs, { events: () => records, at: now })
     if (announce !== undefined) yield* Effect.forEach(created, announce, { discard: true })
     return created
   })

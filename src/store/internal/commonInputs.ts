@@ -9,6 +9,7 @@
  * case, an odd value) is the Schema's. test/store/common-inputs.test.ts
  * holds each check to its Schema.
  */
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
@@ -19,7 +20,8 @@ import { metricBounds } from "../../domain/JobMetrics.js"
 import { isJobKind } from "../../domain/JobKind.js"
 import { JobStates } from "../../domain/JobState.js"
 import { isStorable } from "../../domain/Text.js"
-import type { AuditedOptions, ClaimAdmittedOptions, RunningJobEnd, RunSettle } from "./portSchemas.js"
+import { TIMESTAMP_RANGE_MS } from "../../domain/Timestamp.js"
+import type { AuditedOptions, ClaimAdmittedOptions, CreateClaimedOptions, CreationOptions, RunningJobEnd, RunSettle } from "./portSchemas.js"
 
 type Plain = Record<string, unknown>
 
@@ -43,6 +45,28 @@ export const commonAudited = (input: unknown): typeof AuditedOptions.Type | unde
   if (!plainWith(input, AUDITED_KEYS)) return undefined
   if (!own(input, "events")) return {}
   return typeof input.events === "function" ? { events: input.events as never } : undefined
+}
+
+/** Whether `value` is a `DateTime.Utc` in the stored range (`TimestampFromSelf`): a creation's `at`, a vouched record's timestamp. */
+export const isStoredInstant = (value: unknown): value is DateTime.Utc =>
+  DateTime.isDateTime(value) && DateTime.isUtc(value) && value.epochMillis >= TIMESTAMP_RANGE_MS.min &&
+  value.epochMillis <= TIMESTAMP_RANGE_MS.max
+
+const CREATION_KEYS = ["events", "at"]
+
+/** A creation's options: none, a function as `events`, an instant in the stored range as `at` (every submit's). */
+export const commonCreation = (input: unknown): typeof CreationOptions.Type | undefined => {
+  if (!plainWith(input, CREATION_KEYS)) return undefined
+  const options: { events?: never; at?: DateTime.Utc } = {}
+  if (own(input, "events")) {
+    if (typeof input.events !== "function") return undefined
+    options.events = input.events as never
+  }
+  if (own(input, "at")) {
+    if (!isStoredInstant(input.at)) return undefined
+    options.at = input.at
+  }
+  return options
 }
 
 const END_KEYS = ["job_id", "to", "status_reason", "error_message"]
@@ -116,6 +140,18 @@ export const commonClaimAdmittedOptions = (input: unknown): typeof ClaimAdmitted
     options.take = input.take
   }
   return options as typeof ClaimAdmittedOptions.Type
+}
+
+const CREATE_CLAIMED_KEYS = [...CLAIM_KEYS, "at"]
+
+/** `createClaimed`'s kinds, take and instant in their common shape: `commonClaimAdmittedOptions`'s, and `at` as `commonCreation`'s. */
+export const commonCreateClaimedOptions = (input: unknown): typeof CreateClaimedOptions.Type | undefined => {
+  if (!plainWith(input, CREATE_CLAIMED_KEYS)) return undefined
+  const { at, ...claim } = input
+  const options = commonClaimAdmittedOptions(claim)
+  if (options === undefined) return undefined
+  if (!own(input, "at")) return options
+  return isStoredInstant(at) ? { ...options, at } : undefined
 }
 
 /** `common`, leaving to the Schema an input whose getter throws (the Schema's to meet, like every other oddity). */

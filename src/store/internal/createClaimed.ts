@@ -16,4 +16,7 @@ export const claimableOnCreation = (job: AiJob, kinds: ReadonlyArray<JobKind> | 
 
 /** `createClaimed` without the claim: the store's `createJob` with the creation's records. */
 export const createdOnly = (createJob: Service["createJob"]) => (input: Parameters<Service["createJob"]>[0], options: Options) =>
-  Effect.map(createJob(input, { events: auditWith(options.events) }), (created): CreatedClaim => ({ created, claim: null }))
+  Effect.map(
+    createJob(input, { events: auditWith(options.events), ...(options.at !== undefined ? { at: options.at } : {}) }),
+    (created): CreatedClaim => ({ created, claim: null })
+  )

@@ -9,3 +9,7 @@ import * as Effect from "effect/Effect"
 /** `f` of the clock's instant now. */
 export const withNow = <A, E, R>(f: (now: DateTime.Utc) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.clockWith((clock) => f(DateTime.unsafeMake(clock.unsafeCurrentTimeMillis())))
+
+/** `f` of a creation's given instant (`JobStore` `Creation.at`: a submit's), else of the clock's instant now. */
+export const atOrNow = <A, E, R>(at: DateTime.Utc | undefined, f: (now: DateTime.Utc) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  at === undefined ? withNow(f) : f(at)

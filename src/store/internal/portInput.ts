@@ -13,7 +13,6 @@
  * true for callers that got past the types (plain JavaScript, an HTTP layer,
  * a cast). Nothing is rewritten except ids to lower case.
  */
-import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -30,12 +29,33 @@ import { JobState } from "../../domain/JobState.js"
 import { Json } from "../../domain/Json.js"
 import { NonEmptyText, Text } from "../../domain/Text.js"
 import { commonNewAiJob } from "../../domain/newAiJobCheck.js"
-import { TIMESTAMP_RANGE_MS, TimestampFromSelf } from "../../domain/Timestamp.js"
+import { TimestampFromSelf } from "../../domain/Timestamp.js"
 import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { ClaimTemplate, JobStore } from "../JobStore.js"
-import { commonAudited, commonClaimAdmittedOptions, commonRunningJobEnd, commonRunSettle, decodeCommon, guarded } from "./commonInputs.js"
-import { AuditedOptions, Builder, ClaimAdmittedOptions, endOf, ErrorMessage, optional, RunningJobEnd, RunSettle } from "./portSchemas.js"
+import {
+  commonAudited,
+  commonClaimAdmittedOptions,
+  commonCreateClaimedOptions,
+  commonCreation,
+  commonRunningJobEnd,
+  commonRunSettle,
+  decodeCommon,
+  guarded,
+  isStoredInstant
+} from "./commonInputs.js"
+import {
+  AuditedOptions,
+  Builder,
+  ClaimAdmittedOptions,
+  CreateClaimedOptions,
+  CreationOptions,
+  endOf,
+  ErrorMessage,
+  optional,
+  RunningJobEnd,
+  RunSettle
+} from "./portSchemas.js"
 import { MAX_JOB_DEPTH } from "../../domain/depth.js"
 
 type Service = JobStore["Type"]
@@ -59,7 +79,7 @@ const Threshold = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isF
 /** An event record as a caller holds it: ids canonicalised, timestamp in the stored range, body JSON. */
 const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf })
 
-const commonAuditedOptions = guarded(commonAudited)
+const commonCreationOptions = guarded(commonCreation)
 const commonEnd = guarded(commonRunningJobEnd)
 const commonSettle = guarded(commonRunSettle)
 
@@ -131,6 +151,7 @@ const decode = {
   // Job by job, as `createJob` decodes one: the same checks, each path led by the job's index.
   newJobs: decodeEach(decodeNewJob, "NewAiJob"),
   audited: decodeCommon(commonAudited, AuditedOptions, "events"),
+  creation: decodeCommon(commonCreation, CreationOptions, "creation options"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
   jobFilter: namedOnly(Schema.Struct({
     states: optional(Schema.Array(JobState)),
@@ -291,11 +312,12 @@ const decodeAdmittedClaim = <A, E, R>(
 }
 
 type CreateClaimedOptions = Parameters<NonNullable<Service["createClaimed"]>>[1]
-const decodeCreateClaimedKinds = decodeCommon(commonClaimAdmittedOptions, ClaimAdmittedOptions, "createClaimed")
+const decodeCreateClaimedKinds = decodeCommon(commonCreateClaimedOptions, CreateClaimedOptions, "createClaimed")
+const commonCreateClaimed = guarded(commonCreateClaimedOptions)
 
 /**
  * `createClaimed`'s arguments: the job as `createJob`'s, `kinds` and `take`
- * as `claimNext`'s, the creation's and the claim's records as any change's (the
+ * as `claimNext`'s, `at` as `createJob`'s, the creation's and the claim's records as any change's (the
  * library's own pass as they are), the run id as any run id. All in their
  * common shape (a submit's, no kind filter): no decode step at all.
  */
@@ -312,12 +334,12 @@ const decodeCreateClaimed = <A, E, R>(
     : { records: undefined, run_id: undefined }
   const call = ([j, o, created, claimed, runId]: readonly [
     NewAiJob,
-    typeof ClaimAdmittedOptions.Type,
+    typeof CreateClaimedOptions.Type,
     ReadonlyArray<EventRecord>,
     ReadonlyArray<EventRecord>,
     WorkflowRunId
   ]) => method(j, { ...o, events: created, claim: { run_id: runId, records: claimed } })
-  const [j, o, created, claimed] = [commonNewAiJob(job), commonClaimOptions(rest), libraryRecords(events), libraryRecords(records)]
+  const [j, o, created, claimed] = [commonNewAiJob(job), commonCreateClaimed(rest), libraryRecords(events), libraryRecords(records)]
   if (j !== undefined && o !== undefined && created !== null && claimed !== null && isCanonicalId(run_id)) {
     return call([j, o, created, claimed, run_id as WorkflowRunId])
   }
@@ -332,11 +354,6 @@ const decodeCreateClaimed = <A, E, R>(
     call
   )
 }
-
-/** Whether `value` is a `DateTime.Utc` in the stored range: what a vouched record's timestamp (never frozen) is held to. */
-const isStoredInstant = (value: unknown): boolean =>
-  DateTime.isDateTime(value) && DateTime.isUtc(value) && value.epochMillis >= TIMESTAMP_RANGE_MS.min &&
-  value.epochMillis <= TIMESTAMP_RANGE_MS.max
 
 /**
  * Records the library built and checked itself (`FlightRecorder.build` and
@@ -371,17 +388,17 @@ export const decodingInputs = (store: Service): Service => ({
   readConsistent: store.readConsistent,
   createJob: (job, options = {}) => {
     // Both in their common shape (every submit): no decode step at all.
-    const [j, o] = [commonNewAiJob(job), commonAuditedOptions(options)]
+    const [j, o] = [commonNewAiJob(job), commonCreationOptions(options)]
     return j !== undefined && o !== undefined
       ? store.createJob(j, o as typeof options)
-      : Effect.flatMap(Effect.all([decode.newJob(job), decode.audited(options)]), ([j, o]) => store.createJob(j, o as typeof options))
+      : Effect.flatMap(Effect.all([decode.newJob(job), decode.creation(options)]), ([j, o]) => store.createJob(j, o as typeof options))
   },
   createJobs: (jobs, options = {}) => {
     // Every job and the options in their common shape (a batch of submits): no Effect per job.
-    const [js, o] = [commonNewAiJobs(jobs), commonAuditedOptions(options)]
+    const [js, o] = [commonNewAiJobs(jobs), commonCreationOptions(options)]
     return js !== undefined && o !== undefined
       ? store.createJobs(js, o as typeof options)
-      : Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.audited(options)]), ([js, o]) => store.createJobs(js, o as typeof options))
+      : Effect.flatMap(Effect.all([decode.newJobs(jobs), decode.creation(options)]), ([js, o]) => store.createJobs(js, o as typeof options))
   },
   getJob: withId(decode.jobId, store.getJob),
   lockJob: withId(decode.jobId, store.lockJob),

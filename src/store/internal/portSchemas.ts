@@ -12,6 +12,7 @@ import { metricBounds } from "../../domain/JobMetrics.js"
 import { Json } from "../../domain/Json.js"
 import { JobState } from "../../domain/JobState.js"
 import { Text } from "../../domain/Text.js"
+import { TimestampFromSelf } from "../../domain/Timestamp.js"
 
 /** An optional field; an explicit `undefined` (plain JavaScript) counts as absent. */
 export const optional = <A, I, R>(schema: Schema.Schema<A, I, R>) =>
@@ -36,6 +37,9 @@ export const endOf = <S extends string>(status: Schema.Schema<S>) =>
 /** A change's options: its `events`, if any. */
 export const AuditedOptions = Schema.Struct({ events: optional(Builder) })
 
+/** A creation's options (`createJob`, `createJobs`): its `events` and its instant `at`, if any. */
+export const CreationOptions = Schema.Struct({ events: optional(Builder), at: optional(TimestampFromSelf) })
+
 /** `finishRunningJob`'s request, its record apart. */
 export const RunningJobEnd = Schema.Struct({
   job_id: JobId,
@@ -56,3 +60,6 @@ export const RunSettle = Schema.Struct({
 
 /** `claimAdmitted`'s options, its templates and event ids apart (`createClaimed`'s kinds and take too). */
 export const ClaimAdmittedOptions = Schema.Struct({ kinds: optional(Schema.Array(JobKind)), take: optional(Schema.Boolean) })
+
+/** `createClaimed`'s options, its records and claim apart: `claimAdmitted`'s, and the creation's instant `at`. */
+export const CreateClaimedOptions = Schema.Struct({ ...ClaimAdmittedOptions.fields, at: optional(TimestampFromSelf) })

@@ -13,14 +13,14 @@ import { auditRecords } from "../internal/audit.js"
 import { allKnown, flatMapKnown } from "../../util/knownEffects.js"
 import { newJob } from "../internal/newRows.js"
 import { withNow } from "../internal/now.js"
-import type { Audited } from "../JobStore.js"
+import type { Creation } from "../JobStore.js"
 import type { PgContext } from "./context.js"
 import { columns, encodeJson, eventJson, instantParam } from "./rows.js"
 
 /** One caller's `createJob` arguments. */
 export interface NewJobRequest {
   readonly input: NewAiJob
-  readonly options: Audited<AiJob> | undefined
+  readonly options: Creation<AiJob> | undefined
 }
 
 // A new job's usual JSON columns, encoded once (as createJob does): no lists, and `JobMetrics.zero`.
@@ -57,7 +57,9 @@ const rowOf = (job: AiJob, json: JsonColumns) => ({
   max_attempts: job.max_attempts,
   run_after: instantParam(job.run_after),
   priority: job.priority,
-  backoff: json.backoff
+  backoff: json.backoff,
+  // Its own: the jobs of one statement may each carry their submit's instant (`Creation.at`).
+  created_at: instantParam(job.created_at)
 })
 
 const usualJson: JsonColumns = { entity_refs: emptyListJson, planned_operations: emptyListJson, metrics: zeroMetricsJson, backoff: null }
@@ -66,7 +68,7 @@ const usualJson: JsonColumns = { entity_refs: emptyListJson, planned_operations:
 export const NEW_JOB_RECORD = "id uuid, trace_id uuid, job_kind text, status text, status_reason text, protocol_id text, " +
   "profile_id text, capability_profile_id text, access_mode text, safety_mode text, entity_refs text, " +
   "planned_operations text, metrics text, job_inputs text, is_pinned boolean, attempt integer, max_attempts integer, " +
-  "run_after timestamptz, priority integer, backoff text"
+  "run_after timestamptz, priority integer, backoff text, created_at timestamptz"
 
 /** A new job's row: known at once for the usual job (no lists, zero metrics, no backoff of its own), else encoded through the schemas. */
 export const jobRow = (job: AiJob) =>
@@ -92,8 +94,8 @@ export const createEach = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOu
   const newJobRecord = sql.literal(NEW_JOB_RECORD)
   return (requests: ReadonlyArray<NewJobRequest>) =>
     withNow((now) => {
-      const at = instantParam(now)
-      const jobs = requests.map(({ input }) => newJob(input, now))
+      // Each job at its creation's instant when given (`Creation.at`), else at the statement's reading.
+      const jobs = requests.map(({ input, options }) => newJob(input, options?.at ?? now))
       // Every job's row and records, known at once in the usual case (internal/allKnown.ts): no step for either.
       const withRecords = (rows: ReadonlyArray<ReturnType<typeof rowOf>>) =>
         flatMapKnown(allKnown(requests.map(({ options }, i) => auditRecords(options?.events, jobs[i]!))), (built) => statement(rows, built))
@@ -104,7 +106,7 @@ export const createEach = ({ sql, thenOutside }: Pick<PgContext, "sql" | "thenOu
           INSERT INTO ai_jobs (${jobColumns})
           SELECT id, trace_id, NULL, job_kind, status, status_reason, NULL, protocol_id, profile_id,
             capability_profile_id, access_mode, safety_mode, entity_refs::jsonb, planned_operations::jsonb, metrics::jsonb,
-            job_inputs::jsonb, NULL, is_pinned, ${at}::timestamptz, ${at}::timestamptz, attempt, max_attempts, run_after, priority,
+            job_inputs::jsonb, NULL, is_pinned, created_at, created_at, attempt, max_attempts, run_after, priority,
             backoff::jsonb
           FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS j(${newJobRecord})
           ON CONFLICT (id) DO NOTHING

@@ -14,7 +14,7 @@ import type { WorkflowRunId } from "../../domain/Ids.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import { flatMapKnown } from "../../util/knownEffects.js"
 import { newJob, newRun } from "../internal/newRows.js"
-import { withNow } from "../internal/now.js"
+import { atOrNow } from "../internal/now.js"
 import { claimableOnCreation, createdOnly } from "../internal/createClaimed.js"
 import { type CreatedClaim, type JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
@@ -149,7 +149,7 @@ export const makeCreateClaimed = (
     byTransaction(
       () => createOnly(input, options),
       () =>
-        withNow((now) => {
+        atOrNow(options.at, (now) => {
           const job = newJob(input, now)
           // Retried whole after a transient failure: the same job, instant and records.
           return claimableOnCreation(job, options.kinds) ? reported(write(job, now, options)) : createOnly(input, options)

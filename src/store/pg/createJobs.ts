@@ -13,7 +13,7 @@ import { JobMetrics } from "../../domain/JobMetrics.js"
 import { auditRecords } from "../internal/audit.js"
 import { firstTaken } from "../internal/firstTaken.js"
 import { newJob } from "../internal/newRows.js"
-import type { Audited, JobStore } from "../JobStore.js"
+import type { Creation, JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { storageErrors } from "./errors.js"
@@ -48,9 +48,9 @@ const encodeRows = Schema.encode(NewJobRows)
 /** `createJobs` of the PostgreSQL store. */
 export const makeBatchMethods = ({ sql, transaction, insertEvents }: PgContext) => {
   const createJobs: Service["createJobs"] = Effect.fnUntraced(
-    function*(inputs: ReadonlyArray<NewAiJob>, options?: Audited<ReadonlyArray<AiJob>>) {
+    function*(inputs: ReadonlyArray<NewAiJob>, options?: Creation<ReadonlyArray<AiJob>>) {
       if (inputs.length === 0) return []
-      const now = yield* DateTime.now
+      const now = options?.at ?? (yield* DateTime.now)
       const at = instantParam(now)
       const jobs = inputs.map((input) => newJob(input, now))
       const rows = yield* encodeRows(jobs.map(({ job_id, ...job }) => ({ ...job, id: job_id })))

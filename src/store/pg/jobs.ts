@@ -20,7 +20,7 @@ import { columns, decode, encodeJson, instantParam, instantBound } from "./rows.
 import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
-import { withNow } from "../internal/now.js"
+import { atOrNow } from "../internal/now.js"
 import { hasStatus, hasStatusIn } from "./keyedGuard.js"
 import { makeCreateClaimed } from "./createClaimed.js"
 
@@ -101,7 +101,7 @@ const encodedParams = (job: AiJob, now: DateTime.Utc, at: string) =>
 export const makeCreateJob = ({ auditedFixed }: Pick<PgContext, "auditedFixed">) => {
   const insert = auditedFixed("created", insertJob.template)
   const createWith = (write: FixedWrite, reported: ReturnType<typeof storageErrors>): Service["createJob"] => (input, options) =>
-    reported(withNow((now) => {
+    reported(atOrNow(options?.at, (now) => {
       const job = newJob(input, now)
       const at = instantParam(now)
       const created = (row: unknown) =>

@@ -11,7 +11,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import { newJob, newRun } from "../internal/newRows.js"
-import { withNow } from "../internal/now.js"
+import { atOrNow } from "../internal/now.js"
 import { claimableOnCreation, createdOnly } from "../internal/createClaimed.js"
 import { transactionOf } from "../internal/execute.js"
 import { type Claim, type CreatedClaim, type JobStore } from "../JobStore.js"
@@ -77,7 +77,7 @@ export const makeCreateClaimed = ({ change }: SqliteContext, createJob: Service[
       // Inside a transaction, never claimed: a worker handed the job could run it before a rollback.
       transactionOf(fiber)._tag === "Some"
         ? createOnly(input, options)
-        : withNow((now) => {
+        : atOrNow(options.at, (now) => {
           const job = newJob(input, now)
           if (!claimableOnCreation(job, options.kinds)) return createOnly(input, options)
           return reported(Effect.map(

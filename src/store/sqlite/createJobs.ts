@@ -19,7 +19,7 @@ import * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
 import { auditRecords } from "../internal/audit.js"
 import { newJob } from "../internal/newRows.js"
-import type { Audited, JobStore } from "../JobStore.js"
+import type { Creation, JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { type Exec, insertTexts, type SqliteContext } from "./context.js"
 import { sqliteCode, storageErrors } from "./errors.js"
@@ -88,9 +88,9 @@ const insertJobs = (exec: Exec, jobs: ReadonlyArray<AiJob>) =>
 /** `createJobs` of the SQLite store. */
 export const makeBatchMethods = ({ exec, transaction, insertEvents }: SqliteContext) => {
   const createJobs: Service["createJobs"] = Effect.fnUntraced(
-    function*(inputs: ReadonlyArray<NewAiJob>, options?: Audited<ReadonlyArray<AiJob>>) {
+    function*(inputs: ReadonlyArray<NewAiJob>, options?: Creation<ReadonlyArray<AiJob>>) {
       if (inputs.length === 0) return []
-      const now = yield* DateTime.now
+      const now = options?.at ?? (yield* DateTime.now)
       const jobs = inputs.map((input) => newJob(input, now))
       const events = yield* auditRecords(options?.events, jobs)
       const inTransaction = transaction(Effect.zipRight(insertJobs(exec, jobs), insertEvents(events)))

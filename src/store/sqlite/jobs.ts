@@ -12,7 +12,7 @@ import { IllegalTransition } from "../../domain/Errors.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
+import type { Audit, Audited, Creation, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import { auditRecords } from "../internal/audit.js"
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
@@ -22,7 +22,7 @@ import { JOB_COLUMNS, jobValues, jsonText, storedInstant } from "./rowCodec.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
 import { newJob } from "../internal/newRows.js"
 import { sqliteCode, storageErrors } from "./errors.js"
-import { withNow } from "../internal/now.js"
+import { atOrNow } from "../internal/now.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { insertEventsStep, insertText, type SqliteContext } from "./context.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
@@ -84,8 +84,8 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
     events === undefined ? transaction.single(change) : transaction.join(change)
 
   /** Without a generator: it runs once per job (issue 16). */
-  const createJob: Service["createJob"] = (input: NewAiJob, options?: Audited<AiJob>) =>
-    storageErrors("JobStore.createJob")(withNow((now) => {
+  const createJob: Service["createJob"] = (input: NewAiJob, options?: Creation<AiJob>) =>
+    storageErrors("JobStore.createJob")(atOrNow(options?.at, (now) => {
       const job = newJob(input, now)
       // The records are a function of the job, known before it is written.
       return Effect.flatMap(auditRecords(options?.events, job), (records) =>
