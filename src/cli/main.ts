@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
+import { changeReported, interruptedAfterChange } from "./change.js"
 import { enableSqliteUris } from "./database.js"
 import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
@@ -239,7 +240,12 @@ NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
-    const code = Exit.isSuccess(exit) ? exit.value : Cause.isInterruptedOnly(exit.cause) ? stoppedBy ?? 130 : ExitCode.failure
+    // Interrupted after a change had begun, the command still finished it and printed its report
+    // (change.ts): it exits 0, as it did what was asked, and says the signal stopped nothing.
+    // Stopped before it changed anything, it exits 128 + the signal's number.
+    const lateSignal = !Exit.isSuccess(exit) && Cause.isInterruptedOnly(exit.cause) && changeReported()
+    if (lateSignal) process.stderr.write(`${interruptedAfterChange}\n`)
+    const code = Exit.isSuccess(exit) ? exit.value : lateSignal ? ExitCode.ok : Cause.isInterruptedOnly(exit.cause) ? stoppedBy ?? 130 : ExitCode.failure
     exitAfterOutput(typeof code === "number" ? code : ExitCode.failure, onExit)
   }
 })
