@@ -13,6 +13,7 @@
  * to stop it (`interruptedAfterChange`).
  */
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 
 let reported = false
@@ -27,19 +28,27 @@ export const interruptedAfterChange = "note: the signal came after the change ha
  * Opens `layer` (interruptibly), runs `change` over it and prints its result
  * with `answer`, which an interrupt does not stop. `change` is not stopped
  * either, unless `interruptible`: a change that is one transaction which an
- * interrupt rolls back (a job's move) may be stopped while it waits.
+ * interrupt rolls back (a job's move) may be stopped while it waits, and a
+ * change in steps that each commit (a purge's batches) between them, when
+ * `stopped` prints what was done: the command then exits 128 + the signal.
  */
 export const changeThenReport = <ROut, E1, A, E2, R2, E3, R3>(
   layer: Layer.Layer<ROut, E1>,
   change: Effect.Effect<A, E2, ROut | R2>,
   answer: (result: A) => Effect.Effect<void, E3, R3>,
-  options: { readonly interruptible?: boolean } = {}
+  options: {
+    readonly interruptible?: boolean
+    /** Prints what an interruptible change had done when an interrupt stopped it (a purge's committed batches). */
+    readonly stopped?: Effect.Effect<void, E3, R3>
+  } = {}
 ): Effect.Effect<void, E1 | E2 | E3, Exclude<R2, ROut> | R3> =>
   Effect.scoped(Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const context = yield* restore(Layer.build(layer))
       const provided = Effect.provide(change, context)
-      const result = yield* (options.interruptible === true ? restore(provided) : provided)
+      const exit = yield* Effect.exit(options.interruptible === true ? restore(provided) : provided)
+      if (Exit.isInterrupted(exit) && options.stopped !== undefined) yield* options.stopped
+      const result = yield* exit
       yield* answer(result)
       reported = true
     })

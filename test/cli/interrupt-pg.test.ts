@@ -7,64 +7,11 @@
  * statement waits on it, sends SIGINT, waits until the kernel has delivered
  * it, then releases the lock.
  */
-import * as fs from "node:fs"
-import type { ChildProcess } from "node:child_process"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { connectPg, dropDatabase, freshDatabaseUrl, type PgClient } from "../support/pg-database.js"
-import { exitOf, lines, runCli, spawnCli } from "./cli.js"
+import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { lines, runCli } from "./cli.js"
+import { interruptedUnderLock } from "./interrupt.js"
 import { completedJob, crashedRun, eventsOf, jobOf, queuedJob, runsOf } from "./fixtures.js"
-
-const output = (child: ChildProcess) => {
-  let stdout = ""
-  let stderr = ""
-  child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  return () => ({ stdout, stderr })
-}
-
-/** Whether `signal` (its number) is still pending for the process or any of its threads. */
-const pending = (pid: number, signal: number): boolean => {
-  const bit = 1n << BigInt(signal - 1)
-  const statuses = [`/proc/${pid}/status`, ...fs.readdirSync(`/proc/${pid}/task`).map((task) => `/proc/${pid}/task/${task}/status`)]
-  return statuses.some((file) => {
-    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""
-    return [...text.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((match) => (BigInt(`0x${match[1]}`) & bit) !== 0n)
-  })
-}
-
-/**
- * Runs `ai-jobs <args>` while `lockSql` (one row's FOR UPDATE) is held by another transaction:
- * SIGINT once the CLI's statement waits on that lock and the signal has been delivered, then
- * the lock is released.
- */
-const interruptedUnderRowLock = async (url: string, lockSql: string, args: ReadonlyArray<string>) => {
-  const holder: PgClient = await connectPg(url)
-  const watcher: PgClient = await connectPg(url)
-  try {
-    await holder.query("BEGIN")
-    await holder.query(lockSql)
-    const child = await spawnCli([...args, "--database", url])
-    const printed = output(child)
-    const exited = exitOf(child)
-    for (const deadline = Date.now() + 60_000;;) {
-      const { rows } = await watcher.query<{ readonly n: string }>(
-        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-      )
-      if (Number(rows[0]?.n) >= 1) break
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`setup: the CLI never waited on the lock: ${printed().stderr}`)
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-    child.kill("SIGINT")
-    while (pending(child.pid!, 2)) await new Promise((resolve) => setTimeout(resolve, 5))
-    await holder.query("COMMIT")
-    const code = await exited
-    return { code, ...printed() }
-  } finally {
-    await holder.query("ROLLBACK").catch(() => undefined)
-    await holder.end()
-    await watcher.end()
-  }
-}
 
 describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { timeout: 120_000 }, () => {
   let url = ""
@@ -80,7 +27,7 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
     const admin = await connectPg(url)
     await admin.query("UPDATE ai_jobs SET updated_at = now() - interval '40 days' WHERE id = $1", [job.job_id])
     await admin.end()
-    const result = await interruptedUnderRowLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
+    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
       "prune",
       "--older-than",
       "1d",
@@ -103,7 +50,7 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
 
   it("recover: SIGINT while the scan waits on a locked job; the run is stalled and recorded, so the report lists it and the exit is 0", async () => {
     const { job, run } = await crashedRun(url)
-    const result = await interruptedUnderRowLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
+    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
       "recover",
       "--threshold",
       "1",
@@ -119,7 +66,7 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
 
   it("jobs cancel: SIGINT while the move waits on the job's lock rolls it back; nothing changed, so exit 130 and nothing printed", async () => {
     const job = await queuedJob(url)
-    const result = await interruptedUnderRowLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
+    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
       "jobs",
       "cancel",
       job.job_id,
