@@ -69,6 +69,12 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
   const options = Help.valueOptions(node)
   const names = Help.optionNames(node)
   for (const [i, arg] of args.entries()) {
+    // `--limit=` gives the option an empty value: @effect/cli called the whole word an unknown argument.
+    const [name, ...value] = arg.split("=")
+    if (value.length > 0 && value.join("=") === "" && options.has(name!)) {
+      const description = Help.optionDescription(node, name!)
+      return new BadInput({ message: `${name!} needs a value (${options.get(name!)!})${description === "" ? "" : `: ${description}`}` })
+    }
     const pseudo = options.get(arg)
     const next = args[i + 1]
     // The next word is the value unless it is one of the command's options (`--reason --json`
@@ -146,6 +152,36 @@ const unknownOption = (args: ReadonlyArray<string>): BadInput | undefined => {
   })
 }
 
+/**
+ * A command given fewer or more arguments than it takes (`jobs show`, `jobs
+ * cancel --reason x`, `jobs show a b`): one line naming what is missing or
+ * extra, with the command's usage (exit 2), where @effect/cli printed
+ * "Missing argument <job-id>" or "Received unknown argument" and a blank line.
+ * An option's value is not an argument; every word after `--` is one.
+ */
+const wrongArguments = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const { node, path } = Help.locate(tree, args)
+  if (node.children.length > 0) return undefined
+  let at = -1
+  for (const name of path.slice(1)) at = args.indexOf(name, at + 1)
+  const rest = args.slice(at + 1)
+  const end = rest.indexOf("--")
+  const given = [
+    ...optionWords(end === -1 ? rest : rest.slice(0, end), Help.valueOptions(node)).filter((word) => !word.startsWith("-") || word === "-"),
+    ...(end === -1 ? [] : rest.slice(end + 1))
+  ]
+  const expected = Help.positionalArguments(node)
+  if (given.length === expected.length) return undefined
+  const command = path.join(" ")
+  const usage = `usage: ${command} ${Help.usageOf(node)}`.trim()
+  return new BadInput({
+    message: given.length < expected.length
+      ? `missing ${expected.slice(given.length).join(" ")} for ${command}; ${usage}`
+      : `unexpected argument ${JSON.stringify(given[expected.length])} for ${command}: it takes ` +
+        `${expected.length === 0 ? "no arguments, only options" : `only ${expected.join(" ")}`}; ${usage}`
+  })
+}
+
 /** A word after a command group that names none of its commands: one line naming them (exit 2). */
 const unknownCommand = (args: ReadonlyArray<string>): BadInput | undefined => {
   const unknown = Help.unknownSubcommand(tree, args)
@@ -184,7 +220,7 @@ const program = Effect.suspend(() => {
   const help = helpFor(args)
   if (help !== undefined) return Console.log(help)
   const joined = joinRepeatedLists(args)
-  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? unknownOption(args) ?? repeatedOption(joined)
+  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? unknownOption(args) ?? wrongArguments(args) ?? repeatedOption(joined)
   if (missing !== undefined) return Effect.fail(missing)
   return cli([...process.argv.slice(0, 2), ...joined])
 }).pipe(

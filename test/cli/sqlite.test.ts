@@ -319,6 +319,29 @@ describe("ai-jobs on a SQLite file", () => {
       assertOneLineError(await cli(["events", "--type", "gc_summary"]), 2, /^error: unknown --type "gc_summary": it names a system event; list them with --type system$/)
     })
 
+    it("R17 an option given an empty value (--limit=, --since=): one line naming the option and what it takes, not @effect/cli's unknown argument", async () => {
+      assertOneLineError(await cli(["jobs", "list", "--limit="]), 2, /^error: --limit needs a value \(n\): Show at most this many rows/)
+      assertOneLineError(await cli(["jobs", "list", "--since="]), 2, /^error: --since needs a value \(time\|duration\): Only jobs created since/)
+      assertOneLineError(await cli(["events", "--type="]), 2, /^error: --type needs a value \(type,\.\.\.\): Only events of these types/)
+    })
+
+    it("R17 a command given too few or too many arguments: one line naming what is missing or extra, with its usage", async () => {
+      const usage = (command: string) => `usage: ai-jobs ${command} \\[--database path\\|url\\] .*<job-id>$`
+      assertOneLineError(await cli(["jobs", "show"]), 2, new RegExp(`^error: missing <job-id> for ai-jobs jobs show; ${usage("jobs show")}`))
+      assertOneLineError(await cli(["jobs", "cancel", "--reason", "x"]), 2, new RegExp(`^error: missing <job-id> for ai-jobs jobs cancel; ${usage("jobs cancel")}`))
+      assertOneLineError(
+        await cli(["jobs", "show", "a", "b"]),
+        2,
+        new RegExp(`^error: unexpected argument "b" for ai-jobs jobs show: it takes only <job-id>; ${usage("jobs show")}`)
+      )
+      assertOneLineError(
+        await cli(["jobs", "list", "extra"]),
+        2,
+        /^error: unexpected argument "extra" for ai-jobs jobs list: it takes no arguments, only options; usage: ai-jobs jobs list \[--database path\|url\] /
+      )
+      assertOneLineError(await cli(["prune", "now"]), 2, /^error: unexpected argument "now" for ai-jobs prune: it takes no arguments, only options; usage: ai-jobs prune /)
+    })
+
     it("R5 a malformed job id in jobs show", async () => {
       assertOneLineError(
         await cli(["jobs", "show", "12-zz"]),
