@@ -114,7 +114,7 @@ describe("ai-jobs on a SQLite file", () => {
 
     // The third case: a WAL file its reader may write, in a folder it may not — no `-shm` can be made beside it.
     for (const [folder, fileMode] of [["read-only", 0o444], ["writable", 0o444], ["read-only", 0o644]] as const) {
-      it(`R17 read commands (dry runs included) read a 0${fileMode.toString(8)} SQLite file in a ${folder} folder and write nothing, not even beside it; a write is refused, saying why`, async () => {
+      it(`R17 read commands (dry runs included) read a 0${fileMode.toString(8)} SQLite file in a ${folder} folder and write nothing, not even beside it; a write (migrate too) is refused, saying why`, async () => {
         const dir = tempDir(`readonly-${folder}`)
         const file = path.join(dir, "jobs.db")
         assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
@@ -145,13 +145,16 @@ describe("ai-jobs on a SQLite file", () => {
           assert.strictEqual(counted.code, 0, `${dryRun[0]}: ${counted.stderr}`)
         }
         assert.match((await read(["prune", "--dry-run", "--older-than", "0s", "--keep", "0"])).stdout, /Would prune 1 of 1/)
-        assertOneLineError(
-          await read(["jobs", "retry", job.job_id.slice(-8)]),
-          1,
-          fileMode === 0o644
-            ? /^error: cannot change .*jobs\.db: its folder is read-only, and SQLite writes its journal files beside the database$/
-            : /^error: cannot change .*jobs\.db: the file is read-only$/
-        )
+        // migrate too: it opened the file and failed at its first write ("attempt to write a readonly database").
+        for (const write of [["jobs", "retry", job.job_id.slice(-8)], ["migrate"]]) {
+          assertOneLineError(
+            await read(write),
+            1,
+            fileMode === 0o644
+              ? /^error: cannot change .*jobs\.db: its folder is read-only, and SQLite writes its journal files beside the database$/
+              : /^error: cannot change .*jobs\.db: the file is read-only$/
+          )
+        }
         assert.deepStrictEqual(snapshot(dir, file), before, "the same files, the database byte for byte, its mtime")
       })
     }
