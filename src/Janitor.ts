@@ -157,6 +157,9 @@ const dryRunIssue = (dryRun: unknown): DecodeIssue | undefined =>
 /** The options `prune` names. */
 const PRUNE_OPTIONS: ReadonlyArray<string> = ["olderThan", "keepNewest", "dryRun", "eventsPurged"]
 
+/** The options `purgeEvents` names. */
+const PURGE_OPTIONS: ReadonlyArray<string> = ["cutoff", "onBatch"]
+
 /** The options `JanitorConfig` names. */
 const CONFIG_KEYS: ReadonlyArray<keyof JanitorConfig> = ["interval", "olderThan", "keepNewest", "dryRun"]
 
@@ -271,6 +274,9 @@ export const purgeEvents = Effect.fn("Janitor.purgeEvents")(function*(options: {
   readonly cutoff: DateTime.Utc
   readonly onBatch?: ((purged: number) => Effect.Effect<void>) | undefined
 }) {
+  // A misspelt `cutof` would purge up to the recorder's window instead: refused before anything is purged.
+  const unknown = unknownOptions(options ?? null, PURGE_OPTIONS, "Janitor.purgeEvents")
+  if (unknown !== undefined) return yield* unknown
   const store = yield* JobStore
   const recorder = yield* FlightRecorder
   let purged = 0
