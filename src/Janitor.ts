@@ -129,10 +129,12 @@ const gcSummary = (
   recorder: FlightRecorder["Type"],
   counts: { readonly scanned: number; readonly pruned: number; readonly spared_pinned: number; readonly spared_window: number },
   dry_run: boolean,
-  eventsPurged: number | undefined
+  eventsPurged: number | undefined,
+  actor: "system" | "human" = "system"
 ) =>
   Effect.orDie(recorder.build({
     kind: "gc_summary",
+    ...(actor === "system" ? {} : { actor }),
     items_scanned: counts.scanned,
     items_pruned: counts.pruned,
     items_spared_pinned: counts.spared_pinned,
@@ -154,6 +156,9 @@ const dryRunIssue = (dryRun: unknown): DecodeIssue | undefined =>
 
 /** The options `prune` names. */
 const PRUNE_OPTIONS: ReadonlyArray<string> = ["olderThan", "keepNewest", "dryRun", "eventsPurged"]
+
+/** The options `purgeEvents` names. */
+const PURGE_OPTIONS: ReadonlyArray<string> = ["cutoff", "onBatch"]
 
 /** The options `JanitorConfig` names. */
 const CONFIG_KEYS: ReadonlyArray<keyof JanitorConfig> = ["interval", "olderThan", "keepNewest", "dryRun"]
@@ -254,6 +259,48 @@ const recordPurge = (unrecorded: Unrecorded) =>
     ),
     Effect.withSpan("Janitor.recordPurge")
   )
+
+/**
+ * An operator's retention run (`ai-jobs retention`): purges events stored
+ * before `cutoff` in batches, as the recorder's retention does, and records
+ * what it purged in a `gc_summary` of its own — no jobs scanned or pruned,
+ * actor `human` — so the purge of the audit log is itself in the log
+ * (HSK-GC-004). Interrupted or failed part-way, the batches that committed
+ * are recorded before it ends; if that write is refused too, the count is
+ * logged. Purging nothing records nothing. `onBatch` is told each batch's
+ * count as it commits.
+ */
+export const purgeEvents = Effect.fn("Janitor.purgeEvents")(function*(options: {
+  readonly cutoff: DateTime.Utc
+  readonly onBatch?: ((purged: number) => Effect.Effect<void>) | undefined
+}) {
+  // A misspelt `cutof` would purge up to the recorder's window instead: refused before anything is purged.
+  const unknown = unknownOptions(options ?? null, PURGE_OPTIONS, "Janitor.purgeEvents")
+  if (unknown !== undefined) return yield* unknown
+  const store = yield* JobStore
+  const recorder = yield* FlightRecorder
+  let purged = 0
+  const record = Effect.suspend(() =>
+    purged === 0
+      ? Effect.void
+      : Effect.flatMap(gcSummary(recorder, NOTHING_PRUNED, false, purged, "human"), (summary) => store.appendEvents([summary]))
+  )
+  return yield* Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const purge = yield* Effect.exit(restore(recorder.enforceRetention({
+        cutoff: options.cutoff,
+        onBatch: (count) => Effect.zipRight(Effect.sync(() => (purged += count)), options.onBatch?.(count) ?? Effect.void)
+      })))
+      if (Exit.isSuccess(purge)) {
+        yield* record
+        return purge.value
+      }
+      yield* Effect.catchAllCause(record, (cause) =>
+        Effect.logError(`Janitor: ${purged} events purged by an operator's retention run that ended early are in no gc_summary: its write was refused`, cause))
+      return yield* purge
+    })
+  )
+})
 
 /** One pass with `config`, without the schedule. */
 export const runOnce = (config: JanitorConfig = {}) => Effect.flatMap(resolveConfig(config), (resolved) => pass(resolved))

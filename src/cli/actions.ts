@@ -22,6 +22,7 @@ import * as Jobs from "../Jobs.js"
 import * as Recovery from "../Recovery.js"
 import type { ReadError } from "../store/JobStore.js"
 import type { NotFound } from "../store/StoreErrors.js"
+import { changeThenReport } from "./change.js"
 import { databaseOption, resolve, storeLayer } from "./database.js"
 import { BadInput, OperationFailed } from "./errors.js"
 import { encodeJob, encodeRun, json } from "./format.js"
@@ -145,7 +146,7 @@ const actionCommand = (action: Action) =>
         actor: "human",
         ...(options.reason._tag === "Some" ? { reason: options.reason.value } : {})
       }
-      const outcome = yield* Effect.gen(function*() {
+      const change = Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs
         const jobId = yield* resolveJobRef("job id")(ref)
         const before = yield* jobs.get(jobId)
@@ -160,15 +161,19 @@ const actionCommand = (action: Action) =>
           UnknownProfile: (error) => Effect.fail(refusedResume(error)),
           // The only caller input a Jobs call decodes here is the reason, in its event.
           DecodeFailure: (error) => Effect.fail(new BadInput({ message: `bad --reason: ${error.message.replace(/\s*\n\s*/g, " ")}` }))
-        }),
-        Effect.provide(
-          services(Recovery.layerNoStartupRecovery).pipe(Layer.provideMerge(storeLayer(database, { migrate: false, create: false })))
-        )
+        })
       )
-      if (options.json) {
-        return yield* Console.log(json({ job: encodeJob(outcome.job), ...(outcome.run === undefined ? {} : { run: encodeRun(outcome.run) }) }))
-      }
-      yield* Console.log(wrap(action.report(outcome), outputWidth()))
+      // The move stays interruptible (stopped while it waits on the job's lock, it rolls back and
+      // nothing changed); once it has returned, its report is printed whatever came meanwhile.
+      yield* changeThenReport(
+        services(Recovery.layerNoStartupRecovery).pipe(Layer.provideMerge(storeLayer(database, { migrate: false, create: false }))),
+        change,
+        (outcome) =>
+          options.json
+            ? Console.log(json({ job: encodeJob(outcome.job), ...(outcome.run === undefined ? {} : { run: encodeRun(outcome.run) }) }))
+            : Console.log(wrap(action.report(outcome), outputWidth())),
+        { interruptible: true }
+      )
     })).pipe(Command.withDescription(action.description))
 
 /**

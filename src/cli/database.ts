@@ -193,7 +193,7 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
     if (other !== undefined) {
       return Effect.fail(new OperationFailed({ message: `cannot open database ${database.display}: it is not a regular file but ${other}` }))
     }
-    if (options.create) {
+    if (options.create && !fs.existsSync(target.filename)) {
       return Effect.try({
         try: () => void fs.mkdirSync(path.dirname(path.resolve(target.filename)), { recursive: true }),
         catch: (error) => new OperationFailed({ message: `cannot create the folder of ${database.display}: ${describeError(error)}` })
@@ -204,7 +204,8 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
         message: `no SQLite database at ${database.display}; create it with: ai-jobs migrate --database ${target.filename}`
       }))
     }
-    // SQLite would open it anyway, read-only, and fail at the first write, after creating its WAL files beside it.
+    // SQLite would open it anyway, read-only, and fail at the first write, after creating its WAL files beside it
+    // (migrate too, an existing file: "attempt to write a readonly database").
     if (options.readonly === true) return Effect.void
     const refusal = writable(target.filename) ? folderRefusal(target.filename) : "the file is read-only"
     return refusal === undefined ? Effect.void : Effect.fail(new OperationFailed({ message: `cannot change ${database.display}: ${refusal}` }))

@@ -107,7 +107,7 @@ const descriptionOf = (node: CommandNode): string =>
   sectionsOf(Command.getHelp(node.command, config)).find((section) => section.title === "DESCRIPTION")?.paragraphs.join(" ") ?? ""
 
 /** The usage of a leaf command after its path, e.g. `[--database path|url] [--json] <job-id>`. */
-const usageOf = (node: CommandNode): string => {
+export const usageOf = (node: CommandNode): string => {
   const [first] = Usage.enumerate(Command.getUsage(node.command), config)
   const text = first === undefined ? "" : spanText(first)
   // The usage starts with the command's own name, which the path already has.
@@ -137,6 +137,10 @@ const namedUsages = (node: CommandNode): ReadonlyArray<Extract<Usage.Usage, { re
   visit(Command.getUsage(node.command))
   return found
 }
+
+/** The positional arguments a command takes, in order, e.g. `<job-id>`: each is required. */
+export const positionalArguments = (node: CommandNode): ReadonlyArray<string> =>
+  namedUsages(node).flatMap((usage) => usage.names).filter((name) => name.startsWith("<"))
 
 /** The names of a command's options that take a value, e.g. `--database`, with their pseudo-names. */
 export const valueOptions = (node: CommandNode): ReadonlyMap<string, string> => {

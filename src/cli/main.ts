@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
+import { changeReported, interruptedAfterChange } from "./change.js"
 import { enableSqliteUris } from "./database.js"
 import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
@@ -68,6 +69,12 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
   const options = Help.valueOptions(node)
   const names = Help.optionNames(node)
   for (const [i, arg] of args.entries()) {
+    // `--limit=` gives the option an empty value: @effect/cli called the whole word an unknown argument.
+    const [name, ...value] = arg.split("=")
+    if (value.length > 0 && value.join("=") === "" && options.has(name!)) {
+      const description = Help.optionDescription(node, name!)
+      return new BadInput({ message: `${name!} needs a value (${options.get(name!)!})${description === "" ? "" : `: ${description}`}` })
+    }
     const pseudo = options.get(arg)
     const next = args[i + 1]
     // The next word is the value unless it is one of the command's options (`--reason --json`
@@ -145,6 +152,36 @@ const unknownOption = (args: ReadonlyArray<string>): BadInput | undefined => {
   })
 }
 
+/**
+ * A command given fewer or more arguments than it takes (`jobs show`, `jobs
+ * cancel --reason x`, `jobs show a b`): one line naming what is missing or
+ * extra, with the command's usage (exit 2), where @effect/cli printed
+ * "Missing argument <job-id>" or "Received unknown argument" and a blank line.
+ * An option's value is not an argument; every word after `--` is one.
+ */
+const wrongArguments = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const { node, path } = Help.locate(tree, args)
+  if (node.children.length > 0) return undefined
+  let at = -1
+  for (const name of path.slice(1)) at = args.indexOf(name, at + 1)
+  const rest = args.slice(at + 1)
+  const end = rest.indexOf("--")
+  const given = [
+    ...optionWords(end === -1 ? rest : rest.slice(0, end), Help.valueOptions(node)).filter((word) => !word.startsWith("-") || word === "-"),
+    ...(end === -1 ? [] : rest.slice(end + 1))
+  ]
+  const expected = Help.positionalArguments(node)
+  if (given.length === expected.length) return undefined
+  const command = path.join(" ")
+  const usage = `usage: ${command} ${Help.usageOf(node)}`.trim()
+  return new BadInput({
+    message: given.length < expected.length
+      ? `missing ${expected.slice(given.length).join(" ")} for ${command}; ${usage}`
+      : `unexpected argument ${JSON.stringify(given[expected.length])} for ${command}: it takes ` +
+        `${expected.length === 0 ? "no arguments, only options" : `only ${expected.join(" ")}`}; ${usage}`
+  })
+}
+
 /** A word after a command group that names none of its commands: one line naming them (exit 2). */
 const unknownCommand = (args: ReadonlyArray<string>): BadInput | undefined => {
   const unknown = Help.unknownSubcommand(tree, args)
@@ -183,7 +220,7 @@ const program = Effect.suspend(() => {
   const help = helpFor(args)
   if (help !== undefined) return Console.log(help)
   const joined = joinRepeatedLists(args)
-  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? unknownOption(args) ?? repeatedOption(joined)
+  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? unknownOption(args) ?? wrongArguments(args) ?? repeatedOption(joined)
   if (missing !== undefined) return Effect.fail(missing)
   return cli([...process.argv.slice(0, 2), ...joined])
 }).pipe(
@@ -239,7 +276,12 @@ NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
-    const code = Exit.isSuccess(exit) ? exit.value : Cause.isInterruptedOnly(exit.cause) ? stoppedBy ?? 130 : ExitCode.failure
+    // Interrupted after a change had begun, the command still finished it and printed its report
+    // (change.ts): it exits 0, as it did what was asked, and says the signal stopped nothing.
+    // Stopped before it changed anything, it exits 128 + the signal's number.
+    const lateSignal = !Exit.isSuccess(exit) && Cause.isInterruptedOnly(exit.cause) && changeReported()
+    if (lateSignal) process.stderr.write(`${interruptedAfterChange}\n`)
+    const code = Exit.isSuccess(exit) ? exit.value : lateSignal ? ExitCode.ok : Cause.isInterruptedOnly(exit.cause) ? stoppedBy ?? 130 : ExitCode.failure
     exitAfterOutput(typeof code === "number" ? code : ExitCode.failure, onExit)
   }
 })

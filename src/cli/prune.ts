@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Duration from "effect/Duration"
 import * as Janitor from "../Janitor.js"
+import { changeThenReport } from "./change.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { json, time } from "./format.js"
 import * as Parse from "./parse.js"
@@ -47,27 +48,34 @@ export const pruneCommand = Command.make(
       const keepNewest = Option.getOrElse(yield* Parse.optional(options.keep, Parse.integer("--keep", 0, 1_000_000_000)), () => DEFAULT_KEEP)
       const database = yield* resolve(options.database)
       const olderThan = DateTime.subtractDuration(yield* DateTime.now, age)
-      const report = yield* Janitor.prune({ olderThan, keepNewest, dryRun: options.dryRun }).pipe(
-        withProgress(options.dryRun ? "counting prunable jobs" : "pruning jobs"),
-        // A dry run only reads: it opens the database read-only, so it works on a read-only copy.
-        Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: options.dryRun }))
+      const pruning = Janitor.prune({ olderThan, keepNewest, dryRun: options.dryRun }).pipe(
+        withProgress(options.dryRun ? "counting prunable jobs" : "pruning jobs")
       )
-      if (options.json) {
-        return yield* Console.log(json({
-          dry_run: options.dryRun,
-          older_than: DateTime.formatIso(olderThan),
-          keep_newest: keepNewest,
-          scanned: report.scanned,
-          pruned: report.pruned,
-          spared_pinned: report.spared_pinned,
-          spared_window: report.spared_window
-        }))
+      const answer = (report: Janitor.JanitorReport) =>
+        options.json
+          ? Console.log(json({
+            dry_run: options.dryRun,
+            older_than: DateTime.formatIso(olderThan),
+            keep_newest: keepNewest,
+            scanned: report.scanned,
+            pruned: report.pruned,
+            spared_pinned: report.spared_pinned,
+            spared_window: report.spared_window
+          }))
+          : Console.log(
+            `${options.dryRun ? "Would prune" : "Pruned"} ${report.pruned} of ${report.scanned} terminal or failed job(s) ` +
+              `last updated before ${time(olderThan)} (${ageText} ago); spared ${report.spared_pinned} pinned and ` +
+              `${report.spared_window} among the newest ${keepNewest}. Events are kept` +
+              `${options.dryRun ? "; nothing changed." : "; a gc_summary event records this pass."}`
+          )
+      // A dry run only reads: it opens the database read-only, so it works on a read-only copy,
+      // and an interrupt stops it anywhere. A pruning once begun runs to its end (its one
+      // transaction is not interrupted) and is reported, however it was interrupted (change.ts).
+      if (options.dryRun) {
+        return yield* Effect.flatMap(pruning, answer).pipe(
+          Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true }))
+        )
       }
-      yield* Console.log(
-        `${options.dryRun ? "Would prune" : "Pruned"} ${report.pruned} of ${report.scanned} terminal or failed job(s) ` +
-          `last updated before ${time(olderThan)} (${ageText} ago); spared ${report.spared_pinned} pinned and ` +
-          `${report.spared_window} among the newest ${keepNewest}. Events are kept` +
-          `${options.dryRun ? "; nothing changed." : "; a gc_summary event records this pass."}`
-      )
+      yield* changeThenReport(recorderLayer(database, { migrate: false, create: false }), pruning, answer)
     })
 ).pipe(Command.withDescription("Delete terminal and failed jobs older than a cutoff, with their runs and node executions (never pinned ones); print the Janitor's report."))

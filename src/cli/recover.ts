@@ -6,6 +6,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Recovery from "../Recovery.js"
+import { changeThenReport } from "./change.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { encodeRun, json, shortId, tableTime } from "./format.js"
 import { table } from "./layout.js"
@@ -31,18 +32,25 @@ export const recoverCommand = Command.make(
         { onNone: () => Recovery.DEFAULT_THRESHOLD, onSome: Duration.seconds }
       )
       const database = yield* resolve(options.database)
-      const report = yield* Recovery.recoverStalledRuns({ threshold }).pipe(
-        Effect.provide(recorderLayer(database, { migrate: false, create: false }))
+      // Stopped while the database opens, nothing changed. Once the scan has begun, its batches
+      // commit one by one and a report cut short would hide some: it runs to its end and is
+      // reported, however it was interrupted (change.ts).
+      yield* changeThenReport(
+        recorderLayer(database, { migrate: false, create: false }),
+        Recovery.recoverStalledRuns({ threshold }),
+        (report) =>
+          Effect.gen(function*() {
+            if (options.json) {
+              return yield* Console.log(json({ threshold_secs: Duration.toSeconds(report.threshold), recovered: report.recovered.map(encodeRun) }))
+            }
+            yield* Console.log(`Recovered ${report.recovered.length} stalled run(s) (threshold ${Duration.toSeconds(report.threshold)}s).`)
+            if (report.recovered.length > 0) {
+              yield* Console.log(table(
+                [{ header: "RUN" }, { header: "JOB" }, { header: "LAST HEARTBEAT" }],
+                report.recovered.map((run) => [shortId(run.id), shortId(run.job_id), tableTime(run.last_heartbeat)])
+              ))
+            }
+          })
       )
-      if (options.json) {
-        return yield* Console.log(json({ threshold_secs: Duration.toSeconds(report.threshold), recovered: report.recovered.map(encodeRun) }))
-      }
-      yield* Console.log(`Recovered ${report.recovered.length} stalled run(s) (threshold ${Duration.toSeconds(report.threshold)}s).`)
-      if (report.recovered.length > 0) {
-        yield* Console.log(table(
-          [{ header: "RUN" }, { header: "JOB" }, { header: "LAST HEARTBEAT" }],
-          report.recovered.map((run) => [shortId(run.id), shortId(run.job_id), tableTime(run.last_heartbeat)])
-        ))
-      }
     })
 ).pipe(Command.withDescription("Move running workflow runs with a stale heartbeat, and their jobs, to stalled (one workflow_recovery event each)."))

@@ -1,7 +1,8 @@
 /**
  * `ai-jobs retention`: purge Flight Recorder events older than the retention
  * window (R10, R13), or with `--dry-run` count them and change nothing — the
- * audit trail is the one thing an operator cannot get back.
+ * audit trail is the one thing an operator cannot get back. A purge is itself
+ * recorded: a `gc_summary` event, actor human (Janitor.purgeEvents).
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -11,9 +12,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
-import type { DecodeFailure } from "../domain/Errors.js"
-import { JobStore, type ReadError } from "../store/JobStore.js"
-import type { StorageError } from "../store/StoreErrors.js"
+import * as Janitor from "../Janitor.js"
+import { JobStore } from "../store/JobStore.js"
+import { changeThenReport } from "./change.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { json, time } from "./format.js"
 import * as Parse from "./parse.js"
@@ -55,20 +56,38 @@ export const retentionCommand = Command.make(
       const window = yield* Parse.duration("--older-than")(windowText)
       const database = yield* resolve(options.database)
       const cutoff = DateTime.subtractDuration(yield* DateTime.now, window)
-      const purge: Effect.Effect<number, DecodeFailure | ReadError | StorageError, JobStore | FlightRecorder.FlightRecorder> = options.dryRun
-        ? countBefore(cutoff)
-        : Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) => recorder.enforceRetention({ cutoff }))
-      const purged = yield* purge.pipe(
-        withProgress(options.dryRun ? "counting old events" : "purging old events"),
-        // A dry run only reads: it opens the database read-only, so it works on a read-only copy.
-        Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: options.dryRun }, { retention: window }))
-      )
-      yield* Console.log(
-        options.json
-          ? json({ cutoff: DateTime.formatIso(cutoff), dry_run: options.dryRun, purged })
-          : options.dryRun
-          ? `Would purge ${purged} Flight Recorder event(s) older than ${time(cutoff)} (${windowText} ago); nothing changed.`
-          : `Purged ${purged} Flight Recorder event(s) older than ${time(cutoff)} (${windowText} ago).`
+      const layer = recorderLayer(database, { migrate: false, create: false, readonly: options.dryRun }, { retention: window })
+      const answer = (purged: number) =>
+        Console.log(
+          options.json
+            ? json({ cutoff: DateTime.formatIso(cutoff), dry_run: options.dryRun, purged })
+            : options.dryRun
+            ? `Would purge ${purged} Flight Recorder event(s) older than ${time(cutoff)} (${windowText} ago); nothing changed.`
+            : `Purged ${purged} Flight Recorder event(s) older than ${time(cutoff)} (${windowText} ago)` +
+              `${purged === 0 ? "." : "; a gc_summary event records the purge."}`
+        )
+      // A dry run only reads: it opens the database read-only, so it works on a read-only copy.
+      if (options.dryRun) {
+        return yield* Effect.flatMap(countBefore(cutoff).pipe(withProgress("counting old events")), answer).pipe(Effect.provide(layer))
+      }
+      // The purge is recorded as the Janitor records its own (HSK-GC-004): a gc_summary, actor
+      // human, also when an interrupt stops it between batches — what was purged is then printed.
+      let purged = 0
+      yield* changeThenReport(
+        layer,
+        Janitor.purgeEvents({ cutoff, onBatch: (count) => Effect.sync(() => (purged += count)) }).pipe(withProgress("purging old events")),
+        answer,
+        {
+          interruptible: true,
+          stopped: Effect.suspend(() =>
+            Console.log(
+              options.json
+                ? json({ cutoff: DateTime.formatIso(cutoff), dry_run: false, purged, stopped: true })
+                : `Stopped by a signal after purging ${purged} Flight Recorder event(s) older than ${time(cutoff)}` +
+                  `${purged === 0 ? "; nothing changed." : "; a gc_summary event records the purge."}`
+            )
+          )
+        }
       )
     })
-).pipe(Command.withDescription("Enforce the Flight Recorder retention window: delete events older than it."))
+).pipe(Command.withDescription("Enforce the Flight Recorder retention window: delete events older than it, recorded in a gc_summary event."))

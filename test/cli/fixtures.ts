@@ -59,6 +59,10 @@ export const adoptedRunOf = (url: string, job: AiJob): Promise<string | null> =>
 export const eventsOf = (url: string, jobId: string): Promise<ReadonlyArray<EventRecord>> =>
   withStore(url, Effect.flatMap(JobStore, (s) => Effect.map(s.listEvents({ job_id: jobId as JobId, limit: 1000 }), (page) => page.items)))
 
+/** Every event the database holds (up to 1,000), oldest first. */
+export const allEvents = (url: string): Promise<ReadonlyArray<EventRecord>> =>
+  withStore(url, Effect.flatMap(JobStore, (s) => Effect.map(s.listEvents({ limit: 1000 }), (page) => page.items)))
+
 /** How many events the database holds. */
 export const eventCount = (url: string): Promise<number> =>
   withStore(url, Effect.flatMap(JobStore, (s) => Effect.map(s.listEvents({ limit: 1000 }), (page) => page.items.length)))

@@ -114,7 +114,7 @@ describe("ai-jobs on a SQLite file", () => {
 
     // The third case: a WAL file its reader may write, in a folder it may not — no `-shm` can be made beside it.
     for (const [folder, fileMode] of [["read-only", 0o444], ["writable", 0o444], ["read-only", 0o644]] as const) {
-      it(`R17 read commands (dry runs included) read a 0${fileMode.toString(8)} SQLite file in a ${folder} folder and write nothing, not even beside it; a write is refused, saying why`, async () => {
+      it(`R17 read commands (dry runs included) read a 0${fileMode.toString(8)} SQLite file in a ${folder} folder and write nothing, not even beside it; a write (migrate too) is refused, saying why`, async () => {
         const dir = tempDir(`readonly-${folder}`)
         const file = path.join(dir, "jobs.db")
         assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
@@ -145,13 +145,16 @@ describe("ai-jobs on a SQLite file", () => {
           assert.strictEqual(counted.code, 0, `${dryRun[0]}: ${counted.stderr}`)
         }
         assert.match((await read(["prune", "--dry-run", "--older-than", "0s", "--keep", "0"])).stdout, /Would prune 1 of 1/)
-        assertOneLineError(
-          await read(["jobs", "retry", job.job_id.slice(-8)]),
-          1,
-          fileMode === 0o644
-            ? /^error: cannot change .*jobs\.db: its folder is read-only, and SQLite writes its journal files beside the database$/
-            : /^error: cannot change .*jobs\.db: the file is read-only$/
-        )
+        // migrate too: it opened the file and failed at its first write ("attempt to write a readonly database").
+        for (const write of [["jobs", "retry", job.job_id.slice(-8)], ["migrate"]]) {
+          assertOneLineError(
+            await read(write),
+            1,
+            fileMode === 0o644
+              ? /^error: cannot change .*jobs\.db: its folder is read-only, and SQLite writes its journal files beside the database$/
+              : /^error: cannot change .*jobs\.db: the file is read-only$/
+          )
+        }
         assert.deepStrictEqual(snapshot(dir, file), before, "the same files, the database byte for byte, its mtime")
       })
     }
@@ -319,6 +322,29 @@ describe("ai-jobs on a SQLite file", () => {
       assertOneLineError(await cli(["events", "--type", "gc_summary"]), 2, /^error: unknown --type "gc_summary": it names a system event; list them with --type system$/)
     })
 
+    it("R17 an option given an empty value (--limit=, --since=): one line naming the option and what it takes, not @effect/cli's unknown argument", async () => {
+      assertOneLineError(await cli(["jobs", "list", "--limit="]), 2, /^error: --limit needs a value \(n\): Show at most this many rows/)
+      assertOneLineError(await cli(["jobs", "list", "--since="]), 2, /^error: --since needs a value \(time\|duration\): Only jobs created since/)
+      assertOneLineError(await cli(["events", "--type="]), 2, /^error: --type needs a value \(type,\.\.\.\): Only events of these types/)
+    })
+
+    it("R17 a command given too few or too many arguments: one line naming what is missing or extra, with its usage", async () => {
+      const usage = (command: string) => `usage: ai-jobs ${command} \\[--database path\\|url\\] .*<job-id>$`
+      assertOneLineError(await cli(["jobs", "show"]), 2, new RegExp(`^error: missing <job-id> for ai-jobs jobs show; ${usage("jobs show")}`))
+      assertOneLineError(await cli(["jobs", "cancel", "--reason", "x"]), 2, new RegExp(`^error: missing <job-id> for ai-jobs jobs cancel; ${usage("jobs cancel")}`))
+      assertOneLineError(
+        await cli(["jobs", "show", "a", "b"]),
+        2,
+        new RegExp(`^error: unexpected argument "b" for ai-jobs jobs show: it takes only <job-id>; ${usage("jobs show")}`)
+      )
+      assertOneLineError(
+        await cli(["jobs", "list", "extra"]),
+        2,
+        /^error: unexpected argument "extra" for ai-jobs jobs list: it takes no arguments, only options; usage: ai-jobs jobs list \[--database path\|url\] /
+      )
+      assertOneLineError(await cli(["prune", "now"]), 2, /^error: unexpected argument "now" for ai-jobs prune: it takes no arguments, only options; usage: ai-jobs prune /)
+    })
+
     it("R5 a malformed job id in jobs show", async () => {
       assertOneLineError(
         await cli(["jobs", "show", "12-zz"]),
@@ -475,12 +501,12 @@ describe("ai-jobs on a SQLite file", () => {
       assert.strictEqual(await eventCount(db), events, "nothing purged")
     })
 
-    it("R13 retention purges events older than --older-than", async () => {
+    it("R13 retention purges events older than --older-than, leaving the gc_summary that records the purge", async () => {
       const events = await eventCount(db)
       const purged = await cli(["retention", "--older-than", "0s"])
       assert.strictEqual(purged.code, 0, purged.stderr)
       assert.match(purged.stdout, new RegExp(`^Purged ${events} Flight Recorder event\\(s\\) older than `))
-      assert.strictEqual(await eventCount(db), 0)
+      assert.strictEqual(await eventCount(db), 1, "only the purge's own gc_summary is left")
     })
   })
 })

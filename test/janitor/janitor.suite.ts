@@ -272,6 +272,10 @@ export const runJanitorSuite = (backend: Backend) => {
           const error = yield* Effect.flip(Janitor.prune({ olderThan: yield* DateTime.now, keepNewest: 0, dryRun: dryRun as never }))
           assert.strictEqual(error._tag, "DecodeFailure", `prune dryRun ${String(dryRun)}`)
         }
+        // An operator's purge (ai-jobs retention): a misspelt cutoff would purge up to the recorder's window instead.
+        const misspelt = yield* Effect.flip(Janitor.purgeEvents({ cutof: yield* DateTime.now } as never))
+        assert.strictEqual(misspelt._tag, "DecodeFailure", "purgeEvents cutof")
+        if (misspelt._tag === "DecodeFailure") assert.deepInclude(misspelt.issues.map((issue) => issue.path), "cutof")
         assert.strictEqual((yield* surviving(jobs)).length, 2, "no job pruned")
         assert.strictEqual((yield* store.listEvents({ limit: 1000 })).items.length, events, "no event purged or recorded")
         // The options as named still work, and undefined is left out.

@@ -96,6 +96,8 @@ export interface SecurityViolationEvent extends Envelope {
 /** The Janitor's `system` summary of one pass (HSK-GC-003); it names no job, so its trace is a fresh one. */
 export interface GcSummaryEvent extends Envelope {
   readonly kind: "gc_summary"
+  /** Who ran the pass: the Janitor (`system`, the default; any other value too) or an operator's command (`human`). */
+  readonly actor?: "system" | "human"
   readonly trace_id?: TraceId
   readonly items_scanned: number
   readonly items_pruned: number
@@ -159,8 +161,8 @@ const checkText = (
 
 /** The stored body of `event` (JSON, in the schema's encoding order), its caller text not yet sanitized. */
 const bodyOf = (event: LibraryEvent, event_id: EventId, timestamp: string, trace_id: TraceId): Body => {
-  // The envelope first, in the schema's order; every kind but a lifecycle change is the system's.
-  const envelope = { event_id, timestamp, actor: event.kind === "lifecycle" ? event.actor : "system", trace_id }
+  // The envelope first, in the schema's order; every kind but a lifecycle change and an operator's gc_summary is the system's.
+  const envelope = { event_id, timestamp, actor: event.kind === "lifecycle" ? event.actor : event.kind === "gc_summary" && event.actor === "human" ? "human" : "system", trace_id }
   switch (event.kind) {
     case "lifecycle":
       return {

@@ -1,0 +1,80 @@
+/**
+ * Ctrl-C while a command's change waits on a row lock another transaction
+ * holds (PostgreSQL): the store's write is not interrupted once begun, so it
+ * commits when the lock goes. The CLI's answer must match what the database
+ * then holds: the report printed and exit 0, not exit 130 with nothing said.
+ * The interleaving is forced: the test holds the lock, waits until the CLI's
+ * statement waits on it, sends SIGINT, waits until the kernel has delivered
+ * it, then releases the lock.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { lines, runCli } from "./cli.js"
+import { interruptedUnderLock } from "./interrupt.js"
+import { completedJob, crashedRun, eventsOf, jobOf, queuedJob, runsOf } from "./fixtures.js"
+
+describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { timeout: 120_000 }, () => {
+  let url = ""
+  beforeAll(async () => {
+    url = await freshDatabaseUrl("cli-interrupt")
+    const migrated = await runCli(["migrate", "--database", url])
+    assert.strictEqual(migrated.code, 0, migrated.stderr)
+  }, 120_000)
+  afterAll(() => dropDatabase(url))
+
+  it("prune: SIGINT while the pruning waits on a locked job; the pruning commits, so its report is printed and the exit is 0", async () => {
+    const job = await completedJob(url)
+    const admin = await connectPg(url)
+    await admin.query("UPDATE ai_jobs SET updated_at = now() - interval '40 days' WHERE id = $1", [job.job_id])
+    await admin.end()
+    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
+      "prune",
+      "--older-than",
+      "1d",
+      "--keep",
+      "0",
+      "--json"
+    ])
+    const summaries = (await runCli(["events", "--type", "system", "--json", "--database", url])).stdout
+    const held = await jobOf(url, job.job_id).then(() => true, () => false)
+    assert.isFalse(held, "the job was pruned")
+    assert.match(summaries, /gc_summary/, "the pruning's summary committed")
+    assert.strictEqual(result.code, 0, result.stderr)
+    const report = JSON.parse(result.stdout) as { readonly pruned: number; readonly dry_run: boolean }
+    assert.strictEqual(report.pruned, 1)
+    assert.isFalse(report.dry_run)
+    assert.deepStrictEqual(lines(result.stderr), [
+      "note: the signal came after the change had begun: it ran to its end, reported above"
+    ])
+  })
+
+  it("recover: SIGINT while the scan waits on a locked job; the run is stalled and recorded, so the report lists it and the exit is 0", async () => {
+    const { job, run } = await crashedRun(url)
+    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
+      "recover",
+      "--threshold",
+      "1",
+      "--json"
+    ])
+    const runs = await runsOf(url, job.job_id)
+    assert.strictEqual(runs[0]?.status, "stalled")
+    assert.isTrue((await eventsOf(url, job.job_id)).some((event) => event.type === "workflow_recovery"))
+    assert.strictEqual(result.code, 0, result.stderr)
+    const report = JSON.parse(result.stdout) as { readonly recovered: ReadonlyArray<{ readonly id: string }> }
+    assert.deepStrictEqual(report.recovered.map((recovered) => recovered.id), [run.id])
+  })
+
+  it("jobs cancel: SIGINT while the move waits on the job's lock rolls it back; nothing changed, so exit 130 and nothing printed", async () => {
+    const job = await queuedJob(url)
+    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
+      "jobs",
+      "cancel",
+      job.job_id,
+      "--reason",
+      "operator stop"
+    ])
+    assert.strictEqual((await jobOf(url, job.job_id)).state, "queued")
+    assert.strictEqual(result.code, 130, result.stderr)
+    assert.strictEqual(result.stdout, "")
+  })
+})

@@ -1,0 +1,62 @@
+/**
+ * Interrupting a real `ai-jobs` at a forced point on PostgreSQL: while its
+ * statement waits on a lock the test holds, with the signal delivered before
+ * the lock is released — no sleep decides the order.
+ */
+import type { ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
+import { connectPg, type PgClient } from "../support/pg-database.js"
+import { exitOf, spawnCli } from "./cli.js"
+
+const output = (child: ChildProcess) => {
+  let stdout = ""
+  let stderr = ""
+  child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  return () => ({ stdout, stderr })
+}
+
+/** Whether `signal` (its number) is still pending for the process or any of its threads. */
+const pending = (pid: number, signal: number): boolean => {
+  const bit = 1n << BigInt(signal - 1)
+  const statuses = [`/proc/${pid}/status`, ...fs.readdirSync(`/proc/${pid}/task`).map((task) => `/proc/${pid}/task/${task}/status`)]
+  return statuses.some((file) => {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""
+    return [...text.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((match) => (BigInt(`0x${match[1]}`) & bit) !== 0n)
+  })
+}
+
+/**
+ * Runs `ai-jobs <args>` while `lockSql` (a row's FOR UPDATE, a LOCK TABLE) is held by another transaction:
+ * SIGINT once the CLI's statement waits on that lock and the signal has been delivered, then
+ * the lock is released.
+ */
+export const interruptedUnderLock = async (url: string, lockSql: string, args: ReadonlyArray<string>) => {
+  const holder: PgClient = await connectPg(url)
+  const watcher: PgClient = await connectPg(url)
+  try {
+    await holder.query("BEGIN")
+    await holder.query(lockSql)
+    const child = await spawnCli([...args, "--database", url])
+    const printed = output(child)
+    const exited = exitOf(child)
+    for (const deadline = Date.now() + 60_000;;) {
+      const { rows } = await watcher.query<{ readonly n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+      )
+      if (Number(rows[0]?.n) >= 1) break
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`setup: the CLI never waited on the lock: ${printed().stderr}`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    child.kill("SIGINT")
+    while (pending(child.pid!, 2)) await new Promise((resolve) => setTimeout(resolve, 5))
+    await holder.query("COMMIT")
+    const code = await exited
+    return { code, ...printed() }
+  } finally {
+    await holder.query("ROLLBACK").catch(() => undefined)
+    await holder.end()
+    await watcher.end()
+  }
+}
+
