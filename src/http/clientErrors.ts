@@ -4,7 +4,8 @@
  * Node's bare `431` with no body; it is now 431 `RequestHeaderFieldsTooLarge`
  * with the API's usual JSON error body (`_tag`, `limit_bytes`, `message`).
  * Every other error Node reports there (a request it cannot parse, a timeout)
- * is answered exactly as Node's own default does.
+ * is answered with Node's own status and no body, plus the headers every API
+ * answer carries (answerHeaders.ts).
  *
  *   NodeHttpServer.layer(JobsApi.createServer, { port: 8787 })
  */
@@ -21,12 +22,15 @@ const encode = Schema.encodeSync(RequestHeaderFieldsTooLargeError)
 /** The headers every API answer carries (answerHeaders.ts), as header lines. */
 const ANSWER_HEADER_LINES = Object.entries(API_ANSWER_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join("")
 
-/** Node's own answers (lib/_http_server.js), for the errors answered as it answers them. */
+/** A bodiless answer with Node's own status line (lib/_http_server.js) and the API's answer headers. */
+const bare = (status: string): string => `HTTP/1.1 ${status}\r\n${ANSWER_HEADER_LINES}Connection: close\r\n\r\n`
+
+/** Node's own statuses, for the errors answered as it answers them. */
 const NODE_DEFAULT: Record<string, string> = {
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n",
-  ERR_HTTP_REQUEST_TIMEOUT: "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: bare("413 Payload Too Large"),
+  ERR_HTTP_REQUEST_TIMEOUT: bare("408 Request Timeout")
 }
-const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"
+const BAD_REQUEST = bare("400 Bad Request")
 
 /** The 431 answer, with its JSON body. */
 const headersTooLarge = (limitBytes: number): string => {

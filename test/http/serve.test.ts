@@ -93,7 +93,7 @@ describe("ai-jobs serve", { timeout: 180_000 }, () => {
     }
   })
 
-  it("R17 17.3 a URL of ~16 kB (headers over Node's maxHeaderSize) is 431 RequestHeaderFieldsTooLarge with the API's JSON error body, not Node's bare 431; a request Node cannot parse is still its bare 400", async () => {
+  it("R17 17.3 a URL of ~16 kB (headers over Node's maxHeaderSize) is 431 RequestHeaderFieldsTooLarge with the API's JSON error body, not Node's bare 431; a request Node cannot parse is still Node's bodiless 400, with the API's answer headers (Cache-Control: no-store, nosniff)", async () => {
     const served = await startServe(["--database", sqlite], { AI_JOBS_TOKEN: TOKEN })
     try {
       const long = await get(`${served.url}jobs?state=${"q".repeat(16_500)}`, TOKEN)
@@ -113,7 +113,8 @@ describe("ai-jobs serve", { timeout: 180_000 }, () => {
         socket.on("close", () => resolve(received))
         socket.on("error", () => resolve(received))
       })
-      assert.strictEqual(garbage, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+      // Found by an outside probe: this answer alone lacked the headers every other answer carries.
+      assert.strictEqual(garbage, "HTTP/1.1 400 Bad Request\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nConnection: close\r\n\r\n")
       // The server still answers.
       assert.strictEqual((await get(`${served.url}jobs?state=queued`, TOKEN)).status, 200)
     } finally {
