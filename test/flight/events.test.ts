@@ -161,7 +161,10 @@ describe("R14 normalisation and redaction", () => {
     ["token and secret in prose kept", "unexpected token: } max_tokens: 4096 token_usage the secret: none", "unexpected token: } max_tokens: 4096 token_usage the secret: none"],
     // Found by an outside probe: a flag's next word was stored (only `--password=…` was caught).
     ["a secret after a --flag", `mysql --password hunter2 --api-key "k 1" --user ann --token abc`, `mysql --password [REDACTED] --api-key "[REDACTED]" --user ann --token [REDACTED]`],
-    ["a --flag followed by a flag, and single-dash prose, kept", "run --password --verbose; a one-time-password reset", "run --password --verbose; a one-time-password reset"]
+    ["a --flag followed by a flag, and single-dash prose, kept", "run --password --verbose; a one-time-password reset", "run --password --verbose; a one-time-password reset"],
+    // Found by the probe of the rule itself: a flag that only contains a secret's name is none.
+    ["a flag that only contains a secret's name kept", "ssh-keygen --passphrase-prompt always --no-password x --token-count 512 --password-file /p --db-password pw",
+      "ssh-keygen --passphrase-prompt always --no-password x --token-count 512 --password-file /p --db-password [REDACTED]"]
   ]
   for (const [name, input, expected] of redactions) {
     it.effect(`R14 redacts ${name}`, () =>
@@ -183,7 +186,7 @@ describe("R14 normalisation and redaction", () => {
 
   // Found by an outside probe (both stores alike): only each string was redacted, on its own, so a secret
   // the JSON's structure names — a value under a secret's key, a secret in a key, a flag's next item — was stored.
-  it("R14 a secret named by the JSON's structure is redacted: a string under a secret's key, a secret in a key, the item after a --flag", () => {
+  it("R14 a secret named by the JSON's structure is redacted: the value under a secret's key (but a boolean or null), a name/value pair's value, a secret in a key, the item after a --flag", () => {
     const redactor = Redactor.make()
     assert.deepStrictEqual(
       sanitize({
@@ -195,7 +198,14 @@ describe("R14 normalisation and redaction", () => {
         token_count: 3,
         prompt_tokens: "120",
         password_set: true,
-        args: ["--password", "hunter2", "--user", "ann", "--token", "--verbose", "--client-secret", "s"]
+        args: ["--password", "hunter2", "--user", "ann", "--token", "--verbose", "--client-secret", "s"],
+        // Found by the probe of the rule itself: a value under a secret's key that is no string, a name/value
+        // pair, a header; and flags or keys that only contain a secret's name, which are none.
+        numbers: { password: 123456, api_key: { primary: "k-live-abc123" }, client_secret: ["s1"], password_unset: null, password_given: true },
+        env: [{ name: "DB_PASSWORD", value: "hunter2" }, { key: "api_key", value: 42 }, { name: "HOME", value: "/root" }],
+        headers: { Authorization: "Basic dXNlcjpwYXNz", cookie: "session=abc", accept: "json" },
+        kept: { password_hash: "sha256:x", password_file: "/etc/pw", token_count: 3 },
+        flags: ["--no-password", "deploy.yml", "--token-count", "512", "--password-file", "/etc/pw", "--secret-name", "prod-db", "--db-password", "pw"]
       }, redactor),
       {
         password: "[REDACTED]",
@@ -205,7 +215,12 @@ describe("R14 normalisation and redaction", () => {
         token_count: 3,
         prompt_tokens: "120",
         password_set: true,
-        args: ["--password", "[REDACTED]", "--user", "ann", "--token", "--verbose", "--client-secret", "[REDACTED]"]
+        args: ["--password", "[REDACTED]", "--user", "ann", "--token", "--verbose", "--client-secret", "[REDACTED]"],
+        numbers: { password: "[REDACTED]", api_key: "[REDACTED]", client_secret: "[REDACTED]", password_unset: null, password_given: true },
+        env: [{ name: "DB_PASSWORD", value: "[REDACTED]" }, { key: "api_key", value: "[REDACTED]" }, { name: "HOME", value: "/root" }],
+        headers: { Authorization: "[REDACTED]", cookie: "[REDACTED]", accept: "json" },
+        kept: { password_hash: "sha256:x", password_file: "/etc/pw", token_count: 3 },
+        flags: ["--no-password", "deploy.yml", "--token-count", "512", "--password-file", "/etc/pw", "--secret-name", "prod-db", "--db-password", "[REDACTED]"]
       }
     )
     // Without the default rules, no name is a secret's.

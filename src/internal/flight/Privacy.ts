@@ -4,8 +4,9 @@
  * - every string, keys and values at any depth, is NFC-normalised, so the same
  *   text is stored (and searched) the same way whatever its input form;
  * - every string value, and every key but the schemas' field names, passes
- *   through the redactor (secrets never stored), and so does a string under a
- *   key, or after a `--flag`, that names a secret;
+ *   through the redactor (secrets never stored), and a value the JSON's
+ *   structure names a secret (under a secret's key, after a `--flag`) is
+ *   replaced whole;
  * - raw content (prompts, responses, terminal output: `RawContentFields`; an
  *   edit's inserted and deleted text: `RawEditOpFields`) is dropped unless
  *   debug mode is on; a dropped prompt or response is replaced by its
@@ -32,10 +33,13 @@ export const sanitizeText = (text: string, redactor: Redactor): string => redact
  * NFC-normalises and redacts every key and string value (R14); a -0 becomes 0 (JSON
  * text has no -0: the stored body says 0, so the returned record must too, as
  * domain/Json.ts does for job inputs). A secret in the JSON's structure is redacted
- * too, not only one inside a string: a string under a key that names a secret
- * (`{"password": "hunter2"}`, `client_secret`, `DB_PASSWORD`), and the word after a
- * `--flag` naming one in a list (`args: ["--password", "hunter2"]`) — what the text
- * rules redact in `password=hunter2` and `--password hunter2` (Redactor.namesSecret).
+ * too, not only one inside a string (Redactor.namesSecret, isSecretFlag): the value
+ * under a key that names a secret, whatever its type but a boolean or null
+ * (`{"password": 123456}`, `{"api_key": {"primary": "…"}}` become `"[REDACTED]"`);
+ * the `value` of a name/value pair whose name is one (`{"name": "DB_PASSWORD",
+ * "value": "…"}`, as environment lists write it); and the word after a `--flag`
+ * naming one in a list (`args: ["--password", "hunter2"]`). The schemas' own field
+ * names are never taken for a secret's (eventFieldNames.ts).
  */
 export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => void): Json => {
   if (typeof value === "string") return sanitizeText(value, redactor)
@@ -48,18 +52,28 @@ export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => v
     )
   }
   if (typeof value === "object" && value !== null) {
+    const pairNamesSecret = namedPair(value as { readonly [key: string]: Json }, redactor)
     const out: Record<string, Json> = {}
     for (const [key, item] of Object.entries(value)) {
       const stored = storedKey(key, redactor)
       // Two keys made one (by NFC, or by redacting a secret in them): the first's value would be lost (firstKeyCollision says where).
       if (onKeysMerged !== undefined && Object.hasOwn(out, stored)) onKeysMerged()
-      out[stored] = typeof item === "string" && redactor.namesSecret?.(stored) === true
-        ? REDACTED
-        : sanitize(item, redactor, onKeysMerged)
+      const secret = (pairNamesSecret && stored === "value") || (!eventFieldNames.has(key) && redactor.namesSecret?.(stored) === true)
+      out[stored] = secret && mayHoldSecret(item) ? REDACTED : sanitize(item, redactor, onKeysMerged)
     }
     return out
   }
   return value
+}
+
+/** Null and booleans say whether there is a secret, never what it is: kept under a secret's key. */
+const mayHoldSecret = (item: Json): boolean => item !== null && typeof item !== "boolean"
+
+/** Whether `object` is a name/value pair (`name` or `key` beside `value`) whose name names a secret. */
+const namedPair = (object: { readonly [key: string]: Json }, redactor: Redactor): boolean => {
+  if (!Object.hasOwn(object, "value") || redactor.namesSecret === undefined) return false
+  const name = Object.hasOwn(object, "name") ? object["name"] : object["key"]
+  return typeof name === "string" && redactor.namesSecret(name.normalize("NFC"))
 }
 
 /**
@@ -71,7 +85,7 @@ const storedKey = (key: string, redactor: Redactor): string =>
 
 /** Whether `item` is a `--flag` naming a secret, so the word after it is one. */
 const followsSecretFlag = (item: Json | undefined, redactor: Redactor): boolean =>
-  typeof item === "string" && item.startsWith("--") && redactor.namesSecret?.(item.slice(2)) === true
+  typeof item === "string" && redactor.isSecretFlag?.(item) === true
 
 /**
  * The first object in `value` holding two keys that are one key once stored

@@ -123,31 +123,38 @@ export const namedSecret: RedactionRule = {
   replacement: `$1${REDACTED}`
 }
 
+// A `--flag` that is a secret's name, whole: `--password`, `--db-password`, `--api-key`,
+// `--token`; not one that only contains it (`--password-file`, `--token-count`,
+// `--secret-name`) nor a negation (`--no-password`). At most three words before the name.
+const SECRET_FLAG = String.raw`--(?!no[_-])(?:[A-Za-z0-9]{1,32}[_-]){0,3}(?:${SECRET_NAMES}|${ASSIGNED_NAMES})`
+
 /**
  * A secret given as a command-line flag's next word: `mysql --password hunter2`,
- * `--api-key "k 1"`, `--token abc`. Only a `--` flag at the start of a word (a single
- * dash is too often prose: `one-time-password reset`), and not a value that is itself
- * a flag. `--password=…` is `namedSecret`'s.
+ * `--api-key "k 1"`, `--token abc`. Only a `--` flag at the start of a word that is a
+ * secret's name whole (SECRET_FLAG), and not a value that is itself a flag.
+ * `--password=…` is `namedSecret`'s.
  */
 export const secretFlag: RedactionRule = {
   name: "secret-flag",
-  pattern: new RegExp(
-    String.raw`((?<![^\s"'])--(?:${SECRET_NAMES}|${ASSIGNED_NAMES})${NAME_SUFFIXES}\s+["']?)(?!-)${SECRET_VALUE}`,
-    "gi"
-  ),
+  pattern: new RegExp(String.raw`((?<![^\s"'])${SECRET_FLAG}\s+["']?)(?!-)${SECRET_VALUE}`, "gi"),
   replacement: `$1${REDACTED}`
 }
 
-// A JSON key or a flag (without its dashes) that names a secret: the whole name, to its end.
-const secretName = new RegExp(String.raw`(?:${SECRET_NAMES}|${ASSIGNED_NAMES})${NAME_SUFFIXES}$`, "i")
+// A JSON key that names a secret: one ending in a secret's name (`password`, `DB_PASSWORD`,
+// `clientSecret`, `bot_token`), or a header that carries one (`authorization`, `cookie`).
+// Not one that only contains it (`password_hash`, `token_count`, `prompt_tokens`).
+const secretKey = new RegExp(String.raw`(?:${SECRET_NAMES}|${ASSIGNED_NAMES}|private[_-]?key|authorization|cookie)$`, "i")
+const secretFlagWord = new RegExp(String.raw`^${SECRET_FLAG}$`, "i")
 
 /**
- * Whether `name` — a JSON object's key, or a `--flag` in a list of arguments — names a
- * secret, by the names `namedSecret` knows: `password`, `api_key`, `client_secret`,
- * `DB_PASSWORD`, `bot_token`, … (`prompt_tokens` does not). A string value under such a key
- * is what `"password": "…"` in text would redact.
+ * Whether a JSON object's key names a secret (`password`, `api_key`, `client_secret`,
+ * `DB_PASSWORD`, `bot_token`, `authorization`, …; not `password_hash` nor `prompt_tokens`):
+ * the value under it is one, whatever its type.
  */
-export const namesSecret = (name: string): boolean => secretName.test(name)
+export const namesSecret = (key: string): boolean => secretKey.test(key)
+
+/** Whether a word of a list of arguments is a `--flag` naming a secret, so the next word is one (`["--password", "…"]`). */
+export const isSecretFlag = (word: string): boolean => secretFlagWord.test(word)
 
 /** The rules every recorder applies unless told otherwise. */
 export const defaultRules: ReadonlyArray<RedactionRule> = [
@@ -169,11 +176,12 @@ export interface Redactor {
   readonly rules: ReadonlyArray<RedactionRule>
   readonly redact: (text: string) => string
   /**
-   * Whether a string under this JSON key, or after this `--flag` in a list, is a secret
-   * (Privacy.ts `sanitize`): `namesSecret` with the default rules, never without them.
-   * Absent: none is.
+   * Whether the value under this JSON key is a secret (Privacy.ts `sanitize`): `namesSecret`
+   * with the default rules, never without them. Absent: none is.
    */
-  readonly namesSecret?: ((name: string) => boolean) | undefined
+  readonly namesSecret?: ((key: string) => boolean) | undefined
+  /** Whether the word after this one in a list is a secret (`isSecretFlag`), likewise. */
+  readonly isSecretFlag?: ((word: string) => boolean) | undefined
 }
 
 // A non-global pattern would replace only the first match: a second secret in
@@ -222,6 +230,7 @@ export const make = (options: {
   return {
     rules,
     redact: (text) => rules.reduce((current, rule) => current.replace(rule.pattern, rule.replacement), text),
-    namesSecret: options.withDefaults === false ? () => false : namesSecret
+    namesSecret: options.withDefaults === false ? () => false : namesSecret,
+    isSecretFlag: options.withDefaults === false ? () => false : isSecretFlag
   }
 }
