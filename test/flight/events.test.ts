@@ -227,6 +227,31 @@ describe("R14 normalisation and redaction", () => {
     assert.deepStrictEqual(sanitize({ password: "hunter2", args: ["--password", "x"] }, Redactor.make({ withDefaults: false })), { password: "hunter2", args: ["--password", "x"] })
   })
 
+  // Found by a second probe of the rule: names with a suffix, capitalised pairs, header pairs and numbers after a flag were
+  // stored; special and paging tokens, and prose across a line, were taken for secrets.
+  it("R14 a secret's name with a suffix is one, a name about a secret or a tokenizer's special token is not", () => {
+    const redactor = Redactor.make()
+    const secret = ["DB_PASSWORD_PROD", "password_confirmation", "password1", "SECRET_KEY_BASE", "api_key_v2", "passwordConfirm", "csrf_token", "newpassword", "private_key"]
+    const notSecret = ["password_file", "token_count", "password_hash", "passwordHash", "prompt_tokens", "MAX_TOKENS", "tokenizer", "eos_token", "next_page_token", "secretary", "password=[REDACTED]"]
+    const stored = sanitize(Object.fromEntries([...secret, ...notSecret].map((key) => [key, "v"])), redactor) as Record<string, unknown>
+    assert.deepStrictEqual(secret.filter((key) => stored[key] !== "[REDACTED]"), [], "names of secrets")
+    assert.deepStrictEqual(notSecret.filter((key) => stored[key] !== "v"), [], "names that are not")
+    assert.deepStrictEqual(
+      sanitize({
+        aws: [{ Name: "DB_PASSWORD", Value: "hunter2" }, { Name: "REGION", Value: "eu" }],
+        headers: [["Authorization", "Basic dXNlcjpwYXNz"], ["Accept", "json"]],
+        args: ["--token", 123456, "--password", "-x", "--db-password-prod", "p"],
+        note: "run --password\nnext line"
+      }, redactor),
+      {
+        aws: [{ Name: "DB_PASSWORD", Value: "[REDACTED]" }, { Name: "REGION", Value: "eu" }],
+        headers: [["Authorization", "[REDACTED]"], ["Accept", "json"]],
+        args: ["--token", "[REDACTED]", "--password", "-x", "--db-password-prod", "[REDACTED]"],
+        note: "run --password\nnext line"
+      }
+    )
+  })
+
   it.effect("R14 the recorder stores a structured secret redacted: an edit's applied_suggestions, a command's args", () =>
     Effect.gen(function*() {
       const edit = yield* bodyOf(withField("editor_edit", {

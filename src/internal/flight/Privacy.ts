@@ -45,35 +45,51 @@ export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => v
   if (typeof value === "string") return sanitizeText(value, redactor)
   if (typeof value === "number") return value === 0 ? 0 : value
   if (Array.isArray(value)) {
-    return value.map((item: Json, index) =>
-      typeof item === "string" && index > 0 && followsSecretFlag(value[index - 1], redactor) && !item.startsWith("-")
+    const list = value as ReadonlyArray<Json>
+    // A header as a pair (`["Authorization", "Basic …"]`): its second item is as a key's value.
+    const pairKind = list.length === 2 && typeof list[0] === "string" ? redactor.namesSecret?.(list[0].normalize("NFC")) ?? null : null
+    return list.map((item, index) =>
+      (index === 1 && isSecretValue(item, pairKind)) ||
+        (index > 0 && followsSecretFlag(list[index - 1], redactor) && (typeof item === "number" || (typeof item === "string" && !item.startsWith("-"))))
         ? REDACTED
         : sanitize(item, redactor, onKeysMerged)
     )
   }
   if (typeof value === "object" && value !== null) {
-    const pairNamesSecret = namedPair(value as { readonly [key: string]: Json }, redactor)
+    const object = value as { readonly [key: string]: Json }
+    const pairKind = namedPair(object, redactor)
     const out: Record<string, Json> = {}
-    for (const [key, item] of Object.entries(value)) {
+    for (const [key, item] of Object.entries(object)) {
       const stored = storedKey(key, redactor)
       // Two keys made one (by NFC, or by redacting a secret in them): the first's value would be lost (firstKeyCollision says where).
       if (onKeysMerged !== undefined && Object.hasOwn(out, stored)) onKeysMerged()
-      const secret = (pairNamesSecret && stored === "value") || (!eventFieldNames.has(key) && redactor.namesSecret?.(stored) === true)
-      out[stored] = secret && mayHoldSecret(item) ? REDACTED : sanitize(item, redactor, onKeysMerged)
+      const kind = pairKind !== null && /^value$/i.test(stored)
+        ? pairKind
+        : eventFieldNames.has(key) ? null : redactor.namesSecret?.(stored) ?? null
+      out[stored] = isSecretValue(item, kind) ? REDACTED : sanitize(item, redactor, onKeysMerged)
     }
     return out
   }
   return value
 }
 
-/** Null and booleans say whether there is a secret, never what it is: kept under a secret's key. */
-const mayHoldSecret = (item: Json): boolean => item !== null && typeof item !== "boolean"
+/**
+ * Whether `item`, under a name of `kind`, is replaced whole: a secret's value whatever its type
+ * but a boolean or null (they say whether there is one, never what it is); a header's, its text.
+ */
+const isSecretValue = (item: Json | undefined, kind: "secret" | "header" | null): boolean =>
+  kind === "secret" ? item !== undefined && item !== null && typeof item !== "boolean" : kind === "header" && typeof item === "string"
 
-/** Whether `object` is a name/value pair (`name` or `key` beside `value`) whose name names a secret. */
-const namedPair = (object: { readonly [key: string]: Json }, redactor: Redactor): boolean => {
-  if (!Object.hasOwn(object, "value") || redactor.namesSecret === undefined) return false
-  const name = Object.hasOwn(object, "name") ? object["name"] : object["key"]
-  return typeof name === "string" && redactor.namesSecret(name.normalize("NFC"))
+/** How `object`, a name/value pair (`name` or `key` beside `value`, in any case: `Name`/`Value`), names a secret. */
+const namedPair = (object: { readonly [key: string]: Json }, redactor: Redactor): "secret" | "header" | null => {
+  if (redactor.namesSecret === undefined) return null
+  let name: Json | undefined
+  let hasValue = false
+  for (const key of Object.keys(object)) {
+    if (/^(?:name|key)$/i.test(key)) name = object[key]
+    else if (/^value$/i.test(key)) hasValue = true
+  }
+  return hasValue && typeof name === "string" ? redactor.namesSecret(name.normalize("NFC")) : null
 }
 
 /**

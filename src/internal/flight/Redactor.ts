@@ -136,25 +136,67 @@ const SECRET_FLAG = String.raw`--(?!no[_-])(?:[A-Za-z0-9]{1,32}[_-]){0,3}(?:${SE
  */
 export const secretFlag: RedactionRule = {
   name: "secret-flag",
-  pattern: new RegExp(String.raw`((?<![^\s"'])${SECRET_FLAG}\s+["']?)(?!-)${SECRET_VALUE}`, "gi"),
+  pattern: new RegExp(String.raw`((?<![^\s"'])${SECRET_FLAG}[ \t]+["']?)(?!-)${SECRET_VALUE}`, "gi"),
   replacement: `$1${REDACTED}`
 }
 
-// A JSON key that names a secret: one ending in a secret's name (`password`, `DB_PASSWORD`,
-// `clientSecret`, `bot_token`), or a header that carries one (`authorization`, `cookie`).
-// Not one that only contains it (`password_hash`, `token_count`, `prompt_tokens`).
-const secretKey = new RegExp(String.raw`(?:${SECRET_NAMES}|${ASSIGNED_NAMES}|private[_-]?key|authorization|cookie)$`, "i")
-const secretFlagWord = new RegExp(String.raw`^${SECRET_FLAG}$`, "i")
+// A secret's name anywhere in a key or flag (the last one counts), and the headers that carry one.
+const nameInKey = new RegExp(String.raw`${SECRET_NAMES}|private[_-]?key|${ASSIGNED_NAMES}`, "gi")
+const bareName = /^(?:token|secret)$/i
+const headerKey = /^(?:(?:proxy[_-]?)?authorization|(?:set[_-]?)?cookie)$/i
+// Words after a secret's name that make the whole a name about it, not it (`password_file`, `token_count`).
+const ABOUT_A_SECRET: ReadonlySet<string> = new Set([
+  "file", "files", "path", "dir", "count", "counts", "name", "names", "prompt", "hash", "hashed", "digest",
+  "length", "len", "min", "max", "policy", "rule", "rules", "required", "set", "enabled", "disabled", "type",
+  "kind", "id", "ids", "field", "env", "var", "label", "hint", "expires", "expiry", "expiration", "age", "changed",
+  "reset", "url", "uri", "usage", "limit", "limits", "size", "strength", "format", "encoding", "source", "mode",
+  "ttl", "version", "at", "time", "timestamp", "date", "status", "state", "header", "prefix", "suffix"
+])
+// Words before a bare `token`/`secret` that make it something else: a tokenizer's special tokens, a page cursor, a count.
+const NOT_A_SECRET_BEFORE: ReadonlySet<string> = new Set([
+  "eos", "bos", "pad", "unk", "sep", "cls", "mask", "special", "next", "prev", "previous", "page", "continuation",
+  "cursor", "max", "min", "num", "total", "stop", "start", "end", "sync"
+])
+const words = (text: string): ReadonlyArray<string> =>
+  text.split(/[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])/).filter((word) => word !== "").map((word) => word.toLowerCase())
 
 /**
- * Whether a JSON object's key names a secret (`password`, `api_key`, `client_secret`,
- * `DB_PASSWORD`, `bot_token`, `authorization`, …; not `password_hash` nor `prompt_tokens`):
- * the value under it is one, whatever its type.
+ * How a JSON key (or a flag without its dashes) names a secret: `"secret"` when the value
+ * under it is one (`password`, `DB_PASSWORD_PROD`, `api_key_v2`, `passwordConfirm`,
+ * `SECRET_KEY_BASE`, `csrf_token`), `"header"` for a header that carries one (`Authorization`,
+ * `Cookie`: its text), null otherwise — a name about a secret (`password_file`, `token_count`,
+ * `password_hash`), a longer word (`prompt_tokens`, `tokenizer`), a special or paging token
+ * (`eos_token`, `next_page_token`).
  */
-export const namesSecret = (key: string): boolean => secretKey.test(key)
+export const secretNameKind = (key: string): "secret" | "header" | null => {
+  if (headerKey.test(key)) return "header"
+  let last: RegExpExecArray | null = null
+  nameInKey.lastIndex = 0
+  for (let match = nameInKey.exec(key); match !== null; match = nameInKey.exec(key)) last = match
+  if (last === null) return null
+  const rest = key.slice(last.index + last[0].length)
+  // More than a name after it (`password=[REDACTED]`, `password: x`): text, whose secret the text rules have.
+  if (!/^[A-Za-z0-9_.\s-]*$/.test(rest)) return null
+  // Straight on into lower-case letters (or any letter of an all-capitals key): a longer word, not the name.
+  if (/^[A-Za-z]/.test(rest) && !(/^[A-Z]/.test(rest) && /[a-z]/.test(key))) return null
+  const after = words(rest)
+  if (after.length > 4 || after.some((word) => ABOUT_A_SECRET.has(word))) return null
+  if (bareName.test(last[0]) && words(key.slice(0, last.index)).some((word) => NOT_A_SECRET_BEFORE.has(word))) return null
+  return "secret"
+}
 
-/** Whether a word of a list of arguments is a `--flag` naming a secret, so the next word is one (`["--password", "…"]`). */
-export const isSecretFlag = (word: string): boolean => secretFlagWord.test(word)
+/**
+ * Whether a JSON object's key names a secret (`secretNameKind`): the value under it is one,
+ * whatever its type (a header's, when it is text).
+ */
+export const namesSecret = (key: string): boolean => secretNameKind(key) !== null
+
+/**
+ * Whether a word of a list of arguments is a `--flag` naming a secret, so the next word is one
+ * (`["--password", "…"]`, `--db-password-prod`); not a negation (`--no-password`).
+ */
+export const isSecretFlag = (word: string): boolean =>
+  word.startsWith("--") && !/^--no[_-]/i.test(word) && secretNameKind(word.slice(2)) === "secret"
 
 /** The rules every recorder applies unless told otherwise. */
 export const defaultRules: ReadonlyArray<RedactionRule> = [
@@ -176,10 +218,10 @@ export interface Redactor {
   readonly rules: ReadonlyArray<RedactionRule>
   readonly redact: (text: string) => string
   /**
-   * Whether the value under this JSON key is a secret (Privacy.ts `sanitize`): `namesSecret`
+   * How the value under this JSON key is a secret (Privacy.ts `sanitize`): `secretNameKind`
    * with the default rules, never without them. Absent: none is.
    */
-  readonly namesSecret?: ((key: string) => boolean) | undefined
+  readonly namesSecret?: ((key: string) => "secret" | "header" | null) | undefined
   /** Whether the word after this one in a list is a secret (`isSecretFlag`), likewise. */
   readonly isSecretFlag?: ((word: string) => boolean) | undefined
 }
@@ -230,7 +272,7 @@ export const make = (options: {
   return {
     rules,
     redact: (text) => rules.reduce((current, rule) => current.replace(rule.pattern, rule.replacement), text),
-    namesSecret: options.withDefaults === false ? () => false : namesSecret,
+    namesSecret: options.withDefaults === false ? () => null : secretNameKind,
     isSecretFlag: options.withDefaults === false ? () => false : isSecretFlag
   }
 }
