@@ -241,13 +241,16 @@ describe("R14 normalisation and redaction", () => {
         aws: [{ Name: "DB_PASSWORD", Value: "hunter2" }, { Name: "REGION", Value: "eu" }],
         headers: [["Authorization", "Basic dXNlcjpwYXNz"], ["Accept", "json"]],
         args: ["--token", 123456, "--password", "-x", "--db-password-prod", "p"],
-        note: "run --password\nnext line"
+        note: "run --password\nnext line",
+        // A list on its own is no pair: a command's words.
+        command: ["token", "list"]
       }, redactor),
       {
         aws: [{ Name: "DB_PASSWORD", Value: "[REDACTED]" }, { Name: "REGION", Value: "eu" }],
         headers: [["Authorization", "[REDACTED]"], ["Accept", "json"]],
         args: ["--token", "[REDACTED]", "--password", "-x", "--db-password-prod", "[REDACTED]"],
-        note: "run --password\nnext line"
+        note: "run --password\nnext line",
+        command: ["token", "list"]
       }
     )
   })

@@ -46,12 +46,11 @@ export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => v
   if (typeof value === "number") return value === 0 ? 0 : value
   if (Array.isArray(value)) {
     const list = value as ReadonlyArray<Json>
-    // A header as a pair (`["Authorization", "Basic …"]`): its second item is as a key's value.
-    const pairKind = list.length === 2 && typeof list[0] === "string" ? redactor.namesSecret?.(list[0].normalize("NFC")) ?? null : null
     return list.map((item, index) =>
-      (index === 1 && isSecretValue(item, pairKind)) ||
-        (index > 0 && followsSecretFlag(list[index - 1], redactor) && (typeof item === "number" || (typeof item === "string" && !item.startsWith("-"))))
+      index > 0 && followsSecretFlag(list[index - 1], redactor) && (typeof item === "number" || (typeof item === "string" && !item.startsWith("-")))
         ? REDACTED
+        : Array.isArray(item)
+        ? sanitizePair(item as ReadonlyArray<Json>, redactor, onKeysMerged)
         : sanitize(item, redactor, onKeysMerged)
     )
   }
@@ -71,6 +70,19 @@ export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => v
     return out
   }
   return value
+}
+
+/**
+ * A list inside a list: a pair whose first item names a secret (`[["Authorization", "Basic …"]]`,
+ * `[["DB_PASSWORD", "…"]]`, as headers and environments are written as entries) has its second
+ * item taken as that name's value; any other list as a list. (A list on its own — a command's
+ * `args: ["token", "list"]` — is no pair.)
+ */
+const sanitizePair = (list: ReadonlyArray<Json>, redactor: Redactor, onKeysMerged?: () => void): Json => {
+  const kind = list.length === 2 && typeof list[0] === "string" ? redactor.namesSecret?.(list[0].normalize("NFC")) ?? null : null
+  return kind !== null && isSecretValue(list[1], kind)
+    ? [sanitize(list[0]!, redactor, onKeysMerged), REDACTED]
+    : sanitize(list, redactor, onKeysMerged)
 }
 
 /**
