@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
-import { changeReported, interruptedAfterChange } from "./change.js"
+import { changeBegun, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
 import { enableSqliteUris } from "./database.js"
 import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
@@ -239,9 +239,24 @@ enableSqliteUris()
 // runMain interrupts the program on SIGINT and on SIGTERM alike: which one came decides the exit
 // code (128 + the signal's number), as a shell reports a process the signal ended — 130 for an
 // operator's Ctrl-C, 143 for a service manager's stop.
+//
+// runMain removes its own listeners on the first signal, so a second one met Node's default
+// action: a second Ctrl-C killed recover, prune or retention half way through its change, with
+// nothing printed. These listeners stay: once a change has begun, a further signal only says (once)
+// that it is being finished; before, it ends the process as the signal would have.
 let stoppedBy: 130 | 143 | undefined
-process.once("SIGINT", () => (stoppedBy ??= 130))
-process.once("SIGTERM", () => (stoppedBy ??= 143))
+let finishingSaid = false
+const onSignal = (code: 130 | 143) => () => {
+  if (stoppedBy === undefined) {
+    stoppedBy = code
+    return
+  }
+  if (!changeBegun()) process.exit(code)
+  if (!finishingSaid) process.stderr.write(`${finishingChange}\n`)
+  finishingSaid = true
+}
+process.on("SIGINT", onSignal(130))
+process.on("SIGTERM", onSignal(143))
 
 // A reader that closed its end of the pipe (`ai-jobs events | head -1`) is done, not a failure of
 // ours: stop quietly with the code a process SIGPIPE ends gets (128 + 13), as C tools do — Node
