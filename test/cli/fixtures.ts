@@ -127,3 +127,10 @@ export const oldEvents = (url: string, count: number): Promise<ReadonlyArray<str
   const records = Array.from({ length: count }, (_, i) => eventRecord({ timestamp: at(i) }))
   return withStore(url, Effect.flatMap(JobStore, (s) => s.appendEvents(records))).then(() => records.map((record) => record.event_id))
 }
+
+/** `count` crashed workers' runs (see `crashedRun`), made through one connection. */
+export const crashedRuns = (url: string, count: number): Promise<ReadonlyArray<Claim>> =>
+  withJobs(url, Effect.flatMap(Jobs, (jobs) =>
+    Effect.forEach(Array.from({ length: count }), () => Effect.flatMap(jobs.submit(newJob()), (job) => jobs.start(job.job_id)))).pipe(
+      Effect.withClock(pastClock("10 minutes"))
+    ))
