@@ -68,7 +68,11 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
   const { node } = Help.locate(tree, args)
   const options = Help.valueOptions(node)
   const names = Help.optionNames(node)
-  for (const [i, arg] of args.entries()) {
+  // As @effect/cli reads a command line, the first `--` ends the options, even where an option's
+  // value was due (`--reason --`): it is never a value, and every word after it is an argument.
+  const end = args.indexOf("--")
+  const beforeEnd = end === -1 ? args : args.slice(0, end)
+  for (const [i, arg] of beforeEnd.entries()) {
     // `--limit=` gives the option an empty value: @effect/cli called the whole word an unknown argument.
     const [name, ...value] = arg.split("=")
     if (value.length > 0 && value.join("=") === "" && options.has(name!)) {
@@ -76,12 +80,16 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
       return new BadInput({ message: `${name!} needs a value (${options.get(name!)!})${description === "" ? "" : `: ${description}`}` })
     }
     const pseudo = options.get(arg)
-    const next = args[i + 1]
+    const next = beforeEnd[i + 1]
     // The next word is the value unless it is one of the command's options (`--reason --json`
-    // forgot the reason): a reason may itself begin with dashes (`--reason "--force was used"`).
+    // forgot the reason) or there is none before `--`: a reason may itself begin with dashes
+    // (`--reason "--force was used"`), and a reason that is `--` is written `--reason=--`.
     if (pseudo !== undefined && (next === undefined || names.has(next.split("=")[0]!))) {
       const description = Help.optionDescription(node, arg)
-      return new BadInput({ message: `${arg} needs a value (${pseudo})${description === "" ? "" : `: ${description}`}` })
+      return new BadInput({
+        message: `${arg} needs a value (${pseudo})${description === "" ? "" : `: ${description}`}` +
+          (next === undefined && end !== -1 ? ` (a -- ends the options; for the value --, write ${arg}=--)` : "")
+      })
     }
   }
   return undefined
