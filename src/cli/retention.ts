@@ -2,7 +2,8 @@
  * `ai-jobs retention`: purge Flight Recorder events older than the retention
  * window (R10, R13), or with `--dry-run` count them and change nothing — the
  * audit trail is the one thing an operator cannot get back. A purge is itself
- * recorded: a `gc_summary` event, actor human (Janitor.purgeEvents).
+ * recorded: a `gc_summary` event per batch, actor human, committed with the
+ * batch (Janitor.purgeEvents).
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
