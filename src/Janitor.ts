@@ -263,12 +263,13 @@ const recordPurge = (unrecorded: Unrecorded) =>
 /**
  * An operator's retention run (`ai-jobs retention`): purges events stored
  * before `cutoff` in batches, as the recorder's retention does, and records
- * what it purged in a `gc_summary` of its own — no jobs scanned or pruned,
- * actor `human` — so the purge of the audit log is itself in the log
- * (HSK-GC-004). Interrupted or failed part-way, the batches that committed
- * are recorded before it ends; if that write is refused too, the count is
- * logged. Purging nothing records nothing. `onBatch` is told each batch's
- * count as it commits.
+ * each batch in a `gc_summary` of its own — no jobs scanned or pruned, actor
+ * `human`, `events_purged` that batch's count — written in the batch's own
+ * transaction, so the purge of the audit log is itself in the log
+ * (HSK-GC-004) whatever ends it: an interrupt (between batches), a failure
+ * (the failed batch rolls back with its summary) or a killed process. A purge
+ * of n events writes ceil(n / batch size) summaries; purging nothing records
+ * nothing. `onBatch` is told each batch's count as it commits.
  */
 export const purgeEvents = Effect.fn("Janitor.purgeEvents")(function*(options: {
   readonly cutoff: DateTime.Utc
@@ -277,29 +278,12 @@ export const purgeEvents = Effect.fn("Janitor.purgeEvents")(function*(options: {
   // A misspelt `cutof` would purge up to the recorder's window instead: refused before anything is purged.
   const unknown = unknownOptions(options ?? null, PURGE_OPTIONS, "Janitor.purgeEvents")
   if (unknown !== undefined) return yield* unknown
-  const store = yield* JobStore
   const recorder = yield* FlightRecorder
-  let purged = 0
-  const record = Effect.suspend(() =>
-    purged === 0
-      ? Effect.void
-      : Effect.flatMap(gcSummary(recorder, NOTHING_PRUNED, false, purged, "human"), (summary) => store.appendEvents([summary]))
-  )
-  return yield* Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function*() {
-      const purge = yield* Effect.exit(restore(recorder.enforceRetention({
-        cutoff: options.cutoff,
-        onBatch: (count) => Effect.zipRight(Effect.sync(() => (purged += count)), options.onBatch?.(count) ?? Effect.void)
-      })))
-      if (Exit.isSuccess(purge)) {
-        yield* record
-        return purge.value
-      }
-      yield* Effect.catchAllCause(record, (cause) =>
-        Effect.logError(`Janitor: ${purged} events purged by an operator's retention run that ended early are in no gc_summary: its write was refused`, cause))
-      return yield* purge
-    })
-  )
+  return yield* recorder.enforceRetention({
+    cutoff: options.cutoff,
+    events: (purged) => Effect.map(gcSummary(recorder, NOTHING_PRUNED, false, purged, "human"), (summary) => [summary]),
+    ...(options.onBatch === undefined ? {} : { onBatch: options.onBatch })
+  })
 })
 
 /** One pass with `config`, without the schedule. */

@@ -54,6 +54,12 @@ export interface RecoveryOptions {
    * `layerStartup` uses `STARTUP_RETRIES` unless told otherwise.
    */
   readonly retries?: number | undefined
+  /**
+   * Told each committed batch's runs (as stored after the move), in one
+   * uninterruptible step with the batch: a caller whose scan fails part-way
+   * knows which runs were stalled — with their events — before the failure.
+   */
+  readonly onBatch?: ((stalled: ReadonlyArray<WorkflowRun>) => Effect.Effect<void>) | undefined
 }
 
 /** Options of `layerStartup`: the scan's, and whether to scan again while the process runs. */
@@ -80,7 +86,7 @@ export interface StartupOptions extends RecoveryOptions {
 const DEFAULTS = { pg: { batchSize: 1000, concurrency: 2 }, sqlite: { batchSize: 500, concurrency: 1 } } as const
 
 /** The options a scan names. */
-const RECOVERY_OPTIONS: ReadonlyArray<string> = ["threshold", "batchSize", "concurrency", "retries"]
+const RECOVERY_OPTIONS: ReadonlyArray<string> = ["threshold", "batchSize", "concurrency", "retries", "onBatch"]
 
 /** The options `layerStartup` names. */
 const STARTUP_OPTIONS: ReadonlyArray<string> = [...RECOVERY_OPTIONS, "sweepEvery"]
@@ -165,6 +171,10 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
       issues: [{ path: "retries", message: "retries must be a whole number from 0 to 20" }]
     })
   }
+  if (options.onBatch !== undefined && typeof options.onBatch !== "function") {
+    return yield* new DecodeFailure({ subject: "RecoveryOptions", issues: [{ path: "onBatch", message: "Expected a function" }] })
+  }
+  const onBatch = options.onBatch
   const recovered: Array<WorkflowRun> = []
 
   // One transaction per batch, the store's: the runs it stalls and their `workflow_recovery`
@@ -185,7 +195,10 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
   // that could take nothing waits for those runs' holders: JobStore.stallStaleRuns).
   const scan = Effect.gen(function*() {
     while (true) {
-      const stalled = yield* retryStorageErrors(batch, retries)
+      const stalled = yield* (onBatch === undefined
+        ? retryStorageErrors(batch, retries)
+        : Effect.uninterruptible(Effect.tap(retryStorageErrors(batch, retries), (moved) =>
+          moved.length === 0 ? Effect.void : onBatch(moved.map(({ run }) => run)))))
       for (const { run } of stalled) recovered.push(run)
       if (stalled.length === 0) break
       yield* yieldToEventLoop

@@ -17,20 +17,33 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 
 let reported = false
+let begun = false
 
 /** Whether a change ran to its end and its report was printed: an interrupt that came meanwhile stopped nothing. */
 export const changeReported = (): boolean => reported
 
+/**
+ * Whether a change has begun: a further signal must not end the process from
+ * then on (main.ts), or the change would stop half done, or its report be
+ * cut short, with nothing said.
+ */
+export const changeBegun = (): boolean => begun
+
 /** What `main` prints on stderr when a signal came after the change had begun. */
 export const interruptedAfterChange = "note: the signal came after the change had begun: it ran to its end, reported above"
+
+/** What `main` prints on stderr, once, when a further signal comes while a change is under way. */
+export const finishingChange = "note: finishing the change already begun, then reporting it; the signal does not stop it"
 
 /**
  * Opens `layer` (interruptibly), runs `change` over it and prints its result
  * with `answer`, which an interrupt does not stop. `change` is not stopped
  * either, unless `interruptible`: a change that is one transaction which an
  * interrupt rolls back (a job's move) may be stopped while it waits, and a
- * change in steps that each commit (a purge's batches) between them, when
- * `stopped` prints what was done: the command then exits 128 + the signal.
+ * change in steps that each commit (a purge's batches) between them. A change
+ * in steps that ends early — stopped so, or failed part-way — has `partial`
+ * print what its committed steps did; stopped, the command then exits 128 +
+ * the signal, failed, it fails with the change's error.
  */
 export const changeThenReport = <ROut, E1, A, E2, R2, E3, R3>(
   layer: Layer.Layer<ROut, E1>,
@@ -38,16 +51,17 @@ export const changeThenReport = <ROut, E1, A, E2, R2, E3, R3>(
   answer: (result: A) => Effect.Effect<void, E3, R3>,
   options: {
     readonly interruptible?: boolean
-    /** Prints what an interruptible change had done when an interrupt stopped it (a purge's committed batches). */
-    readonly stopped?: Effect.Effect<void, E3, R3>
+    /** Prints what a change in steps had done when it ended early: stopped by an interrupt, or failed. */
+    readonly partial?: (ended: "stopped" | "failed") => Effect.Effect<void, E3, R3>
   } = {}
 ): Effect.Effect<void, E1 | E2 | E3, Exclude<R2, ROut> | R3> =>
   Effect.scoped(Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const context = yield* restore(Layer.build(layer))
       const provided = Effect.provide(change, context)
+      begun = true
       const exit = yield* Effect.exit(options.interruptible === true ? restore(provided) : provided)
-      if (Exit.isInterrupted(exit) && options.stopped !== undefined) yield* options.stopped
+      if (Exit.isFailure(exit) && options.partial !== undefined) yield* options.partial(Exit.isInterrupted(exit) ? "stopped" : "failed")
       const result = yield* exit
       yield* answer(result)
       reported = true

@@ -163,6 +163,16 @@ const folderRefusal = (filename: string): string | undefined =>
     ? undefined
     : "its folder is read-only, and SQLite writes its journal files beside the database"
 
+/**
+ * Why SQLite could not change `filename` though the file itself is writable:
+ * a journal file beside it (`-wal`, `-shm`, `-journal`) is there and
+ * read-only. SQLite opened it and failed at the first write or read of it.
+ */
+const sideFileRefusal = (filename: string): string | undefined => {
+  const side = ["-wal", "-shm", "-journal"].map((suffix) => `${filename}${suffix}`).find((name) => fs.existsSync(name) && !writable(name))
+  return side === undefined ? undefined : `its journal file ${path.basename(side)} beside it is read-only`
+}
+
 /** What `filename` is when it exists and is not a regular file (symbolic links followed): `a directory`, `a named pipe`, …. */
 const notARegularFile = (filename: string): string | undefined => {
   let stats: fs.Stats
@@ -207,7 +217,7 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
     // SQLite would open it anyway, read-only, and fail at the first write, after creating its WAL files beside it
     // (migrate too, an existing file: "attempt to write a readonly database").
     if (options.readonly === true) return Effect.void
-    const refusal = writable(target.filename) ? folderRefusal(target.filename) : "the file is read-only"
+    const refusal = writable(target.filename) ? sideFileRefusal(target.filename) ?? folderRefusal(target.filename) : "the file is read-only"
     return refusal === undefined ? Effect.void : Effect.fail(new OperationFailed({ message: `cannot change ${database.display}: ${refusal}` }))
   })
   const store = Layer.unwrapEffect(Effect.sync(() =>
@@ -224,10 +234,11 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
   const opened = Layer.unwrapEffect(Effect.as(prepare, store))
   if (!(options.requireCurrentSchema ?? !options.migrate)) return opened
   // Checked on the store itself when it only reads; before a store that may write is opened,
-  // through a read-only one (opening for writes already changes a file: SQLite's WAL mode).
+  // through a read-only one (opening for writes already changes a file: SQLite's WAL mode) —
+  // after the checks that refuse a write, since even that read may create a side file.
   return options.readonly === true
     ? Layer.tap(opened, (context) => currentSchema(database, Context.get(context, JobStore)))
-    : Layer.unwrapEffect(Effect.as(Effect.provide(Effect.void, storeLayer(database, { ...options, readonly: true })), opened))
+    : Layer.unwrapEffect(Effect.zipRight(prepare, Effect.as(Effect.provide(Effect.void, storeLayer(database, { ...options, readonly: true })), opened)))
 }
 
 /** What to run to bring `database` up to date. */

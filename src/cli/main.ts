@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
-import { changeReported, interruptedAfterChange } from "./change.js"
+import { changeBegun, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
 import { enableSqliteUris } from "./database.js"
 import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
@@ -68,7 +68,11 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
   const { node } = Help.locate(tree, args)
   const options = Help.valueOptions(node)
   const names = Help.optionNames(node)
-  for (const [i, arg] of args.entries()) {
+  // As @effect/cli reads a command line, the first `--` ends the options, even where an option's
+  // value was due (`--reason --`): it is never a value, and every word after it is an argument.
+  const end = args.indexOf("--")
+  const beforeEnd = end === -1 ? args : args.slice(0, end)
+  for (const [i, arg] of beforeEnd.entries()) {
     // `--limit=` gives the option an empty value: @effect/cli called the whole word an unknown argument.
     const [name, ...value] = arg.split("=")
     if (value.length > 0 && value.join("=") === "" && options.has(name!)) {
@@ -76,12 +80,16 @@ const missingValue = (args: ReadonlyArray<string>): BadInput | undefined => {
       return new BadInput({ message: `${name!} needs a value (${options.get(name!)!})${description === "" ? "" : `: ${description}`}` })
     }
     const pseudo = options.get(arg)
-    const next = args[i + 1]
+    const next = beforeEnd[i + 1]
     // The next word is the value unless it is one of the command's options (`--reason --json`
-    // forgot the reason): a reason may itself begin with dashes (`--reason "--force was used"`).
+    // forgot the reason) or there is none before `--`: a reason may itself begin with dashes
+    // (`--reason "--force was used"`), and a reason that is `--` is written `--reason=--`.
     if (pseudo !== undefined && (next === undefined || names.has(next.split("=")[0]!))) {
       const description = Help.optionDescription(node, arg)
-      return new BadInput({ message: `${arg} needs a value (${pseudo})${description === "" ? "" : `: ${description}`}` })
+      return new BadInput({
+        message: `${arg} needs a value (${pseudo})${description === "" ? "" : `: ${description}`}` +
+          (next === undefined && end !== -1 ? ` (a -- ends the options; for the value --, write ${arg}=--)` : "")
+      })
     }
   }
   return undefined
@@ -239,9 +247,24 @@ enableSqliteUris()
 // runMain interrupts the program on SIGINT and on SIGTERM alike: which one came decides the exit
 // code (128 + the signal's number), as a shell reports a process the signal ended — 130 for an
 // operator's Ctrl-C, 143 for a service manager's stop.
+//
+// runMain removes its own listeners on the first signal, so a second one met Node's default
+// action: a second Ctrl-C killed recover, prune or retention half way through its change, with
+// nothing printed. These listeners stay: once a change has begun, a further signal only says (once)
+// that it is being finished; before, it ends the process as the signal would have.
 let stoppedBy: 130 | 143 | undefined
-process.once("SIGINT", () => (stoppedBy ??= 130))
-process.once("SIGTERM", () => (stoppedBy ??= 143))
+let finishingSaid = false
+const onSignal = (code: 130 | 143) => () => {
+  if (stoppedBy === undefined) {
+    stoppedBy = code
+    return
+  }
+  if (!changeBegun()) process.exit(code)
+  if (!finishingSaid) process.stderr.write(`${finishingChange}\n`)
+  finishingSaid = true
+}
+process.on("SIGINT", onSignal(130))
+process.on("SIGTERM", onSignal(143))
 
 // A reader that closed its end of the pipe (`ai-jobs events | head -1`) is done, not a failure of
 // ours: stop quietly with the code a process SIGPIPE ends gets (128 + 13), as C tools do — Node

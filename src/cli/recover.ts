@@ -5,6 +5,7 @@ import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type { WorkflowRun } from "../domain/WorkflowRun.js"
 import * as Recovery from "../Recovery.js"
 import { changeThenReport } from "./change.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
@@ -34,10 +35,12 @@ export const recoverCommand = Command.make(
       const database = yield* resolve(options.database)
       // Stopped while the database opens, nothing changed. Once the scan has begun, its batches
       // commit one by one and a report cut short would hide some: it runs to its end and is
-      // reported, however it was interrupted (change.ts).
+      // reported, however it was interrupted (change.ts). Failed part-way, the runs its committed
+      // batches stalled are printed before the error.
+      const stalled: Array<WorkflowRun> = []
       yield* changeThenReport(
         recorderLayer(database, { migrate: false, create: false }),
-        Recovery.recoverStalledRuns({ threshold }),
+        Recovery.recoverStalledRuns({ threshold, onBatch: (runs) => Effect.sync(() => void stalled.push(...runs)) }),
         (report) =>
           Effect.gen(function*() {
             if (options.json) {
@@ -50,7 +53,18 @@ export const recoverCommand = Command.make(
                 report.recovered.map((run) => [shortId(run.id), shortId(run.job_id), tableTime(run.last_heartbeat)])
               ))
             }
-          })
+          }),
+        {
+          partial: () =>
+            Effect.suspend(() =>
+              options.json
+                ? Console.log(json({ threshold_secs: Duration.toSeconds(threshold), recovered: stalled.map(encodeRun), failed: true }))
+                : Console.log(
+                  `Failed after stalling ${stalled.length} run(s) (threshold ${Duration.toSeconds(threshold)}s)` +
+                    (stalled.length === 0 ? "; nothing changed." : ", each with its workflow_recovery event.")
+                )
+            )
+        }
       )
     })
 ).pipe(Command.withDescription("Move running workflow runs with a stale heartbeat, and their jobs, to stalled (one workflow_recovery event each)."))

@@ -2,7 +2,8 @@
  * `ai-jobs retention`: purge Flight Recorder events older than the retention
  * window (R10, R13), or with `--dry-run` count them and change nothing — the
  * audit trail is the one thing an operator cannot get back. A purge is itself
- * recorded: a `gc_summary` event, actor human (Janitor.purgeEvents).
+ * recorded: a `gc_summary` event per batch, actor human, committed with the
+ * batch (Janitor.purgeEvents).
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -57,36 +58,54 @@ export const retentionCommand = Command.make(
       const database = yield* resolve(options.database)
       const cutoff = DateTime.subtractDuration(yield* DateTime.now, window)
       const layer = recorderLayer(database, { migrate: false, create: false, readonly: options.dryRun }, { retention: window })
-      const answer = (purged: number) =>
+      // Counted as the batches commit. A purge writes one gc_summary per batch, with the batch
+      // (Janitor.purgeEvents).
+      let purged = 0
+      let summaries = 0
+      const recorded = (count: number) =>
+        count === 0
+          ? "nothing changed."
+          : count === 1
+          ? "a gc_summary event records the purge."
+          : `${count} gc_summary events record the purge, one per batch.`
+      const answer = (total: number) =>
         Console.log(
           options.json
-            ? json({ cutoff: DateTime.formatIso(cutoff), dry_run: options.dryRun, purged })
+            ? json({ cutoff: DateTime.formatIso(cutoff), dry_run: options.dryRun, purged: total, ...(options.dryRun ? {} : { gc_summaries: summaries }) })
             : options.dryRun
-            ? `Would purge ${purged} Flight Recorder event(s) older than ${time(cutoff)} (${windowText} ago); nothing changed.`
-            : `Purged ${purged} Flight Recorder event(s) older than ${time(cutoff)} (${windowText} ago)` +
-              `${purged === 0 ? "." : "; a gc_summary event records the purge."}`
+            ? `Would purge ${total} Flight Recorder event(s) older than ${time(cutoff)} (${windowText} ago); nothing changed.`
+            : `Purged ${total} Flight Recorder event(s) older than ${time(cutoff)} (${windowText} ago)` +
+              `${total === 0 ? "." : `; ${recorded(summaries)}`}`
         )
       // A dry run only reads: it opens the database read-only, so it works on a read-only copy.
       if (options.dryRun) {
         return yield* Effect.flatMap(countBefore(cutoff).pipe(withProgress("counting old events")), answer).pipe(Effect.provide(layer))
       }
-      // The purge is recorded as the Janitor records its own (HSK-GC-004): a gc_summary, actor
-      // human, also when an interrupt stops it between batches — what was purged is then printed.
-      let purged = 0
+      // Each batch commits with its own gc_summary, actor human (HSK-GC-004). Stopped by a signal
+      // between batches, or failed part-way, what the committed batches purged is printed (the
+      // error follows on stderr).
       yield* changeThenReport(
         layer,
-        Janitor.purgeEvents({ cutoff, onBatch: (count) => Effect.sync(() => (purged += count)) }).pipe(withProgress("purging old events")),
+        Janitor.purgeEvents({
+          cutoff,
+          onBatch: (count) =>
+            Effect.sync(() => {
+              purged += count
+              if (count > 0) summaries += 1
+            })
+        }).pipe(withProgress("purging old events")),
         answer,
         {
           interruptible: true,
-          stopped: Effect.suspend(() =>
-            Console.log(
-              options.json
-                ? json({ cutoff: DateTime.formatIso(cutoff), dry_run: false, purged, stopped: true })
-                : `Stopped by a signal after purging ${purged} Flight Recorder event(s) older than ${time(cutoff)}` +
-                  `${purged === 0 ? "; nothing changed." : "; a gc_summary event records the purge."}`
+          partial: (ended) =>
+            Effect.suspend(() =>
+              Console.log(
+                options.json
+                  ? json({ cutoff: DateTime.formatIso(cutoff), dry_run: false, purged, gc_summaries: summaries, [ended]: true })
+                  : `${ended === "stopped" ? "Stopped by a signal after purging" : "Failed after purging"} ${purged} Flight Recorder ` +
+                    `event(s) older than ${time(cutoff)}; ${recorded(summaries)}`
+              )
             )
-          )
         }
       )
     })

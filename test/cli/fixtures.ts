@@ -19,6 +19,7 @@ import type { Claim } from "../../src/store/JobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as Storage from "../../src/store/DatabaseUrl.js"
 import { services } from "../jobs/services.js"
+import { at, eventRecord } from "../store/fixtures.js"
 
 const store = (url: string) => Storage.layerFromUrl(url, { migrate: false }) as Layer.Layer<JobStore>
 
@@ -120,3 +121,16 @@ export const crashedRun = (url: string, overrides: Partial<NewAiJobInput> = {}):
 export const stalledJob = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<AiJob> =>
   crashedRun(url, overrides).then(({ job }) =>
     withJobs(url, Effect.zipRight(Recovery.recoverStalledRuns({ threshold: Duration.seconds(60) }), Effect.flatMap(Jobs, (jobs) => jobs.get(job.job_id)))))
+
+/** Appends `count` events from 1970, a millisecond apart, oldest first; returns their ids in that order. */
+export const oldEvents = (url: string, count: number): Promise<ReadonlyArray<string>> => {
+  const records = Array.from({ length: count }, (_, i) => eventRecord({ timestamp: at(i) }))
+  return withStore(url, Effect.flatMap(JobStore, (s) => s.appendEvents(records))).then(() => records.map((record) => record.event_id))
+}
+
+/** `count` crashed workers' runs (see `crashedRun`), made through one connection. */
+export const crashedRuns = (url: string, count: number): Promise<ReadonlyArray<Claim>> =>
+  withJobs(url, Effect.flatMap(Jobs, (jobs) =>
+    Effect.forEach(Array.from({ length: count }), () => Effect.flatMap(jobs.submit(newJob()), (job) => jobs.start(job.job_id)))).pipe(
+      Effect.withClock(pastClock("10 minutes"))
+    ))

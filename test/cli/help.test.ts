@@ -170,4 +170,15 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assert.notMatch(result.stderr, /needs a value/)
     assert.match(result.stderr, /^error: .*jobs\.db/)
   })
+
+  it("R17 a -- ends the options as @effect/cli reads it, even where a value was due: --reason -- (and --reason -- -- <id>) is one line saying --reason needs a value and how to give the value --; --reason=-- is the value", async () => {
+    const expected = /^error: --reason needs a value \(text\): Why, recorded.* \(a -- ends the options; for the value --, write --reason=--\)$/
+    assertOneLineError(await runCli(["jobs", "pin", "0123abcd", "--reason", "--"]), 2, expected)
+    assertOneLineError(await runCli(["jobs", "pin", "--reason", "--", "--", "0123abcd"]), 2, expected)
+    const given = await runCli(["jobs", "pin", "--reason=--", "--", "0123abcd", "--database", "/nonexistent-dir-for-probe/jobs.db"])
+    // Past the argument checks: after --, --database is an argument too.
+    assertOneLineError(given, 2, /^error: unexpected argument "--database" for ai-jobs jobs pin/)
+    const value = await runCli(["jobs", "pin", "--reason=--", "--database", "/nonexistent-dir-for-probe/jobs.db", "--", "0123abcd"])
+    assertOneLineError(value, 1, /^error: .*jobs\.db/)
+  })
 })

@@ -64,6 +64,49 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
     assert.deepStrictEqual(report.recovered.map((recovered) => recovered.id), [run.id])
   })
 
+  it("recover: a second Ctrl-C while the scan waits on a locked job does not kill it: the run is stalled and recorded, the report lists it, stderr says once it is finishing, exit 0", async () => {
+    const { job, run } = await crashedRun(url)
+    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
+      "recover",
+      "--threshold",
+      "1",
+      "--json"
+    ], ["SIGINT", "SIGINT", "SIGINT"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    const runs = await runsOf(url, job.job_id)
+    assert.strictEqual(runs[0]?.status, "stalled")
+    assert.isTrue((await eventsOf(url, job.job_id)).some((event) => event.type === "workflow_recovery"))
+    const report = JSON.parse(result.stdout) as { readonly recovered: ReadonlyArray<{ readonly id: string }> }
+    assert.deepStrictEqual(report.recovered.map((recovered) => recovered.id), [run.id])
+    assert.deepStrictEqual(lines(result.stderr), [
+      "note: finishing the change already begun, then reporting it; the signal does not stop it",
+      "note: the signal came after the change had begun: it ran to its end, reported above"
+    ])
+  })
+
+  it("prune: SIGINT, SIGTERM, then SIGINT again while the pruning waits on a locked job does not kill it: the pruning commits and is reported, exit 0", async () => {
+    const job = await completedJob(url)
+    const admin = await connectPg(url)
+    await admin.query("UPDATE ai_jobs SET updated_at = now() - interval '40 days' WHERE id = $1", [job.job_id])
+    await admin.end()
+    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
+      "prune",
+      "--older-than",
+      "1d",
+      "--keep",
+      "0",
+      "--json"
+    ], ["SIGINT", "SIGTERM", "SIGINT"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    const held = await jobOf(url, job.job_id).then(() => true, () => false)
+    assert.isFalse(held, "the job was pruned")
+    assert.strictEqual((JSON.parse(result.stdout) as { readonly pruned: number }).pruned, 1)
+    assert.deepStrictEqual(lines(result.stderr), [
+      "note: finishing the change already begun, then reporting it; the signal does not stop it",
+      "note: the signal came after the change had begun: it ran to its end, reported above"
+    ])
+  })
+
   it("jobs cancel: SIGINT while the move waits on the job's lock rolls it back; nothing changed, so exit 130 and nothing printed", async () => {
     const job = await queuedJob(url)
     const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [

@@ -19,19 +19,33 @@ const output = (child: ChildProcess) => {
 /** Whether `signal` (its number) is still pending for the process or any of its threads. */
 const pending = (pid: number, signal: number): boolean => {
   const bit = 1n << BigInt(signal - 1)
-  const statuses = [`/proc/${pid}/status`, ...fs.readdirSync(`/proc/${pid}/task`).map((task) => `/proc/${pid}/task/${task}/status`)]
+  let tasks: ReadonlyArray<string>
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return false // the process is gone (a signal ended it): nothing is pending
+  }
+  const statuses = [`/proc/${pid}/status`, ...tasks.map((task) => `/proc/${pid}/task/${task}/status`)]
   return statuses.some((file) => {
     const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : ""
     return [...text.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((match) => (BigInt(`0x${match[1]}`) & bit) !== 0n)
   })
 }
 
+/** Signal numbers, for the kernel's pending masks. */
+const SIGNAL_NUMBER = { SIGINT: 2, SIGTERM: 15 } as const
+
 /**
  * Runs `ai-jobs <args>` while `lockSql` (a row's FOR UPDATE, a LOCK TABLE) is held by another transaction:
- * SIGINT once the CLI's statement waits on that lock and the signal has been delivered, then
- * the lock is released.
+ * once the CLI's statement waits on that lock, `signals` (default one SIGINT) are sent one at a time,
+ * each delivered before the next (an operator's second Ctrl-C), then the lock is released.
  */
-export const interruptedUnderLock = async (url: string, lockSql: string, args: ReadonlyArray<string>) => {
+export const interruptedUnderLock = async (
+  url: string,
+  lockSql: string,
+  args: ReadonlyArray<string>,
+  signals: ReadonlyArray<keyof typeof SIGNAL_NUMBER> = ["SIGINT"]
+) => {
   const holder: PgClient = await connectPg(url)
   const watcher: PgClient = await connectPg(url)
   try {
@@ -48,8 +62,10 @@ export const interruptedUnderLock = async (url: string, lockSql: string, args: R
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`setup: the CLI never waited on the lock: ${printed().stderr}`)
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
-    child.kill("SIGINT")
-    while (pending(child.pid!, 2)) await new Promise((resolve) => setTimeout(resolve, 5))
+    for (const signal of signals) {
+      child.kill(signal)
+      while (pending(child.pid!, SIGNAL_NUMBER[signal])) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
     await holder.query("COMMIT")
     const code = await exited
     return { code, ...printed() }

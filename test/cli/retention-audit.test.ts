@@ -4,17 +4,40 @@
  * human, as the Janitor records its own — on both stores, and (PostgreSQL,
  * the interleaving forced) when Ctrl-C stops it between batches.
  */
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import * as DateTime from "effect/DateTime"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
-import { runCli, tempDir } from "./cli.js"
-import { allEvents, queuedJob } from "./fixtures.js"
+import { lines, runCli, tempDir } from "./cli.js"
+import { allEvents, oldEvents, queuedJob } from "./fixtures.js"
 import { interruptedUnderLock } from "./interrupt.js"
 
+const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
+  exec(sql: string): unknown
+  close(): void
+}
+
+/** A trigger of the test's that makes the database refuse to delete the event `eventId` (a failure mid-purge). */
+const refuseDeletingSqlite = async (file: string, eventId: string) => {
+  const db = new Database(file)
+  db.exec(`CREATE TRIGGER test_refuse_delete BEFORE DELETE ON flight_recorder_events WHEN OLD.event_id = '${eventId}'
+    BEGIN SELECT RAISE(ABORT, 'test: this event may not be deleted'); END`)
+  db.close()
+}
+
+const refuseDeletingPg = async (url: string, eventId: string) => {
+  const admin = await connectPg(url)
+  await admin.query(`CREATE FUNCTION test_refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'test: this event may not be deleted'; END $$`)
+  await admin.query(`CREATE TRIGGER test_refuse_delete BEFORE DELETE ON flight_recorder_events
+    FOR EACH ROW WHEN (OLD.event_id = '${eventId}') EXECUTE FUNCTION test_refuse_delete()`)
+  await admin.end()
+}
+
 const backends = [
-  { name: "SQLite", create: async () => path.join(tempDir("retention-audit"), "jobs.db"), drop: async (_: string) => {} },
-  { name: "PostgreSQL", create: () => freshDatabaseUrl("cli-retention-audit"), drop: dropDatabase }
+  { name: "SQLite", create: async () => path.join(tempDir("retention-audit"), "jobs.db"), drop: async (_: string) => {}, refuseDeleting: refuseDeletingSqlite },
+  { name: "PostgreSQL", create: () => freshDatabaseUrl("cli-retention-audit"), drop: dropDatabase, refuseDeleting: refuseDeletingPg }
 ]
 
 const summaries = (events: ReadonlyArray<{ readonly body: Record<string, unknown> }>) =>
@@ -69,6 +92,21 @@ for (const backend of backends) {
       assert.strictEqual(after.length, 1)
       assert.include(after[0]?.body, { actor: "human", event_name: "gc_summary", events_purged: before })
     })
+
+    it("HSK-GC-004 retention failing part-way (the database refuses to delete an event of its second batch): the first batch stays purged with its gc_summary, the count purged is printed, then one error line, exit 1", async () => {
+      const start = summaries(await allEvents(url)).length
+      const ids = await oldEvents(url, 1500)
+      await backend.refuseDeleting(url, ids[1200]!)
+      const result = await runCli(["retention", "--older-than", "1d", "--database", url])
+      assert.strictEqual(result.code, 1, result.stderr)
+      assert.match(result.stdout, /^Failed after purging 1000 Flight Recorder event\(s\) older than .*; a gc_summary event records the purge\.$/m)
+      const errors = lines(result.stderr)
+      assert.strictEqual(errors.length, 1, result.stderr)
+      assert.match(errors[0]!, /^error: .*/)
+      const after = await allEvents(url)
+      assert.strictEqual(after.filter((event) => ids.includes(event.event_id)).length, 500, "the second batch rolled back")
+      assert.deepStrictEqual(summaries(after).slice(start).map((summary) => summary["events_purged"]), [1000])
+    })
   })
 }
 
@@ -108,5 +146,38 @@ describe("ai-jobs retention stopped between batches (PostgreSQL)", { timeout: 12
     assert.include(summary, { actor: "human", events_purged: 1000, items_pruned: 0 })
     assert.strictEqual(result.code, 130, result.stderr)
     assert.match(result.stdout, /^Stopped by a signal after purging 1000 Flight Recorder event\(s\) older than .*; a gc_summary event records the purge\.$/m)
+  })
+
+  it("HSK-GC-004 a second Ctrl-C while the first batch waits does not kill the purge: that batch commits with its gc_summary, the purge stops before the next; exit 130 and the count printed", async () => {
+    const job = await queuedJob(url)
+    const admin = await connectPg(url)
+    await admin.query(
+      `INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body)
+       SELECT gen_random_uuid(), e."timestamp" - interval '3 days' - g * interval '1 ms', e.actor, e.type, e.trace_id, e.job_id, e.workflow_run_id, e.body
+       FROM flight_recorder_events e, generate_series(1, 1500) g
+       WHERE e.event_id = (SELECT event_id FROM flight_recorder_events WHERE job_id = $1 LIMIT 1)`,
+      [job.job_id]
+    )
+    const old = async () =>
+      Number((await admin.query<{ readonly n: string }>(`SELECT count(*) AS n FROM flight_recorder_events WHERE "timestamp" < now() - interval '1 day'`)).rows[0]?.n)
+    const before = await old()
+    const purges = async () =>
+      (await admin.query<{ readonly n: number }>(
+        `SELECT (body->>'events_purged')::int AS n FROM flight_recorder_events WHERE body->>'event_name' = 'gc_summary' ORDER BY "timestamp", event_id`
+      )).rows.map((row) => row.n)
+    const purgesBefore = (await purges()).length
+    const result = await interruptedUnderLock(url, "LOCK TABLE flight_recorder_retention_grants IN EXCLUSIVE MODE", [
+      "retention",
+      "--older-than",
+      "1d"
+    ], ["SIGINT", "SIGINT", "SIGINT"])
+    const after = await old()
+    const added = (await purges()).slice(purgesBefore)
+    await admin.end()
+    assert.strictEqual(result.code, 130, result.stderr)
+    assert.strictEqual(before - after, 1000, "one batch purged, the second never began")
+    assert.deepStrictEqual(added, [1000])
+    assert.match(result.stdout, /^Stopped by a signal after purging 1000 Flight Recorder event\(s\) older than .*; a gc_summary event records the purge\.$/m)
+    assert.include(result.stderr, "note: finishing the change already begun, then reporting it; the signal does not stop it")
   })
 })

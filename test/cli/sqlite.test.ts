@@ -158,6 +158,33 @@ describe("ai-jobs on a SQLite file", () => {
         assert.deepStrictEqual(snapshot(dir, file), before, "the same files, the database byte for byte, its mtime")
       })
     }
+    it("R17 a writable SQLite file whose -wal or -shm beside it is read-only: migrate, recover and a job's move refuse before opening it, naming the side file (exit 1), and change nothing", async () => {
+      for (const side of ["-wal", "-shm"]) {
+        const dir = tempDir(`readonly-side${side}`)
+        const file = path.join(dir, "jobs.db")
+        assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
+        const job = await failedJob(file)
+        // The tests run as root, whom permissions do not stop: act as the `postgres` user, who owns
+        // the folder and the database but not the side file.
+        const user = "postgres"
+        if (process.getuid?.() === 0) {
+          fs.chownSync(dir, uid(user), gid(user))
+          fs.chownSync(file, uid(user), gid(user))
+        }
+        fs.writeFileSync(`${file}${side}`, "")
+        fs.chmodSync(`${file}${side}`, 0o444)
+        const before = snapshot(dir, file)
+        for (const write of [["migrate"], ["recover"], ["jobs", "retry", job.job_id.slice(-8)]]) {
+          assertOneLineError(
+            await runCli([...write, "--database", file], { user, cwd: dir }),
+            1,
+            new RegExp(`^error: cannot change .*jobs\\.db: its journal file jobs\\.db${side} beside it is read-only$`)
+          )
+        }
+        assert.deepStrictEqual(snapshot(dir, file), before, `${side}: the same files, the database byte for byte`)
+      }
+    })
+
     it("R17 a WAL file in a read-only folder whose -wal holds committed changes (no -shm beside it) is read with them, and nothing is written there", async () => {
       const source = tempDir("readonly-wal-source")
       const sourceFile = path.join(source, "jobs.db")

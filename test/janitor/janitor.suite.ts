@@ -23,7 +23,7 @@ import type { JobState } from "../../src/domain/JobState.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Janitor from "../../src/Janitor.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import { jobsIn } from "../store/fixtures.js"
+import { eventRecord, jobsIn } from "../store/fixtures.js"
 import type { Backend } from "../support/backend.js"
 
 const MINUTE = 60_000
@@ -282,5 +282,31 @@ export const runJanitorSuite = (backend: Backend) => {
         const dry = yield* Janitor.runOnce({ keepNewest: 0, dryRun: true, olderThan: undefined } as unknown as Janitor.JanitorConfig)
         assert.deepInclude(dry, { pruned: 2, dry_run: true })
       })), 60_000)
+
+    it.effect("HSK-GC-004 purgeEvents commits each batch with its own gc_summary (actor human, events_purged = that batch): when a batch is told, its summary is already stored, so no end of the purge — a kill included — leaves a purge unrecorded", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        // Five events at 0: batches of two, two and one.
+        yield* store.appendEvents(Array.from({ length: 5 }, () => eventRecord()))
+        const old = (yield* store.listEvents({ limit: 1000 })).items.length
+        assert.strictEqual(old, 5, "setup: five old events")
+        yield* TestClock.setTime(DAY)
+        const storedWhenTold: Array<number> = []
+        const summariesNow = Effect.map(store.listEvents({ types: ["system"], limit: 1000 }), (page) =>
+          page.items.filter((record) => record.body["event_name"] === "gc_summary").length)
+        const purged = yield* Janitor.purgeEvents({
+          cutoff: yield* DateTime.now,
+          onBatch: () => Effect.orDie(Effect.map(summariesNow, (n) => void storedWhenTold.push(n)))
+        })
+        assert.strictEqual(purged, old)
+        const batches = Math.ceil(old / 2)
+        assert.deepStrictEqual(storedWhenTold, Array.from({ length: batches }, (_, i) => i + 1), "each batch's summary committed with it")
+        const summaries = yield* gcSummaries
+        assert.deepStrictEqual(
+          summaries.map((record) => record.body["events_purged"]),
+          Array.from({ length: batches }, (_, i) => (i < batches - 1 || old % 2 === 0 ? 2 : 1))
+        )
+        for (const summary of summaries) assert.include(summary.body, { actor: "human", items_scanned: 0, items_pruned: 0, dry_run: false })
+      }).pipe(Effect.scoped, Effect.provide(FlightRecorder.layer({ purgeBatchSize: 2 }).pipe(Layer.provideMerge(backend.makeStore())))), 60_000)
   })
 }

@@ -113,6 +113,7 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
    * that is not a `DateTime.Utc` is a `DecodeFailure`. `onBatch` is told each
    * batch's count as it commits, in one uninterruptible step with it: a caller
    * whose purge is interrupted or fails part-way knows what was purged.
+   * `events` gives records each batch commits with it (a purge's summary).
    */
   readonly enforceRetention: (options?: RetentionOptions) => Effect.Effect<number, DecodeFailure | StorageError>
   /**
@@ -137,10 +138,17 @@ export interface RetentionOptions {
   readonly cutoff?: DateTime.Utc | undefined
   /** Told each committed batch's count, before the next batch (and before an interrupt lands). */
   readonly onBatch?: ((purged: number) => Effect.Effect<void>) | undefined
+  /**
+   * The records about a batch, from its count, appended in the batch's own
+   * transaction: the batch and its records commit together or not at all, so
+   * no kill or failure leaves a purge unrecorded (HSK-GC-004). A batch that
+   * purged nothing writes none.
+   */
+  readonly events?: ((purged: number) => Effect.Effect<ReadonlyArray<EventRecord>>) | undefined
 }
 
 /** The options `enforceRetention` names. */
-const RETENTION_OPTIONS: ReadonlyArray<string> = ["cutoff", "onBatch"]
+const RETENTION_OPTIONS: ReadonlyArray<string> = ["cutoff", "onBatch", "events"]
 
 /**
  * What is wrong with `config`, past its types. A `retention` of NaN (an unset
@@ -242,19 +250,28 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       if (read.onBatch !== undefined && typeof read.onBatch !== "function") {
         return yield* new DecodeFailure({ subject: "RetentionOptions", issues: [{ path: "onBatch", message: "Expected a function" }] })
       }
+      if (read.events !== undefined && typeof read.events !== "function") {
+        return yield* new DecodeFailure({ subject: "RetentionOptions", issues: [{ path: "events", message: "Expected a function" }] })
+      }
       // instantBefore: a window too long for a date (infinite: keep everything)
       // gives a cutoff before every event, where subtracting it threw.
       const before = read.cutoff ?? instantBefore(yield* DateTime.now, retention)
       let purged = 0
       let batches = 0
       const onBatch = read.onBatch
+      const events = read.events
+      // With `events`, the batch and its records are one transaction (the batch joins it). A fresh
+      // record's id already taken is a bug, not a caller's error.
+      const purgeBatch = events === undefined
+        ? store.purgeEventsBatch({ before, batchSize })
+        : store.transaction(Effect.tap(store.purgeEventsBatch({ before, batchSize }), (deleted) =>
+          deleted === 0 ? Effect.void : Effect.flatMap(events(deleted), (records) => Effect.catchTag(store.appendEvents(records), "AlreadyExists", Effect.die))))
       // One short transaction per batch (inside purgeEventsBatch), so a large
       // purge never holds a long lock; a short batch means nothing older is left.
       // A batch is not interrupted: interrupted at its COMMIT, whether its rows went would
       // be unknown, and a caller told of every batch (the Janitor's summary) would miscount.
       while (true) {
-        const batch = store.purgeEventsBatch({ before, batchSize })
-        const deleted = yield* Effect.uninterruptible(onBatch === undefined ? batch : Effect.tap(batch, onBatch))
+        const deleted = yield* Effect.uninterruptible(onBatch === undefined ? purgeBatch : Effect.tap(purgeBatch, onBatch))
         purged += deleted
         batches += 1
         if (deleted < batchSize) break
