@@ -13,6 +13,9 @@ import { lines, runCli } from "./cli.js"
 import { interruptedUnderLock } from "./interrupt.js"
 import { completedJob, crashedRun, eventsOf, jobOf, queuedJob, runsOf } from "./fixtures.js"
 
+/** A transaction's statement holding `jobId`'s row lock. */
+const lockOf = (jobId: string) => `SELECT 1 FROM ai_jobs WHERE id = '${jobId}' FOR UPDATE`
+
 describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { timeout: 120_000 }, () => {
   let url = ""
   beforeAll(async () => {
@@ -22,19 +25,25 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
   }, 120_000)
   afterAll(() => dropDatabase(url))
 
-  it("prune: SIGINT while the pruning waits on a locked job; the pruning commits, so its report is printed and the exit is 0", async () => {
+  /** A job old enough to prune, and `prune` signalled (`signals`) while it waits on that job's row lock. */
+  const pruneUnderLock = async (signals?: ReadonlyArray<"SIGINT" | "SIGTERM">) => {
     const job = await completedJob(url)
     const admin = await connectPg(url)
     await admin.query("UPDATE ai_jobs SET updated_at = now() - interval '40 days' WHERE id = $1", [job.job_id])
     await admin.end()
-    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
-      "prune",
-      "--older-than",
-      "1d",
-      "--keep",
-      "0",
-      "--json"
-    ])
+    const result = await interruptedUnderLock(url, lockOf(job.job_id), ["prune", "--older-than", "1d", "--keep", "0", "--json"], signals)
+    return { job, result }
+  }
+
+  /** A crashed run, and `recover` signalled (`signals`) while its scan waits on the job's row lock. */
+  const recoverUnderLock = async (signals?: ReadonlyArray<"SIGINT" | "SIGTERM">) => {
+    const { job, run } = await crashedRun(url)
+    const result = await interruptedUnderLock(url, lockOf(job.job_id), ["recover", "--threshold", "1", "--json"], signals)
+    return { job, run, result }
+  }
+
+  it("prune: SIGINT while the pruning waits on a locked job; the pruning commits, so its report is printed and the exit is 0", async () => {
+    const { job, result } = await pruneUnderLock()
     const summaries = (await runCli(["events", "--type", "system", "--json", "--database", url])).stdout
     const held = await jobOf(url, job.job_id).then(() => true, () => false)
     assert.isFalse(held, "the job was pruned")
@@ -49,13 +58,7 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
   })
 
   it("recover: SIGINT while the scan waits on a locked job; the run is stalled and recorded, so the report lists it and the exit is 0", async () => {
-    const { job, run } = await crashedRun(url)
-    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
-      "recover",
-      "--threshold",
-      "1",
-      "--json"
-    ])
+    const { job, run, result } = await recoverUnderLock()
     const runs = await runsOf(url, job.job_id)
     assert.strictEqual(runs[0]?.status, "stalled")
     assert.isTrue((await eventsOf(url, job.job_id)).some((event) => event.type === "workflow_recovery"))
@@ -65,13 +68,7 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
   })
 
   it("recover: a second Ctrl-C while the scan waits on a locked job does not kill it: the run is stalled and recorded, the report lists it, stderr says once it is finishing, exit 0", async () => {
-    const { job, run } = await crashedRun(url)
-    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
-      "recover",
-      "--threshold",
-      "1",
-      "--json"
-    ], ["SIGINT", "SIGINT", "SIGINT"])
+    const { job, run, result } = await recoverUnderLock(["SIGINT", "SIGINT", "SIGINT"])
     assert.strictEqual(result.code, 0, result.stderr)
     const runs = await runsOf(url, job.job_id)
     assert.strictEqual(runs[0]?.status, "stalled")
@@ -85,18 +82,7 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
   })
 
   it("prune: SIGINT, SIGTERM, then SIGINT again while the pruning waits on a locked job does not kill it: the pruning commits and is reported, exit 0", async () => {
-    const job = await completedJob(url)
-    const admin = await connectPg(url)
-    await admin.query("UPDATE ai_jobs SET updated_at = now() - interval '40 days' WHERE id = $1", [job.job_id])
-    await admin.end()
-    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
-      "prune",
-      "--older-than",
-      "1d",
-      "--keep",
-      "0",
-      "--json"
-    ], ["SIGINT", "SIGTERM", "SIGINT"])
+    const { job, result } = await pruneUnderLock(["SIGINT", "SIGTERM", "SIGINT"])
     assert.strictEqual(result.code, 0, result.stderr)
     const held = await jobOf(url, job.job_id).then(() => true, () => false)
     assert.isFalse(held, "the job was pruned")
@@ -109,7 +95,7 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
 
   it("jobs cancel: SIGINT while the move waits on the job's lock rolls it back; nothing changed, so exit 130 and nothing printed", async () => {
     const job = await queuedJob(url)
-    const result = await interruptedUnderLock(url, `SELECT 1 FROM ai_jobs WHERE id = '${job.job_id}' FOR UPDATE`, [
+    const result = await interruptedUnderLock(url, lockOf(job.job_id), [
       "jobs",
       "cancel",
       job.job_id,
