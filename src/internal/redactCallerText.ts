@@ -47,6 +47,7 @@ export const redactCallerText = (store: Store, redact: (text: string) => string)
     updateJob: (jobId, patch) => store.updateJob(jobId, fields(patch)),
     finishRun: (runId, status, options) => store.finishRun(runId, status, options === undefined ? options : fields(options)),
     finishNode: (nodeId, outcome) => store.finishNode(nodeId, fields(outcome)),
+    endStalledRunNodes: (runId, outcome) => store.endStalledRunNodes(runId, fields(outcome)),
     ...(store.finishRunningJob === undefined ? {} : {
       finishRunningJob: (end: Parameters<NonNullable<Store["finishRunningJob"]>>[0]) => store.finishRunningJob!(fields(end))
     }),

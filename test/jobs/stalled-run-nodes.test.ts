@@ -86,6 +86,17 @@ for (const backend of sharedBackends) {
         assert.deepStrictEqual(audit(yield* database.snapshot, { quiescent: true }), [])
       }).pipe(Effect.scoped), 60_000)
 
+    // Found in review: the new port method was not behind Jobs' redaction of caller text (redactCallerText.ts).
+    it.effect("R14 a stalled run's node ended by a move holds the move's reason redacted, as the job's row and its event do", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("stalled nodes redacted")
+        const { job, operator, run, store } = yield* stalledMidNode(database)
+        const cancelled = yield* operator.cancel(job.job_id, { actor: "human", reason: "leaked Bearer abc.def.ghi" })
+        assert.strictEqual(cancelled.status_reason, "leaked Bearer [REDACTED]")
+        const [node] = yield* store.listNodes(run.id)
+        assert.deepStrictEqual([node?.status, node?.error_message], ["cancelled", "leaked Bearer [REDACTED]"])
+      }).pipe(Effect.scoped), 60_000)
+
     it.effect("R8 HSK-WF-001 failing a stalled job ends its stalled run's open node failed with the error; without a reason a cancel says what happened", () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("stalled fail nodes")
