@@ -3,6 +3,7 @@
  * itself: to put jobs in the states a command is then asked about, and to
  * check what a command changed (or left untouched).
  */
+import { assert } from "@effect/vitest"
 import { randomBytes } from "node:crypto"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,6 +21,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as Storage from "../../src/store/DatabaseUrl.js"
 import { services } from "../jobs/services.js"
 import { at, eventRecord } from "../store/fixtures.js"
+import { runCli } from "./cli.js"
 
 const store = (url: string) => Storage.layerFromUrl(url, { migrate: false }) as Layer.Layer<JobStore>
 
@@ -134,3 +136,9 @@ export const crashedRuns = (url: string, count: number): Promise<ReadonlyArray<C
     Effect.forEach(Array.from({ length: count }), () => Effect.flatMap(jobs.submit(newJob()), (job) => jobs.start(job.job_id)))).pipe(
       Effect.withClock(pastClock("10 minutes"))
     ))
+
+/** The database at `url` migrated by the CLI itself (`ai-jobs migrate`), as an operator would. */
+export const migratedByCli = async (url: string): Promise<void> => {
+  const migrated = await runCli(["migrate", "--database", url])
+  assert.strictEqual(migrated.code, 0, migrated.stderr)
+}

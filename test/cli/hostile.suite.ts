@@ -7,7 +7,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { lines, runCli } from "./cli.js"
-import { eventsOf, jobOf, queuedJob } from "./fixtures.js"
+import { eventsOf, jobOf, migratedByCli, queuedJob } from "./fixtures.js"
 import { assertOneLineError, type CliDatabase } from "./operator.suite.js"
 
 /** What a terminal would act on rather than show (src/cli/layout.ts `printable`). */
@@ -24,8 +24,7 @@ export const runHostileCliSuite = (database: CliDatabase): void => {
 
     beforeAll(async () => {
       url = await database.create()
-      const migrated = await runCli(["migrate", "--database", url])
-      assert.strictEqual(migrated.code, 0, migrated.stderr)
+      await migratedByCli(url)
     }, 120_000)
     afterAll(() => database.drop(url))
 

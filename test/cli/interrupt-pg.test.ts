@@ -11,7 +11,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
 import { lines, runCli } from "./cli.js"
 import { interruptedUnderLock } from "./interrupt.js"
-import { completedJob, crashedRun, eventsOf, jobOf, queuedJob, runsOf } from "./fixtures.js"
+import { completedJob, crashedRun, eventsOf, jobOf, migratedByCli, queuedJob, runsOf } from "./fixtures.js"
 
 /** A transaction's statement holding `jobId`'s row lock. */
 const lockOf = (jobId: string) => `SELECT 1 FROM ai_jobs WHERE id = '${jobId}' FOR UPDATE`
@@ -20,8 +20,7 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
   let url = ""
   beforeAll(async () => {
     url = await freshDatabaseUrl("cli-interrupt")
-    const migrated = await runCli(["migrate", "--database", url])
-    assert.strictEqual(migrated.code, 0, migrated.stderr)
+    await migratedByCli(url)
   }, 120_000)
   afterAll(() => dropDatabase(url))
 

@@ -16,6 +16,7 @@ import {
   failedJob,
   idStartingWith,
   jobOf,
+  migratedByCli,
   queuedJob,
   runsOf,
   stalledJob
@@ -62,8 +63,7 @@ export const runOperatorSuite = (database: CliDatabase): void => {
 
     beforeAll(async () => {
       url = await database.create()
-      const migrated = await runCli(["migrate", "--database", url])
-      assert.strictEqual(migrated.code, 0, migrated.stderr)
+      await migratedByCli(url)
     }, 120_000)
     afterAll(() => database.drop(url))
 

@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
 import { lines, runCli, tempDir } from "./cli.js"
-import { crashedRuns } from "./fixtures.js"
+import { crashedRuns, migratedByCli } from "./fixtures.js"
 
 const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
   exec(sql: string): unknown
@@ -70,8 +70,7 @@ for (const backend of [sqlite, pg]) {
     let url = ""
     beforeAll(async () => {
       url = await backend.create()
-      const migrated = await runCli(["migrate", "--database", url])
-      assert.strictEqual(migrated.code, 0, migrated.stderr)
+      await migratedByCli(url)
     }, 120_000)
     afterAll(() => backend.drop(url))
 

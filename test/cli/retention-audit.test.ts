@@ -10,7 +10,7 @@ import * as DateTime from "effect/DateTime"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
 import { lines, runCli, tempDir } from "./cli.js"
-import { allEvents, oldEvents, queuedJob } from "./fixtures.js"
+import { allEvents, migratedByCli, oldEvents, queuedJob } from "./fixtures.js"
 import { interruptedUnderLock } from "./interrupt.js"
 
 const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
@@ -48,8 +48,7 @@ for (const backend of backends) {
     let url = ""
     beforeAll(async () => {
       url = await backend.create()
-      const migrated = await runCli(["migrate", "--database", url])
-      assert.strictEqual(migrated.code, 0, migrated.stderr)
+      await migratedByCli(url)
     }, 120_000)
     afterAll(() => backend.drop(url))
 
@@ -114,22 +113,24 @@ describe("ai-jobs retention stopped between batches (PostgreSQL)", { timeout: 12
   let url = ""
   beforeAll(async () => {
     url = await freshDatabaseUrl("cli-retention-stop")
-    const migrated = await runCli(["migrate", "--database", url])
-    assert.strictEqual(migrated.code, 0, migrated.stderr)
+    await migratedByCli(url)
   }, 120_000)
   afterAll(() => dropDatabase(url))
 
-  it("HSK-GC-004 SIGINT while the first batch waits: that batch commits, the purge stops before the next, and a gc_summary records the batch; exit 130 and the count printed", async () => {
-    const job = await queuedJob(url)
-    // 1,500 events from three days ago: two batches of the recorder's 1,000.
-    const admin = await connectPg(url)
-    await admin.query(
+  /** 1,500 copies of one of `jobId`'s events from three days ago: two batches of the recorder's 1,000. */
+  const copiesThreeDaysOld = (admin: Awaited<ReturnType<typeof connectPg>>, jobId: string) =>
+    admin.query(
       `INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body)
        SELECT gen_random_uuid(), e."timestamp" - interval '3 days' - g * interval '1 ms', e.actor, e.type, e.trace_id, e.job_id, e.workflow_run_id, e.body
        FROM flight_recorder_events e, generate_series(1, 1500) g
        WHERE e.event_id = (SELECT event_id FROM flight_recorder_events WHERE job_id = $1 LIMIT 1)`,
-      [job.job_id]
+      [jobId]
     )
+
+  it("HSK-GC-004 SIGINT while the first batch waits: that batch commits, the purge stops before the next, and a gc_summary records the batch; exit 130 and the count printed", async () => {
+    const job = await queuedJob(url)
+    const admin = await connectPg(url)
+    await copiesThreeDaysOld(admin, job.job_id)
     await admin.end()
     // A batch's first statement records its grant: held, the first batch waits there.
     const result = await interruptedUnderLock(url, "LOCK TABLE flight_recorder_retention_grants IN EXCLUSIVE MODE", [
@@ -151,13 +152,7 @@ describe("ai-jobs retention stopped between batches (PostgreSQL)", { timeout: 12
   it("HSK-GC-004 a second Ctrl-C while the first batch waits does not kill the purge: that batch commits with its gc_summary, the purge stops before the next; exit 130 and the count printed", async () => {
     const job = await queuedJob(url)
     const admin = await connectPg(url)
-    await admin.query(
-      `INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body)
-       SELECT gen_random_uuid(), e."timestamp" - interval '3 days' - g * interval '1 ms', e.actor, e.type, e.trace_id, e.job_id, e.workflow_run_id, e.body
-       FROM flight_recorder_events e, generate_series(1, 1500) g
-       WHERE e.event_id = (SELECT event_id FROM flight_recorder_events WHERE job_id = $1 LIMIT 1)`,
-      [job.job_id]
-    )
+    await copiesThreeDaysOld(admin, job.job_id)
     const old = async () =>
       Number((await admin.query<{ readonly n: string }>(`SELECT count(*) AS n FROM flight_recorder_events WHERE "timestamp" < now() - interval '1 day'`)).rows[0]?.n)
     const before = await old()

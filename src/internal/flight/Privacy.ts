@@ -33,7 +33,7 @@ export const sanitizeText = (text: string, redactor: Redactor): string => redact
  * NFC-normalises and redacts every key and string value (R14); a -0 becomes 0 (JSON
  * text has no -0: the stored body says 0, so the returned record must too, as
  * domain/Json.ts does for job inputs). A secret in the JSON's structure is redacted
- * too, not only one inside a string (Redactor.namesSecret, isSecretFlag): the value
+ * too, not only one inside a string (Redactor.secretNameKind, isSecretFlag): the value
  * under a key that names a secret, whatever its type but a boolean or null
  * (`{"password": 123456}`, `{"api_key": {"primary": "…"}}` become `"[REDACTED]"`);
  * the `value` of a name/value pair whose name is one (`{"name": "DB_PASSWORD",
@@ -64,7 +64,7 @@ export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => v
       if (onKeysMerged !== undefined && Object.hasOwn(out, stored)) onKeysMerged()
       const kind = pairKind !== null && /^value$/i.test(stored)
         ? pairKind
-        : eventFieldNames.has(key) ? null : redactor.namesSecret?.(stored) ?? null
+        : eventFieldNames.has(key) ? null : redactor.secretNameKind?.(stored) ?? null
       out[stored] = isSecretValue(item, kind) ? REDACTED : sanitize(item, redactor, onKeysMerged)
     }
     return out
@@ -79,7 +79,7 @@ export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => v
  * `args: ["token", "list"]` — is no pair.)
  */
 const sanitizePair = (list: ReadonlyArray<Json>, redactor: Redactor, onKeysMerged?: () => void): Json => {
-  const kind = list.length === 2 && typeof list[0] === "string" ? redactor.namesSecret?.(list[0].normalize("NFC")) ?? null : null
+  const kind = list.length === 2 && typeof list[0] === "string" ? redactor.secretNameKind?.(list[0].normalize("NFC")) ?? null : null
   return kind !== null && isSecretValue(list[1], kind)
     ? [sanitize(list[0]!, redactor, onKeysMerged), REDACTED]
     : sanitize(list, redactor, onKeysMerged)
@@ -94,14 +94,14 @@ const isSecretValue = (item: Json | undefined, kind: "secret" | "header" | null)
 
 /** How `object`, a name/value pair (`name` or `key` beside `value`, in any case: `Name`/`Value`), names a secret. */
 const namedPair = (object: { readonly [key: string]: Json }, redactor: Redactor): "secret" | "header" | null => {
-  if (redactor.namesSecret === undefined) return null
+  if (redactor.secretNameKind === undefined) return null
   let name: Json | undefined
   let hasValue = false
   for (const key of Object.keys(object)) {
     if (/^(?:name|key)$/i.test(key)) name = object[key]
     else if (/^value$/i.test(key)) hasValue = true
   }
-  return hasValue && typeof name === "string" ? redactor.namesSecret(name.normalize("NFC")) : null
+  return hasValue && typeof name === "string" ? redactor.secretNameKind(name.normalize("NFC")) : null
 }
 
 /**

@@ -95,7 +95,7 @@ export const privateKey: RedactionRule = {
 }
 
 // The names a secret goes by, shared by the named-secret and secret-flag rules and by
-// `namesSecret` (a JSON key): names that are a secret whatever separates them from their
+// `secretNameKind` (a JSON key): names that are a secret whatever separates them from their
 // value; bare `token`/`secret`, which are one only in an assignment; and the suffixes a
 // name may take (`DB_PASSWORD_PROD`), at most three, which keeps every match linear.
 const SECRET_NAMES = String.raw`passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?(?:access[_-]?)?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token`
@@ -186,12 +186,6 @@ export const secretNameKind = (key: string): "secret" | "header" | null => {
 }
 
 /**
- * Whether a JSON object's key names a secret (`secretNameKind`): the value under it is one,
- * whatever its type (a header's, when it is text).
- */
-export const namesSecret = (key: string): boolean => secretNameKind(key) !== null
-
-/**
  * Whether a word of a list of arguments is a `--flag` naming a secret, so the next word is one
  * (`["--password", "…"]`, `--db-password-prod`); not a negation (`--no-password`).
  */
@@ -221,7 +215,7 @@ export interface Redactor {
    * How the value under this JSON key is a secret (Privacy.ts `sanitize`): `secretNameKind`
    * with the default rules, never without them. Absent: none is.
    */
-  readonly namesSecret?: ((key: string) => "secret" | "header" | null) | undefined
+  readonly secretNameKind?: ((key: string) => "secret" | "header" | null) | undefined
   /** Whether the word after this one in a list is a secret (`isSecretFlag`), likewise. */
   readonly isSecretFlag?: ((word: string) => boolean) | undefined
 }
@@ -272,7 +266,7 @@ export const make = (options: {
   return {
     rules,
     redact: (text) => rules.reduce((current, rule) => current.replace(rule.pattern, rule.replacement), text),
-    namesSecret: options.withDefaults === false ? () => null : secretNameKind,
+    secretNameKind: options.withDefaults === false ? () => null : secretNameKind,
     isSecretFlag: options.withDefaults === false ? () => false : isSecretFlag
   }
 }
