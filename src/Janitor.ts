@@ -4,11 +4,12 @@
  * Recorder's retention, then prunes old jobs — `completed`,
  * `completed_with_issues`, `cancelled`, `poisoned` and `failed` ones, never
  * pinned ones (HSK-GC-002), always keeping the newest `keepNewest` — and
- * records what it did as a `gc_summary` system event (HSK-GC-003) in the same
- * transaction as the pruning, so no pruning goes unrecorded (HSK-GC-004). A
- * pass that ends before that (interrupted, or failed) after purging events
- * records the purge in a `gc_summary` of its own, so no purge goes unrecorded
- * either.
+ * records what it did as `gc_summary` system events (HSK-GC-003), each
+ * committed with what it counts, so no purge or pruning goes unrecorded
+ * however the pass ends, a killed process included (HSK-GC-004): a full
+ * retention batch with a summary of its own, the last (short) batch with the
+ * pruning and its summary. A pass that purges less than a batch writes one
+ * summary.
  *
  * `layer` runs a pass when it is built and then every `interval` (default
  * one hour), in the layer's scope: closing the scope interrupts it. A failed
@@ -51,10 +52,7 @@ export interface JanitorConfig {
   readonly dryRun?: boolean | undefined
 }
 
-/**
- * What one pass did: the prune counts, its cutoff, and the events retention purged (absent in a
- * dry run) — with those of an earlier pass of the same service whose own summary was refused.
- */
+/** What one pass did: the prune counts, its cutoff, and the events its retention purged (absent in a dry run). */
 export interface JanitorReport extends PruneReport {
   readonly dry_run: boolean
   readonly cutoff: DateTime.Utc
@@ -85,7 +83,8 @@ export class Janitor extends Context.Tag("@handshake/ai-job-model/Janitor")<Jani
 /**
  * Prunes jobs last updated before `olderThan` and, unless it is a dry run,
  * records the `gc_summary` event in the same transaction. Dry runs write
- * nothing. `events_purged` is what a retention run before it purged, if any.
+ * nothing. `eventsPurged` is the summary's `events_purged`: what the
+ * retention batch committed with it purged (a pass's last), if any.
  */
 export const prune = Effect.fn("Janitor.prune")(function*(options: {
   readonly olderThan: DateTime.Utc
@@ -190,43 +189,30 @@ const resolveConfig = (config: JanitorConfig) =>
 type ResolvedConfig = Effect.Effect.Success<ReturnType<typeof resolveConfig>>
 
 /**
- * Events purged that no written `gc_summary` holds yet. A pass adds each retention batch as it
- * commits and empties it when its summary is written; a service keeps one across its passes.
- */
-interface Unrecorded {
-  purged: number
-}
-
-/**
  * One pass: retention first (the recorder's own window, in short batches; skipped in a dry run),
- * then pruning with its summary, which holds `events_purged`. Every purge is in some summary
- * (HSK-GC-004): a pass interrupted (its scope closed, a caller's interrupt) or failed after a
- * batch committed records what it purged before it ends, in a `gc_summary` of its own with no
- * jobs pruned — one statement; if even that write is refused the count is logged and a
- * service's next pass adds it to its own. Once begun, the pruning runs to its end: cut at its
- * COMMIT, whether its summary was written would be unknown.
+ * then pruning. Every batch commits with the `gc_summary` that counts it (HSK-GC-004): a full
+ * one — more may follow — with a summary of its own (no jobs scanned or pruned); the last, short
+ * one (maybe empty) in the pruning's transaction, counted by the pruning's summary. So whatever
+ * ends a pass — an interrupt between batches, a failure (its batch rolls back with its summary),
+ * a killed process — every purged event is in a summary, and a pass that purges less than a batch
+ * writes one summary, as it always has. Batches and the pruning are not interrupted once begun.
+ * The report's `events_purged` is the whole pass's purge.
  */
-const pass = (config: ResolvedConfig, unrecorded: Unrecorded = { purged: 0 }) =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function*() {
-      if (config.dryRun) return yield* restore(pruneNow(config, undefined))
-      const recorder = yield* FlightRecorder
-      return yield* Effect.onExit(
-        Effect.gen(function*() {
-          yield* restore(recorder.enforceRetention({
-            onBatch: (purged) =>
-              Effect.sync(() => {
-                unrecorded.purged += purged
-              })
-          }))
-          const report = yield* pruneNow(config, unrecorded.purged)
-          unrecorded.purged = 0
-          return report
-        }),
-        (exit) => Exit.isFailure(exit) && unrecorded.purged > 0 ? recordPurge(unrecorded) : Effect.void
-      )
+const pass = (config: ResolvedConfig) =>
+  Effect.gen(function*() {
+    if (config.dryRun) return yield* pruneNow(config, undefined)
+    const recorder = yield* FlightRecorder
+    let pruned: JanitorReport | undefined
+    const purged = yield* recorder.enforceRetention({
+      events: (batch) => Effect.map(gcSummary(recorder, NOTHING_PRUNED, false, batch), (summary) => [summary]),
+      lastBatch: (batch) =>
+        Effect.map(pruneNow(config, batch), (report) => {
+          pruned = report
+        })
     })
-  ).pipe(Effect.withSpan("Janitor.runOnce"))
+    if (pruned === undefined) return yield* Effect.dieMessage("Janitor: retention ended without its last batch")
+    return { ...pruned, events_purged: purged } satisfies JanitorReport
+  }).pipe(Effect.withSpan("Janitor.runOnce"))
 
 /** Prunes jobs last updated more than the configured age ago, with `eventsPurged` in the summary. */
 const pruneNow = (config: ResolvedConfig, eventsPurged: number | undefined) =>
@@ -237,28 +223,6 @@ const pruneNow = (config: ResolvedConfig, eventsPurged: number | undefined) =>
       dryRun: config.dryRun,
       ...(eventsPurged === undefined ? {} : { eventsPurged })
     }))
-
-/**
- * The `gc_summary` of a purge whose pass ended before its pruning's summary was written: no job
- * scanned or pruned. Refused, the count is logged, and stays in `unrecorded` for a next pass.
- */
-const recordPurge = (unrecorded: Unrecorded) =>
-  Effect.gen(function*() {
-    const store = yield* JobStore
-    const recorder = yield* FlightRecorder
-    const purged = unrecorded.purged
-    const summary = yield* gcSummary(recorder, NOTHING_PRUNED, false, purged)
-    yield* store.appendEvents([summary])
-    unrecorded.purged -= purged
-  }).pipe(
-    Effect.catchAllCause((cause) =>
-      Effect.logError(
-        `Janitor: ${unrecorded.purged} events purged by a pass that ended early are in no gc_summary: its write was refused`,
-        cause
-      )
-    ),
-    Effect.withSpan("Janitor.recordPurge")
-  )
 
 /**
  * An operator's retention run (`ai-jobs retention`): purges events stored
@@ -287,7 +251,7 @@ export const purgeEvents = Effect.fn("Janitor.purgeEvents")(function*(options: {
 })
 
 /** One pass with `config`, without the schedule. */
-export const runOnce = (config: JanitorConfig = {}) => Effect.flatMap(resolveConfig(config), (resolved) => pass(resolved))
+export const runOnce = (config: JanitorConfig = {}) => Effect.flatMap(resolveConfig(config), pass)
 
 /** Builds the service and starts its schedule in the current scope. */
 export const make = (config: JanitorConfig = {}) =>
@@ -297,9 +261,7 @@ export const make = (config: JanitorConfig = {}) =>
     const state = yield* SubscriptionRef.make<JanitorState>({ passes: 0, last: Option.none() })
     // One pass at a time, scheduled or asked for.
     const lock = yield* Effect.makeSemaphore(1)
-    // Purges a pass could not record, added to the next pass's summary.
-    const unrecorded: Unrecorded = { purged: 0 }
-    const once = lock.withPermits(1)(Effect.provide(pass(resolved, unrecorded), context))
+    const once = lock.withPermits(1)(Effect.provide(pass(resolved), context))
     const scheduled = Effect.exit(once).pipe(
       Effect.tap((exit) =>
         Exit.isFailure(exit) ? Effect.logError("Janitor pass failed; the next runs on schedule", exit.cause) : Effect.void),

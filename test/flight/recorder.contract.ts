@@ -458,6 +458,25 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.deepStrictEqual(batches, [3, 3, 3, 1])
         assert.strictEqual(yield* countRows, 2)
       }))
+
+    test("R13 HSK-GC-004 enforceRetention's lastBatch runs in the short batch's transaction with its count (events in each full one's): failing, it rolls that batch back and is the purge's failure; the full batches stay purged", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        yield* recordAges(Array.from({ length: 7 }, (_, i) => 8 * DAY + i))
+        const recorder = yield* FlightRecorder.make({ ...config, purgeBatchSize: 3 })
+        // Full batches as n, the last as -n.
+        const told: Array<number> = []
+        const refused = yield* Effect.flip(recorder.enforceRetention({
+          events: (n) => Effect.sync(() => told.push(n)).pipe(Effect.as([])),
+          lastBatch: (n) => Effect.zipRight(Effect.sync(() => told.push(-n)), Effect.fail("refused by the test" as const))
+        }))
+        assert.strictEqual(refused, "refused by the test")
+        assert.deepStrictEqual(told, [3, 3, -1])
+        assert.strictEqual(yield* countRows, 1, "the short batch's event is back")
+        assert.strictEqual(yield* recorder.enforceRetention({ lastBatch: (n) => Effect.sync(() => told.push(-n)) }), 1)
+        assert.deepStrictEqual(told, [3, 3, -1, -1])
+        assert.strictEqual(yield* countRows, 0)
+      }))
   })
 
   describe(`${backend.name}: append-only`, () => {

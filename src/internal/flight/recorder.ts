@@ -113,9 +113,13 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
    * that is not a `DateTime.Utc` is a `DecodeFailure`. `onBatch` is told each
    * batch's count as it commits, in one uninterruptible step with it: a caller
    * whose purge is interrupted or fails part-way knows what was purged.
-   * `events` gives records each batch commits with it (a purge's summary).
+   * `events` gives records each batch commits with it (a purge's summary);
+   * `lastBatch` runs in the last batch's transaction, and its failure is the
+   * purge's, that batch rolled back.
    */
-  readonly enforceRetention: (options?: RetentionOptions) => Effect.Effect<number, DecodeFailure | StorageError>
+  readonly enforceRetention: <E = never, R = never>(
+    options?: RetentionOptions<E, R>
+  ) => Effect.Effect<number, DecodeFailure | StorageError | E, R>
   /**
    * The recorder's redaction (default rules plus `redactionRules`) as a text
    * function, so text stored outside events — a job's `status_reason`, an
@@ -132,8 +136,8 @@ const EVENTS_TABLE = "flight_recorder_events"
 /** The options `FlightRecorderConfig` names. */
 const CONFIG_KEYS: ReadonlyArray<string> = ["retention", "purgeBatchSize", "maxEventBytes", "debug", "redactionRules"]
 
-/** What `enforceRetention` takes. */
-export interface RetentionOptions {
+/** What `enforceRetention` takes; `E` and `R` are `lastBatch`'s. */
+export interface RetentionOptions<E = never, R = never> {
   /** Purge events older than this. Default: now minus the retention window. */
   readonly cutoff?: DateTime.Utc | undefined
   /** Told each committed batch's count, before the next batch (and before an interrupt lands). */
@@ -145,10 +149,17 @@ export interface RetentionOptions {
    * purged nothing writes none.
    */
   readonly events?: ((purged: number) => Effect.Effect<ReadonlyArray<EventRecord>>) | undefined
+  /**
+   * Runs in the last batch's transaction — the short one, which may purge
+   * nothing — with its count, in place of `events` for that batch: what it
+   * writes (the Janitor's pruning, with the summary that counts the batch)
+   * commits with the batch or not at all. It fails, the batch rolls back.
+   */
+  readonly lastBatch?: ((purged: number) => Effect.Effect<void, E, R>) | undefined
 }
 
 /** The options `enforceRetention` names. */
-const RETENTION_OPTIONS: ReadonlyArray<string> = ["cutoff", "onBatch", "events"]
+const RETENTION_OPTIONS: ReadonlyArray<string> = ["cutoff", "onBatch", "events", "lastBatch"]
 
 /**
  * What is wrong with `config`, past its types. A `retention` of NaN (an unset
@@ -241,8 +252,8 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       return { items, next_cursor: page.next_cursor }
     })
 
-    const enforceRetention = Effect.fn("FlightRecorder.enforceRetention")(function*(
-      options?: RetentionOptions
+    const enforceRetention = Effect.fn("FlightRecorder.enforceRetention")(function*<E = never, R = never>(
+      options?: RetentionOptions<E, R>
     ) {
       // A misspelt `cutof` dropped would purge up to the default window instead: refused, nothing purged.
       const read = readOptions(options, RETENTION_OPTIONS, "RetentionOptions")
@@ -253,6 +264,9 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       if (read.events !== undefined && typeof read.events !== "function") {
         return yield* new DecodeFailure({ subject: "RetentionOptions", issues: [{ path: "events", message: "Expected a function" }] })
       }
+      if (read.lastBatch !== undefined && typeof read.lastBatch !== "function") {
+        return yield* new DecodeFailure({ subject: "RetentionOptions", issues: [{ path: "lastBatch", message: "Expected a function" }] })
+      }
       // instantBefore: a window too long for a date (infinite: keep everything)
       // gives a cutoff before every event, where subtracting it threw.
       const before = read.cutoff ?? instantBefore(yield* DateTime.now, retention)
@@ -260,12 +274,20 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       let batches = 0
       const onBatch = read.onBatch
       const events = read.events
-      // With `events`, the batch and its records are one transaction (the batch joins it). A fresh
-      // record's id already taken is a bug, not a caller's error.
-      const purgeBatch = events === undefined
+      const lastBatch = read.lastBatch
+      // A fresh record's id already taken is a bug, not a caller's error.
+      const record = (deleted: number) =>
+        deleted === 0 || events === undefined
+          ? Effect.void
+          : Effect.flatMap(events(deleted), (records) => Effect.catchTag(store.appendEvents(records), "AlreadyExists", Effect.die))
+      // With `events` or `lastBatch`, the batch and what they write are one transaction (the batch, and the
+      // store methods `lastBatch` calls, join it); a short batch is the last.
+      const purgeBatch: Effect.Effect<number, DecodeFailure | StorageError | E, R> = events === undefined && lastBatch === undefined
         ? store.purgeEventsBatch({ before, batchSize })
-        : store.transaction(Effect.tap(store.purgeEventsBatch({ before, batchSize }), (deleted) =>
-          deleted === 0 ? Effect.void : Effect.flatMap(events(deleted), (records) => Effect.catchTag(store.appendEvents(records), "AlreadyExists", Effect.die))))
+        : store.transaction(Effect.tap(
+          store.purgeEventsBatch({ before, batchSize }),
+          (deleted): Effect.Effect<void, DecodeFailure | StorageError | E, R> => deleted < batchSize && lastBatch !== undefined ? lastBatch(deleted) : record(deleted)
+        ))
       // One short transaction per batch (inside purgeEventsBatch), so a large
       // purge never holds a long lock; a short batch means nothing older is left.
       // A batch is not interrupted: interrupted at its COMMIT, whether its rows went would
