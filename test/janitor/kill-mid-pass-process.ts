@@ -2,12 +2,14 @@
  * A Janitor pass killed (SIGKILL) where its retention has purged and its
  * pruning has not committed, for test/janitor/kill-mid-pass.test.ts:
  *
- *   HSK_CHILD_ARGV='["<database>", "<purge batch size>"]' node kill-mid-pass-process.ts
+ *   HSK_CHILD_ARGV='["<database>", "<purge batch size>", "<hold|plain>"]' node kill-mid-pass-process.ts
  *
  * Opens the (migrated) database, and runs `Janitor.runOnce` (prune age 30
  * days) with a recorder whose retention is 1 hour (real clock) and purge
- * batch the one given. The store's `pruneJobs`, when called, says `pruning` and never
- * returns: the process waits there to be killed, before the pruning's COMMIT.
+ * batch the one given. `hold`: the store's `pruneJobs`, when called, says
+ * `pruning` and never returns, so the process waits there to be killed,
+ * before the pruning's COMMIT. `plain`: the real store, for a test that makes
+ * the pruning wait on a lock it holds.
  *
  * Every message is a `@@{json}` line written synchronously (protocol.ts), so
  * a line printed before a SIGKILL reaches the parent.
@@ -24,7 +26,7 @@ import { MARK } from "../reliability/protocol.js"
 
 // Arguments as a JSON array in HSK_CHILD_ARGV (how test/reliability/children.ts passes them), else on the command line.
 const argv: ReadonlyArray<string> = process.env["HSK_CHILD_ARGV"] !== undefined ? JSON.parse(process.env["HSK_CHILD_ARGV"]) : process.argv.slice(2)
-const [url, batch] = argv
+const [url, batch, mode] = argv
 
 const emit = (message: Record<string, unknown>): void => {
   fs.writeSync(1, `${MARK}${JSON.stringify(message)}\n`)
@@ -32,7 +34,7 @@ const emit = (message: Record<string, unknown>): void => {
 
 const program = Effect.gen(function*() {
   const real = Context.get(yield* Layer.build(DatabaseUrl.layerFromUrl(url!, { migrate: false })), JobStore)
-  const store: JobStore["Type"] = {
+  const store: JobStore["Type"] = mode === "plain" ? real : {
     ...real,
     pruneJobs: (options) => Effect.zipRight(Effect.zipRight(Effect.sync(() => emit({ t: "pruning" })), Effect.never), real.pruneJobs(options))
   }
@@ -42,8 +44,8 @@ const program = Effect.gen(function*() {
   emit({ t: "unexpected", detail: "the pass ended" })
 }).pipe(Effect.scoped)
 
-if (url === undefined || batch === undefined) {
-  console.error("usage: kill-mid-pass-process.ts <database> <purge batch size>")
+if (url === undefined || batch === undefined || (mode !== "hold" && mode !== "plain")) {
+  console.error("usage: kill-mid-pass-process.ts <database> <purge batch size> <hold|plain>")
   process.exit(2)
 }
 Effect.runPromise(program).then(
