@@ -29,8 +29,16 @@ export interface ConsoleBrowser {
   readonly pageErrors: Array<string>
 }
 
+/** What a test may set on the browser: its time zone (an IANA name), the machine's unless given. */
+export interface ConsoleBrowserOptions {
+  readonly timezoneId?: string
+}
+
 /** Launches Chromium with a fresh profile and a 1280×900 page; `prepare` runs on the context before the page exists. */
-export const launchConsoleBrowser = async (prepare?: (context: BrowserContext) => Promise<unknown>): Promise<ConsoleBrowser> => {
+export const launchConsoleBrowser = async (
+  prepare?: (context: BrowserContext) => Promise<unknown>,
+  options: ConsoleBrowserOptions = {}
+): Promise<ConsoleBrowser> => {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(
       `The console's browser test needs Chromium at ${CHROMIUM}, and it is missing. ` +
@@ -41,6 +49,7 @@ export const launchConsoleBrowser = async (prepare?: (context: BrowserContext) =
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 900 },
+    ...(options.timezoneId === undefined ? {} : { timezoneId: options.timezoneId }),
     args: [
       "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"

@@ -166,20 +166,46 @@ function input(name, label, value, attributes = {}) {
   return el("label", { class: "field" }, label, el("input", { name, value: value ?? "", ...attributes }))
 }
 
-/** `datetime-local` value (viewer's time zone) ↔ RFC 3339 instant. */
+/** `datetime-local` value to the second (viewer's time zone) ↔ RFC 3339 instant. */
 const toLocalInput = (iso) => {
   if (!iso) return ""
   const d = new Date(iso)
-  return Number.isNaN(d.getTime()) ? "" : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`
+  return Number.isNaN(d.getTime()) ? "" : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
 }
 const fromLocalInput = (value) => (value ? new Date(value).toISOString() : "")
+
+/** A time field's instant from the link, and the field's value when it showed it. */
+const linkedTimes = new WeakMap()
+
+/**
+ * A time filter, editable to the second. While the field still shows the
+ * link's instant, Apply sends that instant as the link said it: read back
+ * through the field it lost its seconds and milliseconds, and in a repeated
+ * hour (a fall-back DST change) it came back an hour early (found by an
+ * outside probe). A time the user enters is read in their zone; in a repeated
+ * hour that is the first of the two.
+ */
+function timeInput(name, label, iso) {
+  const shown = toLocalInput(iso)
+  const field = input(name, label, shown, { type: "datetime-local", step: 1 })
+  const node = field.querySelector("input")
+  if (shown !== "") linkedTimes.set(node, { iso, value: node.value })
+  return field
+}
+
+/** A time filter's value to send: the link's instant while the field shows it, else what the user entered. */
+function timeParam(form, key) {
+  const node = form.elements.namedItem(key)
+  const linked = linkedTimes.get(node)
+  return linked !== undefined && node.value === linked.value ? linked.iso : fromLocalInput(node.value)
+}
 
 /** Reads a filter form into hash parameters: lists comma-joined, empty values left out. */
 function formParams(form, fields) {
   const data = new FormData(form)
   const params = new URLSearchParams()
   for (const [key, kind] of Object.entries(fields)) {
-    const value = kind === "list" ? data.getAll(key).join(",") : kind === "time" ? fromLocalInput(String(data.get(key) ?? "")) : String(data.get(key) ?? "").trim()
+    const value = kind === "list" ? data.getAll(key).join(",") : kind === "time" ? timeParam(form, key) : String(data.get(key) ?? "").trim()
     if (value !== "") params.set(key, value)
   }
   return params
@@ -301,8 +327,8 @@ async function renderJobs(params) {
     chips("state", STATES, selectedStates),
     el("div", { class: "row" },
       select("job_kind", "Kind", KINDS, params.get("job_kind") ?? "", "any kind"),
-      input("created_after", "Created after", toLocalInput(params.get("created_after")), { type: "datetime-local" }),
-      input("created_before", "Created before", toLocalInput(params.get("created_before")), { type: "datetime-local" }),
+      timeInput("created_after", "Created after", params.get("created_after")),
+      timeInput("created_before", "Created before", params.get("created_before")),
       input("trace_id", "Trace id", params.get("trace_id"), { placeholder: "uuid", size: 38, class: "mono" }),
       el("button", { type: "submit" }, "Apply"),
       el("a", { href: "#/jobs", class: "link" }, "Clear")))
@@ -529,7 +555,7 @@ async function renderEvents(params) {
     el("div", { class: "row" },
       input("trace_id", "Trace id", params.get("trace_id"), { placeholder: "uuid", size: 38, class: "mono" }),
       input("job_id", "Job id", params.get("job_id"), { placeholder: "uuid", size: 38, class: "mono" }),
-      input("since", "Since", toLocalInput(params.get("since")), { type: "datetime-local" }),
+      timeInput("since", "Since", params.get("since")),
       el("button", { type: "submit" }, "Apply"),
       el("a", { href: "#/events", class: "link" }, "Clear")))
   form.addEventListener("submit", (event) => {
