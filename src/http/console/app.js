@@ -12,6 +12,8 @@
 const API = new URL("../", document.baseURI)
 const TOKEN_KEY = "ai-jobs-token"
 const PAGE_SIZE = 50
+/** The most rows the API gives in one page. */
+const MAX_LIMIT = 1000
 const REFRESH_MS = 5000
 const HEALTH_MS = 10000
 
@@ -286,7 +288,15 @@ function loadMoreButton(loadPage) {
 const jobsHead = (actions) =>
   el("thead", {}, el("tr", {}, ["Created", "Job", "Kind", "State", "Profile", "Reason"].map((h) => el("th", {}, h)), actions ? el("th", {}, "Actions") : null))
 
-/** A paged, live-refreshed job table for `query` (the API's own parameters). */
+/**
+ * A paged, live-refreshed job table for `query` (the API's own parameters).
+ *
+ * A refresh reloads as many rows as are shown, in pages of the API's largest
+ * (1000): it asked for 1000 at most and replaced the table, so rows loaded
+ * past 1000 with "Load more" vanished at the next refresh (found by an
+ * outside probe). Loads run one at a time, so a refresh never replaces the
+ * table with fewer rows than a page that arrived meanwhile.
+ */
 function jobTable(current, query, { actions = false, empty }) {
   const body = el("tbody")
   const table = el("table", { class: "jobs" }, jobsHead(actions), body)
@@ -294,28 +304,72 @@ function jobTable(current, query, { actions = false, empty }) {
   const more = loadMoreButton(() => load(false))
   const live = liveToggle((on) => (on ? every(REFRESH_MS, () => load(true)) : clearInterval(refreshTimer)))
   let cursor = null
-  let shown = 0
+  let queue = Promise.resolve()
+  let pending = 0
+  let refreshWaiting = false
 
-  async function load(reset) {
+  /** A refresh (`reset`: one waiting is enough) or the page after the cursor: at once when no load is under way, else after it. */
+  function load(reset) {
+    if (reset && refreshWaiting) return queue
+    if (reset) refreshWaiting = true
+    const run = () => {
+      if (!reset) return nextPage()
+      refreshWaiting = false
+      return refresh()
+    }
+    const started = pending === 0 ? run() : queue.then(run)
+    pending += 1
+    queue = started.finally(() => { pending -= 1 })
+    return queue
+  }
+
+  const fetchPage = (limit, after) => {
     const params = new URLSearchParams(query)
     params.set("order", "desc")
-    params.set("limit", String(reset ? Math.min(1000, Math.max(PAGE_SIZE, shown)) : PAGE_SIZE))
-    if (!reset && cursor) params.set("cursor", cursor)
+    params.set("limit", String(limit))
+    if (after) params.set("cursor", after)
+    return api(`jobs?${params}`)
+  }
+
+  const rows = (items) => jobRows(items, { actions, onChange: () => load(true) })
+
+  function settle(next) {
+    cursor = next
+    more.hidden = cursor === null
+    status.replaceChildren(body.children.length === 0 ? el("p", { class: "muted" }, empty) : "")
+    live.stamp.textContent = `Updated ${new Date().toLocaleTimeString()}`
+  }
+
+  async function refresh() {
+    const wanted = Math.max(PAGE_SIZE, body.children.length)
+    const items = []
+    let next = null
     try {
-      const page = await api(`jobs?${params}`)
+      do {
+        const page = await fetchPage(Math.min(MAX_LIMIT, wanted - items.length), next)
+        if (!current()) return
+        items.push(...page.items)
+        next = page.items.length === 0 ? null : page.next_cursor
+      } while (next !== null && items.length < wanted)
+    } catch (error) {
+      if (current()) showError(status, error)
+      return
+    }
+    body.replaceChildren(...rows(items))
+    settle(next)
+  }
+
+  async function nextPage() {
+    try {
+      const page = await fetchPage(PAGE_SIZE, cursor)
       if (!current()) return
-      const rows = jobRows(page.items, { actions, onChange: () => load(true) })
-      if (reset) body.replaceChildren(...rows)
-      else body.append(...rows)
-      shown = body.children.length
-      cursor = page.next_cursor
-      more.hidden = cursor === null
-      status.replaceChildren(shown === 0 ? el("p", { class: "muted" }, empty) : "")
-      live.stamp.textContent = `Updated ${new Date().toLocaleTimeString()}`
+      body.append(...rows(page.items))
+      settle(page.next_cursor)
     } catch (error) {
       if (current()) showError(status, error)
     }
   }
+
   every(REFRESH_MS, () => load(true))
   return { node: el("div", {}, live.node, el("div", { class: "scroll" }, table), status, more), load }
 }
