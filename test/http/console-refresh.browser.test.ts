@@ -15,7 +15,7 @@ import { Jobs } from "../../src/Jobs.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { tempDir } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
-import { consoleJob as job, launchConsoleBrowser } from "./consoleBrowser.js"
+import { clickLoadMore, consoleJob as job, countApiRequests, launchConsoleBrowser } from "./consoleBrowser.js"
 import { type Served, startServe } from "./serveProcess.js"
 
 const TOKEN = "console-refresh-token-0123456789"
@@ -29,11 +29,6 @@ const seed = (filename: string) =>
     for (let i = 0; i < JOBS; i++) yield* jobs.submit(job({ status_reason: `job ${i}` }))
   }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
 
-/** The page's own globals this test reads (its TypeScript has no DOM types). */
-type Tab = { __apiRequests: Array<string> }
-type Clickable = { click(): void }
-type Doc = { querySelector(selector: string): Clickable | null }
-
 let served: Served | undefined
 let context: BrowserContext | undefined
 let page: Page
@@ -43,16 +38,7 @@ beforeAll(async () => {
   const filename = path.join(tempDir("console-refresh"), "jobs.db")
   await Effect.runPromise(seed(filename))
   served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
-  const browser = await launchConsoleBrowser((context) =>
-    context.addInitScript(() => {
-      const tab = globalThis as unknown as Tab & { fetch: (input: unknown, init?: unknown) => Promise<unknown> }
-      const original = tab.fetch.bind(globalThis)
-      tab.__apiRequests = []
-      tab.fetch = (input, init) => {
-        tab.__apiRequests.push(String(input))
-        return original(input, init)
-      }
-    }))
+  const browser = await launchConsoleBrowser(countApiRequests)
   context = browser.context
   page = browser.page
   pageErrors = browser.pageErrors
@@ -64,15 +50,6 @@ afterAll(async () => {
   await context?.close()
   await served?.stop()
 })
-
-/** Clicks "Load more" and returns how many requests for a next page the click sent at once. */
-const clickMore = () =>
-  page.evaluate(() => {
-    const tab = globalThis as unknown as Tab & { document: Doc }
-    const before = tab.__apiRequests.length
-    tab.document.querySelector("button.more")?.click()
-    return tab.__apiRequests.slice(before).filter((url) => url.includes("cursor=")).length
-  })
 
 const jobKeys = () => page.$$eval("table.jobs tbody tr", (rows) => rows.map((row) => row.getAttribute("data-job-id") ?? ""))
 
@@ -118,7 +95,7 @@ describe("the console's live refresh of a long list", { timeout: 120_000 }, () =
     })
     await page.clock.runFor(5000)
     await refreshSent
-    if (await clickMore() > 0) {
+    if (await clickLoadMore(page, 1) > 0) {
       // A console that sends the page at once: it arrives before the refresh does.
       await page.locator("table.jobs tbody tr").nth(149).waitFor()
     }
