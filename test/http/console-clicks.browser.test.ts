@@ -18,7 +18,7 @@ import { Jobs } from "../../src/Jobs.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { tempDir } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
-import { consoleJob as job, launchConsoleBrowser } from "./consoleBrowser.js"
+import { clickLoadMore, consoleJob as job, countApiRequests, launchConsoleBrowser } from "./consoleBrowser.js"
 import { type Served, startServe } from "./serveProcess.js"
 
 const TOKEN = "console-clicks-token-0123456789"
@@ -42,11 +42,6 @@ const seed = (filename: string) =>
     return { target, events } satisfies Seeded
   }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
 
-/** The page's own globals this test reads (its TypeScript has no DOM types). */
-type Tab = { __apiRequests: Array<string> }
-type Clickable = { click(): void }
-type Doc = { querySelector(selector: string): Clickable | null }
-
 let served: Served | undefined
 let context: BrowserContext | undefined
 let page: Page
@@ -58,16 +53,7 @@ beforeAll(async () => {
   seeded = await Effect.runPromise(seed(filename))
   assert.isAbove(seeded.events, 50, "the events list has a second page")
   served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
-  const browser = await launchConsoleBrowser((context) =>
-    context.addInitScript(() => {
-      const tab = globalThis as unknown as Tab & { fetch: (input: unknown, init?: unknown) => Promise<unknown> }
-      const original = tab.fetch.bind(globalThis)
-      tab.__apiRequests = []
-      tab.fetch = (input, init) => {
-        tab.__apiRequests.push(String(input))
-        return original(input, init)
-      }
-    }))
+  const browser = await launchConsoleBrowser(countApiRequests)
   context = browser.context
   page = browser.page
   pageErrors = browser.pageErrors
@@ -78,19 +64,8 @@ afterAll(async () => {
   await served?.stop()
 })
 
-/**
- * Clicks "Load more" twice in one task, as a second click before the page
- * arrives, and returns how many requests for a next page those clicks sent.
- */
-const clickMoreTwice = () =>
-  page.evaluate(() => {
-    const tab = globalThis as unknown as Tab & { document: Doc }
-    const before = tab.__apiRequests.length
-    const more = tab.document.querySelector("button.more")
-    more?.click()
-    more?.click()
-    return tab.__apiRequests.slice(before).filter((url) => url.includes("cursor=")).length
-  })
+/** Clicks "Load more" twice in one task; returns how many requests for a next page those clicks sent. */
+const clickMoreTwice = () => clickLoadMore(page, 2)
 
 /** The keys of the listed rows (a job's id, an event's id), top to bottom. */
 const jobKeys = () => page.$$eval("table.jobs tbody tr", (rows) => rows.map((row) => row.getAttribute("data-job-id") ?? ""))

@@ -29,8 +29,50 @@ export interface ConsoleBrowser {
   readonly pageErrors: Array<string>
 }
 
+/** The page's list of the API requests it sent, in order (kept by `countApiRequests`). */
+export type RequestLog = { __apiRequests: Array<string> }
+
+/**
+ * Makes each page of `context` list, as it happens, the requests it sends
+ * (an init script wraps `fetch`), so "a click sent nothing" is a fact read in
+ * the same task as the click, not a wait.
+ */
+export const countApiRequests = (context: BrowserContext): Promise<unknown> =>
+  context.addInitScript(() => {
+    const tab = globalThis as unknown as RequestLog & { fetch: (input: unknown, init?: unknown) => Promise<unknown> }
+    const original = tab.fetch.bind(globalThis)
+    tab.__apiRequests = []
+    tab.fetch = (input, init) => {
+      tab.__apiRequests.push(String(input))
+      return original(input, init)
+    }
+  })
+
+/**
+ * Clicks "Load more" `times` times in one task (a second click before the
+ * page arrives) and returns how many requests for a next page those clicks
+ * sent at once. Needs `countApiRequests`.
+ */
+export const clickLoadMore = (page: Page, times: number): Promise<number> =>
+  page.evaluate((times) => {
+    type Doc = { querySelector(selector: string): { click(): void } | null }
+    const tab = globalThis as unknown as RequestLog & { document: Doc }
+    const before = tab.__apiRequests.length
+    const more = tab.document.querySelector("button.more")
+    for (let i = 0; i < times; i++) more?.click()
+    return tab.__apiRequests.slice(before).filter((url) => url.includes("cursor=")).length
+  }, times)
+
+/** What a test may set on the browser: its time zone (an IANA name), the machine's unless given. */
+export interface ConsoleBrowserOptions {
+  readonly timezoneId?: string
+}
+
 /** Launches Chromium with a fresh profile and a 1280×900 page; `prepare` runs on the context before the page exists. */
-export const launchConsoleBrowser = async (prepare?: (context: BrowserContext) => Promise<unknown>): Promise<ConsoleBrowser> => {
+export const launchConsoleBrowser = async (
+  prepare?: (context: BrowserContext) => Promise<unknown>,
+  options: ConsoleBrowserOptions = {}
+): Promise<ConsoleBrowser> => {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(
       `The console's browser test needs Chromium at ${CHROMIUM}, and it is missing. ` +
@@ -41,6 +83,7 @@ export const launchConsoleBrowser = async (prepare?: (context: BrowserContext) =
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 900 },
+    ...(options.timezoneId === undefined ? {} : { timezoneId: options.timezoneId }),
     args: [
       "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"

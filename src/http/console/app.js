@@ -12,6 +12,8 @@
 const API = new URL("../", document.baseURI)
 const TOKEN_KEY = "ai-jobs-token"
 const PAGE_SIZE = 50
+/** The most rows the API gives in one page. */
+const MAX_LIMIT = 1000
 const REFRESH_MS = 5000
 const HEALTH_MS = 10000
 
@@ -166,20 +168,46 @@ function input(name, label, value, attributes = {}) {
   return el("label", { class: "field" }, label, el("input", { name, value: value ?? "", ...attributes }))
 }
 
-/** `datetime-local` value (viewer's time zone) ↔ RFC 3339 instant. */
+/** `datetime-local` value to the second (viewer's time zone) ↔ RFC 3339 instant. */
 const toLocalInput = (iso) => {
   if (!iso) return ""
   const d = new Date(iso)
-  return Number.isNaN(d.getTime()) ? "" : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`
+  return Number.isNaN(d.getTime()) ? "" : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
 }
 const fromLocalInput = (value) => (value ? new Date(value).toISOString() : "")
+
+/** A time field's instant from the link, and the field's value when it showed it. */
+const linkedTimes = new WeakMap()
+
+/**
+ * A time filter, editable to the second. While the field still shows the
+ * link's instant, Apply sends that instant as the link said it: read back
+ * through the field it lost its seconds and milliseconds, and in a repeated
+ * hour (a fall-back DST change) it came back an hour early (found by an
+ * outside probe). A time the user enters is read in their zone; in a repeated
+ * hour that is the first of the two.
+ */
+function timeInput(name, label, iso) {
+  const shown = toLocalInput(iso)
+  const field = input(name, label, shown, { type: "datetime-local", step: 1 })
+  const node = field.querySelector("input")
+  if (shown !== "") linkedTimes.set(node, { iso, value: node.value })
+  return field
+}
+
+/** A time filter's value to send: the link's instant while the field shows it, else what the user entered. */
+function timeParam(form, key) {
+  const node = form.elements.namedItem(key)
+  const linked = linkedTimes.get(node)
+  return linked !== undefined && node.value === linked.value ? linked.iso : fromLocalInput(node.value)
+}
 
 /** Reads a filter form into hash parameters: lists comma-joined, empty values left out. */
 function formParams(form, fields) {
   const data = new FormData(form)
   const params = new URLSearchParams()
   for (const [key, kind] of Object.entries(fields)) {
-    const value = kind === "list" ? data.getAll(key).join(",") : kind === "time" ? fromLocalInput(String(data.get(key) ?? "")) : String(data.get(key) ?? "").trim()
+    const value = kind === "list" ? data.getAll(key).join(",") : kind === "time" ? timeParam(form, key) : String(data.get(key) ?? "").trim()
     if (value !== "") params.set(key, value)
   }
   return params
@@ -260,7 +288,15 @@ function loadMoreButton(loadPage) {
 const jobsHead = (actions) =>
   el("thead", {}, el("tr", {}, ["Created", "Job", "Kind", "State", "Profile", "Reason"].map((h) => el("th", {}, h)), actions ? el("th", {}, "Actions") : null))
 
-/** A paged, live-refreshed job table for `query` (the API's own parameters). */
+/**
+ * A paged, live-refreshed job table for `query` (the API's own parameters).
+ *
+ * A refresh reloads as many rows as are shown, in pages of the API's largest
+ * (1000): it asked for 1000 at most and replaced the table, so rows loaded
+ * past 1000 with "Load more" vanished at the next refresh (found by an
+ * outside probe). Loads run one at a time, so a refresh never replaces the
+ * table with fewer rows than a page that arrived meanwhile.
+ */
 function jobTable(current, query, { actions = false, empty }) {
   const body = el("tbody")
   const table = el("table", { class: "jobs" }, jobsHead(actions), body)
@@ -268,28 +304,72 @@ function jobTable(current, query, { actions = false, empty }) {
   const more = loadMoreButton(() => load(false))
   const live = liveToggle((on) => (on ? every(REFRESH_MS, () => load(true)) : clearInterval(refreshTimer)))
   let cursor = null
-  let shown = 0
+  let queue = Promise.resolve()
+  let pending = 0
+  let refreshWaiting = false
 
-  async function load(reset) {
+  /** A refresh (`reset`: one waiting is enough) or the page after the cursor: at once when no load is under way, else after it. */
+  function load(reset) {
+    if (reset && refreshWaiting) return queue
+    if (reset) refreshWaiting = true
+    const run = () => {
+      if (!reset) return nextPage()
+      refreshWaiting = false
+      return refresh()
+    }
+    const started = pending === 0 ? run() : queue.then(run)
+    pending += 1
+    queue = started.finally(() => { pending -= 1 })
+    return queue
+  }
+
+  const fetchPage = (limit, after) => {
     const params = new URLSearchParams(query)
     params.set("order", "desc")
-    params.set("limit", String(reset ? Math.min(1000, Math.max(PAGE_SIZE, shown)) : PAGE_SIZE))
-    if (!reset && cursor) params.set("cursor", cursor)
+    params.set("limit", String(limit))
+    if (after) params.set("cursor", after)
+    return api(`jobs?${params}`)
+  }
+
+  const rows = (items) => jobRows(items, { actions, onChange: () => load(true) })
+
+  function settle(next) {
+    cursor = next
+    more.hidden = cursor === null
+    status.replaceChildren(body.children.length === 0 ? el("p", { class: "muted" }, empty) : "")
+    live.stamp.textContent = `Updated ${new Date().toLocaleTimeString()}`
+  }
+
+  async function refresh() {
+    const wanted = Math.max(PAGE_SIZE, body.children.length)
+    const items = []
+    let next = null
     try {
-      const page = await api(`jobs?${params}`)
+      do {
+        const page = await fetchPage(Math.min(MAX_LIMIT, wanted - items.length), next)
+        if (!current()) return
+        items.push(...page.items)
+        next = page.items.length === 0 ? null : page.next_cursor
+      } while (next !== null && items.length < wanted)
+    } catch (error) {
+      if (current()) showError(status, error)
+      return
+    }
+    body.replaceChildren(...rows(items))
+    settle(next)
+  }
+
+  async function nextPage() {
+    try {
+      const page = await fetchPage(PAGE_SIZE, cursor)
       if (!current()) return
-      const rows = jobRows(page.items, { actions, onChange: () => load(true) })
-      if (reset) body.replaceChildren(...rows)
-      else body.append(...rows)
-      shown = body.children.length
-      cursor = page.next_cursor
-      more.hidden = cursor === null
-      status.replaceChildren(shown === 0 ? el("p", { class: "muted" }, empty) : "")
-      live.stamp.textContent = `Updated ${new Date().toLocaleTimeString()}`
+      body.append(...rows(page.items))
+      settle(page.next_cursor)
     } catch (error) {
       if (current()) showError(status, error)
     }
   }
+
   every(REFRESH_MS, () => load(true))
   return { node: el("div", {}, live.node, el("div", { class: "scroll" }, table), status, more), load }
 }
@@ -301,8 +381,8 @@ async function renderJobs(params) {
     chips("state", STATES, selectedStates),
     el("div", { class: "row" },
       select("job_kind", "Kind", KINDS, params.get("job_kind") ?? "", "any kind"),
-      input("created_after", "Created after", toLocalInput(params.get("created_after")), { type: "datetime-local" }),
-      input("created_before", "Created before", toLocalInput(params.get("created_before")), { type: "datetime-local" }),
+      timeInput("created_after", "Created after", params.get("created_after")),
+      timeInput("created_before", "Created before", params.get("created_before")),
       input("trace_id", "Trace id", params.get("trace_id"), { placeholder: "uuid", size: 38, class: "mono" }),
       el("button", { type: "submit" }, "Apply"),
       el("a", { href: "#/jobs", class: "link" }, "Clear")))
@@ -529,7 +609,7 @@ async function renderEvents(params) {
     el("div", { class: "row" },
       input("trace_id", "Trace id", params.get("trace_id"), { placeholder: "uuid", size: 38, class: "mono" }),
       input("job_id", "Job id", params.get("job_id"), { placeholder: "uuid", size: 38, class: "mono" }),
-      input("since", "Since", toLocalInput(params.get("since")), { type: "datetime-local" }),
+      timeInput("since", "Since", params.get("since")),
       el("button", { type: "submit" }, "Apply"),
       el("a", { href: "#/events", class: "link" }, "Clear")))
   form.addEventListener("submit", (event) => {
