@@ -458,6 +458,12 @@ export const runApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(page(oldest).items.map((job) => job["job_id"]), [submitted[2], submitted[3]])
         const conflicting = yield* get(`/jobs?cursor=${query(ascCursor)}&order=desc`)
         assert.deepStrictEqual([conflicting.status, conflicting.body?.["_tag"]], [400, "DecodeFailure"])
+
+        // Only the exact text a page gave is a cursor: Node's decoder would skip the added characters.
+        for (const forged of [`${ascCursor}!!!`, `${ascCursor}====`, `${ascCursor.slice(0, 8)} ${ascCursor.slice(8)}`]) {
+          const refused = yield* get(`/jobs?cursor=${query(forged)}`)
+          assert.deepStrictEqual([refused.status, refused.body?.["_tag"]], [400, "DecodeFailure"], `${forged}: ${refused.text.slice(0, 300)}`)
+        }
       })))
 
     it.effect("17.2 filters: jobs by state, kind (term_exec read as terminal_exec), creation time and trace; events by id, job, trace, run, type and time", () =>

@@ -27,6 +27,10 @@ const CursorKey = Schema.parseJson(
   Schema.Tuple(Schema.Literal("jobs", "events"), Schema.Literal("asc", "desc"), Timestamp, Schema.UUID)
 )
 
+/** A cursor's text: its key as JSON, in base64url without padding. */
+const encodeCursor = (key: typeof CursorKey.Type): string =>
+  Buffer.from(Schema.encodeSync(CursorKey)(key), "utf8").toString("base64url")
+
 /** The key a page continues after: an instant in canonical RFC 3339 text, and a row id; and the order it continues in. */
 export interface CursorKey {
   readonly at: string
@@ -40,12 +44,16 @@ const refused = (path: string, message: string) => new DecodeFailure({ subject: 
  * Decodes a cursor a previous page of `listing` returned, for a listing asked
  * in `order` (absent: the cursor's own). Its id comes back lower-case, as the
  * stores keep ids: SQLite compares them as text, so an id spelt in upper case
- * would sort before its own row and repeat it. Anything else — forged, truncated, of
- * an older format, from another listing — is a `DecodeFailure` before it
- * reaches SQL; so is an `order` other than the cursor's.
+ * would sort before its own row and repeat it. Anything but the text a page
+ * gave (its id's case aside) — forged, truncated, with characters added, its
+ * key respelt, of an older format, from another listing — is a
+ * `DecodeFailure` before it reaches SQL; so is an `order` other than the cursor's.
  */
 export const decodeCursor = (cursor: string, listing: Listing, order?: Order): Effect.Effect<CursorKey, DecodeFailure> =>
   Schema.decodeUnknown(CursorKey)(Buffer.from(cursor, "base64url").toString("utf8")).pipe(
+    // Node's base64url decoder skips what it does not know (`!`, `=`, a space), and JSON and
+    // RFC 3339 have other spellings of the same key: only the exact text a page gives is one.
+    Effect.filterOrFail((key) => encodeCursor(key) === cursor, () => undefined),
     Effect.mapError(() => refused("", "Not a cursor returned by a previous page")),
     Effect.flatMap(([madeBy, madeIn, at, id]) =>
       madeBy !== listing
@@ -71,10 +79,7 @@ export const pageOf = <A>(
   const last = items[items.length - 1]
   if (!hasMore || last === undefined) return { items, next_cursor: null }
   const [at, id] = keyOf(last)
-  return {
-    items,
-    next_cursor: Buffer.from(JSON.stringify([made.listing, made.order, DateTime.formatIso(at), id]), "utf8").toString("base64url")
-  }
+  return { items, next_cursor: encodeCursor([made.listing, made.order, at, id]) }
 }
 
 /** Clamps a requested page size to 1..1000, default 100. */
