@@ -10,7 +10,7 @@ import * as Schema from "effect/Schema"
 import { EventTypes, type EventType } from "../domain/EventRecord.js"
 import { JobKind, JobKinds, LegacyTerminalAlias } from "../domain/JobKind.js"
 import { JobStates, type JobState } from "../domain/JobState.js"
-import { Timestamp } from "../domain/Timestamp.js"
+import { TimestampBoundRoundedUp } from "../domain/Timestamp.js"
 import { BadInput } from "./errors.js"
 
 const oneOf = <A extends string>(flag: string, accepted: ReadonlyArray<A>) => (value: string): Effect.Effect<A, BadInput> =>
@@ -104,7 +104,8 @@ export const duration = (flag: string) => (value: string): Effect.Effect<Duratio
   return Effect.succeed(unit(amount))
 }
 
-const decodeTimestamp = Schema.decodeUnknownOption(Timestamp)
+// Since a time includes it: a time past a whole millisecond starts at the next (the events and jobs stored are whole milliseconds).
+const decodeTimestamp = Schema.decodeUnknownOption(TimestampBoundRoundedUp)
 
 /**
  * A point in time: a duration meaning "that long ago" (`--since 1h`), a UTC

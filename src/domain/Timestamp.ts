@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type * as AST from "effect/SchemaAST"
 
 /**
  * RFC 3339's `date-time` (section 5.6): `T` and `Z` in either case, as its
@@ -51,25 +52,50 @@ export const TimestampFromSelf = Schema.DateTimeUtcFromSelf.pipe(
     fc.date({ min: MIN, max: MAX, noInvalidDate: true }).map((d) => DateTime.unsafeFromDate(d))
 })
 
+const Rfc3339Text = Schema.String.pipe(Schema.pattern(RFC3339, {
+  message: () => "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"
+}))
+
+/** `text` (RFC 3339) as an instant, fraction digits past the millisecond cut. */
+const instantOf = (text: string, ast: AST.AST) =>
+  // Upper case first: DateTime reads a lower-case `z` as no zone at all.
+  Option.match(isCalendarValid(text) ? DateTime.make(text.toUpperCase()) : Option.none(), {
+    onNone: () => ParseResult.fail(new ParseResult.Type(ast, text, `Not a valid instant: ${text}`)),
+    onSome: (d) => ParseResult.succeed(DateTime.toUtc(d))
+  })
+
 /** RFC 3339 text (`2026-01-19T23:59:37.328Z`) decoded to a `DateTime.Utc`; encodes with milliseconds and `Z`. */
-export const Timestamp = Schema.transformOrFail(
-  Schema.String.pipe(Schema.pattern(RFC3339, {
-    message: () => "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"
-  })),
-  TimestampFromSelf,
+export const Timestamp = Schema.transformOrFail(Rfc3339Text, TimestampFromSelf, {
+  strict: true,
+  // The range check happens on the target side (TimestampFromSelf).
+  decode: (text, _, ast) => instantOf(text, ast),
+  encode: (d) => ParseResult.succeed(DateTime.formatIso(d))
+}).annotations({ identifier: "Timestamp" })
+export type Timestamp = typeof Timestamp.Type
+
+/**
+ * RFC 3339 text for a bound compared with `>=` or `<` (an events range's
+ * `since` and `until`, `created_before`), decoded to the first whole
+ * millisecond at or after it. `Timestamp` cuts digits past the millisecond
+ * toward the past, right for a stored instant but not here: every stored
+ * instant is a whole millisecond, so `>= 10:00:00.0005` must leave out an
+ * event at 10:00:00.000 and `< 10:00:00.0005` must keep it. (A bound compared
+ * with `>` or `<=` is cut, as `Timestamp` does.) Its range reaches one
+ * millisecond past the stored range, where such a bound rounds to.
+ */
+export const TimestampBoundRoundedUp = Schema.transformOrFail(
+  Rfc3339Text,
+  Schema.DateTimeUtcFromSelf.pipe(Schema.filter((d) => {
+    const ms = DateTime.toEpochMillis(d)
+    return ms >= MIN.getTime() && ms <= MAX.getTime() + 1
+  }, { message: () => "Expected an instant between 1970 and 9999" })),
   {
     strict: true,
-    // The range check happens on the target side (TimestampFromSelf).
     decode: (text, _, ast) =>
-      // Upper case first: DateTime reads a lower-case `z` as no zone at all.
-      Option.match(isCalendarValid(text) ? DateTime.make(text.toUpperCase()) : Option.none(), {
-        onNone: () => ParseResult.fail(new ParseResult.Type(ast, text, `Not a valid instant: ${text}`)),
-        onSome: (d) => ParseResult.succeed(DateTime.toUtc(d))
-      }),
+      ParseResult.map(instantOf(text, ast), (cut) => /\.\d{3}\d*[1-9]/.test(text) ? DateTime.add(cut, { millis: 1 }) : cut),
     encode: (d) => ParseResult.succeed(DateTime.formatIso(d))
   }
-).annotations({ identifier: "Timestamp" })
-export type Timestamp = typeof Timestamp.Type
+).annotations({ identifier: "TimestampBoundRoundedUp" })
 
 /**
  * The instant `age` before `now`: how a service turns a `Duration` (a

@@ -21,7 +21,7 @@ import { JobKind } from "../domain/JobKind.js"
 import { JobState } from "../domain/JobState.js"
 import { StoredFlightEvent } from "../domain/LegacyFlightEvent.js"
 import { Text } from "../domain/Text.js"
-import { Timestamp } from "../domain/Timestamp.js"
+import { Timestamp, TimestampBoundRoundedUp } from "../domain/Timestamp.js"
 import { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 import { packageVersion } from "../internal/packageVersion.js"
 import {
@@ -105,7 +105,7 @@ export const JobsQuery = Schema.Struct({
   state: Schema.optional(CommaList(JobState)),
   job_kind: Schema.optional(CommaList(JobKind)),
   created_after: Schema.optional(Timestamp),
-  created_before: Schema.optional(Timestamp),
+  created_before: Schema.optional(TimestampBoundRoundedUp),
   trace_id: Schema.optional(TraceId),
   order: Schema.optional(Order).annotations({ description: "desc (default): newest first" }),
   limit: Schema.optional(Limit),
@@ -119,8 +119,8 @@ export const EventsQuery = Schema.Struct({
   trace_id: Schema.optional(TraceId),
   workflow_run_id: Schema.optional(WorkflowRunId),
   type: Schema.optional(CommaList(EventType)),
-  since: Schema.optional(Timestamp),
-  until: Schema.optional(Timestamp),
+  since: Schema.optional(TimestampBoundRoundedUp),
+  until: Schema.optional(TimestampBoundRoundedUp),
   order: Schema.optional(Order).annotations({ description: "asc (default): oldest first" }),
   limit: Schema.optional(Limit),
   cursor: Schema.optional(Cursor)

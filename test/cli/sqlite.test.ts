@@ -261,6 +261,20 @@ describe("ai-jobs on a SQLite file", () => {
       assert.include(await ids(["jobs", "list", `--since=${at}`, "--state=failed", "--state=stalled"]), failed.job_id)
     })
 
+    it("R5 --since a time with digits past the millisecond leaves out a job and the events stamped at that millisecond, which are before it", async () => {
+      const failed = jobOf("failed")
+      const at = new Date(failed.created_at.epochMillis).toISOString()
+      const halfLater = at.replace(/Z$/, "5Z")
+      const ids = async (args: ReadonlyArray<string>, key: string) => parseJson<Array<Record<string, unknown>>>(await cli([...args, "--json"])).map((row) => String(row[key]))
+      assert.include(await ids(["jobs", "list", "--since", at, "--limit", "1000"], "job_id"), failed.job_id)
+      assert.notInclude(await ids(["jobs", "list", "--since", halfLater, "--limit", "1000"], "job_id"), failed.job_id)
+      const stampedAt = parseJson<Array<Record<string, unknown>>>(await cli(["events", "--job", failed.job_id, "--json"]))
+        .filter((event) => event["timestamp"] === at).map((event) => String(event["event_id"]))
+      assert.isAbove(stampedAt.length, 0, "the job's submit is stamped at its creation")
+      const since = await ids(["events", "--job", failed.job_id, "--since", halfLater], "event_id")
+      for (const event of stampedAt) assert.notInclude(since, event)
+    })
+
     it("R8 jobs show prints the job, its runs with node history, and its events", async () => {
       const failed = jobOf("failed")
       const result = await cli(["jobs", "show", failed.job_id])

@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import { isRfc3339, Timestamp } from "../../src/domain/Timestamp.js"
+import { isRfc3339, Timestamp, TimestampBoundRoundedUp } from "../../src/domain/Timestamp.js"
 
 const decode = Schema.decodeUnknownEither(Timestamp)
 const encode = Schema.encodeSync(Timestamp)
@@ -41,5 +41,20 @@ describe("R9 R10 RFC 3339 timestamps", () => {
     ) {
       assert.isTrue(Either.isLeft(decode(text)), text)
     }
+  })
+
+  it("R10 a bound compared with >= or < rounds digits past the millisecond up to the next millisecond (only when one of them is not zero); Timestamp cuts them", () => {
+    const roundedUp = (text: string) => DateTime.formatIso(Schema.decodeUnknownSync(TimestampBoundRoundedUp)(text))
+    assert.strictEqual(roundedUp("2026-01-19T10:00:00.0005Z"), "2026-01-19T10:00:00.001Z")
+    assert.strictEqual(roundedUp("2026-01-19T10:00:00.123000001Z"), "2026-01-19T10:00:00.124Z")
+    assert.strictEqual(roundedUp("2026-01-19T10:00:00.999999+01:00"), "2026-01-19T09:00:01.000Z")
+    assert.strictEqual(roundedUp("2026-01-19T10:00:00.123000Z"), "2026-01-19T10:00:00.123Z")
+    assert.strictEqual(roundedUp("2026-01-19T10:00:00.12Z"), "2026-01-19T10:00:00.120Z")
+    assert.strictEqual(roundedUp("2026-01-19T10:00:00Z"), "2026-01-19T10:00:00.000Z")
+    assert.strictEqual(roundedUp("9999-12-31T23:59:59.9995Z"), "+010000-01-01T00:00:00.000Z", "one millisecond past the stored range")
+    assert.strictEqual(DateTime.formatIso(Schema.decodeUnknownSync(Timestamp)("2026-01-19T10:00:00.0005Z")), "2026-01-19T10:00:00.000Z")
+    assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(TimestampBoundRoundedUp)("2026-02-30T10:00:00.0005Z")))
+    assert.strictEqual(roundedUp("1969-12-31T23:59:59.9995Z"), "1970-01-01T00:00:00.000Z", "rounds into the stored range")
+    assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(TimestampBoundRoundedUp)("1969-12-31T23:59:59.998Z")))
   })
 })

@@ -458,6 +458,12 @@ export const runApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(page(oldest).items.map((job) => job["job_id"]), [submitted[2], submitted[3]])
         const conflicting = yield* get(`/jobs?cursor=${query(ascCursor)}&order=desc`)
         assert.deepStrictEqual([conflicting.status, conflicting.body?.["_tag"]], [400, "DecodeFailure"])
+
+        // Only the exact text a page gave is a cursor: Node's decoder would skip the added characters.
+        for (const forged of [`${ascCursor}!!!`, `${ascCursor}====`, `${ascCursor.slice(0, 8)} ${ascCursor.slice(8)}`]) {
+          const refused = yield* get(`/jobs?cursor=${query(forged)}`)
+          assert.deepStrictEqual([refused.status, refused.body?.["_tag"]], [400, "DecodeFailure"], `${forged}: ${refused.text.slice(0, 300)}`)
+        }
       })))
 
     it.effect("17.2 filters: jobs by state, kind (term_exec read as terminal_exec), creation time and trace; events by id, job, trace, run, type and time", () =>
@@ -502,6 +508,29 @@ export const runApiSuite = (backend: Backend) => {
         const sinceEvents = (since.body?.["items"] ?? []) as Array<{ job_id: string; timestamp: string }>
         assert.isAbove(sinceEvents.length, 0)
         assert.isTrue(sinceEvents.every((event) => event.job_id === term.job_id), "only the events of [20 s, 30 s)")
+      })))
+
+    it.effect("17.2 a time bound with digits past the millisecond falls on the right side of a whole-millisecond row: since and until round up ([since, until) is kept), created_before rounds up, created_after down", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* TestClock.setTime(20_000)
+        const job = yield* jobs.submit(summarize())
+        const stamped = (yield* eventsOf(job.job_id, "system")).length + (yield* eventsOf(job.job_id, "capability_action")).length
+        assert.isAbove(stamped, 0, "the submit's events, all at 20.000 s")
+        const items = (url: string) =>
+          Effect.map(send(HttpClientRequest.get(url).pipe(HttpClientRequest.bearerToken(TOKEN))), (response) => {
+            assert.strictEqual(response.status, 200, `${url}: ${response.text.slice(0, 300)}`)
+            return (response.body?.["items"] ?? []) as ReadonlyArray<Record<string, unknown>>
+          })
+        // 20.0005 s is after the events at 20.000 s: since leaves them out, until keeps them.
+        assert.strictEqual((yield* items("/events?since=1970-01-01T00:00:20.0005Z")).length, 0, "since 20.0005 s")
+        assert.strictEqual((yield* items("/events?until=1970-01-01T00:00:20.0005Z")).length, stamped, "until 20.0005 s")
+        assert.strictEqual((yield* items("/events?since=1970-01-01T00:00:19.9995Z&until=1970-01-01T00:00:20.000000001Z")).length, stamped)
+        assert.strictEqual((yield* items("/events?until=1970-01-01T00:00:20.000000Z")).length, 0, "until 20.000000 s is 20 s: its events are not before it")
+        // The job, created at 20.000 s, is before 20.0005 s and after 19.9995 s.
+        assert.deepStrictEqual((yield* items("/jobs?created_before=1970-01-01T00:00:20.0005Z")).map((row) => row["job_id"]), [job.job_id])
+        assert.deepStrictEqual((yield* items("/jobs?created_after=1970-01-01T00:00:19.9995Z")).map((row) => row["job_id"]), [job.job_id])
+        assert.deepStrictEqual((yield* items("/jobs?created_after=1970-01-01T00:00:20.0005Z")).length, 0)
       })))
 
     it.effect("17.2 two operators resuming one stalled job at once: exactly one 200, the others 409, one new run and one event", () =>

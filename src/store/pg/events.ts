@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
-import { decodeCursor, pageOf } from "../internal/cursor.js"
+import { decodeCursor, exactInstant, keyOfEpochMicros, pageOf } from "../internal/cursor.js"
 import { columns, countOf, decode, instantBound } from "./rows.js"
 import type { PgContext } from "./context.js"
 import { storageErrors } from "./errors.js"
@@ -39,15 +39,17 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
       if (filter.until !== undefined) where.push(sql`"timestamp" < ${instantBound(filter.until)}::timestamptz`)
       if (key !== undefined) {
         where.push(descending
-          ? sql`("timestamp", event_id) < (${key.at}::timestamptz, ${key.id}::uuid)`
-          : sql`("timestamp", event_id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
+          ? sql`("timestamp", event_id) < (${exactInstant(key)}::timestamptz, ${key.id}::uuid)`
+          : sql`("timestamp", event_id) > (${exactInstant(key)}::timestamptz, ${key.id}::uuid)`)
       }
       const order = descending ? sql.literal(`"timestamp" DESC, event_id DESC`) : sql.literal(`"timestamp", event_id`)
-      const rows = yield* sql`
-        SELECT ${sql.literal(columns.event)} FROM flight_recorder_events
+      // The key to the microsecond, exactly (cursor.ts): events stored before migration 0019 may have them.
+      const rows = yield* sql<{ readonly key_micros: string }>`
+        SELECT ${sql.literal(columns.event)}, (extract(epoch FROM "timestamp") * 1000000)::int8 AS key_micros
+        FROM flight_recorder_events
         WHERE ${sql.and(where)} ORDER BY ${order} LIMIT ${size + 1}`
       const events = yield* decodeRows(decode.event)(rows)
-      return pageOf(events.slice(0, size), events.length > size, (event) => [event.timestamp, event.event_id], {
+      return pageOf(events.slice(0, size), events.length > size, (event, i) => keyOfEpochMicros(rows[i]!.key_micros, event.event_id), {
         listing: "events",
         order: descending ? "desc" : "asc"
       })

@@ -15,7 +15,7 @@ import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest }
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
 import type { FixedWrite, PgContext } from "./context.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { decodeCursor, pageOf } from "../internal/cursor.js"
+import { decodeCursor, exactInstant, keyOfEpochMicros, pageOf } from "../internal/cursor.js"
 import { columns, decode, encodeJson, instantParam, instantBound } from "./rows.js"
 import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
@@ -164,15 +164,16 @@ export const makeJobMethods = (context: PgContext) => {
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (key !== undefined) {
         where.push(descending
-          ? sql`(created_at, id) < (${key.at}::timestamptz, ${key.id}::uuid)`
-          : sql`(created_at, id) > (${key.at}::timestamptz, ${key.id}::uuid)`)
+          ? sql`(created_at, id) < (${exactInstant(key)}::timestamptz, ${key.id}::uuid)`
+          : sql`(created_at, id) > (${exactInstant(key)}::timestamptz, ${key.id}::uuid)`)
       }
       const order = descending ? sql.literal("created_at DESC, id DESC") : sql.literal("created_at, id")
-      const rows = yield* sql`
-        SELECT ${jobColumns} FROM ai_jobs
+      // The key to the microsecond, exactly (cursor.ts): an integer, whatever the session's DateStyle and TimeZone.
+      const rows = yield* sql<{ readonly key_micros: string }>`
+        SELECT ${jobColumns}, (extract(epoch FROM created_at) * 1000000)::int8 AS key_micros FROM ai_jobs
         WHERE ${sql.and(where)} ORDER BY ${order} LIMIT ${size + 1}`
       const jobs = yield* decodeRows(decode.aiJob)(rows)
-      return pageOf(jobs.slice(0, size), jobs.length > size, (job) => [job.created_at, job.job_id], {
+      return pageOf(jobs.slice(0, size), jobs.length > size, (job, i) => keyOfEpochMicros(rows[i]!.key_micros, job.job_id), {
         listing: "jobs",
         order: descending ? "desc" : "asc"
       })

@@ -454,6 +454,35 @@ export const jobContract = (backend: Backend): void => {
         assert.isNull(page.next_cursor, "nothing follows, so this is the last page")
       }))
 
+    test("R5 a cursor is only the exact text a page gave: with characters added or inserted, padded, or its key respelt, listJobs and listEvents fail with DecodeFailure", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        for (let i = 0; i < 3; i++) yield* store.createJob(newJob())
+        const jobsCursor = (yield* store.listJobs({ limit: 1 })).next_cursor!
+        yield* store.appendEvents([eventRecord(), eventRecord()])
+        const eventsCursor = (yield* store.listEvents({ limit: 1 })).next_cursor!
+        const respelt = (cursor: string, change: (json: string) => string) =>
+          Buffer.from(change(Buffer.from(cursor, "base64url").toString("utf8")), "utf8").toString("base64url")
+        const variants = (cursor: string) => [
+          `${cursor}!!!`,
+          `${cursor}====`,
+          `${cursor.slice(0, 8)} ${cursor.slice(8)}`,
+          `${cursor.slice(0, 8)}%${cursor.slice(8)}`,
+          respelt(cursor, (json) => json.replaceAll(",", ", ")),
+          respelt(cursor, (json) => json.replace(/Z"/, "+00:00\"")),
+          respelt(cursor, (json) => json.replace(/\.(\d{3})Z"/, ".$1000Z\""))
+        ]
+        assert.strictEqual((yield* store.listJobs({ cursor: jobsCursor })).items.length, 2, "the cursor as given works")
+        assert.strictEqual((yield* store.listEvents({ cursor: eventsCursor })).items.length, 1, "the cursor as given works")
+        for (const cursor of variants(jobsCursor)) {
+          assert.notStrictEqual(cursor, jobsCursor)
+          expectTag(yield* failureOf(store.listJobs({ cursor })), "DecodeFailure")
+        }
+        for (const cursor of variants(eventsCursor)) {
+          expectTag(yield* failureOf(store.listEvents({ cursor })), "DecodeFailure")
+        }
+      }))
+
     test("R5 listJobs with a cursor that no page returned fails with DecodeFailure, not a defect", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
