@@ -255,5 +255,18 @@ for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray
         assert.deepStrictEqual(times.events.slice(-1), [`system running→cancelled @ ${at(T0)}`])
         assert.strictEqual(times.updated_at, at(T0))
       })))
+
+    it.effect("R6b a security violation a program reports after stepping the clock back 5 minutes is at the start's instant: the violation and running→poisoned", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* Effect.exit(jobs.run(job.job_id, (ctx) =>
+          Effect.zipRight(TestClock.setTime(T0 - FIVE_MINUTES), ctx.securityViolation({ violation: "prompt_injection" }))))
+        const times = yield* timesOf(jobs, job.job_id)
+        assert.deepStrictEqual(times.events.slice(-2), [`security_violation @ ${at(T0)}`, `system running→poisoned @ ${at(T0)}`])
+        assert.strictEqual(times.updated_at, at(T0))
+      })))
   })
 }
