@@ -275,7 +275,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
       Effect.gen(function*() {
         const decision = RetryPolicy.decide(job, RetryPolicy.backoffOf(retries, job), yield* Random.next)
         if (decision._tag === "GiveUp") return null
-        return { attempt: decision.attempt, run_after: DateTime.addDuration(yield* DateTime.now, decision.delay) }
+        return { attempt: decision.attempt, run_after: RetryPolicy.eligibleAt(yield* DateTime.now, decision.delay) }
       })
   })
   const operations: Operations = { store, prepare, announce, announceOffer }

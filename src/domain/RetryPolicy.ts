@@ -9,11 +9,13 @@
  * the delay; with none left it stays `failed`. `poisoned` is never retried
  * (R6b): this module is only asked about `failed` jobs.
  */
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import { readDuration } from "../util/durationInput.js"
 import { CanonicalJobKind } from "./JobKind.js"
 import type { JobKind } from "./JobKind.js"
+import { TIMESTAMP_RANGE_MS } from "./Timestamp.js"
 
 /** The most attempts a job may make: what the databases' CHECK allows (migration 0007). */
 export const MAX_ATTEMPTS_LIMIT = 1_000_000
@@ -170,3 +172,17 @@ export const decide = (
   job.attempt < job.max_attempts
     ? { _tag: "Retry", attempt: job.attempt + 1, delay: delayAfter(backoff, job.attempt, random) }
     : { _tag: "GiveUp" }
+
+/**
+ * When a retry decided at `now` becomes eligible: `delay` later, or the last
+ * instant the stores hold (9999-12-31T23:59:59.999Z) when that comes first.
+ * A later instant cannot be stored: the failure's settle failed with it, and
+ * the failure went unrecorded, the job left running until recovery stalled it
+ * (found by an outside probe). Clamped as every other time bound and sum is
+ * (saturating): the job keeps the attempts it was given, the retry as late as
+ * time can be written.
+ */
+export const eligibleAt = (now: DateTime.Utc, delay: Duration.Duration): DateTime.Utc => {
+  const at = DateTime.toEpochMillis(now) + Duration.toMillis(delay)
+  return at > TIMESTAMP_RANGE_MS.max ? DateTime.unsafeMake(TIMESTAMP_RANGE_MS.max) : DateTime.addDuration(now, delay)
+}

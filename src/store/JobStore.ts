@@ -429,8 +429,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
 
   // Workflow runs
 
-  /** Creates a `running` run for the job with its heartbeat at now. */
-  readonly createRun: (jobId: JobId, options?: Audited<WorkflowRun>) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | StorageError>
+  /**
+   * Creates a `running` run for the job, its times and heartbeat at `at`
+   * (the move that begins it: never before the job's last change) or, absent,
+   * the clock's now.
+   */
+  readonly createRun: (jobId: JobId, options?: Creation<WorkflowRun>) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | StorageError>
   readonly getRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | ReadError>
   /**
    * Reads a run and holds it until the surrounding `transaction` ends,

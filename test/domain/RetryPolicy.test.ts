@@ -4,6 +4,7 @@
  * configuration refused with every problem named.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -107,4 +108,13 @@ describe("issue 15.1 retry policy", () => {
       assert.strictEqual(RetryPolicy.backoffOf(policy, { job_kind: "doc_summarize", backoff: own }), own)
       assert.strictEqual(ms(Duration.decode(RetryPolicy.backoffOf(policy, { job_kind: "doc_summarize", backoff: null }).initial)), 10_000)
     }))
+
+  it("issue 15.1 a retry is eligible its delay later, or at the last storable instant (9999-12-31T23:59:59.999Z) when that comes first", () => {
+    const at = (iso: string) => DateTime.unsafeMake(iso)
+    const iso = (instant: DateTime.Utc) => DateTime.formatIso(instant)
+    assert.strictEqual(iso(RetryPolicy.eligibleAt(at("2026-01-01T12:00:00.000Z"), Duration.hours(1))), "2026-01-01T13:00:00.000Z")
+    assert.strictEqual(iso(RetryPolicy.eligibleAt(at("9999-12-31T22:59:59.999Z"), Duration.hours(1))), "9999-12-31T23:59:59.999Z", "exactly the end")
+    assert.strictEqual(iso(RetryPolicy.eligibleAt(at("9999-12-31T23:00:00.000Z"), Duration.hours(1))), "9999-12-31T23:59:59.999Z")
+    assert.strictEqual(iso(RetryPolicy.eligibleAt(at("9999-12-31T23:00:00.000Z"), RetryPolicy.MAX_DELAY)), "9999-12-31T23:59:59.999Z")
+  })
 })

@@ -11,8 +11,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
+import * as Capabilities from "../../src/Capabilities.js"
+import { JobStore } from "../../src/store/JobStore.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import * as Janitor from "../../src/Janitor.js"
 import * as Jobs from "../../src/Jobs.js"
@@ -20,7 +22,7 @@ import * as Recovery from "../../src/Recovery.js"
 import type { Backend } from "../support/backend.js"
 import { postgres, sqliteFile } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
-import { services } from "./services.js"
+import { services, servicesUnder } from "./services.js"
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0)
 const FIVE_MINUTES = 5 * 60_000
@@ -33,6 +35,38 @@ const lifecycleOf = (jobs: Jobs.Jobs["Type"], jobId: JobId) =>
     updatedNotBeforeCreated: DateTime.greaterThanOrEqualTo(job.updated_at, job.created_at),
     lastRecordIsUpdatedAt: DateTime.Equivalence(events[events.length - 1]!.timestamp, job.updated_at)
   }))
+
+/** An instant of the test as history shows it. */
+const at = (ms: number) => DateTime.formatIso(DateTime.unsafeMake(ms))
+
+/**
+ * Every record of the job in the order its history reads them (type, the
+ * move for a lifecycle record, and the instant), the job's `updated_at`, and
+ * each run's created, updated and heartbeat instants.
+ */
+const timesOf = (jobs: Jobs.Jobs["Type"], jobId: JobId) =>
+  Effect.map(jobs.history(jobId), ({ events, job, runs }) => ({
+    events: events.map((event) =>
+      `${event.type}${event.type === "system" ? ` ${String(event.body["from_state"])}→${String(event.body["to_state"])}` : ""} @ ${DateTime.formatIso(event.timestamp)}`
+    ),
+    updated_at: DateTime.formatIso(job.updated_at),
+    runs: runs.map(({ run }) => [run.created_at, run.updated_at, run.last_heartbeat].map(DateTime.formatIso))
+  }))
+
+/**
+ * The built-in policy, asked every time (not deterministic: a claim takes the
+ * general path, whose records are built from the claimed job), refusing every
+ * job once `refusing` is set (its profile asked as one the policy does not know).
+ */
+const switchablePolicy = (refusing: { on: boolean }) =>
+  Layer.effect(
+    Capabilities.Capabilities,
+    Effect.map(Effect.orDie(Capabilities.make(Capabilities.defaultConfig)), (policy) => ({
+      ...policy,
+      check: (job, requested) => policy.check(job, refusing.on ? "no-such-profile" : requested),
+      deterministic: false
+    }))
+  )
 
 for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray<Backend>) {
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>, options: Jobs.Options = {}) =>
@@ -92,6 +126,147 @@ for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray
         assert.deepStrictEqual(history.moves.slice(-2), ["failed→queued", "queued→queued"])
         assert.isTrue(history.forward, "in order")
         assert.isTrue(history.updatedNotBeforeCreated)
+      })))
+
+    it.effect("R6 a start read 5 minutes back is at the submit's instant: its records, the job's updated_at and the new run's times", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        yield* TestClock.setTime(T0 - FIVE_MINUTES)
+        yield* jobs.start(job.job_id)
+        assert.deepStrictEqual(yield* timesOf(jobs, job.job_id), {
+          events: [
+            `capability_action @ ${at(T0)}`,
+            `system null→queued @ ${at(T0)}`,
+            `capability_action @ ${at(T0)}`,
+            `system queued→running @ ${at(T0)}`
+          ],
+          updated_at: at(T0),
+          runs: [[at(T0), at(T0), at(T0)]]
+        })
+      })))
+
+    it.effect("R6 R9 a resume read 5 minutes back is at the stall's instant: its records follow the stall, the new run begins there", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* TestClock.setTime(T0 + 60_000)
+        const recovered = yield* Recovery.recoverStalledRuns({})
+        assert.strictEqual(recovered.recovered.length, 1)
+        yield* TestClock.setTime(T0 - FIVE_MINUTES)
+        yield* jobs.resume(job.job_id, { actor: "human", reason: "again" })
+        const times = yield* timesOf(jobs, job.job_id)
+        assert.deepStrictEqual(times.events.slice(-2), [
+          `capability_action @ ${at(T0 + 60_000)}`,
+          `system stalled→running @ ${at(T0 + 60_000)}`
+        ])
+        assert.deepStrictEqual(times.events.slice(0, -2), [
+          `capability_action @ ${at(T0)}`,
+          `system null→queued @ ${at(T0)}`,
+          `capability_action @ ${at(T0)}`,
+          `system queued→running @ ${at(T0)}`,
+          `workflow_recovery @ ${at(T0 + 60_000)}`
+        ], "the stall before it")
+        assert.strictEqual(times.updated_at, at(T0 + 60_000))
+        assert.deepStrictEqual(times.runs[1], [at(T0 + 60_000), at(T0 + 60_000), at(T0 + 60_000)], "the new run")
+      })))
+
+    it.effect("R6 a rework read 5 minutes back is at the instant the job began awaiting the user", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* jobs.awaitValidation(job.job_id)
+        yield* TestClock.setTime(T0 + 60_000)
+        yield* jobs.awaitUser(job.job_id)
+        yield* TestClock.setTime(T0 - FIVE_MINUTES)
+        yield* jobs.rework(job.job_id)
+        const times = yield* timesOf(jobs, job.job_id)
+        assert.deepStrictEqual(times.events.slice(-3), [
+          `system awaiting_validation→awaiting_user @ ${at(T0 + 60_000)}`,
+          `capability_action @ ${at(T0 + 60_000)}`,
+          `system awaiting_user→running @ ${at(T0 + 60_000)}`
+        ])
+        assert.strictEqual(times.updated_at, at(T0 + 60_000))
+        assert.deepStrictEqual(times.runs[1], [at(T0 + 60_000), at(T0 + 60_000), at(T0 + 60_000)], "the new run")
+      })))
+
+    it.effect("R6 R15 a start the policy refuses, read 5 minutes back, is at the submit's instant: the deny record and queued→failed", () => {
+      const refusing = { on: false }
+      return Effect.provide(
+        Effect.gen(function*() {
+          const jobs = yield* Jobs.Jobs
+          yield* TestClock.setTime(T0)
+          const job = yield* jobs.submit(summarize())
+          refusing.on = true
+          yield* TestClock.setTime(T0 - FIVE_MINUTES)
+          const refused = yield* Effect.flip(jobs.start(job.job_id))
+          assert.strictEqual(refused._tag, "UnknownProfile")
+          const times = yield* timesOf(jobs, job.job_id)
+          assert.deepStrictEqual(times.events.slice(2), [`capability_action @ ${at(T0)}`, `system queued→failed @ ${at(T0)}`])
+          assert.strictEqual(times.updated_at, at(T0))
+        }),
+        servicesUnder(switchablePolicy(refusing), backend.makeStore()) as Layer.Layer<Jobs.Jobs | JobStore, unknown>
+      )
+    })
+
+    it.effect("R6 R15 a claim under a policy asked every time, read 30 s before the job's pin (its last change), is at the pin's instant: its records as the job's updated_at", () =>
+      Effect.provide(
+        Effect.gen(function*() {
+          const jobs = yield* Jobs.Jobs
+          yield* TestClock.setTime(T0)
+          const job = yield* jobs.submit(summarize())
+          yield* TestClock.setTime(T0 + 60_000)
+          yield* jobs.pin(job.job_id)
+          // Eligible since T0, and the clock stepped back to before the pin.
+          yield* TestClock.setTime(T0 + 30_000)
+          const claim = yield* jobs.claimNext()
+          assert.strictEqual(claim?.job.job_id, job.job_id)
+          assert.deepStrictEqual(yield* timesOf(jobs, job.job_id), {
+            events: [
+              `capability_action @ ${at(T0)}`,
+              `system null→queued @ ${at(T0)}`,
+              `system queued→queued @ ${at(T0 + 60_000)}`,
+              `capability_action @ ${at(T0 + 60_000)}`,
+              `system queued→running @ ${at(T0 + 60_000)}`
+            ],
+            updated_at: at(T0 + 60_000),
+            runs: [[at(T0 + 60_000), at(T0 + 60_000), at(T0 + 60_000)]]
+          })
+        }),
+        servicesUnder(switchablePolicy({ on: false }), backend.makeStore()) as Layer.Layer<Jobs.Jobs | JobStore, unknown>
+      ))
+
+    it.effect("R6 a cancel of a running job with a node running (the locked path that ends its run), read 5 minutes back, is at the start's instant", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        const { run } = yield* jobs.start(job.job_id)
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "long", node_type: "llm" })
+        yield* TestClock.setTime(T0 - FIVE_MINUTES)
+        yield* jobs.cancel(job.job_id, { reason: "stop" })
+        const times = yield* timesOf(jobs, job.job_id)
+        assert.deepStrictEqual(times.events.slice(-1), [`system running→cancelled @ ${at(T0)}`])
+        assert.strictEqual(times.updated_at, at(T0))
+      })))
+
+    it.effect("R6b a security violation a program reports after stepping the clock back 5 minutes is at the start's instant: the violation and running→poisoned", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* Effect.exit(jobs.run(job.job_id, (ctx) =>
+          Effect.zipRight(TestClock.setTime(T0 - FIVE_MINUTES), ctx.securityViolation({ violation: "prompt_injection" }))))
+        const times = yield* timesOf(jobs, job.job_id)
+        assert.deepStrictEqual(times.events.slice(-2), [`security_violation @ ${at(T0)}`, `system running→poisoned @ ${at(T0)}`])
+        assert.strictEqual(times.updated_at, at(T0))
       })))
   })
 }

@@ -11,7 +11,7 @@
  * (`enforce_capabilities`), and a `failed` job can be retried once an
  * operator has changed the policy — the retry is checked again.
  */
-import type * as DateTime from "effect/DateTime"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
@@ -21,7 +21,7 @@ import type { JobState } from "../../domain/JobState.js"
 import type { Capabilities, Decision, Refusal, Verdict } from "../../Capabilities.js"
 import { flatMapKnown, mapKnown } from "../../util/knownEffects.js"
 import { auditWith, type JobStore } from "../../store/JobStore.js"
-import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
+import { capabilityEvent, lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
 
 /** Where a stored job is checked again. */
 export type Checkpoint = "claim" | "start" | "resume" | "rework"
@@ -98,9 +98,9 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
     return Effect.isEffect(verdict) ? Effect.flatMap(verdict, checked) : checked(verdict)
   }
 
-  /** A stored job checked again under the profile it is stored with. */
-  const recheck = (job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id" | "capability_profile_id">) =>
-    decide(job, job.capability_profile_id)
+  /** A stored job checked again under the profile it is stored with, its records at `at` (the move's instant) when given, else the clock's now. */
+  const recheck = (job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id" | "capability_profile_id">, at?: DateTime.Utc) =>
+    decide(job, job.capability_profile_id, at)
 
   /**
    * The records of a claim of `job` under run `runId`: the policy's re-check,
@@ -123,13 +123,15 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
   /**
    * Ends a job the policy refused: `from → failed`, with its deny records and
    * lifecycle event, in the caller's transaction. A job no longer in `from`
-   * is an `IllegalTransition`, and nothing is written.
+   * is an `IllegalTransition`, and nothing is written. The event is at the
+   * clock's reading or `job`'s last change, whichever is later (auditEvents.ts `notBefore`).
    */
   const refuse = (job: AiJob, from: JobState, refusal: Refusal, records: ReadonlyArray<EventRecord>, at: Checkpoint) =>
     Effect.gen(function*() {
       // The reason names the refusal, not the profile: a legacy row's profile id may be any size.
       const reason = `refused by the capability policy at ${at}: ${refusal._tag}`
-      const record = yield* prepare(lifecycleEvent({ job, from, to: "failed", reason }))
+      const timestamp = notBefore(yield* DateTime.now, job.updated_at)
+      const record = yield* prepare(lifecycleEvent({ job, from, to: "failed", reason, timestamp }))
       return yield* store.transition({
         job_id: job.job_id,
         from,

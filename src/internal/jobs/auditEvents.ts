@@ -126,13 +126,16 @@ export const securityViolationEvent = (options: {
   readonly run: Pick<WorkflowRun, "id">
   readonly violation: string
   readonly detail?: string
+  /** The event's time, when the change already read the clock (default: the clock's now). */
+  readonly timestamp?: DateTime.Utc
 }): Library.SecurityViolationEvent => ({
   kind: "security_violation",
   trace_id: options.job.trace_id,
   job_id: options.job.job_id,
   workflow_run_id: options.run.id,
   violation: options.violation,
-  ...(options.detail !== undefined ? { detail: options.detail } : {})
+  ...(options.detail !== undefined ? { detail: options.detail } : {}),
+  ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {})
 })
 
 /**

@@ -3,6 +3,7 @@
  * policy checks the job again in the same transaction; a refused job ends
  * `from → failed` (committed) and the caller gets the refusal.
  */
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { JobId, WorkflowRunId } from "../../domain/Ids.js"
@@ -10,7 +11,7 @@ import type { JobState } from "../../domain/JobState.js"
 import { auditWith, type Claim } from "../../store/JobStore.js"
 import type { Checkpoint, makeAdmission } from "./admission.js"
 import { annotateJob } from "../flight/jobSpan.js"
-import { lifecycleEvent } from "./auditEvents.js"
+import { lifecycleEvent, notBefore } from "./auditEvents.js"
 import { endStalledNodes } from "./openNodes.js"
 import type { BeginOptions, Operations } from "./operations.js"
 import { BEGIN_OPTIONS, optionsRefusal } from "./transitionOptions.js"
@@ -31,7 +32,10 @@ export const makeBegin = ({ announce, announceOffer, prepare, store }: Operation
     const outcome = yield* store.transaction(Effect.gen(function*() {
       // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
       const before = yield* store.lockJob(jobId)
-      const { records, verdict } = yield* admission.recheck(before)
+      // Read with the job locked, never before its last change: a clock stepped back put a start
+      // before the submit it follows, and a resume before the stall it resumes from (found by an outside probe).
+      const now = notBefore(yield* DateTime.now, before.updated_at)
+      const { records, verdict } = yield* admission.recheck(before, now)
       // A resume ends the nodes the stalled run left running, as the job leaves `stalled` (openNodes.ts):
       // `failed` with the refusal when the policy refuses it, else `stalled` with the run.
       if (from === "stalled") {
@@ -43,9 +47,11 @@ export const makeBegin = ({ announce, announceOffer, prepare, store }: Operation
         yield* admission.refuse(before, from, verdict.error, records, at)
         return Either.left(verdict.error)
       }
-      const run = yield* store.createRun(jobId)
+      // The run begins with the move: its times and heartbeat at the move's instant.
+      const run = yield* store.createRun(jobId, { at: now })
       const record = yield* prepare(lifecycleEvent({
         job: before,
+        timestamp: now,
         from,
         to: "running",
         workflow_run_id: run.id,

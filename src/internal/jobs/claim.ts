@@ -59,7 +59,8 @@ export const makeClaimNext = (
         ...(kinds !== undefined ? { kinds } : {}),
         take,
         events: (claimed) =>
-          Effect.map(claimRecords(claimed.job, claimed.run.id), (built) => {
+          // At the claim's instant as written (the job's updated_at: never before its last change), not the clock's.
+          Effect.map(claimRecords(claimed.job, claimed.run.id, claimed.job.updated_at), (built) => {
             checked = built.checked
             return built.records ?? []
           })

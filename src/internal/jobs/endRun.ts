@@ -10,6 +10,7 @@
  * the run. `Jobs` moves (an operator cancelling a running job, say) and a
  * run's own settle (runJob.ts) both end here.
  */
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventId, JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
@@ -18,7 +19,7 @@ import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { auditWith, type JobStore, type ReadError, type RunningJobEnd } from "../../store/JobStore.js"
-import { lifecycleEvent, type Prepare } from "./auditEvents.js"
+import { lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
 import { endOpenNodes, nodeEndMessage } from "./openNodes.js"
 
 /** How a run ends: the job's next state, and what is recorded about it. */
@@ -46,6 +47,8 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         from: "running",
         to: end.to,
         workflow_run_id: runId,
+        // Never before the job's last change (`job` is the locked row), whatever the clock reads.
+        timestamp: notBefore(yield* DateTime.now, job.updated_at),
         // The attempt the run was (issue 15.1).
         attempt: job.attempt,
         ...(end.reason !== undefined ? { reason: end.reason } : {}),

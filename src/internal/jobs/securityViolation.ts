@@ -10,6 +10,7 @@
  * separate, so a crash can leave a violation unrecorded or a job half
  * poisoned. Here the event and every poisoned row commit together.
  */
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { AiJob } from "../../domain/AiJob.js"
@@ -18,7 +19,7 @@ import { hasText } from "../../domain/Text.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore } from "../../store/JobStore.js"
-import { lifecycleEvent, type Prepare, securityViolationEvent } from "./auditEvents.js"
+import { lifecycleEvent, notBefore, type Prepare, securityViolationEvent } from "./auditEvents.js"
 import { endOpenNodes } from "./openNodes.js"
 
 /** What a program reports: what kind of violation, and what it saw. */
@@ -65,9 +66,9 @@ const detailOf = (report: ViolationReport | null | undefined): string | undefine
  * running) and the code recorded.
  */
 export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare) => {
-  const build = (job: AiJob, run: WorkflowRun, violation: string, detail: string | undefined) =>
+  const build = (job: AiJob, run: WorkflowRun, violation: string, detail: string | undefined, timestamp: DateTime.Utc) =>
     Effect.map(
-      recorder.build(securityViolationEvent({ job, run, violation, ...(detail !== undefined ? { detail } : {}) })),
+      recorder.build(securityViolationEvent({ job, run, violation, timestamp, ...(detail !== undefined ? { detail } : {}) })),
       (record) => ({ record, violation })
     )
 
@@ -77,22 +78,29 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * so — the event is never lost, and the job is poisoned under the code recorded, never left
    * `failed` for a retry to run again.
    */
-  const violationRecord = (job: AiJob, run: WorkflowRun, report: ViolationReport): Effect.Effect<{ readonly record: EventRecord; readonly violation: string }> => {
+  const violationRecord = (
+    job: AiJob,
+    run: WorkflowRun,
+    report: ViolationReport,
+    timestamp: DateTime.Utc
+  ): Effect.Effect<{ readonly record: EventRecord; readonly violation: string }> => {
     const violation = violationOf(report)
-    return build(job, run, violation, detailOf(report)).pipe(
-      Effect.catchAll((error) => build(job, run, violation, `detail not recorded: ${error.message}`)),
-      Effect.catchAll(() => build(job, run, UNRECORDABLE, "the reported violation code could not be recorded (not storable text, or too long)")),
+    return build(job, run, violation, detailOf(report), timestamp).pipe(
+      Effect.catchAll((error) => build(job, run, violation, `detail not recorded: ${error.message}`, timestamp)),
+      Effect.catchAll(() => build(job, run, UNRECORDABLE, "the reported violation code could not be recorded (not storable text, or too long)", timestamp)),
       Effect.orDie
     )
   }
 
   return (job: AiJob, run: WorkflowRun, report: ViolationReport) =>
     Effect.gen(function*() {
-      const { record: recorded, violation } = yield* violationRecord(job, run, report)
+      // Never before the job's claim or start (`job` as it was claimed: its last change), whatever the clock reads.
+      const timestamp = notBefore(yield* DateTime.now, job.updated_at)
+      const { record: recorded, violation } = yield* violationRecord(job, run, report, timestamp)
       const error = `Security violation: ${violation}`
       // The move's reason is the job's status_reason, as every change's is; the error text is the job's and run's error_message.
       const reason = `poisoned: ${violation}`
-      const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason }))
+      const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason, timestamp }))
       return yield* store.transaction(Effect.gen(function*() {
         // The job first (the lock order in JobStore.ts), then the run's nodes — while the run is
         // still the job's active run, as every write for a run requires — then the job and the run.

@@ -422,7 +422,7 @@ export const decodingInputs = (store: Service): Service => ({
     )
   },
   createRun: (jobId, options = {}) =>
-    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.audited(options)]), ([id, o]) => store.createRun(id, o as typeof options)),
+    Effect.flatMap(Effect.all([decode.jobId(jobId), decode.creation(options)]), ([id, o]) => store.createRun(id, o as typeof options)),
   getRun: withId(decode.runId, store.getRun),
   lockRun: withId(decode.runId, store.lockRun),
   listRuns: withId(decode.jobId, store.listRuns),

@@ -17,7 +17,7 @@ import { JobState, JobStates } from "../../domain/JobState.js"
 import { type NodeEndStatus, NodeExecution, nodeFinishes, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import { isRunEnd, refuseRunEnd, refuseSettleTarget } from "../internal/runEnd.js"
-import type { Audited, JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
+import type { Audited, Creation, JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import { type CorruptRow, NotFound, RunNotActive, RunTaken } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
@@ -152,8 +152,8 @@ export const makeRunMethods = (context: PgContext) => {
     })
 
   const createRun: Service["createRun"] = Effect.fnUntraced(
-    function*(jobId: JobId, options?: Audited<WorkflowRun>) {
-      const now = yield* DateTime.now
+    function*(jobId: JobId, options?: Creation<WorkflowRun>) {
+      const now = options?.at ?? (yield* DateTime.now)
       const at = instantParam(now)
       const run = newRun(jobId, now)
       // The run is known before it is written, and so are its records: one statement.

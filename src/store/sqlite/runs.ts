@@ -112,7 +112,7 @@ export const makeRunMethods = (context: SqliteContext) => {
 
   const createRun: Service["createRun"] = Effect.fnUntraced(
     function*(jobId, options) {
-      const run = newRun(jobId, yield* DateTime.now)
+      const run = newRun(jobId, options?.at ?? (yield* DateTime.now))
       // The records are a function of the run, known before it is written.
       const records = yield* auditRecords(options?.events, run)
       // job_id is the row's one foreign key, so a violation means the job does not exist.
