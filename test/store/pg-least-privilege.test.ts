@@ -20,30 +20,17 @@ import * as Layer from "effect/Layer"
 import { randomBytes } from "node:crypto"
 import { DatabaseUrl, Jobs, Recovery } from "../../src/index.js"
 import { services } from "../jobs/services.js"
-import { connectPg, freshPgDatabase, pgAdminUrl } from "../support/pg-database.js"
-
-const request = { job_kind: "doc_summarize", protocol_id: "my.summarize.v1", profile_id: "alice", access_mode: "analysis_only", safety_mode: "normal" } as const
-
-const admin = (url: string, ...statements: ReadonlyArray<string>) =>
-  Effect.promise(async () => {
-    const client = await connectPg(url)
-    try {
-      let rows: Array<Record<string, unknown>> = []
-      for (const statement of statements) rows = (await client.query(statement)).rows
-      return rows
-    } finally {
-      await client.end()
-    }
-  })
+import { freshPgDatabase, pgAdminUrl } from "../support/pg-database.js"
+import { asAdmin, request, untilSettled } from "./pg-deployment.js"
 
 /** A login role of its own, dropped when the scope closes (after the database, made later in the scope). */
 const loginRole = Effect.acquireRelease(
   Effect.gen(function*() {
     const role = `hsk_worker_${randomBytes(4).toString("hex")}`
-    yield* admin(pgAdminUrl(), `CREATE ROLE ${role} LOGIN`)
+    yield* asAdmin(pgAdminUrl(), `CREATE ROLE ${role} LOGIN`)
     return role
   }),
-  (role) => admin(pgAdminUrl(), `DROP ROLE IF EXISTS ${role}`)
+  (role) => asAdmin(pgAdminUrl(), `DROP ROLE IF EXISTS ${role}`)
 )
 
 /** A database migrated by its owner, `role` granted what a worker needs and nothing more. */
@@ -51,7 +38,7 @@ const migratedFor = (label: string, role: string) =>
   Effect.gen(function*() {
     const url = yield* freshPgDatabase(label)
     yield* Effect.scoped(Layer.build(DatabaseUrl.layerFromUrl(url)))
-    yield* admin(
+    yield* asAdmin(
       url,
       "REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC",
       `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`,
@@ -68,7 +55,7 @@ describe("R10 a worker role without CREATE, the layer's default migrate, an up-t
     Effect.gen(function*() {
       const role = yield* loginRole
       const { url, roleUrl } = yield* migratedFor("least privilege", role)
-      const created = yield* admin(url, `SELECT has_schema_privilege('${role}', 'public', 'CREATE') AS may`)
+      const created = yield* asAdmin(url, `SELECT has_schema_privilege('${role}', 'public', 'CREATE') AS may`)
       assert.deepStrictEqual(created, [{ may: false }])
       yield* Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs
@@ -80,14 +67,10 @@ describe("R10 a worker role without CREATE, the layer's default migrate, an up-t
           }
         })
         yield* jobs.submitMany([request, request, request, request])
-        for (;;) {
-          const [row] = yield* admin(url, "SELECT count(*)::int AS n FROM ai_jobs WHERE status IN ('queued', 'running')")
-          if (row!["n"] === 0) break
-          yield* Effect.sleep("100 millis")
-        }
+        yield* untilSettled(url)
       }).pipe(Effect.scoped, Effect.provide(services(DatabaseUrl.layerFromUrl(roleUrl), Recovery.layerStartup())))
-      assert.deepStrictEqual(yield* admin(url, "SELECT status, count(*)::int AS n FROM ai_jobs GROUP BY 1"), [{ status: "completed", n: 4 }])
-      const [events] = yield* admin(url, "SELECT count(DISTINCT job_id)::int AS jobs FROM flight_recorder_events")
+      assert.deepStrictEqual(yield* asAdmin(url, "SELECT status, count(*)::int AS n FROM ai_jobs GROUP BY 1"), [{ status: "completed", n: 4 }])
+      const [events] = yield* asAdmin(url, "SELECT count(DISTINCT job_id)::int AS jobs FROM flight_recorder_events")
       assert.strictEqual(events!["jobs"], 4)
     }).pipe(Effect.scoped), 60_000)
 
@@ -95,7 +78,7 @@ describe("R10 a worker role without CREATE, the layer's default migrate, an up-t
     Effect.gen(function*() {
       const role = yield* loginRole
       const { url, roleUrl } = yield* migratedFor("read only role", role)
-      yield* admin(url, `ALTER ROLE ${role} SET default_transaction_read_only = on`)
+      yield* asAdmin(url, `ALTER ROLE ${role} SET default_transaction_read_only = on`)
       const exit = yield* Effect.exit(Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs
         return (yield* jobs.list()).items.length

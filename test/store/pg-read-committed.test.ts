@@ -12,29 +12,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { DatabaseUrl, Jobs } from "../../src/index.js"
 import { services } from "../jobs/services.js"
-import { connectPg, freshPgDatabase } from "../support/pg-database.js"
-
-const request = { job_kind: "doc_summarize", protocol_id: "my.summarize.v1", profile_id: "alice", access_mode: "analysis_only", safety_mode: "normal" } as const
-
-const admin = (url: string, statement: string) =>
-  Effect.promise(async () => {
-    const client = await connectPg(url)
-    try {
-      return (await client.query(statement)).rows
-    } finally {
-      await client.end()
-    }
-  })
-
-const unfinished = (url: string) =>
-  Effect.map(admin(url, "SELECT count(*)::int AS n FROM ai_jobs WHERE status IN ('queued', 'running')"), (rows) => rows[0]!["n"] as number)
+import { freshPgDatabase } from "../support/pg-database.js"
+import { asAdmin, request, untilSettled } from "./pg-deployment.js"
 
 describe("R10 a database whose default isolation is SERIALIZABLE", () => {
   it.live("a pool of 8 over 160 jobs whose handlers succeed: every job ends completed", () =>
     Effect.gen(function*() {
       const url = yield* freshPgDatabase("serializable default")
       yield* Effect.scoped(Layer.build(DatabaseUrl.layerFromUrl(url)))
-      yield* admin(url, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = %L', current_database(), 'serializable'); END $$")
+      yield* asAdmin(url, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = %L', current_database(), 'serializable'); END $$")
       yield* Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs
         yield* jobs.worker({
@@ -46,9 +32,9 @@ describe("R10 a database whose default isolation is SERIALIZABLE", () => {
           }
         })
         for (let i = 0; i < 40; i++) yield* jobs.submitMany([request, request, request, request])
-        while ((yield* unfinished(url)) > 0) yield* Effect.sleep("200 millis")
+        yield* untilSettled(url)
       }).pipe(Effect.scoped, Effect.provide(services(DatabaseUrl.layerFromUrl(url))))
-      const byState = yield* admin(url, "SELECT status, count(*)::int AS n, min(error_message) AS example FROM ai_jobs GROUP BY 1 ORDER BY 1")
+      const byState = yield* asAdmin(url, "SELECT status, count(*)::int AS n, min(error_message) AS example FROM ai_jobs GROUP BY 1 ORDER BY 1")
       assert.deepStrictEqual(byState, [{ status: "completed", n: 160, example: null }])
     }).pipe(Effect.scoped), 120_000)
 })

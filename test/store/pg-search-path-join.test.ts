@@ -17,30 +17,17 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { DatabaseUrl, Jobs } from "../../src/index.js"
 import { services } from "../jobs/services.js"
-import { connectPg, freshPgDatabase, rawPgClient } from "../support/pg-database.js"
-
-const request = { job_kind: "doc_summarize", protocol_id: "my.summarize.v1", profile_id: "alice", access_mode: "analysis_only", safety_mode: "normal" } as const
-
-const admin = (url: string, ...statements: ReadonlyArray<string>) =>
-  Effect.promise(async () => {
-    const client = await connectPg(url)
-    try {
-      let rows: Array<Record<string, unknown>> = []
-      for (const statement of statements) rows = (await client.query(statement)).rows
-      return rows
-    } finally {
-      await client.end()
-    }
-  })
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
+import { asAdmin, request } from "./pg-deployment.js"
 
 const countIn = (url: string, table: string, jobId: string) =>
-  Effect.map(admin(url, `SELECT count(*)::int AS n FROM ${table} WHERE id = '${jobId}'`), (rows) => rows[0]!["n"])
+  Effect.map(asAdmin(url, `SELECT count(*)::int AS n FROM ${table} WHERE id = '${jobId}'`), (rows) => rows[0]!["n"])
 
 /** The store on schema `jobs` of a fresh database, with another deployment migrated into `public` when asked. */
 const schemaDeployment = (label: string, otherInPublic: boolean) =>
   Effect.gen(function*() {
     const base = yield* freshPgDatabase(label)
-    yield* admin(base, "CREATE SCHEMA jobs")
+    yield* asAdmin(base, "CREATE SCHEMA jobs")
     if (otherInPublic) yield* Effect.scoped(Layer.build(DatabaseUrl.layerFromUrl(base)))
     return { base, storeUrl: `${base}?options=${encodeURIComponent("-c search_path=jobs")}` }
   })
