@@ -9,8 +9,10 @@
  *   sees what committed before it; under a database default of SERIALIZABLE or
  *   REPEATABLE READ (`ALTER DATABASE … SET default_transaction_isolation`) two
  *   workers' ordinary writes failed "could not serialize access" and jobs
- *   whose handlers succeeded ended failed. A caller's transaction the store
- *   joins keeps the level its owner chose.
+ *   whose handlers succeeded ended failed. Set only where the default is
+ *   another (so a session already at READ COMMITTED is not changed), and not
+ *   where the store's own URL asks for a level. A caller's transaction the
+ *   store joins keeps the level its owner chose.
  *
  * Both in one simple query: one round trip, as for the DateStyle alone.
  *
@@ -31,7 +33,12 @@
  */
 import type * as Pg from "pg"
 
-const SESSION = "SET DateStyle = ISO; SET default_transaction_isolation = 'read committed'"
+// The isolation only where the server, the database or the role chose another default: a level
+// the store's own URL asks for (`options=-c default_transaction_isolation=…`, source "client")
+// is its writer's choice, kept.
+const SESSION = "SET DateStyle = ISO; " +
+  "SELECT set_config(name, 'read committed', false) FROM pg_settings " +
+  "WHERE name = 'default_transaction_isolation' AND setting <> 'read committed' AND source <> 'client'"
 
 /** pg-pool's `onConnect`: ISO dates and READ COMMITTED for the connection, before its first statement. */
 export const sessionSettings = (client: Pg.ClientBase): Promise<void> =>
