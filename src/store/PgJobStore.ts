@@ -24,7 +24,7 @@ import { readDuration } from "../util/durationInput.js"
 import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
-import { isoDates } from "./pg/isoDates.js"
+import { sessionSettings } from "./pg/sessionSettings.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
 import { byTransaction, retryOutermost } from "./pg/transaction.js"
 import { makeContext } from "./pg/context.js"
@@ -239,8 +239,8 @@ const acquirePool = (options: PgStoreOptions) =>
             idle_in_transaction_session_timeout: statementMs
           }),
           ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
-          // Each connection sets DateStyle = ISO before it is handed out (pg/isoDates.ts).
-          onConnect: isoDates,
+          // Each connection sets ISO dates and READ COMMITTED before it is handed out (pg/sessionSettings.ts).
+          onConnect: sessionSettings,
           ...(options.preparedStatements === false ? {} : { Client: preparingClient(prepared) as unknown as new() => Pg.ClientBase })
         })
         // An idle client's error (a server restart) surfaces on its next use; unhandled it would crash the process.

@@ -3,7 +3,7 @@
  * PgBouncer in transaction mode whose server pool is full behaves so: the login
  * succeeds at once and the first statement waits for a server connection
  * (found by an outside probe). The store sets `DateStyle = ISO` on each new
- * connection before handing it out (pg/isoDates.ts); done inside the client's
+ * connection before handing it out (pg/sessionSettings.ts); done inside the client's
  * own connect, the pool's connect timer ended that SET's socket while nobody
  * listened for its error, and the whole process crashed; a SET ended by the
  * query timeout left the connection open, so the process never exited. Now the

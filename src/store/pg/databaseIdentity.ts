@@ -5,7 +5,11 @@
  * store's own client is its too); any other is asked. The answer names the
  * database and the server — its port and its start time, which two servers
  * on one machine do not share — so a database of the same name on another
- * server is another database, and a restart makes every connection new.
+ * server is another database, and a restart makes every connection new —
+ * and the table the store's unqualified names reach there: a connection whose
+ * `search_path` finds another schema's `ai_jobs` (another deployment's, or
+ * none) reaches other tables, so its transaction is not joined. Asked once
+ * per connection (the answer is kept), never per statement.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -13,7 +17,8 @@ import * as Effect from "effect/Effect"
 import { connectionNow } from "../internal/execute.js"
 import type { DatabaseIdentity } from "../internal/foreignTransaction.js"
 
-const IDENTITY = "SELECT current_database() || '/' || current_setting('port') || '/' || pg_postmaster_start_time()::text AS database"
+const IDENTITY = "SELECT current_database() || '/' || current_setting('port') || '/' || pg_postmaster_start_time()::text || '/' ||\n" +
+  "  coalesce(to_regclass('ai_jobs')::oid::text, '-') AS database"
 
 const reachedBy = (conn: Connection): Effect.Effect<string, unknown> =>
   Effect.flatMap(conn.execute(IDENTITY, [], undefined), (rows) => {

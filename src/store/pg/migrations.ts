@@ -58,7 +58,8 @@ const lockNotGot = (cause: SqlError): StorageError =>
 
 /**
  * Applies the pending migrations and returns the ones it applied (none on an
- * up-to-date database). Fresh and legacy databases take the same path.
+ * up-to-date database, which is only read: no lock, no CREATE). Fresh and
+ * legacy databases take the same path.
  *
  * Concurrent callers are serialised by a transaction-scoped advisory lock
  * taken before the Migrator looks at its table, so two processes starting
@@ -68,6 +69,16 @@ const lockNotGot = (cause: SqlError): StorageError =>
 export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, MigrationFailed | StorageError, SqlClient.SqlClient> =
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    // A database already at the newest version is only read: a role that may not create
+    // tables (PostgreSQL 15's default on public, a read-only default) still builds the store.
+    // Read outside the lock: versions only go up, so one found newest stays so.
+    const found = yield* schemaVersion
+    const newest = yield* newestSchemaVersion
+    if (found >= newest) {
+      if (found > newest) yield* refuseNewer
+      yield* recordMigration({ before: found, applied: [] })
+      return []
+    }
     // A transient failure (a deadlock, a statement name another client of a transaction-mode
     // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
     return yield* retryOutermost(sql.withTransaction(Effect.gen(function*() {
