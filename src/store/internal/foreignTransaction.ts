@@ -23,9 +23,9 @@
  * connection is recognised as it is). A connection of another engine is
  * another database, without a word to it. One of another client of the same
  * engine is asked once which database it reaches, and the store's own
- * connection the same (PostgreSQL: the database, the server's port and its
- * start time; SQLite: the main file's path); the answer is kept for that
- * connection.
+ * connection the same (PostgreSQL: the database, the server's port, its
+ * start time and the `ai_jobs` table the search_path reaches; SQLite: the
+ * main file's path); the answer is kept for that connection.
  *
  * `transaction` and `readConsistent` run the caller's effect inside the
  * store's transaction: beside a transaction on another database, statements
