@@ -117,12 +117,17 @@ describe("ai-jobs retention stopped between batches (PostgreSQL)", { timeout: 12
   }, 120_000)
   afterAll(() => dropDatabase(url))
 
-  /** 1,500 copies of one of `jobId`'s events from three days ago: two batches of the recorder's 1,000. */
+  /**
+   * 1,500 copies of one of `jobId`'s events from three days ago: two batches of the recorder's 1,000.
+   * Each body carries its copy's own event_id and timestamp, as the library writes a row.
+   */
   const copiesThreeDaysOld = (admin: Awaited<ReturnType<typeof connectPg>>, jobId: string) =>
     admin.query(
       `INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body)
-       SELECT gen_random_uuid(), e."timestamp" - interval '3 days' - g * interval '1 ms', e.actor, e.type, e.trace_id, e.job_id, e.workflow_run_id, e.body
-       FROM flight_recorder_events e, generate_series(1, 1500) g
+       SELECT c.id, c.at, e.actor, e.type, e.trace_id, e.job_id, e.workflow_run_id,
+              e.body || jsonb_build_object('event_id', c.id, 'timestamp', to_char(c.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+       FROM flight_recorder_events e, generate_series(1, 1500) g,
+            LATERAL (SELECT gen_random_uuid() AS id, e."timestamp" - interval '3 days' - g * interval '1 ms' AS at) c
        WHERE e.event_id = (SELECT event_id FROM flight_recorder_events WHERE job_id = $1 LIMIT 1)`,
       [jobId]
     )

@@ -210,7 +210,9 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         const store = yield* JobStore
         const recorder = yield* FlightRecorder.FlightRecorder
         const good = yield* recorder.prepare(eventOf("diagnostic"))
-        yield* store.appendEvents([good, { ...good, event_id: uuid() as typeof good.event_id, body: { ...good.body, severity: "critical" } }])
+        const badId = uuid() as typeof good.event_id
+        // The body carries the row's own event_id: only its severity is wrong (a body naming another id is CorruptRow on event_id).
+        yield* store.appendEvents([good, { ...good, event_id: badId, body: { ...good.body, event_id: badId, severity: "critical" } }])
         const error = yield* Effect.flip(recorder.list())
         assert.strictEqual(error._tag, "CorruptRow")
         if (error._tag !== "CorruptRow") return

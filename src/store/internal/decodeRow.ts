@@ -8,7 +8,9 @@ import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { formatIssues } from "../../domain/Errors.js"
+import type { EventRecord } from "../../domain/EventRecord.js"
 import { CorruptRow } from "../StoreErrors.js"
+import { envelopeDisagreement } from "./eventEnvelope.js"
 
 /** The `CorruptRow` for a row of `table` (identified by its `idColumn`) that failed its schema with `error`. */
 const corruptRow = (table: string, idColumn: string, row: unknown, error: ParseResult.ParseError): CorruptRow => {
@@ -44,11 +46,24 @@ export const decodeRows = <A>(decode: (row: unknown) => Effect.Effect<A, Corrupt
 (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<A>, CorruptRow> => Effect.forEach(rows, decode)
 
 /**
+ * An event row decoded, then its body's envelope held to its columns
+ * (eventEnvelope.ts): a row that contradicts itself is `CorruptRow`.
+ */
+const eventRowDecoder = <E extends EventRecord, EI>(schema: Schema.Schema<E, EI>) => {
+  const decode = rowDecoder(schema, "flight_recorder_events", "event_id")
+  return (row: unknown): Effect.Effect<E, CorruptRow> =>
+    Effect.flatMap(decode(row), (record) => {
+      const disagreement = envelopeDisagreement(record)
+      return disagreement === undefined ? Effect.succeed(record) : Effect.fail(disagreement)
+    })
+}
+
+/**
  * A store's decode table: one strict decoder per table, from its dialect's
  * row schemas (the tables, and the column that names a row, are the same on
  * both stores; how a column is stored — JSON text or jsonb — is not).
  */
-export const rowDecoders = <J, JI, R, RI, S, SI, N, NI, E, EI>(rows: {
+export const rowDecoders = <J, JI, R, RI, S, SI, N, NI, E extends EventRecord, EI>(rows: {
   readonly job: Schema.Schema<J, JI>
   readonly run: Schema.Schema<R, RI>
   readonly stalledRun: Schema.Schema<S, SI>
@@ -59,5 +74,5 @@ export const rowDecoders = <J, JI, R, RI, S, SI, N, NI, E, EI>(rows: {
   run: rowDecoder(rows.run, "workflow_runs"),
   stalledRun: rowDecoder(rows.stalledRun, "workflow_runs"),
   node: rowDecoder(rows.node, "workflow_node_executions"),
-  event: rowDecoder(rows.event, "flight_recorder_events", "event_id")
+  event: eventRowDecoder(rows.event)
 })
