@@ -57,7 +57,8 @@ const unsupported = (fields: { readonly url: string; readonly reason: string }):
   new UnsupportedDatabaseUrl({ url: redactDatabaseUrl(fields.url), reason: fields.reason })
 
 /**
- * Where a URL points. A `sqlite:` URL's `?mode=` (as sqlx reads it, the
+ * Where a URL points. A `sqlite:` URL's path is percent-decoded (a bare
+ * path is taken as written), and its `?mode=` (as sqlx reads both, the
  * reference's driver) says how: `rwc` (the default) creates the file, `rw`
  * opens only one that exists (`mustExist`), `ro` opens it read-only,
  * `memory` is an in-memory database.
@@ -66,10 +67,37 @@ export type DatabaseTarget =
   | { readonly dialect: "sqlite"; readonly filename: string; readonly readonly?: true; readonly mustExist?: true }
   | { readonly dialect: "pg"; readonly url: string }
 
+/**
+ * A `sqlite:` URL's path as a file name: its percent escapes decoded, as
+ * sqlx decodes them (`%20` a space, `%3F` the `?` that would otherwise start
+ * the query, `%25` a `%`); `:memory:` written as is is sqlx's in-memory
+ * database, written with escapes a file of that name. Undefined for a `%`
+ * that is no escape (sqlx would keep it as written: a guess at what was
+ * meant) or escapes that are no UTF-8 text, as sqlx refuses those.
+ */
+const decodedPath = (path: string): string | undefined => {
+  if (path === ":memory:") return path
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(path)
+  } catch {
+    return undefined
+  }
+  return decoded === ":memory:" ? "./:memory:" : decoded
+}
+
 /** The SQLite target of a `sqlite:` URL's path and query (`mode` its one parameter), or why not. */
 const sqliteTarget = (url: string, rest: string): Either.Either<DatabaseTarget, UnsupportedDatabaseUrl> => {
   const at = rest.indexOf("?")
-  const filename = at < 0 ? rest : rest.slice(0, at)
+  const filename = decodedPath(at < 0 ? rest : rest.slice(0, at))
+  if (filename === undefined) {
+    return Either.left(unsupported({
+      url,
+      reason: "its path holds a % that starts no escape (%XX, two hex digits; a % itself is %25) or escapes that are no UTF-8 text"
+    }))
+  }
+  // %00 would end the name early (another file opened): refused as a raw U+0000 is.
+  if (!isStorable(filename)) return Either.left(unsupported({ url, reason: "its path decodes to U+0000" }))
   const query = new URLSearchParams(at < 0 ? "" : rest.slice(at + 1))
   const unknown = [...query.keys()].find((key) => key !== "mode")
   if (unknown !== undefined) {

@@ -419,6 +419,25 @@ describe("ai-jobs on a SQLite file", () => {
       assert.deepStrictEqual(fs.readdirSync(empty), [])
     })
 
+    it("R17 a sqlite: URL's path is percent-decoded, as sqlx decodes it: migrate on sqlite://…/my%20jobs.db reaches the database my jobs.db and makes no my%20jobs.db; a % that starts no escape is refused (exit 2), nothing made", async () => {
+      const dir = tempDir("url-escapes")
+      assert.strictEqual((await runCli(["migrate", "--database", path.join(dir, "my jobs.db")])).code, 0)
+      const url = `sqlite://${dir}/my%20jobs.db`
+      const again = await runCli(["migrate", "--database", url])
+      assert.strictEqual(again.code, 0, again.stderr)
+      assert.include(flat(again.stdout), `Database ${path.join(dir, "my jobs.db")} (sqlite) is migrated: the schema is up to date. Nothing to apply`)
+      const listed = await runCli(["jobs", "list", "--database", `${url}?mode=ro`])
+      assert.strictEqual(listed.code, 0, listed.stderr)
+      const before = fs.readdirSync(dir).sort()
+      assert.deepStrictEqual(before.filter((file) => file.endsWith(".db")), ["my jobs.db"], "no file named with the escape")
+      assertOneLineError(
+        await runCli(["migrate", "--database", `sqlite://${dir}/my%zzjobs.db`]),
+        2,
+        /^error: bad --database: Unsupported database ".*my%zzjobs\.db": its path holds a % that starts no escape \(%XX, two hex digits; a % itself is %25\) or escapes that are no UTF-8 text\. Use /
+      )
+      assert.deepStrictEqual(fs.readdirSync(dir).sort(), before)
+    })
+
     it("R17 README Exit codes: an option the command does not take is one line naming it and the command's options (exit 2), as every other bad input — not @effect/cli's 'Received unknown argument' (found by an outside probe)", async () => {
       const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string, string]> = [
         [["jobs", "list", "--colour"], "--colour", "jobs list"],

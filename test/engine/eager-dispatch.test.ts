@@ -15,100 +15,19 @@
  * - a failed eager write gives its loop back; a pool may turn eager dispatch off;
  * - many submits racing for few parked loops: every job runs exactly once.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import type { JobId } from "../../src/domain/Ids.js"
-import * as Jobs from "../../src/Jobs.js"
-import * as Recovery from "../../src/Recovery.js"
-import { JobStore } from "../../src/store/JobStore.js"
-import * as WakeUp from "../../src/WakeUp.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { newJob } from "../store/fixtures.js"
-import { services } from "../jobs/services.js"
-import { realSleep, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
-import { rawPgClient } from "../support/pg-database.js"
-
-type Store = JobStore["Type"]
-
-/**
- * `store` with its eager writes counted — how many were made, how many
- * claimed, and every call, failed ones too — and its claims that found
- * nothing (a pool's looks: a loop parks right after one).
- */
-const countingEager = (store: Store, hold?: Effect.Effect<void>) => {
-  const counts = { writes: 0, claimed: 0 }
-  const attempts = { count: 0 }
-  let looks = 0
-  const looked = <A, E, R>(claim: Effect.Effect<A, E, R>) =>
-    Effect.tap(claim, (outcome) => Effect.sync(() => (outcome === null ? looks++ : undefined)))
-  /** Until `n` looks have found nothing, and a moment for the loops to park. */
-  const untilLooks = (n: number): Effect.Effect<void> =>
-    Effect.suspend(() => (looks >= n ? realSleep(20) : Effect.zipRight(realSleep(5), untilLooks(n))))
-  const wrapped: Store = {
-    ...store,
-    claimNext: (options) => looked(store.claimNext(options)),
-    ...(store.claimAdmitted === undefined ? {} : {
-      claimAdmitted: (options: Parameters<NonNullable<Store["claimAdmitted"]>>[0]) => looked(store.claimAdmitted!(options))
-    }),
-    ...(store.createClaimed === undefined ? {} : {
-      createClaimed: (job: Parameters<NonNullable<Store["createClaimed"]>>[0], options: Parameters<NonNullable<Store["createClaimed"]>>[1]) =>
-        Effect.tap(Effect.zipRight(Effect.sync(() => attempts.count++), store.createClaimed!(job, options)), (outcome) =>
-          Effect.zipRight(
-            Effect.sync(() => {
-              counts.writes++
-              if (outcome.claim !== null) counts.claimed++
-            }),
-            // Held after its commit, before the submit hands the claim over.
-            hold ?? Effect.void
-          ))
-    })
-  }
-  return { store: wrapped, counts, attempts, untilLooks }
-}
-
-/** Jobs on `database` over `store`, with the dialect's wake-up, the listener ready. */
-const jobsOver = (database: SharedDatabase, store: Store) =>
-  Effect.gen(function*() {
-    const pg = database.url.startsWith("postgres")
-    const wake = pg ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" }) : WakeUp.layerInProcess
-    const context = yield* Layer.build(services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, wake))
-    yield* Context.get(context, WakeUp.WakeUp).ready
-    return Context.get(context, Jobs.Jobs)
-  })
-
-/** PostgreSQL's announcements off (migration 0007's triggers), so a row written behind the pool's back wakes no one. */
-const silenceAnnouncements = (database: SharedDatabase) =>
-  database.url.startsWith("postgres")
-    ? Effect.scoped(Effect.flatMap(Layer.build(rawPgClient(database.url)), (context) => {
-      const sql = Context.get(context, SqlClient.SqlClient)
-      return Effect.zipRight(
-        sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_announce_insert`,
-        sql`ALTER TABLE ai_jobs DISABLE TRIGGER ai_jobs_announce_state`
-      )
-    }))
-    : Effect.void
-
-/** A pool of one `doc_summarize` worker (30 s poll) whose starts go to `starts`; returns once it has looked and parked. */
-const parkedPool = (jobs: Jobs.Jobs["Type"], starts: Queue.Queue<JobId>, untilLooks: (n: number) => Effect.Effect<void>) =>
-  Effect.zipRight(
-    jobs.worker({ concurrency: 1, pollInterval: "30 seconds", handlers: { doc_summarize: (ctx) => Queue.offer(starts, ctx.job.job_id) } }),
-    // The pool looks once, finds nothing and parks.
-    untilLooks(1)
-  )
-
-const takeWithin = <A>(queue: Queue.Queue<A>, what: string) =>
-  Effect.flatMap(Queue.take(queue).pipe(Effect.timeoutOption("10 seconds")), (taken) =>
-    Option.isSome(taken) ? Effect.succeed(taken.value) : Effect.dieMessage(`timed out waiting for ${what}`))
+import { realSleep, sharedBackends } from "../jobs/shared-database.js"
+import { countingEager, jobsOver, parkedPool, silenceAnnouncements, takeWithin } from "./eagerPools.js"
 
 for (const backend of sharedBackends) {
   describe(`issue 16 pickup, eager dispatch on ${backend.name}`, () => {

@@ -22,6 +22,7 @@ import type { Operations } from "./operations.js"
 import { flatMapKnown } from "../../util/knownEffects.js"
 import type { ClaimedJob } from "./claimTemplates.js"
 import type { EagerDesk, Seat } from "./eagerDispatch.js"
+import { committedEagerWrite } from "./eagerAnswerLost.js"
 import { refuseReusedId } from "./reusedId.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { AlreadyExists, StorageError } from "../../store/StoreErrors.js"
@@ -50,22 +51,28 @@ export const makeSubmit = <GateError>(
    * instant, after the submit's own. The store claims only if no queued job
    * of the loop's kinds comes first; otherwise the job is queued as usual and
    * the loop waits again. Uninterruptible from the write to the hand-over: a
-   * claim committed is always handed to the pool (or back to the queue).
+   * claim committed is always handed to the pool (or back to the queue) —
+   * one whose answer was lost too, once read back (eagerAnswerLost.ts).
    */
-  const createForSeat = (job: NewAiJob, events: ReadonlyArray<EventRecord>, subject: ClaimedJob, seat: Seat, now: DateTime.Utc) => {
+  const createForSeat = (job: NewAiJob, queued: EventRecord, events: ReadonlyArray<EventRecord>, subject: ClaimedJob, seat: Seat, now: DateTime.Utc) => {
     const runId = WorkflowRunId.make(uuidv7())
     const written = flatMapKnown(deps.admission.claimRecords(subject, runId, now), ({ records }): Effect.Effect<CreatedClaim, AlreadyExists | DecodeFailure | StorageError> =>
       records === null
         // The claim's re-check refuses what the submit admitted (a policy that is not what it says): no eager claim.
         ? Effect.map(store.createJob(job, { events: auditWith(events), at: now }), (created) => ({ created, claim: null }))
-        : store.createClaimed!(job, {
-          events,
-          at: now,
-          ...(seat.kinds !== undefined ? { kinds: seat.kinds } : {}),
-          // The pool runs it itself: taken by the write, as by a pool's claim (claim.ts).
-          take: true,
-          claim: { run_id: runId, records }
-        }))
+        : Effect.catchTag(
+          store.createClaimed!(job, {
+            events,
+            at: now,
+            ...(seat.kinds !== undefined ? { kinds: seat.kinds } : {}),
+            // The pool runs it itself: taken by the write, as by a pool's claim (claim.ts).
+            take: true,
+            claim: { run_id: runId, records }
+          }),
+          // It may have committed, its answer lost: what it committed is answered and handed over as written.
+          "StorageError",
+          (error) => committedEagerWrite(store, { jobId: subject.job_id, job, queuedEventId: queued.event_id, runId }, error)
+        ))
     // The records (when not known yet), the write and the hand-over, uninterruptible: the seat is always used or given back.
     return Effect.uninterruptible(Effect.flatMap(
       Effect.onExit(written, (exit) => (exit._tag === "Success" && exit.value.claim !== null ? Effect.void : Effect.sync(seat.giveBack))),
@@ -126,7 +133,7 @@ export const makeSubmit = <GateError>(
             profile_id: request.profile_id,
             capability_profile_id: verdict.profile_id
           }
-          return createForSeat(job, [...records, record], subject, seat, now)
+          return createForSeat(job, record, [...records, record], subject, seat, now)
         }
         // The job created at its events' instant: none of them is before it existed (Creation.at).
         const created = store.createJob(job, { events: auditWith([...records, record]), at: now })
