@@ -578,6 +578,24 @@ export const runJobsSuite = (backend: Backend) => {
         assert.strictEqual((yield* jobs.get(job.job_id)).metrics.input_tokens, 105)
       })))
 
+    it.effect("R4 addMetrics refuses an integer past 2^53 with the metric's range, not as no integer; nothing is added", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const cases: ReadonlyArray<readonly [string, number, string]> = [
+          ["total_tokens", 2 ** 53 - 1, "Expected an integer between 0 and 4294967295"],
+          ["total_tokens", 2 ** 53, "Expected an integer between 0 and 4294967295"],
+          ["total_tokens", 2 ** 63, "Expected an integer between 0 and 4294967295"],
+          ["duration_ms", 2 ** 53, `Expected an integer between 0 and ${Number.MAX_SAFE_INTEGER}`],
+          ["duration_ms", 1e308, `Expected an integer between 0 and ${Number.MAX_SAFE_INTEGER}`]
+        ]
+        for (const [name, amount, message] of cases) {
+          const error = yield* Effect.flip(jobs.addMetrics(job.job_id, { [name]: amount }))
+          assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues : error, [{ path: name, message }], `${name} ${amount}`)
+        }
+        assert.deepStrictEqual((yield* jobs.get(job.job_id)).metrics, job.metrics, "nothing added")
+      })))
+
     it.effect("R17 a refused run_after is one issue for the form it was given in, not one per member of the union; nothing is stored", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs
