@@ -21,6 +21,7 @@ import { newestSchemaVersion as newestPg } from "../store/pg/migrations.js"
 import { newestSchemaVersion as newestSqlite } from "../store/sqlite/migrations.js"
 import * as Storage from "../store/DatabaseUrl.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
+import { environmentNotUtf8 } from "./rawBytes.js"
 
 /** The database used when neither `--database` nor `DATABASE_URL` names one. */
 export const DEFAULT_DATABASE = "./data/handshake.db"
@@ -47,6 +48,9 @@ export const resolve = (option: Option.Option<string>): Effect.Effect<Database, 
     const fromEnv = process.env["DATABASE_URL"]
     const source = Option.isSome(option) ? "--database" : fromEnv !== undefined && fromEnv !== "" ? "DATABASE_URL" : "default"
     const url = Option.getOrElse(option, () => source === "DATABASE_URL" ? fromEnv ?? "" : DEFAULT_DATABASE)
+    // A Latin-1 file name in it named another file: the bytes Node read as U+FFFD.
+    const notUtf8 = source === "DATABASE_URL" ? environmentNotUtf8("DATABASE_URL") : undefined
+    if (notUtf8 !== undefined) return yield* new BadInput({ message: notUtf8 })
     const target = Storage.parseDatabaseUrl(url)
     if (Either.isLeft(target)) {
       // The library's message lists the accepted forms; say which input carried the bad value.

@@ -18,6 +18,7 @@ import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
 import { changeBegun, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
 import { enableSqliteUris } from "./database.js"
+import { argumentNotUtf8 } from "./rawBytes.js"
 import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
 import { eventsCommand } from "./events.js"
@@ -225,6 +226,9 @@ const report = (error: unknown): Effect.Effect<number> => {
 
 const program = Effect.suspend(() => {
   const args = process.argv.slice(2)
+  // Before anything reads a word: Node has already put U+FFFD in place of bytes that are not UTF-8.
+  const notUtf8 = argumentNotUtf8(args)
+  if (notUtf8 !== undefined) return Effect.fail(new BadInput({ message: notUtf8 }))
   const help = helpFor(args)
   if (help !== undefined) return Console.log(help)
   const joined = joinRepeatedLists(args)

@@ -6,17 +6,22 @@ import * as Schema from "effect/Schema"
 
 const U32_MAX = 4_294_967_295
 
+/**
+ * A whole number in [0, max], refused with its range whatever check fails: overriding, because an
+ * integer past 2^53 fails `Schema.Int`'s safe-integer check first, whose own message ("Expected an
+ * integer, actual 9007199254740992") called a whole number no integer.
+ */
+const boundedInt = (identifier: string, max: number) =>
+  Schema.Int.pipe(Schema.between(0, max)).annotations({
+    identifier,
+    message: () => ({ message: `Expected an integer between 0 and ${max}`, override: true })
+  })
+
 /** A u32 counter, as the reference types it. */
-const Count = Schema.Int.pipe(Schema.between(0, U32_MAX)).annotations({
-  identifier: "Count",
-  message: () => `Expected an integer between 0 and ${U32_MAX}`
-})
+const Count = boundedInt("Count", U32_MAX)
 
 /** A u64 duration, bounded by what a JavaScript number holds exactly. */
-const DurationMs = Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)).annotations({
-  identifier: "DurationMs",
-  message: () => `Expected an integer between 0 and ${Number.MAX_SAFE_INTEGER}`
-})
+const DurationMs = boundedInt("DurationMs", Number.MAX_SAFE_INTEGER)
 
 const zeroed = (schema: typeof Count) =>
   Schema.optionalWith(schema, { default: () => 0, exact: true })

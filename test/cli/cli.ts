@@ -66,6 +66,16 @@ export const runCli = async (args: ReadonlyArray<string>, options: CliOptions = 
   return run(file, argv, options.cwd ?? repoRoot, environment(options))
 }
 
+/**
+ * Runs `ai-jobs <args>` through bash, each argument given as bash source (`$'caf\xe9.db'`
+ * for raw bytes: execFile takes only strings, which Node sends as UTF-8); `assignments` likewise
+ * sets variables (`DATABASE_URL=$'…'`).
+ */
+export const runCliWithBytes = async (argsSource: string, options: CliOptions & { readonly assignments?: string } = {}): Promise<CliResult> => {
+  const line = (await nodeLine([])).map(shellWord).join(" ")
+  return run("bash", ["-c", `${options.assignments ?? ""} exec ${line} ${argsSource}`], options.cwd ?? repoRoot, environment(options))
+}
+
 /** Starts `ai-jobs <args>` with stdout and stderr on pipes the test reads — or closes — itself. */
 export const spawnCli = async (args: ReadonlyArray<string>, options: CliOptions = {}): Promise<ChildProcess> => {
   const [file, argv] = await command(args, options)

@@ -191,7 +191,7 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assertOneLineError(
           await cli(["jobs", "cancel", short(job), "--reason", "x".repeat(70_000)]),
           2,
-          /^error: bad --reason: Invalid Flight Recorder event: .*bytes/
+          /^error: bad --reason: Invalid TransitionOptions: - reason: Expected at most 4000 characters, actual 70000$/
         )
         assert.strictEqual((await jobOf(url, job.job_id)).state, "queued")
         assert.strictEqual((await eventsOf(url, job.job_id)).length, before)

@@ -349,6 +349,26 @@ export const runApiSuite = (backend: Backend) => {
         assert.strictEqual((yield* jobs.list()).items.length, 1, "no bad request stored anything")
       })))
 
+    it.effect("17.2 a reason over 4,000 characters (under the body limit) on cancel, fail or pin is 400 DecodeFailure naming reason and its bound; nothing changes", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const queued = yield* jobs.submit(summarize())
+        const authed = HttpClientRequest.bearerToken(TOKEN)
+        for (const action of ["cancel", "fail", "pin"]) {
+          const response = yield* send(
+            HttpClientRequest.post(`/jobs/${queued.job_id}/${action}`).pipe(authed, HttpClientRequest.bodyUnsafeJson({ reason: "r".repeat(72_000) }))
+          )
+          assert.deepStrictEqual(
+            [response.status, response.body?.["_tag"], response.body?.["issues"]],
+            [400, "DecodeFailure", [{ path: "reason", message: "Expected at most 4000 characters, actual 72000" }]],
+            `${action}: ${response.text.slice(0, 300)}`
+          )
+        }
+        const after = yield* jobs.get(queued.job_id)
+        assert.deepStrictEqual([after.state, after.is_pinned], ["queued", false])
+        assert.strictEqual((yield* eventsOf(queued.job_id, "system")).length, 1, "only the submit's event")
+      })))
+
     it.effect("17.2 request size limit: 413 PayloadTooLarge over it, 411 LengthRequired without a Content-Length, 401 first without a token", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs

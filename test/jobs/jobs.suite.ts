@@ -554,6 +554,38 @@ export const runJobsSuite = (backend: Backend) => {
         assert.strictEqual((yield* eventsOf("system")).length, 1)
       })))
 
+    it.effect("R14 a reason over 4,000 characters is refused by cancel, fail and pin as reason's own DecodeFailure naming the bound, not as an event of so many bytes; 4,000 emoji are taken", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const queued = yield* jobs.submit(summarize())
+        const running = yield* jobs.submit(summarize())
+        yield* jobs.start(running.job_id)
+        const before = (yield* allEvents).length
+        for (const length of [4_001, 72_000]) {
+          const reason = "r".repeat(length)
+          const refusals = [
+            yield* Effect.flip(jobs.cancel(queued.job_id, { reason })),
+            yield* Effect.flip(jobs.fail(running.job_id, "boom", { reason })),
+            yield* Effect.flip(jobs.pin(queued.job_id, { reason }))
+          ]
+          for (const error of refusals) {
+            // Compared small: a long reason in a diff of whole values stalls the reporter.
+            assert.deepStrictEqual(
+              error._tag === "DecodeFailure" ? error.issues : `not a DecodeFailure: ${String(error._tag)}`,
+              [{ path: "reason", message: `Expected at most 4000 characters, actual ${length}` }]
+            )
+          }
+        }
+        assert.deepStrictEqual(
+          [(yield* jobs.get(queued.job_id)).state, (yield* jobs.get(queued.job_id)).is_pinned, (yield* jobs.get(running.job_id)).state],
+          ["queued", false, "running"]
+        )
+        assert.strictEqual((yield* allEvents).length, before, "nothing recorded")
+        // The bound counts characters, not UTF-16 units: 4,000 emoji (8,000 units) are a reason.
+        const cancelled = yield* jobs.cancel(queued.job_id, { reason: "\u{1F600}".repeat(4_000) })
+        assert.strictEqual([...cancelled.status_reason].length, 4_000)
+      })))
+
     it.effect("R15 an empty or oversized profile id is refused as input, not a crash", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs
@@ -576,6 +608,24 @@ export const runJobsSuite = (backend: Backend) => {
         const error = yield* Effect.flip(jobs.addMetrics(job.job_id, { total_tokens: -1 }))
         assert.strictEqual(error._tag, "DecodeFailure")
         assert.strictEqual((yield* jobs.get(job.job_id)).metrics.input_tokens, 105)
+      })))
+
+    it.effect("R4 addMetrics refuses an integer past 2^53 with the metric's range, not as no integer; nothing is added", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const cases: ReadonlyArray<readonly [string, number, string]> = [
+          ["total_tokens", 2 ** 53 - 1, "Expected an integer between 0 and 4294967295"],
+          ["total_tokens", 2 ** 53, "Expected an integer between 0 and 4294967295"],
+          ["total_tokens", 2 ** 63, "Expected an integer between 0 and 4294967295"],
+          ["duration_ms", 2 ** 53, `Expected an integer between 0 and ${Number.MAX_SAFE_INTEGER}`],
+          ["duration_ms", 1e308, `Expected an integer between 0 and ${Number.MAX_SAFE_INTEGER}`]
+        ]
+        for (const [name, amount, message] of cases) {
+          const error = yield* Effect.flip(jobs.addMetrics(job.job_id, { [name]: amount }))
+          assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues : error, [{ path: name, message }], `${name} ${amount}`)
+        }
+        assert.deepStrictEqual((yield* jobs.get(job.job_id)).metrics, job.metrics, "nothing added")
       })))
 
     it.effect("R17 a refused run_after is one issue for the form it was given in, not one per member of the union; nothing is stored", () =>

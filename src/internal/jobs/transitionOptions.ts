@@ -7,7 +7,10 @@
  * is no string, and an unknown `handTo` was taken as `caller` (the run written,
  * offered to no pool). Now each is a `DecodeFailure` naming the option, and
  * nothing changes — a key the options do not name too (knownOptions.ts): a
- * misspelt `reasn` was dropped, and the move stored no reason.
+ * misspelt `reasn` was dropped, and the move stored no reason. A reason is
+ * at most `MAX_REASON_CHARACTERS`: a longer one was refused only by the
+ * recorder's size bound, as an event (its id never stored) of so many bytes,
+ * naming no `reason`.
  *
  * The common case — options of the right types — is a few comparisons; only
  * a refusal runs the Schema, for its issues.
@@ -17,6 +20,21 @@ import * as Schema from "effect/Schema"
 import { DecodeFailure } from "../../domain/Errors.js"
 import { Actor } from "../../domain/EventRecord.js"
 import { unknownOptions } from "../../domain/knownOptions.js"
+import { atMostCharacters } from "../../domain/Text.js"
+
+/**
+ * The longest reason a move takes, in characters (code points): the engine's bound on the error
+ * text it writes itself (describeCause.ts), and one a reason's event fits under the recorder's
+ * default size bound (64 KiB) whatever the characters. Refused past it, never cut: it is an
+ * operator's own text.
+ */
+export const MAX_REASON_CHARACTERS = 4_000
+
+const Reason = Schema.String.pipe(
+  Schema.filter((reason) => atMostCharacters(reason, MAX_REASON_CHARACTERS), {
+    message: (issue) => `Expected at most ${MAX_REASON_CHARACTERS} characters, actual ${[...issue.actual as string].length}`
+  })
+)
 
 /** The options a move (and a pin) names. */
 export const TRANSITION_OPTIONS: ReadonlyArray<string> = ["reason", "actor"]
@@ -28,7 +46,7 @@ export const BEGIN_OPTIONS: ReadonlyArray<string> = [...TRANSITION_OPTIONS, "han
 const HandTo = Schema.Literal("caller", "workers")
 
 const BeginOptionsSchema = Schema.Struct({
-  reason: Schema.optionalWith(Schema.String, { exact: true }),
+  reason: Schema.optionalWith(Reason, { exact: true }),
   actor: Schema.optionalWith(Actor, { exact: true }),
   handTo: Schema.optionalWith(HandTo, { exact: true })
 })
@@ -38,7 +56,7 @@ const ACTORS: ReadonlyArray<unknown> = Actor.literals
 const HAND_TO: ReadonlyArray<unknown> = HandTo.literals
 
 const fits = (options: { readonly reason?: unknown; readonly actor?: unknown; readonly handTo?: unknown }): boolean =>
-  (options.reason === undefined || typeof options.reason === "string") &&
+  (options.reason === undefined || typeof options.reason === "string" && atMostCharacters(options.reason, MAX_REASON_CHARACTERS)) &&
   (options.actor === undefined || ACTORS.includes(options.actor)) &&
   (options.handTo === undefined || HAND_TO.includes(options.handTo))
 
