@@ -73,8 +73,10 @@ describe("PostgreSQL keyset cursors over instants with microseconds", () => {
       yield* store.appendEvents([eventRecord()])
       yield* legacyEvents(raw, `
         INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body)
-        SELECT gen_random_uuid(), t, actor, type, trace_id, job_id, workflow_run_id, body
-        FROM flight_recorder_events, unnest(ARRAY['${ONE_MILLISECOND.slice(1).join("','")}']::timestamptz[]) AS t`)
+        SELECT e, t, actor, type, trace_id, job_id, workflow_run_id,
+               body || jsonb_build_object('event_id', e::text, 'timestamp', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+        FROM (SELECT gen_random_uuid() AS e, t, actor, type, trace_id, job_id, workflow_run_id, body
+              FROM flight_recorder_events, unnest(ARRAY['${ONE_MILLISECOND.slice(1).join("','")}']::timestamptz[]) AS t) copies`)
 
       for (const order of ["asc", "desc"] as const) {
         const jobsInOrder = (yield* store.listJobs({ order, limit: 100 })).items.map((job) => job.job_id)

@@ -32,7 +32,11 @@ const build = makeBuild({ redactor: Redactor.make(), maxEventBytes: DEFAULT_MAX_
 const recordFor = (job: AiJob, run: WorkflowRun, to: Exclude<TransitionTarget, "queued" | "running">) =>
   Effect.map(
     build(lifecycleEvent({ job, from: "running", to, workflow_run_id: run.id, attempt: job.attempt })),
-    (record) => ({ ...record, event_id: EventId.make(uuidv7()) })
+    (record) => {
+      // A fresh id, in the row and its body alike (a row whose body names another id is CorruptRow).
+      const event_id = EventId.make(uuidv7())
+      return { ...record, event_id, body: { ...record.body, event_id } }
+    }
   )
 
 /** A settle of `run` to `completed` with outputs and a duration. */
