@@ -1,7 +1,8 @@
 -- 0026 (PostgreSQL): databases migrated by an earlier version of this
--- library get the schema this version's files give.
+-- library get the schema this version's files give, and a worker of a
+-- version from before 0018 marks the runs it beats taken.
 --
--- Two applied migrations were once rewritten in place, and the Migrator
+-- 1. Two applied migrations were once rewritten in place, and the Migrator
 -- never runs an applied file again (found by an outside probe):
 --   * 0020 first added CHECK ... NOT VALID constraints on ai_jobs,
 --     workflow_runs and workflow_node_executions; it now adds triggers
@@ -17,6 +18,17 @@
 --     next poll. The announcing trigger is created as 0016 creates it today.
 -- On a database that has them already, the same definitions are written
 -- again: nothing changes.
+--
+-- 2. `taken` (0018) is set by the statements of this version that begin
+-- running a run, heartbeats among them. A worker of a version before 0018
+-- (which does not refuse a newer database) beats without setting it, so
+-- Jobs.run of its job ran the program a second time. Now a change of
+-- last_heartbeat that leaves taken false sets it, in the database; this
+-- version's own heartbeats set it themselves, so the trigger's WHEN is
+-- false for them and its function never runs. The one statement of this
+-- version that beats a run and leaves it untaken (an offered run adopted
+-- for a caller of Jobs.claimNext) marks it taken and then clears it
+-- (offers.ts).
 --
 -- Replay-safe: DROP ... IF EXISTS, CREATE OR REPLACE, DROP TRIGGER IF EXISTS
 -- before CREATE.
@@ -233,3 +245,18 @@ DROP TRIGGER IF EXISTS run_offers_announce ON run_offers;
 CREATE TRIGGER run_offers_announce
   AFTER INSERT ON run_offers
   FOR EACH ROW EXECUTE FUNCTION ai_job_model_announce_offer();
+
+-- A heartbeat of a version before 0018 takes the run, as this version's do.
+CREATE OR REPLACE FUNCTION workflow_runs_beat_takes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.taken := true;
+  RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS workflow_runs_beat_takes ON workflow_runs;
+CREATE TRIGGER workflow_runs_beat_takes
+  BEFORE UPDATE OF last_heartbeat ON workflow_runs
+  FOR EACH ROW WHEN (NOT NEW.taken AND NEW.last_heartbeat IS DISTINCT FROM OLD.last_heartbeat)
+  EXECUTE FUNCTION workflow_runs_beat_takes();

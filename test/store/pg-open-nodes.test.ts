@@ -78,7 +78,8 @@ describe("R8 PostgreSQL a run's open nodes, counted on its row (migration 0017)"
         // 0019 and 0020, replay-safe, run again as they are).
         const sql = yield* SqlClient.SqlClient
         yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id >= 19`
-        yield* sql`ALTER TABLE workflow_runs DROP COLUMN taken`
+        // With the trigger 0026 sets on taken.
+        yield* sql`ALTER TABLE workflow_runs DROP COLUMN taken CASCADE`
         yield* sql`DELETE FROM ai_job_model_migrations WHERE migration_id = 18`
         yield* sql`DROP TRIGGER workflow_node_executions_count_open ON workflow_node_executions`
         yield* sql`ALTER TABLE workflow_runs DROP COLUMN open_nodes`

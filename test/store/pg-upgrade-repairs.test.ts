@@ -56,8 +56,12 @@ const schemaOf = (database: SharedDatabase) =>
     (rows) => rows.map((row) => String(row["item"]))
   )
 
-/** Back to 0025, as a version before 0026 left the database: 0026's bookkeeping row gone. */
-const before0026 = (database: SharedDatabase) => Effect.asVoid(sqlOn(database, "DELETE FROM ai_job_model_migrations WHERE migration_id >= 26"))
+/** Back to 0025, as a version before 0026 left the database: 0026's own trigger gone, its bookkeeping row too. */
+const before0026 = (database: SharedDatabase) =>
+  Effect.gen(function*() {
+    yield* sqlOn(database, "DROP FUNCTION IF EXISTS workflow_runs_beat_takes() CASCADE")
+    yield* sqlOn(database, "DELETE FROM ai_job_model_migrations WHERE migration_id >= 26")
+  })
 
 /** A database migrated to this version's schema, for comparison. */
 const freshSchema = Effect.gen(function*() {
