@@ -203,6 +203,37 @@ for (const backend of sharedBackends) {
         assert.deepStrictEqual(yield* pool.store.getRun(claim!.run.id), before)
       }).pipe(Effect.scoped), 60_000)
 
+    it.live("R8 a heartbeat by a version before 0018 (fe8214d's statement, which sets no taken) marks its run taken: Jobs.run of that job fails RunTaken and the program is not started", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("run once old beat")
+        const engine = yield* engineOn(database)
+        const job = yield* engine.jobs.submit(summarize())
+        // A caller's claim leaves its run untaken, as an old worker's claim did.
+        const claim = yield* engine.jobs.claimNext()
+        const at = DateTime.formatIso(DateTime.add(yield* DateTime.now, { millis: 5 }))
+        // fe8214d's heartbeat, word for word (its synchronous_commit setting aside).
+        yield* rawStatement(
+          database,
+          backend,
+          backend.name === "PostgreSQL"
+            ? `UPDATE workflow_runs r SET last_heartbeat = $1::timestamptz, updated_at = $2::timestamptz
+               WHERE r.id = $3 AND (r.status = 'running') IS TRUE AND EXISTS (
+                 SELECT 1 FROM ai_jobs j WHERE j.id = r.job_id AND j.workflow_run_id = r.id AND (j.status = 'running') IS TRUE)
+               RETURNING r.id`
+            : `UPDATE workflow_runs SET last_heartbeat = $1, updated_at = $2
+               WHERE id = $3 AND workflow_runs.status = 'running' AND EXISTS (
+                 SELECT 1 FROM ai_jobs WHERE ai_jobs.id = workflow_runs.job_id
+                   AND ai_jobs.workflow_run_id = workflow_runs.id AND ai_jobs.status = 'running')`,
+          [at, at, claim!.run.id]
+        )
+        assert.strictEqual(DateTime.formatIso((yield* engine.store.getRun(claim!.run.id)).last_heartbeat), at, "the old beat was written")
+        const started = yield* Ref.make(0)
+        const refused = yield* Effect.flip(engine.jobs.run(job.job_id, () => Effect.as(Ref.update(started, (n) => n + 1), { ran: true })))
+        assert.strictEqual(refused._tag, "RunTaken")
+        assert.strictEqual(yield* Ref.get(started), 0, "the program was not started")
+        assert.strictEqual((yield* engine.jobs.get(job.job_id)).state, "running")
+      }).pipe(Effect.scoped), 60_000)
+
     for (const { claimedBy, eager, strip, way } of poolClaims) {
       it.live(`R8 a pool's claim takes its run, by ${way}: Jobs.run of the job it is running, before any heartbeat, fails RunTaken and the program runs once`, () =>
         Effect.gen(function*() {
@@ -298,7 +329,9 @@ for (const backend of sharedBackends) {
         const fresh = yield* Effect.flatMap(before.jobs.submit(summarize()), () => before.jobs.claimNext())
         yield* Effect.sleep("5 millis")
         yield* before.store.heartbeat(beaten!.run.id)
-        // Back to 0017: no column, 0018 (and the later, replay-safe ones) not recorded.
+        // Back to 0017: no column (nor the trigger that sets it since SQLite's 0025, PostgreSQL's 0026),
+        // 0018 (and the later, replay-safe ones) not recorded.
+        yield* rawStatement(database, backend, `DROP TRIGGER workflow_runs_beat_takes${backend.name === "PostgreSQL" ? " ON workflow_runs" : ""}`)
         yield* rawStatement(database, backend, "ALTER TABLE workflow_runs DROP COLUMN taken")
         yield* rawStatement(database, backend, "DELETE FROM ai_job_model_migrations WHERE migration_id >= 18")
         // A store opened now migrates.

@@ -20,6 +20,7 @@ import { buildReferencePg } from "../fixtures/referenceDatabase.js"
 import { connectPg, freshPgDatabase, type PgClient, rawPgClient } from "../support/pg-database.js"
 import { startedJob } from "./fixtures.js"
 import { named, planModes, planOf, type Sent, sentStatements, tableScans } from "./pg-plans.js"
+import { newestShipped } from "./contract/schema.js"
 
 /** The three indexes as 0015 leaves them (pg_indexes' definitions). */
 const LEAN = {
@@ -82,7 +83,7 @@ describe("issue 16 h61 migration 0015: partial indexes for the run columns (Post
       // The store migrates on start: 0015 again, on a database with rows.
       const upgraded = yield* Layer.build(Layer.merge(PgStore.layer({ url: fresh }), rawPgClient(fresh)))
       assert.deepStrictEqual(yield* Effect.provide(runIndexes, upgraded), LEAN, "from 0014")
-      assert.strictEqual(yield* Effect.provide(Effect.flatMap(JobStore, (store) => store.schemaVersion), upgraded), 25)
+      assert.strictEqual(yield* Effect.provide(Effect.flatMap(JobStore, (store) => store.schemaVersion), upgraded), newestShipped("pg"))
 
       const legacy = yield* freshPgDatabase("0015 reference")
       yield* Effect.provide(buildReferencePg, yield* Layer.build(rawPgClient(legacy)))

@@ -69,10 +69,13 @@ export const makeOfferMethods = (context: PgContext) => {
       if (job === undefined) return "stale" as const
       const at = instantParam(yield* DateTime.now)
       const [runRow] = yield* run(sql`
-        UPDATE workflow_runs SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = ${markTaken}
+        UPDATE workflow_runs SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
         WHERE id = ${taken.run_id} AND status = 'running' AND NOT taken
         RETURNING ${runColumns}`)
       if (runRow === undefined) return "stale" as const
+      // A beat leaving the run untaken would be taken by 0026's trigger (an old worker's beat):
+      // for a caller's claim it is cleared after, its heartbeat unchanged.
+      if (!markTaken) yield* run(sql`UPDATE workflow_runs SET taken = false WHERE id = ${taken.run_id}`)
       return { job: yield* decode.aiJob(job), run: yield* decode.run(runRow) } satisfies Claim
     })
 

@@ -37,10 +37,12 @@ const oldestText = (kinds: ReadonlyArray<JobKind> | undefined) => `
   ORDER BY run_offers.offered_at, run_offers.run_id
   LIMIT 1`
 
-// `taken` is 1 for a pool, which runs the run itself; 0 for a claim handed to a caller (Jobs.run takes it).
-const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = ?
+// Taken for a pool, which runs the run itself. A claim handed to a caller (Jobs.run takes it) is
+// cleared after (UNTAKE): a beat leaving the run untaken would be taken by 0025's trigger (an old worker's beat).
+const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = 1
   WHERE id = ? AND status = 'running' AND taken = 0
   RETURNING *`
+const UNTAKE = "UPDATE workflow_runs SET taken = 0 WHERE id = ?"
 
 export const makeOfferMethods = ({ exec, transaction }: SqliteContext) => {
   const offerRun: NonNullable<Service["offerRun"]> = (runId) =>
@@ -64,9 +66,10 @@ export const makeOfferMethods = ({ exec, transaction }: SqliteContext) => {
       const runId = job.workflow_run_id!
       yield* exec("DELETE FROM run_offers WHERE run_id = ?", [runId])
       const at = storedInstant(yield* DateTime.now)
-      const [run] = yield* exec(BEAT, [at, at, options.leaveUntaken === true ? 0 : 1, runId])
+      const [run] = yield* exec(BEAT, [at, at, runId])
       // Current a statement ago, under the same write lock.
       if (run === undefined) return null
+      if (options.leaveUntaken === true) yield* exec(UNTAKE, [runId])
       return { job, run: yield* decode.run(run) } satisfies Claim
     }))
     return Effect.flatMap(exec("SELECT 1 FROM run_offers LIMIT 1"), (rows) => rows.length === 0 ? Effect.succeed(null) : take).pipe(

@@ -8,12 +8,23 @@ import { readdirSync } from "node:fs"
 import { JobStore } from "../../../src/store/JobStore.js"
 import { type Backend, storeTest } from "../../support/backend.js"
 
-/** The highest `NNNN` among the dialect's shipped migration files. */
-export const newestShipped = (dialect: "sqlite" | "pg"): number =>
-  Math.max(...readdirSync(new URL(`../../../migrations/${dialect}/`, import.meta.url))
+/** The `NNNN` of every shipped migration file of the dialect, in order. */
+const shippedIds = (dialect: "sqlite" | "pg"): ReadonlyArray<number> =>
+  readdirSync(new URL(`../../../migrations/${dialect}/`, import.meta.url))
     .map((file) => /^(\d{4})_\w+\.sql$/.exec(file)?.[1])
     .filter((id): id is string => id !== undefined)
-    .map(Number))
+    .map(Number)
+    .sort((a, b) => a - b)
+
+/** The highest `NNNN` among the dialect's shipped migration files. */
+export const newestShipped = (dialect: "sqlite" | "pg"): number => Math.max(...shippedIds(dialect))
+
+/**
+ * The shipped migrations from `first` on: what a migration applies on a
+ * database put back to before `first` (a test of one migration, kept true when later ones ship).
+ */
+export const shippedFrom = (dialect: "sqlite" | "pg", first: number): ReadonlyArray<number> =>
+  shippedIds(dialect).filter((id) => id >= first)
 
 /** schemaVersion contract tests. */
 export const schemaContract = (backend: Backend): void => {
