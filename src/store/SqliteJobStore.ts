@@ -290,7 +290,8 @@ export const layer = (
       Layer.provide(openClient({ filename: options.filename, readonly: true, disableWAL: true }))
     )
     : layerFromClient(options).pipe(Layer.provide(openClient({ filename: options.filename })))
-  return isFilePath(options.filename) ? Layer.mapError(store, (error) => explainRefusal(options.filename, readonly, error)) : store
+  // A name that is not text is refused by `openClient`, before SQLite sees it.
+  return typeof options.filename === "string" && isFilePath(options.filename) ? Layer.mapError(store, (error) => explainRefusal(options.filename, readonly, error)) : store
 }
 
 /**
