@@ -18,6 +18,7 @@ import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
 import { JobStore } from "../store/JobStore.js"
 import { newestSchemaVersion as newestPg } from "../store/pg/migrations.js"
+import { folderWritable, isWal, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
 import { newestSchemaVersion as newestSqlite } from "../store/sqlite/migrations.js"
 import * as Storage from "../store/DatabaseUrl.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
@@ -85,34 +86,6 @@ export const enableSqliteUris = (): void => {
   process.env["SQLITE_USE_URI"] ??= "1"
 }
 
-/** Whether a SQLite file is in WAL mode: its header's read and write versions are 2. */
-const isWal = (filename: string): boolean => {
-  try {
-    const header = Buffer.alloc(20)
-    const fd = fs.openSync(filename, "r")
-    try {
-      fs.readSync(fd, header, 0, 20, 0)
-    } finally {
-      fs.closeSync(fd)
-    }
-    return header.toString("latin1", 0, 16) === "SQLite format 3\0" && header[18] === 2 && header[19] === 2
-  } catch {
-    return false
-  }
-}
-
-const writable = (filename: string): boolean => {
-  try {
-    fs.accessSync(filename, fs.constants.W_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Whether files may be created beside `filename` (SQLite's `-wal`, `-shm` and `-journal`). */
-const folderWritable = (filename: string): boolean => writable(path.dirname(path.resolve(filename)))
-
 /**
  * The name to open a SQLite file read-only by. A WAL database needs a shared
  * memory file (`-shm`) beside it: when we may not write the database or its
@@ -155,26 +128,6 @@ const walSnapshot = (filename: string): string => {
   fs.copyFileSync(filename, copy)
   fs.copyFileSync(`${filename}-wal`, `${copy}-wal`)
   return copy
-}
-
-/**
- * Why SQLite could not change `filename` though the file itself is writable:
- * its folder is read-only, and the journal it writes beside the file (`-wal`
- * and `-shm` in WAL mode, else `-journal`) is not there to reuse.
- */
-const folderRefusal = (filename: string): string | undefined =>
-  folderWritable(filename) || (isWal(filename) && writable(`${filename}-wal`) && writable(`${filename}-shm`))
-    ? undefined
-    : "its folder is read-only, and SQLite writes its journal files beside the database"
-
-/**
- * Why SQLite could not change `filename` though the file itself is writable:
- * a journal file beside it (`-wal`, `-shm`, `-journal`) is there and
- * read-only. SQLite opened it and failed at the first write or read of it.
- */
-const sideFileRefusal = (filename: string): string | undefined => {
-  const side = ["-wal", "-shm", "-journal"].map((suffix) => `${filename}${suffix}`).find((name) => fs.existsSync(name) && !writable(name))
-  return side === undefined ? undefined : `its journal file ${path.basename(side)} beside it is read-only`
 }
 
 /** What `filename` is when it exists and is not a regular file (symbolic links followed): `a directory`, `a named pipe`, …. */
@@ -221,7 +174,7 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
     // SQLite would open it anyway, read-only, and fail at the first write, after creating its WAL files beside it
     // (migrate too, an existing file: "attempt to write a readonly database").
     if (options.readonly === true) return Effect.void
-    const refusal = writable(target.filename) ? sideFileRefusal(target.filename) ?? folderRefusal(target.filename) : "the file is read-only"
+    const refusal = writeRefusal(target.filename)
     return refusal === undefined ? Effect.void : Effect.fail(new OperationFailed({ message: `cannot change ${database.display}: ${refusal}` }))
   })
   const store = Layer.unwrapEffect(Effect.sync(() =>

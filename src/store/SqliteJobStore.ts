@@ -43,6 +43,7 @@ import { makeContext } from "./sqlite/context.js"
 import { sqliteDatabaseIdentity } from "./sqlite/databaseIdentity.js"
 import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
+import { openRefusal } from "./sqlite/fileAccess.js"
 import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
 import { unknownStoreOptions } from "./internal/storageError.js"
@@ -59,6 +60,9 @@ export interface SqliteStoreOptions {
   /**
    * Open an existing file read-only: no migrations, the journal mode left as
    * it is, and any write fails with `StorageError`. For tools that only read.
+   * Works on a file and folder this process may not write, except a WAL file
+   * with no `-shm` beside it (none is made in a read-only folder): then a
+   * `StorageError` says so (sqlite/fileAccess.ts).
    */
   readonly readonly?: boolean | undefined
   /**
@@ -279,12 +283,27 @@ export const layer = (
   // Refused before the file is opened (or created): bad options change nothing.
   const refused = optionsRefusal(options)
   if (refused !== undefined) return Layer.fail(refused)
-  return options.readonly === true
+  const readonly = options.readonly === true
+  const store = readonly
     // Switching to WAL is a write: a read-only connection keeps the file's journal mode.
     ? layerFromClient({ ...options, migrate: false }).pipe(
       Layer.provide(openClient({ filename: options.filename, readonly: true, disableWAL: true }))
     )
     : layerFromClient(options).pipe(Layer.provide(openClient({ filename: options.filename })))
+  // A name that is not text is refused by `openClient`, before SQLite sees it.
+  return typeof options.filename === "string" && isFilePath(options.filename) ? Layer.mapError(store, (error) => explainRefusal(options.filename, readonly, error)) : store
+}
+
+/**
+ * SQLite's refusal of a file this process may not write or read ("attempt
+ * to write a readonly database", met wherever the open first touched the
+ * file) as a `StorageError` naming the file and what stops this process
+ * (sqlite/fileAccess.ts); any other error as it is. Only on failure.
+ */
+const explainRefusal = <E>(filename: string, readonly: boolean, error: E): E | StorageError => {
+  if (!(error instanceof StorageError)) return error
+  const refusal = openRefusal(filename, readonly, error)
+  return refusal === undefined ? error : new StorageError({ operation: `SqliteStore.open ${JSON.stringify(filename)}`, cause: refusal })
 }
 
 /** `layer` with its options read from Effect `Config` (e.g. environment variables). */

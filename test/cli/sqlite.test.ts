@@ -185,6 +185,24 @@ describe("ai-jobs on a SQLite file", () => {
       }
     })
 
+    it("R17 read commands on a SQLite file this user may not read fail with one line naming the file and why, not SQLite's \"unable to open database file\"", async () => {
+      const dir = tempDir("unreadable")
+      const file = path.join(dir, "jobs.db")
+      assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
+      const job = await failedJob(file)
+      fs.chmodSync(file, 0o000)
+      fs.chmodSync(dir, 0o555)
+      // Root reads any file: read as the `postgres` user.
+      for (const args of [["jobs", "list"], ["jobs", "show", job.job_id.slice(-8)], ["events"]]) {
+        assertOneLineError(
+          await runCli([...args, "--database", file], { user: "postgres", cwd: dir }),
+          1,
+          /^error: cannot open database .*jobs\.db: HSK-500-DB: Storage failed during SqliteStore\.open ".*jobs\.db": this process cannot read it: the file is not readable$/
+        )
+      }
+      assert.deepStrictEqual(fs.readdirSync(dir), ["jobs.db"])
+    })
+
     it("R17 a WAL file in a read-only folder whose -wal holds committed changes (no -shm beside it) is read with them, and nothing is written there", async () => {
       const source = tempDir("readonly-wal-source")
       const sourceFile = path.join(source, "jobs.db")

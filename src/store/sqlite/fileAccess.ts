@@ -1,0 +1,122 @@
+/**
+ * What this process may do with a SQLite file and the journal files SQLite
+ * keeps beside it (`-wal` and `-shm` in WAL mode, else `-journal`), from the
+ * file system: the words of an open that SQLite refused ("attempt to write a
+ * readonly database" says neither which file nor what to do). Read only on a
+ * failure path, and by the CLI before it opens a file (src/cli/database.ts).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+/** Whether a SQLite file is in WAL mode: its header's read and write versions are 2. */
+export const isWal = (filename: string): boolean => {
+  try {
+    const header = Buffer.alloc(20)
+    const fd = fs.openSync(filename, "r")
+    try {
+      fs.readSync(fd, header, 0, 20, 0)
+    } finally {
+      fs.closeSync(fd)
+    }
+    return header.toString("latin1", 0, 16) === "SQLite format 3\0" && header[18] === 2 && header[19] === 2
+  } catch {
+    return false
+  }
+}
+
+const may = (filename: string, mode: number): boolean => {
+  try {
+    fs.accessSync(filename, mode)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Whether this process may write `filename`. */
+export const writable = (filename: string): boolean => may(filename, fs.constants.W_OK)
+
+/** Whether files may be created beside `filename` (SQLite's `-wal`, `-shm` and `-journal`). */
+export const folderWritable = (filename: string): boolean => may(path.dirname(path.resolve(filename)), fs.constants.W_OK | fs.constants.X_OK)
+
+/**
+ * Why SQLite could not change `filename` though the file itself is writable:
+ * its folder is read-only, and the journal it writes beside the file (`-wal`
+ * and `-shm` in WAL mode, else `-journal`) is not there to reuse.
+ */
+export const folderRefusal = (filename: string): string | undefined =>
+  folderWritable(filename) || (isWal(filename) && writable(`${filename}-wal`) && writable(`${filename}-shm`))
+    ? undefined
+    : "its folder is read-only, and SQLite writes its journal files beside the database"
+
+/**
+ * Why SQLite could not change `filename` though the file itself is writable:
+ * a journal file beside it (`-wal`, `-shm`, `-journal`) is there and
+ * read-only. SQLite opened it and failed at the first write or read of it.
+ */
+export const sideFileRefusal = (filename: string): string | undefined => {
+  const side = ["-wal", "-shm", "-journal"].map((suffix) => `${filename}${suffix}`).find((name) => fs.existsSync(name) && !writable(name))
+  return side === undefined ? undefined : `its journal file ${path.basename(side)} beside it is read-only`
+}
+
+/** Why this process cannot write `filename`, or undefined when nothing on the file system says so. */
+export const writeRefusal = (filename: string): string | undefined =>
+  writable(filename) ? sideFileRefusal(filename) ?? folderRefusal(filename) : "the file is read-only"
+
+/**
+ * Why a read-only connection cannot read `filename`, or undefined when
+ * nothing on the file system says so. A WAL database is read through its
+ * shared-memory file (`-shm`, https://www.sqlite.org/wal.html, "read-only
+ * databases"): one that is not there must be created, and a folder this
+ * process may not write cannot take it. (Reading the file as immutable
+ * instead would be wrong as soon as anyone writes it: SQLite would take no
+ * lock, miss every later commit and read pages a checkpoint is rewriting.)
+ */
+export const readRefusal = (filename: string): string | undefined => {
+  if (!fs.existsSync(filename)) return "there is no such file"
+  if (!may(filename, fs.constants.R_OK)) return "the file is not readable"
+  if (!isWal(filename)) return undefined
+  const shm = `${filename}-shm`
+  if (fs.existsSync(shm)) return may(shm, fs.constants.R_OK) ? undefined : `its shared-memory file ${path.basename(shm)} beside it is not readable`
+  return folderWritable(filename)
+    ? undefined
+    : `it is a WAL database, read through a shared-memory file ${path.basename(shm)} beside it, and none is there ` +
+      "(no connection has it open) nor can be made (the folder is read-only): read it while a process that may " +
+      "write it has it open, let this process write the folder, or read a copy"
+}
+
+/** The SQLite result code (`SQLITE_READONLY_DIRECTORY`, …) of `error` or of one of its causes. */
+const sqliteCode = (error: unknown): string | undefined => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { readonly code?: unknown }).code
+    if (typeof code === "string" && code.startsWith("SQLITE_")) return code
+    current = (current as { readonly cause?: unknown }).cause
+  }
+  return undefined
+}
+
+/**
+ * Why opening `filename` failed, in words naming what stops this process,
+ * when `error` is SQLite's refusal to open, read or write it (a
+ * `SQLITE_READONLY…`, `SQLITE_CANTOPEN…` or `SQLITE_PERM` code) and the file
+ * system says why; else undefined. The error keeps SQLite's `code`.
+ */
+export const openRefusal = (filename: string, readonly: boolean, error: unknown): Error | undefined => {
+  const code = sqliteCode(error)
+  if (code === undefined || !/^SQLITE_(READONLY|CANTOPEN|PERM)/.test(code)) return undefined
+  const cannotRead = readRefusal(filename)
+  if (readonly) return cannotRead === undefined ? undefined : Object.assign(new Error(`this process cannot read it: ${cannotRead}`), { code })
+  if (!fs.existsSync(filename)) {
+    return folderWritable(filename) ? undefined : Object.assign(new Error("there is no such file, and its folder is read-only"), { code })
+  }
+  const cannotWrite = writeRefusal(filename)
+  if (cannotWrite === undefined) return undefined
+  return Object.assign(
+    new Error(
+      `this process cannot write it: ${cannotWrite}` +
+        (cannotRead === undefined ? "; open it with readonly: true (sqlite:<path>?mode=ro) to read it" : `; nor read it: ${cannotRead}`)
+    ),
+    { code }
+  )
+}

@@ -1,0 +1,124 @@
+/**
+ * The SQLite store on a file this process may not write (R17): `readonly: true`
+ * reads what can be read soundly, and an open SQLite refuses is a
+ * `StorageError` naming the file and what stops the process — not SQLite's
+ * "attempt to write a readonly database". The stores are opened in a child
+ * process run as the `postgres` system user, since root ignores permissions.
+ */
+import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Storage from "../../src/store/DatabaseUrl.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import { nodeArgsFor } from "../support/bundle.js"
+import { tempSqliteFile } from "../support/stores.js"
+import { openSqlite } from "../reliability/snapshot.js"
+import { newJob } from "./fixtures.js"
+
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), "list-jobs-child.ts")
+
+interface Listed {
+  readonly jobs?: ReadonlyArray<string>
+  readonly error?: { readonly _tag: string; readonly operation?: string; readonly message: string; readonly code?: string }
+}
+
+/** Lists the jobs of `filename` through a store built with `options`, in a child run as `postgres` (when the tests run as root). */
+const listAsPostgres = async (filename: string, options: Storage.StorageOptions): Promise<Listed> => {
+  const line = [process.execPath, ...await nodeArgsFor(child), filename, JSON.stringify(options)]
+  const [file, args] = process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", ...line]] : [line[0]!, line.slice(1)]
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { cwd: "/", timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error !== null) return reject(new Error(`${error.message}\n${stderr}`))
+      resolve(JSON.parse(stdout) as Listed)
+    })
+  })
+}
+
+/** A migrated database holding one job, closed (nothing left beside it), in a folder of its own: its path and the job's id. */
+const seeded = async (label: string, journal: "wal" | "delete"): Promise<{ readonly file: string; readonly jobId: string }> => {
+  const file = tempSqliteFile(label)
+  const job = await Effect.runPromise(
+    Effect.flatMap(JobStore, (store) => store.createJob(newJob())).pipe(Effect.provide(Storage.layerFromUrl(file)))
+  )
+  if (journal === "delete") {
+    const db = openSqlite(file)
+    db.pragma("journal_mode = DELETE")
+    db.close()
+  }
+  return { file, jobId: job.job_id }
+}
+
+/** What a folder holds, each file's bytes as a hash. */
+const contents = (dir: string) =>
+  Object.fromEntries(fs.readdirSync(dir).sort().map((name) => [name, createHash("sha256").update(fs.readFileSync(path.join(dir, name))).digest("hex")]))
+
+/** Makes `file` and everything beside it read-only (0444), and its folder too (0555). */
+const readOnly = (file: string, fileMode = 0o444) => {
+  const dir = path.dirname(file)
+  for (const name of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, name), fileMode)
+  fs.chmodSync(dir, 0o555)
+  return dir
+}
+
+const assertRefused = (listed: Listed, file: string, why: RegExp) => {
+  assert.isDefined(listed.error, JSON.stringify(listed))
+  assert.strictEqual(listed.error?._tag, "StorageError")
+  assert.strictEqual(listed.error?.operation, `SqliteStore.open ${JSON.stringify(file)}`)
+  assert.match(listed.error?.message ?? "", why)
+  assert.notMatch(listed.error?.message ?? "", /attempt to write a readonly database/)
+}
+
+describe("SQLite store on a file this process may not write", { timeout: 120_000 }, () => {
+  it("R17 a rollback-journal file, read-only in a read-only folder: readonly reads it; the default open is refused naming the file, the read-only file and readonly: true", async () => {
+    const { file, jobId } = await seeded("perm-delete", "delete")
+    const dir = readOnly(file)
+    const before = contents(dir)
+    assert.deepStrictEqual(await listAsPostgres(file, { readonly: true }), { jobs: [jobId] })
+    assertRefused(
+      await listAsPostgres(file, {}),
+      file,
+      /: this process cannot write it: the file is read-only; open it with readonly: true \(sqlite:<path>\?mode=ro\) to read it$/
+    )
+    assert.deepStrictEqual(contents(dir), before, "nothing written, nothing created beside it")
+  })
+
+  it("R17 a WAL file in a read-only folder with its -wal and -shm beside it (read-only too): readonly reads it and writes nothing", async () => {
+    const { file, jobId } = await seeded("perm-wal-shm", "wal")
+    // A connection left open: its -wal and -shm stay beside the file, copied as a live database's backup would be.
+    const holder = openSqlite(file)
+    holder.prepare("SELECT count(*) FROM ai_jobs").all()
+    const copy = path.join(path.dirname(tempSqliteFile("perm-wal-shm-copy")), "jobs.db")
+    for (const suffix of ["", "-wal", "-shm"]) fs.copyFileSync(`${file}${suffix}`, `${copy}${suffix}`)
+    holder.close()
+    const dir = readOnly(copy)
+    const before = contents(dir)
+    assert.deepStrictEqual(await listAsPostgres(copy, { readonly: true }), { jobs: [jobId] })
+    assert.deepStrictEqual(contents(dir), before)
+  })
+
+  it("R17 a WAL file in a read-only folder with no -shm beside it: readonly is a StorageError naming the file and the -shm it cannot make, not \"attempt to write a readonly database\"; the default open says so too", async () => {
+    const { file } = await seeded("perm-wal", "wal")
+    const dir = readOnly(file)
+    const before = contents(dir)
+    assert.deepStrictEqual(Object.keys(before), ["jobs.db"])
+    const listed = await listAsPostgres(file, { readonly: true })
+    assertRefused(
+      listed,
+      file,
+      /: this process cannot read it: it is a WAL database, read through a shared-memory file jobs\.db-shm beside it, and none is there \(no connection has it open\) nor can be made \(the folder is read-only\)/
+    )
+    assert.strictEqual(listed.error?.code, "SQLITE_READONLY_DIRECTORY", "SQLite's code is kept")
+    assertRefused(await listAsPostgres(file, {}), file, /: this process cannot write it: the file is read-only; nor read it: it is a WAL database/)
+    assert.deepStrictEqual(contents(dir), before)
+  })
+
+  it("R17 a file this process may not read: readonly is a StorageError saying so", async () => {
+    const { file } = await seeded("perm-unreadable", "wal")
+    readOnly(file, 0o000)
+    assertRefused(await listAsPostgres(file, { readonly: true }), file, /: this process cannot read it: the file is not readable$/)
+  })
+})
