@@ -56,21 +56,51 @@ const badKeyReason = (key: string): string | null =>
 const kindOf = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value)
 
 /**
+ * A boxed primitive (`new Number(5)`, `new String("ab")`, `Object(1n)`), named; undefined for any
+ * other object. Its value is in an internal slot: copied key by key, a Number or Boolean is `{}` and
+ * a String `{"0": "a", "1": "b"}`. Told by the brand check each `valueOf` makes (it throws on any
+ * other object), which no prototype trick or `Symbol.toStringTag` fools.
+ */
+const boxedKind = (value: object): string | undefined => {
+  for (const [name, valueOf] of BOXED) {
+    try {
+      valueOf.call(value)
+      return `a boxed ${name} (new ${name}(…)): pass the ${name.toLowerCase()} itself`
+    } catch {
+      // not this kind
+    }
+  }
+  return undefined
+}
+const BOXED: ReadonlyArray<readonly [string, () => unknown]> = [
+  ["Number", Number.prototype.valueOf],
+  ["String", String.prototype.valueOf],
+  ["Boolean", Boolean.prototype.valueOf],
+  ["BigInt", BigInt.prototype.valueOf],
+  ["Symbol", Symbol.prototype.valueOf]
+]
+
+/**
  * A built-in object whose content is not in its own enumerable keys, named; undefined for any
- * other object. Copied key by key, a Date, a Map or a Set would be stored as `{}` and a Buffer as
- * `{"0": …}`: refused instead, as a bigint is. Plain objects (and class instances, whose fields
- * are their keys) are copied.
+ * other object. Copied key by key, a Date, a Map or a Set would be stored as `{}`, a Buffer as
+ * `{"0": …}`, a boxed primitive or an Error as `{}` (a String as its characters): refused
+ * instead, as a bigint is. Plain objects (and class instances, whose fields are their keys) are
+ * copied; a class's `#private` fields cannot be seen from outside it, so they are not kept.
  */
 const opaqueKind = (value: object): string | undefined => {
   const prototype: unknown = Object.getPrototypeOf(value)
   if (prototype === Object.prototype || prototype === null) return undefined
   if (value instanceof Date) return "a Date (convert it, e.g. with toISOString())"
+  const boxed = boxedKind(value)
+  if (boxed !== undefined) return boxed
+  // Its message and stack are its own keys, but not enumerable ones: copied, it is `{}`.
+  if (value instanceof Error) return "an Error (pass what it says instead, e.g. { message: error.message })"
   if (value instanceof Map) return "a Map"
   if (value instanceof Set) return "a Set"
   if (value instanceof RegExp) return "a RegExp"
   if (value instanceof Promise) return "a Promise"
-  if (value instanceof WeakMap || value instanceof WeakSet) return "a weak collection"
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return "binary data (a Buffer, typed array or ArrayBuffer)"
+  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) return "a weak collection or reference"
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return "binary data (a Buffer, typed array or ArrayBuffer)"
   // JSON text holds what its toJSON returns (an Effect Option's `_tag` lives on its prototype): its own fields are not it.
   if (typeof (value as { readonly toJSON?: unknown }).toJSON === "function") {
     return "an object with a toJSON method (its JSON form is what toJSON returns, not its fields: pass that instead)"

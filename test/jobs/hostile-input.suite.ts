@@ -387,7 +387,14 @@ export const runHostileInputSuite = (backend: Backend) => {
         // JSON.stringify writes each as null: refused, never stored as null (0023's raw-SQL twin is 1e400).
         ["Infinity", Number.POSITIVE_INFINITY, "", /finite number .*actual Infinity/],
         ["-Infinity deep in an object", { deep: { n: Number.NEGATIVE_INFINITY } }, "deep.n", /finite number .*actual -Infinity/],
-        ["NaN", Number.NaN, "", /finite number .*actual NaN/]
+        ["NaN", Number.NaN, "", /finite number .*actual NaN/],
+        // Stored as {}, {"0":"a","1":"b"}, {} and {} (found by an outside probe): their content is in no own key.
+        ["a boxed Number", { n: new Number(5) }, "n", /boxed Number/],
+        ["a boxed String", { s: new String("ab") }, "s", /boxed String/],
+        ["a boxed Boolean", { b: new Boolean(false) }, "b", /boxed Boolean/],
+        ["a boxed BigInt", { i: Object(1n) }, "i", /boxed BigInt/],
+        ["an Error", { e: new Error("boom") }, "e", /an Error/],
+        ["an Error subclass", { e: new TypeError("boom") }, "e", /an Error/]
       ]
     }
     const under = (prefix: string, path: string) => (path === "" ? prefix : prefix === "" ? path : `${prefix}.${path}`)
