@@ -7,7 +7,7 @@ import { JobId, TraceId, WorkflowRunId } from "./Ids.js"
 import { JobKind } from "./JobKind.js"
 import { JobMetrics } from "./JobMetrics.js"
 import { AccessMode, JobState, SafetyMode } from "./JobState.js"
-import { Json } from "./Json.js"
+import { Json, JsonPayload } from "./Json.js"
 import { atMostCharacters, hasText, NonEmptyText, Text } from "./Text.js"
 import { isRfc3339, Timestamp, TimestampFromSelf } from "./Timestamp.js"
 import { BackoffMillis, JobBackoff, MAX_ATTEMPTS_LIMIT, MaxAttempts } from "./RetryPolicy.js"
@@ -138,7 +138,7 @@ export const NewAiJob = Schema.Struct({
   safety_mode: SafetyMode,
   entity_refs: Schema.optionalWith(Schema.Array(EntityRef), { default: () => [], exact: true }),
   planned_operations: Schema.optionalWith(Schema.Array(PlannedOperation), { default: () => [], exact: true }),
-  job_inputs: Schema.optionalWith(Schema.NullOr(Json), { default: () => null, exact: true }),
+  job_inputs: Schema.optionalWith(Schema.NullOr(JsonPayload), { default: () => null, exact: true }),
   status_reason: Schema.optionalWith(Text, { default: () => "", exact: true }),
   is_pinned: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true }),
   job_id: Schema.optionalWith(JobId, { exact: true }),

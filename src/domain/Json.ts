@@ -19,6 +19,10 @@
  * rather than its fields. And a caller's value that throws while it is read
  * (a getter, a Proxy trap) is refused where it threw, as bad input, not a
  * defect.
+ *
+ * A value a caller gives to be stored (`JsonPayload`) is bounded in size as
+ * well: at most `MAX_JSON_BYTES` of JSON text, the same on both stores (see
+ * there). Values read back are not: a row written before the bound still reads.
  */
 import * as Either from "effect/Either"
 import type * as FastCheck from "effect/FastCheck"
@@ -34,6 +38,28 @@ export type Json = null | boolean | number | string | ReadonlyArray<Json> | { re
 
 /** A JSON object: an event body, say. */
 export type JsonObject = { readonly [key: string]: Json }
+
+/**
+ * The most JSON text, in UTF-8 bytes (`JSON.stringify`'s form), one value a
+ * caller gives to be stored may hold: 32 MiB. PostgreSQL's `jsonb` holds no
+ * string of 2^28 bytes or more, and no array or object whose elements take
+ * 2^28 bytes or more in its binary form — up to six times the text (`[0,0,…]`:
+ * two bytes of text, twelve of `jsonb` per element) — and V8's longest string
+ * is 2^29 − 24 characters. 32 MiB of text stays under all three, so a value
+ * one store takes the other takes too; past it, both refuse it alike.
+ */
+export const MAX_JSON_BYTES = 32 * 1024 * 1024
+
+/**
+ * Bounds on a value's JSON text size in UTF-8 bytes, summed during the walk at
+ * a few additions a node: `min` counts each character of text once and each
+ * number as one digit, `max` each character as six (`\u001f`) and each
+ * number as 24 (`-1.7976931348623157e+308`).
+ */
+interface Size {
+  min: number
+  max: number
+}
 
 /** Why a value was refused, and where. */
 class Refused {
@@ -56,21 +82,51 @@ const badKeyReason = (key: string): string | null =>
 const kindOf = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value)
 
 /**
+ * A boxed primitive (`new Number(5)`, `new String("ab")`, `Object(1n)`), named; undefined for any
+ * other object. Its value is in an internal slot: copied key by key, a Number or Boolean is `{}` and
+ * a String `{"0": "a", "1": "b"}`. Told by the brand check each `valueOf` makes (it throws on any
+ * other object), which no prototype trick or `Symbol.toStringTag` fools.
+ */
+const boxedKind = (value: object): string | undefined => {
+  for (const [name, valueOf] of BOXED) {
+    try {
+      valueOf.call(value)
+      return `a boxed ${name} (new ${name}(…)): pass the ${name.toLowerCase()} itself`
+    } catch {
+      // not this kind
+    }
+  }
+  return undefined
+}
+const BOXED: ReadonlyArray<readonly [string, () => unknown]> = [
+  ["Number", Number.prototype.valueOf],
+  ["String", String.prototype.valueOf],
+  ["Boolean", Boolean.prototype.valueOf],
+  ["BigInt", BigInt.prototype.valueOf],
+  ["Symbol", Symbol.prototype.valueOf]
+]
+
+/**
  * A built-in object whose content is not in its own enumerable keys, named; undefined for any
- * other object. Copied key by key, a Date, a Map or a Set would be stored as `{}` and a Buffer as
- * `{"0": …}`: refused instead, as a bigint is. Plain objects (and class instances, whose fields
- * are their keys) are copied.
+ * other object. Copied key by key, a Date, a Map or a Set would be stored as `{}`, a Buffer as
+ * `{"0": …}`, a boxed primitive or an Error as `{}` (a String as its characters): refused
+ * instead, as a bigint is. Plain objects (and class instances, whose fields are their keys) are
+ * copied; a class's `#private` fields cannot be seen from outside it, so they are not kept.
  */
 const opaqueKind = (value: object): string | undefined => {
   const prototype: unknown = Object.getPrototypeOf(value)
   if (prototype === Object.prototype || prototype === null) return undefined
   if (value instanceof Date) return "a Date (convert it, e.g. with toISOString())"
+  const boxed = boxedKind(value)
+  if (boxed !== undefined) return boxed
+  // Its message and stack are its own keys, but not enumerable ones: copied, it is `{}`.
+  if (value instanceof Error) return "an Error (pass what it says instead, e.g. { message: error.message })"
   if (value instanceof Map) return "a Map"
   if (value instanceof Set) return "a Set"
   if (value instanceof RegExp) return "a RegExp"
   if (value instanceof Promise) return "a Promise"
-  if (value instanceof WeakMap || value instanceof WeakSet) return "a weak collection"
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return "binary data (a Buffer, typed array or ArrayBuffer)"
+  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) return "a weak collection or reference"
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return "binary data (a Buffer, typed array or ArrayBuffer)"
   // JSON text holds what its toJSON returns (an Effect Option's `_tag` lives on its prototype): its own fields are not it.
   if (typeof (value as { readonly toJSON?: unknown }).toJSON === "function") {
     return "an object with a toJSON method (its JSON form is what toJSON returns, not its fields: pass that instead)"
@@ -102,23 +158,37 @@ const lostKeysReason = (value: object, isArray: boolean): string | undefined => 
 }
 
 /** A checked copy of `value`; throws `Refused`, and only that. Recursion is safe: depth is bounded before and during the walk. */
-const copy = (value: unknown, path: ReadonlyArray<PropertyKey>): Json => {
+const copy = (value: unknown, path: ReadonlyArray<PropertyKey>, size: Size): Json => {
   switch (typeof value) {
     case "boolean":
+      size.min += 5
+      size.max += 5
       return value
     case "number":
       // JSON text has no -0 (it writes "0"): the copy says 0, as the stored value will.
-      if (Number.isFinite(value)) return value === 0 ? 0 : value
+      if (Number.isFinite(value)) {
+        size.min += 1
+        size.max += 24
+        return value === 0 ? 0 : value
+      }
       throw new Refused(path, value, `Expected a finite number (JSON has no NaN or Infinity), actual ${value}`)
     case "string":
-      if (isStorable(value)) return value
+      if (isStorable(value)) {
+        size.min += value.length + 2
+        size.max += 6 * value.length + 2
+        return value
+      }
       throw new Refused(path, value, "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate: neither can be stored as UTF-8 text")
     case "object": {
-      if (value === null) return null
+      if (value === null) {
+        size.min += 4
+        size.max += 4
+        return null
+      }
       // The depth was bounded before the walk, but a value that reads differently twice (a Proxy) could deepen since.
       if (path.length >= MAX_DEPTH) throw new Refused(path, value, tooDeepMessage)
       try {
-        return copyObject(value, path)
+        return copyObject(value, path, size)
       } catch (error) {
         if (error instanceof Refused) throw error
         throw new Refused(path, undefined, readThrew(error))
@@ -139,7 +209,7 @@ const read = (object: object, key: string | number, path: ReadonlyArray<Property
 }
 
 /** A checked copy of an array or object (see `copy`); a read that throws escapes to `copy`, which refuses it. */
-const copyObject = (value: object, path: ReadonlyArray<PropertyKey>): Json => {
+const copyObject = (value: object, path: ReadonlyArray<PropertyKey>, size: Size): Json => {
   const isArray = Array.isArray(value)
   const lost = lostKeysReason(value, isArray)
   if (lost !== undefined) throw new Refused(path, value, lost)
@@ -147,10 +217,14 @@ const copyObject = (value: object, path: ReadonlyArray<PropertyKey>): Json => {
     // Not `map`: it skips holes and keeps them, and JSON text would turn
     // each into null behind the caller's back. A hole is refused instead.
     const out: Array<Json> = new Array(value.length)
+    // Brackets and commas.
+    const punctuation = value.length === 0 ? 2 : value.length + 1
+    size.min += punctuation
+    size.max += punctuation
     for (let index = 0; index < value.length; index++) {
       const at = [...path, index]
       if (!(index in value)) throw new Refused(at, undefined, "Expected a JSON value, actual a hole (a missing array element)")
-      out[index] = copy(read(value, index, at), at)
+      out[index] = copy(read(value, index, at), at, size)
     }
     return out
   }
@@ -159,28 +233,73 @@ const copyObject = (value: object, path: ReadonlyArray<PropertyKey>): Json => {
     throw new Refused(path, value, `Expected a JSON value (null, a boolean, a finite number, text, an array or an object), actual ${opaque}`)
   }
   const out: Record<string, Json> = {}
+  // Braces, and a comma before each key but the first.
+  size.min += 1
+  size.max += 1
   for (const key of Object.keys(value)) {
     const reason = badKeyReason(key)
     // The path stops at the object: the bad key itself is not storable text.
     if (reason !== null) throw new Refused(path, value, reason)
     const at = [...path, key]
-    out[key] = copy(read(value, key, at), at)
+    // Quotes, colon and a comma (or the first key's brace).
+    size.min += key.length + 4
+    size.max += 6 * key.length + 4
+    out[key] = copy(read(value, key, at), at, size)
   }
   return out
 }
 
-/** The checked copy of `value`, or why it was refused. */
-const walk = (value: unknown, objectOnly: boolean): { readonly json: Json } | Refused => {
+/** UTF-8 bytes of `text` (a well-formed string: JSON.stringify escapes any lone surrogate). */
+const utf8Length = (text: string): number => {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i)
+    // Two bytes below U+0800, three up to U+FFFF; a surrogate pair (two units) is four bytes.
+    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xD800 && unit <= 0xDFFF) ? 1 : 2
+  }
+  return bytes
+}
+
+const tooLargeMessage = (actual: string) =>
+  `Expected JSON of at most ${MAX_JSON_BYTES} bytes (32 MiB) as text, the most a stored value may hold, actual ${actual}`
+
+/**
+ * Why `json` is past `MAX_JSON_BYTES`, or undefined. The walk's bounds decide
+ * nearly every value; only one whose bounds straddle the limit (a few MiB of
+ * text or more) is written out to be measured.
+ */
+const sizeRefusal = (json: Json, size: Size): string | undefined => {
+  if (size.max <= MAX_JSON_BYTES) return undefined
+  if (size.min > MAX_JSON_BYTES) return tooLargeMessage(`at least ${size.min} bytes`)
+  let text: string
+  try {
+    text = JSON.stringify(json)
+  } catch (error) {
+    // Longer than V8's longest string.
+    if (error instanceof RangeError) return tooLargeMessage("more than JavaScript's longest string")
+    throw error
+  }
+  if (text.length * 3 <= MAX_JSON_BYTES) return undefined
+  const bytes = text.length > MAX_JSON_BYTES ? text.length : utf8Length(text)
+  return bytes > MAX_JSON_BYTES ? tooLargeMessage(`${text.length > MAX_JSON_BYTES ? "at least " : ""}${bytes} bytes`) : undefined
+}
+
+/** The checked copy of `value`, or why it was refused; `bounded`: no larger than `MAX_JSON_BYTES` either. */
+const walk = (value: unknown, objectOnly: boolean, bounded: boolean): { readonly json: Json } | Refused => {
   if (objectOnly && (typeof value !== "object" || value === null || Array.isArray(value))) {
     return new Refused([], value, `Expected a JSON object, actual ${kindOf(value)}`)
   }
   if (nestedDeeperThan(value, MAX_DEPTH)) return new Refused([], value, tooDeepMessage)
+  const size: Size = { min: 0, max: 0 }
+  let json: Json
   try {
-    return { json: copy(value, []) }
+    json = copy(value, [], size)
   } catch (error) {
     if (error instanceof Refused) return error
     throw error
   }
+  const tooLarge = bounded ? sizeRefusal(json, size) : undefined
+  return tooLarge === undefined ? { json } : new Refused([], undefined, tooLarge)
 }
 
 /**
@@ -188,12 +307,23 @@ const walk = (value: unknown, objectOnly: boolean): { readonly json: Json } | Re
  * `Json`'s decode gives, without the Schema around it (a store's row decode, h50).
  */
 export const checkedJson = (value: unknown): Json | undefined => {
-  const result = walk(value, false)
+  const result = walk(value, false, false)
   return result instanceof Refused ? undefined : result.json
 }
 
-const check = <A extends Json>(value: unknown, ast: AST.AST, objectOnly: boolean): Either.Either<A, ParseResult.ParseIssue> => {
-  const result = walk(value, objectOnly)
+/** `checkedJson` for a value a caller gives to be stored: undefined past `MAX_JSON_BYTES` too (`JsonPayload`'s decode). */
+export const checkedJsonPayload = (value: unknown): Json | undefined => {
+  const result = walk(value, false, true)
+  return result instanceof Refused ? undefined : result.json
+}
+
+const check = <A extends Json>(
+  value: unknown,
+  ast: AST.AST,
+  objectOnly: boolean,
+  bounded: boolean
+): Either.Either<A, ParseResult.ParseIssue> => {
+  const result = walk(value, objectOnly, bounded)
   if (!(result instanceof Refused)) return Either.right(result.json as A)
   const issue = new ParseResult.Type(ast, result.actual, result.message)
   const [first, ...rest] = result.path
@@ -213,10 +343,10 @@ const equals = (a: Json, b: Json): boolean => {
     keys.every((key) => Object.prototype.hasOwnProperty.call(other, key) && equals((a as JsonObject)[key] as Json, other[key] as Json))
 }
 
-const declaration = <A extends Json>(identifier: string, objectOnly: boolean) =>
+const declaration = <A extends Json>(identifier: string, objectOnly: boolean, bounded = false) =>
   Schema.declare<A, A, readonly []>([], {
-    decode: () => (input, _, ast) => check<A>(input, ast, objectOnly),
-    encode: () => (input, _, ast) => check<A>(input, ast, objectOnly)
+    decode: () => (input, _, ast) => check<A>(input, ast, objectOnly, bounded),
+    encode: () => (input, _, ast) => check<A>(input, ast, objectOnly, bounded)
   }, {
     identifier,
     // For OpenAPI and JSON Schema (the HTTP API documents job inputs and outputs this way).
@@ -227,7 +357,7 @@ const declaration = <A extends Json>(identifier: string, objectOnly: boolean) =>
         anyOf: [{ type: "null" }, { type: "boolean" }, { type: "number" }, { type: "string" }, { type: "array" }, { type: "object" }]
       },
     arbitrary: () => (fc) =>
-      fc.jsonValue({ maxDepth: 3 }).filter((value) => !(walk(value, objectOnly) instanceof Refused)) as unknown as FastCheck.Arbitrary<A>,
+      fc.jsonValue({ maxDepth: 3 }).filter((value) => !(walk(value, objectOnly, bounded) instanceof Refused)) as unknown as FastCheck.Arbitrary<A>,
     equivalence: () => equals
   })
 
@@ -240,3 +370,13 @@ export const Json: Schema.Schema<Json> = declaration<Json>("Json", false)
 
 /** A JSON object (not an array), under the same rules as `Json`. */
 export const JsonObject: Schema.Schema<JsonObject> = declaration<JsonObject>("JsonObject", true)
+
+/**
+ * A JSON value a caller gives to be stored (job inputs and outputs, node
+ * payloads, event bodies at the store's port): `Json`, and at most
+ * `MAX_JSON_BYTES` of JSON text, so both stores take the same values.
+ */
+export const JsonPayload: Schema.Schema<Json> = declaration<Json>("JsonPayload", false, true)
+
+/** A JSON object a caller gives to be stored (an event's body), under `JsonPayload`'s rules. */
+export const JsonObjectPayload: Schema.Schema<JsonObject> = declaration<JsonObject>("JsonObjectPayload", true, true)

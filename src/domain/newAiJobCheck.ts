@@ -21,7 +21,7 @@ import { MAX_DEPTH, nestedDeeperThan } from "./depth.js"
 import { isCanonicalId, type JobId, type TraceId } from "./Ids.js"
 import { JobKinds, LegacyTerminalAlias } from "./JobKind.js"
 import { AccessModes, SafetyModes } from "./JobState.js"
-import { checkedJson } from "./Json.js"
+import { checkedJsonPayload } from "./Json.js"
 import { MAX_ATTEMPTS_LIMIT } from "./RetryPolicy.js"
 import { atMostCharacters, hasText, isStorable } from "./Text.js"
 import { TIMESTAMP_RANGE_MS } from "./Timestamp.js"
@@ -119,7 +119,7 @@ const jobInputs = (value: unknown) => {
   if (value === null) return null
   if (typeof value === "object" && nestedDeeperThan(value, MAX_DEPTH)) throw unusual
   // `Json`'s own walk, without the Schema's decode around it: the same copy, or undefined where it refuses.
-  const json = checkedJson(value)
+  const json = checkedJsonPayload(value)
   if (json === undefined) throw unusual
   return json
 }

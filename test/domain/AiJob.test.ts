@@ -92,7 +92,11 @@ describe("R5 AiJob", () => {
     ["a Date in inputs", { job_inputs: { at: new Date(0) } }],
     ["a Map in inputs", { job_inputs: { m: new Map([["a", 1]]) } }],
     ["a Set in inputs", { job_inputs: [new Set([1])] }],
-    ["a Buffer in inputs", { job_inputs: { b: Buffer.from("hi") } }]
+    ["a Buffer in inputs", { job_inputs: { b: Buffer.from("hi") } }],
+    ["a boxed Number in inputs", { job_inputs: { n: new Number(5) } }],
+    ["a boxed String in inputs", { job_inputs: { s: new String("ab") } }],
+    ["a boxed Boolean in inputs", { job_inputs: { b: new Boolean(false) } }],
+    ["an Error in inputs", { job_inputs: { e: new Error("boom") } }]
   ]
 
   it.each(badJobs)("R5 rejects a job with %s", (_label, patch) => {

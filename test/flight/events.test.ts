@@ -277,6 +277,19 @@ describe("R14 normalisation and redaction", () => {
       }
     }))
 
+  it.effect("R5 boxed primitives and an Error in an event's free JSON are InvalidEvent naming the path, never stored as {} or {\"0\":…}", () =>
+    Effect.gen(function*() {
+      const given = { n: new Number(5), s: new String("ab"), b: new Boolean(false), e: new Error("boom") }
+      for (const [key, words] of [["n", "boxed Number"], ["s", "boxed String"], ["b", "boxed Boolean"], ["e", "an Error"]] as const) {
+        const error = yield* Effect.flip(prepare(withField("editor_edit", { applied_suggestions: [{ [key]: given[key] }] })))
+        assert.instanceOf(error, InvalidEvent, key)
+        if (error instanceof InvalidEvent) {
+          assert.deepStrictEqual(error.reasons.map((reason) => reason.path), [`applied_suggestions.0.${key}`], key)
+          assert.include(error.reasons[0]!.message, words, key)
+        }
+      }
+    }))
+
   it.effect("R14 the schemas' own field names are never redacted: a caller's rule matching one (/token/) leaves token_usage whole", () =>
     Effect.gen(function*() {
       const redactor = Redactor.make({ rules: [{ name: "tokens", pattern: /token/g, replacement: "[T]" }] })

@@ -17,13 +17,14 @@ import type { JobId } from "../../src/domain/Ids.js"
 import * as Capabilities from "../../src/Capabilities.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import { DecodeFailure } from "../../src/domain/Errors.js"
+import { MAX_JSON_BYTES } from "../../src/domain/Json.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import { eventOf } from "../flight/fixtures.js"
 import type { Backend } from "../support/backend.js"
-import { summarize } from "./jobs.suite.js"
+import { settleIo, summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 
 /** What the caller's error and the stored text must not share. */
@@ -352,7 +353,7 @@ export const runHostileInputSuite = (backend: Backend) => {
         const store = yield* JobStore
         const { job, run } = yield* started
         const outcome = yield* Effect.exit(jobs.run(job.job_id, program))
-        return { outcome, job: yield* jobs.get(job.job_id), nodes: yield* store.listNodes(run.id) }
+        return { outcome, job: yield* jobs.get(job.job_id), nodes: yield* store.listNodes(run.id), runs: yield* store.listRuns(job.job_id) }
       })
 
     /** Asserts `exit` failed with DecodeFailure naming `subject` and an issue at `path` saying `words`. */
@@ -387,7 +388,14 @@ export const runHostileInputSuite = (backend: Backend) => {
         // JSON.stringify writes each as null: refused, never stored as null (0023's raw-SQL twin is 1e400).
         ["Infinity", Number.POSITIVE_INFINITY, "", /finite number .*actual Infinity/],
         ["-Infinity deep in an object", { deep: { n: Number.NEGATIVE_INFINITY } }, "deep.n", /finite number .*actual -Infinity/],
-        ["NaN", Number.NaN, "", /finite number .*actual NaN/]
+        ["NaN", Number.NaN, "", /finite number .*actual NaN/],
+        // Stored as {}, {"0":"a","1":"b"}, {} and {} (found by an outside probe): their content is in no own key.
+        ["a boxed Number", { n: new Number(5) }, "n", /boxed Number/],
+        ["a boxed String", { s: new String("ab") }, "s", /boxed String/],
+        ["a boxed Boolean", { b: new Boolean(false) }, "b", /boxed Boolean/],
+        ["a boxed BigInt", { i: Object(1n) }, "i", /boxed BigInt/],
+        ["an Error", { e: new Error("boom") }, "e", /an Error/],
+        ["an Error subclass", { e: new TypeError("boom") }, "e", /an Error/]
       ]
     }
     const under = (prefix: string, path: string) => (path === "" ? prefix : prefix === "" ? path : `${prefix}.${path}`)
@@ -421,6 +429,68 @@ export const runHostileInputSuite = (backend: Backend) => {
           refusedAs(output.outcome, "finishNode", under("output_payload", path), words, `node output ${name}`)
           assert.deepStrictEqual(output.nodes.map((node) => node.output_payload), [null], `node output ${name}: no payload stored`)
         }
+      })))
+
+    // Past the bound, PostgreSQL refused a string of 2^28 bytes with its own error (a settle then retried for a
+    // minute as an outage, the job left running) where SQLite stored it, and JSON text past V8's longest string
+    // was a RangeError defect (found by an outside probe). One bound now, the same on both stores.
+    const overBound = (): ReadonlyArray<readonly [string, () => unknown]> => [
+      // Refused by the walk's count alone.
+      ["one ASCII string one byte too many", () => ({ s: "x".repeat(MAX_JSON_BYTES - "{\"s\":\"\"}".length + 1) })],
+      // Half as many characters as the bound, but two UTF-8 bytes each: written out and measured.
+      ["two-byte characters past the bound in UTF-8", () => ({ s: "é".repeat(MAX_JSON_BYTES / 2) })],
+      // As many quotes as half the bound: JSON text escapes each, twice the characters.
+      ["escaped quotes past the bound as text", () => ({ s: "\"".repeat(MAX_JSON_BYTES / 2) })]
+    ]
+    const refusedForSize = (exit: Exit.Exit<unknown, unknown>, subject: string, path: string, name: string) =>
+      refusedAs(exit, subject, path, new RegExp(`Expected JSON of at most ${MAX_JSON_BYTES} bytes \\(32 MiB\\) as text`), name)
+
+    it.effect("R5 Input rules: JSON past MAX_JSON_BYTES is DecodeFailure from submit, submitUntrusted and submitMany on every store, nothing stored; at the bound it is stored and read back", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* jobs.submit(summarize())
+        const before = yield* everything
+        for (const [name, value] of overBound()) {
+          const request = summarize({ job_inputs: value() as never })
+          refusedForSize(yield* Effect.exit(jobs.submit(request)), "JobRequest", "job_inputs", `submit ${name}`)
+          refusedForSize(yield* Effect.exit(jobs.submitUntrusted(request)), "JobRequest", "job_inputs", `submitUntrusted ${name}`)
+          refusedForSize(yield* Effect.exit(jobs.submitMany([summarize(), request])), "JobRequest", "1.job_inputs", `submitMany ${name}`)
+        }
+        assert.deepStrictEqual(yield* everything, before, "no job and no event stored")
+        const atBound = { s: "x".repeat(MAX_JSON_BYTES - "{\"s\":\"\"}".length) }
+        const stored = yield* jobs.submit(summarize({ job_inputs: atBound }))
+        assert.strictEqual(((yield* jobs.get(stored.job_id)).job_inputs as { s: string }).s.length, atBound.s.length)
+      })))
+
+    it.effect("R5 job outputs past MAX_JSON_BYTES fail the job naming why, from Jobs.run and a worker pool, never retried as an outage; node payloads past it are refused", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        for (const [name, value] of overBound()) {
+          const outputs = yield* ranWith(() => Effect.succeed(value() as never))
+          refusedForSize(outputs.outcome, "job outputs", "", `outputs ${name}`)
+          assert.deepStrictEqual([outputs.job.state, outputs.job.job_outputs], ["failed", null], `outputs ${name}`)
+          assert.include(outputs.job.error_message ?? "", "at most 33554432 bytes (32 MiB)", `outputs ${name}`)
+          assert.deepStrictEqual(outputs.runs.map((run) => run.status), ["failed"], `outputs ${name}: its run ended`)
+        }
+        const [name, value] = overBound()[0]!
+        const input = yield* ranWith((ctx) => ctx.node({ node_id: "n", node_type: "t", input: value() as never }, Effect.succeed(null)))
+        refusedForSize(input.outcome, "startNode", "input_payload", `node input ${name}`)
+        const output = yield* ranWith((ctx) => ctx.node({ node_id: "n", node_type: "t" }, Effect.succeed(value() as never)))
+        refusedForSize(output.outcome, "finishNode", "output_payload", `node output ${name}`)
+        assert.deepStrictEqual(output.nodes.map((node) => [node.status, node.output_payload]), [["failed", null]], `node output ${name}`)
+
+        // A pool's run settles the same way.
+        const queued = yield* jobs.submit(summarize())
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* jobs.worker({ concurrency: 1, pollInterval: "1 second", handler: () => Effect.succeed(value() as never) })
+          for (let i = 0; i < 40 && (yield* jobs.get(queued.job_id)).state !== "failed"; i++) {
+            yield* settleIo
+            yield* TestClock.adjust("1 second")
+          }
+        }))
+        const failed = yield* jobs.get(queued.job_id)
+        assert.deepStrictEqual([failed.state, failed.job_outputs], ["failed", null], "pool")
+        assert.include(failed.error_message ?? "", "at most 33554432 bytes (32 MiB)", "pool")
       })))
 
     it.effect("R10 an event field whose getter throws is InvalidEvent, never a defect; nothing recorded", () =>

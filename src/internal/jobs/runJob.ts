@@ -47,7 +47,7 @@ import { uuidv7 } from "../../domain/uuidv7.js"
 import { type Capabilities, CapabilityDenied, grantDecision, type UnknownCapability, type UnknownProfile } from "../../Capabilities.js"
 import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Errors.js"
 import { JobMetrics, metricBounds } from "../../domain/JobMetrics.js"
-import { Json } from "../../domain/Json.js"
+import { type Json, JsonPayload } from "../../domain/Json.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
@@ -660,9 +660,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           yield* settleDurably(job, run, { to: "failed", error: describeCause(exit.cause) }, durationMs, refused)
           return yield* exit
         }
-        // Outputs neither database can store (too deep, U+0000…) fail the job, named,
+        // Outputs neither database can store (too deep, U+0000, past MAX_JSON_BYTES…) fail the job, named,
         // rather than failing the settling write and stranding the job in `running`.
-        const outputs = Schema.decodeUnknownEither(Json)(exit.value ?? null)
+        const outputs = Schema.decodeUnknownEither(JsonPayload)(exit.value ?? null)
         if (Either.isLeft(outputs)) {
           const error = new DecodeFailure({ subject: "job outputs", issues: formatIssues(outputs.left) })
           yield* settleDurably(job, run, { to: "failed", error: error.message }, durationMs, refused)

@@ -15,7 +15,7 @@ import type * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import { isCanonicalId } from "../../domain/Ids.js"
-import { checkedJson } from "../../domain/Json.js"
+import { checkedJsonPayload } from "../../domain/Json.js"
 import { metricBounds } from "../../domain/JobMetrics.js"
 import { isJobKind } from "../../domain/JobKind.js"
 import { JobStates } from "../../domain/JobState.js"
@@ -111,7 +111,7 @@ export const commonRunSettle = (input: unknown): typeof RunSettle.Type | undefin
   }
   const settle: Record<string, unknown> = { ...end, workflow_run_id }
   if (own(input, "job_outputs")) {
-    const outputs = job_outputs === null ? null : checkedJson(job_outputs)
+    const outputs = job_outputs === null ? null : checkedJsonPayload(job_outputs)
     if (outputs === undefined) return undefined
     settle.job_outputs = outputs
   }

@@ -26,7 +26,7 @@ import { EventId, isCanonicalId, JobId, NodeExecutionId, TraceId, WorkflowRunId 
 import { CanonicalJobKind, JobKind } from "../../domain/JobKind.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { JobState } from "../../domain/JobState.js"
-import { Json } from "../../domain/Json.js"
+import { JsonObjectPayload, JsonPayload } from "../../domain/Json.js"
 import { NonEmptyText, Text } from "../../domain/Text.js"
 import { commonNewAiJob } from "../../domain/newAiJobCheck.js"
 import { TimestampFromSelf } from "../../domain/Timestamp.js"
@@ -76,8 +76,8 @@ const Threshold = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isF
   message: () => "Expected a finite Duration"
 }))
 
-/** An event record as a caller holds it: ids canonicalised, timestamp in the stored range, body JSON. */
-const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf })
+/** An event record as a caller holds it: ids canonicalised, timestamp in the stored range, body JSON within `MAX_JSON_BYTES`. */
+const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf, body: JsonObjectPayload })
 
 const commonCreationOptions = guarded(commonCreation)
 const commonEnd = guarded(commonRunningJobEnd)
@@ -180,7 +180,7 @@ const decode = {
   // succeeding with nothing changed.
   patch: namedOnly(Schema.Struct({
     metrics: optional(JobMetrics),
-    job_outputs: optional(Schema.NullOr(Json)),
+    job_outputs: optional(Schema.NullOr(JsonPayload)),
     status_reason: optional(Text),
     error_message: ErrorMessage,
     events: optional(Builder)
@@ -198,11 +198,11 @@ const decode = {
     workflow_run_id: WorkflowRunId,
     node_id: NonEmptyText,
     node_type: NonEmptyText,
-    input_payload: optional(Schema.NullOr(Json))
+    input_payload: optional(Schema.NullOr(JsonPayload))
   }), "startNode"),
   nodeEnd: decodeWith(Schema.Struct({
     status: endOf(NodeStatus),
-    output_payload: optional(Schema.NullOr(Json)),
+    output_payload: optional(Schema.NullOr(JsonPayload)),
     error_message: ErrorMessage
   }), "finishNode"),
   stalledNodesEnd: namedOnly(Schema.Struct({

@@ -9,7 +9,7 @@ import * as Schema from "effect/Schema"
 import { JobId, WorkflowRunId } from "../../domain/Ids.js"
 import { JobKind } from "../../domain/JobKind.js"
 import { metricBounds } from "../../domain/JobMetrics.js"
-import { Json } from "../../domain/Json.js"
+import { JsonPayload } from "../../domain/Json.js"
 import { JobState } from "../../domain/JobState.js"
 import { Text } from "../../domain/Text.js"
 import { TimestampFromSelf } from "../../domain/Timestamp.js"
@@ -52,7 +52,7 @@ export const RunningJobEnd = Schema.Struct({
 export const RunSettle = Schema.Struct({
   ...RunningJobEnd.fields,
   workflow_run_id: WorkflowRunId,
-  job_outputs: optional(Schema.NullOr(Json)),
+  job_outputs: optional(Schema.NullOr(JsonPayload)),
   duration_ms: Schema.Int.pipe(Schema.between(0, metricBounds.duration_ms)).annotations({
     message: () => `Expected a duration: a whole number of milliseconds between 0 and ${metricBounds.duration_ms}`
   })
