@@ -268,5 +268,27 @@ for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray
         assert.deepStrictEqual(times.events.slice(-2), [`security_violation @ ${at(T0)}`, `system running→poisoned @ ${at(T0)}`])
         assert.strictEqual(times.updated_at, at(T0))
       })))
+
+    it.effect("R6b a security violation reported on a clock stepped back after the operator pinned the running job is after the pin: the job as locked, not as claimed", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* Effect.exit(jobs.run(job.job_id, (ctx) =>
+          Effect.gen(function*() {
+            yield* TestClock.setTime(T0 + 60_000)
+            yield* jobs.pin(job.job_id)
+            yield* TestClock.setTime(T0 + 30_000)
+            return yield* ctx.securityViolation({ violation: "prompt_injection" })
+          })))
+        const times = yield* timesOf(jobs, job.job_id)
+        assert.deepStrictEqual(times.events.slice(-3), [
+          `system running→running @ ${at(T0 + 60_000)}`,
+          `security_violation @ ${at(T0 + 60_000)}`,
+          `system running→poisoned @ ${at(T0 + 60_000)}`
+        ])
+        assert.strictEqual(times.updated_at, at(T0 + 60_000))
+      })))
   })
 }
