@@ -38,7 +38,7 @@ const oldestText = (kinds: ReadonlyArray<JobKind> | undefined) => `
   LIMIT 1`
 
 // `taken` is 1 for a pool, which runs the run itself; 0 for a claim handed to a caller (Jobs.run takes it).
-const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = ?
+const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = max(created_at, ?), taken = ?
   WHERE id = ? AND status = 'running' AND taken = 0
   RETURNING *`
 
