@@ -80,8 +80,10 @@ export type Timestamp = typeof Timestamp.Type
  * toward the past, right for a stored instant but not here: every stored
  * instant is a whole millisecond, so `>= 10:00:00.0005` must leave out an
  * event at 10:00:00.000 and `< 10:00:00.0005` must keep it. (A bound compared
- * with `>` or `<=` is cut, as `Timestamp` does.) Its range reaches one
- * millisecond past the stored range, where such a bound rounds to.
+ * with `>` or `<=` is cut, as `Timestamp` does.) The text must name an
+ * instant in `Timestamp`'s range, its digits past the millisecond cut (so
+ * 1969-12-31T23:59:59.9991Z is refused as 1969-12-31T23:59:59.999Z is); rounded up,
+ * the bound may reach one millisecond past that range.
  */
 export const TimestampBoundRoundedUp = Schema.transformOrFail(
   Rfc3339Text,
@@ -92,7 +94,11 @@ export const TimestampBoundRoundedUp = Schema.transformOrFail(
   {
     strict: true,
     decode: (text, _, ast) =>
-      ParseResult.map(instantOf(text, ast), (cut) => /\.\d{3}\d*[1-9]/.test(text) ? DateTime.add(cut, { millis: 1 }) : cut),
+      ParseResult.flatMap(instantOf(text, ast), (cut) => {
+        const ms = DateTime.toEpochMillis(cut)
+        if (ms < MIN.getTime() || ms > MAX.getTime()) return ParseResult.fail(new ParseResult.Type(ast, text, "Expected an instant between 1970 and 9999"))
+        return ParseResult.succeed(/\.\d{3}\d*[1-9]/.test(text) ? DateTime.add(cut, { millis: 1 }) : cut)
+      }),
     encode: (d) => ParseResult.succeed(DateTime.formatIso(d))
   }
 ).annotations({ identifier: "TimestampBoundRoundedUp" })

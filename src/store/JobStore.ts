@@ -430,9 +430,11 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   // Workflow runs
 
   /**
-   * Creates a `running` run for the job, its times and heartbeat at `at`
-   * (the move that begins it: never before the job's last change) or, absent,
-   * the clock's now.
+   * Creates a `running` run for the job, its times at `at` (the move that
+   * begins it) or, absent, the clock's now — or at the job's last change if
+   * that is later, as a claim's: a run never begins before its job. Its first
+   * heartbeat is the clock's reading as it is, never lifted: liveness, which
+   * recovery compares with its own clock.
    */
   readonly createRun: (jobId: JobId, options?: Creation<WorkflowRun>) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | StorageError>
   readonly getRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | ReadError>

@@ -54,7 +54,15 @@ describe("R9 R10 RFC 3339 timestamps", () => {
     assert.strictEqual(roundedUp("9999-12-31T23:59:59.9995Z"), "+010000-01-01T00:00:00.000Z", "one millisecond past the stored range")
     assert.strictEqual(DateTime.formatIso(Schema.decodeUnknownSync(Timestamp)("2026-01-19T10:00:00.0005Z")), "2026-01-19T10:00:00.000Z")
     assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(TimestampBoundRoundedUp)("2026-02-30T10:00:00.0005Z")))
-    assert.strictEqual(roundedUp("1969-12-31T23:59:59.9995Z"), "1970-01-01T00:00:00.000Z", "rounds into the stored range")
     assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(TimestampBoundRoundedUp)("1969-12-31T23:59:59.998Z")))
+  })
+
+  it("R10 a bound's text names an instant in 1970–9999, its digits past the millisecond cut, as Timestamp's: 1969-12-31T23:59:59.9991Z is refused as 1969-12-31T23:59:59.999Z is", () => {
+    const refused = (text: string) => Either.isLeft(Schema.decodeUnknownEither(TimestampBoundRoundedUp)(text))
+    for (const text of ["1969-12-31T23:59:59.999Z", "1969-12-31T23:59:59.9991Z", "1969-12-31T23:59:59.9995Z", "1969-12-31T23:59:59.999999Z"]) {
+      assert.isTrue(refused(text), text)
+    }
+    assert.isFalse(refused("1970-01-01T00:00:00Z"))
+    assert.isFalse(refused("9999-12-31T23:59:59.999999Z"))
   })
 })

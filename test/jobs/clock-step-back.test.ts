@@ -143,7 +143,8 @@ for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray
             `system queued→running @ ${at(T0)}`
           ],
           updated_at: at(T0),
-          runs: [[at(T0), at(T0), at(T0)]]
+          // Its first heartbeat the reading as it is: liveness, never lifted.
+          runs: [[at(T0), at(T0), at(T0 - FIVE_MINUTES)]]
         })
       })))
 
@@ -171,7 +172,7 @@ for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray
           `workflow_recovery @ ${at(T0 + 60_000)}`
         ], "the stall before it")
         assert.strictEqual(times.updated_at, at(T0 + 60_000))
-        assert.deepStrictEqual(times.runs[1], [at(T0 + 60_000), at(T0 + 60_000), at(T0 + 60_000)], "the new run")
+        assert.deepStrictEqual(times.runs[1], [at(T0 + 60_000), at(T0 + 60_000), at(T0 - FIVE_MINUTES)], "the new run, its heartbeat the reading")
       })))
 
     it.effect("R6 a rework read 5 minutes back is at the instant the job began awaiting the user", () =>
@@ -192,7 +193,7 @@ for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray
           `system awaiting_user→running @ ${at(T0 + 60_000)}`
         ])
         assert.strictEqual(times.updated_at, at(T0 + 60_000))
-        assert.deepStrictEqual(times.runs[1], [at(T0 + 60_000), at(T0 + 60_000), at(T0 + 60_000)], "the new run")
+        assert.deepStrictEqual(times.runs[1], [at(T0 + 60_000), at(T0 + 60_000), at(T0 - FIVE_MINUTES)], "the new run, its heartbeat the reading")
       })))
 
     it.effect("R6 R15 a start the policy refuses, read 5 minutes back, is at the submit's instant: the deny record and queued→failed", () => {
@@ -235,7 +236,7 @@ for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray
               `system queued→running @ ${at(T0 + 60_000)}`
             ],
             updated_at: at(T0 + 60_000),
-            runs: [[at(T0 + 60_000), at(T0 + 60_000), at(T0 + 60_000)]]
+            runs: [[at(T0 + 60_000), at(T0 + 60_000), at(T0 + 30_000)]]
           })
         }),
         servicesUnder(switchablePolicy({ on: false }), backend.makeStore()) as Layer.Layer<Jobs.Jobs | JobStore, unknown>
@@ -267,6 +268,72 @@ for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray
         const times = yield* timesOf(jobs, job.job_id)
         assert.deepStrictEqual(times.events.slice(-2), [`security_violation @ ${at(T0)}`, `system running→poisoned @ ${at(T0)}`])
         assert.strictEqual(times.updated_at, at(T0))
+      })))
+
+    it.effect("R6 R8 a start lifted past a clock 5 minutes behind, then a heartbeat on that clock: the beat is the reading, the run's updated_at never before its created_at", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        yield* TestClock.setTime(T0 - FIVE_MINUTES)
+        const { run } = yield* jobs.start(job.job_id)
+        yield* TestClock.setTime(T0 - FIVE_MINUTES + 1000)
+        const beaten = yield* store.heartbeat(run.id)
+        const stored = yield* store.getRun(run.id)
+        for (const read of [beaten, stored]) {
+          assert.deepStrictEqual(
+            [read.created_at, read.updated_at, read.last_heartbeat].map(DateTime.formatIso),
+            [at(T0), at(T0), at(T0 - FIVE_MINUTES + 1000)]
+          )
+        }
+      })))
+
+    for (const begin of ["start", "claimNext", "claimNext under a policy asked every time"] as const) {
+      it.effect(`R9 a run begun by ${begin} on a job last changed by a host a day ahead, its worker gone before its first beat, is stale 10 minutes later by this clock`, () =>
+        Effect.provide(
+          Effect.gen(function*() {
+            const jobs = yield* Jobs.Jobs
+            yield* TestClock.setTime(T0)
+            const job = yield* jobs.submit(summarize())
+            yield* TestClock.setTime(T0 + 86_400_000)
+            yield* jobs.pin(job.job_id)
+            yield* TestClock.setTime(T0 + 1000)
+            const claim = begin === "start" ? yield* jobs.start(job.job_id) : yield* jobs.claimNext()
+            assert.strictEqual(claim?.job.job_id, job.job_id)
+            assert.strictEqual(DateTime.formatIso(claim!.run.last_heartbeat), at(T0 + 1000), "the first heartbeat is the reading")
+            assert.strictEqual(DateTime.formatIso(claim!.run.created_at), at(T0 + 86_400_000), "the run begins after the pin")
+            yield* TestClock.setTime(T0 + 10 * 60_000)
+            const recovered = yield* Recovery.recoverStalledRuns({})
+            assert.deepStrictEqual(recovered.recovered.map((stale) => stale.id), [claim!.run.id])
+            assert.strictEqual((yield* jobs.get(job.job_id)).state, "stalled")
+          }),
+          (begin === "claimNext under a policy asked every time"
+            ? servicesUnder(switchablePolicy({ on: false }), backend.makeStore(), Recovery.layerNoStartupRecovery)
+            : services(backend.makeStore(), Recovery.layerNoStartupRecovery)) as Layer.Layer<Jobs.Jobs | JobStore, unknown>
+        ))
+    }
+
+    it.effect("R6b a security violation reported on a clock stepped back after the operator pinned the running job is after the pin: the job as locked, not as claimed", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        yield* Effect.exit(jobs.run(job.job_id, (ctx) =>
+          Effect.gen(function*() {
+            yield* TestClock.setTime(T0 + 60_000)
+            yield* jobs.pin(job.job_id)
+            yield* TestClock.setTime(T0 + 30_000)
+            return yield* ctx.securityViolation({ violation: "prompt_injection" })
+          })))
+        const times = yield* timesOf(jobs, job.job_id)
+        assert.deepStrictEqual(times.events.slice(-3), [
+          `system running→running @ ${at(T0 + 60_000)}`,
+          `security_violation @ ${at(T0 + 60_000)}`,
+          `system running→poisoned @ ${at(T0 + 60_000)}`
+        ])
+        assert.strictEqual(times.updated_at, at(T0 + 60_000))
       })))
   })
 }

@@ -41,7 +41,7 @@ describe("R17 shipped migration files keep the text they shipped with", () => {
       }
       return []
     })
-    const files = new Set(shipped.map(([file]) => file))
+    const files = new Set<string>(shipped.map(([file]) => file))
     for (const file of Object.keys(recorded)) {
       if (!files.has(file)) problems.push(`migrations/${file} is recorded but gone: a shipped migration is never removed`)
     }

@@ -61,7 +61,13 @@ const beatenRowOf = (row: Record<string, unknown>) =>
   Object.fromEntries(BEATEN_COLUMNS.split(", ").map((column) => [column, row[column]]))
 
 /** `run` as a beat at `now` leaves it: running, its heartbeat and `updated_at` now. */
-const beatAt = (run: WorkflowRun, now: DateTime.Utc): WorkflowRun => ({ ...run, status: "running", last_heartbeat: now, updated_at: now })
+/** A run as a beat at `now` leaves it: its updated_at never before its created_at (runs.ts). */
+const beatAt = (run: WorkflowRun, now: DateTime.Utc): WorkflowRun => ({
+  ...run,
+  status: "running",
+  last_heartbeat: now,
+  updated_at: DateTime.max(run.created_at, now)
+})
 
 const RUN: WorkflowRun = {
   id: WorkflowRunId.make("0192a0e0-0000-7000-8000-000000000001"),

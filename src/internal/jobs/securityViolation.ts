@@ -94,22 +94,23 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
 
   return (job: AiJob, run: WorkflowRun, report: ViolationReport) =>
     Effect.gen(function*() {
-      // Never before the job's claim or start (`job` as it was claimed: its last change), whatever the clock reads.
-      const timestamp = notBefore(yield* DateTime.now, job.updated_at)
-      const { record: recorded, violation } = yield* violationRecord(job, run, report, timestamp)
-      const error = `Security violation: ${violation}`
-      // The move's reason is the job's status_reason, as every change's is; the error text is the job's and run's error_message.
-      const reason = `poisoned: ${violation}`
-      const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason, timestamp }))
       return yield* store.transaction(Effect.gen(function*() {
         // The job first (the lock order in JobStore.ts), then the run's nodes — while the run is
         // still the job's active run, as every write for a run requires — then the job and the run.
         const current = yield* store.lockJob(job.job_id)
+        // Never before the job's last change as locked, whatever the clock reads: not as claimed
+        // (`job`), since a pin or metrics while it ran came later (found by an outside probe).
+        const timestamp = notBefore(yield* DateTime.now, current.updated_at)
+        const { record: recorded, violation } = yield* violationRecord(job, run, report, timestamp)
+        const error = `Security violation: ${violation}`
+        // The move's reason is the job's status_reason, as every change's is; the error text is the job's and run's error_message.
+        const reason = `poisoned: ${violation}`
         if (current.state !== "running" || current.workflow_run_id !== run.id) {
           // The run was taken away (recovered, cancelled): nothing to poison, but the violation is still recorded.
           yield* store.appendEvents([recorded]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
           return { poisoned: false, violation }
         }
+        const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason, timestamp }))
         yield* endOpenNodes(store, run.id, "poisoned", error)
         yield* store.transition({
           job_id: job.job_id,

@@ -41,12 +41,18 @@ export const newJob = (input: NewAiJob, now: DateTime.Utc): AiJob => ({
   backoff: input.backoff ?? null
 })
 
-/** A new run of `jobId` as `createRun` and `claimNext` store it: running, its heartbeat and timestamps `now`. */
-export const newRun = (jobId: JobId, now: DateTime.Utc, id: WorkflowRunId = uuidv7() as WorkflowRunId): WorkflowRun => ({
+/**
+ * A new run of `jobId` as `createRun` and `claimNext` store it: running, its
+ * timestamps `now` (the move that begins it, never before the job's last
+ * change) and its first heartbeat `beat`, the writer's clock reading as it
+ * is (liveness: lifted to a change made on a clock ahead, a run whose worker
+ * died before its first beat would not be stale until that clock's time).
+ */
+export const newRun = (jobId: JobId, now: DateTime.Utc, id: WorkflowRunId = uuidv7() as WorkflowRunId, beat: DateTime.Utc = now): WorkflowRun => ({
   id,
   job_id: jobId,
   status: "running",
-  last_heartbeat: now,
+  last_heartbeat: beat,
   error_message: null,
   created_at: now,
   updated_at: now

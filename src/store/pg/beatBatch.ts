@@ -33,7 +33,7 @@ export const beatRuns = ({ sql, textThenOutside }: Pick<PgContext, "sql" | "text
           WHERE r.id = ANY((SELECT ${ids}::uuid[])::uuid[]) AND ${isActive}
           FOR NO KEY UPDATE OF r SKIP LOCKED
         )
-        UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
+        UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = GREATEST(r.created_at, ${at}::timestamptz), taken = true
         FROM beaten, (SELECT set_config('synchronous_commit', 'off', true)) AS unwaited
         WHERE r.id = beaten.id
         RETURNING ${beatenColumns}`)

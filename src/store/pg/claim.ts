@@ -6,6 +6,7 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { type EventId, WorkflowRunId } from "../../domain/Ids.js"
@@ -60,7 +61,7 @@ export const nextJob = (sql: SqlClient.SqlClient, options: {
     FOR UPDATE SKIP LOCKED`
 
 /** A claim's clock reading (as a statement parameter) and its new run's id. */
-export const claimStart = withNow((now) => Effect.succeed({ at: instantParam(now), runId: WorkflowRunId.make(uuidv7()) }))
+export const claimStart = withNow((now) => Effect.succeed({ now, at: instantParam(now), runId: WorkflowRunId.make(uuidv7()) }))
 
 /** What a template is sent as: its subject and, per record, what is not replaced. */
 const templatesJson = (templates: ReadonlyArray<ClaimTemplate>): string =>
@@ -100,7 +101,8 @@ export interface Claimer {
  */
 const outcome = (
   row: Record<string, unknown>,
-  runId: WorkflowRunId
+  runId: WorkflowRunId,
+  beat: DateTime.Utc
 ): Either.Either<AdmittedClaim, CorruptRow> | Effect.Effect<Either.Either<AdmittedClaim, CorruptRow>> => {
   const head = row as unknown as Head & Record<string, unknown>
   if (head["id"] === null) {
@@ -112,8 +114,9 @@ const outcome = (
     }
     return Either.right({ _tag: "Undecided", subject })
   }
-  // The claim's instant is the one the statement wrote (moveInstant.ts), the claimed row's updated_at.
-  const claimedOf = (job: AiJob): AdmittedClaim => ({ _tag: "Claimed", claim: { job, run: newRun(job.job_id, job.updated_at, runId) } })
+  // The claim's instant is the one the statement wrote (moveInstant.ts), the claimed row's updated_at;
+  // the run's first heartbeat the claimer's reading as it is (newRows.ts `newRun`).
+  const claimedOf = (job: AiJob): AdmittedClaim => ({ _tag: "Claimed", claim: { job, run: newRun(job.job_id, job.updated_at, runId, beat) } })
   // The row in the store's own form (every claim but a legacy or corrupt one) needs no Effect to
   // decode, nor a copy without the head's columns: the hand-built decode reads only the job's own.
   const fast = fastJob(row)
@@ -186,7 +189,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "textThen" | 
             AND t.profile_id = n.profile_id AND t.capability_profile_id = n.capability_profile_id
         ), new_run AS (
           INSERT INTO workflow_runs (${runColumns}, taken)
-          SELECT run_id, id, 'running', at, NULL, at, at, take
+          SELECT run_id, id, 'running', ${at}::timestamptz, NULL, at, at, take
           FROM admitted
           RETURNING id AS run_id, job_id AS claimed_job_id, created_at AS claimed_at
         ), claimed AS (
@@ -235,7 +238,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "textThen" | 
         // CorruptRow alone (the claim is committed: the caller fails the job), never the batch's.
         then(claimers.map((_, i) => {
           const row = rows[i]
-          return row === undefined ? Either.right(null) : outcome(row, runIds[i]!)
+          return row === undefined ? Either.right(null) : outcome(row, runIds[i]!, now)
         })))
     })
 

@@ -11,7 +11,7 @@ import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
 import { decodeCursor, exactInstant, keyOfEpochMicros, pageOf } from "../internal/cursor.js"
-import { columns, countOf, decode, instantBound } from "./rows.js"
+import { columns, countOf, decode, filterBound, instantBound } from "./rows.js"
 import type { PgContext } from "./context.js"
 import { storageErrors } from "./errors.js"
 
@@ -35,8 +35,8 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.types !== undefined) where.push(sql.in("type", filter.types))
       // A time range is [since, until), as on SQLite: consecutive ranges never share an event.
-      if (filter.since !== undefined) where.push(sql`"timestamp" >= ${instantBound(filter.since)}::timestamptz`)
-      if (filter.until !== undefined) where.push(sql`"timestamp" < ${instantBound(filter.until)}::timestamptz`)
+      if (filter.since !== undefined) where.push(sql`"timestamp" >= ${filterBound(filter.since)}::timestamptz`)
+      if (filter.until !== undefined) where.push(sql`"timestamp" < ${filterBound(filter.until)}::timestamptz`)
       if (key !== undefined) {
         where.push(descending
           ? sql`("timestamp", event_id) < (${exactInstant(key)}::timestamptz, ${key.id}::uuid)`

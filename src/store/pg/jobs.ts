@@ -16,7 +16,7 @@ import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
 import type { FixedWrite, PgContext } from "./context.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { decodeCursor, exactInstant, keyOfEpochMicros, pageOf } from "../internal/cursor.js"
-import { columns, decode, encodeJson, instantParam, instantBound } from "./rows.js"
+import { columns, decode, encodeJson, filterBound, instantParam } from "./rows.js"
 import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { newJob } from "../internal/newRows.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
@@ -155,10 +155,10 @@ export const makeJobMethods = (context: PgContext) => {
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
       if (filter.created_after !== undefined) {
-        where.push(sql`created_at > ${instantBound(filter.created_after)}::timestamptz`)
+        where.push(sql`created_at > ${filterBound(filter.created_after)}::timestamptz`)
       }
       if (filter.created_before !== undefined) {
-        where.push(sql`created_at < ${instantBound(filter.created_before)}::timestamptz`)
+        where.push(sql`created_at < ${filterBound(filter.created_before)}::timestamptz`)
       }
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)

@@ -69,7 +69,7 @@ export const makeOfferMethods = (context: PgContext) => {
       if (job === undefined) return "stale" as const
       const at = instantParam(yield* DateTime.now)
       const [runRow] = yield* run(sql`
-        UPDATE workflow_runs SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
+        UPDATE workflow_runs SET last_heartbeat = ${at}::timestamptz, updated_at = GREATEST(created_at, ${at}::timestamptz), taken = true
         WHERE id = ${taken.run_id} AND status = 'running' AND NOT taken
         RETURNING ${runColumns}`)
       if (runRow === undefined) return "stale" as const

@@ -177,7 +177,8 @@ export const BEATEN_COLUMNS = "id, job_id, error_message, created_at"
 /**
  * A beaten run from the columns `BEATEN_COLUMNS` names and what the beat
  * itself set — its guard found the run `running`, and it wrote `now` as the
- * heartbeat and `updated_at` (as a claim's new run is built from its `now`)
+ * heartbeat and `updated_at`, unless the run was created later (a move lifted
+ * past a clock behind): then its `created_at`
  * — if every column is in the store's own form and `now` in the domain's
  * range. Undefined otherwise, as `fastRun`: the caller decodes the row with
  * the Schema.
@@ -187,14 +188,15 @@ export const fastBeatenRun = (row: unknown, now: DateTime.Utc): WorkflowRun | un
   if (typeof row !== "object" || row === null || ms < TIMESTAMP_RANGE_MS.min || ms > TIMESTAMP_RANGE_MS.max) return undefined
   const columns = row as Record<string, unknown>
   try {
+    const created_at = instant(columns.created_at)
     return {
       id: id<WorkflowRunId>(columns.id),
       job_id: id<JobId>(columns.job_id),
       status: "running",
       last_heartbeat: now,
       error_message: nullableText(columns.error_message),
-      created_at: instant(columns.created_at),
-      updated_at: now
+      created_at,
+      updated_at: created_at.epochMillis > ms ? created_at : now
     }
   } catch (error) {
     if (error === NOT_FAST) return undefined

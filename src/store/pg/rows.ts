@@ -25,7 +25,7 @@ import { rowDecoders } from "../internal/decodeRow.js"
 import type { StalledRun } from "../JobStore.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { fastJob, fastRun, fastStalledRun } from "./rowCodec.js"
-import { clampBound } from "../internal/instants.js"
+import { cutoffText, filterBoundText } from "../internal/instants.js"
 import { allKnown } from "../../util/knownEffects.js"
 
 /** A `timestamptz` as `pg` returns it, decoded to a UTC instant in the domain's range. */
@@ -176,7 +176,7 @@ export const decodeEach = <I, A, E>(
 /**
  * An instant as RFC 3339 text with milliseconds, for a `$n::timestamptz`
  * parameter: `Timestamp`'s encoding, minus its 1970–9999 range check. Filter
- * bounds and cutoffs go through `clampBound` first (internal/instants.ts).
+ * bounds and cutoffs go through `instantBound` or `filterBound` (internal/instants.ts).
  */
 export const instantParam = (instant: DateTime.Utc): string => DateTime.formatIso(instant)
 
@@ -241,4 +241,7 @@ export const countOf = (rows: ReadonlyArray<unknown>): Effect.Effect<number> =>
  * A filter bound or cutoff, clamped to the stored range (see
  * internal/instants.ts): PostgreSQL refuses years beyond 9999 in `timestamptz` input.
  */
-export const instantBound = (instant: DateTime.Utc): string => instantParam(clampBound(instant))
+export const instantBound = (instant: DateTime.Utc): string => cutoffText(instant)
+
+/** A listing's filter bound in a form compared as time (internal/instants.ts `filterBoundText`). */
+export const filterBound = (instant: DateTime.Utc): string => filterBoundText(instant)

@@ -65,7 +65,11 @@ export const decodeBeaten = (row: unknown, now: DateTime.Utc): Effect.Effect<Wor
   const fast = fastBeatenRun(row, now)
   if (fast !== undefined) return Effect.succeed(fast)
   const beat = DateTime.toDateUtc(now)
-  return decode.run({ ...(row as object), status: "running", last_heartbeat: beat, updated_at: beat })
+  // updated_at as the beat wrote it: never before the run's created_at.
+  return Effect.map(
+    decode.run({ ...(row as object), status: "running", last_heartbeat: beat, updated_at: beat }),
+    (run) => ({ ...run, updated_at: DateTime.max(run.created_at, now) })
+  )
 }
 /** The targets that are a move out of `running`: `Lifecycle.allowedFrom`'s answer, read once (it filters the table each call). */
 const endsOfRunning = new Set<unknown>(JobStates.filter((to) => to !== "stalled" && Lifecycle.allowedFrom(to).includes("running")))
@@ -153,19 +157,21 @@ export const makeRunMethods = (context: PgContext) => {
 
   const createRun: Service["createRun"] = Effect.fnUntraced(
     function*(jobId: JobId, options?: Creation<WorkflowRun>) {
-      const now = options?.at ?? (yield* DateTime.now)
-      const at = instantParam(now)
-      const run = newRun(jobId, now)
-      // The run is known before it is written, and so are its records: one statement.
+      const now = yield* DateTime.now
+      const beat = instantParam(now)
+      const at = instantParam(options?.at ?? now)
+      // Its times at `at` or the job's last change, whichever is later (as a claim's, claim.ts): never
+      // before its job, whatever a caller gives. Its first heartbeat the clock's reading as it is (newRows.ts `newRun`).
+      const id = uuidv7() as WorkflowRunId
       const created = yield* audited({
         steps: [["created", sql`
           INSERT INTO workflow_runs (${runColumns})
-          SELECT ${run.id}, id, ${run.status}, ${at}::timestamptz, NULL, ${at}::timestamptz, ${at}::timestamptz
+          SELECT ${id}, id, 'running', ${beat}::timestamptz, NULL,
+            GREATEST(${at}::timestamptz, updated_at), GREATEST(${at}::timestamptz, updated_at)
           FROM ai_jobs WHERE id = ${jobId}
-          RETURNING id`]],
+          RETURNING created_at`]],
         events: options?.events,
-        known: run,
-        result: () => Effect.succeed(run)
+        result: (row) => Effect.succeed(newRun(jobId, DateTime.unsafeMake((row as { readonly created_at: Date }).created_at), id, now))
       })
       if (created === undefined) return yield* new NotFound({ entity: "job", id: jobId })
       return created
@@ -229,7 +235,7 @@ export const makeRunMethods = (context: PgContext) => {
   const beatStatement = (inside: boolean) =>
     fixedStatement<[at: string, runId: string]>(2, (at, runId) =>
       sql`
-      UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
+      UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = GREATEST(r.created_at, ${at}::timestamptz), taken = true
       ${inside ? sql`` : unwaited}
       WHERE r.id = ${runId} AND ${isActive}
       RETURNING ${beatenColumns}`)
@@ -271,7 +277,7 @@ export const makeRunMethods = (context: PgContext) => {
       const at = instantParam(now)
       return Effect.flatMap(
         run(sql`
-          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = ${at}::timestamptz, taken = true
+          UPDATE workflow_runs r SET last_heartbeat = ${at}::timestamptz, updated_at = GREATEST(r.created_at, ${at}::timestamptz), taken = true
           WHERE r.id = ${runId} AND ${isActive} AND NOT r.taken
           RETURNING ${runColumns}`),
         ([row]) => row !== undefined ? decode.run(row) : notTaken(runId)

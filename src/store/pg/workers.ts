@@ -133,7 +133,7 @@ export const makeWorkerMethods = (context: PgContext) => {
       readonly events?: Audit<Claim> | undefined
       readonly take?: boolean | undefined
     } = {}) {
-      const { at, runId } = yield* claimStart
+      const { at, now, runId } = yield* claimStart
       // One statement: lock the next job (claim.ts), create its run (taken when the
       // claimer runs it itself), point the job at the run and move it to running.
       // Its records follow (they are a function of the job claimed) in the same
@@ -144,7 +144,7 @@ export const makeWorkerMethods = (context: PgContext) => {
           ["next_job", nextJob(sql, { at, kinds: options.kinds, select: "id, updated_at" })],
           ["new_run", sql`
             INSERT INTO workflow_runs (${sql.literal(columns.run)}, taken)
-            SELECT ${runId}, id, 'running', claimed_at, NULL, claimed_at, claimed_at, ${sql.literal(options.take === true ? "true" : "false")}
+            SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, claimed_at, claimed_at, ${sql.literal(options.take === true ? "true" : "false")}
             FROM (SELECT id, GREATEST(${at}::timestamptz, updated_at) AS claimed_at FROM next_job) AS n
             RETURNING id AS run_id, job_id AS claimed_job_id, created_at AS claimed_at`],
           ["claimed", sql`
@@ -154,7 +154,8 @@ export const makeWorkerMethods = (context: PgContext) => {
             RETURNING ${sql.literal(qualified(columns.job, "ai_jobs"))}`]
         ],
         events: options.events,
-        result: (row) => Effect.map(decode.aiJob(row), (job): Claim => ({ job, run: newRun(job.job_id, job.updated_at, runId) }))
+        // Its heartbeat is the reading as it is (newRows.ts `newRun`).
+        result: (row) => Effect.map(decode.aiJob(row), (job): Claim => ({ job, run: newRun(job.job_id, job.updated_at, runId, now) }))
       })) ?? null
     },
     alreadyExistsAsStorageError("JobStore.claimNext"),

@@ -47,17 +47,18 @@ export const nextJobText = (select: string, kinds: ReadonlyArray<JobKind> | unde
   LIMIT 1`
 
 /** A claim's clock reading (as stored) and its new run's id (a fresh UUIDv7 is a valid id: no Schema check per claim). */
-export const claimStart = Effect.map(DateTime.now, (now) => ({ at: storedInstant(now), runId: uuidv7() as WorkflowRunId }))
+export const claimStart = Effect.map(DateTime.now, (now) => ({ now, at: storedInstant(now), runId: uuidv7() as WorkflowRunId }))
 
 /**
  * Creates a claim's run, running, for the job `claimed` selects (its `id`,
  * and `claimed_at`: the claim's instant), and returns the job's id and that
- * instant. Parameters: the run's id, whether it is taken (1: its claimer runs
+ * instant. Parameters: the run's id, its first heartbeat (the claimer's
+ * reading as it is, never lifted: newRows.ts `newRun`), whether it is taken (1: its claimer runs
  * it itself, a pool; 0: its caller's `Jobs.run` takes it), then `claimed`'s.
  */
 const insertClaimedRunText = (claimed: string): string =>
   `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")}, taken)
-  SELECT ?, id, 'running', claimed_at, NULL, claimed_at, claimed_at, ? FROM (${claimed})
+  SELECT ?, id, 'running', ?, NULL, claimed_at, claimed_at, ? FROM (${claimed})
   RETURNING job_id, created_at`
 
 /** The taken parameter of `insertClaimedRunText`. */
@@ -67,8 +68,8 @@ export const takenParam = (take: boolean | undefined): number => take === true ?
  * `insertClaimedRunText` for the job `from` selects (its `id` and
  * `updated_at`), at the claimer's clock reading or the job's last change if
  * that is later (the move that queued the job can commit after the claimer
- * read its clock; see `pickText`). Parameters: the run's id, taken, the
- * reading, then `from`'s.
+ * read its clock; see `pickText`). Parameters: the run's id, the reading,
+ * taken, the reading, then `from`'s.
  */
 export const insertRunText = (from: string): string =>
   insertClaimedRunText(`SELECT id, max(?, updated_at) AS claimed_at FROM (${from})`)
@@ -120,8 +121,8 @@ export const textsByKinds = (make: (kinds: ReadonlyArray<JobKind> | undefined) =
 
 /**
  * The run for the next job, if its subject is a template's; it returns the
- * job's id and the claim's instant. Parameters: the run's id, taken, the
- * claimer's clock reading twice, the claim's first event id, the reading again (the
+ * job's id and the claim's instant. Parameters: the run's id, the reading
+ * (its heartbeat), taken, the claimer's clock reading twice, the claim's first event id, the reading again (the
  * next job's), the kinds, the templates' subjects as JSON.
  *
  * The instant is the reading unless the job changed at or after it
@@ -150,10 +151,10 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
   )
 
   /** The claim's change (a step, step.ts), under the write lock. */
-  function* claim(options: AdmitOptions, at: string, runId: WorkflowRunId): Step<AdmittedClaim | null> {
+  function* claim(options: AdmitOptions, beat: DateTime.Utc, at: string, runId: WorkflowRunId): Step<AdmittedClaim | null> {
     const kinds = options.kinds ?? []
     const firstId = options.event_ids[0] ?? AFTER_EVERY_ID
-    const [picked] = yield [pickText(options.kinds), [runId, takenParam(options.take), at, at, firstId, at, ...kinds, subjectsJson(options.templates)]]
+    const [picked] = yield [pickText(options.kinds), [runId, at, takenParam(options.take), at, at, firstId, at, ...kinds, subjectsJson(options.templates)]]
     if (picked === undefined) {
       // No run: no job is eligible, or the next one's subject is no template's (read under the same lock).
       const [head] = yield [headText(options.kinds), [at, ...kinds]]
@@ -194,7 +195,7 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
       }
     })
     yield* insertEventsStep(records)
-    return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, job.updated_at, runId) } } satisfies AdmittedClaim
+    return { _tag: "Claimed", claim: { job, run: newRun(job.job_id, job.updated_at, runId, beat) } } satisfies AdmittedClaim
   }
 
   /** Without a generator or a second catch: it runs once per job (issue 16). The run's id made once, outside the step. */
@@ -202,7 +203,7 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
     storageOrTakenErrors("JobStore.claimAdmitted")(withNow((now) => {
       const at = storedInstant(now)
       const runId = uuidv7() as WorkflowRunId
-      return change<AdmittedClaim | null, AlreadyExists | CorruptRow | SqlError>(() => claim(options, at, runId))
+      return change<AdmittedClaim | null, AlreadyExists | CorruptRow | SqlError>(() => claim(options, now, at, runId))
     }))
 
   return { claimAdmitted }

@@ -29,7 +29,7 @@ type Options = Parameters<NonNullable<Service["createClaimed"]>>[1]
 /**
  * The run for the new job, only if it is the head of the queue `claimNext`
  * would take (same order, same index): then nothing eligible of the kinds
- * comes before it. Parameters: the run's id, taken, the instant twice, the
+ * comes before it. Parameters: the run's id, the instant, taken, the instant twice, the
  * kinds, the job's id.
  */
 const runIfHeadText = textsByKinds((kinds) =>
@@ -45,7 +45,7 @@ function* createAndClaim(job: AiJob, options: Options): Step<Claim | null> {
   yield* insertJob(job, [])
   let picked: unknown
   try {
-    ;[picked] = yield [runIfHeadText(options.kinds), [runId, takenParam(options.take), at, at, ...(options.kinds ?? []), job.job_id]]
+    ;[picked] = yield [runIfHeadText(options.kinds), [runId, at, takenParam(options.take), at, at, ...(options.kinds ?? []), job.job_id]]
   } catch (error) {
     // The only key this INSERT can find taken is the run's (the job's was just inserted).
     throw error instanceof SqlError && sqliteCode(error) === "SQLITE_CONSTRAINT_PRIMARYKEY"

@@ -15,7 +15,7 @@ import { decodeCursor, pageOf } from "../internal/cursor.js"
 import { decode } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { EVENTS_PER_STATEMENT, type SqliteContext } from "./context.js"
-import { instantBound } from "./rows.js"
+import { filterBound, instantBound } from "./rows.js"
 
 type Service = JobStore["Type"]
 
@@ -43,8 +43,8 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.types !== undefined) where.push(sql.in("type", filter.types))
       // A time range is [since, until): consecutive ranges never share an event.
-      if (filter.since !== undefined) where.push(sql`timestamp >= ${instantBound(filter.since)}`)
-      if (filter.until !== undefined) where.push(sql`timestamp < ${instantBound(filter.until)}`)
+      if (filter.since !== undefined) where.push(sql`timestamp >= ${filterBound(filter.since)}`)
+      if (filter.until !== undefined) where.push(sql`timestamp < ${filterBound(filter.until)}`)
       if (key !== undefined) {
         const { at, id } = key
         where.push(descending ? sql`(timestamp, event_id) < (${at}, ${id})` : sql`(timestamp, event_id) > (${at}, ${id})`)

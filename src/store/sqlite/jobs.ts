@@ -27,7 +27,7 @@ import { alreadyExistsAsStorageError } from "../internal/storageError.js"
 import { insertEventsStep, insertText, type SqliteContext } from "./context.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { runThrough, type Step } from "./step.js"
-import { instantBound } from "./rows.js"
+import { filterBound } from "./rows.js"
 
 type Service = JobStore["Type"]
 
@@ -122,8 +122,8 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
       const where: Array<Fragment> = []
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
       if (filter.kinds !== undefined) where.push(sql.in("job_kind", filter.kinds))
-      if (filter.created_after !== undefined) where.push(sql`created_at > ${instantBound(filter.created_after)}`)
-      if (filter.created_before !== undefined) where.push(sql`created_at < ${instantBound(filter.created_before)}`)
+      if (filter.created_after !== undefined) where.push(sql`created_at > ${filterBound(filter.created_after)}`)
+      if (filter.created_before !== undefined) where.push(sql`created_at < ${filterBound(filter.created_before)}`)
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (key !== undefined) {

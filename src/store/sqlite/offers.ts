@@ -39,7 +39,7 @@ const oldestText = (kinds: ReadonlyArray<JobKind> | undefined) => `
 
 // Taken for a pool, which runs the run itself. A claim handed to a caller (Jobs.run takes it) is
 // cleared after (UNTAKE): a beat leaving the run untaken would be taken by 0025's trigger (an old worker's beat).
-const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = 1
+const BEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = max(created_at, ?), taken = 1
   WHERE id = ? AND status = 'running' AND taken = 0
   RETURNING *`
 const UNTAKE = "UPDATE workflow_runs SET taken = 0 WHERE id = ?"

@@ -6,7 +6,7 @@
  * On SQLite, JSON columns are TEXT and timestamps are TEXT in the one stored
  * form (`Timestamp` encodes exactly that: UTC, milliseconds, `Z`).
  */
-import * as DateTime from "effect/DateTime"
+import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { AiJob, EntityRef, PlannedOperation } from "../../domain/AiJob.js"
@@ -22,7 +22,7 @@ import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoderNow, rowDecoders } from "../internal/decodeRow.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { fastJob, fastRun } from "./rowCodec.js"
-import { clampBound } from "../internal/instants.js"
+import { cutoffText, filterBoundText } from "../internal/instants.js"
 
 /** A JSON value stored as TEXT. */
 const JsonText = Schema.parseJson(Json)
@@ -133,8 +133,11 @@ export const encode = {
 }
 
 /**
- * A filter bound or cutoff in the stored text form, for comparisons. Clamped
+ * A cutoff (stale scan, retention) in the stored text form, for comparisons. Clamped
  * to the stored range (see internal/instants.ts): beyond year 9999 ISO text
  * grows a sign and six digits and would no longer compare as time.
  */
-export const instantBound = (instant: DateTime.Utc): string => DateTime.formatIso(clampBound(instant))
+export const instantBound = (instant: DateTime.Utc): string => cutoffText(instant)
+
+/** A listing's filter bound in a form compared as time (internal/instants.ts `filterBoundText`). */
+export const filterBound = (instant: DateTime.Utc): string => filterBoundText(instant)

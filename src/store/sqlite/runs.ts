@@ -18,13 +18,13 @@ import { metricBounds } from "../../domain/JobMetrics.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { type AlreadyExists, type CorruptRow, NotFound, RunNotActive, RunTaken } from "../StoreErrors.js"
 import { decode, decodeNow, encode } from "./rows.js"
-import { jsonText, RUN_COLUMNS, runValues, storedInstant } from "./rowCodec.js"
+import { jsonText, RUN_COLUMNS, storedInstant } from "./rowCodec.js"
 import { auditRecords } from "../internal/audit.js"
-import { sqliteCode, storageErrors } from "./errors.js"
+import { storageErrors } from "./errors.js"
 import { withNow } from "../internal/now.js"
 import { moveInstantText } from "./moveInstant.js"
 import { alreadyExistsAsStorageError, storageOrTakenErrors } from "../internal/storageError.js"
-import { insertEventsStep, insertText, type SqliteContext } from "./context.js"
+import { insertEventsStep, type SqliteContext } from "./context.js"
 import type { Step } from "./step.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -79,13 +79,16 @@ export const makeRunMethods = (context: SqliteContext) => {
       return yield* notActive(runId)
     })
 
-  /** A heartbeat: guarded on the run being its job's active run. One fixed text, built once. */
-  const HEARTBEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = 1
+  /**
+   * A heartbeat: guarded on the run being its job's active run. One fixed text, built once. The
+   * beat is the clock's reading as it is (liveness); the run's updated_at never before its created_at.
+   */
+  const HEARTBEAT = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = max(created_at, ?), taken = 1
     WHERE id = ? AND ${IS_ACTIVE}
     RETURNING *`
 
   /** `takeRun`'s one statement: a heartbeat that also says "mine", only while nobody has said it (migration 0018). */
-  const TAKE = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = ?, taken = 1
+  const TAKE = `UPDATE workflow_runs SET last_heartbeat = ?, updated_at = max(created_at, ?), taken = 1
     WHERE id = ? AND ${IS_ACTIVE} AND taken = 0
     RETURNING *`
 
@@ -108,21 +111,32 @@ export const makeRunMethods = (context: SqliteContext) => {
   const auditedChange = <A, E, R>(events: unknown, change: Effect.Effect<A, E, R>) =>
     events === undefined ? change : transaction.join(change)
 
-  const INSERT_RUN = insertText("workflow_runs", RUN_COLUMNS)
+  /**
+   * A new run of the job: its times at the given instant or the job's last change, whichever
+   * is later (as a claim's, claim.ts `insertRunText`), so never before its job; its first
+   * heartbeat the clock's reading as it is (newRows.ts `newRun`). Parameters: the run's id, the
+   * reading, the instant twice, the job's id. No row: no such job.
+   */
+  const INSERT_RUN = `INSERT INTO workflow_runs (${RUN_COLUMNS.join(", ")})
+    SELECT ?, id, 'running', ?, NULL, max(?, updated_at), max(?, updated_at) FROM ai_jobs WHERE id = ?
+    RETURNING created_at`
 
   const createRun: Service["createRun"] = Effect.fnUntraced(
     function*(jobId, options) {
-      const run = newRun(jobId, options?.at ?? (yield* DateTime.now))
-      // The records are a function of the run, known before it is written.
-      const records = yield* auditRecords(options?.events, run)
-      // job_id is the row's one foreign key, so a violation means the job does not exist.
-      const insert = Effect.catchIf(
-        transaction.single(exec(INSERT_RUN, runValues(run))),
-        (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
-        () => Effect.fail(new NotFound({ entity: "job", id: jobId }))
+      const now = yield* DateTime.now
+      const id = uuidv7() as WorkflowRunId
+      const at = storedInstant(options?.at ?? now)
+      const insert = Effect.flatMap(
+        exec<{ readonly created_at: string }>(INSERT_RUN, [id, storedInstant(now), at, at, jobId]),
+        ([row]) =>
+          row === undefined
+            ? Effect.fail(new NotFound({ entity: "job", id: jobId }))
+            : Effect.succeed(newRun(jobId, DateTime.unsafeMake(row.created_at), id, now))
       )
-      yield* records.length === 0 ? insert : transaction.join(Effect.zipRight(insert, insertEvents(records)))
-      return run
+      // The records are a function of the run, known once it is written: in one transaction with it.
+      return yield* options?.events === undefined
+        ? transaction.single(insert)
+        : transaction.join(Effect.tap(insert, (run) => Effect.flatMap(auditRecords(options.events, run), insertEvents)))
     },
     alreadyExistsAsStorageError("JobStore.createRun"),
     storageErrors("JobStore.createRun")

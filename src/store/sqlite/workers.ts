@@ -97,18 +97,18 @@ export const makeWorkerMethods = (context: SqliteContext) => {
 
   const claimNext: Service["claimNext"] = Effect.fnUntraced(
     function*(options = {}) {
-      const { at, runId } = yield* claimStart
+      const { at, now, runId } = yield* claimStart
       const kinds = options.kinds ?? []
       return yield* transaction.join(Effect.gen(function*() {
         // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
         const [picked] = yield* exec<{ readonly job_id: string; readonly created_at: string }>(
           insertRunText(nextJobText("id, updated_at", options.kinds)),
-          [runId, takenParam(options.take), at, at, ...kinds]
+          [runId, at, takenParam(options.take), at, at, ...kinds]
         )
         if (picked === undefined) return null
         // The claim's instant as written (insertRunText): the reading, or the job's last change.
         const job = yield* runThrough<AiJob, CorruptRow | SqlError>(() => startJob({ job_id: picked.job_id, runId, at: picked.created_at, operation: "claimNext" }), exec)
-        const claim = { job, run: newRun(job.job_id, job.updated_at, runId) }
+        const claim = { job, run: newRun(job.job_id, job.updated_at, runId, now) }
         yield* insertEvents(yield* auditRecords(options.events, claim))
         return claim
       }))

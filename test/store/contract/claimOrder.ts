@@ -84,10 +84,12 @@ const claimAfterRelease = (scenario: Scenario) =>
     const expected = scenario.expected
     assert.strictEqual(millis(job.updated_at), expected, "the job's updated_at")
     assert.strictEqual(millis(run.created_at), expected, "the run's start")
-    assert.strictEqual(millis(run.last_heartbeat), expected, "the run's first heartbeat")
+    // Liveness: the claimer's reading as it is, never lifted to the release's instant.
+    assert.strictEqual(millis(run.last_heartbeat), scenario.claimerReads, "the run's first heartbeat")
     // What is stored is what the claim returned.
     assert.strictEqual(millis((yield* store.getJob(job.job_id)).updated_at), expected)
     assert.strictEqual(millis((yield* store.getRun(run.id)).created_at), expected)
+    assert.strictEqual(millis((yield* store.getRun(run.id)).last_heartbeat), scenario.claimerReads)
 
     // The job's history: the first claim, the release, then this claim's records — in that order.
     const history = (yield* store.listEvents({ job_id: job.job_id, order: "asc", limit: 100 })).items
@@ -109,8 +111,10 @@ const claimNextAfterRelease = (claimerReads: number, expected: number) =>
     if (claim === null) return assert.fail("claimed")
     assert.strictEqual(millis(claim.job.updated_at), expected, "the job's updated_at")
     assert.strictEqual(millis(claim.run.created_at), expected, "the run's start")
+    assert.strictEqual(millis(claim.run.last_heartbeat), claimerReads, "the run's first heartbeat: the reading as it is")
     assert.strictEqual(millis((yield* store.getJob(claim.job.job_id)).updated_at), expected)
     assert.strictEqual(millis((yield* store.getRun(claim.run.id)).created_at), expected)
+    assert.strictEqual(millis((yield* store.getRun(claim.run.id)).last_heartbeat), claimerReads)
     // The released run ended before this one started.
     assert.isAtMost(millis((yield* store.getRun(first.run.id)).updated_at), expected)
   })

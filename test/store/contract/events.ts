@@ -6,7 +6,7 @@ import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { EventRecord } from "../../../src/domain/EventRecord.js"
-import { type EventFilter, JobStore, type Page } from "../../../src/store/JobStore.js"
+import { type EventFilter, type JobFilter, JobStore, type Page } from "../../../src/store/JobStore.js"
 import { at, byEventId, encode, eventRecord, expectTag, failureOf, ids, newJob } from "../fixtures.js"
 import { type Backend, storeTest } from "../../support/backend.js"
 
@@ -110,6 +110,43 @@ export const eventContract = (backend: Backend): void => {
         assert.deepStrictEqual(idsOf((yield* store.listEvents({ since: at(1_500) })).items), idsOf([e2, e3, e4]))
         assert.deepStrictEqual(idsOf((yield* store.listEvents({ until: at(2_500) })).items), idsOf([e1, e2]))
         assert.deepStrictEqual(idsOf((yield* store.listEvents({ since: at(1_500), until: at(3_500) })).items), idsOf([e2, e3]))
+      }))
+
+    test("R10 time bounds at and past both edges of the stored range select what they say: an until or created_before one millisecond past 9999-12-31T23:59:59.999Z keeps the rows stamped then", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const FIRST = 0
+        const LAST = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+        const first = eventRecord({ timestamp: at(FIRST) })
+        const last = eventRecord({ timestamp: at(LAST) })
+        yield* store.appendEvents([first, last])
+        const events = (filter: EventFilter) => Effect.map(store.listEvents(filter), (page) => idsOf(page.items))
+        const both = idsOf([first, last])
+        // Just past each edge and far past it: the clamp must not move a bound across a stored row.
+        for (const past of [1, 86_400_000 * 365]) {
+          assert.deepStrictEqual(yield* events({ until: at(LAST + past) }), both, `until ${past} ms past the last instant`)
+          assert.deepStrictEqual(yield* events({ since: at(LAST + past) }), [], `since ${past} ms past the last instant`)
+          assert.deepStrictEqual(yield* events({ since: at(FIRST - past) }), both, `since ${past} ms before 1970`)
+          assert.deepStrictEqual(yield* events({ until: at(FIRST - past) }), [], `until ${past} ms before 1970`)
+        }
+        assert.deepStrictEqual(yield* events({ until: at(LAST) }), idsOf([first]))
+        assert.deepStrictEqual(yield* events({ since: at(LAST) }), idsOf([last]))
+        assert.deepStrictEqual(yield* events({ until: at(FIRST) }), [])
+        assert.deepStrictEqual(yield* events({ since: at(FIRST) }), both)
+
+        const early = yield* store.createJob(newJob(), { at: at(FIRST) })
+        const late = yield* store.createJob(newJob(), { at: at(LAST) })
+        const jobs = (filter: JobFilter) => Effect.map(store.listJobs(filter), (page) => page.items.map((job) => job.job_id))
+        const all = [early.job_id, late.job_id]
+        for (const past of [1, 86_400_000 * 365]) {
+          assert.deepStrictEqual(yield* jobs({ created_before: at(LAST + past) }), all, `created_before ${past} ms past the last instant`)
+          assert.deepStrictEqual(yield* jobs({ created_after: at(LAST + past) }), [], `created_after ${past} ms past the last instant`)
+          assert.deepStrictEqual(yield* jobs({ created_after: at(FIRST - past) }), all, `created_after ${past} ms before 1970`)
+          assert.deepStrictEqual(yield* jobs({ created_before: at(FIRST - past) }), [], `created_before ${past} ms before 1970`)
+        }
+        assert.deepStrictEqual(yield* jobs({ created_before: at(LAST) }), [early.job_id])
+        assert.deepStrictEqual(yield* jobs({ created_after: at(LAST - 1) }), [late.job_id])
+        assert.deepStrictEqual(yield* jobs({ created_after: at(FIRST) }), [late.job_id])
       }))
 
     test("R10 listEvents orders by timestamp then event_id, ascending by default and descending on request", () =>

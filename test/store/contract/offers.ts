@@ -46,6 +46,26 @@ export const offerContract = (backend: Backend): void => {
   const test = storeTest(backend)
 
   describe("offerRun and adoptOfferedRun", () => {
+    test("R6c R8 a run begun after its job's last change by a clock ahead, adopted on a clock behind: its heartbeat the reading, its updated_at never before its created_at", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(1_000)
+        const created = yield* store.createJob(newJob(), { at: DateTime.unsafeMake(86_400_000) })
+        const run = yield* store.createRun(created.job_id)
+        yield* store.transition({ job_id: created.job_id, to: "running", workflow_run_id: run.id })
+        yield* offerOf(store)(run.id)
+        yield* TestClock.setTime(2_000)
+        const claim = yield* adoptOf(store)()
+        if (claim === null) return assert.fail("the offered run must be adopted")
+        const stored = yield* store.getRun(run.id)
+        for (const adopted of [claim.run, stored]) {
+          assert.deepStrictEqual(
+            [adopted.created_at, adopted.updated_at, adopted.last_heartbeat].map(DateTime.toEpochMillis),
+            [86_400_000, 86_400_000, 2_000]
+          )
+        }
+      }))
+
     test("R6c an offered run is adopted once: its job and run, the heartbeat set to now; a second look finds nothing", () =>
       Effect.gen(function*() {
         const store = yield* JobStore

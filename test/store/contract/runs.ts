@@ -3,6 +3,7 @@
  */
 import { assert, describe } from "@effect/vitest"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { Json } from "../../../src/domain/Json.js"
@@ -58,6 +59,29 @@ export const runContract = (backend: Backend): void => {
         assert.deepStrictEqual(encode.run(yield* store.getRun(run.id)), encode.run(run))
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(job), "createRun does not change the job")
         assert.strictEqual((yield* store.listEvents({ event_id: event.event_id })).items.length, 1)
+      }))
+
+    test("R6 R8 createRun at an instant before its job's last change begins at that change, as a claim does; its heartbeat is the clock's reading; its records are of the run as stored", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(7_200_000)
+        const job = yield* store.createJob(newJob())
+        yield* TestClock.setTime(7_300_000)
+        const bodies: Array<unknown> = []
+        const run = yield* store.createRun(job.job_id, {
+          at: DateTime.unsafeMake(3_600_000),
+          events: (created) => {
+            bodies.push(millis(created.created_at))
+            return [jobEvent(job)]
+          }
+        })
+        assert.deepStrictEqual([millis(run.created_at), millis(run.updated_at), millis(run.last_heartbeat)], [7_200_000, 7_200_000, 7_300_000])
+        assert.deepStrictEqual(encode.run(yield* store.getRun(run.id)), encode.run(run))
+        assert.deepStrictEqual(bodies, [7_200_000], "the records are built from the run as stored")
+        // An instant after the job's last change is kept as given.
+        const later = yield* store.createRun(job.job_id, { at: DateTime.unsafeMake(7_250_000) })
+        assert.deepStrictEqual([millis(later.created_at), millis(later.updated_at), millis(later.last_heartbeat)], [7_250_000, 7_250_000, 7_300_000])
+        assert.deepStrictEqual(encode.run(yield* store.getRun(later.id)), encode.run(later))
       }))
 
     test("R8 createRun for an unknown job fails with NotFound and writes no event", () =>
