@@ -32,7 +32,11 @@ export const MAX_REASON_CHARACTERS = 4_000
 
 const Reason = Schema.String.pipe(
   Schema.filter((reason) => atMostCharacters(reason, MAX_REASON_CHARACTERS), {
-    message: (issue) => `Expected at most ${MAX_REASON_CHARACTERS} characters, actual ${[...issue.actual as string].length}`
+    // A refinement's message speaks for its `from` too: a reason that is no text (42) reaches it.
+    message: (issue) =>
+      typeof issue.actual === "string"
+        ? `Expected at most ${MAX_REASON_CHARACTERS} characters, actual ${[...issue.actual].length}`
+        : `Expected a string, actual ${issue.actual === null ? "null" : typeof issue.actual}`
   })
 )
 
