@@ -103,6 +103,19 @@ export const decodeCursor = (cursor: string, listing: Listing, order?: Order): E
   )
 
 /**
+ * `decodeCursor` for a store whose instants are whole milliseconds (SQLite): a
+ * cursor with microseconds (forged, or carried over from a PostgreSQL store)
+ * is no cursor of its pages, refused rather than read without them — the
+ * stores would otherwise page the same cursor differently.
+ */
+export const decodeMillisecondCursor = (cursor: string, listing: Listing, order?: Order): Effect.Effect<CursorKey, DecodeFailure> =>
+  Effect.filterOrFail(
+    decodeCursor(cursor, listing, order),
+    (key) => key.micros === 0,
+    () => refused("", "Not a cursor returned by a previous page: it holds microseconds, which this store's pages never give")
+  )
+
+/**
  * The page of `items` (already cut to the page size) of `listing` in `order`,
  * with the cursor after its last item when `hasMore`. `keyOf` is given the
  * item and its index: its instant, its id and, on PostgreSQL, the

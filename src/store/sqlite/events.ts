@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
-import { decodeCursor, pageOf } from "../internal/cursor.js"
+import { decodeMillisecondCursor, pageOf } from "../internal/cursor.js"
 import { decode } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { EVENTS_PER_STATEMENT, type SqliteContext } from "./context.js"
@@ -34,7 +34,7 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
     function*(filter: EventFilter = {}) {
       const limit = pageSize(filter.limit)
       // A cursor continues in its own order (cursor.ts): it decides when given.
-      const key = filter.cursor === undefined ? undefined : yield* decodeCursor(filter.cursor, "events", filter.order)
+      const key = filter.cursor === undefined ? undefined : yield* decodeMillisecondCursor(filter.cursor, "events", filter.order)
       const descending = (key?.order ?? filter.order) === "desc"
       const where: Array<Fragment> = []
       if (filter.event_id !== undefined) where.push(sql`event_id = ${filter.event_id}`)

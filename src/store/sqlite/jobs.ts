@@ -16,7 +16,7 @@ import type { Audit, Audited, Creation, JobFilter, JobPatch, JobStore, Transitio
 import type { AiJob } from "../../domain/AiJob.js"
 import { auditRecords } from "../internal/audit.js"
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
-import { decodeCursor, pageOf } from "../internal/cursor.js"
+import { decodeMillisecondCursor, pageOf } from "../internal/cursor.js"
 import { decode } from "./rows.js"
 import { JOB_COLUMNS, jobValues, jsonText, storedInstant } from "./rowCodec.js"
 import { decodeJobIds, jobIdSearch } from "../internal/jobIdSearch.js"
@@ -117,7 +117,7 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
     function*(filter: JobFilter = {}) {
       const limit = pageSize(filter.limit)
       // A cursor continues in its own order (cursor.ts): it decides when given.
-      const key = filter.cursor === undefined ? undefined : yield* decodeCursor(filter.cursor, "jobs", filter.order)
+      const key = filter.cursor === undefined ? undefined : yield* decodeMillisecondCursor(filter.cursor, "jobs", filter.order)
       const descending = (key?.order ?? filter.order) === "desc"
       const where: Array<Fragment> = []
       if (filter.states !== undefined) where.push(sql.in("status", filter.states))
