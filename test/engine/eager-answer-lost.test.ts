@@ -30,12 +30,11 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 import { summarize } from "../jobs/jobs.suite.js"
-import { newJob } from "../store/fixtures.js"
 import { postgresShared, realSleep, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
 import { capturingLog } from "../support/capturedLog.js"
 import { atLocalPort } from "../support/postgres-cluster.js"
 import { audit } from "../reliability/invariants.js"
-import { countingEager, jobsOver, parkedPool, silenceAnnouncements, type Store, takeWithin } from "./eagerPools.js"
+import { countingEager, jobsOver, parkedBehindOlderJob, parkedPool, silenceAnnouncements, type Store, takeWithin } from "./eagerPools.js"
 
 /** `store` whose next eager write, once armed, commits and then answers `StorageError`; and whose event look fails while `lookDown`. */
 const losingEagerAnswers = (store: Store) => {
@@ -104,16 +103,8 @@ for (const backend of sharedBackends) {
         const losing = losingEagerAnswers(base)
         const { store, untilLooks } = countingEager(losing.store)
         const jobs = yield* jobsOver(database, store)
-        const probe = yield* jobs.submit(summarize())
-        yield* jobs.cancel(probe.job_id)
-        const starts = yield* Queue.unbounded<JobId>()
-        yield* parkedPool(jobs, starts, untilLooks)
         // Queued through the port, which announces nothing in this process: the eager write sees it first.
-        const older = yield* base.createJob(newJob({
-          protocol_id: probe.protocol_id,
-          profile_id: probe.profile_id,
-          capability_profile_id: probe.capability_profile_id
-        }))
+        const { older, starts } = yield* parkedBehindOlderJob(jobs, base, untilLooks)
         losing.state.armed = true
         const newer = yield* jobs.submit(summarize())
         assert.strictEqual(losing.state.lost, 1)

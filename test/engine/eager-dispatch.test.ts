@@ -27,7 +27,7 @@ import type { JobId } from "../../src/domain/Ids.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { newJob } from "../store/fixtures.js"
 import { realSleep, sharedBackends } from "../jobs/shared-database.js"
-import { countingEager, jobsOver, parkedPool, silenceAnnouncements, takeWithin } from "./eagerPools.js"
+import { countingEager, jobsOver, parkedBehindOlderJob, parkedPool, silenceAnnouncements, takeWithin } from "./eagerPools.js"
 
 for (const backend of sharedBackends) {
   describe(`issue 16 pickup, eager dispatch on ${backend.name}`, () => {
@@ -65,17 +65,8 @@ for (const backend of sharedBackends) {
         yield* silenceAnnouncements(database)
         const { counts, store, untilLooks } = countingEager(base)
         const jobs = yield* jobsOver(database, store)
-        // The profile the policy gives such a job (a probe, cancelled before any pool runs).
-        const probe = yield* jobs.submit(summarize())
-        yield* jobs.cancel(probe.job_id)
-        const starts = yield* Queue.unbounded<JobId>()
-        yield* parkedPool(jobs, starts, untilLooks)
         // Queued behind the parked pool's back: no announcement reaches it, its poll is 30 s away.
-        const older = yield* base.createJob(newJob({
-          protocol_id: probe.protocol_id,
-          profile_id: probe.profile_id,
-          capability_profile_id: probe.capability_profile_id
-        }))
+        const { older, starts } = yield* parkedBehindOlderJob(jobs, base, untilLooks)
         const newer = yield* jobs.submit(summarize())
         assert.deepStrictEqual(counts, { writes: 1, claimed: 0 }, "the eager write saw the older job first and only queued")
         assert.strictEqual(yield* takeWithin(starts, "the first start"), older.job_id, "the older job first")

@@ -14,8 +14,10 @@ import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
+import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
 import { realSleep, type SharedDatabase } from "../jobs/shared-database.js"
+import { newJob } from "../store/fixtures.js"
 import { rawPgClient } from "../support/pg-database.js"
 
 export type Store = JobStore["Type"]
@@ -73,6 +75,25 @@ export const parkedPool = (jobs: Jobs.Jobs["Type"], starts: Queue.Queue<JobId>, 
     // The pool looks once, finds nothing and parks.
     untilLooks(1)
   )
+
+/**
+ * A parked pool with an older job of the policy's profile queued behind its back (written through
+ * `base`, which announces nothing in this process): the next eager write sees it first.
+ */
+export const parkedBehindOlderJob = (jobs: Jobs.Jobs["Type"], base: Store, untilLooks: (n: number) => Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    // The profile the policy gives such a job (a probe, cancelled before any pool runs).
+    const probe = yield* jobs.submit(summarize())
+    yield* jobs.cancel(probe.job_id)
+    const starts = yield* Queue.unbounded<JobId>()
+    yield* parkedPool(jobs, starts, untilLooks)
+    const older = yield* base.createJob(newJob({
+      protocol_id: probe.protocol_id,
+      profile_id: probe.profile_id,
+      capability_profile_id: probe.capability_profile_id
+    }))
+    return { starts, older }
+  })
 
 export const takeWithin = <A>(queue: Queue.Queue<A>, what: string) =>
   Effect.flatMap(Queue.take(queue).pipe(Effect.timeoutOption("10 seconds")), (taken) =>
