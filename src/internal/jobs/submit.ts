@@ -23,6 +23,8 @@ import { flatMapKnown } from "../../util/knownEffects.js"
 import type { ClaimedJob } from "./claimTemplates.js"
 import type { EagerDesk, Seat } from "./eagerDispatch.js"
 import { committedEagerWrite } from "./eagerAnswerLost.js"
+import { committedCreation } from "./createAnswerLost.js"
+import { newJob } from "../../store/internal/newRows.js"
 import { refuseReusedId } from "./reusedId.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { AlreadyExists, StorageError } from "../../store/StoreErrors.js"
@@ -136,7 +138,12 @@ export const makeSubmit = <GateError>(
           return createForSeat(job, record, [...records, record], subject, seat, now)
         }
         // The job created at its events' instant: none of them is before it existed (Creation.at).
-        const created = store.createJob(job, { events: auditWith([...records, record]), at: now })
+        const created = Effect.catchTag(
+          store.createJob(job, { events: auditWith([...records, record]), at: now }),
+          // It may have committed, its answer lost: a committed job is answered as the store answers it (createAnswerLost.ts).
+          "StorageError",
+          (error) => committedCreation(store, { queuedEventId: record.event_id, jobIds: [ids.job_id] }, () => newJob(job, now), error)
+        )
         return announce === undefined ? created : Effect.tap(created, announce)
       })
     })

@@ -21,12 +21,14 @@ import { type AiJob, JobRequest } from "../../domain/AiJob.js"
 import { decodeWith } from "../../domain/decode.js"
 import { decodeEach } from "../../domain/decodeEach.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import type { JobId } from "../../domain/Ids.js"
+import type { EventId, JobId } from "../../domain/Ids.js"
 import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { NewAiJob } from "../../domain/AiJob.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { refuseReusedId } from "./reusedId.js"
+import { committedCreation } from "./createAnswerLost.js"
+import { newJob } from "../../store/internal/newRows.js"
 import type { Operations } from "./operations.js"
 import type { makeSubmit } from "./submit.js"
 import { MAX_JOB_DEPTH } from "../../domain/depth.js"
@@ -60,6 +62,7 @@ export const makeSubmitMany = <GateError>(
     }
     const jobs: Array<NewAiJob> = []
     const records: Array<EventRecord> = []
+    let firstQueued: EventId | undefined
     for (const { ids, records: decisions, request, verdict } of placed) {
       if (verdict._tag === "Refused") continue
       jobs.push({
@@ -69,16 +72,26 @@ export const makeSubmitMany = <GateError>(
         // The job's own maximum, else its kind's (issue 15.1).
         max_attempts: request.max_attempts ?? RetryPolicy.forKind(deps.retries, request.job_kind).maxAttempts
       })
-      records.push(...decisions, yield* prepare(lifecycleEvent({
+      const queued = yield* prepare(lifecycleEvent({
         job: ids,
         from: null,
         to: "queued",
         attempt: 1,
         ...(request.run_after !== undefined ? { run_after: request.run_after } : {}),
         timestamp: now
-      })))
+      }))
+      firstQueued ??= queued.event_id
+      records.push(...decisions, queued)
     }
-    const created = yield* store.createJobs(jobs, { events: () => records, at: now })
+    const created = yield* Effect.catchTag(
+      store.createJobs(jobs, { events: () => records, at: now }),
+      // It may have committed, its answer lost: committed jobs are answered as the store answers them (createAnswerLost.ts).
+      "StorageError",
+      (error) =>
+        firstQueued === undefined
+          ? Effect.fail(error)
+          : committedCreation(store, { queuedEventId: firstQueued, jobIds: jobs.map((job) => job.job_id!) }, () => jobs.map((job) => newJob(job, now)), error)
+    )
     if (announce !== undefined) yield* Effect.forEach(created, announce, { discard: true })
     return created
   })
