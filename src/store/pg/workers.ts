@@ -48,6 +48,13 @@ const isoText = (sql: SqlClient.SqlClient, column: string) =>
  * heartbeat first, with their job's trace id. One statement is atomic by
  * itself: no BEGIN/COMMIT around it (issue 16: a batch is one round trip).
  *
+ * Each run's stall is stamped at the batch's reading, or at its job's or its
+ * run's last change if later (`stalled_at`, one expression per row, on the rows
+ * as locked): a change made on a clock ahead of the recoverer's (a pin, a start)
+ * is never followed by a stall dated before it. The run's and the job's
+ * `updated_at`, the record's timestamp column and its body's `timestamp` all
+ * take it; the body's text is the reading's own when nothing was lifted.
+ *
  * The runs are locked by primary key (`= ANY` of the locked jobs' run ids):
  * as a join they were planned as a hash of every stale run still running,
  * rebuilt by each batch — locking them cost ~2.8× the server CPU at the
@@ -73,12 +80,14 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
   const jobRunning = isRunning(sql, "j.status")
   // Event ids are made here, time-ordered (UUIDv7), one per run the batch may move; the n-th run moved takes the n-th.
   const eventIds = batch.record ? `{${Array.from({ length: batch.limit }, uuidv7).join(",")}}` : "{}"
+  // The stall's instant as text in the record's body: the reading's own text unless it was lifted.
+  const stalledText = sql`CASE WHEN s.stalled_at = ${batch.at}::timestamptz THEN ${batch.at}::text ELSE ${isoText(sql, "s.stalled_at")} END`
   const recorded = batch.record
     ? sql`, recorded AS (
       INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
-      SELECT e.event_id, ${batch.at}::timestamptz, 'system', 'workflow_recovery', s.trace_id, s.job_id, s.id,
+      SELECT e.event_id, s.stalled_at, 'system', 'workflow_recovery', s.trace_id, s.job_id, s.id,
         jsonb_build_object(
-          'event_id', e.event_id, 'timestamp', ${batch.at}::text, 'actor', 'system', 'trace_id', s.trace_id,
+          'event_id', e.event_id, 'timestamp', ${stalledText}, 'actor', 'system', 'trace_id', s.trace_id,
           'job_id', s.job_id, 'workflow_run_id', s.id, 'type', 'workflow_recovery',
           'from_state', 'running', 'to_state', 'stalled', 'reason', s.reason,
           'last_heartbeat_ts', s.heartbeat, 'threshold_secs', ${secs}::bigint)
@@ -88,7 +97,7 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
   // Data-modifying CTEs all run, referenced or not; every part sees the rows as they were before it.
   return sql`
     WITH stale_jobs AS MATERIALIZED (
-      SELECT r.id, j.trace_id
+      SELECT r.id, j.trace_id, j.updated_at AS job_updated_at
       FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
       WHERE ${stale("r")}
       ORDER BY r.last_heartbeat, r.id
@@ -101,19 +110,20 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
       FOR NO KEY UPDATE OF r
     ), moved AS MATERIALIZED (
       SELECT s.*, j.trace_id, row_number() OVER (ORDER BY s.last_heartbeat, s.id) AS n,
-        ${why.before} || s.heartbeat || ${why.after} AS reason
+        ${why.before} || s.heartbeat || ${why.after} AS reason,
+        GREATEST(${batch.at}::timestamptz, j.job_updated_at, s.updated_at) AS stalled_at
       FROM locked_runs s JOIN stale_jobs j ON j.id = s.id
     ), stalled_runs AS (
-      UPDATE workflow_runs r SET status = 'stalled', error_message = s.reason, updated_at = ${batch.at}::timestamptz
+      UPDATE workflow_runs r SET status = 'stalled', error_message = s.reason, updated_at = s.stalled_at
       FROM moved s WHERE r.id = s.id
     ), stalled_jobs AS (
       UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
-        error_message = s.reason, updated_at = ${batch.at}::timestamptz
+        error_message = s.reason, updated_at = s.stalled_at
       FROM moved s
       WHERE j.id = s.job_id AND j.workflow_run_id = s.id AND ${jobRunning}
     )${recorded}
     SELECT id, job_id, 'stalled' AS status, last_heartbeat, reason AS error_message, created_at,
-      ${batch.at}::timestamptz AS updated_at, trace_id
+      stalled_at AS updated_at, trace_id
     FROM moved ORDER BY n`
 }
 

@@ -53,7 +53,11 @@ export const makeWorkerMethods = (context: SqliteContext) => {
    * running under that run (R6a); and, with `record`, R9's
    * `workflow_recovery` record per run, built by SQLite with the fields and
    * key order of `recoveryEvent` (internal/jobs/auditEvents.ts) — no
-   * JavaScript per run.
+   * JavaScript per run. Each run's stall is stamped at the batch's reading,
+   * or at its job's or its run's last change if later (the expression the
+   * batch's SELECT read as the run's `updated_at`, on the same rows under the
+   * same write lock): the run's `updated_at` first, and the job's and the
+   * record's (column and body) are then read from it.
    */
   const stall = (stalled: ReadonlyArray<StalledRun>, batch: {
     readonly at: string
@@ -67,23 +71,23 @@ export const makeWorkerMethods = (context: SqliteContext) => {
       const why = batch.why
       yield* sql`
         UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
-          updated_at = ${batch.at}
+          updated_at = max(${batch.at}, updated_at, (SELECT j.updated_at FROM ai_jobs AS j WHERE j.id = workflow_runs.job_id))
         WHERE id IN (SELECT value FROM json_each(${runIds}))`
       // `workflow_run_id` in the subquery is the job's: workflow_runs has no such column. `+status`
       // keeps the planner off the status index (every running job) and on the workflow_run_id one.
       yield* sql`
         UPDATE ai_jobs SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
           error_message = (SELECT r.error_message FROM workflow_runs AS r WHERE r.id = workflow_run_id),
-          updated_at = ${batch.at}
+          updated_at = (SELECT r.updated_at FROM workflow_runs AS r WHERE r.id = workflow_run_id)
         WHERE +status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
       if (!batch.record) return
       // Event ids are made here (time-ordered UUIDv7, in the batch's order), each paired with its run.
       const pairs = JSON.stringify(stalled.map(({ run }) => [run.id, uuidv7()]))
       yield* sql`
         INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
-        SELECT m.event_id, ${batch.at}, 'system', 'workflow_recovery', j.trace_id, r.job_id, r.id,
+        SELECT m.event_id, r.updated_at, 'system', 'workflow_recovery', j.trace_id, r.job_id, r.id,
           json_object(
-            'event_id', m.event_id, 'timestamp', ${batch.at}, 'actor', 'system', 'trace_id', j.trace_id,
+            'event_id', m.event_id, 'timestamp', r.updated_at, 'actor', 'system', 'trace_id', j.trace_id,
             'job_id', r.job_id, 'workflow_run_id', r.id, 'type', 'workflow_recovery',
             'from_state', 'running', 'to_state', 'stalled', 'reason', r.error_message,
             'last_heartbeat_ts', r.last_heartbeat, 'threshold_secs', CAST(${secs} AS INTEGER))
@@ -134,22 +138,25 @@ export const makeWorkerMethods = (context: SqliteContext) => {
     function*(options) {
       return yield* transaction(Effect.gen(function*() {
         const cutoff = instantBound(options.heartbeatBefore)
+        const at = yield* encode.timestamp(yield* DateTime.now)
+        // Each run's `updated_at` as `stall` writes it: the reading, or its job's or its own last
+        // change if later (a change on a clock ahead of this one's is never followed by a stall
+        // dated before it).
         const rows = yield* sql`
-          SELECT r.*, j.trace_id AS job_trace_id
+          SELECT r.id, r.job_id, r.status, r.last_heartbeat, r.error_message, r.created_at,
+            max(${at}, r.updated_at, j.updated_at) AS updated_at, j.trace_id AS job_trace_id
           FROM workflow_runs AS r JOIN ai_jobs AS j ON j.id = r.job_id
           WHERE r.status = 'running' AND r.last_heartbeat < ${cutoff}
           ORDER BY r.last_heartbeat, r.id
           LIMIT ${rowLimit(options.limit)}`
         if (rows.length === 0) return []
-        const at = yield* encode.timestamp(yield* DateTime.now)
         const why = stallMessageAround(thresholdSecs(options.threshold))
         // The runs as `stall` leaves them, built from what it writes, with no RETURNING to read: the
         // status, the reason around the heartbeat's stored text (the row's own, as the UPDATE
-        // concatenates it) and the stall's instant as stored (`at`, read back).
-        const stalledAt = DateTime.unsafeMake(at)
+        // concatenates it) and the stall's instant as stored (the SELECT's `updated_at`).
         // Built field by field, in the domain's order (WorkflowRun), with no rest or spread copy of the row.
         const stalled: Array<StalledRun> = (yield* decodeRows(decode.stalledRun)(rows)).map(
-          ({ id, job_id, last_heartbeat, created_at, job_trace_id }, i): StalledRun => ({
+          ({ id, job_id, last_heartbeat, created_at, updated_at, job_trace_id }, i): StalledRun => ({
             run: {
               id,
               job_id,
@@ -157,7 +164,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
               last_heartbeat,
               error_message: why.before + (rows[i] as { readonly last_heartbeat: string }).last_heartbeat + why.after,
               created_at,
-              updated_at: stalledAt
+              updated_at
             },
             trace_id: job_trace_id
           })
