@@ -6,7 +6,7 @@
  * `workflow_recovery` record and the job's and run's `updated_at` before that
  * change, and the job's history listed the stall before it. Now a stall is
  * stamped at the reading, or the job's or run's last change if later (as every
- * other move is).
+ * other move is), and a stalled run's nodes end no earlier than they began.
  * Staleness is still judged by the heartbeat against the reading.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -17,6 +17,7 @@ import * as TestClock from "effect/TestClock"
 import type { JobId } from "../../src/domain/Ids.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
+import { JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
 import { postgres, sqliteFile, sqliteMemory } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
@@ -133,6 +134,27 @@ for (const backend of [sqliteMemory, sqliteFile, postgres("recovery clock behind
           [older.id, at(T0 + HOUR)],
           [newer.id, at(T0 + TEN_MINUTES)]
         ])
+      })))
+
+    it.effect("R8 HSK-WF-001 a node begun on a clock ahead, its stalled run's job cancelled on a clock behind: the node ends no earlier than it began", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        yield* TestClock.setTime(T0)
+        const job = yield* jobs.submit(summarize())
+        const { run } = yield* jobs.start(job.job_id)
+        yield* TestClock.setTime(T0 + HOUR)
+        const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n1", node_type: "llm" })
+        assert.strictEqual(DateTime.formatIso(node.started_at), at(T0 + HOUR))
+        yield* TestClock.setTime(T0 + TEN_MINUTES)
+        const report = yield* Recovery.recoverStalledRuns({})
+        assert.strictEqual(report.recovered.length, 1)
+        yield* jobs.cancel(job.job_id, { reason: "not needed" })
+        const [ended] = yield* store.listNodes(run.id)
+        assert.deepStrictEqual(
+          [ended?.status, ended?.finished_at === null || ended?.finished_at === undefined ? null : DateTime.formatIso(ended.finished_at)],
+          ["cancelled", at(T0 + HOUR)]
+        )
       })))
   })
 }

@@ -508,12 +508,14 @@ export const makeRunMethods = (context: PgContext) => {
       const now = yield* DateTime.now
       // Guarded on the run being stalled in the same statement: no other run's nodes are ended here.
       // A stalled run's open-node count is history (0017's trigger counts only a running run's).
+      // Each node ends at the reading, or at its own start or its run's stall if later: a node
+      // begun, or a run stalled, on a clock ahead of this one's is never ended before it.
       const rows = yield* sql`
-        UPDATE workflow_node_executions SET status = ${yield* checkNodeEnd(outcome.status)},
-          finished_at = ${instantParam(now)}::timestamptz, error_message = ${outcome.error_message}
-        WHERE workflow_run_id = ${runId} AND status = 'running'
-          AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = ${runId} AND status = 'stalled')
-        RETURNING ${nodeColumns}`
+        UPDATE workflow_node_executions n SET status = ${yield* checkNodeEnd(outcome.status)},
+          finished_at = GREATEST(${instantParam(now)}::timestamptz, n.started_at, r.updated_at), error_message = ${outcome.error_message}
+        FROM workflow_runs r
+        WHERE n.workflow_run_id = ${runId} AND n.status = 'running' AND r.id = ${runId} AND r.status = 'stalled'
+        RETURNING ${sql.literal(qualified(columns.node, "n"))}`
       const nodes = yield* decodeRows(decode.node)(rows)
       // RETURNING gives no order: the port's answer is in sequence order.
       return [...nodes].sort((a, b) => a.sequence - b.sequence)

@@ -371,10 +371,13 @@ export const makeRunMethods = (context: SqliteContext) => {
     function*(runId, outcome) {
       const set = yield* encode.nodeColumns({ status: outcome.status, finished_at: yield* DateTime.now, error_message: outcome.error_message })
       // Guarded on the run being stalled in the same statement: no other run's nodes are ended here.
+      // Each node ends at the reading, or at its own start or its run's stall if later: a node
+      // begun, or a run stalled, on a clock ahead of this one's is never ended before it.
       const rows = yield* transaction.single(sql`
-        UPDATE workflow_node_executions SET ${sql.update(set)}
+        UPDATE workflow_node_executions SET status = ${set.status ?? null},
+          finished_at = max(${set.finished_at ?? null}, started_at, r.updated_at), error_message = ${set.error_message ?? null}
+        FROM (SELECT updated_at FROM workflow_runs WHERE id = ${runId} AND status = 'stalled') AS r
         WHERE workflow_run_id = ${runId} AND status = 'running'
-          AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = ${runId} AND status = 'stalled')
         RETURNING *`)
       const nodes = yield* decodeRows(decode.node)(rows)
       // RETURNING gives no order: the port's answer is in sequence order.
