@@ -560,7 +560,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   }) => Effect.Effect<NodeExecution, NotFound | RunNotActive | DecodeFailure | ReadError>
   /**
    * Ends the node executions a `stalled` run left `running`, with `status`
-   * (a status that finishes a node, so `finished_at` is stamped now) and
+   * (a status that finishes a node, so `finished_at` is stamped now, or at
+   * the node's start or its run's stall if either is later) and
    * `error_message`, in one statement guarded on the run being `stalled`:
    * what an operator's move of its job out of `stalled` (cancel, fail, a
    * resume under a new run) does in its own transaction, after `lockJob`
@@ -685,7 +686,11 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * once. Runs whose job another transaction holds are skipped while others
    * can be moved; with none movable, it waits for a holder rather than
    * return nothing, so an empty result means no stale run is left (what a
-   * scan that loops until then relies on). Returns the runs it moved, as stored after the move (status
+   * scan that loops until then relies on). Each run's stall is stamped at the
+   * clock's reading, or at its job's or its run's last change if later (a
+   * change made on a clock ahead is never followed by a stall dated before
+   * it); whether a run is stale is still its heartbeat against
+   * `heartbeatBefore`. Returns the runs it moved, as stored after the move (status
    * `stalled`, the stall message, the move's `updated_at`; their last
    * heartbeat is kept), with their job's trace id, so building those
    * events reads no job (no N+1). Concurrent calls never move a run twice;
