@@ -358,7 +358,9 @@ const declaration = <A extends Json>(identifier: string, objectOnly: boolean, bo
       },
     arbitrary: () => (fc) =>
       fc.jsonValue({ maxDepth: 3 }).filter((value) => !(walk(value, objectOnly, bounded) instanceof Refused)) as unknown as FastCheck.Arbitrary<A>,
-    equivalence: () => equals
+    equivalence: () => equals,
+    // Pretty.make on a schema holding JSON (AiJob, FlightEvent…) threw without it.
+    pretty: () => (value) => JSON.stringify(value)
   })
 
 /**
