@@ -340,7 +340,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
-    worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered),
+    worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered, recorder.redact),
     await: (jobId, options) =>
       tapJob(awaitJob(jobId, options)).pipe(Effect.withSpan("Jobs.await", { attributes: { "hsk.job_id": jobId } })),
     history: makeHistory(store),

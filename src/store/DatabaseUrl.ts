@@ -26,20 +26,36 @@ const SECRET_PARAMETERS: ReadonlySet<string> = new Set(["password", "sslpassword
  * pattern, since an unparsable URL is exactly what an error message quotes.
  */
 export const redactDatabaseUrl = (url: string): string => {
+  let parsed: URL
   try {
-    const parsed = new URL(url)
-    const secrets = [...parsed.searchParams.keys()].filter((key) => SECRET_PARAMETERS.has(key.toLowerCase()))
-    // Untouched when there is nothing to hide: a URL's own spelling is what its owner recognises.
-    if (parsed.password === "" && secrets.length === 0) return url
-    if (parsed.password !== "") parsed.password = "***"
-    for (const key of secrets) parsed.searchParams.set(key, "***")
-    return parsed.toString()
+    parsed = new URL(url)
   } catch {
-    return url
-      .replace(/(\/\/[^/?#@:]*:)[^@/?#]*@/, "$1***@")
-      .replace(/([?&](?:ssl)?password=)[^&#]*/gi, "$1***")
+    return maskedByPattern(url)
   }
+  // No user read, yet `//x:…@` written: a password holding `/`, `?` or `#` (not percent-encoded) ended
+  // the parser's authority early — `app:12/Kq@host` read as host app, port 12 — and is masked by pattern.
+  if (parsed.username === "" && parsed.password === "") {
+    const masked = maskedByPattern(url)
+    if (masked !== url) return masked
+  }
+  const secrets = [...parsed.searchParams.keys()].filter((key) => SECRET_PARAMETERS.has(key.toLowerCase()))
+  // Untouched when there is nothing to hide: a URL's own spelling is what its owner recognises.
+  if (parsed.password === "" && secrets.length === 0) return url
+  if (parsed.password !== "") parsed.password = "***"
+  for (const key of secrets) parsed.searchParams.set(key, "***")
+  return parsed.toString()
 }
+
+/**
+ * `url`'s password masked by pattern, for a text no URL parser reads as its
+ * owner meant: everything from `//user:` to the last `@` — a password may
+ * hold `/`, `?`, `#` and `@` unencoded, and the host follows the last `@` —
+ * and the value of a password parameter.
+ */
+const maskedByPattern = (url: string): string =>
+  url
+    .replace(/(\/\/[^/?#@:]*:)[\s\S]*@/, "$1***@")
+    .replace(/([?&](?:ssl)?password=)[^&#]*/gi, "$1***")
 
 /** A database URL this library cannot use. Its `url` is as given, a password in it masked (`redactDatabaseUrl`). */
 export class UnsupportedDatabaseUrl extends Schema.TaggedError<UnsupportedDatabaseUrl>()("UnsupportedDatabaseUrl", {

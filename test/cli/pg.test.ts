@@ -186,5 +186,15 @@ describe("ai-jobs on PostgreSQL", () => {
       assert.include(unparsable.stderr, "postgres://bob:***@127.0.0.1:99999/jobs")
       assert.notInclude(unparsable.stderr, "s3cret")
     })
+
+    // Found by an outside probe: such a password made the URL unparsable and the refusal printed it whole.
+    it("R17 a DATABASE_URL whose password holds /, # or ? is refused with the password masked", async () => {
+      for (const password of ["Zx9/Kq2+Lm", "p#ssWORD99", "ab?cdEF12"]) {
+        const result = await runCli(["jobs", "list"], { env: { DATABASE_URL: `postgres://app:${password}@db.internal:5432/prod` } })
+        assert.strictEqual(result.code, 2, result.stderr)
+        assert.include(result.stderr, `error: bad DATABASE_URL: Unsupported database "postgres://app:***@db.internal:5432/prod"`)
+        assert.notInclude(result.stderr + result.stdout, password)
+      }
+    })
   })
 })

@@ -47,7 +47,7 @@ const pool = (concurrency: number) =>
     const runner = (() => Effect.void) as unknown as Parameters<typeof makeWorkerPool>[1]
     const scope = yield* Scope.make()
     yield* Effect.withScheduler(
-      makeWorkerPool(claimNext, runner, wake, undefined, undefined)({ concurrency, handler: () => Effect.void, pollInterval: "1 hour" }),
+      makeWorkerPool(claimNext, runner, wake, undefined, undefined, (text) => text)({ concurrency, handler: () => Effect.void, pollInterval: "1 hour" }),
       counting.scheduler
     ).pipe(Scope.extend(scope))
     const handOut = (n: number) =>

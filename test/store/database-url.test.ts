@@ -98,6 +98,31 @@ describe("R17 database URLs", () => {
     }
   })
 
+  // Found by an outside probe: a password holding `/`, `#` or `?` (not percent-encoded) makes the URL unparsable,
+  // or parsable with the password read as a port and a path, and the whole password was printed.
+  it("R17 a password holding /, #, ? or @ is masked up to the last @: in redactDatabaseUrl and in a refusal's url and message", () => {
+    const masked: ReadonlyArray<readonly [string, string]> = [
+      ["postgres://app:Zx9/Kq2+Lm@db.internal:5432/prod", "postgres://app:***@db.internal:5432/prod"],
+      ["postgres://app:p#ssWORD99@db.internal:5432/prod", "postgres://app:***@db.internal:5432/prod"],
+      ["postgres://app:ab?cdEF12@db.internal:5432/prod", "postgres://app:***@db.internal:5432/prod"],
+      ["postgres://app:a/b@c#d?e@db.internal/prod?password=s3cretpw", "postgres://app:***@db.internal/prod?password=***"],
+      // Parsable, the password read as host app's port 12 and a path: masked all the same.
+      ["postgres://app:12/Kq2+Lm@db.internal/prod", "postgres://app:***@db.internal/prod"],
+      // An @ the parser reads in the password: masked whole; an @ after the host is no password.
+      ["postgres://app:p@ss@db.internal/prod", "postgres://app:***@db.internal/prod"],
+      ["postgres://app:pw@db.internal/prod?application_name=a@b", "postgres://app:***@db.internal/prod?application_name=a@b"]
+    ]
+    for (const [url, shown] of masked) assert.strictEqual(Storage.redactDatabaseUrl(url), shown, url)
+    for (const password of ["Zx9/Kq2+Lm", "p#ssWORD99", "ab?cdEF12"]) {
+      const refused = Storage.parseDatabaseUrl(`postgres://app:${password}@db.internal:5432/prod`)
+      assert.isTrue(Either.isLeft(refused), password)
+      if (Either.isLeft(refused)) {
+        assert.strictEqual(refused.left.url, "postgres://app:***@db.internal:5432/prod")
+        assert.notInclude(refused.left.message, password)
+      }
+    }
+  })
+
   it.effect("R17 mode=rw refuses a missing file with StorageError and creates none; mode=rwc creates it; then rw opens it", () =>
     Effect.gen(function*() {
       const filename = tempSqliteFile("url-mode-rw")

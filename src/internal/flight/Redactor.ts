@@ -41,11 +41,15 @@ export const apiKey: RedactionRule = {
  * `scheme://user:pass@host` → `scheme://user:[REDACTED]@host`. A match starts
  * at `://`, the scheme only looked back at: starting at every word of the text
  * and reading a scheme forward made a long `a-a-a-…` cost quadratic time
- * (a second per 40 kB, minutes per megabyte).
+ * (a second per 40 kB, minutes per megabyte). The password runs to the last
+ * `@` before a space or the next `://`: one written with `/`, `?`, `#` or `@`
+ * unencoded (`app:Zx9/Kq@host`) is masked whole. Each match reads no further
+ * than the next `://`, so the text is still read once. Digits then `/`, `?`,
+ * `#`, a space or the end are a port (`host:8443/a@b`), as a URL parser reads them.
  */
 export const urlPassword: RedactionRule = {
   name: "url-password",
-  pattern: /(?<=[A-Za-z0-9+.-])(:\/\/[^\s:/?#@]*):[^\s/?#@]+@/g,
+  pattern: /(?<=[A-Za-z0-9+.-])(:\/\/[^\s:/?#@]*):(?!\d+(?:[\s/?#]|$))(?:(?!:\/\/)\S)+@/g,
   replacement: `$1:${REDACTED}@`
 }
 

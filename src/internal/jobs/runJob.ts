@@ -60,6 +60,7 @@ import type { SuccessState } from "./runOptions.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
 import { watchLoss } from "../engine/lossWatch.js"
 import { endSpanOf, inFiberContext } from "../flight/jobSpan.js"
+import { redactExit, withRedactedSpan } from "../redactCause.js"
 
 /** A failed attempt the retry policy takes back: the next attempt's number and when it becomes eligible. */
 export interface Retry {
@@ -547,9 +548,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
                 }), (error) => error instanceof RunNotActive ? Effect.void : Effect.sync(refusedWrites)),
                 stopped
               )
-              const exit = yield* Effect.exit(restore(Effect.withSpan(effect, "Jobs.node", {
+              const exit = yield* Effect.exit(restore(withRedactedSpan(effect, "Jobs.node", {
                 attributes: { "hsk.node_id": spec.node_id, "hsk.node_type": spec.node_type, "hsk.sequence": started.sequence }
-              })))
+              }, recorder.redact)))
               const end: NodeEnd = Exit.match(exit, {
                 onSuccess: (value) => ({ status: "completed" as const, output_payload: (value ?? null) as Json | null }),
                 onFailure: (cause) =>
@@ -688,7 +689,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           inFiberContext(
             (context) => Context.add(Context.add(context, Tracer.ParentSpan, span), Scope.Scope, scope),
             body(scope),
-            (exit, fiber) => Effect.zipRight(Scope.close(scope, exit), endSpanOf(span, exit, fiber))
+            // The span records the failure as the job stores it, redacted (R14): a tracer is outside the database.
+            (exit, fiber) => Effect.zipRight(Scope.close(scope, exit), endSpanOf(span, redactExit(exit, recorder.redact), fiber))
           ))
     ))
   }

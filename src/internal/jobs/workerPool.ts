@@ -27,6 +27,7 @@ import { RecentClaims } from "../wakeUp/recentClaims.js"
 import { lookAgain, type Signal } from "../wakeUp/signal.js"
 import { type Parked, type Ring, WorkBell } from "../wakeUp/workBell.js"
 import { dispatch, type Handlers } from "../engine/handlers.js"
+import { redactCause } from "../redactCause.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
 import { makeFailureStreak } from "./failureStreak.js"
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
@@ -88,13 +89,14 @@ export { DEFAULT_DRAIN_TIMEOUT } from "./poolOptions.js"
  * process's recovery, or whose settling failed on the database, said nothing.
  * A run stopped because the pool closed is the drain's to report.
  */
-const reportEnd = (claim: Claim, closing: () => boolean) => (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+const reportEnd = (claim: Claim, closing: () => boolean, redact: (text: string) => string) => (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (Cause.isInterruptedOnly(cause) && closing()) return Effect.void
   const failure = Option.getOrUndefined(Cause.failureOption(cause))
   const annotations = { job_id: claim.job.job_id, workflow_run_id: claim.run.id, job_kind: claim.job.job_kind }
+  // The program's failure as the job's error_message holds it: redacted (R14), never the raw text.
   const logged = failure instanceof RunLost
     ? Effect.logInfo(`worker pool: job ${claim.job.job_id}'s run was taken away (now ${failure.status}); its program was stopped`)
-    : Effect.logWarning(`worker pool: job ${claim.job.job_id} (${claim.job.job_kind}) did not complete`, cause)
+    : Effect.logWarning(`worker pool: job ${claim.job.job_id} (${claim.job.job_kind}) did not complete`, redactCause(cause, redact))
   return Effect.annotateLogs(logged, annotations)
 }
 
@@ -106,7 +108,9 @@ export const makeWorkerPool = (
   wakeUp: WakeUp.WakeUp["Type"] | undefined,
   desk: EagerDesk | undefined,
   /** Takes a run offered to pools (a resume with `handTo: "workers"`), when the store can. */
-  adoptOffered: ClaimNext | undefined
+  adoptOffered: ClaimNext | undefined,
+  /** The recorder's redaction: a program's failure is logged as its job stores it. */
+  redact: (text: string) => string
 ) =>
 <E, R>(given: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function*() {
@@ -252,7 +256,7 @@ export const makeWorkerPool = (
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
       return Effect.zipRight(
-        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, released, true), { onFailure: reportEnd(claim, () => closing), onSuccess: () => Effect.void }),
+        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, released, true), { onFailure: reportEnd(claim, () => closing, redact), onSuccess: () => Effect.void }),
         offeredOr(Effect.void)
       )
     }
