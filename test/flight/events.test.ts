@@ -164,7 +164,20 @@ describe("R14 normalisation and redaction", () => {
     ["a --flag followed by a flag, and single-dash prose, kept", "run --password --verbose; a one-time-password reset", "run --password --verbose; a one-time-password reset"],
     // Found by the probe of the rule itself: a flag that only contains a secret's name is none.
     ["a flag that only contains a secret's name kept", "ssh-keygen --passphrase-prompt always --no-password x --token-count 512 --password-file /p --db-password pw",
-      "ssh-keygen --passphrase-prompt always --no-password x --token-count 512 --password-file /p --db-password [REDACTED]"]
+      "ssh-keygen --passphrase-prompt always --no-password x --token-count 512 --password-file /p --db-password [REDACTED]"],
+    // Found by an outside probe: a value ended at `;`, `&`, `,` or a quote, and at a quote escaped inside a
+    // quoted one, and its rest was stored. A value runs to the next space; a quoted one to its closing quote.
+    ["a named secret holding ; & , or quotes, whole",
+      `rotated: DB_PASSWORD=Xy7;k9!pQ2zR PGPASSWORD=tr0ub4dor&3horse --password=abc,defGHI123 password=it'sMyS3cretPass client_secret=q8"Zp2LmN4 done`,
+      "rotated: DB_PASSWORD=[REDACTED] PGPASSWORD=[REDACTED] --password=[REDACTED] password=[REDACTED] client_secret=[REDACTED] done"],
+    ["a quoted secret whole, its backslash escapes and shell '\\'' joins in it",
+      `PGPASSWORD='it'\\''sMyS3cretPass' psql -c 'select 1'; {"password": "ab\\"cdTAIL", "user": "ann"}; --api-key "k\\" 1" --user ann`,
+      `PGPASSWORD='[REDACTED]' psql -c 'select 1'; {"password": "[REDACTED]", "user": "ann"}; --api-key "[REDACTED]" --user ann`],
+    // A URL's query writes a `&` of a value as `%26`: there a parameter ends at `&` (or `#`). A connection
+    // string's value may hold `;`: what follows it is redacted too, a word too many rather than a secret's tail.
+    ["a URL query's secret to the next parameter, a connection string's to the next space",
+      "https://x/cb?password=a;b&user=y#top and Host=db;password=x;Port=5432 end",
+      "https://x/cb?password=[REDACTED]&user=y#top and Host=db;password=[REDACTED] end"]
   ]
   for (const [name, input, expected] of redactions) {
     it.effect(`R14 redacts ${name}`, () =>

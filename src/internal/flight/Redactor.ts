@@ -101,15 +101,21 @@ export const privateKey: RedactionRule = {
 const SECRET_NAMES = String.raw`passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?(?:access[_-]?)?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token`
 const ASSIGNED_NAMES = String.raw`token|secret`
 const NAME_SUFFIXES = String.raw`(?:[_-][A-Za-z0-9]{1,32}){0,3}`
-// A value: a whole quoted string (the quotes kept), or up to the next space, quote, `&`, `,` or `;`.
-const SECRET_VALUE = String.raw`(?:(?<=")[^"\n]*(?=")|(?<=')[^'\n]*(?=')|[^\s"'&,;]+)`
+// A value: a whole quoted string (the quotes kept), its backslash escapes (`"ab\"cd"`) and a shell's
+// `'\''` joins (`'it'\''s'`) inside it; a URL query's parameter (after `?` or `&`) up to the next
+// `&`, `#`, quote or space, where a `&` of the value would be written `%26`; else up to the next
+// space. A password holds `;`, `,`, `&` and quotes (`Xy7;k9!pQ2zR`): cut at one, its rest was
+// stored. So `a=1;password=x;b=2` loses `b=2` too: a word too many, never a secret's tail.
+// Linear still: a quoted value reads to its closing quote (one of its kind no backslash escapes),
+// and each alternative has one way to read each character.
+const SECRET_VALUE = String.raw`(?:(?<=")(?:[^"\\\n]|\\.)*(?=")|(?<=')(?:[^'\\\n]|\\.|'\\'')*(?=')|(?<=[?&][A-Za-z0-9_.-]*=)[^\s&#"]+|\S+)`
 
 /**
  * A secret given a name: `password=…`, `DB_PASSWORD=…`, `"api_key": "…"`,
  * `--client-secret=…`, `aws_secret_access_key = …`. The name is kept, the
- * value (to the next space, quote, `&`, `,` or `;`, or a whole quoted string)
- * is redacted. Like the reference's, a name counts inside a longer one
- * (`newpassword=…`). Bare `token`/`secret` count only with `=` (an assignment): with
+ * value (to the next space, a URL query's parameter to the next `&`, or a whole
+ * quoted string, escapes and all: SECRET_VALUE) is redacted. Like the
+ * reference's, a name counts inside a longer one (`newpassword=…`). Bare `token`/`secret` count only with `=` (an assignment): with
  * `:` they are too often prose (`unexpected token: }`).
  */
 export const namedSecret: RedactionRule = {
