@@ -290,6 +290,34 @@ describe("R14 normalisation and redaction", () => {
       }
     }))
 
+  // Found by an outside probe: the text was checked once redacted, so a NUL inside a secret went with it.
+  it.effect("R5 R14 text with U+0000 or a lone surrogate is refused as given, never redacted into storable text: a field, a flag's secret, a value under a secret's key", () =>
+    Effect.gen(function*() {
+      const pathOf = (event: unknown) =>
+        Effect.map(Effect.flip(prepare(event)), (error) => error instanceof InvalidEvent ? error.reasons.map((reason) => [reason.path, reason.message]) : error)
+      const refusal = (path: string) => [[path, "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate"]]
+      assert.deepStrictEqual(yield* pathOf(withField("terminal_command", { command: "mysql password=hunter2\u0000" })), refusal("command"))
+      assert.deepStrictEqual(yield* pathOf(withField("terminal_command", { command: "Bearer abc \uD800 def" })), refusal("command"))
+      assert.deepStrictEqual(yield* pathOf(withField("terminal_command", { args: ["--password", "x\uDC00"] })), refusal("args.1"))
+      // Free JSON is refused by its decode, as given, before any of this.
+      assert.deepStrictEqual(yield* pathOf(withField("editor_edit", { applied_suggestions: [{ password: "x\u0000y" }] })), [[
+        "applied_suggestions.0.password",
+        "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate: neither can be stored as UTF-8 text"
+      ]])
+    }))
+
+  it.effect("R5 R14 a caller's rule that writes U+0000 or cuts a surrogate pair makes the event invalid, never stored", () =>
+    Effect.gen(function*() {
+      const rules = [{ name: "nul", pattern: /NUL/g, replacement: "\u0000" }, { name: "half", pattern: /\uDE00/g, replacement: "" }]
+      const redactor = Redactor.make({ rules })
+      for (const source of ["a NUL here", "half \uD83D\uDE00 a pair"]) {
+        const error = yield* Effect.flip(makePrepare({ redactor })(withField("diagnostic", { source })))
+        assert.instanceOf(error, InvalidEvent)
+      }
+      assert.isTrue(Redactor.make().keepsTextStorable)
+      assert.isFalse(redactor.keepsTextStorable)
+    }))
+
   it.effect("R5 boxed primitives and an Error in an event's free JSON are InvalidEvent naming the path, never stored as {} or {\"0\":…}", () =>
     Effect.gen(function*() {
       const given = { n: new Number(5), s: new String("ab"), b: new Boolean(false), e: new Error("boom") }

@@ -26,6 +26,15 @@ const rawRows = Effect.gen(function*() {
   return { jobs: JSON.stringify(jobs), events: JSON.stringify(events), count: events.length }
 })
 
+/** The failure's tag and message, or "success". */
+const refusalOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.exit(effect), (exit) =>
+    exit._tag === "Success"
+      ? "success"
+      : exit.cause._tag === "Fail"
+      ? `${String((exit.cause.error as { readonly _tag?: unknown })._tag)}: ${String((exit.cause.error as { readonly message?: unknown }).message)}`
+      : `not a typed failure: ${exit.cause._tag}`)
+
 export const runSecretTextSuite = (backend: Backend) => {
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provide(effect, services(backend.makeStoreWithSql()) as Layer.Layer<Exclude<R, never>, unknown>)
@@ -49,6 +58,31 @@ export const runSecretTextSuite = (backend: Backend) => {
         const rows = yield* rawRows
         assert.deepStrictEqual(TAILS.filter((tail) => rows.jobs.includes(tail)), [], "the job row")
         assert.deepStrictEqual(TAILS.filter((tail) => rows.events.includes(tail)), [], "the event rows")
+      })))
+
+    // Found by an outside probe: the check ran on the redacted text, so `password=hunter2\u0000` was stored as
+    // `password=[REDACTED]` (its NUL redacted away with the secret) where `plain text\u0000` was refused.
+    it.effect("R5 R14 caller text with U+0000 or a lone surrogate is refused as given, a secret in it or not: a cancel reason, a fail error, a recorded event's field and a value under a secret's key; the same refusal, nothing changed", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const job = yield* jobs.submit(summarize())
+        const before = yield* rawRows
+        const pairs: ReadonlyArray<readonly [string, (text: string) => Effect.Effect<unknown, unknown>]> = [
+          ["cancel", (text) => jobs.cancel(job.job_id, { reason: text })],
+          ["fail", (text) => jobs.fail(job.job_id, text)],
+          ["record", (text) => recorder.record(eventOf("terminal_command", { command: text }))],
+          ["record under a secret's key", (text) => recorder.record(eventOf("editor_edit", { applied_suggestions: [{ password: text }] }))]
+        ]
+        for (const [name, write] of pairs) {
+          for (const [plain, secret] of [["plain text\u0000", "password=hunter2\u0000"], ["half \uD800 a pair", "password=x\uD800y"]] as const) {
+            const refusal = yield* refusalOf(write(plain))
+            assert.match(refusal, /^(DecodeFailure|InvalidEvent): /, `${name}: ${JSON.stringify(plain)}`)
+            assert.strictEqual(yield* refusalOf(write(secret)), refusal, `${name}: ${JSON.stringify(secret)} as ${JSON.stringify(plain)}`)
+          }
+        }
+        assert.deepStrictEqual(yield* rawRows, before, "nothing written")
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "queued")
       })))
   })
 }

@@ -224,6 +224,13 @@ export interface Redactor {
   readonly secretNameKind?: ((key: string) => "secret" | "header" | null) | undefined
   /** Whether the word after this one in a list is a secret (`isSecretFlag`), likewise. */
   readonly isSecretFlag?: ((word: string) => boolean) | undefined
+  /**
+   * Whether `redact` keeps text storable (no U+0000, no lone surrogate) that was: true for the
+   * default rules alone, whose replacements are ASCII and whose matches begin and end beside ASCII
+   * or at the text's ends. Caller text is checked before it is redacted (it is refused, never
+   * rewritten); only a redactor without this promise has its output checked again.
+   */
+  readonly keepsTextStorable?: boolean | undefined
 }
 
 // A non-global pattern would replace only the first match: a second secret in
@@ -273,6 +280,8 @@ export const make = (options: {
     rules,
     redact: (text) => rules.reduce((current, rule) => current.replace(rule.pattern, rule.replacement), text),
     secretNameKind: options.withDefaults === false ? () => null : secretNameKind,
-    isSecretFlag: options.withDefaults === false ? () => false : isSecretFlag
+    isSecretFlag: options.withDefaults === false ? () => false : isSecretFlag,
+    // A caller's rule may write U+0000 or cut a surrogate pair in two.
+    keepsTextStorable: (options.rules ?? []).length === 0
   }
 }
