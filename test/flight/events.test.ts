@@ -177,7 +177,14 @@ describe("R14 normalisation and redaction", () => {
     // string's value may hold `;`: what follows it is redacted too, a word too many rather than a secret's tail.
     ["a URL query's secret to the next parameter, a connection string's to the next space",
       "https://x/cb?password=a;b&user=y#top and Host=db;password=x;Port=5432 end",
-      "https://x/cb?password=[REDACTED]&user=y#top and Host=db;password=[REDACTED] end"]
+      "https://x/cb?password=[REDACTED]&user=y#top and Host=db;password=[REDACTED] end"],
+    // Found by an outside probe: HTTP Basic credentials and ODBC's Pwd were stored.
+    ["HTTP Basic credentials after the header's name, ODBC's Pwd, credentials, auth and access keys in an assignment",
+      "curl -H 'Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l' Server=db;Uid=sa;Pwd=Hunter2Odbc; credentials=u:p auth=k1 AWS_ACCESS_KEY: k2 --access-key k3",
+      "curl -H 'Authorization: Basic [REDACTED]' Server=db;Uid=sa;Pwd=[REDACTED] credentials=[REDACTED] auth=[REDACTED] AWS_ACCESS_KEY: [REDACTED] --access-key [REDACTED]"],
+    ["Basic as a word, auth and credentials in prose, kept",
+      "Basic usage: auth: failed, bad credentials: retry; the author=Ann",
+      "Basic usage: auth: failed, bad credentials: retry; the author=Ann"]
   ]
   for (const [name, input, expected] of redactions) {
     it.effect(`R14 redacts ${name}`, () =>
@@ -244,8 +251,11 @@ describe("R14 normalisation and redaction", () => {
   // stored; special and paging tokens, and prose across a line, were taken for secrets.
   it("R14 a secret's name with a suffix is one, a name about a secret or a tokenizer's special token is not", () => {
     const redactor = Redactor.make()
-    const secret = ["DB_PASSWORD_PROD", "password_confirmation", "password1", "SECRET_KEY_BASE", "api_key_v2", "passwordConfirm", "csrf_token", "newpassword", "private_key"]
-    const notSecret = ["password_file", "token_count", "password_hash", "passwordHash", "prompt_tokens", "MAX_TOKENS", "tokenizer", "eos_token", "next_page_token", "secretary", "password=[REDACTED]"]
+    const secret = ["DB_PASSWORD_PROD", "password_confirmation", "password1", "SECRET_KEY_BASE", "api_key_v2", "passwordConfirm", "csrf_token", "newpassword", "private_key",
+      // Found by an outside probe: stored as given.
+      "pwd", "Pwd", "passwd", "credentials", "credential", "auth", "bearer", "access_key", "ACCESS_KEY", "accessKey", "access-key", "privateKey", "client_secret", "clientSecret", "oauth"]
+    const notSecret = ["password_file", "token_count", "password_hash", "passwordHash", "prompt_tokens", "MAX_TOKENS", "tokenizer", "eos_token", "next_page_token", "secretary", "password=[REDACTED]",
+      "author", "AUTHOR", "authority", "auth_method", "authProvider", "credentials_file", "access_key_id", "pwd_hash"]
     const stored = sanitize(Object.fromEntries([...secret, ...notSecret].map((key) => [key, "v"])), redactor) as Record<string, unknown>
     assert.deepStrictEqual(secret.filter((key) => stored[key] !== "[REDACTED]"), [], "names of secrets")
     assert.deepStrictEqual(notSecret.filter((key) => stored[key] !== "v"), [], "names that are not")

@@ -60,6 +60,23 @@ export const runSecretTextSuite = (backend: Backend) => {
         assert.deepStrictEqual(TAILS.filter((tail) => rows.events.includes(tail)), [], "the event rows")
       })))
 
+    // Found by an outside probe: values under these keys, Basic credentials and ODBC's Pwd were stored as given.
+    it.effect("R14 values under pwd, credentials, auth, bearer and access-key keys, HTTP Basic credentials and ODBC's Pwd are redacted: the raw event rows hold none of them", () =>
+      provide(Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const keys = ["pwd", "passwd", "credentials", "credential", "auth", "bearer", "access_key", "ACCESS_KEY", "private_key", "client_secret"]
+        const edit = yield* recorder.record(eventOf("editor_edit", {
+          applied_suggestions: [Object.fromEntries(keys.map((key, index) => [key, `leak-${index}-x`]))]
+        }))
+        assert.deepStrictEqual(edit.body["applied_suggestions"], [Object.fromEntries(keys.map((key) => [key, "[REDACTED]"]))])
+        yield* recorder.record(eventOf("terminal_command", {
+          command: "curl -H 'Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l' https://h",
+          args: ["Server=db;Uid=sa;Pwd=Hunter2Odbc;"]
+        }))
+        const rows = yield* rawRows
+        assert.deepStrictEqual(["leak-", "YWxhZGRpbjpvcGVuc2VzYW1l", "Hunter2Odbc"].filter((secret) => rows.events.includes(secret)), [])
+      })))
+
     // Found by an outside probe: the check ran on the redacted text, so `password=hunter2\u0000` was stored as
     // `password=[REDACTED]` (its NUL redacted away with the secret) where `plain text\u0000` was refused.
     it.effect("R5 R14 caller text with U+0000 or a lone surrogate is refused as given, a secret in it or not: a cancel reason, a fail error, a recorded event's field and a value under a secret's key; the same refusal, nothing changed", () =>

@@ -28,6 +28,16 @@ export const bearerToken: RedactionRule = {
 }
 
 /**
+ * `Authorization: Basic dXNlcjpwYXNz` → `Authorization: Basic [REDACTED]`: a user and password
+ * in base64. Only after the header's name: `Basic` alone is too often a word.
+ */
+export const basicAuth: RedactionRule = {
+  name: "basic-auth",
+  pattern: /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?Basic)\s+[A-Za-z0-9+/=._~-]+/gi,
+  replacement: `$1 ${REDACTED}`
+}
+
+/**
  * OpenAI-style keys: `sk-…` and `sk-proj-…` with at least 16 key characters,
  * or at least 10 letters and digits in a row (the reference's shortest key).
  */
@@ -96,10 +106,12 @@ export const privateKey: RedactionRule = {
 
 // The names a secret goes by, shared by the named-secret and secret-flag rules and by
 // `secretNameKind` (a JSON key): names that are a secret whatever separates them from their
-// value; bare `token`/`secret`, which are one only in an assignment; and the suffixes a
-// name may take (`DB_PASSWORD_PROD`), at most three, which keeps every match linear.
-const SECRET_NAMES = String.raw`passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?(?:access[_-]?)?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token`
-const ASSIGNED_NAMES = String.raw`token|secret`
+// value; bare `token`/`secret`, ODBC's `Pwd`, `credentials`, `auth` and `bearer`, which are one
+// only in an assignment (`auth: failed` is prose; `PWD=/home/ann`, the shell's folder, is
+// redacted too); and the suffixes a name may take (`DB_PASSWORD_PROD`), at most three, which
+// keeps every match linear.
+const SECRET_NAMES = String.raw`passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?(?:access[_-]?)?key|access[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token`
+const ASSIGNED_NAMES = String.raw`token|secret|pwd|credentials?|auth|bearer`
 const NAME_SUFFIXES = String.raw`(?:[_-][A-Za-z0-9]{1,32}){0,3}`
 // A value: a whole quoted string (the quotes kept), its backslash escapes (`"ab\"cd"`) and a shell's
 // `'\''` joins (`'it'\''s'`) inside it; a URL query's parameter (after `?` or `&`) up to the next
@@ -156,7 +168,8 @@ const ABOUT_A_SECRET: ReadonlySet<string> = new Set([
   "length", "len", "min", "max", "policy", "rule", "rules", "required", "set", "enabled", "disabled", "type",
   "kind", "id", "ids", "field", "env", "var", "label", "hint", "expires", "expiry", "expiration", "age", "changed",
   "reset", "url", "uri", "usage", "limit", "limits", "size", "strength", "format", "encoding", "source", "mode",
-  "ttl", "version", "at", "time", "timestamp", "date", "status", "state", "header", "prefix", "suffix"
+  "ttl", "version", "at", "time", "timestamp", "date", "status", "state", "header", "prefix", "suffix",
+  "method", "methods", "provider", "scheme", "endpoint"
 ])
 // Words before a bare `token`/`secret` that make it something else: a tokenizer's special tokens, a page cursor, a count.
 const NOT_A_SECRET_BEFORE: ReadonlySet<string> = new Set([
@@ -202,6 +215,7 @@ export const isSecretFlag = (word: string): boolean =>
 export const defaultRules: ReadonlyArray<RedactionRule> = [
   privateKey,
   bearerToken,
+  basicAuth,
   apiKey,
   urlPassword,
   awsAccessKeyId,
