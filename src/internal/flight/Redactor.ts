@@ -3,8 +3,8 @@
  * before it is stored. Rules are regular expressions with a replacement; the
  * defaults catch the kinds of secret the reference's Secret Redactor catches
  * (bearer tokens, `sk-` API keys, passwords inside URLs, cloud and chat
- * tokens, private keys, password and key assignments), and callers add their
- * own. Personal data (e-mail addresses, phone numbers), which the reference
+ * tokens, private keys, password and key assignments) and HTTP Basic
+ * credentials, and callers add their own. Personal data (e-mail addresses, phone numbers), which the reference
  * hides only in exported bundles, is left to the caller's rules.
  */
 import { readThrew } from "../../domain/Errors.js"
@@ -127,8 +127,9 @@ const SECRET_VALUE = String.raw`(?:(?<=")(?:[^"\\\n]|\\.)*(?=")|(?<=')(?:[^'\\\n
  * `--client-secret=…`, `aws_secret_access_key = …`. The name is kept, the
  * value (to the next space, a URL query's parameter to the next `&`, or a whole
  * quoted string, escapes and all: SECRET_VALUE) is redacted. Like the
- * reference's, a name counts inside a longer one (`newpassword=…`). Bare `token`/`secret` count only with `=` (an assignment): with
- * `:` they are too often prose (`unexpected token: }`).
+ * reference's, a name counts inside a longer one (`newpassword=…`). Bare
+ * `token`/`secret` (and `pwd`, `credentials`, `auth`, `bearer`) count only with
+ * `=` (an assignment): with `:` they are too often prose (`unexpected token: }`).
  */
 export const namedSecret: RedactionRule = {
   name: "named-secret",
@@ -240,8 +241,8 @@ export interface Redactor {
   readonly isSecretFlag?: ((word: string) => boolean) | undefined
   /**
    * Whether `redact` keeps text storable (no U+0000, no lone surrogate) that was: true for the
-   * default rules alone, whose replacements are ASCII and whose matches begin and end beside ASCII
-   * or at the text's ends. Caller text is checked before it is redacted (it is refused, never
+   * default rules alone, whose replacements are ASCII and whose matches never begin or end inside
+   * a surrogate pair. Caller text is checked before it is redacted (it is refused, never
    * rewritten); only a redactor without this promise has its output checked again.
    */
   readonly keepsTextStorable?: boolean | undefined
