@@ -10,6 +10,7 @@
  * through this wrapper. Ids, kinds and payloads are data and pass unchanged;
  * so does anything that is not a string (the port refuses it).
  */
+import { isStorable } from "../domain/Text.js"
 import type { JobStore } from "../store/JobStore.js"
 
 type Store = JobStore["Type"]
@@ -20,10 +21,17 @@ type WithText = { readonly status_reason?: string | undefined; readonly error_me
  * A caller's text as the events about the same change hold it
  * (Privacy.ts `sanitizeText`): NFC-normalised, redacted, NFC-normalised
  * again (R14) — so a reason in decomposed form is stored alike in the row
- * and in its event.
+ * and in its event. Text the input rules refuse (U+0000, a lone surrogate)
+ * goes on as given, for the port to refuse as it refuses it without a
+ * secret: caller text is refused, never rewritten, and `password=x\u0000y`
+ * was stored as `password=[REDACTED]`, its NUL redacted away. Checked only
+ * when the text changed: unchanged, the port checks what it checked.
  */
-const storedText = (text: string, redact: (text: string) => string): string =>
-  text === "" ? text : redact(text.normalize("NFC")).normalize("NFC")
+const storedText = (text: string, redact: (text: string) => string): string => {
+  if (text === "") return text
+  const stored = redact(text.normalize("NFC")).normalize("NFC")
+  return stored === text || isStorable(text) ? stored : text
+}
 
 /** The store with `redact` (after NFC, as the events do) applied to every stored caller text field. */
 export const redactCallerText = (store: Store, redact: (text: string) => string): Store => {

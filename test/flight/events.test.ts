@@ -164,7 +164,27 @@ describe("R14 normalisation and redaction", () => {
     ["a --flag followed by a flag, and single-dash prose, kept", "run --password --verbose; a one-time-password reset", "run --password --verbose; a one-time-password reset"],
     // Found by the probe of the rule itself: a flag that only contains a secret's name is none.
     ["a flag that only contains a secret's name kept", "ssh-keygen --passphrase-prompt always --no-password x --token-count 512 --password-file /p --db-password pw",
-      "ssh-keygen --passphrase-prompt always --no-password x --token-count 512 --password-file /p --db-password [REDACTED]"]
+      "ssh-keygen --passphrase-prompt always --no-password x --token-count 512 --password-file /p --db-password [REDACTED]"],
+    // Found by an outside probe: a value ended at `;`, `&`, `,` or a quote, and at a quote escaped inside a
+    // quoted one, and its rest was stored. A value runs to the next space; a quoted one to its closing quote.
+    ["a named secret holding ; & , or quotes, whole",
+      `rotated: DB_PASSWORD=Xy7;k9!pQ2zR PGPASSWORD=tr0ub4dor&3horse --password=abc,defGHI123 password=it'sMyS3cretPass client_secret=q8"Zp2LmN4 done`,
+      "rotated: DB_PASSWORD=[REDACTED] PGPASSWORD=[REDACTED] --password=[REDACTED] password=[REDACTED] client_secret=[REDACTED] done"],
+    ["a quoted secret whole, its backslash escapes and shell '\\'' joins in it",
+      `PGPASSWORD='it'\\''sMyS3cretPass' psql -c 'select 1'; {"password": "ab\\"cdTAIL", "user": "ann"}; --api-key "k\\" 1" --user ann`,
+      `PGPASSWORD='[REDACTED]' psql -c 'select 1'; {"password": "[REDACTED]", "user": "ann"}; --api-key "[REDACTED]" --user ann`],
+    // A URL's query writes a `&` of a value as `%26`: there a parameter ends at `&` (or `#`). A connection
+    // string's value may hold `;`: what follows it is redacted too, a word too many rather than a secret's tail.
+    ["a URL query's secret to the next parameter, a connection string's to the next space",
+      "https://x/cb?password=a;b&user=y#top and Host=db;password=x;Port=5432 end",
+      "https://x/cb?password=[REDACTED]&user=y#top and Host=db;password=[REDACTED] end"],
+    // Found by an outside probe: HTTP Basic credentials and ODBC's Pwd were stored.
+    ["HTTP Basic credentials after the header's name, ODBC's Pwd, credentials, auth and access keys in an assignment",
+      "curl -H 'Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l' Server=db;Uid=sa;Pwd=Hunter2Odbc; credentials=u:p auth=k1 AWS_ACCESS_KEY: k2 --access-key k3",
+      "curl -H 'Authorization: Basic [REDACTED]' Server=db;Uid=sa;Pwd=[REDACTED] credentials=[REDACTED] auth=[REDACTED] AWS_ACCESS_KEY: [REDACTED] --access-key [REDACTED]"],
+    ["Basic as a word, auth and credentials in prose, kept",
+      "Basic usage: auth: failed, bad credentials: retry; the author=Ann",
+      "Basic usage: auth: failed, bad credentials: retry; the author=Ann"]
   ]
   for (const [name, input, expected] of redactions) {
     it.effect(`R14 redacts ${name}`, () =>
@@ -231,8 +251,11 @@ describe("R14 normalisation and redaction", () => {
   // stored; special and paging tokens, and prose across a line, were taken for secrets.
   it("R14 a secret's name with a suffix is one, a name about a secret or a tokenizer's special token is not", () => {
     const redactor = Redactor.make()
-    const secret = ["DB_PASSWORD_PROD", "password_confirmation", "password1", "SECRET_KEY_BASE", "api_key_v2", "passwordConfirm", "csrf_token", "newpassword", "private_key"]
-    const notSecret = ["password_file", "token_count", "password_hash", "passwordHash", "prompt_tokens", "MAX_TOKENS", "tokenizer", "eos_token", "next_page_token", "secretary", "password=[REDACTED]"]
+    const secret = ["DB_PASSWORD_PROD", "password_confirmation", "password1", "SECRET_KEY_BASE", "api_key_v2", "passwordConfirm", "csrf_token", "newpassword", "private_key",
+      // Found by an outside probe: stored as given.
+      "pwd", "Pwd", "passwd", "credentials", "credential", "auth", "bearer", "access_key", "ACCESS_KEY", "accessKey", "access-key", "privateKey", "client_secret", "clientSecret", "oauth"]
+    const notSecret = ["password_file", "token_count", "password_hash", "passwordHash", "prompt_tokens", "MAX_TOKENS", "tokenizer", "eos_token", "next_page_token", "secretary", "password=[REDACTED]",
+      "author", "AUTHOR", "authority", "auth_method", "authProvider", "credentials_file", "access_key_id", "pwd_hash"]
     const stored = sanitize(Object.fromEntries([...secret, ...notSecret].map((key) => [key, "v"])), redactor) as Record<string, unknown>
     assert.deepStrictEqual(secret.filter((key) => stored[key] !== "[REDACTED]"), [], "names of secrets")
     assert.deepStrictEqual(notSecret.filter((key) => stored[key] !== "v"), [], "names that are not")
@@ -275,6 +298,34 @@ describe("R14 normalisation and redaction", () => {
         assert.include(error.reasons[0]!.message, `two keys are both stored as "password=[REDACTED]"`)
         assert.notInclude(error.reasons[0]!.message, "password=a")
       }
+    }))
+
+  // Found by an outside probe: the text was checked once redacted, so a NUL inside a secret went with it.
+  it.effect("R5 R14 text with U+0000 or a lone surrogate is refused as given, never redacted into storable text: a field, a flag's secret, a value under a secret's key", () =>
+    Effect.gen(function*() {
+      const pathOf = (event: unknown) =>
+        Effect.map(Effect.flip(prepare(event)), (error) => error instanceof InvalidEvent ? error.reasons.map((reason) => [reason.path, reason.message]) : error)
+      const refusal = (path: string) => [[path, "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate"]]
+      assert.deepStrictEqual(yield* pathOf(withField("terminal_command", { command: "mysql password=hunter2\u0000" })), refusal("command"))
+      assert.deepStrictEqual(yield* pathOf(withField("terminal_command", { command: "Bearer abc \uD800 def" })), refusal("command"))
+      assert.deepStrictEqual(yield* pathOf(withField("terminal_command", { args: ["--password", "x\uDC00"] })), refusal("args.1"))
+      // Free JSON is refused by its decode, as given, before any of this.
+      assert.deepStrictEqual(yield* pathOf(withField("editor_edit", { applied_suggestions: [{ password: "x\u0000y" }] })), [[
+        "applied_suggestions.0.password",
+        "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate: neither can be stored as UTF-8 text"
+      ]])
+    }))
+
+  it.effect("R5 R14 a caller's rule that writes U+0000 or cuts a surrogate pair makes the event invalid, never stored", () =>
+    Effect.gen(function*() {
+      const rules = [{ name: "nul", pattern: /NUL/g, replacement: "\u0000" }, { name: "half", pattern: /\uDE00/g, replacement: "" }]
+      const redactor = Redactor.make({ rules })
+      for (const source of ["a NUL here", "half \uD83D\uDE00 a pair"]) {
+        const error = yield* Effect.flip(makePrepare({ redactor })(withField("diagnostic", { source })))
+        assert.instanceOf(error, InvalidEvent)
+      }
+      assert.isTrue(Redactor.make().keepsTextStorable)
+      assert.isFalse(redactor.keepsTextStorable)
     }))
 
   it.effect("R5 boxed primitives and an Error in an event's free JSON are InvalidEvent naming the path, never stored as {} or {\"0\":…}", () =>

@@ -3,8 +3,8 @@
  * before it is stored. Rules are regular expressions with a replacement; the
  * defaults catch the kinds of secret the reference's Secret Redactor catches
  * (bearer tokens, `sk-` API keys, passwords inside URLs, cloud and chat
- * tokens, private keys, password and key assignments), and callers add their
- * own. Personal data (e-mail addresses, phone numbers), which the reference
+ * tokens, private keys, password and key assignments) and HTTP Basic
+ * credentials, and callers add their own. Personal data (e-mail addresses, phone numbers), which the reference
  * hides only in exported bundles, is left to the caller's rules.
  */
 import { readThrew } from "../../domain/Errors.js"
@@ -24,6 +24,16 @@ export const REDACTED = "[REDACTED]"
 export const bearerToken: RedactionRule = {
   name: "bearer-token",
   pattern: /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi,
+  replacement: `$1 ${REDACTED}`
+}
+
+/**
+ * `Authorization: Basic dXNlcjpwYXNz` → `Authorization: Basic [REDACTED]`: a user and password
+ * in base64. Only after the header's name: `Basic` alone is too often a word.
+ */
+export const basicAuth: RedactionRule = {
+  name: "basic-auth",
+  pattern: /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?Basic)\s+[A-Za-z0-9+/=._~-]+/gi,
   replacement: `$1 ${REDACTED}`
 }
 
@@ -100,21 +110,30 @@ export const privateKey: RedactionRule = {
 
 // The names a secret goes by, shared by the named-secret and secret-flag rules and by
 // `secretNameKind` (a JSON key): names that are a secret whatever separates them from their
-// value; bare `token`/`secret`, which are one only in an assignment; and the suffixes a
-// name may take (`DB_PASSWORD_PROD`), at most three, which keeps every match linear.
-const SECRET_NAMES = String.raw`passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?(?:access[_-]?)?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token`
-const ASSIGNED_NAMES = String.raw`token|secret`
+// value; bare `token`/`secret`, ODBC's `Pwd`, `credentials`, `auth` and `bearer`, which are one
+// only in an assignment (`auth: failed` is prose; `PWD=/home/ann`, the shell's folder, is
+// redacted too); and the suffixes a name may take (`DB_PASSWORD_PROD`), at most three, which
+// keeps every match linear.
+const SECRET_NAMES = String.raw`passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?(?:access[_-]?)?key|access[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token`
+const ASSIGNED_NAMES = String.raw`token|secret|pwd|credentials?|auth|bearer`
 const NAME_SUFFIXES = String.raw`(?:[_-][A-Za-z0-9]{1,32}){0,3}`
-// A value: a whole quoted string (the quotes kept), or up to the next space, quote, `&`, `,` or `;`.
-const SECRET_VALUE = String.raw`(?:(?<=")[^"\n]*(?=")|(?<=')[^'\n]*(?=')|[^\s"'&,;]+)`
+// A value: a whole quoted string (the quotes kept), its backslash escapes (`"ab\"cd"`) and a shell's
+// `'\''` joins (`'it'\''s'`) inside it; a URL query's parameter (after `?` or `&`) up to the next
+// `&`, `#`, quote or space, where a `&` of the value would be written `%26`; else up to the next
+// space. A password holds `;`, `,`, `&` and quotes (`Xy7;k9!pQ2zR`): cut at one, its rest was
+// stored. So `a=1;password=x;b=2` loses `b=2` too: a word too many, never a secret's tail.
+// Linear still: a quoted value reads to its closing quote (one of its kind no backslash escapes),
+// and each alternative has one way to read each character.
+const SECRET_VALUE = String.raw`(?:(?<=")(?:[^"\\\n]|\\.)*(?=")|(?<=')(?:[^'\\\n]|\\.|'\\'')*(?=')|(?<=[?&][A-Za-z0-9_.-]*=)[^\s&#"]+|\S+)`
 
 /**
  * A secret given a name: `password=…`, `DB_PASSWORD=…`, `"api_key": "…"`,
  * `--client-secret=…`, `aws_secret_access_key = …`. The name is kept, the
- * value (to the next space, quote, `&`, `,` or `;`, or a whole quoted string)
- * is redacted. Like the reference's, a name counts inside a longer one
- * (`newpassword=…`). Bare `token`/`secret` count only with `=` (an assignment): with
- * `:` they are too often prose (`unexpected token: }`).
+ * value (to the next space, a URL query's parameter to the next `&`, or a whole
+ * quoted string, escapes and all: SECRET_VALUE) is redacted. Like the
+ * reference's, a name counts inside a longer one (`newpassword=…`). Bare
+ * `token`/`secret` (and `pwd`, `credentials`, `auth`, `bearer`) count only with
+ * `=` (an assignment): with `:` they are too often prose (`unexpected token: }`).
  */
 export const namedSecret: RedactionRule = {
   name: "named-secret",
@@ -154,7 +173,8 @@ const ABOUT_A_SECRET: ReadonlySet<string> = new Set([
   "length", "len", "min", "max", "policy", "rule", "rules", "required", "set", "enabled", "disabled", "type",
   "kind", "id", "ids", "field", "env", "var", "label", "hint", "expires", "expiry", "expiration", "age", "changed",
   "reset", "url", "uri", "usage", "limit", "limits", "size", "strength", "format", "encoding", "source", "mode",
-  "ttl", "version", "at", "time", "timestamp", "date", "status", "state", "header", "prefix", "suffix"
+  "ttl", "version", "at", "time", "timestamp", "date", "status", "state", "header", "prefix", "suffix",
+  "method", "methods", "provider", "scheme", "endpoint"
 ])
 // Words before a bare `token`/`secret` that make it something else: a tokenizer's special tokens, a page cursor, a count.
 const NOT_A_SECRET_BEFORE: ReadonlySet<string> = new Set([
@@ -200,6 +220,7 @@ export const isSecretFlag = (word: string): boolean =>
 export const defaultRules: ReadonlyArray<RedactionRule> = [
   privateKey,
   bearerToken,
+  basicAuth,
   apiKey,
   urlPassword,
   awsAccessKeyId,
@@ -222,6 +243,13 @@ export interface Redactor {
   readonly secretNameKind?: ((key: string) => "secret" | "header" | null) | undefined
   /** Whether the word after this one in a list is a secret (`isSecretFlag`), likewise. */
   readonly isSecretFlag?: ((word: string) => boolean) | undefined
+  /**
+   * Whether `redact` keeps text storable (no U+0000, no lone surrogate) that was: true for the
+   * default rules alone, whose replacements are ASCII and whose matches never begin or end inside
+   * a surrogate pair. Caller text is checked before it is redacted (it is refused, never
+   * rewritten); only a redactor without this promise has its output checked again.
+   */
+  readonly keepsTextStorable?: boolean | undefined
 }
 
 // A non-global pattern would replace only the first match: a second secret in
@@ -271,6 +299,8 @@ export const make = (options: {
     rules,
     redact: (text) => rules.reduce((current, rule) => current.replace(rule.pattern, rule.replacement), text),
     secretNameKind: options.withDefaults === false ? () => null : secretNameKind,
-    isSecretFlag: options.withDefaults === false ? () => false : isSecretFlag
+    isSecretFlag: options.withDefaults === false ? () => false : isSecretFlag,
+    // A caller's rule may write U+0000 or cut a surrogate pair in two.
+    keepsTextStorable: (options.rules ?? []).length === 0
   }
 }

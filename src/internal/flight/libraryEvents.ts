@@ -132,9 +132,9 @@ const emptyLabels = (type: EventType, body: Body, labels: ReadonlyArray<string>)
 }
 
 /**
- * The body's caller text, sanitized in place, then checked as `prepare`
- * checks the stored form: every label a rule emptied (one issue each), else
- * the first unstorable string in body order.
+ * The body's caller text checked and sanitized in place, as `prepare` does: the first unstorable
+ * string in body order, as given (refused, never rewritten: redaction would take `password=x\u0000`'s
+ * NUL away with the secret); then every label a rule emptied (one issue each).
  */
 const checkText = (
   type: EventType,
@@ -146,15 +146,22 @@ const checkText = (
   // Empty as given, else emptied by a rule: `prepare` checks the input, then the stored form.
   const given = emptyLabels(type, body, labels)
   if (given !== null) return given
+  const unstorable = firstUnstorable(type, body, text)
+  if (unstorable !== undefined) return unstorable
   for (const key of text) {
     const value = body[key]
     if (typeof value === "string") body[key] = sanitizeText(value, policy.redactor)
   }
   const emptied = emptyLabels(type, body, labels)
   if (emptied !== null) return emptied
-  // Body order, as `prepare` walks it: the same field is named when several are unstorable.
+  // A caller's rule may make such text of what was storable.
+  return policy.redactor.keepsTextStorable === true ? undefined : firstUnstorable(type, body, text)
+}
+
+/** The refusal of the first of the body's caller `text` fields `isStorable` refuses, in body order as `prepare` walks it. */
+const firstUnstorable = (type: EventType, body: Body, text: ReadonlyArray<string>): InvalidEvent | undefined => {
   for (const key of Object.keys(body)) {
-    if (text.includes(key) && !isStorable(body[key] as string)) return unstorableText(type, key)
+    if (text.includes(key) && typeof body[key] === "string" && !isStorable(body[key])) return unstorableText(type, key)
   }
   return undefined
 }

@@ -156,6 +156,11 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       // Encoding canonicalises (timestamps to `…Z` with milliseconds) before the privacy rules see the text.
       const encoded = yield* Effect.mapError(encode(decoded), (error) => InvalidEvent.fromParseError(input, error))
       const stripped = applyRawContentPolicy(encoded as unknown as JsonObject, decoded.type, debug)
+      // Text PostgreSQL cannot hold (U+0000) or UTF-8 cannot encode (lone surrogates): refused on every
+      // backend alike, and as given, before redaction could rewrite it (`password=x\u0000` was stored as
+      // `password=[REDACTED]`, the NUL redacted away): caller text is refused, never rewritten.
+      const unstorable = firstUnstorableString(stripped)
+      if (unstorable !== null) return yield* unstorableText(decoded.type, unstorable)
       let keysMerged = false
       const body = sanitize(stripped, redactor, () => (keysMerged = true)) as JsonObject
       // NFC merged two keys into one, keeping one value: refused, never a value lost without a word.
@@ -164,9 +169,9 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       // A redaction rule must not break a field (say, turn an id into "[REDACTED]"):
       // the stored form is validated again.
       const event = yield* Effect.mapError(decode(body), (error) => InvalidEvent.fromParseError(body, error))
-      // Text PostgreSQL cannot hold (U+0000) or UTF-8 cannot encode (lone surrogates): refused on every backend alike.
-      const unstorable = firstUnstorableString(body)
-      if (unstorable !== null) return yield* unstorableText(event.type, unstorable)
+      // A caller's rule may make such text of what was storable.
+      const written = redactor.keepsTextStorable === true ? null : firstUnstorableString(body)
+      if (written !== null) return yield* unstorableText(event.type, written)
       const tooLarge = sizeRefusal(body, event.event_id, event.type, maxEventBytes)
       if (tooLarge !== undefined) return yield* tooLarge
       // Decoded, sanitized and checked: vouched for, so the store's port does not decode it again (domain/vouched.ts).
