@@ -12,6 +12,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import { FlightRecorder } from "../../src/FlightRecorder.js"
 import * as Janitor from "../../src/Janitor.js"
 import { Jobs } from "../../src/Jobs.js"
@@ -24,8 +25,16 @@ const NODE_INPUT = "MARKER-NODE-INPUT-5501"
 const NODE_OUTPUT = "MARKER-NODE-OUTPUT-5501"
 const EVENT_BODY = "MARKER-EVENT-BODY-5501"
 const EVENT_REASON = "MARKER-EVENT-REASON-5501"
-const JOB_MARKERS = [JOB_INPUT, NODE_INPUT, NODE_OUTPUT]
+/** At the end of 20 kB of input: on overflow pages, which a delete frees whole (`secure_delete = FAST` leaves them as they were). */
+const LARGE_INPUT = "MARKER-LARGE-INPUT-5501"
+const JOB_MARKERS = [JOB_INPUT, LARGE_INPUT, NODE_INPUT, NODE_OUTPUT]
 const EVENT_MARKERS = [EVENT_BODY, EVENT_REASON]
+
+/** Another process's connection to the file, as better-sqlite3 opens it. */
+const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => {
+  prepare(text: string): { run(): unknown; get(): unknown }
+  close(): void
+}
 
 /** The markers whose bytes are in the database file or its -wal, as they are on disk now. */
 const markersOnDisk = (filename: string, markers: ReadonlyArray<string>): Array<string> => {
@@ -33,7 +42,7 @@ const markersOnDisk = (filename: string, markers: ReadonlyArray<string>): Array<
   return markers.filter((marker) => files.some((bytes) => bytes.includes(Buffer.from(marker))))
 }
 
-/** One finished job with a marker in its inputs, its node's input and output, and two caller events naming it (a body's field, a reason). */
+/** One finished job with a marker in its inputs (a short one, and one past 20 kB), its node's input and output, and two caller events naming it (a body's field, a reason). */
 const finishedJobWithMarkers = Effect.gen(function*() {
   const jobs = yield* Jobs
   const recorder = yield* FlightRecorder
@@ -43,7 +52,7 @@ const finishedJobWithMarkers = Effect.gen(function*() {
     profile_id: "alice",
     access_mode: "analysis_only",
     safety_mode: "normal",
-    job_inputs: { customer_note: JOB_INPUT }
+    job_inputs: { customer_note: JOB_INPUT, attachment: "x".repeat(20_000) + LARGE_INPUT }
   })
   yield* jobs.start(job.job_id)
   yield* jobs.run(job.job_id, (ctx) =>
@@ -111,6 +120,25 @@ describe("SQLite erasure", () => {
       assert.strictEqual(report.pruned, 1)
       yield* walEmptied(filename)
       assert.deepStrictEqual(markersOnDisk(filename, [...JOB_MARKERS, ...EVENT_MARKERS]), [])
+    }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
+  })
+
+  it.effect("R18 a prune while another connection reads an older snapshot still succeeds; the WAL it could not empty is emptied by the next prune, which removes nothing", () => {
+    const filename = tempSqliteFile("erasure-reader")
+    return Effect.gen(function*() {
+      yield* finishedJobWithMarkers
+      const reader = new Database(filename)
+      try {
+        reader.prepare("BEGIN").run()
+        reader.prepare("SELECT count(*) FROM ai_jobs").get()
+        const olderThan = DateTime.unsafeMake("2100-01-01T00:00:00.000Z")
+        assert.strictEqual((yield* Janitor.prune({ olderThan, keepNewest: 0 })).pruned, 1)
+        reader.prepare("COMMIT").run()
+        assert.strictEqual((yield* Janitor.prune({ olderThan, keepNewest: 0 })).pruned, 0)
+        assert.deepStrictEqual(markersOnDisk(filename, JOB_MARKERS), [])
+      } finally {
+        reader.close()
+      }
     }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
   })
 })

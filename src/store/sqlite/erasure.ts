@@ -16,8 +16,9 @@
  * Best effort, never the deletion's failure: with the store's busy timeout
  * taken over (0, transaction.ts) the checkpoint waits for nobody, and while
  * another connection reads an older snapshot or writes, it copies what it
- * may and leaves the WAL as it is (a later prune or purge tries again; SQLite
- * also checkpoints and removes the WAL when the last connection closes).
+ * may and leaves the WAL as it is: the next prune or purge (the Janitor's
+ * next pass) tries again, whatever it removes. SQLite also checkpoints and
+ * removes the WAL when the last connection to the file closes.
  * Once per prune, and once per retention run rather than per batch: a purge
  * batch that came back full (more may follow) only marks the erasure as due,
  * the short one that ends the run checkpoints. A delete inside a caller's
@@ -42,11 +43,17 @@ export type AfterErasure = (removed: number, last: boolean) => Effect.Effect<voi
 /** The store's `AfterErasure`, checkpointing on `sql`'s connection outside any transaction. */
 export const makeAfterErasure = (sql: SqlClient.SqlClient): AfterErasure => {
   const holding = holdingConnection(sql)
-  const checkpoint = holding((conn) => conn.executeUnprepared("PRAGMA wal_checkpoint(TRUNCATE)", [], undefined)).pipe(
-    Effect.catchAllCause(() => Effect.void)
-  )
-  // Rows removed since the last checkpoint (by a full purge batch, which others follow).
+  // Rows removed since the last checkpoint that emptied the WAL.
   let due = false
+  // `busy` 1: another connection held it back (a reader on an older snapshot, a writer); the next prune or purge tries again.
+  const checkpoint = holding((conn) => conn.executeUnprepared("PRAGMA wal_checkpoint(TRUNCATE)", [], undefined)).pipe(
+    Effect.tap((rows) => {
+      if (rows[0]?.busy !== 0) due = true
+    }),
+    Effect.catchAllCause(() => Effect.sync(() => {
+      due = true
+    }))
+  )
   return (removed, last) =>
     Effect.withFiberRuntime((fiber) => {
       if (removed > 0) due = true
