@@ -6,7 +6,7 @@
  *
  * The layer opens its own client (creating the file's folder if needed; a
  * file that cannot be opened or is not a database is a `StorageError`), sets
- * the connection up (WAL, busy timeout, foreign keys), applies pending
+ * the connection up (WAL, busy timeout, foreign keys, secure delete), applies pending
  * migrations (fresh and legacy databases take the same path, see
  * migrations/sqlite/) and builds the store.
  *
@@ -185,8 +185,9 @@ export const make: Effect.Effect<JobStore["Type"], StorageError, SqliteClient.Sq
 
 /**
  * Sets up the client's one connection: the busy timeout, foreign keys
- * (better-sqlite3 enables them by default; we don't rely on that) and the
- * durability (`PRAGMA synchronous`). WAL is switched on by the client itself
+ * (better-sqlite3 enables them by default; we don't rely on that), the
+ * durability (`PRAGMA synchronous`) and `secure_delete` (deleted content
+ * zeroed, sqlite/erasure.ts). WAL is switched on by the client itself
  * when it opens the database.
  */
 export const configureConnection = (
@@ -211,6 +212,9 @@ export const configureConnection = (
       return yield* Effect.fail(new Error(`durability must be "normal" or "full", got ${JSON.stringify(durability)}`))
     }
     yield* sql.unsafe(`PRAGMA synchronous = ${synchronousLevel[durability]}`)
+    // What a prune or retention deletes is overwritten with zeros, not left readable in the file's free
+    // space (better-sqlite3's default is off); its WAL frames go at the checkpoint after (sqlite/erasure.ts).
+    yield* sql`PRAGMA secure_delete = ON`
   }).pipe(Effect.mapError((cause) => new StorageError({ operation: "SqliteStore.configureConnection", cause })))
 
 /** The options `SqliteStoreOptions` names. */

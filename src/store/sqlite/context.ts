@@ -12,6 +12,7 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import { firstStoredOrRepeated } from "../internal/firstTaken.js"
 import { AlreadyExists } from "../StoreErrors.js"
 import { sqliteCode } from "./errors.js"
+import { type AfterErasure, makeAfterErasure } from "./erasure.js"
 import { EVENT_COLUMNS, eventValues } from "./rowCodec.js"
 import { holdingConnection } from "./ownClient.js"
 import { runThrough, type Step, type StepFailure } from "./step.js"
@@ -38,6 +39,8 @@ export interface SqliteContext {
    * is one, else in one of its own; synchronously on the store's own client.
    */
   readonly change: <A, E extends StepFailure = StepFailure>(make: () => Step<A>) => Effect.Effect<A, E>
+  /** Told after a prune or purge how many rows it removed: clears their bytes from the WAL (erasure.ts). */
+  readonly afterErasure: AfterErasure
 }
 
 /**
@@ -70,6 +73,7 @@ export const makeContext = (sql: SqlClient.SqlClient, transaction: WriteTransact
     transaction,
     exec,
     change: (make) => transaction.change(make, exec),
+    afterErasure: makeAfterErasure(sql),
     insertEvents: (events) => events.length === 0 ? Effect.void : runThrough<void, AlreadyExists | SqlError>(() => insertEventsStep(events), exec)
   }
 }

@@ -20,7 +20,7 @@ import { filterBound, instantBound } from "./rows.js"
 type Service = JobStore["Type"]
 
 /** The event methods of the SQLite store. */
-export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteContext) => {
+export const makeEventMethods = ({ afterErasure, sql, transaction, insertEvents }: SqliteContext) => {
   const appendEvents: Service["appendEvents"] = Effect.fnUntraced(
     function*(events) {
       if (events.length === 0) return
@@ -68,7 +68,7 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
       const batchSize = Number.isFinite(options.batchSize) ? Math.floor(options.batchSize) : 0
       if (batchSize <= 0) return 0
       const cutoff = instantBound(options.before)
-      return yield* transaction.join(Effect.gen(function*() {
+      const purged = yield* transaction.join(Effect.gen(function*() {
         const [grant] = yield* sql<{ readonly grant_id: number }>`
           INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}) RETURNING grant_id`
         // UPDATE/DELETE ... LIMIT needs a compile-time option: pick the batch by key instead.
@@ -83,6 +83,9 @@ export const makeEventMethods = ({ sql, transaction, insertEvents }: SqliteConte
         yield* sql`DELETE FROM flight_recorder_retention_grants WHERE grant_id = ${grant?.grant_id ?? -1}`
         return (result as { readonly changes?: number }).changes ?? 0
       }))
+      // A short batch ends a retention run: the purged events' bytes leave the WAL then (erasure.ts).
+      yield* afterErasure(purged, purged < batchSize)
+      return purged
     },
     storageErrors("JobStore.purgeEventsBatch")
   )

@@ -45,7 +45,7 @@ export const prunableStatus: string = `status IN (${[...Lifecycle.prunableStates
 
 /** The worker, recovery and pruning methods of the SQLite store. */
 export const makeWorkerMethods = (context: SqliteContext) => {
-  const { exec, insertEvents, sql, transaction } = context
+  const { afterErasure, exec, insertEvents, sql, transaction } = context
   /**
    * Recovery's writes for a batch of stale runs read under the write lock,
    * set-based whatever the batch size: each run `stalled` with the recovery
@@ -193,7 +193,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         ORDER BY updated_at DESC, id DESC
         LIMIT ${keep}`
       // Counted and deleted under one write lock, so the report is what happened.
-      return yield* transaction.join(Effect.gen(function*() {
+      const report = yield* transaction.join(Effect.gen(function*() {
         const [counts] = yield* sql<{ readonly scanned: number; readonly spared_pinned: number; readonly spared_window: number }>`
           SELECT count(*) AS scanned,
             coalesce(sum(is_pinned = 1), 0) AS spared_pinned,
@@ -214,6 +214,9 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         yield* insertEvents(yield* auditRecords(options.events, report))
         return report
       }))
+      // The pruned jobs' inputs, outputs and node payloads leave the WAL too (erasure.ts).
+      if (options.dryRun !== true) yield* afterErasure(report.pruned, true)
+      return report
     },
     alreadyExistsAsStorageError("JobStore.pruneJobs"),
     storageErrors("JobStore.pruneJobs")
