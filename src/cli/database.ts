@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
 import { JobStore } from "../store/JobStore.js"
 import { newestSchemaVersion as newestPg } from "../store/pg/migrations.js"
-import { folderWritable, isWal, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
+import { folderWritable, isWal, notARegularFile, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
 import { newestSchemaVersion as newestSqlite } from "../store/sqlite/migrations.js"
 import * as Storage from "../store/DatabaseUrl.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
@@ -128,18 +128,6 @@ const walSnapshot = (filename: string): string => {
   fs.copyFileSync(filename, copy)
   fs.copyFileSync(`${filename}-wal`, `${copy}-wal`)
   return copy
-}
-
-/** What `filename` is when it exists and is not a regular file (symbolic links followed): `a directory`, `a named pipe`, …. */
-const notARegularFile = (filename: string): string | undefined => {
-  let stats: fs.Stats
-  try {
-    stats = fs.statSync(filename)
-  } catch {
-    return undefined
-  }
-  if (stats.isFile()) return undefined
-  return stats.isDirectory() ? "a directory" : stats.isFIFO() ? "a named pipe" : stats.isSocket() ? "a socket" : "a device"
 }
 
 /** The store for `database`. Any failure to open it — unreachable, missing, refused migration — is one `OperationFailed` line. */
