@@ -25,7 +25,7 @@ import type * as FlightRecorder from "../FlightRecorder.js"
 import * as Jobs from "../Jobs.js"
 import * as Recovery from "../Recovery.js"
 import { JobStore } from "../store/JobStore.js"
-import { type Database, databaseOptionWith, resolve, storeLayer } from "./database.js"
+import { type Database, databaseOptionWith, migratedVersion, resolve, storeLayer } from "./database.js"
 import { pastClock } from "./demo/pastClock.js"
 import { newJob, runTests, summarize, transformSheet } from "./demo/jobs.js"
 import { jobsTable, shortId, time, timeline } from "./format.js"
@@ -227,7 +227,8 @@ export const demoCommand = Command.make("demo", {
     yield* out.heading("1. Migrate")
     if (!given) yield* freshDemoDatabase
     // One store for the whole tour (also for :memory:); the services on top are built per "process".
-    const store = yield* Layer.build(storeLayer(database, { migrate: true, create: true })).pipe(withProgress("migrating"))
+    const store = yield* Layer.build(storeLayer(database, { migrate: true, create: true, inMemory: true })).pipe(withProgress("migrating"))
+    yield* Effect.provide(migratedVersion(database), store)
     yield* out.say("The schema is up to date (fresh and legacy databases take the same migration path).")
     yield* out.blank
     // The tour tells what recovery did itself: its log line would only repeat it.
