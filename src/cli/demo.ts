@@ -52,17 +52,24 @@ const HEARTBEAT_TEXT = "25 ms"
 interface Page {
   readonly width: number
   readonly heading: (text: string) => Effect.Effect<void>
-  /** `text` wrapped under a 3-space indent; continuation lines indented by `hang`. */
+  /**
+   * `text` wrapped under a 3-space indent; continuation lines indented by
+   * `hang`, or by 3 where a whole id (never broken) would not fit after it.
+   */
   readonly say: (text: string, hang?: string) => Effect.Effect<void>
   /** A block made for `width - 3` columns, indented by 3. */
   readonly block: (text: string) => Effect.Effect<void>
   readonly blank: Effect.Effect<void>
 }
 
+/** Columns an id takes on a line: 36, and the `)` or `,` that may follow it. */
+const ID_COLUMNS = 37
+
 const page = (width: number): Page => ({
   width,
   heading: (text) => Console.log(wrap(text, width, { hang: "   " })),
-  say: (text, hang = "   ") => Console.log(wrap(text, width, { indent: "   ", hang })),
+  // An id run on under a deeper hang went past a narrow terminal (48–49 columns under COLUMNS=40, found by an outside probe).
+  say: (text, hang = "   ") => Console.log(wrap(text, width, { indent: "   ", hang: hang.length + ID_COLUMNS <= width ? hang : "   " })),
   block: (text) => Console.log(text.replace(/^/gm, "   ")),
   blank: Console.log("")
 })
