@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
 import { JobStore } from "../store/JobStore.js"
 import { newestSchemaVersion as newestPg } from "../store/pg/migrations.js"
-import { folderWritable, isWal, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
+import { folderWritable, isWal, notARegularFile, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
 import { newestSchemaVersion as newestSqlite } from "../store/sqlite/migrations.js"
 import * as Storage from "../store/DatabaseUrl.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
@@ -75,6 +75,8 @@ export interface OpenOptions {
    * the `ai-jobs migrate` line that fixes it. Default: when not migrating.
    */
   readonly requireCurrentSchema?: boolean
+  /** Accept an in-memory SQLite database (the demo): it starts empty and is gone when the command ends. */
+  readonly inMemory?: boolean
 }
 
 /**
@@ -130,23 +132,28 @@ const walSnapshot = (filename: string): string => {
   return copy
 }
 
-/** What `filename` is when it exists and is not a regular file (symbolic links followed): `a directory`, `a named pipe`, …. */
-const notARegularFile = (filename: string): string | undefined => {
-  let stats: fs.Stats
-  try {
-    stats = fs.statSync(filename)
-  } catch {
-    return undefined
-  }
-  if (stats.isFile()) return undefined
-  return stats.isDirectory() ? "a directory" : stats.isFIFO() ? "a named pipe" : stats.isSocket() ? "a socket" : "a device"
+/** SQLite's boolean URI parameter values that mean true (sqlite3_uri_boolean). */
+const URI_TRUE: ReadonlySet<string> = new Set(["1", "yes", "true", "on"])
+
+/**
+ * How `target` asks to be opened read-only, if it does: `mode=ro` in a
+ * `sqlite:` URL, or `mode=ro` / `immutable=1` in a `file:` name SQLite reads
+ * as a URI (a bare path is passed on as written).
+ */
+const readOnlyForm = (target: { readonly filename: string; readonly readonly?: true }): string | undefined => {
+  if (target.readonly === true) return "mode=ro"
+  const at = target.filename.indexOf("?")
+  if (!/^file:/i.test(target.filename) || at < 0) return undefined
+  const query = new URLSearchParams(target.filename.slice(at + 1))
+  if (query.getAll("mode").includes("ro")) return "mode=ro"
+  return query.getAll("immutable").some((value) => URI_TRUE.has(value.toLowerCase())) ? "immutable=1" : undefined
 }
 
 /** The store for `database`. Any failure to open it — unreachable, missing, refused migration — is one `OperationFailed` line. */
 export const storeLayer = (database: Database, options: OpenOptions): Layer.Layer<JobStore, OperationFailed> => {
   const { target } = database
   const prepare = Effect.suspend(() => {
-    if (target.dialect === "sqlite" && target.filename === ":memory:" && !options.migrate) {
+    if (target.dialect === "sqlite" && target.filename === ":memory:" && options.inMemory !== true) {
       // It would start empty (unmigrated) and be gone when the command ends; read-only, SQLite refuses to open it at all.
       return Effect.fail(new OperationFailed({
         message: "an in-memory database (sqlite::memory:) starts empty and is gone when the command ends: " +
@@ -154,6 +161,14 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
       }))
     }
     if (target.dialect !== "sqlite" || target.filename === ":memory:") return Effect.void
+    // Opened read-only, the migrations were skipped and the schema reported as it was: `migrate` said
+    // "up to date" of an empty file (found by an outside probe).
+    const readOnly = options.migrate ? readOnlyForm(target) : undefined
+    if (readOnly !== undefined) {
+      return Effect.fail(new OperationFailed({
+        message: `cannot migrate ${database.display}: ${readOnly} opens it read-only. Name it without that (a path or sqlite:<path>)`
+      }))
+    }
     // SQLite opens a named pipe or a device as a file, then waits on the pipe for ever, or
     // calls /dev/null a database to migrate: only a regular file (or none yet) can be one.
     const other = notARegularFile(target.filename)
@@ -220,6 +235,21 @@ const currentSchema = (database: Database, store: JobStore["Type"]): Effect.Effe
       message: version === 0
         ? `database ${database.display} is not migrated: create its schema (or upgrade a legacy Handshake database) first with: ${migrateLine(database)}`
         : `database ${database.display} is at schema version ${version}, older than this ai-jobs (${newest}): upgrade it first with: ${migrateLine(database)}`
+    })
+  }).pipe(Effect.mapError((error) => error instanceof OperationFailed ? error : new OperationFailed({ message: `cannot open database ${database.display}: ${describeError(error)}` })))
+
+/**
+ * The schema version of the store `database` was just migrated on, failing
+ * unless it is this version's newest: `migrate` and the demo say "up to
+ * date" only when it is, whatever path the open took.
+ */
+export const migratedVersion = (database: Database): Effect.Effect<number, OperationFailed, JobStore> =>
+  Effect.gen(function*() {
+    const version = yield* Effect.flatMap(JobStore, (store) => store.schemaVersion)
+    const newest = yield* (database.target.dialect === "sqlite" ? newestSqlite : newestPg)
+    if (version >= newest) return version
+    return yield* new OperationFailed({
+      message: `database ${database.display} is at schema version ${version} after migrating, not this ai-jobs' ${newest}: the migrations did not apply`
     })
   }).pipe(Effect.mapError((error) => error instanceof OperationFailed ? error : new OperationFailed({ message: `cannot open database ${database.display}: ${describeError(error)}` })))
 

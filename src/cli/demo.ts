@@ -25,7 +25,7 @@ import type * as FlightRecorder from "../FlightRecorder.js"
 import * as Jobs from "../Jobs.js"
 import * as Recovery from "../Recovery.js"
 import { JobStore } from "../store/JobStore.js"
-import { type Database, databaseOptionWith, resolve, storeLayer } from "./database.js"
+import { type Database, databaseOptionWith, migratedVersion, resolve, storeLayer } from "./database.js"
 import { pastClock } from "./demo/pastClock.js"
 import { newJob, runTests, summarize, transformSheet } from "./demo/jobs.js"
 import { jobsTable, shortId, time, timeline } from "./format.js"
@@ -52,17 +52,24 @@ const HEARTBEAT_TEXT = "25 ms"
 interface Page {
   readonly width: number
   readonly heading: (text: string) => Effect.Effect<void>
-  /** `text` wrapped under a 3-space indent; continuation lines indented by `hang`. */
+  /**
+   * `text` wrapped under a 3-space indent; continuation lines indented by
+   * `hang`, or by 3 where a whole id (never broken) would not fit after it.
+   */
   readonly say: (text: string, hang?: string) => Effect.Effect<void>
   /** A block made for `width - 3` columns, indented by 3. */
   readonly block: (text: string) => Effect.Effect<void>
   readonly blank: Effect.Effect<void>
 }
 
+/** Columns an id takes on a line: 36, and the `)` or `,` that may follow it. */
+const ID_COLUMNS = 37
+
 const page = (width: number): Page => ({
   width,
   heading: (text) => Console.log(wrap(text, width, { hang: "   " })),
-  say: (text, hang = "   ") => Console.log(wrap(text, width, { indent: "   ", hang })),
+  // An id run on under a deeper hang went past a narrow terminal (48–49 columns under COLUMNS=40, found by an outside probe).
+  say: (text, hang = "   ") => Console.log(wrap(text, width, { indent: "   ", hang: hang.length + ID_COLUMNS <= width ? hang : "   " })),
   block: (text) => Console.log(text.replace(/^/gm, "   ")),
   blank: Console.log("")
 })
@@ -227,7 +234,8 @@ export const demoCommand = Command.make("demo", {
     yield* out.heading("1. Migrate")
     if (!given) yield* freshDemoDatabase
     // One store for the whole tour (also for :memory:); the services on top are built per "process".
-    const store = yield* Layer.build(storeLayer(database, { migrate: true, create: true })).pipe(withProgress("migrating"))
+    const store = yield* Layer.build(storeLayer(database, { migrate: true, create: true, inMemory: true })).pipe(withProgress("migrating"))
+    yield* Effect.provide(migratedVersion(database), store)
     yield* out.say("The schema is up to date (fresh and legacy databases take the same migration path).")
     yield* out.blank
     // The tour tells what recovery did itself: its log line would only repeat it.

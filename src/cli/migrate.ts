@@ -10,13 +10,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { type MigrationReport, MigrationReports } from "../store/internal/migrationReport.js"
-import { JobStore } from "../store/JobStore.js"
-import { databaseOption, resolve, storeLayer } from "./database.js"
+import { databaseOption, migratedVersion, resolve, storeLayer } from "./database.js"
 import { describeError, OperationFailed } from "./errors.js"
 import { json } from "./format.js"
 import { withProgress } from "./progress.js"
-
-const readVersion = Effect.flatMap(JobStore, (store) => store.schemaVersion)
 
 /** What the migration did, after the line every run prints. */
 const applied = (report: MigrationReport, after: number): string =>
@@ -35,9 +32,9 @@ export const migrateCommand = Command.make(
       const database = yield* resolve(options.database)
       // Building the store layer runs the migrations, which report what they found and applied
       // under the migration lock (a run that waited for another's finds nothing left to apply);
-      // reading the version they left is the rest.
+      // reading the version they left, and that it is the newest, is the rest.
       const reports = yield* Ref.make(Option.none<MigrationReport>())
-      const after = yield* readVersion.pipe(
+      const after = yield* migratedVersion(database).pipe(
         Effect.provide(storeLayer(database, { migrate: true, create: true })),
         Effect.provideService(MigrationReports, reports),
         Effect.mapError((error) => error instanceof OperationFailed ? error : new OperationFailed({ message: describeError(error) })),

@@ -43,7 +43,7 @@ import { makeContext } from "./sqlite/context.js"
 import { sqliteDatabaseIdentity } from "./sqlite/databaseIdentity.js"
 import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
-import { openRefusal } from "./sqlite/fileAccess.js"
+import { notARegularFile, openRefusal } from "./sqlite/fileAccess.js"
 import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
 import { unknownStoreOptions } from "./internal/storageError.js"
@@ -271,6 +271,9 @@ const openClient = (
     // and migrated `jobs`), and a lone surrogate becomes U+FFFD. Refused before anything is opened.
     if (typeof filename !== "string") return yield* fail(new TypeError(`a database file name is text, got ${typeof filename}`))
     if (!isStorable(filename)) return yield* fail(new Error("a database file name cannot hold U+0000 or a lone surrogate"))
+    // A named pipe would block the process for ever inside SQLite's open; a device reads as an empty database.
+    const other = isFilePath(filename) ? notARegularFile(filename) : undefined
+    if (other !== undefined) return yield* fail(new Error(`${filename} is not a regular file but ${other}`))
     // A reader never creates anything: a missing file is an error, not an empty database.
     if (isFilePath(filename) && config.readonly !== true) {
       yield* Effect.try({ try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }), catch: fail })

@@ -16,13 +16,20 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
   }
 }
 
-/** A create whose id is already taken (a job, run, node execution or event). */
+/**
+ * A create whose id is already taken (a job, run, node execution or event).
+ * `pruned`: the job itself is gone, pruned, but the audit trail kept of it
+ * (until the retention window purges it) still names the id.
+ */
 export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyExists", {
   entity: Schema.Literal("job", "workflow_run", "node_execution", "event"),
-  id: Schema.String
+  id: Schema.String,
+  pruned: Schema.optional(Schema.Literal(true))
 }) {
   override get message(): string {
-    return `${this.entity === "event" ? "An" : "A"} ${this.entity.replace("_", " ")} with id ${this.id} already exists`
+    return this.pruned === true
+      ? `The id ${this.id} is still named by the audit trail kept of a pruned job: give the new job another id`
+      : `${this.entity === "event" ? "An" : "A"} ${this.entity.replace("_", " ")} with id ${this.id} already exists`
   }
 }
 

@@ -112,6 +112,17 @@ describe("ai-jobs on a SQLite file", () => {
       assert.isAtMost(widest(demo.stdout), 80, demo.stdout)
     })
 
+    it("README Output fits the terminal: under COLUMNS=40 and 48 every line of the demo fits, its ids printed whole", async () => {
+      for (const columns of [40, 48]) {
+        const dir = tempDir(`demo-${columns}`)
+        const result = await runCli(["demo", "--database", path.join(dir, "demo.db")], { cwd: dir, env: { COLUMNS: String(columns) } })
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.isAtMost(widest(result.stdout), columns, result.stdout)
+        const jobIds = (await allJobs(path.join(dir, "demo.db"))).map((job) => job.job_id)
+        for (const id of jobIds) assert.include(result.stdout, id, "each job id, unbroken")
+      }
+    })
+
     // The third case: a WAL file its reader may write, in a folder it may not — no `-shm` can be made beside it.
     for (const [folder, fileMode] of [["read-only", 0o444], ["writable", 0o444], ["read-only", 0o644]] as const) {
       it(`R17 read commands (dry runs included) read a 0${fileMode.toString(8)} SQLite file in a ${folder} folder and write nothing, not even beside it; a write (migrate too) is refused, saying why`, async () => {

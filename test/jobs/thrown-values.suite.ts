@@ -311,5 +311,25 @@ export const runThrownValuesSuite = (backend: Backend) => {
         assert.isAbove((yield* store.listEvents({ job_id: id as never })).items.length, 0, "the refusal is audited under the id")
         assert.strictEqual((yield* jobs.submit(summarize({ job_id: id }))).job_id as string, id)
       })))
+
+    it.effect("R13/R18 the refusal of a pruned job's id says the id is named by the pruned job's kept audit trail, not that a job exists; a live job's id is refused as one that exists", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const gone = yield* jobs.submit(summarize({ job_inputs: { which: "gone" } }))
+        yield* jobs.cancel(gone.job_id, { actor: "human", reason: "not needed" })
+        const report = yield* Janitor.prune({ olderThan: DateTime.add(yield* DateTime.now, { minutes: 1 }), keepNewest: 0 })
+        assert.strictEqual(report.pruned, 1)
+        const live = yield* jobs.submit(summarize({ job_inputs: { which: "live" } }))
+        for (const refused of [
+          yield* Effect.flip(jobs.submit(summarize({ job_id: gone.job_id }))),
+          yield* Effect.flip(jobs.submitMany([summarize({ job_id: gone.job_id })]))
+        ]) {
+          assert.strictEqual(refused._tag, "AlreadyExists")
+          assert.strictEqual(refused.message, `The id ${gone.job_id} is still named by the audit trail kept of a pruned job: give the new job another id`)
+        }
+        const taken = yield* Effect.flip(jobs.submit(summarize({ job_id: live.job_id })))
+        assert.strictEqual(taken._tag, "AlreadyExists")
+        assert.strictEqual(taken.message, `A job with id ${live.job_id} already exists`)
+      })))
   })
 }

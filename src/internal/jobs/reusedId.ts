@@ -7,6 +7,8 @@
  * one stored already. Only lifecycle events count: a request the policy
  * refused leaves capability decisions and no job, and may be sent again.
  *
+ * The refusal says the id belongs to a pruned job's kept trail when no job
+ * holds it (an outside probe read "already exists" of a job that was gone).
  * Checked before anything is decided or written. Not atomic with the create,
  * and need not be: a pruned job's events are only ever purged, never
  * written again, and two submits of one new id still meet at the job's key.
@@ -25,5 +27,17 @@ export const refuseReusedId = (
   store.listEvents({ job_id: jobId, types: ["system", "workflow_recovery"], limit: 1 }).pipe(
     // A row that does not decode is a row all the same: the id is taken.
     Effect.catchTag("CorruptRow", () => Effect.succeed({ items: [null] })),
-    Effect.flatMap((page) => page.items.length === 0 ? Effect.void : Effect.fail(new AlreadyExists({ entity: "job", id: jobId })))
+    Effect.flatMap((page) => page.items.length === 0 ? Effect.void : Effect.flatMap(prunedJob(store, jobId), (pruned) =>
+      Effect.fail(new AlreadyExists({ entity: "job", id: jobId, ...(pruned ? { pruned } : {}) }))
+    ))
+  )
+
+/**
+ * Whether the job `jobId` names is gone, so that only its kept trail holds the id (the refusal
+ * then says so: "already exists" sent callers looking for a job there is none of). Only on refusal.
+ */
+const prunedJob = (store: JobStore["Type"], jobId: JobId): Effect.Effect<boolean> =>
+  store.getJob(jobId).pipe(
+    Effect.as(false),
+    Effect.catchAll((error) => Effect.succeed(error._tag === "NotFound"))
   )

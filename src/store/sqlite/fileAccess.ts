@@ -3,7 +3,8 @@
  * keeps beside it (`-wal` and `-shm` in WAL mode, else `-journal`), from the
  * file system: the words of an open that SQLite refused ("attempt to write a
  * readonly database" says neither which file nor what to do). Read only on a
- * failure path, and by the CLI before it opens a file (src/cli/database.ts).
+ * failure path, by the store before it opens a file (`notARegularFile`), and
+ * by the CLI before it opens a file (src/cli/database.ts).
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -31,6 +32,25 @@ const may = (filename: string, mode: number): boolean => {
   } catch {
     return false
   }
+}
+
+/**
+ * What `filename` is when it exists and is not a regular file (symbolic links
+ * followed): `a directory`, `a named pipe`, `a socket` or `a device`; else
+ * undefined. SQLite opens a named pipe as a file and then waits on it for
+ * ever, blocking the process (read-only, even a timeout never fires), and
+ * reads `/dev/zero` or `/dev/null` as an empty database: only a regular file
+ * (or none yet) can be one. One `stat` per open.
+ */
+export const notARegularFile = (filename: string): string | undefined => {
+  let stats: fs.Stats
+  try {
+    stats = fs.statSync(filename)
+  } catch {
+    return undefined
+  }
+  if (stats.isFile()) return undefined
+  return stats.isDirectory() ? "a directory" : stats.isFIFO() ? "a named pipe" : stats.isSocket() ? "a socket" : "a device"
 }
 
 /** Whether this process may write `filename`. */
