@@ -93,6 +93,32 @@ const watch = (client: Pg.PoolClient): void => {
 
 const brokenError = () => new Error("PgStore: held connection broken")
 
+/**
+ * pg-pool's error for a caller that waited `connectionTimeoutMillis` for a
+ * connection of a full pool (a server that does not answer a new connection
+ * gives "Connection terminated due to connection timeout" instead).
+ */
+const POOL_WAIT_TIMEOUT = "timeout exceeded when trying to connect"
+
+/**
+ * `error` of a checkout of `pool`, said plainly when it is the pool's wait
+ * timeout: pg-pool's words read as a server that did not answer, when every
+ * connection the pool may open (`maxConnections`) was in use — held by
+ * transactions or statements, or still connecting — for the whole `connectTimeout`. The pool's
+ * error is kept as the cause.
+ */
+export const checkoutError = (pool: Pg.Pool, error: Error): Error => {
+  if (error?.message !== POOL_WAIT_TIMEOUT) return error
+  const { connectionTimeoutMillis, max } = pool.options
+  const inUse = pool.totalCount - pool.idleCount
+  return new Error(
+    `no connection within connectTimeout (${connectionTimeoutMillis} ms): the pool's ${max} connections (maxConnections) ` +
+      `were all in use by this process's transactions and statements, or still connecting ` +
+      `(${inUse} not idle${pool.waitingCount > 0 ? `, ${pool.waitingCount} more callers waiting` : ""})`,
+    { cause: error }
+  )
+}
+
 interface Held {
   readonly client: Pg.PoolClient
   /** The pool's release of this checkout (`client.release` is replaced while the connection is lent). */
@@ -182,7 +208,9 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
         return taken(undefined, held)
       }
       poolConnect.call(pool, (error: Error | undefined, client: Pg.PoolClient | undefined) => {
-        if (error !== undefined || client === undefined) return taken(error ?? new Error("No client returned"), undefined)
+        if (error !== undefined || client === undefined) {
+          return taken(error === undefined ? new Error("No client returned") : checkoutError(pool, error), undefined)
+        }
         watch(client)
         const held: Held = {
           client,
@@ -220,10 +248,10 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
         return (connect.call(self) as Promise<Pg.PoolClient>).then((client) => {
           dropWhenDoomed(client, client.release)
           return client
-        })
+        }, (error: Error) => Promise.reject(checkoutError(self, error)))
       }
       return connect.call(self, (error: Error | undefined, client: Pg.PoolClient | undefined, release: (error?: Error) => void) => {
-        if (error !== undefined || client === undefined) return callback(error, client, release)
+        if (error !== undefined || client === undefined) return callback(error === undefined ? error : checkoutError(self, error), client, release)
         callback(undefined, client, dropWhenDoomed(client, release))
       })
     }
