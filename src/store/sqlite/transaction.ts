@@ -453,7 +453,8 @@ export const makeWriteTransaction = (
     return Effect.suspend(() =>
       own.lock.tryTake()
         ? held(undefined)
-        : Effect.flatMap(Effect.onInterrupt(own.lock.acquireWriter<SqlError>(restore), () => Effect.sync(() => close())), held)
+        // Interrupted, or failed as a writer that waited out a lock wait ahead of it: the group closes with it.
+        : Effect.flatMap(Effect.onError(own.lock.acquireWriter<SqlError>(restore), (cause) => Effect.sync(() => close(Exit.failCause(cause)))), held)
     )
   }
 
@@ -707,7 +708,7 @@ export const makeWriteTransaction = (
       const conn = own.connection
       if (!own.lock.tryTake()) {
         return Effect.flatMap(
-          Effect.onInterrupt(own.lock.acquireWriter<SqlError>(restore), () => Effect.sync(() => close())),
+          Effect.onError(own.lock.acquireWriter<SqlError>(restore), (cause) => Effect.sync(() => close(Exit.failCause(cause)))),
           (since) => released(body(conn, begin(conn, restore, since)))
         )
       }
