@@ -128,7 +128,11 @@ export interface PgStoreOptions extends PgStoreBehaviour {
   readonly maxConnections?: number | undefined
   /**
    * How long opening a connection may take (the TCP connect and the server's
-   * greeting) before it fails with `StorageError`. Default 10 s.
+   * greeting) before it fails with `StorageError`. Default 10 s. It bounds a
+   * wait for a free connection of a full pool too (pg-pool's
+   * `connectionTimeoutMillis`): a call made while `maxConnections`
+   * connections are all in use (long transactions) fails after it, its
+   * `StorageError` saying the pool's connections were all in use.
    */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /**

@@ -18,11 +18,14 @@
  * in its own fiber, and hands each of them its own result. A batch lasts as
  * long as one statement did: the busier the store, the larger the batches.
  *
- * Failure isolation: when a batch's statement fails (one member's taken
- * event id, a constraint, a lost connection), each member runs again alone,
- * so each gets its own result or its own typed error; so does a member the
- * statement left unsettled (`alone`) — each in its own fiber, after the
- * settled members have their results and the slot has moved on.
+ * Failure isolation: when a batch's statement fails with what may be one
+ * member's fault (its taken event id, a constraint), each member runs again
+ * alone, so each gets its own result or its own typed error; so does a member
+ * the statement left unsettled (`alone`) — each in its own fiber, after the
+ * settled members have their results and the slot has moved on. A failure
+ * that is no member's (`failsEvery`: the server timed the statement out, the
+ * connection failed) fails every member with it at once: run alone, each
+ * would only meet it again, a whole timeout apiece.
  *
  * Why not Effect's own batching: a `RequestResolver` batches the requests
  * of one `Effect.all`/`forEach`, not of separate fibers (workers), and a
@@ -52,8 +55,10 @@
  * a caller interrupted after its input went into a statement could leave a
  * claimed job no one runs, and the leader of a batch must serve every member.
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Scheduler from "effect/Scheduler"
 
 export interface CoalesceOptions<I, A, E> {
@@ -67,9 +72,17 @@ export interface CoalesceOptions<I, A, E> {
    * One statement for ≥ 2 inputs of the same key: their results, in their
    * order — `alone` for an input the statement did not settle (its answer
    * needs its own statement: an error to tell apart, a second end of one
-   * job), which then runs `one`. A failure (or a defect) sends each member to `one`.
+   * job), which then runs `one`. A failure (or a defect) sends each member to `one`, but one `failsEvery` names.
    */
   readonly many: (inputs: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<A | typeof alone>, unknown>
+  /**
+   * A shared statement's failure that is no one member's (a statement or lock
+   * timeout, a lost connection, a server shutting down): the error every member
+   * fails with at once, none running its statement again. Undefined (or not
+   * given): each member runs alone, to get its own outcome. Asked only on a
+   * failure.
+   */
+  readonly failsEvery?: (error: unknown) => E | undefined
   /** Inputs that may share a statement have equal (`===`) keys. Default: all may. */
   readonly key?: (input: I) => unknown
   /**
@@ -124,12 +137,23 @@ export const alone: unique symbol = Symbol("coalesce/alone")
 
 /** What a waiter is woken with: its own result, `alone` (run its own statement), or the slot (it now leads a batch). */
 const LEAD = Symbol("coalesce/lead")
+/** A waiter woken with the shared statement's failure (`CoalesceOptions.failsEvery`), given as `wake`'s second argument. */
+const FAILED = Symbol("coalesce/failed")
 
-interface Waiter<I, A> {
+type Woken<A> = A | typeof alone | typeof LEAD | typeof FAILED
+
+interface Waiter<I, A, E> {
   readonly input: I
   readonly key: unknown
-  /** Resumes the waiter's fiber (once). */
-  readonly wake: (woken: A | typeof alone | typeof LEAD) => void
+  /** Resumes the waiter's fiber (once): with `FAILED`, failing with `failure`. */
+  readonly wake: (woken: Woken<A>, failure?: E) => void
+}
+
+/** The failure every member of a failed shared statement gets (`failsEvery`), if it is one. */
+const commonFailure = <E>(shared: Exit.Exit<unknown, unknown>, failsEvery: ((error: unknown) => E | undefined) | undefined) => {
+  if (failsEvery === undefined || Exit.isSuccess(shared)) return undefined
+  const failure = Cause.failureOption(shared.cause)
+  return Option.isSome(failure) ? failsEvery(failure.value) : undefined
 }
 
 /** A coalescing runner for one kind of statement: `submit(input)` gives that input's own result. */
@@ -139,7 +163,7 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
   const inStore = options.activity
   const splitAt = inStore === undefined ? Infinity : options.splitAt ?? Infinity
   let busy = 0
-  const line: Array<Waiter<I, A>> = []
+  const line: Array<Waiter<I, A, E>> = []
 
   /** The slot passes to the first in line, or is freed. */
   const release = () => {
@@ -163,7 +187,7 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
       inStore.rejoining = false
       if (inStore.held.length > 0) setImmediate(wakeHeld, inStore)
     }
-    const members: Array<Waiter<I, A>> = []
+    const members: Array<Waiter<I, A, E>> = []
     for (let i = 0; i < line.length && members.length < maxBatch - 1;) {
       const waiter = line[i]!
       if (waiter.key === key) {
@@ -182,6 +206,16 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
     const inputs = [first, ...members.map((member) => member.input)]
     return Effect.flatMap(Effect.exit(options.many(inputs)), (shared) => {
       const settled = Exit.isSuccess(shared) && shared.value.length === inputs.length ? shared.value : undefined
+      const failure = settled === undefined ? commonFailure(shared, options.failsEvery) : undefined
+      if (failure !== undefined) {
+        return afterStatement(
+          inputs.length,
+          (from, to) => {
+            for (let i = from; i < to; i++) members[i]!.wake(FAILED, failure)
+          },
+          () => Effect.fail(failure)
+        )
+      }
       const result = (i: number) => settled === undefined ? alone : settled[i + 1]!
       return afterStatement(
         inputs.length,
@@ -272,7 +306,16 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
       line.push({
         input,
         key,
-        wake: (woken) => resume(woken === LEAD ? lead(input, key) : woken === alone ? one(input) : Exit.succeed(woken))
+        wake: (woken, failure) =>
+          resume(
+            woken === LEAD
+              ? lead(input, key)
+              : woken === alone
+              ? one(input)
+              : woken === FAILED
+              ? Exit.fail(failure as E)
+              : Exit.succeed(woken)
+          )
       })
     })
   }

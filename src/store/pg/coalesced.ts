@@ -20,6 +20,7 @@ import { finishRunningJobs } from "./finishBatch.js"
 import { makeCreateJob } from "./jobs.js"
 import { leavesRunning } from "./runs.js"
 import type { CorruptRow } from "../StoreErrors.js"
+import { sharedStorageError } from "./errors.js"
 import { byTransaction } from "./transaction.js"
 
 type Service = Context.Tag.Service<JobStore>
@@ -86,6 +87,8 @@ export const makeCoalescedMethods = (
     })
   }
 
+  // A shared statement that timed out or lost its connection fails every member with that error
+  // at once (`failsEvery`): run again alone, each would wait the whole timeout again.
   // The statements in flight across the coalesced kinds: while another kind's is, a free slot waits a turn for company.
   const activity = Coalesce.activity()
   const newJobs = createEach(context)
@@ -96,6 +99,7 @@ export const makeCoalescedMethods = (
     maxBatch: MAX_BATCH,
     activity,
     splitAt: SPLIT_AT,
+    failsEvery: sharedStorageError("JobStore.createJob"),
     one: ({ input, options }) => createAlone(input, options),
     // A job whose id is taken is left out of the statement's rows, and its caller hears AlreadyExists alone.
     many: distinct(({ input }) => input.job_id, newJobs)
@@ -107,6 +111,7 @@ export const makeCoalescedMethods = (
     maxBatch: MAX_BATCH,
     activity,
     splitAt: SPLIT_AT,
+    failsEvery: sharedStorageError("JobStore.finishRunningJob"),
     one: outside.finishRunningJob,
     // A second end of the same job runs alone, after: it finds the job moved (null → the general path).
     // So does an end the statement did not move (its job not running, or locked by another transaction).
@@ -120,6 +125,7 @@ export const makeCoalescedMethods = (
     maxBatch: MAX_BATCH,
     activity,
     splitAt: SPLIT_AT,
+    failsEvery: sharedStorageError("JobStore.settleRun"),
     one: outside.settleRun,
     many: distinct((settle) => settle.job_id, finishEach)
   })
@@ -138,6 +144,7 @@ export const makeCoalescedMethods = (
     maxBatch: MAX_BATCH,
     activity,
     splitAt: SPLIT_AT,
+    failsEvery: sharedStorageError("JobStore.claimAdmitted"),
     one: claimAlone,
     many: claimEach,
     // Claimers share a statement when they take the same kinds under the same templates (Jobs passes one list per memo).
@@ -150,6 +157,7 @@ export const makeCoalescedMethods = (
     maxBatch: MAX_BATCH,
     activity,
     splitAt: SPLIT_AT,
+    failsEvery: sharedStorageError("JobStore.heartbeat"),
     one: outside.heartbeat,
     // A run not beaten (missing, ended, no longer its job's, held by another transaction) runs alone, to say which.
     many: (runIds) => Effect.map(beatEach(runIds), (beaten) => beaten.map((run) => run ?? Coalesce.alone))

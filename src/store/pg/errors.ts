@@ -1,4 +1,5 @@
 /** How the PostgreSQL store reports failures that are not domain outcomes. */
+import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { isUnhandled, toStorageError, type Unhandled } from "../internal/storageError.js"
 import type { StorageError } from "../StoreErrors.js"
@@ -59,3 +60,34 @@ export const storageErrors = (operation: string) => reported(operation, outermos
  * second uninterruptible region.
  */
 export const storageErrorsOutside = (operation: string) => reported(operation, Effect.succeed(true), (attempt) => attempt)
+
+/**
+ * SQLSTATE classes and codes of a statement's failure that says nothing of
+ * its rows: connection exceptions (08), insufficient resources (53: disk
+ * full, out of memory), operator intervention (57: a statement timeout or
+ * cancel, 57014; a shutdown, 57P01-57P03), system errors (58), and a lock
+ * timeout (55P03).
+ */
+const NO_ROWS_FAULT_CLASSES = new Set(["08", "53", "57", "58"])
+
+/**
+ * Whether a `SqlError` is no fault of the rows its statement carried: the
+ * server timed the statement out, cancelled it, ran out of a resource or is
+ * shutting down, or no answer came (a socket error, a read timeout, no
+ * connection: pg's errors without a server severity). The same statement
+ * for fewer rows would fail the same way.
+ */
+export const isNoRowsFault = (error: SqlError): boolean => {
+  const { code, severity } = (error.cause ?? {}) as { readonly code?: unknown; readonly severity?: unknown }
+  if (typeof severity !== "string" || typeof code !== "string") return true
+  return severity === "FATAL" || severity === "PANIC" || code === "55P03" || NO_ROWS_FAULT_CLASSES.has(code.slice(0, 2))
+}
+
+/**
+ * Group commit's `failsEvery` (internal/coalesce.ts) for `operation`: a
+ * shared statement's failure that is no member's fault (`isNoRowsFault`) is
+ * every member's `StorageError` at once, as its own statement would have
+ * ended; any other sends each member to run alone.
+ */
+export const sharedStorageError = (operation: string) => (error: unknown): StorageError | undefined =>
+  error instanceof SqlError && isNoRowsFault(error) ? toStorageError(operation, error) : undefined

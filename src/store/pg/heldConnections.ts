@@ -30,7 +30,12 @@
  *   the pool (pg-pool checks only `_queryable`), and the next statement sent
  *   on it fails ("Connection terminated unexpectedly", or "… is not
  *   queryable" once the close is read). Every checkout of the pool, held or
- *   not, is released with an error once doomed, so the pool closes it;
+ *   not, is released with an error once doomed, so the pool closes it; and
+ *   every statement sent on it after fails saying why the server ended the
+ *   session (a transaction left idle past the idle-in-transaction timeout
+ *   heard only "not queryable");
+ * - a checkout that waited out `connectTimeout` on a full pool says so
+ *   (`checkoutError`), not pg-pool's "timeout exceeded when trying to connect";
  * - one left free for a whole idle period (the pool's `idleTimeoutMillis`)
  *   goes back to the pool, which closes it as it closes its own idle ones;
  * - closing the scope gives every held connection back (one still busy, as
@@ -72,10 +77,60 @@ interface ClientState {
 const doomed = new WeakSet<object>()
 const watched = new WeakSet<object>()
 
+/** A server's ErrorResponse, as pg reads it. */
+interface ErrorResponse {
+  readonly severity?: unknown
+  readonly code?: unknown
+  readonly message?: unknown
+}
+
 interface ProtocolEvents {
   readonly connection?: {
-    readonly prependListener?: (event: string, listener: (message: { readonly severity?: unknown }) => void) => unknown
+    readonly prependListener?: (event: string, listener: (message: ErrorResponse) => void) => unknown
   }
+  /** The connection's settings, as pg-pool gave them (the store's `idle_in_transaction_session_timeout` among them). */
+  readonly connectionParameters?: { readonly idle_in_transaction_session_timeout?: unknown }
+}
+
+/** SQLSTATE of the server ending a session left idle inside a transaction too long. */
+const IDLE_IN_TRANSACTION_TIMEOUT = "25P03"
+
+/** Why the server ended `client`'s session, from its FATAL/PANIC message, said for the statements that fail after. */
+const sessionEndReason = (client: ProtocolEvents, message: ErrorResponse): string => {
+  const idleMs = client.connectionParameters?.idle_in_transaction_session_timeout
+  if (message.code === IDLE_IN_TRANSACTION_TIMEOUT) {
+    return `the server ended the transaction's session: idle in transaction longer than ${
+      typeof idleMs === "number" ? `${idleMs} ms (statementTimeout)` : "idle_in_transaction_session_timeout"
+    } (${IDLE_IN_TRANSACTION_TIMEOUT})`
+  }
+  return `the server had ended the session: ${String(message.message)} (${String(message.code)})`
+}
+
+type QueryCallback = (error: Error | null | undefined, result?: unknown) => void
+
+/**
+ * From now on, every statement sent on `client` that fails says why the
+ * server ended its session (`reason`), the driver's error kept as the cause:
+ * pg itself says only "Client has encountered a connection error and is not
+ * queryable" (or "Connection terminated unexpectedly"), and a transaction
+ * whose connection the server ended while it was idle (its
+ * idle-in-transaction timeout) heard nothing of the reason. Set on the
+ * connection once its FATAL is read: nothing changes for any other.
+ */
+const explainLaterFailures = (client: Pg.PoolClient, reason: string): void => {
+  const explained = (error: Error): Error => new Error(`${error.message}: ${reason}`, { cause: error })
+  const query = client.query as (...args: Array<unknown>) => unknown
+  client.query = function(this: Pg.PoolClient, ...args: Array<unknown>) {
+    const last = args.length - 1
+    const done = args[last]
+    if (typeof done === "function") {
+      args[last] = (error: Error | null | undefined, result?: unknown) =>
+        (done as QueryCallback)(error instanceof Error ? explained(error) : error, result)
+      return query.apply(this, args)
+    }
+    const result = query.apply(this, args)
+    return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(error instanceof Error ? explained(error) : error)) : result
+  } as typeof client.query
 }
 
 /**
@@ -87,11 +142,40 @@ const watch = (client: Pg.PoolClient): void => {
   if (watched.has(client)) return
   watched.add(client)
   ;(client as unknown as ProtocolEvents).connection?.prependListener?.("errorMessage", (message) => {
-    if (message.severity === "FATAL" || message.severity === "PANIC") doomed.add(client)
+    if ((message.severity === "FATAL" || message.severity === "PANIC") && !doomed.has(client)) {
+      doomed.add(client)
+      explainLaterFailures(client, sessionEndReason(client as unknown as ProtocolEvents, message))
+    }
   })
 }
 
 const brokenError = () => new Error("PgStore: held connection broken")
+
+/**
+ * pg-pool's error for a caller that waited `connectionTimeoutMillis` for a
+ * connection of a full pool (a server that does not answer a new connection
+ * gives "Connection terminated due to connection timeout" instead).
+ */
+const POOL_WAIT_TIMEOUT = "timeout exceeded when trying to connect"
+
+/**
+ * `error` of a checkout of `pool`, said plainly when it is the pool's wait
+ * timeout: pg-pool's words read as a server that did not answer, when every
+ * connection the pool may open (`maxConnections`) was in use — held by
+ * transactions or statements, or still connecting — for the whole `connectTimeout`. The pool's
+ * error is kept as the cause.
+ */
+export const checkoutError = (pool: Pg.Pool, error: Error): Error => {
+  if (error?.message !== POOL_WAIT_TIMEOUT) return error
+  const { connectionTimeoutMillis, max } = pool.options
+  const inUse = pool.totalCount - pool.idleCount
+  return new Error(
+    `no connection within connectTimeout (${connectionTimeoutMillis} ms): the pool's ${max} connections (maxConnections) ` +
+      `were all in use by this process's transactions and statements, or still connecting ` +
+      `(${inUse} not idle${pool.waitingCount > 0 ? `, ${pool.waitingCount} more callers waiting` : ""})`,
+    { cause: error }
+  )
+}
 
 interface Held {
   readonly client: Pg.PoolClient
@@ -182,7 +266,9 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
         return taken(undefined, held)
       }
       poolConnect.call(pool, (error: Error | undefined, client: Pg.PoolClient | undefined) => {
-        if (error !== undefined || client === undefined) return taken(error ?? new Error("No client returned"), undefined)
+        if (error !== undefined || client === undefined) {
+          return taken(error === undefined ? new Error("No client returned") : checkoutError(pool, error), undefined)
+        }
         watch(client)
         const held: Held = {
           client,
@@ -220,10 +306,10 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
         return (connect.call(self) as Promise<Pg.PoolClient>).then((client) => {
           dropWhenDoomed(client, client.release)
           return client
-        })
+        }, (error: Error) => Promise.reject(checkoutError(self, error)))
       }
       return connect.call(self, (error: Error | undefined, client: Pg.PoolClient | undefined, release: (error?: Error) => void) => {
-        if (error !== undefined || client === undefined) return callback(error, client, release)
+        if (error !== undefined || client === undefined) return callback(error === undefined ? error : checkoutError(self, error), client, release)
         callback(undefined, client, dropWhenDoomed(client, release))
       })
     }

@@ -20,7 +20,11 @@ import * as Effect from "effect/Effect"
 interface Waiter {
   /** Set by `release` when the permit was handed to this waiter. */
   granted: boolean
-  resume: ((effect: Effect.Effect<void>) => void) | undefined
+  /** A writer (`acquireWriter`): `markWaiting` marks it and `failWaitedOut` may fail it. */
+  readonly writer: boolean
+  /** Set by `markWaiting` (a lock wait's failure path only): this writer has waited since then at the latest. */
+  since: number | undefined
+  resume: ((effect: Effect.Effect<number | undefined, unknown>) => void) | undefined
 }
 
 export class ConnectionLock {
@@ -42,22 +46,58 @@ export class ConnectionLock {
       return
     }
     next.granted = true
-    next.resume!(Effect.void)
+    next.resume!(Effect.succeed(next.since))
+  }
+
+  /**
+   * Marks every caller now waiting as waiting since `at` at the latest (one already marked keeps its
+   * earlier mark): called when the holder starts waiting for SQLite's write lock, so a writer behind
+   * it counts that time against its own budget (transaction.ts `waitingForWriteLock`).
+   */
+  markWaiting(at: number): void {
+    for (const waiter of this.waiters) if (waiter.writer) waiter.since ??= at
+  }
+
+  /**
+   * Fails, with `error` and without the permit, every writer marked as waiting since `before` or
+   * earlier: the holder's wait for SQLite's write lock ran out, and these have waited as long.
+   */
+  failWaitedOut(before: number, error: unknown): void {
+    for (let i = 0; i < this.waiters.length;) {
+      const waiter = this.waiters[i]!
+      if (waiter.writer && waiter.since !== undefined && waiter.since <= before) {
+        this.waiters.splice(i, 1)
+        waiter.resume!(Effect.fail(error))
+      } else i++
+    }
   }
 
   /**
    * Takes the permit, waiting (interruptibly, through `restore`) while it is
    * held. Run inside `uninterruptibleMask`: once this succeeds the caller
    * holds the permit and must `release` it. An interrupt during the wait
-   * takes nothing (or passes on a permit handed over just before it).
+   * takes nothing (or passes on a permit handed over just before it). Its value: since when the caller
+   * has waited at the latest, when `markWaiting` marked it; else undefined.
    */
   acquire(restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<void> {
-    return Effect.suspend(() => (this.tryTake() ? Effect.void : this.wait(restore)))
+    return Effect.suspend(() => (this.tryTake() ? Effect.void : this.wait(restore, false) as Effect.Effect<unknown, never>))
   }
 
-  private wait(restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<void> {
-    const waiter: Waiter = { granted: false, resume: undefined }
-    const waiting = Effect.async<void>((resume) => {
+  /**
+   * `acquire` for a writer, which waits for SQLite's write lock once it holds the permit: its value is
+   * since when it has waited, when a lock wait ahead of it marked it (`markWaiting`), else undefined;
+   * it fails with the error `failWaitedOut` gives it.
+   */
+  acquireWriter<E>(restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<number | undefined, E> {
+    return Effect.suspend(() => (this.tryTake() ? Effect.succeed(undefined) : this.wait(restore, true) as Effect.Effect<number | undefined, E>))
+  }
+
+  private wait(
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+    writer: boolean
+  ): Effect.Effect<number | undefined, unknown> {
+    const waiter: Waiter = { granted: false, writer, since: undefined, resume: undefined }
+    const waiting = Effect.async<number | undefined, unknown>((resume) => {
       waiter.resume = resume
       this.waiters.push(waiter)
       // Interrupted while waiting: leave the line (a waiter already handed the permit is no longer in it).
@@ -77,7 +117,7 @@ export class ConnectionLock {
         this.release()
         return exit
       })
-      return Effect.suspend(() => (this.tryTake() ? held : Effect.zipRight(this.wait(restore), held)))
+      return Effect.suspend(() => (this.tryTake() ? held : Effect.zipRight(this.wait(restore, false) as Effect.Effect<unknown, never>, held)))
     })
   }
 }

@@ -109,9 +109,11 @@ interface Member {
    * Called once by the group's owner as it takes the member from the line: run now, or start a transaction
    * of your own (the group closed first). Only a member still in the line is taken (`waitTurn`).
    */
-  readonly turn: (turn: "run" | "alone") => void
+  readonly turn: (turn: "run" | "alone" | "timedOut") => void
   /** Set by the member once its savepoint has ended — or, interrupted as the owner took it, at once (`waitTurn`). */
   readonly ran: Deferred.Deferred<void>
+  /** Waiting in line since then at the latest: set only when the owner began waiting for the write lock (`markWaiting`). */
+  since?: number
 }
 
 /**
@@ -124,6 +126,8 @@ interface StepMember {
   readonly run: () => Exit.Exit<unknown, unknown>
   /** Gives the member its answer, once: its result once the group has committed, its failure at once, or `ALONE`. */
   readonly answer: (exit: Exit.Exit<unknown, unknown>) => void
+  /** As `Member.since`. */
+  since?: number
 }
 
 /** A `StepMember`'s answer when the group closed before its turn: it starts a transaction of its own. */
@@ -148,10 +152,19 @@ interface Group {
    * more members (those left start transactions of their own) and rolls back.
    */
   broken?: SqlError
+  /** Set when the owner's wait for the write lock ran out: the failure of the members that waited as long (`closeGroup`). */
+  lockTimedOut?: SqlError
 }
 
 /** Whether a failure is SQLite's "database is locked" (any SQLITE_BUSY variant). */
 export const isBusy = (error: SqlError): boolean => sqliteCode(error)?.startsWith("SQLITE_BUSY") === true
+
+/** The SQLITE_BUSY failure `exit` ended with (a wait for the write lock that ran out), if it is one. */
+const lockWaitFailure = (exit: Exit.Exit<unknown, unknown>): SqlError | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const failure = Cause.failureOption(exit.cause)
+  return failure._tag === "Some" && failure.value instanceof SqlError && isBusy(failure.value) ? failure.value : undefined
+}
 
 /**
  * Whether a ROLLBACK failed because no transaction was open: the BEGIN itself
@@ -191,21 +204,38 @@ const waitingForWriteLock = <A, E, R>(
   effect: Effect.Effect<A, E | SqlError, R>,
   lockWaitMs: number,
   // Outside a region of the store's own (`single`, `unsynced`), the sleeps are already as interruptible as the caller.
-  restore: Restore = (sleep) => sleep
+  restore: Restore = (sleep) => sleep,
+  queue?: LockQueue
 ): Effect.Effect<A, E | SqlError, R> => {
   const attempt = (startedAt: number, delayMs: number): Effect.Effect<A, E | SqlError, R> =>
     Effect.catchIf(
       effect,
       (error) => error instanceof SqlError && isBusy(error) && performance.now() - startedAt < lockWaitMs,
-      () =>
-        Effect.zipRight(
+      () => {
+        // The first try met the lock: the writers queued behind this one in process wait with it from now on.
+        if (delayMs === 1) queue?.markWaiting(performance.now())
+        return Effect.zipRight(
           // Write locks are held for milliseconds, so poll often (at most every ~10 ms);
           // jitter keeps two waiting connections from retrying in lockstep.
           restore(sleepRealTime(delayMs * (0.5 + Math.random()))),
           Effect.suspend(() => attempt(startedAt, Math.min(delayMs * 2, 10)))
         )
+      }
     )
-  return Effect.suspend(() => attempt(performance.now(), 1))
+  // A writer that queued in process behind a lock wait counts its time in the queue (`since`): it waits only the
+  // rest of its budget, and one that has waited it all tries once.
+  return Effect.suspend(() => attempt(queue?.since ?? performance.now(), 1))
+}
+
+/**
+ * A lock wait's view of the writers queued behind it in process (the group's line, the connection's),
+ * and of its own time in that queue: kept off every path that does not meet the write lock.
+ */
+interface LockQueue {
+  /** Since when this writer has waited in process, at the latest, when a lock wait ahead of it marked it. */
+  readonly since: number | undefined
+  /** Marks the writers queued now as waiting since `at` at the latest (a lock wait began then). */
+  readonly markWaiting: (at: number) => void
 }
 
 /** The transaction's own statements, prepared once and cached by the client: they run on every write. */
@@ -255,7 +285,29 @@ export const makeWriteTransaction = (
         takenOver.set(sql, lockWaitMs)
       })
     )
-  const begin = (conn: Connection, restore: Restore) =>
+  /**
+   * Marks every writer now queued in process — the open group's line, the connection's queue — as
+   * waiting since `at` at the latest: a lock wait began then, ahead of them (`waitingForWriteLock`).
+   */
+  const markWaiting = (at: number) => {
+    if (group !== undefined) for (const member of group.line) member.since ??= at
+    own?.lock.markWaiting(at)
+  }
+  const unqueued: LockQueue = { since: undefined, markWaiting }
+  /**
+   * After a transaction failed (`exit`) on the store's own client: when its wait for the write lock
+   * ran out, the writers queued for the connection that have waited as long (marked as the wait
+   * began) fail with that error at once, as the group's line does (`closeGroup`), instead of each
+   * beginning a whole wait of its own in turn.
+   */
+  const failWaitedOut = (own: OwnConnection, exit: Exit.Exit<unknown, unknown>) => {
+    const timedOut = lockWaitFailure(exit)
+    if (timedOut !== undefined) own.lock.failWaitedOut(performance.now() - lockWaitMs, timedOut)
+  }
+  /** The lock queue of a writer queued in process since `since` (undefined: it took the connection at once). */
+  const lockQueue = (since: number | undefined): LockQueue => since === undefined ? unqueued : { since, markWaiting }
+  /** BEGIN IMMEDIATE, waiting for the write lock; `since`: when the caller began waiting for the connection, if marked. */
+  const begin = (conn: Connection, restore: Restore, since?: number) =>
     own !== undefined && takenOver.has(sql)
       // The store's own client, its busy timeout taken over: BEGIN IMMEDIATE at once, waiting only when the lock is taken.
       ? Effect.suspend(() => {
@@ -264,13 +316,13 @@ export const makeWriteTransaction = (
           return Effect.void
         } catch (error) {
           return error instanceof SqlError && isBusy(error)
-            ? waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs, restore)
+            ? waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs, restore, lockQueue(since))
             : Effect.fail(error as SqlError)
         }
       })
       : Effect.zipRight(
       takeOver((statement) => conn.executeUnprepared(statement, [], undefined)),
-      waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs, restore)
+      waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs, restore, lockQueue(since))
     )
   const rollback = (conn: Connection) => Effect.catchIf(execute(conn, "ROLLBACK"), isNoTransaction, () => Effect.void)
 
@@ -360,18 +412,18 @@ export const makeWriteTransaction = (
     // Opened before the connection is ours: callers arriving while this one waits for it queue here.
     const opened: Group | undefined = groupCommitting ? { conn: undefined, line: [], committed: [], served: 0 } : undefined
     if (opened !== undefined) group = opened
-    const body = (conn: Connection) =>
+    const body = (conn: Connection, since?: number) =>
       Effect.flatMap(
-        Effect.zipRight(begin(conn, restore), inside(conn, 0)),
+        Effect.zipRight(begin(conn, restore, since), inside(conn, 0)),
         (exit) => opened !== undefined ? leadGroup(opened, conn, exit) : end(exit, conn)
       )
-    const close = () => opened !== undefined && closeGroup(opened)
+    const close = (exit?: Exit.Exit<unknown, unknown>) => opened !== undefined && closeGroup(opened, exit)
     const run = own !== undefined ? ownRun(own, restore, body, close)
       // `reserve` is the client's transaction acquirer: it holds the client's
       // one-connection semaphore until the scope closes, as sql.withTransaction does.
       : Effect.flatMap(Scope.make(), (scope) =>
-        Effect.flatMap(Scope.extend(sql.reserve, scope), body).pipe(
-          Effect.ensuring(Effect.zipRight(Effect.sync(close), Scope.close(scope, Exit.void)))
+        Effect.flatMap(Scope.extend(sql.reserve, scope), (conn) => body(conn)).pipe(
+          Effect.onExit((exit) => Effect.zipRight(Effect.sync(() => close(exit)), Scope.close(scope, Exit.void)))
         ))
     // The group's one yield, before the connection is taken: workers ready to write reach
     // its line, and those waiting for the connection (a heartbeat, a read) get their turn.
@@ -387,16 +439,22 @@ export const makeWriteTransaction = (
   const ownRun = <A, E, R>(
     own: OwnConnection,
     restore: Restore,
-    body: (conn: Connection) => Effect.Effect<A, E, R>,
-    close: () => void
-  ): Effect.Effect<A, E, R> => {
-    const held = Effect.flatMap(Effect.exit(body(own.connection)), (exit) => {
-      close()
-      own.lock.release()
-      return exit
-    })
+    body: (conn: Connection, since?: number) => Effect.Effect<A, E, R>,
+    close: (exit?: Exit.Exit<A, E | SqlError>) => void
+  ): Effect.Effect<A, E | SqlError, R> => {
+    // `since`: when the caller began waiting for the permit, if a lock wait ahead of it marked it.
+    const held = (since: number | undefined) =>
+      Effect.flatMap(Effect.exit(body(own.connection, since)), (exit) => {
+        close(exit)
+        if (Exit.isFailure(exit)) failWaitedOut(own, exit)
+        own.lock.release()
+        return exit
+      })
     return Effect.suspend(() =>
-      own.lock.tryTake() ? held : Effect.zipRight(Effect.onInterrupt(own.lock.acquire(restore), () => Effect.sync(close)), held)
+      own.lock.tryTake()
+        ? held(undefined)
+        // Interrupted, or failed as a writer that waited out a lock wait ahead of it: the group closes with it.
+        : Effect.flatMap(Effect.onError(own.lock.acquireWriter<SqlError>(restore), (cause) => Effect.sync(() => close(Exit.failCause(cause)))), held)
     )
   }
 
@@ -419,12 +477,24 @@ export const makeWriteTransaction = (
   let group: Group | undefined
   const groupCommitting = options.groupCommit === true
 
-  /** Takes no more members; those in line start transactions of their own. */
-  const closeGroup = (current: Group) => {
+  /**
+   * Takes no more members; those in line start transactions of their own — but when the owner's
+   * wait for the write lock ran out (`exit`), those that have waited the whole budget too (marked
+   * as the wait began, `markWaiting`) fail with its error at once: each would otherwise begin a
+   * whole wait of its own, one after another (16 writers: the last after 16 budgets).
+   */
+  const closeGroup = (current: Group, exit?: Exit.Exit<unknown, unknown>) => {
     if (group === current) group = undefined
+    if (current.line.length === 0) return
+    const timedOut = exit === undefined ? undefined : lockWaitFailure(exit)
+    const now = timedOut === undefined ? 0 : performance.now()
     for (const member of current.line.splice(0)) {
-      if ("run" in member) member.answer(Exit.succeed(ALONE))
-      else member.turn("alone")
+      const waitedOut = timedOut !== undefined && member.since !== undefined && now - member.since >= lockWaitMs
+      if ("run" in member) member.answer(waitedOut ? Exit.fail(timedOut) : Exit.succeed(ALONE))
+      else if (waitedOut) {
+        current.lockTimedOut = timedOut
+        member.turn("timedOut")
+      } else member.turn("alone")
     }
   }
 
@@ -494,8 +564,8 @@ export const makeWriteTransaction = (
    * interrupt, still pending, ends its change there (`joinGroup`).
    */
   const waitTurn = (current: Group, ran: Deferred.Deferred<void>) =>
-    Effect.async<"run" | "alone">((resume) => {
-      let given: "run" | "alone" | undefined
+    Effect.async<"run" | "alone" | "timedOut">((resume) => {
+      let given: "run" | "alone" | "timedOut" | undefined
       const member: Member = {
         turn: (turn) => {
           given = turn
@@ -526,6 +596,7 @@ export const makeWriteTransaction = (
     const signal = Deferred.unsafeMake<void>(FiberId.none)
     return Effect.flatMap(restore(waitTurn(current, signal)), (turn) => {
       if (turn === "alone") return alone()
+      if (turn === "timedOut") return Effect.fail(current.lockTimedOut!)
       const conn = current.conn!
       const committed = Deferred.unsafeMake<void, SqlError>(FiberId.none)
       /** A savepoint that cannot be begun or ended means SQLite rolled the whole transaction back: nothing of it may commit. */
@@ -618,11 +689,12 @@ export const makeWriteTransaction = (
   ): Effect.Effect<A, E | SqlError> => {
     const opened: Group | undefined = groupCommitting ? { conn: undefined, line: [], committed: [], served: 0 } : undefined
     if (opened !== undefined) group = opened
-    const close = () => opened !== undefined && closeGroup(opened)
+    const close = (exit?: Exit.Exit<A, E | SqlError>) => opened !== undefined && closeGroup(opened, exit)
     /** The general path once the permit is held: its release and the group's close however it ends. */
     const released = (effect: Effect.Effect<A, E | SqlError>) =>
       Effect.flatMap(Effect.exit(effect), (exit) => {
-        close()
+        close(exit)
+        if (Exit.isFailure(exit)) failWaitedOut(own, exit)
         own.lock.release()
         return exit
       })
@@ -635,7 +707,10 @@ export const makeWriteTransaction = (
     const run = Effect.suspend((): Effect.Effect<A, E | SqlError> => {
       const conn = own.connection
       if (!own.lock.tryTake()) {
-        return Effect.zipRight(Effect.onInterrupt(own.lock.acquire(restore), () => Effect.sync(close)), released(body(conn, begin(conn, restore))))
+        return Effect.flatMap(
+          Effect.onError(own.lock.acquireWriter<SqlError>(restore), (cause) => Effect.sync(() => close(Exit.failCause(cause)))),
+          (since) => released(body(conn, begin(conn, restore, since)))
+        )
       }
       try {
         own.runNow("BEGIN IMMEDIATE")
@@ -643,7 +718,7 @@ export const makeWriteTransaction = (
         // The write lock held by another connection: wait for it as `begin` does; any other failure is the change's.
         return released(
           error instanceof SqlError && isBusy(error)
-            ? body(conn, waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs, restore))
+            ? body(conn, waitingForWriteLock(execute(conn, "BEGIN IMMEDIATE"), lockWaitMs, restore, unqueued))
             : Effect.fail(error as SqlError)
         )
       }
