@@ -55,6 +55,7 @@ import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErro
 import { capabilityEvent, lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
+import { isStoreClosed } from "../storeClosed.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 import type { SuccessState } from "./runOptions.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
@@ -411,7 +412,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * says so — not "trying again". A try whose commit landed but whose answer
    * was lost is found by its end record on the next (settle): done, not lost.
    * Inside a transaction (a caller's `sql.withTransaction`), a failed settle
-   * is not tried again: it is part of that transaction, which decides.
+   * is not tried again: it is part of that transaction, which decides. Nor
+   * on a store that was closed (its layer's scope closed under the run): no
+   * outage, nothing will reopen it; the `StorageError` says so at once.
    */
   const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) => {
     // One end record id for every try: how a try knows an earlier one's commit landed (settle).
@@ -424,6 +427,14 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         (error) =>
           Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Effect.serviceOption(SqlClient.TransactionConnection)), ([now, transaction]) => {
             const annotations = { job_id: job.job_id, workflow_run_id: run.id }
+            // A store closed under the run (its layer's scope closed) is no outage: nothing will reopen it.
+            if (isStoreClosed(error)) {
+              const closed = new StorageError({
+                operation: "Jobs.run, writing the run's end (the store was closed: not tried again; the job stays running until recovery stalls its run)",
+                cause: error.cause
+              })
+              return Effect.zipRight(Effect.annotateLogs(Effect.logWarning(`job ${job.job_id}: ${closed.message}`), annotations), Effect.fail(closed))
+            }
             // Inside a transaction — the caller's — the end is part of it: tried again, it would hold that
             // transaction open for a minute, and on PostgreSQL could never succeed (a failed statement aborts
             // the transaction). The caller commits or rolls back; the error is theirs at once.
