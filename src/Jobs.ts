@@ -39,6 +39,7 @@ import { makeSubmitMany } from "./internal/jobs/submitMany.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
 import { checkRunOptions } from "./internal/jobs/runOptions.js"
+import { makeServiceClose, serviceClosed } from "./internal/jobs/serviceClose.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
 import { optionsRefusal, TRANSITION_OPTIONS } from "./internal/jobs/transitionOptions.js"
 import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
@@ -232,7 +233,12 @@ const CLAIM_OPTIONS: ReadonlyArray<string> = ["kinds"]
 /** The options `Jobs.make` names. */
 const JOBS_OPTIONS: ReadonlyArray<string> = ["retry"]
 
-/** Builds the service from the store, recorder, capabilities, recovery gate and wake-up in context. */
+/**
+ * Builds the service from the store, recorder, capabilities, recovery gate and
+ * wake-up in context. Scoped: when the scope closes, the `Jobs.run` calls in
+ * flight are interrupted (their jobs released to `queued`) and waited for, and
+ * every later call fails at once with a `StorageError` (serviceClose.ts).
+ */
 export const make = (options: Options = {}) => Effect.gen(function*() {
   // A misspelt `retyr` dropped would leave retries off without a word.
   const unknown = unknownOptions(options, JOBS_OPTIONS, "JobsOptions")
@@ -301,6 +307,8 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const begin = makeBegin(operations, admission)
   const setPin = makeSetPin(operations)
 
+  // `Jobs.run` calls in flight, interrupted (their jobs released) when the layer's scope closes.
+  const closing = makeServiceClose()
   const run = <A extends Json | void, E, R>(
     jobId: JobId,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
@@ -324,12 +332,12 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
         (lost) => new JobNotRunning({ job_id: job.job_id, state: lost.status })
       )
       return yield* runner(job, current, program, checked, undefined, true)
-    }))
+    })).pipe((running) => closing.track("Jobs.run", running))
 
   const fail = move("failed", "Jobs.fail")
   const awaitJob = makeAwait(store.getJob, wakeUp)
 
-  return Jobs.of({
+  const service: Jobs["Type"] = {
     submit,
     submitUntrusted: submit,
     submitMany,
@@ -361,7 +369,17 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     pin: setPin(true, "Jobs.pin"),
     unpin: setPin(false, "Jobs.unpin"),
     addMetrics: makeAddMetrics(operations)
-  })
+  }
+  // A call once the layer has closed fails at once: its store is closed, and startup recovery's gate
+  // (which `submit` waits for) or a wait for a change may never open. One check per call.
+  const guarded = Object.fromEntries(Object.entries(service).map(([name, method]) => {
+    if (name === "run") return [name, method]
+    const refused = name === "worker" ? Effect.die(serviceClosed(`Jobs.${name}`)) : Effect.fail(serviceClosed(`Jobs.${name}`))
+    return [name, (...args: ReadonlyArray<unknown>) => closing.isClosed() ? refused : (method as (...args: ReadonlyArray<unknown>) => unknown)(...args)]
+  }))
+  // Runs before the store's finalizer (the store was built first): its runs release their jobs while it is open.
+  yield* Effect.addFinalizer(() => closing.close)
+  return Jobs.of(guarded as unknown as Jobs["Type"])
 })
 
 /**
@@ -375,7 +393,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
 export function layer(): Layer.Layer<Jobs, never, Requirements>
 export function layer(options: Options): Layer.Layer<Jobs, DecodeFailure, Requirements>
 export function layer(options: Options = {}): Layer.Layer<Jobs, DecodeFailure, Requirements> {
-  return Layer.effect(Jobs, make(options))
+  return Layer.scoped(Jobs, make(options))
 }
 
 /** What `Jobs.layer` needs provided to it. */

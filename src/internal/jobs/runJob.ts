@@ -55,6 +55,7 @@ import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErro
 import { capabilityEvent, lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
+import { isStoreClosed } from "../storeClosed.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 import type { SuccessState } from "./runOptions.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
@@ -112,18 +113,22 @@ export interface RunContext {
    * If the database refuses a write of the node (an outage), the node fails
    * with that error, and its end is written with the run's end, in that
    * write's transaction: no node stays `running` in a run its worker ended.
+   * Called after the run has ended (from a fiber that outlived `Jobs.run`),
+   * it writes nothing and fails at once with `RunNotActive` (the run's status).
    */
   readonly node: <A extends Json | void, E, R>(
     spec: { readonly node_id: string; readonly node_type: string; readonly input?: Json | undefined },
     effect: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | NotFound | DecodeFailure | ReadError, R>
+  ) => Effect.Effect<A, E | RunNotActive | NotFound | DecodeFailure | ReadError, R>
   /**
    * Reports a security violation found while the job runs. In one transaction
    * the library records a `security_violation` event and marks the job, its
    * running node executions and the run `poisoned` (never retried). The
    * program gets this error back first (it may catch it, e.g. to clean up);
    * then it is stopped — even if it caught the error — and `Jobs.run` fails
-   * with `SecurityViolation`.
+   * with `SecurityViolation`. Reported after the run has ended (from a fiber
+   * that outlived `Jobs.run`), the violation is recorded on the job and
+   * nothing is poisoned: the error names the status the run had ended with.
    */
   readonly securityViolation: (report: ViolationReport) => Effect.Effect<never, SecurityViolation>
   /**
@@ -407,7 +412,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * says so — not "trying again". A try whose commit landed but whose answer
    * was lost is found by its end record on the next (settle): done, not lost.
    * Inside a transaction (a caller's `sql.withTransaction`), a failed settle
-   * is not tried again: it is part of that transaction, which decides.
+   * is not tried again: it is part of that transaction, which decides. Nor
+   * on a store that was closed (its layer's scope closed under the run): no
+   * outage, nothing will reopen it; the `StorageError` says so at once.
    */
   const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) => {
     // One end record id for every try: how a try knows an earlier one's commit landed (settle).
@@ -420,6 +427,14 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         (error) =>
           Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Effect.serviceOption(SqlClient.TransactionConnection)), ([now, transaction]) => {
             const annotations = { job_id: job.job_id, workflow_run_id: run.id }
+            // A store closed under the run (its layer's scope closed) is no outage: nothing will reopen it.
+            if (isStoreClosed(error)) {
+              const closed = new StorageError({
+                operation: "Jobs.run, writing the run's end (the store was closed: not tried again; the job stays running until recovery stalls its run)",
+                cause: error.cause
+              })
+              return Effect.zipRight(Effect.annotateLogs(Effect.logWarning(`job ${job.job_id}: ${closed.message}`), annotations), Effect.fail(closed))
+            }
             // Inside a transaction — the caller's — the end is part of it: tried again, it would hold that
             // transaction open for a minute, and on PostgreSQL could never succeed (a failed statement aborts
             // the transaction). The caller commits or rolls back; the error is theirs at once.
@@ -494,6 +509,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     justBeaten: boolean = false
   ): Effect.Effect<A, E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure, R> => {
     const interval = options.heartbeatInterval ?? Duration.seconds(10)
+    // Done once the run's end is written and its scope closed: what a context call that
+    // outlived the run (a fiber the program forked as a daemon) waits for before it fails.
+    const finished = Deferred.unsafeMake<void>(FiberId.none)
 
     type Ending = E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure
     // Only the program is interruptible: the settling writes always happen, and a
@@ -532,12 +550,26 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // Set by the first node write that fails: the nodes it left open are ended with the run.
         let refused: RefusedNodeWrites | undefined
         const refusedWrites = (): RefusedNodeWrites => (refused ??= new Map())
+        // Set once the race below has ended: the program is being stopped and the run's end written.
+        let over = false
+        /**
+         * A context call after the run has ended: nothing is written, and nothing would ever stop
+         * the fiber (the race that stopped the program is over). Once the end is written, it fails
+         * with `RunNotActive` naming the run's status: `RunLost` is `Jobs.run`'s answer, and that
+         * call has returned.
+         */
+        const runOver = Effect.zipRight(
+          Deferred.await(finished),
+          Effect.flatMap(store.getRun(run.id), (found) => Effect.fail(new RunNotActive({ workflow_run_id: run.id, status: found.status })))
+        )
         const node: RunContext["node"] = (spec, effect) =>
           // Start and finish records are written even if the run is interrupted meanwhile; only the node's own work is interruptible.
           // A node write that finds the run taken away never returns to the program (which might
-          // swallow the failure): it waits, interruptibly, for the race below to stop the program.
-          Effect.uninterruptibleMask((restore) => {
-            const stopped = restore(Effect.never)
+          // swallow the failure): it waits, interruptibly, for the race below to stop the program —
+          // or, in a fiber the race does not stop (forked as a daemon), for the run to end.
+          // Read when the node runs, not when it is built: an effect built during the run may run after it.
+          Effect.suspend(() => over ? runOver : Effect.uninterruptibleMask((restore) => {
+            const stopped = restore(runOver)
             return Effect.gen(function*() {
               const started: NodeExecution = yield* own(
                 Effect.tapError(store.startNode({
@@ -567,13 +599,20 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
               )
               return yield* exit
             })
-          })
+          }))
         // Settled by a reported violation, after its transaction: the error `Jobs.run` returns.
         const stop = Deferred.unsafeMake<never, SecurityViolation | NotFound | DecodeFailure | ReadError>(FiberId.none)
         const securityViolation = (report: ViolationReport) =>
           Effect.uninterruptible(Effect.gen(function*() {
+            // After the run has ended, its end is written first: the report then finds the job as the run left it.
+            const late = over
+            if (late) yield* Deferred.await(finished)
             reporting = true
             const poisoned = yield* Effect.either(poison(job, run, report))
+            // Not poisoned because the run had ended by itself (not taken away): the status it ended with.
+            const endedAs = late && Either.isRight(poisoned) && !poisoned.right.poisoned && Option.isNone(yield* Deferred.poll(lost))
+              ? yield* Effect.option(store.getRun(run.id))
+              : Option.none()
             const detail: unknown = report?.detail
             const violation = new SecurityViolation({
               job_id: job.job_id,
@@ -581,7 +620,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
               // The code as recorded: a report's code no event can hold is recorded (and told) as `unrecordable_violation`.
               violation: Either.isRight(poisoned) ? poisoned.right.violation : typeof report?.violation === "string" ? report.violation : "unspecified",
               ...(typeof detail === "string" ? { detail } : {}),
-              poisoned: Either.isRight(poisoned) && poisoned.right.poisoned
+              poisoned: Either.isRight(poisoned) && poisoned.right.poisoned,
+              ...(Option.isSome(endedAs) ? { run_ended: endedAs.value.status } : {})
             })
             const stopped = Exit.fail(Either.isLeft(poisoned) ? poisoned.left : violation)
             Deferred.unsafeDone(stop, stopped)
@@ -632,6 +672,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         watching?.addObserver(endOnFailure)
         // Whichever ends first, failure or success: the program, a lost run, a reported violation.
         const exit = yield* Effect.exit(Effect.interruptible(Deferred.await(ended)))
+        over = true
         // However that ended (the program finished, the run was lost, this fiber was
         // interrupted): stop them all and wait until they have, so a node's last write lands
         // before the run is settled or released.
@@ -690,7 +731,10 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             (context) => Context.add(Context.add(context, Tracer.ParentSpan, span), Scope.Scope, scope),
             body(scope),
             // The span records the failure as the job stores it, redacted (R14): a tracer is outside the database.
-            (exit, fiber) => Effect.zipRight(Scope.close(scope, exit), endSpanOf(span, redactExit(exit, recorder.redact), fiber))
+            (exit, fiber) => {
+              Deferred.unsafeDone(finished, Exit.void)
+              return Effect.zipRight(Scope.close(scope, exit), endSpanOf(span, redactExit(exit, recorder.redact), fiber))
+            }
           ))
     ))
   }

@@ -33,19 +33,26 @@ export interface ViolationReport {
 /**
  * `Jobs.run` stopped the program because it reported a security violation.
  * `poisoned` says whether the job was poisoned: false only when the run had
- * already been taken away (recovered or cancelled), in which case the
- * violation is recorded on its own.
+ * already been taken away (recovered or cancelled) or had ended (`run_ended`,
+ * its status: reported from a fiber that outlived `Jobs.run`), in which case
+ * the violation is recorded on its own.
  */
 export class SecurityViolation extends Schema.TaggedError<SecurityViolation>()("SecurityViolation", {
   job_id: Schema.String,
   workflow_run_id: Schema.String,
   violation: Schema.String,
   detail: Schema.optionalWith(Schema.String, { exact: true }),
-  poisoned: Schema.Boolean
+  poisoned: Schema.Boolean,
+  /** Reported after the run had ended by itself (from a fiber that outlived `Jobs.run`): the status it ended with. */
+  run_ended: Schema.optionalWith(Schema.String, { exact: true })
 }) {
   override get message(): string {
     return `Security violation ${this.violation} in job ${this.job_id} (run ${this.workflow_run_id}); ` +
-      (this.poisoned ? "the job is poisoned" : "the run had already been taken away, so the violation is recorded but nothing was poisoned")
+      (this.poisoned
+        ? "the job is poisoned"
+        : this.run_ended !== undefined
+        ? `the run had already ended ${this.run_ended}, so the violation is recorded but nothing was poisoned`
+        : "the run had already been taken away, so the violation is recorded but nothing was poisoned")
   }
 }
 

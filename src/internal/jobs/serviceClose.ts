@@ -1,0 +1,60 @@
+/**
+ * The Jobs service's end: when the scope of its layer closes (a
+ * `ManagedRuntime.dispose()`, an application's shutdown), the `Jobs.run`
+ * calls still in flight are interrupted — each releases its job to `queued`,
+ * as any interrupt of a run does — and waited for, before the store's own
+ * finalizer closes the database (Jobs depends on the store, so its finalizer
+ * runs first). Effect interrupts no fiber a caller started (`runPromise`): left
+ * running, such a run ended after the store had closed, its end never written,
+ * its job `running` until recovery. Every call made after the close fails at
+ * once with a `StorageError` saying so.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import { StorageError } from "../../store/StoreErrors.js"
+
+/** How long a closing service waits for its interrupted runs to hand their jobs back. */
+export const CLOSE_RELEASE_TIMEOUT = Duration.seconds(10)
+
+/** What a call to a closed Jobs service fails with. */
+export const serviceClosed = (operation: string) =>
+  new StorageError({ operation, cause: new Error("the Jobs service was closed (the scope of its layer closed)") })
+
+/** The `Jobs.run` calls in flight in one service, and whether the service has closed. */
+export const makeServiceClose = () => {
+  // One entry per call (a fiber may run one job's program inside another's).
+  const inFlight = new Set<{ readonly fiber: Fiber.RuntimeFiber<unknown, unknown> }>()
+  let closed = false
+  const drained = Deferred.unsafeMake<void>(FiberId.none)
+
+  /** `run` tracked while it is in flight, or refused once the service has closed. */
+  const track = <A, E, R>(operation: string, run: Effect.Effect<A, E, R>): Effect.Effect<A, E | StorageError, R> =>
+    Effect.withFiberRuntime((fiber) => {
+      if (closed) return Effect.fail(serviceClosed(operation))
+      const entry = { fiber }
+      inFlight.add(entry)
+      return Effect.ensuring(
+        run,
+        Effect.sync(() => {
+          inFlight.delete(entry)
+          if (closed && inFlight.size === 0) Deferred.unsafeDone(drained, Exit.void)
+        })
+      )
+    })
+
+  /** The service's finalizer: refuse new calls, interrupt the runs in flight, wait (bounded) for their releases. */
+  const close = Effect.fiberIdWith((closer) =>
+    Effect.suspend(() => {
+      closed = true
+      if (inFlight.size === 0) return Effect.void
+      for (const { fiber } of inFlight) fiber.unsafeInterruptAsFork(closer)
+      return Effect.asVoid(Effect.timeoutOption(Deferred.await(drained), CLOSE_RELEASE_TIMEOUT))
+    })
+  )
+
+  return { track, close, isClosed: () => closed }
+}
