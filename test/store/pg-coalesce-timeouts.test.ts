@@ -1,24 +1,37 @@
 /**
- * Group commit on PostgreSQL under a lock held past `statementTimeout`
- * (found by an outside probe of resource exhaustion): a shared statement that
- * the server timed out was run again by each member alone, so every caller
- * waited the timeout two or three times (pool of 4: more) before its
- * StorageError. A failure that is no member's fault now fails every member at
- * once: each caller's submit or complete is in exactly one statement sent.
+ * Group commit on PostgreSQL, a shared statement's failure: whose is it?
+ *
+ * - **No member's** (found by an outside probe of resource exhaustion): a
+ *   shared statement that lost its connection, met a shutdown or a full disk
+ *   was run again by each member alone, each meeting it again. Such a
+ *   failure now fails every member at once (the classification below).
+ * - **Maybe one member's** (found by a probe of that fix, which had counted a
+ *   statement timeout as no member's too): one submit whose caller-given job
+ *   id another transaction had just inserted, uncommitted, waits on that
+ *   row; sharing its INSERT, 39 of 40 unrelated submits failed with its
+ *   statement timeout. A timeout now sends the members to run alone: only
+ *   the waiting one fails.
+ *
  * Statements are counted by wrapping the real `pg` driver's
  * `Client.prototype.query`, never by time.
  */
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it } from "@effect/vitest"
-import type * as Either from "effect/Either"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { createRequire } from "node:module"
 import { Jobs } from "../../src/Jobs.js"
+import type { JobId } from "../../src/domain/Ids.js"
+import { uuidv7 } from "../../src/domain/uuidv7.js"
+import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
+import { isNoRowsFault, sharedStorageError } from "../../src/store/pg/errors.js"
 import { services } from "../jobs/services.js"
-import { connectPg, freshPgDatabase } from "../support/pg-database.js"
+import { freshPgDatabase } from "../support/pg-database.js"
 import { newJob } from "./fixtures.js"
 
 type Query = (this: object, ...args: Array<unknown>) => unknown
@@ -48,18 +61,6 @@ const countingWrites = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     })
   )
 
-/** Another session holding `ai_jobs` in EXCLUSIVE mode until the scope closes: every write of a job waits on it. */
-const holdJobsTable = (url: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = await connectPg(url)
-      await client.query("BEGIN")
-      await client.query("LOCK TABLE ai_jobs IN EXCLUSIVE MODE")
-      return client
-    }),
-    (client) => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined).then(() => client.end()))
-  )
-
 /** The SQLSTATE under a StorageError (its SqlError's driver error). */
 const sqlStateOf = (error: unknown): string | undefined => {
   if (!(error instanceof StorageError) || !(error.cause instanceof SqlError)) return undefined
@@ -69,81 +70,57 @@ const sqlStateOf = (error: unknown): string | undefined => {
 
 const CALLERS = 16
 
-/**
- * `CALLERS` concurrent submits (or completes of running jobs) while another
- * session holds the table past the store's statementTimeout: each caller's
- * outcome and the job-writing statements sent.
- */
-const underHeldLock = (options: { readonly coalesce: boolean; readonly maxConnections?: number; readonly op: "submit" | "complete" }) =>
-  Effect.scoped(Effect.gen(function*() {
-    const url = yield* freshPgDatabase(`coalesce timeout ${options.op}`)
-    const context = yield* Layer.build(services(PgStore.layer({
-      url,
-      coalesce: options.coalesce,
-      statementTimeout: "1 second",
-      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
-    })))
-    return yield* Effect.provide(
+/** A driver error as pg gives it: SQLSTATE `code`, server `severity` (absent: no answer came). */
+const driverError = (code?: string, severity?: string) =>
+  new SqlError({ cause: Object.assign(new Error("driver"), code === undefined ? {} : { code }, severity === undefined ? {} : { severity }) })
+
+describe("group commit on PostgreSQL: which shared statement's failure is every member's", () => {
+  it("a lost connection, a shutdown, a full disk or no answer at all is no member's: every member gets it at once", () => {
+    for (const [code, severity] of [["08006", "ERROR"], ["57P01", "FATAL"], ["57P03", "FATAL"], ["53100", "ERROR"], ["58030", "ERROR"], ["XX000", "PANIC"], [undefined, undefined]] as const) {
+      assert.isTrue(isNoRowsFault(driverError(code, severity)), `${code} ${severity}`)
+      assert.instanceOf(sharedStorageError("JobStore.createJob")(driverError(code, severity)), StorageError)
+    }
+  })
+
+  it("a statement timeout, a lock timeout or a row's own error may be one member's: each member runs alone", () => {
+    for (const [code, severity] of [["57014", "ERROR"], ["55P03", "ERROR"], ["23505", "ERROR"], ["22P02", "ERROR"], ["40P01", "ERROR"]] as const) {
+      assert.isFalse(isNoRowsFault(driverError(code, severity)), code)
+      assert.isUndefined(sharedStorageError("JobStore.createJob")(driverError(code, severity)))
+    }
+  })
+})
+
+describe("group commit on PostgreSQL: a statement timeout may be one member's", () => {
+  it.scopedLive(
+    "one submit waiting on a job id another transaction inserted and has not committed times out alone: the 15 submits that shared its statement are stored",
+    () =>
       Effect.gen(function*() {
-        const jobs = yield* Jobs
-        const running = options.op === "complete"
-          ? yield* Effect.forEach(Array.from({ length: CALLERS }), () =>
-            Effect.flatMap(jobs.submit(newJob()), (job) => Effect.map(jobs.start(job.job_id), (claim) => claim.job)))
-          : []
-        yield* holdJobsTable(url)
-        return yield* countingWrites(Effect.forEach(
-          Array.from({ length: CALLERS }, (_, i) => i),
-          (i): Effect.Effect<Either.Either<unknown, unknown>> =>
-            options.op === "submit" ? Effect.either(jobs.submit(newJob())) : Effect.either(jobs.complete(running[i]!.job_id)),
+        const url = yield* freshPgDatabase("coalesce one member's wait")
+        const mine = yield* Layer.build(services(PgStore.layer({ url, coalesce: true, statementTimeout: "1 second" })))
+        const theirs = yield* Layer.build(services(PgStore.layer({ url, coalesce: false })))
+        const jobs = Context.get(mine, Jobs)
+        const other = Context.get(theirs, Jobs)
+        const id = uuidv7() as JobId
+        const inserted = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        // Their transaction holds the new row (and its unique index entry) uncommitted until released.
+        const holder = yield* Effect.fork(Context.get(theirs, JobStore).transaction(
+          Effect.zipRight(Effect.zipRight(other.submit({ ...newJob(), job_id: id }), Deferred.succeed(inserted, undefined)), Deferred.await(release))
+        ))
+        yield* Deferred.await(inserted)
+        const { value, writes } = yield* countingWrites(Effect.forEach(
+          [{ ...newJob(), job_id: id }, ...Array.from({ length: CALLERS - 1 }, () => newJob())],
+          (job) => Effect.either(jobs.submit(job)),
           { concurrency: "unbounded" }
         ))
-      }),
-      context
-    )
-  }))
-
-/** Every caller failed with the statement timeout's StorageError (57014), not some later error. */
-const everyCallerTimedOut = (outcomes: ReadonlyArray<{ readonly _tag: string; readonly left?: unknown }>) => {
-  assert.strictEqual(outcomes.length, CALLERS)
-  for (const outcome of outcomes) {
-    assert.strictEqual(outcome._tag, "Left")
-    assert.instanceOf(outcome.left, StorageError)
-    assert.strictEqual(sqlStateOf(outcome.left), "57014", "the statement timeout's own error")
-  }
-}
-
-describe("group commit on PostgreSQL: a shared statement's timeout is every member's, at once", () => {
-  for (const op of ["submit", "complete"] as const) {
-    it.scopedLive(
-      `${CALLERS} concurrent ${op}s under a table lock past statementTimeout each fail with that timeout's StorageError after one statement: the first alone, the rest in one shared statement, none run again alone (2 statements, not ${CALLERS + 1})`,
-      () =>
-        Effect.gen(function*() {
-          const { value, writes } = yield* underHeldLock({ coalesce: true, op })
-          everyCallerTimedOut(value)
-          assert.strictEqual(writes, 2, "one statement for the first caller, one for the line behind it")
-        }),
-      60_000
-    )
-  }
-
-  it.scopedLive(
-    `with a pool of 4, ${CALLERS} concurrent submits under the lock still send 2 statements, each caller failing with the timeout`,
-    () =>
-      Effect.gen(function*() {
-        const { value, writes } = yield* underHeldLock({ coalesce: true, maxConnections: 4, op: "submit" })
-        everyCallerTimedOut(value)
-        assert.strictEqual(writes, 2)
-      }),
-    60_000
-  )
-
-  it.scopedLive(
-    `with coalesce off, each of ${CALLERS} submits under the lock sends its own one statement (what the counts above are measured against)`,
-    () =>
-      Effect.gen(function*() {
-        const { value, writes } = yield* underHeldLock({ coalesce: false, op: "submit" })
-        everyCallerTimedOut(value)
-        assert.strictEqual(writes, CALLERS)
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(holder)
+        const [waiter, ...others] = value
+        assert.strictEqual(waiter!._tag, "Left", "the submit of the id their transaction holds waits it out")
+        assert.strictEqual(sqlStateOf((waiter as { readonly left: unknown }).left), "57014")
+        for (const outcome of others) assert.strictEqual(outcome._tag, "Right", "no other submit fails for its wait")
+        assert.isAbove(writes, 1)
+        assert.strictEqual((yield* jobs.list({ limit: 100 })).items.length, CALLERS, "their job and the 15 others")
       }),
     60_000
   )

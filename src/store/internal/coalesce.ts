@@ -23,9 +23,10 @@
  * alone, so each gets its own result or its own typed error; so does a member
  * the statement left unsettled (`alone`) — each in its own fiber, after the
  * settled members have their results and the slot has moved on. A failure
- * that is no member's (`failsEvery`: the server timed the statement out, the
- * connection failed) fails every member with it at once: run alone, each
- * would only meet it again, a whole timeout apiece.
+ * that is no member's (`failsEvery`: the connection failed, the server is
+ * shutting down or out of disk) fails every member with it at once: run
+ * alone, each would only meet it again. (A timeout may be one member's wait
+ * on a row another transaction holds: its members run alone.)
  *
  * Why not Effect's own batching: a `RequestResolver` batches the requests
  * of one `Effect.all`/`forEach`, not of separate fibers (workers), and a

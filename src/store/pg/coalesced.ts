@@ -87,8 +87,9 @@ export const makeCoalescedMethods = (
     })
   }
 
-  // A shared statement that timed out or lost its connection fails every member with that error
-  // at once (`failsEvery`): run again alone, each would wait the whole timeout again.
+  // A shared statement that lost its connection (or met a shutdown, a full disk) fails every member with
+  // that error at once (`failsEvery`): run again alone, each would only meet it again. A timeout is not
+  // such a failure: the wait that ran out may be one member's row (errors.ts `isNoRowsFault`).
   // The statements in flight across the coalesced kinds: while another kind's is, a free slot waits a turn for company.
   const activity = Coalesce.activity()
   const newJobs = createEach(context)
