@@ -14,12 +14,13 @@ import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
-import * as Tracer from "effect/Tracer"
+import type * as Tracer from "effect/Tracer"
 import { Jobs } from "../../src/Jobs.js"
 import { redactCause } from "../../src/internal/redactCause.js"
 import { postgres, sqliteFile } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
+import { recordingTracer } from "../support/recordingTracer.js"
 
 const SECRET = "password=hunter2pw token sk-live-ABCDEF0123456789abcdef"
 const RAW = /hunter2pw|sk-live-ABCDEF/
@@ -38,19 +39,7 @@ const capturingLines = () => {
   return { lines, logger: Logger.replace(Logger.defaultLogger, logger) }
 }
 
-/** A tracer that keeps every span Effect's own tracer makes (their `status` holds the exit they ended with). */
-const recording = Effect.map(Effect.tracer, (native) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (...args) => {
-      const span = native.span(...args)
-      spans.push(span)
-      return span
-    },
-    context: (f, fiber) => native.context(f, fiber)
-  })
-  return { spans, tracer }
-})
+const recording = recordingTracer
 
 /** How an ended span's failure reads to a tracer (`Cause.pretty` of its exit's cause), or "" if it succeeded. */
 const endedWith = (span: Tracer.Span): string => {

@@ -8,27 +8,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { postgres, sqliteFile } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
+import { recordingTracer } from "../support/recordingTracer.js"
 
-/** A tracer that keeps every span Effect's own tracer makes. */
-const recording = Effect.map(Effect.tracer, (native) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (...args) => {
-      const span = native.span(...args)
-      spans.push(span)
-      return span
-    },
-    context: (f, fiber) => native.context(f, fiber)
-  })
-  return { spans, tracer }
-})
+const recording = recordingTracer
 
 for (const backend of [sqliteFile, postgres("spans")]) {
   describe(`issue 16 Jobs spans on ${backend.name}`, () => {
