@@ -54,7 +54,11 @@ export { migrate, migrationsTable } from "./sqlite/migrations.js"
 
 /** How to open a SQLite store. */
 export interface SqliteStoreOptions {
-  /** A database file path, or ":memory:" for a private in-memory database. */
+  /**
+   * A database file path, or ":memory:" for a private in-memory database. A
+   * SQLite `file:` URI is refused (a `StorageError`) unless this process
+   * enabled SQLite URIs: SQLite would read it as a relative path.
+   */
   readonly filename: string
   /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean | undefined
