@@ -80,7 +80,8 @@ export interface OpenOptions {
 }
 
 /**
- * Lets SQLite file names be URIs (`file:...?immutable=1`, see below).
+ * Lets SQLite file names be URIs (`file:...?immutable=1`, see below): only
+ * the names this module makes, as the operator's `file:` names are refused.
  * better-sqlite3 reads `SQLITE_USE_URI` once, when it first opens a database:
  * call this before that.
  */
@@ -132,23 +133,6 @@ const walSnapshot = (filename: string): string => {
   return copy
 }
 
-/** SQLite's boolean URI parameter values that mean true (sqlite3_uri_boolean). */
-const URI_TRUE: ReadonlySet<string> = new Set(["1", "yes", "true", "on"])
-
-/**
- * How `target` asks to be opened read-only, if it does: `mode=ro` in a
- * `sqlite:` URL, or `mode=ro` / `immutable=1` in a `file:` name SQLite reads
- * as a URI (a bare path is passed on as written).
- */
-const readOnlyForm = (target: { readonly filename: string; readonly readonly?: true }): string | undefined => {
-  if (target.readonly === true) return "mode=ro"
-  const at = target.filename.indexOf("?")
-  if (!/^file:/i.test(target.filename) || at < 0) return undefined
-  const query = new URLSearchParams(target.filename.slice(at + 1))
-  if (query.getAll("mode").includes("ro")) return "mode=ro"
-  return query.getAll("immutable").some((value) => URI_TRUE.has(value.toLowerCase())) ? "immutable=1" : undefined
-}
-
 /** The store for `database`. Any failure to open it — unreachable, missing, refused migration — is one `OperationFailed` line. */
 export const storeLayer = (database: Database, options: OpenOptions): Layer.Layer<JobStore, OperationFailed> => {
   const { target } = database
@@ -163,10 +147,10 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
     if (target.dialect !== "sqlite" || target.filename === ":memory:") return Effect.void
     // Opened read-only, the migrations were skipped and the schema reported as it was: `migrate` said
     // "up to date" of an empty file (found by an outside probe).
-    const readOnly = options.migrate ? readOnlyForm(target) : undefined
-    if (readOnly !== undefined) {
+    // (A `file:` name, whose mode=ro or immutable=1 did the same, is refused as no path by the parse.)
+    if (options.migrate && target.readonly === true) {
       return Effect.fail(new OperationFailed({
-        message: `cannot migrate ${database.display}: ${readOnly} opens it read-only. Name it without that (a path or sqlite:<path>)`
+        message: `cannot migrate ${database.display}: mode=ro opens it read-only. Name it without that (a path or sqlite:<path>)`
       }))
     }
     // SQLite opens a named pipe or a device as a file, then waits on the pipe for ever, or

@@ -14,6 +14,7 @@ import * as PgStore from "./PgJobStore.js"
 import * as SqliteStore from "./SqliteJobStore.js"
 import { type MigrationFailed, StorageError } from "./StoreErrors.js"
 import { unknownStoreOptions } from "./internal/storageError.js"
+import { FILE_URI_REFUSAL, isFileUri } from "./sqlite/fileUri.js"
 import { escapeUnstorable, isStorable } from "../domain/Text.js"
 
 /** Query parameters of a PostgreSQL URL that carry a secret (libpq's and node-postgres's). */
@@ -114,6 +115,7 @@ const sqliteTarget = (url: string, rest: string): Either.Either<DatabaseTarget, 
   }
   // %00 would end the name early (another file opened): refused as a raw U+0000 is.
   if (!isStorable(filename)) return Either.left(unsupported({ url, reason: "its path decodes to U+0000" }))
+  if (isFileUri(filename)) return Either.left(unsupported({ url, reason: FILE_URI_REFUSAL }))
   const query = new URLSearchParams(at < 0 ? "" : rest.slice(at + 1))
   const unknown = [...query.keys()].find((key) => key !== "mode")
   if (unknown !== undefined) {
@@ -156,6 +158,7 @@ export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, Uns
     return Either.right({ dialect: "pg", url: text })
   }
   if (/^sqlite:/i.test(text)) return sqliteTarget(url, text.replace(/^sqlite:(\/\/)?/i, ""))
+  if (isFileUri(text)) return Either.left(unsupported({ url, reason: FILE_URI_REFUSAL }))
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     return Either.left(unsupported({ url, reason: `the scheme ${text.split(":")[0]} is not supported` }))
   }

@@ -44,6 +44,7 @@ import { sqliteDatabaseIdentity } from "./sqlite/databaseIdentity.js"
 import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import { notARegularFile, openRefusal } from "./sqlite/fileAccess.js"
+import { FILE_URI_REFUSAL, isFileUri } from "./sqlite/fileUri.js"
 import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
 import { unknownStoreOptions } from "./internal/storageError.js"
@@ -53,7 +54,11 @@ export { migrate, migrationsTable } from "./sqlite/migrations.js"
 
 /** How to open a SQLite store. */
 export interface SqliteStoreOptions {
-  /** A database file path, or ":memory:" for a private in-memory database. */
+  /**
+   * A database file path, or ":memory:" for a private in-memory database. A
+   * SQLite `file:` URI is refused (a `StorageError`) unless this process
+   * enabled SQLite URIs: SQLite would read it as a relative path.
+   */
   readonly filename: string
   /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean | undefined
@@ -271,6 +276,8 @@ const openClient = (
     // and migrated `jobs`), and a lone surrogate becomes U+FFFD. Refused before anything is opened.
     if (typeof filename !== "string") return yield* fail(new TypeError(`a database file name is text, got ${typeof filename}`))
     if (!isStorable(filename)) return yield* fail(new Error("a database file name cannot hold U+0000 or a lone surrogate"))
+    // Read by SQLite as a relative path unless this process enabled URIs (as the CLI does for its own opens).
+    if (isFileUri(filename) && process.env["SQLITE_USE_URI"] !== "1") return yield* fail(new Error(FILE_URI_REFUSAL))
     // A named pipe would block the process for ever inside SQLite's open; a device reads as an empty database.
     const other = isFilePath(filename) ? notARegularFile(filename) : undefined
     if (other !== undefined) return yield* fail(new Error(`${filename} is not a regular file but ${other}`))

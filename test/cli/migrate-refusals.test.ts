@@ -15,18 +15,12 @@ import { assertOneLineError } from "./operator.suite.js"
 const IN_MEMORY = /^error: an in-memory database \(sqlite::memory:\) starts empty and is gone when the command ends: only ai-jobs demo can use one/
 
 describe("ai-jobs migrate on a database it cannot migrate", { timeout: 180_000 }, () => {
-  it("README migrate says up to date only when it is: a read-only SQLite URL (?mode=ro, file: with mode=ro or immutable=1) is refused, exit 1, nothing applied", async () => {
+  it("README migrate says up to date only when it is: a read-only SQLite URL (?mode=ro) is refused, exit 1, nothing applied", async () => {
     const cwd = tempDir("migrate-ro")
     fs.writeFileSync(path.join(cwd, "empty.db"), "")
-    for (const [url, form] of [
-      ["sqlite:./empty.db?mode=ro", "mode=ro"],
-      ["file:./empty.db?mode=ro", "mode=ro"],
-      ["file:./empty.db?immutable=1", "immutable=1"]
-    ] as const) {
-      for (const json of [[], ["--json"]]) {
-        const result = await runCli(["migrate", "--database", url, ...json], { cwd })
-        assertOneLineError(result, 1, new RegExp(`^error: cannot migrate .*empty\\.db.*: ${form} opens it read-only`))
-      }
+    for (const json of [[], ["--json"]]) {
+      const result = await runCli(["migrate", "--database", "sqlite:./empty.db?mode=ro", ...json], { cwd })
+      assertOneLineError(result, 1, /^error: cannot migrate .*empty\.db.*: mode=ro opens it read-only/)
     }
     assert.deepStrictEqual(fs.readdirSync(cwd), ["empty.db"], "nothing created beside it")
     assert.strictEqual(fs.statSync(path.join(cwd, "empty.db")).size, 0, "nothing applied")
@@ -47,6 +41,36 @@ describe("ai-jobs migrate on a database it cannot migrate", { timeout: 180_000 }
       }
     }
     assert.deepStrictEqual(fs.readdirSync(cwd), [])
+  })
+
+  it("R17 a SQLite file: URI is refused as no path, exit 2, naming the sqlite: form: migrate said it migrated <cwd>/file:… (mode=memory: nothing written; else another name than the file it made, and folders ./file:/… in the working folder), and jobs list then sent the operator back to that migrate", async () => {
+    const cwd = tempDir("file-uri-cwd")
+    const dbs = tempDir("file-uri-dbs")
+    const refused = /^error: bad --database: Unsupported database "file:.*": a SQLite file: URI is not a path: name the file itself, or write it as sqlite:<path>\[\?mode=rwc\|rw\|ro\|memory\]\. Use /
+    for (const url of [
+      `file:${dbs}/mem.db?mode=memory`,
+      `file:${dbs}/mem.db?vfs=memdb`,
+      `file:${dbs}/real.db`,
+      `file://localhost${dbs}/real.db`,
+      `file:${dbs}/real.db?mode=ro`,
+      `file:${dbs}/real.db?immutable=1`
+    ]) {
+      for (const args of [["migrate"], ["jobs", "list"]]) {
+        assertOneLineError(await runCli([...args, "--database", url], { cwd }), 2, refused)
+      }
+    }
+    assertOneLineError(
+      await runCli(["migrate"], { cwd, env: { DATABASE_URL: `file:${dbs}/real.db` } }),
+      2,
+      /^error: bad DATABASE_URL: Unsupported database "file:.*": a SQLite file: URI is not a path/
+    )
+    // In sqlite: form, the same file is migrated by its own name.
+    const migrated = await runCli(["migrate", "--database", `sqlite:${dbs}/real.db`], { cwd })
+    assert.strictEqual(migrated.code, 0, migrated.stderr)
+    assert.include(migrated.stdout, `${dbs}/real.db (sqlite)`)
+    assert.notInclude(migrated.stdout, "file:")
+    assert.deepStrictEqual(fs.readdirSync(cwd), [], "no folder file: in the working folder")
+    assert.deepStrictEqual(fs.readdirSync(dbs).filter((name) => !name.startsWith("real.db")), [], "only the file migrated in sqlite: form")
   })
 
   it("README memory: a bare :memory: is SQLite's in-memory database, as sqlite::memory: — the demo runs on it and leaves no file named :memory:", async () => {

@@ -63,7 +63,15 @@ describe("R17 database URLs", () => {
     ["sqlite:data/x%2", /a % that starts no escape/],
     // Escapes that are no UTF-8 text (sqlx refuses them too), and one for U+0000.
     ["sqlite:data/x%FF.db", /no UTF-8 text/],
-    ["sqlite:data/x%00.db", /decodes to U\+0000/]
+    ["sqlite:data/x%00.db", /decodes to U\+0000/],
+    // A SQLite file: URI was a relative path here (./file:/tmp/x.db) and a URI where SQLite reads URIs:
+    // refused either way, with the sqlite: form that says the same (found by an outside probe).
+    ["file:/tmp/x.db", /a SQLite file: URI is not a path: name the file itself, or write it as sqlite:<path>/],
+    ["file:///tmp/x.db?mode=ro", /file: URI is not a path/],
+    ["file:x.db?mode=memory", /file: URI is not a path/],
+    ["FILE:x.db?immutable=1", /file: URI is not a path/],
+    ["sqlite:file:/tmp/x.db", /file: URI is not a path/],
+    ["sqlite:file%3A/tmp/x.db?mode=rw", /file: URI is not a path/]
   ]
   for (const [url, reason] of refused) {
     it(`R17 ${JSON.stringify(url).slice(1, -1)} is refused with UnsupportedDatabaseUrl`, () => {
@@ -160,6 +168,19 @@ describe("R17 database URLs", () => {
         }
       }
       assert.sameMembers(fs.readdirSync(folder).filter((file) => file.endsWith(".db")), ["my jobs.db", "what?.db"])
+      fs.rmSync(folder, { recursive: true })
+    }))
+
+  it.effect("R17 SqliteJobStore.layer refuses a file: URI (read as a relative path where URIs are off) with a StorageError naming the sqlite: form, creating nothing", () =>
+    Effect.gen(function*() {
+      assert.notStrictEqual(process.env["SQLITE_USE_URI"], "1", "this test is about a process that did not enable URIs")
+      const folder = fs.mkdtempSync(path.join(os.tmpdir(), "hsk-file-uri-"))
+      for (const readonly of [false, true]) {
+        const error = yield* failureOf(Effect.scoped(Layer.build(SqliteJobStore.layer({ filename: `file:${folder}/x.db`, readonly }))))
+        expectTag(error, "StorageError")
+        assert.match(error.message, /SqliteStore\.open "file:.*x\.db".*a SQLite file: URI is not a path: name the file itself, or write it as sqlite:<path>/)
+      }
+      assert.deepStrictEqual(fs.readdirSync(folder), [])
       fs.rmSync(folder, { recursive: true })
     }))
 
