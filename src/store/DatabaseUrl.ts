@@ -16,6 +16,7 @@ import { type MigrationFailed, StorageError } from "./StoreErrors.js"
 import { unknownStoreOptions } from "./internal/storageError.js"
 import { FILE_URI_REFUSAL, isFileUri } from "./sqlite/fileUri.js"
 import { escapeUnstorable, isStorable } from "../domain/Text.js"
+import { URL_PASSWORD } from "../internal/urlPassword.js"
 
 /** Query parameters of a PostgreSQL URL that carry a secret (libpq's and node-postgres's). */
 const SECRET_PARAMETERS: ReadonlySet<string> = new Set(["password", "sslpassword"])
@@ -47,15 +48,19 @@ export const redactDatabaseUrl = (url: string): string => {
   return parsed.toString()
 }
 
+// `//user:`, then the password up to its `@` (URL_PASSWORD, as the recorder's url-password rule reads it).
+const userPassword = new RegExp(String.raw`(\/\/[^\s/?#@:]*:)${URL_PASSWORD}@`)
+
 /**
  * `url`'s password masked by pattern, for a text no URL parser reads as its
- * owner meant: everything from `//user:` to the last `@` — a password may
- * hold `/`, `?`, `#` and `@` unencoded, and the host follows the last `@` —
- * and the value of a password parameter.
+ * owner meant: from `//user:` to the first `@` followed by a host — a
+ * password may hold `/`, `?`, `#` and `@` unencoded (`ab@cd@host`: `cd` runs
+ * into an `@`, no host), and an `@` in the path or query (`?x=a@b`) is no
+ * password's — and the value of a password parameter.
  */
 const maskedByPattern = (url: string): string =>
   url
-    .replace(/(\/\/[^/?#@:]*:)[\s\S]*@/, "$1***@")
+    .replace(userPassword, "$1***@")
     .replace(/([?&](?:ssl)?password=)[^&#]*/gi, "$1***")
 
 /** A database URL this library cannot use. Its `url` is as given, a password in it masked (`redactDatabaseUrl`). */

@@ -2,7 +2,7 @@
  * R14, the `url-password` rule (found by an outside probe): a URL's password
  * written with `/`, `#`, `?` or `@` unencoded (`postgres://app:Zx9/Kq2+Lm@host`)
  * was stored raw, the rule stopping at the first of them. It is now masked up
- * to the last `@` of the URL, in events and in a job's stored text alike, on
+ * to the first `@` followed by a host (redaction-over-reach.test.ts), in events and in a job's stored text alike, on
  * SQLite (a file) and PostgreSQL; a port followed by a path holding an `@`
  * is still no password.
  */
@@ -26,7 +26,7 @@ const cases: ReadonlyArray<readonly [string, string]> = [
 ]
 
 describe("R14 the url-password rule masks a password holding /, #, ? or @", () => {
-  it("R14 url-password: a password written with /, #, ? or @ unencoded is masked up to the last @", () => {
+  it("R14 url-password: a password written with /, #, ? or @ unencoded is masked up to the @ before the host", () => {
     const redactor = Redactor.make()
     for (const [text, shown] of cases) assert.strictEqual(redactor.redact(text), shown, text)
   })

@@ -108,12 +108,16 @@ describe("R17 database URLs", () => {
 
   // Found by an outside probe: a password holding `/`, `#` or `?` (not percent-encoded) makes the URL unparsable,
   // or parsable with the password read as a port and a path, and the whole password was printed.
-  it("R17 a password holding /, #, ? or @ is masked up to the last @: in redactDatabaseUrl and in a refusal's url and message", () => {
+  it("R17 a password holding /, #, ? or @ is masked up to the first @ followed by a host: in redactDatabaseUrl and in a refusal's url and message", () => {
     const masked: ReadonlyArray<readonly [string, string]> = [
       ["postgres://app:Zx9/Kq2+Lm@db.internal:5432/prod", "postgres://app:***@db.internal:5432/prod"],
       ["postgres://app:p#ssWORD99@db.internal:5432/prod", "postgres://app:***@db.internal:5432/prod"],
       ["postgres://app:ab?cdEF12@db.internal:5432/prod", "postgres://app:***@db.internal:5432/prod"],
-      ["postgres://app:a/b@c#d?e@db.internal/prod?password=s3cretpw", "postgres://app:***@db.internal/prod?password=***"],
+      // `c` followed by `#` reads as a host (the url-password rule's reading too): what follows it is shown.
+      ["postgres://app:a/b@c#d?e@db.internal/prod?password=s3cretpw", "postgres://app:***@c#d?e@db.internal/prod?password=***"],
+      // Found by a regression probe: an @ in the query of an unparsable URL took the host with the password.
+      ["postgres://app:Zx9/Kq2+Lm@db.internal:5432/prod?x=a@b", "postgres://app:***@db.internal:5432/prod?x=a@b"],
+      ["postgres://app:Zx9/Kq@cd@db.internal/prod?notify=ops@example.com", "postgres://app:***@db.internal/prod?notify=ops@example.com"],
       // Parsable, the password read as host app's port 12 and a path: masked all the same.
       ["postgres://app:12/Kq2+Lm@db.internal/prod", "postgres://app:***@db.internal/prod"],
       // An @ the parser reads in the password: masked whole; an @ after the host is no password.

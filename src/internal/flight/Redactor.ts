@@ -8,6 +8,7 @@
  * hides only in exported bundles, is left to the caller's rules.
  */
 import { readThrew } from "../../domain/Errors.js"
+import { URL_PASSWORD } from "../urlPassword.js"
 
 /** One redaction rule. `replacement` may use `$1`-style groups, as in `String.replace`. */
 export interface RedactionRule {
@@ -51,15 +52,17 @@ export const apiKey: RedactionRule = {
  * `scheme://user:pass@host` → `scheme://user:[REDACTED]@host`. A match starts
  * at `://`, the scheme only looked back at: starting at every word of the text
  * and reading a scheme forward made a long `a-a-a-…` cost quadratic time
- * (a second per 40 kB, minutes per megabyte). The password runs to the last
- * `@` before a space or the next `://`: one written with `/`, `?`, `#` or `@`
- * unencoded (`app:Zx9/Kq@host`) is masked whole. Each match reads no further
- * than the next `://`, so the text is still read once. Digits then `/`, `?`,
- * `#`, a space or the end are a port (`host:8443/a@b`), as a URL parser reads them.
+ * (a second per 40 kB, minutes per megabyte). The password ends at the first
+ * `@` followed by a host (URL_PASSWORD): one written with `/`, `?`, `#` or `@`
+ * unencoded (`app:Zx9/Kq@host`, `ab@cd@host`) is masked whole, and an `@`
+ * later in the path or query (`?notify=ops@example.com`) leaves the host shown.
+ * Each match reads no further than the next `://`, so the text is still read
+ * once. Digits then `/`, `?`, `#`, a space or the end are a port
+ * (`host:8443/a@b`), as a URL parser reads them.
  */
 export const urlPassword: RedactionRule = {
   name: "url-password",
-  pattern: /(?<=[A-Za-z0-9+.-])(:\/\/[^\s:/?#@]*):(?!\d+(?:[\s/?#]|$))(?:(?!:\/\/)\S)+@/g,
+  pattern: new RegExp(String.raw`(?<=[A-Za-z0-9+.-])(:\/\/[^\s:/?#@]*):(?!\d+(?:[\s/?#]|$))${URL_PASSWORD}@`, "g"),
   replacement: `$1:${REDACTED}@`
 }
 
@@ -118,19 +121,27 @@ const SECRET_NAMES = String.raw`passw(?:or)?d|passphrase|api[_-]?key|secret[_-]?
 const ASSIGNED_NAMES = String.raw`token|secret|pwd|credentials?|auth|bearer`
 const NAME_SUFFIXES = String.raw`(?:[_-][A-Za-z0-9]{1,32}){0,3}`
 // A value: a whole quoted string (the quotes kept), its backslash escapes (`"ab\"cd"`) and a shell's
-// `'\''` joins (`'it'\''s'`) inside it; a URL query's parameter (after `?` or `&`) up to the next
-// `&`, `#`, quote or space, where a `&` of the value would be written `%26`; else up to the next
-// space. A password holds `;`, `,`, `&` and quotes (`Xy7;k9!pQ2zR`): cut at one, its rest was
-// stored. So `a=1;password=x;b=2` loses `b=2` too: a word too many, never a secret's tail.
+// `'\''` joins (`'it'\''s'`) inside it; a string of JSON inside a JSON string (`\"…\"`, after a
+// name written `\"password\"`) up to its closing `\"`, its own escapes (`\\\"`, `\\n`) read two
+// levels deep; a URL query's parameter (after `?` or `&`) up to the next `&`, `#`, quote or
+// space, where a `&` of the value would be written `%26`; else up to the next space. A password
+// holds `;`, `,`, `&` and quotes (`Xy7;k9!pQ2zR`): cut at one, its rest was stored. So
+// `a=1;password=x;b=2` loses `b=2` too: a word too many, never a secret's tail.
 // Linear still: a quoted value reads to its closing quote (one of its kind no backslash escapes),
 // and each alternative has one way to read each character.
-const SECRET_VALUE = String.raw`(?:(?<=")(?:[^"\\\n]|\\.)*(?=")|(?<=')(?:[^'\\\n]|\\.|'\\'')*(?=')|(?<=[?&][A-Za-z0-9_.-]*=)[^\s&#"]+|\S+)`
+const SECRET_VALUE = String.raw`(?:(?<=\\")(?:[^"\\\n]|\\\\\\.|\\\\[^"\\]|\\[^"\\])*(?=\\")|(?<=")(?:[^"\\\n]|\\.)*(?=")|(?<=')(?:[^'\\\n]|\\.|'\\'')*(?=')|(?<=[?&][A-Za-z0-9_.-]*=)[^\s&#"]+|\S+)`
+// After a quoted name and `:` (JSON, a Python dict), a value not quoted (`null`, `123456`, `{…}`):
+// up to the next `,`, `}`, `]` or space, a `{…}` or `[…]` to its closing bracket when no bracket of
+// its kind opens inside it (else to the next `,`, `}`, `]`). Compact JSON has no space: reading to
+// one lost the rest of the document. Linear: a bracket reads to the next bracket of its kind.
+const JSON_BARE_VALUE = String.raw`(?!["'\\])(?:\{[^{}\n]*\}|\[[^\[\]\n]*\]|[^\s,}\]]+)`
 
 /**
  * A secret given a name: `password=…`, `DB_PASSWORD=…`, `"api_key": "…"`,
  * `--client-secret=…`, `aws_secret_access_key = …`. The name is kept, the
- * value (to the next space, a URL query's parameter to the next `&`, or a whole
- * quoted string, escapes and all: SECRET_VALUE) is redacted. Like the
+ * value (to the next space, a URL query's parameter to the next `&`, a whole
+ * quoted string, escapes and all: SECRET_VALUE; after a quoted name and `:`,
+ * to the next `,`, `}` or `]`: JSON_BARE_VALUE) is redacted. Like the
  * reference's, a name counts inside a longer one (`newpassword=…`). Bare
  * `token`/`secret` (and `pwd`, `credentials`, `auth`, `bearer`) count only with
  * `=` (an assignment): with `:` they are too often prose (`unexpected token: }`).
@@ -140,10 +151,11 @@ export const namedSecret: RedactionRule = {
   // Linear by construction: a match starts at a secret's name, never at each
   // piece of a long identifier, and a name takes at most three suffixes.
   pattern: new RegExp(
-    String.raw`((?:(?:${SECRET_NAMES})${NAME_SUFFIXES}["']?\s*[:=]|(?:${ASSIGNED_NAMES})${NAME_SUFFIXES}["']?\s*=)\s*["']?)${SECRET_VALUE}`,
+    String.raw`((?:${SECRET_NAMES})${NAME_SUFFIXES}\\?["']\s*:\s*)${JSON_BARE_VALUE}|` +
+      String.raw`((?:(?:${SECRET_NAMES})${NAME_SUFFIXES}(?:\\?["'])?\s*[:=]|(?:${ASSIGNED_NAMES})${NAME_SUFFIXES}(?:\\?["'])?\s*=)\s*(?:\\?["'])?)${SECRET_VALUE}`,
     "gi"
   ),
-  replacement: `$1${REDACTED}`
+  replacement: `$1$2${REDACTED}`
 }
 
 // A `--flag` that is a secret's name, whole: `--password`, `--db-password`, `--api-key`,
