@@ -16,7 +16,7 @@ import { type MigrationFailed, StorageError } from "./StoreErrors.js"
 import { unknownStoreOptions } from "./internal/storageError.js"
 import { FILE_URI_REFUSAL, isFileUri } from "./sqlite/fileUri.js"
 import { escapeUnstorable, isStorable } from "../domain/Text.js"
-import { URL_PASSWORD } from "../internal/urlPassword.js"
+import { URL_PASSWORD } from "../util/urlPassword.js"
 
 /** Query parameters of a PostgreSQL URL that carry a secret (libpq's and node-postgres's). */
 const SECRET_PARAMETERS: ReadonlySet<string> = new Set(["password", "sslpassword"])

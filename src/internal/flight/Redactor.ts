@@ -8,7 +8,7 @@
  * hides only in exported bundles, is left to the caller's rules.
  */
 import { readThrew } from "../../domain/Errors.js"
-import { URL_PASSWORD } from "../urlPassword.js"
+import { URL_PASSWORD } from "../../util/urlPassword.js"
 
 /** One redaction rule. `replacement` may use `$1`-style groups, as in `String.replace`. */
 export interface RedactionRule {
