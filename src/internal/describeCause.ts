@@ -12,7 +12,7 @@ import { escapeUnstorable, truncateStorable } from "../domain/Text.js"
 const MAX = 4000
 
 /** What a failure whose every description threw is stored as: the job still settles. */
-const UNDESCRIBABLE = "a failure that could not be described (reading it threw)"
+export const UNDESCRIBABLE = "a failure that could not be described (reading it threw)"
 
 /** `Tag: message` for tagged errors, the message for plain errors, JSON or text otherwise. May throw: a getter, a Proxy trap, a `toString`. */
 const describe = (error: unknown): string => {

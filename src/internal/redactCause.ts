@@ -16,8 +16,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Tracer from "effect/Tracer"
-
-const UNDESCRIBABLE = "a failure that could not be described (reading it threw)"
+import { UNDESCRIBABLE } from "./describeCause.js"
 
 /** One failure or defect as an Error whose text passed `redact`. */
 const redactedError = (value: unknown, redact: (text: string) => string): Error => {

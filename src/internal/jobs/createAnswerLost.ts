@@ -23,6 +23,14 @@ export interface CreationWrite {
 }
 
 /**
+ * Whether the write that wrote the event `eventId` committed: a submit's
+ * records commit with its jobs, so the event, by the id the submit gave it,
+ * stands for the whole write (here and in eagerAnswerLost.ts).
+ */
+export const wasCommitted = (store: JobStore["Type"], eventId: EventId) =>
+  Effect.map(store.listEvents({ event_id: eventId, limit: 1 }), (found) => found.items.length > 0)
+
+/**
  * `answer` (what the store answers a committed write: the jobs as created)
  * when the write that failed with `error` committed; `error` when it
  * committed nothing or the look failed.
@@ -33,7 +41,7 @@ export const committedCreation = <A>(
   answer: () => A,
   error: StorageError
 ): Effect.Effect<A, StorageError> =>
-  store.listEvents({ event_id: write.queuedEventId, limit: 1 }).pipe(
+  wasCommitted(store, write.queuedEventId).pipe(
     Effect.catchAll((failure) =>
       Effect.zipRight(
         Effect.annotateLogs(
@@ -45,8 +53,8 @@ export const committedCreation = <A>(
         ),
         Effect.fail(error)
       )),
-    // The jobs and their events are one commit: the first queued event, by the id this submit gave it, stands for all.
-    Effect.flatMap((found) => found.items.length === 0 ? Effect.fail(error) : Effect.sync(answer))
+    // The jobs and their events are one commit: the first job's queued event stands for all.
+    Effect.flatMap((committed) => committed ? Effect.sync(answer) : Effect.fail(error))
   )
 
 const jobsNamed = (ids: ReadonlyArray<string>) =>

@@ -15,6 +15,7 @@ import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
 import type { EventId, JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { CreatedClaim, JobStore } from "../../store/JobStore.js"
 import type { StorageError } from "../../store/StoreErrors.js"
+import { wasCommitted } from "./createAnswerLost.js"
 
 /** What the submit chose before its eager write: the job and its id, its queued event's id, the claim's run id. */
 export interface EagerWrite {
@@ -36,8 +37,7 @@ export const committedEagerWrite = (
 ): Effect.Effect<CreatedClaim, StorageError> =>
   Effect.gen(function*() {
     // The job and its events are one commit: its queued event, by the id this submit gave it, is the job's.
-    const found = yield* store.listEvents({ event_id: write.queuedEventId, limit: 1 })
-    if (found.items.length === 0) return yield* Effect.fail(error)
+    if (!(yield* wasCommitted(store, write.queuedEventId))) return yield* Effect.fail(error)
     const stored = yield* store.getJob(write.jobId)
     // As `createClaimed` answers: the job as it was created, before any claim moved it.
     const created: AiJob = {
