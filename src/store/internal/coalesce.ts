@@ -77,8 +77,8 @@ export interface CoalesceOptions<I, A, E> {
    */
   readonly many: (inputs: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<A | typeof alone>, unknown>
   /**
-   * A shared statement's failure that is no one member's (a statement or lock
-   * timeout, a lost connection, a server shutting down): the error every member
+   * A shared statement's failure that is no one member's (a lost connection, a
+   * server shutting down; not a timeout, which may be one member's wait): the error every member
    * fails with at once, none running its statement again. Undefined (or not
    * given): each member runs alone, to get its own outcome. Asked only on a
    * failure.
