@@ -171,11 +171,14 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
   it("17.3 the trace link lists the job's events by trace id", async () => {
     await page.goto(`${served!.url}console/#/jobs/${seeded.failed.job_id}`)
     await page.locator(`a[href="#/events?trace_id=${seeded.failed.trace_id}"]`).click()
-    await page.locator("table.events tbody tr").first().waitFor()
-    const jobs = await page.$$eval("table.events tbody tr td:nth-child(4) a", (links) => links.map((link) => link.getAttribute("title")))
+    // The job page has its own events table (without a Job column): wait for the
+    // events view's rows, or the old page's table is read before the new one is drawn.
+    await page.waitForURL(/#\/events\?trace_id=/)
+    await page.locator("section:not(.job) table.events tbody tr td:nth-child(4) a").first().waitFor()
+    const jobs = await page.$$eval("section:not(.job) table.events tbody tr td:nth-child(4) a", (links) => links.map((link) => link.getAttribute("title")))
     assert.isAbove(jobs.length, 2)
     assert.isTrue(jobs.every((id) => id === seeded.failed.job_id))
-    assert.include(await page.locator("table.events").innerText(), "running → failed")
+    assert.include(await page.locator("section:not(.job) table.events").innerText(), "running → failed")
   })
 
   it("17.3 live refresh: a change made elsewhere appears in the open list without a reload", async () => {
