@@ -7,6 +7,11 @@
  * Each page counts, as it happens, the API requests it sends (an init script
  * wraps `fetch`), so "the second click sent nothing" is a fact read in the
  * same task as the clicks, not a wait.
+ *
+ * The page's clock is Playwright's, paused: the 5 s live refresh runs only when
+ * a test moves the clock on. A refresh under way when "Load more" was clicked
+ * made the click wait for it (no request yet), and one arriving after a failed
+ * page cleared its error before it was seen.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as path from "node:path"
@@ -18,14 +23,17 @@ import { Jobs } from "../../src/Jobs.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { tempDir } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
-import { clickLoadMore, consoleJob as job, countApiRequests, launchConsoleBrowser } from "./consoleBrowser.js"
+import { answersRead, clickLoadMore, consoleJob as job, countApiRequests, launchConsoleBrowser } from "./consoleBrowser.js"
 import { type Served, startServe } from "./serveProcess.js"
 
 const TOKEN = "console-clicks-token-0123456789"
 /** More than the console's page of 50: the list has a second page of 10. */
 const JOBS = 60
+const START = new Date("2026-12-06T12:00:00Z")
 
 interface Seeded {
+  /** A queued job, pinned from its page by the stale-refresh test. */
+  readonly first: AiJob
   /** A queued job, cancelled behind the console's back by the action test. */
   readonly target: AiJob
   /** How many Flight Recorder events the database holds. */
@@ -35,11 +43,12 @@ interface Seeded {
 const seed = (filename: string) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs
-    for (let i = 1; i < JOBS; i++) yield* jobs.submit(job({ status_reason: `job ${i}` }))
+    const first = yield* jobs.submit(job({ status_reason: "job 1" }))
+    for (let i = 2; i < JOBS; i++) yield* jobs.submit(job({ status_reason: `job ${i}` }))
     const target = yield* jobs.submit(job({ status_reason: "to be cancelled elsewhere" }))
     const recorder = yield* FlightRecorder
     const events = (yield* recorder.list({ limit: 1000 })).items.length
-    return { target, events } satisfies Seeded
+    return { first, target, events } satisfies Seeded
   }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
 
 let served: Served | undefined
@@ -57,6 +66,8 @@ beforeAll(async () => {
   context = browser.context
   page = browser.page
   pageErrors = browser.pageErrors
+  await page.clock.install({ time: START })
+  await page.clock.pauseAt(new Date(START.getTime() + 1000))
 }, 180_000)
 
 afterAll(async () => {
@@ -133,6 +144,39 @@ describe("the console's buttons clicked again, or refused", { timeout: 120_000 }
     await cancel.click()
     await page.locator("#notice.error", { hasText: "Cancel failed" }).waitFor()
     assert.isTrue(await cancel.isEnabled(), "the button can be pressed again")
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
+  })
+
+  it("17.3 a job page's refresh sent before an action and answered after the action's reload is not drawn: the page keeps the action's result", async () => {
+    const id = seeded.first.job_id
+    const jobPage = page.locator(`section.job[data-job-id="${id}"]`)
+    await page.goto(`${served!.url}console/#/jobs/${id}`)
+    await jobPage.locator("button[data-action=pin]").waitFor()
+    // The refresh's request gets the job as it is now (unpinned); its answer is held until the test lets it through.
+    let release = () => {}
+    const released = new Promise<void>((resolve) => (release = resolve))
+    let sent = () => {}
+    const refreshSent = new Promise<void>((resolve) => (sent = resolve))
+    let holding = true
+    const detailOfJob = (url: URL) => url.pathname.endsWith(`/jobs/${id}`)
+    await page.route(detailOfJob, async (route) => {
+      if (!holding) return route.continue()
+      holding = false
+      const before = await route.fetch()
+      sent()
+      await released
+      await route.fulfill({ response: before })
+    })
+    await page.clock.runFor(5000)
+    await refreshSent
+    await jobPage.locator("button[data-action=pin]").click()
+    await jobPage.locator("button[data-action=unpin]").waitFor()
+    release()
+    // Read by the page: the first load, the action's reload, then the held refresh.
+    await answersRead(page, `/jobs/${id}`, 3)
+    await page.unroute(detailOfJob)
+    assert.strictEqual(await jobPage.locator("button[data-action=unpin]").count(), 1, "still drawn as pinned")
+    assert.strictEqual(await jobPage.locator("button[data-action=pin]").count(), 0, "not drawn as before the pin")
     assert.deepStrictEqual(pageErrors, [], "the page raised no error")
   })
 })

@@ -59,11 +59,15 @@ describe("the console's time filters applied again", { timeout: 120_000 }, () =>
     await page.goto(`${served!.url}console/#token=${TOKEN}`)
     await page.locator("table.jobs tbody tr").first().waitFor()
     await page.goto(`${served!.url}console/#/jobs?created_after=${REPEATED_HOUR}&created_before=${PRECISE}`)
-    await page.locator("input[name=created_after]").waitFor()
+    // The list shown before has the same form: wait for the fields only the linked view fills, or
+    // the old form is changed and applied before the link's view is drawn.
+    await page.locator(`input[name=created_before][value="2026-12-06T01:29:59"]`).waitFor()
     await page.selectOption("select[name=job_kind]", "doc_edit")
     await page.click("form.filters button[type=submit]")
     await page.waitForURL(/job_kind=doc_edit/)
     assert.deepStrictEqual(await hashParams(), { job_kind: "doc_edit", created_after: REPEATED_HOUR, created_before: PRECISE })
+    // The applied view draws its kind as chosen by the link (an attribute), the form it replaces only as the user's choice.
+    await page.locator("select[name=job_kind] option[value=doc_edit][selected]").waitFor({ state: "attached" })
     // Shown in New York time, to the second.
     assert.strictEqual(await page.inputValue("input[name=created_after]"), "2026-11-01T01:30")
     assert.strictEqual(await page.inputValue("input[name=created_before]"), "2026-12-06T01:29:59")
@@ -72,13 +76,14 @@ describe("the console's time filters applied again", { timeout: 120_000 }, () =>
 
   it("17.3 Events: Apply after ticking a type sends an untouched since exactly as the link had it", async () => {
     await page.goto(`${served!.url}console/#/events?since=${REPEATED_HOUR}`)
-    await page.locator("input[name=since]").waitFor()
+    await page.locator(`input[name=since][value="2026-11-01T01:30:00"]`).waitFor()
     await page.check("input[name=type][value=system]")
     await page.click("form.filters button[type=submit]")
     await page.waitForURL(/type=system/)
     assert.deepStrictEqual(await hashParams(), { type: "system", since: REPEATED_HOUR })
     await page.goto(`${served!.url}console/#/events?since=${PRECISE}`)
-    await page.locator("input[name=since]").waitFor()
+    // The events view shown before has a since field too: wait for the one this link fills.
+    await page.locator(`input[name=since][value="2026-12-06T01:29:59"]`).waitFor()
     await page.check("input[name=type][value=diagnostic]")
     await page.click("form.filters button[type=submit]")
     await page.waitForURL(/type=diagnostic/)
@@ -88,7 +93,7 @@ describe("the console's time filters applied again", { timeout: 120_000 }, () =>
 
   it("17.3 a time the user enters is read to the second in their time zone", async () => {
     await page.goto(`${served!.url}console/#/jobs?created_after=${PRECISE}`)
-    await page.locator("input[name=created_after]").waitFor()
+    await page.locator(`input[name=created_after][value="2026-12-06T01:29:59"]`).waitFor()
     await page.fill("input[name=created_after]", "2026-12-06T01:29:58")
     assert.isTrue(await page.$eval("input[name=created_after]", (field) => (field as unknown as { validity: { valid: boolean } }).validity.valid), "a time with seconds is a valid entry")
     await page.click("form.filters button[type=submit]")

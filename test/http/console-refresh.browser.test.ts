@@ -75,8 +75,12 @@ describe("the console's live refresh of a long list", { timeout: 120_000 }, () =
   })
 
   it("17.3 Jobs: a page loaded with Load more while a refresh is on its way is kept when the refresh arrives", async () => {
+    // A fresh Jobs view: the list of the test before (1,060 rows, the same table) is gone once
+    // the attention view is drawn, so the rows waited for are the new view's.
     await page.goto(`${served!.url}console/#/attention`)
+    await page.getByRole("heading", { name: "Stalled & failed", exact: true }).waitFor()
     await page.goto(`${served!.url}console/#/jobs`)
+    await page.getByRole("heading", { name: "Jobs", exact: true }).waitFor()
     await page.locator("table.jobs tbody tr").nth(49).waitFor()
     await page.locator("button.more:not([disabled])").click()
     await page.locator("table.jobs tbody tr").nth(99).waitFor()

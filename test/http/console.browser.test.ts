@@ -5,6 +5,11 @@
  *
  * A missing browser fails every test here with the fix, never a skip.
  * The job page's screenshot is written to test-output/ (not committed).
+ *
+ * The page's clock is Playwright's, paused: the 5 s live refresh runs only
+ * when a test moves the clock on, never between a wait and what follows it.
+ * A view reached by a hash change is drawn after the navigation returns: each
+ * test waits for something only the new view has before it acts or reads.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
@@ -18,13 +23,14 @@ import * as Recovery from "../../src/Recovery.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { repoRoot, tempDir } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
-import { consoleJob as job, launchConsoleBrowser } from "./consoleBrowser.js"
+import { consoleJob as job, countApiRequests, launchConsoleBrowser, type RequestLog } from "./consoleBrowser.js"
 import { type Served, startServe } from "./serveProcess.js"
 
 const TOKEN = "console-test-token-0123456789"
 /** Stored text that would run if the console ever put it in the page as HTML. */
 const SCRIPT_REASON = `<script>window.__injected = "script"</script><img src=x onerror="window.__injected='img'">`
 export const SCREENSHOT = path.join(repoRoot, "test-output", "console-job-page.png")
+const START = new Date("2026-12-06T12:00:00Z")
 
 interface Seeded {
   readonly scripted: AiJob
@@ -73,10 +79,12 @@ beforeAll(async () => {
   const filename = path.join(tempDir("console"), "jobs.db")
   seeded = await Effect.runPromise(seed(filename))
   served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
-  const browser = await launchConsoleBrowser()
+  const browser = await launchConsoleBrowser(countApiRequests)
   context = browser.context
   page = browser.page
   pageErrors = browser.pageErrors
+  await page.clock.install({ time: START })
+  await page.clock.pauseAt(new Date(START.getTime() + 1000))
 }, 180_000)
 
 afterAll(async () => {
@@ -90,6 +98,10 @@ const listedRows = () =>
     rows.map((row) => [row.getAttribute("data-job-id") ?? "", row.querySelector(".badge")?.textContent ?? ""]))
 
 const rowOf = (jobId: string) => page.locator(`table.jobs tr[data-job-id="${jobId}"]`)
+
+/** How many requests for a list of jobs the page has sent so far. */
+const listRequests = () =>
+  page.evaluate(() => (globalThis as unknown as RequestLog).__apiRequests.filter((url) => /\/jobs\?/.test(url)).length)
 
 describe("the web console in Chromium", { timeout: 120_000 }, () => {
   it("17.3 without a token it asks for one, refuses a wrong one, and lists the jobs newest first with the right one", async () => {
@@ -107,11 +119,14 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
       [seeded.completed.job_id, "completed"],
       [seeded.stalled.job_id, "stalled"]
     ])
-    assert.match(await page.locator("#health").innerText(), /healthy · schema \d+/)
+    // The health check is a load of its own, answered before or after the list.
+    await page.locator("#health", { hasText: /healthy · schema \d+/ }).waitFor()
   })
 
   it("17.3 a <script> in a job's reason is shown as text and never runs, in the list and on the job's page", async () => {
     await page.goto(`${served!.url}console/#token=${TOKEN}`)
+    // Taken from the link and replaced by #/jobs, in the task that draws the list: the list shown before is gone.
+    await page.waitForURL(/#\/jobs$/)
     const reason = rowOf(seeded.scripted.job_id).locator("td.reason")
     await reason.waitFor()
     assert.strictEqual(await reason.textContent(), SCRIPT_REASON)
@@ -138,7 +153,8 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
     await page.click("button[data-action=resume]")
     await page.locator("section.job h1 .badge", { hasText: "running" }).waitFor()
     await page.locator(".timeline .run").nth(1).waitFor()
-    const last = page.locator("table.events tbody tr").last()
+    const last = page.locator("section.job table.events tbody tr").last()
+    await last.filter({ hasText: "stalled → running — worker replaced" }).waitFor()
     assert.deepStrictEqual(
       await last.locator("td").evaluateAll((cells) => cells.slice(1, 4).map((cell) => cell.textContent)),
       ["system", "human", "stalled → running — worker replaced"]
@@ -190,7 +206,8 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
       body: JSON.stringify({ reason: "cancelled elsewhere" })
     })
     assert.strictEqual(cancelled.status, 200)
-    await rowOf(seeded.scripted.job_id).locator(".badge", { hasText: "cancelled" }).waitFor({ timeout: 15_000 })
+    await page.clock.runFor(5000)
+    await rowOf(seeded.scripted.job_id).locator(".badge", { hasText: "cancelled" }).waitFor()
     assert.deepStrictEqual(pageErrors, [], "the page raised no error")
   })
 
@@ -198,16 +215,18 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
     await page.goto(`${served!.url}console/#/attention`)
     const retry = rowOf(seeded.failed.job_id).locator("button", { hasText: "Retry" })
     await retry.waitFor()
-    // Just after a refresh the next is 5 s away: armed 3 s in, it falls inside the button's 4 s window.
-    const stamp = await page.locator(".toolbar .muted").textContent()
-    await page.locator(".toolbar .muted").filter({ hasNotText: stamp ?? "" }).waitFor({ timeout: 15_000 })
-    await page.waitForTimeout(3_000)
+    // The view's refresh is due 5 s after it began: armed 3 s in, it falls inside the button's 4 s window.
+    await page.clock.runFor(3000)
     await retry.click()
     const armed = rowOf(seeded.failed.job_id).locator("button.armed", { hasText: "Confirm retry" })
     await armed.waitFor()
-    await page.waitForTimeout(2_500)
+    const sent = await listRequests()
+    await page.clock.runFor(2500)
     // The refresh rebuilt the rows and undid it: the operator's second click only armed it again (found by an outside probe).
+    assert.strictEqual(await listRequests(), sent, "no refresh of the list while armed")
     assert.strictEqual(await armed.count(), 1, "still armed when the refresh was due")
+    await armed.click()
+    await rowOf(seeded.failed.job_id).waitFor({ state: "detached" })
     assert.deepStrictEqual(pageErrors, [], "the page raised no error")
   })
 

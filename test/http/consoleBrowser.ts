@@ -29,24 +29,46 @@ export interface ConsoleBrowser {
   readonly pageErrors: Array<string>
 }
 
-/** The page's list of the API requests it sent, in order (kept by `countApiRequests`). */
-export type RequestLog = { __apiRequests: Array<string> }
+/**
+ * The page's lists of the API requests it sent, in order, and of those whose
+ * answer it has read (kept by `countApiRequests`).
+ */
+export type RequestLog = { __apiRequests: Array<string>; __apiAnswered: Array<string> }
 
 /**
  * Makes each page of `context` list, as it happens, the requests it sends
  * (an init script wraps `fetch`), so "a click sent nothing" is a fact read in
- * the same task as the click, not a wait.
+ * the same task as the click, not a wait. It also lists each request whose
+ * answer the console has read (`text()`): the console handles that answer in
+ * the same task, so once it is listed, the answer is drawn or dropped.
  */
 export const countApiRequests = (context: BrowserContext): Promise<unknown> =>
   context.addInitScript(() => {
-    const tab = globalThis as unknown as RequestLog & { fetch: (input: unknown, init?: unknown) => Promise<unknown> }
+    type Answer = { text(): Promise<string> }
+    const tab = globalThis as unknown as RequestLog & { fetch: (input: unknown, init?: unknown) => Promise<Answer> }
     const original = tab.fetch.bind(globalThis)
     tab.__apiRequests = []
+    tab.__apiAnswered = []
     tab.fetch = (input, init) => {
       tab.__apiRequests.push(String(input))
-      return original(input, init)
+      return original(input, init).then((answer) => {
+        const text = answer.text.bind(answer)
+        answer.text = () =>
+          text().then((body) => {
+            tab.__apiAnswered.push(String(input))
+            return body
+          })
+        return answer
+      })
     }
   })
+
+/** Waits until the page has read the answers of `count` requests whose URL ends with `path` (needs `countApiRequests`). */
+export const answersRead = (page: Page, path: string, count: number): Promise<unknown> =>
+  page.waitForFunction(
+    ([path, count]) => (globalThis as unknown as RequestLog).__apiAnswered.filter((url) => url.endsWith(path)).length >= count,
+    [path, count] as const
+  )
 
 /**
  * Clicks "Load more" `times` times in one task (a second click before the

@@ -556,19 +556,33 @@ function keepState(render) {
   }
 }
 
+/**
+ * A job's page, reloaded by the live refresh and after each action. An answer
+ * older than one already drawn is dropped: a refresh sent before an action
+ * and answered after the action's reload drew the job as it was before the
+ * action, until the next refresh.
+ */
 async function renderJob(jobId) {
   const current = beginView("jobs")
   main.replaceChildren(el("p", { class: "muted" }, "Loading…"))
   const live = liveToggle((on) => (on ? every(REFRESH_MS, load) : clearInterval(refreshTimer)))
+  let sent = 0
+  let drawn = 0
   const load = async () => {
+    const mine = ++sent
+    const newest = () => current() && mine > drawn
     let detail
     try {
       detail = await api(`jobs/${encodeURIComponent(jobId)}`)
     } catch (error) {
-      if (current()) showError(main, error)
+      if (newest()) {
+        drawn = mine
+        showError(main, error)
+      }
       return
     }
-    if (!current()) return
+    if (!newest()) return
+    drawn = mine
     const { job, runs, events } = detail
     const metrics = job.metrics
     live.stamp.textContent = `Updated ${new Date().toLocaleTimeString()}`
