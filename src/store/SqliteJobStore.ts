@@ -43,7 +43,7 @@ import { makeContext } from "./sqlite/context.js"
 import { sqliteDatabaseIdentity } from "./sqlite/databaseIdentity.js"
 import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
-import { notARegularFile, openRefusal } from "./sqlite/fileAccess.js"
+import { cannotWrite, notARegularFile, openRefusal } from "./sqlite/fileAccess.js"
 import { FILE_URI_REFUSAL, isFileUri } from "./sqlite/fileUri.js"
 import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
@@ -283,6 +283,11 @@ const openClient = (
     if (other !== undefined) return yield* fail(new Error(`${filename} is not a regular file but ${other}`))
     // A reader never creates anything: a missing file is an error, not an empty database.
     if (isFilePath(filename) && config.readonly !== true) {
+      // An existing file this process may not write (the file, a journal file beside it, its folder): SQLite opens
+      // it read-only without a word, and on an up-to-date WAL database nothing writes until the first submit fails
+      // (or the migrations, as MigrationFailed). Asked once per open, before SQLite creates or changes anything.
+      const refusal = fs.existsSync(filename) ? cannotWrite(filename) : undefined
+      if (refusal !== undefined) return yield* fail(refusal)
       yield* Effect.try({ try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }), catch: fail })
     }
     // The store's own client (sqlite/ownClient.ts): statements prepared once in a plain Map, the connection's semaphore its transactions' to hold.

@@ -64,6 +64,22 @@ const readOnly = (file: string, fileMode = 0o444) => {
   return dir
 }
 
+/** Each file's permission bits, and the folder's: a refused open changes none of them. */
+const modes = (dir: string) => ({
+  ".": fs.statSync(dir).mode & 0o7777,
+  ...Object.fromEntries(fs.readdirSync(dir).sort().map((name) => [name, fs.statSync(path.join(dir, name)).mode & 0o7777]))
+})
+
+/** What `dir` holds and every mode in it: a refused open must leave both as they were. */
+const snapshot = (dir: string) => ({ contents: contents(dir), modes: modes(dir) })
+
+/** Lets anyone (the child's user) write `file` and create files beside it. */
+const writableByAll = (file: string) => {
+  fs.chmodSync(path.dirname(file), 0o777)
+  fs.chmodSync(file, 0o666)
+  return path.dirname(file)
+}
+
 const assertRefused = (listed: Listed, file: string, why: RegExp) => {
   assert.isDefined(listed.error, JSON.stringify(listed))
   assert.strictEqual(listed.error?._tag, "StorageError")
@@ -121,4 +137,56 @@ describe("SQLite store on a file this process may not write", { timeout: 120_000
     readOnly(file, 0o000)
     assertRefused(await listAsPostgres(file, { readonly: true }), file, /: this process cannot read it: the file is not readable$/)
   })
+
+  it("R17 an up-to-date WAL database, its file read-only (0444) in a folder this process may write: the default open is refused naming the file, the read-only file and readonly: true; nothing is created or changed", async () => {
+    const { file, jobId } = await seeded("perm-wal-file", "wal")
+    const dir = writableByAll(file)
+    fs.chmodSync(file, 0o444)
+    const before = snapshot(dir)
+    assert.deepStrictEqual(Object.keys(before.contents), ["jobs.db"])
+    assertRefused(
+      await listAsPostgres(file, {}),
+      file,
+      /: this process cannot write it: the file is read-only; open it with readonly: true \(sqlite:<path>\?mode=ro\) to read it$/
+    )
+    assert.deepStrictEqual(snapshot(dir), before, "no -wal or -shm made, no mode changed")
+    assert.deepStrictEqual(await listAsPostgres(file, { readonly: true }), { jobs: [jobId] }, "readonly: true reads it, as the error says")
+  })
+
+  it("R17 an up-to-date WAL database another process has open, the file, its -wal and -shm and its folder read-only: the default open is refused naming the read-only file and readonly: true; nothing changes", async () => {
+    const { file, jobId } = await seeded("perm-wal-held", "wal")
+    const holder = openSqlite(file)
+    try {
+      holder.prepare("SELECT count(*) FROM ai_jobs").all()
+      const dir = readOnly(file)
+      const before = snapshot(dir)
+      assert.deepStrictEqual(Object.keys(before.contents), ["jobs.db", "jobs.db-shm", "jobs.db-wal"])
+      assertRefused(
+        await listAsPostgres(file, {}),
+        file,
+        /: this process cannot write it: the file is read-only; open it with readonly: true \(sqlite:<path>\?mode=ro\) to read it$/
+      )
+      assert.deepStrictEqual(snapshot(dir), before)
+      assert.deepStrictEqual(await listAsPostgres(file, { readonly: true }), { jobs: [jobId] }, "readonly: true reads it, as the error says")
+    } finally {
+      holder.close()
+    }
+  })
+
+  for (const side of ["-wal", "-shm"] as const) {
+    it(`R17 a read-only (0444) jobs.db${side} beside an up-to-date, writable WAL database: the default open is a StorageError naming that journal file, not MigrationFailed "attempt to write a readonly database"; nothing changes`, async () => {
+      const { file, jobId } = await seeded(`perm-side${side}`, "wal")
+      const dir = writableByAll(file)
+      fs.writeFileSync(`${file}${side}`, "")
+      fs.chmodSync(`${file}${side}`, 0o444)
+      const before = snapshot(dir)
+      assertRefused(
+        await listAsPostgres(file, {}),
+        file,
+        new RegExp(`: this process cannot write it: its journal file jobs\\.db${side} beside it is read-only; open it with readonly: true`)
+      )
+      assert.deepStrictEqual(snapshot(dir), before)
+      assert.deepStrictEqual(await listAsPostgres(file, { readonly: true }), { jobs: [jobId] }, "readonly: true reads it, as the error says")
+    })
+  }
 })
