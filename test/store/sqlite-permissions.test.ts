@@ -19,16 +19,19 @@ import { tempSqliteFile } from "../support/stores.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { newJob } from "./fixtures.js"
 
-const child = path.join(path.dirname(fileURLToPath(import.meta.url)), "list-jobs-child.ts")
+const here = path.dirname(fileURLToPath(import.meta.url))
+const child = path.join(here, "list-jobs-child.ts")
+/** Opens the file for writes with no check before SQLite's open, as when it turns read-only between the two. */
+const pastCheckChild = path.join(here, "open-past-check-child.ts")
 
 interface Listed {
   readonly jobs?: ReadonlyArray<string>
   readonly error?: { readonly _tag: string; readonly operation?: string; readonly message: string; readonly code?: string }
 }
 
-/** Lists the jobs of `filename` through a store built with `options`, in a child run as `postgres` (when the tests run as root). */
-const listAsPostgres = async (filename: string, options: Storage.StorageOptions): Promise<Listed> => {
-  const line = [process.execPath, ...await nodeArgsFor(child), filename, JSON.stringify(options)]
+/** Lists the jobs of `filename` through a store built with `options`, in a child (`script`) run as `postgres` (when the tests run as root). */
+const listAsPostgres = async (filename: string, options: Storage.StorageOptions, script = child): Promise<Listed> => {
+  const line = [process.execPath, ...await nodeArgsFor(script), filename, JSON.stringify(options)]
   const [file, args] = process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", ...line]] : [line[0]!, line.slice(1)]
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd: "/", timeout: 60_000 }, (error, stdout, stderr) => {
@@ -189,4 +192,15 @@ describe("SQLite store on a file this process may not write", { timeout: 120_000
       assert.deepStrictEqual(await listAsPostgres(file, { readonly: true }), { jobs: [jobId] }, "readonly: true reads it, as the error says")
     })
   }
+
+  it("R17 SQLite refusing the migrations' write (the -wal turned read-only between the store's check and its open) is explained as the StorageError of SqliteStore.open naming that file, SQLite's code kept, not MigrationFailed", async () => {
+    const { file } = await seeded("perm-past-check", "wal")
+    writableByAll(file)
+    fs.writeFileSync(`${file}-wal`, "")
+    fs.chmodSync(`${file}-wal`, 0o444)
+    // SQLite opened it here (a -shm appears beside it): only the error is this test's concern.
+    const listed = await listAsPostgres(file, {}, pastCheckChild)
+    assertRefused(listed, file, /: this process cannot write it: its journal file jobs\.db-wal beside it is read-only; open it with readonly: true/)
+    assert.match(listed.error?.code ?? "", /^SQLITE_READONLY/, "SQLite's code is kept")
+  })
 })
