@@ -43,7 +43,8 @@ import { makeContext } from "./sqlite/context.js"
 import { sqliteDatabaseIdentity } from "./sqlite/databaseIdentity.js"
 import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
-import { notARegularFile, openRefusal } from "./sqlite/fileAccess.js"
+import { cannotWrite, notARegularFile } from "./sqlite/fileAccess.js"
+import { explainRefusal } from "./sqlite/openFailure.js"
 import { FILE_URI_REFUSAL, isFileUri } from "./sqlite/fileUri.js"
 import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
@@ -283,6 +284,11 @@ const openClient = (
     if (other !== undefined) return yield* fail(new Error(`${filename} is not a regular file but ${other}`))
     // A reader never creates anything: a missing file is an error, not an empty database.
     if (isFilePath(filename) && config.readonly !== true) {
+      // An existing file this process may not write (the file, a journal file beside it, its folder): SQLite opens
+      // it read-only without a word, and on an up-to-date WAL database nothing writes until the first submit fails
+      // (or the migrations, as MigrationFailed). Asked once per open, before SQLite creates or changes anything.
+      const refusal = fs.existsSync(filename) ? cannotWrite(filename) : undefined
+      if (refusal !== undefined) return yield* fail(refusal)
       yield* Effect.try({ try: () => fs.mkdirSync(path.dirname(filename), { recursive: true }), catch: fail })
     }
     // The store's own client (sqlite/ownClient.ts): statements prepared once in a plain Map, the connection's semaphore its transactions' to hold.
@@ -306,18 +312,6 @@ export const layer = (
     : layerFromClient(options).pipe(Layer.provide(openClient({ filename: options.filename })))
   // A name that is not text is refused by `openClient`, before SQLite sees it.
   return typeof options.filename === "string" && isFilePath(options.filename) ? Layer.mapError(store, (error) => explainRefusal(options.filename, readonly, error)) : store
-}
-
-/**
- * SQLite's refusal of a file this process may not write or read ("attempt
- * to write a readonly database", met wherever the open first touched the
- * file) as a `StorageError` naming the file and what stops this process
- * (sqlite/fileAccess.ts); any other error as it is. Only on failure.
- */
-const explainRefusal = <E>(filename: string, readonly: boolean, error: E): E | StorageError => {
-  if (!(error instanceof StorageError)) return error
-  const refusal = openRefusal(filename, readonly, error)
-  return refusal === undefined ? error : new StorageError({ operation: `SqliteStore.open ${JSON.stringify(filename)}`, cause: refusal })
 }
 
 /** `layer` with its options read from Effect `Config` (e.g. environment variables). */

@@ -19,16 +19,19 @@ import { tempSqliteFile } from "../support/stores.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { newJob } from "./fixtures.js"
 
-const child = path.join(path.dirname(fileURLToPath(import.meta.url)), "list-jobs-child.ts")
+const here = path.dirname(fileURLToPath(import.meta.url))
+const child = path.join(here, "list-jobs-child.ts")
+/** Opens the file for writes with no check before SQLite's open, as when it turns read-only between the two. */
+const pastCheckChild = path.join(here, "open-past-check-child.ts")
 
 interface Listed {
   readonly jobs?: ReadonlyArray<string>
   readonly error?: { readonly _tag: string; readonly operation?: string; readonly message: string; readonly code?: string }
 }
 
-/** Lists the jobs of `filename` through a store built with `options`, in a child run as `postgres` (when the tests run as root). */
-const listAsPostgres = async (filename: string, options: Storage.StorageOptions): Promise<Listed> => {
-  const line = [process.execPath, ...await nodeArgsFor(child), filename, JSON.stringify(options)]
+/** Lists the jobs of `filename` through a store built with `options`, in a child (`script`) run as `postgres` (when the tests run as root). */
+const listAsPostgres = async (filename: string, options: Storage.StorageOptions, script = child): Promise<Listed> => {
+  const line = [process.execPath, ...await nodeArgsFor(script), filename, JSON.stringify(options)]
   const [file, args] = process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", ...line]] : [line[0]!, line.slice(1)]
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd: "/", timeout: 60_000 }, (error, stdout, stderr) => {
@@ -62,6 +65,22 @@ const readOnly = (file: string, fileMode = 0o444) => {
   for (const name of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, name), fileMode)
   fs.chmodSync(dir, 0o555)
   return dir
+}
+
+/** Each file's permission bits, and the folder's: a refused open changes none of them. */
+const modes = (dir: string) => ({
+  ".": fs.statSync(dir).mode & 0o7777,
+  ...Object.fromEntries(fs.readdirSync(dir).sort().map((name) => [name, fs.statSync(path.join(dir, name)).mode & 0o7777]))
+})
+
+/** What `dir` holds and every mode in it: a refused open must leave both as they were. */
+const snapshot = (dir: string) => ({ contents: contents(dir), modes: modes(dir) })
+
+/** Lets anyone (the child's user) write `file` and create files beside it. */
+const writableByAll = (file: string) => {
+  fs.chmodSync(path.dirname(file), 0o777)
+  fs.chmodSync(file, 0o666)
+  return path.dirname(file)
 }
 
 const assertRefused = (listed: Listed, file: string, why: RegExp) => {
@@ -120,5 +139,68 @@ describe("SQLite store on a file this process may not write", { timeout: 120_000
     const { file } = await seeded("perm-unreadable", "wal")
     readOnly(file, 0o000)
     assertRefused(await listAsPostgres(file, { readonly: true }), file, /: this process cannot read it: the file is not readable$/)
+  })
+
+  it("R17 an up-to-date WAL database, its file read-only (0444) in a folder this process may write: the default open is refused naming the file, the read-only file and readonly: true; nothing is created or changed", async () => {
+    const { file, jobId } = await seeded("perm-wal-file", "wal")
+    const dir = writableByAll(file)
+    fs.chmodSync(file, 0o444)
+    const before = snapshot(dir)
+    assert.deepStrictEqual(Object.keys(before.contents), ["jobs.db"])
+    assertRefused(
+      await listAsPostgres(file, {}),
+      file,
+      /: this process cannot write it: the file is read-only; open it with readonly: true \(sqlite:<path>\?mode=ro\) to read it$/
+    )
+    assert.deepStrictEqual(snapshot(dir), before, "no -wal or -shm made, no mode changed")
+    assert.deepStrictEqual(await listAsPostgres(file, { readonly: true }), { jobs: [jobId] }, "readonly: true reads it, as the error says")
+  })
+
+  it("R17 an up-to-date WAL database another process has open, the file, its -wal and -shm and its folder read-only: the default open is refused naming the read-only file and readonly: true; nothing changes", async () => {
+    const { file, jobId } = await seeded("perm-wal-held", "wal")
+    const holder = openSqlite(file)
+    try {
+      holder.prepare("SELECT count(*) FROM ai_jobs").all()
+      const dir = readOnly(file)
+      const before = snapshot(dir)
+      assert.deepStrictEqual(Object.keys(before.contents), ["jobs.db", "jobs.db-shm", "jobs.db-wal"])
+      assertRefused(
+        await listAsPostgres(file, {}),
+        file,
+        /: this process cannot write it: the file is read-only; open it with readonly: true \(sqlite:<path>\?mode=ro\) to read it$/
+      )
+      assert.deepStrictEqual(snapshot(dir), before)
+      assert.deepStrictEqual(await listAsPostgres(file, { readonly: true }), { jobs: [jobId] }, "readonly: true reads it, as the error says")
+    } finally {
+      holder.close()
+    }
+  })
+
+  for (const side of ["-wal", "-shm"] as const) {
+    it(`R17 a read-only (0444) jobs.db${side} beside an up-to-date, writable WAL database: the default open is a StorageError naming that journal file, not MigrationFailed "attempt to write a readonly database"; nothing changes`, async () => {
+      const { file, jobId } = await seeded(`perm-side${side}`, "wal")
+      const dir = writableByAll(file)
+      fs.writeFileSync(`${file}${side}`, "")
+      fs.chmodSync(`${file}${side}`, 0o444)
+      const before = snapshot(dir)
+      assertRefused(
+        await listAsPostgres(file, {}),
+        file,
+        new RegExp(`: this process cannot write it: its journal file jobs\\.db${side} beside it is read-only; open it with readonly: true`)
+      )
+      assert.deepStrictEqual(snapshot(dir), before)
+      assert.deepStrictEqual(await listAsPostgres(file, { readonly: true }), { jobs: [jobId] }, "readonly: true reads it, as the error says")
+    })
+  }
+
+  it("R17 SQLite refusing the migrations' write (the -wal turned read-only between the store's check and its open) is explained as the StorageError of SqliteStore.open naming that file, SQLite's code kept, not MigrationFailed", async () => {
+    const { file } = await seeded("perm-past-check", "wal")
+    writableByAll(file)
+    fs.writeFileSync(`${file}-wal`, "")
+    fs.chmodSync(`${file}-wal`, 0o444)
+    // SQLite opened it here (a -shm appears beside it): only the error is this test's concern.
+    const listed = await listAsPostgres(file, {}, pastCheckChild)
+    assertRefused(listed, file, /: this process cannot write it: its journal file jobs\.db-wal beside it is read-only; open it with readonly: true/)
+    assert.match(listed.error?.code ?? "", /^SQLITE_READONLY/, "SQLite's code is kept")
   })
 })

@@ -3,8 +3,9 @@
  * keeps beside it (`-wal` and `-shm` in WAL mode, else `-journal`), from the
  * file system: the words of an open that SQLite refused ("attempt to write a
  * readonly database" says neither which file nor what to do). Read only on a
- * failure path, by the store before it opens a file (`notARegularFile`), and
- * by the CLI before it opens a file (src/cli/database.ts).
+ * failure path, and once per open: by the store before it opens a file
+ * (`notARegularFile`; `cannotWrite` when it opens an existing file for
+ * writes), and by the CLI before it opens a file (src/cli/database.ts).
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -125,18 +126,31 @@ const sqliteCode = (error: unknown): string | undefined => {
 export const openRefusal = (filename: string, readonly: boolean, error: unknown): Error | undefined => {
   const code = sqliteCode(error)
   if (code === undefined || !/^SQLITE_(READONLY|CANTOPEN|PERM)/.test(code)) return undefined
-  const cannotRead = readRefusal(filename)
-  if (readonly) return cannotRead === undefined ? undefined : Object.assign(new Error(`this process cannot read it: ${cannotRead}`), { code })
+  if (readonly) {
+    const cannotRead = readRefusal(filename)
+    return cannotRead === undefined ? undefined : Object.assign(new Error(`this process cannot read it: ${cannotRead}`), { code })
+  }
   if (!fs.existsSync(filename)) {
     return folderWritable(filename) ? undefined : Object.assign(new Error("there is no such file, and its folder is read-only"), { code })
   }
-  const cannotWrite = writeRefusal(filename)
-  if (cannotWrite === undefined) return undefined
-  return Object.assign(
-    new Error(
-      `this process cannot write it: ${cannotWrite}` +
-        (cannotRead === undefined ? "; open it with readonly: true (sqlite:<path>?mode=ro) to read it" : `; nor read it: ${cannotRead}`)
-    ),
-    { code }
+  const refusal = cannotWrite(filename)
+  return refusal === undefined ? undefined : Object.assign(refusal, { code })
+}
+
+/**
+ * Why this process cannot write the existing file `filename` (the file, a
+ * journal file beside it, or its folder), with what it can do instead (open
+ * it read-only) or why it cannot read it either; undefined when the file
+ * system says nothing stops a write. The store asks once before a writable
+ * open of an existing file: on an up-to-date WAL database nothing writes
+ * while it opens, so SQLite's refusal came only at the first submit.
+ */
+export const cannotWrite = (filename: string): Error | undefined => {
+  const refusal = writeRefusal(filename)
+  if (refusal === undefined) return undefined
+  const cannotRead = readRefusal(filename)
+  return new Error(
+    `this process cannot write it: ${refusal}` +
+      (cannotRead === undefined ? "; open it with readonly: true (sqlite:<path>?mode=ro) to read it" : `; nor read it: ${cannotRead}`)
   )
 }
