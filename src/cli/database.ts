@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
 import { JobStore } from "../store/JobStore.js"
 import { newestSchemaVersion as newestPg } from "../store/pg/migrations.js"
-import { folderWritable, isWal, notARegularFile, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
+import { folderWritable, isWal, notARegularFile, sqliteFile, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
 import { newestSchemaVersion as newestSqlite } from "../store/sqlite/migrations.js"
 import * as Storage from "../store/DatabaseUrl.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
@@ -99,13 +99,16 @@ export const enableSqliteUris = (): void => {
  * immutable (when URIs are enabled): read as it is, nothing created or
  * locked — no writer can have it open either, with no `-shm` to share.
  */
-const readOnlyName = (filename: string): string =>
-  filename === ":memory:" || process.env["SQLITE_USE_URI"] !== "1" || (writable(filename) && folderWritable(filename)) ||
-    !isWal(filename) || fs.existsSync(`${filename}-shm`)
+const readOnlyName = (filename: string): string => {
+  if (filename === ":memory:" || process.env["SQLITE_USE_URI"] !== "1") return filename
+  // SQLite keeps a linked database's -wal and -shm beside the link's target.
+  const file = sqliteFile(filename)
+  return (writable(file) && folderWritable(file)) || !isWal(file) || fs.existsSync(`${file}-shm`)
     ? filename
-    : pendingWal(filename)
-    ? walSnapshot(filename)
-    : `${pathToFileURL(path.resolve(filename)).href}?immutable=1`
+    : pendingWal(file)
+    ? walSnapshot(file)
+    : `${pathToFileURL(path.resolve(file)).href}?immutable=1`
+}
 
 /** Whether `filename`'s `-wal` holds anything: committed changes not yet copied into the database. */
 const pendingWal = (filename: string): boolean => {

@@ -196,6 +196,30 @@ describe("ai-jobs on a SQLite file", () => {
       }
     })
 
+    it("R17 a symbolic link in a read-only folder to a SQLite file in a folder the user may write: migrate, recover and a job's move go through it (SQLite keeps the -wal beside the target), and reads see the change", async () => {
+      const target = tempDir("link-target")
+      const file = path.join(target, "jobs.db")
+      assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
+      const job = await failedJob(file)
+      const user = "postgres"
+      if (process.getuid?.() === 0) {
+        fs.chownSync(target, uid(user), gid(user))
+        fs.chownSync(file, uid(user), gid(user))
+      }
+      const linkDir = tempDir("link")
+      const link = path.join(linkDir, "jobs.db")
+      fs.symlinkSync(file, link)
+      fs.chmodSync(linkDir, 0o555)
+      for (const write of [["migrate"], ["recover"], ["jobs", "retry", job.job_id.slice(-8)]]) {
+        const result = await runCli([...write, "--database", link], { user, cwd: linkDir })
+        assert.strictEqual(result.code, 0, `${write.join(" ")}: ${result.stderr}`)
+      }
+      const listed = await runCli(["jobs", "list", "--json", "--database", link], { user, cwd: linkDir })
+      assert.strictEqual(listed.code, 0, listed.stderr)
+      assert.deepStrictEqual((JSON.parse(listed.stdout) as Array<{ job_id: string; state: string }>).map((item) => [item.job_id, item.state]), [[job.job_id, "queued"]])
+      assert.deepStrictEqual(fs.readdirSync(linkDir), ["jobs.db"], "nothing made beside the link")
+    })
+
     it("R17 read commands on a SQLite file this user may not read fail with one line naming the file and why, not SQLite's \"unable to open database file\"", async () => {
       const dir = tempDir("unreadable")
       const file = path.join(dir, "jobs.db")

@@ -54,11 +54,27 @@ export const notARegularFile = (filename: string): string | undefined => {
   return stats.isDirectory() ? "a directory" : stats.isFIFO() ? "a named pipe" : stats.isSocket() ? "a socket" : "a device"
 }
 
+/**
+ * The file SQLite opens for `filename`: its unix VFS follows symbolic links
+ * and keeps the journal files beside the link's target, so the folder and the
+ * `-wal`/`-shm` to ask about are the target's (a link in a read-only folder to
+ * a database in a writable one is writable). `filename` itself when it does not
+ * exist yet or cannot be resolved.
+ */
+export const sqliteFile = (filename: string): string => {
+  try {
+    return fs.realpathSync(filename)
+  } catch {
+    return filename
+  }
+}
+
 /** Whether this process may write `filename`. */
 export const writable = (filename: string): boolean => may(filename, fs.constants.W_OK)
 
 /** Whether files may be created beside `filename` (SQLite's `-wal`, `-shm` and `-journal`). */
-export const folderWritable = (filename: string): boolean => may(path.dirname(path.resolve(filename)), fs.constants.W_OK | fs.constants.X_OK)
+export const folderWritable = (filename: string): boolean =>
+  may(path.dirname(path.resolve(sqliteFile(filename))), fs.constants.W_OK | fs.constants.X_OK)
 
 /**
  * Why SQLite could not change `filename` though the file itself is writable:
@@ -66,7 +82,7 @@ export const folderWritable = (filename: string): boolean => may(path.dirname(pa
  * and `-shm` in WAL mode, else `-journal`) is not there to reuse.
  */
 export const folderRefusal = (filename: string): string | undefined =>
-  folderWritable(filename) || (isWal(filename) && writable(`${filename}-wal`) && writable(`${filename}-shm`))
+  folderWritable(filename) || (isWal(filename) && writable(`${sqliteFile(filename)}-wal`) && writable(`${sqliteFile(filename)}-shm`))
     ? undefined
     : "its folder is read-only, and SQLite writes its journal files beside the database"
 
@@ -76,7 +92,7 @@ export const folderRefusal = (filename: string): string | undefined =>
  * read-only. SQLite opened it and failed at the first write or read of it.
  */
 export const sideFileRefusal = (filename: string): string | undefined => {
-  const side = ["-wal", "-shm", "-journal"].map((suffix) => `${filename}${suffix}`).find((name) => fs.existsSync(name) && !writable(name))
+  const side = ["-wal", "-shm", "-journal"].map((suffix) => `${sqliteFile(filename)}${suffix}`).find((name) => fs.existsSync(name) && !writable(name))
   return side === undefined ? undefined : `its journal file ${path.basename(side)} beside it is read-only`
 }
 
@@ -97,7 +113,7 @@ export const readRefusal = (filename: string): string | undefined => {
   if (!fs.existsSync(filename)) return "there is no such file"
   if (!may(filename, fs.constants.R_OK)) return "the file is not readable"
   if (!isWal(filename)) return undefined
-  const shm = `${filename}-shm`
+  const shm = `${sqliteFile(filename)}-shm`
   if (fs.existsSync(shm)) return may(shm, fs.constants.R_OK) ? undefined : `its shared-memory file ${path.basename(shm)} beside it is not readable`
   return folderWritable(filename)
     ? undefined
