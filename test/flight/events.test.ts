@@ -151,6 +151,10 @@ describe("R14 normalisation and redaction", () => {
     ["AWS secret key assignment", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key = [REDACTED]"],
     ["GitHub tokens", `git push https://${"ghp_" + "a".repeat(36)}@github.com and github_pat_${"A".repeat(22)}_${"b".repeat(59)}`, "git push https://[REDACTED]@github.com and [REDACTED]"],
     ["Slack tokens", "xoxb-1234567890-abcdefghij xapp-1-A0123456789-abc", "[REDACTED] [REDACTED]"],
+    // Found by an outside mutation audit: token rotation's refresh token was stored as given, its access token's xoxe. prefix kept.
+    ["Slack token rotation's refresh (xoxe-1-) and access (xoxe.xoxp-1-) tokens, whole",
+      "refresh xoxe-1-My0xLTEyMzQ1Njc4OTAxMjMtMTIzNDU2Nzg5MDEyMy1hYmNkZWY access xoxe.xoxp-1-Mi0yLTEyMzQ1Njc4OTAxMi0xMjM0NTY3ODkw x",
+      "refresh [REDACTED] access [REDACTED] x"],
     ["Google API key", `key=AIza${"B".repeat(35)}&q=1`, "key=[REDACTED]&q=1"],
     ["a JSON Web Token on its own", "?jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fw", "?jwt=[REDACTED]"],
     ["a PEM private key block", "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- done", "key: [REDACTED] done"],
