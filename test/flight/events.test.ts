@@ -387,6 +387,13 @@ describe("R14 normalisation and redaction", () => {
       assert.deepStrictEqual(sanitize({ note: "SECRETX" }, redactor), { note: "\u00e9" })
     }))
 
+  it.effect("R14 text is NFC-normalised before the rules run: a caller rule for precomposed text catches it written decomposed", () =>
+    Effect.gen(function*() {
+      const redactor = Redactor.make({ rules: [{ name: "codename", pattern: /caf\u00e9-7/g, replacement: "[CODENAME]" }] })
+      const body = yield* bodyOf(withField("diagnostic", { source: "project cafe\u0301-7 ships" }), { redactor })
+      assert.strictEqual(body["source"], "project [CODENAME] ships")
+    }))
+
   it.effect("R14 a rule that would break a field makes the event invalid rather than storing it", () =>
     Effect.gen(function*() {
       const redactor = Redactor.make({ rules: [{ name: "uuids", pattern: /[0-9a-f]{8}-[0-9a-f-]{27}/, replacement: "[ID]" }] })
