@@ -151,11 +151,19 @@ describe("R14 normalisation and redaction", () => {
     ["AWS secret key assignment", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key = [REDACTED]"],
     ["GitHub tokens", `git push https://${"ghp_" + "a".repeat(36)}@github.com and github_pat_${"A".repeat(22)}_${"b".repeat(59)}`, "git push https://[REDACTED]@github.com and [REDACTED]"],
     ["Slack tokens", "xoxb-1234567890-abcdefghij xapp-1-A0123456789-abc", "[REDACTED] [REDACTED]"],
+    // Found by an outside mutation audit: these forms were caught by the rules, but no test said so.
+    ["GitHub server-to-server and refresh tokens (ghs_, ghr_)", `ghs_${"a".repeat(36)} and ghr_${"b".repeat(36)} x`, "[REDACTED] and [REDACTED] x"],
+    ["Slack user, refresh-form and legacy tokens (xoxp-, xoxr-, xoxs-)", "xoxp-1234567890-abcdefghij xoxr-1234567890-abcdefghij xoxs-1234567890-abcdefghij x", "[REDACTED] [REDACTED] [REDACTED] x"],
+    // Found by the same audit: token rotation's refresh token was stored as given, its access token's xoxe. prefix kept.
+    ["Slack token rotation's refresh (xoxe-1-) and access (xoxe.xoxp-1-) tokens, whole",
+      "refresh xoxe-1-My0xLTEyMzQ1Njc4OTAxMjMtMTIzNDU2Nzg5MDEyMy1hYmNkZWY access xoxe.xoxp-1-Mi0yLTEyMzQ1Njc4OTAxMi0xMjM0NTY3ODkw x",
+      "refresh [REDACTED] access [REDACTED] x"],
     ["Google API key", `key=AIza${"B".repeat(35)}&q=1`, "key=[REDACTED]&q=1"],
     ["a JSON Web Token on its own", "?jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fw", "?jwt=[REDACTED]"],
     ["a PEM private key block", "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- done", "key: [REDACTED] done"],
     ["a PEM private key cut off before its END line", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1r", "[REDACTED]"],
     ["password assignments", "export DB_PASSWORD=hunter2 && login --password: s3cret", "export DB_PASSWORD=[REDACTED] && login --password: [REDACTED]"],
+    ["refresh_token and passphrase assignments", "refresh_token: abc123 passphrase=hunter2 x", "refresh_token: [REDACTED] passphrase=[REDACTED] x"],
     ["named secrets in JSON, quoted values whole", `{"api_key": "k 1,2", "user": "ann", 'client-secret': 'x'}`, `{"api_key": "[REDACTED]", "user": "ann", 'client-secret': '[REDACTED]'}`],
     ["token and secret assignments", "MY_TOKEN=abc SECRET=xyz https://x/cb?access_token=t0&state=1", "MY_TOKEN=[REDACTED] SECRET=[REDACTED] https://x/cb?access_token=[REDACTED]&state=1"],
     ["token and secret in prose kept", "unexpected token: } max_tokens: 4096 token_usage the secret: none", "unexpected token: } max_tokens: 4096 token_usage the secret: none"],
@@ -361,6 +369,29 @@ describe("R14 normalisation and redaction", () => {
         { redactor }
       )
       assert.strictEqual(body["source"], "[GITHUB-TOKEN] and [GITHUB-TOKEN] with Bearer [REDACTED]")
+    }))
+
+  // Found by an outside mutation audit: no test said a Set-Cookie header is one, nor that a rule's own output is normalised.
+  it("R14 the text under a Set-Cookie header (a response's cookie) is redacted, as under Cookie", () => {
+    assert.deepStrictEqual(
+      sanitize({ request: { Cookie: "session=abc" }, response: { "Set-Cookie": "session=def; Path=/", set_cookie: "id=1" }, pairs: [["Set-Cookie", "session=ghi"]] }, Redactor.make()),
+      { request: { Cookie: "[REDACTED]" }, response: { "Set-Cookie": "[REDACTED]", set_cookie: "[REDACTED]" }, pairs: [["Set-Cookie", "[REDACTED]"]] }
+    )
+  })
+
+  it.effect("R14 a caller rule's replacement is stored NFC-normalised too (e + U+0301 becomes \u00e9)", () =>
+    Effect.gen(function*() {
+      const redactor = Redactor.make({ rules: [{ name: "decomposed", pattern: /SECRETX/g, replacement: "e\u0301" }] })
+      const body = yield* bodyOf(withField("diagnostic", { source: "a SECRETX b" }), { redactor })
+      assert.strictEqual(body["source"], "a \u00e9 b")
+      assert.deepStrictEqual(sanitize({ note: "SECRETX" }, redactor), { note: "\u00e9" })
+    }))
+
+  it.effect("R14 text is NFC-normalised before the rules run: a caller rule for precomposed text catches it written decomposed", () =>
+    Effect.gen(function*() {
+      const redactor = Redactor.make({ rules: [{ name: "codename", pattern: /caf\u00e9-7/g, replacement: "[CODENAME]" }] })
+      const body = yield* bodyOf(withField("diagnostic", { source: "project cafe\u0301-7 ships" }), { redactor })
+      assert.strictEqual(body["source"], "project [CODENAME] ships")
     }))
 
   it.effect("R14 a rule that would break a field makes the event invalid rather than storing it", () =>

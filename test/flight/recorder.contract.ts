@@ -160,6 +160,20 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         })
       }))
 
+    // Found by an outside mutation audit: a Slack refresh token (token rotation) was stored as given.
+    test("R14 Slack token rotation's refresh token (xoxe-1-…) and access token (xoxe.xoxp-1-…) are stored redacted, whole", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const refresh = "xoxe-1-My0xLTEyMzQ1Njc4OTAxMjMtMTIzNDU2Nzg5MDEyMy1hYmNkZWY"
+        const access = "xoxe.xoxp-1-Mi0yLTEyMzQ1Njc4OTAxMi0xMjM0NTY3ODkw"
+        yield* recorder.record(eventOf("diagnostic", { source: `slack said: ${refresh} then ${access}` }))
+        const [body] = yield* rawBodies
+        assert.isDefined(body)
+        for (const secret of [refresh, access, "xoxe"]) assert.notInclude(body, secret)
+        const [event] = yield* allEvents()
+        assert.deepInclude(event, { source: "slack said: [REDACTED] then [REDACTED]" })
+      }))
+
     test("R14 an object whose keys NFC would merge (é and e + U+0301) is refused, naming its path; nothing is stored", () =>
       Effect.gen(function*() {
         const recorder = yield* FlightRecorder.FlightRecorder

@@ -117,6 +117,24 @@ export const runJanitorSuite = (backend: Backend) => {
         assert.strictEqual((yield* gcSummaries).length, 2)
       })), 60_000)
 
+    // Found by an outside mutation audit: each default could change unseen (every test gave its own).
+    it.effect("R18 the README's defaults: a pass prunes jobs last updated more than 30 days ago, keeping the newest 100; the schedule runs every hour", () =>
+      withStore(Effect.gen(function*() {
+        yield* TestClock.setTime(1_000 * DAY)
+        yield* jobsIn("failed", 102)
+        yield* TestClock.setTime(1_000 * DAY + 30 * DAY)
+        assert.deepInclude(yield* Janitor.runOnce({ dryRun: true }), { scanned: 0, pruned: 0 }, "exactly 30 days old: not yet")
+        yield* TestClock.setTime(1_000 * DAY + 30 * DAY + 1)
+        assert.deepInclude(yield* Janitor.runOnce({ dryRun: true }), { scanned: 102, pruned: 2, spared_window: 100 })
+
+        const janitor = yield* Effect.map(Layer.build(Janitor.layer({ dryRun: true })), (context) => Context.get(context, Janitor.Janitor))
+        assert.deepInclude(lastReport(yield* passesDone(janitor, 1)), { scanned: 102, pruned: 2, spared_window: 100 })
+        yield* scheduleSleeping
+        assert.deepStrictEqual(Chunk.toArray(yield* TestClock.sleeps()), [1_000 * DAY + 30 * DAY + 1 + HOUR], "the next pass, an hour on")
+        yield* TestClock.adjust("1 hour")
+        assert.strictEqual((yield* passesDone(janitor, 2)).passes, 2)
+      })), 60_000)
+
     it.effect("R18 issue 12.6 a pass reports scanned, pruned, spared_pinned and spared_window, and records exactly that as gc_summary", () =>
       withStore(Effect.gen(function*() {
         const oldest = yield* jobIn("completed")

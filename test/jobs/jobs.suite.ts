@@ -49,6 +49,38 @@ export const runJobsSuite = (backend: Backend) => {
     Effect.provide(effect, services(backend.makeStore()) as Layer.Layer<Exclude<R, never>, unknown>)
 
   describe(`Jobs on ${backend.name}`, () => {
+    // Found by an outside mutation audit: R9 says "more than 30 seconds"; `<=` for `<` went unseen.
+    it.effect("R9 at the default threshold a run whose heartbeat is exactly 30.000 s old is not recovered; one 30.001 s old is", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* TestClock.setTime(1_000_000)
+        const job = yield* jobs.submit(summarize())
+        const claim = yield* jobs.claimNext()
+        assert.isNotNull(claim)
+        yield* TestClock.adjust("30 seconds")
+        assert.deepStrictEqual((yield* Recovery.recoverStalledRuns()).recovered, [])
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
+        yield* TestClock.adjust("1 millis")
+        assert.deepStrictEqual((yield* Recovery.recoverStalledRuns()).recovered.map((run) => run.id), [claim!.run.id])
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "stalled")
+      })))
+
+    // Found by an outside mutation audit: the claim order's run_after and created_at keys could be swapped unseen.
+    it.effect("R6 Jobs.claimNext takes the highest priority, then the job eligible longest, before a job created earlier but scheduled later", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        yield* TestClock.setTime(1_000_000)
+        const scheduled = yield* jobs.submit(summarize({ run_after: DateTime.unsafeMake(1_010_000) }))
+        yield* TestClock.setTime(1_001_000)
+        const immediate = yield* jobs.submit(summarize())
+        yield* TestClock.setTime(1_002_000)
+        const urgent = yield* jobs.submit(summarize({ run_after: DateTime.unsafeMake(1_015_000), priority: 5 }))
+        yield* TestClock.setTime(1_020_000)
+        const claimed: Array<string | undefined> = []
+        for (let i = 0; i < 3; i++) claimed.push((yield* jobs.claimNext())?.job.job_id)
+        assert.deepStrictEqual(claimed, [urgent.job_id, immediate.job_id, scheduled.job_id])
+      })))
+
     it.effect("R9 a run whose heartbeat is 29 s old is not recovered; one 31 s old is", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs
@@ -280,6 +312,50 @@ export const runJobsSuite = (backend: Backend) => {
         const lifecycle = yield* eventsOf("system")
         assert.strictEqual(lifecycle.length, 1)
         assert.strictEqual(lifecycle[0]!.body.to_state, "queued")
+      })))
+
+    // Found by an outside mutation audit: a begin that dropped its re-check's records went unseen.
+    it.effect("R15 a start, a rework and a resume each record the policy's re-check (capability_action, one allow per capability)", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const capabilities = ["diagnostics.read", "export.debug_bundle", "fr.read", "jobs.read"]
+        const job = yield* jobs.submit(summarize({ job_kind: "debug_bundle_export", capability_profile_id: "Analyst" }))
+        // The decisions written since `seen`: each an allow of one of the job's capabilities, with its trace id.
+        let seen = (yield* eventsOf("capability_action")).length
+        const newDecisions = Effect.gen(function*() {
+          const decisions = (yield* eventsOf("capability_action")).slice(seen)
+          seen += decisions.length
+          for (const event of decisions) {
+            assert.strictEqual(event.body.decision_outcome, "allow")
+            assert.strictEqual(event.job_id, job.job_id)
+            assert.strictEqual(event.trace_id, job.trace_id)
+          }
+          return decisions.map((event) => event.body.capability_id).sort()
+        })
+        assert.strictEqual(seen, capabilities.length, "the submit's decisions")
+        yield* jobs.start(job.job_id)
+        assert.deepStrictEqual(yield* newDecisions, capabilities, "the start's")
+        yield* jobs.awaitValidation(job.job_id)
+        yield* jobs.awaitUser(job.job_id)
+        assert.deepStrictEqual(yield* newDecisions, [], "moves without a new run decide nothing")
+        yield* jobs.rework(job.job_id, { reason: "second pass" })
+        assert.deepStrictEqual(yield* newDecisions, capabilities, "the rework's")
+        yield* TestClock.adjust("31 seconds")
+        yield* Recovery.recoverStalledRuns()
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "stalled")
+        yield* jobs.resume(job.job_id, { actor: "human", reason: "operator resumed" })
+        assert.deepStrictEqual(yield* newDecisions, capabilities, "the resume's")
+      })))
+
+    // Found by an outside mutation audit: a queued event without its attempt went unseen.
+    it.effect("R6 a submit's queued event belongs to attempt 1 (submit and submitMany)", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const one = yield* jobs.submit(summarize())
+        const many = yield* jobs.submitMany([summarize(), summarize({ run_after: DateTime.unsafeMake(Date.UTC(2030, 0, 1)) })])
+        const queued = (yield* eventsOf("system")).filter((event) => event.body.to_state === "queued")
+        assert.deepStrictEqual(queued.map((event) => event.job_id).sort(), [one, ...many].map((job) => job.job_id).sort())
+        for (const event of queued) assert.strictEqual(event.body.attempt, 1)
       })))
 
     it.effect("R15 an unknown profile or bad input is a typed error and stores nothing", () =>

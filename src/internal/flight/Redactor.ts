@@ -80,10 +80,13 @@ export const githubToken: RedactionRule = {
   replacement: REDACTED
 }
 
-/** Slack bot, user and app tokens (`xoxb-…`, `xoxp-…`, `xapp-1-…`). */
+/**
+ * Slack bot, user and app tokens (`xoxb-…`, `xoxp-…`, `xapp-1-…`), and token rotation's refresh
+ * tokens (`xoxe-1-…`) and rotating access tokens (`xoxe.xoxp-1-…`, masked whole).
+ */
 export const slackToken: RedactionRule = {
   name: "slack-token",
-  pattern: /\b(?:xox[abprs]|xapp-\d)-[A-Za-z0-9-]{10,}/g,
+  pattern: /\b(?:(?:xoxe\.)?xox[abprs]|xoxe|xapp-\d)-[A-Za-z0-9-]{10,}/g,
   replacement: REDACTED
 }
 

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { WorkflowRun } from "../../../src/domain/WorkflowRun.js"
 import { type Claim, JobStore, type StalledRun } from "../../../src/store/JobStore.js"
-import { jobEvent, millis, encode, newJob, recoveryEvents, STALE_MS, staleBefore, staleOptions, startedJob } from "../fixtures.js"
+import { at, jobEvent, millis, encode, newJob, recoveryEvents, STALE_MS, staleBefore, staleOptions, startedJob } from "../fixtures.js"
 
 /** Two started jobs whose runs last beat at 0 and 5.25 s, the clock now at 40 s: both stale, oldest first. */
 const twoStaleRuns = Effect.gen(function*() {
@@ -53,6 +53,27 @@ export const workerContract = (backend: Backend): void => {
         assert.deepStrictEqual(claimed, [byTime.get(1_000), byTime.get(2_000), byTime.get(3_000)])
         assert.isNull(yield* store.claimNext())
         assert.strictEqual((yield* store.getJob(cancelled.job_id)).state, "cancelled")
+      }))
+
+    // Found by an outside mutation audit: the order's run_after and created_at keys could be swapped unseen.
+    test("R6 claimNext takes the highest priority first, then the job eligible longest (run_after), then the oldest (created_at), then the lowest id", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const create = (ms: number, overrides: Parameters<typeof newJob>[0]) =>
+          Effect.zipRight(TestClock.setTime(ms), Effect.map(store.createJob(newJob(overrides)), (job) => job.job_id))
+        // Created first, eligible late; created later, eligible sooner: created_at and run_after disagree.
+        const createdFirst = yield* create(1_000, { run_after: at(8_000) })
+        const eligibleFirst = yield* create(2_000, { run_after: at(3_000) })
+        const createdThird = yield* create(3_000, { run_after: at(8_000) })
+        const urgent = yield* create(4_000, { run_after: at(9_000), priority: 1 })
+        // The same instants twice: the id decides.
+        const lowId = yield* create(5_000, { job_id: "00000000-0000-4000-8000-000000000001" })
+        const highId = yield* create(5_000, { job_id: "ffffffff-0000-4000-8000-000000000001" })
+        yield* TestClock.setTime(10_000)
+        const claimed: Array<string> = []
+        for (let i = 0; i < 6; i++) claimed.push((yield* store.claimNext())?.job.job_id ?? "(null)")
+        assert.deepStrictEqual(claimed, [urgent, eligibleFirst, lowId, highId, createdFirst, createdThird])
+        assert.isNull(yield* store.claimNext())
       }))
 
     test("R6 claimNext with kinds takes only jobs of those kinds", () =>
@@ -126,6 +147,22 @@ export const workerContract = (backend: Backend): void => {
         assert.deepStrictEqual(yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() }), [])
         yield* TestClock.setTime(100_000 + 31_000)
         assert.deepStrictEqual((yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() })).map(encode.run), [encode.run(run)])
+      }))
+
+    // Found by an outside mutation audit: `<=` for `<` went unseen. R9 says "more than 30 seconds".
+    test("R9 a heartbeat exactly 30.000 s old is not stale (findStaleRuns, stallStaleRuns); 30.001 s old is", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(100_000)
+        const { job, run } = yield* startedJob()
+        yield* TestClock.setTime(100_000 + 30_000)
+        assert.deepStrictEqual(yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() }), [])
+        assert.deepStrictEqual(yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents }), [])
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "running")
+        yield* TestClock.setTime(100_000 + 30_001)
+        assert.deepStrictEqual((yield* store.findStaleRuns({ heartbeatBefore: yield* staleBefore() })).map((r) => r.id), [run.id])
+        assert.deepStrictEqual((yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents })).map((s) => s.run.id), [run.id])
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "stalled")
       }))
 
     test("R9 findStaleRuns never returns runs that are not running", () =>
@@ -267,6 +304,27 @@ export const workerContract = (backend: Backend): void => {
         assert.deepStrictEqual(moved.map((s) => s.run.id), [run.id])
         assert.strictEqual((yield* store.getRun(run.id)).status, "stalled")
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(waiting))
+      }))
+
+    // Found by an outside mutation audit: PostgreSQL's stall matched the job by its id alone, unseen.
+    test("R6a a stale old run of a job now running under a newer run: the old run is stalled, the job keeps running under the newer one", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(100_000)
+        const { job, run: old } = yield* startedJob()
+        yield* store.transition({ job_id: job.job_id, to: "awaiting_validation" })
+        yield* store.transition({ job_id: job.job_id, to: "awaiting_user" })
+        yield* TestClock.setTime(120_000)
+        const newer = yield* store.createRun(job.job_id)
+        const running = yield* store.transition({ job_id: job.job_id, to: "running", workflow_run_id: newer.id })
+        // The old run last beat at 100 s, the newer at 120 s: at 140 s only the old one is stale.
+        yield* TestClock.setTime(140_000)
+        assert.strictEqual((yield* store.getRun(old.id)).status, "running", "the old run was left running")
+        const moved = yield* store.stallStaleRuns({ ...(yield* staleOptions()), limit: 10, events: recoveryEvents })
+        assert.deepStrictEqual(moved.map((s) => s.run.id), [old.id])
+        assert.strictEqual((yield* store.getRun(old.id)).status, "stalled")
+        assert.strictEqual((yield* store.getRun(newer.id)).status, "running")
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(running))
       }))
 
     test("R9 concurrent stallStaleRuns calls never move a run twice: moved = N, events = N", () =>
