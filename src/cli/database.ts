@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
 import { JobStore } from "../store/JobStore.js"
 import { newestSchemaVersion as newestPg } from "../store/pg/migrations.js"
-import { folderWritable, isWal, notARegularFile, sqliteFile, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
+import { folderWritable, isWal, notARegularFile, physicalPath, sqliteFile, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
 import { newestSchemaVersion as newestSqlite } from "../store/sqlite/migrations.js"
 import * as Storage from "../store/DatabaseUrl.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
@@ -57,7 +57,7 @@ export const resolve = (option: Option.Option<string>): Effect.Effect<Database, 
       // The library's message lists the accepted forms; say which input carried the bad value.
       return yield* new BadInput({ message: `bad ${source === "default" ? "database" : source}: ${target.left.message}` })
     }
-    const display = target.right.dialect === "pg" ? Storage.redactDatabaseUrl(target.right.url) : path.resolve(target.right.filename)
+    const display = target.right.dialect === "pg" ? Storage.redactDatabaseUrl(target.right.url) : physicalPath(target.right.filename)
     return { target: target.right, display: target.right.dialect === "sqlite" && target.right.filename === ":memory:" ? ":memory:" : display }
   })
 
@@ -164,7 +164,7 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
     }
     if (options.create && !fs.existsSync(target.filename)) {
       return Effect.try({
-        try: () => void fs.mkdirSync(path.dirname(path.resolve(target.filename)), { recursive: true }),
+        try: () => void fs.mkdirSync(path.dirname(sqliteFile(target.filename)), { recursive: true }),
         catch: (error) => new OperationFailed({ message: `cannot create the folder of ${database.display}: ${describeError(error)}` })
       })
     }

@@ -220,6 +220,30 @@ describe("ai-jobs on a SQLite file", () => {
       assert.deepStrictEqual(fs.readdirSync(linkDir), ["jobs.db"], "nothing made beside the link")
     })
 
+    it("R17 a name with `..` after a linked folder (d/../jobs.db, d a link to x/y) is read from x/jobs.db, the file the kernel opens, not from ./jobs.db beside the link; migrate names that file", async () => {
+      const base = tempDir("dotdot")
+      fs.chmodSync(base, 0o755)
+      const x = path.join(base, "x")
+      const l1 = path.join(base, "l1")
+      fs.mkdirSync(path.join(x, "y"), { recursive: true })
+      fs.mkdirSync(l1)
+      for (const file of [path.join(x, "jobs.db"), path.join(l1, "jobs.db")]) assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
+      const real = await failedJob(path.join(x, "jobs.db"))
+      // Read as text, d/../jobs.db is l1/jobs.db: another database there, read-only in a read-only folder.
+      const twin = await failedJob(path.join(l1, "jobs.db"))
+      fs.symlinkSync(path.join(x, "y"), path.join(l1, "d"))
+      fs.chmodSync(path.join(l1, "jobs.db"), 0o444)
+      fs.chmodSync(l1, 0o555)
+      const name = `${l1}/d/../jobs.db`
+      const listed = await runCli(["jobs", "list", "--json", "--database", name], { user: "postgres", cwd: base })
+      assert.strictEqual(listed.code, 0, listed.stderr)
+      assert.deepStrictEqual((JSON.parse(listed.stdout) as Array<{ job_id: string }>).map((item) => item.job_id), [real.job_id])
+      assert.notStrictEqual(real.job_id, twin.job_id)
+      const migrated = await runCli(["migrate", "--database", name])
+      assert.strictEqual(migrated.code, 0, migrated.stderr)
+      assert.include(migrated.stdout, `Database ${path.join(x, "jobs.db")} (sqlite)`)
+    })
+
     it("R17 read commands on a SQLite file this user may not read fail with one line naming the file and why, not SQLite's \"unable to open database file\"", async () => {
       const dir = tempDir("unreadable")
       const file = path.join(dir, "jobs.db")

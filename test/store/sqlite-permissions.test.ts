@@ -230,4 +230,31 @@ describe("SQLite store on a file this process may not write", { timeout: 120_000
     fs.chmodSync(path.dirname(file), 0o777)
     assert.deepStrictEqual(await listAsPostgres(link, {}), { jobs: [jobId] }, "the same open once the target's folder is writable")
   })
+
+  it("R17 a name with `..` after a linked folder (d/../jobs.db, d a link to x/y) is the file the kernel opens, x/jobs.db: written through when x is writable though the link's own folder is not", async () => {
+    const { file, jobId } = await seeded("perm-dotdot", "wal")
+    writableByAll(file)
+    const x = path.dirname(file)
+    fs.mkdirSync(path.join(x, "y"))
+    const l1 = path.dirname(tempSqliteFile("perm-dotdot-link"))
+    fs.symlinkSync(path.join(x, "y"), path.join(l1, "d"))
+    fs.chmodSync(l1, 0o555)
+    // Read as text, the name is l1/jobs.db: a file that is not there, in a folder this user may not write.
+    assert.deepStrictEqual(await listAsPostgres(`${l1}/d/../jobs.db`, {}), { jobs: [jobId] })
+  })
+
+  it("R17 a read-only -journal left beside a WAL database (SQLite never uses it in WAL mode) does not stop the default open", async () => {
+    const { file, jobId } = await seeded("perm-wal-journal", "wal")
+    writableByAll(file)
+    fs.writeFileSync(`${file}-journal`, Buffer.alloc(4096))
+    fs.chmodSync(`${file}-journal`, 0o444)
+    assert.deepStrictEqual(await listAsPostgres(file, {}), { jobs: [jobId] })
+  })
+
+  it("R17 a database file this process may write but not read (0222): the default open is a StorageError saying it cannot read it, not \"unable to open database file\"", async () => {
+    const { file } = await seeded("perm-write-only", "wal")
+    writableByAll(file)
+    fs.chmodSync(file, 0o222)
+    assertRefused(await listAsPostgres(file, {}), file, /: this process cannot read it: the file is not readable$/)
+  })
 })

@@ -58,15 +58,53 @@ export const notARegularFile = (filename: string): string | undefined => {
  * The file SQLite opens for `filename`: its unix VFS follows symbolic links
  * and keeps the journal files beside the link's target, so the folder and the
  * `-wal`/`-shm` to ask about are the target's (a link in a read-only folder to
- * a database in a writable one is writable). `filename` itself when it does not
- * exist yet or cannot be resolved.
+ * a database in a writable one is writable). Resolved as the kernel resolves
+ * it (`realpath(3)`): Node's own `realpathSync` reads a `..` after a linked
+ * folder as text first (`d/../jobs.db`, `d` a link to `x/y`, is `x/jobs.db`,
+ * not `./jobs.db`), and the check then asked about another file. A file not
+ * there yet: the target of a dangling link (SQLite creates it there) in its
+ * folder, resolved; the name as given when even that folder is missing.
  */
 export const sqliteFile = (filename: string): string => {
   try {
-    return fs.realpathSync(filename)
+    return fs.realpathSync.native(filename)
   } catch {
-    return filename
+    // Not there (or a loop): follow dangling links by hand, each joined as text the kernel will resolve.
+    let name = filename
+    for (let hops = 0; hops < 40; hops++) {
+      let target: string
+      try {
+        target = fs.readlinkSync(name)
+      } catch {
+        break
+      }
+      name = path.isAbsolute(target) ? target : `${path.dirname(name)}/${target}`
+    }
+    try {
+      return path.join(fs.realpathSync.native(path.dirname(name)), path.basename(name))
+    } catch {
+      return name
+    }
   }
+}
+
+/**
+ * `filename` as an absolute path the kernel would open, its folder resolved
+ * physically and its own name kept (a link stays the link): for messages, and
+ * for the folder to create. `path.resolve` reads `..` as text.
+ */
+export const physicalPath = (filename: string): string => {
+  // The longest leading part that exists, resolved; the parts after it (not there yet, so no links) as given.
+  const rest: Array<string> = [path.basename(filename)]
+  for (let folder = path.dirname(filename), depth = 0; depth < 64; folder = path.dirname(folder), depth++) {
+    try {
+      return path.join(fs.realpathSync.native(folder), ...rest)
+    } catch {
+      if (folder === path.dirname(folder)) break
+      rest.unshift(path.basename(folder))
+    }
+  }
+  return path.resolve(filename)
 }
 
 /** Whether this process may write `filename`. */
@@ -92,7 +130,9 @@ export const folderRefusal = (filename: string): string | undefined =>
  * read-only. SQLite opened it and failed at the first write or read of it.
  */
 export const sideFileRefusal = (filename: string): string | undefined => {
-  const side = ["-wal", "-shm", "-journal"].map((suffix) => `${sqliteFile(filename)}${suffix}`).find((name) => fs.existsSync(name) && !writable(name))
+  // A WAL database never reads or writes a `-journal` (one left by an earlier journal mode stays as it is).
+  const suffixes = isWal(filename) ? ["-wal", "-shm"] : ["-wal", "-shm", "-journal"]
+  const side = suffixes.map((suffix) => `${sqliteFile(filename)}${suffix}`).find((name) => fs.existsSync(name) && !writable(name))
   return side === undefined ? undefined : `its journal file ${path.basename(side)} beside it is read-only`
 }
 
@@ -147,7 +187,9 @@ export const openRefusal = (filename: string, readonly: boolean, error: unknown)
     return cannotRead === undefined ? undefined : Object.assign(new Error(`this process cannot read it: ${cannotRead}`), { code })
   }
   if (!fs.existsSync(filename)) {
-    return folderWritable(filename) ? undefined : Object.assign(new Error("there is no such file, and its folder is read-only"), { code })
+    const folder = path.dirname(sqliteFile(filename))
+    if (!fs.existsSync(folder)) return Object.assign(new Error(`there is no such file, nor its folder ${folder}`), { code })
+    return folderWritable(filename) ? undefined : Object.assign(new Error(`there is no such file, and its folder ${folder} is read-only`), { code })
   }
   const refusal = cannotWrite(filename)
   return refusal === undefined ? undefined : Object.assign(refusal, { code })
@@ -163,7 +205,8 @@ export const openRefusal = (filename: string, readonly: boolean, error: unknown)
  */
 export const cannotWrite = (filename: string): Error | undefined => {
   const refusal = writeRefusal(filename)
-  if (refusal === undefined) return undefined
+  // SQLite opens a database for writing read-write: a file it may write but not read is no better.
+  if (refusal === undefined) return may(filename, fs.constants.R_OK) ? undefined : new Error("this process cannot read it: the file is not readable")
   const cannotRead = readRefusal(filename)
   return new Error(
     `this process cannot write it: ${refusal}` +
