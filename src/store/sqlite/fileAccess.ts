@@ -110,38 +110,43 @@ export const physicalPath = (filename: string): string => {
 /** Whether this process may write `filename`. */
 export const writable = (filename: string): boolean => may(filename, fs.constants.W_OK)
 
-/** Whether files may be created beside `filename` (SQLite's `-wal`, `-shm` and `-journal`). */
-export const folderWritable = (filename: string): boolean =>
-  may(path.dirname(path.resolve(sqliteFile(filename))), fs.constants.W_OK | fs.constants.X_OK)
+/**
+ * Whether files may be created beside `file` (SQLite's `-wal`, `-shm` and
+ * `-journal`). `file` is the file SQLite opens (`sqliteFile`): the functions
+ * below take it resolved, and those exported for a name resolve it once.
+ */
+export const folderWritable = (file: string): boolean => may(path.dirname(path.resolve(file)), fs.constants.W_OK | fs.constants.X_OK)
 
 /**
- * Why SQLite could not change `filename` though the file itself is writable:
+ * Why SQLite could not change `file` though the file itself is writable:
  * its folder is read-only, and the journal it writes beside the file (`-wal`
  * and `-shm` in WAL mode, else `-journal`) is not there to reuse.
  */
-export const folderRefusal = (filename: string): string | undefined =>
-  folderWritable(filename) || (isWal(filename) && writable(`${sqliteFile(filename)}-wal`) && writable(`${sqliteFile(filename)}-shm`))
+const folderRefusal = (file: string): string | undefined =>
+  folderWritable(file) || (isWal(file) && writable(`${file}-wal`) && writable(`${file}-shm`))
     ? undefined
     : "its folder is read-only, and SQLite writes its journal files beside the database"
 
 /**
- * Why SQLite could not change `filename` though the file itself is writable:
+ * Why SQLite could not change `file` though the file itself is writable:
  * a journal file beside it (`-wal`, `-shm`, `-journal`) is there and
  * read-only. SQLite opened it and failed at the first write or read of it.
  */
-export const sideFileRefusal = (filename: string): string | undefined => {
+const sideFileRefusal = (file: string): string | undefined => {
   // A WAL database never reads or writes a `-journal` (one left by an earlier journal mode stays as it is).
-  const suffixes = isWal(filename) ? ["-wal", "-shm"] : ["-wal", "-shm", "-journal"]
-  const side = suffixes.map((suffix) => `${sqliteFile(filename)}${suffix}`).find((name) => fs.existsSync(name) && !writable(name))
+  const suffixes = isWal(file) ? ["-wal", "-shm"] : ["-wal", "-shm", "-journal"]
+  const side = suffixes.map((suffix) => `${file}${suffix}`).find((name) => fs.existsSync(name) && !writable(name))
   return side === undefined ? undefined : `its journal file ${path.basename(side)} beside it is read-only`
 }
 
+const writeRefusalOf = (file: string): string | undefined =>
+  writable(file) ? sideFileRefusal(file) ?? folderRefusal(file) : "the file is read-only"
+
 /** Why this process cannot write `filename`, or undefined when nothing on the file system says so. */
-export const writeRefusal = (filename: string): string | undefined =>
-  writable(filename) ? sideFileRefusal(filename) ?? folderRefusal(filename) : "the file is read-only"
+export const writeRefusal = (filename: string): string | undefined => writeRefusalOf(sqliteFile(filename))
 
 /**
- * Why a read-only connection cannot read `filename`, or undefined when
+ * Why a read-only connection cannot read `file`, or undefined when
  * nothing on the file system says so. A WAL database is read through its
  * shared-memory file (`-shm`, https://www.sqlite.org/wal.html, "read-only
  * databases"): one that is not there must be created, and a folder this
@@ -149,13 +154,13 @@ export const writeRefusal = (filename: string): string | undefined =>
  * instead would be wrong as soon as anyone writes it: SQLite would take no
  * lock, miss every later commit and read pages a checkpoint is rewriting.)
  */
-export const readRefusal = (filename: string): string | undefined => {
-  if (!fs.existsSync(filename)) return "there is no such file"
-  if (!may(filename, fs.constants.R_OK)) return "the file is not readable"
-  if (!isWal(filename)) return undefined
-  const shm = `${sqliteFile(filename)}-shm`
+const readRefusal = (file: string): string | undefined => {
+  if (!fs.existsSync(file)) return "there is no such file"
+  if (!may(file, fs.constants.R_OK)) return "the file is not readable"
+  if (!isWal(file)) return undefined
+  const shm = `${file}-shm`
   if (fs.existsSync(shm)) return may(shm, fs.constants.R_OK) ? undefined : `its shared-memory file ${path.basename(shm)} beside it is not readable`
-  return folderWritable(filename)
+  return folderWritable(file)
     ? undefined
     : `it is a WAL database, read through a shared-memory file ${path.basename(shm)} beside it, and none is there ` +
       "(no connection has it open) nor can be made (the folder is read-only): read it while a process that may " +
@@ -182,17 +187,29 @@ const sqliteCode = (error: unknown): string | undefined => {
 export const openRefusal = (filename: string, readonly: boolean, error: unknown): Error | undefined => {
   const code = sqliteCode(error)
   if (code === undefined || !/^SQLITE_(READONLY|CANTOPEN|PERM)/.test(code)) return undefined
+  const file = sqliteFile(filename)
   if (readonly) {
-    const cannotRead = readRefusal(filename)
+    const cannotRead = readRefusal(file)
     return cannotRead === undefined ? undefined : Object.assign(new Error(`this process cannot read it: ${cannotRead}`), { code })
   }
-  if (!fs.existsSync(filename)) {
-    const folder = path.dirname(sqliteFile(filename))
+  if (!fs.existsSync(file)) {
+    const folder = path.dirname(file)
     if (!fs.existsSync(folder)) return Object.assign(new Error(`there is no such file, nor its folder ${folder}`), { code })
-    return folderWritable(filename) ? undefined : Object.assign(new Error(`there is no such file, and its folder ${folder} is read-only`), { code })
+    return folderWritable(file) ? undefined : Object.assign(new Error(`there is no such file, and its folder ${folder} is read-only`), { code })
   }
-  const refusal = cannotWrite(filename)
+  const refusal = cannotWriteOf(file)
   return refusal === undefined ? undefined : Object.assign(refusal, { code })
+}
+
+const cannotWriteOf = (file: string): Error | undefined => {
+  const refusal = writeRefusalOf(file)
+  // SQLite opens a database for writing read-write: a file it may write but not read is no better.
+  if (refusal === undefined) return may(file, fs.constants.R_OK) ? undefined : new Error("this process cannot read it: the file is not readable")
+  const cannotRead = readRefusal(file)
+  return new Error(
+    `this process cannot write it: ${refusal}` +
+      (cannotRead === undefined ? "; open it with readonly: true (sqlite:<path>?mode=ro) to read it" : `; nor read it: ${cannotRead}`)
+  )
 }
 
 /**
@@ -203,13 +220,4 @@ export const openRefusal = (filename: string, readonly: boolean, error: unknown)
  * open of an existing file: on an up-to-date WAL database nothing writes
  * while it opens, so SQLite's refusal came only at the first submit.
  */
-export const cannotWrite = (filename: string): Error | undefined => {
-  const refusal = writeRefusal(filename)
-  // SQLite opens a database for writing read-write: a file it may write but not read is no better.
-  if (refusal === undefined) return may(filename, fs.constants.R_OK) ? undefined : new Error("this process cannot read it: the file is not readable")
-  const cannotRead = readRefusal(filename)
-  return new Error(
-    `this process cannot write it: ${refusal}` +
-      (cannotRead === undefined ? "; open it with readonly: true (sqlite:<path>?mode=ro) to read it" : `; nor read it: ${cannotRead}`)
-  )
-}
+export const cannotWrite = (filename: string): Error | undefined => cannotWriteOf(sqliteFile(filename))
