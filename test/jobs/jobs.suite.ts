@@ -44,6 +44,16 @@ const allEvents = Effect.flatMap(JobStore, (store) =>
 const eventsOf = (type: EventRecord["type"]) =>
   Effect.map(allEvents, (events) => events.filter((event) => event.type === type))
 
+/** A job submitted and claimed at 1,000,000 ms on the TestClock: the start of the R9 boundary tests. */
+const claimedAtOneMillion = Effect.gen(function*() {
+  const jobs = yield* Jobs
+  yield* TestClock.setTime(1_000_000)
+  const job = yield* jobs.submit(summarize())
+  const claim = yield* jobs.claimNext()
+  assert.isNotNull(claim)
+  return { claim, job, jobs }
+})
+
 export const runJobsSuite = (backend: Backend) => {
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provide(effect, services(backend.makeStore()) as Layer.Layer<Exclude<R, never>, unknown>)
@@ -52,11 +62,7 @@ export const runJobsSuite = (backend: Backend) => {
     // Found by an outside mutation audit: R9 says "more than 30 seconds"; `<=` for `<` went unseen.
     it.effect("R9 at the default threshold a run whose heartbeat is exactly 30.000 s old is not recovered; one 30.001 s old is", () =>
       provide(Effect.gen(function*() {
-        const jobs = yield* Jobs
-        yield* TestClock.setTime(1_000_000)
-        const job = yield* jobs.submit(summarize())
-        const claim = yield* jobs.claimNext()
-        assert.isNotNull(claim)
+        const { claim, job, jobs } = yield* claimedAtOneMillion
         yield* TestClock.adjust("30 seconds")
         assert.deepStrictEqual((yield* Recovery.recoverStalledRuns()).recovered, [])
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "running")
@@ -83,11 +89,7 @@ export const runJobsSuite = (backend: Backend) => {
 
     it.effect("R9 a run whose heartbeat is 29 s old is not recovered; one 31 s old is", () =>
       provide(Effect.gen(function*() {
-        const jobs = yield* Jobs
-        yield* TestClock.setTime(1_000_000)
-        const job = yield* jobs.submit(summarize())
-        const claim = yield* jobs.claimNext()
-        assert.isNotNull(claim)
+        const { claim, job, jobs } = yield* claimedAtOneMillion
         yield* TestClock.adjust("29 seconds")
         const early = yield* Recovery.recoverStalledRuns()
         assert.strictEqual(early.recovered.length, 0)
