@@ -161,6 +161,31 @@ const unknownOption = (args: ReadonlyArray<string>): BadInput | undefined => {
   })
 }
 
+/** The words @effect/cli reads as a flag's value (`--json=true`); it lowers none of them. */
+const FLAG_VALUES: ReadonlySet<string> = new Set(["true", "1", "y", "yes", "on", "false", "0", "n", "no", "off"])
+
+/**
+ * A flag given a value it does not take (`--json=maybe`, `--dry-run=nope`):
+ * one line naming the flag (exit 2), where @effect/cli printed "Received
+ * unknown argument: 'maybe'" and a blank line. The yes/no words it reads
+ * (`--json=false`) still pass; an option's value is skipped, so a reason
+ * that looks like a flag stays one.
+ */
+const flagGivenValue = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const { node } = Help.locate(tree, args)
+  const takesValue = Help.valueOptions(node)
+  const names = Help.optionNames(node)
+  for (const word of optionWords(args, takesValue)) {
+    const [name, ...rest] = word.split("=")
+    if (rest.length === 0 || !names.has(name!) || takesValue.has(name!) || Help.BUILT_IN_OPTIONS.includes(name!)) continue
+    const value = rest.join("=")
+    if (!FLAG_VALUES.has(value)) {
+      return new BadInput({ message: `${name!} takes no value, given ${JSON.stringify(value)}: write ${name!} alone` })
+    }
+  }
+  return undefined
+}
+
 /**
  * A command given fewer or more arguments than it takes (`jobs show`, `jobs
  * cancel --reason x`, `jobs show a b`): one line naming what is missing or
@@ -232,7 +257,7 @@ const program = Effect.suspend(() => {
   const help = helpFor(args)
   if (help !== undefined) return Console.log(help)
   const joined = joinRepeatedLists(args)
-  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? unknownOption(args) ?? wrongArguments(args) ?? repeatedOption(joined)
+  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? unknownOption(args) ?? flagGivenValue(args) ?? wrongArguments(args) ?? repeatedOption(joined)
   if (missing !== undefined) return Effect.fail(missing)
   return cli([...process.argv.slice(0, 2), ...joined])
 }).pipe(

@@ -126,6 +126,22 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assertOneLineError(await runCli(["jobs", "list", "--limit", "--state=failed"]), 2, /^error: --limit needs a value/)
   })
 
+  it("R17 README Exit codes: a flag given a value it does not take (--json=maybe, --dry-run=nope) is refused with one line naming the flag and saying it takes none (exit 2); the yes/no words @effect/cli reads still pass", async () => {
+    assertOneLineError(await runCli(["jobs", "list", "--json=maybe"]), 2, /^error: --json takes no value, given "maybe": write --json alone$/)
+    assertOneLineError(await runCli(["prune", "--dry-run=nope"]), 2, /^error: --dry-run takes no value, given "nope": write --dry-run alone$/)
+    assertOneLineError(await runCli(["events", "--json="]), 2, /^error: --json takes no value, given "": write --json alone$/)
+    const dir = tempDir("flag-value")
+    const missing = path.join(dir, "absent.db")
+    // Past the check: the command goes on to open the database, which is not there.
+    assertOneLineError(await runCli(["jobs", "list", "--json=false", "--database", missing]), 1, /^error: no SQLite database at /)
+  })
+
+  it("R17 README Exit codes: a refusal @effect/cli makes itself (a --log-level it does not know, before the command) exits 2 with nothing on stdout", async () => {
+    const result = await runCli(["--log-level", "bogus", "jobs", "list"])
+    assert.strictEqual(result.code, 2, result.stderr)
+    assert.strictEqual(result.stdout, "")
+  })
+
   it("R17 README Exit codes: an option given twice is refused with one line naming it (exit 2), not called an unknown argument; nothing is opened", async () => {
     const dir = tempDir("twice")
     const [first, second] = [path.join(dir, "a.db"), path.join(dir, "b.db")]

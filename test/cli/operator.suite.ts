@@ -97,6 +97,17 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.notInclude(row, "stalled", row)
       })
 
+      it("R6 R9 jobs list shows a stalled job's own error (its last heartbeat and the threshold), as it does a failed or poisoned job's, not its bare status reason \"stalled\"", async () => {
+        const job = await stalledJob(url)
+        const error = job.error_message ?? ""
+        assert.match(error, /last heartbeat .*, threshold 60s$/)
+        assert.strictEqual(job.status_reason, "stalled")
+        const listed = lines(ok(await cli(["jobs", "list", "--state", "stalled", "--limit", "1000"], { COLUMNS: "400" })))
+        const row = listed.find((line) => line.startsWith(short(job)))
+        assert.isDefined(row, listed.join("\n"))
+        assert.isTrue(row!.endsWith(error), row)
+      })
+
       it("R6c jobs retry <start of the id>: a failed job is queued again, recorded as a human action", async () => {
         const job = await failedJob(url, { job_id: idStartingWith(`a${Math.random().toString(16).slice(2, 9)}`) })
         const result = await cli(["jobs", "retry", job.job_id.slice(0, 13)])
@@ -165,6 +176,18 @@ export const runOperatorSuite = (database: CliDatabase): void => {
           "human completed→completed unpinned"
         ])
         assert.strictEqual((await jobOf(url, job.job_id)).state, "completed")
+      })
+
+      it("R18 a pin in a job's timeline is no transition: events --job and jobs show print - in FROM→TO, not completed→completed", async () => {
+        const job = await completedJob(url)
+        ok(await cli(["jobs", "pin", short(job), "--reason", "incident 8"]))
+        for (const args of [["events", "--job", job.job_id], ["jobs", "show", short(job)]]) {
+          const output = ok(await cli(args, { COLUMNS: "400" }))
+          const pin = lines(output).find((line) => line.includes("pinned: incident 8"))
+          assert.isDefined(pin, output)
+          assert.notInclude(output, "completed→completed", output)
+          assert.match(pin!, /\shuman\s+\S+\s+-\s+/, pin)
+        }
       })
 
       it("R10 actions print the job as JSON with --json, and resume its new workflow run", async () => {

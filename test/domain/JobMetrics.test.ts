@@ -50,6 +50,14 @@ describe("R4 JobMetrics", () => {
     assert.isTrue(Either.isLeft(decode(input)))
   })
 
+  it("R4 JobMetrics.add rounds a fractional delta down: 2.9 ms adds 2, 0.6 tokens adds nothing", () => {
+    const start = JobMetrics.add(JobMetrics.zero, { duration_ms: 10, total_tokens: 5 })
+    const added = JobMetrics.add(start, { duration_ms: 2.9, total_tokens: 0.6, input_tokens: 1.5 })
+    assert.strictEqual(added.duration_ms, 12)
+    assert.strictEqual(added.total_tokens, 5)
+    assert.strictEqual(added.input_tokens, 1)
+  })
+
   it.prop("R4 decode(encode(x)) = x", [JobMetrics], ([metrics]) => {
     const roundTripped = Either.getOrThrow(decode(Either.getOrThrow(encode(metrics))))
     assert.isTrue(Schema.equivalence(JobMetrics)(roundTripped, metrics))

@@ -7,11 +7,13 @@
  * `down` is set. Then the pool runs a job as before.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import { Jobs } from "../../src/Jobs.js"
+import { makeFailureStreak } from "../../src/internal/jobs/failureStreak.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
@@ -51,3 +53,29 @@ for (const backend of sharedBackends) {
       }).pipe(Effect.scoped), 60_000)
   })
 }
+
+describe("a worker pool's failure streak", () => {
+  it.effect("R17 a second streak after an iteration worked is logged again from its first failure, however soon it comes", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        lines.push(`${logLevel.label} ${(Array.isArray(message) ? message : [message]).map(String).join(" ")}`)
+      })
+      const streak = makeFailureStreak("30 seconds")
+      const cause = Cause.fail("database down")
+      yield* Effect.gen(function*() {
+        yield* streak.failed(cause)
+        yield* streak.failed(cause)
+        yield* streak.succeeded()
+        // The same instant (TestClock stands still): well inside the 30 s gap of the first streak's warning.
+        yield* streak.failed(cause)
+        yield* streak.succeeded()
+      }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      assert.deepStrictEqual(lines, [
+        "WARN worker iteration failed",
+        "INFO worker iterations work again after 2 failed in a row",
+        "WARN worker iteration failed",
+        "INFO worker iterations work again after 1 failed in a row"
+      ])
+    }))
+})

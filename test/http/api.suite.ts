@@ -21,6 +21,7 @@ import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
+import { uuid, validEvents } from "../flight/fixtures.js"
 import { newestShipped } from "../store/contract/schema.js"
 import type { Backend } from "../support/backend.js"
 import { anonymousClient, apiServer, send, summarize, TOKEN, typedClient } from "./server.js"
@@ -111,6 +112,28 @@ export const runApiSuite = (backend: Backend) => {
           detail.events.flatMap((event) => change(event)?.[2] ?? []),
           ["queued", "running", "completed"]
         )
+      })))
+
+    it.effect("17.2 GET /jobs/:id of a job with more than 1000 events returns the first 1000 and an events_next_cursor that GET /events continues from", () =>
+      withApi(Effect.gen(function*() {
+        const api = yield* typedClient()
+        const store = yield* JobStore
+        const job = yield* api.jobs.submit({ payload: summarize() })
+        const own = (yield* store.listEvents({ job_id: job.job_id })).items.map((event) => event.event_id)
+        const later = Array.from({ length: 1000 }, (_, i) => ({
+          ...validEvents.diagnostic,
+          event_id: uuid(),
+          timestamp: new Date(1_000_000 + i).toISOString(),
+          job_id: job.job_id
+        }))
+        yield* (yield* FlightRecorder).recordManyUntrusted(later)
+        const all = [...own, ...later.map((event) => event.event_id)]
+        const detail = yield* api.jobs.get({ path: { job_id: job.job_id } })
+        assert.deepStrictEqual(detail.events.map((event) => event.event_id), all.slice(0, 1000))
+        assert.isNotNull(detail.events_next_cursor)
+        const rest = yield* api.events.list({ urlParams: { job_id: job.job_id, cursor: detail.events_next_cursor! } })
+        assert.deepStrictEqual(rest.items.map((event) => event.event_id), all.slice(1000))
+        assert.isNull(rest.next_cursor)
       })))
 
     it.effect("R8 HSK-WF-001 an operator's cancel, fail or resume through the API ends the node a stalled run left running, in the move", () =>

@@ -317,6 +317,20 @@ export const eventContract = (backend: Backend): void => {
         expectTag(yield* failureOf(store.appendEvents([first, other, again])), "AlreadyExists")
         assert.deepStrictEqual((yield* store.listEvents()).items, [])
       }))
+
+    test("R10 a page limit above 1000 gives 1000 items and a cursor to the rest (README: above 1000 gives 1000 in the library)", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const events = Array.from({ length: 1001 }, (_, i) => eventRecord({ timestamp: at(1_000 + i) }))
+        yield* store.appendEvents(events)
+        const first = yield* store.listEvents({ limit: 5000 })
+        assert.strictEqual(first.items.length, 1000)
+        assert.deepStrictEqual(idsOf(first.items), idsOf(events.slice(0, 1000)))
+        assert.isNotNull(first.next_cursor)
+        const rest = yield* store.listEvents({ limit: 5000, cursor: first.next_cursor! })
+        assert.deepStrictEqual(idsOf(rest.items), [events[1000]!.event_id])
+        assert.isNull(rest.next_cursor)
+      }))
   })
 
   describe("purgeEventsBatch", () => {
