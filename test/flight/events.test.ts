@@ -379,6 +379,25 @@ describe("R14 normalisation and redaction", () => {
     )
   })
 
+  // Found by a probe: a list under a Set-Cookie key (one cookie an item, as Node gives it) was stored as given.
+  it("R14 a list under a Cookie or Set-Cookie header has each text item redacted, its length kept", () => {
+    assert.deepStrictEqual(
+      sanitize({
+        response: { "set-cookie": ["sid=s3cr3t; Path=/", "theme=dark"], Cookie: ["a=1"] },
+        pairs: [["Set-Cookie", ["sid=s3cr3t"]]],
+        env: [{ name: "Set-Cookie", value: ["sid=s3cr3t"] }],
+        // A header's list keeps what is no text, sanitised as any value.
+        odd: { "set-cookie": [null, 3, { note: "password=hunter2" }] }
+      }, Redactor.make()),
+      {
+        response: { "set-cookie": ["[REDACTED]", "[REDACTED]"], Cookie: ["[REDACTED]"] },
+        pairs: [["Set-Cookie", ["[REDACTED]"]]],
+        env: [{ name: "Set-Cookie", value: ["[REDACTED]"] }],
+        odd: { "set-cookie": [null, 3, { note: "password=[REDACTED]" }] }
+      }
+    )
+  })
+
   it.effect("R14 a caller rule's replacement is stored NFC-normalised too (e + U+0301 becomes \u00e9)", () =>
     Effect.gen(function*() {
       const redactor = Redactor.make({ rules: [{ name: "decomposed", pattern: /SECRETX/g, replacement: "e\u0301" }] })

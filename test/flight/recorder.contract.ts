@@ -174,6 +174,22 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.deepInclude(event, { source: "slack said: [REDACTED] then [REDACTED]" })
       }))
 
+    // Found by a probe: a list under a Set-Cookie key was stored as given.
+    test("R14 a list under a Set-Cookie key is stored with each cookie redacted, in the stored row itself", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* recorder.record(eventOf("editor_edit", {
+          applied_suggestions: [{ source: "proxy", headers: { "set-cookie": ["sid=s3cr3tSID; Path=/; HttpOnly", "theme=dark"], accept: "json" } }]
+        }))
+        const [body] = yield* rawBodies
+        assert.isDefined(body)
+        for (const secret of ["s3cr3tSID", "theme=dark"]) assert.notInclude(body, secret)
+        const [event] = yield* allEvents()
+        assert.deepInclude(event, {
+          applied_suggestions: [{ source: "proxy", headers: { "set-cookie": ["[REDACTED]", "[REDACTED]"], accept: "json" } }]
+        })
+      }))
+
     test("R14 an object whose keys NFC would merge (é and e + U+0301) is refused, naming its path; nothing is stored", () =>
       Effect.gen(function*() {
         const recorder = yield* FlightRecorder.FlightRecorder

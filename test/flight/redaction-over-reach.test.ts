@@ -14,7 +14,7 @@ import * as Redactor from "../../src/internal/flight/Redactor.js"
 import { Jobs } from "../../src/Jobs.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
-import { postgres, sqliteFile } from "../support/stores.js"
+import { postgres, sqliteFile, sqliteMemory } from "../support/stores.js"
 
 const redactor = Redactor.make()
 const shows = (cases: ReadonlyArray<readonly [string, string]>) => {
@@ -67,6 +67,22 @@ describe("R14 redaction rules keep the data around a secret", () => {
       [String.raw`"{\"api_key\":\"a\\\"b\\\\c\\nd\",\"k\":1}"`, String.raw`"{\"api_key\":\"[REDACTED]\",\"k\":1}"`],
       [String.raw`"{\"api_key\":null,\"k\":1}"`, String.raw`"{\"api_key\":[REDACTED],\"k\":1}"`]
     ]))
+
+  // Found by a probe: only a JSON key named Cookie was a header's; `Cookie: …` written as text was stored as given.
+  it("R14 a Cookie or Set-Cookie header written as text is redacted to the end of its line; the word in prose keeps its line", () =>
+    shows([
+      ["request failed: Cookie: session=abc123; theme=dark", "request failed: Cookie: [REDACTED]"],
+      ["Set-Cookie: sid=s3cr3t; Path=/; HttpOnly", "Set-Cookie: [REDACTED]"],
+      ["set-cookie:sid=s3cr3t; Expires=Wed, 21 Oct 2015 07:28:00 GMT", "set-cookie:[REDACTED]"],
+      ["COOKIE: =nameless s3cr3t", "COOKIE: [REDACTED]"],
+      // The value ends at its line: the next header and line are kept.
+      ["GET / HTTP/1.1\r\nCookie: a=1; b=2\r\nAccept: json\nnext line", "GET / HTTP/1.1\r\nCookie: [REDACTED]\r\nAccept: json\nnext line"],
+      // Prose: no cookie's `name=` after the colon, nothing redacted.
+      ["dismissed the cookie banner; retry at 10:00 with a=1", "dismissed the cookie banner; retry at 10:00 with a=1"],
+      ["cookie: none set; user=ann", "cookie: none set; user=ann"],
+      ["cookies: 3 stored, ok=true", "cookies: 3 stored, ok=true"],
+      ["no Cookie header\nuser=ann", "no Cookie header\nuser=ann"]
+    ]))
 })
 
 const rawRows = Effect.gen(function*() {
@@ -93,6 +109,24 @@ for (const backend of [sqliteFile, postgres("redaction_over_reach")]) {
         const rows = yield* rawRows
         for (const kept of ["ord_981", "eu-west-1", "db.internal:5432", "ops@example.com"]) assert.include(rows, kept)
         assert.notMatch(rows, /JSONINJSONSECRET|SECRETPW/)
+      }).pipe(Effect.provide(services(backend.makeStoreWithSql()) as Layer.Layer<Jobs | SqlClient.SqlClient, unknown>)), 60_000)
+  })
+}
+
+for (const backend of [sqliteMemory, sqliteFile, postgres("redaction_cookie_text")]) {
+  describe(`R14 a cookie header written as text is stored redacted on ${backend.name}`, () => {
+    it.effect("R14 a cancel reason and an error text holding Cookie: / Set-Cookie: lines: rows and events keep the line's start, never the cookies", () =>
+      Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const cancelled = yield* jobs.cancel((yield* jobs.submit(summarize())).job_id, {
+          reason: "request failed: Cookie: session=abc123SECRET; theme=dark\nthe cookie banner was shown"
+        })
+        assert.strictEqual(cancelled.status_reason, "request failed: Cookie: [REDACTED]\nthe cookie banner was shown")
+        const failed = yield* jobs.fail((yield* jobs.submit(summarize())).job_id, "upstream sent Set-Cookie: sid=s3cr3tSID; Path=/; HttpOnly")
+        assert.strictEqual(failed.error_message, "upstream sent Set-Cookie: [REDACTED]")
+        const rows = yield* rawRows
+        for (const kept of ["request failed: Cookie: [REDACTED]", "the cookie banner was shown", "upstream sent Set-Cookie: [REDACTED]"]) assert.include(rows, kept)
+        assert.notMatch(rows, /abc123SECRET|theme=dark|s3cr3tSID|HttpOnly/)
       }).pipe(Effect.provide(services(backend.makeStoreWithSql()) as Layer.Layer<Jobs | SqlClient.SqlClient, unknown>)), 60_000)
   })
 }

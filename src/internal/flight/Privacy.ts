@@ -65,7 +65,7 @@ export const sanitize = (value: Json, redactor: Redactor, onKeysMerged?: () => v
       const kind = pairKind !== null && /^value$/i.test(stored)
         ? pairKind
         : eventFieldNames.has(key) ? null : redactor.secretNameKind?.(stored) ?? null
-      out[stored] = isSecretValue(item, kind) ? REDACTED : sanitize(item, redactor, onKeysMerged)
+      out[stored] = isSecretValue(item, kind) ? REDACTED : kind === "header" ? headerValues(item, redactor, onKeysMerged) : sanitize(item, redactor, onKeysMerged)
     }
     return out
   }
@@ -82,8 +82,20 @@ const sanitizePair = (list: ReadonlyArray<Json>, redactor: Redactor, onKeysMerge
   const kind = list.length === 2 && typeof list[0] === "string" ? redactor.secretNameKind?.(list[0].normalize("NFC")) ?? null : null
   return kind !== null && isSecretValue(list[1], kind)
     ? [sanitize(list[0]!, redactor, onKeysMerged), REDACTED]
+    : kind === "header"
+    ? [sanitize(list[0]!, redactor, onKeysMerged), headerValues(list[1]!, redactor, onKeysMerged)]
     : sanitize(list, redactor, onKeysMerged)
 }
+
+/**
+ * A header's value that is no text: a list of them, as `Set-Cookie` is given (one cookie an item,
+ * `{"set-cookie": ["sid=…; Path=/", "theme=dark"]}`), has each text item redacted whole, the list's
+ * length kept; anything else is sanitised as any value is.
+ */
+const headerValues = (item: Json, redactor: Redactor, onKeysMerged?: () => void): Json =>
+  Array.isArray(item)
+    ? (item as ReadonlyArray<Json>).map((value) => typeof value === "string" ? REDACTED : sanitize(value, redactor, onKeysMerged))
+    : sanitize(item, redactor, onKeysMerged)
 
 /**
  * Whether `item`, under a name of `kind`, is replaced whole: a secret's value whatever its type

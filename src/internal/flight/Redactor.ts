@@ -3,8 +3,8 @@
  * before it is stored. Rules are regular expressions with a replacement; the
  * defaults catch the kinds of secret the reference's Secret Redactor catches
  * (bearer tokens, `sk-` API keys, passwords inside URLs, cloud and chat
- * tokens, private keys, password and key assignments) and HTTP Basic
- * credentials, and callers add their own. Personal data (e-mail addresses, phone numbers), which the reference
+ * tokens, private keys, password and key assignments), HTTP Basic
+ * credentials and cookie headers, and callers add their own. Personal data (e-mail addresses, phone numbers), which the reference
  * hides only in exported bundles, is left to the caller's rules.
  */
 import { readThrew } from "../../domain/Errors.js"
@@ -36,6 +36,19 @@ export const basicAuth: RedactionRule = {
   name: "basic-auth",
   pattern: /\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?Basic)\s+[A-Za-z0-9+/=._~-]+/gi,
   replacement: `$1 ${REDACTED}`
+}
+
+/**
+ * A `Cookie:` or `Set-Cookie:` header written as text (`request failed: Cookie: session=abc; theme=dark`)
+ * → `Cookie: [REDACTED]`: its value to the end of the line, since a cookie's holds spaces, `;` and `,`
+ * (`Expires=Wed, 21 Oct 2015 07:28:00 GMT`). Only a header whose value starts as a cookie does, a
+ * name and `=` (`a=b`, a nameless `=b`): the word in prose (`the cookie banner`, `cookie: none set`)
+ * keeps the rest of its line.
+ */
+export const cookieHeader: RedactionRule = {
+  name: "cookie-header",
+  pattern: /\b((?:set-)?cookie[ \t]*:[ \t]*)(?=[^\s;,=]*=)[^\r\n]+/gi,
+  replacement: `$1${REDACTED}`
 }
 
 /**
@@ -236,6 +249,7 @@ export const defaultRules: ReadonlyArray<RedactionRule> = [
   privateKey,
   bearerToken,
   basicAuth,
+  cookieHeader,
   apiKey,
   urlPassword,
   awsAccessKeyId,
