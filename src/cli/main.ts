@@ -15,6 +15,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import { clipText } from "../domain/Text.js"
 import { changeBegun, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
 import { enableSqliteUris } from "./database.js"
@@ -115,16 +116,53 @@ const repeatedOption = (args: ReadonlyArray<string>): BadInput | undefined => {
   return undefined
 }
 
-/** The words of a command line before `--`, without the values of the options `takesValue` names (`--reason "--force"`). */
+/**
+ * The words of a command line before `--`, without the values of the options `takesValue` names
+ * (`--reason "--force"`) and of @effect/cli's `--log-level` (`jobs list --log-level warning`, which
+ * it takes after a command too, was called an unexpected argument "warning").
+ */
 const optionWords = (args: ReadonlyArray<string>, takesValue: ReadonlyMap<string, string>): ReadonlyArray<string> => {
   const words: Array<string> = []
   const end = args.indexOf("--")
   for (let i = 0; i < (end === -1 ? args.length : end); i++) {
     const arg = args[i]!
     words.push(arg)
-    if (takesValue.has(arg)) i++
+    if (takesValue.has(arg) || arg === LOG_LEVEL) i++
   }
   return words
+}
+
+const LOG_LEVEL = "--log-level"
+/** The levels @effect/cli's `--log-level` takes, as it spells them (lower case only). */
+const LOG_LEVELS: ReadonlyArray<string> = LogLevel.allLevels.map((level) => level._tag.toLowerCase())
+
+/**
+ * A `--log-level` given no level or one @effect/cli does not take (`--log-level bogus`,
+ * `--log-level=Info`): one line naming the flag and its levels (exit 2), where @effect/cli printed
+ * "Invalid subcommand for ai-jobs - use one of …" (before the command) or "Received unknown
+ * argument: '--log-level'" (after it), and a blank line. A command's option value that reads
+ * `--log-level` (`--reason --log-level`) is that value.
+ */
+const badLogLevel = (args: ReadonlyArray<string>): BadInput | undefined => {
+  const { node } = Help.locate(tree, args)
+  const takesValue = Help.valueOptions(node)
+  const end = args.indexOf("--")
+  const words = end === -1 ? args : args.slice(0, end)
+  for (let i = 0; i < words.length; i++) {
+    const arg = words[i]!
+    if (takesValue.has(arg)) {
+      i++
+      continue
+    }
+    const given = arg === LOG_LEVEL ? words[i + 1] : arg.startsWith(`${LOG_LEVEL}=`) ? arg.slice(LOG_LEVEL.length + 1) : null
+    if (given === null) continue
+    if (given === undefined) return new BadInput({ message: `${LOG_LEVEL} needs a value: one of ${LOG_LEVELS.join(", ")}` })
+    if (!LOG_LEVELS.includes(given)) {
+      return new BadInput({ message: `${LOG_LEVEL} takes one of ${LOG_LEVELS.join(", ")}; given ${JSON.stringify(given)}` })
+    }
+    if (arg === LOG_LEVEL) i++
+  }
+  return undefined
 }
 
 /**
@@ -257,7 +295,7 @@ const program = Effect.suspend(() => {
   const help = helpFor(args)
   if (help !== undefined) return Console.log(help)
   const joined = joinRepeatedLists(args)
-  const missing = missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? unknownOption(args) ?? flagGivenValue(args) ?? wrongArguments(args) ?? repeatedOption(joined)
+  const missing = badLogLevel(args) ?? missingValue(args) ?? unknownCommand(args) ?? optionBeforeCommand(args) ?? unknownOption(args) ?? flagGivenValue(args) ?? wrongArguments(args) ?? repeatedOption(joined)
   if (missing !== undefined) return Effect.fail(missing)
   return cli([...process.argv.slice(0, 2), ...joined])
 }).pipe(

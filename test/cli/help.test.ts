@@ -142,6 +142,25 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assert.strictEqual(result.stdout, "")
   })
 
+  // Found by a probe: @effect/cli printed "Invalid subcommand for ai-jobs - use one of …" and a blank line, naming no flag.
+  it("R17 README Exit codes: a --log-level given a level it does not take, or none, is one line naming the flag and its levels (exit 2), before or after the command", async () => {
+    const levels = "all, trace, debug, info, warning, error, fatal, none"
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["--log-level", "bogus", "jobs", "list"], `--log-level takes one of ${levels}; given "bogus"`],
+      [["--log-level=Info", "jobs", "list"], `--log-level takes one of ${levels}; given "Info"`],
+      [["jobs", "list", "--log-level", "bogus"], `--log-level takes one of ${levels}; given "bogus"`],
+      [["jobs", "list", "--json", "--log-level"], `--log-level needs a value: one of ${levels}`]
+    ]
+    for (const [args, message] of cases) {
+      assertOneLineError(await runCli(args), 2, new RegExp(`^error: ${message.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`))
+    }
+    // A level it takes, given after the command with a space, is no unexpected argument: the command runs (and finds no database).
+    const dir = tempDir("log-level")
+    const missing = path.join(dir, "absent.db")
+    assertOneLineError(await runCli(["jobs", "list", "--log-level", "warning", "--database", missing]), 1, /^error: no SQLite database at /)
+    assertOneLineError(await runCli(["--log-level", "debug", "jobs", "list", "--database", missing]), 1, /^error: no SQLite database at /)
+  })
+
   it("R17 README Exit codes: an option given twice is refused with one line naming it (exit 2), not called an unknown argument; nothing is opened", async () => {
     const dir = tempDir("twice")
     const [first, second] = [path.join(dir, "a.db"), path.join(dir, "b.db")]
