@@ -162,6 +162,37 @@ export const runHostileApiSuite = (backend: Backend) => {
         }
       })))
 
+    // Pinned after a question (no change): RFC 9110 lets a media type's name and parameter names be any case, with
+    // whitespace around `;` and an empty parameter after a `;`; application/json defines no parameter but charset is sent.
+    it.live("17.2 README Bodies: application/json in any case, with a trailing ;, spaces around ; or a UTF-8 charset, is JSON on submit and actions; another parameter is a clear 400 MalformedBody, never a 500", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const accepted = [
+          "application/json;",
+          "APPLICATION/JSON",
+          "application/json; charset=utf-8",
+          "application/json ; CHARSET=UTF-8;",
+          "application/json;charset=\"utf-8\""
+        ]
+        for (const contentType of accepted) {
+          const submitted = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyText(JSON.stringify(summarize()), contentType)))
+          assert.strictEqual(submitted.status, 201, `${contentType}: ${submitted.text}`)
+          const id = String(submitted.body?.["job_id"])
+          const cancelled = yield* send(HttpClientRequest.post(`/jobs/${id}/cancel`).pipe(authed, HttpClientRequest.bodyText(JSON.stringify({ reason: `as ${contentType}` }), contentType)))
+          assert.strictEqual(cancelled.status, 200, `${contentType}: ${cancelled.text}`)
+          const stored = yield* jobs.get(id as never)
+          assert.deepStrictEqual([stored.state, stored.status_reason], ["cancelled", `as ${contentType}`])
+        }
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        for (const contentType of ["application/json; foo=bar", "application/json; charset=utf-16", "application/json;;charset=latin1"]) {
+          const refused = yield* send(HttpClientRequest.post(`/jobs/${job.job_id}/cancel`).pipe(authed, HttpClientRequest.bodyText(JSON.stringify({ reason: "r" }), contentType)))
+          assert.deepStrictEqual([refused.status, refused.body?.["_tag"]], [400, "MalformedBody"], `${contentType}: ${refused.text}`)
+          assert.include(String(refused.body?.["message"]), `its Content-Type is ${JSON.stringify(contentType)}; send application/json`)
+        }
+        assert.deepStrictEqual(yield* readBack, before, "nothing changed by a refused body")
+      })))
+
     it.live("Input rules 17.2: JSON nested thousands of levels deep is 400 DecodeFailure (not a 500 with no body) on submit and actions; nothing stored", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
