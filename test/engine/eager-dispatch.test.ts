@@ -11,7 +11,9 @@
  *   caller's transaction is queued as before;
  * - a pool that closes while a submit's write is in flight hands the job back
  *   to the queue: no job is left `running` with no one to run it (forced: the
- *   write is held after its commit until the pool has closed);
+ *   write is held after its commit until the pool has closed); nor is a claim
+ *   handed over and not yet taken by a loop when the pool closes (forced: the
+ *   pool's one loop is held by another job's program);
  * - a failed eager write gives its loop back; a pool may turn eager dispatch off;
  * - many submits racing for few parked loops: every job runs exactly once.
  */
@@ -125,6 +127,61 @@ for (const backend of sharedBackends) {
         assert.deepStrictEqual(moves, ["∅→queued", "queued→running", "running→queued"])
         assert.strictEqual(history.runs.length, 1)
         assert.notStrictEqual(history.runs[0]!.run.status, "running", "its run ended")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live(`issue 16 eager dispatch ${backend.name}: a claim handed over to the pool and not yet taken by a loop when the pool closes goes back to the queue with its "released" event — never left running (forced)`, () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("eager dispatch untaken")
+        const base = yield* database.store()
+        const committed = yield* Deferred.make<void>()
+        const proceed = yield* Deferred.make<void>()
+        // Only the first eager write (job A's) is held after its commit.
+        let held = false
+        const hold = Effect.suspend(() => {
+          if (held) return Effect.void
+          held = true
+          return Effect.zipRight(Deferred.succeed(committed, undefined), Deferred.await(proceed))
+        })
+        const { counts, store, untilLooks } = countingEager(base, hold)
+        const jobs = yield* jobsOver(database, store)
+        const starts = yield* Queue.unbounded<JobId>()
+        const never = yield* Deferred.make<void>()
+        const poolScope = yield* Scope.make()
+        // One loop; the second job it starts never ends (until the drain time interrupts it).
+        yield* jobs.worker({
+          concurrency: 1,
+          pollInterval: "100 millis",
+          drainTimeout: "100 millis",
+          handlers: { doc_summarize: (ctx) => Effect.zipRight(Queue.offer(starts, ctx.job.job_id), Deferred.await(never)) }
+        }).pipe(Scope.extend(poolScope))
+        yield* untilLooks(1)
+        // A's write claims it for the parked loop, and is held before the claim is handed over.
+        const submittingA = yield* Effect.fork(jobs.submit(summarize()))
+        yield* Deferred.await(committed)
+        // B is queued (the loop is A's); the loop's poll claims B and its program holds the loop.
+        const b = yield* jobs.submit(summarize())
+        assert.strictEqual(yield* takeWithin(starts, "B's program"), b.job_id)
+        // A's claim goes into the pool's inbox: no loop is free to take it.
+        yield* Deferred.succeed(proceed, undefined)
+        const a = yield* submittingA
+        assert.strictEqual((yield* jobs.get(a.job_id)).state, "running", "handed over, not yet taken")
+        yield* Scope.close(poolScope, Exit.void)
+        assert.deepStrictEqual(counts, { writes: 1, claimed: 1 })
+        assert.strictEqual(yield* Queue.size(starts), 0, "A's program never ran")
+        const after = yield* jobs.get(a.job_id)
+        assert.strictEqual(after.state, "queued", "back in the queue for another worker")
+        assert.include(after.status_reason, "released: the worker shut down")
+        const history = yield* jobs.history(a.job_id)
+        const moves = history.events.flatMap((event) =>
+          event.type === "system" && "to_state" in event.body ? [`${event.body["from_state"] ?? "∅"}→${event.body["to_state"]}`] : []
+        )
+        assert.deepStrictEqual(moves, ["∅→queued", "queued→running", "running→queued"])
+        const released = history.events.find((event) => event.type === "system" && event.body["to_state"] === "queued" && event.body["from_state"] === "running")
+        assert.include(String(released?.body["reason"]), "released: the worker shut down")
+        assert.strictEqual(history.runs.length, 1)
+        assert.notStrictEqual(history.runs[0]!.run.status, "running", "its run ended")
+        // B, interrupted at the drain time, is released too.
+        assert.strictEqual((yield* jobs.get(b.job_id)).state, "queued")
       }).pipe(Effect.scoped), 60_000)
 
     it.live(`issue 16 eager dispatch ${backend.name}: a failed eager write (a taken job id) gives its loop back — the next submit runs at once; eagerDispatch: false writes none`, () =>
