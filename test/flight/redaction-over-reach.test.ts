@@ -83,6 +83,15 @@ describe("R14 redaction rules keep the data around a secret", () => {
       ["cookies: 3 stored, ok=true", "cookies: 3 stored, ok=true"],
       ["no Cookie header\nuser=ann", "no Cookie header\nuser=ann"]
     ]))
+
+  it("R14 a cookie header inside JSON text ends at its string's closing quote or an escaped line break: the rest of the document is kept", () =>
+    shows([
+      [`{"error":"upstream","headers":"Cookie: a=1; b=2","user":"ann"}`, `{"error":"upstream","headers":"Cookie: [REDACTED]","user":"ann"}`],
+      [String.raw`{"msg":"GET /\r\nCookie: a=1; b=2\r\nAccept: json","user":"ann"}`, String.raw`{"msg":"GET /\r\nCookie: [REDACTED]\r\nAccept: json","user":"ann"}`],
+      [String.raw`"{\"headers\":\"Set-Cookie: sid=x; Path=/\",\"user\":\"ann\"}"`, String.raw`"{\"headers\":\"Set-Cookie: [REDACTED]\",\"user\":\"ann\"}"`],
+      // A quote inside the value (a quoted cookie value) is no string's end: the cookie after it is redacted too.
+      [`Cookie: a="quoted"; b=s3cr3t`, `Cookie: [REDACTED]`]
+    ]))
 })
 
 const rawRows = Effect.gen(function*() {

@@ -42,12 +42,16 @@ export const basicAuth: RedactionRule = {
  * A `Cookie:` or `Set-Cookie:` header written as text (`request failed: Cookie: session=abc; theme=dark`)
  * → `Cookie: [REDACTED]`: its value to the end of the line, since a cookie's holds spaces, `;` and `,`
  * (`Expires=Wed, 21 Oct 2015 07:28:00 GMT`). Only a header whose value starts as a cookie does, a
- * name and `=` (`a=b`, a nameless `=b`): the word in prose (`the cookie banner`, `cookie: none set`)
- * keeps the rest of its line.
+ * name of at most 256 characters and `=` (`a=b`, a nameless `=b`; read no further, so a text of
+ * `cookie:cookie:…` costs linear time): the word in prose (`the cookie banner`, `cookie: none set`)
+ * keeps the rest of its line. In JSON text, where a document is one line, a line also ends at an
+ * escaped line break (`\r\n`, which may also come just before the header's name) and the value at a
+ * `"` (or escaped `\"`) that closes a string, one followed by `,`, `}` or `]`:
+ * `{"headers":"Cookie: a=1","user":"ann"}` keeps its `user`.
  */
 export const cookieHeader: RedactionRule = {
   name: "cookie-header",
-  pattern: /\b((?:set-)?cookie[ \t]*:[ \t]*)(?=[^\s;,=]*=)[^\r\n]+/gi,
+  pattern: /(?:\b|(?<=\\[nr]))((?:set-)?cookie[ \t]*:[ \t]*)(?=[^\s;,="\\:]{0,256}=)(?:[^\r\n"\\]|"(?!\s*[,}\]])|\\(?![nr]|"\s*[,}\]]))+/gi,
   replacement: `$1${REDACTED}`
 }
 
