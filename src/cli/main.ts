@@ -65,9 +65,18 @@ const helpFor = (args: ReadonlyArray<string>): string | undefined => {
   return asked || bareGroup ? Help.render(node, path, { width: outputWidth(), color: colorEnabled() }) : undefined
 }
 
-/** A missing table usually means an unmigrated database; say how to fix it. */
+/**
+ * A missing table usually means an unmigrated database; say how to fix it. Not when a migration
+ * itself failed (`migrate` said to run `migrate`), nor for a missing column (`column "x" of relation
+ * "y" does not exist` names a table that is there).
+ */
 const hint = (message: string) =>
-  /no such table|relation .* does not exist/i.test(message) ? `${message} (is the database migrated? run: ai-jobs migrate)` : message
+  /no such table|(?<!of )relation "[^"]*" does not exist/i.test(message) && !MIGRATION_FAILED.test(message)
+    ? `${message} (is the database migrated? run: ai-jobs migrate)`
+    : message
+
+/** How `MigrationFailed` begins its message: `PostgreSQL migration 0002_current_schema failed`, `SQLite migrations failed`. */
+const MIGRATION_FAILED = /\b(?:PostgreSQL|SQLite) migrations? (?:\d{4}_\w+ )?failed\b/
 
 /** The longest word (a run without spaces: a quoted value, a path) an error line quotes whole. */
 const MAX_QUOTED_WORD = 200

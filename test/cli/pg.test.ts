@@ -164,6 +164,42 @@ describe("ai-jobs on PostgreSQL", () => {
       }
     })
 
+    // Found by an outside probe: the hint for an unmigrated database was added to migrate's own failure.
+    it("R17 a migration that fails (another application's ai_jobs table in the way) is one line that does not send the operator back to migrate", async () => {
+      const shared = await freshDatabaseUrl("cli-migrate-foreign")
+      try {
+        const client = await connectPg(shared)
+        try {
+          await client.query("CREATE TABLE ai_jobs (id serial PRIMARY KEY, title text NOT NULL)")
+          await client.query("INSERT INTO ai_jobs (title) VALUES ('payroll')")
+        } finally {
+          await client.end()
+        }
+        const result = await runCli(["migrate", "--database", shared])
+        assertOneLineError(result, 1, /^error: .*PostgreSQL migrations? (\d{4}_\w+ )?failed/)
+        assert.notInclude(result.stderr, "run: ai-jobs migrate")
+      } finally {
+        await dropDatabase(shared)
+      }
+    })
+
+    it("R17 a migrated database whose jobs table is gone is one line that asks whether it is migrated", async () => {
+      const dropped = await freshDatabaseUrl("cli-table-gone")
+      try {
+        assert.strictEqual((await runCli(["migrate", "--database", dropped])).code, 0)
+        const client = await connectPg(dropped)
+        try {
+          await client.query("DROP TABLE ai_jobs CASCADE")
+        } finally {
+          await client.end()
+        }
+        const result = await runCli(["jobs", "list", "--database", dropped])
+        assertOneLineError(result, 1, /relation "ai_jobs" does not exist \(is the database migrated\? run: ai-jobs migrate\)$/)
+      } finally {
+        await dropDatabase(dropped)
+      }
+    })
+
     it("R17 an unreachable server is an operational failure: exit 1, one line, no password", async () => {
       const port = await closedPort()
       const result = await runCli(["jobs", "list", "--database", `postgres://postgres:s3cret@127.0.0.1:${port}/jobs`])
