@@ -116,11 +116,25 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     Effect.withSpan("PgStore.migrate")
   )
 
-/** The newest migration applied, 0 when the bookkeeping table is absent or empty. */
+/**
+ * The newest migration applied, 0 when the bookkeeping table is absent or empty.
+ *
+ * Asked of `current_schema()` only, where CREATE puts the store's tables: a
+ * lookup over the whole search_path (`to_regclass`) found another
+ * deployment's table in a later schema (`search_path=jobs,public`, another
+ * install in `public`), so migrate reported it up to date, created nothing,
+ * and the store read and wrote that deployment's jobs. Once the table is in
+ * `current_schema()` the unqualified names resolve to it: it is the first
+ * schema of the path that exists.
+ */
 export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = readSchemaVersion(
   migrationsTable,
   Effect.map(
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ readonly present: boolean }>`SELECT to_regclass(${migrationsTable}) IS NOT NULL AS present`),
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql<{ readonly present: boolean }>`SELECT EXISTS (
+        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relname = ${migrationsTable}
+      ) AS present`),
     ([row]) => row?.present === true
   )
 )
