@@ -12,10 +12,14 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { ownConstraints, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { retryOutermost } from "./transaction.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
 const directory = new URL("../../../migrations/pg/", import.meta.url)
+
+/** The migration that upgrades the legacy tables in place (legacyUpgrade.ts says what runs around it). */
+const legacyUpgrade = 2
 
 /** The table recording applied migrations. */
 export const migrationsTable = "ai_job_model_migrations"
@@ -30,7 +34,10 @@ const runFile = (id: number, name: string, file: string) =>
     const text = yield* Effect.tryPromise(() => readFile(new URL(file, directory), "utf8"))
     const sql = yield* SqlClient.SqlClient
     if (yield* alreadyDone(sql, text)) return
+    if (id !== legacyUpgrade) return yield* sql.unsafe(text)
+    const kept = yield* ownConstraints
     yield* sql.unsafe(text)
+    yield* restoreOwnConstraints(kept)
   }).pipe(Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause })))
 
 /** Every `NNNN_name.sql` file of the directory, in id order. */
