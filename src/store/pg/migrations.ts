@@ -13,6 +13,7 @@ import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { ownConstraints, restoreOwnConstraints } from "./legacyUpgrade.js"
+import { refuseEncoding } from "./serverEncoding.js"
 import { retryOutermost } from "./transaction.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
@@ -76,6 +77,7 @@ const lockNotGot = (cause: SqlError): StorageError =>
 export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, MigrationFailed | StorageError, SqlClient.SqlClient> =
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    yield* refuseEncoding
     // A database already at the newest version is only read: a role that may not create
     // tables (PostgreSQL 15's default on public, a read-only default) still builds the store.
     // Read outside the lock: versions only go up, so one found newest stays so.
