@@ -3,8 +3,10 @@
  * the three legacy tables in place (migrations/pg/0002_current_schema.sql;
  * shipped, so never edited: R17).
  *
- * Before it, the constraints the database's own people added to the three
- * tables are set aside, because 0002 drops every CHECK, UNIQUE
+ * Before it: a table of those names that is not the reference's (another
+ * app's `workflow_runs`, say, empty) is refused, naming its columns, instead
+ * of being taken over; and the constraints the database's own people added
+ * to the three tables are set aside, because 0002 drops every CHECK, UNIQUE
  * and FOREIGN KEY it finds there. After it: those constraints are put back as
  * they were, or the upgrade fails naming the one that no longer fits.
  *
@@ -15,8 +17,23 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 
-/** The tables 0002 upgrades in place. */
-const legacyTables = ["ai_jobs", "workflow_runs", "workflow_node_executions"]
+/** The legacy tables and the columns 0002 needs to find (it adds the others some reference versions lacked). */
+const legacyColumns: Record<string, ReadonlyArray<string>> = {
+  ai_jobs: [
+    "id", "trace_id", "workflow_run_id", "job_kind", "status", "protocol_id", "profile_id",
+    "capability_profile_id", "access_mode", "safety_mode", "created_at", "updated_at"
+  ],
+  workflow_runs: ["id", "job_id", "status", "last_heartbeat", "created_at", "updated_at"],
+  workflow_node_executions: [
+    "id", "workflow_run_id", "node_id", "node_type", "status", "sequence", "input_payload",
+    "output_payload", "error_message", "started_at", "finished_at"
+  ]
+}
+
+const legacyTables = Object.keys(legacyColumns)
+
+/** Why a table of ours is not the reference's; the upgrade stops with it and the database is left as it was. */
+export class NotALegacyTable extends Error {}
 
 /** A constraint the database's own people added to a legacy table, to put back after 0002. */
 export interface OwnConstraint {
@@ -29,6 +46,47 @@ export interface OwnConstraint {
 
 /** The database's own constraint cannot be put back on the upgraded table; the upgrade stops with it. */
 export class OwnConstraintBlocks extends Error {}
+
+/**
+ * Refuses a table named like a legacy one whose columns are not the
+ * reference's: one the upgrade needs is missing, or one of its own is
+ * NOT NULL without a default, so the store's inserts could never succeed.
+ * Empty or not, such a table belongs to someone else.
+ */
+export const refuseForeignTables: Effect.Effect<void, SqlError | NotALegacyTable, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly table_name: string; readonly column_name: string; readonly required_elsewhere: boolean }>`
+    SELECT t.relname AS table_name, a.attname AS column_name, (a.attnotnull AND NOT a.atthasdef) AS required_elsewhere
+    FROM pg_attribute a
+    JOIN pg_class t ON t.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
+      AND a.attnum > 0 AND NOT a.attisdropped`
+  const problems = legacyTables.flatMap((table) => {
+    const columns = rows.filter((row) => row.table_name === table)
+    if (columns.length === 0) return []
+    const names = new Set(columns.map((column) => column.column_name))
+    const expected = new Set(legacyColumns[table])
+    const missing = legacyColumns[table]!.filter((name) => !names.has(name))
+    const required = columns
+      .filter((column) => !expected.has(column.column_name) && column.required_elsewhere)
+      .map((column) => column.column_name)
+    if (missing.length === 0 && required.length === 0) return []
+    const why = [
+      missing.length > 0 ? `it has no ${missing.join(", ")}` : "",
+      required.length > 0 ? `its own ${required.join(", ")} ${required.length === 1 ? "is" : "are"} NOT NULL without a default` : ""
+    ].filter((part) => part !== "").join("; ")
+    return [`table ${table} is not a Handshake job table (${why})`]
+  })
+  if (problems.length > 0) {
+    return yield* Effect.fail(
+      new NotALegacyTable(
+        `${problems.join("; ")}. Another application's table of that name is never taken over: ` +
+          "give the store a schema of its own (?options=-c search_path=jobs in its URL). Nothing was changed"
+      )
+    )
+  }
+})
 
 /**
  * The CHECK, UNIQUE and FOREIGN KEY constraints of the legacy tables that the
