@@ -32,6 +32,7 @@ import { makeEventMethods } from "./pg/events.js"
 import { makeJobMethods } from "./pg/jobs.js"
 import { makeBatchMethods } from "./pg/createJobs.js"
 import { migrate, refuseNewer, schemaVersion } from "./pg/migrations.js"
+import { refuseEncoding } from "./pg/serverEncoding.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeOfferMethods } from "./pg/offers.js"
 import { makeRunMethods } from "./pg/runs.js"
@@ -324,7 +325,7 @@ const storeLayer = (
     Effect.gen(function*() {
       const client = yield* PgClient.PgClient
       // Not migrating (told not to, or read-only): a database a newer version migrated is still refused.
-      const prepare = options.migrate !== false && options.readonly !== true ? migrate : refuseNewer
+      const prepare = options.migrate !== false && options.readonly !== true ? migrate : Effect.zipRight(refuseEncoding, refuseNewer)
       yield* Effect.provideService(prepare, SqlClient.SqlClient, client)
       return yield* makeOn(client, options, held)
     })

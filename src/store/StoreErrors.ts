@@ -113,6 +113,18 @@ export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("Migr
       ? `${database} migrations failed`
       : `${database} migration ${String(this.migration_id).padStart(4, "0")}_${this.migration_name ?? ""} failed`
     const where = this.statement === null ? "" : ` at statement ${this.statement}`
-    return `${which}${where}${typeof detail === "string" ? `: ${detail}` : ""}`
+    return `${which}${where}${typeof detail === "string" ? `: ${detail}` : ""}${serverNotes(cause?.cause ?? cause)}`
   }
+}
+
+/**
+ * PostgreSQL's DETAIL and HINT of a failed statement, as "; detail: …; hint: …":
+ * often the part that says what to fix ("view dba_job_states depends on column
+ * created_at" where the message only says a view is in the way). SQLite's
+ * errors have neither: nothing is added.
+ */
+const serverNotes = (error: unknown): string => {
+  const { detail, hint } = (error ?? {}) as { readonly detail?: unknown; readonly hint?: unknown }
+  return (typeof detail === "string" && detail !== "" ? `; detail: ${detail}` : "") +
+    (typeof hint === "string" && hint !== "" ? `; hint: ${hint}` : "")
 }

@@ -12,10 +12,15 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
+import { refuseEncoding } from "./serverEncoding.js"
 import { retryOutermost } from "./transaction.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
 const directory = new URL("../../../migrations/pg/", import.meta.url)
+
+/** The migration that upgrades the legacy tables in place (legacyUpgrade.ts says what runs around it). */
+const legacyUpgrade = 2
 
 /** The table recording applied migrations. */
 export const migrationsTable = "ai_job_model_migrations"
@@ -30,7 +35,11 @@ const runFile = (id: number, name: string, file: string) =>
     const text = yield* Effect.tryPromise(() => readFile(new URL(file, directory), "utf8"))
     const sql = yield* SqlClient.SqlClient
     if (yield* alreadyDone(sql, text)) return
+    if (id !== legacyUpgrade) return yield* sql.unsafe(text)
+    yield* refuseForeignTables
+    const kept = yield* ownConstraints
     yield* sql.unsafe(text)
+    yield* restoreOwnConstraints(kept)
   }).pipe(Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause })))
 
 /** Every `NNNN_name.sql` file of the directory, in id order. */
@@ -69,6 +78,7 @@ const lockNotGot = (cause: SqlError): StorageError =>
 export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, MigrationFailed | StorageError, SqlClient.SqlClient> =
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    yield* refuseEncoding
     // A database already at the newest version is only read: a role that may not create
     // tables (PostgreSQL 15's default on public, a read-only default) still builds the store.
     // Read outside the lock: versions only go up, so one found newest stays so.
@@ -116,11 +126,25 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     Effect.withSpan("PgStore.migrate")
   )
 
-/** The newest migration applied, 0 when the bookkeeping table is absent or empty. */
+/**
+ * The newest migration applied, 0 when the bookkeeping table is absent or empty.
+ *
+ * Asked of `current_schema()` only, where CREATE puts the store's tables: a
+ * lookup over the whole search_path (`to_regclass`) found another
+ * deployment's table in a later schema (`search_path=jobs,public`, another
+ * install in `public`), so migrate reported it up to date, created nothing,
+ * and the store read and wrote that deployment's jobs. Once the table is in
+ * `current_schema()` the unqualified names resolve to it: it is the first
+ * schema of the path that exists.
+ */
 export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = readSchemaVersion(
   migrationsTable,
   Effect.map(
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ readonly present: boolean }>`SELECT to_regclass(${migrationsTable}) IS NOT NULL AS present`),
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql<{ readonly present: boolean }>`SELECT EXISTS (
+        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relname = ${migrationsTable}
+      ) AS present`),
     ([row]) => row?.present === true
   )
 )

@@ -1,0 +1,130 @@
+/**
+ * What migrate does around PostgreSQL's legacy upgrade, 0002, which changes
+ * the three legacy tables in place (migrations/pg/0002_current_schema.sql;
+ * shipped, so never edited: R17).
+ *
+ * Before it: a table of those names that is not the reference's (another
+ * app's `workflow_runs`, say, empty) is refused, naming its columns, instead
+ * of being taken over; and the constraints the database's own people added
+ * to the three tables are set aside, because 0002 drops every CHECK, UNIQUE
+ * and FOREIGN KEY it finds there. After it: those constraints are put back as
+ * they were, or the upgrade fails naming the one that no longer fits.
+ *
+ * Only the tables of `current_schema()` are looked at: that is where 0001
+ * created or found them.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+
+/** The legacy tables and the columns 0002 needs to find (it adds the others some reference versions lacked). */
+const legacyColumns: Record<string, ReadonlyArray<string>> = {
+  ai_jobs: [
+    "id", "trace_id", "workflow_run_id", "job_kind", "status", "protocol_id", "profile_id",
+    "capability_profile_id", "access_mode", "safety_mode", "created_at", "updated_at"
+  ],
+  workflow_runs: ["id", "job_id", "status", "last_heartbeat", "created_at", "updated_at"],
+  workflow_node_executions: [
+    "id", "workflow_run_id", "node_id", "node_type", "status", "sequence", "input_payload",
+    "output_payload", "error_message", "started_at", "finished_at"
+  ]
+}
+
+const legacyTables = Object.keys(legacyColumns)
+
+/** Why a table of ours is not the reference's; the upgrade stops with it and the database is left as it was. */
+export class NotALegacyTable extends Error {}
+
+/** A constraint the database's own people added to a legacy table, to put back after 0002. */
+export interface OwnConstraint {
+  readonly table: string
+  readonly name: string
+  readonly definition: string
+  /** The ALTER TABLE that puts it back. */
+  readonly statement: string
+}
+
+/** The database's own constraint cannot be put back on the upgraded table; the upgrade stops with it. */
+export class OwnConstraintBlocks extends Error {}
+
+/**
+ * Refuses a table named like a legacy one whose columns are not the
+ * reference's: one the upgrade needs is missing, or one of its own is
+ * NOT NULL without a default, so the store's inserts could never succeed.
+ * Empty or not, such a table belongs to someone else.
+ */
+export const refuseForeignTables: Effect.Effect<void, SqlError | NotALegacyTable, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly table_name: string; readonly column_name: string; readonly required_elsewhere: boolean }>`
+    SELECT t.relname AS table_name, a.attname AS column_name, (a.attnotnull AND NOT a.atthasdef) AS required_elsewhere
+    FROM pg_attribute a
+    JOIN pg_class t ON t.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
+      AND a.attnum > 0 AND NOT a.attisdropped`
+  const problems = legacyTables.flatMap((table) => {
+    const columns = rows.filter((row) => row.table_name === table)
+    if (columns.length === 0) return []
+    const names = new Set(columns.map((column) => column.column_name))
+    const expected = new Set(legacyColumns[table])
+    const missing = legacyColumns[table]!.filter((name) => !names.has(name))
+    const required = columns
+      .filter((column) => !expected.has(column.column_name) && column.required_elsewhere)
+      .map((column) => column.column_name)
+    if (missing.length === 0 && required.length === 0) return []
+    const why = [
+      missing.length > 0 ? `it has no ${missing.join(", ")}` : "",
+      required.length > 0 ? `its own ${required.join(", ")} ${required.length === 1 ? "is" : "are"} NOT NULL without a default` : ""
+    ].filter((part) => part !== "").join("; ")
+    return [`table ${table} is not a Handshake job table (${why})`]
+  })
+  if (problems.length > 0) {
+    return yield* Effect.fail(
+      new NotALegacyTable(
+        `${problems.join("; ")}. Another application's table of that name is never taken over: ` +
+          "give the store a schema of its own (?options=-c search_path=jobs in its URL). Nothing was changed"
+      )
+    )
+  }
+})
+
+/**
+ * The CHECK, UNIQUE and FOREIGN KEY constraints of the legacy tables that the
+ * reference did not define: a foreign key to a table other than the three,
+ * or a CHECK or UNIQUE not named as PostgreSQL names them by default
+ * (`<table>_<column>_check`, `<table>_<columns>_key`), which is how the
+ * reference's are named. A DBA's constraint named that way is dropped as
+ * the reference's is.
+ */
+export const ownConstraints: Effect.Effect<ReadonlyArray<OwnConstraint>, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  return yield* sql<OwnConstraint>`
+    SELECT t.relname AS table, c.conname AS name, pg_get_constraintdef(c.oid) AS definition,
+      format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', n.nspname, t.relname, c.conname, pg_get_constraintdef(c.oid)) AS statement
+    FROM pg_constraint c
+    JOIN pg_class t ON t.oid = c.conrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
+      AND c.contype IN ('c', 'u', 'f')
+      AND CASE c.contype
+        WHEN 'f' THEN c.confrelid NOT IN (SELECT oid FROM pg_class WHERE relnamespace = n.oid AND relname IN ${sql.in(legacyTables)})
+        ELSE NOT (starts_with(c.conname, t.relname || '_') AND (c.conname LIKE '%\\_check' OR c.conname LIKE '%\\_key'))
+      END
+    ORDER BY c.contype = 'f', t.relname, c.conname`
+})
+
+/** Puts each constraint back on its upgraded table, as it was; one that no longer holds stops the upgrade, named. */
+export const restoreOwnConstraints = (
+  constraints: ReadonlyArray<OwnConstraint>
+): Effect.Effect<void, OwnConstraintBlocks, SqlClient.SqlClient> =>
+  Effect.forEach(constraints, (constraint) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(constraint.statement)).pipe(
+      Effect.mapError((error) => {
+        const reason = (error.cause as { readonly message?: unknown } | undefined)?.message
+        return new OwnConstraintBlocks(
+          `the database's own constraint ${constraint.name} on ${constraint.table} (${constraint.definition}) ` +
+            `does not hold on the upgraded table${typeof reason === "string" ? `: ${reason}` : ""}. ` +
+            "Drop it, migrate, then add it back written for the new column types. Nothing was changed"
+        )
+      })
+    ), { discard: true })
