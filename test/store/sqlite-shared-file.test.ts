@@ -8,10 +8,12 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { createRequire } from "node:module"
 import { JobStore } from "../../src/store/JobStore.js"
 import { MigrationFailed } from "../../src/store/StoreErrors.js"
+import { legacyCounts, writeLegacyDatabase } from "../fixtures/legacySqlite.js"
 import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
-import { migrationsBefore, rawClient, rawNumber, rawRows, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
+import { migrationsBefore, rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 /** Another application's two tables, with foreign keys off as SQLite applications run: order 11 names customer 2, who is not there. */
 const otherAppWithDanglingRow = Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -71,5 +73,155 @@ describe("R16 SQLite: another application's dangling foreign keys in the shared 
       assert.include(failure.message, "job_notes row 1 references a row of ai_jobs that is not there")
       assert.strictEqual(yield* Effect.provide(schemaVersion, rawClient(filename)), 23)
       assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT * FROM job_notes"), rawClient(filename)), [{ job_id: "no-such-job", note: "x" }])
+    }))
+})
+
+/** Runs each statement through the raw client. */
+const exec = (...statements: ReadonlyArray<string>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true }))
+
+/** better-sqlite3 itself (it has no types here), for what the store's client will not do: editing the schema's text. */
+const Database = createRequire(import.meta.url)("better-sqlite3") as new(file: string) => {
+  unsafeMode(on: boolean): void
+  exec(sql: string): void
+  close(): void
+}
+
+const EVENT = "INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, body) VALUES (?, '2026-12-06T10:00:00.000Z', 'system', 'system', '01a24c0c-0000-7000-8000-000000000002', '{}')"
+
+/** A DBA's index, trigger and view on the events table (which 0024 rebuilds) and on ai_jobs (which 0013 rebuilds). */
+const dbaObjects = [
+  "CREATE TABLE dba_audit (what TEXT)",
+  "CREATE INDEX dba_events_by_actor ON flight_recorder_events (actor)",
+  "CREATE TRIGGER dba_events_audit AFTER INSERT ON flight_recorder_events BEGIN INSERT INTO dba_audit (what) VALUES ('event ' || NEW.type); END",
+  "CREATE VIEW dba_event_counts AS SELECT type, count(*) AS n FROM flight_recorder_events GROUP BY type",
+  "CREATE INDEX dba_jobs_by_profile ON ai_jobs (profile_id)",
+  "CREATE TRIGGER dba_jobs_audit AFTER UPDATE OF status ON ai_jobs BEGIN INSERT INTO dba_audit (what) VALUES ('job ' || NEW.status); END"
+]
+
+const dbaSchema = rawRows<{ readonly type: string; readonly name: string; readonly sql: string }>(
+  "SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'dba%' ORDER BY name"
+)
+
+/** The DBA's objects work: the trigger fires on a new event, the index serves a lookup by actor, the view counts. */
+const dbaObjectsWork = Effect.gen(function*() {
+  yield* rawRows(EVENT, ["01a24c0c-0000-7000-8000-0000000000ff"])
+  assert.deepStrictEqual(yield* rawRows("SELECT what FROM dba_audit ORDER BY rowid"), [{ what: "event system" }, { what: "event system" }])
+  assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM flight_recorder_events INDEXED BY dba_events_by_actor WHERE actor = 'system'"), 2)
+  assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_jobs INDEXED BY dba_jobs_by_profile WHERE profile_id = 'x'"), 0)
+  assert.deepStrictEqual(yield* rawRows("SELECT * FROM dba_event_counts"), [{ type: "system", n: 2 }])
+})
+
+describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, and refuses what it cannot carry", () => {
+  for (const [first, rebuilds] of [["0024", [24, 25]], ["0013", null]] as ReadonlyArray<readonly [string, ReadonlyArray<number> | null]>) {
+    it.scoped(`R16 a database before ${first} (a rebuild of the tables the DBA added to): the DBA's index, trigger and view survive migrate, unchanged, and work`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const before = yield* Effect.provide(
+          Effect.gen(function*() {
+            yield* migrateFrom(yield* migrationsBefore(first))
+            yield* exec(...dbaObjects)
+            yield* rawRows(EVENT, ["01a24c0c-0000-7000-8000-000000000001"])
+            return yield* dbaSchema
+          }),
+          rawClient(filename)
+        )
+        assert.strictEqual(before.length, 6)
+        const applied = yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))
+        if (rebuilds !== null) assert.deepStrictEqual(applied.map(([id]) => id), rebuilds)
+        assert.include(applied.map(([id]) => id), Number(first))
+        yield* Effect.provide(
+          Effect.gen(function*() {
+            assert.deepStrictEqual(yield* dbaSchema, before)
+            yield* dbaObjectsWork
+          }),
+          rawClient(filename)
+        )
+      }))
+  }
+
+  it.scoped("R16 a legacy reference database (0002 rebuilds its three tables): the DBA's index and trigger on ai_jobs survive, the reference's own indexes give way to ours", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeLegacyDatabase(filename)
+      yield* Effect.provide(
+        exec(
+          "CREATE TABLE dba_audit (what TEXT)",
+          "CREATE INDEX dba_jobs_by_profile ON ai_jobs (profile_id)",
+          "CREATE TRIGGER dba_jobs_audit AFTER UPDATE OF status ON ai_jobs BEGIN INSERT INTO dba_audit (what) VALUES ('job ' || NEW.status); END"
+        ),
+        rawClient(filename)
+      )
+      const before = yield* Effect.provide(dbaSchema, rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          assert.deepStrictEqual(yield* dbaSchema, before)
+          assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'idx%'"), 0, "the reference's own indexes are replaced")
+          assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_jobs INDEXED BY dba_jobs_by_profile WHERE profile_id IS NOT NULL"), yield* rawNumber("SELECT count(*) AS n FROM ai_jobs WHERE profile_id IS NOT NULL"))
+          assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_jobs"), legacyCounts.ai_jobs)
+          yield* exec("UPDATE ai_jobs SET status = 'cancelled' WHERE rowid = (SELECT min(rowid) FROM ai_jobs)")
+          assert.deepStrictEqual(yield* rawRows("SELECT what FROM dba_audit"), [{ what: "job cancelled" }])
+        }),
+        rawClient(filename)
+      )
+    }))
+
+  it.scoped("R16 a DBA's index the rebuilt rows no longer fit (0002 normalises term_exec to terminal_exec under a UNIQUE index on the kind): migrate refuses naming the index, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeLegacyDatabase(filename)
+      yield* Effect.provide(exec("CREATE UNIQUE INDEX dba_one_job_per_kind ON ai_jobs (job_kind)"), rawClient(filename))
+      const before = yield* Effect.provide(Effect.all([schemaSnapshot, rawRows("SELECT * FROM ai_jobs ORDER BY id")]), rawClient(filename))
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 2)
+      assert.include(failure.message, "cannot create the index dba_one_job_per_kind on ai_jobs again after rebuilding the table: UNIQUE constraint failed")
+      assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, rawRows("SELECT * FROM ai_jobs ORDER BY id")]), rawClient(filename)), before)
+    }))
+
+  it.scoped("R16 a DBA's column on a table a migration rebuilds: migrate refuses naming the table and the column, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0024"))
+          yield* exec("ALTER TABLE flight_recorder_events ADD COLUMN region TEXT NOT NULL DEFAULT 'eu'")
+          yield* rawRows(EVENT.replace("trace_id, body)", "trace_id, body, region)").replace("'{}')", "'{}', 'us')"), ["01a24c0c-0000-7000-8000-000000000001"])
+        }).pipe(Effect.zipRight(Effect.all([schemaSnapshot, rawRows("SELECT * FROM flight_recorder_events")]))),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 24)
+      assert.include(failure.message, `table flight_recorder_events has column(s) "region" that this library does not know`)
+      assert.include(failure.message, "drop or move the column(s), then migrate again")
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          assert.strictEqual(yield* schemaVersion, 23)
+          assert.deepStrictEqual(yield* Effect.all([schemaSnapshot, rawRows("SELECT * FROM flight_recorder_events")]), before)
+        }),
+        rawClient(filename)
+      )
+    }))
+
+  it.scoped("R16 a DBA's foreign key written into a rebuilt table's definition: migrate refuses naming it, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* Effect.provide(migrateFrom(yield* migrationsBefore("0024")), rawClient(filename))
+      // What a DBA's own rebuild leaves: a REFERENCES clause on the events' job_id (edited in place, as SQLite allows for a constraint).
+      const db = new Database(filename)
+      db.unsafeMode(true)
+      db.exec("PRAGMA writable_schema = ON")
+      db.exec("UPDATE sqlite_master SET sql = replace(sql, '  job_id TEXT,', '  job_id TEXT REFERENCES ai_jobs (id),') WHERE name = 'flight_recorder_events'")
+      db.exec("PRAGMA writable_schema = OFF")
+      db.close()
+      const before = yield* Effect.provide(schemaSnapshot, rawClient(filename))
+      assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT \"from\", \"table\" FROM pragma_foreign_key_list('flight_recorder_events')"), rawClient(filename)), [{ from: "job_id", table: "ai_jobs" }])
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.include(failure.message, `table flight_recorder_events has foreign key(s) "job_id -> ai_jobs" that this library does not define`)
+      assert.strictEqual(yield* Effect.provide(schemaVersion, rawClient(filename)), 23)
+      assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
     }))
 })

@@ -20,6 +20,7 @@ import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { isLibraryTable, libraryObjects, type LibraryObjects } from "./libraryObjects.js"
+import { carryThroughRebuild } from "./rebuildCarry.js"
 import { splitStatements } from "./sqlScript.js"
 import { isBusy, makeWriteTransaction, readBusyTimeout } from "./transaction.js"
 
@@ -44,16 +45,18 @@ const runScript = (id: number, name: string, script: string, library: LibraryObj
         alreadyDone(sql, script),
         (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause })
       ),
-      (done) =>
-        done ? Effect.void : Effect.zipRight(
-          Effect.forEach(splitStatements(script), (statement, index) =>
-            Effect.mapError(
-              sql.unsafe(statement).unprepared,
-              (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
-            ), { discard: true }),
-          // A rebuild copies rows with foreign keys off (migrateFrom): its references are checked as it ends, naming it.
-          REBUILDS.test(script) ? refuseDangling(sql, library, id, name) : Effect.void
-        )
+      (done) => {
+        if (done) return Effect.void
+        const statements = Effect.forEach(splitStatements(script), (statement, index) =>
+          Effect.mapError(
+            sql.unsafe(statement).unprepared,
+            (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
+          ), { discard: true })
+        if (!REBUILDS.test(script)) return statements
+        // A rebuild keeps what others added to its tables (rebuildCarry.ts), and copies rows with foreign
+        // keys off (migrateFrom): its references are checked as it ends, naming it.
+        return Effect.zipRight(carryThroughRebuild(sql, library, id, name, script, statements), refuseDangling(sql, library, id, name))
+      }
     ))
 
 /** A script that rebuilds a table (renames the old one to copy from it). */
