@@ -10,7 +10,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { createRequire } from "node:module"
 import { JobStore } from "../../src/store/JobStore.js"
-import { MigrationFailed } from "../../src/store/StoreErrors.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
 import { legacyCounts, writeLegacyDatabase } from "../fixtures/legacySqlite.js"
 import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
 import { migrationsBefore, rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
@@ -224,4 +225,23 @@ describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, an
       assert.strictEqual(yield* Effect.provide(schemaVersion, rawClient(filename)), 23)
       assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
     }))
+})
+
+describe("R16 SQLite: a file another tool created as UTF-16", () => {
+  for (const encoding of ["UTF-16le", "UTF-16be"]) {
+    it.scoped(`R16 a ${encoding} file is refused at open with a StorageError naming its encoding, the file unchanged (its CHECKs would refuse ordinary text)`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const db = new Database(filename)
+        db.exec(`PRAGMA encoding = '${encoding}'`)
+        db.exec("CREATE TABLE other_app (x TEXT)")
+        db.close()
+        for (const store of [SqliteStore.layer({ filename }), storeWithClient(filename)]) {
+          const failure = yield* Effect.flip(Effect.provide(Effect.asVoid(JobStore), store))
+          assert.instanceOf(failure, StorageError)
+          assert.include(failure.message, `the database file's text encoding is ${encoding}, and the store needs a UTF-8 file`)
+        }
+        assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT name FROM sqlite_master"), rawClient(filename)), [{ name: "other_app" }])
+      }))
+  }
 })
