@@ -245,3 +245,39 @@ describe("R16 SQLite: a file another tool created as UTF-16", () => {
       }))
   }
 })
+
+describe("R16 SQLite: another application's empty table with one of the library's names", () => {
+  const cases = [
+    [
+      "workflow_runs",
+      "CREATE TABLE workflow_runs (id TEXT PRIMARY KEY, job_id TEXT, status TEXT, last_heartbeat TEXT, created_at TEXT, updated_at TEXT, repo TEXT NOT NULL, conclusion TEXT)",
+      `table workflow_runs has column(s) "repo", "conclusion" that neither this library's workflow_runs nor the reference's has`
+    ],
+    [
+      "ai_jobs",
+      "CREATE TABLE ai_jobs (id INTEGER PRIMARY KEY, status TEXT, title TEXT)",
+      `table ai_jobs has column(s) "title" that neither this library's ai_jobs nor the reference's has and lacks column(s) "trace_id", "workflow_run_id"`
+    ],
+    ["run_offers", "CREATE TABLE run_offers (offer_id TEXT PRIMARY KEY, price REAL)", `table run_offers has column(s) "offer_id", "price"`]
+  ] as const
+  for (const [table, create, named] of cases) {
+    it.scoped(`R16 an empty ${table} of another app's is refused by a first migrate, naming the columns that do not match, and the file stays as it was`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const before = yield* Effect.provide(Effect.zipRight(exec(create), schemaSnapshot), rawClient(filename))
+        const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+        assert.instanceOf(failure, MigrationFailed)
+        assert.include(failure.message, named)
+        assert.include(failure.message, "another application's table of the same name, which migrate would take over; nothing was changed. Rename or move that table, then migrate again")
+        assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+      }))
+  }
+
+  it.scoped("R16 an empty table in the reference's shape is still adopted and upgraded, as a legacy database's", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* Effect.provide(exec("CREATE TABLE workflow_runs (id TEXT PRIMARY KEY, job_id TEXT, status TEXT, last_heartbeat TEXT, created_at TEXT, updated_at TEXT)"), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      assert.strictEqual(yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM pragma_table_info('workflow_runs') WHERE name = 'taken'"), rawClient(filename)), 1)
+    }))
+})

@@ -19,6 +19,7 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { refuseForeignTables } from "./libraryColumns.js"
 import { isLibraryTable, libraryObjects, type LibraryObjects } from "./libraryObjects.js"
 import { carryThroughRebuild } from "./rebuildCarry.js"
 import { splitStatements } from "./sqlScript.js"
@@ -174,6 +175,8 @@ export const migrateFrom = (directory: URL): Effect.Effect<
       // Read under the write lock the whole run holds: a second process migrating at once waits
       // here, then finds the version the first left, and reports nothing applied.
       const before = yield* Effect.mapError(schemaVersion, asMigrationFailed)
+      // A never-migrated file: a table of one of our names must be ours or the reference's, even empty.
+      if (before === 0) yield* refuseForeignTables(sql, library.columns())
       yield* sql`PRAGMA legacy_alter_table = ON`
       const applied = yield* runMigrator(files, library)
       yield* sql`PRAGMA legacy_alter_table = OFF`

@@ -23,11 +23,6 @@ import type { LibraryObjects } from "./libraryObjects.js"
 /** The tables a rebuild script makes anew: those it creates, or renames another to, by name. */
 const REBUILT = /\b(?:CREATE\s+TABLE|RENAME\s+TO)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`[]?(\w+)/gi
 
-/** Columns of the reference's tables that 0002's legacy upgrade leaves out on purpose (the reference's own node stamps). */
-const REFERENCE_COLUMNS_DROPPED: Readonly<Record<string, ReadonlyArray<string>>> = {
-  workflow_node_executions: ["created_at", "updated_at"]
-}
-
 interface Saved {
   readonly type: string
   readonly name: string
@@ -88,8 +83,10 @@ export const carryThroughRebuild = <R>(
 
     for (const old of before) {
       const now = yield* shapeOf(sql, old.table)
-      const dropped = REFERENCE_COLUMNS_DROPPED[old.table.toLowerCase()] ?? []
-      const ours = (column: string) => dropped.includes(column) || library.addedColumns.has(`${old.table.toLowerCase()}.${column}`)
+      // The library's own that a rebuild may leave out: a later migration's column on a replay (that migration adds it
+      // again), the reference's node stamps on 0002's upgrade.
+      const allowed = library.columns().get(old.table.toLowerCase())?.allowed
+      const ours = (column: string) => allowed?.has(column) === true
       const lost = old.columns.filter((column) => !now.columns.includes(column))
       const lostColumns = lost.filter((column) => !ours(column))
       if (lostColumns.length > 0) {
