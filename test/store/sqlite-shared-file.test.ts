@@ -8,12 +8,14 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
 import { legacyCounts, writeLegacyDatabase } from "../fixtures/legacySqlite.js"
 import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
+import { splitStatements } from "../../src/store/sqlite/sqlScript.js"
 import { migrationsBefore, rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 /** Another application's two tables, with foreign keys off as SQLite applications run: order 11 names customer 2, who is not there. */
@@ -205,6 +207,29 @@ describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, an
         rawClient(filename)
       )
     }))
+
+  const constraintCases = [
+    ["an unnamed CHECK", "safety_mode TEXT,", "safety_mode TEXT CHECK (safety_mode <> 'unsafe'),", `"CHECK (safety_mode <> 'unsafe')"`],
+    ["a named CHECK", "safety_mode TEXT,", "safety_mode TEXT CONSTRAINT dba_safe CHECK (safety_mode <> 'unsafe'),", `"CONSTRAINT dba_safe CHECK (safety_mode <> 'unsafe')"`],
+    ["a UNIQUE", "trace_id TEXT,", "trace_id TEXT UNIQUE,", `"UNIQUE"`]
+  ] as const
+  for (const [what, column, withConstraint, named] of constraintCases) {
+    it.scoped(`R16 ${what} a DBA wrote into a reference-shaped ai_jobs (0002 rebuilds it): migrate refuses naming it, and the file stays as it was`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const reference = fs.readFileSync(new URL("0001_reference_schema.sql", migrationsDirectory), "utf8")
+        assert.include(reference, `  ${column}\n`)
+        const before = yield* Effect.provide(
+          Effect.zipRight(exec(...splitStatements(reference.replace(`  ${column}\n`, `  ${withConstraint}\n`))), schemaSnapshot),
+          rawClient(filename)
+        )
+        const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+        assert.instanceOf(failure, MigrationFailed)
+        assert.strictEqual(failure.migration_id, 2)
+        assert.include(failure.message, `table ai_jobs has constraint(s) ${named} that this library does not define`)
+        assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+      }))
+  }
 
   it.scoped("R16 a DBA's foreign key written into a rebuilt table's definition: migrate refuses naming it, and the file stays as it was", () =>
     Effect.gen(function*() {

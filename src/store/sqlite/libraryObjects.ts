@@ -11,6 +11,8 @@
 
 import { libraryColumns, type TableColumns } from "./libraryColumns.js"
 
+const CONSTRAINT_NAMES = /\bCONSTRAINT\s+["`[]?(\w+)/gi
+
 const CREATES = /\bCREATE\s+(?:UNIQUE\s+)?(TABLE|INDEX|TRIGGER|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`[]?(\w+)/gi
 
 /** The reference's indexes on its three tables (its migrations 0002-0007, and older shapes): 0002 creates ours instead. */
@@ -18,7 +20,7 @@ const REFERENCE_INDEXES = ["idx_ai_jobs_status", "idx_ai_jobs_gc", "idx_workflow
 
 /**
  * The names (lower case) of what the library's migrations create: `tables`,
- * and every object (tables included) in `objects`; and `columns()`, the
+ * and every object (tables and named constraints included) in `objects`; and `columns()`, the
  * columns each of its tables may have (libraryColumns.ts), read from the
  * scripts when first asked (only a rebuild asks).
  */
@@ -33,6 +35,7 @@ export const libraryObjects = (scripts: ReadonlyArray<string>, bookkeepingTable:
   const tables = new Set<string>([bookkeepingTable.toLowerCase()])
   const objects = new Set<string>([...tables, ...REFERENCE_INDEXES])
   for (const script of scripts) {
+    for (const [, constraint = ""] of script.matchAll(CONSTRAINT_NAMES)) objects.add(constraint.toLowerCase())
     for (const [, kind = "", name = ""] of script.matchAll(CREATES)) {
       if (kind.toUpperCase() === "TABLE") tables.add(name.toLowerCase())
       objects.add(name.toLowerCase())
