@@ -20,9 +20,10 @@ const REFERENCE_INDEXES = ["idx_ai_jobs_status", "idx_ai_jobs_gc", "idx_workflow
 
 /**
  * The names (lower case) of what the library's migrations create: `tables`,
- * and every object (tables and named constraints included) in `objects`; and `columns()`, the
- * columns each of its tables may have (libraryColumns.ts), read from the
- * scripts when first asked (only a rebuild asks).
+ * and every object (tables and named constraints included) in `objects`; and
+ * `columns()`, the columns each of its tables may have (libraryColumns.ts),
+ * read from the scripts when first asked (by a rebuild, or a first migrate
+ * finding tables of our names).
  */
 export interface LibraryObjects {
   readonly tables: ReadonlySet<string>
