@@ -19,6 +19,9 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { refuseForeignTables } from "./libraryColumns.js"
+import { isLibraryTable, libraryObjects, type LibraryObjects } from "./libraryObjects.js"
+import { carryThroughRebuild } from "./rebuildCarry.js"
 import { splitStatements } from "./sqlScript.js"
 import { isBusy, makeWriteTransaction, readBusyTimeout } from "./transaction.js"
 
@@ -36,48 +39,58 @@ export const migrationsTable = "ai_job_model_migrations"
 const FILE_NAME = /^(\d{4})_(\w+)\.sql$/
 
 /** Runs one file's statements in order, naming the one that fails; nothing when its `skip-if` says it is done. */
-const runScript = (id: number, name: string, script: string) =>
+const runScript = (id: number, name: string, script: string, library: LibraryObjects) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.flatMap(
       Effect.mapError(
         alreadyDone(sql, script),
         (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause })
       ),
-      (done) =>
-        done ? Effect.void : Effect.zipRight(
-          Effect.forEach(splitStatements(script), (statement, index) =>
-            Effect.mapError(
-              sql.unsafe(statement).unprepared,
-              (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
-            ), { discard: true }),
-          // A rebuild copies rows with foreign keys off (migrateFrom): its references are checked as it ends, naming it.
-          REBUILDS.test(script) ? refuseDangling(sql, id, name) : Effect.void
-        )
+      (done) => {
+        if (done) return Effect.void
+        const statements = Effect.forEach(splitStatements(script), (statement, index) =>
+          Effect.mapError(
+            sql.unsafe(statement).unprepared,
+            (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
+          ), { discard: true })
+        if (!REBUILDS.test(script)) return statements
+        // A rebuild keeps what others added to its tables (rebuildCarry.ts), and copies rows with foreign
+        // keys off (migrateFrom): its references are checked as it ends, naming it.
+        return Effect.zipRight(carryThroughRebuild(sql, library, id, name, script, statements), refuseDangling(sql, library, id, name))
+      }
     ))
 
 /** A script that rebuilds a table (renames the old one to copy from it). */
 const REBUILDS = /\bRENAME\s+TO\b/i
 
-/** Reads every `NNNN_name.sql` file of `directory` into the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
+/** One shipped migration: its number, name and text. */
+interface MigrationFile {
+  readonly id: number
+  readonly name: string
+  readonly script: string
+}
+
+/** Reads every `NNNN_name.sql` file of `directory`, in order. */
 const readMigrationFiles = (directory: URL) =>
   Effect.tryPromise({
     try: async () => {
-      const record: Record<string, Effect.Effect<void, MigrationFailed, SqlClient.SqlClient>> = {}
+      const files: Array<MigrationFile> = []
       for (const file of (await readdir(directory)).sort()) {
         const match = FILE_NAME.exec(file)
         if (match === null) continue
         const [, number = "", name = ""] = match
-        const script = await readFile(new URL(file, directory), "utf8")
-        record[`${number}_${name}`] = runScript(Number(number), name, script)
+        files.push({ id: Number(number), name, script: await readFile(new URL(file, directory), "utf8") })
       }
-      return record
+      return files
     },
     catch: (cause) => new Migrator.MigrationError({ reason: "import-error", message: `Cannot read ${directory.href}`, cause })
   })
 
-const runMigrator = (directory: URL) =>
+/** The Migrator over `files`, as the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
+const runMigrator = (files: ReadonlyArray<MigrationFile>, library: LibraryObjects) =>
   Migrator.make({})({
-    loader: Effect.flatMap(readMigrationFiles(directory), Migrator.fromRecord),
+    loader: Migrator.fromRecord(Object.fromEntries(files.map(({ id, name, script }) =>
+      [`${String(id).padStart(4, "0")}_${name}`, runScript(id, name, script, library)]))),
     table: migrationsTable
   })
 
@@ -89,15 +102,19 @@ interface Dangling {
 }
 
 /**
- * Fails the migration when a row references one that is not there (the run
- * has foreign keys off): naming the table, the row and the parent, where a
- * statement with them on said only "FOREIGN KEY constraint failed".
+ * Fails the migration when a row of the library's tables, or a row pointing
+ * into them, references one that is not there (the run has foreign keys off):
+ * naming the table, the row and the parent, where a statement with them on
+ * said only "FOREIGN KEY constraint failed". Another application's rows that
+ * point elsewhere are its own business: SQLite applications run with foreign
+ * keys off by default, and their dangling rows must not stop ours migrating.
  */
-const refuseDangling = (sql: SqlClient.SqlClient, id: number | null = null, name: string | null = null) =>
+const refuseDangling = (sql: SqlClient.SqlClient, library: LibraryObjects, id: number | null = null, name: string | null = null) =>
   Effect.flatMap(
     Effect.mapError(sql<Dangling>`PRAGMA foreign_key_check`, (cause) =>
       new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause })),
-    (rows) => {
+    (all) => {
+    const rows = all.filter((row) => isLibraryTable(library, row.table) || isLibraryTable(library, row.parent))
     const first = rows[0]
     if (first === undefined) return Effect.void
     const more = rows.length > 1 ? ` (and ${rows.length - 1} more)` : ""
@@ -149,6 +166,8 @@ export const migrateFrom = (directory: URL): Effect.Effect<
     // the run has foreign keys off (a no-op inside a transaction: set before it) and renames that
     // leave other tables' references alone; `foreign_key_check` before the commit then refuses any
     // reference left dangling, so the database ends exactly as consistent as with them on.
+    const files = yield* readMigrationFiles(directory)
+    const library = libraryObjects(files.map(({ script }) => script), migrationsTable)
     yield* sql`PRAGMA foreign_keys = OFF`
     let begun = false
     return yield* inTransaction(Effect.gen(function*() {
@@ -156,11 +175,14 @@ export const migrateFrom = (directory: URL): Effect.Effect<
       // Read under the write lock the whole run holds: a second process migrating at once waits
       // here, then finds the version the first left, and reports nothing applied.
       const before = yield* Effect.mapError(schemaVersion, asMigrationFailed)
+      // A never-migrated file: a table of one of our names must be ours or the reference's, even empty.
+      if (before === 0) yield* refuseForeignTables(sql, library.columns())
       yield* sql`PRAGMA legacy_alter_table = ON`
-      const applied = yield* runMigrator(directory)
+      const applied = yield* runMigrator(files, library)
       yield* sql`PRAGMA legacy_alter_table = OFF`
       yield* refuseNewer(directory)
-      yield* refuseDangling(sql)
+      // Only a run that changed something can have left a reference dangling.
+      if (applied.length > 0) yield* refuseDangling(sql, library)
       yield* recordMigration({ before, applied })
       return applied
     })).pipe(

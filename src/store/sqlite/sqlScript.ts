@@ -37,8 +37,8 @@ const skipComment = (text: string, start: number): number => {
   return end === -1 ? text.length : end + 2
 }
 
-/** The statement without comments, for deciding what kind it is and whether it is empty. */
-const stripComments = (statement: string): string => {
+/** The statement without comments, for deciding what kind it is and whether it is empty (and for reading a CREATE TABLE's columns). */
+export const stripComments = (statement: string): string => {
   let out = ""
   let i = 0
   while (i < statement.length) {

@@ -1,0 +1,131 @@
+/**
+ * What a table rebuild must carry that is not the library's own.
+ *
+ * A SQLite rebuild (rename, create, copy a fixed column list, drop the old
+ * table) takes the old table's indexes and triggers down with it and keeps
+ * only the columns it names. On a file a DBA also looks after, that silently
+ * dropped their indexes, triggers, columns (with their data) and foreign keys.
+ * Following the spirit of SQLite's documented twelve-step ALTER TABLE
+ * procedure, the runner saves the indexes and triggers on the tables a script
+ * rebuilds that are not the library's, and creates them again from their saved
+ * SQL once the script has run. A column or foreign key the rebuild did not
+ * carry cannot be put back: the migration fails naming it (before the script
+ * runs where it can tell), and the run's one transaction rolls everything
+ * back, so the file stays as it was.
+ *
+ * A DBA's CHECK or UNIQUE written into the table's own CREATE statement goes
+ * with the old table too: one the library's migrations do not name is refused
+ * before the script runs.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import { MigrationFailed } from "../StoreErrors.js"
+import type { LibraryObjects } from "./libraryObjects.js"
+import { stripComments } from "./sqlScript.js"
+
+/** The tables a rebuild script makes anew: those it creates, or renames another to, by name. */
+const REBUILT = /\b(?:CREATE\s+TABLE|RENAME\s+TO)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`[]?(\w+)/gi
+
+interface Saved {
+  readonly type: string
+  readonly name: string
+  readonly tbl_name: string
+  readonly sql: string
+}
+
+const failed = (id: number, name: string, message: string) =>
+  new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause: new Error(message) })
+
+/** A table's foreign keys as `column -> parent`, lower case. */
+const foreignKeysOf = (sql: SqlClient.SqlClient, table: string) =>
+  Effect.map(
+    sql<{ readonly from: string; readonly table: string }>`SELECT "from", "table" FROM pragma_foreign_key_list(${table})`,
+    (keys) => keys.map((key) => `${key.from.toLowerCase()} -> ${key.table.toLowerCase()}`)
+  )
+
+const listed = (names: ReadonlyArray<string>) => names.map((name) => `"${name}"`).join(", ")
+
+/** A CHECK or UNIQUE constraint in a CREATE TABLE, with the name a CONSTRAINT clause gives it. */
+const CONSTRAINT = /\b(?:CONSTRAINT\s+["`[]?(\w+)["`\]]?\s+)?(CHECK|UNIQUE)\b/gi
+
+/** Where the parenthesised group starting at or after `from` (spaces only between) ends, or `from` when none starts there. */
+const groupEnd = (text: string, from: number): number => {
+  const open = from + (/^\s*/.exec(text.slice(from))?.[0].length ?? 0)
+  if (text[open] !== "(") return from
+  let depth = 0
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === "(") depth++
+    else if (text[i] === ")" && --depth === 0) return i + 1
+  }
+  return text.length
+}
+
+/**
+ * The CHECK and UNIQUE constraints of `createTable` (a table's SQL as
+ * sqlite_master keeps it) that the library does not name: a DBA's, written
+ * into the table's own definition, which a rebuild from the library's cannot
+ * keep. Each as written (a column's UNIQUE as the word alone).
+ */
+const foreignConstraints = (createTable: string, library: LibraryObjects): Array<string> => {
+  const text = stripComments(createTable)
+  // Text in quotes is no clause (a CHECK's own literals may say CHECK): blanked, at the same length.
+  const masked = text.replace(/'(?:[^']|'')*'/g, (literal) => `'${" ".repeat(literal.length - 2)}'`)
+  return [...masked.matchAll(CONSTRAINT)]
+    .filter(([, constraint]) => constraint === undefined || !library.objects.has(constraint.toLowerCase()))
+    .map((match) => text.slice(match.index, groupEnd(masked, match.index + match[0].length)).replace(/\s+/g, " "))
+}
+
+/**
+ * Runs `rebuild` (the statements of rebuild script `id`/`name`) keeping what is
+ * not the library's on the tables it rebuilds: their other indexes and triggers
+ * are created again after it. What it cannot carry fails the migration, naming
+ * it and how to proceed: a column the library does not know or a CHECK/UNIQUE
+ * it does not name, before anything runs; a foreign key the rebuilt table no
+ * longer has, after (the run's transaction then undoes the rebuild).
+ */
+export const carryThroughRebuild = <R>(
+  sql: SqlClient.SqlClient,
+  library: LibraryObjects,
+  id: number,
+  name: string,
+  script: string,
+  rebuild: Effect.Effect<void, MigrationFailed, R>
+): Effect.Effect<void, MigrationFailed, R> =>
+  Effect.gen(function*() {
+    const named = [...new Set([...script.matchAll(REBUILT)].map(([, table = ""]) => table.toLowerCase()))]
+    const tables = yield* sql<{ readonly name: string; readonly sql: string }>`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND ${sql.in("name", named)}`
+    for (const table of tables) {
+      // Every column any version of the library's table has had (a later migration's, on a replay, comes back with it).
+      const allowed = library.columns().get(table.name.toLowerCase())?.allowed
+      const columns = yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table.name})`
+      const unknown = columns.map((column) => column.name).filter((column) => allowed?.has(column.toLowerCase()) !== true)
+      if (unknown.length > 0) {
+        return yield* failed(id, name, `table ${table.name} has column(s) ${listed(unknown)} that this library does not know, and this migration rebuilds ${table.name} from its own column list: nothing was changed; drop or move the column(s), then migrate again`)
+      }
+      const constraints = foreignConstraints(table.sql, library)
+      if (constraints.length > 0) {
+        return yield* failed(id, name, `table ${table.name} has constraint(s) ${listed(constraints)} that this library does not define, and this migration rebuilds ${table.name} from its own definition: nothing was changed; drop the constraint(s) (a rebuild of the table), then migrate again`)
+      }
+    }
+    const keysBefore = yield* Effect.forEach(tables, (table) => foreignKeysOf(sql, table.name))
+    const saved = (yield* sql<Saved>`
+      SELECT type, name, tbl_name, sql FROM sqlite_master
+      WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND ${sql.in("tbl_name", tables.map((table) => table.name))}
+      ORDER BY type = 'trigger', rowid`).filter((object) => !library.objects.has(object.name.toLowerCase()))
+
+    yield* rebuild
+
+    for (const [index, table] of tables.entries()) {
+      const now = yield* foreignKeysOf(sql, table.name)
+      const columns = (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table.name})`).map((column) => column.name.toLowerCase())
+      // A key on a column the rebuild left out is the library's own (a later migration adds both again).
+      const lostKeys = (keysBefore[index] ?? []).filter((key) => !now.includes(key) && columns.includes(key.split(" -> ")[0] ?? ""))
+      if (lostKeys.length > 0) {
+        return yield* failed(id, name, `table ${table.name} has foreign key(s) ${listed(lostKeys)} that this library does not define, and this migration rebuilds ${table.name} from its own definition: nothing was changed; drop the foreign key(s), then migrate again`)
+      }
+    }
+    for (const object of saved) {
+      yield* Effect.mapError(sql.unsafe(object.sql), (cause) =>
+        failed(id, name, `cannot create the ${object.type} ${object.name} on ${object.tbl_name} again after rebuilding the table: ${String((cause.cause as { readonly message?: unknown } | undefined)?.message ?? cause.message)}; nothing was changed`))
+    }
+  }).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause }))))

@@ -1,0 +1,308 @@
+/**
+ * R16 on a SQLite file the library does not have to itself: another
+ * application's tables live in it, and a DBA adds objects of their own. The
+ * library checks and rebuilds only what is its own, keeps the DBA's indexes and
+ * triggers through a table rebuild, and refuses, changing nothing, what a
+ * rebuild cannot carry.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
+import { legacyCounts, writeLegacyDatabase } from "../fixtures/legacySqlite.js"
+import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
+import { splitStatements } from "../../src/store/sqlite/sqlScript.js"
+import { migrationsBefore, rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
+
+/** Another application's two tables, with foreign keys off as SQLite applications run: order 11 names customer 2, who is not there. */
+const otherAppWithDanglingRow = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.zipRight(
+    sql.unsafe("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)"),
+    Effect.zipRight(
+      sql.unsafe("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id), total REAL)"),
+      sql.unsafe("INSERT INTO customers VALUES (1, 'ann'); ").pipe(
+        Effect.zipRight(sql.unsafe("PRAGMA foreign_keys = OFF")),
+        Effect.zipRight(sql.unsafe("INSERT INTO orders VALUES (10, 1, 9.5), (11, 2, 3.0)")),
+        Effect.zipRight(sql.unsafe("PRAGMA foreign_keys = ON"))
+      )
+    )
+  ))
+
+describe("R16 SQLite: another application's dangling foreign keys in the shared file", () => {
+  it.scoped("R16 a migrated file migrates again (nothing pending) and a store opens on it, another app's dangling row left as it is", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* Effect.provide(Effect.zipRight(migrateFrom(migrationsDirectory), otherAppWithDanglingRow), rawClient(filename))
+      const applied = yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))
+      assert.deepStrictEqual(applied, [])
+      // The default layer migrates on start: it must open.
+      const listed = yield* Effect.provide(Effect.flatMap(JobStore, (store) => store.listJobs({ limit: 10 })), storeWithClient(filename))
+      assert.deepStrictEqual(listed.items, [])
+      assert.strictEqual(yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM orders WHERE customer_id = 2"), rawClient(filename)), 1)
+    }))
+
+  it.scoped("R16 a new file shared with another app migrates from scratch, and a file at 0023 through 0024's rebuild", () =>
+    Effect.gen(function*() {
+      const [fresh, at0023] = [yield* tempDatabaseFile("fresh.db"), yield* tempDatabaseFile("at-0023.db")]
+      yield* Effect.provide(otherAppWithDanglingRow, rawClient(fresh))
+      yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(fresh))
+      yield* Effect.provide(Effect.zipRight(migrateFrom(yield* migrationsBefore("0024")), otherAppWithDanglingRow), rawClient(at0023))
+      const applied = yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(at0023))
+      assert.deepStrictEqual(applied.map(([id]) => id), [24, 25])
+      const newest = yield* Effect.provide(schemaVersion, rawClient(fresh))
+      assert.strictEqual(yield* Effect.provide(schemaVersion, rawClient(at0023)), newest)
+    }))
+
+  it.scoped("R16 a dangling reference into the library's tables is still refused, naming it", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0024"))
+          const sql = yield* SqlClient.SqlClient
+          yield* sql.unsafe("CREATE TABLE job_notes (job_id TEXT REFERENCES ai_jobs(id), note TEXT)")
+          yield* sql.unsafe("PRAGMA foreign_keys = OFF")
+          yield* sql.unsafe("INSERT INTO job_notes VALUES ('no-such-job', 'x')")
+          yield* sql.unsafe("PRAGMA foreign_keys = ON")
+        }),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.include(failure.message, "job_notes row 1 references a row of ai_jobs that is not there")
+      assert.strictEqual(yield* Effect.provide(schemaVersion, rawClient(filename)), 23)
+      assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT * FROM job_notes"), rawClient(filename)), [{ job_id: "no-such-job", note: "x" }])
+    }))
+})
+
+/** Runs each statement through the raw client. */
+const exec = (...statements: ReadonlyArray<string>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true }))
+
+/** better-sqlite3 itself (it has no types here), for what the store's client will not do: editing the schema's text. */
+const Database = createRequire(import.meta.url)("better-sqlite3") as new(file: string) => {
+  unsafeMode(on: boolean): void
+  exec(sql: string): void
+  close(): void
+}
+
+const EVENT = "INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, body) VALUES (?, '2026-12-06T10:00:00.000Z', 'system', 'system', '01a24c0c-0000-7000-8000-000000000002', '{}')"
+
+/** A DBA's index, trigger and view on the events table (which 0024 rebuilds) and on ai_jobs (which 0013 rebuilds). */
+const dbaObjects = [
+  "CREATE TABLE dba_audit (what TEXT)",
+  "CREATE INDEX dba_events_by_actor ON flight_recorder_events (actor)",
+  "CREATE TRIGGER dba_events_audit AFTER INSERT ON flight_recorder_events BEGIN INSERT INTO dba_audit (what) VALUES ('event ' || NEW.type); END",
+  "CREATE VIEW dba_event_counts AS SELECT type, count(*) AS n FROM flight_recorder_events GROUP BY type",
+  "CREATE INDEX dba_jobs_by_profile ON ai_jobs (profile_id)",
+  "CREATE TRIGGER dba_jobs_audit AFTER UPDATE OF status ON ai_jobs BEGIN INSERT INTO dba_audit (what) VALUES ('job ' || NEW.status); END"
+]
+
+const dbaSchema = rawRows<{ readonly type: string; readonly name: string; readonly sql: string }>(
+  "SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'dba%' ORDER BY name"
+)
+
+/** The DBA's objects work: the trigger fires on a new event, the index serves a lookup by actor, the view counts. */
+const dbaObjectsWork = Effect.gen(function*() {
+  yield* rawRows(EVENT, ["01a24c0c-0000-7000-8000-0000000000ff"])
+  assert.deepStrictEqual(yield* rawRows("SELECT what FROM dba_audit ORDER BY rowid"), [{ what: "event system" }, { what: "event system" }])
+  assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM flight_recorder_events INDEXED BY dba_events_by_actor WHERE actor = 'system'"), 2)
+  assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_jobs INDEXED BY dba_jobs_by_profile WHERE profile_id = 'x'"), 0)
+  assert.deepStrictEqual(yield* rawRows("SELECT * FROM dba_event_counts"), [{ type: "system", n: 2 }])
+})
+
+describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, and refuses what it cannot carry", () => {
+  for (const [first, rebuilds] of [["0024", [24, 25]], ["0013", null]] as ReadonlyArray<readonly [string, ReadonlyArray<number> | null]>) {
+    it.scoped(`R16 a database before ${first} (a rebuild of the tables the DBA added to): the DBA's index, trigger and view survive migrate, unchanged, and work`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const before = yield* Effect.provide(
+          Effect.gen(function*() {
+            yield* migrateFrom(yield* migrationsBefore(first))
+            yield* exec(...dbaObjects)
+            yield* rawRows(EVENT, ["01a24c0c-0000-7000-8000-000000000001"])
+            return yield* dbaSchema
+          }),
+          rawClient(filename)
+        )
+        assert.strictEqual(before.length, 6)
+        const applied = yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))
+        if (rebuilds !== null) assert.deepStrictEqual(applied.map(([id]) => id), rebuilds)
+        assert.include(applied.map(([id]) => id), Number(first))
+        yield* Effect.provide(
+          Effect.gen(function*() {
+            assert.deepStrictEqual(yield* dbaSchema, before)
+            yield* dbaObjectsWork
+          }),
+          rawClient(filename)
+        )
+      }))
+  }
+
+  it.scoped("R16 a legacy reference database (0002 rebuilds its three tables): the DBA's index and trigger on ai_jobs survive, the reference's own indexes give way to ours", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeLegacyDatabase(filename)
+      yield* Effect.provide(
+        exec(
+          "CREATE TABLE dba_audit (what TEXT)",
+          "CREATE INDEX dba_jobs_by_profile ON ai_jobs (profile_id)",
+          "CREATE TRIGGER dba_jobs_audit AFTER UPDATE OF status ON ai_jobs BEGIN INSERT INTO dba_audit (what) VALUES ('job ' || NEW.status); END"
+        ),
+        rawClient(filename)
+      )
+      const before = yield* Effect.provide(dbaSchema, rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          assert.deepStrictEqual(yield* dbaSchema, before)
+          assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'idx%'"), 0, "the reference's own indexes are replaced")
+          assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_jobs INDEXED BY dba_jobs_by_profile WHERE profile_id IS NOT NULL"), yield* rawNumber("SELECT count(*) AS n FROM ai_jobs WHERE profile_id IS NOT NULL"))
+          assert.strictEqual(yield* rawNumber("SELECT count(*) AS n FROM ai_jobs"), legacyCounts.ai_jobs)
+          yield* exec("UPDATE ai_jobs SET status = 'cancelled' WHERE rowid = (SELECT min(rowid) FROM ai_jobs)")
+          assert.deepStrictEqual(yield* rawRows("SELECT what FROM dba_audit"), [{ what: "job cancelled" }])
+        }),
+        rawClient(filename)
+      )
+    }))
+
+  it.scoped("R16 a DBA's index the rebuilt rows no longer fit (0002 normalises term_exec to terminal_exec under a UNIQUE index on the kind): migrate refuses naming the index, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeLegacyDatabase(filename)
+      yield* Effect.provide(exec("CREATE UNIQUE INDEX dba_one_job_per_kind ON ai_jobs (job_kind)"), rawClient(filename))
+      const before = yield* Effect.provide(Effect.all([schemaSnapshot, rawRows("SELECT * FROM ai_jobs ORDER BY id")]), rawClient(filename))
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 2)
+      assert.include(failure.message, "cannot create the index dba_one_job_per_kind on ai_jobs again after rebuilding the table: UNIQUE constraint failed")
+      assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, rawRows("SELECT * FROM ai_jobs ORDER BY id")]), rawClient(filename)), before)
+    }))
+
+  it.scoped("R16 a DBA's column on a table a migration rebuilds: migrate refuses naming the table and the column, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0024"))
+          yield* exec("ALTER TABLE flight_recorder_events ADD COLUMN region TEXT NOT NULL DEFAULT 'eu'")
+          yield* rawRows(EVENT.replace("trace_id, body)", "trace_id, body, region)").replace("'{}')", "'{}', 'us')"), ["01a24c0c-0000-7000-8000-000000000001"])
+        }).pipe(Effect.zipRight(Effect.all([schemaSnapshot, rawRows("SELECT * FROM flight_recorder_events")]))),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 24)
+      assert.include(failure.message, `table flight_recorder_events has column(s) "region" that this library does not know`)
+      assert.include(failure.message, "drop or move the column(s), then migrate again")
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          assert.strictEqual(yield* schemaVersion, 23)
+          assert.deepStrictEqual(yield* Effect.all([schemaSnapshot, rawRows("SELECT * FROM flight_recorder_events")]), before)
+        }),
+        rawClient(filename)
+      )
+    }))
+
+  const constraintCases = [
+    ["an unnamed CHECK", "safety_mode TEXT,", "safety_mode TEXT CHECK (safety_mode <> 'unsafe'),", `"CHECK (safety_mode <> 'unsafe')"`],
+    ["a named CHECK", "safety_mode TEXT,", "safety_mode TEXT CONSTRAINT dba_safe CHECK (safety_mode <> 'unsafe'),", `"CONSTRAINT dba_safe CHECK (safety_mode <> 'unsafe')"`],
+    ["a UNIQUE", "trace_id TEXT,", "trace_id TEXT UNIQUE,", `"UNIQUE"`]
+  ] as const
+  for (const [what, column, withConstraint, named] of constraintCases) {
+    it.scoped(`R16 ${what} a DBA wrote into a reference-shaped ai_jobs (0002 rebuilds it): migrate refuses naming it, and the file stays as it was`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const reference = fs.readFileSync(new URL("0001_reference_schema.sql", migrationsDirectory), "utf8")
+        assert.include(reference, `  ${column}\n`)
+        const before = yield* Effect.provide(
+          Effect.zipRight(exec(...splitStatements(reference.replace(`  ${column}\n`, `  ${withConstraint}\n`))), schemaSnapshot),
+          rawClient(filename)
+        )
+        const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+        assert.instanceOf(failure, MigrationFailed)
+        assert.strictEqual(failure.migration_id, 2)
+        assert.include(failure.message, `table ai_jobs has constraint(s) ${named} that this library does not define`)
+        assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+      }))
+  }
+
+  it.scoped("R16 a DBA's foreign key written into a rebuilt table's definition: migrate refuses naming it, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* Effect.provide(migrateFrom(yield* migrationsBefore("0024")), rawClient(filename))
+      // What a DBA's own rebuild leaves: a REFERENCES clause on the events' job_id (edited in place, as SQLite allows for a constraint).
+      const db = new Database(filename)
+      db.unsafeMode(true)
+      db.exec("PRAGMA writable_schema = ON")
+      db.exec("UPDATE sqlite_master SET sql = replace(sql, '  job_id TEXT,', '  job_id TEXT REFERENCES ai_jobs (id),') WHERE name = 'flight_recorder_events'")
+      db.exec("PRAGMA writable_schema = OFF")
+      db.close()
+      const before = yield* Effect.provide(schemaSnapshot, rawClient(filename))
+      assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT \"from\", \"table\" FROM pragma_foreign_key_list('flight_recorder_events')"), rawClient(filename)), [{ from: "job_id", table: "ai_jobs" }])
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.include(failure.message, `table flight_recorder_events has foreign key(s) "job_id -> ai_jobs" that this library does not define`)
+      assert.strictEqual(yield* Effect.provide(schemaVersion, rawClient(filename)), 23)
+      assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+    }))
+})
+
+describe("R16 SQLite: a file another tool created as UTF-16", () => {
+  for (const encoding of ["UTF-16le", "UTF-16be"]) {
+    it.scoped(`R16 a ${encoding} file is refused at open with a StorageError naming its encoding, the file unchanged (its CHECKs would refuse ordinary text)`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const db = new Database(filename)
+        db.exec(`PRAGMA encoding = '${encoding}'`)
+        db.exec("CREATE TABLE other_app (x TEXT)")
+        db.close()
+        for (const store of [SqliteStore.layer({ filename }), storeWithClient(filename)]) {
+          const failure = yield* Effect.flip(Effect.provide(Effect.asVoid(JobStore), store))
+          assert.instanceOf(failure, StorageError)
+          assert.include(failure.message, `the database file's text encoding is ${encoding}, and the store needs a UTF-8 file`)
+        }
+        assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT name FROM sqlite_master"), rawClient(filename)), [{ name: "other_app" }])
+      }))
+  }
+})
+
+describe("R16 SQLite: another application's empty table with one of the library's names", () => {
+  const cases = [
+    [
+      "workflow_runs",
+      "CREATE TABLE workflow_runs (id TEXT PRIMARY KEY, job_id TEXT, status TEXT, last_heartbeat TEXT, created_at TEXT, updated_at TEXT, repo TEXT NOT NULL, conclusion TEXT)",
+      `table workflow_runs has column(s) "repo", "conclusion" that neither this library's workflow_runs nor the reference's has`
+    ],
+    [
+      "ai_jobs",
+      "CREATE TABLE ai_jobs (id INTEGER PRIMARY KEY, status TEXT, title TEXT)",
+      `table ai_jobs has column(s) "title" that neither this library's ai_jobs nor the reference's has and lacks column(s) "trace_id", "workflow_run_id"`
+    ],
+    ["run_offers", "CREATE TABLE run_offers (offer_id TEXT PRIMARY KEY, price REAL)", `table run_offers has column(s) "offer_id", "price"`]
+  ] as const
+  for (const [table, create, named] of cases) {
+    it.scoped(`R16 an empty ${table} of another app's is refused by a first migrate, naming the columns that do not match, and the file stays as it was`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const before = yield* Effect.provide(Effect.zipRight(exec(create), schemaSnapshot), rawClient(filename))
+        const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+        assert.instanceOf(failure, MigrationFailed)
+        assert.include(failure.message, named)
+        assert.include(failure.message, "another application's table of the same name, which migrate would take over; nothing was changed. Rename or move that table, then migrate again")
+        assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+      }))
+  }
+
+  it.scoped("R16 an empty table in the reference's shape is still adopted and upgraded, as a legacy database's", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* Effect.provide(exec("CREATE TABLE workflow_runs (id TEXT PRIMARY KEY, job_id TEXT, status TEXT, last_heartbeat TEXT, created_at TEXT, updated_at TEXT)"), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      assert.strictEqual(yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM pragma_table_info('workflow_runs') WHERE name = 'taken'"), rawClient(filename)), 1)
+    }))
+})
