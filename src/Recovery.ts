@@ -72,7 +72,10 @@ export interface StartupOptions extends RecoveryOptions {
    * stale run is still stalled exactly once. A sweep that fails is logged and
    * tried again at the next interval; it never closes job intake. The first
    * sweep to get through after a failure waits one threshold and stalls only
-   * runs not heard from since (an outage stops workers' heartbeats too). Default:
+   * runs not heard from since (an outage stops workers' heartbeats too); so does
+   * a sweep that wakes more than 2 s after its interval, this process having
+   * been paused (SIGSTOP, a machine asleep, a blocked event loop) while its own
+   * runs could not beat. Default:
    * none (startup only, with its second look, as R9 asks).
    */
   readonly sweepEvery?: Duration.DurationInput | undefined
@@ -430,17 +433,44 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
           ))).pipe(Effect.zipRight(Effect.sync(() => {
             outage = false
           })))
-      const sweep = (threshold: Duration.Duration) =>
+      // The same wait after this process was paused (SIGSTOP, a machine asleep, an event loop
+      // blocked by a program): its own runs could not beat either, and the sweep's timer may fire
+      // before their heartbeats' — it would stall its own live runs. Other processes' sweeps stall a
+      // paused process's runs as before; this one gives its own a threshold to be heard again.
+      const afterPause = (threshold: Duration.Duration, late: Duration.Duration) =>
+        Effect.flatMap(DateTime.now, (woke) =>
+          Effect.zipRight(
+            Effect.logWarning(
+              `recovery sweep: woke ${Duration.format(late)} late (this process was paused or its event loop blocked); ` +
+                `runs not heard from since are stalled in ${Duration.format(threshold)} if still silent`
+            ),
+            stallSilentSince(store, { retries: 0, ...scan }, woke, threshold, "recovery sweep")
+          ))
+      const sweep = (threshold: Duration.Duration, late: Duration.Duration | undefined) =>
         Effect.suspend(() =>
-          outage ? afterOutage(threshold) : Effect.flatMap(recoverStalledRuns({ retries: 0, ...scan }), (report) => logStalled("recovery sweep", report))
+          outage
+            ? afterOutage(threshold)
+            : late !== undefined
+            ? afterPause(threshold, late)
+            : Effect.flatMap(recoverStalledRuns({ retries: 0, ...scan }), (report) => logStalled("recovery sweep", report))
         ).pipe(
           Effect.catchAllCause((cause) => {
             outage = true
             return Effect.logWarning("recovery sweep failed; trying again at the next interval", cause)
           })
         )
+      // How much later than the interval the sleep ended, when more than PAUSE_SLACK_MS: on the
+      // monotonic clock and on the wall clock (a machine asleep stops the one, not the other).
+      const sleepInterval = Effect.gen(function*() {
+        const clock = yield* Effect.clock
+        const [nanos, millis] = [clock.unsafeCurrentTimeNanos(), clock.unsafeCurrentTimeMillis()]
+        yield* Effect.sleep(interval)
+        const slept = Math.max(Number(clock.unsafeCurrentTimeNanos() - nanos) / 1e6, clock.unsafeCurrentTimeMillis() - millis)
+        const late = slept - Duration.toMillis(interval)
+        return late > PAUSE_SLACK_MS ? Duration.millis(Math.round(late)) : undefined
+      })
       yield* Deferred.await(succeeded).pipe(
-        Effect.flatMap((report) => Effect.forever(Effect.zipRight(Effect.sleep(interval), sweep(report.threshold)))),
+        Effect.flatMap((report) => Effect.forever(Effect.flatMap(sleepInterval, (late) => sweep(report.threshold, late)))),
         Effect.ignore,
         Effect.forkScoped
       )
@@ -454,6 +484,13 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
       ok ? "finished" : tried ? "failed" : "running")
     return RecoveryGate.of({ await: Effect.asVoid(result), result, status })
   }))
+
+/**
+ * How much later than its interval a sweep may wake before it counts as a
+ * pause of this process: timers on a busy event loop run late by
+ * milliseconds, a process stopped or a machine asleep by seconds or more.
+ */
+const PAUSE_SLACK_MS = 2000
 
 /** An open gate, for applications (and tests) that run recovery themselves or not at all. */
 export const layerNoStartupRecovery: Layer.Layer<RecoveryGate> = Layer.succeed(RecoveryGate, RecoveryGate.of({

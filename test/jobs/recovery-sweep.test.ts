@@ -51,6 +51,32 @@ const capturingLogs = () => {
   return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
 }
 
+/**
+ * The TestClock as a process that was paused sees it: `pause(ms)` moves the
+ * time it reads (wall and monotonic) on by `ms` without firing any timer, as
+ * SIGSTOP, a machine asleep or a blocked event loop do; the timers due then
+ * fire late, when the TestClock is adjusted. Sleeps are the TestClock's.
+ */
+const pausableClock = (testClock: TestClock.TestClock) => {
+  let paused = 0
+  const millis = () => testClock.unsafeCurrentTimeMillis() + paused
+  const nanos = () => testClock.unsafeCurrentTimeNanos() + BigInt(paused) * 1_000_000n
+  const clock: Clock.Clock = {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: millis,
+    unsafeCurrentTimeNanos: nanos,
+    currentTimeMillis: Effect.sync(millis),
+    currentTimeNanos: Effect.sync(nanos),
+    sleep: (duration) => testClock.sleep(duration)
+  }
+  return {
+    clock,
+    pause: (ms: number) => {
+      paused += ms
+    }
+  }
+}
+
 for (const backend of sharedBackends) {
   describe(`R9 recovery sweeps on ${backend.name}`, () => {
     it.effect("R9 with sweepEvery, the run of a worker that died after startup is stalled at the next sweep once its heartbeat is 30 s old — exactly once, with one workflow_recovery event and one log line", () => {
@@ -152,6 +178,51 @@ for (const backend of sharedBackends) {
         const recoveries = (yield* real.listEvents({ types: ["workflow_recovery"] })).items
         assert.deepStrictEqual(recoveries.map((event) => event.workflow_run_id), [deadClaim.run.id], "one event, for the silent run")
         assert.deepInclude(logs.lines.map((line) => line.message), "recovery sweep: the database answers again; runs not heard from since are stalled in 30s if still silent")
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    }, 60_000)
+
+    it.effect("R9 a sweep that wakes long after its interval because this process was paused (SIGSTOP, a machine asleep, a blocked event loop) does not stall the process's own live runs: they get one threshold to beat again; a run still silent then is stalled, once", () => {
+      const logs = capturingLogs()
+      return Effect.gen(function*() {
+        const testClock = yield* TestClock.testClock()
+        const process = pausableClock(testClock)
+        /** Waits (real time) until the sweep sleeps until one of `dues` (TestClock time): it has done its pass. */
+        const sweepSleepsUntil = (...dues: ReadonlyArray<number>) =>
+          Effect.gen(function*() {
+            while (!Chunk.toReadonlyArray(yield* testClock.sleeps).some((due) => dues.includes(due))) yield* realSleep(2)
+          })
+        yield* Effect.gen(function*() {
+          const database = yield* backend.fresh("recovery sweep pause")
+          const real = yield* database.store()
+          // This process's run, and one of a process that died: both beat at the claim.
+          const worker = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, real))), Jobs)
+          const own = yield* worker.submit(summarize())
+          const ownClaim = (yield* worker.claimNext())!
+          const dead = yield* worker.submit(summarize())
+          const deadClaim = (yield* worker.claimNext())!
+          yield* Layer.build(services(Layer.succeed(JobStore, real), Recovery.layerStartup({ sweepEvery: "10 seconds" })))
+          yield* sweepSleepsUntil(10_000)
+          // Paused for 40 s: the sweep's timer fires first, 40 s late; both heartbeats are 50 s old.
+          process.pause(40_000)
+          yield* testClock.adjust("10 seconds")
+          // Either the wait for the threshold is armed, or (a sweep that did not wait) the next sweep.
+          yield* sweepSleepsUntil(40_000, 20_000)
+          assert.strictEqual((yield* worker.get(own.job_id)).state, "running", "the late sweep stalled a run of its own process, which had no chance to beat")
+          assert.strictEqual((yield* worker.get(dead.job_id)).state, "running")
+          assert.deepStrictEqual((yield* real.listEvents({ types: ["workflow_recovery"] })).items, [])
+          // The process's own run beats again; the dead one does not. One threshold later, the silent run is stalled.
+          yield* real.heartbeat(ownClaim.run.id)
+          yield* testClock.adjust("30 seconds")
+          yield* sweepSleepsUntil(50_000)
+          assert.strictEqual((yield* worker.get(own.job_id)).state, "running", "heard from again: left running")
+          assert.strictEqual((yield* worker.get(dead.job_id)).state, "stalled", "silent for a threshold after the pause: stalled")
+          const recoveries = (yield* real.listEvents({ types: ["workflow_recovery"] })).items
+          assert.deepStrictEqual(recoveries.map((event) => event.workflow_run_id), [deadClaim.run.id], "one event, for the silent run")
+          assert.deepInclude(logs.lines, {
+            level: "WARN",
+            message: "recovery sweep: woke 40s late (this process was paused or its event loop blocked); runs not heard from since are stalled in 30s if still silent"
+          })
+        }).pipe(Effect.withClock(process.clock))
       }).pipe(Effect.scoped, Effect.provide(logs.layer))
     }, 60_000)
 

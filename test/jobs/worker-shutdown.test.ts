@@ -14,7 +14,10 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { Jobs, type RunContext } from "../../src/Jobs.js"
@@ -140,5 +143,40 @@ for (const backend of sharedBackends) {
         assert.include(released.status_reason, "drain time 200ms")
         nothingCancelled(yield* database.snapshot)
       }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 a program that ignores the drain time's interrupt (uninterruptible) holds shutdown until it ends, and the pool says so once, at WARN, naming its job; its job is then released to queued", () => {
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+      })
+      const letGo = Deferred.unsafeMake<void>(FiberId.none)
+      return Effect.gen(function*() {
+        const database = yield* backend.fresh("shutdown uninterruptible")
+        const { jobs, store } = yield* jobsOn(database)
+        const job = yield* jobs.submit(summarize())
+        const started = yield* Deferred.make<void>()
+        const pool = yield* startPool(jobs, () =>
+          Effect.uninterruptible(Effect.zipRight(Deferred.succeed(started, undefined), Effect.as(Deferred.await(letGo), { done: "late" }))), "100 millis")
+        yield* Deferred.await(started)
+        const closing = yield* Effect.fork(Scope.close(pool, Exit.void))
+        const said = () => warnings.filter((line) => line.includes("does not respond to interruption"))
+        for (let i = 0; i < 400 && said().length === 0; i++) yield* realSleep(25)
+        assert.strictEqual(said().length, 1, "a WARN says why shutdown waits")
+        assert.include(said()[0], job.job_id)
+        assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "shutdown waits for the program")
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "running", "not released while its program runs")
+        yield* Deferred.succeed(letGo, undefined)
+        yield* Fiber.join(closing)
+        assert.strictEqual(said().length, 1, "said once")
+        // Its program finished, but an uninterruptible region that was interrupted exits interrupted: released.
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued")
+        nothingCancelled(yield* database.snapshot)
+      }).pipe(
+        // Never left waiting: on code that does not say so, the test fails above, then lets the program end.
+        Effect.ensuring(Deferred.succeed(letGo, undefined)),
+        Effect.scoped,
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+    }, 60_000)
   })
 }

@@ -35,6 +35,13 @@ import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
+/**
+ * How long after the drain time's interrupt shutdown may still wait before
+ * the pool warns that programs ignore it: an interruptible program ends at
+ * once, its job's release is one write.
+ */
+const INTERRUPT_GRACE_MS = 1000
+
 /** What every pool takes, whatever its handlers. */
 export interface WorkerPoolOptions {
   /** How many jobs run at once. */
@@ -133,6 +140,8 @@ export const makeWorkerPool = (
     // A job this process submitted is announced twice on PostgreSQL (in process, then by the
     // database): the pool that claimed it on the first does not look again on the second.
     const claims = new RecentClaims()
+    // The jobs this pool's loops are running: named when shutdown waits on programs past the interrupt.
+    const running = new Set<string>()
     // The pool's doorbell, rung from before the first claim: a job announced while every
     // loop is busy wakes the next loop that goes idle. Closing the pool rings it too.
     const kindSet = kinds === undefined ? undefined : new Set(kinds)
@@ -253,10 +262,20 @@ export const makeWorkerPool = (
       )
     const runClaim = (claim: Claim): Effect.Effect<void, DecodeFailure | ReadError, R> => {
       claims.note({ job_id: claim.job.job_id, run_after: DateTime.toEpochMillis(claim.job.run_after) })
+      running.add(claim.job.job_id)
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
       return Effect.zipRight(
-        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, released, true), { onFailure: reportEnd(claim, () => closing, redact), onSuccess: () => Effect.void }),
+        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, released, true), {
+          onFailure: (cause) => {
+            running.delete(claim.job.job_id)
+            return reportEnd(claim, () => closing, redact)(cause)
+          },
+          onSuccess: () => {
+            running.delete(claim.job.job_id)
+            return Effect.void
+          }
+        }),
         offeredOr(Effect.void)
       )
     }
@@ -285,7 +304,19 @@ export const makeWorkerPool = (
         const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
           yield* sleepRealTime(Duration.toMillis(drain))
           yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
-          yield* Fiber.interruptAll(loops)
+          // Told, not waited for: a fiber that will not be interrupted cannot be made to stop, and
+          // releasing a job whose program still runs would invite a second run beside it. So the pool
+          // waits for it — and says so, once, or shutdown hangs with no word of why.
+          yield* Effect.forEach(loops, Fiber.interruptFork, { discard: true })
+          yield* sleepRealTime(INTERRUPT_GRACE_MS)
+          if (running.size > 0) {
+            const ids = [...running]
+            yield* Effect.logWarning(
+              `worker pool: ${ids.length} job(s) still running ${INTERRUPT_GRACE_MS / 1000}s after the drain time's interrupt ` +
+                `(${ids.slice(0, 10).join(", ")}${ids.length > 10 ? ", …" : ""}): a program that does not respond to interruption ` +
+                `(an uninterruptible region, a finalizer that does not end) holds shutdown until it ends; its job is then released to queued`
+            ).pipe(Effect.annotateLogs("job_ids", ids.join(",")))
+          }
         })))
         yield* Fiber.awaitAll(loops)
         yield* Fiber.interrupt(deadline)
