@@ -14,6 +14,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Capabilities from "../../src/Capabilities.js"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import { Jobs } from "../../src/Jobs.js"
@@ -21,7 +22,7 @@ import type { Claim, JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
 import { interruptAtStatement } from "../support/statementTrap.js"
 import { postgres, sqliteFile, sqliteMemory } from "../support/stores.js"
-import { services } from "./services.js"
+import { services, servicesUnder } from "./services.js"
 
 const request = {
   job_kind: "doc_summarize",
@@ -64,11 +65,12 @@ const outcomeOf = (jobs: Jobs["Type"], jobId: JobId, exit: Exit.Exit<Claim | nul
 const interruptedAtEach = (
   backend: Backend,
   claim: (jobs: Jobs["Type"], jobId: JobId) => Effect.Effect<Claim | null, unknown>,
-  counted?: RegExp
+  counted?: RegExp,
+  policy?: Layer.Layer<Capabilities.Capabilities>
 ) =>
   Effect.gen(function*() {
-    const store = yield* Layer.build(backend.makeStore())
-    const jobs = Context.get(yield* Layer.build(services(Layer.succeedContext(store as Context.Context<JobStore>))), Jobs)
+    const store = Layer.succeedContext((yield* Layer.build(backend.makeStore())) as Context.Context<JobStore>)
+    const jobs = Context.get(yield* Layer.build(policy === undefined ? services(store) : servicesUnder(policy, store)), Jobs)
     // One claim first: its policy's verdict remembered (admission.ts), every later claim takes the same statements.
     const first = yield* jobs.submit(request)
     yield* claim(jobs, first.job_id)
@@ -91,6 +93,12 @@ const interruptedAtEach = (
     return assert.fail(`the call took more than ${MOST_STATEMENTS} statements`)
   })
 
+/** The default policy, declared to decide each claim anew: no claim in one statement, the general path's transaction. */
+const undeterminedPolicy = Layer.effect(
+  Capabilities.Capabilities,
+  Effect.map(Effect.orDie(Capabilities.make(Capabilities.defaultConfig)), (policy) => ({ ...policy, deterministic: false }))
+)
+
 const backends: ReadonlyArray<Backend> = [sqliteMemory, sqliteFile, postgres("claim interrupted")]
 
 for (const backend of backends) {
@@ -100,6 +108,12 @@ for (const backend of backends) {
         // claimNext looks for offered runs once a second (adoptOffered.ts): those looks are not counted.
         const seen = yield* interruptedAtEach(backend, (jobs) => jobs.claimNext(), /^(?![\s\S]*run_offers)/)
         // The statement that commits the claim was among those interrupted: the release was exercised.
+        assert.isTrue(seen.has("released"), `a committed claim was interrupted and released (seen: ${[...seen].join(", ")})`)
+      }), 60_000)
+
+    it.scopedLive("R6 jobs.claimNext on its general path (a policy that decides each claim) interrupted at any statement leaves its job untouched or released", () =>
+      Effect.gen(function*() {
+        const seen = yield* interruptedAtEach(backend, (jobs) => jobs.claimNext(), /^(?![\s\S]*run_offers)/, undeterminedPolicy)
         assert.isTrue(seen.has("released"), `a committed claim was interrupted and released (seen: ${[...seen].join(", ")})`)
       }), 60_000)
 
