@@ -290,13 +290,17 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const adoptOffered = makeAdoptOffered(store, prepare)
   // claimNext's offered runs go to its caller, who runs them with `run` (which takes them).
   const adoptForCaller = makeAdoptOffered(store, prepare, true)
-  const claims = makeClaimNext(store, admission, prepare, offersLook(adoptForCaller, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS))
+  const claims = makeClaimNext(store, admission, prepare, offersLook(adoptForCaller, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS), {
+    announce: announce === undefined ? undefined : (claim) => announce(claim.job),
+    release: (claim, reason) => runner.release(claim.job, claim.run, reason)
+  })
   const claimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) =>
     announced(claims.claimQueued(options), (claim) => claim?.job)
   const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) => {
     // A misspelt `kind` dropped would claim a job of any kind: refused, nothing claimed.
     const refused = unknownOptions(options, CLAIM_OPTIONS, "ClaimOptions")
-    return refused !== undefined ? Effect.fail(refused) : announced(claims.claimNext(options), (claim) => claim?.job)
+    // Announced by `claims.claimNext` itself, inside what releases a claim an interrupt lost.
+    return refused !== undefined ? Effect.fail(refused) : claims.claimNext(options)
   }
   // Eager dispatch (eagerDispatch.ts): where the store can create and claim in one write and the
   // policy's verdicts may be remembered (the claim's records are then the submit's to build).
@@ -304,7 +308,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries, desk })
   const submitMany = makeSubmitMany(operations, { intakeOpen: gate.await, admission, retries })
   const move = makeMove(operations, makeEndRun(store, prepare), makeFinishRunning(store, prepare))
-  const begin = makeBegin(operations, admission)
+  const begin = makeBegin(operations, admission, (claim, reason) => runner.release(claim.job, claim.run, reason))
   const setPin = makeSetPin(operations)
 
   // `Jobs.run` calls in flight, interrupted (their jobs released) when the layer's scope closes.

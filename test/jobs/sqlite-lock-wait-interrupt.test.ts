@@ -64,6 +64,22 @@ describe("Jobs on SQLite: waits for another process's write lock end at an inter
       assert.strictEqual(count(), 2)
     }), 45_000)
 
+  it.scopedLive("a jobs.claimNext waiting for the write lock, interrupted, ends at once with nothing claimed (its release on interrupt waits for no lock)", () =>
+    Effect.gen(function*() {
+      const { holder, store } = yield* lockedStore
+      const jobs = Context.get(yield* Layer.build(services(Layer.succeedContext(store))), Jobs)
+      const job = yield* jobs.submit(request)
+      holder.exec("BEGIN IMMEDIATE")
+      const claim = yield* Effect.fork(jobs.claimNext())
+      yield* sleepRealTime(300)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(claim)), "the claim waits for the lock")
+      const exit = yield* Effect.timeoutOption(Fiber.interrupt(claim), BOUND)
+      assert.isTrue(Option.isSome(exit) && Exit.isInterrupted(exit.value), `the interrupt returned within ${BOUND}, with the lock held`)
+      holder.exec("ROLLBACK")
+      assert.strictEqual((yield* jobs.get(job.job_id)).state, "queued", "nothing was claimed")
+      assert.strictEqual((yield* jobs.claimNext())?.job.job_id, job.job_id)
+    }), 45_000)
+
   it.scopedLive("closing an application whose startup recovery waits for the write lock returns at once", () =>
     Effect.gen(function*() {
       const { holder, store } = yield* lockedStore

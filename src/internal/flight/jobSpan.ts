@@ -6,6 +6,7 @@
  * untraced. Annotated outside the store's transaction, whose own span would
  * otherwise be the current one.
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -107,14 +108,20 @@ export const endSpanOf = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, 
  * cleanup that is plain code. The cleanup is no Effect of its own and the
  * exit is not re-entered through a `zipRight`: 3 Effect operations fewer than
  * `onExit` (issue 16). `after` must not throw (a throw would be a defect).
+ * `interrupted`, when given, runs after `after` when `body` ended interrupted,
+ * before the interrupt goes on — in the same frame: nothing more on success.
  */
-const onExitSync = <A, E, R>(body: Effect.Effect<A, E, R>, after: (exit: Exit.Exit<A, E>) => void): Effect.Effect<A, E, R> =>
+const onExitSync = <A, E, R>(
+  body: Effect.Effect<A, E, R>,
+  after: (exit: Exit.Exit<A, E>) => void,
+  interrupted?: () => Effect.Effect<void>
+): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.matchCauseEffect(restore(body), {
       onFailure: (cause) => {
         const exit = Exit.failCause(cause)
         after(exit)
-        return exit
+        return interrupted !== undefined && Cause.isInterrupted(cause) ? Effect.zipRight(interrupted(), exit) : exit
       },
       onSuccess: (value) => {
         const exit = Exit.succeed(value)
@@ -136,21 +143,50 @@ const onExitSync = <A, E, R>(body: Effect.Effect<A, E, R>, after: (exit: Exit.Ex
  * with the span ended, in one synchronous cleanup (`onExitSync`): ~10 Effect
  * operations where `useSpan` with `withParentSpan` took ~36 (issue 16).
  */
-export const withJobSpan = <A, E, R>(name: string, body: (span: Tracer.Span) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-  const captureStackTrace = stackTraceOf(name)
-  return Effect.flatMap(Effect.makeSpan(name, { captureStackTrace }), (span) =>
+export const withJobSpan = <A, E, R>(name: string, body: (span: Tracer.Span) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  spanned(name, stackTraceOf(name), noNote, body)
+
+const noNote = () => undefined
+
+/**
+ * `withJobSpan`, with a `note` made for each run of it and given to `body`;
+ * when `body` ends interrupted, `interrupted(note)` runs — the span ended,
+ * uninterruptible — before the interrupt goes on. In the frame that ends
+ * the span: a call that is not interrupted pays no Effect operation for it
+ * (a claim whose answer an interrupt lost, claimAnswerLost.ts).
+ */
+export const withJobSpanNoted = <A, E, R, N>(
+  name: string,
+  note: () => N,
+  body: (span: Tracer.Span, note: N) => Effect.Effect<A, E, R>,
+  interrupted?: (note: N) => Effect.Effect<void>
+): Effect.Effect<A, E, R> => spanned(name, stackTraceOf(name), note, body, interrupted)
+
+/** `withJobSpanNoted`, where the operation was opened given (`stackTraceOf` counts the frames to its caller). */
+const spanned = <A, E, R, N>(
+  name: string,
+  captureStackTrace: () => string | undefined,
+  note: () => N,
+  body: (span: Tracer.Span, note: N) => Effect.Effect<A, E, R>,
+  interrupted?: (note: N) => Effect.Effect<void>
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.makeSpan(name, { captureStackTrace }), (span) =>
     Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const noted = note()
+      const lost = interrupted === undefined ? undefined : () => interrupted(noted)
       if (!isSettable(fiber)) {
-        return inFiberContext((context) => Context.add(context, Tracer.ParentSpan, span), body(span), (exit, fiber) => endSpanOf(span, exit, fiber))
+        return inFiberContext((context) => Context.add(context, Tracer.ParentSpan, span), body(span, noted), (exit, fiber) =>
+          lost !== undefined && Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)
+            ? Effect.zipRight(endSpanOf(span, exit, fiber), lost())
+            : endSpanOf(span, exit, fiber))
       }
       const outer = fiber.currentContext
       fiber.setFiberRef(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span))
-      return onExitSync(body(span), (exit) => {
+      return onExitSync(body(span, noted), (exit) => {
         fiber.setFiberRef(FiberRef.currentContext, outer)
         endSpan(span, exit, endTimeOf(fiber))
-      })
+      }, lost)
     }))
-}
 
 /** Ends `span` as `Effect.useSpan` ends its own: a failure carries where the span was opened. */
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, endTime: bigint): void => {

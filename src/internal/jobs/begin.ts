@@ -15,19 +15,34 @@ import { lifecycleEvent, notBefore } from "./auditEvents.js"
 import { endStalledNodes } from "./openNodes.js"
 import type { BeginOptions, Operations } from "./operations.js"
 import { BEGIN_OPTIONS, optionsRefusal } from "./transitionOptions.js"
+import { claimInterruptedReason, type ClaimNote, onInterruptNoted, releaseLostClaim } from "./claimAnswerLost.js"
 
-export const makeBegin = ({ announce, announceOffer, prepare, store }: Operations, admission: ReturnType<typeof makeAdmission>) =>
+export const makeBegin = (
+  { announce, announceOffer, prepare, store }: Operations,
+  admission: ReturnType<typeof makeAdmission>,
+  /** Hands a claimed job back to `queued` with `reason` (runJob.ts `release`). */
+  release: (claim: Claim, reason: string) => Effect.Effect<void, unknown>
+) =>
 (from: JobState, at: Checkpoint, span: string) => {
+  const released = claimInterruptedReason(span)
+  /**
+   * The caller interrupted after the move may have committed, its answer lost
+   * (claimAnswerLost.ts): a run for the caller is released to `queued`; a run
+   * offered to workers stays theirs, and its announcement — a wake-up hint, so
+   * a spurious one when nothing committed is harmless — is made with the job as read.
+   */
+  const lost = (jobId: JobId, options: BeginOptions, note: ClaimNote) =>
+    options.handTo === "workers"
+      ? announceOffer === undefined || note.last === undefined
+        ? Effect.void
+        : Effect.ignoreLogged(Effect.flatMap(store.getJob(jobId), announceOffer))
+      : releaseLostClaim(store, note, (claim) => release(claim, released), span)
   // In the begin's transaction: the run is offered to worker pools only if the move commits.
   const offer = (runId: WorkflowRunId) =>
     store.offerRun === undefined
       ? Effect.dieMessage("this JobStore cannot offer a run to worker pools (it has no offerRun)")
       : store.offerRun(runId)
-  return Effect.fn(span)(function*(jobId: JobId, options: BeginOptions = {}) {
-    yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
-    // Checked before the job is read: an option past its type changes nothing.
-    const refused = optionsRefusal(options, "BeginOptions", BEGIN_OPTIONS)
-    if (refused !== undefined) return yield* refused
+  const begun = (jobId: JobId, options: BeginOptions, note: ClaimNote) => Effect.gen(function*() {
     // The refusal is committed with the transaction, then reported: hence an Either out of it.
     const outcome = yield* store.transaction(Effect.gen(function*() {
       // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
@@ -49,6 +64,7 @@ export const makeBegin = ({ announce, announceOffer, prepare, store }: Operation
       }
       // The run begins with the move: its times and heartbeat at the move's instant.
       const run = yield* store.createRun(jobId, { at: now })
+      note.last = run.id
       const record = yield* prepare(lifecycleEvent({
         job: before,
         timestamp: now,
@@ -76,5 +92,13 @@ export const makeBegin = ({ announce, announceOffer, prepare, store }: Operation
       if (tell !== undefined) yield* tell(outcome.right.job)
     }
     return yield* outcome
+  })
+  return Effect.fn(span)(function*(jobId: JobId, options: BeginOptions = {}) {
+    yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
+    // Checked before the job is read: an option past its type changes nothing.
+    const refused = optionsRefusal(options, "BeginOptions", BEGIN_OPTIONS)
+    if (refused !== undefined) return yield* refused
+    // The new run's id, noted before the commit: what an interrupt that loses the answer looks for.
+    return yield* onInterruptNoted((note) => begun(jobId, options, note), (note) => lost(jobId, options, note))
   })
 }

@@ -18,11 +18,12 @@ import type * as Tracer from "effect/Tracer"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { Claim, JobStore, ReadError } from "../../store/JobStore.js"
 import type { Checked, makeAdmission } from "./admission.js"
-import { nameJob, withJobSpan } from "../flight/jobSpan.js"
+import { nameJob, withJobSpan, withJobSpanNoted } from "../flight/jobSpan.js"
 import type { Prepare } from "./auditEvents.js"
 import { makeClaimTemplates } from "./claimTemplates.js"
 import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 import type { OffersLook } from "./adoptOffered.js"
+import { claimInterruptedReason, type ClaimNote, releaseLostClaim } from "./claimAnswerLost.js"
 
 /** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
 class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
@@ -31,15 +32,29 @@ class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
   readonly records: ReadonlyArray<EventRecord>
 }> {}
 
+/** The reason of a release of a claim `claimNext` wrote and its caller, interrupted, never got. */
+const RELEASED = claimInterruptedReason("Jobs.claimNext")
+
+/** A fresh note for one run of `claimNext`: nothing written yet. */
+const newNote = (): ClaimNote => ({ last: undefined })
+
 /** One claim attempt's outcome: a claim, none queued, or look again (a refusal, or a subject just decided). */
 type Attempt = Effect.Effect<Claim | null | "refused" | "undecided", DecodeFailure | ReadError>
+
+/** What `claimNext` needs beyond the claim: its announcement, and the release of a claim whose answer an interrupt lost. */
+export interface ClaimNextHooks {
+  readonly announce: ((claim: Claim) => Effect.Effect<void>) | undefined
+  /** Hands a claimed job back to `queued` with `reason` (runJob.ts `release`). */
+  readonly release: (claim: Claim, reason: string) => Effect.Effect<void, unknown>
+}
 
 export const makeClaimNext = (
   store: JobStore["Type"],
   admission: ReturnType<typeof makeAdmission>,
   prepare: Prepare,
   /** Runs offered to workers, and when to look for them (adoptOffered.ts). */
-  offers?: OffersLook
+  offers?: OffersLook,
+  hooks?: ClaimNextHooks
 ) => {
   // A claim's records — the policy's re-check, then `queued → running` — are admission.ts `claimRecords`.
   const claimRecords = admission.claimRecords
@@ -50,7 +65,7 @@ export const makeClaimNext = (
    * back — no run, the job queued again — and the job goes `queued → failed`
    * with its deny events instead. `"refused"` tells the caller to look again.
    */
-  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined, take: boolean) =>
+  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined, take: boolean, note?: ClaimNote) =>
     store.transaction(Effect.gen(function*() {
       // The policy's verdict on the claimed job, taken while the claim's records are built:
       // an admitted claim commits with them; a refused one writes none and is rolled back.
@@ -58,12 +73,15 @@ export const makeClaimNext = (
       const claim = yield* store.claimNext({
         ...(kinds !== undefined ? { kinds } : {}),
         take,
-        events: (claimed) =>
+        events: (claimed) => {
+          // Known before the commit: what an interrupt that loses the answer looks for (claimAnswerLost.ts).
+          if (note !== undefined) note.last = claimed.run.id
           // At the claim's instant as written (the job's updated_at: never before its last change), not the clock's.
-          Effect.map(claimRecords(claimed.job, claimed.run.id, claimed.job.updated_at), (built) => {
+          return Effect.map(claimRecords(claimed.job, claimed.run.id, claimed.job.updated_at), (built) => {
             checked = built.checked
             return built.records ?? []
           })
+        }
       })
       if (claim === null) return null
       if (checked?.verdict._tag === "Refused") {
@@ -93,19 +111,23 @@ export const makeClaimNext = (
     : (() => {
       const memo = makeClaimTemplates((job, runId) => Effect.map(claimRecords(job, runId), (built) => built.records))
       // A chain, not a generator: the claim's outcome is one step from the statement's reply.
-      return (kinds: ReadonlyArray<JobKind> | undefined, take: boolean): Attempt =>
-        Effect.flatMap(claimAdmitted({ ...(kinds !== undefined ? { kinds } : {}), take, ...memo.current() }), (outcome): Attempt => {
+      return (kinds: ReadonlyArray<JobKind> | undefined, take: boolean, note?: ClaimNote): Attempt => {
+        const current = memo.current()
+        // The run's id is the store's: the records' ids, given here, find the claim (claimAnswerLost.ts).
+        if (note !== undefined) note.last = current.event_ids
+        return Effect.flatMap(claimAdmitted({ ...(kinds !== undefined ? { kinds } : {}), take, ...current }), (outcome): Attempt => {
           if (outcome === null) return Effect.succeed(null)
           if (outcome._tag === "Claimed") {
             memo.used(outcome.claim.job)
             return Effect.succeed(outcome.claim)
           }
-          return Effect.flatMap(memo.learn(outcome.subject), (learnt): Attempt => learnt ? Effect.succeed("undecided" as const) : claimOne(kinds, take))
+          return Effect.flatMap(memo.learn(outcome.subject), (learnt): Attempt => learnt ? Effect.succeed("undecided" as const) : claimOne(kinds, take, note))
         })
+      }
     })()
 
   const failUnreadable = makeFailUnreadable(store, prepare)
-  const attempt: (kinds: ReadonlyArray<JobKind> | undefined, take: boolean) => Attempt = claimOneFast ?? claimOne
+  const attempt: (kinds: ReadonlyArray<JobKind> | undefined, take: boolean, note?: ClaimNote) => Attempt = claimOneFast ?? claimOne
   /**
    * Attempts until one claims a job or finds none. Each refusal takes one job out
    * of `queued`, and each "undecided" adds a subject the next attempt claims in
@@ -114,13 +136,14 @@ export const makeClaimNext = (
   const claimUntilDecided = (
     span: Tracer.Span,
     kinds: ReadonlyArray<JobKind> | undefined,
-    take: boolean
+    take: boolean,
+    note?: ClaimNote
   ): Effect.Effect<Claim | null, DecodeFailure | ReadError> =>
-    attempt(kinds, take).pipe(
+    attempt(kinds, take, note).pipe(
       // A claimed job whose row does not decode fails at once (unreadableClaim.ts); look again.
       Effect.catchIf(isUnreadableJob, (error) => Effect.as(failUnreadable(error), "refused" as const)),
       Effect.flatMap((outcome) => {
-        if (outcome === "refused" || outcome === "undecided") return claimUntilDecided(span, kinds, take)
+        if (outcome === "refused" || outcome === "undecided") return claimUntilDecided(span, kinds, take, note)
         if (outcome !== null) nameJob(span, outcome.job)
         return Effect.succeed(outcome)
       })
@@ -132,21 +155,29 @@ export const makeClaimNext = (
    */
   const claimQueued = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
     withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds, true))
+  const announce = hooks?.announce
+  const release = hooks?.release
   /**
    * `Jobs.claimNext`: when `offers` says a look is due, a run offered to
    * workers of these kinds first (adoptOffered.ts `offersLook`), then the
    * queue. Decided inside the span's body, so an effect built once and run
    * in a loop asks each time, and a claim with no look due pays no step for it.
    * The run is left untaken: its caller runs it with `Jobs.run`, which takes it.
+   * Interrupted after a claim from the queue committed (its answer lost), the
+   * claim is released to `queued` before the interrupt goes on (claimAnswerLost.ts):
+   * no job is left running under a run its caller never got. Announced inside
+   * the span, so an interrupt while it is told is seen there too.
    */
   const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
-    withJobSpan("Jobs.claimNext", (span) =>
-      offers?.due() === true
+    withJobSpanNoted("Jobs.claimNext", newNote, (span, note) => {
+      const claimed = offers?.due() === true
         ? Effect.flatMap(offers.adopt(options), (offered) => {
-          if (offered === null) return claimUntilDecided(span, options.kinds, false)
+          if (offered === null) return claimUntilDecided(span, options.kinds, false, note)
           nameJob(span, offered.job)
           return Effect.succeed(offered)
         })
-        : claimUntilDecided(span, options.kinds, false))
+        : claimUntilDecided(span, options.kinds, false, note)
+      return announce === undefined ? claimed : Effect.tap(claimed, (claim) => claim === null ? Effect.void : announce(claim))
+    }, release === undefined ? undefined : (note) => releaseLostClaim(store, note, (claim) => release(claim, RELEASED), "Jobs.claimNext"))
   return { claimQueued, claimNext }
 }

@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { JobId } from "../../domain/Ids.js"
 import { canTransition, type TransitionTarget } from "../../domain/Lifecycle.js"
-import { nameJob, withJobSpan } from "../flight/jobSpan.js"
+import { nameJob, withJobSpanNoted } from "../flight/jobSpan.js"
 import { lifecycleEvent, notBefore } from "./auditEvents.js"
 import { endStalledNodes } from "./openNodes.js"
 import type { makeEndRun, makeFinishRunning, RunEnd } from "./endRun.js"
@@ -69,8 +69,20 @@ export const makeMove = (
   const endsARun = to !== "queued" && to !== "running"
   // Only a move to `failed` records an error (`Jobs.fail` gives it): on any other move it is an unknown option.
   const known = to === "failed" ? FAIL_OPTIONS : TRANSITION_OPTIONS
+  /**
+   * A move interrupted once its write was sent: the store finishes the write,
+   * then the interrupt takes effect and the announcement after it was never
+   * made — a cancel reached the running program only at its next heartbeat,
+   * `Jobs.await` was not woken (found by an outside probe). The job is read and
+   * announced as it is, whether the move committed or not: an announcement is
+   * a hint to look, and a spurious one finds nothing changed. Only on the
+   * interrupt's path (the span's own frame); a failed read announces nothing.
+   */
+  const interrupted = announce === undefined
+    ? undefined
+    : (jobId: JobId) => Effect.ignore(Effect.flatMap(store.getJob(jobId), announce))
   return (jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) =>
-    withJobSpan(name, (span) => {
+    withJobSpanNoted(name, () => jobId, (span) => {
       nameJob(span, { job_id: jobId })
       // Checked before the job is read: an option past its type changes nothing.
       const refused = optionsRefusal(options, "TransitionOptions", known)
@@ -87,5 +99,5 @@ export const makeMove = (
         finishRunning(jobId, { ...end, to }),
         (finished) => finished !== null ? moved(finished) : Effect.flatMap(lockAndMove(jobId, end), moved)
       )
-    })
+    }, interrupted)
 }

@@ -15,7 +15,7 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { makeAdmission } from "./admission.js"
-import { nameJob, withJobSpan } from "../flight/jobSpan.js"
+import { nameJob, withJobSpanNoted } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { auditWith, type CreatedClaim } from "../../store/JobStore.js"
 import type { Operations } from "./operations.js"
@@ -29,6 +29,14 @@ import { refuseReusedId } from "./reusedId.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { AlreadyExists, StorageError } from "../../store/StoreErrors.js"
 import { MAX_JOB_DEPTH } from "../../domain/depth.js"
+
+/** The job a submit's own write creates, noted before the write: announced when an interrupt lost the write's answer. */
+interface Written {
+  job: NewAiJob | undefined
+  at: DateTime.Utc | undefined
+}
+
+const newWritten = (): Written => ({ job: undefined, at: undefined })
 
 export const makeSubmit = <GateError>(
   { announce, prepare, store }: Operations,
@@ -93,7 +101,7 @@ export const makeSubmit = <GateError>(
    * createJob — and the first two are usually known at once (a remembered
    * verdict, records built from their given time): no step for them (issue 16).
    */
-  const queue = (span: Tracer.Span, request: JobRequest, checked: boolean, now: DateTime.Utc) => {
+  const queue = (span: Tracer.Span, request: JobRequest, checked: boolean, now: DateTime.Utc, written: Written) => {
     const ids = { job_id: request.job_id ?? uuidv7() as JobId, trace_id: request.trace_id ?? uuidv7() as AiJob["trace_id"] }
     nameJob(span, ids)
     span.attribute("hsk.job_kind", request.job_kind)
@@ -137,6 +145,8 @@ export const makeSubmit = <GateError>(
           }
           return createForSeat(job, record, [...records, record], subject, seat, now)
         }
+        written.job = job
+        written.at = now
         // The job created at its events' instant: none of them is before it existed (Creation.at).
         const created = Effect.catchTag(
           store.createJob(job, { events: auditWith([...records, record]), at: now }),
@@ -150,13 +160,25 @@ export const makeSubmit = <GateError>(
   }
 
   /** `queue`, after refusing a caller-given id a pruned job's trail still names (reusedId.ts); a fresh id needs no look. */
-  const queueUnlessReused = (span: Tracer.Span, request: JobRequest, checked: boolean, now: DateTime.Utc) =>
+  const queueUnlessReused = (span: Tracer.Span, request: JobRequest, checked: boolean, now: DateTime.Utc, written: Written) =>
     request.job_id === undefined
-      ? queue(span, request, checked, now)
-      : Effect.flatMap(refuseReusedId(store, request.job_id), () => queue(span, request, checked, now))
+      ? queue(span, request, checked, now, written)
+      : Effect.flatMap(refuseReusedId(store, request.job_id), () => queue(span, request, checked, now, written))
+
+  /**
+   * A submit interrupted once its write was sent: the store finishes the write,
+   * then the interrupt takes effect and the announcement after it was never
+   * made — an idle pool of this process found the job only at its next poll
+   * (found by an outside probe). Announced here instead, whether the write
+   * committed or not: an announcement is a hint to look, and a spurious one
+   * finds nothing. Only on the interrupt's path (the span's own frame).
+   */
+  const interrupted = announce === undefined
+    ? undefined
+    : (written: Written) => written.job === undefined || written.at === undefined ? Effect.void : announce(newJob(written.job, written.at))
 
   return (input: unknown) =>
-    withJobSpan("Jobs.submit", (span) =>
+    withJobSpanNoted("Jobs.submit", newWritten, (span, written) =>
       Effect.flatMap(deps.intakeOpen, () =>
         // The clock read once for the submit's events (ordered by id within it) and its job's creation.
         Effect.clockWith((clock) => {
@@ -164,7 +186,7 @@ export const makeSubmit = <GateError>(
           // The common shape checked in place: no Effect step unless the Schema must decide.
           const common = commonJobRequest(input)
           return common !== undefined
-            ? queueUnlessReused(span, common, true, now)
-            : Effect.flatMap(decodeBySchema(input), (request) => queueUnlessReused(span, request, false, now))
-        })))
+            ? queueUnlessReused(span, common, true, now, written)
+            : Effect.flatMap(decodeBySchema(input), (request) => queueUnlessReused(span, request, false, now, written))
+        })), interrupted)
 }

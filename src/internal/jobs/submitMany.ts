@@ -83,7 +83,7 @@ export const makeSubmitMany = <GateError>(
       firstQueued ??= queued.event_id
       records.push(...decisions, queued)
     }
-    const created = yield* Effect.catchTag(
+    const created = Effect.catchTag(
       store.createJobs(jobs, { events: () => records, at: now }),
       // It may have committed, its answer lost: committed jobs are answered as the store answers them (createAnswerLost.ts).
       "StorageError",
@@ -92,7 +92,12 @@ export const makeSubmitMany = <GateError>(
           ? Effect.fail(error)
           : committedCreation(store, { queuedEventId: firstQueued, jobIds: jobs.map((job) => job.job_id!) }, () => jobs.map((job) => newJob(job, now)), error)
     )
-    if (announce !== undefined) yield* Effect.forEach(created, announce, { discard: true })
-    return created
+    if (announce === undefined) return yield* created
+    // Interrupted once the write was sent (the store finishes it, then the interrupt takes effect), the jobs are
+    // announced all the same, as submit's are: a hint to look, and a spurious one when nothing committed finds nothing.
+    return yield* Effect.onInterrupt(
+      Effect.tap(created, (jobs) => Effect.forEach(jobs, announce, { discard: true })),
+      () => Effect.forEach(jobs, (job) => announce(newJob(job, now)), { discard: true })
+    )
   })
 }
