@@ -552,16 +552,19 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const refusedWrites = (): RefusedNodeWrites => (refused ??= new Map())
         // Set once the race below has ended: the program is being stopped and the run's end written.
         let over = false
+        // Set while the program's fibers are being stopped (their cleanups run): the run waits for them.
+        let stopping = false
+        const notActive = Effect.flatMap(store.getRun(run.id), (found) => Effect.fail(new RunNotActive({ workflow_run_id: run.id, status: found.status })))
         /**
          * A context call after the run has ended: nothing is written, and nothing would ever stop
          * the fiber (the race that stopped the program is over). Once the end is written, it fails
          * with `RunNotActive` naming the run's status: `RunLost` is `Jobs.run`'s answer, and that
-         * call has returned.
+         * call has returned. Made by the program's own cleanup while it is being stopped
+         * (`Effect.ensuring`, `onInterrupt`, a release), it fails at once, with the run's status as
+         * it then is: the end is written only once that cleanup is over, and waiting for it would
+         * hang the run for good (found by an outside probe).
          */
-        const runOver = Effect.zipRight(
-          Deferred.await(finished),
-          Effect.flatMap(store.getRun(run.id), (found) => Effect.fail(new RunNotActive({ workflow_run_id: run.id, status: found.status })))
-        )
+        const runOver = Effect.suspend(() => stopping ? notActive : Effect.zipRight(Deferred.await(finished), notActive))
         const node: RunContext["node"] = (spec, effect) =>
           // Start and finish records are written even if the run is interrupted meanwhile; only the node's own work is interruptible.
           // A node write that finds the run taken away never returns to the program (which might
@@ -605,7 +608,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const securityViolation = (report: ViolationReport) =>
           Effect.uninterruptible(Effect.gen(function*() {
             // After the run has ended, its end is written first: the report then finds the job as the run left it.
-            const late = over
+            // Made by the program's cleanup while it is being stopped, it is a report made during the run: the
+            // end is written only once that cleanup is over, so waiting for it would hang the run for good.
+            const late = over && !stopping
             if (late) yield* Deferred.await(finished)
             reporting = true
             const poisoned = yield* Effect.either(poison(job, run, report))
@@ -676,7 +681,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // However that ended (the program finished, the run was lost, this fiber was
         // interrupted): stop them all and wait until they have, so a node's last write lands
         // before the run is settled or released.
+        stopping = true
         yield* Fiber.interrupt(working)
+        stopping = false
         yield* Fiber.interrupt(beating)
         if (watching !== undefined) yield* Fiber.interrupt(watching)
         const durationMs = Number((yield* Clock.currentTimeMillis) - started)
