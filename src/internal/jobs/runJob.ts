@@ -61,7 +61,7 @@ import type { SuccessState } from "./runOptions.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
 import { watchLoss } from "../engine/lossWatch.js"
 import { endSpanOf, inFiberContext } from "../flight/jobSpan.js"
-import { redactExit, withRedactedSpan } from "../redactCause.js"
+import { redactCause, redactExit, withRedactedSpan } from "../redactCause.js"
 
 /** A failed attempt the retry policy takes back: the next attempt's number and when it becomes eligible. */
 export interface Retry {
@@ -494,6 +494,19 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
       () => Effect.void
     ))
 
+  /**
+   * Closes the scope the program's finalizers (`Effect.addFinalizer`) were added to, once the
+   * run's end is written. A finalizer that fails then changes nothing the run wrote: its failure
+   * is logged, redacted as a job's error is (R14), and the run answers as its end was written —
+   * a completed job is no failed `Jobs.run`, nor a pool's "did not complete".
+   */
+  const closeRunScope = (scope: Scope.CloseableScope, exit: Exit.Exit<unknown, unknown>, job: AiJob, run: WorkflowRun) =>
+    Effect.catchAllCause(Scope.close(scope, exit), (cause) =>
+      Effect.annotateLogs(
+        Effect.logWarning(`job ${job.job_id}: a finalizer of its program failed after its run ended (what the run wrote stands)`, redactCause(cause, recorder.redact)),
+        { job_id: job.job_id, workflow_run_id: run.id }
+      ))
+
   const run = <A extends Json | void, E, R>(
     job: AiJob,
     run: WorkflowRun,
@@ -740,7 +753,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             // The span records the failure as the job stores it, redacted (R14): a tracer is outside the database.
             (exit, fiber) => {
               Deferred.unsafeDone(finished, Exit.void)
-              return Effect.zipRight(Scope.close(scope, exit), endSpanOf(span, redactExit(exit, recorder.redact), fiber))
+              return Effect.zipRight(closeRunScope(scope, exit, job, run), endSpanOf(span, redactExit(exit, recorder.redact), fiber))
             }
           ))
     ))
