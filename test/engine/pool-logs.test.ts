@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import { RunLost } from "../../src/Jobs.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { realSleep, sharedBackends } from "../jobs/shared-database.js"
 import { engineOn } from "./engine.js"
@@ -21,17 +22,23 @@ interface Line {
   readonly jobId: unknown
 }
 
+/** The pool's lines about a job's run, with their level and the job they are annotated with. */
+const poolLines = () => {
+  const lines: Array<Line> = []
+  const logger = Logger.make(({ annotations, logLevel, message }) => {
+    const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+    if (text.startsWith("worker pool: job")) {
+      lines.push({ level: logLevel.label, message: text, jobId: HashMap.get(annotations, "job_id").pipe((o) => o._tag === "Some" ? o.value : undefined) })
+    }
+  })
+  return { lines, logger }
+}
+
 for (const backend of sharedBackends) {
   describe(`a worker pool's log on ${backend.name}`, () => {
     it.live("R6 R8 a pooled program that fails is a warning naming its job; a run taken away while it ran is an info line; a success logs nothing", () =>
       Effect.gen(function*() {
-        const lines: Array<Line> = []
-        const logger = Logger.make(({ annotations, logLevel, message }) => {
-          const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
-          if (text.startsWith("worker pool: job")) {
-            lines.push({ level: logLevel.label, message: text, jobId: HashMap.get(annotations, "job_id").pipe((o) => o._tag === "Some" ? o.value : undefined) })
-          }
-        })
+        const { lines, logger } = poolLines()
         const database = yield* backend.fresh("pool logs")
         const { jobs } = yield* engineOn(database)
         const started = yield* Deferred.make<void>()
@@ -57,6 +64,29 @@ for (const backend of sharedBackends) {
         assert.deepStrictEqual(lines.map((line) => [line.level, line.jobId]), [["WARN", failing.job_id], ["INFO", taken.job_id]])
         assert.include(lines[0]!.message, `worker pool: job ${failing.job_id} (doc_summarize) did not complete`)
         assert.include(lines[1]!.message, "run was taken away (now cancelled)")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live("R6 R8 a pooled program that fails with another run's RunLost (a nested Jobs.run) is a warning that it did not complete, not a run taken away", () =>
+      Effect.gen(function*() {
+        const { lines, logger } = poolLines()
+        const database = yield* backend.fresh("pool logs nested")
+        const { jobs } = yield* engineOn(database)
+        const other = yield* jobs.submit(summarize({ job_kind: "doc_edit" }))
+        yield* jobs.worker({
+          concurrency: 1,
+          pollInterval: "50 millis",
+          kinds: ["doc_summarize"],
+          handler: () => Effect.fail(new RunLost({ job_id: other.job_id, workflow_run_id: other.job_id, status: "cancelled" }))
+        }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)), Logger.withMinimumLogLevel(LogLevel.Debug))
+
+        const failing = yield* jobs.submit(summarize())
+        const failed = yield* jobs.await(failing.job_id, { timeout: "30 seconds" })
+        assert.strictEqual(failed.state, "failed")
+        assert.include(failed.error_message ?? "", "RunLost")
+        for (let i = 0; i < 200 && lines.length < 1; i++) yield* realSleep(25)
+
+        assert.deepStrictEqual(lines.map((line) => [line.level, line.jobId]), [["WARN", failing.job_id]])
+        assert.include(lines[0]!.message, `worker pool: job ${failing.job_id} (doc_summarize) did not complete`)
       }).pipe(Effect.scoped), 60_000)
   })
 }

@@ -61,7 +61,7 @@ import type { SuccessState } from "./runOptions.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
 import { watchLoss } from "../engine/lossWatch.js"
 import { endSpanOf, inFiberContext } from "../flight/jobSpan.js"
-import { redactExit, withRedactedSpan } from "../redactCause.js"
+import { redactCause, redactExit, withRedactedSpan } from "../redactCause.js"
 
 /** A failed attempt the retry policy takes back: the next attempt's number and when it becomes eligible. */
 export interface Retry {
@@ -494,6 +494,19 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
       () => Effect.void
     ))
 
+  /**
+   * Closes the scope the program's finalizers (`Effect.addFinalizer`) were added to, once the
+   * run's end is written. A finalizer that fails then changes nothing the run wrote: its failure
+   * is logged, redacted as a job's error is (R14), and the run answers as its end was written —
+   * a completed job is no failed `Jobs.run`, nor a pool's "did not complete".
+   */
+  const closeRunScope = (scope: Scope.CloseableScope, exit: Exit.Exit<unknown, unknown>, job: AiJob, run: WorkflowRun) =>
+    Effect.catchAllCause(Scope.close(scope, exit), (cause) =>
+      Effect.annotateLogs(
+        Effect.logWarning(`job ${job.job_id}: a finalizer of its program failed after its run ended (what the run wrote stands)`, redactCause(cause, recorder.redact)),
+        { job_id: job.job_id, workflow_run_id: run.id }
+      ))
+
   const run = <A extends Json | void, E, R>(
     job: AiJob,
     run: WorkflowRun,
@@ -552,16 +565,19 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const refusedWrites = (): RefusedNodeWrites => (refused ??= new Map())
         // Set once the race below has ended: the program is being stopped and the run's end written.
         let over = false
+        // Set while the program's fibers are being stopped (their cleanups run): the run waits for them.
+        let stopping = false
+        const notActive = Effect.flatMap(store.getRun(run.id), (found) => Effect.fail(new RunNotActive({ workflow_run_id: run.id, status: found.status })))
         /**
          * A context call after the run has ended: nothing is written, and nothing would ever stop
          * the fiber (the race that stopped the program is over). Once the end is written, it fails
          * with `RunNotActive` naming the run's status: `RunLost` is `Jobs.run`'s answer, and that
-         * call has returned.
+         * call has returned. Made by the program's own cleanup while it is being stopped
+         * (`Effect.ensuring`, `onInterrupt`, a release), it fails at once, with the run's status as
+         * it then is: the end is written only once that cleanup is over, and waiting for it would
+         * hang the run for good (found by an outside probe).
          */
-        const runOver = Effect.zipRight(
-          Deferred.await(finished),
-          Effect.flatMap(store.getRun(run.id), (found) => Effect.fail(new RunNotActive({ workflow_run_id: run.id, status: found.status })))
-        )
+        const runOver = Effect.suspend(() => stopping ? notActive : Effect.zipRight(Deferred.await(finished), notActive))
         const node: RunContext["node"] = (spec, effect) =>
           // Start and finish records are written even if the run is interrupted meanwhile; only the node's own work is interruptible.
           // A node write that finds the run taken away never returns to the program (which might
@@ -605,7 +621,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const securityViolation = (report: ViolationReport) =>
           Effect.uninterruptible(Effect.gen(function*() {
             // After the run has ended, its end is written first: the report then finds the job as the run left it.
-            const late = over
+            // Made by the program's cleanup while it is being stopped, it is a report made during the run: the
+            // end is written only once that cleanup is over, so waiting for it would hang the run for good.
+            const late = over && !stopping
             if (late) yield* Deferred.await(finished)
             reporting = true
             const poisoned = yield* Effect.either(poison(job, run, report))
@@ -676,7 +694,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // However that ended (the program finished, the run was lost, this fiber was
         // interrupted): stop them all and wait until they have, so a node's last write lands
         // before the run is settled or released.
+        stopping = true
         yield* Fiber.interrupt(working)
+        stopping = false
         yield* Fiber.interrupt(beating)
         if (watching !== undefined) yield* Fiber.interrupt(watching)
         const durationMs = Number((yield* Clock.currentTimeMillis) - started)
@@ -733,7 +753,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             // The span records the failure as the job stores it, redacted (R14): a tracer is outside the database.
             (exit, fiber) => {
               Deferred.unsafeDone(finished, Exit.void)
-              return Effect.zipRight(Scope.close(scope, exit), endSpanOf(span, redactExit(exit, recorder.redact), fiber))
+              return Effect.zipRight(closeRunScope(scope, exit, job, run), endSpanOf(span, redactExit(exit, recorder.redact), fiber))
             }
           ))
     ))

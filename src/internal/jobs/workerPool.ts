@@ -101,7 +101,8 @@ const reportEnd = (claim: Claim, closing: () => boolean, redact: (text: string) 
   const failure = Option.getOrUndefined(Cause.failureOption(cause))
   const annotations = { job_id: claim.job.job_id, workflow_run_id: claim.run.id, job_kind: claim.job.job_kind }
   // The program's failure as the job's error_message holds it: redacted (R14), never the raw text.
-  const logged = failure instanceof RunLost
+  // Only this run's own loss: a RunLost of another run (a nested `Jobs.run` of another job) is the program's failure.
+  const logged = failure instanceof RunLost && failure.workflow_run_id === claim.run.id && failure.job_id === claim.job.job_id
     ? Effect.logInfo(`worker pool: job ${claim.job.job_id}'s run was taken away (now ${failure.status}); its program was stopped`)
     : Effect.logWarning(`worker pool: job ${claim.job.job_id} (${claim.job.job_kind}) did not complete`, redactCause(cause, redact))
   return Effect.annotateLogs(logged, annotations)
