@@ -147,6 +147,32 @@ describe("ai-jobs on PostgreSQL", () => {
       assert.strictEqual((await eventsOf(url, failed?.job_id ?? "")).length, eventsBefore)
     })
 
+    // Found by an outside probe: after a DBA's CREATE SCHEMA named like the role (default search_path "$user", public),
+    // jobs list said "not migrated" and migrate built a second, empty store in front of the deployment in public.
+    it("R17 a store in public hidden by a schema named like the role: jobs list and migrate refuse in one line naming both schemas, nothing created", async () => {
+      const hidden = await freshDatabaseUrl("cli-user-schema")
+      try {
+        assert.strictEqual((await runCli(["migrate", "--database", hidden])).code, 0)
+        const client = await connectPg(hidden)
+        try {
+          const role = String((await client.query("SELECT current_user AS name")).rows[0]?.name)
+          await client.query(`CREATE SCHEMA "${role}"`)
+          const refusal = new RegExp(
+            `^error: .*the search_path's first schema "${role}" holds no job store, but "public", later on the path, holds one \\(schema version \\d+\\): ` +
+              `name the one to use in the URL — \\?options=-c search_path=public to use it, or \\?options=-c search_path=${role} to create a new store there; nothing was changed$`
+          )
+          assertOneLineError(await runCli(["jobs", "list", "--database", hidden]), 1, refusal)
+          assertOneLineError(await runCli(["migrate", "--database", hidden]), 1, refusal)
+          const tables = await client.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1", [role])
+          assert.strictEqual(tables.rows[0]?.n, 0)
+        } finally {
+          await client.end()
+        }
+      } finally {
+        await dropDatabase(hidden)
+      }
+    })
+
     it("R17 serve refuses a database that was never migrated (exit 1, one line saying to migrate), and creates nothing in it", async () => {
       const empty = await freshDatabaseUrl("cli-serve-unmigrated")
       try {

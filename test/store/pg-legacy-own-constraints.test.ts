@@ -7,6 +7,13 @@
  * now sets them aside and puts them back after 0002; one that no longer
  * holds on the new column types stops the upgrade, named, the database as
  * it was.
+ *
+ * Which ones 0002 replaces is judged by what they say, not by their names
+ * (found by an outside probe): a CHECK or UNIQUE named like PostgreSQL's
+ * default (`ai_jobs_profile_id_check`) was dropped "as the reference's",
+ * but the reference defines none, so that rule only ever dropped a DBA's
+ * unnamed constraint. Only our older shapes' list of job kinds and their
+ * UNIQUE (workflow_run_id, sequence), which 0002 writes anew, are left to it.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -15,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { buildLegacyDatabase, legacyIds } from "../fixtures/legacyPg.js"
+import { buildReferencePg } from "../fixtures/referenceDatabase.js"
 import { freshPgDatabase } from "../support/pg-database.js"
 
 const rawClient = (url: string) => PgClient.layer({ url: Redacted.make(url), transformJson: false })
@@ -82,4 +90,55 @@ describe("R16 the PostgreSQL legacy upgrade keeps a DBA's own constraints", () =
         assert.strictEqual((yield* dbaConstraints).length, 3)
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
+
+  /** A DBA's constraints added without names, as `ALTER TABLE ... ADD CHECK (...)` is usually written. */
+  const unnamedDbaConstraints = [
+    "ALTER TABLE ai_jobs ADD CHECK (char_length(profile_id) <= 64)",
+    "ALTER TABLE ai_jobs ADD UNIQUE (trace_id)",
+    "ALTER TABLE workflow_runs ADD UNIQUE (job_id, id)",
+    // PostgreSQL names it ai_jobs_status_check, as 0002 names its list of states.
+    "ALTER TABLE ai_jobs ADD CHECK (char_length(status) < 40)"
+  ]
+
+  /** Every CHECK and UNIQUE of the three tables: its table and definition, with how many carry it. */
+  const checksAndUniques = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ readonly constraint: string }>`
+      SELECT conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) AS constraint FROM pg_constraint
+      WHERE conrelid IN ('ai_jobs'::regclass, 'workflow_runs'::regclass, 'workflow_node_executions'::regclass)
+        AND contype IN ('c', 'u')
+      ORDER BY 1`).pipe(Effect.map((rows) => rows.map((row) => row.constraint)))
+
+  for (const [shape, build] of [["our legacy fixture", buildLegacyDatabase], ["the reference's", buildReferencePg]] as const) {
+    it.scoped(`R16 a DBA's unnamed CHECK and UNIQUE constraints on ${shape} tables survive migrate, whatever name PostgreSQL gave them, and still refuse`, () =>
+      Effect.gen(function*() {
+        const url = yield* freshPgDatabase("pg legacy unnamed constraints")
+        yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* build
+          for (const statement of unnamedDbaConstraints) yield* sql.unsafe(statement)
+          assert.isAbove((yield* PgStore.migrate).length, 0)
+          const after = yield* checksAndUniques
+          for (
+            const kept of [
+              "ai_jobs CHECK ((char_length(profile_id) <= 64))",
+              "ai_jobs UNIQUE (trace_id)",
+              "workflow_runs UNIQUE (job_id, id)",
+              "ai_jobs CHECK ((char_length(status) < 40))"
+            ]
+          ) assert.include(after, kept)
+          const first = "(SELECT id FROM ai_jobs ORDER BY id LIMIT 1)"
+          assert.deepStrictEqual(
+            {
+              tooLong: yield* refusalOf(`UPDATE ai_jobs SET profile_id = repeat('x', 100) WHERE id = ${first}`),
+              sameTrace: yield* refusalOf(`UPDATE ai_jobs SET trace_id = (SELECT trace_id FROM ai_jobs ORDER BY id DESC LIMIT 1) WHERE id = ${first}`)
+            },
+            { tooLong: "23514 ai_jobs_profile_id_check", sameTrace: "23505 ai_jobs_trace_id_key" }
+          )
+          // What 0002 replaces is not kept beside its own: one list of job kinds (without the legacy term_exec), one UNIQUE per run and sequence.
+          assert.lengthOf(after.filter((constraint) => constraint.startsWith("ai_jobs CHECK ((job_kind = ANY")), 1)
+          assert.notInclude(after.join("\n"), "term_exec")
+          assert.lengthOf(after.filter((constraint) => constraint === "workflow_node_executions UNIQUE (workflow_run_id, sequence)"), 1)
+        }).pipe(Effect.provide(rawClient(url)))
+      }), 60_000)
+  }
 })

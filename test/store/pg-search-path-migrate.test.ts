@@ -1,12 +1,21 @@
 /**
- * R17 migrate asks about the schema it creates in, `current_schema()` (found
- * by an outside probe). Two teams share one database: team A's store in
- * `public`, team B's in `jobs` with `?options=-c search_path=jobs,public`
- * (public kept on the path, as usual, for extensions). B's migrate looked for
- * its bookkeeping table over the whole search_path, found A's in `public`,
- * said "Nothing to apply", created nothing in `jobs`, and B then read and
- * wrote A's jobs. Now B's migrate builds B's tables in `jobs`, leaves
- * `public` as it was, and each team submits and lists only its own jobs.
+ * R17 a search_path whose first schema holds no store while a later one
+ * does is refused, naming both (found by outside probes). Two shapes look
+ * the same and neither guess is safe:
+ *
+ * - Team B means a store of its own in `jobs` and writes
+ *   `search_path=jobs,public` (public kept for extensions), team A's store
+ *   in `public`. Looking over the whole path, migrate found A's bookkeeping
+ *   table, said "Nothing to apply", and B read and wrote A's jobs.
+ * - A deployment in `public` under the default `"$user", public`, then a
+ *   DBA's `CREATE SCHEMA <role>` (PostgreSQL's own advice for private
+ *   schemas). Looking in `current_schema()` only, the store seemed
+ *   unmigrated: `jobs list` said "not migrated" and migrate (every worker
+ *   restart) built a second, empty store in the role's schema.
+ *
+ * Now migrate and every store build (migrate off, read-only) fail with
+ * MigrationFailed naming both schemas and the URL for each, and change
+ * nothing; a path naming one schema builds or uses that one.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -40,15 +49,53 @@ const submitAndList = (url: string, profile: string) =>
     return (yield* jobs.list()).items.map((job) => job.profile_id).sort()
   }).pipe(Effect.provide(services(DatabaseUrl.layerFromUrl(url))))
 
-describe("R17 migrate builds the store in current_schema(), whatever a later schema of the search_path holds", () => {
-  it.live("team A in public, team B in jobs with search_path=jobs,public: B's migrate creates B's tables in jobs, public unchanged, each team sees only its own jobs", () =>
+/** The refusal's message for a path whose first schema is `first`, with a store in `later`. */
+const refusalNaming = (first: string, later: string) =>
+  new RegExp(
+    `the search_path's first schema "${first}" holds no job store, but "${later}", later on the path, holds one \\(schema version \\d+\\): ` +
+      `name the one to use in the URL — \\?options=-c search_path=${later} to use it, or \\?options=-c search_path=${first} to create a new store there; nothing was changed`
+  )
+
+/** Builds the store at `url` with `options`: the error it fails with, or undefined when it is built. */
+const buildError = (url: string, options: DatabaseUrl.StorageOptions = {}) =>
+  Effect.scoped(Layer.build(DatabaseUrl.layerFromUrl(url, options))).pipe(
+    Effect.flip,
+    Effect.map((error) => ({ tag: error._tag, message: error.message })),
+    Effect.orElseSucceed(() => undefined)
+  )
+
+/** The schemas of the database at `url` holding a table named like one of the store's. */
+const storeSchemas = (url: string) =>
+  asAdmin(
+    url,
+    "SELECT DISTINCT table_schema AS schema FROM information_schema.tables WHERE table_name IN ('ai_jobs', 'ai_job_model_migrations') ORDER BY 1"
+  ).pipe(Effect.map((rows) => rows.map((row) => String(row["schema"]))))
+
+/** Every way a store is built: migrating, migrate off, read-only. Each must refuse a hidden store the same way. */
+const builds: ReadonlyArray<readonly [string, DatabaseUrl.StorageOptions]> = [
+  ["migrate", {}],
+  ["migrate off", { migrate: false }],
+  ["read-only", { readonly: true }]
+]
+
+describe("R17 a store in a later schema of the search_path is never hidden nor taken: the URL must name one", () => {
+  it.live("team A in public, team B with search_path=jobs,public: refused naming jobs and public, nothing created; with search_path=jobs B builds its own store, public unchanged, each team sees only its own jobs", () =>
     Effect.gen(function*() {
       const base = yield* freshPgDatabase("search path migrate")
-      const teamB = `${base}?options=${encodeURIComponent("-c search_path=jobs,public")}`
+      const teamBBoth = `${base}?options=${encodeURIComponent("-c search_path=jobs,public")}`
+      const teamB = `${base}?options=${encodeURIComponent("-c search_path=jobs")}`
       // Team A migrates into public and has a job.
       assert.deepStrictEqual(yield* submitAndList(base, "team-a"), ["team-a"])
       yield* asAdmin(base, "CREATE SCHEMA jobs")
       const publicBefore = yield* publicObjects(base)
+
+      for (const [, options] of builds) {
+        const refused = yield* buildError(teamBBoth, options)
+        assert.strictEqual(refused?.tag, "MigrationFailed")
+        assert.match(refused?.message ?? "", refusalNaming("jobs", "public"))
+      }
+      assert.deepStrictEqual(yield* storeSchemas(base), ["public"])
+      assert.deepStrictEqual(yield* publicObjects(base), publicBefore)
 
       yield* Effect.scoped(Layer.build(DatabaseUrl.layerFromUrl(teamB)))
 
@@ -56,8 +103,32 @@ describe("R17 migrate builds the store in current_schema(), whatever a later sch
       assert.deepStrictEqual(inJobs, { ai_jobs: true, newest: true })
       assert.deepStrictEqual(yield* publicObjects(base), publicBefore)
       assert.deepStrictEqual(yield* submitAndList(teamB, "team-b"), ["team-b"])
+      // Once jobs holds B's store, the path with public after it is B's store too.
+      assert.deepStrictEqual(yield* submitAndList(teamBBoth, "team-b-again"), ["team-b", "team-b-again"])
       assert.deepStrictEqual(yield* submitAndList(base, "team-a-again"), ["team-a", "team-a-again"])
-      const rows = yield* asAdmin(base, "SELECT (SELECT array_agg(profile_id ORDER BY profile_id) FROM public.ai_jobs) AS public, (SELECT array_agg(profile_id) FROM jobs.ai_jobs) AS jobs")
-      assert.deepStrictEqual(rows[0], { public: ["team-a", "team-a-again"], jobs: ["team-b"] })
+      const rows = yield* asAdmin(base, "SELECT (SELECT array_agg(profile_id ORDER BY profile_id) FROM public.ai_jobs) AS public, (SELECT array_agg(profile_id ORDER BY profile_id) FROM jobs.ai_jobs) AS jobs")
+      assert.deepStrictEqual(rows[0], { public: ["team-a", "team-a-again"], jobs: ["team-b", "team-b-again"] })
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live("default search_path (\"$user\", public), store in public, then CREATE SCHEMA named like the role: every build refused naming both, nothing created; with search_path=public the deployment and its jobs are there", () =>
+    Effect.gen(function*() {
+      const base = yield* freshPgDatabase("user schema")
+      assert.deepStrictEqual(yield* submitAndList(base, "before-user-schema"), ["before-user-schema"])
+      const [role] = yield* asAdmin(base, "SELECT current_user AS name")
+      const name = String(role!["name"])
+      yield* asAdmin(base, `CREATE SCHEMA "${name}"`)
+      const publicBefore = yield* publicObjects(base)
+
+      for (const [, options] of builds) {
+        const refused = yield* buildError(base, options)
+        assert.strictEqual(refused?.tag, "MigrationFailed")
+        assert.match(refused?.message ?? "", refusalNaming(name, "public"))
+      }
+      assert.deepStrictEqual(yield* storeSchemas(base), ["public"])
+      assert.deepStrictEqual(yield* publicObjects(base), publicBefore)
+
+      const inPublic = `${base}?options=${encodeURIComponent("-c search_path=public")}`
+      assert.deepStrictEqual(yield* submitAndList(inPublic, "after-user-schema"), ["after-user-schema", "before-user-schema"])
+      assert.deepStrictEqual(yield* storeSchemas(base), ["public"])
     }).pipe(Effect.scoped), 120_000)
 })

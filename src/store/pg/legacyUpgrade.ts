@@ -7,7 +7,8 @@
  * app's `workflow_runs`, say, empty) is refused, naming its columns, instead
  * of being taken over; and the constraints the database's own people added
  * to the three tables are set aside, because 0002 drops every CHECK, UNIQUE
- * and FOREIGN KEY it finds there. After it: those constraints are put back as
+ * and FOREIGN KEY it finds there; only those 0002 replaces with its own are
+ * left to it. After it: those constraints are put back as
  * they were, or the upgrade fails naming the one that no longer fits.
  *
  * Only the tables of `current_schema()` are looked at: that is where 0001
@@ -42,6 +43,12 @@ export interface OwnConstraint {
   readonly definition: string
   /** The ALTER TABLE that puts it back. */
   readonly statement: string
+  /**
+   * The same without its name, for when 0002's own took it: a DBA's unnamed
+   * CHECK on `status` was named `ai_jobs_status_check` by PostgreSQL, as 0002
+   * names its list of states. PostgreSQL picks a free name, as it did then.
+   */
+  readonly unnamed: string
 }
 
 /** The database's own constraint cannot be put back on the upgraded table; the upgrade stops with it. */
@@ -89,36 +96,72 @@ export const refuseForeignTables: Effect.Effect<void, SqlError | NotALegacyTable
 })
 
 /**
- * The CHECK, UNIQUE and FOREIGN KEY constraints of the legacy tables that the
- * reference did not define: a foreign key to a table other than the three,
- * or a CHECK or UNIQUE not named as PostgreSQL names them by default
- * (`<table>_<column>_check`, `<table>_<columns>_key`), which is how the
- * reference's are named. A DBA's constraint named that way is dropped as
- * the reference's is.
+ * The columns whose allowed values 0002 lists in a CHECK of its own, table
+ * by table: a legacy CHECK listing them (our older shapes list `job_kind`s,
+ * `term_exec` among them, which 0002 renames) is replaced, not kept.
+ */
+const valueListsOf0002: Record<string, ReadonlyArray<string>> = {
+  ai_jobs: ["job_kind", "status", "access_mode", "safety_mode"],
+  workflow_runs: ["status"],
+  workflow_node_executions: ["status"]
+}
+
+/**
+ * Whether 0002 puts a constraint of its own in place of this one, so it is
+ * not kept: a CHECK that only lists the values of a column 0002 lists values
+ * for (`CHECK ((job_kind = ANY (ARRAY[...])))`, as PostgreSQL prints
+ * `job_kind IN (...)`), or the UNIQUE (workflow_run_id, sequence) 0002 adds
+ * again. Judged by what the constraint says, never by its name: the
+ * reference defines no CHECK or UNIQUE at all (only primary keys and its
+ * foreign keys between the three tables), so a name like PostgreSQL's
+ * default (`ai_jobs_profile_id_check`) is a DBA's unnamed constraint.
+ */
+const replacedBy0002 = (table: string, definition: string): boolean =>
+  (table === "workflow_node_executions" && definition === "UNIQUE (workflow_run_id, sequence)") ||
+  (valueListsOf0002[table] ?? []).some((column) => {
+    const prefix = `CHECK ((${column} = ANY (ARRAY[`
+    return definition.startsWith(prefix) && definition.endsWith("])))") &&
+      /^('(?:[^']|'')*'::text)(, '(?:[^']|'')*'::text)*$/.test(definition.slice(prefix.length, -"])))".length))
+  })
+
+/**
+ * The CHECK, UNIQUE and FOREIGN KEY constraints of the legacy tables that
+ * 0002 drops and does not put back: every foreign key to a table other than
+ * the three (0002 restores those between them), and every CHECK and UNIQUE,
+ * whatever its name, but those 0002 replaces with its own (`replacedBy0002`).
  */
 export const ownConstraints: Effect.Effect<ReadonlyArray<OwnConstraint>, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  return yield* sql<OwnConstraint>`
+  const found = yield* sql<OwnConstraint>`
     SELECT t.relname AS table, c.conname AS name, pg_get_constraintdef(c.oid) AS definition,
-      format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', n.nspname, t.relname, c.conname, pg_get_constraintdef(c.oid)) AS statement
+      format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', n.nspname, t.relname, c.conname, pg_get_constraintdef(c.oid)) AS statement,
+      format('ALTER TABLE %I.%I ADD %s', n.nspname, t.relname, pg_get_constraintdef(c.oid)) AS unnamed
     FROM pg_constraint c
     JOIN pg_class t ON t.oid = c.conrelid
     JOIN pg_namespace n ON n.oid = t.relnamespace
     WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
       AND c.contype IN ('c', 'u', 'f')
-      AND CASE c.contype
-        WHEN 'f' THEN c.confrelid NOT IN (SELECT oid FROM pg_class WHERE relnamespace = n.oid AND relname IN ${sql.in(legacyTables)})
-        ELSE NOT (starts_with(c.conname, t.relname || '_') AND (c.conname LIKE '%\\_check' OR c.conname LIKE '%\\_key'))
-      END
+      AND (c.contype <> 'f' OR c.confrelid NOT IN (SELECT oid FROM pg_class WHERE relnamespace = n.oid AND relname IN ${sql.in(legacyTables)}))
     ORDER BY c.contype = 'f', t.relname, c.conname`
+  return found.filter((constraint) => !replacedBy0002(constraint.table, constraint.definition))
 })
 
-/** Puts each constraint back on its upgraded table, as it was; one that no longer holds stops the upgrade, named. */
+/**
+ * Puts each constraint back on its upgraded table, as it was (unnamed when
+ * 0002's own took its name); one that no longer holds stops the upgrade, named.
+ */
 export const restoreOwnConstraints = (
   constraints: ReadonlyArray<OwnConstraint>
 ): Effect.Effect<void, OwnConstraintBlocks, SqlClient.SqlClient> =>
   Effect.forEach(constraints, (constraint) =>
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(constraint.statement)).pipe(
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      // A UNIQUE's name is its index's too, which must be free in the whole schema.
+      const [name] = yield* sql<{ readonly taken: boolean }>`SELECT
+        EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(format('%I.%I', current_schema(), ${constraint.table}::text)) AND conname = ${constraint.name})
+        OR (starts_with(${constraint.definition}, 'UNIQUE') AND to_regclass(format('%I.%I', current_schema(), ${constraint.name}::text)) IS NOT NULL) AS taken`
+      yield* sql.unsafe(name?.taken === true ? constraint.unnamed : constraint.statement)
+    }).pipe(
       Effect.mapError((error) => {
         const reason = (error.cause as { readonly message?: unknown } | undefined)?.message
         return new OwnConstraintBlocks(

@@ -82,7 +82,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     // A database already at the newest version is only read: a role that may not create
     // tables (PostgreSQL 15's default on public, a read-only default) still builds the store.
     // Read outside the lock: versions only go up, so one found newest stays so.
-    const found = yield* schemaVersion
+    const found = yield* versionHere
     const newest = yield* newestSchemaVersion
     if (found >= newest) {
       if (found > newest) yield* refuseNewer
@@ -96,7 +96,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
       yield* Effect.mapError(sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`, lockNotGot)
       // Read under the lock: a second process migrating at once waits above, then finds the
       // version the first left, and reports nothing applied.
-      const before = yield* schemaVersion
+      const before = yield* versionHere
       // The Migrator's own "create if missing" probes with a failing statement,
       // which would abort this transaction: create the table (same shape) first.
       yield* sql`CREATE TABLE IF NOT EXISTS ${sql(migrationsTable)} (
@@ -126,31 +126,99 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     Effect.withSpan("PgStore.migrate")
   )
 
+/** The search_path's first schema, whether it holds the bookkeeping table, and the first later schema that does. */
+interface BookkeepingLocation {
+  readonly first: string | null
+  readonly present: boolean
+  readonly later: string | null
+}
+
 /**
- * The newest migration applied, 0 when the bookkeeping table is absent or empty.
- *
- * Asked of `current_schema()` only, where CREATE puts the store's tables: a
- * lookup over the whole search_path (`to_regclass`) found another
- * deployment's table in a later schema (`search_path=jobs,public`, another
- * install in `public`), so migrate reported it up to date, created nothing,
- * and the store read and wrote that deployment's jobs. Once the table is in
- * `current_schema()` the unqualified names resolve to it: it is the first
- * schema of the path that exists.
+ * The search_path's first schema (`current_schema()`), whether it holds the
+ * bookkeeping table, and, when it does not, the first schema after it on the
+ * search_path that does (null when none). `to_regclass` would look over the
+ * whole path and find another schema's table, while CREATE puts the store's
+ * tables in `current_schema()`.
  */
-export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = readSchemaVersion(
-  migrationsTable,
-  Effect.map(
-    Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql<{ readonly present: boolean }>`SELECT EXISTS (
-        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = current_schema() AND c.relname = ${migrationsTable}
-      ) AS present`),
-    ([row]) => row?.present === true
-  )
+const bookkeepingLocation: Effect.Effect<BookkeepingLocation, SqlError, SqlClient.SqlClient> =
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(
+      sql<BookkeepingLocation>`SELECT current_schema() AS first,
+        EXISTS (
+          SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = current_schema() AND c.relname = ${migrationsTable}
+        ) AS present,
+        (SELECT path.name FROM unnest(current_schemas(false)) WITH ORDINALITY AS path(name, position)
+          JOIN pg_namespace n ON n.nspname = path.name
+          JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = ${migrationsTable}
+          WHERE path.position > (SELECT coalesce(min(first.position), 0)
+            FROM unnest(current_schemas(false)) WITH ORDINALITY AS first(name, position) WHERE first.name = current_schema())
+          ORDER BY path.position LIMIT 1) AS later`,
+      ([row]) => ({ first: row?.first ?? null, present: row?.present === true, later: row?.later ?? null })
+    ))
+
+/**
+ * The refusal of a search_path whose first schema holds no store while a
+ * later one does. It is either a new store meant for the first schema
+ * (`search_path=jobs,public`, another deployment in `public`) or a
+ * deployment in `public` that a new schema now comes before (a DBA's
+ * `CREATE SCHEMA <role>` under the default `"$user", public`): the two look
+ * the same, and guessing either way loses jobs — reading another team's, or
+ * building an empty store in front of one's own. So the URL must say which.
+ */
+const shadowedStore = (first: string, later: string): Effect.Effect<never, MigrationFailed, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // The version is said where it can be read; a schema this role may not read is named without it.
+    const version = yield* sql<{ readonly version: number }>`SELECT COALESCE(MAX(migration_id), 0) AS version FROM ${sql(later)}.${sql(migrationsTable)}`.pipe(
+      Effect.map(([row]) => ` (schema version ${Number(row?.version ?? 0)})`),
+      Effect.orElseSucceed(() => "")
+    )
+    return yield* new MigrationFailed({
+      dialect: "pg",
+      migration_id: null,
+      migration_name: null,
+      statement: null,
+      cause: new Error(
+        `the search_path's first schema "${first}" holds no job store, but "${later}", later on the path, holds one${version}: ` +
+          `name the one to use in the URL — ?options=-c search_path=${later} to use it, ` +
+          `or ?options=-c search_path=${first} to create a new store there; nothing was changed`
+      )
+    })
+  })
+
+/**
+ * The newest migration applied in `current_schema()`, 0 when the bookkeeping
+ * table is absent or empty; a `MigrationFailed` when it is absent there but a
+ * later schema of the search_path holds one (see `shadowedStore`).
+ *
+ * Asked of `current_schema()`, where CREATE puts the store's tables: once
+ * the table is there the unqualified names resolve to it.
+ */
+const versionHere: Effect.Effect<number, MigrationFailed | StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const location = yield* Effect.mapError(bookkeepingLocation, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause }))
+  if (!location.present && location.first !== null && location.later !== null) return yield* shadowedStore(location.first, location.later)
+  return yield* readSchemaVersion(migrationsTable, Effect.succeed(location.present))
+})
+
+/**
+ * The store's schema version (`versionHere`); a search_path that would hide
+ * another schema's store is a `StorageError` whose cause says so (building
+ * the store already refused it with that `MigrationFailed`).
+ */
+export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = Effect.catchTag(
+  versionHere,
+  "MigrationFailed",
+  (cause) => Effect.fail(new StorageError({ operation: "JobStore.schemaVersion", cause }))
 )
 
 /** The newest migration this version ships: the schema version a migrated database is at. */
 export const newestSchemaVersion: Effect.Effect<number, unknown> = newestShipped(directory)
 
 /** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts). */
-export const refuseNewer: Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> = refuseNewerSchema("pg", schemaVersion, directory)
+export const refuseNewer: Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> = versionHere.pipe(
+  Effect.mapError((cause) =>
+    cause instanceof MigrationFailed ? cause : new MigrationFailed({ dialect: "pg", migration_id: null, migration_name: null, statement: null, cause })
+  ),
+  Effect.flatMap((version) => refuseNewerSchema("pg", Effect.succeed(version), directory))
+)
