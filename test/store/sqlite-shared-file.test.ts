@@ -14,6 +14,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
 import { legacyCounts, writeLegacyDatabase } from "../fixtures/legacySqlite.js"
+import { writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
 import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
 import { splitStatements } from "../../src/store/sqlite/sqlScript.js"
 import { migrationsBefore, rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
@@ -249,6 +250,50 @@ describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, an
       assert.include(failure.message, `table flight_recorder_events has foreign key(s) "job_id -> ai_jobs" that this library does not define`)
       assert.strictEqual(yield* Effect.provide(schemaVersion, rawClient(filename)), 23)
       assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+    }))
+})
+
+describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite checks neither against the new columns)", () => {
+  const cases = [
+    [
+      "trigger",
+      "CREATE TRIGGER dba_touch AFTER UPDATE OF status ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END",
+      "the trigger dba_touch on workflow_node_executions no longer works",
+      "DROP TRIGGER dba_touch"
+    ],
+    [
+      "view",
+      "CREATE VIEW dba_node_ages AS SELECT id, node_id, created_at FROM workflow_node_executions",
+      "the view dba_node_ages no longer works",
+      "DROP VIEW dba_node_ages"
+    ]
+  ] as const
+  for (const [what, create, named, drop] of cases) {
+    it.scoped(`R16 a DBA's ${what} on a reference database naming a column 0002's rebuild drops (the node's updated_at, created_at): migrate refuses naming it, the file stays as it was, and migrates once it is dropped`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        yield* writeReferenceSqlite(filename)
+        const rows = rawRows("SELECT * FROM workflow_node_executions ORDER BY id")
+        const before = yield* Effect.provide(Effect.zipRight(exec(create), Effect.all([schemaSnapshot, rows])), rawClient(filename))
+        const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+        assert.instanceOf(failure, MigrationFailed)
+        assert.strictEqual(failure.migration_id, 2)
+        assert.include(failure.message, named)
+        assert.include(failure.message, `no such column: ${what === "trigger" ? "updated_at" : "created_at"}`)
+        assert.include(failure.message, "drop it, migrate, then create it again for the new columns; nothing was changed")
+        assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, rows]), rawClient(filename)), before)
+        yield* Effect.provide(exec(drop), rawClient(filename))
+        assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      }))
+  }
+
+  it.scoped("R16 a DBA's view over a rebuilt table already broken before migrate is left as it was: not this migration's doing", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      // Broken before: it names a column the reference never had.
+      yield* Effect.provide(exec("CREATE VIEW dba_old_report AS SELECT id, cost_center FROM workflow_node_executions"), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
     }))
 })
 

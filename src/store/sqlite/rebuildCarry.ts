@@ -16,8 +16,17 @@
  * A DBA's CHECK or UNIQUE written into the table's own CREATE statement goes
  * with the old table too: one the library's migrations do not name is refused
  * before the script runs.
+ *
+ * SQLite checks neither a trigger's body when it creates it nor a view when a
+ * table under it changes: a trigger or view naming a column the rebuild left
+ * out would come back broken, and fail every write (or read) after migrate
+ * said Applied. So each re-created trigger, and each DBA view over a rebuilt
+ * table that worked before, is compiled once more after the script; one that
+ * no longer compiles fails the migration, naming it.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { MigrationFailed } from "../StoreErrors.js"
 import type { LibraryObjects } from "./libraryObjects.js"
@@ -42,6 +51,44 @@ const foreignKeysOf = (sql: SqlClient.SqlClient, table: string) =>
     sql<{ readonly from: string; readonly table: string }>`SELECT "from", "table" FROM pragma_foreign_key_list(${table})`,
     (keys) => keys.map((key) => `${key.from.toLowerCase()} -> ${key.table.toLowerCase()}`)
   )
+
+/** What SQLite said, from a SqlError (its cause) or the driver's own error. */
+const reason = (cause: unknown): string => {
+  const error = cause as { readonly cause?: { readonly message?: unknown }; readonly message?: unknown }
+  return String(error.cause?.message ?? error.message)
+}
+
+/**
+ * SQLite's complaint when `statement` is compiled, or undefined when it
+ * compiles. Unprepared: the client's prepare cache would keep a failure for
+ * minutes, and its unprepared path throws a prepare error as a defect.
+ */
+const compileError = (statement: Statement.Statement<unknown>): Effect.Effect<string | undefined> =>
+  statement.unprepared.pipe(
+    Effect.as(undefined),
+    Effect.catchAllCause((cause) => Effect.succeed(reason(Cause.squash(cause))))
+  )
+
+/**
+ * SQLite's complaint when a write to `table` is compiled, which compiles every
+ * trigger an insert, a delete or an update of any column could fire; nothing
+ * runs (no row matches).
+ */
+const triggersError = (sql: SqlClient.SqlClient, table: string, columns: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const writes = [
+      sql`DELETE FROM ${sql(table)} WHERE 0`,
+      sql`INSERT INTO ${sql(table)} SELECT * FROM ${sql(table)} WHERE 0`,
+      sql`UPDATE ${sql(table)} SET ${sql.csv(columns.map((column) => sql`${sql(column)} = ${sql(column)}`))} WHERE 0`
+    ]
+    for (const write of writes) {
+      const error = yield* compileError(write)
+      if (error !== undefined) return error
+    }
+    return undefined
+  })
+
+const viewError = (sql: SqlClient.SqlClient, view: string) => compileError(sql`SELECT * FROM ${sql(view)} LIMIT 0`)
 
 const listed = (names: ReadonlyArray<string>) => names.map((name) => `"${name}"`).join(", ")
 
@@ -112,6 +159,13 @@ export const carryThroughRebuild = <R>(
       SELECT type, name, tbl_name, sql FROM sqlite_master
       WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND ${sql.in("tbl_name", tables.map((table) => table.name))}
       ORDER BY type = 'trigger', rowid`).filter((object) => !library.objects.has(object.name.toLowerCase()))
+    // A DBA's views over a rebuilt table that work now (one already broken is not this migration's doing).
+    const mentions = new RegExp(`\\b(?:${tables.map((table) => table.name).join("|")})\\b`, "i")
+    const views: Array<string> = []
+    for (const view of yield* sql<{ readonly name: string; readonly sql: string }>`SELECT name, sql FROM sqlite_master WHERE type = 'view'`) {
+      if (tables.length === 0 || library.objects.has(view.name.toLowerCase()) || !mentions.test(view.sql)) continue
+      if ((yield* viewError(sql, view.name)) === undefined) views.push(view.name)
+    }
 
     yield* rebuild
 
@@ -124,8 +178,19 @@ export const carryThroughRebuild = <R>(
         return yield* failed(id, name, `table ${table.name} has foreign key(s) ${listed(lostKeys)} that this library does not define, and this migration rebuilds ${table.name} from its own definition: nothing was changed; drop the foreign key(s), then migrate again`)
       }
     }
+    const broken = (what: string, error: string) =>
+      failed(id, name, `${what} no longer works after this migration rebuilt the table(s) ${listed(tables.map((table) => table.name))}: ${error}; drop it, migrate, then create it again for the new columns; nothing was changed`)
     for (const object of saved) {
       yield* Effect.mapError(sql.unsafe(object.sql), (cause) =>
-        failed(id, name, `cannot create the ${object.type} ${object.name} on ${object.tbl_name} again after rebuilding the table: ${String((cause.cause as { readonly message?: unknown } | undefined)?.message ?? cause.message)}; nothing was changed`))
+        failed(id, name, `cannot create the ${object.type} ${object.name} on ${object.tbl_name} again after rebuilding the table: ${reason(cause)}; nothing was changed`))
+      if (object.type !== "trigger") continue
+      // The triggers created before this one compiled: an error now is this one's.
+      const columns = (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${object.tbl_name})`).map((column) => column.name)
+      const error = yield* triggersError(sql, object.tbl_name, columns)
+      if (error !== undefined) return yield* broken(`the trigger ${object.name} on ${object.tbl_name}`, error)
+    }
+    for (const view of views) {
+      const error = yield* viewError(sql, view)
+      if (error !== undefined) return yield* broken(`the view ${view}`, error)
     }
   }).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause }))))
