@@ -16,7 +16,8 @@ import { MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
 import { legacyCounts, writeLegacyDatabase } from "../fixtures/legacySqlite.js"
 import { writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
 import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
-import { splitStatements } from "../../src/store/sqlite/sqlScript.js"
+import { libraryObjects } from "../../src/store/sqlite/libraryObjects.js"
+import { splitStatements, stripCommentsAndStrings } from "../../src/store/sqlite/sqlScript.js"
 import { migrationsBefore, rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 /** Another application's two tables, with foreign keys off as SQLite applications run: order 11 names customer 2, who is not there. */
@@ -294,6 +295,52 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
       // Broken before: it names a column the reference never had.
       yield* Effect.provide(exec("CREATE VIEW dba_old_report AS SELECT id, cost_center FROM workflow_node_executions"), rawClient(filename))
       assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+    }))
+})
+
+describe("R16 SQLite: which objects are the library's is read from its statements, not their comments or strings", () => {
+  const scripts = fs.readdirSync(migrationsDirectory).filter((file) => /^\d{4}_\w+\.sql$/.test(file)).sort()
+    .map((file) => fs.readFileSync(new URL(file, migrationsDirectory), "utf8"))
+  const library = libraryObjects(scripts, "ai_job_model_migrations")
+  const words = (text: string) => new Set(text.toLowerCase().match(/\w+/g) ?? [])
+
+  it("R16 no word found only in a migration's comments or string literals (\"constraint names\", \"CHECK constraint failed: …\") is taken for a library object", () => {
+    const statementWords = words(scripts.map(stripCommentsAndStrings).join("\n"))
+    const onlyInCommentsOrStrings = [...words(scripts.join("\n"))].filter((word) => !statementWords.has(word))
+    for (const word of ["names", "the", "failed"]) assert.include(onlyInCommentsOrStrings, word)
+    assert.deepStrictEqual(onlyInCommentsOrStrings.filter((word) => library.objects.has(word)), [])
+  })
+
+  it.scoped("R16 every table, index and trigger of a migrated file, and every constraint it names, is still the library's", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))
+      const schema = yield* Effect.provide(schemaSnapshot, rawClient(filename))
+      const names = schema.flatMap(({ name, sql }) => [name, ...[...stripCommentsAndStrings(sql ?? "").matchAll(/\bCONSTRAINT\s+(\w+)/gi)].map(([, constraint = ""]) => constraint)])
+      assert.isAbove(names.length, 20)
+      assert.deepStrictEqual(names.filter((name) => !library.objects.has(name.toLowerCase())), [])
+    }))
+
+  it.scoped("R16 a DBA's index named failed and trigger named the (words of the migrations' comments and RAISE texts) on tables 0013 rebuilds are carried through the rebuild", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const created = [
+        "CREATE INDEX failed ON ai_jobs (updated_at) WHERE status = 'failed'",
+        "CREATE INDEX dba_failed_jobs ON ai_jobs (updated_at) WHERE status = 'failed'",
+        "CREATE TRIGGER the AFTER INSERT ON workflow_runs BEGIN SELECT 1; END"
+      ]
+      const dbaObjects = rawRows("SELECT type, name, sql FROM sqlite_master WHERE name IN ('failed', 'dba_failed_jobs', 'the') ORDER BY name")
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0013"))
+          yield* exec(...created)
+          return yield* dbaObjects
+        }),
+        rawClient(filename)
+      )
+      assert.strictEqual(before.length, 3)
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 13)
+      assert.deepStrictEqual(yield* Effect.provide(dbaObjects, rawClient(filename)), before)
     }))
 })
 

@@ -30,7 +30,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { MigrationFailed } from "../StoreErrors.js"
 import type { LibraryObjects } from "./libraryObjects.js"
-import { stripComments } from "./sqlScript.js"
+import { stripComments, stripCommentsAndStrings } from "./sqlScript.js"
 
 /** The tables a rebuild script makes anew: those it creates, or renames another to, by name. */
 const REBUILT = /\b(?:CREATE\s+TABLE|RENAME\s+TO)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`[]?(\w+)/gi
@@ -139,7 +139,7 @@ export const carryThroughRebuild = <R>(
   rebuild: Effect.Effect<void, MigrationFailed, R>
 ): Effect.Effect<void, MigrationFailed, R> =>
   Effect.gen(function*() {
-    const named = [...new Set([...script.matchAll(REBUILT)].map(([, table = ""]) => table.toLowerCase()))]
+    const named = [...new Set([...stripCommentsAndStrings(script).matchAll(REBUILT)].map(([, table = ""]) => table.toLowerCase()))]
     const tables = yield* sql<{ readonly name: string; readonly sql: string }>`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND ${sql.in("name", named)}`
     for (const table of tables) {
       // Every column any version of the library's table has had (a later migration's, on a replay, comes back with it).
