@@ -364,20 +364,24 @@ describe("R16 SQLite: a file another tool created as UTF-16", () => {
 })
 
 describe("R16 SQLite: another application's empty table with one of the library's names", () => {
+  const anotherApps = "it is another application's table of the same name, or a Handshake version this library does not upgrade, which migrate would take over; nothing was changed. If it is another application's, rename or move that table, then migrate again"
   const cases = [
     [
       "workflow_runs",
       "CREATE TABLE workflow_runs (id TEXT PRIMARY KEY, job_id TEXT, status TEXT, last_heartbeat TEXT, created_at TEXT, updated_at TEXT, repo TEXT NOT NULL, conclusion TEXT)",
-      `table workflow_runs has column(s) "repo", "conclusion" that neither this library's workflow_runs nor the reference's has`
+      `table workflow_runs has every column this library's (or the reference's) workflow_runs must have, and column(s) "repo", "conclusion" that neither this library's workflow_runs nor the reference's has`,
+      // Its columns alone cannot tell it from a reference table a DBA added to: both ways out are named.
+      "the upgrade cannot carry the column(s); nothing was changed. Drop or move the column(s), then migrate again (if it is another application's table of the same name, rename or move that table instead)"
     ],
     [
       "ai_jobs",
       "CREATE TABLE ai_jobs (id INTEGER PRIMARY KEY, status TEXT, title TEXT)",
-      `table ai_jobs has column(s) "title" that neither this library's ai_jobs nor the reference's has and lacks column(s) "trace_id", "workflow_run_id"`
+      `table ai_jobs has column(s) "title" that neither this library's ai_jobs nor the reference's has and lacks column(s) "trace_id", "workflow_run_id"`,
+      anotherApps
     ],
-    ["run_offers", "CREATE TABLE run_offers (offer_id TEXT PRIMARY KEY, price REAL)", `table run_offers has column(s) "offer_id", "price"`]
+    ["run_offers", "CREATE TABLE run_offers (offer_id TEXT PRIMARY KEY, price REAL)", `table run_offers has column(s) "offer_id", "price"`, anotherApps]
   ] as const
-  for (const [table, create, named] of cases) {
+  for (const [table, create, named, advice] of cases) {
     it.scoped(`R16 an empty ${table} of another app's is refused by a first migrate, naming the columns that do not match, and the file stays as it was`, () =>
       Effect.gen(function*() {
         const filename = yield* tempDatabaseFile()
@@ -385,10 +389,44 @@ describe("R16 SQLite: another application's empty table with one of the library'
         const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
         assert.instanceOf(failure, MigrationFailed)
         assert.include(failure.message, named)
-        assert.include(failure.message, "another application's table of the same name, which migrate would take over; nothing was changed. Rename or move that table, then migrate again")
+        assert.include(failure.message, advice)
         assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
       }))
   }
+
+  it.scoped("R16 a reference database whose DBA added a column to ai_jobs is refused by a first migrate as the reference's table with a column the upgrade cannot carry (drop or move the column), not as another application's; once the column is dropped it upgrades", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const jobs = rawRows("SELECT * FROM ai_jobs ORDER BY id")
+      const before = yield* Effect.provide(
+        Effect.zipRight(exec("ALTER TABLE ai_jobs ADD COLUMN cost_center TEXT", "UPDATE ai_jobs SET cost_center = 'R&D'"), Effect.all([schemaSnapshot, jobs])),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.include(
+        failure.message,
+        `table ai_jobs has every column this library's (or the reference's) ai_jobs must have, and column(s) "cost_center" that neither this library's ai_jobs nor the reference's has: the upgrade cannot carry the column(s); nothing was changed. Drop or move the column(s), then migrate again (if it is another application's table of the same name, rename or move that table instead)`
+      )
+      assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, jobs]), rawClient(filename)), before)
+      yield* Effect.provide(exec("ALTER TABLE ai_jobs DROP COLUMN cost_center"), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+    }))
+
+  it.scoped("R16 an older reference shape (ai_jobs without is_pinned) is refused by a first migrate as another application's table or a Handshake version this library does not upgrade, the file unchanged", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const before = yield* Effect.provide(
+        Effect.zipRight(exec("DROP INDEX idx_ai_jobs_gc", "ALTER TABLE ai_jobs DROP COLUMN is_pinned"), schemaSnapshot),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.include(failure.message, `table ai_jobs lacks column(s) "is_pinned": ${anotherApps}`)
+      assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+    }))
 
   it.scoped("R16 an empty table in the reference's shape is still adopted and upgraded, as a legacy database's", () =>
     Effect.gen(function*() {
