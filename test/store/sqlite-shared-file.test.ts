@@ -258,29 +258,45 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
   const cases = [
     [
       "trigger",
-      "CREATE TRIGGER dba_touch AFTER UPDATE OF status ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END",
+      ["CREATE TRIGGER dba_touch AFTER UPDATE OF status ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END"],
       "the trigger dba_touch on workflow_node_executions no longer works",
+      "updated_at",
       "DROP TRIGGER dba_touch"
     ],
     [
       "view",
-      "CREATE VIEW dba_node_ages AS SELECT id, node_id, created_at FROM workflow_node_executions",
+      ["CREATE VIEW dba_node_ages AS SELECT id, node_id, created_at FROM workflow_node_executions"],
       "the view dba_node_ages no longer works",
+      "created_at",
       "DROP VIEW dba_node_ages"
+    ],
+    [
+      "view over a view",
+      ["CREATE VIEW dba_nodes AS SELECT * FROM workflow_node_executions", "CREATE VIEW dba_node_stamps AS SELECT id, created_at FROM dba_nodes"],
+      "the view dba_node_stamps no longer works",
+      "created_at",
+      "DROP VIEW dba_node_stamps"
+    ],
+    [
+      "trigger on a table of their own",
+      ["CREATE TABLE dba_touches (node_id TEXT)", "CREATE TRIGGER dba_touch_node AFTER INSERT ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.node_id; END"],
+      `the trigger(s) "dba_touch_node" on dba_touches no longer works`,
+      "updated_at",
+      "DROP TRIGGER dba_touch_node"
     ]
   ] as const
-  for (const [what, create, named, drop] of cases) {
+  for (const [what, create, named, column, drop] of cases) {
     it.scoped(`R16 a DBA's ${what} on a reference database naming a column 0002's rebuild drops (the node's updated_at, created_at): migrate refuses naming it, the file stays as it was, and migrates once it is dropped`, () =>
       Effect.gen(function*() {
         const filename = yield* tempDatabaseFile()
         yield* writeReferenceSqlite(filename)
         const rows = rawRows("SELECT * FROM workflow_node_executions ORDER BY id")
-        const before = yield* Effect.provide(Effect.zipRight(exec(create), Effect.all([schemaSnapshot, rows])), rawClient(filename))
+        const before = yield* Effect.provide(Effect.zipRight(exec(...create), Effect.all([schemaSnapshot, rows])), rawClient(filename))
         const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
         assert.instanceOf(failure, MigrationFailed)
         assert.strictEqual(failure.migration_id, 2)
         assert.include(failure.message, named)
-        assert.include(failure.message, `no such column: ${what === "trigger" ? "updated_at" : "created_at"}`)
+        assert.include(failure.message, `no such column: ${column}`)
         assert.include(failure.message, "drop it, migrate, then create it again for the new columns; nothing was changed")
         assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, rows]), rawClient(filename)), before)
         yield* Effect.provide(exec(drop), rawClient(filename))

@@ -20,9 +20,10 @@
  * SQLite checks neither a trigger's body when it creates it nor a view when a
  * table under it changes: a trigger or view naming a column the rebuild left
  * out would come back broken, and fail every write (or read) after migrate
- * said Applied. So each re-created trigger, and each DBA view over a rebuilt
- * table that worked before, is compiled once more after the script; one that
- * no longer compiles fails the migration, naming it.
+ * said Applied. So each re-created trigger, and each DBA view and each DBA
+ * trigger elsewhere naming a rebuilt table that worked before, is compiled
+ * once more after the script; one that no longer compiles fails the
+ * migration, naming it.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
@@ -74,8 +75,9 @@ const compileError = (statement: Statement.Statement<unknown>): Effect.Effect<st
  * trigger an insert, a delete or an update of any column could fire; nothing
  * runs (no row matches).
  */
-const triggersError = (sql: SqlClient.SqlClient, table: string, columns: ReadonlyArray<string>) =>
+const triggersError = (sql: SqlClient.SqlClient, table: string) =>
   Effect.gen(function*() {
+    const columns = (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table})`).map((column) => column.name)
     const writes = [
       sql`DELETE FROM ${sql(table)} WHERE 0`,
       sql`INSERT INTO ${sql(table)} SELECT * FROM ${sql(table)} WHERE 0`,
@@ -159,12 +161,26 @@ export const carryThroughRebuild = <R>(
       SELECT type, name, tbl_name, sql FROM sqlite_master
       WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND ${sql.in("tbl_name", tables.map((table) => table.name))}
       ORDER BY type = 'trigger', rowid`).filter((object) => !library.objects.has(object.name.toLowerCase()))
-    // A DBA's views over a rebuilt table that work now (one already broken is not this migration's doing).
-    const mentions = new RegExp(`\\b(?:${tables.map((table) => table.name).join("|")})\\b`, "i")
+    // What a DBA made elsewhere that may use a rebuilt table, and works now (one already broken is not
+    // this migration's doing): every view (one may select from another), and the triggers on other
+    // tables whose bodies name a rebuilt table, by their table.
     const views: Array<string> = []
-    for (const view of yield* sql<{ readonly name: string; readonly sql: string }>`SELECT name, sql FROM sqlite_master WHERE type = 'view'`) {
-      if (tables.length === 0 || library.objects.has(view.name.toLowerCase()) || !mentions.test(view.sql)) continue
-      if ((yield* viewError(sql, view.name)) === undefined) views.push(view.name)
+    const elsewhere = new Map<string, Array<string>>()
+    if (tables.length > 0) {
+      const mentions = new RegExp(`\\b(?:${tables.map((table) => table.name).join("|")})\\b`, "i")
+      const rebuilt = new Set(tables.map((table) => table.name.toLowerCase()))
+      const others = (yield* sql<Saved>`SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY rowid`)
+        .filter((object) => !library.objects.has(object.name.toLowerCase()))
+      for (const object of others) {
+        if (object.type === "view") {
+          if ((yield* viewError(sql, object.name)) === undefined) views.push(object.name)
+        } else if (!rebuilt.has(object.tbl_name.toLowerCase()) && mentions.test(object.sql)) {
+          elsewhere.set(object.tbl_name, [...(elsewhere.get(object.tbl_name) ?? []), object.name])
+        }
+      }
+      for (const table of [...elsewhere.keys()]) {
+        if ((yield* triggersError(sql, table)) !== undefined) elsewhere.delete(table)
+      }
     }
 
     yield* rebuild
@@ -185,9 +201,12 @@ export const carryThroughRebuild = <R>(
         failed(id, name, `cannot create the ${object.type} ${object.name} on ${object.tbl_name} again after rebuilding the table: ${reason(cause)}; nothing was changed`))
       if (object.type !== "trigger") continue
       // The triggers created before this one compiled: an error now is this one's.
-      const columns = (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${object.tbl_name})`).map((column) => column.name)
-      const error = yield* triggersError(sql, object.tbl_name, columns)
+      const error = yield* triggersError(sql, object.tbl_name)
       if (error !== undefined) return yield* broken(`the trigger ${object.name} on ${object.tbl_name}`, error)
+    }
+    for (const [table, triggers] of elsewhere) {
+      const error = yield* triggersError(sql, table)
+      if (error !== undefined) return yield* broken(`the trigger(s) ${listed(triggers)} on ${table}`, error)
     }
     for (const view of views) {
       const error = yield* viewError(sql, view)
