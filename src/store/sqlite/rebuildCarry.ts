@@ -27,7 +27,6 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { MigrationFailed } from "../StoreErrors.js"
 import type { LibraryObjects } from "./libraryObjects.js"
@@ -67,7 +66,8 @@ const reason = (cause: unknown): string => {
 const compileError = (statement: Statement.Statement<unknown>): Effect.Effect<string | undefined> =>
   statement.unprepared.pipe(
     Effect.as(undefined),
-    Effect.catchAllCause((cause) => Effect.succeed(reason(Cause.squash(cause))))
+    Effect.catchAll((error) => Effect.succeed(reason(error))),
+    Effect.catchAllDefect((defect) => Effect.succeed(reason(defect)))
   )
 
 /**
