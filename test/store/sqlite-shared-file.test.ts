@@ -14,8 +14,10 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
 import { legacyCounts, writeLegacyDatabase } from "../fixtures/legacySqlite.js"
+import { writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
 import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
-import { splitStatements } from "../../src/store/sqlite/sqlScript.js"
+import { libraryObjects } from "../../src/store/sqlite/libraryObjects.js"
+import { splitStatements, stripCommentsAndStrings } from "../../src/store/sqlite/sqlScript.js"
 import { migrationsBefore, rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 /** Another application's two tables, with foreign keys off as SQLite applications run: order 11 names customer 2, who is not there. */
@@ -252,6 +254,112 @@ describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, an
     }))
 })
 
+describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite checks neither against the new columns)", () => {
+  const cases = [
+    [
+      "trigger",
+      ["CREATE TRIGGER dba_touch AFTER UPDATE OF status ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END"],
+      "the trigger dba_touch on workflow_node_executions no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_touch"
+    ],
+    [
+      "view",
+      ["CREATE VIEW dba_node_ages AS SELECT id, node_id, created_at FROM workflow_node_executions"],
+      "the view dba_node_ages no longer works",
+      "created_at",
+      "DROP VIEW dba_node_ages"
+    ],
+    [
+      "view over a view",
+      ["CREATE VIEW dba_nodes AS SELECT * FROM workflow_node_executions", "CREATE VIEW dba_node_stamps AS SELECT id, created_at FROM dba_nodes"],
+      "the view dba_node_stamps no longer works",
+      "created_at",
+      "DROP VIEW dba_node_stamps"
+    ],
+    [
+      "trigger on a table of their own",
+      ["CREATE TABLE dba_touches (node_id TEXT)", "CREATE TRIGGER dba_touch_node AFTER INSERT ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.node_id; END"],
+      `the trigger(s) "dba_touch_node" on dba_touches no longer works`,
+      "updated_at",
+      "DROP TRIGGER dba_touch_node"
+    ]
+  ] as const
+  for (const [what, create, named, column, drop] of cases) {
+    it.scoped(`R16 a DBA's ${what} on a reference database naming a column 0002's rebuild drops (the node's updated_at, created_at): migrate refuses naming it, the file stays as it was, and migrates once it is dropped`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        yield* writeReferenceSqlite(filename)
+        const rows = rawRows("SELECT * FROM workflow_node_executions ORDER BY id")
+        const before = yield* Effect.provide(Effect.zipRight(exec(...create), Effect.all([schemaSnapshot, rows])), rawClient(filename))
+        const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+        assert.instanceOf(failure, MigrationFailed)
+        assert.strictEqual(failure.migration_id, 2)
+        assert.include(failure.message, named)
+        assert.include(failure.message, `no such column: ${column}`)
+        assert.include(failure.message, "drop it, migrate, then create it again for the new columns; nothing was changed")
+        assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, rows]), rawClient(filename)), before)
+        yield* Effect.provide(exec(drop), rawClient(filename))
+        assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      }))
+  }
+
+  it.scoped("R16 a DBA's view over a rebuilt table already broken before migrate is left as it was: not this migration's doing", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      // Broken before: it names a column the reference never had.
+      yield* Effect.provide(exec("CREATE VIEW dba_old_report AS SELECT id, cost_center FROM workflow_node_executions"), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+    }))
+})
+
+describe("R16 SQLite: which objects are the library's is read from its statements, not their comments or strings", () => {
+  const scripts = fs.readdirSync(migrationsDirectory).filter((file) => /^\d{4}_\w+\.sql$/.test(file)).sort()
+    .map((file) => fs.readFileSync(new URL(file, migrationsDirectory), "utf8"))
+  const library = libraryObjects(scripts, "ai_job_model_migrations")
+  const words = (text: string) => new Set(text.toLowerCase().match(/\w+/g) ?? [])
+
+  it("R16 no word found only in a migration's comments or string literals (\"constraint names\", \"CHECK constraint failed: …\") is taken for a library object", () => {
+    const statementWords = words(scripts.map(stripCommentsAndStrings).join("\n"))
+    const onlyInCommentsOrStrings = [...words(scripts.join("\n"))].filter((word) => !statementWords.has(word))
+    for (const word of ["names", "the", "failed"]) assert.include(onlyInCommentsOrStrings, word)
+    assert.deepStrictEqual(onlyInCommentsOrStrings.filter((word) => library.objects.has(word)), [])
+  })
+
+  it.scoped("R16 every table, index and trigger of a migrated file, and every constraint it names, is still the library's", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))
+      const schema = yield* Effect.provide(schemaSnapshot, rawClient(filename))
+      const names = schema.flatMap(({ name, sql }) => [name, ...[...stripCommentsAndStrings(sql ?? "").matchAll(/\bCONSTRAINT\s+(\w+)/gi)].map(([, constraint = ""]) => constraint)])
+      assert.isAbove(names.length, 20)
+      assert.deepStrictEqual(names.filter((name) => !library.objects.has(name.toLowerCase())), [])
+    }))
+
+  it.scoped("R16 a DBA's index named failed and trigger named the (words of the migrations' comments and RAISE texts) on tables 0013 rebuilds are carried through the rebuild", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const created = [
+        "CREATE INDEX failed ON ai_jobs (updated_at) WHERE status = 'failed'",
+        "CREATE INDEX dba_failed_jobs ON ai_jobs (updated_at) WHERE status = 'failed'",
+        "CREATE TRIGGER the AFTER INSERT ON workflow_runs BEGIN SELECT 1; END"
+      ]
+      const dbaObjects = rawRows("SELECT type, name, sql FROM sqlite_master WHERE name IN ('failed', 'dba_failed_jobs', 'the') ORDER BY name")
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0013"))
+          yield* exec(...created)
+          return yield* dbaObjects
+        }),
+        rawClient(filename)
+      )
+      assert.strictEqual(before.length, 3)
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 13)
+      assert.deepStrictEqual(yield* Effect.provide(dbaObjects, rawClient(filename)), before)
+    }))
+})
+
 describe("R16 SQLite: a file another tool created as UTF-16", () => {
   for (const encoding of ["UTF-16le", "UTF-16be"]) {
     it.scoped(`R16 a ${encoding} file is refused at open with a StorageError naming its encoding, the file unchanged (its CHECKs would refuse ordinary text)`, () =>
@@ -272,20 +380,24 @@ describe("R16 SQLite: a file another tool created as UTF-16", () => {
 })
 
 describe("R16 SQLite: another application's empty table with one of the library's names", () => {
+  const anotherApps = "it is another application's table of the same name, or a Handshake version this library does not upgrade, which migrate would take over; nothing was changed. If it is another application's, rename or move that table, then migrate again"
   const cases = [
     [
       "workflow_runs",
       "CREATE TABLE workflow_runs (id TEXT PRIMARY KEY, job_id TEXT, status TEXT, last_heartbeat TEXT, created_at TEXT, updated_at TEXT, repo TEXT NOT NULL, conclusion TEXT)",
-      `table workflow_runs has column(s) "repo", "conclusion" that neither this library's workflow_runs nor the reference's has`
+      `table workflow_runs has every column this library's (or the reference's) workflow_runs must have, and column(s) "repo", "conclusion" that neither this library's workflow_runs nor the reference's has`,
+      // Its columns alone cannot tell it from a reference table a DBA added to: both ways out are named.
+      "the upgrade cannot carry the column(s); nothing was changed. Drop or move the column(s), then migrate again (if it is another application's table of the same name, rename or move that table instead)"
     ],
     [
       "ai_jobs",
       "CREATE TABLE ai_jobs (id INTEGER PRIMARY KEY, status TEXT, title TEXT)",
-      `table ai_jobs has column(s) "title" that neither this library's ai_jobs nor the reference's has and lacks column(s) "trace_id", "workflow_run_id"`
+      `table ai_jobs has column(s) "title" that neither this library's ai_jobs nor the reference's has and lacks column(s) "trace_id", "workflow_run_id"`,
+      anotherApps
     ],
-    ["run_offers", "CREATE TABLE run_offers (offer_id TEXT PRIMARY KEY, price REAL)", `table run_offers has column(s) "offer_id", "price"`]
+    ["run_offers", "CREATE TABLE run_offers (offer_id TEXT PRIMARY KEY, price REAL)", `table run_offers has column(s) "offer_id", "price"`, anotherApps]
   ] as const
-  for (const [table, create, named] of cases) {
+  for (const [table, create, named, advice] of cases) {
     it.scoped(`R16 an empty ${table} of another app's is refused by a first migrate, naming the columns that do not match, and the file stays as it was`, () =>
       Effect.gen(function*() {
         const filename = yield* tempDatabaseFile()
@@ -293,10 +405,44 @@ describe("R16 SQLite: another application's empty table with one of the library'
         const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
         assert.instanceOf(failure, MigrationFailed)
         assert.include(failure.message, named)
-        assert.include(failure.message, "another application's table of the same name, which migrate would take over; nothing was changed. Rename or move that table, then migrate again")
+        assert.include(failure.message, advice)
         assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
       }))
   }
+
+  it.scoped("R16 a reference database whose DBA added a column to ai_jobs is refused by a first migrate as the reference's table with a column the upgrade cannot carry (drop or move the column), not as another application's; once the column is dropped it upgrades", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const jobs = rawRows("SELECT * FROM ai_jobs ORDER BY id")
+      const before = yield* Effect.provide(
+        Effect.zipRight(exec("ALTER TABLE ai_jobs ADD COLUMN cost_center TEXT", "UPDATE ai_jobs SET cost_center = 'R&D'"), Effect.all([schemaSnapshot, jobs])),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.include(
+        failure.message,
+        `table ai_jobs has every column this library's (or the reference's) ai_jobs must have, and column(s) "cost_center" that neither this library's ai_jobs nor the reference's has: the upgrade cannot carry the column(s); nothing was changed. Drop or move the column(s), then migrate again (if it is another application's table of the same name, rename or move that table instead)`
+      )
+      assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, jobs]), rawClient(filename)), before)
+      yield* Effect.provide(exec("ALTER TABLE ai_jobs DROP COLUMN cost_center"), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+    }))
+
+  it.scoped("R16 an older reference shape (ai_jobs without is_pinned) is refused by a first migrate as another application's table or a Handshake version this library does not upgrade, the file unchanged", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const before = yield* Effect.provide(
+        Effect.zipRight(exec("DROP INDEX idx_ai_jobs_gc", "ALTER TABLE ai_jobs DROP COLUMN is_pinned"), schemaSnapshot),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.include(failure.message, `table ai_jobs lacks column(s) "is_pinned": ${anotherApps}`)
+      assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+    }))
 
   it.scoped("R16 an empty table in the reference's shape is still adopted and upgraded, as a legacy database's", () =>
     Effect.gen(function*() {

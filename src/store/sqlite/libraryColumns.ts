@@ -89,8 +89,10 @@ const listed = (names: ReadonlyArray<string>) => names.map((name) => `"${name}"`
  * Fails when a table already in a never-migrated file has one of the library's
  * names but not its columns (nor the reference's, whose tables 0001 adopts and
  * 0002 upgrades): another application's table, even an empty one, which the
- * migrations would take over (0001's IF NOT EXISTS) and replace. Names the
- * table and the columns that do not match.
+ * migrations would take over (0001's IF NOT EXISTS) and replace, or a Handshake
+ * version this library does not upgrade; or, with every column it must have and
+ * more, most likely a DBA's column the upgrade cannot carry. Names the table and
+ * the columns that do not match.
  */
 export const refuseForeignTables = (
   sql: SqlClient.SqlClient,
@@ -105,18 +107,12 @@ export const refuseForeignTables = (
       const unknown = columns.filter((column) => !expected.allowed.has(column))
       const missing = [...expected.required].filter((column) => !columns.includes(column))
       if (unknown.length === 0 && missing.length === 0) continue
-      const differences = [
-        unknown.length > 0 ? `has column(s) ${listed(unknown)} that neither this library's ${name} nor the reference's has` : "",
-        missing.length > 0 ? `lacks column(s) ${listed(missing)}` : ""
-      ].filter((text) => text !== "").join(" and ")
-      return yield* new MigrationFailed({
-        dialect: "sqlite",
-        migration_id: null,
-        migration_name: null,
-        statement: null,
-        cause: new Error(
-          `table ${name} ${differences}: it is another application's table of the same name, which migrate would take over; nothing was changed. Rename or move that table, then migrate again`
-        )
-      })
+      const extra = `column(s) ${listed(unknown)} that neither this library's ${name} nor the reference's has`
+      // Every column ours or the reference's must have, and more: most likely a DBA's column on a
+      // reference (or our) table, which the upgrade's rebuild cannot carry; moving the table would abandon it.
+      const explanation = missing.length === 0
+        ? `table ${name} has every column this library's (or the reference's) ${name} must have, and ${extra}: the upgrade cannot carry the column(s); nothing was changed. Drop or move the column(s), then migrate again (if it is another application's table of the same name, rename or move that table instead)`
+        : `table ${name} ${unknown.length > 0 ? `has ${extra} and ` : ""}lacks column(s) ${listed(missing)}: it is another application's table of the same name, or a Handshake version this library does not upgrade, which migrate would take over; nothing was changed. If it is another application's, rename or move that table, then migrate again`
+      return yield* new MigrationFailed({ dialect: "sqlite", migration_id: null, migration_name: null, statement: null, cause: new Error(explanation) })
     }
   })

@@ -10,6 +10,7 @@
  */
 
 import { libraryColumns, type TableColumns } from "./libraryColumns.js"
+import { stripCommentsAndStrings } from "./sqlScript.js"
 
 const CONSTRAINT_NAMES = /\bCONSTRAINT\s+["`[]?(\w+)/gi
 
@@ -35,9 +36,11 @@ export interface LibraryObjects {
 export const libraryObjects = (scripts: ReadonlyArray<string>, bookkeepingTable: string): LibraryObjects => {
   const tables = new Set<string>([bookkeepingTable.toLowerCase()])
   const objects = new Set<string>([...tables, ...REFERENCE_INDEXES])
-  for (const script of scripts) {
-    for (const [, constraint = ""] of script.matchAll(CONSTRAINT_NAMES)) objects.add(constraint.toLowerCase())
-    for (const [, kind = "", name = ""] of script.matchAll(CREATES)) {
+  // Only the statements' own text gives names: words of comments and string literals ("constraint names",
+  // "CHECK constraint failed: …") would make a DBA's object of that name count as the library's.
+  for (const text of scripts.map(stripCommentsAndStrings)) {
+    for (const [, constraint = ""] of text.matchAll(CONSTRAINT_NAMES)) objects.add(constraint.toLowerCase())
+    for (const [, kind = "", name = ""] of text.matchAll(CREATES)) {
       if (kind.toUpperCase() === "TABLE") tables.add(name.toLowerCase())
       objects.add(name.toLowerCase())
     }

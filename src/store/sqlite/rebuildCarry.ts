@@ -16,12 +16,21 @@
  * A DBA's CHECK or UNIQUE written into the table's own CREATE statement goes
  * with the old table too: one the library's migrations do not name is refused
  * before the script runs.
+ *
+ * SQLite checks neither a trigger's body when it creates it nor a view when a
+ * table under it changes: a trigger or view naming a column the rebuild left
+ * out would come back broken, and fail every write (or read) after migrate
+ * said Applied. So each re-created trigger, and each DBA view and each DBA
+ * trigger elsewhere naming a rebuilt table that worked before, is compiled
+ * once more after the script; one that no longer compiles fails the
+ * migration, naming it.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import { MigrationFailed } from "../StoreErrors.js"
 import type { LibraryObjects } from "./libraryObjects.js"
-import { stripComments } from "./sqlScript.js"
+import { stripComments, stripCommentsAndStrings } from "./sqlScript.js"
 
 /** The tables a rebuild script makes anew: those it creates, or renames another to, by name. */
 const REBUILT = /\b(?:CREATE\s+TABLE|RENAME\s+TO)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`[]?(\w+)/gi
@@ -42,6 +51,46 @@ const foreignKeysOf = (sql: SqlClient.SqlClient, table: string) =>
     sql<{ readonly from: string; readonly table: string }>`SELECT "from", "table" FROM pragma_foreign_key_list(${table})`,
     (keys) => keys.map((key) => `${key.from.toLowerCase()} -> ${key.table.toLowerCase()}`)
   )
+
+/** What SQLite said, from a SqlError (its cause) or the driver's own error. */
+const reason = (cause: unknown): string => {
+  const error = cause as { readonly cause?: { readonly message?: unknown }; readonly message?: unknown }
+  return String(error.cause?.message ?? error.message)
+}
+
+/**
+ * SQLite's complaint when `statement` is compiled, or undefined when it
+ * compiles. Unprepared: the client's prepare cache would keep a failure for
+ * minutes, and its unprepared path throws a prepare error as a defect.
+ */
+const compileError = (statement: Statement.Statement<unknown>): Effect.Effect<string | undefined> =>
+  statement.unprepared.pipe(
+    Effect.as(undefined),
+    Effect.catchAll((error) => Effect.succeed(reason(error))),
+    Effect.catchAllDefect((defect) => Effect.succeed(reason(defect)))
+  )
+
+/**
+ * SQLite's complaint when a write to `table` is compiled, which compiles every
+ * trigger an insert, a delete or an update of any column could fire; nothing
+ * runs (no row matches).
+ */
+const triggersError = (sql: SqlClient.SqlClient, table: string) =>
+  Effect.gen(function*() {
+    const columns = (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table})`).map((column) => column.name)
+    const writes = [
+      sql`DELETE FROM ${sql(table)} WHERE 0`,
+      sql`INSERT INTO ${sql(table)} SELECT * FROM ${sql(table)} WHERE 0`,
+      sql`UPDATE ${sql(table)} SET ${sql.csv(columns.map((column) => sql`${sql(column)} = ${sql(column)}`))} WHERE 0`
+    ]
+    for (const write of writes) {
+      const error = yield* compileError(write)
+      if (error !== undefined) return error
+    }
+    return undefined
+  })
+
+const viewError = (sql: SqlClient.SqlClient, view: string) => compileError(sql`SELECT * FROM ${sql(view)} LIMIT 0`)
 
 const listed = (names: ReadonlyArray<string>) => names.map((name) => `"${name}"`).join(", ")
 
@@ -92,7 +141,7 @@ export const carryThroughRebuild = <R>(
   rebuild: Effect.Effect<void, MigrationFailed, R>
 ): Effect.Effect<void, MigrationFailed, R> =>
   Effect.gen(function*() {
-    const named = [...new Set([...script.matchAll(REBUILT)].map(([, table = ""]) => table.toLowerCase()))]
+    const named = [...new Set([...stripCommentsAndStrings(script).matchAll(REBUILT)].map(([, table = ""]) => table.toLowerCase()))]
     const tables = yield* sql<{ readonly name: string; readonly sql: string }>`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND ${sql.in("name", named)}`
     for (const table of tables) {
       // Every column any version of the library's table has had (a later migration's, on a replay, comes back with it).
@@ -112,6 +161,27 @@ export const carryThroughRebuild = <R>(
       SELECT type, name, tbl_name, sql FROM sqlite_master
       WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND ${sql.in("tbl_name", tables.map((table) => table.name))}
       ORDER BY type = 'trigger', rowid`).filter((object) => !library.objects.has(object.name.toLowerCase()))
+    // What a DBA made elsewhere that may use a rebuilt table, and works now (one already broken is not
+    // this migration's doing): every view (one may select from another), and the triggers on other
+    // tables whose bodies name a rebuilt table, by their table.
+    const views: Array<string> = []
+    const elsewhere = new Map<string, Array<string>>()
+    if (tables.length > 0) {
+      const mentions = new RegExp(`\\b(?:${tables.map((table) => table.name).join("|")})\\b`, "i")
+      const rebuilt = new Set(tables.map((table) => table.name.toLowerCase()))
+      const others = (yield* sql<Saved>`SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY rowid`)
+        .filter((object) => !library.objects.has(object.name.toLowerCase()))
+      for (const object of others) {
+        if (object.type === "view") {
+          if ((yield* viewError(sql, object.name)) === undefined) views.push(object.name)
+        } else if (!rebuilt.has(object.tbl_name.toLowerCase()) && mentions.test(object.sql)) {
+          elsewhere.set(object.tbl_name, [...(elsewhere.get(object.tbl_name) ?? []), object.name])
+        }
+      }
+      for (const table of [...elsewhere.keys()]) {
+        if ((yield* triggersError(sql, table)) !== undefined) elsewhere.delete(table)
+      }
+    }
 
     yield* rebuild
 
@@ -124,8 +194,22 @@ export const carryThroughRebuild = <R>(
         return yield* failed(id, name, `table ${table.name} has foreign key(s) ${listed(lostKeys)} that this library does not define, and this migration rebuilds ${table.name} from its own definition: nothing was changed; drop the foreign key(s), then migrate again`)
       }
     }
+    const broken = (what: string, error: string) =>
+      failed(id, name, `${what} no longer works after this migration rebuilt the table(s) ${listed(tables.map((table) => table.name))}: ${error}; drop it, migrate, then create it again for the new columns; nothing was changed`)
     for (const object of saved) {
       yield* Effect.mapError(sql.unsafe(object.sql), (cause) =>
-        failed(id, name, `cannot create the ${object.type} ${object.name} on ${object.tbl_name} again after rebuilding the table: ${String((cause.cause as { readonly message?: unknown } | undefined)?.message ?? cause.message)}; nothing was changed`))
+        failed(id, name, `cannot create the ${object.type} ${object.name} on ${object.tbl_name} again after rebuilding the table: ${reason(cause)}; nothing was changed`))
+      if (object.type !== "trigger") continue
+      // The triggers created before this one compiled: an error now is this one's.
+      const error = yield* triggersError(sql, object.tbl_name)
+      if (error !== undefined) return yield* broken(`the trigger ${object.name} on ${object.tbl_name}`, error)
+    }
+    for (const [table, triggers] of elsewhere) {
+      const error = yield* triggersError(sql, table)
+      if (error !== undefined) return yield* broken(`the trigger(s) ${listed(triggers)} on ${table}`, error)
+    }
+    for (const view of views) {
+      const error = yield* viewError(sql, view)
+      if (error !== undefined) return yield* broken(`the view ${view}`, error)
     }
   }).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause }))))

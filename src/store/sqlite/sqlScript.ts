@@ -38,7 +38,16 @@ const skipComment = (text: string, start: number): number => {
 }
 
 /** The statement without comments, for deciding what kind it is and whether it is empty (and for reading a CREATE TABLE's columns). */
-export const stripComments = (statement: string): string => {
+export const stripComments = (statement: string): string => strip(statement, false)
+
+/**
+ * The script without comments and with every '…' string literal emptied (''),
+ * for reading the names it gives objects: a word in a comment or a RAISE text
+ * ("CHECK constraint failed: …") names nothing. Quoted identifiers stay.
+ */
+export const stripCommentsAndStrings = (script: string): string => strip(script, true)
+
+const strip = (statement: string, emptyStrings: boolean): string => {
   let out = ""
   let i = 0
   while (i < statement.length) {
@@ -48,7 +57,7 @@ export const stripComments = (statement: string): string => {
       out += " "
     } else if (char === "'" || char === "\"" || char === "`" || char === "[") {
       const end = char === "[" ? skipBracketed(statement, i) : skipQuoted(statement, i, char)
-      out += statement.slice(i, end)
+      out += emptyStrings && char === "'" ? "''" : statement.slice(i, end)
       i = end
     } else {
       out += char
