@@ -32,11 +32,10 @@ import { MAX_JOB_DEPTH } from "../../domain/depth.js"
 
 /** The job a submit's own write creates, noted before the write: announced when an interrupt lost the write's answer. */
 interface Written {
-  job: NewAiJob | undefined
-  at: DateTime.Utc | undefined
+  jobId: JobId | undefined
 }
 
-const newWritten = (): Written => ({ job: undefined, at: undefined })
+const newWritten = (): Written => ({ jobId: undefined })
 
 export const makeSubmit = <GateError>(
   { announce, prepare, store }: Operations,
@@ -145,8 +144,7 @@ export const makeSubmit = <GateError>(
           }
           return createForSeat(job, record, [...records, record], subject, seat, now)
         }
-        written.job = job
-        written.at = now
+        written.jobId = ids.job_id
         // The job created at its events' instant: none of them is before it existed (Creation.at).
         const created = Effect.catchTag(
           store.createJob(job, { events: auditWith([...records, record]), at: now }),
@@ -169,13 +167,14 @@ export const makeSubmit = <GateError>(
    * A submit interrupted once its write was sent: the store finishes the write,
    * then the interrupt takes effect and the announcement after it was never
    * made — an idle pool of this process found the job only at its next poll
-   * (found by an outside probe). Announced here instead, whether the write
-   * committed or not: an announcement is a hint to look, and a spurious one
-   * finds nothing. Only on the interrupt's path (the span's own frame).
+   * (found by an outside probe). Announced here instead, as the store has it:
+   * the store's statement has ended by now, so a write that committed nothing
+   * finds no job and announces none (a subscriber was told of a job that never
+   * existed). Only on the interrupt's path (the span's own frame).
    */
   const interrupted = announce === undefined
     ? undefined
-    : (written: Written) => written.job === undefined || written.at === undefined ? Effect.void : announce(newJob(written.job, written.at))
+    : (written: Written) => written.jobId === undefined ? Effect.void : Effect.ignore(Effect.flatMap(store.getJob(written.jobId), announce))
 
   return (input: unknown) =>
     withJobSpanNoted("Jobs.submit", newWritten, (span, written) =>

@@ -94,10 +94,14 @@ export const makeSubmitMany = <GateError>(
     )
     if (announce === undefined) return yield* created
     // Interrupted once the write was sent (the store finishes it, then the interrupt takes effect), the jobs are
-    // announced all the same, as submit's are: a hint to look, and a spurious one when nothing committed finds nothing.
+    // announced all the same, as submit's are, when the batch committed (all or nothing: its first job is there).
     return yield* Effect.onInterrupt(
       Effect.tap(created, (jobs) => Effect.forEach(jobs, announce, { discard: true })),
-      () => Effect.forEach(jobs, (job) => announce(newJob(job, now)), { discard: true })
+      () =>
+        jobs[0]?.job_id === undefined ? Effect.void : Effect.ignore(Effect.flatMap(
+          store.getJob(jobs[0].job_id),
+          () => Effect.forEach(jobs, (job) => announce(newJob(job, now)), { discard: true })
+        ))
     )
   })
 }

@@ -1,0 +1,55 @@
+/**
+ * An interrupted submit is announced in process only when its write committed
+ * (found by a regression probe of the announce-on-interrupt fix): a submit
+ * interrupted while it waited for SQLite's write lock, which another process
+ * held, wrote nothing, yet `WakeUp.subscribe` was told `JobChanged` for a job
+ * that never existed. On PostgreSQL a store call finishes its statement before
+ * an interrupt takes effect, so an interrupted submit there has committed; the
+ * wait for SQLite's write lock is where it writes nothing.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import type { JobId } from "../../src/domain/Ids.js"
+import { Jobs } from "../../src/Jobs.js"
+import { JobStore } from "../../src/store/JobStore.js"
+import * as WakeUp from "../../src/WakeUp.js"
+import { summarize } from "./jobs.suite.js"
+import { services } from "./services.js"
+import { sqliteFileShared } from "./shared-database.js"
+
+describe("an interrupted submit that wrote nothing is not announced (SQLite file, WakeUp.layerInProcess)", () => {
+  it.live("R6 submit and submitMany interrupted while another process holds the write lock: nothing written, no JobChanged for their jobs", () =>
+    Effect.gen(function*() {
+      const database = yield* sqliteFileShared.fresh("announce not committed")
+      const context = yield* Layer.build(services(Layer.succeed(JobStore, yield* database.store()), undefined, WakeUp.layerInProcess))
+      const jobs = Context.get(context, Jobs)
+      const wake = Context.get(context, WakeUp.WakeUp)
+      const subscription = yield* wake.subscribe
+      const one = "01a24c00-0000-7000-8000-00000000abc1" as JobId
+      const batch = ["01a24c00-0000-7000-8000-00000000abc2", "01a24c00-0000-7000-8000-00000000abc3"] as Array<JobId>
+      const other = new Database(database.url)
+      other.exec("BEGIN IMMEDIATE")
+      try {
+        const single = yield* Effect.exit(Effect.timeout(jobs.submit(summarize({ job_id: one })), "200 millis"))
+        const many = yield* Effect.exit(Effect.timeout(jobs.submitMany(batch.map((job_id) => summarize({ job_id }))), "200 millis"))
+        assert.isTrue(Exit.isFailure(single) && Exit.isFailure(many), "both calls gave up waiting for the write lock")
+      } finally {
+        other.exec("ROLLBACK")
+        other.close()
+      }
+      for (const id of [one, ...batch]) {
+        assert.strictEqual((yield* Effect.either(jobs.get(id)))._tag, "Left", `job ${id} was never written`)
+      }
+      const told = [...(yield* Queue.takeAll(subscription))].map((signal) => (signal as { readonly job_id?: string }).job_id)
+      assert.deepStrictEqual(told.filter((id) => id === one || batch.includes(id as JobId)), [], "no announcement of a job that was never written")
+      // A submit that commits is still announced.
+      yield* jobs.submit(summarize({ job_id: one }))
+      const after = [...(yield* Queue.takeAll(subscription))].map((signal) => (signal as { readonly job_id?: string }).job_id)
+      assert.include(after, one)
+    }).pipe(Effect.scoped), 60_000)
+})
