@@ -8,7 +8,7 @@
  * wait for SQLite's write lock is where it writes nothing.
  */
 import { assert, describe, it } from "@effect/vitest"
-import Database from "better-sqlite3"
+import { createRequire } from "node:module"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -21,6 +21,12 @@ import * as WakeUp from "../../src/WakeUp.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { sqliteFileShared } from "./shared-database.js"
+
+/** Another process's connection to the file (better-sqlite3 ships no types). */
+const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
+  exec(sql: string): void
+  close(): void
+}
 
 describe("an interrupted submit that wrote nothing is not announced (SQLite file, WakeUp.layerInProcess)", () => {
   it.live("R6 submit and submitMany interrupted while another process holds the write lock: nothing written, no JobChanged for their jobs", () =>
