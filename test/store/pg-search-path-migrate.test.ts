@@ -131,4 +131,19 @@ describe("R17 a store in a later schema of the search_path is never hidden nor t
       assert.deepStrictEqual(yield* submitAndList(inPublic, "after-user-schema"), ["after-user-schema", "before-user-schema"])
       assert.deepStrictEqual(yield* storeSchemas(base), ["public"])
     }).pipe(Effect.scoped), 120_000)
+
+  // Found by a regression probe: the refusal took pg_catalog for the path's first schema, and advised making a store there.
+  it.live("a path naming the system's schemas first (pg_catalog, public — a common hardening — or pg_temp, public) uses the store in public, on every build", () =>
+    Effect.gen(function*() {
+      const base = yield* freshPgDatabase("system schemas first")
+      assert.deepStrictEqual(yield* submitAndList(base, "in-public"), ["in-public"])
+      for (const path of ["pg_catalog,public", "pg_temp,public", "pg_catalog,pg_temp,public"]) {
+        const url = `${base}?options=${encodeURIComponent(`-c search_path=${path}`)}`
+        for (const [label, options] of builds) {
+          assert.strictEqual(yield* buildError(url, options), undefined, `${path}, ${label}`)
+        }
+        assert.include(yield* submitAndList(url, `via-${path}`), "in-public")
+      }
+      assert.deepStrictEqual(yield* storeSchemas(base), ["public"])
+    }).pipe(Effect.scoped), 120_000)
 })

@@ -134,26 +134,32 @@ interface BookkeepingLocation {
 }
 
 /**
- * The search_path's first schema (`current_schema()`), whether it holds the
+ * The search_path's first schema that may hold a store, whether it holds the
  * bookkeeping table, and, when it does not, the first schema after it on the
  * search_path that does (null when none). `to_regclass` would look over the
  * whole path and find another schema's table, while CREATE puts the store's
- * tables in `current_schema()`.
+ * tables in the first schema. The system's own schemas are skipped: a path
+ * hardened with `pg_catalog` first (`pg_catalog, public`), or naming `pg_temp`,
+ * keeps its store in `public`, where unqualified names find it — no store is
+ * ever made there (found by a regression probe: such a path was refused).
  */
 const bookkeepingLocation: Effect.Effect<BookkeepingLocation, SqlError, SqlClient.SqlClient> =
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.map(
-      sql<BookkeepingLocation>`SELECT current_schema() AS first,
-        EXISTS (
-          SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = current_schema() AND c.relname = ${migrationsTable}
-        ) AS present,
-        (SELECT path.name FROM unnest(current_schemas(false)) WITH ORDINALITY AS path(name, position)
-          JOIN pg_namespace n ON n.nspname = path.name
-          JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = ${migrationsTable}
-          WHERE path.position > (SELECT coalesce(min(first.position), 0)
-            FROM unnest(current_schemas(false)) WITH ORDINALITY AS first(name, position) WHERE first.name = current_schema())
-          ORDER BY path.position LIMIT 1) AS later`,
+      sql<BookkeepingLocation>`WITH path AS (
+          SELECT p.name, p.position FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(name, position)
+          WHERE p.name NOT LIKE 'pg\_%'
+        ), head AS (SELECT name, position FROM path ORDER BY position LIMIT 1)
+        SELECT (SELECT name FROM head) AS first,
+          EXISTS (
+            SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = (SELECT name FROM head) AND c.relname = ${migrationsTable}
+          ) AS present,
+          (SELECT path.name FROM path
+            JOIN pg_namespace n ON n.nspname = path.name
+            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = ${migrationsTable}
+            WHERE path.position > (SELECT coalesce(max(position), 0) FROM head)
+            ORDER BY path.position LIMIT 1) AS later`,
       ([row]) => ({ first: row?.first ?? null, present: row?.present === true, later: row?.later ?? null })
     ))
 
