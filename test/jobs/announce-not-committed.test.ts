@@ -15,12 +15,14 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import type { JobId } from "../../src/domain/Ids.js"
+import { uuidv7 } from "../../src/domain/uuidv7.js"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { sqliteFileShared } from "./shared-database.js"
+import { interruptAtStatement } from "../support/statementTrap.js"
+import { sharedBackends, sqliteFileShared } from "./shared-database.js"
 
 /** Another process's connection to the file (better-sqlite3 ships no types). */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
@@ -59,3 +61,31 @@ describe("an interrupted submit that wrote nothing is not announced (SQLite file
       assert.include(after, one)
     }).pipe(Effect.scoped), 60_000)
 })
+
+// Found by a second regression probe: inside the caller's own transaction the read-back saw the
+// transaction's uncommitted row, and the interrupt then rolled it back.
+for (const backend of sharedBackends) {
+  describe(`an interrupted submit inside the caller's transaction is not announced (${backend.name})`, () => {
+    it.live("R6 store.transaction(jobs.submit) interrupted at each statement: a job that is not there afterwards was never announced", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("announce caller transaction")
+        const store = yield* database.store()
+        const context = yield* Layer.build(services(Layer.succeed(JobStore, store), undefined, WakeUp.layerInProcess))
+        const jobs = Context.get(context, Jobs)
+        const subscription = yield* Context.get(context, WakeUp.WakeUp).subscribe
+        const phantoms: Array<string> = []
+        let interrupted = 0
+        for (let n = 1; n <= 12; n++) {
+          const id = uuidv7() as JobId
+          const { exit, firedAt } = yield* interruptAtStatement(store.transaction(jobs.submit(summarize({ job_id: id }))), n)
+          if (Exit.isInterrupted(exit)) interrupted++
+          const told = [...(yield* Queue.takeAll(subscription))].map((signal) => (signal as { readonly job_id?: string }).job_id)
+          const there = (yield* Effect.either(jobs.get(id)))._tag === "Right"
+          if (!there && told.includes(id)) phantoms.push(`statement ${n}`)
+          if (firedAt === undefined) break
+        }
+        assert.isAbove(interrupted, 0, "the trap interrupted the submit at least once")
+        assert.deepStrictEqual(phantoms, [], "no JobChanged for a job the rolled-back transaction never kept")
+      }).pipe(Effect.scoped), 60_000)
+  })
+}

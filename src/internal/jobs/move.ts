@@ -13,6 +13,7 @@ import type { JobId } from "../../domain/Ids.js"
 import { canTransition, type TransitionTarget } from "../../domain/Lifecycle.js"
 import { nameJob, withJobSpanNoted } from "../flight/jobSpan.js"
 import { lifecycleEvent, notBefore } from "./auditEvents.js"
+import { unlessInTransaction } from "./announceLost.js"
 import { endStalledNodes } from "./openNodes.js"
 import type { makeEndRun, makeFinishRunning, RunEnd } from "./endRun.js"
 import { auditWith } from "../../store/JobStore.js"
@@ -80,7 +81,7 @@ export const makeMove = (
    */
   const interrupted = announce === undefined
     ? undefined
-    : (jobId: JobId) => Effect.ignore(Effect.flatMap(store.getJob(jobId), announce))
+    : (jobId: JobId) => unlessInTransaction(Effect.ignore(Effect.flatMap(store.getJob(jobId), announce)))
   return (jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) =>
     withJobSpanNoted(name, () => jobId, (span) => {
       nameJob(span, { job_id: jobId })

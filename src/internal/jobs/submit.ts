@@ -17,6 +17,7 @@ import { uuidv7 } from "../../domain/uuidv7.js"
 import type { makeAdmission } from "./admission.js"
 import { nameJob, withJobSpanNoted } from "../flight/jobSpan.js"
 import { lifecycleEvent } from "./auditEvents.js"
+import { unlessInTransaction } from "./announceLost.js"
 import { auditWith, type CreatedClaim } from "../../store/JobStore.js"
 import type { Operations } from "./operations.js"
 import { flatMapKnown } from "../../util/knownEffects.js"
@@ -174,7 +175,8 @@ export const makeSubmit = <GateError>(
    */
   const interrupted = announce === undefined
     ? undefined
-    : (written: Written) => written.jobId === undefined ? Effect.void : Effect.ignore(Effect.flatMap(store.getJob(written.jobId), announce))
+    : (written: Written) =>
+      written.jobId === undefined ? Effect.void : unlessInTransaction(Effect.ignore(Effect.flatMap(store.getJob(written.jobId), announce)))
 
   return (input: unknown) =>
     withJobSpanNoted("Jobs.submit", newWritten, (span, written) =>

@@ -28,6 +28,7 @@ import type { NewAiJob } from "../../domain/AiJob.js"
 import { lifecycleEvent } from "./auditEvents.js"
 import { refuseReusedId } from "./reusedId.js"
 import { committedCreation } from "./createAnswerLost.js"
+import { unlessInTransaction } from "./announceLost.js"
 import { newJob } from "../../store/internal/newRows.js"
 import type { Operations } from "./operations.js"
 import type { makeSubmit } from "./submit.js"
@@ -98,10 +99,10 @@ export const makeSubmitMany = <GateError>(
     return yield* Effect.onInterrupt(
       Effect.tap(created, (jobs) => Effect.forEach(jobs, announce, { discard: true })),
       () =>
-        jobs[0]?.job_id === undefined ? Effect.void : Effect.ignore(Effect.flatMap(
+        jobs[0]?.job_id === undefined ? Effect.void : unlessInTransaction(Effect.ignore(Effect.flatMap(
           store.getJob(jobs[0].job_id),
           () => Effect.forEach(jobs, (job) => announce(newJob(job, now)), { discard: true })
-        ))
+        )))
     )
   })
 }
