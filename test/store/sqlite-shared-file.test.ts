@@ -210,6 +210,30 @@ describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, an
       )
     }))
 
+  it.scoped("R16 a DBA's generated column on a table a migration rebuilds (pragma_table_info does not list it): migrate refuses naming the table and the column, as a plain one, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0024"))
+          yield* exec("ALTER TABLE flight_recorder_events ADD COLUMN dba_kind TEXT GENERATED ALWAYS AS (upper(type)) VIRTUAL")
+          yield* rawRows(EVENT, ["01a24c0c-0000-7000-8000-000000000001"])
+        }).pipe(Effect.zipRight(Effect.all([schemaSnapshot, rawRows("SELECT event_id, dba_kind FROM flight_recorder_events")]))),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 24)
+      assert.include(failure.message, `table flight_recorder_events has column(s) "dba_kind" that this library does not know`)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          assert.strictEqual(yield* schemaVersion, 23)
+          assert.deepStrictEqual(yield* Effect.all([schemaSnapshot, rawRows("SELECT event_id, dba_kind FROM flight_recorder_events")]), before)
+        }),
+        rawClient(filename)
+      )
+    }))
+
   const constraintCases = [
     ["an unnamed CHECK", "safety_mode TEXT,", "safety_mode TEXT CHECK (safety_mode <> 'unsafe'),", `"CHECK (safety_mode <> 'unsafe')"`],
     ["a named CHECK", "safety_mode TEXT,", "safety_mode TEXT CONSTRAINT dba_safe CHECK (safety_mode <> 'unsafe'),", `"CONSTRAINT dba_safe CHECK (safety_mode <> 'unsafe')"`],
@@ -428,6 +452,21 @@ describe("R16 SQLite: another application's empty table with one of the library'
       assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, jobs]), rawClient(filename)), before)
       yield* Effect.provide(exec("ALTER TABLE ai_jobs DROP COLUMN cost_center"), rawClient(filename))
       assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+    }))
+
+  it.scoped("R16 a reference database whose DBA added a generated column to ai_jobs (pragma_table_info does not list it) is refused by a first migrate naming the column, as a plain one, the file unchanged", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const before = yield* Effect.provide(
+        Effect.zipRight(exec("ALTER TABLE ai_jobs ADD COLUMN kind_upper TEXT GENERATED ALWAYS AS (upper(job_kind)) VIRTUAL"), schemaSnapshot),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.include(failure.message, `table ai_jobs has every column this library's (or the reference's) ai_jobs must have, and column(s) "kind_upper" that neither`)
+      assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+      assert.strictEqual(yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM pragma_table_xinfo('ai_jobs') WHERE name = 'kind_upper'"), rawClient(filename)), 1)
     }))
 
   it.scoped("R16 an older reference shape (ai_jobs without is_pinned) is refused by a first migrate as another application's table or a Handshake version this library does not upgrade, the file unchanged", () =>

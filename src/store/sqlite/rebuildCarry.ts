@@ -146,7 +146,8 @@ export const carryThroughRebuild = <R>(
     for (const table of tables) {
       // Every column any version of the library's table has had (a later migration's, on a replay, comes back with it).
       const allowed = library.columns().get(table.name.toLowerCase())?.allowed
-      const columns = yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table.name})`
+      // xinfo: table_info leaves out generated columns, which the rebuild drops as surely as any other.
+      const columns = yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_xinfo(${table.name})`
       const unknown = columns.map((column) => column.name).filter((column) => allowed?.has(column.toLowerCase()) !== true)
       if (unknown.length > 0) {
         return yield* failed(id, name, `table ${table.name} has column(s) ${listed(unknown)} that this library does not know, and this migration rebuilds ${table.name} from its own column list: nothing was changed; drop or move the column(s), then migrate again`)
