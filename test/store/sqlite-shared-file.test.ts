@@ -304,9 +304,60 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
     [
       "trigger on a table of their own",
       ["CREATE TABLE dba_touches (node_id TEXT)", "CREATE TRIGGER dba_touch_node AFTER INSERT ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.node_id; END"],
-      `the trigger(s) "dba_touch_node" on dba_touches no longer works`,
+      "the trigger dba_touch_node on dba_touches no longer works",
       "updated_at",
       "DROP TRIGGER dba_touch_node"
+    ],
+    [
+      "trigger on a rebuilt table beside one of theirs already broken on the same event (each is checked on its own)",
+      [
+        "CREATE TRIGGER dba_old AFTER UPDATE ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET cost_center = 1 WHERE id = NEW.id; END",
+        "CREATE TRIGGER dba_touch AFTER UPDATE OF status ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END"
+      ],
+      "the trigger dba_touch on workflow_node_executions no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_touch"
+    ],
+    [
+      "INSTEAD OF UPDATE trigger on a view of their own (a view with no INSTEAD OF DELETE or INSERT)",
+      [
+        "CREATE VIEW dba_nodes AS SELECT id, status FROM workflow_node_executions",
+        "CREATE TRIGGER dba_nodes_update INSTEAD OF UPDATE ON dba_nodes BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END"
+      ],
+      "the trigger dba_nodes_update on dba_nodes no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_nodes_update"
+    ],
+    [
+      "INSTEAD OF DELETE trigger on a view of their own",
+      [
+        "CREATE VIEW dba_nodes AS SELECT id FROM workflow_node_executions",
+        "CREATE TRIGGER dba_nodes_delete INSTEAD OF DELETE ON dba_nodes BEGIN UPDATE workflow_node_executions SET updated_at = 1 WHERE id = OLD.id; END"
+      ],
+      "the trigger dba_nodes_delete on dba_nodes no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_nodes_delete"
+    ],
+    [
+      "trigger on a table of their own with a generated column",
+      [
+        "CREATE TABLE dba_touches (node_id TEXT, node_upper TEXT GENERATED ALWAYS AS (upper(node_id)) VIRTUAL)",
+        "CREATE TRIGGER dba_touch_node AFTER INSERT ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.node_id; END"
+      ],
+      "the trigger dba_touch_node on dba_touches no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_touch_node"
+    ],
+    [
+      "trigger on a table of their own beside one of theirs already broken",
+      [
+        "CREATE TABLE dba_touches (node_id TEXT)",
+        "CREATE TRIGGER dba_touch_old AFTER INSERT ON dba_touches BEGIN UPDATE workflow_node_executions SET cost_center = 1 WHERE id = NEW.node_id; END",
+        "CREATE TRIGGER dba_touch_gone AFTER DELETE ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = 1 WHERE id = OLD.node_id; END"
+      ],
+      "the trigger dba_touch_gone on dba_touches no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_touch_gone"
     ]
   ] as const
   for (const [what, create, named, column, drop] of cases) {
@@ -327,6 +378,17 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
         assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
       }))
   }
+
+  it.scoped("R16 a DBA's trigger on a rebuilt table already broken before migrate is re-created as it was, not blamed: not this migration's doing", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      // Broken before: it names a column the reference never had (every update of a node fails, before as after).
+      const trigger = "CREATE TRIGGER dba_old AFTER UPDATE ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET cost_center = 1 WHERE id = NEW.id; END"
+      yield* Effect.provide(exec(trigger), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT sql FROM sqlite_master WHERE name = 'dba_old'"), rawClient(filename)), [{ sql: trigger }])
+    }))
 
   it.scoped("R16 a DBA's view over a rebuilt table already broken before migrate is left as it was: not this migration's doing", () =>
     Effect.gen(function*() {
