@@ -210,6 +210,30 @@ describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, an
       )
     }))
 
+  it.scoped("R16 a DBA's generated column on a table a migration rebuilds (pragma_table_info does not list it): migrate refuses naming the table and the column, as a plain one, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0024"))
+          yield* exec("ALTER TABLE flight_recorder_events ADD COLUMN dba_kind TEXT GENERATED ALWAYS AS (upper(type)) VIRTUAL")
+          yield* rawRows(EVENT, ["01a24c0c-0000-7000-8000-000000000001"])
+        }).pipe(Effect.zipRight(Effect.all([schemaSnapshot, rawRows("SELECT event_id, dba_kind FROM flight_recorder_events")]))),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 24)
+      assert.include(failure.message, `table flight_recorder_events has column(s) "dba_kind" that this library does not know`)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          assert.strictEqual(yield* schemaVersion, 23)
+          assert.deepStrictEqual(yield* Effect.all([schemaSnapshot, rawRows("SELECT event_id, dba_kind FROM flight_recorder_events")]), before)
+        }),
+        rawClient(filename)
+      )
+    }))
+
   const constraintCases = [
     ["an unnamed CHECK", "safety_mode TEXT,", "safety_mode TEXT CHECK (safety_mode <> 'unsafe'),", `"CHECK (safety_mode <> 'unsafe')"`],
     ["a named CHECK", "safety_mode TEXT,", "safety_mode TEXT CONSTRAINT dba_safe CHECK (safety_mode <> 'unsafe'),", `"CONSTRAINT dba_safe CHECK (safety_mode <> 'unsafe')"`],
@@ -280,9 +304,60 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
     [
       "trigger on a table of their own",
       ["CREATE TABLE dba_touches (node_id TEXT)", "CREATE TRIGGER dba_touch_node AFTER INSERT ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.node_id; END"],
-      `the trigger(s) "dba_touch_node" on dba_touches no longer works`,
+      "the trigger dba_touch_node on dba_touches no longer works",
       "updated_at",
       "DROP TRIGGER dba_touch_node"
+    ],
+    [
+      "trigger on a rebuilt table beside one of theirs already broken on the same event (each is checked on its own)",
+      [
+        "CREATE TRIGGER dba_old AFTER UPDATE ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET cost_center = 1 WHERE id = NEW.id; END",
+        "CREATE TRIGGER dba_touch AFTER UPDATE OF status ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END"
+      ],
+      "the trigger dba_touch on workflow_node_executions no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_touch"
+    ],
+    [
+      "INSTEAD OF UPDATE trigger on a view of their own (a view with no INSTEAD OF DELETE or INSERT)",
+      [
+        "CREATE VIEW dba_nodes AS SELECT id, status FROM workflow_node_executions",
+        "CREATE TRIGGER dba_nodes_update INSTEAD OF UPDATE ON dba_nodes BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END"
+      ],
+      "the trigger dba_nodes_update on dba_nodes no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_nodes_update"
+    ],
+    [
+      "INSTEAD OF DELETE trigger on a view of their own",
+      [
+        "CREATE VIEW dba_nodes AS SELECT id FROM workflow_node_executions",
+        "CREATE TRIGGER dba_nodes_delete INSTEAD OF DELETE ON dba_nodes BEGIN UPDATE workflow_node_executions SET updated_at = 1 WHERE id = OLD.id; END"
+      ],
+      "the trigger dba_nodes_delete on dba_nodes no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_nodes_delete"
+    ],
+    [
+      "trigger on a table of their own with a generated column",
+      [
+        "CREATE TABLE dba_touches (node_id TEXT, node_upper TEXT GENERATED ALWAYS AS (upper(node_id)) VIRTUAL)",
+        "CREATE TRIGGER dba_touch_node AFTER INSERT ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.node_id; END"
+      ],
+      "the trigger dba_touch_node on dba_touches no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_touch_node"
+    ],
+    [
+      "trigger on a table of their own beside one of theirs already broken",
+      [
+        "CREATE TABLE dba_touches (node_id TEXT)",
+        "CREATE TRIGGER dba_touch_old AFTER INSERT ON dba_touches BEGIN UPDATE workflow_node_executions SET cost_center = 1 WHERE id = NEW.node_id; END",
+        "CREATE TRIGGER dba_touch_gone AFTER DELETE ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = 1 WHERE id = OLD.node_id; END"
+      ],
+      "the trigger dba_touch_gone on dba_touches no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_touch_gone"
     ]
   ] as const
   for (const [what, create, named, column, drop] of cases) {
@@ -303,6 +378,17 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
         assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
       }))
   }
+
+  it.scoped("R16 a DBA's trigger on a rebuilt table already broken before migrate is re-created as it was, not blamed: not this migration's doing", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      // Broken before: it names a column the reference never had (every update of a node fails, before as after).
+      const trigger = "CREATE TRIGGER dba_old AFTER UPDATE ON workflow_node_executions BEGIN UPDATE workflow_node_executions SET cost_center = 1 WHERE id = NEW.id; END"
+      yield* Effect.provide(exec(trigger), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT sql FROM sqlite_master WHERE name = 'dba_old'"), rawClient(filename)), [{ sql: trigger }])
+    }))
 
   it.scoped("R16 a DBA's view over a rebuilt table already broken before migrate is left as it was: not this migration's doing", () =>
     Effect.gen(function*() {
@@ -428,6 +514,21 @@ describe("R16 SQLite: another application's empty table with one of the library'
       assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, jobs]), rawClient(filename)), before)
       yield* Effect.provide(exec("ALTER TABLE ai_jobs DROP COLUMN cost_center"), rawClient(filename))
       assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+    }))
+
+  it.scoped("R16 a reference database whose DBA added a generated column to ai_jobs (pragma_table_info does not list it) is refused by a first migrate naming the column, as a plain one, the file unchanged", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const before = yield* Effect.provide(
+        Effect.zipRight(exec("ALTER TABLE ai_jobs ADD COLUMN kind_upper TEXT GENERATED ALWAYS AS (upper(job_kind)) VIRTUAL"), schemaSnapshot),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.include(failure.message, `table ai_jobs has every column this library's (or the reference's) ai_jobs must have, and column(s) "kind_upper" that neither`)
+      assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+      assert.strictEqual(yield* Effect.provide(rawNumber("SELECT count(*) AS n FROM pragma_table_xinfo('ai_jobs') WHERE name = 'kind_upper'"), rawClient(filename)), 1)
     }))
 
   it.scoped("R16 an older reference shape (ai_jobs without is_pinned) is refused by a first migrate as another application's table or a Handshake version this library does not upgrade, the file unchanged", () =>

@@ -103,7 +103,8 @@ export const refuseForeignTables = (
     for (const { name } of tables) {
       const expected = library.get(name.toLowerCase())
       if (expected === undefined) continue
-      const columns = (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${name})`).map((column) => column.name.toLowerCase())
+      // xinfo: table_info leaves out generated columns, which the upgrade's rebuild drops too.
+      const columns = (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_xinfo(${name})`).map((column) => column.name.toLowerCase())
       const unknown = columns.filter((column) => !expected.allowed.has(column))
       const missing = [...expected.required].filter((column) => !columns.includes(column))
       if (unknown.length === 0 && missing.length === 0) continue

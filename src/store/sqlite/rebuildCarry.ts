@@ -20,10 +20,12 @@
  * SQLite checks neither a trigger's body when it creates it nor a view when a
  * table under it changes: a trigger or view naming a column the rebuild left
  * out would come back broken, and fail every write (or read) after migrate
- * said Applied. So each re-created trigger, and each DBA view and each DBA
- * trigger elsewhere naming a rebuilt table that worked before, is compiled
- * once more after the script; one that no longer compiles fails the
- * migration, naming it.
+ * said Applied. So each DBA view, each DBA trigger on a rebuilt table, and
+ * each DBA trigger elsewhere naming a rebuilt table is compiled before the
+ * script and once more after it (a trigger on its own, through the write that
+ * fires it); one that worked before and no longer compiles fails the
+ * migration, naming it. One already broken before is re-created as it was:
+ * not this migration's doing.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
@@ -70,24 +72,64 @@ const compileError = (statement: Statement.Statement<unknown>): Effect.Effect<st
     Effect.catchAllDefect((defect) => Effect.succeed(reason(defect)))
   )
 
+/** A name as SQLite reads it in a CREATE TRIGGER: quoted ("", ``, []) or a bare word. */
+const NAME = String.raw`(?:"(?:[^"]|"")*"|\`(?:[^\`]|\`\`)*\`|\[[^\]]*\]|[\w$]+)`
+
+/** A trigger's header: the event it fires on, and the columns an UPDATE OF names. */
+const TRIGGER_EVENT = new RegExp(
+  String.raw`^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?${NAME}(?:\s*\.\s*${NAME})?\s*(?:BEFORE\s+|AFTER\s+|INSTEAD\s+OF\s+)?(DELETE|INSERT|UPDATE)\b(?:\s+OF\s+(.+?))?\s+ON\b`,
+  "is"
+)
+
+const unquoted = (name: string): string => {
+  const trimmed = name.trim()
+  const quote = trimmed[0]
+  if (quote === "[") return trimmed.slice(1, -1)
+  if (quote === "\"" || quote === "`") return trimmed.slice(1, -1).replaceAll(`${quote}${quote}`, quote)
+  return trimmed
+}
+
 /**
- * SQLite's complaint when a write to `table` is compiled, which compiles every
- * trigger an insert, a delete or an update of any column could fire; nothing
- * runs (no row matches).
+ * The write that fires `trigger` and nothing it does not need to: a DELETE, an
+ * INSERT of the columns one may write (pragma_table_info leaves out generated
+ * ones), or an UPDATE of the columns it names (all, for a plain UPDATE). It
+ * matches no row, so compiling it runs nothing.
  */
-const triggersError = (sql: SqlClient.SqlClient, table: string) =>
+const firingWrite = (sql: SqlClient.SqlClient, trigger: Saved) =>
   Effect.gen(function*() {
-    const columns = (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table})`).map((column) => column.name)
-    const writes = [
-      sql`DELETE FROM ${sql(table)} WHERE 0`,
-      sql`INSERT INTO ${sql(table)} SELECT * FROM ${sql(table)} WHERE 0`,
-      sql`UPDATE ${sql(table)} SET ${sql.csv(columns.map((column) => sql`${sql(column)} = ${sql(column)}`))} WHERE 0`
-    ]
-    for (const write of writes) {
-      const error = yield* compileError(write)
-      if (error !== undefined) return error
+    const [, event = "", of] = TRIGGER_EVENT.exec(stripComments(trigger.sql)) ?? []
+    const table = sql(trigger.tbl_name)
+    if (event.toUpperCase() === "DELETE") return sql`DELETE FROM ${table} WHERE 0`
+    const columns = of !== undefined
+      ? of.split(",").map(unquoted)
+      : (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${trigger.tbl_name})`).map((column) => column.name)
+    if (event.toUpperCase() === "INSERT") {
+      const list = sql.csv(columns.map((column) => sql`${sql(column)}`))
+      return sql`INSERT INTO ${table} (${list}) SELECT ${list} FROM ${table} WHERE 0`
     }
-    return undefined
+    return sql`UPDATE ${table} SET ${sql.csv(columns.map((column) => sql`${sql(column)} = ${sql(column)}`))} WHERE 0`
+  })
+
+/**
+ * SQLite's complaint about `trigger` when the write that fires it is compiled,
+ * or undefined when it compiles. That write compiles every trigger it fires,
+ * and those their bodies fire: when it fails, it is compiled once more with the
+ * other `dbaTriggers` dropped (in a savepoint, rolled back), so one broken
+ * trigger of the DBA's neither hides nor blames another.
+ */
+const triggerError = (sql: SqlClient.SqlClient, trigger: Saved, dbaTriggers: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const write = yield* firingWrite(sql, trigger)
+    if ((yield* compileError(write)) === undefined) return undefined
+    return yield* Effect.acquireUseRelease(
+      sql`SAVEPOINT rebuild_carry_check`.unprepared,
+      () =>
+        Effect.zipRight(
+          Effect.forEach(dbaTriggers.filter((other) => other !== trigger.name), (other) => sql`DROP TRIGGER IF EXISTS ${sql(other)}`.unprepared, { discard: true }),
+          compileError(write)
+        ),
+      () => Effect.orDie(Effect.zipRight(sql`ROLLBACK TO rebuild_carry_check`.unprepared, sql`RELEASE rebuild_carry_check`.unprepared))
+    )
   })
 
 const viewError = (sql: SqlClient.SqlClient, view: string) => compileError(sql`SELECT * FROM ${sql(view)} LIMIT 0`)
@@ -146,7 +188,8 @@ export const carryThroughRebuild = <R>(
     for (const table of tables) {
       // Every column any version of the library's table has had (a later migration's, on a replay, comes back with it).
       const allowed = library.columns().get(table.name.toLowerCase())?.allowed
-      const columns = yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table.name})`
+      // xinfo: table_info leaves out generated columns, which the rebuild drops as surely as any other.
+      const columns = yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_xinfo(${table.name})`
       const unknown = columns.map((column) => column.name).filter((column) => allowed?.has(column.toLowerCase()) !== true)
       if (unknown.length > 0) {
         return yield* failed(id, name, `table ${table.name} has column(s) ${listed(unknown)} that this library does not know, and this migration rebuilds ${table.name} from its own column list: nothing was changed; drop or move the column(s), then migrate again`)
@@ -161,25 +204,23 @@ export const carryThroughRebuild = <R>(
       SELECT type, name, tbl_name, sql FROM sqlite_master
       WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND ${sql.in("tbl_name", tables.map((table) => table.name))}
       ORDER BY type = 'trigger', rowid`).filter((object) => !library.objects.has(object.name.toLowerCase()))
-    // What a DBA made elsewhere that may use a rebuilt table, and works now (one already broken is not
-    // this migration's doing): every view (one may select from another), and the triggers on other
-    // tables whose bodies name a rebuilt table, by their table.
+    // What of the DBA's may use a rebuilt table, and works now (one already broken is not this
+    // migration's doing): every view (one may select from another), the triggers on the rebuilt
+    // tables, and the triggers elsewhere whose bodies name one.
     const views: Array<string> = []
-    const elsewhere = new Map<string, Array<string>>()
+    const triggers: Array<Saved> = []
     if (tables.length > 0) {
       const mentions = new RegExp(`\\b(?:${tables.map((table) => table.name).join("|")})\\b`, "i")
       const rebuilt = new Set(tables.map((table) => table.name.toLowerCase()))
       const others = (yield* sql<Saved>`SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY rowid`)
         .filter((object) => !library.objects.has(object.name.toLowerCase()))
+      const dbaTriggers = others.filter((object) => object.type === "trigger").map((object) => object.name)
       for (const object of others) {
         if (object.type === "view") {
           if ((yield* viewError(sql, object.name)) === undefined) views.push(object.name)
-        } else if (!rebuilt.has(object.tbl_name.toLowerCase()) && mentions.test(object.sql)) {
-          elsewhere.set(object.tbl_name, [...(elsewhere.get(object.tbl_name) ?? []), object.name])
+        } else if ((rebuilt.has(object.tbl_name.toLowerCase()) || mentions.test(object.sql)) && (yield* triggerError(sql, object, dbaTriggers)) === undefined) {
+          triggers.push(object)
         }
-      }
-      for (const table of [...elsewhere.keys()]) {
-        if ((yield* triggersError(sql, table)) !== undefined) elsewhere.delete(table)
       }
     }
 
@@ -199,17 +240,16 @@ export const carryThroughRebuild = <R>(
     for (const object of saved) {
       yield* Effect.mapError(sql.unsafe(object.sql), (cause) =>
         failed(id, name, `cannot create the ${object.type} ${object.name} on ${object.tbl_name} again after rebuilding the table: ${reason(cause)}; nothing was changed`))
-      if (object.type !== "trigger") continue
-      // The triggers created before this one compiled: an error now is this one's.
-      const error = yield* triggersError(sql, object.tbl_name)
-      if (error !== undefined) return yield* broken(`the trigger ${object.name} on ${object.tbl_name}`, error)
-    }
-    for (const [table, triggers] of elsewhere) {
-      const error = yield* triggersError(sql, table)
-      if (error !== undefined) return yield* broken(`the trigger(s) ${listed(triggers)} on ${table}`, error)
     }
     for (const view of views) {
       const error = yield* viewError(sql, view)
       if (error !== undefined) return yield* broken(`the view ${view}`, error)
+    }
+    const dbaTriggers = (yield* sql<{ readonly name: string }>`SELECT name FROM sqlite_master WHERE type = 'trigger'`)
+      .map((trigger) => trigger.name)
+      .filter((trigger) => !library.objects.has(trigger.toLowerCase()))
+    for (const trigger of triggers) {
+      const error = yield* triggerError(sql, trigger, dbaTriggers)
+      if (error !== undefined) return yield* broken(`the trigger ${trigger.name} on ${trigger.tbl_name}`, error)
     }
   }).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause }))))
