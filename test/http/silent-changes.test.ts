@@ -108,11 +108,21 @@ describe("firstSilentChange: numbers a double cannot hold", () => {
     ))
   })
 
-  it("keeps any double written with 1 to 17 significant digits (%.Ng, toPrecision)", () => {
+  it("keeps any double written with 1 to 17 significant digits (%.Ng, toPrecision), but for a whole number past 2^53 JSON writes otherwise", () => {
+    // toPrecision(17) writes the double -35919116788607030 as its exact value, the whole number -35919116788607032:
+    // refused like any whole number that would not come back as written (the int64 rule below; CI found it).
+    assert.deepStrictEqual(firstSilentChange(`[${(-35919116788607030).toPrecision(17)}]`), {
+      _tag: "InexactNumber", path: [0], text: "-35919116788607032", read: -35919116788607030
+    })
     FastCheck.assert(FastCheck.property(
       FastCheck.double({ noNaN: true, noDefaultInfinity: true, min: -1e300, max: 1e300 }).filter((value) => value === 0 || Math.abs(value) > 1e-300),
       FastCheck.integer({ min: 1, max: 17 }),
-      (value, digits) => firstSilentChange(`[${value.toPrecision(digits)}]`) === undefined
+      (value, digits) => {
+        const text = value.toPrecision(digits)
+        const found = firstSilentChange(`[${text}]`)
+        const wholeNotBack = !/[.e]/.test(text) && JSON.stringify(JSON.parse(text)) !== text
+        return wholeNotBack ? found?._tag === "InexactNumber" && found.text === text : found === undefined
+      }
     ))
   })
 
