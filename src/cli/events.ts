@@ -2,8 +2,9 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { EventTypes } from "../domain/EventRecord.js"
-import { TraceId } from "../domain/Ids.js"
+import { EventId, TraceId, WorkflowRunId } from "../domain/Ids.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { encodeEvent, timeline } from "./format.js"
 import { parseJobRef, resolveJobRef } from "./jobRef.js"
@@ -14,15 +15,19 @@ import { filter, filterOption, limitOption, parseLimit, printListing } from "./l
 import * as Parse from "./parse.js"
 import { collectEvents } from "./queries.js"
 
-/** Lists events oldest first. */
+/** Lists events oldest first (`--order newest` for the other way), with the filters `GET /events` has. */
 export const eventsCommand = Command.make(
   "events",
   {
     database: databaseOption,
     job: filterOption("job", "job-id", "Only events of this job: its id, its start (4+ hex digits) or its short id (last 8 hex digits)"),
     trace: filterOption("trace", "trace-id", "Only events of this trace id"),
+    run: filterOption("run", "run-id", "Only events of this workflow run id"),
+    event: filterOption("event", "event-id", "Only the event of this id"),
     type: filterOption("type", "type,...", `Only events of these types (comma-separated, or the option repeated): ${EventTypes.join(", ")}`),
     since: filterOption("since", "time|duration", "Only events since a time (2026-01-19T10:00:00Z) or that long ago (2h, 7d)"),
+    until: filterOption("until", "time|duration", "Only events before a time (2026-01-19T10:00:00Z) or older than a duration (2h, 7d)"),
+    order: filterOption("order", "oldest|newest", "Oldest events first (the default) or newest first"),
     limit: limitOption,
     json: Options.boolean("json").pipe(Options.withDescription("Print the events as JSON, exactly as recorded"))
   },
@@ -30,17 +35,38 @@ export const eventsCommand = Command.make(
     Effect.gen(function*() {
       const job = yield* Parse.optional(options.job, parseJobRef("--job"))
       const trace = yield* Parse.optional(options.trace, Parse.uuid("--trace", TraceId))
+      const run = yield* Parse.optional(options.run, Parse.uuid("--run", WorkflowRunId))
+      const event = yield* Parse.optional(options.event, Parse.uuid("--event", EventId))
       const types = yield* Parse.optional(options.type, Parse.list("--type", Parse.eventType))
       const since = yield* Parse.optional(options.since, Parse.since("--since"))
+      // [since, until): an event at `until` is left out, as GET /events does.
+      const until = yield* Parse.optional(options.until, Parse.since("--until"))
+      const order = Option.getOrElse(yield* Parse.optional(options.order, Parse.order("--order")), () => "asc" as const)
       const limit = yield* parseLimit(options.limit)
       const database = yield* resolve(options.database)
       const events = yield* Effect.gen(function*() {
         const jobId = yield* Parse.optional(job, resolveJobRef("--job", EVENTS_OF_UNSTORED_JOBS))
         return yield* collectEvents(
-          { ...filter("job_id", jobId), ...filter("trace_id", trace), ...filter("types", types), ...filter("since", since) },
+          {
+            ...filter("job_id", jobId),
+            ...filter("trace_id", trace),
+            ...filter("workflow_run_id", run),
+            ...filter("event_id", event),
+            ...filter("types", types),
+            ...filter("since", since),
+            ...filter("until", until),
+            order
+          },
           limit
         )
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
-      yield* printListing(events, { json: options.json, limit, noun: "events", encode: encodeEvent, table: (items) => timeline(items) })
+      yield* printListing(events, {
+        json: options.json,
+        limit,
+        noun: "events",
+        first: order === "desc" ? "newest" : "oldest",
+        encode: encodeEvent,
+        table: (items) => timeline(items)
+      })
     })
-).pipe(Command.withDescription("List Flight Recorder events, oldest first."))
+).pipe(Command.withDescription("List Flight Recorder events, oldest first (--order newest for the other way)."))

@@ -6,6 +6,7 @@
  * database, through the library, then asks the real CLI about them.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { type CliResult, lines, runCli, widest } from "./cli.js"
 import {
@@ -274,6 +275,38 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         const table = lines(ok(await cli(["jobs", "list", "--kind", "canvas_cluster"])))
         assert.deepStrictEqual(table.filter((line) => /^[0-9a-f]{8}\s/.test(line)).map((line) => line.slice(0, 8)), [...created].reverse().map(short))
         assertOneLineError(await cli(["jobs", "list", "--order", "sideways"]), 2, /^error: unknown --order "sideways"; expected one of newest, oldest$/)
+      })
+
+      it("R10 events takes the filters GET /events has: --run, --event, --until ([since, until)), --order newest; bad values are one line", async () => {
+        const listed = (result: CliResult) => (JSON.parse(ok(result)) as Array<{ event_id: string }>).map((event) => event.event_id)
+        const done = await completedJob(url, { job_kind: "doc_summarize" })
+        const all = await eventsOf(url, done.job_id)
+        const ids = all.map((event) => event.event_id as string)
+        assert.isAtLeast(ids.length, 3)
+        assert.deepStrictEqual(listed(await cli(["events", "--job", done.job_id, "--json"])), ids)
+        assert.deepStrictEqual(listed(await cli(["events", "--job", done.job_id, "--order", "newest", "--json"])), [...ids].reverse())
+        const cut = await cli(["events", "--job", done.job_id, "--order", "newest", "--limit", "1", "--json"])
+        assert.deepStrictEqual(listed(cut), [ids[ids.length - 1]])
+        assert.strictEqual(cut.stderr, "(showing the newest 1 event; more match: narrow the filters or raise --limit)\n")
+        const run = (await runsOf(url, done.job_id))[0]!.id as string
+        const ofRun = all.filter((event) => event.workflow_run_id === run).map((event) => event.event_id as string)
+        assert.isAtLeast(ofRun.length, 1)
+        assert.isBelow(ofRun.length, ids.length, "the submit's events have no run")
+        assert.deepStrictEqual(listed(await cli(["events", "--run", run, "--json"])), ofRun)
+        assert.deepStrictEqual(listed(await cli(["events", "--event", ids[1]!, "--json"])), [ids[1]])
+        // A job queued three minutes ago: its events are before "2m" ago; [since, until) at its own instant.
+        const old = await queuedJob(url, { job_kind: "doc_summarize" }, "3 minutes")
+        const oldEvents = (await eventsOf(url, old.job_id)).map((event) => event.event_id as string)
+        assert.isAtLeast(oldEvents.length, 1)
+        assert.deepStrictEqual(listed(await cli(["events", "--job", old.job_id, "--until", "2m", "--json"])), oldEvents)
+        assert.deepStrictEqual(listed(await cli(["events", "--job", done.job_id, "--until", "2m", "--json"])), [])
+        const at = DateTime.formatIso((await eventsOf(url, old.job_id))[0]!.timestamp)
+        assert.deepStrictEqual(listed(await cli(["events", "--job", old.job_id, "--until", at, "--json"])), [])
+        assert.deepStrictEqual(listed(await cli(["events", "--job", old.job_id, "--since", at, "--json"])), oldEvents)
+        assertOneLineError(await cli(["events", "--run", "nope"]), 2, /^error: malformed --run "nope"; expected a UUID/)
+        assertOneLineError(await cli(["events", "--event", "nope"]), 2, /^error: malformed --event "nope"; expected a UUID/)
+        assertOneLineError(await cli(["events", "--until", "yesterday"]), 2, /^error: bad --until "yesterday"; expected a duration ago/)
+        assertOneLineError(await cli(["events", "--order", "sideways"]), 2, /^error: unknown --order "sideways"; expected one of newest, oldest$/)
       })
 
       it("R1a jobs list --kind term_exec lists terminal_exec jobs, as submit accepts the alias", async () => {
