@@ -5,7 +5,8 @@
  *
  * Before it: a table of those names that is not the reference's (another
  * app's `workflow_runs`, say, empty) is refused, naming its columns, instead
- * of being taken over; and the constraints the database's own people added
+ * of being taken over; a view or rule reading a column 0002 changes the
+ * type of is refused, all of them named, with the next step; and the constraints the database's own people added
  * to the three tables are set aside, because 0002 drops every CHECK, UNIQUE
  * and FOREIGN KEY it finds there; only those 0002 replaces with its own are
  * left to it. After it: those constraints are put back as
@@ -93,6 +94,63 @@ export const refuseForeignTables: Effect.Effect<void, SqlError | NotALegacyTable
       )
     )
   }
+})
+
+/**
+ * The columns 0002 changes the type of (`ALTER COLUMN ... TYPE`), table by
+ * table: the legacy columns and those it adds where a reference version
+ * lacked them. A DBA's own columns are left as they are.
+ */
+const retypedBy0002: Record<string, ReadonlyArray<string>> = {
+  ai_jobs: [
+    ...legacyColumns["ai_jobs"]!, "status_reason", "error_message", "entity_refs", "planned_operations", "metrics",
+    "job_inputs", "job_outputs", "is_pinned"
+  ],
+  workflow_runs: [...legacyColumns["workflow_runs"]!, "error_message"],
+  workflow_node_executions: legacyColumns["workflow_node_executions"]!
+}
+
+/** Views or rules of the database's own read a column 0002 changes the type of; the upgrade stops with them. */
+export class DependentViewsBlock extends Error {}
+
+/**
+ * Refuses the upgrade while a view, materialized view or rule reads a
+ * column 0002 changes the type of: PostgreSQL cannot change a column's type
+ * under one ("cannot alter type of a column used by a view or rule"), and
+ * named only the first it met. They are named, all of them, with the next
+ * step. They are not carried through (dropped and re-created around 0002,
+ * as SQLite's rebuilds carry theirs, where the types stay): only their
+ * owner may drop them, their grants, options and the views built on them
+ * would have to come back too, and a definition written for TEXT columns
+ * (`created_at LIKE '2024%'`) may not compile on uuid and timestamptz —
+ * a choice for the DBA, not a guess of ours.
+ */
+export const refuseDependentViews: Effect.Effect<void, SqlError | DependentViewsBlock, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const retyped = Object.entries(retypedBy0002).flatMap(([table, columns]) => columns.map((column) => `${table}.${column}`))
+  const blocking = yield* sql<{ readonly what: string; readonly columns: string }>`
+    SELECT CASE v.relkind WHEN 'v' THEN 'view ' || v.oid::regclass::text
+        WHEN 'm' THEN 'materialized view ' || v.oid::regclass::text
+        ELSE format('rule %I on %s', r.rulename, v.oid::regclass::text) END AS what,
+      string_agg(DISTINCT t.relname || '.' || a.attname, ', ') AS columns
+    FROM pg_depend d
+    JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+    JOIN pg_class v ON v.oid = r.ev_class
+    JOIN pg_class t ON d.refclassid = 'pg_class'::regclass AND t.oid = d.refobjid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+    WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
+      AND v.oid <> t.oid AND (t.relname || '.' || a.attname) IN ${sql.in(retyped)}
+    GROUP BY 1 ORDER BY 1`
+  if (blocking.length === 0) return
+  return yield* Effect.fail(
+    new DependentViewsBlock(
+      `${blocking.map((row) => `${row.what} reads ${row.columns}`).join("; ")}: the legacy upgrade changes the types of those columns ` +
+        "(text to uuid, timestamptz, jsonb, boolean), which PostgreSQL cannot do under a view or rule. " +
+        `Keep ${blocking.length === 1 ? "its definition" : "their definitions"} (pg_get_viewdef), drop ${blocking.length === 1 ? "it" : "them"} ` +
+        "(with any view built on them), migrate, then create them again written for the new column types. Nothing was changed"
+    )
+  )
 })
 
 /**

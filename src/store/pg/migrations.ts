@@ -12,7 +12,7 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
-import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
+import { ownConstraints, refuseDependentViews, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { refuseEncoding } from "./serverEncoding.js"
 import { retryOutermost } from "./transaction.js"
 
@@ -37,6 +37,7 @@ const runFile = (id: number, name: string, file: string) =>
     if (yield* alreadyDone(sql, text)) return
     if (id !== legacyUpgrade) return yield* sql.unsafe(text)
     yield* refuseForeignTables
+    yield* refuseDependentViews
     const kept = yield* ownConstraints
     yield* sql.unsafe(text)
     yield* restoreOwnConstraints(kept)
