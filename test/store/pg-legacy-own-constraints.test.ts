@@ -14,6 +14,12 @@
  * but the reference defines none, so that rule only ever dropped a DBA's
  * unnamed constraint. Only our older shapes' list of job kinds and their
  * UNIQUE (workflow_run_id, sequence), which 0002 writes anew, are left to it.
+ *
+ * A DBA's NOT VALID constraint is put back NOT VALID; rows older than it
+ * that violate it then failed 0007, which writes every job, with a bare
+ * "violates check constraint" (found by an outside probe): the failure now
+ * names it, says why, and what to do (validate after fixing the rows, or
+ * drop it), nothing changed.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -90,6 +96,54 @@ describe("R16 the PostgreSQL legacy upgrade keeps a DBA's own constraints", () =
         assert.strictEqual((yield* dbaConstraints).length, 3)
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
+
+  // Found by an outside probe: 0002 puts a DBA's NOT VALID constraint back NOT VALID, and 0007's fill of run_after
+  // writes every legacy job, which PostgreSQL checks against it: migrate failed with a bare "violates check constraint".
+  const notValid = [
+    ["CHECK", "dba_nv", "ALTER TABLE ai_jobs ADD CONSTRAINT dba_nv CHECK (profile_id <> 'retired') NOT VALID", "(CHECK ((profile_id <> 'retired'::text)) NOT VALID)"],
+    [
+      "FOREIGN KEY",
+      "dba_nv_profile",
+      "CREATE TABLE dba_profiles (id text PRIMARY KEY); INSERT INTO dba_profiles VALUES ('default');" +
+      " ALTER TABLE ai_jobs ADD CONSTRAINT dba_nv_profile FOREIGN KEY (profile_id) REFERENCES dba_profiles (id) NOT VALID",
+      "(FOREIGN KEY (profile_id) REFERENCES dba_profiles(id) NOT VALID)"
+    ]
+  ] as const
+  for (const [kind, name, add, definition] of notValid) {
+    it.scoped(`R16 a DBA's NOT VALID ${kind} that legacy rows violate stops migrate naming it, why and what to do, nothing changed; validated after the rows are fixed, migrate goes through and it holds`, () =>
+      Effect.gen(function*() {
+        const url = yield* freshPgDatabase("pg legacy not valid")
+        yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* buildLegacyDatabase
+          yield* sql.unsafe(`UPDATE ai_jobs SET profile_id = 'retired' WHERE id = '${legacyIds.pinnedJob}'`)
+          yield* sql.unsafe(add)
+          const error = yield* Effect.flip(PgStore.migrate)
+          if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+          assert.strictEqual(error.migration_id, 7)
+          assert.include(
+            error.message,
+            `rows of ai_jobs older than its constraint ${name} ${definition} violate it: added NOT VALID, it never checked them, ` +
+              "but this migration writes those rows, and PostgreSQL checks every constraint on a row it writes. " +
+              `Fix the rows and validate it (ALTER TABLE ai_jobs VALIDATE CONSTRAINT ${name}), or drop it, then migrate again. Nothing was changed`
+          )
+          const [left] = yield* sql<{ readonly migrations: string | null; readonly type: string; readonly validated: boolean }>`
+            SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+              (SELECT data_type FROM information_schema.columns WHERE table_name = 'ai_jobs' AND column_name = 'id') AS type,
+              (SELECT convalidated FROM pg_constraint WHERE conname = ${name}) AS validated`
+          assert.deepStrictEqual(left, { migrations: null, type: "text", validated: false })
+
+          // The advice followed: the row fixed, the constraint validated, migrate goes through and it still refuses.
+          yield* sql.unsafe(`UPDATE ai_jobs SET profile_id = 'default' WHERE id = '${legacyIds.pinnedJob}'`)
+          yield* sql.unsafe(`ALTER TABLE ai_jobs VALIDATE CONSTRAINT ${name}`)
+          assert.isAbove((yield* PgStore.migrate).length, 0)
+          assert.strictEqual(
+            yield* refusalOf(`UPDATE ai_jobs SET profile_id = 'retired' WHERE id = '${legacyIds.pinnedJob}'`),
+            `${kind === "CHECK" ? "23514" : "23503"} ${name}`
+          )
+        }).pipe(Effect.provide(rawClient(url)))
+      }), 60_000)
+  }
 
   /** A DBA's constraints added without names, as `ALTER TABLE ... ADD CHECK (...)` is usually written. */
   const unnamedDbaConstraints = [

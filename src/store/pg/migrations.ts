@@ -13,6 +13,7 @@ import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { ownConstraints, refuseDependentViews, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
+import { adviseOnNotValid } from "./notValidConstraints.js"
 import { refuseEncoding } from "./serverEncoding.js"
 import { retryOutermost } from "./transaction.js"
 
@@ -35,11 +36,11 @@ const runFile = (id: number, name: string, file: string) =>
     const text = yield* Effect.tryPromise(() => readFile(new URL(file, directory), "utf8"))
     const sql = yield* SqlClient.SqlClient
     if (yield* alreadyDone(sql, text)) return
-    if (id !== legacyUpgrade) return yield* sql.unsafe(text)
+    if (id !== legacyUpgrade) return yield* adviseOnNotValid(sql.unsafe(text))
     yield* refuseForeignTables
     yield* refuseDependentViews
     const kept = yield* ownConstraints
-    yield* sql.unsafe(text)
+    yield* adviseOnNotValid(sql.unsafe(text))
     yield* restoreOwnConstraints(kept)
   }).pipe(Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause })))
 
