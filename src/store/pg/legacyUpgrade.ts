@@ -18,6 +18,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import { valueListVerdict } from "./legacyValueLists.js"
 
 /** The legacy tables and the columns 0002 needs to find (it adds the others some reference versions lacked). */
 const legacyColumns: Record<string, ReadonlyArray<string>> = {
@@ -154,41 +155,28 @@ export const refuseDependentViews: Effect.Effect<void, SqlError | DependentViews
 })
 
 /**
- * The columns whose allowed values 0002 lists in a CHECK of its own, table
- * by table: a legacy CHECK listing them (our older shapes list `job_kind`s,
- * `term_exec` among them, which 0002 renames) is replaced, not kept.
- */
-const valueListsOf0002: Record<string, ReadonlyArray<string>> = {
-  ai_jobs: ["job_kind", "status", "access_mode", "safety_mode"],
-  workflow_runs: ["status"],
-  workflow_node_executions: ["status"]
-}
-
-/**
  * Whether 0002 puts a constraint of its own in place of this one, so it is
- * not kept: a CHECK that only lists the values of a column 0002 lists values
- * for (`CHECK ((job_kind = ANY (ARRAY[...])))`, as PostgreSQL prints
- * `job_kind IN (...)`), or the UNIQUE (workflow_run_id, sequence) 0002 adds
- * again. Judged by what the constraint says, never by its name: the
- * reference defines no CHECK or UNIQUE at all (only primary keys and its
- * foreign keys between the three tables), so a name like PostgreSQL's
- * default (`ai_jobs_profile_id_check`) is a DBA's unnamed constraint.
+ * not kept: a CHECK listing a column's values that allows every value
+ * 0002's own list allows (legacyValueLists.ts), or the UNIQUE
+ * (workflow_run_id, sequence) 0002 adds again. Judged by what the
+ * constraint says, never by its name: the reference defines no CHECK or
+ * UNIQUE at all (only primary keys and its foreign keys between the three
+ * tables), so a name like PostgreSQL's default (`ai_jobs_profile_id_check`)
+ * is a DBA's unnamed constraint.
  */
 const replacedBy0002 = (table: string, definition: string): boolean =>
   (table === "workflow_node_executions" && definition === "UNIQUE (workflow_run_id, sequence)") ||
-  (valueListsOf0002[table] ?? []).some((column) => {
-    const prefix = `CHECK ((${column} = ANY (ARRAY[`
-    return definition.startsWith(prefix) && definition.endsWith("])))") &&
-      /^('(?:[^']|'')*'::text)(, '(?:[^']|'')*'::text)*$/.test(definition.slice(prefix.length, -"])))".length))
-  })
+  valueListVerdict(table, definition) === "replaced"
 
 /**
  * The CHECK, UNIQUE and FOREIGN KEY constraints of the legacy tables that
  * 0002 drops and does not put back: every foreign key to a table other than
  * the three (0002 restores those between them), and every CHECK and UNIQUE,
- * whatever its name, but those 0002 replaces with its own (`replacedBy0002`).
+ * whatever its name, but those 0002 replaces with its own (`replacedBy0002`);
+ * a DBA's list of kinds the upgrade would leave refusing the rewritten kinds
+ * stops it, named (`valueListVerdict`).
  */
-export const ownConstraints: Effect.Effect<ReadonlyArray<OwnConstraint>, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+export const ownConstraints: Effect.Effect<ReadonlyArray<OwnConstraint>, SqlError | OwnConstraintBlocks, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const found = yield* sql<OwnConstraint>`
     SELECT t.relname AS table, c.conname AS name, pg_get_constraintdef(c.oid) AS definition,
@@ -201,7 +189,16 @@ export const ownConstraints: Effect.Effect<ReadonlyArray<OwnConstraint>, SqlErro
       AND c.contype IN ('c', 'u', 'f')
       AND (c.contype <> 'f' OR c.confrelid NOT IN (SELECT oid FROM pg_class WHERE relnamespace = n.oid AND relname IN ${sql.in(legacyTables)}))
     ORDER BY c.contype = 'f', t.relname, c.conname`
-  return found.filter((constraint) => !replacedBy0002(constraint.table, constraint.definition))
+  const kept = found.filter((constraint) => !replacedBy0002(constraint.table, constraint.definition))
+  for (const constraint of kept) {
+    const verdict = valueListVerdict(constraint.table, constraint.definition)
+    if (typeof verdict === "object") {
+      return yield* Effect.fail(
+        new OwnConstraintBlocks(`the database's own constraint ${constraint.name} on ${constraint.table} (${constraint.definition}) cannot be kept: ${verdict.stops}`)
+      )
+    }
+  }
+  return kept
 })
 
 /**
