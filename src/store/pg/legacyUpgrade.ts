@@ -6,8 +6,8 @@
  * Before it: a table of those names that is not the reference's (another
  * app's `workflow_runs`, say, empty) is refused, naming its columns, instead
  * of being taken over; a view or rule reading a column 0002 changes the
- * type of is refused, all of them named, with the next step; and the constraints the database's own people added
- * to the three tables are set aside, because 0002 drops every CHECK, UNIQUE
+ * type of is refused, all of them named, with the next step; and the
+ * constraints the database's own people added to the three tables are set aside, because 0002 drops every CHECK, UNIQUE
  * and FOREIGN KEY it finds there; only those 0002 replaces with its own are
  * left to it. After it: those constraints are put back as
  * they were, or the upgrade fails naming the one that no longer fits.
@@ -141,7 +141,7 @@ export const refuseDependentViews: Effect.Effect<void, SqlError | DependentViews
     JOIN pg_namespace n ON n.oid = t.relnamespace
     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
     WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
-      AND v.oid <> t.oid AND (t.relname || '.' || a.attname) IN ${sql.in(retyped)}
+      AND (t.relname || '.' || a.attname) IN ${sql.in(retyped)}
     GROUP BY 1 ORDER BY 1`
   if (blocking.length === 0) return
   return yield* Effect.fail(
