@@ -119,8 +119,9 @@ export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("Migr
 
 /**
  * PostgreSQL's DETAIL and HINT of a failed statement, as "; detail: …; hint: …":
- * often the part that says what to fix ("view dba_job_states depends on column
- * created_at" where the message only says a view is in the way). SQLite's
+ * often the part that says what to fix ("policy dba_own_jobs on table ai_jobs
+ * depends on column profile_id" where the message only says a policy is in
+ * the way). SQLite's
  * errors have neither: nothing is added.
  */
 const serverNotes = (error: unknown): string => {

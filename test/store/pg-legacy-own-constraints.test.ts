@@ -14,6 +14,19 @@
  * but the reference defines none, so that rule only ever dropped a DBA's
  * unnamed constraint. Only our older shapes' list of job kinds and their
  * UNIQUE (workflow_run_id, sequence), which 0002 writes anew, are left to it.
+ *
+ * A DBA's NOT VALID constraint is put back NOT VALID; rows older than it
+ * that violate it then failed 0007, which writes every job, with a bare
+ * "violates check constraint" (found by an outside probe): the failure now
+ * names it, says why, and what to do (validate after fixing the rows, or
+ * drop it), nothing changed.
+ *
+ * Any CHECK listing the values of `job_kind`, `status`, `access_mode` or
+ * `safety_mode` was taken for one 0002 replaces, so a DBA's narrower list
+ * was dropped (found by an outside probe). Only a list allowing every value
+ * 0002's own allows is replaced now; a DBA's is kept, or, when it allows a
+ * legacy kind 0002 rewrites but not the kind it becomes, stops migrate
+ * naming it with what to do.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -90,6 +103,117 @@ describe("R16 the PostgreSQL legacy upgrade keeps a DBA's own constraints", () =
         assert.strictEqual((yield* dbaConstraints).length, 3)
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
+
+  // Found by an outside probe: 0002 puts a DBA's NOT VALID constraint back NOT VALID, and 0007's fill of run_after
+  // writes every legacy job, which PostgreSQL checks against it: migrate failed with a bare "violates check constraint".
+  const notValid = [
+    ["CHECK", "dba_nv", "ALTER TABLE ai_jobs ADD CONSTRAINT dba_nv CHECK (profile_id <> 'retired') NOT VALID", "(CHECK ((profile_id <> 'retired'::text)) NOT VALID)"],
+    [
+      "FOREIGN KEY",
+      "dba_nv_profile",
+      "CREATE TABLE dba_profiles (id text PRIMARY KEY); INSERT INTO dba_profiles VALUES ('default');" +
+      " ALTER TABLE ai_jobs ADD CONSTRAINT dba_nv_profile FOREIGN KEY (profile_id) REFERENCES dba_profiles (id) NOT VALID",
+      "(FOREIGN KEY (profile_id) REFERENCES dba_profiles(id) NOT VALID)"
+    ]
+  ] as const
+  for (const [kind, name, add, definition] of notValid) {
+    it.scoped(`R16 a DBA's NOT VALID ${kind} that legacy rows violate stops migrate naming it, why and what to do, nothing changed; validated after the rows are fixed, migrate goes through and it holds`, () =>
+      Effect.gen(function*() {
+        const url = yield* freshPgDatabase("pg legacy not valid")
+        yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* buildLegacyDatabase
+          yield* sql.unsafe(`UPDATE ai_jobs SET profile_id = 'retired' WHERE id = '${legacyIds.pinnedJob}'`)
+          yield* sql.unsafe(add)
+          const error = yield* Effect.flip(PgStore.migrate)
+          if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+          assert.strictEqual(error.migration_id, 7)
+          assert.include(
+            error.message,
+            `rows of ai_jobs older than its constraint ${name} ${definition} violate it: added NOT VALID, it never checked them, ` +
+              "but this migration writes those rows, and PostgreSQL checks every constraint on a row it writes. " +
+              `Fix the rows and validate it (ALTER TABLE ai_jobs VALIDATE CONSTRAINT ${name}), or drop it, then migrate again. Nothing was changed`
+          )
+          const [left] = yield* sql<{ readonly migrations: string | null; readonly type: string; readonly validated: boolean }>`
+            SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+              (SELECT data_type FROM information_schema.columns WHERE table_name = 'ai_jobs' AND column_name = 'id') AS type,
+              (SELECT convalidated FROM pg_constraint WHERE conname = ${name}) AS validated`
+          assert.deepStrictEqual(left, { migrations: null, type: "text", validated: false })
+
+          // The advice followed: the row fixed, the constraint validated, migrate goes through and it still refuses.
+          yield* sql.unsafe(`UPDATE ai_jobs SET profile_id = 'default' WHERE id = '${legacyIds.pinnedJob}'`)
+          yield* sql.unsafe(`ALTER TABLE ai_jobs VALIDATE CONSTRAINT ${name}`)
+          assert.isAbove((yield* PgStore.migrate).length, 0)
+          assert.strictEqual(
+            yield* refusalOf(`UPDATE ai_jobs SET profile_id = 'retired' WHERE id = '${legacyIds.pinnedJob}'`),
+            `${kind === "CHECK" ? "23514" : "23503"} ${name}`
+          )
+        }).pipe(Effect.provide(rawClient(url)))
+      }), 60_000)
+  }
+
+  // Found by an outside probe: any CHECK listing the values of job_kind or status was taken for one 0002 replaces,
+  // so a DBA's own narrower list (only the kinds this team runs) was dropped without a word.
+  const kindsButCanvas = [
+    "doc_edit", "doc_rewrite", "doc_summarize", "doc_test", "sheet_transform", "asr_transcribe", "workflow_run", "spec_router",
+    "debug_bundle_export", "term_exec", "terminal_exec", "doc_ingest", "distillation_eval", "governance_pack_export"
+  ]
+  const statesButPoisoned = ["queued", "running", "stalled", "awaiting_validation", "awaiting_user", "completed", "completed_with_issues", "failed", "cancelled"]
+  const listed = (values: ReadonlyArray<string>) => values.map((value) => `'${value}'`).join(", ")
+
+  it.scoped("R16 a DBA's own list of job kinds and an unnamed list of states, narrower than the upgrade's, survive migrate and still refuse; the older shape's list of every kind is still replaced", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy own value lists")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildLegacyDatabase
+        yield* sql.unsafe(`ALTER TABLE ai_jobs ADD CONSTRAINT dba_no_canvas CHECK (job_kind IN (${listed(kindsButCanvas)}))`)
+        yield* sql.unsafe(`ALTER TABLE ai_jobs ADD CHECK (status IN (${listed(statesButPoisoned)}))`)
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        const [kept] = yield* sql<{ readonly kinds: number; readonly states: ReadonlyArray<string> }>`
+          SELECT (SELECT count(*)::int FROM pg_constraint WHERE conrelid = 'ai_jobs'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%job_kind = ANY%') AS kinds,
+            (SELECT array_agg(conname::text ORDER BY conname) FROM pg_constraint WHERE conrelid = 'ai_jobs'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%status = ANY%') AS states`
+        // 0002's own of each, and the DBA's beside it (the unnamed one under a free name); the fixture's list of every kind is gone.
+        assert.deepStrictEqual(kept, { kinds: 2, states: ["ai_jobs_status_check", "ai_jobs_status_check1"] })
+        assert.strictEqual((yield* dbaConstraints).map((row) => row.def).join(), `CHECK ((job_kind = ANY (ARRAY[${kindsButCanvas.map((kind) => `'${kind}'::text`).join(", ")}])))`)
+        assert.deepStrictEqual(
+          {
+            canvas: yield* refusalOf(`UPDATE ai_jobs SET job_kind = 'canvas_cluster' WHERE id = '${legacyIds.pinnedJob}'`),
+            poisoned: yield* refusalOf(`UPDATE ai_jobs SET status = 'poisoned' WHERE id = '${legacyIds.pinnedJob}'`),
+            terminal: yield* refusalOf(`UPDATE ai_jobs SET job_kind = 'terminal_exec' WHERE id = '${legacyIds.pinnedJob}'`)
+          },
+          { canvas: "23514 dba_no_canvas", poisoned: "23514 ai_jobs_status_check1", terminal: "accepted" }
+        )
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
+
+  for (const validity of ["", " NOT VALID"]) {
+  it.scoped(`R16 a DBA's list of job kinds${validity} allowing a legacy kind the upgrade rewrites but not the kind it becomes stops migrate, named with what to do, nothing changed; with that kind added migrate goes through and keeps it`, () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy stranded kinds")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildLegacyDatabase
+        const teamKinds = ["doc_edit", "doc_rewrite", "doc_summarize", "doc_test", "asr_transcribe", "term_exec", "terminal_exec", "governance_pack_export"]
+        yield* sql.unsafe(`ALTER TABLE ai_jobs ADD CONSTRAINT dba_team_kinds CHECK (job_kind IN (${listed(teamKinds)}))${validity}`)
+        const error = yield* Effect.flip(PgStore.migrate)
+        if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+        assert.strictEqual(error.migration_id, 2)
+        assert.match(
+          error.message,
+          /own constraint dba_team_kinds on ai_jobs \(CHECK .*\) cannot be kept: it allows governance_pack_export but not workflow_run, and the upgrade rewrites governance_pack_export to workflow_run: .* Add the kinds they become to its list \(or drop it, migrate, and add it again written for the new kinds\), then migrate again\. Nothing was changed/
+        )
+        const [left] = yield* sql<{ readonly migrations: string | null; readonly kinds: number }>`
+          SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+            (SELECT count(*)::int FROM ai_jobs WHERE job_kind IN ('term_exec', 'doc_test', 'governance_pack_export')) AS kinds`
+        assert.deepStrictEqual(left, { migrations: null, kinds: 3 })
+
+        yield* sql.unsafe(`ALTER TABLE ai_jobs DROP CONSTRAINT dba_team_kinds, ADD CONSTRAINT dba_team_kinds CHECK (job_kind IN (${listed([...teamKinds, "workflow_run"])}))${validity}`)
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        assert.strictEqual(yield* refusalOf(`UPDATE ai_jobs SET job_kind = 'canvas_cluster' WHERE id = '${legacyIds.pinnedJob}'`), "23514 dba_team_kinds")
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
+  }
 
   /** A DBA's constraints added without names, as `ALTER TABLE ... ADD CHECK (...)` is usually written. */
   const unnamedDbaConstraints = [

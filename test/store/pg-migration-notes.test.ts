@@ -1,8 +1,9 @@
 /**
  * R17 a failed PostgreSQL migration says what PostgreSQL said (found by an
- * outside probe). A DBA's view over a legacy table blocks 0002's type change
- * with "cannot alter type of a column used by a view or rule"; which view,
- * PostgreSQL says in the error's DETAIL, and MigrationFailed's message
+ * outside probe, with a view; views are now refused before 0002 runs). A
+ * DBA's row-level security policy over a legacy column blocks 0002's type
+ * change with "cannot alter type of a column used in a policy definition";
+ * which policy, PostgreSQL says in the error's DETAIL, and MigrationFailed's message
  * dropped it, as it dropped every HINT (0002's own "Expected YYYY-MM-DD
  * HH:MM:SS …" for a timestamp it cannot read). Both are now in the message.
  */
@@ -32,10 +33,12 @@ const failureAfter = (change: string) =>
   })
 
 describe("R17 MigrationFailed carries PostgreSQL's detail and hint", () => {
-  it.scoped("R17 a view over a legacy column blocks 0002: the message names the view (PostgreSQL's detail)", () =>
+  // A view in the way is now refused before 0002 runs, all of them named with the next step
+  // (pg-legacy-views.test.ts); a row-level security policy still meets PostgreSQL's own refusal.
+  it.scoped("R17 a policy over a legacy column blocks 0002: the message names the policy (PostgreSQL's detail)", () =>
     Effect.gen(function*() {
-      const message = yield* failureAfter("CREATE VIEW dba_job_states AS SELECT id, status, created_at FROM ai_jobs")
-      assert.match(message, /cannot alter type of a column used by a view or rule; detail: rule _RETURN on view dba_job_states depends on column "\w+"/)
+      const message = yield* failureAfter("CREATE POLICY dba_own_jobs ON ai_jobs USING (profile_id = current_user)")
+      assert.match(message, /cannot alter type of a column used in a policy definition; detail: policy dba_own_jobs on table ai_jobs depends on column "profile_id"/)
     }), 60_000)
 
   it.scoped("R17 a legacy timestamp 0002 cannot read: the message carries 0002's hint", () =>

@@ -132,6 +132,27 @@ describe("R17 a store in a later schema of the search_path is never hidden nor t
       assert.deepStrictEqual(yield* storeSchemas(base), ["public"])
     }).pipe(Effect.scoped), 120_000)
 
+  // Found by an outside probe: the advice wrote a mixed-case schema bare (search_path=Jobs), which PostgreSQL reads as jobs.
+  it.live("a mixed-case schema, or one with a space, is written in the advice as PostgreSQL reads it (\"Jobs\", \"Team\\ Jobs\"): each advised option, used as written, reaches the schema it names", () =>
+    Effect.gen(function*() {
+      const base = yield* freshPgDatabase("quoted schemas")
+      const withOptions = (options: string) => `${base}?options=${encodeURIComponent(options)}`
+      yield* asAdmin(base, `CREATE SCHEMA "Team Jobs"`, `CREATE SCHEMA "Jobs"`)
+      assert.deepStrictEqual(yield* submitAndList(withOptions(`-c search_path="Team\\ Jobs"`), "team"), ["team"])
+      assert.deepStrictEqual(yield* storeSchemas(base), ["Team Jobs"])
+
+      const refused = yield* buildError(withOptions(`-c search_path="Jobs","Team\\ Jobs"`))
+      assert.strictEqual(refused?.tag, "MigrationFailed")
+      const advice = /\?options=(.+?) to use it, or \?options=(.+?) to create a new store there/.exec(refused?.message ?? "")
+      assert.deepStrictEqual(advice?.slice(1), [`-c search_path="Team\\ Jobs"`, `-c search_path="Jobs"`], refused?.message)
+      assert.deepStrictEqual(yield* storeSchemas(base), ["Team Jobs"])
+
+      const [useIt, createThere] = advice!.slice(1) as [string, string]
+      assert.deepStrictEqual(yield* submitAndList(withOptions(useIt), "team-again"), ["team", "team-again"])
+      assert.deepStrictEqual(yield* submitAndList(withOptions(createThere), "new"), ["new"])
+      assert.deepStrictEqual(yield* storeSchemas(base), ["Jobs", "Team Jobs"])
+    }).pipe(Effect.scoped), 120_000)
+
   // Found by a regression probe: the refusal took pg_catalog for the path's first schema, and advised making a store there.
   it.live("a path naming the system's schemas first (pg_catalog, public — a common hardening — or pg_temp, public) uses the store in public, on every build", () =>
     Effect.gen(function*() {

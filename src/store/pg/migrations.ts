@@ -12,7 +12,8 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
-import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
+import { ownConstraints, refuseDependentViews, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
+import { adviseOnNotValid } from "./notValidConstraints.js"
 import { refuseEncoding } from "./serverEncoding.js"
 import { retryOutermost } from "./transaction.js"
 
@@ -35,10 +36,11 @@ const runFile = (id: number, name: string, file: string) =>
     const text = yield* Effect.tryPromise(() => readFile(new URL(file, directory), "utf8"))
     const sql = yield* SqlClient.SqlClient
     if (yield* alreadyDone(sql, text)) return
-    if (id !== legacyUpgrade) return yield* sql.unsafe(text)
+    if (id !== legacyUpgrade) return yield* adviseOnNotValid(sql.unsafe(text))
     yield* refuseForeignTables
+    yield* refuseDependentViews
     const kept = yield* ownConstraints
-    yield* sql.unsafe(text)
+    yield* adviseOnNotValid(sql.unsafe(text))
     yield* restoreOwnConstraints(kept)
   }).pipe(Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause })))
 
@@ -163,6 +165,16 @@ const bookkeepingLocation: Effect.Effect<BookkeepingLocation, SqlError, SqlClien
       ([row]) => ({ first: row?.first ?? null, present: row?.present === true, later: row?.later ?? null })
     ))
 
+/** An identifier in double quotes, its own quotes doubled: `quote_ident`'s form when the server cannot be asked. */
+const doubleQuoted = (name: string): string => `"${name.replace(/"/g, '""')}"`
+
+/**
+ * A `-c` setting's value as the server reads the startup `options`: a space
+ * separates arguments unless escaped, and a backslash escapes (PostgreSQL's
+ * docs on the `options` parameter). `"Team Jobs"` is written `"Team\ Jobs"`.
+ */
+const optionValue = (value: string): string => value.replace(/\\/g, "\\\\").replace(/ /g, "\\ ")
+
 /**
  * The refusal of a search_path whose first schema holds no store while a
  * later one does. It is either a new store meant for the first schema
@@ -171,6 +183,8 @@ const bookkeepingLocation: Effect.Effect<BookkeepingLocation, SqlError, SqlClien
  * `CREATE SCHEMA <role>` under the default `"$user", public`): the two look
  * the same, and guessing either way loses jobs — reading another team's, or
  * building an empty store in front of one's own. So the URL must say which.
+ * The advised `search_path` writes each schema as PostgreSQL reads it
+ * (`quote_ident`): a schema `"Jobs"` written bare would be read as `jobs`.
  */
 const shadowedStore = (first: string, later: string): Effect.Effect<never, MigrationFailed, SqlClient.SqlClient> =>
   Effect.gen(function*() {
@@ -180,6 +194,9 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
       Effect.map(([row]) => ` (schema version ${Number(row?.version ?? 0)})`),
       Effect.orElseSucceed(() => "")
     )
+    const [quoted] = yield* sql<{ readonly first: string; readonly later: string }>`SELECT quote_ident(${first}) AS first, quote_ident(${later}) AS later`.pipe(
+      Effect.orElseSucceed(() => [{ first: doubleQuoted(first), later: doubleQuoted(later) }])
+    )
     return yield* new MigrationFailed({
       dialect: "pg",
       migration_id: null,
@@ -187,8 +204,8 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
       statement: null,
       cause: new Error(
         `the search_path's first schema "${first}" holds no job store, but "${later}", later on the path, holds one${version}: ` +
-          `name the one to use in the URL — ?options=-c search_path=${later} to use it, ` +
-          `or ?options=-c search_path=${first} to create a new store there; nothing was changed`
+          `name the one to use in the URL — ?options=-c search_path=${optionValue(quoted?.later ?? later)} to use it, ` +
+          `or ?options=-c search_path=${optionValue(quoted?.first ?? first)} to create a new store there; nothing was changed`
       )
     })
   })

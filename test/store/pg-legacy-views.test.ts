@@ -1,0 +1,61 @@
+/**
+ * R16 a DBA's view over a legacy table, on the reference's database, stops
+ * the PostgreSQL legacy upgrade naming every view in the way and what to do
+ * (found by an outside probe). 0002 changes the legacy columns' types (text
+ * to uuid, timestamptz, jsonb), which PostgreSQL cannot do under a view or
+ * rule; the failure carried only PostgreSQL's detail, naming the first view
+ * it met, and no next step. Views that read only what 0002 leaves alone (a
+ * DBA's own column, a count) are not in the way, and stay.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as PgStore from "../../src/store/PgJobStore.js"
+import { buildReferencePg, referenceCounts } from "../fixtures/referenceDatabase.js"
+import { freshPgDatabase } from "../support/pg-database.js"
+
+const rawClient = (url: string) => PgClient.layer({ url: Redacted.make(url), transformJson: false })
+
+describe("R16 a DBA's view over a legacy column stops the PostgreSQL legacy upgrade, named with the next step", () => {
+  it.scoped("R16 views, a materialized view and a rule reading retyped columns are all named, with what to do, nothing changed; views over the DBA's own column or a count are not in the way, and stay through the upgrade once the others are dropped", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy views")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildReferencePg
+        yield* sql.unsafe(`
+          ALTER TABLE ai_jobs ADD COLUMN dba_note text;
+          CREATE VIEW dba_job_states AS SELECT id, status, created_at FROM ai_jobs;
+          CREATE MATERIALIZED VIEW "Dba Runs" AS SELECT job_id, last_heartbeat FROM workflow_runs;
+          CREATE VIEW dba_notes AS SELECT dba_note FROM ai_jobs;
+          CREATE VIEW dba_job_count AS SELECT count(*) AS jobs FROM ai_jobs;
+          CREATE TABLE dba_kind_log (kind text);
+          CREATE RULE dba_log_kinds AS ON INSERT TO ai_jobs DO ALSO INSERT INTO dba_kind_log VALUES (NEW.job_kind)`)
+
+        const error = yield* Effect.flip(PgStore.migrate)
+        if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+        assert.strictEqual(error.migration_id, 2)
+        assert.include(
+          error.message,
+          `materialized view "Dba Runs" reads workflow_runs.job_id, workflow_runs.last_heartbeat; ` +
+            "rule dba_log_kinds on ai_jobs reads ai_jobs.job_kind; view dba_job_states reads ai_jobs.created_at, ai_jobs.id, ai_jobs.status: the legacy upgrade changes the types of those columns"
+        )
+        assert.match(error.message, /drop them \(with any view built on them\), migrate, then create them again written for the new column types\. Nothing was changed/)
+        assert.notInclude(error.message, "dba_notes")
+        assert.notInclude(error.message, "dba_job_count")
+        const [left] = yield* sql<{ readonly migrations: string | null; readonly type: string }>`
+          SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+            (SELECT data_type FROM information_schema.columns WHERE table_name = 'ai_jobs' AND column_name = 'id') AS type`
+        assert.deepStrictEqual(left, { migrations: null, type: "text" })
+
+        // The advice followed: those in the way dropped, the upgrade goes through and the others still read.
+        yield* sql.unsafe(`DROP VIEW dba_job_states; DROP MATERIALIZED VIEW "Dba Runs"; DROP RULE dba_log_kinds ON ai_jobs`)
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        const [after] = yield* sql<{ readonly jobs: number; readonly notes: number }>`
+          SELECT (SELECT jobs::int FROM dba_job_count) AS jobs, (SELECT count(*)::int FROM dba_notes) AS notes`
+        assert.deepStrictEqual(after, { jobs: referenceCounts.ai_jobs, notes: referenceCounts.ai_jobs })
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
+})
