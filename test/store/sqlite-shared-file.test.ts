@@ -462,6 +462,19 @@ describe("R16 SQLite: a file another tool created as UTF-16", () => {
         }
         assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT name FROM sqlite_master"), rawClient(filename)), [{ name: "other_app" }])
       }))
+
+    it.scoped(`R16 a ${encoding} file is refused by SqliteStore.migrate run on the caller's own client (no store opened) with the same StorageError, the file unchanged`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const db = new Database(filename)
+        db.exec(`PRAGMA encoding = '${encoding}'`)
+        db.exec("CREATE TABLE other_app (x TEXT)")
+        db.close()
+        const failure = yield* Effect.flip(Effect.provide(SqliteStore.migrate, rawClient(filename)))
+        assert.instanceOf(failure, StorageError)
+        assert.include(failure.message, `the database file's text encoding is ${encoding}, and the store needs a UTF-8 file`)
+        assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT name FROM sqlite_master"), rawClient(filename)), [{ name: "other_app" }])
+      }))
   }
 })
 

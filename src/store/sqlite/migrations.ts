@@ -21,6 +21,7 @@ import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { refuseForeignTables } from "./libraryColumns.js"
 import { isLibraryTable, libraryObjects, type LibraryObjects } from "./libraryObjects.js"
+import { refuseNonUtf8 } from "./fileEncoding.js"
 import { carryThroughRebuild } from "./rebuildCarry.js"
 import { splitStatements } from "./sqlScript.js"
 import { isBusy, makeWriteTransaction, readBusyTimeout } from "./transaction.js"
@@ -157,6 +158,9 @@ export const migrateFrom = (directory: URL): Effect.Effect<
 > =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    // A caller's own client reaches this without the store's connection set-up: the file's encoding is checked here too.
+    yield* Effect.catchIf(refuseNonUtf8, (error): error is Error => !(error instanceof SqlError), (cause) =>
+      Effect.fail(new StorageError({ operation: "SqliteStore.migrate", cause })))
     const lockWaitMs = yield* readBusyTimeout
     const inTransaction = makeWriteTransaction(sql, lockWaitMs)
     // A rebuild renames a table, creates the new one and drops the old (0002, 0013). With foreign
