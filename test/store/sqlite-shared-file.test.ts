@@ -145,6 +145,61 @@ describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, an
       }))
   }
 
+  it.scoped("R16 a database before 0004 (which drops flight_recorder_retention_grants and creates it again, no rename): the DBA's index and trigger on the grants survive migrate, unchanged, and work", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const grantObjects = rawRows("SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'dba_grants%' ORDER BY name")
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0004"))
+          yield* exec(
+            "CREATE TABLE dba_audit (what TEXT)",
+            "CREATE INDEX dba_grants_by_cutoff ON flight_recorder_retention_grants (cutoff)",
+            "CREATE TRIGGER dba_grants_audit AFTER INSERT ON flight_recorder_retention_grants BEGIN INSERT INTO dba_audit (what) VALUES ('grant ' || NEW.cutoff); END"
+          )
+          return yield* grantObjects
+        }),
+        rawClient(filename)
+      )
+      assert.strictEqual(before.length, 2)
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 4)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          assert.deepStrictEqual(yield* grantObjects, before)
+          const sql = yield* SqlClient.SqlClient
+          // A grant lives only inside its transaction (0004's anchor): taken and given back, as the purge does.
+          const seen = yield* sql.withTransaction(Effect.gen(function*() {
+            yield* exec("INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('2026-12-06T10:00:00.000Z')")
+            const found = yield* rawNumber("SELECT count(*) AS n FROM flight_recorder_retention_grants INDEXED BY dba_grants_by_cutoff WHERE cutoff > '2026'")
+            yield* exec("DELETE FROM flight_recorder_retention_grants")
+            return found
+          }))
+          assert.strictEqual(seen, 1)
+          assert.deepStrictEqual(yield* rawRows("SELECT what FROM dba_audit"), [{ what: "grant 2026-12-06T10:00:00.000Z" }])
+        }),
+        rawClient(filename)
+      )
+    }))
+
+  it.scoped("R16 a DBA's column on flight_recorder_retention_grants (0004 drops the table and creates it again): migrate refuses naming the table and the column, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0004"))
+          yield* exec("ALTER TABLE flight_recorder_retention_grants ADD COLUMN dba_reason TEXT")
+          return yield* schemaSnapshot
+        }),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 4)
+      assert.include(failure.message, `table flight_recorder_retention_grants has column(s) "dba_reason" that this library does not know`)
+      assert.strictEqual(yield* Effect.provide(schemaVersion, rawClient(filename)), 3)
+      assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+    }))
+
   it.scoped("R16 a legacy reference database (0002 rebuilds its three tables): the DBA's index and trigger on ai_jobs survive, the reference's own indexes give way to ours", () =>
     Effect.gen(function*() {
       const filename = yield* tempDatabaseFile()

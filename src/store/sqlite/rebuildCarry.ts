@@ -34,8 +34,12 @@ import { MigrationFailed } from "../StoreErrors.js"
 import type { LibraryObjects } from "./libraryObjects.js"
 import { stripComments, stripCommentsAndStrings } from "./sqlScript.js"
 
-/** The tables a rebuild script makes anew: those it creates, or renames another to, by name. */
-const REBUILT = /\b(?:CREATE\s+TABLE|RENAME\s+TO)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`[]?(\w+)/gi
+/**
+ * The tables a rebuild script makes anew: those it creates, or renames another
+ * to, by name. Not one it creates only if absent (0004's grant anchor): that
+ * one, when there, is left as it is.
+ */
+const REBUILT = /\b(?:CREATE\s+TABLE|RENAME\s+TO)\s+(?!IF\s+NOT\s+EXISTS\b)["`[]?(\w+)/gi
 
 interface Saved {
   readonly type: string
