@@ -413,6 +413,31 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
       "the trigger dba_touch_gone on dba_touches no longer works",
       "updated_at",
       "DROP TRIGGER dba_touch_gone"
+    ],
+    [
+      "trigger on a table of their own reaching the node table only through their views (one over another)",
+      [
+        "CREATE VIEW dba_nodes AS SELECT * FROM workflow_node_executions",
+        "CREATE VIEW dba_recent_nodes AS SELECT * FROM dba_nodes",
+        "CREATE TABLE dba_log (node_id TEXT)",
+        "CREATE TABLE dba_stamps (at TEXT)",
+        "CREATE TRIGGER dba_log_stamp AFTER INSERT ON dba_log BEGIN INSERT INTO dba_stamps (at) SELECT updated_at FROM dba_recent_nodes WHERE id = NEW.node_id; END"
+      ],
+      "the trigger dba_log_stamp on dba_log no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_log_stamp"
+    ],
+    [
+      "trigger on a table of their own, fired by one of theirs on the node table (named with the trigger a node's write reaches it through)",
+      [
+        "CREATE TABLE dba_log (node_id TEXT)",
+        "CREATE TABLE dba_stamps (at TEXT)",
+        "CREATE TRIGGER dba_nodes_log AFTER UPDATE ON workflow_node_executions BEGIN INSERT INTO dba_log (node_id) VALUES (NEW.id); END",
+        "CREATE TRIGGER dba_log_stamp AFTER INSERT ON dba_log BEGIN INSERT INTO dba_stamps (at) SELECT updated_at FROM workflow_node_executions WHERE id = NEW.node_id; END"
+      ],
+      "the trigger dba_log_stamp on dba_log, fired through the trigger dba_nodes_log on workflow_node_executions, no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_log_stamp"
     ]
   ] as const
   for (const [what, create, named, column, drop] of cases) {
