@@ -14,7 +14,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
 import { legacyCounts, writeLegacyDatabase } from "../fixtures/legacySqlite.js"
-import { writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
+import { referenceIds, writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
 import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
 import { libraryObjects } from "../../src/store/sqlite/libraryObjects.js"
 import { splitStatements, stripCommentsAndStrings } from "../../src/store/sqlite/sqlScript.js"
@@ -476,6 +476,66 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
       yield* writeReferenceSqlite(filename)
       // Broken before: it names a column the reference never had.
       yield* Effect.provide(exec("CREATE VIEW dba_old_report AS SELECT id, cost_center FROM workflow_node_executions"), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+    }))
+})
+
+describe("R16 SQLite: a DBA's full-text table whose content is a table a migration rebuilds", () => {
+  it.scoped("R16 an external-content FTS5 and FTS4 table over a reference ai_jobs (0002 rebuilds it, term_exec becomes terminal_exec): after migrate each finds the job by its new kind, not its old, and passes its integrity-check against the rebuilt rows", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const matching = (table: string, words: string) =>
+        rawRows(`SELECT j.id FROM ${table} AS f JOIN ai_jobs AS j ON j.rowid = f.rowid WHERE ${table} MATCH '"${words}"' ORDER BY j.id`)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* exec(
+            "CREATE VIRTUAL TABLE dba_jobs_fts USING fts5(job_kind, status, content='ai_jobs')",
+            "INSERT INTO dba_jobs_fts (dba_jobs_fts) VALUES ('rebuild')",
+            "CREATE VIRTUAL TABLE dba_jobs_fts4 USING fts4(job_kind, status, content=\"ai_jobs\")",
+            "INSERT INTO dba_jobs_fts4 (dba_jobs_fts4) VALUES ('rebuild')"
+          )
+          for (const table of ["dba_jobs_fts", "dba_jobs_fts4"]) assert.deepStrictEqual(yield* matching(table, "term_exec"), [{ id: referenceIds.jobs.termExecFailed }])
+        }),
+        rawClient(filename)
+      )
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          for (const table of ["dba_jobs_fts", "dba_jobs_fts4"]) {
+            assert.deepStrictEqual(yield* matching(table, "terminal_exec"), [{ id: referenceIds.jobs.termExecFailed }], table)
+            assert.deepStrictEqual(yield* matching(table, "term_exec"), [], table)
+          }
+          // FTS5 compares its index with the content table only when asked to (rank 1); FTS4 always does.
+          yield* exec("INSERT INTO dba_jobs_fts (dba_jobs_fts, rank) VALUES ('integrity-check', 1)", "INSERT INTO dba_jobs_fts4 (dba_jobs_fts4) VALUES ('integrity-check')")
+        }),
+        rawClient(filename)
+      )
+    }))
+
+  it.scoped("R16 an external-content FTS5 table indexing a node column 0002's rebuild drops (updated_at): migrate refuses naming it, the file stays as it was, and migrates once it is dropped", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const rows = rawRows("SELECT * FROM workflow_node_executions ORDER BY id")
+      const before = yield* Effect.provide(
+        Effect.zipRight(
+          exec(
+            "CREATE VIRTUAL TABLE dba_nodes_fts USING fts5(node_id, updated_at, content='workflow_node_executions')",
+            "INSERT INTO dba_nodes_fts (dba_nodes_fts) VALUES ('rebuild')"
+          ),
+          Effect.all([schemaSnapshot, rows])
+        ),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 2)
+      assert.include(failure.message, "the full-text table dba_nodes_fts (content=workflow_node_executions) no longer works after this migration rebuilt")
+      assert.include(failure.message, "no such column: \"updated_at\"")
+      assert.include(failure.message, "drop it, migrate, then create it again for the new columns; nothing was changed")
+      assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, rows]), rawClient(filename)), before)
+      yield* Effect.provide(exec("DROP TABLE dba_nodes_fts"), rawClient(filename))
       assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
     }))
 })

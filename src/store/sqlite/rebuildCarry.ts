@@ -26,14 +26,16 @@
  * after it (a trigger on its own, through the write that fires it); one that
  * worked before and no longer compiles fails the migration, naming it and the
  * DBA's triggers a write reaches it through. One already broken before is
- * re-created as it was: not this migration's doing.
+ * re-created as it was: not this migration's doing. A DBA's full-text table
+ * indexing a rebuilt table is re-indexed, or refused (fullTextCarry.ts).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import { MigrationFailed } from "../StoreErrors.js"
 import type { LibraryObjects } from "./libraryObjects.js"
-import { stripComments, stripCommentsAndStrings } from "./sqlScript.js"
+import { type FullTextTable, fullTextOver, reindex } from "./fullTextCarry.js"
+import { stripComments, stripCommentsAndStrings, unquoted } from "./sqlScript.js"
+import { compileError, reason } from "./statementComplaint.js"
 
 /**
  * The tables a rebuild script makes anew: those it creates, or renames another
@@ -59,24 +61,6 @@ const foreignKeysOf = (sql: SqlClient.SqlClient, table: string) =>
     (keys) => keys.map((key) => `${key.from.toLowerCase()} -> ${key.table.toLowerCase()}`)
   )
 
-/** What SQLite said, from a SqlError (its cause) or the driver's own error. */
-const reason = (cause: unknown): string => {
-  const error = cause as { readonly cause?: { readonly message?: unknown }; readonly message?: unknown }
-  return String(error.cause?.message ?? error.message)
-}
-
-/**
- * SQLite's complaint when `statement` is compiled, or undefined when it
- * compiles. Unprepared: the client's prepare cache would keep a failure for
- * minutes, and its unprepared path throws a prepare error as a defect.
- */
-const compileError = (statement: Statement.Statement<unknown>): Effect.Effect<string | undefined> =>
-  statement.unprepared.pipe(
-    Effect.as(undefined),
-    Effect.catchAll((error) => Effect.succeed(reason(error))),
-    Effect.catchAllDefect((defect) => Effect.succeed(reason(defect)))
-  )
-
 /** A name as SQLite reads it in a CREATE TRIGGER: quoted ("", ``, []) or a bare word. */
 const NAME = String.raw`(?:"(?:[^"]|"")*"|\`(?:[^\`]|\`\`)*\`|\[[^\]]*\]|[\w$]+)`
 
@@ -85,14 +69,6 @@ const TRIGGER_EVENT = new RegExp(
   String.raw`^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?${NAME}(?:\s*\.\s*${NAME})?\s*(?:BEFORE\s+|AFTER\s+|INSTEAD\s+OF\s+)?(DELETE|INSERT|UPDATE)\b(?:\s+OF\s+(.+?))?\s+ON\b`,
   "is"
 )
-
-const unquoted = (name: string): string => {
-  const trimmed = name.trim()
-  const quote = trimmed[0]
-  if (quote === "[") return trimmed.slice(1, -1)
-  if (quote === "\"" || quote === "`") return trimmed.slice(1, -1).replaceAll(`${quote}${quote}`, quote)
-  return trimmed
-}
 
 /**
  * The write that fires `trigger` and nothing it does not need to: a DELETE, an
@@ -240,11 +216,13 @@ export const carryThroughRebuild = <R>(
     // tables, and the triggers elsewhere whose bodies name one or a view reading one.
     const views: Array<string> = []
     const triggers: Array<{ readonly trigger: Saved; readonly firedTogether: boolean }> = []
+    const fullText: Array<FullTextTable> = []
     if (tables.length > 0) {
       const all = yield* sql<Saved>`SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY rowid`
       // A trigger may reach a rebuilt table through a view (the library's or the DBA's, over another view or not).
       const reaching = reachingRebuilt(tables.map((table) => table.name), all.filter((object) => object.type === "view"))
       const mentions = naming(reaching)
+      fullText.push(...yield* fullTextOver(sql, reaching))
       const others = all.filter((object) => !library.objects.has(object.name.toLowerCase()))
       const dbaTriggers = others.filter((object) => object.type === "trigger").map((object) => object.name)
       for (const object of others) {
@@ -291,5 +269,9 @@ export const carryThroughRebuild = <R>(
         withoutTriggers(sql, [first.trigger.name], Effect.map(Effect.flatMap(firingWrite(sql, checked.trigger), compileError), (error) => error === undefined)))
       const firedThrough = through.length === 0 ? "" : `, fired through ${through.map((checked) => `the trigger ${checked.trigger.name} on ${checked.trigger.tbl_name}`).join(" and ")},`
       return yield* broken(`the trigger ${first.trigger.name} on ${first.trigger.tbl_name}${firedThrough}`, first.alone)
+    }
+    for (const table of fullText) {
+      const error = yield* reindex(sql, table)
+      if (error !== undefined) return yield* broken(`the full-text table ${table.name} (content=${table.content})`, error)
     }
   }).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause }))))
