@@ -2,8 +2,9 @@
  * What a table rebuild must carry that is not the library's own.
  *
  * A SQLite rebuild (rename, create, copy a fixed column list, drop the old
- * table) takes the old table's indexes and triggers down with it and keeps
- * only the columns it names. On a file a DBA also looks after, that silently
+ * table; or, for a table holding no lasting rows, drop and create: 0004's
+ * retention grants) takes the old table's indexes and triggers down with it
+ * and keeps only the columns it names. On a file a DBA also looks after, that silently
  * dropped their indexes, triggers, columns (with their data) and foreign keys.
  * Following the spirit of SQLite's documented twelve-step ALTER TABLE
  * procedure, the runner saves the indexes and triggers on the tables a script
