@@ -481,8 +481,9 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
 })
 
 describe("R16 SQLite: a DBA's full-text table whose content is a table a migration rebuilds", () => {
-  it.scoped("R16 an external-content FTS5 and FTS4 table over a reference ai_jobs (0002 rebuilds it, term_exec becomes terminal_exec): after migrate each finds the job by its new kind, not its old, and passes its integrity-check against the rebuilt rows", () =>
+  it.scoped("R16 an external-content FTS5 and FTS4 table over a reference ai_jobs, and an FTS5 table over a view of it (0002 rebuilds ai_jobs, term_exec becomes terminal_exec): after migrate each finds the job by its new kind, not its old, and passes its integrity-check against the rebuilt rows", () =>
     Effect.gen(function*() {
+      const fullText = ["dba_jobs_fts", "dba_jobs_fts4", "dba_kinds_fts"]
       const filename = yield* tempDatabaseFile()
       yield* writeReferenceSqlite(filename)
       const matching = (table: string, words: string) =>
@@ -493,21 +494,28 @@ describe("R16 SQLite: a DBA's full-text table whose content is a table a migrati
             "CREATE VIRTUAL TABLE dba_jobs_fts USING fts5(job_kind, status, content='ai_jobs')",
             "INSERT INTO dba_jobs_fts (dba_jobs_fts) VALUES ('rebuild')",
             "CREATE VIRTUAL TABLE dba_jobs_fts4 USING fts4(job_kind, status, content=\"ai_jobs\")",
-            "INSERT INTO dba_jobs_fts4 (dba_jobs_fts4) VALUES ('rebuild')"
+            "INSERT INTO dba_jobs_fts4 (dba_jobs_fts4) VALUES ('rebuild')",
+            "CREATE VIEW dba_job_kinds AS SELECT rowid AS job_rowid, job_kind FROM ai_jobs",
+            "CREATE VIRTUAL TABLE dba_kinds_fts USING fts5(job_kind, content=dba_job_kinds, content_rowid=job_rowid)",
+            "INSERT INTO dba_kinds_fts (dba_kinds_fts) VALUES ('rebuild')"
           )
-          for (const table of ["dba_jobs_fts", "dba_jobs_fts4"]) assert.deepStrictEqual(yield* matching(table, "term_exec"), [{ id: referenceIds.jobs.termExecFailed }])
+          for (const table of fullText) assert.deepStrictEqual(yield* matching(table, "term_exec"), [{ id: referenceIds.jobs.termExecFailed }])
         }),
         rawClient(filename)
       )
       assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
       yield* Effect.provide(
         Effect.gen(function*() {
-          for (const table of ["dba_jobs_fts", "dba_jobs_fts4"]) {
+          for (const table of fullText) {
             assert.deepStrictEqual(yield* matching(table, "terminal_exec"), [{ id: referenceIds.jobs.termExecFailed }], table)
             assert.deepStrictEqual(yield* matching(table, "term_exec"), [], table)
           }
           // FTS5 compares its index with the content table only when asked to (rank 1); FTS4 always does.
-          yield* exec("INSERT INTO dba_jobs_fts (dba_jobs_fts, rank) VALUES ('integrity-check', 1)", "INSERT INTO dba_jobs_fts4 (dba_jobs_fts4) VALUES ('integrity-check')")
+          yield* exec(
+            "INSERT INTO dba_jobs_fts (dba_jobs_fts, rank) VALUES ('integrity-check', 1)",
+            "INSERT INTO dba_jobs_fts4 (dba_jobs_fts4) VALUES ('integrity-check')",
+            "INSERT INTO dba_kinds_fts (dba_kinds_fts, rank) VALUES ('integrity-check', 1)"
+          )
         }),
         rawClient(filename)
       )
@@ -532,7 +540,7 @@ describe("R16 SQLite: a DBA's full-text table whose content is a table a migrati
       assert.instanceOf(failure, MigrationFailed)
       assert.strictEqual(failure.migration_id, 2)
       assert.include(failure.message, "the full-text table dba_nodes_fts (content=workflow_node_executions) no longer works after this migration rebuilt")
-      assert.include(failure.message, "no such column: \"updated_at\"")
+      assert.include(failure.message, "no such column: T.updated_at")
       assert.include(failure.message, "drop it, migrate, then create it again for the new columns; nothing was changed")
       assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, rows]), rawClient(filename)), before)
       yield* Effect.provide(exec("DROP TABLE dba_nodes_fts"), rawClient(filename))
