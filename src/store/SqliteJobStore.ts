@@ -45,6 +45,7 @@ import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous 
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import { cannotWrite, notARegularFile } from "./sqlite/fileAccess.js"
 import { explainRefusal } from "./sqlite/openFailure.js"
+import { refuseNonUtf8 } from "./sqlite/fileEncoding.js"
 import { FILE_URI_REFUSAL, isFileUri } from "./sqlite/fileUri.js"
 import * as OwnClient from "./sqlite/ownClient.js"
 import { StorageError } from "./StoreErrors.js"
@@ -201,15 +202,8 @@ export const configureConnection = (
 ) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    // A file another tool created as UTF-16 (its encoding is fixed once it holds a table): the CHECKs and
-    // triggers that refuse U+0000 and lone surrogates read a text's UTF-8 bytes, so there they refused
-    // ordinary text (Hangul after an escape character) as if it held one. SQLite cannot convert a file.
-    const [encoding] = yield* sql<{ readonly encoding: string }>`PRAGMA encoding`
-    if (encoding !== undefined && encoding.encoding !== "UTF-8") {
-      return yield* Effect.fail(new Error(
-        `the database file's text encoding is ${encoding.encoding}, and the store needs a UTF-8 file (SQLite cannot change the encoding of a file that holds tables): use another file, which the store creates as UTF-8`
-      ))
-    }
+    // A file another tool created as UTF-16 (sqlite/fileEncoding.ts).
+    yield* refuseNonUtf8
     const requested = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
     // Past its type, NaN (an unset variable through `Number`) fell back to the default and a negative
     // number became 0 (no wait at all: SQLITE_BUSY at the first contention); now both are refused.

@@ -14,7 +14,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
 import { legacyCounts, writeLegacyDatabase } from "../fixtures/legacySqlite.js"
-import { writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
+import { referenceIds, writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
 import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
 import { libraryObjects } from "../../src/store/sqlite/libraryObjects.js"
 import { splitStatements, stripCommentsAndStrings } from "../../src/store/sqlite/sqlScript.js"
@@ -144,6 +144,61 @@ describe("R16 SQLite: a rebuild migration keeps a DBA's indexes and triggers, an
         )
       }))
   }
+
+  it.scoped("R16 a database before 0004 (which drops flight_recorder_retention_grants and creates it again, no rename): the DBA's index and trigger on the grants survive migrate, unchanged, and work", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const grantObjects = rawRows("SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'dba_grants%' ORDER BY name")
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0004"))
+          yield* exec(
+            "CREATE TABLE dba_audit (what TEXT)",
+            "CREATE INDEX dba_grants_by_cutoff ON flight_recorder_retention_grants (cutoff)",
+            "CREATE TRIGGER dba_grants_audit AFTER INSERT ON flight_recorder_retention_grants BEGIN INSERT INTO dba_audit (what) VALUES ('grant ' || NEW.cutoff); END"
+          )
+          return yield* grantObjects
+        }),
+        rawClient(filename)
+      )
+      assert.strictEqual(before.length, 2)
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 4)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          assert.deepStrictEqual(yield* grantObjects, before)
+          const sql = yield* SqlClient.SqlClient
+          // A grant lives only inside its transaction (0004's anchor): taken and given back, as the purge does.
+          const seen = yield* sql.withTransaction(Effect.gen(function*() {
+            yield* exec("INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('2026-12-06T10:00:00.000Z')")
+            const found = yield* rawNumber("SELECT count(*) AS n FROM flight_recorder_retention_grants INDEXED BY dba_grants_by_cutoff WHERE cutoff > '2026'")
+            yield* exec("DELETE FROM flight_recorder_retention_grants")
+            return found
+          }))
+          assert.strictEqual(seen, 1)
+          assert.deepStrictEqual(yield* rawRows("SELECT what FROM dba_audit"), [{ what: "grant 2026-12-06T10:00:00.000Z" }])
+        }),
+        rawClient(filename)
+      )
+    }))
+
+  it.scoped("R16 a DBA's column on flight_recorder_retention_grants (0004 drops the table and creates it again): migrate refuses naming the table and the column, and the file stays as it was", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* migrateFrom(yield* migrationsBefore("0004"))
+          yield* exec("ALTER TABLE flight_recorder_retention_grants ADD COLUMN dba_reason TEXT")
+          return yield* schemaSnapshot
+        }),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 4)
+      assert.include(failure.message, `table flight_recorder_retention_grants has column(s) "dba_reason" that this library does not know`)
+      assert.strictEqual(yield* Effect.provide(schemaVersion, rawClient(filename)), 3)
+      assert.deepStrictEqual(yield* Effect.provide(schemaSnapshot, rawClient(filename)), before)
+    }))
 
   it.scoped("R16 a legacy reference database (0002 rebuilds its three tables): the DBA's index and trigger on ai_jobs survive, the reference's own indexes give way to ours", () =>
     Effect.gen(function*() {
@@ -358,6 +413,31 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
       "the trigger dba_touch_gone on dba_touches no longer works",
       "updated_at",
       "DROP TRIGGER dba_touch_gone"
+    ],
+    [
+      "trigger on a table of their own reaching the node table only through their views (one over another)",
+      [
+        "CREATE VIEW dba_nodes AS SELECT * FROM workflow_node_executions",
+        "CREATE VIEW dba_recent_nodes AS SELECT * FROM dba_nodes",
+        "CREATE TABLE dba_log (node_id TEXT)",
+        "CREATE TABLE dba_stamps (at TEXT)",
+        "CREATE TRIGGER dba_log_stamp AFTER INSERT ON dba_log BEGIN INSERT INTO dba_stamps (at) SELECT updated_at FROM dba_recent_nodes WHERE id = NEW.node_id; END"
+      ],
+      "the trigger dba_log_stamp on dba_log no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_log_stamp"
+    ],
+    [
+      "trigger on a table of their own, fired by one of theirs on the node table (named with the trigger a node's write reaches it through)",
+      [
+        "CREATE TABLE dba_log (node_id TEXT)",
+        "CREATE TABLE dba_stamps (at TEXT)",
+        "CREATE TRIGGER dba_nodes_log AFTER UPDATE ON workflow_node_executions BEGIN INSERT INTO dba_log (node_id) VALUES (NEW.id); END",
+        "CREATE TRIGGER dba_log_stamp AFTER INSERT ON dba_log BEGIN INSERT INTO dba_stamps (at) SELECT updated_at FROM workflow_node_executions WHERE id = NEW.node_id; END"
+      ],
+      "the trigger dba_log_stamp on dba_log, fired through the trigger dba_nodes_log on workflow_node_executions, no longer works",
+      "updated_at",
+      "DROP TRIGGER dba_log_stamp"
     ]
   ] as const
   for (const [what, create, named, column, drop] of cases) {
@@ -396,6 +476,74 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
       yield* writeReferenceSqlite(filename)
       // Broken before: it names a column the reference never had.
       yield* Effect.provide(exec("CREATE VIEW dba_old_report AS SELECT id, cost_center FROM workflow_node_executions"), rawClient(filename))
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+    }))
+})
+
+describe("R16 SQLite: a DBA's full-text table whose content is a table a migration rebuilds", () => {
+  it.scoped("R16 an external-content FTS5 and FTS4 table over a reference ai_jobs, and an FTS5 table over a view of it (0002 rebuilds ai_jobs, term_exec becomes terminal_exec): after migrate each finds the job by its new kind, not its old, and passes its integrity-check against the rebuilt rows", () =>
+    Effect.gen(function*() {
+      const fullText = ["dba_jobs_fts", "dba_jobs_fts4", "dba_kinds_fts"]
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const matching = (table: string, words: string) =>
+        rawRows(`SELECT j.id FROM ${table} AS f JOIN ai_jobs AS j ON j.rowid = f.rowid WHERE ${table} MATCH '"${words}"' ORDER BY j.id`)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          yield* exec(
+            "CREATE VIRTUAL TABLE dba_jobs_fts USING fts5(job_kind, status, content='ai_jobs')",
+            "INSERT INTO dba_jobs_fts (dba_jobs_fts) VALUES ('rebuild')",
+            "CREATE VIRTUAL TABLE dba_jobs_fts4 USING fts4(job_kind, status, content=\"ai_jobs\")",
+            "INSERT INTO dba_jobs_fts4 (dba_jobs_fts4) VALUES ('rebuild')",
+            "CREATE VIEW dba_job_kinds AS SELECT rowid AS job_rowid, job_kind FROM ai_jobs",
+            "CREATE VIRTUAL TABLE dba_kinds_fts USING fts5(job_kind, content=dba_job_kinds, content_rowid=job_rowid)",
+            "INSERT INTO dba_kinds_fts (dba_kinds_fts) VALUES ('rebuild')"
+          )
+          for (const table of fullText) assert.deepStrictEqual(yield* matching(table, "term_exec"), [{ id: referenceIds.jobs.termExecFailed }])
+        }),
+        rawClient(filename)
+      )
+      assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          for (const table of fullText) {
+            assert.deepStrictEqual(yield* matching(table, "terminal_exec"), [{ id: referenceIds.jobs.termExecFailed }], table)
+            assert.deepStrictEqual(yield* matching(table, "term_exec"), [], table)
+          }
+          // FTS5 compares its index with the content table only when asked to (rank 1); FTS4 always does.
+          yield* exec(
+            "INSERT INTO dba_jobs_fts (dba_jobs_fts, rank) VALUES ('integrity-check', 1)",
+            "INSERT INTO dba_jobs_fts4 (dba_jobs_fts4) VALUES ('integrity-check')",
+            "INSERT INTO dba_kinds_fts (dba_kinds_fts, rank) VALUES ('integrity-check', 1)"
+          )
+        }),
+        rawClient(filename)
+      )
+    }))
+
+  it.scoped("R16 an external-content FTS5 table indexing a node column 0002's rebuild drops (updated_at): migrate refuses naming it, the file stays as it was, and migrates once it is dropped", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      yield* writeReferenceSqlite(filename)
+      const rows = rawRows("SELECT * FROM workflow_node_executions ORDER BY id")
+      const before = yield* Effect.provide(
+        Effect.zipRight(
+          exec(
+            "CREATE VIRTUAL TABLE dba_nodes_fts USING fts5(node_id, updated_at, content='workflow_node_executions')",
+            "INSERT INTO dba_nodes_fts (dba_nodes_fts) VALUES ('rebuild')"
+          ),
+          Effect.all([schemaSnapshot, rows])
+        ),
+        rawClient(filename)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename)))
+      assert.instanceOf(failure, MigrationFailed)
+      assert.strictEqual(failure.migration_id, 2)
+      assert.include(failure.message, "the full-text table dba_nodes_fts (content=workflow_node_executions) no longer works after this migration rebuilt")
+      assert.include(failure.message, "no such column: T.updated_at")
+      assert.include(failure.message, "drop it, migrate, then create it again for the new columns; nothing was changed")
+      assert.deepStrictEqual(yield* Effect.provide(Effect.all([schemaSnapshot, rows]), rawClient(filename)), before)
+      yield* Effect.provide(exec("DROP TABLE dba_nodes_fts"), rawClient(filename))
       assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
     }))
 })
@@ -460,6 +608,19 @@ describe("R16 SQLite: a file another tool created as UTF-16", () => {
           assert.instanceOf(failure, StorageError)
           assert.include(failure.message, `the database file's text encoding is ${encoding}, and the store needs a UTF-8 file`)
         }
+        assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT name FROM sqlite_master"), rawClient(filename)), [{ name: "other_app" }])
+      }))
+
+    it.scoped(`R16 a ${encoding} file is refused by SqliteStore.migrate run on the caller's own client (no store opened) with the same StorageError, the file unchanged`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        const db = new Database(filename)
+        db.exec(`PRAGMA encoding = '${encoding}'`)
+        db.exec("CREATE TABLE other_app (x TEXT)")
+        db.close()
+        const failure = yield* Effect.flip(Effect.provide(SqliteStore.migrate, rawClient(filename)))
+        assert.instanceOf(failure, StorageError)
+        assert.include(failure.message, `the database file's text encoding is ${encoding}, and the store needs a UTF-8 file`)
         assert.deepStrictEqual(yield* Effect.provide(rawRows("SELECT name FROM sqlite_master"), rawClient(filename)), [{ name: "other_app" }])
       }))
   }

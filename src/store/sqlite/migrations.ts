@@ -21,8 +21,9 @@ import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { refuseForeignTables } from "./libraryColumns.js"
 import { isLibraryTable, libraryObjects, type LibraryObjects } from "./libraryObjects.js"
+import { refuseNonUtf8 } from "./fileEncoding.js"
 import { carryThroughRebuild } from "./rebuildCarry.js"
-import { splitStatements } from "./sqlScript.js"
+import { splitStatements, stripCommentsAndStrings } from "./sqlScript.js"
 import { isBusy, makeWriteTransaction, readBusyTimeout } from "./transaction.js"
 
 /**
@@ -53,15 +54,18 @@ const runScript = (id: number, name: string, script: string, library: LibraryObj
             sql.unsafe(statement).unprepared,
             (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
           ), { discard: true })
-        if (!REBUILDS.test(script)) return statements
+        if (!REBUILDS.test(stripCommentsAndStrings(script))) return statements
         // A rebuild keeps what others added to its tables (rebuildCarry.ts), and copies rows with foreign
         // keys off (migrateFrom): its references are checked as it ends, naming it.
         return Effect.zipRight(carryThroughRebuild(sql, library, id, name, script, statements), refuseDangling(sql, library, id, name))
       }
     ))
 
-/** A script that rebuilds a table (renames the old one to copy from it). */
-const REBUILDS = /\bRENAME\s+TO\b/i
+/**
+ * A script that rebuilds a table: renames the old one to copy from it, or drops
+ * it and creates it again (0004's retention grants, which hold no lasting rows).
+ */
+const REBUILDS = /\b(?:RENAME\s+TO|DROP\s+TABLE)\b/i
 
 /** One shipped migration: its number, name and text. */
 interface MigrationFile {
@@ -157,6 +161,9 @@ export const migrateFrom = (directory: URL): Effect.Effect<
 > =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    // A caller's own client reaches this without the store's connection set-up: the file's encoding is checked here too.
+    yield* Effect.catchIf(refuseNonUtf8, (error): error is Error => !(error instanceof SqlError), (cause) =>
+      Effect.fail(new StorageError({ operation: "SqliteStore.migrate", cause })))
     const lockWaitMs = yield* readBusyTimeout
     const inTransaction = makeWriteTransaction(sql, lockWaitMs)
     // A rebuild renames a table, creates the new one and drops the old (0002, 0013). With foreign

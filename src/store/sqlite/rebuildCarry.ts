@@ -2,8 +2,9 @@
  * What a table rebuild must carry that is not the library's own.
  *
  * A SQLite rebuild (rename, create, copy a fixed column list, drop the old
- * table) takes the old table's indexes and triggers down with it and keeps
- * only the columns it names. On a file a DBA also looks after, that silently
+ * table; or, for a table holding no lasting rows, drop and create: 0004's
+ * retention grants) takes the old table's indexes and triggers down with it
+ * and keeps only the columns it names. On a file a DBA also looks after, that silently
  * dropped their indexes, triggers, columns (with their data) and foreign keys.
  * Following the spirit of SQLite's documented twelve-step ALTER TABLE
  * procedure, the runner saves the indexes and triggers on the tables a script
@@ -21,21 +22,28 @@
  * table under it changes: a trigger or view naming a column the rebuild left
  * out would come back broken, and fail every write (or read) after migrate
  * said Applied. So each DBA view, each DBA trigger on a rebuilt table, and
- * each DBA trigger elsewhere naming a rebuilt table is compiled before the
- * script and once more after it (a trigger on its own, through the write that
- * fires it); one that worked before and no longer compiles fails the
- * migration, naming it. One already broken before is re-created as it was:
- * not this migration's doing.
+ * each DBA trigger elsewhere naming a rebuilt table or a view that reads one
+ * (through other views or not) is compiled before the script and once more
+ * after it (a trigger on its own, through the write that fires it); one that
+ * worked before and no longer compiles fails the migration, naming it and the
+ * DBA's triggers a write reaches it through. One already broken before is
+ * re-created as it was: not this migration's doing. A DBA's full-text table
+ * indexing a rebuilt table is re-indexed, or refused (fullTextCarry.ts).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import { MigrationFailed } from "../StoreErrors.js"
 import type { LibraryObjects } from "./libraryObjects.js"
-import { stripComments, stripCommentsAndStrings } from "./sqlScript.js"
+import { type FullTextTable, fullTextOver, reindex } from "./fullTextCarry.js"
+import { stripComments, stripCommentsAndStrings, unquoted } from "./sqlScript.js"
+import { compileError, reason } from "./statementComplaint.js"
 
-/** The tables a rebuild script makes anew: those it creates, or renames another to, by name. */
-const REBUILT = /\b(?:CREATE\s+TABLE|RENAME\s+TO)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`[]?(\w+)/gi
+/**
+ * The tables a rebuild script makes anew: those it creates, or renames another
+ * to, by name. Not one it creates only if absent (0004's grant anchor): that
+ * one, when there, is left as it is.
+ */
+const REBUILT = /\b(?:CREATE\s+TABLE|RENAME\s+TO)\s+(?!IF\s+NOT\s+EXISTS\b)["`[]?(\w+)/gi
 
 interface Saved {
   readonly type: string
@@ -54,24 +62,6 @@ const foreignKeysOf = (sql: SqlClient.SqlClient, table: string) =>
     (keys) => keys.map((key) => `${key.from.toLowerCase()} -> ${key.table.toLowerCase()}`)
   )
 
-/** What SQLite said, from a SqlError (its cause) or the driver's own error. */
-const reason = (cause: unknown): string => {
-  const error = cause as { readonly cause?: { readonly message?: unknown }; readonly message?: unknown }
-  return String(error.cause?.message ?? error.message)
-}
-
-/**
- * SQLite's complaint when `statement` is compiled, or undefined when it
- * compiles. Unprepared: the client's prepare cache would keep a failure for
- * minutes, and its unprepared path throws a prepare error as a defect.
- */
-const compileError = (statement: Statement.Statement<unknown>): Effect.Effect<string | undefined> =>
-  statement.unprepared.pipe(
-    Effect.as(undefined),
-    Effect.catchAll((error) => Effect.succeed(reason(error))),
-    Effect.catchAllDefect((defect) => Effect.succeed(reason(defect)))
-  )
-
 /** A name as SQLite reads it in a CREATE TRIGGER: quoted ("", ``, []) or a bare word. */
 const NAME = String.raw`(?:"(?:[^"]|"")*"|\`(?:[^\`]|\`\`)*\`|\[[^\]]*\]|[\w$]+)`
 
@@ -80,14 +70,6 @@ const TRIGGER_EVENT = new RegExp(
   String.raw`^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?${NAME}(?:\s*\.\s*${NAME})?\s*(?:BEFORE\s+|AFTER\s+|INSTEAD\s+OF\s+)?(DELETE|INSERT|UPDATE)\b(?:\s+OF\s+(.+?))?\s+ON\b`,
   "is"
 )
-
-const unquoted = (name: string): string => {
-  const trimmed = name.trim()
-  const quote = trimmed[0]
-  if (quote === "[") return trimmed.slice(1, -1)
-  if (quote === "\"" || quote === "`") return trimmed.slice(1, -1).replaceAll(`${quote}${quote}`, quote)
-  return trimmed
-}
 
 /**
  * The write that fires `trigger` and nothing it does not need to: a DELETE, an
@@ -110,27 +92,53 @@ const firingWrite = (sql: SqlClient.SqlClient, trigger: Saved) =>
     return sql`UPDATE ${table} SET ${sql.csv(columns.map((column) => sql`${sql(column)} = ${sql(column)}`))} WHERE 0`
   })
 
+/** Runs `effect` with the triggers `names` dropped, in a savepoint rolled back after it. */
+const withoutTriggers = <A, E, R>(sql: SqlClient.SqlClient, names: ReadonlyArray<string>, effect: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    sql`SAVEPOINT rebuild_carry_check`.unprepared,
+    () => Effect.zipRight(Effect.forEach(names, (name) => sql`DROP TRIGGER IF EXISTS ${sql(name)}`.unprepared, { discard: true }), effect),
+    () => Effect.orDie(Effect.zipRight(sql`ROLLBACK TO rebuild_carry_check`.unprepared, sql`RELEASE rebuild_carry_check`.unprepared))
+  )
+
 /**
- * SQLite's complaint about `trigger` when the write that fires it is compiled,
- * or undefined when it compiles. That write compiles every trigger it fires,
- * and those their bodies fire: when it fails, it is compiled once more with the
- * other `dbaTriggers` dropped (in a savepoint, rolled back), so one broken
+ * SQLite's complaints when the write that fires `trigger` is compiled, each
+ * undefined when it compiles: `together`, with every trigger that write fires
+ * (and those their bodies fire), and `alone`, with the other `dbaTriggers`
+ * dropped (in a savepoint, rolled back) when together fails, so one broken
  * trigger of the DBA's neither hides nor blames another.
  */
-const triggerError = (sql: SqlClient.SqlClient, trigger: Saved, dbaTriggers: ReadonlyArray<string>) =>
+const triggerErrors = (sql: SqlClient.SqlClient, trigger: Saved, dbaTriggers: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const write = yield* firingWrite(sql, trigger)
-    if ((yield* compileError(write)) === undefined) return undefined
-    return yield* Effect.acquireUseRelease(
-      sql`SAVEPOINT rebuild_carry_check`.unprepared,
-      () =>
-        Effect.zipRight(
-          Effect.forEach(dbaTriggers.filter((other) => other !== trigger.name), (other) => sql`DROP TRIGGER IF EXISTS ${sql(other)}`.unprepared, { discard: true }),
-          compileError(write)
-        ),
-      () => Effect.orDie(Effect.zipRight(sql`ROLLBACK TO rebuild_carry_check`.unprepared, sql`RELEASE rebuild_carry_check`.unprepared))
-    )
+    const together = yield* compileError(write)
+    if (together === undefined) return { together, alone: undefined }
+    const alone = yield* withoutTriggers(sql, dbaTriggers.filter((other) => other !== trigger.name), compileError(write))
+    return { together, alone }
   })
+
+/** A pattern finding any of `names` as a whole name in SQL text, without case. */
+const naming = (names: Iterable<string>) =>
+  new RegExp(`(?<![\\w$])(?:${[...names].map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})(?![\\w$])`, "i")
+
+/**
+ * The rebuilt `tables` and every view that reads one, directly or through
+ * another view (lower case): what a trigger's body reaches a rebuilt table
+ * through.
+ */
+const reachingRebuilt = (tables: ReadonlyArray<string>, views: ReadonlyArray<Saved>): Set<string> => {
+  const reaching = new Set(tables.map((table) => table.toLowerCase()))
+  for (let grew = true; grew;) {
+    grew = false
+    const pattern = naming(reaching)
+    for (const view of views) {
+      if (!reaching.has(view.name.toLowerCase()) && pattern.test(view.sql)) {
+        reaching.add(view.name.toLowerCase())
+        grew = true
+      }
+    }
+  }
+  return reaching
+}
 
 const viewError = (sql: SqlClient.SqlClient, view: string) => compileError(sql`SELECT * FROM ${sql(view)} LIMIT 0`)
 
@@ -206,20 +214,24 @@ export const carryThroughRebuild = <R>(
       ORDER BY type = 'trigger', rowid`).filter((object) => !library.objects.has(object.name.toLowerCase()))
     // What of the DBA's may use a rebuilt table, and works now (one already broken is not this
     // migration's doing): every view (one may select from another), the triggers on the rebuilt
-    // tables, and the triggers elsewhere whose bodies name one.
+    // tables, and the triggers elsewhere whose bodies name one or a view reading one.
     const views: Array<string> = []
-    const triggers: Array<Saved> = []
+    const triggers: Array<{ readonly trigger: Saved; readonly firedTogether: boolean }> = []
+    const fullText: Array<FullTextTable> = []
     if (tables.length > 0) {
-      const mentions = new RegExp(`\\b(?:${tables.map((table) => table.name).join("|")})\\b`, "i")
-      const rebuilt = new Set(tables.map((table) => table.name.toLowerCase()))
-      const others = (yield* sql<Saved>`SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY rowid`)
-        .filter((object) => !library.objects.has(object.name.toLowerCase()))
+      const all = yield* sql<Saved>`SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY rowid`
+      // A trigger may reach a rebuilt table through a view (the library's or the DBA's, over another view or not).
+      const reaching = reachingRebuilt(tables.map((table) => table.name), all.filter((object) => object.type === "view"))
+      const mentions = naming(reaching)
+      fullText.push(...yield* fullTextOver(sql, reaching))
+      const others = all.filter((object) => !library.objects.has(object.name.toLowerCase()))
       const dbaTriggers = others.filter((object) => object.type === "trigger").map((object) => object.name)
       for (const object of others) {
         if (object.type === "view") {
           if ((yield* viewError(sql, object.name)) === undefined) views.push(object.name)
-        } else if ((rebuilt.has(object.tbl_name.toLowerCase()) || mentions.test(object.sql)) && (yield* triggerError(sql, object, dbaTriggers)) === undefined) {
-          triggers.push(object)
+        } else if (reaching.has(object.tbl_name.toLowerCase()) || mentions.test(object.sql)) {
+          const { alone, together } = yield* triggerErrors(sql, object, dbaTriggers)
+          if (alone === undefined) triggers.push({ trigger: object, firedTogether: together === undefined })
         }
       }
     }
@@ -248,8 +260,19 @@ export const carryThroughRebuild = <R>(
     const dbaTriggers = (yield* sql<{ readonly name: string }>`SELECT name FROM sqlite_master WHERE type = 'trigger'`)
       .map((trigger) => trigger.name)
       .filter((trigger) => !library.objects.has(trigger.toLowerCase()))
-    for (const trigger of triggers) {
-      const error = yield* triggerError(sql, trigger, dbaTriggers)
-      if (error !== undefined) return yield* broken(`the trigger ${trigger.name} on ${trigger.tbl_name}`, error)
+    const after = yield* Effect.forEach(triggers, (checked) => Effect.map(triggerErrors(sql, checked.trigger, dbaTriggers), (errors) => ({ ...checked, ...errors })))
+    const first = after.find((checked) => checked.alone !== undefined)
+    if (first?.alone !== undefined) {
+      // A checked trigger that worked with every trigger its write fires, and now fails only while the
+      // broken one is there: a write (to the library's table, for one on it) reaches the broken one through it.
+      const firesBroken = after.filter((checked) => checked !== first && checked.firedTogether && checked.alone === undefined && checked.together !== undefined)
+      const through = yield* Effect.filter(firesBroken, (checked) =>
+        withoutTriggers(sql, [first.trigger.name], Effect.map(Effect.flatMap(firingWrite(sql, checked.trigger), compileError), (error) => error === undefined)))
+      const firedThrough = through.length === 0 ? "" : `, fired through ${through.map((checked) => `the trigger ${checked.trigger.name} on ${checked.trigger.tbl_name}`).join(" and ")},`
+      return yield* broken(`the trigger ${first.trigger.name} on ${first.trigger.tbl_name}${firedThrough}`, first.alone)
+    }
+    for (const table of fullText) {
+      const error = yield* reindex(sql, table)
+      if (error !== undefined) return yield* broken(`the full-text table ${table.name} (content=${table.content})`, error)
     }
   }).pipe(Effect.catchTag("SqlError", (cause) => Effect.fail(new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause }))))

@@ -112,3 +112,12 @@ export const splitStatements = (script: string): Array<string> => {
   push(script.length)
   return statements
 }
+
+/** A name or value as SQLite reads it: without its quotes ('', "", ``, []) and their doubling; a bare word as it is. */
+export const unquoted = (text: string): string => {
+  const trimmed = text.trim()
+  const quote = trimmed[0]
+  if (quote === "[") return trimmed.slice(1, -1)
+  if (quote === "'" || quote === "\"" || quote === "`") return trimmed.slice(1, -1).replaceAll(`${quote}${quote}`, quote)
+  return trimmed
+}
