@@ -15,6 +15,7 @@ import { lifecycleEvent, notBefore } from "./auditEvents.js"
 import { endStalledNodes } from "./openNodes.js"
 import type { BeginOptions, Operations } from "./operations.js"
 import { BEGIN_OPTIONS, optionsRefusal } from "./transitionOptions.js"
+import { unlessInTransaction } from "./announceLost.js"
 import { claimInterruptedReason, type ClaimNote, onInterruptNoted, releaseLostClaim } from "./claimAnswerLost.js"
 
 export const makeBegin = (
@@ -29,13 +30,14 @@ export const makeBegin = (
    * The caller interrupted after the move may have committed, its answer lost
    * (claimAnswerLost.ts): a run for the caller is released to `queued`; a run
    * offered to workers stays theirs, and its announcement — a wake-up hint, so
-   * a spurious one when nothing committed is harmless — is made with the job as read.
+   * a spurious one when nothing committed is harmless — is made with the job as
+   * read; inside a caller's transaction, none: that transaction decides (announceLost.ts).
    */
   const lost = (jobId: JobId, options: BeginOptions, note: ClaimNote) =>
     options.handTo === "workers"
       ? announceOffer === undefined || note.last === undefined
         ? Effect.void
-        : Effect.ignoreLogged(Effect.flatMap(store.getJob(jobId), announceOffer))
+        : unlessInTransaction(Effect.ignoreLogged(Effect.flatMap(store.getJob(jobId), announceOffer)))
       : releaseLostClaim(store, note, (claim) => release(claim, released), span)
   // In the begin's transaction: the run is offered to worker pools only if the move commits.
   const offer = (runId: WorkflowRunId) =>
