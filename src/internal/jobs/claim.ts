@@ -23,7 +23,7 @@ import type { Prepare } from "./auditEvents.js"
 import { makeClaimTemplates } from "./claimTemplates.js"
 import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 import type { OffersLook } from "./adoptOffered.js"
-import { claimInterruptedReason, type ClaimNote, releaseLostClaim } from "./claimAnswerLost.js"
+import { claimInterruptedReason, type ClaimNote, newClaimNote, releaseLostClaim } from "./claimAnswerLost.js"
 
 /** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
 class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
@@ -34,9 +34,6 @@ class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
 
 /** The reason of a release of a claim `claimNext` wrote and its caller, interrupted, never got. */
 const RELEASED = claimInterruptedReason("Jobs.claimNext")
-
-/** A fresh note for one run of `claimNext`: nothing written yet. */
-const newNote = (): ClaimNote => ({ last: undefined })
 
 /** Notes the offered run an adoption writes, before its commit: its id is the store's. */
 const noteAdoption = (note: ClaimNote) => (claim: Claim): void => {
@@ -175,7 +172,7 @@ export const makeClaimNext = (
    * the span, so an interrupt while it is told is seen there too.
    */
   const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
-    withJobSpanNoted("Jobs.claimNext", newNote, (span, note) => {
+    withJobSpanNoted("Jobs.claimNext", newClaimNote, (span, note) => {
       const claimed = offers?.due() === true
         ? Effect.flatMap(offers.adopt({ ...options, adopting: noteAdoption(note) }), (offered) => {
           if (offered === null) return claimUntilDecided(span, options.kinds, false, note)

@@ -10,13 +10,14 @@
  * interrupted run (runJob.ts `release`). Only on the interrupt's path: a
  * claim that answers pays one field write per attempt.
  */
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as DateTime from "effect/DateTime"
 import type { EventId, WorkflowRunId } from "../../domain/Ids.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { Claim, JobStore } from "../../store/JobStore.js"
+
+/** A fresh note for one call: nothing written yet. */
+export const newClaimNote = (): ClaimNote => ({ last: undefined })
 
 /** An offered run a claim adopted (`JobStore.adoptOfferedRun`'s `adopting`), as the adoption wrote it. */
 export interface Adopted {
@@ -94,21 +95,3 @@ export const releaseLostClaim = (
           "its job stays running until recovery stalls its run", cause))
     )
 }
-
-/**
- * `body`, given a fresh note per run; when it ends interrupted, `lost` runs
- * with that note before the interrupt goes on. `Effect.onInterrupt` without
- * its continuations on success (a claim's hot path: issue 16's budgets).
- */
-export const onInterruptNoted = <A, E, R>(
-  body: (note: ClaimNote) => Effect.Effect<A, E, R>,
-  lost: (note: ClaimNote) => Effect.Effect<void>
-): Effect.Effect<A, E, R> =>
-  Effect.uninterruptibleMask((restore) => {
-    const note: ClaimNote = { last: undefined }
-    return Effect.matchCauseEffect(restore(body(note)), {
-      onFailure: (cause): Effect.Effect<A, E> =>
-        Cause.isInterrupted(cause) ? Effect.zipRight(lost(note), Exit.failCause(cause)) : Exit.failCause(cause),
-      onSuccess: Exit.succeed
-    })
-  })
