@@ -23,6 +23,7 @@ import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { interruptAtStatement } from "../support/statementTrap.js"
 import { sharedBackends, sqliteFileShared } from "./shared-database.js"
+import { postgres, sqliteFile, sqliteMemory } from "../support/stores.js"
 
 /** Another process's connection to the file (better-sqlite3 ships no types). */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
@@ -86,6 +87,38 @@ for (const backend of sharedBackends) {
         }
         assert.isAbove(interrupted, 0, "the trap interrupted the submit at least once")
         assert.deepStrictEqual(phantoms, [], "no JobChanged for a job the rolled-back transaction never kept")
+      }).pipe(Effect.scoped), 60_000)
+  })
+}
+
+// The same for a start handed to workers (begin.ts): its interrupt's path announced the offer
+// without the guard the submit and move paths have.
+for (const backend of [sqliteMemory, sqliteFile, postgres("announce offer caller transaction")]) {
+  describe(`an interrupted start handed to workers inside the caller's transaction is not announced (${backend.name})`, () => {
+    it.live("R6 store.transaction(jobs.start(id, { handTo: \"workers\" })) interrupted at each statement: an offer the rolled-back transaction never kept was never announced", () =>
+      Effect.gen(function*() {
+        const storeContext = (yield* Layer.build(backend.makeStore())) as Context.Context<JobStore>
+        const store = Context.get(storeContext, JobStore)
+        const context = yield* Layer.build(services(Layer.succeedContext(storeContext), undefined, WakeUp.layerInProcess))
+        const jobs = Context.get(context, Jobs)
+        const subscription = yield* Context.get(context, WakeUp.WakeUp).subscribe
+        const phantoms: Array<string> = []
+        let interrupted = 0
+        for (let n = 1; n <= 40; n++) {
+          const job = yield* jobs.submit(summarize())
+          yield* Queue.takeAll(subscription)
+          const { exit, firedAt } = yield* interruptAtStatement(store.transaction(jobs.start(job.job_id, { handTo: "workers" })), n)
+          if (Exit.isInterrupted(exit)) interrupted++
+          const offers = [...(yield* Queue.takeAll(subscription))].filter((signal) =>
+            (signal as { readonly job_id?: string }).job_id === job.job_id && (signal as { readonly offered?: boolean }).offered === true
+          )
+          const after = yield* jobs.get(job.job_id)
+          if (after.state !== "running" && offers.length > 0) phantoms.push(`statement ${n}`)
+          yield* jobs.cancel(job.job_id)
+          if (firedAt === undefined) break
+        }
+        assert.isAbove(interrupted, 0, "the trap interrupted the start at least once")
+        assert.deepStrictEqual(phantoms, [], "no offer announced for a start the rolled-back transaction never kept")
       }).pipe(Effect.scoped), 60_000)
   })
 }

@@ -153,7 +153,9 @@ const noNote = () => undefined
  * when `body` ends interrupted, `interrupted(note)` runs — the span ended,
  * uninterruptible — before the interrupt goes on. In the frame that ends
  * the span: a call that is not interrupted pays no Effect operation for it
- * (a claim whose answer an interrupt lost, claimAnswerLost.ts).
+ * (a claim whose answer an interrupt lost, claimAnswerLost.ts). The one way a
+ * `Jobs.<op>` says what to do when it ends interrupted, with what it noted:
+ * claimNext, submit, the moves, and start, resume and rework (begin.ts).
  */
 export const withJobSpanNoted = <A, E, R, N>(
   name: string,

@@ -16,7 +16,13 @@ import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 /** How many unreadable offered jobs one look fails before it answers none (the next look goes on). */
 const UNREADABLE_PER_LOOK = 8
 
-type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
+/** A look's options: `adopting` as `JobStore.adoptOfferedRun`'s (called before the adoption commits). */
+interface LookOptions {
+  readonly kinds?: ReadonlyArray<JobKind> | undefined
+  readonly adopting?: ((claim: Claim) => void) | undefined
+}
+
+type ClaimNext = (options?: LookOptions) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
 
 /**
  * `leaveUntaken`: the claims go to a caller who runs them with `Jobs.run`
@@ -27,13 +33,13 @@ export const makeAdoptOffered = (store: JobStore["Type"], prepare: Prepare, leav
   const adopt = store.adoptOfferedRun
   if (adopt === undefined) return undefined
   const failUnreadable = makeFailUnreadable(store, prepare)
-  const look = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined }, left: number): Effect.Effect<Claim | null, DecodeFailure | ReadError> =>
+  const look = (options: LookOptions, left: number): Effect.Effect<Claim | null, DecodeFailure | ReadError> =>
     adopt(leaveUntaken ? { ...options, leaveUntaken } : options).pipe(
       // Failed, its offer is stale: the next look deletes it and takes the next.
       Effect.catchIf(isUnreadableJob, (error) =>
         left > 0 ? Effect.zipRight(failUnreadable(error), look(options, left - 1)) : Effect.fail(error))
     )
-  return (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) => look(options, UNREADABLE_PER_LOOK)
+  return (options: LookOptions = {}) => look(options, UNREADABLE_PER_LOOK)
 }
 
 /** How `Jobs.claimNext` takes offered runs: `adopt` when `due` says so (claim.ts). */

@@ -1,6 +1,6 @@
 /**
  * The announcement a write's caller lost to an interrupt (submit.ts,
- * submitMany.ts, move.ts): made on the interrupt's path only, and only when
+ * submitMany.ts, move.ts, begin.ts's offer to workers): made on the interrupt's path only, and only when
  * the write is not inside a caller's own transaction. There the store's
  * statement has ended but nothing is committed yet — a read-back sees the
  * transaction's own rows, and the interrupt then rolls it back — so a

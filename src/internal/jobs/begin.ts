@@ -6,16 +6,18 @@
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Tracer from "effect/Tracer"
 import type { JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import { auditWith, type Claim } from "../../store/JobStore.js"
 import type { Checkpoint, makeAdmission } from "./admission.js"
-import { annotateJob } from "../flight/jobSpan.js"
+import { nameJob, withJobSpanNoted } from "../flight/jobSpan.js"
 import { lifecycleEvent, notBefore } from "./auditEvents.js"
 import { endStalledNodes } from "./openNodes.js"
 import type { BeginOptions, Operations } from "./operations.js"
 import { BEGIN_OPTIONS, optionsRefusal } from "./transitionOptions.js"
-import { claimInterruptedReason, type ClaimNote, onInterruptNoted, releaseLostClaim } from "./claimAnswerLost.js"
+import { unlessInTransaction } from "./announceLost.js"
+import { claimInterruptedReason, type ClaimNote, newClaimNote, releaseLostClaim } from "./claimAnswerLost.js"
 
 export const makeBegin = (
   { announce, announceOffer, prepare, store }: Operations,
@@ -29,20 +31,21 @@ export const makeBegin = (
    * The caller interrupted after the move may have committed, its answer lost
    * (claimAnswerLost.ts): a run for the caller is released to `queued`; a run
    * offered to workers stays theirs, and its announcement — a wake-up hint, so
-   * a spurious one when nothing committed is harmless — is made with the job as read.
+   * a spurious one when nothing committed is harmless — is made with the job as
+   * read; inside a caller's transaction, none: that transaction decides (announceLost.ts).
    */
   const lost = (jobId: JobId, options: BeginOptions, note: ClaimNote) =>
     options.handTo === "workers"
       ? announceOffer === undefined || note.last === undefined
         ? Effect.void
-        : Effect.ignoreLogged(Effect.flatMap(store.getJob(jobId), announceOffer))
+        : unlessInTransaction(Effect.ignoreLogged(Effect.flatMap(store.getJob(jobId), announceOffer)))
       : releaseLostClaim(store, note, (claim) => release(claim, released), span)
   // In the begin's transaction: the run is offered to worker pools only if the move commits.
   const offer = (runId: WorkflowRunId) =>
     store.offerRun === undefined
       ? Effect.dieMessage("this JobStore cannot offer a run to worker pools (it has no offerRun)")
       : store.offerRun(runId)
-  const begun = (jobId: JobId, options: BeginOptions, note: ClaimNote) => Effect.gen(function*() {
+  const begun = (opened: Tracer.Span, jobId: JobId, options: BeginOptions, note: ClaimNote) => Effect.gen(function*() {
     // The refusal is committed with the transaction, then reported: hence an Either out of it.
     const outcome = yield* store.transaction(Effect.gen(function*() {
       // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
@@ -86,19 +89,19 @@ export const makeBegin = (
       if (options.handTo === "workers") yield* offer(run.id)
       return Either.right<Claim>({ job, run })
     }))
-    if (Either.isRight(outcome)) yield* annotateJob(outcome.right.job)
     if (Either.isRight(outcome)) {
+      nameJob(opened, outcome.right.job)
       const tell = options.handTo === "workers" ? announceOffer : announce
       if (tell !== undefined) yield* tell(outcome.right.job)
     }
     return yield* outcome
   })
-  return Effect.fn(span)(function*(jobId: JobId, options: BeginOptions = {}) {
-    yield* Effect.annotateCurrentSpan("hsk.job_id", jobId)
-    // Checked before the job is read: an option past its type changes nothing.
-    const refused = optionsRefusal(options, "BeginOptions", BEGIN_OPTIONS)
-    if (refused !== undefined) return yield* refused
-    // The new run's id, noted before the commit: what an interrupt that loses the answer looks for.
-    return yield* onInterruptNoted((note) => begun(jobId, options, note), (note) => lost(jobId, options, note))
-  })
+  // The new run's id, noted before the commit: what an interrupt that loses the answer looks for.
+  return (jobId: JobId, options: BeginOptions = {}) =>
+    withJobSpanNoted(span, newClaimNote, (opened, note) => {
+      nameJob(opened, { job_id: jobId })
+      // Checked before the job is read: an option past its type changes nothing.
+      const refused = optionsRefusal(options, "BeginOptions", BEGIN_OPTIONS)
+      return refused !== undefined ? refused : begun(opened, jobId, options, note)
+    }, (note) => lost(jobId, options, note))
 }

@@ -23,7 +23,7 @@ import type { Prepare } from "./auditEvents.js"
 import { makeClaimTemplates } from "./claimTemplates.js"
 import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 import type { OffersLook } from "./adoptOffered.js"
-import { claimInterruptedReason, type ClaimNote, releaseLostClaim } from "./claimAnswerLost.js"
+import { claimInterruptedReason, type ClaimNote, newClaimNote, releaseLostClaim } from "./claimAnswerLost.js"
 
 /** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
 class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
@@ -35,8 +35,10 @@ class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
 /** The reason of a release of a claim `claimNext` wrote and its caller, interrupted, never got. */
 const RELEASED = claimInterruptedReason("Jobs.claimNext")
 
-/** A fresh note for one run of `claimNext`: nothing written yet. */
-const newNote = (): ClaimNote => ({ last: undefined })
+/** Notes the offered run an adoption writes, before its commit: its id is the store's. */
+const noteAdoption = (note: ClaimNote) => (claim: Claim): void => {
+  note.last = { adopted: claim.run }
+}
 
 /** One claim attempt's outcome: a claim, none queued, or look again (a refusal, or a subject just decided). */
 type Attempt = Effect.Effect<Claim | null | "refused" | "undecided", DecodeFailure | ReadError>
@@ -163,15 +165,16 @@ export const makeClaimNext = (
    * queue. Decided inside the span's body, so an effect built once and run
    * in a loop asks each time, and a claim with no look due pays no step for it.
    * The run is left untaken: its caller runs it with `Jobs.run`, which takes it.
-   * Interrupted after a claim from the queue committed (its answer lost), the
-   * claim is released to `queued` before the interrupt goes on (claimAnswerLost.ts):
+   * Interrupted after a claim committed (its answer lost) — from the queue or
+   * an offered run's adoption — the claim is released to `queued` before the
+   * interrupt goes on (claimAnswerLost.ts):
    * no job is left running under a run its caller never got. Announced inside
    * the span, so an interrupt while it is told is seen there too.
    */
   const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
-    withJobSpanNoted("Jobs.claimNext", newNote, (span, note) => {
+    withJobSpanNoted("Jobs.claimNext", newClaimNote, (span, note) => {
       const claimed = offers?.due() === true
-        ? Effect.flatMap(offers.adopt(options), (offered) => {
+        ? Effect.flatMap(offers.adopt({ ...options, adopting: noteAdoption(note) }), (offered) => {
           if (offered === null) return claimUntilDecided(span, options.kinds, false, note)
           nameJob(span, offered.job)
           return Effect.succeed(offered)

@@ -10,15 +10,26 @@
  * interrupted run (runJob.ts `release`). Only on the interrupt's path: a
  * claim that answers pays one field write per attempt.
  */
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import * as DateTime from "effect/DateTime"
 import type { EventId, WorkflowRunId } from "../../domain/Ids.js"
+import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { Claim, JobStore } from "../../store/JobStore.js"
 
-/** What the last write of a call may have committed, noted before its commit: its run's id, or its records' event ids. */
+/** A fresh note for one call: nothing written yet. */
+export const newClaimNote = (): ClaimNote => ({ last: undefined })
+
+/** An offered run a claim adopted (`JobStore.adoptOfferedRun`'s `adopting`), as the adoption wrote it. */
+export interface Adopted {
+  readonly adopted: WorkflowRun
+}
+
+/**
+ * What the last write of a call may have committed, noted before its commit:
+ * its run's id, its records' event ids, or the offered run it adopted.
+ */
 export interface ClaimNote {
-  last: WorkflowRunId | ReadonlyArray<EventId> | undefined
+  last: WorkflowRunId | ReadonlyArray<EventId> | Adopted | undefined
 }
 
 /** The reason the release of a claim whose answer an interrupt lost records. */
@@ -37,6 +48,23 @@ const runOfRecords = (store: JobStore["Type"], eventIds: ReadonlyArray<EventId>,
     })
 
 /**
+ * The run an adoption wrote, when it committed. A run the adoption found was
+ * running before it, so the run alone cannot tell: committed, its offer is
+ * gone and its heartbeat is the one the adoption wrote; rolled back, it is
+ * still offered — a pool's or the next claim's to take, untouched.
+ */
+const adoptedRun = (store: JobStore["Type"], { adopted }: Adopted): Effect.Effect<WorkflowRunId | undefined, unknown> =>
+  store.isOffered === undefined
+    ? Effect.succeed(undefined)
+    : Effect.flatMap(store.isOffered(adopted.id), (offered) =>
+      offered
+        ? Effect.succeed(undefined)
+        : Effect.map(
+          Effect.catchTag(store.getRun(adopted.id), "NotFound", () => Effect.succeed(undefined)),
+          (run) => run !== undefined && DateTime.Equivalence(run.last_heartbeat, adopted.last_heartbeat) ? run.id : undefined
+        ))
+
+/**
  * Releases the claim `note` names when it was committed and its job is
  * still running under it; nothing when the write committed nothing (rolled
  * back, or never begun). A failure to look or to release is logged: the job
@@ -50,7 +78,11 @@ export const releaseLostClaim = (
 ): Effect.Effect<void> => {
   const last = note.last
   if (last === undefined) return Effect.void
-  const runId = typeof last === "string" ? Effect.succeed<WorkflowRunId | undefined>(last) : runOfRecords(store, last)
+  const runId = typeof last === "string"
+    ? Effect.succeed<WorkflowRunId | undefined>(last)
+    : "adopted" in last
+    ? adoptedRun(store, last)
+    : runOfRecords(store, last)
   return Effect.flatMap(runId, (id) =>
     id === undefined ? Effect.void : Effect.flatMap(
       Effect.catchTag(store.getRun(id), "NotFound", () => Effect.succeed(undefined)),
@@ -63,21 +95,3 @@ export const releaseLostClaim = (
           "its job stays running until recovery stalls its run", cause))
     )
 }
-
-/**
- * `body`, given a fresh note per run; when it ends interrupted, `lost` runs
- * with that note before the interrupt goes on. `Effect.onInterrupt` without
- * its continuations on success (a claim's hot path: issue 16's budgets).
- */
-export const onInterruptNoted = <A, E, R>(
-  body: (note: ClaimNote) => Effect.Effect<A, E, R>,
-  lost: (note: ClaimNote) => Effect.Effect<void>
-): Effect.Effect<A, E, R> =>
-  Effect.uninterruptibleMask((restore) => {
-    const note: ClaimNote = { last: undefined }
-    return Effect.matchCauseEffect(restore(body(note)), {
-      onFailure: (cause): Effect.Effect<A, E> =>
-        Cause.isInterrupted(cause) ? Effect.zipRight(lost(note), Exit.failCause(cause)) : Exit.failCause(cause),
-      onSuccess: Exit.succeed
-    })
-  })

@@ -682,7 +682,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const endOnFailure = (exit: Exit.Exit<unknown, Ending>) => {
           if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) endUnlessReporting(exit as Exit.Exit<never, Ending>)
         }
-        const beating = yield* Effect.fork(Effect.interruptible(heartbeats))
+        // Not a child of this fiber: an interrupt of the run (a pool's shutdown, its caller) reaches the
+        // children it forked at once, and a program that ignores it runs on — a run whose heartbeat stopped
+        // then would be stalled by another process's recovery while its program still runs, and its end
+        // refused. It beats until the program has really stopped (`Fiber.interrupt(working)` below).
+        const beating = yield* Effect.forkDaemon(Effect.interruptible(heartbeats))
         beating.addObserver(endOnFailure)
         const watching = watch === undefined
           ? undefined

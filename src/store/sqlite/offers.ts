@@ -70,12 +70,20 @@ export const makeOfferMethods = ({ exec, transaction }: SqliteContext) => {
       // Current a statement ago, under the same write lock.
       if (run === undefined) return null
       if (options.leaveUntaken === true) yield* exec(UNTAKE, [runId])
-      return { job, run: yield* decode.run(run) } satisfies Claim
+      const claim: Claim = { job, run: yield* decode.run(run) }
+      // Before the commit: an interrupt that lands after it leaves the caller only this.
+      options.adopting?.(claim)
+      return claim
     }))
     return Effect.flatMap(exec("SELECT 1 FROM run_offers LIMIT 1"), (rows) => rows.length === 0 ? Effect.succeed(null) : take).pipe(
       storageErrors("JobStore.adoptOfferedRun")
     )
   }
 
-  return { offerRun, adoptOfferedRun }
+  const isOffered: NonNullable<Service["isOffered"]> = (runId) =>
+    Effect.map(exec("SELECT 1 FROM run_offers WHERE run_id = ?", [runId]), (rows) => rows.length > 0).pipe(
+      storageErrors("JobStore.isOffered")
+    )
+
+  return { offerRun, adoptOfferedRun, isOffered }
 }
