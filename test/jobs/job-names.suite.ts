@@ -4,7 +4,7 @@
  * while the job's `capability_action` events, which NFC-normalise and redact all caller text, named
  * another actor (`Jose\u0301` in the row, `José` in the event; `svc-bot password=hunter2` in the row,
  * `svc-bot password=[REDACTED]` in the event). A name is decoded to NFC at the boundary, so the
- * policy, the row and the events see one form.
+ * policy, the row and the events see one form; a name holding a secret is refused at submit.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
@@ -49,6 +49,15 @@ const actorsOf = (jobId: string) =>
     return page.items.map((event) => (event as { readonly actor_id?: unknown }).actor_id)
   })
 
+/** The failure's issues when it is a DecodeFailure, else what it was. */
+const decodeIssuesOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.exit(effect), (exit) => {
+    if (exit._tag === "Success") return "success"
+    if (exit.cause._tag !== "Fail") return `not a typed failure: ${exit.cause._tag}`
+    const error = exit.cause.error as { readonly _tag?: unknown; readonly issues?: ReadonlyArray<{ readonly path: string }> }
+    return error._tag === "DecodeFailure" ? error.issues!.map((issue) => issue.path) : `${String(error._tag)}`
+  })
+
 export const runJobNamesSuite = (backend: Backend) => {
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provide(effect, services(backend.makeStoreWithSql()) as Layer.Layer<Exclude<R, never>, unknown>)
@@ -82,6 +91,30 @@ export const runJobNamesSuite = (backend: Backend) => {
         assert.strictEqual(narrowed.capability_profile_id, "\u00c9quipe")
         const rows = yield* rawRows
         assert.deepStrictEqual(rows.jobs.map((row) => row.capability_profile_id).sort(), ["Coder", "\u00c9quipe"])
+      })))
+
+    it.effect("R14 a job's name holding a secret is refused at submit with a DecodeFailure naming its field: no job row, no event, no secret byte stored", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        assert.deepStrictEqual(yield* decodeIssuesOf(jobs.submit(summarize({ profile_id: "svc-bot password=hunter2" }))), ["profile_id"])
+        assert.deepStrictEqual(
+          yield* decodeIssuesOf(jobs.submit(summarize({ protocol_id: "p.v1 Bearer abcdefghijklmnop1234", capability_profile_id: "api_key=hunter3" }))),
+          ["protocol_id", "capability_profile_id"]
+        )
+        // The HTTP body's and CLI's path: the same refusal.
+        assert.deepStrictEqual(yield* decodeIssuesOf(jobs.submitUntrusted(summarize({ profile_id: "svc-bot password=hunter2" }))), ["profile_id"])
+        // A batch: every request checked first, paths led by the index; nothing of the clean one is stored either.
+        assert.deepStrictEqual(
+          yield* decodeIssuesOf(jobs.submitMany([summarize(), summarize({ profile_id: "svc-bot password=hunter4" })])),
+          ["1.profile_id"]
+        )
+        const rows = yield* rawRows
+        assert.deepStrictEqual(rows.jobs, [])
+        assert.strictEqual(rows.eventCount, 0)
+        assert.isFalse(/hunter|abcdefghijklmnop1234/.test(rows.events))
+        // A clean name still goes through, on the same service (the check remembers what it found clean, not what it refused).
+        const job = yield* jobs.submit(summarize({ profile_id: "svc-bot" }))
+        assert.deepStrictEqual(yield* actorsOf(job.job_id), ["svc-bot"])
       })))
 
     it.effect("R14 a profile id of 200 emoji (400 UTF-16 units, 200 characters) is its events' actor too, not 'unknown'", () =>
