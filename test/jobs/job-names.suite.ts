@@ -32,6 +32,17 @@ const accentedPolicy = Capabilities.layer({
   ]
 })
 
+/** The same policy written in NFD: the kind's profile and the override's protocol decomposed. */
+const decomposedPolicy = Capabilities.layer({
+  ...Capabilities.defaultConfig,
+  profiles: { ...Capabilities.defaultConfig.profiles, "E\u0301quipe": ["doc.summarize", "fs.read"] },
+  kinds: { ...Capabilities.defaultConfig.kinds, doc_summarize: { profile: "E\u0301quipe", requires: ["doc.summarize"] } },
+  protocols: [
+    ...Capabilities.defaultConfig.protocols,
+    { job_kind: "doc_summarize", protocol_id: "re\u0301sume\u0301.v1", profile: "Coder", requires: ["doc.summarize"] }
+  ]
+})
+
 /** The job and event rows, as the database holds them. */
 const rawRows = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -64,6 +75,9 @@ export const runJobNamesSuite = (backend: Backend) => {
   const provideUnder = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provide(effect, servicesUnder(accentedPolicy, backend.makeStoreWithSql()) as Layer.Layer<Exclude<R, never>, unknown>)
 
+  const provideDecomposed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.provide(effect, servicesUnder(decomposedPolicy, backend.makeStoreWithSql()) as Layer.Layer<Exclude<R, never>, unknown>)
+
   describe(`a job's names on ${backend.name}`, () => {
     it.effect("R14 a profile and protocol id given in NFD are stored in NFC: the job row names the actor its capability_action events name (submit and submitMany)", () =>
       provide(Effect.gen(function*() {
@@ -91,6 +105,24 @@ export const runJobNamesSuite = (backend: Backend) => {
         assert.strictEqual(narrowed.capability_profile_id, "\u00c9quipe")
         const rows = yield* rawRows
         assert.deepStrictEqual(rows.jobs.map((row) => row.capability_profile_id).sort(), ["Coder", "\u00c9quipe"])
+      })))
+
+    it.effect("R15 a policy whose names are written in NFD places, stores and claims a job under them: the row holds the NFC name and the claim's re-check finds it", () =>
+      provideDecomposed(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const placed = yield* jobs.submit(summarize())
+        assert.strictEqual(placed.capability_profile_id, "\u00c9quipe")
+        // Claimed, not failed by its re-check as an unknown profile (the row's NFC name against the policy's NFD one).
+        const exit = yield* Effect.exit(jobs.start(placed.job_id))
+        assert.strictEqual(exit._tag === "Success" ? exit.value.job.state : String(exit.cause), "running")
+        const overridden = yield* jobs.submit(summarize({ protocol_id: "r\u00e9sum\u00e9.v1" }))
+        assert.strictEqual(overridden.capability_profile_id, "Coder")
+        const asked = yield* jobs.submit(summarize({ capability_profile_id: "\u00c9quipe" }))
+        assert.strictEqual(asked.capability_profile_id, "\u00c9quipe")
+        for (const job of [overridden, asked]) {
+          const claim = yield* jobs.start(job.job_id)
+          assert.strictEqual(claim.job.state, "running")
+        }
       })))
 
     it.effect("R14 a job's name holding a secret is refused at submit with a DecodeFailure naming its field: no job row, no event, no secret byte stored", () =>
