@@ -14,8 +14,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { decodeWith } from "./domain/decode.js"
-import type { DecodeFailure } from "./domain/Errors.js"
+import { DecodeFailure } from "./domain/Errors.js"
 import { type JobKind, JobKinds } from "./domain/JobKind.js"
+import { toNfc } from "./domain/Text.js"
 
 /** HSK-4001: a capability id that the registry does not know. */
 export class UnknownCapability extends Schema.TaggedError<UnknownCapability>()("UnknownCapability", {
@@ -215,6 +216,39 @@ const copyConfig = (config: CapabilityConfig): CapabilityConfig => ({
   protocols: config.protocols.map(copyPlacement)
 })
 
+/**
+ * The policy's names for profiles and protocols in NFC, the form a job's
+ * names are decoded to (AiJob.ts `Identifier`): a profile or override written
+ * in NFD (`"E\u0301quipe"`) would otherwise never match a job's, and a job
+ * placed under it would be stored under a name its claim no longer finds. Two
+ * profiles NFC makes one are refused, naming both, not one set of grants lost.
+ * Capability ids are ids the program asks for as written: kept as given.
+ */
+const normalNames = (config: CapabilityConfig): Effect.Effect<CapabilityConfig, DecodeFailure> => {
+  // Entries, not assignments: a profile named `__proto__` stays a profile.
+  const profiles: Array<readonly [string, ReadonlyArray<string>]> = []
+  /** The id each NFC name was first given as. */
+  const givenAs = new Map<string, string>()
+  const issues: Array<{ readonly path: string; readonly message: string }> = []
+  for (const [id, grants] of Object.entries(config.profiles)) {
+    const name = toNfc(id)
+    const earlier = givenAs.get(name)
+    if (earlier !== undefined) {
+      issues.push({ path: `profiles.${id}`, message: `names the profile ${JSON.stringify(earlier)} names once NFC-normalised: one would lose its grants` })
+    }
+    givenAs.set(name, id)
+    profiles.push([name, grants])
+  }
+  if (issues.length > 0) return Effect.fail(new DecodeFailure({ subject: "CapabilityConfig", issues }))
+  const placed = <P extends Placement>(placement: P): P => ({ ...placement, profile: toNfc(placement.profile) })
+  return Effect.succeed({
+    ...config,
+    profiles: Object.fromEntries(profiles),
+    kinds: Object.fromEntries(JobKinds.map((kind) => [kind, placed(config.kinds[kind])])) as Record<JobKind, Placement>,
+    protocols: config.protocols.map((override) => ({ ...placed(override), protocol_id: toNfc(override.protocol_id) }))
+  })
+}
+
 const Names = Schema.Array(Schema.String)
 const PlacementShape = Schema.Struct({ profile: Schema.String, requires: Names })
 
@@ -243,7 +277,7 @@ const decodeConfig = decodeWith(
 export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"], UnknownCapability | UnknownProfile | DecodeFailure> =>
   Effect.gen(function*() {
     // A copy: the service declares itself deterministic, so a later change to the caller's object must not reach it.
-    const config = copyConfig(yield* decodeConfig(given))
+    const config = yield* normalNames(copyConfig(yield* decodeConfig(given)))
     const ids = new Set(config.ids)
     const axes = new Set(config.axes)
     const isKnown = (id: string) => ids.has(id) || covers(axes, id)
@@ -260,13 +294,16 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
       yield* Effect.forEach(placement.requires, requireKnown)
     }
 
-    const placementFor = (job: JobSubject): Placement =>
-      config.protocols.find((o) => o.job_kind === job.job_kind && o.protocol_id === job.protocol_id) ?? config.kinds[job.job_kind]
+    // Names are looked up in NFC, as the policy holds them: a legacy row's or a direct caller's NFD name finds its entry.
+    const placementFor = (job: JobSubject): Placement => {
+      const protocolId = toNfc(job.protocol_id)
+      return config.protocols.find((o) => o.job_kind === job.job_kind && o.protocol_id === protocolId) ?? config.kinds[job.job_kind]
+    }
 
     const profileCan = (profileId: string, capabilityId: string) =>
       Effect.gen(function*() {
         // The profile first, then the capability: the reference's `profile_can` order, so both unknown is UnknownProfile.
-        const held = profiles.get(profileId)
+        const held = profiles.get(toNfc(profileId))
         if (held === undefined) return yield* new UnknownProfile({ profile_id: profileId, known })
         yield* requireKnown(capabilityId)
         return covers(held, capabilityId)
@@ -275,7 +312,7 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
     const check = (job: JobSubject, requested?: string): Effect.Effect<Verdict> =>
       Effect.sync(() => {
         const placement = placementFor(job)
-        const profileId = requested ?? placement.profile
+        const profileId = requested === undefined ? placement.profile : toNfc(requested)
         const deny = (capability_id: string, reason: string): Decision =>
           ({ capability_id, outcome: "deny", profile_id: profileId, reason })
 

@@ -8,7 +8,7 @@ import { JobKind } from "./JobKind.js"
 import { JobMetrics } from "./JobMetrics.js"
 import { AccessMode, JobState, SafetyMode } from "./JobState.js"
 import { Json, JsonPayload } from "./Json.js"
-import { atMostCharacters, hasText, NonEmptyText, Text } from "./Text.js"
+import { atMostCharacters, hasText, NonEmptyText, Text, toNfc } from "./Text.js"
 import { isRfc3339, Timestamp, TimestampFromSelf } from "./Timestamp.js"
 import { BackoffMillis, JobBackoff, MAX_ATTEMPTS_LIMIT, MaxAttempts } from "./RetryPolicy.js"
 
@@ -111,11 +111,8 @@ export type AiJob = typeof AiJob.Type
 /** The longest identifier, in characters (code points). */
 export const MAX_IDENTIFIER_CHARACTERS = 256
 
-/**
- * An identifier a caller names a protocol or profile by: non-empty, not only
- * whitespace (a blank name names nothing), at most 256 characters.
- */
-export const Identifier = NonEmptyText.pipe(
+/** An identifier's rules, checked on the text as given (as for all caller text) and again on its NFC form. */
+const IdentifierText = NonEmptyText.pipe(
   Schema.filter((text) => atMostCharacters(text, MAX_IDENTIFIER_CHARACTERS), {
     title: `maxLength(${MAX_IDENTIFIER_CHARACTERS})`,
     description: `a string at most ${MAX_IDENTIFIER_CHARACTERS} characters (code points) long`,
@@ -123,6 +120,20 @@ export const Identifier = NonEmptyText.pipe(
   }),
   Schema.filter(hasText, { message: () => "Expected an identifier, not only whitespace" })
 ).annotations({ identifier: "Identifier" })
+
+/**
+ * An identifier a caller names a protocol or profile by: non-empty, not only
+ * whitespace (a blank name names nothing), at most 256 characters, decoded to
+ * NFC. One form from the boundary on: the policy looks the NFC name up, the
+ * row stores it, and the events about the job (which NFC-normalise all caller
+ * text, R14) name the same actor and profile — `"Jose\u0301"` (NFD, as a
+ * macOS user name can arrive) is `"José"` everywhere.
+ */
+export const Identifier = Schema.transform(IdentifierText, IdentifierText, {
+  strict: true,
+  decode: toNfc,
+  encode: (text) => text
+}).annotations({ identifier: "Identifier" })
 
 /**
  * A job to store (`JobStore.createJob`), its capability profile decided. The

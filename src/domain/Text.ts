@@ -36,6 +36,16 @@ export const atMostCharacters = (text: string, max: number): boolean => {
   return true
 }
 
+/**
+ * `text` in Unicode NFC, the form the Flight Recorder stores caller text in
+ * (R14). Text of code units below U+0300 only is NFC already (no character
+ * there composes or decomposes), so the usual ASCII id skips the normaliser.
+ */
+export const toNfc = (text: string): string => {
+  for (let index = 0; index < text.length; index++) if (text.charCodeAt(index) >= 0x300) return text.normalize("NFC")
+  return text
+}
+
 /** A string without U+0000 or lone surrogates. */
 export const Text = Schema.String.pipe(Schema.filter(isStorable, { message })).annotations({ identifier: "Text" })
 

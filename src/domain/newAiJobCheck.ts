@@ -23,7 +23,7 @@ import { JobKinds, LegacyTerminalAlias } from "./JobKind.js"
 import { AccessModes, SafetyModes } from "./JobState.js"
 import { checkedJsonPayload } from "./Json.js"
 import { MAX_ATTEMPTS_LIMIT } from "./RetryPolicy.js"
-import { atMostCharacters, hasText, isStorable } from "./Text.js"
+import { atMostCharacters, hasText, isStorable, toNfc } from "./Text.js"
 import { TIMESTAMP_RANGE_MS } from "./Timestamp.js"
 
 /** Not the common shape: the Schema decides. */
@@ -56,10 +56,17 @@ const nonEmptyText = (value: unknown): string => {
   throw unusual
 }
 
-/** `Identifier`: non-empty storable text of at most 256 characters, not only whitespace. */
-const identifier = (value: unknown): string => {
+/** `Identifier`'s rules on one form of the text. */
+const identifierText = (value: unknown): string => {
   if (atMostCharacters(nonEmptyText(value), MAX_IDENTIFIER_CHARACTERS) && hasText(value as string)) return value as string
   throw unusual
+}
+
+/** `Identifier`: non-empty storable text of at most 256 characters, not only whitespace, in NFC (its rules held by both forms). */
+const identifier = (value: unknown): string => {
+  const given = identifierText(value)
+  const normal = toNfc(given)
+  return normal === given ? given : identifierText(normal)
 }
 
 const boolean = (value: unknown): boolean => {
@@ -273,7 +280,8 @@ const checkedWith = (request: JobRequest, added: Submitted): NewAiJob => {
 
 const addedPartsValid = (added: Submitted): boolean => {
   try {
-    identifier(added.capability_profile_id)
+    // The policy's own profile name is marked checked only in its stored form: one in NFD is the port's to normalise.
+    if (identifier(added.capability_profile_id) !== added.capability_profile_id) return false
     canonicalId(added.job_id)
     canonicalId(added.trace_id)
     wholeNumber(added.max_attempts, 1, MAX_ATTEMPTS_LIMIT)

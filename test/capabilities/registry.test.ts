@@ -118,6 +118,31 @@ describe("the reference's capability registry (Capabilities.layerDefault)", () =
 })
 
 describe("an application's own policy (Capabilities.layer, make)", () => {
+  it.effect("R15 a policy's profile and protocol names are held in NFC, the form a job's names are decoded to: NFD or NFC, asked or configured, they meet; two profiles NFC makes one are refused naming both", () =>
+    Effect.gen(function*() {
+      const d = Capabilities.defaultConfig
+      const capabilities = yield* Capabilities.make({
+        ...d,
+        profiles: { ...d.profiles, "E\u0301quipe": ["doc.summarize"] },
+        kinds: { ...d.kinds, doc_summarize: { profile: "E\u0301quipe", requires: ["doc.summarize"] } },
+        protocols: [...d.protocols, { job_kind: "doc_edit", protocol_id: "re\u0301sume\u0301.v1", profile: "E\u0301quipe", requires: [] }]
+      })
+      assert.strictEqual(capabilities.placementFor({ job_kind: "doc_summarize", protocol_id: "p" }).profile, "\u00c9quipe")
+      for (const protocol_id of ["r\u00e9sum\u00e9.v1", "re\u0301sume\u0301.v1"]) {
+        assert.strictEqual(capabilities.placementFor({ job_kind: "doc_edit", protocol_id }).profile, "\u00c9quipe")
+      }
+      for (const requested of ["\u00c9quipe", "E\u0301quipe"]) {
+        const verdict = yield* capabilities.check({ job_kind: "doc_summarize", protocol_id: "p" }, requested)
+        assert.strictEqual(verdict._tag, "Granted")
+        assert.strictEqual(verdict._tag === "Granted" ? verdict.profile_id : undefined, "\u00c9quipe")
+        assert.isTrue(yield* capabilities.profileCan(requested, "doc.summarize"))
+      }
+      const twice = yield* Effect.flip(Capabilities.make({ ...d, profiles: { ...d.profiles, "\u00c9quipe": [], "E\u0301quipe": ["fs.read"] } }))
+      assert.strictEqual(twice._tag, "DecodeFailure")
+      assert.deepStrictEqual(twice._tag === "DecodeFailure" ? twice.issues.map((issue) => issue.path) : [], ["profiles.E\u0301quipe"])
+    }))
+
+
   it.effect("R15 a policy without its shape (a placement without requires, a kind left out, profiles: null, a grant list that is no list, protocols: undefined, {}, a throwing getter) is a DecodeFailure naming the path when built, by make and by layer: never a defect, never serving", () =>
     Effect.gen(function*() {
       const d = Capabilities.defaultConfig

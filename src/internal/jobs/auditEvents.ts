@@ -5,11 +5,11 @@
  * still NFC-normalised, redacted and checked before anything is written.
  */
 import * as DateTime from "effect/DateTime"
-import type { AiJob } from "../../domain/AiJob.js"
+import { type AiJob, MAX_IDENTIFIER_CHARACTERS } from "../../domain/AiJob.js"
 import type { EventId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import { stallMessage } from "../../domain/stallReason.js"
-import { hasText } from "../../domain/Text.js"
+import { atMostCharacters, hasText } from "../../domain/Text.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { Decision } from "../../Capabilities.js"
 import * as Effect from "effect/Effect"
@@ -77,9 +77,10 @@ const asBadInput = {
 /**
  * A name shown in an event: as stored when it is a sensible label, otherwise
  * none. A legacy row may hold an empty, blank or absurdly long profile id, and its
- * audit event must still be writable.
+ * audit event must still be writable. Bounded as `Identifier` counts, in code
+ * points: a profile id of 200 emoji (400 UTF-16 units) is a valid name, its events' actor.
  */
-const label = (name: string): string | undefined => hasText(name) && name.length <= 256 ? name : undefined
+const label = (name: string): string | undefined => hasText(name) && atMostCharacters(name, MAX_IDENTIFIER_CHARACTERS) ? name : undefined
 
 /** A `capability_action` event recording one allow/deny decision (R15), for the profile it was made for. */
 export const capabilityEvent = (options: {

@@ -1,0 +1,4 @@
+import { postgres } from "../support/stores.js"
+import { runJobNamesSuite } from "./job-names.suite.js"
+
+runJobNamesSuite(postgres("jobs names"))
