@@ -14,7 +14,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { AiJob, JobRequestInput } from "./domain/AiJob.js"
 import { decodeWith } from "./domain/decode.js"
-import { DecodeFailure, type IllegalTransition } from "./domain/Errors.js"
+import { DecodeFailure, type IllegalTransition, type JobFinished } from "./domain/Errors.js"
 import { unknownOptions } from "./domain/knownOptions.js"
 import type { JobId } from "./domain/Ids.js"
 import type { JobKind } from "./domain/JobKind.js"
@@ -218,11 +218,15 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   readonly pin: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   /** Operator action: the job may be pruned again. Audited as `pin` is. */
   readonly unpin: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
-  /** Adds to a job's metrics (counters are summed; the result must stay in range). */
+  /**
+   * Adds to a job's metrics (counters are summed; the result must stay in
+   * range). A job in a terminal state is refused with `JobFinished`,
+   * nothing changed: its metrics are final.
+   */
   readonly addMetrics: (
     jobId: JobId,
     delta: { readonly [K in typeof MetricNames[number]]?: number | undefined }
-  ) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
+  ) => Effect.Effect<AiJob, NotFound | JobFinished | DecodeFailure | ReadError>
 }>() {}
 
 /** How often `claimNext` looks for runs offered to workers before the queue (adoptOffered.ts `offersLook`). */

@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
 import { JobStore } from "../store/JobStore.js"
+import { MigrationFailed } from "../store/StoreErrors.js"
 import { newestSchemaVersion as newestPg } from "../store/pg/migrations.js"
 import { folderWritable, isWal, notARegularFile, physicalPath, sqliteFile, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
 import { newestSchemaVersion as newestSqlite } from "../store/sqlite/migrations.js"
@@ -187,7 +188,7 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
     Layer.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Layer.failCause(cause as Cause.Cause<never>)
-        : Layer.fail(new OperationFailed({ message: `cannot open database ${database.display}: ${describeError(Cause.squash(cause))}` }))
+        : Layer.fail(new OperationFailed({ message: `cannot open database ${database.display}: ${whyNotOpened(Cause.squash(cause))}` }))
     )
   )
   const opened = Layer.unwrapEffect(Effect.as(prepare, store))
@@ -199,6 +200,15 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
     ? Layer.tap(opened, (context) => currentSchema(database, Context.get(context, JobStore)))
     : Layer.unwrapEffect(Effect.zipRight(prepare, Effect.as(Effect.provide(Effect.void, storeLayer(database, { ...options, readonly: true })), opened)))
 }
+
+/**
+ * Why the store was not opened. A store build that migrates nothing and
+ * refuses the database (`MigrationFailed` with `during: "open"`: its
+ * encoding) already begins "Cannot open the store…", which the line's own
+ * "cannot open database …:" says: only its reason and advice are added.
+ */
+const whyNotOpened = (error: unknown): string =>
+  describeError(error instanceof MigrationFailed && error.during === "open" ? error.cause : error)
 
 /** What to run to bring `database` up to date. */
 const migrateLine = (database: Database): string =>

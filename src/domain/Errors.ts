@@ -23,6 +23,24 @@ export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("
   }
 }
 
+/**
+ * A change refused because the job is in a terminal state (R6: completed,
+ * completed_with_issues, cancelled, poisoned): its record is final, as the
+ * audit trail left it. `Jobs.addMetrics` on such a job changes nothing —
+ * metrics are a running job's counters, summed with its settle; after that
+ * a silent change would make the job disagree with what was audited.
+ */
+export class JobFinished extends Schema.TaggedError<JobFinished>()("JobFinished", {
+  job_id: Schema.String,
+  state: JobState,
+  /** What was refused (`"addMetrics"`). */
+  change: Schema.String
+}) {
+  override get message(): string {
+    return `Job ${this.job_id} is ${this.state}, a terminal state: its record is final, so ${this.change} changes nothing`
+  }
+}
+
 /** One problem found while decoding: where it is and what was wrong. */
 export const DecodeIssue = Schema.Struct({
   path: Schema.String,

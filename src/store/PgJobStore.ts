@@ -325,7 +325,7 @@ const storeLayer = (
     Effect.gen(function*() {
       const client = yield* PgClient.PgClient
       // Not migrating (told not to, or read-only): a database a newer version migrated is still refused.
-      const prepare = options.migrate !== false && options.readonly !== true ? migrate : Effect.zipRight(refuseEncoding, refuseNewer)
+      const prepare = options.migrate !== false && options.readonly !== true ? migrate : Effect.zipRight(refuseEncoding("open"), refuseNewer)
       yield* Effect.provideService(prepare, SqlClient.SqlClient, client)
       return yield* makeOn(client, options, held)
     })

@@ -94,10 +94,15 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
 /**
  * A migration failed; the database is left as it was (migrations run in one
  * transaction). Names the dialect, the migration and, where known, the
- * statement in its file.
+ * statement in its file. Also how a store build that does not migrate (told
+ * not to, or read-only) refuses a database it cannot use: `during: "open"`,
+ * and the message says the store was not opened rather than that
+ * migrations failed.
  */
 export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("MigrationFailed", {
   dialect: Schema.Literal("sqlite", "pg"),
+  /** What was refused: migrating (the default), or opening a store without migrating. */
+  during: Schema.optionalWith(Schema.Literal("migrate", "open"), { default: () => "migrate" as const }),
   /** The failing migration's number (2 for `0002_current_schema.sql`); null when the run failed outside one. */
   migration_id: Schema.NullOr(Schema.Int),
   migration_name: Schema.NullOr(Schema.String),
@@ -109,7 +114,9 @@ export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("Migr
     const cause = this.cause as { readonly message?: unknown; readonly cause?: { readonly message?: unknown } }
     const detail = cause?.cause?.message ?? cause?.message
     const database = this.dialect === "pg" ? "PostgreSQL" : "SQLite"
-    const which = this.migration_id === null
+    const which = this.during === "open"
+      ? `Cannot open the store on this ${database} database`
+      : this.migration_id === null
       ? `${database} migrations failed`
       : `${database} migration ${String(this.migration_id).padStart(4, "0")}_${this.migration_name ?? ""} failed`
     const where = this.statement === null ? "" : ` at statement ${this.statement}`

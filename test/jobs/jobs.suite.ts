@@ -15,6 +15,7 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
+import type { JobId } from "../../src/domain/Ids.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
@@ -686,6 +687,43 @@ export const runJobsSuite = (backend: Backend) => {
         const error = yield* Effect.flip(jobs.addMetrics(job.job_id, { total_tokens: -1 }))
         assert.strictEqual(error._tag, "DecodeFailure")
         assert.strictEqual((yield* jobs.get(job.job_id)).metrics.input_tokens, 105)
+      })))
+
+    it.effect("R4 R6 addMetrics on a job in each terminal state is refused with JobFinished naming the state, its metrics, updated_at and events unchanged (it wrote them with no event)", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const ended = [
+          ["completed", (id: JobId) => jobs.complete(id)],
+          ["completed_with_issues", (id: JobId) => jobs.completeWithIssues(id)],
+          ["poisoned", (id: JobId) => jobs.poison(id)],
+          ["cancelled", (id: JobId) => jobs.cancel(id)]
+        ] as const
+        for (const [state, end] of ended) {
+          const job = yield* jobs.submit(summarize())
+          yield* jobs.addMetrics(job.job_id, { input_tokens: 3 })
+          if (state !== "cancelled") yield* jobs.start(job.job_id)
+          const before = yield* end(job.job_id)
+          assert.strictEqual(before.state, state)
+          const events = yield* allEvents
+          const error = yield* Effect.flip(jobs.addMetrics(job.job_id, { input_tokens: 5, total_tokens: 5 }))
+          assert.deepStrictEqual(
+            error._tag === "JobFinished" ? { job_id: error.job_id, state: error.state, change: error.change } : error,
+            { job_id: job.job_id, state, change: "addMetrics" },
+            state
+          )
+          assert.strictEqual(error.message, `Job ${job.job_id} is ${state}, a terminal state: its record is final, so addMetrics changes nothing`)
+          assert.deepStrictEqual(yield* jobs.get(job.job_id), before, `${state}: nothing changed`)
+          assert.deepStrictEqual(yield* allEvents, events, `${state}: no event`)
+        }
+      })))
+
+    it.effect("R4 R6 addMetrics on a failed job, which a retry may run again, still adds: failed is not terminal", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* jobs.start(job.job_id)
+        assert.strictEqual((yield* jobs.fail(job.job_id, "tool crashed")).state, "failed")
+        assert.strictEqual((yield* jobs.addMetrics(job.job_id, { input_tokens: 5 })).metrics.input_tokens, 5)
       })))
 
     it.effect("R4 addMetrics refuses an integer past 2^53 with the metric's range, not as no integer; nothing is added", () =>

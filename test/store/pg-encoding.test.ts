@@ -5,7 +5,9 @@
  * encoding "UTF8" has no equivalent in encoding "LATIN1"" — a dash in a
  * comment of the library's own migration, nothing the operator could act on.
  * Now migrate, and a store built without migrating, fail first with a
- * MigrationFailed naming the encoding and how to create a UTF8 database.
+ * MigrationFailed naming the encoding and how to create a UTF8 database —
+ * migrate's saying migrations failed, a build that migrates nothing (a read
+ * command's) saying the store was not opened.
  * SQL_ASCII, which stores the client's UTF-8 bytes as they are, is taken.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -18,6 +20,8 @@ import { DatabaseUrl, Jobs } from "../../src/index.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { services } from "../jobs/services.js"
 import { dropDatabase, pgAdminUrl } from "../support/pg-database.js"
+import { runCli } from "../cli/cli.js"
+import { assertOneLineError } from "../cli/operator.suite.js"
 import { asAdmin, request } from "./pg-deployment.js"
 
 /** A new database of `encoding` on the suite's server, dropped when the scope closes. */
@@ -34,6 +38,10 @@ const databaseIn = (encoding: string) =>
   )
 
 const expected = /the database's encoding is LATIN1; the store needs a UTF8 database \(CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0\)/
+/** A build that does not migrate refuses as this: what was refused, then why and what to do. */
+const opened = /^Cannot open the store on this PostgreSQL database: the database's encoding is LATIN1; the store needs a UTF8 database \(CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0\)$/
+/** And a read command as this, naming the database. */
+const notOpened = /^error: cannot open database postgres:\/\/\S+: the database's encoding is LATIN1; the store needs a UTF8 database \(CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0\)$/
 
 describe("R17 a database whose encoding cannot hold the store's text is refused, naming its encoding", () => {
   it.scoped("R17 migrate on a LATIN1 database fails with MigrationFailed naming LATIN1 and UTF8, and creates nothing", () =>
@@ -46,13 +54,33 @@ describe("R17 a database whose encoding cannot hold the store's text is refused,
       assert.deepStrictEqual(left, { n: 0 })
     }), 60_000)
 
-  it.scoped("R17 a store built without migrating on a LATIN1 database fails with the same refusal", () =>
+  it.scoped("R17 migrate's refusal says migrations failed: nothing else was being done", () =>
     Effect.gen(function*() {
       const url = yield* databaseIn("LATIN1")
-      const error = yield* Effect.flip(Effect.scoped(Layer.build(PgStore.layer({ url, migrate: false }))))
+      const error = yield* Effect.flip(Effect.provide(PgStore.migrate, PgClient.layer({ url: Redacted.make(url) })))
       assert.strictEqual(error._tag, "MigrationFailed")
-      assert.match(error.message, expected)
+      assert.match(error.message, /^PostgreSQL migrations failed: the database's encoding is LATIN1;/)
     }), 60_000)
+
+  it.scoped("R17 a store built without migrating (migrate: false, readonly) on a LATIN1 database is refused as not opened, not as migrations failed: nothing was being migrated", () =>
+    Effect.gen(function*() {
+      const url = yield* databaseIn("LATIN1")
+      for (const options of [{ migrate: false }, { readonly: true }]) {
+        const error = yield* Effect.flip(Effect.scoped(Layer.build(PgStore.layer({ url, ...options }))))
+        if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+        assert.strictEqual(error.during, "open")
+        assert.match(error.message, opened)
+        assert.notMatch(error.message, /migrat/i)
+      }
+    }), 60_000)
+
+  it.scoped("R17 ai-jobs jobs list on a LATIN1 database exits 1 with one line saying the store cannot be opened there and how to create a UTF8 database", () =>
+    Effect.gen(function*() {
+      const url = yield* databaseIn("LATIN1")
+      const result = yield* Effect.promise(() => runCli(["jobs", "list", "--database", url]))
+      assertOneLineError(result, 1, notOpened)
+      assert.notMatch(result.stderr, /migrat/i)
+    }), 120_000)
 
   it.live("R17 a SQL_ASCII database migrates, and a job's non-ASCII text reads back unchanged", () =>
     Effect.gen(function*() {

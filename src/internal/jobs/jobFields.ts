@@ -4,9 +4,10 @@
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { decodeWith } from "../../domain/decode.js"
-import { DecodeFailure, readThrew } from "../../domain/Errors.js"
+import { DecodeFailure, JobFinished, readThrew } from "../../domain/Errors.js"
 import type { JobId } from "../../domain/Ids.js"
 import { JobMetrics, MetricNames } from "../../domain/JobMetrics.js"
+import { isTerminal } from "../../domain/Lifecycle.js"
 import { tapJob } from "../flight/jobSpan.js"
 import { lifecycleEvent, notBefore } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
@@ -71,7 +72,13 @@ const readDelta = (delta: unknown): DecodeFailure | ReadonlyArray<readonly [stri
   return issues.length > 0 ? refuse(issues) : entries.filter((entry): entry is [string, number] => entry[1] !== undefined)
 }
 
-/** Adds to a job's metrics; a delta past its type, or a sum that is no valid metrics, is a `DecodeFailure` and changes nothing. */
+/**
+ * Adds to a job's metrics; a delta past its type, or a sum that is no valid
+ * metrics, is a `DecodeFailure` and changes nothing. A job in a terminal
+ * state is `JobFinished` and changes nothing: its metrics were final when
+ * its end was audited (as in the reference, where metrics change only with
+ * a state change), and a write there left no event.
+ */
 export const makeAddMetrics = ({ store }: Operations) =>
   Effect.fn("Jobs.addMetrics")(function*(
     jobId: JobId,
@@ -83,6 +90,7 @@ export const makeAddMetrics = ({ store }: Operations) =>
       // Locked, not just read: the sum is written whole, so on PostgreSQL two concurrent calls
       // (or a settle's duration) that both read the old metrics lost one of the deltas.
       const job = yield* store.lockJob(jobId)
+      if (isTerminal(job.state)) return yield* new JobFinished({ job_id: job.job_id, state: job.state, change: "addMetrics" })
       const summed: Record<string, number> = { ...job.metrics }
       for (const [name, value] of amounts) summed[name] = (summed[name] ?? 0) + value
       const metrics = yield* decodeWith(JobMetrics, "JobMetrics")(summed)

@@ -80,7 +80,7 @@ const lockNotGot = (cause: SqlError): StorageError =>
 export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, MigrationFailed | StorageError, SqlClient.SqlClient> =
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* refuseEncoding
+    yield* refuseEncoding("migrate")
     // A database already at the newest version is only read: a role that may not create
     // tables (PostgreSQL 15's default on public, a read-only default) still builds the store.
     // Read outside the lock: versions only go up, so one found newest stays so.

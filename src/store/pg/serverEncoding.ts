@@ -19,25 +19,33 @@ import { MigrationFailed } from "../StoreErrors.js"
 
 const TAKEN: ReadonlyArray<string> = ["UTF8", "SQL_ASCII"]
 
-/** Fails with `MigrationFailed` naming the encoding when the database is neither UTF8 nor SQL_ASCII. */
-export const refuseEncoding: Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const [row] = yield* sql<{ readonly encoding: string }>`SELECT current_setting('server_encoding') AS encoding`
-  const encoding = row?.encoding ?? ""
-  if (TAKEN.includes(encoding.toUpperCase())) return
-  return yield* Effect.fail(
-    new MigrationFailed({
-      dialect: "pg",
-      migration_id: null,
-      migration_name: null,
-      statement: null,
-      cause: new Error(
-        `the database's encoding is ${encoding}; the store needs a UTF8 database ` +
-          "(CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0)"
-      )
-    })
+/**
+ * Fails with `MigrationFailed` naming the encoding when the database is neither
+ * UTF8 nor SQL_ASCII: `during` says what was refused, so a read (a store built
+ * without migrating) says the store was not opened, not that migrations failed.
+ */
+export const refuseEncoding = (
+  during: "migrate" | "open"
+): Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql<{ readonly encoding: string }>`SELECT current_setting('server_encoding') AS encoding`
+    const encoding = row?.encoding ?? ""
+    if (TAKEN.includes(encoding.toUpperCase())) return
+    return yield* Effect.fail(
+      new MigrationFailed({
+        dialect: "pg",
+        during,
+        migration_id: null,
+        migration_name: null,
+        statement: null,
+        cause: new Error(
+          `the database's encoding is ${encoding}; the store needs a UTF8 database ` +
+            "(CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0)"
+        )
+      })
+    )
+  }).pipe(
+    Effect.catchTag("SqlError", (cause) =>
+      Effect.fail(new MigrationFailed({ dialect: "pg", during, migration_id: null, migration_name: null, statement: null, cause })))
   )
-}).pipe(
-  Effect.catchTag("SqlError", (cause) =>
-    Effect.fail(new MigrationFailed({ dialect: "pg", migration_id: null, migration_name: null, statement: null, cause })))
-)
