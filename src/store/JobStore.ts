@@ -694,7 +694,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * `stalled`, the stall message, the move's `updated_at`; their last
    * heartbeat is kept), with their job's trace id, so building those
    * events reads no job (no N+1). Concurrent calls never move a run twice;
-   * `events` is not called when nothing moved.
+   * `events` is not called when nothing moved. A run whose job is not
+   * running under it (a reference database's half-finished move: the job
+   * completed or still queued) is stalled alone, and its record names the run
+   * but not the job, which did not move (`job_id` absent).
    */
   readonly stallStaleRuns: (options: {
     /** A run is stale when its last heartbeat is before this instant (the service's now minus its threshold). */

@@ -43,6 +43,21 @@ const rowLimit = (limit: number | undefined): number =>
  */
 export const prunableStatus: string = `status IN (${[...Lifecycle.prunableStates].map((state: JobState) => `'${state}'`).join(", ")})`
 
+/**
+ * R9's `workflow_recovery` body, built by SQLite with the fields and key
+ * order of `recoveryEvent` (internal/jobs/auditEvents.ts), from the aliases
+ * `m` (the event id), `r` (the run, stalled) and `j` (its job); `job_id`
+ * only when the job moved with its run.
+ */
+const recoveryBody = (sql: SqliteContext["sql"], secs: number, withJob: boolean) => {
+  const job = sql.literal(withJob ? "'job_id', r.job_id, " : "")
+  return sql`json_object(
+    'event_id', m.event_id, 'timestamp', r.updated_at, 'actor', 'system', 'trace_id', j.trace_id,
+    ${job}'workflow_run_id', r.id, 'type', 'workflow_recovery',
+    'from_state', 'running', 'to_state', 'stalled', 'reason', r.error_message,
+    'last_heartbeat_ts', r.last_heartbeat, 'threshold_secs', CAST(${secs} AS INTEGER))`
+}
+
 /** The worker, recovery and pruning methods of the SQLite store. */
 export const makeWorkerMethods = (context: SqliteContext) => {
   const { afterErasure, exec, insertEvents, sql, transaction } = context
@@ -73,6 +88,26 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
           updated_at = max(${batch.at}, updated_at, (SELECT j.updated_at FROM ai_jobs AS j WHERE j.id = workflow_runs.job_id))
         WHERE id IN (SELECT value FROM json_each(${runIds}))`
+      if (batch.record) {
+        // Event ids are made here (time-ordered UUIDv7, in the batch's order), each paired with its run.
+        const pairs = JSON.stringify(stalled.map(({ run }) => [run.id, uuidv7()]))
+        // Written before the jobs move, so each record sees whether its job moves with its run: only
+        // while it is running under it (the UPDATE below). One that is not — a reference database's
+        // half-finished move left it completed, or still queued — stays as it is, and the record
+        // names the run alone: it claims no move of the job.
+        const jobMoves = sql.literal("j.status = 'running' AND j.workflow_run_id = r.id")
+        yield* sql`
+          INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
+          SELECT m.event_id, r.updated_at, 'system', 'workflow_recovery', j.trace_id,
+            CASE WHEN ${jobMoves} THEN r.job_id END, r.id,
+            CASE WHEN ${jobMoves} THEN ${recoveryBody(sql, secs, true)} ELSE ${recoveryBody(sql, secs, false)} END
+          FROM (
+            SELECT json_extract(value, '$[0]') AS run_id, json_extract(value, '$[1]') AS event_id
+            FROM json_each(${pairs})
+          ) AS m
+          JOIN workflow_runs AS r ON r.id = m.run_id
+          JOIN ai_jobs AS j ON j.id = r.job_id`
+      }
       // `workflow_run_id` in the subquery is the job's: workflow_runs has no such column. `+status`
       // keeps the planner off the status index (every running job) and on the workflow_run_id one.
       yield* sql`
@@ -80,23 +115,6 @@ export const makeWorkerMethods = (context: SqliteContext) => {
           error_message = (SELECT r.error_message FROM workflow_runs AS r WHERE r.id = workflow_run_id),
           updated_at = (SELECT r.updated_at FROM workflow_runs AS r WHERE r.id = workflow_run_id)
         WHERE +status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
-      if (!batch.record) return
-      // Event ids are made here (time-ordered UUIDv7, in the batch's order), each paired with its run.
-      const pairs = JSON.stringify(stalled.map(({ run }) => [run.id, uuidv7()]))
-      yield* sql`
-        INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
-        SELECT m.event_id, r.updated_at, 'system', 'workflow_recovery', j.trace_id, r.job_id, r.id,
-          json_object(
-            'event_id', m.event_id, 'timestamp', r.updated_at, 'actor', 'system', 'trace_id', j.trace_id,
-            'job_id', r.job_id, 'workflow_run_id', r.id, 'type', 'workflow_recovery',
-            'from_state', 'running', 'to_state', 'stalled', 'reason', r.error_message,
-            'last_heartbeat_ts', r.last_heartbeat, 'threshold_secs', CAST(${secs} AS INTEGER))
-        FROM (
-          SELECT json_extract(value, '$[0]') AS run_id, json_extract(value, '$[1]') AS event_id
-          FROM json_each(${pairs})
-        ) AS m
-        JOIN workflow_runs AS r ON r.id = m.run_id
-        JOIN ai_jobs AS j ON j.id = r.job_id`
     })
 
   const claimNext: Service["claimNext"] = Effect.fnUntraced(
