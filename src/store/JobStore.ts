@@ -721,6 +721,22 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
      */
     readonly recordRecovery?: boolean | undefined
   }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
+  /**
+   * Optional (both stores have it): startup recovery's finish of a stall the
+   * reference implementation left half-done (its recovery writes the run,
+   * then the job, then the event, each on its own: a crash between them
+   * leaves a job `running` under a `stalled` run, which no scan of running
+   * runs finds and no worker claims). In one transaction, each such job moves
+   * to `stalled` as `stallStaleRuns` would have moved it — reason, status
+   * reason, instant — with R9's `workflow_recovery` record naming the job and
+   * its run; the run is left as the reference stalled it. Concurrent calls
+   * move each job once. Returns those runs, as stored, with their job's trace
+   * id. One statement's scan of the running jobs: for startup, not a sweep.
+   */
+  readonly stallJobsUnderStalledRuns?: (options: {
+    /** The threshold the records and reasons name, as `stallStaleRuns`'s: whole seconds. */
+    readonly threshold: Duration.Duration
+  }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
 
   // Pruning (R18)
 

@@ -20,21 +20,25 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { JobId, TraceId } from "../../src/domain/Ids.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
-import type { JobStore } from "../../src/store/JobStore.js"
+import { JobStore as JobStoreTag, type JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { buildReferencePg, writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
+import { buildReferencePg, referenceIds, writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
 import { tempDatabaseFile } from "../store/sqlite-support.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
+import { realSleep } from "./shared-database.js"
 
 const JOB_COMPLETED = "01940000-0000-7000-8000-00000000000a"
 const RUN_COMPLETED = "01940000-0000-7000-8000-0000000000a1"
@@ -115,6 +119,25 @@ const observe = ({ jobs, recorder }: Process, job: string) =>
 
 for (const backend of backends) {
   describe(`a reference database left half-moved, on ${backend.name}`, () => {
+    it.scopedLive("R9 R16a a job the reference left running under the run its recovery stalled ends stalled, with one workflow_recovery event, before any new job is accepted; it resumes", () =>
+      Effect.gen(function*() {
+        const process = yield* startProcess(yield* backend.legacy)
+        // Waits for startup recovery (R9: no new job before the scan has finished).
+        yield* process.jobs.submit(summarize())
+        const seen = yield* observe(process, JOB_RUNNING)
+        assert.strictEqual(seen.state, "stalled")
+        assert.deepStrictEqual(seen.recoveries, [
+          { job_id: JOB_RUNNING, workflow_run_id: RUN_RUNNING, from: "running", to: "stalled", actor: "system" }
+        ])
+        // The job's state is the to_state of its last lifecycle event.
+        assert.strictEqual(seen.lifecycle.at(-1), "stalled")
+        // Resumable, as a job startup recovery stalled.
+        assert.strictEqual((yield* process.jobs.resume(JOB_RUNNING as JobId)).job.state, "running")
+        // The fixture's own running job, whose run is stale, is recovered as before.
+        const router = yield* process.jobs.get(referenceIds.jobs.routerRunning as JobId)
+        assert.strictEqual(router.state, "stalled")
+      }), 60_000)
+
     it.scopedLive("R9 a stale run whose reference job already completed, or is still queued, is stalled alone: its workflow_recovery names the run, not the job, which keeps its state", () =>
       Effect.gen(function*() {
         const process = yield* startProcess(yield* backend.legacy)
@@ -132,6 +155,40 @@ for (const backend of backends) {
         const started = yield* process.jobs.start(JOB_QUEUED as JobId)
         assert.strictEqual(started.job.state, "running")
         assert.notStrictEqual(started.run.id, RUN_QUEUED)
+      }), 60_000)
+
+    it.scopedLive("R9 three processes starting at once on the half-moved database: each stall and its event written once", () =>
+      Effect.gen(function*() {
+        const legacy = yield* backend.legacy
+        const processes = yield* Effect.all([startProcess(legacy), startProcess(legacy), startProcess(legacy)], { concurrency: "unbounded" })
+        yield* Effect.forEach(processes, ({ jobs }) => jobs.submit(summarize()), { concurrency: "unbounded", discard: true })
+        const [first] = processes
+        const running = yield* observe(first!, JOB_RUNNING)
+        assert.strictEqual(running.state, "stalled")
+        assert.strictEqual(running.recoveries.length, 1)
+        for (const job of [JOB_COMPLETED, JOB_QUEUED]) assert.strictEqual((yield* observe(first!, job)).recoveries.length, 1, job)
+      }), 60_000)
+
+    it.scopedLive("R9 two recoverers racing on the half-moved job: the second waits for the first, then finds it stalled and moves nothing", () =>
+      Effect.gen(function*() {
+        const legacy = yield* backend.legacy
+        const a = Context.get(yield* Layer.build(legacy.open()), JobStoreTag)
+        const b = Context.get(yield* Layer.build(legacy.open()), JobStoreTag)
+        const threshold = Duration.seconds(30)
+        const firstHolds = yield* Deferred.make<void>()
+        // The first recoverer's move is written and held, uncommitted, while the second starts.
+        const first = yield* Effect.fork(a.transaction(Effect.zipLeft(
+          a.stallJobsUnderStalledRuns!({ threshold }),
+          Effect.zipRight(Deferred.succeed(firstHolds, undefined), realSleep(300))
+        )))
+        yield* Deferred.await(firstHolds)
+        const second = yield* b.stallJobsUnderStalledRuns!({ threshold })
+        const moved = yield* Fiber.join(first)
+        assert.deepStrictEqual(moved.map(({ run }) => run.id), [RUN_RUNNING])
+        assert.deepStrictEqual(second, [])
+        const events = (yield* b.listEvents({ job_id: JOB_RUNNING as JobId })).items.filter((event) => event.type === "workflow_recovery")
+        assert.strictEqual(events.length, 1)
+        assert.strictEqual((yield* b.getJob(JOB_RUNNING as JobId)).state, "stalled")
       }), 60_000)
   })
 }

@@ -271,6 +271,51 @@ export const makeWorkerMethods = (context: PgContext) => {
     storageErrors("JobStore.stallStaleRuns")
   )
 
+  const stallJobsUnderStalledRuns: NonNullable<Service["stallJobsUnderStalledRuns"]> = Effect.fnUntraced(
+    function*(options: { readonly threshold: Duration.Duration }) {
+      // The jobs locked first (the lock order), waiting for any another transaction holds: once it
+      // is let go, the job is read again as that transaction left it, and one another recoverer
+      // stalled meanwhile is no longer running — so each job moves once.
+      const rows = yield* sql`
+        SELECT ${sql.literal(qualified(columns.run, "r"))}, j.trace_id
+        FROM ai_jobs j JOIN workflow_runs r ON r.id = j.workflow_run_id AND r.job_id = j.id
+        WHERE j.status = 'running' AND r.status = 'stalled'
+        ORDER BY j.id
+        FOR NO KEY UPDATE OF j`
+      if (rows.length === 0) return []
+      const stalled = yield* decode.stalledRuns(rows)
+      // Read after the locks: a change their holders committed is never dated after the stall.
+      const at = instantParam(yield* DateTime.now)
+      const secs = thresholdSecs(options.threshold)
+      const why = stallMessageAround(secs)
+      const runIds = `{${stalled.map(({ run }) => run.id).join(",")}}`
+      const eventIds = `{${stalled.map(() => uuidv7()).join(",")}}`
+      // As `stallStatement` moves a job: the reason around its run's heartbeat, at the reading or the
+      // job's or its run's last change if later; and R9's record naming the job and its run.
+      yield* sql`
+        WITH m AS (
+          SELECT r.id AS run_id, r.job_id, e.event_id, ${isoText(sql, "r.last_heartbeat")} AS heartbeat,
+            GREATEST(${at}::timestamptz, r.updated_at, j.updated_at) AS stalled_at
+          FROM unnest(${runIds}::uuid[], ${eventIds}::uuid[]) AS e(run_id, event_id)
+          JOIN workflow_runs r ON r.id = e.run_id JOIN ai_jobs j ON j.id = r.job_id
+        ), s AS (
+          UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
+            error_message = ${why.before} || m.heartbeat || ${why.after}, updated_at = m.stalled_at
+          FROM m WHERE j.id = m.job_id
+          RETURNING j.id AS job_id, j.trace_id, j.error_message AS reason, j.updated_at AS stalled_at, m.run_id AS id, m.event_id, m.heartbeat
+        )
+        INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
+        SELECT s.event_id, s.stalled_at, 'system', 'workflow_recovery', s.trace_id, s.job_id, s.id,
+          ${recoveryBody(sql, { eventId: "s.event_id", timestamp: isoText(sql, "s.stalled_at"), secs, withJob: true })}
+        FROM s`
+      return stalled
+    },
+    // The lock, then the move and its records: one transaction.
+    (effect) => transaction(effect),
+    alreadyExistsAsStorageError("JobStore.stallJobsUnderStalledRuns"),
+    storageErrors("JobStore.stallJobsUnderStalledRuns")
+  )
+
   const pruneJobs: Service["pruneJobs"] = Effect.fnUntraced(
     function*(options: {
       readonly olderThan: DateTime.Utc
@@ -330,5 +375,5 @@ export const makeWorkerMethods = (context: PgContext) => {
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { claimNext, claimAdmitted: makeClaimAdmitted(context).claimAdmitted, findStaleRuns, stallStaleRuns, pruneJobs }
+  return { claimNext, claimAdmitted: makeClaimAdmitted(context).claimAdmitted, findStaleRuns, stallStaleRuns, stallJobsUnderStalledRuns, pruneJobs }
 }
