@@ -134,17 +134,27 @@ export interface RecoveryReport {
 /**
  * Moves every stale running run and its job to `stalled`, batch by batch,
  * writing one `workflow_recovery` event per run in the same transaction.
+ * First, in a transaction of its own, it finishes the stalls a legacy
+ * (reference) database's own recovery left half-done: a job still `running`
+ * under a run it had stalled moves to `stalled` with its event
+ * (`JobStore.stallJobsUnderStalledRuns`); such runs are reported with the rest.
  */
 export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(function*(options: RecoveryOptions = {}) {
-  return yield* stallScan(options, undefined)
+  return yield* stallScan(options, undefined, true)
+})
+
+/** A sweep's scan: stale runs only (half-done legacy stalls are startup's, `recoverStalledRuns`). */
+const sweepStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(function*(options: RecoveryOptions) {
+  return yield* stallScan(options, undefined, false)
 })
 
 /**
  * The scan: with `heardBefore`, a run is stale when last heard from before
  * that instant rather than before now minus the threshold (startup's second
- * look, `layerStartup`).
+ * look, `layerStartup`); with `finishLegacyStalls`, the jobs a legacy
+ * database left running under a stalled run are stalled first.
  */
-const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefined) => Effect.gen(function*() {
+const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefined, finishLegacyStalls: boolean) => Effect.gen(function*() {
   const store = yield* JobStore
   // Only the options it names (knownOptions.ts): a misspelt `treshold` would scan with the default.
   const read = readOptions(options, RECOVERY_OPTIONS, "RecoveryOptions")
@@ -192,6 +202,17 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
       limit: batchSize,
       recordRecovery: true
     }))
+
+  // A job the reference left running under a run its recovery had stalled (it writes the run,
+  // then the job, each on its own): no scan of running runs finds it and no worker claims it.
+  // Its stall is finished once, before intake opens, as a batch of its own; a statement over the
+  // running jobs, so at startup (and on demand) only, never on a sweep.
+  if (finishLegacyStalls && store.stallJobsUnderStalledRuns !== undefined) {
+    const finish = retryStorageErrors(store.stallJobsUnderStalledRuns({ threshold }), retries)
+    const finished = yield* (onBatch === undefined ? finish : Effect.uninterruptible(Effect.tap(finish, (moved) =>
+      moved.length === 0 ? Effect.void : onBatch(moved.map(({ run }) => run)))))
+    for (const { run } of finished) recovered.push(run)
+  }
 
   // Until a batch finds nothing: a short batch does not prove the scan is done, since runs
   // whose job another transaction held were skipped, not counted; an empty one does (a batch
@@ -341,7 +362,7 @@ const stallSilentSince = (
   return Effect.flatMap(store.findStaleRuns({ heartbeatBefore: since, limit: 1 }), (left) =>
     left.length === 0 ? Effect.void : Effect.flatMap(Effect.zipRight(announce, DateTime.now), (now) =>
       Effect.sleep(Duration.millis(Math.max(0, due - DateTime.toEpochMillis(now)))).pipe(
-        Effect.zipRight(Effect.provideService(stallScan(scan, since), JobStore, store)),
+        Effect.zipRight(Effect.provideService(stallScan(scan, since, false), JobStore, store)),
         Effect.flatMap((report) => logStalled(label, report))
       )))
 }
@@ -452,7 +473,7 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
             ? afterOutage(threshold)
             : late !== undefined
             ? afterPause(threshold, late)
-            : Effect.flatMap(recoverStalledRuns({ retries: 0, ...scan }), (report) => logStalled("recovery sweep", report))
+            : Effect.flatMap(sweepStalledRuns({ retries: 0, ...scan }), (report) => logStalled("recovery sweep", report))
         ).pipe(
           Effect.catchAllCause((cause) => {
             outage = true

@@ -703,7 +703,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * `stalled`, the stall message, the move's `updated_at`; their last
    * heartbeat is kept), with their job's trace id, so building those
    * events reads no job (no N+1). Concurrent calls never move a run twice;
-   * `events` is not called when nothing moved.
+   * `events` is not called when nothing moved. A run whose job is not
+   * running under it (a reference database's half-finished move: the job
+   * completed or still queued) is stalled alone, and its record names the run
+   * but not the job, which did not move (`job_id` absent).
    */
   readonly stallStaleRuns: (options: {
     /** A run is stale when its last heartbeat is before this instant (the service's now minus its threshold). */
@@ -726,6 +729,22 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
      * `DecodeFailure`. Default false. `events`, when given too, adds its own.
      */
     readonly recordRecovery?: boolean | undefined
+  }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
+  /**
+   * Optional (both stores have it): startup recovery's finish of a stall the
+   * reference implementation left half-done (its recovery writes the run,
+   * then the job, then the event, each on its own: a crash between them
+   * leaves a job `running` under a `stalled` run, which no scan of running
+   * runs finds and no worker claims). In one transaction, each such job moves
+   * to `stalled` as `stallStaleRuns` would have moved it — reason, status
+   * reason, instant — with R9's `workflow_recovery` record naming the job and
+   * its run; the run is left as the reference stalled it. Concurrent calls
+   * move each job once. Returns those runs, as stored, with their job's trace
+   * id. One statement's scan of the running jobs: for startup, not a sweep.
+   */
+  readonly stallJobsUnderStalledRuns?: (options: {
+    /** The threshold the records and reasons name, as `stallStaleRuns`'s: whole seconds. */
+    readonly threshold: Duration.Duration
   }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
 
   // Pruning (R18)

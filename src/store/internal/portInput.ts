@@ -231,6 +231,14 @@ const decode = {
       })),
     "stallStaleRuns"
   ),
+  stallUnderStalled: decodeWith(
+    Schema.Struct({ threshold: Threshold }).pipe(Schema.filter((o) =>
+      Number.isSafeInteger(Duration.toSeconds(o.threshold)) || {
+        path: ["threshold"],
+        message: "Expected a threshold of whole seconds: the workflow_recovery record names it in seconds"
+      })),
+    "stallJobsUnderStalledRuns"
+  ),
   prune: decodeWith(
     Schema.Struct({ olderThan: Bound, keepNewest: RowCount, dryRun: optional(Schema.Boolean), events: optional(Builder) }),
     "pruneJobs"
@@ -508,6 +516,10 @@ export const decodingInputs = (store: Service): Service => ({
   findStaleRuns: (options) => Effect.flatMap(decode.findStale(options), store.findStaleRuns),
   stallStaleRuns: (options) =>
     Effect.flatMap(decode.stallStale(options), (o) => store.stallStaleRuns(o as typeof options)),
+  ...(store.stallJobsUnderStalledRuns === undefined ? {} : {
+    stallJobsUnderStalledRuns: (options: Parameters<NonNullable<Service["stallJobsUnderStalledRuns"]>>[0]) =>
+      Effect.flatMap(decode.stallUnderStalled(options), (o) => store.stallJobsUnderStalledRuns!(o as typeof options))
+  }),
   pruneJobs: (options) => Effect.flatMap(decode.prune(options), (o) => store.pruneJobs(o as typeof options)),
   appendEvents: (events) => Effect.flatMap(decodeEventRecords(events), store.appendEvents),
   listEvents: (filter = {}) => Effect.flatMap(decode.eventFilter(filter), store.listEvents),

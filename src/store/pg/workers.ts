@@ -5,6 +5,7 @@
  * lets concurrent workers take disjoint rows instead of waiting on each other.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
@@ -29,6 +30,24 @@ type Service = Context.Tag.Service<JobStore>
 /** A `timestamptz` column in the one stored text form (RFC 3339, UTC, milliseconds), as `DateTime.formatIso` writes it. */
 const isoText = (sql: SqlClient.SqlClient, column: string) =>
   sql`to_char(${sql.literal(column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+
+/**
+ * R9's `workflow_recovery` body, with the fields and key order of
+ * `recoveryEvent` (internal/jobs/auditEvents.ts), from the alias `s` (the
+ * stalled run: `id`, `job_id`, `trace_id`, `reason`, `heartbeat` as text);
+ * `job_id` only when the job moved with its run.
+ */
+const recoveryBody = (sql: SqlClient.SqlClient, o: {
+  readonly eventId: string
+  readonly timestamp: Statement.Fragment
+  readonly secs: number
+  readonly withJob: boolean
+}) =>
+  sql`jsonb_build_object(
+    'event_id', ${sql.literal(o.eventId)}, 'timestamp', ${o.timestamp}, 'actor', 'system', 'trace_id', s.trace_id,
+    ${sql.literal(o.withJob ? "'job_id', s.job_id, " : "")}'workflow_run_id', s.id, 'type', 'workflow_recovery',
+    'from_state', 'running', 'to_state', 'stalled', 'reason', s.reason,
+    'last_heartbeat_ts', s.heartbeat, 'threshold_secs', ${o.secs}::bigint)`
 
 /**
  * Recovery's batch in one statement (R9), set-based whatever the batch size,
@@ -82,22 +101,22 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
   const eventIds = batch.record ? `{${Array.from({ length: batch.limit }, uuidv7).join(",")}}` : "{}"
   // The stall's instant as text in the record's body: the reading's own text unless it was lifted.
   const stalledText = sql`CASE WHEN s.stalled_at = ${batch.at}::timestamptz THEN ${batch.at}::text ELSE ${isoText(sql, "s.stalled_at")} END`
+  // A run's job moves with it only while it is running under it (stalled_jobs). One that is not —
+  // a reference database's half-finished move left it completed, or still queued — stays as it is,
+  // and the run's record names the run alone: it claims no move of the job.
+  const body = (withJob: boolean) => recoveryBody(sql, { eventId: "e.event_id", timestamp: stalledText, secs, withJob })
   const recorded = batch.record
     ? sql`, recorded AS (
       INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
-      SELECT e.event_id, s.stalled_at, 'system', 'workflow_recovery', s.trace_id, s.job_id, s.id,
-        jsonb_build_object(
-          'event_id', e.event_id, 'timestamp', ${stalledText}, 'actor', 'system', 'trace_id', s.trace_id,
-          'job_id', s.job_id, 'workflow_run_id', s.id, 'type', 'workflow_recovery',
-          'from_state', 'running', 'to_state', 'stalled', 'reason', s.reason,
-          'last_heartbeat_ts', s.heartbeat, 'threshold_secs', ${secs}::bigint)
+      SELECT e.event_id, s.stalled_at, 'system', 'workflow_recovery', s.trace_id, CASE WHEN s.job_moves THEN s.job_id END, s.id,
+        CASE WHEN s.job_moves THEN ${body(true)} ELSE ${body(false)} END
       FROM moved s JOIN unnest(${eventIds}::uuid[]) WITH ORDINALITY AS e(event_id, n) ON e.n = s.n
     )`
     : sql.literal("")
   // Data-modifying CTEs all run, referenced or not; every part sees the rows as they were before it.
   return sql`
     WITH stale_jobs AS MATERIALIZED (
-      SELECT r.id, j.trace_id, j.updated_at AS job_updated_at
+      SELECT r.id, j.trace_id, j.updated_at AS job_updated_at, (j.status = 'running' AND j.workflow_run_id = r.id) IS TRUE AS job_moves
       FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
       WHERE ${stale("r")}
       ORDER BY r.last_heartbeat, r.id
@@ -109,7 +128,7 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
       WHERE r.id = ANY (ARRAY(SELECT id FROM stale_jobs)) AND ${stale("r")}
       FOR NO KEY UPDATE OF r
     ), moved AS MATERIALIZED (
-      SELECT s.*, j.trace_id, row_number() OVER (ORDER BY s.last_heartbeat, s.id) AS n,
+      SELECT s.*, j.trace_id, j.job_moves, row_number() OVER (ORDER BY s.last_heartbeat, s.id) AS n,
         ${why.before} || s.heartbeat || ${why.after} AS reason,
         GREATEST(${batch.at}::timestamptz, j.job_updated_at, s.updated_at) AS stalled_at
       FROM locked_runs s JOIN stale_jobs j ON j.id = s.id
@@ -252,6 +271,51 @@ export const makeWorkerMethods = (context: PgContext) => {
     storageErrors("JobStore.stallStaleRuns")
   )
 
+  const stallJobsUnderStalledRuns: NonNullable<Service["stallJobsUnderStalledRuns"]> = Effect.fnUntraced(
+    function*(options: { readonly threshold: Duration.Duration }) {
+      // The jobs locked first (the lock order), waiting for any another transaction holds: once it
+      // is let go, the job is read again as that transaction left it, and one another recoverer
+      // stalled meanwhile is no longer running — so each job moves once.
+      const rows = yield* sql`
+        SELECT ${sql.literal(qualified(columns.run, "r"))}, j.trace_id
+        FROM ai_jobs j JOIN workflow_runs r ON r.id = j.workflow_run_id AND r.job_id = j.id
+        WHERE j.status = 'running' AND r.status = 'stalled'
+        ORDER BY j.id
+        FOR NO KEY UPDATE OF j`
+      if (rows.length === 0) return []
+      const stalled = yield* decode.stalledRuns(rows)
+      // Read after the locks: a change their holders committed is never dated after the stall.
+      const at = instantParam(yield* DateTime.now)
+      const secs = thresholdSecs(options.threshold)
+      const why = stallMessageAround(secs)
+      const runIds = `{${stalled.map(({ run }) => run.id).join(",")}}`
+      const eventIds = `{${stalled.map(() => uuidv7()).join(",")}}`
+      // As `stallStatement` moves a job: the reason around its run's heartbeat, at the reading or the
+      // job's or its run's last change if later; and R9's record naming the job and its run.
+      yield* sql`
+        WITH m AS (
+          SELECT r.id AS run_id, r.job_id, e.event_id, ${isoText(sql, "r.last_heartbeat")} AS heartbeat,
+            GREATEST(${at}::timestamptz, r.updated_at, j.updated_at) AS stalled_at
+          FROM unnest(${runIds}::uuid[], ${eventIds}::uuid[]) AS e(run_id, event_id)
+          JOIN workflow_runs r ON r.id = e.run_id JOIN ai_jobs j ON j.id = r.job_id
+        ), s AS (
+          UPDATE ai_jobs j SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
+            error_message = ${why.before} || m.heartbeat || ${why.after}, updated_at = m.stalled_at
+          FROM m WHERE j.id = m.job_id
+          RETURNING j.id AS job_id, j.trace_id, j.error_message AS reason, j.updated_at AS stalled_at, m.run_id AS id, m.event_id, m.heartbeat
+        )
+        INSERT INTO flight_recorder_events (${sql.literal(columns.event)})
+        SELECT s.event_id, s.stalled_at, 'system', 'workflow_recovery', s.trace_id, s.job_id, s.id,
+          ${recoveryBody(sql, { eventId: "s.event_id", timestamp: isoText(sql, "s.stalled_at"), secs, withJob: true })}
+        FROM s`
+      return stalled
+    },
+    // The lock, then the move and its records: one transaction.
+    (effect) => transaction(effect),
+    alreadyExistsAsStorageError("JobStore.stallJobsUnderStalledRuns"),
+    storageErrors("JobStore.stallJobsUnderStalledRuns")
+  )
+
   const pruneJobs: Service["pruneJobs"] = Effect.fnUntraced(
     function*(options: {
       readonly olderThan: DateTime.Utc
@@ -311,5 +375,5 @@ export const makeWorkerMethods = (context: PgContext) => {
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { claimNext, claimAdmitted: makeClaimAdmitted(context).claimAdmitted, findStaleRuns, stallStaleRuns, pruneJobs }
+  return { claimNext, claimAdmitted: makeClaimAdmitted(context).claimAdmitted, findStaleRuns, stallStaleRuns, stallJobsUnderStalledRuns, pruneJobs }
 }

@@ -43,6 +43,33 @@ const rowLimit = (limit: number | undefined): number =>
  */
 export const prunableStatus: string = `status IN (${[...Lifecycle.prunableStates].map((state: JobState) => `'${state}'`).join(", ")})`
 
+/**
+ * R9's `workflow_recovery` body, built by SQLite with the fields and key
+ * order of `recoveryEvent` (internal/jobs/auditEvents.ts), from the aliases
+ * `m` (the event id), `r` (the run) and `j` (its job); `job_id` only when the
+ * job moved with its run. `stalled` names the columns holding the stall's
+ * instant and reason: the run's (`r`) or the job's (`j`).
+ */
+const recoveryBody = (sql: SqliteContext["sql"], secs: number, withJob: boolean, stalled: "r" | "j" = "r") => {
+  const at = sql.literal(`${stalled}.updated_at`)
+  const reason = sql.literal(`${stalled}.error_message`)
+  const job = sql.literal(withJob ? "'job_id', r.job_id, " : "")
+  return sql`json_object(
+    'event_id', m.event_id, 'timestamp', ${at}, 'actor', 'system', 'trace_id', j.trace_id,
+    ${job}'workflow_run_id', r.id, 'type', 'workflow_recovery',
+    'from_state', 'running', 'to_state', 'stalled', 'reason', ${reason},
+    'last_heartbeat_ts', r.last_heartbeat, 'threshold_secs', CAST(${secs} AS INTEGER))`
+}
+
+/** The rows a recovery record is built from: `m` (a JSON list of [run id, event id] pairs), `r` its run, `j` the run's job. */
+const pairedRuns = (sql: SqliteContext["sql"], pairs: string) =>
+  sql`FROM (
+    SELECT json_extract(value, '$[0]') AS run_id, json_extract(value, '$[1]') AS event_id
+    FROM json_each(${pairs})
+  ) AS m
+  JOIN workflow_runs AS r ON r.id = m.run_id
+  JOIN ai_jobs AS j ON j.id = r.job_id`
+
 /** The worker, recovery and pruning methods of the SQLite store. */
 export const makeWorkerMethods = (context: SqliteContext) => {
   const { afterErasure, exec, insertEvents, sql, transaction } = context
@@ -73,6 +100,21 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
           updated_at = max(${batch.at}, updated_at, (SELECT j.updated_at FROM ai_jobs AS j WHERE j.id = workflow_runs.job_id))
         WHERE id IN (SELECT value FROM json_each(${runIds}))`
+      if (batch.record) {
+        // Event ids are made here (time-ordered UUIDv7, in the batch's order), each paired with its run.
+        const pairs = JSON.stringify(stalled.map(({ run }) => [run.id, uuidv7()]))
+        // Written before the jobs move, so each record sees whether its job moves with its run: only
+        // while it is running under it (the UPDATE below). One that is not — a reference database's
+        // half-finished move left it completed, or still queued — stays as it is, and the record
+        // names the run alone: it claims no move of the job.
+        const jobMoves = sql.literal("j.status = 'running' AND j.workflow_run_id = r.id")
+        yield* sql`
+          INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
+          SELECT m.event_id, r.updated_at, 'system', 'workflow_recovery', j.trace_id,
+            CASE WHEN ${jobMoves} THEN r.job_id END, r.id,
+            CASE WHEN ${jobMoves} THEN ${recoveryBody(sql, secs, true)} ELSE ${recoveryBody(sql, secs, false)} END
+          ${pairedRuns(sql, pairs)}`
+      }
       // `workflow_run_id` in the subquery is the job's: workflow_runs has no such column. `+status`
       // keeps the planner off the status index (every running job) and on the workflow_run_id one.
       yield* sql`
@@ -80,23 +122,6 @@ export const makeWorkerMethods = (context: SqliteContext) => {
           error_message = (SELECT r.error_message FROM workflow_runs AS r WHERE r.id = workflow_run_id),
           updated_at = (SELECT r.updated_at FROM workflow_runs AS r WHERE r.id = workflow_run_id)
         WHERE +status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
-      if (!batch.record) return
-      // Event ids are made here (time-ordered UUIDv7, in the batch's order), each paired with its run.
-      const pairs = JSON.stringify(stalled.map(({ run }) => [run.id, uuidv7()]))
-      yield* sql`
-        INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
-        SELECT m.event_id, r.updated_at, 'system', 'workflow_recovery', j.trace_id, r.job_id, r.id,
-          json_object(
-            'event_id', m.event_id, 'timestamp', r.updated_at, 'actor', 'system', 'trace_id', j.trace_id,
-            'job_id', r.job_id, 'workflow_run_id', r.id, 'type', 'workflow_recovery',
-            'from_state', 'running', 'to_state', 'stalled', 'reason', r.error_message,
-            'last_heartbeat_ts', r.last_heartbeat, 'threshold_secs', CAST(${secs} AS INTEGER))
-        FROM (
-          SELECT json_extract(value, '$[0]') AS run_id, json_extract(value, '$[1]') AS event_id
-          FROM json_each(${pairs})
-        ) AS m
-        JOIN workflow_runs AS r ON r.id = m.run_id
-        JOIN ai_jobs AS j ON j.id = r.job_id`
     })
 
   const claimNext: Service["claimNext"] = Effect.fnUntraced(
@@ -178,6 +203,42 @@ export const makeWorkerMethods = (context: SqliteContext) => {
     storageErrors("JobStore.stallStaleRuns")
   )
 
+  const stallJobsUnderStalledRuns: NonNullable<Service["stallJobsUnderStalledRuns"]> = Effect.fnUntraced(
+    function*(options) {
+      return yield* transaction(Effect.gen(function*() {
+        const at = yield* encode.timestamp(yield* DateTime.now)
+        // Under the write lock: what is read here is what the writes below find.
+        const rows = yield* sql`
+          SELECT r.id, r.job_id, r.status, r.last_heartbeat, r.error_message, r.created_at, r.updated_at,
+            j.trace_id AS job_trace_id
+          FROM ai_jobs AS j JOIN workflow_runs AS r ON r.id = j.workflow_run_id AND r.job_id = j.id
+          WHERE j.status = 'running' AND r.status = 'stalled'
+          ORDER BY r.last_heartbeat, r.id`
+        if (rows.length === 0) return []
+        const stalled = yield* decodeRows(decode.stalledRun)(rows)
+        const secs = thresholdSecs(options.threshold)
+        const why = stallMessageAround(secs)
+        const runIds = JSON.stringify(stalled.map(({ id }) => id))
+        // As `stall` moves a job: the reason around its run's heartbeat, at the reading or the job's
+        // or its run's last change if later.
+        yield* sql`
+          UPDATE ai_jobs SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
+            error_message = ${why.before} || (SELECT r.last_heartbeat FROM workflow_runs AS r WHERE r.id = workflow_run_id) || ${why.after},
+            updated_at = max(${at}, updated_at, (SELECT r.updated_at FROM workflow_runs AS r WHERE r.id = workflow_run_id))
+          WHERE status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
+        const pairs = JSON.stringify(stalled.map(({ id }) => [id, uuidv7()]))
+        yield* sql`
+          INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
+          SELECT m.event_id, j.updated_at, 'system', 'workflow_recovery', j.trace_id, j.id, r.id,
+            ${recoveryBody(sql, secs, true, "j")}
+          ${pairedRuns(sql, pairs)}`
+        return stalled.map(({ job_trace_id, ...run }): StalledRun => ({ run, trace_id: job_trace_id }))
+      }))
+    },
+    alreadyExistsAsStorageError("JobStore.stallJobsUnderStalledRuns"),
+    storageErrors("JobStore.stallJobsUnderStalledRuns")
+  )
+
   const pruneJobs: Service["pruneJobs"] = Effect.fnUntraced(
     function*(options) {
       const cutoff = instantBound(options.olderThan)
@@ -222,5 +283,5 @@ export const makeWorkerMethods = (context: SqliteContext) => {
     storageErrors("JobStore.pruneJobs")
   )
 
-  return { claimNext, ...makeClaimAdmitted(context), findStaleRuns, stallStaleRuns, pruneJobs }
+  return { claimNext, ...makeClaimAdmitted(context), findStaleRuns, stallStaleRuns, stallJobsUnderStalledRuns, pruneJobs }
 }
