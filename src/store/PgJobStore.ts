@@ -39,7 +39,7 @@ import { makeRunMethods } from "./pg/runs.js"
 import { makeWorkerMethods } from "./pg/workers.js"
 import { makeCoalescedMethods } from "./pg/coalesced.js"
 import { type HeldConnections, holdConnections } from "./pg/heldConnections.js"
-import { StorageError } from "./StoreErrors.js"
+import { asOpenRefusal, StorageError } from "./StoreErrors.js"
 import { unknownOptions } from "../domain/knownOptions.js"
 import { notASwitch, unknownStoreOptions } from "./internal/storageError.js"
 
@@ -325,7 +325,7 @@ const storeLayer = (
     Effect.gen(function*() {
       const client = yield* PgClient.PgClient
       // Not migrating (told not to, or read-only): a database a newer version migrated is still refused.
-      const prepare = options.migrate !== false && options.readonly !== true ? migrate : Effect.zipRight(refuseEncoding("open"), refuseNewer)
+      const prepare = options.migrate !== false && options.readonly !== true ? migrate : Effect.zipRight(refuseEncoding("open"), asOpenRefusal(refuseNewer))
       yield* Effect.provideService(prepare, SqlClient.SqlClient, client)
       return yield* makeOn(client, options, held)
     })

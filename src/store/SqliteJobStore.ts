@@ -48,7 +48,7 @@ import { explainRefusal } from "./sqlite/openFailure.js"
 import { refuseNonUtf8 } from "./sqlite/fileEncoding.js"
 import { FILE_URI_REFUSAL, isFileUri } from "./sqlite/fileUri.js"
 import * as OwnClient from "./sqlite/ownClient.js"
-import { StorageError } from "./StoreErrors.js"
+import { asOpenRefusal, StorageError } from "./StoreErrors.js"
 import { unknownStoreOptions } from "./internal/storageError.js"
 import { isStorable } from "../domain/Text.js"
 
@@ -252,7 +252,7 @@ export const layerFromClient = (
       if (refused !== undefined) return yield* refused
       const client = yield* SqliteClient.SqliteClient
       yield* Effect.provideService(
-        Effect.zipRight(configureConnection(options), options.migrate !== false ? migrate : refuseNewer()),
+        Effect.zipRight(configureConnection(options), options.migrate !== false ? migrate : asOpenRefusal(refuseNewer())),
         SqlClient.SqlClient,
         client
       )

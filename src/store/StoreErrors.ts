@@ -1,4 +1,5 @@
 /** Errors raised by storage, each a tag a caller can `catchTag`. */
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { DecodeIssue } from "../domain/Errors.js"
 import { JobState } from "../domain/JobState.js"
@@ -123,6 +124,24 @@ export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("Migr
     return `${which}${where}${typeof detail === "string" ? `: ${detail}` : ""}${serverNotes(cause?.cause ?? cause)}`
   }
 }
+
+/**
+ * A store build that does not migrate refused the database (a newer
+ * version's schema, a search_path hiding another schema's store): the same
+ * `MigrationFailed`, said as a refusal to open, since nothing was migrating.
+ */
+export const asOpenRefusal = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.mapError(effect, (error) =>
+    error instanceof MigrationFailed && error.during === "migrate"
+      ? new MigrationFailed({
+        dialect: error.dialect,
+        during: "open",
+        migration_id: error.migration_id,
+        migration_name: error.migration_name,
+        statement: error.statement,
+        cause: error.cause
+      }) as E
+      : error)
 
 /**
  * PostgreSQL's DETAIL and HINT of a failed statement, as "; detail: …; hint: …":

@@ -68,13 +68,17 @@ const refusedEveryWay = <E>(dialect: Dialect<E>) =>
       assert.deepStrictEqual(yield* everyRow, before)
     }).pipe(Effect.provide(dialect.client))
     for (const options of [{}, { migrate: false }, { readonly: true }] as const) {
-      assertRefused(yield* Effect.flip(Layer.build(dialect.store(options))), dialect.newest)
+      const refusal = yield* Effect.flip(Layer.build(dialect.store(options)))
+      assertRefused(refusal, dialect.newest)
+      // Nothing was migrating when the store was only opened: it says so.
+      const opened = "migrate" in options || "readonly" in options
+      assert.match(refusal.message, opened ? /^Cannot open the store on this (SQLite|PostgreSQL) database: / : /^(SQLite|PostgreSQL) migrations failed: /)
     }
     assert.deepStrictEqual(yield* Effect.provide(everyRow, dialect.client), before)
   })
 
 describe("a database from a newer version of the library", () => {
-  it.effect("R17 SQLite: migrate, and a store built on it migrating, not migrating or read-only, fail with MigrationFailed naming both versions; nothing changes", () =>
+  it.effect("R17 SQLite: migrate, and a store built on it migrating, not migrating or read-only, fail with MigrationFailed naming both versions (a store only opened says it was not opened); nothing changes", () =>
     Effect.scoped(Effect.gen(function*() {
       const filename = yield* tempDatabaseFile()
       yield* refusedEveryWay({
@@ -87,7 +91,7 @@ describe("a database from a newer version of the library", () => {
       assert.lengthOf(yield* Effect.provide(rawRows("SELECT 1 FROM ai_jobs"), rawClient(filename)), 1)
     })))
 
-  it.effect("R17 PostgreSQL: migrate, and a store built on it migrating, not migrating or read-only, fail with MigrationFailed naming both versions; nothing changes", () =>
+  it.effect("R17 PostgreSQL: migrate, and a store built on it migrating, not migrating or read-only, fail with MigrationFailed naming both versions (a store only opened says it was not opened); nothing changes", () =>
     Effect.scoped(Effect.gen(function*() {
       const url = yield* freshPgDatabase("newer schema")
       yield* refusedEveryWay({
