@@ -15,6 +15,8 @@
  * (A lone write statement, `single`, waits outside any region of the
  * store's own and was interruptible already: its test guards that.)
  */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -27,7 +29,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { JobStore } from "../../src/store/JobStore.js"
-import { migrateFrom } from "../../src/store/sqlite/migrations.js"
+import { migrateFrom, migrationsDirectory, schemaVersion } from "../../src/store/sqlite/migrations.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { openSqlite } from "../reliability/snapshot.js"
@@ -233,5 +235,38 @@ describe("SQLite: a store build that never gets the write lock for its migration
       const failure = yield* Effect.flip(Effect.provide(migrateFrom(pathToFileURL(`${directory}/`)), rawClient(filename)))
       assert.strictEqual(failure._tag, "MigrationFailed", failure.message)
       assert.match(failure.message, /^SQLite migration.*no such table: no_such_table/)
+    }))
+
+  /**
+   * A caller's own client on a rollback-journal file (as sqlx leaves one), another connection holding
+   * BEGIN EXCLUSIVE, so even a read waits: the file's encoding check, which reads the file, ran before
+   * the lock wait, and its SQLITE_BUSY came out as `MigrationFailed: SQLite migrations failed: database
+   * is locked` (found by an outside probe). It is now read under the write lock the run waits for.
+   */
+  it.scopedLive("on a caller's own client over a rollback-journal file another connection holds EXCLUSIVE: StorageError naming the lock wait, nothing migrated", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile()
+      const holder = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const db = openSqlite(filename, { timeout: 0 })
+          db.exec("CREATE TABLE other_app (x TEXT)")
+          db.exec("BEGIN EXCLUSIVE")
+          db.exec("INSERT INTO other_app VALUES ('held')")
+          return db
+        }),
+        (db) => Effect.sync(() => db.close())
+      )
+      const caller = SqliteClient.layer({ filename, disableWAL: true })
+      const migrateBusy = Effect.zipRight(
+        Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe("PRAGMA busy_timeout = 100")),
+        migrateFrom(migrationsDirectory)
+      )
+      const failure = yield* Effect.flip(Effect.provide(migrateBusy, caller))
+      assert.strictEqual(failure._tag, "StorageError", failure.message)
+      assert.match(failure.message, /^HSK-500-DB: .*waiting for the database's write lock.*database is locked/)
+      holder.exec("ROLLBACK")
+      assert.strictEqual(yield* Effect.provide(schemaVersion, caller), 0)
+      // Nothing was changed: the migration goes through once the lock is free.
+      assert.isAbove((yield* Effect.provide(migrateBusy, caller)).length, 0)
     }))
 })

@@ -161,9 +161,6 @@ export const migrateFrom = (directory: URL): Effect.Effect<
 > =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    // A caller's own client reaches this without the store's connection set-up: the file's encoding is checked here too.
-    yield* Effect.catchIf(refuseNonUtf8, (error): error is Error => !(error instanceof SqlError), (cause) =>
-      Effect.fail(new StorageError({ operation: "SqliteStore.migrate", cause })))
     const lockWaitMs = yield* readBusyTimeout
     const inTransaction = makeWriteTransaction(sql, lockWaitMs)
     // A rebuild renames a table, creates the new one and drops the old (0002, 0013). With foreign
@@ -179,6 +176,10 @@ export const migrateFrom = (directory: URL): Effect.Effect<
     let begun = false
     return yield* inTransaction(Effect.gen(function*() {
       begun = true
+      // A caller's own client reaches this without the store's connection set-up: the file's encoding is
+      // checked here too, under the write lock: the read waits for a busy file as BEGIN does, not before it.
+      yield* Effect.catchIf(refuseNonUtf8, (error): error is Error => !(error instanceof SqlError), (cause) =>
+        Effect.fail(new StorageError({ operation: "SqliteStore.migrate", cause })))
       // Read under the write lock the whole run holds: a second process migrating at once waits
       // here, then finds the version the first left, and reports nothing applied.
       const before = yield* Effect.mapError(schemaVersion, asMigrationFailed)
