@@ -428,6 +428,16 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
       "DROP TRIGGER dba_log_stamp"
     ],
     [
+      "trigger on a table of their own written over lines with a comment, its quoted name holding a space, on UPDATE OF a quoted column holding a comma",
+      [
+        "CREATE TABLE dba_touches (node_id TEXT, \"kind, label\" TEXT)",
+        "CREATE TRIGGER \"dba touch\"\n\tAFTER UPDATE OF\n  \"kind, label\" -- the label\n  ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = 1 WHERE id = NEW.node_id; END"
+      ],
+      "the trigger dba touch on dba_touches no longer works",
+      "updated_at",
+      "DROP TRIGGER \"dba touch\""
+    ],
+    [
       "trigger on a table of their own, fired by one of theirs on the node table (named with the trigger a node's write reaches it through)",
       [
         "CREATE TABLE dba_log (node_id TEXT)",
@@ -520,6 +530,42 @@ describe("R16 SQLite: a DBA's full-text table whose content is a table a migrati
         rawClient(filename)
       )
     }))
+
+  // How a DBA may write the definition: SQLite keeps it as written after "CREATE VIRTUAL TABLE " (found by an
+  // outside probe: one written over two lines was not re-indexed, and its integrity-check then failed).
+  const writtenForms = [
+    ["over two lines (name, then USING on the next)", "dba_jobs_fts", "CREATE VIRTUAL TABLE dba_jobs_fts\nUSING fts5(job_kind, status, content='ai_jobs')"],
+    ["with a tab and a comment between the name and USING", "dba_jobs_fts", "CREATE VIRTUAL TABLE dba_jobs_fts\t/* jobs by kind */ USING fts5(job_kind, status, content='ai_jobs')"],
+    ["with its arguments over lines, comments among them", "dba_jobs_fts", "CREATE VIRTUAL TABLE dba_jobs_fts USING fts5(\n  job_kind, -- the kind\n  status,\n  content = 'ai_jobs' /* the jobs */\n)"],
+    ["with a quoted name holding spaces and the word USING", "\"dba using fts\"", "CREATE VIRTUAL TABLE \"dba using fts\"\n  USING fts5(job_kind, status, content='ai_jobs')"],
+    ["with its module name quoted", "dba_jobs_fts", "CREATE VIRTUAL TABLE dba_jobs_fts USING \"fts5\"(job_kind, status, content='ai_jobs')"],
+    ["with a bracketed name and no space before USING, FTS4 in capitals", "[dba jobs]", "CREATE VIRTUAL TABLE [dba jobs]USING FTS4(job_kind, status, content=\"ai_jobs\")"]
+  ] as const
+  for (const [how, table, create] of writtenForms) {
+    it.scoped(`R16 an external-content full-text table over a reference ai_jobs written ${how}: after migrate it finds the job by its new kind, not its old, and passes its integrity-check`, () =>
+      Effect.gen(function*() {
+        const filename = yield* tempDatabaseFile()
+        yield* writeReferenceSqlite(filename)
+        const matching = (words: string) =>
+          rawRows(`SELECT j.id FROM ${table} AS f JOIN ai_jobs AS j ON j.rowid = f.rowid WHERE f.${table} MATCH '"${words}"' ORDER BY j.id`)
+        yield* Effect.provide(
+          Effect.gen(function*() {
+            yield* exec(create, `INSERT INTO ${table} (${table}) VALUES ('rebuild')`)
+            assert.deepStrictEqual(yield* matching("term_exec"), [{ id: referenceIds.jobs.termExecFailed }])
+          }),
+          rawClient(filename)
+        )
+        assert.include((yield* Effect.provide(migrateFrom(migrationsDirectory), rawClient(filename))).map(([id]) => id), 2)
+        yield* Effect.provide(
+          Effect.gen(function*() {
+            assert.deepStrictEqual(yield* matching("terminal_exec"), [{ id: referenceIds.jobs.termExecFailed }])
+            assert.deepStrictEqual(yield* matching("term_exec"), [])
+            yield* exec(`INSERT INTO ${table} (${table}) VALUES ('integrity-check')`)
+          }),
+          rawClient(filename)
+        )
+      }))
+  }
 
   it.scoped("R16 an external-content FTS5 table indexing a node column 0002's rebuild drops (updated_at): migrate refuses naming it, the file stays as it was, and migrates once it is dropped", () =>
     Effect.gen(function*() {

@@ -17,7 +17,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { stripComments, unquoted } from "./sqlScript.js"
+import { commaSeparated, SQL_NAME, stripComments, unquoted } from "./sqlScript.js"
 import { compileError } from "./statementComplaint.js"
 
 /** A DBA's external-content full-text table: its name and the content it indexes. */
@@ -27,31 +27,18 @@ export interface FullTextTable {
   readonly contentRowid: string
 }
 
-const VIRTUAL_FTS = /^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(fts[345])\s*\(([\s\S]*)\)\s*$/i
+/**
+ * A CREATE VIRTUAL TABLE as sqlite_master keeps it (comments removed): the
+ * module and its arguments. Read name by name, as SQLite does: the definition
+ * may run over lines, and a quoted name may hold spaces or the word USING.
+ */
+const VIRTUAL_TABLE = new RegExp(
+  String.raw`^\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?${SQL_NAME}(?:\s*\.\s*${SQL_NAME})?\s*(?<![\w$])USING\s*(${SQL_NAME})\s*\(([\s\S]*)\)\s*$`,
+  "i"
+)
 
-/** The module arguments of a CREATE VIRTUAL TABLE, split at the commas outside quotes and parentheses. */
-const argumentsOf = (text: string): Array<string> => {
-  const items: Array<string> = []
-  let depth = 0
-  let start = 0
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]
-    if (char === "'" || char === "\"" || char === "`") {
-      const end = text.indexOf(char, i + 1)
-      i = end === -1 ? text.length : end
-    } else if (char === "[") {
-      const end = text.indexOf("]", i + 1)
-      i = end === -1 ? text.length : end
-    } else if (char === "(") depth++
-    else if (char === ")") depth--
-    else if (char === "," && depth === 0) {
-      items.push(text.slice(start, i))
-      start = i + 1
-    }
-  }
-  items.push(text.slice(start))
-  return items
-}
+/** The full-text modules whose tables may index an external content table. */
+const FTS_MODULE = /^fts[345]$/i
 
 /** The option `key` of a virtual table's arguments (`content='x'`), unquoted, or undefined. */
 const option = (args: ReadonlyArray<string>, key: string): string | undefined => {
@@ -83,9 +70,10 @@ export const fullTextOver = (
     const virtual = yield* sql<{ readonly name: string; readonly sql: string }>`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'`
     const found: Array<FullTextTable> = []
     for (const table of virtual) {
-      const [, module = "", body = ""] = VIRTUAL_FTS.exec(stripComments(table.sql)) ?? []
-      if (module === "") continue
-      const args = argumentsOf(body)
+      const [, written = "", body = ""] = VIRTUAL_TABLE.exec(stripComments(table.sql)) ?? []
+      const module = unquoted(written)
+      if (!FTS_MODULE.test(module)) continue
+      const args = commaSeparated(body)
       const content = option(args, "content")
       if (content === undefined || !reaching.has(content.toLowerCase())) continue
       const fullText = { name: table.name, content, contentRowid: module.toLowerCase() === "fts5" ? option(args, "content_rowid") ?? "rowid" : "rowid" }

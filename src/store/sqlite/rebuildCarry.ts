@@ -35,7 +35,7 @@ import * as Effect from "effect/Effect"
 import { MigrationFailed } from "../StoreErrors.js"
 import type { LibraryObjects } from "./libraryObjects.js"
 import { type FullTextTable, fullTextOver, reindex } from "./fullTextCarry.js"
-import { stripComments, stripCommentsAndStrings, unquoted } from "./sqlScript.js"
+import { commaSeparated, SQL_NAME, stripComments, stripCommentsAndStrings, unquoted } from "./sqlScript.js"
 import { compileError, reason } from "./statementComplaint.js"
 
 /**
@@ -62,12 +62,9 @@ const foreignKeysOf = (sql: SqlClient.SqlClient, table: string) =>
     (keys) => keys.map((key) => `${key.from.toLowerCase()} -> ${key.table.toLowerCase()}`)
   )
 
-/** A name as SQLite reads it in a CREATE TRIGGER: quoted ("", ``, []) or a bare word. */
-const NAME = String.raw`(?:"(?:[^"]|"")*"|\`(?:[^\`]|\`\`)*\`|\[[^\]]*\]|[\w$]+)`
-
 /** A trigger's header: the event it fires on, and the columns an UPDATE OF names. */
 const TRIGGER_EVENT = new RegExp(
-  String.raw`^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?${NAME}(?:\s*\.\s*${NAME})?\s*(?:BEFORE\s+|AFTER\s+|INSTEAD\s+OF\s+)?(DELETE|INSERT|UPDATE)\b(?:\s+OF\s+(.+?))?\s+ON\b`,
+  String.raw`^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?${SQL_NAME}(?:\s*\.\s*${SQL_NAME})?\s*(?:BEFORE\s+|AFTER\s+|INSTEAD\s+OF\s+)?(DELETE|INSERT|UPDATE)\b(?:\s+OF\s+(.+?))?\s+ON\b`,
   "is"
 )
 
@@ -83,7 +80,7 @@ const firingWrite = (sql: SqlClient.SqlClient, trigger: Saved) =>
     const table = sql(trigger.tbl_name)
     if (event.toUpperCase() === "DELETE") return sql`DELETE FROM ${table} WHERE 0`
     const columns = of !== undefined
-      ? of.split(",").map(unquoted)
+      ? commaSeparated(of).map(unquoted)
       : (yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${trigger.tbl_name})`).map((column) => column.name)
     if (event.toUpperCase() === "INSERT") {
       const list = sql.csv(columns.map((column) => sql`${sql(column)}`))

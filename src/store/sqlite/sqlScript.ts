@@ -121,3 +121,29 @@ export const unquoted = (text: string): string => {
   if (quote === "'" || quote === "\"" || quote === "`") return trimmed.slice(1, -1).replaceAll(`${quote}${quote}`, quote)
   return trimmed
 }
+
+/** A name as SQLite reads it in a CREATE statement, for a regular expression: quoted ("", ``, []) or a bare word. */
+export const SQL_NAME = String.raw`(?:"(?:[^"]|"")*"|\`(?:[^\`]|\`\`)*\`|\[[^\]]*\]|[\w$]+)`
+
+/**
+ * `text` (without comments) split at the commas outside quotes and
+ * parentheses: a virtual table's module arguments, an UPDATE OF column list.
+ */
+export const commaSeparated = (text: string): Array<string> => {
+  const items: Array<string> = []
+  let depth = 0
+  let start = 0
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]
+    if (char === "'" || char === "\"" || char === "`") i = skipQuoted(text, i, char) - 1
+    else if (char === "[") i = skipBracketed(text, i) - 1
+    else if (char === "(") depth++
+    else if (char === ")") depth--
+    else if (char === "," && depth === 0) {
+      items.push(text.slice(start, i))
+      start = i + 1
+    }
+  }
+  items.push(text.slice(start))
+  return items
+}
