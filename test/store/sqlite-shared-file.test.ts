@@ -429,10 +429,10 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
       "DROP TRIGGER dba_log_stamp"
     ],
     [
-      "trigger on a table of their own written over lines with a comment, its quoted name holding a space, on UPDATE OF a quoted column holding a comma",
+      "trigger on a table of their own written over lines with a comment, its quoted name holding a space, on UPDATE OF a quoted column holding a comma and the word on",
       [
-        "CREATE TABLE dba_touches (node_id TEXT, \"kind, label\" TEXT)",
-        "CREATE TRIGGER \"dba touch\"\n\tAFTER UPDATE OF\n  \"kind, label\" -- the label\n  ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = 1 WHERE id = NEW.node_id; END"
+        "CREATE TABLE dba_touches (node_id TEXT, \"kind, on label\" TEXT)",
+        "CREATE TRIGGER \"dba touch\"\n\tAFTER UPDATE OF\n  \"kind, on label\" -- the label\n  ON dba_touches BEGIN UPDATE workflow_node_executions SET updated_at = 1 WHERE id = NEW.node_id; END"
       ],
       "the trigger dba touch on dba_touches no longer works",
       "updated_at",
