@@ -18,6 +18,7 @@ import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import type { NewAiJob } from "../../src/domain/AiJob.js"
+import type { DecodeFailure } from "../../src/domain/Errors.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
 import { summarize } from "./jobs.suite.js"
@@ -174,6 +175,23 @@ export const runJobNamesSuite = (backend: Backend) => {
         }
         const rows = yield* rawRows
         assert.deepStrictEqual(rows.jobs.map((row) => row.capability_profile_id), ["Coder", "Coder", "Coder"])
+      })))
+
+    it.effect("R5 a profile id of 200 characters that NFC makes 400 (200 x U+0958) is refused by submit, submitUntrusted and submitMany saying the bound holds once NFC-normalised and the name's length there; nothing stored", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const request = summarize({ profile_id: "\u0958".repeat(200) })
+        const message = "Expected a string at most 256 characters (code points) long once NFC-normalised, the form it is stored in (this name is 400)"
+        const refusals: ReadonlyArray<readonly [Effect.Effect<unknown, { readonly _tag: string }>, string]> = [
+          [jobs.submit(request), "profile_id"],
+          [jobs.submitUntrusted(request), "profile_id"],
+          [jobs.submitMany([request]), "0.profile_id"]
+        ]
+        for (const [submitted, path] of refusals) {
+          const refused = yield* Effect.flip(submitted)
+          assert.deepStrictEqual(refused._tag === "DecodeFailure" ? (refused as DecodeFailure).issues : refused._tag, [{ path, message }])
+        }
+        assert.deepStrictEqual((yield* rawRows).jobs, [])
       })))
 
     it.effect("R14 a profile id of 200 emoji (400 UTF-16 units, 200 characters) is its events' actor too, not 'unknown'", () =>
