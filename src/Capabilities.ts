@@ -16,7 +16,7 @@ import * as Schema from "effect/Schema"
 import { decodeWith } from "./domain/decode.js"
 import { DecodeFailure } from "./domain/Errors.js"
 import { type JobKind, JobKinds } from "./domain/JobKind.js"
-import { toNfc } from "./domain/Text.js"
+import { quoteAscii, toNfc } from "./domain/Text.js"
 
 /** HSK-4001: a capability id that the registry does not know. */
 export class UnknownCapability extends Schema.TaggedError<UnknownCapability>()("UnknownCapability", {
@@ -234,7 +234,12 @@ const normalNames = (config: CapabilityConfig): Effect.Effect<CapabilityConfig, 
     const name = toNfc(id)
     const earlier = givenAs.get(name)
     if (earlier !== undefined) {
-      issues.push({ path: `profiles.${id}`, message: `names the profile ${JSON.stringify(earlier)} names once NFC-normalised: one would lose its grants` })
+      // Quoted in ASCII: the two names render alike (Équipe), their escapes differ ("E\u0301quipe", "\u00c9quipe").
+      issues.push({
+        path: `profiles.${id}`,
+        message: `${quoteAscii(id)} and the profile ${quoteAscii(earlier)} are one name once NFC-normalised (${quoteAscii(name)}): ` +
+          "one would lose its grants"
+      })
     }
     givenAs.set(name, id)
     profiles.push([name, grants])

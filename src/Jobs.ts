@@ -36,7 +36,6 @@ import { makeMove } from "./internal/jobs/move.js"
 import type { BeginOptions, Operations, TransitionOptions } from "./internal/jobs/operations.js"
 import { makeSubmit } from "./internal/jobs/submit.js"
 import { makeSubmitMany } from "./internal/jobs/submitMany.js"
-import { makeSecretNames } from "./internal/jobs/secretNames.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
 import { checkRunOptions } from "./internal/jobs/runOptions.js"
@@ -310,10 +309,8 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   // Eager dispatch (eagerDispatch.ts): where the store can create and claim in one write and the
   // policy's verdicts may be remembered (the claim's records are then the submit's to build).
   const desk = store.createClaimed !== undefined && admission.deterministic ? new EagerDesk() : undefined
-  // A job's names are refused, not redacted, when they hold a secret: one check for submit and submitMany.
-  const secretNames = makeSecretNames(recorder.redact)
-  const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries, desk, secretNames })
-  const submitMany = makeSubmitMany(operations, { intakeOpen: gate.await, admission, retries, secretNames })
+  const submit = makeSubmit(operations, { intakeOpen: gate.await, admission, retries, desk })
+  const submitMany = makeSubmitMany(operations, { intakeOpen: gate.await, admission, retries })
   const move = makeMove(operations, makeEndRun(store, prepare), makeFinishRunning(store, prepare))
   const begin = makeBegin(operations, admission, (claim, reason) => runner.release(claim.job, claim.run, reason))
   const setPin = makeSetPin(operations)

@@ -111,25 +111,41 @@ export type AiJob = typeof AiJob.Type
 /** The longest identifier, in characters (code points). */
 export const MAX_IDENTIFIER_CHARACTERS = 256
 
-/** An identifier's rules, checked on the text as given (as for all caller text) and again on its NFC form. */
-const IdentifierText = NonEmptyText.pipe(
-  Schema.filter((text) => atMostCharacters(text, MAX_IDENTIFIER_CHARACTERS), {
-    title: `maxLength(${MAX_IDENTIFIER_CHARACTERS})`,
-    description: `a string at most ${MAX_IDENTIFIER_CHARACTERS} characters (code points) long`,
-    jsonSchema: { maxLength: MAX_IDENTIFIER_CHARACTERS }
-  }),
-  Schema.filter(hasText, { message: () => "Expected an identifier, not only whitespace" })
-).annotations({ identifier: "Identifier" })
+/** An identifier's rules, its length's refusal worded by `length`. */
+const identifierRules = (length: Schema.Annotations.Filter<string>) =>
+  NonEmptyText.pipe(
+    Schema.filter((text) => atMostCharacters(text, MAX_IDENTIFIER_CHARACTERS), length),
+    Schema.filter(hasText, { message: () => "Expected an identifier, not only whitespace" })
+  ).annotations({ identifier: "Identifier" })
+
+/** The rules on the text as given (as for all caller text). */
+const IdentifierText = identifierRules({
+  title: `maxLength(${MAX_IDENTIFIER_CHARACTERS})`,
+  description: `a string at most ${MAX_IDENTIFIER_CHARACTERS} characters (code points) long`,
+  jsonSchema: { maxLength: MAX_IDENTIFIER_CHARACTERS }
+})
+
+/**
+ * The rules on the NFC form, the one the row stores, the policy looks up and
+ * the events name as actor (bounded alike): NFC can lengthen a name (U+0958, a
+ * composition exclusion, is two code points in NFC), so a name within the
+ * bound as given may exceed it once normalised, and the refusal says so.
+ */
+const IdentifierNfc = identifierRules({
+  message: (issue) =>
+    `Expected a string at most ${MAX_IDENTIFIER_CHARACTERS} characters (code points) long once NFC-normalised, ` +
+    `the form it is stored in (this name is ${[...(issue.actual as string)].length})`
+})
 
 /**
  * An identifier a caller names a protocol or profile by: non-empty, not only
- * whitespace (a blank name names nothing), at most 256 characters, decoded to
- * NFC. One form from the boundary on: the policy looks the NFC name up, the
- * row stores it, and the events about the job (which NFC-normalise all caller
- * text, R14) name the same actor and profile — `"Jose\u0301"` (NFD, as a
- * macOS user name can arrive) is `"José"` everywhere.
+ * whitespace (a blank name names nothing), at most 256 characters as given
+ * and in NFC, decoded to NFC. One form from the boundary on: the policy looks
+ * the NFC name up, the row stores it, and the events about the job (which
+ * NFC-normalise all caller text, R14) name the same actor and profile —
+ * `"Jose\u0301"` (NFD, as a macOS user name can arrive) is `"José"` everywhere.
  */
-export const Identifier = Schema.transform(IdentifierText, IdentifierText, {
+export const Identifier = Schema.transform(IdentifierText, IdentifierNfc, {
   strict: true,
   decode: toNfc,
   encode: (text) => text

@@ -46,6 +46,14 @@ export const toNfc = (text: string): string => {
   return text
 }
 
+/**
+ * `text` as a JSON string with every non-ASCII UTF-16 unit written as a
+ * `\uXXXX` escape: for messages naming two names that render alike
+ * (`"E\u0301quipe"` and `"\u00c9quipe"` both show as Équipe).
+ */
+export const quoteAscii = (text: string): string =>
+  JSON.stringify(text).replace(/[^\x20-\x7e]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
 /** A string without U+0000 or lone surrogates. */
 export const Text = Schema.String.pipe(Schema.filter(isStorable, { message })).annotations({ identifier: "Text" })
 

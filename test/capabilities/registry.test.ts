@@ -142,6 +142,16 @@ describe("an application's own policy (Capabilities.layer, make)", () => {
       assert.deepStrictEqual(twice._tag === "DecodeFailure" ? twice.issues.map((issue) => issue.path) : [], ["profiles.E\u0301quipe"])
     }))
 
+  it.effect("R15 two profiles NFC makes one are refused with a message an operator can tell apart: each name in ASCII escapes (E\\u0301quipe, \\u00c9quipe), not the same rendered Équipe twice", () =>
+    Effect.gen(function*() {
+      const d = Capabilities.defaultConfig
+      const twice = yield* Effect.flip(Capabilities.make({ ...d, profiles: { ...d.profiles, "\u00c9quipe": [], "E\u0301quipe": ["fs.read"] } }))
+      assert.deepStrictEqual(twice._tag === "DecodeFailure" ? twice.issues : twice._tag, [{
+        path: "profiles.E\u0301quipe",
+        message: String.raw`"E\u0301quipe" and the profile "\u00c9quipe" are one name once NFC-normalised ("\u00c9quipe"): one would lose its grants`
+      }])
+    }))
+
 
   it.effect("R15 a policy without its shape (a placement without requires, a kind left out, profiles: null, a grant list that is no list, protocols: undefined, {}, a throwing getter) is a DecodeFailure naming the path when built, by make and by layer: never a defect, never serving", () =>
     Effect.gen(function*() {

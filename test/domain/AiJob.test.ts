@@ -127,6 +127,23 @@ describe("R5 AiJob", () => {
     }
   })
 
+  it("R5 a protocol or profile id within 256 characters as given but longer in NFC, the form stored (200 x U+0958, a composition exclusion: 400 in NFC), is refused saying the bound is on the NFC form and how long the name is there", () => {
+    const decode = Schema.decodeUnknownEither(NewAiJob)
+    const validJob = { job_kind: "doc_edit", protocol_id: "p", profile_id: "p", capability_profile_id: "Coder", access_mode: "preview_only", safety_mode: "normal" }
+    const name = "\u0958".repeat(200)
+    assert.strictEqual([...name.normalize("NFC")].length, 400)
+    for (const field of ["protocol_id", "profile_id", "capability_profile_id"]) {
+      const refused = decode({ ...validJob, [field]: name })
+      assert.deepStrictEqual(
+        Either.isLeft(refused) ? DecodeFailure.fromParseError("NewAiJob", refused.left).issues : "accepted",
+        [{
+          path: field,
+          message: "Expected a string at most 256 characters (code points) long once NFC-normalised, the form it is stored in (this name is 400)"
+        }]
+      )
+    }
+  })
+
   it("Timestamp refuses text that is not RFC 3339", () => {
     for (const text of ["2026-01-19 23:59:37", "2026-01-19", "yesterday", "2026-13-01T00:00:00Z", "2026-02-30T23:59:37Z", "2025-02-29T00:00:00Z", "2026-01-19T24:00:00Z", "2026-01-19T23:60:00Z", "2026-01-19T23:59:60Z"]) {
       assert.isTrue(Either.isLeft(Schema.decodeUnknownEither(Timestamp)(text)), text)

@@ -1,19 +1,24 @@
 /**
  * A job's names — `protocol_id`, `profile_id`, `capability_profile_id` — as the stores hold them
  * (R14, R15), run unchanged on each store. Found by an outside probe: the row kept a name as given
- * while the job's `capability_action` events, which NFC-normalise and redact all caller text, named
- * another actor (`Jose\u0301` in the row, `José` in the event; `svc-bot password=hunter2` in the row,
- * `svc-bot password=[REDACTED]` in the event). A name is decoded to NFC at the boundary, so the
- * policy, the row and the events see one form; a name holding a secret is refused at submit.
+ * while the job's `capability_action` events, which NFC-normalise all caller text, named another
+ * actor (`Jose\u0301` in the row, `José` in the event). A name is decoded to NFC at the boundary, so
+ * the policy, the row and the events see one form. A name is an identity and a lookup key, so it is
+ * stored and looked up as given even when the redaction rules match it (`password-reset:v2`,
+ * `sk-moderation-bot`, a caller's rule over `Coder`); its events, which redact caller text, then
+ * read differently from the row: a documented limit (keep secrets out of names).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Capabilities from "../../src/Capabilities.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import * as WakeUp from "../../src/WakeUp.js"
 import type { NewAiJob } from "../../src/domain/AiJob.js"
+import type { DecodeFailure } from "../../src/domain/Errors.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
 import { summarize } from "./jobs.suite.js"
@@ -43,6 +48,15 @@ const decomposedPolicy = Capabilities.layer({
   ]
 })
 
+/** Ordinary protocol names the default `namedSecret` rule matches. */
+const SECRET_LOOKING_PROTOCOLS = ["password-reset:v2", "apikey:rotate", "auth-token:refresh"]
+
+/** An ordinary profile name the default `apiKey` rule matches. */
+const SECRET_LOOKING_PROFILE = "sk-moderation-bot"
+
+/** A caller's redaction rule that matches the default policy's profile Coder. */
+const teamNames = { name: "team-names", pattern: /\bCoder\b/g, replacement: "[TEAM]" }
+
 /** The job and event rows, as the database holds them. */
 const rawRows = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -60,20 +74,23 @@ const actorsOf = (jobId: string) =>
     return page.items.map((event) => (event as { readonly actor_id?: unknown }).actor_id)
   })
 
-/** The failure's issues when it is a DecodeFailure, else what it was. */
-const decodeIssuesOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.map(Effect.exit(effect), (exit) => {
-    if (exit._tag === "Success") return "success"
-    if (exit.cause._tag !== "Fail") return `not a typed failure: ${exit.cause._tag}`
-    const error = exit.cause.error as { readonly _tag?: unknown; readonly issues?: ReadonlyArray<{ readonly path: string }> }
-    return error._tag === "DecodeFailure" ? error.issues!.map((issue) => issue.path) : `${String(error._tag)}`
-  })
-
 export const runJobNamesSuite = (backend: Backend) => {
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provide(effect, services(backend.makeStoreWithSql()) as Layer.Layer<Exclude<R, never>, unknown>)
   const provideUnder = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provide(effect, servicesUnder(accentedPolicy, backend.makeStoreWithSql()) as Layer.Layer<Exclude<R, never>, unknown>)
+
+  const provideRedactingCoder = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.provide(
+      effect,
+      Jobs.layer().pipe(
+        Layer.provideMerge(Recovery.layerNoStartupRecovery),
+        Layer.provideMerge(WakeUp.layerPollOnly),
+        Layer.provideMerge(FlightRecorder.layer({ redactionRules: [teamNames] })),
+        Layer.provideMerge(Capabilities.layerDefault),
+        Layer.provideMerge(backend.makeStoreWithSql())
+      ) as Layer.Layer<Exclude<R, never>, unknown>
+    )
 
   const provideDecomposed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provide(effect, servicesUnder(decomposedPolicy, backend.makeStoreWithSql()) as Layer.Layer<Exclude<R, never>, unknown>)
@@ -125,28 +142,56 @@ export const runJobNamesSuite = (backend: Backend) => {
         }
       })))
 
-    it.effect("R14 a job's name holding a secret is refused at submit with a DecodeFailure naming its field: no job row, no event, no secret byte stored", () =>
+    it.effect("R14 names are identities: a protocol or profile id the default redaction rules match (password-reset:v2, apikey:rotate, auth-token:refresh, sk-moderation-bot) is accepted, stored as given and claimed (submit and submitMany)", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs
-        assert.deepStrictEqual(yield* decodeIssuesOf(jobs.submit(summarize({ profile_id: "svc-bot password=hunter2" }))), ["profile_id"])
-        assert.deepStrictEqual(
-          yield* decodeIssuesOf(jobs.submit(summarize({ protocol_id: "p.v1 Bearer abcdefghijklmnop1234", capability_profile_id: "api_key=hunter3" }))),
-          ["protocol_id", "capability_profile_id"]
-        )
-        // The HTTP body's and CLI's path: the same refusal.
-        assert.deepStrictEqual(yield* decodeIssuesOf(jobs.submitUntrusted(summarize({ profile_id: "svc-bot password=hunter2" }))), ["profile_id"])
-        // A batch: every request checked first, paths led by the index; nothing of the clean one is stored either.
-        assert.deepStrictEqual(
-          yield* decodeIssuesOf(jobs.submitMany([summarize(), summarize({ profile_id: "svc-bot password=hunter4" })])),
-          ["1.profile_id"]
-        )
+        const requests = [
+          ...SECRET_LOOKING_PROTOCOLS.map((protocol_id) => summarize({ protocol_id })),
+          summarize({ profile_id: SECRET_LOOKING_PROFILE })
+        ]
+        const one = yield* Effect.forEach(requests, (request) => jobs.submit(request))
+        const many = yield* jobs.submitMany(requests)
+        for (const [index, job] of [...one, ...many].entries()) {
+          const request = requests[index % requests.length]!
+          assert.deepStrictEqual([job.protocol_id, job.profile_id], [request.protocol_id, request.profile_id])
+          const claim = yield* jobs.start(job.job_id)
+          assert.strictEqual(claim.job.state, "running")
+        }
         const rows = yield* rawRows
-        assert.deepStrictEqual(rows.jobs, [])
-        assert.strictEqual(rows.eventCount, 0)
-        assert.isFalse(/hunter|abcdefghijklmnop1234/.test(rows.events))
-        // A clean name still goes through, on the same service (the check remembers what it found clean, not what it refused).
-        const job = yield* jobs.submit(summarize({ profile_id: "svc-bot" }))
-        assert.deepStrictEqual(yield* actorsOf(job.job_id), ["svc-bot"])
+        const given = requests.map((request) => [request.protocol_id, request.profile_id])
+        assert.deepStrictEqual(rows.jobs.map((row) => [row.protocol_id, row.profile_id]).sort(), [...given, ...given].sort())
+      })))
+
+    it.effect("R15 a policy profile a caller's redaction rule matches (Coder) is accepted whether the policy places the job there or the request names it, stored as the policy names it, and claimed", () =>
+      provideRedactingCoder(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const placed = yield* jobs.submit(summarize({ job_kind: "doc_edit" }))
+        const asked = yield* jobs.submit(summarize({ job_kind: "doc_edit", capability_profile_id: "Coder" }))
+        const [askedInBatch] = yield* jobs.submitMany([summarize({ job_kind: "doc_edit", capability_profile_id: "Coder" })])
+        for (const job of [placed, asked, askedInBatch!]) {
+          assert.strictEqual(job.capability_profile_id, "Coder")
+          const claim = yield* jobs.start(job.job_id)
+          assert.strictEqual(claim.job.state, "running")
+        }
+        const rows = yield* rawRows
+        assert.deepStrictEqual(rows.jobs.map((row) => row.capability_profile_id), ["Coder", "Coder", "Coder"])
+      })))
+
+    it.effect("R5 a profile id of 200 characters that NFC makes 400 (200 x U+0958) is refused by submit, submitUntrusted and submitMany saying the bound holds once NFC-normalised and the name's length there; nothing stored", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const request = summarize({ profile_id: "\u0958".repeat(200) })
+        const message = "Expected a string at most 256 characters (code points) long once NFC-normalised, the form it is stored in (this name is 400)"
+        const refusals: ReadonlyArray<readonly [Effect.Effect<unknown, { readonly _tag: string }>, string]> = [
+          [jobs.submit(request), "profile_id"],
+          [jobs.submitUntrusted(request), "profile_id"],
+          [jobs.submitMany([request]), "0.profile_id"]
+        ]
+        for (const [submitted, path] of refusals) {
+          const refused = yield* Effect.flip(submitted)
+          assert.deepStrictEqual(refused._tag === "DecodeFailure" ? (refused as DecodeFailure).issues : refused._tag, [{ path, message }])
+        }
+        assert.deepStrictEqual((yield* rawRows).jobs, [])
       })))
 
     it.effect("R14 a profile id of 200 emoji (400 UTF-16 units, 200 characters) is its events' actor too, not 'unknown'", () =>

@@ -30,7 +30,6 @@ import { refuseReusedId } from "./reusedId.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { AlreadyExists, StorageError } from "../../store/StoreErrors.js"
 import { MAX_JOB_DEPTH } from "../../domain/depth.js"
-import type { SecretNames } from "./secretNames.js"
 
 /** The job a submit's own write creates, noted before the write: announced when an interrupt lost the write's answer. */
 interface Written {
@@ -48,8 +47,6 @@ export const makeSubmit = <GateError>(
     readonly retries: RetryPolicy.RetryPolicy
     /** Where parked workers of this process offer themselves (eagerDispatch.ts); none without eager dispatch. */
     readonly desk?: EagerDesk | undefined
-    /** Refuses a request whose names hold a secret (secretNames.ts). */
-    readonly secretNames: SecretNames
   }
 ) => {
   // The hand-built check for the common shape, else the Schema, which stays the authority (domain/newAiJobCheck.ts).
@@ -162,14 +159,10 @@ export const makeSubmit = <GateError>(
   }
 
   /** `queue`, after refusing a caller-given id a pruned job's trail still names (reusedId.ts); a fresh id needs no look. */
-  const queueUnlessReused = (span: Tracer.Span, request: JobRequest, checked: boolean, now: DateTime.Utc, written: Written) => {
-    // A name holding a secret is refused before anything is decided or recorded (secretNames.ts).
-    const secret = deps.secretNames.one(request)
-    if (secret !== undefined) return Effect.fail(secret)
-    return request.job_id === undefined
+  const queueUnlessReused = (span: Tracer.Span, request: JobRequest, checked: boolean, now: DateTime.Utc, written: Written) =>
+    request.job_id === undefined
       ? queue(span, request, checked, now, written)
       : Effect.flatMap(refuseReusedId(store, request.job_id), () => queue(span, request, checked, now, written))
-  }
 
   /**
    * A submit interrupted once its write was sent: the store finishes the write,

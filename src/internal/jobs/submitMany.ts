@@ -43,9 +43,6 @@ export const makeSubmitMany = <GateError>(
   return Effect.fn("Jobs.submitMany")(function*(input: unknown) {
     yield* deps.intakeOpen
     const requests = yield* decodeRequests(input)
-    // A name holding a secret, in any request, is refused before anything is decided or recorded (secretNames.ts).
-    const secret = deps.secretNames.many(requests)
-    if (secret !== undefined) return yield* secret
     // A caller-given id a pruned job's trail still names is refused before anything is decided (reusedId.ts).
     for (const request of requests) if (request.job_id !== undefined) yield* refuseReusedId(store, request.job_id)
     yield* Effect.annotateCurrentSpan({ "hsk.jobs": requests.length })
