@@ -26,7 +26,10 @@
  * was dropped (found by an outside probe). Only a list allowing every value
  * 0002's own allows is replaced now; a DBA's is kept, or, when it allows a
  * legacy kind 0002 rewrites but not the kind it becomes, stops migrate
- * naming it with what to do.
+ * naming it with what to do. Whether it does is asked of PostgreSQL (its
+ * expression evaluated on those kinds): only the `= ANY (ARRAY[...])` print
+ * was read, so an array literal or an OR chain was kept silently and then
+ * refused every job of the rewritten kind (found by a regression probe).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -213,6 +216,41 @@ describe("R16 the PostgreSQL legacy upgrade keeps a DBA's own constraints", () =
         assert.strictEqual(yield* refusalOf(`UPDATE ai_jobs SET job_kind = 'canvas_cluster' WHERE id = '${legacyIds.pinnedJob}'`), "23514 dba_team_kinds")
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
+  }
+
+  // Found by a regression probe: only PostgreSQL's ARRAY[...] print of a list was read, so the same list written as an
+  // array literal or an OR chain was kept silently, and after migrate every job of the rewritten kind was refused.
+  const teamKinds = ["doc_edit", "doc_rewrite", "doc_summarize", "doc_test", "asr_transcribe", "term_exec", "terminal_exec", "governance_pack_export"]
+  const kindRules = [
+    ["IN", `job_kind IN (${listed(teamKinds)})`],
+    ["array literal", `job_kind = ANY ('{${teamKinds.join(",")}}'::text[])`],
+    ["OR chain", teamKinds.map((kind) => `job_kind = '${kind}'`).join(" OR ")],
+    ["inequality", "job_kind <> 'workflow_run'"]
+  ] as const
+  for (const validity of ["", " NOT VALID"]) {
+    it.scoped(`R16 a DBA's CHECK on job_kind${validity} accepting governance_pack_export but not workflow_run stops migrate however it is written (IN, array literal, OR chain, <>), named, nothing changed`, () =>
+      Effect.gen(function*() {
+        for (const [form, rule] of kindRules) {
+          const url = yield* freshPgDatabase(`pg legacy kind rule ${form}`)
+          yield* Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            yield* buildLegacyDatabase
+            yield* sql.unsafe(`ALTER TABLE ai_jobs ADD CONSTRAINT dba_kind_rule CHECK (${rule})${validity}`)
+            const error = yield* Effect.flip(PgStore.migrate)
+            if (error._tag !== "MigrationFailed") return assert.fail(`${form}: expected MigrationFailed, got ${error.message}`)
+            assert.strictEqual(error.migration_id, 2, form)
+            assert.match(
+              error.message,
+              /own constraint dba_kind_rule on ai_jobs \(CHECK .*\) cannot be kept: it allows governance_pack_export but not workflow_run, and the upgrade rewrites governance_pack_export to workflow_run: .* then migrate again\. Nothing was changed/,
+              form
+            )
+            const [left] = yield* sql<{ readonly migrations: string | null; readonly kinds: number }>`
+              SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+                (SELECT count(*)::int FROM ai_jobs WHERE job_kind IN ('term_exec', 'doc_test', 'governance_pack_export')) AS kinds`
+            assert.deepStrictEqual(left, { migrations: null, kinds: 3 }, form)
+          }).pipe(Effect.provide(rawClient(url)))
+        }
+      }), 120_000)
   }
 
   /** A DBA's constraints added without names, as `ALTER TABLE ... ADD CHECK (...)` is usually written. */

@@ -18,7 +18,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { valueListVerdict } from "./legacyValueLists.js"
+import { strandedKinds, valueListVerdict } from "./legacyValueLists.js"
 
 /** The legacy tables and the columns 0002 needs to find (it adds the others some reference versions lacked). */
 const legacyColumns: Record<string, ReadonlyArray<string>> = {
@@ -174,7 +174,7 @@ const replacedBy0002 = (table: string, definition: string): boolean =>
  * the three (0002 restores those between them), and every CHECK and UNIQUE,
  * whatever its name, but those 0002 replaces with its own (`replacedBy0002`);
  * a DBA's list of kinds the upgrade would leave refusing the rewritten kinds
- * stops it, named (`valueListVerdict`).
+ * stops it, named (`strandedKinds`).
  */
 export const ownConstraints: Effect.Effect<ReadonlyArray<OwnConstraint>, SqlError | OwnConstraintBlocks, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -190,13 +190,12 @@ export const ownConstraints: Effect.Effect<ReadonlyArray<OwnConstraint>, SqlErro
       AND (c.contype <> 'f' OR c.confrelid NOT IN (SELECT oid FROM pg_class WHERE relnamespace = n.oid AND relname IN ${sql.in(legacyTables)}))
     ORDER BY c.contype = 'f', t.relname, c.conname`
   const kept = found.filter((constraint) => !replacedBy0002(constraint.table, constraint.definition))
-  for (const constraint of kept) {
-    const verdict = valueListVerdict(constraint.table, constraint.definition)
-    if (typeof verdict === "object") {
-      return yield* Effect.fail(
-        new OwnConstraintBlocks(`the database's own constraint ${constraint.name} on ${constraint.table} (${constraint.definition}) cannot be kept: ${verdict.stops}`)
-      )
-    }
+  const [stranded] = yield* strandedKinds(kept.filter((constraint) => constraint.table === "ai_jobs").map((constraint) => constraint.name))
+  const blocking = stranded === undefined ? undefined : kept.find((constraint) => constraint.table === "ai_jobs" && constraint.name === stranded.name)
+  if (stranded !== undefined && blocking !== undefined) {
+    return yield* Effect.fail(
+      new OwnConstraintBlocks(`the database's own constraint ${blocking.name} on ai_jobs (${blocking.definition}) cannot be kept: ${stranded.stops}`)
+    )
   }
   return kept
 })
