@@ -176,6 +176,20 @@ const doubleQuoted = (name: string): string => `"${name.replace(/"/g, '""')}"`
 const optionValue = (value: string): string => value.replace(/\\/g, "\\\\").replace(/ /g, "\\ ")
 
 /**
+ * The `options` query parameter setting `search_path` to `schema` (as
+ * `quote_ident` wrote it), as it is written in a URL: plain, as the README
+ * shows it (`-c search_path=jobs`), unless the name holds a character a URL
+ * query reads otherwise (`&` ends the parameter, `+` is a space, `#` starts
+ * the fragment, `%` an escape); then percent-encoded whole — a space left
+ * raw beside an escape makes node-postgres encode the URL again, and
+ * `%2B` would reach the server as `%2B` (found by a regression probe).
+ */
+const searchPathOption = (schema: string): string => {
+  const option = `-c search_path=${optionValue(schema)}`
+  return /[&+#%]/.test(option) ? encodeURIComponent(option) : option
+}
+
+/**
  * The refusal of a search_path whose first schema holds no store while a
  * later one does. It is either a new store meant for the first schema
  * (`search_path=jobs,public`, another deployment in `public`) or a
@@ -204,8 +218,8 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
       statement: null,
       cause: new Error(
         `the search_path's first schema "${first}" holds no job store, but "${later}", later on the path, holds one${version}: ` +
-          `name the one to use in the URL — ?options=-c search_path=${optionValue(quoted?.later ?? later)} to use it, ` +
-          `or ?options=-c search_path=${optionValue(quoted?.first ?? first)} to create a new store there; nothing was changed`
+          `name the one to use in the URL — ?options=${searchPathOption(quoted?.later ?? later)} to use it, ` +
+          `or ?options=${searchPathOption(quoted?.first ?? first)} to create a new store there; nothing was changed`
       )
     })
   })
