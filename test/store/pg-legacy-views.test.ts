@@ -6,6 +6,9 @@
  * rule; the failure carried only PostgreSQL's detail, naming the first view
  * it met, and no next step. Views that read only what 0002 leaves alone (a
  * DBA's own column, a count) are not in the way, and stay.
+ * A view over another table's foreign key to the three, which 0002 converts
+ * to uuid too, met PostgreSQL's bare refusal (found by a regression probe):
+ * it is named the same way.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -56,6 +59,46 @@ describe("R16 a DBA's view over a legacy column stops the PostgreSQL legacy upgr
         const [after] = yield* sql<{ readonly jobs: number; readonly notes: number }>`
           SELECT (SELECT jobs::int FROM dba_job_count) AS jobs, (SELECT count(*)::int FROM dba_notes) AS notes`
         assert.deepStrictEqual(after, { jobs: referenceCounts.ai_jobs, notes: referenceCounts.ai_jobs })
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
+
+  // Found by a regression probe: 0002 also converts other tables' foreign keys to the three (the reference's
+  // ai_job_mcp_fields.job_id, a DBA's notes table) to uuid; a view over one failed with PostgreSQL's bare refusal.
+  it.scoped("R16 views over another table's foreign key to ai_jobs (the reference's ai_job_mcp_fields.job_id, a DBA's table), which the upgrade converts to uuid, are named with the next step, nothing changed; a view over that table's other columns is not in the way", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy views referencing")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildReferencePg
+        yield* sql.unsafe(`
+          CREATE TABLE ai_job_mcp_fields (
+            job_id TEXT PRIMARY KEY NOT NULL REFERENCES ai_jobs(id) ON DELETE CASCADE,
+            mcp_server_id TEXT, mcp_call_id TEXT, mcp_progress_token TEXT);
+          CREATE VIEW v_mcp AS SELECT job_id, mcp_server_id FROM ai_job_mcp_fields;
+          CREATE TABLE dba_job_notes (job_id text REFERENCES ai_jobs(id), note text);
+          CREATE VIEW v_notes AS SELECT job_id, note FROM dba_job_notes;
+          CREATE VIEW v_note_text AS SELECT note FROM dba_job_notes`)
+
+        const error = yield* Effect.flip(PgStore.migrate)
+        if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+        assert.strictEqual(error.migration_id, 2)
+        assert.include(
+          error.message,
+          "view v_mcp reads ai_job_mcp_fields.job_id; view v_notes reads dba_job_notes.job_id: the legacy upgrade changes the types of those columns"
+        )
+        assert.match(error.message, /drop them \(with any view built on them\), migrate, then create them again written for the new column types\. Nothing was changed/)
+        assert.notInclude(error.message, "v_note_text")
+        const [left] = yield* sql<{ readonly migrations: string | null; readonly type: string }>`
+          SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+            (SELECT data_type FROM information_schema.columns WHERE table_name = 'ai_job_mcp_fields' AND column_name = 'job_id') AS type`
+        assert.deepStrictEqual(left, { migrations: null, type: "text" })
+
+        yield* sql.unsafe("DROP VIEW v_mcp; DROP VIEW v_notes")
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        const [after] = yield* sql<{ readonly type: string; readonly notes: number }>`
+          SELECT (SELECT data_type FROM information_schema.columns WHERE table_name = 'dba_job_notes' AND column_name = 'job_id') AS type,
+            (SELECT count(*)::int FROM v_note_text) AS notes`
+        assert.deepStrictEqual(after, { type: "uuid", notes: 0 })
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
 })

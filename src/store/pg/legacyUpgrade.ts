@@ -116,7 +116,9 @@ export class DependentViewsBlock extends Error {}
 
 /**
  * Refuses the upgrade while a view, materialized view or rule reads a
- * column 0002 changes the type of: PostgreSQL cannot change a column's type
+ * column 0002 changes the type of (one of the three tables', or another
+ * table's foreign key to them, which 0002 converts to uuid: such a view was
+ * left to PostgreSQL's bare refusal, found by a regression probe): PostgreSQL cannot change a column's type
  * under one ("cannot alter type of a column used by a view or rule"), and
  * named only the first it met. They are named, all of them, with the next
  * step. They are not carried through (dropped and re-created around 0002,
@@ -129,19 +131,33 @@ export class DependentViewsBlock extends Error {}
 export const refuseDependentViews: Effect.Effect<void, SqlError | DependentViewsBlock, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const retyped = Object.entries(retypedBy0002).flatMap(([table, columns]) => columns.map((column) => `${table}.${column}`))
+  // Beside the legacy columns, 0002 converts every other table's column holding a foreign key to
+  // one of the three (the reference's ai_job_mcp_fields.job_id, a DBA's notes.job_id) to the type
+  // it references, uuid (the ids are the only keys left there), when it is not one already.
   const blocking = yield* sql<{ readonly what: string; readonly columns: string }>`
+    WITH legacy AS (
+      SELECT t.oid FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace
+      WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
+    ), retyped AS (
+      SELECT a.attrelid AS relid, a.attnum FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid
+      WHERE a.attrelid IN (SELECT oid FROM legacy) AND (t.relname || '.' || a.attname) IN ${sql.in(retyped)}
+      UNION
+      SELECT f.conrelid, k.attnum FROM pg_constraint f
+      CROSS JOIN LATERAL unnest(f.conkey) AS k(attnum)
+      JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum
+      WHERE f.contype = 'f' AND f.confrelid IN (SELECT oid FROM legacy) AND f.conrelid NOT IN (SELECT oid FROM legacy)
+        AND a.atttypid <> 'uuid'::regtype
+    )
     SELECT CASE v.relkind WHEN 'v' THEN 'view ' || v.oid::regclass::text
         WHEN 'm' THEN 'materialized view ' || v.oid::regclass::text
         ELSE format('rule %I on %s', r.rulename, v.oid::regclass::text) END AS what,
-      string_agg(DISTINCT t.relname || '.' || a.attname, ', ') AS columns
+      string_agg(DISTINCT t.oid::regclass::text || '.' || a.attname, ', ') AS columns
     FROM pg_depend d
     JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
     JOIN pg_class v ON v.oid = r.ev_class
-    JOIN pg_class t ON d.refclassid = 'pg_class'::regclass AND t.oid = d.refobjid
-    JOIN pg_namespace n ON n.oid = t.relnamespace
-    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
-    WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
-      AND (t.relname || '.' || a.attname) IN ${sql.in(retyped)}
+    JOIN retyped x ON d.refclassid = 'pg_class'::regclass AND x.relid = d.refobjid AND x.attnum = d.refobjsubid
+    JOIN pg_class t ON t.oid = x.relid
+    JOIN pg_attribute a ON a.attrelid = x.relid AND a.attnum = x.attnum
     GROUP BY 1 ORDER BY 1`
   if (blocking.length === 0) return
   return yield* Effect.fail(
