@@ -19,7 +19,9 @@
  * that violate it then failed 0007, which writes every job, with a bare
  * "violates check constraint" (found by an outside probe): the failure now
  * names it, says why, and what to do (validate after fixing the rows, or
- * drop it), nothing changed.
+ * drop it), nothing changed. Rows the upgrade's own rewrite (a kind
+ * renamed) makes violate it were blamed on old rows, with VALIDATE as the
+ * fix (found by a regression probe): the advice names both causes now.
  *
  * Any CHECK listing the values of `job_kind`, `status`, `access_mode` or
  * `safety_mode` was taken for one 0002 replaces, so a DBA's narrower list
@@ -133,9 +135,9 @@ describe("R16 the PostgreSQL legacy upgrade keeps a DBA's own constraints", () =
           assert.strictEqual(error.migration_id, 7)
           assert.include(
             error.message,
-            `rows of ai_jobs older than its constraint ${name} ${definition} violate it: added NOT VALID, it never checked them, ` +
-              "but this migration writes those rows, and PostgreSQL checks every constraint on a row it writes. " +
-              `Fix the rows and validate it (ALTER TABLE ai_jobs VALIDATE CONSTRAINT ${name}), or drop it, then migrate again. Nothing was changed`
+            `rows of ai_jobs violate its constraint ${name} ${definition} as this migration writes them: added NOT VALID, it never ` +
+              "checked the rows already there, but PostgreSQL checks every constraint on a row it writes. Either rows older than the " +
+              `constraint violate it: fix them and validate it (ALTER TABLE ai_jobs VALIDATE CONSTRAINT ${name}); or the upgrade itself changed them`
           )
           const [left] = yield* sql<{ readonly migrations: string | null; readonly type: string; readonly validated: boolean }>`
             SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
@@ -154,6 +156,43 @@ describe("R16 the PostgreSQL legacy upgrade keeps a DBA's own constraints", () =
         }).pipe(Effect.provide(rawClient(url)))
       }), 60_000)
   }
+
+  // Found by a regression probe: a NOT VALID CHECK every legacy row satisfies, tripped only because the upgrade renamed
+  // term_exec to terminal_exec, was blamed on "rows older than" it with VALIDATE as the fix, which then succeeded and
+  // migrate failed again. The advice now names both causes, with the step for the upgrade's own rewrite.
+  it.scoped("R16 a DBA's NOT VALID CHECK that only the upgrade's rewrite of a kind makes rows violate is not blamed on old rows alone: migrate stops naming it with the step for rows the upgrade changed (drop it, migrate, add it again), nothing changed; that step followed, migrate goes through", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy not valid rewritten")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildLegacyDatabase
+        const rule = "CHECK (job_kind <> 'terminal_exec' OR status <> 'completed')"
+        yield* sql.unsafe(`ALTER TABLE ai_jobs ADD CONSTRAINT dba_no_done_terminal ${rule} NOT VALID`)
+        const [before] = yield* sql<{ readonly violating: number }>`
+          SELECT count(*)::int AS violating FROM ai_jobs WHERE NOT (job_kind <> 'terminal_exec' OR status <> 'completed')`
+        assert.strictEqual(before?.violating, 0)
+
+        const error = yield* Effect.flip(PgStore.migrate)
+        if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+        assert.notInclude(error.message, "older than its constraint")
+        assert.include(error.message, "rows of ai_jobs violate its constraint dba_no_done_terminal")
+        assert.include(
+          error.message,
+          "or the upgrade itself changed them so that they do (the legacy upgrade renames the job kinds term_exec, doc_test and " +
+            "governance_pack_export and converts the columns' types): drop it, migrate, and add it again written for the upgraded rows. " +
+            "Then migrate again. Nothing was changed"
+        )
+        const [left] = yield* sql<{ readonly migrations: string | null; readonly kinds: number }>`
+          SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+            (SELECT count(*)::int FROM ai_jobs WHERE job_kind = 'term_exec') AS kinds`
+        assert.deepStrictEqual(left, { migrations: null, kinds: 1 })
+
+        yield* sql.unsafe("ALTER TABLE ai_jobs DROP CONSTRAINT dba_no_done_terminal")
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        yield* sql.unsafe(`ALTER TABLE ai_jobs ADD CONSTRAINT dba_no_done_terminal ${rule} NOT VALID`)
+        assert.strictEqual(yield* refusalOf(`UPDATE ai_jobs SET status = 'completed' WHERE job_kind = 'terminal_exec'`), "23514 dba_no_done_terminal")
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
 
   // Found by an outside probe: any CHECK listing the values of job_kind or status was taken for one 0002 replaces,
   // so a DBA's own narrower list (only the kinds this team runs) was dropped without a word.
