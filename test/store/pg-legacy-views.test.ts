@@ -8,7 +8,10 @@
  * DBA's own column, a count) are not in the way, and stay.
  * A view over another table's foreign key to the three, which 0002 converts
  * to uuid too, met PostgreSQL's bare refusal (found by a regression probe):
- * it is named the same way.
+ * it is named the same way, as are a DBA's triggers and SQL functions
+ * reading those columns; an expression index PostgreSQL cannot rebuild on
+ * the new types is named when the upgrade fails on it (both found by a
+ * regression probe: PostgreSQL's bare refusal named none or the first).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -99,6 +102,70 @@ describe("R16 a DBA's view over a legacy column stops the PostgreSQL legacy upgr
           SELECT (SELECT data_type FROM information_schema.columns WHERE table_name = 'dba_job_notes' AND column_name = 'job_id') AS type,
             (SELECT count(*)::int FROM v_note_text) AS notes`
         assert.deepStrictEqual(after, { type: "uuid", notes: 0 })
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
+
+  // Found by a regression probe: a DBA's trigger whose WHEN reads status, or a BEGIN ATOMIC function reading it, failed
+  // the upgrade with PostgreSQL's bare refusal (naming the first it met, no next step).
+  it.scoped("R16 a DBA's triggers (WHEN on status, UPDATE OF status) and a BEGIN ATOMIC function reading retyped columns are all named with the next step, nothing changed; a plain trigger is not in the way; once they are dropped migrate goes through", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy triggers")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildReferencePg
+        yield* sql.unsafe(`
+          CREATE TABLE dba_audit (j text, s text);
+          CREATE FUNCTION dba_audit_status() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO dba_audit VALUES (NEW.id, NEW.status); RETURN NEW; END$$;
+          CREATE TRIGGER dba_status_audit AFTER UPDATE ON ai_jobs FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION dba_audit_status();
+          CREATE TRIGGER dba_status_of AFTER UPDATE OF status ON workflow_runs FOR EACH ROW EXECUTE FUNCTION dba_audit_status();
+          CREATE TRIGGER dba_every_delete AFTER DELETE ON ai_jobs FOR EACH ROW EXECUTE FUNCTION dba_audit_status();
+          CREATE FUNCTION dba_queued_jobs() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM ai_jobs WHERE status = 'queued'; END`)
+
+        const error = yield* Effect.flip(PgStore.migrate)
+        if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+        assert.strictEqual(error.migration_id, 2)
+        assert.include(
+          error.message,
+          "function dba_queued_jobs() reads ai_jobs.status; trigger dba_status_audit on ai_jobs reads ai_jobs.status; " +
+            "trigger dba_status_of on workflow_runs reads workflow_runs.status: the legacy upgrade changes the types of those columns",
+          error.message
+        )
+        assert.match(error.message, /drop them \(with any view built on them\), migrate, then create them again written for the new column types\. Nothing was changed/)
+        assert.notInclude(error.message, "dba_every_delete")
+        const [left] = yield* sql<{ readonly migrations: string | null; readonly type: string }>`
+          SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+            (SELECT data_type FROM information_schema.columns WHERE table_name = 'ai_jobs' AND column_name = 'id') AS type`
+        assert.deepStrictEqual(left, { migrations: null, type: "text" })
+
+        yield* sql.unsafe("DROP TRIGGER dba_status_audit ON ai_jobs; DROP TRIGGER dba_status_of ON workflow_runs; DROP FUNCTION dba_queued_jobs()")
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
+
+  // Found by a regression probe: an expression index PostgreSQL cannot rebuild on the new type ((created_at::date) is
+  // not immutable on timestamptz) failed the upgrade with "functions in index expression must be marked IMMUTABLE",
+  // the index not named.
+  it.scoped("R16 a DBA's expression index that cannot be rebuilt on the new column types is named with the next step, nothing changed; once dropped migrate goes through", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy index")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildReferencePg
+        yield* sql.unsafe("CREATE INDEX dba_day ON ai_jobs ((created_at::date)); CREATE INDEX dba_kind_lower ON ai_jobs (lower(job_kind))")
+
+        const error = yield* Effect.flip(PgStore.migrate)
+        if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+        assert.strictEqual(error.migration_id, 2)
+        assert.include(error.message, "index dba_day on ai_jobs", error.message)
+        assert.notInclude(error.message, "dba_kind_lower")
+        assert.match(error.message, /drop it, migrate, then create it again written for the new column types\. Nothing was changed/)
+        const [left] = yield* sql<{ readonly migrations: string | null }>`SELECT to_regclass('ai_job_model_migrations')::text AS migrations`
+        assert.deepStrictEqual(left, { migrations: null })
+
+        yield* sql.unsafe("DROP INDEX dba_day")
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        const [kept] = yield* sql<{ readonly index: string | null }>`SELECT to_regclass('dba_kind_lower')::text AS index`
+        assert.deepStrictEqual(kept, { index: "dba_kind_lower" })
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
 })

@@ -5,8 +5,9 @@
  *
  * Before it: a table of those names that is not the reference's (another
  * app's `workflow_runs`, say, empty) is refused, naming its columns, instead
- * of being taken over; a view or rule reading a column 0002 changes the
- * type of is refused, all of them named, with the next step; and the
+ * of being taken over; a view, rule, trigger or SQL function reading a
+ * column 0002 changes the type of is refused, all of them named, with the
+ * next step (dependentObjects.ts); and the
  * constraints the database's own people added to the three tables are set aside, because 0002 drops every CHECK, UNIQUE
  * and FOREIGN KEY it finds there; only those 0002 replaces with its own are
  * left to it. After it: those constraints are put back as
@@ -21,7 +22,7 @@ import * as Effect from "effect/Effect"
 import { strandedKinds, valueListVerdict } from "./legacyValueLists.js"
 
 /** The legacy tables and the columns 0002 needs to find (it adds the others some reference versions lacked). */
-const legacyColumns: Record<string, ReadonlyArray<string>> = {
+export const legacyColumns: Record<string, ReadonlyArray<string>> = {
   ai_jobs: [
     "id", "trace_id", "workflow_run_id", "job_kind", "status", "protocol_id", "profile_id",
     "capability_profile_id", "access_mode", "safety_mode", "created_at", "updated_at"
@@ -33,7 +34,8 @@ const legacyColumns: Record<string, ReadonlyArray<string>> = {
   ]
 }
 
-const legacyTables = Object.keys(legacyColumns)
+/** The three legacy tables 0002 upgrades in place. */
+export const legacyTables = Object.keys(legacyColumns)
 
 /** Why a table of ours is not the reference's; the upgrade stops with it and the database is left as it was. */
 export class NotALegacyTable extends Error {}
@@ -95,79 +97,6 @@ export const refuseForeignTables: Effect.Effect<void, SqlError | NotALegacyTable
       )
     )
   }
-})
-
-/**
- * The columns 0002 changes the type of (`ALTER COLUMN ... TYPE`), table by
- * table: the legacy columns and those it adds where a reference version
- * lacked them. A DBA's own columns are left as they are.
- */
-const retypedBy0002: Record<string, ReadonlyArray<string>> = {
-  ai_jobs: [
-    ...legacyColumns["ai_jobs"]!, "status_reason", "error_message", "entity_refs", "planned_operations", "metrics",
-    "job_inputs", "job_outputs", "is_pinned"
-  ],
-  workflow_runs: [...legacyColumns["workflow_runs"]!, "error_message"],
-  workflow_node_executions: legacyColumns["workflow_node_executions"]!
-}
-
-/** Views or rules of the database's own read a column 0002 changes the type of; the upgrade stops with them. */
-export class DependentViewsBlock extends Error {}
-
-/**
- * Refuses the upgrade while a view, materialized view or rule reads a
- * column 0002 changes the type of (one of the three tables', or another
- * table's foreign key to them, which 0002 converts to uuid: such a view was
- * left to PostgreSQL's bare refusal, found by a regression probe): PostgreSQL cannot change a column's type
- * under one ("cannot alter type of a column used by a view or rule"), and
- * named only the first it met. They are named, all of them, with the next
- * step. They are not carried through (dropped and re-created around 0002,
- * as SQLite's rebuilds carry theirs, where the types stay): only their
- * owner may drop them, their grants, options and the views built on them
- * would have to come back too, and a definition written for TEXT columns
- * (`created_at LIKE '2024%'`) may not compile on uuid and timestamptz —
- * a choice for the DBA, not a guess of ours.
- */
-export const refuseDependentViews: Effect.Effect<void, SqlError | DependentViewsBlock, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const retyped = Object.entries(retypedBy0002).flatMap(([table, columns]) => columns.map((column) => `${table}.${column}`))
-  // Beside the legacy columns, 0002 converts every other table's column holding a foreign key to
-  // one of the three (the reference's ai_job_mcp_fields.job_id, a DBA's notes.job_id) to the type
-  // it references, uuid (the ids are the only keys left there), when it is not one already.
-  const blocking = yield* sql<{ readonly what: string; readonly columns: string }>`
-    WITH legacy AS (
-      SELECT t.oid FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace
-      WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
-    ), retyped AS (
-      SELECT a.attrelid AS relid, a.attnum FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid
-      WHERE a.attrelid IN (SELECT oid FROM legacy) AND (t.relname || '.' || a.attname) IN ${sql.in(retyped)}
-      UNION
-      SELECT f.conrelid, k.attnum FROM pg_constraint f
-      CROSS JOIN LATERAL unnest(f.conkey) AS k(attnum)
-      JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum
-      WHERE f.contype = 'f' AND f.confrelid IN (SELECT oid FROM legacy) AND f.conrelid NOT IN (SELECT oid FROM legacy)
-        AND a.atttypid <> 'uuid'::regtype
-    )
-    SELECT CASE v.relkind WHEN 'v' THEN 'view ' || v.oid::regclass::text
-        WHEN 'm' THEN 'materialized view ' || v.oid::regclass::text
-        ELSE format('rule %I on %s', r.rulename, v.oid::regclass::text) END AS what,
-      string_agg(DISTINCT t.oid::regclass::text || '.' || a.attname, ', ') AS columns
-    FROM pg_depend d
-    JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
-    JOIN pg_class v ON v.oid = r.ev_class
-    JOIN retyped x ON d.refclassid = 'pg_class'::regclass AND x.relid = d.refobjid AND x.attnum = d.refobjsubid
-    JOIN pg_class t ON t.oid = x.relid
-    JOIN pg_attribute a ON a.attrelid = x.relid AND a.attnum = x.attnum
-    GROUP BY 1 ORDER BY 1`
-  if (blocking.length === 0) return
-  return yield* Effect.fail(
-    new DependentViewsBlock(
-      `${blocking.map((row) => `${row.what} reads ${row.columns}`).join("; ")}: the legacy upgrade changes the types of those columns ` +
-        "(text to uuid, timestamptz, jsonb, boolean), which PostgreSQL cannot do under a view or rule. " +
-        `Keep ${blocking.length === 1 ? "its definition" : "their definitions"} (pg_get_viewdef), drop ${blocking.length === 1 ? "it" : "them"} ` +
-        "(with any view built on them), migrate, then create them again written for the new column types. Nothing was changed"
-    )
-  )
 })
 
 /**

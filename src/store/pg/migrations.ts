@@ -12,7 +12,8 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
-import { ownConstraints, refuseDependentViews, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
+import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
+import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
 import { refuseEncoding } from "./serverEncoding.js"
 import { retryOutermost } from "./transaction.js"
@@ -38,9 +39,9 @@ const runFile = (id: number, name: string, file: string) =>
     if (yield* alreadyDone(sql, text)) return
     if (id !== legacyUpgrade) return yield* adviseOnNotValid(sql.unsafe(text))
     yield* refuseForeignTables
-    yield* refuseDependentViews
+    yield* refuseDependentObjects
     const kept = yield* ownConstraints
-    yield* adviseOnNotValid(sql.unsafe(text))
+    yield* adviseOnIndexes(adviseOnNotValid(sql.unsafe(text)))
     yield* restoreOwnConstraints(kept)
   }).pipe(Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause })))
 
