@@ -168,4 +168,25 @@ describe("R16 a DBA's view over a legacy column stops the PostgreSQL legacy upgr
         assert.deepStrictEqual(kept, { index: "dba_kind_lower" })
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
+
+  // Found while testing the above: a DBA's plpgsql row trigger on ai_jobs reading NEW.id, in the way of nothing, fired
+  // during the upgrade's writes on text ids and again in 0007 on uuid ones, and failed 0007 with "type of parameter
+  // (uuid) does not match that when preparing the plan (text)": its plan was cached for the old column types.
+  it.scoped("R16 a DBA's plpgsql trigger on ai_jobs that fires during the upgrade (AFTER UPDATE, reading NEW.id and NEW.status) does not fail a later migration with a plan cached for the old column types; it keeps firing after migrate", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy plpgsql trigger")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildReferencePg
+        yield* sql.unsafe(`
+          CREATE TABLE dba_audit (j text, s text);
+          CREATE FUNCTION dba_audit_row() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO dba_audit VALUES (NEW.id, NEW.status); RETURN NEW; END$$;
+          CREATE TRIGGER dba_every_update AFTER UPDATE ON ai_jobs FOR EACH ROW EXECUTE FUNCTION dba_audit_row()`)
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        yield* sql`DELETE FROM dba_audit`
+        yield* sql`UPDATE ai_jobs SET profile_id = profile_id WHERE id = (SELECT id FROM ai_jobs ORDER BY id LIMIT 1)`
+        const [audited] = yield* sql<{ readonly rows: number }>`SELECT count(*)::int AS rows FROM dba_audit`
+        assert.deepStrictEqual(audited, { rows: 1 })
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
 })
