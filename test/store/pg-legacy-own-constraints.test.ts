@@ -19,14 +19,19 @@
  * that violate it then failed 0007, which writes every job, with a bare
  * "violates check constraint" (found by an outside probe): the failure now
  * names it, says why, and what to do (validate after fixing the rows, or
- * drop it), nothing changed.
+ * drop it), nothing changed. Rows the upgrade's own rewrite (a kind
+ * renamed) makes violate it were blamed on old rows, with VALIDATE as the
+ * fix (found by a regression probe): the advice names both causes now.
  *
  * Any CHECK listing the values of `job_kind`, `status`, `access_mode` or
  * `safety_mode` was taken for one 0002 replaces, so a DBA's narrower list
  * was dropped (found by an outside probe). Only a list allowing every value
  * 0002's own allows is replaced now; a DBA's is kept, or, when it allows a
  * legacy kind 0002 rewrites but not the kind it becomes, stops migrate
- * naming it with what to do.
+ * naming it with what to do. Whether it does is asked of PostgreSQL (its
+ * expression evaluated on those kinds): only the `= ANY (ARRAY[...])` print
+ * was read, so an array literal or an OR chain was kept silently and then
+ * refused every job of the rewritten kind (found by a regression probe).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -130,9 +135,9 @@ describe("R16 the PostgreSQL legacy upgrade keeps a DBA's own constraints", () =
           assert.strictEqual(error.migration_id, 7)
           assert.include(
             error.message,
-            `rows of ai_jobs older than its constraint ${name} ${definition} violate it: added NOT VALID, it never checked them, ` +
-              "but this migration writes those rows, and PostgreSQL checks every constraint on a row it writes. " +
-              `Fix the rows and validate it (ALTER TABLE ai_jobs VALIDATE CONSTRAINT ${name}), or drop it, then migrate again. Nothing was changed`
+            `rows of ai_jobs violate its constraint ${name} ${definition} as this migration writes them: added NOT VALID, it never ` +
+              "checked the rows already there, but PostgreSQL checks every constraint on a row it writes. Either rows older than the " +
+              `constraint violate it: fix them and validate it (ALTER TABLE ai_jobs VALIDATE CONSTRAINT ${name}); or the upgrade itself changed them`
           )
           const [left] = yield* sql<{ readonly migrations: string | null; readonly type: string; readonly validated: boolean }>`
             SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
@@ -151,6 +156,43 @@ describe("R16 the PostgreSQL legacy upgrade keeps a DBA's own constraints", () =
         }).pipe(Effect.provide(rawClient(url)))
       }), 60_000)
   }
+
+  // Found by a regression probe: a NOT VALID CHECK every legacy row satisfies, tripped only because the upgrade renamed
+  // term_exec to terminal_exec, was blamed on "rows older than" it with VALIDATE as the fix, which then succeeded and
+  // migrate failed again. The advice now names both causes, with the step for the upgrade's own rewrite.
+  it.scoped("R16 a DBA's NOT VALID CHECK that only the upgrade's rewrite of a kind makes rows violate is not blamed on old rows alone: migrate stops naming it with the step for rows the upgrade changed (drop it, migrate, add it again), nothing changed; that step followed, migrate goes through", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy not valid rewritten")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildLegacyDatabase
+        const rule = "CHECK (job_kind <> 'terminal_exec' OR status <> 'completed')"
+        yield* sql.unsafe(`ALTER TABLE ai_jobs ADD CONSTRAINT dba_no_done_terminal ${rule} NOT VALID`)
+        const [before] = yield* sql<{ readonly violating: number }>`
+          SELECT count(*)::int AS violating FROM ai_jobs WHERE NOT (job_kind <> 'terminal_exec' OR status <> 'completed')`
+        assert.strictEqual(before?.violating, 0)
+
+        const error = yield* Effect.flip(PgStore.migrate)
+        if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+        assert.notInclude(error.message, "older than its constraint")
+        assert.include(error.message, "rows of ai_jobs violate its constraint dba_no_done_terminal")
+        assert.include(
+          error.message,
+          "or the upgrade itself changed them so that they do (the legacy upgrade renames the job kinds term_exec, doc_test and " +
+            "governance_pack_export and converts the columns' types): drop it, migrate, and add it again written for the upgraded rows. " +
+            "Then migrate again. Nothing was changed"
+        )
+        const [left] = yield* sql<{ readonly migrations: string | null; readonly kinds: number }>`
+          SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+            (SELECT count(*)::int FROM ai_jobs WHERE job_kind = 'term_exec') AS kinds`
+        assert.deepStrictEqual(left, { migrations: null, kinds: 1 })
+
+        yield* sql.unsafe("ALTER TABLE ai_jobs DROP CONSTRAINT dba_no_done_terminal")
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        yield* sql.unsafe(`ALTER TABLE ai_jobs ADD CONSTRAINT dba_no_done_terminal ${rule} NOT VALID`)
+        assert.strictEqual(yield* refusalOf(`UPDATE ai_jobs SET status = 'completed' WHERE job_kind = 'terminal_exec'`), "23514 dba_no_done_terminal")
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
 
   // Found by an outside probe: any CHECK listing the values of job_kind or status was taken for one 0002 replaces,
   // so a DBA's own narrower list (only the kinds this team runs) was dropped without a word.
@@ -213,6 +255,41 @@ describe("R16 the PostgreSQL legacy upgrade keeps a DBA's own constraints", () =
         assert.strictEqual(yield* refusalOf(`UPDATE ai_jobs SET job_kind = 'canvas_cluster' WHERE id = '${legacyIds.pinnedJob}'`), "23514 dba_team_kinds")
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
+  }
+
+  // Found by a regression probe: only PostgreSQL's ARRAY[...] print of a list was read, so the same list written as an
+  // array literal or an OR chain was kept silently, and after migrate every job of the rewritten kind was refused.
+  const teamKinds = ["doc_edit", "doc_rewrite", "doc_summarize", "doc_test", "asr_transcribe", "term_exec", "terminal_exec", "governance_pack_export"]
+  const kindRules = [
+    ["IN", `job_kind IN (${listed(teamKinds)})`],
+    ["array literal", `job_kind = ANY ('{${teamKinds.join(",")}}'::text[])`],
+    ["OR chain", teamKinds.map((kind) => `job_kind = '${kind}'`).join(" OR ")],
+    ["inequality", "job_kind <> 'workflow_run'"]
+  ] as const
+  for (const validity of ["", " NOT VALID"]) {
+    it.scoped(`R16 a DBA's CHECK on job_kind${validity} accepting governance_pack_export but not workflow_run stops migrate however it is written (IN, array literal, OR chain, <>), named, nothing changed`, () =>
+      Effect.gen(function*() {
+        for (const [form, rule] of kindRules) {
+          const url = yield* freshPgDatabase(`pg legacy kind rule ${form}`)
+          yield* Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            yield* buildLegacyDatabase
+            yield* sql.unsafe(`ALTER TABLE ai_jobs ADD CONSTRAINT dba_kind_rule CHECK (${rule})${validity}`)
+            const error = yield* Effect.flip(PgStore.migrate)
+            if (error._tag !== "MigrationFailed") return assert.fail(`${form}: expected MigrationFailed, got ${error.message}`)
+            assert.strictEqual(error.migration_id, 2, form)
+            assert.match(
+              error.message,
+              /own constraint dba_kind_rule on ai_jobs \(CHECK .*\) cannot be kept: it allows governance_pack_export but not workflow_run, and the upgrade rewrites governance_pack_export to workflow_run: .* then migrate again\. Nothing was changed/,
+              form
+            )
+            const [left] = yield* sql<{ readonly migrations: string | null; readonly kinds: number }>`
+              SELECT to_regclass('ai_job_model_migrations')::text AS migrations,
+                (SELECT count(*)::int FROM ai_jobs WHERE job_kind IN ('term_exec', 'doc_test', 'governance_pack_export')) AS kinds`
+            assert.deepStrictEqual(left, { migrations: null, kinds: 3 }, form)
+          }).pipe(Effect.provide(rawClient(url)))
+        }
+      }), 120_000)
   }
 
   /** A DBA's constraints added without names, as `ALTER TABLE ... ADD CHECK (...)` is usually written. */

@@ -133,24 +133,41 @@ describe("R17 a store in a later schema of the search_path is never hidden nor t
     }).pipe(Effect.scoped), 120_000)
 
   // Found by an outside probe: the advice wrote a mixed-case schema bare (search_path=Jobs), which PostgreSQL reads as jobs.
-  it.live("a mixed-case schema, or one with a space, is written in the advice as PostgreSQL reads it (\"Jobs\", \"Team\\ Jobs\"): each advised option, used as written, reaches the schema it names", () =>
+  // Found by a regression probe: a name with & + # % was advised raw, which a URL query reads otherwise (R&D ends the
+  // parameter at &, + is a space): such an option is percent-encoded whole; a plain one keeps the README's form.
+  it.live("a mixed-case schema, one with a space, or with a character a URL query reads otherwise (& + # % ? /) is written in the advice so that each advised option, put in the URL exactly as written, reaches the schema it names", () =>
     Effect.gen(function*() {
       const base = yield* freshPgDatabase("quoted schemas")
       const withOptions = (options: string) => `${base}?options=${encodeURIComponent(options)}`
+      const asWritten = (advised: string) => `${base}?options=${advised}`
       yield* asAdmin(base, `CREATE SCHEMA "Team Jobs"`, `CREATE SCHEMA "Jobs"`)
       assert.deepStrictEqual(yield* submitAndList(withOptions(`-c search_path="Team\\ Jobs"`), "team"), ["team"])
       assert.deepStrictEqual(yield* storeSchemas(base), ["Team Jobs"])
 
       const refused = yield* buildError(withOptions(`-c search_path="Jobs","Team\\ Jobs"`))
       assert.strictEqual(refused?.tag, "MigrationFailed")
-      const advice = /\?options=(.+?) to use it, or \?options=(.+?) to create a new store there/.exec(refused?.message ?? "")
-      assert.deepStrictEqual(advice?.slice(1), [`-c search_path="Team\\ Jobs"`, `-c search_path="Jobs"`], refused?.message)
+      const adviceIn = (message: string | undefined) => /\?options=(.+?) to use it, or \?options=(.+?) to create a new store there/.exec(message ?? "")?.slice(1)
+      const advice = adviceIn(refused?.message)
+      assert.deepStrictEqual(advice, [`-c search_path="Team\\ Jobs"`, `-c search_path="Jobs"`], refused?.message)
       assert.deepStrictEqual(yield* storeSchemas(base), ["Team Jobs"])
 
-      const [useIt, createThere] = advice!.slice(1) as [string, string]
-      assert.deepStrictEqual(yield* submitAndList(withOptions(useIt), "team-again"), ["team", "team-again"])
-      assert.deepStrictEqual(yield* submitAndList(withOptions(createThere), "new"), ["new"])
+      const [useIt, createThere] = advice as [string, string]
+      assert.deepStrictEqual(yield* submitAndList(asWritten(useIt), "team-again"), ["team", "team-again"])
+      assert.deepStrictEqual(yield* submitAndList(asWritten(createThere), "new"), ["new"])
       assert.deepStrictEqual(yield* storeSchemas(base), ["Jobs", "Team Jobs"])
+
+      for (const schema of ["R&D", "Team+Jobs", "a#b", "50%", "a?b/c", "Q&A + 100% #1"]) {
+        yield* asAdmin(base, `CREATE SCHEMA "${schema}"`)
+        const hidden = yield* buildError(withOptions(`-c search_path="${schema.replace(/ /g, "\\ ")}","Team\\ Jobs"`))
+        const [useTeam, createHere] = adviceIn(hidden?.message) ?? []
+        assert.isDefined(createHere, `${schema}: ${hidden?.message}`)
+        const teamJobs = yield* submitAndList(asWritten(useTeam!), `team-${schema}`)
+        assert.includeMembers(teamJobs, ["team", `team-${schema}`], schema)
+        assert.deepStrictEqual(yield* submitAndList(asWritten(createHere!), `in-${schema}`), [`in-${schema}`], schema)
+        const [reached] = yield* asAdmin(base, `SELECT (SELECT array_agg(profile_id) FROM "${schema}".ai_jobs) AS profiles`)
+        assert.deepStrictEqual(reached, { profiles: [`in-${schema}`] }, schema)
+        yield* asAdmin(base, `DROP SCHEMA "${schema}" CASCADE`)
+      }
     }).pipe(Effect.scoped), 120_000)
 
   // Found by a regression probe: the refusal took pg_catalog for the path's first schema, and advised making a store there.

@@ -5,8 +5,9 @@
  *
  * Before it: a table of those names that is not the reference's (another
  * app's `workflow_runs`, say, empty) is refused, naming its columns, instead
- * of being taken over; a view or rule reading a column 0002 changes the
- * type of is refused, all of them named, with the next step; and the
+ * of being taken over; a view, rule, trigger or SQL function reading a
+ * column 0002 changes the type of is refused, all of them named, with the
+ * next step (dependentObjects.ts); and the
  * constraints the database's own people added to the three tables are set aside, because 0002 drops every CHECK, UNIQUE
  * and FOREIGN KEY it finds there; only those 0002 replaces with its own are
  * left to it. After it: those constraints are put back as
@@ -18,10 +19,10 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { valueListVerdict } from "./legacyValueLists.js"
+import { strandedKinds, valueListVerdict } from "./legacyValueLists.js"
 
 /** The legacy tables and the columns 0002 needs to find (it adds the others some reference versions lacked). */
-const legacyColumns: Record<string, ReadonlyArray<string>> = {
+export const legacyColumns: Record<string, ReadonlyArray<string>> = {
   ai_jobs: [
     "id", "trace_id", "workflow_run_id", "job_kind", "status", "protocol_id", "profile_id",
     "capability_profile_id", "access_mode", "safety_mode", "created_at", "updated_at"
@@ -33,7 +34,8 @@ const legacyColumns: Record<string, ReadonlyArray<string>> = {
   ]
 }
 
-const legacyTables = Object.keys(legacyColumns)
+/** The three legacy tables 0002 upgrades in place. */
+export const legacyTables = Object.keys(legacyColumns)
 
 /** Why a table of ours is not the reference's; the upgrade stops with it and the database is left as it was. */
 export class NotALegacyTable extends Error {}
@@ -98,63 +100,6 @@ export const refuseForeignTables: Effect.Effect<void, SqlError | NotALegacyTable
 })
 
 /**
- * The columns 0002 changes the type of (`ALTER COLUMN ... TYPE`), table by
- * table: the legacy columns and those it adds where a reference version
- * lacked them. A DBA's own columns are left as they are.
- */
-const retypedBy0002: Record<string, ReadonlyArray<string>> = {
-  ai_jobs: [
-    ...legacyColumns["ai_jobs"]!, "status_reason", "error_message", "entity_refs", "planned_operations", "metrics",
-    "job_inputs", "job_outputs", "is_pinned"
-  ],
-  workflow_runs: [...legacyColumns["workflow_runs"]!, "error_message"],
-  workflow_node_executions: legacyColumns["workflow_node_executions"]!
-}
-
-/** Views or rules of the database's own read a column 0002 changes the type of; the upgrade stops with them. */
-export class DependentViewsBlock extends Error {}
-
-/**
- * Refuses the upgrade while a view, materialized view or rule reads a
- * column 0002 changes the type of: PostgreSQL cannot change a column's type
- * under one ("cannot alter type of a column used by a view or rule"), and
- * named only the first it met. They are named, all of them, with the next
- * step. They are not carried through (dropped and re-created around 0002,
- * as SQLite's rebuilds carry theirs, where the types stay): only their
- * owner may drop them, their grants, options and the views built on them
- * would have to come back too, and a definition written for TEXT columns
- * (`created_at LIKE '2024%'`) may not compile on uuid and timestamptz —
- * a choice for the DBA, not a guess of ours.
- */
-export const refuseDependentViews: Effect.Effect<void, SqlError | DependentViewsBlock, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const retyped = Object.entries(retypedBy0002).flatMap(([table, columns]) => columns.map((column) => `${table}.${column}`))
-  const blocking = yield* sql<{ readonly what: string; readonly columns: string }>`
-    SELECT CASE v.relkind WHEN 'v' THEN 'view ' || v.oid::regclass::text
-        WHEN 'm' THEN 'materialized view ' || v.oid::regclass::text
-        ELSE format('rule %I on %s', r.rulename, v.oid::regclass::text) END AS what,
-      string_agg(DISTINCT t.relname || '.' || a.attname, ', ') AS columns
-    FROM pg_depend d
-    JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
-    JOIN pg_class v ON v.oid = r.ev_class
-    JOIN pg_class t ON d.refclassid = 'pg_class'::regclass AND t.oid = d.refobjid
-    JOIN pg_namespace n ON n.oid = t.relnamespace
-    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
-    WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
-      AND (t.relname || '.' || a.attname) IN ${sql.in(retyped)}
-    GROUP BY 1 ORDER BY 1`
-  if (blocking.length === 0) return
-  return yield* Effect.fail(
-    new DependentViewsBlock(
-      `${blocking.map((row) => `${row.what} reads ${row.columns}`).join("; ")}: the legacy upgrade changes the types of those columns ` +
-        "(text to uuid, timestamptz, jsonb, boolean), which PostgreSQL cannot do under a view or rule. " +
-        `Keep ${blocking.length === 1 ? "its definition" : "their definitions"} (pg_get_viewdef), drop ${blocking.length === 1 ? "it" : "them"} ` +
-        "(with any view built on them), migrate, then create them again written for the new column types. Nothing was changed"
-    )
-  )
-})
-
-/**
  * Whether 0002 puts a constraint of its own in place of this one, so it is
  * not kept: a CHECK listing a column's values that allows every value
  * 0002's own list allows (legacyValueLists.ts), or the UNIQUE
@@ -174,7 +119,7 @@ const replacedBy0002 = (table: string, definition: string): boolean =>
  * the three (0002 restores those between them), and every CHECK and UNIQUE,
  * whatever its name, but those 0002 replaces with its own (`replacedBy0002`);
  * a DBA's list of kinds the upgrade would leave refusing the rewritten kinds
- * stops it, named (`valueListVerdict`).
+ * stops it, named (`strandedKinds`).
  */
 export const ownConstraints: Effect.Effect<ReadonlyArray<OwnConstraint>, SqlError | OwnConstraintBlocks, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -190,13 +135,12 @@ export const ownConstraints: Effect.Effect<ReadonlyArray<OwnConstraint>, SqlErro
       AND (c.contype <> 'f' OR c.confrelid NOT IN (SELECT oid FROM pg_class WHERE relnamespace = n.oid AND relname IN ${sql.in(legacyTables)}))
     ORDER BY c.contype = 'f', t.relname, c.conname`
   const kept = found.filter((constraint) => !replacedBy0002(constraint.table, constraint.definition))
-  for (const constraint of kept) {
-    const verdict = valueListVerdict(constraint.table, constraint.definition)
-    if (typeof verdict === "object") {
-      return yield* Effect.fail(
-        new OwnConstraintBlocks(`the database's own constraint ${constraint.name} on ${constraint.table} (${constraint.definition}) cannot be kept: ${verdict.stops}`)
-      )
-    }
+  const [stranded] = yield* strandedKinds(kept.filter((constraint) => constraint.table === "ai_jobs").map((constraint) => constraint.name))
+  const blocking = stranded === undefined ? undefined : kept.find((constraint) => constraint.table === "ai_jobs" && constraint.name === stranded.name)
+  if (stranded !== undefined && blocking !== undefined) {
+    return yield* Effect.fail(
+      new OwnConstraintBlocks(`the database's own constraint ${blocking.name} on ai_jobs (${blocking.definition}) cannot be kept: ${stranded.stops}`)
+    )
   }
   return kept
 })

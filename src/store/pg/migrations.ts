@@ -12,7 +12,8 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
-import { ownConstraints, refuseDependentViews, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
+import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
+import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
 import { refuseEncoding } from "./serverEncoding.js"
 import { retryOutermost } from "./transaction.js"
@@ -38,10 +39,14 @@ const runFile = (id: number, name: string, file: string) =>
     if (yield* alreadyDone(sql, text)) return
     if (id !== legacyUpgrade) return yield* adviseOnNotValid(sql.unsafe(text))
     yield* refuseForeignTables
-    yield* refuseDependentViews
+    yield* refuseDependentObjects
     const kept = yield* ownConstraints
-    yield* adviseOnNotValid(sql.unsafe(text))
+    yield* adviseOnIndexes(adviseOnNotValid(sql.unsafe(text)))
     yield* restoreOwnConstraints(kept)
+    // A DBA's plpgsql trigger that fired during 0002's writes holds plans made for the old column
+    // types; fired again by a later migration, on the new ones, it failed that migration with "type
+    // of parameter (uuid) does not match that when preparing the plan (text)". Planned anew.
+    yield* sql`DISCARD PLANS`
   }).pipe(Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause })))
 
 /** Every `NNNN_name.sql` file of the directory, in id order. */
@@ -176,6 +181,20 @@ const doubleQuoted = (name: string): string => `"${name.replace(/"/g, '""')}"`
 const optionValue = (value: string): string => value.replace(/\\/g, "\\\\").replace(/ /g, "\\ ")
 
 /**
+ * The `options` query parameter setting `search_path` to `schema` (as
+ * `quote_ident` wrote it), as it is written in a URL: plain, as the README
+ * shows it (`-c search_path=jobs`), unless the name holds a character a URL
+ * query reads otherwise (`&` ends the parameter, `+` is a space, `#` starts
+ * the fragment, `%` an escape); then percent-encoded whole — a space left
+ * raw beside an escape makes node-postgres encode the URL again, and
+ * `%2B` would reach the server as `%2B` (found by a regression probe).
+ */
+const searchPathOption = (schema: string): string => {
+  const option = `-c search_path=${optionValue(schema)}`
+  return /[&+#%]/.test(option) ? encodeURIComponent(option) : option
+}
+
+/**
  * The refusal of a search_path whose first schema holds no store while a
  * later one does. It is either a new store meant for the first schema
  * (`search_path=jobs,public`, another deployment in `public`) or a
@@ -204,8 +223,8 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
       statement: null,
       cause: new Error(
         `the search_path's first schema "${first}" holds no job store, but "${later}", later on the path, holds one${version}: ` +
-          `name the one to use in the URL — ?options=-c search_path=${optionValue(quoted?.later ?? later)} to use it, ` +
-          `or ?options=-c search_path=${optionValue(quoted?.first ?? first)} to create a new store there; nothing was changed`
+          `name the one to use in the URL — ?options=${searchPathOption(quoted?.later ?? later)} to use it, ` +
+          `or ?options=${searchPathOption(quoted?.first ?? first)} to create a new store there; nothing was changed`
       )
     })
   })

@@ -1,5 +1,5 @@
 /**
- * A DBA's NOT VALID constraint that a migration trips on rows older than it.
+ * A DBA's NOT VALID constraint that a migration trips on the rows it writes.
  *
  * `ADD CONSTRAINT ... NOT VALID` leaves the rows already there unchecked,
  * but PostgreSQL checks the constraint on every row written afterwards,
@@ -12,12 +12,18 @@
  * its new value), and skipping the constraint for it would write rows the
  * store's own next update of them (a claim, a cancel) fails on anyway:
  * the migration stops, naming the constraint, saying why, and what to do.
+ * Those rows may also pass it before migrate and violate it only once the
+ * legacy upgrade (0002) has rewritten them (a kind renamed) in the same
+ * transaction: validating it, as the advice said for old rows alone, then
+ * succeeded and migrate failed again (found by a regression probe). Which
+ * of the two it is cannot be told once 0002 has run, so the advice names
+ * both, with the step for each.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 
-/** A NOT VALID constraint that rows older than it violate stopped a migration; nothing was changed. */
+/** A NOT VALID constraint that rows this migration writes violate stopped it; nothing was changed. */
 export class NotValidConstraintBlocks extends Error {
   constructor(message: string, readonly detail: string | undefined) {
     super(message)
@@ -62,11 +68,12 @@ export const adviseOnNotValid = <A, E, R>(
         ([found]): Effect.Effect<never, SqlError | NotValidConstraintBlocks> =>
           found === undefined ? Effect.fail(error) : Effect.fail(
             new NotValidConstraintBlocks(
-              `rows of ${found.table} older than its constraint ${constraint} (${found.definition}) violate it: ` +
-                "added NOT VALID, it never checked them, but this migration writes those rows, and PostgreSQL " +
-                "checks every constraint on a row it writes. Fix the rows and validate it " +
-                `(${found.validate}), or drop it, then migrate again. ` +
-                "Nothing was changed",
+              `rows of ${found.table} violate its constraint ${constraint} (${found.definition}) as this migration writes them: ` +
+                "added NOT VALID, it never checked the rows already there, but PostgreSQL checks every constraint on a row it writes. " +
+                `Either rows older than the constraint violate it: fix them and validate it (${found.validate}); ` +
+                "or the upgrade itself changed them so that they do (the legacy upgrade renames the job kinds term_exec, doc_test " +
+                "and governance_pack_export and converts the columns' types): drop it, migrate, and add it again written for the " +
+                "upgraded rows. Then migrate again. Nothing was changed",
               typeof violation.detail === "string" ? violation.detail : undefined
             )
           )
