@@ -64,7 +64,7 @@ export const eventsCommand = Command.make(
         json: options.json,
         limit,
         noun: "events",
-        first: order === "desc" ? "newest" : "oldest",
+        order,
         encode: encodeEvent,
         table: (items) => timeline(items)
       })

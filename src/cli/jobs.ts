@@ -50,7 +50,7 @@ const listCommand = Command.make(
         json: options.json,
         limit,
         noun: "jobs",
-        first: order === "desc" ? "newest" : "oldest",
+        order,
         encode: encodeJob,
         table: (items) => jobsTable(items)
       })

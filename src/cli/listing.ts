@@ -37,8 +37,8 @@ export const printListing = <A>(collected: Collected<A>, options: {
   readonly json: boolean
   readonly limit: number
   readonly noun: string
-  /** Which end of the listing is shown when it is cut: `first`, `newest`, `oldest`. */
-  readonly first?: string
+  /** The listing's order, which says which end of it is shown when it is cut (the newest or the oldest). */
+  readonly order: "asc" | "desc"
   readonly encode: (item: A) => unknown
   readonly table: (items: ReadonlyArray<A>) => string
 }) =>
@@ -50,6 +50,6 @@ export const printListing = <A>(collected: Collected<A>, options: {
     if (truncated) {
       // "the newest 1 job", not "1 jobs": the noun is given plural.
       const noun = options.limit === 1 ? options.noun.replace(/s$/, "") : options.noun
-      yield* Console.error(`(showing the ${options.first ?? "first"} ${options.limit} ${noun}; more match: narrow the filters or raise --limit)`)
+      yield* Console.error(`(showing the ${options.order === "desc" ? "newest" : "oldest"} ${options.limit} ${noun}; more match: narrow the filters or raise --limit)`)
     }
   })
