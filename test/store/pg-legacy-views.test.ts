@@ -189,4 +189,39 @@ describe("R16 a DBA's view over a legacy column stops the PostgreSQL legacy upgr
         assert.deepStrictEqual(audited, { rows: 1 })
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
+  // Found by a regression probe: the foreign-key branch took every non-uuid column of another table's foreign key to
+  // the three as converted to uuid, so a view or trigger over the integer part of a composite key to
+  // workflow_node_executions (workflow_run_id, sequence), which 0002 leaves integer, was refused.
+  it.scoped("R16 a view and a trigger over the integer part of a composite foreign key to workflow_node_executions (workflow_run_id, sequence), which the upgrade leaves integer, are not in the way: migrate goes through and they still work; a view over a text foreign key to ai_jobs is still named", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("pg legacy composite fk")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildReferencePg
+        yield* sql.unsafe(`
+          ALTER TABLE workflow_node_executions ADD CONSTRAINT dba_run_seq UNIQUE (workflow_run_id, sequence);
+          CREATE TABLE dba_node_notes (run_id text, seq integer, note text,
+            FOREIGN KEY (run_id, seq) REFERENCES workflow_node_executions (workflow_run_id, sequence));
+          CREATE VIEW dba_seq_notes AS SELECT seq, note FROM dba_node_notes;
+          CREATE FUNCTION dba_nop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+          CREATE TRIGGER dba_seq_changed BEFORE UPDATE OF seq ON dba_node_notes FOR EACH ROW EXECUTE FUNCTION dba_nop();
+          CREATE TABLE dba_job_notes (job_id text REFERENCES ai_jobs(id), note text);
+          CREATE VIEW v_notes AS SELECT job_id, note FROM dba_job_notes`)
+
+        const error = yield* Effect.flip(PgStore.migrate)
+        if (error._tag !== "MigrationFailed") return assert.fail(`expected MigrationFailed, got ${error.message}`)
+        assert.include(error.message, "view v_notes reads dba_job_notes.job_id: the legacy upgrade changes the types of those columns", error.message)
+        assert.notInclude(error.message, "dba_seq_notes")
+        assert.notInclude(error.message, "dba_seq_changed")
+
+        yield* sql.unsafe("DROP VIEW v_notes")
+        assert.isAbove((yield* PgStore.migrate).length, 0)
+        const [after] = yield* sql<{ readonly run: string; readonly seq: string; readonly notes: number; readonly trigger: string | null }>`
+          SELECT (SELECT data_type FROM information_schema.columns WHERE table_name = 'dba_node_notes' AND column_name = 'run_id') AS run,
+            (SELECT data_type FROM information_schema.columns WHERE table_name = 'dba_node_notes' AND column_name = 'seq') AS seq,
+            (SELECT count(*)::int FROM dba_seq_notes) AS notes,
+            (SELECT tgname::text FROM pg_trigger WHERE tgname = 'dba_seq_changed') AS trigger`
+        assert.deepStrictEqual(after, { run: "uuid", seq: "integer", notes: 0, trigger: "dba_seq_changed" })
+      }).pipe(Effect.provide(rawClient(url)))
+    }), 60_000)
 })

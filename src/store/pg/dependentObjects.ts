@@ -6,7 +6,8 @@
  * 0002 changes the type of the legacy columns (text to uuid, timestamptz,
  * jsonb, boolean) and of every other table's foreign key to the three
  * tables (the reference's `ai_job_mcp_fields.job_id`, a DBA's
- * `notes.job_id`), to uuid. PostgreSQL cannot do that under a view, rule,
+ * `notes.job_id`), to the type of the column it references after 0002
+ * (uuid for the ids; the integer part of a key to `sequence` stays). PostgreSQL cannot do that under a view, rule,
  * trigger or SQL function reading the column: those are refused before
  * 0002 runs, all of them named. An index on such a column is rebuilt by
  * PostgreSQL, and only fails when its expression or predicate does not
@@ -67,8 +68,10 @@ export const refuseDependentObjects: Effect.Effect<void, SqlError | DependentObj
   const sql = yield* SqlClient.SqlClient
   const retyped = Object.entries(retypedBy0002).flatMap(([table, columns]) => columns.map((column) => `${table}.${column}`))
   // Beside the legacy columns, 0002 converts every other table's column holding a foreign key to
-  // one of the three to the type it references, uuid (the ids are the only keys left there),
-  // when it is not one already.
+  // one of the three to the type the column it references has after 0002, when its own type is
+  // another (format_type against format_type, as 0002 compares them): a text job_id becomes uuid,
+  // while the integer part of a composite key to (workflow_run_id, sequence) stays as it is.
+  const newTypes = JSON.stringify(Object.fromEntries(retyped.map((column) => [column, typeAfter0002[column.split(".")[1]!] ?? "text"])))
   const blocking = yield* sql<{ readonly what: string; readonly columns: string }>`
     WITH legacy AS (
       SELECT t.oid FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace
@@ -78,10 +81,13 @@ export const refuseDependentObjects: Effect.Effect<void, SqlError | DependentObj
       WHERE a.attrelid IN (SELECT oid FROM legacy) AND (t.relname || '.' || a.attname) IN ${sql.in(retyped)}
       UNION
       SELECT f.conrelid, k.attnum FROM pg_constraint f
-      CROSS JOIN LATERAL unnest(f.conkey) AS k(attnum)
+      CROSS JOIN LATERAL unnest(f.conkey, f.confkey) AS k(attnum, refnum)
       JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.attnum
+      JOIN pg_attribute r ON r.attrelid = f.confrelid AND r.attnum = k.refnum
+      JOIN pg_class rt ON rt.oid = f.confrelid
+      LEFT JOIN jsonb_each_text(${newTypes}::jsonb) AS n(col, type) ON n.col = rt.relname || '.' || r.attname
       WHERE f.contype = 'f' AND f.confrelid IN (SELECT oid FROM legacy) AND f.conrelid NOT IN (SELECT oid FROM legacy)
-        AND a.atttypid <> 'uuid'::regtype
+        AND format_type(a.atttypid, a.atttypmod) <> COALESCE(format_type(n.type::regtype, NULL), format_type(r.atttypid, r.atttypmod))
     ), dependent AS (
       SELECT CASE d.classid
           WHEN 'pg_rewrite'::regclass THEN (
