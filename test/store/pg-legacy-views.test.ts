@@ -224,4 +224,41 @@ describe("R16 a DBA's view over a legacy column stops the PostgreSQL legacy upgr
         assert.deepStrictEqual(after, { run: "uuid", seq: "integer", notes: 0, trigger: "dba_seq_changed" })
       }).pipe(Effect.provide(rawClient(url)))
     }), 60_000)
+
+  // Found by a regression probe: when 0002 failed for another reason, each expression index was rebuilt on the
+  // upgraded copy key by key, without its operator class, so a healthy gin (lower(protocol_id) gin_trgm_ops) failed
+  // there ("data type text has no default operator class") and was blamed in place of 0002's own failure.
+  const failsTheSameWithATrigramIndex = (label: string, cause: string) =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase(label)
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* buildReferencePg
+        yield* sql.unsafe(cause)
+        const alone = yield* Effect.flip(PgStore.migrate)
+        yield* sql.unsafe(`
+          CREATE EXTENSION IF NOT EXISTS pg_trgm;
+          CREATE INDEX dba_trgm ON ai_jobs USING gin (lower(protocol_id) gin_trgm_ops);
+          CREATE INDEX dba_day ON ai_jobs (lower(job_kind) COLLATE "C" text_pattern_ops) WHERE status = 'queued'`)
+        const withIndexes = yield* Effect.flip(PgStore.migrate)
+        assert.strictEqual(withIndexes._tag, "MigrationFailed")
+        assert.strictEqual(withIndexes.message, alone.message)
+        assert.notInclude(withIndexes.message, "dba_trgm")
+        const [left] = yield* sql<{ readonly migrations: string | null; readonly index: string | null }>`
+          SELECT to_regclass('ai_job_model_migrations')::text AS migrations, to_regclass('dba_trgm')::text AS index`
+        assert.deepStrictEqual(left, { migrations: null, index: "dba_trgm" })
+      }).pipe(Effect.provide(rawClient(url)))
+    })
+
+  it.scoped("R16 when the upgrade fails on a legacy job id that is not a UUID, a healthy trigram index (gin_trgm_ops) and a collated text_pattern_ops partial index are not blamed: the upgrade's own failure comes back unchanged", () =>
+    failsTheSameWithATrigramIndex(
+      "pg legacy trgm bad id",
+      "UPDATE ai_jobs SET id = 'not-a-uuid' WHERE id = (SELECT id FROM ai_jobs WHERE NOT EXISTS (SELECT 1 FROM workflow_runs r WHERE r.job_id = ai_jobs.id) ORDER BY id LIMIT 1)"
+    ), 60_000)
+
+  it.scoped("R16 when the upgrade fails on a row-level security policy reading status, a healthy trigram index (gin_trgm_ops) and a collated text_pattern_ops partial index are not blamed: the upgrade's own failure comes back unchanged", () =>
+    failsTheSameWithATrigramIndex(
+      "pg legacy trgm policy",
+      "ALTER TABLE ai_jobs ENABLE ROW LEVEL SECURITY; CREATE POLICY dba_only_queued ON ai_jobs USING (status <> 'secret')"
+    ), 60_000)
 })

@@ -126,9 +126,13 @@ interface ExpressionIndex {
   readonly name: string
   readonly table: string
   readonly definition: string
-  readonly method: string
-  readonly keys: ReadonlyArray<string>
-  readonly predicate: string | null
+  /**
+   * The definition from `USING` on (method, keys with their operator
+   * classes and collations, INCLUDE, WITH, predicate), to build it again on
+   * another table; null when the definition does not start as PostgreSQL
+   * writes one (then it is not probed).
+   */
+  readonly body: string | null
 }
 
 /**
@@ -137,7 +141,8 @@ interface ExpressionIndex {
  * step, instead of its bare "functions in index expression must be marked
  * IMMUTABLE" naming none (found by a regression probe). Each expression or
  * partial index of the three tables is built, in a savepoint rolled back
- * whatever happens, on an empty copy of its table with 0002's types; those
+ * whatever happens, on an empty copy of its table with 0002's types, from
+ * its whole definition (operator classes, collations, predicate); those
  * that fail are the ones in the way. When none fails, 0002's own failure
  * is returned unchanged. Only the failure path does any of this.
  */
@@ -148,17 +153,19 @@ export const adviseOnIndexes = <A, E, R>(
     !(error instanceof SqlError) ? Effect.fail(error) : Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const indexes = yield* sql<ExpressionIndex>`
-        SELECT c.relname AS name, t.relname AS table, pg_get_indexdef(i.indexrelid) AS definition, am.amname AS method,
-          ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) AS k) AS keys,
-          pg_get_expr(i.indpred, i.indrelid, true) AS predicate
+        SELECT name, "table", definition,
+          CASE WHEN starts_with(definition, head) THEN substr(definition, length(head) + 1) END AS body
+        FROM (
+          SELECT c.relname AS name, t.relname AS "table", pg_get_indexdef(i.indexrelid) AS definition,
+            format('CREATE %sINDEX %I ON %I.%I ', CASE WHEN i.indisunique THEN 'UNIQUE ' END, c.relname, n.nspname, t.relname) AS head
         FROM pg_index i
         JOIN pg_class c ON c.oid = i.indexrelid
-        JOIN pg_am am ON am.oid = c.relam
         JOIN pg_class t ON t.oid = i.indrelid
         JOIN pg_namespace n ON n.oid = t.relnamespace
         WHERE n.nspname = current_schema() AND t.relname IN ${sql.in(legacyTables)}
           AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
-        ORDER BY c.relname`
+        ) AS own
+        ORDER BY name`
       if (indexes.length === 0) return yield* Effect.fail(error)
       const failing: Array<string> = []
       yield* sql`SAVEPOINT hsk_index_probe`
@@ -171,12 +178,11 @@ export const adviseOnIndexes = <A, E, R>(
         for (const { name } of columns.filter((column) => retypedBy0002[table]!.includes(column.name))) {
           yield* sql`ALTER TABLE ${copy} ALTER COLUMN ${sql(name)} TYPE ${sql.literal(typeAfter0002[name] ?? "text")} USING NULL`
         }
-        for (const index of indexes.filter((index) => index.table === table)) {
+        // Built from its whole definition, so operator classes (gin_trgm_ops), collations, INCLUDE and
+        // the predicate are the DBA's: rebuilt key by key without them, a healthy index was blamed.
+        for (const index of indexes.filter((index) => index.table === table && index.body !== null)) {
           yield* sql`SAVEPOINT hsk_one_index`
-          const built = yield* Effect.either(sql.unsafe(
-            `CREATE INDEX ON pg_temp.hsk_upgraded_${table} USING ${index.method} (${index.keys.map((key) => `(${key})`).join(", ")})` +
-              (index.predicate === null ? "" : ` WHERE ${index.predicate}`)
-          ))
+          const built = yield* Effect.either(sql.unsafe(`CREATE INDEX ON pg_temp.hsk_upgraded_${table} ${index.body}`))
           yield* sql`ROLLBACK TO SAVEPOINT hsk_one_index`
           if (built._tag === "Left") {
             const reason = (built.left.cause as { readonly message?: unknown } | undefined)?.message
