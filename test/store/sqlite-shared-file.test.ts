@@ -449,6 +449,18 @@ describe("R16 SQLite: a DBA's trigger or view a rebuild leaves broken (SQLite ch
       "the trigger dba_log_stamp on dba_log, fired through the trigger dba_nodes_log on workflow_node_executions, no longer works",
       "updated_at",
       "DROP TRIGGER dba_log_stamp"
+    ],
+    // Found by a regression probe: a bare name with a character from U+0080 up (SQLite takes them all) left the
+    // header unread, so the INSERT trigger was checked as an UPDATE one, never fired, and passed migrate broken.
+    [
+      "INSERT trigger on a table of their own with a plain non-ASCII name (déclencheur)",
+      [
+        "CREATE TABLE dba_t (node_id TEXT)",
+        "CREATE TRIGGER déclencheur AFTER INSERT ON dba_t BEGIN UPDATE workflow_node_executions SET updated_at = 1 WHERE id = NEW.node_id; END"
+      ],
+      "the trigger déclencheur on dba_t no longer works",
+      "updated_at",
+      "DROP TRIGGER déclencheur"
     ]
   ] as const
   for (const [what, create, named, column, drop] of cases) {
@@ -569,7 +581,11 @@ describe("R16 SQLite: a DBA's full-text table whose content is a table a migrati
     ["with its arguments over lines, comments among them", "dba_jobs_fts", "CREATE VIRTUAL TABLE dba_jobs_fts USING fts5(\n  job_kind, -- the kind\n  status,\n  content = 'ai_jobs' /* the jobs */\n)"],
     ["with a quoted name holding spaces and the word USING", "\"dba using fts\"", "CREATE VIRTUAL TABLE \"dba using fts\"\n  USING fts5(job_kind, status, content='ai_jobs')"],
     ["with its module name quoted", "dba_jobs_fts", "CREATE VIRTUAL TABLE dba_jobs_fts USING \"fts5\"(job_kind, status, content='ai_jobs')"],
-    ["with a bracketed name and no space before USING, FTS4 in capitals", "[dba jobs]", "CREATE VIRTUAL TABLE [dba jobs]USING FTS4(job_kind, status, content=\"ai_jobs\")"]
+    ["with a bracketed name and no space before USING, FTS4 in capitals", "[dba jobs]", "CREATE VIRTUAL TABLE [dba jobs]USING FTS4(job_kind, status, content=\"ai_jobs\")"],
+    // Found by a regression probe: a bare name is any run of letters, digits, _, $ and characters from U+0080 up to
+    // SQLite, and its grammar takes a single-quoted module name; neither was read, so neither table was re-indexed.
+    ["with a plain non-ASCII name (recherché)", "recherché", "CREATE VIRTUAL TABLE recherché USING fts5(job_kind, status, content='ai_jobs')"],
+    ["with its module name single-quoted", "dba_jobs_fts", "CREATE VIRTUAL TABLE dba_jobs_fts USING 'fts5'(job_kind, status, content='ai_jobs')"]
   ] as const
   for (const [how, table, create] of writtenForms) {
     it.scoped(`R16 an external-content full-text table over a reference ai_jobs written ${how}: after migrate it finds the job by its new kind, not its old, and passes its integrity-check`, () =>

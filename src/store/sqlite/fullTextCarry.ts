@@ -17,7 +17,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { commaSeparated, SQL_NAME, stripComments, unquoted } from "./sqlScript.js"
+import { commaSeparated, SQL_NAME, SQL_NAME_CHAR, stripComments, unquoted } from "./sqlScript.js"
 import { compileError } from "./statementComplaint.js"
 
 /** A DBA's external-content full-text table: its name and the content it indexes. */
@@ -33,7 +33,7 @@ export interface FullTextTable {
  * may run over lines, and a quoted name may hold spaces or the word USING.
  */
 const VIRTUAL_TABLE = new RegExp(
-  String.raw`^\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?${SQL_NAME}(?:\s*\.\s*${SQL_NAME})?\s*(?<![\w$])USING\s*(${SQL_NAME})\s*\(([\s\S]*)\)\s*$`,
+  String.raw`^\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?${SQL_NAME}(?:\s*\.\s*${SQL_NAME})?\s*(?<!${SQL_NAME_CHAR})USING\s*(${SQL_NAME})\s*\(([\s\S]*)\)\s*$`,
   "i"
 )
 

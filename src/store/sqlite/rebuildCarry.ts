@@ -35,7 +35,7 @@ import * as Effect from "effect/Effect"
 import { MigrationFailed } from "../StoreErrors.js"
 import type { LibraryObjects } from "./libraryObjects.js"
 import { type FullTextTable, fullTextOver, reindex } from "./fullTextCarry.js"
-import { commaSeparated, SQL_NAME, stripComments, stripCommentsAndStrings, unquoted } from "./sqlScript.js"
+import { commaSeparated, SQL_NAME, SQL_NAME_CHAR, stripComments, stripCommentsAndStrings, unquoted } from "./sqlScript.js"
 import { compileError, reason } from "./statementComplaint.js"
 
 /**
@@ -64,7 +64,7 @@ const foreignKeysOf = (sql: SqlClient.SqlClient, table: string) =>
 
 /** A trigger's header: the event it fires on, and the columns an UPDATE OF names. */
 const TRIGGER_EVENT = new RegExp(
-  String.raw`^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?${SQL_NAME}(?:\s*\.\s*${SQL_NAME})?\s*(?:BEFORE\s+|AFTER\s+|INSTEAD\s+OF\s+)?(DELETE|INSERT|UPDATE)\b(?:\s+OF\s+(${SQL_NAME}(?:\s*,\s*${SQL_NAME})*))?\s*(?<![\w$])ON\b`,
+  String.raw`^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?${SQL_NAME}(?:\s*\.\s*${SQL_NAME})?\s*(?:BEFORE\s+|AFTER\s+|INSTEAD\s+OF\s+)?(DELETE|INSERT|UPDATE)\b(?:\s+OF\s+(${SQL_NAME}(?:\s*,\s*${SQL_NAME})*))?\s*(?<!${SQL_NAME_CHAR})ON\b`,
   "is"
 )
 

@@ -122,8 +122,21 @@ export const unquoted = (text: string): string => {
   return trimmed
 }
 
-/** A name as SQLite reads it in a CREATE statement, for a regular expression: quoted ("", ``, []) or a bare word. */
-export const SQL_NAME = String.raw`(?:"(?:[^"]|"")*"|\`(?:[^\`]|\`\`)*\`|\[[^\]]*\]|[\w$]+)`
+/**
+ * A character of a bare name, for a regular expression: SQLite's tokenizer
+ * takes every character from U+0080 up as one (`recherché`, `déclencheur`),
+ * beside ASCII letters, digits, `_` and `$`. Also what a keyword read after a
+ * name must not follow (`(?<!${SQL_NAME_CHAR})ON`).
+ */
+export const SQL_NAME_CHAR = String.raw`[\w$\u0080-\uFFFF]`
+
+/**
+ * A name as SQLite reads it in a CREATE statement, for a regular expression:
+ * quoted ("", ``, [], and '' which SQLite's grammar takes for a name there:
+ * `USING 'fts5'(…)`) or a bare word, which starts with a letter, `_` or a
+ * character from U+0080 up.
+ */
+export const SQL_NAME = String.raw`(?:"(?:[^"]|"")*"|\`(?:[^\`]|\`\`)*\`|\[[^\]]*\]|'(?:[^']|'')*'|[A-Za-z_\u0080-\uFFFF]${SQL_NAME_CHAR}*)`
 
 /**
  * `text` (without comments) split at the commas outside quotes and
