@@ -12,16 +12,31 @@ import { escapeUnstorable } from "./Text.js"
 export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("IllegalTransition", {
   job_id: Schema.String,
   from: JobState,
-  to: JobState
+  to: JobState,
+  /**
+   * The operation that asked for the move, when only some of the states that
+   * reach `to` are its to move (`Jobs.start`, `resume`, `rework`: each one
+   * edge into `running`), with the states it accepts.
+   */
+  operation: Schema.optional(Schema.String),
+  accepts: Schema.optional(Schema.Array(JobState))
 }) {
   override get message(): string {
+    const refused = `Job ${this.job_id} cannot go from ${this.from} to ${this.to}`
+    // The operation's own states: "resume a queued job" says what resume is for, not what start is.
+    if (this.operation !== undefined && this.accepts !== undefined && this.accepts.length > 0) {
+      return `${refused} (${this.operation} moves only a job that is ${either(this.accepts)} to ${this.to})`
+    }
     // Where the target can be reached from, so "resume a running job" says what resume is for.
     const from = this.to === "stalled" ? [] : allowedFrom(this.to)
-    const states = from.length < 2 ? from.join("") : `${from.slice(0, -1).join(", ")} or ${from[from.length - 1]}`
-    const only = from.length === 0 ? "" : ` (only a job that is ${states} can go to ${this.to})`
-    return `Job ${this.job_id} cannot go from ${this.from} to ${this.to}${only}`
+    const only = from.length === 0 ? "" : ` (only a job that is ${either(from)} can go to ${this.to})`
+    return `${refused}${only}`
   }
 }
+
+/** "a", "a or b", "a, b or c". */
+const either = (states: ReadonlyArray<string>): string =>
+  states.length < 2 ? states.join("") : `${states.slice(0, -1).join(", ")} or ${states[states.length - 1]}`
 
 /**
  * A change refused because the job is in a terminal state (R6: completed,

@@ -666,21 +666,17 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * began running (`takeRun`) are deleted on the way, never taken. The run is
    * marked taken (migration 0018) — unless `leaveUntaken`: the claim goes to
    * a caller who runs it with `Jobs.run`, whose take marks it. Null when
-   * there is none. `adopting`, when given, is called with the claim as it is
-   * written, before the commit (a caller interrupted after the commit finds
-   * the run by it: `isOffered` tells whether the adoption committed).
+   * there is none. `adopted`, when given, is called with the claim once the
+   * adoption has committed, before the call returns, with no interrupt
+   * between: a caller interrupted after the commit holds the run by it, and
+   * a call that rolled back never calls it. (Inside a caller's transaction it
+   * is called once the adoption's statements ran: that transaction decides.)
    */
   readonly adoptOfferedRun?: (options?: {
     readonly kinds?: ReadonlyArray<JobKind> | undefined
     readonly leaveUntaken?: boolean | undefined
-    readonly adopting?: ((claim: Claim) => void) | undefined
+    readonly adopted?: ((claim: Claim) => void) | undefined
   }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
-  /**
-   * Optional (both stores have it): whether `runId` is offered to worker
-   * pools now — offered and not yet adopted. Read only when a caller lost an
-   * adoption's answer to an interrupt (internal/jobs/claimAnswerLost.ts).
-   */
-  readonly isOffered?: (runId: WorkflowRunId) => Effect.Effect<boolean, DecodeFailure | ReadError>
   /** Running runs whose last heartbeat is before `heartbeatBefore`, oldest heartbeat first. */
   readonly findStaleRuns: (options: {
     readonly heartbeatBefore: DateTime.Utc

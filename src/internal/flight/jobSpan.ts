@@ -108,8 +108,9 @@ export const endSpanOf = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, 
  * cleanup that is plain code. The cleanup is no Effect of its own and the
  * exit is not re-entered through a `zipRight`: 3 Effect operations fewer than
  * `onExit` (issue 16). `after` must not throw (a throw would be a defect).
- * `interrupted`, when given, runs after `after` when `body` ended interrupted,
- * before the interrupt goes on — in the same frame: nothing more on success.
+ * `interrupted`, when given, runs before `after` when `body` ended interrupted
+ * (so still inside what `after` ends), then the interrupt goes on — in the
+ * same frame: nothing more on success.
  */
 const onExitSync = <A, E, R>(
   body: Effect.Effect<A, E, R>,
@@ -120,8 +121,11 @@ const onExitSync = <A, E, R>(
     Effect.matchCauseEffect(restore(body), {
       onFailure: (cause) => {
         const exit = Exit.failCause(cause)
+        if (interrupted !== undefined && Cause.isInterrupted(cause)) {
+          return Effect.zipRight(Effect.ensuring(interrupted(), Effect.sync(() => after(exit))), exit)
+        }
         after(exit)
-        return interrupted !== undefined && Cause.isInterrupted(cause) ? Effect.zipRight(interrupted(), exit) : exit
+        return exit
       },
       onSuccess: (value) => {
         const exit = Exit.succeed(value)
@@ -150,8 +154,9 @@ const noNote = () => undefined
 
 /**
  * `withJobSpan`, with a `note` made for each run of it and given to `body`;
- * when `body` ends interrupted, `interrupted(note)` runs — the span ended,
- * uninterruptible — before the interrupt goes on. In the frame that ends
+ * when `body` ends interrupted, `interrupted(note)` runs — uninterruptible,
+ * inside the span, as the parent of what it does, the span ended after it —
+ * before the interrupt goes on. In the frame that ends
  * the span: a call that is not interrupted pays no Effect operation for it
  * (a claim whose answer an interrupt lost, claimAnswerLost.ts). The one way a
  * `Jobs.<op>` says what to do when it ends interrupted, with what it noted:
@@ -177,10 +182,10 @@ const spanned = <A, E, R, N>(
       const noted = note()
       const lost = interrupted === undefined ? undefined : () => interrupted(noted)
       if (!isSettable(fiber)) {
-        return inFiberContext((context) => Context.add(context, Tracer.ParentSpan, span), body(span, noted), (exit, fiber) =>
-          lost !== undefined && Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)
-            ? Effect.zipRight(endSpanOf(span, exit, fiber), lost())
-            : endSpanOf(span, exit, fiber))
+        // The interrupt's path inside the span, as below: before the context is restored and the span ended.
+        const inside = lost === undefined ? body(span, noted) : Effect.onExit(body(span, noted), (exit) =>
+          Exit.isFailure(exit) && Cause.isInterrupted(exit.cause) ? lost() : Effect.void)
+        return inFiberContext((context) => Context.add(context, Tracer.ParentSpan, span), inside, (exit, fiber) => endSpanOf(span, exit, fiber))
       }
       const outer = fiber.currentContext
       fiber.setFiberRef(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span))

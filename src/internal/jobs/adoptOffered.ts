@@ -16,10 +16,10 @@ import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 /** How many unreadable offered jobs one look fails before it answers none (the next look goes on). */
 const UNREADABLE_PER_LOOK = 8
 
-/** A look's options: `adopting` as `JobStore.adoptOfferedRun`'s (called before the adoption commits). */
+/** A look's options: `adopted` as `JobStore.adoptOfferedRun`'s (called once the adoption committed). */
 interface LookOptions {
   readonly kinds?: ReadonlyArray<JobKind> | undefined
-  readonly adopting?: ((claim: Claim) => void) | undefined
+  readonly adopted?: ((claim: Claim) => void) | undefined
 }
 
 type ClaimNext = (options?: LookOptions) => Effect.Effect<Claim | null, DecodeFailure | ReadError>

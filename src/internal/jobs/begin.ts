@@ -7,6 +7,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Tracer from "effect/Tracer"
+import { IllegalTransition } from "../../domain/Errors.js"
 import type { JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import { auditWith, type Claim } from "../../store/JobStore.js"
@@ -40,6 +41,15 @@ export const makeBegin = (
         ? Effect.void
         : unlessInTransaction(Effect.ignoreLogged(Effect.flatMap(store.getJob(jobId), announceOffer)))
       : releaseLostClaim(store, note, (claim) => release(claim, released), span)
+  /**
+   * A move into `running` this operation may not make, said with the states it accepts — not every
+   * state `running` is reached from: "resume" on a queued job is refused as resume's (stalled only),
+   * not as start's too. Only on the failure's path.
+   */
+  const ownEdge = (refused: IllegalTransition): IllegalTransition =>
+    refused.to === "running" && refused.operation === undefined
+      ? new IllegalTransition({ job_id: refused.job_id, from: refused.from, to: refused.to, operation: at, accepts: [from] })
+      : refused
   // In the begin's transaction: the run is offered to worker pools only if the move commits.
   const offer = (runId: WorkflowRunId) =>
     store.offerRun === undefined
@@ -47,7 +57,7 @@ export const makeBegin = (
       : store.offerRun(runId)
   const begun = (opened: Tracer.Span, jobId: JobId, options: BeginOptions, note: ClaimNote) => Effect.gen(function*() {
     // The refusal is committed with the transaction, then reported: hence an Either out of it.
-    const outcome = yield* store.transaction(Effect.gen(function*() {
+    const outcome = yield* Effect.catchTag(store.transaction(Effect.gen(function*() {
       // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
       const before = yield* store.lockJob(jobId)
       // Read with the job locked, never before its last change: a clock stepped back put a start
@@ -88,7 +98,7 @@ export const makeBegin = (
       })
       if (options.handTo === "workers") yield* offer(run.id)
       return Either.right<Claim>({ job, run })
-    }))
+    })), "IllegalTransition", (refused) => Effect.fail(ownEdge(refused)))
     if (Either.isRight(outcome)) {
       nameJob(opened, outcome.right.job)
       const tell = options.handTo === "workers" ? announceOffer : announce

@@ -35,9 +35,14 @@ class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
 /** The reason of a release of a claim `claimNext` wrote and its caller, interrupted, never got. */
 const RELEASED = claimInterruptedReason("Jobs.claimNext")
 
-/** Notes the offered run an adoption writes, before its commit: its id is the store's. */
+/**
+ * Notes the offered run an adoption took, once it committed (its id is the
+ * store's). An interrupt that lands in SQLite's or PostgreSQL's COMMIT waits
+ * for this (sqlite/offers.ts, pg/offers.ts); a rolled-back adoption notes
+ * nothing, so its interrupt never releases the run another caller adopted since.
+ */
 const noteAdoption = (note: ClaimNote) => (claim: Claim): void => {
-  note.last = { adopted: claim.run }
+  note.last = claim.run.id
 }
 
 /** One claim attempt's outcome: a claim, none queued, or look again (a refusal, or a subject just decided). */
@@ -174,7 +179,7 @@ export const makeClaimNext = (
   const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
     withJobSpanNoted("Jobs.claimNext", newClaimNote, (span, note) => {
       const claimed = offers?.due() === true
-        ? Effect.flatMap(offers.adopt({ ...options, adopting: noteAdoption(note) }), (offered) => {
+        ? Effect.flatMap(offers.adopt({ ...options, adopted: noteAdoption(note) }), (offered) => {
           if (offered === null) return claimUntilDecided(span, options.kinds, false, note)
           nameJob(span, offered.job)
           return Effect.succeed(offered)

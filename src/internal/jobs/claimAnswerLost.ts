@@ -11,25 +11,21 @@
  * claim that answers pays one field write per attempt.
  */
 import * as Effect from "effect/Effect"
-import * as DateTime from "effect/DateTime"
 import type { EventId, WorkflowRunId } from "../../domain/Ids.js"
-import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { Claim, JobStore } from "../../store/JobStore.js"
 
 /** A fresh note for one call: nothing written yet. */
 export const newClaimNote = (): ClaimNote => ({ last: undefined })
 
-/** An offered run a claim adopted (`JobStore.adoptOfferedRun`'s `adopting`), as the adoption wrote it. */
-export interface Adopted {
-  readonly adopted: WorkflowRun
-}
-
 /**
- * What the last write of a call may have committed, noted before its commit:
- * its run's id, its records' event ids, or the offered run it adopted.
+ * What the last write of a call may have committed: its run's id or its
+ * records' event ids, noted before its commit — or the id of the offered run
+ * it adopted, noted only once that adoption committed (`adoptOfferedRun`'s
+ * `adopted`): the run was running before, so only the adoption's own commit
+ * says it is the caller's.
  */
 export interface ClaimNote {
-  last: WorkflowRunId | ReadonlyArray<EventId> | Adopted | undefined
+  last: WorkflowRunId | ReadonlyArray<EventId> | undefined
 }
 
 /** The reason the release of a claim whose answer an interrupt lost records. */
@@ -48,23 +44,6 @@ const runOfRecords = (store: JobStore["Type"], eventIds: ReadonlyArray<EventId>,
     })
 
 /**
- * The run an adoption wrote, when it committed. A run the adoption found was
- * running before it, so the run alone cannot tell: committed, its offer is
- * gone and its heartbeat is the one the adoption wrote; rolled back, it is
- * still offered — a pool's or the next claim's to take, untouched.
- */
-const adoptedRun = (store: JobStore["Type"], { adopted }: Adopted): Effect.Effect<WorkflowRunId | undefined, unknown> =>
-  store.isOffered === undefined
-    ? Effect.succeed(undefined)
-    : Effect.flatMap(store.isOffered(adopted.id), (offered) =>
-      offered
-        ? Effect.succeed(undefined)
-        : Effect.map(
-          Effect.catchTag(store.getRun(adopted.id), "NotFound", () => Effect.succeed(undefined)),
-          (run) => run !== undefined && DateTime.Equivalence(run.last_heartbeat, adopted.last_heartbeat) ? run.id : undefined
-        ))
-
-/**
  * Releases the claim `note` names when it was committed and its job is
  * still running under it; nothing when the write committed nothing (rolled
  * back, or never begun). A failure to look or to release is logged: the job
@@ -78,11 +57,7 @@ export const releaseLostClaim = (
 ): Effect.Effect<void> => {
   const last = note.last
   if (last === undefined) return Effect.void
-  const runId = typeof last === "string"
-    ? Effect.succeed<WorkflowRunId | undefined>(last)
-    : "adopted" in last
-    ? adoptedRun(store, last)
-    : runOfRecords(store, last)
+  const runId = typeof last === "string" ? Effect.succeed<WorkflowRunId | undefined>(last) : runOfRecords(store, last)
   return Effect.flatMap(runId, (id) =>
     id === undefined ? Effect.void : Effect.flatMap(
       Effect.catchTag(store.getRun(id), "NotFound", () => Effect.succeed(undefined)),

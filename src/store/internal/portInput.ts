@@ -214,7 +214,7 @@ const decode = {
   }), "endStalledRunNodes"),
   claim: namedOnly(ClaimOptions, "ClaimOptions"),
   // An adoption's options are a claim's, and whether the run stays untaken (read apart, below).
-  adopt: namedOnly(ClaimOptions, "ClaimOptions", ["leaveUntaken", "adopting"]),
+  adopt: namedOnly(ClaimOptions, "ClaimOptions", ["leaveUntaken", "adopted"]),
   findStale: decodeWith(Schema.Struct({ heartbeatBefore: Bound, limit: optional(RowCount) }), "findStaleRuns"),
   stallStale: decodeWith(
     Schema.Struct({
@@ -508,11 +508,10 @@ export const decodingInputs = (store: Service): Service => ({
           store.adoptOfferedRun!({
             ...o as typeof options,
             ...(options.leaveUntaken === true ? { leaveUntaken: true } : {}),
-            ...(typeof options.adopting === "function" ? { adopting: options.adopting } : {})
+            ...(typeof options.adopted === "function" ? { adopted: options.adopted } : {})
           })
       )
   }),
-  ...(store.isOffered === undefined ? {} : { isOffered: withId(decode.runId, store.isOffered) }),
   findStaleRuns: (options) => Effect.flatMap(decode.findStale(options), store.findStaleRuns),
   stallStaleRuns: (options) =>
     Effect.flatMap(decode.stallStale(options), (o) => store.stallStaleRuns(o as typeof options)),

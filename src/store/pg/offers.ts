@@ -43,7 +43,7 @@ export const makeOfferMethods = (context: PgContext) => {
     }).pipe(storageErrors("JobStore.offerRun"))
 
   /** One look: the oldest current offer no other look holds, taken — or why there is none. */
-  const takeOne = (kinds: ReadonlyArray<string> | undefined, markTaken: boolean, adopting: ((claim: Claim) => void) | undefined) =>
+  const takeOne = (kinds: ReadonlyArray<string> | undefined, markTaken: boolean) =>
     Effect.gen(function*() {
       // Offers no pool will ever take go first; one another look holds is left to it (no waiting).
       yield* run(sql`
@@ -76,10 +76,7 @@ export const makeOfferMethods = (context: PgContext) => {
       // A beat leaving the run untaken would be taken by 0026's trigger (an old worker's beat):
       // for a caller's claim it is cleared after, its heartbeat unchanged.
       if (!markTaken) yield* run(sql`UPDATE workflow_runs SET taken = false WHERE id = ${taken.run_id}`)
-      const claim: Claim = { job: yield* decode.aiJob(job), run: yield* decode.run(runRow) }
-      // Before the commit: an interrupt that lands after it leaves the caller only this.
-      adopting?.(claim)
-      return claim
+      return { job: yield* decode.aiJob(job), run: yield* decode.run(runRow) } satisfies Claim
     })
 
   const adoptOfferedRun: NonNullable<Service["adoptOfferedRun"]> = (options = {}) =>
@@ -90,17 +87,16 @@ export const makeOfferMethods = (context: PgContext) => {
       if (any?.offered !== true) return null
       for (let look = 0; look < LOOKS; look++) {
         // A pool runs the run itself: taken; a claim handed to a caller is taken by its Jobs.run.
-        const outcome = yield* atomic(takeOne(options.kinds, options.leaveUntaken !== true, options.adopting))
+        const outcome = yield* atomic(takeOne(options.kinds, options.leaveUntaken !== true))
         if (outcome === "none") return null
-        if (outcome !== "stale") return outcome
+        if (outcome !== "stale") {
+          // Committed (the call is uninterruptible whole, `storageErrors`: no interrupt lands before this).
+          options.adopted?.(outcome)
+          return outcome
+        }
       }
       return null
     }).pipe(storageErrors("JobStore.adoptOfferedRun"))
 
-  const isOffered: NonNullable<Service["isOffered"]> = (runId) =>
-    Effect.map(run(sql`SELECT 1 FROM run_offers WHERE run_id = ${runId}`), (rows) => rows.length > 0).pipe(
-      storageErrors("JobStore.isOffered")
-    )
-
-  return { offerRun, adoptOfferedRun, isOffered }
+  return { offerRun, adoptOfferedRun }
 }

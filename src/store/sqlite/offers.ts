@@ -58,7 +58,7 @@ export const makeOfferMethods = ({ exec, transaction }: SqliteContext) => {
     // One write transaction (BEGIN IMMEDIATE): what it reads cannot change before it writes,
     // and a second process waits its turn instead of taking the same offer. Most looks find
     // no offer at all: one read first, so they never take the write lock.
-    const take = transaction(Effect.gen(function*() {
+    const change = Effect.gen(function*() {
       yield* exec(DROP_STALE)
       const [row] = yield* exec(oldestText(kinds), kinds ?? [])
       if (row === undefined) return null
@@ -70,20 +70,20 @@ export const makeOfferMethods = ({ exec, transaction }: SqliteContext) => {
       // Current a statement ago, under the same write lock.
       if (run === undefined) return null
       if (options.leaveUntaken === true) yield* exec(UNTAKE, [runId])
-      const claim: Claim = { job, run: yield* decode.run(run) }
-      // Before the commit: an interrupt that lands after it leaves the caller only this.
-      options.adopting?.(claim)
-      return claim
-    }))
+      return { job, run: yield* decode.run(run) } satisfies Claim
+    })
+    const adopted = options.adopted
+    // `adopted` hears of the claim once it has committed, before any interrupt lands (`transaction.thenCommitted`):
+    // an interrupt during the change rolls it back, and `adopted` is never called.
+    const take = adopted === undefined
+      ? transaction(change)
+      : transaction.thenCommitted(change, (claim) => {
+        if (claim !== null) adopted(claim)
+      })
     return Effect.flatMap(exec("SELECT 1 FROM run_offers LIMIT 1"), (rows) => rows.length === 0 ? Effect.succeed(null) : take).pipe(
       storageErrors("JobStore.adoptOfferedRun")
     )
   }
 
-  const isOffered: NonNullable<Service["isOffered"]> = (runId) =>
-    Effect.map(exec("SELECT 1 FROM run_offers WHERE run_id = ?", [runId]), (rows) => rows.length > 0).pipe(
-      storageErrors("JobStore.isOffered")
-    )
-
-  return { offerRun, adoptOfferedRun, isOffered }
+  return { offerRun, adoptOfferedRun }
 }

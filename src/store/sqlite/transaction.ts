@@ -98,6 +98,13 @@ export interface WriteTransaction {
    * step throws, as its author states it.
    */
   readonly change: <A, E extends StepFailure = StepFailure>(make: () => Step<A>, exec: ExecEffect) => Effect.Effect<A, E>
+  /**
+   * The transaction, then `committed` with its result, with no interrupt between the COMMIT and
+   * the call: both run in the transaction's own uninterruptible region, while its waits and
+   * `effect` stay as interruptible as the caller. A transaction that rolled back never calls it.
+   * (Nested, a savepoint: called once the savepoint ran — the caller's transaction decides.)
+   */
+  readonly thenCommitted: <A, E, R>(effect: Effect.Effect<A, E, R>, committed: (a: A) => void) => Effect.Effect<A, E | SqlError, R>
 }
 
 /** Most changes one group commit takes (its owner's included), so a busy store still commits often. */
@@ -373,7 +380,13 @@ export const makeWriteTransaction = (
     })
 
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-    Effect.uninterruptibleMask((restore) =>
+    Effect.uninterruptibleMask((restore) => transactionIn(restore, effect))
+
+  const thenCommitted = <A, E, R>(effect: Effect.Effect<A, E, R>, committed: (a: A) => void): Effect.Effect<A, E | SqlError, R> =>
+    Effect.uninterruptibleMask((restore) => Effect.tap(transactionIn(restore, effect), (a) => committed(a)))
+
+  /** `transaction`'s body, in its uninterruptible region (`restore` its mask). */
+  const transactionIn = <A, E, R>(restore: Restore, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
       Effect.withFiberRuntime<A, E | SqlError, R>((fiber) => {
         const context = fiber.currentContext
         const current = Context.getOption(context, SqlClient.TransactionConnection)
@@ -398,7 +411,6 @@ export const makeWriteTransaction = (
         if (group !== undefined) return joinGroup(group, restore, inside, () => transaction(effect))
         return ownTransaction(restore, inside)
       })
-    )
 
   /**
    * A write transaction of its own for a change (`inside`, which returns its every end as an exit),
@@ -925,5 +937,5 @@ export const makeWriteTransaction = (
       })
     })
 
-  return Object.assign(transaction, { single, join, unsynced, change })
+  return Object.assign(transaction, { single, join, unsynced, change, thenCommitted })
 }

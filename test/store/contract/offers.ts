@@ -85,20 +85,20 @@ export const offerContract = (backend: Backend): void => {
         assert.strictEqual((yield* store.listRuns(job.job_id)).length, 1, "no run of its own")
       }))
 
-    test("R6 an adoption notes its claim as written before its commit, and isOffered says whether the run is offered: before it yes, after it no", () =>
+    test("R6 an adoption calls adopted once with the claim it returns (its commit done), and a look that takes none calls nothing", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
-        const isOffered = store.isOffered
-        if (isOffered === undefined) return assert.fail("the store has isOffered")
-        yield* TestClock.setTime(1_000)
-        const { run } = yield* offeredOn(store)
-        assert.isTrue(yield* isOffered(run.id), "offered")
         const noted: Array<Claim> = []
+        const adopted = (claim: Claim) => noted.push(claim)
+        assert.isNull(yield* store.adoptOfferedRun!({ leaveUntaken: true, adopted }), "nothing offered yet")
+        assert.deepStrictEqual(noted, [], "none taken, none noted")
+        yield* TestClock.setTime(1_000)
+        yield* offeredOn(store)
         yield* TestClock.setTime(5_000)
-        const claim = yield* store.adoptOfferedRun!({ leaveUntaken: true, adopting: (claim) => noted.push(claim) })
+        const claim = yield* store.adoptOfferedRun!({ leaveUntaken: true, adopted })
+        assert.isNotNull(claim)
         assert.deepStrictEqual(noted, [claim], "the claim it returns, noted once")
-        assert.isFalse(yield* isOffered(run.id), "adopted: no longer offered")
-        assert.isFalse(yield* isOffered("01a24c00-0000-7000-8000-00000000dead" as WorkflowRunId), "no such run: not offered")
+        assert.deepStrictEqual(yield* store.getRun(claim!.run.id), claim!.run, "as committed")
       }))
 
     test("R6c offers are taken oldest first, and only of the kinds asked for", () =>
