@@ -57,6 +57,11 @@ const listCommand = Command.make(
     })
 ).pipe(Command.withDescription("List jobs, newest first (--order oldest for the other way)."))
 
+/** Events in the order the Flight Recorder lists them: by timestamp, then event id. */
+const inRecordedOrder = <E extends { readonly timestamp: DateTime.Utc; readonly event_id: string }>(events: ReadonlyArray<E>): Array<E> =>
+  [...events].sort((a, b) =>
+    DateTime.toEpochMillis(a.timestamp) - DateTime.toEpochMillis(b.timestamp) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0))
+
 /** Every event of one job; a job's history is small enough to read whole. */
 const ALL_EVENTS = 100_000
 
@@ -76,7 +81,11 @@ const showCommand = Command.make(
           const runs = yield* Effect.forEach(yield* store.listRuns(jobId), (run) =>
             Effect.map(store.listNodes(run.id), (nodes) => ({ run, nodes })))
           const events = yield* collectEvents({ job_id: jobId }, ALL_EVENTS)
-          return { job, runs, events: events.items }
+          // A run recovery stalled after its job had left `running` (a legacy database's half-finished
+          // move) has an event that names the run alone: shown with the run it explains.
+          const ofRunsAlone = yield* Effect.forEach(runs, ({ run }) =>
+            Effect.map(collectEvents({ workflow_run_id: run.id }, ALL_EVENTS), (found) => found.items.filter((event) => (event.job_id ?? null) === null)))
+          return { job, runs, events: inRecordedOrder([...events.items, ...ofRunsAlone.flat()]) }
         }))
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
       if (!options.json) return yield* Console.log(jobDetail(detail.job, detail.runs, detail.events))
@@ -87,7 +96,7 @@ const showCommand = Command.make(
       }))
     })
 ).pipe(Command.withDescription(
-  "Show one job: its fields, workflow runs with node history, and Flight Recorder events. A job id that names no job exits 1."
+  "Show one job: its fields, workflow runs with node history, and Flight Recorder events (its own, and those naming one of its runs alone). A job id that names no job exits 1."
 ))
 
 /** The commands under `jobs`, in the order help lists them. */

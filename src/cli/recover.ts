@@ -13,7 +13,7 @@ import { encodeRun, json, shortId, tableTime } from "./format.js"
 import { table } from "./layout.js"
 import * as Parse from "./parse.js"
 
-/** Moves running runs whose heartbeat is older than the threshold (and their jobs) to `stalled`, with a `workflow_recovery` event each. */
+/** Moves running runs whose heartbeat is older than the threshold (and their jobs, when still running under them) to `stalled`, with a `workflow_recovery` event each. */
 export const recoverCommand = Command.make(
   "recover",
   {
@@ -67,4 +67,4 @@ export const recoverCommand = Command.make(
         }
       )
     })
-).pipe(Command.withDescription("Move running workflow runs with a stale heartbeat, and their jobs, to stalled (one workflow_recovery event each)."))
+).pipe(Command.withDescription("Move running workflow runs with a stale heartbeat, and their jobs still running under them, to stalled (one workflow_recovery event each)."))

@@ -36,6 +36,7 @@ import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { buildReferencePg, referenceIds, writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
 import { tempDatabaseFile } from "../store/sqlite-support.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
+import { runCli } from "../cli/cli.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { realSleep } from "./shared-database.js"
@@ -68,6 +69,8 @@ const writeHalfway = Effect.gen(function*() {
 /** A reference database with the half-moved rows; `open` makes a store on it (one per process). */
 interface Legacy {
   readonly open: () => Layer.Layer<JobStore, unknown>
+  /** What the CLI's `--database` takes for it. */
+  readonly address: string
 }
 
 const backends: ReadonlyArray<{ readonly name: string; readonly legacy: Effect.Effect<Legacy, unknown, Scope.Scope> }> = [
@@ -77,7 +80,7 @@ const backends: ReadonlyArray<{ readonly name: string; readonly legacy: Effect.E
       const filename = yield* tempDatabaseFile("reference.db")
       yield* writeReferenceSqlite(filename)
       yield* Effect.provide(writeHalfway, SqliteClient.layer({ filename, disableWAL: true }))
-      return { open: () => SqliteStore.layer({ filename }) }
+      return { open: () => SqliteStore.layer({ filename }), address: filename }
     })
   },
   {
@@ -85,7 +88,7 @@ const backends: ReadonlyArray<{ readonly name: string; readonly legacy: Effect.E
     legacy: Effect.gen(function*() {
       const url = yield* freshPgDatabase("legacy halfway recovery")
       yield* Effect.provide(Effect.zipRight(buildReferencePg, writeHalfway), rawPgClient(url))
-      return { open: () => PgStore.layer({ url }) }
+      return { open: () => PgStore.layer({ url }), address: url }
     })
   }
 ]
@@ -156,6 +159,20 @@ for (const backend of backends) {
         assert.strictEqual(started.job.state, "running")
         assert.notStrictEqual(started.run.id, RUN_QUEUED)
       }), 60_000)
+
+    it.scopedLive("R9 R10 ai-jobs jobs show lists a run-only workflow_recovery with the job whose run it names, in recorded order", () =>
+      Effect.gen(function*() {
+        const legacy = yield* backend.legacy
+        const process = yield* startProcess(legacy)
+        yield* process.jobs.submit(summarize())
+        const shown = yield* Effect.promise(() => runCli(["jobs", "show", JOB_COMPLETED, "--json", "--database", legacy.address]))
+        assert.strictEqual(shown.code, 0, shown.stderr)
+        const events = (JSON.parse(shown.stdout) as { readonly events: ReadonlyArray<Record<string, unknown>> }).events
+        const recoveries = events.filter((event) => event["type"] === "workflow_recovery")
+        assert.deepStrictEqual(recoveries.map((event) => [event["job_id"], event["workflow_run_id"]]), [[undefined, RUN_COMPLETED]])
+        const stamps = events.map((event) => `${String(event["timestamp"])} ${String(event["event_id"])}`)
+        assert.deepStrictEqual(stamps, [...stamps].sort())
+      }), 90_000)
 
     it.scopedLive("R9 three processes starting at once on the half-moved database: each stall and its event written once", () =>
       Effect.gen(function*() {
