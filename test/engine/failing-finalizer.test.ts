@@ -51,6 +51,12 @@ for (const backend of sharedBackends) {
         // The pool's one loop reports a run's end before it claims again: once a second job is done, the first was reported.
         const second = yield* jobs.submit(summarize())
         assert.strictEqual((yield* jobs.await(second.job_id, { timeout: "30 seconds" })).state, "completed")
+        // The second's finalizer runs after its end is written, which `await` may see first: wait for its warning
+        // (a loaded full run saw only the first one).
+        yield* Effect.sleep("10 millis").pipe(
+          Effect.repeat({ until: () => log.lines.some((line) => line.includes(`job ${second.job_id}: a finalizer`)) }),
+          Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`no warning for ${second.job_id}:\n${log.lines.join("\n")}`) })
+        )
         assert.deepStrictEqual(log.lines.filter((line) => line.includes("did not complete")), [])
         assert.strictEqual(log.lines.length, 2, log.lines.join("\n"))
         assert.include(log.lines[0], `job ${job.job_id}: a finalizer of its program failed after its run ended`)
