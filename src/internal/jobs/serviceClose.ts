@@ -52,7 +52,9 @@ export const makeServiceClose = () => {
       closed = true
       if (inFlight.size === 0) return Effect.void
       for (const { fiber } of inFlight) fiber.unsafeInterruptAsFork(closer)
-      return Effect.asVoid(Effect.timeoutOption(Deferred.await(drained), CLOSE_RELEASE_TIMEOUT))
+      // A finalizer runs uninterruptibly, and a timeout waits for what it times to stop: the wait itself is
+      // made interruptible, or a program that ignores the interrupt held the close until it ended.
+      return Effect.asVoid(Effect.timeoutOption(Effect.interruptible(Deferred.await(drained)), CLOSE_RELEASE_TIMEOUT))
     })
   )
 
