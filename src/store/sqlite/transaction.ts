@@ -407,8 +407,10 @@ export const makeWriteTransaction = (
             (exit) => settle(exit, Effect.void, execute(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`))
           )
         }
-        // A group open (its owner's transaction begun or about to be), still taking members: join it.
-        if (group !== undefined) return joinGroup(group, restore, inside, () => transaction(effect))
+        // A group open (its owner's transaction begun or about to be), still taking members: join it. Sent alone (the
+        // group closed first), a transaction of its own in this same region, `restore` still the caller's: its waits and
+        // change stay as interruptible as the caller (a nested `transaction` would take this region's mask as its own).
+        if (group !== undefined) return joinGroup(group, restore, inside, () => transactionIn(restore, effect))
         return ownTransaction(restore, inside)
       })
 
