@@ -28,7 +28,7 @@ import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { ids, jobEvent, newJob } from "./fixtures.js"
 import { Database } from "./sqlite-recorder.js"
-import { tempDatabaseFile } from "./sqlite-support.js"
+import { storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 /** A store on its own client (group commit on, the default) over `filename`. */
 const storeOn = (filename: string, busyTimeoutMs?: number) =>
@@ -117,22 +117,29 @@ describe("SQLite group commit: a caller's transaction sent to a transaction of i
     )
   }
 
+  // The store's own client, where a caller's transaction is an Effect member; a caller's client
+  // (`layerFromClient`), where every write is one, the store's own methods (a submit's createJob) too.
+  for (const on of ["a store.transaction on the store's own client", "a createJob on a caller's client"] as const) {
+  const own = on === "a store.transaction on the store's own client"
   it.scopedLive(
-    "a store.transaction waiting in a group's line whose owner is interrupted while it waits for another connection's write lock runs alone and waits for the lock itself; an interrupt then ends that wait at once, and once the lock is free nothing of it is stored (SQLite file)",
+    `${on} waiting in a group's line whose owner is interrupted while it waits for another connection's write lock runs alone and waits for the lock itself; an interrupt then ends that wait at once, and once the lock is free nothing of it is stored (SQLite file)`,
     () =>
       Effect.gen(function*() {
         const filename = yield* tempDatabaseFile()
         // A budget far past the test's bound: only an interrupt ends these waits.
-        const store = yield* storeOn(filename, 120_000)
+        const store = own
+          ? yield* storeOn(filename, 120_000)
+          : Context.get(yield* Layer.build(storeWithClient(filename, { busyTimeoutMs: 120_000 })), JobStore)
+        const write = (jobId: JobId) => own ? store.transaction(createJobWith(store, jobId)) : createJobWith(store, jobId)
         // The store's first write takes the connection's busy timeout over (later waits are the store's own).
         yield* createJobWith(store, ids.job())
         const other = yield* Effect.acquireRelease(Effect.sync(() => new Database(filename)), (db) => Effect.sync(() => db.close()))
         other.prepare("BEGIN IMMEDIATE").run()
         const [owner, member] = [ids.job(), ids.job()] as const
         // The owner waits for the write lock, its group open; the member joins its line.
-        const ownerFiber = yield* Effect.fork(store.transaction(createJobWith(store, owner)))
+        const ownerFiber = yield* Effect.fork(write(owner))
         yield* parked(ownerFiber)
-        const memberFiber = yield* Effect.fork(store.transaction(createJobWith(store, member)))
+        const memberFiber = yield* Effect.fork(write(member))
         yield* parked(memberFiber)
         // The owner's wait ends at the interrupt; its group closes and the member starts a transaction of its own.
         const ownerReturned = yield* interruptReturned(ownerFiber)
@@ -150,9 +157,10 @@ describe("SQLite group commit: a caller's transaction sent to a transaction of i
           stored: yield* storedOf(store, [owner, member])
         }, { ownerInterruptReturnedAtOnce: true, interruptReturnedAtOnce: true, member: "interrupted", stored: [[0, 0], [0, 0]] })
         const after = ids.job()
-        yield* store.transaction(createJobWith(store, after))
+        yield* write(after)
         assert.deepStrictEqual(yield* storedOf(store, [after]), [[1, 1]])
       }),
     60_000
   )
+  }
 })
