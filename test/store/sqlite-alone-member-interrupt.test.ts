@@ -7,9 +7,12 @@
  * inside the first transaction's uninterruptible region: the interrupt waited for the whole transaction,
  * which then committed although its caller was told it was interrupted.
  *
+ * The same for a write on a caller's client (`layerFromClient`) waiting for the client's one connection:
+ * the client's acquirer makes only its own region's wait interruptible, and it ran inside the store's.
+ *
  * Each test holds the transaction at the point to interrupt (a latch inside the change, another
- * connection's BEGIN IMMEDIATE), interrupts, then lets it go: a change that ignored the interrupt commits
- * then, and is seen.
+ * connection's BEGIN IMMEDIATE, the connection held by another fiber), interrupts, then lets it go: a
+ * change that ignored the interrupt goes on then (and commits, when it was past its BEGIN).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -162,5 +165,39 @@ describe("SQLite group commit: a caller's transaction sent to a transaction of i
       }),
     60_000
   )
+  }
+})
+
+describe("SQLite caller's client: a write waiting for the client's connection stays interruptible", () => {
+  // Group commit on, a write arriving while another's transaction is open joins its line (interruptible already):
+  // there the connection is held by a read (`readConsistent`), which opens no group.
+  for (const groupCommit of [false, true] as const) {
+    const holding = groupCommit ? "store.readConsistent" : "store.transaction"
+    it.scopedLive(
+      `a createJob on a caller's client (layerFromClient, groupCommit ${groupCommit ? "on" : "off"}) waiting for the client's one connection, held by another fiber's ${holding}, ends at its interrupt, before the holder lets go; nothing of it is stored`,
+      () =>
+        Effect.gen(function*() {
+          const filename = yield* tempDatabaseFile()
+          const store = Context.get(yield* Layer.build(storeWithClient(filename, { groupCommit })), JobStore)
+          const inside = yield* Deferred.make<void>()
+          const latch = yield* Deferred.make<void>()
+          // The holder: the client's connection held until the latch opens.
+          const held = Effect.zipRight(Deferred.succeed(inside, undefined), Deferred.await(latch))
+          const holder = yield* Effect.fork(groupCommit ? store.readConsistent(held) : store.transaction(held))
+          yield* Deferred.await(inside)
+          const member = ids.job()
+          const waiting = yield* Effect.fork(createJobWith(store, member))
+          yield* parked(waiting)
+          const returned = yield* interruptReturned(waiting)
+          yield* Deferred.succeed(latch, undefined)
+          yield* Fiber.await(holder)
+          const exit = yield* Fiber.await(waiting)
+          assert.deepStrictEqual(
+            { interruptReturnedAtOnce: returned, outcome: outcomeOf(exit), stored: yield* storedOf(store, [member]) },
+            { interruptReturnedAtOnce: true, outcome: "interrupted", stored: [[0, 0]] }
+          )
+        }),
+      60_000
+    )
   }
 })
