@@ -407,8 +407,10 @@ export const makeWriteTransaction = (
             (exit) => settle(exit, Effect.void, execute(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`))
           )
         }
-        // A group open (its owner's transaction begun or about to be), still taking members: join it.
-        if (group !== undefined) return joinGroup(group, restore, inside, () => transaction(effect))
+        // A group open (its owner's transaction begun or about to be), still taking members: join it. Sent alone (the
+        // group closed first), a transaction of its own in this same region, `restore` still the caller's: its waits and
+        // change stay as interruptible as the caller (a nested `transaction` would take this region's mask as its own).
+        if (group !== undefined) return joinGroup(group, restore, inside, () => transactionIn(restore, effect))
         return ownTransaction(restore, inside)
       })
 
@@ -433,8 +435,10 @@ export const makeWriteTransaction = (
     const run = own !== undefined ? ownRun(own, restore, body, close)
       // `reserve` is the client's transaction acquirer: it holds the client's
       // one-connection semaphore until the scope closes, as sql.withTransaction does.
+      // Its wait for the semaphore is as interruptible as the caller (`restore`): its own
+      // `restore` gives back only the region it is called in, this one's.
       : Effect.flatMap(Scope.make(), (scope) =>
-        Effect.flatMap(Scope.extend(sql.reserve, scope), (conn) => body(conn)).pipe(
+        Effect.flatMap(restore(Scope.extend(sql.reserve, scope)), (conn) => body(conn)).pipe(
           Effect.onExit((exit) => Effect.zipRight(Effect.sync(() => close(exit)), Scope.close(scope, Exit.void)))
         ))
     // The group's one yield, before the connection is taken: workers ready to write reach
