@@ -17,6 +17,7 @@ import * as Exit from "effect/Exit"
 import type * as Tracer from "effect/Tracer"
 import { UnknownProfile } from "../../src/Capabilities.js"
 import type { AiJob } from "../../src/domain/AiJob.js"
+import type { JobId } from "../../src/domain/Ids.js"
 import { DecodeFailure } from "../../src/domain/Errors.js"
 import { Jobs } from "../../src/Jobs.js"
 import { postgres, sqliteMemory } from "../support/stores.js"
@@ -136,6 +137,30 @@ for (const backend of [sqliteMemory, postgres("redacted_span_failures")]) {
       const jobs = yield* Jobs
       assert.match((yield* refused("submitMany", "DecodeFailure", jobs.submitMany([quotedSecret()]))).message, RAW)
     }))
+
+    /** Operations given a job id that holds a secret: refused (no such id can be a job's), the span naming it. */
+    const byId: ReadonlyArray<readonly [string, (jobs: Jobs["Type"], jobId: JobId) => Effect.Effect<unknown, { readonly _tag: string }>]> = [
+      ["get", (jobs, jobId) => jobs.get(jobId)],
+      ["history", (jobs, jobId) => jobs.history(jobId)],
+      ["await", (jobs, jobId) => jobs.await(jobId)],
+      ["cancel", (jobs, jobId) => jobs.cancel(jobId)],
+      ["start", (jobs, jobId) => jobs.start(jobId)]
+    ]
+    for (const [name, op] of byId) {
+      test(`R14 Jobs.${name} given a job id holding a secret: its failed span's hsk.job_id is redacted; the caller's error is the untraced one`, Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const { spans, tracer } = yield* recordingTracer
+        const given = `password=hunter2pw ${SECRET_KEY}` as JobId
+        const error = yield* Effect.flip(Effect.withTracer(op(jobs, given), tracer))
+        // The caller's error: the refusal it gets untraced, field for field.
+        assert.strictEqual(error._tag, "DecodeFailure")
+        const untraced = yield* Effect.flip(op(jobs, given))
+        assert.deepStrictEqual({ ...error, message: (error as DecodeFailure).message }, { ...untraced, message: (untraced as DecodeFailure).message })
+        const [span] = spans.filter((span) => span.name === `Jobs.${name}`)
+        assert.strictEqual(span?.attributes.get("hsk.job_id"), "password=[REDACTED] [REDACTED]")
+        for (const span of spans) assert.notMatch(JSON.stringify([...span.attributes]), RAW, span.name)
+      }))
+    }
 
     // Unchanged by the fix (passes before and after): what a span shows of a success, and a failure's name and attributes.
     test("R14 a span that succeeds ends with the caller's very value; a refused move's span keeps its name, attributes and error tag", Effect.gen(function*() {

@@ -160,8 +160,22 @@ export const withJobSpan = <A, E, R>(
 
 const noNote = () => undefined
 
-/** What a span ends with: a failure passed through `redact` (none given: as it is). */
-const shownExit = (exit: Exit.Exit<unknown, unknown>, redact: Redact | undefined) => redact === undefined ? exit : redactExit(exit, redact)
+/**
+ * What `span` ends with: a failure passed through `redact` (none given: as
+ * it is). A failed call's `hsk.job_id` is redacted too: it is the id the
+ * caller gave, which is a job's (and holds no secret) only when the call got
+ * as far as a job — a `jobs.get("password=…")` is refused, and its span named
+ * the text. Only on the failure path.
+ */
+const shownExit = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, redact: Redact | undefined) => {
+  if (redact === undefined || Exit.isSuccess(exit)) return exit
+  const jobId = span.attributes.get("hsk.job_id")
+  if (typeof jobId === "string") {
+    const shown = redact(jobId)
+    if (shown !== jobId) span.attribute("hsk.job_id", shown)
+  }
+  return redactExit(exit, redact)
+}
 
 /**
  * `withJobSpan`, with a `note` made for each run of it and given to `body`;
@@ -198,14 +212,14 @@ const spanned = <A, E, R, N>(
         // The interrupt's path inside the span, as below: before the context is restored and the span ended.
         const inside = lost === undefined ? body(span, noted) : Effect.onExit(body(span, noted), (exit) =>
           Exit.isFailure(exit) && Cause.isInterrupted(exit.cause) ? lost() : Effect.void)
-        return inFiberContext((context) => Context.add(context, Tracer.ParentSpan, span), inside, (exit, fiber) => endSpanOf(span, shownExit(exit, redact), fiber))
+        return inFiberContext((context) => Context.add(context, Tracer.ParentSpan, span), inside, (exit, fiber) => endSpanOf(span, shownExit(span, exit, redact), fiber))
       }
       const outer = fiber.currentContext
       fiber.setFiberRef(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span))
       return onExitSync(body(span, noted), (exit) => {
         fiber.setFiberRef(FiberRef.currentContext, outer)
         // Redacted for the span only: `exit` itself, the caller's error, goes on unchanged.
-        endSpan(span, shownExit(exit, redact), endTimeOf(fiber))
+        endSpan(span, shownExit(span, exit, redact), endTimeOf(fiber))
       }, lost)
     }))
 
