@@ -22,7 +22,7 @@ import type { MetricNames } from "./domain/JobMetrics.js"
 import type { Json } from "./domain/Json.js"
 import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
-import { tapJob } from "./internal/flight/jobSpan.js"
+import { nameJob, withJobSpan } from "./internal/flight/jobSpan.js"
 import { makeAdmission } from "./internal/jobs/admission.js"
 import { makePrepare } from "./internal/jobs/auditEvents.js"
 import { makeClaimNext } from "./internal/jobs/claim.js"
@@ -288,13 +288,15 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
         return { attempt: decision.attempt, run_after: RetryPolicy.eligibleAt(yield* DateTime.now, decision.delay) }
       })
   })
-  const operations: Operations = { store, prepare, announce, announceOffer }
+  // A failed operation's span ends with its failure redacted as caller text is (R14; jobSpan.ts).
+  const redact = recorder.redact
+  const operations: Operations = { store, prepare, announce, announceOffer, redact }
   const admission = makeAdmission(store, capabilities, prepare)
   // Runs offered to workers (`handTo: "workers"`): a pool looks for them itself; `claimNext` once a second.
   const adoptOffered = makeAdoptOffered(store, prepare)
   // claimNext's offered runs go to its caller, who runs them with `run` (which takes them).
   const adoptForCaller = makeAdoptOffered(store, prepare, true)
-  const claims = makeClaimNext(store, admission, prepare, offersLook(adoptForCaller, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS), {
+  const claims = makeClaimNext(store, admission, prepare, redact, offersLook(adoptForCaller, yield* Effect.clock, OFFERS_LOOK_INTERVAL_MS), {
     announce: announce === undefined ? undefined : (claim) => announce(claim.job),
     release: (claim, reason) => runner.release(claim.job, claim.run, reason)
   })
@@ -349,8 +351,12 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     submit,
     submitUntrusted: submit,
     submitMany,
-    get: (jobId) => tapJob(store.getJob(jobId)).pipe(Effect.withSpan("Jobs.get", { attributes: { "hsk.job_id": jobId } })),
-    list: (filter) => Effect.withSpan(store.listJobs(filter), "Jobs.list"),
+    get: (jobId) =>
+      withJobSpan("Jobs.get", (span) => {
+        nameJob(span, { job_id: jobId })
+        return Effect.tap(store.getJob(jobId), (job) => nameJob(span, job))
+      }, redact),
+    list: (filter) => withJobSpan("Jobs.list", () => store.listJobs(filter), redact),
     claimNext,
     start: begin("queued", "start", "Jobs.start"),
     resume: begin("stalled", "resume", "Jobs.resume"),
@@ -358,8 +364,11 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     run,
     worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered, recorder.redact),
     await: (jobId, options) =>
-      tapJob(awaitJob(jobId, options)).pipe(Effect.withSpan("Jobs.await", { attributes: { "hsk.job_id": jobId } })),
-    history: makeHistory(store),
+      withJobSpan("Jobs.await", (span) => {
+        nameJob(span, { job_id: jobId })
+        return Effect.tap(awaitJob(jobId, options), (job) => nameJob(span, job))
+      }, redact),
+    history: makeHistory(store, redact),
     complete: move("completed", "Jobs.complete"),
     completeWithIssues: move("completed_with_issues", "Jobs.completeWithIssues"),
     awaitValidation: move("awaiting_validation", "Jobs.awaitValidation"),

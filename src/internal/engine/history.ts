@@ -8,7 +8,8 @@ import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import type { JobId } from "../../domain/Ids.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
-import { annotateJob } from "../flight/jobSpan.js"
+import type * as Tracer from "effect/Tracer"
+import { nameJob, type Redact, withJobSpan } from "../flight/jobSpan.js"
 import type { JobStore } from "../../store/JobStore.js"
 
 /** What `Jobs.history` returns. */
@@ -18,8 +19,14 @@ export interface JobHistory {
   readonly events: ReadonlyArray<EventRecord>
 }
 
-/** `Jobs.history` over a store. */
-export const makeHistory = (store: JobStore["Type"]) => (jobId: JobId) =>
+/** `Jobs.history` over a store; its span ends with a failure passed through `redact` (jobSpan.ts). */
+export const makeHistory = (store: JobStore["Type"], redact: Redact) => (jobId: JobId) =>
+  withJobSpan("Jobs.history", (span) => {
+    nameJob(span, { job_id: jobId })
+    return historyOf(store, jobId, span)
+  }, redact)
+
+const historyOf = (store: JobStore["Type"], jobId: JobId, span: Tracer.Span) =>
   // One committed state: a change committed while the history is read is in all of it or none.
   store.readConsistent(Effect.gen(function*() {
     const job = yield* store.getJob(jobId)
@@ -37,6 +44,5 @@ export const makeHistory = (store: JobStore["Type"]) => (jobId: JobId) =>
     return { job, runs, events } satisfies JobHistory
   })).pipe(
     // Named on Jobs.history's own span, outside the transaction's.
-    Effect.tap((history) => annotateJob(history.job)),
-    Effect.withSpan("Jobs.history", { attributes: { "hsk.job_id": jobId } })
+    Effect.tap((history) => nameJob(span, history.job))
   )

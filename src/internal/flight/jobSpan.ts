@@ -4,7 +4,10 @@
  * it acted on and the trace its Flight Recorder events carry, so a trace
  * viewer leads from the span to the job's audit trail. Store internals are
  * untraced. Annotated outside the store's transaction, whose own span would
- * otherwise be the current one.
+ * otherwise be the current one. A span that ends with a failure ends with it
+ * redacted as the recorder redacts caller text (R14: a `DecodeFailure`
+ * quoting a bad input, an `UnknownProfile` echoing a profile), while the
+ * caller gets its own error value, untouched.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -14,20 +17,16 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Tracer from "effect/Tracer"
+import { redactExit } from "../redactCause.js"
+
+/** The recorder's redaction of caller text (`FlightRecorder.redact`), applied to what a span ends with. */
+export type Redact = (text: string) => string
 
 /** The ids a job span carries. */
 export interface SpanJob {
   readonly job_id: string
   readonly trace_id: string
 }
-
-/** Sets `hsk.job_id` and `hsk.trace_id` on the current span. */
-export const annotateJob = (job: SpanJob): Effect.Effect<void> =>
-  Effect.annotateCurrentSpan({ "hsk.job_id": job.job_id, "hsk.trace_id": job.trace_id })
-
-/** Runs `effect` and annotates the current span with the job it returns. */
-export const tapJob = <A extends SpanJob, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.tap(effect, annotateJob)
 
 /** Names the job on a span held directly: no Effect step (a `Jobs.<op>` span is known to its body). */
 export const nameJob = (span: Tracer.Span, job: Partial<SpanJob>): void => {
@@ -146,11 +145,37 @@ const onExitSync = <A, E, R>(
  * span). The context is set by the fiber's own `setFiberRef` and restored,
  * with the span ended, in one synchronous cleanup (`onExitSync`): ~10 Effect
  * operations where `useSpan` with `withParentSpan` took ~36 (issue 16).
+ * A failure ends the span passed through `redact` (`redactExit`: each
+ * failure's name, message and stack, nothing else of the value), in the
+ * frame that ends it: a call that succeeds pays one check for it; `body`'s
+ * own failure is what the caller gets. Every `Jobs.<op>` passes the
+ * recorder's; only a benchmark's bare span (bench/) leaves it out, and then
+ * a failure ends the span as it is.
  */
-export const withJobSpan = <A, E, R>(name: string, body: (span: Tracer.Span) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  spanned(name, stackTraceOf(name), noNote, body)
+export const withJobSpan = <A, E, R>(
+  name: string,
+  body: (span: Tracer.Span) => Effect.Effect<A, E, R>,
+  redact?: Redact
+): Effect.Effect<A, E, R> => spanned(name, stackTraceOf(name), redact, noNote, body)
 
 const noNote = () => undefined
+
+/**
+ * What `span` ends with: a failure passed through `redact` (none given: as
+ * it is). A failed call's `hsk.job_id` is redacted too: it is the id the
+ * caller gave, which is a job's (and holds no secret) only when the call got
+ * as far as a job — a `jobs.get("password=…")` is refused, and its span named
+ * the text. Only on the failure path.
+ */
+const shownExit = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, redact: Redact | undefined) => {
+  if (redact === undefined || Exit.isSuccess(exit)) return exit
+  const jobId = span.attributes.get("hsk.job_id")
+  if (typeof jobId === "string") {
+    const shown = redact(jobId)
+    if (shown !== jobId) span.attribute("hsk.job_id", shown)
+  }
+  return redactExit(exit, redact)
+}
 
 /**
  * `withJobSpan`, with a `note` made for each run of it and given to `body`;
@@ -164,15 +189,17 @@ const noNote = () => undefined
  */
 export const withJobSpanNoted = <A, E, R, N>(
   name: string,
+  redact: Redact,
   note: () => N,
   body: (span: Tracer.Span, note: N) => Effect.Effect<A, E, R>,
   interrupted?: (note: N) => Effect.Effect<void>
-): Effect.Effect<A, E, R> => spanned(name, stackTraceOf(name), note, body, interrupted)
+): Effect.Effect<A, E, R> => spanned(name, stackTraceOf(name), redact, note, body, interrupted)
 
 /** `withJobSpanNoted`, where the operation was opened given (`stackTraceOf` counts the frames to its caller). */
 const spanned = <A, E, R, N>(
   name: string,
   captureStackTrace: () => string | undefined,
+  redact: Redact | undefined,
   note: () => N,
   body: (span: Tracer.Span, note: N) => Effect.Effect<A, E, R>,
   interrupted?: (note: N) => Effect.Effect<void>
@@ -185,13 +212,14 @@ const spanned = <A, E, R, N>(
         // The interrupt's path inside the span, as below: before the context is restored and the span ended.
         const inside = lost === undefined ? body(span, noted) : Effect.onExit(body(span, noted), (exit) =>
           Exit.isFailure(exit) && Cause.isInterrupted(exit.cause) ? lost() : Effect.void)
-        return inFiberContext((context) => Context.add(context, Tracer.ParentSpan, span), inside, (exit, fiber) => endSpanOf(span, exit, fiber))
+        return inFiberContext((context) => Context.add(context, Tracer.ParentSpan, span), inside, (exit, fiber) => endSpanOf(span, shownExit(span, exit, redact), fiber))
       }
       const outer = fiber.currentContext
       fiber.setFiberRef(FiberRef.currentContext, Context.add(outer, Tracer.ParentSpan, span))
       return onExitSync(body(span, noted), (exit) => {
         fiber.setFiberRef(FiberRef.currentContext, outer)
-        endSpan(span, exit, endTimeOf(fiber))
+        // Redacted for the span only: `exit` itself, the caller's error, goes on unchanged.
+        endSpan(span, shownExit(span, exit, redact), endTimeOf(fiber))
       }, lost)
     }))
 

@@ -21,7 +21,7 @@ import { unlessInTransaction } from "./announceLost.js"
 import { claimInterruptedReason, type ClaimNote, newClaimNote, releaseLostClaim } from "./claimAnswerLost.js"
 
 export const makeBegin = (
-  { announce, announceOffer, prepare, store }: Operations,
+  { announce, announceOffer, prepare, redact, store }: Operations,
   admission: ReturnType<typeof makeAdmission>,
   /** Hands a claimed job back to `queued` with `reason` (runJob.ts `release`). */
   release: (claim: Claim, reason: string) => Effect.Effect<void, unknown>
@@ -108,7 +108,7 @@ export const makeBegin = (
   })
   // The new run's id, noted before the commit: what an interrupt that loses the answer looks for.
   return (jobId: JobId, options: BeginOptions = {}) =>
-    withJobSpanNoted(span, newClaimNote, (opened, note) => {
+    withJobSpanNoted(span, redact, newClaimNote, (opened, note) => {
       nameJob(opened, { job_id: jobId })
       // Checked before the job is read: an option past its type changes nothing.
       const refused = optionsRefusal(options, "BeginOptions", BEGIN_OPTIONS)

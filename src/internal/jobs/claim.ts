@@ -18,7 +18,7 @@ import type * as Tracer from "effect/Tracer"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { Claim, JobStore, ReadError } from "../../store/JobStore.js"
 import type { Checked, makeAdmission } from "./admission.js"
-import { nameJob, withJobSpan, withJobSpanNoted } from "../flight/jobSpan.js"
+import { nameJob, type Redact, withJobSpan, withJobSpanNoted } from "../flight/jobSpan.js"
 import type { Prepare } from "./auditEvents.js"
 import { makeClaimTemplates } from "./claimTemplates.js"
 import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
@@ -59,6 +59,8 @@ export const makeClaimNext = (
   store: JobStore["Type"],
   admission: ReturnType<typeof makeAdmission>,
   prepare: Prepare,
+  /** The recorder's redaction of caller text: what a `Jobs.claimNext` span ends with, when it fails (jobSpan.ts). */
+  redact: Redact,
   /** Runs offered to workers, and when to look for them (adoptOffered.ts). */
   offers?: OffersLook,
   hooks?: ClaimNextHooks
@@ -161,7 +163,7 @@ export const makeClaimNext = (
    * (pools look for offered runs on their own schedule).
    */
   const claimQueued = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
-    withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds, true))
+    withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds, true), redact)
   const announce = hooks?.announce
   const release = hooks?.release
   /**
@@ -177,7 +179,7 @@ export const makeClaimNext = (
    * the span, so an interrupt while it is told is seen there too.
    */
   const claimNext = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
-    withJobSpanNoted("Jobs.claimNext", newClaimNote, (span, note) => {
+    withJobSpanNoted("Jobs.claimNext", redact, newClaimNote, (span, note) => {
       const claimed = offers?.due() === true
         ? Effect.flatMap(offers.adopt({ ...options, adopted: noteAdoption(note) }), (offered) => {
           if (offered === null) return claimUntilDecided(span, options.kinds, false, note)

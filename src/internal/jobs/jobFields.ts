@@ -8,19 +8,20 @@ import { DecodeFailure, JobFinished, readThrew } from "../../domain/Errors.js"
 import type { JobId } from "../../domain/Ids.js"
 import { JobMetrics, MetricNames } from "../../domain/JobMetrics.js"
 import { isTerminal } from "../../domain/Lifecycle.js"
-import { tapJob } from "../flight/jobSpan.js"
+import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 import { lifecycleEvent, notBefore } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
 import { optionsRefusal, TRANSITION_OPTIONS } from "./transitionOptions.js"
 
 /** Sets a job's pin, with its event, when that changes it (the store writes nothing otherwise). */
-export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, span: string) =>
-  Effect.fn(span)(function*(jobId: JobId, options: TransitionOptions = {}) {
+export const makeSetPin = ({ prepare, redact, store }: Operations) => (pinned: boolean, name: string) =>
+(jobId: JobId, options: TransitionOptions = {}) =>
+  withJobSpan(name, (span) => Effect.gen(function*() {
     // Checked before the job is read: an option past its type changes nothing.
     const refused = optionsRefusal(options, "TransitionOptions", TRANSITION_OPTIONS)
     if (refused !== undefined) return yield* refused
-    return yield* tapJob(store.transaction(Effect.gen(function*() {
+    const job = yield* store.transaction(Effect.gen(function*() {
       // Locked, not just read (the lock order's first step): on PostgreSQL a plain read let a
       // transition commit between it and the pin's write, and the pin's event then named the
       // state (and run) the job had left — an event that no longer chained.
@@ -38,8 +39,11 @@ export const makeSetPin = ({ prepare, store }: Operations) => (pinned: boolean, 
         timestamp: notBefore(yield* DateTime.now, before.updated_at)
       }))
       return yield* store.setPinned(jobId, pinned, { events: auditWith([record]) })
-    })))
-  })
+    }))
+    // Named on the span outside the transaction's.
+    nameJob(span, job)
+    return job
+  }), redact)
 
 const METRIC_NAMES: ReadonlySet<string> = new Set(MetricNames)
 
@@ -79,14 +83,15 @@ const readDelta = (delta: unknown): DecodeFailure | ReadonlyArray<readonly [stri
  * its end was audited (as in the reference, where metrics change only with
  * a state change), and a write there left no event.
  */
-export const makeAddMetrics = ({ store }: Operations) =>
-  Effect.fn("Jobs.addMetrics")(function*(
-    jobId: JobId,
-    delta: { readonly [K in typeof MetricNames[number]]?: number | undefined }
-  ) {
+export const makeAddMetrics = ({ redact, store }: Operations) =>
+(
+  jobId: JobId,
+  delta: { readonly [K in typeof MetricNames[number]]?: number | undefined }
+) =>
+  withJobSpan("Jobs.addMetrics", (span) => Effect.gen(function*() {
     const amounts = readDelta(delta)
     if (amounts instanceof DecodeFailure) return yield* amounts
-    return yield* tapJob(store.transaction(Effect.gen(function*() {
+    const job = yield* store.transaction(Effect.gen(function*() {
       // Locked, not just read: the sum is written whole, so on PostgreSQL two concurrent calls
       // (or a settle's duration) that both read the old metrics lost one of the deltas.
       const job = yield* store.lockJob(jobId)
@@ -95,5 +100,8 @@ export const makeAddMetrics = ({ store }: Operations) =>
       for (const [name, value] of amounts) summed[name] = (summed[name] ?? 0) + value
       const metrics = yield* decodeWith(JobMetrics, "JobMetrics")(summed)
       return yield* store.updateJob(jobId, { metrics })
-    })))
-  })
+    }))
+    // Named on the span outside the transaction's.
+    nameJob(span, job)
+    return job
+  }), redact)

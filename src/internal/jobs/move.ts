@@ -30,7 +30,7 @@ const endOf = (options: TransitionOptions & { readonly error?: string }): Omit<R
 }
 
 export const makeMove = (
-  { announce, prepare, store }: Operations,
+  { announce, prepare, redact, store }: Operations,
   endRun: ReturnType<typeof makeEndRun>,
   finishRunning: ReturnType<typeof makeFinishRunning>
 ) =>
@@ -83,7 +83,7 @@ export const makeMove = (
     ? undefined
     : (jobId: JobId) => unlessInTransaction(Effect.ignore(Effect.flatMap(store.getJob(jobId), announce)))
   return (jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) =>
-    withJobSpanNoted(name, () => jobId, (span) => {
+    withJobSpanNoted(name, redact, () => jobId, (span) => {
       nameJob(span, { job_id: jobId })
       // Checked before the job is read: an option past its type changes nothing.
       const refused = optionsRefusal(options, "TransitionOptions", known)

@@ -18,6 +18,8 @@ export interface Operations {
   readonly announce: ((job: AiJob) => Effect.Effect<void>) | undefined
   /** `announce` for a job whose new run was offered to worker pools (`handTo: "workers"`). */
   readonly announceOffer: ((job: AiJob) => Effect.Effect<void>) | undefined
+  /** The recorder's redaction of caller text: what an operation's span ends with, when it fails (jobSpan.ts). */
+  readonly redact: (text: string) => string
 }
 
 /** Options of a guarded transition. */

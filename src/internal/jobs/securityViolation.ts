@@ -21,6 +21,7 @@ import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore } from "../../store/JobStore.js"
 import { lifecycleEvent, notBefore, type Prepare, securityViolationEvent } from "./auditEvents.js"
 import { endOpenNodes } from "./openNodes.js"
+import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 
 /** What a program reports: what kind of violation, and what it saw. */
 export interface ViolationReport {
@@ -99,7 +100,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     )
   }
 
-  return (job: AiJob, run: WorkflowRun, report: ViolationReport) =>
+  const poisonUnder = (job: AiJob, run: WorkflowRun, report: ViolationReport) =>
     Effect.gen(function*() {
       return yield* store.transaction(Effect.gen(function*() {
         // The job first (the lock order in JobStore.ts), then the run's nodes — while the run is
@@ -133,5 +134,12 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // With the job locked and running under this run, none of these can happen: a bug, not an outcome.
         Effect.catchTags({ IllegalTransition: Effect.die, RunNotActive: Effect.die })
       )
-    }).pipe(Effect.withSpan("Jobs.securityViolation", { attributes: { "hsk.job_id": job.job_id, "hsk.workflow_run_id": run.id } }))
+    })
+
+  return (job: AiJob, run: WorkflowRun, report: ViolationReport) =>
+    withJobSpan("Jobs.securityViolation", (span) => {
+      nameJob(span, { job_id: job.job_id })
+      span.attribute("hsk.workflow_run_id", run.id)
+      return poisonUnder(job, run, report)
+    }, recorder.redact)
 }

@@ -39,7 +39,7 @@ interface Written {
 const newWritten = (): Written => ({ jobId: undefined })
 
 export const makeSubmit = <GateError>(
-  { announce, prepare, store }: Operations,
+  { announce, prepare, redact, store }: Operations,
   deps: {
     /** Holds intake until startup recovery has ended (R9). */
     readonly intakeOpen: Effect.Effect<void, GateError>
@@ -179,7 +179,7 @@ export const makeSubmit = <GateError>(
       written.jobId === undefined ? Effect.void : unlessInTransaction(Effect.ignore(Effect.flatMap(store.getJob(written.jobId), announce)))
 
   return (input: unknown) =>
-    withJobSpanNoted("Jobs.submit", newWritten, (span, written) =>
+    withJobSpanNoted("Jobs.submit", redact, newWritten, (span, written) =>
       Effect.flatMap(deps.intakeOpen, () =>
         // The clock read once for the submit's events (ordered by id within it) and its job's creation.
         Effect.clockWith((clock) => {

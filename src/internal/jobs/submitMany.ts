@@ -31,16 +31,17 @@ import { committedCreation } from "./createAnswerLost.js"
 import { unlessInTransaction } from "./announceLost.js"
 import { newJob } from "../../store/internal/newRows.js"
 import type { Operations } from "./operations.js"
+import { withJobSpan } from "../flight/jobSpan.js"
 import type { makeSubmit } from "./submit.js"
 import { MAX_JOB_DEPTH } from "../../domain/depth.js"
 
 /** What `submitMany` is built from: what `submit` is (the operations, the intake gate, admission, the retry policy). */
 export const makeSubmitMany = <GateError>(
-  { announce, prepare, store }: Operations,
+  { announce, prepare, redact, store }: Operations,
   deps: Parameters<typeof makeSubmit<GateError>>[1]
 ) => {
   const decodeRequests = decodeEach(decodeWith(JobRequest, "JobRequest", MAX_JOB_DEPTH), "JobRequest")
-  return Effect.fn("Jobs.submitMany")(function*(input: unknown) {
+  return (input: unknown) => withJobSpan("Jobs.submitMany", () => Effect.gen(function*() {
     yield* deps.intakeOpen
     const requests = yield* decodeRequests(input)
     // A caller-given id a pruned job's trail still names is refused before anything is decided (reusedId.ts).
@@ -104,5 +105,5 @@ export const makeSubmitMany = <GateError>(
           () => Effect.forEach(jobs, (job) => announce(newJob(job, now)), { discard: true })
         )))
     )
-  })
+  }), redact)
 }
