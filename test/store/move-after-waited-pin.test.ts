@@ -1,13 +1,13 @@
 /**
  * R6, the Flight Recorder's order: a running job's one-statement end
- * (finishRunningJob: complete, cancel, fail, a run's settle) that waited for the job's row behind a pin is written after the pin.
+ * (finishRunningJob: complete, cancel, fail; settleRun: the run's own end) that waited for the job's row behind a pin is written after the pin.
  * The end's record was built — its clock read, its id minted — before the pin
  * read the same millisecond and minted its own. On PostgreSQL the end's
  * statement began while the pin's transaction held the row, so its snapshot
  * cannot see the pin's record; after the wait it sees the pin's `updated_at`
  * alone. It tied with the pin there, its smaller id first: the history
- * ended `running → cancelled`, then the pin's `running → running`, with the
- * job cancelled (found by an outside probe, 6 jobs in 40).
+ * ended `running → completed`, then the pin's `running → running`, with the
+ * job completed (found by an outside probe, 6 jobs in 40).
  *
  * The race is forced: the pin's transaction is held open until the end's
  * statement waits for the row (PostgreSQL's pg_stat_activity says so), then
@@ -24,7 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import { EventId } from "../../src/domain/Ids.js"
+import { EventId, type WorkflowRunId } from "../../src/domain/Ids.js"
 import { uuidv7 } from "../../src/domain/uuidv7.js"
 import { auditWith, JobStore, type RunningJobEnd } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
@@ -58,7 +58,7 @@ const untilAStatementWaits = (sql: SqlClient.SqlClient) =>
 const endAfterPin = (
   pinner: Store,
   reader: Store,
-  end: (record: RunningJobEnd) => Effect.Effect<{ readonly updated_at: DateTime.Utc } | null | undefined, unknown>,
+  end: (record: RunningJobEnd, run: WorkflowRunId) => Effect.Effect<{ readonly updated_at: DateTime.Utc } | null | undefined, unknown>,
   waiting: Effect.Effect<void, unknown> | undefined
 ) =>
   Effect.gen(function*() {
@@ -81,7 +81,7 @@ const endAfterPin = (
     })))
     yield* Deferred.await(pinned)
     if (waiting === undefined) yield* Fiber.join(pin)
-    const ending = yield* Effect.fork(end({ job_id: job.job_id, to: "cancelled", status_reason: "stopped", event: endRecord }))
+    const ending = yield* Effect.fork(end({ job_id: job.job_id, to: "completed", status_reason: "done", event: endRecord }, claim.run.id))
     if (waiting !== undefined) {
       yield* waiting
       yield* Deferred.succeed(commit, undefined)
@@ -102,35 +102,45 @@ const endAfterPin = (
     assert.strictEqual(millis(last.timestamp), 5_001, "the end's record")
     assert.strictEqual(last.body["timestamp"], DateTime.formatIso(at(5_001)), "the end's record body")
     const stored = yield* reader.getJob(job.job_id)
-    assert.strictEqual(stored.state, "cancelled")
+    assert.strictEqual(stored.state, "completed")
     assert.isTrue(stored.is_pinned)
     assert.strictEqual(millis(stored.updated_at), 5_001, "the job's updated_at")
     assert.strictEqual(millis((yield* reader.getRun(claim.run.id)).updated_at), 5_001, "the run's end")
   })
 
-/** The store's one-statement end. */
+/** The store's one-statement end of a running job (an operator's complete, cancel or fail). */
 const finishOn = (store: Store) => (record: RunningJobEnd) => {
   const finishRunningJob = store.finishRunningJob
   return finishRunningJob === undefined ? Effect.dieMessage("the store has the one-statement end") : finishRunningJob(record)
 }
 
-describe("R6 a running job's end that waited behind a pin is written after it", () => {
-  it.scoped("R6 PostgreSQL: finishRunningJob waiting for the row a pin holds, its record built first, is written 1 ms after the pin", () =>
-    Effect.gen(function*() {
-      const url = yield* freshPgDatabase("move after pin")
-      const a = Context.get(yield* Layer.build(PgStore.layer({ url })), JobStore)
-      const b = Context.get(yield* Layer.build(PgStore.layer({ url })), JobStore)
-      const sql = yield* Effect.provide(SqlClient.SqlClient, yield* Layer.build(rawPgClient(url)))
-      yield* endAfterPin(a, b, finishOn(b), untilAStatementWaits(sql))
-    }), 60_000)
+/** The store's settle of the job's run: the run's own end, as `jobs.run` writes it. */
+const settleOn = (store: Store) => (record: RunningJobEnd, run: WorkflowRunId) => {
+  const settleRun = store.settleRun
+  return settleRun === undefined
+    ? Effect.dieMessage("the store has the one-statement settle")
+    : settleRun({ ...record, workflow_run_id: run, job_outputs: { ok: 1 }, duration_ms: 7 })
+}
 
-  it.scoped("R6 SQLite file: finishRunningJob after a pin that committed once its record was built is written 1 ms after the pin", () =>
-    Effect.gen(function*() {
-      const makeTwoStores = sqliteFile.makeTwoStores
-      if (makeTwoStores === undefined) return assert.fail("two stores over one file")
-      const [a, b] = yield* makeTwoStores()
-      const pinner = Context.get(a, JobStore)
-      const ender = Context.get(b, JobStore)
-      yield* endAfterPin(pinner, ender, finishOn(ender), undefined)
-    }), 60_000)
+describe("R6 a running job's end that waited behind a pin is written after it", () => {
+  for (const [name, end] of [["finishRunningJob", finishOn], ["settleRun", settleOn]] as const) {
+    it.scoped(`R6 PostgreSQL: ${name} waiting for the row a pin holds, its record built first, is written 1 ms after the pin`, () =>
+      Effect.gen(function*() {
+        const url = yield* freshPgDatabase(`${name} after pin`)
+        const a = Context.get(yield* Layer.build(PgStore.layer({ url })), JobStore)
+        const b = Context.get(yield* Layer.build(PgStore.layer({ url })), JobStore)
+        const sql = yield* Effect.provide(SqlClient.SqlClient, yield* Layer.build(rawPgClient(url)))
+        yield* endAfterPin(a, b, end(b), untilAStatementWaits(sql))
+      }), 60_000)
+
+    it.scoped(`R6 SQLite file: ${name} after a pin that committed once its record was built is written 1 ms after the pin`, () =>
+      Effect.gen(function*() {
+        const makeTwoStores = sqliteFile.makeTwoStores
+        if (makeTwoStores === undefined) return assert.fail("two stores over one file")
+        const [a, b] = yield* makeTwoStores()
+        const pinner = Context.get(a, JobStore)
+        const ender = Context.get(b, JobStore)
+        yield* endAfterPin(pinner, ender, end(ender), undefined)
+      }), 60_000)
+  }
 })
