@@ -106,10 +106,12 @@ const hotPlans = (url: string, raw: PgClient, crowd: number, statistics: "stale"
      */
     const expected: Record<string, ReadonlyArray<RegExp>> = {
       submit: [],
-      // The log's lookup (claim, complete, batch) runs only for a job changed at or after the mover's reading (moveInstant.ts).
+      // The log's lookup and the job's version as the statement's snapshot holds it (claim, complete, batch; each by
+      // key) run only for a job changed at or after the mover's reading (moveInstant.ts).
       claim: [
         /^Index Scan using ai_jobs_claim_idx on ai_jobs$/,
         /^Index Scan Backward using flight_recorder_events_job_idx on flight_recorder_events$/,
+        /^Index Scan using ai_jobs_pkey on ai_jobs$/,
         /^Index Scan using ai_jobs_pkey on ai_jobs$/
       ],
       heartbeat: [
@@ -123,6 +125,7 @@ const hotPlans = (url: string, raw: PgClient, crowd: number, statistics: "stale"
         /^Index Scan using ai_jobs_pkey on ai_jobs$/,
         /^Index Scan using workflow_runs_pkey on workflow_runs$/,
         /^Index Scan Backward using flight_recorder_events_job_idx on flight_recorder_events$/,
+        /^Index Scan using ai_jobs_pkey on ai_jobs$/,
         /^Index Scan using workflow_runs_pkey on workflow_runs$/
       ],
       batch: [
@@ -130,6 +133,7 @@ const hotPlans = (url: string, raw: PgClient, crowd: number, statistics: "stale"
         /^Index Scan using workflow_runs_pkey on workflow_runs$/,
         /^Index Scan using ai_jobs_pkey on ai_jobs$/,
         /^Index Scan Backward using flight_recorder_events_job_idx on flight_recorder_events$/,
+        /^Index Scan using ai_jobs_pkey on ai_jobs$/,
         /^Index Scan using workflow_runs_pkey on workflow_runs$/
       ],
       // Each run by key, its job by the run it points to (or by key), each beaten run by key.

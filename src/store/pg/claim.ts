@@ -165,7 +165,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "textThen" | 
           at,
           kinds,
           limit: count,
-          select: "id, job_kind, protocol_id, profile_id, capability_profile_id, priority, run_after, created_at, updated_at"
+          select: "id, job_kind, protocol_id, profile_id, capability_profile_id, priority, run_after, created_at, updated_at, xmin"
         })
       }
         ), next_job AS (

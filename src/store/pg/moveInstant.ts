@@ -9,6 +9,15 @@
  * change (`updated_at`) — or 1 ms after the job's latest record if that
  * record would sort at or after the move's first. Only then is the job's
  * history read: one step down the log's (job_id, "timestamp") index.
+ *
+ * A move that waited for the job's row (or found it changed since its
+ * statement began) sees that change's `updated_at` — PostgreSQL re-reads the
+ * locked row — but not its records: its sub-selects read the statement's
+ * snapshot, taken before the wait. Its last change's record unseen, it could
+ * not tell it sorts after the move's first, and it tied with it: a cancel
+ * listed before the pin that committed ahead of it (found by an outside
+ * probe). So when the row it moves is not the version its snapshot holds
+ * (their `xmin`s differ), the move is written 1 ms after that change.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
@@ -18,8 +27,8 @@ export const AFTER_EVERY_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 /**
  * The move's instant (a timestamptz): `reading` the caller's clock reading,
- * `job` the job's row as the move finds it (its `id` and `updated_at`, as
- * qualified names), `firstId` the move's first record id (a uuid).
+ * `job` the job's row as the move locked it (its `id`, `updated_at` and
+ * `xmin`, as qualified names), `firstId` the move's first record id (a uuid).
  */
 export const moveInstant = (sql: SqlClient.SqlClient, move: {
   readonly reading: Statement.Fragment
@@ -28,10 +37,12 @@ export const moveInstant = (sql: SqlClient.SqlClient, move: {
 }): Statement.Fragment => {
   const id = sql.literal(`${move.job}.id`)
   const updatedAt = sql.literal(`${move.job}.updated_at`)
+  const version = sql.literal(`${move.job}.xmin`)
   return sql`CASE WHEN ${updatedAt} < ${move.reading} THEN ${move.reading} ELSE COALESCE((
     SELECT max(f."timestamp") + interval '1 millisecond' FROM flight_recorder_events f
     WHERE f.job_id = ${id} AND (f."timestamp", f.event_id) >= (${updatedAt}, ${move.firstId})
-  ), ${updatedAt}) END`
+  ), CASE WHEN ${version} = (SELECT s.xmin FROM ai_jobs s WHERE s.id = ${id})
+    THEN ${updatedAt} ELSE ${updatedAt} + interval '1 millisecond' END) END`
 }
 
 /**
