@@ -106,15 +106,23 @@ export const JobBackoff = Schema.transform(Backoff, BackoffMillis, {
   encode: (stored) => stored
 }).annotations({ identifier: "JobBackoff" })
 
-/** One kind's policy: how many attempts in all, and the backoff between them. */
+/**
+ * One kind's policy: how many attempts in all, and the backoff between them.
+ * A field it does not know (`maxAttemps`, `max_attempts`) is refused, not
+ * ignored: its default (one attempt, no retries) would silently stand in.
+ */
 export const KindPolicy = Schema.Struct({
   /** Attempts in all, the first included. Default 1: a failed job stays failed. */
   maxAttempts: Schema.optionalWith(MaxAttempts, { default: () => 1 }),
   backoff: Schema.optionalWith(Backoff, { default: () => Schema.decodeSync(Backoff)({}) })
-}).annotations({ identifier: "KindPolicy" })
+}).annotations({ identifier: "KindPolicy", parseOptions: { onExcessProperty: "error" } })
 export type KindPolicy = typeof KindPolicy.Type
 
-/** The retry policy of an application: a default, and the kinds that differ from it. */
+/**
+ * The retry policy of an application: a default, and the kinds that differ
+ * from it. Unknown keys are refused at every level (`defualt`, `kind`), as
+ * in `kinds` and `backoff`: dropped, they would leave retries off.
+ */
 export const RetryPolicy = Schema.Struct({
   default: Schema.optionalWith(KindPolicy, { default: () => Schema.decodeSync(KindPolicy)({}) }),
   // A misspelt kind would be ignored, its policy silently lost: refused instead.
@@ -122,7 +130,7 @@ export const RetryPolicy = Schema.Struct({
     Schema.partial(Schema.Record({ key: CanonicalJobKind, value: KindPolicy })).annotations({ parseOptions: { onExcessProperty: "error" } }),
     { default: () => ({}) }
   )
-}).annotations({ identifier: "RetryPolicy" })
+}).annotations({ identifier: "RetryPolicy", parseOptions: { onExcessProperty: "error" } })
 export type RetryPolicy = typeof RetryPolicy.Type
 /** A policy as an application writes it: every field optional. */
 export type RetryPolicyInput = typeof RetryPolicy.Encoded
