@@ -270,6 +270,9 @@ const PlacementShape = Schema.Struct({ profile: Schema.String, requires: Names }
  * without `requires`, a kind left out, `profiles: null` or a grant list that
  * is no list died with a TypeError while the service was built (found by an
  * outside probe). A value that throws when read is refused the same way.
+ * A key it does not name is refused, not dropped: `kinds.term_exec` beside
+ * `kinds.terminal_exec` would otherwise change nothing without a word. An
+ * override's `job_kind` is read as every kind is (`term_exec` is `terminal_exec`).
  */
 const decodeConfig = decodeWith(
   Schema.Struct({
@@ -277,8 +280,8 @@ const decodeConfig = decodeWith(
     ids: Names,
     profiles: Schema.Record({ key: Schema.String, value: Names }),
     kinds: Schema.Struct(Object.fromEntries(JobKinds.map((kind) => [kind, PlacementShape])) as Record<JobKind, typeof PlacementShape>),
-    protocols: Schema.Array(Schema.Struct({ ...PlacementShape.fields, job_kind: Schema.Literal(...JobKinds), protocol_id: Schema.String }))
-  }),
+    protocols: Schema.Array(Schema.Struct({ ...PlacementShape.fields, job_kind: JobKind, protocol_id: Schema.String }))
+  }).annotations({ parseOptions: { onExcessProperty: "error" } }),
   "CapabilityConfig"
 )
 

@@ -212,3 +212,29 @@ describe("R1a a subject given past its types (a JS caller, a cast) to Capabiliti
       }
     }))
 })
+
+describe("R1a term_exec and unknown keys in an application's own policy (Capabilities.make)", () => {
+  it.effect("R1a an override's job_kind term_exec is read as terminal_exec, as every reader of a kind reads it", () =>
+    Effect.gen(function*() {
+      const override = { job_kind: "term_exec", protocol_id: "hsk.term.v1", profile: "Operator", requires: ["fs.read"] }
+      const capabilities = yield* Capabilities.make({
+        ...Capabilities.defaultConfig,
+        protocols: [...Capabilities.defaultConfig.protocols, override as unknown as Capabilities.ProtocolOverride]
+      })
+      const placement = capabilities.placementFor({ job_kind: "terminal_exec", protocol_id: "hsk.term.v1" })
+      assert.deepStrictEqual([placement.profile, placement.requires], ["Operator", ["fs.read"]])
+    }))
+
+  it.effect("R17 a key the policy does not name (kinds.term_exec beside terminal_exec, a misspelt option, a placement's extra field) is refused naming it, never dropped", () =>
+    Effect.gen(function*() {
+      for (const [config, path] of [
+        [{ ...Capabilities.defaultConfig, kinds: { ...Capabilities.defaultConfig.kinds, term_exec: { profile: "Operator", requires: [] } } }, "kinds.term_exec"],
+        [{ ...Capabilities.defaultConfig, protocol: [] }, "protocol"],
+        [{ ...Capabilities.defaultConfig, kinds: { ...Capabilities.defaultConfig.kinds, doc_edit: { profile: "Coder", requires: [], require: ["proc.exec"] } } }, "kinds.doc_edit.require"]
+      ] as const) {
+        const error = yield* Effect.flip(Capabilities.make(config as unknown as Capabilities.CapabilityConfig))
+        assert.strictEqual(error._tag, "DecodeFailure", path)
+        assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues.map((issue) => issue.path) : [], [path])
+      }
+    }))
+})
