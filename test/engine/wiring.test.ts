@@ -101,6 +101,24 @@ describe("issue 15.1 a misspelt key anywhere in the retry policy is refused", ()
   }
 })
 
+describe("R1a the retry policy reads term_exec as terminal_exec", () => {
+  for (const backend of [sqliteMemory, postgres("retry term_exec")]) {
+    it.effect(`R1a Jobs.layer({ retry: { kinds: { term_exec } } }) gives terminal_exec jobs that policy; term_exec beside terminal_exec is refused naming kinds on ${backend.name}`, () =>
+      Effect.gen(function*() {
+        const retry = { kinds: { term_exec: { maxAttempts: 4 } } } as const
+        const context = yield* Layer.build(services(backend.makeStore(), undefined, undefined, { retry }))
+        const job = yield* Context.get(context, Jobs.Jobs).submit(summarize({ job_kind: "terminal_exec", capability_profile_id: "Coder" }))
+        assert.strictEqual(job.max_attempts, 4)
+        const both = { kinds: { term_exec: { maxAttempts: 4 }, terminal_exec: { maxAttempts: 2 } } } as const
+        const failure = yield* Effect.flip(Layer.build(services(backend.makeStore(), undefined, undefined, { retry: both })))
+        assert.instanceOf(failure, DecodeFailure)
+        assert.deepStrictEqual((failure as DecodeFailure).issues.map((issue) => [issue.path, issue.message]), [
+          ["kinds", "Expected terminal_exec or its legacy alias term_exec, not both: write terminal_exec alone"]
+        ])
+      }).pipe(Effect.scoped), 60_000)
+  }
+})
+
 // @ts-expect-error there is no retry-policy layer to merge beside Jobs (and have ignored): it is `Jobs.layer({ retry })`
 export const _retryLayer = Jobs.retryPolicy
 
