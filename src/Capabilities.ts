@@ -11,11 +11,12 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { decodeWith } from "./domain/decode.js"
 import { DecodeFailure } from "./domain/Errors.js"
-import { type JobKind, JobKinds } from "./domain/JobKind.js"
+import { JobKind, JobKinds } from "./domain/JobKind.js"
 import { quoteAscii, toNfc } from "./domain/Text.js"
 
 /** HSK-4001: a capability id that the registry does not know. */
@@ -183,9 +184,11 @@ export class Capabilities extends Context.Tag("@handshake/ai-job-model/Capabilit
    * Decides the profile a job runs under: the policy's, or `requested` when it
    * is narrower (every grant covered by the policy's profile) and still grants
    * what the job needs. A refusal is a verdict, not a failure, so the caller
-   * can record its decisions.
+   * can record its decisions. A subject that is no job's (a kind the policy
+   * does not know, a protocol that is no text) fails with `DecodeFailure`;
+   * the legacy kind `term_exec` is read as `terminal_exec`.
    */
-  readonly check: (job: JobSubject, requested?: string) => Effect.Effect<Verdict>
+  readonly check: (job: JobSubject, requested?: string) => Effect.Effect<Verdict, DecodeFailure>
   /**
    * Set by a policy whose `check` is a pure function of its arguments — the
    * same kind, protocol and requested profile always get the same verdict and
@@ -254,6 +257,11 @@ const normalNames = (config: CapabilityConfig): Effect.Effect<CapabilityConfig, 
   })
 }
 
+/** A job subject as a caller may give it: any kind (`term_exec` read as `terminal_exec`), its protocol as text. */
+const JobSubjectInput = Schema.Struct({ job_kind: JobKind, protocol_id: Schema.String })
+const decodeSubject = decodeWith(JobSubjectInput, "JobSubject")
+const decodeSubjectSync = Schema.decodeUnknownEither(JobSubjectInput)
+
 const Names = Schema.Array(Schema.String)
 const PlacementShape = Schema.Struct({ profile: Schema.String, requires: Names })
 
@@ -262,6 +270,9 @@ const PlacementShape = Schema.Struct({ profile: Schema.String, requires: Names }
  * without `requires`, a kind left out, `profiles: null` or a grant list that
  * is no list died with a TypeError while the service was built (found by an
  * outside probe). A value that throws when read is refused the same way.
+ * A key it does not name is refused, not dropped: `kinds.term_exec` beside
+ * `kinds.terminal_exec` would otherwise change nothing without a word. An
+ * override's `job_kind` is read as every kind is (`term_exec` is `terminal_exec`).
  */
 const decodeConfig = decodeWith(
   Schema.Struct({
@@ -269,8 +280,8 @@ const decodeConfig = decodeWith(
     ids: Names,
     profiles: Schema.Record({ key: Schema.String, value: Names }),
     kinds: Schema.Struct(Object.fromEntries(JobKinds.map((kind) => [kind, PlacementShape])) as Record<JobKind, typeof PlacementShape>),
-    protocols: Schema.Array(Schema.Struct({ ...PlacementShape.fields, job_kind: Schema.Literal(...JobKinds), protocol_id: Schema.String }))
-  }),
+    protocols: Schema.Array(Schema.Struct({ ...PlacementShape.fields, job_kind: JobKind, protocol_id: Schema.String }))
+  }).annotations({ parseOptions: { onExcessProperty: "error" } }),
   "CapabilityConfig"
 )
 
@@ -300,9 +311,19 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
     }
 
     // Names are looked up in NFC, as the policy holds them: a legacy row's or a direct caller's NFD name finds its entry.
-    const placementFor = (job: JobSubject): Placement => {
+    const placementOf = (job: JobSubject): Placement => {
       const protocolId = toNfc(job.protocol_id)
       return config.protocols.find((o) => o.job_kind === job.job_kind && o.protocol_id === protocolId) ?? config.kinds[job.job_kind]
+    }
+    /** Whether `job` is a subject as its type says: a canonical kind and a protocol that is text. */
+    const isSubject = (job: JobSubject): boolean =>
+      typeof job === "object" && job !== null && Object.hasOwn(config.kinds, job.job_kind) && typeof job.protocol_id === "string"
+
+    const placementFor = (job: JobSubject): Placement => {
+      if (isSubject(job)) return placementOf(job)
+      // A JS caller's legacy `term_exec`, read as every reader of a kind reads it.
+      const decoded = decodeSubjectSync(job)
+      return Either.isRight(decoded) ? placementOf(decoded.right) : placementOf(job)
     }
 
     const profileCan = (profileId: string, capabilityId: string) =>
@@ -314,9 +335,14 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
         return covers(held, capabilityId)
       })
 
-    const check = (job: JobSubject, requested?: string): Effect.Effect<Verdict> =>
+    // Checked once per call, decoded only when it is not a subject: a kind the policy does not
+    // know, or `term_exec` from a JS caller, died reading the placement it has none of.
+    const check = (job: JobSubject, requested?: string): Effect.Effect<Verdict, DecodeFailure> =>
+      isSubject(job) ? verdictOf(job, requested) : Effect.flatMap(decodeSubject(job), (subject) => verdictOf(subject, requested))
+
+    const verdictOf = (job: JobSubject, requested: string | undefined): Effect.Effect<Verdict> =>
       Effect.sync(() => {
-        const placement = placementFor(job)
+        const placement = placementOf(job)
         const profileId = requested === undefined ? placement.profile : toNfc(requested)
         const deny = (capability_id: string, reason: string): Decision =>
           ({ capability_id, outcome: "deny", profile_id: profileId, reason })

@@ -11,9 +11,10 @@
  */
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { readDuration } from "../util/durationInput.js"
-import { CanonicalJobKind } from "./JobKind.js"
+import { CanonicalJobKind, JobKinds, LegacyTerminalAlias } from "./JobKind.js"
 import type { JobKind } from "./JobKind.js"
 import { TIMESTAMP_RANGE_MS } from "./Timestamp.js"
 
@@ -106,23 +107,53 @@ export const JobBackoff = Schema.transform(Backoff, BackoffMillis, {
   encode: (stored) => stored
 }).annotations({ identifier: "JobBackoff" })
 
-/** One kind's policy: how many attempts in all, and the backoff between them. */
+/**
+ * One kind's policy: how many attempts in all, and the backoff between them.
+ * A field it does not know (`maxAttemps`, `max_attempts`) is refused, not
+ * ignored: its default (one attempt, no retries) would silently stand in.
+ */
 export const KindPolicy = Schema.Struct({
   /** Attempts in all, the first included. Default 1: a failed job stays failed. */
   maxAttempts: Schema.optionalWith(MaxAttempts, { default: () => 1 }),
   backoff: Schema.optionalWith(Backoff, { default: () => Schema.decodeSync(Backoff)({}) })
-}).annotations({ identifier: "KindPolicy" })
+}).annotations({ identifier: "KindPolicy", parseOptions: { onExcessProperty: "error" } })
 export type KindPolicy = typeof KindPolicy.Type
 
-/** The retry policy of an application: a default, and the kinds that differ from it. */
+/** The kinds' own policies, by canonical kind. */
+const KindPolicies = Schema.partial(Schema.Record({ key: CanonicalJobKind, value: KindPolicy }))
+
+/**
+ * The kinds' own policies as written: a kind read as every reader of a kind
+ * reads it (`term_exec` is `terminal_exec`), both spellings at once refused
+ * (one policy would be lost). A misspelt kind is refused, its policy never
+ * silently lost.
+ */
+const KindPoliciesInput = Schema.transformOrFail(
+  Schema.partial(Schema.Record({ key: Schema.Literal(...JobKinds, LegacyTerminalAlias), value: KindPolicy }))
+    .annotations({ parseOptions: { onExcessProperty: "error" } }),
+  Schema.typeSchema(KindPolicies),
+  {
+    strict: true,
+    decode: (kinds, _, ast) => {
+      const { [LegacyTerminalAlias]: alias, ...canonical } = kinds
+      if (alias === undefined) return ParseResult.succeed(canonical)
+      return canonical.terminal_exec === undefined
+        ? ParseResult.succeed({ ...canonical, terminal_exec: alias })
+        : ParseResult.fail(new ParseResult.Type(ast, kinds, "Expected terminal_exec or its legacy alias term_exec, not both: write terminal_exec alone"))
+    },
+    encode: ParseResult.succeed
+  }
+)
+
+/**
+ * The retry policy of an application: a default, and the kinds that differ
+ * from it. Unknown keys are refused at every level (`defualt`, `kind`), as
+ * in `kinds` and `backoff`: dropped, they would leave retries off.
+ */
 export const RetryPolicy = Schema.Struct({
   default: Schema.optionalWith(KindPolicy, { default: () => Schema.decodeSync(KindPolicy)({}) }),
-  // A misspelt kind would be ignored, its policy silently lost: refused instead.
-  kinds: Schema.optionalWith(
-    Schema.partial(Schema.Record({ key: CanonicalJobKind, value: KindPolicy })).annotations({ parseOptions: { onExcessProperty: "error" } }),
-    { default: () => ({}) }
-  )
-}).annotations({ identifier: "RetryPolicy" })
+  kinds: Schema.optionalWith(KindPoliciesInput, { default: () => ({}) })
+}).annotations({ identifier: "RetryPolicy", parseOptions: { onExcessProperty: "error" } })
 export type RetryPolicy = typeof RetryPolicy.Type
 /** A policy as an application writes it: every field optional. */
 export type RetryPolicyInput = typeof RetryPolicy.Encoded

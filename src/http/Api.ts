@@ -168,16 +168,22 @@ const ActionRequest = Schema.transform(
 
 const jobPath = Schema.Struct({ job_id: JobId })
 
-/** One operator action: a guarded transition (or pin change) with its `human` event. */
+/** One operator action on a job, with its `human` event: a pin change, which any job may have. */
 const action = <const Name extends string>(name: Name, summary: string) =>
   HttpApiEndpoint.post(name, `/jobs/:job_id/${name}`)
     .setPath(jobPath)
     .setPayload(ActionRequest)
     .addSuccess(AiJob)
     .addError(NotFoundError)
-    .addError(IllegalTransitionError)
     .addError(DecodeFailureError)
     .annotate(OpenApi.Summary, summary)
+
+/**
+ * A guarded transition: an action the job's state may refuse (409
+ * IllegalTransition). Pin and unpin are not: `Jobs.pin` cannot fail so.
+ */
+const transition = <const Name extends string>(name: Name, summary: string) =>
+  action(name, summary).addError(IllegalTransitionError)
 
 /** `GET /health`: open to all, no token. */
 export class HealthGroup extends HttpApiGroup.make("health").add(
@@ -216,12 +222,12 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(DecodeFailureError)
       .annotate(OpenApi.Summary, "A job with its workflow runs, node executions and Flight Recorder events")
   )
-  .add(action("cancel", "Cancel a job that has not ended"))
-  .add(action("retry", "Queue a failed job again (never a poisoned one)"))
-  .add(action("fail", "Fail a job that has not ended, the reason as its error (then retry queues it for the worker pools)"))
+  .add(transition("cancel", "Cancel a job that has not ended"))
+  .add(transition("retry", "Queue a failed job again (never a poisoned one)"))
+  .add(transition("fail", "Fail a job that has not ended, the reason as its error (then retry queues it for the worker pools)"))
   .add(
     // The capability policy checks the job again; a refused one ends failed (issue 13).
-    action("resume", "Run a stalled job again under a new workflow run, if the capability policy still admits it: the run is offered to worker pools, and the first pool of its kind takes it (at once on PostgreSQL; at its next poll on SQLite)")
+    transition("resume", "Run a stalled job again under a new workflow run, if the capability policy still admits it: the run is offered to worker pools, and the first pool of its kind takes it (at once on PostgreSQL; at its next poll on SQLite)")
       .addError(EscalationDeniedError)
       .addError(CapabilityDeniedError)
       .addError(UnknownProfileError)

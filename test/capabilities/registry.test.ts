@@ -185,3 +185,56 @@ describe("an application's own policy (Capabilities.layer, make)", () => {
       assert.strictEqual(unknown._tag, "UnknownProfile")
     }))
 })
+
+describe("R1a a subject given past its types (a JS caller, a cast) to Capabilities.check", () => {
+  it.effect("R1a check reads the legacy kind term_exec as terminal_exec, and refuses a kind it does not know or a protocol that is no text with DecodeFailure naming the field, never a defect", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.make(Capabilities.defaultConfig)
+      const alias = { job_kind: "term_exec", protocol_id: "hsk.demo.v1" } as unknown as Capabilities.JobSubject
+      const canonical = { job_kind: "terminal_exec", protocol_id: "hsk.demo.v1" } as const
+      assert.deepStrictEqual(yield* capabilities.check(alias), yield* capabilities.check(canonical))
+      assert.deepStrictEqual(yield* capabilities.check(alias, "Coder"), yield* capabilities.check(canonical, "Coder"))
+      assert.deepStrictEqual(capabilities.placementFor(alias), capabilities.placementFor(canonical))
+      const refused = yield* capabilities.check(alias, "Analyst")
+      assert.strictEqual(refused._tag, "Refused")
+      // The refusal names the canonical kind, as it would for the job once stored.
+      assert.strictEqual(refused._tag === "Refused" ? refused.error._tag === "EscalationDenied" && refused.error.job_kind : "", "terminal_exec")
+      for (const [subject, path] of [
+        [{ job_kind: "doc_sumarize", protocol_id: "hsk.demo.v1" }, "job_kind"],
+        [{ job_kind: undefined, protocol_id: "hsk.demo.v1" }, "job_kind"],
+        [{ job_kind: "doc_summarize", protocol_id: 7 }, "protocol_id"]
+      ] as const) {
+        const exit = yield* Effect.exit(capabilities.check(subject as unknown as Capabilities.JobSubject))
+        assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail", JSON.stringify(subject))
+        const error = exit._tag === "Failure" && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        assert.strictEqual(error?._tag, "DecodeFailure")
+        assert.deepStrictEqual(error?.issues.map((issue) => issue.path), [path])
+      }
+    }))
+})
+
+describe("R1a term_exec and unknown keys in an application's own policy (Capabilities.make)", () => {
+  it.effect("R1a an override's job_kind term_exec is read as terminal_exec, as every reader of a kind reads it", () =>
+    Effect.gen(function*() {
+      const override = { job_kind: "term_exec", protocol_id: "hsk.term.v1", profile: "Operator", requires: ["fs.read"] }
+      const capabilities = yield* Capabilities.make({
+        ...Capabilities.defaultConfig,
+        protocols: [...Capabilities.defaultConfig.protocols, override as unknown as Capabilities.ProtocolOverride]
+      })
+      const placement = capabilities.placementFor({ job_kind: "terminal_exec", protocol_id: "hsk.term.v1" })
+      assert.deepStrictEqual([placement.profile, placement.requires], ["Operator", ["fs.read"]])
+    }))
+
+  it.effect("R17 a key the policy does not name (kinds.term_exec beside terminal_exec, a misspelt option, a placement's extra field) is refused naming it, never dropped", () =>
+    Effect.gen(function*() {
+      for (const [config, path] of [
+        [{ ...Capabilities.defaultConfig, kinds: { ...Capabilities.defaultConfig.kinds, term_exec: { profile: "Operator", requires: [] } } }, "kinds.term_exec"],
+        [{ ...Capabilities.defaultConfig, protocol: [] }, "protocol"],
+        [{ ...Capabilities.defaultConfig, kinds: { ...Capabilities.defaultConfig.kinds, doc_edit: { profile: "Coder", requires: [], require: ["proc.exec"] } } }, "kinds.doc_edit.require"]
+      ] as const) {
+        const error = yield* Effect.flip(Capabilities.make(config as unknown as Capabilities.CapabilityConfig))
+        assert.strictEqual(error._tag, "DecodeFailure", path)
+        assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues.map((issue) => issue.path) : [], [path])
+      }
+    }))
+})

@@ -12,11 +12,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Capabilities, DatabaseUrl, FlightRecorder, Jobs, Recovery, SqliteJobStore, WakeUp } from "../../src/index.js"
+import { Capabilities, DatabaseUrl, DecodeFailure, FlightRecorder, Jobs, Recovery, SqliteJobStore, WakeUp } from "../../src/index.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
 import { freshPgDatabase } from "../support/pg-database.js"
-import { tempSqliteFile } from "../support/stores.js"
+import { postgres, sqliteMemory, tempSqliteFile } from "../support/stores.js"
 import { idlePoolStarts } from "./engine.js"
 
 /** The README's worker composition ("Workers: handlers per kind, retries, scheduling, wake-up"), word for word. */
@@ -68,6 +68,55 @@ describe("issue 15.1 the retry policy is an option of Jobs.layer", () => {
       // The same composition with a good policy builds.
       yield* Layer.build(services(store, undefined, undefined, { retry: { default: { maxAttempts: 2 } } }))
     }).pipe(Effect.scoped))
+})
+
+/**
+ * Misspelt keys at the policy's top level or in `default` were dropped, the
+ * layer built and every job got one attempt (found by an outside probe),
+ * while the same typo in `kinds.<kind>` or `backoff` was refused.
+ */
+const misspeltPolicies: ReadonlyArray<readonly [unknown, string]> = [
+  [{ defualt: { maxAttempts: 3 } }, "defualt"],
+  [{ kind: { doc_summarize: { maxAttempts: 3 } } }, "kind"],
+  [{ default: { maxAttemps: 3 } }, "default.maxAttemps"],
+  [{ default: { max_attempts: 3 } }, "default.max_attempts"],
+  [{ kinds: { doc_summarize: { maxAttemps: 3 } } }, "kinds.doc_summarize.maxAttemps"],
+  [{ default: { maxAttempts: 3, backoff: { intial: "5 seconds" } } }, "default.backoff.intial"]
+]
+
+describe("issue 15.1 a misspelt key anywhere in the retry policy is refused", () => {
+  for (const backend of [sqliteMemory, postgres("retry misspelt")]) {
+    it.effect(`issue 15.1 Jobs.layer({ retry }) with a misspelt key at the top level, in default, kinds or backoff fails with DecodeFailure naming it on ${backend.name}`, () =>
+      Effect.gen(function*() {
+        for (const [retry, path] of misspeltPolicies) {
+          const failure = yield* Effect.flip(Layer.build(services(backend.makeStore(), undefined, undefined, { retry: retry as never })))
+          assert.instanceOf(failure, DecodeFailure, JSON.stringify(retry))
+          assert.deepStrictEqual((failure as DecodeFailure).issues.map((issue) => issue.path), [path], JSON.stringify(retry))
+        }
+        // Correctly spelt, the policy stands: the job gets its kind's attempts.
+        const context = yield* Layer.build(services(backend.makeStore(), undefined, undefined, { retry: { default: { maxAttempts: 3 } } }))
+        const job = yield* Context.get(context, Jobs.Jobs).submit(summarize())
+        assert.strictEqual(job.max_attempts, 3)
+      }).pipe(Effect.scoped), 60_000)
+  }
+})
+
+describe("R1a the retry policy reads term_exec as terminal_exec", () => {
+  for (const backend of [sqliteMemory, postgres("retry term_exec")]) {
+    it.effect(`R1a Jobs.layer({ retry: { kinds: { term_exec } } }) gives terminal_exec jobs that policy; term_exec beside terminal_exec is refused naming kinds on ${backend.name}`, () =>
+      Effect.gen(function*() {
+        const retry = { kinds: { term_exec: { maxAttempts: 4 } } } as const
+        const context = yield* Layer.build(services(backend.makeStore(), undefined, undefined, { retry }))
+        const job = yield* Context.get(context, Jobs.Jobs).submit(summarize({ job_kind: "terminal_exec", capability_profile_id: "Coder" }))
+        assert.strictEqual(job.max_attempts, 4)
+        const both = { kinds: { term_exec: { maxAttempts: 4 }, terminal_exec: { maxAttempts: 2 } } } as const
+        const failure = yield* Effect.flip(Layer.build(services(backend.makeStore(), undefined, undefined, { retry: both })))
+        assert.instanceOf(failure, DecodeFailure)
+        assert.deepStrictEqual((failure as DecodeFailure).issues.map((issue) => [issue.path, issue.message]), [
+          ["kinds", "Expected terminal_exec or its legacy alias term_exec, not both: write terminal_exec alone"]
+        ])
+      }).pipe(Effect.scoped), 60_000)
+  }
 })
 
 // @ts-expect-error there is no retry-policy layer to merge beside Jobs (and have ignored): it is `Jobs.layer({ retry })`

@@ -11,7 +11,7 @@ import { makePrepare } from "../../src/internal/flight/prepare.js"
 import { contentHash, sanitize } from "../../src/internal/flight/Privacy.js"
 import * as Redactor from "../../src/internal/flight/Redactor.js"
 import { makeEvent, systemEvent } from "../../src/FlightRecorder.js"
-import { eventOf, frEvt008Violation, ids, invalidEvents, validEvents, withField } from "./fixtures.js"
+import { badSystemEvents, eventOf, frEvt008Violation, gcSummaryEvent, ids, invalidEvents, validEvents, withField } from "./fixtures.js"
 
 const prepare = makePrepare()
 const decode = Schema.decodeUnknownEither(FlightEvent, { errors: "all", onExcessProperty: "error" })
@@ -115,6 +115,24 @@ describe("R10 invalid events are rejected with HSK-400-INVALID-EVENT", () => {
       assert.strictEqual(error.event_type, "workflow_recovery")
       assert.deepStrictEqual(error.reasons.map((reason) => reason.path).sort(), ["actor", "reason", "threshold_secs"])
     }))
+})
+
+describe("R10 a system event's reasons are those of the shape it is", () => {
+  it.effect("R10 R12 a valid Janitor summary is prepared as sent", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual((yield* prepare(gcSummaryEvent)).body, gcSummaryEvent)
+    }))
+
+  for (const [name, input, paths] of badSystemEvents) {
+    it.effect(`R10 prepare refuses ${name}, naming only that shape's problems`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(prepare(input))
+        assert.instanceOf(error, InvalidEvent)
+        if (!(error instanceof InvalidEvent)) return
+        assert.strictEqual(error.event_type, "system")
+        assert.deepStrictEqual(error.reasons.map((reason) => reason.path).sort(), [...paths], JSON.stringify(error.reasons))
+      }))
+  }
 })
 
 describe("R14 normalisation and redaction", () => {

@@ -147,6 +147,31 @@ export const without = (type: keyof typeof validEvents, key: string) => {
 /** A copy of the valid event of `type` with `fields` replaced. */
 export const withField = (type: keyof typeof validEvents, fields: Record<string, unknown>) => ({ ...validEvents[type], ...fields })
 
+/** A Janitor pass's summary: the other shape of a `system` event (HSK-GC-003). */
+export const gcSummaryEvent: Readonly<Record<string, unknown>> = envelope("system", {
+  event_type: "meta.gc_summary",
+  event_name: "gc_summary",
+  items_scanned: 3,
+  items_pruned: 1,
+  items_spared_pinned: 1,
+  items_spared_window: 1,
+  dry_run: false
+})
+
+/**
+ * `system` events with bad fields, and the paths of every reason they must be
+ * given: the problems of the shape the event is, none from the other shape's
+ * fields (a lifecycle event was also told "event_type: is missing").
+ */
+export const badSystemEvents: ReadonlyArray<readonly [string, Record<string, unknown>, ReadonlyArray<string>]> = [
+  ["a lifecycle change to an unknown state", withField("system", { to_state: "nope" }), ["to_state"]],
+  ["a lifecycle change with a number for its reason", withField("system", { reason: 42 }), ["reason"]],
+  ["a lifecycle change from an unknown state and without its job", { ...without("system", "job_id"), from_state: "nope" }, ["from_state", "job_id"]],
+  ["a lifecycle change with trace_id undefined (refused, as every optional field given undefined is)", withField("system", { trace_id: undefined }), ["trace_id"]],
+  ["a Janitor summary with a negative count", { ...gcSummaryEvent, items_pruned: -1 }, ["items_pruned"]],
+  ["a Janitor summary without its dry_run", (({ dry_run: _, ...rest }) => rest)(gcSummaryEvent), ["dry_run"]]
+]
+
 /** [name, input, a path the reasons must name]. */
 export const invalidEvents: ReadonlyArray<readonly [string, unknown, string]> = [
   ["not an object", "diagnostic", ""],

@@ -24,7 +24,7 @@ import type { JobId } from "../../src/domain/Ids.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import { type EventFilter, JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
-import { eventOf, invalidEvents, uuid, withField } from "./fixtures.js"
+import { badSystemEvents, eventOf, invalidEvents, uuid, withField } from "./fixtures.js"
 
 const DAY = 24 * 60 * 60 * 1000
 const NOW = Date.parse("2026-03-01T00:00:00.000Z")
@@ -113,6 +113,19 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         }
         const tooLarge = yield* Effect.flip(recorder.record(eventOf("diagnostic", { source: "x".repeat(70_000) })))
         assert.strictEqual(tooLarge._tag, "EventTooLarge")
+        assert.strictEqual(yield* countRows, 0)
+      }))
+
+    test("R10 a system event with a bad field is refused by record and recordUntrusted naming only its own shape's problems (no 'event_type: is missing' for a lifecycle change)", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        for (const [name, input, paths] of badSystemEvents) {
+          for (const error of [yield* Effect.flip(recorder.recordUntrusted(input)), yield* Effect.flip(recorder.record(input as unknown as FlightEventInput))]) {
+            assert.strictEqual(error._tag, "InvalidEvent", name)
+            const reasons = (error as FlightRecorder.InvalidEvent).reasons
+            assert.deepStrictEqual(reasons.map((reason) => reason.path).sort(), [...paths], `${name}: ${JSON.stringify(reasons)}`)
+          }
+        }
         assert.strictEqual(yield* countRows, 0)
       }))
 

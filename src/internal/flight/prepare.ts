@@ -9,7 +9,14 @@ import * as Schema from "effect/Schema"
 import { nestedDeeperThan, tooDeepMessage } from "../../domain/depth.js"
 import { readThrew } from "../../domain/Errors.js"
 import { type EventRecord, type EventType, EventTypes } from "../../domain/EventRecord.js"
-import { FlightEvent, FlightEventSchemas, FrEvt008SecurityViolationEvent, PolicyViolationEvent } from "../../domain/FlightEvent.js"
+import {
+  FlightEvent,
+  FlightEventSchemas,
+  FrEvt008SecurityViolationEvent,
+  GcSummaryEvent,
+  JobLifecycleEvent,
+  PolicyViolationEvent
+} from "../../domain/FlightEvent.js"
 import { type JobId, TraceId } from "../../domain/Ids.js"
 import { isStorable } from "../../domain/Text.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
@@ -53,6 +60,19 @@ decodeByType.security_violation = (input, options) =>
   typeof input === "object" && input !== null && "violation_type" in input && !("violation" in input)
     ? decodeFrEvt008(input, options)
     : decodePolicyViolation(input, options)
+// And a system event's are its own shape's: a job lifecycle change names from_state or to_state, a
+// Janitor pass's summary event_type or event_name. Decoded by the union, a lifecycle event with one bad
+// field was also told "event_type: is missing" (found by an outside probe). One naming both, or
+// neither, is decoded by the union: either shape may be the one meant.
+const decodeLifecycle = decodeAs(JobLifecycleEvent as Schema.Schema<FlightEvent, unknown>)
+const decodeGcSummary = decodeAs(GcSummaryEvent as Schema.Schema<FlightEvent, unknown>)
+const decodeSystem = decodeByType.system
+decodeByType.system = (input, options) => {
+  if (typeof input !== "object" || input === null) return decodeSystem(input, options)
+  const lifecycle = "from_state" in input || "to_state" in input
+  const summary = "event_type" in input || "event_name" in input
+  return lifecycle === summary ? decodeSystem(input, options) : lifecycle ? decodeLifecycle(input, options) : decodeGcSummary(input, options)
+}
 const encode = Schema.encode(FlightEvent)
 
 /**

@@ -55,7 +55,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
   // (Capabilities.deterministic): an admitting one is asked once. Refusals are asked every time.
   const admitted = new Map<string, Verdict>()
   /** The remembered verdict, or the policy's answer as an Effect (remembered when it admits). */
-  const verdictOf = (job: Pick<AiJob, "job_kind" | "protocol_id">, requested: string | undefined): Verdict | Effect.Effect<Verdict> => {
+  const verdictOf = (job: Pick<AiJob, "job_kind" | "protocol_id">, requested: string | undefined): Verdict | Effect.Effect<Verdict, DecodeFailure> => {
     if (!deterministic) return capabilities.check(job, requested)
     const key = verdictKey(job, requested)
     const known = admitted.get(key)
