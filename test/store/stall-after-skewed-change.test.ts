@@ -20,17 +20,11 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
-import { EventId } from "../../src/domain/Ids.js"
+import type { EventId } from "../../src/domain/Ids.js"
 import { auditWith, JobStore } from "../../src/store/JobStore.js"
 import type { Backend, Store } from "../support/backend.js"
 import { postgres, sqliteFile } from "../support/stores.js"
-import { at, claimedOn, jobEvent, millis } from "./fixtures.js"
-
-/** A UUIDv7 as a process whose clock reads `ms` mints it. */
-const idMintedAt = (ms: number): EventId => {
-  const hex = ms.toString(16).padStart(12, "0")
-  return EventId.make(`${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000001`)
-}
+import { at, claimedOn, idMintedAt, jobEvent, millis } from "./fixtures.js"
 
 const PIN_MS = 100_000
 const RECOVERER_MS = 50_000

@@ -24,7 +24,7 @@ import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
 import { claimStart, makeClaimAdmitted, nextJob } from "./claim.js"
 import { isRunning } from "./keyedGuard.js"
-import { instantAfter } from "./moveInstant.js"
+import { instantAfter, moveInstant } from "./moveInstant.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -177,18 +177,25 @@ export const makeWorkerMethods = (context: PgContext) => {
       readonly take?: boolean | undefined
     } = {}) {
       const { at, now, runId } = yield* claimStart
+      // Minted before the records `events` builds from the claim, whose ids (this process's) are larger.
+      const firstId = uuidv7()
       // One statement: lock the next job (claim.ts), create its run (taken when the
       // claimer runs it itself), point the job at the run and move it to running.
       // Its records follow (they are a function of the job claimed) in the same
-      // transaction. The claim's instant is never before the job's last change: the
-      // move that queued it can commit after this claimer read its clock (claim.ts).
+      // transaction. The claim's instant is never before the job's last change, nor
+      // listed before its records when this clock, behind, mints smaller ids: the
+      // move that queued it can commit after this claimer read its clock, or on a
+      // host ahead (claim.ts, moveInstant.ts).
       return (yield* audited({
         steps: [
-          ["next_job", nextJob(sql, { at, kinds: options.kinds, select: "id, updated_at" })],
+          ["next_job", nextJob(sql, { at, kinds: options.kinds, select: "id, updated_at, xmin" })],
           ["new_run", sql`
             INSERT INTO workflow_runs (${sql.literal(columns.run)}, taken)
             SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, claimed_at, claimed_at, ${sql.literal(options.take === true ? "true" : "false")}
-            FROM (SELECT id, GREATEST(${at}::timestamptz, updated_at) AS claimed_at FROM next_job) AS n
+            FROM (
+              SELECT id, ${moveInstant(sql, { reading: sql`${at}::timestamptz`, job: "next_job", firstId: sql`${firstId}::uuid` })} AS claimed_at
+              FROM next_job
+            ) AS n
             RETURNING id AS run_id, job_id AS claimed_job_id, created_at AS claimed_at`],
           ["claimed", sql`
             UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = new_run.run_id, updated_at = new_run.claimed_at

@@ -21,7 +21,7 @@ import type { JobStore, StalledRun } from "../JobStore.js"
 import { decode, encode } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { claimStart, insertRunText, makeClaimAdmitted, nextJobText, startJob, takenParam } from "./claim.js"
+import { claimStart, insertRunAfterText, makeClaimAdmitted, nextJobText, startJob, takenParam } from "./claim.js"
 import type { SqliteContext } from "./context.js"
 import { instantBound } from "./rows.js"
 import { newRun } from "../internal/newRows.js"
@@ -134,12 +134,14 @@ export const makeWorkerMethods = (context: SqliteContext) => {
       const kinds = options.kinds ?? []
       return yield* transaction.join(Effect.gen(function*() {
         // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
+        // Minted before the records `events` builds from the claim, whose ids (this process's) are larger.
+        const firstId = uuidv7()
         const [picked] = yield* exec<{ readonly job_id: string; readonly created_at: string }>(
-          insertRunText(nextJobText("id, updated_at", options.kinds)),
-          [runId, at, takenParam(options.take), at, at, ...kinds]
+          insertRunAfterText(nextJobText("id, updated_at", options.kinds)),
+          [runId, at, takenParam(options.take), at, at, firstId, at, ...kinds]
         )
         if (picked === undefined) return null
-        // The claim's instant as written (insertRunText): the reading, or the job's last change.
+        // The claim's instant as written (insertRunAfterText): the reading, or after the job's last change.
         const job = yield* runThrough<AiJob, CorruptRow | SqlError>(() => startJob({ job_id: picked.job_id, runId, at: picked.created_at, operation: "claimNext" }), exec)
         const claim = { job, run: newRun(job.job_id, job.updated_at, runId, now) }
         yield* insertEvents(yield* auditRecords(options.events, claim))
