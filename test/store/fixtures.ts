@@ -88,6 +88,12 @@ export const eventRecord = (overrides: Partial<EventRecord> = {}): EventRecord =
   return { ...envelope, body }
 }
 
+/** A UUIDv7 as a process whose clock reads `ms` mints it: a host's clock ahead or behind this one's. */
+export const idMintedAt = (ms: number): EventId => {
+  const hex = ms.toString(16).padStart(12, "0")
+  return EventId.make(`${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000001`)
+}
+
 /** An event about `job` (its trace and job id), at `ms`. */
 export const jobEvent = (job: Pick<AiJob, "job_id" | "trace_id" | "workflow_run_id">, overrides: Partial<EventRecord> = {}): EventRecord =>
   eventRecord({ trace_id: job.trace_id, job_id: job.job_id, workflow_run_id: job.workflow_run_id, ...overrides })

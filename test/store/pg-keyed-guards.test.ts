@@ -130,11 +130,16 @@ describe("issue 16 h62 PostgreSQL statements that find a row by key use the keye
           unreadable: [/^Index Scan using workflow_runs_pkey on workflow_runs$/],
           // Recovery's parts in order: the scan and the runs' re-check read running runs by heartbeat (their
           // plain form kept, stale-scan-plan.test.ts), the stale runs' jobs and the runs stalled by key; then
-          // the jobs stalled, by key (their job or their run's).
+          // the jobs stalled, by key (their job or their run's). A stall lifted to its job's or run's last
+          // change reads, by key, that job's latest record and the job's and run's versions as the
+          // statement's snapshot holds them (moveInstant.ts `instantAfter`): only when lifted.
           sweep: [
             /^Index Scan using workflow_runs_running_heartbeat_idx on workflow_runs$/,
             /^Index Scan using ai_jobs_pkey on ai_jobs$/,
             /^Index Scan using (workflow_runs_running_heartbeat_idx|workflow_runs_pkey) on workflow_runs$/,
+            /^Index Scan( Backward)? using flight_recorder_events_job_idx on flight_recorder_events$/,
+            /^Index Scan using ai_jobs_pkey on ai_jobs$/,
+            /^Index Scan using workflow_runs_pkey on workflow_runs$/,
             /^Index Scan using workflow_runs_pkey on workflow_runs$/,
             /^Index Scan using (ai_jobs_pkey|ai_jobs_run_idx) on ai_jobs$/
           ],

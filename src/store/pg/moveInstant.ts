@@ -38,12 +38,37 @@ export const moveInstant = (sql: SqlClient.SqlClient, move: {
   const id = sql.literal(`${move.job}.id`)
   const updatedAt = sql.literal(`${move.job}.updated_at`)
   const version = sql.literal(`${move.job}.xmin`)
-  return sql`CASE WHEN ${updatedAt} < ${move.reading} THEN ${move.reading} ELSE COALESCE((
-    SELECT max(f."timestamp") + interval '1 millisecond' FROM flight_recorder_events f
-    WHERE f.job_id = ${id} AND (f."timestamp", f.event_id) >= (${updatedAt}, ${move.firstId})
-  ), CASE WHEN ${version} = (SELECT s.xmin FROM ai_jobs s WHERE s.id = ${id})
-    THEN ${updatedAt} ELSE ${updatedAt} + interval '1 millisecond' END) END`
+  return instantAfter(sql, {
+    reading: move.reading,
+    last: updatedAt,
+    jobId: id,
+    firstId: move.firstId,
+    unseen: sql`${version} IS DISTINCT FROM (SELECT s.xmin FROM ai_jobs s WHERE s.id = ${id})`
+  })
 }
+
+/**
+ * The instant of a write that follows a job's last change (`last`, a
+ * timestamptz: the job's `updated_at`, or recovery's later of the job's and
+ * its run's): the reading if `last` is before it; else `last`, or 1 ms after
+ * the job's latest record if that record would sort at or after the write's
+ * first id (`firstId`, or any id at or below it the writer minted first), or
+ * 1 ms after `last` when `unseen` (a boolean) says the statement's snapshot
+ * cannot see that change's records. A writer on a clock behind the change
+ * mints smaller ids, so at `last` itself it would tie with the change and be
+ * listed before it. The job's history is read only when the write is lifted.
+ */
+export const instantAfter = (sql: SqlClient.SqlClient, write: {
+  readonly reading: Statement.Fragment
+  readonly last: Statement.Fragment
+  readonly jobId: Statement.Fragment
+  readonly firstId: Statement.Fragment
+  readonly unseen: Statement.Fragment
+}): Statement.Fragment =>
+  sql`CASE WHEN ${write.last} < ${write.reading} THEN ${write.reading} ELSE COALESCE((
+    SELECT max(f."timestamp") + interval '1 millisecond' FROM flight_recorder_events f
+    WHERE f.job_id = ${write.jobId} AND (f."timestamp", f.event_id) >= (${write.last}, ${write.firstId})
+  ), CASE WHEN ${write.unseen} THEN ${write.last} + interval '1 millisecond' ELSE ${write.last} END) END`
 
 /**
  * What a record's body gets merged with (a jsonb) when its move was written at

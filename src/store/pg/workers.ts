@@ -24,6 +24,7 @@ import { storageErrors } from "./errors.js"
 import { newRun } from "../internal/newRows.js"
 import { claimStart, makeClaimAdmitted, nextJob } from "./claim.js"
 import { isRunning } from "./keyedGuard.js"
+import { instantAfter, moveInstant } from "./moveInstant.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -98,7 +99,20 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
   // the planner read every running job's index entries on each sweep, stalling none, to find them.
   const jobRunning = isRunning(sql, "j.status")
   // Event ids are made here, time-ordered (UUIDv7), one per run the batch may move; the n-th run moved takes the n-th.
-  const eventIds = batch.record ? `{${Array.from({ length: batch.limit }, uuidv7).join(",")}}` : "{}"
+  const minted = batch.record ? Array.from({ length: batch.limit }, uuidv7) : []
+  const eventIds = `{${minted.join(",")}}`
+  // A stall lifted to its job's or run's last change goes after that change's records even when
+  // its ids, minted on a clock behind, are smaller (moveInstant.ts `instantAfter`): compared with
+  // the first id this statement mints (or, with none, one minted before the records `events` adds).
+  const stalledAt = instantAfter(sql, {
+    reading: sql`${batch.at}::timestamptz`,
+    last: sql`GREATEST(j.job_updated_at, s.updated_at)`,
+    jobId: sql`s.job_id`,
+    firstId: sql`${minted[0] ?? uuidv7()}::uuid`,
+    // Waited for (the last pass), the job's or run's change is seen, its records not (moveInstant.ts).
+    unseen: sql`j.job_version IS DISTINCT FROM (SELECT x.xmin FROM ai_jobs x WHERE x.id = s.job_id)
+      OR s.run_version IS DISTINCT FROM (SELECT x.xmin FROM workflow_runs x WHERE x.id = s.id)`
+  })
   // The stall's instant as text in the record's body: the reading's own text unless it was lifted.
   const stalledText = sql`CASE WHEN s.stalled_at = ${batch.at}::timestamptz THEN ${batch.at}::text ELSE ${isoText(sql, "s.stalled_at")} END`
   // A run's job moves with it only while it is running under it (stalled_jobs). One that is not —
@@ -116,21 +130,21 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
   // Data-modifying CTEs all run, referenced or not; every part sees the rows as they were before it.
   return sql`
     WITH stale_jobs AS MATERIALIZED (
-      SELECT r.id, j.trace_id, j.updated_at AS job_updated_at, (j.status = 'running' AND j.workflow_run_id = r.id) IS TRUE AS job_moves
+      SELECT r.id, j.trace_id, j.updated_at AS job_updated_at, j.xmin AS job_version, (j.status = 'running' AND j.workflow_run_id = r.id) IS TRUE AS job_moves
       FROM workflow_runs r JOIN ai_jobs j ON j.id = r.job_id
       WHERE ${stale("r")}
       ORDER BY r.last_heartbeat, r.id
       LIMIT ${batch.limit}
       FOR NO KEY UPDATE OF j${sql.literal(batch.wait === true ? "" : " SKIP LOCKED")}
     ), locked_runs AS MATERIALIZED (
-      SELECT ${sql.literal(qualified(columns.run, "r"))}, ${heartbeat} AS heartbeat
+      SELECT ${sql.literal(qualified(columns.run, "r"))}, ${heartbeat} AS heartbeat, r.xmin AS run_version
       FROM workflow_runs r
       WHERE r.id = ANY (ARRAY(SELECT id FROM stale_jobs)) AND ${stale("r")}
       FOR NO KEY UPDATE OF r
     ), moved AS MATERIALIZED (
       SELECT s.*, j.trace_id, j.job_moves, row_number() OVER (ORDER BY s.last_heartbeat, s.id) AS n,
         ${why.before} || s.heartbeat || ${why.after} AS reason,
-        GREATEST(${batch.at}::timestamptz, j.job_updated_at, s.updated_at) AS stalled_at
+        ${stalledAt} AS stalled_at
       FROM locked_runs s JOIN stale_jobs j ON j.id = s.id
     ), stalled_runs AS (
       UPDATE workflow_runs r SET status = 'stalled', error_message = s.reason, updated_at = s.stalled_at
@@ -163,18 +177,25 @@ export const makeWorkerMethods = (context: PgContext) => {
       readonly take?: boolean | undefined
     } = {}) {
       const { at, now, runId } = yield* claimStart
+      // Minted before the records `events` builds from the claim, whose ids (this process's) are larger.
+      const firstId = uuidv7()
       // One statement: lock the next job (claim.ts), create its run (taken when the
       // claimer runs it itself), point the job at the run and move it to running.
       // Its records follow (they are a function of the job claimed) in the same
-      // transaction. The claim's instant is never before the job's last change: the
-      // move that queued it can commit after this claimer read its clock (claim.ts).
+      // transaction. The claim's instant is never before the job's last change, nor
+      // listed before its records when this clock, behind, mints smaller ids: the
+      // move that queued it can commit after this claimer read its clock, or on a
+      // host ahead (claim.ts, moveInstant.ts).
       return (yield* audited({
         steps: [
-          ["next_job", nextJob(sql, { at, kinds: options.kinds, select: "id, updated_at" })],
+          ["next_job", nextJob(sql, { at, kinds: options.kinds, select: "id, updated_at, xmin" })],
           ["new_run", sql`
             INSERT INTO workflow_runs (${sql.literal(columns.run)}, taken)
             SELECT ${runId}, id, 'running', ${at}::timestamptz, NULL, claimed_at, claimed_at, ${sql.literal(options.take === true ? "true" : "false")}
-            FROM (SELECT id, GREATEST(${at}::timestamptz, updated_at) AS claimed_at FROM next_job) AS n
+            FROM (
+              SELECT id, ${moveInstant(sql, { reading: sql`${at}::timestamptz`, job: "next_job", firstId: sql`${firstId}::uuid` })} AS claimed_at
+              FROM next_job
+            ) AS n
             RETURNING id AS run_id, job_id AS claimed_job_id, created_at AS claimed_at`],
           ["claimed", sql`
             UPDATE ai_jobs SET status = 'running', status_reason = '', workflow_run_id = new_run.run_id, updated_at = new_run.claimed_at
@@ -289,13 +310,23 @@ export const makeWorkerMethods = (context: PgContext) => {
       const secs = thresholdSecs(options.threshold)
       const why = stallMessageAround(secs)
       const runIds = `{${stalled.map(({ run }) => run.id).join(",")}}`
-      const eventIds = `{${stalled.map(() => uuidv7()).join(",")}}`
-      // As `stallStatement` moves a job: the reason around its run's heartbeat, at the reading or the
-      // job's or its run's last change if later; and R9's record naming the job and its run.
+      const minted = stalled.map(() => uuidv7())
+      const eventIds = `{${minted.join(",")}}`
+      // As `stallStatement` moves a job: the reason around its run's heartbeat, at the reading or, if
+      // the job or its run changed at or after it, after that change (moveInstant.ts `instantAfter`;
+      // the jobs locked above, this statement sees their changes' records); and R9's record naming
+      // the job and its run.
+      const stalledAt = instantAfter(sql, {
+        reading: sql`${at}::timestamptz`,
+        last: sql`GREATEST(r.updated_at, j.updated_at)`,
+        jobId: sql`j.id`,
+        firstId: sql`${minted[0]!}::uuid`,
+        unseen: sql`false`
+      })
       yield* sql`
         WITH m AS (
           SELECT r.id AS run_id, r.job_id, e.event_id, ${isoText(sql, "r.last_heartbeat")} AS heartbeat,
-            GREATEST(${at}::timestamptz, r.updated_at, j.updated_at) AS stalled_at
+            ${stalledAt} AS stalled_at
           FROM unnest(${runIds}::uuid[], ${eventIds}::uuid[]) AS e(run_id, event_id)
           JOIN workflow_runs r ON r.id = e.run_id JOIN ai_jobs j ON j.id = r.job_id
         ), s AS (

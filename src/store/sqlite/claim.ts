@@ -75,6 +75,18 @@ export const insertRunText = (from: string): string =>
   insertClaimedRunText(`SELECT id, max(?, updated_at) AS claimed_at FROM (${from})`)
 
 /**
+ * `insertClaimedRunText` for the job `from` selects (its `id` and
+ * `updated_at`), at the move's instant (moveInstant.ts): the reading, or,
+ * if the job changed at or after it, after that change — its records built
+ * afterwards by a claimer whose clock is behind have smaller ids, and at the
+ * change's instant itself would be listed before it. Parameters: the run's
+ * id, the reading, taken, the reading twice, an id minted before the
+ * claim's records', then `from`'s (`nextJobText`'s: the reading, the kinds).
+ */
+export const insertRunAfterText = (from: string): string =>
+  insertClaimedRunText(`SELECT h.id, ${moveInstantText("h")} AS claimed_at FROM (${from}) AS h`)
+
+/**
  * Moves the job a claim picked (and created `runId` for) to running, and
  * reads it back (a step, step.ts). Under the claim's write lock the job
  * cannot have changed since it was picked: if it did, that is a defect.

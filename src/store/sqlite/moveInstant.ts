@@ -8,6 +8,9 @@
  * are ISO text of one length, so they compare as text.
  */
 
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
+
 /** Sorts after every event id (lower-case hex): a move without records has no first one. */
 export const AFTER_EVERY_ID = "g"
 
@@ -21,3 +24,23 @@ export const moveInstantText = (job: string): string =>
       SELECT strftime('%Y-%m-%dT%H:%M:%fZ', max(f.timestamp), '+0.001 seconds') FROM flight_recorder_events f
       WHERE f.job_id = ${job}.id AND (f.timestamp, f.event_id) >= (${job}.updated_at, ?)
     ), ${job}.updated_at) END`
+
+/**
+ * The instant of a write that follows a job's last change (`last`, an ISO
+ * text: the job's `updated_at`, or recovery's later of the job's and its
+ * run's), as PostgreSQL's `instantAfter` (moveInstant.ts): the reading if
+ * `last` is before it; else `last`, or 1 ms after the job's latest record if
+ * that record would sort at or after the write's first id (`firstId`, or any
+ * id at or below it the writer minted first). A writer on a clock behind the
+ * change mints smaller ids: at `last` itself it would be listed before it.
+ */
+export const instantAfter = (sql: SqlClient.SqlClient, write: {
+  readonly reading: string
+  readonly last: Statement.Fragment
+  readonly jobId: Statement.Fragment
+  readonly firstId: string
+}): Statement.Fragment =>
+  sql`CASE WHEN ${write.last} < ${write.reading} THEN ${write.reading} ELSE COALESCE((
+      SELECT strftime('%Y-%m-%dT%H:%M:%fZ', max(f.timestamp), '+0.001 seconds') FROM flight_recorder_events f
+      WHERE f.job_id = ${write.jobId} AND (f.timestamp, f.event_id) >= (${write.last}, ${write.firstId})
+    ), ${write.last}) END`

@@ -7,6 +7,7 @@
  * reads cannot change before it writes, and a second process waits its turn
  * instead of claiming the same job or stalling the same run.
  */
+import type * as Statement from "@effect/sql/Statement"
 import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,7 +21,7 @@ import type { JobStore, StalledRun } from "../JobStore.js"
 import { decode, encode } from "./rows.js"
 import { storageErrors } from "./errors.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { claimStart, insertRunText, makeClaimAdmitted, nextJobText, startJob, takenParam } from "./claim.js"
+import { claimStart, insertRunAfterText, makeClaimAdmitted, nextJobText, startJob, takenParam } from "./claim.js"
 import type { SqliteContext } from "./context.js"
 import { instantBound } from "./rows.js"
 import { newRun } from "../internal/newRows.js"
@@ -28,6 +29,7 @@ import type { AiJob } from "../../domain/AiJob.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import type { SqlError } from "@effect/sql/SqlError"
 import { runThrough } from "./step.js"
+import { instantAfter } from "./moveInstant.js"
 
 type Service = JobStore["Type"]
 
@@ -81,13 +83,15 @@ export const makeWorkerMethods = (context: SqliteContext) => {
    * `workflow_recovery` record per run, built by SQLite with the fields and
    * key order of `recoveryEvent` (internal/jobs/auditEvents.ts) — no
    * JavaScript per run. Each run's stall is stamped at the batch's reading,
-   * or at its job's or its run's last change if later (the expression the
-   * batch's SELECT read as the run's `updated_at`, on the same rows under the
-   * same write lock): the run's `updated_at` first, and the job's and the
-   * record's (column and body) are then read from it.
+   * or after its job's or its run's last change if that is not before it
+   * (`stalledAt`, the expression the batch's SELECT read as the run's
+   * `updated_at`, on the same rows under the same write lock): the run's
+   * `updated_at` first, and the job's and the record's (column and body)
+   * are then read from it.
    */
   const stall = (stalled: ReadonlyArray<StalledRun>, batch: {
     readonly at: string
+    readonly stalledAt: Statement.Fragment
     readonly why: { readonly before: string; readonly after: string }
     readonly threshold: Duration.Duration
     readonly record: boolean
@@ -98,7 +102,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
       const why = batch.why
       yield* sql`
         UPDATE workflow_runs SET status = 'stalled', error_message = ${why.before} || last_heartbeat || ${why.after},
-          updated_at = max(${batch.at}, updated_at, (SELECT j.updated_at FROM ai_jobs AS j WHERE j.id = workflow_runs.job_id))
+          updated_at = ${batch.stalledAt}
         WHERE id IN (SELECT value FROM json_each(${runIds}))`
       if (batch.record) {
         // Event ids are made here (time-ordered UUIDv7, in the batch's order), each paired with its run.
@@ -130,12 +134,14 @@ export const makeWorkerMethods = (context: SqliteContext) => {
       const kinds = options.kinds ?? []
       return yield* transaction.join(Effect.gen(function*() {
         // The run is created for the job the claim takes, in the statement that picks it (claim.ts).
+        // Minted before the records `events` builds from the claim, whose ids (this process's) are larger.
+        const firstId = uuidv7()
         const [picked] = yield* exec<{ readonly job_id: string; readonly created_at: string }>(
-          insertRunText(nextJobText("id, updated_at", options.kinds)),
-          [runId, at, takenParam(options.take), at, at, ...kinds]
+          insertRunAfterText(nextJobText("id, updated_at", options.kinds)),
+          [runId, at, takenParam(options.take), at, at, firstId, at, ...kinds]
         )
         if (picked === undefined) return null
-        // The claim's instant as written (insertRunText): the reading, or the job's last change.
+        // The claim's instant as written (insertRunAfterText): the reading, or after the job's last change.
         const job = yield* runThrough<AiJob, CorruptRow | SqlError>(() => startJob({ job_id: picked.job_id, runId, at: picked.created_at, operation: "claimNext" }), exec)
         const claim = { job, run: newRun(job.job_id, job.updated_at, runId, now) }
         yield* insertEvents(yield* auditRecords(options.events, claim))
@@ -164,12 +170,24 @@ export const makeWorkerMethods = (context: SqliteContext) => {
       return yield* transaction(Effect.gen(function*() {
         const cutoff = instantBound(options.heartbeatBefore)
         const at = yield* encode.timestamp(yield* DateTime.now)
-        // Each run's `updated_at` as `stall` writes it: the reading, or its job's or its own last
-        // change if later (a change on a clock ahead of this one's is never followed by a stall
-        // dated before it).
+        // Each run's `updated_at` as `stall` writes it (the same expression on the same rows, under
+        // the write lock): the reading, or if its job or itself changed at or after it, after that
+        // change — 1 ms after the job's latest record when that record would sort at or after the
+        // stall's first id (moveInstant.ts `instantAfter`). A change on a clock ahead of this one's
+        // is never followed by a stall dated before it, nor one listed before it at its instant
+        // because this clock, behind, minted smaller ids. `firstId` is minted before the stall's
+        // records' ids, which are larger (UUIDv7 within one process).
+        const firstId = uuidv7()
+        const stalledAt = (run: string, job: Statement.Fragment) =>
+          instantAfter(sql, {
+            reading: at,
+            last: sql`max(${sql.literal(run)}.updated_at, ${job})`,
+            jobId: sql.literal(`${run}.job_id`),
+            firstId
+          })
         const rows = yield* sql`
           SELECT r.id, r.job_id, r.status, r.last_heartbeat, r.error_message, r.created_at,
-            max(${at}, r.updated_at, j.updated_at) AS updated_at, j.trace_id AS job_trace_id
+            ${stalledAt("r", sql`j.updated_at`)} AS updated_at, j.trace_id AS job_trace_id
           FROM workflow_runs AS r JOIN ai_jobs AS j ON j.id = r.job_id
           WHERE r.status = 'running' AND r.last_heartbeat < ${cutoff}
           ORDER BY r.last_heartbeat, r.id
@@ -194,7 +212,11 @@ export const makeWorkerMethods = (context: SqliteContext) => {
             trace_id: job_trace_id
           })
         )
-        yield* stall(stalled, { at, why, threshold: options.threshold, record: options.recordRecovery === true })
+        yield* stall(stalled, {
+          at,
+          stalledAt: stalledAt("workflow_runs", sql`(SELECT j.updated_at FROM ai_jobs AS j WHERE j.id = workflow_runs.job_id)`),
+          why,
+          threshold: options.threshold, record: options.recordRecovery === true })
         yield* insertEvents(yield* auditRecords(options.events, stalled))
         return stalled
       }))
@@ -219,14 +241,21 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         const secs = thresholdSecs(options.threshold)
         const why = stallMessageAround(secs)
         const runIds = JSON.stringify(stalled.map(({ id }) => id))
-        // As `stall` moves a job: the reason around its run's heartbeat, at the reading or the job's
-        // or its run's last change if later.
+        const minted = stalled.map(({ id }) => [id, uuidv7()] as const)
+        const pairs = JSON.stringify(minted)
+        // As `stall` moves a job: the reason around its run's heartbeat, at the reading or, if the job
+        // or its run changed at or after it, after that change (moveInstant.ts `instantAfter`).
+        const stalledAt = instantAfter(sql, {
+          reading: at,
+          last: sql`max(updated_at, (SELECT r.updated_at FROM workflow_runs AS r WHERE r.id = workflow_run_id))`,
+          jobId: sql.literal("ai_jobs.id"),
+          firstId: minted[0]![1]
+        })
         yield* sql`
           UPDATE ai_jobs SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON},
             error_message = ${why.before} || (SELECT r.last_heartbeat FROM workflow_runs AS r WHERE r.id = workflow_run_id) || ${why.after},
-            updated_at = max(${at}, updated_at, (SELECT r.updated_at FROM workflow_runs AS r WHERE r.id = workflow_run_id))
+            updated_at = ${stalledAt}
           WHERE status = 'running' AND workflow_run_id IN (SELECT value FROM json_each(${runIds}))`
-        const pairs = JSON.stringify(stalled.map(({ id }) => [id, uuidv7()]))
         yield* sql`
           INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
           SELECT m.event_id, j.updated_at, 'system', 'workflow_recovery', j.trace_id, j.id, r.id,
