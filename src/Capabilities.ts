@@ -316,8 +316,14 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
       return config.protocols.find((o) => o.job_kind === job.job_kind && o.protocol_id === protocolId) ?? config.kinds[job.job_kind]
     }
     /** Whether `job` is a subject as its type says: a canonical kind and a protocol that is text. */
-    const isSubject = (job: JobSubject): boolean =>
-      typeof job === "object" && job !== null && Object.hasOwn(config.kinds, job.job_kind) && typeof job.protocol_id === "string"
+    const isSubject = (job: JobSubject): boolean => {
+      try {
+        return typeof job === "object" && job !== null && Object.hasOwn(config.kinds, job.job_kind) && typeof job.protocol_id === "string"
+      } catch {
+        // A getter or proxy that throws: the decoder reads it again and refuses it, inside the Effect.
+        return false
+      }
+    }
 
     const placementFor = (job: JobSubject): Placement => {
       if (isSubject(job)) return placementOf(job)

@@ -210,6 +210,14 @@ describe("R1a a subject given past its types (a JS caller, a cast) to Capabiliti
         assert.strictEqual(error?._tag, "DecodeFailure")
         assert.deepStrictEqual(error?.issues.map((issue) => issue.path), [path])
       }
+      // A subject whose field throws when read (a getter, a proxy): a DecodeFailure inside the Effect,
+      // never a throw out of `check` itself (found by a regression probe: it threw before any Effect existed).
+      const throwing = { get job_kind(): string { throw new Error("boom") }, protocol_id: "hsk.demo.v1" }
+      const made = Effect.try(() => capabilities.check(throwing as unknown as Capabilities.JobSubject))
+      const call = yield* Effect.either(made)
+      assert.strictEqual(call._tag, "Right", "check returned an Effect")
+      const exit = yield* Effect.exit(Effect.flatten(made))
+      assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail" && exit.cause.error._tag === "DecodeFailure", String(exit))
     }))
 })
 

@@ -563,5 +563,31 @@ export const runHostileInputSuite = (backend: Backend) => {
         }
         assert.deepStrictEqual(yield* everything, before)
       })))
+    it.effect("R5 a node's input and output nest up to 64 levels as job_inputs do: 64 is stored and the job completes; 65 is DecodeFailure naming the payload", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        // The struct around the payload was counted as a level: 64 was refused as "(value)" and failed the job
+        // (found by an outside probe comparing the two stores).
+        const nested = (levels: number): unknown => Array.from({ length: levels - 1 }).reduce<unknown>((inner) => [inner], [])
+        const { job } = yield* started
+        yield* jobs.run(job.job_id, (ctx) =>
+          Effect.zipRight(
+            ctx.node({ node_id: "in", node_type: "llm", input: nested(64) as never }, Effect.succeed(1)),
+            ctx.node({ node_id: "out", node_type: "llm" }, Effect.succeed(nested(64) as never))
+          ))
+        assert.strictEqual((yield* jobs.get(job.job_id)).state, "completed")
+        const [run] = yield* store.listRuns(job.job_id)
+        const nodes = yield* store.listNodes(run!.id)
+        assert.deepStrictEqual(nodes.find((n) => n.node_id === "in")!.input_payload, nested(64))
+        assert.deepStrictEqual(nodes.find((n) => n.node_id === "out")!.output_payload, nested(64))
+
+        const second = (yield* started).job
+        const exit = yield* Effect.exit(jobs.run(second.job_id, (ctx) =>
+          ctx.node({ node_id: "deep", node_type: "llm", input: nested(65) as never }, Effect.succeed(1))))
+        const error = exit._tag === "Failure" && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        assert.isTrue(error instanceof DecodeFailure, String(exit))
+        assert.match((error as DecodeFailure).issues.map((issue) => issue.path).join(" "), /input_payload/)
+      })))
   })
 }

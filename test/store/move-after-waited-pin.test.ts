@@ -122,7 +122,51 @@ const settleOn = (store: Store) => (record: RunningJobEnd, run: WorkflowRunId) =
     : settleRun({ ...record, workflow_run_id: run, job_outputs: { ok: 1 }, duration_ms: 7 })
 }
 
+/** The last instant both stores hold (Timestamp's range ends there). */
+const LAST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
 describe("R6 a running job's end that waited behind a pin is written after it", () => {
+  // A pin dated at the last storable instant (a writer's clock far ahead): 1 ms after it is past
+  // what the database holds, so the end that waited behind it is written at that instant — it failed
+  // with HSK-500 on the column's check (found by a regression probe of the fix above).
+  it.scoped("R6 PostgreSQL: an end waiting behind a pin dated at the last storable instant is written at that instant, not refused", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("end after last-instant pin")
+      const a = Context.get(yield* Layer.build(PgStore.layer({ url })), JobStore)
+      const b = Context.get(yield* Layer.build(PgStore.layer({ url })), JobStore)
+      const sql = yield* Effect.provide(SqlClient.SqlClient, yield* Layer.build(rawPgClient(url)))
+      yield* TestClock.setTime(1_000)
+      const claim = yield* claimedOn(a)
+      const job = claim.job
+      yield* TestClock.setTime(5_000)
+      const endRecord = jobEvent(job, { event_id: freshId(), timestamp: at(5_000) })
+      const commit = yield* Deferred.make<void>()
+      const pinned = yield* Deferred.make<void>()
+      yield* Effect.addFinalizer(() => Deferred.succeed(commit, undefined))
+      const pin = yield* Effect.fork(a.transaction(Effect.gen(function*() {
+        yield* a.lockJob(job.job_id)
+        yield* TestClock.setTime(LAST_INSTANT)
+        yield* a.setPinned(job.job_id, true, { events: auditWith([jobEvent(job, { event_id: freshId(), timestamp: at(LAST_INSTANT) })]) })
+        yield* Deferred.succeed(pinned, undefined)
+        yield* Deferred.await(commit)
+      })))
+      yield* Deferred.await(pinned)
+      yield* TestClock.setTime(5_000)
+      const ending = yield* Effect.fork(finishOn(b)({ job_id: job.job_id, to: "completed", status_reason: "done", event: endRecord }))
+      yield* untilAStatementWaits(sql)
+      yield* Deferred.succeed(commit, undefined)
+      yield* Fiber.join(pin)
+      const ended = yield* Fiber.join(ending)
+      if (ended === null || ended === undefined) return assert.fail("the running job ended")
+      assert.strictEqual(millis(ended.updated_at), LAST_INSTANT, "the end: at the last instant held")
+      const stored = yield* b.getJob(job.job_id)
+      assert.strictEqual(stored.state, "completed")
+      // Tied with the pin there (nothing later can be stored): the end's record is where its row is.
+      const written = (yield* b.listEvents({ event_id: endRecord.event_id, limit: 1 })).items[0]!
+      assert.strictEqual(millis(written.timestamp), LAST_INSTANT, "the end's record, where the row is")
+      assert.strictEqual(written.body["timestamp"], DateTime.formatIso(at(LAST_INSTANT)), "the end's record body")
+    }), 60_000)
+
   for (const [name, end] of [["finishRunningJob", finishOn], ["settleRun", settleOn]] as const) {
     it.scoped(`R6 PostgreSQL: ${name} waiting for the row a pin holds, its record built first, is written 1 ms after the pin`, () =>
       Effect.gen(function*() {

@@ -194,17 +194,20 @@ const decode = {
   // Any job state decodes: `stalled`, `queued` and `running` end no run, which the store answers
   // with IllegalTransition naming the run's job (internal/runEnd.ts), as for any forbidden move.
   runEnd: namedOnly(Schema.Struct({ status: JobState, error_message: ErrorMessage, events: optional(Builder) }), "finishRun"),
+  // A node's payload is JSON bounded at 64 levels by `JsonPayload`, which names the field; the struct
+  // around it is a level of its own, so the whole is guarded at MAX_JOB_DEPTH, as a job is (a payload
+  // exactly 64 deep was refused, naming no field, and failed its job).
   nodeStart: decodeWith(Schema.Struct({
     workflow_run_id: WorkflowRunId,
     node_id: NonEmptyText,
     node_type: NonEmptyText,
     input_payload: optional(Schema.NullOr(JsonPayload))
-  }), "startNode"),
+  }), "startNode", MAX_JOB_DEPTH),
   nodeEnd: decodeWith(Schema.Struct({
     status: endOf(NodeStatus),
     output_payload: optional(Schema.NullOr(JsonPayload)),
     error_message: ErrorMessage
-  }), "finishNode"),
+  }), "finishNode", MAX_JOB_DEPTH),
   stalledNodesEnd: namedOnly(Schema.Struct({
     // A status that finishes a node: a paused one (awaiting_*) would leave it open with finished_at stamped.
     status: endOf(NodeStatus).pipe(Schema.filter((s) => s !== "awaiting_validation" && s !== "awaiting_user", {

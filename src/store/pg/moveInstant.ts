@@ -22,6 +22,12 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 
+/**
+ * The last instant the stores hold (their columns' checks refuse later ones): "1 ms after" a
+ * change dated there (a writer's clock far ahead) stays at it, tied, rather than being refused.
+ */
+const LAST_INSTANT = "9999-12-31T23:59:59.999Z"
+
 /** Sorts after every event id: a move without records has no first one. */
 export const AFTER_EVERY_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
@@ -65,10 +71,10 @@ export const instantAfter = (sql: SqlClient.SqlClient, write: {
   readonly firstId: Statement.Fragment
   readonly unseen: Statement.Fragment
 }): Statement.Fragment =>
-  sql`CASE WHEN ${write.last} < ${write.reading} THEN ${write.reading} ELSE COALESCE((
+  sql`CASE WHEN ${write.last} < ${write.reading} THEN ${write.reading} ELSE LEAST(COALESCE((
     SELECT max(f."timestamp") + interval '1 millisecond' FROM flight_recorder_events f
     WHERE f.job_id = ${write.jobId} AND (f."timestamp", f.event_id) >= (${write.last}, ${write.firstId})
-  ), CASE WHEN ${write.unseen} THEN ${write.last} + interval '1 millisecond' ELSE ${write.last} END) END`
+  ), CASE WHEN ${write.unseen} THEN ${write.last} + interval '1 millisecond' ELSE ${write.last} END), ${LAST_INSTANT}::timestamptz) END`
 
 /**
  * What a record's body gets merged with (a jsonb) when its move was written at
