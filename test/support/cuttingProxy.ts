@@ -14,7 +14,8 @@ import { atLocalPort } from "./postgres-cluster.js"
  */
 export const startCuttingProxy = async (target: string, marker: string) => {
   const upstreamUrl = new URL(target)
-  const state = { armed: false, cut: 0 }
+  /** `answerHolding`: cut only an answer holding it (a job's id); another answer goes through, and the next statement is watched. */
+  const state: { armed: boolean; cut: number; answerHolding: string | undefined } = { armed: false, cut: 0, answerHolding: undefined }
   const sockets = new Set<net.Socket>()
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(upstreamUrl.port), upstreamUrl.hostname)
@@ -38,6 +39,11 @@ export const startCuttingProxy = async (target: string, marker: string) => {
     })
     upstream.on("data", (chunk: Buffer) => {
       if (!doomed) return void client.write(chunk)
+      if (state.answerHolding !== undefined && !chunk.includes(state.answerHolding)) {
+        doomed = false
+        state.armed = true
+        return void client.write(chunk)
+      }
       // The server answered: the statement ran and committed. The answer never reaches the client.
       state.cut++
       client.destroy()
