@@ -18,7 +18,6 @@
  * PostgreSQL by a proxy that drops the statement's real answer and cuts the
  * connection.
  */
-import * as net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -32,7 +31,7 @@ import { StorageError } from "../../src/store/StoreErrors.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { postgresShared, realSleep, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
 import { capturingLog } from "../support/capturedLog.js"
-import { atLocalPort } from "../support/postgres-cluster.js"
+import { startCuttingProxy } from "../support/cuttingProxy.js"
 import { audit } from "../reliability/invariants.js"
 import { countingEager, jobsOver, parkedBehindOlderJob, parkedPool, silenceAnnouncements, type Store, takeWithin } from "./eagerPools.js"
 
@@ -139,55 +138,6 @@ for (const backend of sharedBackends) {
         assert.strictEqual(yield* takeWithin(starts, "the next job's start"), next.job_id)
       }).pipe(Effect.scoped), 60_000)
   })
-}
-
-/**
- * A proxy to `target` that, once armed, forwards the client's chunk holding
- * `marker` (the eager write's statement), waits for the server's answer,
- * drops it and cuts both connections: the statement committed, its answer lost.
- */
-const startCuttingProxy = async (target: string, marker: string) => {
-  const upstreamUrl = new URL(target)
-  const state = { armed: false, cut: 0 }
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(upstreamUrl.port), upstreamUrl.hostname)
-    let doomed = false
-    for (const socket of [client, upstream]) {
-      sockets.add(socket)
-      socket.on("error", () => {})
-      socket.on("close", () => {
-        sockets.delete(socket)
-        client.destroy()
-        upstream.destroy()
-      })
-    }
-    client.on("data", (chunk: Buffer) => {
-      if (doomed) return
-      upstream.write(chunk)
-      if (state.armed && chunk.includes(marker)) {
-        state.armed = false
-        doomed = true
-      }
-    })
-    upstream.on("data", (chunk: Buffer) => {
-      if (!doomed) return void client.write(chunk)
-      // The server answered: the statement ran and committed. The answer never reaches the client.
-      state.cut++
-      client.destroy()
-      upstream.destroy()
-    })
-  })
-  const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port)))
-  return {
-    state,
-    url: atLocalPort(target, port),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      })
-  }
 }
 
 describe("issue 16 eager dispatch on PostgreSQL, its answer lost on a real connection", () => {

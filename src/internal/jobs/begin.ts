@@ -18,7 +18,8 @@ import { endStalledNodes } from "./openNodes.js"
 import type { BeginOptions, Operations } from "./operations.js"
 import { BEGIN_OPTIONS, optionsRefusal } from "./transitionOptions.js"
 import { unlessInTransaction } from "./announceLost.js"
-import { claimInterruptedReason, type ClaimNote, newClaimNote, releaseLostClaim } from "./claimAnswerLost.js"
+import { claimAnswerLostReason, claimInterruptedReason, type ClaimNote, newClaimNote, releaseClaimAfterFailure, releaseLostClaim } from "./claimAnswerLost.js"
+import type { StorageError } from "../../store/StoreErrors.js"
 
 export const makeBegin = (
   { announce, announceOffer, prepare, redact, store }: Operations,
@@ -28,6 +29,7 @@ export const makeBegin = (
 ) =>
 (from: JobState, at: Checkpoint, span: string) => {
   const released = claimInterruptedReason(span)
+  const answerLost = claimAnswerLostReason(span)
   /**
    * The caller interrupted after the move may have committed, its answer lost
    * (claimAnswerLost.ts): a run for the caller is released to `queued`; a run
@@ -41,6 +43,19 @@ export const makeBegin = (
         ? Effect.void
         : unlessInTransaction(Effect.ignoreLogged(Effect.flatMap(store.getJob(jobId), announceOffer)))
       : releaseLostClaim(store, note, (claim) => release(claim, released), span)
+  /**
+   * The move failed with `StorageError` after its run was created: it may
+   * have committed, its answer lost to a dropped connection. A run for the
+   * caller is looked up and released to `queued` (claimAnswerLost.ts); a run
+   * offered to workers is theirs to adopt. The caller gets the error either
+   * way, and the interrupt's path has nothing left to do. Only on the failure's path.
+   */
+  const failed = (jobId: JobId, options: BeginOptions, note: ClaimNote, error: StorageError) => {
+    const last = note.last
+    if (last === undefined || options.handTo === "workers") return Effect.fail(error)
+    note.last = undefined
+    return releaseClaimAfterFailure(store, { last, jobId }, (claim) => release(claim, answerLost), span, error)
+  }
   /**
    * A move into `running` this operation may not make, said with the states it accepts — not every
    * state `running` is reached from: "resume" on a queued job is refused as resume's (stalled only),
@@ -57,7 +72,7 @@ export const makeBegin = (
       : store.offerRun(runId)
   const begun = (opened: Tracer.Span, jobId: JobId, options: BeginOptions, note: ClaimNote) => Effect.gen(function*() {
     // The refusal is committed with the transaction, then reported: hence an Either out of it.
-    const outcome = yield* Effect.catchTag(store.transaction(Effect.gen(function*() {
+    const outcome = yield* Effect.catchTags(store.transaction(Effect.gen(function*() {
       // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
       const before = yield* store.lockJob(jobId)
       // Read with the job locked, never before its last change: a clock stepped back put a start
@@ -98,7 +113,11 @@ export const makeBegin = (
       })
       if (options.handTo === "workers") yield* offer(run.id)
       return Either.right<Claim>({ job, run })
-    })), "IllegalTransition", (refused) => Effect.fail(ownEdge(refused)))
+    })), {
+      // One handler for both, so a move that answers pays no more than before.
+      IllegalTransition: (refused) => Effect.fail(ownEdge(refused)),
+      StorageError: (error) => failed(jobId, options, note, error)
+    })
     if (Either.isRight(outcome)) {
       nameJob(opened, outcome.right.job)
       const tell = options.handTo === "workers" ? announceOffer : announce

@@ -23,7 +23,16 @@ import type { Prepare } from "./auditEvents.js"
 import { makeClaimTemplates } from "./claimTemplates.js"
 import { isUnreadableJob, makeFailUnreadable } from "./unreadableClaim.js"
 import type { OffersLook } from "./adoptOffered.js"
-import { claimInterruptedReason, type ClaimNote, newClaimNote, releaseLostClaim } from "./claimAnswerLost.js"
+import {
+  claimAnswerLostReason,
+  claimInterruptedReason,
+  type ClaimNote,
+  newClaimNote,
+  releaseClaimAfterFailure,
+  releaseLostClaim
+} from "./claimAnswerLost.js"
+import type { EventId, WorkflowRunId } from "../../domain/Ids.js"
+import type { StorageError } from "../../store/StoreErrors.js"
 
 /** A claimed job the policy refused: rolls its claim back (internal to `claimNext`). */
 class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
@@ -34,6 +43,8 @@ class ClaimRefused extends Data.TaggedError("ClaimRefused")<{
 
 /** The reason of a release of a claim `claimNext` wrote and its caller, interrupted, never got. */
 const RELEASED = claimInterruptedReason("Jobs.claimNext")
+/** The reason of a release of a claim written whose answer a dropped connection lost. */
+const ANSWER_LOST = claimAnswerLostReason("Jobs.claimNext")
 
 /**
  * Notes the offered run an adoption took, once it committed (its id is the
@@ -74,8 +85,10 @@ export const makeClaimNext = (
    * back — no run, the job queued again — and the job goes `queued → failed`
    * with its deny events instead. `"refused"` tells the caller to look again.
    */
-  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined, take: boolean, note?: ClaimNote) =>
-    store.transaction(Effect.gen(function*() {
+  const claimOne = (kinds: ReadonlyArray<JobKind> | undefined, take: boolean, note?: ClaimNote): Attempt => {
+    // Known before the commit: what a failure or an interrupt that loses the answer looks for (claimAnswerLost.ts).
+    let written: WorkflowRunId | undefined
+    return store.transaction(Effect.gen(function*() {
       // The policy's verdict on the claimed job, taken while the claim's records are built:
       // an admitted claim commits with them; a refused one writes none and is rolled back.
       let checked: Checked | undefined
@@ -83,7 +96,7 @@ export const makeClaimNext = (
         ...(kinds !== undefined ? { kinds } : {}),
         take,
         events: (claimed) => {
-          // Known before the commit: what an interrupt that loses the answer looks for (claimAnswerLost.ts).
+          written = claimed.run.id
           if (note !== undefined) note.last = claimed.run.id
           // At the claim's instant as written (the job's updated_at: never before its last change), not the clock's.
           return Effect.map(claimRecords(claimed.job, claimed.run.id, claimed.job.updated_at), (built) => {
@@ -98,14 +111,34 @@ export const makeClaimNext = (
       }
       return claim
     })).pipe(
-      Effect.catchTag("ClaimRefused", (refused) =>
-        admission.refuse(refused.job, "queued", refused.refusal, refused.records, "claim").pipe(
-          // Another worker took the job between the rollback and this write (the
-          // rollback released its row lock): it is that worker's to refuse.
-          Effect.catchTags({ IllegalTransition: () => Effect.void, NotFound: () => Effect.void }),
-          Effect.as("refused" as const)
-        ))
+      // One handler for both, so a claim that answers pays no more than before.
+      Effect.catchAll((error) =>
+        error._tag === "ClaimRefused"
+          ? admission.refuse(error.job, "queued", error.refusal, error.records, "claim").pipe(
+            // Another worker took the job between the rollback and this write (the
+            // rollback released its row lock): it is that worker's to refuse.
+            Effect.catchTags({ IllegalTransition: () => Effect.void, NotFound: () => Effect.void }),
+            Effect.as("refused" as const)
+          )
+          : error._tag === "StorageError" && written !== undefined
+          ? answerLost(written, error, note)
+          : Effect.fail(error))
     )
+  }
+
+  /**
+   * A claim that failed with `StorageError` after its records were known
+   * (`last`): it may have committed, its answer lost to a dropped connection.
+   * Looked up and released (claimAnswerLost.ts); the caller gets the error.
+   * The interrupt's path has nothing left to do for it.
+   */
+  const answerLost = (last: WorkflowRunId | ReadonlyArray<EventId>, error: StorageError, note: ClaimNote | undefined) => {
+    if (note !== undefined) note.last = undefined
+    const release = hooks?.release
+    return release === undefined
+      ? Effect.fail(error)
+      : releaseClaimAfterFailure(store, { last }, (claim) => release(claim, ANSWER_LOST), "Jobs.claimNext", error)
+  }
 
   const claimAdmitted = store.claimAdmitted
   /**
@@ -124,13 +157,17 @@ export const makeClaimNext = (
         const current = memo.current()
         // The run's id is the store's: the records' ids, given here, find the claim (claimAnswerLost.ts).
         if (note !== undefined) note.last = current.event_ids
-        return Effect.flatMap(claimAdmitted({ ...(kinds !== undefined ? { kinds } : {}), take, ...current }), (outcome): Attempt => {
-          if (outcome === null) return Effect.succeed(null)
-          if (outcome._tag === "Claimed") {
-            memo.used(outcome.claim.job)
-            return Effect.succeed(outcome.claim)
+        // One continuation for both outcomes: a claim that answers pays no more for the failure's path.
+        return Effect.matchEffect(claimAdmitted({ ...(kinds !== undefined ? { kinds } : {}), take, ...current }), {
+          onFailure: (error): Attempt => error._tag === "StorageError" ? answerLost(current.event_ids, error, note) : Effect.fail(error),
+          onSuccess: (outcome): Attempt => {
+            if (outcome === null) return Effect.succeed(null)
+            if (outcome._tag === "Claimed") {
+              memo.used(outcome.claim.job)
+              return Effect.succeed(outcome.claim)
+            }
+            return Effect.flatMap(memo.learn(outcome.subject), (learnt): Attempt => learnt ? Effect.succeed("undecided" as const) : claimOne(kinds, take, note))
           }
-          return Effect.flatMap(memo.learn(outcome.subject), (learnt): Attempt => learnt ? Effect.succeed("undecided" as const) : claimOne(kinds, take, note))
         })
       }
     })()

@@ -9,10 +9,22 @@
  * gave its records — and released to `queued`, as `Jobs.run` releases an
  * interrupted run (runJob.ts `release`). Only on the interrupt's path: a
  * claim that answers pays one field write per attempt.
+ *
+ * The same when the claim failed with `StorageError` but may have committed:
+ * the connection dropped before its answer was read (found by an outside
+ * probe: a pool's claim left its job running under a run nobody held until a
+ * sweep stalled it, its retries never applied) — `releaseClaimAfterFailure`,
+ * only on the failure's path.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { EventId, WorkflowRunId } from "../../domain/Ids.js"
+import type { EventId, JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { Claim, JobStore } from "../../store/JobStore.js"
+import { StorageError } from "../../store/StoreErrors.js"
+import { isStoreClosed } from "../storeClosed.js"
 
 /** A fresh note for one call: nothing written yet. */
 export const newClaimNote = (): ClaimNote => ({ last: undefined })
@@ -44,6 +56,20 @@ const runOfRecords = (store: JobStore["Type"], eventIds: ReadonlyArray<EventId>,
     })
 
 /**
+ * The claim `last` names when it was committed and its job is still running
+ * under it; undefined when the write committed nothing (rolled back, or never
+ * begun) or the claim has moved on since (ended, recovered).
+ */
+const findClaim = (store: JobStore["Type"], last: WorkflowRunId | ReadonlyArray<EventId>): Effect.Effect<Claim | undefined, unknown> =>
+  Effect.flatMap(typeof last === "string" ? Effect.succeed<WorkflowRunId | undefined>(last) : runOfRecords(store, last), (id) =>
+    id === undefined ? Effect.succeed(undefined) : Effect.flatMap(
+      Effect.catchTag(store.getRun(id), "NotFound", () => Effect.succeed(undefined)),
+      (run) =>
+        run === undefined || run.status !== "running" ? Effect.succeed(undefined) : Effect.map(store.getJob(run.job_id), (job) =>
+          job.state === "running" && job.workflow_run_id === run.id ? { job, run } : undefined)
+    ))
+
+/**
  * Releases the claim `note` names when it was committed and its job is
  * still running under it; nothing when the write committed nothing (rolled
  * back, or never begun). A failure to look or to release is logged: the job
@@ -57,16 +83,130 @@ export const releaseLostClaim = (
 ): Effect.Effect<void> => {
   const last = note.last
   if (last === undefined) return Effect.void
-  const runId = typeof last === "string" ? Effect.succeed<WorkflowRunId | undefined>(last) : runOfRecords(store, last)
-  return Effect.flatMap(runId, (id) =>
-    id === undefined ? Effect.void : Effect.flatMap(
-      Effect.catchTag(store.getRun(id), "NotFound", () => Effect.succeed(undefined)),
-      (run) =>
-        run === undefined || run.status !== "running" ? Effect.void : Effect.flatMap(store.getJob(run.job_id), (job) =>
-          job.state === "running" && job.workflow_run_id === run.id ? release({ job, run }) : Effect.void)
-    )).pipe(
-      Effect.catchAllCause((cause) =>
-        Effect.logWarning(`${operation} was interrupted after its claim may have been written, and releasing that claim failed: ` +
-          "its job stays running until recovery stalls its run", cause))
+  return Effect.flatMap(findClaim(store, last), (claim) => claim === undefined ? Effect.void : release(claim)).pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.logWarning(`${operation} was interrupted after its claim may have been written, and releasing that claim failed: ` +
+        "its job stays running until recovery stalls its run", cause))
+  )
+}
+
+/** The reason the release of a claim whose answer a dropped connection lost records. */
+export const claimAnswerLostReason = (operation: string) =>
+  `released: ${operation}'s claim was written but its answer was lost to a dropped connection`
+
+/**
+ * The job an error of a released lost claim (the error returned to the claim's caller) names, under
+ * a property of its own: read on a pool's failure path. A property, not a map keyed by the error:
+ * a failure's cause may hold the error behind a proxy carrying its span, which forwards reads only.
+ */
+const releasedJob = Symbol.for("@handshake/ai-job-model/releasedLostClaim")
+
+/** The job a claim's `StorageError` (in `cause`) released after its answer was lost, if it did: what a pool's warning names. */
+export const jobOfLostClaim = (cause: Cause.Cause<unknown>): JobId | undefined => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "None" || !(failure.value instanceof StorageError)) return undefined
+  return (failure.value as { readonly [releasedJob]?: JobId })[releasedJob]
+}
+
+/** Looks at most this many times for a claim whose answer was lost, while the database cannot be reached. */
+export const LOST_CLAIM_LOOKS = 8
+const LOST_CLAIM_FIRST_DELAY_MS = 100
+const LOST_CLAIM_MAX_DELAY_MS = 2_000
+
+/** What a claim that failed knew before its write: its run's id or its records' event ids, and its job's id when the call names one. */
+export interface FailedClaim {
+  readonly last: WorkflowRunId | ReadonlyArray<EventId>
+  readonly jobId?: JobId | undefined
+}
+
+/**
+ * Whether `error` says its statement never left: no connection could be had
+ * (the database down, refusing connections) — both PostgreSQL paths, the
+ * store's held connections and @effect/sql-pg's pool, say "Failed to acquire
+ * connection". Nothing was sent, so nothing committed: no look (during an
+ * outage every idle loop's claim fails so, and would wait and warn for each).
+ */
+const neverSent = (error: StorageError): boolean => {
+  const cause = error.cause
+  return cause instanceof SqlError && cause.message.startsWith("Failed to acquire connection")
+}
+
+/**
+ * A claim that failed with `StorageError` may have committed all the same:
+ * the connection dropped after the server ran the statement (or the COMMIT)
+ * and before its answer was read. As a submit's lost answer
+ * (createAnswerLost.ts) and a run's end (runJob.ts `settleDurably`), any
+ * `StorageError` is taken as possibly committed and the write looked up by
+ * what the call knew before it (`failed`): committed, the job — running under
+ * a run nobody holds — is released to `queued` (reason
+ * `claimAnswerLostReason`), and the caller gets the error with the job named
+ * in it. The look is tried again while it fails (the database not reachable
+ * yet): waits double from 100 ms to 2 s, `LOST_CLAIM_LOOKS` looks in all
+ * (about 7 s); then, or when interrupted in a wait, a warning says what may
+ * be running and the run is left to recovery. Not looked for when the
+ * statement never left (`neverSent`), on a store that was closed (nothing
+ * will reopen it), nor inside a caller's transaction (that transaction
+ * decides; on PostgreSQL it is aborted). Only on a claim's failure path.
+ */
+export const releaseClaimAfterFailure = (
+  store: JobStore["Type"],
+  failed: FailedClaim,
+  release: (claim: Claim) => Effect.Effect<void, unknown>,
+  operation: string,
+  error: StorageError
+): Effect.Effect<never, StorageError> => {
+  if (isStoreClosed(error) || neverSent(error)) return Effect.fail(error)
+  const which = failed.jobId !== undefined
+    ? `job ${failed.jobId}`
+    : typeof failed.last === "string"
+    ? `the job of run ${failed.last}`
+    : `the job it may have claimed (its records' first event id ${failed.last[0] ?? "none"})`
+  const leftToRecovery = (why: string, cause: unknown) =>
+    Effect.zipRight(
+      Effect.annotateLogs(
+        Effect.logWarning(
+          `${operation} failed (${error.message}) and ${why}: if its claim committed, ${which} stays running ` +
+            "under a run nobody holds until recovery stalls it",
+          cause
+        ),
+        failed.jobId !== undefined ? { job_id: failed.jobId } : {}
+      ),
+      Effect.fail(error)
     )
+  const look = (n: number, delay: number): Effect.Effect<never, StorageError> =>
+    Effect.matchEffect(findClaim(store, failed.last), {
+      onFailure: (failure) =>
+        // Only the database's failure may pass (not a closed store's, not a row's that will not decode).
+        !(failure instanceof StorageError) || isStoreClosed(failure) || n >= LOST_CLAIM_LOOKS
+          ? leftToRecovery(`looking up whether its claim committed failed (${n} ${n === 1 ? "look" : "looks"})`, failure)
+          : Effect.zipRight(
+            Effect.onInterrupt(Effect.interruptible(Effect.sleep(Duration.millis(delay))), () =>
+              Effect.ignore(leftToRecovery("it was interrupted while looking up whether its claim committed", failure))),
+            look(n + 1, Math.min(delay * 2, LOST_CLAIM_MAX_DELAY_MS))
+          ),
+      onSuccess: (claim) =>
+        claim === undefined ? Effect.fail(error) : Effect.matchCauseEffect(release(claim), {
+          onFailure: (cause) => leftToRecovery(`releasing its claim of job ${claim.job.job_id}, which committed, failed`, cause),
+          onSuccess: () =>
+            Effect.zipRight(
+              Effect.annotateLogs(
+                Effect.logInfo(
+                  `job ${claim.job.job_id}: ${operation}'s claim committed but its answer was lost (${error.message}); ` +
+                    "released to queued"
+                ),
+                { job_id: claim.job.job_id, workflow_run_id: claim.run.id }
+              ),
+              Effect.suspend(() => {
+                const named = new StorageError({
+                  operation: `${error.operation} (its claim of job ${claim.job.job_id} committed, its answer lost: released to queued)`,
+                  cause: error.cause
+                })
+                Object.defineProperty(named, releasedJob, { value: claim.job.job_id })
+                return Effect.fail(named)
+              })
+            )
+        })
+    })
+  return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
+    transaction._tag === "Some" ? Effect.fail(error) : look(1, LOST_CLAIM_FIRST_DELAY_MS))
 }

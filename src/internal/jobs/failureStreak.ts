@@ -17,9 +17,16 @@ export const makeFailureStreak = (every: Duration.DurationInput = Duration.secon
   let streak = 0
   let loggedAt = Number.NEGATIVE_INFINITY
   return {
-    failed: (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+    /** `jobId`: the job the failure is about, when one is known (a claim released after its answer was lost): named, and logged whatever the streak. */
+    failed: (cause: Cause.Cause<unknown>, jobId?: string): Effect.Effect<void> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         streak++
+        if (jobId !== undefined) {
+          return Effect.annotateLogs(
+            Effect.logWarning(`worker iteration failed (job ${jobId}: its claim's answer was lost, and the job was released to queued)`, cause),
+            { job_id: jobId }
+          )
+        }
         if (now - loggedAt < gap) return Effect.void
         loggedAt = now
         return Effect.logWarning(streak === 1 ? "worker iteration failed" : `worker iteration failed (${streak} in a row)`, cause)

@@ -30,6 +30,7 @@ import { dispatch, type Handlers } from "../engine/handlers.js"
 import { redactCause } from "../redactCause.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
 import { makeFailureStreak } from "./failureStreak.js"
+import { jobOfLostClaim } from "./claimAnswerLost.js"
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
 import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
@@ -286,7 +287,7 @@ export const makeWorkerPool = (
       if (handed !== undefined) return runClaim(handed)
       return Effect.flatMap(claimNext(claimOptions), (claim) => claim === null ? offeredOr(Effect.interruptible(idle)) : runClaim(claim))
     })).pipe(
-      Effect.matchCauseEffect({ onFailure: (cause) => Effect.zipRight(failures.failed(cause), idle), onSuccess: failures.succeeded })
+      Effect.matchCauseEffect({ onFailure: (cause) => Effect.zipRight(failures.failed(cause, jobOfLostClaim(cause)), idle), onSuccess: failures.succeeded })
     )
     const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
     const loops: Array<Fiber.RuntimeFiber<void>> = []

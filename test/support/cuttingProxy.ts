@@ -1,0 +1,63 @@
+/**
+ * A TCP proxy that loses one answer: the connection drops after the server
+ * ran a statement and before its reply reaches the client.
+ */
+import * as net from "node:net"
+import { atLocalPort } from "./postgres-cluster.js"
+
+/**
+ * A proxy to `target` (a `postgres://` URL) that, once armed, forwards the
+ * client's chunk holding `marker` (a write's statement, or its COMMIT), waits
+ * for the server's answer, drops it and cuts both connections: the statement
+ * committed, its answer lost (an eager write's, a claim's). `state.cut`
+ * counts the answers cut; `url` is `target` through the proxy.
+ */
+export const startCuttingProxy = async (target: string, marker: string) => {
+  const upstreamUrl = new URL(target)
+  /** `answerHolding`: cut only an answer holding it (a job's id); another answer goes through, and the next statement is watched. */
+  const state: { armed: boolean; cut: number; answerHolding: string | undefined } = { armed: false, cut: 0, answerHolding: undefined }
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(upstreamUrl.port), upstreamUrl.hostname)
+    let doomed = false
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on("error", () => {})
+      socket.on("close", () => {
+        sockets.delete(socket)
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    client.on("data", (chunk: Buffer) => {
+      if (doomed) return
+      upstream.write(chunk)
+      if (state.armed && chunk.includes(marker)) {
+        state.armed = false
+        doomed = true
+      }
+    })
+    upstream.on("data", (chunk: Buffer) => {
+      if (!doomed) return void client.write(chunk)
+      if (state.answerHolding !== undefined && !chunk.includes(state.answerHolding)) {
+        doomed = false
+        state.armed = true
+        return void client.write(chunk)
+      }
+      // The server answered: the statement ran and committed. The answer never reaches the client.
+      state.cut++
+      client.destroy()
+      upstream.destroy()
+    })
+  })
+  const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port)))
+  return {
+    state,
+    url: atLocalPort(target, port),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+  }
+}
