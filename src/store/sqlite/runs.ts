@@ -212,7 +212,8 @@ export const makeRunMethods = (context: SqliteContext) => {
     function*(runId, options) {
       return yield* transaction.join(Effect.gen(function*() {
         yield* requireActive(runId)
-        const now = yield* DateTime.now
+        // The move's instant when its caller chose one (JobStore.ts `Change`), else the clock's.
+        const now = options.at ?? (yield* DateTime.now)
         const set = yield* encode.jobColumns({ status: "queued", status_reason: options.reason, updated_at: now })
         const [row] = yield* sql`UPDATE ai_jobs SET ${sql.update(set)} WHERE workflow_run_id = ${runId} RETURNING *`
         if (row === undefined) return yield* Effect.dieMessage(`releaseRun: no job points at active run ${runId}`)
