@@ -145,25 +145,27 @@ export const securityViolationEvent = (options: {
 /**
  * The instant of a move the Jobs layer makes of a job it has locked (`job`,
  * as locked), so a job's records and `updated_at` never run backwards: the
- * clock's reading, unless the job changed at or after it (a clock stepped
- * back, or another host's behind). Then the job's last change
- * (`updated_at`), where a tie sorts by event id, minted after the last
- * change's within a process (uuidv7.ts); or 1 ms after the job's latest
- * record when that record would sort at or after the move's own. On a clock
- * behind another host's, the move's ids are smaller, and at that host's
- * change it would be listed before it: the stores' rule for their
- * one-statement moves (store/pg/moveInstant.ts `instantAfter`). The id
- * compared is minted here, before the move's records, whose ids come after
- * it in this process. The job's history is read only when the move is
- * lifted. The move passes the instant to the store (`at`, JobStore.ts
- * `Change`), so the row's `updated_at` is its records' time.
+ * clock's reading, unless the job changed after it (a clock stepped back, or
+ * another host's behind); then the job's last change (`updated_at`), or 1 ms
+ * after the job's latest record when that record would sort at or after the
+ * move's own. On a clock behind another host's, the move's ids are smaller,
+ * and at that host's change it would be listed before it: the stores' rule
+ * for their one-statement moves (store/pg/moveInstant.ts `instantAfter`).
+ * The id compared is minted here, before the move's records, whose ids come
+ * after it in this process. The job's history is read only when the move is
+ * lifted; a reading equal to the last change is kept, its tie broken by
+ * event id — the move's is the larger within a process, and across processes
+ * this is the same-millisecond tie the README names — so a move made in the
+ * millisecond of the job's last change reads nothing more. The move passes
+ * the instant to the store (`at`, JobStore.ts `Change`), so the row's
+ * `updated_at` is its records' time.
  */
 export const afterLastChange = (
   store: JobStore["Type"],
   job: Pick<AiJob, "job_id" | "updated_at">
 ): Effect.Effect<DateTime.Utc, Effect.Effect.Error<ReturnType<JobStore["Type"]["listEvents"]>>> =>
   Effect.flatMap(DateTime.now, (now) => {
-    if (DateTime.lessThan(job.updated_at, now)) return Effect.succeed(now)
+    if (!DateTime.lessThan(now, job.updated_at)) return Effect.succeed(now)
     const firstId = uuidv7()
     return Effect.map(store.listEvents({ job_id: job.job_id, order: "desc", limit: 1 }), ({ items: [latest] }) =>
       latest !== undefined && sortsAtOrAfter(latest, job.updated_at, firstId)
