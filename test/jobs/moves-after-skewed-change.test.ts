@@ -19,10 +19,9 @@ import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import type { JobId } from "../../src/domain/Ids.js"
-import * as Capabilities from "../../src/Capabilities.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { auditWith, JobStore } from "../../src/store/JobStore.js"
@@ -30,7 +29,7 @@ import type { Backend } from "../support/backend.js"
 import { postgres, sqliteFile } from "../support/stores.js"
 import { at, idMintedAt, jobEvent, millis } from "../store/fixtures.js"
 import { summarize } from "./jobs.suite.js"
-import { services, servicesUnder } from "./services.js"
+import { services, servicesUnder, switchablePolicy } from "./services.js"
 
 const PIN_MS = 100_000
 const MOVER_MS = 50_000
@@ -60,17 +59,6 @@ const assertAfterPin = (jobId: JobId, pinId: string) =>
     assert.deepStrictEqual(after.map((event) => event.body["timestamp"]), after.map(() => DateTime.formatIso(at(PIN_MS + 1))))
     assert.strictEqual(millis((yield* store.getJob(jobId)).updated_at), PIN_MS + 1, "the job's updated_at is the move's")
   })
-
-/** The built-in policy, asked every time, refusing every job once `refusing` is set (asked as a profile it does not know). */
-const switchablePolicy = (refusing: { on: boolean }) =>
-  Layer.effect(
-    Capabilities.Capabilities,
-    Effect.map(Effect.orDie(Capabilities.make(Capabilities.defaultConfig)), (policy) => ({
-      ...policy,
-      check: (job, requested) => policy.check(job, refusing.on ? "no-such-profile" : requested),
-      deterministic: false
-    }))
-  )
 
 /** The job's state as the store has it. */
 const stateOf = (jobId: JobId) => Effect.map(Effect.flatMap(JobStore, (store) => store.getJob(jobId)), (job) => job.state)
