@@ -288,9 +288,10 @@ export const makeRunMethods = (context: PgContext) => {
     function*(runId: WorkflowRunId, options: Change<AiJob> & { readonly reason: string }) {
       // The move's instant when its caller chose one (JobStore.ts `Change`), else the clock's.
       const at = instantParam(options.at ?? (yield* DateTime.now))
-      // The job first (the lock order), guarded on this run being its active run.
+      // The job first (the lock order), guarded on this run being its active run; its
+      // updated_at never before its last change, as every change's (jobs.ts `notBefore`).
       const [row] = yield* sql`
-        UPDATE ai_jobs j SET status = 'queued', status_reason = ${options.reason}, updated_at = ${at}::timestamptz
+        UPDATE ai_jobs j SET status = 'queued', status_reason = ${options.reason}, updated_at = GREATEST(j.updated_at, ${at}::timestamptz)
         FROM workflow_runs r
         WHERE r.id = ${runId} AND j.id = r.job_id AND j.workflow_run_id = r.id AND ${jobRunning} AND ${runRunning}
         RETURNING ${sql.literal(qualified(columns.job, "j"))}`
