@@ -123,6 +123,22 @@ export interface Audited<A> {
   readonly events?: Audit<A> | undefined
 }
 
+/**
+ * The options of a change to a job its caller has locked (`transition`,
+ * `setPinned`): its records, and its instant.
+ */
+export interface Change<A> extends Audited<A> {
+  /**
+   * The job's new `updated_at`: the instant the change's records carry, when
+   * the caller chose it after the job's last change (auditEvents.ts
+   * `moveInstant`: on a clock behind that change, 1 ms after the job's
+   * latest record). Never written before the job's last change. Absent: the
+   * store reads the clock. A store may ignore it only at the cost of a row
+   * whose `updated_at` disagrees with its records.
+   */
+  readonly at?: DateTime.Utc | undefined
+}
+
 /** The options of a creation (`createJob`, `createJobs`, `createClaimed`): its records, and its instant. */
 export interface Creation<A> extends Audited<A> {
   /**
@@ -167,7 +183,7 @@ export interface JobFilter {
 }
 
 /** A guarded state change (R6). `to` can never be `stalled`: that belongs to recovery (R6a). */
-export interface TransitionRequest extends Audited<AiJob> {
+export interface TransitionRequest extends Change<AiJob> {
   readonly job_id: JobId
   readonly to: TransitionTarget
   /** Compare-and-set: apply only if the job is in exactly this state now. */
@@ -410,7 +426,7 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * written: the flag, `updated_at` and `events`, in one guarded UPDATE; a job
    * already so is returned as it is, with no events written.
    */
-  readonly setPinned: (jobId: JobId, pinned: boolean, options?: Audited<AiJob>) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
+  readonly setPinned: (jobId: JobId, pinned: boolean, options?: Change<AiJob>) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
 
   /**
    * Fails a job whose row does not decode, reading only its state, run,
@@ -493,12 +509,13 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * (`Lifecycle.releaseTransition`, running → queued). In one transaction,
    * only while `runId` is its job's active run: the job goes to `queued` with
    * `reason` as its status reason, the run ends `failed` with `reason` as its
-   * error message, and `events` are written. Otherwise `RunNotActive`, and
+   * error message, and `events` are written, at `at` when given (the job's
+   * and the run's `updated_at`, see `Change`). Otherwise `RunNotActive`, and
    * nothing changes. The next claim runs the job under a new run (R6c).
    */
   readonly releaseRun: (
     runId: WorkflowRunId,
-    options: Audited<AiJob> & { readonly reason: string }
+    options: Change<AiJob> & { readonly reason: string }
   ) => Effect.Effect<AiJob, NotFound | RunNotActive | DecodeFailure | ReadError>
 
   /**

@@ -11,9 +11,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import * as Capabilities from "../../src/Capabilities.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import * as Janitor from "../../src/Janitor.js"
@@ -22,7 +21,7 @@ import * as Recovery from "../../src/Recovery.js"
 import type { Backend } from "../support/backend.js"
 import { postgres, sqliteFile } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
-import { services, servicesUnder } from "./services.js"
+import { services, servicesUnder, switchablePolicy } from "./services.js"
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0)
 const FIVE_MINUTES = 5 * 60_000
@@ -52,21 +51,6 @@ const timesOf = (jobs: Jobs.Jobs["Type"], jobId: JobId) =>
     updated_at: DateTime.formatIso(job.updated_at),
     runs: runs.map(({ run }) => [run.created_at, run.updated_at, run.last_heartbeat].map(DateTime.formatIso))
   }))
-
-/**
- * The built-in policy, asked every time (not deterministic: a claim takes the
- * general path, whose records are built from the claimed job), refusing every
- * job once `refusing` is set (its profile asked as one the policy does not know).
- */
-const switchablePolicy = (refusing: { on: boolean }) =>
-  Layer.effect(
-    Capabilities.Capabilities,
-    Effect.map(Effect.orDie(Capabilities.make(Capabilities.defaultConfig)), (policy) => ({
-      ...policy,
-      check: (job, requested) => policy.check(job, refusing.on ? "no-such-profile" : requested),
-      deterministic: false
-    }))
-  )
 
 for (const backend of [sqliteFile, postgres("clock step back")] as ReadonlyArray<Backend>) {
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>, options: Jobs.Options = {}) =>

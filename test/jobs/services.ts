@@ -1,4 +1,5 @@
 /** The application's layers over a given store, as a user would compose them. */
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Capabilities from "../../src/Capabilities.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
@@ -32,3 +33,18 @@ export const services = <E>(
   wakeUp: Layer.Layer<WakeUp.WakeUp> = WakeUp.layerPollOnly,
   options: Jobs.Options = {}
 ) => servicesUnder(Capabilities.layerDefault, store, gate, wakeUp, options)
+
+/**
+ * The built-in policy, asked every time (not deterministic: a claim takes the
+ * general path, whose records are built from the claimed job), refusing every
+ * job once `refusing` is set (its profile asked as one the policy does not know).
+ */
+export const switchablePolicy = (refusing: { on: boolean }) =>
+  Layer.effect(
+    Capabilities.Capabilities,
+    Effect.map(Effect.orDie(Capabilities.make(Capabilities.defaultConfig)), (policy) => ({
+      ...policy,
+      check: (job, requested) => policy.check(job, refusing.on ? "no-such-profile" : requested),
+      deterministic: false
+    }))
+  )

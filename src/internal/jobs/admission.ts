@@ -11,7 +11,7 @@
  * (`enforce_capabilities`), and a `failed` job can be retried once an
  * operator has changed the policy — the retry is checked again.
  */
-import * as DateTime from "effect/DateTime"
+import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
@@ -21,7 +21,7 @@ import type { JobState } from "../../domain/JobState.js"
 import type { Capabilities, Decision, Refusal, Verdict } from "../../Capabilities.js"
 import { flatMapKnown, mapKnown } from "../../util/knownEffects.js"
 import { auditWith, type JobStore } from "../../store/JobStore.js"
-import { capabilityEvent, lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
+import { afterLastChange, capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 
 /** Where a stored job is checked again. */
 export type Checkpoint = "claim" | "start" | "resume" | "rework"
@@ -123,14 +123,22 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
   /**
    * Ends a job the policy refused: `from → failed`, with its deny records and
    * lifecycle event, in the caller's transaction. A job no longer in `from`
-   * is an `IllegalTransition`, and nothing is written. The event is at the
-   * clock's reading or `job`'s last change, whichever is later (auditEvents.ts `notBefore`).
+   * is an `IllegalTransition`, and nothing is written. The move is at
+   * `instant` when the caller chose it (its `records` carry it), else after
+   * `job`'s last change (auditEvents.ts `afterLastChange`).
    */
-  const refuse = (job: AiJob, from: JobState, refusal: Refusal, records: ReadonlyArray<EventRecord>, at: Checkpoint) =>
+  const refuse = (
+    job: AiJob,
+    from: JobState,
+    refusal: Refusal,
+    records: ReadonlyArray<EventRecord>,
+    at: Checkpoint,
+    instant?: DateTime.Utc
+  ) =>
     Effect.gen(function*() {
       // The reason names the refusal, not the profile: a legacy row's profile id may be any size.
       const reason = `refused by the capability policy at ${at}: ${refusal._tag}`
-      const timestamp = notBefore(yield* DateTime.now, job.updated_at)
+      const timestamp = instant ?? (yield* afterLastChange(store, job))
       const record = yield* prepare(lifecycleEvent({ job, from, to: "failed", reason, timestamp }))
       return yield* store.transition({
         job_id: job.job_id,
@@ -138,7 +146,8 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
         to: "failed",
         status_reason: reason,
         error_message: refusal.message,
-        events: auditWith([...records, record])
+        events: auditWith([...records, record]),
+        at: timestamp
       })
     })
 

@@ -19,6 +19,8 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import type { EventTooLarge, InvalidEvent } from "../flight/Errors.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type * as Library from "../flight/libraryEvents.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
+import type { JobStore } from "../../store/JobStore.js"
 
 /** A `system` event for one lifecycle change of a job (`from` is null at creation), from the job. */
 export const lifecycleEvent = (options: {
@@ -139,10 +141,38 @@ export const securityViolationEvent = (options: {
   ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {})
 })
 
+
 /**
- * A change's instant: the clock's reading, or `last` (the job's last change)
- * when the clock reads before it — stepped back, or another host's behind —
- * so a job's records and `updated_at` never run backwards. A tie sorts by
- * event id, minted after the last change's within a process (uuidv7.ts).
+ * The instant of a move the Jobs layer makes of a job it has locked (`job`,
+ * as locked), so a job's records and `updated_at` never run backwards: the
+ * clock's reading, unless the job changed after it (a clock stepped back, or
+ * another host's behind); then the job's last change (`updated_at`), or 1 ms
+ * after the job's latest record when that record would sort at or after the
+ * move's own. On a clock behind another host's, the move's ids are smaller,
+ * and at that host's change it would be listed before it: the stores' rule
+ * for their one-statement moves (store/pg/moveInstant.ts `instantAfter`).
+ * The id compared is minted here, before the move's records, whose ids come
+ * after it in this process. The job's history is read only when the move is
+ * lifted; a reading equal to the last change is kept, its tie broken by
+ * event id — the move's is the larger within a process, and across processes
+ * this is the same-millisecond tie the README names — so a move made in the
+ * millisecond of the job's last change reads nothing more. The move passes
+ * the instant to the store (`at`, JobStore.ts `Change`), so the row's
+ * `updated_at` is its records' time.
  */
-export const notBefore = (now: DateTime.Utc, last: DateTime.Utc): DateTime.Utc => DateTime.lessThan(now, last) ? last : now
+export const afterLastChange = (
+  store: JobStore["Type"],
+  job: Pick<AiJob, "job_id" | "updated_at">
+): Effect.Effect<DateTime.Utc, Effect.Effect.Error<ReturnType<JobStore["Type"]["listEvents"]>>> =>
+  Effect.flatMap(DateTime.now, (now) => {
+    if (!DateTime.lessThan(now, job.updated_at)) return Effect.succeed(now)
+    const firstId = uuidv7()
+    return Effect.map(store.listEvents({ job_id: job.job_id, order: "desc", limit: 1 }), ({ items: [latest] }) =>
+      latest !== undefined && sortsAtOrAfter(latest, job.updated_at, firstId)
+        ? DateTime.add(latest.timestamp, { millis: 1 })
+        : job.updated_at)
+  })
+
+/** Whether `record` sorts at or after (`at`, `id`) in a job's history ("timestamp", then event id). */
+const sortsAtOrAfter = (record: EventRecord, at: DateTime.Utc, id: string): boolean =>
+  record.timestamp.epochMillis > at.epochMillis || (record.timestamp.epochMillis === at.epochMillis && record.event_id >= id)

@@ -3,7 +3,6 @@
  * policy checks the job again in the same transaction; a refused job ends
  * `from → failed` (committed) and the caller gets the refusal.
  */
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Tracer from "effect/Tracer"
@@ -13,7 +12,7 @@ import type { JobState } from "../../domain/JobState.js"
 import { auditWith, type Claim } from "../../store/JobStore.js"
 import type { Checkpoint, makeAdmission } from "./admission.js"
 import { nameJob, withJobSpanNoted } from "../flight/jobSpan.js"
-import { lifecycleEvent, notBefore } from "./auditEvents.js"
+import { afterLastChange, lifecycleEvent } from "./auditEvents.js"
 import { endStalledNodes } from "./openNodes.js"
 import type { BeginOptions, Operations } from "./operations.js"
 import { BEGIN_OPTIONS, optionsRefusal } from "./transitionOptions.js"
@@ -77,7 +76,8 @@ export const makeBegin = (
       const before = yield* store.lockJob(jobId)
       // Read with the job locked, never before its last change: a clock stepped back put a start
       // before the submit it follows, and a resume before the stall it resumes from (found by an outside probe).
-      const now = notBefore(yield* DateTime.now, before.updated_at)
+      // Nor before that change's records, which a clock behind would list it before (auditEvents.ts).
+      const now = yield* afterLastChange(store, before)
       const { records, verdict } = yield* admission.recheck(before, now)
       // A resume ends the nodes the stalled run left running, as the job leaves `stalled` (openNodes.ts):
       // `failed` with the refusal when the policy refuses it, else `stalled` with the run.
@@ -87,7 +87,7 @@ export const makeBegin = (
           : endStalledNodes(store, before, "running", undefined, options.reason)
       }
       if (verdict._tag === "Refused") {
-        yield* admission.refuse(before, from, verdict.error, records, at)
+        yield* admission.refuse(before, from, verdict.error, records, at, now)
         return Either.left(verdict.error)
       }
       // The run begins with the move: its times and heartbeat at the move's instant.
@@ -109,7 +109,8 @@ export const makeBegin = (
         workflow_run_id: run.id,
         // The reason of the state it is in now: the one given, else none (not the last state's).
         status_reason: options.reason ?? "",
-        events: auditWith([...records, record])
+        events: auditWith([...records, record]),
+        at: now
       })
       if (options.handTo === "workers") yield* offer(run.id)
       return Either.right<Claim>({ job, run })

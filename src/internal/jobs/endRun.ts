@@ -10,7 +10,6 @@
  * the run. `Jobs` moves (an operator cancelling a running job, say) and a
  * run's own settle (runJob.ts) both end here.
  */
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventId, JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
@@ -19,7 +18,7 @@ import type { TransitionTarget } from "../../domain/Lifecycle.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { auditWith, type JobStore, type ReadError, type RunningJobEnd } from "../../store/JobStore.js"
-import { lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
+import { afterLastChange, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { endOpenNodes, nodeEndMessage } from "./openNodes.js"
 
 /** How a run ends: the job's next state, and what is recorded about it. */
@@ -42,13 +41,14 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
   /** Ends `runId`, the active run of the locked, running `job`, and moves the job to `end.to`. */
   (job: AiJob, runId: WorkflowRunId, end: RunEnd) =>
     Effect.gen(function*() {
+      // Never before the job's last change (`job` is the locked row) nor its records, whatever the clock reads.
+      const at = yield* afterLastChange(store, job)
       const record = yield* prepare(lifecycleEvent({
         job,
         from: "running",
         to: end.to,
         workflow_run_id: runId,
-        // Never before the job's last change (`job` is the locked row), whatever the clock reads.
-        timestamp: notBefore(yield* DateTime.now, job.updated_at),
+        timestamp: at,
         // The attempt the run was (issue 15.1).
         attempt: job.attempt,
         ...(end.reason !== undefined ? { reason: end.reason } : {}),
@@ -56,7 +56,7 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         ...(end.event_id !== undefined ? { event_id: end.event_id } : {})
       }))
       // Handing the job back is the reserved release edge: the job queued, the run failed, in one write.
-      if (end.to === "queued") return yield* store.releaseRun(runId, { reason: end.reason ?? "released", events: auditWith([record]) })
+      if (end.to === "queued") return yield* store.releaseRun(runId, { reason: end.reason ?? "released", events: auditWith([record]), at })
       // Nodes the run left running end with it (a run's own settle has none left).
       yield* endOpenNodes(store, runId, end.to, nodeEndMessage(end.to, end.error, end.reason)).pipe(
         Effect.catchTag("RunNotActive", () => Effect.void)
@@ -68,7 +68,8 @@ export const makeEndRun = (store: JobStore["Type"], prepare: Prepare) =>
         to: end.to,
         status_reason: end.reason ?? "",
         ...(typeof end.error === "string" ? { error_message: end.error } : {}),
-        events: auditWith([record])
+        events: auditWith([record]),
+        at
       })
       // A run already ended (it cannot be, with its job locked running under it) has nothing left to end.
       yield* store.finishRun(runId, end.to, { error_message: end.error ?? null }).pipe(

@@ -1,7 +1,6 @@
 /**
  * Changes to a job outside the lifecycle: its pin (R18) and its metrics.
  */
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { decodeWith } from "../../domain/decode.js"
 import { DecodeFailure, JobFinished, readThrew } from "../../domain/Errors.js"
@@ -9,7 +8,7 @@ import type { JobId } from "../../domain/Ids.js"
 import { JobMetrics, MetricNames } from "../../domain/JobMetrics.js"
 import { isTerminal } from "../../domain/Lifecycle.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
-import { lifecycleEvent, notBefore } from "./auditEvents.js"
+import { afterLastChange, lifecycleEvent } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
 import { optionsRefusal, TRANSITION_OPTIONS } from "./transitionOptions.js"
@@ -28,6 +27,8 @@ export const makeSetPin = ({ prepare, redact, store }: Operations) => (pinned: b
       const before = yield* store.lockJob(jobId)
       if (before.is_pinned === pinned) return before
       const what = pinned ? "pinned" : "unpinned"
+      // Never before the job's last change nor its records, whatever the clock reads (auditEvents.ts).
+      const at = yield* afterLastChange(store, before)
       const record = yield* prepare(lifecycleEvent({
         job: before,
         from: before.state,
@@ -35,10 +36,9 @@ export const makeSetPin = ({ prepare, redact, store }: Operations) => (pinned: b
         workflow_run_id: before.workflow_run_id,
         reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
         ...(options.actor !== undefined ? { actor: options.actor } : {}),
-        // Never before the job's last change, whatever the clock reads (auditEvents.ts `notBefore`).
-        timestamp: notBefore(yield* DateTime.now, before.updated_at)
+        timestamp: at
       }))
-      return yield* store.setPinned(jobId, pinned, { events: auditWith([record]) })
+      return yield* store.setPinned(jobId, pinned, { events: auditWith([record]), at })
     }))
     // Named on the span outside the transaction's.
     nameJob(span, job)

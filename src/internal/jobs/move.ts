@@ -6,13 +6,12 @@
  * running job leaves `running` the one way a run ends (endRun.ts); a stalled
  * job's move ends the nodes its stalled run left running (openNodes.ts).
  */
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { JobId } from "../../domain/Ids.js"
 import { canTransition, type TransitionTarget } from "../../domain/Lifecycle.js"
 import { nameJob, withJobSpanNoted } from "../flight/jobSpan.js"
-import { lifecycleEvent, notBefore } from "./auditEvents.js"
+import { afterLastChange, lifecycleEvent } from "./auditEvents.js"
 import { unlessInTransaction } from "./announceLost.js"
 import { endStalledNodes } from "./openNodes.js"
 import type { makeEndRun, makeFinishRunning, RunEnd } from "./endRun.js"
@@ -48,8 +47,9 @@ export const makeMove = (
       // Only on an edge the table allows: a refused move writes nothing.
       if (before.state === "stalled" && canTransition("stalled", to)) yield* endStalledNodes(store, before, to, end.error, end.reason)
       // Read with the job locked, and never before its last change: a clock stepped back (or another
-      // host's behind) put a cancel before the submit it follows (found by an outside probe).
-      const at = notBefore(yield* DateTime.now, before.updated_at)
+      // host's behind) put a cancel before the submit it follows (found by an outside probe); nor
+      // before that change's records, which a clock behind would list it before.
+      const at = yield* afterLastChange(store, before)
       // A retry by hand is a new attempt, eligible at once (issue 15.1).
       const retry = before.state === "failed" && to === "queued"
         ? { attempt: before.attempt + 1, run_after: at }
@@ -63,7 +63,8 @@ export const makeMove = (
         status_reason: end.reason ?? "",
         ...(end.error !== undefined ? { error_message: end.error } : {}),
         ...retry,
-        events: auditWith([record])
+        events: auditWith([record]),
+        at
       })
     }))
   // A move to `queued` or `running` never ends a run in one statement: straight to the general path.

@@ -52,7 +52,7 @@ import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErrors.js"
-import { capabilityEvent, lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
+import { afterLastChange, capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { isStoreClosed } from "../storeClosed.js"
@@ -253,7 +253,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
       const reason = `retry: attempt ${retry.attempt} of ${before.max_attempts}`
       // After the failure it follows (`failed`: the job as its failure left it), whatever the clock
       // reads: a clock stepped back put the retry first in the job's history (found by an outside probe).
-      const timestamp = notBefore(yield* DateTimeValue.now, failed.updated_at)
+      // Nor before that failure's records, which a clock behind would list it before (auditEvents.ts).
+      const timestamp = yield* afterLastChange(store, failed)
       const requeued = yield* prepare(lifecycleEvent({ job, from: "failed", to: "queued", workflow_run_id: run.id, reason, ...retry, timestamp }))
       return yield* store.transition({
         job_id: job.job_id,
@@ -262,7 +263,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         attempt: retry.attempt,
         run_after: retry.run_after,
         status_reason: reason,
-        events: () => [requeued]
+        events: () => [requeued],
+        at: timestamp
       })
     })
 

@@ -10,7 +10,7 @@
  * separate, so a crash can leave a violation unrecorded or a job half
  * poisoned. Here the event and every poisoned row commit together.
  */
-import * as DateTime from "effect/DateTime"
+import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { AiJob } from "../../domain/AiJob.js"
@@ -19,7 +19,7 @@ import { hasText } from "../../domain/Text.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore } from "../../store/JobStore.js"
-import { lifecycleEvent, notBefore, type Prepare, securityViolationEvent } from "./auditEvents.js"
+import { afterLastChange, lifecycleEvent, type Prepare, securityViolationEvent } from "./auditEvents.js"
 import { endOpenNodes } from "./openNodes.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
 
@@ -108,7 +108,8 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const current = yield* store.lockJob(job.job_id)
         // Never before the job's last change as locked, whatever the clock reads: not as claimed
         // (`job`), since a pin or metrics while it ran came later (found by an outside probe).
-        const timestamp = notBefore(yield* DateTime.now, current.updated_at)
+        // Nor before that change's records, which a clock behind would list it before (auditEvents.ts).
+        const timestamp = yield* afterLastChange(store, current)
         const { record: recorded, violation } = yield* violationRecord(job, run, report, timestamp)
         const error = `Security violation: ${violation}`
         // The move's reason is the job's status_reason, as every change's is; the error text is the job's and run's error_message.
@@ -126,7 +127,8 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           to: "poisoned",
           status_reason: reason,
           error_message: error,
-          events: () => [recorded, lifecycle]
+          events: () => [recorded, lifecycle],
+          at: timestamp
         })
         yield* store.finishRun(run.id, "poisoned", { error_message: error })
         return { poisoned: true, violation }

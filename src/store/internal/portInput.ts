@@ -34,7 +34,6 @@ import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { ClaimTemplate, JobStore } from "../JobStore.js"
 import {
-  commonAudited,
   commonClaimAdmittedOptions,
   commonCreateClaimedOptions,
   commonCreation,
@@ -45,7 +44,6 @@ import {
   isStoredInstant
 } from "./commonInputs.js"
 import {
-  AuditedOptions,
   Builder,
   ClaimAdmittedOptions,
   CreateClaimedOptions,
@@ -150,8 +148,9 @@ const decode = {
   newJob: decodeNewJob,
   // Job by job, as `createJob` decodes one: the same checks, each path led by the job's index.
   newJobs: decodeEach(decodeNewJob, "NewAiJob"),
-  audited: decodeCommon(commonAudited, AuditedOptions, "events"),
   creation: decodeCommon(commonCreation, CreationOptions, "creation options"),
+  // A change's options (`setPinned`) are a creation's: its records and its instant (JobStore.ts `Change`).
+  change: decodeCommon(commonCreation, CreationOptions, "change options"),
   pinned: decodeWith(Schema.Boolean, "is_pinned"),
   jobFilter: namedOnly(Schema.Struct({
     states: optional(Schema.Array(JobState)),
@@ -174,7 +173,8 @@ const decode = {
     workflow_run_id: optional(Schema.NullOr(WorkflowRunId)),
     attempt: optional(Attempt),
     run_after: optional(TimestampFromSelf),
-    events: optional(Builder)
+    events: optional(Builder),
+    at: optional(TimestampFromSelf)
   }), "TransitionRequest"),
   // Only the fields it names: a misspelt `error_mesage` or a `state` was dropped, the call
   // succeeding with nothing changed.
@@ -185,7 +185,7 @@ const decode = {
     error_message: ErrorMessage,
     events: optional(Builder)
   }), "JobPatch"),
-  release: namedOnly(Schema.Struct({ reason: Text, events: optional(Builder) }), "releaseRun"),
+  release: namedOnly(Schema.Struct({ reason: Text, events: optional(Builder), at: optional(TimestampFromSelf) }), "releaseRun"),
   unreadable: decodeWith(Schema.Struct({ job_id: JobId, reason: NonEmptyText }), "UnreadableJobFailure"),
   // Only the Schema: finishRunningJob has tried the hand check (commonEnd) already.
   runningJobEnd: decodeWith(RunningJobEnd, "RunningJobEnd"),
@@ -422,7 +422,7 @@ export const decodingInputs = (store: Service): Service => ({
     Effect.flatMap(Effect.all([decode.jobId(jobId), decode.patch(patch)]), ([id, p]) => store.updateJob(id, p as typeof patch)),
   setPinned: (jobId, pinned, options = {}) =>
     Effect.flatMap(
-      Effect.all([decode.jobId(jobId), decode.pinned(pinned), decode.audited(options)]),
+      Effect.all([decode.jobId(jobId), decode.pinned(pinned), decode.change(options)]),
       ([id, p, o]) => store.setPinned(id, p, o as typeof options)
     ),
   failUnreadableJob: (failure) => {

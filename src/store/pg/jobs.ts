@@ -11,7 +11,7 @@ import { JobMetrics } from "../../domain/JobMetrics.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { Audit, Audited, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
+import type { Audit, Change, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
 import { AlreadyExists, type CorruptRow, NotFound } from "../StoreErrors.js"
 import type { FixedWrite, PgContext } from "./context.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
@@ -203,7 +203,8 @@ export const makeJobMethods = (context: PgContext) => {
 
   const transition: Service["transition"] = Effect.fnUntraced(
     function*(request: TransitionRequest) {
-      const now = yield* DateTime.now
+      // The move's instant when its caller chose one (JobStore.ts `Change`), else the clock's.
+      const now = request.at ?? (yield* DateTime.now)
       const set = [sql`status = ${request.to}`, sql`updated_at = ${notBefore(sql, now)}`]
       if (request.status_reason !== undefined) set.push(sql`status_reason = ${request.status_reason}`)
       if (request.error_message !== undefined) set.push(sql`error_message = ${request.error_message}`)
@@ -259,8 +260,8 @@ export const makeJobMethods = (context: PgContext) => {
   )
 
   const setPinned: Service["setPinned"] = Effect.fnUntraced(
-    function*(jobId: JobId, pinned: boolean, options?: Audited<AiJob>) {
-      const now = yield* DateTime.now
+    function*(jobId: JobId, pinned: boolean, options?: Change<AiJob>) {
+      const now = options?.at ?? (yield* DateTime.now)
       // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
       const changed = yield* audited({
         steps: [["pinned", sql`

@@ -17,7 +17,7 @@ import { JobState, JobStates } from "../../domain/JobState.js"
 import { type NodeEndStatus, NodeExecution, nodeFinishes, NodeStatus, type WorkflowRun } from "../../domain/WorkflowRun.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import { isRunEnd, refuseRunEnd, refuseSettleTarget } from "../internal/runEnd.js"
-import type { Audited, Creation, JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
+import type { Audited, Change, Creation, JobStore, RunningJobEnd, RunSettle } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import { type CorruptRow, NotFound, RunNotActive, RunTaken } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
@@ -285,11 +285,13 @@ export const makeRunMethods = (context: PgContext) => {
     }).pipe(storageErrors("JobStore.takeRun"))
 
   const releaseRun: Service["releaseRun"] = Effect.fnUntraced(
-    function*(runId: WorkflowRunId, options: Audited<AiJob> & { readonly reason: string }) {
-      const at = instantParam(yield* DateTime.now)
-      // The job first (the lock order), guarded on this run being its active run.
+    function*(runId: WorkflowRunId, options: Change<AiJob> & { readonly reason: string }) {
+      // The move's instant when its caller chose one (JobStore.ts `Change`), else the clock's.
+      const at = instantParam(options.at ?? (yield* DateTime.now))
+      // The job first (the lock order), guarded on this run being its active run; its
+      // updated_at never before its last change, as every change's (jobs.ts `notBefore`).
       const [row] = yield* sql`
-        UPDATE ai_jobs j SET status = 'queued', status_reason = ${options.reason}, updated_at = ${at}::timestamptz
+        UPDATE ai_jobs j SET status = 'queued', status_reason = ${options.reason}, updated_at = GREATEST(j.updated_at, ${at}::timestamptz)
         FROM workflow_runs r
         WHERE r.id = ${runId} AND j.id = r.job_id AND j.workflow_run_id = r.id AND ${jobRunning} AND ${runRunning}
         RETURNING ${sql.literal(qualified(columns.job, "j"))}`

@@ -12,7 +12,7 @@ import { IllegalTransition } from "../../domain/Errors.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
-import type { Audit, Audited, Creation, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
+import type { Audit, Change, Creation, JobFilter, JobPatch, JobStore, TransitionRequest } from "../JobStore.js"
 import type { AiJob } from "../../domain/AiJob.js"
 import { auditRecords } from "../internal/audit.js"
 import { AlreadyExists, NotFound } from "../StoreErrors.js"
@@ -165,7 +165,8 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
 
   const transition: Service["transition"] = Effect.fnUntraced(
     function*(request: TransitionRequest) {
-      const now = storedInstant(yield* DateTime.now)
+      // The move's instant when its caller chose one (JobStore.ts `Change`), else the clock's.
+      const now = storedInstant(request.at ?? (yield* DateTime.now))
       const set: Array<readonly [string, unknown]> = [["status", request.to], ["updated_at", now]]
       if (request.status_reason !== undefined) set.push(["status_reason", request.status_reason])
       if (request.error_message !== undefined) set.push(["error_message", request.error_message])
@@ -215,8 +216,8 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
   )
 
   const setPinned: Service["setPinned"] = Effect.fnUntraced(
-    function*(jobId, pinned: boolean, options?: Audited<AiJob>) {
-      const now = storedInstant(yield* DateTime.now)
+    function*(jobId, pinned: boolean, options?: Change<AiJob>) {
+      const now = storedInstant(options?.at ?? (yield* DateTime.now))
       return yield* auditedChange(options?.events, Effect.gen(function*() {
         // Guarded on the flag: a job already so matches nothing, and nothing (no event either) is written.
         const updated = yield* updateJobRow([["is_pinned", pinned ? 1 : 0], ["updated_at", now]], "id = ? AND is_pinned <> ?", [

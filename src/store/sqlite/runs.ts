@@ -212,9 +212,12 @@ export const makeRunMethods = (context: SqliteContext) => {
     function*(runId, options) {
       return yield* transaction.join(Effect.gen(function*() {
         yield* requireActive(runId)
-        const now = yield* DateTime.now
-        const set = yield* encode.jobColumns({ status: "queued", status_reason: options.reason, updated_at: now })
-        const [row] = yield* sql`UPDATE ai_jobs SET ${sql.update(set)} WHERE workflow_run_id = ${runId} RETURNING *`
+        // The move's instant when its caller chose one (JobStore.ts `Change`), else the clock's.
+        const now = options.at ?? (yield* DateTime.now)
+        // Its updated_at never before its last change, as every change's (jobs.ts `assignment`).
+        const [row] = yield* sql`
+          UPDATE ai_jobs SET status = 'queued', status_reason = ${options.reason}, updated_at = max(updated_at, ${storedInstant(now)})
+          WHERE workflow_run_id = ${runId} RETURNING *`
         if (row === undefined) return yield* Effect.dieMessage(`releaseRun: no job points at active run ${runId}`)
         const job = yield* decode.job(row)
         yield* updateRunningRun(runId, [["status", "failed"], ["error_message", options.reason], ["updated_at", storedInstant(now)]])

@@ -8,7 +8,7 @@ import * as TestClock from "effect/TestClock"
 import type { DecodeFailure } from "../../../src/domain/Errors.js"
 import { JobMetrics } from "../../../src/domain/JobMetrics.js"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { encode, expectTag, failureOf, ids, jobEvent, millis, newJob, tagOf } from "../fixtures.js"
+import { at, encode, expectTag, failureOf, ids, jobEvent, millis, newJob, tagOf } from "../fixtures.js"
 import { type Backend, storeTest, withTwoStores } from "../../support/backend.js"
 
 /** updateJob / setPinned contract tests. */
@@ -126,6 +126,38 @@ export const updateContract = (backend: Backend): void => {
         assert.strictEqual(error.entity, "job")
         assert.strictEqual(error.id, jobId)
         assert.deepStrictEqual((yield* store.listEvents()).items, [])
+      }))
+  })
+
+  describe("a change's instant (`at`)", () => {
+    test("R6 transition, setPinned and releaseRun given `at` write the job's updated_at at it, not at the clock's reading", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(1_000)
+        const job = yield* store.createJob(newJob())
+        yield* TestClock.setTime(2_000)
+        const pinned = yield* store.setPinned(job.job_id, true, { events: () => [jobEvent(job)], at: at(5_000) })
+        assert.strictEqual(millis(pinned.updated_at), 5_000)
+        const run = yield* store.createRun(job.job_id, { at: at(6_000) })
+        const running = yield* store.transition({ job_id: job.job_id, from: "queued", to: "running", workflow_run_id: run.id, at: at(6_000) })
+        assert.strictEqual(millis(running.updated_at), 6_000)
+        const released = yield* store.releaseRun(run.id, { reason: "handed back", at: at(7_000) })
+        assert.strictEqual(millis(released.updated_at), 7_000)
+        assert.strictEqual(millis((yield* store.getJob(job.job_id)).updated_at), 7_000)
+      }))
+
+    test("R6 transition, setPinned and releaseRun given an `at` before the job's last change leave its updated_at at that change", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(10_000)
+        const job = yield* store.createJob(newJob())
+        const pinned = yield* store.setPinned(job.job_id, true, { at: at(5_000) })
+        assert.strictEqual(millis(pinned.updated_at), 10_000)
+        const run = yield* store.createRun(job.job_id)
+        const running = yield* store.transition({ job_id: job.job_id, from: "queued", to: "running", workflow_run_id: run.id, at: at(5_000) })
+        assert.strictEqual(millis(running.updated_at), 10_000)
+        const released = yield* store.releaseRun(run.id, { reason: "handed back", at: at(5_000) })
+        assert.strictEqual(millis(released.updated_at), 10_000)
       }))
   })
 
