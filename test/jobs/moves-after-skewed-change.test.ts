@@ -78,6 +78,26 @@ for (const backend of [sqliteFile, postgres("moves after skewed change")] as Rea
         yield* assertAfterPin(job.job_id, pinId)
       })), 60_000)
 
+    it.effect("R6 a cancel, unpin and start after a pin dated at the last storable instant are written there, tied — not refused", () =>
+      provide(Effect.gen(function*() {
+        // "1 ms after" a change at 9999-12-31T23:59:59.999Z is past what the stores hold: the move failed with a
+        // DecodeFailure on its own `at` and the job could not be moved (found by a regression probe).
+        const jobs = yield* Jobs.Jobs
+        const store = yield* JobStore
+        const last = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+        for (const move of ["cancel", "unpin", "start"] as const) {
+          yield* TestClock.setTime(1_000)
+          const job = yield* jobs.submit(summarize())
+          yield* TestClock.setTime(last)
+          yield* store.setPinned(job.job_id, true, { events: auditWith([jobEvent(job, { event_id: idMintedAt(Date.now() + 86_400_000), timestamp: at(last) })]) })
+          yield* TestClock.setTime(MOVER_MS)
+          if (move === "cancel") yield* jobs.cancel(job.job_id, { reason: "not needed" })
+          else if (move === "unpin") yield* jobs.unpin(job.job_id)
+          else yield* jobs.start(job.job_id)
+          assert.strictEqual(millis((yield* store.getJob(job.job_id)).updated_at), last, `${move}: written at the last instant`)
+        }
+      })), 60_000)
+
     it.effect("R6 a start, ids minted behind, is written 1 ms after the pin and listed after it; its run begins there", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs

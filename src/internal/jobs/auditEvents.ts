@@ -21,6 +21,7 @@ import type { FlightRecorder } from "../flight/recorder.js"
 import type * as Library from "../flight/libraryEvents.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { JobStore } from "../../store/JobStore.js"
+import { TIMESTAMP_RANGE_MS } from "../../domain/Timestamp.js"
 
 /** A `system` event for one lifecycle change of a job (`from` is null at creation), from the job. */
 export const lifecycleEvent = (options: {
@@ -169,7 +170,8 @@ export const afterLastChange = (
     const firstId = uuidv7()
     return Effect.map(store.listEvents({ job_id: job.job_id, order: "desc", limit: 1 }), ({ items: [latest] }) =>
       latest !== undefined && sortsAtOrAfter(latest, job.updated_at, firstId)
-        ? DateTime.add(latest.timestamp, { millis: 1 })
+        // Capped at the last instant the stores hold (a change dated there, a clock far ahead): tied there, not refused.
+        ? DateTime.unsafeMake(Math.min(latest.timestamp.epochMillis + 1, TIMESTAMP_RANGE_MS.max))
         : job.updated_at)
   })
 

@@ -300,7 +300,8 @@ export const makeRunMethods = (context: PgContext) => {
       yield* updateRunningRun(runId, [
         sql`status = 'failed'`,
         sql`error_message = ${options.reason}`,
-        sql`updated_at = ${at}::timestamptz`
+        // The run ends where the job moved (never before its last change, so never before the run began).
+        sql`updated_at = ${instantParam(job.updated_at)}::timestamptz`
       ])
       yield* insertEvents(yield* auditRecords(options.events, job))
       return job

@@ -220,7 +220,8 @@ export const makeRunMethods = (context: SqliteContext) => {
           WHERE workflow_run_id = ${runId} RETURNING *`
         if (row === undefined) return yield* Effect.dieMessage(`releaseRun: no job points at active run ${runId}`)
         const job = yield* decode.job(row)
-        yield* updateRunningRun(runId, [["status", "failed"], ["error_message", options.reason], ["updated_at", storedInstant(now)]])
+        // The run ends where the job moved (never before its last change, so never before the run began).
+        yield* updateRunningRun(runId, [["status", "failed"], ["error_message", options.reason], ["updated_at", storedInstant(job.updated_at)]])
         yield* insertEvents(yield* auditRecords(options.events, job))
         return job
       }))

@@ -158,6 +158,10 @@ export const updateContract = (backend: Backend): void => {
         assert.strictEqual(millis(running.updated_at), 10_000)
         const released = yield* store.releaseRun(run.id, { reason: "handed back", at: at(5_000) })
         assert.strictEqual(millis(released.updated_at), 10_000)
+        // The run too: it ends where the job moved, never before it began (found by a regression probe).
+        const ended = yield* store.getRun(run.id)
+        assert.strictEqual(millis(ended.updated_at), 10_000, "the run's end: not before it began")
+        assert.isAtLeast(millis(ended.updated_at), millis(ended.created_at))
       }))
   })
 
