@@ -251,7 +251,7 @@ for (const backend of sharedBackends) {
         assert.strictEqual(error._tag, "StorageError")
         assert.include(error.message, "Connection terminated unexpectedly")
         assert.strictEqual(losing.state.looks, LOST_CLAIM_LOOKS, "looked a bounded number of times")
-        const warned = log.lines.filter((line) => line.includes("recovery stalls it"))
+        const warned = log.lines.filter((line) => line.includes("recovery stalls that run"))
         assert.lengthOf(warned, 1, `one warning (got ${JSON.stringify(log.lines)})`)
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "running", "left to recovery")
       }).pipe(Effect.scoped), 60_000)
