@@ -6,13 +6,17 @@
  * answers — while no program ran; every outage's idle pool warned, per loop
  * and per claim, that "the job it may have claimed (its records' first event
  * id …)" stayed running, naming nothing. Now a look gives up as its pool
- * closes, and the warning says the claim most likely took nothing and comes
- * once a pool an outage.
+ * closes, the warning says the claim most likely took nothing and comes
+ * once a pool an outage, and a claim's statement sent on a session the
+ * server had already ended (a `pg_ctl stop`, a `pg_terminate_backend`, heard
+ * while the connection was idle) is not looked for: it never ran, and the
+ * transaction around it was rolled back.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { LOST_CLAIM_LOOKS } from "../../src/internal/jobs/claimAnswerLost.js"
@@ -24,6 +28,7 @@ import { StorageError } from "../../src/store/StoreErrors.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import { capturingLog } from "../support/capturedLog.js"
 import { startCuttingProxy } from "../support/cuttingProxy.js"
+import { connectPg, pgAdminUrl } from "../support/pg-database.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { postgresShared, realSleep, sharedBackends } from "./shared-database.js"
@@ -141,5 +146,51 @@ describe("pool claim looks on PostgreSQL, a database that accepts and never answ
       outage.state.closing = true
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(outage.state.looksAfterClose, 0, "no look after the pool's close began")
+    }).pipe(Effect.scoped), 60_000)
+})
+
+describe("pool claim looks on PostgreSQL, a session the server ended", () => {
+  it.live("claim look session ended PostgreSQL: a claim whose transaction goes on on a session the server had ended (terminated while idle in it) — StorageError, no look (nothing of it ran), the job queued and claimable", () =>
+    Effect.gen(function*() {
+      const database = yield* postgresShared.fresh("claim look session ended")
+      const admin = yield* Effect.acquireRelease(Effect.promise(() => connectPg(pgAdminUrl())), (client) => Effect.promise(() => client.end().catch(() => {})))
+      const name = decodeURIComponent(new URL(database.url).pathname.slice(1))
+      const outage = withOutage(yield* database.store())
+      // The transaction claim (no one-statement claim): its run's id is known before its commit.
+      const held = { armed: false, statement: undefined as (() => Effect.Effect<unknown, StorageError>) | undefined }
+      const { claimAdmitted: _, ...general } = outage.store
+      const store: Store = {
+        ...general,
+        transaction: (effect) =>
+          outage.store.transaction(Effect.tap(effect, () => {
+            if (!held.armed) return Effect.void
+            held.armed = false
+            // The claim written, its transaction left open: its session is ended meanwhile, then the transaction goes on.
+            return Effect.zipRight(realSleep(1_500), held.statement!())
+          }))
+      }
+      const context = yield* Layer.build(services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, WakeUp.layerPollOnly))
+      const jobs = Context.get(context, Jobs.Jobs)
+      const job = yield* jobs.submit(summarize())
+      held.statement = () => Effect.catchAll(outage.store.getJob(job.job_id), (e) => e._tag === "StorageError" ? Effect.fail(e) : Effect.die(e))
+      held.armed = true
+      outage.state.looks = 0
+      const claiming = yield* Effect.fork(Effect.flip(jobs.claimNext()))
+      const pid = yield* Effect.promise(async () => {
+        for (let attempt = 0; attempt < 200; attempt++) {
+          const rows = (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'", [name])).rows
+          if (rows.length === 1) return rows[0]!.pid
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+        throw new Error("no backend of ours became idle in transaction")
+      })
+      const terminated = yield* Effect.promise(() => admin.query<{ ok: boolean }>("SELECT pg_terminate_backend($1) AS ok", [pid]))
+      assert.isTrue(terminated.rows[0]?.ok, "the claim's backend was terminated")
+      const error = yield* Fiber.join(claiming)
+      assert.strictEqual(error._tag, "StorageError")
+      assert.include(error.message, "the server had ended the session", "sent after the session ended")
+      assert.strictEqual(outage.state.looks, 0, "not looked up: nothing of it ran")
+      assert.strictEqual((yield* jobs.get(job.job_id)).state, "queued", "rolled back")
+      assert.strictEqual((yield* jobs.claimNext())?.job.job_id, job.job_id, "claimable again")
     }).pipe(Effect.scoped), 60_000)
 })

@@ -28,6 +28,7 @@ import * as Option from "effect/Option"
 import type { EventId, JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { Claim, JobStore } from "../../store/JobStore.js"
 import { StorageError } from "../../store/StoreErrors.js"
+import { isSentAfterSessionEnd } from "../../store/internal/sentAfterSessionEnd.js"
 import { isStoreClosed } from "../storeClosed.js"
 
 /** A fresh note for one call: nothing written yet. */
@@ -124,15 +125,20 @@ export interface FailedClaim {
 }
 
 /**
- * Whether `error` says its statement never left: no connection could be had
+ * Whether `error` says its statement never ran: no connection could be had
  * (the database down, refusing connections) — both PostgreSQL paths, the
  * store's held connections and @effect/sql-pg's pool, say "Failed to acquire
- * connection". Nothing was sent, so nothing committed: no look (during an
- * outage every idle loop's claim fails so, and would wait and warn for each).
+ * connection" — or it was sent on a connection whose server had already
+ * ended the session (sentAfterSessionEnd.ts: a `pg_ctl stop` or
+ * `pg_terminate_backend` heard while the connection was idle; any
+ * transaction open on it was rolled back). Nothing ran, so nothing
+ * committed: no look (during an outage every idle loop's claim fails so, and
+ * would wait and warn for each). A session ended while the statement was
+ * under way (the FATAL its answer) is not this: it may have committed.
  */
 const neverRan = (error: StorageError): boolean => {
   const cause = error.cause
-  return cause instanceof SqlError && cause.message.startsWith("Failed to acquire connection")
+  return cause instanceof SqlError && (cause.message.startsWith("Failed to acquire connection") || isSentAfterSessionEnd(cause.cause))
 }
 
 /**
