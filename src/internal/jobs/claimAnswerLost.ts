@@ -16,7 +16,6 @@
  * sweep stalled it, its retries never applied) — `releaseClaimAfterFailure`,
  * only on the failure's path.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -30,6 +29,7 @@ import type { Claim, JobStore } from "../../store/JobStore.js"
 import { StorageError } from "../../store/StoreErrors.js"
 import { isSentAfterSessionEnd } from "../../store/internal/sentAfterSessionEnd.js"
 import { isStoreClosed } from "../storeClosed.js"
+import { inStoreTransaction } from "./announceLost.js"
 
 /** A fresh note for one call: nothing written yet. */
 export const newClaimNote = (): ClaimNote => ({ last: undefined })
@@ -261,6 +261,6 @@ export const releaseClaimAfterFailure = (
           })
         )
     })
-  return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
-    transaction._tag === "Some" ? Effect.fail(error) : Effect.flatMap(FiberRef.get(currentPoolLooks), (pool) => look(1, LOST_CLAIM_FIRST_DELAY_MS, pool)))
+  return Effect.flatMap(inStoreTransaction(store), (inTransaction) =>
+    inTransaction ? Effect.fail(error) : Effect.flatMap(FiberRef.get(currentPoolLooks), (pool) => look(1, LOST_CLAIM_FIRST_DELAY_MS, pool)))
 }
