@@ -233,7 +233,7 @@ export const releaseClaimAfterFailure = (
           ),
       onSuccess: (found) =>
         Option.isNone(found)
-          ? leftToRecovery(`its worker pool closed while it looked up whether its claim committed (${looks(n)})`, error, pool)
+          ? leftToRecovery(`its worker pool closed while it looked up whether its claim committed (${looks(n - 1)} made)`, error, pool)
           : found.value === undefined
           ? Effect.fail(error)
           : released(found.value, pool)
