@@ -358,6 +358,15 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    */
   readonly schemaVersion: Effect.Effect<number, StorageError>
 
+  /**
+   * Whether the fiber is inside a transaction this store joins: its own, or a
+   * caller's on its database. A caller's transaction on another database is
+   * not joined (internal/foreignTransaction.ts): the store commits on its own
+   * there, and what it wrote is not that transaction's to decide. Absent on a
+   * store that does not say (a test double): then any transaction counts.
+   */
+  readonly inOwnTransaction?: Effect.Effect<boolean>
+
   /** Runs `effect` in one transaction (nested calls become savepoints). */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
   /**

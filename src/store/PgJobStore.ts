@@ -96,6 +96,8 @@ const makeOn = (
     )
     return joiningOwnDatabaseOnly(decodingInputs(JobStore.of({
       dialect: "pg",
+      // Guarded like every member (foreignTransaction.ts): on another database's transaction it runs outside it, and says false.
+      inOwnTransaction: Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), Option.isSome),
       schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, sql),
       transaction,
       // One snapshot for every read (READ COMMITTED takes one per statement); the SET must come first.

@@ -24,6 +24,7 @@ import * as Config from "effect/Config"
 import type { ConfigError } from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -174,6 +175,8 @@ export const makeWith = (
   const jobs = makeJobMethods(context)
   return joiningOwnDatabaseOnly(decodingInputs(JobStore.of({
     dialect: "sqlite",
+    // Guarded like every member (foreignTransaction.ts): on another database's transaction it runs outside it, and says false.
+    inOwnTransaction: Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), Option.isSome),
     schemaVersion: Effect.provideService(schemaVersion, SqlClient.SqlClient, statements),
     transaction,
     readConsistent,

@@ -19,6 +19,8 @@
  * driver runs it in-process and its answer cannot be lost: refused, the store
  * rolls back — and that is tested too: nothing is left running.
  */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -37,6 +39,7 @@ import * as WakeUp from "../../src/WakeUp.js"
 import { takeWithin } from "../engine/eagerPools.js"
 import { capturingLog } from "../support/capturedLog.js"
 import { startCuttingProxy } from "../support/cuttingProxy.js"
+import { tempSqliteFile } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { postgresShared, type SharedDatabase, sharedBackends, sqliteFileShared } from "./shared-database.js"
@@ -219,6 +222,23 @@ for (const backend of sharedBackends) {
         yield* assertReleased(jobs, job.job_id, "Jobs.start")
       }).pipe(Effect.scoped), 60_000)
 
+    it.live(`claim answer lost ${backend.name}: claimNext inside the caller's transaction on another database (not joined: the claim commits on its own), its answer lost — the job released to queued all the same`, () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("claim answer lost foreign transaction")
+        const losing = losingClaimAnswers(yield* database.store())
+        const jobs = yield* jobsOver(database, losing.store)
+        yield* primeClaims(jobs)
+        // The application's own database: another SQLite file.
+        const app = Context.get(yield* Layer.build(SqliteClient.layer({ filename: tempSqliteFile("claim answer lost app") })), SqlClient.SqlClient)
+        yield* app`CREATE TABLE notes (t TEXT)`
+        const job = yield* jobs.submit(summarize())
+        losing.state.armed = true
+        const error = yield* Effect.flip(app.withTransaction(Effect.zipRight(app`INSERT INTO notes VALUES ('x')`, jobs.claimNext())))
+        assert.strictEqual(error._tag, "StorageError")
+        assert.include(error.message, job.job_id, "the error names the job")
+        yield* assertReleased(jobs, job.job_id, "Jobs.claimNext")
+      }).pipe(Effect.scoped), 60_000)
+
     it.live(`claim answer lost ${backend.name}: the look fails while the database is unreachable, then works — tried again, the claim released`, () =>
       Effect.gen(function*() {
         const database = yield* backend.fresh("claim answer lost look again")
@@ -251,7 +271,7 @@ for (const backend of sharedBackends) {
         assert.strictEqual(error._tag, "StorageError")
         assert.include(error.message, "Connection terminated unexpectedly")
         assert.strictEqual(losing.state.looks, LOST_CLAIM_LOOKS, "looked a bounded number of times")
-        const warned = log.lines.filter((line) => line.includes("recovery stalls it"))
+        const warned = log.lines.filter((line) => line.includes("recovery stalls that run"))
         assert.lengthOf(warned, 1, `one warning (got ${JSON.stringify(log.lines)})`)
         assert.strictEqual((yield* jobs.get(job.job_id)).state, "running", "left to recovery")
       }).pipe(Effect.scoped), 60_000)

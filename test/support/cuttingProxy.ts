@@ -15,7 +15,13 @@ import { atLocalPort } from "./postgres-cluster.js"
 export const startCuttingProxy = async (target: string, marker: string) => {
   const upstreamUrl = new URL(target)
   /** `answerHolding`: cut only an answer holding it (a job's id); another answer goes through, and the next statement is watched. */
-  const state: { armed: boolean; cut: number; answerHolding: string | undefined } = { armed: false, cut: 0, answerHolding: undefined }
+  /** `blackHole`: from then on nothing passes either way, on open connections and new ones alike (a server that accepts and never answers). */
+  const state: { armed: boolean; cut: number; answerHolding: string | undefined; blackHole: boolean } = {
+    armed: false,
+    cut: 0,
+    answerHolding: undefined,
+    blackHole: false
+  }
   const sockets = new Set<net.Socket>()
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(upstreamUrl.port), upstreamUrl.hostname)
@@ -30,7 +36,7 @@ export const startCuttingProxy = async (target: string, marker: string) => {
       })
     }
     client.on("data", (chunk: Buffer) => {
-      if (doomed) return
+      if (doomed || state.blackHole) return
       upstream.write(chunk)
       if (state.armed && chunk.includes(marker)) {
         state.armed = false
@@ -38,6 +44,7 @@ export const startCuttingProxy = async (target: string, marker: string) => {
       }
     })
     upstream.on("data", (chunk: Buffer) => {
+      if (state.blackHole) return
       if (!doomed) return void client.write(chunk)
       if (state.answerHolding !== undefined && !chunk.includes(state.answerHolding)) {
         doomed = false

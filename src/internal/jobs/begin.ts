@@ -40,7 +40,7 @@ export const makeBegin = (
     options.handTo === "workers"
       ? announceOffer === undefined || note.last === undefined
         ? Effect.void
-        : unlessInTransaction(Effect.ignoreLogged(Effect.flatMap(store.getJob(jobId), announceOffer)))
+        : unlessInTransaction(store, Effect.ignoreLogged(Effect.flatMap(store.getJob(jobId), announceOffer)))
       : releaseLostClaim(store, note, (claim) => release(claim, released), span)
   /**
    * The move failed with `StorageError` after its run was created: it may

@@ -16,15 +16,20 @@
  * sweep stalled it, its retries never applied) — `releaseClaimAfterFailure`,
  * only on the failure's path.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
+import * as Option from "effect/Option"
 import type { EventId, JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { Claim, JobStore } from "../../store/JobStore.js"
 import { StorageError } from "../../store/StoreErrors.js"
+import { isSentAfterSessionEnd } from "../../store/internal/sentAfterSessionEnd.js"
 import { isStoreClosed } from "../storeClosed.js"
+import { inStoreTransaction } from "./announceLost.js"
 
 /** A fresh note for one call: nothing written yet. */
 export const newClaimNote = (): ClaimNote => ({ last: undefined })
@@ -120,16 +125,56 @@ export interface FailedClaim {
 }
 
 /**
- * Whether `error` says its statement never left: no connection could be had
+ * Whether `error` says its statement never ran: no connection could be had
  * (the database down, refusing connections) — both PostgreSQL paths, the
  * store's held connections and @effect/sql-pg's pool, say "Failed to acquire
- * connection". Nothing was sent, so nothing committed: no look (during an
- * outage every idle loop's claim fails so, and would wait and warn for each).
+ * connection" — or it was sent on a connection whose server had already
+ * ended the session (sentAfterSessionEnd.ts: a `pg_ctl stop` or
+ * `pg_terminate_backend` heard while the connection was idle; any
+ * transaction open on it was rolled back). Nothing ran, so nothing
+ * committed: no look (during an outage every idle loop's claim fails so, and
+ * would wait and warn for each). A session ended while the statement was
+ * under way (the FATAL its answer) is not this: it may have committed.
  */
-const neverSent = (error: StorageError): boolean => {
+const neverRan = (error: StorageError): boolean => {
   const cause = error.cause
-  return cause instanceof SqlError && cause.message.startsWith("Failed to acquire connection")
+  return cause instanceof SqlError && (cause.message.startsWith("Failed to acquire connection") || isSentAfterSessionEnd(cause.cause))
 }
+
+/**
+ * What a worker pool's loop gives the looks of its failed claims, set once
+ * on each loop's fiber (nothing added to a claim): `closed` is done when the
+ * pool closes, and a look under way is then given up at once — an idle
+ * pool's shutdown during an outage waited for its loops' looks (8, about 7 s,
+ * past the drain time with a database that accepts and never answers: an
+ * outside probe). `firstOfStreak` says whether this is the pool's first
+ * warning of a failed look since its iterations last worked: the rest of an
+ * outage's are logged at debug level, the pool's streak saying it goes on.
+ */
+export interface PoolLooks {
+  readonly closed: Deferred.Deferred<void>
+  readonly firstOfStreak: () => boolean
+}
+
+/** The pool's `PoolLooks` on a loop's fiber; undefined outside a pool (a caller's own `Jobs.claimNext`, start, ...). */
+export const currentPoolLooks: FiberRef.FiberRef<PoolLooks | undefined> = globalValue(
+  Symbol.for("@handshake/ai-job-model/currentPoolLooks"),
+  () => FiberRef.unsafeMake<PoolLooks | undefined>(undefined)
+)
+
+/**
+ * `effect`'s value, or none once `closed` is done (at once if it already
+ * is): the effect is then left to end in the background — a store call
+ * already sent completes, nothing waits for it. Interruptible, so the
+ * caller's interrupt stops it the same way.
+ */
+const unlessClosed = <A, E>(effect: Effect.Effect<A, E>, closed: Deferred.Deferred<void> | undefined): Effect.Effect<Option.Option<A>, E> =>
+  closed === undefined
+    ? Effect.interruptible(Effect.asSome(Effect.disconnect(effect)))
+    : Effect.flatMap(Deferred.isDone(closed), (done) =>
+      done
+        ? Effect.succeedNone
+        : Effect.interruptible(Effect.raceFirst(Effect.asSome(Effect.disconnect(effect)), Effect.as(Deferred.await(closed), Option.none<A>()))))
 
 /**
  * A claim that failed with `StorageError` may have committed all the same:
@@ -142,11 +187,12 @@ const neverSent = (error: StorageError): boolean => {
  * `claimAnswerLostReason`), and the caller gets the error with the job named
  * in it. The look is tried again while it fails (the database not reachable
  * yet): waits double from 100 ms to 2 s, `LOST_CLAIM_LOOKS` looks in all
- * (about 7 s); then, or when interrupted in a wait, a warning says what may
- * be running and the run is left to recovery. Not looked for when the
- * statement never left (`neverSent`), on a store that was closed (nothing
- * will reopen it), nor inside a caller's transaction (that transaction
- * decides; on PostgreSQL it is aborted). Only on a claim's failure path.
+ * (about 7 s); then, when interrupted, or when its worker pool closes
+ * (`PoolLooks`), a warning says what may be running and the run is left to
+ * recovery. Not looked for when the statement never ran (`neverRan`), on a
+ * store that was closed (nothing will reopen it), nor inside a caller's
+ * transaction (that transaction decides; on PostgreSQL it is aborted). Only
+ * on a claim's failure path.
  */
 export const releaseClaimAfterFailure = (
   store: JobStore["Type"],
@@ -155,58 +201,66 @@ export const releaseClaimAfterFailure = (
   operation: string,
   error: StorageError
 ): Effect.Effect<never, StorageError> => {
-  if (isStoreClosed(error) || neverSent(error)) return Effect.fail(error)
-  const which = failed.jobId !== undefined
-    ? `job ${failed.jobId}`
+  if (isStoreClosed(error) || neverRan(error)) return Effect.fail(error)
+  // What may be running, said as much as the call knows: a claim of the queue's next job
+  // (its records' ids, or its run's) most likely took none when the database could not be reached.
+  const mayBeRunning = failed.jobId !== undefined
+    ? `if it committed, job ${failed.jobId} stays running under a run nobody holds until recovery stalls that run`
     : typeof failed.last === "string"
-    ? `the job of run ${failed.last}`
-    : `the job it may have claimed (its records' first event id ${failed.last[0] ?? "none"})`
-  const leftToRecovery = (why: string, cause: unknown) =>
-    Effect.zipRight(
-      Effect.annotateLogs(
-        Effect.logWarning(
-          `${operation} failed (${error.message}) and ${why}: if its claim committed, ${which} stays running ` +
-            "under a run nobody holds until recovery stalls it",
-          cause
-        ),
-        failed.jobId !== undefined ? { job_id: failed.jobId } : {}
-      ),
-      Effect.fail(error)
-    )
-  const look = (n: number, delay: number): Effect.Effect<never, StorageError> =>
-    Effect.matchEffect(findClaim(store, failed.last), {
+    ? `most likely it claimed nothing; if it did claim a job (its run ${failed.last}), recovery stalls that run and the job's retry policy applies`
+    : "most likely it claimed nothing; if it did claim a job, recovery stalls that run and the job's retry policy applies"
+  const leftToRecovery = (why: string, cause: unknown, pool: PoolLooks | undefined) => {
+    const line = `${operation} failed (${error.message}) and ${why}: ${mayBeRunning}`
+    // In a pool, one warning an outage: the pool's failure streak says the rest.
+    const logged = pool === undefined || pool.firstOfStreak() ? Effect.logWarning(line, cause) : Effect.logDebug(line, cause)
+    return Effect.zipRight(Effect.annotateLogs(logged, failed.jobId !== undefined ? { job_id: failed.jobId } : {}), Effect.fail(error))
+  }
+  const looks = (n: number) => `${n} ${n === 1 ? "look" : "looks"}`
+  const interrupted = (failure: unknown, pool: PoolLooks | undefined) => () =>
+    Effect.ignore(leftToRecovery("it was interrupted while looking up whether its claim committed", failure, pool))
+  const look = (n: number, delay: number, pool: PoolLooks | undefined): Effect.Effect<never, StorageError> =>
+    Effect.matchEffect(Effect.onInterrupt(unlessClosed(findClaim(store, failed.last), pool?.closed), interrupted(error, pool)), {
       onFailure: (failure) =>
         // Only the database's failure may pass (not a closed store's, not a row's that will not decode).
         !(failure instanceof StorageError) || isStoreClosed(failure) || n >= LOST_CLAIM_LOOKS
-          ? leftToRecovery(`looking up whether its claim committed failed (${n} ${n === 1 ? "look" : "looks"})`, failure)
-          : Effect.zipRight(
-            Effect.onInterrupt(Effect.interruptible(Effect.sleep(Duration.millis(delay))), () =>
-              Effect.ignore(leftToRecovery("it was interrupted while looking up whether its claim committed", failure))),
-            look(n + 1, Math.min(delay * 2, LOST_CLAIM_MAX_DELAY_MS))
+          ? leftToRecovery(`whether its claim committed could not be looked up (${looks(n)})`, failure, pool)
+          : Effect.flatMap(
+            Effect.onInterrupt(unlessClosed(Effect.sleep(Duration.millis(delay)), pool?.closed), interrupted(failure, pool)),
+            (slept) =>
+              Option.isNone(slept)
+                ? leftToRecovery(`its worker pool closed while it looked up whether its claim committed (${looks(n)})`, failure, pool)
+                : look(n + 1, Math.min(delay * 2, LOST_CLAIM_MAX_DELAY_MS), pool)
           ),
-      onSuccess: (claim) =>
-        claim === undefined ? Effect.fail(error) : Effect.matchCauseEffect(release(claim), {
-          onFailure: (cause) => leftToRecovery(`releasing its claim of job ${claim.job.job_id}, which committed, failed`, cause),
-          onSuccess: () =>
-            Effect.zipRight(
-              Effect.annotateLogs(
-                Effect.logInfo(
-                  `job ${claim.job.job_id}: ${operation}'s claim committed but its answer was lost (${error.message}); ` +
-                    "released to queued"
-                ),
-                { job_id: claim.job.job_id, workflow_run_id: claim.run.id }
-              ),
-              Effect.suspend(() => {
-                const named = new StorageError({
-                  operation: `${error.operation} (its claim of job ${claim.job.job_id} committed, its answer lost: released to queued)`,
-                  cause: error.cause
-                })
-                Object.defineProperty(named, releasedJob, { value: claim.job.job_id })
-                return Effect.fail(named)
-              })
-            )
-        })
+      onSuccess: (found) =>
+        Option.isNone(found)
+          ? leftToRecovery(`its worker pool closed while it looked up whether its claim committed (${looks(n - 1)} made)`, error, pool)
+          : found.value === undefined
+          ? Effect.fail(error)
+          : released(found.value, pool)
     })
-  return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
-    transaction._tag === "Some" ? Effect.fail(error) : look(1, LOST_CLAIM_FIRST_DELAY_MS))
+  const released = (claim: Claim, pool: PoolLooks | undefined): Effect.Effect<never, StorageError> =>
+    Effect.matchCauseEffect(release(claim), {
+      onFailure: (cause) =>
+        leftToRecovery(`releasing its claim of job ${claim.job.job_id}, which committed, failed`, cause, pool),
+      onSuccess: () =>
+        Effect.zipRight(
+          Effect.annotateLogs(
+            Effect.logInfo(
+              `job ${claim.job.job_id}: ${operation}'s claim committed but its answer was lost (${error.message}); ` +
+                "released to queued"
+            ),
+            { job_id: claim.job.job_id, workflow_run_id: claim.run.id }
+          ),
+          Effect.suspend(() => {
+            const named = new StorageError({
+              operation: `${error.operation} (its claim of job ${claim.job.job_id} committed, its answer lost: released to queued)`,
+              cause: error.cause
+            })
+            Object.defineProperty(named, releasedJob, { value: claim.job.job_id })
+            return Effect.fail(named)
+          })
+        )
+    })
+  return Effect.flatMap(inStoreTransaction(store), (inTransaction) =>
+    inTransaction ? Effect.fail(error) : Effect.flatMap(FiberRef.get(currentPoolLooks), (pool) => look(1, LOST_CLAIM_FIRST_DELAY_MS, pool)))
 }

@@ -16,7 +16,14 @@ export const makeFailureStreak = (every: Duration.DurationInput = Duration.secon
   const gap = Duration.toMillis(every)
   let streak = 0
   let loggedAt = Number.NEGATIVE_INFINITY
+  let lookWarned = false
   return {
+    /** Whether a failed claim's look (claimAnswerLost.ts) may warn: once a streak, the streak's own lines say the rest. */
+    firstLookWarning: (): boolean => {
+      if (lookWarned) return false
+      lookWarned = true
+      return true
+    },
     /** `jobId`: the job the failure is about, when one is known (a claim released after its answer was lost): named, and logged whatever the streak. */
     failed: (cause: Cause.Cause<unknown>, jobId?: string): Effect.Effect<void> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -37,6 +44,7 @@ export const makeFailureStreak = (every: Duration.DurationInput = Duration.secon
       const failed = streak
       streak = 0
       loggedAt = Number.NEGATIVE_INFINITY
+      lookWarned = false
       return Effect.logInfo(`worker iterations work again after ${failed} failed in a row`)
     }
   }

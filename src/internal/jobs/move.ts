@@ -82,7 +82,7 @@ export const makeMove = (
    */
   const interrupted = announce === undefined
     ? undefined
-    : (jobId: JobId) => unlessInTransaction(Effect.ignore(Effect.flatMap(store.getJob(jobId), announce)))
+    : (jobId: JobId) => unlessInTransaction(store, Effect.ignore(Effect.flatMap(store.getJob(jobId), announce)))
   return (jobId: JobId, options: TransitionOptions & { readonly error?: string } = {}) =>
     withJobSpanNoted(name, redact, () => jobId, (span) => {
       nameJob(span, { job_id: jobId })

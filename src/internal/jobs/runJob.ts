@@ -22,7 +22,6 @@
  * A program that reports a security violation (`ctx.securityViolation`)
  * poisons its job in one transaction and is stopped (securityViolation.ts).
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -52,7 +51,12 @@ import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErrors.js"
+<<<<<<< HEAD
 import { afterLastChange, capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
+=======
+import { inStoreTransaction } from "./announceLost.js"
+import { capabilityEvent, lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
+>>>>>>> f66
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { isStoreClosed } from "../storeClosed.js"
@@ -427,7 +431,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         settle(job, run, outcome, durationMs, endId, refused),
         (error): error is StorageError => error instanceof StorageError,
         (error) =>
-          Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Effect.serviceOption(SqlClient.TransactionConnection)), ([now, transaction]) => {
+          Effect.flatMap(Effect.zip(Clock.currentTimeMillis, inStoreTransaction(store)), ([now, inTransaction]) => {
             const annotations = { job_id: job.job_id, workflow_run_id: run.id }
             // A store closed under the run (its layer's scope closed) is no outage: nothing will reopen it.
             if (isStoreClosed(error)) {
@@ -440,7 +444,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             // Inside a transaction — the caller's — the end is part of it: tried again, it would hold that
             // transaction open for a minute, and on PostgreSQL could never succeed (a failed statement aborts
             // the transaction). The caller commits or rolls back; the error is theirs at once.
-            if (Option.isSome(transaction)) {
+            if (inTransaction) {
               return Effect.zipRight(
                 Effect.annotateLogs(
                   Effect.logWarning(

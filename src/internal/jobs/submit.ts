@@ -176,7 +176,7 @@ export const makeSubmit = <GateError>(
   const interrupted = announce === undefined
     ? undefined
     : (written: Written) =>
-      written.jobId === undefined ? Effect.void : unlessInTransaction(Effect.ignore(Effect.flatMap(store.getJob(written.jobId), announce)))
+      written.jobId === undefined ? Effect.void : unlessInTransaction(store, Effect.ignore(Effect.flatMap(store.getJob(written.jobId), announce)))
 
   return (input: unknown) =>
     withJobSpanNoted("Jobs.submit", redact, newWritten, (span, written) =>

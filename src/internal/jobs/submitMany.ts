@@ -100,7 +100,7 @@ export const makeSubmitMany = <GateError>(
     return yield* Effect.onInterrupt(
       Effect.tap(created, (jobs) => Effect.forEach(jobs, announce, { discard: true })),
       () =>
-        jobs[0]?.job_id === undefined ? Effect.void : unlessInTransaction(Effect.ignore(Effect.flatMap(
+        jobs[0]?.job_id === undefined ? Effect.void : unlessInTransaction(store, Effect.ignore(Effect.flatMap(
           store.getJob(jobs[0].job_id),
           () => Effect.forEach(jobs, (job) => announce(newJob(job, now)), { discard: true })
         )))

@@ -11,6 +11,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -30,7 +31,7 @@ import { dispatch, type Handlers } from "../engine/handlers.js"
 import { redactCause } from "../redactCause.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
 import { makeFailureStreak } from "./failureStreak.js"
-import { jobOfLostClaim } from "./claimAnswerLost.js"
+import { currentPoolLooks, jobOfLostClaim, type PoolLooks } from "./claimAnswerLost.js"
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
 import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
@@ -291,7 +292,9 @@ export const makeWorkerPool = (
     )
     const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
     const loops: Array<Fiber.RuntimeFiber<void>> = []
-    for (let i = 0; i < settings.concurrency; i++) loops.push(yield* Effect.forkScoped(loop))
+    // A failed claim's look for its lost answer gives up when the pool closes (claimAnswerLost.ts): set once per loop.
+    const looks: PoolLooks = { closed: yield* Deferred.make<void>(), firstOfStreak: failures.firstLookWarning }
+    for (let i = 0; i < settings.concurrency; i++) loops.push(yield* Effect.forkScoped(Effect.locally(loop, currentPoolLooks, looks)))
     // Runs before the scope interrupts the loops (finalizers run in reverse order, and
     // this one is added last): stop claiming, drain, then release what is still running.
     // Finalizers are uninterruptible — and the fiber closing the scope may itself be
@@ -299,6 +302,7 @@ export const makeWorkerPool = (
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closing = true
+        yield* Deferred.succeed(looks.closed, undefined)
         // Claims handed over and not yet taken go back to the queue now, not after the drain.
         const untaken = inbox.close()
         bell.close()

@@ -395,6 +395,7 @@ export const decodingInputs = (store: Service): Service => ({
   // Listed one by one, not spread: a method added to the port must be given its decoding here.
   dialect: store.dialect,
   schemaVersion: store.schemaVersion,
+  ...(store.inOwnTransaction !== undefined ? { inOwnTransaction: store.inOwnTransaction } : {}),
   transaction: store.transaction,
   readConsistent: store.readConsistent,
   createJob: (job, options = {}) => {

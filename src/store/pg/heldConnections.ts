@@ -50,6 +50,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Pg from "pg"
+import { markSentAfterSessionEnd } from "../internal/sentAfterSessionEnd.js"
 
 /** Runs statements outside a transaction on connections held from the pool. */
 export interface HeldConnections {
@@ -118,7 +119,8 @@ type QueryCallback = (error: Error | null | undefined, result?: unknown) => void
  * connection once its FATAL is read: nothing changes for any other.
  */
 const explainLaterFailures = (client: Pg.PoolClient, reason: string): void => {
-  const explained = (error: Error): Error => new Error(`${error.message}: ${reason}`, { cause: error })
+  // Sent after the FATAL was read: the server ran nothing of it (sentAfterSessionEnd.ts).
+  const explained = (error: Error): Error => markSentAfterSessionEnd(new Error(`${error.message}: ${reason}`, { cause: error }))
   const query = client.query as (...args: Array<unknown>) => unknown
   client.query = function(this: Pg.PoolClient, ...args: Array<unknown>) {
     const last = args.length - 1
