@@ -51,12 +51,8 @@ import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErrors.js"
-<<<<<<< HEAD
-import { afterLastChange, capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
-=======
 import { inStoreTransaction } from "./announceLost.js"
-import { capabilityEvent, lifecycleEvent, notBefore, type Prepare } from "./auditEvents.js"
->>>>>>> f66
+import { afterLastChange, capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { describeCause } from "../describeCause.js"
 import { isStoreClosed } from "../storeClosed.js"
