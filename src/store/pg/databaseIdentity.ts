@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import { connectionNow } from "../internal/execute.js"
 import type { DatabaseIdentity } from "../internal/foreignTransaction.js"
 
-const IDENTITY = "SELECT current_database() || '/' || current_setting('port') || '/' || pg_postmaster_start_time()::text || '/' ||\n" +
+const IDENTITY = "SELECT current_database() || '/' || current_setting('port') || '/' || extract(epoch from pg_postmaster_start_time())::text || '/' ||\n" +
   "  coalesce(to_regclass('ai_jobs')::oid::text, '-') AS database"
 
 const reachedBy = (conn: Connection): Effect.Effect<string, unknown> =>
