@@ -33,9 +33,13 @@ export const countingEager = (store: Store, hold?: Effect.Effect<void>) => {
   let looks = 0
   const looked = <A, E, R>(claim: Effect.Effect<A, E, R>) =>
     Effect.tap(claim, (outcome) => Effect.sync(() => (outcome === null ? looks++ : undefined)))
-  /** Until `n` looks have found nothing, and a moment for the loops to park. */
+  /**
+   * Until `n` looks have found nothing, and a moment for the loops to park (a loop parks once its empty
+   * look returns). 200 ms: at 20 ms a full verify at load ~8 once saw the submit come before the park
+   * (written plainly, no eager write to cut); the park has no signal a test can read.
+   */
   const untilLooks = (n: number): Effect.Effect<void> =>
-    Effect.suspend(() => (looks >= n ? realSleep(20) : Effect.zipRight(realSleep(5), untilLooks(n))))
+    Effect.suspend(() => (looks >= n ? realSleep(200) : Effect.zipRight(realSleep(5), untilLooks(n))))
   const wrapped: Store = {
     ...store,
     claimNext: (options) => looked(store.claimNext(options)),
