@@ -156,10 +156,16 @@ export interface PoolLooks {
   readonly firstOfStreak: () => boolean
 }
 
-/** The pool's `PoolLooks` on a loop's fiber; undefined outside a pool (a caller's own `Jobs.claimNext`, start, ...). */
+/**
+ * The pool's `PoolLooks` on a loop's fiber; undefined outside a pool (a caller's own `Jobs.claimNext`,
+ * start, ...). Not inherited: a fiber forked from a loop — the program it runs, and that program's own
+ * start or claimNext, a caller's — starts without it (a draining pool's program gave up its look at once,
+ * found by a regression probe), and a joined fiber never takes it from the loop. Set once per loop, so a
+ * pool's claim pays no Effect operation for it (an announcement's pickup is counted: pool-doorbell.test.ts).
+ */
 export const currentPoolLooks: FiberRef.FiberRef<PoolLooks | undefined> = globalValue(
   Symbol.for("@handshake/ai-job-model/currentPoolLooks"),
-  () => FiberRef.unsafeMake<PoolLooks | undefined>(undefined)
+  () => FiberRef.unsafeMake<PoolLooks | undefined>(undefined, { fork: () => undefined, join: (parent) => parent })
 )
 
 /**

@@ -283,20 +283,19 @@ export const makeWorkerPool = (
       )
     }
     const failures = makeFailureStreak()
-    // A failed claim's look for its lost answer gives up when the pool closes (claimAnswerLost.ts): set on the
-    // pool's own claim only — a program the pool runs forks from the loop, and its own start or claimNext
-    // is a caller's, looked up as any caller's (set on the whole loop, a draining pool's program gave up at once).
+    // A failed claim's look for its lost answer gives up when the pool closes (claimAnswerLost.ts): set once per
+    // loop, on the loop's own fiber only (not inherited by the programs it runs: their own claims are a caller's).
     const looks: PoolLooks = { closed: yield* Deferred.make<void>(), firstOfStreak: failures.firstLookWarning }
     const iteration = Effect.uninterruptible(Effect.suspend(() => {
       const handed = inbox.take()
       if (handed !== undefined) return runClaim(handed)
-      return Effect.flatMap(Effect.locally(claimNext(claimOptions), currentPoolLooks, looks), (claim) => claim === null ? offeredOr(Effect.interruptible(idle)) : runClaim(claim))
+      return Effect.flatMap(claimNext(claimOptions), (claim) => claim === null ? offeredOr(Effect.interruptible(idle)) : runClaim(claim))
     })).pipe(
       Effect.matchCauseEffect({ onFailure: (cause) => Effect.zipRight(failures.failed(cause, jobOfLostClaim(cause)), idle), onSuccess: failures.succeeded })
     )
     const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
     const loops: Array<Fiber.RuntimeFiber<void>> = []
-    for (let i = 0; i < settings.concurrency; i++) loops.push(yield* Effect.forkScoped(loop))
+    for (let i = 0; i < settings.concurrency; i++) loops.push(yield* Effect.forkScoped(Effect.locally(loop, currentPoolLooks, looks)))
     // Runs before the scope interrupts the loops (finalizers run in reverse order, and
     // this one is added last): stop claiming, drain, then release what is still running.
     // Finalizers are uninterruptible — and the fiber closing the scope may itself be
