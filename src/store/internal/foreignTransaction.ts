@@ -56,6 +56,15 @@ export interface DatabaseIdentity {
   readonly own: Effect.Effect<string, unknown>
 }
 
+/** Whether `error` is PostgreSQL's "current transaction is aborted" (SQLSTATE 25P02), as a driver's error or its cause. */
+const isAbortedTransaction = (error: unknown): boolean => {
+  for (let current = error, depth = 0; typeof current === "object" && current !== null && depth < 4; depth++) {
+    if ((current as { readonly code?: unknown }).code === "25P02") return true
+    current = (current as { readonly cause?: unknown }).cause
+  }
+  return false
+}
+
 /** `effect` with no transaction on its fiber: its statements use the store's own connections. */
 export const outsideAnyTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.mapInputContext(
@@ -74,8 +83,11 @@ export const joiningOwnDatabaseOnly = <S extends object>(service: S, identity: D
   const reachesOwn = (conn: Connection): Effect.Effect<boolean> =>
     Effect.zipWith(identity.reachedBy(conn), outsideAnyTransaction(identity.own), (theirs, ours) => theirs === ours).pipe(
       Effect.tap((same) => Effect.sync(() => answers.set(identity.keyOf(conn), same))),
-      // Could not answer (its transaction already broken): not joined, and asked again next time.
-      Effect.orElseSucceed(() => false)
+      // Could not answer. A PostgreSQL transaction already aborted (25P02, a statement of the caller's failed
+      // in it): run inside it, where the store's statement fails as the caller's own would — left out, a
+      // submit committed on its own while the caller's rows rolled back (found by a regression probe). Any
+      // other failure: not joined. Either way asked again next time.
+      Effect.catchAll((error) => Effect.succeed(isAbortedTransaction(error)))
     )
 
   const guarded = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
