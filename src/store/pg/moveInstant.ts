@@ -21,12 +21,13 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
+import { TIMESTAMP_RANGE_MS } from "../../domain/Timestamp.js"
 
 /**
  * The last instant the stores hold (their columns' checks refuse later ones): "1 ms after" a
  * change dated there (a writer's clock far ahead) stays at it, tied, rather than being refused.
  */
-const LAST_INSTANT = "9999-12-31T23:59:59.999Z"
+const LAST_INSTANT = new Date(TIMESTAMP_RANGE_MS.max).toISOString()
 
 /** Sorts after every event id: a move without records has no first one. */
 export const AFTER_EVERY_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
