@@ -262,6 +262,13 @@ const JobSubjectInput = Schema.Struct({ job_kind: JobKind, protocol_id: Schema.S
 const decodeSubject = decodeWith(JobSubjectInput, "JobSubject")
 const decodeSubjectSync = Schema.decodeUnknownEither(JobSubjectInput)
 
+/** The refusal of a requested profile that is no text. */
+const requestedNotText = (requested: unknown): DecodeFailure =>
+  new DecodeFailure({
+    subject: "RequestedProfile",
+    issues: [{ path: "", message: `Expected a profile id (a string), got ${requested === null ? "null" : typeof requested}` }]
+  })
+
 const Names = Schema.Array(Schema.String)
 const PlacementShape = Schema.Struct({ profile: Schema.String, requires: Names })
 
@@ -286,6 +293,23 @@ const decodeConfig = decodeWith(
 )
 
 /**
+ * A policy's refusal that says what to write where it keys a placement by
+ * the legacy kind: `term_exec` is read as `terminal_exec` wherever a job's
+ * kind is read, but a policy is written, and written in the canonical name.
+ */
+const withLegacyKindHint = (failure: DecodeFailure): DecodeFailure =>
+  failure.issues.some((issue) => issue.path === "kinds.term_exec")
+    ? new DecodeFailure({
+      subject: failure.subject,
+      issues: failure.issues.map((issue) =>
+        issue.path === "kinds.term_exec"
+          ? { path: issue.path, message: "is the legacy name of terminal_exec, read but never written: key it terminal_exec" }
+          : issue
+      )
+    })
+    : failure
+
+/**
  * Builds the service, checking that the policy has its shape (`DecodeFailure`
  * naming the path otherwise) and that every grant and placement names a
  * known capability and profile.
@@ -293,7 +317,7 @@ const decodeConfig = decodeWith(
 export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"], UnknownCapability | UnknownProfile | DecodeFailure> =>
   Effect.gen(function*() {
     // A copy: the service declares itself deterministic, so a later change to the caller's object must not reach it.
-    const config = yield* normalNames(copyConfig(yield* decodeConfig(given)))
+    const config = yield* normalNames(copyConfig(yield* Effect.mapError(decodeConfig(given), withLegacyKindHint)))
     const ids = new Set(config.ids)
     const axes = new Set(config.axes)
     const isKnown = (id: string) => ids.has(id) || covers(axes, id)
@@ -315,18 +339,26 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
       const protocolId = toNfc(job.protocol_id)
       return config.protocols.find((o) => o.job_kind === job.job_kind && o.protocol_id === protocolId) ?? config.kinds[job.job_kind]
     }
-    /** Whether `job` is a subject as its type says: a canonical kind and a protocol that is text. */
-    const isSubject = (job: JobSubject): boolean => {
+    /**
+     * `job`'s kind and protocol, each read once, when they are a subject's as
+     * its type says (a canonical kind, a protocol that is text). Read once: a
+     * getter that throws on its second read died in the verdict. Undefined
+     * otherwise, or when a read throws (the decoder reads it again and
+     * refuses it, inside the Effect).
+     */
+    const subjectOf = (job: JobSubject): JobSubject | undefined => {
       try {
-        return typeof job === "object" && job !== null && Object.hasOwn(config.kinds, job.job_kind) && typeof job.protocol_id === "string"
+        if (typeof job !== "object" || job === null) return undefined
+        const { job_kind, protocol_id } = job
+        return Object.hasOwn(config.kinds, job_kind) && typeof protocol_id === "string" ? { job_kind, protocol_id } : undefined
       } catch {
-        // A getter or proxy that throws: the decoder reads it again and refuses it, inside the Effect.
-        return false
+        return undefined
       }
     }
 
     const placementFor = (job: JobSubject): Placement => {
-      if (isSubject(job)) return placementOf(job)
+      const subject = subjectOf(job)
+      if (subject !== undefined) return placementOf(subject)
       // A JS caller's legacy `term_exec`, read as every reader of a kind reads it.
       const decoded = decodeSubjectSync(job)
       return Either.isRight(decoded) ? placementOf(decoded.right) : placementOf(job)
@@ -343,8 +375,14 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
 
     // Checked once per call, decoded only when it is not a subject: a kind the policy does not
     // know, or `term_exec` from a JS caller, died reading the placement it has none of.
-    const check = (job: JobSubject, requested?: string): Effect.Effect<Verdict, DecodeFailure> =>
-      isSubject(job) ? verdictOf(job, requested) : Effect.flatMap(decodeSubject(job), (subject) => verdictOf(subject, requested))
+    // A `requested` that is no text (a JS caller's) is refused the same way, not read as a name.
+    const check = (job: JobSubject, requested?: string): Effect.Effect<Verdict, DecodeFailure> => {
+      if (requested !== undefined && typeof requested !== "string") return Effect.fail(requestedNotText(requested))
+      const subject = subjectOf(job)
+      return subject !== undefined
+        ? verdictOf(subject, requested)
+        : Effect.flatMap(decodeSubject(job), (decoded) => verdictOf(decoded, requested))
+    }
 
     const verdictOf = (job: JobSubject, requested: string | undefined): Effect.Effect<Verdict> =>
       Effect.sync(() => {

@@ -219,6 +219,38 @@ describe("R1a a subject given past its types (a JS caller, a cast) to Capabiliti
       const exit = yield* Effect.exit(Effect.flatten(made))
       assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail" && exit.cause.error._tag === "DecodeFailure", String(exit))
     }))
+
+  it.effect("R1a a subject's fields are read once: a getter that throws on its second read gets the verdict of its first, never a defect", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.make(Capabilities.defaultConfig)
+      const once = (kind: string) => {
+        let reads = 0
+        return {
+          get job_kind(): string {
+            if (reads++ > 0) throw new Error("read twice")
+            return kind
+          },
+          protocol_id: "hsk.demo.v1"
+        } as unknown as Capabilities.JobSubject
+      }
+      const canonical = { job_kind: "doc_summarize", protocol_id: "hsk.demo.v1" } as const
+      assert.deepStrictEqual(yield* capabilities.check(once("doc_summarize")), yield* capabilities.check(canonical))
+      // The refusal paths read the kind again for their error: still the first read.
+      assert.deepStrictEqual(yield* capabilities.check(once("doc_summarize"), "Operator"), yield* capabilities.check(canonical, "Operator"))
+      assert.deepStrictEqual(capabilities.placementFor(once("doc_summarize")), capabilities.placementFor(canonical))
+    }))
+
+  it.effect("R1a a requested profile that is no text (a JS caller's) is a DecodeFailure, never a defect", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.make(Capabilities.defaultConfig)
+      for (const requested of [5, null, {}, ["Coder"], Symbol("Coder")]) {
+        const exit = yield* Effect.exit(capabilities.check({ job_kind: "doc_summarize", protocol_id: "hsk.demo.v1" }, requested as unknown as string))
+        assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail", String(requested))
+        const error = exit._tag === "Failure" && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        assert.strictEqual(error?._tag, "DecodeFailure")
+        assert.strictEqual(error?.subject, "RequestedProfile")
+      }
+    }))
 })
 
 describe("R1a term_exec and unknown keys in an application's own policy (Capabilities.make)", () => {
@@ -244,5 +276,17 @@ describe("R1a term_exec and unknown keys in an application's own policy (Capabil
         assert.strictEqual(error._tag, "DecodeFailure", path)
         assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues.map((issue) => issue.path) : [], [path])
       }
+    }))
+
+  it.effect("R1a a policy keyed by term_exec in place of terminal_exec is refused saying to key it terminal_exec", () =>
+    Effect.gen(function*() {
+      const { terminal_exec, ...others } = Capabilities.defaultConfig.kinds
+      const config = { ...Capabilities.defaultConfig, kinds: { ...others, term_exec: terminal_exec } }
+      const error = yield* Effect.flip(Capabilities.make(config as unknown as Capabilities.CapabilityConfig))
+      assert.strictEqual(error._tag, "DecodeFailure")
+      const issues = error._tag === "DecodeFailure" ? error.issues : []
+      assert.deepStrictEqual(issues.map((issue) => issue.path), ["kinds.term_exec", "kinds.terminal_exec"])
+      assert.include(issues[0]!.message, "legacy name of terminal_exec")
+      assert.include(issues[0]!.message, "key it terminal_exec")
     }))
 })
