@@ -20,17 +20,23 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
 /**
  * A create whose id is already taken (a job, run, node execution or event).
  * `pruned`: the job itself is gone, pruned, but the audit trail kept of it
- * (until the retention window purges it) still names the id.
+ * (until the retention window purges it) still names the id. `repeated`: the
+ * batch itself gives the id twice (whether or not it is also stored).
  */
 export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyExists", {
   entity: Schema.Literal("job", "workflow_run", "node_execution", "event"),
   id: Schema.String,
-  pruned: Schema.optional(Schema.Literal(true))
+  pruned: Schema.optional(Schema.Literal(true)),
+  repeated: Schema.optional(Schema.Literal(true))
 }) {
   override get message(): string {
-    return this.pruned === true
-      ? `The id ${this.id} is still named by the audit trail kept of a pruned job: give the new job another id`
-      : `${this.entity === "event" ? "An" : "A"} ${this.entity.replace("_", " ")} with id ${this.id} already exists`
+    if (this.pruned === true) {
+      return `The id ${this.id} is still named by the audit trail kept of a pruned job: give the new job another id`
+    }
+    const entity = this.entity.replace("_", " ")
+    return this.repeated === true
+      ? `The ${entity} id ${this.id} is given twice in one batch: nothing of the batch was written`
+      : `${this.entity === "event" ? "An" : "A"} ${entity} with id ${this.id} already exists`
   }
 }
 

@@ -66,7 +66,12 @@ const auditWithContract = (backend: Backend) => {
           yield* failureOf(store.createJob(newJob({ job_id: jobId }), { events: auditWith([twice, { ...twice }]) })),
           "AlreadyExists"
         )
-        assert.deepStrictEqual({ entity: error.entity, id: error.id }, { entity: "event", id: twice.event_id })
+        assert.deepStrictEqual({ entity: error.entity, id: error.id, repeated: error.repeated }, {
+          entity: "event",
+          id: twice.event_id,
+          repeated: true
+        })
+        assert.match(error.message, /given twice in one batch/)
         expectTag(yield* failureOf(store.getJob(jobId)), "NotFound")
         assert.deepStrictEqual((yield* store.listEvents()).items, [])
       }))

@@ -1,4 +1,5 @@
 /** Naming the id a batch insert could not write, the same way on every store. */
+import { AlreadyExists } from "../StoreErrors.js"
 
 /**
  * The first of `given` ids (in order) that `written` lacks: stored already,
@@ -25,4 +26,20 @@ export const firstStoredOrRepeated = (given: ReadonlyArray<string>, stored: Read
     seen.add(id)
   }
   return undefined
+}
+
+/**
+ * `AlreadyExists` for `id`, the id a batch of `given` ids could not write:
+ * marked `repeated` when the batch itself gives it twice (ids compare as
+ * the stores' uuid columns do, whatever their case).
+ */
+export const takenInBatch = (
+  entity: AlreadyExists["entity"],
+  id: string,
+  given: ReadonlyArray<string>
+): AlreadyExists => {
+  const wanted = id.toLowerCase()
+  let count = 0
+  for (const each of given) if (each.toLowerCase() === wanted) count++
+  return new AlreadyExists(count > 1 ? { entity, id, repeated: true } : { entity, id })
 }

@@ -11,11 +11,11 @@ import type { ParseError } from "effect/ParseResult"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { auditRecords, recordsGiven } from "../internal/audit.js"
-import { firstStoredOrRepeated } from "../internal/firstTaken.js"
+import { firstStoredOrRepeated, takenInBatch } from "../internal/firstTaken.js"
 import { flatMapKnown } from "../../util/knownEffects.js"
 import { type Execute, makeExecute, type OutsideTransaction, runWith } from "../internal/execute.js"
 import type { Audit } from "../JobStore.js"
-import { AlreadyExists } from "../StoreErrors.js"
+import type { AlreadyExists } from "../StoreErrors.js"
 import type { HeldConnections } from "./heldConnections.js"
 import { columns, eventsText } from "./rows.js"
 import { insideTransaction, inTransaction, joinOrBegin } from "./transaction.js"
@@ -225,7 +225,7 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
   /** A unique violation of a statement writing `events` as `AlreadyExists` naming the taken id, when one is found. */
   const takenEventNamed = (events: ReadonlyArray<EventRecord>) => (violation: SqlError) =>
     Effect.flatMap(takenEventId(events, violation), (id): Effect.Effect<never, SqlError | AlreadyExists> =>
-      id === undefined ? Effect.fail(violation) : Effect.fail(new AlreadyExists({ entity: "event", id })))
+      id === undefined ? Effect.fail(violation) : Effect.fail(takenInBatch("event", id, events.map((event) => event.event_id))))
   /** A statement's failure as `namingTakenEvent` reports it, for a statement whose failure is handled in its callback. */
   const failureNaming = (events: ReadonlyArray<EventRecord>) => (error: SqlError) =>
     isUniqueViolation(error) ? takenEventNamed(events)(error) : Effect.fail(error)

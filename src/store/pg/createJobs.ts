@@ -11,10 +11,9 @@ import * as Schema from "effect/Schema"
 import { AiJob, type NewAiJob } from "../../domain/AiJob.js"
 import { JobMetrics } from "../../domain/JobMetrics.js"
 import { auditRecords } from "../internal/audit.js"
-import { firstTaken } from "../internal/firstTaken.js"
+import { firstTaken, takenInBatch } from "../internal/firstTaken.js"
 import { newJob } from "../internal/newRows.js"
 import type { Creation, JobStore } from "../JobStore.js"
-import { AlreadyExists } from "../StoreErrors.js"
 import type { PgContext } from "./context.js"
 import { storageErrors } from "./errors.js"
 import { columns, instantParam } from "./rows.js"
@@ -73,8 +72,8 @@ export const makeBatchMethods = ({ sql, transaction, insertEvents }: PgContext) 
           ON CONFLICT (id) DO NOTHING
           RETURNING id`
         if (inserted.length < jobs.length) {
-          const id = firstTaken(jobs.map((job) => job.job_id), inserted.map((row) => row.id))
-          return yield* new AlreadyExists({ entity: "job", id })
+          const given = jobs.map((job) => job.job_id)
+          return yield* takenInBatch("job", firstTaken(given, inserted.map((row) => row.id)), given)
         }
         yield* insertEvents(events)
         return jobs

@@ -9,8 +9,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import { firstStoredOrRepeated } from "../internal/firstTaken.js"
-import { AlreadyExists } from "../StoreErrors.js"
+import { firstStoredOrRepeated, takenInBatch } from "../internal/firstTaken.js"
+import type { AlreadyExists } from "../StoreErrors.js"
 import { sqliteCode } from "./errors.js"
 import { type AfterErasure, makeAfterErasure } from "./erasure.js"
 import { EVENT_COLUMNS, eventValues } from "./rowCodec.js"
@@ -121,7 +121,7 @@ export function* insertEventsStep(events: ReadonlyArray<EventRecord>): Step<void
         throw error
       }
       const id = yield* takenEventId(chunk.map((row) => row.event_id))
-      throw id === undefined ? error : new AlreadyExists({ entity: "event", id })
+      throw id === undefined ? error : takenInBatch("event", id, events.map((row) => row.event_id))
     }
   }
 }

@@ -20,7 +20,8 @@ import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
 import { auditRecords } from "../internal/audit.js"
 import { newJob } from "../internal/newRows.js"
 import type { Creation, JobStore } from "../JobStore.js"
-import { AlreadyExists } from "../StoreErrors.js"
+import { takenInBatch } from "../internal/firstTaken.js"
+import type { AlreadyExists } from "../StoreErrors.js"
 import { type Exec, insertTexts, type SqliteContext } from "./context.js"
 import { sqliteCode, storageErrors } from "./errors.js"
 import { type Bindable, JOB_COLUMNS, pushJobValues } from "./rowCodec.js"
@@ -80,7 +81,7 @@ const insertJobs = (exec: Exec, jobs: ReadonlyArray<AiJob>) =>
         Effect.flatMap(
           takenJobId(exec, chunk.map((job) => job.job_id)),
           (id): Effect.Effect<never, SqlError | AlreadyExists> =>
-            id === undefined ? Effect.fail(error) : Effect.fail(new AlreadyExists({ entity: "job", id }))
+            id === undefined ? Effect.fail(error) : Effect.fail(takenInBatch("job", id, jobs.map((job) => job.job_id)))
         ))
     }
   })
