@@ -12,6 +12,7 @@
  */
 import * as net from "node:net"
 import { atLocalPort } from "../support/postgres-cluster.js"
+import { closeServer, listenLocal, pairUpstream } from "../support/tcpPair.js"
 
 export type ProxyMode = "forward" | "stall" | "drop"
 
@@ -25,17 +26,6 @@ export interface TcpProxy {
   /** Connections opened through the proxy so far. */
   readonly opened: () => number
   readonly close: () => Promise<void>
-}
-
-const listen = (server: net.Server): Promise<number> =>
-  new Promise((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port))
-  })
-
-const closeServer = (server: net.Server, sockets: Set<net.Socket>): Promise<void> => {
-  for (const socket of sockets) socket.destroy()
-  return new Promise((resolve) => server.close(() => resolve()))
 }
 
 /** A proxy to `target` (a `postgres://` URL's host and port). */
@@ -55,20 +45,11 @@ export const startTcpProxy = async (target: { readonly host: string; readonly po
 
   const server = net.createServer((client) => {
     opened++
-    const upstream = net.connect(target.port, target.host)
-    for (const socket of [client, upstream]) {
-      sockets.add(socket)
-      socket.on("error", () => {})
-      socket.on("close", () => {
-        sockets.delete(socket)
-        client.destroy()
-        upstream.destroy()
-      })
-    }
+    const upstream = pairUpstream(client, target, sockets)
     relay(client, upstream)
     relay(upstream, client)
   })
-  const port = await listen(server)
+  const port = await listenLocal(server)
   return {
     port,
     via: (url) => atLocalPort(url, port),
@@ -94,6 +75,6 @@ export const startMuteServer = async (): Promise<{ readonly port: number; readon
     socket.on("error", () => {})
     socket.on("close", () => sockets.delete(socket))
   })
-  const port = await listen(server)
+  const port = await listenLocal(server)
   return { port, close: () => closeServer(server, sockets) }
 }

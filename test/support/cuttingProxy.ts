@@ -4,6 +4,7 @@
  */
 import * as net from "node:net"
 import { atLocalPort } from "./postgres-cluster.js"
+import { closeServer, listenLocal, pairUpstream } from "./tcpPair.js"
 
 /**
  * A proxy to `target` (a `postgres://` URL) that, once armed, forwards the
@@ -24,17 +25,8 @@ export const startCuttingProxy = async (target: string, marker: string) => {
   }
   const sockets = new Set<net.Socket>()
   const server = net.createServer((client) => {
-    const upstream = net.connect(Number(upstreamUrl.port), upstreamUrl.hostname)
+    const upstream = pairUpstream(client, { host: upstreamUrl.hostname, port: Number(upstreamUrl.port) }, sockets)
     let doomed = false
-    for (const socket of [client, upstream]) {
-      sockets.add(socket)
-      socket.on("error", () => {})
-      socket.on("close", () => {
-        sockets.delete(socket)
-        client.destroy()
-        upstream.destroy()
-      })
-    }
     client.on("data", (chunk: Buffer) => {
       if (doomed || state.blackHole) return
       upstream.write(chunk)
@@ -57,14 +49,6 @@ export const startCuttingProxy = async (target: string, marker: string) => {
       upstream.destroy()
     })
   })
-  const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port)))
-  return {
-    state,
-    url: atLocalPort(target, port),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      })
-  }
+  const port = await listenLocal(server)
+  return { state, url: atLocalPort(target, port), close: () => closeServer(server, sockets) }
 }
