@@ -750,7 +750,7 @@ export const runJobsSuite = (backend: Backend) => {
         const cases: ReadonlyArray<readonly [unknown, string]> = [
           ["next tuesday", "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"],
           ["2026-02-30T00:00:00Z", "Not a valid instant between 1970 and 9999: 2026-02-30T00:00:00Z"],
-          [5, "Expected an RFC 3339 timestamp (or a DateTime.Utc), actual number"],
+          [5, "Expected an RFC 3339 timestamp (or a DateTime), actual number"],
           [DateTime.unsafeMake(Date.UTC(10001, 0, 1)), "Expected an instant between 1970 and 9999"]
         ]
         for (const [run_after, message] of cases) {
