@@ -9,7 +9,7 @@ import { JobMetrics } from "./JobMetrics.js"
 import { AccessMode, JobState, SafetyMode } from "./JobState.js"
 import { Json, JsonPayload } from "./Json.js"
 import { atMostCharacters, hasText, NonEmptyText, Text, toNfc } from "./Text.js"
-import { isRfc3339, Timestamp, TimestampFromSelf } from "./Timestamp.js"
+import { isRfc3339, Timestamp, TimestampPastClamped, TimestampPastClampedFromSelf } from "./Timestamp.js"
 import { BackoffMillis, JobBackoff, MAX_ATTEMPTS_LIMIT, MaxAttempts } from "./RetryPolicy.js"
 
 // Entity refs and planned operations are stored as JSON: a key their schema
@@ -64,13 +64,18 @@ const runAfterRefusal = (actual: unknown): string =>
       : "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"
     : DateTime.isDateTime(actual)
     ? "Expected an instant between 1970 and 9999"
-    : `Expected an RFC 3339 timestamp (or a DateTime.Utc), actual ${actual === null ? "null" : typeof actual}`
+    : `Expected an RFC 3339 timestamp (or a DateTime), actual ${actual === null ? "null" : typeof actual}`
 
-/** When a job may run: a `DateTime.Utc` or RFC 3339 text. A time already past means at once. */
+/**
+ * When a job may run: a `DateTime` (in any zone) or RFC 3339 text. A time
+ * already past means at once, whatever its year: one before 1970, the stores'
+ * first instant, decodes as 1970-01-01T00:00:00Z, which the store lifts to
+ * the job's creation as any past time. Only an instant past 9999 is refused.
+ */
 export const RunAfter = Schema.Union(
   // Over HTTP it is always the text form; the JSON Schema of the DateTime member says so.
-  Schema.compose(Schema.DateTimeUtcFromSelf.annotations({ jsonSchema: { type: "string", format: "date-time" } }), TimestampFromSelf),
-  Timestamp
+  TimestampPastClampedFromSelf,
+  TimestampPastClamped
 ).annotations({ identifier: "RunAfter", message: (issue) => ({ message: runAfterRefusal(issue.actual), override: true }) })
 
 /** A stored AI job. */

@@ -36,7 +36,9 @@ const isCalendarValid = (text: string): boolean => {
   const [year, month, day, hour, minute, second] = text.slice(0, 19).split(/[-Tt:]/).map(Number) as [
     number, number, number, number, number, number
   ]
-  const probe = new Date(Date.UTC(year, month - 1, day))
+  // setUTCFullYear, not Date.UTC: Date.UTC reads a year below 100 as 19xx (0000-02-29 exists, 1900-02-29 does not).
+  const probe = new Date(0)
+  probe.setUTCFullYear(year, month - 1, day)
   return probe.getUTCMonth() === month - 1 && probe.getUTCDate() === day && hour <= 23 && minute <= 59 && second <= 59
 }
 
@@ -72,6 +74,39 @@ export const Timestamp = Schema.transformOrFail(Rfc3339Text, TimestampFromSelf, 
   encode: (d) => ParseResult.succeed(DateTime.formatIso(d))
 }).annotations({ identifier: "Timestamp" })
 export type Timestamp = typeof Timestamp.Type
+
+/**
+ * An instant before the first a `Timestamp` holds as that first instant
+ * (1970-01-01T00:00:00Z); any other as it is, in UTC. For a time whose past
+ * values all mean the same — a `run_after` already past means now — so a
+ * year before 1970 is no reason to refuse it. (One past 9999 is kept, for
+ * `TimestampFromSelf` to refuse.)
+ */
+const notBeforeFirstInstant = (d: DateTime.DateTime): DateTime.Utc =>
+  DateTime.toEpochMillis(d) < MIN.getTime() ? DateTime.unsafeMake(MIN.getTime()) : DateTime.toUtc(d)
+
+/**
+ * RFC 3339 text of any year, decoded as `Timestamp` decodes it except that an
+ * instant before 1970 becomes 1970-01-01T00:00:00Z (`notBeforeFirstInstant`);
+ * one past 9999 is refused.
+ */
+export const TimestampPastClamped = Schema.transformOrFail(Rfc3339Text, TimestampFromSelf, {
+  strict: true,
+  decode: (text, _, ast) => ParseResult.map(instantOf(text, ast), notBeforeFirstInstant),
+  encode: (d) => ParseResult.succeed(DateTime.formatIso(d))
+}).annotations({ identifier: "TimestampPastClamped" })
+
+/**
+ * A `DateTime` in any zone (an instant is an instant: a zoned one is read in
+ * UTC), an instant before 1970 as 1970-01-01T00:00:00Z
+ * (`notBeforeFirstInstant`); one past 9999 is refused.
+ */
+export const TimestampPastClampedFromSelf = Schema.transform(
+  // In JSON (an HTTP body) a DateTime is always its text: the JSON Schema of this side says so.
+  Schema.Union(Schema.DateTimeUtcFromSelf, Schema.DateTimeZonedFromSelf).annotations({ jsonSchema: { type: "string", format: "date-time" } }),
+  TimestampFromSelf,
+  { strict: true, decode: notBeforeFirstInstant, encode: (d) => d }
+).annotations({ identifier: "TimestampPastClampedFromSelf" })
 
 /**
  * RFC 3339 text for a bound compared with `>=` or `<` (an events range's
