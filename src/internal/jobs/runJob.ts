@@ -168,7 +168,7 @@ export interface RunOptions {
 }
 
 /** Effect spans want a 32-hex trace id; a job's trace id is a UUID, i.e. 32 hex digits with dashes. */
-const jobTraceParent = (job: AiJob) =>
+export const jobTraceParent = (job: AiJob) =>
   Tracer.externalSpan({
     traceId: job.trace_id.replaceAll("-", ""),
     spanId: crypto.randomUUID().replaceAll("-", "").slice(0, 16),
