@@ -7,7 +7,9 @@
  * though the job had been read; a refused `Jobs.run` (`JobNotRunning`,
  * `RunTaken`, `NotFound`) and a `Jobs.fail` refused for its error made no
  * span at all. Each now has its span, ended with the refusal (redacted, as
- * every failed span is), naming the job's trace once the job was read. On
+ * every failed span is), naming the job's trace once the job was read. A
+ * failed span's `code.stacktrace` named where in this package the span was
+ * opened, not the caller's code, as the changelog said: it is left out. On
  * SQLite (a file) and PostgreSQL.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -117,6 +119,19 @@ for (const backend of [sqliteFile, postgres("refused_spans")]) {
       assert.notInclude(String(span.attributes.get("hsk.job_id")), "hunter2pw")
       const exit = (span.status as Extract<Tracer.SpanStatus, { _tag: "Ended" }>).exit
       assert.notInclude(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "", "hunter2pw")
+    }))
+
+    // It named where in this package the span was opened (move.ts, Jobs.ts, redactCause.ts), not the caller's code.
+    test("issue 16 a failed span (Jobs.complete, Jobs.await, Jobs.node) records no code.stacktrace", Effect.gen(function*() {
+      const jobs = yield* Jobs
+      const job = yield* jobs.submit(summarize())
+      assert.isFalse((yield* refusedSpan("Jobs.complete", "IllegalTransition", jobs.complete(job.job_id))).attributes.has("code.stacktrace"))
+      assert.isFalse((yield* refusedSpan("Jobs.await", "AwaitTimeout", jobs.await(job.job_id, { timeout: 0 }))).attributes.has("code.stacktrace"))
+      yield* jobs.start(job.job_id)
+      const { spans, tracer } = yield* recordingTracer
+      yield* Effect.exit(Effect.withTracer(jobs.run(job.job_id, (ctx) => ctx.node({ node_id: "call", node_type: "llm" }, Effect.fail(new Error("model refused")))), tracer))
+      const node = failedSpan(spans, "Jobs.node", "model refused")
+      assert.isFalse(node.attributes.has("code.stacktrace"))
     }))
 
     test("issue 16 Jobs.fail refused for its error (no string) makes its Jobs.fail span", Effect.gen(function*() {
