@@ -39,6 +39,7 @@ import { makeSubmitMany } from "./internal/jobs/submitMany.js"
 import { redactCallerText } from "./internal/redactCallerText.js"
 import { makeRunner, type RunContext, type RunLost, type RunOptions } from "./internal/jobs/runJob.js"
 import { checkRunOptions } from "./internal/jobs/runOptions.js"
+import { refusedRun } from "./internal/jobs/refusedRun.js"
 import { makeServiceClose, serviceClosed } from "./internal/jobs/serviceClose.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
 import { optionsRefusal, TRANSITION_OPTIONS } from "./internal/jobs/transitionOptions.js"
@@ -326,22 +327,32 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   ) =>
     // Uninterruptible up to the program itself: an interrupt that arrives during the
     // lookups takes effect once the program starts, so the job is still released.
-    Effect.uninterruptible(Effect.gen(function*() {
-      // Before anything is read or written: a bad option must not take the run nor start the program.
-      const checked = yield* checkRunOptions(options)
-      const job = yield* store.getJob(jobId)
-      if (job.state !== "running" || job.workflow_run_id === null) {
-        return yield* new JobNotRunning({ job_id: job.job_id, state: job.state })
-      }
-      // The run is run once: taken here (its first heartbeat), or `RunTaken` if a pool or another
-      // `run` already began it — its program is not started a second time.
-      const current = yield* Effect.catchTag(
-        store.takeRun(job.workflow_run_id),
-        "RunNotActive",
-        // Moved on since it was read (ended, recovered): not running any more.
-        (lost) => new JobNotRunning({ job_id: job.job_id, state: lost.status })
+    Effect.uninterruptible(Effect.suspend(() => {
+      // The job once read, for a refusal's span; `taken` once the run is the runner's, whose span says how it ended.
+      let found: AiJob | undefined
+      let taken = false
+      return Effect.catchAllCause(
+        Effect.gen(function*() {
+          // Before anything is read or written: a bad option must not take the run nor start the program.
+          const checked = yield* checkRunOptions(options)
+          const job = found = yield* store.getJob(jobId)
+          if (job.state !== "running" || job.workflow_run_id === null) {
+            return yield* new JobNotRunning({ job_id: job.job_id, state: job.state })
+          }
+          // The run is run once: taken here (its first heartbeat), or `RunTaken` if a pool or another
+          // `run` already began it — its program is not started a second time.
+          const current = yield* Effect.catchTag(
+            store.takeRun(job.workflow_run_id),
+            "RunNotActive",
+            // Moved on since it was read (ended, recovered): not running any more.
+            (lost) => new JobNotRunning({ job_id: job.job_id, state: lost.status })
+          )
+          taken = true
+          return yield* runner(job, current, program, checked, undefined, true)
+        }),
+        // Refused before the run was taken: the refusal in a `Jobs.run` span of its own (refusedRun.ts).
+        (cause) => taken ? Effect.failCause(cause) : refusedRun(jobId, found, cause, redact)
       )
-      return yield* runner(job, current, program, checked, undefined, true)
     })).pipe((running) => closing.track("Jobs.run", running))
 
   const fail = move("failed", "Jobs.fail")
@@ -366,7 +377,9 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     await: (jobId, options) =>
       withJobSpan("Jobs.await", (span) => {
         nameJob(span, { job_id: jobId })
-        return Effect.tap(awaitJob(jobId, options), (job) => nameJob(span, job))
+        // The job as read names the span, an `AwaitTimeout`'s too.
+        const named = (job: AiJob) => nameJob(span, job)
+        return Effect.tap(awaitJob(jobId, options, named), named)
       }, redact),
     history: makeHistory(store, redact),
     complete: move("completed", "Jobs.complete"),
@@ -381,7 +394,12 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
       const refused = typeof error !== "string"
         ? new DecodeFailure({ subject: "Jobs.fail", issues: [{ path: "error", message: "Expected a string (the error to record)" }] })
         : optionsRefusal(options, "TransitionOptions", TRANSITION_OPTIONS)
-      return refused !== undefined ? Effect.fail(refused) : fail(jobId, { ...options, error })
+      if (refused === undefined) return fail(jobId, { ...options, error })
+      // Refused before the move: its span all the same, as every refused move's.
+      return withJobSpan("Jobs.fail", (span) => {
+        nameJob(span, { job_id: jobId })
+        return Effect.fail(refused)
+      }, redact)
     },
     pin: setPin(true, "Jobs.pin"),
     unpin: setPin(false, "Jobs.unpin"),

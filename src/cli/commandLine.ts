@@ -121,6 +121,32 @@ const badLogLevel = (tree: Help.CommandNode, args: ReadonlyArray<string>): BadIn
 }
 
 /**
+ * `args` with each `--log-level` (and its level, or `--log-level=<level>`) moved before the command:
+ * @effect/cli takes it there and right after a command's name, but after a command's options
+ * (`jobs list --database d --log-level debug`) it answered "Received unknown argument:
+ * '--log-level'" and a blank line (exit 2). An option's value that reads `--log-level`
+ * (`--reason --log-level`) stays that value; nothing after `--` moves. Read once the command line
+ * is known good (`refuseCommandLine`).
+ */
+export const logLevelFirst = (tree: Help.CommandNode, args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const takesValue = Help.valueOptions(Help.locate(tree, args).node)
+  const end = args.indexOf("--")
+  const levels: Array<string> = []
+  const rest: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if ((end !== -1 && i >= end) || !(arg === LOG_LEVEL || arg.startsWith(`${LOG_LEVEL}=`))) {
+      rest.push(arg)
+      if ((end === -1 || i < end) && takesValue.has(arg) && i + 1 < args.length) rest.push(args[++i]!)
+      continue
+    }
+    levels.push(arg)
+    if (arg === LOG_LEVEL && i + 1 < args.length) levels.push(args[++i]!)
+  }
+  return levels.length === 0 ? args : [...levels, ...rest]
+}
+
+/**
  * An option before the command it belongs to (`ai-jobs --database d jobs
  * list`): @effect/cli calls the command invalid, naming it among the valid
  * ones. Only its own options (`--log-level`) go before a command.

@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
-import { refuseCommandLine } from "./commandLine.js"
+import { logLevelFirst, refuseCommandLine } from "./commandLine.js"
 import { changeBegun, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
 import { enableSqliteUris } from "./database.js"
 import { argumentNotUtf8 } from "./rawBytes.js"
@@ -109,7 +109,8 @@ const program = Effect.suspend(() => {
   const joined = joinRepeatedLists(args)
   const missing = refuseCommandLine(tree, args, joined)
   if (missing !== undefined) return Effect.fail(missing)
-  return cli([...process.argv.slice(0, 2), ...joined])
+  // @effect/cli takes `--log-level` only before a command's options: moved there, it is taken anywhere among them.
+  return cli([...process.argv.slice(0, 2), ...logLevelFirst(tree, joined)])
 }).pipe(
   Effect.as(ExitCode.ok as number),
   Effect.catchAll(report),

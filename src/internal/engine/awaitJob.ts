@@ -92,12 +92,20 @@ const decodeAwaitOptions = (options: AwaitOptions) => {
   })
 }
 
-/** `Jobs.await`, over a way to read a job and the wake-up service, if any. */
+/**
+ * `Jobs.await`, over a way to read a job and the wake-up service, if any.
+ * `seen`, when given, is told of the job as last read before an `AwaitTimeout`
+ * (the `Jobs.await` span names its trace: found by an outside probe).
+ */
 export const makeAwait = (
   getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>,
   wakeUp: WakeUp.WakeUp["Type"] | undefined
 ) =>
-(jobId: JobId, options: AwaitOptions = {}): Effect.Effect<AiJob, AwaitTimeout | NotFound | DecodeFailure | ReadError> =>
+(
+  jobId: JobId,
+  options: AwaitOptions = {},
+  seen?: (job: AiJob) => void
+): Effect.Effect<AiJob, AwaitTimeout | NotFound | DecodeFailure | ReadError> =>
   Effect.scoped(Effect.gen(function*() {
     // Checked first: past the types, a state no job can be in (or a duration that is none) would wait forever or die.
     const checked = yield* decodeAwaitOptions(options)
@@ -124,7 +132,8 @@ export const makeAwait = (
     // Timed out: read once more, so the error names the state the job is in now
     // (a read in flight when the time ran out is not lost) and a job that got
     // there at the last moment is returned, not reported as late.
-    const seen = yield* getJob(jobId)
-    if (wanted(seen.state)) return seen
-    return yield* new AwaitTimeout({ job_id: seen.job_id, state: seen.state, until: [...until], timeout: Duration.format(checked.timeout) })
+    const last = yield* getJob(jobId)
+    if (wanted(last.state)) return last
+    seen?.(last)
+    return yield* new AwaitTimeout({ job_id: last.job_id, state: last.state, until: [...until], timeout: Duration.format(checked.timeout) })
   }))

@@ -37,10 +37,11 @@ export const nameJob = (span: Tracer.Span, job: Partial<SpanJob>): void => {
 /**
  * Where each `Jobs.<op>` span is opened in this package, captured once per
  * name: what `Effect.useSpan` records per call (a `new Error()`, ~13 µs a
- * span, issue 16) — the frame that called `withJobSpan`, shown as the span's
- * `code.stacktrace` when it fails and in a failure's span trace. A name is
- * always opened from the same place (submit.ts, claim.ts, move.ts), so the
- * first call's frame is every call's.
+ * span, issue 16) — the frame that called `withJobSpan`, shown in a failure's
+ * span trace (`Cause.pretty`). A name is always opened from the same place
+ * (submit.ts, claim.ts, move.ts), so the first call's frame is every call's.
+ * Not a span attribute: a `code.stacktrace` is read as the caller's code, and
+ * this frame is the library's (the caller's would cost a `new Error()` a call).
  */
 const openedAt = new Map<string, () => string | undefined>()
 const stackTraceOf = (name: string): () => string | undefined => {
@@ -223,12 +224,12 @@ const spanned = <A, E, R, N>(
       }, lost)
     }))
 
-/** Ends `span` as `Effect.useSpan` ends its own: a failure carries where the span was opened. */
+/**
+ * Ends `span` as `Effect.useSpan` ends its own, without its `code.stacktrace`: that named where in
+ * this package the span was opened (move.ts, Jobs.ts), read as the caller's code (found by an
+ * outside probe).
+ */
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>, endTime: bigint): void => {
   if (span.status._tag === "Ended") return
-  if (Exit.isFailure(exit)) {
-    const trace = openedAt.get(span.name)?.()
-    if (trace !== undefined) span.attribute("code.stacktrace", trace)
-  }
   span.end(endTime, exit)
 }

@@ -74,6 +74,8 @@ export const makeBegin = (
     const outcome = yield* Effect.catchTags(store.transaction(Effect.gen(function*() {
       // The job first (the lock order in JobStore.ts); the policy re-checks what is locked.
       const before = yield* store.lockJob(jobId)
+      // Named as read: a refused begin's span (IllegalTransition, a policy's refusal) carries the job's trace too.
+      nameJob(opened, before)
       // Read with the job locked, never before its last change: a clock stepped back put a start
       // before the submit it follows, and a resume before the stall it resumes from (found by an outside probe).
       // Nor before that change's records, which a clock behind would list it before (auditEvents.ts).

@@ -7,6 +7,7 @@
  * job's move ends the nodes its stalled run left running (openNodes.ts).
  */
 import * as Effect from "effect/Effect"
+import type * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { JobId } from "../../domain/Ids.js"
 import { canTransition, type TransitionTarget } from "../../domain/Lifecycle.js"
@@ -34,10 +35,14 @@ export const makeMove = (
   finishRunning: ReturnType<typeof makeFinishRunning>
 ) =>
 (to: TransitionTarget, name: string) => {
-  /** The general path: the job locked and read, then moved from the state it is in. */
-  const lockAndMove = (jobId: JobId, end: Omit<RunEnd, "to">) =>
+  /**
+   * The general path: the job locked and read, then moved from the state it is in. The job read
+   * names its trace on `span` at once, so a refused move's span carries it too (found by an outside probe).
+   */
+  const lockAndMove = (span: Tracer.Span, jobId: JobId, end: Omit<RunEnd, "to">) =>
     store.transaction(Effect.gen(function*() {
       const before = yield* store.lockJob(jobId)
+      nameJob(span, before)
       // `running → queued` is no move of the general table (only a run's own release takes it).
       if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
         // Only a release fails with RunNotActive, and a move never releases.
@@ -95,11 +100,11 @@ export const makeMove = (
         nameJob(span, job)
         return announce === undefined ? Effect.succeed(job) : Effect.as(announce(job), job)
       }
-      if (!endsARun) return Effect.flatMap(lockAndMove(jobId, end), moved)
+      if (!endsARun) return Effect.flatMap(lockAndMove(span, jobId, end), moved)
       // A running job's move that ends its run: one statement where the store has one (null: not running, or no such path).
       return Effect.flatMap(
         finishRunning(jobId, { ...end, to }),
-        (finished) => finished !== null ? moved(finished) : Effect.flatMap(lockAndMove(jobId, end), moved)
+        (finished) => finished !== null ? moved(finished) : Effect.flatMap(lockAndMove(span, jobId, end), moved)
       )
     }, interrupted)
 }

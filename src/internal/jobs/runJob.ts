@@ -168,7 +168,7 @@ export interface RunOptions {
 }
 
 /** Effect spans want a 32-hex trace id; a job's trace id is a UUID, i.e. 32 hex digits with dashes. */
-const jobTraceParent = (job: AiJob) =>
+export const jobTraceParent = (job: AiJob) =>
   Tracer.externalSpan({
     traceId: job.trace_id.replaceAll("-", ""),
     spanId: crypto.randomUUID().replaceAll("-", "").slice(0, 16),
@@ -599,7 +599,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
                 stopped
               )
               const exit = yield* Effect.exit(restore(withRedactedSpan(effect, "Jobs.node", {
-                attributes: { "hsk.node_id": spec.node_id, "hsk.node_type": spec.node_type, "hsk.sequence": started.sequence }
+                attributes: { "hsk.node_id": spec.node_id, "hsk.node_type": spec.node_type, "hsk.sequence": started.sequence },
+                // As the run's span: the frame would be redactCause.ts's, not the caller's code.
+                captureStackTrace: false
               }, recorder.redact)))
               const end: NodeEnd = Exit.match(exit, {
                 onSuccess: (value) => ({ status: "completed" as const, output_payload: (value ?? null) as Json | null }),

@@ -140,7 +140,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
 
   return (job: AiJob, run: WorkflowRun, report: ViolationReport) =>
     withJobSpan("Jobs.securityViolation", (span) => {
-      nameJob(span, { job_id: job.job_id })
+      nameJob(span, job)
       span.attribute("hsk.workflow_run_id", run.id)
       return poisonUnder(job, run, report)
     }, recorder.redact)
