@@ -103,7 +103,8 @@ const retryStorageErrors = <A, E, R>(batch: Effect.Effect<A, E, R>, retries: num
     batch,
     (error) => attempt < retries && error instanceof StorageError,
     (error) =>
-      Effect.logWarning(`recovery batch failed, trying again (${attempt + 1} of ${retries})`, error).pipe(
+      // The error's message as text: passed as a second message part, a logger dumped the error whole as JSON.
+      Effect.logWarning(`recovery batch failed (${(error as StorageError).message}), trying again (${attempt + 1} of ${retries})`).pipe(
         Effect.zipRight(sleepRealTime(100 * 2 ** attempt)),
         Effect.zipRight(retryStorageErrors(batch, retries, attempt + 1))
       )
@@ -347,7 +348,7 @@ const secondLook = (
 /**
  * When runs were last heard from before `since`, stalls those still silent
  * one threshold after it (logged under `label`); `announce` runs first, when
- * there are any. Startup's second look (`since`: startup) and a sweep after
+ * there are any. Whether it stalled (its write went through): false when none was left. Startup's second look (`since`: startup) and a sweep after
  * an outage (`since`: the database answering again).
  */
 const stallSilentSince = (
@@ -360,10 +361,11 @@ const stallSilentSince = (
 ) => {
   const due = DateTime.toEpochMillis(since) + Duration.toMillis(threshold)
   return Effect.flatMap(store.findStaleRuns({ heartbeatBefore: since, limit: 1 }), (left) =>
-    left.length === 0 ? Effect.void : Effect.flatMap(Effect.zipRight(announce, DateTime.now), (now) =>
+    left.length === 0 ? Effect.succeed(false) : Effect.flatMap(Effect.zipRight(announce, DateTime.now), (now) =>
       Effect.sleep(Duration.millis(Math.max(0, due - DateTime.toEpochMillis(now)))).pipe(
         Effect.zipRight(Effect.provideService(stallScan(scan, since, false), JobStore, store)),
-        Effect.flatMap((report) => logStalled(label, report))
+        Effect.flatMap((report) => logStalled(label, report)),
+        Effect.as(true)
       )))
 }
 
@@ -446,14 +448,25 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
       // that reaches the database gives them one threshold to be heard again, and stalls only the
       // runs still silent since — as startup's second look does after a quick restart.
       let outage = false
-      // Fails while the database is still out of reach (its first statement): the outage goes on.
+      // Whether this outage's "can be read again" was said: once an outage, not once a sweep while reads pass and writes fail.
+      let readAgainSaid = false
+      // Fails while the database is still out of reach (its first statement): the outage goes on. A read is
+      // not proof: a SQLite file another connection holds write-locked is read as before and refuses the
+      // stall (an outside probe saw "the database answers again" there, then the sweep fail again). That the
+      // database answers again is said once the sweep's stall went through.
       const afterOutage = (threshold: Duration.Duration) =>
         Effect.flatMap(DateTime.now, (back) =>
-          stallSilentSince(store, { retries: 0, ...scan }, back, threshold, "recovery sweep", Effect.logInfo(
-            `recovery sweep: the database answers again; runs not heard from since are stalled in ${Duration.format(threshold)} if still silent`
-          ))).pipe(Effect.zipRight(Effect.sync(() => {
+          stallSilentSince(store, { retries: 0, ...scan }, back, threshold, "recovery sweep", Effect.suspend(() => {
+            if (readAgainSaid) return Effect.void
+            readAgainSaid = true
+            return Effect.logInfo(
+              `recovery sweep: the database can be read again; runs not heard from since are stalled in ${Duration.format(threshold)} if still silent`
+            )
+          }))).pipe(Effect.flatMap((wrote) => {
             outage = false
-          })))
+            readAgainSaid = false
+            return wrote ? Effect.logInfo("recovery sweep: the database answers again (the sweep's stall went through)") : Effect.void
+          }))
       // The same wait after this process was paused (SIGSTOP, a machine asleep, an event loop
       // blocked by a program): its own runs could not beat either, and the sweep's timer may fire
       // before their heartbeats' — it would stall its own live runs. Other processes' sweeps stall a

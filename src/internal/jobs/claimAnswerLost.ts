@@ -16,7 +16,6 @@
  * sweep stalled it, its retries never applied) — `releaseClaimAfterFailure`,
  * only on the failure's path.
  */
-import { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -27,8 +26,8 @@ import * as Option from "effect/Option"
 import type { EventId, JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { Claim, JobStore } from "../../store/JobStore.js"
 import { StorageError } from "../../store/StoreErrors.js"
-import { isSentAfterSessionEnd } from "../../store/internal/sentAfterSessionEnd.js"
 import { isStoreClosed } from "../storeClosed.js"
+import { nothingRan } from "./nothingRan.js"
 import { inStoreTransaction } from "./announceLost.js"
 
 /** A fresh note for one call: nothing written yet. */
@@ -124,22 +123,6 @@ export interface FailedClaim {
   readonly jobId?: JobId | undefined
 }
 
-/**
- * Whether `error` says its statement never ran: no connection could be had
- * (the database down, refusing connections) — both PostgreSQL paths, the
- * store's held connections and @effect/sql-pg's pool, say "Failed to acquire
- * connection" — or it was sent on a connection whose server had already
- * ended the session (sentAfterSessionEnd.ts: a `pg_ctl stop` or
- * `pg_terminate_backend` heard while the connection was idle; any
- * transaction open on it was rolled back). Nothing ran, so nothing
- * committed: no look (during an outage every idle loop's claim fails so, and
- * would wait and warn for each). A session ended while the statement was
- * under way (the FATAL its answer) is not this: it may have committed.
- */
-const neverRan = (error: StorageError): boolean => {
-  const cause = error.cause
-  return cause instanceof SqlError && (cause.message.startsWith("Failed to acquire connection") || isSentAfterSessionEnd(cause.cause))
-}
 
 /**
  * What a worker pool's loop gives the looks of its failed claims, set once
@@ -195,8 +178,8 @@ const unlessClosed = <A, E>(effect: Effect.Effect<A, E>, closed: Deferred.Deferr
  * yet): waits double from 100 ms to 2 s, `LOST_CLAIM_LOOKS` looks in all
  * (about 7 s); then, when interrupted, or when its worker pool closes
  * (`PoolLooks`), a warning says what may be running and the run is left to
- * recovery. Not looked for when the statement never ran (`neverRan`), on a
- * store that was closed (nothing will reopen it), nor inside a caller's
+ * recovery. Not looked for when the statement never ran (`nothingRan`: no
+ * connection could be had, or the store was closed), nor inside a caller's
  * transaction (that transaction decides; on PostgreSQL it is aborted). Only
  * on a claim's failure path.
  */
@@ -207,7 +190,7 @@ export const releaseClaimAfterFailure = (
   operation: string,
   error: StorageError
 ): Effect.Effect<never, StorageError> => {
-  if (isStoreClosed(error) || neverRan(error)) return Effect.fail(error)
+  if (nothingRan(error)) return Effect.fail(error)
   // What may be running, said as much as the call knows: a claim of the queue's next job
   // (its records' ids, or its run's) most likely took none when the database could not be reached.
   const mayBeRunning = failed.jobId !== undefined

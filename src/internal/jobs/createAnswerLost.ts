@@ -8,6 +8,9 @@
  * same commit as every job of the write — so a committed write is answered
  * as the store would have answered it. When even the look fails, the submit
  * fails with the write's error and a warning names the jobs that may exist.
+ * Not looked for when nothing of the write ran (nothingRan.ts): an outside
+ * probe saw a submit refused a connection warn that its job, never sent,
+ * would be queued and run if it committed.
  * (The eager write's own read-back, which also hands over a claim, is
  * eagerAnswerLost.ts.)
  */
@@ -15,6 +18,7 @@ import * as Effect from "effect/Effect"
 import type { EventId } from "../../domain/Ids.js"
 import type { JobStore } from "../../store/JobStore.js"
 import type { StorageError } from "../../store/StoreErrors.js"
+import { nothingRan } from "./nothingRan.js"
 
 /** What a submit chose before its write: its first job's `queued` event id, and the job ids it writes (for the warning). */
 export interface CreationWrite {
@@ -41,7 +45,8 @@ export const committedCreation = <A>(
   answer: () => A,
   error: StorageError
 ): Effect.Effect<A, StorageError> =>
-  wasCommitted(store, write.queuedEventId).pipe(
+  // Nothing of it ran (no connection could be had, the store closed): nothing to look up, nor to warn of.
+  nothingRan(error) ? Effect.fail(error) : wasCommitted(store, write.queuedEventId).pipe(
     Effect.catchAll((failure) =>
       Effect.zipRight(
         Effect.annotateLogs(

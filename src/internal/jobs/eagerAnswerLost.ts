@@ -8,7 +8,8 @@
  * goes to the pool's seat, not left `running` with no one to run it. When
  * even the look fails, the submit fails with the write's error, and a job
  * that did commit with its claim waits for Recovery (a sweep, or the next
- * startup) to stall its run: a warning names it.
+ * startup) to stall its run: a warning names it. Not looked for when nothing
+ * of the write ran (nothingRan.ts).
  */
 import * as Effect from "effect/Effect"
 import type { AiJob, NewAiJob } from "../../domain/AiJob.js"
@@ -16,6 +17,7 @@ import type { EventId, JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { CreatedClaim, JobStore } from "../../store/JobStore.js"
 import type { StorageError } from "../../store/StoreErrors.js"
 import { wasCommitted } from "./createAnswerLost.js"
+import { nothingRan } from "./nothingRan.js"
 
 /** What the submit chose before its eager write: the job and its id, its queued event's id, the claim's run id. */
 export interface EagerWrite {
@@ -35,7 +37,8 @@ export const committedEagerWrite = (
   write: EagerWrite,
   error: StorageError
 ): Effect.Effect<CreatedClaim, StorageError> =>
-  Effect.gen(function*() {
+  // Nothing of it ran (no connection could be had, the store closed): nothing to look up, nor to warn of.
+  nothingRan(error) ? Effect.fail(error) : Effect.gen(function*() {
     // The job and its events are one commit: its queued event, by the id this submit gave it, is the job's.
     if (!(yield* wasCommitted(store, write.queuedEventId))) return yield* Effect.fail(error)
     const stored = yield* store.getJob(write.jobId)

@@ -54,6 +54,7 @@ import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErro
 import { inStoreTransaction } from "./announceLost.js"
 import { afterLastChange, capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
+import { makeHeartbeatFailures } from "./heartbeatFailures.js"
 import { describeCause } from "../describeCause.js"
 import { isStoreClosed } from "../storeClosed.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
@@ -673,12 +674,18 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // and the first beat is due an interval after the claim. A failure of theirs other
         // than an interrupt ends the run like the program's would.
         yield* Effect.yieldNow()
+        const beatFailures = makeHeartbeatFailures(job.job_id, run.id)
         const heartbeats = own(store.heartbeat(run.id), Deferred.await(lost)).pipe(
           // A failed beat is not fatal: the next one may succeed, and if none does, recovery takes the run.
-          Effect.catchTags({
-            StorageError: (e) => Effect.logWarning("heartbeat failed", e),
-            CorruptRow: (e) => Effect.logWarning("heartbeat failed", e),
-            NotFound: () => Effect.zipRight(loseRun("deleted"), Deferred.await(lost))
+          // Said once a streak (heartbeatFailures.ts), not once a beat.
+          Effect.matchEffect({
+            onFailure: (e) =>
+              e._tag === "StorageError" || e._tag === "CorruptRow"
+                ? beatFailures.failed(e)
+                : e._tag === "NotFound"
+                ? Effect.zipRight(loseRun("deleted"), Deferred.await(lost))
+                : Effect.fail(e),
+            onSuccess: beatFailures.succeeded
           }),
           Effect.repeat(Schedule.spaced(interval)),
           justBeaten ? Effect.delay(interval) : identity
