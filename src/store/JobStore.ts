@@ -248,8 +248,12 @@ export interface UnreadableJobFailure {
   readonly event: EventRecord
 }
 
-/** Fields of a job that change outside the lifecycle. */
-export interface JobPatch extends Audited<AiJob> {
+/**
+ * Fields of a job that change outside the lifecycle — or with a move, in its
+ * transaction (a run's duration and outputs as it ends): then `at` is that
+ * move's instant, so the job's `updated_at` stays where its records are.
+ */
+export interface JobPatch extends Change<AiJob> {
   readonly metrics?: JobMetrics | undefined
   readonly job_outputs?: Json | null | undefined
   readonly status_reason?: string | undefined

@@ -9,6 +9,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,11 +20,13 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { Jobs, type RunContext } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { audit } from "../reliability/invariants.js"
 import type { Snapshot } from "../reliability/snapshot.js"
+import { millis } from "../store/fixtures.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { realSleep, type SharedDatabase, sharedBackends } from "./shared-database.js"
@@ -118,6 +121,35 @@ for (const backend of sharedBackends) {
         const snapshot = yield* database.snapshot
         nothingCancelled(snapshot)
         assert.deepStrictEqual(audit(snapshot, { quiescent: true }), [])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R6 a job released at a pool's shutdown has its updated_at at the release's instant — its record's timestamp (body too) and its run's updated_at — though the clock moved on before the run's duration was written", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("shutdown release instant")
+        const own = yield* database.store()
+        // The release's answer comes a second after its instant (a loaded database): the run's duration,
+        // written next in its transaction, reads a later clock. It was stamped there, past the release.
+        const store: JobStore["Type"] = {
+          ...own,
+          releaseRun: (runId, options) => Effect.tap(own.releaseRun(runId, options), () => TestClock.adjust("1 second"))
+        }
+        const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, store))), Jobs)
+        const job = yield* jobs.submit(summarize())
+        const started = yield* Deferred.make<void>()
+        const pool = yield* startPool(jobs, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never), "50 millis")
+        yield* Deferred.await(started)
+        yield* Scope.close(pool, Exit.void)
+
+        const released = yield* own.getJob(job.job_id)
+        assert.strictEqual(released.state, "queued")
+        const [run] = yield* own.listRuns(job.job_id)
+        const release = (yield* own.listEvents({ job_id: job.job_id, types: ["system"] })).items.at(-1)!
+        assert.deepStrictEqual([release.body["from_state"], release.body["to_state"]], ["running", "queued"])
+        assert.deepStrictEqual(
+          { job: millis(released.updated_at), run: millis(run!.updated_at), body: release.body["timestamp"] },
+          { job: millis(release.timestamp), run: millis(release.timestamp), body: DateTime.formatIso(release.timestamp) },
+          "the job's updated_at, its run's and the release record's (columns and body) are one instant"
+        )
       }).pipe(Effect.scoped), 60_000)
 
     it.effect("R6 interrupting the fiber that owns a pool's scope drains the same way: its job is released, not cancelled", () =>

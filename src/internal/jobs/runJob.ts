@@ -280,7 +280,10 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
       const updated = yield* store.updateJob(job.job_id, {
         // Saturating: settling never fails on arithmetic (a huge duration would strand the job).
         metrics: JobMetrics.add(ended.metrics, { duration_ms: durationMs }),
-        ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {})
+        ...(outcome.to !== "queued" && outcome.outputs !== undefined ? { job_outputs: outcome.outputs } : {}),
+        // Part of the move: at its instant, where its record and its run's end are — a clock read
+        // now (later) put the job's updated_at past them (found by an outside probe).
+        at: ended.updated_at
       })
       const retry = outcome.to === "failed" ? yield* hooks.retryAfter(before) : null
       return retry === null ? updated : yield* requeue(job, run, before, retry, updated)

@@ -9,7 +9,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { readdir } from "node:fs/promises"
-import { MigrationFailed, type StorageError } from "../StoreErrors.js"
+import { MigrationFailed, StorageError } from "../StoreErrors.js"
 
 const MIGRATION_FILE = /^(\d+)_.+\.sql$/
 
@@ -38,7 +38,7 @@ export const refuseNewerSchema = (
   dialect: "sqlite" | "pg",
   version: Effect.Effect<number, StorageError, SqlClient.SqlClient>,
   directory: URL
-): Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> =>
+): Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const shipped = yield* newestShipped(directory)
     const current = yield* version
@@ -54,7 +54,10 @@ export const refuseNewerSchema = (
       )
     })
   }).pipe(
+    // The version not read is the read's StorageError (the database failed, nothing was refused).
     Effect.mapError((cause) =>
-      cause instanceof MigrationFailed ? cause : new MigrationFailed({ dialect, migration_id: null, migration_name: null, statement: null, cause })
+      cause instanceof MigrationFailed || cause instanceof StorageError
+        ? cause
+        : new MigrationFailed({ dialect, migration_id: null, migration_name: null, statement: null, cause })
     )
   )

@@ -183,7 +183,8 @@ const decode = {
     job_outputs: optional(Schema.NullOr(JsonPayload)),
     status_reason: optional(Text),
     error_message: ErrorMessage,
-    events: optional(Builder)
+    events: optional(Builder),
+    at: optional(TimestampFromSelf)
   }), "JobPatch"),
   release: namedOnly(Schema.Struct({ reason: Text, events: optional(Builder), at: optional(TimestampFromSelf) }), "releaseRun"),
   unreadable: decodeWith(Schema.Struct({ job_id: JobId, reason: NonEmptyText }), "UnreadableJobFailure"),

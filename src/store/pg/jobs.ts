@@ -229,10 +229,10 @@ export const makeJobMethods = (context: PgContext) => {
     storageErrors("JobStore.transition")
   )
 
-  /** An UPDATE of one job (plus updated_at), writing `events` with it. */
-  const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: Audit<AiJob> | undefined) =>
+  /** An UPDATE of one job (plus updated_at: `at`, else now), writing `events` with it. */
+  const patchJob = (jobId: JobId, set: ReadonlyArray<Statement.Fragment>, events: Audit<AiJob> | undefined, at: DateTime.Utc | undefined) =>
     Effect.gen(function*() {
-      const now = yield* DateTime.now
+      const now = at ?? (yield* DateTime.now)
       const patched = yield* audited({
         steps: [["patched", sql`
           UPDATE ai_jobs SET ${sql.csv([...set, sql`updated_at = ${notBefore(sql, now)}`])}
@@ -253,7 +253,7 @@ export const makeJobMethods = (context: PgContext) => {
       }
       if (patch.status_reason !== undefined) set.push(sql`status_reason = ${patch.status_reason}`)
       if (patch.error_message !== undefined) set.push(sql`error_message = ${patch.error_message}`)
-      return yield* patchJob(jobId, set, patch.events)
+      return yield* patchJob(jobId, set, patch.events, patch.at)
     },
     alreadyExistsAsStorageError("JobStore.updateJob"),
     storageErrors("JobStore.updateJob")

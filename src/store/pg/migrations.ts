@@ -257,10 +257,11 @@ export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlCli
 /** The newest migration this version ships: the schema version a migrated database is at. */
 export const newestSchemaVersion: Effect.Effect<number, unknown> = newestShipped(directory)
 
-/** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts). */
-export const refuseNewer: Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> = versionHere.pipe(
-  Effect.mapError((cause) =>
-    cause instanceof MigrationFailed ? cause : new MigrationFailed({ dialect: "pg", migration_id: null, migration_name: null, statement: null, cause })
-  ),
-  Effect.flatMap((version) => refuseNewerSchema("pg", Effect.succeed(version), directory))
+/**
+ * Fails with `MigrationFailed` when a newer version of this library migrated the database
+ * (internal/newerSchema.ts); the version not read (a connection dropped) is the read's `StorageError`.
+ */
+export const refuseNewer: Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> = Effect.flatMap(
+  versionHere,
+  (version) => refuseNewerSchema("pg", Effect.succeed(version), directory)
 )

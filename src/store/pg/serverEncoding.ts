@@ -15,7 +15,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
-import { MigrationFailed } from "../StoreErrors.js"
+import { MigrationFailed, StorageError } from "../StoreErrors.js"
 
 const TAKEN: ReadonlyArray<string> = ["UTF8", "SQL_ASCII"]
 
@@ -23,10 +23,13 @@ const TAKEN: ReadonlyArray<string> = ["UTF8", "SQL_ASCII"]
  * Fails with `MigrationFailed` naming the encoding when the database is neither
  * UTF8 nor SQL_ASCII: `during` says what was refused, so a read (a store built
  * without migrating) says the store was not opened, not that migrations failed.
+ * The encoding not read (a connection dropped, a server restarting) is a
+ * `StorageError`: the database failed, nothing was refused — a supervisor
+ * that treats `MigrationFailed` as permanent gave up on a blip.
  */
 export const refuseEncoding = (
   during: "migrate" | "open"
-): Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> =>
+): Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const [row] = yield* sql<{ readonly encoding: string }>`SELECT current_setting('server_encoding') AS encoding`
@@ -47,5 +50,5 @@ export const refuseEncoding = (
     )
   }).pipe(
     Effect.catchTag("SqlError", (cause) =>
-      Effect.fail(new MigrationFailed({ dialect: "pg", during, migration_id: null, migration_name: null, statement: null, cause })))
+      Effect.fail(new StorageError({ operation: `PgStore.layer, reading the database's encoding (${during === "migrate" ? "before migrating" : "to open the store"})`, cause })))
   )

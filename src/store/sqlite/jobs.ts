@@ -192,9 +192,9 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
     storageErrors("JobStore.transition")
   )
 
-  /** Sets columns of one job (and `updated_at`), writing `events` with it. */
-  const patchJob = (jobId: string, columns: Assignments, events: Audit<AiJob> | undefined) =>
-    Effect.flatMap(DateTime.now, (now) =>
+  /** Sets columns of one job (and `updated_at`: `at`, else now), writing `events` with it. */
+  const patchJob = (jobId: string, columns: Assignments, events: Audit<AiJob> | undefined, at: DateTime.Utc | undefined) =>
+    Effect.flatMap(at === undefined ? DateTime.now : Effect.succeed(at), (now) =>
       auditedChange(events, Effect.gen(function*() {
         const updated = yield* updateJobRow([...columns, ["updated_at", storedInstant(now)]], "id = ?", [jobId])
         if (Option.isNone(updated)) return yield* new NotFound({ entity: "job", id: jobId })
@@ -209,7 +209,7 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
       if (patch.job_outputs !== undefined) set.push(["job_outputs", jsonText(patch.job_outputs)])
       if (patch.status_reason !== undefined) set.push(["status_reason", patch.status_reason])
       if (patch.error_message !== undefined) set.push(["error_message", patch.error_message])
-      return yield* patchJob(jobId, set, patch.events)
+      return yield* patchJob(jobId, set, patch.events, patch.at)
     },
     alreadyExistsAsStorageError("JobStore.updateJob"),
     storageErrors("JobStore.updateJob")

@@ -228,6 +228,6 @@ export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlCli
 /** The newest migration this version ships: the schema version a migrated database is at. */
 export const newestSchemaVersion: Effect.Effect<number, unknown> = newestShipped(migrationsDirectory)
 
-/** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts). */
-export const refuseNewer = (directory: URL = migrationsDirectory): Effect.Effect<void, MigrationFailed, SqlClient.SqlClient> =>
+/** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts); the version not read is its `StorageError`. */
+export const refuseNewer = (directory: URL = migrationsDirectory): Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> =>
   refuseNewerSchema("sqlite", schemaVersion, directory)

@@ -146,6 +146,21 @@ export const updateContract = (backend: Backend): void => {
         assert.strictEqual(millis((yield* store.getJob(job.job_id)).updated_at), 7_000)
       }))
 
+    test("R6 updateJob given `at` (a patch made with a move, in its transaction) writes the job's updated_at at it, not at the clock's later reading, and never before the job's last change", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* TestClock.setTime(1_000)
+        const job = yield* store.createJob(newJob())
+        yield* TestClock.setTime(9_000)
+        const patched = yield* store.updateJob(job.job_id, { metrics: new JobMetrics({ duration_ms: 5 }), at: at(4_000) })
+        assert.strictEqual(millis(patched.updated_at), 4_000, "at the move's instant, not the clock's 9 s")
+        assert.strictEqual(millis((yield* store.getJob(job.job_id)).updated_at), 4_000)
+        const before = yield* store.updateJob(job.job_id, { status_reason: "later", at: at(2_000) })
+        assert.strictEqual(millis(before.updated_at), 4_000, "not before its last change")
+        // Without `at`, the clock's reading, as before.
+        assert.strictEqual(millis((yield* store.updateJob(job.job_id, { status_reason: "now" })).updated_at), 9_000)
+      }))
+
     test("R6 transition, setPinned and releaseRun given an `at` before the job's last change leave its updated_at at that change", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
