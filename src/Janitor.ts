@@ -28,6 +28,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { DecodeFailure, type DecodeIssue } from "./domain/Errors.js"
 import { unknownOptions } from "./domain/knownOptions.js"
 import { FlightRecorder } from "./FlightRecorder.js"
+import { withServiceSpan } from "./internal/flight/serviceSpan.js"
 import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
 import { readDuration } from "./util/durationInput.js"
 
@@ -86,12 +87,12 @@ export class Janitor extends Context.Tag("@handshake/ai-job-model/Janitor")<Jani
  * nothing. `eventsPurged` is the summary's `events_purged`: what the
  * retention batch committed with it purged (a pass's last), if any.
  */
-export const prune = Effect.fn("Janitor.prune")(function*(options: {
+export const prune = (options: {
   readonly olderThan: DateTime.Utc
   readonly keepNewest: number
   readonly dryRun?: boolean | undefined
   readonly eventsPurged?: number | undefined
-}) {
+}) => withServiceSpan("Janitor.prune", Effect.gen(function*() {
   // Checked before anything is read or pruned: a misspelt key, or an `eventsPurged` no summary
   // can hold (NaN, -5, 1.5), was a defect from inside the summary's build, after the scan.
   const unknown = unknownOptions(options ?? null, PRUNE_OPTIONS, "Janitor.prune")
@@ -121,7 +122,7 @@ export const prune = Effect.fn("Janitor.prune")(function*(options: {
     cutoff: options.olderThan,
     ...(options.eventsPurged === undefined ? {} : { events_purged: options.eventsPurged })
   } satisfies JanitorReport
-})
+}))
 
 /** The `gc_summary` record of a pass's counts; built here from counts, so an invalid one is a bug, not bad input. */
 const gcSummary = (
@@ -235,10 +236,10 @@ const pruneNow = (config: ResolvedConfig, eventsPurged: number | undefined) =>
  * of n events writes ceil(n / batch size) summaries; purging nothing records
  * nothing. `onBatch` is told each batch's count as it commits.
  */
-export const purgeEvents = Effect.fn("Janitor.purgeEvents")(function*(options: {
+export const purgeEvents = (options: {
   readonly cutoff: DateTime.Utc
   readonly onBatch?: ((purged: number) => Effect.Effect<void>) | undefined
-}) {
+}) => withServiceSpan("Janitor.purgeEvents", Effect.gen(function*() {
   // A misspelt `cutof` would purge up to the recorder's window instead: refused before anything is purged.
   const unknown = unknownOptions(options ?? null, PURGE_OPTIONS, "Janitor.purgeEvents")
   if (unknown !== undefined) return yield* unknown
@@ -248,7 +249,7 @@ export const purgeEvents = Effect.fn("Janitor.purgeEvents")(function*(options: {
     events: (purged) => Effect.map(gcSummary(recorder, NOTHING_PRUNED, false, purged, "human"), (summary) => [summary]),
     ...(options.onBatch === undefined ? {} : { onBatch: options.onBatch })
   })
-})
+}))
 
 /** One pass with `config`, without the schedule. */
 export const runOnce = (config: JanitorConfig = {}) => Effect.flatMap(resolveConfig(config), pass)

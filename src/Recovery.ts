@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { DecodeFailure } from "./domain/Errors.js"
+import { withServiceSpan } from "./internal/flight/serviceSpan.js"
 import { readOptions } from "./domain/knownOptions.js"
 import { instantBefore } from "./domain/Timestamp.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
@@ -140,14 +141,12 @@ export interface RecoveryReport {
  * under a run it had stalled moves to `stalled` with its event
  * (`JobStore.stallJobsUnderStalledRuns`); such runs are reported with the rest.
  */
-export const recoverStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(function*(options: RecoveryOptions = {}) {
-  return yield* stallScan(options, undefined, true)
-})
+export const recoverStalledRuns = (options: RecoveryOptions = {}) =>
+  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, true)))
 
 /** A sweep's scan: stale runs only (half-done legacy stalls are startup's, `recoverStalledRuns`). */
-const sweepStalledRuns = Effect.fn("Recovery.recoverStalledRuns")(function*(options: RecoveryOptions) {
-  return yield* stallScan(options, undefined, false)
-})
+const sweepStalledRuns = (options: RecoveryOptions) =>
+  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, false)))
 
 /**
  * The scan: with `heardBefore`, a run is stale when last heard from before

@@ -14,13 +14,19 @@ import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
+import * as Layer from "effect/Layer"
 import type * as Tracer from "effect/Tracer"
-import { Jobs } from "../../src/Jobs.js"
+import * as Capabilities from "../../src/Capabilities.js"
+import * as FlightRecorder from "../../src/FlightRecorder.js"
+import { Jobs, layer as jobsLayer } from "../../src/Jobs.js"
+import * as Recovery from "../../src/Recovery.js"
+import * as WakeUp from "../../src/WakeUp.js"
 import { redactCause } from "../../src/internal/redactCause.js"
 import { postgres, sqliteFile } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { recordingTracer } from "../support/recordingTracer.js"
+import { observing } from "../support/observed.js"
 
 const SECRET = "password=hunter2pw token sk-live-ABCDEF0123456789abcdef"
 const RAW = /hunter2pw|sk-live-ABCDEF/
@@ -118,6 +124,50 @@ for (const backend of [sqliteFile, postgres("redacted_failures")]) {
           assert.notMatch(JSON.stringify([...span.attributes]), RAW, span.name)
         }
       }).pipe(Effect.provide(services(backend.makeStore()))), 120_000)
+
+    it.effect("R14 at DEBUG, a run whose program fails or dies leaves its secret in no log line, span attribute or span event (Effect's unhandled-error line of the program's fiber)", () =>
+      Effect.gen(function*() {
+        const { leaks, lines, observe, spans } = yield* observing
+        const jobs = yield* Jobs
+        const failing = yield* jobs.submit(summarize())
+        yield* jobs.start(failing.job_id)
+        const mine = new Error(`provider refused key ${SECRET}`)
+        const failed = yield* Effect.exit(observe(jobs.run(failing.job_id, () => Effect.fail(mine))))
+        assert.deepStrictEqual(Exit.isFailure(failed) ? Option.map(Cause.failureOption(failed.cause), Cause.originalError) : undefined, Option.some(mine))
+        const dying = yield* jobs.submit(summarize())
+        yield* jobs.start(dying.job_id)
+        const died = yield* Effect.exit(observe(jobs.run(dying.job_id, () => Effect.dieMessage(`boom ${SECRET}`))))
+        assert.isTrue(Exit.isFailure(died) && Cause.isDie(died.cause))
+        // The capture sees DEBUG lines from inside a run: a line the program logs is there.
+        const logged = yield* jobs.submit(summarize())
+        yield* jobs.start(logged.job_id)
+        yield* observe(jobs.run(logged.job_id, () => Effect.logDebug("program says hello")))
+
+        assert.strictEqual((yield* jobs.get(failing.job_id)).error_message, "provider refused key password=[REDACTED] token [REDACTED]")
+        assert.strictEqual((yield* jobs.get(dying.job_id)).state, "failed")
+        assert.strictEqual(spans.filter((span) => span.name === "Jobs.run").length, 3)
+        assert.isTrue(lines.some((line) => line.includes("program says hello")), JSON.stringify(lines))
+        assert.deepStrictEqual(leaks(RAW), [])
+      }).pipe(Effect.provide(services(backend.makeStore()))), 120_000)
+
+    it.live("R14 at DEBUG, a pool whose program fails with text only a caller's redaction rule matches logs and traces it redacted by that rule", () =>
+      Effect.gen(function*() {
+        const { leaks, observe } = yield* observing
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        yield* observe(Effect.scoped(Effect.gen(function*() {
+          yield* jobs.worker({ concurrency: 1, pollInterval: "50 millis", handler: () => Effect.fail(new Error("bad token acme_tok_abc123xyz")) })
+          yield* jobs.await(job.job_id, { timeout: "30 seconds" })
+        })))
+        assert.strictEqual((yield* jobs.get(job.job_id)).error_message, "bad token [ACME]")
+        assert.deepStrictEqual(leaks(/acme_tok_abc123xyz/), [])
+      }).pipe(Effect.provide(jobsLayer().pipe(
+        Layer.provideMerge(Recovery.layerNoStartupRecovery),
+        Layer.provideMerge(WakeUp.layerPollOnly),
+        Layer.provideMerge(FlightRecorder.layer({ redactionRules: [{ name: "acme", pattern: /acme_tok_[a-z0-9]+/g, replacement: "[ACME]" }] })),
+        Layer.provideMerge(Capabilities.layerDefault),
+        Layer.provideMerge(backend.makeStore())
+      ))), 120_000)
   })
 }
 

@@ -36,6 +36,7 @@ import { DEFAULT_MAX_EVENT_BYTES } from "./Privacy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { readDuration } from "../../util/durationInput.js"
 import { yieldToEventLoop } from "../../util/yieldToEventLoop.js"
+import { withRedactedSpan } from "../redactCause.js"
 import * as Redactor from "./Redactor.js"
 import { type EventFilter, JobStore, type Page, type ReadError } from "../../store/JobStore.js"
 import { type AlreadyExists, CorruptRow, type StorageError } from "../../store/StoreErrors.js"
@@ -224,37 +225,46 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       Effect.catchTag(store.appendEvents(records), "DecodeFailure", (error) =>
         Effect.fail(new InvalidEvent({ event_type: records[0]?.type ?? null, reasons: error.issues })))
 
-    const prepare = (event: unknown) => prepareEvent(event).pipe(Effect.withSpan("FlightRecorder.prepare"))
+    /**
+     * `effect` in the span `FlightRecorder.<op>`, which ends with a failure redacted as the events
+     * are (R14): an `InvalidEvent` quotes the caller's input (`Expected string, actual
+     * {"apiKey":"sk-live-…"}`), and the span handed it raw to every tracer. The caller gets its
+     * own error value, untouched.
+     */
+    const spanned = <A, E, R>(op: string, effect: Effect.Effect<A, E, R>) => withRedactedSpan(effect, `FlightRecorder.${op}`, {}, redactor.redact)
 
-    const record = Effect.fn("FlightRecorder.record")(function*(event: unknown) {
-      const prepared = yield* prepareEvent(event)
-      yield* append([prepared])
-      return prepared
-    })
+    const prepare = (event: unknown) => spanned("prepare", prepareEvent(event))
 
-    const recordMany = Effect.fn("FlightRecorder.recordMany")(function*(events: ReadonlyArray<unknown>) {
-      if (!Array.isArray(events)) {
-        return yield* new InvalidEvent({ event_type: null, reasons: [{ path: "", message: "Expected an array of events" }] })
-      }
-      // Prepare everything first: one invalid event fails the call before any write.
-      const prepared = yield* Effect.forEach(events, prepareEvent)
-      if (prepared.length > 0) yield* append(prepared)
-      return prepared
-    })
+    const record = (event: unknown) =>
+      spanned("record", Effect.gen(function*() {
+        const prepared = yield* prepareEvent(event)
+        yield* append([prepared])
+        return prepared
+      }))
+
+    const recordMany = (events: ReadonlyArray<unknown>) =>
+      spanned("recordMany", Effect.gen(function*() {
+        if (!Array.isArray(events)) {
+          return yield* new InvalidEvent({ event_type: null, reasons: [{ path: "", message: "Expected an array of events" }] })
+        }
+        // Prepare everything first: one invalid event fails the call before any write.
+        const prepared = yield* Effect.forEach(events, prepareEvent)
+        if (prepared.length > 0) yield* append(prepared)
+        return prepared
+      }))
 
     const decodeRecord = (record: EventRecord): Effect.Effect<StoredFlightEvent, CorruptRow> =>
       Effect.mapError(decodeBody(record.body), (error) =>
         new CorruptRow({ table: EVENTS_TABLE, row_id: record.event_id, column: "body", issues: formatIssues(error) }))
 
-    const list = Effect.fn("FlightRecorder.list")(function*(filter?: EventFilter) {
-      const page = yield* store.listEvents(filter)
-      const items = yield* Effect.forEach(page.items, decodeRecord)
-      return { items, next_cursor: page.next_cursor }
-    })
+    const list = (filter?: EventFilter) =>
+      spanned("list", Effect.gen(function*() {
+        const page = yield* store.listEvents(filter)
+        const items = yield* Effect.forEach(page.items, decodeRecord)
+        return { items, next_cursor: page.next_cursor }
+      }))
 
-    const enforceRetention = Effect.fn("FlightRecorder.enforceRetention")(function*<E = never, R = never>(
-      options?: RetentionOptions<E, R>
-    ) {
+    const enforceRetention = <E = never, R = never>(options?: RetentionOptions<E, R>) => spanned("enforceRetention", Effect.gen(function*() {
       // A misspelt `cutof` dropped would purge up to the default window instead: refused, nothing purged.
       const read = readOptions(options, RETENTION_OPTIONS, "RetentionOptions")
       if (read instanceof DecodeFailure) return yield* read
@@ -305,7 +315,7 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
         "hsk.retention.batches": batches
       })
       return purged
-    })
+    }))
 
     return FlightRecorder.of({
       prepare,

@@ -668,8 +668,13 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const started = yield* Clock.currentTimeMillis
         // A program that throws, or returns no Effect, fails its job as a defect would: outside
         // the fiber, a throw ended this body with the job and its run left `running`.
-        const working = yield* Effect.fork(Effect.interruptible(Effect.suspend(() => programOf(program(context)))))
-        working.addObserver((exit) => Deferred.unsafeDone(ended, exit))
+        // The fiber ends with the program's exit as its value, never failed: a fiber that fails
+        // has its raw cause logged by Effect ("Fiber terminated with an unhandled error", at
+        // DEBUG) and added to the `Jobs.run` span as an event, the secret the job stores redacted
+        // in every logger and tracer (R14, found by an outside probe). The run reports the
+        // failure itself, redacted.
+        const working = yield* Effect.fork(Effect.exit(Effect.interruptible(Effect.suspend(() => programOf(program(context))))))
+        working.addObserver((exit) => Deferred.unsafeDone(ended, Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause)))
         // The program's fiber runs first, up to its first wait: the heartbeat and the loss
         // watch are built and forked once it has started, off the way from the claim to the
         // program (issue 16, pickup). Nothing is missed meanwhile: the watch above already
