@@ -13,6 +13,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,10 +26,11 @@ import * as Janitor from "../../src/Janitor.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { JobId } from "../../src/domain/Ids.js"
+import type { WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-import { realSleep, sharedBackends } from "./shared-database.js"
+import { countingHeartbeats, realSleep, sharedBackends } from "./shared-database.js"
 
 /** Node's longest timer: Effect's default Clock sets none for a longer sleep. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1
@@ -153,6 +156,38 @@ for (const backend of sharedBackends) {
         yield* within(20_000, "a sweep after startup's (no timer was set for the 30 days)", stalled(dead, lost.job_id))
         assert.isAbove(timers.asked.length, 0)
         for (const ms of timers.asked) assert.isAtMost(ms, LONGEST_TIMER_MS)
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R9 a pool with pollInterval and run.heartbeatInterval of 30 days: no sleep asked of the Clock is longer than 2^31−1 ms, and 30 days on its run has beaten", () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("pool long durations")
+        const beating = countingHeartbeats(yield* database.store())
+        const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, beating.store))), Jobs)
+        yield* jobs.submit(summarize())
+        const started = yield* Deferred.make<WorkflowRun>()
+        const finish = yield* Deferred.make<void>()
+        // Two loops: one runs the job (its heartbeat sleeps), the other finds nothing and parks for its poll.
+        yield* jobs.worker({
+          concurrency: 2,
+          pollInterval: "30 days",
+          run: { heartbeatInterval: "30 days" },
+          handler: (ctx) => Effect.zipRight(Deferred.succeed(started, ctx.run), Deferred.await(finish))
+        })
+        const claimed = yield* Deferred.await(started)
+        const now = yield* Clock.currentTimeMillis
+        for (;;) {
+          const sleeps = Chunk.toReadonlyArray(yield* TestClock.sleeps())
+          if (sleeps.length >= 2) {
+            for (const due of sleeps) assert.isAtMost(due - now, LONGEST_TIMER_MS, "a sleep the default Clock would never end")
+            break
+          }
+          yield* realSleep(2)
+        }
+        yield* TestClock.adjust("30 days")
+        yield* within(20_000, "the heartbeat 30 days on", beating.atLeast(1))
+        const run = yield* beating.store.getRun(claimed.id)
+        assert.strictEqual(DateTime.toEpochMillis(run.last_heartbeat) - DateTime.toEpochMillis(claimed.last_heartbeat), 30 * DAY)
+        yield* Deferred.succeed(finish, undefined)
       }).pipe(Effect.scoped), 60_000)
 
     it.live("jobs.await with a timeout of 30 days on the real Clock times out when that time has passed (AwaitTimeout), a timer asked for", () =>

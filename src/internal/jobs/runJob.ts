@@ -36,7 +36,6 @@ import * as FiberId from "effect/FiberId"
 import { identity } from "effect/Function"
 import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
@@ -60,6 +59,7 @@ import { makePoison, SecurityViolation, type ViolationReport } from "./securityV
 import type { SuccessState } from "./runOptions.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
 import { watchLoss } from "../engine/lossWatch.js"
+import { sleep } from "../../util/clockSleep.js"
 import { endSpanOf, inFiberContext } from "../flight/jobSpan.js"
 import { redactCause, redactExit, withRedactedSpan } from "../redactCause.js"
 
@@ -671,6 +671,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // and the first beat is due an interval after the claim. A failure of theirs other
         // than an interrupt ends the run like the program's would.
         yield* Effect.yieldNow()
+        // Any interval, longer than Node's longest timer too (on which Effect's Clock would never wake).
+        const betweenBeats = sleep(Duration.decode(interval))
         const heartbeats = own(store.heartbeat(run.id), Deferred.await(lost)).pipe(
           // A failed beat is not fatal: the next one may succeed, and if none does, recovery takes the run.
           Effect.catchTags({
@@ -678,8 +680,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             CorruptRow: (e) => Effect.logWarning("heartbeat failed", e),
             NotFound: () => Effect.zipRight(loseRun("deleted"), Deferred.await(lost))
           }),
-          Effect.repeat(Schedule.spaced(interval)),
-          justBeaten ? Effect.delay(interval) : identity
+          Effect.zipRight(betweenBeats),
+          Effect.forever,
+          justBeaten ? (beats) => Effect.zipRight(betweenBeats, beats) : identity
         )
         const endOnFailure = (exit: Exit.Exit<unknown, Ending>) => {
           if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) endUnlessReporting(exit as Exit.Exit<never, Ending>)
