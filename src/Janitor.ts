@@ -22,7 +22,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { DecodeFailure, type DecodeIssue } from "./domain/Errors.js"
@@ -30,6 +29,7 @@ import { unknownOptions } from "./domain/knownOptions.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { withServiceSpan } from "./internal/flight/serviceSpan.js"
 import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
+import { sleep } from "./util/clockSleep.js"
 import { readDuration } from "./util/durationInput.js"
 
 /** How often the scheduled passes run by default: hourly, as the reference's Janitor. */
@@ -269,7 +269,7 @@ export const make = (config: JanitorConfig = {}) =>
       Effect.flatMap((exit) => SubscriptionRef.update(state, (s) => ({ passes: s.passes + 1, last: Option.some(exit) })))
     )
     // At once, then every interval after the previous pass ends.
-    yield* Effect.forkScoped(Effect.repeat(scheduled, Schedule.spaced(resolved.interval)))
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(scheduled, sleep(resolved.interval))))
     return Janitor.of({ runOnce: once, state: SubscriptionRef.get(state), changes: state.changes })
   })
 

@@ -23,6 +23,7 @@ import { instantBefore } from "./domain/Timestamp.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
 import { yieldToEventLoop } from "./util/yieldToEventLoop.js"
 import { sleepRealTime } from "./util/sleepRealTime.js"
+import { sleep, sleepMillis } from "./util/clockSleep.js"
 import { JobStore } from "./store/JobStore.js"
 import { StorageError } from "./store/StoreErrors.js"
 
@@ -361,7 +362,7 @@ const stallSilentSince = (
   const due = DateTime.toEpochMillis(since) + Duration.toMillis(threshold)
   return Effect.flatMap(store.findStaleRuns({ heartbeatBefore: since, limit: 1 }), (left) =>
     left.length === 0 ? Effect.succeed(false) : Effect.flatMap(Effect.zipRight(announce, DateTime.now), (now) =>
-      Effect.sleep(Duration.millis(Math.max(0, due - DateTime.toEpochMillis(now)))).pipe(
+      sleepMillis(Math.max(0, due - DateTime.toEpochMillis(now))).pipe(
         Effect.zipRight(Effect.provideService(stallScan(scan, since, false), JobStore, store)),
         Effect.flatMap((report) => logStalled(label, report)),
         Effect.as(true)
@@ -497,7 +498,7 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
       const sleepInterval = Effect.gen(function*() {
         const clock = yield* Effect.clock
         const [nanos, millis] = [clock.unsafeCurrentTimeNanos(), clock.unsafeCurrentTimeMillis()]
-        yield* Effect.sleep(interval)
+        yield* sleep(interval)
         const slept = Math.max(Number(clock.unsafeCurrentTimeNanos() - nanos) / 1e6, clock.unsafeCurrentTimeMillis() - millis)
         const late = slept - Duration.toMillis(interval)
         return late > PAUSE_SLACK_MS ? Duration.millis(Math.round(late)) : undefined

@@ -4,15 +4,21 @@
  * and a `TestClock` that tests use to move job time must not stall them.
  */
 import * as Effect from "effect/Effect"
+import { LONGEST_TIMER_MS } from "./clockSleep.js"
 
-/** Node's longest timer; a longer (or infinite) wait would fire at once. */
-const LONGEST_TIMER_MS = 2 ** 31 - 1
-
-/** Resumes after `ms` milliseconds of real time (never, for an infinite `ms`); interruptible (the timer is cleared). */
+/**
+ * Resumes after `ms` milliseconds of real time (never, for an infinite `ms`); interruptible (the timer is cleared).
+ * A wait longer than Node's longest timer (a pool's drain time of weeks) is waited in chunks of that timer.
+ */
 export const sleepRealTime = (ms: number): Effect.Effect<void> =>
   Number.isNaN(ms) || ms === Infinity
     ? Effect.never
-    : Effect.async<void>((resume) => {
-      const timer = setTimeout(() => resume(Effect.void), Math.min(Math.max(0, ms), LONGEST_TIMER_MS))
-      return Effect.sync(() => clearTimeout(timer))
-    })
+    : ms > LONGEST_TIMER_MS
+    ? Effect.zipRight(timer(LONGEST_TIMER_MS), Effect.suspend(() => sleepRealTime(ms - LONGEST_TIMER_MS)))
+    : timer(Math.max(0, ms))
+
+const timer = (ms: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const handle = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(handle))
+  })

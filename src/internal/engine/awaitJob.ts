@@ -17,6 +17,7 @@ import { JobState as JobStateSchema } from "../../domain/JobState.js"
 import type { JobState } from "../../domain/JobState.js"
 import type { ReadError } from "../../store/JobStore.js"
 import type { NotFound } from "../../store/StoreErrors.js"
+import { sleep, timeoutOption } from "../../util/clockSleep.js"
 import { readDuration } from "../../util/durationInput.js"
 import * as WakeUp from "../wakeUp/wakeUp.js"
 
@@ -118,8 +119,8 @@ export const makeAwait = (
       let last = yield* getJob(jobId)
       while (!wanted(last.state)) {
         yield* subscription === undefined
-          ? Effect.sleep(poll)
-          : Effect.raceFirst(Effect.sleep(poll), WakeUp.awaitChange(subscription, last.job_id, wanted))
+          ? sleep(poll)
+          : Effect.raceFirst(sleep(poll), WakeUp.awaitChange(subscription, last.job_id, wanted))
         last = yield* getJob(jobId)
       }
       return last
@@ -127,7 +128,7 @@ export const makeAwait = (
     if (checked.timeout === undefined) return yield* watch
     // The time counts from the call, the first read included: a slow first
     // read must not start the clock late (a caller's "5 seconds" means 5 s).
-    const settled = yield* Effect.timeoutOption(watch, checked.timeout)
+    const settled = yield* timeoutOption(watch, checked.timeout)
     if (Option.isSome(settled)) return settled.value
     // Timed out: read once more, so the error names the state the job is in now
     // (a read in flight when the time ran out is not lost) and a job that got

@@ -36,7 +36,6 @@ import * as FiberId from "effect/FiberId"
 import { identity } from "effect/Function"
 import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
@@ -61,6 +60,7 @@ import { makePoison, SecurityViolation, type ViolationReport } from "./securityV
 import type { SuccessState } from "./runOptions.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
 import { watchLoss } from "../engine/lossWatch.js"
+import { sleep } from "../../util/clockSleep.js"
 import { endSpanOf, inFiberContext } from "../flight/jobSpan.js"
 import { redactCause, redactExit, withRedactedSpan } from "../redactCause.js"
 
@@ -683,6 +683,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // than an interrupt ends the run like the program's would.
         yield* Effect.yieldNow()
         const beatFailures = makeHeartbeatFailures(job.job_id, run.id)
+        // Any interval, longer than Node's longest timer too (on which Effect's Clock would never wake).
+        const betweenBeats = sleep(Duration.decode(interval))
         const heartbeats = own(store.heartbeat(run.id), Deferred.await(lost)).pipe(
           // A failed beat is not fatal: the next one may succeed, and if none does, recovery takes the run.
           // Said once a streak (heartbeatFailures.ts), not once a beat.
@@ -695,8 +697,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
                 : Effect.fail(e),
             onSuccess: beatFailures.succeeded
           }),
-          Effect.repeat(Schedule.spaced(interval)),
-          justBeaten ? Effect.delay(interval) : identity
+          Effect.zipRight(betweenBeats),
+          Effect.forever,
+          justBeaten ? (beats) => Effect.zipRight(betweenBeats, beats) : identity
         )
         const endOnFailure = (exit: Exit.Exit<unknown, Ending>) => {
           if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) endUnlessReporting(exit as Exit.Exit<never, Ending>)

@@ -10,13 +10,22 @@
  * read was a defect inside the run's heartbeat fiber, after the program had
  * started, and a zero, negative or infinite interval beat in a tight loop or
  * never (its run then stalled by recovery while it worked).
+ *
+ * An interval at or above the recovery threshold (30 s, R9) lets another
+ * process's recovery stall a run that beats on time: its program stopped, its
+ * end refused. The threshold is that process's, which a run cannot read (one
+ * set longer everywhere allows a longer beat), so such an interval is taken
+ * with a warning naming both, once per pool or `Jobs.run` call.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
 import { DecodeFailure } from "../../domain/Errors.js"
 import { readOptions } from "../../domain/knownOptions.js"
-import { isPositiveFiniteDuration } from "../../util/durationInput.js"
+import { DEFAULT_THRESHOLD } from "../../Recovery.js"
+import { isPositiveFiniteDuration, readDuration } from "../../util/durationInput.js"
 
 /** Where a successful run may take its job: three of the table's moves out of `running`. */
 export const SuccessStates = ["completed", "completed_with_issues", "awaiting_validation"] as const
@@ -36,10 +45,24 @@ const decodeOnSuccess = decodeWith(
   "RunOptions"
 )
 
+/** A warning when `interval` (a finite duration above zero) is not under R9's recovery threshold. */
+const heartbeatWarning = (interval: unknown): Effect.Effect<void> =>
+  Option.match(readDuration(interval), {
+    onNone: () => Effect.void,
+    onSome: (duration) =>
+      Duration.lessThan(duration, DEFAULT_THRESHOLD)
+        ? Effect.void
+        : Effect.logWarning(
+          `heartbeatInterval ${Duration.format(duration)} is not under the recovery threshold ${Duration.format(DEFAULT_THRESHOLD)} (R9): ` +
+            "another process's recovery stalls a run that beats no more often while its program works, and refuses its end; " +
+            "beat more often (default 10 seconds) unless every process's Recovery threshold is longer than the interval"
+        )
+  })
+
 /**
  * `options` names no other key, `options.onSuccess`, when given, is a state a
  * successful run may reach, and `options.heartbeatInterval`, when given, a
- * finite duration above zero; else `DecodeFailure`.
+ * finite duration above zero (one not under the recovery threshold warned of); else `DecodeFailure`.
  */
 export const checkRunOptions = <O extends { readonly onSuccess?: unknown; readonly heartbeatInterval?: unknown }>(
   options: O | undefined
@@ -57,5 +80,6 @@ export const checkRunOptions = <O extends { readonly onSuccess?: unknown; readon
       })
     )
   }
-  return read.onSuccess === undefined ? Effect.succeed(read) : Effect.as(decodeOnSuccess(read), read)
+  const checked = read.onSuccess === undefined ? Effect.succeed(read) : Effect.as(decodeOnSuccess(read), read)
+  return read.heartbeatInterval === undefined ? checked : Effect.zipLeft(checked, heartbeatWarning(read.heartbeatInterval))
 }

@@ -35,6 +35,7 @@ import { currentPoolLooks, jobOfLostClaim, type PoolLooks } from "./claimAnswerL
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
 import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
+import { sleepMillis } from "../../util/clockSleep.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
 /**
@@ -216,7 +217,7 @@ export const makeWorkerPool = (
             wake("work")
           }
         })
-        return Effect.flatMap(Effect.fork(Effect.zipRight(Effect.sleep(Duration.millis(ms)), pollOver)), (poller) =>
+        return Effect.flatMap(Effect.fork(Effect.zipRight(sleepMillis(ms), pollOver)), (poller) =>
           Effect.zipLeft(
             Effect.async<Ring>((resume) => {
               parked = bell.park((ring) => resume(Effect.succeed(ring)))

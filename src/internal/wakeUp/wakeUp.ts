@@ -40,6 +40,7 @@ import { JobWatchers, type OnSignal } from "./jobWatchers.js"
 import { listen } from "./pgListener.js"
 import type { RecentClaims } from "./recentClaims.js"
 import type { JobChanged, Signal } from "./signal.js"
+import { sleepMillis } from "../../util/clockSleep.js"
 import { readDuration } from "../../util/durationInput.js"
 
 export type { JobChanged, LookAgain, Signal } from "./signal.js"
@@ -212,7 +213,7 @@ export const awaitWork = (
       const wait = signal.run_after - now
       if (wait <= 0) return Effect.void
       // Eligible later: wake then, unless something else wakes us first.
-      return Effect.raceFirst(Effect.sleep(Duration.millis(wait)), awaitWork(subscription, kinds, claims))
+      return Effect.raceFirst(sleepMillis(wait), awaitWork(subscription, kinds, claims))
     })
   })
 
