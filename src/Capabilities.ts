@@ -262,6 +262,20 @@ const JobSubjectInput = Schema.Struct({ job_kind: JobKind, protocol_id: Schema.S
 const decodeSubject = decodeWith(JobSubjectInput, "JobSubject")
 const decodeSubjectSync = Schema.decodeUnknownEither(JobSubjectInput)
 
+/**
+ * A subject's kind and protocol, each read once, into a plain object; undefined
+ * when `job` is no object or a read throws.
+ */
+const readOnce = (job: JobSubject): JobSubject | undefined => {
+  try {
+    if (typeof job !== "object" || job === null) return undefined
+    const { job_kind, protocol_id } = job
+    return { job_kind, protocol_id }
+  } catch {
+    return undefined
+  }
+}
+
 /** The refusal of a requested profile that is no text. */
 const requestedNotText = (requested: unknown): DecodeFailure =>
   new DecodeFailure({
@@ -340,28 +354,21 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
       return config.protocols.find((o) => o.job_kind === job.job_kind && o.protocol_id === protocolId) ?? config.kinds[job.job_kind]
     }
     /**
-     * `job`'s kind and protocol, each read once, when they are a subject's as
-     * its type says (a canonical kind, a protocol that is text). Read once: a
-     * getter that throws on its second read died in the verdict. Undefined
-     * otherwise, or when a read throws (the decoder reads it again and
-     * refuses it, inside the Effect).
+     * Whether a subject's fields as read once (`readOnce`) are a subject's as
+     * its type says: a canonical kind, a protocol that is text. Read once: a
+     * getter that throws on its second read died in the verdict, and a legacy
+     * kind's was read again by the decoder.
      */
-    const subjectOf = (job: JobSubject): JobSubject | undefined => {
-      try {
-        if (typeof job !== "object" || job === null) return undefined
-        const { job_kind, protocol_id } = job
-        return Object.hasOwn(config.kinds, job_kind) && typeof protocol_id === "string" ? { job_kind, protocol_id } : undefined
-      } catch {
-        return undefined
-      }
-    }
+    const isSubject = (read: JobSubject | undefined): read is JobSubject =>
+      read !== undefined && Object.hasOwn(config.kinds, read.job_kind) && typeof read.protocol_id === "string"
 
     const placementFor = (job: JobSubject): Placement => {
-      const subject = subjectOf(job)
-      if (subject !== undefined) return placementOf(subject)
-      // A JS caller's legacy `term_exec`, read as every reader of a kind reads it.
-      const decoded = decodeSubjectSync(job)
-      return Either.isRight(decoded) ? placementOf(decoded.right) : placementOf(job)
+      const read = readOnce(job)
+      if (isSubject(read)) return placementOf(read)
+      // A JS caller's legacy `term_exec`, read as every reader of a kind reads it: from the fields as read.
+      const given = read ?? job
+      const decoded = decodeSubjectSync(given)
+      return Either.isRight(decoded) ? placementOf(decoded.right) : placementOf(given)
     }
 
     const profileCan = (profileId: string, capabilityId: string) =>
@@ -378,10 +385,11 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
     // A `requested` that is no text (a JS caller's) is refused the same way, not read as a name.
     const check = (job: JobSubject, requested?: string): Effect.Effect<Verdict, DecodeFailure> => {
       if (requested !== undefined && typeof requested !== "string") return Effect.fail(requestedNotText(requested))
-      const subject = subjectOf(job)
-      return subject !== undefined
-        ? verdictOf(subject, requested)
-        : Effect.flatMap(decodeSubject(job), (decoded) => verdictOf(decoded, requested))
+      // The fields as read once go to the decoder too (a legacy kind, a bad value); `job` itself only when reading threw.
+      const read = readOnce(job)
+      return isSubject(read)
+        ? verdictOf(read, requested)
+        : Effect.flatMap(decodeSubject(read ?? job), (decoded) => verdictOf(decoded, requested))
     }
 
     const verdictOf = (job: JobSubject, requested: string | undefined): Effect.Effect<Verdict> =>

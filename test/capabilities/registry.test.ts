@@ -290,3 +290,24 @@ describe("R1a term_exec and unknown keys in an application's own policy (Capabil
       assert.include(issues[0]!.message, "key it terminal_exec")
     }))
 })
+
+describe("R1a a legacy subject's fields are read once too (found by a regression probe)", () => {
+  it.effect("R1a a subject whose kind is term_exec, behind a getter that throws on its second read, gets terminal_exec's verdict and placement", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.make(Capabilities.defaultConfig)
+      const legacyOnce = () => {
+        let reads = 0
+        return {
+          get job_kind(): string {
+            if (reads++ > 0) throw new Error("read twice")
+            return "term_exec"
+          },
+          protocol_id: "hsk.demo.v1"
+        } as unknown as Capabilities.JobSubject
+      }
+      const canonical = { job_kind: "terminal_exec", protocol_id: "hsk.demo.v1" } as const
+      assert.deepStrictEqual(yield* capabilities.check(legacyOnce()), yield* capabilities.check(canonical))
+      assert.deepStrictEqual(yield* capabilities.check(legacyOnce(), "Coder"), yield* capabilities.check(canonical, "Coder"))
+      assert.deepStrictEqual(capabilities.placementFor(legacyOnce()), capabilities.placementFor(canonical))
+    }))
+})
