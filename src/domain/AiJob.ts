@@ -60,10 +60,10 @@ export const Attempt = Schema.Int.pipe(Schema.between(1, MAX_ATTEMPTS_LIMIT)).an
 const runAfterRefusal = (actual: unknown): string =>
   typeof actual === "string"
     ? isRfc3339(actual)
-      ? `Not a valid instant between 1970 and 9999: ${actual}`
+      ? `Not a valid instant (a date that exists, no later than 9999-12-31T23:59:59.999Z): ${actual}`
       : "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"
     : DateTime.isDateTime(actual)
-    ? "Expected an instant between 1970 and 9999"
+    ? "Expected an instant no later than 9999-12-31T23:59:59.999Z"
     : `Expected an RFC 3339 timestamp (or a DateTime), actual ${actual === null ? "null" : typeof actual}`
 
 /**

@@ -749,13 +749,13 @@ export const runJobsSuite = (backend: Backend) => {
         const jobs = yield* Jobs
         const cases: ReadonlyArray<readonly [unknown, string]> = [
           ["next tuesday", "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"],
-          ["2026-02-30T00:00:00Z", "Not a valid instant between 1970 and 9999: 2026-02-30T00:00:00Z"],
+          ["2026-02-30T00:00:00Z", "Not a valid instant (a date that exists, no later than 9999-12-31T23:59:59.999Z): 2026-02-30T00:00:00Z"],
           [5, "Expected an RFC 3339 timestamp (or a DateTime), actual number"],
-          [DateTime.unsafeMake(Date.UTC(10001, 0, 1)), "Expected an instant between 1970 and 9999"],
+          [DateTime.unsafeMake(Date.UTC(10001, 0, 1)), "Expected an instant no later than 9999-12-31T23:59:59.999Z"],
           // A past instant means now whatever its year (run-after-any-past.test.ts); a day that does not exist, or a time past 9999, is still refused.
-          ["0001-02-29T00:00:00Z", "Not a valid instant between 1970 and 9999: 0001-02-29T00:00:00Z"],
-          ["9999-12-31T23:59:59.999-01:00", "Not a valid instant between 1970 and 9999: 9999-12-31T23:59:59.999-01:00"],
-          [DateTime.unsafeMakeZoned(Date.UTC(10000, 0, 1), { timeZone: "Europe/Berlin" }), "Expected an instant between 1970 and 9999"]
+          ["0001-02-29T00:00:00Z", "Not a valid instant (a date that exists, no later than 9999-12-31T23:59:59.999Z): 0001-02-29T00:00:00Z"],
+          ["9999-12-31T23:59:59.999-01:00", "Not a valid instant (a date that exists, no later than 9999-12-31T23:59:59.999Z): 9999-12-31T23:59:59.999-01:00"],
+          [DateTime.unsafeMakeZoned(Date.UTC(10000, 0, 1), { timeZone: "Europe/Berlin" }), "Expected an instant no later than 9999-12-31T23:59:59.999Z"]
         ]
         for (const [run_after, message] of cases) {
           const error = yield* Effect.flip(jobs.submit(summarize({ run_after: run_after as never })))
