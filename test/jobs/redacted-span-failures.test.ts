@@ -162,6 +162,27 @@ for (const backend of [sqliteMemory, postgres("redacted_span_failures")]) {
       }))
     }
 
+    // Found by a regression probe: an id that is no text (a JS caller's object, a whole request) went on the span as it was.
+    const objectId = () => ({ password: "hunter2pw", key: SECRET_KEY }) as unknown as JobId
+    const byObjectId: ReadonlyArray<readonly [string, string, (jobs: Jobs["Type"]) => Effect.Effect<unknown, { readonly _tag: string }>]> = [
+      ["get", "", (jobs) => jobs.get(objectId())],
+      ["cancel", "", (jobs) => jobs.cancel(objectId())],
+      ["await", "", (jobs) => jobs.await(objectId(), { timeout: 0 })],
+      ["fail", "", (jobs) => jobs.fail(objectId(), "e")],
+      ["fail", " and an error that is no text", (jobs) => jobs.fail(objectId(), 5 as never)]
+    ]
+    for (const [name, also, op] of byObjectId) {
+      test(`R14 Jobs.${name} given a job id that is an object holding a secret${also}: no span attribute holds it (hsk.job_id says what it was)`, Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const { spans, tracer } = yield* recordingTracer
+        const exit = yield* Effect.exit(Effect.withTracer(op(jobs), tracer))
+        assert.isTrue(Exit.isFailure(exit))
+        const [span] = spans.filter((span) => span.name === `Jobs.${name}`)
+        assert.strictEqual(span?.attributes.get("hsk.job_id"), "(not an id: object)")
+        for (const span of spans) assert.notMatch(JSON.stringify([...span.attributes]), RAW, span.name)
+      }))
+    }
+
     // Unchanged by the fix (passes before and after, but for code.stacktrace, now left out): what a span shows of a success, and a failure's name and attributes.
     test("R14 a span that succeeds ends with the caller's very value; a refused move's span keeps its name, attributes and error tag", Effect.gen(function*() {
       const { spans, tracer } = yield* recordingTracer

@@ -28,11 +28,19 @@ export interface SpanJob {
   readonly trace_id: string
 }
 
-/** Names the job on a span held directly: no Effect step (a `Jobs.<op>` span is known to its body). */
+/**
+ * Names the job on a span held directly: no Effect step (a `Jobs.<op>` span
+ * is known to its body). An id that is no text (a JS caller's object: a whole
+ * request, its inputs) is not put on the span as it is — it may hold anything
+ * — only what it was; a failed call's text id is redacted (`shownExit`).
+ */
 export const nameJob = (span: Tracer.Span, job: Partial<SpanJob>): void => {
-  if (job.job_id !== undefined) span.attribute("hsk.job_id", job.job_id)
-  if (job.trace_id !== undefined) span.attribute("hsk.trace_id", job.trace_id)
+  if (job.job_id !== undefined) span.attribute("hsk.job_id", asIdAttribute(job.job_id))
+  if (job.trace_id !== undefined) span.attribute("hsk.trace_id", asIdAttribute(job.trace_id))
 }
+
+const asIdAttribute = (id: unknown): string =>
+  typeof id === "string" ? id : `(not an id: ${id === null ? "null" : Array.isArray(id) ? "an array" : typeof id})`
 
 /**
  * Where each `Jobs.<op>` span is opened in this package, captured once per
