@@ -31,6 +31,7 @@ import { withServiceSpan } from "./internal/flight/serviceSpan.js"
 import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
 import { sleep } from "./util/clockSleep.js"
 import { readDuration } from "./util/durationInput.js"
+import { yieldToEventLoop } from "./util/yieldToEventLoop.js"
 
 /** How often the scheduled passes run by default: hourly, as the reference's Janitor. */
 export const DEFAULT_INTERVAL: Duration.Duration = Duration.hours(1)
@@ -40,6 +41,12 @@ export const DEFAULT_PRUNE_AGE: Duration.Duration = Duration.days(30)
 
 /** The newest prunable jobs kept by default, however old. */
 export const DEFAULT_KEEP_NEWEST = 100
+
+/**
+ * The most jobs one pruning transaction deletes, as retention's batch of events: on SQLite a
+ * prune holds the write lock only this long at a time, so workers and submits get turns.
+ */
+export const DEFAULT_PRUNE_BATCH = 1000
 
 /** How the Janitor prunes. Every field has a default. */
 export interface JanitorConfig {
@@ -51,6 +58,8 @@ export interface JanitorConfig {
   readonly keepNewest?: number | undefined
   /** Count, delete nothing and record nothing. Default false. */
   readonly dryRun?: boolean | undefined
+  /** The most jobs one pruning transaction deletes. Default `DEFAULT_PRUNE_BATCH`. */
+  readonly pruneBatchSize?: number | undefined
 }
 
 /** What one pass did: the prune counts, its cutoff, and the events its retention purged (absent in a dry run). */
@@ -82,16 +91,25 @@ export class Janitor extends Context.Tag("@handshake/ai-job-model/Janitor")<Jani
 }>() {}
 
 /**
- * Prunes jobs last updated before `olderThan` and, unless it is a dry run,
- * records the `gc_summary` event in the same transaction. Dry runs write
- * nothing. `eventsPurged` is the summary's `events_purged`: what the
- * retention batch committed with it purged (a pass's last), if any.
+ * Prunes jobs last updated before `olderThan` in batches of at most
+ * `batchSize` jobs (default `DEFAULT_PRUNE_BATCH`), each its own short
+ * transaction committed with a `gc_summary` event of its counts, as
+ * retention's batches are: a full batch's summary counts the jobs it pruned,
+ * the last (short) one's also those spared, so the summaries add up to the
+ * report, and a prune cut short between batches (a killed process) leaves no
+ * pruned job in no summary; run again, it prunes the rest. `onBatch` is told
+ * each batch's counts as it commits. Dry runs count in one read and write
+ * nothing. `eventsPurged` is the first summary's `events_purged`: what the
+ * retention batch committed with it purged, if any. Inside a caller's
+ * transaction the batches join it.
  */
 export const prune = (options: {
   readonly olderThan: DateTime.Utc
   readonly keepNewest: number
   readonly dryRun?: boolean | undefined
   readonly eventsPurged?: number | undefined
+  readonly batchSize?: number | undefined
+  readonly onBatch?: ((batch: PruneReport) => Effect.Effect<void>) | undefined
 }) => withServiceSpan("Janitor.prune", Effect.gen(function*() {
   // Checked before anything is read or pruned: a misspelt key, or an `eventsPurged` no summary
   // can hold (NaN, -5, 1.5), was a defect from inside the summary's build, after the scan.
@@ -101,20 +119,33 @@ export const prune = (options: {
     dryRunIssue(options.dryRun),
     options.eventsPurged === undefined || (Number.isSafeInteger(options.eventsPurged) && options.eventsPurged >= 0)
       ? undefined
-      : { path: "eventsPurged", message: "Expected a whole number ≥ 0" }
+      : { path: "eventsPurged", message: "Expected a whole number ≥ 0" },
+    options.batchSize === undefined || (Number.isSafeInteger(options.batchSize) && options.batchSize >= 1)
+      ? undefined
+      : { path: "batchSize", message: "Expected a whole number ≥ 1" },
+    options.onBatch === undefined || typeof options.onBatch === "function"
+      ? undefined
+      : { path: "onBatch", message: "Expected a function" }
   ].filter((issue): issue is DecodeIssue => issue !== undefined)
   if (issues.length > 0) return yield* new DecodeFailure({ subject: "Janitor.prune", issues })
-  const store = yield* JobStore
-  const recorder = yield* FlightRecorder
   const dry_run = options.dryRun ?? false
-  // The summary is written by the store with the pruning, in its transaction (HSK-GC-004);
-  // a dry run writes neither.
-  const report = yield* store.pruneJobs({
-    olderThan: options.olderThan,
-    keepNewest: options.keepNewest,
-    dryRun: dry_run,
-    events: (counts) => Effect.map(gcSummary(recorder, counts, dry_run, options.eventsPurged), (summary) => [summary])
-  })
+  const batchSize = options.batchSize ?? DEFAULT_PRUNE_BATCH
+  let report: PruneReport = NOTHING_PRUNED
+  let batches = 0
+  while (true) {
+    const batch = yield* pruneBatch({
+      olderThan: options.olderThan,
+      keepNewest: options.keepNewest,
+      dryRun: dry_run,
+      batchSize,
+      eventsPurged: batches === 0 ? options.eventsPurged : undefined
+    })
+    batches += 1
+    if (options.onBatch !== undefined) yield* options.onBatch(batch)
+    report = addCounts(report, batch)
+    if (dry_run || batch.pruned < batchSize) break
+    yield* yieldToEventLoop
+  }
   yield* Effect.annotateCurrentSpan({ "hsk.gc.scanned": report.scanned, "hsk.gc.pruned": report.pruned })
   return {
     ...report,
@@ -123,6 +154,35 @@ export const prune = (options: {
     ...(options.eventsPurged === undefined ? {} : { events_purged: options.eventsPurged })
   } satisfies JanitorReport
 }))
+
+/**
+ * One pruning batch (`JobStore.pruneJobs` with `batchSize`) and its `gc_summary`, written by the
+ * store in the batch's transaction (HSK-GC-004); a dry run is one count and writes neither. Not
+ * interrupted once begun: interrupted at its COMMIT, whether its jobs went would be unknown.
+ */
+const pruneBatch = (options: {
+  readonly olderThan: DateTime.Utc
+  readonly keepNewest: number
+  readonly dryRun: boolean
+  readonly batchSize: number
+  readonly eventsPurged: number | undefined
+}) =>
+  Effect.flatMap(Effect.all([JobStore, FlightRecorder]), ([store, recorder]) =>
+    Effect.uninterruptible(store.pruneJobs({
+      olderThan: options.olderThan,
+      keepNewest: options.keepNewest,
+      dryRun: options.dryRun,
+      ...(options.dryRun ? {} : { batchSize: options.batchSize }),
+      events: (counts) => Effect.map(gcSummary(recorder, counts, options.dryRun, options.eventsPurged), (summary) => [summary])
+    })))
+
+/** Two reports' counts added: the batches of one prune. */
+const addCounts = (a: PruneReport, b: PruneReport): PruneReport => ({
+  scanned: a.scanned + b.scanned,
+  pruned: a.pruned + b.pruned,
+  spared_pinned: a.spared_pinned + b.spared_pinned,
+  spared_window: a.spared_window + b.spared_window
+})
 
 /** The `gc_summary` record of a pass's counts; built here from counts, so an invalid one is a bug, not bad input. */
 const gcSummary = (
@@ -155,13 +215,13 @@ const dryRunIssue = (dryRun: unknown): DecodeIssue | undefined =>
   dryRun === undefined || typeof dryRun === "boolean" ? undefined : { path: "dryRun", message: "Expected true or false" }
 
 /** The options `prune` names. */
-const PRUNE_OPTIONS: ReadonlyArray<string> = ["olderThan", "keepNewest", "dryRun", "eventsPurged"]
+const PRUNE_OPTIONS: ReadonlyArray<string> = ["olderThan", "keepNewest", "dryRun", "eventsPurged", "batchSize", "onBatch"]
 
 /** The options `purgeEvents` names. */
 const PURGE_OPTIONS: ReadonlyArray<string> = ["cutoff", "onBatch"]
 
 /** The options `JanitorConfig` names. */
-const CONFIG_KEYS: ReadonlyArray<keyof JanitorConfig> = ["interval", "olderThan", "keepNewest", "dryRun"]
+const CONFIG_KEYS: ReadonlyArray<keyof JanitorConfig> = ["interval", "olderThan", "keepNewest", "dryRun", "pruneBatchSize"]
 
 /** The configuration with its defaults, checked: `DecodeFailure` names what is wrong. */
 const resolveConfig = (config: JanitorConfig) =>
@@ -177,14 +237,16 @@ const resolveConfig = (config: JanitorConfig) =>
     const olderThan = readDuration(config.olderThan === undefined ? DEFAULT_PRUNE_AGE : config.olderThan).pipe(Option.getOrElse(() => Duration.infinity))
     const keepNewest: unknown = config.keepNewest === undefined ? DEFAULT_KEEP_NEWEST : config.keepNewest
     const dryRun = dryRunIssue(config.dryRun)
+    const pruneBatchSize: unknown = config.pruneBatchSize === undefined ? DEFAULT_PRUNE_BATCH : config.pruneBatchSize
     const issues = [
+      ...(Number.isSafeInteger(pruneBatchSize) && (pruneBatchSize as number) >= 1 ? [] : [{ path: "pruneBatchSize", message: "Expected a whole number ≥ 1" }]),
       ...(Duration.greaterThan(interval, Duration.zero) && Duration.isFinite(interval) ? [] : [{ path: "interval", message: "Expected a finite duration above zero" }]),
       ...(Duration.isFinite(olderThan) ? [] : [{ path: "olderThan", message: "Expected a finite duration of at least zero" }]),
       ...(Number.isSafeInteger(keepNewest) && (keepNewest as number) >= 0 ? [] : [{ path: "keepNewest", message: "Expected a whole number ≥ 0" }]),
       ...(dryRun === undefined ? [] : [dryRun])
     ]
     if (issues.length > 0) return yield* new DecodeFailure({ subject: "JanitorConfig", issues })
-    return { interval, olderThan, keepNewest: keepNewest as number, dryRun: config.dryRun ?? false }
+    return { interval, olderThan, keepNewest: keepNewest as number, dryRun: config.dryRun ?? false, pruneBatchSize: pruneBatchSize as number }
   })
 
 type ResolvedConfig = Effect.Effect.Success<ReturnType<typeof resolveConfig>>
@@ -203,16 +265,35 @@ const pass = (config: ResolvedConfig) =>
   Effect.gen(function*() {
     if (config.dryRun) return yield* pruneNow(config, undefined)
     const recorder = yield* FlightRecorder
-    let pruned: JanitorReport | undefined
-    const purged = yield* recorder.enforceRetention({
-      events: (batch) => Effect.map(gcSummary(recorder, NOTHING_PRUNED, false, batch), (summary) => [summary]),
-      lastBatch: (batch) =>
-        Effect.map(pruneNow(config, batch), (report) => {
-          pruned = report
-        })
-    })
-    if (pruned === undefined) return yield* Effect.dieMessage("Janitor: retention ended without its last batch")
-    return { ...pruned, events_purged: purged } satisfies JanitorReport
+    // The pruning's cutoff, read when it first prunes (after the retention's full batches).
+    let cutoff: DateTime.Utc | undefined
+    let report: PruneReport = NOTHING_PRUNED
+    let purged = 0
+    // Each pruning batch commits with a retention batch (maybe empty) and one summary of both; a
+    // full pruning batch may leave more, so retention runs again (its last batch, usually empty)
+    // with the next. Between them the store's lock is free for workers and submits.
+    while (true) {
+      let pruned: PruneReport | undefined
+      purged += yield* recorder.enforceRetention({
+        events: (batch) => Effect.map(gcSummary(recorder, NOTHING_PRUNED, false, batch), (summary) => [summary]),
+        lastBatch: (batch) =>
+          Effect.flatMap(DateTime.now, (now) => {
+            cutoff ??= DateTime.subtractDuration(now, config.olderThan)
+            return Effect.map(
+              pruneBatch({ olderThan: cutoff, keepNewest: config.keepNewest, dryRun: false, batchSize: config.pruneBatchSize, eventsPurged: batch }),
+              (counts) => {
+                pruned = counts
+              }
+            )
+          })
+      })
+      if (pruned === undefined || cutoff === undefined) return yield* Effect.dieMessage("Janitor: retention ended without its last batch")
+      report = addCounts(report, pruned)
+      if (pruned.pruned < config.pruneBatchSize) break
+      yield* yieldToEventLoop
+    }
+    yield* Effect.annotateCurrentSpan({ "hsk.gc.scanned": report.scanned, "hsk.gc.pruned": report.pruned })
+    return { ...report, dry_run: false, cutoff, events_purged: purged } satisfies JanitorReport
   }).pipe(Effect.withSpan("Janitor.runOnce"))
 
 /** Prunes jobs last updated more than the configured age ago, with `eventsPurged` in the summary. */

@@ -62,15 +62,28 @@ const inRecordedOrder = <E extends { readonly timestamp: DateTime.Utc; readonly 
   [...events].sort((a, b) =>
     DateTime.toEpochMillis(a.timestamp) - DateTime.toEpochMillis(b.timestamp) || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0))
 
-/** Every event of one job; a job's history is small enough to read whole. */
-const ALL_EVENTS = 100_000
+/** The events `jobs show` prints by default: a job's whole history, unless it is a huge one. */
+export const SHOW_EVENTS = 100_000
+
+const eventsLimitOption = Options.text("events-limit").pipe(
+  Options.withPseudoName("n"),
+  Options.withDescription(`Show at most this many of the job's events, the oldest (default ${SHOW_EVENTS}); more are announced`),
+  Options.optional
+)
+
+/** How to read the events `jobs show` cut off: the events listing from the last instant it shows. */
+const restOfEvents = (jobId: string, last: DateTime.Utc) => `ai-jobs events --job ${jobId} --since ${DateTime.formatIso(last)}`
 
 const showCommand = Command.make(
   "show",
-  { database: databaseOption, jobId: jobIdArgument, json: jsonOption },
+  { database: databaseOption, jobId: jobIdArgument, eventsLimit: eventsLimitOption, json: jsonOption },
   (options) =>
     Effect.gen(function*() {
       const ref = yield* parseJobRef("job id")(options.jobId)
+      const limit = Option.getOrElse(
+        yield* Parse.optional(options.eventsLimit, Parse.integer("--events-limit", 1, 1_000_000)),
+        () => SHOW_EVENTS
+      )
       const database = yield* resolve(options.database)
       const detail = yield* Effect.gen(function*() {
         const store = yield* JobStore
@@ -80,20 +93,36 @@ const showCommand = Command.make(
           const job = yield* store.getJob(jobId)
           const runs = yield* Effect.forEach(yield* store.listRuns(jobId), (run) =>
             Effect.map(store.listNodes(run.id), (nodes) => ({ run, nodes })))
-          const events = yield* collectEvents({ job_id: jobId }, ALL_EVENTS)
+          const own = yield* collectEvents({ job_id: jobId }, limit)
           // A run recovery stalled after its job had left `running` (a legacy database's half-finished
           // move) has an event that names the run alone: shown with the run it explains.
-          const ofRunsAlone = yield* Effect.forEach(runs, ({ run }) =>
-            Effect.map(collectEvents({ workflow_run_id: run.id }, ALL_EVENTS), (found) => found.items.filter((event) => (event.job_id ?? null) === null)))
-          return { job, runs, events: inRecordedOrder([...events.items, ...ofRunsAlone.flat()]) }
+          const ofRunsAlone = yield* Effect.forEach(runs, ({ run }) => collectEvents({ workflow_run_id: run.id }, limit))
+          const merged = inRecordedOrder([
+            ...own.items,
+            ...ofRunsAlone.flatMap((found) => found.items.filter((event) => (event.job_id ?? null) === null))
+          ])
+          // The oldest `limit` of the whole history: every event not read is newer than the last read.
+          const truncated = own.truncated || ofRunsAlone.some((found) => found.truncated) || merged.length > limit
+          return { job, runs, events: merged.slice(0, limit), truncated }
         }))
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
-      if (!options.json) return yield* Console.log(jobDetail(detail.job, detail.runs, detail.events))
-      yield* Console.log(json({
-        job: encodeJob(detail.job),
-        runs: detail.runs.map(({ nodes, run }) => ({ ...encodeRun(run), nodes: nodes.map(encodeNode) })),
-        events: detail.events.map(encodeEvent)
-      }))
+      const last = detail.events.at(-1)
+      const rest = detail.truncated && last !== undefined ? restOfEvents(detail.job.job_id, last.timestamp) : undefined
+      if (!options.json) {
+        yield* Console.log(jobDetail(detail.job, detail.runs, detail.events))
+      } else {
+        yield* Console.log(json({
+          job: encodeJob(detail.job),
+          runs: detail.runs.map(({ nodes, run }) => ({ ...encodeRun(run), nodes: nodes.map(encodeNode) })),
+          events: detail.events.map(encodeEvent),
+          events_truncated: detail.truncated,
+          ...(rest === undefined ? {} : { events_rest: rest })
+        }))
+      }
+      // On stderr, as `events` announces a cut listing, so JSON on stdout stays clean.
+      if (rest !== undefined) {
+        yield* Console.error(`(showing the oldest ${detail.events.length} events of this job; more match: read the rest with ${rest})`)
+      }
     })
 ).pipe(Command.withDescription(
   "Show one job: its fields, workflow runs with node history, and Flight Recorder events (its own, and those naming one of its runs alone). A job id that names no job exits 1."

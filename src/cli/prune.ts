@@ -48,7 +48,17 @@ export const pruneCommand = Command.make(
       const keepNewest = Option.getOrElse(yield* Parse.optional(options.keep, Parse.integer("--keep", 0, 1_000_000_000)), () => DEFAULT_KEEP)
       const database = yield* resolve(options.database)
       const olderThan = DateTime.subtractDuration(yield* DateTime.now, age)
-      const pruning = Janitor.prune({ olderThan, keepNewest, dryRun: options.dryRun }).pipe(
+      // Counted as the batches commit: each writes its own gc_summary (Janitor.prune).
+      let batches = 0
+      const pruning = Janitor.prune({
+        olderThan,
+        keepNewest,
+        dryRun: options.dryRun,
+        onBatch: () =>
+          Effect.sync(() => {
+            batches += 1
+          })
+      }).pipe(
         withProgress(options.dryRun ? "counting prunable jobs" : "pruning jobs")
       )
       const answer = (report: Janitor.JanitorReport) =>
@@ -66,11 +76,17 @@ export const pruneCommand = Command.make(
             `${options.dryRun ? "Would prune" : "Pruned"} ${report.pruned} of ${report.scanned} terminal or failed job(s) ` +
               `last updated before ${time(olderThan)} (${ageText} ago); spared ${report.spared_pinned} pinned and ` +
               `${report.spared_window} among the newest ${keepNewest}. Events are kept` +
-              `${options.dryRun ? "; nothing changed." : "; a gc_summary event records this pass."}`
+              `${
+                options.dryRun
+                  ? "; nothing changed."
+                  : batches <= 1
+                  ? "; a gc_summary event records this pass."
+                  : `; ${batches} gc_summary events record this pass, one per batch of up to ${Janitor.DEFAULT_PRUNE_BATCH} jobs.`
+              }`
           )
       // A dry run only reads: it opens the database read-only, so it works on a read-only copy,
-      // and an interrupt stops it anywhere. A pruning once begun runs to its end (its one
-      // transaction is not interrupted) and is reported, however it was interrupted (change.ts).
+      // and an interrupt stops it anywhere. A pruning once begun runs to its end (its batches, each
+      // one transaction, are not interrupted) and is reported, however it was interrupted (change.ts).
       if (options.dryRun) {
         return yield* Effect.flatMap(pruning, answer).pipe(
           Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true }))

@@ -781,10 +781,18 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * pinned ones, and never the newest `keepNewest` unpinned prunable jobs. One
    * transaction, with the records `events` gives for its counts. With
    * `dryRun`, counts without deleting, and writes no records.
+   *
+   * With `batchSize`, deletes at most that many of those jobs, the oldest
+   * first, so a caller can prune in short transactions (the Janitor does). A
+   * full batch may leave more to prune: its counts are only the jobs it
+   * pruned (scanned = pruned, nothing spared). A short batch is the last: it
+   * counts the jobs it spared too, so the batches' counts add up to one
+   * prune's. A dry run ignores `batchSize`.
    */
   readonly pruneJobs: (options: {
     readonly olderThan: DateTime.Utc
     readonly keepNewest: number
+    readonly batchSize?: number | undefined
     readonly dryRun?: boolean | undefined
     readonly events?: Audit<PruneReport> | undefined
   }) => Effect.Effect<PruneReport, DecodeFailure | StorageError>

@@ -191,6 +191,33 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         }
       })
 
+      it("R17 jobs show says when it shows only the oldest of a job's events (--events-limit), in its table and in --json, and how to read the rest", async () => {
+        const job = await completedJob(url)
+        const recorded = await eventsOf(url, job.job_id)
+        assert.isAbove(recorded.length, 2, "a completed job has more events than the cap below")
+        const shown = JSON.parse(ok(await cli(["jobs", "show", short(job), "--json", "--events-limit", "2"]))) as {
+          events: ReadonlyArray<{ event_id: string }>
+          events_truncated: boolean
+          events_rest?: string
+        }
+        assert.deepStrictEqual(shown.events.map((event) => event.event_id), recorded.slice(0, 2).map((event) => event.event_id))
+        assert.strictEqual(shown.events_truncated, true)
+        assert.match(shown.events_rest ?? "", new RegExp(`^ai-jobs events --job ${job.job_id} --since \\S+$`))
+        const table = await cli(["jobs", "show", short(job), "--events-limit", "2"], { COLUMNS: "400" })
+        ok(table)
+        assert.strictEqual(
+          lines(table.stderr).join("\n"),
+          `(showing the oldest 2 events of this job; more match: read the rest with ${shown.events_rest})`
+        )
+        // Under the cap: the whole history, said to be whole, and no notice.
+        const whole = await cli(["jobs", "show", short(job), "--json", "--events-limit", String(recorded.length)])
+        const all = JSON.parse(ok(whole)) as { events: ReadonlyArray<unknown>; events_truncated: boolean; events_rest?: string }
+        assert.strictEqual(all.events.length, recorded.length)
+        assert.strictEqual(all.events_truncated, false)
+        assert.isUndefined(all.events_rest)
+        assert.strictEqual(whole.stderr, "")
+      })
+
       it("R10 actions print the job as JSON with --json, and resume its new workflow run", async () => {
         const job = await stalledJob(url)
         const resumed = JSON.parse(ok(await cli(["jobs", "resume", short(job), "--json"]))) as {

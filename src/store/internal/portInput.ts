@@ -244,7 +244,7 @@ const decode = {
     "stallJobsUnderStalledRuns"
   ),
   prune: decodeWith(
-    Schema.Struct({ olderThan: Bound, keepNewest: RowCount, dryRun: optional(Schema.Boolean), events: optional(Builder) }),
+    Schema.Struct({ olderThan: Bound, keepNewest: RowCount, batchSize: optional(BatchSize), dryRun: optional(Schema.Boolean), events: optional(Builder) }),
     "pruneJobs"
   ),
   events: decodeWith(Schema.Array(EventRecordInput), "EventRecord"),

@@ -351,9 +351,13 @@ export const makeWorkerMethods = (context: PgContext) => {
     function*(options: {
       readonly olderThan: DateTime.Utc
       readonly keepNewest: number
+      readonly batchSize?: number | undefined
       readonly dryRun?: boolean | undefined
       readonly events?: Audit<PruneReport> | undefined
     }) {
+      // A batch (JobStore.pruneJobs): the oldest `batchSize` of the jobs the prune would delete.
+      const batchSize = options.dryRun === true ? undefined : options.batchSize
+      const oldest = batchSize === undefined ? sql`` : sql`ORDER BY updated_at, id LIMIT ${batchSize}`
       const prunable = sql.in("status", [...Lifecycle.prunableStates])
       const cutoff = sql`${instantBound(options.olderThan)}::timestamptz`
       // `scanned`: prunable and old. `kept`: the window, the newest keepNewest
@@ -362,13 +366,14 @@ export const makeWorkerMethods = (context: PgContext) => {
       // touched meanwhile stays.
       const candidates = sql`
         WITH scanned AS (
-          SELECT id, is_pinned FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff}
+          SELECT id, is_pinned, updated_at FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff}
         ), kept AS (
           SELECT id FROM ai_jobs WHERE ${prunable} AND NOT is_pinned
           ORDER BY updated_at DESC, id DESC
           LIMIT ${Math.max(0, Math.floor(options.keepNewest))}
         ), doomed AS (
           SELECT id FROM scanned WHERE NOT is_pinned AND id NOT IN (SELECT id FROM kept)
+          ${oldest}
         )`
       const counts = sql`
         (SELECT count(*) FROM scanned) AS scanned,
@@ -382,7 +387,14 @@ export const makeWorkerMethods = (context: PgContext) => {
       // job was pruned (SQLite's pass, under its write lock, kept it). Holding those locks, the
       // second statement waits for no one: its snapshot is the moment the pass prunes as of, and
       // its counts are of the rows as they are when deleted.
-      if (options.dryRun !== true) {
+      // A batch locks the oldest `batchSize` old prunable jobs, pinned ones too (still in id order),
+      // not every old one each time: a row it then deletes outside them is waited for and re-checked.
+      if (batchSize !== undefined) {
+        yield* sql`SELECT count(*) FROM (
+          SELECT id FROM ai_jobs WHERE id IN (
+            SELECT id FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff} ${oldest}
+          ) ORDER BY id FOR UPDATE) AS held`
+      } else if (options.dryRun !== true) {
         yield* sql`SELECT count(*) FROM (SELECT id FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff} ORDER BY id FOR UPDATE) AS held`
       }
       const [row] = options.dryRun === true
@@ -396,7 +408,10 @@ export const makeWorkerMethods = (context: PgContext) => {
       const scanned = Number(row?.["scanned"] ?? 0)
       const spared_pinned = Number(row?.["spared_pinned"] ?? 0)
       const pruned = Number(row?.["pruned"] ?? 0)
-      const report = { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+      // A full batch may leave more to prune: it counts only what it pruned (JobStore.pruneJobs).
+      const report = pruned === batchSize
+        ? { scanned: pruned, pruned, spared_pinned: 0, spared_window: 0 }
+        : { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
       if (options.dryRun !== true) yield* insertEvents(yield* auditRecords(options.events, report))
       return report
     },

@@ -282,6 +282,37 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         SELECT id FROM ${prunableJobs} WHERE ${prunable} AND is_pinned = 0
         ORDER BY updated_at DESC, id DESC
         LIMIT ${keep}`
+      const batchSize = options.dryRun === true ? undefined : options.batchSize
+      // One batch: the oldest `batchSize` jobs the prune would delete, deleted and then, when the
+      // batch is short (the last), the old ones it spared counted, all under one write lock.
+      const batch = (size: number) => Effect.gen(function*() {
+        const result = yield* sql`
+          DELETE FROM ai_jobs WHERE id IN (
+            SELECT id FROM ${prunableJobs} WHERE ${old} AND is_pinned = 0 AND id NOT IN (${kept})
+            ORDER BY updated_at, id
+            LIMIT ${size}
+          )`.raw
+        const pruned = (result as { readonly changes?: number }).changes ?? 0
+        if (pruned > 0) yield* sql`DELETE FROM run_offers WHERE NOT EXISTS (SELECT 1 FROM ai_jobs WHERE ai_jobs.id = run_offers.job_id)`
+        // A full batch may leave more to prune: it counts only what it pruned (JobStore.pruneJobs).
+        if (pruned === size) return { scanned: pruned, pruned, spared_pinned: 0, spared_window: 0 }
+        // Every old unpinned prunable job left is in the window, or this batch would have taken it.
+        const [left] = yield* sql<{ readonly old: number; readonly spared_pinned: number }>`
+          SELECT count(*) AS old, coalesce(sum(is_pinned = 1), 0) AS spared_pinned
+          FROM ${prunableJobs} WHERE ${old}`
+        const spared_pinned = left?.spared_pinned ?? 0
+        return { scanned: pruned + (left?.old ?? 0), pruned, spared_pinned, spared_window: (left?.old ?? 0) - spared_pinned }
+      })
+      if (batchSize !== undefined) {
+        const report = yield* transaction.join(Effect.gen(function*() {
+          const report = yield* batch(batchSize)
+          yield* insertEvents(yield* auditRecords(options.events, report))
+          return report
+        }))
+        // A short batch ends a prune: the pruned jobs' bytes leave the WAL then (erasure.ts).
+        yield* afterErasure(report.pruned, report.pruned < batchSize)
+        return report
+      }
       // Counted and deleted under one write lock, so the report is what happened.
       const report = yield* transaction.join(Effect.gen(function*() {
         const [counts] = yield* sql<{ readonly scanned: number; readonly spared_pinned: number; readonly spared_window: number }>`
