@@ -77,7 +77,9 @@ export interface StartupOptions extends RecoveryOptions {
    * runs not heard from since (an outage stops workers' heartbeats too); so does
    * a sweep that wakes more than 2 s after its interval, this process having
    * been paused (SIGSTOP, a machine asleep, a blocked event loop) while its own
-   * runs could not beat. Default:
+   * runs could not beat. An outage's end is logged once, when a sweep's stall
+   * went through: "the database answers again" (with "no run to stall" when
+   * none was left to wait for). Default:
    * none (startup only, with its second look, as R9 asks).
    */
   readonly sweepEvery?: Duration.DurationInput | undefined
@@ -462,11 +464,20 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
             return Effect.logInfo(
               `recovery sweep: the database can be read again; runs not heard from since are stalled in ${Duration.format(threshold)} if still silent`
             )
-          }))).pipe(Effect.flatMap((wrote) => {
-            outage = false
-            readAgainSaid = false
-            return wrote ? Effect.logInfo("recovery sweep: the database answers again (the sweep's stall went through)") : Effect.void
-          }))
+          }))).pipe(
+            // No running run was heard from before the database was back (none at all, or the one waited for
+            // ended meanwhile): nothing to wait for, and no write went through yet — the ordinary sweep's stall
+            // is that write (a write-locked SQLite file refuses it: the outage goes on). Only the all-clear
+            // ends an outage: a probe saw one end silently, its WARNs the last word.
+            Effect.flatMap((wrote) =>
+              wrote ? Effect.succeed(true) : Effect.flatMap(sweepStalledRuns({ retries: 0, ...scan }), (report) =>
+                report.recovered.length === 0 ? Effect.succeed(false) : Effect.as(logStalled("recovery sweep", report), true))),
+            Effect.flatMap((stalled) => {
+              outage = false
+              readAgainSaid = false
+              return Effect.logInfo(`recovery sweep: the database answers again${stalled ? "" : "; no run to stall"} (the sweep's stall went through)`)
+            })
+          )
       // The same wait after this process was paused (SIGSTOP, a machine asleep, an event loop
       // blocked by a program): its own runs could not beat either, and the sweep's timer may fire
       // before their heartbeats' — it would stall its own live runs. Other processes' sweeps stall a
