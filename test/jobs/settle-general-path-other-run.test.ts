@@ -32,8 +32,12 @@ for (const backend of sharedBackends) {
         })
         const { run: runA } = yield* jobs.start(job.job_id)
         const go = yield* Deferred.make<void>()
+        const started = yield* Deferred.make<void>()
         const running = yield* Effect.fork(Effect.exit(jobs.run(job.job_id, () =>
-          Effect.as(Deferred.await(go), { done: "by run A" }))))
+          Effect.zipRight(Deferred.succeed(started, undefined), Effect.as(Deferred.await(go), { done: "by run A" })))))
+        // Run A's program is running before its run is taken away: a fork not yet started would take run B instead
+        // (a full verify at load ~10 saw it: the job completed by a Jobs.run that began after the resume).
+        yield* Deferred.await(started)
         const ahead = DateTime.add(yield* DateTime.now, { hours: 1 })
         yield* store.stallStaleRuns({ heartbeatBefore: ahead, threshold: Duration.seconds(30), limit: 100 })
         const { run: runB } = yield* jobs.resume(job.job_id, { actor: "human", reason: "again" })
