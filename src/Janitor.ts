@@ -141,7 +141,11 @@ export const prune = (options: {
       eventsPurged: batches === 0 ? options.eventsPurged : undefined
     })
     batches += 1
-    if (options.onBatch !== undefined) yield* options.onBatch(batch)
+    if (options.onBatch !== undefined) {
+      // A JS caller's plain function (`(b) => console.log(b)`) is called, as purgeEvents' is; only an Effect is run.
+      const told: unknown = options.onBatch(batch)
+      if (Effect.isEffect(told)) yield* (told as Effect.Effect<void>)
+    }
     report = addCounts(report, batch)
     if (dry_run || batch.pruned < batchSize) break
     yield* yieldToEventLoop

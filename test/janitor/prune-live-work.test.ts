@@ -92,9 +92,10 @@ const processOn = (database: SharedDatabase) =>
       // retention that `runOnce` runs first: on SQLite that purge is a write of its own, so a
       // pass meeting a held writer waited there and began its pruning only after it — never
       // racing the pruning itself.
-      janitor: (keepNewest: number) =>
+      janitor: (keepNewest: number, batchSize?: number) =>
         Effect.provide(
-          Effect.flatMap(DateTime.now, (now) => Janitor.prune({ olderThan: DateTime.subtract(now, { days: 30 }), keepNewest })),
+          Effect.flatMap(DateTime.now, (now) =>
+            Janitor.prune({ olderThan: DateTime.subtract(now, { days: 30 }), keepNewest, ...(batchSize === undefined ? {} : { batchSize }) })),
           services
         ),
       // One batch at a time: a second concurrent batch would wait for the held one's job, a lock
@@ -344,6 +345,30 @@ for (const backend of sharedBackends) {
         for (const job of [pinned!, ...old]) if (yield* exists(second.store, job.job_id)) left.push(job.job_id)
         assert.deepStrictEqual(left, [pinned!.job_id, old[3]!.job_id, old[4]!.job_id])
         yield* truthful(database, second.store, [a, b])
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("R18 HSK-GC-003 a pass in batches (3 a batch) while an operator holds an old job to pin it: it waits, then prunes every other old unpinned job, and no batch's summary counts a job spared by the window (keepNewest 0)", () =>
+      Effect.gen(function*() {
+        // Found by a regression probe (PostgreSQL): a batch locked only its oldest jobs, waited for the held
+        // one in its DELETE, came up short, was taken for the last, and counted the rest as spared by the window.
+        const { database, first, second } = yield* twoProcesses(backend, "batched pass pin")
+        const pinned = yield* oldJobs(second.jobs, "failed", 3, { pinned: true })
+        const old = yield* oldJobs(second.jobs, "failed", 6)
+        yield* first.gate.arm
+        const pinning = yield* Effect.fork(Effect.either(first.jobs.pin(old[1]!.job_id, { actor: "human" })))
+        yield* first.gate.reached
+        const pass = yield* Effect.fork(Effect.either(second.janitor(0, 3)))
+        yield* untilDoneOrLockWaiters(database, backend, pass)
+        yield* first.gate.open
+        assert.strictEqual(outcome(yield* Fiber.join(pinning)), "ok")
+        const report = valueOf(yield* Fiber.join(pass), "the pass")
+        // The pinned one is new once pinned: not scanned. Three pinned old spared, the other five pruned.
+        assert.deepStrictEqual(countsOf(report), [8, 5, 3, 0])
+        assert.deepStrictEqual(yield* gcSummaries(second.store), [[3, 3, 0, 0], [5, 2, 3, 0]])
+        const left = []
+        for (const job of [...pinned, ...old]) if (yield* exists(second.store, job.job_id)) left.push(job.job_id)
+        assert.deepStrictEqual(left, [...pinned.map((job) => job.job_id), old[1]!.job_id])
+        assert.deepStrictEqual(auditAfterPrune(yield* database.snapshot, []), [])
       }).pipe(Effect.scoped), 60_000)
 
     it.effect("R18 HSK-GC-003 two passes both waiting on an operator's pin of the newest old job: the older jobs pruned once, the window moved to the next newest, both summaries truthful", () =>
