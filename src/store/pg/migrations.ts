@@ -12,6 +12,7 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { isConnectionLost } from "./connectionLost.js"
 import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
 import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
@@ -232,7 +233,9 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
 /**
  * The newest migration applied in `current_schema()`, 0 when the bookkeeping
  * table is absent or empty; a `MigrationFailed` when it is absent there but a
- * later schema of the search_path holds one (see `shadowedStore`).
+ * later schema of the search_path holds one (see `shadowedStore`), or when it
+ * is not this library's (internal/schemaVersion.ts). Only the connection lost
+ * while reading it is a `StorageError`.
  *
  * Asked of `current_schema()`, where CREATE puts the store's tables: once
  * the table is there the unqualified names resolve to it.
@@ -240,7 +243,7 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
 const versionHere: Effect.Effect<number, MigrationFailed | StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
   const location = yield* Effect.mapError(bookkeepingLocation, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause }))
   if (!location.present && location.first !== null && location.later !== null) return yield* shadowedStore(location.first, location.later)
-  return yield* readSchemaVersion(migrationsTable, Effect.succeed(location.present))
+  return yield* readSchemaVersion("pg", migrationsTable, Effect.succeed(location.present), isConnectionLost)
 })
 
 /**
