@@ -36,7 +36,7 @@ const padded = (id: number): string => String(id).padStart(4, "0")
  */
 export const refuseNewerSchema = (
   dialect: "sqlite" | "pg",
-  version: Effect.Effect<number, StorageError, SqlClient.SqlClient>,
+  version: Effect.Effect<number, StorageError | MigrationFailed, SqlClient.SqlClient>,
   directory: URL
 ): Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
@@ -54,7 +54,8 @@ export const refuseNewerSchema = (
       )
     })
   }).pipe(
-    // The version not read is the read's StorageError (the database failed, nothing was refused).
+    // The version not read as the database failed is the read's StorageError; a bookkeeping table that is
+    // not this library's is the read's MigrationFailed (internal/schemaVersion.ts).
     Effect.mapError((cause) =>
       cause instanceof MigrationFailed || cause instanceof StorageError
         ? cause

@@ -5,13 +5,16 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { isConnectionLost, sqlErrorIn } from "./connectionLost.js"
 import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
 import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
@@ -28,6 +31,24 @@ const legacyUpgrade = 2
 export const migrationsTable = "ai_job_model_migrations"
 
 
+/** One migration transaction's own outcome, as its work saw it (see `migrate`). */
+interface MigrationRun {
+  failure: unknown
+  done: boolean
+}
+
+/** The migration transaction a migration file runs in, for its failure to be kept (`runFile`). */
+const currentRun = FiberRef.unsafeMake<MigrationRun | undefined>(undefined)
+
+/** Records `failure` as `run`'s, unless an earlier one was. */
+const firstFailure = (run: MigrationRun | undefined, failure: unknown): void => {
+  if (run !== undefined && run.failure === undefined) run.failure = failure
+}
+
+/** Records `failure` as the current migration transaction's, unless an earlier one was. */
+const keepFailure = (failure: unknown): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(currentRun), (run) => Effect.sync(() => firstFailure(run, failure)))
+
 /**
  * Runs one SQL file's text as it is (no parameters, so PostgreSQL accepts
  * several statements at once), unless its `skip-if` says it is done.
@@ -37,17 +58,24 @@ const runFile = (id: number, name: string, file: string) =>
     const text = yield* Effect.tryPromise(() => readFile(new URL(file, directory), "utf8"))
     const sql = yield* SqlClient.SqlClient
     if (yield* alreadyDone(sql, text)) return
-    if (id !== legacyUpgrade) return yield* adviseOnNotValid(sql.unsafe(text))
+    // Each file runs in a savepoint of its own (adviseOnNotValid): on a lost connection its ROLLBACK
+    // dies, hiding the statement's failure, so the failure is kept where it happens.
+    const statement = Effect.tapError(sql.unsafe(text), keepFailure)
+    if (id !== legacyUpgrade) return yield* adviseOnNotValid(statement)
     yield* refuseForeignTables
     yield* refuseDependentObjects
     const kept = yield* ownConstraints
-    yield* adviseOnIndexes(adviseOnNotValid(sql.unsafe(text)))
+    yield* adviseOnIndexes(adviseOnNotValid(statement))
     yield* restoreOwnConstraints(kept)
     // A DBA's plpgsql trigger that fired during 0002's writes holds plans made for the old column
     // types; fired again by a later migration, on the new ones, it failed that migration with "type
     // of parameter (uuid) does not match that when preparing the plan (text)". Planned anew.
     yield* sql`DISCARD PLANS`
-  }).pipe(Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause })))
+  }).pipe(
+    // Kept for `migrate`: the Migrator's savepoint ROLLBACK on a lost connection dies, hiding this failure.
+    Effect.tapError(keepFailure),
+    Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause }))
+  )
 
 /** Every `NNNN_name.sql` file of the directory, in id order. */
 const loader: Migrator.Loader = Effect.tryPromise({
@@ -96,27 +124,45 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
       yield* recordMigration({ before: found, applied: [] })
       return []
     }
+    // What the transaction's own work failed with, and whether it ended: a ROLLBACK (or COMMIT) on a
+    // lost connection dies with "not queryable", hiding the statement's own failure ("Connection
+    // terminated unexpectedly") and whether the work had reached its COMMIT (lostConnection).
+    const run: MigrationRun = { failure: undefined, done: false }
     // A transient failure (a deadlock, a statement name another client of a transaction-mode
     // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
-    return yield* retryOutermost(sql.withTransaction(Effect.gen(function*() {
-      // Not got within `statementTimeout` (another process migrating): nothing ran, the database was busy.
-      yield* Effect.mapError(sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`, lockNotGot)
-      // Read under the lock: a second process migrating at once waits above, then finds the
-      // version the first left, and reports nothing applied.
-      const before = yield* versionHere
-      // The Migrator's own "create if missing" probes with a failing statement,
-      // which would abort this transaction: create the table (same shape) first.
-      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(migrationsTable)} (
-        migration_id integer PRIMARY KEY,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        name text NOT NULL
-      )`
-      // The Migrator nests its own transaction inside this one (a savepoint).
-      const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
-      yield* refuseNewer
-      yield* recordMigration({ before, applied })
-      return applied
-    })))
+    return yield* retryOutermost(Effect.suspend(() => {
+      run.failure = undefined
+      run.done = false
+      return sql.withTransaction(Effect.gen(function*() {
+        // Not got within `statementTimeout` (another process migrating): nothing ran, the database was busy.
+        yield* Effect.mapError(sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`, lockNotGot)
+        // Read under the lock: a second process migrating at once waits above, then finds the
+        // version the first left, and reports nothing applied.
+        const before = yield* versionHere
+        // The Migrator's own "create if missing" probes with a failing statement,
+        // which would abort this transaction: create the table (same shape) first.
+        yield* sql`CREATE TABLE IF NOT EXISTS ${sql(migrationsTable)} (
+          migration_id integer PRIMARY KEY,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          name text NOT NULL
+        )`
+        // The Migrator nests its own transaction inside this one (a savepoint).
+        const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
+        yield* refuseNewer
+        yield* recordMigration({ before, applied })
+        run.done = true
+        return applied
+      }).pipe(
+        Effect.tapErrorCause((cause) => Effect.sync(() => firstFailure(run, Cause.squash(cause)))),
+        Effect.locally(currentRun, run)
+      ))
+    })).pipe(
+      // The connection lost while migrating: nothing was refused, the database failed (a StorageError).
+      Effect.catchAllCause((cause) => {
+        const lost = Cause.isInterruptedOnly(cause) ? undefined : lostConnection(run, Cause.squash(cause))
+        return lost === undefined ? Effect.failCause(cause) : Effect.fail(lost)
+      })
+    )
   }).pipe(
     // The Migrator turns a failing migration into a defect wrapping our
     // MigrationFailed; take it back out so callers can catchTag it.
@@ -132,6 +178,27 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     ),
     Effect.withSpan("PgStore.migrate")
   )
+
+/**
+ * The `StorageError` of a migration transaction whose connection was lost —
+ * a blip a supervisor retries, not a refusal it treats as permanent — or
+ * undefined when the failure is anything else (a statement the database
+ * refused stays `MigrationFailed`). The first failure is the one kept: the
+ * body's own (its statement's "Connection terminated unexpectedly"), else
+ * the transaction's (BEGIN's, or COMMIT's after the body ended). A lost
+ * COMMIT may have committed: opening again finds out (the version is read
+ * under the lock before anything runs).
+ */
+const lostConnection = (run: MigrationRun, error: unknown): StorageError | undefined => {
+  const first = sqlErrorIn(run.failure) ?? sqlErrorIn(error)
+  if (first === undefined || !isConnectionLost(first)) return undefined
+  return new StorageError({
+    operation: run.done
+      ? "PgStore.migrate, committing (the connection was lost as the migration committed: opening again finds whether it did)"
+      : "PgStore.migrate (the connection was lost: nothing of the migration committed)",
+    cause: first
+  })
+}
 
 /** The search_path's first schema, whether it holds the bookkeeping table, and the first later schema that does. */
 interface BookkeepingLocation {
@@ -232,7 +299,9 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
 /**
  * The newest migration applied in `current_schema()`, 0 when the bookkeeping
  * table is absent or empty; a `MigrationFailed` when it is absent there but a
- * later schema of the search_path holds one (see `shadowedStore`).
+ * later schema of the search_path holds one (see `shadowedStore`), or when it
+ * is not this library's (internal/schemaVersion.ts). Only the connection lost
+ * while reading it is a `StorageError`.
  *
  * Asked of `current_schema()`, where CREATE puts the store's tables: once
  * the table is there the unqualified names resolve to it.
@@ -240,7 +309,7 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
 const versionHere: Effect.Effect<number, MigrationFailed | StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
   const location = yield* Effect.mapError(bookkeepingLocation, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause }))
   if (!location.present && location.first !== null && location.later !== null) return yield* shadowedStore(location.first, location.later)
-  return yield* readSchemaVersion(migrationsTable, Effect.succeed(location.present))
+  return yield* readSchemaVersion("pg", migrationsTable, Effect.succeed(location.present), isConnectionLost)
 })
 
 /**

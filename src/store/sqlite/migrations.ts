@@ -182,7 +182,7 @@ export const migrateFrom = (directory: URL): Effect.Effect<
         Effect.fail(new StorageError({ operation: "SqliteStore.migrate", cause })))
       // Read under the write lock the whole run holds: a second process migrating at once waits
       // here, then finds the version the first left, and reports nothing applied.
-      const before = yield* Effect.mapError(schemaVersion, asMigrationFailed)
+      const before = yield* Effect.mapError(versionHere, asMigrationFailed)
       // A never-migrated file: a table of one of our names must be ours or the reference's, even empty.
       if (before === 0) yield* refuseForeignTables(sql, library.columns())
       yield* sql`PRAGMA legacy_alter_table = ON`
@@ -216,18 +216,44 @@ export const migrate: Effect.Effect<
   SqlClient.SqlClient
 > = migrateFrom(migrationsDirectory)
 
-/** The newest migration applied, 0 when the bookkeeping table is absent or empty. */
-export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = readSchemaVersion(
+/**
+ * A version read's failure that is the database failing, not the table refused: the file busy or
+ * locked, an I/O error, memory or disk full, the file not opened — opening again may work.
+ */
+const isDatabaseFailure = (error: SqlError): boolean =>
+  isBusy(error) || /^SQLITE_(?:LOCKED|IOERR|NOMEM|FULL|CANTOPEN|PROTOCOL)/.test(String((error.cause as { readonly code?: unknown } | undefined)?.code))
+
+/**
+ * The newest migration applied, 0 when the bookkeeping table is absent or empty; a
+ * `MigrationFailed` when the table is not this library's (internal/schemaVersion.ts).
+ */
+const versionHere: Effect.Effect<number, StorageError | MigrationFailed, SqlClient.SqlClient> = readSchemaVersion(
+  "sqlite",
   migrationsTable,
   Effect.map(
     Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${migrationsTable}`),
     (tables) => tables.length > 0
-  )
+  ),
+  isDatabaseFailure
+)
+
+/**
+ * The newest migration applied, 0 when the bookkeeping table is absent or empty; a table that is
+ * not this library's is a `StorageError` whose cause says so (building the store refused it already).
+ */
+export const schemaVersion: Effect.Effect<number, StorageError, SqlClient.SqlClient> = Effect.catchTag(
+  versionHere,
+  "MigrationFailed",
+  (cause) => Effect.fail(new StorageError({ operation: "JobStore.schemaVersion", cause }))
 )
 
 /** The newest migration this version ships: the schema version a migrated database is at. */
 export const newestSchemaVersion: Effect.Effect<number, unknown> = newestShipped(migrationsDirectory)
 
-/** Fails with `MigrationFailed` when a newer version of this library migrated the database (internal/newerSchema.ts); the version not read is its `StorageError`. */
+/**
+ * Fails with `MigrationFailed` when a newer version of this library migrated the database
+ * (internal/newerSchema.ts), or its bookkeeping table is not this library's; the version not
+ * read (the file busy, an I/O error) is its `StorageError`.
+ */
 export const refuseNewer = (directory: URL = migrationsDirectory): Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> =>
-  refuseNewerSchema("sqlite", schemaVersion, directory)
+  refuseNewerSchema("sqlite", versionHere, directory)
