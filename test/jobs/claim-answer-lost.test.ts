@@ -30,19 +30,16 @@ import { createRequire } from "node:module"
 import { JobId } from "../../src/domain/Ids.js"
 import { uuidv7 } from "../../src/domain/uuidv7.js"
 import { claimAnswerLostReason, LOST_CLAIM_LOOKS } from "../../src/internal/jobs/claimAnswerLost.js"
-import * as Jobs from "../../src/Jobs.js"
-import * as Recovery from "../../src/Recovery.js"
+import type * as Jobs from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
-import * as WakeUp from "../../src/WakeUp.js"
-import { takeWithin } from "../engine/eagerPools.js"
+import { jobsOver, takeWithin } from "../engine/eagerPools.js"
 import { capturingLog } from "../support/capturedLog.js"
 import { startCuttingProxy } from "../support/cuttingProxy.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
-import { services } from "./services.js"
-import { postgresShared, type SharedDatabase, sharedBackends, sqliteFileShared } from "./shared-database.js"
+import { postgresShared, sharedBackends, sqliteFileShared } from "./shared-database.js"
 
 type Store = JobStore["Type"]
 
@@ -81,17 +78,6 @@ const losingClaimAnswers = (store: Store) => {
   }
   return { state, store: wrapped }
 }
-
-/** Jobs over `store` (no startup recovery; on PostgreSQL, announcements on a direct connection of their own). */
-const jobsOver = (database: SharedDatabase, store: Store) =>
-  Effect.gen(function*() {
-    const wake = database.url.startsWith("postgres")
-      ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" })
-      : WakeUp.layerInProcess
-    const context = yield* Layer.build(services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, wake))
-    yield* Context.get(context, WakeUp.WakeUp).ready
-    return Context.get(context, Jobs.Jobs)
-  })
 
 /** The job's lifecycle moves, in order, with the reason of each move into `queued` after the first. */
 const movesOf = (jobs: Jobs.Jobs["Type"], jobId: JobId) =>

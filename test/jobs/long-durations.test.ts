@@ -31,6 +31,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { countingHeartbeats, realSleep, sharedBackends } from "./shared-database.js"
+import { countingSweeps } from "./sweeps.js"
 
 /** Node's longest timer: Effect's default Clock sets none for a longer sleep. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1
@@ -85,17 +86,6 @@ const janitorOn = (store: JobStore["Type"], interval: Duration.DurationInput) =>
 /** Waits (on the Janitor's own state) until `n` scheduled passes have finished. */
 const passesDone = (janitor: Janitor.Janitor["Type"], n: number) =>
   Effect.asVoid(Stream.runHead(Stream.filter(janitor.changes, (state) => state.passes >= n)))
-
-/** `store` with its finished sweeps counted: a sweep ends with a batch that found nothing. */
-const countingSweeps = (store: JobStore["Type"]) => {
-  let sweeps = 0
-  const counted: JobStore["Type"] = {
-    ...store,
-    stallStaleRuns: (options) => Effect.tap(store.stallStaleRuns(options), (stalled) => Effect.sync(() => stalled.length === 0 && sweeps++))
-  }
-  const atLeast = (n: number): Effect.Effect<void> => Effect.suspend(() => (sweeps >= n ? Effect.void : Effect.zipRight(realSleep(5), atLeast(n))))
-  return { store: counted, atLeast }
-}
 
 /** Waits (real time) until the job's run has been stalled. */
 const stalled = (jobs: Jobs["Type"], jobId: JobId): Effect.Effect<void, unknown> =>

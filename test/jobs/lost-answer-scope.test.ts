@@ -7,19 +7,14 @@
  * - M07: a claimNext inside the store's own transaction whose answer was lost: no look is made.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Jobs from "../../src/Jobs.js"
-import * as Recovery from "../../src/Recovery.js"
-import { JobStore } from "../../src/store/JobStore.js"
+import type { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
-import * as WakeUp from "../../src/WakeUp.js"
+import { jobsOver } from "../engine/eagerPools.js"
 import { summarize } from "./jobs.suite.js"
-import { services } from "./services.js"
-import { type SharedDatabase, sharedBackends } from "./shared-database.js"
+import { sharedBackends } from "./shared-database.js"
 
 type Store = JobStore["Type"]
 const lostConnection = (operation: string) =>
@@ -54,16 +49,6 @@ const losing = (store: Store) => {
   }
   return { state, store: wrapped }
 }
-
-const jobsOver = (database: SharedDatabase, store: Store) =>
-  Effect.gen(function*() {
-    const wake = database.url.startsWith("postgres")
-      ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" })
-      : WakeUp.layerInProcess
-    const context = yield* Layer.build(services(Layer.succeed(JobStore, store), Recovery.layerNoStartupRecovery, wake))
-    yield* Context.get(context, WakeUp.WakeUp).ready
-    return Context.get(context, Jobs.Jobs)
-  })
 
 for (const backend of sharedBackends) {
   describe(`lost answers left alone, ${backend.name}`, () => {

@@ -11,8 +11,6 @@
  * TestClock, their faults injected by wrapping the store.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,18 +22,8 @@ import { StorageError } from "../../src/store/StoreErrors.js"
 import { capturingLog } from "../support/capturedLog.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
+import { armedIn } from "./sweeps.js"
 import { realSleep, sharedBackends } from "./shared-database.js"
-
-/** Waits (real time) until a sleep due `ms` from the clock's now is armed. */
-const armedIn = (ms: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const due = (yield* Clock.currentTimeMillis) + ms
-    for (let tries = 0; tries < 2_500; tries++) {
-      if (Chunk.toReadonlyArray(yield* TestClock.sleeps()).includes(due)) return
-      yield* realSleep(2)
-    }
-    assert.fail(`no sleep due at ${due} ms; armed: ${Chunk.toReadonlyArray(yield* TestClock.sleeps()).join(", ")}`)
-  })
 
 /** Waits (real time) until `done` holds. */
 const until = (done: () => boolean, what: string): Effect.Effect<void> =>

@@ -13,8 +13,6 @@
  * the line.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -30,6 +28,7 @@ import { capturingLog } from "../support/capturedLog.js"
 import { tempSqliteFile } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
+import { armedIn } from "./sweeps.js"
 import { realSleep } from "./shared-database.js"
 
 /** Another connection to a SQLite file, as another process would hold it. */
@@ -37,17 +36,6 @@ const Database = createRequire(import.meta.url)("better-sqlite3") as new(filenam
   exec: (sql: string) => void
   close: () => void
 }
-
-/** Waits (real time) until a sleep due `ms` from the clock's now is armed. */
-const armedIn = (ms: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const due = (yield* Clock.currentTimeMillis) + ms
-    for (let tries = 0; tries < 2_500; tries++) {
-      if (Chunk.toReadonlyArray(yield* TestClock.sleeps()).includes(due)) return
-      yield* realSleep(2)
-    }
-    assert.fail(`no sleep due at ${due} ms; armed: ${Chunk.toReadonlyArray(yield* TestClock.sleeps()).join(", ")}`)
-  })
 
 describe("R9 recovery sweeps on a SQLite file held write-locked", () => {
   it.effect("R9 a sweep whose read passes under another connection's write lock does not say the database answers again; it says so once its stall went through, after the lock is let go — once", () => {

@@ -21,17 +21,7 @@ import { StorageError } from "../../src/store/StoreErrors.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
 import { realSleep, sharedBackends } from "./shared-database.js"
-
-/** `store` with its finished sweeps counted: a sweep ends with a batch that found nothing. */
-const countingSweeps = (store: JobStore["Type"]) => {
-  let sweeps = 0
-  const counted: JobStore["Type"] = {
-    ...store,
-    stallStaleRuns: (options) => Effect.tap(store.stallStaleRuns(options), (stalled) => Effect.sync(() => stalled.length === 0 && sweeps++))
-  }
-  const atLeast = (n: number): Effect.Effect<void> => Effect.suspend(() => (sweeps >= n ? Effect.void : Effect.zipRight(realSleep(5), atLeast(n))))
-  return { store: counted, sweeps: () => sweeps, atLeast }
-}
+import { countingSweeps } from "./sweeps.js"
 
 /**
  * Waits (real time) until the next sweep is armed: a sleep due 10 s from the
