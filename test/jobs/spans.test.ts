@@ -6,11 +6,16 @@
  * Effect's own.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
+import { JobStore } from "../../src/store/JobStore.js"
 import { postgres, sqliteFile } from "../support/stores.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
@@ -75,5 +80,27 @@ for (const backend of [sqliteFile, postgres("spans")]) {
         yield* jobs.start(fifth.job_id)
         yield* check("poison", () => fifth, jobs.poison(fifth.job_id))
       }).pipe(Effect.provide(services(backend.makeStore()))), 120_000)
+
+    it.effect("issue 16 a Jobs.await its caller interrupts after it read the job carries the job's hsk.trace_id", () => {
+      // The store's reads signal `read`: the interrupt comes once the await has read the job, not by luck.
+      const read = Deferred.unsafeMake<void>(FiberId.none)
+      const signalling = Layer.effect(JobStore, Effect.map(JobStore, (store) => ({
+        ...store,
+        getJob: (jobId: Parameters<typeof store.getJob>[0]) => Effect.tap(store.getJob(jobId), () => Deferred.succeed(read, undefined))
+      }))).pipe(Layer.provide(backend.makeStore()))
+      return Effect.gen(function*() {
+        const { spans, tracer } = yield* recording
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        spans.length = 0
+        const waiting = yield* Effect.fork(Effect.withTracer(jobs.await(job.job_id), tracer))
+        yield* Deferred.await(read)
+        yield* Fiber.interrupt(waiting)
+        const awaited = spans.filter((span) => span.name === "Jobs.await")
+        assert.strictEqual(awaited.length, 1)
+        assert.strictEqual(awaited[0]!.attributes.get("hsk.job_id"), job.job_id)
+        assert.strictEqual(awaited[0]!.attributes.get("hsk.trace_id"), job.trace_id)
+      }).pipe(Effect.provide(services(signalling)))
+    }, 120_000)
   })
 }

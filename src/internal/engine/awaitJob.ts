@@ -95,8 +95,8 @@ const decodeAwaitOptions = (options: AwaitOptions) => {
 
 /**
  * `Jobs.await`, over a way to read a job and the wake-up service, if any.
- * `seen`, when given, is told of the job as last read before an `AwaitTimeout`
- * (the `Jobs.await` span names its trace: found by an outside probe).
+ * `seen`, when given, is told of the job as first read, and as last read before
+ * an `AwaitTimeout` (the `Jobs.await` span names its trace: found by an outside probe).
  */
 export const makeAwait = (
   getJob: (jobId: JobId) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>,
@@ -117,6 +117,9 @@ export const makeAwait = (
     const subscription = wakeUp === undefined ? undefined : yield* wakeUp.subscribe
     const watch = Effect.gen(function*() {
       let last = yield* getJob(jobId)
+      // The job as first read names the span: an await its caller ends (a timeout of its own, an
+      // interrupt) still leads to the job's trace (found by an outside probe).
+      seen?.(last)
       while (!wanted(last.state)) {
         yield* subscription === undefined
           ? sleep(poll)
