@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Pg from "pg"
 import { JobStore } from "./JobStore.js"
+import { LONGEST_TIMER_MS } from "../util/clockSleep.js"
 import { readDuration } from "../util/durationInput.js"
 import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
@@ -175,7 +176,9 @@ export const DEFAULT_STATEMENT_TIMEOUT: Duration.Duration = Duration.seconds(60)
 
 /** A positive whole number of milliseconds for `pg`, or undefined for "no limit". */
 const millisOrOff = (duration: Duration.Duration): number | undefined =>
-  Duration.isFinite(duration) ? Math.max(1, Math.ceil(Duration.toMillis(duration))) : undefined
+  // At most Node's longest timer, which is also PostgreSQL's largest timeout setting (about 24.8 days):
+  // past it Node fires a timer after 1 ms and the server refuses the setting, so a "30 days" timed out at once.
+  Duration.isFinite(duration) ? Math.min(LONGEST_TIMER_MS, Math.max(1, Math.ceil(Duration.toMillis(duration)))) : undefined
 
 /** A timeout as given: a duration above zero (`Duration.infinity`: no limit), or a word for what is wrong. */
 const timeoutRefusal = (name: string, input: unknown): string | undefined => {
@@ -241,7 +244,7 @@ const acquirePool = (options: PgStoreOptions) =>
           keepAlive: true,
           ...(statementMs === undefined ? {} : {
             statement_timeout: statementMs,
-            query_timeout: statementMs + Math.min(5_000, Math.ceil(statementMs / 2)),
+            query_timeout: Math.min(LONGEST_TIMER_MS, statementMs + Math.min(5_000, Math.ceil(statementMs / 2))),
             // A transaction whose client went silent must not hold its row locks until TCP gives up (hours).
             idle_in_transaction_session_timeout: statementMs
           }),

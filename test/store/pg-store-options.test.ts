@@ -10,11 +10,15 @@
  * tried (the URL here reaches no server).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
+import { freshPgDatabase } from "../support/pg-database.js"
+import { newJob } from "./fixtures.js"
 
 const nowhere = "postgres://127.0.0.1:1/none"
 
@@ -61,6 +65,17 @@ describe("PgStore.layer options", () => {
       assert.strictEqual(error?._tag, "StorageError", String(exit))
       assert.include(String((error as { message?: string } | undefined)?.message), "readonly must be true or false")
     }))
+
+  it.scoped("R17 a connectTimeout or statementTimeout past Node's longest timer (about 24.8 days) is honoured as that long, not as 1 ms", () =>
+    Effect.gen(function*() {
+      // 30 days was handed to pg as is: Node fires a timer past 2^31-1 ms after 1 ms, and PostgreSQL refuses a
+      // statement_timeout that large, so the store could not open. It now waits the longest a timer can.
+      const url = yield* freshPgDatabase("long timeouts")
+      const context = yield* Layer.build(PgStore.layer({ url, connectTimeout: "30 days", statementTimeout: "30 days" }))
+      const store = Context.get(context, JobStore)
+      const job = yield* store.createJob(newJob())
+      assert.strictEqual((yield* store.getJob(job.job_id)).job_id, job.job_id)
+    }), 60_000)
 
   it.effect("R17 layerFromClient refuses an option it does not name with a StorageError naming it", () =>
     Effect.gen(function*() {
