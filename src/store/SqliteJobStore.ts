@@ -42,6 +42,7 @@ import { makeOfferMethods } from "./sqlite/offers.js"
 import { makeRunMethods } from "./sqlite/runs.js"
 import { makeContext } from "./sqlite/context.js"
 import { sqliteDatabaseIdentity } from "./sqlite/databaseIdentity.js"
+import { LONGEST_TIMER_MS } from "../util/clockSleep.js"
 import { forgetTakeOver, makeWriteTransaction, readBusyTimeout, readSynchronous } from "./sqlite/transaction.js"
 import { makeWorkerMethods } from "./sqlite/workers.js"
 import { cannotWrite, notARegularFile } from "./sqlite/fileAccess.js"
@@ -213,7 +214,8 @@ export const configureConnection = (
     if (typeof requested !== "number" || !Number.isFinite(requested) || requested < 0) {
       return yield* Effect.fail(new Error(`busyTimeoutMs must be a finite number of milliseconds ≥ 0, got ${String(requested)}`))
     }
-    const busyTimeoutMs = Math.floor(requested)
+    // SQLite holds the budget as a 32-bit int: past 2^31-1 ms (about 24.8 days) it read 0, no wait at all.
+    const busyTimeoutMs = Math.min(LONGEST_TIMER_MS, Math.floor(requested))
     // PRAGMA takes no bound parameters; the value is a checked integer.
     yield* sql.unsafe(`PRAGMA busy_timeout = ${busyTimeoutMs}`)
     // The budget is read again (and the waiting taken over) at the next write transaction.

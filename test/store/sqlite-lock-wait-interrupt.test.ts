@@ -168,6 +168,27 @@ describe("SQLite: a write waiting for another connection's write lock is interru
   )
 })
 
+describe("SQLite: a busyTimeoutMs past 2^31-1 ms", () => {
+  it.scopedLive(
+    "R17 is honoured as the longest budget SQLite holds: a write waits for another connection's lock instead of failing at once",
+    () =>
+      Effect.gen(function*() {
+        // SQLite's busy_timeout is a 32-bit int: 3e9 ms read as 0, so the write failed "database is locked" at once.
+        const filename = yield* tempDatabaseFile()
+        const store = Context.get(yield* Layer.build(SqliteStore.layer({ filename, busyTimeoutMs: 3e9 })), JobStore)
+        const holder = yield* lockHolder(filename)
+        holder.take()
+        const write = yield* Effect.fork(store.createJob(newJob(), { events: (job) => [jobEvent(job)] }))
+        yield* sleepRealTime(300)
+        assert.isTrue(Option.isNone(yield* Fiber.poll(write)), "the write waits while another connection holds the lock")
+        holder.release()
+        yield* Fiber.join(write)
+        assert.deepStrictEqual([holder.count("ai_jobs"), holder.count("flight_recorder_events")], [1, 1])
+      }),
+    TEST_TIMEOUT_MS
+  )
+})
+
 describe("SQLite: a store build whose migration waits for another connection's write lock is interruptible", () => {
   for (const migrated of [false, true]) {
     it.scopedLive(
