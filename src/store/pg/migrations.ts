@@ -14,7 +14,7 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
-import { isConnectionLost, sqlErrorIn } from "./connectionLost.js"
+import { breaksSession, isDatabaseFailure, sqlErrorIn } from "./faults.js"
 import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
 import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
@@ -96,6 +96,38 @@ const loader: Migrator.Loader = Effect.tryPromise({
   )
 )
 
+/** What rolls the probe of `notRecorded` back once its INSERT went through. */
+const PROBED = "probed" as const
+
+/**
+ * The failure of a migration whose pending migrations the Migrator neither
+ * applied nor refused. @effect/sql's Migrator records them in the
+ * bookkeeping table before it runs them, and takes that INSERT's failure for
+ * another process migrating ("Migrations already running"): it rolls its
+ * savepoint back, runs nothing and returns none — the store opened on the
+ * schema it had, a full disk or a trigger's refusal never said (found by the
+ * tests of pg-migrate-database-failure.test.ts). Under the advisory lock no
+ * other process migrates, so that INSERT failed: it runs again in a
+ * savepoint, always rolled back, for the failure the Migrator dropped, which
+ * then fails the migration as any statement's does (`databaseFailed`). Should
+ * it pass this time, the database failed once: a `StorageError`.
+ */
+const notRecorded = (newest: number): Effect.Effect<never, MigrationFailed | StorageError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const failure = yield* Effect.flip(sql.withTransaction(Effect.zipRight(
+      sql`INSERT INTO ${sql(migrationsTable)} (migration_id, name) VALUES (${newest}, 'probe: recording the migrations')`,
+      Effect.fail(PROBED)
+    )))
+    if (failure === PROBED) {
+      return yield* new StorageError({
+        operation: "PgStore.migrate (the migrations could not be recorded: nothing of the migration committed)",
+        cause: new Error(`the Migrator's INSERT into ${migrationsTable} failed, and went through when run again`)
+      })
+    }
+    return yield* new MigrationFailed({ dialect: "pg", migration_id: null, migration_name: null, statement: null, cause: failure })
+  })
+
 /** The wait for the migration lock failed (the statement timeout ended it): the database was busy, nothing was migrated. */
 const lockNotGot = (cause: SqlError): StorageError =>
   new StorageError({ operation: "PgStore.migrate, waiting for the migration lock", cause })
@@ -126,7 +158,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     }
     // What the transaction's own work failed with, and whether it ended: a ROLLBACK (or COMMIT) on a
     // lost connection dies with "not queryable", hiding the statement's own failure ("Connection
-    // terminated unexpectedly") and whether the work had reached its COMMIT (lostConnection).
+    // terminated unexpectedly") and whether the work had reached its COMMIT (databaseFailed).
     const run: MigrationRun = { failure: undefined, done: false }
     // A transient failure (a deadlock, a statement name another client of a transaction-mode
     // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
@@ -148,6 +180,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         )`
         // The Migrator nests its own transaction inside this one (a savepoint).
         const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
+        if (applied.length === 0 && before < newest) return yield* notRecorded(newest)
         yield* refuseNewer
         yield* recordMigration({ before, applied })
         run.done = true
@@ -157,10 +190,10 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         Effect.locally(currentRun, run)
       ))
     })).pipe(
-      // The connection lost while migrating: nothing was refused, the database failed (a StorageError).
+      // The database failing while migrating (its connection lost, its disk full): nothing was refused (a StorageError).
       Effect.catchAllCause((cause) => {
-        const lost = Cause.isInterruptedOnly(cause) ? undefined : lostConnection(run, Cause.squash(cause))
-        return lost === undefined ? Effect.failCause(cause) : Effect.fail(lost)
+        const failed = Cause.isInterruptedOnly(cause) ? undefined : databaseFailed(run, Cause.squash(cause))
+        return failed === undefined ? Effect.failCause(cause) : Effect.fail(failed)
       })
     )
   }).pipe(
@@ -180,22 +213,25 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
   )
 
 /**
- * The `StorageError` of a migration transaction whose connection was lost —
- * a blip a supervisor retries, not a refusal it treats as permanent — or
- * undefined when the failure is anything else (a statement the database
- * refused stays `MigrationFailed`). The first failure is the one kept: the
- * body's own (its statement's "Connection terminated unexpectedly"), else
- * the transaction's (BEGIN's, or COMMIT's after the body ended). A lost
- * COMMIT may have committed: opening again finds out (the version is read
- * under the lock before anything runs).
+ * The `StorageError` of a migration transaction the database failed
+ * (faults.ts `isDatabaseFailure`: its connection lost, a full disk, out of
+ * memory, an I/O error, a shutdown) — a failure a supervisor retries, not a
+ * refusal it treats as permanent — or undefined when the failure is anything
+ * else (a statement the database refused stays `MigrationFailed`). The first
+ * failure is the one kept: the body's own (its statement's "Connection
+ * terminated unexpectedly"), else the transaction's (BEGIN's, or COMMIT's
+ * after the body ended). A lost COMMIT may have committed: opening again
+ * finds out (the version is read under the lock before anything runs); a
+ * COMMIT the server answered with an error did not.
  */
-const lostConnection = (run: MigrationRun, error: unknown): StorageError | undefined => {
+const databaseFailed = (run: MigrationRun, error: unknown): StorageError | undefined => {
   const first = sqlErrorIn(run.failure) ?? sqlErrorIn(error)
-  if (first === undefined || !isConnectionLost(first)) return undefined
+  if (first === undefined || !isDatabaseFailure(first)) return undefined
+  const lost = breaksSession(first.cause)
   return new StorageError({
-    operation: run.done
+    operation: run.done && lost
       ? "PgStore.migrate, committing (the connection was lost as the migration committed: opening again finds whether it did)"
-      : "PgStore.migrate (the connection was lost: nothing of the migration committed)",
+      : `PgStore.migrate (${lost ? "the connection was lost" : "the database failed"}: nothing of the migration committed)`,
     cause: first
   })
 }
@@ -300,8 +336,8 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
  * The newest migration applied in `current_schema()`, 0 when the bookkeeping
  * table is absent or empty; a `MigrationFailed` when it is absent there but a
  * later schema of the search_path holds one (see `shadowedStore`), or when it
- * is not this library's (internal/schemaVersion.ts). Only the connection lost
- * while reading it is a `StorageError`.
+ * is not this library's (internal/schemaVersion.ts). Only the database
+ * failing while it is read (faults.ts `isDatabaseFailure`) is a `StorageError`.
  *
  * Asked of `current_schema()`, where CREATE puts the store's tables: once
  * the table is there the unqualified names resolve to it.
@@ -309,7 +345,7 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
 const versionHere: Effect.Effect<number, MigrationFailed | StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
   const location = yield* Effect.mapError(bookkeepingLocation, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause }))
   if (!location.present && location.first !== null && location.later !== null) return yield* shadowedStore(location.first, location.later)
-  return yield* readSchemaVersion("pg", migrationsTable, Effect.succeed(location.present), isConnectionLost)
+  return yield* readSchemaVersion("pg", migrationsTable, Effect.succeed(location.present), isDatabaseFailure)
 })
 
 /**
