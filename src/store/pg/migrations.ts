@@ -13,6 +13,7 @@ import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { breaksSession, isDatabaseFailure, sqlErrorIn } from "./faults.js"
 import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
@@ -96,38 +97,6 @@ const loader: Migrator.Loader = Effect.tryPromise({
   )
 )
 
-/** What rolls the probe of `notRecorded` back once its INSERT went through. */
-const PROBED = "probed" as const
-
-/**
- * The failure of a migration whose pending migrations the Migrator neither
- * applied nor refused. @effect/sql's Migrator records them in the
- * bookkeeping table before it runs them, and takes that INSERT's failure for
- * another process migrating ("Migrations already running"): it rolls its
- * savepoint back, runs nothing and returns none — the store opened on the
- * schema it had, a full disk or a trigger's refusal never said (found by the
- * tests of pg-migrate-database-failure.test.ts). Under the advisory lock no
- * other process migrates, so that INSERT failed: it runs again in a
- * savepoint, always rolled back, for the failure the Migrator dropped, which
- * then fails the migration as any statement's does (`databaseFailed`). Should
- * it pass this time, the database failed once: a `StorageError`.
- */
-const notRecorded = (newest: number): Effect.Effect<never, MigrationFailed | StorageError, SqlClient.SqlClient> =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const failure = yield* Effect.flip(sql.withTransaction(Effect.zipRight(
-      sql`INSERT INTO ${sql(migrationsTable)} (migration_id, name) VALUES (${newest}, 'probe: recording the migrations')`,
-      Effect.fail(PROBED)
-    )))
-    if (failure === PROBED) {
-      return yield* new StorageError({
-        operation: "PgStore.migrate (the migrations could not be recorded: nothing of the migration committed)",
-        cause: new Error(`the Migrator's INSERT into ${migrationsTable} failed, and went through when run again`)
-      })
-    }
-    return yield* new MigrationFailed({ dialect: "pg", migration_id: null, migration_name: null, statement: null, cause: failure })
-  })
-
 /** The wait for the migration lock failed (the statement timeout ended it): the database was busy, nothing was migrated. */
 const lockNotGot = (cause: SqlError): StorageError =>
   new StorageError({ operation: "PgStore.migrate, waiting for the migration lock", cause })
@@ -180,7 +149,8 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         )`
         // The Migrator nests its own transaction inside this one (a savepoint).
         const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
-        if (applied.length === 0 && before < newest) return yield* notRecorded(newest)
+        // The Migrator dropped its bookkeeping INSERT's failure: it is found and classified as any statement's.
+        if (applied.length === 0 && before < newest) return yield* unrecordedMigrations("pg", migrationsTable, newest)
         yield* refuseNewer
         yield* recordMigration({ before, applied })
         run.done = true
