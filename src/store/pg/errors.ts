@@ -3,6 +3,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { isUnhandled, toStorageError, type Unhandled } from "../internal/storageError.js"
 import type { StorageError } from "../StoreErrors.js"
+import { isDatabaseFailure } from "./faults.js"
 import { insideTransaction, isTransient, TRANSACTION_ATTEMPTS, transientPause } from "./transaction.js"
 
 type Reported<E> = Exclude<E, Unhandled> | StorageError
@@ -62,30 +63,17 @@ export const storageErrors = (operation: string) => reported(operation, outermos
 export const storageErrorsOutside = (operation: string) => reported(operation, Effect.succeed(true), (attempt) => attempt)
 
 /**
- * SQLSTATE classes of a statement's failure that says nothing of its rows:
- * connection exceptions (08), insufficient resources (53: disk full, out of
- * memory), operator intervention (57: a shutdown, 57P01-57P03 — but not a
- * statement timeout or cancel, see `isNoRowsFault`), system errors (58).
- */
-const NO_ROWS_FAULT_CLASSES = new Set(["08", "53", "57", "58"])
-
-/**
  * Whether a `SqlError` is no fault of the rows its statement carried: the
- * server ran out of a resource or is shutting down, or no answer came (a
- * socket error, a read timeout, no connection: pg's errors without a server
- * severity). The same statement for fewer rows would fail the same way.
- * Not a statement timeout (57014) nor a lock timeout (55P03): the wait that
- * ran out may be one row's — a caller-given job id another transaction has
- * just inserted and not committed, a job row another transaction holds — and
- * the other rows, run alone, go through (found by a probe of this rule: 39
- * of 40 submits failed for one duplicate id's wait).
+ * database failed (faults.ts `isDatabaseFailure`: no answer came, the
+ * session ended, it ran out of a resource or is shutting down), so the same
+ * statement for fewer rows would fail the same way. Not a statement timeout
+ * (57014) nor a lock timeout (55P03): the wait that ran out may be one row's
+ * — a caller-given job id another transaction has just inserted and not
+ * committed, a job row another transaction holds — and the other rows, run
+ * alone, go through (found by a probe of this rule: 39 of 40 submits failed
+ * for one duplicate id's wait).
  */
-export const isNoRowsFault = (error: SqlError): boolean => {
-  const { code, severity } = (error.cause ?? {}) as { readonly code?: unknown; readonly severity?: unknown }
-  if (typeof severity !== "string" || typeof code !== "string") return true
-  if (code === "57014") return false
-  return severity === "FATAL" || severity === "PANIC" || NO_ROWS_FAULT_CLASSES.has(code.slice(0, 2))
-}
+export const isNoRowsFault: (error: SqlError) => boolean = isDatabaseFailure
 
 /**
  * Group commit's `failsEvery` (internal/coalesce.ts) for `operation`: a

@@ -51,6 +51,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Pg from "pg"
 import { markSentAfterSessionEnd } from "../internal/sentAfterSessionEnd.js"
+import { breaksSession, endsSession } from "./faults.js"
 
 /** Runs statements outside a transaction on connections held from the pool. */
 export interface HeldConnections {
@@ -144,7 +145,7 @@ const watch = (client: Pg.PoolClient): void => {
   if (watched.has(client)) return
   watched.add(client)
   ;(client as unknown as ProtocolEvents).connection?.prependListener?.("errorMessage", (message) => {
-    if ((message.severity === "FATAL" || message.severity === "PANIC") && !doomed.has(client)) {
+    if (endsSession(message) && !doomed.has(client)) {
       doomed.add(client)
       explainLaterFailures(client, sessionEndReason(client as unknown as ProtocolEvents, message))
     }
@@ -187,17 +188,6 @@ interface Held {
   broken: boolean
   /** Taken since the last idle sweep. */
   used: boolean
-}
-
-/**
- * Whether a statement's failure leaves its connection unfit for the next: a
- * server error (SQLSTATE) at ERROR level leaves the session usable; anything
- * else — a FATAL/PANIC, a socket error, pg's read timeout (its statement may
- * still be running) — does not.
- */
-const breaks = (error: unknown): boolean => {
-  const { code, severity } = error as { readonly code?: unknown; readonly severity?: unknown }
-  return typeof code !== "string" || severity === "FATAL" || severity === "PANIC"
 }
 
 /** The rows of a result (one per statement for a multi-statement text, as @effect/sql-pg gives them). */
@@ -354,7 +344,7 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
         if (held === undefined) return done(new SqlError({ cause: error, message: "Failed to acquire connection" }), [])
         held.client.query(text, params as Array<unknown>, (error: Error | null, result: unknown) => {
           if (error !== null && error !== undefined) {
-            if (breaks(error)) held.broken = true
+            if (breaksSession(error)) held.broken = true
             put(held)
             return done(new SqlError({ cause: error, message: "Failed to execute statement" }), [])
           }

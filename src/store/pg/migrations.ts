@@ -13,8 +13,9 @@ import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
-import { isConnectionLost, sqlErrorIn } from "./connectionLost.js"
+import { breaksSession, isDatabaseFailure, sqlErrorIn } from "./faults.js"
 import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
 import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
@@ -126,7 +127,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     }
     // What the transaction's own work failed with, and whether it ended: a ROLLBACK (or COMMIT) on a
     // lost connection dies with "not queryable", hiding the statement's own failure ("Connection
-    // terminated unexpectedly") and whether the work had reached its COMMIT (lostConnection).
+    // terminated unexpectedly") and whether the work had reached its COMMIT (databaseFailed).
     const run: MigrationRun = { failure: undefined, done: false }
     // A transient failure (a deadlock, a statement name another client of a transaction-mode
     // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
@@ -148,6 +149,8 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         )`
         // The Migrator nests its own transaction inside this one (a savepoint).
         const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
+        // The Migrator dropped its bookkeeping INSERT's failure: it is found and classified as any statement's.
+        if (applied.length === 0 && before < newest) return yield* unrecordedMigrations("pg", migrationsTable, newest)
         yield* refuseNewer
         yield* recordMigration({ before, applied })
         run.done = true
@@ -157,10 +160,10 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         Effect.locally(currentRun, run)
       ))
     })).pipe(
-      // The connection lost while migrating: nothing was refused, the database failed (a StorageError).
+      // The database failing while migrating (its connection lost, its disk full): nothing was refused (a StorageError).
       Effect.catchAllCause((cause) => {
-        const lost = Cause.isInterruptedOnly(cause) ? undefined : lostConnection(run, Cause.squash(cause))
-        return lost === undefined ? Effect.failCause(cause) : Effect.fail(lost)
+        const failed = Cause.isInterruptedOnly(cause) ? undefined : databaseFailed(run, Cause.squash(cause))
+        return failed === undefined ? Effect.failCause(cause) : Effect.fail(failed)
       })
     )
   }).pipe(
@@ -180,22 +183,25 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
   )
 
 /**
- * The `StorageError` of a migration transaction whose connection was lost —
- * a blip a supervisor retries, not a refusal it treats as permanent — or
- * undefined when the failure is anything else (a statement the database
- * refused stays `MigrationFailed`). The first failure is the one kept: the
- * body's own (its statement's "Connection terminated unexpectedly"), else
- * the transaction's (BEGIN's, or COMMIT's after the body ended). A lost
- * COMMIT may have committed: opening again finds out (the version is read
- * under the lock before anything runs).
+ * The `StorageError` of a migration transaction the database failed
+ * (faults.ts `isDatabaseFailure`: its connection lost, a full disk, out of
+ * memory, an I/O error, a shutdown) — a failure a supervisor retries, not a
+ * refusal it treats as permanent — or undefined when the failure is anything
+ * else (a statement the database refused stays `MigrationFailed`). The first
+ * failure is the one kept: the body's own (its statement's "Connection
+ * terminated unexpectedly"), else the transaction's (BEGIN's, or COMMIT's
+ * after the body ended). A lost COMMIT may have committed: opening again
+ * finds out (the version is read under the lock before anything runs); a
+ * COMMIT the server answered with an error did not.
  */
-const lostConnection = (run: MigrationRun, error: unknown): StorageError | undefined => {
+const databaseFailed = (run: MigrationRun, error: unknown): StorageError | undefined => {
   const first = sqlErrorIn(run.failure) ?? sqlErrorIn(error)
-  if (first === undefined || !isConnectionLost(first)) return undefined
+  if (first === undefined || !isDatabaseFailure(first)) return undefined
+  const lost = breaksSession(first.cause)
   return new StorageError({
-    operation: run.done
+    operation: run.done && lost
       ? "PgStore.migrate, committing (the connection was lost as the migration committed: opening again finds whether it did)"
-      : "PgStore.migrate (the connection was lost: nothing of the migration committed)",
+      : `PgStore.migrate (${lost ? "the connection was lost" : "the database failed"}: nothing of the migration committed)`,
     cause: first
   })
 }
@@ -300,8 +306,8 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
  * The newest migration applied in `current_schema()`, 0 when the bookkeeping
  * table is absent or empty; a `MigrationFailed` when it is absent there but a
  * later schema of the search_path holds one (see `shadowedStore`), or when it
- * is not this library's (internal/schemaVersion.ts). Only the connection lost
- * while reading it is a `StorageError`.
+ * is not this library's (internal/schemaVersion.ts). Only the database
+ * failing while it is read (faults.ts `isDatabaseFailure`) is a `StorageError`.
  *
  * Asked of `current_schema()`, where CREATE puts the store's tables: once
  * the table is there the unqualified names resolve to it.
@@ -309,7 +315,7 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
 const versionHere: Effect.Effect<number, MigrationFailed | StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
   const location = yield* Effect.mapError(bookkeepingLocation, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause }))
   if (!location.present && location.first !== null && location.later !== null) return yield* shadowedStore(location.first, location.later)
-  return yield* readSchemaVersion("pg", migrationsTable, Effect.succeed(location.present), isConnectionLost)
+  return yield* readSchemaVersion("pg", migrationsTable, Effect.succeed(location.present), isDatabaseFailure)
 })
 
 /**

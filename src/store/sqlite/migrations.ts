@@ -18,6 +18,7 @@ import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
 import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { refuseForeignTables } from "./libraryColumns.js"
 import { isLibraryTable, libraryObjects, type LibraryObjects } from "./libraryObjects.js"
@@ -187,6 +188,9 @@ export const migrateFrom = (directory: URL): Effect.Effect<
       if (before === 0) yield* refuseForeignTables(sql, library.columns())
       yield* sql`PRAGMA legacy_alter_table = ON`
       const applied = yield* runMigrator(files, library)
+      // The Migrator dropped its bookkeeping INSERT's failure (internal/unrecordedMigrations.ts).
+      const newest = Math.max(0, ...files.map(({ id }) => id))
+      if (applied.length === 0 && before < newest) return yield* unrecordedMigrations("sqlite", migrationsTable, newest)
       yield* sql`PRAGMA legacy_alter_table = OFF`
       yield* refuseNewer(directory)
       // Only a run that changed something can have left a reference dangling.
