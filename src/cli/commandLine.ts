@@ -95,8 +95,8 @@ const LOG_LEVELS: ReadonlyArray<string> = LogLevel.allLevels.map((level) => leve
  * A `--log-level` given no level or one @effect/cli does not take (`--log-level bogus`,
  * `--log-level=Info`): one line naming the flag and its levels (exit 2), where @effect/cli printed
  * "Invalid subcommand for ai-jobs - use one of …" (before the command) or "Received unknown
- * argument: '--log-level'" (after it), and a blank line. A command's option value that reads
- * `--log-level` (`--reason --log-level`) is that value.
+ * argument: '--log-level'" (after it), and a blank line. A command's option given `--log-level` as
+ * its value (`--reason --log-level`) forgot its value, as `--reason --json` did (`missingValue`).
  */
 const badLogLevel = (tree: Help.CommandNode, args: ReadonlyArray<string>): BadInput | undefined => {
   const { node } = Help.locate(tree, args)
@@ -124,9 +124,9 @@ const badLogLevel = (tree: Help.CommandNode, args: ReadonlyArray<string>): BadIn
  * `args` with each `--log-level` (and its level, or `--log-level=<level>`) moved before the command:
  * @effect/cli takes it there and right after a command's name, but after a command's options
  * (`jobs list --database d --log-level debug`) it answered "Received unknown argument:
- * '--log-level'" and a blank line (exit 2). An option's value that reads `--log-level`
- * (`--reason --log-level`) stays that value; nothing after `--` moves. Read once the command line
- * is known good (`refuseCommandLine`).
+ * '--log-level'" and a blank line (exit 2). An option's value is never moved; nothing after `--`
+ * moves. Read once the command line is known good (`refuseCommandLine`, which refuses
+ * `--reason --log-level`: the reason forgotten).
  */
 export const logLevelFirst = (tree: Help.CommandNode, args: ReadonlyArray<string>): ReadonlyArray<string> => {
   const takesValue = Help.valueOptions(Help.locate(tree, args).node)

@@ -154,9 +154,13 @@ export const valueOptions = (node: CommandNode): ReadonlyMap<string, string> => 
 /** @effect/cli's own options, which every command takes. */
 export const BUILT_IN_OPTIONS: ReadonlyArray<string> = ["--help", "-h", "--version", "--wizard", "--completions", "--log-level"]
 
-/** Every option name a command takes — with a value or without (a flag such as `--json`) — and the built-in ones. */
+/**
+ * Every option name a command takes — with a value or without (a flag such as `--json`) — and the
+ * built-in ones. Not the command's own name nor its arguments' (`fail`, `<job-id>`), which
+ * @effect/cli lists among its usages too: `jobs fail <id> --reason fail` read the reason as an option.
+ */
 export const optionNames = (node: CommandNode): ReadonlySet<string> =>
-  new Set([...BUILT_IN_OPTIONS, ...namedUsages(node).flatMap((usage) => usage.names)])
+  new Set([...BUILT_IN_OPTIONS, ...namedUsages(node).flatMap((usage) => usage.names).filter((name) => name.startsWith("-"))])
 
 /** An option's description as help prints it (without @effect/cli's type lines). */
 export const optionDescription = (node: CommandNode, name: string): string => {

@@ -199,6 +199,17 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assertOneLineError(builtIn, 1, /^error: no SQLite database at /)
   })
 
+  it("R17 a value that is the command's own name or another command's is the value: jobs fail <id> --reason fail is a reason", async () => {
+    // The command's name was read as one of its options, so the reason was "forgotten" (found by a regression probe).
+    for (const [command, reason] of [["fail", "fail"], ["cancel", "cancel"], ["pin", "pin"], ["fail", "jobs"], ["cancel", "list"]]) {
+      const result = await runCli(["jobs", command!, "0123abcd", "--reason", reason!, "--database", "/nonexistent-dir-for-probe/jobs.db"])
+      assert.notMatch(result.stderr, /needs a value/, `${command} --reason ${reason}`)
+      assert.match(result.stderr, /^error: .*jobs\.db/, `${command} --reason ${reason}`)
+    }
+    // --log-level is an option, as --json is: given as the reason, the reason was forgotten.
+    assertOneLineError(await runCli(["jobs", "fail", "0123abcd", "--reason", "--log-level", "debug"]), 2, /^error: --reason needs a value \(text\)/)
+  })
+
   it("R17 a value that begins with dashes but names no option is the value: --reason \"--force was used\" is a reason", async () => {
     const result = await runCli(["jobs", "cancel", "0123abcd", "--reason", "--force was used", "--database", "/nonexistent-dir-for-probe/jobs.db"])
     // Past the argument checks: the command runs and fails on the database, not on a missing value.
