@@ -169,10 +169,11 @@ const indented = (text: string, by: string) => text.replace(/^/gm, by)
 /** The parts of `jobs show`: the job, each run with its nodes, and the job's events. */
 export const jobDetail = (
   job: AiJob,
-  runs: ReadonlyArray<{ readonly run: WorkflowRun; readonly nodes: ReadonlyArray<NodeExecution> }>,
+  runs: ReadonlyArray<{ readonly run: WorkflowRun; readonly nodes: ReadonlyArray<NodeExecution>; readonly nodesCut?: boolean }>,
   events: ReadonlyArray<StoredFlightEvent>,
-  width: number = outputWidth()
+  options: { readonly runsCut?: boolean; readonly width?: number } = {}
 ): string => {
+  const width = options.width ?? outputWidth()
   const metrics = Object.entries(job.metrics).filter(([, value]) => value !== 0).map(([name, value]) => `${name}=${value}`)
   const sections = [
     `Job ${job.job_id}`,
@@ -196,9 +197,10 @@ export const jobDetail = (
       ["updated", time(job.updated_at)]
     ], width),
     "",
-    `Workflow runs (${runs.length})`
+    // A cut list says so where it is read (R14): the count shown, and that more follow.
+    `Workflow runs (${runs.length}${options.runsCut === true ? ", the oldest; more follow" : ""})`
   ]
-  for (const { nodes, run } of runs) {
+  for (const { nodes, nodesCut, run } of runs) {
     sections.push(
       `  Run ${run.id}  ${run.status}`,
       wrap(`created ${time(run.created_at)}, last heartbeat ${time(run.last_heartbeat)}`, width, { indent: "    " })
@@ -234,6 +236,7 @@ export const jobDetail = (
       ),
       "    "
     ))
+    if (nodesCut === true) sections.push(`    (the first ${nodes.length} node executions; more follow)`)
   }
   sections.push(
     "",

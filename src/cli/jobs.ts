@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { JobKinds } from "../domain/JobKind.js"
 import { JobStates } from "../domain/JobState.js"
+import { firstNodes, firstRuns } from "../internal/firstOfRuns.js"
 import { JobStore } from "../store/JobStore.js"
 import { actionCommands, jobIdArgument } from "./actions.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
@@ -71,19 +72,47 @@ const eventsLimitOption = Options.text("events-limit").pipe(
   Options.optional
 )
 
+/** The runs `jobs show` prints by default, the oldest (a job's runs are unbounded: each retry, resume and release makes one). */
+export const SHOW_RUNS = 100
+
+/** The node executions of each run `jobs show` prints by default, the first in sequence order. */
+export const SHOW_NODES = 1000
+
+const runsLimitOption = Options.text("runs-limit").pipe(
+  Options.withPseudoName("n"),
+  Options.withDescription(`Show at most this many of the job's workflow runs, the oldest (default ${SHOW_RUNS}); more are announced`),
+  Options.optional
+)
+
+const nodesLimitOption = Options.text("nodes-limit").pipe(
+  Options.withPseudoName("n"),
+  Options.withDescription(`Show at most this many node executions of each run, the first (default ${SHOW_NODES}); more are announced`),
+  Options.optional
+)
+
+/** A limit option's value: a whole number from 1 to 1,000,000, or `fallback` when not given. */
+const shownAtMost = (option: Option.Option<string>, name: string, fallback: number) =>
+  Effect.map(Parse.optional(option, Parse.integer(name, 1, 1_000_000)), Option.getOrElse(() => fallback))
+
 /** How to read the events `jobs show` cut off: the events listing from the last instant it shows. */
 const restOfEvents = (jobId: string, last: DateTime.Utc) => `ai-jobs events --job ${jobId} --since ${DateTime.formatIso(last)}`
 
 const showCommand = Command.make(
   "show",
-  { database: databaseOption, jobId: jobIdArgument, eventsLimit: eventsLimitOption, json: jsonOption },
+  {
+    database: databaseOption,
+    jobId: jobIdArgument,
+    eventsLimit: eventsLimitOption,
+    runsLimit: runsLimitOption,
+    nodesLimit: nodesLimitOption,
+    json: jsonOption
+  },
   (options) =>
     Effect.gen(function*() {
       const ref = yield* parseJobRef("job id")(options.jobId)
-      const limit = Option.getOrElse(
-        yield* Parse.optional(options.eventsLimit, Parse.integer("--events-limit", 1, 1_000_000)),
-        () => SHOW_EVENTS
-      )
+      const limit = yield* shownAtMost(options.eventsLimit, "--events-limit", SHOW_EVENTS)
+      const runsLimit = yield* shownAtMost(options.runsLimit, "--runs-limit", SHOW_RUNS)
+      const nodesLimit = yield* shownAtMost(options.nodesLimit, "--nodes-limit", SHOW_NODES)
       const database = yield* resolve(options.database)
       const detail = yield* Effect.gen(function*() {
         const store = yield* JobStore
@@ -91,8 +120,9 @@ const showCommand = Command.make(
         // One committed state: the job, its runs and its events agree.
         return yield* store.readConsistent(Effect.gen(function*() {
           const job = yield* store.getJob(jobId)
-          const runs = yield* Effect.forEach(yield* store.listRuns(jobId), (run) =>
-            Effect.map(store.listNodes(run.id), (nodes) => ({ run, nodes })))
+          const shownRuns = yield* firstRuns(store, jobId, runsLimit)
+          const runs = yield* Effect.forEach(shownRuns.items, (run) =>
+            Effect.map(firstNodes(store, run.id, nodesLimit), (nodes) => ({ run, nodes: nodes.items, nodesCut: nodes.next !== null })))
           const own = yield* collectEvents({ job_id: jobId }, limit)
           // A run recovery stalled after its job had left `running` (a legacy database's half-finished
           // move) has an event that names the run alone: shown with the run it explains.
@@ -103,29 +133,40 @@ const showCommand = Command.make(
           ])
           // The oldest `limit` of the whole history: every event not read is newer than the last read.
           const truncated = own.truncated || ofRunsAlone.some((found) => found.truncated) || merged.length > limit
-          return { job, runs, events: merged.slice(0, limit), truncated }
+          return { job, runs, runsCut: shownRuns.next !== null, events: merged.slice(0, limit), truncated }
         }))
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
       const last = detail.events.at(-1)
       const rest = detail.truncated && last !== undefined ? restOfEvents(detail.job.job_id, last.timestamp) : undefined
       if (!options.json) {
-        yield* Console.log(jobDetail(detail.job, detail.runs, detail.events))
+        yield* Console.log(jobDetail(detail.job, detail.runs, detail.events, { runsCut: detail.runsCut }))
       } else {
         yield* Console.log(json({
           job: encodeJob(detail.job),
-          runs: detail.runs.map(({ nodes, run }) => ({ ...encodeRun(run), nodes: nodes.map(encodeNode) })),
+          runs: detail.runs.map(({ nodes, nodesCut, run }) => ({ ...encodeRun(run), nodes: nodes.map(encodeNode), nodes_truncated: nodesCut })),
+          runs_truncated: detail.runsCut,
           events: detail.events.map(encodeEvent),
           events_truncated: detail.truncated,
           ...(rest === undefined ? {} : { events_rest: rest })
         }))
       }
       // On stderr, as `events` announces a cut listing, so JSON on stdout stays clean.
+      if (detail.runsCut) {
+        yield* Console.error(`(showing the oldest ${detail.runs.length} workflow runs of this job; more follow: show more with --runs-limit)`)
+      }
+      for (const { nodes, nodesCut, run } of detail.runs) {
+        if (!nodesCut) continue
+        yield* Console.error(
+          `(showing the first ${nodes.length} node executions of run ${run.id}; more follow: show more with --nodes-limit, ` +
+            `or page through them with GET /runs/${run.id}/nodes?cursor=${nodes.at(-1)!.sequence} of ai-jobs serve)`
+        )
+      }
       if (rest !== undefined) {
         yield* Console.error(`(showing the oldest ${detail.events.length} events of this job; more match: read the rest with ${rest})`)
       }
     })
 ).pipe(Command.withDescription(
-  "Show one job: its fields, workflow runs with node history, and Flight Recorder events (its own, and those naming one of its runs alone). A job id that names no job exits 1."
+  "Show one job: its fields, workflow runs with node history (the oldest runs and each run's first nodes, a cut said so), and Flight Recorder events (its own, and those naming one of its runs alone). A job id that names no job exits 1."
 ))
 
 /** The commands under `jobs`, in the order help lists them. */

@@ -4,8 +4,9 @@
  * OpenAPI document (`OpenApi.fromApi(Api)`).
  *
  * Routes follow the reference's (`POST /jobs`, `GET /jobs`, `GET /jobs/:id`,
- * `GET /events`), plus the operator actions and `GET /health`. Every route
- * except `/health` needs the bearer token.
+ * `GET /events`), plus the operator actions, the pages of a job's runs and
+ * a run's nodes, and `GET /health`. Every route except `/health` needs the
+ * bearer token.
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -85,6 +86,20 @@ const Order = Schema.Literal("asc", "desc")
 /** The `next_cursor` of a previous page; opaque. */
 const Cursor = Schema.String.annotations({ description: "The next_cursor of the previous page" })
 
+/**
+ * The cursor of a run's node executions: a `nodes_next_cursor` (the sequence
+ * number of the last node read, in decimal digits).
+ */
+const NodeCursor = Schema.String.pipe(
+  Schema.pattern(/^(0|[1-9][0-9]*)$/, { message: () => "Expected a nodes_next_cursor: a sequence number in decimal digits" }),
+  Schema.filter((text) => Number.isSafeInteger(Number(text)), { message: () => "Expected a nodes_next_cursor: a sequence number up to 2^53 - 1" })
+).annotations({ description: "The nodes_next_cursor of the job's detail or of the previous page" })
+
+/** The cursor of a job's runs: a `runs_next_cursor` (the id of the last run read). */
+const RunCursor = Schema.compose(WorkflowRunId, Schema.String, { strict: false }).annotations({
+  description: "The runs_next_cursor of the job's detail or of the previous page"
+})
+
 /** A page of `item`s and the cursor to the next one (null on the last page). */
 const Page = <A, I>(item: Schema.Schema<A, I>) =>
   Schema.Struct({ items: Schema.Array(item), next_cursor: Schema.NullOr(Schema.String) })
@@ -126,21 +141,49 @@ export const EventsQuery = Schema.Struct({
   cursor: Schema.optional(Cursor)
 }).annotations(refuseUnknownKeys)
 
+/** Query of `GET /runs/:workflow_run_id/nodes`. */
+export const NodesQuery = Schema.Struct({
+  limit: Schema.optional(Limit),
+  cursor: Schema.optional(NodeCursor)
+}).annotations(refuseUnknownKeys)
+
+/** Query of `GET /jobs/:job_id/runs`. */
+export const RunsQuery = Schema.Struct({
+  limit: Schema.optional(Limit),
+  cursor: Schema.optional(RunCursor)
+}).annotations(refuseUnknownKeys)
+
 /** A page of jobs. */
 export const JobPage = Page(AiJob).annotations({ identifier: "JobPage" })
 
 /** A page of Flight Recorder events, each exactly as recorded. */
 export const EventPage = Page(StoredFlightEvent).annotations({ identifier: "EventPage" })
 
-/** A workflow run with its node executions in sequence order. */
-export const RunWithNodes = Schema.extend(WorkflowRun, Schema.Struct({ nodes: Schema.Array(NodeExecution) })).annotations({
-  identifier: "RunWithNodes"
-})
+/** A page of a run's node executions, in sequence order. */
+export const NodePage = Page(NodeExecution).annotations({ identifier: "NodePage" })
 
-/** `GET /jobs/:job_id`: the job, its runs with their nodes, and its events (oldest first, up to 1000). */
+/** A page of a job's workflow runs, oldest first. */
+export const RunPage = Page(WorkflowRun).annotations({ identifier: "RunPage" })
+
+/** A workflow run with its first node executions in sequence order (up to 1000). */
+export const RunWithNodes = Schema.extend(
+  WorkflowRun,
+  Schema.Struct({
+    nodes: Schema.Array(NodeExecution),
+    /** Set when the run has more than 1000 nodes: continue with `GET /runs/:workflow_run_id/nodes?cursor=…`. */
+    nodes_next_cursor: Schema.NullOr(Schema.String)
+  })
+).annotations({ identifier: "RunWithNodes" })
+
+/**
+ * `GET /jobs/:job_id`: the job, its runs (oldest first, up to 100) with their
+ * nodes (up to 1000 each), and its events (oldest first, up to 1000).
+ */
 export const JobDetail = Schema.Struct({
   job: AiJob,
   runs: Schema.Array(RunWithNodes),
+  /** Set when the job has more than 100 runs: continue with `GET /jobs/:job_id/runs?cursor=…`. */
+  runs_next_cursor: Schema.NullOr(Schema.String),
   events: Schema.Array(StoredFlightEvent),
   /** Set when the job has more than 1000 events: continue with `GET /events?job_id=…&cursor=…`. */
   events_next_cursor: Schema.NullOr(Schema.String)
@@ -222,6 +265,15 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(DecodeFailureError)
       .annotate(OpenApi.Summary, "A job with its workflow runs, node executions and Flight Recorder events")
   )
+  .add(
+    HttpApiEndpoint.get("runs", "/jobs/:job_id/runs")
+      .setPath(jobPath)
+      .setUrlParams(RunsQuery)
+      .addSuccess(RunPage)
+      .addError(NotFoundError)
+      .addError(DecodeFailureError)
+      .annotate(OpenApi.Summary, "A job's workflow runs, oldest first, a page at a time (the detail shows the first 100)")
+  )
   .add(transition("cancel", "Cancel a job that has not ended"))
   .add(transition("retry", "Queue a failed job again (never a poisoned one)"))
   .add(transition("fail", "Fail a job that has not ended, the reason as its error (then retry queues it for the worker pools)"))
@@ -246,11 +298,23 @@ export class EventsGroup extends HttpApiGroup.make("events").add(
     .annotate(OpenApi.Summary, "Flight Recorder events by event id, job id, trace id, run, type and time")
 ).middleware(Authorization) {}
 
+/** Workflow runs: a run's node executions. */
+export class RunsGroup extends HttpApiGroup.make("runs").add(
+  HttpApiEndpoint.get("nodes", "/runs/:workflow_run_id/nodes")
+    .setPath(Schema.Struct({ workflow_run_id: WorkflowRunId }))
+    .setUrlParams(NodesQuery)
+    .addSuccess(NodePage)
+    .addError(NotFoundError)
+    .addError(DecodeFailureError)
+    .annotate(OpenApi.Summary, "A run's node executions in sequence order, a page at a time (the job's detail shows the first 1000)")
+).middleware(Authorization) {}
+
 /** The whole API. Every route can fail with a database error (500). */
 export class Api extends HttpApi.make("ai-jobs")
   .add(HealthGroup)
   .add(JobsGroup)
   .add(EventsGroup)
+  .add(RunsGroup)
   .addError(StorageErrorError)
   .addError(CorruptRowError)
   .annotate(OpenApi.Title, "Handshake AI Jobs")

@@ -22,6 +22,11 @@ export {
   JobsGroup,
   JobsQuery,
   NewJobRequest,
+  NodePage,
+  NodesQuery,
+  RunPage,
+  RunsGroup,
+  RunsQuery,
   RunWithNodes
 } from "./Api.js"
 export { generateToken, InvalidToken, MIN_TOKEN_LENGTH } from "./auth.js"

@@ -11,13 +11,15 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type { JobId } from "../domain/Ids.js"
+import type { JobId, WorkflowRunId } from "../domain/Ids.js"
+import type { NodeExecution } from "../domain/WorkflowRun.js"
 import { FlightRecorder } from "../FlightRecorder.js"
+import { firstNodes, type FirstOf, firstRuns } from "../internal/firstOfRuns.js"
 import { packageVersion } from "../internal/packageVersion.js"
 import { Jobs, type TransitionOptions } from "../Jobs.js"
 import { RecoveryGate } from "../Recovery.js"
 import { JobStore } from "../store/JobStore.js"
-import { Api, EventsQuery, JobsQuery } from "./Api.js"
+import { Api, EventsQuery, JobsQuery, NodesQuery, RunsQuery } from "./Api.js"
 import { refusedRequest } from "./decodeErrors.js"
 import { Unhealthy } from "./Errors.js"
 
@@ -26,6 +28,18 @@ const HEALTH_TIMEOUT = "5 seconds"
 
 /** The most events `GET /jobs/:id` returns inline; more are paged through `GET /events`. */
 const DETAIL_EVENTS = 1000
+
+/** The most runs `GET /jobs/:id` returns inline; more are paged through `GET /jobs/:id/runs`. */
+export const DETAIL_RUNS = 100
+
+/** The most nodes of each run `GET /jobs/:id` returns inline; more are paged through `GET /runs/:id/nodes`. */
+export const DETAIL_NODES = 1000
+
+/** A page's size when the query gives none, as the other listings'. */
+const PAGE_SIZE = 100
+
+/** A run's nodes cursor as the API gives it: the last node's sequence, in decimal digits. */
+const nodeCursor = (nodes: FirstOf<NodeExecution, number>): string | null => nodes.next === null ? null : String(nodes.next)
 
 /** `{ [key]: value }` when the value is present, `{}` otherwise (optional fields stay absent, never undefined). */
 const present = <K extends string, A>(key: K, value: A | undefined): { readonly [P in K]?: A } =>
@@ -95,17 +109,34 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
       // One committed state: the job, its runs and its events agree.
       store.readConsistent(Effect.gen(function*() {
         const job = yield* jobs.get(jobId)
-        const runs = yield* Effect.forEach(yield* store.listRuns(jobId), (run) =>
-          Effect.map(store.listNodes(run.id), (nodes) => ({ ...run, nodes })))
+        const runs = yield* firstRuns(store, jobId, DETAIL_RUNS)
+        const withNodes = yield* Effect.forEach(runs.items, (run) =>
+          Effect.map(firstNodes(store, run.id, DETAIL_NODES), (nodes) => ({
+            ...run,
+            nodes: nodes.items,
+            nodes_next_cursor: nodeCursor(nodes)
+          })))
         // No cursor is passed, so the listing cannot fail on one.
         const events = yield* recorder.list({ job_id: jobId, limit: DETAIL_EVENTS }).pipe(Effect.catchTag("DecodeFailure", Effect.die))
-        return { job, runs, events: events.items, events_next_cursor: events.next_cursor }
+        return { job, runs: withNodes, runs_next_cursor: runs.next, events: events.items, events_next_cursor: events.next_cursor }
       }))
+
+    // The job first: a page of no runs is the job's, never a missing job's.
+    const runPage = (jobId: JobId, query: typeof RunsQuery.Type) =>
+      store.readConsistent(Effect.zipRight(
+        jobs.get(jobId),
+        // The cursor decoded as a WorkflowRunId (RunCursor): canonical, lower-case.
+        Effect.map(firstRuns(store, jobId, query.limit ?? PAGE_SIZE, query.cursor as WorkflowRunId | undefined), (runs) => ({
+          items: runs.items,
+          next_cursor: runs.next
+        }))
+      ))
 
     return handlers
       .handle("submit", ({ payload }) => jobs.submit(payload))
       .handle("list", ({ urlParams }) => Effect.zipRight(refuseProtoKey(JobsQuery), list(urlParams)))
       .handle("get", ({ path }) => detail(path.job_id))
+      .handle("runs", ({ path, urlParams }) => Effect.zipRight(refuseProtoKey(RunsQuery), runPage(path.job_id, urlParams)))
       .handle("cancel", ({ path, payload }) => jobs.cancel(path.job_id, byOperator(payload)))
       .handle("retry", ({ path, payload }) => jobs.retry(path.job_id, byOperator(payload)))
       .handle("fail", ({ path, payload }) => jobs.fail(path.job_id, payload.reason ?? "failed by an operator", byOperator(payload)))
@@ -134,5 +165,21 @@ export const EventsLive = HttpApiBuilder.group(Api, "events", (handlers) =>
     return handlers.handle("list", ({ urlParams }) => Effect.zipRight(refuseProtoKey(EventsQuery), list(urlParams)))
   }))
 
+/** Workflow runs: a run's node executions, a page at a time. */
+export const RunsLive = HttpApiBuilder.group(Api, "runs", (handlers) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    // The run first: a page of no nodes is the run's, never a missing run's.
+    const nodePage = (runId: WorkflowRunId, query: typeof NodesQuery.Type) =>
+      store.readConsistent(Effect.zipRight(
+        store.getRun(runId),
+        Effect.map(firstNodes(store, runId, query.limit ?? PAGE_SIZE, query.cursor === undefined ? undefined : Number(query.cursor)), (nodes) => ({
+          items: nodes.items,
+          next_cursor: nodeCursor(nodes)
+        }))
+      ))
+    return handlers.handle("nodes", ({ path, urlParams }) => Effect.zipRight(refuseProtoKey(NodesQuery), nodePage(path.workflow_run_id, urlParams)))
+  }))
+
 /** Every group's handlers, needing the library's services. */
-export const layer = () => Layer.mergeAll(HealthLive, JobsLive, EventsLive)
+export const layer = () => Layer.mergeAll(HealthLive, JobsLive, EventsLive, RunsLive)

@@ -157,6 +157,29 @@ export interface Page<A> {
   readonly next_cursor: string | null
 }
 
+/**
+ * A page of a run's node executions (`listNodes`): those after sequence
+ * number `after` (absent: from the first), at most `limit`. Both whole
+ * numbers (`after` ≥ 0, `limit` ≥ 1, neither past 2^53 − 1); anything else is
+ * a `DecodeFailure`. One index range read (the run's sequence key): the next
+ * page starts after the last sequence of this one.
+ */
+export interface NodePage {
+  readonly after?: number | undefined
+  readonly limit?: number | undefined
+}
+
+/**
+ * A page of a job's runs (`listRuns`): those after the run `after` in the
+ * listing's order (absent: from the oldest; a run id that is no run: none),
+ * at most `limit` (a whole number ≥ 1, not past 2^53 − 1; anything else is a
+ * `DecodeFailure`). The next page starts after the last run of this one.
+ */
+export interface RunPage {
+  readonly after?: WorkflowRunId | undefined
+  readonly limit?: number | undefined
+}
+
 /** Filters for listing jobs. Ordered by `created_at`, then `job_id`; oldest first unless `order` says otherwise. */
 export interface JobFilter {
   readonly states?: ReadonlyArray<JobState> | undefined
@@ -483,8 +506,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * transaction it is a plain read.
    */
   readonly lockRun: (runId: WorkflowRunId) => Effect.Effect<WorkflowRun, NotFound | DecodeFailure | ReadError>
-  /** Runs of one job, oldest first. */
-  readonly listRuns: (jobId: JobId) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
+  /**
+   * Runs of one job, oldest first (by creation, then id). With `options`, a
+   * page of them (`RunPage`): a job's runs are unbounded (every retry, resume
+   * and release makes one).
+   */
+  readonly listRuns: (jobId: JobId, options?: RunPage) => Effect.Effect<ReadonlyArray<WorkflowRun>, DecodeFailure | ReadError>
   /**
    * Ends a `running` run with a final status. A run that is no longer running
    * fails with `RunNotActive`. `stalled` is recovery's alone (R6a), and
@@ -605,8 +632,11 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly status: Exclude<NodeEndStatus, "awaiting_validation" | "awaiting_user">
     readonly error_message: string
   }) => Effect.Effect<ReadonlyArray<NodeExecution>, DecodeFailure | ReadError>
-  /** Node executions of a run in sequence order. */
-  readonly listNodes: (runId: WorkflowRunId) => Effect.Effect<ReadonlyArray<NodeExecution>, DecodeFailure | ReadError>
+  /**
+   * Node executions of a run in sequence order. With `options`, a page of
+   * them (`NodePage`): a run's nodes are unbounded.
+   */
+  readonly listNodes: (runId: WorkflowRunId, options?: NodePage) => Effect.Effect<ReadonlyArray<NodeExecution>, DecodeFailure | ReadError>
 
   // Workers and recovery
 

@@ -113,6 +113,18 @@ export const completedJob = (url: string, overrides: Partial<NewAiJobInput> = {}
     return yield* jobs.complete(job.job_id)
   }))
 
+/** A running job whose first run has `nodes` node executions, and `moreRuns` runs made after it (as retries and resumes make them). */
+export const jobWithNodes = (url: string, nodes: number, moreRuns = 0): Promise<AiJob> =>
+  withJobs(url, Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const store = yield* JobStore
+    const job = yield* jobs.submit(newJob())
+    const { run } = yield* jobs.start(job.job_id)
+    for (let i = 0; i < nodes; i++) yield* store.startNode({ workflow_run_id: run.id, node_id: `node-${i}`, node_type: "step" })
+    for (let i = 0; i < moreRuns; i++) yield* store.createRun(job.job_id)
+    return job
+  }))
+
 /** What a worker that died ten minutes ago leaves: a job claimed then, its run `running` with a stale heartbeat. */
 export const crashedRun = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<Claim> =>
   withJobs(url, Effect.flatMap(Jobs, (jobs) => Effect.flatMap(jobs.submit(newJob(overrides)), (job) => jobs.start(job.job_id))).pipe(

@@ -17,6 +17,7 @@ import {
   failedJob,
   idStartingWith,
   jobOf,
+  jobWithNodes,
   migratedByCli,
   queuedJob,
   runsOf,
@@ -216,6 +217,46 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.strictEqual(all.events_truncated, false)
         assert.isUndefined(all.events_rest)
         assert.strictEqual(whole.stderr, "")
+      })
+
+      it("R14 jobs show prints each run's first nodes (--nodes-limit) and the oldest runs (--runs-limit), says a cut in its table, in --json and on stderr; exactly the limit is no cut", async () => {
+        const job = await jobWithNodes(url, 5, 2)
+        const runs = (await runsOf(url, job.job_id)).map((run) => run.id as string)
+        type Shown = {
+          runs: ReadonlyArray<{ id: string; nodes: ReadonlyArray<{ node_id: string; sequence: number }>; nodes_truncated: boolean }>
+          runs_truncated: boolean
+        }
+        const cut = await cli(["jobs", "show", short(job), "--json", "--nodes-limit", "3", "--runs-limit", "2"])
+        const shown = JSON.parse(ok(cut)) as Shown
+        assert.deepStrictEqual(shown.runs.map((run) => run.id), runs.slice(0, 2))
+        assert.strictEqual(shown.runs_truncated, true)
+        assert.deepStrictEqual(shown.runs[0]!.nodes.map((node) => node.node_id), ["node-0", "node-1", "node-2"])
+        assert.deepStrictEqual(shown.runs.map((run) => run.nodes_truncated), [true, false])
+        assert.deepStrictEqual(lines(cut.stderr), [
+          "(showing the oldest 2 workflow runs of this job; more follow: show more with --runs-limit)",
+          `(showing the first 3 node executions of run ${runs[0]}; more follow: show more with --nodes-limit, or page through them with GET /runs/${runs[0]}/nodes?cursor=2 of ai-jobs serve)`
+        ])
+        const table = await cli(["jobs", "show", short(job), "--nodes-limit", "3", "--runs-limit", "2"], { COLUMNS: "400" })
+        const text = ok(table)
+        assert.include(text, "Workflow runs (2, the oldest; more follow)")
+        assert.include(text, "(the first 3 node executions; more follow)")
+        assert.include(text, "node-2")
+        assert.notInclude(text, "node-3")
+        assert.notInclude(text, runs[2]!)
+        assert.strictEqual(table.stderr, cut.stderr)
+
+        const exact = await cli(["jobs", "show", short(job), "--json", "--nodes-limit", "5", "--runs-limit", "3"])
+        const whole = JSON.parse(ok(exact)) as Shown
+        assert.deepStrictEqual(whole.runs.map((run) => run.id), runs)
+        assert.deepStrictEqual(whole.runs[0]!.nodes.map((node) => node.sequence), [0, 1, 2, 3, 4])
+        assert.deepStrictEqual([whole.runs_truncated, whole.runs.map((run) => run.nodes_truncated)], [false, [false, false, false]])
+        assert.strictEqual(exact.stderr, "")
+        const plain = ok(await cli(["jobs", "show", short(job), "--nodes-limit", "5", "--runs-limit", "3"], { COLUMNS: "400" }))
+        assert.include(plain, "Workflow runs (3)")
+        assert.notInclude(plain, "more follow")
+        // Parsed as --events-limit is (Parse.integer): one refusal each shows the option is checked.
+        assertOneLineError(await cli(["jobs", "show", short(job), "--nodes-limit", "0"]), 2, /--nodes-limit/)
+        assertOneLineError(await cli(["jobs", "show", short(job), "--runs-limit", "1.5"]), 2, /--runs-limit/)
       })
 
       it("R10 actions print the job as JSON with --json, and resume its new workflow run", async () => {

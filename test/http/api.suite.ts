@@ -136,6 +136,106 @@ export const runApiSuite = (backend: Backend) => {
         assert.isNull(rest.next_cursor)
       })))
 
+    it.effect("R14 GET /jobs/:id of a run with more than 1000 nodes holds its first 1000 in sequence order and a nodes_next_cursor; GET /runs/:id/nodes reads the rest page by page, no gap, no repeat; a run of exactly 1000 is not cut", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const api = yield* typedClient()
+        /** A running job whose run has `count` nodes. */
+        const withNodes = (count: number) =>
+          Effect.gen(function*() {
+            const job = yield* jobs.submit(summarize())
+            const { run } = yield* jobs.start(job.job_id)
+            // One commit for them all: a thousand commits of their own take long on a SQLite file.
+            yield* store.transaction(Effect.forEach(
+              Array.from({ length: count }, (_, i) => `n${i}`),
+              (node_id) => store.startNode({ workflow_run_id: run.id, node_id, node_type: "step" }),
+              { discard: true }
+            ))
+            return { job, run }
+          })
+        const big = yield* withNodes(1003)
+        const detail = yield* api.jobs.get({ path: { job_id: big.job.job_id } })
+        const [run] = detail.runs
+        assert.deepStrictEqual(run!.nodes.map((node) => node.node_id), Array.from({ length: 1000 }, (_, i) => `n${i}`))
+        assert.isNotNull(run!.nodes_next_cursor)
+        assert.isNull(detail.runs_next_cursor)
+
+        const rest: Array<string> = []
+        let cursor: string | null = run!.nodes_next_cursor
+        while (cursor !== null) {
+          const page: { readonly items: ReadonlyArray<{ readonly node_id: string }>; readonly next_cursor: string | null } = yield* api.runs.nodes({ path: { workflow_run_id: big.run.id }, urlParams: { cursor, limit: 2 } })
+          rest.push(...page.items.map((node) => node.node_id))
+          cursor = page.next_cursor
+        }
+        assert.deepStrictEqual(rest, ["n1000", "n1001", "n1002"])
+        const first = yield* api.runs.nodes({ path: { workflow_run_id: big.run.id }, urlParams: {} })
+        assert.deepStrictEqual(first.items.map((node) => node.sequence), Array.from({ length: 100 }, (_, i) => i), "100 a page by default")
+
+        const exact = yield* withNodes(1000)
+        const [whole] = (yield* api.jobs.get({ path: { job_id: exact.job.job_id } })).runs
+        assert.strictEqual(whole!.nodes.length, 1000)
+        assert.isNull(whole!.nodes_next_cursor, "exactly 1000 nodes: nothing more")
+      })), 120_000)
+
+    it.effect("R14 GET /jobs/:id of a job with more than 100 runs holds its first 100, oldest first, and a runs_next_cursor; GET /jobs/:id/runs reads the rest page by page, no gap, no repeat; exactly 100 is not cut", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const api = yield* typedClient()
+        /** A job with `count` runs, made at `count` instants (a job's runs are unbounded: each retry or resume makes one). */
+        const withRuns = (count: number) =>
+          Effect.gen(function*() {
+            const job = yield* jobs.submit(summarize())
+            const runs: Array<string> = []
+            for (let i = 0; i < count; i++) {
+              yield* TestClock.adjust(i % 3 === 0 ? "1 second" : "0 millis")
+              runs.push((yield* store.createRun(job.job_id)).id)
+            }
+            return { job, runs: (yield* store.listRuns(job.job_id)).map((run) => run.id) }
+          })
+        const many = yield* withRuns(104)
+        const detail = yield* api.jobs.get({ path: { job_id: many.job.job_id } })
+        assert.deepStrictEqual(detail.runs.map((run) => run.id), many.runs.slice(0, 100))
+        assert.isNotNull(detail.runs_next_cursor)
+        const rest: Array<string> = []
+        let cursor: string | null = detail.runs_next_cursor
+        while (cursor !== null) {
+          const page: { readonly items: ReadonlyArray<{ readonly id: string }>; readonly next_cursor: string | null } = yield* api.jobs.runs({ path: { job_id: many.job.job_id }, urlParams: { cursor, limit: 3 } })
+          rest.push(...page.items.map((run) => run.id))
+          cursor = page.next_cursor
+        }
+        assert.deepStrictEqual(rest, many.runs.slice(100))
+
+        const exact = yield* withRuns(100)
+        const whole = yield* api.jobs.get({ path: { job_id: exact.job.job_id } })
+        assert.deepStrictEqual(whole.runs.map((run) => run.id), exact.runs)
+        assert.isNull(whole.runs_next_cursor, "exactly 100 runs: nothing more")
+      })), 120_000)
+
+    it.effect("R14 the run and node pages refuse a bad cursor or limit (400, nothing read) and answer 404 for a job or run that is not there", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const job = yield* jobs.submit(summarize())
+        const { run } = yield* jobs.start(job.job_id)
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "n0", node_type: "step" })
+        const authed = HttpClientRequest.bearerToken(TOKEN)
+        const answer = (path: string) => Effect.map(send(HttpClientRequest.get(path).pipe(authed)), (r) => [r.status, r.body?.["_tag"]])
+        for (const query of ["cursor=-1", "cursor=1.5", "cursor=01", "cursor=abc", "cursor=", "cursor=99999999999999999999", "limit=0", "limit=1001", "limit=1e3", "curser=1"]) {
+          assert.deepStrictEqual(yield* answer(`/runs/${run.id}/nodes?${query}`), [400, "HttpApiDecodeError"], query)
+        }
+        for (const query of ["cursor=1", "cursor=not-a-run", "limit=0", "limit=x", "curser=1"]) {
+          assert.deepStrictEqual(yield* answer(`/jobs/${job.job_id}/runs?${query}`), [400, "HttpApiDecodeError"], query)
+        }
+        assert.deepStrictEqual(yield* answer(`/runs/${MISSING}/nodes`), [404, "NotFound"])
+        assert.deepStrictEqual(yield* answer(`/jobs/${MISSING}/runs`), [404, "NotFound"])
+        const upper = yield* send(HttpClientRequest.get(`/jobs/${job.job_id}/runs?cursor=${run.id.toUpperCase()}`).pipe(authed))
+        assert.deepStrictEqual([upper.status, upper.body?.["items"]], [200, []], "an upper-case run id is the same run")
+        const nodes = yield* send(HttpClientRequest.get(`/runs/${run.id}/nodes?cursor=0`).pipe(authed))
+        assert.deepStrictEqual([nodes.status, nodes.body?.["items"], nodes.body?.["next_cursor"]], [200, [], null])
+      })))
+
     it.effect("R8 HSK-WF-001 an operator's cancel, fail or resume through the API ends the node a stalled run left running, in the move", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
@@ -277,7 +377,7 @@ export const runApiSuite = (backend: Backend) => {
         const paths = Object.keys((openApi.body?.["paths"] ?? {}) as object).sort()
         assert.deepStrictEqual(paths, [
           "/events", "/health", "/jobs", "/jobs/{job_id}", "/jobs/{job_id}/cancel", "/jobs/{job_id}/fail", "/jobs/{job_id}/pin",
-          "/jobs/{job_id}/resume", "/jobs/{job_id}/retry", "/jobs/{job_id}/unpin"
+          "/jobs/{job_id}/resume", "/jobs/{job_id}/retry", "/jobs/{job_id}/runs", "/jobs/{job_id}/unpin", "/runs/{workflow_run_id}/nodes"
         ])
         // The console's files carry no data and load without the token (the page then asks for it).
         const page = yield* send(HttpClientRequest.get("/console/"))

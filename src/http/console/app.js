@@ -499,7 +499,11 @@ function timeline(runs) {
                 el("div", {}, el("h4", {}, "input"), json(node.input_payload)),
                 el("div", {}, el("h4", {}, "output"), json(node.output_payload))),
               node.error_message ? el("p", { class: "error" }, node.error_message) : null))
-        })))
+        })),
+      // The detail carries a run's first nodes only (R14): say so, and where the rest are.
+      run.nodes_next_cursor
+        ? el("p", { class: "muted nodes-cut" }, `Showing the first ${run.nodes.length} node executions of this run; more follow (GET /runs/${run.id}/nodes).`)
+        : null)
   })
 }
 
@@ -608,6 +612,9 @@ async function renderJob(jobId) {
           el("div", { class: "cols" }, el("div", {}, el("h4", {}, "inputs"), json(job.job_inputs)), el("div", {}, el("h4", {}, "outputs"), json(job.job_outputs))))),
       el("h2", {}, "Runs and node executions"),
       el("div", { class: "timeline" }, timeline(runs)),
+      detail.runs_next_cursor
+        ? el("p", { class: "muted runs-cut" }, `Showing the first ${runs.length} runs of this job; more follow (GET /jobs/${job.job_id}/runs).`)
+        : null,
       el("h2", {}, "Flight Recorder"),
       el("div", { class: "scroll" }, el("table", { class: "events" }, eventsHead(false), el("tbody", {}, eventRows(events)))),
       detail.events_next_cursor ? el("a", { href: `#/events?job_id=${encodeURIComponent(job.job_id)}` }, "All events of this job →") : null)))

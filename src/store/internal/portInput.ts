@@ -260,7 +260,10 @@ const decode = {
     limit: optional(PageLimit),
     cursor: optional(Schema.String)
   }), "EventFilter"),
-  purge: decodeWith(Schema.Struct({ before: Bound, batchSize: BatchSize }), "purgeEventsBatch")
+  purge: decodeWith(Schema.Struct({ before: Bound, batchSize: BatchSize }), "purgeEventsBatch"),
+  // Only the keys they name: a misspelt `limt` dropped would read the whole, unbounded list.
+  nodePage: namedOnly(Schema.Struct({ after: optional(RowCount), limit: optional(PageLimit) }), "NodePage"),
+  runPage: namedOnly(Schema.Struct({ after: optional(WorkflowRunId), limit: optional(PageLimit) }), "RunPage")
 }
 
 /** A claim template (`claimAdmitted`) as a caller gives it: its subject as stored text, its records as any records. */
@@ -438,7 +441,11 @@ export const decodingInputs = (store: Service): Service => ({
     Effect.flatMap(Effect.all([decode.jobId(jobId), decode.creation(options)]), ([id, o]) => store.createRun(id, o as typeof options)),
   getRun: withId(decode.runId, store.getRun),
   lockRun: withId(decode.runId, store.lockRun),
-  listRuns: withId(decode.jobId, store.listRuns),
+  // Without options (every caller but a paged read): the id alone, as before.
+  listRuns: (jobId, options) =>
+    options === undefined
+      ? withId(decode.jobId, store.listRuns)(jobId)
+      : Effect.flatMap(Effect.all([decode.jobId(jobId), decode.runPage(options)]), ([id, o]) => store.listRuns(id, o)),
   finishRun: (runId, status, options = {}) =>
     Effect.flatMap(
       Effect.all([decode.runId(runId), decode.runEnd({ ...options, status })]),
@@ -494,7 +501,10 @@ export const decodingInputs = (store: Service): Service => ({
       Effect.all([decode.runId(runId), decode.stalledNodesEnd(outcome)]),
       ([id, o]) => store.endStalledRunNodes(id, o as typeof outcome)
     ),
-  listNodes: withId(decode.runId, store.listNodes),
+  listNodes: (runId, options) =>
+    options === undefined
+      ? withId(decode.runId, store.listNodes)(runId)
+      : Effect.flatMap(Effect.all([decode.runId(runId), decode.nodePage(options)]), ([id, o]) => store.listNodes(id, o)),
   claimNext: (options = {}) =>
     Effect.flatMap(decode.claim(options), (o) => store.claimNext(o as typeof options)),
   ...(store.claimAdmitted === undefined ? {} : {

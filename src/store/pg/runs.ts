@@ -193,8 +193,13 @@ export const makeRunMethods = (context: PgContext) => {
     storageErrors("JobStore.lockRun")
   )
 
-  const listRuns: Service["listRuns"] = (jobId) =>
-    sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`.pipe(
+  const listRuns: Service["listRuns"] = (jobId, page) =>
+    (page === undefined
+      ? sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`
+      // The key compared in SQL, to the microsecond the column keeps; LIMIT NULL is no limit.
+      : sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId}${
+        page.after === undefined ? sql`` : sql` AND (created_at, id) > (SELECT created_at, id FROM workflow_runs WHERE id = ${page.after})`
+      } ORDER BY created_at, id LIMIT ${page.limit ?? null}`).pipe(
       Effect.flatMap(decodeRows(decode.run)),
       storageErrors("JobStore.listRuns")
     )
@@ -526,8 +531,12 @@ export const makeRunMethods = (context: PgContext) => {
     storageErrors("JobStore.endStalledRunNodes")
   )
 
-  const listNodes: Service["listNodes"] = (runId) =>
-    sql`SELECT ${nodeColumns} FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`.pipe(
+  const listNodes: Service["listNodes"] = (runId, page) =>
+    (page === undefined
+      ? sql`SELECT ${nodeColumns} FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`
+      // A range of the run's (workflow_run_id, sequence) key; LIMIT NULL is no limit.
+      : sql`SELECT ${nodeColumns} FROM workflow_node_executions
+          WHERE workflow_run_id = ${runId} AND sequence > ${page.after ?? -1} ORDER BY sequence LIMIT ${page.limit ?? null}`).pipe(
       Effect.flatMap(decodeRows(decode.node)),
       storageErrors("JobStore.listNodes")
     )

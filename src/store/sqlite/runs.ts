@@ -163,8 +163,13 @@ export const makeRunMethods = (context: SqliteContext) => {
   )
 
   const listRuns: Service["listRuns"] = Effect.fnUntraced(
-    function*(jobId) {
-      const rows = yield* sql`SELECT * FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`
+    function*(jobId, page) {
+      const rows = page === undefined
+        ? yield* sql`SELECT * FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`
+        // A range of the (job_id, created_at, id) index; LIMIT -1 is no limit.
+        : yield* sql`SELECT * FROM workflow_runs WHERE job_id = ${jobId}${
+          page.after === undefined ? sql`` : sql` AND (created_at, id) > (SELECT created_at, id FROM workflow_runs WHERE id = ${page.after})`
+        } ORDER BY created_at, id LIMIT ${page.limit ?? -1}`
       return yield* decodeRows(decode.run)(rows)
     },
     storageErrors("JobStore.listRuns")
@@ -391,8 +396,12 @@ export const makeRunMethods = (context: SqliteContext) => {
   )
 
   const listNodes: Service["listNodes"] = Effect.fnUntraced(
-    function*(runId) {
-      const rows = yield* sql`SELECT * FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`
+    function*(runId, page) {
+      const rows = page === undefined
+        ? yield* sql`SELECT * FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`
+        // A range of the run's (workflow_run_id, sequence) key; LIMIT -1 is no limit.
+        : yield* sql`SELECT * FROM workflow_node_executions
+            WHERE workflow_run_id = ${runId} AND sequence > ${page.after ?? -1} ORDER BY sequence LIMIT ${page.limit ?? -1}`
       return yield* decodeRows(decode.node)(rows)
     },
     storageErrors("JobStore.listNodes")

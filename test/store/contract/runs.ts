@@ -7,6 +7,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { Json } from "../../../src/domain/Json.js"
+import type { WorkflowRunId } from "../../../src/domain/Ids.js"
 import type { TransitionTarget } from "../../../src/domain/Lifecycle.js"
 import { JobStates } from "../../../src/domain/JobState.js"
 import type { NodeEndStatus } from "../../../src/domain/WorkflowRun.js"
@@ -37,6 +38,23 @@ const awkwardPayload: Json = {
   empty: { object: {}, array: [], string: "" },
   deep: [[[[{ level: 5, list: [[], [[]]] }]]]]
 }
+
+/** Every page `read` gives, each after the key of the last item of the one before, until an empty one; each item shown by `show`. */
+const pagesOf = <A, K, E, R>(
+  read: (after?: K) => Effect.Effect<ReadonlyArray<A>, E, R>,
+  keyOf: (item: A) => K,
+  show: (item: A) => string
+) =>
+  Effect.gen(function*() {
+    const pages: Array<ReadonlyArray<string>> = []
+    let after: K | undefined
+    for (;;) {
+      const page = yield* read(after)
+      if (page.length === 0) return pages
+      pages.push(page.map(show))
+      after = keyOf(page.at(-1)!)
+    }
+  })
 
 /** Run and node contract tests. */
 export const runContract = (backend: Backend): void => {
@@ -116,6 +134,25 @@ export const runContract = (backend: Backend): void => {
         }
         assert.deepStrictEqual((yield* store.listRuns(job.job_id)).map(encode.run), runs.map(encode.run))
         assert.deepStrictEqual(yield* store.listRuns(ids.job()), [])
+      }))
+
+    test("R14 listRuns reads a job's runs page by page, oldest first (runs made at one instant by id), after the last one read", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const job = yield* store.createJob(newJob())
+        const other = yield* store.createJob(newJob())
+        const runs = []
+        for (const ms of [1_000, 2_000, 2_000, 2_000, 3_000]) {
+          yield* TestClock.setTime(ms)
+          runs.push(yield* store.createRun(job.job_id))
+          yield* store.createRun(other.job_id)
+        }
+        const all = (yield* store.listRuns(job.job_id)).map((run) => run.id)
+        const pages = yield* pagesOf((after?: WorkflowRunId) => store.listRuns(job.job_id, { limit: 2, after }), (run) => run.id, (run) => run.id)
+        assert.deepStrictEqual(pages, [all.slice(0, 2), all.slice(2, 4), all.slice(4)])
+        assert.sameMembers([...all], runs.map((run) => run.id))
+        assert.deepStrictEqual((yield* store.listRuns(job.job_id, { after: all[0]! })).map((run) => run.id), all.slice(1), "no limit: the rest")
+        assert.deepStrictEqual(yield* store.listRuns(job.job_id, { after: ids.run(), limit: 2 }), [], "after a run id that is no run: none")
       }))
 
     test("R8 heartbeat moves last_heartbeat to the Clock's now", () =>
@@ -352,6 +389,47 @@ export const runContract = (backend: Backend): void => {
         assert.deepStrictEqual(listed.map((n) => n.sequence), [0, 1, 2, 3, 4, 5])
         assert.deepStrictEqual(listed.map((n) => n.node_id), nodes.map((n) => n.node_id))
         assert.deepStrictEqual(yield* store.listNodes(ids.run()), [])
+      }))
+
+    test("R14 listNodes reads a run's nodes page by page: the first `limit` in sequence order, then after the last one read, with no gap or repeat", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        const { run: otherRun } = yield* startedJob()
+        for (let i = 0; i < 7; i++) {
+          yield* store.startNode({ workflow_run_id: run.id, node_id: `node-${i}`, node_type: "step" })
+          yield* store.startNode({ workflow_run_id: otherRun.id, node_id: `other-${i}`, node_type: "step" })
+        }
+        const pages = yield* pagesOf((after?: number) => store.listNodes(run.id, { limit: 3, after }), (node) => node.sequence, (node) => node.node_id)
+        assert.deepStrictEqual(pages, [["node-0", "node-1", "node-2"], ["node-3", "node-4", "node-5"], ["node-6"]])
+        assert.deepStrictEqual((yield* store.listNodes(run.id, { limit: 7 })).map(encode.node), (yield* store.listNodes(run.id)).map(encode.node))
+        assert.deepStrictEqual((yield* store.listNodes(run.id, { after: 4 })).map((node) => node.sequence), [5, 6], "no limit: the rest")
+        assert.deepStrictEqual(yield* store.listNodes(run.id, { after: 6, limit: 3 }), [])
+        assert.deepStrictEqual(yield* store.listNodes(ids.run(), { limit: 3 }), [])
+      }))
+
+    test("R14 a bad page of listNodes or listRuns (negative, fractional, huge, not a number, a misspelt key, a bad run id) is a DecodeFailure", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { job, run } = yield* startedJob()
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "only", node_type: "step" })
+        const bad: ReadonlyArray<unknown> = [
+          { limit: 0 },
+          { limit: -1 },
+          { limit: 1.5 },
+          { limit: 2 ** 53 },
+          { limit: Number.POSITIVE_INFINITY },
+          { limit: Number.NaN },
+          { limit: "10" },
+          { limt: 10 }
+        ]
+        for (const page of [...bad, { after: -1 }, { after: 0.5 }, { after: 1e300 }, { after: "0" }]) {
+          expectTag(yield* failureOf(store.listNodes(run.id, page as never)), "DecodeFailure")
+        }
+        for (const page of [...bad, { after: "not-a-run" }, { after: 3 }]) {
+          expectTag(yield* failureOf(store.listRuns(job.job_id, page as never)), "DecodeFailure")
+        }
+        assert.lengthOf(yield* store.listNodes(run.id, { limit: 1 }), 1, "the store still answers")
       }))
 
     test("R8 node payloads round-trip exactly: nested JSON, unicode, numbers, camelCase keys", () =>
