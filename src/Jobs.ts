@@ -43,7 +43,7 @@ import { refusedRun } from "./internal/jobs/refusedRun.js"
 import { makeServiceClose, serviceClosed } from "./internal/jobs/serviceClose.js"
 import type { SecurityViolation } from "./internal/jobs/securityViolation.js"
 import { optionsRefusal, TRANSITION_OPTIONS } from "./internal/jobs/transitionOptions.js"
-import { RecoveryGate, type RecoveryFailed } from "./Recovery.js"
+import { DEFAULT_THRESHOLD, RecoveryGate, type RecoveryFailed } from "./Recovery.js"
 import { type AwaitOptions, type AwaitTimeout, makeAwait } from "./internal/engine/awaitJob.js"
 import { type JobHistory, makeHistory } from "./internal/engine/history.js"
 import * as RetryPolicy from "./domain/RetryPolicy.js"
@@ -253,6 +253,8 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const store = redactCallerText(yield* JobStore, recorder.redact)
   const capabilities = yield* Capabilities
   const gate = yield* RecoveryGate
+  // What a run's heartbeatInterval must stay under: this process's recovery threshold (runOptions.ts).
+  const recoveryThreshold = gate.threshold ?? DEFAULT_THRESHOLD
   const retries = options.retry === undefined
     ? RetryPolicy.noRetries
     : yield* decodeWith(RetryPolicy.RetryPolicy, "RetryPolicy")(options.retry)
@@ -334,7 +336,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
       return Effect.catchAllCause(
         Effect.gen(function*() {
           // Before anything is read or written: a bad option must not take the run nor start the program.
-          const checked = yield* checkRunOptions(options)
+          const checked = yield* checkRunOptions(options, recoveryThreshold)
           const job = found = yield* store.getJob(jobId)
           if (job.state !== "running" || job.workflow_run_id === null) {
             return yield* new JobNotRunning({ job_id: job.job_id, state: job.state })
@@ -373,7 +375,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
-    worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered, recorder.redact),
+    worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered, recorder.redact, recoveryThreshold),
     await: (jobId, options) =>
       withJobSpan("Jobs.await", (span) => {
         nameJob(span, { job_id: jobId })

@@ -136,6 +136,13 @@ export interface RecoveryReport {
   readonly threshold: Duration.Duration
 }
 
+/** A scan's `threshold` (the default when absent), or undefined when it is not a whole number of seconds, at least 1 s. */
+const readThreshold = (input: unknown): Duration.Duration | undefined => {
+  const threshold = Option.getOrUndefined(Duration.decodeUnknown(input ?? DEFAULT_THRESHOLD))
+  const secs = threshold === undefined ? Number.NaN : Duration.toSeconds(threshold)
+  return Number.isSafeInteger(secs) && secs >= 1 ? threshold : undefined
+}
+
 /**
  * Moves every stale running run and its job to `stalled`, batch by batch,
  * writing one `workflow_recovery` event per run in the same transaction.
@@ -163,13 +170,12 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
   const read = readOptions(options, RECOVERY_OPTIONS, "RecoveryOptions")
   if (read instanceof DecodeFailure) return yield* read
   options = read
-  const threshold = Option.getOrUndefined(Duration.decodeUnknown(options.threshold ?? DEFAULT_THRESHOLD))
-  const thresholdSecs = threshold === undefined ? Number.NaN : Duration.toSeconds(threshold)
+  const threshold = readThreshold(options.threshold)
   const batchSize = options.batchSize ?? DEFAULTS[store.dialect].batchSize
   const concurrency = options.concurrency ?? DEFAULTS[store.dialect].concurrency
   const retries = options.retries ?? 0
   // Checked up front: the R9 event carries the threshold as a whole number of seconds.
-  if (threshold === undefined || !Number.isSafeInteger(thresholdSecs) || thresholdSecs < 1 || !Number.isSafeInteger(batchSize) || batchSize < 1) {
+  if (threshold === undefined || !Number.isSafeInteger(batchSize) || batchSize < 1) {
     return yield* new DecodeFailure({
       subject: "RecoveryOptions",
       issues: [{ path: "", message: "threshold must be a whole number of seconds, at least 1 s; batchSize a whole number of at least 1" }]
@@ -240,7 +246,7 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
   // order whatever happened — oldest heartbeat first, then by id — on both stores.
   // Each batch comes back in that order, so a check usually suffices; a sort merges the batches.
   if (!inStaleScanOrder(recovered)) recovered.sort(staleScanOrder)
-  yield* Effect.annotateCurrentSpan({ "hsk.recovered": recovered.length, "hsk.threshold_secs": thresholdSecs })
+  yield* Effect.annotateCurrentSpan({ "hsk.recovered": recovered.length, "hsk.threshold_secs": Duration.toSeconds(threshold) })
   return { recovered, threshold } satisfies RecoveryReport
 })
 
@@ -265,6 +271,13 @@ export class RecoveryGate extends Context.Tag("@handshake/ai-job-model/RecoveryG
   readonly result: Effect.Effect<RecoveryReport, RecoveryFailed>
   /** Where the scan is, without waiting: for health checks. */
   readonly status: Effect.Effect<RecoveryStatus>
+  /**
+   * The threshold this process's recovery stalls runs by, known without
+   * waiting: a run's `heartbeatInterval` is warned of at or above it. Absent
+   * (no recovery here, or a threshold it refuses): `DEFAULT_THRESHOLD`, R9's
+   * for the other processes.
+   */
+  readonly threshold?: Duration.Duration | undefined
 }>() {}
 
 /** Where startup recovery is: still scanning, finished, or failed (intake closed while it tries again). */
@@ -527,7 +540,7 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     )
     const status = Effect.map(Effect.all([Deferred.isDone(succeeded), Deferred.isDone(firstTried)]), ([ok, tried]): RecoveryStatus =>
       ok ? "finished" : tried ? "failed" : "running")
-    return RecoveryGate.of({ await: Effect.asVoid(result), result, status })
+    return RecoveryGate.of({ await: Effect.asVoid(result), result, status, threshold: readThreshold(scan.threshold) })
   }))
 
 /**
@@ -541,5 +554,6 @@ const PAUSE_SLACK_MS = 2000
 export const layerNoStartupRecovery: Layer.Layer<RecoveryGate> = Layer.succeed(RecoveryGate, RecoveryGate.of({
   await: Effect.void,
   result: Effect.succeed({ recovered: [], threshold: DEFAULT_THRESHOLD }),
-  status: Effect.succeed("finished")
+  status: Effect.succeed("finished"),
+  threshold: DEFAULT_THRESHOLD
 }))

@@ -11,11 +11,13 @@
  * started, and a zero, negative or infinite interval beat in a tight loop or
  * never (its run then stalled by recovery while it worked).
  *
- * An interval at or above the recovery threshold (30 s, R9) lets another
- * process's recovery stall a run that beats on time: its program stopped, its
- * end refused. The threshold is that process's, which a run cannot read (one
- * set longer everywhere allows a longer beat), so such an interval is taken
- * with a warning naming both, once per pool or `Jobs.run` call.
+ * An interval at or above the recovery threshold (R9) lets recovery stall a
+ * run that beats on time: its program stopped, its end refused. The threshold
+ * compared with is this process's Recovery's (`RecoveryGate.threshold`; the
+ * default 30 s where it runs none), which its own sweeps use and which other
+ * processes of the same application presumably share; theirs a run cannot
+ * read (one set longer everywhere allows a longer beat), so such an interval
+ * is taken with a warning naming both, once per pool or `Jobs.run` call.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -24,7 +26,6 @@ import * as Schema from "effect/Schema"
 import { decodeWith } from "../../domain/decode.js"
 import { DecodeFailure } from "../../domain/Errors.js"
 import { readOptions } from "../../domain/knownOptions.js"
-import { DEFAULT_THRESHOLD } from "../../Recovery.js"
 import { isPositiveFiniteDuration, readDuration } from "../../util/durationInput.js"
 
 /** Where a successful run may take its job: three of the table's moves out of `running`. */
@@ -45,16 +46,17 @@ const decodeOnSuccess = decodeWith(
   "RunOptions"
 )
 
-/** A warning when `interval` (a finite duration above zero) is not under R9's recovery threshold. */
-const heartbeatWarning = (interval: unknown): Effect.Effect<void> =>
+/** A warning when `interval` (a finite duration above zero) is not under the recovery `threshold`. */
+const heartbeatWarning = (interval: unknown, threshold: Duration.Duration): Effect.Effect<void> =>
   Option.match(readDuration(interval), {
     onNone: () => Effect.void,
     onSome: (duration) =>
-      Duration.lessThan(duration, DEFAULT_THRESHOLD)
+      Duration.lessThan(duration, threshold)
         ? Effect.void
         : Effect.logWarning(
-          `heartbeatInterval ${Duration.format(duration)} is not under the recovery threshold ${Duration.format(DEFAULT_THRESHOLD)} (R9): ` +
-            "another process's recovery stalls a run that beats no more often while its program works, and refuses its end; " +
+          `heartbeatInterval ${Duration.format(duration)} is not under the recovery threshold ${Duration.format(threshold)} (R9): ` +
+            "a recovery with that threshold (this process's sweep or startup, or another process's) stalls a run that beats " +
+            "no more often while its program works, and refuses its end; " +
             "beat more often (default 10 seconds) unless every process's Recovery threshold is longer than the interval"
         )
   })
@@ -62,10 +64,12 @@ const heartbeatWarning = (interval: unknown): Effect.Effect<void> =>
 /**
  * `options` names no other key, `options.onSuccess`, when given, is a state a
  * successful run may reach, and `options.heartbeatInterval`, when given, a
- * finite duration above zero (one not under the recovery threshold warned of); else `DecodeFailure`.
+ * finite duration above zero (one not under `recoveryThreshold`, this
+ * process's, warned of); else `DecodeFailure`.
  */
 export const checkRunOptions = <O extends { readonly onSuccess?: unknown; readonly heartbeatInterval?: unknown }>(
-  options: O | undefined
+  options: O | undefined,
+  recoveryThreshold: Duration.Duration
 ): Effect.Effect<Partial<O> | undefined, DecodeFailure> => {
   if (options === undefined) return Effect.succeed(undefined)
   // A misspelt `heartbeatIntervl` dropped would beat at the default 10 s instead. Read once: the
@@ -81,5 +85,5 @@ export const checkRunOptions = <O extends { readonly onSuccess?: unknown; readon
     )
   }
   const checked = read.onSuccess === undefined ? Effect.succeed(read) : Effect.as(decodeOnSuccess(read), read)
-  return read.heartbeatInterval === undefined ? checked : Effect.zipLeft(checked, heartbeatWarning(read.heartbeatInterval))
+  return read.heartbeatInterval === undefined ? checked : Effect.zipLeft(checked, heartbeatWarning(read.heartbeatInterval, recoveryThreshold))
 }

@@ -121,7 +121,9 @@ export const makeWorkerPool = (
   /** Takes a run offered to pools (a resume with `handTo: "workers"`), when the store can. */
   adoptOffered: ClaimNext | undefined,
   /** The recorder's redaction: a program's failure is logged as its job stores it. */
-  redact: (text: string) => string
+  redact: (text: string) => string,
+  /** This process's recovery threshold: a `run.heartbeatInterval` at or above it is warned of (runOptions.ts). */
+  recoveryThreshold: Duration.Duration
 ) =>
 <E, R>(given: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function*() {
@@ -131,7 +133,7 @@ export const makeWorkerPool = (
     // throws too: the options are read once, here, and the pool uses the copy.
     const read = readOptions(given, WORKER_OPTIONS, "WorkerOptions")
     if (read instanceof DecodeFailure) return yield* Effect.die(read)
-    const run = yield* Effect.orDie(checkRunOptions(read.run))
+    const run = yield* Effect.orDie(checkRunOptions(read.run, recoveryThreshold))
     const options = { ...read, run } as WorkerOptions<E, R>
     const settings = yield* Effect.orDie(checkPoolOptions(options))
     const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
