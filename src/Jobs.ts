@@ -185,6 +185,10 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * scope closes the pool stops claiming, lets running programs finish for
    * up to `drainTimeout`, then interrupts the rest, releasing their jobs to
    * `queued` for another worker. A pool's shutdown never cancels a job.
+   * Closing this service (its layer's scope) stops the pool at once, no
+   * drain time: its programs interrupted, their jobs released, before the
+   * store closes. Called once the service has closed, it dies with the
+   * `StorageError` (a defect: the pool has no error channel).
    */
   readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, never, R | Scope.Scope>
   /**
@@ -320,7 +324,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   const begin = makeBegin(operations, admission, (claim, reason) => runner.release(claim.job, claim.run, reason))
   const setPin = makeSetPin(operations)
 
-  // `Jobs.run` calls in flight, interrupted (their jobs released) when the layer's scope closes.
+  // `Jobs.run` calls and worker pools in flight, interrupted (their jobs released) when the layer's scope closes.
   const closing = makeServiceClose()
   const run = <A extends Json | void, E, R>(
     jobId: JobId,
@@ -375,7 +379,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
-    worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered, recorder.redact, recoveryThreshold),
+    worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered, recorder.redact, recoveryThreshold, closing.trackPool),
     await: (jobId, options) =>
       withJobSpan("Jobs.await", (span) => {
         nameJob(span, { job_id: jobId })
@@ -408,7 +412,9 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     addMetrics: makeAddMetrics(operations)
   }
   // A call once the layer has closed fails at once: its store is closed, and startup recovery's gate
-  // (which `submit` waits for) or a wait for a change may never open. One check per call.
+  // (which `submit` waits for) or a wait for a change may never open. One check per call. `worker`
+  // dies instead: its error channel is `never` (a bad option is a defect too), and giving it one
+  // would break every caller that composes the pool as an effect that cannot fail.
   const guarded = Object.fromEntries(Object.entries(service).map(([name, method]) => {
     if (name === "run") return [name, method]
     const refused = name === "worker" ? Effect.die(serviceClosed(`Jobs.${name}`)) : Effect.fail(serviceClosed(`Jobs.${name}`))

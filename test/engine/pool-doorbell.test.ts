@@ -23,6 +23,7 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import type { JobId } from "../../src/domain/Ids.js"
+import { makeServiceClose } from "../../src/internal/jobs/serviceClose.js"
 import { makeWorkerPool } from "../../src/internal/jobs/workerPool.js"
 import { DEFAULT_THRESHOLD } from "../../src/Recovery.js"
 import type { Claim } from "../../src/store/JobStore.js"
@@ -48,7 +49,7 @@ const pool = (concurrency: number) =>
     const runner = (() => Effect.void) as unknown as Parameters<typeof makeWorkerPool>[1]
     const scope = yield* Scope.make()
     yield* Effect.withScheduler(
-      makeWorkerPool(claimNext, runner, wake, undefined, undefined, (text) => text, DEFAULT_THRESHOLD)({ concurrency, handler: () => Effect.void, pollInterval: "1 hour" }),
+      makeWorkerPool(claimNext, runner, wake, undefined, undefined, (text) => text, DEFAULT_THRESHOLD, makeServiceClose().trackPool)({ concurrency, handler: () => Effect.void, pollInterval: "1 hour" }),
       counting.scheduler
     ).pipe(Scope.extend(scope))
     const handOut = (n: number) =>

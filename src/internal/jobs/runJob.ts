@@ -518,7 +518,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     run: WorkflowRun,
     program: (context: RunContext) => Effect.Effect<A, E, R>,
     options: RunOptions = {},
-    releaseReason: string = interruptedReason,
+    /** Read when the run is released (a pool's reason says why it stopped: its drain time, or the service's close). */
+    releaseReason: string | (() => string) = interruptedReason,
     /**
      * The run's heartbeat was written just now (a pool runs what it has just
      * claimed or adopted, and the claim wrote it; `Jobs.run` took the run,
@@ -741,7 +742,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             // An interrupt is not a cancel: hand the job back. But if nobody is shutting down, the
             // program interrupted itself: handed back, the same pool would run it again at once, for ever.
             yield* interruptedFromOutside
-              ? release(job, run, releaseReason, durationMs, refused)
+              ? release(job, run, typeof releaseReason === "string" ? releaseReason : releaseReason(), durationMs, refused)
               : settleDurably(job, run, { to: "failed", error: selfInterrupted }, durationMs, refused)
             return yield* exit
           }

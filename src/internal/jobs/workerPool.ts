@@ -14,6 +14,7 @@ import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
@@ -35,6 +36,7 @@ import { currentPoolLooks, jobOfLostClaim, type PoolLooks } from "./claimAnswerL
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
 import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
+import { releasedOnClose, serviceClosed, type TrackPool } from "./serviceClose.js"
 import { sleepMillis } from "../../util/clockSleep.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
@@ -123,7 +125,9 @@ export const makeWorkerPool = (
   /** The recorder's redaction: a program's failure is logged as its job stores it. */
   redact: (text: string) => string,
   /** This process's recovery threshold: a `run.heartbeatInterval` at or above it is warned of (runOptions.ts). */
-  recoveryThreshold: Duration.Duration
+  recoveryThreshold: Duration.Duration,
+  /** The service's close (serviceClose.ts): it stops the pool before the store closes. */
+  trackPool: TrackPool
 ) =>
 <E, R>(given: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.gen(function*() {
@@ -140,7 +144,9 @@ export const makeWorkerPool = (
     const kinds = settings.kinds
     const poll = Duration.toMillis(settings.poll)
     const drain = settings.drain
-    const released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
+    // Why a job this pool stopped goes back to the queue: read when it is released.
+    let released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
+    const releaseReason = () => released
     // Set when the pool's scope closes: no loop claims again.
     let closing = false
     // A job this process submitted is announced twice on PostgreSQL (in process, then by the
@@ -272,7 +278,7 @@ export const makeWorkerPool = (
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
       return Effect.zipRight(
-        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, released, true), {
+        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, releaseReason, true), {
           onFailure: (cause) => {
             running.delete(claim.job.job_id)
             return reportEnd(claim, () => closing, redact)(cause)
@@ -297,20 +303,42 @@ export const makeWorkerPool = (
       Effect.matchCauseEffect({ onFailure: (cause) => Effect.zipRight(failures.failed(cause, jobOfLostClaim(cause)), idle), onSuccess: failures.succeeded })
     )
     const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
+    /** No loop claims again, a parked one wakes; claims handed over and not yet taken go back to the queue now. */
+    const stopClaiming = (): Effect.Effect<void> => {
+      closing = true
+      Deferred.unsafeDone(looks.closed, Exit.void)
+      const untaken = inbox.close()
+      bell.close()
+      return Effect.forEach(untaken, release, { discard: true })
+    }
     const loops: Array<Fiber.RuntimeFiber<void>> = []
-    for (let i = 0; i < settings.concurrency; i++) loops.push(yield* Effect.forkScoped(Effect.locally(loop, currentPoolLooks, looks)))
+    // The Jobs service closing (its layer's scope; the pool's own scope may outlive it) stops the pool
+    // at once, no drain time: its programs interrupted, their jobs released while the store is open.
+    const done = trackPool((closer) =>
+      Effect.suspend(() => {
+        released = releasedOnClose
+        const releasing = stopClaiming()
+        for (const running of loops) running.unsafeInterruptAsFork(closer)
+        return releasing
+      })
+    )
+    // Closed since `Jobs.worker` was called: refused as the call itself is (Jobs.ts).
+    if (done === undefined) return yield* Effect.die(serviceClosed("Jobs.worker"))
+    let live = settings.concurrency
+    for (let i = 0; i < settings.concurrency; i++) {
+      const forked = yield* Effect.forkScoped(Effect.locally(loop, currentPoolLooks, looks))
+      forked.addObserver(() => {
+        if (--live === 0) done()
+      })
+      loops.push(forked)
+    }
     // Runs before the scope interrupts the loops (finalizers run in reverse order, and
     // this one is added last): stop claiming, drain, then release what is still running.
     // Finalizers are uninterruptible — and the fiber closing the scope may itself be
     // interrupted already — so the drain deadline runs on a fiber of its own.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        closing = true
-        yield* Deferred.succeed(looks.closed, undefined)
-        // Claims handed over and not yet taken go back to the queue now, not after the drain.
-        const untaken = inbox.close()
-        bell.close()
-        yield* Effect.forEach(untaken, release, { discard: true })
+        yield* stopClaiming()
         const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
           yield* sleepRealTime(Duration.toMillis(drain))
           yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
