@@ -176,10 +176,18 @@ export const grantDecision = (profileId: string, capabilityId: string, granted: 
 
 /** The capability service. */
 export class Capabilities extends Context.Tag("@handshake/ai-job-model/Capabilities")<Capabilities, {
-  /** Where the policy puts a job of this kind and protocol. */
-  readonly placementFor: (job: JobSubject) => Placement
-  /** Whether `profileId` grants `capabilityId`, axis scopes included (HSK-4001 for an unknown id). */
-  readonly profileCan: (profileId: string, capabilityId: string) => Effect.Effect<boolean, UnknownCapability | UnknownProfile>
+  /**
+   * Where the policy puts a job of this kind and protocol (the legacy kind `term_exec` is
+   * `terminal_exec`). `undefined` for a subject that is no job's — a kind the policy does not
+   * know, which only a JS caller can give: it has no placement (`check` refuses it, `DecodeFailure`).
+   */
+  readonly placementFor: (job: JobSubject) => Placement | undefined
+  /**
+   * Whether `profileId` grants `capabilityId`, axis scopes included (HSK-4001 for an unknown id).
+   * An id that is no text (a JS caller's) is a `DecodeFailure` whose subject names it
+   * (`ProfileId`, `CapabilityId`; the profile's first), as `check`'s requested profile is.
+   */
+  readonly profileCan: (profileId: string, capabilityId: string) => Effect.Effect<boolean, UnknownCapability | UnknownProfile | DecodeFailure>
   /**
    * Decides the profile a job runs under: the policy's, or `requested` when it
    * is narrower (every grant covered by the policy's profile) and still grants
@@ -276,11 +284,11 @@ const readOnce = (job: JobSubject): JobSubject | undefined => {
   }
 }
 
-/** The refusal of a requested profile that is no text. */
-const requestedNotText = (requested: unknown): DecodeFailure =>
+/** The refusal of an argument that is no text (a JS caller's): `subject` names the argument, `what` the text it takes. */
+const notText = (subject: string, what: string, given: unknown): DecodeFailure =>
   new DecodeFailure({
-    subject: "RequestedProfile",
-    issues: [{ path: "", message: `Expected a profile id (a string), got ${requested === null ? "null" : typeof requested}` }]
+    subject,
+    issues: [{ path: "", message: `Expected ${what} (a string), got ${given === null ? "null" : typeof given}` }]
   })
 
 const Names = Schema.Array(Schema.String)
@@ -362,17 +370,25 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
     const isSubject = (read: JobSubject | undefined): read is JobSubject =>
       read !== undefined && Object.hasOwn(config.kinds, read.job_kind) && typeof read.protocol_id === "string"
 
-    const placementFor = (job: JobSubject): Placement => {
+    const placementFor = (job: JobSubject): Placement | undefined => {
       const read = readOnce(job)
       if (isSubject(read)) return placementOf(read)
+      // No object, or a field that throws when read: no placement (`job` is not read again).
+      if (read === undefined) return undefined
       // A JS caller's legacy `term_exec`, read as every reader of a kind reads it: from the fields as read.
-      const given = read ?? job
-      const decoded = decodeSubjectSync(given)
-      return Either.isRight(decoded) ? placementOf(decoded.right) : placementOf(given)
+      const decoded = decodeSubjectSync(read)
+      // Any other subject `check` refuses has no placement: its kind's was `undefined` typed as one.
+      return Either.isRight(decoded) ? placementOf(decoded.right) : undefined
     }
 
-    const profileCan = (profileId: string, capabilityId: string) =>
-      Effect.gen(function*() {
+    // Past the types either id may be no text (a JS caller's): refused as `check` refuses its requested
+    // profile, the profile first — `toNfc(5)` died building UnknownProfile, `(5).indexOf` with a TypeError.
+    const profileCan = (profileId: string, capabilityId: string): Effect.Effect<boolean, UnknownCapability | UnknownProfile | DecodeFailure> =>
+      typeof profileId !== "string"
+        ? Effect.fail(notText("ProfileId", "a profile id", profileId))
+        : typeof capabilityId !== "string"
+        ? Effect.fail(notText("CapabilityId", "a capability id", capabilityId))
+        : Effect.gen(function*() {
         // The profile first, then the capability: the reference's `profile_can` order, so both unknown is UnknownProfile.
         const held = profiles.get(toNfc(profileId))
         if (held === undefined) return yield* new UnknownProfile({ profile_id: profileId, known })
@@ -384,7 +400,7 @@ export const make = (given: CapabilityConfig): Effect.Effect<Capabilities["Type"
     // know, or `term_exec` from a JS caller, died reading the placement it has none of.
     // A `requested` that is no text (a JS caller's) is refused the same way, not read as a name.
     const check = (job: JobSubject, requested?: string): Effect.Effect<Verdict, DecodeFailure> => {
-      if (requested !== undefined && typeof requested !== "string") return Effect.fail(requestedNotText(requested))
+      if (requested !== undefined && typeof requested !== "string") return Effect.fail(notText("RequestedProfile", "a profile id", requested))
       // The fields as read once go to the decoder too (a legacy kind, a bad value); `job` itself only when reading threw.
       const read = readOnce(job)
       return isSubject(read)

@@ -74,7 +74,7 @@ describe("the reference's capability registry (Capabilities.layerDefault)", () =
     Effect.gen(function*() {
       const capabilities = yield* Capabilities.Capabilities
       const placed = Object.fromEntries(JobKinds.map((job_kind) => {
-        const placement = capabilities.placementFor({ job_kind, protocol_id: "any.v1" })
+        const placement = capabilities.placementFor({ job_kind, protocol_id: "any.v1" })!
         return [job_kind, `${placement.profile}: ${placement.requires.join(", ")}`]
       }))
       const document = "doc.summarize"
@@ -92,7 +92,7 @@ describe("the reference's capability registry (Capabilities.layerDefault)", () =
         workflow_run: `Analyst: ${document}`,
         debug_bundle_export: "Analyst: export.debug_bundle, fr.read, diagnostics.read, jobs.read"
       })
-      const governance = capabilities.placementFor({ job_kind: "workflow_run", protocol_id: "hsk.governance_pack.export.v0" })
+      const governance = capabilities.placementFor({ job_kind: "workflow_run", protocol_id: "hsk.governance_pack.export.v0" })!
       assert.strictEqual(governance.profile, "Operator")
       assert.deepStrictEqual(governance.requires, ["fs.read", "fs.write", "export.governance_pack"])
     }).pipe(Effect.provide(Capabilities.layerDefault)))
@@ -127,9 +127,9 @@ describe("an application's own policy (Capabilities.layer, make)", () => {
         kinds: { ...d.kinds, doc_summarize: { profile: "E\u0301quipe", requires: ["doc.summarize"] } },
         protocols: [...d.protocols, { job_kind: "doc_edit", protocol_id: "re\u0301sume\u0301.v1", profile: "E\u0301quipe", requires: [] }]
       })
-      assert.strictEqual(capabilities.placementFor({ job_kind: "doc_summarize", protocol_id: "p" }).profile, "\u00c9quipe")
+      assert.strictEqual(capabilities.placementFor({ job_kind: "doc_summarize", protocol_id: "p" })?.profile, "\u00c9quipe")
       for (const protocol_id of ["r\u00e9sum\u00e9.v1", "re\u0301sume\u0301.v1"]) {
-        assert.strictEqual(capabilities.placementFor({ job_kind: "doc_edit", protocol_id }).profile, "\u00c9quipe")
+        assert.strictEqual(capabilities.placementFor({ job_kind: "doc_edit", protocol_id })?.profile, "\u00c9quipe")
       }
       for (const requested of ["\u00c9quipe", "E\u0301quipe"]) {
         const verdict = yield* capabilities.check({ job_kind: "doc_summarize", protocol_id: "p" }, requested)
@@ -251,6 +251,40 @@ describe("R1a a subject given past its types (a JS caller, a cast) to Capabiliti
         assert.strictEqual(error?.subject, "RequestedProfile")
       }
     }))
+
+  it.effect("R15 profileCan with an id that is no text (a JS caller's) is a DecodeFailure naming the argument, the profile first, never a defect", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.make(Capabilities.defaultConfig)
+      // profileCan(5, …) died building UnknownProfile ("Expected string, actual 5"), profileCan("Analyst", 5) with a TypeError.
+      for (const [profile, capability, subject, got] of [
+        [5, "fs.read", "ProfileId", "number"],
+        ["Analyst", 5, "CapabilityId", "number"],
+        [null, null, "ProfileId", "null"],
+        [{}, "fs.read", "ProfileId", "object"],
+        ["Analyst", ["fs.read"], "CapabilityId", "object"],
+        ["Analyst", undefined, "CapabilityId", "undefined"]
+      ] as const) {
+        const exit = yield* Effect.exit(capabilities.profileCan(profile as unknown as string, capability as unknown as string))
+        assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail", `${String(profile)}, ${String(capability)}`)
+        const error = exit._tag === "Failure" && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        assert.strictEqual(error?._tag, "DecodeFailure")
+        assert.strictEqual(error?._tag === "DecodeFailure" ? error.subject : undefined, subject)
+        assert.include(error?.message, `got ${got}`)
+      }
+      assert.isTrue(yield* capabilities.profileCan("Analyst", "fs.read"))
+    }))
+
+  it.effect("R15 placementFor a subject that is no job's (a kind the policy does not know, a protocol that is no text) is undefined, as its type says, where check is a DecodeFailure", () =>
+    Effect.gen(function*() {
+      const capabilities = yield* Capabilities.make(Capabilities.defaultConfig)
+      const throwing = { job_kind: "doc_summarize", get protocol_id(): string { throw new Error("read") } }
+      for (const subject of [{ job_kind: "nope", protocol_id: "p" }, { job_kind: "doc_summarize", protocol_id: 5 }, throwing, null]) {
+        const job = subject as unknown as Capabilities.JobSubject
+        assert.isUndefined(capabilities.placementFor(job))
+        assert.strictEqual((yield* Effect.flip(capabilities.check(job)))._tag, "DecodeFailure")
+      }
+      assert.strictEqual(capabilities.placementFor({ job_kind: "doc_summarize", protocol_id: "p" })?.profile, "Analyst")
+    }))
 })
 
 describe("R1a term_exec and unknown keys in an application's own policy (Capabilities.make)", () => {
@@ -261,7 +295,7 @@ describe("R1a term_exec and unknown keys in an application's own policy (Capabil
         ...Capabilities.defaultConfig,
         protocols: [...Capabilities.defaultConfig.protocols, override as unknown as Capabilities.ProtocolOverride]
       })
-      const placement = capabilities.placementFor({ job_kind: "terminal_exec", protocol_id: "hsk.term.v1" })
+      const placement = capabilities.placementFor({ job_kind: "terminal_exec", protocol_id: "hsk.term.v1" })!
       assert.deepStrictEqual([placement.profile, placement.requires], ["Operator", ["fs.read"]])
     }))
 

@@ -18,6 +18,8 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { tempSqliteFile } from "../support/stores.js"
+import { shippedPgMigrationIds } from "./pg-support.js"
+import { shippedSqliteMigrationIds } from "./sqlite-support.js"
 
 /** The error a store's build failed with, asserted a MigrationFailed; the message returned. */
 const refusal = <A, E>(layer: Layer.Layer<A, E>) =>
@@ -101,7 +103,145 @@ describe("a bookkeeping table that is not this library's", () => {
       )
       for (const migrate of [true, false]) {
         const message = yield* refusal(PgStore.layer({ url, migrate }))
-        assert.include(message, "ai_job_model_migrations cannot be read as this library's bookkeeping table")
+        assert.include(message, "ai_job_model_migrations holds a migration_id that is no migration's ('abc')")
+      }
+    }).pipe(Effect.scoped), 60_000)
+})
+
+/** The shape both the Migrator and another tool give the table: integer ids, a name. */
+const BOOKKEEPING = "CREATE TABLE ai_job_model_migrations (migration_id integer PRIMARY KEY, name text NOT NULL)"
+
+/**
+ * Another tool's table of our name whose ids look like ours, and other rows
+ * no migration of ours writes: each with the words its refusal must say.
+ * `newest` is the dialect's newest shipped migration.
+ */
+const lookalikes: ReadonlyArray<{
+  readonly label: string
+  readonly ddl: (dialect: "sqlite" | "pg", newest: number) => string
+  readonly says: (newest: number) => string
+}> = [
+  {
+    label: "another tool's id at our newest, its own name",
+    ddl: (_, newest) => `${BOOKKEEPING}; INSERT INTO ai_job_model_migrations VALUES (${newest}, 'create_users')`,
+    says: (newest) => `ai_job_model_migrations records migration ${newest} as 'create_users', where this library's 00${newest} is `
+  },
+  {
+    label: "another tool's id above our newest (not a newer version of ours: none of our migrations recorded)",
+    ddl: (_, newest) => `${BOOKKEEPING}; INSERT INTO ai_job_model_migrations VALUES (${newest + 1}, 'create_users')`,
+    says: (newest) => `records migration ${newest + 1} as 'create_users', above this library's newest (00${newest}), but none of this library's own`
+  },
+  {
+    label: "another tool's ids 1 and 2 (migrating failed at 0004 on 'no such table')",
+    ddl: () => `${BOOKKEEPING}; INSERT INTO ai_job_model_migrations VALUES (1, 'create_users'), (2, 'add_email')`,
+    says: () => "records migration 1 as 'create_users', where this library's 0001 is reference_schema"
+  },
+  {
+    label: "ids 0 and -1",
+    ddl: () => "CREATE TABLE ai_job_model_migrations (migration_id integer, name text); INSERT INTO ai_job_model_migrations VALUES (0, 'a'), (-1, 'b')",
+    says: () => "holds a migration_id that is no migration's (-1), where every id is a positive integer"
+  },
+  {
+    label: "a NULL id",
+    ddl: () => "CREATE TABLE ai_job_model_migrations (migration_id integer, name text); INSERT INTO ai_job_model_migrations VALUES (NULL, 'a')",
+    says: () => "holds a migration_id that is no migration's (NULL)"
+  },
+  {
+    label: "a text id '3'",
+    ddl: () => "CREATE TABLE ai_job_model_migrations (migration_id text, name text); INSERT INTO ai_job_model_migrations VALUES ('3', 'flight_recorder')",
+    says: () => "holds a migration_id that is no migration's ('3')"
+  },
+  {
+    label: "a view of that name",
+    ddl: () => "CREATE VIEW ai_job_model_migrations AS SELECT 1 AS migration_id, 'x' AS name",
+    says: () => "records migration 1 as 'x', where this library's 0001 is reference_schema"
+  },
+  {
+    label: "no name column",
+    ddl: () => "CREATE TABLE ai_job_model_migrations (migration_id integer PRIMARY KEY)",
+    says: () => "ai_job_model_migrations is not this library's bookkeeping table (no name column"
+  }
+]
+
+/** Whether the database holds an `ai_jobs` table, and the bookkeeping rows, as JSON: what a refusal must leave as it was. */
+const sqliteState = (filename: string): string => {
+  const db = new Database(filename) as unknown as { prepare(sql: string): { all(): unknown } } & { close(): unknown }
+  try {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE name = 'ai_jobs'").all()
+    const rows = (db.prepare("SELECT name FROM sqlite_master WHERE name = 'ai_job_model_migrations'").all() as Array<unknown>).length > 0
+      ? db.prepare("SELECT * FROM ai_job_model_migrations").all()
+      : []
+    return JSON.stringify({ tables, rows })
+  } finally {
+    db.close()
+  }
+}
+
+const pgState = (url: string) =>
+  Effect.promise(async () => {
+    const client = await connectPg(url)
+    try {
+      const { rows: [jobs] } = await client.query("SELECT to_regclass('ai_jobs') IS NOT NULL AS present")
+      const { rows } = await client.query("SELECT * FROM ai_job_model_migrations")
+      return JSON.stringify({ jobs, rows })
+    } finally {
+      await client.end()
+    }
+  })
+
+const newestSqlite = Math.max(...shippedSqliteMigrationIds)
+const newestPg = Math.max(...shippedPgMigrationIds)
+
+describe("a bookkeeping table whose rows are not this library's migrations (id and name)", () => {
+  for (const { label, ddl, says } of lookalikes) {
+    it.live(`R9 SQLite: ${label} is MigrationFailed saying so, migrating or not; nothing is created`, () =>
+      Effect.gen(function*() {
+        const filename = sqliteFileWith("lookalike-bookkeeping", ddl("sqlite", newestSqlite))
+        const before = sqliteState(filename)
+        for (const migrate of [true, false]) {
+          const message = yield* refusal(SqliteStore.layer({ filename, migrate }))
+          assert.include(message, says(newestSqlite))
+          assert.include(message, "another tool's table of the same name")
+        }
+        assert.strictEqual(sqliteState(filename), before, "nothing changed")
+      }), 60_000)
+
+    it.live(`R9 PostgreSQL: ${label} is MigrationFailed saying so, migrating, not migrating or read-only; nothing is created`, () =>
+      Effect.gen(function*() {
+        const url = yield* pgDatabaseWith("lookalike_bookkeeping", ddl("pg", newestPg))
+        const before = yield* pgState(url)
+        for (const options of [{}, { migrate: false }, { readonly: true }] as const) {
+          const message = yield* refusal(PgStore.layer({ url, ...options }))
+          assert.include(message, says(newestPg))
+          assert.include(message, "another tool's table of the same name")
+        }
+        assert.strictEqual(yield* pgState(url), before, "nothing changed")
+      }).pipe(Effect.scoped), 60_000)
+  }
+
+  it.live("R9 SQLite: our own bookkeeping with the schema's tables dropped is MigrationFailed naming the missing ai_jobs, migrating or not", () =>
+    Effect.gen(function*() {
+      const filename = tempSqliteFile("bookkeeping-without-schema")
+      yield* Layer.build(SqliteStore.layer({ filename })).pipe(Effect.scoped)
+      const db = new Database(filename)
+      db.exec("PRAGMA foreign_keys = OFF; DROP TABLE ai_jobs")
+      db.close()
+      for (const migrate of [true, false]) {
+        const message = yield* refusal(SqliteStore.layer({ filename, migrate }))
+        assert.include(message, `ai_job_model_migrations records this library's migrations up to 00${newestSqlite}, but the schema they made is not there (no ai_jobs table)`)
+      }
+    }), 60_000)
+
+  it.live("R9 PostgreSQL: our own bookkeeping with the schema's tables dropped is MigrationFailed naming the missing ai_jobs, migrating or not", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("bookkeeping_without_schema")
+      yield* Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)
+      const client = yield* Effect.promise(() => connectPg(url))
+      yield* Effect.promise(() => client.query("DROP TABLE ai_jobs CASCADE"))
+      yield* Effect.promise(() => client.end())
+      for (const migrate of [true, false]) {
+        const message = yield* refusal(PgStore.layer({ url, migrate }))
+        assert.include(message, `ai_job_model_migrations records this library's migrations up to 00${newestPg}, but the schema they made is not there (no ai_jobs table)`)
       }
     }).pipe(Effect.scoped), 60_000)
 })

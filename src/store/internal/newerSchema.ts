@@ -11,24 +11,38 @@ import * as Effect from "effect/Effect"
 import { readdir } from "node:fs/promises"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 
-const MIGRATION_FILE = /^(\d+)_.+\.sql$/
+const MIGRATION_FILE = /^(\d+)_(.+)\.sql$/
 
 /** What each directory's listing gave: the files ship with the package, so once per process. */
-const newestByDirectory = new Map<string, number>()
+const shippedByDirectory = new Map<string, ReadonlyMap<number, string>>()
 
-/** The highest migration number among the `NNNN_name.sql` files of `directory` (0 when there is none). */
-export const newestShipped = (directory: URL): Effect.Effect<number, unknown> =>
+/**
+ * The migrations of the `NNNN_name.sql` files of `directory`: each number
+ * with the name the Migrator records for it (the file's name after `NNNN_`).
+ */
+export const shippedMigrations = (directory: URL): Effect.Effect<ReadonlyMap<number, string>, unknown> =>
   Effect.suspend(() => {
-    const known = newestByDirectory.get(directory.href)
+    const known = shippedByDirectory.get(directory.href)
     if (known !== undefined) return Effect.succeed(known)
     return Effect.map(Effect.tryPromise(() => readdir(directory)), (files) => {
-      const newest = files.reduce((max, file) => Math.max(max, Number(MIGRATION_FILE.exec(file)?.[1] ?? 0)), 0)
-      newestByDirectory.set(directory.href, newest)
-      return newest
+      const shipped = new Map<number, string>()
+      for (const file of files) {
+        const [, id, name] = MIGRATION_FILE.exec(file) ?? []
+        if (id !== undefined && name !== undefined) shipped.set(Number(id), name)
+      }
+      shippedByDirectory.set(directory.href, shipped)
+      return shipped
     })
   })
 
-const padded = (id: number): string => String(id).padStart(4, "0")
+/** The highest migration number among `shipped` (0 when there is none). */
+export const newestOf = (shipped: ReadonlyMap<number, string>): number => Math.max(0, ...shipped.keys())
+
+/** The highest migration number among the `NNNN_name.sql` files of `directory` (0 when there is none). */
+export const newestShipped = (directory: URL): Effect.Effect<number, unknown> => Effect.map(shippedMigrations(directory), newestOf)
+
+/** A migration number as its file writes it: `0026`. */
+export const padded = (id: number): string => String(id).padStart(4, "0")
 
 /**
  * Fails when `version` — the newest migration the database's bookkeeping

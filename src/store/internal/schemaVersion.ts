@@ -6,6 +6,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { ANOTHER_TOOLS, type BookkeepingRow, recordedVersion } from "./bookkeepingRows.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 
 /** The driver's error under a `SqlError`: its message and code. */
@@ -27,40 +29,52 @@ const versionNotRead = (dialect: "sqlite" | "pg", table: string, isDatabaseFailu
   const { code, message } = driverError(error)
   const said = typeof message === "string" ? message : String(error.message)
   // PostgreSQL's undefined_column, SQLite's "no such column": another tool's table of the same name.
+  const column = /migration_id/.test(said) ? "migration_id" : "name"
   return notOurBookkeeping(
     dialect,
     code === "42703" || /no such column/i.test(said)
-      ? `${table} is not this library's bookkeeping table (no migration_id column: ${said}); nothing was changed`
+      ? `${table} is not this library's bookkeeping table (no ${column} column: ${said}): ${ANOTHER_TOOLS}`
       : `${table} cannot be read as this library's bookkeeping table: ${said}; nothing was changed`
   )
 }
 
+/** What the store's schema has beside the bookkeeping table: whether that table is there, and the jobs table. */
+export interface SchemaTables {
+  readonly bookkeeping: boolean
+  readonly jobs: boolean
+}
+
 /**
- * The newest migration in `table`, 0 when `tableExists` says it is absent or
- * it is empty. Its read failing as the database fails (`isDatabaseFailure`: a
- * connection lost, a busy file) is a `StorageError`; the table not being this
- * library's (no `migration_id` column, an id that is no migration's) is a
- * `MigrationFailed`, as any other refusal of the database at open.
+ * The newest migration in `table`, 0 when `tables` says it is absent or it
+ * is empty. Its read failing as the database fails (`isDatabaseFailure`: a
+ * connection lost, a busy file) is a `StorageError`; the table not being
+ * this library's — no `migration_id` or `name` column, rows that are not
+ * the migrations in `shipped`, or no schema where it says there is one
+ * (internal/bookkeepingRows.ts) — is a `MigrationFailed`, as any other
+ * refusal of the database at open. Its rows are few (one per migration): all
+ * are read, in the one statement that read their highest id.
  */
 export const readSchemaVersion = (
   dialect: "sqlite" | "pg",
   table: string,
-  tableExists: Effect.Effect<boolean, SqlError, SqlClient.SqlClient>,
-  isDatabaseFailure: (error: SqlError) => boolean
+  tables: Effect.Effect<SchemaTables, SqlError, SqlClient.SqlClient>,
+  isDatabaseFailure: (error: SqlError) => boolean,
+  shipped: Effect.Effect<ReadonlyMap<number, string>, unknown>
 ): Effect.Effect<number, StorageError | MigrationFailed, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    if (!(yield* Effect.mapError(tableExists, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause })))) return 0
+    const found = yield* Effect.mapError(tables, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause }))
+    if (!found.bookkeeping) return 0
     const sql = yield* SqlClient.SqlClient
-    const [row] = yield* Effect.mapError(
-      sql<{ readonly version: unknown }>`SELECT COALESCE(MAX(migration_id), 0) AS version FROM ${sql(table)}`,
+    const rows = yield* Effect.mapError(
+      sql<BookkeepingRow>`SELECT migration_id, name FROM ${sql(table)} ORDER BY migration_id`.withoutTransform,
       versionNotRead(dialect, table, isDatabaseFailure)
     )
-    const version = Number(row?.version ?? 0)
-    if (Number.isSafeInteger(version) && version >= 0) return version
-    // Said as it is: Number('abc') read as "the schema is at migration 0NaN".
-    return yield* notOurBookkeeping(
-      dialect,
-      `${table} holds a migration_id that is no migration's ('${String(row?.version)}'): ` +
-        "it is not this library's bookkeeping table, or it was edited by hand; nothing was changed"
+    const migrations = yield* Effect.mapError(
+      shipped,
+      (cause) => new MigrationFailed({ dialect, migration_id: null, migration_name: null, statement: null, cause })
     )
+    return yield* Either.match(recordedVersion(table, rows, migrations, found.jobs), {
+      onLeft: (refusal) => Effect.fail(notOurBookkeeping(dialect, refusal)),
+      onRight: Effect.succeed
+    })
   }).pipe(Effect.withSpan("JobStore.schemaVersion"))

@@ -11,7 +11,8 @@ import * as FiberRef from "effect/FiberRef"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
-import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
+import { JOBS_TABLE } from "../internal/bookkeepingRows.js"
+import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
@@ -206,17 +207,19 @@ const databaseFailed = (run: MigrationRun, error: unknown): StorageError | undef
   })
 }
 
-/** The search_path's first schema, whether it holds the bookkeeping table, and the first later schema that does. */
+/** The search_path's first schema, whether it holds the bookkeeping table (and the jobs table), and the first later schema that does. */
 interface BookkeepingLocation {
   readonly first: string | null
   readonly present: boolean
+  readonly jobs: boolean
   readonly later: string | null
 }
 
 /**
  * The search_path's first schema that may hold a store, whether it holds the
  * bookkeeping table, and, when it does not, the first schema after it on the
- * search_path that does (null when none). `to_regclass` would look over the
+ * search_path that does (null when none), and whether the first holds the
+ * jobs table too (internal/bookkeepingRows.ts). `to_regclass` would look over the
  * whole path and find another schema's table, while CREATE puts the store's
  * tables in the first schema. The system's own schemas are skipped: a path
  * hardened with `pg_catalog` first (`pg_catalog, public`), or naming `pg_temp`,
@@ -235,12 +238,16 @@ const bookkeepingLocation: Effect.Effect<BookkeepingLocation, SqlError, SqlClien
             SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = (SELECT name FROM head) AND c.relname = ${migrationsTable}
           ) AS present,
+          EXISTS (
+            SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = (SELECT name FROM head) AND c.relname = ${JOBS_TABLE}
+          ) AS jobs,
           (SELECT path.name FROM path
             JOIN pg_namespace n ON n.nspname = path.name
             JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = ${migrationsTable}
             WHERE path.position > (SELECT coalesce(max(position), 0) FROM head)
             ORDER BY path.position LIMIT 1) AS later`,
-      ([row]) => ({ first: row?.first ?? null, present: row?.present === true, later: row?.later ?? null })
+      ([row]) => ({ first: row?.first ?? null, present: row?.present === true, jobs: row?.jobs === true, later: row?.later ?? null })
     ))
 
 /** An identifier in double quotes, its own quotes doubled: `quote_ident`'s form when the server cannot be asked. */
@@ -315,7 +322,13 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
 const versionHere: Effect.Effect<number, MigrationFailed | StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
   const location = yield* Effect.mapError(bookkeepingLocation, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause }))
   if (!location.present && location.first !== null && location.later !== null) return yield* shadowedStore(location.first, location.later)
-  return yield* readSchemaVersion("pg", migrationsTable, Effect.succeed(location.present), isDatabaseFailure)
+  return yield* readSchemaVersion(
+    "pg",
+    migrationsTable,
+    Effect.succeed({ bookkeeping: location.present, jobs: location.jobs }),
+    isDatabaseFailure,
+    shippedMigrations(directory)
+  )
 })
 
 /**

@@ -16,8 +16,9 @@ import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
-import { newestShipped, refuseNewerSchema } from "../internal/newerSchema.js"
-import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { JOBS_TABLE } from "../internal/bookkeepingRows.js"
+import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
+import { readSchemaVersion, type SchemaTables } from "../internal/schemaVersion.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { refuseForeignTables } from "./libraryColumns.js"
@@ -183,7 +184,7 @@ export const migrateFrom = (directory: URL): Effect.Effect<
         Effect.fail(new StorageError({ operation: "SqliteStore.migrate", cause })))
       // Read under the write lock the whole run holds: a second process migrating at once waits
       // here, then finds the version the first left, and reports nothing applied.
-      const before = yield* Effect.mapError(versionHere, asMigrationFailed)
+      const before = yield* Effect.mapError(versionIn(directory), asMigrationFailed)
       // A never-migrated file: a table of one of our names must be ours or the reference's, even empty.
       if (before === 0) yield* refuseForeignTables(sql, library.columns())
       yield* sql`PRAGMA legacy_alter_table = ON`
@@ -227,19 +228,23 @@ export const migrate: Effect.Effect<
 const isDatabaseFailure = (error: SqlError): boolean =>
   isBusy(error) || /^SQLITE_(?:LOCKED|IOERR|NOMEM|FULL|CANTOPEN|PROTOCOL)/.test(String((error.cause as { readonly code?: unknown } | undefined)?.code))
 
+/** Whether the bookkeeping table (a view read as one) and the jobs table are there: one read of the catalogue. */
+const schemaTables: Effect.Effect<SchemaTables, SqlError, SqlClient.SqlClient> = Effect.map(
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ readonly name: string }>`SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name IN (${migrationsTable}, ${JOBS_TABLE})`),
+  (found) => ({ bookkeeping: found.some(({ name }) => name === migrationsTable), jobs: found.some(({ name }) => name === JOBS_TABLE) })
+)
+
 /**
  * The newest migration applied, 0 when the bookkeeping table is absent or empty; a
- * `MigrationFailed` when the table is not this library's (internal/schemaVersion.ts).
+ * `MigrationFailed` when the table is not this library's (internal/schemaVersion.ts): its
+ * rows must be migrations of `directory`.
  */
-const versionHere: Effect.Effect<number, StorageError | MigrationFailed, SqlClient.SqlClient> = readSchemaVersion(
-  "sqlite",
-  migrationsTable,
-  Effect.map(
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${migrationsTable}`),
-    (tables) => tables.length > 0
-  ),
-  isDatabaseFailure
-)
+const versionIn = (directory: URL): Effect.Effect<number, StorageError | MigrationFailed, SqlClient.SqlClient> =>
+  readSchemaVersion("sqlite", migrationsTable, schemaTables, isDatabaseFailure, shippedMigrations(directory))
+
+/** The version against the migrations this version ships (`versionIn`). */
+const versionHere = versionIn(migrationsDirectory)
 
 /**
  * The newest migration applied, 0 when the bookkeeping table is absent or empty; a table that is
@@ -260,4 +265,4 @@ export const newestSchemaVersion: Effect.Effect<number, unknown> = newestShipped
  * read (the file busy, an I/O error) is its `StorageError`.
  */
 export const refuseNewer = (directory: URL = migrationsDirectory): Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> =>
-  refuseNewerSchema("sqlite", versionHere, directory)
+  refuseNewerSchema("sqlite", versionIn(directory), directory)
