@@ -371,6 +371,31 @@ for (const backend of sharedBackends) {
         assert.deepStrictEqual(auditAfterPrune(yield* database.snapshot, []), [])
       }).pipe(Effect.scoped), 60_000)
 
+    it.effect("R18 HSK-GC-003 a pass in batches (3 a batch) while an operator holds the newest old job: on PostgreSQL the full batches, which lock only their own jobs, commit meanwhile and the last waits for it; on SQLite, one writer at a time, the pass waits first", () =>
+      Effect.gen(function*() {
+        // Found by a regression probe (PostgreSQL): each batch locked every old prunable job, so a prune
+        // of N old jobs in batches of B did O(N²/B) work, and its first batch waited for this operator.
+        const { database, first, second } = yield* twoProcesses(backend, "batches beside a held job")
+        // Reads on a connection of its own: on SQLite the pass's waits for the write lock on its own.
+        const reader = yield* processOn(database)
+        const old = yield* oldJobs(second.jobs, "failed", 7)
+        yield* first.gate.arm
+        const writing = yield* Effect.fork(Effect.either(first.jobs.addMetrics(old[6]!.job_id, { input_tokens: 3 })))
+        yield* first.gate.reached
+        const pass = yield* Effect.fork(Effect.either(second.janitor(0, 3)))
+        yield* untilDoneOrLockWaiters(database, backend, pass)
+        const meanwhile = yield* gcSummaries(reader.store)
+        yield* first.gate.open
+        assert.deepStrictEqual(meanwhile, onPg ? [[3, 3, 0, 0], [3, 3, 0, 0]] : [])
+        assert.strictEqual(outcome(yield* Fiber.join(writing)), "ok")
+        const report = valueOf(yield* Fiber.join(pass), "the pass")
+        // The metrics write made the held job new: not scanned.
+        assert.deepStrictEqual(countsOf(report), [6, 6, 0, 0])
+        assert.deepStrictEqual(yield* gcSummaries(second.store), [[3, 3, 0, 0], [3, 3, 0, 0], [0, 0, 0, 0]])
+        assert.isTrue(yield* exists(second.store, old[6]!.job_id))
+        assert.deepStrictEqual(auditAfterPrune(yield* database.snapshot, []), [])
+      }).pipe(Effect.scoped), 60_000)
+
     it.effect("R18 HSK-GC-003 two passes both waiting on an operator's pin of the newest old job: the older jobs pruned once, the window moved to the next newest, both summaries truthful", () =>
       Effect.gen(function*() {
         const { database, first, second } = yield* twoProcesses(backend, "two passes pin")

@@ -25,6 +25,7 @@ import { newRun } from "../internal/newRows.js"
 import { claimStart, makeClaimAdmitted, nextJob } from "./claim.js"
 import { isRunning } from "./keyedGuard.js"
 import { instantAfter, moveInstant } from "./moveInstant.js"
+import { pruneHeldBatch } from "./pruneHeldBatch.js"
 
 type Service = Context.Tag.Service<JobStore>
 
@@ -358,20 +359,25 @@ export const makeWorkerMethods = (context: PgContext) => {
       // A batch (JobStore.pruneJobs): the oldest `batchSize` of the jobs the prune would delete.
       const batchSize = options.dryRun === true ? undefined : options.batchSize
       const oldest = batchSize === undefined ? sql`` : sql`ORDER BY updated_at, id LIMIT ${batchSize}`
+      // A full batch may leave more to prune: it counts only what it pruned (JobStore.pruneJobs).
+      const fullBatch = (pruned: number) => {
+        const report = { scanned: pruned, pruned, spared_pinned: 0, spared_window: 0 }
+        return Effect.as(Effect.flatMap(auditRecords(options.events, report), insertEvents), report)
+      }
       const prunable = sql.in("status", [...Lifecycle.prunableStates])
       const cutoff = sql`${instantBound(options.olderThan)}::timestamptz`
       // `scanned`: prunable and old. `kept`: the window, the newest keepNewest
       // unpinned prunable jobs whatever their age. What is neither pinned nor
       // kept goes; the DELETE re-checks its row, so a job pinned, retried or
       // touched meanwhile stays.
+      const kept = sql`
+        SELECT id FROM ai_jobs WHERE ${prunable} AND NOT is_pinned
+        ORDER BY updated_at DESC, id DESC
+        LIMIT ${Math.max(0, Math.floor(options.keepNewest))}`
       const candidates = sql`
         WITH scanned AS (
           SELECT id, is_pinned, updated_at FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff}
-        ), kept AS (
-          SELECT id FROM ai_jobs WHERE ${prunable} AND NOT is_pinned
-          ORDER BY updated_at DESC, id DESC
-          LIMIT ${Math.max(0, Math.floor(options.keepNewest))}
-        ), doomed AS (
+        ), kept AS (${kept}), doomed AS (
           SELECT id FROM scanned WHERE NOT is_pinned AND id NOT IN (SELECT id FROM kept)
           ${oldest}
         )`
@@ -387,11 +393,15 @@ export const makeWorkerMethods = (context: PgContext) => {
       // job was pruned (SQLite's pass, under its write lock, kept it). Holding those locks, the
       // second statement waits for no one: its snapshot is the moment the pass prunes as of, and
       // its counts are of the rows as they are when deleted.
-      // A batch locks every old prunable job too, not only the ones it will delete: locking only the
-      // oldest `batchSize`, a row it then deleted outside them was waited for (an operator's pin, another
-      // process's Janitor) and re-checked, the batch came up short and was taken for the last, its
-      // unpruned rows counted as spared by the window (found by a regression probe). Under the lock the
-      // batch deletes exactly what it reads, so a short batch is the last one and its counts are exact.
+      // A full batch locks and deletes only its own jobs (pruneHeldBatch.ts: locking every old one in
+      // each batch made a prune O(N²/B)). The last batch, which finds fewer jobs to prune than a full
+      // one, prunes as a whole pass does, below: it locks every old prunable job (few are left), so it
+      // deletes exactly what it reads, waits for an operator holding a job it counts, and its counts
+      // of what it spares are exact.
+      if (batchSize !== undefined) {
+        const pruned = yield* pruneHeldBatch(sql, { prunable, cutoff, kept }, batchSize)
+        if (pruned === batchSize) return yield* fullBatch(pruned)
+      }
       if (options.dryRun !== true) {
         yield* sql`SELECT count(*) FROM (SELECT id FROM ai_jobs WHERE ${prunable} AND updated_at < ${cutoff} ORDER BY id FOR UPDATE) AS held`
       }
@@ -406,10 +416,8 @@ export const makeWorkerMethods = (context: PgContext) => {
       const scanned = Number(row?.["scanned"] ?? 0)
       const spared_pinned = Number(row?.["spared_pinned"] ?? 0)
       const pruned = Number(row?.["pruned"] ?? 0)
-      // A full batch may leave more to prune: it counts only what it pruned (JobStore.pruneJobs).
-      const report = pruned === batchSize
-        ? { scanned: pruned, pruned, spared_pinned: 0, spared_window: 0 }
-        : { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
+      if (pruned === batchSize) return yield* fullBatch(pruned)
+      const report = { scanned, pruned, spared_pinned, spared_window: scanned - spared_pinned - pruned }
       if (options.dryRun !== true) yield* insertEvents(yield* auditRecords(options.events, report))
       return report
     },
