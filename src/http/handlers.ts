@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { JobId, WorkflowRunId } from "../domain/Ids.js"
+import { DecodeFailure } from "../domain/Errors.js"
 import type { NodeExecution } from "../domain/WorkflowRun.js"
 import { FlightRecorder } from "../FlightRecorder.js"
 import { firstNodes, type FirstOf, firstRuns } from "../internal/firstOfRuns.js"
@@ -124,13 +125,24 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
     // The job first: a page of no runs is the job's, never a missing job's.
     const runPage = (jobId: JobId, query: typeof RunsQuery.Type) =>
       store.readConsistent(Effect.zipRight(
-        jobs.get(jobId),
+        Effect.zipRight(jobs.get(jobId), refuseForeignCursor(jobId, query.cursor as WorkflowRunId | undefined)),
         // The cursor decoded as a WorkflowRunId (RunCursor): canonical, lower-case.
         Effect.map(firstRuns(store, jobId, query.limit ?? PAGE_SIZE, query.cursor as WorkflowRunId | undefined), (runs) => ({
           items: runs.items,
           next_cursor: runs.next
         }))
       ))
+
+    // A cursor is one of this job's runs: another job's (or no run) is refused, never read as a
+    // place in this listing — an empty page with no next cursor would say the job has no more runs.
+    const refuseForeignCursor = (jobId: JobId, cursor: WorkflowRunId | undefined) =>
+      cursor === undefined ? Effect.void : store.getRun(cursor).pipe(
+        Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+        Effect.flatMap((run) => run?.job_id === jobId ? Effect.void : new DecodeFailure({
+          subject: "request query",
+          issues: [{ path: "cursor", message: "Not a cursor of this job's runs: the runs_next_cursor of its detail or of its previous page" }]
+        }))
+      )
 
     return handlers
       .handle("submit", ({ payload }) => jobs.submit(payload))

@@ -171,7 +171,7 @@ export interface NodePage {
 
 /**
  * A page of a job's runs (`listRuns`): those after the run `after` in the
- * listing's order (absent: from the oldest; a run id that is no run: none),
+ * listing's order (absent: from the oldest; a run id that is no run of this job: none),
  * at most `limit` (a whole number ≥ 1, not past 2^53 − 1; anything else is a
  * `DecodeFailure`). The next page starts after the last run of this one.
  */

@@ -232,6 +232,13 @@ export const runApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* answer(`/jobs/${MISSING}/runs`), [404, "NotFound"])
         const upper = yield* send(HttpClientRequest.get(`/jobs/${job.job_id}/runs?cursor=${run.id.toUpperCase()}`).pipe(authed))
         assert.deepStrictEqual([upper.status, upper.body?.["items"]], [200, []], "an upper-case run id is the same run")
+        // Another job's run, or a run id that is no run, is no cursor of this job's runs: refused, never an
+        // empty page with no next cursor (which says the job has no more runs) nor a page placed by it.
+        const other = yield* jobs.submit(summarize())
+        const { run: otherRun } = yield* jobs.start(other.job_id)
+        for (const cursor of [otherRun.id, MISSING]) {
+          assert.deepStrictEqual(yield* answer(`/jobs/${job.job_id}/runs?cursor=${cursor}`), [400, "DecodeFailure"], cursor)
+        }
         const nodes = yield* send(HttpClientRequest.get(`/runs/${run.id}/nodes?cursor=0`).pipe(authed))
         assert.deepStrictEqual([nodes.status, nodes.body?.["items"], nodes.body?.["next_cursor"]], [200, [], null])
       })))

@@ -198,7 +198,8 @@ export const makeRunMethods = (context: PgContext) => {
       ? sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`
       // The key compared in SQL, to the microsecond the column keeps; LIMIT NULL is no limit.
       : sql`SELECT ${runColumns} FROM workflow_runs WHERE job_id = ${jobId}${
-        page.after === undefined ? sql`` : sql` AND (created_at, id) > (SELECT created_at, id FROM workflow_runs WHERE id = ${page.after})`
+        // The cursor is a run of this job: another job's run is no place in this listing (none follows it).
+        page.after === undefined ? sql`` : sql` AND (created_at, id) > (SELECT created_at, id FROM workflow_runs WHERE id = ${page.after} AND job_id = ${jobId})`
       } ORDER BY created_at, id LIMIT ${page.limit ?? null}`).pipe(
       Effect.flatMap(decodeRows(decode.run)),
       storageErrors("JobStore.listRuns")

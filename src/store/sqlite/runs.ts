@@ -168,7 +168,8 @@ export const makeRunMethods = (context: SqliteContext) => {
         ? yield* sql`SELECT * FROM workflow_runs WHERE job_id = ${jobId} ORDER BY created_at, id`
         // A range of the (job_id, created_at, id) index; LIMIT -1 is no limit.
         : yield* sql`SELECT * FROM workflow_runs WHERE job_id = ${jobId}${
-          page.after === undefined ? sql`` : sql` AND (created_at, id) > (SELECT created_at, id FROM workflow_runs WHERE id = ${page.after})`
+          // The cursor is a run of this job: another job's run is no place in this listing (none follows it).
+        page.after === undefined ? sql`` : sql` AND (created_at, id) > (SELECT created_at, id FROM workflow_runs WHERE id = ${page.after} AND job_id = ${jobId})`
         } ORDER BY created_at, id LIMIT ${page.limit ?? -1}`
       return yield* decodeRows(decode.run)(rows)
     },
