@@ -4,7 +4,6 @@
  * "Received unknown argument") and a blank one, and here becomes one line
  * naming the mistake and what is accepted (exit 2, `BadInput`).
  */
-import * as LogLevel from "effect/LogLevel"
 import { BadInput } from "./errors.js"
 import * as Help from "./help.js"
 
@@ -88,8 +87,6 @@ const optionWords = (args: ReadonlyArray<string>, takesValue: ReadonlyMap<string
 }
 
 const LOG_LEVEL = "--log-level"
-/** The levels @effect/cli's `--log-level` takes, as it spells them (lower case only). */
-const LOG_LEVELS: ReadonlyArray<string> = LogLevel.allLevels.map((level) => level._tag.toLowerCase())
 
 /**
  * A `--log-level` given no level or one @effect/cli does not take (`--log-level bogus`,
@@ -111,9 +108,9 @@ const badLogLevel = (tree: Help.CommandNode, args: ReadonlyArray<string>): BadIn
     }
     const given = arg === LOG_LEVEL ? words[i + 1] : arg.startsWith(`${LOG_LEVEL}=`) ? arg.slice(LOG_LEVEL.length + 1) : null
     if (given === null) continue
-    if (given === undefined) return new BadInput({ message: `${LOG_LEVEL} needs a value: one of ${LOG_LEVELS.join(", ")}` })
-    if (!LOG_LEVELS.includes(given)) {
-      return new BadInput({ message: `${LOG_LEVEL} takes one of ${LOG_LEVELS.join(", ")}; given ${JSON.stringify(given)}` })
+    if (given === undefined) return new BadInput({ message: `${LOG_LEVEL} needs a value: one of ${Help.LOG_LEVELS.join(", ")}` })
+    if (!Help.LOG_LEVELS.includes(given)) {
+      return new BadInput({ message: `${LOG_LEVEL} takes one of ${Help.LOG_LEVELS.join(", ")}; given ${JSON.stringify(given)}` })
     }
     if (arg === LOG_LEVEL) i++
   }

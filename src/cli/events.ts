@@ -3,9 +3,11 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type { DecodeFailure } from "../domain/Errors.js"
 import { EventTypes } from "../domain/EventRecord.js"
 import { EventId, TraceId, WorkflowRunId } from "../domain/Ids.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
+import { BadInput } from "./errors.js"
 import { encodeEvent, timeline } from "./format.js"
 import { parseJobRef, resolveJobRef } from "./jobRef.js"
 
@@ -14,6 +16,18 @@ const EVENTS_OF_UNSTORED_JOBS = " among the stored jobs; the events of a job not
 import { filter, filterOption, limitOption, parseLimit, printListing } from "./listing.js"
 import * as Parse from "./parse.js"
 import { collectEvents } from "./queries.js"
+
+/**
+ * The store's refusal of `--cursor`, in the CLI's terms. Of the two orders, a
+ * cursor refused for its order continues the one not asked for.
+ */
+const refusedCursor = (error: DecodeFailure, asked: "asc" | "desc"): string => {
+  const [issue] = error.issues
+  const its = asked === "asc" ? "newest" : "oldest"
+  return issue?.path === "order"
+    ? `bad --cursor: it continues a listing ${its} first; give --order ${its} with it`
+    : `bad --cursor: ${issue?.message ?? error.message}`
+}
 
 /** Lists events oldest first (`--order newest` for the other way), with the filters `GET /events` has. */
 export const eventsCommand = Command.make(
@@ -28,6 +42,11 @@ export const eventsCommand = Command.make(
     since: filterOption("since", "time|duration", "Only events since a time (2026-01-19T10:00:00Z) or that long ago (2h, 7d)"),
     until: filterOption("until", "time|duration", "Only events before a time (2026-01-19T10:00:00Z) or older than a duration (2h, 7d)"),
     order: filterOption("order", "oldest|newest", "Oldest events first (the default) or newest first"),
+    cursor: filterOption(
+      "cursor",
+      "cursor",
+      "Only events after this cursor, in its order: what `jobs show` prints to read the rest of a job's events (a `next_cursor` of GET /events too)"
+    ),
     limit: limitOption,
     json: Options.boolean("json").pipe(Options.withDescription("Print the events as JSON, exactly as recorded"))
   },
@@ -55,10 +74,14 @@ export const eventsCommand = Command.make(
             ...filter("types", types),
             ...filter("since", since),
             ...filter("until", until),
+            ...filter("cursor", options.cursor),
             order
           },
           limit
-        )
+        ).pipe(Effect.catchIf(
+          (error): error is DecodeFailure => error._tag === "DecodeFailure" && error.subject === "cursor",
+          (error) => Effect.fail(new BadInput({ message: refusedCursor(error, order) }))
+        ))
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
       yield* printListing(events, {
         json: options.json,

@@ -13,6 +13,7 @@ import type * as HelpDoc from "@effect/cli/HelpDoc"
 import type * as Span from "@effect/cli/HelpDoc/Span"
 import * as Options from "@effect/cli/Options"
 import * as Usage from "@effect/cli/Usage"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { wrap } from "./layout.js"
 
@@ -151,6 +152,9 @@ export const valueOptions = (node: CommandNode): ReadonlyMap<string, string> => 
   return found
 }
 
+/** The levels @effect/cli's `--log-level` takes, as it spells them (lower case only). */
+export const LOG_LEVELS: ReadonlyArray<string> = LogLevel.allLevels.map((level) => level._tag.toLowerCase())
+
 /** @effect/cli's own options, which every command takes. */
 export const BUILT_IN_OPTIONS: ReadonlyArray<string> = ["--help", "-h", "--version", "--wizard", "--completions", "--log-level"]
 
@@ -264,6 +268,12 @@ export const render = (node: CommandNode, path: ReadonlyArray<string>, style: He
 
   out.push("", heading("GLOBAL OPTIONS"))
   out.push("  -h, --help", wrap("Show this help.", width, { indent: "      " }))
+  out.push(
+    "  --log-level level",
+    wrap(`Print log messages at this level and above: ${LOG_LEVELS.join(", ")}. Taken anywhere on the command line.`, width, {
+      indent: "      "
+    })
+  )
   if (path.length === 1) out.push("  --version", wrap("Show the version.", width, { indent: "      " }))
   return out.join("\n")
 }

@@ -65,6 +65,7 @@ const inRecordedOrder = <E extends { readonly timestamp: DateTime.Utc; readonly 
 
 /** The events `jobs show` prints by default: a job's whole history, unless it is a huge one. */
 export const SHOW_EVENTS = 100_000
+const MAX_EVENTS_LIMIT = 1_000_000
 
 const eventsLimitOption = Options.text("events-limit").pipe(
   Options.withPseudoName("n"),
@@ -92,10 +93,15 @@ const nodesLimitOption = Options.text("nodes-limit").pipe(
 
 /** A limit option's value: a whole number from 1 to 1,000,000, or `fallback` when not given. */
 const shownAtMost = (option: Option.Option<string>, name: string, fallback: number) =>
-  Effect.map(Parse.optional(option, Parse.integer(name, 1, 1_000_000)), Option.getOrElse(() => fallback))
+  Effect.map(Parse.optional(option, Parse.integer(name, 1, MAX_EVENTS_LIMIT)), Option.getOrElse(() => fallback))
 
-/** How to read the events `jobs show` cut off: the events listing from the last instant it shows. */
-const restOfEvents = (jobId: string, last: DateTime.Utc) => `ai-jobs events --job ${jobId} --since ${DateTime.formatIso(last)}`
+/**
+ * How to read the job's events `jobs show` cut off: the events listing after
+ * the store's cursor at the last one shown (none shown: from the start). A
+ * `--since` at its instant would repeat every event shown in that millisecond.
+ */
+const restOfEvents = (jobId: string, after: string | null) =>
+  `ai-jobs events --job ${jobId}${after === null ? "" : ` --cursor ${after}`}`
 
 const showCommand = Command.make(
   "show",
@@ -133,11 +139,25 @@ const showCommand = Command.make(
           ])
           // The oldest `limit` of the whole history: every event not read is newer than the last read.
           const truncated = own.truncated || ofRunsAlone.some((found) => found.truncated) || merged.length > limit
-          return { job, runs, runsCut: shownRuns.next !== null, events: merged.slice(0, limit), truncated }
+          const events = merged.slice(0, limit)
+          // Events of its runs alone can push some of the job's own off the end: its cursor is then
+          // the one after the last own event shown, read again (a legacy database's rare case).
+          const ownShown = events.filter((event) => event.job_id === jobId).length
+          const after = ownShown === own.items.length
+            ? own.next_cursor
+            : ownShown === 0
+            ? null
+            : (yield* collectEvents({ job_id: jobId }, ownShown)).next_cursor
+          const rest = !truncated
+            ? undefined
+            : after !== null || ownShown < own.items.length
+            ? restOfEvents(jobId, after)
+            // Only events of its runs alone were cut: the whole history holds them.
+            : `ai-jobs jobs show ${jobId} --events-limit ${Math.min(merged.length, MAX_EVENTS_LIMIT)}`
+          return { job, runs, runsCut: shownRuns.next !== null, events, truncated, rest }
         }))
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
-      const last = detail.events.at(-1)
-      const rest = detail.truncated && last !== undefined ? restOfEvents(detail.job.job_id, last.timestamp) : undefined
+      const rest = detail.rest
       if (!options.json) {
         yield* Console.log(jobDetail(detail.job, detail.runs, detail.events, { runsCut: detail.runsCut }))
       } else {

@@ -14,6 +14,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Capabilities from "../Capabilities.js"
 import * as JobsApi from "../http/JobsApi.js"
+import { tokenProblem, tokenRule } from "../http/tokenRules.js"
 import * as Jobs from "../Jobs.js"
 import * as Recovery from "../Recovery.js"
 import * as WakeUp from "../WakeUp.js"
@@ -22,13 +23,6 @@ import { BadInput, describeError, OperationFailed } from "./errors.js"
 import * as Parse from "./parse.js"
 import { DEFAULT_PORT, isLoopback, type ServeOptions } from "./serveOptions.js"
 
-/**
- * A token a client can send: printable ASCII, inner spaces allowed. An HTTP
- * header cannot carry a control character, and the server trims spaces at
- * its ends, so any other token would refuse every request.
- */
-const SENDABLE_TOKEN = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
-
 /** The token to require: configured, or made up for a loopback-only server. */
 const chooseToken = (host: string, option: Option.Option<string>) =>
   Effect.gen(function*() {
@@ -36,17 +30,8 @@ const chooseToken = (host: string, option: Option.Option<string>) =>
     const configured = Option.isSome(option) ? option.value : fromEnv !== undefined && fromEnv !== "" ? fromEnv : undefined
     if (configured !== undefined) {
       const source = Option.isSome(option) ? "--token" : "AI_JOBS_TOKEN"
-      if (configured.length < JobsApi.MIN_TOKEN_LENGTH) {
-        return yield* new BadInput({
-          message: `bad ${source}: the token must be at least ${JobsApi.MIN_TOKEN_LENGTH} characters long`
-        })
-      }
-      if (!SENDABLE_TOKEN.test(configured)) {
-        return yield* new BadInput({
-          message: `bad ${source}: the token must be printable ASCII without spaces at either end (a newline or a trailing ` +
-            "space, say from a file, could never be sent in an Authorization header, so no request would pass)"
-        })
-      }
+      const problem = tokenProblem(configured)
+      if (problem !== undefined) return yield* new BadInput({ message: `bad ${source}: the ${tokenRule[problem]}` })
       return { token: Redacted.make(configured), generated: false }
     }
     if (!isLoopback(host)) {

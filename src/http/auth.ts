@@ -10,16 +10,20 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Authorization } from "./Api.js"
 import { Unauthorized } from "./Errors.js"
-import { MIN_TOKEN_LENGTH } from "./tokenRules.js"
+import { MIN_TOKEN_LENGTH, tokenProblem, tokenRule } from "./tokenRules.js"
 
 export { MIN_TOKEN_LENGTH }
 
-/** A configured token that is too short to protect anything. */
+/**
+ * A configured token that is too short to protect anything, or that no
+ * Authorization header can carry (`ai-jobs serve` refuses the same ones).
+ */
 export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
-  length: Schema.Int
+  length: Schema.Int,
+  problem: Schema.optionalWith(Schema.Literal("too_short", "unsendable"), { default: () => "too_short" as const })
 }) {
   override get message(): string {
-    return `The API token must be at least ${MIN_TOKEN_LENGTH} characters long (got ${this.length})`
+    return `The API ${tokenRule[this.problem]}${this.problem === "too_short" ? ` (got ${this.length})` : ""}`
   }
 }
 
@@ -59,10 +63,11 @@ export const authorizationOf = (request: HttpServerRequest.HttpServerRequest): s
 export const generateToken = (): Redacted.Redacted<string> =>
   Redacted.make(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"))
 
-/** The Authorization middleware for `token`; a token shorter than 16 characters is refused. */
+/** The Authorization middleware for `token`; a token the rule refuses (tokenRules.ts) is `InvalidToken`. */
 export const layer = (token: Redacted.Redacted<string>): Layer.Layer<Authorization, InvalidToken> => {
   const expected = Redacted.value(token)
-  if (expected.length < MIN_TOKEN_LENGTH) return Layer.fail(new InvalidToken({ length: expected.length }))
+  const problem = tokenProblem(expected)
+  if (problem !== undefined) return Layer.fail(new InvalidToken({ length: expected.length, problem }))
   return Layer.succeed(Authorization, Authorization.of({
     // The platform hands over whatever follows the header's first 7 characters;
     // read the header itself, so only "Bearer <token>" is accepted.

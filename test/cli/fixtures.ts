@@ -5,6 +5,7 @@
  */
 import { assert } from "@effect/vitest"
 import { randomBytes } from "node:crypto"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -13,7 +14,7 @@ import type { AiJob, NewAiJobInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import type { WorkflowRun } from "../../src/domain/WorkflowRun.js"
-import type { FlightRecorder } from "../../src/FlightRecorder.js"
+import { FlightRecorder, makeEvent } from "../../src/FlightRecorder.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { Claim } from "../../src/store/JobStore.js"
@@ -140,6 +141,19 @@ export const stalledJob = (url: string, overrides: Partial<NewAiJobInput> = {}):
 export const oldEvents = (url: string, count: number): Promise<ReadonlyArray<string>> => {
   const records = Array.from({ length: count }, (_, i) => eventRecord({ timestamp: at(i) }))
   return withStore(url, Effect.flatMap(JobStore, (s) => s.appendEvents(records))).then(() => records.map((record) => record.event_id))
+}
+
+/** A queued job with `count` more events of its own (diagnostics), all at its creation's millisecond, as its `queued` event is. */
+export const jobWithEventsInOneMillisecond = async (url: string, count: number): Promise<AiJob> => {
+  const job = await queuedJob(url)
+  const timestamp = DateTime.formatIso(job.created_at)
+  await withJobs(url, Effect.flatMap(FlightRecorder, (recorder) =>
+    Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) =>
+      Effect.flatMap(
+        makeEvent("diagnostic", { actor: "system", diagnostic_id: `d${i}`, job_id: job.job_id, trace_id: job.trace_id, timestamp }),
+        recorder.record
+      ))))
+  return job
 }
 
 /** `count` crashed workers' runs (see `crashedRun`), made through one connection. */

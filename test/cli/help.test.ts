@@ -47,7 +47,7 @@ const section = (help: string, title: string): Array<string> => {
 describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
   for (const command of COMMANDS) {
     const name = ["ai-jobs", ...command].join(" ")
-    it(`R17 ${name} --help: every option described, a full usage line, plain, within 80 columns`, async () => {
+    it(`R17 ${name} --help: every option described, a full usage line, plain, within 80 columns; its global options name --log-level, taken anywhere`, async () => {
       const help = ok(await runCli([...command, "--help"]))
       assert.notMatch(help, ANSI, "no ANSI styles through a pipe")
       assert.isAtMost(widest(help), 80, help)
@@ -64,6 +64,13 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
         assert.match(options[i + 1] ?? "", /^ {6}\S/, `${line.trim()} is described`)
         assert.include(usage.join(" "), line.trim().split(" ")[0] ?? "", `${line.trim()} is in the usage`)
       }
+      const global = section(help, "GLOBAL OPTIONS")
+      const logLevel = global.indexOf("  --log-level level")
+      assert.isAtLeast(logLevel, 0, help)
+      assert.match(
+        global.slice(logLevel + 1).join(" ").replace(/\s+/g, " "),
+        /^ Print log messages at this level and above: all, trace, debug, info, warning, error, fatal, none\. Taken anywhere on the command line\./
+      )
       for (const [i, line] of section(help, "ARGUMENTS").entries()) {
         if (/^ {2}</.test(line)) assert.match(section(help, "ARGUMENTS")[i + 1] ?? "", /^ {6}\S/, `${line.trim()} is described`)
       }

@@ -18,6 +18,7 @@ import {
   idStartingWith,
   jobOf,
   jobWithNodes,
+  jobWithEventsInOneMillisecond,
   migratedByCli,
   queuedJob,
   runsOf,
@@ -203,7 +204,7 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         }
         assert.deepStrictEqual(shown.events.map((event) => event.event_id), recorded.slice(0, 2).map((event) => event.event_id))
         assert.strictEqual(shown.events_truncated, true)
-        assert.match(shown.events_rest ?? "", new RegExp(`^ai-jobs events --job ${job.job_id} --since \\S+$`))
+        assert.match(shown.events_rest ?? "", new RegExp(`^ai-jobs events --job ${job.job_id} --cursor \\S+$`))
         const table = await cli(["jobs", "show", short(job), "--events-limit", "2"], { COLUMNS: "400" })
         ok(table)
         assert.strictEqual(
@@ -257,6 +258,38 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         // Parsed as --events-limit is (Parse.integer): one refusal each shows the option is checked.
         assertOneLineError(await cli(["jobs", "show", short(job), "--nodes-limit", "0"]), 2, /--nodes-limit/)
         assertOneLineError(await cli(["jobs", "show", short(job), "--runs-limit", "1.5"]), 2, /--runs-limit/)
+      })
+
+      it("R17 R10 jobs show's read-the-rest command (and events_rest) continues right after the last event shown: no repeat, no gap, with many events in one millisecond", async () => {
+        const job = await jobWithEventsInOneMillisecond(url, 12)
+        const recorded = (await eventsOf(url, job.job_id)).map((event) => event.event_id)
+        assert.isAtLeast(recorded.length, 13)
+        for (const cap of [1, 5, recorded.length - 1]) {
+          const shown = JSON.parse(ok(await cli(["jobs", "show", short(job), "--json", "--events-limit", String(cap)]))) as {
+            events: ReadonlyArray<{ event_id: string }>
+            events_rest?: string
+          }
+          const [command, ...args] = (shown.events_rest ?? "").split(" ")
+          assert.strictEqual(command, "ai-jobs", shown.events_rest)
+          const rest = JSON.parse(ok(await cli([...args, "--json"]))) as ReadonlyArray<{ event_id: string }>
+          assert.deepStrictEqual(
+            [...shown.events, ...rest].map((event) => event.event_id),
+            recorded,
+            `--events-limit ${cap}: what is shown, then what the hint reads, is the whole history once, in recorded order`
+          )
+        }
+      })
+
+      it("R10 events --cursor refuses a cursor no page gave, and one of the other order unless --order says it, as bad input", async () => {
+        const job = await jobWithEventsInOneMillisecond(url, 3)
+        assertOneLineError(await cli(["events", "--cursor", "bm90IGEgY3Vyc29y"]), 2, /^error: bad --cursor: Not a cursor returned by a previous page$/)
+        const shown = JSON.parse(ok(await cli(["jobs", "show", short(job), "--json", "--events-limit", "1"]))) as { events_rest?: string }
+        const cursor = /--cursor (\S+)$/.exec(shown.events_rest ?? "")?.[1] ?? ""
+        assertOneLineError(
+          await cli(["events", "--cursor", cursor, "--order", "newest"]),
+          2,
+          /^error: bad --cursor: it continues a listing oldest first; give --order oldest with it$/
+        )
       })
 
       it("R10 actions print the job as JSON with --json, and resume its new workflow run", async () => {

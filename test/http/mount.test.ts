@@ -68,6 +68,22 @@ describe("JobsApi mounted in an application's own server", () => {
       assert.strictEqual(error._tag, "InvalidToken")
     }).pipe(Effect.provide(services(SqliteStore.layer({ filename: ":memory:" }))), Effect.scoped))
 
+  it.effect("17.2 a token no Authorization header can carry (a newline from a file, a space at either end, a tab, é) is InvalidToken saying why, by httpApp and by layer, as `ai-jobs serve` refuses it; inner spaces build", () =>
+    Effect.gen(function*() {
+      for (const token of ["abcdefghijklmnop\n", "abcdefghijklmnop ", " abcdefghijklmnop", "abcdefgh\tijklmnop", "abcdefghijklmnopé"]) {
+        const options = { token: Redacted.make(token) }
+        for (const [how, build] of [["httpApp", JobsApi.httpApp(options)], ["layer", Layer.build(JobsApi.layer(options))]] as const) {
+          const error = yield* Effect.flip(Effect.scoped(build as Effect.Effect<unknown, JobsApi.ServerError, never>))
+          assert.strictEqual(error._tag, "InvalidToken", `${how} ${JSON.stringify(token)}`)
+          assert.strictEqual(error._tag === "InvalidToken" ? error.problem : undefined, "unsendable", `${how} ${JSON.stringify(token)}`)
+          assert.match(error.message, /^The API token must be printable ASCII without spaces at either end .*could never be sent in an Authorization header/)
+        }
+      }
+      const short = yield* Effect.flip(JobsApi.httpApp({ token: Redacted.make("short") }))
+      assert.strictEqual(short.message, "The API token must be at least 16 characters long (got 5)")
+      yield* JobsApi.httpApp({ token: Redacted.make("abcdefgh ijklmnop") })
+    }).pipe(Effect.provide(services(SqliteStore.layer({ filename: ":memory:" }))), Effect.scoped))
+
   it.effect("R17 a misspelt option (consol: false) is a DecodeFailure naming it when the API is built, not a console served", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(JobsApi.httpApp({ token: Redacted.make(TOKEN), consol: false } as never))
