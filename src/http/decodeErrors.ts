@@ -4,9 +4,10 @@
  * whole — a 500 kB field came back as a 2 MB answer (the value twice). This
  * API-level middleware bounds it as the domain bounds `DecodeFailure`
  * (domain/issueBounds.ts): at most 50 issues, each message and path segment
- * cut at 1,000 characters, the summary at 4,000, each saying how long it was —
- * and, as there, without an optional field's `Expected undefined` beside a
- * more specific issue at the same place.
+ * cut at 1,000 characters, each saying how long it was; the summary at 4,000,
+ * by whole issue lines, ending with how many it leaves out — and, as there,
+ * without an optional field's `Expected undefined` beside a more specific
+ * issue at the same place.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
@@ -39,13 +40,30 @@ export const bounded = (error: HttpApiDecodeError): HttpApiDecodeError => {
     path: issue.path.map((key) => typeof key === "string" ? clipIssueText(key) : key),
     message: clipIssueText(issue.message)
   }))
-  const more = specific.length - issues.length
   const lines = issues.map((issue) => `${pathText(issue.path)}: ${issue.message}`)
-  if (more > 0) lines.push(`(and ${more} more)`)
   return new HttpApiDecodeError({
-    message: lines.length === 0 ? clipText(error.message, MAX_SUMMARY) : clipText(lines.join("\n"), MAX_SUMMARY),
+    message: lines.length === 0 ? clipText(error.message, MAX_SUMMARY) : summary(lines, specific.length),
     issues
   })
+}
+
+/**
+ * The first issue lines that fit in `MAX_SUMMARY` beside the line counting
+ * the rest of `total`, whole: cut as one text, the count (the only word on
+ * how many were left out) was what fell off. A first line too long to fit
+ * is itself cut, so the count stays.
+ */
+const summary = (lines: ReadonlyArray<string>, total: number): string => {
+  const rest = (shown: number) => shown < total ? `\n(and ${total - shown} more)` : ""
+  let shown = 0
+  let text = ""
+  for (const line of lines) {
+    const next = shown === 0 ? line : `${text}\n${line}`
+    if (next.length + rest(shown + 1).length > MAX_SUMMARY) break
+    text = next
+    shown++
+  }
+  return shown > 0 ? text + rest(shown) : clipText(lines[0]!, MAX_SUMMARY - rest(1).length) + rest(1)
 }
 
 /** A request value refused by `error`, as the platform refuses one: its `HttpApiDecodeError`, bounded. */

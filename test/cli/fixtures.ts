@@ -9,6 +9,8 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
 import { pastClock } from "../../src/cli/demo/pastClock.js"
 import type { AiJob, NewAiJobInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
@@ -21,7 +23,7 @@ import type { Claim } from "../../src/store/JobStore.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as Storage from "../../src/store/DatabaseUrl.js"
 import { services } from "../jobs/services.js"
-import { at, eventRecord } from "../store/fixtures.js"
+import { at, ids } from "../store/fixtures.js"
 import { runCli } from "./cli.js"
 
 const store = (url: string) => Storage.layerFromUrl(url, { migrate: false }) as Layer.Layer<JobStore>
@@ -96,6 +98,13 @@ export const queuedJob = (url: string, overrides: Partial<NewAiJobInput> = {}, a
     ago === undefined ? (effect) => effect : Effect.withClock(pastClock(ago))
   ))
 
+/** A queued job created at the instant `at` exactly (to the millisecond), as a clock that reads it makes one. */
+export const queuedJobAt = (url: string, at: Date): Promise<AiJob> =>
+  withJobs(url, TestClock.setTime(at.getTime()).pipe(
+    Effect.zipRight(Effect.flatMap(Jobs, (jobs) => jobs.submit(newJob()))),
+    Effect.provide(TestContext.TestContext)
+  ))
+
 /** A job whose run failed. */
 export const failedJob = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<AiJob> =>
   withJobs(url, Effect.gen(function*() {
@@ -137,11 +146,20 @@ export const stalledJob = (url: string, overrides: Partial<NewAiJobInput> = {}):
   crashedRun(url, overrides).then(({ job }) =>
     withJobs(url, Effect.zipRight(Recovery.recoverStalledRuns({ threshold: Duration.seconds(60) }), Effect.flatMap(Jobs, (jobs) => jobs.get(job.job_id)))))
 
-/** Appends `count` events from 1970, a millisecond apart, oldest first; returns their ids in that order. */
-export const oldEvents = (url: string, count: number): Promise<ReadonlyArray<string>> => {
-  const records = Array.from({ length: count }, (_, i) => eventRecord({ timestamp: at(i) }))
-  return withStore(url, Effect.flatMap(JobStore, (s) => s.appendEvents(records))).then(() => records.map((record) => record.event_id))
-}
+/**
+ * Records `count` events from 1970, a millisecond apart, oldest first; returns their ids in that order.
+ * Recorded as an application records its own (`recordMany`): `diagnostic` events the commands read back.
+ * (The store's contract fixture `eventRecord` has a body no recorder writes, which `ai-jobs events` calls corrupt.)
+ */
+export const oldEvents = (url: string, count: number): Promise<ReadonlyArray<string>> =>
+  withJobs(url, Effect.flatMap(FlightRecorder, (recorder) =>
+    recorder.recordMany(Array.from({ length: count }, (_, i) => ({
+      type: "diagnostic" as const,
+      actor: "system" as const,
+      event_id: ids.event(),
+      timestamp: DateTime.formatIso(at(i)),
+      diagnostic_id: `old-${i}`
+    }))))).then((records) => records.map((record) => record.event_id))
 
 /** A queued job with `count` more events of its own (diagnostics), all at its creation's millisecond, as its `queued` event is. */
 export const jobWithEventsInOneMillisecond = async (url: string, count: number): Promise<AiJob> => {

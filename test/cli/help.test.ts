@@ -168,6 +168,16 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assertOneLineError(await runCli(["--log-level", "debug", "jobs", "list", "--database", missing]), 1, /^error: no SQLite database at /)
   })
 
+  it("R17 README the defaults the command table states are the ones help states: jobs show's 100,000 events, jobs list's 100 rows, recover's 30 s, serve's 127.0.0.1 and 8787", async () => {
+    const helpOf = async (command: ReadonlyArray<string>) => ok(await runCli([...command, "--help"], { env: { COLUMNS: "200" } })).replace(/\s+/g, " ")
+    const [show, list, recover, serve] = await Promise.all([["jobs", "show"], ["jobs", "list"], ["recover"], ["serve"]].map(helpOf))
+    assert.match(show!, /the oldest \(default 100,?000\)/)
+    assert.match(list!, /Show at most this many rows \(default 100\)/)
+    assert.match(recover!, /stalled \(default 30\)/)
+    assert.match(serve!, /Address to listen on \(default 127\.0\.0\.1;/)
+    assert.match(serve!, /Port to listen on \(default 8787;/)
+  })
+
   it("R17 README Exit codes: an option given twice is refused with one line naming it (exit 2), not called an unknown argument; nothing is opened", async () => {
     const dir = tempDir("twice")
     const [first, second] = [path.join(dir, "a.db"), path.join(dir, "b.db")]

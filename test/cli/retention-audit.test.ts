@@ -104,6 +104,10 @@ for (const backend of backends) {
       assert.match(errors[0]!, /^error: .*/)
       const after = await allEvents(url)
       assert.strictEqual(after.filter((event) => ids.includes(event.event_id)).length, 500, "the second batch rolled back")
+      // What is left is read by the commands (found by an outside audit: the fixture wrote bodies `ai-jobs events` called corrupt).
+      const listed = await runCli(["events", "--json", "--limit", "1000", "--database", url])
+      assert.strictEqual(listed.code, 0, listed.stderr)
+      assert.deepStrictEqual((JSON.parse(listed.stdout) as ReadonlyArray<{ readonly event_id: string }>).slice(0, 500).map((event) => event.event_id), ids.slice(1000))
       assert.deepStrictEqual(summaries(after).slice(start).map((summary) => summary["events_purged"]), [1000])
     })
   })

@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { type CliOptions, type CliResult, lines, runCli, tempDir, widest } from "./cli.js"
-import { allJobs, crashedRun, eventCount, failedJob, jobOf as storedJob, stalledJob } from "./fixtures.js"
+import { allJobs, crashedRun, eventCount, failedJob, jobOf as storedJob, migratedByCli, queuedJobAt, stalledJob } from "./fixtures.js"
 import { assertOneLineError } from "./operator.suite.js"
 import { openSqlite } from "../reliability/snapshot.js"
 
@@ -302,6 +302,9 @@ describe("ai-jobs on a SQLite file", () => {
       assert.deepStrictEqual(rows.slice(1).map((row) => row.split(/\s+/)[0]), newestFirst.slice(0, 3).map((job) => job.job_id.slice(-8)))
       assert.match(rows[3] ?? "", /sheet_transform\s+completed_with_issues\s+Analyst/)
       assert.strictEqual(result.stderr, "(showing the newest 3 jobs; more match: narrow the filters or raise --limit)\n")
+      // README: times in tables are to the second (UTC); --json keeps the milliseconds.
+      for (const row of rows.slice(1)) assert.match(row, /\s\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z\s/, row)
+      assert.notMatch(result.stdout, /:\d{2}\.\d+Z/, result.stdout)
       const one = await cli(["jobs", "list", "--limit", "1"])
       assert.strictEqual(one.stderr, "(showing the newest 1 job; more match: narrow the filters or raise --limit)\n")
     })
@@ -336,6 +339,14 @@ describe("ai-jobs on a SQLite file", () => {
       assert.include(await ids(["jobs", "list", "--since", at, "--limit", "1000"]), failed.job_id)
       assert.notInclude(await ids(["jobs", "list", "--since", later, "--limit", "1000"]), failed.job_id)
       assert.include(await ids(["jobs", "list", `--since=${at}`, "--state=failed", "--state=stalled"]), failed.job_id)
+    })
+
+    it("R5 README --since T includes T with a date too (help: 2026-01-19): jobs list --since 2026-01-19 includes a job created at 2026-01-19T00:00:00.000Z", async () => {
+      const database = path.join(tempDir("since-date"), "jobs.db")
+      await migratedByCli(database)
+      const midnight = await queuedJobAt(database, new Date("2026-01-19T00:00:00.000Z"))
+      const listed = parseJson<Array<Record<string, unknown>>>(await runCli(["jobs", "list", "--since", "2026-01-19", "--json", "--database", database]))
+      assert.deepStrictEqual(listed.map((row) => row["job_id"]), [midnight.job_id])
     })
 
     it("R5 --since a time with digits past the millisecond leaves out a job and the events stamped at that millisecond, which are before it", async () => {
@@ -478,6 +489,11 @@ describe("ai-jobs on a SQLite file", () => {
       ])
       assertOneLineError(duration, 2, /^error: bad --older-than "30"; expected a duration up to 50 years: .*\(e\.g\. 30d, 12h, 90s\)$/)
       assertOneLineError(limit, 2, /^error: bad --limit "0"; expected a whole number from 1 to/)
+      // README: recovery takes a threshold of whole seconds ≥ 1 s (0 would stall every live run); a duration is up to 50 years.
+      assertOneLineError(await cli(["recover", "--threshold", "0"]), 2, /^error: bad --threshold "0"; expected a whole number from 1 to/)
+      assertOneLineError(await cli(["prune", "--older-than", "18300d"]), 2, /^error: bad --older-than "18300d"; expected a duration up to 50 years/)
+      const fiftyYears = await cli(["prune", "--older-than", "18250d", "--dry-run"])
+      assert.strictEqual(fiftyYears.code, 0, fiftyYears.stderr)
       // Decimal digits only, as the HTTP API's ?limit= (padding was trimmed: found by an outside probe).
       for (const value of [" 5", "5 ", "+5", "1e3", "0x10"]) {
         const quoted = JSON.stringify(value).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")

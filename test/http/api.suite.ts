@@ -389,7 +389,10 @@ export const runApiSuite = (backend: Backend) => {
         // The console's files carry no data and load without the token (the page then asks for it).
         const page = yield* send(HttpClientRequest.get("/console/"))
         assert.strictEqual(page.status, 200)
-        assert.include(page.headers["content-security-policy"] ?? "", "script-src 'self'")
+        // README: scripts and styles from the server itself only — no 'unsafe-inline' or other source beside 'self'.
+        const csp = page.headers["content-security-policy"] ?? ""
+        const sources = (directive: string) => csp.split(";").map((part) => part.trim().split(/\s+/)).find(([name]) => name === directive)?.slice(1)
+        assert.deepStrictEqual([sources("script-src"), sources("style-src")], [["'self'"], ["'self'"]], csp)
       })))
 
     it.effect("17.2 POST /jobs applies the capability policy of Jobs.submit: an escalation is 403 EscalationDenied, nothing queued, each denial recorded", () =>
@@ -508,6 +511,15 @@ export const runApiSuite = (backend: Backend) => {
           HttpClientRequest.bodyText(big, "application/json")
         ))
         assert.deepStrictEqual([declared.status, declared.body?.["_tag"], declared.body?.["limit_bytes"]], [413, "PayloadTooLarge", 4096])
+        // The limit is the largest body taken: exactly 4,096 bytes is accepted, one more is 413.
+        const sized = (bytes: number) => {
+          const empty = Buffer.byteLength(JSON.stringify(summarize({ job_inputs: { text: "" } })))
+          return JSON.stringify(summarize({ job_inputs: { text: "x".repeat(bytes - empty) } }))
+        }
+        const atLimit = yield* send(HttpClientRequest.post("/jobs").pipe(HttpClientRequest.bearerToken(TOKEN), HttpClientRequest.bodyText(sized(4096), "application/json")))
+        assert.strictEqual(atLimit.status, 201, atLimit.text)
+        const pastLimit = yield* send(HttpClientRequest.post("/jobs").pipe(HttpClientRequest.bearerToken(TOKEN), HttpClientRequest.bodyText(sized(4097), "application/json")))
+        assert.deepStrictEqual([pastLimit.status, pastLimit.body?.["_tag"]], [413, "PayloadTooLarge"])
 
         // No Content-Length (chunked): refused before reading, whatever its size, so no body is ever read unbounded.
         const chunks = Stream.make(new TextEncoder().encode("{"), new TextEncoder().encode("}"))
@@ -525,7 +537,7 @@ export const runApiSuite = (backend: Backend) => {
           HttpClientRequest.bodyUnsafeJson(summarize({ job_inputs: { text: "x".repeat(1_000) } }))
         ))
         assert.strictEqual(small.status, 201, small.text)
-        assert.strictEqual((yield* jobs.list()).items.length, 1)
+        assert.strictEqual((yield* jobs.list()).items.length, 2, "the body at the limit and the small one")
       }), { maxBodyBytes: 4096 }))
 
     it.effect("17.2 cursor paging: 25 jobs by 10, newest first by default, no gaps or duplicates, filters kept; oldest first on request", () =>

@@ -8,6 +8,7 @@
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as net from "node:net"
 import * as Effect from "effect/Effect"
@@ -118,6 +119,9 @@ const withBytes = (bytes: ReadonlyArray<number>) => new Uint8Array([...BEFORE_BY
 export const runHostileApiSuite = (backend: Backend) => {
   const withApi = <A, E, R>(effect: Effect.Effect<A, E, R>, options: Parameters<typeof apiServer>[1] = {}) =>
     Effect.provide(effect, apiServer(backend.makeStore(), options) as Layer.Layer<Exclude<R, never>, unknown>)
+  /** The same over a store with a raw SQL client on its database, to break a row behind its back. */
+  const withApiAndSql = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.provide(effect, apiServer(backend.makeStoreWithSql()) as Layer.Layer<Exclude<R, never>, unknown>)
 
   describe(`HTTP API under hostile input on ${backend.name}`, () => {
     it.live("17.2 README Bodies: a body whose Content-Type is not JSON (form, multipart, bytes, text, +json) is 400 MalformedBody at once on every body route, and changes nothing", () =>
@@ -201,6 +205,8 @@ export const runHostileApiSuite = (backend: Backend) => {
         const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth)
         const cases: ReadonlyArray<readonly [string, string]> = [
           ["/jobs", nested(100_000)],
+          // The shallowest past the bound: 129 levels.
+          ["/jobs", nested(129)],
           ["/jobs", JSON.stringify(summarize()).replace(/}$/, `,"job_inputs":${nested(5_000)}}`)],
           ["/jobs", JSON.stringify(summarize()).replace(/}$/, `,"job_inputs":${'{"a":'.repeat(5_000)}1${"}".repeat(5_000)}}`)],
           [`/jobs/${job.job_id}/cancel`, `{"reason":${nested(5_000)}}`]
@@ -217,6 +223,9 @@ export const runHostileApiSuite = (backend: Backend) => {
         ))
         assert.deepStrictEqual([deepInputs.status, deepInputs.body?.["_tag"]], [400, "HttpApiDecodeError"])
         assert.include(deepInputs.text, "Nested more than 64 levels deep")
+        // 128 levels are within the bound: the route's schema answers (a list is no job request).
+        const atBound = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyText(nested(128), "application/json")))
+        assert.deepStrictEqual([atBound.status, atBound.body?.["_tag"]], [400, "HttpApiDecodeError"], atBound.text.slice(0, 300))
         assert.deepStrictEqual(yield* readBack, before)
       })))
 
@@ -327,8 +336,13 @@ export const runHostileApiSuite = (backend: Backend) => {
           const response = yield* padded(route, body, 2000)
           assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "MalformedBody"], `${route}: ${response.text.slice(0, 300)}`)
         }
+        // Exactly at the cap (Host, Connection, Authorization, 995 more, Content-Type, Content-Length: 1,000 fields) is refused too.
+        const atCap = yield* padded("/jobs", JSON.stringify(summarize()), 995)
+        assert.deepStrictEqual([atCap.status, atCap.body?.["_tag"]], [400, "MalformedBody"], atCap.text.slice(0, 300))
         assert.deepStrictEqual(yield* readBack, before)
-        // Below the cap, the same headers are read and the body checked as usual.
+        // Below the cap, the same headers are read and the body checked as usual: 999 fields are.
+        const belowCap = yield* padded("/jobs", JSON.stringify(summarize()), 994)
+        assert.strictEqual(belowCap.status, 201, belowCap.text)
         const duplicate = yield* padded(`/jobs/${job.job_id}/pin`, `{"reason":"first","reason":"second"}`, 100)
         assert.deepStrictEqual([duplicate.status, duplicate.body?.["_tag"]], [400, "DecodeFailure"], duplicate.text)
         const accepted = yield* padded("/jobs", JSON.stringify(summarize()), 100)
@@ -502,6 +516,36 @@ export const runHostileApiSuite = (backend: Backend) => {
         const accepted = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyUnsafeJson(summarize({ max_attempts: 5, backoff: { initial: "3 seconds" } }))))
         assert.strictEqual(accepted.status, 201, accepted.text)
         assert.strictEqual(accepted.body?.["max_attempts"], 5)
+      })))
+
+    it.live("17.2 README every issue (up to 50), message the same issues one per line: 60 unknown keys give exactly 50 issues, and the message keeps whole lines within 4,000 characters and ends saying how many it leaves out; nothing stored", () =>
+      withApi(Effect.gen(function*() {
+        yield* Jobs
+        const before = yield* readBack
+        const body = { ...summarize(), ...Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`extra_${i}`, 1])) }
+        const response = yield* send(HttpClientRequest.post("/jobs").pipe(authed, HttpClientRequest.bodyUnsafeJson(body)))
+        assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "HttpApiDecodeError"], response.text.slice(0, 300))
+        const issues = response.body?.["issues"] as ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly message: string }>
+        assert.strictEqual(issues.length, 50)
+        const message = String(response.body?.["message"])
+        assert.isAtMost(message.length, 4_000)
+        // Found by an outside audit: the message was cut as one text at 4,000 characters, its "(and 10 more)" line with it.
+        const lines = message.split("\n")
+        const shown = lines.slice(0, -1)
+        assert.isAbove(shown.length, 0, message)
+        assert.deepStrictEqual(shown, issues.slice(0, shown.length).map((issue) => `${issue.path.map((key) => `[${JSON.stringify(key)}]`).join("")}: ${issue.message}`))
+        assert.strictEqual(lines.at(-1), `(and ${60 - shown.length} more)`)
+        assert.deepStrictEqual(yield* readBack, before)
+      })))
+
+    it.live("17.2 README every route 500 StorageError or CorruptRow: a job row that does not decode is a 500 CorruptRow naming its column, not another status", () =>
+      withApiAndSql(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`UPDATE ai_jobs SET job_inputs = '{"__proto__": 1}' WHERE id = ${job.job_id}`
+        const response = yield* send(HttpClientRequest.get(`/jobs/${job.job_id}`).pipe(authed))
+        assert.deepStrictEqual([response.status, response.body?.["_tag"], response.body?.["column"]], [500, "CorruptRow", "job_inputs"], response.text)
       })))
 
     it.live("17.2 R5 a list's query key the route does not name is refused (GET /jobs, GET /events): 400 HttpApiDecodeError naming it, never the whole listing", () =>

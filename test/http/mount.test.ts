@@ -62,10 +62,18 @@ describe("JobsApi mounted in an application's own server", () => {
       Effect.scoped
     ))
 
-  it.effect("17.2 a token shorter than 16 characters is refused when the API is built", () =>
+  it.effect("17.2 a token shorter than 16 characters is refused when the API is built, by httpApp and by layer: 15 characters are, 16 build", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(JobsApi.httpApp({ token: Redacted.make("short") }))
       assert.strictEqual(error._tag, "InvalidToken")
+      const fifteen = { token: Redacted.make("a".repeat(15)) }
+      for (const [how, build] of [["httpApp", JobsApi.httpApp(fifteen)], ["layer", Layer.build(JobsApi.layer(fifteen))]] as const) {
+        const refused = yield* Effect.flip(Effect.scoped(build as Effect.Effect<unknown, JobsApi.ServerError, never>))
+        assert.strictEqual(refused._tag, "InvalidToken", how)
+      }
+      const sixteen = { token: Redacted.make("a".repeat(16)) }
+      yield* JobsApi.httpApp(sixteen)
+      yield* Effect.scoped(Layer.build(JobsApi.layer(sixteen)) as Effect.Effect<unknown, JobsApi.ServerError, never>)
     }).pipe(Effect.provide(services(SqliteStore.layer({ filename: ":memory:" }))), Effect.scoped))
 
   it.effect("17.2 a token no Authorization header can carry (a newline from a file, a space at either end, a tab, é) is InvalidToken saying why, by httpApp and by layer, as `ai-jobs serve` refuses it; inner spaces build", () =>

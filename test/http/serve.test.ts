@@ -69,6 +69,29 @@ describe("ai-jobs serve", { timeout: 180_000 }, () => {
     assert.match(short.stderr, /--token: the token must be at least 16 characters/)
     assert.strictEqual(shortEnv.code, 2)
     assert.match(shortEnv.stderr, /AI_JOBS_TOKEN: the token must be at least 16 characters/)
+    // The bound is 16 exactly: 15 characters are refused; 16 pass to the database (missing here: exit 1, not 2).
+    const missing = `sqlite:${path.join(tempDir("serve-token"), "absent.db")}?mode=rw`
+    const [fifteen, sixteen] = await Promise.all([
+      runCli(["serve", "--port", "0", "--token", "x".repeat(15), "--database", missing]),
+      runCli(["serve", "--port", "0", "--token", "x".repeat(16), "--database", missing])
+    ])
+    assert.strictEqual(fifteen.code, 2, fifteen.stderr)
+    assert.match(fifteen.stderr, /^error: bad --token: the token must be at least 16 characters long/)
+    assert.strictEqual(sixteen.code, 1, sixteen.stderr)
+    assert.notMatch(sixteen.stderr, /--token/)
+  })
+
+  it("17.3 README loopback is any of them: --host localhost, 127.0.0.2 (all 127.0.0.0/8) and ::1 without a token serve, each printing a URL a browser opens (an IPv6 address in brackets)", async () => {
+    const servers = await Promise.all(["localhost", "127.0.0.2", "::1"].map((host) => startServe(["--host", host, "--database", sqlite])))
+    try {
+      // localhost is printed as the address it resolved to; new URL throws on an IPv6 address without brackets.
+      const [localhost, second, v6] = servers.map((served) => new URL(served.url).hostname)
+      assert.include(["127.0.0.1", "[::1]"], localhost)
+      assert.deepStrictEqual([second, v6], ["127.0.0.2", "[::1]"])
+      for (const served of servers) assert.strictEqual((await healthAfterRecovery(served.url)).status, 200, served.url)
+    } finally {
+      await Promise.all(servers.map((served) => served.stop()))
+    }
   })
 
   it("17.3 on loopback without a token it makes one and prints it in the console link; the API takes only that token", async () => {
@@ -176,12 +199,16 @@ describe("ai-jobs serve", { timeout: 180_000 }, () => {
   })
 
   it("17.3 a database that does not exist, or a port in use, is one line and exit 1", async () => {
-    const [missing, first] = await Promise.all([
+    const [missing, highestPort, first] = await Promise.all([
       runCli(["serve", "--port", "0", "--database", path.join(tempDir("serve-missing"), "none.db")]),
+      // 65535 is a port: the refusal is the database's.
+      runCli(["serve", "--port", "65535", "--database", path.join(tempDir("serve-missing"), "none.db")]),
       startServe(["--database", sqlite], { AI_JOBS_TOKEN: TOKEN })
     ])
-    assert.strictEqual(missing.code, 1)
-    assert.match(missing.stderr, /^error: no SQLite database at .*none\.db; create it with: ai-jobs migrate/)
+    for (const refused of [missing, highestPort]) {
+      assert.strictEqual(refused.code, 1, refused.stderr)
+      assert.match(refused.stderr, /^error: no SQLite database at .*none\.db; create it with: ai-jobs migrate/)
+    }
     try {
       const port = new URL(first.url).port
       const busy = await runCli(["serve", "--port", port, "--database", sqlite], { env: { AI_JOBS_TOKEN: TOKEN } })
