@@ -29,6 +29,7 @@ import { unknownOptions } from "./domain/knownOptions.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { withServiceSpan } from "./internal/flight/serviceSpan.js"
 import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
+import { type BatchHandler, tellBatch } from "./util/batchHandler.js"
 import { sleep } from "./util/clockSleep.js"
 import { readDuration } from "./util/durationInput.js"
 import { yieldToEventLoop } from "./util/yieldToEventLoop.js"
@@ -98,7 +99,9 @@ export class Janitor extends Context.Tag("@handshake/ai-job-model/Janitor")<Jani
  * the last (short) one's also those spared, so the summaries add up to the
  * report, and a prune cut short between batches (a killed process) leaves no
  * pruned job in no summary; run again, it prunes the rest. `onBatch` is told
- * each batch's counts as it commits. Dry runs count in one read and write
+ * each batch's counts as it commits, and finishes (a Promise it returns is
+ * awaited) before the next batch starts; a throw, rejection or defect of it
+ * ends the prune there (util/batchHandler.ts). Dry runs count in one read and write
  * nothing. `eventsPurged` is the first summary's `events_purged`: what the
  * retention batch committed with it purged, if any. Inside a caller's
  * transaction the batches join it.
@@ -109,7 +112,7 @@ export const prune = (options: {
   readonly dryRun?: boolean | undefined
   readonly eventsPurged?: number | undefined
   readonly batchSize?: number | undefined
-  readonly onBatch?: ((batch: PruneReport) => Effect.Effect<void>) | undefined
+  readonly onBatch?: BatchHandler<PruneReport> | undefined
 }) => withServiceSpan("Janitor.prune", Effect.gen(function*() {
   // Checked before anything is read or pruned: a misspelt key, or an `eventsPurged` no summary
   // can hold (NaN, -5, 1.5), was a defect from inside the summary's build, after the scan.
@@ -141,11 +144,7 @@ export const prune = (options: {
       eventsPurged: batches === 0 ? options.eventsPurged : undefined
     })
     batches += 1
-    if (options.onBatch !== undefined) {
-      // A JS caller's plain function (`(b) => console.log(b)`) is called, as purgeEvents' is; only an Effect is run.
-      const told: unknown = options.onBatch(batch)
-      if (Effect.isEffect(told)) yield* (told as Effect.Effect<void>)
-    }
+    yield* tellBatch(options.onBatch, batch)
     report = addCounts(report, batch)
     if (dry_run || batch.pruned < batchSize) break
     yield* yieldToEventLoop
@@ -323,7 +322,7 @@ const pruneNow = (config: ResolvedConfig, eventsPurged: number | undefined) =>
  */
 export const purgeEvents = (options: {
   readonly cutoff: DateTime.Utc
-  readonly onBatch?: ((purged: number) => Effect.Effect<void>) | undefined
+  readonly onBatch?: BatchHandler<number> | undefined
 }) => withServiceSpan("Janitor.purgeEvents", Effect.gen(function*() {
   // A misspelt `cutof` would purge up to the recorder's window instead: refused before anything is purged.
   const unknown = unknownOptions(options ?? null, PURGE_OPTIONS, "Janitor.purgeEvents")

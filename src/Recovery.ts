@@ -21,6 +21,7 @@ import { withServiceSpan } from "./internal/flight/serviceSpan.js"
 import { readOptions } from "./domain/knownOptions.js"
 import { instantBefore } from "./domain/Timestamp.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
+import { type BatchHandler, tellBatch } from "./util/batchHandler.js"
 import { yieldToEventLoop } from "./util/yieldToEventLoop.js"
 import { sleepRealTime } from "./util/sleepRealTime.js"
 import { sleep, sleepMillis } from "./util/clockSleep.js"
@@ -60,8 +61,10 @@ export interface RecoveryOptions {
    * Told each committed batch's runs (as stored after the move), in one
    * uninterruptible step with the batch: a caller whose scan fails part-way
    * knows which runs were stalled — with their events — before the failure.
+   * An Effect, or a JS caller's function whose Promise is awaited; its throw,
+   * rejection or defect ends the scan (util/batchHandler.ts).
    */
-  readonly onBatch?: ((stalled: ReadonlyArray<WorkflowRun>) => Effect.Effect<void>) | undefined
+  readonly onBatch?: BatchHandler<ReadonlyArray<WorkflowRun>> | undefined
 }
 
 /** Options of `layerStartup`: the scan's, and whether to scan again while the process runs. */
@@ -219,7 +222,7 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
   if (finishLegacyStalls && store.stallJobsUnderStalledRuns !== undefined) {
     const finish = retryStorageErrors(store.stallJobsUnderStalledRuns({ threshold }), retries)
     const finished = yield* (onBatch === undefined ? finish : Effect.uninterruptible(Effect.tap(finish, (moved) =>
-      moved.length === 0 ? Effect.void : onBatch(moved.map(({ run }) => run)))))
+      moved.length === 0 ? Effect.void : tellBatch(onBatch, moved.map(({ run }) => run)))))
     for (const { run } of finished) recovered.push(run)
   }
 
@@ -231,7 +234,7 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
       const stalled = yield* (onBatch === undefined
         ? retryStorageErrors(batch, retries)
         : Effect.uninterruptible(Effect.tap(retryStorageErrors(batch, retries), (moved) =>
-          moved.length === 0 ? Effect.void : onBatch(moved.map(({ run }) => run)))))
+          moved.length === 0 ? Effect.void : tellBatch(onBatch, moved.map(({ run }) => run)))))
       for (const { run } of stalled) recovered.push(run)
       if (stalled.length === 0) break
       yield* yieldToEventLoop

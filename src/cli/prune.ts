@@ -50,17 +50,25 @@ export const pruneCommand = Command.make(
       const olderThan = DateTime.subtractDuration(yield* DateTime.now, age)
       // Counted as the batches commit: each writes its own gc_summary (Janitor.prune).
       let batches = 0
+      let pruned = 0
       const pruning = Janitor.prune({
         olderThan,
         keepNewest,
         dryRun: options.dryRun,
-        onBatch: () =>
+        onBatch: (batch) =>
           Effect.sync(() => {
             batches += 1
+            pruned += batch.pruned
           })
       }).pipe(
         withProgress(options.dryRun ? "counting prunable jobs" : "pruning jobs")
       )
+      const recorded = () =>
+        batches === 0
+          ? "nothing changed."
+          : batches === 1
+          ? "a gc_summary event records this pass."
+          : `${batches} gc_summary events record this pass, one per batch of up to ${Janitor.DEFAULT_PRUNE_BATCH} jobs.`
       const answer = (report: Janitor.JanitorReport) =>
         options.json
           ? Console.log(json({
@@ -75,14 +83,7 @@ export const pruneCommand = Command.make(
           : Console.log(
             `${options.dryRun ? "Would prune" : "Pruned"} ${report.pruned} of ${report.scanned} terminal or failed job(s) ` +
               `last updated before ${time(olderThan)} (${ageText} ago); spared ${report.spared_pinned} pinned and ` +
-              `${report.spared_window} among the newest ${keepNewest}. Events are kept` +
-              `${
-                options.dryRun
-                  ? "; nothing changed."
-                  : batches <= 1
-                  ? "; a gc_summary event records this pass."
-                  : `; ${batches} gc_summary events record this pass, one per batch of up to ${Janitor.DEFAULT_PRUNE_BATCH} jobs.`
-              }`
+              `${report.spared_window} among the newest ${keepNewest}. Events are kept; ${options.dryRun ? "nothing changed." : recorded()}`
           )
       // A dry run only reads: it opens the database read-only, so it works on a read-only copy,
       // and an interrupt stops it anywhere. A pruning once begun runs to its end (its batches, each
@@ -92,6 +93,25 @@ export const pruneCommand = Command.make(
           Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true }))
         )
       }
-      yield* changeThenReport(recorderLayer(database, { migrate: false, create: false }), pruning, answer)
+      // Failed part-way (a batch refused, a lock wait spent), the batches before it stay pruned, each
+      // with its gc_summary: what they pruned is printed, then the error (stderr, exit 1).
+      yield* changeThenReport(recorderLayer(database, { migrate: false, create: false }), pruning, answer, {
+        partial: (ended) =>
+          Effect.suspend(() =>
+            Console.log(
+              options.json
+                ? json({
+                  dry_run: false,
+                  older_than: DateTime.formatIso(olderThan),
+                  keep_newest: keepNewest,
+                  pruned,
+                  gc_summaries: batches,
+                  [ended]: true
+                })
+                : `${ended === "stopped" ? "Stopped by a signal after pruning" : "Failed after pruning"} ${pruned} terminal or failed ` +
+                  `job(s) last updated before ${time(olderThan)} (${ageText} ago). Events are kept; ${recorded()}`
+            )
+          )
+      })
     })
 ).pipe(Command.withDescription("Delete terminal and failed jobs older than a cutoff, with their runs and node executions (never pinned ones); print the Janitor's report."))

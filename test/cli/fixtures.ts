@@ -181,6 +181,27 @@ export const crashedRuns = (url: string, count: number): Promise<ReadonlyArray<C
       Effect.withClock(pastClock("10 minutes"))
     ))
 
+/** `count` jobs submitted and cancelled 40 days ago, old enough for any prune, made through one connection. */
+export const oldCancelledJobs = (url: string, count: number): Promise<ReadonlyArray<AiJob>> =>
+  withJobs(url, Effect.flatMap(Jobs, (jobs) =>
+    Effect.flatMap(jobs.submitMany(Array.from({ length: count }, () => newJob())), (made) => Effect.forEach(made, (job) => jobs.cancel(job.job_id)))).pipe(
+      Effect.withClock(pastClock("40 days"))
+    ))
+
+/** The bodies of every `gc_summary` event stored, oldest first. */
+export const gcSummaries = (url: string): Promise<ReadonlyArray<Record<string, unknown>>> =>
+  withStore(url, Effect.flatMap(JobStore, (s) =>
+    Effect.gen(function*() {
+      const bodies: Array<Record<string, unknown>> = []
+      let cursor: string | undefined
+      do {
+        const page = yield* s.listEvents({ types: ["system"], limit: 1000, ...(cursor === undefined ? {} : { cursor }) })
+        bodies.push(...page.items.map((event) => event.body).filter((body) => body["event_name"] === "gc_summary"))
+        cursor = page.next_cursor ?? undefined
+      } while (cursor !== undefined)
+      return bodies
+    })))
+
 /** The database at `url` migrated by the CLI itself (`ai-jobs migrate`), as an operator would. */
 export const migratedByCli = async (url: string): Promise<void> => {
   const migrated = await runCli(["migrate", "--database", url])

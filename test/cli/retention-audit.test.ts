@@ -4,7 +4,6 @@
  * human, as the Janitor records its own — on both stores, and (PostgreSQL,
  * the interleaving forced) when Ctrl-C stops it between batches.
  */
-import { createRequire } from "node:module"
 import * as path from "node:path"
 import * as DateTime from "effect/DateTime"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
@@ -12,32 +11,11 @@ import { connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-databas
 import { lines, runCli, tempDir } from "./cli.js"
 import { allEvents, migratedByCli, oldEvents, queuedJob } from "./fixtures.js"
 import { interruptedUnderLock } from "./interrupt.js"
-
-const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
-  exec(sql: string): unknown
-  close(): void
-}
-
-/** A trigger of the test's that makes the database refuse to delete the event `eventId` (a failure mid-purge). */
-const refuseDeletingSqlite = async (file: string, eventId: string) => {
-  const db = new Database(file)
-  db.exec(`CREATE TRIGGER test_refuse_delete BEFORE DELETE ON flight_recorder_events WHEN OLD.event_id = '${eventId}'
-    BEGIN SELECT RAISE(ABORT, 'test: this event may not be deleted'); END`)
-  db.close()
-}
-
-const refuseDeletingPg = async (url: string, eventId: string) => {
-  const admin = await connectPg(url)
-  await admin.query(`CREATE FUNCTION test_refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN RAISE EXCEPTION 'test: this event may not be deleted'; END $$`)
-  await admin.query(`CREATE TRIGGER test_refuse_delete BEFORE DELETE ON flight_recorder_events
-    FOR EACH ROW WHEN (OLD.event_id = '${eventId}') EXECUTE FUNCTION test_refuse_delete()`)
-  await admin.end()
-}
+import { refuseDeleting } from "./refuseDeleting.js"
 
 const backends = [
-  { name: "SQLite", create: async () => path.join(tempDir("retention-audit"), "jobs.db"), drop: async (_: string) => {}, refuseDeleting: refuseDeletingSqlite },
-  { name: "PostgreSQL", create: () => freshDatabaseUrl("cli-retention-audit"), drop: dropDatabase, refuseDeleting: refuseDeletingPg }
+  { name: "SQLite", create: async () => path.join(tempDir("retention-audit"), "jobs.db"), drop: async (_: string) => {} },
+  { name: "PostgreSQL", create: () => freshDatabaseUrl("cli-retention-audit"), drop: dropDatabase }
 ]
 
 const summaries = (events: ReadonlyArray<{ readonly body: Record<string, unknown> }>) =>
@@ -95,7 +73,7 @@ for (const backend of backends) {
     it("HSK-GC-004 retention failing part-way (the database refuses to delete an event of its second batch): the first batch stays purged with its gc_summary, the count purged is printed, then one error line, exit 1", async () => {
       const start = summaries(await allEvents(url)).length
       const ids = await oldEvents(url, 1500)
-      await backend.refuseDeleting(url, ids[1200]!)
+      await refuseDeleting(url, "flight_recorder_events", "event_id", ids[1200]!)
       const result = await runCli(["retention", "--older-than", "1d", "--database", url])
       assert.strictEqual(result.code, 1, result.stderr)
       assert.match(result.stdout, /^Failed after purging 1000 Flight Recorder event\(s\) older than .*; a gc_summary event records the purge\.$/m)

@@ -34,6 +34,7 @@ import { type LibraryEvent, makeBuild } from "./libraryEvents.js"
 import { freshTraceId, makePrepare } from "./prepare.js"
 import { DEFAULT_MAX_EVENT_BYTES } from "./Privacy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
+import { type BatchHandler, tellBatch } from "../../util/batchHandler.js"
 import { readDuration } from "../../util/durationInput.js"
 import { yieldToEventLoop } from "../../util/yieldToEventLoop.js"
 import { withRedactedSpan } from "../redactCause.js"
@@ -141,8 +142,11 @@ const CONFIG_KEYS: ReadonlyArray<string> = ["retention", "purgeBatchSize", "maxE
 export interface RetentionOptions<E = never, R = never> {
   /** Purge events older than this. Default: now minus the retention window. */
   readonly cutoff?: DateTime.Utc | undefined
-  /** Told each committed batch's count, before the next batch (and before an interrupt lands). */
-  readonly onBatch?: ((purged: number) => Effect.Effect<void>) | undefined
+  /**
+   * Told each committed batch's count, before the next batch (and before an interrupt lands): an
+   * Effect, or a JS caller's function whose Promise is awaited (util/batchHandler.ts).
+   */
+  readonly onBatch?: BatchHandler<number> | undefined
   /**
    * The records about a batch, from its count, appended in the batch's own
    * transaction: the batch and its records commit together or not at all, so
@@ -303,7 +307,7 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       // A batch is not interrupted: interrupted at its COMMIT, whether its rows went would
       // be unknown, and a caller told of every batch (the Janitor's summary) would miscount.
       while (true) {
-        const deleted = yield* Effect.uninterruptible(onBatch === undefined ? purgeBatch : Effect.tap(purgeBatch, onBatch))
+        const deleted = yield* Effect.uninterruptible(onBatch === undefined ? purgeBatch : Effect.tap(purgeBatch, (n) => tellBatch(onBatch, n)))
         purged += deleted
         batches += 1
         if (deleted < batchSize) break
