@@ -12,9 +12,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as PgStore from "../../src/store/PgJobStore.js"
+import { failureOf } from "./fixtures.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 import { startCuttingProxy } from "../support/cuttingProxy.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
@@ -22,14 +22,8 @@ import { newestSchemaVersion } from "../../src/store/pg/migrations.js"
 
 /** The error the store's build failed with through `url`, asserted a StorageError. */
 const openFailure = (url: string) =>
-  Effect.gen(function*() {
-    const exit = yield* Effect.exit(Layer.build(PgStore.layer({ url })).pipe(Effect.scoped))
-    assert.isTrue(Exit.isFailure(exit), "the store did not open")
-    const failure = Exit.isFailure(exit) ? exit.cause : undefined
-    const error = failure !== undefined && failure._tag === "Fail" ? failure.error : undefined
-    const tagged = error as { readonly _tag?: unknown; readonly message?: unknown } | undefined
-    assert.strictEqual(tagged?._tag, "StorageError", `the build failed with: ${String(tagged?.message)}`)
-    assert.instanceOf(error, StorageError)
+  Effect.map(failureOf(Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)), (error) => {
+    assert.instanceOf(error, StorageError, `the build failed with: ${String((error as { readonly message?: unknown }).message)}`)
     return error as StorageError
   })
 
