@@ -7,7 +7,11 @@
  * of the store's three classifications of driver failures): the rest were
  * `MigrationFailed`, which a supervisor treats as permanent. A statement the
  * database refuses — syntax, a constraint, a permission, a lock or statement
- * timeout, a read-only transaction — stays `MigrationFailed`.
+ * timeout, a read-only transaction — stays `MigrationFailed`. A deadlock or
+ * serialization failure (40P01, 40001) in a migration file is a race with
+ * another session: the transaction runs again (it was never retried: the
+ * Migrator made it a defect), and one still there after the tries is a
+ * `StorageError` too (it was `MigrationFailed`).
  *
  * And a failure of the Migrator's bookkeeping INSERT (it records the pending
  * migrations before running them) was taken by @effect/sql's Migrator for
@@ -25,13 +29,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { type MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
-import { sqlErrorIn } from "../../src/store/pg/faults.js"
+import { sqlErrorIn } from "../../src/store/internal/sqlErrorIn.js"
 import { newestSchemaVersion } from "../../src/store/pg/migrations.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { failureOf } from "./fixtures.js"
 
 /** Codes of the database failing: the migration may go through once it recovers. */
 const FAILING = ["53100", "53200", "58030", "57000", "57P04"] as const
+/** Codes of a conflict with another session (a deadlock, a serialization failure): the migration may go through once it has gone. */
+const CONFLICTING = ["40P01", "40001"] as const
 /** Codes of a statement refused: the migration would be refused again. */
 const REFUSING = ["42601", "23505", "42501", "55P03", "57014", "25006"] as const
 
@@ -70,29 +76,50 @@ const versionOf = (url: string) =>
     return Number(row?.version ?? 0)
   })
 
-/** A fresh database whose migration 0003's DDL raises `code` (an event trigger reading the file's text). */
-const failingMigrationFile = (label: string, code: string) =>
+/** The event trigger's condition for migration 0003's DDL: the file's text is the statement's. */
+const IN_0003 = "current_query() LIKE '%-- 0003: the Flight Recorder%'"
+
+/** A fresh database whose migration 0003's DDL raises `code` (an event trigger reading the file's text) while `when` holds too. */
+const failingMigrationFile = (label: string, code: string, when = "true") =>
   Effect.gen(function*() {
     const url = yield* freshPgDatabase(label)
-    yield* onDatabase(url, faultFunction(code, "event_trigger", "current_query() LIKE '%-- 0003: the Flight Recorder%'"))
+    // A sequence is not rolled back: `when` may count 0003's DDL commands, tried only for them (CASE keeps the order).
+    yield* onDatabase(url, "CREATE SEQUENCE ai_fault_calls")
+    yield* onDatabase(url, faultFunction(code, "event_trigger", `(CASE WHEN ${IN_0003} THEN ${when} ELSE false END)`))
     yield* onDatabase(url, "CREATE EVENT TRIGGER ai_fault ON ddl_command_start EXECUTE FUNCTION ai_fault()")
     return url
   })
 
 describe("PostgreSQL store: the database failing while it migrates", () => {
-  for (const code of FAILING) {
-    it.live(`R9 a migration file's DDL failing with ${code} on a fresh database is a StorageError keeping it, nothing committed; once the fault is gone it migrates`, () =>
+  /** Each code of the database failing or a persisting conflict, and the StorageError's operation. */
+  const storageFailures = [
+    ...FAILING.map((code) => [code, "on a fresh database", "PgStore.migrate (the database failed: nothing of the migration committed)"] as const),
+    ...CONFLICTING.map((code) => [code, "on every try (a conflict with another session that persists)", "PgStore.migrate (a conflict with another session persisted: nothing of the migration committed)"] as const)
+  ]
+  for (const [code, when, operation] of storageFailures) {
+    it.live(`R9 a migration file's DDL failing with ${code} ${when} is a StorageError keeping it, nothing committed; once the fault is gone it migrates`, () =>
       Effect.gen(function*() {
         const url = yield* failingMigrationFile(`migrate fails ${code}`, code)
         const error = yield* buildFailure({}, url)
         assert.strictEqual(error._tag, "StorageError", `the build failed with: ${error.message}`)
-        assert.strictEqual((error as StorageError).operation, "PgStore.migrate (the database failed: nothing of the migration committed)")
+        assert.strictEqual((error as StorageError).operation, operation)
         assert.strictEqual(sqlStateIn(error), code)
         assert.include(error.message, "injected fault")
         assert.strictEqual(yield* versionOf(url), 0, "nothing of the migration committed")
         yield* onDatabase(url, "DROP EVENT TRIGGER ai_fault")
         yield* Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)
         assert.strictEqual(yield* versionOf(url), Number(yield* Effect.orDie(newestSchemaVersion)))
+      }).pipe(Effect.scoped), 60_000)
+  }
+
+  for (const code of CONFLICTING) {
+    it.live(`R9 a migration file's DDL failing with ${code} once is run again: the store opens migrated`, () =>
+      Effect.gen(function*() {
+        const url = yield* failingMigrationFile(`migrate conflict once ${code}`, code, "nextval('ai_fault_calls') = 1")
+        yield* Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)
+        assert.strictEqual(yield* versionOf(url), Number(yield* Effect.orDie(newestSchemaVersion)))
+        const [calls] = yield* onDatabase<{ readonly last_value: unknown }>(url, "SELECT last_value FROM ai_fault_calls")
+        assert.isAbove(Number(calls?.last_value), 1, "0003 ran again after its first DDL command was refused")
       }).pipe(Effect.scoped), 60_000)
   }
 

@@ -8,7 +8,7 @@
  * - `isDatabaseFailure` (opening, migrating, group commit): did the database
  *   fail, rather than refuse this statement? A session broken is one such failure.
  */
-import { SqlError } from "@effect/sql/SqlError"
+import type { SqlError } from "@effect/sql/SqlError"
 
 /** Class 08, connection exception: the connection failed or could not be made. */
 const CONNECTION_EXCEPTION = "08"
@@ -71,14 +71,4 @@ export const isDatabaseFailure = (error: SqlError): boolean => {
   if (breaksSession(error.cause)) return true
   const code = fieldsOf(error.cause).code as string
   return code !== QUERY_CANCELED && DATABASE_FAILURE_CLASSES.has(code.slice(0, 2))
-}
-
-/** The first `SqlError` in `error`'s `cause` chain (a few levels down: a MigrationFailed, the Migrator's defect), if any. */
-export const sqlErrorIn = (error: unknown): SqlError | undefined => {
-  let current = error
-  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    if (current instanceof SqlError) return current
-    current = (current as { readonly cause?: unknown }).cause
-  }
-  return undefined
 }

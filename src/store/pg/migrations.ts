@@ -14,14 +14,15 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { JOBS_TABLE } from "../internal/bookkeepingRows.js"
 import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { sqlErrorIn } from "../internal/sqlErrorIn.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
-import { breaksSession, isDatabaseFailure, sqlErrorIn } from "./faults.js"
+import { breaksSession, isDatabaseFailure } from "./faults.js"
 import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
 import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
 import { refuseEncoding } from "./serverEncoding.js"
-import { retryOutermost } from "./transaction.js"
+import { isTransient, retryOutermost } from "./transaction.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
 const directory = new URL("../../../migrations/pg/", import.meta.url)
@@ -158,7 +159,13 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         return applied
       }).pipe(
         Effect.tapErrorCause((cause) => Effect.sync(() => firstFailure(run, Cause.squash(cause)))),
-        Effect.locally(currentRun, run)
+        Effect.locally(currentRun, run),
+        // A migration file's deadlock reaches here as the Migrator's defect: its SqlError, failed, is what
+        // `retryOutermost` runs the transaction again for (before, a deadlock in a file was never run again).
+        Effect.catchAllDefect((defect) => {
+          const first = sqlErrorIn(run.failure)
+          return first !== undefined && isTransient(first) ? Effect.fail(first) : Effect.die(defect)
+        })
       ))
     })).pipe(
       // The database failing while migrating (its connection lost, its disk full): nothing was refused (a StorageError).
@@ -186,7 +193,10 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
 /**
  * The `StorageError` of a migration transaction the database failed
  * (faults.ts `isDatabaseFailure`: its connection lost, a full disk, out of
- * memory, an I/O error, a shutdown) — a failure a supervisor retries, not a
+ * memory, an I/O error, a shutdown), or that a deadlock or serialization
+ * failure still ended after `retryOutermost`'s tries (transaction.ts
+ * `isTransient`: a race with another session, not a refusal of the
+ * migration) — a failure a supervisor retries, not a
  * refusal it treats as permanent — or undefined when the failure is anything
  * else (a statement the database refused stays `MigrationFailed`). The first
  * failure is the one kept: the body's own (its statement's "Connection
@@ -197,7 +207,11 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
  */
 const databaseFailed = (run: MigrationRun, error: unknown): StorageError | undefined => {
   const first = sqlErrorIn(run.failure) ?? sqlErrorIn(error)
-  if (first === undefined || !isDatabaseFailure(first)) return undefined
+  if (first === undefined) return undefined
+  if (isTransient(first)) {
+    return new StorageError({ operation: "PgStore.migrate (a conflict with another session persisted: nothing of the migration committed)", cause: first })
+  }
+  if (!isDatabaseFailure(first)) return undefined
   const lost = breaksSession(first.cause)
   return new StorageError({
     operation: run.done && lost

@@ -1,6 +1,7 @@
 /**
  * Applies the SQLite migrations shipped in `migrations/sqlite/` with
- * @effect/sql's Migrator, and reports a failure as a typed `MigrationFailed`.
+ * @effect/sql's Migrator, and reports a failure as a typed `MigrationFailed`
+ * — or, when the database failed rather than refused (faults.ts), a `StorageError`.
  *
  * The Migrator has no loader for `.sql` files, so the files are read here,
  * split into statements (better-sqlite3 runs one per call) and handed to
@@ -19,10 +20,13 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { JOBS_TABLE } from "../internal/bookkeepingRows.js"
 import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
 import { readSchemaVersion, type SchemaTables } from "../internal/schemaVersion.js"
+import { sqlErrorIn } from "../internal/sqlErrorIn.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { refuseForeignTables } from "./libraryColumns.js"
 import { isLibraryTable, libraryObjects, type LibraryObjects } from "./libraryObjects.js"
+import { sqliteCode } from "./errors.js"
+import { isDatabaseFailure } from "./faults.js"
 import { refuseNonUtf8 } from "./fileEncoding.js"
 import { carryThroughRebuild } from "./rebuildCarry.js"
 import { splitStatements, stripCommentsAndStrings } from "./sqlScript.js"
@@ -145,6 +149,21 @@ const asMigrationFailed = (cause: unknown): MigrationFailed => {
   return new MigrationFailed({ dialect: "sqlite", migration_id: null, migration_name: null, statement: null, cause })
 }
 
+/**
+ * The `StorageError` of a migration the database failed (faults.ts `isDatabaseFailure`: the disk
+ * full, an I/O error, out of memory, the file read-only, its lock not got at COMMIT), SQLite's code
+ * said — a failure a supervisor retries, not a refusal it treats as permanent — or `error` as it is.
+ * The run is one transaction, rolled back: nothing of it, its bookkeeping rows included, committed.
+ */
+const databaseFailed = (error: MigrationFailed | StorageError): MigrationFailed | StorageError => {
+  const first = error instanceof MigrationFailed ? sqlErrorIn(error) : undefined
+  if (first === undefined || !isDatabaseFailure(first)) return error
+  return new StorageError({
+    operation: `SqliteStore.migrate (the database failed, ${sqliteCode(first) ?? "SQLITE_ERROR"}: nothing of the migration committed)`,
+    cause: first
+  })
+}
+
 /** The migration's wait for the write lock ran out (SQLITE_BUSY): the database was busy, nothing was migrated. */
 const lockNotGot = (cause: SqlError): StorageError =>
   new StorageError({ operation: "SqliteStore.migrate, waiting for the database's write lock", cause })
@@ -154,7 +173,8 @@ const lockNotGot = (cause: SqlError): StorageError =>
  * returns the ones it applied as `[id, name]` (empty when the database is up
  * to date). Tests use a directory holding the files up to some migration to
  * build a database as that migration left it. A write lock another
- * connection holds past the budget is a `StorageError` (no migration ran).
+ * connection holds past the budget is a `StorageError` (no migration ran),
+ * as is the database failing while migrating (`databaseFailed`).
  */
 export const migrateFrom = (directory: URL): Effect.Effect<
   ReadonlyArray<readonly [id: number, name: string]>,
@@ -211,6 +231,8 @@ export const migrateFrom = (directory: URL): Effect.Effect<
       (error) => Effect.fail(asMigrationFailed(error))
     ),
     Effect.catchAllDefect((defect) => Effect.fail(asMigrationFailed(defect))),
+    // The database failing while migrating (a full disk, a read-only file): nothing was refused.
+    Effect.mapError(databaseFailed),
     Effect.withSpan("SqliteStore.migrate")
   )
 
@@ -220,13 +242,6 @@ export const migrate: Effect.Effect<
   MigrationFailed | StorageError,
   SqlClient.SqlClient
 > = migrateFrom(migrationsDirectory)
-
-/**
- * A version read's failure that is the database failing, not the table refused: the file busy or
- * locked, an I/O error, memory or disk full, the file not opened — opening again may work.
- */
-const isDatabaseFailure = (error: SqlError): boolean =>
-  isBusy(error) || /^SQLITE_(?:LOCKED|IOERR|NOMEM|FULL|CANTOPEN|PROTOCOL)/.test(String((error.cause as { readonly code?: unknown } | undefined)?.code))
 
 /** Whether the bookkeeping table (a view read as one) and the jobs table are there: one read of the catalogue. */
 const schemaTables: Effect.Effect<SchemaTables, SqlError, SqlClient.SqlClient> = Effect.map(
