@@ -54,8 +54,13 @@ describe("R17 transient failures on PostgreSQL are retried, not reported", () =>
       let attempts = 0
       const holdsFirst = yield* Deferred.make<void>()
       const otherWaits = yield* Deferred.make<void>()
+      const otherHasFirst = yield* Deferred.make<void>()
       const transaction = yield* Effect.fork(store.transaction(Effect.gen(function*() {
         attempts++
+        // The retry starts the moment the server aborts us; the other session, woken by the same
+        // abort, may not have taken our row yet. Were the retry to take it first, the cycle would
+        // form again (a second deadlock, a third attempt): it waits until the other holds it.
+        if (attempts > 1) yield* Deferred.await(otherHasFirst)
         yield* store.updateJob(first!.job_id, { status_reason: "ours" })
         yield* Deferred.succeed(holdsFirst, undefined)
         yield* Deferred.await(otherWaits)
@@ -70,6 +75,7 @@ describe("R17 transient failures on PostgreSQL are retried, not reported", () =>
       }
       yield* Deferred.succeed(otherWaits, undefined)
       yield* Fiber.join(otherUpdate)
+      yield* Deferred.succeed(otherHasFirst, undefined)
       yield* query(other, "COMMIT")
 
       const result = yield* Effect.either(Fiber.join(transaction))
