@@ -68,17 +68,48 @@ export const theOne = (sent: ReadonlyArray<Sent>, marker: RegExp, step: string):
 export type PlanMode = "force_custom_plan" | "force_generic_plan"
 export const planModes: ReadonlyArray<PlanMode> = ["force_custom_plan", "force_generic_plan"]
 
-/** The plan of `statement` prepared afresh on `client` and explained under `mode`. */
-export const planOf = (client: PgClient, statement: Sent, mode: PlanMode) =>
+/**
+ * The plan of `statement` prepared afresh on `client` and explained under
+ * `mode`; with `analyze`, run (in a transaction rolled back) and explained
+ * with what each node read: `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)`.
+ */
+export const planOf = (client: PgClient, statement: Sent, mode: PlanMode, analyze = false) =>
   Effect.promise(async () => {
     await client.query(`SET plan_cache_mode = ${mode}`)
     await client.query("DEALLOCATE ALL")
     await client.query(`PREPARE explained AS ${statement.text}`)
-    const { rows } = await client.query<{ readonly "QUERY PLAN": string }>(
-      `EXPLAIN EXECUTE explained(${statement.values.map(literal).join(", ")})`
-    )
-    return rows.map((row) => row["QUERY PLAN"]).join("\n")
+    if (analyze) await client.query("BEGIN")
+    try {
+      const { rows } = await client.query<{ readonly "QUERY PLAN": string }>(
+        `EXPLAIN ${analyze ? "(ANALYZE, BUFFERS, COSTS OFF) " : ""}EXECUTE explained(${statement.values.map(literal).join(", ")})`
+      )
+      return rows.map((row) => row["QUERY PLAN"]).join("\n")
+    } finally {
+      if (analyze) await client.query("ROLLBACK")
+    }
   })
+
+/**
+ * The rows an analyzed `plan` (planOf's `analyze`) read from `table`: each
+ * scan's rows, and those its filter or recheck removed, over all its loops.
+ */
+export const rowsRead = (plan: string, table: string): number => {
+  let total = 0
+  let loops = 0
+  for (const line of plan.split("\n")) {
+    const scan = new RegExp(`Scan(?: Backward)?(?: using \\S+)? on ${table}\\b.*\\(actual time=\\S+ rows=(\\d+) loops=(\\d+)\\)`).exec(line)
+    if (scan !== null) {
+      loops = Number(scan[2])
+      total += Number(scan[1]) * loops
+      continue
+    }
+    // A line of another node ends the scan's details.
+    if (/->|^\S/.test(line)) loops = 0
+    const removed = /Rows Removed by (?:Filter|Index Recheck): (\d+)/.exec(line)
+    if (removed !== null) total += Number(removed[1]) * loops
+  }
+  return total
+}
 
 /** Every scan of a table in `plan`, in plan order: "Index Scan using <index> on <table>", "Seq Scan on <table>", ... */
 export const tableScans = (plan: string): ReadonlyArray<string> =>

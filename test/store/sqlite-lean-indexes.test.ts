@@ -19,7 +19,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { services } from "../jobs/services.js"
 import { jobEvent, newJob, startedJob } from "./fixtures.js"
 import { referenceCounts, writeReferenceSqlite } from "../fixtures/referenceDatabase.js"
-import { Database, recordingStatements } from "./sqlite-recorder.js"
+import { plansOf } from "./sqlite-recorder.js"
 import { rawClient, rawNumber, rawRows, schemaSnapshot, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 /** The four indexes before 0011, as 0002, 0003 and 0004 made them: a database at the migration before. */
@@ -57,26 +57,6 @@ const partialIndexesHoldTheirRows = Effect.gen(function*() {
 })
 
 const HOT_TABLES = /^(SCAN|SEARCH) (ai_jobs|workflow_runs|flight_recorder_events)\b/
-
-/** Statements that read or change rows by a WHERE (the ones a plan can get wrong). */
-const isQuery = (source: string) => /^\s*(SELECT|UPDATE|DELETE|INSERT\s+INTO\s+\w+\s*\([^)]*\)\s*SELECT|WITH)\b/i.test(source)
-
-/** The plan lines of every query `effect` runs, explained on `filename` with the parameters they ran with. */
-const plansOf = <A, E, R>(filename: string, effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const { seen } = yield* recordingStatements(() => effect)
-    const db = new Database(filename)
-    try {
-      return seen.filter(({ source }) => isQuery(source)).map(({ params, source }) => ({
-        source: source.replace(/\s+/g, " ").trim(),
-        plan: (db.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...params) as Array<{ readonly detail: string }>).map(
-          (row) => row.detail
-        )
-      }))
-    } finally {
-      db.close()
-    }
-  })
 
 describe("issue 16 migration 0011: SQLite's hot indexes are partial, and every query keeps an index", () => {
   it.scoped("issue 16 migration 0011: the four indexes are partial over exactly the rows their queries read, the old ones gone", () =>

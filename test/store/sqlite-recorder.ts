@@ -92,3 +92,23 @@ export const recordingStatements = <A, E, R>(effect: (seen: ReadonlyArray<Seen>)
     (seen) => Effect.map(effect(seen), (value) => ({ value, seen })),
     (seen) => Effect.sync(() => recordings.delete(seen))
   )
+
+/** Statements that read or change rows by a WHERE (the ones a plan can get wrong). */
+export const isQuery = (source: string) => /^\s*(SELECT|UPDATE|DELETE|INSERT\s+INTO\s+\w+\s*\([^)]*\)\s*SELECT|WITH)\b/i.test(source)
+
+/** The plan lines of every query `effect` runs, explained on `filename` with the parameters they ran with. */
+export const plansOf = <A, E, R>(filename: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const { seen } = yield* recordingStatements(() => effect)
+    const db = new Database(filename)
+    try {
+      return seen.filter(({ source }) => isQuery(source)).map(({ params, source }) => ({
+        source: source.replace(/\s+/g, " ").trim(),
+        plan: (db.prepare(`EXPLAIN QUERY PLAN ${source}`).all(...params) as Array<{ readonly detail: string }>).map(
+          (row) => row.detail
+        )
+      }))
+    } finally {
+      db.close()
+    }
+  })

@@ -18,7 +18,7 @@ import { atOrNow } from "../internal/now.js"
 import { claimableOnCreation, createdOnly } from "../internal/createClaimed.js"
 import { type CreatedClaim, type JobStore } from "../JobStore.js"
 import { AlreadyExists } from "../StoreErrors.js"
-import { CLAIM_ORDER, claimable } from "./claim.js"
+import { queueHead } from "./claim.js"
 import { isUniqueViolation, type PgContext } from "./context.js"
 import { jobRow, NEW_JOB_RECORD } from "./createBatch.js"
 import { storageErrors } from "./errors.js"
@@ -56,7 +56,6 @@ export const makeCreateClaimed = (
   const eventColumns = sql.literal(columns.event)
   const newJobRecord = sql.literal(NEW_JOB_RECORD)
   const eventRecord = sql.literal(EVENT_RECORD)
-  const claimOrder = sql.literal(CLAIM_ORDER)
   const reported = storageErrors("JobStore.createClaimed")
 
   const createOnly = createdOnly(createJob)
@@ -67,10 +66,7 @@ export const makeCreateClaimed = (
       (at, row, runId, jobId, events, claimRecords) =>
         sql`
         WITH head AS (
-          SELECT priority, run_after, created_at, id FROM ai_jobs
-          WHERE ${claimable(sql, at, kinds)}
-          ORDER BY ${claimOrder}
-          LIMIT 1
+          ${queueHead(sql, at, kinds)}
         ), decided AS (
           SELECT j.*, NOT EXISTS (
             SELECT 1 FROM head h

@@ -90,6 +90,28 @@ export const workerContract = (backend: Backend): void => {
         assert.strictEqual((yield* store.getJob(edit.job_id)).state, "queued", "the other kind stays queued")
       }))
 
+    // Stop 78: a claim for some kinds reads each kind's own queue (migration 0027) and merges them.
+    test("R6 claimNext for several kinds (one named twice) takes their jobs in the one claim order across kinds: priority, run_after, created_at, id; another kind's job ahead of them all stays queued", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const create = (ms: number, overrides: Parameters<typeof newJob>[0]) =>
+          Effect.zipRight(TestClock.setTime(ms), Effect.map(store.createJob(newJob(overrides)), (job) => job.job_id))
+        const other = yield* create(500, { job_kind: "doc_summarize", priority: 5 })
+        const createdFirst = yield* create(1_000, { job_kind: "terminal_exec", run_after: at(8_000) })
+        const eligibleFirst = yield* create(2_000, { job_kind: "doc_edit", run_after: at(3_000) })
+        const createdThird = yield* create(3_000, { job_kind: "terminal_exec", run_after: at(8_000) })
+        const urgent = yield* create(4_000, { job_kind: "doc_edit", run_after: at(9_000), priority: 1 })
+        const lowId = yield* create(5_000, { job_kind: "terminal_exec", job_id: "00000000-0000-4000-8000-000000000001" })
+        const highId = yield* create(5_000, { job_kind: "doc_edit", job_id: "ffffffff-0000-4000-8000-000000000001" })
+        yield* TestClock.setTime(10_000)
+        const kinds = ["terminal_exec", "doc_edit", "terminal_exec"] as const
+        const claimed: Array<string> = []
+        for (let i = 0; i < 6; i++) claimed.push((yield* store.claimNext({ kinds }))?.job.job_id ?? "(null)")
+        assert.deepStrictEqual(claimed, [urgent, eligibleFirst, lowId, highId, createdFirst, createdThird])
+        assert.isNull(yield* store.claimNext({ kinds }))
+        assert.strictEqual((yield* store.getJob(other)).state, "queued", "the other kind stays queued")
+      }))
+
     test("R6c claimNext moves the job to running with a new running run, and stores the events it builds", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
