@@ -198,7 +198,11 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * after `timeout` (on Effect's `Clock`).
    */
   readonly await: (jobId: JobId, options?: AwaitOptions) => Effect.Effect<AiJob, AwaitTimeout | NotFound | DecodeFailure | ReadError>
-  /** The job, its runs with their node executions, and its Flight Recorder events, oldest first. */
+  /**
+   * The job, its oldest 100 runs each with its first 1000 node executions
+   * (cursors say where more follow: `JobStore.listRuns`/`listNodes` read
+   * on), and all its Flight Recorder events, oldest first.
+   */
   readonly history: (jobId: JobId) => Effect.Effect<JobHistory, NotFound | DecodeFailure | ReadError>
 
   readonly complete: Transition

@@ -1,33 +1,21 @@
 /** `ai-jobs events`: the Flight Recorder as a timeline (or JSON), filtered by job, trace, type and time. */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { DecodeFailure } from "../domain/Errors.js"
 import { EventTypes } from "../domain/EventRecord.js"
 import { EventId, TraceId, WorkflowRunId } from "../domain/Ids.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
-import { BadInput } from "./errors.js"
 import { encodeEvent, timeline } from "./format.js"
 import { parseJobRef, resolveJobRef } from "./jobRef.js"
 
-/** Abbreviations are looked up among stored jobs, and events outlive their job (a denied submission, pruning). */
-const EVENTS_OF_UNSTORED_JOBS = " among the stored jobs; the events of a job not stored (denied, or pruned) take its whole id"
-import { filter, filterOption, limitOption, parseLimit, printListing } from "./listing.js"
+import { filter, filterOption, given, limitOption, parseLimit, printListing, refuseBadCursor } from "./listing.js"
 import * as Parse from "./parse.js"
 import { collectEvents } from "./queries.js"
 
-/**
- * The store's refusal of `--cursor`, in the CLI's terms. Of the two orders, a
- * cursor refused for its order continues the one not asked for.
- */
-const refusedCursor = (error: DecodeFailure, asked: "asc" | "desc"): string => {
-  const [issue] = error.issues
-  const its = asked === "asc" ? "newest" : "oldest"
-  return issue?.path === "order"
-    ? `bad --cursor: it continues a listing ${its} first; give --order ${its} with it`
-    : `bad --cursor: ${issue?.message ?? error.message}`
-}
+/** Abbreviations are looked up among stored jobs, and events outlive their job (a denied submission, pruning). */
+const EVENTS_OF_UNSTORED_JOBS = " among the stored jobs; the events of a job not stored (denied, or pruned) take its whole id"
 
 /** Lists events oldest first (`--order newest` for the other way), with the filters `GET /events` has. */
 export const eventsCommand = Command.make(
@@ -45,7 +33,7 @@ export const eventsCommand = Command.make(
     cursor: filterOption(
       "cursor",
       "cursor",
-      "Only events after this cursor, in its order: what `jobs show` prints to read the rest of a job's events (a `next_cursor` of GET /events too)"
+      "Only events after this cursor, in its order: what a cut listing or `jobs show` prints to read on (a `next_cursor` of GET /events too)"
     ),
     limit: limitOption,
     json: Options.boolean("json").pipe(Options.withDescription("Print the events as JSON, exactly as recorded"))
@@ -63,9 +51,9 @@ export const eventsCommand = Command.make(
       const order = Option.getOrElse(yield* Parse.optional(options.order, Parse.order("--order")), () => "asc" as const)
       const limit = yield* parseLimit(options.limit)
       const database = yield* resolve(options.database)
-      const events = yield* Effect.gen(function*() {
+      const { events, jobId } = yield* Effect.gen(function*() {
         const jobId = yield* Parse.optional(job, resolveJobRef("--job", EVENTS_OF_UNSTORED_JOBS))
-        return yield* collectEvents(
+        const events = yield* collectEvents(
           {
             ...filter("job_id", jobId),
             ...filter("trace_id", trace),
@@ -78,16 +66,26 @@ export const eventsCommand = Command.make(
             order
           },
           limit
-        ).pipe(Effect.catchIf(
-          (error): error is DecodeFailure => error._tag === "DecodeFailure" && error.subject === "cursor",
-          (error) => Effect.fail(new BadInput({ message: refusedCursor(error, order) }))
-        ))
+        ).pipe(refuseBadCursor(order))
+        return { events, jobId }
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
       yield* printListing(events, {
         json: options.json,
         limit,
         noun: "events",
         order,
+        command: [
+          "ai-jobs",
+          "events",
+          ...given("--job", jobId),
+          ...given("--trace", trace),
+          ...given("--run", run),
+          ...given("--event", event),
+          ...given("--type", Option.map(types, (list) => list.join(","))),
+          ...given("--since", Option.map(since, DateTime.formatIso)),
+          ...given("--until", Option.map(until, DateTime.formatIso)),
+          ...(order === "desc" ? ["--order", "newest"] : [])
+        ],
         encode: encodeEvent,
         table: (items) => timeline(items)
       })

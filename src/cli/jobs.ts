@@ -10,14 +10,14 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { JobKinds } from "../domain/JobKind.js"
 import { JobStates } from "../domain/JobState.js"
-import { firstNodes, firstRuns } from "../internal/firstOfRuns.js"
+import { DETAIL_NODES, DETAIL_RUNS, firstNodes, firstRuns } from "../internal/firstOfRuns.js"
 import { JobStore } from "../store/JobStore.js"
 import { actionCommands, jobIdArgument } from "./actions.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { encodeEvent, encodeJob, encodeNode, encodeRun, jobDetail, jobsTable, json } from "./format.js"
 import { parseJobRef, resolveJobRef } from "./jobRef.js"
 import * as Parse from "./parse.js"
-import { filter, filterOption, limitOption, parseLimit, printListing } from "./listing.js"
+import { filter, filterOption, given, limitOption, parseLimit, printListing, refuseBadCursor } from "./listing.js"
 import { collectEvents, collectJobs } from "./queries.js"
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print the encoded domain objects as JSON"))
@@ -30,6 +30,7 @@ const listCommand = Command.make(
     kind: filterOption("kind", "kind,...", `Only jobs of these kinds (comma-separated, or the option repeated): ${JobKinds.join(", ")}; term_exec means terminal_exec`),
     since: filterOption("since", "time|duration", "Only jobs created since a time (2026-01-19T10:00:00Z) or that long ago (2h, 7d)"),
     order: filterOption("order", "newest|oldest", "Newest jobs first (the default) or oldest first"),
+    cursor: filterOption("cursor", "cursor", "Only jobs after this cursor, in its order: what a cut listing prints to read on (a `next_cursor` of GET /jobs too)"),
     limit: limitOption,
     json: jsonOption
   },
@@ -39,19 +40,29 @@ const listCommand = Command.make(
       const kinds = yield* Parse.optional(options.kind, Parse.list("--kind", Parse.jobKind))
       // "Since T" includes T, as `events --since` does; the filter's `created_after` excludes its bound, and
       // stored instants are whole milliseconds, so the bound one millisecond earlier is the same set.
-      const since = Option.map(yield* Parse.optional(options.since, Parse.since("--since")), (at) => DateTime.subtract(at, { millis: 1 }))
+      const sinceAt = yield* Parse.optional(options.since, Parse.since("--since"))
+      const since = Option.map(sinceAt, (at) => DateTime.subtract(at, { millis: 1 }))
       const order = Option.getOrElse(yield* Parse.optional(options.order, Parse.order("--order")), () => "desc" as const)
       const limit = yield* parseLimit(options.limit)
       const database = yield* resolve(options.database)
       const jobs = yield* collectJobs(
-        { ...filter("states", states), ...filter("kinds", kinds), ...filter("created_after", since), order },
+        { ...filter("states", states), ...filter("kinds", kinds), ...filter("created_after", since), ...filter("cursor", options.cursor), order },
         limit
-      ).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
+      ).pipe(refuseBadCursor(order), Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
       yield* printListing(jobs, {
         json: options.json,
         limit,
         noun: "jobs",
         order,
+        command: [
+          "ai-jobs",
+          "jobs",
+          "list",
+          ...given("--state", Option.map(states, (list) => list.join(","))),
+          ...given("--kind", Option.map(kinds, (list) => list.join(","))),
+          ...given("--since", Option.map(sinceAt, DateTime.formatIso)),
+          ...(order === "asc" ? ["--order", "oldest"] : [])
+        ],
         encode: encodeJob,
         table: (items) => jobsTable(items)
       })
@@ -74,10 +85,10 @@ const eventsLimitOption = Options.text("events-limit").pipe(
 )
 
 /** The runs `jobs show` prints by default, the oldest (a job's runs are unbounded: each retry, resume and release makes one). */
-export const SHOW_RUNS = 100
+export const SHOW_RUNS = DETAIL_RUNS
 
 /** The node executions of each run `jobs show` prints by default, the first in sequence order. */
-export const SHOW_NODES = 1000
+export const SHOW_NODES = DETAIL_NODES
 
 const runsLimitOption = Options.text("runs-limit").pipe(
   Options.withPseudoName("n"),

@@ -1,8 +1,10 @@
-/** What the listing commands (`jobs list`, `events`) share: `--limit`, optional filters, and printing a page. */
+/** What the listing commands (`jobs list`, `events`) share: `--limit`, `--cursor`, optional filters, and printing a page. */
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type { DecodeFailure } from "../domain/Errors.js"
+import { BadInput } from "./errors.js"
 import { json } from "./format.js"
 import * as Parse from "./parse.js"
 import type { Collected } from "./queries.js"
@@ -30,8 +32,42 @@ export const filter = <K extends string, A>(key: K, value: Option.Option<A>): { 
   Option.match(value, { onNone: () => ({}), onSome: (a) => ({ [key]: a }) as { readonly [P in K]?: A } })
 
 /**
+ * `[flag, value]` when a filter was given, `[]` otherwise: the words that give
+ * it again in a read-on command. Values are given as parsed (a whole job id,
+ * an instant rather than "2h ago"), so the command reads the same rows later;
+ * parsed values are ids, instants, names and cursors, none needing quotes.
+ */
+export const given = (flag: string, value: Option.Option<string>): ReadonlyArray<string> =>
+  Option.match(value, { onNone: () => [], onSome: (text) => [flag, text] })
+
+/**
+ * The store's refusal of `--cursor`, in the CLI's terms (bad input, exit 2).
+ * Of the two orders, a cursor refused for its order continues the one not asked for.
+ */
+export const refuseBadCursor = (asked: "asc" | "desc") =>
+<A, E extends { readonly _tag: string }, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.catchIf(
+    self,
+    (error): error is Extract<E, DecodeFailure> => error._tag === "DecodeFailure" && (error as unknown as DecodeFailure).subject === "cursor",
+    (error) => {
+      const [issue] = error.issues
+      const its = asked === "asc" ? "newest" : "oldest"
+      return Effect.fail(
+        new BadInput({
+          message: issue?.path === "order"
+            ? `bad --cursor: it continues a listing ${its} first; give --order ${its} with it`
+            : `bad --cursor: ${issue?.message ?? error.message}`
+        })
+      )
+    }
+  )
+
+/**
  * Prints a listing: encoded JSON or a table (or `none` when empty). A cut
- * listing is announced on stderr, so JSON on stdout stays clean.
+ * listing is announced on stderr, so JSON on stdout stays clean, with the
+ * command that reads on after the last row shown (`--cursor`, the store's
+ * keyset cursor): as text, or with `--json` as a JSON object with that
+ * cursor (`next_cursor`, as GET /jobs and GET /events name it) and the command (`rest`).
  */
 export const printListing = <A>(collected: Collected<A>, options: {
   readonly json: boolean
@@ -39,17 +75,26 @@ export const printListing = <A>(collected: Collected<A>, options: {
   readonly noun: string
   /** The listing's order, which says which end of it is shown when it is cut (the newest or the oldest). */
   readonly order: "asc" | "desc"
+  /** The command and the filters and order it was given (see `given`): what reads on repeats them. */
+  readonly command: ReadonlyArray<string>
   readonly encode: (item: A) => unknown
   readonly table: (items: ReadonlyArray<A>) => string
 }) =>
   Effect.gen(function*() {
-    const { items, truncated } = collected
+    const { items, next_cursor } = collected
     yield* Console.log(
       options.json ? json(items.map(options.encode)) : items.length === 0 ? `No ${options.noun} match.` : options.table(items)
     )
-    if (truncated) {
-      // "the newest 1 job", not "1 jobs": the noun is given plural.
-      const noun = options.limit === 1 ? options.noun.replace(/s$/, "") : options.noun
-      yield* Console.error(`(showing the ${options.order === "desc" ? "newest" : "oldest"} ${options.limit} ${noun}; more match: narrow the filters or raise --limit)`)
-    }
+    if (next_cursor === null) return
+    const rest = [
+      ...options.command,
+      ...(options.limit === DEFAULT_LIMIT ? [] : ["--limit", String(options.limit)]),
+      ...(options.json ? ["--json"] : []),
+      "--cursor",
+      next_cursor
+    ].join(" ")
+    if (options.json) return yield* Console.error(JSON.stringify({ next_cursor, rest }))
+    // "the newest 1 job", not "1 jobs": the noun is given plural.
+    const noun = options.limit === 1 ? options.noun.replace(/s$/, "") : options.noun
+    yield* Console.error(`(showing the ${options.order === "desc" ? "newest" : "oldest"} ${options.limit} ${noun}; more match: read on with ${rest})`)
   })

@@ -38,10 +38,10 @@ const collect = <A, E>(
     }
   })
 
-/** Jobs matching `filter`, in its order (oldest first by default). */
-export const collectJobs = (filter: Omit<JobFilter, "limit" | "cursor">, limit: number) =>
+/** Jobs matching `filter`, in its order (oldest first by default); after its `cursor` when given. */
+export const collectJobs = (filter: Omit<JobFilter, "limit">, limit: number) =>
   Effect.flatMap(JobStore, (store) =>
-    collect(limit, undefined, (size, cursor) => store.listJobs({ ...filter, limit: size, ...(cursor === undefined ? {} : { cursor }) })))
+    collect(limit, filter.cursor, (size, cursor) => store.listJobs({ ...filter, limit: size, ...(cursor === undefined ? {} : { cursor }) })))
 
 /** Events matching `filter`, oldest first; after its `cursor` when given. */
 export const collectEvents = (filter: Omit<EventFilter, "limit">, limit: number) =>

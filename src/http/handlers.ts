@@ -15,7 +15,8 @@ import type { JobId, WorkflowRunId } from "../domain/Ids.js"
 import { DecodeFailure } from "../domain/Errors.js"
 import type { NodeExecution } from "../domain/WorkflowRun.js"
 import { FlightRecorder } from "../FlightRecorder.js"
-import { firstNodes, type FirstOf, firstRuns } from "../internal/firstOfRuns.js"
+// DETAIL_RUNS and DETAIL_NODES: more are paged through `GET /jobs/:id/runs` and `GET /runs/:id/nodes`.
+import { DETAIL_NODES, DETAIL_RUNS, firstNodes, type FirstOf, firstRuns } from "../internal/firstOfRuns.js"
 import { packageVersion } from "../internal/packageVersion.js"
 import { Jobs, type TransitionOptions } from "../Jobs.js"
 import { RecoveryGate } from "../Recovery.js"
@@ -29,12 +30,6 @@ const HEALTH_TIMEOUT = "5 seconds"
 
 /** The most events `GET /jobs/:id` returns inline; more are paged through `GET /events`. */
 const DETAIL_EVENTS = 1000
-
-/** The most runs `GET /jobs/:id` returns inline; more are paged through `GET /jobs/:id/runs`. */
-export const DETAIL_RUNS = 100
-
-/** The most nodes of each run `GET /jobs/:id` returns inline; more are paged through `GET /runs/:id/nodes`. */
-export const DETAIL_NODES = 1000
 
 /** A page's size when the query gives none, as the other listings'. */
 const PAGE_SIZE = 100

@@ -2,7 +2,7 @@
  * A job's runs and a run's node executions, bounded for display (R14: no
  * unbounded output inline). Both are unbounded — a run may have any number
  * of nodes, and every retry, resume or release makes a run — so a job's
- * detail (`GET /jobs/:id`, `ai-jobs jobs show`) reads the first ones of each
+ * detail (`GET /jobs/:id`, `ai-jobs jobs show`, `Jobs.history`) reads the first ones of each
  * and says where the rest begin.
  */
 import * as Effect from "effect/Effect"
@@ -11,6 +11,12 @@ import type { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 import type { JobStore } from "../store/JobStore.js"
 
 type Store = JobStore["Type"]
+
+/** The most runs a job's detail (`GET /jobs/:id`, `Jobs.history`) gives inline, the oldest. */
+export const DETAIL_RUNS = 100
+
+/** The most node executions of each run a job's detail gives inline, the first in sequence order. */
+export const DETAIL_NODES = 1000
 
 /** The first `limit` items read, and the key the rest continue after (null when nothing more follows). */
 export interface FirstOf<A, K> {

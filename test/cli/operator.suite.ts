@@ -323,6 +323,142 @@ export const runOperatorSuite = (database: CliDatabase): void => {
       })
     })
 
+    /** A cut listing's notice with --json: the cursor and the command that reads on. */
+    type ReadOn = { readonly next_cursor: string; readonly rest: string }
+
+    /**
+     * Runs a listing with --json, then each command its notice gives, to the end: every row
+     * read (by `key`), and each notice. At most 50 pages: a notice that never ends is a failure.
+     */
+    const readToEnd = async (args: ReadonlyArray<string>, key: string) => {
+      const rows: Array<string> = []
+      const notices: Array<ReadOn> = []
+      let next: ReadonlyArray<string> | undefined = [...args, "--json"]
+      for (let page = 0; next !== undefined; page++) {
+        assert.isBelow(page, 50, "the read-on commands end")
+        const result = await cli(next)
+        rows.push(...(JSON.parse(ok(result)) as Array<Record<string, string>>).map((row) => row[key]!))
+        if (result.stderr === "") break
+        const notice = JSON.parse(result.stderr) as ReadOn
+        assert.isTrue(notice.rest.endsWith(` --json --cursor ${notice.next_cursor}`), notice.rest)
+        const [command, ...words] = notice.rest.split(" ")
+        assert.strictEqual(command, "ai-jobs", notice.rest)
+        notices.push(notice)
+        next = words
+      }
+      return { rows, notices }
+    }
+
+    /** A notice with its --since instant left out: "1h" ago is another instant in a later command. */
+    const sinceElided = (notice: string) => notice.replace(/ --since \S+ /, " --since … ")
+
+    describe.concurrent("reading on after a cut listing", { timeout: 300_000 }, () => {
+      it("R10 R17 events: a cut listing's notice gives the command that reads on (--cursor), in text and --json, with every filter; following the notices reads each event once", async () => {
+        const job = await jobWithEventsInOneMillisecond(url, 7)
+        const recorded = await eventsOf(url, job.job_id)
+        const ids = recorded.map((event) => event.event_id as string)
+        const diagnostics = recorded.filter((event) => event.type === "diagnostic").map((event) => event.event_id as string)
+        assert.strictEqual(diagnostics.length, 7)
+        assert.isAbove(ids.length, 8, "7 diagnostics and the submission's events")
+        const combinations: ReadonlyArray<readonly [ReadonlyArray<string>, ReadonlyArray<string>]> = [
+          [["--job", short(job), "--type", "diagnostic", "--since", "1h"], diagnostics],
+          [["--trace", job.trace_id, "--order", "newest"], [...ids].reverse()],
+          [
+            ["--trace", job.trace_id, "--type", "diagnostic,system", "--since", DateTime.formatIso(job.created_at), "--order", "newest"],
+            recorded.filter((event) => event.type === "diagnostic" || event.type === "system").map((event) => event.event_id as string).reverse()
+          ]
+        ]
+        for (const [filters, expected] of combinations) {
+          const args = ["events", ...filters, "--limit", "4"]
+          const { notices, rows } = await readToEnd(args, "event_id")
+          assert.deepStrictEqual(rows, expected, `${filters.join(" ")}: each event once, in order`)
+          assert.strictEqual(notices.length, Math.ceil(expected.length / 4) - 1, filters.join(" "))
+          const rest = notices[0]!.rest
+          // Given as parsed: the whole job id, an instant rather than "1h ago" (the command reads the same rows later).
+          if (filters.includes("--job")) assert.include(rest, `--job ${job.job_id} `)
+          assert.match(rest, / --since \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z |^(?!.* --since )/)
+          const table = await cli(args, { COLUMNS: "200" })
+          ok(table)
+          const end = filters.includes("newest") ? "newest" : "oldest"
+          assert.strictEqual(
+            sinceElided(table.stderr),
+            sinceElided(`(showing the ${end} 4 events; more match: read on with ${rest.replace(" --json", "")})\n`),
+            "the same command but --json"
+          )
+        }
+      })
+
+      it("R17 jobs show's read-the-rest command, followed past 100 remaining events, is cut with a notice that reads on (--cursor): the whole history once", async () => {
+        const job = await jobWithEventsInOneMillisecond(url, 230)
+        const recorded = (await eventsOf(url, job.job_id)).map((event) => event.event_id as string)
+        const shown = JSON.parse(ok(await cli(["jobs", "show", short(job), "--json", "--events-limit", "10"]))) as {
+          events: ReadonlyArray<{ event_id: string }>
+          events_rest?: string
+        }
+        const [command, ...hint] = (shown.events_rest ?? "").split(" ")
+        assert.strictEqual(command, "ai-jobs", shown.events_rest)
+        const page = await cli(hint, { COLUMNS: "200" })
+        ok(page)
+        assert.match(page.stderr, new RegExp(`^\\(showing the oldest 100 events; more match: read on with ai-jobs events --job ${job.job_id} --cursor [\\w-]+\\)\n$`))
+        const { notices, rows } = await readToEnd(hint, "event_id")
+        assert.strictEqual(notices.length, 2, "221 events: pages of 100, 100 and 21")
+        assert.deepStrictEqual([...shown.events.map((event) => event.event_id), ...rows], recorded)
+      })
+
+      it("R5 R7 jobs list --cursor: a cut listing's notice gives the command that reads on, in text and --json, with every filter; following the notices reads each job once", async () => {
+        const kind = "distillation_eval"
+        for (let i = 0; i < 4; i++) await queuedJob(url, { job_kind: kind })
+        for (let i = 0; i < 2; i++) await failedJob(url, { job_kind: kind })
+        const made = (await allJobs(url)).filter((job) => job.job_kind === kind).map((job) => job.job_id as string)
+        assert.strictEqual(made.length, 6)
+        const combinations: ReadonlyArray<readonly [ReadonlyArray<string>, ReadonlyArray<string>]> = [
+          [["--kind", kind], [...made].reverse()],
+          [["--kind", kind, "--state", "queued,failed", "--since", "1h", "--order", "oldest"], made]
+        ]
+        for (const [filters, expected] of combinations) {
+          const args = ["jobs", "list", ...filters, "--limit", "4"]
+          const { notices, rows } = await readToEnd(args, "job_id")
+          assert.deepStrictEqual(rows, expected, `${filters.join(" ")}: each job once, in order`)
+          assert.strictEqual(notices.length, Math.ceil(expected.length / 4) - 1, filters.join(" "))
+          const rest = notices[0]!.rest
+          assert.match(rest, / --since \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z |^(?!.* --since )/)
+          const table = await cli(args, { COLUMNS: "200" })
+          ok(table)
+          const end = filters.includes("oldest") ? "oldest" : "newest"
+          assert.strictEqual(
+            sinceElided(table.stderr),
+            sinceElided(`(showing the ${end} 4 jobs; more match: read on with ${rest.replace(" --json", "")})\n`),
+            "the same command but --json"
+          )
+        }
+      })
+
+      it("R7 jobs list --cursor refuses, as bad input (exit 2), a cursor no page gave, one of events, and one of the other order unless --order says it; events refuses one of jobs", async () => {
+        const job = await jobWithEventsInOneMillisecond(url, 3)
+        await queuedJob(url)
+        await queuedJob(url)
+        const noticeOf = async (args: ReadonlyArray<string>) => JSON.parse((await cli([...args, "--limit", "1", "--json"])).stderr) as ReadOn
+        const jobsCursor = (await noticeOf(["jobs", "list"])).next_cursor
+        const eventsCursor = (await noticeOf(["events", "--job", job.job_id])).next_cursor
+        assertOneLineError(await cli(["jobs", "list", "--cursor", "bm90IGEgY3Vyc29y"]), 2, /^error: bad --cursor: Not a cursor returned by a previous page$/)
+        assertOneLineError(
+          await cli(["jobs", "list", "--cursor", eventsCursor]),
+          2,
+          /^error: bad --cursor: Not a cursor returned by a previous page of jobs: it continues a listing of events$/
+        )
+        assertOneLineError(
+          await cli(["events", "--cursor", jobsCursor]),
+          2,
+          /^error: bad --cursor: Not a cursor returned by a previous page of events: it continues a listing of jobs$/
+        )
+        assertOneLineError(
+          await cli(["jobs", "list", "--cursor", jobsCursor, "--order", "oldest"]),
+          2,
+          /^error: bad --cursor: it continues a listing newest first; give --order newest with it$/
+        )
+      })
+    })
+
     describe.concurrent("abbreviated job ids", { timeout: 120_000 }, () => {
       it("R5 jobs show and events --job take a job's short id (as tables print it) or the start of its id", async () => {
         const job = await failedJob(url)
@@ -369,10 +505,10 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.deepStrictEqual(listed(await cli(["jobs", "list", "--kind", "canvas_cluster", "--json"])), [...ids].reverse())
         const newest = await cli(["jobs", "list", "--kind", "canvas_cluster", "--limit", "2", "--json"])
         assert.deepStrictEqual(listed(newest), [ids[2], ids[1]])
-        assert.strictEqual(newest.stderr, "(showing the newest 2 jobs; more match: narrow the filters or raise --limit)\n")
+        assert.match(newest.stderr, /^\{"next_cursor":"[\w-]+","rest":"ai-jobs jobs list --kind canvas_cluster --limit 2 --json --cursor [\w-]+"\}\n$/)
         const oldest = await cli(["jobs", "list", "--kind", "canvas_cluster", "--order", "oldest", "--limit", "2", "--json"])
         assert.deepStrictEqual(listed(oldest), [ids[0], ids[1]])
-        assert.strictEqual(oldest.stderr, "(showing the oldest 2 jobs; more match: narrow the filters or raise --limit)\n")
+        assert.match(oldest.stderr, /^\{"next_cursor":"[\w-]+","rest":"ai-jobs jobs list --kind canvas_cluster --order oldest --limit 2 --json --cursor [\w-]+"\}\n$/)
         const table = lines(ok(await cli(["jobs", "list", "--kind", "canvas_cluster"])))
         assert.deepStrictEqual(table.filter((line) => /^[0-9a-f]{8}\s/.test(line)).map((line) => line.slice(0, 8)), [...created].reverse().map(short))
         assertOneLineError(await cli(["jobs", "list", "--order", "sideways"]), 2, /^error: unknown --order "sideways"; expected one of newest, oldest$/)
@@ -388,7 +524,7 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.deepStrictEqual(listed(await cli(["events", "--job", done.job_id, "--order", "newest", "--json"])), [...ids].reverse())
         const cut = await cli(["events", "--job", done.job_id, "--order", "newest", "--limit", "1", "--json"])
         assert.deepStrictEqual(listed(cut), [ids[ids.length - 1]])
-        assert.strictEqual(cut.stderr, "(showing the newest 1 event; more match: narrow the filters or raise --limit)\n")
+        assert.match(cut.stderr, new RegExp(`^\\{"next_cursor":"[\\w-]+","rest":"ai-jobs events --job ${done.job_id} --order newest --limit 1 --json --cursor [\\w-]+"\\}\n$`))
         const run = (await runsOf(url, done.job_id))[0]!.id as string
         const ofRun = all.filter((event) => event.workflow_run_id === run).map((event) => event.event_id as string)
         assert.isAtLeast(ofRun.length, 1)

@@ -301,12 +301,12 @@ describe("ai-jobs on a SQLite file", () => {
       const newestFirst = [...jobs].reverse()
       assert.deepStrictEqual(rows.slice(1).map((row) => row.split(/\s+/)[0]), newestFirst.slice(0, 3).map((job) => job.job_id.slice(-8)))
       assert.match(rows[3] ?? "", /sheet_transform\s+completed_with_issues\s+Analyst/)
-      assert.strictEqual(result.stderr, "(showing the newest 3 jobs; more match: narrow the filters or raise --limit)\n")
+      assert.match(result.stderr, /^\(showing the newest 3 jobs; more match: read on with ai-jobs jobs list --limit 3 --cursor [\w-]+\)\n$/)
       // README: times in tables are to the second (UTC); --json keeps the milliseconds.
       for (const row of rows.slice(1)) assert.match(row, /\s\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z\s/, row)
       assert.notMatch(result.stdout, /:\d{2}\.\d+Z/, result.stdout)
       const one = await cli(["jobs", "list", "--limit", "1"])
-      assert.strictEqual(one.stderr, "(showing the newest 1 job; more match: narrow the filters or raise --limit)\n")
+      assert.match(one.stderr, /^\(showing the newest 1 job; more match: read on with ai-jobs jobs list --limit 1 --cursor [\w-]+\)\n$/)
     })
 
     it("R5 jobs list --json is the encoded jobs; --state and --kind filter", async () => {

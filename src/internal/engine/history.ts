@@ -1,21 +1,32 @@
 /**
- * A job's whole history (issue 15.6) without the caller touching `JobStore`:
- * the job, its workflow runs (oldest first) each with its node executions in
- * sequence order, and its Flight Recorder events (oldest first, every page).
+ * A job's history (issue 15.6) without the caller touching `JobStore`: the
+ * job, its oldest workflow runs each with its first node executions in
+ * sequence order — bounded as `GET /jobs/:id` is (R14), since every retry,
+ * resume or release makes a run and a run may have any number of nodes — and
+ * its Flight Recorder events (oldest first, every page).
  */
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import type { JobId } from "../../domain/Ids.js"
+import type { JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type * as Tracer from "effect/Tracer"
 import { nameJob, type Redact, withJobSpan } from "../flight/jobSpan.js"
 import type { JobStore } from "../../store/JobStore.js"
+import { DETAIL_NODES, DETAIL_RUNS, firstNodes, firstRuns } from "../firstOfRuns.js"
 
 /** What `Jobs.history` returns. */
 export interface JobHistory {
   readonly job: AiJob
-  readonly runs: ReadonlyArray<{ readonly run: WorkflowRun; readonly nodes: ReadonlyArray<NodeExecution> }>
+  /** The job's oldest 100 runs (`DETAIL_RUNS`), each with its first 1000 node executions (`DETAIL_NODES`). */
+  readonly runs: ReadonlyArray<{
+    readonly run: WorkflowRun
+    readonly nodes: ReadonlyArray<NodeExecution>
+    /** The last node's sequence when more follow (`JobStore.listNodes(run.id, { after })` reads on), else null. */
+    readonly nodes_next_cursor: number | null
+  }>
+  /** The last run's id when more follow (`JobStore.listRuns(job_id, { after })` reads on), else null. */
+  readonly runs_next_cursor: WorkflowRunId | null
   readonly events: ReadonlyArray<EventRecord>
 }
 
@@ -30,9 +41,10 @@ const historyOf = (store: JobStore["Type"], jobId: JobId, span: Tracer.Span) =>
   // One committed state: a change committed while the history is read is in all of it or none.
   store.readConsistent(Effect.gen(function*() {
     const job = yield* store.getJob(jobId)
+    const shownRuns = yield* firstRuns(store, job.job_id, DETAIL_RUNS)
     const runs = yield* Effect.forEach(
-      yield* store.listRuns(job.job_id),
-      (run) => Effect.map(store.listNodes(run.id), (nodes) => ({ run, nodes }))
+      shownRuns.items,
+      (run) => Effect.map(firstNodes(store, run.id, DETAIL_NODES), (nodes) => ({ run, nodes: nodes.items, nodes_next_cursor: nodes.next }))
     )
     const events: Array<EventRecord> = []
     let cursor: string | undefined
@@ -41,7 +53,7 @@ const historyOf = (store: JobStore["Type"], jobId: JobId, span: Tracer.Span) =>
       events.push(...page.items)
       cursor = page.next_cursor ?? undefined
     } while (cursor !== undefined)
-    return { job, runs, events } satisfies JobHistory
+    return { job, runs, runs_next_cursor: shownRuns.next, events } satisfies JobHistory
   })).pipe(
     // Named on Jobs.history's own span, outside the transaction's.
     Effect.tap((history) => nameJob(span, history.job))
