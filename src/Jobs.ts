@@ -227,8 +227,9 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   /** Operator action: the job may be pruned again. Audited as `pin` is. */
   readonly unpin: (jobId: JobId, options?: TransitionOptions) => Effect.Effect<AiJob, NotFound | DecodeFailure | ReadError>
   /**
-   * Adds to a job's metrics (counters are summed; the result must stay in
-   * range). A job in a terminal state is refused with `JobFinished`,
+   * Adds to a job's metrics: each amount a whole number in its metric's
+   * range (else `DecodeFailure` naming it), each sum held at the metric's
+   * bound, as a settle's duration is. A job in a terminal state is refused with `JobFinished`,
    * nothing changed: its metrics are final.
    */
   readonly addMetrics: (

@@ -74,11 +74,11 @@ export class JobMetrics extends Schema.Class<JobMetrics>("JobMetrics")({
 
   /**
    * `metrics` plus `delta`, each counter saturating at its bound instead of
-   * failing. For the library's own bookkeeping (a run's duration added when
-   * it settles), which must never fail: a constructor error there would leave
-   * the job `running` for good. A delta that is not a finite number ≥ 0 adds
-   * nothing; fractions are rounded down. Caller-supplied deltas go through
-   * `Jobs.addMetrics`, which refuses out-of-range results instead.
+   * failing: a run's duration added when it settles, which must never fail
+   * (a constructor error there would leave the job `running` for good), and
+   * `Jobs.addMetrics`' amounts once decoded (each in range; the sum is the
+   * job's, held at the bound). A delta that is not a finite number ≥ 0 adds
+   * nothing; fractions are rounded down.
    */
   static add(metrics: JobMetrics, delta: Partial<Record<MetricName, number>>): JobMetrics {
     const sum = (name: MetricName): number => {

@@ -652,6 +652,31 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.strictEqual(yield* countRows, 3)
       }))
 
+    test("R5 spec 11.5 an event naming a stored job under another trace is refused naming both traces, nothing written; one naming a job not stored keeps its own trace", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const job = yield* store.createJob(newJob())
+        const other = uuid()
+        const foreign = eventOf("llm_inference", { job_id: job.job_id, trace_id: other })
+        const reasons = [{ path: "trace_id", message: `Expected the trace of the job the event names, ${job.trace_id}; the event names trace ${other}` }]
+        for (const refused of [recorder.record(foreign), recorder.recordUntrusted(foreign), recorder.prepare(foreign)]) {
+          const error = yield* Effect.flip(refused)
+          assert.deepStrictEqual(error._tag === "InvalidEvent" ? [error.code, error.event_type, error.reasons] : error, ["HSK-400-INVALID-EVENT", "llm_inference", reasons])
+        }
+        // In a batch, the good event is not written either.
+        const good = eventOf("diagnostic", { job_id: job.job_id, trace_id: job.trace_id.toUpperCase() })
+        assert.strictEqual((yield* Effect.flip(recorder.recordMany([good, foreign])))._tag, "InvalidEvent")
+        assert.strictEqual(yield* countRows, 0)
+        // The job's own trace (in any case) is taken, and lists the event.
+        yield* recorder.record(good)
+        assert.deepStrictEqual((yield* allEvents({ trace_id: job.trace_id })).map((event) => (event as { event_id: string }).event_id), [good.event_id])
+        // A job id no stored job has (pruned, or never written) contradicts nothing: stored under the trace given.
+        const gone = eventOf("llm_inference", { job_id: uuid(), trace_id: other })
+        assert.strictEqual((yield* recorder.record(gone)).trace_id, other)
+        assert.strictEqual(yield* countRows, 2)
+      }))
+
     test("issue 12.3 spec-shaped events with null optionals round-trip exactly through record and list", () =>
       Effect.gen(function*() {
         const recorder = yield* FlightRecorder.FlightRecorder

@@ -16,6 +16,7 @@ import * as TestClock from "effect/TestClock"
 import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import type { JobId } from "../../src/domain/Ids.js"
+import { metricBounds, MetricNames } from "../../src/domain/JobMetrics.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
@@ -724,6 +725,27 @@ export const runJobsSuite = (backend: Backend) => {
         yield* jobs.start(job.job_id)
         assert.strictEqual((yield* jobs.fail(job.job_id, "tool crashed")).state, "failed")
         assert.strictEqual((yield* jobs.addMetrics(job.job_id, { input_tokens: 5 })).metrics.input_tokens, 5)
+      })))
+
+    it.effect("R4 addMetrics holds each metric's sum at its bound, as a settle's duration is; an amount itself out of range is refused naming the metric, nothing added", () =>
+      provide(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const atBounds = Object.fromEntries(MetricNames.map((name) => [name, metricBounds[name]]))
+        assert.deepStrictEqual({ ...(yield* jobs.addMetrics(job.job_id, atBounds)).metrics }, atBounds)
+        // Each metric at its bound takes more: held there, the others unchanged.
+        for (const name of MetricNames) {
+          const added = yield* jobs.addMetrics(job.job_id, { [name]: name === "duration_ms" ? 5 : 1 })
+          assert.deepStrictEqual({ ...added.metrics }, atBounds, name)
+        }
+        assert.deepStrictEqual({ ...(yield* jobs.get(job.job_id)).metrics }, atBounds, "as stored")
+        const below = yield* jobs.submit(summarize())
+        const before = yield* jobs.addMetrics(below.job_id, { total_tokens: 10, duration_ms: 10 })
+        for (const [name, amount] of [["total_tokens", -1], ["duration_ms", -5], ["entities_read", metricBounds.entities_read + 1], ["output_tokens", 1.5]] as const) {
+          const error = yield* Effect.flip(jobs.addMetrics(below.job_id, { input_tokens: 1, [name]: amount }))
+          assert.deepStrictEqual(error._tag === "DecodeFailure" ? error.issues : error, [{ path: name, message: `Expected an integer between 0 and ${metricBounds[name]}` }], `${name} ${amount}`)
+        }
+        assert.deepStrictEqual(yield* jobs.get(below.job_id), before, "nothing added")
       })))
 
     it.effect("R4 addMetrics refuses an integer past 2^53 with the metric's range, not as no integer; nothing is added", () =>

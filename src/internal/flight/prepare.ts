@@ -34,10 +34,11 @@ export interface PrepareOptions<E = never> {
   /** Redaction; default `Redactor.make()` (the default rules only). */
   readonly redactor?: Redactor.Redactor
   /**
-   * The trace id of an event sent without one, given the job it names (if
-   * any). Default: a fresh one. The recorder looks up the named job's.
+   * The trace of the job an event names, or undefined when no such job is
+   * stored (pruned, or never written: a submission the policy denied).
+   * Default: none known. The recorder reads the job.
    */
-  readonly traceIdFor?: (jobId: JobId | undefined) => Effect.Effect<TraceId, E>
+  readonly jobTraceOf?: (jobId: JobId) => Effect.Effect<TraceId | undefined, E>
 }
 
 /** A fresh trace id, for an event that names no job. */
@@ -107,6 +108,13 @@ export const unstorableText = (type: EventType, path: string): InvalidEvent =>
     reasons: [{ path, message: "Text must not contain U+0000 (NUL) or a lone UTF-16 surrogate" }]
   })
 
+/** The refusal of an event whose `trace_id` is not its job's (the job's is the trace that lists it). */
+const traceContradiction = (type: EventType, given: TraceId, jobs: TraceId): InvalidEvent =>
+  new InvalidEvent({
+    event_type: type,
+    reasons: [{ path: "trace_id", message: `Expected the trace of the job the event names, ${jobs}; the event names trace ${given}` }]
+  })
+
 /** A key as text and as code points (the forms look alike on screen), its first 12. */
 const spelt = (key: string): string => {
   const points = [...key]
@@ -146,7 +154,7 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
   const debug = options.debug ?? false
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES
   const redactor = options.redactor ?? Redactor.make()
-  const traceIdFor = options.traceIdFor ?? (() => freshTraceId)
+  const jobTraceOf = options.jobTraceOf ?? (() => Effect.succeed(undefined))
 
   return (input: unknown): Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | E> =>
     Effect.gen(function*() {
@@ -170,8 +178,15 @@ export const makePrepare = <E = never>(options: PrepareOptions<E> = {}) => {
       const decode = decodeByType[type as EventType]
       const valid = yield* decodeCallerEvent(decode, input, type)
       // Every stored event has a trace id (the column is NOT NULL): one sent
-      // without gets its job's, or a fresh one, as the reference does.
-      const trace_id = valid.trace_id ?? (yield* traceIdFor(valid.job_id ?? undefined))
+      // without gets its job's, or a fresh one, as the reference does. One
+      // sent with a trace its stored job does not have is refused: listed by
+      // the job's trace, it was missing (R5, spec 11.5). A job not stored has
+      // no trace to contradict: the event is taken as sent.
+      const jobTrace = valid.job_id === undefined || valid.job_id === null ? undefined : yield* jobTraceOf(valid.job_id)
+      if (jobTrace !== undefined && valid.trace_id !== undefined && valid.trace_id !== null && valid.trace_id !== jobTrace) {
+        return yield* traceContradiction(valid.type, valid.trace_id, jobTrace)
+      }
+      const trace_id = valid.trace_id ?? jobTrace ?? (yield* freshTraceId)
       const decoded = { ...valid, trace_id }
       // Encoding canonicalises (timestamps to `…Z` with milliseconds) before the privacy rules see the text.
       const encoded = yield* Effect.mapError(encode(decoded), (error) => InvalidEvent.fromParseError(input, error))

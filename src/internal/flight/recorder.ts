@@ -28,10 +28,10 @@ import type { EventRecord, EventType } from "../../domain/EventRecord.js"
 import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
 import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
 import { instantBefore } from "../../domain/Timestamp.js"
-import type { JobId } from "../../domain/Ids.js"
+import type { JobId, TraceId } from "../../domain/Ids.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
 import { type LibraryEvent, makeBuild } from "./libraryEvents.js"
-import { freshTraceId, makePrepare } from "./prepare.js"
+import { makePrepare } from "./prepare.js"
 import { DEFAULT_MAX_EVENT_BYTES } from "./Privacy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { type BatchHandler, tellBatch } from "../../util/batchHandler.js"
@@ -78,7 +78,9 @@ export interface FlightRecorderConfig {
 export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightRecorder")<FlightRecorder, {
   /**
    * Validates an untrusted event (every problem reported), fills in a missing
-   * `trace_id` (the named job's, else a fresh one: a read of that job),
+   * `trace_id` (the named job's, else a fresh one: a read of that job) and
+   * refuses one that is not the named job's (`InvalidEvent` at `trace_id`;
+   * a job not stored, pruned or never written, has no trace to contradict),
    * NFC-normalises, redacts, applies the raw-content rule and the size bound,
    * and returns the record a store appends. Writes nothing.
    */
@@ -208,16 +210,18 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
     const retention = Duration.decode(config.retention ?? DEFAULT_RETENTION)
     const batchSize = config.purgeBatchSize ?? DEFAULT_PURGE_BATCH_SIZE
     const redactor = Redactor.make({ rules: config.redactionRules ?? [] })
-    // An event sent without a trace id joins its job's trace; a job that is not
-    // (or no longer) there gives a fresh one, as an event naming no job does.
-    const traceIdFor = (jobId: JobId | undefined) =>
-      jobId === undefined ? freshTraceId : store.getJob(jobId).pipe(
-        Effect.map((job) => job.trace_id),
+    // The trace of an event's job: an event sent without one joins it, one sent with another is
+    // refused. A job that is not (or no longer) there has none: the event gets a fresh trace, as
+    // one naming no job does, or keeps its own. Only caller events pay this read: the library's
+    // own are built (`build`) with their job's trace.
+    const jobTraceOf = (jobId: JobId) =>
+      store.getJob(jobId).pipe(
+        Effect.map((job): TraceId | undefined => job.trace_id),
         // The event's job id already decoded, so a DecodeFailure cannot happen; if it did, there is no job to join.
-        Effect.catchTags({ NotFound: () => freshTraceId, DecodeFailure: () => freshTraceId })
+        Effect.catchTags({ NotFound: () => Effect.succeed(undefined), DecodeFailure: () => Effect.succeed(undefined) })
       )
     const prepareEvent = makePrepare({
-      traceIdFor,
+      jobTraceOf,
       debug: config.debug ?? false,
       ...(config.maxEventBytes === undefined ? {} : { maxEventBytes: config.maxEventBytes }),
       redactor

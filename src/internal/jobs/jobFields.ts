@@ -76,9 +76,14 @@ const readDelta = (delta: unknown): DecodeFailure | ReadonlyArray<readonly [stri
   return issues.length > 0 ? refuse(issues) : entries.filter((entry): entry is [string, number] => entry[1] !== undefined)
 }
 
+/** Decodes the amounts as metrics: each in its metric's range, named by the metric when not. */
+const decodeAmounts = decodeWith(JobMetrics, "JobMetrics")
+
 /**
- * Adds to a job's metrics; a delta past its type, or a sum that is no valid
- * metrics, is a `DecodeFailure` and changes nothing. A job in a terminal
+ * Adds to a job's metrics, each sum held at its metric's bound (as a settle's
+ * duration is: the caller's amount is in range, the total is the job's); a
+ * delta past its type, or an amount out of its metric's range, is a
+ * `DecodeFailure` and changes nothing. A job in a terminal
  * state is `JobFinished` and changes nothing: its metrics were final when
  * its end was audited (as in the reference, where metrics change only with
  * a state change), and a write there left no event.
@@ -89,17 +94,16 @@ export const makeAddMetrics = ({ redact, store }: Operations) =>
   delta: { readonly [K in typeof MetricNames[number]]?: number | undefined }
 ) =>
   withJobSpan("Jobs.addMetrics", (span) => Effect.gen(function*() {
-    const amounts = readDelta(delta)
-    if (amounts instanceof DecodeFailure) return yield* amounts
+    const read = readDelta(delta)
+    if (read instanceof DecodeFailure) return yield* read
+    // Checked before the job is read: an amount out of range changes nothing.
+    const amounts = yield* decodeAmounts(Object.fromEntries(read))
     const job = yield* store.transaction(Effect.gen(function*() {
       // Locked, not just read: the sum is written whole, so on PostgreSQL two concurrent calls
       // (or a settle's duration) that both read the old metrics lost one of the deltas.
       const job = yield* store.lockJob(jobId)
       if (isTerminal(job.state)) return yield* new JobFinished({ job_id: job.job_id, state: job.state, change: "addMetrics" })
-      const summed: Record<string, number> = { ...job.metrics }
-      for (const [name, value] of amounts) summed[name] = (summed[name] ?? 0) + value
-      const metrics = yield* decodeWith(JobMetrics, "JobMetrics")(summed)
-      return yield* store.updateJob(jobId, { metrics })
+      return yield* store.updateJob(jobId, { metrics: JobMetrics.add(job.metrics, amounts) })
     }))
     // Named on the span outside the transaction's.
     nameJob(span, job)
