@@ -28,6 +28,7 @@ import { describeWithLayer } from "../support/describeWithLayer.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { staleBefore } from "./fixtures.js"
 import { expectLegacyInstants, insertLegacyInstantCases } from "./legacy-instants.js"
+import { expectClearedTwin, insertDanglingTwin } from "./legacy-run-pointers.js"
 import { shippedPgMigrationIds } from "./pg-support.js"
 
 const ZONE = "America/New_York"
@@ -326,13 +327,42 @@ describe("R16 PostgreSQL legacy timestamps finer than a millisecond", () => {
     }), 60_000)
 })
 
+describe("R16a PostgreSQL legacy references the reference schema leaves unchecked", () => {
+  it.scoped("R16a a job whose run pointer names no run upgrades with it cleared, the rest of the row intact, and a system event of the job says so", () =>
+    Effect.gen(function*() {
+      const url = yield* databaseInNewYork("pg legacy dangling")
+      yield* Effect.provide(
+        Effect.zipRight(Effect.zipRight(buildLegacyDatabase, insertDanglingTwin(legacyIds.pinnedJob)), PgStore.migrate),
+        rawClient(url)
+      )
+      yield* Effect.provide(expectClearedTwin(legacyIds.pinnedJob), storeOn(url))
+    }), 60_000)
+})
+
+const orphanRun = "5c2e9d41-7a6b-4c3d-8e2f-0000000000ff"
+const missingJob = "0b1f7c52-3f1e-4a8e-9b7a-000000000bad"
+const missingRun = "5c2e9d41-7a6b-4c3d-8e2f-000000000bad"
+
 describe("R16 PostgreSQL legacy values that cannot be converted", () => {
   const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
     ["an unparseable timestamp", `UPDATE ai_jobs SET created_at = 'yesterday' WHERE id = '${legacyIds.pinnedJob}'`, /ai_jobs\.created_at/],
     ["an impossible date", `UPDATE workflow_runs SET last_heartbeat = '2024-02-30 10:00:00' WHERE id = '${legacyIds.freshRun}'`, /out of range/],
     ["an unknown job kind", `UPDATE ai_jobs SET job_kind = 'frobnicate' WHERE id = '${legacyIds.pinnedJob}'`, /ai_jobs_job_kind_check/],
     ["a non-uuid id", `UPDATE workflow_node_executions SET id = 'node-1' WHERE id = '${legacyIds.secondNode}'`, /uuid/],
-    ["a fractional counter", `UPDATE ai_jobs SET metrics = '{"total_tokens": 1.5}' WHERE id = '${legacyIds.pinnedJob}'`, /ai_jobs_metrics_check/]
+    ["a fractional counter", `UPDATE ai_jobs SET metrics = '{"total_tokens": 1.5}' WHERE id = '${legacyIds.pinnedJob}'`, /ai_jobs_metrics_check/],
+    // The reference's own schema has no foreign keys here (the fixture's are dropped): named by their ids.
+    [
+      "a run naming no job",
+      `ALTER TABLE workflow_runs DROP CONSTRAINT workflow_runs_job_id_fkey;
+        INSERT INTO workflow_runs (id, job_id, status) VALUES ('${orphanRun}', '${missingJob}', 'completed')`,
+      new RegExp(`workflow run "${orphanRun}" names job "${missingJob}", which is not in ai_jobs`)
+    ],
+    [
+      "a node execution naming no run",
+      `ALTER TABLE workflow_node_executions DROP CONSTRAINT workflow_node_executions_workflow_run_id_fkey;
+        UPDATE workflow_node_executions SET workflow_run_id = '${missingRun}' WHERE id = '${legacyIds.secondNode}'`,
+      new RegExp(`node execution "${legacyIds.secondNode}" names workflow run "${missingRun}", which is not in workflow_runs`)
+    ]
   ]
   for (const [what, corrupt, mentions] of cases) {
     it.scoped(`R16 ${what} fails the upgrade loudly (MigrationFailed, migration 2) and leaves the legacy database as it was`, () =>

@@ -25,6 +25,7 @@ import {
 } from "../fixtures/legacySqlite.js"
 import { expectTag, failureOf, staleBefore, staleOptions } from "./fixtures.js"
 import { expectLegacyInstants, insertLegacyInstantCases } from "./legacy-instants.js"
+import { expectClearedTwin, insertDanglingTwin } from "./legacy-run-pointers.js"
 import {
   rawClient,
   rawNumber,
@@ -352,6 +353,14 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
       legacyNode({ id: `9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b01${String(index).padStart(2, "0")}`, workflow_run_id: runs.zuluForm, status, sequence: index }))))
 })
 
+describe("SQLite legacy upgrade of references the reference schema leaves unchecked (R16a)", () => {
+  it.effect("R16a a job whose run pointer names no run upgrades with it cleared, the rest of the row intact, and a system event of the job says so", () =>
+    withUpgradedLegacy(expectClearedTwin(jobs.governance), insertDanglingTwin(jobs.governance)))
+})
+
+const missingJob = "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1e0bad"
+const missingRun = "5e1f0a2b-7c3d-4e5f-8a9b-2c3d4e5f0bad"
+
 describe("SQLite legacy upgrade refuses what it cannot convert (R16)", () => {
   const cases: ReadonlyArray<readonly [string, LegacyTweak, string]> = [
     ["an unknown kind", legacyJob({ job_kind: "mystery_kind" }), "ai_jobs_job_kind_valid"],
@@ -363,7 +372,17 @@ describe("SQLite legacy upgrade refuses what it cannot convert (R16)", () => {
     ["metrics that are not JSON", legacyJob({ metrics: "lots" }), "malformed JSON"],
     ["an entity_refs that is not an array", legacyJob({ entity_refs: "{\"entity_id\":\"x\"}" }), "ai_jobs_entity_refs_array"],
     ["a missing trace id", legacyJob({ trace_id: null }), "NOT NULL constraint failed: ai_jobs.trace_id"],
-    ["a run pointer to no run", legacyJob({ workflow_run_id: "00000000-0000-4000-8000-000000000000" }), "FOREIGN KEY constraint failed"],
+    // A run is its job's and a node its run's: named by their ids, not SQLite's rowids.
+    [
+      "a run naming no job",
+      insertLegacy("workflow_runs", { id: "5e1f0a2b-7c3d-4e5f-8a9b-2c3d4e5f00ff", job_id: missingJob, status: "completed", last_heartbeat: "2024-03-01 12:00:00" }),
+      `workflow run "5e1f0a2b-7c3d-4e5f-8a9b-2c3d4e5f00ff" names job "${missingJob}", which is not in ai_jobs`
+    ],
+    [
+      "a node execution naming no run",
+      legacyNode({ workflow_run_id: missingRun }),
+      `node execution "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b00ff" names workflow run "${missingRun}", which is not in workflow_runs`
+    ],
     // A nullable column must not turn an unreadable value into NULL.
     ["a node finish time that is not one", legacyNode({ finished_at: "later" }), "workflow_node_executions_finished_at_form"],
     ["a node status that is not one", legacyNode({ status: "done" }), "workflow_node_executions_status_valid"]
@@ -379,8 +398,8 @@ describe("SQLite legacy upgrade refuses what it cannot convert (R16)", () => {
           const rowsBefore = yield* rawRows("SELECT * FROM ai_jobs ORDER BY id")
           const error = expectTag(yield* failureOf(SqliteStore.migrate), "MigrationFailed")
           assert.deepStrictEqual([error.migration_id, error.migration_name], [2, "current_schema"])
-          // A reference is checked as the rebuild ends (foreign keys off while it copies): the row is named instead.
-          if (expected === "FOREIGN KEY constraint failed") assert.match(error.message, /ai_jobs row \d+ references a row of workflow_runs that is not there/, error.message)
+          // A reference to no row is refused before the rebuild, naming the row: no statement of the file ran.
+          if (expected.includes(", which is not in ")) assert.isNull(error.statement)
           else assert.isNumber(error.statement, "names the failing statement")
           assert.include(error.message, "0002_current_schema")
           assert.include(error.message, expected)

@@ -144,6 +144,17 @@ export interface FixedChange {
 export const isUniqueViolation = (error: unknown): error is SqlError =>
   error instanceof SqlError && (error.cause as { readonly code?: unknown } | undefined)?.code === "23505"
 
+/** `INSERT … SELECT` of the records, from one jsonb parameter: a WHERE or ON CONFLICT may follow. */
+export const eventsInsertStatement = (sql: SqlClient.SqlClient, events: ReadonlyArray<EventRecord>) => {
+  const eventColumns = sql.literal(columns.event)
+  return sql`
+      INSERT INTO flight_recorder_events (${eventColumns})
+      SELECT ${eventColumns}
+      FROM jsonb_to_recordset(${eventsText(events)}::jsonb) AS e(
+        event_id uuid, "timestamp" timestamptz, actor text, type text,
+        trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)`
+}
+
 /** The context on `sql`; with `held`, statements outside a transaction run on its connections (pg/heldConnections.ts). */
 export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnections, "execute" | "query">): PgContext => {
   const outside: OutsideTransaction | undefined = held?.execute
@@ -187,16 +198,7 @@ export const makeContext = (sql: SqlClient.SqlClient, held?: Pick<HeldConnection
     params: ReadonlyArray<unknown>,
     then: (rows: ReadonlyArray<Row>) => Effect.Effect<A, E>
   ) => Effect.flatMap(execute<Row>(text, params), then)
-  const eventColumns = sql.literal(columns.event)
-
-  /** `INSERT … SELECT` of the records, from one jsonb parameter: a WHERE or ON CONFLICT may follow. */
-  const eventsInsert = (events: ReadonlyArray<EventRecord>) =>
-    sql`
-      INSERT INTO flight_recorder_events (${eventColumns})
-      SELECT ${eventColumns}
-      FROM jsonb_to_recordset(${eventsText(events)}::jsonb) AS e(
-        event_id uuid, "timestamp" timestamptz, actor text, type text,
-        trace_id uuid, job_id uuid, workflow_run_id uuid, body jsonb)`
+  const eventsInsert = (events: ReadonlyArray<EventRecord>) => eventsInsertStatement(sql, events)
 
   /**
    * Which of `events` made a statement fail with a unique violation: the one

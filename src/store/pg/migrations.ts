@@ -19,6 +19,8 @@ import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { breaksSession, isDatabaseFailure } from "./faults.js"
 import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
+import { type ClearedRunPointer, clearedPointerEvents, settleLegacyReferences } from "../internal/legacyReferences.js"
+import { eventsInsertStatement } from "./context.js"
 import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
 import { refuseEncoding } from "./serverEncoding.js"
@@ -38,6 +40,8 @@ export const migrationsTable = "ai_job_model_migrations"
 interface MigrationRun {
   failure: unknown
   done: boolean
+  /** The legacy run pointers the upgrade cleared, to record once the migrations are applied (internal/legacyReferences.ts). */
+  cleared: ReadonlyArray<ClearedRunPointer>
 }
 
 /** The migration transaction a migration file runs in, for its failure to be kept (`runFile`). */
@@ -67,6 +71,9 @@ const runFile = (id: number, name: string, file: string) =>
     if (id !== legacyUpgrade) return yield* adviseOnNotValid(statement)
     yield* refuseForeignTables
     yield* refuseDependentObjects
+    const cleared = yield* settleLegacyReferences
+    const run = yield* FiberRef.get(currentRun)
+    if (run !== undefined) run.cleared = cleared
     const kept = yield* ownConstraints
     yield* adviseOnIndexes(adviseOnNotValid(statement))
     yield* restoreOwnConstraints(kept)
@@ -130,12 +137,13 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     // What the transaction's own work failed with, and whether it ended: a ROLLBACK (or COMMIT) on a
     // lost connection dies with "not queryable", hiding the statement's own failure ("Connection
     // terminated unexpectedly") and whether the work had reached its COMMIT (databaseFailed).
-    const run: MigrationRun = { failure: undefined, done: false }
+    const run: MigrationRun = { failure: undefined, done: false, cleared: [] }
     // A transient failure (a deadlock, a statement name another client of a transaction-mode
     // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
     return yield* retryOutermost(Effect.suspend(() => {
       run.failure = undefined
       run.done = false
+      run.cleared = []
       return sql.withTransaction(Effect.gen(function*() {
         // Not got within `statementTimeout` (another process migrating): nothing ran, the database was busy.
         yield* Effect.mapError(sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`, lockNotGot)
@@ -153,6 +161,9 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
         // The Migrator dropped its bookkeeping INSERT's failure: it is found and classified as any statement's.
         if (applied.length === 0 && before < newest) return yield* unrecordedMigrations("pg", migrationsTable, newest)
+        // Each legacy run pointer cleared is recorded, now that the Flight Recorder's table is there.
+        const records = yield* clearedPointerEvents(run.cleared)
+        if (records.length > 0) yield* eventsInsertStatement(sql, records)
         yield* refuseNewer
         yield* recordMigration({ before, applied })
         run.done = true

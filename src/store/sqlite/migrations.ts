@@ -19,6 +19,7 @@ import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
 import { JOBS_TABLE } from "../internal/bookkeepingRows.js"
 import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
+import { type ClearedRunPointer, clearedPointerEvents, settleLegacyReferences } from "../internal/legacyReferences.js"
 import { readSchemaVersion, type SchemaTables } from "../internal/schemaVersion.js"
 import { sqlErrorIn } from "../internal/sqlErrorIn.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
@@ -29,7 +30,9 @@ import { sqliteCode } from "./errors.js"
 import { isDatabaseFailure } from "./faults.js"
 import { refuseNonUtf8 } from "./fileEncoding.js"
 import { carryThroughRebuild } from "./rebuildCarry.js"
+import { insertEventsStep } from "./context.js"
 import { splitStatements, stripCommentsAndStrings } from "./sqlScript.js"
+import { runThrough } from "./step.js"
 import { isBusy, makeWriteTransaction, readBusyTimeout } from "./transaction.js"
 
 /**
@@ -45,8 +48,14 @@ export const migrationsTable = "ai_job_model_migrations"
 
 const FILE_NAME = /^(\d{4})_(\w+)\.sql$/
 
-/** Runs one file's statements in order, naming the one that fails; nothing when its `skip-if` says it is done. */
-const runScript = (id: number, name: string, script: string, library: LibraryObjects) =>
+/** The migration that upgrades the legacy tables (internal/legacyReferences.ts settles their references first). */
+const LEGACY_UPGRADE = 2
+
+/**
+ * Runs one file's statements in order, naming the one that fails; nothing when its `skip-if` says it is done.
+ * Before the legacy upgrade, the run pointers it clears are added to `cleared`.
+ */
+const runScript = (id: number, name: string, script: string, library: LibraryObjects, cleared: Array<ClearedRunPointer>) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.flatMap(
       Effect.mapError(
@@ -55,11 +64,15 @@ const runScript = (id: number, name: string, script: string, library: LibraryObj
       ),
       (done) => {
         if (done) return Effect.void
-        const statements = Effect.forEach(splitStatements(script), (statement, index) =>
+        const settled = id !== LEGACY_UPGRADE ? Effect.void : Effect.mapBoth(settleLegacyReferences, {
+          onFailure: (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause }),
+          onSuccess: (pointers) => void cleared.push(...pointers)
+        })
+        const statements = Effect.zipRight(settled, Effect.forEach(splitStatements(script), (statement, index) =>
           Effect.mapError(
             sql.unsafe(statement).unprepared,
             (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: index + 1, cause })
-          ), { discard: true })
+          ), { discard: true }))
         if (!REBUILDS.test(stripCommentsAndStrings(script))) return statements
         // A rebuild keeps what others added to its tables (rebuildCarry.ts), and copies rows with foreign
         // keys off (migrateFrom): its references are checked as it ends, naming it.
@@ -97,10 +110,10 @@ const readMigrationFiles = (directory: URL) =>
   })
 
 /** The Migrator over `files`, as the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
-const runMigrator = (files: ReadonlyArray<MigrationFile>, library: LibraryObjects) =>
+const runMigrator = (files: ReadonlyArray<MigrationFile>, library: LibraryObjects, cleared: Array<ClearedRunPointer>) =>
   Migrator.make({})({
     loader: Migrator.fromRecord(Object.fromEntries(files.map(({ id, name, script }) =>
-      [`${String(id).padStart(4, "0")}_${name}`, runScript(id, name, script, library)]))),
+      [`${String(id).padStart(4, "0")}_${name}`, runScript(id, name, script, library, cleared)]))),
     table: migrationsTable
   })
 
@@ -208,7 +221,13 @@ export const migrateFrom = (directory: URL): Effect.Effect<
       // A never-migrated file: a table of one of our names must be ours or the reference's, even empty.
       if (before === 0) yield* refuseForeignTables(sql, library.columns())
       yield* sql`PRAGMA legacy_alter_table = ON`
-      const applied = yield* runMigrator(files, library)
+      const cleared: Array<ClearedRunPointer> = []
+      const applied = yield* runMigrator(files, library, cleared)
+      // Each legacy run pointer cleared is recorded, now that the Flight Recorder's table is there.
+      yield* Effect.mapError(
+        Effect.flatMap(clearedPointerEvents(cleared), (records) => runThrough(() => insertEventsStep(records), (text, params) => sql.unsafe(text, params))),
+        asMigrationFailed
+      )
       // The Migrator dropped its bookkeeping INSERT's failure (internal/unrecordedMigrations.ts).
       const newest = Math.max(0, ...files.map(({ id }) => id))
       if (applied.length === 0 && before < newest) return yield* unrecordedMigrations("sqlite", migrationsTable, newest)

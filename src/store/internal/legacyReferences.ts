@@ -1,0 +1,160 @@
+/**
+ * R16a: a legacy database's references between jobs, runs and node
+ * executions that name no row. The reference never enforces them (its
+ * PostgreSQL schema has no foreign keys on them, its SQLite runs with foreign
+ * keys off), so its own code or a crash can leave one; ours does (0002 adds
+ * the foreign keys). 0002 is shipped, never edited: what it cannot take is
+ * settled just before it runs, in the migration's transaction, on both stores.
+ *
+ * - A job's run pointer (`ai_jobs.workflow_run_id`) naming no run is cleared:
+ *   the run it named is not there, the pointer is only a shortcut to the
+ *   job's current run, and the rest of the row is the job. Each is recorded
+ *   as a `system` event of its job, from its state to the same state, as a
+ *   pin's event records a change that moves no state (`clearedPointerEvents`,
+ *   written once the migrations have made the Flight Recorder's table).
+ * - A run naming no job, or a node execution naming no run, is refused,
+ *   named by its id: a run is its job's and a node its run's, so no pointer
+ *   can be cleared, and the upgrade drops no row ("nothing is ever dropped
+ *   silently", 0002).
+ *
+ * Ids are compared as 0002 will: on SQLite as the text its foreign key check
+ * compares (the primary key's index serves it); on PostgreSQL as the uuid the
+ * text becomes, so case does not count.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import type { EventRecord } from "../../domain/EventRecord.js"
+import type { EventId, JobId, TraceId } from "../../domain/Ids.js"
+import type { JobState } from "../../domain/JobState.js"
+import { uuidv7 } from "../../domain/uuidv7.js"
+
+/** A legacy job whose run pointer named no run, and the run id it named. */
+export interface ClearedRunPointer {
+  readonly job_id: string
+  readonly workflow_run_id: string
+}
+
+/** Legacy rows naming a row that is not there and cannot be kept; the upgrade stops with it, nothing changed. */
+export class DanglingLegacyRows extends Error {}
+
+/** How many refused rows the message names. */
+const NAMED = 3
+
+/** A legacy id, quoted as JSON: any text a legacy column holds reads plainly and stays storable. */
+const quoted = (id: string): string => JSON.stringify(id.length > 100 ? `${id.slice(0, 100)}…` : id)
+
+/**
+ * `child.column` names no row of `parent` (by its `id`), as 0002's foreign key will compare them.
+ */
+const namesNoRow = (sql: SqlClient.SqlClient, parent: "ai_jobs" | "workflow_runs", child: string) =>
+  sql.onDialectOrElse({
+    pg: () => sql`NOT EXISTS (SELECT 1 FROM ${sql(parent)} AS p WHERE lower(CAST(p.id AS text)) = lower(CAST(${sql(child)} AS text)))`,
+    orElse: () => sql`NOT EXISTS (SELECT 1 FROM ${sql(parent)} AS p WHERE p.id = ${sql(child)})`
+  })
+
+/** A legacy row and the id it names that is not there. */
+interface Orphan {
+  readonly id: string
+  readonly names: string
+}
+
+/**
+ * Refuses runs naming no job and node executions naming no run, naming the
+ * first few by id; then clears every job's run pointer that names no run,
+ * returning what it cleared. Runs before 0002, on the legacy tables.
+ */
+export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPointer>, SqlError | DanglingLegacyRows, SqlClient.SqlClient> =
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const runs = yield* sql<Orphan>`
+      SELECT CAST(r.id AS text) AS id, CAST(r.job_id AS text) AS names FROM workflow_runs AS r
+      WHERE r.job_id IS NOT NULL AND ${namesNoRow(sql, "ai_jobs", "r.job_id")} ORDER BY 1`
+    const nodes = yield* sql<Orphan>`
+      SELECT CAST(n.id AS text) AS id, CAST(n.workflow_run_id AS text) AS names FROM workflow_node_executions AS n
+      WHERE n.workflow_run_id IS NOT NULL AND ${namesNoRow(sql, "workflow_runs", "n.workflow_run_id")} ORDER BY 1`
+    const refused = [
+      ...runs.map((run) => `workflow run ${quoted(run.id)} names job ${quoted(run.names)}, which is not in ai_jobs`),
+      ...nodes.map((node) => `node execution ${quoted(node.id)} names workflow run ${quoted(node.names)}, which is not in workflow_runs`)
+    ]
+    if (refused.length > 0) {
+      const more = refused.length > NAMED ? ` (and ${refused.length - NAMED} more)` : ""
+      return yield* Effect.fail(new DanglingLegacyRows(
+        `${refused.slice(0, NAMED).join("; ")}${more}. A run belongs to its job and a node execution to its run: ` +
+          "the upgraded schema's foreign keys cannot keep such a row, and the upgrade drops none. " +
+          "Delete it, or put back the row it names, then migrate again. Nothing was changed"
+      ))
+    }
+    const dangling = sql`nullif(CAST(j.workflow_run_id AS text), '') IS NOT NULL AND ${namesNoRow(sql, "workflow_runs", "j.workflow_run_id")}`
+    const cleared = yield* sql<ClearedRunPointer>`
+      SELECT CAST(j.id AS text) AS job_id, CAST(j.workflow_run_id AS text) AS workflow_run_id FROM ai_jobs AS j
+      WHERE ${dangling} ORDER BY 1`
+    if (cleared.length > 0) yield* sql`UPDATE ai_jobs AS j SET workflow_run_id = NULL WHERE ${dangling}`
+    return cleared
+  })
+
+/** Why a job's run pointer was cleared, as its event says. */
+export const clearedPointerReason = (runId: string): string =>
+  `legacy upgrade: this job's workflow_run_id named workflow run ${quoted(runId)}, which is not in workflow_runs ` +
+  "(the reference schema does not enforce it); the pointer was cleared, the rest of the job kept"
+
+/** A cleared job as the upgraded table holds it, and the run id it named. */
+interface ClearedJob {
+  readonly job_id: JobId
+  readonly trace_id: TraceId
+  readonly status: JobState
+  readonly workflow_run_id: string
+}
+
+/**
+ * The `system` event of each cleared pointer, for the store to write in the
+ * migration's transaction, once the migrations are applied: read from the
+ * upgraded jobs, so ids are in their stored form.
+ */
+export const clearedPointerEvents = (
+  cleared: ReadonlyArray<ClearedRunPointer>
+): Effect.Effect<ReadonlyArray<EventRecord>, SqlError, SqlClient.SqlClient> =>
+  cleared.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const given = JSON.stringify(cleared)
+    const jobs = yield* sql.onDialectOrElse({
+      pg: () =>
+        sql<ClearedJob>`
+          SELECT j.id::text AS job_id, j.trace_id::text AS trace_id, j.status::text AS status, c.workflow_run_id
+          FROM jsonb_to_recordset(${given}::jsonb) AS c(job_id text, workflow_run_id text)
+          JOIN ai_jobs AS j ON j.id = c.job_id::uuid ORDER BY j.id`,
+      // 0004 stored ids in lower case.
+      orElse: () =>
+        sql<ClearedJob>`
+          SELECT j.id AS job_id, j.trace_id, j.status, json_extract(c.value, '$.workflow_run_id') AS workflow_run_id
+          FROM json_each(${given}) AS c
+          JOIN ai_jobs AS j ON j.id = lower(json_extract(c.value, '$.job_id')) ORDER BY j.id`
+    })
+    const now = yield* DateTime.now
+    const timestamp = DateTime.formatIso(now)
+    return jobs.map((job): EventRecord => {
+      const event_id = uuidv7() as EventId
+      return {
+        event_id,
+        timestamp: now,
+        actor: "system",
+        type: "system",
+        trace_id: job.trace_id,
+        job_id: job.job_id,
+        workflow_run_id: null,
+        // In the schema's encoding order, as the library's own lifecycle events.
+        body: {
+          event_id,
+          timestamp,
+          actor: "system",
+          trace_id: job.trace_id,
+          job_id: job.job_id,
+          type: "system",
+          from_state: job.status,
+          to_state: job.status,
+          reason: clearedPointerReason(job.workflow_run_id)
+        }
+      }
+    })
+  })
