@@ -88,16 +88,35 @@ const optionWords = (args: ReadonlyArray<string>, takesValue: ReadonlyMap<string
 
 const LOG_LEVEL = "--log-level"
 
+/** The words that ask for help. */
+const HELP: ReadonlySet<string> = new Set(["--help", "-h"])
+
+/**
+ * Whether the command line `args` asks for help: `--help` or `-h` before any `--`, and not where
+ * an option's value is due — `--reason -h` forgot the reason, as `--reason --json` did, and is
+ * refused by `missingValue` (it printed help and exited 0, the job untouched); `--log-level -h`
+ * the same (`badLogLevel`).
+ */
+export const helpAsked = (tree: Help.CommandNode, args: ReadonlyArray<string>): boolean => {
+  const takesValue = Help.valueOptions(Help.locate(tree, args).node)
+  const end = args.indexOf("--")
+  return (end === -1 ? args : args.slice(0, end)).some((arg, i) =>
+    HELP.has(arg) && (i === 0 || !(takesValue.has(args[i - 1]!) || args[i - 1] === LOG_LEVEL))
+  )
+}
+
 /**
  * A `--log-level` given no level or one @effect/cli does not take (`--log-level bogus`,
  * `--log-level=Info`): one line naming the flag and its levels (exit 2), where @effect/cli printed
  * "Invalid subcommand for ai-jobs - use one of …" (before the command) or "Received unknown
  * argument: '--log-level'" (after it), and a blank line. A command's option given `--log-level` as
- * its value (`--reason --log-level`) forgot its value, as `--reason --json` did (`missingValue`).
+ * its value (`--reason --log-level`) forgot its value, as `--reason --json` did (`missingValue`);
+ * so did `--log-level --database d`, which says so the same way (it said `given "--database"`).
  */
 const badLogLevel = (tree: Help.CommandNode, args: ReadonlyArray<string>): BadInput | undefined => {
   const { node } = Help.locate(tree, args)
   const takesValue = Help.valueOptions(node)
+  const names = Help.optionNames(node)
   const end = args.indexOf("--")
   const words = end === -1 ? args : args.slice(0, end)
   for (let i = 0; i < words.length; i++) {
@@ -108,7 +127,9 @@ const badLogLevel = (tree: Help.CommandNode, args: ReadonlyArray<string>): BadIn
     }
     const given = arg === LOG_LEVEL ? words[i + 1] : arg.startsWith(`${LOG_LEVEL}=`) ? arg.slice(LOG_LEVEL.length + 1) : null
     if (given === null) continue
-    if (given === undefined) return new BadInput({ message: `${LOG_LEVEL} needs a value: one of ${Help.LOG_LEVELS.join(", ")}` })
+    if (given === undefined || (arg === LOG_LEVEL && names.has(given.split("=")[0]!))) {
+      return new BadInput({ message: `${LOG_LEVEL} needs a value: one of ${Help.LOG_LEVELS.join(", ")}` })
+    }
     if (!Help.LOG_LEVELS.includes(given)) {
       return new BadInput({ message: `${LOG_LEVEL} takes one of ${Help.LOG_LEVELS.join(", ")}; given ${JSON.stringify(given)}` })
     }

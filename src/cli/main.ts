@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
-import { logLevelFirst, refuseCommandLine } from "./commandLine.js"
+import { helpAsked, logLevelFirst, refuseCommandLine } from "./commandLine.js"
 import { changeBegun, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
 import { enableSqliteUris } from "./database.js"
 import { argumentNotUtf8 } from "./rawBytes.js"
@@ -60,7 +60,7 @@ const cli = Command.run(root, { name: "ai-jobs", version: `v${version}` })
  */
 const helpFor = (args: ReadonlyArray<string>): string | undefined => {
   const { node, path } = Help.locate(tree, args)
-  const asked = args.includes("--help") || args.includes("-h")
+  const asked = helpAsked(tree, args)
   const bareGroup = node.children.length > 0 && args.length === path.length - 1
   return asked || bareGroup ? Help.render(node, path, { width: outputWidth(), color: colorEnabled() }) : undefined
 }

@@ -15,6 +15,7 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -26,6 +27,7 @@ import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
 import { sessionSettings } from "./pg/sessionSettings.js"
+import { urlTimeouts } from "./pg/urlTimeouts.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
 import { byTransaction, retryOutermost } from "./pg/transaction.js"
 import { makeContext } from "./pg/context.js"
@@ -147,7 +149,9 @@ export interface PgStoreOptions extends PgStoreBehaviour {
    * too, not a hang. A transaction left idle this long (its client gone) is
    * ended by the server, releasing its locks. Default 60 s; raise it for
    * migrations of very large legacy databases. `Duration.infinity` turns all
-   * three off.
+   * three off. Given here, it wins over the URL's `statement_timeout` (and
+   * `connectTimeout` over its `connect_timeout`), which otherwise stands in
+   * for the default (pg/urlTimeouts.ts).
    */
   readonly statementTimeout?: Duration.DurationInput | undefined
   /**
@@ -225,13 +229,17 @@ const optionRefusal = (options: PgStoreOptions): string | undefined =>
  */
 const acquirePool = (options: PgStoreOptions) =>
   Effect.gen(function*() {
-    const refusal = optionRefusal(options)
-    if (refusal !== undefined) return yield* new SqlError({ cause: new RangeError(refusal), message: "PgStore: invalid options" })
+    // The URL's own timeouts read as the options (an option given wins), and taken out of what pg reads (pg/urlTimeouts.ts).
+    const fromUrl = urlTimeouts(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url)
+    const refusal = optionRefusal(options) ?? Either.getLeft(fromUrl).pipe(Option.getOrUndefined)
+    if (refusal !== undefined || Either.isLeft(fromUrl)) {
+      return yield* new SqlError({ cause: new RangeError(refusal), message: "PgStore: invalid options" })
+    }
+    const { connectTimeout: urlConnect, statementTimeout: urlStatement, url: given } = fromUrl.right
     const prepared = options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS
-    const connect = Duration.decode(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
-    const statement = Duration.decode(options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT)
+    const connect = Duration.decode(options.connectTimeout ?? urlConnect ?? DEFAULT_CONNECT_TIMEOUT)
+    const statement = Duration.decode(options.statementTimeout ?? urlStatement ?? DEFAULT_STATEMENT_TIMEOUT)
     const statementMs = millisOrOff(statement)
-    const given = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
     const url = options.readonly === true ? readOnlyUrl(given) : given
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {

@@ -63,4 +63,48 @@ describe("ai-jobs on another tool's ai_job_model_migrations", { timeout: 180_000
       await client.end()
     }
   })
+
+  /** The one line both commands give when a table the bookkeeping records is not there. */
+  const missing = (table: string) => new RegExp(`^error: cannot open database .*records this library's migrations up to \\d{4}, but the schema they made is not there \\(no ${table} table\\)`)
+
+  /** What is done to a migrated database, and the table each leaves missing. */
+  const removals = [
+    ["DROP TABLE workflow_node_executions", "workflow_node_executions"],
+    ["DROP TABLE flight_recorder_events", "flight_recorder_events"],
+    ["ALTER TABLE ai_jobs RENAME TO ai_jobs_kept; CREATE VIEW ai_jobs AS SELECT * FROM ai_jobs_kept", "ai_jobs"]
+  ] as const
+
+  it("R9 SQLite: a migrated database missing one of its tables, or with a view in its place, is refused alike by migrate and jobs list: exit 1, naming the table, never 'up to date'", async () => {
+    for (const [removal, table] of removals) {
+      const file = path.join(tempDir("bookkeeping-table-gone"), "jobs.db")
+      assert.strictEqual((await runCli(["migrate", "--database", file])).code, 0)
+      const db = new Database(file)
+      db.exec(`PRAGMA foreign_keys = OFF; ${removal}`)
+      db.close()
+      for (const args of [["migrate"], ["jobs", "list"]]) {
+        const result = await runCli([...args, "--database", file])
+        assertOneLineError(result, 1, missing(table))
+        assert.notInclude(result.stdout, "up to date")
+      }
+    }
+  })
+
+  it("R9 PostgreSQL: a migrated database missing one of its tables, or with a view in its place, is refused alike by migrate and jobs list: exit 1, naming the table, never 'up to date'", async () => {
+    for (const [removal, table] of removals) {
+      const url = await freshDatabaseUrl("cli_bookkeeping_table_gone")
+      urls.push(url)
+      assert.strictEqual((await runCli(["migrate", "--database", url])).code, 0)
+      const client = await connectPg(url)
+      try {
+        await client.query(removal.replace(/^DROP TABLE \w+/, "$& CASCADE"))
+      } finally {
+        await client.end()
+      }
+      for (const args of [["migrate"], ["jobs", "list"]]) {
+        const result = await runCli([...args, "--database", url])
+        assertOneLineError(result, 1, missing(table))
+        assert.notInclude(result.stdout, "up to date")
+      }
+    }
+  })
 })

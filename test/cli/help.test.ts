@@ -227,6 +227,34 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assertOneLineError(await runCli(["jobs", "fail", "0123abcd", "--reason", "--log-level", "debug"]), 2, /^error: --reason needs a value \(text\)/)
   })
 
+  // Found by a regression probe: `--reason -h` printed help and exited 0, the job untouched, while `--reason --json` was refused.
+  it("R17 README Exit codes: -h or --help where an option's value is due is refused as any option there is: one line saying the option needs a value (exit 2), no help, nothing done", async () => {
+    const levels = "all, trace, debug, info, warning, error, fatal, none"
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
+      [["jobs", "fail", "0123abcd", "--reason", "-h"], /^error: --reason needs a value \(text\): Why, recorded/],
+      [["jobs", "fail", "0123abcd", "--reason", "--help"], /^error: --reason needs a value \(text\): Why, recorded/],
+      [["jobs", "list", "--limit", "-h"], /^error: --limit needs a value \(n\)/],
+      [["jobs", "list", "--log-level", "-h"], new RegExp(`^error: --log-level needs a value: one of ${levels}$`)]
+    ]
+    for (const [args, expected] of cases) {
+      const result = await runCli([...args, "--database", "/nonexistent-dir-for-probe/jobs.db"])
+      assertOneLineError(result, 2, expected)
+      assert.strictEqual(result.stdout, "", "no help printed")
+    }
+    // After a value, -h still asks for help.
+    const help = await runCli(["jobs", "fail", "0123abcd", "--reason", "done", "-h"])
+    assert.strictEqual(help.code, 0, help.stderr)
+    assert.include(help.stdout, "--reason")
+  })
+
+  // Found by a regression probe: `--log-level --database d` said `given "--database"`, `--reason --log-level` "needs a value".
+  it("R17 a --log-level followed by an option (its level forgotten) says it needs a value, as --reason followed by --log-level does", async () => {
+    const levels = "all, trace, debug, info, warning, error, fatal, none"
+    for (const args of [["jobs", "list", "--log-level", "--database", "x.db"], ["jobs", "list", "--log-level", "--json"], ["--log-level", "--help", "jobs", "list"]]) {
+      assertOneLineError(await runCli(args), 2, new RegExp(`^error: --log-level needs a value: one of ${levels}$`))
+    }
+  })
+
   it("R17 a value that begins with dashes but names no option is the value: --reason \"--force was used\" is a reason", async () => {
     const result = await runCli(["jobs", "cancel", "0123abcd", "--reason", "--force was used", "--database", "/nonexistent-dir-for-probe/jobs.db"])
     // Past the argument checks: the command runs and fails on the database, not on a missing value.

@@ -213,7 +213,7 @@ export const runApiSuite = (backend: Backend) => {
         assert.isNull(whole.runs_next_cursor, "exactly 100 runs: nothing more")
       })), 120_000)
 
-    it.effect("R14 the run and node pages refuse a bad cursor or limit (400, nothing read) and answer 404 for a job or run that is not there", () =>
+    it.effect("R14 the run and node pages refuse a bad cursor or limit (400, nothing read), answer 404 for a job or run that is not there, and an empty page for a node cursor past the last node however large", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
         const store = yield* JobStore
@@ -239,8 +239,11 @@ export const runApiSuite = (backend: Backend) => {
         for (const cursor of [otherRun.id, MISSING]) {
           assert.deepStrictEqual(yield* answer(`/jobs/${job.job_id}/runs?cursor=${cursor}`), [400, "DecodeFailure"], cursor)
         }
-        const nodes = yield* send(HttpClientRequest.get(`/runs/${run.id}/nodes?cursor=0`).pipe(authed))
-        assert.deepStrictEqual([nodes.status, nodes.body?.["items"], nodes.body?.["next_cursor"]], [200, [], null])
+        // A cursor past PostgreSQL's integer sequence column (up to 2^53 − 1) is past the last node: an empty page, on both stores.
+        for (const cursor of [0, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+          const nodes = yield* send(HttpClientRequest.get(`/runs/${run.id}/nodes?cursor=${cursor}`).pipe(authed))
+          assert.deepStrictEqual([nodes.status, nodes.body?.["items"], nodes.body?.["next_cursor"]], [200, [], null], `cursor ${cursor}`)
+        }
       })))
 
     it.effect("R8 HSK-WF-001 an operator's cancel, fail or resume through the API ends the node a stalled run left running, in the move", () =>

@@ -189,6 +189,29 @@ const pgState = (url: string) =>
     }
   })
 
+/** The tables both dialects' migrations leave (SQLite's 0004 adds flight_recorder_grant_anchor). */
+const schemaTables = [
+  "ai_jobs",
+  "workflow_runs",
+  "workflow_node_executions",
+  "flight_recorder_events",
+  "flight_recorder_retention_grants",
+  "run_offers"
+]
+
+/**
+ * The ways `table` is not there, each with the statement putting it back: renamed away (as
+ * dropped, to the store), and a view of its name over it. Renamed, not dropped, so one
+ * migrated database serves every case.
+ */
+const tableReplacements = (table: string): ReadonlyArray<readonly [string, string]> => [
+  [`ALTER TABLE ${table} RENAME TO ${table}_away`, `ALTER TABLE ${table}_away RENAME TO ${table}`],
+  [
+    `ALTER TABLE ${table} RENAME TO ${table}_away; CREATE VIEW ${table} AS SELECT * FROM ${table}_away`,
+    `DROP VIEW ${table}; ALTER TABLE ${table}_away RENAME TO ${table}`
+  ]
+]
+
 const newestSqlite = Math.max(...shippedSqliteMigrationIds)
 const newestPg = Math.max(...shippedPgMigrationIds)
 
@@ -218,6 +241,44 @@ describe("a bookkeeping table whose rows are not this library's migrations (id a
         assert.strictEqual(yield* pgState(url), before, "nothing changed")
       }).pipe(Effect.scoped), 60_000)
   }
+
+  it.live("R9 SQLite: our own bookkeeping with any one of the schema's tables gone, or a view in its place, is MigrationFailed naming that table, migrating or not", () =>
+    Effect.gen(function*() {
+      const filename = tempSqliteFile("bookkeeping-without-a-table")
+      yield* Layer.build(SqliteStore.layer({ filename })).pipe(Effect.scoped)
+      const db = new Database(filename)
+      for (const table of [...schemaTables, "flight_recorder_grant_anchor"]) {
+        for (const [replacement, undo] of tableReplacements(table)) {
+          db.exec(`PRAGMA foreign_keys = OFF; ${replacement}`)
+          for (const migrate of [true, false]) {
+            const message = yield* refusal(SqliteStore.layer({ filename, migrate }))
+            assert.include(message, `up to 00${newestSqlite}, but the schema they made is not there (no ${table} table)`, replacement)
+          }
+          db.exec(undo)
+        }
+      }
+      db.close()
+      yield* Layer.build(SqliteStore.layer({ filename })).pipe(Effect.scoped)
+    }), 60_000)
+
+  it.live("R9 PostgreSQL: our own bookkeeping with any one of the schema's tables gone, or a view in its place, is MigrationFailed naming that table, migrating or not", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("bookkeeping_without_a_table")
+      yield* Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)
+      const client = yield* Effect.promise(() => connectPg(url))
+      for (const table of schemaTables) {
+        for (const [replacement, undo] of tableReplacements(table)) {
+          yield* Effect.promise(() => client.query(replacement))
+          for (const migrate of [true, false]) {
+            const message = yield* refusal(PgStore.layer({ url, migrate }))
+            assert.include(message, `up to 00${newestPg}, but the schema they made is not there (no ${table} table)`, replacement)
+          }
+          yield* Effect.promise(() => client.query(undo))
+        }
+      }
+      yield* Effect.promise(() => client.end())
+      yield* Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)
+    }).pipe(Effect.scoped), 60_000)
 
   it.live("R9 SQLite: our own bookkeeping with the schema's tables dropped is MigrationFailed naming the missing ai_jobs, migrating or not", () =>
     Effect.gen(function*() {

@@ -14,8 +14,10 @@
  *   migration this one ships (the Migrator only adds rows), while another
  *   tool's rows never name ours. Names alone cannot tell (`create_users` has
  *   our names' form);
- * - the schema's own tables are there once it records a migration: every
- *   migration from 0001 on leaves an `ai_jobs` table.
+ * - the schema's own tables are there, as tables (a view of that name is
+ *   not the schema), once it records the migration that made them
+ *   (`schemaTables`): every call touching a missing one would fail, again
+ *   and again, as if the database were down.
  *
  * An empty table is ours at version 0 (the Migrator made it, or its rows
  * were removed so the migrations run again).
@@ -29,8 +31,30 @@ export interface BookkeepingRow {
   readonly name: unknown
 }
 
-/** The table every migration leaves: its absence says the recorded schema is not there. */
+/** The table every migration leaves, a newer version's too. */
 export const JOBS_TABLE = "ai_jobs"
+
+/** A table of the schema, and the migration that made it: a database recording that one has it. */
+export type SchemaTable = readonly [name: string, since: number]
+
+/** The tables both dialects' migrations leave. */
+const sharedTables: ReadonlyArray<SchemaTable> = [
+  [JOBS_TABLE, 1],
+  ["workflow_runs", 1],
+  ["workflow_node_executions", 1],
+  ["flight_recorder_events", 3],
+  ["flight_recorder_retention_grants", 3],
+  ["run_offers", 16]
+]
+
+/** Each dialect's schema tables (SQLite's 0004 adds the retention grants' anchor). */
+export const schemaTables: { readonly [D in "sqlite" | "pg"]: ReadonlyArray<SchemaTable> } = {
+  sqlite: [...sharedTables, ["flight_recorder_grant_anchor", 4]],
+  pg: sharedTables
+}
+
+/** The names of `tables`, for the catalogue read that finds which are there. */
+export const tableNames = (tables: ReadonlyArray<SchemaTable>): ReadonlyArray<string> => tables.map(([name]) => name)
 
 /** What a refused bookkeeping table is, said after why. */
 export const ANOTHER_TOOLS = "it is another tool's table of the same name, or was edited by hand; nothing was changed"
@@ -48,13 +72,16 @@ const ours = (shipped: ReadonlyMap<number, string>, id: number): string => {
 /**
  * The schema version `rows` record (their highest id, 0 when there is none),
  * or, as a sentence, why `table` is not this library's bookkeeping.
- * `jobsTable`: whether the schema's `ai_jobs` table is there beside it.
+ * `expected`: the dialect's schema tables; `present`: those of them that are
+ * there beside it, as tables. A schema newer than this version is held to
+ * `ai_jobs` alone (it may have dropped others; newerSchema.ts refuses it).
  */
 export const recordedVersion = (
   table: string,
   rows: ReadonlyArray<BookkeepingRow>,
   shipped: ReadonlyMap<number, string>,
-  jobsTable: boolean
+  expected: ReadonlyArray<SchemaTable>,
+  present: ReadonlySet<string>
 ): Either.Either<number, string> => {
   const newest = newestOf(shipped)
   let version = 0
@@ -78,10 +105,13 @@ export const recordedVersion = (
         `but none of this library's own, which a newer version of it would have kept: ${ANOTHER_TOOLS}`
     )
   }
-  if (version > 0 && !jobsTable) {
+  const missing = expected.find(([name, since]) =>
+    since <= version && (version <= newest || name === JOBS_TABLE) && !present.has(name)
+  )
+  if (missing !== undefined) {
     return Either.left(
-      `${table} records this library's migrations up to ${padded(version)}, but the schema they made is not there (no ${JOBS_TABLE} table): ` +
-        `its tables were dropped, or the bookkeeping was copied without them; restore the database from a backup; nothing was changed`
+      `${table} records this library's migrations up to ${padded(version)}, but the schema they made is not there (no ${missing[0]} table): ` +
+        `its tables were dropped or replaced, or the bookkeeping was copied without them; restore the database from a backup; nothing was changed`
     )
   }
   return Either.right(version)

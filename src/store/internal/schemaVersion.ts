@@ -7,7 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { ANOTHER_TOOLS, type BookkeepingRow, recordedVersion } from "./bookkeepingRows.js"
+import { ANOTHER_TOOLS, type BookkeepingRow, recordedVersion, schemaTables } from "./bookkeepingRows.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 
 /** The driver's error under a `SqlError`: its message and code. */
@@ -38,10 +38,10 @@ const versionNotRead = (dialect: "sqlite" | "pg", table: string, isDatabaseFailu
   )
 }
 
-/** What the store's schema has beside the bookkeeping table: whether that table is there, and the jobs table. */
+/** What the store's schema has: whether the bookkeeping table is there, and which of the schema's tables (`schemaTables`) are, as tables. */
 export interface SchemaTables {
   readonly bookkeeping: boolean
-  readonly jobs: boolean
+  readonly tables: ReadonlySet<string>
 }
 
 /**
@@ -73,7 +73,7 @@ export const readSchemaVersion = (
       shipped,
       (cause) => new MigrationFailed({ dialect, migration_id: null, migration_name: null, statement: null, cause })
     )
-    return yield* Either.match(recordedVersion(table, rows, migrations, found.jobs), {
+    return yield* Either.match(recordedVersion(table, rows, migrations, schemaTables[dialect], found.tables), {
       onLeft: (refusal) => Effect.fail(notOurBookkeeping(dialect, refusal)),
       onRight: Effect.succeed
     })

@@ -11,7 +11,7 @@ import * as FiberRef from "effect/FiberRef"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
-import { JOBS_TABLE } from "../internal/bookkeepingRows.js"
+import { schemaTables, tableNames } from "../internal/bookkeepingRows.js"
 import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { sqlErrorIn } from "../internal/sqlErrorIn.js"
@@ -232,19 +232,23 @@ const databaseFailed = (run: MigrationRun, error: unknown): StorageError | undef
   })
 }
 
-/** The search_path's first schema, whether it holds the bookkeeping table (and the jobs table), and the first later schema that does. */
+/** The search_path's first schema, whether it holds the bookkeeping table (and which of the schema's tables), and the first later schema that does. */
 interface BookkeepingLocation {
   readonly first: string | null
   readonly present: boolean
-  readonly jobs: boolean
+  readonly tables: ReadonlySet<string>
   readonly later: string | null
 }
+
+/** The schema's table names, bound in the catalogue read. */
+const schemaTableNames = tableNames(schemaTables.pg)
 
 /**
  * The search_path's first schema that may hold a store, whether it holds the
  * bookkeeping table, and, when it does not, the first schema after it on the
- * search_path that does (null when none), and whether the first holds the
- * jobs table too (internal/bookkeepingRows.ts). `to_regclass` would look over the
+ * search_path that does (null when none), and which of the schema's tables
+ * the first holds, as tables (plain or partitioned; a view of that name is
+ * not one) (internal/bookkeepingRows.ts). `to_regclass` would look over the
  * whole path and find another schema's table, while CREATE puts the store's
  * tables in the first schema. The system's own schemas are skipped: a path
  * hardened with `pg_catalog` first (`pg_catalog, public`), or naming `pg_temp`,
@@ -254,7 +258,7 @@ interface BookkeepingLocation {
 const bookkeepingLocation: Effect.Effect<BookkeepingLocation, SqlError, SqlClient.SqlClient> =
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.map(
-      sql<BookkeepingLocation>`WITH path AS (
+      sql<Omit<BookkeepingLocation, "tables"> & { readonly tables: ReadonlyArray<string> | null }>`WITH path AS (
           SELECT p.name, p.position FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(name, position)
           WHERE p.name NOT LIKE 'pg\_%'
         ), head AS (SELECT name, position FROM path ORDER BY position LIMIT 1)
@@ -263,16 +267,16 @@ const bookkeepingLocation: Effect.Effect<BookkeepingLocation, SqlError, SqlClien
             SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = (SELECT name FROM head) AND c.relname = ${migrationsTable}
           ) AS present,
-          EXISTS (
-            SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = (SELECT name FROM head) AND c.relname = ${JOBS_TABLE}
-          ) AS jobs,
+          ARRAY(
+            SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = (SELECT name FROM head) AND c.relkind IN ('r', 'p') AND c.relname IN ${sql.in(schemaTableNames)}
+          ) AS tables,
           (SELECT path.name FROM path
             JOIN pg_namespace n ON n.nspname = path.name
             JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = ${migrationsTable}
             WHERE path.position > (SELECT coalesce(max(position), 0) FROM head)
             ORDER BY path.position LIMIT 1) AS later`,
-      ([row]) => ({ first: row?.first ?? null, present: row?.present === true, jobs: row?.jobs === true, later: row?.later ?? null })
+      ([row]) => ({ first: row?.first ?? null, present: row?.present === true, tables: new Set(row?.tables ?? []), later: row?.later ?? null })
     ))
 
 /** An identifier in double quotes, its own quotes doubled: `quote_ident`'s form when the server cannot be asked. */
@@ -350,7 +354,7 @@ const versionHere: Effect.Effect<number, MigrationFailed | StorageError, SqlClie
   return yield* readSchemaVersion(
     "pg",
     migrationsTable,
-    Effect.succeed({ bookkeeping: location.present, jobs: location.jobs }),
+    Effect.succeed({ bookkeeping: location.present, tables: location.tables }),
     isDatabaseFailure,
     shippedMigrations(directory)
   )

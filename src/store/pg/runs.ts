@@ -535,9 +535,10 @@ export const makeRunMethods = (context: PgContext) => {
   const listNodes: Service["listNodes"] = (runId, page) =>
     (page === undefined
       ? sql`SELECT ${nodeColumns} FROM workflow_node_executions WHERE workflow_run_id = ${runId} ORDER BY sequence`
-      // A range of the run's (workflow_run_id, sequence) key; LIMIT NULL is no limit.
+      // A range of the run's (workflow_run_id, sequence) key; LIMIT NULL is no limit. The cursor
+      // compared as a bigint: the port admits any up to 2^53 − 1, past the integer column (no more nodes).
       : sql`SELECT ${nodeColumns} FROM workflow_node_executions
-          WHERE workflow_run_id = ${runId} AND sequence > ${page.after ?? -1} ORDER BY sequence LIMIT ${page.limit ?? null}`).pipe(
+          WHERE workflow_run_id = ${runId} AND sequence > ${page.after ?? -1}::bigint ORDER BY sequence LIMIT ${page.limit ?? null}`).pipe(
       Effect.flatMap(decodeRows(decode.node)),
       storageErrors("JobStore.listNodes")
     )

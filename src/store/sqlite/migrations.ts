@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
-import { JOBS_TABLE } from "../internal/bookkeepingRows.js"
+import { schemaTables as tablesOfSchema, tableNames } from "../internal/bookkeepingRows.js"
 import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
 import { type ClearedRunPointer, clearedPointerEvents, settleLegacyReferences } from "../internal/legacyReferences.js"
 import { readSchemaVersion, type SchemaTables } from "../internal/schemaVersion.js"
@@ -262,11 +262,22 @@ export const migrate: Effect.Effect<
   SqlClient.SqlClient
 > = migrateFrom(migrationsDirectory)
 
-/** Whether the bookkeeping table (a view read as one) and the jobs table are there: one read of the catalogue. */
+/** The schema's table names, bound in the catalogue read. */
+const schemaTableNames = tableNames(tablesOfSchema.sqlite)
+
+/**
+ * Whether the bookkeeping table (a view read as one) is there, and which of
+ * the schema's tables are, as tables (a view of that name is not one): one
+ * read of the catalogue.
+ */
 const schemaTables: Effect.Effect<SchemaTables, SqlError, SqlClient.SqlClient> = Effect.map(
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ readonly name: string }>`SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name IN (${migrationsTable}, ${JOBS_TABLE})`),
-  (found) => ({ bookkeeping: found.some(({ name }) => name === migrationsTable), jobs: found.some(({ name }) => name === JOBS_TABLE) })
+    sql<{ readonly name: string; readonly type: string }>`SELECT name, type FROM sqlite_master
+      WHERE (type = 'table' AND name IN ${sql.in(schemaTableNames)}) OR (type IN ('table', 'view') AND name = ${migrationsTable})`),
+  (found) => ({
+    bookkeeping: found.some(({ name }) => name === migrationsTable),
+    tables: new Set(found.filter(({ type }) => type === "table").map(({ name }) => name))
+  })
 )
 
 /**

@@ -4,6 +4,7 @@
 import { assert, describe } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import type { Json } from "../../../src/domain/Json.js"
@@ -406,6 +407,28 @@ export const runContract = (backend: Backend): void => {
         assert.deepStrictEqual((yield* store.listNodes(run.id, { after: 4 })).map((node) => node.sequence), [5, 6], "no limit: the rest")
         assert.deepStrictEqual(yield* store.listNodes(run.id, { after: 6, limit: 3 }), [])
         assert.deepStrictEqual(yield* store.listNodes(ids.run(), { limit: 3 }), [])
+      }))
+
+    test("R14 every whole number the port admits, past what a PostgreSQL integer column holds (2^31 up to 2^53 − 1), is a defined answer: a node cursor past the last sequence is no more nodes, a limit that large is no limit", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { job, run } = yield* startedJob()
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "only", node_type: "step" })
+        const past = [2 ** 31 - 1, 2 ** 31, 2 ** 32, Number.MAX_SAFE_INTEGER]
+        for (const huge of past) {
+          assert.deepStrictEqual(yield* store.listNodes(run.id, { after: huge, limit: 2 }), [], `after ${huge}: no more nodes`)
+          assert.deepStrictEqual(yield* store.listNodes(run.id, { after: huge }), [], `after ${huge}, no limit: no more nodes`)
+          assert.lengthOf(yield* store.listNodes(run.id, { limit: huge }), 1, `limit ${huge}`)
+          assert.lengthOf(yield* store.listRuns(job.job_id, { limit: huge }), 1, `runs limit ${huge}`)
+          assert.isAtLeast((yield* store.listJobs({ limit: huge })).items.length, 1, `jobs limit ${huge}`)
+          yield* store.listEvents({ limit: huge })
+          const stale = { heartbeatBefore: DateTime.unsafeMake(0), limit: huge }
+          assert.deepStrictEqual(yield* store.findStaleRuns(stale), [], `findStaleRuns limit ${huge}`)
+          assert.deepStrictEqual(yield* store.stallStaleRuns({ ...stale, threshold: Duration.minutes(1) }), [], `stallStaleRuns limit ${huge}`)
+          const pruned = yield* store.pruneJobs({ olderThan: DateTime.unsafeMake(0), keepNewest: huge, batchSize: huge, dryRun: true })
+          assert.strictEqual(pruned.pruned, 0, `pruneJobs keepNewest and batchSize ${huge}`)
+          assert.strictEqual(yield* store.purgeEventsBatch({ before: DateTime.unsafeMake(0), batchSize: huge }), 0, `purgeEventsBatch ${huge}`)
+        }
       }))
 
     test("R14 a bad page of listNodes or listRuns (negative, fractional, huge, not a number, a misspelt key, a bad run id) is a DecodeFailure", () =>
