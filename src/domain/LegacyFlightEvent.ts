@@ -24,7 +24,7 @@ import { Timestamp } from "./Timestamp.js"
 const optional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
 const Label = StoredLabel
 /** The current shapes under the name rule events were stored with: a name of only whitespace reads back as stored. */
-const AsStored = eventShapes(StoredLabel)
+export const StoredEventShapes = eventShapes(StoredLabel)
 const NonNegativeInt = Schema.NonNegativeInt
 
 /** The 0.1.0 envelope: `trace_id` required, optional fields absent or valid. */
@@ -56,7 +56,7 @@ const LegacyLlmInferenceShape = Schema.Struct({
 })
 
 /** A 0.1.0 `llm_inference`, read back in the current shape (`token_usage` renamed). */
-export const LegacyLlmInferenceEvent = Schema.transform(LegacyLlmInferenceShape, Schema.typeSchema(AsStored.LlmInferenceEvent), {
+export const LegacyLlmInferenceEvent = Schema.transform(LegacyLlmInferenceShape, Schema.typeSchema(StoredEventShapes.LlmInferenceEvent), {
   strict: true,
   decode: ({ token_usage, ...rest }) => ({
     ...rest,
@@ -114,7 +114,7 @@ export type LegacyFlightEvent = typeof LegacyFlightEvent.Type
  * `FlightRecorder.list` decodes bodies with.
  */
 export const StoredFlightEvent = Schema.Union(
-  ...AsStored.FlightEvent.members,
+  ...StoredEventShapes.FlightEvent.members,
   LegacyLlmInferenceEvent,
   LegacyTerminalCommandEvent,
   LegacyDiagnosticEvent,

@@ -45,6 +45,25 @@ export const RecordedLabel = Schema.String.pipe(Schema.filter(hasText, { message
 /** The rule events were recorded under until names of only whitespace were refused: non-empty. For reading them back. */
 export const StoredLabel = Schema.NonEmptyString
 
+/**
+ * Which `system` shape `event` is meant as, so its problems are told as that
+ * shape's alone: a job lifecycle change names from_state or to_state, a
+ * Janitor pass's summary event_type or event_name. Undefined when it names
+ * both or neither: either shape may be the one meant.
+ */
+export const systemShapeOf = (event: object): "lifecycle" | "summary" | undefined => {
+  const lifecycle = "from_state" in event || "to_state" in event
+  const summary = "event_type" in event || "event_name" in event
+  return lifecycle === summary ? undefined : lifecycle ? "lifecycle" : "summary"
+}
+
+/**
+ * Which `security_violation` shape `event` is meant as: FR-EVT-008's when it
+ * names a `violation_type` and no `violation`, else the policy violation.
+ */
+export const securityShapeOf = (event: object): "frEvt008" | "policy" =>
+  "violation_type" in event && !("violation" in event) ? "frEvt008" : "policy"
+
 /** The event schemas with `Label` as the rule for caller-chosen names (`RecordedLabel` or `StoredLabel`). */
 export const eventShapes = (Label: Schema.Schema<string>) => {
   /**

@@ -829,7 +829,13 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
 
   // Flight Recorder sink
 
-  /** Appends event records tied to no change (the Flight Recorder's `record`); all or nothing. */
+  /**
+   * Appends event records tied to no change (the Flight Recorder's `record`); all or nothing.
+   * Each body must read back as an event (`FlightRecorder.list`'s decode: a current shape or a
+   * 0.1.0 one, no key beyond it) whose envelope is the record's own, else the call is a
+   * `DecodeFailure` naming the record's index and field and writes nothing: a row no listing can
+   * decode would fail every listing that met it. A change's `events` are held to the same rule.
+   */
   readonly appendEvents: (events: ReadonlyArray<EventRecord>) => Effect.Effect<void, AlreadyExists | DecodeFailure | StorageError>
   readonly listEvents: (filter?: EventFilter) => Effect.Effect<Page<EventRecord>, ReadError | DecodeFailure>
   /**

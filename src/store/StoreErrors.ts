@@ -79,7 +79,8 @@ export class CorruptRow extends Schema.TaggedError<CorruptRow>()("CorruptRow", {
   issues: Schema.Array(DecodeIssue)
 }) {
   override get message(): string {
-    const detail = this.issues.map((issue) => issue.message).join("; ")
+    // Each issue with its path: "is missing" alone did not say which field an operator should look at.
+    const detail = this.issues.map((issue) => issue.path === "" ? issue.message : `${issue.path}: ${issue.message}`).join("; ")
     return `Corrupt row in ${this.table} (id ${this.row_id}), column ${this.column}: ${detail}`
   }
 }

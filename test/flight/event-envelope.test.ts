@@ -10,62 +10,22 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import type { EventRecord } from "../../src/domain/EventRecord.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { CorruptRow } from "../../src/store/StoreErrors.js"
 import type { Backend } from "../support/backend.js"
+import { copyOf, insertRaw, type RawRow } from "../support/rawEvents.js"
 import { postgres, sqliteFile } from "../support/stores.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
 import { uuid } from "./fixtures.js"
 
 const T0 = Date.UTC(2026, 2, 1, 12, 0, 0)
-
-/** A row as its columns' text, the body as stored. */
-interface RawRow {
-  readonly event_id: string
-  readonly timestamp: string
-  readonly actor: string
-  readonly type: string
-  readonly trace_id: string
-  readonly job_id: string | null
-  readonly workflow_run_id: string | null
-  readonly body: Record<string, unknown>
-}
-
-/** Inserts `row` behind the library's back, as a raw INSERT would (jsonb on PostgreSQL, JSON text on SQLite). */
-const insertRaw = (row: RawRow) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.onDialectOrElse({
-      pg: () =>
-        sql`INSERT INTO flight_recorder_events (event_id, "timestamp", actor, type, trace_id, job_id, workflow_run_id, body)
-          VALUES (${row.event_id}, ${row.timestamp}::timestamptz, ${row.actor}, ${row.type}, ${row.trace_id}, ${row.job_id},
-                  ${row.workflow_run_id}, ${JSON.stringify(row.body)}::jsonb)`,
-      orElse: () =>
-        sql`INSERT INTO flight_recorder_events (event_id, timestamp, actor, type, trace_id, job_id, workflow_run_id, body)
-          VALUES (${row.event_id}, ${row.timestamp}, ${row.actor}, ${row.type}, ${row.trace_id}, ${row.job_id},
-                  ${row.workflow_run_id}, ${JSON.stringify(row.body)})`
-    }))
-
-/** The row of `record` as stored, with `columns` changed and the body left as it is. */
-const copyOf = (record: EventRecord, columns: Partial<RawRow>): RawRow => ({
-  event_id: record.event_id,
-  timestamp: DateTime.formatIso(record.timestamp),
-  actor: record.actor,
-  type: record.type,
-  trace_id: record.trace_id,
-  job_id: record.job_id,
-  workflow_run_id: record.workflow_run_id,
-  body: record.body as Record<string, unknown>,
-  ...columns
-})
 
 const assertCorrupt = (error: unknown, rowId: string, columns: ReadonlyArray<string>) => {
   assert.strictEqual((error as { readonly _tag?: string })._tag, "CorruptRow")

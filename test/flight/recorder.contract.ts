@@ -24,6 +24,7 @@ import type { JobId } from "../../src/domain/Ids.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import { type EventFilter, JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
+import { copyOf, insertRaw } from "../support/rawEvents.js"
 import { badSystemEvents, eventOf, invalidEvents, uuid, withField } from "./fixtures.js"
 
 const DAY = 24 * 60 * 60 * 1000
@@ -248,20 +249,25 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.deepInclude(event, { prompt_text: "token [REDACTED] ok" })
       }), { debug: true })
 
-    test("R10 list decodes each body; a stored body that does not decode is CorruptRow", () =>
+    test("R10 list decodes each body; a body stored behind the port (raw SQL, a legacy database) that does not decode is CorruptRow whose message names the event and the field", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
         const recorder = yield* FlightRecorder.FlightRecorder
         const good = yield* recorder.prepare(eventOf("diagnostic"))
         const badId = uuid() as typeof good.event_id
+        yield* store.appendEvents([good])
         // The body carries the row's own event_id: only its severity is wrong (a body naming another id is CorruptRow on event_id).
-        yield* store.appendEvents([good, { ...good, event_id: badId, body: { ...good.body, event_id: badId, severity: "critical" } }])
+        // The port refuses such a body (store contract), so it gets there by a raw INSERT.
+        yield* insertRaw(copyOf(good, { event_id: badId, body: { ...good.body, event_id: badId, severity: "critical" } }))
         const error = yield* Effect.flip(recorder.list())
         assert.strictEqual(error._tag, "CorruptRow")
         if (error._tag !== "CorruptRow") return
         assert.strictEqual(error.table, "flight_recorder_events")
+        assert.strictEqual(error.row_id, badId)
         assert.strictEqual(error.column, "body")
-        assert.isTrue(error.issues.some((issue) => issue.path === "severity"))
+        // Told against the current shape alone, and the message an operator reads (the CLI's line) says where.
+        assert.isTrue(error.issues.length > 0 && error.issues.every((issue) => issue.path === "severity"), JSON.stringify(error.issues))
+        assert.include(error.message, `(id ${badId}), column body: severity: Expected`)
       }))
 
     test("R10 a sink failure is the store's StorageError, code HSK-500-DB", () =>

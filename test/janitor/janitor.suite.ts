@@ -379,7 +379,7 @@ export const runJanitorSuite = (backend: Backend) => {
       Effect.gen(function*() {
         const store = yield* JobStore
         // Five events at 0: batches of two, two and one.
-        yield* store.appendEvents(Array.from({ length: 5 }, () => eventRecord()))
+        yield* store.appendEvents(Array.from({ length: 5 }, () => eventRecord({ type: "diagnostic" })))
         const old = (yield* store.listEvents({ limit: 1000 })).items.length
         assert.strictEqual(old, 5, "setup: five old events")
         yield* TestClock.setTime(DAY)

@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { FlightEvent } from "../../src/domain/FlightEvent.js"
+import type { EventRecord } from "../../src/domain/EventRecord.js"
 import { EventId, JobId } from "../../src/domain/Ids.js"
 import { uuidv7 } from "../../src/domain/uuidv7.js"
 import { makeBuild } from "../../src/internal/flight/libraryEvents.js"
@@ -28,6 +29,9 @@ import { sharedBackends } from "./shared-database.js"
 
 const build = makeBuild({ redactor: Redactor.make(), maxEventBytes: DEFAULT_MAX_EVENT_BYTES })
 const decodeEvent = Schema.decodeUnknown(FlightEvent)
+
+/** `record` under another event id, its body's too (the port refuses a body naming another id). */
+const withId = (record: EventRecord, event_id: EventId): EventRecord => ({ ...record, event_id, body: { ...record.body, event_id } })
 
 const SECRET = "Bearer abcdefghijklmnop1234"
 
@@ -157,12 +161,12 @@ describe("issue 16 a running job's move ends its run in one statement", () => {
       const claim = yield* jobs.claimNext()
       if (claim === null) return assert.fail("setup: a claim")
       const event = (yield* store.listEvents({ workflow_run_id: claim.run.id })).items[0]!
-      const stalled = yield* store.finishRunningJob!({ job_id: claim.job.job_id, to: "stalled" as "failed", event: { ...event, event_id: EventId.make(uuidv7()) } })
+      const stalled = yield* store.finishRunningJob!({ job_id: claim.job.job_id, to: "stalled" as "failed", event: withId(event, EventId.make(uuidv7())) })
       assert.isNull(stalled)
       assert.strictEqual((yield* store.getJob(claim.job.job_id)).state, "running")
       // Ends the hand check does not vouch for go to the Schema: hostile ones are refused, typed, and write nothing.
       const recorded = (yield* store.listEvents({ job_id: claim.job.job_id })).items.length
-      const fresh = () => ({ ...event, event_id: EventId.make(uuidv7()) })
+      const fresh = () => withId(event, EventId.make(uuidv7()))
       const hostile: ReadonlyArray<unknown> = [
         { job_id: claim.job.job_id, to: "exploded", event: fresh() },
         { job_id: "not-a-uuid", to: "completed", event: fresh() },
@@ -177,7 +181,8 @@ describe("issue 16 a running job's move ends its run in one statement", () => {
       assert.strictEqual((yield* store.listEvents({ job_id: claim.job.job_id })).items.length, recorded, "nothing written")
       assert.strictEqual((yield* store.getJob(claim.job.job_id)).state, "running")
       // A caller's own record (not the library's) with an end in the common shape still ends the job.
-      const done = yield* store.finishRunningJob!({ job_id: claim.job.job_id, to: "completed", event: { ...fresh(), body: { ...fresh().body } } })
+      const own = fresh()
+      const done = yield* store.finishRunningJob!({ job_id: claim.job.job_id, to: "completed", event: { ...own, body: { ...own.body } } })
       assert.strictEqual(done?.state, "completed")
     }), 120_000)
   }

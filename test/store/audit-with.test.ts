@@ -49,7 +49,7 @@ const auditWithContract = (backend: Backend) => {
         const jobId = ids.job()
         const fresh = eventRecord({ job_id: jobId })
         const error = expectTag(
-          yield* failureOf(store.createJob(newJob({ job_id: jobId }), { events: auditWith([fresh, { ...stored, job_id: jobId }]) })),
+          yield* failureOf(store.createJob(newJob({ job_id: jobId }), { events: auditWith([fresh, { ...stored, job_id: jobId, body: { ...stored.body, job_id: jobId } }]) })),
           "AlreadyExists"
         )
         assert.deepStrictEqual({ entity: error.entity, id: error.id }, { entity: "event", id: stored.event_id })
@@ -82,7 +82,7 @@ const auditWithContract = (backend: Backend) => {
         const { job, run } = yield* startedJob()
         const taken = eventRecord()
         yield* store.appendEvents([taken])
-        const clash = { ...taken, job_id: job.job_id, trace_id: job.trace_id }
+        const clash = { ...taken, job_id: job.job_id, trace_id: job.trace_id, body: { ...taken.body, job_id: job.job_id, trace_id: job.trace_id } }
         yield* failureOf(store.transition({ job_id: job.job_id, from: "running", to: "completed", events: auditWith([clash]) }))
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(job), "alone: the job is unchanged")
         // In a caller's transaction: lock, move (refused by its event), end the run — none of it commits.

@@ -12,13 +12,14 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { AiJob, NewAiJob, type NewAiJobInput } from "../../src/domain/AiJob.js"
-import { EventRecord } from "../../src/domain/EventRecord.js"
+import { EventRecord, type EventType } from "../../src/domain/EventRecord.js"
 import { instantBefore } from "../../src/domain/Timestamp.js"
 import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../src/domain/Ids.js"
 import type { JobState } from "../../src/domain/JobState.js"
 import type { TransitionTarget } from "../../src/domain/Lifecycle.js"
 import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { JobStore, type StalledRun } from "../../src/store/JobStore.js"
+import { validEvents } from "../flight/fixtures.js"
 
 /** An instant `ms` milliseconds after the epoch (TestClock time). */
 export const at = (ms: number): DateTime.Utc => DateTime.unsafeMake(ms)
@@ -60,9 +61,28 @@ export const newJob = (overrides: Partial<NewAiJobInput> = {}): NewAiJob =>
     ...overrides
   })
 
+/** The envelope keys of an event's body: the record's own columns. */
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(["event_id", "timestamp", "actor", "type", "trace_id", "job_id", "workflow_run_id"])
+
+/** The fields of a valid event of `type` beyond its envelope (a `system` one: a Janitor pass's summary, which may name a job or none). */
+const payloadOf = (type: EventType): Record<string, unknown> =>
+  type === "system"
+    ? {
+      event_type: "meta.gc_summary",
+      event_name: "gc_summary",
+      items_scanned: 1,
+      items_pruned: 1,
+      items_spared_pinned: 0,
+      items_spared_window: 0,
+      dry_run: false
+    }
+    : Object.fromEntries(Object.entries(validEvents[type]).filter(([key]) => !ENVELOPE_KEYS.has(key)))
+
 /**
- * A valid `EventRecord` with fresh ids. Unless `body` is given, the body is the
- * envelope plus a small payload, as the Flight Recorder would build it.
+ * A valid `EventRecord` with fresh ids, its body an event of its type as the
+ * Flight Recorder would build it (the port refuses a body that is no event):
+ * the record's envelope, then `body` when given, else a valid payload of the
+ * type (flight/fixtures.ts).
  */
 export const eventRecord = (overrides: Partial<EventRecord> = {}): EventRecord => {
   const envelope = {
@@ -75,7 +95,7 @@ export const eventRecord = (overrides: Partial<EventRecord> = {}): EventRecord =
     workflow_run_id: null,
     ...overrides
   }
-  const body = overrides.body ?? {
+  const body = {
     event_id: envelope.event_id,
     timestamp: DateTime.formatIso(envelope.timestamp),
     actor: envelope.actor,
@@ -83,7 +103,7 @@ export const eventRecord = (overrides: Partial<EventRecord> = {}): EventRecord =
     trace_id: envelope.trace_id,
     job_id: envelope.job_id,
     workflow_run_id: envelope.workflow_run_id,
-    payload: { note: "contract test", n: 1 }
+    ...(overrides.body ?? payloadOf(envelope.type))
   }
   return { ...envelope, body }
 }

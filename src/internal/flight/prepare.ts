@@ -17,6 +17,7 @@ import {
   JobLifecycleEvent,
   PolicyViolationEvent
 } from "../../domain/FlightEvent.js"
+import { securityShapeOf, systemShapeOf } from "../../domain/flightEventShapes.js"
 import { type JobId, TraceId } from "../../domain/Ids.js"
 import { isStorable } from "../../domain/Text.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
@@ -58,7 +59,7 @@ const decodeByType = Object.fromEntries(
 const decodePolicyViolation = decodeAs(PolicyViolationEvent as Schema.Schema<FlightEvent, unknown>)
 const decodeFrEvt008 = decodeAs(FrEvt008SecurityViolationEvent as Schema.Schema<FlightEvent, unknown>)
 decodeByType.security_violation = (input, options) =>
-  typeof input === "object" && input !== null && "violation_type" in input && !("violation" in input)
+  typeof input === "object" && input !== null && securityShapeOf(input) === "frEvt008"
     ? decodeFrEvt008(input, options)
     : decodePolicyViolation(input, options)
 // And a system event's are its own shape's: a job lifecycle change names from_state or to_state, a
@@ -69,10 +70,8 @@ const decodeLifecycle = decodeAs(JobLifecycleEvent as Schema.Schema<FlightEvent,
 const decodeGcSummary = decodeAs(GcSummaryEvent as Schema.Schema<FlightEvent, unknown>)
 const decodeSystem = decodeByType.system
 decodeByType.system = (input, options) => {
-  if (typeof input !== "object" || input === null) return decodeSystem(input, options)
-  const lifecycle = "from_state" in input || "to_state" in input
-  const summary = "event_type" in input || "event_name" in input
-  return lifecycle === summary ? decodeSystem(input, options) : lifecycle ? decodeLifecycle(input, options) : decodeGcSummary(input, options)
+  const shape = typeof input === "object" && input !== null ? systemShapeOf(input) : undefined
+  return shape === undefined ? decodeSystem(input, options) : shape === "lifecycle" ? decodeLifecycle(input, options) : decodeGcSummary(input, options)
 }
 const encode = Schema.encode(FlightEvent)
 

@@ -20,13 +20,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import { DecodeFailure, formatIssues } from "../../domain/Errors.js"
 import { readOptions } from "../../domain/knownOptions.js"
 import { boundIssues } from "../../domain/issueBounds.js"
 import type { EventRecord, EventType } from "../../domain/EventRecord.js"
 import type { FlightEventInput, FlightEventInputOf, JobLifecycleEvent } from "../../domain/FlightEvent.js"
-import { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
+import type { StoredFlightEvent } from "../../domain/LegacyFlightEvent.js"
+import { decodeStoredBody } from "../../domain/storedEventBody.js"
 import { instantBefore } from "../../domain/Timestamp.js"
 import type { JobId, TraceId } from "../../domain/Ids.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
@@ -131,8 +131,6 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
    */
   readonly redact: (text: string) => string
 }>() {}
-
-const decodeBody = Schema.decodeUnknown(StoredFlightEvent, { errors: "all", onExcessProperty: "error" })
 
 /** The table events live in, for `CorruptRow`. */
 const EVENTS_TABLE = "flight_recorder_events"
@@ -262,7 +260,7 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       }))
 
     const decodeRecord = (record: EventRecord): Effect.Effect<StoredFlightEvent, CorruptRow> =>
-      Effect.mapError(decodeBody(record.body), (error) =>
+      Effect.mapError(decodeStoredBody(record.body), (error) =>
         new CorruptRow({ table: EVENTS_TABLE, row_id: record.event_id, column: "body", issues: formatIssues(error) }))
 
     const list = (filter?: EventFilter) =>

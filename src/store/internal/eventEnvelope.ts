@@ -13,6 +13,8 @@
  * may hold more digits, a PostgreSQL column microseconds, both read cut to
  * the millisecond). A body field that is not there in a form the body's own
  * decode accepts is left to that decode (FlightRecorder.list's `CorruptRow`).
+ * The port refuses such a record at the write (portInput.ts), so a row like
+ * that got there behind it (raw SQL, an older release).
  */
 import * as DateTime from "effect/DateTime"
 import type { EventRecord } from "../../domain/EventRecord.js"
@@ -27,17 +29,24 @@ const TEXT_COLUMNS = ["type", "actor"] as const
 
 const shown = (value: unknown): string => value === null ? "null" : JSON.stringify(value) ?? String(value)
 
+/** One envelope field the body and the record hold differently. */
+export interface EnvelopeDisagreement {
+  readonly column: string
+  readonly body: unknown
+  readonly held: unknown
+}
+
 /**
- * The `CorruptRow` for an event row whose body's envelope disagrees with its
- * columns, naming the first column that disagrees (every one in `issues`);
- * undefined when they agree. A few comparisons, no allocation when they agree.
+ * Every envelope field whose value in `record`'s body disagrees with the
+ * record's own, in column order; undefined when they agree. A few
+ * comparisons, no allocation when they agree.
  */
-export const envelopeDisagreement = (record: EventRecord): CorruptRow | undefined => {
+export const envelopeDisagreements = (record: EventRecord): ReadonlyArray<EnvelopeDisagreement> | undefined => {
   const body = record.body as Readonly<Record<string, unknown>>
-  let issues: Array<{ readonly path: string; readonly message: string }> | undefined
+  let found: Array<EnvelopeDisagreement> | undefined
   const disagree = (column: string, value: unknown, held: unknown) => {
-    issues ??= []
-    issues.push({ path: column, message: `the body's ${column} is ${shown(value)}, the ${column} column holds ${shown(held)}` })
+    found ??= []
+    found.push({ column, body: value, held })
   }
   for (const column of ID_COLUMNS) {
     const value = body[column]
@@ -55,10 +64,24 @@ export const envelopeDisagreement = (record: EventRecord): CorruptRow | undefine
     const held = DateTime.toEpochMillis(record.timestamp)
     if (!Number.isNaN(ms) && ms !== held) disagree("timestamp", timestamp, DateTime.formatIso(record.timestamp))
   }
-  return issues === undefined ? undefined : new CorruptRow({
+  return found
+}
+
+/** Says what `disagreement` is, the record's side named `held` ("the job_id column", "the record's job_id"). */
+export const disagreementMessage = ({ body, column, held }: EnvelopeDisagreement, heldBy: string): string =>
+  `the body's ${column} is ${shown(body)}, ${heldBy} ${shown(held)}`
+
+/**
+ * The `CorruptRow` for an event row whose body's envelope disagrees with its
+ * columns, naming the first column that disagrees (every one in `issues`);
+ * undefined when they agree.
+ */
+export const envelopeDisagreement = (record: EventRecord): CorruptRow | undefined => {
+  const found = envelopeDisagreements(record)
+  return found === undefined ? undefined : new CorruptRow({
     table: "flight_recorder_events",
     row_id: record.event_id,
-    column: issues[0]!.path,
-    issues
+    column: found[0]!.column,
+    issues: found.map((d) => ({ path: d.column, message: disagreementMessage(d, `the ${d.column} column holds`) }))
   })
 }

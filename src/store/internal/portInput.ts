@@ -30,6 +30,7 @@ import { JsonObjectPayload, JsonPayload } from "../../domain/Json.js"
 import { NonEmptyText, Text } from "../../domain/Text.js"
 import { commonNewAiJob } from "../../domain/newAiJobCheck.js"
 import { TimestampFromSelf } from "../../domain/Timestamp.js"
+import { storedBodyIssue } from "../../domain/storedEventBody.js"
 import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
 import type { ClaimTemplate, JobStore } from "../JobStore.js"
@@ -43,6 +44,7 @@ import {
   guarded,
   isStoredInstant
 } from "./commonInputs.js"
+import { disagreementMessage, envelopeDisagreements } from "./eventEnvelope.js"
 import {
   Builder,
   ClaimAdmittedOptions,
@@ -74,8 +76,23 @@ const Threshold = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isF
   message: () => "Expected a finite Duration"
 }))
 
-/** An event record as a caller holds it: ids canonicalised, timestamp in the stored range, body JSON within `MAX_JSON_BYTES`. */
-const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf, body: JsonObjectPayload })
+/**
+ * An event's body: JSON within `MAX_JSON_BYTES` that reads back as an event
+ * (domain/storedEventBody.ts). A body no listing can decode, once stored,
+ * failed every `FlightRecorder.list` that met its row.
+ */
+const EventBody = JsonObjectPayload.pipe(Schema.filter((body) => storedBodyIssue(body) ?? true))
+
+/**
+ * An event record as a caller holds it: ids canonicalised, timestamp in the
+ * stored range, its body an event whose envelope is the record's own (a row
+ * that contradicts itself fails every listing, eventEnvelope.ts).
+ */
+const EventRecordInput = Schema.Struct({ ...EventRecord.fields, timestamp: TimestampFromSelf, body: EventBody }).pipe(
+  Schema.filter((record) =>
+    envelopeDisagreements(record)?.map((d) => ({ path: ["body", d.column], message: disagreementMessage(d, `the record's ${d.column} is`) })) ?? true
+  )
+)
 
 const commonCreationOptions = guarded(commonCreation)
 const commonEnd = guarded(commonRunningJobEnd)

@@ -41,20 +41,24 @@ export const eventContract = (backend: Backend): void => {
     test("R11 appendEvents and listEvents round-trip records exactly, body included", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
+        // Free JSON where an event holds it (an edit's applied suggestions): nesting, unicode, escapes, fractions.
         const rich = eventRecord({
           timestamp: at(Date.UTC(2026, 0, 19, 23, 59, 37, 328)),
-          actor: "agent",
-          type: "llm_inference",
+          actor: "human",
+          type: "editor_edit",
           job_id: ids.job(),
           workflow_run_id: ids.run(),
           body: {
-            type: "llm_inference",
-            model_id: "model-ü-1",
-            token_usage: { prompt_tokens: 1200, completion_tokens: 34, total_tokens: 1234 },
-            latency_ms: 12.5,
-            camelCaseKey: { nested_key: [1, "zwei", null, true, { "🎉": "emoji key" }] },
-            wsids: [],
-            note: "line\nbreak \"quotes\" \\ backslash"
+            editor_surface: "monaco",
+            path: "notes-ü-1.md",
+            ops: [{ range: { startLine: 1, startColumn: 0, endLine: 2, endColumn: 3 } }],
+            applied_suggestions: [{
+              latency_ms: 12.5,
+              camelCaseKey: { nested_key: [1, "zwei", null, true, { "🎉": "emoji key" }] },
+              list: [],
+              note: "line\nbreak \"quotes\" \\ backslash"
+            }],
+            wsids: []
           }
         })
         const bare = eventRecord({ timestamp: at(1_000) })
@@ -93,7 +97,7 @@ export const eventContract = (backend: Backend): void => {
     test("R12 listEvents filters by types", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
-        const recovery = eventRecord({ type: "workflow_recovery", timestamp: at(1_000) })
+        const recovery = eventRecord({ type: "workflow_recovery", job_id: ids.job(), workflow_run_id: ids.run(), timestamp: at(1_000) })
         const llm = eventRecord({ type: "llm_inference", actor: "agent", timestamp: at(2_000) })
         const system = eventRecord({ type: "system", timestamp: at(3_000) })
         yield* store.appendEvents([recovery, llm, system])

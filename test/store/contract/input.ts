@@ -13,8 +13,10 @@ import type { NewAiJob } from "../../../src/domain/AiJob.js"
 import type { EventRecord } from "../../../src/domain/EventRecord.js"
 import { JobId, TraceId, type WorkflowRunId } from "../../../src/domain/Ids.js"
 import type { Json } from "../../../src/domain/Json.js"
-import { JobStore } from "../../../src/store/JobStore.js"
-import { at, failureOf, jobsIn, encode, newJob, staleBefore, staleOptions, startedJob, eventRecord, expectTag } from "../fixtures.js"
+import type { DecodeFailure } from "../../../src/domain/Errors.js"
+import * as FlightRecorder from "../../../src/FlightRecorder.js"
+import { auditWith, JobStore } from "../../../src/store/JobStore.js"
+import { at, failureOf, ids, jobsIn, encode, newJob, staleBefore, staleOptions, startedJob, eventRecord, expectTag } from "../fixtures.js"
 import { type Backend, storeTest } from "../../support/backend.js"
 
 const NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -182,6 +184,37 @@ export const inputContract = (backend: Backend): void => {
         const [listed] = (yield* store.listEvents({ job_id: lower })).items
         assert.strictEqual(listed?.job_id, lower)
         assert.strictEqual(listed?.trace_id, trace)
+      }))
+
+    test("R10 R11 an event whose body is no event (a gc_summary missing a field, an unknown field, a wrong-typed one, an envelope not the record's) is DecodeFailure naming its index and field, from appendEvents and a change's events; nothing is written and every listing still reads", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const recorder = yield* FlightRecorder.make()
+        const job = yield* store.createJob(newJob())
+        const good = eventRecord({ job_id: job.job_id, trace_id: job.trace_id, timestamp: at(1_000) })
+        const without = (body: EventRecord["body"], key: string) => Object.fromEntries(Object.entries(body).filter(([k]) => k !== key))
+        const bad: ReadonlyArray<readonly [string, (body: EventRecord["body"]) => EventRecord["body"], string]> = [
+          ["a gc_summary without items_pruned", (body) => without(body, "items_pruned"), "1.body.items_pruned"],
+          ["an unknown field", (body) => ({ ...body, extra: 1 }), "1.body.extra"],
+          ["a wrong-typed field", (body) => ({ ...body, dry_run: "no" }), "1.body.dry_run"],
+          ["a body naming another job", (body) => ({ ...body, job_id: ids.job() }), "1.body.job_id"]
+        ]
+        for (const [what, spoil, path] of bad) {
+          const valid = eventRecord({ timestamp: at(2_000), job_id: job.job_id, trace_id: job.trace_id })
+          const record = { ...valid, body: spoil(valid.body) }
+          const refused = yield* failureOf(store.appendEvents([good, record]))
+          expectTag(refused, "DecodeFailure")
+          assert.deepStrictEqual((refused as DecodeFailure).issues.map((issue) => issue.path), [path], what)
+          // A change audited with it is refused the same way, and not made.
+          const audited = yield* failureOf(store.transition({ job_id: job.job_id, to: "cancelled", events: auditWith([record]) }))
+          expectTag(audited, "DecodeFailure")
+          assert.deepStrictEqual((audited as DecodeFailure).issues.map((issue) => issue.path), [path.replace(/^1/, "0")], what)
+        }
+        assert.strictEqual((yield* store.getJob(job.job_id)).state, "queued", "no refused change was made")
+        assert.strictEqual((yield* store.listEvents()).items.length, 0, "nothing of a refused batch was written")
+        // The log still reads for everyone: a good event after the refusals lists, through the recorder too.
+        yield* store.appendEvents([good])
+        assert.deepStrictEqual((yield* recorder.list()).items.map((event) => event.event_id), [good.event_id])
       }))
 
     test("R11 the nil UUID is refused as an event id or a trace id, and nothing is stored", () =>
