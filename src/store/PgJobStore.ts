@@ -27,6 +27,7 @@ import { decodingInputs } from "./internal/portInput.js"
 import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
 import { sessionSettings } from "./pg/sessionSettings.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
+import { readOnlyClient } from "./pg/readOnlyClient.js"
 import { byTransaction, retryOutermost } from "./pg/transaction.js"
 import { makeContext } from "./pg/context.js"
 import { makeEventMethods } from "./pg/events.js"
@@ -124,8 +125,9 @@ export interface PgStoreOptions extends PgStoreBehaviour {
   /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean | undefined
   /**
-   * Every session read-only (`default_transaction_read_only`): no migrations,
-   * and the server refuses any write (a `StorageError`). For tools that only read.
+   * Every statement in a `READ ONLY` transaction (pg/readOnlyClient.ts): no
+   * migrations, and the server refuses any write (a `StorageError`), behind a
+   * pooler too. For tools that only read.
    */
   readonly readonly?: boolean | undefined
   /** Pool size (the `pg` default, 10, when left out). */
@@ -231,8 +233,8 @@ const acquirePool = (options: PgStoreOptions) =>
     const connect = Duration.decode(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
     const statement = Duration.decode(options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT)
     const statementMs = millisOrOff(statement)
-    const given = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
-    const url = options.readonly === true ? readOnlyUrl(given) : given
+    const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
+    const client = options.preparedStatements === false ? Pg.Client : preparingClient(prepared)
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const pool = new Pg.Pool({
@@ -251,7 +253,8 @@ const acquirePool = (options: PgStoreOptions) =>
           ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
           // Each connection sets ISO dates and READ COMMITTED before it is handed out (pg/sessionSettings.ts).
           onConnect: sessionSettings,
-          ...(options.preparedStatements === false ? {} : { Client: preparingClient(prepared) as unknown as new() => Pg.ClientBase })
+          // Read-only: every statement in a READ ONLY transaction, which holds behind any pooler (pg/readOnlyClient.ts).
+          Client: (options.readonly === true ? readOnlyClient(client) : client) as unknown as new() => Pg.ClientBase
         })
         // An idle client's error (a server restart) surfaces on its next use; unhandled it would crash the process.
         pool.on("error", () => {})
@@ -273,14 +276,6 @@ const acquirePool = (options: PgStoreOptions) =>
     )
     return pool
   })
-
-/** `url` with `-c default_transaction_read_only=on` added to its session options. */
-const readOnlyUrl = (url: string): string => {
-  const parsed = new URL(url)
-  const options = parsed.searchParams.get("options")
-  parsed.searchParams.set("options", `${options === null ? "" : `${options} `}-c default_transaction_read_only=on`)
-  return parsed.toString()
-}
 
 /**
  * The store on its own connection pool. JSON is passed through untouched
