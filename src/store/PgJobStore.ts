@@ -29,6 +29,7 @@ import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
 import { sessionSettings } from "./pg/sessionSettings.js"
 import { urlTimeouts } from "./pg/urlTimeouts.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
+import { readOnlyClient } from "./pg/readOnlyClient.js"
 import { byTransaction, retryOutermost } from "./pg/transaction.js"
 import { makeContext } from "./pg/context.js"
 import { makeEventMethods } from "./pg/events.js"
@@ -126,8 +127,9 @@ export interface PgStoreOptions extends PgStoreBehaviour {
   /** Apply pending migrations when the layer is built. Default true; never when `readonly`. */
   readonly migrate?: boolean | undefined
   /**
-   * Every session read-only (`default_transaction_read_only`): no migrations,
-   * and the server refuses any write (a `StorageError`). For tools that only read.
+   * Every statement in a `READ ONLY` transaction (pg/readOnlyClient.ts): no
+   * migrations, and the server refuses any write (a `StorageError`), behind a
+   * pooler too. For tools that only read.
    */
   readonly readonly?: boolean | undefined
   /** Pool size (the `pg` default, 10, when left out). */
@@ -235,12 +237,12 @@ const acquirePool = (options: PgStoreOptions) =>
     if (refusal !== undefined || Either.isLeft(fromUrl)) {
       return yield* new SqlError({ cause: new RangeError(refusal), message: "PgStore: invalid options" })
     }
-    const { connectTimeout: urlConnect, statementTimeout: urlStatement, url: given } = fromUrl.right
+    const { connectTimeout: urlConnect, statementTimeout: urlStatement, url } = fromUrl.right
     const prepared = options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS
     const connect = Duration.decode(options.connectTimeout ?? urlConnect ?? DEFAULT_CONNECT_TIMEOUT)
     const statement = Duration.decode(options.statementTimeout ?? urlStatement ?? DEFAULT_STATEMENT_TIMEOUT)
     const statementMs = millisOrOff(statement)
-    const url = options.readonly === true ? readOnlyUrl(given) : given
+    const client = options.preparedStatements === false ? Pg.Client : preparingClient(prepared)
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const pool = new Pg.Pool({
@@ -259,7 +261,8 @@ const acquirePool = (options: PgStoreOptions) =>
           ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
           // Each connection sets ISO dates and READ COMMITTED before it is handed out (pg/sessionSettings.ts).
           onConnect: sessionSettings,
-          ...(options.preparedStatements === false ? {} : { Client: preparingClient(prepared) as unknown as new() => Pg.ClientBase })
+          // Read-only: every statement in a READ ONLY transaction, which holds behind any pooler (pg/readOnlyClient.ts).
+          Client: (options.readonly === true ? readOnlyClient(client) : client) as unknown as new() => Pg.ClientBase
         })
         // An idle client's error (a server restart) surfaces on its next use; unhandled it would crash the process.
         pool.on("error", () => {})
@@ -281,14 +284,6 @@ const acquirePool = (options: PgStoreOptions) =>
     )
     return pool
   })
-
-/** `url` with `-c default_transaction_read_only=on` added to its session options. */
-const readOnlyUrl = (url: string): string => {
-  const parsed = new URL(url)
-  const options = parsed.searchParams.get("options")
-  parsed.searchParams.set("options", `${options === null ? "" : `${options} `}-c default_transaction_read_only=on`)
-  return parsed.toString()
-}
 
 /**
  * The store on its own connection pool. JSON is passed through untouched

@@ -13,6 +13,10 @@
  * - PgBouncer 1.18 refuses the `statement_timeout` the store asks for at
  *   startup unless told to ignore it; ignored, it never reaches the server,
  *   and the client's own deadline still ends a statement that hangs.
+ * - A read-only store opens behind it as configured here (it asks for no
+ *   `options` at startup, which 1.18 refuses), and the database still
+ *   refuses its every write — also behind a pooler told to ignore `options`,
+ *   which drops a session setting there silently.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -22,13 +26,15 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { afterAll, beforeAll } from "vitest"
 import { Jobs } from "../../src/Jobs.js"
+import type { AiJob } from "../../src/domain/AiJob.js"
+import * as DatabaseUrl from "../../src/store/DatabaseUrl.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 import { services } from "../jobs/services.js"
 import { connectPg, freshPgDatabase, pgAdminUrl } from "../support/pg-database.js"
 import { type Pooler, startPgBouncer } from "../support/pgbouncer.js"
-import { newJob } from "./fixtures.js"
+import { encode, expectTag, failureOf, newJob } from "./fixtures.js"
 
 let pooler: Pooler
 beforeAll(async () => {
@@ -194,4 +200,51 @@ describe("PostgreSQL store behind PgBouncer 1.18 in transaction mode (R10)", () 
       // Without timeouts the store asks for nothing the pooler refuses.
       yield* Layer.build(PgStore.layer({ url: strict.through(url), statementTimeout: Duration.infinity }))
     }).pipe(Effect.scoped), 60_000)
+})
+
+/** The SQLSTATE under a store's `StorageError`. */
+const sqlState = (error: unknown): unknown =>
+  ((expectTag(error as StorageError, "StorageError").cause as { readonly cause?: { readonly code?: unknown } }).cause)?.code
+
+/** The read-only store through `through`, its reads, and its writes refused by the database (25006): nothing changes. */
+const readOnlyBehind = (through: Pooler, label: string) =>
+  Effect.gen(function*() {
+    const url = yield* freshPgDatabase(label)
+    const seeded: AiJob = yield* Effect.flatMap(JobStore, (store) => store.createJob(newJob())).pipe(
+      Effect.provide(PgStore.layer({ url }))
+    )
+    const context = yield* Layer.build(DatabaseUrl.layerFromUrl(through.through(url), { readonly: true }))
+    const readOnly = Context.get(context, JobStore)
+    const everything = Effect.map(readOnly.listJobs(), (page) => page.items.map(encode.job))
+    assert.deepStrictEqual(yield* everything, [encode.job(seeded)])
+    // Each write alone, and inside a transaction, many at once: more clients than the pooler's
+    // three server connections, so they share them with one another and with the reads.
+    const writes: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+      readOnly.createJob(newJob()),
+      readOnly.setPinned(seeded.job_id, true),
+      readOnly.transition({ job_id: seeded.job_id, to: "cancelled" }),
+      readOnly.transaction(Effect.zipRight(readOnly.listJobs(), readOnly.setPinned(seeded.job_id, true))),
+      readOnly.readConsistent(Effect.zipRight(readOnly.listJobs(), readOnly.createJob(newJob())))
+    ]
+    const outcomes = yield* Effect.all(
+      Array.from({ length: 4 }, () => [...writes.map((write) => Effect.map(failureOf(write), sqlState)), Effect.as(everything, "read")]).flat(),
+      { concurrency: "unbounded" }
+    )
+    assert.deepStrictEqual(outcomes, Array.from({ length: 4 }, () => [...writes.map(() => "25006"), "read"]).flat())
+    assert.deepStrictEqual((yield* stored(url)).states, ["queued:1"], "nothing written")
+    assert.deepStrictEqual(yield* everything, [encode.job(seeded)])
+  })
+
+describe("a read-only PostgreSQL store behind PgBouncer 1.18 in transaction mode (R17)", () => {
+  it.scoped("configured as the README says: it opens, reads, and the database refuses every write", () =>
+    readOnlyBehind(pooler, "pgbouncer readonly"), 60_000)
+
+  it.scoped("behind a pooler that ignores `options` as well: still every write refused by the database", () =>
+    Effect.gen(function*() {
+      const ignoring = yield* Effect.acquireRelease(
+        Effect.promise(() => startPgBouncer(pgAdminUrl(), { poolSize: 3, ignoreOptions: true })),
+        (p) => Effect.promise(() => p.stop())
+      )
+      yield* readOnlyBehind(ignoring, "pgbouncer readonly ignoring options")
+    }), 60_000)
 })

@@ -33,6 +33,12 @@ export interface PoolerOptions {
   readonly poolSize?: number
   /** Let the store's startup timeouts through by ignoring them (default true); false: PgBouncer refuses them. */
   readonly ignoreStartupTimeouts?: boolean
+  /**
+   * Also ignore the `options` startup parameter (default false, as the README
+   * configures PgBouncer): what a user adds when 1.18 refuses it — its
+   * `-c` settings then never reach the server.
+   */
+  readonly ignoreOptions?: boolean
 }
 
 /** `pgbouncer` on PATH or where Debian puts it. */
@@ -87,7 +93,9 @@ export async function startPgBouncer(serverUrl: string, options: PoolerOptions =
         "max_client_conn = 500",
         // What pg sends at startup beyond what PgBouncer 1.18 passes on: the store's
         // timeouts. Ignored here, they never reach the server (see the test using this).
-        `ignore_startup_parameters = extra_float_digits${options.ignoreStartupTimeouts === false ? "" : ",statement_timeout,idle_in_transaction_session_timeout"}`,
+        `ignore_startup_parameters = extra_float_digits${options.ignoreStartupTimeouts === false ? "" : ",statement_timeout,idle_in_transaction_session_timeout"}${
+          options.ignoreOptions === true ? ",options" : ""
+        }`,
         `logfile = ${logFile}`,
         `pidfile = ${pidFile}`
       ].join("\n") + "\n"
