@@ -124,7 +124,8 @@ export const runApiSuite = (backend: Backend) => {
           ...validEvents.diagnostic,
           event_id: uuid(),
           timestamp: new Date(1_000_000 + i).toISOString(),
-          job_id: job.job_id
+          job_id: job.job_id,
+          trace_id: job.trace_id
         }))
         yield* (yield* FlightRecorder).recordManyUntrusted(later)
         const all = [...own, ...later.map((event) => event.event_id)]

@@ -181,7 +181,9 @@ for (const backend of sharedBackends) {
         const before = yield* database.snapshot
         const [record] = (yield* store.listEvents({ job_id: job.job_id, limit: 1 })).items
         if (record === undefined) return assert.fail("setup: the job's records")
-        const event = { ...record, event_id: EventId.make(crypto.randomUUID()) }
+        // A record of its own: the body names the event's id, as every stored body does.
+        const eventId = EventId.make(crypto.randomUUID())
+        const event = { ...record, event_id: eventId, body: { ...record.body, event_id: eventId } }
         assert.isNull(yield* store.failUnreadableJob({ job_id: job.job_id, reason: "column x: unreadable", event }))
         const missing = yield* Effect.flip(store.failUnreadableJob({ job_id: JobId.make(crypto.randomUUID()), reason: "r", event }))
         assert.strictEqual(missing._tag, "NotFound")

@@ -146,6 +146,13 @@ const completion = (job: AiJob, overrides: Partial<RunningJobEnd> = {}): Running
   ...overrides
 })
 
+/** `record` under `eventId`: its body names the id too, as every stored body does (else the store refuses it before the database). */
+const withEventId = (record: RunningJobEnd["event"], eventId: RunningJobEnd["event"]["event_id"]): RunningJobEnd["event"] => ({
+  ...record,
+  event_id: eventId,
+  body: { ...record.body, event_id: eventId }
+})
+
 const RACERS = 22
 
 /**
@@ -377,7 +384,7 @@ describe("issue 16 group commit on PostgreSQL", () => {
           const taken = eventRecord()
           yield* store.appendEvents([taken])
           const ends = started.map(({ job }, i) =>
-            i === 5 ? completion(job, { event: { ...completion(job).event, event_id: taken.event_id } }) : completion(job)
+            i === 5 ? completion(job, { event: withEventId(completion(job).event, taken.event_id) }) : completion(job)
           )
           const { counts, value } = yield* countingStatements(raceBehindBlockers(
             url,
