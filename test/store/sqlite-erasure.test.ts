@@ -63,6 +63,7 @@ const finishedJobWithMarkers = Effect.gen(function*() {
     ...envelope,
     event_id: crypto.randomUUID(),
     type: "system",
+    trace_id: job.trace_id,
     job_id: job.job_id,
     from_state: "completed",
     to_state: "completed",

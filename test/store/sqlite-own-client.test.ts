@@ -78,7 +78,7 @@ describe("issue 16 SQLite store on its own client", () => {
           yield* store.appendEvents([taken])
           const jobId = ids.job()
           const created = yield* failureOf(
-            store.createJob(newJob({ job_id: jobId }), { events: (job) => [{ ...jobEvent(job), event_id: taken.event_id }] })
+            store.createJob(newJob({ job_id: jobId }), { events: (job) => [jobEvent(job, { event_id: taken.event_id })] })
           )
           assert.strictEqual(tagOf(created), "AlreadyExists")
           assert.strictEqual(tagOf(yield* failureOf(store.getJob(jobId))), "NotFound")
@@ -89,7 +89,7 @@ describe("issue 16 SQLite store on its own client", () => {
           const finished = yield* failureOf(store.finishRunningJob!({
             job_id: job.job_id,
             to: "completed",
-            event: { ...jobEvent(job), event_id: taken.event_id }
+            event: jobEvent(job, { event_id: taken.event_id })
           }))
           assert.strictEqual(tagOf(finished), "StorageError")
           assert.strictEqual((yield* store.getJob(job.job_id)).state, "running")
