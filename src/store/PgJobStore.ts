@@ -231,12 +231,12 @@ const optionRefusal = (options: PgStoreOptions): string | undefined =>
  */
 const acquirePool = (options: PgStoreOptions) =>
   Effect.gen(function*() {
+    const invalid = (refusal: string) => new SqlError({ cause: new RangeError(refusal), message: "PgStore: invalid options" })
+    const refusal = optionRefusal(options)
+    if (refusal !== undefined) return yield* invalid(refusal)
     // The URL's own timeouts read as the options (an option given wins), and taken out of what pg reads (pg/urlTimeouts.ts).
     const fromUrl = urlTimeouts(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url)
-    const refusal = optionRefusal(options) ?? Either.getLeft(fromUrl).pipe(Option.getOrUndefined)
-    if (refusal !== undefined || Either.isLeft(fromUrl)) {
-      return yield* new SqlError({ cause: new RangeError(refusal), message: "PgStore: invalid options" })
-    }
+    if (Either.isLeft(fromUrl)) return yield* invalid(fromUrl.left)
     const { connectTimeout: urlConnect, statementTimeout: urlStatement, url } = fromUrl.right
     const prepared = options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS
     const connect = Duration.decode(options.connectTimeout ?? urlConnect ?? DEFAULT_CONNECT_TIMEOUT)

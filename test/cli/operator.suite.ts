@@ -352,6 +352,36 @@ export const runOperatorSuite = (database: CliDatabase): void => {
     /** A notice with its --since instant left out: "1h" ago is another instant in a later command. */
     const sinceElided = (notice: string) => notice.replace(/ --since \S+ /, " --since … ")
 
+    /**
+     * `command` (`events`, `jobs list`) with `filters`, 4 a page, read to its end by following the
+     * --json notices: each of `expected` once, in order; the first notice repeats the filters as
+     * parsed (a --since as an instant), and the text listing's notice is the same command but --json.
+     * `newestFirst`: whether the listing reads newest first.
+     */
+    const readsOnWithFilters = async (
+      command: ReadonlyArray<string>,
+      key: string,
+      noun: string,
+      filters: ReadonlyArray<string>,
+      expected: ReadonlyArray<string>,
+      newestFirst: boolean
+    ) => {
+      const args = [...command, ...filters, "--limit", "4"]
+      const { notices, rows } = await readToEnd(args, key)
+      assert.deepStrictEqual(rows, expected, `${filters.join(" ")}: each ${noun} once, in order`)
+      assert.strictEqual(notices.length, Math.ceil(expected.length / 4) - 1, filters.join(" "))
+      const rest = notices[0]!.rest
+      assert.match(rest, / --since \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z |^(?!.* --since )/)
+      const table = await cli(args, { COLUMNS: "200" })
+      ok(table)
+      assert.strictEqual(
+        sinceElided(table.stderr),
+        sinceElided(`(showing the ${newestFirst ? "newest" : "oldest"} 4 ${noun}s; more match: read on with ${rest.replace(" --json", "")})\n`),
+        "the same command but --json"
+      )
+      return rest
+    }
+
     describe.concurrent("reading on after a cut listing", { timeout: 300_000 }, () => {
       it("R10 R17 events: a cut listing's notice gives the command that reads on (--cursor), in text and --json, with every filter; following the notices reads each event once", async () => {
         const job = await jobWithEventsInOneMillisecond(url, 7)
@@ -369,22 +399,9 @@ export const runOperatorSuite = (database: CliDatabase): void => {
           ]
         ]
         for (const [filters, expected] of combinations) {
-          const args = ["events", ...filters, "--limit", "4"]
-          const { notices, rows } = await readToEnd(args, "event_id")
-          assert.deepStrictEqual(rows, expected, `${filters.join(" ")}: each event once, in order`)
-          assert.strictEqual(notices.length, Math.ceil(expected.length / 4) - 1, filters.join(" "))
-          const rest = notices[0]!.rest
+          const rest = await readsOnWithFilters(["events"], "event_id", "event", filters, expected, filters.includes("newest"))
           // Given as parsed: the whole job id, an instant rather than "1h ago" (the command reads the same rows later).
           if (filters.includes("--job")) assert.include(rest, `--job ${job.job_id} `)
-          assert.match(rest, / --since \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z |^(?!.* --since )/)
-          const table = await cli(args, { COLUMNS: "200" })
-          ok(table)
-          const end = filters.includes("newest") ? "newest" : "oldest"
-          assert.strictEqual(
-            sinceElided(table.stderr),
-            sinceElided(`(showing the ${end} 4 events; more match: read on with ${rest.replace(" --json", "")})\n`),
-            "the same command but --json"
-          )
         }
       })
 
@@ -416,20 +433,7 @@ export const runOperatorSuite = (database: CliDatabase): void => {
           [["--kind", kind, "--state", "queued,failed", "--since", "1h", "--order", "oldest"], made]
         ]
         for (const [filters, expected] of combinations) {
-          const args = ["jobs", "list", ...filters, "--limit", "4"]
-          const { notices, rows } = await readToEnd(args, "job_id")
-          assert.deepStrictEqual(rows, expected, `${filters.join(" ")}: each job once, in order`)
-          assert.strictEqual(notices.length, Math.ceil(expected.length / 4) - 1, filters.join(" "))
-          const rest = notices[0]!.rest
-          assert.match(rest, / --since \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z |^(?!.* --since )/)
-          const table = await cli(args, { COLUMNS: "200" })
-          ok(table)
-          const end = filters.includes("oldest") ? "oldest" : "newest"
-          assert.strictEqual(
-            sinceElided(table.stderr),
-            sinceElided(`(showing the ${end} 4 jobs; more match: read on with ${rest.replace(" --json", "")})\n`),
-            "the same command but --json"
-          )
+          await readsOnWithFilters(["jobs", "list"], "job_id", "job", filters, expected, !filters.includes("oldest"))
         }
       })
 
