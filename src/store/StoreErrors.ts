@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { DecodeIssue } from "../domain/Errors.js"
 import { JobState } from "../domain/JobState.js"
+import { migrationLabel } from "./internal/migrationLabel.js"
 
 /** The entity kinds a lookup can miss. */
 export const EntityName = Schema.Literal("job", "workflow_run", "node_execution")
@@ -126,7 +127,7 @@ export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("Migr
       ? `Cannot open the store on this ${database} database`
       : this.migration_id === null
       ? `${database} migrations failed`
-      : `${database} migration ${String(this.migration_id).padStart(4, "0")}_${this.migration_name ?? ""} failed`
+      : `${database} migration ${migrationLabel(this.migration_id, this.migration_name ?? "")} failed`
     const where = this.statement === null ? "" : ` at statement ${this.statement}`
     return `${which}${where}${typeof detail === "string" ? `: ${detail}` : ""}${serverNotes(cause?.cause ?? cause)}`
   }

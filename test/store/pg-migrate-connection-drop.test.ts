@@ -14,6 +14,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PgStore from "../../src/store/PgJobStore.js"
+import { newestShipped, shippedFrom, shippedLabel } from "./contract/schema.js"
 import { failureOf } from "./fixtures.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 import { startCuttingProxy } from "../support/cuttingProxy.js"
@@ -30,16 +31,22 @@ const openFailure = (url: string) =>
 /** The COMMIT statement as the wire carries it (a simple query: its length, the text, a NUL), not a migration's text that names COMMIT. */
 const COMMIT = "Q\u0000\u0000\u0000\u000bCOMMIT\u0000"
 
-/** The statements of a migration's transaction, each cut in turn; whether the failing statement's own words are kept. */
-const cuts: ReadonlyArray<readonly [marker: string, ownWords: boolean]> = [
-  ["BEGIN", false],
-  ["pg_advisory_xact_lock", true],
-  ["CREATE TABLE IF NOT EXISTS \"ai_job_model_migrations\"", true],
-  ["-- 0003: the Flight Recorder", true]
+/** Every shipped migration, first to newest, as a fresh database's run has them in hand. */
+const allShipped = `migrations ${shippedLabel("pg", shippedFrom("pg", 0)[0]!)} to ${shippedLabel("pg", newestShipped("pg"))}`
+
+/**
+ * The statements of a migration's transaction, each cut in turn; whether the failing statement's own words are kept;
+ * what the run had in hand, named by the StorageError (nothing before the version is read under the lock).
+ */
+const cuts: ReadonlyArray<readonly [marker: string, ownWords: boolean, inHand: string]> = [
+  ["BEGIN", false, ""],
+  ["pg_advisory_xact_lock", true, ""],
+  ["CREATE TABLE IF NOT EXISTS \"ai_job_model_migrations\"", true, `, applying ${allShipped}`],
+  ["-- 0003: the Flight Recorder", true, `, applying migration ${shippedLabel("pg", 3)}`]
 ]
 
 describe("PostgreSQL store: a connection dropped while it migrates", () => {
-  for (const [marker, ownWords] of cuts) {
+  for (const [marker, ownWords, inHand] of cuts) {
     it.live(`R9 the connection cut after the server answered '${marker}' on a fresh database is a StorageError saying nothing committed, not MigrationFailed`, () =>
       Effect.gen(function*() {
         const url = yield* freshPgDatabase("migrate drop")
@@ -47,7 +54,7 @@ describe("PostgreSQL store: a connection dropped while it migrates", () => {
         proxy.state.armed = true
         const error = yield* openFailure(proxy.url)
         assert.strictEqual(proxy.state.cut, 1, "the statement's answer was cut")
-        assert.strictEqual(error.operation, "PgStore.migrate (the connection was lost: nothing of the migration committed)")
+        assert.strictEqual(error.operation, `PgStore.migrate${inHand} (the connection was lost: nothing of the migration committed)`)
         // The statement's own failure, not the ROLLBACK's "not queryable" that followed it.
         if (ownWords) assert.include(error.message, "Connection terminated")
         // Rolled back: opening again (directly) migrates from the start.
@@ -71,7 +78,7 @@ describe("PostgreSQL store: a connection dropped while it migrates", () => {
       proxy.state.armed = true
       const error = yield* openFailure(proxy.url)
       assert.strictEqual(proxy.state.cut, 1, "the migration's answer was cut")
-      assert.strictEqual(error.operation, "PgStore.migrate (the connection was lost: nothing of the migration committed)")
+      assert.strictEqual(error.operation, `PgStore.migrate, applying migration ${shippedLabel("pg", newest)} (the connection was lost: nothing of the migration committed)`)
       assert.include(error.message, "Connection terminated")
       const version = yield* Effect.promise(() => client.query("SELECT max(migration_id) AS version FROM ai_job_model_migrations"))
       yield* Effect.promise(() => client.end())
@@ -85,7 +92,7 @@ describe("PostgreSQL store: a connection dropped while it migrates", () => {
       proxy.state.armed = true
       const error = yield* openFailure(proxy.url)
       assert.strictEqual(proxy.state.cut, 1, "the COMMIT's answer was cut")
-      assert.include(error.operation, "the connection was lost as the migration committed")
+      assert.strictEqual(error.operation, `PgStore.migrate, committing ${allShipped} (the connection was lost as the migration committed: opening again finds whether it did)`)
       // It did commit: opening again finds the database migrated.
       const client = yield* Effect.promise(() => connectPg(url))
       const version = yield* Effect.promise(() => client.query("SELECT max(migration_id) AS version FROM ai_job_model_migrations"))

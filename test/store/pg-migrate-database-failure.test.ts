@@ -19,6 +19,11 @@
  * opened on the schema it had. It now fails the migration as any statement's
  * failure does.
  *
+ * The `StorageError` names the migration being applied (`0003_flight_recorder`),
+ * or the run's pending ones when the failure came outside a file (the
+ * bookkeeping insert, the COMMIT): it said only "the database failed",
+ * leaving an operator to guess which migration.
+ *
  * Each SQLSTATE is raised on purpose by the server itself: an event trigger on
  * the DDL of one migration file, a trigger on the bookkeeping table (its
  * insert, or its COMMIT through a deferred constraint trigger), or a view
@@ -32,6 +37,7 @@ import { type MigrationFailed, StorageError } from "../../src/store/StoreErrors.
 import { sqlErrorIn } from "../../src/store/internal/sqlErrorIn.js"
 import { newestSchemaVersion } from "../../src/store/pg/migrations.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
+import { shippedLabel } from "./contract/schema.js"
 import { failureOf } from "./fixtures.js"
 
 /** Codes of the database failing: the migration may go through once it recovers. */
@@ -59,6 +65,13 @@ const passes: Readonly<Record<string, string>> = { trigger: " RETURN NEW;", bool
 const faultFunction = (code: string, returns = "event_trigger", when = "true") =>
   `CREATE FUNCTION ai_fault() RETURNS ${returns} LANGUAGE plpgsql AS $$
     BEGIN IF ${when} THEN RAISE EXCEPTION 'injected fault' USING ERRCODE = '${code}'; END IF;${passes[returns] ?? ""} END $$`
+
+/** Asserts `error` is a StorageError of `operation`, whose message (as an operator reads it) names `inHand`'s migrations. */
+const assertStorageError = (error: { readonly _tag: string; readonly message: string }, operation: string, inHand: string) => {
+  assert.strictEqual(error._tag, "StorageError", `the build failed with: ${error.message}`)
+  assert.strictEqual((error as StorageError).operation, operation)
+  assert.include(error.message, inHand, "the message an operator reads names the migration")
+}
 
 /** The typed failure the store's build on `url` ended with. */
 const buildFailure = (options: Omit<PgStore.PgStoreOptions, "url">, url: string) =>
@@ -91,18 +104,18 @@ const failingMigrationFile = (label: string, code: string, when = "true") =>
   })
 
 describe("PostgreSQL store: the database failing while it migrates", () => {
-  /** Each code of the database failing or a persisting conflict, and the StorageError's operation. */
+  /** Each code of the database failing or a persisting conflict, and the StorageError's operation after the migration it names. */
   const storageFailures = [
-    ...FAILING.map((code) => [code, "on a fresh database", "PgStore.migrate (the database failed: nothing of the migration committed)"] as const),
-    ...CONFLICTING.map((code) => [code, "on every try (a conflict with another session that persists)", "PgStore.migrate (a conflict with another session persisted: nothing of the migration committed)"] as const)
+    ...FAILING.map((code) => [code, "on a fresh database", "(the database failed: nothing of the migration committed)"] as const),
+    ...CONFLICTING.map((code) => [code, "on every try (a conflict with another session that persists)", "(a conflict with another session persisted: nothing of the migration committed)"] as const)
   ]
-  for (const [code, when, operation] of storageFailures) {
-    it.live(`R9 a migration file's DDL failing with ${code} ${when} is a StorageError keeping it, nothing committed; once the fault is gone it migrates`, () =>
+  for (const [code, when, outcome] of storageFailures) {
+    it.live(`R9 a migration file's DDL failing with ${code} ${when} is a StorageError naming the migration (0003) and keeping it, nothing committed; once the fault is gone it migrates`, () =>
       Effect.gen(function*() {
         const url = yield* failingMigrationFile(`migrate fails ${code}`, code)
         const error = yield* buildFailure({}, url)
-        assert.strictEqual(error._tag, "StorageError", `the build failed with: ${error.message}`)
-        assert.strictEqual((error as StorageError).operation, operation)
+        const inHand = `applying migration ${shippedLabel("pg", 3)}`
+        assertStorageError(error, `PgStore.migrate, ${inHand} ${outcome}`, inHand)
         assert.strictEqual(sqlStateIn(error), code)
         assert.include(error.message, "injected fault")
         assert.strictEqual(yield* versionOf(url), 0, "nothing of the migration committed")
@@ -149,13 +162,14 @@ describe("PostgreSQL store: the database failing while it migrates", () => {
   // @effect/sql's Migrator took its bookkeeping INSERT's failure for another process migrating: the
   // store opened on the old schema, the failure never said.
   for (const [code, tag] of [["53100", "StorageError"], ["42501", "MigrationFailed"]] as const) {
-    it.live(`R9 an upgrade whose bookkeeping insert fails with ${code} is a ${tag} keeping it, the database left at its version; once fixed it migrates`, () =>
+    it.live(`R9 an upgrade whose bookkeeping insert fails with ${code} is a ${tag} keeping it${tag === "StorageError" ? " naming the pending migration" : ""}, the database left at its version; once fixed it migrates`, () =>
       Effect.gen(function*() {
         const { newest, url } = yield* upgradeWith(`upgrade insert ${code}`, `${faultFunction(code, "trigger")};
           CREATE TRIGGER ai_fault BEFORE INSERT ON ai_job_model_migrations FOR EACH ROW EXECUTE FUNCTION ai_fault()`)
         const error = yield* buildFailure({}, url)
         assert.strictEqual(error._tag, tag, `the build failed with: ${error.message}`)
-        if (error instanceof StorageError) assert.strictEqual(error.operation, "PgStore.migrate (the database failed: nothing of the migration committed)")
+        const inHand = `applying migration ${shippedLabel("pg", newest)}`
+        if (error instanceof StorageError) assertStorageError(error, `PgStore.migrate, ${inHand} (the database failed: nothing of the migration committed)`, inHand)
         assert.strictEqual(sqlStateIn(error), code)
         assert.strictEqual(yield* versionOf(url), newest - 1)
         yield* onDatabase(url, "DROP TRIGGER ai_fault ON ai_job_model_migrations")
@@ -164,28 +178,28 @@ describe("PostgreSQL store: the database failing while it migrates", () => {
       }).pipe(Effect.scoped), 60_000)
   }
 
-  it.live("R9 an upgrade whose bookkeeping insert fails once (53100), then goes through, is a StorageError: nothing migrated, opening again migrates", () =>
+  it.live("R9 an upgrade whose bookkeeping insert fails once (53100), then goes through, is a StorageError naming the pending migration: nothing migrated, opening again migrates", () =>
     Effect.gen(function*() {
       // A sequence is not rolled back: only the first INSERT the trigger sees fails.
       const { newest, url } = yield* upgradeWith("upgrade insert once", `CREATE SEQUENCE ai_fault_calls;
         ${faultFunction("53100", "trigger", "nextval('ai_fault_calls') = 1")};
         CREATE TRIGGER ai_fault BEFORE INSERT ON ai_job_model_migrations FOR EACH ROW EXECUTE FUNCTION ai_fault()`)
       const error = yield* buildFailure({}, url)
-      assert.strictEqual(error._tag, "StorageError", `the build failed with: ${error.message}`)
-      assert.strictEqual((error as StorageError).operation, "PgStore.migrate (the migrations could not be recorded: nothing of the migration committed)")
+      const inHand = `applying migration ${shippedLabel("pg", newest)}`
+      assertStorageError(error, `PgStore.migrate, ${inHand} (the migrations could not be recorded: nothing of the migration committed)`, inHand)
       assert.strictEqual(yield* versionOf(url), newest - 1)
       yield* Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)
       assert.strictEqual(yield* versionOf(url), newest)
     }).pipe(Effect.scoped), 60_000)
 
-  it.live("R9 an upgrade whose COMMIT fails with an I/O error is a StorageError saying nothing committed (the server answered it); once fixed it migrates", () =>
+  it.live("R9 an upgrade whose COMMIT fails with an I/O error is a StorageError naming the migration committed, saying nothing committed (the server answered it); once fixed it migrates", () =>
     Effect.gen(function*() {
       const { newest, url } = yield* upgradeWith("upgrade commit io", `${faultFunction("58030", "trigger")};
         CREATE CONSTRAINT TRIGGER ai_fault AFTER INSERT ON ai_job_model_migrations DEFERRABLE INITIALLY DEFERRED
           FOR EACH ROW EXECUTE FUNCTION ai_fault()`)
       const error = yield* buildFailure({}, url)
-      assert.strictEqual(error._tag, "StorageError", `the build failed with: ${error.message}`)
-      assert.strictEqual((error as StorageError).operation, "PgStore.migrate (the database failed: nothing of the migration committed)")
+      const inHand = `committing migration ${shippedLabel("pg", newest)}`
+      assertStorageError(error, `PgStore.migrate, ${inHand} (the database failed: nothing of the migration committed)`, inHand)
       assert.strictEqual(sqlStateIn(error), "58030")
       assert.strictEqual(yield* versionOf(url), newest - 1)
       yield* onDatabase(url, "DROP TRIGGER ai_fault ON ai_job_model_migrations")

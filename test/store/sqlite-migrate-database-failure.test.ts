@@ -7,6 +7,9 @@
  * kind were already `StorageError` (test/store/pg-migrate-database-failure.test.ts).
  * A statement SQLite refuses stays `MigrationFailed`. Either way the
  * migration is all or nothing: no schema, and no bookkeeping row, of it.
+ * The `StorageError` names the migration being applied (`0024_editor_edit_events`),
+ * or the run's pending ones when the failure came outside a file (its COMMIT):
+ * it said only "the database failed", leaving an operator to guess which.
  *
  * Each fault is SQLite's own, on the connection the store migrates on (a
  * caller's client, `layerFromClient`): `PRAGMA max_page_count` makes the
@@ -27,6 +30,7 @@ import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import type { StorageError } from "../../src/store/StoreErrors.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { tempSqliteFile } from "../support/stores.js"
+import { shippedLabel } from "./contract/schema.js"
 import { failureOf } from "./fixtures.js"
 import { migrationsBefore, rawClient, rawNumber, shippedSqliteMigrationIds } from "./sqlite-support.js"
 
@@ -66,10 +70,15 @@ const at0023 = (label: string) =>
     return filename
   })
 
-/** Asserts `error` is the StorageError of a migration the database failed with `code`, SQLite's error kept. */
-const assertDatabaseFailed = (error: { readonly _tag: string; readonly message: string }, code: string, words: RegExp) => {
+/**
+ * Asserts `error` is the StorageError of a migration the database failed with `code`, SQLite's error kept,
+ * naming what the run was doing (`inHand`: `applying migration 0024_editor_edit_events`; none before it began).
+ */
+const assertDatabaseFailed = (error: { readonly _tag: string; readonly message: string }, code: string, words: RegExp, inHand?: string) => {
   assert.strictEqual(error._tag, "StorageError", `the build failed with: ${error.message}`)
-  assert.strictEqual((error as StorageError).operation, `SqliteStore.migrate (the database failed, ${code}: nothing of the migration committed)`)
+  const migrate = inHand === undefined ? "SqliteStore.migrate" : `SqliteStore.migrate, ${inHand}`
+  assert.strictEqual((error as StorageError).operation, `${migrate} (the database failed, ${code}: nothing of the migration committed)`)
+  if (inHand !== undefined) assert.include(error.message, inHand, "the message an operator reads names the migration")
   const driverError = sqlErrorIn(error)
   assert.isDefined(driverError, "the driver's error is kept")
   assert.strictEqual(driverError === undefined ? undefined : sqliteCode(driverError), code)
@@ -81,7 +90,7 @@ describe("SQLite store: the database failing while it migrates", () => {
     Effect.gen(function*() {
       const filename = tempSqliteFile("migrate-full")
       const error = yield* failureOf(buildWith(filename, (pages) => `PRAGMA max_page_count = ${Math.max(pages, 2)}`))
-      assertDatabaseFailed(error, "SQLITE_FULL", /database or disk is full/)
+      assertDatabaseFailed(error, "SQLITE_FULL", /database or disk is full/, `applying migration ${shippedLabel("sqlite", 1)}`)
       assert.deepStrictEqual(yield* stateOf(filename), { objects: 0, version: 0 }, "nothing of the migration committed")
       yield* build(filename)
       assert.strictEqual((yield* stateOf(filename)).version, newest)
@@ -93,7 +102,7 @@ describe("SQLite store: the database failing while it migrates", () => {
       const before = yield* stateOf(filename)
       assert.strictEqual(before.version, 23)
       const error = yield* failureOf(buildWith(filename, (pages) => `PRAGMA max_page_count = ${pages}`))
-      assertDatabaseFailed(error, "SQLITE_FULL", /database or disk is full/)
+      assertDatabaseFailed(error, "SQLITE_FULL", /database or disk is full/, `applying migration ${shippedLabel("sqlite", 24)}`)
       assert.deepStrictEqual(yield* stateOf(filename), before, "nothing of the upgrade committed")
       yield* build(filename)
       assert.strictEqual((yield* stateOf(filename)).version, newest)
@@ -103,6 +112,7 @@ describe("SQLite store: the database failing while it migrates", () => {
     Effect.gen(function*() {
       const filename = tempSqliteFile("migrate-readonly")
       const error = yield* failureOf(buildWith(filename, () => "PRAGMA query_only = ON"))
+      // Its BEGIN IMMEDIATE is refused: no migration was in hand yet, none is named.
       assertDatabaseFailed(error, "SQLITE_READONLY", /attempt to write a readonly database/)
       assert.deepStrictEqual(yield* stateOf(filename), { objects: 0, version: 0 })
       yield* build(filename)
@@ -122,7 +132,7 @@ describe("SQLite store: the database failing while it migrates", () => {
       const error = yield* failureOf(build(filename, rollbackJournal))
       reader.exec("COMMIT")
       reader.close()
-      assertDatabaseFailed(error, "SQLITE_BUSY", /database is locked/)
+      assertDatabaseFailed(error, "SQLITE_BUSY", /database is locked/, `committing migrations ${shippedLabel("sqlite", 24)} to ${shippedLabel("sqlite", newest)}`)
       assert.deepStrictEqual(yield* stateOf(filename, rollbackJournal), before, "nothing of the upgrade committed")
       yield* build(filename, rollbackJournal)
       assert.strictEqual((yield* stateOf(filename, rollbackJournal)).version, newest)

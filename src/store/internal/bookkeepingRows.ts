@@ -23,7 +23,8 @@
  * were removed so the migrations run again).
  */
 import * as Either from "effect/Either"
-import { newestOf, padded } from "./newerSchema.js"
+import { padded } from "./migrationLabel.js"
+import { newestOf } from "./newerSchema.js"
 
 /** One row of the bookkeeping table, as the driver gave it. */
 export interface BookkeepingRow {

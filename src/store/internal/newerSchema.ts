@@ -10,6 +10,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { readdir } from "node:fs/promises"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { padded } from "./migrationLabel.js"
 
 const MIGRATION_FILE = /^(\d+)_(.+)\.sql$/
 
@@ -40,9 +41,6 @@ export const newestOf = (shipped: ReadonlyMap<number, string>): number => Math.m
 
 /** The highest migration number among the `NNNN_name.sql` files of `directory` (0 when there is none). */
 export const newestShipped = (directory: URL): Effect.Effect<number, unknown> => Effect.map(shippedMigrations(directory), newestOf)
-
-/** A migration number as its file writes it: `0026`. */
-export const padded = (id: number): string => String(id).padStart(4, "0")
 
 /**
  * Fails when `version` — the newest migration the database's bookkeeping

@@ -12,6 +12,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
+import { inHandSaid, type MigrationsInHand } from "./migrationsInHand.js"
 
 /** What rolls the probe back once its INSERT went through. */
 const PROBED = "probed" as const
@@ -22,12 +23,13 @@ const PROBED = "probed" as const
  * always rolled back, for the failure the Migrator dropped — a
  * `MigrationFailed` whose cause is that `SqlError`, for the store to classify
  * as any statement's. Should it pass this time, the database failed once: a
- * `StorageError`.
+ * `StorageError` naming the migrations in hand.
  */
 export const unrecordedMigrations = (
   dialect: "sqlite" | "pg",
   table: string,
-  newest: number
+  newest: number,
+  inHand: MigrationsInHand
 ): Effect.Effect<never, MigrationFailed | StorageError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -37,7 +39,7 @@ export const unrecordedMigrations = (
     )))
     if (failure === PROBED) {
       return yield* new StorageError({
-        operation: `${dialect === "pg" ? "PgStore" : "SqliteStore"}.migrate (the migrations could not be recorded: nothing of the migration committed)`,
+        operation: `${dialect === "pg" ? "PgStore" : "SqliteStore"}.migrate${inHandSaid(inHand)} (the migrations could not be recorded: nothing of the migration committed)`,
         cause: new Error(`the Migrator's INSERT into ${table} failed, and went through when run again`)
       })
     }

@@ -16,6 +16,7 @@ import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { sqlErrorIn } from "../internal/sqlErrorIn.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
+import { applying, clearInHand, inHandSaid, type MigrationsInHand, noMigrationsInHand, pendingAfter } from "../internal/migrationsInHand.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { breaksSession, isDatabaseFailure } from "./faults.js"
 import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
@@ -36,10 +37,9 @@ const legacyUpgrade = 2
 export const migrationsTable = "ai_job_model_migrations"
 
 
-/** One migration transaction's own outcome, as its work saw it (see `migrate`). */
-interface MigrationRun {
+/** One migration transaction's own outcome, as its work saw it, and the migrations it has in hand (see `migrate`). */
+interface MigrationRun extends MigrationsInHand {
   failure: unknown
-  done: boolean
   /** The legacy run pointers the upgrade cleared, to record once the migrations are applied (internal/legacyReferences.ts). */
   cleared: ReadonlyArray<ClearedRunPointer>
 }
@@ -87,6 +87,10 @@ const runFile = (id: number, name: string, file: string) =>
     Effect.mapError((cause) => new MigrationFailed({ dialect: "pg", migration_id: id, migration_name: name, statement: null, cause }))
   )
 
+/** Runs a migration's file in hand of the current migration transaction, for its failure to name it. */
+const inHandWhile = <A, E, R>(id: number, name: string, file: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(FiberRef.get(currentRun), (run) => run === undefined ? file : applying(run, [id, name], file))
+
 /** Every `NNNN_name.sql` file of the directory, in id order. */
 const loader: Migrator.Loader = Effect.tryPromise({
   try: () => readdir(directory),
@@ -100,7 +104,7 @@ const loader: Migrator.Loader = Effect.tryPromise({
         if (match === null) return []
         const id = Number(match[1])
         const name = match[2] ?? ""
-        return [[id, name, Effect.succeed(runFile(id, name, file))]]
+        return [[id, name, Effect.succeed(inHandWhile(id, name, runFile(id, name, file)))]]
       })
       .sort(([a], [b]) => a - b)
   )
@@ -137,19 +141,20 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     // What the transaction's own work failed with, and whether it ended: a ROLLBACK (or COMMIT) on a
     // lost connection dies with "not queryable", hiding the statement's own failure ("Connection
     // terminated unexpectedly") and whether the work had reached its COMMIT (databaseFailed).
-    const run: MigrationRun = { failure: undefined, done: false, cleared: [] }
+    const run: MigrationRun = { failure: undefined, cleared: [], ...noMigrationsInHand() }
     // A transient failure (a deadlock, a statement name another client of a transaction-mode
     // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
     return yield* retryOutermost(Effect.suspend(() => {
       run.failure = undefined
-      run.done = false
       run.cleared = []
+      clearInHand(run)
       return sql.withTransaction(Effect.gen(function*() {
         // Not got within `statementTimeout` (another process migrating): nothing ran, the database was busy.
         yield* Effect.mapError(sql`SELECT pg_advisory_xact_lock(hashtext(${migrationsTable}))`, lockNotGot)
         // Read under the lock: a second process migrating at once waits above, then finds the
         // version the first left, and reports nothing applied.
         const before = yield* versionHere
+        pendingAfter(run, before, yield* shippedMigrations(directory))
         // The Migrator's own "create if missing" probes with a failing statement,
         // which would abort this transaction: create the table (same shape) first.
         yield* sql`CREATE TABLE IF NOT EXISTS ${sql(migrationsTable)} (
@@ -160,7 +165,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         // The Migrator nests its own transaction inside this one (a savepoint).
         const applied = yield* Migrator.make({})({ loader, table: migrationsTable })
         // The Migrator dropped its bookkeeping INSERT's failure: it is found and classified as any statement's.
-        if (applied.length === 0 && before < newest) return yield* unrecordedMigrations("pg", migrationsTable, newest)
+        if (applied.length === 0 && before < newest) return yield* unrecordedMigrations("pg", migrationsTable, newest, run)
         // Each legacy run pointer cleared is recorded, now that the Flight Recorder's table is there.
         const records = yield* clearedPointerEvents(run.cleared)
         if (records.length > 0) yield* eventsInsertStatement(sql, records)
@@ -219,15 +224,16 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
 const databaseFailed = (run: MigrationRun, error: unknown): StorageError | undefined => {
   const first = sqlErrorIn(run.failure) ?? sqlErrorIn(error)
   if (first === undefined) return undefined
+  const migrate = `PgStore.migrate${inHandSaid(run)}`
   if (isTransient(first)) {
-    return new StorageError({ operation: "PgStore.migrate (a conflict with another session persisted: nothing of the migration committed)", cause: first })
+    return new StorageError({ operation: `${migrate} (a conflict with another session persisted: nothing of the migration committed)`, cause: first })
   }
   if (!isDatabaseFailure(first)) return undefined
   const lost = breaksSession(first.cause)
   return new StorageError({
     operation: run.done && lost
-      ? "PgStore.migrate, committing (the connection was lost as the migration committed: opening again finds whether it did)"
-      : `PgStore.migrate (${lost ? "the connection was lost" : "the database failed"}: nothing of the migration committed)`,
+      ? `${migrate} (the connection was lost as the migration committed: opening again finds whether it did)`
+      : `${migrate} (${lost ? "the connection was lost" : "the database failed"}: nothing of the migration committed)`,
     cause: first
   })
 }

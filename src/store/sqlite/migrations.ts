@@ -20,6 +20,8 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { schemaTables as tablesOfSchema, tableNames } from "../internal/bookkeepingRows.js"
 import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
 import { type ClearedRunPointer, clearedPointerEvents, settleLegacyReferences } from "../internal/legacyReferences.js"
+import { migrationLabel } from "../internal/migrationLabel.js"
+import { applying, inHandSaid, type MigrationsInHand, noMigrationsInHand, pendingAfter } from "../internal/migrationsInHand.js"
 import { readSchemaVersion, type SchemaTables } from "../internal/schemaVersion.js"
 import { sqlErrorIn } from "../internal/sqlErrorIn.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
@@ -109,11 +111,11 @@ const readMigrationFiles = (directory: URL) =>
     catch: (cause) => new Migrator.MigrationError({ reason: "import-error", message: `Cannot read ${directory.href}`, cause })
   })
 
-/** The Migrator over `files`, as the record `Migrator.fromRecord` expects (keys `NNNN_name`). */
-const runMigrator = (files: ReadonlyArray<MigrationFile>, library: LibraryObjects, cleared: Array<ClearedRunPointer>) =>
+/** The Migrator over `files`, as the record `Migrator.fromRecord` expects (keys `NNNN_name`), each file in hand while it runs. */
+const runMigrator = (files: ReadonlyArray<MigrationFile>, library: LibraryObjects, cleared: Array<ClearedRunPointer>, inHand: MigrationsInHand) =>
   Migrator.make({})({
     loader: Migrator.fromRecord(Object.fromEntries(files.map(({ id, name, script }) =>
-      [`${String(id).padStart(4, "0")}_${name}`, runScript(id, name, script, library, cleared)]))),
+      [migrationLabel(id, name), applying(inHand, [id, name], runScript(id, name, script, library, cleared))]))),
     table: migrationsTable
   })
 
@@ -165,14 +167,15 @@ const asMigrationFailed = (cause: unknown): MigrationFailed => {
 /**
  * The `StorageError` of a migration the database failed (faults.ts `isDatabaseFailure`: the disk
  * full, an I/O error, out of memory, the file read-only, its lock not got at COMMIT), SQLite's code
- * said — a failure a supervisor retries, not a refusal it treats as permanent — or `error` as it is.
- * The run is one transaction, rolled back: nothing of it, its bookkeeping rows included, committed.
+ * said and the migrations in hand named — a failure a supervisor retries, not a refusal it treats as
+ * permanent — or `error` as it is. The run is one transaction, rolled back: nothing of it, its
+ * bookkeeping rows included, committed.
  */
-const databaseFailed = (error: MigrationFailed | StorageError): MigrationFailed | StorageError => {
+const databaseFailed = (error: MigrationFailed | StorageError, inHand: MigrationsInHand): MigrationFailed | StorageError => {
   const first = error instanceof MigrationFailed ? sqlErrorIn(error) : undefined
   if (first === undefined || !isDatabaseFailure(first)) return error
   return new StorageError({
-    operation: `SqliteStore.migrate (the database failed, ${sqliteCode(first) ?? "SQLITE_ERROR"}: nothing of the migration committed)`,
+    operation: `SqliteStore.migrate${inHandSaid(inHand)} (the database failed, ${sqliteCode(first) ?? "SQLITE_ERROR"}: nothing of the migration committed)`,
     cause: first
   })
 }
@@ -194,6 +197,14 @@ export const migrateFrom = (directory: URL): Effect.Effect<
   MigrationFailed | StorageError,
   SqlClient.SqlClient
 > =>
+  Effect.suspend(() => {
+    const inHand = noMigrationsInHand()
+    // The database failing while migrating (a full disk, a read-only file): nothing was refused.
+    return Effect.mapError(migrateWith(directory, inHand), (error) => databaseFailed(error, inHand))
+  }).pipe(Effect.withSpan("SqliteStore.migrate"))
+
+/** `migrateFrom`'s run, keeping the migrations it has in hand in `inHand`. */
+const migrateWith = (directory: URL, inHand: MigrationsInHand) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const lockWaitMs = yield* readBusyTimeout
@@ -222,7 +233,8 @@ export const migrateFrom = (directory: URL): Effect.Effect<
       if (before === 0) yield* refuseForeignTables(sql, library.columns())
       yield* sql`PRAGMA legacy_alter_table = ON`
       const cleared: Array<ClearedRunPointer> = []
-      const applied = yield* runMigrator(files, library, cleared)
+      pendingAfter(inHand, before, files.map(({ id, name }) => [id, name] as const))
+      const applied = yield* runMigrator(files, library, cleared, inHand)
       // Each legacy run pointer cleared is recorded, now that the Flight Recorder's table is there.
       yield* Effect.mapError(
         Effect.flatMap(clearedPointerEvents(cleared), (records) => runThrough(() => insertEventsStep(records), (text, params) => sql.unsafe(text, params))),
@@ -230,12 +242,13 @@ export const migrateFrom = (directory: URL): Effect.Effect<
       )
       // The Migrator dropped its bookkeeping INSERT's failure (internal/unrecordedMigrations.ts).
       const newest = Math.max(0, ...files.map(({ id }) => id))
-      if (applied.length === 0 && before < newest) return yield* unrecordedMigrations("sqlite", migrationsTable, newest)
+      if (applied.length === 0 && before < newest) return yield* unrecordedMigrations("sqlite", migrationsTable, newest, inHand)
       yield* sql`PRAGMA legacy_alter_table = OFF`
       yield* refuseNewer(directory)
       // Only a run that changed something can have left a reference dangling.
       if (applied.length > 0) yield* refuseDangling(sql, library)
       yield* recordMigration({ before, applied })
+      inHand.done = true
       return applied
     })).pipe(
       // The write lock never got within the budget (another connection held it): no migration ran, the
@@ -249,10 +262,7 @@ export const migrateFrom = (directory: URL): Effect.Effect<
         error instanceof SqlError || error instanceof Migrator.MigrationError,
       (error) => Effect.fail(asMigrationFailed(error))
     ),
-    Effect.catchAllDefect((defect) => Effect.fail(asMigrationFailed(defect))),
-    // The database failing while migrating (a full disk, a read-only file): nothing was refused.
-    Effect.mapError(databaseFailed),
-    Effect.withSpan("SqliteStore.migrate")
+    Effect.catchAllDefect((defect) => Effect.fail(asMigrationFailed(defect)))
   )
 
 /** Applies every pending migration shipped in `migrations/sqlite/` (see `migrateFrom`). */
