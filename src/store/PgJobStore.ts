@@ -21,13 +21,12 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Pg from "pg"
 import { JobStore } from "./JobStore.js"
-import { LONGEST_TIMER_MS } from "../util/clockSleep.js"
 import { readDuration } from "../util/durationInput.js"
 import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
 import { sessionSettings } from "./pg/sessionSettings.js"
-import { urlTimeouts } from "./pg/urlTimeouts.js"
+import { clientTimeouts } from "./pg/clientTimeouts.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
 import { readOnlyClient } from "./pg/readOnlyClient.js"
 import { byTransaction, retryOutermost } from "./pg/transaction.js"
@@ -175,16 +174,7 @@ export interface PgStoreOptions extends PgStoreBehaviour {
   readonly maxPreparedStatements?: number | undefined
 }
 
-/** Default `connectTimeout`. */
-export const DEFAULT_CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
-/** Default `statementTimeout`. */
-export const DEFAULT_STATEMENT_TIMEOUT: Duration.Duration = Duration.seconds(60)
-
-/** A positive whole number of milliseconds for `pg`, or undefined for "no limit". */
-const millisOrOff = (duration: Duration.Duration): number | undefined =>
-  // At most Node's longest timer, which is also PostgreSQL's largest timeout setting (about 24.8 days):
-  // past it Node fires a timer after 1 ms and the server refuses the setting, so a "30 days" timed out at once.
-  Duration.isFinite(duration) ? Math.min(LONGEST_TIMER_MS, Math.max(1, Math.ceil(Duration.toMillis(duration)))) : undefined
+export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT } from "./pg/clientTimeouts.js"
 
 /** A timeout as given: a duration above zero (`Duration.infinity`: no limit), or a word for what is wrong. */
 const timeoutRefusal = (name: string, input: unknown): string | undefined => {
@@ -234,30 +224,20 @@ const acquirePool = (options: PgStoreOptions) =>
     const invalid = (refusal: string) => new SqlError({ cause: new RangeError(refusal), message: "PgStore: invalid options" })
     const refusal = optionRefusal(options)
     if (refusal !== undefined) return yield* invalid(refusal)
-    // The URL's own timeouts read as the options (an option given wins), and taken out of what pg reads (pg/urlTimeouts.ts).
-    const fromUrl = urlTimeouts(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url)
-    if (Either.isLeft(fromUrl)) return yield* invalid(fromUrl.left)
-    const { connectTimeout: urlConnect, statementTimeout: urlStatement, url } = fromUrl.right
+    // The URL's own timeouts read as the options (an option given wins), and taken out of what pg reads (pg/clientTimeouts.ts).
+    const timeouts = clientTimeouts(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url, options)
+    if (Either.isLeft(timeouts)) return yield* invalid(timeouts.left)
+    const { connect, settings, url } = timeouts.right
     const prepared = options.maxPreparedStatements ?? DEFAULT_MAX_PREPARED_STATEMENTS
-    const connect = Duration.decode(options.connectTimeout ?? urlConnect ?? DEFAULT_CONNECT_TIMEOUT)
-    const statement = Duration.decode(options.statementTimeout ?? urlStatement ?? DEFAULT_STATEMENT_TIMEOUT)
-    const statementMs = millisOrOff(statement)
     const client = options.preparedStatements === false ? Pg.Client : preparingClient(prepared)
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const pool = new Pg.Pool({
           connectionString: url,
           application_name: "@handshake/ai-job-model",
-          // pg reads 0 as "wait forever": an unreachable or mute server must end in an error.
-          connectionTimeoutMillis: millisOrOff(connect) ?? 0,
+          ...settings,
           // Dead peers on idle connections are noticed by the OS instead of the next query.
           keepAlive: true,
-          ...(statementMs === undefined ? {} : {
-            statement_timeout: statementMs,
-            query_timeout: Math.min(LONGEST_TIMER_MS, statementMs + Math.min(5_000, Math.ceil(statementMs / 2))),
-            // A transaction whose client went silent must not hold its row locks until TCP gives up (hours).
-            idle_in_transaction_session_timeout: statementMs
-          }),
           ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
           // Each connection sets ISO dates and READ COMMITTED before it is handed out (pg/sessionSettings.ts).
           onConnect: sessionSettings,

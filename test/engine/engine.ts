@@ -27,6 +27,8 @@ export const engineOn = (
     readonly retry?: RetryPolicyInput
     readonly wake?: Wake
     readonly maxConnections?: number
+    /** Where the PostgreSQL wake-up listens, when not on the database's own URL (a URL with parameters of its own, a proxy). */
+    readonly listenUrl?: string
     /** Wraps the wake-up service Jobs gets (a test that watches how Jobs uses it). */
     readonly wrapWake?: (wakeUp: WakeUp.WakeUp["Type"]) => WakeUp.WakeUp["Type"]
     /** Wraps the store Jobs gets (a test that watches how Jobs uses it). */
@@ -39,7 +41,7 @@ export const engineOn = (
     const pg = database.url.startsWith("postgres")
     const dialectWake = options.wake === "poll"
       ? WakeUp.layerPollOnly
-      : pg ? WakeUp.layerPg({ listenUrl: database.url, reconnectDelay: "100 millis" }) : WakeUp.layerInProcess
+      : pg ? WakeUp.layerPg({ listenUrl: options.listenUrl ?? database.url, reconnectDelay: "100 millis" }) : WakeUp.layerInProcess
     const wrap = options.wrapWake
     const wake = wrap === undefined
       ? dialectWake

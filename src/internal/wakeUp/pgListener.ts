@@ -8,11 +8,16 @@
  * meanwhile are lost), waits, connects again and says it once more when it
  * listens again. It never fails: polling covers the gaps. The wait is real
  * time (a network matter): a `TestClock` never stalls a reconnection.
+ *
+ * Its client reads the URL's timeouts as the store's pool does
+ * (store/pg/clientTimeouts.ts): a connect that never answers ends after the
+ * connect timeout, and a URL's `statement_timeout` reaches the server clamped.
  */
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Pg from "pg"
+import type { ClientTimeouts } from "../../store/pg/clientTimeouts.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { fromPayload, lookAgain, type Signal } from "./signal.js"
 
@@ -20,7 +25,8 @@ import { fromPayload, lookAgain, type Signal } from "./signal.js"
 export const CHANNEL = "ai_job_model_jobs"
 
 export interface ListenerOptions {
-  readonly url: string
+  /** The listen URL without its timeouts, and the timeouts as `pg` settings. */
+  readonly connection: ClientTimeouts
   /** Told of every signal, synchronously: a notification reaches the waiters with no fiber started for it. */
   readonly emit: (signal: Signal) => void
   /** Completed once the first LISTEN is in place. */
@@ -32,7 +38,8 @@ export interface ListenerOptions {
 /** One connection's life: connect, LISTEN, emit until the connection fails. Fails with why it ended. */
 const session = (options: ListenerOptions) =>
   Effect.async<never, Error>((resume) => {
-    const client = new Pg.Client({ connectionString: options.url, application_name: "ai-job-model listener" })
+    const { settings, url } = options.connection
+    const client = new Pg.Client({ connectionString: url, ...settings, application_name: "ai-job-model listener" })
     let ended = false
     const end = (error: Error) => {
       if (ended) return

@@ -26,6 +26,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
@@ -37,6 +38,7 @@ import { unknownOptions } from "../../domain/knownOptions.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { JobState } from "../../domain/JobState.js"
 import { JobWatchers, type OnSignal } from "./jobWatchers.js"
+import { clientTimeouts } from "../../store/pg/clientTimeouts.js"
 import { listen } from "./pgListener.js"
 import type { RecentClaims } from "./recentClaims.js"
 import type { JobChanged, Signal } from "./signal.js"
@@ -136,20 +138,24 @@ export interface PgOptions {
  * PostgreSQL wake-up: LISTENs on `listenUrl` in a fiber of the layer's scope
  * (closing the scope closes the connection). Building the layer does not wait
  * for the connection: until it listens, and whenever it has lost its
- * connection, the engine polls.
+ * connection, the engine polls. The URL's `statement_timeout` and
+ * `connect_timeout` are read as the store reads them (store/pg/clientTimeouts.ts).
  */
 export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> => {
   const refused = pgOptionsRefusal(options)
   // No error channel: bad options are the caller's defect, at start-up, as a pool's are.
   if (refused !== undefined) return Layer.die(refused)
-  return options.listenUrl === null
-    ? layerPollOnly
-    : Layer.scoped(
+  if (options.listenUrl === null) return layerPollOnly
+  const connection = clientTimeouts(options.listenUrl)
+  if (Either.isLeft(connection)) {
+    return Layer.die(new DecodeFailure({ subject: "WakeUpOptions", issues: [{ path: "listenUrl", message: connection.left }] }))
+  }
+  return Layer.scoped(
       WakeUp,
       Effect.gen(function*() {
         const { publish, ready, service } = yield* make("listen")
         yield* Effect.forkScoped(listen({
-          url: options.listenUrl!,
+          connection: connection.right,
           emit: publish,
           listening: ready,
           reconnectDelay: Duration.decode(options.reconnectDelay ?? Duration.seconds(1))
