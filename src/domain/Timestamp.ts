@@ -15,7 +15,7 @@ import type * as AST from "effect/SchemaAST"
 /**
  * RFC 3339's `date-time` (section 5.6): `T` and `Z` in either case, as its
  * note allows, and any number of fraction digits (kept to the millisecond,
- * the precision every timestamp here has, the rest cut as `Date` cuts it).
+ * the precision every timestamp here has, the rest cut: `millisecondText`).
  */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 
@@ -58,10 +58,19 @@ const Rfc3339Text = Schema.String.pipe(Schema.pattern(RFC3339, {
   message: () => "Expected an RFC 3339 timestamp such as 2026-01-19T23:59:37.328Z"
 }))
 
+/**
+ * RFC 3339 `text` with its fraction cut to the millisecond, upper-cased, for
+ * `Date` to read. `Date` itself misreads ten or more fraction digits: it drops
+ * their leading zeros, so `.0123000000` read as .123 (an outside probe's fuzzing
+ * found events stored ~0.1 s off and listings leaving them out). Only the
+ * fraction has a `.`, so the first three digits after it are the milliseconds.
+ */
+export const millisecondText = (text: string): string => text.replace(/(\.\d{3})\d+/, "$1").toUpperCase()
+
 /** `text` (RFC 3339) as an instant, fraction digits past the millisecond cut. */
 const instantOf = (text: string, ast: AST.AST) =>
-  // Upper case first: DateTime reads a lower-case `z` as no zone at all.
-  Option.match(isCalendarValid(text) ? DateTime.make(text.toUpperCase()) : Option.none(), {
+  // Upper case: DateTime reads a lower-case `z` as no zone at all.
+  Option.match(isCalendarValid(text) ? DateTime.make(millisecondText(text)) : Option.none(), {
     onNone: () => ParseResult.fail(new ParseResult.Type(ast, text, `Not a valid instant: ${text}`)),
     onSome: (d) => ParseResult.succeed(DateTime.toUtc(d))
   })

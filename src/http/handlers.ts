@@ -24,6 +24,7 @@ import { JobStore } from "../store/JobStore.js"
 import { Api, EventsQuery, JobsQuery, NodesQuery, RunsQuery } from "./Api.js"
 import { refusedRequest } from "./decodeErrors.js"
 import { Unhealthy } from "./Errors.js"
+import { sharedCheck } from "./sharedCheck.js"
 
 /** How long a health check waits for the database before calling it unreachable. */
 const HEALTH_TIMEOUT = "5 seconds"
@@ -66,20 +67,24 @@ const refuseProtoKey = <A, I>(query: Schema.Schema<A, I>) =>
 
 /** `GET /health`: 200 when the database answers and startup recovery has finished, 503 with the same report otherwise. */
 export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
-  handlers.handle("health", () =>
-    Effect.gen(function*() {
-      const store = yield* JobStore
-      const gate = yield* RecoveryGate
-      const version = yield* store.schemaVersion.pipe(Effect.timeout(HEALTH_TIMEOUT), Effect.option)
-      const report = {
-        database: Option.isSome(version) ? "reachable" as const : "unreachable" as const,
-        schema_version: Option.getOrNull(version),
-        recovery: yield* gate.status,
-        version: packageVersion
-      }
-      if (report.database === "reachable" && report.recovery === "finished") return { status: "ok" as const, ...report }
-      return yield* new Unhealthy({ status: "unavailable", ...report })
-    })))
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const gate = yield* RecoveryGate
+    // Concurrent calls share one database check: see sharedCheck.
+    const schemaVersion = sharedCheck(store.schemaVersion.pipe(Effect.timeout(HEALTH_TIMEOUT), Effect.option), yield* Effect.scope)
+    return handlers.handle("health", () =>
+      Effect.gen(function*() {
+        const version = yield* schemaVersion
+        const report = {
+          database: Option.isSome(version) ? "reachable" as const : "unreachable" as const,
+          schema_version: Option.getOrNull(version),
+          recovery: yield* gate.status,
+          version: packageVersion
+        }
+        if (report.database === "reachable" && report.recovery === "finished") return { status: "ok" as const, ...report }
+        return yield* new Unhealthy({ status: "unavailable", ...report })
+      }))
+  }))
 
 /** Jobs: submit through `Jobs.submit` (capability policy and all), list, show, and the operator actions. */
 export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>

@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import { isRfc3339, Timestamp, TimestampBoundRoundedUp } from "../../src/domain/Timestamp.js"
+import { isRfc3339, Timestamp, TimestampBoundRoundedUp, TimestampPastClamped } from "../../src/domain/Timestamp.js"
 
 const decode = Schema.decodeUnknownEither(Timestamp)
 const encode = Schema.encodeSync(Timestamp)
@@ -30,6 +30,24 @@ describe("R9 R10 RFC 3339 timestamps", () => {
       assert.deepStrictEqual(millis(given), Either.right(Date.parse(canonical)), given)
       assert.strictEqual(encode(Either.getOrThrow(decode(given))), canonical)
     }
+  })
+
+  it("R10 ten or more fraction digits with leading zeros name the instant they spell: .0123000000 is 12 ms, never 123 (Date drops those zeros)", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["2026-01-01T00:00:00.0123000000Z", "2026-01-01T00:00:00.012Z"],
+      ["2026-01-01T00:00:00.0001000000Z", "2026-01-01T00:00:00.000Z"],
+      ["2026-01-01T00:00:00.0009000000Z", "2026-01-01T00:00:00.000Z"],
+      ["8144-06-07T13:00:55.04199249994Z", "8144-06-07T13:00:55.041Z"],
+      ["2026-01-01t05:30:00.0100000000+05:30", "2026-01-01T00:00:00.010Z"]
+    ]
+    for (const [given, canonical] of cases) {
+      assert.strictEqual(encode(Either.getOrThrow(decode(given))), canonical, given)
+      assert.strictEqual(DateTime.formatIso(Schema.decodeUnknownSync(TimestampPastClamped)(given)), canonical, given)
+    }
+    // A bound rounds up from the instant spelt, not from the misread one.
+    const roundedUp = (text: string) => DateTime.formatIso(Schema.decodeUnknownSync(TimestampBoundRoundedUp)(text))
+    assert.strictEqual(roundedUp("2026-01-01T00:00:00.0100000000Z"), "2026-01-01T00:00:00.010Z")
+    assert.strictEqual(roundedUp("2026-01-01T00:00:00.0100000001Z"), "2026-01-01T00:00:00.011Z")
   })
 
   it("R10 what RFC 3339 does not allow, or a day that does not exist, is refused", () => {

@@ -20,6 +20,7 @@ import type { DecodeFailure } from "../../src/domain/Errors.js"
 import { EventTypes, type EventType } from "../../src/domain/EventRecord.js"
 import type { FlightEventInput } from "../../src/domain/FlightEvent.js"
 import { StoredFlightEvent } from "../../src/domain/LegacyFlightEvent.js"
+import { Timestamp } from "../../src/domain/Timestamp.js"
 import type { JobId } from "../../src/domain/Ids.js"
 import * as FlightRecorder from "../../src/FlightRecorder.js"
 import { type EventFilter, JobStore } from "../../src/store/JobStore.js"
@@ -102,6 +103,19 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         for (const input of inputs) yield* recorder.record(input)
         assert.deepStrictEqual(yield* allEvents({ trace_id: trace_id as never }), inputs)
         assert.strictEqual(yield* countRows, EventTypes.length)
+      }))
+
+    test("R11 an event's timestamp with ten or more fraction digits is stored as the millisecond it spells (.0123000000 is .012), and a listing's bounds find it there", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        const trace_id = uuid()
+        const recorded = yield* recorder.record(eventOf("diagnostic", { trace_id, timestamp: "2026-03-01T00:00:00.0123000000Z" }))
+        assert.strictEqual(DateTime.formatIso(recorded.timestamp), "2026-03-01T00:00:00.012Z")
+        const listed = yield* allEvents({ trace_id: trace_id as never })
+        assert.deepStrictEqual(listed.map((event) => (event as { timestamp: string }).timestamp), ["2026-03-01T00:00:00.012Z"])
+        const bound = (text: string) => Schema.decodeUnknownSync(Timestamp)(text)
+        assert.strictEqual((yield* allEvents({ trace_id: trace_id as never, since: bound("2026-03-01T00:00:00.0100000000Z") })).length, 1)
+        assert.strictEqual((yield* allEvents({ trace_id: trace_id as never, until: bound("2026-03-01T00:00:00.0120000000Z") })).length, 0)
       }))
 
     test("R10 each invalid event is rejected with HSK-400-INVALID-EVENT and nothing is stored", () =>

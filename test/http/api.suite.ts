@@ -744,6 +744,34 @@ export const runApiSuite = (backend: Backend) => {
         }).pipe(Effect.provide(apiServer(slowStore, { gate: Recovery.layerStartup() })))
       }).pipe(Effect.scoped))
 
+    it.effect("17.2 /health: concurrent calls share one database check, so a flood of them cannot fill the pool and read a healthy database as unreachable", () =>
+      Effect.gen(function*() {
+        const real = Context.get(yield* Layer.build(backend.makeStore()), JobStore)
+        // Each check is counted and held until released: a check per call would count one per call held.
+        let checks = 0
+        const release = yield* Deferred.make<void>()
+        const held = Layer.succeed(JobStore, {
+          ...real,
+          schemaVersion: Effect.suspend(() => {
+            checks++
+            return Effect.zipRight(Deferred.await(release), real.schemaVersion)
+          })
+        })
+        yield* Effect.gen(function*() {
+          const calls = yield* Effect.forEach(Array.from({ length: 40 }), () => Effect.fork(send(HttpClientRequest.get("/health"))))
+          for (let tries = 0; tries < 400 && checks === 0; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          // Loopback calls arrive within milliseconds; while the first check is held none of them may start another.
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
+          assert.strictEqual(checks, 1, "one database check for 40 concurrent calls")
+          yield* Deferred.succeed(release, undefined)
+          const answers = yield* Effect.forEach(calls, (call) => Effect.map(call.await, (exit) => exit._tag === "Success" ? [exit.value.status, exit.value.body?.["database"]] : ["failed"]))
+          assert.deepStrictEqual(new Set(answers.map((answer) => JSON.stringify(answer))), new Set([JSON.stringify([200, "reachable"])]))
+          // Once it ended, the next call asks the database again: no answer is kept past its check.
+          assert.strictEqual((yield* send(HttpClientRequest.get("/health"))).status, 200)
+          assert.strictEqual(checks, 2)
+        }).pipe(Effect.provide(apiServer(held)))
+      }).pipe(Effect.scoped))
+
     it.effect("R9 17.2 /health is 503 when startup recovery failed — 200 once a later try gets through — or the database does not answer", () =>
       Effect.gen(function*() {
         const storeContext = yield* Layer.build(backend.makeStore())

@@ -18,7 +18,7 @@
  */
 import * as DateTime from "effect/DateTime"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import { isRfc3339 } from "../../domain/Timestamp.js"
+import { isRfc3339, millisecondText } from "../../domain/Timestamp.js"
 import { CorruptRow } from "../StoreErrors.js"
 
 /** The id columns, each also a body field of the same name. */
@@ -60,7 +60,7 @@ export const envelopeDisagreements = (record: EventRecord): ReadonlyArray<Envelo
   }
   const timestamp = body.timestamp
   if (typeof timestamp === "string" && isRfc3339(timestamp)) {
-    const ms = Date.parse(timestamp.toUpperCase())
+    const ms = Date.parse(millisecondText(timestamp))
     const held = DateTime.toEpochMillis(record.timestamp)
     if (!Number.isNaN(ms) && ms !== held) disagree("timestamp", timestamp, DateTime.formatIso(record.timestamp))
   }
