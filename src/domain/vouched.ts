@@ -38,20 +38,6 @@ export const vouch = <A extends object>(value: A): A => {
   return value
 }
 
-/**
- * `vouch` for a copy of a vouched value (flight/recordMemo.ts `readdress`,
- * once per library record): the copy and `fresh`, its one new plain part,
- * frozen; every other object it holds is the vouched value's, frozen when
- * that was vouched, so it is not walked again. Only for such copies, whose
- * other new fields are primitives or not plain (a `DateTime`).
- */
-export const vouchCopy = <A extends object>(value: A, fresh: object): A => {
-  Object.freeze(fresh)
-  Object.freeze(value)
-  vouched.add(value)
-  return value
-}
-
 /** Whether `value` is one the library vouched for (see `vouch`). */
 export const isVouched = (value: unknown): boolean =>
   typeof value === "object" && value !== null && vouched.has(value)

@@ -24,7 +24,7 @@ import * as DateTime from "effect/DateTime"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { type EventId, isCanonicalId, type JobId, type TraceId, type WorkflowRunId } from "../../domain/Ids.js"
 import type { Json } from "../../domain/Json.js"
-import { vouchCopy } from "../../domain/vouched.js"
+import { vouch } from "../../domain/vouched.js"
 import type { JsonObject } from "./Privacy.js"
 
 /** Contents remembered at most; the oldest is dropped first. Each is one small record. */
@@ -90,8 +90,7 @@ export const readdress = (template: EventRecord, address: Address, freshEventId 
   }
   if (run !== null) copy.workflow_run_id = run
   // From a vouched record, its address replaced by checked ids and the clock's time: vouched as a build's is.
-  // The body's values are the template's (frozen) or the new ids and time (strings): only the copy is frozen anew.
-  return vouchCopy({
+  return vouch({
     event_id: address.event_id,
     timestamp: address.timestamp,
     actor: template.actor,
@@ -100,7 +99,7 @@ export const readdress = (template: EventRecord, address: Address, freshEventId 
     job_id: address.job_id,
     workflow_run_id: run,
     body: copy as JsonObject
-  }, copy)
+  })
 }
 
 /** A bounded memo of records by content: `template` to look one up, `remember` to keep a fresh build. */

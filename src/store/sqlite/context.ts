@@ -13,7 +13,7 @@ import { firstStoredOrRepeated, takenInBatch } from "../internal/firstTaken.js"
 import type { AlreadyExists } from "../StoreErrors.js"
 import { sqliteCode } from "./errors.js"
 import { type AfterErasure, makeAfterErasure } from "./erasure.js"
-import { EVENT_COLUMNS, pushEventValues } from "./rowCodec.js"
+import { EVENT_COLUMNS, eventValues } from "./rowCodec.js"
 import { holdingConnection } from "./ownClient.js"
 import { runThrough, type Step, type StepFailure } from "./step.js"
 import type { WriteTransaction } from "./transaction.js"
@@ -109,10 +109,9 @@ const insertEventsOf = insertTexts("flight_recorder_events", EVENT_COLUMNS)
  */
 export function* insertEventsStep(events: ReadonlyArray<EventRecord>): Step<void> {
   for (let start = 0; start < events.length; start += EVENTS_PER_STATEMENT) {
-    // The usual few records: the list itself, no copy.
-    const chunk = start === 0 && events.length <= EVENTS_PER_STATEMENT ? events : events.slice(start, start + EVENTS_PER_STATEMENT)
+    const chunk = events.slice(start, start + EVENTS_PER_STATEMENT)
     const values: Array<unknown> = []
-    for (const event of chunk) pushEventValues(values, event)
+    for (const event of chunk) values.push(...eventValues(event))
     try {
       yield [insertEventsOf(chunk.length), values]
     } catch (error) {

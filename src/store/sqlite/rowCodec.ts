@@ -137,10 +137,6 @@ const nullOr = <A>(decode: (value: unknown) => A | undefined) => (value: unknown
   value === null ? null : decode(value)
 const nullableText = nullOr(text)
 const nullableJson = nullOr(jsonValue)
-// Made once, not per row decoded.
-const entityRefList = list(entityRefs)
-const plannedOperationList = list(plannedOperations)
-const nullableBackoff = nullOr(backoffColumn)
 
 /** Marks a column that did not pass: the row goes to the Schema. */
 const NOT_FAST = Symbol("NotFast")
@@ -175,8 +171,8 @@ export const fastJob = (row: unknown): AiJob | undefined =>
       capability_profile_id: need(text(row.capability_profile_id)),
       access_mode: need(accessMode(row.access_mode)),
       safety_mode: need(safetyMode(row.safety_mode)),
-      entity_refs: need(entityRefList(row.entity_refs)),
-      planned_operations: need(plannedOperationList(row.planned_operations)),
+      entity_refs: need(list(entityRefs)(row.entity_refs)),
+      planned_operations: need(list(plannedOperations)(row.planned_operations)),
       metrics: need(metrics(row.metrics)),
       status_reason: need(text(row.status_reason)),
       error_message: need(nullableText(row.error_message)),
@@ -189,7 +185,7 @@ export const fastJob = (row: unknown): AiJob | undefined =>
       max_attempts: need(intBetween(row.max_attempts, 1, MAX_ATTEMPTS_LIMIT)),
       run_after: need(instant(row.run_after)),
       priority: need(intBetween(row.priority, -32768, 32767)),
-      backoff: need(nullableBackoff(row.backoff))
+      backoff: need(nullOr(backoffColumn)(row.backoff))
     }))
     : undefined
 
@@ -236,9 +232,6 @@ export const storedInstant = (instant: DateTime.Utc): string => {
  */
 export const jsonText = (value: unknown): string => JSON.stringify(value)
 
-/** A list column's text: the empty list, a new job's, without `JSON.stringify` (the decode's `list` reads it back so too). */
-const listText = (value: ReadonlyArray<unknown>): string => value.length === 0 ? "[]" : jsonText(value)
-
 /** The `ai_jobs` columns, in the order `jobValues` gives them. */
 export const JOB_COLUMNS = [
   "id", "trace_id", "workflow_run_id", "job_kind", "status", "status_reason", "error_message", "protocol_id",
@@ -252,7 +245,7 @@ export const pushJobValues = (out: Array<Bindable>, job: AiJob): void => {
   out.push(
     job.job_id, job.trace_id, job.workflow_run_id, job.job_kind, job.state, job.status_reason, job.error_message,
     job.protocol_id, job.profile_id, job.capability_profile_id, job.access_mode, job.safety_mode,
-    listText(job.entity_refs), listText(job.planned_operations), job.metrics === JobMetrics.zero ? ZERO_METRICS : jsonText(job.metrics),
+    jsonText(job.entity_refs), jsonText(job.planned_operations), jsonText(job.metrics),
     jsonText(job.job_inputs), jsonText(job.job_outputs), job.is_pinned ? 1 : 0,
     storedInstant(job.created_at), storedInstant(job.updated_at), job.attempt, job.max_attempts,
     storedInstant(job.run_after), job.priority, job.backoff === null ? null : jsonText(job.backoff)
@@ -278,17 +271,8 @@ export const runValues = (run: WorkflowRun): ReadonlyArray<Bindable> => [
 /** The `flight_recorder_events` columns, in the order `eventValues` gives them. */
 export const EVENT_COLUMNS = ["event_id", "timestamp", "actor", "type", "trace_id", "job_id", "workflow_run_id", "body"] as const
 
-/** Appends an event record's row values, in `EVENT_COLUMNS` order, to `out` (a batch's values, one array for all its rows). */
-export const pushEventValues = (out: Array<unknown>, event: EventRecord): void => {
-  out.push(
-    event.event_id, storedInstant(event.timestamp), event.actor, event.type, event.trace_id, event.job_id,
-    event.workflow_run_id, jsonText(event.body)
-  )
-}
-
 /** An event record's row values, in `EVENT_COLUMNS` order. */
-export const eventValues = (event: EventRecord): ReadonlyArray<Bindable> => {
-  const out: Array<Bindable> = []
-  pushEventValues(out, event)
-  return out
-}
+export const eventValues = (event: EventRecord): ReadonlyArray<Bindable> => [
+  event.event_id, storedInstant(event.timestamp), event.actor, event.type, event.trace_id, event.job_id,
+  event.workflow_run_id, jsonText(event.body)
+]

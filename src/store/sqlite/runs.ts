@@ -251,53 +251,35 @@ export const makeRunMethods = (context: SqliteContext) => {
   const NO_OPEN_NODE = `NOT EXISTS (SELECT 1 FROM workflow_node_executions n
     WHERE n.workflow_run_id = ai_jobs.workflow_run_id AND n.status = 'running')`
 
-  /**
-   * `finishRunning`'s job UPDATE for the columns an end sets, made once per
-   * shape (which of the optional columns, a settle or not): a text built per
-   * call cost its concatenation and a full hash at the prepared-statement
-   * lookup on every job's end (issue 16). Parameters: `status`, then the
-   * optional columns present (in this order), the move's instant's three,
-   * the duration (a settle), the job's id, the run's id (a settle).
-   */
-  const finishTexts = new Map<number, string>()
-  const finishText = (hasReason: boolean, hasError: boolean, hasOutputs: boolean, settle: boolean): string => {
-    const key = (hasReason ? 1 : 0) | (hasError ? 2 : 0) | (hasOutputs ? 4 : 0) | (settle ? 8 : 0)
-    let text = finishTexts.get(key)
-    if (text === undefined) {
-      const assignments = ["status = ?"]
-      if (hasReason) assignments.push("status_reason = ?")
-      if (hasError) assignments.push("error_message = ?")
-      if (hasOutputs) assignments.push("job_outputs = ?")
-      // The move's instant: its record's, unless the job changed at or after it (moveInstant.ts).
-      assignments.push(`updated_at = ${moveInstantText("ai_jobs")}`)
-      // The run's duration added, saturating at the metric's bound (as `JobMetrics.add`).
-      if (settle) assignments.push(`metrics = json_set(metrics, '$.duration_ms', min(coalesce(json_extract(metrics, '$.duration_ms'), 0) + CAST(? AS INTEGER), ${metricBounds.duration_ms}))`)
-      text = `UPDATE ai_jobs SET ${assignments.join(", ")}
-          WHERE id = ? AND status = 'running' AND ${settle ? "workflow_run_id = ?" : `workflow_run_id IS NOT NULL AND ${NO_OPEN_NODE}`}
-          RETURNING *`
-      finishTexts.set(key, text)
-    }
-    return text
-  }
-
   /** `finishRunning`'s change (a step, step.ts). */
   function* finishRunningStep(end: RunningJobEnd | RunSettle): Step<AiJob | null> {
     const { event } = end
+    const set: Array<readonly [string, unknown]> = [["status", end.to]]
+    if (end.status_reason !== undefined) set.push(["status_reason", end.status_reason])
+    if (end.error_message !== undefined) set.push(["error_message", end.error_message])
     const settle = "workflow_run_id" in end ? end : undefined
-    const hasOutputs = settle?.job_outputs !== undefined
-    const values: Array<unknown> = [end.to]
-    if (end.status_reason !== undefined) values.push(end.status_reason)
-    if (end.error_message !== undefined) values.push(end.error_message)
-    if (hasOutputs) values.push(settle!.job_outputs === null ? null : jsonText(settle!.job_outputs))
+    if (settle?.job_outputs !== undefined) set.push(["job_outputs", settle.job_outputs === null ? null : jsonText(settle.job_outputs)])
+    const assignments = set.map(([column]) => `${column} = ?`)
+    const values = set.map(([, value]) => value)
+    // The move's instant: its record's, unless the job changed at or after it (moveInstant.ts).
     const reading = storedInstant(event.timestamp)
+    assignments.push(`updated_at = ${moveInstantText("ai_jobs")}`)
     values.push(reading, reading, event.event_id)
-    if (settle !== undefined) values.push(settle.duration_ms, end.job_id, settle.workflow_run_id)
-    else values.push(end.job_id)
+    if (settle !== undefined) {
+      // The run's duration added, saturating at the metric's bound (as `JobMetrics.add`).
+      assignments.push(`metrics = json_set(metrics, '$.duration_ms', min(coalesce(json_extract(metrics, '$.duration_ms'), 0) + CAST(? AS INTEGER), ${metricBounds.duration_ms}))`)
+      values.push(settle.duration_ms)
+    }
     // One transaction (the caller's when there is one), in the lock order: the
     // job (compare-and-set on `running` under a run — this run, for a settle),
     // then its active run, then the record — written only when the job moved,
     // its placeholders replaced by the job row's trace, run and attempt.
-    const [row] = yield [finishText(end.status_reason !== undefined, end.error_message !== undefined, hasOutputs, settle !== undefined), values]
+    const [row] = yield [
+      `UPDATE ai_jobs SET ${assignments.join(", ")}
+          WHERE id = ? AND status = 'running' AND ${settle === undefined ? `workflow_run_id IS NOT NULL AND ${NO_OPEN_NODE}` : "workflow_run_id = ?"}
+          RETURNING *`,
+      [...values, end.job_id, ...(settle === undefined ? [] : [settle.workflow_run_id])]
+    ]
     if (row === undefined) return null
     const job = decodeNow.job(row)
     const runId = job.workflow_run_id!
