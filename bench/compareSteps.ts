@@ -84,6 +84,8 @@ const main = async () => {
   const loads = [os.loadavg().map((l) => l.toFixed(1)).join(" ")]
   const perSecond = new Map<string, Array<number>>(trees.map((tree) => [tree.name, []]))
   const steps = new Map<string, Record<"wall" | "cpu", Record<Step, Array<number>>>>()
+  // Each rep's lifecycle CPU (sum of its steps' medians) per tree: paired by rep, so a load swing between reps cancels.
+  const repCpu = new Map<string, Array<number>>(trees.map((tree) => [tree.name, []]))
   try {
     const runtimes = await Promise.all(trees.map(async (tree) => ({
       tree,
@@ -109,6 +111,7 @@ const main = async () => {
         }
         steps.set(tree.name, mine)
         perSecond.get(tree.name)!.push(jobs / block.ms * 1000)
+        repCpu.get(tree.name)!.push(STEPS.reduce((sum, step) => sum + median(block.cpu[step]), 0))
       }
       loads.push(os.loadavg().map((l) => l.toFixed(1)).join(" "))
     }
@@ -130,6 +133,8 @@ const main = async () => {
   }
   for (const step of STEPS) row(step, (s, kind) => median(s[kind][step]))
   row("lifecycle (sum of medians)", (s, kind) => STEPS.reduce((sum, step) => sum + median(s[kind][step]), 0))
+  const paired = repCpu.get("mine")!.map((m, i) => m / repCpu.get("base")![i]!)
+  console.log(`\nlifecycle CPU mine ÷ base, rep by rep (each rep's sum of step medians): ${paired.map((r) => `${r.toFixed(2)}×`).join(" ")}; median ${median(paired).toFixed(3)}×`)
   const [bs, ms] = [median(perSecond.get("base")!), median(perSecond.get("mine")!)]
   console.log(`\nlifecycles per second (median of ${reps} blocks): base ${bs.toFixed(0)}, mine ${ms.toFixed(0)}, mine ÷ base ${ratio(ms, bs)}`)
   console.error(`blocks: base ${perSecond.get("base")!.map((v) => v.toFixed(0)).join(" ")}; mine ${perSecond.get("mine")!.map((v) => v.toFixed(0)).join(" ")}`)

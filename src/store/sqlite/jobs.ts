@@ -28,6 +28,7 @@ import { insertEventsStep, insertText, type SqliteContext } from "./context.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { runThrough, type Step } from "./step.js"
 import { filterBound } from "./rows.js"
+import { flatMapKnown } from "../../util/knownEffects.js"
 
 type Service = JobStore["Type"]
 
@@ -46,6 +47,12 @@ export function* insertJob(job: AiJob, records: ReadonlyArray<EventRecord>): Ste
       : error
   }
   yield* insertEventsStep(records)
+}
+
+/** `insertJob`, giving the job written. */
+function* insertedJob(job: AiJob, records: ReadonlyArray<EventRecord>): Step<AiJob> {
+  yield* insertJob(job, records)
+  return job
 }
 
 /** The job methods of the SQLite store. */
@@ -87,16 +94,13 @@ export const makeJobMethods = ({ change, exec, insertEvents, sql, transaction }:
   const createJob: Service["createJob"] = (input: NewAiJob, options?: Creation<AiJob>) =>
     storageErrors("JobStore.createJob")(atOrNow(options?.at, (now) => {
       const job = newJob(input, now)
-      // The records are a function of the job, known before it is written.
-      return Effect.flatMap(auditRecords(options?.events, job), (records) =>
-        // With records one transaction (the caller's when there is one), run as a step; without, the INSERT alone.
+      // The records are a function of the job, known before it is written: usually at once, no Effect step for them.
+      return flatMapKnown(auditRecords(options?.events, job), (records) =>
+        // With records one transaction (the caller's when there is one), run as a step that gives the job; without, the INSERT alone.
         // What was written is exactly what a read gives back (timestamps are whole milliseconds).
-        Effect.as(
-          records.length === 0
-            ? transaction.single(runThrough<void, AlreadyExists | SqlError>(() => insertJob(job, records), exec))
-            : change<void, AlreadyExists | SqlError>(() => insertJob(job, records)),
-          job
-        ))
+        records.length === 0
+          ? Effect.as(transaction.single(runThrough<void, AlreadyExists | SqlError>(() => insertJob(job, records), exec)), job)
+          : change<AiJob, AlreadyExists | SqlError>(() => insertedJob(job, records)))
     }))
 
   const getJob: Service["getJob"] = Effect.fnUntraced(
