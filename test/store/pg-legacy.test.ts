@@ -28,7 +28,7 @@ import { describeWithLayer } from "../support/describeWithLayer.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { staleBefore } from "./fixtures.js"
 import { expectLegacyInstants, insertLegacyInstantCases } from "./legacy-instants.js"
-import { expectClearedTwin, insertDanglingTwin } from "./legacy-run-pointers.js"
+import * as RunPointers from "./legacy-run-pointers.js"
 import { shippedPgMigrationIds } from "./pg-support.js"
 
 const ZONE = "America/New_York"
@@ -328,15 +328,32 @@ describe("R16 PostgreSQL legacy timestamps finer than a millisecond", () => {
 })
 
 describe("R16a PostgreSQL legacy references the reference schema leaves unchecked", () => {
-  it.scoped("R16a a job whose run pointer names no run upgrades with it cleared, the rest of the row intact, and a system event of the job says so", () =>
+  /** Builds the legacy database with `tweak`, upgrades it, then runs `expect` on a store over it. */
+  const upgradedWith = <A, E>(label: string, tweak: Effect.Effect<unknown, unknown, SqlClient.SqlClient>, expect: Effect.Effect<A, E, JobStore>) =>
     Effect.gen(function*() {
-      const url = yield* databaseInNewYork("pg legacy dangling")
-      yield* Effect.provide(
-        Effect.zipRight(Effect.zipRight(buildLegacyDatabase, insertDanglingTwin(legacyIds.pinnedJob)), PgStore.migrate),
-        rawClient(url)
-      )
-      yield* Effect.provide(expectClearedTwin(legacyIds.pinnedJob), storeOn(url))
-    }), 60_000)
+      const url = yield* databaseInNewYork(label)
+      yield* Effect.provide(Effect.zipRight(Effect.zipRight(buildLegacyDatabase, tweak), PgStore.migrate), rawClient(url))
+      return yield* Effect.provide(expect, storeOn(url))
+    })
+
+  it.scoped("R16a a job whose run pointer names no run upgrades with it cleared, the rest of the row intact, and a system event of the job says so", () =>
+    upgradedWith("pg legacy dangling", RunPointers.insertDanglingTwin(legacyIds.pinnedJob), RunPointers.expectClearedTwin(legacyIds.pinnedJob)), 60_000)
+
+  const crossed: RunPointers.RunningPair = {
+    job: legacyIds.staleZuluRunJob,
+    run: legacyIds.staleZuluRun,
+    other: legacyIds.staleOffsetRunJob,
+    otherRun: legacyIds.staleOffsetRun,
+    allStaleAt: staleScan.now
+  }
+  it.scoped("R16a R9 a job whose run pointer names another job's run upgrades with it cleared and a system event naming that run and job; recovery then moves each job only with its own run, recorded", () =>
+    upgradedWith("pg legacy crossed", RunPointers.pointAtOthersRun(crossed), RunPointers.expectCrossPointerCleared(crossed)), 60_000)
+
+  const own = { job: legacyIds.termExecJob, run: legacyIds.doneRun }
+  for (const [what, tweak] of RunPointers.caseOnlyTweaks(own)) {
+    it.scoped(`R16a ${what} differing in case alone still names its row: the upgrade keeps it, as on SQLite`, () =>
+      upgradedWith("pg legacy case", tweak, RunPointers.expectOwnRunKept(own)), 60_000)
+  }
 })
 
 const orphanRun = "5c2e9d41-7a6b-4c3d-8e2f-0000000000ff"

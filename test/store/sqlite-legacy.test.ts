@@ -25,7 +25,15 @@ import {
 } from "../fixtures/legacySqlite.js"
 import { expectTag, failureOf, staleBefore, staleOptions } from "./fixtures.js"
 import { expectLegacyInstants, insertLegacyInstantCases } from "./legacy-instants.js"
-import { expectClearedTwin, insertDanglingTwin } from "./legacy-run-pointers.js"
+import {
+  caseOnlyTweaks,
+  expectClearedTwin,
+  expectCrossPointerCleared,
+  expectOwnRunKept,
+  insertDanglingTwin,
+  pointAtOthersRun,
+  type RunningPair
+} from "./legacy-run-pointers.js"
 import {
   rawClient,
   rawNumber,
@@ -356,6 +364,21 @@ describe("SQLite legacy upgrade (R16, R16a)", () => {
 describe("SQLite legacy upgrade of references the reference schema leaves unchecked (R16a)", () => {
   it.effect("R16a a job whose run pointer names no run upgrades with it cleared, the rest of the row intact, and a system event of the job says so", () =>
     withUpgradedLegacy(expectClearedTwin(jobs.governance), insertDanglingTwin(jobs.governance)))
+
+  const crossed: RunningPair = {
+    job: jobs.docTest,
+    run: runs.spaceForm,
+    other: jobs.docEdit,
+    otherRun: runs.zuluForm,
+    allStaleAt: Date.parse("2024-03-01T12:01:10Z")
+  }
+  it.effect("R16a R9 a job whose run pointer names another job's run upgrades with it cleared and a system event naming that run and job; recovery then moves each job only with its own run, recorded", () =>
+    withUpgradedLegacy(expectCrossPointerCleared(crossed), pointAtOthersRun(crossed)))
+
+  for (const [what, tweak] of caseOnlyTweaks({ job: jobs.termExec, run: runs.finished })) {
+    it.effect(`R16a ${what} differing in case alone still names its row: the upgrade keeps it, as on PostgreSQL`, () =>
+      withUpgradedLegacy(expectOwnRunKept({ job: jobs.termExec, run: runs.finished }), tweak))
+  }
 })
 
 const missingJob = "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1e0bad"

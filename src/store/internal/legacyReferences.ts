@@ -6,20 +6,24 @@
  * the foreign keys). 0002 is shipped, never edited: what it cannot take is
  * settled just before it runs, in the migration's transaction, on both stores.
  *
- * - A job's run pointer (`ai_jobs.workflow_run_id`) naming no run is cleared:
- *   the run it named is not there, the pointer is only a shortcut to the
- *   job's current run, and the rest of the row is the job. Each is recorded
- *   as a `system` event of its job, from its state to the same state, as a
- *   pin's event records a change that moves no state (`clearedPointerEvents`,
- *   written once the migrations have made the Flight Recorder's table).
+ * - A job's run pointer (`ai_jobs.workflow_run_id`) naming no run of its
+ *   own is cleared: the run it named is not there, or is another job's (whose
+ *   recovery would then move this job, R9), the pointer is only a shortcut to
+ *   the job's current run, and the rest of the row is the job. Each is
+ *   recorded as a `system` event of its job, from its state to the same
+ *   state, as a pin's event records a change that moves no state
+ *   (`clearedPointerEvents`, written once the migrations have made the Flight
+ *   Recorder's table).
  * - A run naming no job, or a node execution naming no run, is refused,
  *   named by its id: a run is its job's and a node its run's, so no pointer
  *   can be cleared, and the upgrade drops no row ("nothing is ever dropped
  *   silently", 0002).
  *
- * Ids are compared as 0002 will: on SQLite as the text its foreign key check
- * compares (the primary key's index serves it); on PostgreSQL as the uuid the
- * text becomes, so case does not count.
+ * Case does not count, on both stores alike: PostgreSQL's 0002 makes the text
+ * a uuid, and SQLite's 0004 stores ids in lower case. SQLite's 0002 foreign
+ * keys compare the text as it is, so there a reference differing from its
+ * row's id in case alone is first written as that id (`adoptStoredCase`);
+ * then ids compare as the text (the primary key's index serves it).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -30,10 +34,11 @@ import type { EventId, JobId, TraceId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 
-/** A legacy job whose run pointer named no run, and the run id it named. */
+/** A legacy job whose run pointer named no run of its own, the run id it named, and whose run that is (null: none's). */
 export interface ClearedRunPointer {
   readonly job_id: string
   readonly workflow_run_id: string
+  readonly run_job_id: string | null
 }
 
 /** Legacy rows naming a row that is not there and cannot be kept; the upgrade stops with it, nothing changed. */
@@ -45,14 +50,38 @@ const NAMED = 3
 /** A legacy id, quoted as JSON: any text a legacy column holds reads plainly and stays storable. */
 const quoted = (id: string): string => JSON.stringify(id.length > 100 ? `${id.slice(0, 100)}…` : id)
 
-/**
- * `child.column` names no row of `parent` (by its `id`), as 0002's foreign key will compare them.
- */
-const namesNoRow = (sql: SqlClient.SqlClient, parent: "ai_jobs" | "workflow_runs", child: string) =>
+/** Columns `a` and `b` hold the same id (on SQLite once `adoptStoredCase` has run). */
+const sameId = (sql: SqlClient.SqlClient, a: string, b: string) =>
   sql.onDialectOrElse({
-    pg: () => sql`NOT EXISTS (SELECT 1 FROM ${sql(parent)} AS p WHERE lower(CAST(p.id AS text)) = lower(CAST(${sql(child)} AS text)))`,
-    orElse: () => sql`NOT EXISTS (SELECT 1 FROM ${sql(parent)} AS p WHERE p.id = ${sql(child)})`
+    pg: () => sql`lower(CAST(${sql(a)} AS text)) = lower(CAST(${sql(b)} AS text))`,
+    orElse: () => sql`${sql(a)} = ${sql(b)}`
   })
+
+/** `child` names no row of `parent` (by its `id`). */
+const namesNoRow = (sql: SqlClient.SqlClient, parent: "ai_jobs" | "workflow_runs", child: string) =>
+  sql`NOT EXISTS (SELECT 1 FROM ${sql(parent)} AS p WHERE ${sameId(sql, "p.id", child)})`
+
+/** The legacy references, each to its table's `id`: a run's job, a node's run, a job's run pointer. */
+const REFERENCES = [
+  ["workflow_runs", "job_id", "ai_jobs"],
+  ["workflow_node_executions", "workflow_run_id", "workflow_runs"],
+  ["ai_jobs", "workflow_run_id", "workflow_runs"]
+] as const
+
+/**
+ * SQLite: each reference naming no row as written but one in another case
+ * is written as that row's id, so 0002's foreign keys (exact text) keep it
+ * and 0004's lower-casing of job ids carries it along. Of ids differing in
+ * case alone (SQLite's text key lets them both in), the lower-case one, which
+ * the domain reads.
+ */
+const adoptStoredCase = (sql: SqlClient.SqlClient) =>
+  Effect.forEach(REFERENCES, ([table, column, parent]) =>
+    sql`
+      UPDATE ${sql(table)} AS c SET ${sql(column)} = (
+        SELECT p.id FROM ${sql(parent)} AS p WHERE lower(p.id) = lower(c.${sql(column)}) ORDER BY p.id = lower(p.id) DESC, p.id LIMIT 1)
+      WHERE c.${sql(column)} IS NOT NULL AND ${namesNoRow(sql, parent, `c.${column}`)}
+        AND EXISTS (SELECT 1 FROM ${sql(parent)} AS p WHERE lower(p.id) = lower(c.${sql(column)}))`, { discard: true })
 
 /** A legacy row and the id it names that is not there. */
 interface Orphan {
@@ -68,6 +97,7 @@ interface Orphan {
 export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPointer>, SqlError | DanglingLegacyRows, SqlClient.SqlClient> =
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    yield* sql.onDialectOrElse({ pg: () => Effect.void, orElse: () => adoptStoredCase(sql) })
     const runs = yield* sql<Orphan>`
       SELECT CAST(r.id AS text) AS id, CAST(r.job_id AS text) AS names FROM workflow_runs AS r
       WHERE r.job_id IS NOT NULL AND ${namesNoRow(sql, "ai_jobs", "r.job_id")} ORDER BY 1`
@@ -86,17 +116,20 @@ export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPoint
           "Delete it, or put back the row it names, then migrate again. Nothing was changed"
       ))
     }
-    const dangling = sql`nullif(CAST(j.workflow_run_id AS text), '') IS NOT NULL AND ${namesNoRow(sql, "workflow_runs", "j.workflow_run_id")}`
+    const dangling = sql`nullif(CAST(j.workflow_run_id AS text), '') IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} AND ${sameId(sql, "r.job_id", "j.id")})`
     const cleared = yield* sql<ClearedRunPointer>`
-      SELECT CAST(j.id AS text) AS job_id, CAST(j.workflow_run_id AS text) AS workflow_run_id FROM ai_jobs AS j
-      WHERE ${dangling} ORDER BY 1`
+      SELECT CAST(j.id AS text) AS job_id, CAST(j.workflow_run_id AS text) AS workflow_run_id,
+        (SELECT CAST(r.job_id AS text) FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} ORDER BY 1 LIMIT 1) AS run_job_id
+      FROM ai_jobs AS j WHERE ${dangling} ORDER BY 1`
     if (cleared.length > 0) yield* sql`UPDATE ai_jobs AS j SET workflow_run_id = NULL WHERE ${dangling}`
     return cleared
   })
 
-/** Why a job's run pointer was cleared, as its event says. */
-export const clearedPointerReason = (runId: string): string =>
-  `legacy upgrade: this job's workflow_run_id named workflow run ${quoted(runId)}, which is not in workflow_runs ` +
+/** Why a job's run pointer was cleared, as its event says: the run it named, and whose run that is (null: none's). */
+export const clearedPointerReason = (runId: string, runJobId: string | null): string =>
+  `legacy upgrade: this job's workflow_run_id named workflow run ${quoted(runId)}, ` +
+  (runJobId === null ? "which is not in workflow_runs " : `which is job ${quoted(runJobId)}'s run, not this job's `) +
   "(the reference schema does not enforce it); the pointer was cleared, the rest of the job kept"
 
 /** A cleared job as the upgraded table holds it, and the run id it named. */
@@ -105,6 +138,7 @@ interface ClearedJob {
   readonly trace_id: TraceId
   readonly status: JobState
   readonly workflow_run_id: string
+  readonly run_job_id: string | null
 }
 
 /**
@@ -121,13 +155,14 @@ export const clearedPointerEvents = (
     const jobs = yield* sql.onDialectOrElse({
       pg: () =>
         sql<ClearedJob>`
-          SELECT j.id::text AS job_id, j.trace_id::text AS trace_id, j.status::text AS status, c.workflow_run_id
-          FROM jsonb_to_recordset(${given}::jsonb) AS c(job_id text, workflow_run_id text)
+          SELECT j.id::text AS job_id, j.trace_id::text AS trace_id, j.status::text AS status, c.workflow_run_id, c.run_job_id
+          FROM jsonb_to_recordset(${given}::jsonb) AS c(job_id text, workflow_run_id text, run_job_id text)
           JOIN ai_jobs AS j ON j.id = c.job_id::uuid ORDER BY j.id`,
       // 0004 stored ids in lower case.
       orElse: () =>
         sql<ClearedJob>`
-          SELECT j.id AS job_id, j.trace_id, j.status, json_extract(c.value, '$.workflow_run_id') AS workflow_run_id
+          SELECT j.id AS job_id, j.trace_id, j.status, json_extract(c.value, '$.workflow_run_id') AS workflow_run_id,
+            json_extract(c.value, '$.run_job_id') AS run_job_id
           FROM json_each(${given}) AS c
           JOIN ai_jobs AS j ON j.id = lower(json_extract(c.value, '$.job_id')) ORDER BY j.id`
     })
@@ -153,7 +188,7 @@ export const clearedPointerEvents = (
           type: "system",
           from_state: job.status,
           to_state: job.status,
-          reason: clearedPointerReason(job.workflow_run_id)
+          reason: clearedPointerReason(job.workflow_run_id, job.run_job_id)
         }
       }
     })
