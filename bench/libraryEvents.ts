@@ -6,7 +6,8 @@
  *         JSON with `makeEvent` and hand it to `FlightRecorder.prepare`
  *         (decode against the type's schema, encode, sanitize, decode again,
  *         under a `FlightRecorder.prepare` span);
- * after:  `FlightRecorder.build` with the typed fields.
+ * after:  the recorder's own builder (ownBuild.ts, what Jobs, Recovery and the
+ *         Janitor use) with the typed fields.
  *
  * Both on the same recorder (default redaction, 64 KiB bound), in the same
  * process, interleaved rep by rep, so load hits both alike. No store write is
@@ -23,6 +24,7 @@ import * as Effect from "effect/Effect"
 import type { JobId, TraceId, WorkflowRunId } from "../src/domain/Ids.js"
 import { uuidv7 } from "../src/domain/uuidv7.js"
 import { FlightRecorder, type LibraryEvent, layer as recorderLayer, makeEvent } from "../src/FlightRecorder.js"
+import { ownBuild } from "../src/internal/flight/ownBuild.js"
 import { decodeEventRecords } from "../src/store/internal/portInput.js"
 import * as SqliteJobStore from "../src/store/SqliteJobStore.js"
 
@@ -140,7 +142,8 @@ const median = (xs: ReadonlyArray<number>): number => {
 }
 
 const program = Effect.gen(function*() {
-  const recorder = yield* FlightRecorder
+  const service = yield* FlightRecorder
+  const recorder = { prepare: service.prepare, build: ownBuild(service) }
   const load = loadavg().map((x) => x.toFixed(2)).join(" ")
   console.log(`library events: ${perRep} events × ${reps} reps per kind, load average at start ${load}`)
   // Warm up both paths (JIT) before measuring.

@@ -16,6 +16,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import { FlightRecorder } from "../src/FlightRecorder.js"
 import { Jobs } from "../src/Jobs.js"
 import { withJobSpan } from "../src/internal/flight/jobSpan.js"
+import { ownBuild } from "../src/internal/flight/ownBuild.js"
 import { lifecycleEvent } from "../src/internal/jobs/auditEvents.js"
 import type { JobId, TraceId } from "../src/domain/Ids.js"
 import { uuidv7 } from "../src/domain/uuidv7.js"
@@ -31,7 +32,8 @@ const parts = (jobs: number) =>
   Effect.gen(function*() {
     const service = yield* Jobs
     const store = yield* JobStore
-    const recorder = yield* FlightRecorder
+    // The library's own builder, which its hot paths use (ownBuild.ts).
+    const recorder = { build: ownBuild(yield* FlightRecorder) }
     const totals = new Map<string, number>()
     const add = (name: string, ops: number) => totals.set(name, (totals.get(name) ?? 0) + ops)
     const counted = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>

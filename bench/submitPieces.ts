@@ -20,6 +20,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import type * as CapabilitiesModule from "../src/Capabilities.js"
 import type * as FlightRecorderModule from "../src/FlightRecorder.js"
 import type * as JobSpanModule from "../src/internal/flight/jobSpan.js"
+import type * as OwnBuildModule from "../src/internal/flight/ownBuild.js"
 import type * as AuditEventsModule from "../src/internal/jobs/auditEvents.js"
 import type * as CheckModule from "../src/domain/newAiJobCheck.js"
 import type { JobId, TraceId } from "../src/domain/Ids.js"
@@ -53,15 +54,18 @@ const load = async (tree: Tree, root: string, target: Parameters<Tree["app"]["se
     recorder: recorderModule.FlightRecorder,
     capabilities: capabilitiesModule.Capabilities
   }))
+  // The library's own builder (ownBuild.ts); a tree from before it had only the service's, which was that builder.
+  const ownBuildModule = await import(path.join(root, "src/internal/flight/ownBuild.ts")).catch(() => undefined) as typeof OwnBuildModule | undefined
+  const build = ownBuildModule?.ownBuild(services.recorder) ?? services.recorder.build
   const { NEW_JOB } = tree.fixtures
   const records = (ids: { job_id: JobId; trace_id: TraceId }) =>
     Effect.all([
-      services.recorder.build(audit.capabilityEvent({
+      build(audit.capabilityEvent({
         ...ids,
         decision: { capability_id: "doc.summarize", outcome: "allow", profile_id: "Analyst" } as never,
         actor_id: "Analyst"
       })),
-      services.recorder.build(audit.lifecycleEvent({ job: ids, from: null, to: "queued", attempt: 1 }))
+      build(audit.lifecycleEvent({ job: ids, from: null, to: "queued", attempt: 1 }))
     ])
   const freshIds = () => ({ job_id: uuidv7() as JobId, trace_id: uuidv7() as TraceId })
   const piece = (name: Piece): Effect.Effect<unknown, unknown, App.Services> => {

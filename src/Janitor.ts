@@ -27,6 +27,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { DecodeFailure, type DecodeIssue } from "./domain/Errors.js"
 import { unknownOptions } from "./domain/knownOptions.js"
 import { FlightRecorder } from "./FlightRecorder.js"
+import { ownBuild } from "./internal/flight/ownBuild.js"
 import { withServiceSpan } from "./internal/flight/serviceSpan.js"
 import { JobStore, type PruneReport, type ReadError } from "./store/JobStore.js"
 import { type BatchHandler, tellBatch } from "./util/batchHandler.js"
@@ -195,7 +196,7 @@ const gcSummary = (
   eventsPurged: number | undefined,
   actor: "system" | "human" = "system"
 ) =>
-  Effect.orDie(recorder.build({
+  Effect.orDie(ownBuild(recorder)({
     kind: "gc_summary",
     ...(actor === "system" ? {} : { actor }),
     items_scanned: counts.scanned,

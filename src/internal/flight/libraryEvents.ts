@@ -315,8 +315,11 @@ const contentKey = (event: LibraryEvent): string | undefined => {
   return key.length <= MAX_KEY_LENGTH ? key : undefined
 }
 
+/** The event type a library event of `kind` is stored as. */
+export const libraryEventType = (kind: LibraryEvent["kind"]): EventType => shapes[kind].type
+
 /** Whether `build` was given an object of a kind it builds (a public method: `null` threw from the call itself). */
-const isLibraryEvent = (event: unknown): event is LibraryEvent =>
+export const isLibraryEvent = (event: unknown): event is LibraryEvent =>
   typeof event === "object" && event !== null && Object.prototype.hasOwnProperty.call(shapes, (event as { readonly kind?: unknown }).kind as PropertyKey)
 
 /** A library event's record, or why its caller text is refused: the outcome of a build, as a value. */

@@ -87,6 +87,13 @@ const decodeCallerEvent = (decode: ReturnType<typeof decodeAs>, input: unknown, 
   }
 }
 
+/**
+ * A stored body decoded as `prepare` decodes a caller's event of `type`: the same refusals, in the
+ * same words (a public `build`'s record is held to it, checkedBuild.ts).
+ */
+export const decodeEventOf = (type: EventType, body: unknown): Effect.Effect<FlightEvent, InvalidEvent> =>
+  decodeCallerEvent(decodeByType[type], body, type)
+
 /** The path of the first key or string value that `isStorable` refuses, or null. Depth is already bounded. */
 const firstUnstorableString = (value: unknown, path = ""): string | null => {
   if (typeof value === "string") return isStorable(value) ? null : path
@@ -108,7 +115,7 @@ export const unstorableText = (type: EventType, path: string): InvalidEvent =>
   })
 
 /** The refusal of an event whose `trace_id` is not its job's (the job's is the trace that lists it). */
-const traceContradiction = (type: EventType, given: TraceId, jobs: TraceId): InvalidEvent =>
+export const traceContradiction = (type: EventType, given: TraceId, jobs: TraceId): InvalidEvent =>
   new InvalidEvent({
     event_type: type,
     reasons: [{ path: "trace_id", message: `Expected the trace of the job the event names, ${jobs}; the event names trace ${given}` }]

@@ -30,7 +30,9 @@ import { decodeStoredBody } from "../../domain/storedEventBody.js"
 import { instantBefore } from "../../domain/Timestamp.js"
 import type { JobId, TraceId } from "../../domain/Ids.js"
 import { type EventTooLarge, InvalidEvent } from "./Errors.js"
+import { makeCheckedBuild } from "./checkedBuild.js"
 import { type LibraryEvent, makeBuild } from "./libraryEvents.js"
+import { withOwnBuild } from "./ownBuild.js"
 import { makePrepare } from "./prepare.js"
 import { DEFAULT_MAX_EVENT_BYTES } from "./Privacy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
@@ -100,11 +102,14 @@ export class FlightRecorder extends Context.Tag("@handshake/ai-job-model/FlightR
   /**
    * The events this library writes itself (lifecycle changes, capability
    * decisions, recoveries, security violations, Janitor summaries), built
-   * from typed fields without decoding the union: their caller text is
-   * NFC-normalised, redacted and checked as `prepare` does, with the same
-   * errors, and the size bound applies. Writes nothing.
+   * by their fixed shapes: caller text NFC-normalised, redacted and checked
+   * as `prepare` does, the size bound applied. Called here, every field is
+   * checked too, as `prepare` checks it, with the same `InvalidEvent` (a
+   * state, an actor, a flag, an id, a trace that is not the named job's: a
+   * read of the job); a time that is not a `DateTime.Utc` is `InvalidEvent`.
+   * Writes nothing.
    */
-  readonly build: (event: LibraryEvent) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge>
+  readonly build: (event: LibraryEvent) => Effect.Effect<EventRecord, InvalidEvent | EventTooLarge | ReadError>
   /**
    * Lists events (R10), decoded back to typed events: the current shapes, or
    * a `LegacyFlightEvent` stored before them (see LegacyFlightEvent.ts). A
@@ -210,8 +215,8 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
     const redactor = Redactor.make({ rules: config.redactionRules ?? [] })
     // The trace of an event's job: an event sent without one joins it, one sent with another is
     // refused. A job that is not (or no longer) there has none: the event gets a fresh trace, as
-    // one naming no job does, or keeps its own. Only caller events pay this read: the library's
-    // own are built (`build`) with their job's trace.
+    // one naming no job does, or keeps its own. Only caller events pay this read (`prepare`, the
+    // public `build`): the library's own are built (ownBuild.ts) with their job's trace.
     const jobTraceOf = (jobId: JobId) =>
       store.getJob(jobId).pipe(
         Effect.map((job): TraceId | undefined => job.trace_id),
@@ -224,7 +229,10 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       ...(config.maxEventBytes === undefined ? {} : { maxEventBytes: config.maxEventBytes }),
       redactor
     })
-    const build = makeBuild({ redactor, maxEventBytes: config.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES })
+    const policy = { redactor, maxEventBytes: config.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES }
+    // Two builders, two memos: the library's own (trusting its typed fields), and the public one, which checks a caller's.
+    const own = makeBuild(policy)
+    const build = makeCheckedBuild(makeBuild(policy), jobTraceOf)
     // A prepared record always decodes at the port; if one ever did not, the
     // event is what is invalid, so it is reported as one.
     const append = (records: ReadonlyArray<EventRecord>) =>
@@ -323,7 +331,7 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       return purged
     }))
 
-    return FlightRecorder.of({
+    return withOwnBuild(FlightRecorder.of({
       prepare,
       build,
       record,
@@ -333,7 +341,7 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       list,
       enforceRetention,
       redact: redactor.redact
-    })
+    }), own)
   })
 
 /** The recorder as a layer over the `JobStore` in context. */

@@ -19,6 +19,7 @@ import type { EventRecord } from "../../domain/EventRecord.js"
 import type { EventTooLarge, InvalidEvent } from "../flight/Errors.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type * as Library from "../flight/libraryEvents.js"
+import { ownBuild } from "../flight/ownBuild.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { JobStore } from "../../store/JobStore.js"
 import { TIMESTAMP_RANGE_MS } from "../../domain/Timestamp.js"
@@ -55,7 +56,7 @@ export const lifecycleEvent = (options: {
   ...(options.event_id !== undefined ? { event_id: options.event_id } : {})
 })
 
-/** Builds an event before it is written: `FlightRecorder.build` under the policy below. */
+/** Builds an event before it is written: the recorder's own builder (ownBuild.ts) under the policy below. */
 export type Prepare = (event: Library.LibraryEvent) => Effect.Effect<EventRecord, DecodeFailure>
 
 /**
@@ -64,10 +65,13 @@ export type Prepare = (event: Library.LibraryEvent) => Effect.Effect<EventRecord
  * refusal is bad input — a `DecodeFailure`, and the change it belongs to is
  * not made.
  */
-export const makePrepare = (recorder: FlightRecorder["Type"]): Prepare => (event) => {
-  const built = recorder.build(event)
-  // A build already known to have succeeded (an event given its time) needs no handler: its record as an Exit.
-  return Exit.isExit(built) && Exit.isSuccess(built) ? Exit.succeed(built.value as EventRecord) : Effect.catchTags(built, asBadInput)
+export const makePrepare = (recorder: FlightRecorder["Type"]): Prepare => {
+  const build = ownBuild(recorder)
+  return (event) => {
+    const built = build(event)
+    // A build already known to have succeeded (an event given its time) needs no handler: its record as an Exit.
+    return Exit.isExit(built) && Exit.isSuccess(built) ? Exit.succeed(built.value as EventRecord) : Effect.catchTags(built, asBadInput)
+  }
 }
 
 /** The recorder's refusals as bad input: built once, not per event. */

@@ -22,6 +22,7 @@ import type { JobStore } from "../../store/JobStore.js"
 import { afterLastChange, lifecycleEvent, type Prepare, securityViolationEvent } from "./auditEvents.js"
 import { endOpenNodes } from "./openNodes.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
+import { ownBuild } from "../flight/ownBuild.js"
 
 /** What a program reports: what kind of violation, and what it saw. */
 export interface ViolationReport {
@@ -74,9 +75,10 @@ const detailOf = (report: ViolationReport | null | undefined): string | undefine
  * running) and the code recorded.
  */
 export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare) => {
+  const ownBuilt = ownBuild(recorder)
   const build = (job: AiJob, run: WorkflowRun, violation: string, detail: string | undefined, timestamp: DateTime.Utc) =>
     Effect.map(
-      recorder.build(securityViolationEvent({ job, run, violation, timestamp, ...(detail !== undefined ? { detail } : {}) })),
+      ownBuilt(securityViolationEvent({ job, run, violation, timestamp, ...(detail !== undefined ? { detail } : {}) })),
       (record) => ({ record, violation })
     )
 
