@@ -841,7 +841,10 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /**
    * Deletes up to `batchSize` events older than `before` in one short
    * transaction and returns how many it deleted. The only way events are ever
-   * deleted: the database refuses any other UPDATE or DELETE.
+   * deleted: the database refuses any other UPDATE or DELETE. A `before` later
+   * than the database's clock purges up to that clock only: no grant licenses
+   * events newer than its transaction (migration 0028). On PostgreSQL it needs
+   * INSERT and DELETE on `flight_recorder_retention_grants`.
    */
   readonly purgeEventsBatch: (options: {
     readonly before: DateTime.Utc

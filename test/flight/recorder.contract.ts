@@ -506,6 +506,21 @@ export const recorderContract = (backend: Backend, config: FlightRecorder.Flight
         assert.strictEqual(yield* countRows, 2)
       }))
 
+    // Found by an outside attacker's probe: the databases now refuse a grant later than its
+    // transaction's start (migration 0028); a caller's future cutoff is refused before that.
+    test("R13 a cutoff later than now is a DecodeFailure naming cutoff, and nothing is purged", () =>
+      Effect.gen(function*() {
+        const recorder = yield* FlightRecorder.FlightRecorder
+        yield* TestClock.setTime(NOW)
+        yield* recordAges([DAY, 8 * DAY])
+        const refused = yield* Effect.flip(recorder.enforceRetention({ cutoff: DateTime.unsafeMake(NOW + DAY) }))
+        assert.strictEqual(refused._tag, "DecodeFailure")
+        assert.deepStrictEqual((refused as DecodeFailure).issues.map((issue) => issue.path), ["cutoff"])
+        assert.strictEqual(yield* countRows, 2)
+        // Now itself is no later than now.
+        assert.strictEqual(yield* recorder.enforceRetention({ cutoff: DateTime.unsafeMake(NOW) }), 2)
+      }))
+
     test("R13 enforceRetention purges in batches until a short batch, and returns the total", () =>
       Effect.gen(function*() {
         const store = yield* JobStore

@@ -7,6 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -15,7 +16,8 @@ import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
-import { at, eventRecord } from "./fixtures.js"
+import { at, eventRecord, ids } from "./fixtures.js"
+import { firstRefusal } from "./pg-deployment.js"
 import { tempDatabaseFile } from "./sqlite-support.js"
 
 /** Raw SQL on a connection of its own; `run` resolves to the error it raised, or null. */
@@ -34,7 +36,10 @@ interface RawTarget {
   }, unknown, Scope.Scope>
   /** An upsert over a taken event id, in this dialect. */
   readonly upserts: (eventId: string) => ReadonlyArray<string>
+  /** A grant of a cutoff in the past: refused only because it would be committed. */
   readonly grant: string
+  /** Grants of a cutoff later than their transaction's start (migration 0028): 'infinity' and the like, and one a moment ahead. */
+  readonly futureGrants: ReadonlyArray<string>
   /** A grant renumbered before COMMIT: its deferred check, looking for the id it was inserted under, found none. */
   readonly renumbered: ReadonlyArray<string>
 }
@@ -75,7 +80,11 @@ const sqliteFile: RawTarget = {
     `INSERT INTO flight_recorder_events VALUES ('${eventId}', '2030-01-01T00:00:00.000Z', 'system', 'diagnostic', '${eventId}', NULL, NULL, '{"forged":true}')
        ON CONFLICT (event_id) DO UPDATE SET body = excluded.body`
   ],
-  grant: "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('9999-12-31T23:59:59.999Z')",
+  grant: "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('2000-01-01T00:00:00.000Z')",
+  futureGrants: [
+    "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('9999-12-31T23:59:59.999Z')",
+    "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+1 second'))"
+  ],
   renumbered: ["UPDATE flight_recorder_retention_grants SET grant_id = grant_id + 1000"]
 }
 
@@ -91,16 +100,7 @@ const postgres: RawTarget = {
       raw: () => {
         const client = connectPg(url).then((c) => (clients.push(c), c))
         return {
-          run: async (statements) => {
-            const c = await client
-            try {
-              for (const statement of statements) await c.query(statement)
-              return null
-            } catch (error) {
-              await c.query("ROLLBACK").catch(() => {})
-              return String((error as Error).message)
-            }
-          },
+          run: async (statements) => firstRefusal(await client, statements),
           close: async () => (await client).end().catch(() => {})
         }
       }
@@ -110,7 +110,12 @@ const postgres: RawTarget = {
     `INSERT INTO flight_recorder_events VALUES ('${eventId}', '2030-01-01T00:00:00Z', 'system', 'diagnostic', '${eventId}', NULL, NULL, '{"forged":true}')
        ON CONFLICT (event_id) DO UPDATE SET body = excluded.body`
   ],
-  grant: "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('9999-12-31T23:59:59.999Z')",
+  grant: "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('2000-01-01T00:00:00Z')",
+  futureGrants: [
+    "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('infinity')",
+    // Later than now(), the transaction's start, by however little.
+    "INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (clock_timestamp())"
+  ],
   renumbered: [
     "UPDATE flight_recorder_retention_grants SET grant_id = DEFAULT",
     "UPDATE flight_recorder_retention_grants SET cutoff = 'infinity'"
@@ -136,7 +141,8 @@ for (const backend of [sqliteFile, postgres]) {
     it.live("R10 a retention grant cannot outlive its transaction, so a later plain DELETE of events stays refused", () =>
       Effect.gen(function*() {
         const { raw, store } = yield* backend.open
-        yield* store.appendEvents([eventRecord({ timestamp: at(Date.UTC(2029, 0, 1)) })])
+        // Older than the grants' cutoff: a grant that got committed would license its DELETE.
+        yield* store.appendEvents([eventRecord({ timestamp: at(Date.UTC(1999, 0, 1)) })])
         const connection = raw()
         // Committed on its own, and committed at the end of an explicit transaction: both refused.
         assert.isNotNull(yield* Effect.promise(() => connection.run([backend.grant])), "a grant committed on its own")
@@ -155,7 +161,42 @@ for (const backend of [sqliteFile, postgres]) {
         assert.match(deletion ?? "DELETE ran", /append-only/)
         assert.strictEqual((yield* store.listEvents()).items.length, 1, "the event is still there")
         // The store's purge, which removes its grant before COMMIT, still works.
-        assert.strictEqual(yield* store.purgeEventsBatch({ before: at(Date.UTC(2030, 0, 1)), batchSize: 10 }), 1)
+        assert.strictEqual(yield* store.purgeEventsBatch({ before: at(Date.UTC(2000, 0, 1)), batchSize: 10 }), 1)
+      }).pipe(Effect.scoped), 60_000)
+
+    // Found by an outside attacker's probe: in one transaction, a grant at 'infinity', a DELETE
+    // of recent events and a DELETE of the grant committed, and the events were gone.
+    it.live("R10 a grant whose cutoff is later than its transaction's start is refused (migration 0028): the attack of a grant, a DELETE of recent events and the grant's DELETE before COMMIT deletes nothing", () =>
+      Effect.gen(function*() {
+        const { raw, store } = yield* backend.open
+        const now = yield* DateTime.now
+        const recent = [
+          eventRecord({ timestamp: now, type: "security_violation" }),
+          eventRecord({ timestamp: now, type: "capability_action", actor: "human" }),
+          eventRecord({ timestamp: now, type: "workflow_recovery", workflow_run_id: ids.run() })
+        ]
+        yield* store.appendEvents(recent)
+        const connection = raw()
+        for (const grant of backend.futureGrants) {
+          const refusal = yield* Effect.promise(() =>
+            connection.run(["BEGIN", grant, "DELETE FROM flight_recorder_events", "DELETE FROM flight_recorder_retention_grants", "COMMIT"])
+          )
+          assert.match(refusal ?? "the attack committed", /later than/, grant)
+        }
+        const left = (yield* store.listEvents()).items.map((event) => event.event_id)
+        assert.sameMembers(left, recent.map((event) => event.event_id), "every recent event is still there")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live("R13 the store's purge deletes nothing newer than its own moment: a `before` in the future purges up to now, and an event stamped ahead of the clock stays", () =>
+      Effect.gen(function*() {
+        const { store } = yield* backend.open
+        const now = yield* DateTime.now
+        const past = eventRecord({ timestamp: DateTime.subtract(now, { hours: 1 }) })
+        // Written by a host whose clock is an hour ahead of the database's.
+        const ahead = eventRecord({ timestamp: DateTime.add(now, { hours: 1 }) })
+        yield* store.appendEvents([past, ahead])
+        assert.strictEqual(yield* store.purgeEventsBatch({ before: DateTime.add(now, { days: 1 }), batchSize: 10 }), 1)
+        assert.deepStrictEqual((yield* store.listEvents()).items.map((event) => event.event_id), [ahead.event_id])
       }).pipe(Effect.scoped), 60_000)
   })
 }

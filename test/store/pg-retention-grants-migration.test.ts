@@ -25,9 +25,10 @@ describe("R10 migration 0025 on PostgreSQL: a retention grant is never changed",
       yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const countOf = (table: string) => countWhere(sql<{ n: string }>`SELECT count(*) AS n FROM ${sql(table)}`)
-        // The escape as the probe ran it: a grant inserted, then given another id, then COMMIT.
+        // The escape as the probe ran it: a grant inserted, then given another id, then COMMIT. Its
+        // cutoff is past (licensing the events below), since 0028 refuses 'infinity' before 0025 could.
         const renumberedGrant = sql.withTransaction(Effect.gen(function*() {
-          yield* sql`INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('infinity')`
+          yield* sql`INSERT INTO flight_recorder_retention_grants (cutoff) VALUES ('2026-01-20T00:00:00Z')`
           yield* sql`UPDATE flight_recorder_retention_grants SET grant_id = DEFAULT`
         }))
         yield* PgStore.migrate

@@ -291,9 +291,15 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       if (read.lastBatch !== undefined && typeof read.lastBatch !== "function") {
         return yield* new DecodeFailure({ subject: "RetentionOptions", issues: [{ path: "lastBatch", message: "Expected a function" }] })
       }
+      const now = yield* DateTime.now
+      // A purge never needs a cutoff later than now (the databases refuse such a grant, migration 0028):
+      // refused, nothing purged. Not a DateTime at all: the store's decode names it.
+      if (read.cutoff !== undefined && DateTime.isDateTime(read.cutoff) && DateTime.greaterThan(read.cutoff, now)) {
+        return yield* new DecodeFailure({ subject: "RetentionOptions", issues: [{ path: "cutoff", message: "Expected an instant no later than now: a purge never deletes events newer than itself" }] })
+      }
       // instantBefore: a window too long for a date (infinite: keep everything)
       // gives a cutoff before every event, where subtracting it threw.
-      const before = read.cutoff ?? instantBefore(yield* DateTime.now, retention)
+      const before = read.cutoff ?? instantBefore(now, retention)
       let purged = 0
       let batches = 0
       const onBatch = read.onBatch

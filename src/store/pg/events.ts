@@ -61,16 +61,18 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
     function*(options: { readonly before: DateTime.Utc; readonly batchSize: number }) {
       const batchSize = Math.floor(options.batchSize)
       if (!(batchSize > 0)) return 0
-      const cutoff = instantBound(options.before)
+      // Never later than the transaction's start (now()), which migration 0028
+      // requires of a grant: a purge never deletes events newer than itself.
+      const cutoff = sql`LEAST(${instantBound(options.before)}::timestamptz, now())`
       // The grant lets the append-only trigger pass deletes of rows older than
       // the cutoff, in this transaction only; it is gone again before COMMIT.
       const [grant] = yield* sql<{ readonly grant_id: string }>`
-        INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}::timestamptz)
+        INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff})
         RETURNING grant_id`
       const purged = yield* sql`
         WITH expired AS (
           SELECT event_id FROM flight_recorder_events
-          WHERE "timestamp" < ${cutoff}::timestamptz
+          WHERE "timestamp" < ${cutoff}
           ORDER BY "timestamp", event_id
           LIMIT ${batchSize}
           FOR UPDATE SKIP LOCKED

@@ -67,10 +67,14 @@ export const makeEventMethods = ({ afterErasure, sql, transaction, insertEvents 
     function*(options) {
       const batchSize = Number.isFinite(options.batchSize) ? Math.floor(options.batchSize) : 0
       if (batchSize <= 0) return 0
-      const cutoff = instantBound(options.before)
       const purged = yield* transaction.join(Effect.gen(function*() {
-        const [grant] = yield* sql<{ readonly grant_id: number }>`
-          INSERT INTO flight_recorder_retention_grants (cutoff) VALUES (${cutoff}) RETURNING grant_id`
+        // Never later than now, which migration 0028 requires of a grant: a purge
+        // never deletes events newer than itself. The batch goes by the grant's own cutoff.
+        const [grant] = yield* sql<{ readonly grant_id: number; readonly cutoff: string }>`
+          INSERT INTO flight_recorder_retention_grants (cutoff)
+          VALUES (min(${instantBound(options.before)}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))
+          RETURNING grant_id, cutoff`
+        const cutoff = grant?.cutoff ?? ""
         // UPDATE/DELETE ... LIMIT needs a compile-time option: pick the batch by key instead.
         const result = yield* sql`
           DELETE FROM flight_recorder_events
