@@ -23,14 +23,21 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
  * `pruned`: the job itself is gone, pruned, but the audit trail kept of it
  * (until the retention window purges it) still names the id. `repeated`: the
  * batch itself gives the id twice (whether or not it is also stored).
+ * `refused_request`: no job holds the id, but another caller's request the
+ * policy refused is recorded under it.
  */
 export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyExists", {
   entity: Schema.Literal("job", "workflow_run", "node_execution", "event"),
   id: Schema.String,
   pruned: Schema.optional(Schema.Literal(true)),
-  repeated: Schema.optional(Schema.Literal(true))
+  repeated: Schema.optional(Schema.Literal(true)),
+  /** The id's trail holds only another caller's refused request (internal/jobs/reusedId.ts). */
+  refused_request: Schema.optional(Schema.Literal(true))
 }) {
   override get message(): string {
+    if (this.refused_request === true) {
+      return `The job id ${this.id} is named by the audit trail of another caller's refused request: give the new job another id`
+    }
     if (this.pruned === true) {
       return `The id ${this.id} is still named by the audit trail kept of a pruned job: give the new job another id`
     }

@@ -21,6 +21,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
@@ -58,6 +59,30 @@ for (const backend of sharedBackends) {
         assert.strictEqual(history.events.filter((event) => event.type === "capability_action").length, 2)
         const run = history.runs[0]!
         assert.strictEqual(history.events.find((event) => event.body["to_state"] === "running")!.workflow_run_id, run.run.id)
+      }).pipe(Effect.scoped), 60_000)
+
+    it.live(`R15 R18 eager dispatch ${backend.name} (found by an outside attacker's probe): a job submitted pinned to a parked worker has the pin's event between queued and running; another caller's refused id is AlreadyExists before any seat is taken`, () =>
+      Effect.gen(function*() {
+        const database = yield* backend.fresh("eager dispatch audit")
+        const base = yield* database.store()
+        const { attempts, counts, store, untilLooks } = countingEager(base)
+        const jobs = yield* jobsOver(database, store)
+        const starts = yield* Queue.unbounded<JobId>()
+        yield* parkedPool(jobs, starts, untilLooks)
+        const id = "0190a9d2-7a1e-7c4b-8d2e-00000000ca11"
+        const refusal = yield* Effect.either(jobs.submit(summarize({ job_id: id, profile_id: "mallory", capability_profile_id: "Coder" })))
+        assert.strictEqual(Either.isLeft(refusal) ? refusal.left._tag : "queued", "EscalationDenied")
+        const taken = yield* Effect.either(jobs.submit(summarize({ job_id: id, profile_id: "alice" })))
+        assert.deepStrictEqual(Either.isLeft(taken) && taken.left._tag === "AlreadyExists" ? [taken.left.id, taken.left.refused_request] : taken, [id, true])
+        assert.strictEqual(attempts.count, 0, "refused before the parked loop's seat was taken")
+        const job = yield* jobs.submit(summarize({ is_pinned: true }))
+        assert.strictEqual(yield* takeWithin(starts, "the job's start"), job.job_id)
+        assert.deepStrictEqual(counts, { writes: 1, claimed: 1 }, "created pinned and claimed in the submit's write")
+        const history = yield* jobs.history(job.job_id)
+        assert.deepStrictEqual(
+          history.events.flatMap((event) => event.type === "system" ? [[event.body["from_state"], event.body["to_state"], event.body["reason"] ?? null]] : []).slice(0, 3),
+          [[null, "queued", null], ["queued", "queued", "pinned"], ["queued", "running", null]]
+        )
       }).pipe(Effect.scoped), 60_000)
 
     it.live(`issue 16 eager dispatch ${backend.name}: a queued job of the pool's kind that comes first is not passed over — it runs first, the new one after`, () =>

@@ -440,6 +440,35 @@ export const runApiSuite = (backend: Backend) => {
         assert.strictEqual(alias.body?.["job_kind"], "terminal_exec")
       })))
 
+    it.effect("R15 R18 POST /jobs (found by an outside attacker's probe): mallory's refused job_id is 409 AlreadyExists for alice, nothing written; a job posted is_pinned has the pin's event after its queued one", () =>
+      withApi(Effect.gen(function*() {
+        const post = (body: unknown) =>
+          send(HttpClientRequest.post("/jobs").pipe(HttpClientRequest.bearerToken(TOKEN), HttpClientRequest.bodyUnsafeJson(body)))
+        const id = "0190a9d2-7a1e-7c4b-8d2e-00000000ca11" as JobId
+        const mallory = yield* post(summarize({ job_id: id, profile_id: "mallory", capability_profile_id: "Coder" }))
+        assert.strictEqual(mallory.status, 403, mallory.text)
+        const denies = yield* eventsOf(id, "capability_action")
+        assert.deepStrictEqual(denies.map((event) => event.type === "capability_action" ? [event.actor_id, event.decision_outcome] : []), [
+          ["mallory", "deny"], ["mallory", "deny"], ["mallory", "deny"]
+        ])
+        const alice = yield* post(summarize({ job_id: id, profile_id: "alice" }))
+        assert.strictEqual(alice.status, 409, alice.text)
+        assert.deepStrictEqual([alice.body?.["_tag"], alice.body?.["entity"], alice.body?.["id"], alice.body?.["refused_request"]], ["AlreadyExists", "job", id, true])
+        assert.strictEqual((yield* send(HttpClientRequest.get(`/jobs/${id}`).pipe(HttpClientRequest.bearerToken(TOKEN)))).status, 404, "no job under the id")
+        assert.deepStrictEqual(yield* eventsOf(id, "capability_action"), denies, "nothing recorded")
+        assert.deepStrictEqual(yield* eventsOf(id, "system"), [])
+
+        const pinned = yield* post(summarize({ is_pinned: true }))
+        assert.strictEqual(pinned.status, 201, pinned.text)
+        const detail = yield* (yield* typedClient()).jobs.get({ path: { job_id: pinned.body?.["job_id"] as JobId } })
+        assert.isTrue(detail.job.is_pinned)
+        assert.deepStrictEqual(detail.events.map((event) => change(event) ?? event.type), [
+          "capability_action",
+          ["system", null, "queued", undefined],
+          ["system", "queued", "queued", "pinned"]
+        ])
+      })))
+
     it.effect("17.2 errors keep their tag and status: 404 NotFound, 409 IllegalTransition, 409 AlreadyExists, 400 for bad ids, filters, cursors and bodies", () =>
       withApi(Effect.gen(function*() {
         const api = yield* typedClient()

@@ -56,6 +56,34 @@ export const lifecycleEvent = (options: {
   ...(options.event_id !== undefined ? { event_id: options.event_id } : {})
 })
 
+/**
+ * The `system` event of a pin change (R18): the job stays in its state, and
+ * the reason says `pinned` or `unpinned` (then the caller's reason, if any).
+ * `jobs.pin` / `jobs.unpin` write it, and so does a submit of a pinned job,
+ * after its `queued` event: a trail that never showed the pin said
+ * "unpinned" of a job never pinned.
+ */
+export const pinEvent = (options: {
+  readonly job: Pick<AiJob, "job_id" | "trace_id">
+  readonly state: JobState
+  readonly workflow_run_id?: WorkflowRunId | null
+  readonly pinned: boolean
+  readonly reason?: string | undefined
+  readonly actor?: "human" | "agent" | "system" | undefined
+  readonly timestamp: DateTime.Utc
+}): Library.LifecycleEvent => {
+  const what = options.pinned ? "pinned" : "unpinned"
+  return lifecycleEvent({
+    job: options.job,
+    from: options.state,
+    to: options.state,
+    workflow_run_id: options.workflow_run_id ?? null,
+    reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
+    ...(options.actor !== undefined ? { actor: options.actor } : {}),
+    timestamp: options.timestamp
+  })
+}
+
 /** Builds an event before it is written: the recorder's own builder (ownBuild.ts) under the policy below. */
 export type Prepare = (event: Library.LibraryEvent) => Effect.Effect<EventRecord, DecodeFailure>
 

@@ -8,7 +8,7 @@ import type { JobId } from "../../domain/Ids.js"
 import { JobMetrics, MetricNames } from "../../domain/JobMetrics.js"
 import { isTerminal } from "../../domain/Lifecycle.js"
 import { nameJob, withJobSpan } from "../flight/jobSpan.js"
-import { afterLastChange, lifecycleEvent } from "./auditEvents.js"
+import { afterLastChange, pinEvent } from "./auditEvents.js"
 import { auditWith } from "../../store/JobStore.js"
 import type { Operations, TransitionOptions } from "./operations.js"
 import { optionsRefusal, TRANSITION_OPTIONS } from "./transitionOptions.js"
@@ -26,16 +26,15 @@ export const makeSetPin = ({ prepare, redact, store }: Operations) => (pinned: b
       // state (and run) the job had left — an event that no longer chained.
       const before = yield* store.lockJob(jobId)
       if (before.is_pinned === pinned) return before
-      const what = pinned ? "pinned" : "unpinned"
       // Never before the job's last change nor its records, whatever the clock reads (auditEvents.ts).
       const at = yield* afterLastChange(store, before)
-      const record = yield* prepare(lifecycleEvent({
+      const record = yield* prepare(pinEvent({
         job: before,
-        from: before.state,
-        to: before.state,
+        state: before.state,
         workflow_run_id: before.workflow_run_id,
-        reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
-        ...(options.actor !== undefined ? { actor: options.actor } : {}),
+        pinned,
+        reason: options.reason,
+        actor: options.actor,
         timestamp: at
       }))
       return yield* store.setPinned(jobId, pinned, { events: auditWith([record]), at })

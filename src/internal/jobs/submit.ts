@@ -16,7 +16,7 @@ import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { makeAdmission } from "./admission.js"
 import { nameJob, withJobSpanNoted } from "../flight/jobSpan.js"
-import { lifecycleEvent } from "./auditEvents.js"
+import { creationRecords } from "./creationRecords.js"
 import { unlessInTransaction } from "./announceLost.js"
 import { auditWith, type CreatedClaim } from "../../store/JobStore.js"
 import type { Operations } from "./operations.js"
@@ -115,15 +115,9 @@ export const makeSubmit = <GateError>(
     return flatMapKnown(decided, ({ records, verdict }) => {
       // The refusal is audited, but no job row is ever written (R15).
       if (verdict._tag === "Refused") return Effect.flatMap(store.appendEvents(records), () => Effect.fail(verdict.error))
-      const queued = prepare(lifecycleEvent({
-        job: ids,
-        from: null,
-        to: "queued",
-        attempt: 1,
-        ...(request.run_after !== undefined ? { run_after: request.run_after } : {}),
-        timestamp: now
-      }))
-      return flatMapKnown(queued, (record) => {
+      // Its queued event, and a pin's when it is submitted pinned (creationRecords.ts).
+      return flatMapKnown(creationRecords(prepare, ids, request, now), (creation) => {
+        const record = creation[0]
         // Checked once: a job built from the request checked above is not walked again at the port (newAiJobCheck.ts).
         const job = submittedJob(request, checked, {
           ...ids,
@@ -143,12 +137,12 @@ export const makeSubmit = <GateError>(
             profile_id: request.profile_id,
             capability_profile_id: verdict.profile_id
           }
-          return createForSeat(job, record, [...records, record], subject, seat, now)
+          return createForSeat(job, record, [...records, ...creation], subject, seat, now)
         }
         written.jobId = ids.job_id
         // The job created at its events' instant: none of them is before it existed (Creation.at).
         const created = Effect.catchTag(
-          store.createJob(job, { events: auditWith([...records, record]), at: now }),
+          store.createJob(job, { events: auditWith([...records, ...creation]), at: now }),
           // It may have committed, its answer lost: a committed job is answered as the store answers it (createAnswerLost.ts).
           "StorageError",
           (error) => committedCreation(store, { queuedEventId: record.event_id, jobIds: [ids.job_id] }, () => newJob(job, now), error)
@@ -158,11 +152,14 @@ export const makeSubmit = <GateError>(
     })
   }
 
-  /** `queue`, after refusing a caller-given id a pruned job's trail still names (reusedId.ts); a fresh id needs no look. */
+  /** `queue`, after refusing a caller-given id another job's or caller's trail still names (reusedId.ts); a fresh id needs no look. */
   const queueUnlessReused = (span: Tracer.Span, request: JobRequest, checked: boolean, now: DateTime.Utc, written: Written) =>
     request.job_id === undefined
       ? queue(span, request, checked, now, written)
-      : Effect.flatMap(refuseReusedId(store, request.job_id), () => queue(span, request, checked, now, written))
+      : Effect.flatMap(
+        refuseReusedId(store, deps.admission.decide, request.job_id, request, now),
+        () => queue(span, request, checked, now, written)
+      )
 
   /**
    * A submit interrupted once its write was sent: the store finishes the write,

@@ -25,7 +25,7 @@ import type { EventId, JobId } from "../../domain/Ids.js"
 import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { NewAiJob } from "../../domain/AiJob.js"
-import { lifecycleEvent } from "./auditEvents.js"
+import { creationRecords } from "./creationRecords.js"
 import { refuseReusedId } from "./reusedId.js"
 import { committedCreation } from "./createAnswerLost.js"
 import { unlessInTransaction } from "./announceLost.js"
@@ -44,11 +44,14 @@ export const makeSubmitMany = <GateError>(
   return (input: unknown) => withJobSpan("Jobs.submitMany", () => Effect.gen(function*() {
     yield* deps.intakeOpen
     const requests = yield* decodeRequests(input)
-    // A caller-given id a pruned job's trail still names is refused before anything is decided (reusedId.ts).
-    for (const request of requests) if (request.job_id !== undefined) yield* refuseReusedId(store, request.job_id)
-    yield* Effect.annotateCurrentSpan({ "hsk.jobs": requests.length })
     // The clock read once: every decision, every queued event and every job's creation at that instant (as submit's).
     const now = yield* DateTime.now
+    // A caller-given id another job's or caller's trail still names is refused before anything is decided (reusedId.ts).
+    for (const request of requests) {
+      if (request.job_id === undefined) continue
+      yield* refuseReusedId(store, deps.admission.decide, request.job_id, request, now)
+    }
+    yield* Effect.annotateCurrentSpan({ "hsk.jobs": requests.length })
     // Every request placed by the policy before anything is queued.
     const placed = yield* Effect.forEach(requests, (request) =>
       Effect.gen(function*() {
@@ -74,16 +77,10 @@ export const makeSubmitMany = <GateError>(
         // The job's own maximum, else its kind's (issue 15.1).
         max_attempts: request.max_attempts ?? RetryPolicy.forKind(deps.retries, request.job_kind).maxAttempts
       })
-      const queued = yield* prepare(lifecycleEvent({
-        job: ids,
-        from: null,
-        to: "queued",
-        attempt: 1,
-        ...(request.run_after !== undefined ? { run_after: request.run_after } : {}),
-        timestamp: now
-      }))
-      firstQueued ??= queued.event_id
-      records.push(...decisions, queued)
+      // Its queued event, and a pin's when it is submitted pinned (creationRecords.ts).
+      const created = yield* creationRecords(prepare, ids, request, now)
+      firstQueued ??= created[0].event_id
+      records.push(...decisions, ...created)
     }
     const created = Effect.catchTag(
       store.createJobs(jobs, { events: () => records, at: now }),
