@@ -157,7 +157,7 @@ const lostKeysReason = (value: object, isArray: boolean): string | undefined => 
   return undefined
 }
 
-/** A checked copy of `value`; throws `Refused`, and only that. Recursion is safe: depth is bounded before and during the walk. */
+/** A checked copy of `value`; throws `Refused`, and only that. Recursion is safe: each object is refused at `MAX_DEPTH` before it is entered. */
 const copy = (value: unknown, path: ReadonlyArray<PropertyKey>, size: Size): Json => {
   switch (typeof value) {
     case "boolean":
@@ -185,7 +185,7 @@ const copy = (value: unknown, path: ReadonlyArray<PropertyKey>, size: Size): Jso
         size.max += 4
         return null
       }
-      // The depth was bounded before the walk, but a value that reads differently twice (a Proxy) could deepen since.
+      // `walk` names a value nested too deep at its top; here, where a value that reads differently twice (a Proxy) deepens.
       if (path.length >= MAX_DEPTH) throw new Refused(path, value, tooDeepMessage)
       try {
         return copyObject(value, path, size)
@@ -289,14 +289,16 @@ const walk = (value: unknown, objectOnly: boolean, bounded: boolean): { readonly
   if (objectOnly && (typeof value !== "object" || value === null || Array.isArray(value))) {
     return new Refused([], value, `Expected a JSON object, actual ${kindOf(value)}`)
   }
-  if (nestedDeeperThan(value, MAX_DEPTH)) return new Refused([], value, tooDeepMessage)
   const size: Size = { min: 0, max: 0 }
   let json: Json
   try {
+    // One walk: the copy bounds the depth as it goes, so a value it takes is within MAX_DEPTH.
     json = copy(value, [], size)
   } catch (error) {
-    if (error instanceof Refused) return error
-    throw error
+    if (!(error instanceof Refused)) throw error
+    // A value nested too deep is refused as such, wherever else it is bad: looked for only once it is refused
+    // (a second walk of every value made a large one cost twice — found by an outside attacker's probe).
+    return nestedDeeperThan(value, MAX_DEPTH) ? new Refused([], value, tooDeepMessage) : error
   }
   const tooLarge = bounded ? sizeRefusal(json, size) : undefined
   return tooLarge === undefined ? { json } : new Refused([], undefined, tooLarge)

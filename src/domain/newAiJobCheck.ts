@@ -17,7 +17,6 @@
  */
 import * as DateTime from "effect/DateTime"
 import { type JobRequest, MAX_IDENTIFIER_CHARACTERS, type NewAiJob } from "./AiJob.js"
-import { MAX_DEPTH, nestedDeeperThan } from "./depth.js"
 import { isCanonicalId, type JobId, type TraceId } from "./Ids.js"
 import { JobKinds, LegacyTerminalAlias } from "./JobKind.js"
 import { AccessModes, SafetyModes } from "./JobState.js"
@@ -124,8 +123,7 @@ const listOf = <A>(value: unknown, item: (value: unknown) => A): Array<A> => {
 /** Job inputs: JSON at most `MAX_DEPTH` levels deep, as `Json` bounds every payload. */
 const jobInputs = (value: unknown) => {
   if (value === null) return null
-  if (typeof value === "object" && nestedDeeperThan(value, MAX_DEPTH)) throw unusual
-  // `Json`'s own walk, without the Schema's decode around it: the same copy, or undefined where it refuses.
+  // `Json`'s own walk (its depth bound included), without the Schema's decode around it: the same copy, or undefined where it refuses.
   const json = checkedJsonPayload(value)
   if (json === undefined) throw unusual
   return json

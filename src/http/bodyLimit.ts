@@ -20,10 +20,11 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { nestedDeeperThan, tooDeep } from "../domain/depth.js"
+import { tooDeep } from "../domain/depth.js"
 import { DecodeFailure } from "../domain/Errors.js"
 import { clipIssueText } from "../domain/issueBounds.js"
 import { BodyLimit } from "./Api.js"
+import { closedStartPastDepth } from "./bodyDepth.js"
 import { firstSilentChange, silentChangeIssue } from "./silentChanges.js"
 import { LengthRequired, MalformedBody, PayloadTooLarge } from "./Errors.js"
 import { Utf8CheckedMessage } from "./utf8Body.js"
@@ -102,6 +103,16 @@ const firstQueryKey = (url: string): string | undefined => {
   return [...new URLSearchParams(url.slice(at + 1, end === -1 ? undefined : end)).keys()][0]
 }
 
+/** Whether `text` is JSON. */
+const parses = (text: string): boolean => {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** The BodyLimit middleware for bodies of at most `maxBytes` bytes. */
 export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<BodyLimit> =>
   Layer.succeed(BodyLimit, Effect.gen(function*() {
@@ -143,16 +154,16 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
     if (notUtf8(request.source, text, Number(length))) {
       return yield* new MalformedBody({ reason: "its bytes are not valid UTF-8 (RFC 8259 §8.1); send the text encoded as UTF-8" })
     }
-    const body = yield* Effect.try({
+    const tooDeepRefusal = new DecodeFailure({ subject: "request body", issues: [{ path: "", message: tooDeep(MAX_BODY_DEPTH) }] })
+    // Judged before the parse, which would build every level first; JSON that is bad before that bracket is
+    // still refused as the parse refuses it.
+    const deepStart = closedStartPastDepth(text, MAX_BODY_DEPTH)
+    if (deepStart !== undefined && parses(deepStart)) return yield* tooDeepRefusal
+    yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: (error) => new MalformedBody({ reason: error instanceof Error ? error.message : String(error) })
     })
-    if (nestedDeeperThan(body, MAX_BODY_DEPTH)) {
-      return yield* new DecodeFailure({
-        subject: "request body",
-        issues: [{ path: "", message: tooDeep(MAX_BODY_DEPTH) }]
-      })
-    }
+    if (deepStart !== undefined) return yield* tooDeepRefusal
     const change = firstSilentChange(text)
     if (change !== undefined) return yield* new DecodeFailure({ subject: "request body", issues: [silentChangeIssue(change)] })
   }))

@@ -38,7 +38,7 @@ const isObject = (frame: Frame | undefined): frame is ObjectFrame => frame !== u
 const pathOf = (frames: ReadonlyArray<Frame>): Array<string | number> => frames.map((frame) => isObject(frame) ? frame.key! : frame.index)
 
 /** The index of the quote that closes the string opening at `start`. */
-const closingQuote = (text: string, start: number): number => {
+export const closingQuote = (text: string, start: number): number => {
   let at = start + 1
   for (;;) {
     const quote = text.indexOf("\"", at)

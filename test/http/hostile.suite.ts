@@ -229,6 +229,47 @@ export const runHostileApiSuite = (backend: Backend) => {
         assert.deepStrictEqual(yield* readBack, before)
       })))
 
+    // Found by an outside attacker's probe: 500,000 levels were parsed whole (a second or two, the event loop
+    // blocked) before the walk refused them at level 129. The text is judged up to that bracket: whatever follows —
+    // here text JSON.parse refuses — is never read, so such a body, refused as malformed before, is too deep now.
+    it.live("Input rules 17.2: a body is refused as nested past 128 levels at its 129th bracket, whatever follows it; JSON bad before that bracket is MalformedBody in JSON.parse's words, as before; nothing stored", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const job = yield* jobs.submit(summarize())
+        const before = yield* readBack
+        const post = (route: string, body: string) =>
+          send(HttpClientRequest.post(route).pipe(authed, HttpClientRequest.bodyText(body, "application/json")))
+        const tooDeep: ReadonlyArray<readonly [string, string]> = [
+          // The probe's body: never closed, so JSON.parse of the whole refuses it.
+          ["/jobs", "[".repeat(500_000)],
+          ["/jobs", `${"[".repeat(129)}not JSON`],
+          ["/jobs", `{"job_kind":"doc_summarize","job_inputs":${"{\"a\":".repeat(129)}}`],
+          [`/jobs/${job.job_id}/cancel`, `{"reason":${"[".repeat(200)}1,,]`]
+        ]
+        for (const [route, body] of tooDeep) {
+          assert.throws(() => JSON.parse(body), SyntaxError, undefined, "the rest is not JSON")
+          const response = yield* post(route, body)
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "DecodeFailure"], `${route}: ${response.text.slice(0, 300)}`)
+          assert.deepStrictEqual(response.body?.["issues"], [{ path: "", message: "Nested more than 128 levels deep" }])
+        }
+        // Bad before the 129th bracket, or at it: the parse's own refusal, word for word.
+        const badBefore = ["x" + "[".repeat(200), "[1" + "[".repeat(200), `{${"[".repeat(200)}`, `[${"[".repeat(127)}"a" [[`]
+        for (const body of badBefore) {
+          const response = yield* post("/jobs", body)
+          assert.deepStrictEqual([response.status, response.body?.["_tag"]], [400, "MalformedBody"], `${body.slice(0, 20)}: ${response.text.slice(0, 300)}`)
+          assert.throws(() => JSON.parse(body), SyntaxError)
+          try {
+            JSON.parse(body)
+          } catch (error) {
+            assert.strictEqual(response.body?.["reason"], (error as SyntaxError).message)
+          }
+        }
+        // Brackets in strings are text, not nesting (an escaped quote does not end one): the route's schema answers.
+        const inText = yield* post("/jobs", `{"job_kind":"doc_summarize\\"${"[".repeat(200)}"}`)
+        assert.deepStrictEqual([inText.status, inText.body?.["_tag"]], [400, "HttpApiDecodeError"], inText.text.slice(0, 300))
+        assert.deepStrictEqual(yield* readBack, before)
+      })))
+
     it.live("Input rules 17.2: what JSON.parse would change silently — a key given twice in one object, a number a double cannot hold — is 400 DecodeFailure naming it; nothing stored, on submit and actions", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
