@@ -76,12 +76,17 @@ const REFERENCES = [
  * the domain reads.
  */
 const adoptStoredCase = (sql: SqlClient.SqlClient) =>
-  Effect.forEach(REFERENCES, ([table, column, parent]) =>
-    sql`
+  Effect.forEach(REFERENCES, ([table, column, parent]) => {
+    const differsInCase = sql`c.${sql(column)} IS NOT NULL AND ${namesNoRow(sql, parent, `c.${column}`)}
+        AND EXISTS (SELECT 1 FROM ${sql(parent)} AS p WHERE lower(p.id) = lower(c.${sql(column)}))`
+    // Looked for first: preparing the UPDATE prepares the table's triggers, and a DBA's trigger
+    // already broken (naming a column gone) would fail an upgrade that has nothing to rewrite.
+    return Effect.flatMap(sql`SELECT 1 AS found FROM ${sql(table)} AS c WHERE ${differsInCase} LIMIT 1`, (rows) =>
+      rows.length === 0 ? Effect.void : sql`
       UPDATE ${sql(table)} AS c SET ${sql(column)} = (
         SELECT p.id FROM ${sql(parent)} AS p WHERE lower(p.id) = lower(c.${sql(column)}) ORDER BY p.id = lower(p.id) DESC, p.id LIMIT 1)
-      WHERE c.${sql(column)} IS NOT NULL AND ${namesNoRow(sql, parent, `c.${column}`)}
-        AND EXISTS (SELECT 1 FROM ${sql(parent)} AS p WHERE lower(p.id) = lower(c.${sql(column)}))`, { discard: true })
+      WHERE ${differsInCase}`)
+  }, { discard: true })
 
 /** A legacy row and the id it names that is not there. */
 interface Orphan {
