@@ -71,7 +71,12 @@ export const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
     const store = yield* JobStore
     const gate = yield* RecoveryGate
     // Concurrent calls share one database check: see sharedCheck.
-    const schemaVersion = sharedCheck(store.schemaVersion.pipe(Effect.timeout(HEALTH_TIMEOUT), Effect.option), yield* Effect.scope)
+    const check = sharedCheck(Effect.option(store.schemaVersion), yield* Effect.scope)
+    // Each call waits for the shared check at most HEALTH_TIMEOUT. A timeout around the query itself
+    // waited for the query to end once interrupted: against a blocked PostgreSQL, /health answered
+    // after the statement timeout (60 s), not after 5 s (found by a regression probe). Giving up the
+    // wait leaves the check running, still shared, so a hung database holds one connection, not one a call.
+    const schemaVersion = check.pipe(Effect.timeout(HEALTH_TIMEOUT), Effect.option, Effect.map(Option.flatten))
     return handlers.handle("health", () =>
       Effect.gen(function*() {
         const version = yield* schemaVersion

@@ -10,6 +10,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
@@ -799,6 +800,38 @@ export const runApiSuite = (backend: Backend) => {
           assert.strictEqual((yield* send(HttpClientRequest.get("/health"))).status, 200)
           assert.strictEqual(checks, 2)
         }).pipe(Effect.provide(apiServer(held)))
+      }).pipe(Effect.scoped))
+
+    it.effect("17.2 /health answers 503 unreachable once its 5 s have passed even while the database's check cannot be cut short, and calls meanwhile share that one check", () =>
+      Effect.gen(function*() {
+        const real = Context.get(yield* Layer.build(backend.makeStore()), JobStore)
+        // A query that, interrupted, still runs to its end (as a PostgreSQL statement blocked on a lock did).
+        let checks = 0
+        const release = yield* Deferred.make<void>()
+        const hung = Layer.succeed(JobStore, {
+          ...real,
+          schemaVersion: Effect.suspend(() => {
+            checks++
+            return Effect.zipRight(Effect.uninterruptible(Deferred.await(release)), real.schemaVersion)
+          })
+        })
+        yield* Effect.gen(function*() {
+          const first = yield* Effect.fork(send(HttpClientRequest.get("/health")))
+          for (let tries = 0; tries < 400 && checks === 0; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          // The 5 s wait armed on the TestClock, then the clock moved past it: the answer needs no release.
+          for (let tries = 0; tries < 400 && Chunk.size(yield* TestClock.sleeps()) === 0; tries++) {
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          }
+          yield* TestClock.adjust("5 seconds")
+          const answer = yield* Fiber.join(first)
+          assert.deepStrictEqual([answer.status, answer.body?.["database"]], [503, "unreachable"])
+          // The check is still running: the next call waits for it rather than sending another query.
+          const second = yield* Effect.fork(send(HttpClientRequest.get("/health")))
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 200)))
+          assert.strictEqual(checks, 1)
+          yield* Deferred.succeed(release, undefined)
+          assert.deepStrictEqual([(yield* Fiber.join(second)).status, checks], [200, 1])
+        }).pipe(Effect.provide(apiServer(hung)))
       }).pipe(Effect.scoped))
 
     it.effect("R9 17.2 /health is 503 when startup recovery failed — 200 once a later try gets through — or the database does not answer", () =>
