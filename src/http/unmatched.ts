@@ -6,6 +6,11 @@
  * does take, with a parameter the router would not read (over its length
  * limit, or escapes that decode to no text), is that parameter's 400
  * `HttpApiDecodeError`, as any other malformed one.
+ *
+ * Only a route's own spelling reaches the router: it would also take other
+ * case, doubled or trailing slashes, a `;` ending the path and escaped
+ * letters (`POST /JOBS/:id/PIN`, `//jobs//:id//unpin`, `/%6aobs`), which
+ * slip past a proxy's rule on `/jobs/<id>/cancel` and a grep of the logs.
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -29,6 +34,8 @@ import { MethodNotAllowed, RouteNotFound } from "./Errors.js"
 interface Known {
   readonly method: string
   readonly segments: ReadonlyArray<string>
+  /** Its segments as the router compares them (`loosely`). */
+  readonly loose: ReadonlyArray<string>
   /** The schema of its `:name` parameters, when it has any. */
   readonly pathSchema: Option.Option<Schema.Schema<unknown>>
 }
@@ -41,18 +48,26 @@ const decoded = (segment: string): string => {
   }
 }
 
-const segmentsOf = (path: string): ReadonlyArray<string> => path.split("/").filter((segment) => segment !== "").map(decoded)
+/** A path's segments as sent, empty ones kept: `//jobs/` is `["", "", "jobs", ""]`, not `/jobs`. */
+const segmentsOf = (path: string): ReadonlyArray<string> => path.split("/")
 
 /**
- * The path as the router reads it: the request target (an absolute-form one
- * without its scheme and host) up to the first `?`, `;` or `#`. Not through
- * `new URL`, which resolves `..` and `%2e%2e` and reads `\` as `/`: it named
- * a route the router never matched (`GET /console/../health` was a 405 that
- * did not take GET, and took GET).
+ * A path's segments as the router reads them: up to a `;`, doubled and
+ * trailing slashes dropped, escapes decoded, in lower case.
+ */
+const looseSegmentsOf = (path: string): ReadonlyArray<string> =>
+  path.split(";")[0]!.split("/").filter((segment) => segment !== "").map((segment) => decoded(segment).toLowerCase())
+
+/**
+ * The path as sent: the request target (an absolute-form one without its
+ * scheme and host) up to the first `?` or `#`. Not through `new URL`, which
+ * resolves `..` and `%2e%2e` and reads `\` as `/`: it named a route the
+ * router never matched (`GET /console/../health` was a 405 that did not take
+ * GET, and took GET).
  */
 const routedPath = (url: string): string => {
   const path = url.startsWith("/") ? url : url.replace(/^https?:\/\/.*?\//, "/")
-  const end = path.search(/[?;#]/)
+  const end = path.search(/[?#]/)
   return end === -1 ? path : path.slice(0, end)
 }
 
@@ -65,20 +80,39 @@ const knownRoutes = (): ReadonlyArray<Known> => {
       routes.push({
         method: endpoint.method,
         segments: segmentsOf(endpoint.path),
+        loose: looseSegmentsOf(endpoint.path),
         pathSchema: Option.map(endpoint.pathSchema, (schema) => Schema.make<unknown>(schema.ast))
       })
     }
   })
-  for (const path of ["/openapi.json", "/console/", ...consoleFiles.map((name) => `/console/${name}`)]) {
-    routes.push({ method: "GET", segments: segmentsOf(path), pathSchema: Option.none() })
+  // `/console` is the console's too: it redirects to `/console/`.
+  for (const path of ["/openapi.json", "/console", "/console/", ...consoleFiles.map((name) => `/console/${name}`)]) {
+    routes.push({ method: "GET", segments: segmentsOf(path), loose: looseSegmentsOf(path), pathSchema: Option.none() })
   }
   return routes
 }
 
-// Without regard to case, as the router matches (`GET /JOBS` is `GET /jobs`): `DELETE /JOBS` is 405, as `DELETE /jobs` is.
+/** Whether `segments` spell `route`'s path: each static segment exactly as written (case, no escapes), a `:name` any non-empty one. */
 const matches = (route: Known, segments: ReadonlyArray<string>): boolean =>
   route.segments.length === segments.length &&
-  route.segments.every((segment, i) => segment.startsWith(":") || segment.toLowerCase() === segments[i]?.toLowerCase())
+  route.segments.every((segment, i) => segment.startsWith(":") ? segments[i] !== "" : segment === segments[i])
+
+/** Whether the router would take `loose` segments for `route`'s. */
+const resembles = (route: Known, loose: ReadonlyArray<string>): boolean =>
+  route.loose.length === loose.length && route.loose.every((segment, i) => segment.startsWith(":") || segment === loose[i])
+
+/**
+ * Whether `pathname` is another spelling of one of these routes: one the
+ * router would take for it, not spelt as it is. A path like none of them is
+ * left to the router (an application's own routes, as `ai-jobs serve`'s `/`).
+ */
+const misspelt = (routes: ReadonlyArray<Known>, pathname: string): boolean => {
+  const loose = looseSegmentsOf(pathname)
+  if (!routes.some((route) => resembles(route, loose))) return false
+  if (pathname.includes(";")) return true
+  const segments = segmentsOf(pathname)
+  return !routes.some((route) => matches(route, segments))
+}
 
 /** The methods a path takes (GET implies HEAD), in a stable order; empty when no route has that path. */
 export const allowedMethods = (routes: ReadonlyArray<Known>, pathname: string): ReadonlyArray<string> => {
@@ -111,7 +145,7 @@ const malformedParameters = (routes: ReadonlyArray<Known>, method: string, pathn
   const segments = segmentsOf(pathname)
   const route = routes.find((known) => known.method === (method === "HEAD" ? "GET" : method) && matches(known, segments))
   if (route === undefined || Option.isNone(route.pathSchema)) return Option.none()
-  const params = Object.fromEntries(route.segments.flatMap((segment, i) => segment.startsWith(":") ? [[segment.slice(1), segments[i]]] : []))
+  const params = Object.fromEntries(route.segments.flatMap((segment, i) => segment.startsWith(":") ? [[segment.slice(1), decoded(segments[i] ?? "")]] : []))
   return Either.getLeft(Schema.decodeUnknownEither(route.pathSchema.value)(params))
 }
 
@@ -134,9 +168,15 @@ export const layer = (): Layer.Layer<never> => {
       onSome: (error) => refusedRequest(error) as Effect.Effect<never>
     })
   })
-  return HttpApiBuilder.middleware((app) =>
-    Effect.catchAllCause(app, (cause) => {
+  return HttpApiBuilder.middleware((app) => {
+    const routed = Effect.catchAllCause(app, (cause) => {
       const failure = Cause.failureOption(cause)
       return Option.isSome(failure) && (failure.value as unknown) instanceof HttpServerError.RouteNotFound ? answer : Effect.failCause(cause)
-    }))
+    })
+    // Another spelling of a route is not routed at all: the router would take it for that route.
+    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const pathname = routedPath(request.url)
+      return misspelt(routes, pathname) ? Effect.succeed(notFound(request.method, pathname)) : routed
+    })
+  })
 }
