@@ -606,6 +606,8 @@ describe("R16 PostgreSQL rows made corrupt behind the store's back", () => {
       const store = yield* JobStore
       const { job, run } = yield* startedJob()
       const node = yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      // 0029 refuses an empty node_id, as SQLite's 0002 does.
+      yield* sql`ALTER TABLE workflow_node_executions DROP CONSTRAINT workflow_node_executions_node_id_nonempty`
       yield* sql`UPDATE workflow_node_executions SET node_id = '' WHERE id = ${node.id}`
       const nodeError = expectTag(yield* failureOf(store.listNodes(run.id)), "CorruptRow")
       assert.deepStrictEqual([nodeError.table, nodeError.row_id, nodeError.column], ["workflow_node_executions", node.id, "node_id"])

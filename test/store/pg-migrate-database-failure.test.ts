@@ -39,6 +39,7 @@ import { newestSchemaVersion } from "../../src/store/pg/migrations.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { shippedLabel } from "./contract/schema.js"
 import { failureOf } from "./fixtures.js"
+import { shippedBefore } from "./pg-support.js"
 
 /** Codes of the database failing: the migration may go through once it recovers. */
 const FAILING = ["53100", "53200", "58030", "57000", "57P04"] as const
@@ -171,7 +172,7 @@ describe("PostgreSQL store: the database failing while it migrates", () => {
         const inHand = `applying migration ${shippedLabel("pg", newest)}`
         if (error instanceof StorageError) assertStorageError(error, `PgStore.migrate, ${inHand} (the database failed: nothing of the migration committed)`, inHand)
         assert.strictEqual(sqlStateIn(error), code)
-        assert.strictEqual(yield* versionOf(url), newest - 1)
+        assert.strictEqual(yield* versionOf(url), shippedBefore(newest))
         yield* onDatabase(url, "DROP TRIGGER ai_fault ON ai_job_model_migrations")
         yield* Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)
         assert.strictEqual(yield* versionOf(url), newest)
@@ -187,7 +188,7 @@ describe("PostgreSQL store: the database failing while it migrates", () => {
       const error = yield* buildFailure({}, url)
       const inHand = `applying migration ${shippedLabel("pg", newest)}`
       assertStorageError(error, `PgStore.migrate, ${inHand} (the migrations could not be recorded: nothing of the migration committed)`, inHand)
-      assert.strictEqual(yield* versionOf(url), newest - 1)
+      assert.strictEqual(yield* versionOf(url), shippedBefore(newest))
       yield* Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)
       assert.strictEqual(yield* versionOf(url), newest)
     }).pipe(Effect.scoped), 60_000)
@@ -201,7 +202,7 @@ describe("PostgreSQL store: the database failing while it migrates", () => {
       const inHand = `committing migration ${shippedLabel("pg", newest)}`
       assertStorageError(error, `PgStore.migrate, ${inHand} (the database failed: nothing of the migration committed)`, inHand)
       assert.strictEqual(sqlStateIn(error), "58030")
-      assert.strictEqual(yield* versionOf(url), newest - 1)
+      assert.strictEqual(yield* versionOf(url), shippedBefore(newest))
       yield* onDatabase(url, "DROP TRIGGER ai_fault ON ai_job_model_migrations")
       yield* Layer.build(PgStore.layer({ url })).pipe(Effect.scoped)
       assert.strictEqual(yield* versionOf(url), newest)

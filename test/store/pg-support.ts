@@ -45,3 +45,6 @@ export const shippedPgMigrationIds: ReadonlyArray<number> = readdirSync(new URL(
     return match === null ? [] : [Number(match[1])]
   })
   .sort((a, b) => a - b)
+
+/** The shipped migration just before `id`: the version a database is left at when `id` fails (ids may skip a number). */
+export const shippedBefore = (id: number): number => Math.max(0, ...shippedPgMigrationIds.filter((shipped) => shipped < id))

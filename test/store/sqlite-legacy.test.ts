@@ -34,6 +34,7 @@ import {
   pointAtOthersRun,
   type RunningPair
 } from "./legacy-run-pointers.js"
+import { expectValuesAtTheLimits, unreadableLegacyCases, valuesAtTheLimits } from "./legacy-row-rules.js"
 import {
   rawClient,
   rawNumber,
@@ -381,6 +382,14 @@ describe("SQLite legacy upgrade of references the reference schema leaves unchec
   }
 })
 
+describe("SQLite legacy values at the domain's limits (R16a)", () => {
+  it.effect("R16a a legacy job with job_inputs nested 64 deep, a duration of 2^53 - 1 and a null metric upgrades, reads back as written, and lists", () =>
+    withUpgradedLegacy(
+      expectValuesAtTheLimits(jobs.docEdit),
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(valuesAtTheLimits(jobs.docEdit)))
+    ))
+})
+
 const missingJob = "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1e0bad"
 const missingRun = "5e1f0a2b-7c3d-4e5f-8a9b-2c3d4e5f0bad"
 
@@ -391,7 +400,12 @@ describe("SQLite legacy upgrade refuses what it cannot convert (R16)", () => {
     ["a timestamp in neither legacy form", legacyJob({ created_at: "yesterday" }), "ai_jobs_created_at_form"],
     ["a calendar date that does not exist", legacyJob({ updated_at: "2024-02-30 10:00:00" }), "ai_jobs_updated_at_form"],
     ["an hour 24", legacyJob({ updated_at: "2024-03-01 24:00:00" }), "ai_jobs_updated_at_form"],
-    ["a negative metric", legacyJob({ metrics: "{\"total_tokens\":-1}" }), "ai_jobs_metrics_valid"],
+    // A value the domain could not read back is refused before the rebuild, naming the row (legacy-row-rules.ts).
+    [
+      "a negative metric",
+      legacyJob({ metrics: "{\"total_tokens\":-1}" }),
+      "ai_jobs row \"0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1e00ff\", column metrics: total_tokens: Expected an integer between 0 and 4294967295"
+    ],
     ["metrics that are not JSON", legacyJob({ metrics: "lots" }), "malformed JSON"],
     ["an entity_refs that is not an array", legacyJob({ entity_refs: "{\"entity_id\":\"x\"}" }), "ai_jobs_entity_refs_array"],
     ["a missing trace id", legacyJob({ trace_id: null }), "NOT NULL constraint failed: ai_jobs.trace_id"],
@@ -408,7 +422,10 @@ describe("SQLite legacy upgrade refuses what it cannot convert (R16)", () => {
     ],
     // A nullable column must not turn an unreadable value into NULL.
     ["a node finish time that is not one", legacyNode({ finished_at: "later" }), "workflow_node_executions_finished_at_form"],
-    ["a node status that is not one", legacyNode({ status: "done" }), "workflow_node_executions_status_valid"]
+    ["a node status that is not one", legacyNode({ status: "done" }), "workflow_node_executions_status_valid"],
+    ...unreadableLegacyCases({ job: jobs.docEdit, node: nodes.plan, sibling: nodes.write, siblingSequence: 1 }).map(
+      ({ corrupt, expected, what }) => [what, Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(corrupt)), expected] as const
+    )
   ]
 
   for (const [what, tweak, expected] of cases) {
@@ -421,8 +438,9 @@ describe("SQLite legacy upgrade refuses what it cannot convert (R16)", () => {
           const rowsBefore = yield* rawRows("SELECT * FROM ai_jobs ORDER BY id")
           const error = expectTag(yield* failureOf(SqliteStore.migrate), "MigrationFailed")
           assert.deepStrictEqual([error.migration_id, error.migration_name], [2, "current_schema"])
-          // A reference to no row is refused before the rebuild, naming the row: no statement of the file ran.
-          if (expected.includes(", which is not in ")) assert.isNull(error.statement)
+          // A reference to no row, or a value the domain could not read, is refused before the rebuild, naming the row:
+          // no statement of the file ran.
+          if (expected.includes(", which is not in ") || expected.includes(", column ")) assert.isNull(error.statement)
           else assert.isNumber(error.statement, "names the failing statement")
           assert.include(error.message, "0002_current_schema")
           assert.include(error.message, expected)

@@ -47,8 +47,14 @@ export class DanglingLegacyRows extends Error {}
 /** How many refused rows the message names. */
 const NAMED = 3
 
+/** A refusal's message: the first few refused rows, how many more, then `why`. */
+export const namedRefusal = (refused: ReadonlyArray<string>, why: string): string => {
+  const more = refused.length > NAMED ? ` (and ${refused.length - NAMED} more)` : ""
+  return `${refused.slice(0, NAMED).join("; ")}${more}. ${why}`
+}
+
 /** A legacy id, quoted as JSON: any text a legacy column holds reads plainly and stays storable. */
-const quoted = (id: string): string => JSON.stringify(id.length > 100 ? `${id.slice(0, 100)}…` : id)
+export const quoted = (id: string): string => JSON.stringify(id.length > 100 ? `${id.slice(0, 100)}…` : id)
 
 /** Columns `a` and `b` hold the same id (on SQLite once `adoptStoredCase` has run). */
 const sameId = (sql: SqlClient.SqlClient, a: string, b: string) =>
@@ -114,12 +120,12 @@ export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPoint
       ...nodes.map((node) => `node execution ${quoted(node.id)} names workflow run ${quoted(node.names)}, which is not in workflow_runs`)
     ]
     if (refused.length > 0) {
-      const more = refused.length > NAMED ? ` (and ${refused.length - NAMED} more)` : ""
-      return yield* Effect.fail(new DanglingLegacyRows(
-        `${refused.slice(0, NAMED).join("; ")}${more}. A run belongs to its job and a node execution to its run: ` +
+      return yield* Effect.fail(new DanglingLegacyRows(namedRefusal(
+        refused,
+        "A run belongs to its job and a node execution to its run: " +
           "the upgraded schema's foreign keys cannot keep such a row, and the upgrade drops none. " +
           "Delete it, or put back the row it names, then migrate again. Nothing was changed"
-      ))
+      )))
     }
     const dangling = sql`nullif(CAST(j.workflow_run_id AS text), '') IS NOT NULL AND NOT EXISTS (
       SELECT 1 FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} AND ${sameId(sql, "r.job_id", "j.id")})`

@@ -7,8 +7,9 @@
  * app's `workflow_runs`, say, empty) is refused, naming its columns, instead
  * of being taken over; a view, rule, trigger or SQL function reading a
  * column 0002 changes the type of is refused, all of them named, with the
- * next step (dependentObjects.ts); references that name no row are settled
- * (internal/legacyReferences.ts); and the
+ * next step (dependentObjects.ts); rows the domain could not read back are
+ * refused (internal/legacyRowRules.ts); references that name no row are
+ * settled (internal/legacyReferences.ts); and the
  * constraints the database's own people added to the three tables are set aside, because 0002 drops every CHECK, UNIQUE
  * and FOREIGN KEY it finds there; only those 0002 replaces with its own are
  * left to it. After it: those constraints are put back as

@@ -21,6 +21,7 @@ import { MigrationFailed, StorageError } from "../StoreErrors.js"
 import { breaksSession, isDatabaseFailure } from "./faults.js"
 import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
 import { type ClearedRunPointer, clearedPointerEvents, settleLegacyReferences } from "../internal/legacyReferences.js"
+import { refuseUnreadableLegacyRows } from "../internal/legacyRowRules.js"
 import { eventsInsertStatement } from "./context.js"
 import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
@@ -71,6 +72,7 @@ const runFile = (id: number, name: string, file: string) =>
     if (id !== legacyUpgrade) return yield* adviseOnNotValid(statement)
     yield* refuseForeignTables
     yield* refuseDependentObjects
+    yield* refuseUnreadableLegacyRows
     const cleared = yield* settleLegacyReferences
     const run = yield* FiberRef.get(currentRun)
     if (run !== undefined) run.cleared = cleared

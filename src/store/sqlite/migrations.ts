@@ -22,6 +22,7 @@ import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal
 import { type ClearedRunPointer, clearedPointerEvents, settleLegacyReferences } from "../internal/legacyReferences.js"
 import { migrationLabel } from "../internal/migrationLabel.js"
 import { applying, inHandSaid, type MigrationsInHand, noMigrationsInHand, pendingAfter } from "../internal/migrationsInHand.js"
+import { refuseUnreadableLegacyRows } from "../internal/legacyRowRules.js"
 import { readSchemaVersion, type SchemaTables } from "../internal/schemaVersion.js"
 import { sqlErrorIn } from "../internal/sqlErrorIn.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
@@ -50,7 +51,10 @@ export const migrationsTable = "ai_job_model_migrations"
 
 const FILE_NAME = /^(\d{4})_(\w+)\.sql$/
 
-/** The migration that upgrades the legacy tables (internal/legacyReferences.ts settles their references first). */
+/**
+ * The migration that upgrades the legacy tables: their rows are first held to the domain's rules
+ * (internal/legacyRowRules.ts), their references settled (internal/legacyReferences.ts).
+ */
 const LEGACY_UPGRADE = 2
 
 /**
@@ -66,7 +70,7 @@ const runScript = (id: number, name: string, script: string, library: LibraryObj
       ),
       (done) => {
         if (done) return Effect.void
-        const settled = id !== LEGACY_UPGRADE ? Effect.void : Effect.mapBoth(settleLegacyReferences, {
+        const settled = id !== LEGACY_UPGRADE ? Effect.void : Effect.mapBoth(Effect.zipRight(refuseUnreadableLegacyRows, settleLegacyReferences), {
           onFailure: (cause) => new MigrationFailed({ dialect: "sqlite", migration_id: id, migration_name: name, statement: null, cause }),
           onSuccess: (pointers) => void cleared.push(...pointers)
         })
