@@ -24,6 +24,7 @@ import { newestSchemaVersion as newestSqlite } from "../store/sqlite/migrations.
 import * as Storage from "../store/DatabaseUrl.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
 import { environmentNotUtf8 } from "./rawBytes.js"
+import { shellWord } from "./shellWord.js"
 
 /** The database used when neither `--database` nor `DATABASE_URL` names one. */
 export const DEFAULT_DATABASE = "./data/handshake.db"
@@ -42,6 +43,13 @@ export interface Database {
   readonly target: Storage.DatabaseTarget
   /** Safe to print: a PostgreSQL password (in the user part or a query parameter) is replaced by `***`. */
   readonly display: string
+  /**
+   * The words naming it in a command printed to run later (a cut listing's read-on):
+   * `--database <it>` when it was given so — a path as given, a URL with its password masked
+   * (`passwordMasked`, which the operator gives again) — and none when DATABASE_URL or the
+   * default named it: the same environment names it again.
+   */
+  readonly again: { readonly words: ReadonlyArray<string>; readonly passwordMasked: boolean }
 }
 
 /** Resolves `--database`, `DATABASE_URL` or the default into a target; a bad URL is `BadInput`. */
@@ -59,8 +67,18 @@ export const resolve = (option: Option.Option<string>): Effect.Effect<Database, 
       return yield* new BadInput({ message: `bad ${source === "default" ? "database" : source}: ${target.left.message}` })
     }
     const display = target.right.dialect === "pg" ? Storage.redactDatabaseUrl(target.right.url) : physicalPath(target.right.filename)
-    return { target: target.right, display: target.right.dialect === "sqlite" && target.right.filename === ":memory:" ? ":memory:" : display }
+    return {
+      target: target.right,
+      display: target.right.dialect === "sqlite" && target.right.filename === ":memory:" ? ":memory:" : display,
+      again: Option.match(option, { onNone: () => ({ words: [], passwordMasked: false }), onSome: (given) => namedAgain(given, target.right.dialect) })
+    }
   })
+
+/** `--database <given>` as a printed command gives it again: a SQLite path as given, a URL's password masked as `display`'s is. */
+const namedAgain = (given: string, dialect: Storage.DatabaseTarget["dialect"]): Database["again"] => {
+  const masked = dialect === "pg" ? Storage.redactDatabaseUrl(given) : given
+  return { words: ["--database", shellWord(masked)], passwordMasked: masked !== given }
+}
 
 /** How a command opens its database. */
 export interface OpenOptions {

@@ -33,6 +33,7 @@ import { wrap } from "./layout.js"
 import { withProgress } from "./progress.js"
 import { collectEvents } from "./queries.js"
 import { services } from "./services.js"
+import { shellWord } from "./shellWord.js"
 import { outputWidth } from "./terminal.js"
 
 /** The demo's own database, made fresh on each run: the demo never writes into a database it was not given. */
@@ -108,9 +109,6 @@ const runJob = <E>(
     if (outcome._tag === "Left") yield* out.say(`   error recorded on the job: ${after.error_message ?? "(none)"}`, " ".repeat(6))
     return after
   })
-
-/** `text` as one shell word. */
-const shellWord = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`)
 
 /** Commands to try on the demo's database; the first names it for the rest (a PostgreSQL password shows as ***). */
 const commandsHint = (database: Database, examples: { readonly job: AiJob; readonly failed: AiJob; readonly denied: string }) => [

@@ -74,9 +74,9 @@ export const eventsCommand = Command.make(
         limit,
         noun: "events",
         order,
-        command: [
-          "ai-jobs",
-          "events",
+        command: ["ai-jobs", "events"],
+        database,
+        filters: [
           ...given("--job", jobId),
           ...given("--trace", trace),
           ...given("--run", run),

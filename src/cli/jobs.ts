@@ -13,11 +13,11 @@ import { JobStates } from "../domain/JobState.js"
 import { DETAIL_NODES, DETAIL_RUNS, firstNodes, firstRuns } from "../internal/firstOfRuns.js"
 import { JobStore } from "../store/JobStore.js"
 import { actionCommands, jobIdArgument } from "./actions.js"
-import { databaseOption, recorderLayer, resolve } from "./database.js"
+import { type Database, databaseOption, recorderLayer, resolve } from "./database.js"
 import { encodeEvent, encodeJob, encodeNode, encodeRun, jobDetail, jobsTable, json } from "./format.js"
 import { parseJobRef, resolveJobRef } from "./jobRef.js"
 import * as Parse from "./parse.js"
-import { filter, filterOption, given, limitOption, parseLimit, printListing, refuseBadCursor } from "./listing.js"
+import { filter, filterOption, given, limitOption, parseLimit, passwordNote, printListing, refuseBadCursor } from "./listing.js"
 import { collectEvents, collectJobs } from "./queries.js"
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print the encoded domain objects as JSON"))
@@ -54,10 +54,9 @@ const listCommand = Command.make(
         limit,
         noun: "jobs",
         order,
-        command: [
-          "ai-jobs",
-          "jobs",
-          "list",
+        command: ["ai-jobs", "jobs", "list"],
+        database,
+        filters: [
           ...given("--state", Option.map(states, (list) => list.join(","))),
           ...given("--kind", Option.map(kinds, (list) => list.join(","))),
           ...given("--since", Option.map(sinceAt, DateTime.formatIso)),
@@ -111,8 +110,8 @@ const shownAtMost = (option: Option.Option<string>, name: string, fallback: numb
  * the store's cursor at the last one shown (none shown: from the start). A
  * `--since` at its instant would repeat every event shown in that millisecond.
  */
-const restOfEvents = (jobId: string, after: string | null) =>
-  `ai-jobs events --job ${jobId}${after === null ? "" : ` --cursor ${after}`}`
+const restOfEvents = (database: Database, jobId: string, after: string | null) =>
+  ["ai-jobs", "events", ...database.again.words, "--job", jobId, ...(after === null ? [] : ["--cursor", after])].join(" ")
 
 const showCommand = Command.make(
   "show",
@@ -162,13 +161,14 @@ const showCommand = Command.make(
           const rest = !truncated
             ? undefined
             : after !== null || ownShown < own.items.length
-            ? restOfEvents(jobId, after)
+            ? restOfEvents(database, jobId, after)
             // Only events of its runs alone were cut: the whole history holds them.
-            : `ai-jobs jobs show ${jobId} --events-limit ${Math.min(merged.length, MAX_EVENTS_LIMIT)}`
+            : ["ai-jobs", "jobs", "show", jobId, ...database.again.words, "--events-limit", Math.min(merged.length, MAX_EVENTS_LIMIT)].join(" ")
           return { job, runs, runsCut: shownRuns.next !== null, events, truncated, rest }
         }))
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
       const rest = detail.rest
+      const note = passwordNote(database)
       if (!options.json) {
         yield* Console.log(jobDetail(detail.job, detail.runs, detail.events, { runsCut: detail.runsCut }))
       } else {
@@ -178,7 +178,7 @@ const showCommand = Command.make(
           runs_truncated: detail.runsCut,
           events: detail.events.map(encodeEvent),
           events_truncated: detail.truncated,
-          ...(rest === undefined ? {} : { events_rest: rest })
+          ...(rest === undefined ? {} : { events_rest: rest, ...(note === undefined ? {} : { events_rest_note: note }) })
         }))
       }
       // On stderr, as `events` announces a cut listing, so JSON on stdout stays clean.
@@ -193,7 +193,7 @@ const showCommand = Command.make(
         )
       }
       if (rest !== undefined) {
-        yield* Console.error(`(showing the oldest ${detail.events.length} events of this job; more match: read the rest with ${rest})`)
+        yield* Console.error(`(showing the oldest ${detail.events.length} events of this job; more match: read the rest with ${rest}${note === undefined ? "" : `; ${note}`})`)
       }
     })
 ).pipe(Command.withDescription(

@@ -4,6 +4,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { DecodeFailure } from "../domain/Errors.js"
+import type { Database } from "./database.js"
 import { BadInput } from "./errors.js"
 import { json } from "./format.js"
 import * as Parse from "./parse.js"
@@ -41,6 +42,13 @@ export const given = (flag: string, value: Option.Option<string>): ReadonlyArray
   Option.match(value, { onNone: () => [], onSome: (text) => [flag, text] })
 
 /**
+ * What a printed command that names `database` again says besides: that the password masked in
+ * it (`***`) is to be given again. None when none was.
+ */
+export const passwordNote = (database: Database): string | undefined =>
+  database.again.passwordMasked ? "its database password shows as ***: give it in its place" : undefined
+
+/**
  * The store's refusal of `--cursor`, in the CLI's terms (bad input, exit 2).
  * Of the two orders, a cursor refused for its order continues the one not asked for.
  */
@@ -68,6 +76,8 @@ export const refuseBadCursor = (asked: "asc" | "desc") =>
  * command that reads on after the last row shown (`--cursor`, the store's
  * keyset cursor): as text, or with `--json` as a JSON object with that
  * cursor (`next_cursor`, as GET /jobs and GET /events name it) and the command (`rest`).
+ * The command names the database as it was named (`Database.again`): a cursor read
+ * from another database is refused, or continues the wrong listing.
  */
 export const printListing = <A>(collected: Collected<A>, options: {
   readonly json: boolean
@@ -75,8 +85,12 @@ export const printListing = <A>(collected: Collected<A>, options: {
   readonly noun: string
   /** The listing's order, which says which end of it is shown when it is cut (the newest or the oldest). */
   readonly order: "asc" | "desc"
-  /** The command and the filters and order it was given (see `given`): what reads on repeats them. */
+  /** The command's words (`ai-jobs events`); what reads on names the database after them, as it was named. */
   readonly command: ReadonlyArray<string>
+  /** The database listed: what reads on reads it again (`Database.again`). */
+  readonly database: Database
+  /** The filters and order it was given (see `given`): what reads on repeats them. */
+  readonly filters: ReadonlyArray<string>
   readonly encode: (item: A) => unknown
   readonly table: (items: ReadonlyArray<A>) => string
 }) =>
@@ -88,13 +102,16 @@ export const printListing = <A>(collected: Collected<A>, options: {
     if (next_cursor === null) return
     const rest = [
       ...options.command,
+      ...options.database.again.words,
+      ...options.filters,
       ...(options.limit === DEFAULT_LIMIT ? [] : ["--limit", String(options.limit)]),
       ...(options.json ? ["--json"] : []),
       "--cursor",
       next_cursor
     ].join(" ")
-    if (options.json) return yield* Console.error(JSON.stringify({ next_cursor, rest }))
+    const note = passwordNote(options.database)
+    if (options.json) return yield* Console.error(JSON.stringify({ next_cursor, rest, ...(note === undefined ? {} : { note }) }))
     // "the newest 1 job", not "1 jobs": the noun is given plural.
     const noun = options.limit === 1 ? options.noun.replace(/s$/, "") : options.noun
-    yield* Console.error(`(showing the ${options.order === "desc" ? "newest" : "oldest"} ${options.limit} ${noun}; more match: read on with ${rest})`)
+    yield* Console.error(`(showing the ${options.order === "desc" ? "newest" : "oldest"} ${options.limit} ${noun}; more match: read on with ${rest}${note === undefined ? "" : `; ${note}`})`)
   })

@@ -8,7 +8,8 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import type { AiJob } from "../../src/domain/AiJob.js"
-import { type CliResult, lines, runCli, widest } from "./cli.js"
+import * as path from "node:path"
+import { type CliResult, lines, runCli, runCliWithBytes, tempDir, widest } from "./cli.js"
 import {
   adoptedRunOf,
   allJobs,
@@ -204,7 +205,7 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         }
         assert.deepStrictEqual(shown.events.map((event) => event.event_id), recorded.slice(0, 2).map((event) => event.event_id))
         assert.strictEqual(shown.events_truncated, true)
-        assert.match(shown.events_rest ?? "", new RegExp(`^ai-jobs events --job ${job.job_id} --cursor \\S+$`))
+        assert.match(shown.events_rest ?? "", new RegExp(`^ai-jobs events --database ${url} --job ${job.job_id} --cursor \\S+$`))
         const table = await cli(["jobs", "show", short(job), "--events-limit", "2"], { COLUMNS: "400" })
         ok(table)
         assert.strictEqual(
@@ -269,9 +270,7 @@ export const runOperatorSuite = (database: CliDatabase): void => {
             events: ReadonlyArray<{ event_id: string }>
             events_rest?: string
           }
-          const [command, ...args] = (shown.events_rest ?? "").split(" ")
-          assert.strictEqual(command, "ai-jobs", shown.events_rest)
-          const rest = JSON.parse(ok(await cli([...args, "--json"]))) as ReadonlyArray<{ event_id: string }>
+          const rest = JSON.parse(ok(await runPrinted(`${shown.events_rest ?? ""} --json`))) as ReadonlyArray<{ event_id: string }>
           assert.deepStrictEqual(
             [...shown.events, ...rest].map((event) => event.event_id),
             recorded,
@@ -327,24 +326,31 @@ export const runOperatorSuite = (database: CliDatabase): void => {
     type ReadOn = { readonly next_cursor: string; readonly rest: string }
 
     /**
+     * A command a notice printed, run as printed (through a shell) where DATABASE_URL names
+     * another database, one that is not there: it must name the database it reads on in.
+     */
+    const runPrinted = (printed: string, env: Record<string, string> = {}) => {
+      assert.isTrue(printed.startsWith(`ai-jobs `), printed)
+      assert.include(printed, ` --database ${url} `, "names the database the cursor came from")
+      return runCliWithBytes(printed.slice("ai-jobs ".length), { env: { DATABASE_URL: path.join(tempDir("elsewhere"), "none.db"), ...env } })
+    }
+
+    /**
      * Runs a listing with --json, then each command its notice gives, to the end: every row
      * read (by `key`), and each notice. At most 50 pages: a notice that never ends is a failure.
      */
     const readToEnd = async (args: ReadonlyArray<string>, key: string) => {
       const rows: Array<string> = []
       const notices: Array<ReadOn> = []
-      let next: ReadonlyArray<string> | undefined = [...args, "--json"]
-      for (let page = 0; next !== undefined; page++) {
+      let result = await cli([...args, "--json"])
+      for (let page = 0;; page++) {
         assert.isBelow(page, 50, "the read-on commands end")
-        const result = await cli(next)
         rows.push(...(JSON.parse(ok(result)) as Array<Record<string, string>>).map((row) => row[key]!))
         if (result.stderr === "") break
         const notice = JSON.parse(result.stderr) as ReadOn
         assert.isTrue(notice.rest.endsWith(` --json --cursor ${notice.next_cursor}`), notice.rest)
-        const [command, ...words] = notice.rest.split(" ")
-        assert.strictEqual(command, "ai-jobs", notice.rest)
         notices.push(notice)
-        next = words
+        result = await runPrinted(notice.rest)
       }
       return { rows, notices }
     }
@@ -412,12 +418,14 @@ export const runOperatorSuite = (database: CliDatabase): void => {
           events: ReadonlyArray<{ event_id: string }>
           events_rest?: string
         }
-        const [command, ...hint] = (shown.events_rest ?? "").split(" ")
-        assert.strictEqual(command, "ai-jobs", shown.events_rest)
-        const page = await cli(hint, { COLUMNS: "200" })
+        const hint = shown.events_rest ?? ""
+        const page = await runPrinted(hint, { COLUMNS: "200" })
         ok(page)
-        assert.match(page.stderr, new RegExp(`^\\(showing the oldest 100 events; more match: read on with ai-jobs events --job ${job.job_id} --cursor [\\w-]+\\)\n$`))
-        const { notices, rows } = await readToEnd(hint, "event_id")
+        assert.strictEqual(
+          page.stderr.replace(/ --cursor [\w-]+\)\n$/, " --cursor …)\n"),
+          `(showing the oldest 100 events; more match: read on with ai-jobs events --database ${url} --job ${job.job_id} --cursor …)\n`
+        )
+        const { notices, rows } = await readToEnd(hint.replace(` --database ${url}`, "").split(" ").slice(1), "event_id")
         assert.strictEqual(notices.length, 2, "221 events: pages of 100, 100 and 21")
         assert.deepStrictEqual([...shown.events.map((event) => event.event_id), ...rows], recorded)
       })
@@ -509,10 +517,10 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.deepStrictEqual(listed(await cli(["jobs", "list", "--kind", "canvas_cluster", "--json"])), [...ids].reverse())
         const newest = await cli(["jobs", "list", "--kind", "canvas_cluster", "--limit", "2", "--json"])
         assert.deepStrictEqual(listed(newest), [ids[2], ids[1]])
-        assert.match(newest.stderr, /^\{"next_cursor":"[\w-]+","rest":"ai-jobs jobs list --kind canvas_cluster --limit 2 --json --cursor [\w-]+"\}\n$/)
+        assert.match(newest.stderr, new RegExp(`^\\{"next_cursor":"[\\w-]+","rest":"ai-jobs jobs list --database ${url} --kind canvas_cluster --limit 2 --json --cursor [\\w-]+"\\}\n$`))
         const oldest = await cli(["jobs", "list", "--kind", "canvas_cluster", "--order", "oldest", "--limit", "2", "--json"])
         assert.deepStrictEqual(listed(oldest), [ids[0], ids[1]])
-        assert.match(oldest.stderr, /^\{"next_cursor":"[\w-]+","rest":"ai-jobs jobs list --kind canvas_cluster --order oldest --limit 2 --json --cursor [\w-]+"\}\n$/)
+        assert.match(oldest.stderr, new RegExp(`^\\{"next_cursor":"[\\w-]+","rest":"ai-jobs jobs list --database ${url} --kind canvas_cluster --order oldest --limit 2 --json --cursor [\\w-]+"\\}\n$`))
         const table = lines(ok(await cli(["jobs", "list", "--kind", "canvas_cluster"])))
         assert.deepStrictEqual(table.filter((line) => /^[0-9a-f]{8}\s/.test(line)).map((line) => line.slice(0, 8)), [...created].reverse().map(short))
         assertOneLineError(await cli(["jobs", "list", "--order", "sideways"]), 2, /^error: unknown --order "sideways"; expected one of newest, oldest$/)
@@ -528,7 +536,7 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.deepStrictEqual(listed(await cli(["events", "--job", done.job_id, "--order", "newest", "--json"])), [...ids].reverse())
         const cut = await cli(["events", "--job", done.job_id, "--order", "newest", "--limit", "1", "--json"])
         assert.deepStrictEqual(listed(cut), [ids[ids.length - 1]])
-        assert.match(cut.stderr, new RegExp(`^\\{"next_cursor":"[\\w-]+","rest":"ai-jobs events --job ${done.job_id} --order newest --limit 1 --json --cursor [\\w-]+"\\}\n$`))
+        assert.match(cut.stderr, new RegExp(`^\\{"next_cursor":"[\\w-]+","rest":"ai-jobs events --database ${url} --job ${done.job_id} --order newest --limit 1 --json --cursor [\\w-]+"\\}\n$`))
         const run = (await runsOf(url, done.job_id))[0]!.id as string
         const ofRun = all.filter((event) => event.workflow_run_id === run).map((event) => event.event_id as string)
         assert.isAtLeast(ofRun.length, 1)

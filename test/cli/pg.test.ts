@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { connectPg, dropDatabase, freshDatabaseUrl, pgAdminUrl } from "../support/pg-database.js"
-import { type CliResult, lines, runCli, tempDir } from "./cli.js"
+import { type CliResult, lines, runCli, runCliWithBytes, tempDir } from "./cli.js"
 import { allJobs, eventsOf } from "./fixtures.js"
 import { assertOneLineError } from "./operator.suite.js"
 
@@ -145,6 +145,25 @@ describe("ai-jobs on PostgreSQL", () => {
       )
       assert.strictEqual((await allJobs(url)).find((job) => job.job_id === failed?.job_id)?.state, "failed")
       assert.strictEqual((await eventsOf(url, failed?.job_id ?? "")).length, eventsBefore)
+    })
+
+    // Found by a regression probe: the read-on command named no database, so it read DATABASE_URL's or the default.
+    it("R7 R17 a cut listing of a database given by a URL with a password reads on with that URL, its password masked and said so; given it again, the command reads the next page", async () => {
+      const reader = await readOnlyRole(url)
+      const masked = reader.replace(":reader@", ":***@")
+      const first = await runCli(["jobs", "list", "--order", "oldest", "--limit", "2", "--json", "--database", reader])
+      const notice = JSON.parse(first.stderr) as { rest: string; note?: string }
+      assert.strictEqual(notice.rest.replace(/--cursor \S+$/, "--cursor …"), `ai-jobs jobs list --database '${masked}' --order oldest --limit 2 --json --cursor …`)
+      assert.strictEqual(notice.note, "its database password shows as ***: give it in its place")
+      const text = await runCli(["jobs", "list", "--order", "oldest", "--limit", "2", "--database", reader])
+      assert.notInclude(text.stderr, "reader@")
+      assert.match(text.stderr, /; its database password shows as \*\*\*: give it in its place\)\n$/)
+      // As the operator runs it: the password given again, DATABASE_URL naming another database.
+      const next = await runCliWithBytes(notice.rest.replace(":***@", ":reader@").slice("ai-jobs ".length), {
+        env: { DATABASE_URL: path.join(tempDir("elsewhere"), "none.db") }
+      })
+      const read = [...parseJson<Array<{ job_id: string }>>(first), ...parseJson<Array<{ job_id: string }>>(next)]
+      assert.deepStrictEqual(read.map((job) => job.job_id), jobs.slice(0, 4).map((job) => job.job_id))
     })
 
     // Found by an outside probe: after a DBA's CREATE SCHEMA named like the role (default search_path "$user", public),
