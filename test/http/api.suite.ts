@@ -774,50 +774,48 @@ export const runApiSuite = (backend: Backend) => {
         }).pipe(Effect.provide(apiServer(slowStore, { gate: Recovery.layerStartup() })))
       }).pipe(Effect.scoped))
 
-    it.effect("17.2 /health: concurrent calls share one database check, so a flood of them cannot fill the pool and read a healthy database as unreachable", () =>
+    /** The store with its `schemaVersion` counted (`checks()`) and held until `release`, the wait wrapped by `hold`. */
+    const heldHealthCheck = (hold: (wait: Effect.Effect<void>) => Effect.Effect<void>) =>
       Effect.gen(function*() {
         const real = Context.get(yield* Layer.build(backend.makeStore()), JobStore)
-        // Each check is counted and held until released: a check per call would count one per call held.
-        let checks = 0
+        let count = 0
         const release = yield* Deferred.make<void>()
         const held = Layer.succeed(JobStore, {
           ...real,
           schemaVersion: Effect.suspend(() => {
-            checks++
-            return Effect.zipRight(Deferred.await(release), real.schemaVersion)
+            count++
+            return Effect.zipRight(hold(Deferred.await(release)), real.schemaVersion)
           })
         })
+        return { checks: () => count, held, release }
+      })
+
+    it.effect("17.2 /health: concurrent calls share one database check, so a flood of them cannot fill the pool and read a healthy database as unreachable", () =>
+      Effect.gen(function*() {
+        // Each check is counted and held until released: a check per call would count one per call held.
+        const { checks, held, release } = yield* heldHealthCheck((wait) => wait)
         yield* Effect.gen(function*() {
           const calls = yield* Effect.forEach(Array.from({ length: 40 }), () => Effect.fork(send(HttpClientRequest.get("/health"))))
-          for (let tries = 0; tries < 400 && checks === 0; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          for (let tries = 0; tries < 400 && checks() === 0; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
           // Loopback calls arrive within milliseconds; while the first check is held none of them may start another.
           yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
-          assert.strictEqual(checks, 1, "one database check for 40 concurrent calls")
+          assert.strictEqual(checks(), 1, "one database check for 40 concurrent calls")
           yield* Deferred.succeed(release, undefined)
           const answers = yield* Effect.forEach(calls, (call) => Effect.map(call.await, (exit) => exit._tag === "Success" ? [exit.value.status, exit.value.body?.["database"]] : ["failed"]))
           assert.deepStrictEqual(new Set(answers.map((answer) => JSON.stringify(answer))), new Set([JSON.stringify([200, "reachable"])]))
           // Once it ended, the next call asks the database again: no answer is kept past its check.
           assert.strictEqual((yield* send(HttpClientRequest.get("/health"))).status, 200)
-          assert.strictEqual(checks, 2)
+          assert.strictEqual(checks(), 2)
         }).pipe(Effect.provide(apiServer(held)))
       }).pipe(Effect.scoped))
 
     it.effect("17.2 /health answers 503 unreachable once its 5 s have passed even while the database's check cannot be cut short, and calls meanwhile share that one check", () =>
       Effect.gen(function*() {
-        const real = Context.get(yield* Layer.build(backend.makeStore()), JobStore)
         // A query that, interrupted, still runs to its end (as a PostgreSQL statement blocked on a lock did).
-        let checks = 0
-        const release = yield* Deferred.make<void>()
-        const hung = Layer.succeed(JobStore, {
-          ...real,
-          schemaVersion: Effect.suspend(() => {
-            checks++
-            return Effect.zipRight(Effect.uninterruptible(Deferred.await(release)), real.schemaVersion)
-          })
-        })
+        const { checks, held: hung, release } = yield* heldHealthCheck(Effect.uninterruptible)
         yield* Effect.gen(function*() {
           const first = yield* Effect.fork(send(HttpClientRequest.get("/health")))
-          for (let tries = 0; tries < 400 && checks === 0; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          for (let tries = 0; tries < 400 && checks() === 0; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
           // The 5 s wait armed on the TestClock, then the clock moved past it: the answer needs no release.
           for (let tries = 0; tries < 400 && Chunk.size(yield* TestClock.sleeps()) === 0; tries++) {
             yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
@@ -828,9 +826,9 @@ export const runApiSuite = (backend: Backend) => {
           // The check is still running: the next call waits for it rather than sending another query.
           const second = yield* Effect.fork(send(HttpClientRequest.get("/health")))
           yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 200)))
-          assert.strictEqual(checks, 1)
+          assert.strictEqual(checks(), 1)
           yield* Deferred.succeed(release, undefined)
-          assert.deepStrictEqual([(yield* Fiber.join(second)).status, checks], [200, 1])
+          assert.deepStrictEqual([(yield* Fiber.join(second)).status, checks()], [200, 1])
         }).pipe(Effect.provide(apiServer(hung)))
       }).pipe(Effect.scoped))
 
