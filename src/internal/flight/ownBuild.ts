@@ -29,12 +29,9 @@ export const withOwnBuild = <R extends Recorder>(recorder: R, build: OwnBuild): 
   return recorder
 }
 
-const isReadError = (error: unknown): error is ReadError =>
-  typeof error === "object" && error !== null && "_tag" in error && (error._tag === "StorageError" || error._tag === "CorruptRow")
-
 /**
  * `recorder`'s own builder. A recorder made elsewhere (a test's) has none: its public `build`,
  * whose failed read of a job is a defect here, as a library event names a job it holds.
  */
 export const ownBuild = (recorder: Recorder): OwnBuild =>
-  builds.get(recorder) ?? ((event) => Effect.catchIf(recorder.build(event), isReadError, Effect.die))
+  builds.get(recorder) ?? ((event) => Effect.catchTags(recorder.build(event), { StorageError: Effect.die, CorruptRow: Effect.die }))
