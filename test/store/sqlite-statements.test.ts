@@ -22,6 +22,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
@@ -218,6 +219,8 @@ describe("issue 16 SQLite eager dispatch", () => {
           assert.deepStrictEqual(commitsOf(seen), { commits: 1, fsynced: 1 })
         }
         yield* store.createJob(newJob())
+        // Later than the older job on the clock: the queue's order then does not fall to the ids (a random v4 id may sort before the store's v7 one).
+        yield* TestClock.adjust(1)
         const { seen, value } = yield* submitted
         assert.isNull(value.claim, "an older job comes first")
         assert.deepStrictEqual(sources(seen), [
