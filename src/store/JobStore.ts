@@ -213,7 +213,10 @@ export interface TransitionRequest extends Change<AiJob> {
   readonly from?: JobState | undefined
   readonly status_reason?: string | undefined
   readonly error_message?: string | null | undefined
-  /** Point the job at a new workflow run (start, resume, rework). */
+  /**
+   * Point the job at a new workflow run (start, resume, rework): one of its own. Another job's
+   * run is refused by the database (migration 0030): `StorageError`, nothing written.
+   */
   readonly workflow_run_id?: WorkflowRunId | null | undefined
   /** A retry (`failed → queued`): the number of the attempt it makes next. */
   readonly attempt?: number | undefined

@@ -150,6 +150,36 @@ export const lifecycleContract = (backend: Backend): void => {
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(failed))
       }))
 
+    test("R6 R9 transition pointing a job at another job's run is refused by the database (migration 0030): StorageError, nothing changed; its own run is taken", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const finishRunningJob = store.finishRunningJob
+        if (finishRunningJob === undefined) return assert.fail("the store has the one-statement end")
+        const { job: other, run: otherRun } = yield* startedJob()
+        const job = yield* store.createJob(newJob())
+        const pointed = jobEvent(job)
+        const refused = yield* Effect.either(store.transition({ job_id: job.job_id, to: "running", workflow_run_id: otherRun.id, events: () => [pointed] }))
+        // What such a pointer did before 0030: the job's end settled the other job's run (its
+        // worker's next heartbeat RunNotActive), and the end's record named that run.
+        const ended = yield* finishRunningJob({ job_id: job.job_id, to: "cancelled", event: jobEvent(job) })
+        assert.isNull(ended, "the job never ran: its end changes nothing")
+        assert.strictEqual((yield* store.heartbeat(otherRun.id)).status, "running", "the other job's run is still its own, running")
+        assert.deepStrictEqual((yield* store.listEvents({ workflow_run_id: otherRun.id })).items.map((event) => event.job_id), [])
+        // The refusal itself: a StorageError naming the rule, the job and the trail as they were.
+        if (refused._tag === "Right") return assert.fail(`the pointer at another job's run was taken: ${refused.right.workflow_run_id}`)
+        const error = expectTag(refused.left, "StorageError")
+        assert.include(error.message, "ai_jobs_workflow_run_of_job")
+        assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(job))
+        assert.deepStrictEqual((yield* store.listEvents({ event_id: pointed.event_id })).items, [])
+        assert.strictEqual((yield* store.getJob(other.job_id)).workflow_run_id, otherRun.id)
+        // Its own run is taken as before, and its end settles that run alone.
+        const own = yield* store.createRun(job.job_id)
+        assert.strictEqual((yield* store.transition({ job_id: job.job_id, to: "running", workflow_run_id: own.id })).workflow_run_id, own.id)
+        assert.strictEqual((yield* finishRunningJob({ job_id: job.job_id, to: "cancelled", event: jobEvent(job) }))?.state, "cancelled")
+        assert.strictEqual((yield* store.getRun(own.id)).status, "cancelled")
+        assert.strictEqual((yield* store.getRun(otherRun.id)).status, "running")
+      }))
+
     test("R6 transition writes several events atomically with the change", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
