@@ -445,6 +445,9 @@ export const runHostileInputSuite = (backend: Backend) => {
     const refusedForSize = (exit: Exit.Exit<unknown, unknown>, subject: string, path: string, name: string) =>
       refusedAs(exit, subject, path, new RegExp(`Expected JSON of at most ${MAX_JSON_BYTES} bytes \\(32 MiB\\) as text`), name)
 
+    // Each writes, measures and refuses a dozen 32 MiB texts: on a loaded 2-core machine that took 40-105 s, past the 30 s default.
+    const BIG_JSON_TIMEOUT = 180_000
+
     it.effect("R5 Input rules: JSON past MAX_JSON_BYTES is DecodeFailure from submit, submitUntrusted and submitMany on every store, nothing stored; at the bound it is stored and read back", () =>
       provide(Effect.gen(function*() {
         const jobs = yield* Jobs.Jobs
@@ -460,7 +463,7 @@ export const runHostileInputSuite = (backend: Backend) => {
         const atBound = { s: "x".repeat(MAX_JSON_BYTES - "{\"s\":\"\"}".length) }
         const stored = yield* jobs.submit(summarize({ job_inputs: atBound }))
         assert.strictEqual(((yield* jobs.get(stored.job_id)).job_inputs as { s: string }).s.length, atBound.s.length)
-      })))
+      })), BIG_JSON_TIMEOUT)
 
     it.effect("R5 job outputs past MAX_JSON_BYTES fail the job naming why, from Jobs.run and a worker pool, never retried as an outage; node payloads past it are refused", () =>
       provide(Effect.gen(function*() {
@@ -491,7 +494,7 @@ export const runHostileInputSuite = (backend: Backend) => {
         const failed = yield* jobs.get(queued.job_id)
         assert.deepStrictEqual([failed.state, failed.job_outputs], ["failed", null], "pool")
         assert.include(failed.error_message ?? "", "at most 33554432 bytes (32 MiB)", "pool")
-      })))
+      })), BIG_JSON_TIMEOUT)
 
     it.effect("R10 an event field whose getter throws is InvalidEvent, never a defect; nothing recorded", () =>
       provide(Effect.gen(function*() {
