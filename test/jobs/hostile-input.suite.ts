@@ -24,7 +24,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import { eventOf } from "../flight/fixtures.js"
 import type { Backend } from "../support/backend.js"
-import { settleIo, summarize } from "./jobs.suite.js"
+import { summarize, untilDone } from "./jobs.suite.js"
 import { services } from "./services.js"
 
 /** What the caller's error and the stored text must not share. */
@@ -486,10 +486,7 @@ export const runHostileInputSuite = (backend: Backend) => {
         const queued = yield* jobs.submit(summarize())
         yield* Effect.scoped(Effect.gen(function*() {
           yield* jobs.worker({ concurrency: 1, pollInterval: "1 second", handler: () => Effect.succeed(value() as never) })
-          for (let i = 0; i < 40 && (yield* jobs.get(queued.job_id)).state !== "failed"; i++) {
-            yield* settleIo
-            yield* TestClock.adjust("1 second")
-          }
+          yield* untilDone(Effect.map(jobs.get(queued.job_id), (job) => job.state === "failed"))
         }))
         const failed = yield* jobs.get(queued.job_id)
         assert.deepStrictEqual([failed.state, failed.job_outputs], ["failed", null], "pool")
