@@ -21,6 +21,7 @@ import type { JobKind } from "../../src/domain/JobKind.js"
 import type { JobState } from "../../src/domain/JobState.js"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
+import { untilDone } from "../jobs/jobs.suite.js"
 import { servicesUnder } from "../jobs/services.js"
 import type { ReferenceRow } from "./referenceRows.js"
 
@@ -535,10 +536,7 @@ export const runEscalationSuite = (backend: CapabilityBackend) => {
                     pollInterval: "1 second",
                     handler: (ctx) => Ref.update(ran, (ids) => [...ids, ctx.job.job_id])
                   })
-                  for (let i = 0; i < 20 && (yield* jobs.get(behind.id as JobId)).state !== "completed"; i++) {
-                    yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 15)))
-                    yield* TestClock.adjust("1 second")
-                  }
+                  yield* untilDone(Effect.map(jobs.get(behind.id as JobId), (job) => job.state === "completed"))
                 }))
                 const handled = yield* Ref.get(ran)
                 return handled.includes(subjectId) ? "ran the refused job" : handled.includes(behind.id) ? "ran only the job behind it" : "ran nothing"

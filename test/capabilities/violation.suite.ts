@@ -11,12 +11,12 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
-import * as TestClock from "effect/TestClock"
 import type { JobRequestInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
+import { settleIo, untilDone } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
 
 const request = (job_inputs: number): JobRequestInput => ({
@@ -29,9 +29,6 @@ const request = (job_inputs: number): JobRequestInput => ({
 })
 
 const injection = { violation: "prompt_injection", detail: "\"ignore previous instructions\" at offset 120 of doc-7" }
-
-/** Lets real I/O on other fibers finish while the TestClock stands still. */
-const settleIo = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 15)))
 
 const eventsOf = (jobId: string) =>
   Effect.flatMap(JobStore, (store) => Effect.map(store.listEvents({ job_id: jobId as never, limit: 1000 }), (page) => page.items))
@@ -194,10 +191,7 @@ export const runViolationSuite = (name: string, storeLayer: () => Layer.Layer<Jo
             pollInterval: "1 second",
             handler: (ctx) => ctx.job.job_id === bad.job_id ? ctx.securityViolation({ violation: "prompt_injection" }) : Effect.succeed({ ok: true })
           })
-          for (let i = 0; i < 20 && (yield* jobs.get(good.job_id)).state !== "completed"; i++) {
-            yield* settleIo
-            yield* TestClock.adjust("1 second")
-          }
+          yield* untilDone(Effect.map(jobs.get(good.job_id), (job) => job.state === "completed"))
         }))
         assert.strictEqual((yield* jobs.get(bad.job_id)).state, "poisoned")
         assert.strictEqual((yield* jobs.get(good.job_id)).state, "completed")

@@ -22,6 +22,7 @@ import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
+import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { uuid, validEvents } from "../flight/fixtures.js"
 import { newestShipped } from "../store/contract/schema.js"
 import type { Backend } from "../support/backend.js"
@@ -790,15 +791,25 @@ export const runApiSuite = (backend: Backend) => {
         return { checks: () => count, held, release }
       })
 
+    /**
+     * Until `n` /health calls wait for a check: each waiting call has its 5 s limit armed on the TestClock.
+     * Not "long enough" of real time: on a loaded machine some of 40 calls came after 300 ms, after the
+     * held check was released, and started checks of their own (CI-like load: 5 checks, not 2).
+     */
+    const untilCallsWait = (n: number) =>
+      Effect.gen(function*() {
+        const due = (yield* Clock.currentTimeMillis) + 5_000
+        while (Chunk.size(Chunk.filter(yield* TestClock.sleeps(), (at) => at === due)) < n) yield* sleepRealTime(5)
+      })
+
     it.effect("17.2 /health: concurrent calls share one database check, so a flood of them cannot fill the pool and read a healthy database as unreachable", () =>
       Effect.gen(function*() {
         // Each check is counted and held until released: a check per call would count one per call held.
         const { checks, held, release } = yield* heldHealthCheck((wait) => wait)
         yield* Effect.gen(function*() {
           const calls = yield* Effect.forEach(Array.from({ length: 40 }), () => Effect.fork(send(HttpClientRequest.get("/health"))))
-          for (let tries = 0; tries < 400 && checks() === 0; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-          // Loopback calls arrive within milliseconds; while the first check is held none of them may start another.
-          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
+          // Every call has arrived and waits, while the first check is held: none of them may start another.
+          yield* untilCallsWait(40)
           assert.strictEqual(checks(), 1, "one database check for 40 concurrent calls")
           yield* Deferred.succeed(release, undefined)
           const answers = yield* Effect.forEach(calls, (call) => Effect.map(call.await, (exit) => exit._tag === "Success" ? [exit.value.status, exit.value.body?.["database"]] : ["failed"]))
@@ -815,17 +826,14 @@ export const runApiSuite = (backend: Backend) => {
         const { checks, held: hung, release } = yield* heldHealthCheck(Effect.uninterruptible)
         yield* Effect.gen(function*() {
           const first = yield* Effect.fork(send(HttpClientRequest.get("/health")))
-          for (let tries = 0; tries < 400 && checks() === 0; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
           // The 5 s wait armed on the TestClock, then the clock moved past it: the answer needs no release.
-          for (let tries = 0; tries < 400 && Chunk.size(yield* TestClock.sleeps()) === 0; tries++) {
-            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-          }
+          yield* untilCallsWait(1)
           yield* TestClock.adjust("5 seconds")
           const answer = yield* Fiber.join(first)
           assert.deepStrictEqual([answer.status, answer.body?.["database"]], [503, "unreachable"])
           // The check is still running: the next call waits for it rather than sending another query.
           const second = yield* Effect.fork(send(HttpClientRequest.get("/health")))
-          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 200)))
+          yield* untilCallsWait(1)
           assert.strictEqual(checks(), 1)
           yield* Deferred.succeed(release, undefined)
           assert.deepStrictEqual([(yield* Fiber.join(second)).status, checks()], [200, 1])

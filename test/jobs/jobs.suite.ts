@@ -38,6 +38,19 @@ export const summarize = (overrides: Partial<JobRequestInput> = {}): JobRequestI
 /** Lets real I/O (a heartbeat write on another fiber) finish while the TestClock stands still. */
 export const settleIo = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 15)))
 
+/**
+ * Until `done`, look after look: real I/O settles, then the TestClock moves `poll` (a worker pool's poll
+ * interval). As many looks as it takes: a fixed number of them was a budget of real time (1-2 s) that a
+ * pool's programs and commits, slowed by a loaded machine, could overrun.
+ */
+export const untilDone = <E, R>(done: Effect.Effect<boolean, E, R>, poll: Duration.DurationInput = "1 second"): Effect.Effect<void, E, R> =>
+  Effect.gen(function*() {
+    while (!(yield* done)) {
+      yield* settleIo
+      yield* TestClock.adjust(poll)
+    }
+  })
+
 const encodeRun = Schema.encodeSync(WorkflowRun)
 
 const allEvents = Effect.flatMap(JobStore, (store) =>
@@ -821,12 +834,7 @@ export const runJobsSuite = (backend: Backend) => {
             pollInterval: "1 second",
             handler: (ctx) => Effect.succeed({ doubled: (ctx.job.job_inputs as { n: number }).n * 2 })
           })
-          for (let i = 0; i < 20; i++) {
-            yield* settleIo
-            yield* TestClock.adjust("1 second")
-            const page = yield* jobs.list({ states: ["completed"] })
-            if (page.items.length === submitted.length) break
-          }
+          yield* untilDone(Effect.map(jobs.list({ states: ["completed"] }), (page) => page.items.length === submitted.length))
         }))
         const done = yield* jobs.list({ states: ["completed"] })
         assert.strictEqual(done.items.length, 5)

@@ -61,16 +61,19 @@ for (const backend of sharedBackends) {
         const first = yield* jobs.submit(summarize({ job_inputs: { n: 1 } }))
         const second = yield* jobs.submit(summarize({ job_inputs: { n: 2 } }))
         const started = yield* Deferred.make<AiJob>()
+        const ended = yield* Deferred.make<void>()
         const pool = yield* startPool(jobs, (ctx) =>
           Effect.gen(function*() {
             yield* Deferred.succeed(started, ctx.job)
             yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 500)))
+            yield* Deferred.succeed(ended, undefined)
             return { done: "in time" }
           }), "10 seconds")
         assert.strictEqual((yield* Deferred.await(started)).job_id, first.job_id)
-        const closedAt = Date.now()
         yield* Scope.close(pool, Exit.void)
-        assert.isAtLeast(Date.now() - closedAt, 300, "closing waited for the running program")
+        // Whether the program ended when closing returned, not how long closing took: a loaded machine's
+        // stall between the program's start and this fiber's clock read made a duration fail (forced: 284 ms < 300).
+        assert.isTrue(yield* Deferred.isDone(ended), "closing waited for the running program")
         const done = yield* store.getJob(first.job_id)
         assert.strictEqual(done.state, "completed")
         assert.deepStrictEqual(done.job_outputs, { done: "in time" })

@@ -119,16 +119,22 @@ describe("SQLite file shared by two stores (R17)", () => {
     Effect.gen(function*() {
       const { a, b } = yield* twoStores()
       const locked = yield* Deferred.make<void>()
-      const holder = yield* Effect.fork(holdWriteLock(a, 300, locked))
-      yield* Deferred.await(locked)
-      // Timers must keep firing while b waits: the wait is asynchronous.
+      // Timers must keep firing while b waits: the wait is asynchronous. a holds its lock until they have
+      // fired 5 times — not for a fixed time, which a stall on a loaded machine used up before b began
+      // (forced: b "waited" 69 ms < 200) — so a wait that blocked the event loop would never end.
       let ticks = 0
+      let aEnded = false
+      const holder = yield* Effect.fork(a.transaction(Effect.gen(function*() {
+        yield* a.createJob(newJob({ protocol_id: "held" }))
+        yield* Deferred.succeed(locked, undefined)
+        while (ticks < 5) yield* realSleep(5)
+        aEnded = true
+      })))
+      yield* Deferred.await(locked)
       const ticker = setInterval(() => ticks++, 20)
-      const started = Date.now()
       const job = yield* Effect.ensuring(b.createJob(newJob({ protocol_id: "waited" })), Effect.sync(() => clearInterval(ticker)))
-      const waited = Date.now() - started
+      assert.isTrue(aEnded, "b waited for a's transaction to end")
       yield* Fiber.join(holder)
-      assert.isAtLeast(waited, 200, "b waited for a's transaction to end")
       assert.isAtLeast(ticks, 5, "the event loop ran while b waited")
       assert.strictEqual((yield* a.getJob(job.job_id)).protocol_id, "waited")
       assert.strictEqual((yield* b.listJobs({ limit: 10 })).items.length, 2)
