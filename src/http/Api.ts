@@ -13,6 +13,7 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { AiJob, JobRequest } from "../domain/AiJob.js"
@@ -54,10 +55,12 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("@hand
  * Reads a request body up to the configured size (413 past it, 411 without a
  * length) and checks it is JSON by its Content-Type and its text (400
  * `MalformedBody` otherwise), not absurdly deep and without a key given twice
- * in one object (400 `DecodeFailure`).
+ * in one object (400 `DecodeFailure`). It provides the request the route
+ * reads: the body parsed once, by this check.
  */
 export class BodyLimit extends HttpApiMiddleware.Tag<BodyLimit>()("@handshake/ai-job-model/http/BodyLimit", {
-  failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError, DecodeFailureError)
+  failure: Schema.Union(PayloadTooLargeError, LengthRequiredError, MalformedBodyError, DecodeFailureError),
+  provides: HttpServerRequest.HttpServerRequest
 }) {}
 
 /**

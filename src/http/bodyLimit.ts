@@ -11,8 +11,8 @@
  * drop the connection, and the client never sees the 413. With the length
  * declared, the server (Node's parser) never delivers more than that.
  *
- * The body read here is cached by the request, so the endpoint's own
- * decoding reuses it.
+ * The body is read and parsed here once: the route decodes its payload from
+ * the value parsed here (parsedBody.ts), never from the text again.
  */
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpMethod from "@effect/platform/HttpMethod"
@@ -25,6 +25,7 @@ import { DecodeFailure } from "../domain/Errors.js"
 import { clipIssueText } from "../domain/issueBounds.js"
 import { BodyLimit } from "./Api.js"
 import { closedStartPastDepth } from "./bodyDepth.js"
+import { withParsedBody } from "./parsedBody.js"
 import { firstSilentChange, silentChangeIssue } from "./silentChanges.js"
 import { LengthRequired, MalformedBody, PayloadTooLarge } from "./Errors.js"
 import { Utf8CheckedMessage } from "./utf8Body.js"
@@ -113,11 +114,14 @@ const parses = (text: string): boolean => {
   }
 }
 
-/** The BodyLimit middleware for bodies of at most `maxBytes` bytes. */
+/**
+ * The BodyLimit middleware for bodies of at most `maxBytes` bytes: the
+ * request the route then reads, its body parsed once here.
+ */
 export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<BodyLimit> =>
   Layer.succeed(BodyLimit, Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    if (!HttpMethod.hasBody(request.method)) return
+    if (!HttpMethod.hasBody(request.method)) return request
     // The routes with a body take no query: ignored, `POST /jobs?dry_run=1` queued a real job, where a
     // listing refuses a key it does not name (found by an outside probe).
     const key = firstQueryKey(request.url)
@@ -141,7 +145,7 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
     const length = request.headers["content-length"]
     if (length === undefined) {
       if (request.headers["transfer-encoding"] !== undefined) return yield* new LengthRequired()
-      return
+      return request
     }
     if (Number(length) > maxBytes) return yield* new PayloadTooLarge({ limit_bytes: maxBytes })
     const text = yield* request.text.pipe(
@@ -150,7 +154,7 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
         isOverLimit(error) ? new PayloadTooLarge({ limit_bytes: maxBytes }) : new MalformedBody({ reason: "the body could not be read" })
       )
     )
-    if (text === "") return
+    if (text === "") return request
     if (notUtf8(request.source, text, Number(length))) {
       return yield* new MalformedBody({ reason: "its bytes are not valid UTF-8 (RFC 8259 §8.1); send the text encoded as UTF-8" })
     }
@@ -159,11 +163,12 @@ export const layer = (maxBytes: number = DEFAULT_MAX_BODY_BYTES): Layer.Layer<Bo
     // still refused as the parse refuses it.
     const deepStart = closedStartPastDepth(text, MAX_BODY_DEPTH)
     if (deepStart !== undefined && parses(deepStart)) return yield* tooDeepRefusal
-    yield* Effect.try({
+    const parsed = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: (error) => new MalformedBody({ reason: error instanceof Error ? error.message : String(error) })
     })
     if (deepStart !== undefined) return yield* tooDeepRefusal
     const change = firstSilentChange(text)
     if (change !== undefined) return yield* new DecodeFailure({ subject: "request body", issues: [silentChangeIssue(change)] })
+    return withParsedBody(request, parsed)
   }))

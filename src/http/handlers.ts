@@ -22,6 +22,7 @@ import { Jobs, type TransitionOptions } from "../Jobs.js"
 import { RecoveryGate } from "../Recovery.js"
 import { JobStore } from "../store/JobStore.js"
 import { Api, EventsQuery, JobsQuery, NodesQuery, RunsQuery } from "./Api.js"
+import { createdAnswer } from "./createdAnswer.js"
 import { refusedRequest } from "./decodeErrors.js"
 import { Unhealthy } from "./Errors.js"
 import { sharedCheck } from "./sharedCheck.js"
@@ -150,7 +151,7 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
       )
 
     return handlers
-      .handle("submit", ({ payload }) => jobs.submit(payload))
+      .handle("submit", ({ payload }) => Effect.flatMap(jobs.submit(payload), createdAnswer))
       .handle("list", ({ urlParams }) => Effect.zipRight(refuseProtoKey(JobsQuery), list(urlParams)))
       .handle("get", ({ path }) => detail(path.job_id))
       .handle("runs", ({ path, urlParams }) => Effect.zipRight(refuseProtoKey(RunsQuery), runPage(path.job_id, urlParams)))

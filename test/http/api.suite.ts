@@ -4,7 +4,7 @@
  * Runs unchanged on SQLite and PostgreSQL.
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, it, type MockInstance, vi } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -12,9 +12,10 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import type { AiJob, JobRequestInput } from "../../src/domain/AiJob.js"
+import { AiJob, type JobRequestInput } from "../../src/domain/AiJob.js"
 import type { StoredFlightEvent } from "../../src/domain/LegacyFlightEvent.js"
 import type { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
 import { FlightRecorder } from "../../src/FlightRecorder.js"
@@ -33,6 +34,16 @@ const MISSING = "0190a9d2-7a1e-7c4b-8d2e-00000000beef" as JobId
 /** The tag of a failed effect's error (the typed client rebuilds the server's error class). */
 const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.flip(effect), (error) => error._tag)
+
+/**
+ * `request`'s answer, and how many calls of `spy` while it ran had a first
+ * argument `counted` picks; the spy is restored after it (its record with it).
+ */
+const sendCounting = (spy: MockInstance, counted: (first: unknown) => boolean, request: HttpClientRequest.HttpClientRequest) =>
+  send(request).pipe(
+    Effect.map((response) => [response, spy.mock.calls.filter((args) => counted(args[0])).length] as const),
+    Effect.ensuring(Effect.sync(() => spy.mockRestore()))
+  )
 
 /** A job moved to `stalled` by recovery: claimed, silent for 31 s, recovered. */
 const stalledJob = (input: Partial<JobRequestInput> = {}) =>
@@ -574,6 +585,35 @@ export const runApiSuite = (backend: Backend) => {
         assert.strictEqual(small.status, 201, small.text)
         assert.strictEqual((yield* jobs.list()).items.length, 2, "the body at the limit and the small one")
       }), { maxBodyBytes: 4096 }))
+
+    it.effect("17.2 POST /jobs parses its body once: the body check's parse is the value the route decodes (a 95,000-key body was parsed twice on the event loop, ~100 ms each)", () =>
+      withApi(Effect.gen(function*() {
+        const body = JSON.stringify(summarize({ job_inputs: { prompt: "parsed once", nested: [{ a: 1 }] } }))
+        // Every JSON.parse of the body's text while the request runs.
+        const [response, parsesOfBody] = yield* sendCounting(vi.spyOn(JSON, "parse"), (text) => text === body, HttpClientRequest.post("/jobs").pipe(
+          HttpClientRequest.bearerToken(TOKEN),
+          HttpClientRequest.bodyText(body, "application/json")
+        ))
+        assert.strictEqual(response.status, 201, response.text)
+        assert.deepStrictEqual(response.body?.["job_inputs"], { prompt: "parsed once", nested: [{ a: 1 }] })
+        assert.strictEqual(parsesOfBody, 1, "the body's text is parsed once")
+        assert.deepStrictEqual((yield* (yield* Jobs).list()).items.map((job) => job.job_inputs), [{ prompt: "parsed once", nested: [{ a: 1 }] }])
+      })))
+
+    it.effect("17.2 POST /jobs walks the job's inputs twice — the API's shape check, then Jobs.submit's — and its 201 answer not again (it walked them twice more: ~110 ms each for 95,000 keys)", () =>
+      withApi(Effect.gen(function*() {
+        const inputs = { walked: "inputs", nested: [{ a: 1 }] }
+        // Each walk of the inputs lists the keys of each object in them once; counted for the object at their top.
+        const [response, walks] = yield* sendCounting(vi.spyOn(Object, "keys"), (object) => typeof object === "object" && object !== null && Object.hasOwn(object, "walked"), HttpClientRequest.post("/jobs").pipe(
+          HttpClientRequest.bearerToken(TOKEN),
+          HttpClientRequest.bodyUnsafeJson(summarize({ job_inputs: inputs }))
+        ))
+        assert.strictEqual(response.status, 201, response.text)
+        assert.deepStrictEqual(response.body?.["job_inputs"], inputs)
+        assert.strictEqual(walks, 2, "the API's check and Jobs.submit's")
+        const [stored] = (yield* (yield* Jobs).list()).items
+        assert.deepStrictEqual(response.body, JSON.parse(JSON.stringify(Schema.encodeSync(AiJob)(stored!))), "the answer is the job as the platform encodes it")
+      })))
 
     it.effect("17.2 cursor paging: 25 jobs by 10, newest first by default, no gaps or duplicates, filters kept; oldest first on request", () =>
       withApi(Effect.gen(function*() {
