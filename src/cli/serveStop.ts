@@ -20,7 +20,9 @@ export const DEFAULT_SHUTDOWN_GRACE = Duration.seconds(10)
 /**
  * How long the interrupted requests get to end. Most end at once (a SQLite
  * lock wait, a step between statements); one inside a PostgreSQL statement
- * ends when closing the store cancels that statement, after this.
+ * does not (the store's statements are not interruptible): the process exits
+ * anyway and its connection closes, but the server may still finish and
+ * commit that one statement (README, serve's "Stopping").
  */
 const CUT_WAIT_MS = 1000
 
@@ -66,7 +68,7 @@ export const makeServeStop = () => {
         yield* first(Effect.forEach(cut, Fiber.await, { discard: true }), sleepRealTime(CUT_WAIT_MS))
         yield* Effect.logWarning(
           `stopped: cut ${cut.length} of ${waiting} request(s) still in flight after the ${Duration.format(grace)} grace; ` +
-            "their database work was rolled back and their connections closed"
+            "their connections closed; work not yet committed was abandoned (a statement PostgreSQL is still running may yet commit)"
         )
       } else {
         yield* Effect.logInfo(`stopped: the ${waiting} request(s) in flight finished`)
