@@ -8,6 +8,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Console from "effect/Console"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -21,7 +22,8 @@ import * as WakeUp from "../WakeUp.js"
 import { recorderLayer, resolve, storeLayer } from "./database.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
 import * as Parse from "./parse.js"
-import { DEFAULT_PORT, isLoopback, type ServeOptions } from "./serveOptions.js"
+import { DEFAULT_PORT, isLoopback, type ServeOptions, SHUTDOWN_GRACE_VARIABLE } from "./serveOptions.js"
+import { DEFAULT_SHUTDOWN_GRACE, makeServeStop } from "./serveStop.js"
 
 /** The token to require: configured, or made up for a loopback-only server. */
 const chooseToken = (host: string, option: Option.Option<string>) =>
@@ -43,6 +45,14 @@ const chooseToken = (host: string, option: Option.Option<string>) =>
     return { token: JobsApi.generateToken(), generated: true }
   })
 
+/** How long a stop waits for requests in flight: `--shutdown-grace`, else its variable, else the default. */
+const chooseGrace = (option: Option.Option<string>) => {
+  const fromEnv = process.env[SHUTDOWN_GRACE_VARIABLE]
+  if (Option.isSome(option)) return Parse.duration("--shutdown-grace")(option.value)
+  if (fromEnv !== undefined && fromEnv !== "") return Parse.duration(SHUTDOWN_GRACE_VARIABLE)(fromEnv)
+  return Effect.succeed<Duration.Duration>(DEFAULT_SHUTDOWN_GRACE)
+}
+
 /** `/` → the console. */
 const rootRedirect = HttpApiBuilder.Router.use((router) =>
   router.get("/", Effect.succeed(HttpServerResponse.redirect("/console/", { status: 302 }))))
@@ -57,6 +67,7 @@ export const serve = (options: ServeOptions) =>
   Effect.gen(function*() {
     const port = Option.getOrElse(yield* Parse.optional(options.port, Parse.integer("--port", 0, 65535)), () => DEFAULT_PORT)
     const { generated, token } = yield* chooseToken(options.host, options.token)
+    const grace = yield* chooseGrace(options.shutdownGrace)
     const database = yield* resolve(options.database)
     // An unmigrated (or out-of-date) database would be served anyway, every route failing and
     // startup recovery closing intake for good: opening it refuses it (database.ts
@@ -71,10 +82,12 @@ export const serve = (options: ServeOptions) =>
       Layer.provideMerge(Capabilities.layerDefault),
       Layer.provideMerge(recorderLayer(database, { migrate: false, create: false }))
     )
-    const server = NodeHttpServer.layer(JobsApi.createServer, { host: options.host, port }).pipe(
+    const nodeServer = JobsApi.createServer()
+    const stopping = makeServeStop()
+    const server = NodeHttpServer.layer(() => nodeServer, { host: options.host, port }).pipe(
       Layer.mapError((error) => new OperationFailed({ message: `cannot listen on ${options.host}:${port}: ${describeError(error)}` }))
     )
-    const app = HttpApiBuilder.serve().pipe(
+    const app = HttpApiBuilder.serve(stopping.track).pipe(
       Layer.provide(rootRedirect),
       Layer.provide(JobsApi.layer({ token }).pipe(
         Layer.mapError((error) => new OperationFailed({ message: describeError(error) }))
@@ -96,5 +109,9 @@ export const serve = (options: ServeOptions) =>
         "Press Ctrl-C to stop."
       ].join("\n"))
       return yield* Effect.never
-    }).pipe(Effect.provide(app))
+    }).pipe(
+      // Before the layers close (the store among them): the requests in flight end or are cut first.
+      Effect.onInterrupt(() => stopping.stop(nodeServer, grace)),
+      Effect.provide(app)
+    )
   })

@@ -5,9 +5,11 @@
  */
 import type * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Duration from "effect/Duration"
 import { isIPv4 } from "node:net"
 import { MIN_TOKEN_LENGTH } from "../http/tokenRules.js"
 import { databaseOption } from "./database.js"
+import { DEFAULT_SHUTDOWN_GRACE } from "./serveStop.js"
 
 /** Where `serve` listens unless told otherwise. */
 export const DEFAULT_HOST = "127.0.0.1"
@@ -20,6 +22,9 @@ export const isLoopback = (host: string): boolean => {
   const v4 = bare.replace(/^::ffff:/, "")
   return isIPv4(v4) && v4.startsWith("127.")
 }
+
+/** The variable `--shutdown-grace` falls back to. */
+export const SHUTDOWN_GRACE_VARIABLE = "AI_JOBS_SHUTDOWN_GRACE"
 
 /** `serve`'s options. */
 export const options = {
@@ -38,6 +43,13 @@ export const options = {
     Options.withPseudoName("secret"),
     Options.withDescription(
       `Bearer token every request except /health must present (at least ${MIN_TOKEN_LENGTH} characters). Falls back to AI_JOBS_TOKEN; on loopback a random one is made and printed.`
+    ),
+    Options.optional
+  ),
+  shutdownGrace: Options.text("shutdown-grace").pipe(
+    Options.withPseudoName("duration"),
+    Options.withDescription(
+      `On a stop (Ctrl-C, SIGTERM), how long requests in flight may take to finish before they are cut (default ${Duration.format(DEFAULT_SHUTDOWN_GRACE)}, e.g. 500ms, 5s, 1m). Falls back to ${SHUTDOWN_GRACE_VARIABLE}.`
     ),
     Options.optional
   )

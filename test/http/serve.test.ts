@@ -15,16 +15,12 @@ import { runCli, tempDir } from "../cli/cli.js"
 import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
 import { summarize } from "../jobs/jobs.suite.js"
 import { services } from "../jobs/services.js"
-import { startServe } from "./serveProcess.js"
+import { get, healthAfterRecovery, onStore, startServe, submitJob } from "./serveProcess.js"
 
 const TOKEN = "serve-test-token-0123456789"
 
 let sqlite = ""
 let pg = ""
-
-/** Runs `effect` on the store at `database` (migrating it on the way), in this process. */
-const onStore = <A, E>(database: string, effect: Effect.Effect<A, E, JobStore>) =>
-  Effect.runPromise(Effect.provide(effect, Storage.layerFromUrl(database)))
 
 beforeAll(async () => {
   sqlite = path.join(tempDir("serve"), "jobs.db")
@@ -35,25 +31,6 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(() => dropDatabase(pg))
-
-const get = (url: string, token?: string) =>
-  fetch(url, { redirect: "manual", headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
-
-/**
- * `/health` once startup recovery has ended. The server listens while
- * recovery runs (R9: /health says so with a 503, as a load balancer needs;
- * api.suite.ts forces that case), so right after it prints its address a
- * loaded machine may still answer `running`.
- */
-const healthAfterRecovery = async (url: string): Promise<{ readonly status: number; readonly body: Record<string, unknown> }> => {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    const response = await get(`${url}health`)
-    const body = await response.json() as Record<string, unknown>
-    if (body["recovery"] !== "running" || Date.now() > deadline) return { status: response.status, body }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 describe("ai-jobs serve", { timeout: 180_000 }, () => {
   it("17.3 refuses a non-loopback host without a token, and a token under 16 characters (exit 2, one line)", async () => {
@@ -152,18 +129,7 @@ describe("ai-jobs serve", { timeout: 180_000 }, () => {
       assert.match(served.output(), /\(pg\)/)
       const health = await healthAfterRecovery(served.url)
       assert.deepStrictEqual([health.status, health.body["status"], health.body["recovery"]], [200, "ok", "finished"])
-      const submit = await fetch(`${served.url}jobs`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          job_kind: "doc_summarize",
-          protocol_id: "hsk.serve.v1",
-          profile_id: "ops",
-          capability_profile_id: "Analyst",
-          access_mode: "analysis_only",
-          safety_mode: "normal"
-        })
-      })
+      const submit = await submitJob(served.url, TOKEN, "hsk.serve.v1")
       assert.strictEqual(submit.status, 201)
       const spec = await get(`${served.url}openapi.json`, TOKEN)
       assert.strictEqual(spec.status, 200)

@@ -1,0 +1,80 @@
+/**
+ * How `ai-jobs serve` stops (Ctrl-C, a service manager's SIGTERM): with a
+ * deadline. It stops taking connections, gives the requests in flight up to
+ * the grace period to end, then interrupts those still running — their
+ * database work rolls back — and closes every connection, so the store is
+ * released and the process exits before an orchestrator's SIGKILL
+ * (Kubernetes waits 30 s) cuts it mid-write. Without a deadline, one request
+ * stuck on a database lock held the stop as long as the lock.
+ */
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Http from "node:http"
+import { sleepRealTime } from "../util/sleepRealTime.js"
+
+/** The grace unless told otherwise: well inside the usual 30 s before a SIGKILL. */
+export const DEFAULT_SHUTDOWN_GRACE = Duration.seconds(10)
+
+/**
+ * How long the interrupted requests get to end. Most end at once (a SQLite
+ * lock wait, a step between statements); one inside a PostgreSQL statement
+ * does not (the store's statements are not interruptible): the process exits
+ * anyway and its connection closes, but the server may still finish and
+ * commit that one statement (README, serve's "Stopping").
+ */
+const CUT_WAIT_MS = 1000
+
+type RequestFiber = Fiber.RuntimeFiber<unknown, unknown>
+
+/**
+ * Whichever of `waits` ends first. The stop runs as the main fiber's finalizer, which is
+ * uninterruptible, and so would be the race's waits: the loser could not be interrupted,
+ * and the race would last as long as the longer one.
+ */
+const first = (...waits: [Effect.Effect<void>, ...Array<Effect.Effect<void>>]) => Effect.raceAll(waits.map(Effect.interruptible))
+
+/** The server's requests in flight, and its stop. */
+export const makeServeStop = () => {
+  const inFlight = new Set<RequestFiber>()
+
+  /** Waits until no request is in flight. */
+  const drained = Effect.whileLoop({
+    while: () => inFlight.size > 0,
+    body: () => Fiber.await(inFlight.values().next().value!),
+    step: () => undefined
+  })
+
+  /** The server's middleware: a request is in flight until its answer is handed to Node. */
+  const track = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
+    Effect.withFiberRuntime((fiber) => {
+      inFlight.add(fiber)
+      return Effect.ensuring(app, Effect.sync(() => inFlight.delete(fiber)))
+    })
+
+  /** Stops `server`: no new connections, `grace` for the requests in flight, then the rest cut. */
+  const stop = (server: Http.Server, grace: Duration.Duration) =>
+    Effect.gen(function*() {
+      // Stops listening; Node closes the idle connections now and each busy one after its answer.
+      server.close()
+      const waiting = inFlight.size
+      if (waiting === 0) return server.closeAllConnections()
+      yield* Effect.logInfo(`stopping: no new requests; waiting up to ${Duration.format(grace)} for ${waiting} request(s) in flight`)
+      yield* first(drained, sleepRealTime(Duration.toMillis(grace)))
+      const cut = [...inFlight]
+      if (cut.length > 0) {
+        yield* Effect.forEach(cut, Fiber.interruptFork, { discard: true })
+        yield* first(Effect.forEach(cut, Fiber.await, { discard: true }), sleepRealTime(CUT_WAIT_MS))
+        yield* Effect.logWarning(
+          `stopped: cut ${cut.length} of ${waiting} request(s) still in flight after the ${Duration.format(grace)} grace; ` +
+            "their connections closed; work not yet committed was abandoned (a statement PostgreSQL is still running may yet commit)"
+        )
+      } else {
+        yield* Effect.logInfo(`stopped: the ${waiting} request(s) in flight finished`)
+      }
+      server.closeAllConnections()
+    })
+
+  return { track, stop }
+}
