@@ -297,7 +297,8 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
       Effect.gen(function*() {
         const decision = RetryPolicy.decide(job, RetryPolicy.backoffOf(retries, job), yield* Random.next)
         if (decision._tag === "GiveUp") return null
-        return { attempt: decision.attempt, run_after: RetryPolicy.eligibleAt(yield* DateTime.now, decision.delay) }
+        // The wait alone: the requeue counts it from the failure's instant (runJob.ts `requeue`).
+        return { attempt: decision.attempt, delay: decision.delay }
       })
   })
   // A failed operation's span ends with its failure redacted as caller text is (R14; jobSpan.ts).

@@ -14,9 +14,11 @@ export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("
   from: JobState,
   to: JobState,
   /**
-   * The operation that asked for the move, when only some of the states that
-   * reach `to` are its to move (`Jobs.start`, `resume`, `rework`: each one
-   * edge into `running`), with the states it accepts.
+   * The `Jobs` operation that asked for the move (`retry`, `cancel`, `resume`…),
+   * with the states it accepts: not always every state that reaches `to`
+   * (`resume` takes only `stalled` into `running`; `retry` only `failed` into
+   * `queued`, a release being no retry). Absent on a move no named operation
+   * made (a store's own guard, a run's end).
    */
   operation: Schema.optional(Schema.String),
   accepts: Schema.optional(Schema.Array(JobState))

@@ -328,7 +328,8 @@ export interface ClaimSubject {
  * record the store replaces, in its columns and body alike, the `event_id`
  * (the claim's next given id), the `timestamp` (the claim's), the `trace_id`
  * and `job_id` (the job's) and, where the record has one, the
- * `workflow_run_id` (the new run's); everything else is written as given.
+ * `workflow_run_id` (the new run's) and the body's `attempt` (the claimed
+ * job's); everything else is written as given.
  */
 export interface ClaimTemplate extends ClaimSubject {
   readonly job_kind: JobKind

@@ -1,6 +1,6 @@
 /**
  * Issue 15.1 and 15.2 on SQLite (a file) and PostgreSQL: retries with backoff
- * under `TestClock` (attempt on the job and in both events, `failed → queued`
+ * under `TestClock` (attempt on the job and in every lifecycle event — its claims' too, `failed → queued`
  * with the next eligible time, no more after the last attempt, `poisoned`
  * never retried, an operator's retry is a new attempt), scheduled jobs not
  * claimed before their time, and priority order.
@@ -60,13 +60,13 @@ for (const backend of sharedBackends) {
 
         assert.deepStrictEqual(yield* moves(store, job.job_id), [
           [null, "queued", 1, undefined],
-          ["queued", "running", undefined, undefined],
+          ["queued", "running", 1, undefined],
           ["running", "failed", 1, undefined],
           ["failed", "queued", 2, "1970-01-01T00:16:50.000Z"],
-          ["queued", "running", undefined, undefined],
+          ["queued", "running", 2, undefined],
           ["running", "failed", 2, undefined],
           ["failed", "queued", 3, "1970-01-01T00:17:10.000Z"],
-          ["queued", "running", undefined, undefined],
+          ["queued", "running", 3, undefined],
           ["running", "failed", 3, undefined]
         ])
         assert.strictEqual((yield* store.listRuns(job.job_id)).length, 3)

@@ -12,7 +12,6 @@
  * `createClaimed` (eager dispatch) given the instant.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../src/domain/AiJob.js"
@@ -20,24 +19,10 @@ import * as Jobs from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
 import { postgres, sqliteFile } from "../support/stores.js"
+import { steppingClock } from "../support/steppingClock.js"
 import { createClaimedCall, failureOf, tagOf } from "../store/fixtures.js"
 import { summarize } from "./jobs.suite.js"
 import { services } from "./services.js"
-
-/** A clock one millisecond later on every read. */
-const steppingClock = (): Clock.Clock => {
-  let ms = Date.parse("2031-05-06T07:08:09.000Z")
-  const next = () => (ms += 1)
-  const live = Clock.make()
-  return {
-    [Clock.ClockTypeId]: Clock.ClockTypeId,
-    unsafeCurrentTimeMillis: next,
-    currentTimeMillis: Effect.sync(next),
-    unsafeCurrentTimeNanos: () => BigInt(next()) * 1_000_000n,
-    currentTimeNanos: Effect.sync(() => BigInt(next()) * 1_000_000n),
-    sleep: live.sleep
-  }
-}
 
 /** `job` created at `at`: its `created_at`, `updated_at` and (not scheduled) `run_after`; or each as given. */
 const assertCreatedAt = (

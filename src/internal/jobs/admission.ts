@@ -108,7 +108,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
    * the policy refuses, `records` is null and `checked` holds its decisions.
    */
   const claimRecords = (
-    job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id" | "capability_profile_id">,
+    job: Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id" | "capability_profile_id" | "attempt">,
     runId: WorkflowRunId,
     at?: DateTime.Utc
   ): Effect.Effect<ClaimRecords, DecodeFailure> =>
@@ -116,7 +116,8 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
       checked.verdict._tag === "Refused"
         ? Effect.succeed({ checked, records: null })
         : mapKnown(
-          prepare(lifecycleEvent({ job, from: "queued", to: "running", workflow_run_id: runId, ...(at !== undefined ? { timestamp: at } : {}) })),
+          // The attempt the job is on as claimed (a claim is no new attempt: a retry made it).
+          prepare(lifecycleEvent({ job, from: "queued", to: "running", workflow_run_id: runId, attempt: job.attempt, ...(at !== undefined ? { timestamp: at } : {}) })),
           (record) => ({ checked, records: [...checked.records, record] })
         ))
 
@@ -139,7 +140,7 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
       // The reason names the refusal, not the profile: a legacy row's profile id may be any size.
       const reason = `refused by the capability policy at ${at}: ${refusal._tag}`
       const timestamp = instant ?? (yield* afterLastChange(store, job))
-      const record = yield* prepare(lifecycleEvent({ job, from, to: "failed", reason, timestamp }))
+      const record = yield* prepare(lifecycleEvent({ job, from, to: "failed", reason, attempt: job.attempt, timestamp }))
       return yield* store.transition({
         job_id: job.job_id,
         from,

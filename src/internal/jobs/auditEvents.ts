@@ -70,6 +70,8 @@ export const pinEvent = (options: {
   readonly pinned: boolean
   readonly reason?: string | undefined
   readonly actor?: "human" | "agent" | "system" | undefined
+  /** The attempt the job is on, as every lifecycle event of it says (issue 15.1). */
+  readonly attempt: number
   readonly timestamp: DateTime.Utc
 }): Library.LifecycleEvent => {
   const what = options.pinned ? "pinned" : "unpinned"
@@ -80,6 +82,7 @@ export const pinEvent = (options: {
     workflow_run_id: options.workflow_run_id ?? null,
     reason: options.reason === undefined || options.reason === "" ? what : `${what}: ${options.reason}`,
     ...(options.actor !== undefined ? { actor: options.actor } : {}),
+    attempt: options.attempt,
     timestamp: options.timestamp
   })
 }

@@ -101,6 +101,8 @@ export const makeBegin = (
         from,
         to: "running",
         workflow_run_id: run.id,
+        // The attempt it is on: a start, resume or rework runs the same attempt again (only a retry counts one).
+        attempt: before.attempt,
         ...(options.reason !== undefined ? { reason: options.reason } : {}),
         ...(options.actor !== undefined ? { actor: options.actor } : {})
       }))

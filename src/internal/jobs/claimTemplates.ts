@@ -16,6 +16,7 @@ import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
 import { type EventId, JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import { isJobKind } from "../../domain/JobKind.js"
+import { MAX_ATTEMPTS_LIMIT } from "../../domain/RetryPolicy.js"
 import { isStorable } from "../../domain/Text.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import { vouch } from "../../domain/vouched.js"
@@ -25,7 +26,7 @@ import type { ClaimSubject, ClaimTemplate } from "../../store/JobStore.js"
 export const MAX_TEMPLATES = 16
 
 /** A job as a claim's records are built from it. */
-export type ClaimedJob = Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id" | "capability_profile_id">
+export type ClaimedJob = Pick<AiJob, "job_id" | "trace_id" | "job_kind" | "protocol_id" | "profile_id" | "capability_profile_id" | "attempt">
 
 /**
  * The records of `job`'s claim under run `runId`, or null when the policy
@@ -96,7 +97,9 @@ export const makeClaimTemplates = (claimRecords: ClaimRecords) => {
         job_kind,
         protocol_id,
         profile_id,
-        capability_profile_id
+        capability_profile_id,
+        // The store puts the claimed job's own in (JobStore.ts `ClaimTemplate`); the widest here, so the record's size is checked at its largest.
+        attempt: MAX_ATTEMPTS_LIMIT
       }
       return claimRecords(job, placeholder.run).pipe(
         Effect.map((records) => {

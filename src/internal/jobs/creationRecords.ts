@@ -32,5 +32,5 @@ export const creationRecords = (
   if (!request.is_pinned) return mapKnown(queued, (record) => [record] as const)
   // Built after the queued event: its id, minted later, sorts it after at the same instant.
   return flatMapKnown(queued, (record) =>
-    mapKnown(prepare(pinEvent({ job, state: "queued", pinned: true, timestamp: now })), (pinned) => [record, pinned] as const))
+    mapKnown(prepare(pinEvent({ job, state: "queued", pinned: true, attempt: 1, timestamp: now })), (pinned) => [record, pinned] as const))
 }

@@ -35,6 +35,7 @@ export const makeSetPin = ({ prepare, redact, store }: Operations) => (pinned: b
         pinned,
         reason: options.reason,
         actor: options.actor,
+        attempt: before.attempt,
         timestamp: at
       }))
       return yield* store.setPinned(jobId, pinned, { events: auditWith([record]), at })

@@ -10,7 +10,8 @@ import * as Effect from "effect/Effect"
 import type * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { JobId } from "../../domain/Ids.js"
-import { canTransition, type TransitionTarget } from "../../domain/Lifecycle.js"
+import { IllegalTransition } from "../../domain/Errors.js"
+import { allowedFrom, canTransition, type TransitionTarget } from "../../domain/Lifecycle.js"
 import { nameJob, withJobSpanNoted } from "../flight/jobSpan.js"
 import { afterLastChange, lifecycleEvent } from "./auditEvents.js"
 import { unlessInTransaction } from "./announceLost.js"
@@ -35,6 +36,10 @@ export const makeMove = (
   finishRunning: ReturnType<typeof makeFinishRunning>
 ) =>
 (to: TransitionTarget, name: string) => {
+  // The operation as its refusal names it (`retry` for `Jobs.retry`), and the states it moves from: the
+  // general table's, so never a release's `running → queued`, which is no retry (found by a new-user probe).
+  const operation = name.replace(/^Jobs\./, "")
+  const accepts = allowedFrom(to)
   /**
    * The general path: the job locked and read, then moved from the state it is in. The job read
    * names its trace on `span` at once, so a refused move's span carries it too (found by an outside probe).
@@ -43,6 +48,10 @@ export const makeMove = (
     store.transaction(Effect.gen(function*() {
       const before = yield* store.lockJob(jobId)
       nameJob(span, before)
+      // Refused before anything is built, with the operation's own states, as start's, resume's and rework's are (begin.ts).
+      if (!canTransition(before.state, to)) {
+        return yield* new IllegalTransition({ job_id: before.job_id, from: before.state, to, operation, accepts })
+      }
       // `running → queued` is no move of the general table (only a run's own release takes it).
       if (before.state === "running" && before.workflow_run_id !== null && to !== "queued" && to !== "running") {
         // Only a release fails with RunNotActive, and a move never releases.
@@ -59,7 +68,7 @@ export const makeMove = (
       const retry = before.state === "failed" && to === "queued"
         ? { attempt: before.attempt + 1, run_after: at }
         : undefined
-      const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, ...retry, timestamp: at }))
+      const record = yield* prepare(lifecycleEvent({ job: before, from: before.state, to, workflow_run_id: before.workflow_run_id, ...end, attempt: before.attempt, ...retry, timestamp: at }))
       // Compare-and-set on the state we locked: with the row held it cannot miss, and it never overwrites.
       return yield* store.transition({
         job_id: jobId,

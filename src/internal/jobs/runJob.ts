@@ -42,6 +42,7 @@ import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventId, NodeExecutionId } from "../../domain/Ids.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
+import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { type Capabilities, CapabilityDenied, grantDecision, type UnknownCapability, type UnknownProfile } from "../../Capabilities.js"
 import { DecodeFailure, formatIssues, IllegalTransition } from "../../domain/Errors.js"
 import { JobMetrics, metricBounds } from "../../domain/JobMetrics.js"
@@ -51,7 +52,7 @@ import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErrors.js"
 import { inStoreTransaction } from "./announceLost.js"
-import { afterLastChange, capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
+import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { makeHeartbeatFailures } from "./heartbeatFailures.js"
 import { describeCause } from "../describeCause.js"
@@ -64,10 +65,14 @@ import { sleep } from "../../util/clockSleep.js"
 import { endSpanOf, inFiberContext } from "../flight/jobSpan.js"
 import { redactCause, redactExit, withRedactedSpan } from "../redactCause.js"
 
-/** A failed attempt the retry policy takes back: the next attempt's number and when it becomes eligible. */
+/**
+ * A failed attempt the retry policy takes back: the next attempt's number and
+ * its wait, counted from the failure's instant (`requeue`), which the policy
+ * does not know when it decides.
+ */
 export interface Retry {
   readonly attempt: number
-  readonly run_after: DateTimeValue.Utc
+  readonly delay: Duration.Duration
 }
 
 /** What the engine adds to a run: retries after a failure, and announcements that reach it. */
@@ -252,17 +257,32 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
   const requeue = (job: AiJob, run: WorkflowRun, before: AiJob, retry: Retry, failed: AiJob) =>
     Effect.gen(function*() {
       const reason = `retry: attempt ${retry.attempt} of ${before.max_attempts}`
-      // After the failure it follows (`failed`: the job as its failure left it), whatever the clock
-      // reads: a clock stepped back put the retry first in the job's history (found by an outside probe).
-      // Nor before that failure's records, which a clock behind would list it before (auditEvents.ts).
-      const timestamp = yield* afterLastChange(store, failed)
-      const requeued = yield* prepare(lifecycleEvent({ job, from: "failed", to: "queued", workflow_run_id: run.id, reason, ...retry, timestamp }))
+      // One instant with the failure it follows (`failed`: the job as its failure left it, its
+      // `updated_at` the failure's, never before its last change), not a clock read of its own:
+      // each record read the clock, up to a second apart under load, and `run_after` a third
+      // reading, so a retry could be due before its own event (found by a new-user probe). Its
+      // record sorts after the failure's by event id: minted here, after the failure's (a run's
+      // `endId`, this process's), and uuidv7 ids only grow within a process. A clock stepped back
+      // cannot put it first either (found by an outside probe).
+      const timestamp = failed.updated_at
+      // Eligible the chosen wait after the failure: `run_after − failure` is exactly the backoff.
+      const run_after = RetryPolicy.eligibleAt(timestamp, retry.delay)
+      const requeued = yield* prepare(lifecycleEvent({
+        job,
+        from: "failed",
+        to: "queued",
+        workflow_run_id: run.id,
+        reason,
+        attempt: retry.attempt,
+        run_after,
+        timestamp
+      }))
       return yield* store.transition({
         job_id: job.job_id,
         from: "failed",
         to: "queued",
         attempt: retry.attempt,
-        run_after: retry.run_after,
+        run_after,
         status_reason: reason,
         events: () => [requeued],
         at: timestamp

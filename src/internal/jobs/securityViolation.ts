@@ -121,7 +121,7 @@ export const makePoison = (store: JobStore["Type"], recorder: FlightRecorder["Ty
           yield* store.appendEvents([recorded]).pipe(Effect.catchTag("AlreadyExists", Effect.die))
           return { poisoned: false, violation }
         }
-        const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason, timestamp }))
+        const lifecycle = yield* prepare(lifecycleEvent({ job, from: "running", to: "poisoned", workflow_run_id: run.id, reason, attempt: current.attempt, timestamp }))
         yield* endOpenNodes(store, run.id, "poisoned", error)
         yield* store.transition({
           job_id: job.job_id,

@@ -135,7 +135,9 @@ export const makeSubmit = <GateError>(
             job_kind: request.job_kind,
             protocol_id: request.protocol_id,
             profile_id: request.profile_id,
-            capability_profile_id: verdict.profile_id
+            capability_profile_id: verdict.profile_id,
+            // A new job's first attempt, as its row is created (newRows.ts).
+            attempt: 1
           }
           return createForSeat(job, record, [...records, ...creation], subject, seat, now)
         }

@@ -262,6 +262,7 @@ export const makeClaimAdmitted = (context: Pick<PgContext, "sql" | "textThen" | 
             CASE WHEN r.run THEN c.workflow_run_id END,
             r.body || jsonb_build_object('event_id', e.event_id, 'timestamp', ${at}::text, 'trace_id', c.trace_id, 'job_id', c.id)
               || CASE WHEN r.run THEN jsonb_build_object('workflow_run_id', c.workflow_run_id) ELSE '{}'::jsonb END
+              || CASE WHEN r.body ? 'attempt' THEN jsonb_build_object('attempt', c.attempt) ELSE '{}'::jsonb END
               || ${movedTimestamp(sql, { written: "a.at", reading: sql`${at}::timestamptz` })}
           FROM claimed c
           JOIN admitted a ON a.id = c.id

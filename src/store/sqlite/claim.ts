@@ -216,7 +216,9 @@ export const makeClaimAdmitted = ({ change }: SqliteContext) => {
           timestamp: claimedAt,
           trace_id: job.trace_id,
           job_id: job.job_id,
-          ...(workflow_run_id === null ? {} : { workflow_run_id })
+          ...(workflow_run_id === null ? {} : { workflow_run_id }),
+          // The claimed job's attempt where the template's record has one (its `queued → running`).
+          ...("attempt" in record.body ? { attempt: job.attempt } : {})
         }
       }
     })
