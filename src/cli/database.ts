@@ -10,13 +10,13 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Options from "@effect/cli/Options"
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
 import { JobStore } from "../store/JobStore.js"
+import { SchemaBehind } from "../store/internal/behindSchema.js"
 import { MigrationFailed } from "../store/StoreErrors.js"
 import { newestSchemaVersion as newestPg } from "../store/pg/migrations.js"
 import { folderWritable, isWal, notARegularFile, physicalPath, sqliteFile, writable, writeRefusal } from "../store/sqlite/fileAccess.js"
@@ -88,12 +88,6 @@ export interface OpenOptions {
   readonly create: boolean
   /** Only read (the inspection commands): nothing is migrated, and the database refuses any write. */
   readonly readonly?: boolean
-  /**
-   * Refuse a database whose schema is older than this version's (never
-   * migrated, a legacy Handshake one, or migrated by an older version), with
-   * the `ai-jobs migrate` line that fixes it. Default: when not migrating.
-   */
-  readonly requireCurrentSchema?: boolean
   /** Accept an in-memory SQLite database (the demo): it starts empty and is gone when the command ends. */
   readonly inMemory?: boolean
 }
@@ -206,16 +200,15 @@ export const storeLayer = (database: Database, options: OpenOptions): Layer.Laye
     Layer.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Layer.failCause(cause as Cause.Cause<never>)
-        : Layer.fail(new OperationFailed({ message: `cannot open database ${database.display}: ${whyNotOpened(Cause.squash(cause))}` }))
+        : Layer.fail(notOpened(database, Cause.squash(cause)))
     )
   )
   const opened = Layer.unwrapEffect(Effect.as(prepare, store))
-  if (!(options.requireCurrentSchema ?? !options.migrate)) return opened
-  // Checked on the store itself when it only reads; before a store that may write is opened,
-  // through a read-only one (opening for writes already changes a file: SQLite's WAL mode) —
-  // after the checks that refuse a write, since even that read may create a side file.
-  return options.readonly === true
-    ? Layer.tap(opened, (context) => currentSchema(database, Context.get(context, JobStore)))
+  // A store that does not migrate refuses a schema behind this version when built (`notOpened`). One that may
+  // write is opened only after a read-only one was (opening for writes already changes a file: SQLite's WAL
+  // mode) — after the checks that refuse a write, since even that read may create a side file.
+  return options.migrate || options.readonly === true
+    ? opened
     : Layer.unwrapEffect(Effect.zipRight(prepare, Effect.as(Effect.provide(Effect.void, storeLayer(database, { ...options, readonly: true })), opened)))
 }
 
@@ -233,25 +226,24 @@ const migrateLine = (database: Database): string =>
   `ai-jobs migrate --database ${database.target.dialect === "sqlite" ? database.target.filename : database.display}`
 
 /**
- * Fails unless `store`'s schema is this version's. Every command but
- * `migrate` and the demo opens without migrating; on a database never
- * migrated (a legacy Handshake one included) or migrated by an older version
- * it would read tables that are not there, or not ours — `jobs list` showed a
- * legacy database's old rows, a write failed on a missing column — so it is
- * refused first, saying how to fix it. (A newer schema is refused by the
- * store itself.)
+ * Why the store was not opened, as one line. Every command but `migrate` and
+ * the demo opens without migrating; on a database never migrated (a legacy
+ * Handshake one included) or migrated by an older version it would read
+ * tables that are not there, or not ours — `jobs list` showed a legacy
+ * database's old rows, a write failed on a missing column. The store refuses
+ * it when built (store/internal/behindSchema.ts), as it refuses a newer
+ * schema: that refusal is said with the `ai-jobs migrate` line that fixes it.
  */
-const currentSchema = (database: Database, store: JobStore["Type"]): Effect.Effect<void, OperationFailed> =>
-  Effect.gen(function*() {
-    const version = yield* store.schemaVersion
-    const newest = yield* (database.target.dialect === "sqlite" ? newestSqlite : newestPg)
-    if (version >= newest) return
-    return yield* new OperationFailed({
-      message: version === 0
-        ? `database ${database.display} is not migrated: create its schema (or upgrade a legacy Handshake database) first with: ${migrateLine(database)}`
-        : `database ${database.display} is at schema version ${version}, older than this ai-jobs (${newest}): upgrade it first with: ${migrateLine(database)}`
-    })
-  }).pipe(Effect.mapError((error) => error instanceof OperationFailed ? error : new OperationFailed({ message: `cannot open database ${database.display}: ${describeError(error)}` })))
+const notOpened = (database: Database, error: unknown): OperationFailed => {
+  const behind = error instanceof MigrationFailed && error.cause instanceof SchemaBehind ? error.cause : undefined
+  return new OperationFailed({
+    message: behind === undefined
+      ? `cannot open database ${database.display}: ${whyNotOpened(error)}`
+      : behind.version === 0
+      ? `database ${database.display} is not migrated: create its schema (or upgrade a legacy Handshake database) first with: ${migrateLine(database)}`
+      : `database ${database.display} is at schema version ${behind.version}, older than this ai-jobs (${behind.newest}): upgrade it first with: ${migrateLine(database)}`
+  })
+}
 
 /**
  * The schema version of the store `database` was just migrated on, failing

@@ -34,7 +34,7 @@ import { makeContext } from "./pg/context.js"
 import { makeEventMethods } from "./pg/events.js"
 import { makeJobMethods } from "./pg/jobs.js"
 import { makeBatchMethods } from "./pg/createJobs.js"
-import { migrate, refuseNewer, schemaVersion } from "./pg/migrations.js"
+import { migrate, refuseUnlessMigrated, schemaVersion } from "./pg/migrations.js"
 import { refuseEncoding } from "./pg/serverEncoding.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeOfferMethods } from "./pg/offers.js"
@@ -312,8 +312,8 @@ const storeLayer = (
     JobStore,
     Effect.gen(function*() {
       const client = yield* PgClient.PgClient
-      // Not migrating (told not to, or read-only): a database a newer version migrated is still refused.
-      const prepare = options.migrate !== false && options.readonly !== true ? migrate : Effect.zipRight(refuseEncoding("open"), asOpenRefusal(refuseNewer))
+      // Not migrating (told not to, or read-only): a database a newer version migrated, or one behind this version, is refused.
+      const prepare = options.migrate !== false && options.readonly !== true ? migrate : Effect.zipRight(refuseEncoding("open"), asOpenRefusal(refuseUnlessMigrated))
       yield* Effect.provideService(prepare, SqlClient.SqlClient, client)
       return yield* makeOn(client, options, held)
     })

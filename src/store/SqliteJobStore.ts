@@ -36,7 +36,7 @@ import { makeEventMethods } from "./sqlite/events.js"
 import { makeJobMethods } from "./sqlite/jobs.js"
 import { makeCreateClaimed } from "./sqlite/createClaimed.js"
 import { makeBatchMethods } from "./sqlite/createJobs.js"
-import { migrate, refuseNewer, schemaVersion } from "./sqlite/migrations.js"
+import { migrate, refuseUnlessMigrated, schemaVersion } from "./sqlite/migrations.js"
 import type { MigrationFailed } from "./StoreErrors.js"
 import { makeOfferMethods } from "./sqlite/offers.js"
 import { makeRunMethods } from "./sqlite/runs.js"
@@ -257,7 +257,7 @@ export const layerFromClient = (
       if (refused !== undefined) return yield* refused
       const client = yield* SqliteClient.SqliteClient
       yield* Effect.provideService(
-        Effect.zipRight(configureConnection(options), options.migrate !== false ? migrate : asOpenRefusal(refuseNewer())),
+        Effect.zipRight(configureConnection(options), options.migrate !== false ? migrate : asOpenRefusal(refuseUnlessMigrated)),
         SqlClient.SqlClient,
         client
       )

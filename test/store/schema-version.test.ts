@@ -1,7 +1,10 @@
 /**
- * `JobStore.schemaVersion` on a database nobody migrated yet: 0 on both
- * stores, not an error (a health check must tell "unmigrated" from "down").
- * Migrated stores are covered by the contract suite.
+ * `JobStore.schemaVersion` before and after migrating: a database nobody
+ * migrated yet is refused by a store that will not migrate it — a
+ * `MigrationFailed` naming the fix, not a store that reports 0 and fails at
+ * every call (behind-schema.test.ts) — and migrating brings the newest
+ * shipped migration, on both stores. Migrated stores are covered by the
+ * contract suite.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -16,17 +19,17 @@ import { newestShipped } from "./contract/schema.js"
 const versionOf = <E>(store: Layer.Layer<JobStore, E>) => Effect.provide(Effect.flatMap(JobStore, (s) => s.schemaVersion), store)
 
 describe("JobStore.schemaVersion before and after migrating", () => {
-  it.effect("R17 an unmigrated SQLite file reports 0; migrating brings the newest shipped migration", () =>
+  it.effect("R17 an unmigrated SQLite file is refused without migrating; migrating brings the newest shipped migration", () =>
     Effect.gen(function*() {
       const filename = tempSqliteFile("schema-version")
-      assert.strictEqual(yield* versionOf(SqliteStore.layer({ filename, migrate: false })), 0)
+      assert.match((yield* Effect.flip(versionOf(SqliteStore.layer({ filename, migrate: false })))).message, /the database is not migrated/)
       assert.strictEqual(yield* versionOf(SqliteStore.layer({ filename })), newestShipped("sqlite"))
     }))
 
-  it.scoped("R17 an unmigrated PostgreSQL database reports 0; migrating brings the newest shipped migration", () =>
+  it.scoped("R17 an unmigrated PostgreSQL database is refused without migrating; migrating brings the newest shipped migration", () =>
     Effect.gen(function*() {
       const url = yield* freshPgDatabase("schema version")
-      assert.strictEqual(yield* versionOf(PgStore.layer({ url, migrate: false })), 0)
+      assert.match((yield* Effect.flip(versionOf(PgStore.layer({ url, migrate: false })))).message, /the database is not migrated/)
       assert.strictEqual(yield* versionOf(PgStore.layer({ url })), newestShipped("pg"))
     }))
 })

@@ -43,28 +43,33 @@ export const newestOf = (shipped: ReadonlyMap<number, string>): number => Math.m
 export const newestShipped = (directory: URL): Effect.Effect<number, unknown> => Effect.map(shippedMigrations(directory), newestOf)
 
 /**
- * Fails when `version` — the newest migration the database's bookkeeping
- * records, 0 without one — is above the newest file in `directory`.
+ * Why a database whose bookkeeping records `current` is refused by this
+ * version shipping `shipped` — a newer version upgraded it — or undefined.
  */
-export const refuseNewerSchema = (
+export const newerRefusal = (current: number, shipped: ReadonlyMap<number, string>): Error | undefined => {
+  const newest = newestOf(shipped)
+  return current <= newest ? undefined : new Error(
+    `the database's schema is at migration ${padded(current)}, newer than the newest this library ships (${padded(newest)}): ` +
+      "a newer version of @handshake/ai-job-model upgraded it. Run that version (or a later one), or restore a backup taken before the upgrade"
+  )
+}
+
+/**
+ * Fails with a `MigrationFailed` when `refusal` finds a reason in `version` —
+ * the newest migration the database's bookkeeping records, 0 without one —
+ * against the migrations of `directory`.
+ */
+export const refuseSchema = (
   dialect: "sqlite" | "pg",
   version: Effect.Effect<number, StorageError | MigrationFailed, SqlClient.SqlClient>,
-  directory: URL
+  directory: URL,
+  refusal: (current: number, shipped: ReadonlyMap<number, string>) => Error | undefined
 ): Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const shipped = yield* newestShipped(directory)
-    const current = yield* version
-    if (current <= shipped) return
-    return yield* new MigrationFailed({
-      dialect,
-      migration_id: null,
-      migration_name: null,
-      statement: null,
-      cause: new Error(
-        `the database's schema is at migration ${padded(current)}, newer than the newest this library ships (${padded(shipped)}): ` +
-          "a newer version of @handshake/ai-job-model upgraded it. Run that version (or a later one), or restore a backup taken before the upgrade"
-      )
-    })
+    const shipped = yield* shippedMigrations(directory)
+    const cause = refusal(yield* version, shipped)
+    if (cause === undefined) return
+    return yield* new MigrationFailed({ dialect, migration_id: null, migration_name: null, statement: null, cause })
   }).pipe(
     // The version not read as the database failed is the read's StorageError; a bookkeeping table that is
     // not this library's is the read's MigrationFailed (internal/schemaVersion.ts).
@@ -74,3 +79,10 @@ export const refuseNewerSchema = (
         : new MigrationFailed({ dialect, migration_id: null, migration_name: null, statement: null, cause })
     )
   )
+
+/** Fails when `version` is above the newest file in `directory` (`newerRefusal`). */
+export const refuseNewerSchema = (
+  dialect: "sqlite" | "pg",
+  version: Effect.Effect<number, StorageError | MigrationFailed, SqlClient.SqlClient>,
+  directory: URL
+): Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> => refuseSchema(dialect, version, directory, newerRefusal)

@@ -12,6 +12,7 @@ import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
 import { schemaTables, tableNames } from "../internal/bookkeepingRows.js"
+import { refuseUnlessCurrent } from "../internal/behindSchema.js"
 import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
 import { readSchemaVersion } from "../internal/schemaVersion.js"
 import { sqlErrorIn } from "../internal/sqlErrorIn.js"
@@ -389,4 +390,14 @@ export const newestSchemaVersion: Effect.Effect<number, unknown> = newestShipped
 export const refuseNewer: Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> = Effect.flatMap(
   versionHere,
   (version) => refuseNewerSchema("pg", Effect.succeed(version), directory)
+)
+
+/**
+ * What a store that does not migrate checks when built: the database is at this version's newest
+ * migration — neither newer (`refuseNewer`) nor behind it (internal/behindSchema.ts).
+ */
+export const refuseUnlessMigrated: Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> = refuseUnlessCurrent(
+  "pg",
+  versionHere,
+  directory
 )

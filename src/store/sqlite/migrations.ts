@@ -18,6 +18,7 @@ import { readdir, readFile } from "node:fs/promises"
 import { alreadyDone } from "../internal/migrationGuard.js"
 import { recordMigration } from "../internal/migrationReport.js"
 import { schemaTables as tablesOfSchema, tableNames } from "../internal/bookkeepingRows.js"
+import { refuseUnlessCurrent } from "../internal/behindSchema.js"
 import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
 import { type ClearedRunPointer, clearedPointerEvents, settleLegacyReferences } from "../internal/legacyReferences.js"
 import { migrationLabel } from "../internal/migrationLabel.js"
@@ -325,3 +326,13 @@ export const newestSchemaVersion: Effect.Effect<number, unknown> = newestShipped
  */
 export const refuseNewer = (directory: URL = migrationsDirectory): Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> =>
   refuseNewerSchema("sqlite", versionIn(directory), directory)
+
+/**
+ * What a store that does not migrate checks when built: the database is at this version's newest
+ * migration — neither newer (`refuseNewer`) nor behind it (internal/behindSchema.ts).
+ */
+export const refuseUnlessMigrated: Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> = refuseUnlessCurrent(
+  "sqlite",
+  versionHere,
+  migrationsDirectory
+)
