@@ -22,8 +22,7 @@
  * retried after short real sleeps (not the Effect Clock: lock waits are about
  * real concurrency, and a TestClock must not stall them) until the budget is
  * spent. Once the lock is held nothing inside the transaction waits for it
- * again (WAL readers never block the writer) but, in rollback-journal mode, its
- * COMMIT, which readers can hold off (`commitWaiting`). The price: a statement run
+ * again (WAL readers never block the writer). The price: a statement run
  * outside these transactions on the same connection no longer sleeps in
  * SQLite's busy handler (a WAL read only meets a lock while another
  * connection recovers the WAL after a crash) — it fails at once instead of
@@ -200,7 +199,7 @@ export const forgetTakeOver = (sql: SqlClient.SqlClient): void => {
 type Restore = <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
 
 /**
- * Runs `effect` (a BEGIN IMMEDIATE, a COMMIT, or one write statement) again while it meets the write lock, up to `lockWaitMs`.
+ * Runs `effect` (a BEGIN IMMEDIATE, or one write statement) again while it meets the write lock, up to `lockWaitMs`.
  *
  * The sleeps between tries are as interruptible as the caller (`restore`, when the wait runs in an
  * uninterruptible region): a try that failed with SQLITE_BUSY began nothing and changed nothing, so an
@@ -356,22 +355,8 @@ export const makeWriteTransaction = (
    * covered: nothing of them is in the file, and the store's callers see a `StorageError` they can retry.
    */
   const commit = (conn: Connection): Effect.Effect<void, SqlError> =>
-    Effect.catchAll(execute(conn, "COMMIT"), (error) => isBusy(error) ? commitWaiting(conn) : refused(conn, error))
-
-  /** A COMMIT refused for good (`error`): the connection made safe (`undo`), the error the change's failure. */
-  const refused = (conn: Connection, error: SqlError) => Effect.zipRight(undo(conn), Effect.fail(error))
-
-  /**
-   * A COMMIT refused with SQLITE_BUSY, tried again. In rollback-journal mode (a caller's client with WAL off,
-   * a legacy file) COMMIT needs the file's EXCLUSIVE lock, which another connection's reader (its SHARED
-   * lock) keeps it from; SQLite keeps the transaction open and lets the COMMIT be tried again. It is, as
-   * BEGIN IMMEDIATE is, within the budget and in short real sleeps. The sleeps stay as uninterruptible as
-   * the transaction's end: the change is begun, so it ends committed or rolled back. When the budget runs
-   * out the transaction is rolled back and the COMMIT's SQLITE_BUSY is the failure, as a BEGIN's that
-   * waited it out. (A WAL commit never waits for readers: it never comes here.)
-   */
-  const commitWaiting = (conn: Connection): Effect.Effect<void, SqlError> =>
-    Effect.catchAll(waitingForWriteLock(execute(conn, "COMMIT"), lockWaitMs, undefined, unqueued), (error) => refused(conn, error))
+    Effect.catchAll(execute(conn, "COMMIT"), (error) =>
+      Effect.zipRight(undo(conn), Effect.fail(error)))
 
   /** Ends a transaction of its own as `exit` says: COMMIT (`commit`), or ROLLBACK (`undo`). */
   const end = <A, E>(exit: Exit.Exit<A, E>, conn: Connection): Effect.Effect<A, E | SqlError> =>
@@ -539,7 +524,7 @@ export const makeWriteTransaction = (
       // Nobody in line (one worker): the COMMIT now, on the store's own client (`commitNow`).
       closeGroup(current)
       const committed = commitNow(own)
-      return Exit.isExit(committed) && Exit.isSuccess(committed) ? ownExit : Effect.zipRight(committed, ownExit)
+      return Exit.isSuccess(committed) ? ownExit : committed as Exit.Exit<never, SqlError>
     }
     current.conn = conn
     const nextMember: Effect.Effect<void> = Effect.suspend(() => {
@@ -567,15 +552,12 @@ export const makeWriteTransaction = (
         const outcome: Effect.Effect<void, SqlError> = current.broken === undefined
           ? commit(conn)
           : Effect.zipRight(undo(conn), Effect.fail(current.broken))
-        return Effect.flatMap(Effect.exit(outcome), (committed) => groupEnded(current, committed, ownExit))
+        return Effect.flatMap(Effect.exit(outcome), (committed): Effect.Effect<A, E | SqlError> => {
+          for (const tell of current.committed) tell(committed)
+          return Exit.isSuccess(committed) ? ownExit : committed as Exit.Exit<never, SqlError>
+        })
       }))
     )
-  }
-
-  /** Tells each member of `current` the group's end (`committed`), and gives the owner's: its change's, or the group's failure. */
-  const groupEnded = <A, E>(current: Group, committed: Exit.Exit<void, SqlError>, ownExit: Exit.Exit<A, E>): Exit.Exit<A, E | SqlError> => {
-    for (const tell of current.committed) tell(committed)
-    return Exit.isSuccess(committed) ? ownExit : committed as Exit.Exit<never, SqlError>
   }
 
   /** Takes an interrupted member out of `current`'s line: false when the owner has already taken it. */
@@ -760,8 +742,6 @@ export const makeWriteTransaction = (
       if (opened === undefined || Exit.isFailure(ownExit)) {
         if (opened !== undefined) closeGroup(opened)
         const ended = Exit.isSuccess(ownExit) ? commitNow(own) : undoNow(own)
-        // A COMMIT that waits for its lock (`commitWaiting`) holds the permit until it ends.
-        if (!Exit.isExit(ended)) return released(Effect.zipRight(ended, ownExit))
         own.lock.release()
         return Exit.isSuccess(ended) ? ownExit : ended as Exit.Exit<never, SqlError>
       }
@@ -779,10 +759,10 @@ export const makeWriteTransaction = (
       // As `leadGroup`: one COMMIT, whose failure fails every change in the group, the owner's too (`commitNow`);
       // a broken group rolls back and every change in it fails with the group's typed error.
       const broken = opened.broken
-      const committed = broken === undefined ? commitNow(own) : Exit.zipRight(undoNow(own), Exit.fail(broken))
-      if (!Exit.isExit(committed)) return released(Effect.flatMap(Effect.exit(committed), (ended) => groupEnded(opened, ended, ownExit)))
+      const committed: Exit.Exit<void, SqlError> = broken === undefined ? commitNow(own) : Exit.zipRight(undoNow(own), Exit.fail(broken))
+      for (const tell of opened.committed) tell(committed)
       own.lock.release()
-      return groupEnded(opened, committed as Exit.Exit<void, SqlError>, ownExit)
+      return Exit.isSuccess(committed) ? ownExit : committed as Exit.Exit<never, SqlError>
     })
     // The group's one yield, as `ownTransaction`'s.
     return opened === undefined ? run : Effect.zipRight(Effect.yieldNow(), run)
@@ -805,14 +785,13 @@ export const makeWriteTransaction = (
   /**
    * COMMIT now, on the store's own connection, as `commit`: when SQLite refuses it the transaction is
    * rolled back if still open (`undoNow`), and the COMMIT's error is the typed failure of every change
-   * it covered. An exit, but when the COMMIT met another connection's lock: then its wait (`commitWaiting`).
+   * it covered.
    */
-  const commitNow = (own: OwnConnection): Effect.Effect<void, SqlError> => {
+  const commitNow = (own: OwnConnection): Exit.Exit<void, SqlError> => {
     try {
       own.runNow("COMMIT")
       return Exit.void
     } catch (error) {
-      if (error instanceof SqlError && isBusy(error)) return commitWaiting(own.connection)
       const undone = undoNow(own)
       return Exit.isFailure(undone) ? undone : Exit.fail(error as SqlError)
     }
