@@ -181,6 +181,10 @@ export const pathTo: { readonly [S in Exclude<JobState, "stalled">]: ReadonlyArr
   poisoned: ["running", "poisoned"]
 }
 
+/** The refusal of job `job_id` pointed at workflow run `run`, job `owner`'s: PostgreSQL's words, SQLite's too (migration 0030). */
+export const pointedAtOther = (job_id: string, run: string, owner: string) =>
+  `ai_jobs_workflow_run_of_job: job "${job_id}"'s workflow_run_id names workflow run "${run}", which is job "${owner}"'s run, not its own`
+
 /** Creates a job with a `running` run and moves the job to `running` pointing at it. */
 export const startedJob = (overrides: Partial<NewAiJobInput> = {}) =>
   Effect.gen(function*() {

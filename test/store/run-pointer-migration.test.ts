@@ -2,7 +2,8 @@
  * Migration 0030 on both dialects (R6, R9, R16): a job's workflow_run_id names
  * one of its own runs. Raw SQL pointing a job at another job's run, or giving
  * a pointed-at run to another job, is refused by the database under
- * ai_jobs_workflow_run_of_job (the port's refusal: contract/lifecycle.ts). A
+ * ai_jobs_workflow_run_of_job, in one message on both dialects naming the
+ * ids (the port's refusal: contract/lifecycle.ts). A
  * database an earlier version left holding such a pointer is refused by 0030
  * naming the job, nothing changed, and applies once the pointer is fixed.
  */
@@ -14,7 +15,7 @@ import { migrateFrom, migrationsDirectory } from "../../src/store/sqlite/migrati
 import type { MigrationFailed, StorageError } from "../../src/store/StoreErrors.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { shippedFrom } from "./contract/schema.js"
-import { expectTag, failureOf, startedJob } from "./fixtures.js"
+import { expectTag, failureOf, ids, pointedAtOther, startedJob } from "./fixtures.js"
 import { refusalOf } from "./pg-support.js"
 import { rawClient, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
@@ -37,6 +38,14 @@ const before0030 = (sql: SqlClient.SqlClient) =>
       ], { discard: true })
   })
 
+/** Inserts a copy of job `job_id` as job `copy`, pointing at `run` (the insert trigger's case). */
+const copyPointingAt = (sql: SqlClient.SqlClient, job_id: string, copy: string, run: string) =>
+  sql.withTransaction(Effect.all([
+    sql`CREATE TEMP TABLE job_copy AS SELECT * FROM ai_jobs WHERE id = ${job_id}`,
+    sql`UPDATE job_copy SET id = ${copy}, workflow_run_id = ${run}`,
+    sql`INSERT INTO ai_jobs SELECT * FROM job_copy`
+  ], { discard: true }))
+
 /**
  * The scenario on a database the store made (two jobs, each running under its own run), through
  * the raw client, migrating with `migrate`.
@@ -52,9 +61,16 @@ const scenario = (
     const pointer = () => Effect.map(sql<{ readonly workflow_run_id: string }>`SELECT workflow_run_id FROM ai_jobs WHERE id = ${a.job_id}`, ([row]) => row?.workflow_run_id)
     const refused = (statement: Effect.Effect<unknown, unknown>) =>
       Effect.map(Effect.flip(statement), (error) => String((error as { readonly cause?: { readonly message?: unknown } }).cause?.message))
-    // The database refuses a pointer at another job's run, and a pointed-at run given to another job.
-    assert.include(yield* refused(sql`UPDATE ai_jobs SET workflow_run_id = ${b.run} WHERE id = ${a.job_id}`), "ai_jobs_workflow_run_of_job")
-    assert.include(yield* refused(sql`UPDATE workflow_runs SET job_id = ${b.job_id} WHERE id = ${a.run}`), "ai_jobs_workflow_run_of_job")
+    // The database refuses a pointer at another job's run (set, or inserted with a copy of the job),
+    // and a pointed-at run given to another job: one message on both dialects, naming the ids.
+    assert.strictEqual(yield* refused(sql`UPDATE ai_jobs SET workflow_run_id = ${b.run} WHERE id = ${a.job_id}`), pointedAtOther(a.job_id, b.run, b.job_id))
+    const copy = ids.job()
+    assert.strictEqual(yield* refused(copyPointingAt(sql, a.job_id, copy, b.run)), pointedAtOther(copy, b.run, b.job_id))
+    assert.strictEqual(
+      yield* refused(sql`UPDATE workflow_runs SET job_id = ${b.job_id} WHERE id = ${a.run}`),
+      `ai_jobs_workflow_run_of_job: job "${a.job_id}"'s workflow_run_id names workflow run "${a.run}", which would be job "${b.job_id}"'s run, not its own`
+    )
+    assert.deepStrictEqual(yield* sql`SELECT id FROM ai_jobs WHERE id = ${copy}`, [], "the copy was not inserted")
     if (dialect === "pg") {
       const refusal = yield* refusalOf(sql`UPDATE ai_jobs SET workflow_run_id = ${b.run} WHERE id = ${a.job_id}`)
       assert.deepStrictEqual([refusal.code, refusal.constraint], ["23503", "ai_jobs_workflow_run_of_job"])
@@ -72,7 +88,7 @@ const scenario = (
     // Fixed by the operator (back to its own run), it applies, and refuses again.
     yield* sql`UPDATE ai_jobs SET workflow_run_id = ${a.run} WHERE id = ${a.job_id}`
     assert.deepStrictEqual((yield* migrate).map(([id]) => id), shippedFrom(dialect, 30))
-    assert.include(yield* refused(sql`UPDATE ai_jobs SET workflow_run_id = ${b.run} WHERE id = ${a.job_id}`), "ai_jobs_workflow_run_of_job")
+    assert.strictEqual(yield* refused(sql`UPDATE ai_jobs SET workflow_run_id = ${b.run} WHERE id = ${a.job_id}`), pointedAtOther(a.job_id, b.run, b.job_id))
     assert.strictEqual(yield* pointer(), a.run)
   })
 

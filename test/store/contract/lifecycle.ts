@@ -12,7 +12,7 @@ import type { AiJob } from "../../../src/domain/AiJob.js"
 import { type JobState, JobStates } from "../../../src/domain/JobState.js"
 import * as Lifecycle from "../../../src/domain/Lifecycle.js"
 import { JobStore, type TransitionRequest } from "../../../src/store/JobStore.js"
-import { encode, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, startedJob } from "../fixtures.js"
+import { encode, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, pointedAtOther, startedJob } from "../fixtures.js"
 import { type Backend, storeTest, withTwoStores } from "../../support/backend.js"
 
 const targets = JobStates.filter((state): state is Lifecycle.TransitionTarget => state !== "stalled")
@@ -168,7 +168,7 @@ export const lifecycleContract = (backend: Backend): void => {
         // The refusal itself: a StorageError naming the rule, the job and the trail as they were.
         if (refused._tag === "Right") return assert.fail(`the pointer at another job's run was taken: ${refused.right.workflow_run_id}`)
         const error = expectTag(refused.left, "StorageError")
-        assert.include(error.message, "ai_jobs_workflow_run_of_job")
+        assert.strictEqual(error.message, `HSK-500-DB: Storage failed during JobStore.transition: ${pointedAtOther(job.job_id, otherRun.id, other.job_id)}`)
         assert.deepStrictEqual(encode.job(yield* store.getJob(job.job_id)), encode.job(job))
         assert.deepStrictEqual((yield* store.listEvents({ event_id: pointed.event_id })).items, [])
         assert.strictEqual((yield* store.getJob(other.job_id)).workflow_run_id, otherRun.id)
