@@ -508,7 +508,8 @@ export const runOperatorSuite = (database: CliDatabase): void => {
       })
     })
 
-    describe.concurrent("jobs list", { timeout: 120_000 }, () => {
+    // Its tests run at once, each a dozen or more CLI processes: 120 s was seen to run out at full-suite load.
+    describe.concurrent("jobs list", { timeout: 300_000 }, () => {
       it("R5 jobs list shows the newest jobs first; --order oldest the other way; a cut listing says which end it shows", async () => {
         const created: Array<AiJob> = []
         for (const ago of ["3 minutes", "2 minutes", "1 minute"] as const) created.push(await queuedJob(url, { job_kind: "canvas_cluster" }, ago))
