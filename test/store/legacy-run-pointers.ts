@@ -119,6 +119,42 @@ export const pointAtOthersRun = (pair: RunningPair) =>
 /** `pointAtOthersRun`, and a running twin of `pair.job` with no run of its own, pointing at no run. */
 export const crossAndOrphanPointers = (pair: RunningPair) => Effect.zipRight(insertDanglingTwin(pair.job), pointAtOthersRun(pair))
 
+/** The twin's two runs, copies of `pair.run`: both running, so neither says which one the twin ran under. */
+const twinRuns = ["0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1ed0a1", "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1ed0a2"] as const
+
+/** A running twin of `pair.job` pointing at no run, with two running runs of its own. */
+export const orphanWithTwoRunningRuns = (pair: RunningPair) =>
+  Effect.zipRight(insertDanglingTwin(pair.job), Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.forEach(twinRuns, (id) =>
+      Effect.all([
+        sql`CREATE TEMP TABLE twin_run AS SELECT * FROM workflow_runs WHERE id = ${pair.run}`,
+        sql`UPDATE twin_run SET id = ${id}, job_id = ${danglingTwin.job}`,
+        sql`INSERT INTO workflow_runs SELECT * FROM twin_run`,
+        sql`DROP TABLE twin_run`
+      ], { discard: true }), { discard: true })))
+
+/**
+ * After the upgrade of `orphanWithTwoRunningRuns`: no run is guessed, the
+ * twin is stalled by the upgrade, with its event; recovery then stalls its
+ * two runs alone (their events name no job) and never moves the twin again.
+ */
+export const expectAmbiguousTwinStalled = (pair: RunningPair) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const twin = yield* store.getJob(JobId.make(danglingTwin.job))
+    assert.deepStrictEqual([twin.state, twin.workflow_run_id], ["stalled", null], "two running runs: no pointer is guessed, the job is stalled")
+    const stalled = yield* upgradeEvent(danglingTwin.job, null)
+    assert.deepStrictEqual(stalled.states, ["running", "stalled"])
+    assert.include(stalled.reason, "or several are")
+    yield* TestClock.setTime(pair.allStaleAt)
+    const { recovered } = yield* Recovery.recoverStalledRuns({ threshold: "30 seconds" })
+    assert.includeMembers<string>(recovered.map((run) => run.id), [...twinRuns])
+    const recoveries = (yield* store.listEvents({ types: ["workflow_recovery"], limit: 100 })).items
+    const ofTwin = recoveries.filter((record) => twinRuns.some((run) => run === record.workflow_run_id))
+    assert.deepStrictEqual(ofTwin.map((record) => record.job_id), [null, null], "each run stalled alone, recorded once")
+    assert.strictEqual((yield* store.listEvents({ job_id: JobId.make(danglingTwin.job) })).items.length, 1, "the twin moved once")
+  })
+
 /** The job's one event, of the upgrade: a `system` event naming `run` (or no run), its body's states and reason. */
 const upgradeEvent = (job: string, run: string | null) =>
   Effect.gen(function*() {

@@ -360,6 +360,9 @@ describe("R16a PostgreSQL legacy references the reference schema leaves unchecke
   it.scoped("R16a R9 a running job whose run pointer names another job's run, or no run, ends the upgrade under its own running run or stalled, each with a system event; recovery stalls each job with its own run once, recorded; both resume", () =>
     upgradedWith("pg legacy crossed", RunPointers.crossAndOrphanPointers(crossed), RunPointers.expectRunningPointersSettled(crossed)), 60_000)
 
+  it.scoped("R16a R9 a running job whose run pointer names no run and which has two running runs of its own is stalled by the upgrade, no run guessed; recovery stalls its runs alone", () =>
+    upgradedWith("pg legacy ambiguous", RunPointers.orphanWithTwoRunningRuns(crossed), RunPointers.expectAmbiguousTwinStalled(crossed)), 60_000)
+
   const own = { job: legacyIds.termExecJob, run: legacyIds.doneRun }
   for (const [what, tweak] of RunPointers.caseOnlyTweaks(own)) {
     it.scoped(`R16a ${what} differing in case alone still names its row: the upgrade keeps it, as on SQLite`, () =>
