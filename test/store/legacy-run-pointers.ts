@@ -6,17 +6,22 @@
  * added before the upgrade, the same row but its id and a pointer to no run;
  * after it, the twin must read as its original does, and carry the event.
  * A pointer to another job's run is cleared the same way; ids differing from
- * the row they name in case alone name it, on both stores.
+ * the row they name in case alone name it, on both stores. A running job's
+ * pointer names its one running run instead, or the job is stalled by the
+ * upgrade: none stays running with no run that recovery could move it with.
  */
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { AiJob } from "../../src/domain/AiJob.js"
 import { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
+import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
+import { services } from "../jobs/services.js"
 
 /** The twin's id, and the run its pointer names, which is not there (upper case: any legacy text is kept as written). */
 export const danglingTwin = {
@@ -111,24 +116,79 @@ export interface RunningPair {
 export const pointAtOthersRun = (pair: RunningPair) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE ai_jobs SET workflow_run_id = ${pair.otherRun} WHERE id = ${pair.job}`)
 
+/** `pointAtOthersRun`, and a running twin of `pair.job` with no run of its own, pointing at no run. */
+export const crossAndOrphanPointers = (pair: RunningPair) => Effect.zipRight(insertDanglingTwin(pair.job), pointAtOthersRun(pair))
+
+/** The twin's two runs, copies of `pair.run`: both running, so neither says which one the twin ran under. */
+const twinRuns = ["0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1ed0a1", "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1ed0a2"] as const
+
+/** A running twin of `pair.job` pointing at no run, with two running runs of its own. */
+export const orphanWithTwoRunningRuns = (pair: RunningPair) =>
+  Effect.zipRight(insertDanglingTwin(pair.job), Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.forEach(twinRuns, (id) =>
+      Effect.all([
+        sql`CREATE TEMP TABLE twin_run AS SELECT * FROM workflow_runs WHERE id = ${pair.run}`,
+        sql`UPDATE twin_run SET id = ${id}, job_id = ${danglingTwin.job}`,
+        sql`INSERT INTO workflow_runs SELECT * FROM twin_run`,
+        sql`DROP TABLE twin_run`
+      ], { discard: true }), { discard: true })))
+
 /**
- * After the upgrade: the pointer to the other job's run is cleared, with one
- * `system` event naming that run and its job; the other job is untouched.
- * Then startup recovery stalls each stale run once, with one
- * `workflow_recovery` each, and moves a job only with its own run.
+ * After the upgrade of `orphanWithTwoRunningRuns`: no run is guessed, the
+ * twin is stalled by the upgrade, with its event; recovery then stalls its
+ * two runs alone (their events name no job) and never moves the twin again.
  */
-export const expectCrossPointerCleared = (pair: RunningPair) =>
+export const expectAmbiguousTwinStalled = (pair: RunningPair) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    const twin = yield* store.getJob(JobId.make(danglingTwin.job))
+    assert.deepStrictEqual([twin.state, twin.workflow_run_id], ["stalled", null], "two running runs: no pointer is guessed, the job is stalled")
+    const stalled = yield* upgradeEvent(danglingTwin.job, null)
+    assert.deepStrictEqual(stalled.states, ["running", "stalled"])
+    assert.include(stalled.reason, "or several are")
+    yield* TestClock.setTime(pair.allStaleAt)
+    const { recovered } = yield* Recovery.recoverStalledRuns({ threshold: "30 seconds" })
+    assert.includeMembers<string>(recovered.map((run) => run.id), [...twinRuns])
+    const recoveries = (yield* store.listEvents({ types: ["workflow_recovery"], limit: 100 })).items
+    const ofTwin = recoveries.filter((record) => twinRuns.some((run) => run === record.workflow_run_id))
+    assert.deepStrictEqual(ofTwin.map((record) => record.job_id), [null, null], "each run stalled alone, recorded once")
+    assert.strictEqual((yield* store.listEvents({ job_id: JobId.make(danglingTwin.job) })).items.length, 1, "the twin moved once")
+  })
+
+/** The job's one event, of the upgrade: a `system` event naming `run` (or no run), its body's states and reason. */
+const upgradeEvent = (job: string, run: string | null) =>
+  Effect.gen(function*() {
+    const [event, ...more] = (yield* (yield* JobStore).listEvents({ job_id: JobId.make(job) })).items
+    assert.deepStrictEqual(more, [], "one event records the repair")
+    assert.deepStrictEqual([event?.type, event?.actor, event?.workflow_run_id], ["system", "system", run])
+    const body = event?.body as Record<string, unknown>
+    return { states: [body.from_state, body.to_state], reason: String(body.reason) }
+  })
+
+/**
+ * After the upgrade of `crossAndOrphanPointers`: `pair.job`, running, points
+ * at its own running run instead of the other job's, with one `system` event
+ * saying so; its twin, running with no run of its own, was cleared and
+ * stalled, with one event saying why; the other job is untouched. Then
+ * startup recovery stalls each job with its own run, one
+ * `workflow_recovery` naming both, exactly once (a second recovery writes
+ * nothing); and both stalled jobs resume.
+ */
+export const expectRunningPointersSettled = (pair: RunningPair) =>
   Effect.gen(function*() {
     const store = yield* JobStore
     const job = yield* store.getJob(JobId.make(pair.job))
-    assert.deepStrictEqual([job.state, job.workflow_run_id], ["running", null], "the pointer to another job's run is cleared")
-    const [event, ...more] = (yield* store.listEvents({ job_id: JobId.make(pair.job) })).items
-    assert.deepStrictEqual(more, [], "one event records the repair")
-    assert.deepStrictEqual([event?.type, event?.actor, event?.workflow_run_id], ["system", "system", null])
-    const body = event?.body as Record<string, unknown>
-    assert.deepStrictEqual([body.from_state, body.to_state], ["running", "running"], "the job did not move")
-    assert.include(body.reason, `workflow run "${pair.otherRun}", which is job "${pair.other}"'s run, not this job's`)
-    assert.include(body.reason, "cleared")
+    assert.deepStrictEqual([job.state, job.workflow_run_id], ["running", pair.run], "the pointer names the job's own running run")
+    const repointed = yield* upgradeEvent(pair.job, pair.run)
+    assert.deepStrictEqual(repointed.states, ["running", "running"], "the job did not move")
+    assert.include(repointed.reason, `workflow run "${pair.otherRun}", which is job "${pair.other}"'s run, not this job's`)
+    assert.include(repointed.reason, `now names workflow run "${pair.run}", this job's one run still running`)
+    const twin = yield* store.getJob(JobId.make(danglingTwin.job))
+    assert.deepStrictEqual([twin.state, twin.workflow_run_id], ["stalled", null], "running under no run of its own, the twin is stalled")
+    const stalled = yield* upgradeEvent(danglingTwin.job, null)
+    assert.deepStrictEqual(stalled.states, ["running", "stalled"], "its event records the move")
+    assert.include(stalled.reason, `workflow run "${danglingTwin.run}", which is not in workflow_runs`)
+    assert.include(stalled.reason, "moved to stalled")
     const other = yield* store.getJob(JobId.make(pair.other))
     assert.deepStrictEqual([other.state, other.workflow_run_id], ["running", pair.otherRun], "the other job keeps its own run")
     assert.deepStrictEqual((yield* store.listEvents({ job_id: JobId.make(pair.other) })).items, [])
@@ -142,10 +202,22 @@ export const expectCrossPointerCleared = (pair: RunningPair) =>
     for (const record of recoveries) {
       if (record.job_id !== null) assert.strictEqual<string | undefined>(record.job_id, ownerOf.get(record.workflow_run_id ?? ""), "a job moves only with its own run")
     }
-    assert.strictEqual((yield* store.getJob(JobId.make(pair.other))).state, "stalled")
-    const otherRecord = recoveries.find((record) => record.workflow_run_id === pair.otherRun)
-    assert.strictEqual<string | null | undefined>(otherRecord?.job_id, pair.other, "the other job moved with its run, recorded")
-    // Its pointer cleared, the job runs under no run: no run's recovery moves it, nor records it moved.
-    assert.strictEqual((yield* store.getJob(JobId.make(pair.job))).state, "running")
-    assert.isUndefined(recoveries.find((record) => record.job_id === pair.job))
+    for (const [id, run] of [[pair.job, pair.run], [pair.other, pair.otherRun]] as const) {
+      assert.strictEqual((yield* store.getJob(JobId.make(id))).state, "stalled", id)
+      const moved = recoveries.filter((record) => record.job_id === id).map((record) => record.workflow_run_id)
+      assert.deepStrictEqual<ReadonlyArray<string | null>>(moved, [run], `${id} moved with its own run, recorded once`)
+    }
+    assert.isUndefined(recoveries.find((record) => record.job_id === danglingTwin.job), "the upgrade, not recovery, stalled the twin")
+
+    const everything = (yield* store.listEvents({ limit: 1000 })).items
+    assert.deepStrictEqual((yield* Recovery.recoverStalledRuns({ threshold: "30 seconds" })).recovered, [], "a second recovery finds nothing")
+    assert.deepStrictEqual((yield* store.listEvents({ limit: 1000 })).items, everything, "and writes nothing")
+
+    yield* Effect.provide(Effect.forEach([pair.job, danglingTwin.job], (id) =>
+      Effect.gen(function*() {
+        const resumed = yield* (yield* Jobs.Jobs).resume(JobId.make(id))
+        assert.strictEqual(resumed.job.state, "running", id)
+        assert.strictEqual<string | null>(resumed.job.workflow_run_id, resumed.run.id, "resumed under a new run")
+        assert.notStrictEqual<string>(resumed.run.id, pair.run)
+      })), services(Layer.succeed(JobStore, store)))
   })

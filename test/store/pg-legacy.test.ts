@@ -348,15 +348,20 @@ describe("R16a PostgreSQL legacy references the reference schema leaves unchecke
   it.scoped("R16a a job whose run pointer names no run upgrades with it cleared, the rest of the row intact, and a system event of the job says so", () =>
     upgradedWith("pg legacy dangling", RunPointers.insertDanglingTwin(legacyIds.pinnedJob), RunPointers.expectClearedTwin(legacyIds.pinnedJob)), 60_000)
 
+  // The job resumed is a doc_summarize one: the fixture's terminal_exec job holds a profile (Analyst)
+  // wider than its kind's, which the capability policy refuses to resume (EscalationDenied).
   const crossed: RunPointers.RunningPair = {
-    job: legacyIds.staleZuluRunJob,
-    run: legacyIds.staleZuluRun,
-    other: legacyIds.staleOffsetRunJob,
-    otherRun: legacyIds.staleOffsetRun,
+    job: legacyIds.staleOffsetRunJob,
+    run: legacyIds.staleOffsetRun,
+    other: legacyIds.staleZuluRunJob,
+    otherRun: legacyIds.staleZuluRun,
     allStaleAt: staleScan.now
   }
-  it.scoped("R16a R9 a job whose run pointer names another job's run upgrades with it cleared and a system event naming that run and job; recovery then moves each job only with its own run, recorded", () =>
-    upgradedWith("pg legacy crossed", RunPointers.pointAtOthersRun(crossed), RunPointers.expectCrossPointerCleared(crossed)), 60_000)
+  it.scoped("R16a R9 a running job whose run pointer names another job's run, or no run, ends the upgrade under its own running run or stalled, each with a system event; recovery stalls each job with its own run once, recorded; both resume", () =>
+    upgradedWith("pg legacy crossed", RunPointers.crossAndOrphanPointers(crossed), RunPointers.expectRunningPointersSettled(crossed)), 60_000)
+
+  it.scoped("R16a R9 a running job whose run pointer names no run and which has two running runs of its own is stalled by the upgrade, no run guessed; recovery stalls its runs alone", () =>
+    upgradedWith("pg legacy ambiguous", RunPointers.orphanWithTwoRunningRuns(crossed), RunPointers.expectAmbiguousTwinStalled(crossed)), 60_000)
 
   const own = { job: legacyIds.termExecJob, run: legacyIds.doneRun }
   for (const [what, tweak] of RunPointers.caseOnlyTweaks(own)) {

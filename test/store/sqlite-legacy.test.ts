@@ -27,11 +27,13 @@ import { expectTag, failureOf, staleBefore, staleOptions } from "./fixtures.js"
 import { expectLegacyInstants, insertLegacyInstantCases } from "./legacy-instants.js"
 import {
   caseOnlyTweaks,
+  expectAmbiguousTwinStalled,
   expectClearedTwin,
-  expectCrossPointerCleared,
+  crossAndOrphanPointers,
   expectOwnRunKept,
+  expectRunningPointersSettled,
   insertDanglingTwin,
-  pointAtOthersRun,
+  orphanWithTwoRunningRuns,
   type RunningPair
 } from "./legacy-run-pointers.js"
 import { expectValuesAtTheLimits, unreadableLegacyCases, valuesAtTheLimits } from "./legacy-row-rules.js"
@@ -373,8 +375,11 @@ describe("SQLite legacy upgrade of references the reference schema leaves unchec
     otherRun: runs.zuluForm,
     allStaleAt: Date.parse("2024-03-01T12:01:10Z")
   }
-  it.effect("R16a R9 a job whose run pointer names another job's run upgrades with it cleared and a system event naming that run and job; recovery then moves each job only with its own run, recorded", () =>
-    withUpgradedLegacy(expectCrossPointerCleared(crossed), pointAtOthersRun(crossed)))
+  it.effect("R16a R9 a running job whose run pointer names another job's run, or no run, ends the upgrade under its own running run or stalled, each with a system event; recovery stalls each job with its own run once, recorded; both resume", () =>
+    withUpgradedLegacy(expectRunningPointersSettled(crossed), crossAndOrphanPointers(crossed)))
+
+  it.effect("R16a R9 a running job whose run pointer names no run and which has two running runs of its own is stalled by the upgrade, no run guessed; recovery stalls its runs alone", () =>
+    withUpgradedLegacy(expectAmbiguousTwinStalled(crossed), orphanWithTwoRunningRuns(crossed)))
 
   for (const [what, tweak] of caseOnlyTweaks({ job: jobs.termExec, run: runs.finished })) {
     it.effect(`R16a ${what} differing in case alone still names its row: the upgrade keeps it, as on PostgreSQL`, () =>

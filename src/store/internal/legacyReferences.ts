@@ -14,6 +14,17 @@
  *   state, as a pin's event records a change that moves no state
  *   (`clearedPointerEvents`, written once the migrations have made the Flight
  *   Recorder's table).
+ * - A `running` job's pointer is the only way recovery finds it (it moves a
+ *   job with the run its pointer names, R9): cleared, the job would stay
+ *   running for ever, owned by no worker, never resumable. So when the job
+ *   has exactly one run of its own still `running`, the pointer names that
+ *   run instead (the run it runs under, as the reference's data says
+ *   unambiguously), and recovery stalls the two together with the one
+ *   `workflow_recovery` naming both, as for any job. Otherwise (none of its
+ *   runs running, or several) no run says which attempt it was in: the
+ *   pointer is cleared and the job moved to `stalled` by the upgrade itself,
+ *   its event saying why, so that an operator can resume or cancel it. No
+ *   run is guessed, so no event claims a run the job was not under.
  * - A run naming no job, or a node execution naming no run, is refused,
  *   named by its id: a run is its job's and a node its run's, so no pointer
  *   can be cleared, and the upgrade drops no row ("nothing is ever dropped
@@ -30,16 +41,26 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import type { EventId, JobId, TraceId } from "../../domain/Ids.js"
+import type { EventId, JobId, TraceId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
+import { STALLED_STATUS_REASON } from "../../domain/stallReason.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 
-/** A legacy job whose run pointer named no run of its own, the run id it named, and whose run that is (null: none's). */
+/**
+ * A legacy job whose run pointer named no run of its own, the run id it
+ * named, and whose run that is (null: none's); its legacy state, and the
+ * job's own running run its pointer now names (null: cleared).
+ */
 export interface ClearedRunPointer {
   readonly job_id: string
   readonly workflow_run_id: string
   readonly run_job_id: string | null
+  readonly status: string
+  readonly own_run: string | null
 }
+
+/** A cleared pointer whose job was running: with no run of its own to name, the upgrade stalls it. */
+const stallsAtUpgrade = (pointer: ClearedRunPointer): boolean => pointer.status === "running" && pointer.own_run === null
 
 /** Legacy rows naming a row that is not there and cannot be kept; the upgrade stops with it, nothing changed. */
 export class DanglingLegacyRows extends Error {}
@@ -129,58 +150,97 @@ export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPoint
     }
     const dangling = sql`nullif(CAST(j.workflow_run_id AS text), '') IS NOT NULL AND NOT EXISTS (
       SELECT 1 FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} AND ${sameId(sql, "r.job_id", "j.id")})`
+    // A running job's one run of its own still running, which its pointer then names (see the header).
+    const ownRun = sql`CASE WHEN j.status = 'running' THEN (
+      SELECT r.id FROM workflow_runs AS r WHERE ${sameId(sql, "r.job_id", "j.id")} AND r.status = 'running' AND NOT EXISTS (
+        SELECT 1 FROM workflow_runs AS o WHERE ${sameId(sql, "o.job_id", "j.id")} AND o.status = 'running' AND o.id <> r.id)) END`
     const cleared = yield* sql<ClearedRunPointer>`
       SELECT CAST(j.id AS text) AS job_id, CAST(j.workflow_run_id AS text) AS workflow_run_id,
-        (SELECT CAST(r.job_id AS text) FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} ORDER BY 1 LIMIT 1) AS run_job_id
+        (SELECT CAST(r.job_id AS text) FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} ORDER BY 1 LIMIT 1) AS run_job_id,
+        CAST(j.status AS text) AS status, CAST(${ownRun} AS text) AS own_run
       FROM ai_jobs AS j WHERE ${dangling} ORDER BY 1`
-    if (cleared.length > 0) yield* sql`UPDATE ai_jobs AS j SET workflow_run_id = NULL WHERE ${dangling}`
+    if (cleared.length > 0) yield* sql`UPDATE ai_jobs AS j SET workflow_run_id = ${ownRun} WHERE ${dangling}`
     return cleared
   })
 
-/** Why a job's run pointer was cleared, as its event says: the run it named, and whose run that is (null: none's). */
-export const clearedPointerReason = (runId: string, runJobId: string | null): string =>
-  `legacy upgrade: this job's workflow_run_id named workflow run ${quoted(runId)}, ` +
-  (runJobId === null ? "which is not in workflow_runs " : `which is job ${quoted(runJobId)}'s run, not this job's `) +
-  "(the reference schema does not enforce it); the pointer was cleared, the rest of the job kept"
+/** What the upgrade did about a pointer, as its event says (see the header). */
+const settledPointer = (pointer: ClearedRunPointer): string =>
+  pointer.own_run !== null
+    ? `the pointer now names workflow run ${quoted(pointer.own_run)}, this job's one run still running, ` +
+      "so that startup recovery moves the job with it; the rest of the job kept"
+    : stallsAtUpgrade(pointer)
+    ? "the pointer was cleared and, the job running under no run of its own that recovery could move it with " +
+      "(none of its runs is running, or several are), the job moved to stalled: resume it to run it again, or cancel it"
+    : "the pointer was cleared, the rest of the job kept"
 
-/** A cleared job as the upgraded table holds it, and the run id it named. */
+/** Why a job's run pointer was cleared or moved, as its event says: the run it named, and whose run that is (null: none's). */
+export const clearedPointerReason = (pointer: ClearedRunPointer): string =>
+  `legacy upgrade: this job's workflow_run_id named workflow run ${quoted(pointer.workflow_run_id)}, ` +
+  (pointer.run_job_id === null ? "which is not in workflow_runs " : `which is job ${quoted(pointer.run_job_id)}'s run, not this job's `) +
+  `(the reference schema does not enforce it); ${settledPointer(pointer)}`
+
+/** A cleared job as the upgraded table holds it (its pointer, stored form), and the job id the upgrade was given. */
 interface ClearedJob {
+  readonly given: string
   readonly job_id: JobId
   readonly trace_id: TraceId
   readonly status: JobState
-  readonly workflow_run_id: string
-  readonly run_job_id: string | null
+  readonly pointer: WorkflowRunId | null
 }
+
+/** The `error_message` of a job the upgrade stalled (its event says more: the run its pointer named). */
+export const UPGRADE_STALL_MESSAGE = "stalled (legacy upgrade: running under no run of its own that recovery could move it with)"
 
 /**
  * The `system` event of each cleared pointer, for the store to write in the
  * migration's transaction, once the migrations are applied: read from the
- * upgraded jobs, so ids are in their stored form.
+ * upgraded jobs, so ids are in their stored form. A running job left with no
+ * run of its own is moved to `stalled` first (see the header), at the
+ * event's instant.
  */
 export const clearedPointerEvents = (
   cleared: ReadonlyArray<ClearedRunPointer>
 ): Effect.Effect<ReadonlyArray<EventRecord>, SqlError, SqlClient.SqlClient> =>
   cleared.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const given = JSON.stringify(cleared)
+    const now = yield* DateTime.now
+    const timestamp = DateTime.formatIso(now)
+    const pointers = new Map(cleared.map((pointer) => [pointer.job_id, pointer]))
+    const given = JSON.stringify(cleared.map((pointer) => pointer.job_id))
+    const stalled = JSON.stringify(cleared.filter(stallsAtUpgrade).map((pointer) => pointer.job_id))
+    // 0004 stored SQLite's ids in lower case; PostgreSQL's are uuids.
+    const storedIds = (ids: string) =>
+      sql.onDialectOrElse({
+        pg: () => sql`SELECT CAST(value AS uuid) FROM jsonb_array_elements_text(${ids}::jsonb)`,
+        orElse: () => sql`SELECT lower(value) FROM json_each(${ids})`
+      })
+    if (stalled !== "[]") {
+      // Never before the job's last change (a clock behind the legacy data's).
+      const movedAt = sql.onDialectOrElse({
+        pg: () => sql`greatest(updated_at, ${timestamp}::timestamptz)`,
+        orElse: () => sql`max(updated_at, ${timestamp})`
+      })
+      yield* sql`
+        UPDATE ai_jobs SET status = 'stalled', status_reason = ${STALLED_STATUS_REASON}, error_message = ${UPGRADE_STALL_MESSAGE},
+          updated_at = ${movedAt}
+        WHERE status = 'running' AND id IN (${storedIds(stalled)})`
+    }
     const jobs = yield* sql.onDialectOrElse({
       pg: () =>
         sql<ClearedJob>`
-          SELECT j.id::text AS job_id, j.trace_id::text AS trace_id, j.status::text AS status, c.workflow_run_id, c.run_job_id
-          FROM jsonb_to_recordset(${given}::jsonb) AS c(job_id text, workflow_run_id text, run_job_id text)
-          JOIN ai_jobs AS j ON j.id = c.job_id::uuid ORDER BY j.id`,
-      // 0004 stored ids in lower case.
+          SELECT c.value AS given, j.id::text AS job_id, j.trace_id::text AS trace_id, j.status::text AS status,
+            j.workflow_run_id::text AS pointer
+          FROM jsonb_array_elements_text(${given}::jsonb) AS c(value) JOIN ai_jobs AS j ON j.id = CAST(c.value AS uuid) ORDER BY j.id`,
       orElse: () =>
         sql<ClearedJob>`
-          SELECT j.id AS job_id, j.trace_id, j.status, json_extract(c.value, '$.workflow_run_id') AS workflow_run_id,
-            json_extract(c.value, '$.run_job_id') AS run_job_id
-          FROM json_each(${given}) AS c
-          JOIN ai_jobs AS j ON j.id = lower(json_extract(c.value, '$.job_id')) ORDER BY j.id`
+          SELECT c.value AS given, j.id AS job_id, j.trace_id, j.status, j.workflow_run_id AS pointer
+          FROM json_each(${given}) AS c JOIN ai_jobs AS j ON j.id = lower(c.value) ORDER BY j.id`
     })
-    const now = yield* DateTime.now
-    const timestamp = DateTime.formatIso(now)
     return jobs.map((job): EventRecord => {
       const event_id = uuidv7() as EventId
+      const pointer = pointers.get(job.given)!
+      const from_state = stallsAtUpgrade(pointer) ? "running" : job.status
+      const run = job.pointer === null ? {} : { workflow_run_id: job.pointer }
       return {
         event_id,
         timestamp: now,
@@ -188,7 +248,7 @@ export const clearedPointerEvents = (
         type: "system",
         trace_id: job.trace_id,
         job_id: job.job_id,
-        workflow_run_id: null,
+        workflow_run_id: job.pointer,
         // In the schema's encoding order, as the library's own lifecycle events.
         body: {
           event_id,
@@ -196,10 +256,11 @@ export const clearedPointerEvents = (
           actor: "system",
           trace_id: job.trace_id,
           job_id: job.job_id,
+          ...run,
           type: "system",
-          from_state: job.status,
+          from_state,
           to_state: job.status,
-          reason: clearedPointerReason(job.workflow_run_id, job.run_job_id)
+          reason: clearedPointerReason(pointer)
         }
       }
     })
