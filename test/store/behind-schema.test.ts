@@ -12,11 +12,17 @@
  * `RecoveryFailed`, naming no fix (found by a new-user probe). A process of a
  * rolling deploy that starts while another's migration has not committed is
  * refused the same way (the migration held at its last step by a hook), and
- * builds once it has. On SQLite and PostgreSQL.
+ * builds once it has. One that starts during another's migration adding a
+ * table reads the catalogue and the bookkeeping as of one moment: before,
+ * the migration committing between its two reads showed the bookkeeping
+ * without the table, and it was refused as a database whose tables were
+ * dropped ("restore from a backup"). On SQLite and PostgreSQL.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Deferred from "effect/Deferred"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -31,6 +37,9 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { services } from "../jobs/services.js"
 import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
+import { beforeStatement } from "../support/statementTrap.js"
+import { holdTable } from "../support/tableHold.js"
+import { openSqlite } from "../reliability/snapshot.js"
 import { shippedPgMigrationIds } from "./pg-support.js"
 import { rawClient, rawRows, schemaSnapshot, shippedSqliteMigrationIds, tempDatabaseFile } from "./sqlite-support.js"
 
@@ -160,7 +169,82 @@ const rollingDeploy = (dialect: Dialect) =>
     assert.strictEqual(yield* Effect.provide(Effect.flatMap(JobStore, (s) => s.schemaVersion), meanwhile), Math.max(...dialect.shipped))
   })
 
+/** The migration this test's rolling upgrade applies: the newest that adds a table (run_offers) on both dialects. */
+const ADDS_A_TABLE = 16
+
+/**
+ * A migrated database put back to before `ADDS_A_TABLE`, as an older version left it: its table aside
+ * (renamed) and its bookkeeping rows, and those after it, kept in a table of their own. `UPGRADE` is the
+ * migration's work, committed by another connection: the table back and the rows recorded.
+ */
+const olderDatabase = (dialect: Dialect, target: string) =>
+  Effect.gen(function*() {
+    yield* Effect.scoped(Layer.build(dialect.store(target, {})))
+    yield* Effect.provide(
+      Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        Effect.all([
+          sql`CREATE TABLE pending_rows AS SELECT * FROM ai_job_model_migrations WHERE migration_id >= ${ADDS_A_TABLE}`,
+          sql`DELETE FROM ai_job_model_migrations WHERE migration_id >= ${ADDS_A_TABLE}`,
+          sql`ALTER TABLE run_offers RENAME TO run_offers_pending`
+        ], { discard: true })),
+      dialect.client(target)
+    )
+  })
+
+const UPGRADE = [
+  "ALTER TABLE run_offers_pending RENAME TO run_offers",
+  "INSERT INTO ai_job_model_migrations SELECT * FROM pending_rows"
+]
+
+/** The store built during the upgrade: it builds at the newest version (the one read saw the migration committed), never "not there". */
+const builtAfterUpgrade = (dialect: Dialect, exit: Exit.Exit<number, Refusal>) => {
+  if (Exit.isFailure(exit)) {
+    const refusal = Cause.squash(exit.cause) as Refusal
+    assert.notMatch(refusal.message, /the schema they made is not there/)
+  }
+  assert.deepStrictEqual(exit, Exit.succeed(Math.max(...dialect.shipped)))
+}
+
+const versionOf = (store: Layer.Layer<JobStore, Refusal>) => Effect.provide(Effect.flatMap(JobStore, (s) => s.schemaVersion), store)
+
+/**
+ * SQLite: the migration commits, from another connection, as the build's first statement reading the
+ * bookkeeping table starts — in the two reads, after the catalogue was read.
+ */
+const sqliteUpgradeBetweenReads = Effect.gen(function*() {
+  const target = yield* sqlite.fresh
+  yield* olderDatabase(sqlite, target)
+  const other = yield* Effect.acquireRelease(Effect.sync(() => openSqlite(target)), (db) => Effect.sync(() => db.close()))
+  const { exit, firedAt } = yield* beforeStatement(
+    versionOf(sqlite.store(target, { migrate: false })),
+    /FROM "ai_job_model_migrations"/,
+    () => other.exec(`BEGIN IMMEDIATE; ${UPGRADE.join("; ")}; COMMIT`)
+  )
+  assert.isDefined(firedAt, "the migration committed during the build")
+  builtAfterUpgrade(sqlite, exit)
+})
+
+/**
+ * PostgreSQL: the migration holds the bookkeeping table (ACCESS EXCLUSIVE, as the Migrator does) with its
+ * work done; the build reads the catalogue and waits on the table; then the migration commits.
+ */
+const pgUpgradeBetweenReads = Effect.gen(function*() {
+  const target = yield* pg.fresh
+  yield* olderDatabase(pg, target)
+  const migration = yield* holdTable(target, "ai_job_model_migrations", "ACCESS EXCLUSIVE", UPGRADE)
+  const building = yield* Effect.fork(Effect.exit(versionOf(pg.store(target, { migrate: false }))))
+  yield* migration.blocked
+  yield* migration.release
+  builtAfterUpgrade(pg, yield* Fiber.join(building))
+})
+
 describe("a database behind this version, opened without migrating", () => {
+  it.scoped(`R17 SQLite: rolling upgrade: a migration adding a table commits between the build's reads of the catalogue and the bookkeeping: it builds at the newest version, never refused as a database whose tables were dropped`, () =>
+    sqliteUpgradeBetweenReads, 60_000)
+
+  it.scoped(`R17 PostgreSQL: rolling upgrade: a migration adding a table commits while the build waits to read the bookkeeping, the catalogue read: it builds at the newest version, never refused as a database whose tables were dropped`, () =>
+    pgUpgradeBetweenReads, 60_000)
+
   for (const dialect of [sqlite, pg]) {
     it.scoped(`R17 ${dialect.label}: never migrated (empty, or another application's table): migrate: false and readonly, the store's layer and layerFromUrl, fail with MigrationFailed saying to run ai-jobs migrate; nothing changes`, () =>
       unmigratedRefused(dialect), 60_000)

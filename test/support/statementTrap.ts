@@ -96,9 +96,32 @@ export const interruptAtStatement = <A, E, R>(effect: Effect.Effect<A, E, R>, n:
     const fiber = target.fiber = yield* Effect.fork(effect)
     if (target.early === true) fiber.unsafeInterruptAsFork(FiberId.none)
     const exit = yield* Fiber.await(fiber)
-    const firedAt = trap.firedAt
-    trap.left = 0
-    trap.fire = undefined
-    trap.match = undefined
-    return { exit, firedAt } satisfies Interrupted<A, E>
+    return { exit, firedAt: disarm() } satisfies Interrupted<A, E>
   })
+
+/** Disarms the trap; the statement it fired at, if it did. */
+const disarm = (): string | undefined => {
+  const firedAt = trap.firedAt
+  trap.left = 0
+  trap.fire = undefined
+  trap.match = undefined
+  return firedAt
+}
+
+/**
+ * Runs `effect`, and `action` — synchronously, before the statement runs —
+ * as the first statement matching `match` starts: another connection's
+ * commit forced between two statements of the store. Gives the effect's
+ * result and the statement `action` ran before (none: it never ran).
+ */
+export const beforeStatement = <A, E, R>(effect: Effect.Effect<A, E, R>, match: RegExp, action: () => void) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      trap.match = match
+      trap.firedAt = undefined
+      trap.fire = action
+      trap.left = 1
+    }),
+    () => Effect.map(Effect.exit(effect), (exit) => ({ exit, firedAt: trap.firedAt })),
+    () => Effect.sync(disarm)
+  )

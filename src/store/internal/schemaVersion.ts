@@ -3,7 +3,7 @@
  * recorded. Only the probe for the bookkeeping table, and which failures of
  * its read are the database failing, differ by dialect.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -44,31 +44,66 @@ export interface SchemaTables {
   readonly tables: ReadonlySet<string>
 }
 
+/** One read of the schema: what the catalogue holds (`found`), and the bookkeeping's rows as of the same moment. */
+export interface SchemaRead<F extends SchemaTables> {
+  readonly found: F
+  readonly rows: ReadonlyArray<BookkeepingRow>
+}
+
 /**
- * The newest migration in `table`, 0 when `tables` says it is absent or it
- * is empty. Its read failing as the database fails (`isDatabaseFailure`: a
- * connection lost, a busy file) is a `StorageError`; the table not being
- * this library's — no `migration_id` or `name` column, rows that are not
- * the migrations in `shipped`, or no schema where it says there is one
- * (internal/bookkeepingRows.ts) — is a `MigrationFailed`, as any other
- * refusal of the database at open. Its rows are few (one per migration): all
- * are read, in the one statement that read their highest id.
+ * A row of the statement reading the catalogue and the bookkeeping together:
+ * the catalogue's columns on every row, beside one bookkeeping row each —
+ * or, the table being empty, one row whose `recorded` is NULL.
+ */
+export type TogetherRow<C> = C & BookkeepingRow & { readonly recorded: unknown }
+
+/** The bookkeeping rows of `rows` read together with the catalogue (`TogetherRow`): the empty table's NULL row left out. */
+export const recordedRows = <C>(rows: ReadonlyArray<TogetherRow<C>>): ReadonlyArray<BookkeepingRow> =>
+  rows.filter((row) => row.recorded !== null && row.recorded !== undefined)
+
+/**
+ * The catalogue and the bookkeeping's rows as of one moment. Read in two
+ * statements, a migration that adds a table committing between them — a
+ * rolling upgrade's other process — showed its rows without its table, and
+ * the store was refused as a database whose tables were dropped (found by a
+ * review). So the rows are read by one statement with the catalogue
+ * (`together`), whose catalogue is the one kept. It names the bookkeeping
+ * table, so it would fail without one — aborting a transaction it is read
+ * in (PostgreSQL's migration): the catalogue is read alone (`alone`) first,
+ * and without a bookkeeping table that read is the answer. The read failing
+ * as the database fails (`isDatabaseFailure`) is a `StorageError`, any other
+ * failure of the rows' a refusal of the table (`versionNotRead`).
+ */
+export const consistentRead = <F extends SchemaTables>(
+  dialect: "sqlite" | "pg",
+  table: string,
+  alone: Effect.Effect<F, SqlError, SqlClient.SqlClient>,
+  together: Effect.Effect<SchemaRead<F>, SqlError, SqlClient.SqlClient>,
+  isDatabaseFailure: (error: SqlError) => boolean
+): Effect.Effect<SchemaRead<F>, StorageError | MigrationFailed, SqlClient.SqlClient> =>
+  Effect.flatMap(
+    Effect.mapError(alone, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause })),
+    (found): Effect.Effect<SchemaRead<F>, StorageError | MigrationFailed, SqlClient.SqlClient> =>
+      found.bookkeeping ? Effect.mapError(together, versionNotRead(dialect, table, isDatabaseFailure)) : Effect.succeed({ found, rows: [] })
+  )
+
+/**
+ * The newest migration the bookkeeping rows of `read` record, 0 when it
+ * found no bookkeeping table or an empty one. The table not being this
+ * library's — rows that are not the migrations in `shipped`, or no schema
+ * where it says there is one (internal/bookkeepingRows.ts) — is a
+ * `MigrationFailed`, as any other refusal of the database at open. Its rows
+ * are few (one per migration): all are read.
  */
 export const readSchemaVersion = (
   dialect: "sqlite" | "pg",
   table: string,
-  tables: Effect.Effect<SchemaTables, SqlError, SqlClient.SqlClient>,
-  isDatabaseFailure: (error: SqlError) => boolean,
+  read: Effect.Effect<SchemaRead<SchemaTables>, StorageError | MigrationFailed, SqlClient.SqlClient>,
   shipped: Effect.Effect<ReadonlyMap<number, string>, unknown>
 ): Effect.Effect<number, StorageError | MigrationFailed, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const found = yield* Effect.mapError(tables, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause }))
+    const { found, rows } = yield* read
     if (!found.bookkeeping) return 0
-    const sql = yield* SqlClient.SqlClient
-    const rows = yield* Effect.mapError(
-      sql<BookkeepingRow>`SELECT migration_id, name FROM ${sql(table)} ORDER BY migration_id`.withoutTransform,
-      versionNotRead(dialect, table, isDatabaseFailure)
-    )
     const migrations = yield* Effect.mapError(
       shipped,
       (cause) => new MigrationFailed({ dialect, migration_id: null, migration_name: null, statement: null, cause })

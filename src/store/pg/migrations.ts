@@ -14,7 +14,7 @@ import { recordMigration } from "../internal/migrationReport.js"
 import { schemaTables, tableNames } from "../internal/bookkeepingRows.js"
 import { refuseUnlessCurrent } from "../internal/behindSchema.js"
 import { newestShipped, refuseNewerSchema, shippedMigrations } from "../internal/newerSchema.js"
-import { readSchemaVersion } from "../internal/schemaVersion.js"
+import { consistentRead, readSchemaVersion, recordedRows, type SchemaRead, type SchemaTables, type TogetherRow } from "../internal/schemaVersion.js"
 import { sqlErrorIn } from "../internal/sqlErrorIn.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { applying, clearInHand, inHandSaid, type MigrationsInHand, noMigrationsInHand, pendingAfter } from "../internal/migrationsInHand.js"
@@ -242,10 +242,8 @@ const databaseFailed = (run: MigrationRun, error: unknown): StorageError | undef
 }
 
 /** The search_path's first schema, whether it holds the bookkeeping table (and which of the schema's tables), and the first later schema that does. */
-interface BookkeepingLocation {
+interface BookkeepingLocation extends SchemaTables {
   readonly first: string | null
-  readonly present: boolean
-  readonly tables: ReadonlySet<string>
   readonly later: string | null
 }
 
@@ -264,29 +262,64 @@ const schemaTableNames = tableNames(schemaTables.pg)
  * keeps its store in `public`, where unqualified names find it — no store is
  * ever made there (found by a regression probe: such a path was refused).
  */
-const bookkeepingLocation: Effect.Effect<BookkeepingLocation, SqlError, SqlClient.SqlClient> =
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+const locationQuery = (sql: SqlClient.SqlClient) =>
+  sql`WITH path AS (
+      SELECT p.name, p.position FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(name, position)
+      WHERE p.name NOT LIKE 'pg\_%'
+    ), head AS (SELECT name, position FROM path ORDER BY position LIMIT 1)
+    SELECT (SELECT name FROM head) AS first,
+      EXISTS (
+        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = (SELECT name FROM head) AND c.relname = ${migrationsTable}
+      ) AS present,
+      ARRAY(
+        SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = (SELECT name FROM head) AND c.relkind IN ('r', 'p') AND c.relname IN ${sql.in(schemaTableNames)}
+      ) AS tables,
+      (SELECT path.name FROM path
+        JOIN pg_namespace n ON n.nspname = path.name
+        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = ${migrationsTable}
+        WHERE path.position > (SELECT coalesce(max(position), 0) FROM head)
+        ORDER BY path.position LIMIT 1) AS later`
+
+/** A row of `locationQuery`, as the driver gives it. */
+interface LocationRow {
+  readonly first: string | null
+  readonly present: boolean
+  readonly tables: ReadonlyArray<string> | null
+  readonly later: string | null
+}
+
+const asLocation = (row: LocationRow | undefined): BookkeepingLocation => ({
+  first: row?.first ?? null,
+  bookkeeping: row?.present === true,
+  tables: new Set(row?.tables ?? []),
+  later: row?.later ?? null
+})
+
+/** The location alone (`locationQuery`): read first, as the bookkeeping table may not be there to read. */
+const bookkeepingLocation: Effect.Effect<BookkeepingLocation, SqlError, SqlClient.SqlClient> = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) => Effect.map(sql<LocationRow>`${locationQuery(sql)}`, ([row]) => asLocation(row))
+)
+
+/**
+ * The location and the bookkeeping's rows in one statement, one snapshot
+ * (internal/schemaVersion.ts `consistentRead`), once `bookkeepingLocation`
+ * found the table. The rows are read by the unqualified name: `present`
+ * says whether that is the first schema's.
+ */
+const locationWithRows: Effect.Effect<SchemaRead<BookkeepingLocation>, SqlError, SqlClient.SqlClient> = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) =>
     Effect.map(
-      sql<Omit<BookkeepingLocation, "tables"> & { readonly tables: ReadonlyArray<string> | null }>`WITH path AS (
-          SELECT p.name, p.position FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(name, position)
-          WHERE p.name NOT LIKE 'pg\_%'
-        ), head AS (SELECT name, position FROM path ORDER BY position LIMIT 1)
-        SELECT (SELECT name FROM head) AS first,
-          EXISTS (
-            SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = (SELECT name FROM head) AND c.relname = ${migrationsTable}
-          ) AS present,
-          ARRAY(
-            SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = (SELECT name FROM head) AND c.relkind IN ('r', 'p') AND c.relname IN ${sql.in(schemaTableNames)}
-          ) AS tables,
-          (SELECT path.name FROM path
-            JOIN pg_namespace n ON n.nspname = path.name
-            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = ${migrationsTable}
-            WHERE path.position > (SELECT coalesce(max(position), 0) FROM head)
-            ORDER BY path.position LIMIT 1) AS later`,
-      ([row]) => ({ first: row?.first ?? null, present: row?.present === true, tables: new Set(row?.tables ?? []), later: row?.later ?? null })
-    ))
+      sql<TogetherRow<LocationRow>>`SELECT l.first, l.present, l.tables, l.later, m.migration_id, m.name, m.recorded
+        FROM (${locationQuery(sql)}) l
+        LEFT JOIN (SELECT migration_id, name, 1 AS recorded FROM ${sql(migrationsTable)}) m ON true
+        ORDER BY m.migration_id`.withoutTransform,
+      (rows) => ({ found: asLocation(rows[0]), rows: recordedRows(rows) })
+    )
+)
 
 /** An identifier in double quotes, its own quotes doubled: `quote_ident`'s form when the server cannot be asked. */
 const doubleQuoted = (name: string): string => `"${name.replace(/"/g, '""')}"`
@@ -357,17 +390,15 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
  * Asked of `current_schema()`, where CREATE puts the store's tables: once
  * the table is there the unqualified names resolve to it.
  */
-const versionHere: Effect.Effect<number, MigrationFailed | StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
-  const location = yield* Effect.mapError(bookkeepingLocation, (cause) => new StorageError({ operation: "JobStore.schemaVersion", cause }))
-  if (!location.present && location.first !== null && location.later !== null) return yield* shadowedStore(location.first, location.later)
-  return yield* readSchemaVersion(
-    "pg",
-    migrationsTable,
-    Effect.succeed({ bookkeeping: location.present, tables: location.tables }),
-    isDatabaseFailure,
-    shippedMigrations(directory)
-  )
-})
+const versionHere: Effect.Effect<number, MigrationFailed | StorageError, SqlClient.SqlClient> = readSchemaVersion(
+  "pg",
+  migrationsTable,
+  Effect.tap(
+    consistentRead("pg", migrationsTable, bookkeepingLocation, locationWithRows, isDatabaseFailure),
+    ({ found }) => !found.bookkeeping && found.first !== null && found.later !== null ? shadowedStore(found.first, found.later) : Effect.void
+  ),
+  shippedMigrations(directory)
+)
 
 /**
  * The store's schema version (`versionHere`); a search_path that would hide

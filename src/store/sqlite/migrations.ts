@@ -24,7 +24,7 @@ import { type ClearedRunPointer, clearedPointerEvents, settleLegacyReferences } 
 import { migrationLabel } from "../internal/migrationLabel.js"
 import { applying, inHandSaid, type MigrationsInHand, noMigrationsInHand, pendingAfter } from "../internal/migrationsInHand.js"
 import { refuseUnreadableLegacyRows } from "../internal/legacyRowRules.js"
-import { readSchemaVersion, type SchemaTables } from "../internal/schemaVersion.js"
+import { consistentRead, readSchemaVersion, recordedRows, type SchemaRead, type SchemaTables, type TogetherRow } from "../internal/schemaVersion.js"
 import { sqlErrorIn } from "../internal/sqlErrorIn.js"
 import { unrecordedMigrations } from "../internal/unrecordedMigrations.js"
 import { MigrationFailed, StorageError } from "../StoreErrors.js"
@@ -282,17 +282,44 @@ const schemaTableNames = tableNames(tablesOfSchema.sqlite)
 
 /**
  * Whether the bookkeeping table (a view read as one) is there, and which of
- * the schema's tables are, as tables (a view of that name is not one): one
- * read of the catalogue.
+ * the schema's tables are, as tables (a view of that name is not one), as
+ * columns of a statement of the catalogue.
  */
-const schemaTables: Effect.Effect<SchemaTables, SqlError, SqlClient.SqlClient> = Effect.map(
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{ readonly name: string; readonly type: string }>`SELECT name, type FROM sqlite_master
-      WHERE (type = 'table' AND name IN ${sql.in(schemaTableNames)}) OR (type IN ('table', 'view') AND name = ${migrationsTable})`),
-  (found) => ({
-    bookkeeping: found.some(({ name }) => name === migrationsTable),
-    tables: new Set(found.filter(({ type }) => type === "table").map(({ name }) => name))
-  })
+const catalogueColumns = (sql: SqlClient.SqlClient) =>
+  sql`EXISTS (SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ${migrationsTable}) AS bookkeeping,
+    (SELECT group_concat(name, ' ') FROM sqlite_master WHERE type = 'table' AND name IN ${sql.in(schemaTableNames)}) AS tables`
+
+/** A row of `catalogueColumns`, as the driver gives it. */
+interface CatalogueRow {
+  readonly bookkeeping: number
+  readonly tables: string | null
+}
+
+const asSchemaTables = (row: CatalogueRow | undefined): SchemaTables => ({
+  bookkeeping: row?.bookkeeping === 1,
+  tables: new Set(row?.tables?.split(" ") ?? [])
+})
+
+/** The catalogue alone: read first, as the bookkeeping table may not be there to read. */
+const schemaTables: Effect.Effect<SchemaTables, SqlError, SqlClient.SqlClient> = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) => Effect.map(sql<CatalogueRow>`SELECT ${catalogueColumns(sql)}`, ([row]) => asSchemaTables(row))
+)
+
+/**
+ * The catalogue and the bookkeeping's rows in one statement, one snapshot
+ * (internal/schemaVersion.ts `consistentRead`), once `schemaTables` found
+ * the table.
+ */
+const schemaWithRows: Effect.Effect<SchemaRead<SchemaTables>, SqlError, SqlClient.SqlClient> = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) =>
+    Effect.map(
+      sql<TogetherRow<CatalogueRow>>`SELECT ${catalogueColumns(sql)}, m.migration_id, m.name, m.recorded
+        FROM (SELECT 1) LEFT JOIN (SELECT migration_id, name, 1 AS recorded FROM ${sql(migrationsTable)}) m ON 1
+        ORDER BY m.migration_id`.withoutTransform,
+      (rows) => ({ found: asSchemaTables(rows[0]), rows: recordedRows(rows) })
+    )
 )
 
 /**
@@ -301,7 +328,12 @@ const schemaTables: Effect.Effect<SchemaTables, SqlError, SqlClient.SqlClient> =
  * rows must be migrations of `directory`.
  */
 const versionIn = (directory: URL): Effect.Effect<number, StorageError | MigrationFailed, SqlClient.SqlClient> =>
-  readSchemaVersion("sqlite", migrationsTable, schemaTables, isDatabaseFailure, shippedMigrations(directory))
+  readSchemaVersion(
+    "sqlite",
+    migrationsTable,
+    consistentRead("sqlite", migrationsTable, schemaTables, schemaWithRows, isDatabaseFailure),
+    shippedMigrations(directory)
+  )
 
 /** The version against the migrations this version ships (`versionIn`). */
 const versionHere = versionIn(migrationsDirectory)
