@@ -3,8 +3,8 @@
  * guards its status in the keyed form (src/store/pg/keyedGuard.ts), so the
  * primary key is the way in whatever the statistics say — the statements
  * h61's test (pg-hot-plans.test.ts) did not reach: the general transition
- * (a cancel of a queued job, a retry of a failed one, a move refused on a
- * running one), the unreadable job's failure, recovery's stalled jobs (found
+ * (a cancel of a queued job, a retry of a failed one; a move refused on a
+ * running one, since it is refused on the job it locked, its lock), the unreadable job's failure, recovery's stalled jobs (found
  * by the moved runs' keys: plain, a sweep that stalled nothing read every
  * running job's index entries), and group commit's heartbeat serving several
  * callers in one statement (keyed since h61 through runs.ts `activeRun`,
@@ -31,7 +31,7 @@ import { services } from "../jobs/services.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
 import { holdTable } from "../support/tableHold.js"
 import { jobEvent, newJob } from "./fixtures.js"
-import { crowdId, makeCrowd, staleStatistics, planModes, planOf, sentStatements, tableScans, theOne } from "./pg-plans.js"
+import { crowdId, makeCrowd, named, staleStatistics, planModes, planOf, sentStatements, tableScans, theOne } from "./pg-plans.js"
 
 const CROWD = 20_000
 /** Heartbeats racing into group commit's line behind the one in flight. */
@@ -105,10 +105,13 @@ describe("issue 16 h62 PostgreSQL statements that find a row by key use the keye
           const beat = theOne(group.sent, /WITH beaten AS/, "group heartbeat")
           assert.include(beat.values, `{${group.value.slice(1).join(",")}}`, "every racer's run in the one statement")
           const transition = /"status" IN/
+          // A move is refused on the job it locked, before any write (move.ts: the refusal names its
+          // operation): its one statement is that lock, by key, and no guarded UPDATE is sent.
+          assert.deepStrictEqual(named(refused.sent, transition), [], "refused move: no guarded UPDATE")
           return {
             cancel: theOne(cancel.sent, transition, "cancel"),
             retry: theOne(retry.sent, transition, "retry"),
-            refused: theOne(refused.sent, transition, "refused move"),
+            refused: theOne(refused.sent, /FROM ai_jobs WHERE id = \$\d+ FOR NO KEY UPDATE/, "refused move's lock"),
             unreadable: theOne(unreadable.sent, /UPDATE workflow_runs SET status = 'failed'/, "unreadable"),
             sweep: theOne(sweep.sent, /stalled_jobs AS/, "sweep"),
             groupBeat: beat
