@@ -39,13 +39,19 @@ describe("R6 ids written in upper case by an earlier version", () => {
       // A node is written only while its run is the job's active run.
       yield* store.transition({ job_id: job.job_id, to: "running", workflow_run_id: run.id })
       yield* store.startNode({ workflow_run_id: run.id, node_id: "n", node_type: "step" })
+      // The schema the migrations made, which the replay below must leave as it is.
+      const schemaBefore = yield* Effect.provide(schemaSnapshot, context)
       // What an earlier version stored for a caller who gave upper-case ids:
-      // before 0020, whose triggers now refuse such ids (rows already stored are not judged).
+      // before 0020, whose triggers now refuse such ids (rows already stored are not judged),
+      // and before 0030, whose triggers compare a job's id with its run's job_id as stored.
       const db = openSqlite(filename)
       try {
         db.pragma("foreign_keys = OFF")
         for (const table of ["ai_jobs", "workflow_runs"]) db.exec(`DROP TRIGGER ${table}_domain_values_update`)
         db.exec("DROP TRIGGER flight_recorder_events_domain_values_insert")
+        for (const trigger of ["ai_jobs_workflow_run_of_job_insert", "ai_jobs_workflow_run_of_job_update", "workflow_runs_job_of_pointer"]) {
+          db.exec(`DROP TRIGGER ${trigger}`)
+        }
         db.prepare("UPDATE ai_jobs SET id = upper(id), trace_id = upper(trace_id)").run()
         db.prepare("UPDATE workflow_runs SET job_id = upper(job_id)").run()
         db.prepare("INSERT INTO flight_recorder_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)").run(...upperCaseEvent(job.job_id, job.trace_id))
@@ -53,7 +59,6 @@ describe("R6 ids written in upper case by an earlier version", () => {
       } finally {
         db.close()
       }
-      const schemaBefore = yield* Effect.provide(schemaSnapshot, context)
       yield* Effect.provide(Effect.gen(function*() {
         // 0004 and every later one run again (all replay-safe): the Migrator only runs ids above the highest applied.
         yield* rawRows("DELETE FROM ai_job_model_migrations WHERE migration_id >= 4")
