@@ -20,9 +20,9 @@ export const DEFAULT_SHUTDOWN_GRACE = Duration.seconds(10)
 /**
  * How long the interrupted requests get to end. Most end at once (a SQLite
  * lock wait, a step between statements); one inside a PostgreSQL statement
- * does not (the store's statements are not interruptible): the process exits
- * anyway and its connection closes, but the server may still finish and
- * commit that one statement (README, serve's "Stopping").
+ * does not (the store's statements are not interruptible): the store, closed
+ * next, cancels that statement on the server (pg/cancelOnClose.ts), so it
+ * does not commit after the process has gone (README, serve's "Stopping").
  */
 const CUT_WAIT_MS = 1000
 
@@ -68,7 +68,7 @@ export const makeServeStop = () => {
         yield* first(Effect.forEach(cut, Fiber.await, { discard: true }), sleepRealTime(CUT_WAIT_MS))
         yield* Effect.logWarning(
           `stopped: cut ${cut.length} of ${waiting} request(s) still in flight after the ${Duration.format(grace)} grace; ` +
-            "their connections closed; work not yet committed was abandoned (a statement PostgreSQL is still running may yet commit)"
+            "their connections closed; work not yet committed was abandoned (a statement PostgreSQL is still running is cancelled as the store closes)"
         )
       } else {
         yield* Effect.logInfo(`stopped: the ${waiting} request(s) in flight finished`)

@@ -26,6 +26,7 @@ import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
 import { sessionSettings } from "./pg/sessionSettings.js"
+import { cancelInFlight } from "./pg/cancelOnClose.js"
 import { clientTimeouts } from "./pg/clientTimeouts.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
 import { readOnlyClient } from "./pg/readOnlyClient.js"
@@ -248,7 +249,11 @@ const acquirePool = (options: PgStoreOptions) =>
         pool.on("error", () => {})
         return pool
       }),
-      (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
+      // Statements still running are cancelled on the server first: closing their sockets would not stop them (pg/cancelOnClose.ts).
+      (pool) =>
+        Effect.promise(() => cancelInFlight(pool)).pipe(
+          Effect.zipRight(Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000)))
+        )
     )
     yield* Effect.tryPromise({
       try: () => pool.query("SELECT 1"),

@@ -20,7 +20,7 @@ import * as Scope from "effect/Scope"
 import { JobStore } from "../../src/store/JobStore.js"
 import { runCli, tempDir } from "../cli/cli.js"
 import { openSqlite } from "../reliability/snapshot.js"
-import { dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
+import { awaitOtherSessionsGone, connectPg, dropDatabase, freshDatabaseUrl } from "../support/pg-database.js"
 import { holdTable } from "../support/tableHold.js"
 import { ANNOUNCE_REQUESTS, healthAfterRecovery, jobRequest, onStore, type Served, startServe, submitJob } from "./serveProcess.js"
 
@@ -67,6 +67,16 @@ const servesAgain = async (database: string, protocol: string) => {
   }
 }
 
+/** How many Flight Recorder events the PostgreSQL database holds, read on the server directly. */
+const pgEventCount = async (database: string) => {
+  const client = await connectPg(database)
+  try {
+    return Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM flight_recorder_events")).rows[0]!.n)
+  } finally {
+    await client.end()
+  }
+}
+
 /** What the client of a cut request saw: its status (503 when the cut request could still answer), or "cut" when its connection closed with no answer. */
 const answerOf = (response: Promise<Response>) => response.then((answer) => answer.status, () => "cut" as const)
 
@@ -90,13 +100,15 @@ const submitInTwoParts = (url: string, body: string) => {
 const CUT = /WARN.*stopped: cut 1 of 1 request\(s\) still in flight after the 1s grace/
 
 describe("ai-jobs serve stopped with requests in flight", { timeout: 180_000 }, () => {
-  it("serve stop: SIGTERM while a POST /jobs waits on a PostgreSQL table lock another session holds: after the 1s grace the request is cut and the process exits 143 with the lock still held, saying so; a restarted server takes a submission", async () => {
+  it("serve stop: SIGTERM while a POST /jobs waits on a PostgreSQL table lock another session holds: after the 1s grace the request is cut and the process exits 143 with the lock still held, saying so; its INSERT was cancelled on the server, so once the lock goes neither the job nor its event exists (f119); a restarted server takes a submission", async () => {
     const served = await startServe(["--database", pg], { AI_JOBS_TOKEN: TOKEN, AI_JOBS_SHUTDOWN_GRACE: "1s" })
     const scope = await Effect.runPromise(Scope.make())
     let code: number | null | "still serving" = "still serving"
     let answer: number | "cut" | undefined
+    let eventsBefore = -1
     try {
       await healthAfterRecovery(served.url)
+      eventsBefore = await pgEventCount(pg)
       const hold = await Effect.runPromise(Scope.extend(holdTable(pg, "ai_jobs"), scope))
       const submitted = answerOf(submitJob(served.url, TOKEN, "hsk.stop.cut"))
       await Effect.runPromise(hold.blocked)
@@ -110,6 +122,10 @@ describe("ai-jobs serve stopped with requests in flight", { timeout: 180_000 }, 
     assert.include([503, "cut"], answer, "answered 503 or its connection closed")
     assert.match(served.stderr(), /INFO.*stopping: no new requests; waiting up to 1s for 1 request\(s\) in flight/)
     assert.match(served.stderr(), CUT)
+    // The lock is gone (the scope closed): a statement still running on the server would now have committed.
+    await awaitOtherSessionsGone(pg)
+    assert.notInclude(await storedProtocols(pg), "hsk.stop.cut", "the cut submit was not committed after the process exited")
+    assert.strictEqual(await pgEventCount(pg), eventsBefore, "nor its event")
     await servesAgain(pg, "hsk.stop.after-cut")
     assert.include(await storedProtocols(pg), "hsk.stop.after-cut")
   })

@@ -1,0 +1,97 @@
+/**
+ * Closing the store's pool cancels, on the server, the statements still
+ * running on its connections (f119). Ending the pool or the process only
+ * closes the sockets: a backend waiting on a lock does not notice, and once
+ * the lock goes its statement runs on — a lone INSERT commits, a job its
+ * caller was told failed (a cut `POST /jobs`'s 503) or never heard of.
+ *
+ * A cancel is PostgreSQL's own CancelRequest, as libpq's `PQcancel` sends
+ * it: a fresh connection to the same server carrying the backend's process
+ * id and secret key (from the connection's start). It needs no privilege
+ * (no `pg_cancel_backend`, whose pid a transaction-mode PgBouncer would not
+ * name: it answers cancels itself, for the server connection its client is
+ * on), and the server closes that connection once the backend is signalled.
+ * A cancelled statement fails and rolls back whole (a lone statement is its
+ * own transaction), deferred checks in its COMMIT included; one that has
+ * already committed, or finished, keeps what it did. Statements are only looked at here, at the close: nothing
+ * is added to any statement's way.
+ */
+import * as Net from "node:net"
+import type * as Pg from "pg"
+
+/** CancelRequest's code (PostgreSQL's protocol, "CancelRequest": 1234 in the high 16 bits, 5678 in the low). */
+const CANCEL_REQUEST_CODE = 80877102
+
+/** pg's statement in flight: its error reaches its caller through `handleError`. */
+interface ActiveQuery {
+  handleError: (error: Error & { readonly code?: unknown }, connection: unknown) => unknown
+}
+
+/** What the close reads of a `pg` client: its backend's key, where it connected, and the statement in flight. */
+interface ClientState {
+  readonly processID?: number | null
+  readonly secretKey?: number | null
+  readonly _activeQuery?: ActiveQuery | null
+  readonly connectionParameters?: { readonly host?: string; readonly port?: number }
+}
+
+/** The pool's connections, idle or checked out (pg-pool keeps them in `_clients`). */
+const clientsOf = (pool: Pg.Pool): ReadonlyArray<ClientState> =>
+  (pool as unknown as { readonly _clients?: ReadonlyArray<ClientState> })._clients ?? []
+
+/** SQLSTATE query_canceled: what the server answers a cancelled statement. */
+const QUERY_CANCELED = "57014"
+
+/**
+ * Its cancel's error says why: the server's own words ("canceling statement
+ * due to user request") name no user. The error is pg's, code and all, so
+ * the store reads it as any cancel (faults.ts).
+ */
+const explainCancel = (query: ActiveQuery): void => {
+  const handleError = query.handleError
+  query.handleError = function(this: ActiveQuery, error, connection) {
+    if (error.code === QUERY_CANCELED) error.message += ": the store was closed while the statement ran (cancelled on the server, nothing of it kept)"
+    return handleError.call(this, error, connection)
+  }
+}
+
+/** Sends `client`'s CancelRequest; resolves once the server has closed that connection (its backend signalled), failed, or `boundMs` passed. */
+const sendCancel = (client: ClientState, boundMs: number): Promise<void> =>
+  new Promise((resolve) => {
+    const { host = "localhost", port = 5432 } = client.connectionParameters ?? {}
+    const packet = Buffer.alloc(16)
+    packet.writeInt32BE(16, 0)
+    packet.writeInt32BE(CANCEL_REQUEST_CODE, 4)
+    packet.writeInt32BE(client.processID!, 8)
+    packet.writeInt32BE(client.secretKey!, 12)
+    // A host starting with "/" is a directory holding the server's Unix socket, as for pg itself.
+    const socket = host.startsWith("/") ? Net.connect(`${host}/.s.PGSQL.${port}`) : Net.connect(port, host)
+    const timer = setTimeout(() => socket.destroy(), boundMs)
+    // Not half-closed after the packet: the peer closes once the cancel is passed on (as libpq waits for it), and
+    // PgBouncer 1.18 dropped a cancel whose connection ended before it had a server connection to send it on.
+    socket.on("connect", () => socket.write(packet))
+    socket.on("error", () => {})
+    socket.on("close", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+
+/** The longest wait for one cancel's delivery: the pool's `connectTimeout` (a cancel is a connection opened), at most this. */
+const LONGEST_CANCEL_MS = 5_000
+
+/**
+ * Cancels every statement in flight on `pool`'s connections, each waited for
+ * until its cancel is delivered (at most the pool's connect timeout, 5 s at
+ * most: a server that does not answer leaves that statement as it was). With
+ * none in flight it does nothing.
+ */
+export const cancelInFlight = (pool: Pg.Pool): Promise<void> => {
+  const boundMs = Math.min(pool.options.connectionTimeoutMillis || LONGEST_CANCEL_MS, LONGEST_CANCEL_MS)
+  const busy = clientsOf(pool).filter((client) =>
+    client._activeQuery != null && typeof client.processID === "number" && typeof client.secretKey === "number"
+  )
+  if (busy.length === 0) return Promise.resolve()
+  for (const client of busy) explainCancel(client._activeQuery!)
+  return Promise.all(busy.map((client) => sendCancel(client, boundMs))).then(() => undefined)
+}
