@@ -30,8 +30,12 @@ interface Answer {
   readonly body: string
 }
 
-/** GET `path` on 127.0.0.1:`port`: its status and body, or a failure after `timeoutMs` without an answer. */
-const get = (port: number, path: string, timeoutMs = 10_000): Promise<Answer> =>
+/**
+ * GET `path` on 127.0.0.1:`port`: its status and body, or a failure after `timeoutMs` without an answer —
+ * a hang's clear failure just inside the test's own timeout, not a budget: 10 s was too short for the
+ * answer on a loaded machine (seen under load 30 on 2 cores: "no answer to /health within 10000 ms").
+ */
+const get = (port: number, path: string, timeoutMs: number): Promise<Answer> =>
   new Promise((resolve, reject) => {
     const request = http.get({ host: "127.0.0.1", port, path, timeout: timeoutMs }, (response) => {
       let body = ""
@@ -73,17 +77,17 @@ describe("R17 a request that comes before the application's handler", () => {
     server.listen(0, "127.0.0.1")
     try {
       const port = await listeningPort(server)
-      const answer = get(port, "/early", 5_000)
+      const answer = get(port, "/early", 25_000)
       // The request has arrived, and nothing serves it yet.
       await firstRequest
       server.on("request", (request: http.IncomingMessage, response: http.ServerResponse) => response.end(`late answer to ${request.url}`))
       assert.deepInclude(await answer, { status: 200, body: "late answer to /early" })
       // Later requests go to the handler directly.
-      assert.deepInclude(await get(port, "/next"), { status: 200, body: "late answer to /next" })
+      assert.deepInclude(await get(port, "/next", 25_000), { status: 200, body: "late answer to /next" })
     } finally {
       server.close()
     }
-  })
+  }, 60_000)
 
   it.live("R17 the README's composition: a /health request sent while the services are still being built gets its answer once they are", () =>
     Effect.gen(function*() {
@@ -99,7 +103,7 @@ describe("R17 a request that comes before the application's handler", () => {
       )
       const serving = yield* Effect.fork(Layer.launch(app))
       const port = yield* Effect.promise(() => listeningPort(server))
-      const answer = get(port, "/health")
+      const answer = get(port, "/health", 50_000)
       // Arrived while the services are still being built, and held: then they are built.
       yield* Effect.promise(() => firstRequest)
       yield* Deferred.succeed(built, undefined)
