@@ -832,15 +832,19 @@ export const runApiSuite = (backend: Backend) => {
       })
 
     /**
-     * Until `n` /health calls wait for a check: each waiting call has its 5 s limit armed on the TestClock.
-     * Not "long enough" of real time: on a loaded machine some of 40 calls came after 300 ms, after the
-     * held check was released, and started checks of their own (CI-like load: 5 checks, not 2).
+     * Until `n` sleeps due `ms` from now are armed on the TestClock, however long that takes in real time
+     * (the test's timeout bounds it). Not "long enough" of real time: on a loaded machine some of 40
+     * /health calls came after 300 ms, after the held check was released, and started checks of their own
+     * (CI-like load: 5 checks, not 2).
      */
-    const untilCallsWait = (n: number) =>
+    const untilSleepsArmed = (ms: number, n: number) =>
       Effect.gen(function*() {
-        const due = (yield* Clock.currentTimeMillis) + 5_000
+        const due = (yield* Clock.currentTimeMillis) + ms
         while (Chunk.size(Chunk.filter(yield* TestClock.sleeps(), (at) => at === due)) < n) yield* sleepRealTime(5)
       })
+
+    /** Until `n` /health calls wait for a check: each waiting call has its 5 s limit armed on the TestClock. */
+    const untilCallsWait = (n: number) => untilSleepsArmed(5_000, n)
 
     it.effect("17.2 /health: concurrent calls share one database check, so a flood of them cannot fill the pool and read a healthy database as unreachable", () =>
       Effect.gen(function*() {
@@ -907,14 +911,12 @@ export const runApiSuite = (backend: Backend) => {
         yield* Effect.gen(function*() {
           const api = yield* seesIntakeClosed
           down = false
-          // The next try armed on the TestClock (due 1 s after the failure), then the clock moved to it.
-          const due = (yield* Clock.currentTimeMillis) + 1_000
-          for (let tries = 0; tries < 400 && !Chunk.toReadonlyArray(yield* TestClock.sleeps()).includes(due); tries++) {
-            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-          }
+          // The next try armed on the TestClock (due 1 s after the failure), then the clock moved to it. Both
+          // waits last as long as they take: a fixed number of 5 ms looks (2 s) was a budget a loaded machine overran.
+          yield* untilSleepsArmed(1_000, 1)
           yield* TestClock.adjust("1 second")
           const gate = yield* Recovery.RecoveryGate
-          for (let tries = 0; tries < 400 && (yield* gate.status) !== "finished"; tries++) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+          while ((yield* gate.status) !== "finished") yield* sleepRealTime(5)
           const ok = yield* api.health.health()
           assert.deepStrictEqual([ok.status, ok.recovery], ["ok", "finished"])
           assert.strictEqual((yield* api.jobs.submit({ payload: summarize() })).state, "queued")

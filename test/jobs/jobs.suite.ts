@@ -40,14 +40,19 @@ export const settleIo = Effect.promise(() => new Promise<void>((resolve) => setT
 
 /**
  * Until `done`, look after look: real I/O settles, then the TestClock moves `poll` (a worker pool's poll
- * interval). As many looks as it takes: a fixed number of them was a budget of real time (1-2 s) that a
- * pool's programs and commits, slowed by a loaded machine, could overrun.
+ * interval), or `poll` runs when it is a step of the caller's own. As many looks as it takes: a fixed
+ * number of them was a budget of real time (1-2 s) that a pool's programs and commits, slowed by a loaded
+ * machine, could overrun.
  */
-export const untilDone = <E, R>(done: Effect.Effect<boolean, E, R>, poll: Duration.DurationInput = "1 second"): Effect.Effect<void, E, R> =>
+export const untilDone = <E, R>(
+  done: Effect.Effect<boolean, E, R>,
+  poll: Duration.DurationInput | Effect.Effect<void> = "1 second"
+): Effect.Effect<void, E, R> =>
   Effect.gen(function*() {
+    const step = Effect.isEffect(poll) ? poll : TestClock.adjust(poll)
     while (!(yield* done)) {
       yield* settleIo
-      yield* TestClock.adjust(poll)
+      yield* step
     }
   })
 

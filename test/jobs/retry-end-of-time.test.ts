@@ -19,7 +19,7 @@ import * as Recovery from "../../src/Recovery.js"
 import * as WakeUp from "../../src/WakeUp.js"
 import type { Backend } from "../support/backend.js"
 import { postgres, sqliteFile } from "../support/stores.js"
-import { settleIo, summarize } from "./jobs.suite.js"
+import { summarize, untilDone } from "./jobs.suite.js"
 import { services } from "./services.js"
 
 /** An hour before the end of the stored range. */
@@ -42,18 +42,13 @@ const outcomeOf = (jobs: Jobs.Jobs["Type"], jobId: JobId) =>
   }))
 
 /**
- * Waits (real I/O, then `step` between looks, at most 30 looks) until the job
- * is in `state` on `attempt`. No clock may pass the end: every write then fails.
+ * Waits (real I/O, then `step` between looks) until the job is in `state` on
+ * `attempt`, as many looks as the pool needs: 30 looks were a budget of real
+ * time (~0.5 s) a loaded machine overran. No clock may pass the end: every
+ * write then fails.
  */
 const until = (jobs: Jobs.Jobs["Type"], jobId: JobId, state: string, attempt: number, step: Effect.Effect<void>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 30; i++) {
-      yield* settleIo
-      const job = yield* jobs.get(jobId)
-      if (job.state === state && job.attempt === attempt) return
-      yield* step
-    }
-  })
+  untilDone(Effect.map(jobs.get(jobId), (job) => job.state === state && job.attempt === attempt), step)
 
 /** The TestClock a second on, or to the end if that is nearer: never past it. */
 const upToTheEnd = Effect.flatMap(TestClock.currentTimeMillis, (now) => TestClock.adjust(Math.min(1_000, Date.parse(END) - now)))

@@ -13,7 +13,6 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { JobStore } from "../../src/store/JobStore.js"
@@ -79,13 +78,14 @@ describe("reliability: opening a database that is not there", () => {
 
   it.scoped("R17 a PostgreSQL port nobody listens on is a StorageError from Storage.layerFromUrl", () =>
     Effect.gen(function*() {
-      // A port that was free a moment ago: nothing listens there now.
-      const port = yield* Effect.promise(() => new Promise<number>((resolve) => {
-        const server = net.createServer().listen(0, "127.0.0.1", () => {
-          const free = (server.address() as net.AddressInfo).port
-          server.close(() => resolve(free))
-        })
-      }))
-      assert.strictEqual(yield* openOutcome(Storage.layerFromUrl(`postgres://nobody@127.0.0.1:${port}/nothing`)), "StorageError")
+      // Port 1 (tcpmux): privileged, so listen(0) never hands it to a test nor takes it as a connection's
+      // source port, and nothing serves it. Not a port picked free and closed again: another process could
+      // take that one before the store connects.
+      const refused = yield* Effect.flip(Effect.scoped(Layer.build(Storage.layerFromUrl("postgres://nobody@127.0.0.1:1/nothing"))))
+      assert.strictEqual(refused._tag, "StorageError")
+      // Refused, as nobody listens: the connection was never made.
+      const codes: Array<unknown> = []
+      for (let cause: unknown = refused; cause instanceof Error; cause = cause.cause) codes.push((cause as { readonly code?: unknown }).code)
+      assert.include(codes, "ECONNREFUSED")
     }))
 })

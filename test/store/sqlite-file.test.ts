@@ -20,9 +20,13 @@ import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { readBusyTimeout } from "../../src/store/sqlite/transaction.js"
 import { claimAll } from "../support/drain.js"
 import { eventRecord, expectTag, failureOf, newJob } from "./fixtures.js"
+import { releasedOnSecondTry } from "../support/statementTrap.js"
 import { rawNumber, rawRows, shippedSqliteMigrationIds, storeWithClient, tempDatabaseFile } from "./sqlite-support.js"
 
 type Store = Context.Tag.Service<JobStore>
+
+/** The store's lock-wait budget when given none (the connection-setup test below reads it). */
+const DEFAULT_BUSY_TIMEOUT_MS = 5000
 
 /** Two stores on one fresh file, each with its own client and connection. */
 const twoStores = (options: { readonly busyTimeoutMsOfB?: number } = {}) =>
@@ -46,14 +50,14 @@ const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((resolv
 const claimYielding = (store: Store) => claimAll(() => Effect.zipLeft(store.claimNext(), Effect.yieldNow()))
 
 /**
- * Holds `store`'s write lock (an open write transaction) for `ms` of real
- * time; `locked` completes once the lock is held.
+ * Holds `store`'s write lock (an open write transaction) until `release`;
+ * `locked` completes once the lock is held.
  */
-const holdWriteLock = (store: Store, ms: number, locked: Deferred.Deferred<void>) =>
+const holdWriteLock = (store: Store, locked: Deferred.Deferred<void>, release: Deferred.Deferred<void>) =>
   store.transaction(Effect.gen(function*() {
     yield* store.createJob(newJob({ protocol_id: "held" }))
     yield* Deferred.succeed(locked, undefined)
-    yield* realSleep(ms)
+    yield* Deferred.await(release)
   }))
 
 describe("SQLite file shared by two stores (R17)", () => {
@@ -143,17 +147,21 @@ describe("SQLite file shared by two stores (R17)", () => {
   it.scoped("R17 a writer that cannot get the lock within its busy timeout fails with StorageError, not a defect", () =>
     Effect.gen(function*() {
       const { a, b } = yield* twoStores({ busyTimeoutMsOfB: 100 })
-      const locked = yield* Deferred.make<void>()
-      const holder = yield* Effect.fork(holdWriteLock(a, 800, locked))
+      const [locked, release] = [yield* Deferred.make<void>(), yield* Deferred.make<void>()]
+      // a holds its lock until b has given up, not for a fixed time: b can only give up on its own timeout.
+      const holder = yield* Effect.fork(holdWriteLock(a, locked, release))
       yield* Deferred.await(locked)
-      const started = Date.now()
+      // The store's own clock for its budget (performance.now): b never gives up before 100 ms of it.
+      const started = performance.now()
       const error = expectTag(yield* failureOf(b.createJob(newJob())), "StorageError")
-      const waited = Date.now() - started
+      const waited = performance.now() - started
+      yield* Deferred.succeed(release, undefined)
       yield* Fiber.join(holder)
       assert.strictEqual(error.operation, "JobStore.createJob")
       assert.match(String((error.cause as { readonly cause?: { readonly code?: unknown } }).cause?.code), /^SQLITE_BUSY/)
-      assert.isAtLeast(waited, 90)
-      assert.isBelow(waited, 700, "gave up after its own timeout, not the holder's")
+      assert.isAtLeast(waited, 100, "waited its whole budget")
+      // Not an idle machine's bound: a store that ignored busyTimeoutMs would wait at least the default 5000 ms.
+      assert.isBelow(waited, DEFAULT_BUSY_TIMEOUT_MS, "gave up after its own timeout, not the default one")
       // Nothing of the failed write is left, and b works again once the lock is free.
       assert.strictEqual((yield* b.listJobs()).items.length, 1)
       yield* b.createJob(newJob())
@@ -197,18 +205,20 @@ describe("SQLite connection setup (R17)", () => {
     Effect.gen(function*() {
       const filename = yield* tempDatabaseFile()
       const store = Context.get(yield* Layer.build(SqliteStore.layer({ filename })), JobStore)
-      // A separate Node process takes the write lock with better-sqlite3 and holds it for 400 ms.
+      // A separate Node process takes the write lock with better-sqlite3 and holds it until told to let go.
       const holder = yield* startProcess(["-e", [
         "const Database = require('better-sqlite3')",
         "const db = new Database(process.argv[1])",
         "db.exec('BEGIN IMMEDIATE')",
         "process.stdout.write('locked\\n')",
-        "setTimeout(() => { db.exec('COMMIT'); db.close(); process.exit(0) }, 400)"
+        "process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); process.exit(0) })"
       ].join(";"), filename])
       assert.strictEqual(yield* Queue.take(holder.lines), "locked")
-      const started = Date.now()
-      const job = yield* store.createJob(newJob())
-      assert.isAtLeast(Date.now() - started, 250, "the write waited for the other process")
+      // Told once the write has met the lock, not after a fixed time: the write can only succeed by waiting for the other process.
+      const { exit, firedAt } = yield* releasedOnSecondTry(store.createJob(newJob()), () => holder.child.stdin?.write("let go\n"))
+      assert.isDefined(firedAt, "the write met the other process's lock and tried again")
+      assert.strictEqual(yield* Queue.take(holder.lines), "(exit 0)", "the other process let go")
+      const job = yield* exit
       assert.strictEqual((yield* store.getJob(job.job_id)).job_id, job.job_id)
     }))
 })

@@ -110,18 +110,31 @@ const disarm = (): string | undefined => {
 
 /**
  * Runs `effect`, and `action` — synchronously, before the statement runs —
- * as the first statement matching `match` starts: another connection's
- * commit forced between two statements of the store. Gives the effect's
- * result and the statement `action` ran before (none: it never ran).
+ * as the `nth` (first, unless told) statement matching `match` starts:
+ * another connection's commit forced between two statements of the store,
+ * or a lock let go once a write has met it (its statement tried again).
+ * Gives the effect's result and the statement `action` ran before (none: it
+ * never ran).
  */
-export const beforeStatement = <A, E, R>(effect: Effect.Effect<A, E, R>, match: RegExp, action: () => void) =>
+export const beforeStatement = <A, E, R>(effect: Effect.Effect<A, E, R>, match: RegExp, action: () => void, nth = 1) =>
   Effect.acquireUseRelease(
     Effect.sync(() => {
       trap.match = match
       trap.firedAt = undefined
       trap.fire = action
-      trap.left = 1
+      trap.left = nth
     }),
     () => Effect.map(Effect.exit(effect), (exit) => ({ exit, firedAt: trap.firedAt })),
     () => Effect.sync(disarm)
   )
+
+/**
+ * Runs `createJob` (one write: its lone INSERT, or its transaction's BEGIN
+ * IMMEDIATE) while another connection holds the file's write lock, and
+ * `release` — the holder told to let go — as its second try starts: once the
+ * write has met the lock, and not before. A write that succeeds then waited
+ * for the release, however slow the machine; `firedAt` undefined: it never
+ * tried again.
+ */
+export const releasedOnSecondTry = <A, E, R>(createJob: Effect.Effect<A, E, R>, release: () => void) =>
+  beforeStatement(createJob, /^\s*(BEGIN IMMEDIATE|INSERT INTO ai_jobs )/i, release, 2)
