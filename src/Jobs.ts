@@ -6,8 +6,8 @@
  * Flight Recorder event in the same transaction.
  */
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
@@ -30,6 +30,7 @@ import { makeEndRun, makeFinishRunning } from "./internal/jobs/endRun.js"
 import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { EagerDesk } from "./internal/jobs/eagerDispatch.js"
 import { makeBegin } from "./internal/jobs/begin.js"
+import { announcingOnCommit, changeOf } from "./internal/jobs/committedAnnounce.js"
 import { makeAdoptOffered, offersLook } from "./internal/jobs/adoptOffered.js"
 import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
 import { makeMove } from "./internal/jobs/move.js"
@@ -270,14 +271,12 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   // Required, not optional: a WakeUp merged beside this layer instead of provided to it would
   // otherwise leave the engine polling without a word. `WakeUp.layerPollOnly` says "poll" out loud.
   const wakeService = yield* WakeUp
-  const wakeUp = wakeService.mode === "poll" ? undefined : wakeService
-  /** Tells this process's waiters of a committed change; absent where no one listens (polling only). */
-  const changeOf = (job: AiJob) => ({
-    job_id: job.job_id,
-    state: job.state,
-    job_kind: job.job_kind,
-    run_after: DateTime.toEpochMillis(job.run_after)
-  })
+  // Tells this process's waiters of a committed change — inside a caller's transaction, once it has
+  // committed (committedAnnounce.ts); absent where no one listens (polling only).
+  const afterCommit = yield* FiberSet.make<void>()
+  const wakeUp = wakeService.mode === "poll"
+    ? undefined
+    : announcingOnCommit(wakeService, store, (effect) => Effect.asVoid(FiberSet.run(afterCommit, effect)))
   const announce = wakeUp === undefined ? undefined : (job: AiJob) => wakeUp.announce(changeOf(job))
   /** `announce` for a job whose new run was offered to worker pools: pools of its kind look at once. */
   const announceOffer = wakeUp === undefined ? undefined : (job: AiJob) => wakeUp.announce({ ...changeOf(job), offered: true })
