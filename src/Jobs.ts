@@ -188,10 +188,10 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * `queued` for another worker. A pool's shutdown never cancels a job.
    * Closing this service (its layer's scope) stops the pool at once, no
    * drain time: its programs interrupted, their jobs released, before the
-   * store closes. Called once the service has closed, it dies with the
-   * `StorageError` (a defect: the pool has no error channel).
+   * store closes. Called once the service has closed, it fails with the
+   * `StorageError` every other call fails with, and starts nothing.
    */
-  readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, never, R | Scope.Scope>
+  readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, StorageError, R | Scope.Scope>
   /**
    * Waits until the job is in one of `until` (default: a terminal state or
    * `failed`) and returns it; woken by the same announcements as workers,
@@ -418,11 +418,10 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   }
   // A call once the layer has closed fails at once: its store is closed, and startup recovery's gate
   // (which `submit` waits for) or a wait for a change may never open. One check per call. `worker`
-  // dies instead: its error channel is `never` (a bad option is a defect too), and giving it one
-  // would break every caller that composes the pool as an effect that cannot fail.
+  // too (it died with the error, a defect no caller could catch as the StorageError it is).
   const guarded = Object.fromEntries(Object.entries(service).map(([name, method]) => {
     if (name === "run") return [name, method]
-    const refused = name === "worker" ? Effect.die(serviceClosed(`Jobs.${name}`)) : Effect.fail(serviceClosed(`Jobs.${name}`))
+    const refused = Effect.fail(serviceClosed(`Jobs.${name}`))
     return [name, (...args: ReadonlyArray<unknown>) => closing.isClosed() ? refused : (method as (...args: ReadonlyArray<unknown>) => unknown)(...args)]
   }))
   // Runs before the store's finalizer (the store was built first): its runs release their jobs while it is open.
