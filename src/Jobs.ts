@@ -6,8 +6,8 @@
  * Flight Recorder event in the same transaction.
  */
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
@@ -30,6 +30,7 @@ import { makeEndRun, makeFinishRunning } from "./internal/jobs/endRun.js"
 import { makeWorkerPool, type WorkerOptions } from "./internal/jobs/workerPool.js"
 import { EagerDesk } from "./internal/jobs/eagerDispatch.js"
 import { makeBegin } from "./internal/jobs/begin.js"
+import { announcingOnCommit, changeOf } from "./internal/jobs/committedAnnounce.js"
 import { makeAdoptOffered, offersLook } from "./internal/jobs/adoptOffered.js"
 import { makeAddMetrics, makeSetPin } from "./internal/jobs/jobFields.js"
 import { makeMove } from "./internal/jobs/move.js"
@@ -187,10 +188,10 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * `queued` for another worker. A pool's shutdown never cancels a job.
    * Closing this service (its layer's scope) stops the pool at once, no
    * drain time: its programs interrupted, their jobs released, before the
-   * store closes. Called once the service has closed, it dies with the
-   * `StorageError` (a defect: the pool has no error channel).
+   * store closes. Called once the service has closed, it fails with the
+   * `StorageError` every other call fails with, and starts nothing.
    */
-  readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, never, R | Scope.Scope>
+  readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, StorageError, R | Scope.Scope>
   /**
    * Waits until the job is in one of `until` (default: a terminal state or
    * `failed`) and returns it; woken by the same announcements as workers,
@@ -270,14 +271,12 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   // Required, not optional: a WakeUp merged beside this layer instead of provided to it would
   // otherwise leave the engine polling without a word. `WakeUp.layerPollOnly` says "poll" out loud.
   const wakeService = yield* WakeUp
-  const wakeUp = wakeService.mode === "poll" ? undefined : wakeService
-  /** Tells this process's waiters of a committed change; absent where no one listens (polling only). */
-  const changeOf = (job: AiJob) => ({
-    job_id: job.job_id,
-    state: job.state,
-    job_kind: job.job_kind,
-    run_after: DateTime.toEpochMillis(job.run_after)
-  })
+  // Tells this process's waiters of a committed change — inside a caller's transaction, once it has
+  // committed (committedAnnounce.ts); absent where no one listens (polling only).
+  const afterCommit = yield* FiberSet.make<void>()
+  const wakeUp = wakeService.mode === "poll"
+    ? undefined
+    : announcingOnCommit(wakeService, store, (effect) => Effect.asVoid(FiberSet.run(afterCommit, effect)))
   const announce = wakeUp === undefined ? undefined : (job: AiJob) => wakeUp.announce(changeOf(job))
   /** `announce` for a job whose new run was offered to worker pools: pools of its kind look at once. */
   const announceOffer = wakeUp === undefined ? undefined : (job: AiJob) => wakeUp.announce({ ...changeOf(job), offered: true })
@@ -419,11 +418,10 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
   }
   // A call once the layer has closed fails at once: its store is closed, and startup recovery's gate
   // (which `submit` waits for) or a wait for a change may never open. One check per call. `worker`
-  // dies instead: its error channel is `never` (a bad option is a defect too), and giving it one
-  // would break every caller that composes the pool as an effect that cannot fail.
+  // too (it died with the error, a defect no caller could catch as the StorageError it is).
   const guarded = Object.fromEntries(Object.entries(service).map(([name, method]) => {
     if (name === "run") return [name, method]
-    const refused = name === "worker" ? Effect.die(serviceClosed(`Jobs.${name}`)) : Effect.fail(serviceClosed(`Jobs.${name}`))
+    const refused = Effect.fail(serviceClosed(`Jobs.${name}`))
     return [name, (...args: ReadonlyArray<unknown>) => closing.isClosed() ? refused : (method as (...args: ReadonlyArray<unknown>) => unknown)(...args)]
   }))
   // Runs before the store's finalizer (the store was built first): its runs release their jobs while it is open.

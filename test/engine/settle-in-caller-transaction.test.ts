@@ -9,25 +9,17 @@
  * Now the first failure is the caller's at once, and their transaction
  * decides: rolled back, the job is as before it.
  */
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import type { JobStore } from "../../src/store/JobStore.js"
 import { StorageError } from "../../src/store/StoreErrors.js"
 import { summarize } from "../jobs/jobs.suite.js"
-import { postgresShared, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
+import { openCallerClient, postgresShared, type SharedDatabase, sharedBackends } from "../jobs/shared-database.js"
 import { capturingLog } from "../support/capturedLog.js"
-import { rawPgClient } from "../support/pg-database.js"
 import { audit } from "../reliability/invariants.js"
 import { engineOn } from "./engine.js"
-
-/** The application's own client on the store's database: its transactions are the store's to join. */
-const callerClient = (database: SharedDatabase): Layer.Layer<SqlClient.SqlClient, unknown> =>
-  database.url.startsWith("postgres") ? rawPgClient(database.url) : SqliteClient.layer({ filename: database.url })
 
 /** The one-statement end of a run (`settleRun`, a completion's), counted; failed while `armed` is above 0. */
 const failingEnds = () => {
@@ -44,10 +36,6 @@ const failingEnds = () => {
   })
   return { ends, wrap }
 }
-
-/** The caller's client, open for the test's scope. */
-const openCallerClient = (database: SharedDatabase) =>
-  Effect.map(Layer.build(callerClient(database)), (context) => Context.get(context, SqlClient.SqlClient))
 
 /**
  * A job submitted, then started and run inside one transaction of the

@@ -4,6 +4,7 @@
  * race tests, plus a snapshot of the whole database read behind their backs
  * (test/reliability/snapshot.ts) for the reliability audit.
  */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -62,6 +63,14 @@ export const postgresShared: SharedBackend = {
         snapshot: Effect.promise(() => readPg(url))
       })
     )
+}
+
+/** The application's own client on `database`, open for the scope: its transactions are the store's to join. */
+export const openCallerClient = (database: SharedDatabase): Effect.Effect<SqlClient.SqlClient, unknown, Scope.Scope> => {
+  const client: Layer.Layer<SqlClient.SqlClient, unknown> = database.url.startsWith("postgres")
+    ? rawPgClient(database.url)
+    : SqliteClient.layer({ filename: database.url })
+  return Effect.map(Layer.build(client), (context) => Context.get(context, SqlClient.SqlClient))
 }
 
 /** Both kinds: every race test runs on each. */

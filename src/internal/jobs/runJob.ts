@@ -25,7 +25,6 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as DateTimeValue from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -52,6 +51,7 @@ import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErrors.js"
 import { inStoreTransaction } from "./announceLost.js"
+import { changeOf } from "./committedAnnounce.js"
 import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { makeHeartbeatFailures } from "./heartbeatFailures.js"
@@ -416,12 +416,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
 
   /** Tells this process's waiters of a committed change (a no-op where the database announces). */
   const announce = (job: Pick<AiJob, "job_id" | "state" | "job_kind" | "run_after">) =>
-    hooks.wakeUp === undefined ? Effect.void : hooks.wakeUp.announce({
-      job_id: job.job_id,
-      state: job.state,
-      job_kind: job.job_kind,
-      run_after: DateTimeValue.toEpochMillis(job.run_after)
-    })
+    hooks.wakeUp === undefined ? Effect.void : hooks.wakeUp.announce(changeOf(job))
 
   /**
    * `settle`, written again while the database fails (an outage, a dropped

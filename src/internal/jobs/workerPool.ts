@@ -37,6 +37,7 @@ import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./ru
 import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { checkRunOptions } from "./runOptions.js"
 import { releasedOnClose, serviceClosed, type TrackPool } from "./serviceClose.js"
+import type { StorageError } from "../../store/StoreErrors.js"
 import { sleepMillis } from "../../util/clockSleep.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
@@ -129,7 +130,7 @@ export const makeWorkerPool = (
   /** The service's close (serviceClose.ts): it stops the pool before the store closes. */
   trackPool: TrackPool
 ) =>
-<E, R>(given: WorkerOptions<E, R>): Effect.Effect<void, never, R | Scope.Scope> =>
+<E, R>(given: WorkerOptions<E, R>): Effect.Effect<void, StorageError, R | Scope.Scope> =>
   Effect.gen(function*() {
     // Before a loop claims anything (poolOptions.ts): a bad `run.onSuccess` (past the types) would
     // settle every job it runs off the lifecycle table, a NaN concurrency start no loop. The pool
@@ -323,7 +324,7 @@ export const makeWorkerPool = (
       })
     )
     // Closed since `Jobs.worker` was called: refused as the call itself is (Jobs.ts).
-    if (done === undefined) return yield* Effect.die(serviceClosed("Jobs.worker"))
+    if (done === undefined) return yield* Effect.fail(serviceClosed("Jobs.worker"))
     let live = settings.concurrency
     for (let i = 0; i < settings.concurrency; i++) {
       const forked = yield* Effect.forkScoped(Effect.locally(loop, currentPoolLooks, looks))
