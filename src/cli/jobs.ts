@@ -141,12 +141,10 @@ const showCommand = Command.make(
             Effect.map(firstNodes(store, run.id, nodesLimit), (nodes) => ({ run, nodes: nodes.items, nodesCut: nodes.next !== null })))
           const own = yield* collectEvents({ job_id: jobId }, limit)
           // A run recovery stalled after its job had left `running` (a legacy database's half-finished
-          // move) has an event that names the run alone: shown with the run it explains.
-          const ofRunsAlone = yield* Effect.forEach(runs, ({ run }) => collectEvents({ workflow_run_id: run.id }, limit))
-          const merged = inRecordedOrder([
-            ...own.items,
-            ...ofRunsAlone.flatMap((found) => found.items.filter((event) => (event.job_id ?? null) === null))
-          ])
+          // move) has an event that names the run alone: shown with the run it explains. Only those are
+          // read (`job_id: null`, in the statement): a run's own events are the job's, already read above.
+          const ofRunsAlone = yield* Effect.forEach(runs, ({ run }) => collectEvents({ workflow_run_id: run.id, job_id: null }, limit))
+          const merged = inRecordedOrder([...own.items, ...ofRunsAlone.flatMap((found) => found.items)])
           // The oldest `limit` of the whole history: every event not read is newer than the last read.
           const truncated = own.truncated || ofRunsAlone.some((found) => found.truncated) || merged.length > limit
           const events = merged.slice(0, limit)

@@ -289,7 +289,8 @@ export interface JobPatch extends Change<AiJob> {
 /** Filters for listing events. Ordered by `timestamp`, then `event_id`; oldest first unless `order` says otherwise. */
 export interface EventFilter {
   readonly event_id?: EventId | undefined
-  readonly job_id?: JobId | undefined
+  /** `null`: only the events that name no job (a legacy run's recovery event names its run alone). */
+  readonly job_id?: JobId | null | undefined
   readonly trace_id?: TraceId | undefined
   readonly workflow_run_id?: WorkflowRunId | undefined
   readonly types?: ReadonlyArray<EventType> | undefined

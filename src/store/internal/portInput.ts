@@ -267,7 +267,7 @@ const decode = {
   events: decodeWith(Schema.Array(EventRecordInput), "EventRecord"),
   eventFilter: namedOnly(Schema.Struct({
     event_id: optional(EventId),
-    job_id: optional(JobId),
+    job_id: optional(Schema.NullOr(JobId)),
     trace_id: optional(TraceId),
     workflow_run_id: optional(WorkflowRunId),
     types: optional(Schema.Array(EventType)),

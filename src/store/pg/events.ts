@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
+import { keyed } from "../internal/eventKeys.js"
 import { decodeCursor, exactInstant, keyOfEpochMicros, pageOf } from "../internal/cursor.js"
 import { columns, countOf, decode, filterBound, instantBound } from "./rows.js"
 import type { PgContext } from "./context.js"
@@ -30,7 +31,9 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
       const descending = (key?.order ?? filter.order) === "desc"
       const where: Array<Statement.Fragment> = []
       if (filter.event_id !== undefined) where.push(sql`event_id = ${filter.event_id}`)
-      if (filter.job_id !== undefined) where.push(sql`job_id = ${filter.job_id}`)
+      // Not indexable when a narrower key is given (eventKeys.ts): that key's index reads the events.
+      if (filter.job_id === null) where.push(keyed(filter) ? sql`num_nulls(job_id) = 1` : sql`job_id IS NULL`)
+      else if (filter.job_id !== undefined) where.push(sql`job_id = ${filter.job_id}`)
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.types !== undefined) where.push(sql.in("type", filter.types))

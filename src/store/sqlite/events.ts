@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
+import { keyed } from "../internal/eventKeys.js"
 import { decodeMillisecondCursor, pageOf } from "../internal/cursor.js"
 import { decode } from "./rows.js"
 import { storageErrors } from "./errors.js"
@@ -38,7 +39,9 @@ export const makeEventMethods = ({ afterErasure, sql, transaction, insertEvents 
       const descending = (key?.order ?? filter.order) === "desc"
       const where: Array<Fragment> = []
       if (filter.event_id !== undefined) where.push(sql`event_id = ${filter.event_id}`)
-      if (filter.job_id !== undefined) where.push(sql`job_id = ${filter.job_id}`)
+      // Not indexable when a narrower key is given (eventKeys.ts): a unary `+` keeps SQLite's planner off the job index.
+      if (filter.job_id === null) where.push(keyed(filter) ? sql`+job_id IS NULL` : sql`job_id IS NULL`)
+      else if (filter.job_id !== undefined) where.push(sql`job_id = ${filter.job_id}`)
       if (filter.trace_id !== undefined) where.push(sql`trace_id = ${filter.trace_id}`)
       if (filter.workflow_run_id !== undefined) where.push(sql`workflow_run_id = ${filter.workflow_run_id}`)
       if (filter.types !== undefined) where.push(sql.in("type", filter.types))

@@ -94,6 +94,23 @@ export const eventContract = (backend: Backend): void => {
         assert.deepStrictEqual(idsOf((yield* store.listEvents({ trace_id: traceId, job_id: jobId, workflow_run_id: runId })).items), [b.event_id])
       }))
 
+    test("R10 listEvents with job_id null lists only the events that name no job, filtered in the statement: a page of a run's is filled with them past its job's events", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const runId = ids.run()
+        const jobId = ids.job()
+        // The run's job's own events first, then the two that name the run alone (a legacy run's recovery):
+        // a filter applied after the page was read would find none in a first page of two.
+        const own = Array.from({ length: 5 }, (_, i) => eventRecord({ job_id: jobId, workflow_run_id: runId, timestamp: at(1_000 + i) }))
+        const alone = [2_000, 3_000].map((ms) => eventRecord({ workflow_run_id: runId, timestamp: at(ms) }))
+        const elsewhere = eventRecord({ workflow_run_id: ids.run(), timestamp: at(1_500) })
+        yield* store.appendEvents([...own, ...alone, elsewhere])
+        const page = yield* store.listEvents({ workflow_run_id: runId, job_id: null, limit: 2 })
+        assert.deepStrictEqual(idsOf(page.items), idsOf(alone))
+        assert.isNull(page.next_cursor)
+        assert.deepStrictEqual(idsOf((yield* store.listEvents({ job_id: null })).items), [elsewhere.event_id, ...idsOf(alone)])
+      }))
+
     test("R12 listEvents filters by types", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
