@@ -20,6 +20,7 @@ import { DecodeFailure } from "./domain/Errors.js"
 import { withServiceSpan } from "./internal/flight/serviceSpan.js"
 import { readOptions } from "./domain/knownOptions.js"
 import { instantBefore } from "./domain/Timestamp.js"
+import type { RecoveryPass } from "./domain/stallReason.js"
 import type { WorkflowRun } from "./domain/WorkflowRun.js"
 import { type BatchHandler, tellBatch } from "./util/batchHandler.js"
 import { yieldToEventLoop } from "./util/yieldToEventLoop.js"
@@ -149,25 +150,38 @@ const readThreshold = (input: unknown): Duration.Duration | undefined => {
 /**
  * Moves every stale running run and its job to `stalled`, batch by batch,
  * writing one `workflow_recovery` event per run in the same transaction.
+ * Called by an application or `ai-jobs recover`, it is a scan on demand, and
+ * each reason says so ("stalled (on-demand recovery: heartbeat timeout): …");
+ * `layerStartup`'s own scan says "startup recovery", its sweeps "recovery sweep".
  * First, in a transaction of its own, it finishes the stalls a legacy
  * (reference) database's own recovery left half-done: a job still `running`
  * under a run it had stalled moves to `stalled` with its event
  * (`JobStore.stallJobsUnderStalledRuns`); such runs are reported with the rest.
  */
 export const recoverStalledRuns = (options: RecoveryOptions = {}) =>
-  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, true)))
+  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, true, "on demand")))
+
+/** `recoverStalledRuns` as the startup gate runs it: its reasons say "startup recovery". */
+const startupStalledRuns = (options: RecoveryOptions) =>
+  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, true, "startup")))
 
 /** A sweep's scan: stale runs only (half-done legacy stalls are startup's, `recoverStalledRuns`). */
 const sweepStalledRuns = (options: RecoveryOptions) =>
-  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, false)))
+  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, false, "sweep")))
 
 /**
  * The scan: with `heardBefore`, a run is stale when last heard from before
  * that instant rather than before now minus the threshold (startup's second
  * look, `layerStartup`); with `finishLegacyStalls`, the jobs a legacy
- * database left running under a stalled run are stalled first.
+ * database left running under a stalled run are stalled first. Each reason
+ * names `pass`.
  */
-const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefined, finishLegacyStalls: boolean) => Effect.gen(function*() {
+const stallScan = (
+  options: RecoveryOptions,
+  heardBefore: DateTime.Utc | undefined,
+  finishLegacyStalls: boolean,
+  pass: RecoveryPass
+) => Effect.gen(function*() {
   const store = yield* JobStore
   // Only the options it names (knownOptions.ts): a misspelt `treshold` would scan with the default.
   const read = readOptions(options, RECOVERY_OPTIONS, "RecoveryOptions")
@@ -212,7 +226,8 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
       heartbeatBefore: heardBefore ?? instantBefore(now, threshold),
       threshold,
       limit: batchSize,
-      recordRecovery: true
+      recordRecovery: true,
+      pass
     }))
 
   // A job the reference left running under a run its recovery had stalled (it writes the run,
@@ -220,7 +235,7 @@ const stallScan = (options: RecoveryOptions, heardBefore: DateTime.Utc | undefin
   // Its stall is finished once, before intake opens, as a batch of its own; a statement over the
   // running jobs, so at startup (and on demand) only, never on a sweep.
   if (finishLegacyStalls && store.stallJobsUnderStalledRuns !== undefined) {
-    const finish = retryStorageErrors(store.stallJobsUnderStalledRuns({ threshold }), retries)
+    const finish = retryStorageErrors(store.stallJobsUnderStalledRuns({ threshold, pass }), retries)
     const finished = yield* (onBatch === undefined ? finish : Effect.uninterruptible(Effect.tap(finish, (moved) =>
       moved.length === 0 ? Effect.void : tellBatch(onBatch, moved.map(({ run }) => run)))))
     for (const { run } of finished) recovered.push(run)
@@ -354,7 +369,7 @@ const secondLook = (
   startedAt: DateTime.Utc,
   threshold: Duration.Duration
 ): Effect.Effect<void> => {
-  const look = stallSilentSince(store, { retries: STARTUP_RETRIES, ...scan }, startedAt, threshold, "startup recovery, second look")
+  const look = stallSilentSince(store, { retries: STARTUP_RETRIES, ...scan }, startedAt, threshold, "startup", "startup recovery, second look")
   return untilItPasses(look, () => Effect.void, (cause, n, next) =>
     Cause.isInterruptedOnly(cause)
       ? Effect.void
@@ -365,7 +380,7 @@ const secondLook = (
 
 /**
  * When runs were last heard from before `since`, stalls those still silent
- * one threshold after it (logged under `label`); `announce` runs first, when
+ * one threshold after it (their reasons naming `pass`, logged under `label`); `announce` runs first, when
  * there are any. Whether it stalled (its write went through): false when none was left. Startup's second look (`since`: startup) and a sweep after
  * an outage (`since`: the database answering again).
  */
@@ -374,6 +389,7 @@ const stallSilentSince = (
   scan: RecoveryOptions,
   since: DateTime.Utc,
   threshold: Duration.Duration,
+  pass: RecoveryPass,
   label: string,
   announce: Effect.Effect<void> = Effect.void
 ) => {
@@ -381,7 +397,7 @@ const stallSilentSince = (
   return Effect.flatMap(store.findStaleRuns({ heartbeatBefore: since, limit: 1 }), (left) =>
     left.length === 0 ? Effect.succeed(false) : Effect.flatMap(Effect.zipRight(announce, DateTime.now), (now) =>
       sleepMillis(Math.max(0, due - DateTime.toEpochMillis(now))).pipe(
-        Effect.zipRight(Effect.provideService(stallScan(scan, since, false), JobStore, store)),
+        Effect.zipRight(Effect.provideService(stallScan(scan, since, false, pass), JobStore, store)),
         Effect.flatMap((report) => logStalled(label, report)),
         Effect.as(true)
       )))
@@ -427,7 +443,7 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
     // A bad interval is a bad option of the scan: intake stays closed with the reason, like a bad threshold.
     const startup = refused !== undefined ? Effect.fail(refused) : badInterval
       ? Effect.fail(new DecodeFailure({ subject: "StartupOptions", issues: [{ path: "sweepEvery", message: "sweepEvery must be a finite duration above zero" }] }))
-      : recoverStalledRuns({ retries: STARTUP_RETRIES, ...scan })
+      : startupStalledRuns({ retries: STARTUP_RETRIES, ...scan })
     const tried = Effect.asVoid(Deferred.succeed(firstTried, undefined))
     const startupTries = untilItPasses(
       startup,
@@ -474,7 +490,7 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
       // database answers again is said once the sweep's stall went through.
       const afterOutage = (threshold: Duration.Duration) =>
         Effect.flatMap(DateTime.now, (back) =>
-          stallSilentSince(store, { retries: 0, ...scan }, back, threshold, "recovery sweep", Effect.suspend(() => {
+          stallSilentSince(store, { retries: 0, ...scan }, back, threshold, "sweep", "recovery sweep", Effect.suspend(() => {
             if (readAgainSaid) return Effect.void
             readAgainSaid = true
             return Effect.logInfo(
@@ -505,7 +521,7 @@ export const layerStartup = (options: StartupOptions = {}): Layer.Layer<Recovery
               `recovery sweep: woke ${Duration.format(late)} late (this process was paused or its event loop blocked); ` +
                 `runs not heard from since are stalled in ${Duration.format(threshold)} if still silent`
             ),
-            stallSilentSince(store, { retries: 0, ...scan }, woke, threshold, "recovery sweep")
+            stallSilentSince(store, { retries: 0, ...scan }, woke, threshold, "sweep", "recovery sweep")
           ))
       const sweep = (threshold: Duration.Duration, late: Duration.Duration | undefined) =>
         Effect.suspend(() =>

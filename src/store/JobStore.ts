@@ -91,6 +91,7 @@ import type { JobMetrics } from "../domain/JobMetrics.js"
 import type { JobState } from "../domain/JobState.js"
 import type { Json } from "../domain/Json.js"
 import type { TransitionTarget } from "../domain/Lifecycle.js"
+import type { RecoveryPass } from "../domain/stallReason.js"
 import type { NodeEndStatus, NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 import type { AlreadyExists, CorruptRow, NotFound, RunNotActive, RunTaken, StorageError } from "./StoreErrors.js"
 
@@ -790,6 +791,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
      * `DecodeFailure`. Default false. `events`, when given too, adds its own.
      */
     readonly recordRecovery?: boolean | undefined
+    /**
+     * The recovery pass stalling the runs, which each reason names ("stalled
+     * (on-demand recovery: heartbeat timeout): …"). Default `startup`, the
+     * reference's words. It chooses no row.
+     */
+    readonly pass?: RecoveryPass | undefined
   }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
   /**
    * Optional (both stores have it): startup recovery's finish of a stall the
@@ -806,6 +813,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   readonly stallJobsUnderStalledRuns?: (options: {
     /** The threshold the records and reasons name, as `stallStaleRuns`'s: whole seconds. */
     readonly threshold: Duration.Duration
+    /** The pass the reasons name, as `stallStaleRuns`'s. Default `startup`. */
+    readonly pass?: RecoveryPass | undefined
   }) => Effect.Effect<ReadonlyArray<StalledRun>, DecodeFailure | ReadError>
 
   // Pruning (R18)

@@ -612,7 +612,7 @@ describe("ai-jobs on a SQLite file", () => {
       assert.deepStrictEqual(result.recovered.map((run) => run.id), [crashed.run.id])
       // R9 audit: the report prints the run as stored after the move, not as it was before.
       assert.strictEqual(result.recovered[0]?.status, "stalled")
-      assert.match(result.recovered[0]?.error_message ?? "", /^stalled \(startup recovery: heartbeat timeout\): last heartbeat .*, threshold 60s$/)
+      assert.match(result.recovered[0]?.error_message ?? "", /^stalled \(on-demand recovery: heartbeat timeout\): last heartbeat .*, threshold 60s$/)
       const after = (await allJobs(db)).find((job) => job.job_id === crashed.job.job_id)
       assert.strictEqual(after?.state, "stalled")
     })

@@ -133,8 +133,9 @@ export const runJobsSuite = (backend: Backend) => {
         assert.strictEqual(body.to_state, "stalled")
         assert.strictEqual(body.threshold_secs, 30)
         assert.strictEqual(body.last_heartbeat_ts, DateTime.formatIso(DateTime.unsafeMake(1_000_000)))
-        // Issue 12.5: the job, its run and the event say why, in the reference's words.
-        const why = `stalled (startup recovery: heartbeat timeout): last heartbeat ${body.last_heartbeat_ts}, threshold 30s`
+        // Issue 12.5: the job, its run and the event say why, in the reference's words but for the pass
+        // (a scan on demand, not the startup gate's).
+        const why = `stalled (on-demand recovery: heartbeat timeout): last heartbeat ${body.last_heartbeat_ts}, threshold 30s`
         assert.strictEqual(body.reason, why)
         const stalled = yield* jobs.get(job.job_id)
         assert.deepStrictEqual([stalled.status_reason, stalled.error_message], ["stalled", why])
@@ -161,7 +162,7 @@ export const runJobsSuite = (backend: Backend) => {
         assert.deepStrictEqual(report.recovered.map((run) => run.id), runIds, "oldest heartbeat first")
         for (const run of report.recovered) {
           assert.strictEqual(run.status, "stalled")
-          assert.match(run.error_message ?? "", /^stalled \(startup recovery: heartbeat timeout\): last heartbeat /)
+          assert.match(run.error_message ?? "", /^stalled \(on-demand recovery: heartbeat timeout\): last heartbeat /)
           assert.deepStrictEqual(encodeRun(run), encodeRun(yield* store.getRun(run.id)), "the report holds what the store holds")
         }
       })))

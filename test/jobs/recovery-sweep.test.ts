@@ -69,7 +69,7 @@ const pausableClock = (testClock: TestClock.TestClock) => {
 
 for (const backend of sharedBackends) {
   describe(`R9 recovery sweeps on ${backend.name}`, () => {
-    it.effect("R9 with sweepEvery, the run of a worker that died after startup is stalled at the next sweep once its heartbeat is 30 s old — exactly once, with one workflow_recovery event and one log line", () => {
+    it.effect("R9 with sweepEvery, the run of a worker that died after startup is stalled at the next sweep once its heartbeat is 30 s old — exactly once, with one workflow_recovery event saying a sweep found it and one log line", () => {
       const logs = capturingLogs()
       return Effect.gen(function*() {
         const database = yield* backend.fresh("recovery sweep")
@@ -103,6 +103,10 @@ for (const backend of sharedBackends) {
         const recoveries = (yield* store.listEvents({ types: ["workflow_recovery"] })).items
         assert.strictEqual(recoveries.length, 1, "one workflow_recovery event, whatever the number of sweeps")
         assert.strictEqual(recoveries[0]!.workflow_run_id, claim.run.id)
+        // Its reason, and the job's, say a sweep found the run, not the startup gate.
+        const why = (recoveries[0]!.body as { readonly reason: string }).reason
+        assert.match(why, /^stalled \(recovery sweep: heartbeat timeout\): last heartbeat /)
+        assert.strictEqual((yield* jobs.get(lost.job_id)).error_message, why)
         // What the process's log shows: the one sweep that stalled a run, nothing for the scans that found none.
         assert.deepStrictEqual(logs.lines.filter((line) => line.message.includes("recovery")), [{
           level: "INFO",

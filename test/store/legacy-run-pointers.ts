@@ -8,10 +8,12 @@
  * A pointer to another job's run is cleared the same way; ids differing from
  * the row they name in case alone name it, on both stores. A running job's
  * pointer names its one running run instead, or the job is stalled by the
- * upgrade: none stays running with no run that recovery could move it with.
+ * upgrade: none stays running with no run that recovery could move it with —
+ * nor does a running job whose pointer was empty all along.
  */
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
@@ -29,12 +31,15 @@ export const danglingTwin = {
   run: "DDDDDDDD-DDDD-4DDD-8DDD-DDDDDDDDDDDD"
 } as const
 
-/** Adds to the legacy `ai_jobs` behind the client a copy of job `of` with the twin's id and dangling pointer. */
-export const insertDanglingTwin = (of: string) =>
+/**
+ * Adds to the legacy `ai_jobs` behind the client a copy of job `of` with the
+ * twin's id and `pointer`: by default the dangling one, null for none.
+ */
+export const insertDanglingTwin = (of: string, pointer: string | null = danglingTwin.run) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.all([
       sql`CREATE TEMP TABLE twin AS SELECT * FROM ai_jobs WHERE id = ${of}`,
-      sql`UPDATE twin SET id = ${danglingTwin.job}, workflow_run_id = ${danglingTwin.run}`,
+      sql`UPDATE twin SET id = ${danglingTwin.job}, workflow_run_id = ${pointer}`,
       sql`INSERT INTO ai_jobs SELECT * FROM twin`,
       sql`DROP TABLE twin`
     ], { discard: true }))
@@ -116,15 +121,43 @@ export interface RunningPair {
 export const pointAtOthersRun = (pair: RunningPair) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE ai_jobs SET workflow_run_id = ${pair.otherRun} WHERE id = ${pair.job}`)
 
+/**
+ * Running legacy jobs whose pointers name no run of their own: `pair.job`
+ * (whose one running run is `pair.run`) and its twin (no run at all), made
+ * so by `tweak`; and what each one's upgrade event says its pointer named.
+ */
+export interface BrokenPointers {
+  readonly tweak: Effect.Effect<unknown, SqlError, SqlClient.SqlClient>
+  readonly jobNamed: string
+  readonly twinNamed: string
+}
+
 /** `pointAtOthersRun`, and a running twin of `pair.job` with no run of its own, pointing at no run. */
-export const crossAndOrphanPointers = (pair: RunningPair) => Effect.zipRight(insertDanglingTwin(pair.job), pointAtOthersRun(pair))
+export const crossAndOrphanPointers = (pair: RunningPair): BrokenPointers => ({
+  tweak: Effect.zipRight(insertDanglingTwin(pair.job), pointAtOthersRun(pair)),
+  jobNamed: `workflow run "${pair.otherRun}", which is job "${pair.other}"'s run, not this job's`,
+  twinNamed: `workflow run "${danglingTwin.run}", which is not in workflow_runs`
+})
+
+/** What the upgrade event of a running job whose pointer was empty says. */
+const EMPTY_POINTER = "this job was running with an empty workflow_run_id"
+
+/** `pair.job` running with its pointer empty all along (its run is there), and its twin so with no run at all. */
+export const emptyPointers = (pair: RunningPair): BrokenPointers => ({
+  tweak: Effect.zipRight(
+    insertDanglingTwin(pair.job, null),
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE ai_jobs SET workflow_run_id = NULL WHERE id = ${pair.job}`)
+  ),
+  jobNamed: EMPTY_POINTER,
+  twinNamed: EMPTY_POINTER
+})
 
 /** The twin's two runs, copies of `pair.run`: both running, so neither says which one the twin ran under. */
 const twinRuns = ["0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1ed0a1", "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1ed0a2"] as const
 
-/** A running twin of `pair.job` pointing at no run, with two running runs of its own. */
-export const orphanWithTwoRunningRuns = (pair: RunningPair) =>
-  Effect.zipRight(insertDanglingTwin(pair.job), Effect.flatMap(SqlClient.SqlClient, (sql) =>
+/** A running twin of `pair.job` with `pointer` (by default one to no run; null: none), and two running runs of its own. */
+export const orphanWithTwoRunningRuns = (pair: RunningPair, pointer: string | null = danglingTwin.run) =>
+  Effect.zipRight(insertDanglingTwin(pair.job, pointer), Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.forEach(twinRuns, (id) =>
       Effect.all([
         sql`CREATE TEMP TABLE twin_run AS SELECT * FROM workflow_runs WHERE id = ${pair.run}`,
@@ -136,7 +169,8 @@ export const orphanWithTwoRunningRuns = (pair: RunningPair) =>
 /**
  * After the upgrade of `orphanWithTwoRunningRuns`: no run is guessed, the
  * twin is stalled by the upgrade, with its event; recovery then stalls its
- * two runs alone (their events name no job) and never moves the twin again.
+ * two runs alone (their events name no job) and never moves the twin again;
+ * the twin resumes.
  */
 export const expectAmbiguousTwinStalled = (pair: RunningPair) =>
   Effect.gen(function*() {
@@ -153,7 +187,18 @@ export const expectAmbiguousTwinStalled = (pair: RunningPair) =>
     const ofTwin = recoveries.filter((record) => twinRuns.some((run) => run === record.workflow_run_id))
     assert.deepStrictEqual(ofTwin.map((record) => record.job_id), [null, null], "each run stalled alone, recorded once")
     assert.strictEqual((yield* store.listEvents({ job_id: JobId.make(danglingTwin.job) })).items.length, 1, "the twin moved once")
+    yield* expectResumed(store, [danglingTwin.job], twinRuns)
   })
+
+/** Each of `jobs`, stalled, resumes under a new run, none of `oldRuns`. */
+const expectResumed = (store: JobStore["Type"], jobs: ReadonlyArray<string>, oldRuns: ReadonlyArray<string>) =>
+  Effect.provide(Effect.forEach(jobs, (id) =>
+    Effect.gen(function*() {
+      const resumed = yield* (yield* Jobs.Jobs).resume(JobId.make(id))
+      assert.strictEqual(resumed.job.state, "running", id)
+      assert.strictEqual<string | null>(resumed.job.workflow_run_id, resumed.run.id, "resumed under a new run")
+      assert.notInclude<string>(oldRuns, resumed.run.id)
+    }), { discard: true }), services(Layer.succeed(JobStore, store)))
 
 /** The job's one event, of the upgrade: a `system` event naming `run` (or no run), its body's states and reason. */
 const upgradeEvent = (job: string, run: string | null) =>
@@ -166,28 +211,28 @@ const upgradeEvent = (job: string, run: string | null) =>
   })
 
 /**
- * After the upgrade of `crossAndOrphanPointers`: `pair.job`, running, points
- * at its own running run instead of the other job's, with one `system` event
- * saying so; its twin, running with no run of its own, was cleared and
- * stalled, with one event saying why; the other job is untouched. Then
- * startup recovery stalls each job with its own run, one
- * `workflow_recovery` naming both, exactly once (a second recovery writes
- * nothing); and both stalled jobs resume.
+ * After the upgrade of `broken` (`crossAndOrphanPointers`, `emptyPointers`):
+ * `pair.job`, running, points at its own running run, with one `system`
+ * event saying so and what its pointer named; its twin, running with no run
+ * of its own, was stalled (its pointer cleared), with one event saying why;
+ * the other job is untouched. Then startup recovery stalls each job with its
+ * own run, one `workflow_recovery` naming both, exactly once (a second
+ * recovery writes nothing); and both stalled jobs resume.
  */
-export const expectRunningPointersSettled = (pair: RunningPair) =>
+export const expectRunningPointersSettled = (pair: RunningPair, broken: BrokenPointers) =>
   Effect.gen(function*() {
     const store = yield* JobStore
     const job = yield* store.getJob(JobId.make(pair.job))
     assert.deepStrictEqual([job.state, job.workflow_run_id], ["running", pair.run], "the pointer names the job's own running run")
     const repointed = yield* upgradeEvent(pair.job, pair.run)
     assert.deepStrictEqual(repointed.states, ["running", "running"], "the job did not move")
-    assert.include(repointed.reason, `workflow run "${pair.otherRun}", which is job "${pair.other}"'s run, not this job's`)
+    assert.include(repointed.reason, broken.jobNamed)
     assert.include(repointed.reason, `now names workflow run "${pair.run}", this job's one run still running`)
     const twin = yield* store.getJob(JobId.make(danglingTwin.job))
     assert.deepStrictEqual([twin.state, twin.workflow_run_id], ["stalled", null], "running under no run of its own, the twin is stalled")
     const stalled = yield* upgradeEvent(danglingTwin.job, null)
     assert.deepStrictEqual(stalled.states, ["running", "stalled"], "its event records the move")
-    assert.include(stalled.reason, `workflow run "${danglingTwin.run}", which is not in workflow_runs`)
+    assert.include(stalled.reason, broken.twinNamed)
     assert.include(stalled.reason, "moved to stalled")
     const other = yield* store.getJob(JobId.make(pair.other))
     assert.deepStrictEqual([other.state, other.workflow_run_id], ["running", pair.otherRun], "the other job keeps its own run")
@@ -213,11 +258,5 @@ export const expectRunningPointersSettled = (pair: RunningPair) =>
     assert.deepStrictEqual((yield* Recovery.recoverStalledRuns({ threshold: "30 seconds" })).recovered, [], "a second recovery finds nothing")
     assert.deepStrictEqual((yield* store.listEvents({ limit: 1000 })).items, everything, "and writes nothing")
 
-    yield* Effect.provide(Effect.forEach([pair.job, danglingTwin.job], (id) =>
-      Effect.gen(function*() {
-        const resumed = yield* (yield* Jobs.Jobs).resume(JobId.make(id))
-        assert.strictEqual(resumed.job.state, "running", id)
-        assert.strictEqual<string | null>(resumed.job.workflow_run_id, resumed.run.id, "resumed under a new run")
-        assert.notStrictEqual<string>(resumed.run.id, pair.run)
-      })), services(Layer.succeed(JobStore, store)))
+    yield* expectResumed(store, [pair.job, danglingTwin.job], [pair.run])
   })

@@ -30,6 +30,7 @@ import {
   expectAmbiguousTwinStalled,
   expectClearedTwin,
   crossAndOrphanPointers,
+  emptyPointers,
   expectOwnRunKept,
   expectRunningPointersSettled,
   insertDanglingTwin,
@@ -375,11 +376,19 @@ describe("SQLite legacy upgrade of references the reference schema leaves unchec
     otherRun: runs.zuluForm,
     allStaleAt: Date.parse("2024-03-01T12:01:10Z")
   }
+  const crossedPointers = crossAndOrphanPointers(crossed)
   it.effect("R16a R9 a running job whose run pointer names another job's run, or no run, ends the upgrade under its own running run or stalled, each with a system event; recovery stalls each job with its own run once, recorded; both resume", () =>
-    withUpgradedLegacy(expectRunningPointersSettled(crossed), crossAndOrphanPointers(crossed)))
+    withUpgradedLegacy(expectRunningPointersSettled(crossed, crossedPointers), crossedPointers.tweak))
 
-  it.effect("R16a R9 a running job whose run pointer names no run and which has two running runs of its own is stalled by the upgrade, no run guessed; recovery stalls its runs alone", () =>
+  const empty = emptyPointers(crossed)
+  it.effect("R16a R9 a running job whose run pointer was empty all along ends the upgrade under its one running run, or stalled when it has no run, each with a system event; recovery stalls the first with its run once, recorded; both resume", () =>
+    withUpgradedLegacy(expectRunningPointersSettled(crossed, empty), empty.tweak))
+
+  it.effect("R16a R9 a running job whose run pointer names no run and which has two running runs of its own is stalled by the upgrade, no run guessed; recovery stalls its runs alone; it resumes", () =>
     withUpgradedLegacy(expectAmbiguousTwinStalled(crossed), orphanWithTwoRunningRuns(crossed)))
+
+  it.effect("R16a R9 a running job whose run pointer was empty all along and which has two running runs of its own is stalled by the upgrade, no run guessed; recovery stalls its runs alone; it resumes", () =>
+    withUpgradedLegacy(expectAmbiguousTwinStalled(crossed), orphanWithTwoRunningRuns(crossed, null)))
 
   for (const [what, tweak] of caseOnlyTweaks({ job: jobs.termExec, run: runs.finished })) {
     it.effect(`R16a ${what} differing in case alone still names its row: the upgrade keeps it, as on PostgreSQL`, () =>

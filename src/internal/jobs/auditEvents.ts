@@ -8,7 +8,7 @@ import * as DateTime from "effect/DateTime"
 import { type AiJob, MAX_IDENTIFIER_CHARACTERS } from "../../domain/AiJob.js"
 import type { EventId, WorkflowRunId } from "../../domain/Ids.js"
 import type { JobState } from "../../domain/JobState.js"
-import { stallMessage } from "../../domain/stallReason.js"
+import { type RecoveryPass, stallMessage } from "../../domain/stallReason.js"
 import { atMostCharacters, hasText } from "../../domain/Text.js"
 import type { WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { Decision } from "../../Capabilities.js"
@@ -149,12 +149,14 @@ export const recoveryEvent = (options: {
   readonly run: WorkflowRun
   readonly trace_id: AiJob["trace_id"]
   readonly threshold_secs: number
+  /** The pass that stalled the run, which the reason names (default startup). */
+  readonly pass?: RecoveryPass | undefined
 }): Library.RecoveryEvent => ({
   kind: "recovery",
   trace_id: options.trace_id,
   job_id: options.run.job_id,
   workflow_run_id: options.run.id,
-  reason: stallMessage(DateTime.formatIso(options.run.last_heartbeat), options.threshold_secs),
+  reason: stallMessage(DateTime.formatIso(options.run.last_heartbeat), options.threshold_secs, options.pass),
   last_heartbeat_ts: options.run.last_heartbeat,
   threshold_secs: options.threshold_secs
 })

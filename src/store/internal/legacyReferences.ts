@@ -25,6 +25,10 @@
  *   pointer is cleared and the job moved to `stalled` by the upgrade itself,
  *   its event saying why, so that an operator can resume or cancel it. No
  *   run is guessed, so no event claims a run the job was not under.
+ * - A `running` job whose pointer was empty all along (the reference writes
+ *   it apart from the job's state, so a crash can leave a running job with
+ *   none) is settled the same way, by the same statements: it then names the
+ *   job's one running run, or the job is stalled, each with its event.
  * - A run naming no job, or a node execution naming no run, is refused,
  *   named by its id: a run is its job's and a node its run's, so no pointer
  *   can be cleared, and the upgrade drops no row ("nothing is ever dropped
@@ -48,12 +52,13 @@ import { uuidv7 } from "../../domain/uuidv7.js"
 
 /**
  * A legacy job whose run pointer named no run of its own, the run id it
- * named, and whose run that is (null: none's); its legacy state, and the
- * job's own running run its pointer now names (null: cleared).
+ * named (null: a running job's pointer was empty), and whose run that is
+ * (null: none's); its legacy state, and the job's own running run its
+ * pointer now names (null: cleared).
  */
 export interface ClearedRunPointer {
   readonly job_id: string
-  readonly workflow_run_id: string
+  readonly workflow_run_id: string | null
   readonly run_job_id: string | null
   readonly status: string
   readonly own_run: string | null
@@ -123,8 +128,9 @@ interface Orphan {
 
 /**
  * Refuses runs naming no job and node executions naming no run, naming the
- * first few by id; then clears every job's run pointer that names no run,
- * returning what it cleared. Runs before 0002, on the legacy tables.
+ * first few by id; then clears every job's run pointer that names no run of
+ * its own, or sets a running job's (see the header), returning what it
+ * settled. Runs before 0002, on the legacy tables.
  */
 export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPointer>, SqlError | DanglingLegacyRows, SqlClient.SqlClient> =
   Effect.gen(function*() {
@@ -148,14 +154,16 @@ export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPoint
           "Delete it, or put back the row it names, then migrate again. Nothing was changed"
       )))
     }
-    const dangling = sql`nullif(CAST(j.workflow_run_id AS text), '') IS NOT NULL AND NOT EXISTS (
-      SELECT 1 FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} AND ${sameId(sql, "r.job_id", "j.id")})`
+    // A pointer naming no run of the job's own; or none at all on a running job (see the header).
+    const pointer = sql`nullif(CAST(j.workflow_run_id AS text), '')`
+    const dangling = sql`(${pointer} IS NULL AND j.status = 'running') OR (${pointer} IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} AND ${sameId(sql, "r.job_id", "j.id")}))`
     // A running job's one run of its own still running, which its pointer then names (see the header).
     const ownRun = sql`CASE WHEN j.status = 'running' THEN (
       SELECT r.id FROM workflow_runs AS r WHERE ${sameId(sql, "r.job_id", "j.id")} AND r.status = 'running' AND NOT EXISTS (
         SELECT 1 FROM workflow_runs AS o WHERE ${sameId(sql, "o.job_id", "j.id")} AND o.status = 'running' AND o.id <> r.id)) END`
     const cleared = yield* sql<ClearedRunPointer>`
-      SELECT CAST(j.id AS text) AS job_id, CAST(j.workflow_run_id AS text) AS workflow_run_id,
+      SELECT CAST(j.id AS text) AS job_id, ${pointer} AS workflow_run_id,
         (SELECT CAST(r.job_id AS text) FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} ORDER BY 1 LIMIT 1) AS run_job_id,
         CAST(j.status AS text) AS status, CAST(${ownRun} AS text) AS own_run
       FROM ai_jobs AS j WHERE ${dangling} ORDER BY 1`
@@ -164,20 +172,28 @@ export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPoint
   })
 
 /** What the upgrade did about a pointer, as its event says (see the header). */
-const settledPointer = (pointer: ClearedRunPointer): string =>
-  pointer.own_run !== null
-    ? `the pointer now names workflow run ${quoted(pointer.own_run)}, this job's one run still running, ` +
-      "so that startup recovery moves the job with it; the rest of the job kept"
-    : stallsAtUpgrade(pointer)
-    ? "the pointer was cleared and, the job running under no run of its own that recovery could move it with " +
+const settledPointer = (pointer: ClearedRunPointer): string => {
+  if (pointer.own_run !== null) {
+    return `the pointer now names workflow run ${quoted(pointer.own_run)}, this job's one run still running, ` +
+      "so that recovery moves the job with it; the rest of the job kept"
+  }
+  const cleared = pointer.workflow_run_id === null ? "" : "the pointer was cleared and, "
+  return stallsAtUpgrade(pointer)
+    ? `${cleared}the job running under no run of its own that recovery could move it with ` +
       "(none of its runs is running, or several are), the job moved to stalled: resume it to run it again, or cancel it"
     : "the pointer was cleared, the rest of the job kept"
+}
 
-/** Why a job's run pointer was cleared or moved, as its event says: the run it named, and whose run that is (null: none's). */
-export const clearedPointerReason = (pointer: ClearedRunPointer): string =>
-  `legacy upgrade: this job's workflow_run_id named workflow run ${quoted(pointer.workflow_run_id)}, ` +
-  (pointer.run_job_id === null ? "which is not in workflow_runs " : `which is job ${quoted(pointer.run_job_id)}'s run, not this job's `) +
-  `(the reference schema does not enforce it); ${settledPointer(pointer)}`
+/** What a job's pointer named, as its event says: the run, and whose run that is (null: none's); or nothing. */
+const namedRun = (pointer: ClearedRunPointer): string =>
+  pointer.workflow_run_id === null
+    ? "this job was running with an empty workflow_run_id (the reference schema allows it: it writes the pointer apart from the job's state)"
+    : `this job's workflow_run_id named workflow run ${quoted(pointer.workflow_run_id)}, ` +
+      (pointer.run_job_id === null ? "which is not in workflow_runs " : `which is job ${quoted(pointer.run_job_id)}'s run, not this job's `) +
+      "(the reference schema does not enforce it)"
+
+/** Why a job's run pointer was cleared, moved or set, as its event says. */
+export const clearedPointerReason = (pointer: ClearedRunPointer): string => `legacy upgrade: ${namedRun(pointer)}; ${settledPointer(pointer)}`
 
 /** A cleared job as the upgraded table holds it (its pointer, stored form), and the job id the upgrade was given. */
 interface ClearedJob {

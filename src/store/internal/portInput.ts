@@ -30,6 +30,7 @@ import { JsonObjectPayload, JsonPayload } from "../../domain/Json.js"
 import { NonEmptyText, Text } from "../../domain/Text.js"
 import { commonNewAiJob } from "../../domain/newAiJobCheck.js"
 import { TimestampFromSelf } from "../../domain/Timestamp.js"
+import { RECOVERY_PASSES } from "../../domain/stallReason.js"
 import { storedBodyIssue } from "../../domain/storedEventBody.js"
 import { isVouched } from "../../domain/vouched.js"
 import { NodeStatus } from "../../domain/WorkflowRun.js"
@@ -75,6 +76,8 @@ const Bound = Schema.DateTimeUtcFromSelf.annotations({ message: () => "Expected 
 const Threshold = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isFinite(d), {
   message: () => "Expected a finite Duration"
 }))
+/** The recovery pass a stall's reason names. */
+const Pass = Schema.Literal(...RECOVERY_PASSES)
 
 /**
  * An event's body: JSON within `MAX_JSON_BYTES` that reads back as an event
@@ -243,7 +246,8 @@ const decode = {
       threshold: Threshold,
       limit: RowCount,
       events: optional(Builder),
-      recordRecovery: optional(Schema.Boolean)
+      recordRecovery: optional(Schema.Boolean),
+      pass: optional(Pass)
     }).pipe(Schema.filter((o) =>
       // The `workflow_recovery` record carries the threshold as whole seconds (`threshold_secs`).
       o.recordRecovery !== true || Number.isSafeInteger(Duration.toSeconds(o.threshold)) || {
@@ -253,7 +257,7 @@ const decode = {
     "stallStaleRuns"
   ),
   stallUnderStalled: decodeWith(
-    Schema.Struct({ threshold: Threshold }).pipe(Schema.filter((o) =>
+    Schema.Struct({ threshold: Threshold, pass: optional(Pass) }).pipe(Schema.filter((o) =>
       Number.isSafeInteger(Duration.toSeconds(o.threshold)) || {
         path: ["threshold"],
         message: "Expected a threshold of whole seconds: the workflow_recovery record names it in seconds"

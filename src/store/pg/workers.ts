@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import * as Lifecycle from "../../domain/Lifecycle.js"
-import { STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../domain/stallReason.js"
+import { type RecoveryPass, STALLED_STATUS_REASON, stallMessageAround, thresholdSecs } from "../../domain/stallReason.js"
 import { decodeRows } from "../internal/decodeRow.js"
 import type { Audit, Claim, JobStore, PruneReport, StalledRun } from "../JobStore.js"
 import type { PgContext } from "./context.js"
@@ -89,11 +89,13 @@ const stallStatement = (sql: SqlClient.SqlClient, batch: {
   readonly limit: number
   readonly threshold: Duration.Duration
   readonly record: boolean
+  /** The recovery pass, which the reason names. */
+  readonly pass: RecoveryPass | undefined
   /** Wait for a job another transaction holds, instead of skipping it (`stallStaleRuns`'s last pass). */
   readonly wait?: boolean
 }) => {
   const secs = thresholdSecs(batch.threshold)
-  const why = stallMessageAround(secs)
+  const why = stallMessageAround(secs, batch.pass)
   const heartbeat = isoText(sql, "r.last_heartbeat")
   const stale = (alias: string) => sql`${sql.literal(alias)}.status = 'running' AND ${sql.literal(alias)}.last_heartbeat < ${batch.cutoff}::timestamptz`
   // The stalled jobs are found by key (the moved runs'): their state a check only (keyedGuard.ts). Plain, it let
@@ -243,6 +245,7 @@ export const makeWorkerMethods = (context: PgContext) => {
       readonly limit: number
       readonly events?: Audit<ReadonlyArray<StalledRun>> | undefined
       readonly recordRecovery?: boolean | undefined
+      readonly pass?: RecoveryPass | undefined
     }) {
       const at = instantParam(yield* DateTime.now)
       const limit = Math.max(0, Math.floor(options.limit))
@@ -255,7 +258,8 @@ export const makeWorkerMethods = (context: PgContext) => {
           cutoff,
           limit: take,
           threshold: options.threshold,
-          record: options.recordRecovery === true
+          record: options.recordRecovery === true,
+          pass: options.pass
         })
         for (const row of moved) rows.push(row)
         // Fewer than asked: no stale run is left that no other transaction holds.
@@ -279,6 +283,7 @@ export const makeWorkerMethods = (context: PgContext) => {
           limit: 1,
           threshold: options.threshold,
           record: options.recordRecovery === true,
+          pass: options.pass,
           wait: true
         })
         for (const row of moved) rows.push(row)
@@ -294,7 +299,7 @@ export const makeWorkerMethods = (context: PgContext) => {
   )
 
   const stallJobsUnderStalledRuns: NonNullable<Service["stallJobsUnderStalledRuns"]> = Effect.fnUntraced(
-    function*(options: { readonly threshold: Duration.Duration }) {
+    function*(options: { readonly threshold: Duration.Duration; readonly pass?: RecoveryPass | undefined }) {
       // The jobs locked first (the lock order), waiting for any another transaction holds: once it
       // is let go, the job is read again as that transaction left it, and one another recoverer
       // stalled meanwhile is no longer running — so each job moves once.
@@ -309,7 +314,7 @@ export const makeWorkerMethods = (context: PgContext) => {
       // Read after the locks: a change their holders committed is never dated after the stall.
       const at = instantParam(yield* DateTime.now)
       const secs = thresholdSecs(options.threshold)
-      const why = stallMessageAround(secs)
+      const why = stallMessageAround(secs, options.pass)
       const runIds = `{${stalled.map(({ run }) => run.id).join(",")}}`
       const minted = stalled.map(() => uuidv7())
       const eventIds = `{${minted.join(",")}}`

@@ -193,7 +193,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
           ORDER BY r.last_heartbeat, r.id
           LIMIT ${rowLimit(options.limit)}`
         if (rows.length === 0) return []
-        const why = stallMessageAround(thresholdSecs(options.threshold))
+        const why = stallMessageAround(thresholdSecs(options.threshold), options.pass)
         // The runs as `stall` leaves them, built from what it writes, with no RETURNING to read: the
         // status, the reason around the heartbeat's stored text (the row's own, as the UPDATE
         // concatenates it) and the stall's instant as stored (the SELECT's `updated_at`).
@@ -239,7 +239,7 @@ export const makeWorkerMethods = (context: SqliteContext) => {
         if (rows.length === 0) return []
         const stalled = yield* decodeRows(decode.stalledRun)(rows)
         const secs = thresholdSecs(options.threshold)
-        const why = stallMessageAround(secs)
+        const why = stallMessageAround(secs, options.pass)
         const runIds = JSON.stringify(stalled.map(({ id }) => id))
         const minted = stalled.map(({ id }) => [id, uuidv7()] as const)
         const pairs = JSON.stringify(minted)
