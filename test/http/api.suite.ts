@@ -66,6 +66,14 @@ const awaitingUserJob = () =>
     return yield* jobs.awaitUser(job.job_id, { reason: "needs the user's choice" })
   })
 
+/** A run offered to worker pools is taken by a pool's look, once: the look takes `runId`, the next finds none. */
+const takenOnceByPools = (runId: WorkflowRunId | null) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    assert.strictEqual((yield* store.adoptOfferedRun!({}))?.run.id, runId)
+    assert.isNull(yield* store.adoptOfferedRun!({}))
+  })
+
 /** A lifecycle event's [actor, from, to, reason]; null for any other event. */
 const change = (event: StoredFlightEvent) =>
   "to_state" in event && "from_state" in event ? [event.actor, event.from_state, event.to_state, event.reason] as const : null
@@ -315,9 +323,7 @@ export const runApiSuite = (backend: Backend) => {
         assert.notStrictEqual(resumed.workflow_run_id, stalled.workflow_run_id, "a resume runs under a new workflow run (R6c)")
         assert.strictEqual((yield* store.listRuns(stalled.job_id)).length, 2)
         // The new run is offered to worker pools: a pool's look takes it, once.
-        const adopted = yield* store.adoptOfferedRun!({})
-        assert.strictEqual(adopted?.run.id, resumed.workflow_run_id)
-        assert.isNull(yield* store.adoptOfferedRun!({}))
+        yield* takenOnceByPools(resumed.workflow_run_id)
         const lastResume = (yield* eventsOf(stalled.job_id, "system")).at(-1)!
         assert.deepStrictEqual(
           change(lastResume),
@@ -365,9 +371,7 @@ export const runApiSuite = (backend: Backend) => {
         assert.notStrictEqual(reworked.workflow_run_id, waiting.workflow_run_id, "a rework runs under a new workflow run (R6c)")
         assert.strictEqual(runs[1]?.id, reworked.workflow_run_id)
         // Offered to worker pools, as a resume's run is: a pool's look takes it, once.
-        const adopted = yield* store.adoptOfferedRun!({})
-        assert.strictEqual(adopted?.run.id, reworked.workflow_run_id)
-        assert.isNull(yield* store.adoptOfferedRun!({}))
+        yield* takenOnceByPools(reworked.workflow_run_id)
         assert.deepStrictEqual(change((yield* eventsOf(waiting.job_id, "system")).at(-1)!), ["human", "awaiting_user", "running", "user chose option B"])
 
         // Refused: a running job (the one just reworked) and a queued one, through the client and on the wire.
