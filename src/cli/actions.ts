@@ -1,5 +1,5 @@
 /**
- * `ai-jobs jobs resume|retry|fail|cancel|pin|unpin <id>`: the operator actions.
+ * `ai-jobs jobs resume|rework|retry|fail|cancel|pin|unpin <id>`: the operator actions.
  * Each goes through the Jobs service, so it is a guarded change with its
  * Flight Recorder event (actor `human`, `--reason` as the reason), written
  * together or not at all. A job in a state the action does not apply to is
@@ -52,7 +52,7 @@ interface Outcome {
 }
 
 /** How a Jobs call can fail. */
-/** A resume the capability policy refuses (`Refusal`) leaves the job `failed`, reported as an operational failure. */
+/** A resume or rework the capability policy refuses (`Refusal`) leaves the job `failed`, reported as an operational failure. */
 type ActionError = NotFound | IllegalTransition | DecodeFailure | ReadError | Refusal
 
 interface Action {
@@ -84,6 +84,15 @@ const actions: ReadonlyArray<Action> = [
     appliesTo: ["stalled"],
     act: (jobs, jobId, options) => jobs.resume(jobId, { ...options, handTo: "workers" }),
     report: (outcome) => `${moved("Resumed", outcome)}, under new workflow run ${outcome.run?.id ?? "-"}.`
+  },
+  {
+    name: "rework",
+    done: "reworked",
+    description: "Rework a job awaiting the user, after the user's input (awaiting_user → running), under a new workflow run " +
+      "offered to worker pools, as resume does: the first pool of its kind, in any process, takes it and runs it.",
+    appliesTo: ["awaiting_user"],
+    act: (jobs, jobId, options) => jobs.rework(jobId, { ...options, handTo: "workers" }),
+    report: (outcome) => `${moved("Reworked", outcome)}, under new workflow run ${outcome.run?.id ?? "-"}.`
   },
   {
     name: "retry",
@@ -155,10 +164,10 @@ const actionCommand = (action: Action) =>
       }).pipe(
         Effect.catchTags({
           IllegalTransition: (error) => Effect.fail(refusal(action, error)),
-          // Not a refusal that changed nothing: the refused resume failed the job (Jobs.resume, R15).
-          EscalationDenied: (error) => Effect.fail(refusedResume(error)),
-          CapabilityDenied: (error) => Effect.fail(refusedResume(error)),
-          UnknownProfile: (error) => Effect.fail(refusedResume(error)),
+          // Not a refusal that changed nothing: the refused resume or rework failed the job (begin.ts, R15).
+          EscalationDenied: (error) => Effect.fail(refusedBegin(action, error)),
+          CapabilityDenied: (error) => Effect.fail(refusedBegin(action, error)),
+          UnknownProfile: (error) => Effect.fail(refusedBegin(action, error)),
           // The only caller input a Jobs call decodes here is the reason, in its event.
           DecodeFailure: (error) => Effect.fail(new BadInput({ message: `bad --reason: ${error.message.replace(/\s*\n\s*/g, " ")}` }))
         })
@@ -177,12 +186,12 @@ const actionCommand = (action: Action) =>
     })).pipe(Command.withDescription(action.description))
 
 /**
- * A resume the capability policy refused, saying what it did: the job is now
+ * A resume or rework the capability policy refused, saying what it did: the job is now
  * `failed`. Its message alone read as a refusal that changed nothing, which
  * the other refused actions are (found by an outside probe).
  */
-const refusedResume = (error: Refusal): OperationFailed =>
-  new OperationFailed({ message: `${error.message}; the capability policy refused the resume, so the job is now failed (retry queues it again)` })
+const refusedBegin = (action: Action, error: Refusal): OperationFailed =>
+  new OperationFailed({ message: `${error.message}; the capability policy refused the ${action.name}, so the job is now failed (retry queues it again)` })
 
 /** The action commands, in the order help lists them. */
 export const actionCommands = actions.map(actionCommand)

@@ -1,6 +1,6 @@
 /**
  * `ai-jobs jobs ...`: inspecting jobs (list, show) — read-only — and acting
- * on them (resume, retry, fail, cancel, pin, unpin; see actions.ts).
+ * on them (resume, rework, retry, fail, cancel, pin, unpin; see actions.ts).
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -203,6 +203,6 @@ export const jobsSubcommands = [listCommand, showCommand, ...actionCommands] as 
 
 /** The `jobs` group. */
 export const jobsCommand = Command.make("jobs").pipe(
-  Command.withDescription("Inspect jobs, and act on them: resume, retry, fail, cancel, pin, unpin."),
+  Command.withDescription("Inspect jobs, and act on them: resume, rework, retry, fail, cancel, pin, unpin."),
   Command.withSubcommands(jobsSubcommands)
 )

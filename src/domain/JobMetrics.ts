@@ -57,6 +57,10 @@ export const metricBounds: { readonly [Name in MetricName]: number } = {
  * The metrics of a job. A missing field decodes to 0 (`{}` is all zeros);
  * `null`, negatives, fractions, NaN, infinities, numeric strings and
  * out-of-range values are rejected.
+ *
+ * Its JSON Schema (and the OpenAPI document's) requires all nine: a job's
+ * metrics always carry them (R4), as every encode writes them. The decode's
+ * defaults are for what a client never sees: a legacy row's partial metrics.
  */
 export class JobMetrics extends Schema.Class<JobMetrics>("JobMetrics")({
   duration_ms: zeroed(DurationMs),
@@ -68,7 +72,7 @@ export class JobMetrics extends Schema.Class<JobMetrics>("JobMetrics")({
   entities_read: zeroed(Count),
   entities_written: zeroed(Count),
   validators_run_count: zeroed(Count)
-}) {
+}, [undefined, undefined, { jsonSchema: { required: [...MetricNames] } }]) {
   /** All nine counters at zero: the metrics of a freshly created job. */
   static readonly zero: JobMetrics = new JobMetrics({})
 

@@ -99,8 +99,10 @@ export const eventShapes = (Label: Schema.Schema<string>) => {
     type: Schema.Literal("workflow_recovery"),
     // A refinement, not `Schema.Literal("system")`: a literal would become a second
     // discriminator of the union and blur its errors; only `type` discriminates.
+    // Its JSON Schema says so too: the refinement's own would be Actor's three (found by a conformance probe).
     actor: Actor.pipe(Schema.filter((actor): actor is "system" => actor === "system", {
-      message: () => "workflow_recovery events are recorded by the system: expected actor system"
+      message: () => "workflow_recovery events are recorded by the system: expected actor system",
+      jsonSchema: { type: "string", enum: ["system"] }
     })),
     workflow_run_id: WorkflowRunId,
     from_state: Schema.Literal("running"),

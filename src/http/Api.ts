@@ -231,6 +231,17 @@ const action = <const Name extends string>(name: Name, summary: string) =>
 const transition = <const Name extends string>(name: Name, summary: string) =>
   action(name, summary).addError(IllegalTransitionError)
 
+/**
+ * A transition into `running` under a new workflow run, offered to worker
+ * pools (resume, rework): the capability policy checks the job again, and a
+ * refused one ends failed (issue 13), hence the policy's refusals.
+ */
+const begin = <const Name extends string>(name: Name, summary: string) =>
+  transition(name, summary)
+    .addError(EscalationDeniedError)
+    .addError(CapabilityDeniedError)
+    .addError(UnknownProfileError)
+
 /** `GET /health`: open to all, no token. */
 export class HealthGroup extends HttpApiGroup.make("health").add(
   HttpApiEndpoint.get("health", "/health")
@@ -280,13 +291,8 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(transition("cancel", "Cancel a job that has not ended"))
   .add(transition("retry", "Queue a failed job again (never a poisoned one)"))
   .add(transition("fail", "Fail a job that has not ended, the reason as its error (then retry queues it for the worker pools)"))
-  .add(
-    // The capability policy checks the job again; a refused one ends failed (issue 13).
-    transition("resume", "Run a stalled job again under a new workflow run, if the capability policy still admits it: the run is offered to worker pools, and the first pool of its kind takes it (at once on PostgreSQL; at its next poll on SQLite)")
-      .addError(EscalationDeniedError)
-      .addError(CapabilityDeniedError)
-      .addError(UnknownProfileError)
-  )
+  .add(begin("resume", "Run a stalled job again under a new workflow run, if the capability policy still admits it: the run is offered to worker pools, and the first pool of its kind takes it (at once on PostgreSQL; at its next poll on SQLite)"))
+  .add(begin("rework", "Run a job awaiting the user again (rework, after the user's input) under a new workflow run, if the capability policy still admits it: the run is offered to worker pools, as a resume's is"))
   .add(action("pin", "Keep a job from pruning"))
   .add(action("unpin", "Let pruning delete a job again"))
   .middleware(BodyLimit)

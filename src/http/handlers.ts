@@ -50,6 +50,16 @@ const byOperator = (payload: { readonly reason?: string | undefined }): Transiti
 })
 
 /**
+ * An operator's resume or rework: the new run is offered to worker pools (no
+ * process of the API runs it), and the answer is the job.
+ */
+const begunBy = (
+  begin: Jobs["Type"]["resume" | "rework"],
+  jobId: JobId,
+  payload: { readonly reason?: string | undefined }
+) => Effect.map(begin(jobId, { ...byOperator(payload), handTo: "workers" }), (claim) => claim.job)
+
+/**
  * Refuses a `__proto__` query key as `query` refuses any key it does not
  * name. The platform copies the query into a plain object before decoding
  * it, where that key sets the prototype instead: `?__proto__=x` was dropped,
@@ -158,7 +168,8 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
       .handle("cancel", ({ path, payload }) => jobs.cancel(path.job_id, byOperator(payload)))
       .handle("retry", ({ path, payload }) => jobs.retry(path.job_id, byOperator(payload)))
       .handle("fail", ({ path, payload }) => jobs.fail(path.job_id, payload.reason ?? "failed by an operator", byOperator(payload)))
-      .handle("resume", ({ path, payload }) => Effect.map(jobs.resume(path.job_id, { ...byOperator(payload), handTo: "workers" }), (claim) => claim.job))
+      .handle("resume", ({ path, payload }) => begunBy(jobs.resume, path.job_id, payload))
+      .handle("rework", ({ path, payload }) => begunBy(jobs.rework, path.job_id, payload))
       .handle("pin", ({ path, payload }) => jobs.pin(path.job_id, byOperator(payload)))
       .handle("unpin", ({ path, payload }) => jobs.unpin(path.job_id, byOperator(payload)))
   }))

@@ -114,6 +114,16 @@ export const failedJob = (url: string, overrides: Partial<NewAiJobInput> = {}): 
     return yield* jobs.fail(job.job_id, "ToolError: the tool crashed")
   }))
 
+/** A job its program handed to the user (R6): started, awaiting validation, then awaiting the user. */
+export const awaitingUserJob = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<AiJob> =>
+  withJobs(url, Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const job = yield* jobs.submit(newJob(overrides))
+    yield* jobs.start(job.job_id)
+    yield* jobs.awaitValidation(job.job_id)
+    return yield* jobs.awaitUser(job.job_id, { reason: "needs the user's choice" })
+  }))
+
 /** A job that ran to completion. */
 export const completedJob = (url: string, overrides: Partial<NewAiJobInput> = {}): Promise<AiJob> =>
   withJobs(url, Effect.gen(function*() {

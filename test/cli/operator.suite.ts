@@ -1,6 +1,6 @@
 /**
  * The operator's commands as subprocesses, run unchanged on each store:
- * the actions (resume, retry, fail, cancel, pin, unpin), abbreviated job ids,
+ * the actions (resume, rework, retry, fail, cancel, pin, unpin), abbreviated job ids,
  * the newest-first jobs list and its order flag, the term_exec alias, and
  * tables that fit the terminal. Each test makes its own jobs in one shared
  * database, through the library, then asks the real CLI about them.
@@ -13,6 +13,7 @@ import { type CliResult, lines, runCli, runCliWithBytes, tempDir, widest } from 
 import {
   adoptedRunOf,
   allJobs,
+  awaitingUserJob,
   completedJob,
   eventsOf,
   failedJob,
@@ -87,6 +88,42 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         // Offered to worker pools: a pool of its kind, in another process, takes the new run (once).
         assert.strictEqual(await adoptedRunOf(url, after), runs[1]?.id)
         assert.strictEqual(await adoptedRunOf(url, after), null)
+      })
+
+      it("R6 jobs rework <short id> --reason: a job awaiting the user runs again under a new workflow run offered to worker pools, recorded as a human action", async () => {
+        const job = await awaitingUserJob(url)
+        assert.strictEqual(job.state, "awaiting_user")
+        const result = await cli(["jobs", "rework", short(job), "--reason", "user chose option B"])
+        const after = await jobOf(url, job.job_id)
+        assert.deepStrictEqual([after.state, after.status_reason], ["running", "user chose option B"])
+        const runs = await runsOf(url, job.job_id)
+        assert.strictEqual(runs.length, 2, "a rework runs under a new workflow run (R6c)")
+        assert.strictEqual(after.workflow_run_id, runs[1]?.id)
+        assert.strictEqual(said(result), `Reworked job ${job.job_id}: awaiting_user → running, under new workflow run ${runs[1]?.id}.`)
+        assert.deepStrictEqual((await history(url, job)).slice(-1), ["human awaiting_user→running user chose option B"])
+        // Offered to worker pools, as a resume's run is: a pool of its kind, in another process, takes it (once).
+        assert.strictEqual(await adoptedRunOf(url, after), runs[1]?.id)
+        assert.strictEqual(await adoptedRunOf(url, after), null)
+        const json = JSON.parse(ok(await cli(["jobs", "rework", short(await awaitingUserJob(url)), "--json"]))) as {
+          job: { state: string; workflow_run_id: string }
+          run: { id: string; status: string }
+        }
+        assert.deepStrictEqual([json.job.state, json.run.status, json.job.workflow_run_id], ["running", "running", json.run.id])
+      })
+
+      it("R6 jobs rework of a job that is not awaiting the user is refused (exit 1, one line naming awaiting_user): no new run, no event", async () => {
+        for (const job of [await stalledJob(url), await queuedJob(url)]) {
+          const events = (await eventsOf(url, job.job_id)).length
+          const runs = (await runsOf(url, job.job_id)).length
+          assertOneLineError(
+            await cli(["jobs", "rework", short(job)]),
+            1,
+            new RegExp(`^error: cannot rework job ${job.job_id}: it is ${job.state}; only jobs that are awaiting_user can be reworked$`)
+          )
+          assert.deepStrictEqual(await jobOf(url, job.job_id), job)
+          assert.strictEqual((await runsOf(url, job.job_id)).length, runs)
+          assert.strictEqual((await eventsOf(url, job.job_id)).length, events)
+        }
       })
 
       it("R6 jobs list after a resume: the running job's row says why it runs, not the stall's error it no longer is in", async () => {

@@ -56,6 +56,24 @@ const stalledJob = (input: Partial<JobRequestInput> = {}) =>
     return yield* jobs.get(job.job_id)
   })
 
+/** A job its program handed to the user (R6): started, then awaiting validation, then awaiting the user. */
+const awaitingUserJob = () =>
+  Effect.gen(function*() {
+    const jobs = yield* Jobs
+    const job = yield* jobs.submit(summarize())
+    yield* jobs.start(job.job_id)
+    yield* jobs.awaitValidation(job.job_id)
+    return yield* jobs.awaitUser(job.job_id, { reason: "needs the user's choice" })
+  })
+
+/** A run offered to worker pools is taken by a pool's look, once: the look takes `runId`, the next finds none. */
+const takenOnceByPools = (runId: WorkflowRunId | null) =>
+  Effect.gen(function*() {
+    const store = yield* JobStore
+    assert.strictEqual((yield* store.adoptOfferedRun!({}))?.run.id, runId)
+    assert.isNull(yield* store.adoptOfferedRun!({}))
+  })
+
 /** A lifecycle event's [actor, from, to, reason]; null for any other event. */
 const change = (event: StoredFlightEvent) =>
   "to_state" in event && "from_state" in event ? [event.actor, event.from_state, event.to_state, event.reason] as const : null
@@ -305,9 +323,7 @@ export const runApiSuite = (backend: Backend) => {
         assert.notStrictEqual(resumed.workflow_run_id, stalled.workflow_run_id, "a resume runs under a new workflow run (R6c)")
         assert.strictEqual((yield* store.listRuns(stalled.job_id)).length, 2)
         // The new run is offered to worker pools: a pool's look takes it, once.
-        const adopted = yield* store.adoptOfferedRun!({})
-        assert.strictEqual(adopted?.run.id, resumed.workflow_run_id)
-        assert.isNull(yield* store.adoptOfferedRun!({}))
+        yield* takenOnceByPools(resumed.workflow_run_id)
         const lastResume = (yield* eventsOf(stalled.job_id, "system")).at(-1)!
         assert.deepStrictEqual(
           change(lastResume),
@@ -339,6 +355,54 @@ export const runApiSuite = (backend: Backend) => {
         const bare = yield* send(HttpClientRequest.post(`/jobs/${failing.job_id}/cancel`).pipe(HttpClientRequest.bearerToken(TOKEN)))
         assert.strictEqual(bare.status, 200, bare.text)
         assert.strictEqual(bare.body?.["state"], "cancelled")
+      })))
+
+    it.effect("R6 17.2 POST /jobs/:id/rework: a job awaiting the user runs again under a new workflow run offered to worker pools, a human event; any other state is 409 IllegalTransition naming rework and awaiting_user, nothing changed", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const api = yield* typedClient()
+        const waiting = yield* awaitingUserJob()
+        assert.strictEqual(waiting.state, "awaiting_user")
+        const reworked = yield* api.jobs.rework({ path: { job_id: waiting.job_id }, payload: { reason: "user chose option B" } })
+        assert.deepStrictEqual([reworked.state, reworked.status_reason], ["running", "user chose option B"])
+        const runs = yield* store.listRuns(waiting.job_id)
+        assert.strictEqual(runs.length, 2)
+        assert.notStrictEqual(reworked.workflow_run_id, waiting.workflow_run_id, "a rework runs under a new workflow run (R6c)")
+        assert.strictEqual(runs[1]?.id, reworked.workflow_run_id)
+        // Offered to worker pools, as a resume's run is: a pool's look takes it, once.
+        yield* takenOnceByPools(reworked.workflow_run_id)
+        assert.deepStrictEqual(change((yield* eventsOf(waiting.job_id, "system")).at(-1)!), ["human", "awaiting_user", "running", "user chose option B"])
+
+        // Refused: a running job (the one just reworked) and a queued one, through the client and on the wire.
+        const events = (yield* eventsOf(waiting.job_id, "system")).length
+        const refused = yield* Effect.flip(api.jobs.rework({ path: { job_id: waiting.job_id }, payload: {} }))
+        assert.strictEqual(refused._tag, "IllegalTransition")
+        assert.deepStrictEqual(
+          refused._tag === "IllegalTransition" ? [refused.from, refused.to, refused.operation, refused.accepts] : [],
+          ["running", "running", "rework", ["awaiting_user"]]
+        )
+        const queued = yield* jobs.submit(summarize())
+        const raw = yield* send(HttpClientRequest.post(`/jobs/${queued.job_id}/rework`).pipe(HttpClientRequest.bearerToken(TOKEN)))
+        assert.strictEqual(raw.status, 409, raw.text)
+        assert.deepStrictEqual(
+          [raw.body?.["_tag"], raw.body?.["from"], raw.body?.["to"], raw.body?.["operation"], raw.body?.["accepts"]],
+          ["IllegalTransition", "queued", "running", "rework", ["awaiting_user"]]
+        )
+        assert.match(String(raw.body?.["message"]), /rework moves only a job that is awaiting_user to running/)
+        assert.strictEqual((yield* jobs.get(queued.job_id)).state, "queued", "a refused rework changes nothing")
+        assert.strictEqual((yield* store.listRuns(queued.job_id)).length, 0)
+        assert.strictEqual((yield* eventsOf(waiting.job_id, "system")).length, events)
+        assert.strictEqual(yield* failureTag(api.jobs.rework({ path: { job_id: MISSING }, payload: {} })), "NotFound")
+
+        // Resume stays stalled's alone: it refuses a job awaiting the user, naming its own state.
+        const other = yield* awaitingUserJob()
+        const notResumed = yield* Effect.flip(api.jobs.resume({ path: { job_id: other.job_id }, payload: {} }))
+        assert.deepStrictEqual(
+          notResumed._tag === "IllegalTransition" ? [notResumed.from, notResumed.operation, notResumed.accepts] : [notResumed._tag],
+          ["awaiting_user", "resume", ["stalled"]]
+        )
+        assert.strictEqual((yield* jobs.get(other.job_id)).state, "awaiting_user")
       })))
 
     it.effect("R6 17.2 fail, then retry: a stalled job goes back to the queue worker pools claim from, each a human event; failing a finished job is 409", () =>
@@ -373,11 +437,12 @@ export const runApiSuite = (backend: Backend) => {
             failureTag(client.jobs.cancel({ path: { job_id: id }, payload: {} })),
             failureTag(client.jobs.retry({ path: { job_id: id }, payload: {} })),
             failureTag(client.jobs.resume({ path: { job_id: id }, payload: {} })),
+            failureTag(client.jobs.rework({ path: { job_id: id }, payload: {} })),
             failureTag(client.jobs.pin({ path: { job_id: id }, payload: {} })),
             failureTag(client.jobs.unpin({ path: { job_id: id }, payload: {} })),
             failureTag(client.events.list({ urlParams: {} }))
           ])
-          assert.deepStrictEqual(tags, Array(9).fill("Unauthorized"))
+          assert.deepStrictEqual(tags, Array(10).fill("Unauthorized"))
           assert.strictEqual((yield* anonymous.health.health()).status, "ok", "/health needs no token")
         }
         const after = yield* jobs.get(id)
@@ -401,7 +466,7 @@ export const runApiSuite = (backend: Backend) => {
         const paths = Object.keys((openApi.body?.["paths"] ?? {}) as object).sort()
         assert.deepStrictEqual(paths, [
           "/events", "/health", "/jobs", "/jobs/{job_id}", "/jobs/{job_id}/cancel", "/jobs/{job_id}/fail", "/jobs/{job_id}/pin",
-          "/jobs/{job_id}/resume", "/jobs/{job_id}/retry", "/jobs/{job_id}/runs", "/jobs/{job_id}/unpin", "/runs/{workflow_run_id}/nodes"
+          "/jobs/{job_id}/resume", "/jobs/{job_id}/retry", "/jobs/{job_id}/rework", "/jobs/{job_id}/runs", "/jobs/{job_id}/unpin", "/runs/{workflow_run_id}/nodes"
         ])
         // The console's files carry no data and load without the token (the page then asks for it).
         const page = yield* send(HttpClientRequest.get("/console/"))

@@ -37,6 +37,7 @@ interface Seeded {
   readonly stalled: AiJob
   readonly completed: AiJob
   readonly failed: AiJob
+  readonly awaitingUser: AiJob
 }
 
 /** The database an operator would find after a crash: jobs in several states, one stalled by recovery. */
@@ -60,12 +61,18 @@ const seed = (filename: string) =>
     const failed = yield* jobs.submit(job({ job_kind: "sheet_transform" }))
     yield* jobs.start(failed.job_id)
     yield* jobs.fail(failed.job_id, "TransformFailed: column B is empty")
+    // Its program asked the user: it waits for an operator's rework once the user has answered.
+    const awaitingUser = yield* jobs.submit(job({ status_reason: "draft reply" }))
+    yield* jobs.start(awaitingUser.job_id)
+    yield* jobs.awaitValidation(awaitingUser.job_id)
+    yield* jobs.awaitUser(awaitingUser.job_id, { reason: "which tone?" })
     const scripted = yield* jobs.submit(job({ status_reason: SCRIPT_REASON }))
     return {
       scripted: yield* jobs.get(scripted.job_id),
       stalled: yield* jobs.get(stalled.job_id),
       completed: yield* jobs.get(completed.job_id),
-      failed: yield* jobs.get(failed.job_id)
+      failed: yield* jobs.get(failed.job_id),
+      awaitingUser: yield* jobs.get(awaitingUser.job_id)
     } satisfies Seeded
   }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
 
@@ -99,6 +106,27 @@ const listedRows = () =>
 
 const rowOf = (jobId: string) => page.locator(`table.jobs tr[data-job-id="${jobId}"]`)
 
+/**
+ * Presses `action` on the open job page with `reason`, an action that runs the job
+ * under a new run; waits for the page to show it running, its second run, and the
+ * action's event (the last row of the events table) saying `change`. Returns that
+ * row's type, actor and summary, and the job's state and run count as the server holds them.
+ */
+const runAgainFromPage = async (jobId: string, action: string, reason: string, change: string) => {
+  await page.fill("input[name=reason]", reason)
+  await page.click(`button[data-action=${action}]`)
+  await page.locator("section.job h1 .badge", { hasText: "running" }).waitFor()
+  await page.locator(".timeline .run").nth(1).waitFor()
+  const last = page.locator("section.job table.events tbody tr").last()
+  await last.filter({ hasText: change }).waitFor()
+  const cells = await last.locator("td").evaluateAll((cells) => cells.slice(1, 4).map((cell) => cell.textContent))
+  const detail = await (await fetch(`${served!.url}jobs/${jobId}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as {
+    job: { state: string }
+    runs: Array<unknown>
+  }
+  return { cells, held: [detail.job.state, detail.runs.length] }
+}
+
 /** How many requests for a list of jobs the page has sent so far. */
 const listRequests = () =>
   page.evaluate(() => (globalThis as unknown as RequestLog).__apiRequests.filter((url) => /\/jobs\?/.test(url)).length)
@@ -112,9 +140,10 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
     await page.getByText("That token was refused.").waitFor()
     await page.fill("input[name=token]", TOKEN)
     await page.click("form.login button[type=submit]")
-    await page.locator("table.jobs tbody tr").nth(3).waitFor()
+    await page.locator("table.jobs tbody tr").nth(4).waitFor()
     assert.deepStrictEqual(await listedRows(), [
       [seeded.scripted.job_id, "queued"],
+      [seeded.awaitingUser.job_id, "awaiting user"],
       [seeded.failed.job_id, "failed"],
       [seeded.completed.job_id, "completed"],
       [seeded.stalled.job_id, "stalled"]
@@ -149,26 +178,25 @@ describe("the web console in Chromium", { timeout: 120_000 }, () => {
     assert.strictEqual(await page.locator(".timeline .run").count(), 1)
     assert.include(await page.locator("table.events").innerText(), "workflow_recovery")
 
-    await page.fill("input[name=reason]", "worker replaced")
-    await page.click("button[data-action=resume]")
-    await page.locator("section.job h1 .badge", { hasText: "running" }).waitFor()
-    await page.locator(".timeline .run").nth(1).waitFor()
-    const last = page.locator("section.job table.events tbody tr").last()
-    await last.filter({ hasText: "stalled → running — worker replaced" }).waitFor()
-    assert.deepStrictEqual(
-      await last.locator("td").evaluateAll((cells) => cells.slice(1, 4).map((cell) => cell.textContent)),
-      ["system", "human", "stalled → running — worker replaced"]
-    )
+    const resumed = await runAgainFromPage(seeded.stalled.job_id, "resume", "worker replaced", "stalled → running — worker replaced")
+    assert.deepStrictEqual(resumed.cells, ["system", "human", "stalled → running — worker replaced"])
     // What the page says is what the server holds.
-    const detail = await (await fetch(`${served!.url}jobs/${seeded.stalled.job_id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as {
-      job: { state: string }
-      runs: Array<unknown>
-    }
-    assert.deepStrictEqual([detail.job.state, detail.runs.length], ["running", 2])
+    assert.deepStrictEqual(resumed.held, ["running", 2])
     // For people to look at: the job page right after the resume (not committed).
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true })
     await page.screenshot({ path: SCREENSHOT, fullPage: true })
     assert.isAbove(fs.statSync(SCREENSHOT).size, 10_000)
+  })
+
+  it("R6 17.4 a job awaiting the user offers Rework (and no Resume); rework moves it to running under a new run with a human event", async () => {
+    await page.goto(`${served!.url}console/#/jobs/${seeded.awaitingUser.job_id}`)
+    await page.locator("section.job h1 .badge", { hasText: "awaiting user" }).waitFor()
+    assert.strictEqual(await page.locator("button[data-action=resume]").count(), 0, "resume is a stalled job's")
+    const reworked = await runAgainFromPage(seeded.awaitingUser.job_id, "rework", "user chose the formal tone", "awaiting_user → running — user chose the formal tone")
+    assert.deepStrictEqual(reworked.cells, ["system", "human", "awaiting_user → running — user chose the formal tone"])
+    assert.deepStrictEqual(reworked.held, ["running", 2])
+    assert.strictEqual(await page.locator("button[data-action=rework]").count(), 0, "a running job is not reworked")
+    assert.deepStrictEqual(pageErrors, [], "the page raised no error")
   })
 
   it("17.3 the completed job's page draws its run and nodes as a timeline, each bar in proportion", async () => {

@@ -22,9 +22,14 @@ export const _pinNeverRefused: "IllegalTransition" extends ErrorTag<"pin"> ? fal
 export const _unpinNeverRefused: "IllegalTransition" extends ErrorTag<"unpin"> ? false : true = true
 
 describe("17.2 the HTTP API declares only the errors an action can answer", () => {
-  it("17.2 pin and unpin declare no 409 IllegalTransition (Jobs.pin cannot fail so); cancel, retry, fail and resume still do", () => {
+  it("17.2 pin and unpin declare no 409 IllegalTransition (Jobs.pin cannot fail so); cancel, retry, fail, resume and rework still do", () => {
     for (const action of ["pin", "unpin"]) assert.notInclude(statuses(action), "409", action)
-    for (const action of ["cancel", "retry", "fail", "resume"]) assert.include(statuses(action), "409", action)
+    for (const action of ["cancel", "retry", "fail", "resume", "rework"]) assert.include(statuses(action), "409", action)
     assert.deepStrictEqual(statuses("pin"), statuses("unpin"))
+  })
+
+  it("R6 17.2 rework (awaiting_user → running) is an endpoint with resume's answers: the policy checks the job again (403, 422) and a state it does not take is 409", () => {
+    assert.deepStrictEqual(statuses("rework"), statuses("resume"))
+    for (const status of ["403", "409", "422"]) assert.include(statuses("rework"), status)
   })
 })

@@ -537,6 +537,8 @@ function jobActions(job, reload) {
       : null
   const buttons = [
     button("Resume", "resume", job.state === "stalled"),
+    // Rework: the user has answered, and the job runs again under a new run (R6: awaiting_user → running).
+    button("Rework", "rework", job.state === "awaiting_user"),
     button("Retry", "retry", job.state === "failed"),
     button("Fail", "fail", FAILABLE.has(job.state)),
     button("Cancel", "cancel", CANCELLABLE.has(job.state)),
