@@ -18,6 +18,7 @@ import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
 import { helpAsked, logLevelFirst, refuseCommandLine } from "./commandLine.js"
 import { changeBegun, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
+import { repeatedSignalTaker } from "./repeatedSignal.js"
 import { enableSqliteUris } from "./database.js"
 import { argumentNotUtf8 } from "./rawBytes.js"
 import { demoCommand } from "./demo.js"
@@ -130,8 +131,9 @@ enableSqliteUris()
 //
 // runMain removes its own listeners on the first signal, so a second one met Node's default
 // action: a second Ctrl-C killed recover, prune or retention half way through its change, with
-// nothing printed. These listeners stay: once a change has begun, a further signal only says (once)
-// that it is being finished; before, it ends the process as the signal would have.
+// nothing printed. These listeners stay: a command that takes repeated signals (serve: they end its
+// grace) gets them; otherwise, once a change has begun, a further signal only says (once) that it is
+// being finished; before, it ends the process as the signal would have.
 let stoppedBy: 130 | 143 | undefined
 let finishingSaid = false
 const onSignal = (code: 130 | 143) => () => {
@@ -139,6 +141,8 @@ const onSignal = (code: 130 | 143) => () => {
     stoppedBy = code
     return
   }
+  const taker = repeatedSignalTaker()
+  if (taker !== undefined) return taker()
   if (!changeBegun()) process.exit(code)
   if (!finishingSaid) process.stderr.write(`${finishingChange}\n`)
   finishingSaid = true

@@ -23,6 +23,7 @@ import { recorderLayer, resolve, storeLayer } from "./database.js"
 import { BadInput, describeError, OperationFailed } from "./errors.js"
 import * as Parse from "./parse.js"
 import { DEFAULT_PORT, isLoopback, type ServeOptions, SHUTDOWN_GRACE_VARIABLE } from "./serveOptions.js"
+import { takeRepeatedSignals } from "./repeatedSignal.js"
 import { DEFAULT_SHUTDOWN_GRACE, makeServeStop } from "./serveStop.js"
 
 /** The token to require: configured, or made up for a loopback-only server. */
@@ -65,6 +66,9 @@ const baseUrl = (address: HttpServer.Address): string =>
 /** Serves until interrupted (Ctrl-C). */
 export const serve = (options: ServeOptions) =>
   Effect.gen(function*() {
+    const stopping = makeServeStop()
+    // Until the store is closed: a repeated signal shortens the stop, never skips its close.
+    yield* takeRepeatedSignals(stopping.cutNow)
     const port = Option.getOrElse(yield* Parse.optional(options.port, Parse.integer("--port", 0, 65535)), () => DEFAULT_PORT)
     const { generated, token } = yield* chooseToken(options.host, options.token)
     const grace = yield* chooseGrace(options.shutdownGrace)
@@ -83,7 +87,6 @@ export const serve = (options: ServeOptions) =>
       Layer.provideMerge(recorderLayer(database, { migrate: false, create: false }))
     )
     const nodeServer = JobsApi.createServer()
-    const stopping = makeServeStop()
     const server = NodeHttpServer.layer(() => nodeServer, { host: options.host, port }).pipe(
       Layer.mapError((error) => new OperationFailed({ message: `cannot listen on ${options.host}:${port}: ${describeError(error)}` }))
     )
@@ -114,4 +117,4 @@ export const serve = (options: ServeOptions) =>
       Effect.onInterrupt(() => stopping.stop(nodeServer, grace)),
       Effect.provide(app)
     )
-  })
+  }).pipe(Effect.scoped)

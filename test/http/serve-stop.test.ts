@@ -179,6 +179,62 @@ describe("ai-jobs serve stopped with requests in flight", { timeout: 180_000 }, 
     })
   }
 
+  // Found by a regression probe: main.ts ended the process on a repeated signal (it only spared a
+  // CLI change), so serve exited at once — no WARN line, the store not closed, the request dropped.
+  for (
+    const [store, first, second, code] of [
+      ["SQLite", "SIGTERM", "SIGTERM", 143],
+      ["PostgreSQL", "SIGTERM", "SIGTERM", 143],
+      ["SQLite", "SIGINT", "SIGTERM", 130],
+      ["PostgreSQL", "SIGINT", "SIGTERM", 130]
+    ] as const
+  ) {
+    it(`serve stop: a repeated signal ends the grace at once (${store}, ${first} then ${second}): a POST /jobs still waiting for the rest of its body within a 1m grace is cut — answered 503 or its connection closed, nothing stored — with the WARN line saying so, and the process exits ${code}; a restarted server takes a submission`, async () => {
+      const database = store === "SQLite" ? sqlite : pg
+      const protocol = `hsk.stop.second-signal.${store}.${first}`
+      const served = await startServe(["--database", database, "--shutdown-grace", "60s"], { AI_JOBS_TOKEN: TOKEN }, ANNOUNCE_REQUESTS)
+      let exited: Promise<number | null> | undefined
+      let answer: number | "cut" | undefined
+      let outcome: number | null | "still serving" = "still serving"
+      try {
+        await healthAfterRecovery(served.url)
+        const submitted = submitInTwoParts(served.url, jobRequest(protocol))
+        const answered = submitted.status.then((status) => status ?? "cut", () => "cut" as const)
+        await printed(served, /test: request POST \/jobs\n/)
+        exited = served.stop(first)
+        await printed(served, /stopping: no new requests; waiting up to 1m for 1 request\(s\) in flight/)
+        void served.stop(second)
+        outcome = await Promise.race([exited, sleep(30_000).then(() => "still serving" as const)])
+        answer = await answered
+      } finally {
+        await (exited ?? served.stop("SIGTERM"))
+      }
+      assert.strictEqual(outcome, code, served.output())
+      assert.include([503, "cut"], answer, "answered 503 or its connection closed")
+      assert.match(served.stderr(), /WARN.*stopped: cut 1 of 1 request\(s\) still in flight when a repeated signal ended the 1m grace/)
+      assert.notInclude(await storedProtocols(database), protocol)
+      await servesAgain(database, `hsk.stop.after-second-signal.${store}.${first}`)
+    })
+  }
+
+  it("serve stop: a zero grace is printed with its unit (--shutdown-grace 0ms): the request in flight is cut at once, the lines say 'up to 0s' and 'after the 0s grace'", async () => {
+    const served = await startServe(["--database", sqlite, "--shutdown-grace", "0ms"], { AI_JOBS_TOKEN: TOKEN }, ANNOUNCE_REQUESTS)
+    let exited: Promise<number | null> | undefined
+    try {
+      await healthAfterRecovery(served.url)
+      const submitted = submitInTwoParts(served.url, jobRequest("hsk.stop.zero-grace"))
+      const answered = submitted.status.then((status) => status ?? "cut", () => "cut" as const)
+      await printed(served, /test: request POST \/jobs\n/)
+      exited = served.stop("SIGTERM")
+      assert.strictEqual(await exited, 143, served.output())
+      assert.include([503, "cut"], await answered)
+    } finally {
+      await (exited ?? served.stop("SIGTERM"))
+    }
+    assert.match(served.stderr(), /INFO.*stopping: no new requests; waiting up to 0s for 1 request\(s\) in flight\n/)
+    assert.match(served.stderr(), /WARN.*stopped: cut 1 of 1 request\(s\) still in flight after the 0s grace;/)
+  })
+
   it("serve stop: a grace that is not a duration is refused before anything listens (exit 2, one line naming where it came from)", async () => {
     const [option, variable] = await Promise.all([
       runCli(["serve", "--port", "0", "--shutdown-grace", "10", "--database", sqlite], { env: { AI_JOBS_TOKEN: TOKEN } }),

@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { createRequire } from "node:module"
+import { shippedMigrations } from "../../src/store/internal/newerSchema.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
@@ -108,18 +109,28 @@ describe("a bookkeeping table that is not this library's", () => {
     }).pipe(Effect.scoped), 60_000)
 })
 
+/** Each dialect's shipped migrations, id → the name the Migrator records. */
+const shipped = {
+  sqlite: await Effect.runPromise(shippedMigrations(new URL("../../migrations/sqlite/", import.meta.url))),
+  pg: await Effect.runPromise(shippedMigrations(new URL("../../migrations/pg/", import.meta.url)))
+}
+
+/** The rows the Migrator writes for `dialect`'s migrations below `newest`. */
+const ownRowsBelow = (dialect: "sqlite" | "pg", newest: number): string =>
+  [...shipped[dialect]].filter(([id]) => id < newest).map(([id, name]) => `(${id}, '${name}')`).join(", ")
+
 /** The shape both the Migrator and another tool give the table: integer ids, a name. */
 const BOOKKEEPING = "CREATE TABLE ai_job_model_migrations (migration_id integer PRIMARY KEY, name text NOT NULL)"
 
 /**
  * Another tool's table of our name whose ids look like ours, and other rows
  * no migration of ours writes: each with the words its refusal must say.
- * `newest` is the dialect's newest shipped migration.
+ * `newest` is `dialect`'s newest shipped migration.
  */
 const lookalikes: ReadonlyArray<{
   readonly label: string
   readonly ddl: (dialect: "sqlite" | "pg", newest: number) => string
-  readonly says: (newest: number) => string
+  readonly says: (newest: number, dialect: "sqlite" | "pg") => string
 }> = [
   {
     label: "another tool's id at our newest, its own name",
@@ -130,6 +141,16 @@ const lookalikes: ReadonlyArray<{
     label: "another tool's id above our newest (not a newer version of ours: none of our migrations recorded)",
     ddl: (_, newest) => `${BOOKKEEPING}; INSERT INTO ai_job_model_migrations VALUES (${newest + 1}, 'create_users')`,
     says: (newest) => `records migration ${newest + 1} as 'create_users', above this library's newest (00${newest}), but none of this library's own`
+  },
+  {
+    // Found by a regression probe: with all but our newest recorded, the refusal said it held "none of this library's own".
+    label: "our migrations but our newest, and an id above it (edited by hand: a newer version keeps our newest)",
+    ddl: (dialect, newest) =>
+      `${BOOKKEEPING}; INSERT INTO ai_job_model_migrations VALUES ${ownRowsBelow(dialect, newest)}, (${newest + 1}, 'x')`,
+    says: (newest, dialect) =>
+      `records migration ${newest + 1} as 'x', above this library's newest (00${newest}), but not this library's newest, ` +
+      `00${newest}_${shipped[dialect].get(newest)} (it records ${shipped[dialect].size - 1} of this library's ${shipped[dialect].size}), ` +
+      "which a newer version of it would have kept"
   },
   {
     label: "another tool's ids 1 and 2 (migrating failed at 0004 on 'no such table')",
@@ -223,7 +244,7 @@ describe("a bookkeeping table whose rows are not this library's migrations (id a
         const before = sqliteState(filename)
         for (const migrate of [true, false]) {
           const message = yield* refusal(SqliteStore.layer({ filename, migrate }))
-          assert.include(message, says(newestSqlite))
+          assert.include(message, says(newestSqlite, "sqlite"))
           assert.include(message, "another tool's table of the same name")
         }
         assert.strictEqual(sqliteState(filename), before, "nothing changed")
@@ -235,7 +256,7 @@ describe("a bookkeeping table whose rows are not this library's migrations (id a
         const before = yield* pgState(url)
         for (const options of [{}, { migrate: false }, { readonly: true }] as const) {
           const message = yield* refusal(PgStore.layer({ url, ...options }))
-          assert.include(message, says(newestPg))
+          assert.include(message, says(newestPg, "pg"))
           assert.include(message, "another tool's table of the same name")
         }
         assert.strictEqual(yield* pgState(url), before, "nothing changed")

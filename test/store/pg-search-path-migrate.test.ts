@@ -21,6 +21,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { DatabaseUrl, Jobs } from "../../src/index.js"
+import { runCli } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
 import { freshPgDatabase } from "../support/pg-database.js"
 import { asAdmin, request } from "./pg-deployment.js"
@@ -168,6 +169,39 @@ describe("R17 a store in a later schema of the search_path is never hidden nor t
         assert.deepStrictEqual(reached, { profiles: [`in-${schema}`] }, schema)
         yield* asAdmin(base, `DROP SCHEMA "${schema}" CASCADE`)
       }
+    }).pipe(Effect.scoped), 120_000)
+
+  // Found by a regression probe: a store migrated with search_path=jobs, opened without it, was refused as "not migrated"
+  // with the advice to run migrate — which builds a second, empty store in public beside the real one.
+  it.live("a store in a schema off the search_path (migrated with search_path=jobs, opened without it): every build that does not migrate, and `ai-jobs jobs list`, are refused naming that schema and the URL option that reaches it, never advising migrate; nothing is created; the advice, as written, reaches the store", () =>
+    Effect.gen(function*() {
+      const base = yield* freshPgDatabase("store off the path")
+      yield* asAdmin(base, "CREATE SCHEMA jobs", `CREATE SCHEMA "Team B"`)
+      assert.deepStrictEqual(yield* submitAndList(`${base}?options=${encodeURIComponent("-c search_path=jobs")}`, "in-jobs"), ["in-jobs"])
+      const refusal = /no schema on the search_path \(public\) holds a job store, but schema "jobs" of this database holds one: name the one to use in the URL — \?options=(-c search_path=jobs); a store migrated with this URL would be a second, empty one beside it; nothing was changed/
+
+      for (const [label, options] of builds.filter(([label]) => label !== "migrate")) {
+        const refused = yield* buildError(base, options)
+        assert.strictEqual(refused?.tag, "MigrationFailed", label)
+        assert.match(refused?.message ?? "", refusal, label)
+        assert.notMatch(refused?.message ?? "", /ai-jobs migrate|migrate: true/, label)
+      }
+      const listed = yield* Effect.promise(() => runCli(["jobs", "list", "--database", base]))
+      assert.strictEqual(listed.code, 1, listed.stderr)
+      assert.match(listed.stderr, refusal)
+      assert.notMatch(listed.stderr, /ai-jobs migrate/)
+      assert.deepStrictEqual(yield* storeSchemas(base), ["jobs"])
+      const advised = refusal.exec(listed.stderr)?.[1]
+      assert.deepStrictEqual(yield* submitAndList(`${base}?options=${advised}`, "via-advice"), ["in-jobs", "via-advice"])
+
+      // Two stores off the path: both named, each with its option.
+      assert.deepStrictEqual(yield* submitAndList(`${base}?options=${encodeURIComponent(`-c search_path="Team\\ B"`)}`, "in-team-b"), ["in-team-b"])
+      const both = yield* buildError(base, { readonly: true })
+      assert.match(
+        both?.message ?? "",
+        /but schemas "Team B", "jobs" of this database hold one each: name the one to use in the URL — \?options=-c search_path="Team\\ B" or \?options=-c search_path=jobs;/
+      )
+      assert.deepStrictEqual(yield* storeSchemas(base), ["Team B", "jobs"])
     }).pipe(Effect.scoped), 120_000)
 
   // Found by a regression probe: the refusal took pg_catalog for the path's first schema, and advised making a store there.

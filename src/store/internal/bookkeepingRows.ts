@@ -23,7 +23,7 @@
  * were removed so the migrations run again).
  */
 import * as Either from "effect/Either"
-import { padded } from "./migrationLabel.js"
+import { migrationLabel, padded } from "./migrationLabel.js"
 import { newestOf } from "./newerSchema.js"
 
 /** One row of the bookkeeping table, as the driver gave it. */
@@ -101,9 +101,14 @@ export const recordedVersion = (
     }
   }
   if (newer !== undefined && !rows.some((row) => row.migration_id === newest)) {
+    // Said as it is: rows of ours up to an older one (edited by hand) are not "none of ours".
+    const own = rows.filter((row) => (row.migration_id as number) <= newest).length
     return Either.left(
       `${table} records migration ${String(newer.migration_id)} as ${quoted(newer.name)}, above this library's newest (${padded(newest)}), ` +
-        `but none of this library's own, which a newer version of it would have kept: ${ANOTHER_TOOLS}`
+        (own === 0
+          ? "but none of this library's own"
+          : `but not this library's newest, ${migrationLabel(newest, shipped.get(newest) ?? "")} (it records ${own} of this library's ${shipped.size})`) +
+        `, which a newer version of it would have kept: ${ANOTHER_TOOLS}`
     )
   }
   const missing = expected.find(([name, since]) =>

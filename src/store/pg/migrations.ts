@@ -26,7 +26,9 @@ import { refuseUnreadableLegacyRows } from "../internal/legacyRowRules.js"
 import { eventsInsertStatement } from "./context.js"
 import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
+import { doubleQuoted, searchPathOption, searchPathRefusal } from "./searchPathOption.js"
 import { refuseEncoding } from "./serverEncoding.js"
+import { refuseStoreElsewhere } from "./storeElsewhere.js"
 import { isTransient, retryOutermost } from "./transaction.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
@@ -321,30 +323,6 @@ const locationWithRows: Effect.Effect<SchemaRead<BookkeepingLocation>, SqlError,
     )
 )
 
-/** An identifier in double quotes, its own quotes doubled: `quote_ident`'s form when the server cannot be asked. */
-const doubleQuoted = (name: string): string => `"${name.replace(/"/g, '""')}"`
-
-/**
- * A `-c` setting's value as the server reads the startup `options`: a space
- * separates arguments unless escaped, and a backslash escapes (PostgreSQL's
- * docs on the `options` parameter). `"Team Jobs"` is written `"Team\ Jobs"`.
- */
-const optionValue = (value: string): string => value.replace(/\\/g, "\\\\").replace(/ /g, "\\ ")
-
-/**
- * The `options` query parameter setting `search_path` to `schema` (as
- * `quote_ident` wrote it), as it is written in a URL: plain, as the README
- * shows it (`-c search_path=jobs`), unless the name holds a character a URL
- * query reads otherwise (`&` ends the parameter, `+` is a space, `#` starts
- * the fragment, `%` an escape); then percent-encoded whole — a space left
- * raw beside an escape makes node-postgres encode the URL again, and
- * `%2B` would reach the server as `%2B` (found by a regression probe).
- */
-const searchPathOption = (schema: string): string => {
-  const option = `-c search_path=${optionValue(schema)}`
-  return /[&+#%]/.test(option) ? encodeURIComponent(option) : option
-}
-
 /**
  * The refusal of a search_path whose first schema holds no store while a
  * later one does. It is either a new store meant for the first schema
@@ -367,17 +345,11 @@ const shadowedStore = (first: string, later: string): Effect.Effect<never, Migra
     const [quoted] = yield* sql<{ readonly first: string; readonly later: string }>`SELECT quote_ident(${first}) AS first, quote_ident(${later}) AS later`.pipe(
       Effect.orElseSucceed(() => [{ first: doubleQuoted(first), later: doubleQuoted(later) }])
     )
-    return yield* new MigrationFailed({
-      dialect: "pg",
-      migration_id: null,
-      migration_name: null,
-      statement: null,
-      cause: new Error(
-        `the search_path's first schema "${first}" holds no job store, but "${later}", later on the path, holds one${version}: ` +
-          `name the one to use in the URL — ?options=${searchPathOption(quoted?.later ?? later)} to use it, ` +
-          `or ?options=${searchPathOption(quoted?.first ?? first)} to create a new store there; nothing was changed`
-      )
-    })
+    return yield* searchPathRefusal(
+      `the search_path's first schema "${first}" holds no job store, but "${later}", later on the path, holds one${version}: ` +
+        `name the one to use in the URL — ?options=${searchPathOption(quoted?.later ?? later)} to use it, ` +
+        `or ?options=${searchPathOption(quoted?.first ?? first)} to create a new store there; nothing was changed`
+    )
   })
 
 /**
@@ -425,10 +397,11 @@ export const refuseNewer: Effect.Effect<void, MigrationFailed | StorageError, Sq
 
 /**
  * What a store that does not migrate checks when built: the database is at this version's newest
- * migration — neither newer (`refuseNewer`) nor behind it (internal/behindSchema.ts).
+ * migration — neither newer (`refuseNewer`) nor behind it (internal/behindSchema.ts). Refused as not
+ * migrated, a store in a schema off the search_path is named instead (storeElsewhere.ts).
  */
 export const refuseUnlessMigrated: Effect.Effect<void, MigrationFailed | StorageError, SqlClient.SqlClient> = refuseUnlessCurrent(
   "pg",
-  versionHere,
+  Effect.tap(versionHere, (version) => version === 0 ? refuseStoreElsewhere(migrationsTable) : Effect.void),
   directory
 )
