@@ -603,9 +603,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
   /**
    * Starts a node execution (`running`), taking the run's next sequence
    * number — only while the run is its job's active run; otherwise
-   * `RunNotActive` and nothing is written.
+   * `RunNotActive` and nothing is written. `id`, when given, is the node's
+   * (a fresh one otherwise): its writer knows it before the write, so a
+   * start written again after its answer was lost is found by it.
    */
   readonly startNode: (input: {
+    readonly id?: NodeExecutionId | undefined
     readonly workflow_run_id: WorkflowRunId
     readonly node_id: string
     readonly node_type: string

@@ -39,7 +39,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type { AiJob } from "../../domain/AiJob.js"
-import type { EventId, NodeExecutionId } from "../../domain/Ids.js"
+import { type EventId, NodeExecutionId } from "../../domain/Ids.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 import * as RetryPolicy from "../../domain/RetryPolicy.js"
 import { type Capabilities, CapabilityDenied, grantDecision, type UnknownCapability, type UnknownProfile } from "../../Capabilities.js"
@@ -50,13 +50,13 @@ import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type { FlightRecorder } from "../flight/recorder.js"
 import type { JobStore, ReadError } from "../../store/JobStore.js"
 import { type NotFound, RunNotActive, StorageError } from "../../store/StoreErrors.js"
-import { inStoreTransaction } from "./announceLost.js"
 import { changeOf } from "./committedAnnounce.js"
 import { capabilityEvent, lifecycleEvent, type Prepare } from "./auditEvents.js"
 import { makeEndRun } from "./endRun.js"
 import { makeHeartbeatFailures } from "./heartbeatFailures.js"
+import { makeNodeWrites, type NodeEnd } from "./nodeWrites.js"
+import { writeAgain } from "./writeAgain.js"
 import { describeCause } from "../describeCause.js"
-import { isStoreClosed } from "../storeClosed.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 import type { SuccessState } from "./runOptions.js"
 import type { WakeUp } from "../wakeUp/wakeUp.js"
@@ -116,8 +116,10 @@ export interface RunContext {
    * sequence number are persisted; the node ends completed, failed or
    * cancelled (interrupted). If the run was taken away, nothing is written
    * and the program is stopped right there: `Jobs.run` fails with `RunLost`.
-   * If the database refuses a write of the node (an outage), the node fails
-   * with that error, and its end is written with the run's end, in that
+   * A write of the node the database fails (unreachable, the connection
+   * lost) is written again, as the run's end is, for up to a minute
+   * (nodeWrites.ts). One it refuses, or still fails past that, fails the
+   * node with that error, and its end is written with the run's end, in that
    * write's transaction: no node stays `running` in a run its worker ended.
    * Called after the run has ended (from a fiber that outlived `Jobs.run`),
    * it writes nothing and fails at once with `RunNotActive` (the run's status).
@@ -187,14 +189,6 @@ export const interruptedReason = "released: Jobs.run was interrupted before its 
 /** The error of an attempt whose program ended interrupted while nothing interrupted its run. */
 export const selfInterrupted = "the program ended interrupted from within (nothing interrupted its run): the attempt failed"
 
-/** How long a run's end is written again while the database fails (settleDurably), and how often. */
-export const SETTLE_RETRY_BUDGET_MS = 60_000
-const SETTLE_RETRY_FIRST_DELAY_MS = 100
-const SETTLE_RETRY_MAX_DELAY_MS = 5_000
-
-/** A node's end as its program saw it, for `JobStore.finishNode`. */
-type NodeEnd = Parameters<JobStore["Type"]["finishNode"]>[1]
-
 /**
  * A run's node writes that failed (the database refused them: an outage, a
  * dropped statement): each end, as the program saw it, is written again with
@@ -215,6 +209,7 @@ type Outcome =
 
 export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Type"], prepare: Prepare, hooks: EngineHooks = noHooks) => {
   const poison = makePoison(store, recorder, prepare)
+  const nodeWrites = makeNodeWrites(store)
   const endRun = makeEndRun(store, prepare)
 
   /** The `RunLost` of a run that is no longer its job's active run, with the run's status as found. */
@@ -419,82 +414,40 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
     hooks.wakeUp === undefined ? Effect.void : hooks.wakeUp.announce(changeOf(job))
 
   /**
-   * `settle`, written again while the database fails (an outage, a dropped
-   * connection): given up, the job stayed `running` under a run nobody runs
-   * and the program's outcome was lost — in a long-lived process with no
-   * recovery sweep, for good. A failed settle wrote nothing (one statement
-   * or one transaction), so writing it again is safe. Waits double from
-   * 100 ms to 5 s, for up to a minute (twice recovery's default threshold:
-   * by then another process's recovery may have stalled the run, and the
-   * next try says so as `RunLost`); then the `StorageError` is returned and
-   * the run is recovery's, as before. Only the waits are interruptible: a
-   * pool shutting down meanwhile leaves the run to recovery, as a release
-   * it cannot write does (an interrupted run waits for nothing), and the log
-   * says so — not "trying again". A try whose commit landed but whose answer
-   * was lost is found by its end record on the next (settle): done, not lost.
-   * Inside a transaction (a caller's `sql.withTransaction`), a failed settle
-   * is not tried again: it is part of that transaction, which decides. Nor
-   * on a store that was closed (its layer's scope closed under the run): no
-   * outage, nothing will reopen it; the `StorageError` says so at once.
+   * `settle`, written again while the database fails (writeAgain.ts): given
+   * up, the job stayed `running` under a run nobody runs and the program's
+   * outcome was lost — in a long-lived process with no recovery sweep, for
+   * good. A failed settle wrote nothing (one statement or one transaction),
+   * so writing it again is safe; a try whose commit landed but whose answer
+   * was lost is found by its end record on the next (settle): done, not
+   * lost. Past the minute the `StorageError` is returned and the run is
+   * recovery's, as before; so it is at once when the run was interrupted
+   * (an interrupted run waits for nothing) or inside the caller's
+   * transaction. A store that was closed says so at once.
    */
   const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) => {
     // One end record id for every try: how a try knows an earlier one's commit landed (settle).
     const endId = uuidv7() as EventId
-    // The minute counts from the first failure: a settle that succeeds (nearly all) reads no clock.
-    const attempt = (delay: number, deadline: number | undefined): ReturnType<typeof settle> =>
-      Effect.catchIf(
-        settle(job, run, outcome, durationMs, endId, refused),
-        (error): error is StorageError => error instanceof StorageError,
-        (error) =>
-          Effect.flatMap(Effect.zip(Clock.currentTimeMillis, inStoreTransaction(store)), ([now, inTransaction]) => {
-            const annotations = { job_id: job.job_id, workflow_run_id: run.id }
-            // A store closed under the run (its layer's scope closed) is no outage: nothing will reopen it.
-            if (isStoreClosed(error)) {
-              const closed = new StorageError({
-                operation: "Jobs.run, writing the run's end (the store was closed: not tried again; the job stays running until recovery stalls its run)",
-                cause: error.cause
-              })
-              return Effect.zipRight(Effect.annotateLogs(Effect.logWarning(`job ${job.job_id}: ${closed.message}`), annotations), Effect.fail(closed))
-            }
-            // Inside a transaction — the caller's — the end is part of it: tried again, it would hold that
-            // transaction open for a minute, and on PostgreSQL could never succeed (a failed statement aborts
-            // the transaction). The caller commits or rolls back; the error is theirs at once.
-            if (inTransaction) {
-              return Effect.zipRight(
-                Effect.annotateLogs(
-                  Effect.logWarning(
-                    `job ${job.job_id}: its run's end could not be written (${error.message}) inside the caller's transaction: ` +
-                      "not tried again (that transaction decides); rolled back, the job is as before it; committed without the end, the run is recovery's"
-                  ),
-                  annotations
-                ),
-                Effect.fail(error)
-              )
-            }
-            const until = deadline ?? now + SETTLE_RETRY_BUDGET_MS
-            if (now >= until) return Effect.fail(error)
-            // Interrupted (a pool's shutdown, a caller's interrupt; a release always is), the run
-            // waits for nothing: said so, not "trying again" — the wait below ends at once.
-            const leftToRecovery = Effect.annotateLogs(
-              Effect.logWarning(
-                `job ${job.job_id}: its run's end could not be written (${error.message}) and the run was interrupted: ` +
-                  "not tried again; the job stays running until recovery stalls its run (its heartbeat late)"
-              ),
-              annotations
-            )
-            return Effect.descriptorWith((fiber) => {
-              const interrupted = HashSet.size(fiber.interruptors) > 0
-              const wait = Effect.interruptible(Effect.sleep(Duration.millis(delay)))
-              return (interrupted
-                ? leftToRecovery
-                : Effect.annotateLogs(Effect.logWarning(`job ${job.job_id}: its run's end could not be written (${error.message}); trying again in ${delay} ms`), annotations)).pipe(
-                  Effect.zipRight(interrupted ? wait : Effect.onInterrupt(wait, () => leftToRecovery)),
-                  Effect.zipRight(attempt(Math.min(delay * 2, SETTLE_RETRY_MAX_DELAY_MS), until))
-                )
-            })
-          })
-      )
-    return attempt(SETTLE_RETRY_FIRST_DELAY_MS, undefined)
+    return writeAgain(store, {
+      write: settle(job, run, outcome, durationMs, endId, refused),
+      // Any failure of a settle is tried again: it wrote nothing, and a run's end left unwritten is a job stranded.
+      outage: () => true,
+      closed: (error) => {
+        const closed = new StorageError({
+          operation: "Jobs.run, writing the run's end (the store was closed: not tried again; the job stays running until recovery stalls its run)",
+          cause: error.cause
+        })
+        return Effect.zipRight(
+          Effect.annotateLogs(Effect.logWarning(`job ${job.job_id}: ${closed.message}`), { job_id: job.job_id, workflow_run_id: run.id }),
+          Effect.fail(closed)
+        )
+      },
+      job_id: job.job_id,
+      workflow_run_id: run.id,
+      what: "its run's end",
+      inTransaction: "; rolled back, the job is as before it; committed without the end, the run is recovery's",
+      interrupted: "the job stays running until recovery stalls its run (its heartbeat late)"
+    })
   }
 
   /**
@@ -610,12 +563,14 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             const stopped = restore(runOver)
             return Effect.gen(function*() {
               const started: NodeExecution = yield* own(
-                Effect.tapError(store.startNode({
+                nodeWrites.start(run, {
+                  // Chosen before the write: a start written again after its answer was lost finds it (nodeWrites.ts).
+                  id: NodeExecutionId.make(uuidv7()),
                   workflow_run_id: run.id,
                   node_id: spec.node_id,
                   node_type: spec.node_type,
                   input_payload: spec.input ?? null
-                }), (error) => error instanceof RunNotActive ? Effect.void : Effect.sync(refusedWrites)),
+                }, (error) => error instanceof RunNotActive ? Effect.void : Effect.sync(refusedWrites)),
                 stopped
               )
               const exit = yield* Effect.exit(restore(withRedactedSpan(effect, "Jobs.node", {
@@ -631,7 +586,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
                     : { status: "failed" as const, error_message: describeCause(cause) }
               })
               yield* own(
-                Effect.tapError(store.finishNode(started.id, end), (error) =>
+                nodeWrites.finish(run, started, end, (error) =>
                   error instanceof RunNotActive ? Effect.void : Effect.sync(() =>
                     // An end the port refused (an output no database stores) would be refused again: the node failed, named.
                     refusedWrites().set(started.id, error instanceof DecodeFailure ? { status: "failed", error_message: `its end could not be stored: ${error.message}` } : end))),

@@ -18,6 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Pg from "pg"
 import type { ClientTimeouts } from "../../store/pg/clientTimeouts.js"
+import { NO_IDLE_SESSION_TIMEOUT } from "../../store/pg/sessionSettings.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { fromPayload, lookAgain, type Signal } from "./signal.js"
 
@@ -52,7 +53,8 @@ const session = (options: ListenerOptions) =>
     client.on("error", end)
     client.on("end", () => end(new Error("the listener's connection ended")))
     client.connect()
-      .then(() => client.query(`LISTEN ${Pg.escapeIdentifier(CHANNEL)}`))
+      // Idle between notifications by design: a role's idle_session_timeout would end it every few seconds.
+      .then(() => client.query(`${NO_IDLE_SESSION_TIMEOUT}; LISTEN ${Pg.escapeIdentifier(CHANNEL)}`))
       .then(() => {
         options.emit(lookAgain)
         Effect.runFork(Deferred.succeed(options.listening, undefined))

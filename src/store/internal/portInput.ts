@@ -219,6 +219,7 @@ const decode = {
   // around it is a level of its own, so the whole is guarded at MAX_JOB_DEPTH, as a job is (a payload
   // exactly 64 deep was refused, naming no field, and failed its job).
   nodeStart: decodeWith(Schema.Struct({
+    id: optional(NodeExecutionId),
     workflow_run_id: WorkflowRunId,
     node_id: NonEmptyText,
     node_type: NonEmptyText,

@@ -449,6 +449,7 @@ export const makeRunMethods = (context: PgContext) => {
 
   const startNode: Service["startNode"] = Effect.fnUntraced(
     function*(input: {
+      readonly id?: NodeExecutionId | undefined
       readonly workflow_run_id: WorkflowRunId
       readonly node_id: string
       readonly node_type: string
@@ -456,7 +457,7 @@ export const makeRunMethods = (context: PgContext) => {
     }) {
       const now = yield* DateTime.now
       const node: Omit<NodeExecution, "sequence"> = {
-        id: NodeExecutionId.make(uuidv7()),
+        id: input.id ?? NodeExecutionId.make(uuidv7()),
         workflow_run_id: input.workflow_run_id,
         node_id: yield* checkNodeId(input.node_id),
         node_type: yield* checkNodeType(input.node_type),

@@ -14,7 +14,16 @@
  *   where the store's own URL asks for a level. A caller's transaction the
  *   store joins keeps the level its owner chose.
  *
- * Both in one simple query: one round trip, as for the DateStyle alone.
+ * - No idle-session timeout. The pool keeps idle connections (about 10 s)
+ *   and the store holds some for good (heldConnections.ts); a role or
+ *   database with `idle_session_timeout` (PostgreSQL 14 and later, a common
+ *   hardening) had the server end them while idle, and the next statement
+ *   on one failed (57P05): under load jobs failed with it (found by a
+ *   fault-injection probe). Set to 0 only where the setting exists and is
+ *   not 0 (an older server has none: no error), and not where the store's
+ *   own URL asks for one.
+ *
+ * All in one simple query: one round trip, as for the DateStyle alone.
  *
  * Run as pg-pool's `onConnect` hook: after the connection is made (its connect
  * timer cleared, the pool listening for its errors) and before it is handed
@@ -38,8 +47,16 @@ import type * as Pg from "pg"
 // is its writer's choice, kept.
 const SESSION = "SET DateStyle = ISO; " +
   "SELECT set_config(name, 'read committed', false) FROM pg_settings " +
-  "WHERE name = 'default_transaction_isolation' AND setting <> 'read committed' AND source <> 'client'"
+  "WHERE name = 'default_transaction_isolation' AND setting <> 'read committed' AND source <> 'client'; "
 
-/** pg-pool's `onConnect`: ISO dates and READ COMMITTED for the connection, before its first statement. */
+/**
+ * No idle-session timeout for this session, where the server has the
+ * setting (PostgreSQL 14 and later) and the connection's own startup
+ * options do not give one: the statement to send with a connection's first.
+ */
+export const NO_IDLE_SESSION_TIMEOUT = "SELECT set_config(name, '0', false) FROM pg_settings " +
+  "WHERE name = 'idle_session_timeout' AND setting <> '0' AND source <> 'client'"
+
+/** pg-pool's `onConnect`: ISO dates, READ COMMITTED and no idle-session timeout for the connection, before its first statement. */
 export const sessionSettings = (client: Pg.ClientBase): Promise<void> =>
-  client.query(SESSION).then(() => undefined)
+  client.query(SESSION + NO_IDLE_SESSION_TIMEOUT).then(() => undefined)

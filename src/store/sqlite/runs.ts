@@ -327,7 +327,7 @@ export const makeRunMethods = (context: SqliteContext) => {
       return yield* transaction.join(Effect.gen(function*() {
         yield* requireActive(input.workflow_run_id)
         const started: Omit<NodeExecution, "sequence"> = {
-          id: NodeExecutionId.make(uuidv7()),
+          id: input.id ?? NodeExecutionId.make(uuidv7()),
           workflow_run_id: input.workflow_run_id,
           node_id: input.node_id,
           node_type: input.node_type,
