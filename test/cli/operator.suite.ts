@@ -91,7 +91,8 @@ export const runOperatorSuite = (database: CliDatabase): void => {
       })
 
       it("R6 jobs rework <short id> --reason: a job awaiting the user runs again under a new workflow run offered to worker pools, recorded as a human action", async () => {
-        const job = await awaitingUserJob(url)
+        // Its own kind: the resume test runs beside it on this database, and a pool's look takes every offered run of its kind.
+        const job = await awaitingUserJob(url, { job_kind: "spec_router" })
         assert.strictEqual(job.state, "awaiting_user")
         const result = await cli(["jobs", "rework", short(job), "--reason", "user chose option B"])
         const after = await jobOf(url, job.job_id)
