@@ -713,7 +713,11 @@ const recoverySweeps = (db: Database) =>
     }
     yield* parkedAt("the last recovery sweep ended", (yield* now) + 30_000)
     for (const id of ids) steps.push(yield* story(sweeper, id, jobNames, "keep"))
-    return steps
+    // The gate's second look (one threshold after startup) and the first sweep (sweepEvery after startup) fall
+    // at the same instant, so which of the two stalls job#1's run is scheduling's; its reason names that pass
+    // (R9). Either is the same outcome: the pass's name is compared as one of the two, nothing else is.
+    return JSON.parse(JSON.stringify(steps).replace(/\((startup recovery|recovery sweep): heartbeat timeout\)/g, (whole, pass: string) =>
+      whole.replace(pass, "startup recovery's second look or recovery sweep"))) as Array<unknown>
   })
 
 describe("reliability: SQLite and PostgreSQL reach the same outcomes where scheduling decides the order", () => {
