@@ -158,16 +158,17 @@ const readThreshold = (input: unknown): Duration.Duration | undefined => {
  * under a run it had stalled moves to `stalled` with its event
  * (`JobStore.stallJobsUnderStalledRuns`); such runs are reported with the rest.
  */
-export const recoverStalledRuns = (options: RecoveryOptions = {}) =>
-  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, true, "on demand")))
+export const recoverStalledRuns = (options: RecoveryOptions = {}) => scanAs(options, "on demand")
+
+/** The scan as `pass` runs it, under `recoverStalledRuns`'s span; half-done legacy stalls are finished by every pass but a sweep. */
+const scanAs = (options: RecoveryOptions, pass: RecoveryPass) =>
+  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, pass !== "sweep", pass)))
 
 /** `recoverStalledRuns` as the startup gate runs it: its reasons say "startup recovery". */
-const startupStalledRuns = (options: RecoveryOptions) =>
-  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, true, "startup")))
+const startupStalledRuns = (options: RecoveryOptions) => scanAs(options, "startup")
 
 /** A sweep's scan: stale runs only (half-done legacy stalls are startup's, `recoverStalledRuns`). */
-const sweepStalledRuns = (options: RecoveryOptions) =>
-  withServiceSpan("Recovery.recoverStalledRuns", Effect.suspend(() => stallScan(options, undefined, false, "sweep")))
+const sweepStalledRuns = (options: RecoveryOptions) => scanAs(options, "sweep")
 
 /**
  * The scan: with `heardBefore`, a run is stale when last heard from before

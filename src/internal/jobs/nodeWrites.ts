@@ -69,7 +69,9 @@ export const makeNodeWrites = (store: Store) => {
       run,
       `node execution ${node.id}'s end`,
       write,
-      Effect.flatMap(stored(run, node.id), (found) => found !== undefined && found.status === end.status ? Effect.succeed(found) : write)
+      // The node's own row only (its sequence is known), not the run's every node and payload.
+      Effect.flatMap(store.listNodes(run.id, { after: node.sequence > 0 ? node.sequence - 1 : undefined, limit: 1 }), ([found]) =>
+        found !== undefined && found.id === node.id && found.status === end.status ? Effect.succeed(found) : write)
     )
   }
 
