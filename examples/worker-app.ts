@@ -4,17 +4,19 @@
  * graceful shutdown on SIGTERM. Inside the repo it imports from ../src; an
  * application imports the same names from "@handshake/ai-job-model".
  *
- *   npx tsx examples/worker-app.ts                 # ./data/worker.db
- *   npx tsx examples/worker-app.ts postgres://...  # a PostgreSQL server
+ *   node --import tsx examples/worker-app.ts                 # ./data/worker.db
+ *   node --import tsx examples/worker-app.ts postgres://...  # a PostgreSQL server
+ *
+ * (`node --import tsx`, not `npx tsx`: tsx's relay SIGKILLs a child slow to acknowledge a signal.)
  *
  * Submit work from any process with `Jobs.submit`; SIGTERM (Ctrl-C) stops
  * claiming, lets running jobs finish for up to 20 s, and hands the rest back
- * to the queue for the next worker.
+ * to the queue for the next worker. A second signal hands them back at once.
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Capabilities, DatabaseUrl, FlightRecorder, Jobs, type JobStore, Recovery, WakeUp } from "../src/index.js"
+import type * as Scope from "effect/Scope"
+import { Capabilities, DatabaseUrl, FlightRecorder, Jobs, type JobStore, Recovery, type StorageError, WakeUp } from "../src/index.js"
 
 /** Retries: ingestion talks to a flaky service, so it gets 3 attempts, 2 s then 4 s apart (±20 %). */
 export const retries = {
@@ -59,9 +61,12 @@ export const handlers: Jobs.Handlers<unknown, never> = {
 export const worker = Effect.flatMap(Jobs.Jobs, (jobs) =>
   jobs.worker({ concurrency: 4, drainTimeout: "20 seconds", handlers }))
 
+/**
+ * The process: `pool` on the database until SIGTERM or SIGINT closes its scope (drain, release,
+ * exit). `Jobs.runWorkerMain` keeps listening during the drain: a further signal releases now.
+ */
+export const runWorkerProcess = (database: string, pool: Effect.Effect<void, StorageError, Jobs.Jobs | Scope.Scope> = worker) =>
+  Jobs.runWorkerMain(Effect.zipRight(pool, Effect.never).pipe(Effect.scoped, Effect.provide(AppLive(database))))
+
 const isMain = import.meta.url === `file://${process.argv[1]}`
-if (isMain) {
-  const database = process.argv[2] ?? "./data/worker.db"
-  // runMain interrupts the program on SIGTERM/SIGINT: the pool's scope closes, and it drains.
-  NodeRuntime.runMain(Effect.zipRight(worker, Effect.never).pipe(Effect.scoped, Effect.provide(AppLive(database))))
-}
+if (isMain) runWorkerProcess(process.argv[2] ?? "./data/worker.db")

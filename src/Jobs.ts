@@ -57,6 +57,7 @@ export type { RunContext, RunOptions, SuccessState } from "./internal/jobs/runJo
 export { DEFAULT_DRAIN_TIMEOUT, type WorkerOptions } from "./internal/jobs/workerPool.js"
 export { RunLost } from "./internal/jobs/runJob.js"
 export type { WorkerPoolOptions } from "./internal/jobs/workerPool.js"
+export { runWorkerMain, type WorkerMainOptions } from "./internal/jobs/workerMain.js"
 export type { AwaitOptions } from "./internal/engine/awaitJob.js"
 export { AwaitTimeout, settledStates } from "./internal/engine/awaitJob.js"
 export type { Handlers, KindContext } from "./internal/engine/handlers.js"

@@ -20,6 +20,7 @@ import { helpAsked, logLevelFirst, refuseCommandLine } from "./commandLine.js"
 import { changeBegun, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
 import { repeatedSignalTaker } from "./repeatedSignal.js"
 import { enableSqliteUris } from "./database.js"
+import { guardSignals, signalExitCode } from "../util/signalGuard.js"
 import { argumentNotUtf8 } from "./rawBytes.js"
 import { demoCommand } from "./demo.js"
 import { BadInput, describeError, ExitCode } from "./errors.js"
@@ -129,26 +130,22 @@ enableSqliteUris()
 // code (128 + the signal's number), as a shell reports a process the signal ended — 130 for an
 // operator's Ctrl-C, 143 for a service manager's stop.
 //
-// runMain removes its own listeners on the first signal, so a second one met Node's default
-// action: a second Ctrl-C killed recover, prune or retention half way through its change, with
-// nothing printed. These listeners stay: a command that takes repeated signals (serve: they end its
-// grace) gets them; otherwise, once a change has begun, a further signal only says (once) that it is
-// being finished; before, it ends the process as the signal would have.
-let stoppedBy: 130 | 143 | undefined
+// runMain removes its own listeners on the first signal; the guard's stay (util/signalGuard.ts):
+// a command that takes repeated signals (serve: they end its grace) gets them; otherwise, once a
+// change has begun, a further signal only says (once) that it is being finished; before, it ends
+// the process as the signal would have.
 let finishingSaid = false
-const onSignal = (code: 130 | 143) => () => {
-  if (stoppedBy === undefined) {
-    stoppedBy = code
-    return
-  }
+const signals = guardSignals((signal) => {
   const taker = repeatedSignalTaker()
   if (taker !== undefined) return taker()
-  if (!changeBegun()) process.exit(code)
+  if (!changeBegun()) process.exit(signalExitCode(signal))
   if (!finishingSaid) process.stderr.write(`${finishingChange}\n`)
   finishingSaid = true
+})
+const stoppedBy = (): 130 | 143 => {
+  const first = signals.first()
+  return first === undefined ? 130 : signalExitCode(first)
 }
-process.on("SIGINT", onSignal(130))
-process.on("SIGTERM", onSignal(143))
 
 // A reader that closed its end of the pipe (`ai-jobs events | head -1`) is done, not a failure of
 // ours: stop quietly with the code a process SIGPIPE ends gets (128 + 13), as C tools do — Node
@@ -188,7 +185,7 @@ NodeRuntime.runMain(program, {
     // Stopped before it changed anything, it exits 128 + the signal's number.
     const lateSignal = !Exit.isSuccess(exit) && Cause.isInterruptedOnly(exit.cause) && changeReported()
     if (lateSignal) process.stderr.write(`${interruptedAfterChange}\n`)
-    const code = Exit.isSuccess(exit) ? exit.value : lateSignal ? ExitCode.ok : Cause.isInterruptedOnly(exit.cause) ? stoppedBy ?? 130 : ExitCode.failure
+    const code = Exit.isSuccess(exit) ? exit.value : lateSignal ? ExitCode.ok : Cause.isInterruptedOnly(exit.cause) ? stoppedBy() : ExitCode.failure
     exitAfterOutput(typeof code === "number" ? code : ExitCode.failure, onExit)
   }
 })

@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { DecodeFailure } from "../../domain/Errors.js"
@@ -35,6 +36,7 @@ import { makeFailureStreak } from "./failureStreak.js"
 import { currentPoolLooks, jobOfLostClaim, type PoolLooks } from "./claimAnswerLost.js"
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
 import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
+import { currentDrainCut } from "./drainCut.js"
 import { checkRunOptions } from "./runOptions.js"
 import { releasedOnClose, serviceClosed, type TrackPool } from "./serviceClose.js"
 import type { StorageError } from "../../store/StoreErrors.js"
@@ -145,6 +147,8 @@ export const makeWorkerPool = (
     const kinds = settings.kinds
     const poll = Duration.toMillis(settings.poll)
     const drain = settings.drain
+    // Ends the drain early when set (Jobs.runWorkerMain, on a repeated signal): read once, here.
+    const drainCut = yield* FiberRef.get(currentDrainCut)
     // Why a job this pool stopped goes back to the queue: read when it is released.
     let released = `released: the worker shut down before the job finished (drain time ${Duration.format(drain)})`
     const releaseReason = () => released
@@ -341,8 +345,14 @@ export const makeWorkerPool = (
       Effect.gen(function*() {
         yield* stopClaiming()
         const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
-          yield* sleepRealTime(Duration.toMillis(drain))
-          yield* Effect.logInfo(`worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`)
+          const drained = Effect.as(sleepRealTime(Duration.toMillis(drain)), false)
+          const cutShort = yield* (drainCut === undefined ? drained : Effect.raceFirst(drained, Effect.as(Deferred.await(drainCut), true)))
+          if (cutShort) released = `released: the worker shut down before the job finished (drain cut short by a repeated signal)`
+          yield* Effect.logInfo(
+            cutShort
+              ? "worker pool: drain cut short by a repeated signal, releasing unfinished jobs"
+              : `worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`
+          )
           // Told, not waited for: a fiber that will not be interrupted cannot be made to stop, and
           // releasing a job whose program still runs would invite a second run beside it. So the pool
           // waits for it — and says so, once, or shutdown hangs with no word of why.
