@@ -598,6 +598,16 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     settle: RunSettle
   ) => Effect.Effect<AiJob, NotFound | RunNotActive | IllegalTransition | DecodeFailure | ReadError>
 
+  /**
+   * Optional (the PostgreSQL store on its own pool has it): cancels, on the
+   * server, the store's statements in flight that carry `job_id` among their
+   * parameters — a worker pool's drain cutting its run's end that waits on a
+   * lock past the drain time (R8). A cancelled statement fails and rolls back
+   * whole; one that has already ended keeps what it did. Resolves once the
+   * cancels are delivered (bounded by the connect timeout, 5 s at most).
+   */
+  readonly cancelWritesOf?: (job_id: string) => Effect.Effect<void>
+
   // Node executions (HSK-WF-001)
 
   /**

@@ -26,7 +26,7 @@ import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
 import { sessionSettings } from "./pg/sessionSettings.js"
-import { cancelInFlight } from "./pg/cancelOnClose.js"
+import { cancelInFlight, cancelNaming } from "./pg/cancelOnClose.js"
 import { clientTimeouts } from "./pg/clientTimeouts.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
 import { readOnlyClient } from "./pg/readOnlyClient.js"
@@ -75,11 +75,15 @@ export const makeWith = (
 ): Effect.Effect<Context.Tag.Service<JobStore>, never, PgClient.PgClient> =>
   Effect.flatMap(PgClient.PgClient, (client) => makeOn(client, options, undefined))
 
-/** The store on `client`; with `held`, its statements outside a transaction run on connections it holds. */
+/**
+ * The store on `client`; with `held`, its statements outside a transaction run on connections it holds; with
+ * `pool` (the store's own), a job's statements in flight can be cancelled (`cancelWritesOf`).
+ */
 const makeOn = (
   client: PgClient.PgClient,
   options: PgStoreBehaviour,
-  held: HeldConnections | undefined
+  held: HeldConnections | undefined,
+  pool?: Pg.Pool
 ): Effect.Effect<Context.Tag.Service<JobStore>> =>
   Effect.sync(() => {
     const sql = client.withoutTransforms()
@@ -107,6 +111,7 @@ const makeOn = (
       // One snapshot for every read (READ COMMITTED takes one per statement); the SET must come first.
       readConsistent: (effect) =>
         byTransaction(() => effect, () => transaction(Effect.zipRight(snapshotReads, effect))),
+      ...(pool !== undefined ? { cancelWritesOf: (jobId: string) => Effect.promise(() => cancelNaming(pool, jobId)) } : {}),
       ...jobs,
       ...makeBatchMethods(context),
       ...runs,
@@ -287,7 +292,7 @@ export const layer = (options: PgStoreOptions): Layer.Layer<JobStore, StorageErr
       )
       // Given back before the pool is ended (finalizers run last-added first).
       const held = yield* holdConnections(pool)
-      return storeLayer(options, held).pipe(
+      return storeLayer(options, held, pool).pipe(
         Layer.provide(
           PgClient.layerFromPool({ acquire: Effect.succeed(pool), transformJson: false }).pipe(
             Layer.mapError((cause) => new StorageError({ operation: "PgStore.layer", cause }))
@@ -311,7 +316,8 @@ export const layerFromClient = (
 
 const storeLayer = (
   options: Pick<PgStoreOptions, "migrate" | "readonly" | "coalesce">,
-  held: HeldConnections | undefined
+  held: HeldConnections | undefined,
+  pool?: Pg.Pool
 ): Layer.Layer<JobStore, MigrationFailed | StorageError, PgClient.PgClient> =>
   Layer.effect(
     JobStore,
@@ -320,7 +326,7 @@ const storeLayer = (
       // Not migrating (told not to, or read-only): a database a newer version migrated, or one behind this version, is refused.
       const prepare = options.migrate !== false && options.readonly !== true ? migrate : Effect.zipRight(refuseEncoding("open"), asOpenRefusal(refuseUnlessMigrated))
       yield* Effect.provideService(prepare, SqlClient.SqlClient, client)
-      return yield* makeOn(client, options, held)
+      return yield* makeOn(client, options, held, pool)
     })
   )
 

@@ -25,8 +25,13 @@ import { readPg, readSqlite, type Snapshot } from "../reliability/snapshot.js"
 export interface SharedDatabase {
   /** A SQLite file path or a postgres:// URL. */
   readonly url: string
-  /** A new store on the database, with connections of its own, closed with the scope. */
-  readonly store: (options?: { readonly maxConnections?: number }) => Effect.Effect<JobStore["Type"], unknown, Scope.Scope>
+  /**
+   * A new store on the database, with connections of its own, closed with the scope. `maxConnections` is
+   * PostgreSQL's, `busyTimeoutMs` SQLite's (its write-lock wait); each is ignored by the other.
+   */
+  readonly store: (
+    options?: { readonly maxConnections?: number; readonly busyTimeoutMs?: number }
+  ) => Effect.Effect<JobStore["Type"], unknown, Scope.Scope>
   /** Every row, read in one consistent snapshot without the stores. */
   readonly snapshot: Effect.Effect<Snapshot>
 }
@@ -46,7 +51,7 @@ export const sqliteFileShared: SharedBackend = {
       const filename = tempSqliteFile(label)
       return {
         url: filename,
-        store: () => built(SqliteStore.layer({ filename })),
+        store: (options = {}) => built(SqliteStore.layer({ filename, ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}) })),
         snapshot: Effect.sync(() => readSqlite(filename))
       }
     })
@@ -59,7 +64,7 @@ export const postgresShared: SharedBackend = {
       freshPgDatabase(label),
       (url) => ({
         url,
-        store: (options = {}) => built(PgStore.layer({ url, ...options })),
+        store: ({ maxConnections } = {}) => built(PgStore.layer({ url, ...(maxConnections !== undefined ? { maxConnections } : {}) })),
         snapshot: Effect.promise(() => readPg(url))
       })
     )

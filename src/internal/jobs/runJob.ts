@@ -56,6 +56,7 @@ import { makeEndRun } from "./endRun.js"
 import { makeHeartbeatFailures } from "./heartbeatFailures.js"
 import { makeNodeWrites, type NodeEnd } from "./nodeWrites.js"
 import { writeAgain } from "./writeAgain.js"
+import { cuttable, type DrainCut } from "./settleCut.js"
 import { describeCause } from "../describeCause.js"
 import { makePoison, SecurityViolation, type ViolationReport } from "./securityViolation.js"
 import type { SuccessState } from "./runOptions.js"
@@ -494,7 +495,9 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
      * and the take wrote it): the first beat comes one interval later, the
      * same margin as between any two. Otherwise the first beat is at once.
      */
-    justBeaten: boolean = false
+    justBeaten: boolean = false,
+    /** A pool's drain: a run's end written while it shuts down is cut when its drain time passes (drainCut.ts). */
+    drain?: DrainCut
   ): Effect.Effect<A, E | RunLost | SecurityViolation | NotFound | ReadError | DecodeFailure, R> => {
     const interval = options.heartbeatInterval ?? Duration.seconds(10)
     // Done once the run's end is written and its scope closed: what a context call that
@@ -697,6 +700,8 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         yield* Fiber.interrupt(beating)
         if (watching !== undefined) yield* Fiber.interrupt(watching)
         const durationMs = Number((yield* Clock.currentTimeMillis) - started)
+        /** The run's end, cut by its pool's drain time when written while the pool shuts down. */
+        const settleOwn = (outcome: Outcome) => cuttable(drain, store, job.job_id, settleDurably(job, run, outcome, durationMs, refused))
         // A reported violation has already ended the job (poisoned, or recorded if the run was taken): nothing to settle.
         const reported = yield* Deferred.poll(stop)
         if (Option.isSome(reported)) return yield* reported.value
@@ -713,10 +718,10 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             // program interrupted itself: handed back, the same pool would run it again at once, for ever.
             yield* interruptedFromOutside
               ? release(job, run, typeof releaseReason === "string" ? releaseReason : releaseReason(), durationMs, refused)
-              : settleDurably(job, run, { to: "failed", error: selfInterrupted }, durationMs, refused)
+              : settleOwn({ to: "failed", error: selfInterrupted })
             return yield* exit
           }
-          yield* settleDurably(job, run, { to: "failed", error: describeCause(exit.cause) }, durationMs, refused)
+          yield* settleOwn({ to: "failed", error: describeCause(exit.cause) })
           return yield* exit
         }
         // Outputs neither database can store (too deep, U+0000, past MAX_JSON_BYTES…) fail the job, named,
@@ -724,10 +729,10 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         const outputs = Schema.decodeUnknownEither(JsonPayload)(exit.value ?? null)
         if (Either.isLeft(outputs)) {
           const error = new DecodeFailure({ subject: "job outputs", issues: formatIssues(outputs.left) })
-          yield* settleDurably(job, run, { to: "failed", error: error.message }, durationMs, refused)
+          yield* settleOwn({ to: "failed", error: error.message })
           return yield* error
         }
-        yield* settleDurably(job, run, { to: options.onSuccess ?? "completed", error: null, outputs: outputs.right }, durationMs, refused)
+        yield* settleOwn({ to: options.onSuccess ?? "completed", error: null, outputs: outputs.right })
         return exit.value
       })
     // The run's span is the parent of the spans made inside it, and a scope of its own the `Scope`

@@ -38,6 +38,7 @@ import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./ru
 import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { currentDrainCut } from "./drainCut.js"
 import { checkRunOptions } from "./runOptions.js"
+import { makeDrainCuts } from "./settleCut.js"
 import { releasedOnClose, serviceClosed, type TrackPool } from "./serviceClose.js"
 import type { StorageError } from "../../store/StoreErrors.js"
 import { sleepMillis } from "../../util/clockSleep.js"
@@ -159,6 +160,8 @@ export const makeWorkerPool = (
     const claims = new RecentClaims()
     // The jobs this pool's loops are running: named when shutdown waits on programs past the interrupt.
     const running = new Set<string>()
+    // Runs' ends written while the pool shuts down: cut when the drain time passes (drainCut.ts).
+    const cuts = makeDrainCuts(() => closing)
     // The pool's doorbell, rung from before the first claim: a job announced while every
     // loop is busy wakes the next loop that goes idle. Closing the pool rings it too.
     const kindSet = kinds === undefined ? undefined : new Set(kinds)
@@ -283,7 +286,7 @@ export const makeWorkerPool = (
       // The job's own failure is recorded on the job; the worker carries on.
       // The claim has just written the run's heartbeat: the run's first beat is one interval away.
       return Effect.zipRight(
-        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, releaseReason, true), {
+        Effect.matchCauseEffect(runner(claim.job, claim.run, handler, options.run, releaseReason, true, cuts.view), {
           onFailure: (cause) => {
             running.delete(claim.job.job_id)
             return reportEnd(claim, () => closing, redact)(cause)
@@ -344,6 +347,7 @@ export const makeWorkerPool = (
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* stopClaiming()
+        yield* Effect.logDebug(`worker pool: shutting down, ${running.size} job(s) running, drain time ${Duration.format(drain)}`)
         const deadline = yield* Effect.forkDaemon(Effect.interruptible(Effect.gen(function*() {
           const drained = Effect.as(sleepRealTime(Duration.toMillis(drain)), false)
           const cutShort = yield* (drainCut === undefined ? drained : Effect.raceFirst(drained, Effect.as(Deferred.await(drainCut), true)))
@@ -353,18 +357,41 @@ export const makeWorkerPool = (
               ? "worker pool: drain cut short by a repeated signal, releasing unfinished jobs"
               : `worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`
           )
+          // A run's end still waiting on the database (a lock another session holds) is the library's own
+          // write, its program done: cut, not waited for up to the store's statement timeout.
+          yield* cuts.cutAll((job_id) =>
+            Effect.annotateLogs(
+              Effect.logWarning(
+                `worker pool: job ${job_id}: the library's write of its run's end (its program had returned) still waited on the database ` +
+                  `when the drain ${cutShort ? "was cut short by a repeated signal" : `time ${Duration.format(drain)} passed`}: cut (its statement cancelled, nothing of it written); ` +
+                  `the job stays running until recovery stalls its run`
+              ),
+              "job_id",
+              job_id
+            )
+          )
           // Told, not waited for: a fiber that will not be interrupted cannot be made to stop, and
           // releasing a job whose program still runs would invite a second run beside it. So the pool
           // waits for it — and says so, once, or shutdown hangs with no word of why.
           yield* Effect.forEach(loops, Fiber.interruptFork, { discard: true })
           yield* sleepRealTime(INTERRUPT_GRACE_MS)
-          if (running.size > 0) {
-            const ids = [...running]
+          // A cut write the store could not cancel (no cancel path) still waits: named as the library's, not a program's.
+          const writing = new Set(cuts.waiting())
+          const programs = [...running].filter((id) => !writing.has(id))
+          const listed = (ids: ReadonlyArray<string>) => `${ids.slice(0, 10).join(", ")}${ids.length > 10 ? ", …" : ""}`
+          if (writing.size > 0) {
             yield* Effect.logWarning(
-              `worker pool: ${ids.length} job(s) still running ${INTERRUPT_GRACE_MS / 1000}s after the drain time's interrupt ` +
-                `(${ids.slice(0, 10).join(", ")}${ids.length > 10 ? ", …" : ""}): a program that does not respond to interruption ` +
+              `worker pool: ${writing.size} job(s) whose program had returned still wait ${INTERRUPT_GRACE_MS / 1000}s after the drain time ` +
+                `(${listed([...writing])}): the library's write of their run's end waits on the database and the store cannot cancel it; ` +
+                `shutdown waits until it ends`
+            ).pipe(Effect.annotateLogs("job_ids", [...writing].join(",")))
+          }
+          if (programs.length > 0) {
+            yield* Effect.logWarning(
+              `worker pool: ${programs.length} job(s) still running ${INTERRUPT_GRACE_MS / 1000}s after the drain time's interrupt ` +
+                `(${listed(programs)}): a program that does not respond to interruption ` +
                 `(an uninterruptible region, a finalizer that does not end) holds shutdown until it ends; its job is then released to queued`
-            ).pipe(Effect.annotateLogs("job_ids", ids.join(",")))
+            ).pipe(Effect.annotateLogs("job_ids", programs.join(",")))
           }
         })))
         yield* Fiber.awaitAll(loops)

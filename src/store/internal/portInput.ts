@@ -424,6 +424,7 @@ export const decodingInputs = (store: Service): Service => ({
   ...(store.inOwnTransaction !== undefined ? { inOwnTransaction: store.inOwnTransaction } : {}),
   transaction: store.transaction,
   readConsistent: store.readConsistent,
+  ...(store.cancelWritesOf !== undefined ? { cancelWritesOf: store.cancelWritesOf } : {}),
   createJob: (job, options = {}) => {
     // Both in their common shape (every submit): no decode step at all.
     const [j, o] = [commonNewAiJob(job), commonCreationOptions(options)]

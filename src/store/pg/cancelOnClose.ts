@@ -13,8 +13,8 @@
  * on), and the server closes that connection once the backend is signalled.
  * A cancelled statement fails and rolls back whole (a lone statement is its
  * own transaction), deferred checks in its COMMIT included; one that has
- * already committed, or finished, keeps what it did. Statements are only looked at here, at the close: nothing
- * is added to any statement's way.
+ * already committed, or finished, keeps what it did. Statements are only looked at here, at the close (or
+ * a worker pool's drain cutting one job's writes, `cancelNaming`): nothing is added to any statement's way.
  */
 import * as Net from "node:net"
 import type * as Pg from "pg"
@@ -22,9 +22,10 @@ import type * as Pg from "pg"
 /** CancelRequest's code (PostgreSQL's protocol, "CancelRequest": 1234 in the high 16 bits, 5678 in the low). */
 const CANCEL_REQUEST_CODE = 80877102
 
-/** pg's statement in flight: its error reaches its caller through `handleError`. */
+/** pg's statement in flight: its error reaches its caller through `handleError`; its parameters as given. */
 interface ActiveQuery {
   handleError: (error: Error & { readonly code?: unknown }, connection: unknown) => unknown
+  readonly values?: ReadonlyArray<unknown> | null
 }
 
 /** What the close reads of a `pg` client: its backend's key, where it connected, and the statement in flight. */
@@ -43,14 +44,14 @@ const clientsOf = (pool: Pg.Pool): ReadonlyArray<ClientState> =>
 const QUERY_CANCELED = "57014"
 
 /**
- * Its cancel's error says why: the server's own words ("canceling statement
- * due to user request") name no user. The error is pg's, code and all, so
- * the store reads it as any cancel (faults.ts).
+ * Its cancel's error says why (`why`): the server's own words ("canceling
+ * statement due to user request") name no user. The error is pg's, code and
+ * all, so the store reads it as any cancel (faults.ts).
  */
-const explainCancel = (query: ActiveQuery): void => {
+const explainCancel = (query: ActiveQuery, why: string): void => {
   const handleError = query.handleError
   query.handleError = function(this: ActiveQuery, error, connection) {
-    if (error.code === QUERY_CANCELED) error.message += ": the store was closed while the statement ran (cancelled on the server, nothing of it kept)"
+    if (error.code === QUERY_CANCELED) error.message += why
     return handleError.call(this, error, connection)
   }
 }
@@ -81,17 +82,42 @@ const sendCancel = (client: ClientState, boundMs: number): Promise<void> =>
 const LONGEST_CANCEL_MS = 5_000
 
 /**
- * Cancels every statement in flight on `pool`'s connections, each waited for
- * until its cancel is delivered (at most the pool's connect timeout, 5 s at
- * most: a server that does not answer leaves that statement as it was). With
- * none in flight it does nothing.
+ * Cancels the statements in flight on `pool`'s connections that `pick`
+ * chooses, each waited for until its cancel is delivered (at most the pool's
+ * connect timeout, 5 s at most: a server that does not answer leaves that
+ * statement as it was). With none in flight it does nothing.
  */
-export const cancelInFlight = (pool: Pg.Pool): Promise<void> => {
+const cancelWhere = (pool: Pg.Pool, pick: (query: ActiveQuery) => boolean, why: string): Promise<void> => {
   const boundMs = Math.min(pool.options.connectionTimeoutMillis || LONGEST_CANCEL_MS, LONGEST_CANCEL_MS)
   const busy = clientsOf(pool).filter((client) =>
-    client._activeQuery != null && typeof client.processID === "number" && typeof client.secretKey === "number"
+    client._activeQuery != null && typeof client.processID === "number" && typeof client.secretKey === "number" &&
+    pick(client._activeQuery)
   )
   if (busy.length === 0) return Promise.resolve()
-  for (const client of busy) explainCancel(client._activeQuery!)
+  for (const client of busy) explainCancel(client._activeQuery!, why)
   return Promise.all(busy.map((client) => sendCancel(client, boundMs))).then(() => undefined)
 }
+
+/** Cancels every statement in flight on `pool`'s connections: the store's close. */
+export const cancelInFlight = (pool: Pg.Pool): Promise<void> =>
+  cancelWhere(pool, () => true, ": the store was closed while the statement ran (cancelled on the server, nothing of it kept)")
+
+/** Whether `value` is among a statement's parameters, or inside one (a batch's array, a JSON text). */
+const carries = (values: ReadonlyArray<unknown> | null | undefined, value: string): boolean =>
+  values != null && values.some((given) =>
+    given === value || (typeof given === "string" && given.includes(value)) || (Array.isArray(given) && given.includes(value))
+  )
+
+/**
+ * Cancels the statements in flight on `pool`'s connections that carry
+ * `jobId` among their parameters: a worker pool's drain cutting its run's end
+ * (internal/jobs/drainCut.ts). A statement that ends between the look and
+ * the cancel's delivery lets the cancel reach its connection's next one,
+ * whose caller then fails as on any cancel; a shutdown's cut is worth that.
+ */
+export const cancelNaming = (pool: Pg.Pool, jobId: string): Promise<void> =>
+  cancelWhere(
+    pool,
+    (query) => carries(query.values, jobId),
+    ": the worker pool's drain time passed while the statement waited (cancelled on the server, nothing of it kept)"
+  )
