@@ -14,7 +14,7 @@
  * A cancelled statement fails and rolls back whole (a lone statement is its
  * own transaction), deferred checks in its COMMIT included; one that has
  * already committed, or finished, keeps what it did. Statements are only looked at here, at the close: nothing
- * is added to any statement's way.
+ * is added to any statement's way. Those not sent yet are refused before (refuseOnClose.ts).
  */
 import * as Net from "node:net"
 import type * as Pg from "pg"
