@@ -27,6 +27,7 @@ import { decodingInputs } from "./internal/portInput.js"
 import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
 import { sessionSettings } from "./pg/sessionSettings.js"
 import { cancelInFlight, cancelNaming } from "./pg/cancelOnClose.js"
+import { refuseFromNow } from "./pg/refuseOnClose.js"
 import { clientTimeouts } from "./pg/clientTimeouts.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
 import { readOnlyClient } from "./pg/readOnlyClient.js"
@@ -254,11 +255,15 @@ const acquirePool = (options: PgStoreOptions) =>
         pool.on("error", () => {})
         return pool
       }),
-      // Statements still running are cancelled on the server first: closing their sockets would not stop them (pg/cancelOnClose.ts).
+      // No statement is sent from the close on (pg/refuseOnClose.ts), and those still running are cancelled on the
+      // server: closing their sockets would not stop them (pg/cancelOnClose.ts). Then the pool's end is waited for.
       (pool) =>
-        Effect.promise(() => cancelInFlight(pool)).pipe(
-          Effect.zipRight(Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000)))
-        )
+        Effect.suspend(() => {
+          const ended = refuseFromNow(pool)
+          return Effect.promise(() => cancelInFlight(pool)).pipe(
+            Effect.zipRight(Effect.promise(() => ended).pipe(Effect.interruptible, Effect.timeoutOption(1000)))
+          )
+        })
     )
     yield* Effect.tryPromise({
       try: () => pool.query("SELECT 1"),

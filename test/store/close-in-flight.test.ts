@@ -19,25 +19,37 @@
  * SQLite: a write waiting for another connection's write lock when the store
  * closes ends with the store (its lock wait is the store's own, in process),
  * and the lock let go after, nothing of it is written.
+ *
+ * Once the close begins, no statement is sent (f128), on either store: more
+ * submits than connections — the rest queued for one (PostgreSQL's pool, or
+ * behind SQLite's lock wait) — fail with the closed store's StorageError and
+ * none commits once the lock goes (PostgreSQL handed the queued ones the
+ * connections the cancelled ones gave back: 11 of 12 committed); a caller's
+ * transaction between two statements (parked on a Deferred while the store
+ * closes) has its next statement, or its COMMIT, refused, and keeps nothing.
  */
 import { randomUUID } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import { isStoreClosed } from "../../src/internal/storeClosed.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as PgStore from "../../src/store/PgJobStore.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
+import { StorageError } from "../../src/store/StoreErrors.js"
 import { sleepRealTime } from "../../src/util/sleepRealTime.js"
 import { openSqlite } from "../reliability/snapshot.js"
 import { startTcpProxy } from "../reliability/tcpProxy.js"
 import { connectPg, freshPgDatabase, pgAdminUrl } from "../support/pg-database.js"
 import { startPgBouncer } from "../support/pgbouncer.js"
+import { beforeStatement } from "../support/statementTrap.js"
 import { holdTable } from "../support/tableHold.js"
 import { jobEvent, newJob } from "./fixtures.js"
 import { tempDatabaseFile } from "./sqlite-support.js"
@@ -63,18 +75,25 @@ const proxiedDatabase = Effect.gen(function*() {
   return { url, proxy }
 })
 
-/** How many rows the job `id` has in ai_jobs and in the Flight Recorder, read on the server directly. */
-const storedPg = (url: string, id: string) =>
+/** How many rows the jobs `ids` have in ai_jobs and in the Flight Recorder, read on the server directly. */
+const storedPg = (url: string, ...ids: ReadonlyArray<string>) =>
   Effect.promise(async () => {
     const client = await connectPg(url)
     try {
       const count = async (table: string, column: string) =>
-        Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${column}::text = $1`, [id])).rows[0]!.n)
+        Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${column}::text = ANY($1)`, [ids])).rows[0]!.n)
       return { jobs: await count("ai_jobs", "id"), events: await count("flight_recorder_events", "job_id") }
     } finally {
       await client.end()
     }
   })
+
+/** How many rows the jobs `ids` have in ai_jobs and in the Flight Recorder, read on another connection to the file. */
+const storedSqlite = (db: ReturnType<typeof openSqlite>, ...ids: ReadonlyArray<string>) => {
+  const count = (table: string, column: string) =>
+    Number(db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${column} IN (${ids.map(() => "?").join(", ")})`).all(...ids)[0]?.n)
+  return { jobs: count("ai_jobs", "id"), events: count("flight_recorder_events", "job_id") }
+}
 
 /** A submit as `Jobs.submit` writes it: the job and its event, one statement on PostgreSQL. */
 const submit = (store: JobStore["Type"]) => {
@@ -91,6 +110,56 @@ const failureMessage = (exit: Exit.Exit<unknown, { readonly _tag: string; readon
     onSome: (error) => `${error._tag}: ${error.message}`
   })
 }
+
+/**
+ * The StorageError a call failed with, once its store closed: the closed
+ * store's own error (a statement not sent: `isStoreClosed`), or the cancel of
+ * one that was running. A success, or any other failure, fails the test.
+ */
+const refusedByClose = (exit: Exit.Exit<unknown, unknown>): "closed" | "cancelled" => {
+  if (Exit.isSuccess(exit)) return assert.fail("a call not sent, or running, at the close failed, but it succeeded")
+  const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
+  if (!(error instanceof StorageError)) return assert.fail(`a StorageError, got ${String(exit.cause)}`)
+  if (isStoreClosed(error)) return "closed"
+  assert.match(error.message, /the store was closed while the statement ran/, `neither the closed store's error nor the close's cancel: ${error.message}`)
+  return "cancelled"
+}
+
+/** `count` submits, all forked at once: each one's exit (one statement or group each, more callers than connections). */
+const submits = (store: JobStore["Type"], count: number) => {
+  const all = Array.from({ length: count }, () => submit(store))
+  return { ids: all.map(({ id }) => id), writes: Effect.forEach(all, ({ write }) => Effect.exit(write), { concurrency: "unbounded" }) }
+}
+
+/**
+ * A caller's transaction that writes `first`, then waits for `resume` — the
+ * store is closed meanwhile — and writes `second` (when given) before it
+ * commits. `between` is done once `first` is written.
+ */
+const transactionAcrossClose = (
+  store: JobStore["Type"],
+  first: Effect.Effect<unknown, unknown>,
+  second: Effect.Effect<unknown, unknown> | undefined
+) =>
+  Effect.gen(function*() {
+    const between = yield* Deferred.make<void>()
+    const resume = yield* Deferred.make<void>()
+    const body = Effect.zipRight(
+      Effect.zipRight(first, Effect.zipRight(Deferred.succeed(between, undefined), Deferred.await(resume))),
+      second ?? Effect.void
+    )
+    const fiber = yield* Effect.fork(store.transaction(body))
+    return {
+      /** Closes the store with the transaction between its statements, then lets it go on: its exit. */
+      closedBetween: (close: Effect.Effect<void>) =>
+        Effect.gen(function*() {
+          yield* Deferred.await(between)
+          yield* close
+          yield* Deferred.succeed(resume, undefined)
+          return yield* Fiber.await(fiber)
+        })
+    }
+  })
 
 /**
  * `write` forked while `held` holds a table it needs, seen waiting, the store
@@ -183,6 +252,44 @@ describe("R17 PostgreSQL: closing the store cancels its statements in flight", {
     }))
 })
 
+describe("R17 PostgreSQL: once the store's close begins, no statement is sent (f128)", { timeout: 60_000 }, () => {
+  for (const [pool, count, options] of [["the default pool", 12, {}], ["one connection, each submit alone", 3, { maxConnections: 1, coalesce: false }]] as const) {
+    it.scopedLive(`${count} submits on ${pool}, more than the connections, one waiting on a table lock and the rest queued when the store closes: after the lock goes nothing of any is stored, and each failed with the closed store's StorageError (the running one cancelled)`, () =>
+      Effect.gen(function*() {
+        const url = yield* freshPgDatabase("close refuses queued")
+        const { close, store } = yield* openStore(PgStore.layer({ url, ...options }))
+        const { ids, writes } = submits(store, count)
+        const exit = yield* closedWhileWaiting(writes, close, yield* holdTable(url, "ai_jobs"))
+        assert.deepStrictEqual(yield* storedPg(url, ...ids), { jobs: 0, events: 0 }, "nothing of the queued submits was committed")
+        const outcomes = Exit.isSuccess(exit) ? exit.value.map(refusedByClose) : assert.fail(String(exit))
+        // At most one statement runs per connection (pg's default pool has 10): the others were not sent.
+        const connections = "maxConnections" in options ? options.maxConnections : 10
+        assert.isAtLeast(outcomes.filter((outcome) => outcome === "closed").length, count - connections, `refused as closed: ${outcomes}`)
+      }))
+  }
+
+  it.scopedLive("a caller's transaction between two statements when the store closes: its next statement is refused with the closed store's StorageError, and neither its first write nor its second is stored", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("close refuses transaction")
+      const { close, store } = yield* openPgStore(url)
+      const [first, second] = [submit(store), submit(store)]
+      const exit = yield* (yield* transactionAcrossClose(store, first.write, second.write)).closedBetween(close)
+      assert.strictEqual(refusedByClose(exit), "closed")
+      assert.deepStrictEqual(yield* storedPg(url, first.id, second.id), { jobs: 0, events: 0 })
+    }))
+
+  it.scopedLive("a caller's transaction that commits after the store closed is rolled back: its COMMIT fails with the closed store's StorageError, and its write is not stored", () =>
+    Effect.gen(function*() {
+      const url = yield* freshPgDatabase("close refuses commit")
+      const { close, store } = yield* openPgStore(url)
+      const only = submit(store)
+      const exit = yield* (yield* transactionAcrossClose(store, only.write, undefined)).closedBetween(close)
+      assert.strictEqual(refusedByClose(exit), "closed")
+      assert.match(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "", /before the transaction committed \(rolled back/)
+      assert.deepStrictEqual(yield* storedPg(url, only.id), { jobs: 0, events: 0 })
+    }))
+})
+
 describe("R17 SQLite: a write waiting for the file's write lock when the store closes", { timeout: 60_000 }, () => {
   it.scopedLive("ends with the store: after the lock goes, neither the job nor its event exists, and the write failed", () =>
     Effect.gen(function*() {
@@ -195,8 +302,48 @@ describe("R17 SQLite: a write waiting for the file's write lock when the store c
       const waiting = sleepRealTime(300)
       const exit = yield* closedWhileWaiting(write, close, { blocked: waiting, release: Effect.sync(() => holder.exec("ROLLBACK")) })
       assert.match(failureMessage(exit), /StorageError/)
-      const count = (table: string, column: string) =>
-        Number(holder.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${column} = ?`).all(id)[0]?.n)
-      assert.deepStrictEqual({ jobs: count("ai_jobs", "id"), events: count("flight_recorder_events", "job_id") }, { jobs: 0, events: 0 })
+      assert.deepStrictEqual(storedSqlite(holder, id), { jobs: 0, events: 0 })
+    }))
+})
+
+describe("R17 SQLite: once the store's close begins, no statement is sent (f128, as on PostgreSQL)", { timeout: 60_000 }, () => {
+  /** A store on a fresh file, and another connection to the file that reads it, holds its write lock and lets it go. */
+  const fileStore = Effect.gen(function*() {
+    const filename = yield* tempDatabaseFile()
+    const { close, store } = yield* openStore(SqliteStore.layer({ filename, busyTimeoutMs: 60_000 }))
+    const holder = yield* Effect.acquireRelease(Effect.sync(() => openSqlite(filename, { timeout: 0 })), (db) => Effect.sync(() => db.close()))
+    return { close, store, holder }
+  })
+
+  it.scopedLive("12 submits, one waiting for the file's write lock and the rest queued behind it when the store closes: after the lock goes nothing of any is stored, and each failed with the closed store's StorageError", () =>
+    Effect.gen(function*() {
+      const { close, holder, store } = yield* fileStore
+      holder.exec("BEGIN IMMEDIATE")
+      const { ids, writes } = submits(store, 12)
+      // Blocked once a write has met the lock: its second try starts (the store's lock wait is its own, in process).
+      const met = yield* Deferred.make<void>()
+      const metLock = beforeStatement(writes, /^\s*(BEGIN IMMEDIATE|INSERT INTO ai_jobs )/i, () => Deferred.unsafeDone(met, Exit.void), 2)
+      const exit = yield* closedWhileWaiting(metLock, close, { blocked: Deferred.await(met), release: Effect.sync(() => holder.exec("ROLLBACK")) })
+      assert.deepStrictEqual(storedSqlite(holder, ...ids), { jobs: 0, events: 0 })
+      const outcomes = Exit.isSuccess(exit) ? exit.value.exit : assert.fail(String(exit))
+      for (const outcome of Exit.isSuccess(outcomes) ? outcomes.value : assert.fail(String(outcomes))) assert.strictEqual(refusedByClose(outcome), "closed")
+    }))
+
+  it.scopedLive("a caller's transaction between two statements when the store closes: its next statement is refused with the closed store's StorageError, and neither its first write nor its second is stored", () =>
+    Effect.gen(function*() {
+      const { close, holder, store } = yield* fileStore
+      const [first, second] = [submit(store), submit(store)]
+      const exit = yield* (yield* transactionAcrossClose(store, first.write, second.write)).closedBetween(close)
+      assert.strictEqual(refusedByClose(exit), "closed")
+      assert.deepStrictEqual(storedSqlite(holder, first.id, second.id), { jobs: 0, events: 0 })
+    }))
+
+  it.scopedLive("a caller's transaction that commits after the store closed fails with the closed store's StorageError, and its write is not stored", () =>
+    Effect.gen(function*() {
+      const { close, holder, store } = yield* fileStore
+      const only = submit(store)
+      const exit = yield* (yield* transactionAcrossClose(store, only.write, undefined)).closedBetween(close)
+      assert.strictEqual(refusedByClose(exit), "closed")
+      assert.deepStrictEqual(storedSqlite(holder, only.id), { jobs: 0, events: 0 })
     }))
 })

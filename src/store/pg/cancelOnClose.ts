@@ -15,6 +15,7 @@
  * own transaction), deferred checks in its COMMIT included; one that has
  * already committed, or finished, keeps what it did. Statements are only looked at here, at the close (or
  * a worker pool's drain cutting one job's writes, `cancelNaming`): nothing is added to any statement's way.
+ * At the close, those not sent yet are refused before (refuseOnClose.ts).
  */
 import * as Net from "node:net"
 import type * as Pg from "pg"

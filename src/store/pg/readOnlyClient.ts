@@ -40,7 +40,8 @@ const BEGINS = /^\s*(?:BEGIN|START\s+TRANSACTION)\b[^;]*?(?=\s*;?\s*$)/i
 /** One statement that ends the transaction (not `ROLLBACK TO SAVEPOINT`). */
 const ENDS = /^\s*(?:COMMIT|END|ROLLBACK|ABORT)(?:\s+(?:WORK|TRANSACTION))?\s*;?\s*$/i
 
-const textOf = (config: unknown): string | undefined =>
+/** A query's text, from its config (a string, or an object with `text`); undefined for a submittable without one. */
+export const textOf = (config: unknown): string | undefined =>
   typeof config === "string"
     ? config
     : typeof config === "object" && config !== null && typeof (config as { text?: unknown }).text === "string"

@@ -57,6 +57,7 @@ interface Database {
   loadExtension(path: string): void
   close(): void
   readonly inTransaction: boolean
+  readonly open: boolean
 }
 
 /** The client's connection: @effect/sql's, with what a `SqliteClient` adds. */
@@ -94,6 +95,8 @@ export interface OwnConnection {
   readonly rowsNow: (text: string, params: ReadonlyArray<unknown>, safeIntegers: boolean) => ReadonlyArray<Record<string, unknown>>
   /** Whether a transaction is open on the connection (better-sqlite3's `inTransaction`): after a failed COMMIT or ROLLBACK, SQLite may have ended it or not. */
   readonly inTransaction: () => boolean
+  /** Whether the connection is still open (better-sqlite3's `open`): false once the store closed. */
+  readonly isOpen: () => boolean
 }
 
 /** The clients this module built, by client. */
@@ -238,6 +241,6 @@ export const make = (
       runSync(text, [], false, true, false)
     }
     const rowsNow = (text: string, params: ReadonlyArray<unknown>, safe: boolean) => runSync(text, params, false, true, safe)
-    owned.set(client, { connection, lock, runNow, rowsNow, inTransaction: () => db.inTransaction })
+    owned.set(client, { connection, lock, runNow, rowsNow, inTransaction: () => db.inTransaction, isOpen: () => db.open })
     return client
   })

@@ -370,9 +370,12 @@ export const makeWriteTransaction = (
    * connection SQLite says whether any transaction is open; none means that one ended, and joining it
    * would run a SAVEPOINT that begins a transaction nobody ends — the change told success, never
    * committed, the write lock held until the next ROLLBACK (found by an outside probe). Refused instead,
-   * as PostgreSQL refuses a statement on a transaction that has ended.
+   * as PostgreSQL refuses a statement on a transaction that has ended. Not when the store closed under the
+   * transaction (its connection closed, the transaction rolled back with it): the statement then fails with
+   * the closed store's own error, as every statement after the close does (f128).
    */
-  const ended = (conn: Connection): boolean => own !== undefined && conn === own.connection && !own.inTransaction()
+  const ended = (conn: Connection): boolean =>
+    own !== undefined && conn === own.connection && !own.inTransaction() && own.isOpen()
   const endedError = () =>
     new SqlError({
       cause: new Error("the transaction this fiber was forked in has ended"),
