@@ -2,6 +2,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -12,6 +13,25 @@ import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { encodeRun, json, shortId, tableTime } from "./format.js"
 import { table } from "./layout.js"
 import * as Parse from "./parse.js"
+import { collectEvents } from "./queries.js"
+
+/**
+ * Of the runs a scan begun at `since` stalled, those whose job was stalled with
+ * them, as their one `workflow_recovery` record says (it names the job only
+ * then: a job no longer running under its run keeps its state). The records
+ * are the scan's own, so at or after `since`.
+ */
+const stalledWithJob = (runs: ReadonlyArray<WorkflowRun>, since: DateTime.Utc) =>
+  runs.length === 0 ? Effect.succeed(new Set<string>()) : Effect.map(
+    collectEvents({ types: ["workflow_recovery"], since }, Number.POSITIVE_INFINITY),
+    ({ items }) => {
+      const stalled = new Set(runs.map((run) => run.id))
+      return new Set(items.flatMap((record) =>
+        typeof record.job_id === "string" && typeof record.workflow_run_id === "string" && stalled.has(record.workflow_run_id)
+          ? [record.workflow_run_id]
+          : []))
+    }
+  )
 
 /** Moves running runs whose heartbeat is older than the threshold (and their jobs, when still running under them) to `stalled`, with a `workflow_recovery` event each. */
 export const recoverCommand = Command.make(
@@ -40,17 +60,31 @@ export const recoverCommand = Command.make(
       const stalled: Array<WorkflowRun> = []
       yield* changeThenReport(
         recorderLayer(database, { migrate: false, create: false }),
-        Recovery.recoverStalledRuns({ threshold, onBatch: (runs) => Effect.sync(() => void stalled.push(...runs)) }),
-        (report) =>
+        Effect.gen(function*() {
+          const since = yield* DateTime.now
+          const report = yield* Recovery.recoverStalledRuns({ threshold, onBatch: (runs) => Effect.sync(() => void stalled.push(...runs)) })
+          return { report, withJob: yield* stalledWithJob(report.recovered, since) }
+        }),
+        ({ report, withJob }) =>
           Effect.gen(function*() {
             if (options.json) {
-              return yield* Console.log(json({ threshold_secs: Duration.toSeconds(report.threshold), recovered: report.recovered.map(encodeRun) }))
+              return yield* Console.log(json({
+                threshold_secs: Duration.toSeconds(report.threshold),
+                recovered: report.recovered.map(encodeRun),
+                stalled_jobs: report.recovered.flatMap((run) => withJob.has(run.id) ? [run.job_id] : [])
+              }))
             }
             yield* Console.log(`Recovered ${report.recovered.length} stalled run(s) (threshold ${Duration.toSeconds(report.threshold)}s).`)
             if (report.recovered.length > 0) {
+              // JOB is the run's; whether it was stalled with its run is said apart (a run may be stalled alone).
               yield* Console.log(table(
-                [{ header: "RUN" }, { header: "JOB" }, { header: "LAST HEARTBEAT" }],
-                report.recovered.map((run) => [shortId(run.id), shortId(run.job_id), tableTime(run.last_heartbeat)])
+                [{ header: "RUN" }, { header: "JOB" }, { header: "JOB STALLED" }, { header: "LAST HEARTBEAT" }],
+                report.recovered.map((run) => [
+                  shortId(run.id),
+                  shortId(run.job_id),
+                  withJob.has(run.id) ? "yes" : "no (run alone)",
+                  tableTime(run.last_heartbeat)
+                ])
               ))
             }
           }),

@@ -184,6 +184,18 @@ export const jobWithEventsInOneMillisecond = async (url: string, count: number):
   return job
 }
 
+/**
+ * A crashed worker's run (see `crashedRun`) and a second run of its job, as
+ * stale, that the job does not run under (`lone`): recovery stalls the first
+ * with its job, the second alone.
+ */
+export const crashedRunAndLoneRun = (url: string): Promise<Claim & { readonly lone: WorkflowRun }> =>
+  withJobs(url, Effect.gen(function*() {
+    const claim = yield* Effect.flatMap(Jobs, (jobs) => Effect.flatMap(jobs.submit(newJob()), (job) => jobs.start(job.job_id)))
+    const lone = yield* (yield* JobStore).createRun(claim.job.job_id)
+    return { ...claim, lone }
+  }).pipe(Effect.withClock(pastClock("10 minutes"))))
+
 /** `count` crashed workers' runs (see `crashedRun`), made through one connection. */
 export const crashedRuns = (url: string, count: number): Promise<ReadonlyArray<Claim>> =>
   withJobs(url, Effect.flatMap(Jobs, (jobs) =>

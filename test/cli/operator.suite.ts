@@ -15,6 +15,7 @@ import {
   allJobs,
   awaitingUserJob,
   completedJob,
+  crashedRunAndLoneRun,
   eventsOf,
   failedJob,
   idStartingWith,
@@ -425,6 +426,34 @@ export const runOperatorSuite = (database: CliDatabase): void => {
       )
       return rest
     }
+
+    it("R9 recover says of each run it stalled whether its job was stalled with it: not for a run stalled alone (its job running under another run), in the table and in --json's stalled_jobs", async () => {
+      // A database of its own: recovery stalls every stale run, other tests' crashed workers' too.
+      const own = await database.create()
+      try {
+        await migratedByCli(own)
+        const text = await crashedRunAndLoneRun(own)
+        const rows = lines(ok(await runCli(["recover", "--threshold", "60", "--database", own])))
+        assert.strictEqual(rows[0], "Recovered 2 stalled run(s) (threshold 60s).")
+        assert.match(rows[1] ?? "", /^RUN\s+JOB\s+JOB STALLED\s+LAST HEARTBEAT$/)
+        assert.sameMembers(rows.slice(2).map((row) => row.split(/\s{2,}/).slice(0, 3).join(" | ")), [
+          `${text.run.id.slice(-8)} | ${short(text.job)} | yes`,
+          `${text.lone.id.slice(-8)} | ${short(text.job)} | no (run alone)`
+        ])
+        const after = await jobOf(own, text.job.job_id)
+        assert.deepStrictEqual([after.state, after.workflow_run_id], ["stalled", text.run.id], "the job was stalled with its own run only")
+
+        const json = await crashedRunAndLoneRun(own)
+        const report = JSON.parse(ok(await runCli(["recover", "--threshold", "60", "--json", "--database", own]))) as {
+          readonly recovered: ReadonlyArray<{ readonly id: string; readonly job_id: string }>
+          readonly stalled_jobs: ReadonlyArray<string>
+        }
+        assert.sameMembers(report.recovered.map((run) => `${run.id} ${run.job_id}`), [json.run.id, json.lone.id].map((id) => `${id} ${json.job.job_id}`))
+        assert.deepStrictEqual(report.stalled_jobs, [json.job.job_id], "the job once, for the run it was stalled with")
+      } finally {
+        await database.drop(own)
+      }
+    }, 120_000)
 
     describe.concurrent("reading on after a cut listing", { timeout: 300_000 }, () => {
       it("R10 R17 events: a cut listing's notice gives the command that reads on (--cursor), in text and --json, with every filter; following the notices reads each event once", async () => {

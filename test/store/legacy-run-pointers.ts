@@ -9,7 +9,8 @@
  * the row they name in case alone name it, on both stores. A running job's
  * pointer names its one running run instead, or the job is stalled by the
  * upgrade: none stays running with no run that recovery could move it with —
- * nor does a running job whose pointer was empty all along.
+ * nor does a running job whose pointer was empty all along, or named a run of
+ * its own that had ended. Each upgrade event carries the job's attempt.
  */
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -61,6 +62,7 @@ export const expectClearedTwin = (of: string) =>
     assert.deepStrictEqual([event?.type, event?.actor, event?.trace_id, event?.workflow_run_id], ["system", "system", twin.trace_id, null])
     const body = event?.body as Record<string, unknown>
     assert.deepStrictEqual([body.from_state, body.to_state], [twin.state, twin.state], "the job did not move")
+    assert.strictEqual(body.attempt, twin.attempt, "it carries the attempt the job is on")
     assert.include(body.reason, `"${danglingTwin.run}"`, "the reason names the run it named")
     assert.include(body.reason, "cleared")
     assert.strictEqual((yield* store.listEvents({ job_id: JobId.make(of) })).items.length, 0, "no other job is said to be repaired")
@@ -142,14 +144,48 @@ export const crossAndOrphanPointers = (pair: RunningPair): BrokenPointers => ({
 /** What the upgrade event of a running job whose pointer was empty says. */
 const EMPTY_POINTER = "this job was running with an empty workflow_run_id"
 
-/** `pair.job` running with its pointer empty all along (its run is there), and its twin so with no run at all. */
-export const emptyPointers = (pair: RunningPair): BrokenPointers => ({
+/**
+ * `pair.job` running with its pointer empty all along (its run is there), and
+ * its twin so with no run at all: `empty` is NULL, or '' (which 0002 makes NULL).
+ */
+export const emptyPointers = (pair: RunningPair, empty: null | "" = null): BrokenPointers => ({
   tweak: Effect.zipRight(
-    insertDanglingTwin(pair.job, null),
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE ai_jobs SET workflow_run_id = NULL WHERE id = ${pair.job}`)
+    insertDanglingTwin(pair.job, empty),
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE ai_jobs SET workflow_run_id = ${empty} WHERE id = ${pair.job}`)
   ),
   jobNamed: EMPTY_POINTER,
   twinNamed: EMPTY_POINTER
+})
+
+/** Adds to the legacy `workflow_runs` a copy of run `of` with id `id`, job `job` and status `status`. */
+const copyRun = (of: string, to: { readonly id: string; readonly job: string; readonly status: string }) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`CREATE TEMP TABLE run_copy AS SELECT * FROM workflow_runs WHERE id = ${of}`,
+      sql`UPDATE run_copy SET id = ${to.id}, job_id = ${to.job}, status = ${to.status}`,
+      sql`INSERT INTO workflow_runs SELECT * FROM run_copy`,
+      sql`DROP TABLE run_copy`
+    ], { discard: true }))
+
+/** Runs of `pair.job` and its twin that had ended (copies of `pair.run`, `completed`), which their pointers name. */
+const endedRuns = { job: "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1ed0c1", twin: "0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1ed0c2" } as const
+
+/** What the upgrade event of a running job whose pointer named its own ended run `run` says. */
+const endedOwnRun = (run: string) => `workflow run "${run}", its own run, which is "completed", not running`
+
+/**
+ * `pair.job` running, its pointer naming a run of its own that had ended
+ * while `pair.run` runs; its twin so, with no run running at all.
+ */
+export const endedOwnPointers = (pair: RunningPair): BrokenPointers => ({
+  tweak: Effect.all([
+    insertDanglingTwin(pair.job, endedRuns.twin),
+    copyRun(pair.run, { id: endedRuns.twin, job: danglingTwin.job, status: "completed" }),
+    copyRun(pair.run, { id: endedRuns.job, job: pair.job, status: "completed" }),
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`UPDATE ai_jobs SET workflow_run_id = ${endedRuns.job} WHERE id = ${pair.job}`)
+  ], { discard: true }),
+  jobNamed: endedOwnRun(endedRuns.job),
+  twinNamed: endedOwnRun(endedRuns.twin)
 })
 
 /** The twin's two runs, copies of `pair.run`: both running, so neither says which one the twin ran under. */
@@ -157,14 +193,10 @@ const twinRuns = ["0b2f8d6e-1c1a-4d3e-9a51-1d6a3c1ed0a1", "0b2f8d6e-1c1a-4d3e-9a
 
 /** A running twin of `pair.job` with `pointer` (by default one to no run; null: none), and two running runs of its own. */
 export const orphanWithTwoRunningRuns = (pair: RunningPair, pointer: string | null = danglingTwin.run) =>
-  Effect.zipRight(insertDanglingTwin(pair.job, pointer), Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.forEach(twinRuns, (id) =>
-      Effect.all([
-        sql`CREATE TEMP TABLE twin_run AS SELECT * FROM workflow_runs WHERE id = ${pair.run}`,
-        sql`UPDATE twin_run SET id = ${id}, job_id = ${danglingTwin.job}`,
-        sql`INSERT INTO workflow_runs SELECT * FROM twin_run`,
-        sql`DROP TABLE twin_run`
-      ], { discard: true }), { discard: true })))
+  Effect.zipRight(
+    insertDanglingTwin(pair.job, pointer),
+    Effect.forEach(twinRuns, (id) => copyRun(pair.run, { id, job: danglingTwin.job, status: "running" }), { discard: true })
+  )
 
 /**
  * After the upgrade of `orphanWithTwoRunningRuns`: no run is guessed, the
@@ -200,18 +232,23 @@ const expectResumed = (store: JobStore["Type"], jobs: ReadonlyArray<string>, old
       assert.notInclude<string>(oldRuns, resumed.run.id)
     }), { discard: true }), services(Layer.succeed(JobStore, store)))
 
-/** The job's one event, of the upgrade: a `system` event naming `run` (or no run), its body's states and reason. */
+/**
+ * The job's one event, of the upgrade: a `system` event naming `run` (or no
+ * run) and the attempt the job is on; its body's states and reason.
+ */
 const upgradeEvent = (job: string, run: string | null) =>
   Effect.gen(function*() {
-    const [event, ...more] = (yield* (yield* JobStore).listEvents({ job_id: JobId.make(job) })).items
+    const store = yield* JobStore
+    const [event, ...more] = (yield* store.listEvents({ job_id: JobId.make(job) })).items
     assert.deepStrictEqual(more, [], "one event records the repair")
     assert.deepStrictEqual([event?.type, event?.actor, event?.workflow_run_id], ["system", "system", run])
     const body = event?.body as Record<string, unknown>
+    assert.strictEqual(body.attempt, (yield* store.getJob(JobId.make(job))).attempt, "it carries the attempt the job is on")
     return { states: [body.from_state, body.to_state], reason: String(body.reason) }
   })
 
 /**
- * After the upgrade of `broken` (`crossAndOrphanPointers`, `emptyPointers`):
+ * After the upgrade of `broken` (`crossAndOrphanPointers`, `emptyPointers`, `endedOwnPointers`):
  * `pair.job`, running, points at its own running run, with one `system`
  * event saying so and what its pointer named; its twin, running with no run
  * of its own, was stalled (its pointer cleared), with one event saying why;

@@ -361,9 +361,14 @@ describe("R16a PostgreSQL legacy references the reference schema leaves unchecke
   it.scoped("R16a R9 a running job whose run pointer names another job's run, or no run, ends the upgrade under its own running run or stalled, each with a system event; recovery stalls each job with its own run once, recorded; both resume", () =>
     upgradedWith("pg legacy crossed", crossedPointers.tweak, RunPointers.expectRunningPointersSettled(crossed, crossedPointers)), 60_000)
 
-  const empty = RunPointers.emptyPointers(crossed)
-  it.scoped("R16a R9 a running job whose run pointer was empty all along ends the upgrade under its one running run, or stalled when it has no run, each with a system event; recovery stalls the first with its run once, recorded; both resume", () =>
-    upgradedWith("pg legacy empty pointer", empty.tweak, RunPointers.expectRunningPointersSettled(crossed, empty)), 60_000)
+  for (const [what, empty] of [["NULL", RunPointers.emptyPointers(crossed)], ["''", RunPointers.emptyPointers(crossed, "")]] as const) {
+    it.scoped(`R16a R9 a running job whose run pointer was empty (${what}) all along ends the upgrade under its one running run, or stalled when it has no run, each with a system event carrying its attempt; recovery stalls the first with its run once, recorded; both resume`, () =>
+      upgradedWith("pg legacy empty pointer", empty.tweak, RunPointers.expectRunningPointersSettled(crossed, empty)), 60_000)
+  }
+
+  const ended = RunPointers.endedOwnPointers(crossed)
+  it.scoped("R16a R9 a running job whose run pointer names a run of its own that had ended ends the upgrade under its one running run, or stalled when none runs, each with a system event carrying its attempt; recovery stalls the first with its run once, recorded; both resume", () =>
+    upgradedWith("pg legacy ended own run", ended.tweak, RunPointers.expectRunningPointersSettled(crossed, ended)), 60_000)
 
   it.scoped("R16a R9 a running job whose run pointer names no run and which has two running runs of its own is stalled by the upgrade, no run guessed; recovery stalls its runs alone; it resumes", () =>
     upgradedWith("pg legacy ambiguous", RunPointers.orphanWithTwoRunningRuns(crossed), RunPointers.expectAmbiguousTwinStalled(crossed)), 60_000)

@@ -31,6 +31,7 @@ import {
   expectClearedTwin,
   crossAndOrphanPointers,
   emptyPointers,
+  endedOwnPointers,
   expectOwnRunKept,
   expectRunningPointersSettled,
   insertDanglingTwin,
@@ -380,9 +381,14 @@ describe("SQLite legacy upgrade of references the reference schema leaves unchec
   it.effect("R16a R9 a running job whose run pointer names another job's run, or no run, ends the upgrade under its own running run or stalled, each with a system event; recovery stalls each job with its own run once, recorded; both resume", () =>
     withUpgradedLegacy(expectRunningPointersSettled(crossed, crossedPointers), crossedPointers.tweak))
 
-  const empty = emptyPointers(crossed)
-  it.effect("R16a R9 a running job whose run pointer was empty all along ends the upgrade under its one running run, or stalled when it has no run, each with a system event; recovery stalls the first with its run once, recorded; both resume", () =>
-    withUpgradedLegacy(expectRunningPointersSettled(crossed, empty), empty.tweak))
+  for (const [what, empty] of [["NULL", emptyPointers(crossed)], ["''", emptyPointers(crossed, "")]] as const) {
+    it.effect(`R16a R9 a running job whose run pointer was empty (${what}) all along ends the upgrade under its one running run, or stalled when it has no run, each with a system event carrying its attempt; recovery stalls the first with its run once, recorded; both resume`, () =>
+      withUpgradedLegacy(expectRunningPointersSettled(crossed, empty), empty.tweak))
+  }
+
+  const ended = endedOwnPointers(crossed)
+  it.effect("R16a R9 a running job whose run pointer names a run of its own that had ended ends the upgrade under its one running run, or stalled when none runs, each with a system event carrying its attempt; recovery stalls the first with its run once, recorded; both resume", () =>
+    withUpgradedLegacy(expectRunningPointersSettled(crossed, ended), ended.tweak))
 
   it.effect("R16a R9 a running job whose run pointer names no run and which has two running runs of its own is stalled by the upgrade, no run guessed; recovery stalls its runs alone; it resumes", () =>
     withUpgradedLegacy(expectAmbiguousTwinStalled(crossed), orphanWithTwoRunningRuns(crossed)))

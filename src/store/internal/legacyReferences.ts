@@ -27,8 +27,13 @@
  *   run is guessed, so no event claims a run the job was not under.
  * - A `running` job whose pointer was empty all along (the reference writes
  *   it apart from the job's state, so a crash can leave a running job with
- *   none) is settled the same way, by the same statements: it then names the
- *   job's one running run, or the job is stalled, each with its event.
+ *   none), or names a run of its own that is not running (one that ended,
+ *   `completed` say, while the job went on under another, or under none) is
+ *   settled the same way, by the same statements: it then names the job's
+ *   one running run, or the job is stalled, each with its event. A pointer
+ *   to its own `stalled` run is kept: startup recovery finishes that stall
+ *   (`JobStore.stallJobsUnderStalledRuns`).
+ * - Each event carries the attempt the job is on, as every lifecycle event.
  * - A run naming no job, or a node execution naming no run, is refused,
  *   named by its id: a run is its job's and a node its run's, so no pointer
  *   can be cleared, and the upgrade drops no row ("nothing is ever dropped
@@ -51,15 +56,17 @@ import { STALLED_STATUS_REASON } from "../../domain/stallReason.js"
 import { uuidv7 } from "../../domain/uuidv7.js"
 
 /**
- * A legacy job whose run pointer named no run of its own, the run id it
- * named (null: a running job's pointer was empty), and whose run that is
- * (null: none's); its legacy state, and the job's own running run its
- * pointer now names (null: cleared).
+ * A legacy job whose run pointer named no run of its own (or, running, one
+ * that recovery could not move it with), the run id it named (null: a
+ * running job's pointer was empty), and whose run that is (null: none's),
+ * with that run's status when it is the job's own; its legacy state, and the
+ * job's own running run its pointer now names (null: cleared).
  */
 export interface ClearedRunPointer {
   readonly job_id: string
   readonly workflow_run_id: string | null
   readonly run_job_id: string | null
+  readonly run_status: string | null
   readonly status: string
   readonly own_run: string | null
 }
@@ -154,10 +161,14 @@ export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPoint
           "Delete it, or put back the row it names, then migrate again. Nothing was changed"
       )))
     }
-    // A pointer naming no run of the job's own; or none at all on a running job (see the header).
+    // The run of the job's own its pointer names.
+    const named = sql`workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} AND ${sameId(sql, "r.job_id", "j.id")}`
+    // A pointer naming no run of the job's own, or, the job running, none that recovery moves it
+    // with (running; or stalled, whose stall startup recovery finishes); or none at all on a running
+    // job (see the header).
     const pointer = sql`nullif(CAST(j.workflow_run_id AS text), '')`
     const dangling = sql`(${pointer} IS NULL AND j.status = 'running') OR (${pointer} IS NOT NULL AND NOT EXISTS (
-      SELECT 1 FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} AND ${sameId(sql, "r.job_id", "j.id")}))`
+      SELECT 1 FROM ${named} AND (j.status <> 'running' OR r.status IN ('running', 'stalled'))))`
     // A running job's one run of its own still running, which its pointer then names (see the header).
     const ownRun = sql`CASE WHEN j.status = 'running' THEN (
       SELECT r.id FROM workflow_runs AS r WHERE ${sameId(sql, "r.job_id", "j.id")} AND r.status = 'running' AND NOT EXISTS (
@@ -165,6 +176,7 @@ export const settleLegacyReferences: Effect.Effect<ReadonlyArray<ClearedRunPoint
     const cleared = yield* sql<ClearedRunPointer>`
       SELECT CAST(j.id AS text) AS job_id, ${pointer} AS workflow_run_id,
         (SELECT CAST(r.job_id AS text) FROM workflow_runs AS r WHERE ${sameId(sql, "r.id", "j.workflow_run_id")} ORDER BY 1 LIMIT 1) AS run_job_id,
+        (SELECT CAST(r.status AS text) FROM ${named} LIMIT 1) AS run_status,
         CAST(j.status AS text) AS status, CAST(${ownRun} AS text) AS own_run
       FROM ai_jobs AS j WHERE ${dangling} ORDER BY 1`
     if (cleared.length > 0) yield* sql`UPDATE ai_jobs AS j SET workflow_run_id = ${ownRun} WHERE ${dangling}`
@@ -184,24 +196,30 @@ const settledPointer = (pointer: ClearedRunPointer): string => {
     : "the pointer was cleared, the rest of the job kept"
 }
 
-/** What a job's pointer named, as its event says: the run, and whose run that is (null: none's); or nothing. */
-const namedRun = (pointer: ClearedRunPointer): string =>
-  pointer.workflow_run_id === null
-    ? "this job was running with an empty workflow_run_id (the reference schema allows it: it writes the pointer apart from the job's state)"
-    : `this job's workflow_run_id named workflow run ${quoted(pointer.workflow_run_id)}, ` +
-      (pointer.run_job_id === null ? "which is not in workflow_runs " : `which is job ${quoted(pointer.run_job_id)}'s run, not this job's `) +
-      "(the reference schema does not enforce it)"
+/** The reference writes a job's pointer apart from its state: why a running job's can be empty, or name a run that is not running. */
+const APART = "(the reference schema allows it: it writes the pointer apart from the job's state)"
+
+/** What a job's pointer named, as its event says: the run, and whose run that is (null: none's), or its own not running; or nothing. */
+const namedRun = (pointer: ClearedRunPointer): string => {
+  if (pointer.workflow_run_id === null) return `this job was running with an empty workflow_run_id ${APART}`
+  const named = `this job's workflow_run_id named workflow run ${quoted(pointer.workflow_run_id)}, `
+  if (pointer.run_status !== null) return `${named}its own run, which is ${quoted(pointer.run_status)}, not running, while the job was running ${APART}`
+  return named +
+    (pointer.run_job_id === null ? "which is not in workflow_runs " : `which is job ${quoted(pointer.run_job_id)}'s run, not this job's `) +
+    "(the reference schema does not enforce it)"
+}
 
 /** Why a job's run pointer was cleared, moved or set, as its event says. */
 export const clearedPointerReason = (pointer: ClearedRunPointer): string => `legacy upgrade: ${namedRun(pointer)}; ${settledPointer(pointer)}`
 
-/** A cleared job as the upgraded table holds it (its pointer, stored form), and the job id the upgrade was given. */
+/** A cleared job as the upgraded table holds it (its pointer, stored form; its attempt), and the job id the upgrade was given. */
 interface ClearedJob {
   readonly given: string
   readonly job_id: JobId
   readonly trace_id: TraceId
   readonly status: JobState
   readonly pointer: WorkflowRunId | null
+  readonly attempt: number
 }
 
 /** The `error_message` of a job the upgrade stalled (its event says more: the run its pointer named). */
@@ -245,11 +263,11 @@ export const clearedPointerEvents = (
       pg: () =>
         sql<ClearedJob>`
           SELECT c.value AS given, j.id::text AS job_id, j.trace_id::text AS trace_id, j.status::text AS status,
-            j.workflow_run_id::text AS pointer
+            j.workflow_run_id::text AS pointer, j.attempt
           FROM jsonb_array_elements_text(${given}::jsonb) AS c(value) JOIN ai_jobs AS j ON j.id = CAST(c.value AS uuid) ORDER BY j.id`,
       orElse: () =>
         sql<ClearedJob>`
-          SELECT c.value AS given, j.id AS job_id, j.trace_id, j.status, j.workflow_run_id AS pointer
+          SELECT c.value AS given, j.id AS job_id, j.trace_id, j.status, j.workflow_run_id AS pointer, j.attempt
           FROM json_each(${given}) AS c JOIN ai_jobs AS j ON j.id = lower(c.value) ORDER BY j.id`
     })
     return jobs.map((job): EventRecord => {
@@ -276,7 +294,8 @@ export const clearedPointerEvents = (
           type: "system",
           from_state,
           to_state: job.status,
-          reason: clearedPointerReason(pointer)
+          reason: clearedPointerReason(pointer),
+          attempt: job.attempt
         }
       }
     })
