@@ -203,7 +203,8 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
   /**
    * The job, its oldest 100 runs each with its first 1000 node executions
    * (cursors say where more follow: `JobStore.listRuns`/`listNodes` read
-   * on), and all its Flight Recorder events, oldest first.
+   * on), and all its Flight Recorder events, oldest first; `evidence_missing`
+   * says when retention may have removed some of them (FR-EVT-004).
    */
   readonly history: (jobId: JobId) => Effect.Effect<JobHistory, NotFound | DecodeFailure | ReadError>
 

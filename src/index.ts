@@ -17,6 +17,7 @@ export * from "./domain/WorkflowRun.js"
 export * from "./domain/EventRecord.js"
 export * from "./domain/FlightEvent.js"
 export * from "./domain/LegacyFlightEvent.js"
+export * from "./domain/RetentionHorizon.js"
 
 // Services, each a module: `Jobs.Jobs` is the tag, `Jobs.layer()` its layer.
 export * as Capabilities from "./Capabilities.js"

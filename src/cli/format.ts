@@ -10,6 +10,7 @@ import { AiJob } from "../domain/AiJob.js"
 import { StoredFlightEvent } from "../domain/LegacyFlightEvent.js"
 import * as IdAbbreviation from "../domain/IdAbbreviation.js"
 import type { Json } from "../domain/Json.js"
+import { EvidenceMissing } from "../domain/RetentionHorizon.js"
 import { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 import { cut, table, wrap } from "./layout.js"
 import { outputWidth } from "./terminal.js"
@@ -37,6 +38,7 @@ const encodeAiJob = Schema.encodeSync(AiJob)
 const encodeWorkflowRun = Schema.encodeSync(WorkflowRun)
 const encodeNodeExecution = Schema.encodeSync(NodeExecution)
 const encodeFlightEvent = Schema.encodeSync(StoredFlightEvent)
+const encodeMissing = Schema.encodeSync(Schema.NullOr(EvidenceMissing))
 
 /** A job in its encoded (wire) form. */
 export const encodeJob = (job: AiJob) => encodeAiJob(job)
@@ -46,6 +48,8 @@ export const encodeRun = (run: WorkflowRun) => encodeWorkflowRun(run)
 export const encodeNode = (node: NodeExecution) => encodeNodeExecution(node)
 /** A Flight Recorder event in its encoded form: exactly the stored event. */
 export const encodeEvent = (event: StoredFlightEvent) => encodeFlightEvent(event)
+/** Why a job's evidence may be missing (null: nothing retention removed) in its encoded form. */
+export const encodeEvidenceMissing = (missing: EvidenceMissing | null) => encodeMissing(missing)
 
 /** The states a job's `error_message` explains; in any other it is an earlier failure's, kept on the row. */
 const errorStates: ReadonlySet<string> = new Set(["failed", "poisoned", "stalled"])
@@ -171,9 +175,10 @@ export const jobDetail = (
   job: AiJob,
   runs: ReadonlyArray<{ readonly run: WorkflowRun; readonly nodes: ReadonlyArray<NodeExecution>; readonly nodesCut?: boolean }>,
   events: ReadonlyArray<StoredFlightEvent>,
-  options: { readonly runsCut?: boolean; readonly width?: number } = {}
+  options: { readonly runsCut?: boolean; readonly width?: number; readonly evidenceMissing?: EvidenceMissing | null } = {}
 ): string => {
   const width = options.width ?? outputWidth()
+  const missing = options.evidenceMissing ?? null
   const metrics = Object.entries(job.metrics).filter(([, value]) => value !== 0).map(([name, value]) => `${name}=${value}`)
   const sections = [
     `Job ${job.job_id}`,
@@ -241,6 +246,8 @@ export const jobDetail = (
   sections.push(
     "",
     `Flight Recorder events (${events.length})`,
+    // Said before the list, so an empty one never reads as "nothing happened" (FR-EVT-004).
+    ...(missing === null ? [] : [wrap(`(evidence may be missing: ${missing.message})`, width, { indent: "  ", hang: "   " })]),
     events.length === 0 ? "  (none)" : indented(timeline(events, width - 2), "  ")
   )
   return sections.join("\n")

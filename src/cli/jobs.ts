@@ -11,10 +11,11 @@ import * as Option from "effect/Option"
 import { JobKinds } from "../domain/JobKind.js"
 import { JobStates } from "../domain/JobState.js"
 import { DETAIL_NODES, DETAIL_RUNS, firstNodes, firstRuns } from "../internal/firstOfRuns.js"
+import { missingEvidenceOf } from "../internal/missingEvidence.js"
 import { JobStore } from "../store/JobStore.js"
 import { actionCommands, jobIdArgument } from "./actions.js"
 import { type Database, databaseOption, recorderLayer, resolve } from "./database.js"
-import { encodeEvent, encodeJob, encodeNode, encodeRun, jobDetail, jobsTable, json } from "./format.js"
+import { encodeEvent, encodeEvidenceMissing, encodeJob, encodeNode, encodeRun, jobDetail, jobsTable, json } from "./format.js"
 import { parseJobRef, resolveJobRef } from "./jobRef.js"
 import * as Parse from "./parse.js"
 import { filter, filterOption, given, limitOption, parseLimit, passwordNote, printListing, refuseBadCursor } from "./listing.js"
@@ -162,13 +163,14 @@ const showCommand = Command.make(
             ? restOfEvents(database, jobId, after)
             // Only events of its runs alone were cut: the whole history holds them.
             : ["ai-jobs", "jobs", "show", jobId, ...database.again.words, "--events-limit", Math.min(merged.length, MAX_EVENTS_LIMIT)].join(" ")
-          return { job, runs, runsCut: shownRuns.next !== null, events, truncated, rest }
+          const evidenceMissing = yield* missingEvidenceOf(store, job, shownRuns.items)
+          return { job, runs, runsCut: shownRuns.next !== null, events, truncated, rest, evidenceMissing }
         }))
       }).pipe(Effect.provide(recorderLayer(database, { migrate: false, create: false, readonly: true })))
       const rest = detail.rest
       const note = passwordNote(database)
       if (!options.json) {
-        yield* Console.log(jobDetail(detail.job, detail.runs, detail.events, { runsCut: detail.runsCut }))
+        yield* Console.log(jobDetail(detail.job, detail.runs, detail.events, { runsCut: detail.runsCut, evidenceMissing: detail.evidenceMissing }))
       } else {
         yield* Console.log(json({
           job: encodeJob(detail.job),
@@ -176,6 +178,7 @@ const showCommand = Command.make(
           runs_truncated: detail.runsCut,
           events: detail.events.map(encodeEvent),
           events_truncated: detail.truncated,
+          evidence_missing: encodeEvidenceMissing(detail.evidenceMissing),
           ...(rest === undefined ? {} : { events_rest: rest, ...(note === undefined ? {} : { events_rest_note: note }) })
         }))
       }

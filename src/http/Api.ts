@@ -22,6 +22,7 @@ import { EventId, JobId, TraceId, WorkflowRunId } from "../domain/Ids.js"
 import { JobKind } from "../domain/JobKind.js"
 import { JobState } from "../domain/JobState.js"
 import { StoredFlightEvent } from "../domain/LegacyFlightEvent.js"
+import { EvidenceMissing } from "../domain/RetentionHorizon.js"
 import { Text } from "../domain/Text.js"
 import { Timestamp, TimestampBoundRoundedUp } from "../domain/Timestamp.js"
 import { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
@@ -189,7 +190,9 @@ export const JobDetail = Schema.Struct({
   runs_next_cursor: Schema.NullOr(Schema.String),
   events: Schema.Array(StoredFlightEvent),
   /** Set when the job has more than 1000 events: continue with `GET /events?job_id=…&cursor=…`. */
-  events_next_cursor: Schema.NullOr(Schema.String)
+  events_next_cursor: Schema.NullOr(Schema.String),
+  /** Set when the job started before the newest cutoff the retention policy applied: its events before then may be gone (FR-EVT-004). */
+  evidence_missing: Schema.NullOr(EvidenceMissing)
 }).annotations({ identifier: "JobDetail" })
 
 

@@ -17,6 +17,7 @@ import type { NodeExecution } from "../domain/WorkflowRun.js"
 import { FlightRecorder } from "../FlightRecorder.js"
 // DETAIL_RUNS and DETAIL_NODES: more are paged through `GET /jobs/:id/runs` and `GET /runs/:id/nodes`.
 import { DETAIL_NODES, DETAIL_RUNS, firstNodes, type FirstOf, firstRuns } from "../internal/firstOfRuns.js"
+import { missingEvidenceOf } from "../internal/missingEvidence.js"
 import { packageVersion } from "../internal/packageVersion.js"
 import { Jobs, type TransitionOptions } from "../Jobs.js"
 import { RecoveryGate } from "../Recovery.js"
@@ -135,7 +136,8 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
           })))
         // No cursor is passed, so the listing cannot fail on one.
         const events = yield* recorder.list({ job_id: jobId, limit: DETAIL_EVENTS }).pipe(Effect.catchTag("DecodeFailure", Effect.die))
-        return { job, runs: withNodes, runs_next_cursor: runs.next, events: events.items, events_next_cursor: events.next_cursor }
+        const evidence_missing = yield* missingEvidenceOf(store, job, runs.items)
+        return { job, runs: withNodes, runs_next_cursor: runs.next, events: events.items, events_next_cursor: events.next_cursor, evidence_missing }
       }))
 
     // The job first: a page of no runs is the job's, never a missing job's.

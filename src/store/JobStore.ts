@@ -91,6 +91,7 @@ import type { JobMetrics } from "../domain/JobMetrics.js"
 import type { JobState } from "../domain/JobState.js"
 import type { Json } from "../domain/Json.js"
 import type { TransitionTarget } from "../domain/Lifecycle.js"
+import type { RetentionHorizon } from "../domain/RetentionHorizon.js"
 import type { RecoveryPass } from "../domain/stallReason.js"
 import type { NodeEndStatus, NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
 import type { AlreadyExists, CorruptRow, NotFound, RunNotActive, RunTaken, StorageError } from "./StoreErrors.js"
@@ -877,4 +878,12 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
     readonly before: DateTime.Utc
     readonly batchSize: number
   }) => Effect.Effect<number, DecodeFailure | StorageError>
+  /**
+   * How far retention has purged (FR-EVT-004): the newest cutoff of a
+   * `purgeEventsBatch` that deleted events, and when it ran — written in that
+   * batch's transaction (migration 0031). `null` when no purge since 0031 has
+   * deleted an event. A job that started before the cutoff may have lost
+   * events to it (`evidenceMissing`, domain/RetentionHorizon.ts).
+   */
+  readonly retentionHorizon: Effect.Effect<RetentionHorizon | null, ReadError>
 }>() {}

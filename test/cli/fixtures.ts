@@ -15,6 +15,7 @@ import { pastClock } from "../../src/cli/demo/pastClock.js"
 import type { AiJob, NewAiJobInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import type { JobId } from "../../src/domain/Ids.js"
+import type { RetentionHorizon } from "../../src/domain/RetentionHorizon.js"
 import type { WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { FlightRecorder, makeEvent } from "../../src/FlightRecorder.js"
 import { Jobs } from "../../src/Jobs.js"
@@ -64,6 +65,10 @@ export const adoptedRunOf = (url: string, job: AiJob): Promise<string | null> =>
 /** A job's Flight Recorder events, oldest first. */
 export const eventsOf = (url: string, jobId: string): Promise<ReadonlyArray<EventRecord>> =>
   withStore(url, Effect.flatMap(JobStore, (s) => Effect.map(s.listEvents({ job_id: jobId as JobId, limit: 1000 }), (page) => page.items)))
+
+/** How far retention has purged the database (FR-EVT-004), null when no purge deleted an event. */
+export const retentionHorizonOf = (url: string): Promise<RetentionHorizon | null> =>
+  withStore(url, Effect.flatMap(JobStore, (s) => s.retentionHorizon))
 
 /** Every event the database holds (up to 1,000), oldest first. */
 export const allEvents = (url: string): Promise<ReadonlyArray<EventRecord>> =>

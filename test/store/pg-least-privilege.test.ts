@@ -23,6 +23,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { randomBytes } from "node:crypto"
 import * as DateTime from "effect/DateTime"
+import { pastClock } from "../../src/cli/demo/pastClock.js"
 import { DatabaseUrl, FlightRecorder, Janitor, Jobs, Recovery } from "../../src/index.js"
 import { services } from "../jobs/services.js"
 import { freshPgDatabase, pgAdminUrl } from "../support/pg-database.js"
@@ -150,6 +151,34 @@ describe("R10 a worker role without CREATE, the layer's default migrate, an up-t
         )
       assert.strictEqual(purged, recorded)
       assert.strictEqual(yield* eventCount(url), 0)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("FR-EVT-004 a database granted as the README says before migration 0031, then upgraded: the janitor's purge records the retention horizon, and the worker's views read it", () =>
+    Effect.gen(function*() {
+      const janitor = yield* loginRole
+      const worker = yield* loginRole
+      const url = yield* freshPgDatabase("horizon upgrade grants")
+      yield* Effect.scoped(Layer.build(DatabaseUrl.layerFromUrl(url)))
+      // Back to 0030, where `ON ALL TABLES` cannot reach the horizon's table; the roles granted then.
+      yield* asAdmin(url, "DROP TABLE flight_recorder_retention_horizon", "DELETE FROM ai_job_model_migrations WHERE migration_id >= 31")
+      yield* asAdmin(url, "REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC", ...janitorGrants(janitor), ...workerGrants(worker))
+      yield* Effect.scoped(Layer.build(DatabaseUrl.layerFromUrl(url)))
+      const as = (role: string) => {
+        const roleUrl = new URL(url)
+        roleUrl.username = role
+        roleUrl.password = ""
+        return services(DatabaseUrl.layerFromUrl(roleUrl.toString()))
+      }
+      // An hour old: every event of it is before the purge's cutoff (now).
+      const job = yield* Effect.flatMap(Jobs.Jobs, (jobs) => jobs.submit(request)).pipe(
+        Effect.withClock(pastClock("1 hour")),
+        Effect.provide(as(worker))
+      )
+      const purged = yield* Effect.flatMap(FlightRecorder.FlightRecorder, (recorder) =>
+        Effect.flatMap(DateTime.now, (cutoff) => recorder.enforceRetention({ cutoff }))).pipe(Effect.provide(as(janitor)))
+      assert.isAbove(purged, 0)
+      const missing = yield* Effect.flatMap(Jobs.Jobs, (jobs) => jobs.history(job.job_id)).pipe(Effect.provide(as(worker)))
+      assert.strictEqual(missing.evidence_missing?.reason, "retention")
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a role whose transactions are read only (default_transaction_read_only): the layer builds and reads", () =>

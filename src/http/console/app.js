@@ -618,6 +618,10 @@ async function renderJob(jobId) {
         ? el("p", { class: "muted runs-cut" }, `Showing the first ${runs.length} runs of this job; more follow (GET /jobs/${job.job_id}/runs).`)
         : null,
       el("h2", {}, "Flight Recorder"),
+      // Before the list, so an empty one never reads as "nothing happened" (FR-EVT-004).
+      detail.evidence_missing
+        ? el("p", { class: "evidence-missing", role: "note" }, `Evidence may be missing: ${detail.evidence_missing.message}.`)
+        : null,
       el("div", { class: "scroll" }, el("table", { class: "events" }, eventsHead(false), el("tbody", {}, eventRows(events)))),
       detail.events_next_cursor ? el("a", { href: `#/events?job_id=${encodeURIComponent(job.job_id)}` }, "All events of this job →") : null)))
   }

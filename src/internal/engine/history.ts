@@ -8,12 +8,14 @@
 import * as Effect from "effect/Effect"
 import type { AiJob } from "../../domain/AiJob.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
+import type { EvidenceMissing } from "../../domain/RetentionHorizon.js"
 import type { JobId, WorkflowRunId } from "../../domain/Ids.js"
 import type { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
 import type * as Tracer from "effect/Tracer"
 import { nameJob, type Redact, withJobSpan } from "../flight/jobSpan.js"
 import type { JobStore } from "../../store/JobStore.js"
 import { DETAIL_NODES, DETAIL_RUNS, firstNodes, firstRuns } from "../firstOfRuns.js"
+import { missingEvidenceOf } from "../missingEvidence.js"
 
 /** What `Jobs.history` returns. */
 export interface JobHistory {
@@ -28,6 +30,8 @@ export interface JobHistory {
   /** The last run's id when more follow (`JobStore.listRuns(job_id, { after })` reads on), else null. */
   readonly runs_next_cursor: WorkflowRunId | null
   readonly events: ReadonlyArray<EventRecord>
+  /** Set when the job started before the newest cutoff retention applied: events before it may be gone (FR-EVT-004). */
+  readonly evidence_missing: EvidenceMissing | null
 }
 
 /** `Jobs.history` over a store; its span ends with a failure passed through `redact` (jobSpan.ts). */
@@ -53,7 +57,8 @@ const historyOf = (store: JobStore["Type"], jobId: JobId, span: Tracer.Span) =>
       events.push(...page.items)
       cursor = page.next_cursor ?? undefined
     } while (cursor !== undefined)
-    return { job, runs, runs_next_cursor: shownRuns.next, events } satisfies JobHistory
+    const evidence_missing = yield* missingEvidenceOf(store, job, shownRuns.items)
+    return { job, runs, runs_next_cursor: shownRuns.next, events, evidence_missing } satisfies JobHistory
   })).pipe(
     // Named on Jobs.history's own span, outside the transaction's.
     Effect.tap((history) => nameJob(span, history.job))

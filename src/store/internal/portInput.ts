@@ -560,5 +560,7 @@ export const decodingInputs = (store: Service): Service => ({
   pruneJobs: (options) => Effect.flatMap(decode.prune(options), (o) => store.pruneJobs(o as typeof options)),
   appendEvents: (events) => Effect.flatMap(decodeEventRecords(events), store.appendEvents),
   listEvents: (filter = {}) => Effect.flatMap(decode.eventFilter(filter), store.listEvents),
-  purgeEventsBatch: (options) => Effect.flatMap(decode.purge(options), store.purgeEventsBatch)
+  purgeEventsBatch: (options) => Effect.flatMap(decode.purge(options), store.purgeEventsBatch),
+  // No input to decode.
+  retentionHorizon: store.retentionHorizon
 })

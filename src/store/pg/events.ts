@@ -1,22 +1,32 @@
 /**
  * The Flight Recorder sink on PostgreSQL: append, list, and the one way
  * events are ever deleted (a retention grant inside a short transaction; see
- * migrations/pg/0003_flight_recorder.sql).
+ * migrations/pg/0003_flight_recorder.sql). A batch that deleted events moves
+ * the retention horizon (migration 0031) in its transaction, so the views can
+ * say what retention removed.
  */
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
 import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { pageSize } from "../internal/cursor.js"
-import { decodeRows } from "../internal/decodeRow.js"
+import { decodeRows, rowDecoder } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
 import { keyed } from "../internal/eventKeys.js"
 import { decodeCursor, exactInstant, keyOfEpochMicros, pageOf } from "../internal/cursor.js"
-import { columns, countOf, decode, filterBound, instantBound } from "./rows.js"
+import { columns, countOf, decode, filterBound, Instant, instantBound } from "./rows.js"
 import type { PgContext } from "./context.js"
 import { storageErrors } from "./errors.js"
 
 type Service = Context.Tag.Service<JobStore>
+
+/** The retention horizon's row: `pg` gives its `timestamptz` columns as `Date`s. */
+const decodeHorizon = rowDecoder(
+  Schema.Struct({ cutoff: Instant, purged_at: Instant }),
+  "flight_recorder_retention_horizon",
+  "horizon_id"
+)
 
 /** The event methods of the PostgreSQL store. */
 export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
@@ -86,11 +96,24 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
         )
         SELECT count(*) AS count FROM purged`.pipe(Effect.flatMap(countOf))
       yield* sql`DELETE FROM flight_recorder_retention_grants WHERE grant_id = ${grant?.grant_id ?? null}`
+      // Only a later cutoff moves the horizon: the views measure what was lost from the newest.
+      if (purged > 0) {
+        yield* sql`
+          INSERT INTO flight_recorder_retention_horizon AS h (horizon_id, cutoff, purged_at)
+          VALUES (1, ${cutoff}, now())
+          ON CONFLICT (horizon_id) DO UPDATE SET cutoff = excluded.cutoff, purged_at = excluded.purged_at
+          WHERE excluded.cutoff > h.cutoff`
+      }
       return purged
     },
     atomic,
     storageErrors("JobStore.purgeEventsBatch")
   )
 
-  return { appendEvents, listEvents, purgeEventsBatch }
+  const retentionHorizon: Service["retentionHorizon"] = Effect.flatMap(
+    sql`SELECT horizon_id, cutoff, purged_at FROM flight_recorder_retention_horizon`,
+    ([row]) => row === undefined ? Effect.succeed(null) : decodeHorizon(row)
+  ).pipe(storageErrors("JobStore.retentionHorizon"))
+
+  return { appendEvents, listEvents, purgeEventsBatch, retentionHorizon }
 }

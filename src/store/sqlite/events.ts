@@ -5,11 +5,14 @@
  * The table is append-only by trigger (migration 0003). The one way to delete
  * is a retention grant: purge inserts it, deletes a batch older than its
  * cutoff and removes it again, all in one transaction no other connection sees.
+ * A batch that deleted events moves the retention horizon (migration 0031) in
+ * that transaction too, so the views can say what retention removed.
  */
 import type { Fragment } from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import { pageSize } from "../internal/cursor.js"
-import { decodeRows } from "../internal/decodeRow.js"
+import { RetentionHorizon } from "../../domain/RetentionHorizon.js"
+import { decodeRows, rowDecoder } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
 import { keyed } from "../internal/eventKeys.js"
 import { decodeMillisecondCursor, pageOf } from "../internal/cursor.js"
@@ -19,6 +22,8 @@ import { EVENTS_PER_STATEMENT, type SqliteContext } from "./context.js"
 import { filterBound, instantBound } from "./rows.js"
 
 type Service = JobStore["Type"]
+
+const decodeHorizon = rowDecoder(RetentionHorizon, "flight_recorder_retention_horizon", "horizon_id")
 
 /** The event methods of the SQLite store. */
 export const makeEventMethods = ({ afterErasure, sql, transaction, insertEvents }: SqliteContext) => {
@@ -88,7 +93,16 @@ export const makeEventMethods = ({ afterErasure, sql, transaction, insertEvents 
             LIMIT ${batchSize}
           )`.raw
         yield* sql`DELETE FROM flight_recorder_retention_grants WHERE grant_id = ${grant?.grant_id ?? -1}`
-        return (result as { readonly changes?: number }).changes ?? 0
+        const deleted = (result as { readonly changes?: number }).changes ?? 0
+        // Only a later cutoff moves the horizon: the views measure what was lost from the newest.
+        if (deleted > 0) {
+          yield* sql`
+            INSERT INTO flight_recorder_retention_horizon (horizon_id, cutoff, purged_at)
+            VALUES (1, ${cutoff}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            ON CONFLICT (horizon_id) DO UPDATE SET cutoff = excluded.cutoff, purged_at = excluded.purged_at
+            WHERE excluded.cutoff > flight_recorder_retention_horizon.cutoff`
+        }
+        return deleted
       }))
       // A short batch ends a retention run: the purged events' bytes leave the WAL then (erasure.ts).
       yield* afterErasure(purged, purged < batchSize)
@@ -97,5 +111,10 @@ export const makeEventMethods = ({ afterErasure, sql, transaction, insertEvents 
     storageErrors("JobStore.purgeEventsBatch")
   )
 
-  return { appendEvents, listEvents, purgeEventsBatch }
+  const retentionHorizon: Service["retentionHorizon"] = Effect.flatMap(
+    sql`SELECT horizon_id, cutoff, purged_at FROM flight_recorder_retention_horizon`,
+    ([row]) => row === undefined ? Effect.succeed(null) : decodeHorizon(row)
+  ).pipe(storageErrors("JobStore.retentionHorizon"))
+
+  return { appendEvents, listEvents, purgeEventsBatch, retentionHorizon }
 }
