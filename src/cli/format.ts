@@ -11,7 +11,8 @@ import { StoredFlightEvent } from "../domain/LegacyFlightEvent.js"
 import * as IdAbbreviation from "../domain/IdAbbreviation.js"
 import type { Json } from "../domain/Json.js"
 import { EvidenceMissing } from "../domain/RetentionHorizon.js"
-import { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
+import { NodeExecution, type NodeSummary, WorkflowRun } from "../domain/WorkflowRun.js"
+import { INLINE_PAYLOAD_BYTES, withPayloadRefs } from "../internal/firstOfRuns.js"
 import { cut, table, wrap } from "./layout.js"
 import { outputWidth } from "./terminal.js"
 
@@ -31,6 +32,10 @@ export const shortId = (id: string | null | undefined): string => (id === null |
 export const brief = (value: Json | null | undefined, max = 60): string =>
   value === null || value === undefined ? "-" : cut(JSON.stringify(value), max)
 
+/** A payload's table cell: its brief, or its size when a summary left it out (`ai-jobs jobs node` shows it). */
+const payloadCell = (value: Json | null, leftOut: number | null, max?: number): string =>
+  leftOut === null ? brief(value, max) : `(${leftOut} bytes, left out)`
+
 /** Pretty JSON followed by a newline, for `--json`. */
 export const json = (value: unknown): string => JSON.stringify(value, null, 2)
 
@@ -46,6 +51,12 @@ export const encodeJob = (job: AiJob) => encodeAiJob(job)
 export const encodeRun = (run: WorkflowRun) => encodeWorkflowRun(run)
 /** A node execution in its encoded form. */
 export const encodeNode = (node: NodeExecution) => encodeNodeExecution(node)
+
+/** A node summary in its encoded form: the node's, then each payload's reference (null, or `{ bytes, ...where }`). */
+export const encodeNodeSummary = <W extends object>(node: NodeSummary, where: W) => {
+  const { input_payload_ref, output_payload_ref } = withPayloadRefs(node, where)
+  return { ...encodeNodeExecution(node), input_payload_ref, output_payload_ref }
+}
 /** A Flight Recorder event in its encoded form: exactly the stored event. */
 export const encodeEvent = (event: StoredFlightEvent) => encodeFlightEvent(event)
 /** Why a job's evidence may be missing (null: nothing retention removed) in its encoded form. */
@@ -170,10 +181,14 @@ export const fields = (rows: ReadonlyArray<readonly [string, string]>, width: nu
 /** `text` indented by `by`, each line. */
 const indented = (text: string, by: string) => text.replace(/^/gm, by)
 
+/** The size of a payload a summary left out, or null (inline, absent, or a node read in full). */
+const leftOut = (node: NodeExecution | NodeSummary, field: "input_payload_bytes" | "output_payload_bytes"): number | null =>
+  field in node ? (node as NodeSummary)[field] : null
+
 /** The parts of `jobs show`: the job, each run with its nodes, and the job's events. */
 export const jobDetail = (
   job: AiJob,
-  runs: ReadonlyArray<{ readonly run: WorkflowRun; readonly nodes: ReadonlyArray<NodeExecution>; readonly nodesCut?: boolean }>,
+  runs: ReadonlyArray<{ readonly run: WorkflowRun; readonly nodes: ReadonlyArray<NodeExecution | NodeSummary>; readonly nodesCut?: boolean }>,
   events: ReadonlyArray<StoredFlightEvent>,
   options: { readonly runsCut?: boolean; readonly width?: number; readonly evidenceMissing?: EvidenceMissing | null } = {}
 ): string => {
@@ -234,13 +249,20 @@ export const jobDetail = (
           node.status,
           tableTime(node.started_at),
           node.finished_at === null ? "-" : tableTime(node.finished_at),
-          brief(node.input_payload),
-          node.error_message ?? brief(node.output_payload, 200)
+          payloadCell(node.input_payload, leftOut(node, "input_payload_bytes")),
+          node.error_message ?? payloadCell(node.output_payload, leftOut(node, "output_payload_bytes"), 200)
         ]),
         width - 4
       ),
       "    "
     ))
+    if (nodes.some((node) => leftOut(node, "input_payload_bytes") !== null || leftOut(node, "output_payload_bytes") !== null)) {
+      sections.push(wrap(
+        `(payloads over ${INLINE_PAYLOAD_BYTES} bytes are left out: ai-jobs jobs node ${run.id} <seq> shows a node in full)`,
+        width,
+        { indent: "    ", hang: "     " }
+      ))
+    }
     if (nodesCut === true) sections.push(`    (the first ${nodes.length} node executions; more follow)`)
   }
   sections.push(

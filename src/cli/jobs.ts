@@ -10,13 +10,14 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { JobKinds } from "../domain/JobKind.js"
 import { JobStates } from "../domain/JobState.js"
-import { DETAIL_NODES, DETAIL_RUNS, firstNodes, firstRuns } from "../internal/firstOfRuns.js"
+import { DETAIL_NODES, DETAIL_RUNS, firstNodeSummaries, firstRuns } from "../internal/firstOfRuns.js"
 import { missingEvidenceOf } from "../internal/missingEvidence.js"
 import { JobStore } from "../store/JobStore.js"
 import { actionCommands, jobIdArgument } from "./actions.js"
 import { type Database, databaseOption, recorderLayer, resolve } from "./database.js"
-import { encodeEvent, encodeEvidenceMissing, encodeJob, encodeNode, encodeRun, jobDetail, jobsTable, json } from "./format.js"
+import { encodeEvent, encodeEvidenceMissing, encodeJob, encodeNodeSummary, encodeRun, jobDetail, jobsTable, json } from "./format.js"
 import { parseJobRef, resolveJobRef } from "./jobRef.js"
+import { nodeCommand, nodeOfRunCommand } from "./node.js"
 import * as Parse from "./parse.js"
 import { filter, filterOption, given, limitOption, parseLimit, passwordNote, printListing, refuseBadCursor } from "./listing.js"
 import { collectEvents, collectJobs } from "./queries.js"
@@ -139,7 +140,8 @@ const showCommand = Command.make(
           const job = yield* store.getJob(jobId)
           const shownRuns = yield* firstRuns(store, jobId, runsLimit)
           const runs = yield* Effect.forEach(shownRuns.items, (run) =>
-            Effect.map(firstNodes(store, run.id, nodesLimit), (nodes) => ({ run, nodes: nodes.items, nodesCut: nodes.next !== null })))
+            // Large payloads stay in the database: the JSON refers to `jobs node` for them (R14).
+            Effect.map(firstNodeSummaries(store, run.id, nodesLimit), (nodes) => ({ run, nodes: nodes.items, nodesCut: nodes.next !== null })))
           const own = yield* collectEvents({ job_id: jobId }, limit)
           // A run recovery stalled after its job had left `running` (a legacy database's half-finished
           // move) has an event that names the run alone: shown with the run it explains. Only those are
@@ -174,7 +176,11 @@ const showCommand = Command.make(
       } else {
         yield* Console.log(json({
           job: encodeJob(detail.job),
-          runs: detail.runs.map(({ nodes, nodesCut, run }) => ({ ...encodeRun(run), nodes: nodes.map(encodeNode), nodes_truncated: nodesCut })),
+          runs: detail.runs.map(({ nodes, nodesCut, run }) => ({
+            ...encodeRun(run),
+            nodes: nodes.map((node) => encodeNodeSummary(node, nodeOfRunCommand(database, node))),
+            nodes_truncated: nodesCut
+          })),
           runs_truncated: detail.runsCut,
           events: detail.events.map(encodeEvent),
           events_truncated: detail.truncated,
@@ -202,10 +208,10 @@ const showCommand = Command.make(
 ))
 
 /** The commands under `jobs`, in the order help lists them. */
-export const jobsSubcommands = [listCommand, showCommand, ...actionCommands] as const
+export const jobsSubcommands = [listCommand, showCommand, nodeCommand, ...actionCommands] as const
 
 /** The `jobs` group. */
 export const jobsCommand = Command.make("jobs").pipe(
-  Command.withDescription("Inspect jobs, and act on them: resume, rework, retry, fail, cancel, pin, unpin."),
+  Command.withDescription("Inspect jobs (a node in full too), and act on them: resume, rework, retry, fail, cancel, pin, unpin."),
   Command.withSubcommands(jobsSubcommands)
 )

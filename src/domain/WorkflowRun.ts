@@ -59,3 +59,17 @@ export const NodeExecution = Schema.Struct({
   finished_at: Schema.NullOr(Timestamp)
 }).annotations({ identifier: "NodeExecution" })
 export type NodeExecution = typeof NodeExecution.Type
+
+/**
+ * A node execution for a summary view (R14: no unbounded output inline,
+ * `JobStore.listNodeSummaries`): each payload inline only when its stored
+ * JSON text is at most the reader's bound; a larger one is null, its size in
+ * `input_payload_bytes` / `output_payload_bytes` (null when the payload is
+ * inline or absent), and `JobStore.listNodes` reads it in full.
+ */
+export const NodeSummary = Schema.Struct({
+  ...NodeExecution.fields,
+  input_payload_bytes: Schema.NullOr(Schema.NonNegativeInt),
+  output_payload_bytes: Schema.NullOr(Schema.NonNegativeInt)
+}).annotations({ identifier: "NodeSummary" })
+export type NodeSummary = typeof NodeSummary.Type

@@ -90,14 +90,18 @@ const Order = Schema.Literal("asc", "desc")
 /** The `next_cursor` of a previous page; opaque. */
 const Cursor = Schema.String.annotations({ description: "The next_cursor of the previous page" })
 
+/** A node's sequence number as text: decimal digits, no leading zero, up to 2^53 − 1; `what` names it in a refusal. */
+const sequenceDigits = (what: string) =>
+  Schema.String.pipe(
+    Schema.pattern(/^(0|[1-9][0-9]*)$/, { message: () => `Expected ${what}: a sequence number in decimal digits` }),
+    Schema.filter((text) => Number.isSafeInteger(Number(text)), { message: () => `Expected ${what}: a sequence number up to 2^53 - 1` })
+  )
+
 /**
  * The cursor of a run's node executions: a `nodes_next_cursor` (the sequence
  * number of the last node read, in decimal digits).
  */
-const NodeCursor = Schema.String.pipe(
-  Schema.pattern(/^(0|[1-9][0-9]*)$/, { message: () => "Expected a nodes_next_cursor: a sequence number in decimal digits" }),
-  Schema.filter((text) => Number.isSafeInteger(Number(text)), { message: () => "Expected a nodes_next_cursor: a sequence number up to 2^53 - 1" })
-).annotations({ description: "The nodes_next_cursor of the job's detail or of the previous page" })
+const NodeCursor = sequenceDigits("a nodes_next_cursor").annotations({ description: "The nodes_next_cursor of the job's detail or of the previous page" })
 
 /** The cursor of a job's runs: a `runs_next_cursor` (the id of the last run read). */
 const RunCursor = Schema.compose(WorkflowRunId, Schema.String, { strict: false }).annotations({
@@ -151,6 +155,11 @@ export const NodesQuery = Schema.Struct({
   cursor: Schema.optional(NodeCursor)
 }).annotations(refuseUnknownKeys)
 
+/** A node's place in its run, in `GET /runs/:workflow_run_id/nodes/:sequence`: decimal digits, as a node cursor. */
+const NodeSequence = Schema.compose(sequenceDigits("a node's sequence"), Schema.NumberFromString, { strict: false }).annotations({
+  description: "The node's sequence number in its run (0, 1, 2, …)"
+})
+
 /** Query of `GET /jobs/:job_id/runs`. */
 export const RunsQuery = Schema.Struct({
   limit: Schema.optional(Limit),
@@ -169,11 +178,33 @@ export const NodePage = Page(NodeExecution).annotations({ identifier: "NodePage"
 /** A page of a job's workflow runs, oldest first. */
 export const RunPage = Page(WorkflowRun).annotations({ identifier: "RunPage" })
 
-/** A workflow run with its first node executions in sequence order (up to 1000). */
+/**
+ * A payload the job's detail left out, being longer than 4096 bytes of JSON
+ * text: its size, and the route that gives its node in full.
+ */
+export const PayloadRef = Schema.Struct({
+  bytes: Schema.NonNegativeInt.annotations({ description: "The length of the payload's stored JSON text, in bytes" }),
+  href: Schema.String.annotations({ description: "GET this path for the node in full: /runs/:workflow_run_id/nodes/:sequence" })
+}).annotations({ identifier: "PayloadRef" })
+
+/**
+ * A node execution in a job's detail: each payload inline when its JSON text
+ * is at most 4096 bytes; a longer one is null, with `input_payload_ref` /
+ * `output_payload_ref` saying so (null when the payload is inline or absent).
+ */
+export const NodeSummary = Schema.extend(
+  NodeExecution,
+  Schema.Struct({
+    input_payload_ref: Schema.NullOr(PayloadRef),
+    output_payload_ref: Schema.NullOr(PayloadRef)
+  })
+).annotations({ identifier: "NodeSummary" })
+
+/** A workflow run with its first node executions in sequence order (up to 1000), large payloads as references. */
 export const RunWithNodes = Schema.extend(
   WorkflowRun,
   Schema.Struct({
-    nodes: Schema.Array(NodeExecution),
+    nodes: Schema.Array(NodeSummary),
     /** Set when the run has more than 1000 nodes: continue with `GET /runs/:workflow_run_id/nodes?cursor=…`. */
     nodes_next_cursor: Schema.NullOr(Schema.String)
   })
@@ -319,6 +350,13 @@ export class RunsGroup extends HttpApiGroup.make("runs").add(
     .addError(NotFoundError)
     .addError(DecodeFailureError)
     .annotate(OpenApi.Summary, "A run's node executions in sequence order, a page at a time (the job's detail shows the first 1000)")
+).add(
+  HttpApiEndpoint.get("node", "/runs/:workflow_run_id/nodes/:sequence")
+    .setPath(Schema.Struct({ workflow_run_id: WorkflowRunId, sequence: NodeSequence }))
+    .addSuccess(NodeExecution)
+    .addError(NotFoundError)
+    .addError(DecodeFailureError)
+    .annotate(OpenApi.Summary, "One node execution in full, payloads and all (a job's detail refers here for a payload it left out)")
 ).middleware(Authorization) {}
 
 /** The whole API. Every route can fail with a database error (500). */

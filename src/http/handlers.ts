@@ -13,10 +13,19 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { JobId, WorkflowRunId } from "../domain/Ids.js"
 import { DecodeFailure } from "../domain/Errors.js"
-import type { NodeExecution } from "../domain/WorkflowRun.js"
+import type { NodeSummary } from "../domain/WorkflowRun.js"
 import { FlightRecorder } from "../FlightRecorder.js"
 // DETAIL_RUNS and DETAIL_NODES: more are paged through `GET /jobs/:id/runs` and `GET /runs/:id/nodes`.
-import { DETAIL_NODES, DETAIL_RUNS, firstNodes, type FirstOf, firstRuns } from "../internal/firstOfRuns.js"
+import {
+  DETAIL_NODES,
+  DETAIL_RUNS,
+  firstNodes,
+  firstNodeSummaries,
+  type FirstOf,
+  firstRuns,
+  nodeInFull,
+  withPayloadRefs
+} from "../internal/firstOfRuns.js"
 import { missingEvidenceOf } from "../internal/missingEvidence.js"
 import { packageVersion } from "../internal/packageVersion.js"
 import { Jobs, type TransitionOptions } from "../Jobs.js"
@@ -38,7 +47,10 @@ const DETAIL_EVENTS = 1000
 const PAGE_SIZE = 100
 
 /** A run's nodes cursor as the API gives it: the last node's sequence, in decimal digits. */
-const nodeCursor = (nodes: FirstOf<NodeExecution, number>): string | null => nodes.next === null ? null : String(nodes.next)
+const nodeCursor = (nodes: FirstOf<{ readonly sequence: number }, number>): string | null => nodes.next === null ? null : String(nodes.next)
+
+/** Where a node is read in full: `GET /runs/:workflow_run_id/nodes/:sequence`. */
+const nodeHref = (node: NodeSummary) => ({ href: `/runs/${node.workflow_run_id}/nodes/${node.sequence}` })
 
 /** `{ [key]: value }` when the value is present, `{}` otherwise (optional fields stay absent, never undefined). */
 const present = <K extends string, A>(key: K, value: A | undefined): { readonly [P in K]?: A } =>
@@ -129,9 +141,10 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
         const job = yield* jobs.get(jobId)
         const runs = yield* firstRuns(store, jobId, DETAIL_RUNS)
         const withNodes = yield* Effect.forEach(runs.items, (run) =>
-          Effect.map(firstNodes(store, run.id, DETAIL_NODES), (nodes) => ({
+          // Large payloads stay in the database: the detail refers to their nodes (R14).
+          Effect.map(firstNodeSummaries(store, run.id, DETAIL_NODES), (nodes) => ({
             ...run,
-            nodes: nodes.items,
+            nodes: nodes.items.map((node) => withPayloadRefs(node, nodeHref(node))),
             nodes_next_cursor: nodeCursor(nodes)
           })))
         // No cursor is passed, so the listing cannot fail on one.
@@ -209,7 +222,9 @@ export const RunsLive = HttpApiBuilder.group(Api, "runs", (handlers) =>
           next_cursor: nodeCursor(nodes)
         }))
       ))
-    return handlers.handle("nodes", ({ path, urlParams }) => Effect.zipRight(refuseProtoKey(NodesQuery), nodePage(path.workflow_run_id, urlParams)))
+    return handlers
+      .handle("nodes", ({ path, urlParams }) => Effect.zipRight(refuseProtoKey(NodesQuery), nodePage(path.workflow_run_id, urlParams)))
+      .handle("node", ({ path }) => nodeInFull(store, path.workflow_run_id, path.sequence))
   }))
 
 /** Every group's handlers, needing the library's services. */

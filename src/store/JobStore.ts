@@ -93,7 +93,7 @@ import type { Json } from "../domain/Json.js"
 import type { TransitionTarget } from "../domain/Lifecycle.js"
 import type { RetentionHorizon } from "../domain/RetentionHorizon.js"
 import type { RecoveryPass } from "../domain/stallReason.js"
-import type { NodeEndStatus, NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
+import type { NodeEndStatus, NodeExecution, NodeSummary, WorkflowRun } from "../domain/WorkflowRun.js"
 import type { AlreadyExists, CorruptRow, NotFound, RunNotActive, RunTaken, StorageError } from "./StoreErrors.js"
 
 /** Errors every read can raise: the database failed, or a row does not decode. */
@@ -169,6 +169,15 @@ export interface Page<A> {
 export interface NodePage {
   readonly after?: number | undefined
   readonly limit?: number | undefined
+}
+
+/**
+ * A page of a run's node summaries (`listNodeSummaries`): a `NodePage`, and
+ * `inlineBytes`, the longest stored JSON text of a payload given inline (a
+ * whole number ≥ 0; anything else is a `DecodeFailure`).
+ */
+export interface NodeSummaryPage extends NodePage {
+  readonly inlineBytes: number
 }
 
 /**
@@ -657,6 +666,15 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * them (`NodePage`): a run's nodes are unbounded.
    */
   readonly listNodes: (runId: WorkflowRunId, options?: NodePage) => Effect.Effect<ReadonlyArray<NodeExecution>, DecodeFailure | ReadError>
+  /**
+   * A page of a run's node executions as `listNodes` reads it, for a summary
+   * view: a payload whose stored JSON text is longer than
+   * `options.inlineBytes` bytes is left out (null, its length in
+   * `*_payload_bytes`). The length is taken in SQL, so a payload left out
+   * never leaves the database. PostgreSQL measures jsonb's text form (a
+   * space after each `:` and `,`), SQLite the text it stores.
+   */
+  readonly listNodeSummaries: (runId: WorkflowRunId, options: NodeSummaryPage) => Effect.Effect<ReadonlyArray<NodeSummary>, DecodeFailure | ReadError>
 
   // Workers and recovery
 

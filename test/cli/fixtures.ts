@@ -15,6 +15,7 @@ import { pastClock } from "../../src/cli/demo/pastClock.js"
 import type { AiJob, NewAiJobInput } from "../../src/domain/AiJob.js"
 import type { EventRecord } from "../../src/domain/EventRecord.js"
 import type { JobId } from "../../src/domain/Ids.js"
+import type { Json } from "../../src/domain/Json.js"
 import type { RetentionHorizon } from "../../src/domain/RetentionHorizon.js"
 import type { WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { FlightRecorder, makeEvent } from "../../src/FlightRecorder.js"
@@ -139,13 +140,13 @@ export const completedJob = (url: string, overrides: Partial<NewAiJobInput> = {}
   }))
 
 /** A running job whose first run has `nodes` node executions, and `moreRuns` runs made after it (as retries and resumes make them). */
-export const jobWithNodes = (url: string, nodes: number, moreRuns = 0): Promise<AiJob> =>
+export const jobWithNodes = (url: string, nodes: number, moreRuns = 0, input: (i: number) => Json | undefined = () => undefined): Promise<AiJob> =>
   withJobs(url, Effect.gen(function*() {
     const jobs = yield* Jobs
     const store = yield* JobStore
     const job = yield* jobs.submit(newJob())
     const { run } = yield* jobs.start(job.job_id)
-    for (let i = 0; i < nodes; i++) yield* store.startNode({ workflow_run_id: run.id, node_id: `node-${i}`, node_type: "step" })
+    for (let i = 0; i < nodes; i++) yield* store.startNode({ workflow_run_id: run.id, node_id: `node-${i}`, node_type: "step", input_payload: input(i) })
     for (let i = 0; i < moreRuns; i++) yield* store.createRun(job.job_id)
     return job
   }))

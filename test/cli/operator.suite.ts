@@ -260,6 +260,31 @@ export const runOperatorSuite = (database: CliDatabase): void => {
         assert.strictEqual(whole.stderr, "")
       })
 
+      it("R14 jobs show gives a node's payload inline only up to 4096 bytes of JSON text; a longer one is left out (its size in the table, null beside an input_payload_ref { bytes, command } in --json), and jobs node <run-id> <sequence> shows that node in full", async () => {
+        // JSON strings: their text is the same on both stores (jsonb's text form spaces only `:` and `,`).
+        const long = "x".repeat(5000)
+        const job = await jobWithNodes(url, 2, 0, (i) => (i === 0 ? long : "small"))
+        const [run] = (await runsOf(url, job.job_id)).map((r) => r.id as string)
+        type Node = { node_id: string; input_payload: unknown; input_payload_ref: { bytes: number; command: string } | null; output_payload_ref: unknown }
+        const shown = JSON.parse(ok(await cli(["jobs", "show", short(job), "--json"]))) as { runs: ReadonlyArray<{ nodes: ReadonlyArray<Node> }> }
+        const command = `ai-jobs jobs node ${run} 0 --database ${url}`
+        assert.deepStrictEqual(
+          shown.runs[0]!.nodes.map((node) => [node.node_id, node.input_payload, node.input_payload_ref, node.output_payload_ref]),
+          [["node-0", null, { bytes: 5002, command }, null], ["node-1", "small", null, null]]
+        )
+        const table = ok(await cli(["jobs", "show", short(job)], { COLUMNS: "400" }))
+        assert.include(table, "(5002 bytes, left out)")
+        assert.include(table, `ai-jobs jobs node ${run} <seq> shows a node in full`)
+        assert.notInclude(table, "x".repeat(100))
+        // The command the reference names: the node in full.
+        const full = JSON.parse(ok(await cli(["jobs", "node", run!, "0", "--json"]))) as { node_id: string; input_payload: unknown }
+        assert.deepStrictEqual([full.node_id, full.input_payload], ["node-0", long])
+        assert.include(ok(await cli(["jobs", "node", run!, "0"])), long)
+        assertOneLineError(await cli(["jobs", "node", run!, "2"]), 1, /^error: No node execution with id .*\/2$/)
+        assertOneLineError(await cli(["jobs", "node", run!, "1.5"]), 2, /sequence/)
+        assertOneLineError(await cli(["jobs", "node", "not-a-run", "0"]), 2, /run id/)
+      })
+
       it("R14 jobs show prints each run's first nodes (--nodes-limit) and the oldest runs (--runs-limit), says a cut in its table, in --json and on stderr; exactly the limit is no cut", async () => {
         const job = await jobWithNodes(url, 5, 2)
         const runs = (await runsOf(url, job.job_id)).map((run) => run.id as string)

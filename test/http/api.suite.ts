@@ -145,6 +145,33 @@ export const runApiSuite = (backend: Backend) => {
         )
       })))
 
+    it.effect("R14 GET /jobs/:id gives a node's payload inline only up to 4096 bytes of JSON text; a longer one is null beside an output_payload_ref { bytes, href }, and GET /runs/:id/nodes/:sequence (the href) gives that node in full", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const job = yield* jobs.submit(summarize())
+        const { run } = yield* jobs.start(job.job_id)
+        // JSON strings: their text is the same on both stores (jsonb's text form spaces only `:` and `,`).
+        const long = "x".repeat(5000)
+        const atBound = "y".repeat(4094)
+        const first = yield* store.startNode({ workflow_run_id: run.id, node_id: "fetch", node_type: "io", input_payload: { doc: "d1" } })
+        yield* store.finishNode(first.id, { status: "completed", output_payload: long })
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "write", node_type: "llm", input_payload: atBound })
+        const api = yield* typedClient()
+        const detail = yield* api.jobs.get({ path: { job_id: job.job_id } })
+        const href = `/runs/${run.id}/nodes/0`
+        assert.deepStrictEqual(
+          detail.runs[0]!.nodes.map((node) => [node.node_id, node.input_payload, node.input_payload_ref, node.output_payload, node.output_payload_ref]),
+          [["fetch", { doc: "d1" }, null, null, { bytes: 5002, href }], ["write", atBound, null, null, null]]
+        )
+        // The href, as a client follows it, and the typed client's route: the node in full, as the store reads it.
+        const [stored] = yield* store.listNodes(run.id)
+        const followed = yield* send(HttpClientRequest.get(href).pipe(HttpClientRequest.bearerToken(TOKEN)))
+        assert.deepStrictEqual([followed.status, followed.body?.["output_payload"], followed.body?.["node_id"]], [200, long, "fetch"])
+        assert.deepStrictEqual(yield* api.runs.node({ path: { workflow_run_id: run.id, sequence: 0 } }), stored!)
+        assert.strictEqual((yield* api.runs.node({ path: { workflow_run_id: run.id, sequence: 1 } })).input_payload, atBound)
+      })))
+
     it.effect("17.2 GET /jobs/:id of a job with more than 1000 events returns the first 1000 and an events_next_cursor that GET /events continues from", () =>
       withApi(Effect.gen(function*() {
         const api = yield* typedClient()
@@ -245,7 +272,7 @@ export const runApiSuite = (backend: Backend) => {
         assert.isNull(whole.runs_next_cursor, "exactly 100 runs: nothing more")
       })), 120_000)
 
-    it.effect("R14 the run and node pages refuse a bad cursor or limit (400, nothing read), answer 404 for a job or run that is not there, and an empty page for a node cursor past the last node however large", () =>
+    it.effect("R14 the run and node pages refuse a bad cursor or limit (400, nothing read), answer 404 for a job or run that is not there, and an empty page for a node cursor past the last node however large; GET /runs/:id/nodes/:sequence is 404 for a run or node not there, 400 for a sequence that is not decimal digits up to 2^53 - 1", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs
         const store = yield* JobStore
@@ -261,6 +288,15 @@ export const runApiSuite = (backend: Backend) => {
           assert.deepStrictEqual(yield* answer(`/jobs/${job.job_id}/runs?${query}`), [400, "HttpApiDecodeError"], query)
         }
         assert.deepStrictEqual(yield* answer(`/runs/${MISSING}/nodes`), [404, "NotFound"])
+        assert.deepStrictEqual(yield* answer(`/runs/${run.id}/nodes/0`), [200, undefined])
+        assert.deepStrictEqual(yield* answer(`/runs/${MISSING}/nodes/0`), [404, "NotFound"])
+        for (const sequence of ["1", "2147483648", String(Number.MAX_SAFE_INTEGER)]) {
+          assert.deepStrictEqual(yield* answer(`/runs/${run.id}/nodes/${sequence}`), [404, "NotFound"], sequence)
+        }
+        for (const sequence of ["-1", "01", "1.5", "x", "1e3", "99999999999999999999"]) {
+          assert.deepStrictEqual(yield* answer(`/runs/${run.id}/nodes/${sequence}`), [400, "HttpApiDecodeError"], sequence)
+        }
+        assert.deepStrictEqual(yield* answer(`/runs/not-a-run/nodes/0`), [400, "HttpApiDecodeError"])
         assert.deepStrictEqual(yield* answer(`/jobs/${MISSING}/runs`), [404, "NotFound"])
         const upper = yield* send(HttpClientRequest.get(`/jobs/${job.job_id}/runs?cursor=${run.id.toUpperCase()}`).pipe(authed))
         assert.deepStrictEqual([upper.status, upper.body?.["items"]], [200, []], "an upper-case run id is the same run")
@@ -466,7 +502,8 @@ export const runApiSuite = (backend: Backend) => {
         const paths = Object.keys((openApi.body?.["paths"] ?? {}) as object).sort()
         assert.deepStrictEqual(paths, [
           "/events", "/health", "/jobs", "/jobs/{job_id}", "/jobs/{job_id}/cancel", "/jobs/{job_id}/fail", "/jobs/{job_id}/pin",
-          "/jobs/{job_id}/resume", "/jobs/{job_id}/retry", "/jobs/{job_id}/rework", "/jobs/{job_id}/runs", "/jobs/{job_id}/unpin", "/runs/{workflow_run_id}/nodes"
+          "/jobs/{job_id}/resume", "/jobs/{job_id}/retry", "/jobs/{job_id}/rework", "/jobs/{job_id}/runs", "/jobs/{job_id}/unpin", "/runs/{workflow_run_id}/nodes",
+          "/runs/{workflow_run_id}/nodes/{sequence}"
         ])
         // The console's files carry no data and load without the token (the page then asks for it).
         const page = yield* send(HttpClientRequest.get("/console/"))

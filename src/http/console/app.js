@@ -496,8 +496,8 @@ function timeline(runs) {
             el("span", {}, badge(node.status), " ", duration(to - from)),
             el("details", { class: "payloads", "data-key": `node-${node.id}` }, el("summary", {}, "payloads"),
               el("div", { class: "cols" },
-                el("div", {}, el("h4", {}, "input"), json(node.input_payload)),
-                el("div", {}, el("h4", {}, "output"), json(node.output_payload))),
+                el("div", {}, el("h4", {}, "input"), payload(node, "input")),
+                el("div", {}, el("h4", {}, "output"), payload(node, "output"))),
               node.error_message ? el("p", { class: "error" }, node.error_message) : null))
         })),
       // The detail carries a run's first nodes only (R14): say so, and where the rest are.
@@ -505,6 +505,27 @@ function timeline(runs) {
         ? el("p", { class: "muted nodes-cut" }, `Showing the first ${run.nodes.length} node executions of this run; more follow (GET /runs/${run.id}/nodes).`)
         : null)
   })
+}
+
+/**
+ * A node's payload in the job's detail: inline, or — one the server left out
+ * for its size (R14: `input_payload_ref` / `output_payload_ref`) — its size
+ * and a button that fetches the node in full (its `href`) when asked.
+ */
+function payload(node, which) {
+  const ref = node[`${which}_payload_ref`]
+  if (!ref) return json(node[`${which}_payload`])
+  const box = el("div", { class: "payload-ref" })
+  const load = async () => {
+    try {
+      const full = await api(ref.href.replace(/^\//, ""))
+      box.replaceChildren(json(full[`${which}_payload`]))
+    } catch (error) {
+      showError(box, error)
+    }
+  }
+  box.append(el("button", { type: "button", class: "load-payload", onclick: load }, `load ${which} (${ref.bytes} bytes)`))
+  return box
 }
 
 function field(label, ...value) {

@@ -63,16 +63,18 @@ const eventRowDecoder = <E extends EventRecord, EI>(schema: Schema.Schema<E, EI>
  * row schemas (the tables, and the column that names a row, are the same on
  * both stores; how a column is stored — JSON text or jsonb — is not).
  */
-export const rowDecoders = <J, JI, R, RI, S, SI, N, NI, E extends EventRecord, EI>(rows: {
+export const rowDecoders = <J, JI, R, RI, S, SI, N, NI, NS, NSI, E extends EventRecord, EI>(rows: {
   readonly job: Schema.Schema<J, JI>
   readonly run: Schema.Schema<R, RI>
   readonly stalledRun: Schema.Schema<S, SI>
   readonly node: Schema.Schema<N, NI>
+  readonly nodeSummary: Schema.Schema<NS, NSI>
   readonly event: Schema.Schema<E, EI>
 }) => ({
   job: rowDecoder(rows.job, "ai_jobs"),
   run: rowDecoder(rows.run, "workflow_runs"),
   stalledRun: rowDecoder(rows.stalledRun, "workflow_runs"),
   node: rowDecoder(rows.node, "workflow_node_executions"),
+  nodeSummary: rowDecoder(rows.nodeSummary, "workflow_node_executions"),
   event: eventRowDecoder(rows.event)
 })

@@ -285,6 +285,10 @@ const decode = {
   purge: decodeWith(Schema.Struct({ before: Bound, batchSize: BatchSize }), "purgeEventsBatch"),
   // Only the keys they name: a misspelt `limt` dropped would read the whole, unbounded list.
   nodePage: namedOnly(Schema.Struct({ after: optional(RowCount), limit: optional(PageLimit) }), "NodePage"),
+  nodeSummaryPage: namedOnly(
+    Schema.Struct({ after: optional(RowCount), limit: optional(PageLimit), inlineBytes: RowCount }),
+    "NodeSummaryPage"
+  ),
   runPage: namedOnly(Schema.Struct({ after: optional(WorkflowRunId), limit: optional(PageLimit) }), "RunPage")
 }
 
@@ -528,6 +532,8 @@ export const decodingInputs = (store: Service): Service => ({
     options === undefined
       ? withId(decode.runId, store.listNodes)(runId)
       : Effect.flatMap(Effect.all([decode.runId(runId), decode.nodePage(options)]), ([id, o]) => store.listNodes(id, o)),
+  listNodeSummaries: (runId, options) =>
+    Effect.flatMap(Effect.all([decode.runId(runId), decode.nodeSummaryPage(options)]), ([id, o]) => store.listNodeSummaries(id, o)),
   claimNext: (options = {}) =>
     Effect.flatMap(decode.claim(options), (o) => store.claimNext(o as typeof options)),
   ...(store.claimAdmitted === undefined ? {} : {

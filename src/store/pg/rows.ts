@@ -20,7 +20,7 @@ import { JobMetrics } from "../../domain/JobMetrics.js"
 import { Json } from "../../domain/Json.js"
 import { TimestampFromSelf } from "../../domain/Timestamp.js"
 import { BackoffMillis } from "../../domain/RetryPolicy.js"
-import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
+import { NodeExecution, NodeSummary, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoders } from "../internal/decodeRow.js"
 import type { StalledRun } from "../JobStore.js"
 import type { CorruptRow } from "../StoreErrors.js"
@@ -60,6 +60,13 @@ export const NodeRow = Schema.Struct({
   ...NodeExecution.fields,
   started_at: Instant,
   finished_at: Schema.NullOr(Instant)
+})
+
+/** A node row as `listNodeSummaries` reads it: a payload left out is null, its size beside it. */
+export const NodeSummaryRow = Schema.Struct({
+  ...NodeRow.fields,
+  input_payload_bytes: NodeSummary.fields.input_payload_bytes,
+  output_payload_bytes: NodeSummary.fields.output_payload_bytes
 })
 
 /** A `flight_recorder_events` row. */
@@ -113,7 +120,7 @@ export const toAiJob = (row: JobRow): AiJob => ({
   backoff: row.backoff
 })
 
-const schemaDecode = rowDecoders({ job: JobRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
+const schemaDecode = rowDecoders({ job: JobRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, nodeSummary: NodeSummaryRow, event: EventRow })
 
 /**
  * Decoders failing with `CorruptRow` naming the table, the row id and the

@@ -544,7 +544,25 @@ export const makeRunMethods = (context: PgContext) => {
       storageErrors("JobStore.listNodes")
     )
 
-  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, endStalledRunNodes, listNodes,
+  // Each payload's length taken once (the lateral), in SQL: one left out never leaves the database.
+  // A JSON null has none (SQLite stores no payload as one): both stores agree.
+  const listNodeSummaries: Service["listNodeSummaries"] = (runId, page) =>
+    sql`SELECT n.id, n.workflow_run_id, n.node_id, n.node_type, n.status, n.sequence,
+        CASE WHEN s.input_bytes <= ${page.inlineBytes} THEN n.input_payload END AS input_payload,
+        CASE WHEN s.output_bytes <= ${page.inlineBytes} THEN n.output_payload END AS output_payload,
+        CASE WHEN s.input_bytes > ${page.inlineBytes} THEN s.input_bytes END AS input_payload_bytes,
+        CASE WHEN s.output_bytes > ${page.inlineBytes} THEN s.output_bytes END AS output_payload_bytes,
+        n.error_message, n.started_at, n.finished_at
+      FROM workflow_node_executions n
+      CROSS JOIN LATERAL (
+        SELECT octet_length(nullif(n.input_payload, 'null'::jsonb)::text) AS input_bytes,
+          octet_length(nullif(n.output_payload, 'null'::jsonb)::text) AS output_bytes) s
+      WHERE n.workflow_run_id = ${runId} AND n.sequence > ${page.after ?? -1}::bigint ORDER BY n.sequence LIMIT ${page.limit ?? null}`.pipe(
+      Effect.flatMap(decodeRows(decode.nodeSummary)),
+      storageErrors("JobStore.listNodeSummaries")
+    )
+
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, endStalledRunNodes, listNodes, listNodeSummaries,
     /** For callers that checked they are outside any transaction (group commit, coalesced.ts): no second look. */
     outside: { heartbeat: heartbeatOutside, ...finishMethods(context.textThenOutside, storageErrorsOutside) }
   }

@@ -18,7 +18,7 @@ import { AccessMode, JobState, SafetyMode } from "../../domain/JobState.js"
 import { Json } from "../../domain/Json.js"
 import { Timestamp } from "../../domain/Timestamp.js"
 import { BackoffMillis } from "../../domain/RetryPolicy.js"
-import { NodeExecution, WorkflowRun } from "../../domain/WorkflowRun.js"
+import { NodeExecution, NodeSummary, WorkflowRun } from "../../domain/WorkflowRun.js"
 import { rowDecoderNow, rowDecoders } from "../internal/decodeRow.js"
 import type { CorruptRow } from "../StoreErrors.js"
 import { fastJob, fastRun } from "./rowCodec.js"
@@ -86,6 +86,13 @@ export const NodeRow = Schema.Struct({
   output_payload: Schema.NullOr(JsonText)
 })
 
+/** A node row as `listNodeSummaries` reads it: a payload left out is null, its size beside it. */
+export const NodeSummaryRow = Schema.Struct({
+  ...NodeRow.fields,
+  input_payload_bytes: NodeSummary.fields.input_payload_bytes,
+  output_payload_bytes: NodeSummary.fields.output_payload_bytes
+})
+
 /** A `flight_recorder_events` row: the body is JSON TEXT. */
 export const EventRow = Schema.Struct({
   ...EventRecord.fields,
@@ -93,7 +100,7 @@ export const EventRow = Schema.Struct({
 })
 
 /** The row Schemas' strict decoders, each failing with `CorruptRow` naming its table. */
-const schemaDecode = rowDecoders({ job: JobFromRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, event: EventRow })
+const schemaDecode = rowDecoders({ job: JobFromRow, run: RunRow, stalledRun: StalledRunRow, node: NodeRow, nodeSummary: NodeSummaryRow, event: EventRow })
 
 /** A decoder that tries the hand-built tier first and leaves every other row to the Schema (see rowCodec.ts). */
 const fastFirst = <A>(fast: (row: unknown) => A | undefined, schema: (row: unknown) => Effect.Effect<A, CorruptRow>) =>

@@ -408,5 +408,25 @@ export const makeRunMethods = (context: SqliteContext) => {
     storageErrors("JobStore.listNodes")
   )
 
-  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, endStalledRunNodes, listNodes }
+  // Each payload's length (bytes of its stored text) taken in SQL: one left out never leaves the database.
+  // No payload is stored as JSON null here, SQL NULL on PostgreSQL: neither has a length, so both stores agree.
+  const listNodeSummaries: Service["listNodeSummaries"] = Effect.fnUntraced(
+    function*(runId, page) {
+      const rows = yield* sql`SELECT id, workflow_run_id, node_id, node_type, status, sequence,
+          CASE WHEN input_bytes <= ${page.inlineBytes} THEN input_payload END AS input_payload,
+          CASE WHEN output_bytes <= ${page.inlineBytes} THEN output_payload END AS output_payload,
+          CASE WHEN input_bytes > ${page.inlineBytes} THEN input_bytes END AS input_payload_bytes,
+          CASE WHEN output_bytes > ${page.inlineBytes} THEN output_bytes END AS output_payload_bytes,
+          error_message, started_at, finished_at
+        FROM (SELECT *, length(CAST(nullif(input_payload, 'null') AS BLOB)) AS input_bytes,
+            length(CAST(nullif(output_payload, 'null') AS BLOB)) AS output_bytes
+          FROM workflow_node_executions
+          WHERE workflow_run_id = ${runId} AND sequence > ${page.after ?? -1} ORDER BY sequence LIMIT ${page.limit ?? -1})
+        ORDER BY sequence`
+      return yield* decodeRows(decode.nodeSummary)(rows)
+    },
+    storageErrors("JobStore.listNodeSummaries")
+  )
+
+  return { failUnreadableJob: makeFailUnreadableJob(context), createRun, getRun, lockRun, listRuns, finishRun, heartbeat, takeRun, releaseRun, finishRunningJob, settleRun, startNode, finishNode, endStalledRunNodes, listNodes, listNodeSummaries }
 }

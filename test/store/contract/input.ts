@@ -143,6 +143,7 @@ export const inputContract = (backend: Backend): void => {
             ["finishRun", store.finishRun(raw as WorkflowRunId, "failed")],
             ["heartbeat", store.heartbeat(raw as WorkflowRunId)],
             ["listNodes", store.listNodes(raw as WorkflowRunId)],
+            ["listNodeSummaries", store.listNodeSummaries(raw as WorkflowRunId, { inlineBytes: 10 })],
             ["startNode", store.startNode({ workflow_run_id: raw as WorkflowRunId, node_id: "n", node_type: "t" })],
             ["finishNode", store.finishNode(raw as never, { status: "completed" })],
             ["endStalledRunNodes", store.endStalledRunNodes(raw as WorkflowRunId, { status: "cancelled", error_message: "x" })],

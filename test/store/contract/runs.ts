@@ -455,6 +455,72 @@ export const runContract = (backend: Backend): void => {
         assert.lengthOf(yield* store.listNodes(run.id, { limit: 1 }), 1, "the store still answers")
       }))
 
+    test("R14 listNodeSummaries gives a payload inline only when its stored JSON text is at most inlineBytes bytes (bytes, not characters); a longer one is null with its length, the rest of the node as listNodes reads it", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        const { run: otherRun } = yield* startedJob()
+        // A JSON string's text is the same on both stores (jsonb's text form spaces only `:` and `,`):
+        // 3 + 2 × 100 = 203 bytes, 103 characters.
+        const wide = `x${"é".repeat(100)}`
+        const bytes = Buffer.byteLength(JSON.stringify(wide))
+        assert.strictEqual(bytes, 203)
+        const small = yield* store.startNode({ workflow_run_id: run.id, node_id: "small", node_type: "step", input_payload: "ab" })
+        yield* store.finishNode(small.id, { status: "completed", output_payload: wide })
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "big", node_type: "step", input_payload: wide })
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "none", node_type: "step" })
+        yield* store.startNode({ workflow_run_id: otherRun.id, node_id: "other", node_type: "step", input_payload: wide })
+        const full = yield* store.listNodes(run.id)
+        const summaries = (inlineBytes: number) => store.listNodeSummaries(run.id, { inlineBytes })
+        // At the bound: every payload inline, the nodes exactly as listNodes gives them.
+        assert.deepStrictEqual(
+          (yield* summaries(bytes)).map(encode.node),
+          full.map(encode.node)
+        )
+        for (const summary of yield* summaries(bytes)) {
+          assert.deepStrictEqual([summary.input_payload_bytes, summary.output_payload_bytes], [null, null])
+        }
+        // One byte under it: the wide payloads left out, each with its length; the small one still inline.
+        const cut = yield* summaries(bytes - 1)
+        assert.deepStrictEqual(
+          cut.map((node) => [node.node_id, node.input_payload, node.input_payload_bytes, node.output_payload, node.output_payload_bytes]),
+          [["small", "ab", null, null, bytes], ["big", null, bytes, null, null], ["none", null, null, null, null]]
+        )
+        // Everything but the payloads is listNodes' node.
+        const rest = ({ input_payload: _i, output_payload: _o, ...fields }: typeof full[number]) => encode.node({ ...fields, input_payload: null, output_payload: null })
+        assert.deepStrictEqual(cut.map(rest), full.map(rest))
+        // Zero: every payload left out (none is shorter than a byte); paged as listNodes is.
+        assert.deepStrictEqual((yield* summaries(0)).map((node) => node.input_payload_bytes), [4, bytes, null])
+        assert.deepStrictEqual(
+          (yield* store.listNodeSummaries(run.id, { inlineBytes: 0, after: 0, limit: 1 })).map((node) => node.node_id),
+          ["big"]
+        )
+        assert.deepStrictEqual(yield* store.listNodeSummaries(ids.run(), { inlineBytes: 10 }), [])
+      }))
+
+    test("R14 a bad page of listNodeSummaries (a bound that is negative, fractional, not a number or missing, a bad limit or cursor, a misspelt key) is a DecodeFailure", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        yield* store.startNode({ workflow_run_id: run.id, node_id: "only", node_type: "step" })
+        const bad: ReadonlyArray<unknown> = [
+          {},
+          { inlineBytes: -1 },
+          { inlineBytes: 1.5 },
+          { inlineBytes: "10" },
+          { inlineBytes: Number.NaN },
+          { inlineBytes: 10, limit: 0 },
+          { inlineBytes: 10, after: -1 },
+          { inlineBytes: 10, limt: 1 },
+          { inlinebytes: 10 }
+        ]
+        for (const page of bad) {
+          expectTag(yield* failureOf(store.listNodeSummaries(run.id, page as never)), "DecodeFailure")
+        }
+        expectTag(yield* failureOf(store.listNodeSummaries("not-a-run" as never, { inlineBytes: 10 })), "DecodeFailure")
+        assert.lengthOf(yield* store.listNodeSummaries(run.id, { inlineBytes: 10 }), 1, "the store still answers")
+      }))
+
     test("R8 node payloads round-trip exactly: nested JSON, unicode, numbers, camelCase keys", () =>
       Effect.gen(function*() {
         const store = yield* JobStore
