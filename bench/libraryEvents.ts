@@ -75,10 +75,9 @@ const kinds: ReadonlyArray<Kind> = [
         job_id,
         capability_id: "doc.summarize",
         actor_id: "tester",
-        decision_outcome: "allow",
-        profile_id: "Analyst"
+        decision_outcome: "allow"
       }),
-    after: { kind: "capability", trace_id, job_id, capability_id: "doc.summarize", actor_id: "tester", decision_outcome: "allow", profile_id: "Analyst" }
+    after: { kind: "capability", trace_id, job_id, capability_id: "doc.summarize", actor_id: "tester", decision_outcome: "allow" }
   },
   {
     name: "workflow_recovery",

@@ -16,7 +16,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { Capabilities, DatabaseUrl, FlightRecorder, Jobs, type JobStore, Recovery, type StorageError, WakeUp } from "../src/index.js"
+import { Capabilities, DatabaseUrl, FlightRecorder, type DecodeFailure, Jobs, type JobStore, Recovery, type StorageError, WakeUp } from "../src/index.js"
 
 /** Retries: ingestion talks to a flaky service, so it gets 3 attempts, 2 s then 4 s apart (±20 %). */
 export const retries = {
@@ -65,7 +65,7 @@ export const worker = Effect.flatMap(Jobs.Jobs, (jobs) =>
  * The process: `pool` on the database until SIGTERM or SIGINT closes its scope (drain, release,
  * exit). `Jobs.runWorkerMain` keeps listening during the drain: a further signal releases now.
  */
-export const runWorkerProcess = (database: string, pool: Effect.Effect<void, StorageError, Jobs.Jobs | Scope.Scope> = worker) =>
+export const runWorkerProcess = (database: string, pool: Effect.Effect<void, StorageError | DecodeFailure, Jobs.Jobs | Scope.Scope> = worker) =>
   Jobs.runWorkerMain(Effect.zipRight(pool, Effect.never).pipe(Effect.scoped, Effect.provide(AppLive(database))))
 
 const isMain = import.meta.url === `file://${process.argv[1]}`

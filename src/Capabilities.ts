@@ -103,7 +103,7 @@ export interface CapabilityConfig {
   readonly protocols: ReadonlyArray<ProtocolOverride>
 }
 
-/** One allow/deny decision, as recorded in a `capability_action` event. */
+/** One allow/deny decision of the policy. Its `capability_action` event records `capability_id`, `decision_outcome` and who asked; the profile and reason stay here and in the typed errors. */
 export interface Decision {
   readonly capability_id: string
   readonly outcome: "allow" | "deny"

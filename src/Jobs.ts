@@ -192,7 +192,7 @@ export class Jobs extends Context.Tag("@handshake/ai-job-model/Jobs")<Jobs, {
    * store closes. Called once the service has closed, it fails with the
    * `StorageError` every other call fails with, and starts nothing.
    */
-  readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, StorageError, R | Scope.Scope>
+  readonly worker: <E, R>(options: WorkerOptions<E, R>) => Effect.Effect<void, StorageError | DecodeFailure, R | Scope.Scope>
   /**
    * Waits until the job is in one of `until` (default: a terminal state or
    * `failed`) and returns it; woken by the same announcements as workers,

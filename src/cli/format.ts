@@ -118,7 +118,8 @@ export const eventDetail = (event: StoredFlightEvent): string => {
     case "workflow_recovery":
       return `run ${shortId(event.workflow_run_id)}: last heartbeat ${time(event.last_heartbeat_ts)}, threshold ${event.threshold_secs}s`
     case "capability_action":
-      return `${event.capability_id}: ${event.decision_outcome}${event.profile_id === undefined ? "" : ` (profile ${event.profile_id})`}`
+      // Only an event stored by an earlier release names the profile it was decided under (LegacyFlightEvent.ts).
+      return `${event.capability_id}: ${event.decision_outcome}${"profile_id" in event && event.profile_id !== undefined ? ` (profile ${event.profile_id})` : ""}`
     case "system":
       if ("event_name" in event) {
         return `${event.event_name}: scanned ${event.items_scanned}, pruned ${event.items_pruned}, ` +

@@ -42,7 +42,13 @@ export const CanonicalJobKind = Schema.Literal(...JobKinds).annotations({
 export const JobKind: Schema.Schema<JobKind, JobKind | typeof LegacyTerminalAlias> = Schema.transform(
   Schema.Literal(...JobKinds, LegacyTerminalAlias).annotations({
     identifier: "JobKindInput",
-    message: () => ({ message: `Expected one of the job kinds ${JobKinds.join(", ")} (or the legacy alias term_exec)`, override: true })
+    message: () => ({ message: `Expected one of the job kinds ${JobKinds.join(", ")} (or the legacy alias term_exec)`, override: true }),
+    // What an input schema shows (the OpenAPI document's `POST /jobs` body): the twelve kinds alone, so
+    // a generated client offers no TERM_EXEC; the alias is still accepted, and said so (R1a).
+    jsonSchema: {
+      enum: JobKinds,
+      description: "One of the twelve canonical job kinds. The legacy alias term_exec is also accepted, and stored as terminal_exec."
+    }
   }),
   CanonicalJobKind,
   {

@@ -11,9 +11,13 @@
  *   spec requires, so it reads back as written, typed `LegacyFlightEvent`,
  *   rather than with invented values.
  *
+ * And a `capability_action` written by 0.1.0 up to this release, which also
+ * named the decision's `profile_id` and a denial's `reason` (beyond the
+ * reference's four fields, R12), reads back as written.
+ *
  * Only reading accepts these: the recorder records the current shapes alone.
- * `workflow_recovery`, `system`, `capability_action` and
- * `security_violation` events of 0.1.0 are valid current events already.
+ * `workflow_recovery`, `system` and `security_violation` events of 0.1.0 are
+ * valid current events already.
  */
 import * as Schema from "effect/Schema"
 import { Actor } from "./EventRecord.js"
@@ -101,6 +105,13 @@ export const LegacyDebugBundleExportEvent = Schema.Struct({
   size_bytes: optional(NonNegativeInt)
 }).annotations({ identifier: "LegacyDebugBundleExportEvent" })
 
+/** A `capability_action` as written before it carried the reference's four fields alone: with the profile decided under and a denial's reason. */
+export const LegacyCapabilityActionEvent = Schema.Struct({
+  ...StoredEventShapes.CapabilityActionEvent.fields,
+  profile_id: optional(Label),
+  reason: optional(Schema.String)
+}).annotations({ identifier: "LegacyCapabilityActionEvent" })
+
 /** A stored event that predates spec 11.5's shapes and has no faithful current form. */
 export const LegacyFlightEvent = Schema.Union(
   LegacyTerminalCommandEvent,
@@ -111,9 +122,13 @@ export type LegacyFlightEvent = typeof LegacyFlightEvent.Type
 
 /**
  * Any event as stored: the current shapes first, then the 0.1.0 ones. What
- * `FlightRecorder.list` decodes bodies with.
+ * `FlightRecorder.list` decodes bodies with. The earlier `capability_action`
+ * comes before all: it reads a current one alike, and a union encodes with
+ * the first member that fits, which after the current shape would drop an
+ * earlier event's `profile_id` and `reason` from every listing's JSON.
  */
 export const StoredFlightEvent = Schema.Union(
+  LegacyCapabilityActionEvent,
   ...StoredEventShapes.FlightEvent.members,
   LegacyLlmInferenceEvent,
   LegacyTerminalCommandEvent,

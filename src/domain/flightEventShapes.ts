@@ -113,7 +113,7 @@ export const eventShapes = (Label: Schema.Schema<string>) => {
     threshold_secs: NonNegativeNumber
   }).annotations({ identifier: "WorkflowRecoveryEvent" })
 
-  /** A capability check and its outcome (R15). */
+  /** A capability check and its outcome (R15): the reference's four payload fields, no other (its validator refuses any). */
   const CapabilityActionEvent = Schema.Struct({
     ...envelope,
     type: Schema.Literal("capability_action"),
@@ -122,9 +122,7 @@ export const eventShapes = (Label: Schema.Schema<string>) => {
     actor_id: Label,
     /** Present, and null for a decision outside any job (the reference's `Option<String>`, `require_string_or_null_nonempty`). */
     job_id: Schema.NullOr(JobId),
-    decision_outcome: Schema.Literal("allow", "deny"),
-    profile_id: optional(Label),
-    reason: optional(Schema.String)
+    decision_outcome: Schema.Literal("allow", "deny")
   }).annotations({ identifier: "CapabilityActionEvent" })
 
   /** Token counts of one model call (FR-EVT-006). `total_tokens` is as reported, not recomputed. */

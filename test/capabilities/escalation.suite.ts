@@ -5,7 +5,9 @@
  * profile, and rows that never went through `submit` (written with raw SQL as
  * the reference writes them, or with `JobStore.createJob`). Each row states
  * the outcome, the `capability_action` events written (one per capability
- * decided, `deny fs.write @Coder`), and that no refused job ever runs.
+ * decided, `deny fs.write`: the reference's four fields, R12, so the profile
+ * decided under is the job's or the refusal's, not the event's), and that no
+ * refused job ever runs.
  * Run unchanged against each store.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -47,10 +49,9 @@ const scopedPolicy: Capabilities.CapabilityConfig = {
   kinds: { ...defaultConfig.kinds, spec_router: { profile: "Analyst", requires: ["doc.summarize", "fs.read:logs"] } }
 }
 
-const decisions = (outcome: "allow" | "deny", profile: string, ...ids: ReadonlyArray<string>) =>
-  ids.map((id) => `${outcome} ${id} @${profile}`)
-const allow = (profile: string, ...ids: ReadonlyArray<string>) => decisions("allow", profile, ...ids)
-const deny = (profile: string, ...ids: ReadonlyArray<string>) => decisions("deny", profile, ...ids)
+const decisions = (outcome: "allow" | "deny", ...ids: ReadonlyArray<string>) => ids.map((id) => `${outcome} ${id}`)
+const allow = (...ids: ReadonlyArray<string>) => decisions("allow", ...ids)
+const deny = (...ids: ReadonlyArray<string>) => decisions("deny", ...ids)
 
 /** What Analyst grants beyond Coder, and Coder beyond Analyst (the reference's profiles). */
 const ANALYST_ONLY = ["export.debug_bundle", "fr.read", "diagnostics.read", "jobs.read", "export.include_payloads"]
@@ -70,132 +71,132 @@ const submitRows: ReadonlyArray<SubmitRow> = [
     name: "doc_summarize asking for Coder",
     request: { job_kind: "doc_summarize", capability_profile_id: "Coder" },
     outcome: "EscalationDenied",
-    decisions: deny("Coder", ...CODER_ONLY)
+    decisions: deny(...CODER_ONLY)
   },
   {
     name: "doc_summarize asking for Operator",
     request: { job_kind: "doc_summarize", capability_profile_id: "Operator" },
     outcome: "EscalationDenied",
-    decisions: deny("Operator", "fs.write", "export.governance_pack")
+    decisions: deny("fs.write", "export.governance_pack")
   },
   {
     name: "terminal_exec asking for Analyst (not narrower than Coder)",
     request: { job_kind: "terminal_exec", capability_profile_id: "Analyst" },
     outcome: "EscalationDenied",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "terminal_exec asking for Operator",
     request: { job_kind: "terminal_exec", capability_profile_id: "Operator" },
     outcome: "EscalationDenied",
-    decisions: deny("Operator", "export.governance_pack")
+    decisions: deny("export.governance_pack")
   },
   {
     name: "doc_edit asking for Analyst",
     request: { job_kind: "doc_edit", capability_profile_id: "Analyst" },
     outcome: "EscalationDenied",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "debug_bundle_export asking for Coder",
     request: { job_kind: "debug_bundle_export", capability_profile_id: "Coder" },
     outcome: "EscalationDenied",
-    decisions: deny("Coder", ...CODER_ONLY)
+    decisions: deny(...CODER_ONLY)
   },
   {
     name: "a plain workflow_run asking for Operator",
     request: { job_kind: "workflow_run", capability_profile_id: "Operator" },
     outcome: "EscalationDenied",
-    decisions: deny("Operator", "fs.write", "export.governance_pack")
+    decisions: deny("fs.write", "export.governance_pack")
   },
   {
     name: "governance-pack workflow_run asking for Analyst",
     request: { job_kind: "workflow_run", protocol_id: GOVERNANCE, capability_profile_id: "Analyst" },
     outcome: "EscalationDenied",
-    decisions: deny("Analyst", "net.http", "doc.summarize", ...ANALYST_ONLY)
+    decisions: deny("net.http", "doc.summarize", ...ANALYST_ONLY)
   },
   {
     name: "governance-pack workflow_run asking for Coder",
     request: { job_kind: "workflow_run", protocol_id: GOVERNANCE, capability_profile_id: "Coder" },
     outcome: "EscalationDenied",
-    decisions: deny("Coder", "proc.exec", "net.http", "doc.summarize", "terminal.exec")
+    decisions: deny("proc.exec", "net.http", "doc.summarize", "terminal.exec")
   },
   {
     name: "governance-pack workflow_run asking for Operator",
     request: { job_kind: "workflow_run", protocol_id: GOVERNANCE, capability_profile_id: "Operator" },
     outcome: "queued Operator",
-    decisions: allow("Operator", "fs.read", "fs.write", "export.governance_pack")
+    decisions: allow("fs.read", "fs.write", "export.governance_pack")
   },
   {
     name: "governance-pack workflow_run asking for nothing (the override decides)",
     request: { job_kind: "workflow_run", protocol_id: GOVERNANCE },
     outcome: "queued Operator",
-    decisions: allow("Operator", "fs.read", "fs.write", "export.governance_pack")
+    decisions: allow("fs.read", "fs.write", "export.governance_pack")
   },
   {
     name: "the governance-pack protocol on another kind (no override)",
     request: { job_kind: "doc_summarize", protocol_id: GOVERNANCE },
     outcome: "queued Analyst",
-    decisions: allow("Analyst", "doc.summarize")
+    decisions: allow("doc.summarize")
   },
   {
     name: "terminal_exec asking for nothing (the policy gives Coder)",
     request: { job_kind: "terminal_exec" },
     outcome: "queued Coder",
-    decisions: allow("Coder", "terminal.exec")
+    decisions: allow("terminal.exec")
   },
   {
     name: "doc_summarize asking for Analyst (its own profile)",
     request: { job_kind: "doc_summarize", capability_profile_id: "Analyst" },
     outcome: "queued Analyst",
-    decisions: allow("Analyst", "doc.summarize")
+    decisions: allow("doc.summarize")
   },
   {
     name: "an unknown profile",
     request: { job_kind: "doc_summarize", capability_profile_id: "Root" },
     outcome: "UnknownProfile",
-    decisions: deny("Root", "doc.summarize")
+    decisions: deny("doc.summarize")
   },
   {
     name: "a known profile in the wrong case",
     request: { job_kind: "terminal_exec", capability_profile_id: "coder" },
     outcome: "UnknownProfile",
-    decisions: deny("coder", "terminal.exec")
+    decisions: deny("terminal.exec")
   },
   {
     name: "a narrower profile with a scoped grant (fs.read:logs under Analyst's fs.read)",
     policy: scopedPolicy,
     request: { job_kind: "doc_summarize", capability_profile_id: "LogReader" },
     outcome: "queued LogReader",
-    decisions: allow("LogReader", "doc.summarize")
+    decisions: allow("doc.summarize")
   },
   {
     name: "a scoped grant on an axis the policy profile lacks (fs.write:artifacts)",
     policy: scopedPolicy,
     request: { job_kind: "doc_summarize", capability_profile_id: "ArtifactWriter" },
     outcome: "EscalationDenied",
-    decisions: deny("ArtifactWriter", "fs.write:artifacts")
+    decisions: deny("fs.write:artifacts")
   },
   {
     name: "a narrower profile that cannot do the job",
     policy: scopedPolicy,
     request: { job_kind: "doc_summarize", capability_profile_id: "Reader" },
     outcome: "CapabilityDenied",
-    decisions: deny("Reader", "doc.summarize")
+    decisions: deny("doc.summarize")
   },
   {
     name: "a kind requiring a scoped id, granted by the axis",
     policy: scopedPolicy,
     request: { job_kind: "spec_router" },
     outcome: "queued Analyst",
-    decisions: allow("Analyst", "doc.summarize", "fs.read:logs")
+    decisions: allow("doc.summarize", "fs.read:logs")
   },
   {
     name: "a kind requiring a scoped id, granted exactly",
     policy: scopedPolicy,
     request: { job_kind: "spec_router", capability_profile_id: "LogReader" },
     outcome: "queued LogReader",
-    decisions: allow("LogReader", "doc.summarize", "fs.read:logs")
+    decisions: allow("doc.summarize", "fs.read:logs")
   }
 ]
 
@@ -266,7 +267,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "nothing to claim",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "a queued term_exec (legacy spelling) under Analyst",
@@ -276,7 +277,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "nothing to claim",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "a queued governance_pack_export (migrated to the governance protocol) under Analyst",
@@ -286,7 +287,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "nothing to claim",
-    decisions: deny("Analyst", "net.http", "doc.summarize", ...ANALYST_ONLY)
+    decisions: deny("net.http", "doc.summarize", ...ANALYST_ONLY)
   },
   {
     name: "a queued governance_pack_export under Operator",
@@ -295,7 +296,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     act: "claimNext",
     state: "running",
     answer: "claimed it",
-    decisions: allow("Operator", "fs.read", "fs.write", "export.governance_pack")
+    decisions: allow("fs.read", "fs.write", "export.governance_pack")
   },
   {
     name: "a queued governance-pack workflow_run under Coder",
@@ -305,7 +306,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "nothing to claim",
-    decisions: deny("Coder", "proc.exec", "net.http", "doc.summarize", "terminal.exec")
+    decisions: deny("proc.exec", "net.http", "doc.summarize", "terminal.exec")
   },
   {
     name: "a queued doc_summarize under a profile the registry does not know",
@@ -315,17 +316,17 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "UnknownProfile",
     answer: "nothing to claim",
-    decisions: deny("cap1", "doc.summarize")
+    decisions: deny("doc.summarize")
   },
   {
-    name: "a queued doc_summarize under a capability profile of only whitespace (its deny names no profile: a blank name is none)",
+    name: "a queued doc_summarize under a capability profile of only whitespace",
     via: "reference SQL",
     row: queued("doc_summarize", " \t "),
     act: "claimNext",
     state: "failed",
     refusal: "UnknownProfile",
     answer: "nothing to claim",
-    decisions: ["deny doc.summarize @undefined"]
+    decisions: deny("doc.summarize")
   },
   {
     name: "a queued doc_summarize whose submitter's profile_id is only whitespace (decided, actor_id unknown)",
@@ -334,7 +335,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     act: "claimNext",
     state: "running",
     answer: "claimed it",
-    decisions: allow("Analyst", "doc.summarize"),
+    decisions: allow("doc.summarize"),
     actor: "unknown"
   },
   {
@@ -344,7 +345,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     act: "claimNext",
     state: "running",
     answer: "claimed it",
-    decisions: allow("Analyst", "doc.summarize")
+    decisions: allow("doc.summarize")
   },
   {
     name: "a refused terminal_exec ahead of an admitted job",
@@ -355,7 +356,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "claimed the job behind it",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "a refused terminal_exec ahead of an admitted job, under a worker pool",
@@ -366,7 +367,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "ran only the job behind it",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "a queued terminal_exec under Analyst, started by name",
@@ -376,7 +377,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "EscalationDenied",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "a stalled terminal_exec under Analyst, resumed",
@@ -386,7 +387,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "EscalationDenied",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "an awaiting_user doc_edit under Analyst, reworked",
@@ -396,7 +397,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "EscalationDenied",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "a terminal_exec under Analyst stored with JobStore.createJob",
@@ -406,7 +407,7 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "nothing to claim",
-    decisions: deny("Analyst", ...ANALYST_ONLY)
+    decisions: deny(...ANALYST_ONLY)
   },
   {
     name: "a doc_summarize under Coder stored with JobStore.createJob, started by name",
@@ -416,13 +417,13 @@ const storedRows: ReadonlyArray<StoredRow> = [
     state: "failed",
     refusal: "EscalationDenied",
     answer: "EscalationDenied",
-    decisions: deny("Coder", ...CODER_ONLY)
+    decisions: deny(...CODER_ONLY)
   }
 ]
 
-/** The capability decisions among `events`, as `allow|deny <id> @<profile>`. */
+/** The capability decisions among `events`, as `allow|deny <id>`. */
 const decisionsIn = (events: ReadonlyArray<EventRecord>) =>
-  events.filter((e) => e.type === "capability_action").map((e) => `${e.body.decision_outcome} ${e.body.capability_id} @${e.body.profile_id}`)
+  events.filter((e) => e.type === "capability_action").map((e) => `${e.body.decision_outcome} ${e.body.capability_id}`)
 
 /** The lifecycle changes among `events`, as `from->to`. */
 const changesIn = (events: ReadonlyArray<EventRecord>) =>

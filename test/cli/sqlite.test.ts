@@ -410,7 +410,7 @@ describe("ai-jobs on a SQLite file", () => {
       const rows = lines(byJob.stdout)
       assert.match(rows[0] ?? "", /^TIME\s+TYPE\s+ACTOR\s+JOB\s+FROM→TO\s+DETAIL$/)
       assert.strictEqual(rows.length, 7)
-      assert.strictEqual(byJob.stdout.match(/capability_action\s+system\s+\w{8}\s+-\s+terminal\.exec: allow \(profile Coder\)/g)?.length, 2,
+      assert.strictEqual(byJob.stdout.match(/capability_action\s+system\s+\w{8}\s+-\s+terminal\.exec: allow$/gm)?.length, 2,
         "terminal.exec is decided at submit and again at start")
       assert.match(byJob.stdout, /terminal_command\s+agent/)
       assert.match(byJob.stdout, /running→failed/)

@@ -15,6 +15,7 @@ import * as Jobs from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import * as WakeUp from "../../src/WakeUp.js"
+import type { DecodeFailure } from "../../src/domain/Errors.js"
 import type { StorageError } from "../../src/store/StoreErrors.js"
 import { services } from "../jobs/services.js"
 import { realSleep, type SharedDatabase } from "../jobs/shared-database.js"
@@ -65,7 +66,7 @@ export const idlePoolStarts = <E, R>(
   jobs: Jobs.Jobs["Type"],
   submit: Effect.Effect<unknown, E, R>,
   pollInterval: Duration.DurationInput = "30 seconds"
-): Effect.Effect<boolean, E | StorageError, R | Scope.Scope> =>
+): Effect.Effect<boolean, E | StorageError | DecodeFailure, R | Scope.Scope> =>
   Effect.gen(function*() {
     const started = yield* Deferred.make<void>()
     yield* jobs.worker({ concurrency: 1, pollInterval, handlers: { doc_summarize: () => Deferred.succeed(started, undefined) } })

@@ -75,9 +75,7 @@ const cases = (t: string, u: string): ReadonlyArray<readonly [string, LibraryEve
         ...typed,
         capability_id: t,
         actor_id: u,
-        decision_outcome: "deny",
-        profile_id: u,
-        reason: t
+        decision_outcome: "deny"
       },
       {
         ...envelope,
@@ -85,9 +83,7 @@ const cases = (t: string, u: string): ReadonlyArray<readonly [string, LibraryEve
         type: "capability_action",
         capability_id: t,
         actor_id: u,
-        decision_outcome: "deny",
-        profile_id: u,
-        reason: t
+        decision_outcome: "deny"
       }
     ],
     [

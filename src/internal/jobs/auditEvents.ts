@@ -120,7 +120,12 @@ const asBadInput = {
  */
 const label = (name: string): string | undefined => hasText(name) && atMostCharacters(name, MAX_IDENTIFIER_CHARACTERS) ? name : undefined
 
-/** A `capability_action` event recording one allow/deny decision (R15), for the profile it was made for. */
+/**
+ * A `capability_action` event recording one allow/deny decision (R15): the
+ * reference's four payload fields and nothing more (R12; its validator refuses
+ * any other). The profile decided under stays on the job row
+ * (`capability_profile_id`) and in a refusal's typed error.
+ */
 export const capabilityEvent = (options: {
   readonly job_id: AiJob["job_id"]
   readonly trace_id: AiJob["trace_id"]
@@ -129,20 +134,15 @@ export const capabilityEvent = (options: {
   readonly actor_id: string
   /** The event's time, when the caller already read the clock (default: the clock's now). */
   readonly timestamp?: DateTime.Utc
-}): Library.CapabilityEvent => {
-  const profileId = label(options.decision.profile_id)
-  return {
-    kind: "capability",
-    trace_id: options.trace_id,
-    job_id: options.job_id,
-    capability_id: options.decision.capability_id,
-    actor_id: label(options.actor_id) ?? "unknown",
-    decision_outcome: options.decision.outcome,
-    ...(profileId !== undefined ? { profile_id: profileId } : {}),
-    ...(options.decision.reason !== undefined ? { reason: options.decision.reason } : {}),
-    ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {})
-  }
-}
+}): Library.CapabilityEvent => ({
+  kind: "capability",
+  trace_id: options.trace_id,
+  job_id: options.job_id,
+  capability_id: options.decision.capability_id,
+  actor_id: label(options.actor_id) ?? "unknown",
+  decision_outcome: options.decision.outcome,
+  ...(options.timestamp !== undefined ? { timestamp: options.timestamp } : {})
+})
 
 /** The `workflow_recovery` event of R9 for one run moved to `stalled`. */
 export const recoveryEvent = (options: {

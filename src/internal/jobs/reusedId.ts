@@ -10,11 +10,13 @@
  * may be sent again, but only by the same caller: callers choose their own
  * ids, so another caller's job under that id took over the refusal's trail
  * (an outside attacker's probe: mallory's three deny events led alice's job).
- * The deny events name the caller (`actor_id`) and the decisions, not the
- * kind; the same request is one whose actor is the refusal's and for which
- * the policy, asked again under the profile each decision names, decides
- * exactly what was recorded (a kind's requirements, an escalation's excess
- * and its reason, which names the kind and protocol).
+ * The deny events name the caller (`actor_id`) and the decisions — the
+ * reference's four fields (R12), neither the kind nor the profile decided
+ * under — so the policy cannot be asked again as it was. The same request is
+ * one whose caller is the refusal's and whose kind and protocol the policy
+ * could have made each decision for: a requirement of their placement
+ * (allowed, or denied under a narrower or unknown profile), or the denial of
+ * a grant their placement's profile lacks (an escalation's excess).
  *
  * The refusal says the id belongs to a pruned job's kept trail when no job
  * holds it (an outside probe read "already exists" of a job that was gone).
@@ -23,30 +25,24 @@
  * job's events are only ever purged, never written again, and two submits of
  * one new id still meet at the job's key.
  */
-import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import type { JobRequest } from "../../domain/AiJob.js"
 import type { DecodeFailure } from "../../domain/Errors.js"
 import type { EventRecord } from "../../domain/EventRecord.js"
-import type { JobId, TraceId } from "../../domain/Ids.js"
-import { uuidv7 } from "../../domain/uuidv7.js"
+import type { JobId } from "../../domain/Ids.js"
+import type { Capabilities, Placement } from "../../Capabilities.js"
 import type { JobStore } from "../../store/JobStore.js"
 import { AlreadyExists, type StorageError } from "../../store/StoreErrors.js"
-import type { makeAdmission } from "./admission.js"
 
-/** The request sending a caller-given id: what the policy decides it from, and who sends it. */
-export type IdRequest = Pick<JobRequest, "trace_id" | "job_kind" | "protocol_id" | "profile_id">
-
-/** A capability decision as its event records it: the fields that say whose request it was and what was decided. */
-const DECISION_FIELDS = ["actor_id", "capability_id", "decision_outcome", "profile_id", "reason"] as const
+/** The request sending a caller-given id: where the policy places it, and who sends it. */
+export type IdRequest = Pick<JobRequest, "job_kind" | "protocol_id" | "profile_id">
 
 /** Fails with `AlreadyExists` when `jobId` names a job whose lifecycle events outlived it, or another caller's refused request. */
 export const refuseReusedId = (
   store: JobStore["Type"],
-  decide: ReturnType<typeof makeAdmission>["decide"],
+  capabilities: Capabilities["Type"],
   jobId: JobId,
-  request: IdRequest,
-  now: DateTime.Utc
+  request: IdRequest
 ): Effect.Effect<void, AlreadyExists | StorageError | DecodeFailure> =>
   firstRecord(store, jobId, ["system", "workflow_recovery", "capability_action"]).pipe(
     Effect.flatMap((first) =>
@@ -55,7 +51,7 @@ export const refuseReusedId = (
         : first !== null && first.type === "capability_action"
         // Decisions first: a live job's allow, or a refusal's trail. Only on this path is the rest read.
         ? Effect.flatMap(firstRecord(store, jobId, ["system", "workflow_recovery"]), (lifecycle) =>
-          lifecycle === undefined ? refuseOthersRefusal(store, decide, jobId, request, now) : refuseTaken(store, jobId))
+          lifecycle === undefined ? refuseOthersRefusal(store, capabilities, jobId, request) : refuseTaken(store, jobId))
         : refuseTaken(store, jobId)
     )
   )
@@ -73,43 +69,44 @@ const refuseTaken = (store: JobStore["Type"], jobId: JobId) =>
 
 /**
  * Fails with `AlreadyExists` (`refused_request`) unless every decision under
- * the id is one the policy makes again for `request`: the same caller's
- * request, sent again. The policy is asked once per profile the decisions name.
+ * the id is `request`'s caller's, and one the policy could make for its kind
+ * and protocol (`decidable`): the same caller's request, sent again.
  */
 const refuseOthersRefusal = (
   store: JobStore["Type"],
-  decide: ReturnType<typeof makeAdmission>["decide"],
+  capabilities: Capabilities["Type"],
   jobId: JobId,
-  request: IdRequest,
-  now: DateTime.Utc
+  request: IdRequest
 ) => {
   const refused = new AlreadyExists({ entity: "job", id: jobId, refused_request: true })
-  // Decided as the refused request was: under this id, its trace any (the compared fields name neither).
-  const subject = { ...request, job_id: jobId, trace_id: request.trace_id ?? uuidv7() as TraceId }
-  const decided = new Map<string, ReadonlyArray<EventRecord>>()
-  const decidedUnder = (profile: unknown) => {
-    if (typeof profile !== "string") return Effect.fail(refused)
-    const known = decided.get(profile)
-    return known !== undefined ? Effect.succeed(known) : Effect.map(decide(subject, profile, now), ({ records }) => {
-      decided.set(profile, records)
-      return records
-    })
-  }
+  const placement = capabilities.placementFor(request)
+  if (placement === undefined) return Effect.fail(refused)
   return Effect.gen(function*() {
     let cursor: string | undefined
     do {
       const page = yield* store.listEvents({ job_id: jobId, types: ["capability_action"], limit: 1000, ...(cursor !== undefined ? { cursor } : {}) })
       for (const event of page.items) {
-        const again = yield* decidedUnder(event.body["profile_id"])
-        if (!again.some((record) => sameDecision(record, event))) return yield* refused
+        // The caller as its events name it: a submitted profile id is a bounded NFC name, recorded as given.
+        if (event.body["actor_id"] !== request.profile_id || !(yield* decidable(capabilities, placement, event))) return yield* refused
       }
       cursor = page.next_cursor ?? undefined
     } while (cursor !== undefined)
   }).pipe(Effect.catchTag("CorruptRow", () => Effect.fail(refused)))
 }
 
-/** Whether two `capability_action` records record one decision for one caller. */
-const sameDecision = (a: EventRecord, b: EventRecord): boolean => DECISION_FIELDS.every((field) => a.body[field] === b.body[field])
+/**
+ * Whether the policy could have recorded `event` for a job of `placement`: one
+ * of its requirements (allowed, or denied under a narrower or unknown
+ * profile), or the denial of a grant its profile lacks (an escalation's
+ * excess). A capability the policy no longer knows could not have been decided.
+ */
+const decidable = (capabilities: Capabilities["Type"], placement: Placement, event: EventRecord): Effect.Effect<boolean> => {
+  const capabilityId = event.body["capability_id"]
+  if (typeof capabilityId !== "string") return Effect.succeed(false)
+  if (placement.requires.includes(capabilityId)) return Effect.succeed(true)
+  if (event.body["decision_outcome"] !== "deny") return Effect.succeed(false)
+  return Effect.match(capabilities.profileCan(placement.profile, capabilityId), { onFailure: () => false, onSuccess: (granted) => !granted })
+}
 
 /**
  * Whether the job `jobId` names is gone, so that only its kept trail holds the id (the refusal

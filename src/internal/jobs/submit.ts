@@ -159,7 +159,7 @@ export const makeSubmit = <GateError>(
     request.job_id === undefined
       ? queue(span, request, checked, now, written)
       : Effect.flatMap(
-        refuseReusedId(store, deps.admission.decide, request.job_id, request, now),
+        refuseReusedId(store, deps.admission.capabilities, request.job_id, request),
         () => queue(span, request, checked, now, written)
       )
 

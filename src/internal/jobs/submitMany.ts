@@ -49,7 +49,7 @@ export const makeSubmitMany = <GateError>(
     // A caller-given id another job's or caller's trail still names is refused before anything is decided (reusedId.ts).
     for (const request of requests) {
       if (request.job_id === undefined) continue
-      yield* refuseReusedId(store, deps.admission.decide, request.job_id, request, now)
+      yield* refuseReusedId(store, deps.admission.capabilities, request.job_id, request)
     }
     yield* Effect.annotateCurrentSpan({ "hsk.jobs": requests.length })
     // Every request placed by the policy before anything is queued.

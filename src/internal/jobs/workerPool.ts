@@ -133,17 +133,18 @@ export const makeWorkerPool = (
   /** The service's close (serviceClose.ts): it stops the pool before the store closes. */
   trackPool: TrackPool
 ) =>
-<E, R>(given: WorkerOptions<E, R>): Effect.Effect<void, StorageError, R | Scope.Scope> =>
+<E, R>(given: WorkerOptions<E, R>): Effect.Effect<void, StorageError | DecodeFailure, R | Scope.Scope> =>
   Effect.gen(function*() {
     // Before a loop claims anything (poolOptions.ts): a bad `run.onSuccess` (past the types) would
-    // settle every job it runs off the lifecycle table, a NaN concurrency start no loop. The pool
-    // has no error channel: its caller's defect, a DecodeFailure — a getter or Proxy trap that
-    // throws too: the options are read once, here, and the pool uses the copy.
+    // settle every job it runs off the lifecycle table, a NaN concurrency start no loop. Bad
+    // options are bad input: a typed DecodeFailure, as every other entry point gives, and nothing
+    // started — a getter or Proxy trap that throws too: the options are read once, here, and the
+    // pool uses the copy.
     const read = readOptions(given, WORKER_OPTIONS, "WorkerOptions")
-    if (read instanceof DecodeFailure) return yield* Effect.die(read)
-    const run = yield* Effect.orDie(checkRunOptions(read.run, recoveryThreshold))
+    if (read instanceof DecodeFailure) return yield* read
+    const run = yield* checkRunOptions(read.run, recoveryThreshold)
     const options = { ...read, run } as WorkerOptions<E, R>
-    const settings = yield* Effect.orDie(checkPoolOptions(options))
+    const settings = yield* checkPoolOptions(options)
     const handler = options.handlers !== undefined ? dispatch(options.handlers) : options.handler
     const kinds = settings.kinds
     const poll = Duration.toMillis(settings.poll)
