@@ -84,7 +84,7 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assert.deepStrictEqual(commands, ["demo", "migrate", "recover", "jobs", "events", "prune", "retention", "serve"])
     const jobs = ok(await runCli(["jobs"]))
     const actions = section(jobs, "COMMANDS").filter((line) => /^ {2}\S/.test(line)).map((line) => line.trim().split(/\s+/)[0])
-    assert.deepStrictEqual(actions, ["list", "show", "resume", "rework", "retry", "fail", "cancel", "pin", "unpin"])
+    assert.deepStrictEqual(actions, ["list", "show", "node", "resume", "rework", "retry", "fail", "cancel", "pin", "unpin"])
     assert.strictEqual(ok(await runCli(["jobs", "--help"])), jobs)
   })
 
@@ -113,7 +113,7 @@ describe.concurrent("ai-jobs help", { timeout: 180_000 }, () => {
     assertOneLineError(
       await runCli(["jobs", "frob"]),
       2,
-      /^error: unknown command "frob" for ai-jobs jobs; expected one of list, show, resume, rework, retry, fail, cancel, pin, unpin$/
+      /^error: unknown command "frob" for ai-jobs jobs; expected one of list, show, node, resume, rework, retry, fail, cancel, pin, unpin$/
     )
     assertOneLineError(
       await runCli(["frob"]),

@@ -38,8 +38,6 @@ export const validEvents = {
     actor_id: "agent:planner",
     job_id: ids.job,
     decision_outcome: "deny",
-    profile_id: "Operator",
-    reason: "not granted by profile Operator",
     policy_decision_id: "pd-42"
   }),
   llm_inference: envelope("llm_inference", {
