@@ -26,6 +26,7 @@ import { EvidenceMissing } from "../domain/RetentionHorizon.js"
 import { Text } from "../domain/Text.js"
 import { Timestamp, TimestampBoundRoundedUp } from "../domain/Timestamp.js"
 import { NodeExecution, WorkflowRun } from "../domain/WorkflowRun.js"
+import { MAX_REASON_CHARACTERS } from "../internal/jobs/transitionOptions.js"
 import { packageVersion } from "../internal/packageVersion.js"
 import {
   AlreadyExistsError,
@@ -77,12 +78,17 @@ const CommaList = <A, I extends string>(item: Schema.Schema<A, I>): Schema.Schem
  * digits as the CLI's `--limit` (a bare number parse would also take `0x10`,
  * `1e3` or ` 5`).
  */
+const LIMIT_DESCRIPTION = "Page size, 1 to 1000 (default 100)"
 const Limit = Schema.String.pipe(
-  Schema.pattern(/^[0-9]+$/, { message: () => "Expected a page size in decimal digits, e.g. 100" }),
+  Schema.pattern(/^[0-9]+$/, {
+    message: () => "Expected a page size in decimal digits, e.g. 100",
+    // The document states the range as a whole number's, which a string's pattern cannot; a client sends it in decimal digits.
+    jsonSchema: { type: "integer", minimum: 1, maximum: 1000, description: LIMIT_DESCRIPTION }
+  }),
   Schema.compose(Schema.NumberFromString),
   Schema.int(),
   Schema.between(1, 1000)
-).annotations({ description: "Page size, 1 to 1000 (default 100)" })
+).annotations({ description: LIMIT_DESCRIPTION })
 
 /** Listing order. */
 const Order = Schema.Literal("asc", "desc")
@@ -239,9 +245,18 @@ export const NewJobRequest = Schema.encodedSchema(JobRequest).annotations({
   ...refuseUnknownKeys
 })
 
+/**
+ * An action's reason as the document states it: `Text` of at most
+ * `MAX_REASON_CHARACTERS` characters (JSON Schema's `maxLength` counts code
+ * points, as the bound does). The bound itself is the move's check, which
+ * answers 400 `DecodeFailure` naming `reason` as in process; checking it here
+ * too would answer `HttpApiDecodeError` instead, so this filter passes all.
+ */
+const ActionReason = Text.pipe(Schema.filter(() => true, { jsonSchema: { maxLength: MAX_REASON_CHARACTERS } }))
+
 /** The body of an operator action; may be empty. */
 const ActionRequest = Schema.transform(
-  Schema.NullOr(Schema.Struct({ reason: Schema.optional(Text) }).annotations(refuseUnknownKeys)),
+  Schema.NullOr(Schema.Struct({ reason: Schema.optional(ActionReason) }).annotations(refuseUnknownKeys)),
   Schema.Struct({ reason: Schema.optional(Text) }),
   { strict: true, decode: (body) => body ?? {}, encode: (body) => body }
 ).annotations({ identifier: "ActionRequest", description: "Why: stored as the job's status_reason and in its event" })
@@ -257,6 +272,8 @@ const action = <const Name extends string>(name: Name, summary: string) =>
     .addError(NotFoundError)
     .addError(DecodeFailureError)
     .annotate(OpenApi.Summary, summary)
+    // The body may be left out (ActionRequest takes none as {}); the platform marks every payload required.
+    .annotate(OpenApi.Transform, (operation) => ({ ...operation, requestBody: { ...operation["requestBody"], required: false } }))
 
 /**
  * A guarded transition: an action the job's state may refuse (409

@@ -650,6 +650,40 @@ export const runApiSuite = (backend: Backend) => {
         assert.strictEqual((yield* eventsOf(queued.job_id, "system")).length, 1, "only the submit's event")
       })))
 
+    it.effect("17.2 README the served OpenAPI document says what the server accepts: an action's body optional, its reason at most 4,000 characters, every page's limit 1 to 1000", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const queued = yield* jobs.submit(summarize())
+        const authed = HttpClientRequest.bearerToken(TOKEN)
+        const doc = (yield* send(HttpClientRequest.get("/openapi.json").pipe(authed))).body as {
+          readonly paths: Record<string, Record<string, { readonly requestBody?: { readonly required?: boolean }; readonly parameters?: ReadonlyArray<{ readonly name: string; readonly schema: object }> }>>
+          readonly components: { readonly schemas: Record<string, { readonly anyOf: ReadonlyArray<{ readonly properties?: Record<string, object> }> }> }
+        }
+        // Found by a README truth audit: every action's body was `required: true`, though none at all is taken as {} (200).
+        const actions = ["resume", "rework", "retry", "fail", "cancel", "pin", "unpin"]
+        assert.deepStrictEqual(actions.map((action) => doc.paths[`/jobs/{job_id}/${action}`]?.["post"]?.requestBody?.required), actions.map(() => false))
+        const bare = yield* send(HttpClientRequest.post(`/jobs/${queued.job_id}/pin`).pipe(authed))
+        assert.strictEqual(bare.status, 200, bare.text)
+        // ... its reason had no bound, though 4,001 characters are refused.
+        const reason = doc.components.schemas["ActionRequest"]?.anyOf.find((member) => member.properties)?.properties?.["reason"]
+        assert.deepStrictEqual(reason, { $ref: "#/components/schemas/Text", maxLength: 4000 })
+        for (const [length, status] of [[4_000, 200], [4_001, 400]] as const) {
+          const answer = yield* send(HttpClientRequest.post(`/jobs/${queued.job_id}/pin`).pipe(authed, HttpClientRequest.bodyUnsafeJson({ reason: "😀".repeat(length) })))
+          assert.strictEqual(answer.status, status, `${length} characters: ${answer.text.slice(0, 200)}`)
+        }
+        // ... and each page's limit was only `^[0-9]+$`, though 0 and 1001 are refused.
+        const limit = { type: "integer", minimum: 1, maximum: 1000, description: "Page size, 1 to 1000 (default 100)" }
+        const paged = ["/jobs", "/events", "/jobs/{job_id}/runs", "/runs/{workflow_run_id}/nodes"]
+        assert.deepStrictEqual(paged.map((path) => doc.paths[path]?.["get"]?.parameters?.find((parameter) => parameter.name === "limit")?.schema), paged.map(() => limit))
+        for (const [value, status] of [["0", 400], ["1", 200], ["1000", 200], ["1001", 400]] as const) {
+          assert.deepStrictEqual(
+            [(yield* send(HttpClientRequest.get(`/jobs?limit=${value}`).pipe(authed))).status, (yield* send(HttpClientRequest.get(`/events?limit=${value}`).pipe(authed))).status],
+            [status, status],
+            `limit=${value}`
+          )
+        }
+      })))
+
     it.effect("17.2 request size limit: 413 PayloadTooLarge over it, 411 LengthRequired without a Content-Length, 401 first without a token", () =>
       withApi(Effect.gen(function*() {
         const jobs = yield* Jobs

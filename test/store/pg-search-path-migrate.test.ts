@@ -23,6 +23,7 @@ import * as Layer from "effect/Layer"
 import { DatabaseUrl, Jobs } from "../../src/index.js"
 import { runCli } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
+import { capturingLog } from "../support/capturedLog.js"
 import { freshPgDatabase } from "../support/pg-database.js"
 import { asAdmin, request } from "./pg-deployment.js"
 
@@ -202,6 +203,38 @@ describe("R17 a store in a later schema of the search_path is never hidden nor t
         /but schemas "Team B", "jobs" of this database hold one each: name the one to use in the URL — \?options=-c search_path="Team\\ B" or \?options=-c search_path=jobs;/
       )
       assert.deepStrictEqual(yield* storeSchemas(base), ["Team B", "jobs"])
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live("migrate that creates a new store while schemas off the search_path hold one (migrated with search_path=jobs, migrated again without it) warns naming each and the URL option that reaches it, and still builds it (a new store may be meant); not when it creates none, nor on a database with no other store", () =>
+    Effect.gen(function*() {
+      const base = yield* freshPgDatabase("migrate beside a store")
+      yield* asAdmin(base, "CREATE SCHEMA jobs", `CREATE SCHEMA "Team B"`)
+      assert.deepStrictEqual(yield* submitAndList(`${base}?options=${encodeURIComponent("-c search_path=jobs")}`, "in-jobs"), ["in-jobs"])
+      // Found by a README truth audit: this exited 0 with a second, empty store in public and said nothing of the one in jobs.
+      const second = yield* Effect.promise(() => runCli(["migrate", "--database", base]))
+      assert.strictEqual(second.code, 0, second.stderr)
+      const warning = /WARN.*migrate created a new job store in schema "public", the search_path's first, but schema "jobs" of this database holds one: name the one to use in the URL — \?options=(-c search_path=jobs); the new store is a second, separate one/
+      assert.match(second.stderr, warning)
+      assert.deepStrictEqual(yield* storeSchemas(base), ["jobs", "public"])
+      const advised = warning.exec(second.stderr)?.[1]
+      assert.deepStrictEqual(yield* submitAndList(`${base}?options=${advised}`, "via-advice"), ["in-jobs", "via-advice"])
+      // Nothing created: nothing said.
+      const again = yield* Effect.promise(() => runCli(["migrate", "--database", base]))
+      assert.deepStrictEqual([again.code, again.stderr.includes("new job store")], [0, false], again.stderr)
+
+      // The library's migrating build says it too, naming every store off its path.
+      assert.deepStrictEqual(yield* submitAndList(`${base}?options=${encodeURIComponent(`-c search_path="Team\\ B"`)}`, "in-team-b"), ["in-team-b"])
+      yield* asAdmin(base, "CREATE SCHEMA fresh")
+      const log = capturingLog(["WARN"])
+      assert.isUndefined(yield* log.provide(buildError(`${base}?options=${encodeURIComponent("-c search_path=fresh")}`)))
+      assert.deepStrictEqual(log.lines, [
+        `migrate created a new job store in schema "fresh", the search_path's first, but schemas "Team B", "jobs", "public" of this database hold one each: ` +
+        `name the one to use in the URL — ?options=-c search_path="Team\\ B" or ?options=-c search_path=jobs or ?options=-c search_path=public; the new store is a second, separate one`
+      ])
+
+      const alone = yield* freshPgDatabase("migrate alone")
+      const first = yield* Effect.promise(() => runCli(["migrate", "--database", alone]))
+      assert.deepStrictEqual([first.code, first.stderr.includes("new job store")], [0, false], first.stderr)
     }).pipe(Effect.scoped), 120_000)
 
   // Found by a regression probe: the refusal took pg_catalog for the path's first schema, and advised making a store there.

@@ -28,7 +28,7 @@ import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./le
 import { adviseOnNotValid } from "./notValidConstraints.js"
 import { doubleQuoted, searchPathOption, searchPathRefusal } from "./searchPathOption.js"
 import { refuseEncoding } from "./serverEncoding.js"
-import { refuseStoreElsewhere } from "./storeElsewhere.js"
+import { refuseStoreElsewhere, warnOfStoreElsewhere } from "./storeElsewhere.js"
 import { isTransient, retryOutermost } from "./transaction.js"
 
 /** Where the SQL files ship: `migrations/pg/` at the package root (same depth from src/ and dist/). */
@@ -193,7 +193,9 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
       Effect.catchAllCause((cause) => {
         const failed = Cause.isInterruptedOnly(cause) ? undefined : databaseFailed(run, Cause.squash(cause))
         return failed === undefined ? Effect.failCause(cause) : Effect.fail(failed)
-      })
+      }),
+      // A new store (migration 1 applied): said when other schemas already hold one (storeElsewhere.ts).
+      Effect.tap((applied) => applied.some(([id]) => id === 1) ? warnOfStoreElsewhere(migrationsTable) : Effect.void)
     )
   }).pipe(
     // The Migrator turns a failing migration into a defect wrapping our
