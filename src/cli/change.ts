@@ -10,17 +10,28 @@
  * and the command exits 128 + the signal's number. Once the change has begun,
  * it runs to its end and its report is printed; the command then exits 0 —
  * it did what it was asked — and says on stderr that the signal came too late
- * to stop it (`interruptedAfterChange`).
+ * to stop it (`interruptedAfterChange`). One that failed fails the command
+ * as it would have without the signal: its error line, exit 1 (`changeFailure`).
  */
+import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 
 let reported = false
 let begun = false
+let failure: Cause.Cause<unknown> | undefined
 
 /** Whether a change ran to its end and its report was printed: an interrupt that came meanwhile stopped nothing. */
 export const changeReported = (): boolean => reported
+
+/**
+ * Why a change that had begun failed by itself (not stopped by a signal). An
+ * interrupt pending meanwhile (a signal that stopped nothing) drops the failure
+ * from the fiber's exit before `main` can print it (Effect keeps only the
+ * interruption once a handler is met), so `main` reports it from here.
+ */
+export const changeFailure = (): Cause.Cause<unknown> | undefined => failure
 
 /**
  * Whether a change has begun: a further signal must not end the process from
@@ -61,7 +72,11 @@ export const changeThenReport = <ROut, E1, A, E2, R2, E3, R3>(
       const provided = Effect.provide(change, context)
       begun = true
       const exit = yield* Effect.exit(options.interruptible === true ? restore(provided) : provided)
-      if (Exit.isFailure(exit) && options.partial !== undefined) yield* options.partial(Exit.isInterrupted(exit) ? "stopped" : "failed")
+      if (Exit.isFailure(exit)) {
+        const ended = Exit.isInterrupted(exit) ? "stopped" : "failed"
+        if (ended === "failed") failure = exit.cause
+        if (options.partial !== undefined) yield* options.partial(ended)
+      }
       const result = yield* exit
       yield* answer(result)
       reported = true

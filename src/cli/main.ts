@@ -17,7 +17,7 @@ import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
 import { helpAsked, logLevelFirst, refuseCommandLine } from "./commandLine.js"
-import { changeBegun, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
+import { changeBegun, changeFailure, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
 import { repeatedSignalTaker } from "./repeatedSignal.js"
 import { enableSqliteUris } from "./database.js"
 import { guardSignals, signalExitCode } from "../util/signalGuard.js"
@@ -101,6 +101,21 @@ const report = (error: unknown): Effect.Effect<number> => {
   return Effect.as(Console.error(`error: ${clipped(hint(describeError(error)))}`), ExitCode.failure)
 }
 
+/** The exit code of the failure whose line was printed: a signal that then ends the run must not have it printed again. */
+let failureSaid: number | undefined
+
+/** `printing` (a failure's line and its exit code) whole, its code noted. */
+const said = (printing: Effect.Effect<number>): Effect.Effect<number> =>
+  Effect.uninterruptible(Effect.tap(printing, (code) => Effect.sync(() => void (failureSaid = code))))
+
+/** A command's failure printed on stderr, with its exit code. */
+const answered = <R>(run: Effect.Effect<number, unknown, R>): Effect.Effect<number, never, R> =>
+  run.pipe(
+    Effect.catchAll((error) => said(report(error))),
+    // A defect is a bug: show the cause, still without exiting 0.
+    Effect.catchAllDefect((defect) => said(Effect.as(Console.error(`error: unexpected failure: ${Cause.pretty(Cause.die(defect))}`), ExitCode.failure)))
+  )
+
 const program = Effect.suspend(() => {
   const args = process.argv.slice(2)
   // Before anything reads a word: Node has already put U+FFFD in place of bytes that are not UTF-8.
@@ -115,9 +130,7 @@ const program = Effect.suspend(() => {
   return cli([...process.argv.slice(0, 2), ...logLevelFirst(tree, joined)])
 }).pipe(
   Effect.as(ExitCode.ok as number),
-  Effect.catchAll(report),
-  // A defect is a bug: show the cause, still without exiting 0.
-  Effect.catchAllDefect((defect) => Effect.as(Console.error(`error: unexpected failure: ${Cause.pretty(Cause.die(defect))}`), ExitCode.failure)),
+  answered,
   Effect.provide(NodeContext.layer),
   // The library's log lines (a recovery that stalled runs, a failed heartbeat) go to stderr, so
   // stdout keeps only what a command prints — a table, or JSON for a pipe.
@@ -176,16 +189,28 @@ const exitAfterOutput = (code: number, onExit: (code: number) => void): void => 
   process.stderr.write("", done)
 }
 
+/**
+ * The exit code of a run a signal interrupted. After a change had begun, the command still finished
+ * it and printed its report (change.ts): it exits 0, as it did what was asked, and says the signal
+ * stopped nothing. A change that failed fails the command as without the signal: the pending
+ * interrupt dropped the failure before `answered` could print it, so it is printed here (its error
+ * line, exit 1). Stopped before it changed anything, the command exits 128 + the signal's number.
+ */
+const interruptedExit = (): number => {
+  if (changeReported()) {
+    process.stderr.write(`${interruptedAfterChange}\n`)
+    return ExitCode.ok
+  }
+  const failure = changeFailure()
+  if (failure === undefined) return stoppedBy()
+  return failureSaid ?? Effect.runSync(answered(Effect.failCause(failure)))
+}
+
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
-    // Interrupted after a change had begun, the command still finished it and printed its report
-    // (change.ts): it exits 0, as it did what was asked, and says the signal stopped nothing.
-    // Stopped before it changed anything, it exits 128 + the signal's number.
-    const lateSignal = !Exit.isSuccess(exit) && Cause.isInterruptedOnly(exit.cause) && changeReported()
-    if (lateSignal) process.stderr.write(`${interruptedAfterChange}\n`)
-    const code = Exit.isSuccess(exit) ? exit.value : lateSignal ? ExitCode.ok : Cause.isInterruptedOnly(exit.cause) ? stoppedBy() : ExitCode.failure
+    const code = Exit.isSuccess(exit) ? exit.value : Cause.isInterruptedOnly(exit.cause) ? interruptedExit() : ExitCode.failure
     exitAfterOutput(typeof code === "number" ? code : ExitCode.failure, onExit)
   }
 })

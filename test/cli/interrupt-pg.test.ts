@@ -25,19 +25,19 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
   afterAll(() => dropDatabase(url))
 
   /** A job old enough to prune, and `prune` signalled (`signals`) while it waits on that job's row lock. */
-  const pruneUnderLock = async (signals?: ReadonlyArray<"SIGINT" | "SIGTERM">) => {
+  const pruneUnderLock = async (signals?: ReadonlyArray<"SIGINT" | "SIGTERM">, options?: { readonly then?: "cancelled" }) => {
     const job = await completedJob(url)
     const admin = await connectPg(url)
     await admin.query("UPDATE ai_jobs SET updated_at = now() - interval '40 days' WHERE id = $1", [job.job_id])
     await admin.end()
-    const result = await interruptedUnderLock(url, lockOf(job.job_id), ["prune", "--older-than", "1d", "--keep", "0", "--json"], signals)
+    const result = await interruptedUnderLock(url, lockOf(job.job_id), ["prune", "--older-than", "1d", "--keep", "0", "--json"], signals, options)
     return { job, result }
   }
 
   /** A crashed run, and `recover` signalled (`signals`) while its scan waits on the job's row lock. */
-  const recoverUnderLock = async (signals?: ReadonlyArray<"SIGINT" | "SIGTERM">) => {
+  const recoverUnderLock = async (signals?: ReadonlyArray<"SIGINT" | "SIGTERM">, options?: { readonly then?: "cancelled" }) => {
     const { job, run } = await crashedRun(url)
-    const result = await interruptedUnderLock(url, lockOf(job.job_id), ["recover", "--threshold", "1", "--json"], signals)
+    const result = await interruptedUnderLock(url, lockOf(job.job_id), ["recover", "--threshold", "1", "--json"], signals, options)
     return { job, run, result }
   }
 
@@ -90,6 +90,26 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
       "note: finishing the change already begun, then reporting it; the signal does not stop it",
       "note: the signal came after the change had begun: it ran to its end, reported above"
     ])
+  })
+
+  it("recover: SIGTERM while the scan waits on a locked job, then the scan fails (its statement cancelled): the signal stopped nothing, so the failed report, its one error line and exit 1, as without the signal", async () => {
+    const { job, result } = await recoverUnderLock(["SIGTERM"], { then: "cancelled" })
+    assert.strictEqual(result.code, 1, result.stderr)
+    assert.strictEqual((await runsOf(url, job.job_id))[0]?.status, "running", "nothing was stalled")
+    assert.deepInclude(JSON.parse(result.stdout), { recovered: [], failed: true })
+    const errors = lines(result.stderr)
+    assert.strictEqual(errors.length, 1, result.stderr)
+    assert.match(errors[0]!, /^error: HSK-500-DB: .*cancel/)
+  })
+
+  it("prune: SIGTERM while the pruning waits on a locked job, then the pruning fails (its statement cancelled): the failed report, its one error line, exit 1", async () => {
+    const { job, result } = await pruneUnderLock(["SIGTERM"], { then: "cancelled" })
+    assert.strictEqual(result.code, 1, result.stderr)
+    assert.strictEqual((await jobOf(url, job.job_id)).job_id, job.job_id, "the job is still there")
+    assert.deepInclude(JSON.parse(result.stdout), { pruned: 0, failed: true })
+    const errors = lines(result.stderr)
+    assert.strictEqual(errors.length, 1, result.stderr)
+    assert.match(errors[0]!, /^error: HSK-500-DB: Storage failed during JobStore\.pruneJobs/)
   })
 
   it("jobs cancel: SIGINT while the move waits on the job's lock rolls it back; nothing changed, so exit 130 and nothing printed", async () => {
