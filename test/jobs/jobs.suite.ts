@@ -314,7 +314,9 @@ export const runJobsSuite = (backend: Backend) => {
         assert.deepStrictEqual(decisions.map((e) => e.body.capability_id), ["export.debug_bundle", "fr.read", "diagnostics.read", "jobs.read", "export.include_payloads"])
         for (const decision of decisions) {
           assert.strictEqual(decision.body.decision_outcome, "deny")
-          assert.strictEqual(decision.body.profile_id, "Analyst")
+          // R12: the reference's four fields; the profile refused is the error's, not the event's.
+          assert.strictEqual(decision.body.actor_id, "tester")
+          assert.notProperty(decision.body, "profile_id")
         }
         assert.strictEqual((yield* eventsOf("system")).length, 0)
       })))
@@ -386,12 +388,13 @@ export const runJobsSuite = (backend: Backend) => {
         const jobs = yield* Jobs
         const unknown = yield* Effect.flip(jobs.submit(summarize({ capability_profile_id: "SuperUser" })))
         assert.strictEqual(unknown._tag, "UnknownProfile")
-        // The refused request is audited: its requirement denied, for the profile it named.
+        // The refused request is audited: its requirement denied, for the caller that asked (R12's four fields).
         const [denied, ...others] = yield* allEvents
         assert.strictEqual(others.length, 0)
         assert.strictEqual(denied!.type, "capability_action")
         assert.strictEqual(denied!.body.decision_outcome, "deny")
-        assert.strictEqual(denied!.body.profile_id, "SuperUser")
+        assert.strictEqual(denied!.body.actor_id, "tester")
+        assert.notProperty(denied!.body, "profile_id")
         const bad = yield* Effect.flip(jobs.submitUntrusted({ ...summarize(), job_kind: "doc_test" }))
         assert.strictEqual(bad._tag, "DecodeFailure")
         assert.strictEqual((yield* jobs.list()).items.length, 0)

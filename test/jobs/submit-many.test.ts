@@ -125,9 +125,10 @@ const suite = (backend: Backend) => {
         assert.strictEqual(state.jobs.length, 0, "no job row for any request")
         assert.isTrue(state.events.every((event) => event.type === "capability_action" && event.body.decision_outcome === "deny"))
         // The escalation's five denials, and the unknown profile's one: what two submits would record.
+        // (R12: the events carry the capability, not the profile; the unknown profile's is the kind's requirement.)
         assert.deepStrictEqual(
-          state.events.map((event) => event.body.profile_id).sort(),
-          ["Analyst", "Analyst", "Analyst", "Analyst", "Analyst", "SuperUser"]
+          state.events.map((event) => event.body.capability_id).sort(),
+          ["diagnostics.read", "doc.summarize", "export.debug_bundle", "export.include_payloads", "fr.read", "jobs.read"]
         )
       })))
 
