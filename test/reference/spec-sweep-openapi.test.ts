@@ -23,8 +23,11 @@ describe("R1a the OpenAPI document", () => {
     assert.deepStrictEqual(jobKind.enum, [...JobKinds])
   })
 
-  it("R1a a job request still accepts the alias term_exec (decoded to terminal_exec)", () => {
+  it("R1a a job request's kind lists the twelve canonical kinds and names the alias term_exec in its description (accepted, stored as terminal_exec: openapi-job-kind.test.ts posts it)", () => {
     const requested = resolve(schemas["NewJobRequest"]!.properties!["job_kind"]!)
-    assert.isTrue(requested.enum?.includes("term_exec"))
+    // A generated client must not get a TERM_EXEC value: the alias is never written (f131).
+    assert.isFalse(requested.enum?.includes("term_exec") ?? false)
+    assert.strictEqual(requested.enum?.length, 12)
+    assert.match(JSON.stringify(requested), /term_exec/)
   })
 })

@@ -194,7 +194,7 @@ describe("issue 16 migration 0013: the rebuild keeps the schema and every row", 
       for (const { sql } of yield* Effect.provide(rawRows<{ readonly sql: string }>(tableSql), rawClient(fresh))) assert.notMatch(sql, /(status|actor) IN \(/)
     }))
 
-  it.scoped("issue 16 0013 upgrades a database at 0011 (the legacy reference database, upgraded): every row kept with its rowid, references intact, 0013 (and 0016, a table of its own) applied", () =>
+  it.scoped("issue 16 0013 upgrades a database at 0011 (the legacy reference database, upgraded): every row kept with its rowid, references intact, 0013 (and 0016 and 0031, tables of their own) applied", () =>
     Effect.gen(function*() {
       const before = yield* migrationsBefore0013
       const filename = yield* tempDatabaseFile("reference.db")
@@ -206,12 +206,13 @@ describe("issue 16 migration 0013: the rebuild keeps the schema and every row", 
       assert.deepStrictEqual(applied.map(([id]) => id), shippedFrom("sqlite", 13))
       yield* Effect.provide(
         Effect.gen(function*() {
-          const { run_offers, ...after } = yield* everyRow
+          const { run_offers, flight_recorder_retention_horizon, ...after } = yield* everyRow
           for (const run of after["workflow_runs"] as ReadonlyArray<Record<string, unknown>>) {
             assert.strictEqual(run["taken"], run["status"] === "running" && run["last_heartbeat"] !== run["created_at"] ? 1 : 0, "0018's taken")
           }
           assert.deepStrictEqual(withoutTaken(after), rows)
           assert.deepStrictEqual(run_offers, [], "0016's table, new and empty")
+          assert.deepStrictEqual(flight_recorder_retention_horizon, [], "0031's table, new and empty")
           assert.deepStrictEqual(yield* rawRows("PRAGMA foreign_key_check"), [])
           assert.deepStrictEqual(yield* rawRows("PRAGMA integrity_check"), [{ integrity_check: "ok" }])
           assert.strictEqual(yield* version, newestShipped("sqlite"))
