@@ -37,11 +37,17 @@ import { countingSweeps } from "./sweeps.js"
 const LONGEST_TIMER_MS = 2 ** 31 - 1
 const DAY = 86_400_000
 
-/** Waits (real time) until something sleeps on the TestClock, then gives the sleeps' instants. */
+/**
+ * Waits (real time) until a sleep a day or more ahead is armed on the
+ * TestClock — the long interval's own, not some short one armed first (a
+ * clock moved before the long sleep is armed would push it 30 days further
+ * and the test would wait for ever) — then gives all the sleeps' instants.
+ */
 const armedSleeps = Effect.gen(function*() {
+  const now = yield* Clock.currentTimeMillis
   for (;;) {
     const sleeps = Chunk.toReadonlyArray(yield* TestClock.sleeps())
-    if (sleeps.length > 0) return sleeps
+    if (sleeps.some((due) => due - now >= DAY)) return sleeps
     yield* realSleep(2)
   }
 })
