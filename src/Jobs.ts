@@ -314,7 +314,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     announce: announce === undefined ? undefined : (claim) => announce(claim.job),
     release: (claim, reason) => runner.release(claim.job, claim.run, reason)
   })
-  const claimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) =>
+  const claimQueued = (options?: Parameters<typeof claims.claimQueued>[0]) =>
     announced(claims.claimQueued(options), (claim) => claim?.job)
   const claimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) => {
     // A misspelt `kind` dropped would claim a job of any kind: refused, nothing claimed.
@@ -386,7 +386,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     resume: begin("stalled", "resume", "Jobs.resume"),
     rework: begin("awaiting_user", "rework", "Jobs.rework"),
     run,
-    worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered, recorder.redact, recoveryThreshold, closing.trackPool),
+    worker: makeWorkerPool(claimQueued, runner, wakeUp, desk, adoptOffered, recorder.redact, recoveryThreshold, closing.trackPool, store.cancelWritesOf),
     await: (jobId, options) =>
       withJobSpan("Jobs.await", (span) => {
         nameJob(span, { job_id: jobId })

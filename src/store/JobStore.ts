@@ -612,7 +612,8 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * Optional (the PostgreSQL store on its own pool has it): cancels, on the
    * server, the store's statements in flight that carry `job_id` among their
    * parameters — a worker pool's drain cutting its run's end that waits on a
-   * lock past the drain time (R8). A cancelled statement fails and rolls back
+   * lock past the drain time (R8); given a claim's event id instead, that
+   * claim's statement (the pool's loops' claims still waiting at the drain's end). A cancelled statement fails and rolls back
    * whole; one that has already ended keeps what it did. Resolves once the
    * cancels are delivered (bounded by the connect timeout, 5 s at most).
    */

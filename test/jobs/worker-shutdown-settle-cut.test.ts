@@ -16,7 +16,6 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -30,6 +29,7 @@ import { capturingLog } from "../support/capturedLog.js"
 import { beforeStatement } from "../support/statementTrap.js"
 import { holdTable } from "../support/tableHold.js"
 import { summarize } from "./jobs.suite.js"
+import { endsBeforeRelease } from "./lockOrder.js"
 import { services } from "./services.js"
 import { postgresShared, realSleep, type SharedBackend, type SharedDatabase, sharedBackends } from "./shared-database.js"
 
@@ -81,13 +81,7 @@ for (const backend of sharedBackends) {
         // The program returns once the shutdown has begun (the pool says so), and its end meets the lock.
         while (!log.lines.some((line) => line.startsWith("worker pool: shutting down"))) yield* realSleep(10)
         yield* lock.returned(Deferred.succeed(letReturn, undefined))
-        const first = yield* Effect.raceFirst(
-          Effect.as(Fiber.await(closing), "shutdown returned"),
-          Effect.as(realSleep(HANG_BOUND_MS), "still waiting")
-        )
-        yield* lock.release
-        assert.deepStrictEqual([first, "lock released"], ["shutdown returned", "lock released"], "shutdown did not wait for the lock")
-        yield* Fiber.join(closing)
+        yield* endsBeforeRelease(closing, lock.release, HANG_BOUND_MS)
         const after = yield* store.getJob(job.job_id)
         assert.strictEqual(after.state, "running", "nothing of the run's end was written")
         assert.strictEqual(after.workflow_run_id, running.workflow_run_id)

@@ -197,10 +197,12 @@ export const makeClaimNext = (
   /**
    * The queue's next job alone, for a pool, which runs it itself: its run is
    * taken by the claim, so no `Jobs.run` of the job begins it a second time
-   * (pools look for offered runs on their own schedule).
+   * (pools look for offered runs on their own schedule). `note`, a pool
+   * loop's own, is told the ids each attempt's statement carries: what the
+   * pool's drain cancels a claim still waiting by (claimCut.ts).
    */
-  const claimQueued = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined } = {}) =>
-    withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds, true), redact)
+  const claimQueued = (options: { readonly kinds?: ReadonlyArray<JobKind> | undefined; readonly note?: ClaimNote | undefined } = {}) =>
+    withJobSpan("Jobs.claimNext", (span) => claimUntilDecided(span, options.kinds, true, options.note), redact)
   const announce = hooks?.announce
   const release = hooks?.release
   /**

@@ -64,10 +64,14 @@ export const makeClaimTemplates = (claimRecords: ClaimRecords) => {
   }
 
   return {
-    /** The templates to send, with a fresh event id for each record of the longest, in order. */
+    /**
+     * The templates to send, with a fresh event id for each record of the longest, in order — one at
+     * least, unused with no template: the statement then names its claimer all the same, so a worker
+     * pool's drain can cancel a claim that waits on a lock (claimCut.ts).
+     */
     current: (): { readonly templates: ReadonlyArray<ClaimTemplate>; readonly event_ids: ReadonlyArray<EventId> } => ({
       templates: sent,
-      event_ids: Array.from({ length: width }, () => uuidv7() as EventId)
+      event_ids: Array.from({ length: Math.max(width, 1) }, () => uuidv7() as EventId)
     }),
 
     /** A claimed job's subject was used: it goes last in line to be dropped. */

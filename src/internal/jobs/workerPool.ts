@@ -24,7 +24,7 @@ import { DecodeFailure } from "../../domain/Errors.js"
 import { readOptions } from "../../domain/knownOptions.js"
 import type { JobKind } from "../../domain/JobKind.js"
 import type { Json } from "../../domain/Json.js"
-import type { Claim, ReadError } from "../../store/JobStore.js"
+import type { Claim, JobStore, ReadError } from "../../store/JobStore.js"
 import type * as WakeUp from "../wakeUp/wakeUp.js"
 import { RecentClaims } from "../wakeUp/recentClaims.js"
 import { lookAgain, type Signal } from "../wakeUp/signal.js"
@@ -33,7 +33,8 @@ import { dispatch, type Handlers } from "../engine/handlers.js"
 import { redactCause } from "../redactCause.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
 import { makeFailureStreak } from "./failureStreak.js"
-import { currentPoolLooks, jobOfLostClaim, type PoolLooks } from "./claimAnswerLost.js"
+import { type ClaimNote, currentPoolLooks, jobOfLostClaim, type PoolLooks } from "./claimAnswerLost.js"
+import { makeClaimCuts } from "./claimCut.js"
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
 import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { currentDrainCut } from "./drainCut.js"
@@ -118,9 +119,11 @@ const reportEnd = (claim: Claim, closing: () => boolean, redact: (text: string) 
 }
 
 type ClaimNext = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
+/** The pool's claim of the queue's next job: `note` (its loop's) is told the ids each attempt's statement carries (claimCut.ts). */
+type ClaimQueued = (options?: { readonly kinds?: ReadonlyArray<JobKind> | undefined; readonly note?: ClaimNote | undefined }) => Effect.Effect<Claim | null, DecodeFailure | ReadError>
 
 export const makeWorkerPool = (
-  claimNext: ClaimNext,
+  claimNext: ClaimQueued,
   runner: ReturnType<typeof makeRunner>,
   wakeUp: WakeUp.WakeUp["Type"] | undefined,
   desk: EagerDesk | undefined,
@@ -131,7 +134,9 @@ export const makeWorkerPool = (
   /** This process's recovery threshold: a `run.heartbeatInterval` at or above it is warned of (runOptions.ts). */
   recoveryThreshold: Duration.Duration,
   /** The service's close (serviceClose.ts): it stops the pool before the store closes. */
-  trackPool: TrackPool
+  trackPool: TrackPool,
+  /** Cancels the store's statements in flight that carry an id, where the store can: claims cut at the drain's end (claimCut.ts). */
+  cancelWritesOf?: JobStore["Type"]["cancelWritesOf"]
 ) =>
 <E, R>(given: WorkerOptions<E, R>): Effect.Effect<void, StorageError | DecodeFailure, R | Scope.Scope> =>
   Effect.gen(function*() {
@@ -163,6 +168,8 @@ export const makeWorkerPool = (
     const running = new Set<string>()
     // Runs' ends written while the pool shuts down: cut when the drain time passes (drainCut.ts).
     const cuts = makeDrainCuts(() => closing)
+    // Each loop's claims, cut when the drain ends if one still waits on the database (claimCut.ts).
+    const claimCuts = makeClaimCuts()
     // The pool's doorbell, rung from before the first claim: a job announced while every
     // loop is busy wakes the next loop that goes idle. Closing the pool rings it too.
     const kindSet = kinds === undefined ? undefined : new Set(kinds)
@@ -304,14 +311,18 @@ export const makeWorkerPool = (
     // A failed claim's look for its lost answer gives up when the pool closes (claimAnswerLost.ts): set once per
     // loop, on the loop's own fiber only (not inherited by the programs it runs: their own claims are a caller's).
     const looks: PoolLooks = { closed: yield* Deferred.make<void>(), firstOfStreak: failures.firstLookWarning }
-    const iteration = Effect.uninterruptible(Effect.suspend(() => {
-      const handed = inbox.take()
-      if (handed !== undefined) return runClaim(handed)
-      return Effect.flatMap(claimNext(claimOptions), (claim) => claim === null ? offeredOr(Effect.interruptible(idle)) : runClaim(claim))
-    })).pipe(
-      Effect.matchCauseEffect({ onFailure: (cause) => Effect.zipRight(failures.failed(cause, jobOfLostClaim(cause)), idle), onSuccess: failures.succeeded })
-    )
-    const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
+    /** A loop: its claims carry its own note (claimCut.ts), built once when it starts. */
+    const loopClaiming = (loopOptions: Parameters<ClaimQueued>[0]): Effect.Effect<void, never, R> => {
+      const iteration = Effect.uninterruptible(Effect.suspend(() => {
+        const handed = inbox.take()
+        if (handed !== undefined) return runClaim(handed)
+        return Effect.flatMap(claimNext(loopOptions), (claim) => claim === null ? offeredOr(Effect.interruptible(idle)) : runClaim(claim))
+      })).pipe(
+        Effect.matchCauseEffect({ onFailure: (cause) => Effect.zipRight(failures.failed(cause, jobOfLostClaim(cause)), idle), onSuccess: failures.succeeded })
+      )
+      const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
+      return loop
+    }
     /** No loop claims again, a parked one wakes; claims handed over and not yet taken go back to the queue now. */
     const stopClaiming = (): Effect.Effect<void> => {
       closing = true
@@ -335,6 +346,7 @@ export const makeWorkerPool = (
     if (done === undefined) return yield* Effect.fail(serviceClosed("Jobs.worker"))
     let live = settings.concurrency
     for (let i = 0; i < settings.concurrency; i++) {
+      const loop = loopClaiming({ ...claimOptions, note: claimCuts.note() })
       const forked = yield* Effect.forkScoped(Effect.locally(loop, currentPoolLooks, looks))
       forked.addObserver(() => {
         if (--live === 0) done()
@@ -371,6 +383,9 @@ export const makeWorkerPool = (
               job_id
             )
           )
+          // A claim still waiting on the database (a lock another session holds) has taken no job yet: its
+          // statement cancelled, it rolls back and its loop ends; again for each claim sent after it, until the loops end.
+          const claimsCut = yield* Effect.fork(claimCuts.cutClaims(cancelWritesOf))
           // Told, not waited for: a fiber that will not be interrupted cannot be made to stop, and
           // releasing a job whose program still runs would invite a second run beside it. So the pool
           // waits for it — and says so, once, or shutdown hangs with no word of why.
@@ -394,6 +409,8 @@ export const makeWorkerPool = (
                 `(an uninterruptible region, a finalizer that does not end) holds shutdown until it ends; its job is then released to queued`
             ).pipe(Effect.annotateLogs("job_ids", programs.join(",")))
           }
+          // Cutting until the loops have ended: this fiber is interrupted then.
+          yield* Fiber.join(claimsCut)
         })))
         yield* Fiber.awaitAll(loops)
         yield* Fiber.interrupt(deadline)

@@ -112,7 +112,8 @@ const carries = (values: ReadonlyArray<unknown> | null | undefined, value: strin
 /**
  * Cancels the statements in flight on `pool`'s connections that carry
  * `jobId` among their parameters: a worker pool's drain cutting its run's end
- * (internal/jobs/drainCut.ts). A statement that ends between the look and
+ * (internal/jobs/settleCut.ts), or — by one of its event ids — a claim still
+ * waiting (internal/jobs/claimCut.ts). A statement that ends between the look and
  * the cancel's delivery lets the cancel reach its connection's next one,
  * whose caller then fails as on any cancel; a shutdown's cut is worth that.
  */
@@ -120,5 +121,5 @@ export const cancelNaming = (pool: Pg.Pool, jobId: string): Promise<void> =>
   cancelWhere(
     pool,
     (query) => carries(query.values, jobId),
-    ": the worker pool's drain time passed while the statement waited (cancelled on the server, nothing of it kept)"
+    ": the worker pool's drain ended (its time passed, or a repeated signal cut it short) while the statement waited (cancelled on the server, nothing of it kept)"
   )
