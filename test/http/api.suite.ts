@@ -82,6 +82,22 @@ const change = (event: StoredFlightEvent) =>
 const eventsOf = (jobId: JobId, type: "system" | "capability_action") =>
   Effect.flatMap(FlightRecorder, (recorder) => Effect.map(recorder.list({ job_id: jobId, types: [type] }), (page) => page.items))
 
+/**
+ * JSON strings either side of the 4096 bytes a view inlines (R14): 5002 and
+ * 4096 bytes of JSON text, the same on both stores (jsonb's text form spaces
+ * only `:` and `,`).
+ */
+const LONG_PAYLOAD = "x".repeat(5000)
+const AT_BOUND = "y".repeat(4094)
+
+/** A job started under a run, for nodes to be written in. */
+const startedJob = Effect.gen(function*() {
+  const jobs = yield* Jobs
+  const job = yield* jobs.submit(summarize())
+  const { run } = yield* jobs.start(job.job_id)
+  return { job, run }
+})
+
 export const runApiSuite = (backend: Backend) => {
   const withApi = <A, E, R>(effect: Effect.Effect<A, E, R>, options: Parameters<typeof apiServer>[1] = {}) =>
     Effect.provide(effect, apiServer(backend.makeStore(), options) as Layer.Layer<Exclude<R, never>, unknown>)
@@ -147,13 +163,9 @@ export const runApiSuite = (backend: Backend) => {
 
     it.effect("R14 GET /jobs/:id gives a node's payload inline only up to 4096 bytes of JSON text; a longer one is null beside an output_payload_ref { bytes, href }, and GET /runs/:id/nodes/:sequence (the href) gives that node in full", () =>
       withApi(Effect.gen(function*() {
-        const jobs = yield* Jobs
         const store = yield* JobStore
-        const job = yield* jobs.submit(summarize())
-        const { run } = yield* jobs.start(job.job_id)
-        // JSON strings: their text is the same on both stores (jsonb's text form spaces only `:` and `,`).
-        const long = "x".repeat(5000)
-        const atBound = "y".repeat(4094)
+        const { job, run } = yield* startedJob
+        const [long, atBound] = [LONG_PAYLOAD, AT_BOUND]
         const first = yield* store.startNode({ workflow_run_id: run.id, node_id: "fetch", node_type: "io", input_payload: { doc: "d1" } })
         yield* store.finishNode(first.id, { status: "completed", output_payload: long })
         yield* store.startNode({ workflow_run_id: run.id, node_id: "write", node_type: "llm", input_payload: atBound })
@@ -174,13 +186,9 @@ export const runApiSuite = (backend: Backend) => {
 
     it.effect("R14 GET /runs/:id/nodes pages give a node's payload inline only up to 4096 bytes of JSON text, as a job's detail does: a longer one is null beside its { bytes, href } ref, past a cursor too; the served OpenAPI document says so", () =>
       withApi(Effect.gen(function*() {
-        const jobs = yield* Jobs
         const store = yield* JobStore
-        const job = yield* jobs.submit(summarize())
-        const { run } = yield* jobs.start(job.job_id)
-        // JSON strings: their text is the same on both stores (jsonb's text form spaces only `:` and `,`).
-        const long = "x".repeat(5000)
-        const atBound = "y".repeat(4094)
+        const { run } = yield* startedJob
+        const [long, atBound] = [LONG_PAYLOAD, AT_BOUND]
         const first = yield* store.startNode({ workflow_run_id: run.id, node_id: "fetch", node_type: "io", input_payload: long })
         yield* store.finishNode(first.id, { status: "completed", output_payload: atBound })
         const second = yield* store.startNode({ workflow_run_id: run.id, node_id: "write", node_type: "llm", input_payload: { doc: "d1" } })
