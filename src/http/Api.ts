@@ -178,15 +178,12 @@ export const JobPage = Page(AiJob).annotations({ identifier: "JobPage" })
 /** A page of Flight Recorder events, each exactly as recorded. */
 export const EventPage = Page(StoredFlightEvent).annotations({ identifier: "EventPage" })
 
-/** A page of a run's node executions, in sequence order. */
-export const NodePage = Page(NodeExecution).annotations({ identifier: "NodePage" })
-
 /** A page of a job's workflow runs, oldest first. */
 export const RunPage = Page(WorkflowRun).annotations({ identifier: "RunPage" })
 
 /**
- * A payload the job's detail left out, being longer than 4096 bytes of JSON
- * text: its size, and the route that gives its node in full.
+ * A payload a job's detail or a page of nodes left out, being longer than
+ * 4096 bytes of JSON text: its size, and the route that gives its node in full.
  */
 export const PayloadRef = Schema.Struct({
   bytes: Schema.NonNegativeInt.annotations({ description: "The length of the payload's stored JSON text, in bytes" }),
@@ -194,9 +191,10 @@ export const PayloadRef = Schema.Struct({
 }).annotations({ identifier: "PayloadRef" })
 
 /**
- * A node execution in a job's detail: each payload inline when its JSON text
- * is at most 4096 bytes; a longer one is null, with `input_payload_ref` /
- * `output_payload_ref` saying so (null when the payload is inline or absent).
+ * A node execution in a job's detail or a page of nodes: each payload inline
+ * when its JSON text is at most 4096 bytes; a longer one is null, with
+ * `input_payload_ref` / `output_payload_ref` saying so (null when the payload
+ * is inline or absent).
  */
 export const NodeSummary = Schema.extend(
   NodeExecution,
@@ -205,6 +203,9 @@ export const NodeSummary = Schema.extend(
     output_payload_ref: Schema.NullOr(PayloadRef)
   })
 ).annotations({ identifier: "NodeSummary" })
+
+/** A page of a run's node executions, in sequence order, large payloads as references. */
+export const NodePage = Page(NodeSummary).annotations({ identifier: "NodePage" })
 
 /** A workflow run with its first node executions in sequence order (up to 1000), large payloads as references. */
 export const RunWithNodes = Schema.extend(
@@ -366,14 +367,14 @@ export class RunsGroup extends HttpApiGroup.make("runs").add(
     .addSuccess(NodePage)
     .addError(NotFoundError)
     .addError(DecodeFailureError)
-    .annotate(OpenApi.Summary, "A run's node executions in sequence order, a page at a time (the job's detail shows the first 1000)")
+    .annotate(OpenApi.Summary, "A run's node executions in sequence order, a page at a time (the job's detail shows the first 1000); payloads over 4096 bytes as references")
 ).add(
   HttpApiEndpoint.get("node", "/runs/:workflow_run_id/nodes/:sequence")
     .setPath(Schema.Struct({ workflow_run_id: WorkflowRunId, sequence: NodeSequence }))
     .addSuccess(NodeExecution)
     .addError(NotFoundError)
     .addError(DecodeFailureError)
-    .annotate(OpenApi.Summary, "One node execution in full, payloads and all (a job's detail refers here for a payload it left out)")
+    .annotate(OpenApi.Summary, "One node execution in full, payloads and all (a job's detail or a page of nodes refers here for a payload it left out)")
 ).middleware(Authorization) {}
 
 /** The whole API. Every route can fail with a database error (500). */

@@ -19,7 +19,6 @@ import { FlightRecorder } from "../FlightRecorder.js"
 import {
   DETAIL_NODES,
   DETAIL_RUNS,
-  firstNodes,
   firstNodeSummaries,
   type FirstOf,
   firstRuns,
@@ -209,7 +208,7 @@ export const EventsLive = HttpApiBuilder.group(Api, "events", (handlers) =>
     return handlers.handle("list", ({ urlParams }) => Effect.zipRight(refuseProtoKey(EventsQuery), list(urlParams)))
   }))
 
-/** Workflow runs: a run's node executions, a page at a time. */
+/** Workflow runs: a run's node executions, a page at a time (large payloads as references), or one in full. */
 export const RunsLive = HttpApiBuilder.group(Api, "runs", (handlers) =>
   Effect.gen(function*() {
     const store = yield* JobStore
@@ -217,8 +216,9 @@ export const RunsLive = HttpApiBuilder.group(Api, "runs", (handlers) =>
     const nodePage = (runId: WorkflowRunId, query: typeof NodesQuery.Type) =>
       store.readConsistent(Effect.zipRight(
         store.getRun(runId),
-        Effect.map(firstNodes(store, runId, query.limit ?? PAGE_SIZE, query.cursor === undefined ? undefined : Number(query.cursor)), (nodes) => ({
-          items: nodes.items,
+        // Large payloads stay in the database, as in a job's detail (R14): a page holds up to 1000 nodes.
+        Effect.map(firstNodeSummaries(store, runId, query.limit ?? PAGE_SIZE, query.cursor === undefined ? undefined : Number(query.cursor)), (nodes) => ({
+          items: nodes.items.map((node) => withPayloadRefs(node, nodeHref(node))),
           next_cursor: nodeCursor(nodes)
         }))
       ))

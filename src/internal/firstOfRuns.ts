@@ -43,10 +43,13 @@ export const firstNodes = (store: Store, runId: WorkflowRunId, limit: number, af
     (read): FirstOf<NodeExecution, number> => cut(read, limit, (node) => node.sequence)
   )
 
-/** `firstNodes` for a job's detail: each payload longer than `INLINE_PAYLOAD_BYTES` left out by the store (`listNodeSummaries`). */
-export const firstNodeSummaries = (store: Store, runId: WorkflowRunId, limit: number) =>
+/**
+ * `firstNodes` for a view (a job's detail, a page of a run's nodes): each
+ * payload longer than `INLINE_PAYLOAD_BYTES` left out by the store (`listNodeSummaries`).
+ */
+export const firstNodeSummaries = (store: Store, runId: WorkflowRunId, limit: number, after?: number) =>
   Effect.map(
-    store.listNodeSummaries(runId, { limit: limit + 1, inlineBytes: INLINE_PAYLOAD_BYTES }),
+    store.listNodeSummaries(runId, { limit: limit + 1, inlineBytes: INLINE_PAYLOAD_BYTES, ...(after === undefined ? {} : { after }) }),
     (read): FirstOf<NodeSummary, number> => cut(read, limit, (node) => node.sequence)
   )
 

@@ -82,6 +82,22 @@ const change = (event: StoredFlightEvent) =>
 const eventsOf = (jobId: JobId, type: "system" | "capability_action") =>
   Effect.flatMap(FlightRecorder, (recorder) => Effect.map(recorder.list({ job_id: jobId, types: [type] }), (page) => page.items))
 
+/**
+ * JSON strings either side of the 4096 bytes a view inlines (R14): 5002 and
+ * 4096 bytes of JSON text, the same on both stores (jsonb's text form spaces
+ * only `:` and `,`).
+ */
+const LONG_PAYLOAD = "x".repeat(5000)
+const AT_BOUND = "y".repeat(4094)
+
+/** A job started under a run, for nodes to be written in. */
+const startedJob = Effect.gen(function*() {
+  const jobs = yield* Jobs
+  const job = yield* jobs.submit(summarize())
+  const { run } = yield* jobs.start(job.job_id)
+  return { job, run }
+})
+
 export const runApiSuite = (backend: Backend) => {
   const withApi = <A, E, R>(effect: Effect.Effect<A, E, R>, options: Parameters<typeof apiServer>[1] = {}) =>
     Effect.provide(effect, apiServer(backend.makeStore(), options) as Layer.Layer<Exclude<R, never>, unknown>)
@@ -147,13 +163,9 @@ export const runApiSuite = (backend: Backend) => {
 
     it.effect("R14 GET /jobs/:id gives a node's payload inline only up to 4096 bytes of JSON text; a longer one is null beside an output_payload_ref { bytes, href }, and GET /runs/:id/nodes/:sequence (the href) gives that node in full", () =>
       withApi(Effect.gen(function*() {
-        const jobs = yield* Jobs
         const store = yield* JobStore
-        const job = yield* jobs.submit(summarize())
-        const { run } = yield* jobs.start(job.job_id)
-        // JSON strings: their text is the same on both stores (jsonb's text form spaces only `:` and `,`).
-        const long = "x".repeat(5000)
-        const atBound = "y".repeat(4094)
+        const { job, run } = yield* startedJob
+        const [long, atBound] = [LONG_PAYLOAD, AT_BOUND]
         const first = yield* store.startNode({ workflow_run_id: run.id, node_id: "fetch", node_type: "io", input_payload: { doc: "d1" } })
         yield* store.finishNode(first.id, { status: "completed", output_payload: long })
         yield* store.startNode({ workflow_run_id: run.id, node_id: "write", node_type: "llm", input_payload: atBound })
@@ -170,6 +182,41 @@ export const runApiSuite = (backend: Backend) => {
         assert.deepStrictEqual([followed.status, followed.body?.["output_payload"], followed.body?.["node_id"]], [200, long, "fetch"])
         assert.deepStrictEqual(yield* api.runs.node({ path: { workflow_run_id: run.id, sequence: 0 } }), stored!)
         assert.strictEqual((yield* api.runs.node({ path: { workflow_run_id: run.id, sequence: 1 } })).input_payload, atBound)
+      })))
+
+    it.effect("R14 GET /runs/:id/nodes pages give a node's payload inline only up to 4096 bytes of JSON text, as a job's detail does: a longer one is null beside its { bytes, href } ref, past a cursor too; the served OpenAPI document says so", () =>
+      withApi(Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob
+        const [long, atBound] = [LONG_PAYLOAD, AT_BOUND]
+        const first = yield* store.startNode({ workflow_run_id: run.id, node_id: "fetch", node_type: "io", input_payload: long })
+        yield* store.finishNode(first.id, { status: "completed", output_payload: atBound })
+        const second = yield* store.startNode({ workflow_run_id: run.id, node_id: "write", node_type: "llm", input_payload: { doc: "d1" } })
+        yield* store.finishNode(second.id, { status: "completed", output_payload: long })
+        const href = (sequence: number) => `/runs/${run.id}/nodes/${sequence}`
+        const payloads = (items: unknown) =>
+          (items as ReadonlyArray<Record<string, unknown>>).map((node) => [node["node_id"], node["input_payload"], node["input_payload_ref"], node["output_payload"], node["output_payload_ref"]])
+        // The wire, as any client reads it: the first page, and a page past a cursor (the store's `after`).
+        const page = yield* send(HttpClientRequest.get(`/runs/${run.id}/nodes`).pipe(HttpClientRequest.bearerToken(TOKEN)))
+        assert.deepStrictEqual([page.status, page.body?.["next_cursor"]], [200, null])
+        assert.deepStrictEqual(payloads(page.body?.["items"]), [
+          ["fetch", null, { bytes: 5002, href: href(0) }, atBound, null],
+          ["write", { doc: "d1" }, null, null, { bytes: 5002, href: href(1) }]
+        ])
+        const after = yield* send(HttpClientRequest.get(`/runs/${run.id}/nodes?cursor=0&limit=1`).pipe(HttpClientRequest.bearerToken(TOKEN)))
+        assert.deepStrictEqual([after.status, after.body?.["next_cursor"]], [200, null])
+        assert.deepStrictEqual(payloads(after.body?.["items"]), [["write", { doc: "d1" }, null, null, { bytes: 5002, href: href(1) }]])
+        // The typed client decodes the page with the same refs, and the href gives the node in full.
+        const api = yield* typedClient()
+        const typed = yield* api.runs.nodes({ path: { workflow_run_id: run.id }, urlParams: { limit: 1 } })
+        assert.deepStrictEqual([typed.items[0]!.input_payload_ref, typed.next_cursor], [{ bytes: 5002, href: href(0) }, "0"])
+        const followed = yield* send(HttpClientRequest.get(href(1)).pipe(HttpClientRequest.bearerToken(TOKEN)))
+        assert.deepStrictEqual([followed.status, followed.body?.["output_payload"]], [200, long])
+        // The served document: a page's items are the detail's node summaries, refs and all.
+        const openApi = yield* send(HttpClientRequest.get("/openapi.json").pipe(HttpClientRequest.bearerToken(TOKEN)))
+        const schemas = (openApi.body?.["components"] as { readonly schemas: Record<string, { readonly properties?: Record<string, unknown> }> }).schemas
+        assert.deepStrictEqual(schemas["NodePage"]?.properties?.["items"], { type: "array", items: { $ref: "#/components/schemas/NodeSummary" } })
+        assert.includeMembers(Object.keys(schemas["NodeSummary"]?.properties ?? {}), ["input_payload_ref", "output_payload_ref"])
       })))
 
     it.effect("17.2 GET /jobs/:id of a job with more than 1000 events returns the first 1000 and an events_next_cursor that GET /events continues from", () =>

@@ -14,17 +14,16 @@
  * page cleared its error before it was seen.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import * as path from "node:path"
 import * as Effect from "effect/Effect"
-import type { BrowserContext, Page } from "playwright-core"
+import type { Page } from "playwright-core"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { FlightRecorder } from "../../src/FlightRecorder.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { tempDir } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
-import { answersRead, clickLoadMore, consoleJob as job, countApiRequests, launchConsoleBrowser } from "./consoleBrowser.js"
-import { type Served, startServe } from "./serveProcess.js"
+import { answersRead, clickLoadMore, consoleJob as job, countApiRequests } from "./consoleBrowser.js"
+import type { Served } from "./serveProcess.js"
+import { serveConsole, type ServedConsole } from "./servedConsole.js"
 
 const TOKEN = "console-clicks-token-0123456789"
 /** More than the console's page of 50: the list has a second page of 10. */
@@ -51,28 +50,25 @@ const seed = (filename: string) =>
     return { first, target, events } satisfies Seeded
   }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
 
+let tab: ServedConsole<Seeded> | undefined
 let served: Served | undefined
-let context: BrowserContext | undefined
 let page: Page
 let seeded: Seeded
 let pageErrors: Array<string> = []
 
 beforeAll(async () => {
-  const filename = path.join(tempDir("console-clicks"), "jobs.db")
-  seeded = await Effect.runPromise(seed(filename))
+  tab = await serveConsole("console-clicks", TOKEN, (filename) => Effect.runPromise(seed(filename)), { prepare: countApiRequests })
+  served = tab.served
+  page = tab.page
+  pageErrors = tab.pageErrors
+  seeded = tab.seeded
   assert.isAbove(seeded.events, 50, "the events list has a second page")
-  served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
-  const browser = await launchConsoleBrowser(countApiRequests)
-  context = browser.context
-  page = browser.page
-  pageErrors = browser.pageErrors
   await page.clock.install({ time: START })
   await page.clock.pauseAt(new Date(START.getTime() + 1000))
 }, 180_000)
 
 afterAll(async () => {
-  await context?.close()
-  await served?.stop()
+  await tab?.close()
 })
 
 /** Clicks "Load more" twice in one task; returns how many requests for a next page those clicks sent. */

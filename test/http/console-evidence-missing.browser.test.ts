@@ -8,9 +8,8 @@
  * page shows comes from `GET /jobs/:id`, alike on both stores.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import * as path from "node:path"
 import * as Effect from "effect/Effect"
-import type { BrowserContext, Page } from "playwright-core"
+import type { Page } from "playwright-core"
 import { pastClock } from "../../src/cli/demo/pastClock.js"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { FlightRecorder } from "../../src/FlightRecorder.js"
@@ -18,10 +17,10 @@ import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import type { EvidenceMissing } from "../../src/domain/RetentionHorizon.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { tempDir } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
-import { consoleJob as job, launchConsoleBrowser } from "./consoleBrowser.js"
-import { type Served, startServe } from "./serveProcess.js"
+import { consoleJob as job } from "./consoleBrowser.js"
+import type { Served } from "./serveProcess.js"
+import { serveConsole, type ServedConsole } from "./servedConsole.js"
 
 const TOKEN = "console-evidence-token-0123456789"
 
@@ -46,27 +45,24 @@ const seed = (filename: string) =>
     return { old, fresh, reason: missing!.message } satisfies Seeded
   }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
 
+let tab: ServedConsole<Seeded> | undefined
 let served: Served | undefined
-let context: BrowserContext | undefined
 let page: Page
 let seeded: Seeded
 let pageErrors: Array<string> = []
 
 beforeAll(async () => {
-  const filename = path.join(tempDir("console-evidence"), "jobs.db")
-  seeded = await Effect.runPromise(seed(filename))
-  served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
-  const browser = await launchConsoleBrowser()
-  context = browser.context
-  page = browser.page
-  pageErrors = browser.pageErrors
+  tab = await serveConsole("console-evidence", TOKEN, (filename) => Effect.runPromise(seed(filename)))
+  served = tab.served
+  page = tab.page
+  pageErrors = tab.pageErrors
+  seeded = tab.seeded
   await page.goto(`${served.url}console/#token=${TOKEN}`)
   await page.waitForURL(/#\/jobs$/)
 }, 180_000)
 
 afterAll(async () => {
-  await context?.close()
-  await served?.stop()
+  await tab?.close()
 })
 
 /** Opens a job's page and waits until it is drawn. */

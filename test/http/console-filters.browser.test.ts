@@ -6,15 +6,14 @@
  * applied again).
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import * as path from "node:path"
 import * as Effect from "effect/Effect"
-import type { BrowserContext, Page } from "playwright-core"
+import type { Page } from "playwright-core"
 import { Jobs } from "../../src/Jobs.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { tempDir } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
-import { consoleJob as job, launchConsoleBrowser } from "./consoleBrowser.js"
-import { type Served, startServe } from "./serveProcess.js"
+import { consoleJob as job } from "./consoleBrowser.js"
+import type { Served } from "./serveProcess.js"
+import { serveConsole, type ServedConsole } from "./servedConsole.js"
 
 const TOKEN = "console-filters-token-0123456789"
 /** 01:30 EST, the second 01:30 of New York's fall-back night (05:30Z is the first, EDT). */
@@ -28,24 +27,20 @@ const seed = (filename: string) =>
     yield* jobs.submit(job({ status_reason: "listed" }))
   }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
 
+let tab: ServedConsole<void> | undefined
 let served: Served | undefined
-let context: BrowserContext | undefined
 let page: Page
 let pageErrors: Array<string> = []
 
 beforeAll(async () => {
-  const filename = path.join(tempDir("console-filters"), "jobs.db")
-  await Effect.runPromise(seed(filename))
-  served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
-  const browser = await launchConsoleBrowser(undefined, { timezoneId: "America/New_York" })
-  context = browser.context
-  page = browser.page
-  pageErrors = browser.pageErrors
+  tab = await serveConsole("console-filters", TOKEN, (filename) => Effect.runPromise(seed(filename)), { timezoneId: "America/New_York" })
+  served = tab.served
+  page = tab.page
+  pageErrors = tab.pageErrors
 }, 180_000)
 
 afterAll(async () => {
-  await context?.close()
-  await served?.stop()
+  await tab?.close()
 })
 
 /** The page's hash parameters, as the console's router reads them. */

@@ -8,15 +8,14 @@
  * test moves the clock on, not after a wait.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import * as path from "node:path"
 import * as Effect from "effect/Effect"
-import type { BrowserContext, Page } from "playwright-core"
+import type { Page } from "playwright-core"
 import { Jobs } from "../../src/Jobs.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { tempDir } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
-import { clickLoadMore, consoleJob as job, countApiRequests, launchConsoleBrowser } from "./consoleBrowser.js"
-import { type Served, startServe } from "./serveProcess.js"
+import { clickLoadMore, consoleJob as job, countApiRequests } from "./consoleBrowser.js"
+import type { Served } from "./serveProcess.js"
+import { serveConsole, type ServedConsole } from "./servedConsole.js"
 
 const TOKEN = "console-refresh-token-0123456789"
 /** Past the API's largest page of 1000: 22 pages of the console's 50, the last one of 10. */
@@ -29,26 +28,22 @@ const seed = (filename: string) =>
     for (let i = 0; i < JOBS; i++) yield* jobs.submit(job({ status_reason: `job ${i}` }))
   }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
 
+let tab: ServedConsole<void> | undefined
 let served: Served | undefined
-let context: BrowserContext | undefined
 let page: Page
 let pageErrors: Array<string> = []
 
 beforeAll(async () => {
-  const filename = path.join(tempDir("console-refresh"), "jobs.db")
-  await Effect.runPromise(seed(filename))
-  served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
-  const browser = await launchConsoleBrowser(countApiRequests)
-  context = browser.context
-  page = browser.page
-  pageErrors = browser.pageErrors
+  tab = await serveConsole("console-refresh", TOKEN, (filename) => Effect.runPromise(seed(filename)), { prepare: countApiRequests })
+  served = tab.served
+  page = tab.page
+  pageErrors = tab.pageErrors
   await page.clock.install({ time: START })
   await page.clock.pauseAt(new Date(START.getTime() + 1000))
 }, 180_000)
 
 afterAll(async () => {
-  await context?.close()
-  await served?.stop()
+  await tab?.close()
 })
 
 const jobKeys = () => page.$$eval("table.jobs tbody tr", (rows) => rows.map((row) => row.getAttribute("data-job-id") ?? ""))

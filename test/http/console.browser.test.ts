@@ -15,16 +15,17 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
-import type { BrowserContext, Page } from "playwright-core"
+import type { Page } from "playwright-core"
 import { pastClock } from "../../src/cli/demo/pastClock.js"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import * as SqliteStore from "../../src/store/SqliteJobStore.js"
-import { repoRoot, tempDir } from "../cli/cli.js"
+import { repoRoot } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
-import { consoleJob as job, countApiRequests, launchConsoleBrowser, type RequestLog } from "./consoleBrowser.js"
-import { type Served, startServe } from "./serveProcess.js"
+import { consoleJob as job, countApiRequests, type RequestLog } from "./consoleBrowser.js"
+import type { Served } from "./serveProcess.js"
+import { serveConsole, type ServedConsole } from "./servedConsole.js"
 
 const TOKEN = "console-test-token-0123456789"
 /** Stored text that would run if the console ever put it in the page as HTML. */
@@ -76,27 +77,24 @@ const seed = (filename: string) =>
     } satisfies Seeded
   }).pipe(Effect.provide(services(SqliteStore.layer({ filename }))))
 
+let tab: ServedConsole<Seeded> | undefined
 let served: Served | undefined
-let context: BrowserContext | undefined
 let page: Page
 let seeded: Seeded
 let pageErrors: Array<string> = []
 
 beforeAll(async () => {
-  const filename = path.join(tempDir("console"), "jobs.db")
-  seeded = await Effect.runPromise(seed(filename))
-  served = await startServe(["--database", filename], { AI_JOBS_TOKEN: TOKEN })
-  const browser = await launchConsoleBrowser(countApiRequests)
-  context = browser.context
-  page = browser.page
-  pageErrors = browser.pageErrors
+  tab = await serveConsole("console", TOKEN, (filename) => Effect.runPromise(seed(filename)), { prepare: countApiRequests })
+  served = tab.served
+  page = tab.page
+  pageErrors = tab.pageErrors
+  seeded = tab.seeded
   await page.clock.install({ time: START })
   await page.clock.pauseAt(new Date(START.getTime() + 1000))
 }, 180_000)
 
 afterAll(async () => {
-  await context?.close()
-  await served?.stop()
+  await tab?.close()
 })
 
 /** The job list's rows as [short id, state] pairs, top to bottom. */
