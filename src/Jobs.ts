@@ -23,6 +23,7 @@ import type { Json } from "./domain/Json.js"
 import { Capabilities, type Refusal } from "./Capabilities.js"
 import { FlightRecorder } from "./FlightRecorder.js"
 import { nameJob, withJobSpan } from "./internal/flight/jobSpan.js"
+import { sayingWhenPruned } from "./internal/prunedJob.js"
 import { makeAdmission } from "./internal/jobs/admission.js"
 import { makePrepare } from "./internal/jobs/auditEvents.js"
 import { makeClaimNext } from "./internal/jobs/claim.js"
@@ -378,7 +379,7 @@ export const make = (options: Options = {}) => Effect.gen(function*() {
     get: (jobId) =>
       withJobSpan("Jobs.get", (span) => {
         nameJob(span, { job_id: jobId })
-        return Effect.tap(store.getJob(jobId), (job) => nameJob(span, job))
+        return Effect.tap(sayingWhenPruned(store, jobId, store.getJob(jobId)), (job) => nameJob(span, job))
       }, redact),
     list: (filter) => withJobSpan("Jobs.list", () => store.listJobs(filter), redact),
     claimNext,

@@ -12,6 +12,7 @@ import { JobKinds } from "../domain/JobKind.js"
 import { JobStates } from "../domain/JobState.js"
 import { DETAIL_NODES, DETAIL_RUNS, firstNodeSummaries, firstRuns } from "../internal/firstOfRuns.js"
 import { missingEvidenceOf } from "../internal/missingEvidence.js"
+import { sayingWhenPruned } from "../internal/prunedJob.js"
 import { JobStore } from "../store/JobStore.js"
 import { actionCommands, jobIdArgument } from "./actions.js"
 import { type Database, databaseOption, recorderLayer, resolve } from "./database.js"
@@ -137,7 +138,7 @@ const showCommand = Command.make(
         const jobId = yield* resolveJobRef("job id")(ref)
         // One committed state: the job, its runs and its events agree.
         return yield* store.readConsistent(Effect.gen(function*() {
-          const job = yield* store.getJob(jobId)
+          const job = yield* sayingWhenPruned(store, jobId, store.getJob(jobId))
           const shownRuns = yield* firstRuns(store, jobId, runsLimit)
           const runs = yield* Effect.forEach(shownRuns.items, (run) =>
             // Large payloads stay in the database: the JSON refers to `jobs node` for them (R14).

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import { clipText } from "../domain/Text.js"
+import { NotFound } from "../store/StoreErrors.js"
 import { helpAsked, logLevelFirst, refuseCommandLine } from "./commandLine.js"
 import { changeBegun, changeFailure, changeReported, finishingChange, interruptedAfterChange } from "./change.js"
 import { repeatedSignalTaker } from "./repeatedSignal.js"
@@ -77,6 +78,10 @@ const hint = (message: string) =>
     ? `${message} (is the database migrated? run: ai-jobs migrate)`
     : message
 
+/** A pruned job's miss names the command that still reads its audit trail. */
+const prunedHint = (error: unknown): string =>
+  error instanceof NotFound && error.pruned === true ? ` — read them: ai-jobs events --job ${error.id}` : ""
+
 /** How `MigrationFailed` begins its message: `PostgreSQL migration 0002_current_schema failed`, `SQLite migrations failed`. */
 const MIGRATION_FAILED = /\b(?:PostgreSQL|SQLite) migrations? (?:\d{4}_\w+ )?failed\b/
 
@@ -98,7 +103,7 @@ const report = (error: unknown): Effect.Effect<number> => {
   // @effect/cli has already printed its usage text for its own validation errors.
   if (ValidationError.isValidationError(error)) return Effect.succeed(ExitCode.badInput)
   if (error instanceof BadInput) return Effect.as(Console.error(`error: ${clipped(error.message)}`), ExitCode.badInput)
-  return Effect.as(Console.error(`error: ${clipped(hint(describeError(error)))}`), ExitCode.failure)
+  return Effect.as(Console.error(`error: ${clipped(hint(describeError(error)) + prunedHint(error))}`), ExitCode.failure)
 }
 
 /** The exit code of the failure whose line was printed: a signal that then ends the run must not have it printed again. */

@@ -11,10 +11,13 @@ export const EntityName = Schema.Literal("job", "workflow_run", "node_execution"
 /** A job, run or node execution that does not exist. */
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
   entity: EntityName,
-  id: Schema.String
+  id: Schema.String,
+  /** A job's view only: the job was pruned, and the audit trail kept of it still names the id (internal/prunedJob.ts). */
+  pruned: Schema.optional(Schema.Literal(true))
 }) {
   override get message(): string {
-    return `No ${this.entity.replace("_", " ")} with id ${this.id}`
+    const missing = `No ${this.entity.replace("_", " ")} with id ${this.id}`
+    return this.pruned === true ? `${missing}: the job was pruned; the audit trail kept of it still names it (its events, by this job id)` : missing
   }
 }
 

@@ -23,6 +23,7 @@ import {
   jobWithNodes,
   jobWithEventsInOneMillisecond,
   migratedByCli,
+  oldCancelledJobs,
   queuedJob,
   runsOf,
   stalledJob
@@ -74,6 +75,16 @@ export const runOperatorSuite = (database: CliDatabase): void => {
     afterAll(() => database.drop(url))
 
     describe.concurrent("actions", { timeout: 120_000 }, () => {
+      it("R18 jobs show of a pruned job says it was pruned and names the command that still reads its events; an id nothing names is a plain miss", async () => {
+        const [old] = await oldCancelledJobs(url, 1)
+        ok(await cli(["prune", "--older-than", "30d", "--keep", "0"]))
+        assertOneLineError(await cli(["jobs", "show", old!.job_id]), 1, new RegExp(
+          `^error: No job with id ${old!.job_id}: the job was pruned; the audit trail kept of it still names it \\(its events, by this job id\\) — read them: ai-jobs events --job ${old!.job_id}$`
+        ))
+        assert.include(ok(await cli(["events", "--job", old!.job_id])), "cancelled")
+        assertOneLineError(await cli(["jobs", "show", "123e4567-e89b-42d3-a456-426614174999"]), 1, /^error: No job with id 123e4567-e89b-42d3-a456-426614174999$/)
+      })
+
       it("R6 jobs resume <short id> --reason: a stalled job runs again under a new workflow run, recorded as a human action", async () => {
         const job = await stalledJob(url)
         assert.strictEqual(job.state, "stalled")

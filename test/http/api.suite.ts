@@ -8,6 +8,7 @@ import { assert, describe, it, type MockInstance, vi } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -15,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { pastClock } from "../../src/cli/demo/pastClock.js"
 import { AiJob, type JobRequestInput } from "../../src/domain/AiJob.js"
 import type { StoredFlightEvent } from "../../src/domain/LegacyFlightEvent.js"
 import type { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
@@ -629,6 +631,23 @@ export const runApiSuite = (backend: Backend) => {
           ["system", null, "queued", undefined],
           ["system", "queued", "queued", "pinned"]
         ])
+      })))
+
+    it.effect("R18 GET /jobs/:id of a pruned job is 404 NotFound saying it was pruned (its audit trail still names it); an id nothing names is a plain 404", () =>
+      withApi(Effect.gen(function*() {
+        const jobs = yield* Jobs
+        const store = yield* JobStore
+        const old = yield* Effect.flatMap(jobs.submit(summarize()), (job) => jobs.cancel(job.job_id)).pipe(Effect.withClock(pastClock("40 days")))
+        const pruned = yield* store.pruneJobs({ olderThan: DateTime.unsafeMake(Date.now() - 30 * 86_400_000), keepNewest: 0 })
+        assert.isAtLeast(pruned.pruned, 1)
+        const authed = HttpClientRequest.bearerToken(TOKEN)
+        const gone = yield* send(HttpClientRequest.get(`/jobs/${old.job_id}`).pipe(authed))
+        assert.deepStrictEqual([gone.status, gone.body?.["_tag"], gone.body?.["id"], gone.body?.["pruned"]], [404, "NotFound", old.job_id, true], gone.text)
+        assert.match(String(gone.body?.["message"]), /the job was pruned; the audit trail kept of it still names it/)
+        const library = yield* Effect.flip(jobs.get(old.job_id))
+        assert.deepStrictEqual([library._tag, library._tag === "NotFound" ? library.pruned : undefined], ["NotFound", true])
+        const never = yield* send(HttpClientRequest.get(`/jobs/${MISSING}`).pipe(authed))
+        assert.deepStrictEqual([never.status, never.body?.["_tag"], never.body?.["pruned"]], [404, "NotFound", undefined], never.text)
       })))
 
     it.effect("17.2 errors keep their tag and status: 404 NotFound, 409 IllegalTransition, 409 AlreadyExists, 400 for bad ids, filters, cursors and bodies", () =>

@@ -16,6 +16,7 @@ import { nameJob, type Redact, withJobSpan } from "../flight/jobSpan.js"
 import type { JobStore } from "../../store/JobStore.js"
 import { DETAIL_NODES, DETAIL_RUNS, firstNodes, firstRuns } from "../firstOfRuns.js"
 import { missingEvidenceOf } from "../missingEvidence.js"
+import { sayingWhenPruned } from "../prunedJob.js"
 
 /** What `Jobs.history` returns. */
 export interface JobHistory {
@@ -44,7 +45,7 @@ export const makeHistory = (store: JobStore["Type"], redact: Redact) => (jobId: 
 const historyOf = (store: JobStore["Type"], jobId: JobId, span: Tracer.Span) =>
   // One committed state: a change committed while the history is read is in all of it or none.
   store.readConsistent(Effect.gen(function*() {
-    const job = yield* store.getJob(jobId)
+    const job = yield* sayingWhenPruned(store, jobId, store.getJob(jobId))
     const shownRuns = yield* firstRuns(store, job.job_id, DETAIL_RUNS)
     const runs = yield* Effect.forEach(
       shownRuns.items,
