@@ -16,7 +16,6 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -24,12 +23,10 @@ import * as Scope from "effect/Scope"
 import type { AiJob } from "../../src/domain/AiJob.js"
 import { Jobs, type RunContext } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
-import { openSqlite } from "../reliability/snapshot.js"
 import { capturingLog } from "../support/capturedLog.js"
-import { beforeStatement } from "../support/statementTrap.js"
 import { holdTable } from "../support/tableHold.js"
 import { summarize } from "./jobs.suite.js"
-import { endsBeforeRelease } from "./lockOrder.js"
+import { endsBeforeRelease, holdSqliteWriteLock } from "./lockOrder.js"
 import { services } from "./services.js"
 import { postgresShared, realSleep, type SharedBackend, type SharedDatabase, sharedBackends } from "./shared-database.js"
 
@@ -49,14 +46,8 @@ const holdLock = (database: SharedDatabase, backend: SharedBackend) =>
       const hold = yield* holdTable(database.url, "ai_jobs")
       return { release: hold.release, returned: (letReturn: Effect.Effect<void>) => Effect.zipRight(letReturn, hold.blocked) }
     }
-    const holder = yield* Effect.acquireRelease(Effect.sync(() => openSqlite(database.url, { timeout: 0 })), (db) => Effect.sync(() => db.close()))
-    holder.exec("BEGIN IMMEDIATE")
-    const met = Deferred.unsafeMake<void>(FiberId.none)
-    return {
-      release: Effect.sync(() => holder.exec("ROLLBACK")),
-      returned: (letReturn: Effect.Effect<void>) =>
-        Effect.asVoid(beforeStatement(Effect.zipRight(letReturn, Deferred.await(met)), /BEGIN IMMEDIATE/i, () => Deferred.unsafeDone(met, Exit.void), 2))
-    }
+    const hold = yield* holdSqliteWriteLock(database.url)
+    return { release: hold.release, returned: hold.met }
   })
 
 for (const backend of sharedBackends) {

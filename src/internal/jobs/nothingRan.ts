@@ -5,6 +5,7 @@
  * createAnswerLost.ts, eagerAnswerLost.ts). Read only on a failure's path.
  */
 import { SqlError } from "@effect/sql/SqlError"
+import { isLockWaitCut } from "../../store/internal/lockWaitCut.js"
 import { isSentAfterSessionEnd } from "../../store/internal/sentAfterSessionEnd.js"
 import type { StorageError } from "../../store/StoreErrors.js"
 import { isStoreClosed } from "../storeClosed.js"
@@ -17,13 +18,15 @@ import { isStoreClosed } from "../storeClosed.js"
  * (sentAfterSessionEnd.ts: a `pg_ctl stop` or `pg_terminate_backend` heard
  * while the connection was idle; any transaction open on it was rolled
  * back), or the store was closed (its layer's scope: nothing will reopen
- * it). During an outage every idle loop's claim fails so, and would wait and
- * warn for each; a submit would warn that a job nobody wrote may be queued.
+ * it), or its wait for SQLite's write lock was cut (lockWaitCut.ts: a
+ * pool's claim when its drain ended). During an outage every idle loop's
+ * claim fails so, and would wait and warn for each; a submit would warn that
+ * a job nobody wrote may be queued.
  * A session ended while the statement was under way (the FATAL its answer)
  * is not this: it may have committed.
  */
 export const nothingRan = (error: StorageError): boolean => {
   const cause = error.cause
-  return isStoreClosed(error) ||
+  return isStoreClosed(error) || isLockWaitCut(cause) ||
     (cause instanceof SqlError && (cause.message.startsWith("Failed to acquire connection") || isSentAfterSessionEnd(cause.cause)))
 }

@@ -34,7 +34,7 @@ import { redactCause } from "../redactCause.js"
 import { type EagerDesk, Inbox, type Seat } from "./eagerDispatch.js"
 import { makeFailureStreak } from "./failureStreak.js"
 import { type ClaimNote, currentPoolLooks, jobOfLostClaim, type PoolLooks } from "./claimAnswerLost.js"
-import { makeClaimCuts } from "./claimCut.js"
+import { claimCutSaid, type LoopClaims, makeClaimCuts } from "./claimCut.js"
 import { type makeRunner, type RunContext, RunLost, type RunOptions } from "./runJob.js"
 import { checkPoolOptions, WORKER_OPTIONS } from "./poolOptions.js"
 import { currentDrainCut } from "./drainCut.js"
@@ -42,6 +42,7 @@ import { checkRunOptions } from "./runOptions.js"
 import { makeDrainCuts } from "./settleCut.js"
 import { releasedOnClose, serviceClosed, type TrackPool } from "./serviceClose.js"
 import type { StorageError } from "../../store/StoreErrors.js"
+import { currentLockWaitCut } from "../../store/internal/lockWaitCut.js"
 import { sleepMillis } from "../../util/clockSleep.js"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 
@@ -311,15 +312,30 @@ export const makeWorkerPool = (
     // A failed claim's look for its lost answer gives up when the pool closes (claimAnswerLost.ts): set once per
     // loop, on the loop's own fiber only (not inherited by the programs it runs: their own claims are a caller's).
     const looks: PoolLooks = { closed: yield* Deferred.make<void>(), firstOfStreak: failures.firstLookWarning }
-    /** A loop: its claims carry its own note (claimCut.ts), built once when it starts. */
-    const loopClaiming = (loopOptions: Parameters<ClaimQueued>[0]): Effect.Effect<void, never, R> => {
-      const iteration = Effect.uninterruptible(Effect.suspend(() => {
-        const handed = inbox.take()
-        if (handed !== undefined) return runClaim(handed)
-        return Effect.flatMap(claimNext(loopOptions), (claim) => claim === null ? offeredOr(Effect.interruptible(idle)) : runClaim(claim))
-      })).pipe(
-        Effect.matchCauseEffect({ onFailure: (cause) => Effect.zipRight(failures.failed(cause, jobOfLostClaim(cause)), idle), onSuccess: failures.succeeded })
-      )
+    /** A loop: its claims carry its own note, and say when they are under way (claimCut.ts); built once when it starts. */
+    const loopClaiming = (loopOptions: Parameters<ClaimQueued>[0], own: LoopClaims): Effect.Effect<void, never, R> => {
+      // Its outcome is taken inside the region: the drain's end interrupts the loop as it cuts the claims, and the cut's
+      // WARN must still be said. Any other failure is logged as before, unless the loop was interrupted meanwhile.
+      const iteration = Effect.uninterruptible(Effect.matchCauseEffect(
+        Effect.suspend(() => {
+          const handed = inbox.take()
+          if (handed !== undefined) return runClaim(handed)
+          own.claiming = true
+          return Effect.flatMap(claimNext(loopOptions), (claim) => {
+            own.claiming = false
+            return claim === null ? offeredOr(Effect.interruptible(idle)) : runClaim(claim)
+          })
+        }),
+        {
+          onFailure: (cause) => {
+            own.claiming = false
+            return claimCuts.cut()
+              ? claimCutSaid(cause)
+              : Effect.interruptible(Effect.zipRight(failures.failed(cause, jobOfLostClaim(cause)), idle))
+          },
+          onSuccess: failures.succeeded
+        }
+      ))
       const loop: Effect.Effect<void, never, R> = Effect.suspend(() => (closing ? Effect.void : Effect.zipRight(iteration, loop)))
       return loop
     }
@@ -346,8 +362,9 @@ export const makeWorkerPool = (
     if (done === undefined) return yield* Effect.fail(serviceClosed("Jobs.worker"))
     let live = settings.concurrency
     for (let i = 0; i < settings.concurrency; i++) {
-      const loop = loopClaiming({ ...claimOptions, note: claimCuts.note() })
-      const forked = yield* Effect.forkScoped(Effect.locally(loop, currentPoolLooks, looks))
+      const own = claimCuts.loop()
+      const loop = loopClaiming({ ...claimOptions, note: own.note }, own)
+      const forked = yield* Effect.forkScoped(Effect.locally(Effect.locally(loop, currentPoolLooks, looks), currentLockWaitCut, own.lockWaitCut))
       forked.addObserver(() => {
         if (--live === 0) done()
       })

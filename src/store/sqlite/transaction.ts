@@ -55,6 +55,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { transactionOf } from "../internal/execute.js"
+import { currentLockWaitCut, lockWaitCut } from "../internal/lockWaitCut.js"
 import { sqliteCode } from "./errors.js"
 import { holdingConnection, type OwnConnection, ownConnection } from "./ownClient.js"
 import { type ExecEffect, exitNow, type RunNow, runThrough, type Step, type StepFailure } from "./step.js"
@@ -205,7 +206,8 @@ type Restore = <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, 
  * uninterruptible region): a try that failed with SQLITE_BUSY began nothing and changed nothing, so an
  * interrupt then ends the wait at once, where before it waited out the whole budget (a shutdown delayed up
  * to `busyTimeoutMs`). A try itself is one synchronous statement: once it succeeds, the caller's region
- * holds on, and a begun transaction still ends by COMMIT or ROLLBACK.
+ * holds on, and a begun transaction still ends by COMMIT or ROLLBACK. A wait its caller cut
+ * (`currentLockWaitCut`: a worker pool's claim when the drain ends, uninterruptible) fails at its next try.
  */
 const waitingForWriteLock = <A, E, R>(
   effect: Effect.Effect<A, E | SqlError, R>,
@@ -214,24 +216,30 @@ const waitingForWriteLock = <A, E, R>(
   restore: Restore = (sleep) => sleep,
   queue?: LockQueue
 ): Effect.Effect<A, E | SqlError, R> => {
-  const attempt = (startedAt: number, delayMs: number): Effect.Effect<A, E | SqlError, R> =>
+  const attempt = (startedAt: number, delayMs: number, cut: (() => boolean) | undefined): Effect.Effect<A, E | SqlError, R> =>
     Effect.catchIf(
       effect,
       (error) => error instanceof SqlError && isBusy(error) && performance.now() - startedAt < lockWaitMs,
-      () => {
+      (busy) => {
         // The first try met the lock: the writers queued behind this one in process wait with it from now on.
         if (delayMs === 1) queue?.markWaiting(performance.now())
+        // Its caller's wait cut (a worker pool's drain ended, lockWaitCut.ts): nothing begun, nothing to undo.
+        if (cut?.() === true) return Effect.fail(lockWaitCut(busy as SqlError))
         return Effect.zipRight(
           // Write locks are held for milliseconds, so poll often (at most every ~10 ms);
           // jitter keeps two waiting connections from retrying in lockstep.
           restore(sleepRealTime(delayMs * (0.5 + Math.random()))),
-          Effect.suspend(() => attempt(startedAt, Math.min(delayMs * 2, 10)))
+          Effect.suspend(() => attempt(startedAt, Math.min(delayMs * 2, 10), cut))
         )
       }
     )
   // A writer that queued in process behind a lock wait counts its time in the queue (`since`): it waits only the
   // rest of its budget, and one that has waited it all tries once.
-  return Effect.suspend(() => attempt(queue?.since ?? performance.now(), 1))
+  return Effect.withFiberRuntime((fiber) => {
+    // Read before the wait's start is: the queued writers' time is measured against it (`markWaiting`).
+    const cut = fiber.getFiberRef(currentLockWaitCut)
+    return attempt(queue?.since ?? performance.now(), 1, cut)
+  })
 }
 
 /**
