@@ -26,6 +26,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { capturingLog } from "../support/capturedLog.js"
 import { holdTable } from "../support/tableHold.js"
 import { summarize } from "./jobs.suite.js"
+import { assertCutLeftRunning } from "./cutEnd.js"
 import { endsBeforeRelease, holdSqliteWriteLock } from "./lockOrder.js"
 import { services } from "./services.js"
 import { postgresShared, realSleep, type SharedBackend, type SharedDatabase, sharedBackends } from "./shared-database.js"
@@ -73,16 +74,7 @@ for (const backend of sharedBackends) {
         while (!log.lines.some((line) => line.startsWith("worker pool: shutting down"))) yield* realSleep(10)
         yield* lock.returned(Deferred.succeed(letReturn, undefined))
         yield* endsBeforeRelease(closing, lock.release, HANG_BOUND_MS)
-        const after = yield* store.getJob(job.job_id)
-        assert.strictEqual(after.state, "running", "nothing of the run's end was written")
-        assert.strictEqual(after.workflow_run_id, running.workflow_run_id)
-        assert.strictEqual((yield* store.getRun(running.workflow_run_id!)).status, "running", "the run is recovery's")
-        const warnings = log.leveled.filter(([level]) => level === "WARN").map(([, line]) => line)
-        const cut = warnings.filter((line) => line.includes("the library's write of its run's end"))
-        assert.strictEqual(cut.length, 1, `one WARN names the cut write: ${warnings.join(" | ")}`)
-        assert.include(cut[0], job.job_id)
-        assert.include(cut[0], "the job stays running until recovery stalls its run")
-        assert.isFalse(warnings.some((line) => line.includes("does not respond to interruption")), "the program is not blamed")
+        yield* assertCutLeftRunning(store, job.job_id, running.workflow_run_id!, log)
       }).pipe(Effect.scoped, log.provide, Logger.withMinimumLogLevel(LogLevel.Debug))
     }, 60_000)
   })

@@ -701,7 +701,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         if (watching !== undefined) yield* Fiber.interrupt(watching)
         const durationMs = Number((yield* Clock.currentTimeMillis) - started)
         /** The run's end, cut by its pool's drain time when written while the pool shuts down. */
-        const settleOwn = (outcome: Outcome) => cuttable(drain, store, job.job_id, settleDurably(job, run, outcome, durationMs, refused))
+        const settleOwn = (outcome: Outcome) => cuttable(drain, store, job.job_id, run.id, settleDurably(job, run, outcome, durationMs, refused))
         // A reported violation has already ended the job (poisoned, or recorded if the run was taken): nothing to settle.
         const reported = yield* Deferred.poll(stop)
         if (Option.isSome(reported)) return yield* reported.value

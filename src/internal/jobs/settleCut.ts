@@ -3,8 +3,9 @@
  * returns while its pool shuts down has its end written on a fiber of its
  * own, registered here: when the drain time passes with that write still
  * waiting on the database (a row lock another session holds, SQLite's write
- * lock), the pool cuts it — the fiber interrupted, and its statement
- * cancelled on the server where the store can (`JobStore.cancelWritesOf`) —
+ * lock), the pool cuts it — the fiber interrupted (a call still in group
+ * commit's line, not sent, is withdrawn: store/internal/coalesce.ts), and its
+ * statement cancelled on the server where the store can (`JobStore.cancelWritesOf`) —
  * instead of waiting up to the store's statement or busy timeout past the
  * drain time. A cut write rolled back whole: the job stays `running` under
  * its run, for recovery to stall, as a release the database refuses leaves
@@ -13,45 +14,83 @@
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import type { JobId } from "../../domain/Ids.js"
 import type { JobStore } from "../../store/JobStore.js"
 
 /** What a pool's run reads of its pool's drain. */
 export interface DrainCut {
   /** Whether the pool has begun shutting down. */
   readonly draining: () => boolean
-  /** Registers `job_id`'s run's end in flight and how to cut it; the function returned unregisters it. */
-  readonly register: (job_id: string, cut: Effect.Effect<void>) => () => void
+  /**
+   * Registers `job_id`'s run's end in flight and how to cut it; the function returned unregisters it and
+   * says how the drain ended if it cut the write (`cutAll`'s `when`), else undefined.
+   */
+  readonly register: (job_id: string, cut: Effect.Effect<void>) => () => string | undefined
 }
 
 /** The pool's side: the writes in flight, cut at the drain time's end. */
 export const makeDrainCuts = (draining: () => boolean) => {
-  const writes = new Map<string, Effect.Effect<void>>()
+  const writes = new Map<string, { readonly cut: Effect.Effect<void>; when: string | undefined }>()
   const view: DrainCut = {
     draining,
     register: (job_id, cut) => {
-      writes.set(job_id, cut)
-      return () => writes.delete(job_id)
+      const write = { cut, when: undefined as string | undefined }
+      writes.set(job_id, write)
+      return () => {
+        writes.delete(job_id)
+        return write.when
+      }
     }
   }
   return {
     view,
     /** The jobs whose run's end is still being written. */
     waiting: (): ReadonlyArray<string> => [...writes.keys()],
-    /** Cuts every write still in flight, `said` for each (its job's id) first. */
-    cutAll: (said: (job_id: string) => Effect.Effect<void>) =>
-      Effect.forEach([...writes], ([job_id, cut]) => Effect.zipRight(said(job_id), cut), { discard: true })
+    /**
+     * Cuts every write still in flight; `when` (how the drain ended: "time 2s passed") is for the WARN
+     * each write's run logs once it knows what the cut left (`cuttable`).
+     */
+    cutAll: (when: string) =>
+      Effect.forEach(writes.values(), (write) => {
+        write.when = when
+        return write.cut
+      }, { discard: true })
   }
+}
+
+/**
+ * The WARN for a cut run's end, once its write has ended: read back, so that
+ * it says what the database holds — an end cut before it was sent, or whose
+ * statement was cancelled, left the job `running` under its run; one the cut
+ * came too late for (already in a statement the cancel missed) was written.
+ */
+const sayCut = (store: JobStore["Type"], job_id: string, workflow_run_id: string, when: string) => {
+  const waited = `worker pool: job ${job_id}: the library's write of its run's end (its program had returned) still waited on the database ` +
+    `when the drain ${when}`
+  return Effect.annotateLogs(
+    Effect.matchEffect(store.getJob(job_id as JobId), {
+      onFailure: (error) =>
+        Effect.logWarning(`${waited}: cut, but whether any of it was written is unknown (reading the job back failed: ${error.message})`),
+      onSuccess: (job) =>
+        job.state === "running" && job.workflow_run_id === workflow_run_id
+          ? Effect.logWarning(`${waited}: cut (not sent, or its statement cancelled: nothing of it written); the job stays running until recovery stalls its run`)
+          : Effect.logWarning(`${waited}: not cut in time (its statement had been sent and was not cancelled): it ended, the job is ${job.state} now`)
+    }),
+    { job_id, workflow_run_id }
+  )
 }
 
 /**
  * `write` (a run's end), cuttable by its pool's drain when the pool is
  * shutting down; else `write` itself. The run waits for the write's fiber to
- * end either way: written, failed, or cut (then it ends interrupted).
+ * end either way: written, failed, or cut (then it ends interrupted, and the
+ * WARN says what the database holds).
  */
 export const cuttable = <A, E>(
   drain: DrainCut | undefined,
   store: JobStore["Type"],
   job_id: string,
+  workflow_run_id: string,
   write: Effect.Effect<A, E>
 ): Effect.Effect<A, E> =>
   drain === undefined || !drain.draining() ? write : Effect.flatMap(
@@ -60,6 +99,9 @@ export const cuttable = <A, E>(
     (fiber) => {
       const cancel = store.cancelWritesOf === undefined ? Effect.void : store.cancelWritesOf(job_id)
       const leave = drain.register(job_id, Effect.zipRight(Fiber.interruptFork(fiber), cancel))
-      return Effect.ensuring(Fiber.join(fiber), Effect.sync(leave))
+      return Effect.onExit(Fiber.join(fiber), () => {
+        const when = leave()
+        return when === undefined ? Effect.void : sayCut(store, job_id, workflow_run_id, when)
+      })
     }
   )

@@ -388,18 +388,8 @@ export const makeWorkerPool = (
               : `worker pool: drain time ${Duration.format(drain)} passed, releasing unfinished jobs`
           )
           // A run's end still waiting on the database (a lock another session holds) is the library's own
-          // write, its program done: cut, not waited for up to the store's statement timeout.
-          yield* cuts.cutAll((job_id) =>
-            Effect.annotateLogs(
-              Effect.logWarning(
-                `worker pool: job ${job_id}: the library's write of its run's end (its program had returned) still waited on the database ` +
-                  `when the drain ${cutShort ? "was cut short by a repeated signal" : `time ${Duration.format(drain)} passed`}: cut (its statement cancelled, nothing of it written); ` +
-                  `the job stays running until recovery stalls its run`
-              ),
-              "job_id",
-              job_id
-            )
-          )
+          // write, its program done: cut, not waited for up to the store's statement timeout. Each run says what the cut left.
+          yield* cuts.cutAll(cutShort ? "was cut short by a repeated signal" : `time ${Duration.format(drain)} passed`)
           // A claim still waiting on the database (a lock another session holds) has taken no job yet: its
           // statement cancelled, it rolls back and its loop ends; again for each claim sent after it, until the loops end.
           const claimsCut = yield* Effect.fork(claimCuts.cutClaims(cancelWritesOf))

@@ -52,9 +52,14 @@
  * Groups form as before (every waiter of the key): only who goes on when
  * changes. Below `splitAt` (1 and 4 workers) nothing changes.
  *
- * A call is uninterruptible from the moment it joins the line to its result:
- * a caller interrupted after its input went into a statement could leave a
- * claimed job no one runs, and the leader of a batch must serve every member.
+ * A call is uninterruptible from the moment its input goes into a statement
+ * (or its caller is handed the slot) to its result: a caller interrupted
+ * after its input went into a statement could leave a claimed job no one
+ * runs, and the leader of a batch must serve every member. Before that, an
+ * interruptible caller waiting in line is withdrawn when interrupted (a
+ * worker pool's drain cutting a run's end, f137): taken out of the line —
+ * so no batch formed later holds its input — it fails interrupted, nothing
+ * of it sent. An uninterruptible caller waits as before.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -294,7 +299,7 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
     inStore === undefined || (inStore.inFlight <= 1 && inStore.held.length === 0 && !inStore.rejoining)
       ? lead(input, key)
       : Effect.zipRight(nextTurn, Effect.suspend(() => lead(input, key)))
-  const call = (input: I): Effect.Effect<A, E> => {
+  const call = (input: I, restore: <X, Y, R>(effect: Effect.Effect<X, Y, R>) => Effect.Effect<X, Y, R>): Effect.Effect<A, E> => {
     const key = keyOf(input)
     if (inStore !== undefined) inStore.callers++
     if (busy < slots) {
@@ -302,24 +307,69 @@ export const make = <I, A, E>(options: CoalesceOptions<I, A, E>): (input: I) => 
       if (inStore !== undefined) inStore.inFlight++
       return leadNow(input, key)
     }
-    // Uninterruptible (see `make`), so the line's one resume is never lost.
-    return Effect.async<A, E>((resume) => {
-      line.push({
-        input,
-        key,
-        wake: (woken, failure) =>
-          resume(
-            woken === LEAD
-              ? lead(input, key)
-              : woken === alone
-              ? one(input)
-              : woken === FAILED
-              ? Exit.fail(failure as E)
-              : Exit.succeed(woken)
-          )
-      })
+    return waitInLine(input, key, restore)
+  }
+
+  /**
+   * Waits in line for the slot, a batch's result, or `alone` — interruptibly
+   * where the caller is (`restore`). Interrupted, a waiter still in line is
+   * withdrawn, one handed the slot hands it on, and one a batch left to run
+   * alone does not: none has anything of it sent. One whose input is in a
+   * statement waits for that statement's outcome, uninterruptibly.
+   */
+  const waitInLine = (
+    input: I,
+    key: unknown,
+    restore: <X, Y, R>(effect: Effect.Effect<X, Y, R>) => Effect.Effect<X, Y, R>
+  ): Effect.Effect<A, E> => {
+    // What the waiter was woken with, kept here: an interrupt racing the wake never loses it.
+    let isWoken = false
+    let woken: Woken<A> | undefined
+    let failure: E | undefined
+    let onWake: (() => void) | undefined
+    const waiter: Waiter<I, A, E> = {
+      input,
+      key,
+      wake: (given, failed) => {
+        isWoken = true
+        woken = given
+        failure = failed
+        onWake?.()
+      }
+    }
+    line.push(waiter)
+    const woke = Effect.async<void>((resume) => {
+      if (isWoken) resume(Effect.void)
+      else onWake = () => resume(Effect.void)
+    })
+    const outcome = (): Effect.Effect<A, E> =>
+      woken === LEAD
+        ? lead(input, key)
+        : woken === alone
+        ? one(input)
+        : woken === FAILED
+        ? Exit.fail(failure as E)
+        : Exit.succeed(woken as A)
+    return Effect.matchCauseEffect(restore(woke), {
+      onSuccess: outcome,
+      onFailure: (cause) => {
+        // Decided here, synchronously, from the line itself: no batch can take the waiter meanwhile.
+        const at = line.indexOf(waiter)
+        if (at >= 0 || woken === LEAD) {
+          if (at >= 0) line.splice(at, 1)
+          else release()
+          // Counted out here: no statement it ran will (`afterStatement`).
+          if (inStore !== undefined) inStore.callers--
+          return Effect.failCause(cause)
+        }
+        // Left by its batch to run alone: the batch wrote nothing of it (`CoalesceOptions.many`), and its
+        // own statement is not sent yet. Its batch counted it out already.
+        if (woken === alone) return Effect.failCause(cause)
+        // Its input is in a statement (or its result came): that outcome is its whole story.
+        return Effect.zipRight(woke, Effect.suspend(outcome))
+      }
     })
   }
 
-  return (input) => Effect.uninterruptible(Effect.suspend(() => call(input)))
+  return (input) => Effect.uninterruptibleMask((restore) => call(input, restore))
 }
