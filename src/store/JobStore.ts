@@ -610,14 +610,21 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
 
   /**
    * Optional (the PostgreSQL store on its own pool has it): cancels, on the
-   * server, the store's statements in flight that carry `job_id` among their
-   * parameters — a worker pool's drain cutting its run's end that waits on a
-   * lock past the drain time (R8); given a claim's event id instead, that
-   * claim's statement (the pool's loops' claims still waiting at the drain's end). A cancelled statement fails and rolls back
-   * whole; one that has already ended keeps what it did. Resolves once the
-   * cancels are delivered (bounded by the connect timeout, 5 s at most).
+   * server, the store's statements in flight that write the event record
+   * `event_id` — an id fresh to its writer, carried as a parameter of its own
+   * or as a group-commit row's record id; never matched inside another value,
+   * so another caller's statement that mentions it (a job's inputs, a reason)
+   * is not cancelled. A worker pool's drain cuts its run's end by its end
+   * record when it waits on a lock past the drain time (R8), and a claim
+   * still waiting at the drain's end by one of its event ids. A cancelled
+   * statement fails and rolls back whole; one that has already ended keeps
+   * what it did. A cancelled group-commit statement rolls back its other
+   * members' writes too: each of them runs again alone, as after any shared
+   * failure that may be one member's — the named one as well, so its writer
+   * cancels again until its write has ended. Resolves once the cancels are
+   * delivered (bounded by the connect timeout, 5 s at most).
    */
-  readonly cancelWritesOf?: (job_id: string) => Effect.Effect<void>
+  readonly cancelWritesOf?: (event_id: string) => Effect.Effect<void>
 
   // Node executions (HSK-WF-001)
 

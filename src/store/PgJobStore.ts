@@ -26,7 +26,7 @@ import { joiningOwnDatabaseOnly } from "./internal/foreignTransaction.js"
 import { decodingInputs } from "./internal/portInput.js"
 import { pgDatabaseIdentity } from "./pg/databaseIdentity.js"
 import { sessionSettings } from "./pg/sessionSettings.js"
-import { cancelInFlight, cancelNaming } from "./pg/cancelOnClose.js"
+import { cancelInFlight, cancelWriting } from "./pg/cancelOnClose.js"
 import { refuseFromNow } from "./pg/refuseOnClose.js"
 import { clientTimeouts } from "./pg/clientTimeouts.js"
 import { DEFAULT_MAX_PREPARED_STATEMENTS, preparingClient } from "./pg/preparedStatements.js"
@@ -78,7 +78,7 @@ export const makeWith = (
 
 /**
  * The store on `client`; with `held`, its statements outside a transaction run on connections it holds; with
- * `pool` (the store's own), a job's statements in flight can be cancelled (`cancelWritesOf`).
+ * `pool` (the store's own), a write's statements in flight can be cancelled by its event id (`cancelWritesOf`).
  */
 const makeOn = (
   client: PgClient.PgClient,
@@ -112,7 +112,7 @@ const makeOn = (
       // One snapshot for every read (READ COMMITTED takes one per statement); the SET must come first.
       readConsistent: (effect) =>
         byTransaction(() => effect, () => transaction(Effect.zipRight(snapshotReads, effect))),
-      ...(pool !== undefined ? { cancelWritesOf: (jobId: string) => Effect.promise(() => cancelNaming(pool, jobId)) } : {}),
+      ...(pool !== undefined ? { cancelWritesOf: (eventId: string) => Effect.promise(() => cancelWriting(pool, eventId)) } : {}),
       ...jobs,
       ...makeBatchMethods(context),
       ...runs,

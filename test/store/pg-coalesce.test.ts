@@ -28,6 +28,7 @@ import * as PgStore from "../../src/store/PgJobStore.js"
 import { SLOTS } from "../../src/store/pg/coalesced.js"
 import { services } from "../jobs/services.js"
 import { connectPg, freshPgDatabase } from "../support/pg-database.js"
+import { holdTable as holdTableIn, holding } from "../support/tableHold.js"
 import { eventRecord, ids, newJob, startedJob, tagOf } from "./fixtures.js"
 
 type Query = (this: object, ...args: Array<unknown>) => unknown
@@ -71,40 +72,10 @@ const countingStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
  * `flight_recorder_events`, so each blocks), released by `release` or at the
  * end of the scope.
  */
-const holdTable = (url: string, table = "workflow_runs") => holding(url, `LOCK TABLE ${table} IN EXCLUSIVE MODE`)
+const holdTable = (url: string, table = "workflow_runs") => holdTableIn(url, table)
 
 /** Another session holding one run's row (as a writer of it would), released as `holdTable`'s lock is. */
-const holdRun = (url: string, runId: string) => holding(url, `SELECT 1 FROM workflow_runs WHERE id = '${runId}' FOR UPDATE`)
-
-/** Another session in a transaction that took a lock by `lock`: store sessions wanting it wait. */
-const holding = (url: string, lock: string) =>
-  Effect.gen(function*() {
-    const holder = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const client = await connectPg(url)
-        await client.query("BEGIN")
-        await client.query(lock)
-        return client
-      }),
-      (client) => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined).then(() => client.end()))
-    )
-    const watcher = yield* Effect.acquireRelease(Effect.promise(() => connectPg(url)), (client) => Effect.promise(() => client.end()))
-    /** Waits until `count` sessions of the store wait on a lock. */
-    const blocked = (count: number) =>
-      Effect.promise(async () => {
-        // A blocker that failed instead of blocking would leave this waiting: say so instead of timing out.
-        for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
-          const { rows } = await watcher.query<{ readonly n: string }>(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-          )
-          if (Number(rows[0]?.n) >= count) return
-          await new Promise((resolve) => setTimeout(resolve, 10))
-        }
-        throw new Error(`setup: ${count} store sessions never blocked on the held table`)
-      })
-    const release = Effect.promise(() => holder.query("COMMIT"))
-    return { blocked, release }
-  })
+const holdRun = (url: string, runId: string) => holding(url, [`SELECT 1 FROM workflow_runs WHERE id = '${runId}' FOR UPDATE`], `run ${runId}'s row`)
 
 /**
  * The forced interleaving: `blockers` take every statement slot of their kind
@@ -121,7 +92,7 @@ const raceBehindBlockers = <A, E, R>(
   Effect.scoped(Effect.gen(function*() {
     const held = yield* holdTable(url, table)
     const blocking = yield* Effect.forEach(blockers, (blocker) => Effect.fork(Effect.either(blocker)))
-    yield* held.blocked(blockers.length)
+    yield* held.blockedBy(blockers.length)
     const gate = yield* Deferred.make<void>()
     const racing = yield* Effect.forEach(racers, (racer) => Effect.fork(Effect.zipRight(Deferred.await(gate), Effect.either(racer))))
     yield* Deferred.succeed(gate, undefined)
@@ -493,7 +464,7 @@ describe("issue 16 group commit on PostgreSQL", () => {
           const ends = started.map(({ job }) => completion(job))
           const held = yield* holdTable(url)
           const leader = yield* Effect.fork(store.finishRunningJob!(ends[0]!))
-          yield* held.blocked(1)
+          yield* held.blockedBy(1)
           const members = yield* Effect.forEach(ends.slice(1), (end) => Effect.fork(store.finishRunningJob!(end)))
           yield* Effect.sleep("100 millis")
           // Interrupts asked while the leader's statement is blocked and the members wait in line: the first
@@ -622,7 +593,7 @@ describe("issue 16 group commit on PostgreSQL", () => {
       // The run's row only: the creates write no run, and must not wait.
       const held = yield* holdRun(url, run.id)
       const heartbeat = withHeartbeat ? yield* Effect.fork(store.heartbeat(run.id)) : undefined
-      if (withHeartbeat) yield* held.blocked(1)
+      if (withHeartbeat) yield* held.blockedBy(1)
       const { counts, value } = yield* countingStatements(Effect.gen(function*() {
         const gate = yield* Deferred.make<void>()
         const creates = yield* Effect.forEach(inputs, (input, i) =>

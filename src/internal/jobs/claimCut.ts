@@ -10,11 +10,11 @@
  * starts (claimAnswerLost.ts `ClaimNote`): every one-statement attempt writes
  * there the event ids its statement carries (claimTemplates.ts: one at least).
  * The pool reads the notes only when the drain ends: the statements in flight
- * that carry them are cancelled on the server (`JobStore.cancelWritesOf`) —
- * a cancelled claim rolls back whole, no job taken — and again every
- * `RECUT_MS` until the loops have ended, since a loop waiting in line behind
- * the cancelled statement (the store sends one claim statement at a time)
- * then sends its own. Nothing is added to a claim's way but the note's field
+ * that write them are cancelled on the server (`JobStore.cancelWritesOf`) —
+ * a cancelled claim rolls back whole, no job taken — and again until the
+ * loops have ended (cutAgain.ts), since a loop waiting in line behind the
+ * cancelled statement (the store sends one claim statement at a time) then
+ * sends its own. Nothing is added to a claim's way but the note's field
  * write. Only event ids are cut by: a note naming a run (the general claim's)
  * would name that run's later writes too, its release among them.
  *
@@ -28,11 +28,8 @@
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type { JobStore } from "../../store/JobStore.js"
-import { sleepRealTime } from "../../util/sleepRealTime.js"
 import { type ClaimNote, newClaimNote } from "./claimAnswerLost.js"
-
-/** How soon a claim sent after the drain's end (a loop that was in line) is cut in its turn. */
-const RECUT_MS = 100
+import { cutAgain } from "./cutAgain.js"
 
 /** A loop's claims as the drain's end sees them. */
 export interface LoopClaims {
@@ -67,13 +64,13 @@ export const makeClaimCuts = () => {
     /**
      * Cuts the claims still waiting: their lock waits (SQLite) end at their
      * next try, and their statements in flight (PostgreSQL) are cancelled, at
-     * once and then every `RECUT_MS` until interrupted (the pool's loops have
-     * ended) — not when the store cannot cancel a statement.
+     * once and then again (cutAgain.ts) until interrupted (the pool's loops
+     * have ended) — not when the store cannot cancel a statement.
      */
     cutClaims: (cancel: JobStore["Type"]["cancelWritesOf"]): Effect.Effect<void> =>
       Effect.suspend(() => {
         cut = true
-        return cancel === undefined ? Effect.void : Effect.forever(Effect.zipRight(cutOnce(cancel), sleepRealTime(RECUT_MS)))
+        return cancel === undefined ? Effect.void : cutAgain(cutOnce(cancel))
       })
   }
 }

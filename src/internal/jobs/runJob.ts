@@ -426,9 +426,15 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
    * (an interrupted run waits for nothing) or inside the caller's
    * transaction. A store that was closed says so at once.
    */
-  const settleDurably = (job: AiJob, run: WorkflowRun, outcome: Outcome, durationMs: number, refused?: RefusedNodeWrites) => {
+  const settleDurably = (
+    job: AiJob,
+    run: WorkflowRun,
+    outcome: Outcome,
+    durationMs: number,
+    refused: RefusedNodeWrites | undefined,
     // One end record id for every try: how a try knows an earlier one's commit landed (settle).
-    const endId = uuidv7() as EventId
+    endId: EventId = uuidv7() as EventId
+  ) => {
     return writeAgain(store, {
       write: settle(job, run, outcome, durationMs, endId, refused),
       // Any failure of a settle is tried again: it wrote nothing, and a run's end left unwritten is a job stranded.
@@ -701,7 +707,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         if (watching !== undefined) yield* Fiber.interrupt(watching)
         const durationMs = Number((yield* Clock.currentTimeMillis) - started)
         /** The run's end, cut by its pool's drain time when written while the pool shuts down. */
-        const settleOwn = (outcome: Outcome) => cuttable(drain, store, job.job_id, run.id, settleDurably(job, run, outcome, durationMs, refused))
+        const settleOwn = (outcome: Outcome) => {
+          // The end's record id: what a drain's cut names its statements by (settleCut.ts).
+          const endId = uuidv7() as EventId
+          return cuttable(drain, store, job.job_id, run.id, endId, settleDurably(job, run, outcome, durationMs, refused, endId))
+        }
         // A reported violation has already ended the job (poisoned, or recorded if the run was taken): nothing to settle.
         const reported = yield* Deferred.poll(stop)
         if (Option.isSome(reported)) return yield* reported.value

@@ -5,17 +5,23 @@
  * waiting on the database (a row lock another session holds, SQLite's write
  * lock), the pool cuts it — the fiber interrupted (a call still in group
  * commit's line, not sent, is withdrawn: store/internal/coalesce.ts), and its
- * statement cancelled on the server where the store can (`JobStore.cancelWritesOf`) —
- * instead of waiting up to the store's statement or busy timeout past the
- * drain time. A cut write rolled back whole: the job stays `running` under
- * its run, for recovery to stall, as a release the database refuses leaves
- * it. A run that ends while the pool is not shutting down writes its end
+ * statement cancelled on the server where the store can
+ * (`JobStore.cancelWritesOf`, by the end's record id: only that write's
+ * statements, never another caller's that names the job) — instead of waiting
+ * up to the store's statement or busy timeout past the drain time. A cut
+ * write rolled back whole: the job stays `running` under its run, for
+ * recovery to stall, as a release the database refuses leaves it. The cancel
+ * is sent again until the write has ended (cutAgain.ts): an end that shared a
+ * group-commit statement runs again alone once that statement is cancelled,
+ * and is cut in its turn, while its statement-mates' ends are written by
+ * theirs. A run that ends while the pool is not shutting down writes its end
  * inline, as before: nothing is added to a run's way.
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import type { JobId } from "../../domain/Ids.js"
+import type { EventId, JobId } from "../../domain/Ids.js"
 import type { JobStore } from "../../store/JobStore.js"
+import { cutAgain } from "./cutAgain.js"
 
 /** What a pool's run reads of its pool's drain. */
 export interface DrainCut {
@@ -81,7 +87,7 @@ const sayCut = (store: JobStore["Type"], job_id: string, workflow_run_id: string
 }
 
 /**
- * `write` (a run's end), cuttable by its pool's drain when the pool is
+ * `write` (a run's end, its record `end_id`), cuttable by its pool's drain when the pool is
  * shutting down; else `write` itself. The run waits for the write's fiber to
  * end either way: written, failed, or cut (then it ends interrupted, and the
  * WARN says what the database holds).
@@ -91,14 +97,20 @@ export const cuttable = <A, E>(
   store: JobStore["Type"],
   job_id: string,
   workflow_run_id: string,
+  end_id: EventId,
   write: Effect.Effect<A, E>
 ): Effect.Effect<A, E> =>
   drain === undefined || !drain.draining() ? write : Effect.flatMap(
     // Interruptible on its own fiber: only the cut interrupts it (the run's own region stays uninterruptible).
     Effect.fork(Effect.interruptible(write)),
     (fiber) => {
-      const cancel = store.cancelWritesOf === undefined ? Effect.void : store.cancelWritesOf(job_id)
-      const leave = drain.register(job_id, Effect.zipRight(Fiber.interruptFork(fiber), cancel))
+      const cancel = store.cancelWritesOf
+      // Cancelled again until the write has ended (its statement may be sent again: see above); forked, so
+      // the pool's other cuts do not wait for it.
+      const cut = cancel === undefined
+        ? Fiber.interruptFork(fiber)
+        : Effect.zipRight(Fiber.interruptFork(fiber), Effect.fork(Effect.raceFirst(cutAgain(cancel(end_id)), Fiber.await(fiber))))
+      const leave = drain.register(job_id, Effect.asVoid(cut))
       return Effect.onExit(Fiber.join(fiber), () => {
         const when = leave()
         return when === undefined ? Effect.void : sayCut(store, job_id, workflow_run_id, when)

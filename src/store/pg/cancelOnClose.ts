@@ -14,7 +14,7 @@
  * A cancelled statement fails and rolls back whole (a lone statement is its
  * own transaction), deferred checks in its COMMIT included; one that has
  * already committed, or finished, keeps what it did. Statements are only looked at here, at the close (or
- * a worker pool's drain cutting one job's writes, `cancelNaming`): nothing is added to any statement's way.
+ * a worker pool's drain cutting one write, `cancelWriting`): nothing is added to any statement's way.
  * At the close, those not sent yet are refused before (refuseOnClose.ts).
  */
 import * as Net from "node:net"
@@ -103,23 +103,48 @@ const cancelWhere = (pool: Pg.Pool, pick: (query: ActiveQuery) => boolean, why: 
 export const cancelInFlight = (pool: Pg.Pool): Promise<void> =>
   cancelWhere(pool, () => true, ": the store was closed while the statement ran (cancelled on the server, nothing of it kept)")
 
-/** Whether `value` is among a statement's parameters, or inside one (a batch's array, a JSON text). */
-const carries = (values: ReadonlyArray<unknown> | null | undefined, value: string): boolean =>
-  values != null && values.some((given) =>
-    given === value || (typeof given === "string" && given.includes(value)) || (Array.isArray(given) && given.includes(value))
-  )
+/** A group-commit statement's rows, sent as one JSON parameter (pg/finishBatch.ts's ends, pg/claim.ts's claimers), or none. */
+const rowsOf = (given: unknown): ReadonlyArray<unknown> => {
+  if (typeof given !== "string" || !given.startsWith("[{")) return []
+  try {
+    const rows: unknown = JSON.parse(given)
+    return Array.isArray(rows) ? rows : []
+  } catch {
+    return []
+  }
+}
+
+/** Whether a group-commit row writes record `eventId`: a settle's `event_id`, one of a claim's `event_ids`. */
+const rowWrites = (row: unknown, eventId: string): boolean => {
+  if (typeof row !== "object" || row === null) return false
+  const { event_id, event_ids } = row as { readonly event_id?: unknown; readonly event_ids?: unknown }
+  return event_id === eventId || (Array.isArray(event_ids) && event_ids.includes(eventId))
+}
 
 /**
- * Cancels the statements in flight on `pool`'s connections that carry
- * `jobId` among their parameters: a worker pool's drain cutting its run's end
- * (internal/jobs/settleCut.ts), or — by one of its event ids — a claim still
- * waiting (internal/jobs/claimCut.ts). A statement that ends between the look and
- * the cancel's delivery lets the cancel reach its connection's next one,
- * whose caller then fails as on any cancel; a shutdown's cut is worth that.
+ * Whether a statement writes the event record `eventId`: a parameter of its
+ * own (a lone end's record id), or a group-commit row's record id. Equality,
+ * never a part of a text: another caller's statement that mentions the id
+ * (a job's inputs, a reason, a longer string) is not one.
  */
-export const cancelNaming = (pool: Pg.Pool, jobId: string): Promise<void> =>
+const writesEvent = (values: ReadonlyArray<unknown> | null | undefined, eventId: string): boolean =>
+  values != null && values.some((given) => given === eventId || rowsOf(given).some((row) => rowWrites(row, eventId)))
+
+/**
+ * Cancels the statements in flight on `pool`'s connections that write the
+ * event record `eventId` (`writesEvent`) — an id fresh to its writer, so no
+ * other caller's statement carries it: a worker pool's drain cutting a run's
+ * end by its end record (internal/jobs/settleCut.ts), or a claim still
+ * waiting by one of its event ids (internal/jobs/claimCut.ts). A cancelled
+ * group-commit statement rolls back every member's write; each member then
+ * runs again alone (internal/coalesce.ts), the named one too — its writer
+ * cancels again until its write has ended. A statement that ends between the
+ * look and the cancel's delivery lets the cancel reach its connection's next
+ * one, whose caller then fails as on any cancel; a shutdown's cut is worth that.
+ */
+export const cancelWriting = (pool: Pg.Pool, eventId: string): Promise<void> =>
   cancelWhere(
     pool,
-    (query) => carries(query.values, jobId),
+    (query) => writesEvent(query.values, eventId),
     ": the worker pool's drain ended (its time passed, or a repeated signal cut it short) while the statement waited (cancelled on the server, nothing of it kept)"
   )
