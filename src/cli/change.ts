@@ -47,14 +47,24 @@ export const interruptedAfterChange = "note: the signal came after the change ha
 export const finishingChange = "note: finishing the change already begun, then reporting it; the signal does not stop it"
 
 /**
+ * Where a change in steps that each commit (a purge's batches) may be stopped
+ * by a signal: between them, the rest of the change staying uninterruptible.
+ * Interruptible throughout, a step that failed while a signal waited lost its
+ * failure at the first handler after the step (Effect then keeps only the
+ * interruption): the command said it was stopped and exited 143, the error
+ * unsaid, though the signal had stopped nothing.
+ */
+export const betweenSteps: Effect.Effect<void> = Effect.interruptible(Effect.void)
+
+/**
  * Opens `layer` (interruptibly), runs `change` over it and prints its result
  * with `answer`, which an interrupt does not stop. `change` is not stopped
- * either, unless `interruptible`: a change that is one transaction which an
- * interrupt rolls back (a job's move) may be stopped while it waits, and a
- * change in steps that each commit (a purge's batches) between them. A change
- * in steps that ends early — stopped so, or failed part-way — has `partial`
- * print what its committed steps did; stopped, the command then exits 128 +
- * the signal, failed, it fails with the change's error.
+ * either, unless `interruptible` — a change that is one transaction which an
+ * interrupt rolls back (a job's move) may be stopped while it waits — or at
+ * its own `betweenSteps`. A change in steps that ends early — stopped so, or
+ * failed part-way — has `partial` print what its committed steps did;
+ * stopped, the command then exits 128 + the signal, failed, it fails with the
+ * change's error.
  */
 export const changeThenReport = <ROut, E1, A, E2, R2, E3, R3>(
   layer: Layer.Layer<ROut, E1>,

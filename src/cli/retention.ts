@@ -15,7 +15,7 @@ import * as Option from "effect/Option"
 import * as FlightRecorder from "../FlightRecorder.js"
 import * as Janitor from "../Janitor.js"
 import { JobStore } from "../store/JobStore.js"
-import { changeThenReport } from "./change.js"
+import { betweenSteps, changeThenReport } from "./change.js"
 import { databaseOption, recorderLayer, resolve } from "./database.js"
 import { json, time } from "./format.js"
 import * as Parse from "./parse.js"
@@ -82,21 +82,26 @@ export const retentionCommand = Command.make(
         return yield* Effect.flatMap(countBefore(cutoff).pipe(withProgress("counting old events")), answer).pipe(Effect.provide(layer))
       }
       // Each batch commits with its own gc_summary, actor human (HSK-GC-004). Stopped by a signal
-      // between batches, or failed part-way, what the committed batches purged is printed (the
-      // error follows on stderr).
+      // between batches (only there: a batch that fails after a signal came is reported as failed),
+      // or failed part-way, what the committed batches purged is printed (the error follows on stderr).
       yield* changeThenReport(
         layer,
-        Janitor.purgeEvents({
-          cutoff,
-          onBatch: (count) =>
-            Effect.sync(() => {
-              purged += count
-              if (count > 0) summaries += 1
-            })
-        }).pipe(withProgress("purging old events")),
+        Effect.zipRight(
+          betweenSteps,
+          Janitor.purgeEvents({
+            cutoff,
+            onBatch: (count) =>
+              Effect.zipRight(
+                Effect.sync(() => {
+                  purged += count
+                  if (count > 0) summaries += 1
+                }),
+                betweenSteps
+              )
+          })
+        ).pipe(withProgress("purging old events")),
         answer,
         {
-          interruptible: true,
           partial: (ended) =>
             Effect.suspend(() =>
               Console.log(

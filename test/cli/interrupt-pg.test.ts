@@ -112,6 +112,20 @@ describe("ai-jobs interrupted while its change waits on a lock (PostgreSQL)", { 
     assert.match(errors[0]!, /^error: HSK-500-DB: Storage failed during JobStore\.pruneJobs/)
   })
 
+  it("HSK-GC-004 retention: SIGTERM while its batch waits on the locked event log, then the batch fails (its statement cancelled): the signal stopped nothing, so the failed report, its one error line, exit 1, as without the signal", async () => {
+    const job = await queuedJob(url, {}, "40 days")
+    const before = (await eventsOf(url, job.job_id)).length
+    const result = await interruptedUnderLock(url, "LOCK TABLE flight_recorder_events IN EXCLUSIVE MODE", ["retention", "--older-than", "7d", "--json"], ["SIGTERM"], {
+      then: "cancelled"
+    })
+    assert.strictEqual(result.code, 1, result.stderr)
+    assert.strictEqual((await eventsOf(url, job.job_id)).length, before, "nothing was purged")
+    assert.deepInclude(JSON.parse(result.stdout), { purged: 0, gc_summaries: 0, failed: true })
+    const errors = lines(result.stderr)
+    assert.strictEqual(errors.length, 1, result.stderr)
+    assert.match(errors[0]!, /^error: HSK-500-DB: .*cancel/)
+  })
+
   it("jobs cancel: SIGINT while the move waits on the job's lock rolls it back; nothing changed, so exit 130 and nothing printed", async () => {
     const job = await queuedJob(url)
     const result = await interruptedUnderLock(url, lockOf(job.job_id), [

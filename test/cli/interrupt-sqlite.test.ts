@@ -1,5 +1,5 @@
 /**
- * A signal that comes while `recover` or `prune` waits on SQLite's write lock
+ * A signal that comes while `recover`, `prune` or a `retention` batch waits on SQLite's write lock
  * another connection holds, and the wait then runs out (database is locked):
  * the change had begun, so the signal stopped nothing, and the command fails
  * as it would have without it — its failed report, its one `error:` line,
@@ -14,7 +14,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { assert, beforeEach, describe, it } from "@effect/vitest"
 import { exitOf, lines, repoRoot, spawnCli, tempDir } from "./cli.js"
-import { allJobs, crashedRun, migratedByCli, oldCancelledJobs, runsOf } from "./fixtures.js"
+import { allJobs, crashedRun, eventsOf, migratedByCli, oldCancelledJobs, queuedJob, runsOf } from "./fixtures.js"
 import { output, signalled } from "./interrupt.js"
 
 const Database = createRequire(import.meta.url)("better-sqlite3") as new (filename: string) => {
@@ -72,5 +72,16 @@ describe("ai-jobs signalled while its change waits on the write lock, the wait t
     assert.deepInclude(JSON.parse(result.stdout), { pruned: 0, failed: true })
     assert.strictEqual(result.errors.length, 1, result.errors.join("\n"))
     assert.match(result.errors[0]!, /^error: HSK-500-DB: Storage failed during JobStore\.pruneJobs.*database is locked/)
+  })
+
+  it("HSK-GC-004 retention: SIGTERM while its batch waits on the write lock, then the wait runs out: the failed report, its one error line, exit 1", async () => {
+    const job = await queuedJob(file, {}, "40 days")
+    const before = (await eventsOf(file, job.job_id)).length
+    const result = await signalledWhileLocked(file, ["retention", "--older-than", "7d", "--json"])
+    assert.strictEqual(result.code, 1, result.errors.join("\n"))
+    assert.strictEqual((await eventsOf(file, job.job_id)).length, before, "nothing was purged")
+    assert.deepInclude(JSON.parse(result.stdout), { purged: 0, gc_summaries: 0, failed: true })
+    assert.strictEqual(result.errors.length, 1, result.errors.join("\n"))
+    assert.match(result.errors[0]!, /^error: HSK-500-DB: .*database is locked/)
   })
 })
