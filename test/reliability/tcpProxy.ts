@@ -8,6 +8,10 @@
  * - `drop`: bytes are thrown away (a network that eats them; the streams are
  *   corrupt afterwards, so healing also resets the connections).
  *
+ * - `holdCancels`: a PostgreSQL CancelRequest (a connection of its own) is
+ *   held until `releaseCancels`, the other connections' bytes passing: a
+ *   cancel whose delivery comes late.
+ *
  * And a mute server: accepts connections, never says a word.
  */
 import * as net from "node:net"
@@ -16,6 +20,11 @@ import { closeServer, listenLocal, pairUpstream } from "../support/tcpPair.js"
 
 export type ProxyMode = "forward" | "stall" | "drop"
 
+/** A CancelRequest's code (its second 32-bit field), as the client's first and only packet on its connection. */
+const CANCEL_REQUEST_CODE = 80877102
+
+const isCancelRequest = (chunk: Buffer) => chunk.length === 16 && chunk.readInt32BE(4) === CANCEL_REQUEST_CODE
+
 export interface TcpProxy {
   readonly port: number
   /** `url` with its host and port replaced by the proxy's. */
@@ -23,6 +32,12 @@ export interface TcpProxy {
   readonly setMode: (mode: ProxyMode) => void
   /** Destroys every proxied connection, both sides, as a network reset would. */
   readonly resetConnections: () => void
+  /** From now on, CancelRequests are held (not passed on) until `releaseCancels`. */
+  readonly holdCancels: () => void
+  /** Passes the held CancelRequests on, and every later one: resolves once the server has closed each (its backend signalled). */
+  readonly releaseCancels: () => Promise<void>
+  /** CancelRequests held so far. */
+  readonly cancelsHeld: () => number
   /** Connections opened through the proxy so far. */
   readonly opened: () => number
   readonly close: () => Promise<void>
@@ -35,10 +50,15 @@ export const startTcpProxy = async (target: { readonly host: string; readonly po
   const sockets = new Set<net.Socket>()
   // Held bytes per direction, delivered in order when forwarding resumes.
   const held: Array<() => void> = []
+  let holdingCancels = false
+  const heldCancels: Array<{ readonly deliver: () => void; readonly closed: Promise<void> }> = []
 
   const relay = (from: net.Socket, to: net.Socket) =>
     from.on("data", (chunk) => {
-      if (mode === "forward") to.write(chunk)
+      if (holdingCancels && isCancelRequest(chunk)) {
+        heldCancels.push({ deliver: () => to.write(chunk), closed: new Promise((resolve) => from.once("close", () => resolve())) })
+      }
+      else if (mode === "forward") to.write(chunk)
       else if (mode === "stall") held.push(() => to.write(chunk))
       // drop: gone
     })
@@ -62,6 +82,15 @@ export const startTcpProxy = async (target: { readonly host: string; readonly po
       held.length = 0
       for (const socket of sockets) socket.destroy()
     },
+    holdCancels: () => {
+      holdingCancels = true
+    },
+    releaseCancels: () => {
+      holdingCancels = false
+      for (const { deliver } of heldCancels) deliver()
+      return Promise.all(heldCancels.map(({ closed }) => closed)).then(() => undefined)
+    },
+    cancelsHeld: () => heldCancels.length,
     opened: () => opened,
     close: () => closeServer(server, sockets)
   }

@@ -57,8 +57,12 @@ const explainCancel = (query: ActiveQuery, why: string): void => {
   }
 }
 
-/** Sends `client`'s CancelRequest; resolves once the server has closed that connection (its backend signalled), failed, or `boundMs` passed. */
-const sendCancel = (client: ClientState, boundMs: number): Promise<void> =>
+/**
+ * Sends `client`'s CancelRequest: true once the server has closed that
+ * connection (its backend signalled), false when it failed or `boundMs`
+ * passed first (whether the backend was signalled, and when, is not known).
+ */
+const sendCancel = (client: ClientState, boundMs: number): Promise<boolean> =>
   new Promise((resolve) => {
     const { host = "localhost", port = 5432 } = client.connectionParameters ?? {}
     const packet = Buffer.alloc(16)
@@ -68,16 +72,51 @@ const sendCancel = (client: ClientState, boundMs: number): Promise<void> =>
     packet.writeInt32BE(client.secretKey!, 12)
     // A host starting with "/" is a directory holding the server's Unix socket, as for pg itself.
     const socket = host.startsWith("/") ? Net.connect(`${host}/.s.PGSQL.${port}`) : Net.connect(port, host)
-    const timer = setTimeout(() => socket.destroy(), boundMs)
+    let unknown = false
+    const timer = setTimeout(() => {
+      unknown = true
+      socket.destroy()
+    }, boundMs)
     // Not half-closed after the packet: the peer closes once the cancel is passed on (as libpq waits for it), and
     // PgBouncer 1.18 dropped a cancel whose connection ended before it had a server connection to send it on.
     socket.on("connect", () => socket.write(packet))
-    socket.on("error", () => {})
+    socket.on("error", () => {
+      unknown = true
+    })
     socket.on("close", () => {
       clearTimeout(timer)
-      resolve()
+      resolve(!unknown)
     })
   })
+
+/**
+ * Connections sent a cancel not yet known delivered: how many. A cancel is
+ * a signal to the backend, not to a statement: one delivered after its
+ * statement ended reaches the next statement sent on that connection before
+ * the delivery (a regression probe: a just-claimed job's release, its job
+ * stranded `running`); once delivered, the backend takes it before it reads
+ * another statement (one idle between statements ignores it). So a
+ * connection counted here is never lent to another checkout — its release
+ * closes it (heldConnections.ts) — and one whose cancel was never known
+ * delivered (no answer, an error) stays counted for good. Statements of the
+ * same checkout sent before the delivery may still meet it: a transaction's
+ * next statement then fails and the transaction rolls back whole.
+ */
+const undelivered = new WeakMap<object, number>()
+
+/** Whether a cancel sent to `client` may still reach a statement sent on it from now on. */
+export const mayStillBeCancelled = (client: object): boolean => undelivered.has(client)
+
+/** Counts a cancel for `client` until `delivered` says it was. */
+const awaitDelivery = (client: object, delivered: Promise<boolean>): Promise<void> => {
+  undelivered.set(client, (undelivered.get(client) ?? 0) + 1)
+  return delivered.then((known) => {
+    if (!known) return
+    const left = undelivered.get(client)! - 1
+    if (left === 0) undelivered.delete(client)
+    else undelivered.set(client, left)
+  })
+}
 
 /** The longest wait for one cancel's delivery: the pool's `connectTimeout` (a cancel is a connection opened), at most this. */
 const LONGEST_CANCEL_MS = 5_000
@@ -96,7 +135,8 @@ const cancelWhere = (pool: Pg.Pool, pick: (query: ActiveQuery) => boolean, why: 
   )
   if (busy.length === 0) return Promise.resolve()
   for (const client of busy) explainCancel(client._activeQuery!, why)
-  return Promise.all(busy.map((client) => sendCancel(client, boundMs))).then(() => undefined)
+  // Counted at the look, in the same turn: the statement's end, and its connection's release, come after.
+  return Promise.all(busy.map((client) => awaitDelivery(client, sendCancel(client, boundMs)))).then(() => undefined)
 }
 
 /** Cancels every statement in flight on `pool`'s connections: the store's close. */
@@ -139,8 +179,9 @@ const writesEvent = (values: ReadonlyArray<unknown> | null | undefined, eventId:
  * group-commit statement rolls back every member's write; each member then
  * runs again alone (internal/coalesce.ts), the named one too — its writer
  * cancels again until its write has ended. A statement that ends between the
- * look and the cancel's delivery lets the cancel reach its connection's next
- * one, whose caller then fails as on any cancel; a shutdown's cut is worth that.
+ * look and the cancel's delivery keeps what it did, and its connection is
+ * closed on its release (`mayStillBeCancelled`): the cancel reaches no other
+ * caller's statement.
  */
 export const cancelWriting = (pool: Pg.Pool, eventId: string): Promise<void> =>
   cancelWhere(

@@ -34,6 +34,11 @@
  *   every statement sent on it after fails saying why the server ended the
  *   session (a transaction left idle past the idle-in-transaction timeout
  *   heard only "not queryable");
+ * - a connection sent a cancel whose delivery is not known yet (a worker
+ *   pool's drain cutting a job's writes, cancelOnClose.ts) is dropped when
+ *   its statement, or its borrower, is done with it: a cancel that arrives
+ *   after its statement ended reaches the connection's next statement, which
+ *   would be another caller's;
  * - a checkout that waited out `connectTimeout` on a full pool says so
  *   (`checkoutError`), not pg-pool's "timeout exceeded when trying to connect";
  * - one left free for a whole idle period (the pool's `idleTimeoutMillis`)
@@ -51,6 +56,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Pg from "pg"
 import { markSentAfterSessionEnd } from "../internal/sentAfterSessionEnd.js"
+import { mayStillBeCancelled } from "./cancelOnClose.js"
 import { breaksSession, endsSession } from "./faults.js"
 
 /** Runs statements outside a transaction on connections held from the pool. */
@@ -153,6 +159,7 @@ const watch = (client: Pg.PoolClient): void => {
 }
 
 const brokenError = () => new Error("PgStore: held connection broken")
+const cancelPendingError = () => new Error("PgStore: a cancel sent to the connection may still arrive")
 
 /**
  * pg-pool's error for a caller that waited `connectionTimeoutMillis` for a
@@ -233,13 +240,15 @@ export const holdConnections = (pool: Pg.Pool): Effect.Effect<HeldConnections, n
       const state = held.client as unknown as ClientState
       // A connection left inside a transaction (a lender that never ended it) is not reused either.
       const status = state.getTransactionStatus?.() ?? "I"
-      return !held.broken && !doomed.has(held.client) && state._queryable !== false && state._ending !== true && status === "I"
+      return !held.broken && !doomed.has(held.client) && state._queryable !== false && state._ending !== true && status === "I" &&
+        !mayStillBeCancelled(held.client)
     }
 
-    /** `client`'s release by whoever checked it out of the pool: with an error once doomed, so the pool closes it. */
+    /** `client`'s release by whoever checked it out of the pool: with an error once doomed or sent a cancel, so the pool closes it. */
     const dropWhenDoomed = (client: Pg.PoolClient, release: (error?: Error) => void) => {
       watch(client)
-      const dropping = (error?: Error) => release(error ?? (doomed.has(client) ? brokenError() : undefined))
+      const dropping = (error?: Error) =>
+        release(error ?? (doomed.has(client) ? brokenError() : mayStillBeCancelled(client) ? cancelPendingError() : undefined))
       client.release = dropping
       return dropping
     }
