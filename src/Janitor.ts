@@ -114,6 +114,8 @@ export const prune = (options: {
   readonly eventsPurged?: number | undefined
   readonly batchSize?: number | undefined
   readonly onBatch?: BatchHandler<PruneReport> | undefined
+  /** Who prunes, as its summaries record it: `system` (the default, the scheduled pass) or `human` (an operator's prune). */
+  readonly actor?: "system" | "human" | undefined
 }) => withServiceSpan("Janitor.prune", Effect.gen(function*() {
   // Checked before anything is read or pruned: a misspelt key, or an `eventsPurged` no summary
   // can hold (NaN, -5, 1.5), was a defect from inside the summary's build, after the scan.
@@ -129,7 +131,10 @@ export const prune = (options: {
       : { path: "batchSize", message: "Expected a whole number ≥ 1" },
     options.onBatch === undefined || typeof options.onBatch === "function"
       ? undefined
-      : { path: "onBatch", message: "Expected a function" }
+      : { path: "onBatch", message: "Expected a function" },
+    options.actor === undefined || options.actor === "system" || options.actor === "human"
+      ? undefined
+      : { path: "actor", message: "Expected \"system\" or \"human\"" }
   ].filter((issue): issue is DecodeIssue => issue !== undefined)
   if (issues.length > 0) return yield* new DecodeFailure({ subject: "Janitor.prune", issues })
   const dry_run = options.dryRun ?? false
@@ -142,7 +147,8 @@ export const prune = (options: {
       keepNewest: options.keepNewest,
       dryRun: dry_run,
       batchSize,
-      eventsPurged: batches === 0 ? options.eventsPurged : undefined
+      eventsPurged: batches === 0 ? options.eventsPurged : undefined,
+      actor: options.actor ?? "system"
     })
     batches += 1
     yield* tellBatch(options.onBatch, batch)
@@ -170,6 +176,7 @@ const pruneBatch = (options: {
   readonly dryRun: boolean
   readonly batchSize: number
   readonly eventsPurged: number | undefined
+  readonly actor: "system" | "human"
 }) =>
   Effect.flatMap(Effect.all([JobStore, FlightRecorder]), ([store, recorder]) =>
     Effect.uninterruptible(store.pruneJobs({
@@ -177,7 +184,7 @@ const pruneBatch = (options: {
       keepNewest: options.keepNewest,
       dryRun: options.dryRun,
       ...(options.dryRun ? {} : { batchSize: options.batchSize }),
-      events: (counts) => Effect.map(gcSummary(recorder, counts, options.dryRun, options.eventsPurged), (summary) => [summary])
+      events: (counts) => Effect.map(gcSummary(recorder, counts, options.dryRun, options.eventsPurged, options.actor), (summary) => [summary])
     })))
 
 /** Two reports' counts added: the batches of one prune. */
@@ -219,7 +226,7 @@ const dryRunIssue = (dryRun: unknown): DecodeIssue | undefined =>
   dryRun === undefined || typeof dryRun === "boolean" ? undefined : { path: "dryRun", message: "Expected true or false" }
 
 /** The options `prune` names. */
-const PRUNE_OPTIONS: ReadonlyArray<string> = ["olderThan", "keepNewest", "dryRun", "eventsPurged", "batchSize", "onBatch"]
+const PRUNE_OPTIONS: ReadonlyArray<string> = ["olderThan", "keepNewest", "dryRun", "eventsPurged", "batchSize", "onBatch", "actor"]
 
 /** The options `purgeEvents` names. */
 const PURGE_OPTIONS: ReadonlyArray<string> = ["cutoff", "onBatch"]
@@ -284,7 +291,7 @@ const pass = (config: ResolvedConfig) =>
           Effect.flatMap(DateTime.now, (now) => {
             cutoff ??= DateTime.subtractDuration(now, config.olderThan)
             return Effect.map(
-              pruneBatch({ olderThan: cutoff, keepNewest: config.keepNewest, dryRun: false, batchSize: config.pruneBatchSize, eventsPurged: batch }),
+              pruneBatch({ olderThan: cutoff, keepNewest: config.keepNewest, dryRun: false, batchSize: config.pruneBatchSize, eventsPurged: batch, actor: "system" }),
               (counts) => {
                 pruned = counts
               }

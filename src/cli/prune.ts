@@ -2,7 +2,7 @@
  * `ai-jobs prune`: the Janitor's pruning (R18) on demand. Deletes old jobs in a
  * prunable state (terminal or failed); pinned jobs and the newest `--keep`
  * always stay, events always stay; prints the report and records it as a
- * `gc_summary` event (HSK-GC-003). A dry run counts and writes nothing.
+ * `gc_summary` event, actor `human` (HSK-GC-003). A dry run counts and writes nothing.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -55,6 +55,8 @@ export const pruneCommand = Command.make(
         olderThan,
         keepNewest,
         dryRun: options.dryRun,
+        // An operator's prune, audited as one: its summaries say `human`, the scheduled Janitor's `system`.
+        actor: "human",
         onBatch: (batch) =>
           Effect.sync(() => {
             batches += 1

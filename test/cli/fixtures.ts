@@ -19,6 +19,7 @@ import type { Json } from "../../src/domain/Json.js"
 import type { RetentionHorizon } from "../../src/domain/RetentionHorizon.js"
 import type { WorkflowRun } from "../../src/domain/WorkflowRun.js"
 import { FlightRecorder, makeEvent } from "../../src/FlightRecorder.js"
+import * as Janitor from "../../src/Janitor.js"
 import { Jobs } from "../../src/Jobs.js"
 import * as Recovery from "../../src/Recovery.js"
 import type { Claim } from "../../src/store/JobStore.js"
@@ -215,6 +216,10 @@ export const oldCancelledJobs = (url: string, count: number): Promise<ReadonlyAr
     Effect.flatMap(jobs.submitMany(Array.from({ length: count }, () => newJob())), (made) => Effect.forEach(made, (job) => jobs.cancel(job.job_id)))).pipe(
       Effect.withClock(pastClock("40 days"))
     ))
+
+/** One pass of the Janitor (as its schedule runs it), through the library: no retention window, so it only prunes. */
+export const janitorPass = (url: string, config: Janitor.JanitorConfig): Promise<Janitor.JanitorReport> =>
+  withJobs(url, Janitor.runOnce(config))
 
 /** The bodies of every `gc_summary` event stored, oldest first. */
 export const gcSummaries = (url: string): Promise<ReadonlyArray<Record<string, unknown>>> =>

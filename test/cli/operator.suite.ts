@@ -18,7 +18,9 @@ import {
   crashedRunAndLoneRun,
   eventsOf,
   failedJob,
+  gcSummaries,
   idStartingWith,
+  janitorPass,
   jobOf,
   jobWithNodes,
   jobWithEventsInOneMillisecond,
@@ -462,6 +464,27 @@ export const runOperatorSuite = (database: CliDatabase): void => {
       )
       return rest
     }
+
+    it("R18 audit: an operator's prune records its gc_summary as actor human, as retention and the job actions do; the Janitor's scheduled pass stays system", async () => {
+      // A database of its own: a prune deletes every old job, and the summaries counted are this test's alone.
+      const own = await database.create()
+      try {
+        await migratedByCli(own)
+        await oldCancelledJobs(own, 2)
+        const pruned = JSON.parse(ok(await runCli(["prune", "--older-than", "20d", "--keep", "0", "--json", "--database", own]))) as { readonly pruned: number }
+        assert.strictEqual(pruned.pruned, 2)
+        const [operator, ...none] = await gcSummaries(own)
+        assert.deepStrictEqual(none, [], "one batch, one summary")
+        assert.include(operator, { event_name: "gc_summary", actor: "human", items_pruned: 2, dry_run: false })
+        await oldCancelledJobs(own, 1)
+        const pass = await janitorPass(own, { olderThan: "20 days", keepNewest: 0 })
+        assert.strictEqual(pass.pruned, 1)
+        const summaries = await gcSummaries(own)
+        assert.deepStrictEqual(summaries.map((summary) => [summary["actor"], summary["items_pruned"]]), [["human", 2], ["system", 1]])
+      } finally {
+        await database.drop(own)
+      }
+    }, 120_000)
 
     it("R9 recover says of each run it stalled whether its job was stalled with it: not for a run stalled alone (its job running under another run), in the table and in --json's stalled_jobs", async () => {
       // A database of its own: recovery stalls every stale run, other tests' crashed workers' too.

@@ -364,6 +364,12 @@ export const runJanitorSuite = (backend: Backend) => {
           const error = yield* Effect.flip(Janitor.prune({ olderThan: yield* DateTime.now, keepNewest: 0, dryRun: dryRun as never }))
           assert.strictEqual(error._tag, "DecodeFailure", `prune dryRun ${String(dryRun)}`)
         }
+        // Who prunes, as its summaries record it: only the two actors a gc_summary holds.
+        for (const actor of ["agent", "HUMAN", null]) {
+          const error = yield* Effect.flip(Janitor.prune({ olderThan: yield* DateTime.now, keepNewest: 0, actor: actor as never }))
+          assert.strictEqual(error._tag, "DecodeFailure", `prune actor ${String(actor)}`)
+          if (error._tag === "DecodeFailure") assert.deepInclude(error.issues.map((issue) => issue.path), "actor", `prune actor ${String(actor)}`)
+        }
         // An operator's purge (ai-jobs retention): a misspelt cutoff would purge up to the recorder's window instead.
         const misspelt = yield* Effect.flip(Janitor.purgeEvents({ cutof: yield* DateTime.now } as never))
         assert.strictEqual(misspelt._tag, "DecodeFailure", "purgeEvents cutof")

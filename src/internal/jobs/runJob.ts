@@ -654,7 +654,11 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
         // in every logger and tracer (R14, found by an outside probe). The run reports the
         // failure itself, redacted.
         const working = yield* Effect.fork(Effect.exit(Effect.interruptible(Effect.suspend(() => programOf(program(context))))))
-        working.addObserver((exit) => Deferred.unsafeDone(ended, Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause)))
+        working.addObserver((exit) => {
+          // From here the run waits on the library's writes, not the program: its pool's drain says which (settleCut.ts).
+          drain?.programEnded(job.job_id)
+          Deferred.unsafeDone(ended, Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause))
+        })
         // The program's fiber runs first, up to its first wait: the heartbeat and the loss
         // watch are built and forked once it has started, off the way from the claim to the
         // program (issue 16, pickup). Nothing is missed meanwhile: the watch above already
@@ -765,6 +769,7 @@ export const makeRunner = (store: JobStore["Type"], recorder: FlightRecorder["Ty
             // The span records the failure as the job stores it, redacted (R14): a tracer is outside the database.
             (exit, fiber) => {
               Deferred.unsafeDone(finished, Exit.void)
+              drain?.endOver(job.job_id)
               return Effect.zipRight(closeRunScope(scope, exit, job, run), endSpanOf(span, redactExit(exit, recorder.redact), fiber))
             }
           ))

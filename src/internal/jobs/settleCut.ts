@@ -32,11 +32,22 @@ export interface DrainCut {
    * says how the drain ended if it cut the write (`cutAll`'s `when`), else undefined.
    */
   readonly register: (job_id: string, cut: Effect.Effect<void>) => () => string | undefined
+  /**
+   * `job_id`'s program has ended (returned, failed or stopped by an interrupt): until `endOver`, what
+   * its run waits for is the library's own write of its end — a release, an outcome — not the program.
+   * Plain calls, no Effect step: a run's way is not lengthened.
+   */
+  readonly programEnded: (job_id: string) => void
+  /** `job_id`'s run's end is over (written, failed or cut): what runs after it (its scope's finalizers) is the program's again. */
+  readonly endOver: (job_id: string) => void
 }
 
 /** The pool's side: the writes in flight, cut at the drain time's end. */
 export const makeDrainCuts = (draining: () => boolean) => {
   const writes = new Map<string, { readonly cut: Effect.Effect<void>; when: string | undefined }>()
+  // Jobs whose program has ended and whose run's end is still being written: what a drain that
+  // outlives its interrupt waits on is then the library's write, not a program (R8).
+  const ending = new Set<string>()
   const view: DrainCut = {
     draining,
     register: (job_id, cut) => {
@@ -46,12 +57,14 @@ export const makeDrainCuts = (draining: () => boolean) => {
         writes.delete(job_id)
         return write.when
       }
-    }
+    },
+    programEnded: (job_id) => ending.add(job_id),
+    endOver: (job_id) => ending.delete(job_id)
   }
   return {
     view,
-    /** The jobs whose run's end is still being written. */
-    waiting: (): ReadonlyArray<string> => [...writes.keys()],
+    /** The jobs whose program has ended and whose run's end is still being written (cut or not). */
+    waiting: (): ReadonlyArray<string> => [...ending],
     /**
      * Cuts every write still in flight; `when` (how the drain ended: "time 2s passed") is for the WARN
      * each write's run logs once it knows what the cut left (`cuttable`).

@@ -398,16 +398,18 @@ export const makeWorkerPool = (
           // waits for it — and says so, once, or shutdown hangs with no word of why.
           yield* Effect.forEach(loops, Fiber.interruptFork, { discard: true })
           yield* sleepRealTime(INTERRUPT_GRACE_MS)
-          // A cut write the store could not cancel (no cancel path) still waits: named as the library's, not a program's.
-          const writing = new Set(cuts.waiting())
-          const programs = [...running].filter((id) => !writing.has(id))
+          // A job whose program has ended but whose run's end — a release, or a cut write the store could not
+          // cancel — still waits on the database is named as the library's, not as a program that ignores the interrupt.
+          const ended = new Set(cuts.waiting())
+          const writing = [...running].filter((id) => ended.has(id))
+          const programs = [...running].filter((id) => !ended.has(id))
           const listed = (ids: ReadonlyArray<string>) => `${ids.slice(0, 10).join(", ")}${ids.length > 10 ? ", …" : ""}`
-          if (writing.size > 0) {
+          if (writing.length > 0) {
             yield* Effect.logWarning(
-              `worker pool: ${writing.size} job(s) whose program had returned still wait ${INTERRUPT_GRACE_MS / 1000}s after the drain time ` +
-                `(${listed([...writing])}): the library's write of their run's end waits on the database and the store cannot cancel it; ` +
-                `shutdown waits until it ends`
-            ).pipe(Effect.annotateLogs("job_ids", [...writing].join(",")))
+              `worker pool: ${writing.length} job(s) whose program has ended still wait ${INTERRUPT_GRACE_MS / 1000}s after the drain time's interrupt ` +
+                `(${listed(writing)}): the library's own write of their run's end (the release back to queued, or an end the store cannot cancel) ` +
+                `waits on the database, not their program; shutdown waits until it ends`
+            ).pipe(Effect.annotateLogs("job_ids", writing.join(",")))
           }
           if (programs.length > 0) {
             yield* Effect.logWarning(
