@@ -33,6 +33,13 @@ const stalledWithJob = (runs: ReadonlyArray<WorkflowRun>, since: DateTime.Utc) =
     }
   )
 
+/** `--json`'s report of the runs `recovered` stalled; `withJob`: those whose job was stalled with them, `undefined` when they could not be read. */
+const jsonReport = (threshold: Duration.Duration, recovered: ReadonlyArray<WorkflowRun>, withJob: ReadonlySet<string> | undefined) => ({
+  threshold_secs: Duration.toSeconds(threshold),
+  recovered: recovered.map(encodeRun),
+  stalled_jobs: withJob === undefined ? null : recovered.flatMap((run) => withJob.has(run.id) ? [run.job_id] : [])
+})
+
 /** Moves running runs whose heartbeat is older than the threshold (and their jobs, when still running under them) to `stalled`, with a `workflow_recovery` event each. */
 export const recoverCommand = Command.make(
   "recover",
@@ -56,24 +63,27 @@ export const recoverCommand = Command.make(
       // Stopped while the database opens, nothing changed. Once the scan has begun, its batches
       // commit one by one and a report cut short would hide some: it runs to its end and is
       // reported, however it was interrupted (change.ts). Failed part-way, the runs its committed
-      // batches stalled are printed before the error.
+      // batches stalled are printed before the error, and with --json whose jobs were stalled with them.
       const stalled: Array<WorkflowRun> = []
+      // Those of `stalled` whose job was stalled with them, read after a failure while the store is open (undefined: unread).
+      let stalledWithJobs: ReadonlySet<string> | undefined
       yield* changeThenReport(
         recorderLayer(database, { migrate: false, create: false }),
         Effect.gen(function*() {
           const since = yield* DateTime.now
-          const report = yield* Recovery.recoverStalledRuns({ threshold, onBatch: (runs) => Effect.sync(() => void stalled.push(...runs)) })
+          const report = yield* Recovery.recoverStalledRuns({ threshold, onBatch: (runs) => Effect.sync(() => void stalled.push(...runs)) }).pipe(
+            Effect.tapError(() =>
+              Effect.match(stalledWithJob(stalled, since), {
+                onFailure: () => undefined,
+                onSuccess: (withJob) => void (stalledWithJobs = withJob)
+              })
+            )
+          )
           return { report, withJob: yield* stalledWithJob(report.recovered, since) }
         }),
         ({ report, withJob }) =>
           Effect.gen(function*() {
-            if (options.json) {
-              return yield* Console.log(json({
-                threshold_secs: Duration.toSeconds(report.threshold),
-                recovered: report.recovered.map(encodeRun),
-                stalled_jobs: report.recovered.flatMap((run) => withJob.has(run.id) ? [run.job_id] : [])
-              }))
-            }
+            if (options.json) return yield* Console.log(json(jsonReport(report.threshold, report.recovered, withJob)))
             yield* Console.log(`Recovered ${report.recovered.length} stalled run(s) (threshold ${Duration.toSeconds(report.threshold)}s).`)
             if (report.recovered.length > 0) {
               // JOB is the run's; whether it was stalled with its run is said apart (a run may be stalled alone).
@@ -92,7 +102,7 @@ export const recoverCommand = Command.make(
           partial: () =>
             Effect.suspend(() =>
               options.json
-                ? Console.log(json({ threshold_secs: Duration.toSeconds(threshold), recovered: stalled.map(encodeRun), failed: true }))
+                ? Console.log(json({ ...jsonReport(threshold, stalled, stalledWithJobs), failed: true }))
                 : Console.log(
                   `Failed after stalling ${stalled.length} run(s) (threshold ${Duration.toSeconds(threshold)}s)` +
                     (stalled.length === 0 ? "; nothing changed." : ", each with its workflow_recovery event.")

@@ -18,6 +18,7 @@ import { EventId, JobId, NodeExecutionId, TraceId, WorkflowRunId } from "../../s
 import type { JobState } from "../../src/domain/JobState.js"
 import type { TransitionTarget } from "../../src/domain/Lifecycle.js"
 import { NodeExecution, WorkflowRun } from "../../src/domain/WorkflowRun.js"
+import type { Json } from "../../src/domain/Json.js"
 import { JobStore, type StalledRun } from "../../src/store/JobStore.js"
 import { validEvents } from "../flight/fixtures.js"
 
@@ -251,3 +252,26 @@ export const recoveryEvent = ({ run, trace_id }: StalledRun): ReadonlyArray<Even
 
 /** The `events` of `stallStaleRuns`: one `workflow_recovery` record per moved run. */
 export const recoveryEvents = (moved: ReadonlyArray<StalledRun>): ReadonlyArray<EventRecord> => moved.flatMap(recoveryEvent)
+
+/** A payload's size as the library writes it: the bytes of its compact JSON text. */
+export const bytesOf = (payload: Json): number => Buffer.byteLength(JSON.stringify(payload))
+
+/**
+ * Payloads whose compact JSON text jsonb's text form would misstate: 14 × 1e300
+ * (99 bytes; jsonb spells each in 301 digits), one with spaces, escapes,
+ * multibyte text and numbers JavaScript writes in exponent form, and that
+ * one padded to exactly 4096 bytes (the operator views' bound).
+ */
+export const payloadSizeCases = (): ReadonlyArray<readonly [node_id: string, payload: Json]> => {
+  const mixed = (pad: string): Json => ({
+    "a b": "x, y: z",
+    "é\"\\": `ü\n\t\u0001🙂${pad}`,
+    nums: [0, -0.5, 1.5e-7, 1e-7, 1e21, 123456789, 2 ** 53, -1.7976931348623157e308, true, null, {}, []],
+    nested: { "k": [{ "x": 1, "y": "\u2028/" }] }
+  })
+  return [
+    ["huge", Array.from({ length: 14 }, () => 1e300)],
+    ["mixed", mixed("")],
+    ["at-bound", mixed("p".repeat(4096 - bytesOf(mixed(""))))]
+  ]
+}

@@ -24,7 +24,8 @@ import { DatabaseUrl, Jobs } from "../../src/index.js"
 import { runCli } from "../cli/cli.js"
 import { services } from "../jobs/services.js"
 import { capturingLog } from "../support/capturedLog.js"
-import { freshPgDatabase } from "../support/pg-database.js"
+import { buildLegacyDatabase } from "../fixtures/legacyPg.js"
+import { freshPgDatabase, rawPgClient } from "../support/pg-database.js"
 import { asAdmin, request } from "./pg-deployment.js"
 
 /** Every object of schema `public`, with its definition where it has one: what another team's migrate must not touch. */
@@ -235,6 +236,26 @@ describe("R17 a store in a later schema of the search_path is never hidden nor t
       const alone = yield* freshPgDatabase("migrate alone")
       const first = yield* Effect.promise(() => runCli(["migrate", "--database", alone]))
       assert.deepStrictEqual([first.code, first.stderr.includes("new job store")], [0, false], first.stderr)
+    }).pipe(Effect.scoped), 120_000)
+
+  // Found by a README truth audit: upgrading a reference database in place said "migrate created a new job store".
+  it.live("migrate that upgrades a reference database in place while a schema off the search_path holds a store warns that it upgraded the tables in place, not that it created a new store", () =>
+    Effect.gen(function*() {
+      const base = yield* freshPgDatabase("upgrade beside a store")
+      yield* asAdmin(base, "CREATE SCHEMA jobs")
+      assert.deepStrictEqual(yield* submitAndList(`${base}?options=${encodeURIComponent("-c search_path=jobs")}`, "in-jobs"), ["in-jobs"])
+      yield* Effect.provide(buildLegacyDatabase, rawPgClient(base))
+      const [legacy] = yield* asAdmin(base, "SELECT count(*)::int AS jobs FROM public.ai_jobs")
+
+      const upgraded = yield* Effect.promise(() => runCli(["migrate", "--database", base]))
+      assert.strictEqual(upgraded.code, 0, upgraded.stderr)
+      assert.match(
+        upgraded.stderr,
+        /WARN.*migrate upgraded the reference implementation's job tables in place in schema "public", the search_path's first, but schema "jobs" of this database holds one: name the one to use in the URL — \?options=-c search_path=jobs; the upgraded store is a separate one/
+      )
+      assert.notMatch(upgraded.stderr, /new job store/)
+      const [after] = yield* asAdmin(base, "SELECT count(*)::int AS jobs FROM public.ai_jobs")
+      assert.deepStrictEqual(after, legacy)
     }).pipe(Effect.scoped), 120_000)
 
   // Found by a regression probe: the refusal took pg_catalog for the path's first schema, and advised making a store there.

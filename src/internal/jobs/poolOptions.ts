@@ -6,9 +6,10 @@
  * (`term_exec`, a typo) or `kinds: []` claimed nothing, and unknown `kinds`
  * failed every claim, each failure logged and the loop polling on; a `pollInterval` of
  * zero polled in a tight loop; a duration word the parser cannot read was a
- * defect from inside `Duration.decode`. A pool has no error channel, so a
- * refusal is its caller's defect carrying a `DecodeFailure` that names each
- * option — at start-up, with nothing claimed.
+ * defect from inside `Duration.decode`. Each is refused with a typed
+ * `DecodeFailure` naming every option that is wrong, the pool's own failure
+ * (`Jobs.worker`: `StorageError | DecodeFailure`) — at start-up, with
+ * nothing started or claimed.
  *
  * The legacy alias `term_exec` is read as `terminal_exec` (R1a) in `kinds`,
  * as the store reads a claim's kinds; as a handlers key it is refused instead,

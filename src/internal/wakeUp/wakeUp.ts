@@ -143,7 +143,7 @@ export interface PgOptions {
  */
 export const layerPg = (options: PgOptions): Layer.Layer<WakeUp> => {
   const refused = pgOptionsRefusal(options)
-  // No error channel: bad options are the caller's defect, at start-up, as a pool's are.
+  // A layer with no error channel: bad options are the caller's defect, at start-up.
   if (refused !== undefined) return Layer.die(refused)
   if (options.listenUrl === null) return layerPollOnly
   const connection = clientTimeouts(options.listenUrl)

@@ -21,6 +21,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import { JOBS_TABLE } from "../internal/bookkeepingRows.js"
 import { strandedKinds, valueListVerdict } from "./legacyValueLists.js"
 
 /** The legacy tables and the columns 0002 needs to find (it adds the others some reference versions lacked). */
@@ -38,6 +39,23 @@ export const legacyColumns: Record<string, ReadonlyArray<string>> = {
 
 /** The three legacy tables 0002 upgrades in place. */
 export const legacyTables = Object.keys(legacyColumns)
+
+/**
+ * Whether `current_schema()` already holds `ai_jobs` as a table before 0001
+ * runs: a reference database that migrate then upgrades in place, not a new
+ * store it creates (storeElsewhere.ts words its warning by which).
+ */
+export const referenceTablesHere: Effect.Effect<boolean, SqlError, SqlClient.SqlClient> = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) =>
+    Effect.map(
+      sql<{ readonly here: boolean }>`SELECT EXISTS (
+        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relname = ${JOBS_TABLE} AND c.relkind IN ('r', 'p')
+      ) AS here`,
+      ([row]) => row?.here === true
+    )
+)
 
 /** Why a table of ours is not the reference's; the upgrade stops with it and the database is left as it was. */
 export class NotALegacyTable extends Error {}

@@ -24,7 +24,7 @@ import { adviseOnIndexes, refuseDependentObjects } from "./dependentObjects.js"
 import { type ClearedRunPointer, clearedPointerEvents, settleLegacyReferences } from "../internal/legacyReferences.js"
 import { refuseUnreadableLegacyRows } from "../internal/legacyRowRules.js"
 import { eventsInsertStatement } from "./context.js"
-import { ownConstraints, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
+import { ownConstraints, referenceTablesHere, refuseForeignTables, restoreOwnConstraints } from "./legacyUpgrade.js"
 import { adviseOnNotValid } from "./notValidConstraints.js"
 import { doubleQuoted, searchPathOption, searchPathRefusal } from "./searchPathOption.js"
 import { refuseEncoding } from "./serverEncoding.js"
@@ -46,6 +46,8 @@ interface MigrationRun extends MigrationsInHand {
   failure: unknown
   /** The legacy run pointers the upgrade cleared, to record once the migrations are applied (internal/legacyReferences.ts). */
   cleared: ReadonlyArray<ClearedRunPointer>
+  /** Whether the reference's tables were there before 0001: the store was upgraded in place, not created. */
+  upgraded: boolean
 }
 
 /** The migration transaction a migration file runs in, for its failure to be kept (`runFile`). */
@@ -146,12 +148,13 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
     // What the transaction's own work failed with, and whether it ended: a ROLLBACK (or COMMIT) on a
     // lost connection dies with "not queryable", hiding the statement's own failure ("Connection
     // terminated unexpectedly") and whether the work had reached its COMMIT (databaseFailed).
-    const run: MigrationRun = { failure: undefined, cleared: [], ...noMigrationsInHand() }
+    const run: MigrationRun = { failure: undefined, cleared: [], upgraded: false, ...noMigrationsInHand() }
     // A transient failure (a deadlock, a statement name another client of a transaction-mode
     // pooler left on the server connection) rolled the whole back: it runs again, as any transaction.
     return yield* retryOutermost(Effect.suspend(() => {
       run.failure = undefined
       run.cleared = []
+      run.upgraded = false
       clearInHand(run)
       return sql.withTransaction(Effect.gen(function*() {
         // Not got within `statementTimeout` (another process migrating): nothing ran, the database was busy.
@@ -160,6 +163,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         // version the first left, and reports nothing applied.
         const before = yield* versionHere
         pendingAfter(run, before, yield* shippedMigrations(directory))
+        if (before === 0) run.upgraded = yield* referenceTablesHere
         // The Migrator's own "create if missing" probes with a failing statement,
         // which would abort this transaction: create the table (same shape) first.
         yield* sql`CREATE TABLE IF NOT EXISTS ${sql(migrationsTable)} (
@@ -194,8 +198,8 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         const failed = Cause.isInterruptedOnly(cause) ? undefined : databaseFailed(run, Cause.squash(cause))
         return failed === undefined ? Effect.failCause(cause) : Effect.fail(failed)
       }),
-      // A new store (migration 1 applied): said when other schemas already hold one (storeElsewhere.ts).
-      Effect.tap((applied) => applied.some(([id]) => id === 1) ? warnOfStoreElsewhere(migrationsTable) : Effect.void)
+      // A new or upgraded store (migration 1 applied): said when other schemas already hold one (storeElsewhere.ts).
+      Effect.tap((applied) => applied.some(([id]) => id === 1) ? warnOfStoreElsewhere(migrationsTable, run.upgraded) : Effect.void)
     )
   }).pipe(
     // The Migrator turns a failing migration into a defect wrapping our

@@ -238,6 +238,9 @@ export const encodeJson = {
     value === null ? Effect.succeed(null) : payloadJson(value)
 }
 
+/** A payload's size as written (`encodeJson.payload`'s text, in bytes, as SQLite measures its stored text): stored beside it (0032). */
+export const payloadBytes = (text: string | null): number | null => text === null ? null : Buffer.byteLength(text, "utf8")
+
 const decodeCount = Schema.decodeUnknown(Schema.Struct({ count: Schema.NumberFromString }))
 
 /** The `count` column of a one-row result. `pg` returns int8 as text; anything else is a defect. */

@@ -23,7 +23,7 @@ import { type CorruptRow, NotFound, RunNotActive, RunTaken } from "../StoreError
 import type { PgContext } from "./context.js"
 import { auditRecords } from "../internal/audit.js"
 import { alreadyExistsAsStorageError } from "../internal/storageError.js"
-import { columns, decode, encodeJson, instantParam, qualified } from "./rows.js"
+import { columns, decode, encodeJson, instantParam, payloadBytes, qualified } from "./rows.js"
 import { storageErrors, storageErrorsOutside } from "./errors.js"
 import { byTransaction } from "./transaction.js"
 import { addDuration } from "./finishBatch.js"
@@ -472,11 +472,12 @@ export const makeRunMethods = (context: PgContext) => {
       // same run waits here, and its max(sequence) below then sees this one's
       // row (a single statement would keep the snapshot from before the wait).
       yield* lockActiveRun(node.workflow_run_id)
+      const inputText = yield* encodeJson.payload(node.input_payload)
       const [row] = yield* sql<{ readonly sequence: number }>`
-        INSERT INTO workflow_node_executions (${nodeColumns})
+        INSERT INTO workflow_node_executions (${nodeColumns}, input_payload_bytes)
         SELECT ${node.id}, ${node.workflow_run_id}, ${node.node_id}, ${node.node_type}, ${node.status},
-          COALESCE(max(sequence) + 1, 0), ${yield* encodeJson.payload(node.input_payload)}::jsonb, NULL, NULL,
-          ${instantParam(now)}::timestamptz, NULL
+          COALESCE(max(sequence) + 1, 0), ${inputText}::jsonb, NULL, NULL,
+          ${instantParam(now)}::timestamptz, NULL, ${payloadBytes(inputText)}::integer
         FROM workflow_node_executions WHERE workflow_run_id = ${node.workflow_run_id}
         RETURNING sequence`
       // An INSERT ... SELECT of an aggregate without GROUP BY inserts exactly one row.
@@ -497,7 +498,8 @@ export const makeRunMethods = (context: PgContext) => {
       const set = [sql`status = ${yield* checkNodeEnd(outcome.status)}`]
       if (nodeFinishes(outcome.status)) set.push(sql`finished_at = ${instantParam(now)}::timestamptz`)
       if (outcome.output_payload !== undefined) {
-        set.push(sql`output_payload = ${yield* encodeJson.payload(outcome.output_payload)}::jsonb`)
+        const output = yield* encodeJson.payload(outcome.output_payload)
+        set.push(sql`output_payload = ${output}::jsonb`, sql`output_payload_bytes = ${payloadBytes(output)}::integer`)
       }
       if (outcome.error_message !== undefined) set.push(sql`error_message = ${outcome.error_message}`)
       const [owner] = yield* sql<{ readonly workflow_run_id: WorkflowRunId }>`
@@ -544,8 +546,9 @@ export const makeRunMethods = (context: PgContext) => {
       storageErrors("JobStore.listNodes")
     )
 
-  // Each payload's length taken once (the lateral), in SQL: one left out never leaves the database.
-  // A JSON null has none (SQLite stores no payload as one): both stores agree.
+  // Each payload's length as written (0032: the size stored beside it; jsonb's text, longer, only for
+  // a payload written without one), in SQL: one left out never leaves the database. A JSON null has
+  // none (SQLite stores no payload as one): both stores agree.
   const listNodeSummaries: Service["listNodeSummaries"] = (runId, page) =>
     sql`SELECT n.id, n.workflow_run_id, n.node_id, n.node_type, n.status, n.sequence,
         CASE WHEN s.input_bytes <= ${page.inlineBytes} THEN n.input_payload END AS input_payload,
@@ -555,8 +558,8 @@ export const makeRunMethods = (context: PgContext) => {
         n.error_message, n.started_at, n.finished_at
       FROM workflow_node_executions n
       CROSS JOIN LATERAL (
-        SELECT octet_length(nullif(n.input_payload, 'null'::jsonb)::text) AS input_bytes,
-          octet_length(nullif(n.output_payload, 'null'::jsonb)::text) AS output_bytes) s
+        SELECT CASE WHEN n.input_payload <> 'null'::jsonb THEN coalesce(n.input_payload_bytes, octet_length(n.input_payload::text)) END AS input_bytes,
+          CASE WHEN n.output_payload <> 'null'::jsonb THEN coalesce(n.output_payload_bytes, octet_length(n.output_payload::text)) END AS output_bytes) s
       WHERE n.workflow_run_id = ${runId} AND n.sequence > ${page.after ?? -1}::bigint ORDER BY n.sequence LIMIT ${page.limit ?? null}`.pipe(
       Effect.flatMap(decodeRows(decode.nodeSummary)),
       storageErrors("JobStore.listNodeSummaries")

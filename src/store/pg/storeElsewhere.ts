@@ -61,19 +61,23 @@ export const refuseStoreElsewhere = (table: string): Effect.Effect<void, Migrati
   })
 
 /**
- * After a migration created a new store (migration 1 applied), warns when
- * schemas off the search_path already hold one: a URL without the
- * `search_path` option that reached the real store builds a second one in
- * `public`. A new store may be meant, so it is said, not refused. The
- * store is built by then: a failed look only loses the warning.
+ * After a migration created a new store, or upgraded a reference database
+ * in place (migration 1 applied; `upgraded` says which), warns when schemas
+ * off the search_path already hold one: a URL without the `search_path`
+ * option that reached the real store builds a second one in `public`. A new
+ * store may be meant, so it is said, not refused. The store is built by
+ * then: a failed look only loses the warning.
  */
-export const warnOfStoreElsewhere = (table: string): Effect.Effect<void, never, SqlClient.SqlClient> =>
+export const warnOfStoreElsewhere = (table: string, upgraded: boolean): Effect.Effect<void, never, SqlClient.SqlClient> =>
   storesOffThePath(table, "PgStore.migrate, looking for other stores").pipe(
-    Effect.flatMap((rows) =>
-      rows.length === 0 ? Effect.void : Effect.logWarning(
-        `migrate created a new job store in schema "${pathOf(rows)[0] ?? "public"}", the search_path's first, ` +
-          `but ${whereAndHow(rows)}; the new store is a second, separate one`
+    Effect.flatMap((rows) => {
+      if (rows.length === 0) return Effect.void
+      const schema = `schema "${pathOf(rows)[0] ?? "public"}", the search_path's first`
+      return Effect.logWarning(
+        upgraded
+          ? `migrate upgraded the reference implementation's job tables in place in ${schema}, but ${whereAndHow(rows)}; the upgraded store is a separate one`
+          : `migrate created a new job store in ${schema}, but ${whereAndHow(rows)}; the new store is a second, separate one`
       )
-    ),
+    }),
     Effect.catchAll(() => Effect.void)
   )

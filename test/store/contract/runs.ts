@@ -13,7 +13,7 @@ import type { TransitionTarget } from "../../../src/domain/Lifecycle.js"
 import { JobStates } from "../../../src/domain/JobState.js"
 import type { NodeEndStatus } from "../../../src/domain/WorkflowRun.js"
 import { JobStore } from "../../../src/store/JobStore.js"
-import { encode, eventRecord, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, STALE_MS, staleOptions, startedJob } from "../fixtures.js"
+import { bytesOf, encode, eventRecord, expectTag, failureOf, ids, jobEvent, jobsIn, millis, newJob, payloadSizeCases, STALE_MS, staleOptions, startedJob } from "../fixtures.js"
 import { type Backend, storeTest } from "../../support/backend.js"
 
 /** Final run statuses `finishRun` accepts. */
@@ -496,6 +496,36 @@ export const runContract = (backend: Backend): void => {
           ["big"]
         )
         assert.deepStrictEqual(yield* store.listNodeSummaries(ids.run(), { inlineBytes: 10 }), [])
+      }))
+
+    // Found by a review: PostgreSQL sized a payload by jsonb's text, which spells 1e300 in 301 digits and
+    // spaces `:` and `,` — 14 × 1e300 (99 bytes as written) was "4242 bytes, left out" there, inline on SQLite.
+    test("R14 listNodeSummaries sizes a payload by the compact JSON text the library wrote, on both stores alike: numbers as JavaScript spells them, no spaces added, escapes and multibyte text as bytes; at the bound inline, a byte over it left out with that size", () =>
+      Effect.gen(function*() {
+        const store = yield* JobStore
+        const { run } = yield* startedJob()
+        const cases = payloadSizeCases()
+        assert.strictEqual(bytesOf(cases[0]![1]), 99)
+        assert.strictEqual(bytesOf(cases[2]![1]), 4096)
+        for (const [node_id, payload] of cases) {
+          const node = yield* store.startNode({ workflow_run_id: run.id, node_id, node_type: "step", input_payload: payload })
+          yield* store.finishNode(node.id, { status: "completed", output_payload: payload })
+        }
+        for (const [node_id, payload] of cases) {
+          const bytes = bytesOf(payload)
+          const [inline] = (yield* store.listNodeSummaries(run.id, { inlineBytes: bytes })).filter((node) => node.node_id === node_id)
+          assert.deepStrictEqual(
+            [inline?.input_payload, inline?.input_payload_bytes, inline?.output_payload, inline?.output_payload_bytes],
+            [payload, null, payload, null],
+            `${node_id} at its size, ${bytes} bytes`
+          )
+          const [cut] = (yield* store.listNodeSummaries(run.id, { inlineBytes: bytes - 1 })).filter((node) => node.node_id === node_id)
+          assert.deepStrictEqual(
+            [cut?.input_payload, cut?.input_payload_bytes, cut?.output_payload, cut?.output_payload_bytes],
+            [null, bytes, null, bytes],
+            `${node_id} a byte under its size`
+          )
+        }
       }))
 
     test("R14 a bad page of listNodeSummaries (a bound that is negative, fractional, not a number or missing, a bad limit or cursor, a misspelt key) is a DecodeFailure", () =>
