@@ -898,16 +898,21 @@ export class JobStore extends Context.Tag("@handshake/ai-job-model/JobStore")<Jo
    * deleted: the database refuses any other UPDATE or DELETE. A `before` later
    * than the database's clock purges up to that clock only: no grant licenses
    * events newer than its transaction (migration 0028). On PostgreSQL it needs
-   * INSERT and DELETE on `flight_recorder_retention_grants`.
+   * INSERT and DELETE on `flight_recorder_retention_grants`. `window` is the
+   * retention window the caller applied (its own now minus `before`): a batch
+   * that deletes events records it with the horizon, as the policy's window,
+   * whatever the database's clock says.
    */
   readonly purgeEventsBatch: (options: {
     readonly before: DateTime.Utc
     readonly batchSize: number
+    readonly window?: Duration.Duration | undefined
   }) => Effect.Effect<number, DecodeFailure | StorageError>
   /**
    * How far retention has purged (FR-EVT-004): the newest cutoff of a
    * `purgeEventsBatch` that deleted events, and when it ran — written in that
-   * batch's transaction (migration 0031). `null` when no purge since 0031 has
+   * batch's transaction (migration 0031), with the window and cutoff it was
+   * asked for (0033). `null` when no purge since 0031 has
    * deleted an event. A job that started before the cutoff may have lost
    * events to it (`evidenceMissing`, domain/RetentionHorizon.ts).
    */

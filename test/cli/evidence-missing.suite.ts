@@ -47,15 +47,19 @@ export const runEvidenceMissingSuite = (database: CliDatabase): void => {
         assert.notInclude(before.table, "evidence may be missing")
       }
 
+      const started = Date.now()
       const purge = JSON.parse(ok(await cli(["retention", "--older-than", "7d", "--json"]))) as { cutoff: string; purged: number }
+      const ended = Date.now()
       assert.isAbove(purge.purged, 0)
       const horizon = await retentionHorizonOf(url)
       assert.strictEqual(horizon === null ? null : DateTime.formatIso(horizon.cutoff), purge.cutoff)
       const purgedAt = horizon!.purged_at
-      const seconds = Math.floor((DateTime.toEpochMillis(purgedAt) - DateTime.toEpochMillis(horizon!.cutoff)) / 1000)
-      // The purge ran after its cutoff was taken, 7 days back.
-      assert.isAtLeast(seconds, 7 * 24 * 3600)
-      const window = Duration.format(Duration.seconds(seconds))
+      // The window asked, by the command's clock: 7 days, plus the moment from taking the cutoff to the purge.
+      const week = 7 * 24 * 3600 * 1000
+      assert.isAtLeast(horizon!.window_ms!, week)
+      assert.isAtMost(horizon!.window_ms!, week + (ended - started))
+      assert.deepStrictEqual(horizon!.requested_cutoff, horizon!.cutoff, "the database's clock capped nothing")
+      const window = Duration.format(Duration.seconds(Math.floor(horizon!.window_ms! / 1000)))
       const reason = `events before ${purge.cutoff} were removed by the retention policy (${window})`
 
       const after = await shown(old.job_id)
@@ -64,6 +68,7 @@ export const runEvidenceMissingSuite = (database: CliDatabase): void => {
         cutoff: purge.cutoff,
         purged_at: DateTime.formatIso(purgedAt),
         window,
+        requested_cutoff: null,
         message: reason
       })
       assert.deepStrictEqual(after.json.events, [])

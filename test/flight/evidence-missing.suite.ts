@@ -20,7 +20,8 @@ import { JobStore } from "../../src/store/JobStore.js"
 import type { Backend } from "../support/backend.js"
 import { apiServer, summarize, typedClient } from "../http/server.js"
 
-const DAY = 24 * 60 * 60 * 1000
+const HOUR = 60 * 60 * 1000
+const DAY = 24 * HOUR
 
 /** What each view says of one job: Jobs.history's and GET /jobs/:id's `evidence_missing`, and the events each lists. */
 const viewsOf = (jobId: JobId) =>
@@ -74,12 +75,40 @@ export const runEvidenceMissingSuite = (backend: Backend) => {
           assert.strictEqual(missing?.reason, "retention")
           assert.deepStrictEqual(missing?.cutoff, cutoff)
           assert.deepStrictEqual(missing?.purged_at, horizon?.purged_at)
-          assert.match(missing?.message ?? "", /^events before 1970-01-04T00:00:00\.000Z were removed by the retention policy \(.+\)$/)
+          // The policy's window, though the database's clock (today) is decades past this test's (1970).
+          assert.strictEqual(missing?.window, "7d")
+          assert.isNull(missing?.requested_cutoff)
+          assert.strictEqual(missing?.message, "events before 1970-01-04T00:00:00.000Z were removed by the retention policy (7d)")
         }
         assert.deepStrictEqual(after.history, after.detail, "the library and the API say the same")
         const newer = yield* viewsOf(fresh.job_id)
         assert.isNull(newer.history)
         assert.isNull(newer.detail)
+      })))
+
+    it.effect("FR-EVT-004 a purge from a host whose clock is ahead of the database's, its cutoff capped at the database's clock, records the window asked (not 0) and says the cutoff was capped", () =>
+      withApi(Effect.gen(function*() {
+        // The database's clock is the real one; this host's (TestClock) is set around it.
+        const databaseNow = Date.now()
+        yield* TestClock.setTime(databaseNow - 10 * DAY)
+        const old = yield* startedJob
+        // Two hours ahead of the database; a 1-hour window asks for events before the database's now + 1 h.
+        yield* TestClock.setTime(databaseNow + 2 * HOUR)
+        const asked = DateTime.unsafeMake(databaseNow + HOUR)
+        assert.isAbove(yield* (yield* FlightRecorder).enforceRetention({ cutoff: asked }), 0)
+        const horizon = yield* (yield* JobStore).retentionHorizon
+        assert.isNotNull(horizon)
+        assert.isTrue(DateTime.lessThan(horizon!.cutoff, asked), "the database capped the cutoff at its own clock")
+        assert.strictEqual(horizon!.window_ms, HOUR)
+        assert.deepStrictEqual(horizon!.requested_cutoff, asked)
+        const views = yield* viewsOf(old.job_id)
+        const message = `events before ${DateTime.formatIso(horizon!.cutoff)} were removed by the retention policy ` +
+          `(1h; it asked for events before ${DateTime.formatIso(asked)}, past the database's clock, which capped the cutoff)`
+        for (const missing of [views.history, views.detail]) {
+          assert.strictEqual(missing?.window, "1h")
+          assert.deepStrictEqual(missing?.requested_cutoff, asked)
+          assert.strictEqual(missing?.message, message)
+        }
       })))
 
     it.effect("FR-EVT-004 a purge that deletes nothing leaves no horizon: an old job whose events are all newer than the cutoff shows no marker", () =>

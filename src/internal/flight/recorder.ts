@@ -300,6 +300,11 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       // instantBefore: a window too long for a date (infinite: keep everything)
       // gives a cutoff before every event, where subtracting it threw.
       const before = read.cutoff ?? instantBefore(now, retention)
+      // The window asked, by this clock: what the horizon records as the policy's, should the
+      // database's clock cap the cutoff (the store records the cutoff it applied beside it).
+      const window = DateTime.isDateTime(before)
+        ? Duration.millis(Math.max(0, DateTime.toEpochMillis(now) - DateTime.toEpochMillis(before)))
+        : undefined
       let purged = 0
       let batches = 0
       const onBatch = read.onBatch
@@ -313,9 +318,9 @@ export const make = (given: FlightRecorderConfig = {}): Effect.Effect<FlightReco
       // With `events` or `lastBatch`, the batch and what they write are one transaction (the batch, and the
       // store methods `lastBatch` calls, join it); a short batch is the last.
       const purgeBatch: Effect.Effect<number, DecodeFailure | StorageError | E, R> = events === undefined && lastBatch === undefined
-        ? store.purgeEventsBatch({ before, batchSize })
+        ? store.purgeEventsBatch({ before, batchSize, window })
         : store.transaction(Effect.tap(
-          store.purgeEventsBatch({ before, batchSize }),
+          store.purgeEventsBatch({ before, batchSize, window }),
           (deleted): Effect.Effect<void, DecodeFailure | StorageError | E, R> => deleted < batchSize && lastBatch !== undefined ? lastBatch(deleted) : record(deleted)
         ))
       // One short transaction per batch (inside purgeEventsBatch), so a large

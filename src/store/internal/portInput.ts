@@ -72,8 +72,8 @@ const RowCount = wholeNumber(0, "a row count")
 const BatchSize = wholeNumber(1, "a batch size")
 /** A time bound of a filter: any instant; bounds outside 1970–9999 are clamped by the stores. */
 const Bound = Schema.DateTimeUtcFromSelf.annotations({ message: () => "Expected a DateTime.Utc" })
-/** The stall threshold a reason records: a finite duration. */
-const Threshold = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isFinite(d), {
+/** The stall threshold a reason records, the window a purge records: a finite duration. */
+const FiniteDuration = Schema.DurationFromSelf.pipe(Schema.filter((d) => Duration.isFinite(d), {
   message: () => "Expected a finite Duration"
 }))
 /** The recovery pass a stall's reason names. */
@@ -244,7 +244,7 @@ const decode = {
   stallStale: decodeWith(
     Schema.Struct({
       heartbeatBefore: Bound,
-      threshold: Threshold,
+      threshold: FiniteDuration,
       limit: RowCount,
       events: optional(Builder),
       recordRecovery: optional(Schema.Boolean),
@@ -258,7 +258,7 @@ const decode = {
     "stallStaleRuns"
   ),
   stallUnderStalled: decodeWith(
-    Schema.Struct({ threshold: Threshold, pass: optional(Pass) }).pipe(Schema.filter((o) =>
+    Schema.Struct({ threshold: FiniteDuration, pass: optional(Pass) }).pipe(Schema.filter((o) =>
       Number.isSafeInteger(Duration.toSeconds(o.threshold)) || {
         path: ["threshold"],
         message: "Expected a threshold of whole seconds: the workflow_recovery record names it in seconds"
@@ -282,7 +282,7 @@ const decode = {
     limit: optional(PageLimit),
     cursor: optional(Schema.String)
   }), "EventFilter"),
-  purge: decodeWith(Schema.Struct({ before: Bound, batchSize: BatchSize }), "purgeEventsBatch"),
+  purge: decodeWith(Schema.Struct({ before: Bound, batchSize: BatchSize, window: optional(FiniteDuration) }), "purgeEventsBatch"),
   // Only the keys they name: a misspelt `limt` dropped would read the whole, unbounded list.
   nodePage: namedOnly(Schema.Struct({ after: optional(RowCount), limit: optional(PageLimit) }), "NodePage"),
   nodeSummaryPage: namedOnly(

@@ -7,13 +7,13 @@
  */
 import type * as Statement from "@effect/sql/Statement"
 import type * as Context from "effect/Context"
-import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { pageSize } from "../internal/cursor.js"
 import { decodeRows, rowDecoder } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
 import { keyed } from "../internal/eventKeys.js"
+import { windowMillis } from "../internal/retentionWindow.js"
 import { decodeCursor, exactInstant, keyOfEpochMicros, pageOf } from "../internal/cursor.js"
 import { columns, countOf, decode, filterBound, Instant, instantBound } from "./rows.js"
 import type { PgContext } from "./context.js"
@@ -21,9 +21,9 @@ import { storageErrors } from "./errors.js"
 
 type Service = Context.Tag.Service<JobStore>
 
-/** The retention horizon's row: `pg` gives its `timestamptz` columns as `Date`s. */
+/** The retention horizon's row: `pg` gives its `timestamptz` columns as `Date`s (`window_ms` is read as float8). */
 const decodeHorizon = rowDecoder(
-  Schema.Struct({ cutoff: Instant, purged_at: Instant }),
+  Schema.Struct({ cutoff: Instant, purged_at: Instant, window_ms: Schema.NullOr(Schema.NonNegativeInt), requested_cutoff: Schema.NullOr(Instant) }),
   "flight_recorder_retention_horizon",
   "horizon_id"
 )
@@ -71,7 +71,7 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
   )
 
   const purgeEventsBatch: Service["purgeEventsBatch"] = Effect.fnUntraced(
-    function*(options: { readonly before: DateTime.Utc; readonly batchSize: number }) {
+    function*(options: Parameters<Service["purgeEventsBatch"]>[0]) {
       const batchSize = Math.floor(options.batchSize)
       if (!(batchSize > 0)) return 0
       // Never later than the transaction's start (now()), which migration 0028
@@ -97,11 +97,14 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
         SELECT count(*) AS count FROM purged`.pipe(Effect.flatMap(countOf))
       yield* sql`DELETE FROM flight_recorder_retention_grants WHERE grant_id = ${grant?.grant_id ?? null}`
       // Only a later cutoff moves the horizon: the views measure what was lost from the newest.
+      // With the window and cutoff asked (0033): the cap above may have moved the cutoff, not the policy.
       if (purged > 0) {
         yield* sql`
-          INSERT INTO flight_recorder_retention_horizon AS h (horizon_id, cutoff, purged_at)
-          VALUES (1, ${cutoff}, now())
-          ON CONFLICT (horizon_id) DO UPDATE SET cutoff = excluded.cutoff, purged_at = excluded.purged_at
+          INSERT INTO flight_recorder_retention_horizon AS h (horizon_id, cutoff, purged_at, window_ms, requested_cutoff)
+          VALUES (1, ${cutoff}, now(), ${windowMillis(options.window)}, ${instantBound(options.before)}::timestamptz)
+          ON CONFLICT (horizon_id) DO UPDATE SET
+            cutoff = excluded.cutoff, purged_at = excluded.purged_at,
+            window_ms = excluded.window_ms, requested_cutoff = excluded.requested_cutoff
           WHERE excluded.cutoff > h.cutoff`
       }
       return purged
@@ -111,7 +114,7 @@ export const makeEventMethods = ({ atomic, insertEvents, sql }: PgContext) => {
   )
 
   const retentionHorizon: Service["retentionHorizon"] = Effect.flatMap(
-    sql`SELECT horizon_id, cutoff, purged_at FROM flight_recorder_retention_horizon`,
+    sql`SELECT horizon_id, cutoff, purged_at, window_ms::float8 AS window_ms, requested_cutoff FROM flight_recorder_retention_horizon`,
     ([row]) => row === undefined ? Effect.succeed(null) : decodeHorizon(row)
   ).pipe(storageErrors("JobStore.retentionHorizon"))
 

@@ -15,6 +15,7 @@ import { RetentionHorizon } from "../../domain/RetentionHorizon.js"
 import { decodeRows, rowDecoder } from "../internal/decodeRow.js"
 import type { EventFilter, JobStore } from "../JobStore.js"
 import { keyed } from "../internal/eventKeys.js"
+import { windowMillis } from "../internal/retentionWindow.js"
 import { decodeMillisecondCursor, pageOf } from "../internal/cursor.js"
 import { decode } from "./rows.js"
 import { storageErrors } from "./errors.js"
@@ -95,11 +96,14 @@ export const makeEventMethods = ({ afterErasure, sql, transaction, insertEvents 
         yield* sql`DELETE FROM flight_recorder_retention_grants WHERE grant_id = ${grant?.grant_id ?? -1}`
         const deleted = (result as { readonly changes?: number }).changes ?? 0
         // Only a later cutoff moves the horizon: the views measure what was lost from the newest.
+        // With the window and cutoff asked (0033): the cap above may have moved the cutoff, not the policy.
         if (deleted > 0) {
           yield* sql`
-            INSERT INTO flight_recorder_retention_horizon (horizon_id, cutoff, purged_at)
-            VALUES (1, ${cutoff}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-            ON CONFLICT (horizon_id) DO UPDATE SET cutoff = excluded.cutoff, purged_at = excluded.purged_at
+            INSERT INTO flight_recorder_retention_horizon (horizon_id, cutoff, purged_at, window_ms, requested_cutoff)
+            VALUES (1, ${cutoff}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ${windowMillis(options.window)}, ${instantBound(options.before)})
+            ON CONFLICT (horizon_id) DO UPDATE SET
+              cutoff = excluded.cutoff, purged_at = excluded.purged_at,
+              window_ms = excluded.window_ms, requested_cutoff = excluded.requested_cutoff
             WHERE excluded.cutoff > flight_recorder_retention_horizon.cutoff`
         }
         return deleted
@@ -112,7 +116,7 @@ export const makeEventMethods = ({ afterErasure, sql, transaction, insertEvents 
   )
 
   const retentionHorizon: Service["retentionHorizon"] = Effect.flatMap(
-    sql`SELECT horizon_id, cutoff, purged_at FROM flight_recorder_retention_horizon`,
+    sql`SELECT horizon_id, cutoff, purged_at, window_ms, requested_cutoff FROM flight_recorder_retention_horizon`,
     ([row]) => row === undefined ? Effect.succeed(null) : decodeHorizon(row)
   ).pipe(storageErrors("JobStore.retentionHorizon"))
 
