@@ -4,8 +4,13 @@
  * and one WARN naming the library's write — not the program — as cut.
  */
 import { assert } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import type { AiJob } from "../../src/domain/AiJob.js"
 import type { JobId, WorkflowRunId } from "../../src/domain/Ids.js"
+import { currentDrainCut } from "../../src/internal/jobs/drainCut.js"
+import type { Jobs, RunContext } from "../../src/Jobs.js"
 import type { JobStore } from "../../src/store/JobStore.js"
 import type { capturingLog } from "../support/capturedLog.js"
 
@@ -29,4 +34,23 @@ export const assertCutLeftRunning = (store: JobStore["Type"], job_id: JobId, wor
     assert.include(cut[0], "nothing of it written")
     assert.include(cut[0], "the job stays running until recovery stalls its run")
     assert.isFalse(warnings.some((line) => line.includes("does not respond to interruption")), "the program is not blamed")
+  })
+
+/**
+ * A one-loop pool on `jobs` (its scope `pool`, closed by the test) whose
+ * program returns only when `letReturn` is told — not interrupted, so its
+ * run's end is written during the drain — and whose drain ends when `cut` is
+ * (a repeated signal's deferred). `started` gives the job it runs.
+ */
+export const poolReturningOnCue = (jobs: Jobs["Type"]) =>
+  Effect.gen(function*() {
+    const started = yield* Deferred.make<AiJob>()
+    const letReturn = yield* Deferred.make<void>()
+    const handler = (ctx: RunContext) => Effect.zipRight(Deferred.succeed(started, ctx.job), Effect.as(Deferred.await(letReturn), { done: "returned" }))
+    const cut = yield* Deferred.make<void>()
+    const pool = yield* Scope.make()
+    yield* Scope.extend(jobs.worker({ concurrency: 1, pollInterval: "1 hour", drainTimeout: "1 hour", handler }), pool).pipe(
+      Effect.locally(currentDrainCut, cut)
+    )
+    return { started, letReturn, cut, pool }
   })

@@ -19,13 +19,12 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
-import type { AiJob } from "../../src/domain/AiJob.js"
-import { currentDrainCut } from "../../src/internal/jobs/drainCut.js"
-import { Jobs, type RunContext } from "../../src/Jobs.js"
+import { Jobs } from "../../src/Jobs.js"
 import { JobStore } from "../../src/store/JobStore.js"
 import { capturingLog } from "../support/capturedLog.js"
 import { holdTable } from "../support/tableHold.js"
 import { summarize } from "./jobs.suite.js"
+import { poolReturningOnCue } from "./cutEnd.js"
 import { endsBeforeRelease } from "./lockOrder.js"
 import { services } from "./services.js"
 import { postgresShared, realSleep } from "./shared-database.js"
@@ -41,15 +40,7 @@ describe("a pool's drain cut on PostgreSQL, with another caller's statement nami
       const store = yield* database.store()
       const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, store))), Jobs)
       const job = yield* jobs.submit(summarize())
-      const started = yield* Deferred.make<AiJob>()
-      const letReturn = yield* Deferred.make<void>()
-      // Returns when told, not interrupted: its run's end is written during the drain.
-      const handler = (ctx: RunContext) => Effect.zipRight(Deferred.succeed(started, ctx.job), Effect.as(Deferred.await(letReturn), { done: "returned" }))
-      const cut = yield* Deferred.make<void>()
-      const pool = yield* Scope.make()
-      yield* Scope.extend(jobs.worker({ concurrency: 1, pollInterval: "1 hour", drainTimeout: "1 hour", handler }), pool).pipe(
-        Effect.locally(currentDrainCut, cut)
-      )
+      const { started, letReturn, cut, pool } = yield* poolReturningOnCue(jobs)
       const running = yield* Deferred.await(started)
       const hold = yield* holdTable(database.url, "ai_jobs")
       const closing = yield* Effect.fork(Scope.close(pool, Exit.void))

@@ -32,7 +32,7 @@ import { JobStore } from "../../src/store/JobStore.js"
 import { capturingLog } from "../support/capturedLog.js"
 import { holdTable } from "../support/tableHold.js"
 import { summarize } from "./jobs.suite.js"
-import { assertCutLeftRunning, cutWarnings } from "./cutEnd.js"
+import { assertCutLeftRunning, cutWarnings, poolReturningOnCue } from "./cutEnd.js"
 import { endsBeforeRelease } from "./lockOrder.js"
 import { services } from "./services.js"
 import { postgresShared, realSleep } from "./shared-database.js"
@@ -136,14 +136,7 @@ const uncancellable = () => {
     const { cancelWritesOf: _cancel, ...noCancel } = store
     const jobs = Context.get(yield* Layer.build(services(Layer.succeed(JobStore, noCancel))), Jobs)
     const job = yield* jobs.submit(summarize())
-    const started = yield* Deferred.make<AiJob>()
-    const letReturn = yield* Deferred.make<void>()
-    const handler = (ctx: RunContext) => Effect.zipRight(Deferred.succeed(started, ctx.job), Effect.as(Deferred.await(letReturn), { done: "returned" }))
-    const cut = yield* Deferred.make<void>()
-    const pool = yield* Scope.make()
-    yield* Scope.extend(jobs.worker({ concurrency: 1, pollInterval: "1 hour", drainTimeout: "1 hour", handler }), pool).pipe(
-      Effect.locally(currentDrainCut, cut)
-    )
+    const { started, letReturn, cut, pool } = yield* poolReturningOnCue(jobs)
     yield* Deferred.await(started)
     const hold = yield* holdTable(database.url, "ai_jobs")
     const closing = yield* Effect.fork(Scope.close(pool, Exit.void))
