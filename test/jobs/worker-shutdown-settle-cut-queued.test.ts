@@ -145,7 +145,7 @@ const uncancellable = () => {
     yield* hold.blocked
     yield* Deferred.succeed(cut, undefined)
     // The pool says the write still waits and cannot be cancelled; then the lock goes and it commits.
-    while (!log.lines.some((line) => line.includes("the store cannot cancel it"))) yield* realSleep(10)
+    while (!log.lines.some((line) => line.includes("the library's own write of their run's end (the release back to queued, or an end the store cannot cancel)"))) yield* realSleep(10)
     yield* hold.release
     yield* Fiber.join(closing)
     assert.strictEqual((yield* store.getJob(job.job_id)).state, "completed", "the end was written after all")
